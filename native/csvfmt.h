@@ -1,0 +1,33 @@
+/*
+ * csvfmt.h — pwalk's CSV row, byte for byte (spec: pwalk-csv.md).
+ *
+ * Owns: the header line, the row layout
+ *   %ju,%ju,%ld,"%s","%s",%ld,%ld,%ld,%ld,%ld,%d,"%07o",%ld,%ld,%ld,%ld,%ld\n
+ * with pwalk's quoting (a '"' doubled, bytes below 32 dropped), the file
+ * extension rule, and integer formatting without printf.
+ */
+#ifndef PW_CSVFMT_H
+#define PW_CSVFMT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "engine.h"
+
+#define PW_CSV_HEADER                                                                   \
+  "inode,parent-inode,directory-depth,\"filename\",\"fileExtension\",UID,GID,st_size," \
+  "st_dev,st_blocks,st_nlink,\"st_mode\",st_atime,st_mtime,st_ctime,pw_fcount,pw_dirsum\n"
+
+/** Upper bound of the bytes pw_csv_row writes for a path of len bytes. */
+static inline size_t pw_csv_bound(size_t len) { return 4 * len + 512; }
+
+/**
+ * Format e's row into out (at least pw_csv_bound(e->len) bytes); returns the
+ * bytes written.  *bad is set when the path held bytes below 32 (dropped).
+ */
+size_t pw_csv_row(char *out, const pw_entry *e, bool *bad);
+
+/** The extension of a non-folder's base name (pwalk's rule); sets *len. */
+const char *pw_extension(const char *name, size_t name_len, size_t *len);
+
+#endif

@@ -1,0 +1,151 @@
+/* dir.c — see dir.h. */
+#define _GNU_SOURCE
+#include "dir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifdef __linux__
+#include <sys/syscall.h>
+struct linux_dirent64 {
+  uint64_t d_ino;
+  int64_t d_off;
+  unsigned short d_reclen;
+  unsigned char d_type;
+  char d_name[];
+};
+#endif
+
+int pw_dirstream_init(pw_dirstream *d, size_t cap) {
+  memset(d, 0, sizeof *d);
+  d->fd = -1;
+#ifdef __linux__
+  d->buf = malloc(cap);
+  if (!d->buf) return -ENOMEM;
+  d->cap = cap;
+#else
+  (void)cap;
+#endif
+  return 0;
+}
+
+void pw_dirstream_fini(pw_dirstream *d) {
+  pw_dir_end(d);
+  free(d->buf);
+  d->buf = NULL;
+}
+
+static int is_dot_or_dotdot(const char *n) {
+  return n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0));
+}
+
+int pw_dir_begin(pw_dirstream *d, int fd) {
+  d->fd = fd;
+  d->len = d->pos = 0;
+#ifndef __linux__
+  int dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dupfd < 0) return -errno;
+  DIR *dir = fdopendir(dupfd);
+  if (!dir) {
+    int e = errno;
+    close(dupfd);
+    return -e;
+  }
+  d->dir = dir;
+#endif
+  return 0;
+}
+
+const char *pw_dir_next(pw_dirstream *d, size_t *len, int *err) {
+  *err = 0;
+#ifdef __linux__
+  for (;;) {
+    if (d->pos >= d->len) {
+      long n = syscall(SYS_getdents64, d->fd, d->buf, d->cap);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        *err = errno;
+        return NULL;
+      }
+      if (n == 0) return NULL;
+      d->len = n;
+      d->pos = 0;
+    }
+    struct linux_dirent64 *e = (struct linux_dirent64 *)(d->buf + d->pos);
+    d->pos += e->d_reclen;
+    if (is_dot_or_dotdot(e->d_name)) continue;
+    *len = strlen(e->d_name);
+    return e->d_name;
+  }
+#else
+  for (;;) {
+    errno = 0;
+    struct dirent *e = readdir((DIR *)d->dir);
+    if (!e) {
+      *err = errno;
+      return NULL;
+    }
+    if (is_dot_or_dotdot(e->d_name)) continue;
+    *len = strlen(e->d_name);
+    return e->d_name;
+  }
+#endif
+}
+
+void pw_dir_end(pw_dirstream *d) {
+#ifndef __linux__
+  if (d->dir) closedir((DIR *)d->dir);
+  d->dir = NULL;
+#endif
+  d->fd = -1;
+}
+
+#ifndef PATH_MAX
+#define PATH_MAX 4096
+#endif
+
+int pw_open_path(const char *path, size_t len, int flags) {
+  if (len < PATH_MAX) return openat(AT_FDCWD, path, flags);
+  /* Walk the path in chunks shorter than PATH_MAX, each split at a '/'. */
+  char *tmp = malloc(len + 1);
+  if (!tmp) {
+    errno = ENOMEM;
+    return -1;
+  }
+  memcpy(tmp, path, len + 1);
+  int dirfd = AT_FDCWD;
+  size_t start = 0;
+  int fd = -1;
+  for (;;) {
+    size_t rest = len - start;
+    if (rest < PATH_MAX) {
+      fd = openat(dirfd, tmp + start, flags);
+      break;
+    }
+    size_t cut = start + PATH_MAX - 1;
+    while (cut > start && tmp[cut] != '/') cut--;
+    if (cut == start) { /* one component longer than PATH_MAX */
+      errno = ENAMETOOLONG;
+      break;
+    }
+    tmp[cut] = 0;
+    int next = openat(dirfd, cut == 0 ? "/" : tmp + start,
+                      O_RDONLY | O_DIRECTORY | O_CLOEXEC | (flags & O_NOFOLLOW));
+    tmp[cut] = '/';
+    if (dirfd != AT_FDCWD) close(dirfd);
+    dirfd = next;
+    if (dirfd < 0) break;
+    start = cut + 1;
+    while (start < len && tmp[start] == '/') start++;
+  }
+  int e = errno;
+  if (dirfd >= 0 && dirfd != AT_FDCWD) close(dirfd);
+  free(tmp);
+  errno = e;
+  return fd;
+}

@@ -1,0 +1,82 @@
+/*
+ * pwdrive.c — a small C driver of libpwalk's public API (pwalk.h), used by
+ * the sanitizer build in CI (tests/native.sh) and by the cross-architecture
+ * check under qemu.  It is not the product's CLI (that is cli.ts).
+ *
+ *   pwdrive [-t THREADS] [-z LEVEL] [-H] [-n] [-d DEPTH] [-x] [-c CANCEL_MS]
+ *           [-e EXCLUDE]... ROOT [OUTPUT]
+ *
+ * Writes the report to OUTPUT, or to stdout; errors stream to stderr; a
+ * summary line "entries=N dirs=N bytes=N errors=N" goes to stderr at the end.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../pwalk.h"
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+int main(int argc, char **argv) {
+  pw_opts *o = pw_opts_new();
+  long cancel_ms = -1;
+  int i = 1;
+  for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "-H")) pw_opts_set_int(o, PW_OPT_HEADER, 1);
+    else if (!strcmp(a, "-n")) pw_opts_set_int(o, PW_OPT_NOSNAP, 1);
+    else if (!strcmp(a, "-x")) pw_opts_set_int(o, PW_OPT_ONE_FS, 1);
+    else if (i + 1 < argc && !strcmp(a, "-t")) pw_opts_set_int(o, PW_OPT_THREADS, atoi(argv[++i]));
+    else if (i + 1 < argc && !strcmp(a, "-z")) pw_opts_set_int(o, PW_OPT_ZSTD_LEVEL, atoi(argv[++i]));
+    else if (i + 1 < argc && !strcmp(a, "-d")) pw_opts_set_int(o, PW_OPT_MAXDEPTH, atoi(argv[++i]));
+    else if (i + 1 < argc && !strcmp(a, "-c")) cancel_ms = atol(argv[++i]);
+    else if (i + 1 < argc && !strcmp(a, "-e")) {
+      i++;
+      pw_opts_set_str(o, PW_OPT_EXCLUDE, (const uint8_t *)argv[i], strlen(argv[i]));
+    } else {
+      fprintf(stderr, "pwdrive: unknown option %s\n", a);
+      return 2;
+    }
+  }
+  if (i >= argc) {
+    fprintf(stderr, "usage: pwdrive [options] ROOT [OUTPUT]\n");
+    return 2;
+  }
+  pw_opts_set_str(o, PW_OPT_ROOT, (const uint8_t *)argv[i], strlen(argv[i]));
+  if (i + 1 < argc) pw_opts_set_str(o, PW_OPT_OUTPUT, (const uint8_t *)argv[i + 1], strlen(argv[i + 1]));
+  else pw_opts_set_int(o, PW_OPT_OUTPUT_FD, 1);
+  pw_opts_set_int(o, PW_OPT_ERROR_FD, 2);
+  pw_job *j = pw_report_start(o);
+  pw_opts_free(o);
+  if (!j) return 1;
+  if (cancel_ms >= 0) {
+    sleep_ms(cancel_ms);
+    pw_job_cancel(j);
+  }
+  int rc = pw_job_wait(j);
+  uint64_t c[PW_C_COUNT];
+  pw_job_progress(j, c);
+  char msg[600];
+  int32_t err = 0;
+  int64_t n = pw_job_message(j, (uint8_t *)msg, sizeof msg - 1, &err);
+  msg[n < (int64_t)sizeof msg ? n : 0] = 0;
+  uint8_t detail[8192];
+  for (uint32_t k = 0; k < pw_job_error_count(j); k++) {
+    int64_t len = pw_job_error(j, k, detail, sizeof detail);
+    if (len > 0 && len <= (int64_t)sizeof detail) {
+      const char *op = (const char *)detail, *m = op + strlen(op) + 1;
+      fprintf(stderr, "detail: %s %s %.*s\n", op, m, (int)(len - (int64_t)(m + strlen(m) + 1 - op)),
+              m + strlen(m) + 1);
+    }
+  }
+  fprintf(stderr, "status=%d entries=%llu dirs=%llu bytes=%llu errors=%llu%s%s\n", rc,
+          (unsigned long long)c[PW_C_ENTRIES], (unsigned long long)c[PW_C_DIRS],
+          (unsigned long long)c[PW_C_BYTES], (unsigned long long)c[PW_C_ERRORS], n ? " fatal=" : "",
+          msg);
+  pw_job_free(j);
+  return rc == PW_OK ? 0 : rc == PW_CANCELLED ? 130 : 1;
+}

@@ -1,0 +1,129 @@
+/* errlog.c — see errlog.h. */
+#include "errlog.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pwalk.h"
+
+int pw_write_all(int fd, const void *buf, size_t len) {
+  const char *p = buf;
+  while (len) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+const char *pw_op_name(int op) {
+  switch (op) {
+    case PW_OP_OPEN: return "open";
+    case PW_OP_READ: return "read";
+    case PW_OP_STAT: return "stat";
+    case PW_OP_WRITE: return "write";
+    case PW_OP_CHANGE: return "change";
+    case PW_OP_RACE: return "race";
+    case PW_OP_ANCESTOR: return "ancestor";
+    default: return "error";
+  }
+}
+
+int pw_errlog_init(pw_errlog *l, uint32_t max, int fd) {
+  memset(l, 0, sizeof *l);
+  if (pthread_mutex_init(&l->mu, NULL)) return -ENOMEM;
+  l->max = max;
+  l->fd = fd;
+  return 0;
+}
+
+void pw_errlog_fini(pw_errlog *l) {
+  for (uint32_t i = 0; i < l->n; i++) free(l->items[i].path);
+  free(l->items);
+  pthread_mutex_destroy(&l->mu);
+}
+
+/* Append path to out with control bytes escaped, so one error is one line. */
+static size_t escape_path(char *out, const char *path, size_t len) {
+  static const char hex[] = "0123456789abcdef";
+  size_t o = 0;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)path[i];
+    if (c < 32 || c == 127) {
+      out[o++] = '\\';
+      if (c == '\n') out[o++] = 'n';
+      else if (c == '\t') out[o++] = 't';
+      else {
+        out[o++] = 'x';
+        out[o++] = hex[c >> 4];
+        out[o++] = hex[c & 15];
+      }
+    } else {
+      out[o++] = (char)c;
+    }
+  }
+  return o;
+}
+
+static void stream_line(int fd, const char *a, const char *path, size_t len, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  char *line = malloc(la + len * 4 + lb + 2);
+  if (!line) return;
+  memcpy(line, a, la);
+  size_t o = la + escape_path(line + la, path, len);
+  memcpy(line + o, b, lb);
+  o += lb;
+  line[o++] = '\n';
+  (void)pw_write_all(fd, line, o);
+  free(line);
+}
+
+void pw_errlog_add(pw_errlog *l, int op, int err, const char *path, size_t len) {
+  pthread_mutex_lock(&l->mu);
+  l->count++;
+  if (l->n < l->max) {
+    if (!l->items) l->items = calloc(l->max, sizeof *l->items);
+    char *copy = malloc(len + 1);
+    if (l->items && copy) {
+      memcpy(copy, path, len);
+      copy[len] = 0;
+      l->items[l->n++] = (pw_errdetail){op, err, copy, len};
+    } else {
+      free(copy);
+    }
+  }
+  if (l->fd >= 0) {
+    char head[64], tail[256];
+    size_t hl = strlen("pwalk: ");
+    memcpy(head, "pwalk: ", hl);
+    strcpy(head + hl, pw_op_name(op));
+    strcat(head, " '");
+    tail[0] = '\'';
+    tail[1] = ':';
+    tail[2] = ' ';
+    tail[3] = 0;
+    strncat(tail, strerror(err), sizeof tail - 8);
+    stream_line(l->fd, head, path, len, tail);
+  }
+  pthread_mutex_unlock(&l->mu);
+}
+
+void pw_errlog_badname(pw_errlog *l, const char *path, size_t len) {
+  if (l->fd < 0) return;
+  pthread_mutex_lock(&l->mu);
+  stream_line(l->fd, "Bad File: ", path, len, "");
+  pthread_mutex_unlock(&l->mu);
+}
+
+uint64_t pw_errlog_count(pw_errlog *l) {
+  pthread_mutex_lock(&l->mu);
+  uint64_t c = l->count;
+  pthread_mutex_unlock(&l->mu);
+  return c;
+}

@@ -1,0 +1,43 @@
+/*
+ * errlog.h — the error log of a job.
+ *
+ * Owns: counting errors (unreadable folder, vanished entry, failed stat,
+ * refused change), keeping the first N details (operation, errno, path) for
+ * the API, and streaming one line per error to an fd (the CLI's stderr).
+ * Errors are rare, so one mutex is enough; the hot path never takes it.
+ */
+#ifndef PW_ERRLOG_H
+#define PW_ERRLOG_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct pw_errdetail {
+  int op;       /**< a pw_op */
+  int err;      /**< errno */
+  char *path;   /**< NUL-terminated copy */
+  size_t len;
+} pw_errdetail;
+
+typedef struct pw_errlog {
+  pthread_mutex_t mu;
+  uint64_t count;        /**< all errors, also those past max */
+  pw_errdetail *items;   /**< the first max details */
+  uint32_t n, max;
+  int fd;                /**< -1 = do not stream */
+} pw_errlog;
+
+int pw_errlog_init(pw_errlog *l, uint32_t max, int fd);
+void pw_errlog_fini(pw_errlog *l);
+/** Record an error on path (len bytes). */
+void pw_errlog_add(pw_errlog *l, int op, int err, const char *path, size_t len);
+/** Write "Bad File: <path>" (pwalk's notice for control bytes) to the fd. */
+void pw_errlog_badname(pw_errlog *l, const char *path, size_t len);
+uint64_t pw_errlog_count(pw_errlog *l);
+const char *pw_op_name(int op);
+
+/** Write all of buf to fd, retrying on EINTR and short writes; 0 or -errno. */
+int pw_write_all(int fd, const void *buf, size_t len);
+
+#endif

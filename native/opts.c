@@ -1,0 +1,216 @@
+/* opts.c — see opts.h. */
+#include "opts.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pwalk.h"
+
+PW_API const char *pw_version(void) { return PW_VERSION; }
+
+PW_API pw_opts *pw_opts_new(void) {
+  pw_opts *o = calloc(1, sizeof *o);
+  if (!o) return NULL;
+  o->output_fd = -1;
+  o->error_fd = -1;
+  o->max_errors = 100;
+  o->chown_from = -1;
+  o->chown_uid = -1;
+  o->chown_gid = -1;
+  o->journal_fd = -1;
+  o->changes_fd = -1;
+  return o;
+}
+
+PW_API void pw_opts_free(pw_opts *o) {
+  if (!o) return;
+  for (size_t i = 0; i < o->n_excludes; i++) free(o->excludes[i]);
+  free(o->excludes);
+  free(o->exclude_lens);
+  free(o->change_gids);
+  free(o->root);
+  free(o->output);
+  free(o);
+}
+
+static char *dup_bytes(const uint8_t *s, size_t len) {
+  char *p = malloc(len + 1);
+  if (!p) return NULL;
+  if (len) memcpy(p, s, len);
+  p[len] = 0;
+  return p;
+}
+
+PW_API int32_t pw_opts_set_int(pw_opts *o, int32_t key, int64_t v) {
+  switch (key) {
+    case PW_OPT_THREADS:
+      if (v < 0 || v > 1024) return -EINVAL;
+      o->threads = (int)v;
+      return 0;
+    case PW_OPT_HEADER: o->header = v != 0; return 0;
+    case PW_OPT_NOSNAP: o->nosnap = v != 0; return 0;
+    case PW_OPT_MAXDEPTH:
+      if (v < 0) return -EINVAL;
+      o->maxdepth = v;
+      return 0;
+    case PW_OPT_ONE_FS: o->one_fs = v != 0; return 0;
+    case PW_OPT_ZSTD_LEVEL:
+      if (v < 0 || v > 19) return -EINVAL;
+      o->zstd_level = (int)v;
+      return 0;
+    case PW_OPT_OUTPUT_FD:
+      if (v < -1 || v > INT32_MAX) return -EINVAL;
+      o->output_fd = (int)v;
+      return 0;
+    case PW_OPT_ERROR_FD:
+      if (v < -1 || v > INT32_MAX) return -EINVAL;
+      o->error_fd = (int)v;
+      return 0;
+    case PW_OPT_MAX_ERRORS:
+      if (v < 0 || v > 1000000) return -EINVAL;
+      o->max_errors = (uint32_t)v;
+      return 0;
+    case PW_OPT_FOLLOW: o->follow = v != 0; return 0;
+    case PW_OPT_BATCH_BYTES:
+      if (v < 4096 || v > (64 << 20)) return -EINVAL;
+      o->batch_bytes = (uint32_t)v;
+      return 0;
+    case PW_OPT_BATCHES:
+      if (v < 1 || v > 1024) return -EINVAL;
+      o->batches = (uint32_t)v;
+      return 0;
+    case PW_OPT_APPLY: o->apply = v != 0; return 0;
+    case PW_OPT_FORCE_GW: o->force_gw = v != 0; return 0;
+    case PW_OPT_CHOWN_FROM:
+    case PW_OPT_CHOWN_UID:
+    case PW_OPT_CHOWN_GID:
+      if (v < -1 || v > UINT32_MAX - 1) return -EINVAL;
+      if (key == PW_OPT_CHOWN_FROM) o->chown_from = v;
+      else if (key == PW_OPT_CHOWN_UID) o->chown_uid = v;
+      else o->chown_gid = v;
+      return 0;
+    case PW_OPT_CHANGE_GID: {
+      if (v < 0 || v > UINT32_MAX - 1) return -EINVAL;
+      int64_t *g = realloc(o->change_gids, (o->n_change_gids + 1) * sizeof *g);
+      if (!g) return -ENOMEM;
+      g[o->n_change_gids++] = v;
+      o->change_gids = g;
+      return 0;
+    }
+    case PW_OPT_JOURNAL_FD:
+    case PW_OPT_CHANGES_FD:
+      if (v < -1 || v > INT32_MAX) return -EINVAL;
+      if (key == PW_OPT_JOURNAL_FD) o->journal_fd = (int)v;
+      else o->changes_fd = (int)v;
+      return 0;
+    default: return -EINVAL;
+  }
+}
+
+PW_API int32_t pw_opts_set_str(pw_opts *o, int32_t key, const uint8_t *s, size_t len) {
+  if (len && !s) return -EINVAL;
+  if (memchr(s, 0, len)) return -EINVAL; /* a path never holds NUL */
+  char *p = dup_bytes(s, len);
+  if (!p) return -ENOMEM;
+  switch (key) {
+    case PW_OPT_ROOT:
+      free(o->root);
+      o->root = p;
+      o->root_len = len;
+      return 0;
+    case PW_OPT_OUTPUT:
+      free(o->output);
+      o->output = p;
+      return 0;
+    case PW_OPT_EXCLUDE: {
+      char **e = realloc(o->excludes, (o->n_excludes + 1) * sizeof *e);
+      if (!e) break;
+      o->excludes = e;
+      size_t *l = realloc(o->exclude_lens, (o->n_excludes + 1) * sizeof *l);
+      if (!l) break;
+      o->exclude_lens = l;
+      e[o->n_excludes] = p;
+      l[o->n_excludes++] = len;
+      return 0;
+    }
+    default:
+      free(p);
+      return -EINVAL;
+  }
+  free(p);
+  return -ENOMEM;
+}
+
+struct pw_opts *pw_opts_clone(const struct pw_opts *o) {
+  struct pw_opts *c = pw_opts_new();
+  if (!c) return NULL;
+  char *root = c->root;
+  *c = *o;
+  (void)root;
+  c->root = NULL;
+  c->output = NULL;
+  c->excludes = NULL;
+  c->exclude_lens = NULL;
+  c->n_excludes = 0;
+  c->change_gids = NULL;
+  c->n_change_gids = 0;
+  if (o->root && pw_opts_set_str(c, PW_OPT_ROOT, (const uint8_t *)o->root, o->root_len)) goto fail;
+  if (o->output && pw_opts_set_str(c, PW_OPT_OUTPUT, (const uint8_t *)o->output, strlen(o->output)))
+    goto fail;
+  for (size_t i = 0; i < o->n_excludes; i++)
+    if (pw_opts_set_str(c, PW_OPT_EXCLUDE, (const uint8_t *)o->excludes[i], o->exclude_lens[i]))
+      goto fail;
+  for (size_t i = 0; i < o->n_change_gids; i++)
+    if (pw_opts_set_int(c, PW_OPT_CHANGE_GID, o->change_gids[i])) goto fail;
+  return c;
+fail:
+  pw_opts_free(c);
+  return NULL;
+}
+
+static uint64_t hash_bytes(const char *s, size_t len) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+  return h;
+}
+
+int pw_strset_build(pw_strset *s, char *const *strs, const size_t *lens, size_t n) {
+  memset(s, 0, sizeof *s);
+  if (!n) return 0;
+  size_t size = 16;
+  while (size < n * 2) size <<= 1;
+  s->slots = calloc(size, sizeof *s->slots);
+  s->lens = calloc(size, sizeof *s->lens);
+  if (!s->slots || !s->lens) {
+    pw_strset_free(s);
+    return -ENOMEM;
+  }
+  s->mask = size - 1;
+  for (size_t i = 0; i < n; i++) {
+    if (pw_strset_has(s, strs[i], lens[i])) continue;
+    size_t k = hash_bytes(strs[i], lens[i]) & s->mask;
+    while (s->slots[k]) k = (k + 1) & s->mask;
+    s->slots[k] = strs[i];
+    s->lens[k] = lens[i];
+    s->count++;
+  }
+  return 0;
+}
+
+bool pw_strset_has(const pw_strset *s, const char *str, size_t len) {
+  if (!s->count) return false;
+  size_t k = hash_bytes(str, len) & s->mask;
+  while (s->slots[k]) {
+    if (s->lens[k] == len && memcmp(s->slots[k], str, len) == 0) return true;
+    k = (k + 1) & s->mask;
+  }
+  return false;
+}
+
+/* The strings belong to the options; only the table is freed. */
+void pw_strset_free(pw_strset *s) {
+  free(s->slots);
+  free(s->lens);
+  memset(s, 0, sizeof *s);
+}

@@ -1,0 +1,59 @@
+/*
+ * opts.h — the options of a job (struct pw_opts) and the exclude set.
+ *
+ * Owns: option storage and validation behind pw_opts_set_*, copying options
+ * into a job, and the read-only hash set of excluded folder paths that the
+ * workers query without a lock.
+ */
+#ifndef PW_OPTS_H
+#define PW_OPTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/** A read-only set of byte strings (excluded folder paths). */
+typedef struct pw_strset {
+  char **slots;   /**< open addressing table, NULL = empty slot */
+  size_t *lens;   /**< length of each slot's string */
+  size_t mask;    /**< table size - 1 (a power of two), 0 when empty */
+  size_t count;   /**< strings stored */
+} pw_strset;
+
+struct pw_opts {
+  int threads;         /**< 0 = default */
+  bool header;         /**< --header */
+  bool nosnap;         /**< --NoSnap */
+  int64_t maxdepth;    /**< --depth N, 0 = unlimited */
+  bool one_fs;         /**< -x */
+  int zstd_level;      /**< 0 = plain */
+  int output_fd;       /**< -1 = none */
+  int error_fd;        /**< -1 = none */
+  uint32_t max_errors; /**< details kept */
+  bool follow;         /**< follow symlinks to folders (walk only) */
+  uint32_t batch_bytes; /**< walk batch size */
+  uint32_t batches;    /**< walk batches in flight */
+  bool apply;          /**< repair/chown: change things */
+  bool force_gw;       /**< repair: --force-group-writable */
+  int64_t chown_from;  /**< -1 = not chown mode */
+  int64_t chown_uid, chown_gid;
+  int64_t *change_gids; /**< repair --change-gids */
+  size_t n_change_gids;
+  int journal_fd;      /**< -1 = none */
+  int changes_fd;      /**< -1 = none */
+  char *root;          /**< NUL-terminated copy */
+  size_t root_len;
+  char *output;        /**< NULL = none */
+  char **excludes;     /**< raw list, turned into a pw_strset by the job */
+  size_t *exclude_lens;
+  size_t n_excludes;
+};
+
+/** Deep copy; returns NULL when out of memory. */
+struct pw_opts *pw_opts_clone(const struct pw_opts *o);
+/** Build a set from the exclude list; returns -ENOMEM on failure. */
+int pw_strset_build(pw_strset *s, char *const *strs, const size_t *lens, size_t n);
+bool pw_strset_has(const pw_strset *s, const char *str, size_t len);
+void pw_strset_free(pw_strset *s);
+
+#endif

@@ -1,0 +1,140 @@
+/*
+ * pwalk.h — the public C interface of libpwalk, the one header that lib/ffi.ts
+ * binds.  Everything else in native/ is private.
+ *
+ * A *job* is one parallel walk of one tree: a report (pwalk's CSV, plain or
+ * zstd), a walk (binary batches of entries for the Deno async generator) or a
+ * repair.  Every job has the same life cycle:
+ *
+ *     pw_opts *o = pw_opts_new();
+ *     pw_opts_set_str(o, PW_OPT_ROOT, "/data", 5);
+ *     pw_job *j = pw_report_start(o);    // threads are running now
+ *     pw_opts_free(o);                   // the job keeps its own copy
+ *     ... pw_job_progress(j, counters) from any thread, any time ...
+ *     ... pw_job_cancel(j) from any thread, any time ...
+ *     int32_t rc = pw_job_wait(j);       // blocks: a `nonblocking` FFI call
+ *     ... pw_job_result / pw_job_error / pw_job_message ...
+ *     pw_job_free(j);
+ *
+ * Strings are byte strings with an explicit length (paths need not be UTF-8
+ * and have no length limit); nothing here depends on NUL-terminated input.
+ */
+#ifndef PWALK_H
+#define PWALK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32)
+#define PW_API __declspec(dllexport)
+#else
+#define PW_API __attribute__((visibility("default")))
+#endif
+
+#define PW_VERSION "0.1.0"
+
+/** Option keys for pw_opts_set_int / pw_opts_set_str. */
+typedef enum pw_opt {
+  PW_OPT_THREADS = 1,    /**< int: worker threads, 1..1024 (0 = default) */
+  PW_OPT_HEADER = 2,     /**< int: 1 = print the CSV header line first */
+  PW_OPT_NOSNAP = 3,     /**< int: 1 = skip folders named ".snapshot" */
+  PW_OPT_MAXDEPTH = 4,   /**< int: pwalk --depth N; 0 = unlimited */
+  PW_OPT_ONE_FS = 5,     /**< int: 1 = stay on the root's device (-x) */
+  PW_OPT_ZSTD_LEVEL = 6, /**< int: 0 = plain CSV, 1..19 = zstd level */
+  PW_OPT_OUTPUT_FD = 7,  /**< int: write the report to this open fd (e.g. 1) */
+  PW_OPT_ERROR_FD = 8,   /**< int: stream error lines to this fd; -1 = none */
+  PW_OPT_MAX_ERRORS = 9, /**< int: error details kept for pw_job_error */
+  PW_OPT_FOLLOW = 10,    /**< int: 1 = follow symlinks to folders (walk) */
+  PW_OPT_BATCH_BYTES = 11, /**< int: walk batch size in bytes */
+  PW_OPT_BATCHES = 12,   /**< int: walk batches in flight (backpressure) */
+  PW_OPT_APPLY = 13,     /**< int: repair/chown: 1 = make changes, 0 = dry run */
+  PW_OPT_FORCE_GW = 14,  /**< int: repair --force-group-writable */
+  PW_OPT_CHOWN_FROM = 15, /**< int: chown: uid to match */
+  PW_OPT_CHOWN_UID = 16, /**< int: chown: new uid */
+  PW_OPT_CHOWN_GID = 17, /**< int: chown: new gid */
+  PW_OPT_CHANGE_GID = 18, /**< int, repeatable: repair --change-gids member */
+  PW_OPT_JOURNAL_FD = 19, /**< int: repair/chown: journal lines go to this fd */
+  PW_OPT_CHANGES_FD = 20, /**< int: repair/chown: change lines go to this fd */
+  PW_OPT_ROOT = 100,     /**< str: the folder to walk, exactly as printed */
+  PW_OPT_OUTPUT = 101,   /**< str: report file; written under a temporary
+                              name and renamed into place on success */
+  PW_OPT_EXCLUDE = 102,  /**< str, repeatable: full folder path to skip */
+} pw_opt;
+
+/** Return codes of pw_job_wait. */
+typedef enum pw_status {
+  PW_OK = 0,        /**< the walk finished; per-entry errors may be counted */
+  PW_CANCELLED = 1, /**< pw_job_cancel was called; output was discarded */
+  PW_FAILED = 2,    /**< a fatal error (root, output); see pw_job_message */
+} pw_status;
+
+/** Indexes into the counter array of pw_job_progress / pw_job_result. */
+typedef enum pw_counter {
+  PW_C_ENTRIES = 0, /**< rows / entries produced (folders included) */
+  PW_C_DIRS = 1,    /**< folders among them */
+  PW_C_BYTES = 2,   /**< sum of st_size of the entries produced */
+  PW_C_ERRORS = 3,  /**< errors counted (unreadable folder, failed stat, ...) */
+  PW_C_BADNAMES = 4, /**< names holding control bytes ("Bad File:") */
+  PW_C_CHANGES = 5, /**< repair/chown: changes made (or planned in a dry run) */
+  PW_C_MODE = 6,    /**< repair: mode changes */
+  PW_C_GROUP = 7,   /**< repair: group changes */
+  PW_C_SETGID = 8,  /**< repair: setgid bits added */
+  PW_C_CHANGED = 9, /**< repair/chown: entries with at least one change */
+  PW_C_NOANCESTOR = 10, /**< repair: entries with no qualifying ancestor */
+  PW_C_OUT_BYTES = 11, /**< report: bytes written to the output */
+  PW_C_COUNT = 16   /**< size of the counter array */
+} pw_counter;
+
+/** Error-detail codes: which operation failed. */
+typedef enum pw_op {
+  PW_OP_OPEN = 1,  /**< opening a folder */
+  PW_OP_READ = 2,  /**< listing a folder (getdents) */
+  PW_OP_STAT = 3,  /**< stat of an entry (vanished, ...) */
+  PW_OP_WRITE = 4, /**< writing the output */
+  PW_OP_CHANGE = 5, /**< repair/chown: a change the system refused */
+  PW_OP_RACE = 6,  /**< repair/chown: entry replaced while being examined */
+  PW_OP_ANCESTOR = 7, /**< repair: no ancestor with a shared group */
+} pw_op;
+
+typedef struct pw_opts pw_opts;
+typedef struct pw_job pw_job;
+
+PW_API const char *pw_version(void);
+PW_API pw_opts *pw_opts_new(void);
+PW_API void pw_opts_free(pw_opts *o);
+/** Returns 0, or -EINVAL for an unknown key or a value out of range. */
+PW_API int32_t pw_opts_set_int(pw_opts *o, int32_t key, int64_t value);
+PW_API int32_t pw_opts_set_str(pw_opts *o, int32_t key, const uint8_t *s, size_t len);
+
+/** Start a pwalk CSV report.  Returns NULL only when out of memory. */
+PW_API pw_job *pw_report_start(const pw_opts *o);
+/** Start a walk producing binary batches (see batch.h for the format). */
+PW_API pw_job *pw_walk_start(const pw_opts *o);
+/** Start a repair (shared/spec/repair.md) or, with PW_OPT_CHOWN_FROM, pwalk's chown. */
+PW_API pw_job *pw_repair_start(const pw_opts *o);
+
+/** Block until the job ends; returns a pw_status. */
+PW_API int32_t pw_job_wait(pw_job *j);
+/** Ask the job to stop; returns at once.  Safe from any thread, repeatable. */
+PW_API void pw_job_cancel(pw_job *j);
+/** Copy PW_C_COUNT live counters into out (approximate while running). */
+PW_API void pw_job_progress(pw_job *j, uint64_t *out);
+/** Number of error details kept (at most PW_OPT_MAX_ERRORS). */
+PW_API uint32_t pw_job_error_count(pw_job *j);
+/**
+ * Copy error detail i into buf as "op\0message\0path" and return its full
+ * length (which may exceed cap: call again with a bigger buffer), or -1.
+ */
+PW_API int64_t pw_job_error(pw_job *j, uint32_t i, uint8_t *buf, size_t cap);
+/** The fatal message of a PW_FAILED job (or ""), and its errno via *err. */
+PW_API int64_t pw_job_message(pw_job *j, uint8_t *buf, size_t cap, int32_t *err);
+/**
+ * walk jobs: block until the next batch is full (or the walk ended), then
+ * store its address and length.  The batch stays valid until the next call
+ * or pw_job_free.  Returns 1 with a batch, 0 at the end.
+ */
+PW_API int32_t pw_walk_next(pw_job *j, uint8_t **data, uint64_t *len);
+/** Cancel if still running, wait for every thread, free everything. */
+PW_API void pw_job_free(pw_job *j);
+
+#endif

@@ -1,0 +1,98 @@
+/* queue.c — see queue.h. */
+#include "queue.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int pw_queue_init(pw_queue *q) {
+  memset(q, 0, sizeof *q);
+  if (pthread_mutex_init(&q->mu, NULL)) return -ENOMEM;
+  if (pthread_cond_init(&q->cv, NULL)) {
+    pthread_mutex_destroy(&q->mu);
+    return -ENOMEM;
+  }
+  atomic_init(&q->stop, false);
+  return 0;
+}
+
+void pw_queue_fini(pw_queue *q) {
+  pw_item *it = q->top;
+  while (it) {
+    pw_item *n = it->next;
+    free(it);
+    it = n;
+  }
+  pthread_cond_destroy(&q->cv);
+  pthread_mutex_destroy(&q->mu);
+}
+
+pw_item *pw_item_new(const char *path, size_t len) {
+  pw_item *it = malloc(sizeof *it + len + 1);
+  if (!it) return NULL;
+  it->next = NULL;
+  it->parent_ino = 0;
+  it->user = 0;
+  it->depth = 0;
+  it->is_root = false;
+  it->len = len;
+  memcpy(it->path, path, len);
+  it->path[len] = 0;
+  return it;
+}
+
+/* Called with the lock held. */
+static void push_locked(pw_queue *q, pw_item *first, pw_item *last, size_t n) {
+  last->next = q->top;
+  q->top = first;
+  q->waiting += n;
+  if (q->sleepers) {
+    if (n == 1) pthread_cond_signal(&q->cv);
+    else pthread_cond_broadcast(&q->cv);
+  }
+}
+
+void pw_queue_push(pw_queue *q, pw_item *first, pw_item *last, size_t n) {
+  if (!n) return;
+  pthread_mutex_lock(&q->mu);
+  push_locked(q, first, last, n);
+  pthread_mutex_unlock(&q->mu);
+}
+
+pw_item *pw_queue_next(pw_queue *q, pw_item *first, pw_item *last, size_t n, bool finished_one) {
+  pthread_mutex_lock(&q->mu);
+  /* Our own folder's subfolders: the caller takes the last one pushed below,
+     so only the others are worth waking sleepers for. */
+  if (n) {
+    last->next = q->top;
+    q->top = first;
+    q->waiting += n;
+    if (q->sleepers && n > 1) pthread_cond_broadcast(&q->cv);
+  }
+  if (finished_one) q->busy--;
+  for (;;) {
+    if (atomic_load_explicit(&q->stop, memory_order_relaxed)) break;
+    if (q->top) {
+      pw_item *it = q->top;
+      q->top = it->next;
+      q->waiting--;
+      q->busy++;
+      pthread_mutex_unlock(&q->mu);
+      return it;
+    }
+    if (q->busy == 0) break; /* nothing waiting, nobody can add more: done */
+    q->sleepers++;
+    pthread_cond_wait(&q->cv, &q->mu);
+    q->sleepers--;
+  }
+  pthread_cond_broadcast(&q->cv);
+  pthread_mutex_unlock(&q->mu);
+  return NULL;
+}
+
+void pw_queue_stop(pw_queue *q) {
+  pthread_mutex_lock(&q->mu);
+  atomic_store(&q->stop, true);
+  pthread_cond_broadcast(&q->cv);
+  pthread_mutex_unlock(&q->mu);
+}

@@ -1,0 +1,64 @@
+/*
+ * queue.h — the shared queue of folders waiting to be read.
+ *
+ * Owns: the folder items (path + the folder's own stat from its parent's
+ * listing), a LIFO stack of them under one mutex (depth-first order keeps the
+ * number of waiting folders small), idle/busy accounting to detect the end of
+ * the walk, and waking every worker on cancel.  Workers take the lock once
+ * per folder and push a folder's subfolders in batches, never per entry.
+ */
+#ifndef PW_QUEUE_H
+#define PW_QUEUE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+/** A folder to read.  Allocated once per folder, freed by the worker. */
+typedef struct pw_item {
+  struct pw_item *next;  /**< stack link */
+  struct stat st;        /**< the folder's own lstat, from its parent */
+  uint64_t parent_ino;   /**< the parent folder's inode (0 for the root) */
+  uint64_t user;         /**< visitor state inherited down the tree */
+  int32_t depth;         /**< depth column of the folder's own row */
+  bool is_root;          /**< the root (may be reached through a symlink) */
+  size_t len;            /**< path length */
+  char path[];           /**< NUL-terminated full path */
+} pw_item;
+
+typedef struct pw_queue {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  pw_item *top;          /**< stack of waiting folders */
+  size_t waiting;        /**< folders on the stack */
+  int busy;              /**< workers reading a folder */
+  int sleepers;          /**< workers blocked in pw_queue_pop */
+  atomic_bool stop;      /**< cancelled: pop returns NULL at once */
+} pw_queue;
+
+int pw_queue_init(pw_queue *q);
+void pw_queue_fini(pw_queue *q);
+/** Allocate an item for path (len bytes); NULL when out of memory. */
+pw_item *pw_item_new(const char *path, size_t len);
+/**
+ * Push a chain of n items (first..last, linked through next) for others to
+ * take while the caller is still reading its folder.
+ */
+void pw_queue_push(pw_queue *q, pw_item *first, pw_item *last, size_t n);
+/**
+ * One lock for the end of a folder: push the chain (n may be 0), mark the
+ * caller's folder finished when finished_one, then take the next folder,
+ * blocking while others are busy and the stack is empty.  Returns NULL when
+ * the walk is over or cancelled.
+ */
+pw_item *pw_queue_next(pw_queue *q, pw_item *first, pw_item *last, size_t n, bool finished_one);
+/** Cancel: wake everyone; pops return NULL from now on. */
+void pw_queue_stop(pw_queue *q);
+static inline bool pw_queue_stopped(pw_queue *q) {
+  return atomic_load_explicit(&q->stop, memory_order_relaxed);
+}
+
+#endif
