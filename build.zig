@@ -48,7 +48,7 @@ pub fn build(b: *std.Build) void {
     mod.addCSourceFiles(.{
         .root = b.path("native"),
         .files = &pwalk_sources,
-        .flags = &.{ "-std=c11", "-Wall", "-Wextra", "-fvisibility=hidden", "-fno-sanitize=undefined" },
+        .flags = &.{ "-std=gnu11", "-Wall", "-Wextra", "-fvisibility=hidden", "-fno-sanitize=undefined" },
     });
     mod.addCSourceFiles(.{
         .root = zstd_root,

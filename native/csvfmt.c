@@ -1,6 +1,7 @@
 /* csvfmt.c — see csvfmt.h. */
 #include "csvfmt.h"
 
+#include <stdint.h>
 #include <string.h>
 
 static const char digits2[201] =
@@ -36,11 +37,25 @@ static inline char *put_i64(char *p, int64_t v) {
   return put_u64(p, (uint64_t)v);
 }
 
-/* Quote-doubling copy that drops control bytes, as pwalk does. */
+/* Quote-doubling copy that drops control bytes, as pwalk does.  Eight bytes
+   at a time while none of them is a '"' or below 32 (nearly every path). */
 static inline char *put_quoted(char *p, const char *s, size_t len, bool *bad) {
+  const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
   *p++ = '"';
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)s[i];
+  size_t i = 0;
+  while (i < len) {
+    if (i + 8 <= len) {
+      uint64_t v, q;
+      memcpy(&v, s + i, 8);
+      q = v ^ (ones * '"');
+      if (!(((v - ones * 32) & ~v) & highs) && !(((q - ones) & ~q) & highs)) {
+        memcpy(p, &v, 8);
+        p += 8;
+        i += 8;
+        continue;
+      }
+    }
+    unsigned char c = (unsigned char)s[i++];
     if (c >= 32) {
       if (c == '"') *p++ = '"';
       *p++ = (char)c;

@@ -39,6 +39,48 @@ static bool path_reserve(pw_worker *w, size_t need) {
   return true;
 }
 
+/* Follow mode: remember a folder; false when it was seen before (a cycle
+   through a symlink, or a second way to the same folder). */
+static bool visit_once(pw_job *j, const struct stat *st) {
+  uint64_t dev = (uint64_t)st->st_dev + 1, ino = (uint64_t)st->st_ino; /* dev+1: never 0,0 */
+  bool fresh = true;
+  pthread_mutex_lock(&j->visited_mu);
+  if ((j->visited_n + 1) * 2 > j->visited_cap) {
+    size_t cap = j->visited_cap ? j->visited_cap * 2 : 1024;
+    uint64_t *t = calloc(cap * 2, sizeof *t);
+    if (!t) {
+      pthread_mutex_unlock(&j->visited_mu);
+      pw_job_fail(j, ENOMEM, "out of memory");
+      return false;
+    }
+    for (size_t i = 0; i < j->visited_cap; i++) {
+      if (!j->visited[2 * i]) continue;
+      size_t k = (j->visited[2 * i] * 31 + j->visited[2 * i + 1]) * 0x9E3779B97F4A7C15ull & (cap - 1);
+      while (t[2 * k]) k = (k + 1) & (cap - 1);
+      t[2 * k] = j->visited[2 * i];
+      t[2 * k + 1] = j->visited[2 * i + 1];
+    }
+    free(j->visited);
+    j->visited = t;
+    j->visited_cap = cap;
+  }
+  size_t k = (dev * 31 + ino) * 0x9E3779B97F4A7C15ull & (j->visited_cap - 1);
+  while (j->visited[2 * k]) {
+    if (j->visited[2 * k] == dev && j->visited[2 * k + 1] == ino) {
+      fresh = false;
+      break;
+    }
+    k = (k + 1) & (j->visited_cap - 1);
+  }
+  if (fresh) {
+    j->visited[2 * k] = dev;
+    j->visited[2 * k + 1] = ino;
+    j->visited_n++;
+  }
+  pthread_mutex_unlock(&j->visited_mu);
+  return fresh;
+}
+
 static void publish(pw_worker *w) {
   for (int i = 0; i < PW_C_COUNT; i++)
     atomic_store_explicit(&w->pub.c[i], w->local[i], memory_order_relaxed);
@@ -62,11 +104,23 @@ static size_t base_offset(const char *path, size_t len) {
 static void process_dir(pw_worker *w, pw_item *it, pw_item **first, pw_item **last, size_t *n) {
   pw_job *j = w->job;
   const struct pw_opts *o = j->opts;
-  int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (it->is_root ? 0 : O_NOFOLLOW);
+  int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (it->is_root || it->via_link ? 0 : O_NOFOLLOW);
   int fd = pw_open_path(it->path, it->len, flags);
   int64_t fcount = 0, dirsum = 0;
+  bool raced = false;
+  if (fd >= 0 && j->verify_dirs) {
+    /* The path may lead elsewhere now (a folder swapped for a link): only
+       the very folder that was listed may be read and changed. */
+    struct stat now;
+    if (fstat(fd, &now) || now.st_dev != it->st.st_dev || now.st_ino != it->st.st_ino) {
+      close(fd);
+      fd = -1;
+      raced = true;
+      pw_errlog_add(&j->errors, PW_OP_RACE, ESTALE, it->path, it->len);
+    }
+  }
   if (fd < 0) {
-    pw_errlog_add(&j->errors, PW_OP_OPEN, errno, it->path, it->len);
+    if (!raced) pw_errlog_add(&j->errors, PW_OP_OPEN, errno, it->path, it->len);
   } else if (!path_reserve(w, it->len + 2 + 256)) {
     pw_job_fail(j, ENOMEM, "out of memory");
   } else {
@@ -97,12 +151,24 @@ static void process_dir(pw_worker *w, pw_item *it, pw_item **first, pw_item **la
         pw_errlog_add(&j->errors, PW_OP_STAT, errno, w->path, pre + nlen);
         continue;
       }
+      bool via_link = false;
+      if (o->follow && S_ISLNK(st.st_mode)) {
+        struct stat target; /* a dangling link stays a link */
+        if (fstatat(fd, name, &target, 0) == 0) {
+          st = target;
+          via_link = true;
+        }
+      }
       if (o->one_fs && st.st_dev != j->root_dev) continue;
       dirsum += st.st_size;
       if (S_ISDIR(st.st_mode)) {
         if (o->nosnap && nlen == 9 && memcmp(name, ".snapshot", 9) == 0) continue;
         if (skip_deep_dirs) continue;
         if (j->excludes.count && pw_strset_has(&j->excludes, w->path, pre + nlen)) continue;
+        if (o->follow && !visit_once(j, &st)) {
+          pw_errlog_add(&j->errors, PW_OP_LOOP, ELOOP, w->path, pre + nlen);
+          continue;
+        }
         pw_item *c = pw_item_new(w->path, pre + nlen);
         if (!c) {
           pw_job_fail(j, ENOMEM, "out of memory");
@@ -111,6 +177,7 @@ static void process_dir(pw_worker *w, pw_item *it, pw_item **first, pw_item **la
         c->st = st;
         c->parent_ino = it->st.st_ino;
         c->depth = cdepth;
+        c->via_link = via_link;
         c->user = j->vis->child_user ? j->vis->child_user(w, it->user, &st) : it->user;
         c->next = *first;
         if (!*first) *last = c;
@@ -125,6 +192,7 @@ static void process_dir(pw_worker *w, pw_item *it, pw_item **first, pw_item **la
         e.len = pre + nlen;
         e.name_off = pre;
         e.st = &st;
+        e.via_link = via_link;
         emit(w, &e);
       }
       if (pw_queue_stopped(&j->queue)) break;
@@ -135,7 +203,8 @@ static void process_dir(pw_worker *w, pw_item *it, pw_item **first, pw_item **la
     pw_entry row = {.path = it->path, .len = it->len, .name_off = base_offset(it->path, it->len),
                     .st = &it->st, .parent_ino = it->parent_ino, .depth = it->depth,
                     .is_dir_row = true, .fcount = fcount, .dirsum = dirsum, .dirfd = -1,
-                    .selffd = fd, .user = it->user};
+                    .selffd = fd, .user = it->user, .via_link = it->via_link,
+                    .raced = raced};
     emit(w, &row);
   }
   if (fd >= 0) close(fd);
@@ -179,6 +248,7 @@ pw_job *pw_job_create(const pw_opts *src, const pw_visitor *vis) {
   atomic_init(&j->cancelled, false);
   pthread_mutex_init(&j->fatal_mu, NULL);
   pthread_mutex_init(&j->wait_mu, NULL);
+  pthread_mutex_init(&j->visited_mu, NULL);
   if (pw_queue_init(&j->queue)) {
     free(j);
     return NULL;
@@ -223,6 +293,7 @@ pw_job *pw_job_create(const pw_opts *src, const pw_visitor *vis) {
   }
   j->root_dev = root->st.st_dev;
   j->root = root;
+  if (o->follow) visit_once(j, &root->st);
   return j;
 }
 
@@ -349,5 +420,7 @@ PW_API void pw_job_free(pw_job *j) {
   pw_opts_free(j->opts);
   pthread_mutex_destroy(&j->fatal_mu);
   pthread_mutex_destroy(&j->wait_mu);
+  pthread_mutex_destroy(&j->visited_mu);
+  free(j->visited);
   free(j);
 }

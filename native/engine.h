@@ -43,6 +43,9 @@ typedef struct pw_entry {
   int dirfd;            /**< non-folders: fd of the holding folder */
   int selffd;           /**< folder rows: the folder's own fd, -1 if unreadable */
   uint64_t user;        /**< the folder's inherited visitor state */
+  bool via_link;        /**< reached through a followed symlink (walk's follow) */
+  bool raced;           /**< folder rows: the folder was replaced between its
+                             listing and its opening; nothing may be changed */
 } pw_entry;
 
 /** What a job does with entries. */
@@ -91,6 +94,10 @@ struct pw_job {
   int nalloc;            /**< workers allocated */
   pw_worker *workers;
   _Atomic uint64_t out_bytes; /**< report: bytes written so far */
+  bool verify_dirs;      /**< check each opened folder is the one listed (repair) */
+  pthread_mutex_t visited_mu; /**< follow mode: folders seen, by dev+inode */
+  uint64_t *visited;     /**< open addressing pairs (dev, ino); 0,0 = empty */
+  size_t visited_cap, visited_n;
   dev_t root_dev;
   pw_item *root;         /**< the root item until the workers start */
   atomic_int status;     /**< pw_status once ended, -1 while running */

@@ -31,6 +31,7 @@ const char *pw_op_name(int op) {
     case PW_OP_CHANGE: return "change";
     case PW_OP_RACE: return "race";
     case PW_OP_ANCESTOR: return "ancestor";
+    case PW_OP_LOOP: return "loop";
     default: return "error";
   }
 }

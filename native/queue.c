@@ -35,6 +35,7 @@ pw_item *pw_item_new(const char *path, size_t len) {
   it->user = 0;
   it->depth = 0;
   it->is_root = false;
+  it->via_link = false;
   it->len = len;
   memcpy(it->path, path, len);
   it->path[len] = 0;

@@ -25,6 +25,7 @@ typedef struct pw_item {
   uint64_t user;         /**< visitor state inherited down the tree */
   int32_t depth;         /**< depth column of the folder's own row */
   bool is_root;          /**< the root (may be reached through a symlink) */
+  bool via_link;         /**< reached through a followed symlink */
   size_t len;            /**< path length */
   char path[];           /**< NUL-terminated full path */
 } pw_item;

@@ -1,0 +1,197 @@
+/**
+ * The `pwalk` command line: argument parsing, the progress line, Ctrl-C,
+ * exit codes.  cli.ts only calls {@link main}.
+ *
+ * Exit status: 0 done (per-entry errors are reported but, as in pwalk, do
+ * not fail the run), 1 a fatal error while running (output not writable),
+ * 2 bad usage (unknown option, missing or unusable root), 130 cancelled.
+ *
+ * @module
+ */
+import { parseArgs } from "@std/cli/parse-args";
+import { report } from "./report.ts";
+import { formatBytes, ProgressLine } from "./progress.ts";
+import { nativeVersion } from "./ffi.ts";
+import { normaliseFolder } from "./options.ts";
+import denoJson from "../deno.json" with { type: "json" };
+
+/** The version of this package. */
+export const VERSION: string = denoJson.version;
+
+const HELP = `pwalk ${VERSION}: inventory a file system fast (John Dey's pwalk CSV)
+
+Usage:
+  pwalk [report] [options] ROOT        CSV of every entry under ROOT
+
+Report options (pwalk's):
+  --header               print the CSV header line first
+  --NoSnap               skip folders named .snapshot
+  --depth N              do not list folders at depth N or deeper (0: no limit)
+  --exclude FILE         FILE lists full folder paths to skip, one per line
+  -x, --one-file-system  skip entries on other file systems than ROOT's
+  --maxthreads N         worker threads (same as --threads; default 8)
+
+More:
+  -o, --output FILE      write to FILE instead of stdout; a .zst suffix
+                         compresses with zstd. FILE appears only when the
+                         report is complete
+  --level N              zstd level 1-19 (default 1 with .zst); 0 = plain
+  --threads N            worker threads (default 8)
+  --progress             progress line on stderr even when not a terminal
+  --no-progress          no progress line, even on a terminal
+  -h, --help             this help
+  -V, --version          print the version
+
+Errors (unreadable folders, vanished files) go to stderr, one line each,
+and the walk goes on. Exit status: 0 done, 1 failed, 2 bad usage,
+130 interrupted.
+`;
+
+class UsageError extends Error {}
+
+function intArg(name: string, v: unknown, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const s = String(v);
+  const n = Number(s);
+  if (!/^-?\d+$/.test(s) || n < min || n > max) {
+    throw new UsageError(`--${name} needs a whole number from ${min} to ${max}, got '${s}'`);
+  }
+  return n;
+}
+
+async function readExcludeFile(path: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw new UsageError(`--exclude ${path}: ${(e as Error).message}`);
+  }
+  return text.split(/\r?\n/).filter((l) => l.length > 0).map(normaliseFolder);
+}
+
+function isTerminal(): boolean {
+  try {
+    return Deno.stderr.isTerminal();
+  } catch {
+    return false;
+  }
+}
+
+function eprint(s: string): void {
+  Deno.stderr.writeSync(new TextEncoder().encode(s + "\n"));
+}
+
+/** Run the command line; resolves to the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    return await run(argv);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      eprint(`pwalk: ${e.message}`);
+      return 2;
+    }
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
+      eprint((e as Error).message);
+      return 2;
+    }
+    eprint(e instanceof Error ? e.message : String(e));
+    return 1;
+  }
+}
+
+async function run(argv: string[]): Promise<number> {
+  const args = [...argv];
+  if (args[0] === "report") args.shift();
+  let unknown: string | undefined;
+  const flags = parseArgs(args, {
+    string: ["depth", "exclude", "maxthreads", "threads", "output", "level"],
+    boolean: ["header", "NoSnap", "x", "one-file-system", "help", "version", "progress"],
+    collect: ["exclude"],
+    negatable: ["progress"],
+    alias: { o: "output", h: "help", V: "version" },
+    default: { progress: undefined },
+    unknown: (arg: string) => {
+      if (arg.startsWith("-") && arg !== "-") {
+        unknown ??= arg;
+        return false;
+      }
+      return true;
+    },
+  });
+  if (unknown !== undefined) throw new UsageError(`unknown option ${unknown} (try --help)`);
+  if (flags.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (flags.version) {
+    console.log(`pwalk ${VERSION} (native ${nativeVersion()})`);
+    return 0;
+  }
+  const roots = (flags._ as unknown[]).map(String);
+  if (roots.length === 0) throw new UsageError("missing ROOT folder (try --help)");
+  if (roots.length > 1) throw new UsageError(`one ROOT folder only, got ${roots.length}`);
+  const root = roots[0];
+
+  const threads = intArg("maxthreads", flags.maxthreads, 1, 1024) ??
+    intArg("threads", flags.threads, 1, 1024);
+  const maxDepth = intArg("depth", flags.depth, 0, 2 ** 31 - 1);
+  const level = intArg("level", flags.level, 0, 19);
+  const exclude: string[] = [];
+  for (const f of (flags.exclude as string[] | undefined) ?? []) {
+    exclude.push(...await readExcludeFile(f));
+  }
+  const output = flags.output as string | undefined;
+  if (output === "") throw new UsageError("--output needs a file name");
+  if (output !== undefined && output !== "-") {
+    try {
+      if (Deno.statSync(output).isDirectory) {
+        throw new UsageError(`--output ${output} is a folder`);
+      }
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+    }
+  }
+
+  const tty = isTerminal();
+  const showProgress = flags.progress ?? tty;
+  const line = showProgress ? new ProgressLine(tty) : undefined;
+  const abort = new AbortController();
+  const onSigint = () => abort.abort(new DOMException("interrupted", "AbortError"));
+  Deno.addSignalListener("SIGINT", onSigint);
+  try {
+    const s = await report(root, {
+      output,
+      header: !!flags.header,
+      noSnap: !!flags.NoSnap,
+      maxDepth,
+      exclude,
+      oneFileSystem: !!(flags.x || flags["one-file-system"]),
+      threads,
+      level,
+      printErrors: true,
+      signal: abort.signal,
+      onProgress: line ? (p) => line.update(p) : undefined,
+    });
+    line?.clear();
+    if (showProgress) {
+      const secs = (s.elapsedMs / 1000).toFixed(2);
+      const out = s.output ? ` -> ${s.output} (${formatBytes(s.outputBytes)})` : "";
+      eprint(
+        `pwalk: ${s.entries} entries (${s.folders} folders, ${
+          formatBytes(s.bytes)
+        }) in ${secs} s, ` +
+          `${s.errors} errors${out}`,
+      );
+    }
+    return 0;
+  } catch (e) {
+    line?.clear();
+    if (abort.signal.aborted) {
+      eprint("pwalk: interrupted; no output file was left");
+      return 130;
+    }
+    throw e;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSigint);
+  }
+}

@@ -1,0 +1,226 @@
+/**
+ * The FFI binding of libpwalk: every symbol of native/pwalk.h, each
+ * parameter commented with the C declaration it maps, and the lazy loader.
+ *
+ * The library is opened on first use, not at import, from the first of:
+ * an explicit path ({@link setLibraryPath} or a `lib` option), the
+ * `PWALK_LIB` environment variable, the local build output
+ * (`zig-out/lib/` of a checkout).
+ *
+ * @module
+ */
+
+const symbols = {
+  pw_version: {
+    parameters: [],
+    result: "pointer", // const char *
+  },
+  pw_opts_new: {
+    parameters: [],
+    result: "pointer", // pw_opts *
+  },
+  pw_opts_free: {
+    parameters: [
+      "pointer", // pw_opts *o
+    ],
+    result: "void",
+  },
+  pw_opts_set_int: {
+    parameters: [
+      "pointer", // pw_opts *o
+      "i32", // int32_t key
+      "i64", // int64_t value
+    ],
+    result: "i32", // int32_t: 0 or -EINVAL
+  },
+  pw_opts_set_str: {
+    parameters: [
+      "pointer", // pw_opts *o
+      "i32", // int32_t key
+      "buffer", // const uint8_t *s
+      "usize", // size_t len
+    ],
+    result: "i32", // int32_t: 0 or -errno
+  },
+  pw_report_start: {
+    parameters: [
+      "pointer", // const pw_opts *o
+    ],
+    result: "pointer", // pw_job *
+  },
+  pw_job_wait: {
+    parameters: [
+      "pointer", // pw_job *j
+    ],
+    result: "i32", // int32_t: pw_status
+    nonblocking: true,
+  },
+  pw_job_cancel: {
+    parameters: [
+      "pointer", // pw_job *j
+    ],
+    result: "void",
+  },
+  pw_job_progress: {
+    parameters: [
+      "pointer", // pw_job *j
+      "buffer", // uint64_t *out (PW_C_COUNT counters)
+    ],
+    result: "void",
+  },
+  pw_job_error_count: {
+    parameters: [
+      "pointer", // pw_job *j
+    ],
+    result: "u32", // uint32_t
+  },
+  pw_job_error: {
+    parameters: [
+      "pointer", // pw_job *j
+      "u32", // uint32_t i
+      "buffer", // uint8_t *buf
+      "usize", // size_t cap
+    ],
+    result: "i64", // int64_t: full length or -1
+  },
+  pw_job_message: {
+    parameters: [
+      "pointer", // pw_job *j
+      "buffer", // uint8_t *buf
+      "usize", // size_t cap
+      "buffer", // int32_t *err
+    ],
+    result: "i64", // int64_t: message length
+  },
+  pw_job_free: {
+    parameters: [
+      "pointer", // pw_job *j
+    ],
+    result: "void",
+    nonblocking: true,
+  },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The loaded library's symbols. */
+export type PwalkSymbols = Deno.DynamicLibrary<typeof symbols>["symbols"];
+
+/** Option keys: enum pw_opt in native/pwalk.h. */
+export const Opt = {
+  THREADS: 1,
+  HEADER: 2,
+  NOSNAP: 3,
+  MAXDEPTH: 4,
+  ONE_FS: 5,
+  ZSTD_LEVEL: 6,
+  OUTPUT_FD: 7,
+  ERROR_FD: 8,
+  MAX_ERRORS: 9,
+  FOLLOW: 10,
+  BATCH_BYTES: 11,
+  BATCHES: 12,
+  APPLY: 13,
+  FORCE_GW: 14,
+  CHOWN_FROM: 15,
+  CHOWN_UID: 16,
+  CHOWN_GID: 17,
+  CHANGE_GID: 18,
+  JOURNAL_FD: 19,
+  CHANGES_FD: 20,
+  ROOT: 100,
+  OUTPUT: 101,
+  EXCLUDE: 102,
+} as const;
+
+/** Job status: enum pw_status. */
+export const Status = { OK: 0, CANCELLED: 1, FAILED: 2 } as const;
+
+/** Counter indexes: enum pw_counter. */
+export const Counter = {
+  ENTRIES: 0,
+  DIRS: 1,
+  BYTES: 2,
+  ERRORS: 3,
+  BADNAMES: 4,
+  CHANGES: 5,
+  MODE: 6,
+  GROUP: 7,
+  SETGID: 8,
+  CHANGED: 9,
+  NOANCESTOR: 10,
+  OUT_BYTES: 11,
+  COUNT: 16,
+} as const;
+
+let lib: Deno.DynamicLibrary<typeof symbols> | undefined;
+let explicitPath: string | undefined;
+
+/** Use this library file instead of searching (must be called before first use). */
+export function setLibraryPath(path: string): void {
+  if (lib) throw new Error("pwalk: the native library is already loaded");
+  explicitPath = path;
+}
+
+function libraryFileName(): string {
+  switch (Deno.build.os) {
+    case "linux":
+      return "libpwalk.so";
+    case "darwin":
+      return "libpwalk.dylib";
+    case "windows":
+      throw new Error("pwalk does not support Windows yet: use it on Linux or macOS.");
+    default:
+      return "libpwalk.so";
+  }
+}
+
+function readEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name) || undefined;
+  } catch {
+    return undefined; // no --allow-env: the user did not mean to set it
+  }
+}
+
+/** The candidate paths, in the order they are tried. */
+export function libraryCandidates(): string[] {
+  const file = libraryFileName();
+  const out: string[] = [];
+  if (explicitPath) out.push(explicitPath);
+  const env = readEnv("PWALK_LIB");
+  if (env) out.push(env);
+  if (import.meta.url.startsWith("file:")) {
+    out.push(new URL(`../zig-out/lib/${file}`, import.meta.url).pathname);
+  }
+  return out;
+}
+
+function exists(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** Open the native library on first use and return its symbols. */
+export function native(): PwalkSymbols {
+  if (lib) return lib.symbols;
+  const candidates = libraryCandidates();
+  // An explicit path or PWALK_LIB is used as given, even if it is wrong:
+  // falling back silently would hide the mistake.
+  const chosen = explicitPath ?? readEnv("PWALK_LIB") ?? candidates.find(exists);
+  if (!chosen || !exists(chosen)) {
+    throw new Error(
+      `pwalk: native library not found (tried: ${candidates.join(", ") || "nothing"}). ` +
+        "Build it with `deno task build` in a checkout, or set PWALK_LIB to its path.",
+    );
+  }
+  lib = Deno.dlopen(chosen, symbols);
+  return lib.symbols;
+}
+
+/** The version the loaded library reports. */
+export function nativeVersion(): string {
+  const p = native().pw_version();
+  return p ? new Deno.UnsafePointerView(p).getCString() : "";
+}
