@@ -6,6 +6,8 @@
  *
  * - {@link report}: John Dey's pwalk CSV, byte for byte, plain or zstd,
  *   readable by DuckDB directly.
+ * - {@link walk}: every entry with its stat facts, as an async generator (a
+ *   drop-in upgrade of @std/fs walk); {@link walkDirs}: os.walk's shape.
  *
  * @example
  * ```ts ignore
@@ -16,6 +18,14 @@
  *
  * @module
  */
+export {
+  walk,
+  type WalkDir,
+  walkDirs,
+  WalkEntry,
+  type WalkIterator,
+  type WalkOptions,
+} from "./lib/walk.ts";
 export { DEFAULT_LEVEL, report, type ReportOptions, type ReportSummary } from "./lib/report.ts";
 export type { Progress, WalkError } from "./lib/job.ts";
 export type { CommonOptions } from "./lib/options.ts";

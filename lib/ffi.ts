@@ -48,6 +48,21 @@ const symbols = {
     ],
     result: "pointer", // pw_job *
   },
+  pw_walk_start: {
+    parameters: [
+      "pointer", // const pw_opts *o
+      "function", // int32_t (*descend)(const uint8_t *path, size_t len), or NULL
+    ],
+    result: "pointer", // pw_job *
+  },
+  pw_walk_next: {
+    parameters: [
+      "pointer", // pw_job *j
+      "buffer", // uint64_t *out (7 values: see native/batch.h)
+    ],
+    result: "i32", // int32_t: 1 batch, 0 end
+    nonblocking: true,
+  },
   pw_job_wait: {
     parameters: [
       "pointer", // pw_job *j

@@ -15,6 +15,11 @@
 /* getdents64 buffer per worker. */
 #define PW_DENTS_BYTES (64 * 1024)
 
+void pw_worker_error(pw_worker *w, int op, int err, const char *path, size_t len) {
+  pw_errlog_add(&w->job->errors, op, err, path, len);
+  if (w->job->vis->error) w->job->vis->error(w, op, err, path, len);
+}
+
 void pw_job_fail(pw_job *j, int err, const char *fmt, ...) {
   pthread_mutex_lock(&j->fatal_mu);
   if (!j->fatal_msg[0]) {
@@ -26,6 +31,7 @@ void pw_job_fail(pw_job *j, int err, const char *fmt, ...) {
   }
   pthread_mutex_unlock(&j->fatal_mu);
   pw_queue_stop(&j->queue);
+  if (j->vis->cancel) j->vis->cancel(j);
 }
 
 static bool path_reserve(pw_worker *w, size_t need) {
@@ -116,11 +122,11 @@ static void process_dir(pw_worker *w, pw_item *it, pw_item **first, pw_item **la
       close(fd);
       fd = -1;
       raced = true;
-      pw_errlog_add(&j->errors, PW_OP_RACE, ESTALE, it->path, it->len);
+      pw_worker_error(w, PW_OP_RACE, ESTALE, it->path, it->len);
     }
   }
   if (fd < 0) {
-    if (!raced) pw_errlog_add(&j->errors, PW_OP_OPEN, errno, it->path, it->len);
+    if (!raced) pw_worker_error(w, PW_OP_OPEN, errno, it->path, it->len);
   } else if (!path_reserve(w, it->len + 2 + 256)) {
     pw_job_fail(j, ENOMEM, "out of memory");
   } else {
@@ -137,7 +143,7 @@ static void process_dir(pw_worker *w, pw_item *it, pw_item **first, pw_item **la
       int err;
       const char *name = pw_dir_next(&w->ds, &nlen, &err);
       if (!name) {
-        if (err) pw_errlog_add(&j->errors, PW_OP_READ, err, it->path, it->len);
+        if (err) pw_worker_error(w, PW_OP_READ, err, it->path, it->len);
         break;
       }
       fcount++;
@@ -148,7 +154,7 @@ static void process_dir(pw_worker *w, pw_item *it, pw_item **first, pw_item **la
       memcpy(w->path + pre, name, nlen + 1);
       struct stat st;
       if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW)) {
-        pw_errlog_add(&j->errors, PW_OP_STAT, errno, w->path, pre + nlen);
+        pw_worker_error(w, PW_OP_STAT, errno, w->path, pre + nlen);
         continue;
       }
       bool via_link = false;
@@ -165,8 +171,9 @@ static void process_dir(pw_worker *w, pw_item *it, pw_item **first, pw_item **la
         if (o->nosnap && nlen == 9 && memcmp(name, ".snapshot", 9) == 0) continue;
         if (skip_deep_dirs) continue;
         if (j->excludes.count && pw_strset_has(&j->excludes, w->path, pre + nlen)) continue;
+        if (j->vis->descend && !j->vis->descend(w, w->path, pre + nlen, &st)) continue;
         if (o->follow && !visit_once(j, &st)) {
-          pw_errlog_add(&j->errors, PW_OP_LOOP, ELOOP, w->path, pre + nlen);
+          pw_worker_error(w, PW_OP_LOOP, ELOOP, w->path, pre + nlen);
           continue;
         }
         pw_item *c = pw_item_new(w->path, pre + nlen);
@@ -179,6 +186,16 @@ static void process_dir(pw_worker *w, pw_item *it, pw_item **first, pw_item **la
         c->depth = cdepth;
         c->via_link = via_link;
         c->user = j->vis->child_user ? j->vis->child_user(w, it->user, &st) : it->user;
+        if (j->vis->subdir_refs) {
+          e.path = w->path;
+          e.len = pre + nlen;
+          e.name_off = pre;
+          e.st = &st;
+          e.via_link = via_link;
+          e.subdir_ref = true;
+          j->vis->entry(w, &e);
+          e.subdir_ref = false;
+        }
         c->next = *first;
         if (!*first) *last = c;
         *first = c;
@@ -235,6 +252,7 @@ static void *worker_main(void *arg) {
   }
   if (j->vis->worker_end) j->vis->worker_end(w);
   publish(w);
+  if (atomic_fetch_sub(&j->live, 1) == 1 && j->vis->workers_done) j->vis->workers_done(j);
   return NULL;
 }
 
@@ -310,6 +328,7 @@ void pw_job_launch(pw_job *j) {
   pthread_attr_init(&attr);
   pthread_attr_setstacksize(&attr, 256 * 1024);
   int started = 0;
+  atomic_store(&j->live, j->nthreads);
   for (int i = 0; i < j->nthreads; i++) {
     pw_worker *w = &j->workers[i];
     w->job = j;
@@ -323,6 +342,9 @@ void pw_job_launch(pw_job *j) {
     started++;
   }
   pthread_attr_destroy(&attr);
+  int missing = j->nthreads - started;
+  if (missing && atomic_fetch_sub(&j->live, missing) == missing && j->vis->workers_done)
+    j->vis->workers_done(j);
   j->nthreads = started;
   if (!started) pw_job_fail(j, EAGAIN, "cannot start worker threads");
   j->started = true;
@@ -352,6 +374,7 @@ PW_API void pw_job_cancel(pw_job *j) {
   if (!j) return;
   atomic_store(&j->cancelled, true);
   pw_queue_stop(&j->queue);
+  if (j->vis->cancel) j->vis->cancel(j);
 }
 
 PW_API void pw_job_progress(pw_job *j, uint64_t *out) {

@@ -44,6 +44,9 @@ typedef struct pw_entry {
   int selffd;           /**< folder rows: the folder's own fd, -1 if unreadable */
   uint64_t user;        /**< the folder's inherited visitor state */
   bool via_link;        /**< reached through a followed symlink (walk's follow) */
+  bool subdir_ref;      /**< a subfolder as seen in its parent's listing (only
+                             for visitors with subdir_refs); its own row
+                             comes later, from the worker that reads it */
   bool raced;           /**< folder rows: the folder was replaced between its
                              listing and its opening; nothing may be changed */
 } pw_entry;
@@ -60,6 +63,16 @@ typedef struct pw_visitor {
   void (*worker_end)(pw_worker *w);
   /** Free per-worker state (also for workers whose thread never ran). */
   void (*worker_free)(pw_worker *w);
+  /** May a subfolder be entered?  NULL = always (walk's `skip`). */
+  bool (*descend)(pw_worker *w, const char *path, size_t len, const struct stat *st);
+  /** An error was recorded on this worker (after the error log has it). */
+  void (*error)(pw_worker *w, int op, int err, const char *path, size_t len);
+  /** Every worker thread has ended (called on the last one's thread). */
+  void (*workers_done)(pw_job *j);
+  /** The job was cancelled or failed: wake anything the visitor blocks on. */
+  void (*cancel)(pw_job *j);
+  /** Also hand subfolders to entry() as subdir_ref entries (walkDirs). */
+  bool subdir_refs;
   /** Whole-job teardown after every worker ended (close outputs). */
   void (*job_end)(pw_job *j, int status);
   /** Whole-job free. */
@@ -92,6 +105,7 @@ struct pw_job {
   pw_strset excludes;
   int nthreads;          /**< threads running (after launch) */
   int nalloc;            /**< workers allocated */
+  atomic_int live;       /**< worker threads not yet ended */
   pw_worker *workers;
   _Atomic uint64_t out_bytes; /**< report: bytes written so far */
   bool verify_dirs;      /**< check each opened folder is the one listed (repair) */
@@ -121,6 +135,8 @@ pw_job *pw_job_create(const pw_opts *o, const pw_visitor *vis);
 void pw_job_launch(pw_job *j);
 /** Record a fatal error and cancel the walk (first one wins). */
 void pw_job_fail(pw_job *j, int err, const char *fmt, ...);
+/** Record an error met by worker w (error log, then the visitor's hook). */
+void pw_worker_error(pw_worker *w, int op, int err, const char *path, size_t len);
 /** Add to a worker's local counter. */
 static inline void pw_count(pw_worker *w, int c, uint64_t n) { w->local[c] += n; }
 

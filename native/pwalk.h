@@ -109,8 +109,13 @@ PW_API int32_t pw_opts_set_str(pw_opts *o, int32_t key, const uint8_t *s, size_t
 
 /** Start a pwalk CSV report.  Returns NULL only when out of memory. */
 PW_API pw_job *pw_report_start(const pw_opts *o);
-/** Start a walk producing binary batches (see batch.h for the format). */
-PW_API pw_job *pw_walk_start(const pw_opts *o);
+/**
+ * Start a walk producing binary batches (see batch.h for the format).
+ * descend, when not NULL, is asked for every subfolder (from worker threads)
+ * whether to enter it: non-zero enters.  Deno's threadsafe callbacks run it
+ * on the JavaScript thread (walk's `skip` option).
+ */
+PW_API pw_job *pw_walk_start(const pw_opts *o, int32_t (*descend)(const uint8_t *path, size_t len));
 /** Start a repair (shared/spec/repair.md) or, with PW_OPT_CHOWN_FROM, pwalk's chown. */
 PW_API pw_job *pw_repair_start(const pw_opts *o);
 
@@ -130,11 +135,12 @@ PW_API int64_t pw_job_error(pw_job *j, uint32_t i, uint8_t *buf, size_t cap);
 /** The fatal message of a PW_FAILED job (or ""), and its errno via *err. */
 PW_API int64_t pw_job_message(pw_job *j, uint8_t *buf, size_t cap, int32_t *err);
 /**
- * walk jobs: block until the next batch is full (or the walk ended), then
- * store its address and length.  The batch stays valid until the next call
- * or pw_job_free.  Returns 1 with a batch, 0 at the end.
+ * walk jobs: give back the batch handed out last, block until the next one
+ * is full (or the walk ended), and describe it in out[0..6] (see batch.h).
+ * The batch stays valid until the next call or pw_job_free.  Returns 1 with
+ * a batch, 0 at the end (or when cancelled).
  */
-PW_API int32_t pw_walk_next(pw_job *j, uint8_t **data, uint64_t *len);
+PW_API int32_t pw_walk_next(pw_job *j, uint64_t *out);
 /** Cancel if still running, wait for every thread, free everything. */
 PW_API void pw_job_free(pw_job *j);
 

@@ -1,0 +1,178 @@
+/**
+ * Decoding the walk job's binary batches (layout: native/batch.h) into
+ * entries.  One TextDecoder call per batch; each path is a slice of it.
+ *
+ * @module
+ */
+import type { WalkError } from "./job.ts";
+
+/** Record kinds (enum pw_rec_kind). */
+export const RecKind = { ENTRY: 0, DIR: 1, SUBDIR: 2, ERROR: 3 } as const;
+const KIND_MASK = 0xf;
+const VIA_LINK = 1 << 4;
+const NOT_UTF8 = 1 << 5;
+const REC = 128;
+
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
+const S_IFREG = 0o100000;
+const S_IFLNK = 0o120000;
+
+const OPS = ["error", "open", "read", "stat", "write", "change", "race", "ancestor", "loop"];
+
+/**
+ * One file, folder or link found by {@link walk}.  Keeps @std/fs walk's
+ * names (`path`, `name`, `isFile`, `isDirectory`, `isSymlink`) and adds the
+ * entry's lstat facts, named as in Deno.FileInfo.  Times are numbers:
+ * milliseconds since the epoch (with the sub-millisecond fraction).
+ */
+export class WalkEntry {
+  /** Full path: the root as given, then "/" and the names below it. */
+  readonly path: string;
+  /** Base name. */
+  readonly name: string;
+  /** A regular file (or, with followSymlinks, a link to one). */
+  readonly isFile: boolean;
+  /** A folder. */
+  readonly isDirectory: boolean;
+  /** A symbolic link (never followed unless followSymlinks). */
+  readonly isSymlink: boolean;
+  /** st_size in bytes. */
+  readonly size: number;
+  /** st_mtime, ms since the epoch. */
+  readonly mtime: number;
+  /** st_atime, ms since the epoch. */
+  readonly atime: number;
+  /** st_ctime, ms since the epoch. */
+  readonly ctime: number;
+  /** st_mode with the file-type bits (e.g. 0o100644). */
+  readonly mode: number;
+  /** Owner uid. */
+  readonly uid: number;
+  /** Group gid. */
+  readonly gid: number;
+  /** Inode number (exact up to 2^53). */
+  readonly ino: number;
+  /** Device number. */
+  readonly dev: number;
+  /** Hard links. */
+  readonly nlink: number;
+  /** 512-byte blocks allocated. */
+  readonly blocks: number;
+  /** pwalk's directory-depth: the root -1, entries directly inside it 0, ... */
+  readonly depth: number;
+  /** Inode of the folder holding the entry (0 for the root). */
+  readonly parentIno: number;
+  /** Folders: names in its listing (pwalk's pw_fcount); others -1. */
+  readonly fcount: number;
+  /** Folders: sum of its direct children's sizes (pwalk's pw_dirsum); others 0. */
+  readonly dirsum: number;
+  /** Reached through a symbolic link (followSymlinks). */
+  readonly viaLink: boolean;
+  /**
+   * The path's bytes when they are not valid UTF-8 (then `path` and `name`
+   * hold U+FFFD for the invalid bytes); undefined otherwise.
+   */
+  readonly pathBytes: Uint8Array | undefined;
+
+  /** Built by the decoder; not meant to be called by users. */
+  constructor(
+    path: string,
+    name: string,
+    v: DataView,
+    o: number,
+    viaLink: boolean,
+    pathBytes: Uint8Array | undefined,
+  ) {
+    const mode = v.getUint32(o + 20, true);
+    const fmt = mode & S_IFMT;
+    this.path = path;
+    this.name = name;
+    this.isFile = fmt === S_IFREG;
+    this.isDirectory = fmt === S_IFDIR;
+    this.isSymlink = fmt === S_IFLNK;
+    this.size = v.getFloat64(o + 40, true);
+    this.mtime = v.getFloat64(o + 88, true);
+    this.atime = v.getFloat64(o + 80, true);
+    this.ctime = v.getFloat64(o + 96, true);
+    this.mode = mode;
+    this.uid = v.getUint32(o + 24, true);
+    this.gid = v.getUint32(o + 28, true);
+    this.ino = v.getFloat64(o + 48, true);
+    this.dev = v.getFloat64(o + 56, true);
+    this.nlink = v.getFloat64(o + 32, true);
+    this.blocks = v.getFloat64(o + 64, true);
+    this.depth = v.getInt32(o + 16, true);
+    this.parentIno = v.getFloat64(o + 72, true);
+    this.fcount = v.getFloat64(o + 104, true);
+    this.dirsum = v.getFloat64(o + 112, true);
+    this.viaLink = viaLink;
+    this.pathBytes = pathBytes;
+  }
+}
+
+/** A decoded record: an entry (with its kind) or an error. */
+export type Decoded =
+  | { kind: 0 | 1 | 2; entry: WalkEntry }
+  | { kind: 3; error: WalkError };
+
+const utf8 = new TextDecoder();
+
+/** Decode one batch described by pw_walk_next's out array. */
+export function decodeBatch(out: BigUint64Array, into: Decoded[]): void {
+  const nrec = Number(out[6]);
+  const recLen = Number(out[1]);
+  const strLen = Number(out[3]);
+  const rawLen = Number(out[5]);
+  const view = new DataView(
+    Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.create(out[0])!, recLen),
+  );
+  const str = strLen
+    ? utf8.decode(
+      new Uint8Array(
+        Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.create(out[2])!, strLen),
+      ),
+    )
+    : "";
+  const raw = rawLen
+    ? new Uint8Array(
+      Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.create(out[4])!, rawLen),
+    )
+    : new Uint8Array(0);
+  for (let i = 0, o = 0; i < nrec; i++, o += REC) {
+    const kf = view.getUint32(o, true);
+    const kind = kf & KIND_MASK;
+    const off = view.getUint32(o + 4, true);
+    const len = view.getUint32(o + 8, true);
+    const nameOff = view.getUint32(o + 12, true);
+    let path: string;
+    let name: string;
+    let bytes: Uint8Array | undefined;
+    if (kf & NOT_UTF8) {
+      bytes = raw.slice(off, off + len); // a copy: the batch is reused
+      path = utf8.decode(bytes);
+      name = utf8.decode(bytes.subarray(nameOff));
+    } else {
+      path = str.slice(off, off + len);
+      name = path.slice(nameOff);
+    }
+    if (kind === RecKind.ERROR) {
+      const mlen = view.getUint32(o + 28, true);
+      const moff = view.getFloat64(o + 32, true);
+      into.push({
+        kind: 3,
+        error: {
+          path,
+          pathBytes: bytes ?? new TextEncoder().encode(path),
+          op: OPS[view.getUint32(o + 20, true)] ?? "error",
+          message: utf8.decode(raw.subarray(moff, moff + mlen)),
+        },
+      });
+    } else {
+      into.push({
+        kind: kind as 0 | 1 | 2,
+        entry: new WalkEntry(path, name, view, o, (kf & VIA_LINK) !== 0, bytes),
+      });
+    }
+  }
+}
