@@ -101,7 +101,6 @@ function plan(root: string, o: WalkOptions): Plan {
 
 /** Run the native walk, yielding decoded records batch by batch. */
 async function* records(
-  root: string,
   o: WalkOptions,
   p: Plan,
   errors: WalkError[],
@@ -196,7 +195,7 @@ export function walk(root: string, options: WalkOptions = {}): WalkIterator<Walk
     const skip = options.skip?.length ? options.skip : undefined;
     if (skip?.some((r) => r.test(root))) return;
     const lastDepth = p.maxDepth - 1; // in pwalk's depth numbering
-    for await (const batch of records(root, options, p, errors)) {
+    for await (const batch of records(options, p, errors)) {
       for (const d of batch) {
         if (d.kind === RecKind.SUBDIR || d.kind === RecKind.ERROR) continue;
         const e = d.entry;
@@ -238,7 +237,7 @@ export function walkDirs(root: string, options: WalkOptions = {}): WalkIterator<
       if (!s) open.set(parent, s = { dirs: [], files: [] });
       return s;
     };
-    for await (const batch of records(root, options, p, errors)) {
+    for await (const batch of records(options, p, errors)) {
       for (const d of batch) {
         if (d.kind === RecKind.ERROR) continue;
         const e = d.entry;
