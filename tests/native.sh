@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Sanitizer builds of the native library with its C driver (native/driver/
+# pwdrive.c), run over a generated hostile tree: AddressSanitizer +
+# UndefinedBehaviorSanitizer, then ThreadSanitizer.  Any report fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sh tools/build.sh >/dev/null # fetches the zstd sources on first use
+Z=.tools/zstd/node_modules/zstd-napi/deps/zstd/lib
+work=$(mktemp -d)
+trap 'chmod -R u+rwx "$work" 2>/dev/null; rm -rf "$work"' EXIT
+python3 bench/mktree.py "$work/tree" --files 4000 --seed 11 --weird 2>/dev/null
+
+srcs=(native/opts.c native/dir.c native/errlog.c native/queue.c native/engine.c
+      native/csvfmt.c native/sink.c native/report.c native/batch.c)
+[ -f native/repair.c ] && srcs+=(native/repair.c)
+zsrcs=("$Z"/common/*.c "$Z"/compress/*.c)
+
+build() { # name, flags...
+  local name=$1; shift
+  # zstd is compiled without sanitizers (it is not ours, and TSan/ASan make
+  # it very slow); every pwalk source and the driver are instrumented.
+  mkdir -p "$work/$name"
+  (cd "$work/$name" && gcc -O1 -g -pthread -c -I"$OLDPWD/$Z" -DZSTD_NO_TRACE \
+    -DXXH_NAMESPACE=PW_ZSTD_ "${zsrcs[@]/#/$OLDPWD/}" 2>/dev/null)
+  gcc -O1 -g -pthread -std=gnu11 -Wall -Wextra -Werror -fno-omit-frame-pointer "$@" -I"$Z" \
+    -o "$work/$name/pwdrive" native/driver/pwdrive.c "${srcs[@]}" "$work/$name"/*.o
+}
+
+run() { # binary, args... (sanitizer output makes the run fail)
+  local bin=$1; shift
+  "$bin" "$@" >"$work/out" 2>"$work/err" || {
+    code=$?
+    # status 130 is a requested cancel
+    if [ "$code" != 130 ]; then cat "$work/err" >&2; return 1; fi
+  }
+  if grep -q "Sanitizer\|runtime error" "$work/err"; then cat "$work/err" >&2; return 1; fi
+}
+
+check_all() { # binary
+  local b=$1
+  run "$b" -t 4 -H "$work/tree"
+  local rows; rows=$(wc -l <"$work/out")
+  run "$b" -t 4 -z 3 "$work/tree" "$work/out.csv.zst"
+  [ "$(zstd -dc "$work/out.csv.zst" | wc -l)" -eq $((rows - 1)) ]
+  run "$b" -t 3 -n -d 3 -x -e "$work/tree/weird" "$work/tree"
+  run "$b" -t 8 -c 0 "$work/tree" "$work/cancelled.csv"
+  [ ! -e "$work/cancelled.csv" ]
+  run "$b" -t 4 -w "$work/tree"
+  run "$b" -t 4 -w -F "$work/tree"
+  run "$b" -t 4 -w -c 0 "$work/tree"
+  # a missing root is a fatal error (status 1), reported, with nothing leaked
+  if "$b" -t 2 /nonexistent >/dev/null 2>"$work/err"; then return 1; fi
+  ! grep -q "Sanitizer\|runtime error" "$work/err"
+}
+
+echo "native: ASan + UBSan"
+build asan -fsanitize=address,undefined -fno-sanitize-recover=all
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 check_all "$work/asan/pwdrive"
+echo "native: TSan"
+build tsan -fsanitize=thread
+TSAN_OPTIONS=halt_on_error=1 check_all "$work/tsan/pwdrive"
+echo "native: sanitizer runs clean"
