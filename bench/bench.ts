@@ -1,0 +1,673 @@
+/**
+ * `deno task bench`: wall time and peak memory of pwalk beside the yardstick
+ * (bench/limitwalk.c, the least work any walker that stats every entry must
+ * do) and other tools, on a generated tree, in one run.
+ *
+ *     deno task bench                      # the main table, 1,000,000-file tree
+ *     deno task bench --files 100000       # a smaller tree for a quick check
+ *     deno task bench --runs 5 --only report-zst,find
+ *     deno task bench --sweep              # report .csv.zst at 1,2,4,8,16,32 threads
+ *     deno task bench --slowfs             # thread sweep on a latency-bound FUSE view
+ *
+ * Every command runs as its own process under bench/peakrss.c (fork, exec,
+ * wait4), which gives its wall time and the kernel's peak RSS (ru_maxrss)
+ * of the process and its children. Runs go round-robin over the commands so
+ * that a burst of load from elsewhere does not fall on one row only; the
+ * table shows the median wall time and the largest peak RSS of the runs.
+ *
+ * Helpers are compiled with `cc` (or `sh tools/zig.sh cc`) into bench/work/,
+ * and trees are built there by bench/mktree.py once (a `.done` marker beside
+ * the tree is written when mktree succeeded; a tree without one is rebuilt).
+ *
+ * @module
+ */
+import { parseArgs } from "@std/cli/parse-args";
+
+const HELP = `deno task bench [options]
+
+  --files N        files in the generated tree (default 1000000; slowfs 20000)
+  --seed S         mktree seed (default 7; slowfs 5)
+  --runs N         timed runs of each command (default 3); the median is shown
+  --only a,b,...   only these rows (the yardstick row is always measured)
+  --sweep          report .csv.zst at several thread counts instead of the main table
+  --threads LIST   thread counts for --sweep / --slowfs (default 1,2,4,8,16,32 / 2,4,8,16,32,64)
+  --slowfs         the thread sweep on bench/slowfs.c (FUSE, a delay per metadata request)
+  --delay-us N     slowfs delay per request in microseconds (default 500)
+  --keep           keep the report outputs in bench/work/out (plain CSV is deleted otherwise)
+  --list           list the row names and exit
+  -h, --help       this help
+
+Rows of the main table: ROWS
+`;
+
+// ---------------------------------------------------------------- paths
+
+const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
+const WORK = `${ROOT}/bench/work`;
+const OUT = `${WORK}/out`;
+const DENO = Deno.execPath();
+
+// ---------------------------------------------------------------- small helpers
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+function say(s: string): void {
+  Deno.stderr.writeSync(enc.encode(s + "\n"));
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await Deno.lstat(p);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
+async function mtime(p: string): Promise<number> {
+  try {
+    return (await Deno.stat(p)).mtime?.getTime() ?? 0;
+  } catch {
+    return -1;
+  }
+}
+
+/** Run a command to completion; throws with its stderr when it fails (unless allowFail). */
+async function sh(
+  argv: string[],
+  opts: { env?: Record<string, string>; allowFail?: boolean; quiet?: boolean } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(argv[0], {
+    args: argv.slice(1),
+    cwd: ROOT,
+    env: opts.env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const r = { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  if (r.code !== 0 && !opts.allowFail) {
+    throw new Error(`${argv.join(" ")} failed (status ${r.code}):\n${r.stderr}${r.stdout}`);
+  }
+  return r;
+}
+
+async function which(cmd: string): Promise<string | null> {
+  const r = await sh(["sh", "-c", `command -v ${cmd}`], { allowFail: true });
+  return r.code === 0 ? r.stdout.trim() : null;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------- helpers compiled here
+
+let ccCache: string[] | null = null;
+async function cc(): Promise<string[]> {
+  if (ccCache) return ccCache;
+  if (await which("cc")) ccCache = ["cc"];
+  else if (await which("gcc")) ccCache = ["gcc"];
+  else ccCache = ["sh", `${ROOT}/tools/zig.sh`, "cc"];
+  return ccCache;
+}
+
+/** Compile bench/NAME.c into bench/work/NAME when the source is newer. */
+async function compile(name: string, extra: string[] = []): Promise<string> {
+  const src = `${ROOT}/bench/${name}.c`;
+  const bin = `${WORK}/${name}`;
+  if (await mtime(bin) >= await mtime(src)) return bin;
+  say(`bench: compiling ${name}.c`);
+  await sh([...await cc(), "-O2", "-o", bin, src, ...extra]);
+  return bin;
+}
+
+// ---------------------------------------------------------------- the tree
+
+/** bench/work/tree-N-sS, built by mktree.py once; returns its path. */
+async function ensureTree(files: number, seed: number): Promise<string> {
+  const dir = `${WORK}/tree-${files}-s${seed}`;
+  const marker = `${dir}.done`;
+  if (await exists(marker)) return dir;
+  if (await exists(dir)) {
+    say(`bench: ${dir} has no ${marker.slice(WORK.length + 1)} marker (unfinished?): rebuilding`);
+    await Deno.remove(dir, { recursive: true });
+  }
+  say(`bench: building ${dir} (mktree.py --files ${files} --seed ${seed}; ~1 min per 1M files)`);
+  const t0 = performance.now();
+  const r = await sh([
+    "python3",
+    `${ROOT}/bench/mktree.py`,
+    dir,
+    "--files",
+    String(files),
+    "--seed",
+    String(seed),
+  ]);
+  const line = r.stderr.trim().split("\n").pop() ?? "";
+  await Deno.writeTextFile(marker, `${line}\n`);
+  say(`bench: ${line} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+  return dir;
+}
+
+/**
+ * Owner, group and mode of the first `n` entries of a breadth-first walk: a
+ * cheap check that a dry-run repair really left the shared tree alone.
+ */
+async function sample(tree: string, n: number): Promise<string[]> {
+  const out: string[] = [];
+  const queue = [tree];
+  while (queue.length && out.length < n) {
+    const dir = queue.shift()!;
+    for await (const e of Deno.readDir(dir)) {
+      const p = `${dir}/${e.name}`;
+      const st = await Deno.lstat(p);
+      out.push(`${p} ${st.uid} ${st.gid} ${st.mode}`);
+      if (e.isDirectory) queue.push(p);
+      if (out.length >= n) break;
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- rows and measuring
+
+interface Row {
+  /** Name for --only. */
+  name: string;
+  /** What it is, for the table. */
+  label: string;
+  /** Pipeline stages (usually one). */
+  stages: string[][];
+  /** Where the last stage's stdout goes (default: captured, must be small). */
+  stdout?: string;
+  /** Output file to check after each run (exists, non-empty). */
+  output?: string;
+  /** Targets. */
+  maxRatio?: number;
+  ratioOf?: string;
+  maxRssMiB?: number;
+  /** Pause before each run (slowfs: let FUSE's entry cache expire). */
+  pauseMs?: number;
+}
+
+interface Measured {
+  row: Row;
+  walls: number[];
+  rss: number[];
+  sumRss: number[];
+  unavailable?: string;
+  failed?: string;
+  info?: string;
+}
+
+let peakrssBin = "";
+
+async function runOnce(row: Row, m: Measured): Promise<void> {
+  if (m.unavailable || m.failed) return;
+  if (row.pauseMs) await sleep(row.pauseMs);
+  const res = `${WORK}/peakrss.result`;
+  const err = `${WORK}/peakrss.stderr`;
+  const args = ["-r", res, "-E", err];
+  if (row.stdout) args.push("-O", row.stdout);
+  args.push("--");
+  row.stages.forEach((s, i) => args.push(...(i ? [":::"] : []), ...s));
+  if (row.output) await Deno.remove(row.output).catch(() => {});
+  const out = await new Deno.Command(peakrssBin, {
+    args,
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  const stdout = dec.decode(out.stdout).trim();
+  const stderr = await Deno.readTextFile(err).catch(() => "");
+  const line = await Deno.readTextFile(res).catch(() => "");
+  const f = Object.fromEntries(
+    line.trim().split(/\s+/).filter(Boolean).map((kv) => kv.split("=") as [string, string]),
+  );
+  const status = Number(f.status ?? out.code);
+  if (status === 3 && stdout.startsWith("not available")) {
+    m.unavailable = stdout;
+    return;
+  }
+  if (status !== 0 || f.wall_s === undefined) {
+    m.failed = `status ${status}: ${(stderr + "\n" + stdout).trim().slice(-600)}`;
+    return;
+  }
+  if (row.output) {
+    const size = (await Deno.stat(row.output).catch(() => null))?.size ?? 0;
+    if (size === 0) {
+      m.failed = `no output in ${row.output}`;
+      return;
+    }
+    m.info = `output ${(size / 2 ** 20).toFixed(1)} MiB`;
+  }
+  if (stdout) m.info = stdout.split("\n").pop()!.slice(0, 200);
+  m.walls.push(Number(f.wall_s));
+  m.rss.push(Number(f.maxrss_kib) / 1024);
+  m.sumRss.push(Number(f.sum_maxrss_kib) / 1024);
+}
+
+async function measure(rows: Row[], runs: number): Promise<Measured[]> {
+  const ms: Measured[] = rows.map((row) => ({ row, walls: [], rss: [], sumRss: [] }));
+  for (let r = 1; r <= runs; r++) {
+    for (const m of ms) {
+      await runOnce(m.row, m);
+      const last = m.walls.at(-1);
+      const what = m.unavailable
+        ? "not available"
+        : m.failed
+        ? "FAILED"
+        : `${last!.toFixed(2)} s, ${m.rss.at(-1)!.toFixed(0)} MiB`;
+      if (r === 1 || (!m.unavailable && !m.failed)) {
+        say(`bench: run ${r}/${runs} ${m.row.name.padEnd(22)} ${what}`);
+      }
+    }
+  }
+  return ms;
+}
+
+// ---------------------------------------------------------------- the table
+
+/** A command argument as shown in the table: deno, TREE, bench/work/... */
+let treeShown = "";
+function shorten(a: string): string {
+  if (a === DENO) return "deno";
+  if (treeShown && a === treeShown) return "TREE";
+  if (a.startsWith(ROOT + "/")) return a.slice(ROOT.length + 1);
+  return a.includes(" ") || a.includes('"') ? `'${a}'` : a;
+}
+
+function table(ms: Measured[], yardstick: string): string {
+  const byName = new Map(ms.map((m) => [m.row.name, m]));
+  const ok = (m: Measured | undefined) => m && m.walls.length > 0;
+  const y = byName.get(yardstick);
+  const lines = [
+    `| row | command | median s | min-max s | peak RSS MiB | x ${yardstick} | target | verdict |`,
+    "|---|---|---:|---:|---:|---:|---|---|",
+  ];
+  for (const m of ms) {
+    const cmd = m.row.stages.map((s) => s.map(shorten).join(" ")).join(" \\| ");
+    if (!ok(m)) {
+      const why = m.unavailable ? "not available" : `failed: ${m.failed?.split("\n")[0]}`;
+      lines.push(`| ${m.row.name} | ${m.row.label} | - | - | - | - | - | ${why} |`);
+      continue;
+    }
+    const med = median(m.walls);
+    const rss = Math.max(...m.rss);
+    const sum = Math.max(...m.sumRss);
+    const rssText = m.row.stages.length > 1
+      ? `${rss.toFixed(0)} (sum ${sum.toFixed(0)})`
+      : rss.toFixed(0);
+    const ratio = ok(y) ? med / median(y!.walls) : NaN;
+    const targets: string[] = [];
+    const verdicts: string[] = [];
+    if (m.row.maxRatio !== undefined) {
+      const base = byName.get(m.row.ratioOf ?? yardstick);
+      targets.push(`<= ${m.row.maxRatio}x ${m.row.ratioOf ?? yardstick}`);
+      if (ok(base)) {
+        const r = med / median(base!.walls);
+        verdicts.push(`${r.toFixed(2)}x ${r <= m.row.maxRatio ? "ok" : "MISSED"}`);
+      } else verdicts.push(`${m.row.ratioOf ?? yardstick} not measured`);
+    }
+    if (m.row.maxRssMiB !== undefined) {
+      targets.push(`<= ${m.row.maxRssMiB} MiB`);
+      verdicts.push(`${rss.toFixed(0)} MiB ${rss <= m.row.maxRssMiB ? "ok" : "MISSED"}`);
+    }
+    lines.push(
+      `| ${m.row.name} | ${m.row.label}<br>\`${cmd}\` | ${med.toFixed(2)} | ${
+        Math.min(...m.walls).toFixed(2)
+      }-${Math.max(...m.walls).toFixed(2)} | ${rssText} | ${
+        isNaN(ratio) ? "-" : ratio.toFixed(2)
+      } | ${targets.join(", ") || "-"} | ${verdicts.join(", ") || "-"} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+async function machine(): Promise<string> {
+  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
+  const model = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? "unknown";
+  const meminfo = await Deno.readTextFile("/proc/meminfo").catch(() => "");
+  const memKb = Number(/^MemTotal:\s*(\d+)/m.exec(meminfo)?.[1] ?? 0);
+  const nproc = (await sh(["nproc"], { allowFail: true })).stdout.trim() ||
+    String(navigator.hardwareConcurrency);
+  const commit = (await sh(["git", "rev-parse", "--short", "HEAD"], { allowFail: true })).stdout
+    .trim();
+  const dirty = (await sh(["git", "status", "--porcelain", "--untracked-files=no"], {
+      allowFail: true,
+    })).stdout.trim()
+    ? " (+ uncommitted changes)"
+    : "";
+  return [
+    `- machine: ${nproc} cores (nproc), ${model}, ${
+      (memKb / 2 ** 20).toFixed(0)
+    } GiB, kernel ${Deno.osRelease()}`,
+    `- deno ${Deno.version.deno}; checkout ${commit}${dirty}; ${new Date().toISOString()}`,
+    `- load average at start: ${Deno.loadavg().map((x) => x.toFixed(2)).join(" ")}`,
+  ].join("\n");
+}
+
+// ---------------------------------------------------------------- the row sets
+
+interface Ctx {
+  tree: string;
+  limitwalk: string;
+  zstd: string | null;
+}
+
+const FIND_FMT = '%i,%d,"%p",%U,%G,%s,%D,%b,%n,%m,%A@,%T@,%C@\\n';
+const cli = (...a: string[]) => [DENO, "run", "-A", "cli.ts", ...a];
+const script = (f: string, ...a: string[]) => [DENO, "run", "-A", `bench/${f}`, ...a];
+
+function mainRows(c: Ctx): Row[] {
+  const rows: Row[] = [
+    {
+      name: "limitwalk-2",
+      label: "limitwalk, 2 threads (the yardstick)",
+      stages: [[c.limitwalk, c.tree, "2"]],
+    },
+    {
+      name: "report-zst",
+      label: "pwalk report to .csv.zst (CLI)",
+      stages: [cli("-o", `${OUT}/report.csv.zst`, c.tree)],
+      output: `${OUT}/report.csv.zst`,
+      maxRatio: 1.3,
+      maxRssMiB: 64,
+    },
+    {
+      name: "report-csv-stdout",
+      label: "pwalk report, plain CSV on stdout to /dev/null (CLI)",
+      stages: [cli(c.tree)],
+      stdout: "/dev/null",
+      maxRssMiB: 64,
+    },
+    {
+      name: "report-csv-file",
+      label: "pwalk report to a plain .csv file (CLI)",
+      stages: [cli("-o", `${OUT}/report.csv`, c.tree)],
+      output: `${OUT}/report.csv`,
+      maxRssMiB: 64,
+    },
+    {
+      name: "limitwalk-1",
+      label: "limitwalk, 1 thread",
+      stages: [[c.limitwalk, c.tree, "1"]],
+    },
+    {
+      name: "find",
+      label: "find -printf, 13 fields, to /dev/null",
+      stages: [["find", c.tree, "-printf", FIND_FMT]],
+      stdout: "/dev/null",
+    },
+  ];
+  if (c.zstd) {
+    rows.push({
+      name: "find-zstd",
+      label: "find -printf piped into zstd -1 -T2",
+      stages: [
+        ["find", c.tree, "-printf", FIND_FMT],
+        [c.zstd, "-1", "-T2", "-q", "-f", "-o", `${OUT}/find.csv.zst`],
+      ],
+      output: `${OUT}/find.csv.zst`,
+    });
+  }
+  rows.push(
+    {
+      name: "walk-api",
+      label: "walk() from mod.ts, reading each entry's size",
+      stages: [script("walk_api.ts", c.tree)],
+      maxRatio: 2.0,
+      maxRssMiB: 128,
+    },
+    {
+      name: "readdir-lstat",
+      label: "Deno.readDir + Deno.lstat (a folder's stats at once)",
+      stages: [script("readdir_lstat.ts", c.tree)],
+    },
+    {
+      name: "repair-dry",
+      label: "repair(root, {apply: false}) from mod.ts (dry run)",
+      stages: [script("repair_dry.ts", c.tree)],
+      maxRatio: 1.5,
+      ratioOf: "report-zst",
+    },
+    {
+      name: "deno-startup",
+      label: "fixed cost of the CLI: `--version` (starts Deno, loads the library)",
+      stages: [cli("--version")],
+    },
+  );
+  return rows;
+}
+
+function sweepRows(c: Ctx, threads: number[], yardstick: Row, pauseMs = 0): Row[] {
+  return [
+    yardstick,
+    ...threads.map((t): Row => ({
+      name: `report-zst-t${t}`,
+      label: `pwalk report to .csv.zst, --threads ${t}`,
+      stages: [cli("--threads", String(t), "-o", `${OUT}/sweep.csv.zst`, c.tree)],
+      output: `${OUT}/sweep.csv.zst`,
+      maxRssMiB: 64,
+      pauseMs,
+    })),
+  ];
+}
+
+// ---------------------------------------------------------------- slowfs
+
+async function mounted(mnt: string): Promise<boolean> {
+  const info = await Deno.readTextFile("/proc/self/mountinfo");
+  return info.split("\n").some((l) => l.split(" ")[4] === mnt);
+}
+
+async function slowfsPrereqs(): Promise<string | null> {
+  const missing: string[] = [];
+  if (!(await which("pkg-config"))) missing.push("pkg-config");
+  else if ((await sh(["pkg-config", "--exists", "fuse3"], { allowFail: true })).code !== 0) {
+    missing.push("libfuse3-dev");
+  }
+  if (!(await which("fusermount3"))) missing.push("fuse3");
+  if (missing.length) {
+    return `missing ${missing.join(", ")}: as root run\n` +
+      `  apt-get update && apt-get install -y fuse3 libfuse3-dev pkg-config\n` +
+      `then run deno task bench --slowfs again.`;
+  }
+  if (!(await exists("/dev/fuse"))) {
+    return "/dev/fuse does not exist: this machine (container) cannot mount FUSE file systems.";
+  }
+  return null;
+}
+
+async function withSlowfs<T>(
+  src: string,
+  delayUs: number,
+  body: (mnt: string) => Promise<T>,
+): Promise<T> {
+  const bin = await compile(
+    "slowfs",
+    (await sh(["pkg-config", "--cflags", "--libs", "fuse3"]))
+      .stdout.trim().split(/\s+/),
+  );
+  const mnt = `${WORK}/slowfs-mnt`;
+  await Deno.mkdir(mnt, { recursive: true });
+  if (await mounted(mnt)) await sh(["fusermount3", "-u", mnt], { allowFail: true });
+  const opts = "ro,attr_timeout=0,entry_timeout=1,max_threads=64";
+  say(`bench: mounting ${src} at ${mnt} (SLOWFS_DELAY_US=${delayUs}, -o ${opts})`);
+  const child = new Deno.Command(bin, {
+    args: [src, mnt, "-f", "-o", opts],
+    env: { SLOWFS_DELAY_US: String(delayUs) },
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+  const unmount = async () => {
+    if (await mounted(mnt)) await sh(["fusermount3", "-u", mnt], { allowFail: true });
+    const t = setTimeout(() => {
+      if (!exited) child.kill("SIGTERM");
+    }, 5000);
+    await status;
+    clearTimeout(t);
+  };
+  const onSigint = () => {
+    unmount().finally(() => Deno.exit(130));
+  };
+  Deno.addSignalListener("SIGINT", onSigint);
+  try {
+    for (let i = 0; !(await mounted(mnt)); i++) {
+      if (exited || i > 100) throw new Error("slowfs did not mount");
+      await sleep(100);
+    }
+    return await body(mnt);
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSigint);
+    await unmount();
+    say(`bench: unmounted ${mnt}`);
+  }
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<number> {
+  const flags = parseArgs(Deno.args, {
+    string: ["files", "seed", "runs", "only", "threads", "delay-us"],
+    boolean: ["sweep", "slowfs", "keep", "list", "help"],
+    alias: { h: "help" },
+  });
+  const nameList = mainRows({ tree: "TREE", limitwalk: "limitwalk", zstd: "zstd" })
+    .map((r) => r.name).join(", ");
+  if (flags.help) {
+    console.log(HELP.replace("ROWS", nameList));
+    return 0;
+  }
+  if (flags.list) {
+    console.log(nameList);
+    return 0;
+  }
+  const int = (v: string | undefined, d: number, name: string): number => {
+    if (v === undefined) return d;
+    if (!/^\d+$/.test(v) || Number(v) < 1) throw new Error(`--${name} needs a positive integer`);
+    return Number(v);
+  };
+  const slow = !!flags.slowfs;
+  const files = int(flags.files, slow ? 20000 : 1_000_000, "files");
+  const seed = int(flags.seed, slow ? 5 : 7, "seed");
+  const runs = int(flags.runs, 3, "runs");
+  const delayUs = int(flags["delay-us"], 500, "delay-us");
+  const threads = (flags.threads ?? (slow ? "2,4,8,16,32,64" : "1,2,4,8,16,32"))
+    .split(",").map((t: string) => int(t.trim(), 0, "threads"));
+  const only = flags.only?.split(",").map((s: string) => s.trim()).filter(Boolean);
+
+  if (slow) {
+    const why = await slowfsPrereqs();
+    if (why) {
+      say(`bench --slowfs: skipped: ${why}`);
+      return 0;
+    }
+  }
+
+  await Deno.mkdir(OUT, { recursive: true });
+  peakrssBin = await compile("peakrss");
+  const limitwalk = await compile("limitwalk", ["-pthread"]);
+  const zstd = await which("zstd");
+  const tree = await ensureTree(files, seed);
+  const header = await machine();
+
+  say("bench: warming the cache (one untimed limitwalk run, one untimed CLI start)");
+  const warm = await sh([limitwalk, tree, "2"]);
+  const entries = warm.stdout.trim();
+  await sh(cli("--version"));
+
+  let md: string;
+  if (slow) {
+    const lwSrc: Row = {
+      name: "limitwalk-2-local",
+      label: "limitwalk, 2 threads, on the source tree (no FUSE)",
+      stages: [[limitwalk, tree, "2"]],
+    };
+    md = await withSlowfs(tree, delayUs, async (mnt) => {
+      await sh([limitwalk, mnt, "32"]); // untimed: starts FUSE's threads
+      const c: Ctx = { tree: mnt, limitwalk, zstd };
+      treeShown = mnt;
+      const pauseMs = 1100; // entry_timeout=1: each run starts with FUSE's entry cache expired
+      const lw = (t: number): Row => ({
+        name: `limitwalk-${t}`,
+        label: `limitwalk, ${t} threads`,
+        stages: [[limitwalk, mnt, String(t)]],
+        pauseMs,
+      });
+      let rows = [lw(32), lw(8), ...sweepRows(c, threads, lw(32), pauseMs).slice(1), lwSrc];
+      if (only) rows = rows.filter((r) => r.name === "limitwalk-32" || only.includes(r.name));
+      const ms = await measure(rows, runs);
+      return [
+        `## pwalk bench --slowfs: ${entries} under ${tree}, FUSE ${delayUs} us per request`,
+        `- TREE = ${mnt} (slowfs view of the tree above)`,
+        header,
+        `- slowfs -o ro,attr_timeout=0,entry_timeout=1,max_threads=64; ${runs} runs each, round-robin, ${pauseMs} ms pause before each`,
+        "",
+        table(ms, "limitwalk-32"),
+      ].join("\n");
+    });
+  } else {
+    const c: Ctx = { tree, limitwalk, zstd };
+    treeShown = tree;
+    let rows = flags.sweep ? sweepRows(c, threads, mainRows(c)[0]) : mainRows(c);
+    if (only) rows = rows.filter((r) => r.name === "limitwalk-2" || only.includes(r.name));
+    const unknown = only?.filter((n: string) => !rows.some((r) => r.name === n));
+    if (unknown?.length) throw new Error(`--only: no row named ${unknown.join(", ")}`);
+    const guard = rows.some((r) => r.name === "repair-dry") ? await sample(tree, 3000) : [];
+    const ms = await measure(rows, runs);
+    const after = guard.length ? await sample(tree, 3000) : [];
+    const changed = guard.filter((l, i) => after[i] !== l);
+    if (changed.length) {
+      say(
+        `bench: WARNING: the dry-run repair changed the tree, e.g. ${changed[0]} -> ` +
+          `${after[guard.indexOf(changed[0])]}; rebuild it (rm ${tree}.done)`,
+      );
+    }
+    md = [
+      `## pwalk bench${flags.sweep ? " --sweep" : ""}: ${entries} under ${tree}`,
+      header,
+      `- ${runs} runs of each command, round-robin, warm cache; median wall, largest peak RSS`,
+      "",
+      table(ms, "limitwalk-2"),
+      "",
+      ...ms.filter((m) => m.info).map((m) => `- ${m.row.name}: ${m.info}`),
+      ...(zstd ? [] : ["- zstd not on PATH: no find-zstd row"]),
+      ...(changed.length
+        ? [`- WARNING: repair-dry changed ${changed.length} sampled entries`]
+        : []),
+    ].join("\n");
+  }
+  md += `\n- load average at end: ${Deno.loadavg().map((x) => x.toFixed(2)).join(" ")}\n`;
+  console.log(md);
+  const file = `${WORK}/bench-${slow ? "slowfs" : flags.sweep ? "sweep" : "main"}-${files}.md`;
+  await Deno.writeTextFile(file, md);
+  say(`bench: table also written to ${file.slice(ROOT.length + 1)}`);
+  if (!flags.keep) {
+    for (const f of ["report.csv"]) await Deno.remove(`${OUT}/${f}`).catch(() => {});
+  }
+  return 0;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main());
+  } catch (e) {
+    say(`bench: ${e instanceof Error ? e.message : e}`);
+    Deno.exit(1);
+  }
+}
