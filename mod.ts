@@ -29,4 +29,10 @@ export {
 export { DEFAULT_LEVEL, report, type ReportOptions, type ReportSummary } from "./lib/report.ts";
 export type { Progress, WalkError } from "./lib/job.ts";
 export type { CommonOptions } from "./lib/options.ts";
-export { nativeVersion, setLibraryPath } from "./lib/ffi.ts";
+export { ensureNative, nativeVersion, setLibraryPath } from "./lib/ffi.ts";
+
+// `deno run -A jsr:@pwalk/cli /data`: the package's main entry is the CLI.
+if (import.meta.main) {
+  const { main } = await import("./lib/cli.ts");
+  Deno.exit(await main(Deno.args));
+}

@@ -8,10 +8,13 @@
  *
  * @module
  */
-import { parseArgs } from "@std/cli/parse-args";
+// A full specifier rather than deno.json's "@std/cli/parse-args": this
+// module also runs when imported by URL (https:), where no import map applies.
+// deno-lint-ignore no-import-prefix
+import { parseArgs } from "npm:deno-std@1.4.0/cli/parse_args.js";
 import { report } from "./report.ts";
 import { formatBytes, ProgressLine } from "./progress.ts";
-import { nativeVersion } from "./ffi.ts";
+import { ensureNative, nativeVersion } from "./ffi.ts";
 import { normaliseFolder } from "./options.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
@@ -124,6 +127,7 @@ async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (flags.version) {
+    await ensureNative();
     console.log(`pwalk ${VERSION} (native ${nativeVersion()})`);
     return 0;
   }

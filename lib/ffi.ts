@@ -5,10 +5,26 @@
  * The library is opened on first use, not at import, from the first of:
  * an explicit path ({@link setLibraryPath} or a `lib` option), the
  * `PWALK_LIB` environment variable, the local build output
- * (`zig-out/lib/` of a checkout).
+ * (`zig-out/lib/` of a checkout, then `dist/` of `deno task dist`).
+ *
+ * Without a checkout (imported from jsr: or https:) the library of this
+ * platform is downloaded once from the release (or `PWALK_LIB_URL`),
+ * verified against lib/manifest.json and cached: see {@link ensureNative}
+ * and lib/fetchlib.ts. A `deno compile` binary carries its library inside.
  *
  * @module
  */
+import {
+  cacheDir,
+  cachedLibrary,
+  downloadLibrary,
+  installLibrary,
+  MANIFEST,
+  manifestTarget,
+  readEnv,
+  sha256Hex,
+  targetKey,
+} from "./fetchlib.ts";
 
 const symbols = {
   pw_version: {
@@ -166,8 +182,19 @@ export const Counter = {
   COUNT: 16,
 } as const;
 
+// ---------------------------------------------------------------------------
+// The loader.
+
+if (Deno.build.os === "windows") {
+  throw new Error("pwalk does not support Windows yet: use it on Linux or macOS.");
+}
+
+/** The names of every symbol bound above (the release checks test each one is exported). */
+export const SYMBOL_NAMES: readonly string[] = Object.keys(symbols);
+
 let lib: Deno.DynamicLibrary<typeof symbols> | undefined;
 let explicitPath: string | undefined;
+let pending: Promise<void> | undefined;
 
 /** Use this library file instead of searching (must be called before first use). */
 export function setLibraryPath(path: string): void {
@@ -175,36 +202,26 @@ export function setLibraryPath(path: string): void {
   explicitPath = path;
 }
 
-function libraryFileName(): string {
-  switch (Deno.build.os) {
-    case "linux":
-      return "libpwalk.so";
-    case "darwin":
-      return "libpwalk.dylib";
-    case "windows":
-      throw new Error("pwalk does not support Windows yet: use it on Linux or macOS.");
-    default:
-      return "libpwalk.so";
-  }
+/** How this module was reached: a checkout, a `deno compile` binary, or a URL (jsr:, https:). */
+function mode(): "checkout" | "standalone" | "remote" {
+  if (!import.meta.url.startsWith("file:")) return "remote";
+  return Deno.build.standalone ? "standalone" : "checkout";
 }
 
-function readEnv(name: string): string | undefined {
-  try {
-    return Deno.env.get(name) || undefined;
-  } catch {
-    return undefined; // no --allow-env: the user did not mean to set it
-  }
+function localFileName(): string {
+  return Deno.build.os === "darwin" ? "libpwalk.dylib" : "libpwalk.so";
 }
 
 /** The candidate paths, in the order they are tried. */
 export function libraryCandidates(): string[] {
-  const file = libraryFileName();
   const out: string[] = [];
   if (explicitPath) out.push(explicitPath);
   const env = readEnv("PWALK_LIB");
   if (env) out.push(env);
-  if (import.meta.url.startsWith("file:")) {
-    out.push(new URL(`../zig-out/lib/${file}`, import.meta.url).pathname);
+  if (mode() === "checkout") {
+    out.push(new URL(`../zig-out/lib/${localFileName()}`, import.meta.url).pathname);
+    const t = MANIFEST.targets[targetKey()];
+    if (t) out.push(new URL(`../dist/${t.file}`, import.meta.url).pathname);
   }
   return out;
 }
@@ -217,14 +234,82 @@ function exists(path: string): boolean {
   }
 }
 
+/**
+ * A `deno compile` binary carries dist/<file> (`--include`) in its virtual
+ * file system, which dlopen cannot read: copy it, verified, to the cache.
+ */
+function embeddedLibrary(): string | undefined {
+  const t = MANIFEST.targets[targetKey()];
+  if (!t) return undefined;
+  let bytes: Uint8Array;
+  try {
+    bytes = Deno.readFileSync(new URL(`../dist/${t.file}`, import.meta.url));
+  } catch {
+    return undefined;
+  }
+  // The bytes may come from a development build newer than the manifest:
+  // the cached copy is named and checked by the embedded bytes' own hash.
+  const sum = sha256Hex(bytes);
+  let dir: string;
+  try {
+    dir = cacheDir();
+  } catch {
+    dir = Deno.makeTempDirSync({ prefix: "pwalk-lib-" });
+  }
+  return cachedLibrary(t.file, sum, dir) ?? installLibrary(bytes, t.file, sum, dir);
+}
+
+/** The library to open, found without waiting (no download); undefined if none. */
+function locate(): string | undefined {
+  // An explicit path or PWALK_LIB is used as given, even if it is wrong:
+  // falling back silently would hide the mistake.
+  const chosen = explicitPath ?? readEnv("PWALK_LIB");
+  if (chosen) return chosen;
+  switch (mode()) {
+    case "checkout":
+      return libraryCandidates().find(exists);
+    case "standalone":
+      return embeddedLibrary();
+    case "remote": {
+      const t = manifestTarget();
+      return cachedLibrary(t.file, t.sha256);
+    }
+  }
+}
+
+/**
+ * Make sure the native library can be opened, downloading it first when
+ * this module was imported from a URL (jsr:, https:) and no verified copy
+ * is cached yet. report(), walk() and repair() call it; call it yourself
+ * before {@link nativeVersion} in code imported from JSR. Cheap and without
+ * network access once the library is loaded or cached.
+ */
+export function ensureNative(): Promise<void> {
+  if (lib) return Promise.resolve();
+  if (mode() !== "remote" || explicitPath || readEnv("PWALK_LIB")) {
+    try {
+      native();
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+  pending ??= downloadLibrary().then(() => void native()).finally(() => pending = undefined);
+  return pending;
+}
+
 /** Open the native library on first use and return its symbols. */
 export function native(): PwalkSymbols {
   if (lib) return lib.symbols;
-  const candidates = libraryCandidates();
-  // An explicit path or PWALK_LIB is used as given, even if it is wrong:
-  // falling back silently would hide the mistake.
-  const chosen = explicitPath ?? readEnv("PWALK_LIB") ?? candidates.find(exists);
+  const chosen = locate();
   if (!chosen || !exists(chosen)) {
+    if (mode() === "remote" && !chosen && !explicitPath) {
+      throw new Error(
+        `pwalk: the native library for ${targetKey()} is not downloaded yet: ` +
+          "`await ensureNative()` first (report(), walk() and repair() do).",
+      );
+    }
+    const candidates = libraryCandidates();
     throw new Error(
       `pwalk: native library not found (tried: ${candidates.join(", ") || "nothing"}). ` +
         "Build it with `deno task build` in a checkout, or set PWALK_LIB to its path.",

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { Counter, native, Status } from "./ffi.ts";
+import { Counter, ensureNative, native, Status } from "./ffi.ts";
 
 /** One error met during a walk: the walk went on. */
 export interface WalkError {
@@ -173,6 +173,7 @@ export async function runJob(
   run: RunOptions,
 ): Promise<JobOutcome> {
   run.signal?.throwIfAborted();
+  await ensureNative();
   const sym = native();
   const opts = makeOptions(options);
   const t0 = performance.now();

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { native, Opt } from "./ffi.ts";
+import { ensureNative, native, Opt } from "./ffi.ts";
 import { commonNative, type CommonOptions } from "./options.ts";
 import { type NativeOption, runJob, type WalkError } from "./job.ts";
 
@@ -80,6 +80,7 @@ export async function report(root: string, options: ReportOptions = {}): Promise
   if (options.header) opts.push([Opt.HEADER, 1]);
   opts.push(toStdout ? [Opt.OUTPUT_FD, 1] : [Opt.OUTPUT, options.output!]);
   if (options.printErrors) opts.push([Opt.ERROR_FD, 2]);
+  await ensureNative();
   const sym = native();
   const r = await runJob((o) => sym.pw_report_start(o), opts, options);
   const [entries, folders, bytes, errors, badNames] = r.counters;
