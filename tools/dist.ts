@@ -18,6 +18,7 @@
  * @module
  */
 import denoJson from "../deno.json" with { type: "json" };
+import type { Manifest } from "../lib/fetchlib.ts";
 
 /** One shipped library. */
 export interface DistTarget {
@@ -86,14 +87,6 @@ async function build(t: DistTarget, prefix: string): Promise<string> {
     env: { PWALK_OPTIMIZE: "ReleaseFast" },
   });
   return `${prefix}/lib/libpwalk.${t.os === "darwin" ? "dylib" : "so"}`;
-}
-
-/** The manifest of dist/: what lib/manifest.json holds once committed. */
-export interface Manifest {
-  name: string;
-  version: string;
-  zig: string;
-  targets: Record<string, DistTarget & { size: number; sha256: string }>;
 }
 
 async function buildAll(): Promise<Manifest> {
