@@ -10,7 +10,7 @@
 import { native, Opt, Status } from "./ffi.ts";
 import { decodeBatch, type Decoded, RecKind, WalkEntry } from "./decode.ts";
 import { fatalError, makeOptions, type NativeOption, readFatal, type WalkError } from "./job.ts";
-import { commonNative, type CommonOptions } from "./options.ts";
+import { commonNative, type CommonOptions, normaliseFolder } from "./options.ts";
 
 export { WalkEntry };
 
@@ -20,7 +20,9 @@ export interface WalkOptions
   /**
    * As in @std/fs walk: the root is depth 0, its entries depth 1, ...;
    * entries deeper than this are not yielded and folders at this depth are
-   * not entered. Default Infinity.
+   * not descended into. (The native walker still lists folders at this
+   * depth, to learn their fcount and dirsum; errors doing so, such as an
+   * unreadable folder there, are not reported.) Default Infinity.
    */
   maxDepth?: number;
   /** Yield files (and everything that is not a folder or a link). Default true. */
@@ -82,6 +84,15 @@ function normaliseExts(exts: string[] | undefined): string[] | undefined {
 interface Plan {
   native: NativeOption[];
   maxDepth: number;
+  /** Errors about what lies beyond maxDepth, which @std/fs would never meet. */
+  beyond: (e: WalkError) => boolean;
+}
+
+/** @std/fs depth (the root 0) of a path the walker built below `root`. */
+function depthOf(root: string, path: string): number {
+  let d = 0;
+  for (let i = root === "/" ? 0 : root.length; i < path.length; i++) if (path[i] === "/") d++;
+  return d;
 }
 
 function plan(root: string, o: WalkOptions): Plan {
@@ -96,7 +107,16 @@ function plan(root: string, o: WalkOptions): Plan {
   if (o.followSymlinks) opts.push([Opt.FOLLOW, 1]);
   if (o.batchBytes !== undefined) opts.push([Opt.BATCH_BYTES, o.batchBytes]);
   if (o.batches !== undefined) opts.push([Opt.BATCHES, o.batches]);
-  return { native: opts, maxDepth };
+  // Folders at maxDepth are listed natively (see above) but not entered as
+  // far as the caller is concerned: failing to list one, or to stat one of
+  // its entries, is nothing @std/fs walk would report.
+  const top = normaliseFolder(root);
+  const beyond = (e: WalkError) => {
+    if (maxDepth === Infinity) return false;
+    const d = depthOf(top, e.path);
+    return d > maxDepth || (d === maxDepth && (e.op === "open" || e.op === "read"));
+  };
+  return { native: opts, maxDepth, beyond };
 }
 
 /** Run the native walk, yielding decoded records batch by batch. */
@@ -138,7 +158,7 @@ async function* records(
       // The batch is copied out: let the workers refill it while we yield.
       pending = sym.pw_walk_next(job, out);
       for (const d of batch) {
-        if (d.kind === RecKind.ERROR) {
+        if (d.kind === RecKind.ERROR && !p.beyond(d.error)) {
           if (o.onError) o.onError(d.error);
           else errors.push(d.error);
         }
