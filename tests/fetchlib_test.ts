@@ -1,0 +1,173 @@
+/**
+ * The download-verify-cache steps of lib/fetchlib.ts, each failure on its
+ * own: a missing target, no network, an HTTP error, a checksum mismatch, a
+ * damaged cache file; and PWALK_LIB / PWALK_LIB_URL need no --allow-env
+ * when they are not set.
+ */
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  assertStringIncludes,
+  assertThrows,
+} from "@std/assert";
+import {
+  cachedLibrary,
+  cachePath,
+  downloadLibrary,
+  installLibrary,
+  type Manifest,
+  manifestTarget,
+  sha256Hex,
+  targetKey,
+} from "../lib/fetchlib.ts";
+import { makeTree, ROOT, runOk, tempDir } from "./_ship.ts";
+
+const BYTES = new TextEncoder().encode("not really a library, but bytes with a checksum\n");
+const FILE = `libpwalk-${targetKey()}.so`;
+
+function fakeManifest(sha256 = sha256Hex(BYTES)): Manifest {
+  return {
+    name: "@pwalk/cli",
+    version: "0.0.0-test",
+    zig: "0.15.2",
+    targets: {
+      [targetKey()]: {
+        os: Deno.build.os,
+        arch: Deno.build.arch,
+        zigTarget: "test",
+        file: FILE,
+        size: BYTES.length,
+        sha256,
+      },
+    },
+  };
+}
+
+function listAll(dir: string): string[] {
+  try {
+    return [...Deno.readDirSync(dir)].map((e) => e.name);
+  } catch {
+    return [];
+  }
+}
+
+/** Serve BYTES (or a status) and count requests; PWALK_LIB_URL points at it. */
+async function withServer(
+  respond: () => Response,
+  fn: (hits: () => number) => Promise<void>,
+): Promise<void> {
+  let n = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    n++;
+    return respond();
+  });
+  const old = Deno.env.get("PWALK_LIB_URL");
+  Deno.env.set("PWALK_LIB_URL", `http://127.0.0.1:${server.addr.port}/rel`); // no trailing "/"
+  try {
+    await fn(() => n);
+  } finally {
+    if (old === undefined) Deno.env.delete("PWALK_LIB_URL");
+    else Deno.env.set("PWALK_LIB_URL", old);
+    await server.shutdown();
+  }
+}
+
+Deno.test("fetchlib: a platform missing from the manifest is a clear error", () => {
+  const m = fakeManifest();
+  m.targets = { "plan9-mips": m.targets[targetKey()] };
+  const e = assertThrows(() => manifestTarget(m), Error);
+  assertStringIncludes(e.message, `no native library for ${Deno.build.os}/${Deno.build.arch}`);
+  assertStringIncludes(e.message, "plan9-mips");
+});
+
+Deno.test("fetchlib: download, verify, cache atomically; later calls need no network", async () => {
+  const [dir, cleanup] = await tempDir("pwalk-fetch-");
+  try {
+    await withServer(() => new Response(BYTES), async (hits) => {
+      const path = await downloadLibrary(fakeManifest(), `${dir}/c`);
+      assertEquals(path, cachePath(FILE, sha256Hex(BYTES), `${dir}/c`));
+      assertEquals(await Deno.readFile(path), BYTES);
+      assertEquals(listAll(`${dir}/c`), [path.split("/").pop()]); // no temporary left
+      assertEquals(hits(), 1);
+      assertEquals(await downloadLibrary(fakeManifest(), `${dir}/c`), path);
+      assertEquals(hits(), 1, "served from the cache");
+    });
+    // The server is gone: the cache still answers.
+    assertEquals(cachedLibrary(FILE, sha256Hex(BYTES), `${dir}/c`) !== undefined, true);
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("fetchlib: no network, an HTTP error or a checksum mismatch leaves nothing in the cache", async () => {
+  const [dir, cleanup] = await tempDir("pwalk-fetch-");
+  try {
+    // Nothing listens on the port of a server that was shut down.
+    let port = 0;
+    await withServer(() => new Response(BYTES), async () => {
+      port = Number(new URL(Deno.env.get("PWALK_LIB_URL")!).port);
+      await Promise.resolve();
+    });
+    Deno.env.set("PWALK_LIB_URL", `http://127.0.0.1:${port}/`);
+    try {
+      const e = await assertRejects(() => downloadLibrary(fakeManifest(), `${dir}/c`), Error);
+      assertStringIncludes(e.message, "could not download the native library");
+      assertStringIncludes(e.message, `http://127.0.0.1:${port}/${FILE}`);
+    } finally {
+      Deno.env.delete("PWALK_LIB_URL");
+    }
+    assertEquals(listAll(dir), []);
+
+    await withServer(() => new Response("gone", { status: 404 }), async () => {
+      const e = await assertRejects(() => downloadLibrary(fakeManifest(), `${dir}/c`), Error);
+      assertStringIncludes(e.message, "HTTP 404");
+    });
+    assertEquals(listAll(dir), []);
+
+    await withServer(() => new Response(BYTES.map((b) => b ^ 1)), async () => {
+      const e = await assertRejects(() => downloadLibrary(fakeManifest(), `${dir}/c`), Error);
+      assertStringIncludes(e.message, "does not match its SHA-256");
+    });
+    assertEquals(listAll(dir), []);
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("fetchlib: a damaged cached copy is not used; a fresh download replaces it", async () => {
+  const [dir, cleanup] = await tempDir("pwalk-fetch-");
+  try {
+    const sum = sha256Hex(BYTES);
+    const path = installLibrary(BYTES, FILE, sum, dir);
+    await Deno.writeFile(path, new Uint8Array([1, 2, 3]));
+    assertEquals(cachedLibrary(FILE, sum, dir), undefined);
+    await withServer(() => new Response(BYTES), async (hits) => {
+      assertEquals(await downloadLibrary(fakeManifest(), dir), path);
+      assertEquals(hits(), 1);
+    });
+    assertEquals(await Deno.readFile(path), BYTES);
+    assertThrows(() => installLibrary(BYTES, FILE, "0".repeat(64), `${dir}/other`));
+    assertEquals(listAll(`${dir}/other`), []);
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("fetchlib: a checkout runs without --allow-env (PWALK_LIB unset is not an error)", async () => {
+  const [dir, cleanup] = await tempDir("pwalk-noenv-");
+  try {
+    makeTree(`${dir}/t`);
+    const r = await runOk(Deno.execPath(), [
+      "run",
+      "--allow-read",
+      "--allow-ffi",
+      "--no-prompt",
+      `${ROOT}/cli.ts`,
+      `${dir}/t`,
+    ]);
+    assert(r.stdout.split("\n").length > 100);
+  } finally {
+    await cleanup();
+  }
+});
