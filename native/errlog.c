@@ -50,8 +50,7 @@ void pw_errlog_fini(pw_errlog *l) {
   pthread_mutex_destroy(&l->mu);
 }
 
-/* Append path to out with control bytes escaped, so one error is one line. */
-static size_t escape_path(char *out, const char *path, size_t len) {
+size_t pw_escape_path(char *out, const char *path, size_t len) {
   static const char hex[] = "0123456789abcdef";
   size_t o = 0;
   for (size_t i = 0; i < len; i++) {
@@ -77,7 +76,7 @@ static void stream_line(int fd, const char *a, const char *path, size_t len, con
   char *line = malloc(la + len * 4 + lb + 2);
   if (!line) return;
   memcpy(line, a, la);
-  size_t o = la + escape_path(line + la, path, len);
+  size_t o = la + pw_escape_path(line + la, path, len);
   memcpy(line + o, b, lb);
   o += lb;
   line[o++] = '\n';
@@ -109,7 +108,7 @@ void pw_errlog_add(pw_errlog *l, int op, int err, const char *path, size_t len) 
     tail[1] = ':';
     tail[2] = ' ';
     tail[3] = 0;
-    strncat(tail, strerror(err), sizeof tail - 8);
+    strncat(tail, op == PW_OP_ANCESTOR ? PW_NO_ANCESTOR_TEXT : strerror(err), sizeof tail - 8);
     stream_line(l->fd, head, path, len, tail);
   }
   pthread_mutex_unlock(&l->mu);

@@ -37,6 +37,15 @@ void pw_errlog_badname(pw_errlog *l, const char *path, size_t len);
 uint64_t pw_errlog_count(pw_errlog *l);
 const char *pw_op_name(int op);
 
+/**
+ * Copy path to out with control bytes escaped (\n, \t, \xHH), so that one
+ * path is one line; returns the bytes written.  out needs 4 * len bytes.
+ */
+size_t pw_escape_path(char *out, const char *path, size_t len);
+
+/** The message of a PW_OP_ANCESTOR notice (repair: no shared group above). */
+#define PW_NO_ANCESTOR_TEXT "no ancestor folder has a shared group; private groups left as they are"
+
 /** Write all of buf to fd, retrying on EINTR and short writes; 0 or -errno. */
 int pw_write_all(int fd, const void *buf, size_t len);
 

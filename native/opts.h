@@ -41,6 +41,7 @@ struct pw_opts {
   size_t n_change_gids;
   int journal_fd;      /**< -1 = none */
   int changes_fd;      /**< -1 = none */
+  int records_fd;      /**< -1 = none */
   char *root;          /**< NUL-terminated copy */
   size_t root_len;
   char *output;        /**< NULL = none */

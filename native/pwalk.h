@@ -55,6 +55,8 @@ typedef enum pw_opt {
   PW_OPT_CHANGE_GID = 18, /**< int, repeatable: repair --change-gids member */
   PW_OPT_JOURNAL_FD = 19, /**< int: repair/chown: journal lines go to this fd */
   PW_OPT_CHANGES_FD = 20, /**< int: repair/chown: change lines go to this fd */
+  PW_OPT_RECORDS_FD = 21, /**< int: repair/chown: one journal-format line per
+                               change made (or planned) goes to this fd */
   PW_OPT_ROOT = 100,     /**< str: the folder to walk, exactly as printed */
   PW_OPT_OUTPUT = 101,   /**< str: report file; written under a temporary
                               name and renamed into place on success */
@@ -118,6 +120,32 @@ PW_API pw_job *pw_report_start(const pw_opts *o);
 PW_API pw_job *pw_walk_start(const pw_opts *o, int32_t (*descend)(const uint8_t *path, size_t len));
 /** Start a repair (shared/spec/repair.md) or, with PW_OPT_CHOWN_FROM, pwalk's chown. */
 PW_API pw_job *pw_repair_start(const pw_opts *o);
+
+/**
+ * Repair/chown helpers (repair.c).  pw_fd_open opens path for appending
+ * (created 0600, never through a symlink) and returns an fd or -errno, for
+ * PW_OPT_JOURNAL_FD and friends; pw_fd_close flushes it to disk and closes.
+ */
+PW_API int32_t pw_fd_open(const uint8_t *path, size_t len);
+PW_API int32_t pw_fd_close(int32_t fd);
+/**
+ * Undo one journal line: v = {dev, ino, S_IFMT type, old uid, old gid, old
+ * mode, new uid, new gid, new mode}.  The absolute path is opened component
+ * by component without following any link and must still be the same
+ * dev+inode.  A field is restored only while it still holds the journal's
+ * new value.  Changes nothing unless apply.  Returns PW_RESTORE_* bits or
+ * -errno (-ESTALE: a different entry is there now; -ELOOP/-ENOTDIR: a link
+ * on the way).
+ */
+PW_API int32_t pw_restore(const uint8_t *path, size_t len, const int64_t *v, int32_t apply);
+
+/** Bits of pw_restore's result. */
+typedef enum pw_restore_bits {
+  PW_RESTORE_OWNER = 1,     /**< owner/group put back (or would be) */
+  PW_RESTORE_MODE = 2,      /**< mode put back (or would be) */
+  PW_RESTORE_OWNER_KEPT = 4, /**< owner/group changed since: left alone */
+  PW_RESTORE_MODE_KEPT = 8, /**< mode changed since: left alone */
+} pw_restore_bits;
 
 /** Block until the job ends; returns a pw_status. */
 PW_API int32_t pw_job_wait(pw_job *j);
