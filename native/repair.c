@@ -676,12 +676,17 @@ PW_API int32_t pw_restore(const uint8_t *path, size_t len, const int64_t *v, int
       goto end;
     }
   } else {
+#ifdef __linux__
+    out = -EINVAL; /* open_nofollow always opens the entry here */
+    goto end;
+#else
     t.dirfd = parent;
     t.name = name;
     if (fstatat(parent, name, &now, AT_SYMLINK_NOFOLLOW)) {
       out = -errno;
       goto end;
     }
+#endif
   }
   if ((uint64_t)now.st_dev != (uint64_t)v[0] || (uint64_t)now.st_ino != (uint64_t)v[1] ||
       (now.st_mode & S_IFMT) != (mode_t)v[2]) {
@@ -721,7 +726,11 @@ PW_API int32_t pw_restore(const uint8_t *path, size_t len, const int64_t *v, int
   if (!S_ISLNK(now.st_mode)) {
     uint32_t want = mode_back ? omode : cmode;
     struct stat after;
+#ifdef __linux__
+    int rc = fstat(t.fd, &after);
+#else
     int rc = t.fd >= 0 ? fstat(t.fd, &after) : fstatat(t.dirfd, t.name, &after, AT_SYMLINK_NOFOLLOW);
+#endif
     if (rc) {
       out = -errno;
       goto end;
