@@ -71,6 +71,34 @@ const symbols = {
     ],
     result: "pointer", // pw_job *
   },
+  pw_repair_start: {
+    parameters: [
+      "pointer", // const pw_opts *o (PW_OPT_CHOWN_FROM >= 0: pwalk's chown)
+    ],
+    result: "pointer", // pw_job *
+  },
+  pw_fd_open: {
+    parameters: [
+      "buffer", // const uint8_t *path
+      "usize", // size_t len
+    ],
+    result: "i32", // int32_t: fd (append, created 0600) or -errno
+  },
+  pw_fd_close: {
+    parameters: [
+      "i32", // int32_t fd
+    ],
+    result: "i32", // int32_t: 0 or -errno (after fsync)
+  },
+  pw_restore: {
+    parameters: [
+      "buffer", // const uint8_t *path (absolute)
+      "usize", // size_t len
+      "buffer", // const int64_t *v (dev, ino, type, old uid/gid/mode, new uid/gid/mode)
+      "i32", // int32_t apply
+    ],
+    result: "i32", // int32_t: PW_RESTORE_* bits or -errno
+  },
   pw_walk_next: {
     parameters: [
       "pointer", // pw_job *j

@@ -1,0 +1,295 @@
+/**
+ * The repair journal (format version 1, written by native/repair.c): parsing
+ * its lines, and turning them into typed change records.
+ *
+ * A journal is ASCII text, one line per changed entry, appended with a
+ * single write() before the entry is changed:
+ *
+ * ```text
+ * #pwalk-journal 1 KIND MODE ROOTDEV ROOTINO ROOT
+ * DEV INO T OLDUID OLDGID OLDMODE NEWUID NEWGID NEWMODE PATH
+ * ```
+ *
+ * KIND is `repair` or `chown`; MODE `apply` or `dry-run`; ROOT the real path
+ * of the walked root (no symbolic links in it); T the entry type (`d` folder,
+ * `f` file, `l` link, `p` FIFO, `s` socket, `c`/`b` devices); modes are four
+ * octal digits; PATH is relative to ROOT (`.` for the root itself). In ROOT
+ * and PATH every byte outside 0x21-0x7e, and the backslash, is written as
+ * `\xHH`, so any name (newlines, bytes that are not UTF-8) is one exact line.
+ * A journal may hold several runs, each after its own header line.
+ *
+ * @module
+ */
+
+/** What kind of entry a change concerns. */
+export type EntryType =
+  | "folder"
+  | "file"
+  | "symlink"
+  | "fifo"
+  | "socket"
+  | "char-device"
+  | "block-device"
+  | "unknown";
+
+/** One kind of change: a line of the CLI's output each. */
+export type ChangeKind = "owner" | "group" | "mode" | "setgid";
+
+/** Owner, group and permission bits (`mode & 0o7777`) of an entry. */
+export interface Ownership {
+  /** Owner's user id. */
+  uid: number;
+  /** Group id. */
+  gid: number;
+  /** Permission bits, setuid/setgid/sticky included (`mode & 0o7777`). */
+  mode: number;
+}
+
+/** One changed entry: what it was and what it became (or would become, in a dry run). */
+export interface ChangeRecord {
+  /** The path as walked (the root as given, then the names below it), decoded as UTF-8. */
+  path: string;
+  /** The path's exact bytes. */
+  pathBytes: Uint8Array;
+  /** The entry's type. */
+  type: EntryType;
+  /** Device and inode of the entry that was changed. */
+  dev: number;
+  /** Inode number. */
+  ino: number;
+  /** What changed, in the order the CLI prints it. */
+  kinds: ChangeKind[];
+  /** Before. */
+  old: Ownership;
+  /** After. */
+  new: Ownership;
+}
+
+/** A parsed entry line of a journal. */
+export interface JournalLine {
+  /** Device, exactly. */
+  dev: bigint;
+  /** Inode, exactly. */
+  ino: bigint;
+  /** The type letter (d f l p s c b). */
+  type: string;
+  /** Before the change. */
+  old: Ownership;
+  /** After the change. */
+  new: Ownership;
+  /** The path below the root, exactly (`.` for the root itself). */
+  rel: Uint8Array;
+}
+
+/** A parsed header line: the run the following entry lines belong to. */
+export interface JournalHeader {
+  /** `repair` or `chown`. */
+  kind: string;
+  /** Whether the run changed things (false: a dry run's plan). */
+  applied: boolean;
+  /** The root's device and inode. */
+  rootDev: bigint;
+  /** The root's inode. */
+  rootIno: bigint;
+  /** The root's real path, exactly. */
+  root: Uint8Array;
+}
+
+/** The first bytes of a journal's header line. */
+export const JOURNAL_MAGIC = "#pwalk-journal 1 ";
+
+const enc = new TextEncoder();
+const lossy = new TextDecoder();
+const HEX = "0123456789abcdef";
+
+/** Decode the journal's `\xHH` escapes. */
+export function unescapeBytes(s: string): Uint8Array {
+  const out: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x5c) {
+      const hex = s.slice(i + 2, i + 4);
+      if (s[i + 1] !== "x" || !/^[0-9a-f]{2}$/.test(hex)) {
+        throw new SyntaxError(`bad escape in journal path: ${JSON.stringify(s)}`);
+      }
+      out.push(parseInt(hex, 16));
+      i += 3;
+    } else if (c < 0x21 || c > 0x7e) {
+      throw new SyntaxError(`unescaped byte in journal path: ${JSON.stringify(s)}`);
+    } else {
+      out.push(c);
+    }
+  }
+  return new Uint8Array(out);
+}
+
+/** Encode bytes the way the journal does (the inverse of {@link unescapeBytes}). */
+export function escapeBytes(b: Uint8Array): string {
+  let s = "";
+  for (const c of b) {
+    s += c <= 0x20 || c >= 0x7f || c === 0x5c
+      ? `\\x${HEX[c >> 4]}${HEX[c & 15]}`
+      : String.fromCharCode(c);
+  }
+  return s;
+}
+
+function uint(s: string, what: string): number {
+  if (!/^\d+$/.test(s)) throw new SyntaxError(`bad ${what} in journal: ${s}`);
+  return Number(s);
+}
+
+function big(s: string, what: string): bigint {
+  if (!/^\d+$/.test(s)) throw new SyntaxError(`bad ${what} in journal: ${s}`);
+  return BigInt(s);
+}
+
+function octal(s: string): number {
+  if (!/^[0-7]{4}$/.test(s)) throw new SyntaxError(`bad mode in journal: ${s}`);
+  return parseInt(s, 8);
+}
+
+/** Parse a header line (without its newline). */
+export function parseHeader(line: string): JournalHeader {
+  const f = line.split(" ");
+  if (!line.startsWith(JOURNAL_MAGIC) || f.length !== 7) {
+    throw new SyntaxError(`not a pwalk journal header: ${line.slice(0, 80)}`);
+  }
+  if (f[2] !== "repair" && f[2] !== "chown") throw new SyntaxError(`bad journal kind: ${f[2]}`);
+  if (f[3] !== "apply" && f[3] !== "dry-run") throw new SyntaxError(`bad journal mode: ${f[3]}`);
+  return {
+    kind: f[2],
+    applied: f[3] === "apply",
+    rootDev: big(f[4], "device"),
+    rootIno: big(f[5], "inode"),
+    root: unescapeBytes(f[6]),
+  };
+}
+
+/** Parse an entry line (without its newline). */
+export function parseLine(line: string): JournalLine {
+  const f = line.split(" ");
+  if (f.length !== 10 || !/^[dflpscb?]$/.test(f[2])) {
+    throw new SyntaxError(`not a pwalk journal line: ${line.slice(0, 80)}`);
+  }
+  return {
+    dev: big(f[0], "device"),
+    ino: big(f[1], "inode"),
+    type: f[2],
+    old: { uid: uint(f[3], "uid"), gid: uint(f[4], "gid"), mode: octal(f[5]) },
+    new: { uid: uint(f[6], "uid"), gid: uint(f[7], "gid"), mode: octal(f[8]) },
+    rel: f[9] === "." ? enc.encode(".") : unescapeBytes(f[9]),
+  };
+}
+
+/** Split bytes into lines; returns the lines and the unfinished tail. */
+export function splitLines(buf: Uint8Array): { lines: string[]; rest: Uint8Array } {
+  const lines: string[] = [];
+  let start = 0;
+  for (;;) {
+    const nl = buf.indexOf(0x0a, start);
+    if (nl < 0) break;
+    // Journal lines are ASCII: latin1 keeps every byte as one character.
+    let s = "";
+    for (let i = start; i < nl; i++) s += String.fromCharCode(buf[i]);
+    lines.push(s);
+    start = nl + 1;
+  }
+  return { lines, rest: buf.slice(start) };
+}
+
+const TYPES: Record<string, EntryType> = {
+  d: "folder",
+  f: "file",
+  l: "symlink",
+  p: "fifo",
+  s: "socket",
+  c: "char-device",
+  b: "block-device",
+};
+
+/** The S_IFMT bits of a type letter. */
+export function typeBits(t: string): number {
+  const bits: Record<string, number> = {
+    d: 0o040000,
+    f: 0o100000,
+    l: 0o120000,
+    p: 0o010000,
+    s: 0o140000,
+    c: 0o020000,
+    b: 0o060000,
+  };
+  return bits[t] ?? 0;
+}
+
+/** The kinds of change between old and new, as native/repair.c prints them. */
+export function changeKinds(type: string, old: Ownership, now: Ownership): ChangeKind[] {
+  const kinds: ChangeKind[] = [];
+  if (old.uid !== now.uid) kinds.push("owner");
+  if (old.gid !== now.gid) kinds.push("group");
+  const setgidAdded = type === "d" && !(old.mode & 0o2000) && (now.mode & 0o2000) !== 0;
+  const shown = setgidAdded ? now.mode & ~0o2000 : now.mode;
+  if (shown !== old.mode) kinds.push("mode");
+  if (setgidAdded) kinds.push("setgid");
+  return kinds;
+}
+
+/** The full path bytes of a journal line below a root (given or real). */
+export function joinRoot(root: Uint8Array, rel: Uint8Array): Uint8Array {
+  if (rel.length === 1 && rel[0] === 0x2e) return root;
+  const slash = root.length > 0 && root[root.length - 1] === 0x2f;
+  const out = new Uint8Array(root.length + (slash ? 0 : 1) + rel.length);
+  out.set(root, 0);
+  if (!slash) out[root.length] = 0x2f;
+  out.set(rel, out.length - rel.length);
+  return out;
+}
+
+/** A journal line as a typed change record, its path joined to `root`. */
+export function toRecord(line: JournalLine, root: Uint8Array): ChangeRecord {
+  const pathBytes = joinRoot(root, line.rel);
+  return {
+    path: lossy.decode(pathBytes),
+    pathBytes,
+    type: TYPES[line.type] ?? "unknown",
+    dev: Number(line.dev),
+    ino: Number(line.ino),
+    kinds: changeKinds(line.type, line.old, line.new),
+    old: line.old,
+    new: line.new,
+  };
+}
+
+function oct4(m: number): string {
+  return m.toString(8).padStart(4, "0");
+}
+
+/** Show a path on one line: control bytes as `\n`, `\t`, `\xHH` (as the native side does). */
+export function printablePath(b: Uint8Array): string {
+  let s = "";
+  for (const c of lossy.decode(b)) {
+    const code = c.codePointAt(0)!;
+    if (code < 32 || code === 127) {
+      s += c === "\n" ? "\\n" : c === "\t" ? "\\t" : `\\x${HEX[code >> 4]}${HEX[code & 15]}`;
+    } else {
+      s += c;
+    }
+  }
+  return s;
+}
+
+/** The CLI's lines for a change (repair's format: `path: group 1001 -> 5000`, ...). */
+export function changeLines(r: ChangeRecord): string[] {
+  const p = printablePath(r.pathBytes);
+  const out: string[] = [];
+  for (const k of r.kinds) {
+    if (k === "owner") out.push(`${p}: owner ${r.old.uid} -> ${r.new.uid}`);
+    if (k === "group") out.push(`${p}: group ${r.old.gid} -> ${r.new.gid}`);
+    if (k === "mode") {
+      const shown = r.kinds.includes("setgid") ? r.new.mode & ~0o2000 : r.new.mode;
+      out.push(`${p}: mode ${oct4(r.old.mode)} -> ${oct4(shown)}`);
+    }
+    if (k === "setgid") out.push(`${p}: setgid added`);
+  }
+  return out;
+}
