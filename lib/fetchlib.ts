@@ -152,6 +152,35 @@ export function installLibrary(
   return path;
 }
 
+/**
+ * A library file that dlopen cannot open where it is (inside a `deno
+ * compile` binary's embedded file system): copy it into the cache, verified
+ * by its own SHA-256, and return the cached path; undefined when there is
+ * no such file. The bytes may come from a development build newer than the
+ * manifest, so the copy is named and checked by the bytes' own hash.
+ */
+export function installEmbedded(
+  url: URL,
+  file: string,
+  dir?: string,
+): string | undefined {
+  let bytes: Uint8Array;
+  try {
+    bytes = Deno.readFileSync(url);
+  } catch {
+    return undefined;
+  }
+  const sum = sha256Hex(bytes);
+  if (!dir) {
+    try {
+      dir = cacheDir();
+    } catch {
+      dir = Deno.makeTempDirSync({ prefix: "pwalk-lib-" });
+    }
+  }
+  return cachedLibrary(file, sum, dir) ?? installLibrary(bytes, file, sum, dir, url.href);
+}
+
 /** The base URL libraries are downloaded from (always ending in "/"). */
 export function libraryBaseUrl(): string {
   const base = readEnv("PWALK_LIB_URL") ?? RELEASE_BASE_URL;

@@ -15,14 +15,12 @@
  * @module
  */
 import {
-  cacheDir,
   cachedLibrary,
   downloadLibrary,
-  installLibrary,
+  installEmbedded,
   MANIFEST,
   manifestTarget,
   readEnv,
-  sha256Hex,
   targetKey,
 } from "./fetchlib.ts";
 
@@ -268,23 +266,7 @@ function exists(path: string): boolean {
  */
 function embeddedLibrary(): string | undefined {
   const t = MANIFEST.targets[targetKey()];
-  if (!t) return undefined;
-  let bytes: Uint8Array;
-  try {
-    bytes = Deno.readFileSync(new URL(`../dist/${t.file}`, import.meta.url));
-  } catch {
-    return undefined;
-  }
-  // The bytes may come from a development build newer than the manifest:
-  // the cached copy is named and checked by the embedded bytes' own hash.
-  const sum = sha256Hex(bytes);
-  let dir: string;
-  try {
-    dir = cacheDir();
-  } catch {
-    dir = Deno.makeTempDirSync({ prefix: "pwalk-lib-" });
-  }
-  return cachedLibrary(t.file, sum, dir) ?? installLibrary(bytes, t.file, sum, dir);
+  return t && installEmbedded(new URL(`../dist/${t.file}`, import.meta.url), t.file);
 }
 
 /** The library to open, found without waiting (no download); undefined if none. */

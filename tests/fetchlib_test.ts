@@ -15,13 +15,14 @@ import {
   cachedLibrary,
   cachePath,
   downloadLibrary,
+  installEmbedded,
   installLibrary,
   type Manifest,
   manifestTarget,
   sha256Hex,
   targetKey,
 } from "../lib/fetchlib.ts";
-import { makeTree, ROOT, runOk, tempDir } from "./_ship.ts";
+import { buildDist, makeTree, ROOT, runOk, tempDir } from "./_ship.ts";
 
 const BYTES = new TextEncoder().encode("not really a library, but bytes with a checksum\n");
 const FILE = `libpwalk-${targetKey()}.so`;
@@ -167,6 +168,32 @@ Deno.test("fetchlib: a checkout runs without --allow-env (PWALK_LIB unset is not
       `${dir}/t`,
     ]);
     assert(r.stdout.split("\n").length > 100);
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("fetchlib: a bundled library (deno compile's case) is copied verified into the cache and opens there", async () => {
+  const m = await buildDist();
+  const t = m.targets[targetKey()];
+  const [dir, cleanup] = await tempDir("pwalk-embed-");
+  try {
+    const url = new URL(`file://${ROOT}/dist/${t.file}`);
+    const path = installEmbedded(url, t.file, dir)!;
+    assertEquals(path, cachePath(t.file, t.sha256, dir));
+    assertEquals(sha256Hex(await Deno.readFile(path)), t.sha256);
+    assertEquals(installEmbedded(url, t.file, dir), path, "the second start reuses the copy");
+    const lib = Deno.dlopen(path, { pw_version: { parameters: [], result: "pointer" } });
+    try {
+      const v = new Deno.UnsafePointerView(lib.symbols.pw_version()!).getCString();
+      assertEquals(v, m.version);
+    } finally {
+      lib.close();
+    }
+    assertEquals(
+      installEmbedded(new URL(`file://${dir}/nothing.so`), "nothing.so", dir),
+      undefined,
+    );
   } finally {
     await cleanup();
   }
