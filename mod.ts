@@ -26,6 +26,25 @@ export {
   type WalkIterator,
   type WalkOptions,
 } from "./lib/walk.ts";
+export {
+  type ChangeCounts,
+  type ChangeKind,
+  type ChangeOptions,
+  type ChangeRecord,
+  type ChangeSummary,
+  chown,
+  type ChownOptions,
+  type ChownSummary,
+  type EntryType,
+  type Ownership,
+  repair,
+  type RepairOptions,
+  type RepairSummary,
+  type RestoreRecord,
+  undo,
+  type UndoOptions,
+  type UndoSummary,
+} from "./lib/repair.ts";
 export { DEFAULT_LEVEL, report, type ReportOptions, type ReportSummary } from "./lib/report.ts";
 export type { Progress, WalkError } from "./lib/job.ts";
 export type { CommonOptions } from "./lib/options.ts";

@@ -13,6 +13,7 @@
 // deno-lint-ignore no-import-prefix
 import { parseArgs } from "npm:deno-std@1.4.0/cli/parse_args.js";
 import { report } from "./report.ts";
+import { chownMain, repairMain } from "./cli_repair.ts";
 import { formatBytes, ProgressLine } from "./progress.ts";
 import { ensureNative, nativeVersion } from "./ffi.ts";
 import { normaliseFolder } from "./options.ts";
@@ -25,6 +26,15 @@ const HELP = `pwalk ${VERSION}: inventory a file system fast (John Dey's pwalk C
 
 Usage:
   pwalk [report] [options] ROOT        CSV of every entry under ROOT
+  pwalk repair [options] ROOT          fix group sharing below ROOT (a dry run
+                                       unless --apply; see pwalk repair --help)
+  pwalk repair --undo JOURNAL          put back what a repair or chown changed
+  pwalk --chown_from UID --chown_to UID:GID [--apply] ROOT
+                                       give UID's entries (links themselves
+                                       included) to UID:GID, printing each path;
+                                       a dry run unless --apply. With --apply a
+                                       journal goes to $XDG_STATE_HOME/pwalk/
+                                       (~/.local/state/pwalk/) or --journal FILE
 
 Report options (pwalk's):
   --header               print the CSV header line first
@@ -104,6 +114,8 @@ export async function main(argv: string[]): Promise<number> {
 
 async function run(argv: string[]): Promise<number> {
   const args = [...argv];
+  if (args[0] === "repair") return repairMain(args.slice(1));
+  if (args.some((a) => /^--chown_(from|to)(=|$)/.test(a))) return chownMain(args);
   if (args[0] === "report") args.shift();
   let unknown: string | undefined;
   const flags = parseArgs(args, {
