@@ -1,0 +1,35 @@
+/**
+ * The JSR package `@pwalk/cli`: `deno publish --dry-run` passes (slow types
+ * included), its file list holds the module and nothing built, tested or
+ * benchmarked, and its main entry (mod.ts) runs the CLI when it is the main
+ * module but not when imported.
+ */
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import denoJson from "../deno.json" with { type: "json" };
+import { ROOT, runOk } from "./_ship.ts";
+
+Deno.test("publish: the dry run passes and ships only the module's files", async () => {
+  const r = await runOk(Deno.execPath(), ["publish", "--dry-run", "--allow-dirty"], {
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+  });
+  const out = r.stdout + r.stderr;
+  assertStringIncludes(out, "Dry run complete");
+  const files = [...out.matchAll(/file:\/\/\S+/g)].map((m) => m[0].slice(`file://${ROOT}/`.length));
+  assert(files.includes("mod.ts") && files.includes("lib/manifest.json"), files.join(" "));
+  const bad = files.filter((f) =>
+    /^(tests|bench|dist|tools|native|zig-out|\.tools|\.zig-cache)\//.test(f) ||
+    /\.(so|dylib|zst|csv)$/.test(f)
+  );
+  assertEquals(bad, []);
+});
+
+Deno.test("publish: mod.ts runs the CLI as the main module, and only then", async () => {
+  const v = await runOk(Deno.execPath(), ["run", "-A", `${ROOT}/mod.ts`, "--version"]);
+  assertStringIncludes(v.stdout, `pwalk ${denoJson.version} (native `);
+  const imported = await runOk(Deno.execPath(), [
+    "eval",
+    `const m = await import("file://${ROOT}/mod.ts"); console.log(typeof m.report);`,
+  ]);
+  assertEquals(imported.stdout.trim(), "function");
+});
