@@ -1,7 +1,8 @@
 /**
  * A dry-run repair (issue 4) over a whole tree: `repair(root, {apply: false})`
  * (dry run is the API's default; it is spelled out here so that a benchmark
- * never changes the shared tree). Prints the summary's scalar fields as JSON;
+ * never changes the shared tree). Prints the summary's scalar fields (and flat
+ * records of them, like `changes`) as JSON;
  * exits with status 3 and "not available: ..." when mod.ts does not export
  * repair yet.
  *
@@ -32,6 +33,9 @@ const summary = await repair(root, {
 });
 const scalars: Record<string, unknown> = {};
 for (const [k, v] of Object.entries(summary ?? {})) {
-  if (["number", "string", "boolean"].includes(typeof v)) scalars[k] = v;
+  const scalar = (x: unknown) => ["number", "string", "boolean"].includes(typeof x);
+  const flat = v !== null && typeof v === "object" && !Array.isArray(v) &&
+    Object.values(v).every(scalar);
+  if (scalar(v) || flat) scalars[k] = v;
 }
 console.log(JSON.stringify(scalars));
