@@ -215,8 +215,11 @@ export function walk(root: string, options: WalkOptions = {}): WalkIterator<Walk
     const skip = options.skip?.length ? options.skip : undefined;
     if (skip?.some((r) => r.test(root))) return;
     const lastDepth = p.maxDepth - 1; // in pwalk's depth numbering
+    const signal = options.signal;
     for await (const batch of records(options, p, errors)) {
       for (const d of batch) {
+        // Aborted while the consumer held an entry: no more of this batch.
+        if (signal?.aborted) throw signal.reason;
         if (d.kind === RecKind.SUBDIR || d.kind === RecKind.ERROR) continue;
         const e = d.entry;
         if (e.depth > lastDepth) continue;
@@ -257,8 +260,10 @@ export function walkDirs(root: string, options: WalkOptions = {}): WalkIterator<
       if (!s) open.set(parent, s = { dirs: [], files: [] });
       return s;
     };
+    const signal = options.signal;
     for await (const batch of records(options, p, errors)) {
       for (const d of batch) {
+        if (signal?.aborted) throw signal.reason;
         if (d.kind === RecKind.ERROR) continue;
         const e = d.entry;
         const cut = e.path.length - e.name.length;
