@@ -332,6 +332,24 @@ function table(ms: Measured[], yardstick: string): string {
   return lines.join("\n");
 }
 
+/**
+ * limitwalk scales almost 2x from 1 to 2 threads on an idle 2-core machine;
+ * when it does not, the other core was busy elsewhere and the ratios are noise.
+ */
+function noiseNote(ms: Measured[]): string[] {
+  const wall = (n: string) => {
+    const m = ms.find((m) => m.row.name === n);
+    return m && m.walls.length ? median(m.walls) : NaN;
+  };
+  const speedup = wall("limitwalk-1") / wall("limitwalk-2");
+  if (!(speedup < 1.4)) return [];
+  return [
+    `- NOISY: limitwalk gained only ${speedup.toFixed(2)}x from 1 to 2 threads (about 1.9x on ` +
+    `an idle 2-core machine): other work was using the cores, so the ratios above are not ` +
+    `trustworthy; run again when the machine is quieter`,
+  ];
+}
+
 async function machine(): Promise<string> {
   const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
   const model = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? "unknown";
@@ -675,6 +693,7 @@ async function main(): Promise<number> {
       table(ms, "limitwalk-2"),
       "",
       ...ms.filter((m) => m.info).map((m) => `- ${m.row.name}: ${m.info}`),
+      ...noiseNote(ms),
       ...(zstd ? [] : ["- zstd not on PATH: no find-zstd row"]),
       ...(changed.length
         ? [`- WARNING: repair-dry changed ${changed.length} sampled entries`]
