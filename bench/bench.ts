@@ -704,7 +704,8 @@ async function main(): Promise<number> {
     Deno.loadavg().map((x) => x.toFixed(2)).join(" ")
   }\n`;
   console.log(md);
-  const file = `${WORK}/bench-${slow ? "slowfs" : flags.sweep ? "sweep" : "main"}-${files}.md`;
+  const kind = slow ? `slowfs-${delayUs}us` : flags.sweep ? "sweep" : "main";
+  const file = `${WORK}/bench-${kind}-${files}.md`;
   await Deno.writeTextFile(file, md);
   say(`bench: table also written to ${file.slice(ROOT.length + 1)}`);
   if (!flags.keep) {
