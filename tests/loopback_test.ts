@@ -68,9 +68,9 @@ Deno.test("loopback: a URL import downloads the library once, verifies it, cache
     makeTree(tree);
     for (const d of ["home", "xdg", "deno", "cwd"]) await Deno.mkdir(`${tmp}/${d}`);
     // The caller's environment (proxies, CA certificates for the npm registry)
-    // without any PWALK_ or DENO_ setting, then empty homes and caches.
+    // without PWALK_ settings or caches, then empty homes and caches.
     const env: Record<string, string> = Object.fromEntries(
-      Object.entries(Deno.env.toObject()).filter(([k]) => !/^(PWALK_|DENO_|XDG_)/.test(k)),
+      Object.entries(Deno.env.toObject()).filter(([k]) => !/^(PWALK_|DENO_DIR$|XDG_)/.test(k)),
     );
     Object.assign(env, {
       HOME: `${tmp}/home`,
