@@ -319,6 +319,12 @@ export function native(): PwalkSymbols {
           "`await ensureNative()` first (report(), walk() and repair() do).",
       );
     }
+    if (mode() === "standalone" && !chosen) {
+      throw new Error(
+        `pwalk: this executable carries no native library for ${targetKey()}: ` +
+          "build it with `deno task compile`, or set PWALK_LIB to the library's path.",
+      );
+    }
     const candidates = libraryCandidates();
     throw new Error(
       `pwalk: native library not found (tried: ${candidates.join(", ") || "nothing"}). ` +
