@@ -1,0 +1,188 @@
+/**
+ * A wide tree (tens of thousands of entries with long names, so the report
+ * runs long enough to be interrupted):
+ * - cancelling report() with an AbortSignal mid-walk rejects with the
+ *   signal's reason, leaves neither the output file nor a `*.partial-*`
+ *   file, and leaves no worker thread behind;
+ * - SIGINT to the CLI mid-walk: exit status 130, no output file;
+ * - `--threads N` / `--maxthreads N` / `--maxthreads=N` really run N
+ *   worker threads (counted in /proc while the walk is blocked on a full
+ *   stdout pipe).
+ * If a walk ever finishes before the cancellation lands, the tree is made
+ * bigger and the step runs again, so a pass always means "cancelled
+ * half-way".
+ */
+import { assert, assertEquals, assertStrictEquals, fail } from "@std/assert";
+import { report } from "../mod.ts";
+import { spawnCli } from "./helpers/run.ts";
+import { flatTree, tempDir } from "./helpers/tree.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const names = (dir: string) => Array.from(Deno.readDirSync(dir), (e) => e.name).sort();
+
+/** Threads of process `pid` named like its main thread (the walker's inherit that name). */
+function namedLikeMain(pid: number): number {
+  const read = (t: string) => {
+    try {
+      return Deno.readTextFileSync(`/proc/${pid}/task/${t}/comm`);
+    } catch {
+      return "";
+    }
+  };
+  const main = read(String(pid));
+  return Array.from(Deno.readDirSync(`/proc/${pid}/task`)).filter((t) => read(t.name) === main)
+    .length;
+}
+
+/**
+ * Start the CLI with stdout piped and never read; once a thread blocks
+ * writing to that pipe (the walk can neither finish nor lose a worker
+ * now), count the threads named like the main thread (Deno's own pools
+ * name theirs, e.g. "tokio-runtime-w").
+ */
+async function threadsWhileBlocked(root: string, args: string[]): Promise<number> {
+  const p = spawnCli([...args, root]);
+  const pid = p.pid;
+  const wchans = () =>
+    Array.from(Deno.readDirSync(`/proc/${pid}/task`), (t) => {
+      try {
+        return Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/wchan`);
+      } catch {
+        return "";
+      }
+    });
+  try {
+    for (let i = 0; i < 1500; i++) {
+      await sleep(20);
+      if (wchans().some((w) => w.includes("pipe_write"))) {
+        await sleep(100); // all workers are created at once; let the slowest start
+        return namedLikeMain(pid);
+      }
+    }
+    throw new Error(`pwalk ${args.join(" ")} never blocked on its output`);
+  } finally {
+    p.kill("SIGKILL");
+    await p.stdout.cancel();
+    await p.stderr.cancel();
+    await p.status;
+  }
+}
+
+const procOk = (() => {
+  try {
+    Deno.readTextFileSync(`/proc/${Deno.pid}/task/${Deno.pid}/wchan`);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test("a wide tree: cancellation (API, CLI) and real worker threads", async (t) => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/wide`;
+  const outDir = `${tmp.path}/out`;
+  await Deno.mkdir(root);
+  await Deno.mkdir(outDir);
+  let dirs = 40;
+  let total = 1 + await flatTree(root, dirs, 1000); // ~40,000 entries, ~10 MB of CSV
+  const grow = async () => {
+    total += await flatTree(root, dirs, 1000, dirs);
+    dirs *= 2;
+  };
+
+  await t.step("report(): abort mid-walk rejects with the reason, leaves nothing", async () => {
+    for (let attempt = 0;; attempt++) {
+      const before = procOk ? namedLikeMain(Deno.pid) : 0;
+      const ac = new AbortController();
+      const reason = new Error("stop, test");
+      let abortedAt = -1;
+      const out = `${outDir}/api.csv.zst`;
+      const err = await report(root, {
+        output: out,
+        threads: 1,
+        progressIntervalMs: 1,
+        signal: ac.signal,
+        onProgress: (p) => {
+          if (p.entries > 0 && abortedAt < 0) {
+            abortedAt = p.entries;
+            ac.abort(reason);
+          }
+        },
+      }).then(() => undefined, (e) => e);
+      if (err === undefined) {
+        // finished before the abort: not a test of cancellation; go bigger
+        if (attempt >= 3) fail(`the walk of ${total} entries always finished first`);
+        await Deno.remove(out);
+        await grow();
+        continue;
+      }
+      assertStrictEquals(err, reason, "rejects with the signal's reason");
+      assert(abortedAt > 0 && abortedAt < total, `aborted at ${abortedAt} of ${total}`);
+      assertEquals(names(outDir), [], "no output file and no partial file");
+      if (procOk) assertEquals(namedLikeMain(Deno.pid), before, "worker threads left behind");
+      break;
+    }
+  });
+
+  await t.step("report(): an already aborted signal starts nothing", async () => {
+    const ac = new AbortController();
+    ac.abort(new Error("early"));
+    const err = await report(root, { output: `${outDir}/x.csv`, signal: ac.signal }).then(
+      () => undefined,
+      (e) => e,
+    );
+    assertEquals((err as Error)?.message, "early");
+    assertEquals(names(outDir), []);
+  });
+
+  await t.step("CLI: SIGINT mid-walk exits 130 and leaves no output file", async () => {
+    for (let attempt = 0;; attempt++) {
+      const out = `${outDir}/cli.csv`;
+      const p = spawnCli(["--threads", "1", "-o", out, root]);
+      let ended = false;
+      const result = p.output().finally(() => ended = true);
+      // A hang guard, not a timing threshold: a hung CLI fails the test.
+      const guard = setTimeout(() => p.kill("SIGKILL"), 30_000);
+      // Wait until the walk is writing: the partial file holds data.
+      let partial = "";
+      while (!ended) {
+        const part = names(outDir).find((n) => n.startsWith("cli.csv.partial-"));
+        if (part && Deno.statSync(`${outDir}/${part}`).size > 0) {
+          partial = part;
+          break;
+        }
+        await sleep(1);
+      }
+      if (!ended) p.kill("SIGINT");
+      const r = await result;
+      clearTimeout(guard);
+      const stderr = new TextDecoder().decode(r.stderr);
+      if (r.code === 0) {
+        if (attempt >= 3) fail(`the walk of ${total} entries always finished before SIGINT`);
+        await Deno.remove(out);
+        await grow();
+        continue;
+      }
+      assertEquals(r.signal, null, "killed by the hang guard");
+      assertEquals(r.code, 130, stderr);
+      assert(partial !== "", "the walk never wrote");
+      assertEquals(r.stdout.length, 0);
+      assert(stderr.includes("interrupted"), stderr);
+      assertEquals(names(outDir), [], "no output file and no partial file");
+      break;
+    }
+  });
+
+  await t.step({
+    name: "--threads/--maxthreads N run N worker threads",
+    ignore: !procOk,
+    fn: async () => {
+      const base = await threadsWhileBlocked(root, ["--threads", "1"]);
+      const counts: Record<string, number> = {};
+      for (const args of [["--threads", "2"], ["--maxthreads", "9"], ["--maxthreads=5"]]) {
+        counts[args.join(" ")] = (await threadsWhileBlocked(root, args)) - base + 1;
+      }
+      assertEquals(counts, { "--threads 2": 2, "--maxthreads 9": 9, "--maxthreads=5": 5 });
+    },
+  });
+});

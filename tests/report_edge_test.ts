@@ -1,0 +1,279 @@
+/**
+ * Edge cases and errors:
+ * - names with quotes, commas, newlines, tabs, carriage returns and bytes
+ *   that are not UTF-8 (files and a folder), symlink loops (never followed),
+ *   a dangling link, a FIFO, a chain of 2,000 nested folders and a path of
+ *   more than 6,000 bytes: every entry is present, every field equals the
+ *   reference;
+ * - a folder the walking user cannot open and one it can list but not
+ *   search, walked without privileges (setpriv: uid 0 without capabilities):
+ *   the folder's row is present with pw_fcount 0 and pw_dirsum 0, the error
+ *   is on the CLI's stderr and in report()'s errorDetails, and everything
+ *   else is walked;
+ * - entries that vanish between the listing and their stat (made to vanish
+ *   exactly then by an LD_PRELOAD shim around fstatat): reported with path,
+ *   operation and message; counted in pw_fcount, not in pw_dirsum.
+ */
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { report } from "../mod.ts";
+import { key, parsePwalk, type PwalkRow } from "./helpers/csv.ts";
+import { assertRowsMatch, must } from "./helpers/compare.ts";
+import { printable, referenceReport } from "./helpers/reference.ts";
+import { closeLibc } from "./helpers/libc.ts";
+import { apiInChild, canRun, cli, UNPRIVILEGED } from "./helpers/run.ts";
+import { edgeTree, tempDir } from "./helpers/tree.ts";
+
+const dec = new TextDecoder();
+
+Deno.test("edge names, link loops, FIFO, 2,000-deep and 6,000-byte paths", async (t) => {
+  await using tmp = await tempDir();
+  await using outDir = await tempDir();
+  const root = `${tmp.path}/edge`;
+  await Deno.mkdir(root);
+  const edge = edgeTree(root);
+  referenceReport(root); // one listing of every folder settles the atimes (relatime)
+  const ref = referenceReport(root);
+  closeLibc();
+  const out = `${outDir.path}/edge.csv`;
+  const s = await report(root, { output: out });
+  const { rows } = parsePwalk(await Deno.readFile(out));
+  const by = new Map(rows.map((r) => [r.key, r]));
+  const row = (raw: Uint8Array): PwalkRow =>
+    must(by.get(key(printable(raw))), `the row of ${JSON.stringify(dec.decode(raw))}`);
+
+  await t.step("every entry present, every field equal to the reference", () => {
+    assertRowsMatch(rows, ref.rows);
+    assertEquals(s.entries, rows.length);
+    assertEquals(s.errors, 0, JSON.stringify(s.errorDetails));
+  });
+
+  await t.step("names with control bytes: printed without them, counted as bad names", () => {
+    assertEquals(s.badNames, edge.controlNames.length);
+    for (const n of edge.controlNames) {
+      const r = row(new TextEncoder().encode(`${root}/${dec.decode(n)}`));
+      assert(r.path.every((b) => b >= 32));
+    }
+  });
+
+  await t.step("names that are not UTF-8 are printed raw", () => {
+    const latin1 = by.get(`${root}/latin1-\xe9\xff.bin`);
+    assertEquals(must(latin1, "latin1 row").size, 10);
+    assertEquals(key(must(latin1, "latin1 row").ext), "bin");
+    const dir = must(by.get(`${root}/dir\xe9`), "the non-UTF-8 folder");
+    assertEquals([dir.fcount, dir.dirsum], [2, 3]);
+    assertEquals(must(by.get(`${root}/dir\xe9/\xff`), "a one-byte name").parentIno, dir.ino);
+    assertEquals(key(must(by.get(`${root}/x.\xc3`), "x.<C3>").ext), "\xc3");
+  });
+
+  await t.step("links are one row each, never followed", () => {
+    for (const l of edge.links) {
+      const r = row(l);
+      assertEquals(r.mode, "0120777", dec.decode(l));
+      assertEquals(r.fcount, -1);
+      const prefix = key(l) + "/";
+      assert(!rows.some((x) => x.key.startsWith(prefix)), `${dec.decode(l)} was followed`);
+    }
+    const links = must(by.get(`${root}/links`), "links/");
+    assertEquals(links.fcount, edge.links.length);
+  });
+
+  await t.step("the FIFO is a row of its own", () => {
+    assertEquals(row(new TextEncoder().encode(`${root}/fifo`)).mode, "0010644");
+  });
+
+  await t.step("2,000 nested folders: every one is there, with its depth", () => {
+    const chain = rows.filter((r) => r.key.startsWith(`${root}/deep/`));
+    assertEquals(chain.length, edge.chainDepth); // 1,999 folders below deep/ + bottom.txt
+    const deepest = row(edge.deepest);
+    assertEquals(deepest.depth, edge.chainDepth - 1);
+    assertEquals(deepest.fcount, 1);
+    const bottom = row(new TextEncoder().encode(`${dec.decode(edge.deepest)}/bottom.txt`));
+    assertEquals(bottom.depth, edge.chainDepth);
+    assertEquals(bottom.parentIno, deepest.ino);
+    assert(bottom.path.length > 6000, `${bottom.path.length} bytes`);
+  });
+
+  await t.step("a path of more than 6,000 bytes", () => {
+    assert(edge.longest.length > 6000);
+    const r = row(edge.longest);
+    assertEquals([r.size, r.depth], [1, 27]);
+    assertEquals(key(r.ext), "txt");
+  });
+
+  await t.step("the CLI prints the same rows, and one 'Bad File' line per such name", async () => {
+    const r = await cli(["--threads", "3", root]);
+    assertEquals(r.code, 0, r.stderr);
+    assertRowsMatch(parsePwalk(r.stdout).rows, ref.rows);
+    const lines = r.stderr.split("\n").filter((l) => l !== "");
+    assertEquals(lines.filter((l) => l.startsWith("Bad File: ")).length, edge.controlNames.length);
+    assertEquals(lines.filter((l) => !l.startsWith("Bad File: ")), [], "no errors");
+  });
+});
+
+const canSetpriv = canRun("setpriv", ["--version"]);
+
+Deno.test({
+  name: "unreadable folders, walked without privileges: rows present, errors reported",
+  ignore: !canSetpriv || Deno.uid() !== 0,
+  async fn(t) {
+    if (!canSetpriv) console.log("skipped: no setpriv (util-linux)");
+    await using tmp = await tempDir();
+    await using outDir = await tempDir();
+    const root = `${tmp.path}/tree`;
+    await Deno.mkdir(`${root}/locked/sub`, { recursive: true });
+    await Deno.writeTextFile(`${root}/locked/secret.txt`, "secret");
+    await Deno.mkdir(`${root}/noexec`);
+    await Deno.writeTextFile(`${root}/noexec/a.txt`, "a".repeat(100));
+    await Deno.writeTextFile(`${root}/noexec/b.txt`, "b");
+    await Deno.mkdir(`${root}/ok/deeper`, { recursive: true });
+    await Deno.writeTextFile(`${root}/ok/deeper/f.dat`, "12345");
+    await Deno.writeTextFile(`${root}/top.txt`, "top");
+    await Deno.chmod(root, 0o755);
+    await Deno.chmod(`${root}/locked`, 0o000);
+    await Deno.chmod(`${root}/noexec`, 0o444);
+
+    // The premise: as uid 0 without capabilities, root-owned mode-000 and
+    // mode-444 folders are closed, and the rest of the tree is open.
+    const probe = (args: string[]) =>
+      new Deno.Command(UNPRIVILEGED[0], {
+        args: [...UNPRIVILEGED.slice(1), ...args],
+        stdout: "null",
+        stderr: "null",
+      }).output();
+    assertEquals((await probe(["ls", `${root}/locked`])).code === 0, false, "locked is readable");
+    assertEquals((await probe(["stat", `${root}/noexec/a.txt`])).code === 0, false);
+    assertEquals((await probe(["ls", `${root}/noexec`])).success, true, "noexec is listable");
+    assertEquals((await probe(["ls", `${root}/ok`])).success, true, "ok is readable");
+
+    referenceReport(root);
+    const ref = referenceReport(root, {
+      unreadable: new Set([`${root}/locked`]),
+      unsearchable: new Set([`${root}/noexec`]),
+    });
+    closeLibc();
+    const locked = must(ref.rows.get(`${root}/locked`), "reference row of locked");
+    assertEquals([locked.fcount, locked.dirsum], [0, 0]);
+    const noexec = must(ref.rows.get(`${root}/noexec`), "reference row of noexec");
+    assertEquals([noexec.fcount, noexec.dirsum], [2, 0]);
+    assertEquals(ref.rows.size, 7);
+
+    await t.step("CLI: rows present, every other entry walked, errors on stderr", async () => {
+      const r = await cli([root], { prefix: UNPRIVILEGED });
+      assertEquals(r.code, 0, r.stderr);
+      assertRowsMatch(parsePwalk(r.stdout).rows, ref.rows);
+      const lines = r.stderr.split("\n").filter((l) => l !== "").sort();
+      assertEquals(lines, [
+        `pwalk: open '${root}/locked': Permission denied`,
+        `pwalk: stat '${root}/noexec/a.txt': Permission denied`,
+        `pwalk: stat '${root}/noexec/b.txt': Permission denied`,
+      ]);
+    });
+
+    await t.step("API: errors and errorDetails in the summary", async () => {
+      const out = `${outDir.path}/r.csv`;
+      const s = await apiInChild(root, { output: out }, { prefix: UNPRIVILEGED });
+      assertRowsMatch(parsePwalk(await Deno.readFile(out)).rows, ref.rows);
+      assertEquals(s.errors, 3);
+      assertEquals(s.entries, ref.rows.size);
+      const details = s.errorDetails.map((e) => `${e.op}|${e.message}|${e.path}`).sort();
+      assertEquals(details, [
+        `open|Permission denied|${root}/locked`,
+        `stat|Permission denied|${root}/noexec/a.txt`,
+        `stat|Permission denied|${root}/noexec/b.txt`,
+      ]);
+    });
+  },
+});
+
+/** An LD_PRELOAD shim: fstatat of a name starting with "vanish-" first deletes it. */
+const SHIM = `#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+typedef int (*fstatat_fn)(int, const char *, struct stat *, int);
+static void vanish(int fd, const char *p) {
+  const char *b = strrchr(p, '/');
+  b = b ? b + 1 : p;
+  if (strncmp(b, "vanish-", 7) == 0) unlinkat(fd, p, 0);
+}
+int fstatat(int fd, const char *p, struct stat *st, int fl) {
+  static fstatat_fn real;
+  if (!real) real = (fstatat_fn)dlsym(RTLD_NEXT, "fstatat");
+  vanish(fd, p);
+  return real(fd, p, st, fl);
+}
+typedef int (*fstatat64_fn)(int, const char *, struct stat64 *, int);
+int fstatat64(int fd, const char *p, struct stat64 *st, int fl) {
+  static fstatat64_fn real;
+  if (!real) real = (fstatat64_fn)dlsym(RTLD_NEXT, "fstatat64");
+  vanish(fd, p);
+  return real(fd, p, st, fl);
+}
+`;
+
+const canCompile = canRun("cc", ["--version"]) && Deno.build.os === "linux";
+
+Deno.test({
+  name: "vanished entries: reported with path, operation and message; the walk goes on",
+  ignore: !canCompile,
+  async fn(t) {
+    if (!canCompile) console.log("skipped: no C compiler (cc) for the LD_PRELOAD shim");
+    await using tmp = await tempDir();
+    const shim = `${tmp.path}/vanish.so`;
+    await Deno.writeTextFile(`${tmp.path}/vanish.c`, SHIM);
+    const cc = await new Deno.Command("cc", {
+      args: ["-shared", "-fPIC", "-O2", "-o", shim, `${tmp.path}/vanish.c`, "-ldl"],
+    }).output();
+    assert(cc.success, dec.decode(cc.stderr));
+    const root = `${tmp.path}/tree`;
+    const make = async () => {
+      await Deno.mkdir(`${root}/v`, { recursive: true });
+      await Deno.writeTextFile(`${root}/v/vanish-1.dat`, "x".repeat(100));
+      await Deno.writeTextFile(`${root}/v/vanish-2.dat`, "x".repeat(50));
+      await Deno.writeTextFile(`${root}/v/keep.txt`, "1234567");
+      await Deno.writeTextFile(`${root}/other.txt`, "o");
+    };
+    const check = async (rows: PwalkRow[]) => {
+      const by = new Map(rows.map((r) => [r.key, r]));
+      assertEquals([...by.keys()].sort(), [
+        root,
+        `${root}/other.txt`,
+        `${root}/v`,
+        `${root}/v/keep.txt`,
+      ]);
+      const v = must(by.get(`${root}/v`), "row of v");
+      assertEquals([v.fcount, v.dirsum], [3, 7], "vanished names count, their sizes do not");
+      // They really vanished during the walk.
+      for (const f of ["vanish-1.dat", "vanish-2.dat"]) {
+        assert(!(await Deno.stat(`${root}/v/${f}`).then(() => true, () => false)), f);
+      }
+    };
+    const env = { LD_PRELOAD: shim };
+
+    await t.step("API: errorDetails", async () => {
+      await make();
+      const out = `${tmp.path}/r.csv`;
+      const s = await apiInChild(root, { output: out }, { env });
+      await check(parsePwalk(await Deno.readFile(out)).rows);
+      assertEquals(s.errors, 2);
+      assertEquals(
+        s.errorDetails.map((e) => `${e.op}|${e.message}|${e.path}`).sort(),
+        [1, 2].map((i) => `stat|No such file or directory|${root}/v/vanish-${i}.dat`),
+      );
+    });
+
+    await t.step("CLI: one line per error on stderr", async () => {
+      await make();
+      const r = await cli([root], { env });
+      assertEquals(r.code, 0, r.stderr);
+      await check(parsePwalk(r.stdout).rows);
+      for (const i of [1, 2]) {
+        assertStringIncludes(
+          r.stderr,
+          `pwalk: stat '${root}/v/vanish-${i}.dat': No such file or directory\n`,
+        );
+      }
+    });
+  },
+});

@@ -1,0 +1,133 @@
+/**
+ * The spec's example (tests/fixtures/example-small.csv, real pwalk output)
+ * rebuilt in a temporary folder: report() and the CLI must print every row
+ * of it, field by field, except what differs on every machine (inode,
+ * st_dev, ctime, the root's atime/mtime, row order), which is checked
+ * against lstat instead.
+ */
+import { assert, assertEquals } from "@std/assert";
+import { report } from "../mod.ts";
+import { key, parsePwalk, type PwalkRow } from "./helpers/csv.ts";
+import { cli } from "./helpers/run.ts";
+import { must } from "./helpers/compare.ts";
+import { EXAMPLE_TIME, setSmallTimes, smallTree, tempDir } from "./helpers/tree.ts";
+import { concat, lstatRaw } from "./helpers/libc.ts";
+
+const FIXTURE = new URL("./fixtures/example-small.csv", import.meta.url);
+const EXAMPLE_ROOT = "/tmp/small";
+
+/** The example's rows, with the example's root replaced by `root`. */
+async function exampleRows(root: string): Promise<{ header: Uint8Array; rows: PwalkRow[] }> {
+  const { header, rows } = parsePwalk(await Deno.readFile(FIXTURE), { header: true });
+  const from = new TextEncoder().encode(EXAMPLE_ROOT);
+  for (const r of rows) {
+    assertEquals(r.path.subarray(0, from.length), from);
+    r.path = concat(root, r.path.subarray(from.length));
+    r.key = key(r.path);
+  }
+  return { header: header!, rows };
+}
+
+/** Where the folder that holds a printed path is (the path up to its last '/'). */
+function parentKey(k: string): string {
+  return k.slice(0, k.lastIndexOf("/"));
+}
+
+/** Check a report of the example tree at `root` against the example. */
+async function checkAgainstExample(root: string, actual: PwalkRow[]): Promise<void> {
+  const { rows: expected } = await exampleRows(root);
+  const byKey = new Map(actual.map((r) => [r.key, r]));
+  assertEquals(byKey.size, actual.length, "a path was printed twice");
+  assertEquals(
+    [...byKey.keys()].sort(),
+    expected.map((r) => r.key).sort(),
+    "the set of paths differs from the example",
+  );
+  const asRoot = Deno.uid() === 0;
+  for (const e of expected) {
+    const a = byKey.get(e.key)!;
+    const what = JSON.stringify(e.key);
+    // Fields that must equal the example.
+    assertEquals(a.depth, e.depth, `${what} depth`);
+    assertEquals(key(a.ext), key(e.ext), `${what} extension`);
+    assertEquals(a.size, e.size, `${what} st_size`);
+    assertEquals(a.blocks, e.blocks, `${what} st_blocks`);
+    assertEquals(a.nlink, e.nlink, `${what} st_nlink`);
+    assertEquals(a.mode, e.mode, `${what} st_mode`);
+    assertEquals(a.fcount, e.fcount, `${what} pw_fcount`);
+    assertEquals(a.dirsum, e.dirsum, `${what} pw_dirsum`);
+    if (e.depth !== -1) {
+      assertEquals(a.atime, e.atime, `${what} st_atime`);
+      assertEquals(a.mtime, e.mtime, `${what} st_mtime`);
+      assertEquals(a.mtime, EXAMPLE_TIME);
+    }
+    // The example was made as root: owner 0:0. Otherwise check the owner.
+    if (asRoot) {
+      assertEquals([a.uid, a.gid], [e.uid, e.gid], `${what} UID/GID`);
+    }
+    // Fields that differ per machine: checked against lstat (the printed
+    // path of new<LF>line.txt lost its newline; stat the real one).
+    const onDisk = e.key.endsWith("/newline.txt")
+      ? concat(e.path.subarray(0, e.path.length - "newline.txt".length), "new\nline.txt")
+      : e.path;
+    const st = e.depth === -1 ? Deno.statSync(root) : lstatRaw(onDisk);
+    assertEquals(a.ino, st.ino, `${what} inode`);
+    assertEquals(a.dev, st.dev, `${what} st_dev`);
+    assertEquals([a.uid, a.gid], [st.uid, st.gid], `${what} UID/GID vs lstat`);
+    // parent-inode: the inode of the parent's row; 0 for the root.
+    if (e.depth === -1) {
+      assertEquals(a.parentIno, 0, "the root's parent-inode");
+    } else {
+      const parent = must(byKey.get(parentKey(e.key)), `${what}: the row of its folder`);
+      assertEquals(a.parentIno, parent.ino, `${what} parent-inode`);
+      assertEquals(a.depth, parent.depth + 1, `${what} depth vs its folder's`);
+    }
+  }
+}
+
+Deno.test("example-small.csv: report() prints every row of the spec's example", async () => {
+  await using t = await tempDir();
+  await using out = await tempDir();
+  const root = `${t.path}/small`;
+  await Deno.mkdir(root);
+  await smallTree(root);
+  setSmallTimes(root);
+  const s = await report(root, { output: `${out.path}/r.csv` });
+  const { rows } = parsePwalk(await Deno.readFile(`${out.path}/r.csv`));
+  await checkAgainstExample(root, rows);
+  assertEquals(s.entries, 13);
+  assertEquals(s.folders, 4);
+  assertEquals(s.bytes, rows.reduce((n, r) => n + r.size, 0));
+  assertEquals(s.errors, 0);
+  assertEquals(s.badNames, 1, "new<LF>line.txt is pwalk's one 'Bad File'");
+});
+
+Deno.test("example-small.csv: the CLI prints every row of the spec's example", async () => {
+  await using t = await tempDir();
+  const root = `${t.path}/small`;
+  await Deno.mkdir(root);
+  await smallTree(root);
+  setSmallTimes(root);
+  const r = await cli([root]);
+  assertEquals(r.code, 0, r.stderr);
+  const { rows } = parsePwalk(r.stdout);
+  await checkAgainstExample(root, rows);
+  // The name with a newline is printed without it, and reported on stderr.
+  const bad = r.stderr.split("\n").filter((l) => l.startsWith("Bad File: "));
+  assertEquals(bad.length, 1, r.stderr);
+  assert(bad[0].includes(`${root}/proj/new`) && bad[0].endsWith("line.txt"), bad[0]);
+});
+
+Deno.test("example-small.csv: --header prints the spec's header line first", async () => {
+  await using t = await tempDir();
+  const root = `${t.path}/small`;
+  await Deno.mkdir(root);
+  await smallTree(root);
+  setSmallTimes(root);
+  const r = await cli(["--header", root]);
+  assertEquals(r.code, 0, r.stderr);
+  const { header, rows } = parsePwalk(r.stdout, { header: true });
+  const expected = await exampleRows(root);
+  assertEquals(key(header!), key(expected.header));
+  await checkAgainstExample(root, rows);
+});

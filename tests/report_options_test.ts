@@ -1,0 +1,234 @@
+/**
+ * pwalk's options, through the CLI and report():
+ * - the spec's own example for --NoSnap --exclude and --depth 1 (exact rows,
+ *   pw_fcount and pw_dirsum as the spec lists them);
+ * - --NoSnap, --depth N, --exclude on a generated tree with .snapshot
+ *   folders, against the reference with the same options;
+ * - an --exclude list of more than 512 lines (pwalk's overflow);
+ * - -x/--one-file-system with a tmpfs mounted inside the tree;
+ * - the thread option: the same rows for 1, 2 and 16 threads (that the
+ *   threads really run: report_bigtree_test.ts).
+ */
+import { assert, assertEquals, assertNotEquals } from "@std/assert";
+import { report } from "../mod.ts";
+import { parsePwalk, type PwalkRow } from "./helpers/csv.ts";
+import { assertRowsMatch } from "./helpers/compare.ts";
+import { referenceReport, type RefOptions } from "./helpers/reference.ts";
+import { closeLibc } from "./helpers/libc.ts";
+import { cli } from "./helpers/run.ts";
+import { mktree, specExTree, tempDir } from "./helpers/tree.ts";
+
+/** depth,"filename",pw_fcount,pw_dirsum, as the spec lists rows. */
+function specLines(rows: PwalkRow[]): string[] {
+  return rows.map((r) => `${r.depth},"${r.key}",${r.fcount},${r.dirsum}`).sort();
+}
+
+/** The spec's expected lines (shared/spec/pwalk-csv.md), for the tree at /tmp/ex. */
+const SPEC_NOSNAP_EXCLUDE = [
+  '-1,"/tmp/ex",3,12288',
+  '0,"/tmp/ex/a",1,4096',
+  '1,"/tmp/ex/a/b",1,4096',
+  '2,"/tmp/ex/a/b/c",1,3',
+  '3,"/tmp/ex/a/b/c/f",-1,0',
+];
+const SPEC_DEPTH_1 = [
+  '-1,"/tmp/ex",3,12288',
+  '0,"/tmp/ex/.snapshot",1,4096',
+  '0,"/tmp/ex/a",1,4096',
+  '0,"/tmp/ex/skip",1,4096',
+];
+
+function atRoot(lines: string[], root: string): string[] {
+  return lines.map((l) => l.replace('"/tmp/ex', `"${root}`)).sort();
+}
+
+Deno.test("the spec's example: --NoSnap --exclude LIST, and --depth 1", async (t) => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/ex`;
+  await specExTree(root);
+  // The spec's numbers assume 4096-byte folders (ext4 and most disks).
+  assertEquals(Deno.statSync(`${root}/a`).size, 4096, "this test needs 4096-byte folders");
+  const list = `${tmp.path}/LIST`;
+  await Deno.writeTextFile(list, `${root}/skip\n`);
+
+  await t.step("CLI --NoSnap --exclude LIST", async () => {
+    const r = await cli(["--NoSnap", "--exclude", list, root]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(specLines(parsePwalk(r.stdout).rows), atRoot(SPEC_NOSNAP_EXCLUDE, root));
+  });
+  await t.step("CLI --depth 1", async () => {
+    const r = await cli(["--depth", "1", root]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(specLines(parsePwalk(r.stdout).rows), atRoot(SPEC_DEPTH_1, root));
+  });
+  await t.step("report() with noSnap + exclude, and maxDepth 1", async () => {
+    const out = `${tmp.path}/r.csv`;
+    await report(root, { output: out, noSnap: true, exclude: [`${root}/skip`] });
+    assertEquals(
+      specLines(parsePwalk(await Deno.readFile(out)).rows),
+      atRoot(SPEC_NOSNAP_EXCLUDE, root),
+    );
+    await report(root, { output: out, maxDepth: 1 });
+    assertEquals(specLines(parsePwalk(await Deno.readFile(out)).rows), atRoot(SPEC_DEPTH_1, root));
+  });
+});
+
+Deno.test("--NoSnap, --depth N, --exclude on a generated tree equal the reference", async (t) => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await mktree(root, 3000, 11);
+  // .snapshot folders at several levels, with content; and a file named .snapshot.
+  const dirs = [root];
+  for (const e of Deno.readDirSync(root)) if (e.isDirectory) dirs.push(`${root}/${e.name}`);
+  for (const d of dirs.slice(0, 4)) {
+    await Deno.mkdir(`${d}/.snapshot/hourly.0`, { recursive: true });
+    await Deno.writeTextFile(`${d}/.snapshot/hourly.0/copy.txt`, "snap");
+  }
+  await Deno.mkdir(`${root}/.snapshotx`);
+  await Deno.writeTextFile(`${dirs[1]}/.snapshot2`, "not a folder");
+  referenceReport(root); // settle atimes
+  const excluded = dirs.slice(2, 4);
+
+  const cases: [string, string[], RefOptions][] = [
+    ["--NoSnap", ["--NoSnap"], { noSnap: true }],
+    ["--depth 2", ["--depth", "2"], { maxDepth: 2 }],
+    ["--depth 3 --NoSnap", ["--depth", "3", "--NoSnap"], { maxDepth: 3, noSnap: true }],
+    ["--exclude (2 folders)", ["--exclude", `${tmp.path}/ex.txt`], { exclude: excluded }],
+    ["--depth 0 (unlimited)", ["--depth", "0"], {}],
+  ];
+  await Deno.writeTextFile(`${tmp.path}/ex.txt`, excluded.join("\n") + "\n");
+  const full = referenceReport(root).rows.size;
+  for (const [name, args, opts] of cases) {
+    await t.step(name, async () => {
+      const ref = referenceReport(root, opts);
+      if (name.startsWith("--depth 0")) assertEquals(ref.rows.size, full);
+      else assert(ref.rows.size < full, "the option must remove rows");
+      const r = await cli([...args, root]);
+      assertEquals(r.code, 0, r.stderr);
+      assertRowsMatch(parsePwalk(r.stdout).rows, ref.rows);
+    });
+  }
+  closeLibc();
+});
+
+Deno.test("--exclude with more than 512 lines", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(root);
+  const n = 700;
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const d = `${root}/x${String(i).padStart(4, "0")}`;
+    await Deno.mkdir(`${d}/inner`, { recursive: true });
+    await Deno.writeTextFile(`${d}/inner/file.txt`, "x");
+    // every other folder excluded, listed among lines for paths that do not exist
+    if (i % 2 === 0) lines.push(d);
+    lines.push(`${root}/nonexistent-${i}`);
+  }
+  assert(lines.length > 512);
+  await Deno.writeTextFile(`${tmp.path}/list`, lines.join("\n") + "\n");
+  referenceReport(root);
+  const ref = referenceReport(root, { exclude: lines });
+  closeLibc();
+  const r = await cli(["--exclude", `${tmp.path}/list`, root]);
+  assertEquals(r.code, 0, r.stderr);
+  const rows = parsePwalk(r.stdout).rows;
+  assertRowsMatch(rows, ref.rows);
+  const top = rows.filter((x) => x.depth === 0).length;
+  assertEquals(top, n / 2, "only the folders not listed have rows");
+  const rootRow = rows.find((x) => x.depth === -1)!;
+  assertEquals(rootRow.fcount, n, "excluded folders still count in pw_fcount");
+  assertEquals(rootRow.dirsum, rows.filter((x) => x.depth === 0)[0].size * n);
+});
+
+/** Whether this process may mount a tmpfs (root with CAP_SYS_ADMIN, not in a locked container). */
+function canMountTmpfs(): boolean {
+  if (Deno.build.os !== "linux" || Deno.uid() !== 0) return false;
+  const dir = Deno.makeTempDirSync({ prefix: "pwalk-mount-probe-" });
+  try {
+    const m = new Deno.Command("mount", {
+      args: ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir],
+      stdout: "null",
+      stderr: "null",
+    }).outputSync();
+    if (!m.success) return false;
+    new Deno.Command("umount", { args: [dir] }).outputSync();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+const mountable = canMountTmpfs();
+
+Deno.test({
+  name: "-x / --one-file-system: entries on another device are skipped",
+  ignore: !mountable,
+  async fn(t) {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`;
+    await Deno.mkdir(`${root}/local/sub`, { recursive: true });
+    await Deno.writeTextFile(`${root}/local/sub/a.txt`, "aaaa");
+    await Deno.mkdir(`${root}/mnt`);
+    const m = await new Deno.Command("mount", {
+      args: ["-t", "tmpfs", "-o", "size=4m,mode=0755", "tmpfs", `${root}/mnt`],
+    }).output();
+    assert(m.success, new TextDecoder().decode(m.stderr));
+    tmp.mounts.push(`${root}/mnt`);
+    await Deno.mkdir(`${root}/mnt/inner`);
+    await Deno.writeTextFile(`${root}/mnt/inner/b.txt`, "bbbbbbbb");
+    await Deno.writeTextFile(`${root}/mnt/c.txt`, "c");
+    const rootDev = Deno.statSync(root).dev;
+    const mntSt = Deno.lstatSync(`${root}/mnt`);
+    assertNotEquals(mntSt.dev, rootDev, "the tmpfs is another device");
+    referenceReport(root);
+    const all = referenceReport(root);
+    const one = referenceReport(root, { oneFileSystem: true });
+    closeLibc();
+    assert(one.rows.size < all.rows.size);
+    const rootAll = all.rows.get(root)!, rootOne = one.rows.get(root)!;
+    assertEquals(rootOne.fcount, rootAll.fcount, "the mount point still counts in pw_fcount");
+    assertEquals(rootOne.dirsum, rootAll.dirsum - mntSt.size, "but not in pw_dirsum");
+
+    for (const flag of ["-x", "--one-file-system"]) {
+      await t.step(flag, async () => {
+        const r = await cli([flag, root]);
+        assertEquals(r.code, 0, r.stderr);
+        const rows = parsePwalk(r.stdout).rows;
+        assertRowsMatch(rows, one.rows);
+        assert(!rows.some((x) => x.key.startsWith(`${root}/mnt`)));
+      });
+    }
+    await t.step("without -x the other device is walked", async () => {
+      const r = await cli([root]);
+      assertEquals(r.code, 0, r.stderr);
+      const rows = parsePwalk(r.stdout).rows;
+      assertRowsMatch(rows, all.rows);
+      assertEquals(rows.find((x) => x.key === `${root}/mnt/inner/b.txt`)?.dev, mntSt.dev);
+    });
+    await t.step("report({ oneFileSystem: true })", async () => {
+      const out = `${tmp.path}/r.csv`;
+      await report(root, { output: out, oneFileSystem: true });
+      assertRowsMatch(parsePwalk(await Deno.readFile(out)).rows, one.rows);
+    });
+  },
+});
+if (!mountable) {
+  console.log("-x test skipped: cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN)");
+}
+
+Deno.test("threads: report() rows are the same for threads 1, 2, 16", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await mktree(root, 2000, 5);
+  referenceReport(root);
+  const ref = referenceReport(root);
+  closeLibc();
+  for (const threads of [1, 2, 16]) {
+    const out = `${tmp.path}/r${threads}.csv`;
+    await report(root, { output: out, threads });
+    assertRowsMatch(parsePwalk(await Deno.readFile(out)).rows, ref.rows);
+  }
+});
