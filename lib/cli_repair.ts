@@ -48,7 +48,7 @@ Options:
                            one per line
   -x, --one-file-system    stay on ROOT's file system
   --NoSnap                 skip folders named .snapshot
-  --threads N              worker threads (default 8; --maxthreads too)
+  --threads N              worker threads (default 16; --maxthreads too)
   --journal FILE           append one line per change to FILE before making
                            it. With --apply and no --journal, the journal is
                            $XDG_STATE_HOME/pwalk/repair-TIME-PID.journal

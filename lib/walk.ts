@@ -53,7 +53,7 @@ export interface WalkOptions
    * on. Without it errors are collected in the iterator's `errors`.
    */
   onError?: (error: WalkError) => void;
-  /** Tuning: bytes per batch (default 256 KiB). */
+  /** Tuning: bytes per batch region (default 128 KiB: smaller batches keep V8 from allocating each batch's path string in large-object space, which only full GCs free). */
   batchBytes?: number;
   /** Tuning: batches beyond one per thread (default 4). */
   batches?: number;

@@ -333,7 +333,7 @@ PW_API pw_job *pw_walk_start(const pw_opts *o, pw_descend_fn descend) {
   pthread_cond_init(&c->cv_free, NULL);
   pthread_cond_init(&c->cv_ready, NULL);
   c->descend = descend;
-  c->batch_bytes = j->opts->batch_bytes ? j->opts->batch_bytes : 256 * 1024;
+  c->batch_bytes = j->opts->batch_bytes ? j->opts->batch_bytes : 128 * 1024;
   j->vctx = c;
   if (j->fatal_msg[0]) {
     c->done = true;

@@ -126,7 +126,7 @@ struct pw_job {
 };
 
 /** The default worker count (see README: measured on local disk and slowfs). */
-#define PW_DEFAULT_THREADS 8
+#define PW_DEFAULT_THREADS 16
 
 /** Create a job from options; NULL only when out of memory.  Sets a fatal
  *  error (no threads) when the root is unusable. */
