@@ -236,6 +236,22 @@ export function walk(root: string, options: WalkOptions = {}): WalkIterator<Walk
   return makeIterator(gen(), errors);
 }
 
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+const byteChars = new TextDecoder("windows-1252"); // one distinct char per byte
+
+/**
+ * walkDirs' key for a folder's path bytes: the path itself when it is
+ * UTF-8, else a NUL-prefixed one-char-per-byte string (lossy strings of
+ * different names, such as "dir-\xfe" and "dir-\xff", are equal).
+ */
+function folderKey(bytes: Uint8Array): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return `\0${byteChars.decode(bytes)}`;
+  }
+}
+
 /**
  * Walk `root` folder by folder, in the shape of Python's os.walk: one
  * {@link WalkDir} per folder with its path and the names of its subfolders
@@ -266,16 +282,23 @@ export function walkDirs(root: string, options: WalkOptions = {}): WalkIterator<
         if (signal?.aborted) throw signal.reason;
         if (d.kind === RecKind.ERROR) continue;
         const e = d.entry;
-        const cut = e.path.length - e.name.length;
-        const parent = e.path.slice(0, cut > 1 ? cut - 1 : cut);
+        let parent: string;
+        if (e.pathBytes) {
+          const cut = e.pathBytes.lastIndexOf(0x2f);
+          parent = folderKey(e.pathBytes.subarray(0, cut > 0 ? cut : 1));
+        } else {
+          const cut = e.path.length - e.name.length;
+          parent = e.path.slice(0, cut > 1 ? cut - 1 : cut);
+        }
         if (d.kind === RecKind.SUBDIR) {
           slot(parent).dirs.push(e.name);
         } else if (d.kind === RecKind.ENTRY) {
           if (skip && skip.some((r) => r.test(e.path))) continue;
           slot(parent).files.push(e.name);
         } else {
-          const s = open.get(e.path) ?? { dirs: [], files: [] };
-          open.delete(e.path);
+          const key = e.pathBytes ? folderKey(e.pathBytes) : e.path;
+          const s = open.get(key) ?? { dirs: [], files: [] };
+          open.delete(key);
           if (e.depth + 1 > lastDepth) continue; // listed only to learn its counts
           yield { path: e.path, dirs: s.dirs, files: s.files, entry: e };
         }
