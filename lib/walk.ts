@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { native, Opt, Status } from "./ffi.ts";
+import { ensureNative, native, Opt, Status } from "./ffi.ts";
 import { decodeBatch, type Decoded, RecKind, WalkEntry } from "./decode.ts";
 import { fatalError, makeOptions, type NativeOption, readFatal, type WalkError } from "./job.ts";
 import { commonNative, type CommonOptions, normaliseFolder } from "./options.ts";
@@ -126,6 +126,7 @@ async function* records(
   errors: WalkError[],
 ): AsyncGenerator<Decoded[]> {
   o.signal?.throwIfAborted();
+  await ensureNative(); // downloads and verifies the library when imported by URL
   const sym = native();
   const skip = o.skip?.length ? o.skip : undefined;
   const dec = new TextDecoder();
