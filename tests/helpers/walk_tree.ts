@@ -1,0 +1,484 @@
+/**
+ * Test helpers for walk() and walkDirs(): generated trees (built lazily,
+ * once per test module, removed when the module unloads), an independent
+ * reference computed with Deno.readDirSync/Deno.lstatSync, and small
+ * helpers to run child scripts (optionally without root's capabilities).
+ *
+ * @module
+ */
+
+const here = new URL(".", import.meta.url).pathname;
+/** The checkout's root folder. */
+export const REPO: string = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+const MKTREE = `${REPO}/bench/mktree.py`;
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+let scratch: string | undefined;
+const mounts: string[] = [];
+
+/** A fresh folder for this test module, removed when the module unloads. */
+export function scratchDir(): string {
+  if (!scratch) {
+    scratch = Deno.makeTempDirSync({ prefix: "pwalk-walk-test-" });
+    globalThis.addEventListener("unload", () => {
+      for (const m of mounts) new Deno.Command("umount", { args: ["-l", m] }).outputSync();
+      // mode-000 folders are removable by root; as another user, chmod first.
+      new Deno.Command("chmod", { args: ["-R", "u+rwx", scratch!] }).outputSync();
+      Deno.removeSync(scratch!, { recursive: true });
+    });
+  }
+  return scratch;
+}
+
+/** Remember a mount point to unmount when the module unloads (if still mounted). */
+export function rememberMount(path: string): void {
+  mounts.push(path);
+}
+
+/** Run python3 with a script and arguments; throw on failure, return stdout. */
+export async function python(script: string, ...args: string[]): Promise<string> {
+  const out = await new Deno.Command("python3", {
+    args: ["-c", script, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`python3 failed (${out.code}): ${dec.decode(out.stderr)}`);
+  }
+  return dec.decode(out.stdout);
+}
+
+function lazy(build: () => Promise<string>): () => Promise<string> {
+  let p: Promise<string> | undefined;
+  return () => (p ??= build());
+}
+
+/**
+ * mktree.py --files 20000 --weird: hostile names (one not UTF-8), a path of
+ * more than 6,000 bytes, the loop `weird/loop -> ..`, a dangling link, a
+ * FIFO, a hard link, the mode-000 folder `weird/locked`.  Every folder is
+ * read once after the build so that later reads do not move atimes
+ * (relatime updates a folder's atime on its first read after a change).
+ */
+export const weirdTree: () => Promise<string> = lazy(async () => {
+  const dest = `${scratchDir()}/weird-tree`;
+  const out = await new Deno.Command("python3", {
+    args: [MKTREE, dest, "--files", "20000", "--seed", "3", "--weird"],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) throw new Error(`mktree failed: ${dec.decode(out.stderr)}`);
+  await python(WARM, dest);
+  return dest;
+});
+
+/** Read every folder once (by file descriptor: paths longer than PATH_MAX too). */
+const WARM = `
+import os, sys
+for _ in os.fwalk(os.fsencode(sys.argv[1])):
+    pass
+`;
+
+/** Files in the big tree (100 folders of 1,000 files). */
+export const BIG_FILES = 100_000;
+
+/**
+ * A tree of 100,000 empty files in 100 folders, on a tmpfs mounted for it
+ * when possible (a second to build, where a busy disk can take 20 s).
+ */
+export const bigTree: () => Promise<string> = lazy(async () => {
+  const mnt = `${scratchDir()}/big`;
+  Deno.mkdirSync(mnt);
+  const m = await new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", "size=64m,mode=0755", "pwalk-walk-test", mnt],
+    stderr: "piped",
+  }).output();
+  if (m.success) rememberMount(mnt);
+  else console.log(`bigTree: no tmpfs (${dec.decode(m.stderr).trim()}): building on disk`);
+  const dest = `${mnt}/tree`;
+  await python(
+    `
+import os, sys
+root = sys.argv[1]
+os.mkdir(root)
+for d in range(100):
+    dp = os.path.join(root, "dir%03d" % d)
+    os.mkdir(dp)
+    fd = os.open(dp, os.O_RDONLY)
+    for f in range(1000):
+        os.close(os.open("file-%03d-%04d-with-a-longer-name-for-bigger-batches.dat" % (d, f),
+                         os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=fd))
+    os.close(fd)
+for _ in os.fwalk(root):
+    pass
+`,
+    dest,
+  );
+  return dest;
+});
+
+/** Kind of an entry, from lstat. */
+export type Kind = "file" | "dir" | "symlink" | "other";
+
+/** One entry of the reference walk. */
+export interface RefEntry {
+  path: string;
+  /** The path's bytes when they are not valid UTF-8 (from python). */
+  rawPath?: Uint8Array;
+  name: string;
+  kind: Kind;
+  size: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  ino: number;
+  dev: number;
+  nlink: number;
+  blocks: number;
+  /** Deno.lstat's Date.getTime(): ms, truncated. */
+  mtime: number;
+  atime: number;
+  /** Deno.lstat's ctime has whole seconds only: ms precision is in ctimeNs. */
+  ctime: number;
+  /** ctime in ns from python's os.lstat (every entry). */
+  ctimeNs: bigint;
+  /** pwalk's depth: the root -1. */
+  depth: number;
+  parentIno: number;
+  /** Folders: names in the listing and the sum of their lstat sizes. */
+  fcount: number;
+  dirsum: number;
+  dirs: string[];
+  files: string[];
+}
+
+/** Path bytes as lowercase hex (map keys for raw paths). */
+export function hex(b: Uint8Array): string {
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+function fromHex(h: string): Uint8Array {
+  const out = new Uint8Array(h.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(h.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+function kindOf(i: Deno.FileInfo): Kind {
+  return i.isSymlink ? "symlink" : i.isDirectory ? "dir" : i.isFile ? "file" : "other";
+}
+
+/**
+ * Python's view of the tree through directory file descriptors (no
+ * PATH_MAX limit): for every entry its path bytes (hex), ctime in ns and,
+ * for paths that are not UTF-8, every lstat fact.
+ */
+const PY_STAT = `
+import os, sys, json, stat
+root = os.fsencode(sys.argv[1])
+out = {}
+def put(p, st, full):
+    try:
+        p.decode("utf-8")
+        utf8 = True
+    except UnicodeDecodeError:
+        utf8 = False
+    d = {"ctime_ns": str(st.st_ctime_ns)}
+    if not utf8 or full:
+        d.update(mode=st.st_mode, size=st.st_size, uid=st.st_uid, gid=st.st_gid, ino=st.st_ino,
+                 dev=st.st_dev, nlink=st.st_nlink, blocks=st.st_blocks,
+                 mtime_ns=str(st.st_mtime_ns), atime_ns=str(st.st_atime_ns))
+    out[p.hex()] = d
+put(root, os.stat(root), True)
+for dirpath, dirnames, filenames, dfd in os.fwalk(root):
+    for n in dirnames + filenames:
+        put(os.path.join(dirpath, n), os.lstat(n, dir_fd=dfd), False)
+json.dump(out, sys.stdout)
+`;
+
+interface PyStat {
+  ctime_ns: string;
+  mode?: number;
+  size?: number;
+  uid?: number;
+  gid?: number;
+  ino?: number;
+  dev?: number;
+  nlink?: number;
+  blocks?: number;
+  mtime_ns?: string;
+  atime_ns?: string;
+}
+
+/**
+ * The reference: every entry below `root` (and the root), computed with
+ * Deno.readDirSync and Deno.lstatSync.  Folders are entered with
+ * Deno.chdir and read by relative names so that paths longer than
+ * PATH_MAX work; links are never followed.  Entries whose names are not
+ * UTF-8 (Deno gives their names lossily and cannot lstat them) take their
+ * facts from python.
+ */
+export async function reference(root: string): Promise<Map<string, RefEntry>> {
+  const py: Record<string, PyStat> = JSON.parse(await python(PY_STAT, root));
+  const map = new Map<string, RefEntry>();
+  const rawByLossy = new Map<string, [Uint8Array, PyStat]>();
+  for (const [h, st] of Object.entries(py)) {
+    const bytes = fromHex(h);
+    try {
+      new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    } catch {
+      rawByLossy.set(dec.decode(bytes), [bytes, st]);
+    }
+  }
+  const make = (
+    path: string,
+    name: string,
+    i: Deno.FileInfo,
+    depth: number,
+    parentIno: number,
+  ): RefEntry => ({
+    path,
+    name,
+    kind: kindOf(i),
+    size: i.size,
+    mode: i.mode!,
+    uid: i.uid!,
+    gid: i.gid!,
+    ino: i.ino!,
+    dev: i.dev,
+    nlink: i.nlink!,
+    blocks: i.blocks!,
+    mtime: i.mtime!.getTime(),
+    atime: i.atime!.getTime(),
+    ctime: i.ctime!.getTime(),
+    ctimeNs: BigInt(py[hex(enc.encode(path))]?.ctime_ns ?? "-1"),
+    depth,
+    parentIno,
+    fcount: -1,
+    dirsum: 0,
+    dirs: [],
+    files: [],
+  });
+  const fromPy = (
+    path: string,
+    name: string,
+    bytes: Uint8Array,
+    s: PyStat,
+    depth: number,
+    parentIno: number,
+  ): RefEntry => {
+    const fmt = s.mode! & 0o170000;
+    return {
+      path,
+      rawPath: bytes,
+      name,
+      kind: fmt === 0o040000
+        ? "dir"
+        : fmt === 0o120000
+        ? "symlink"
+        : fmt === 0o100000
+        ? "file"
+        : "other",
+      size: s.size!,
+      mode: s.mode!,
+      uid: s.uid!,
+      gid: s.gid!,
+      ino: s.ino!,
+      dev: s.dev!,
+      nlink: s.nlink!,
+      blocks: s.blocks!,
+      mtime: Number(BigInt(s.mtime_ns!) / 1_000_000n),
+      atime: Number(BigInt(s.atime_ns!) / 1_000_000n),
+      ctime: Number(BigInt(s.ctime_ns) / 1_000_000_000n) * 1000,
+      ctimeNs: BigInt(s.ctime_ns),
+      depth,
+      parentIno,
+      fcount: -1,
+      dirsum: 0,
+      dirs: [],
+      files: [],
+    };
+  };
+
+  const cwd = Deno.cwd();
+  try {
+    const rootInfo = Deno.statSync(root);
+    const top = make(root, root.slice(root.lastIndexOf("/") + 1), rootInfo, -1, 0);
+    map.set(root, top);
+    Deno.chdir(root);
+    const visit = (dir: RefEntry) => {
+      dir.fcount = 0;
+      for (const d of Deno.readDirSync(".")) {
+        const path = `${dir.path}/${d.name}`;
+        let e: RefEntry;
+        const raw = rawByLossy.get(path);
+        if (raw) {
+          e = fromPy(path, d.name, raw[0], raw[1], dir.depth + 1, dir.ino);
+        } else {
+          e = make(path, d.name, Deno.lstatSync(d.name), dir.depth + 1, dir.ino);
+        }
+        map.set(path, e);
+        dir.fcount++;
+        dir.dirsum += e.size;
+        (e.kind === "dir" ? dir.dirs : dir.files).push(e.name);
+        if (e.kind === "dir") {
+          Deno.chdir(d.name);
+          visit(e);
+          Deno.chdir("..");
+        }
+      }
+    };
+    visit(top);
+  } finally {
+    Deno.chdir(cwd);
+  }
+  return map;
+}
+
+/** std depth (@std/fs walk: the root 0) of a reference entry. */
+export function stdDepth(e: { depth: number }): number {
+  return e.depth + 1;
+}
+
+/** Sorted copy. */
+export function sorted(xs: Iterable<string>): string[] {
+  return [...xs].sort();
+}
+
+/** Differences between two path sets, for readable assertion messages. */
+export function setDiff(actual: Iterable<string>, expected: Iterable<string>): string {
+  const a = new Set(actual);
+  const e = new Set(expected);
+  const extra = [...a].filter((x) => !e.has(x));
+  const missing = [...e].filter((x) => !a.has(x));
+  if (!extra.length && !missing.length) return "";
+  const show = (xs: string[]) => JSON.stringify(xs.slice(0, 8)) + (xs.length > 8 ? " ..." : "");
+  return `${extra.length} unexpected: ${show(extra)}; ${missing.length} missing: ${show(missing)}`;
+}
+
+/** The name worker threads inherit while {@link nameThisThread} is in effect. */
+export const WORKER_NAME = "pwalk-test-js";
+
+/**
+ * Rename the calling (JavaScript) thread so that the worker threads it
+ * starts inherit a name no other thread has; returns the undo function.
+ * (Under `deno test` JavaScript runs on a thread named like Deno's own
+ * tokio threads, so names cannot tell the workers apart otherwise.)
+ */
+export function nameThisThread(name: string = WORKER_NAME): () => void {
+  const old = Deno.readTextFileSync("/proc/thread-self/comm").trim();
+  Deno.writeTextFileSync("/proc/thread-self/comm", name);
+  return () => Deno.writeTextFileSync("/proc/thread-self/comm", old);
+}
+
+/**
+ * The first `next()` of a walk, which starts its worker threads, with this
+ * thread renamed meanwhile: the workers, and only they, carry
+ * {@link WORKER_NAME} (Deno starts threads of its own now and then).
+ */
+export async function startNamed<T>(it: AsyncIterator<T>): Promise<IteratorResult<T>> {
+  const restore = nameThisThread();
+  try {
+    return await it.next();
+  } finally {
+    restore();
+  }
+}
+
+/** One native worker thread: its id, state letter and CPU time in ticks. */
+export interface ThreadInfo {
+  tid: number;
+  state: string;
+  cpuTicks: number;
+}
+
+/** Threads named `name` other than the calling one (the walk's workers). */
+export function nativeThreads(name: string = WORKER_NAME): ThreadInfo[] {
+  const self = Number(Deno.readLinkSync("/proc/thread-self").split("/").pop());
+  const out: ThreadInfo[] = [];
+  for (const t of Deno.readDirSync("/proc/self/task")) {
+    const tid = Number(t.name);
+    if (tid === self) continue;
+    let comm: string, stat: string;
+    try {
+      comm = Deno.readTextFileSync(`/proc/self/task/${t.name}/comm`).trim();
+      stat = Deno.readTextFileSync(`/proc/self/task/${t.name}/stat`);
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    if (comm !== name) continue;
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    out.push({ tid, state: f[0], cpuTicks: Number(f[11]) + Number(f[12]) });
+  }
+  return out;
+}
+
+/** Result of a child script. */
+export interface ChildResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** Killed by the timeout. */
+  timedOut: boolean;
+  ms: number;
+}
+
+/**
+ * Run `deno run -A tests/helpers/<script> args...`, optionally without any
+ * capability (uid 0 then cannot read a root-owned mode-000 folder), killed
+ * after timeoutMs.
+ */
+export async function runChild(
+  script: string,
+  args: string[],
+  opts: { unprivileged?: boolean; timeoutMs?: number } = {},
+): Promise<ChildResult> {
+  const deno = [Deno.execPath(), "run", "-A", "--no-check", `${here}${script}`, ...args];
+  const argv = opts.unprivileged
+    ? ["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--ambient-caps=-all", ...deno]
+    : deno;
+  const t0 = performance.now();
+  const child = new Deno.Command(argv[0], {
+    args: argv.slice(1),
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }, opts.timeoutMs ?? 30_000);
+  const out = await child.output();
+  clearTimeout(timer);
+  return {
+    code: out.code,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+    timedOut,
+    ms: performance.now() - t0,
+  };
+}
+
+/**
+ * A RegExp for `skip` that never matches but removes `target` the first
+ * time the walker asks about it (from a worker thread, before opening it):
+ * the folder then vanishes between being listed and being read.
+ */
+export class VanishOnAsk extends RegExp {
+  /** The folder to remove. */
+  target: string;
+  /** How many times `target` was asked about. */
+  asked = 0;
+  constructor(target: string) {
+    super("(?!)");
+    this.target = target;
+  }
+  override test(path: string): boolean {
+    // Asked again on the JavaScript side for the folder's own row.
+    if (path === this.target && this.asked++ === 0) Deno.removeSync(path, { recursive: true });
+    return false;
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * walk() lifecycle (issue 3): leaving the loop early, cancelling with an
+ * AbortSignal, and memory with a slow consumer, over a 100,000-file tree.
+ * In-process tests keep Deno's op and resource sanitizers on; the exit and
+ * memory tests run child processes (tests/helpers/walk_child_*.ts).
+ */
+import { assert, assertEquals, assertLess, assertRejects, assertStrictEquals } from "@std/assert";
+import { nativeVersion, walk, walkDirs } from "../mod.ts";
+import { BIG_FILES, bigTree, nativeThreads, runChild, startNamed } from "./helpers/walk_tree.ts";
+
+nativeVersion(); // load the library outside any test (it is a resource)
+
+const BIG_ENTRIES = BIG_FILES + 101; // 100 folders and the root
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const MiB = 1024;
+
+Deno.test({
+  name: "walk: break after 10 of 100,000 entries: threads stopped, nothing left (sanitizers on)",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const root = await bigTree();
+    for (const how of ["break", "stalled-break", "skip-break", "return", "throw"]) {
+      // skip-break: the workers call back into JavaScript for every folder.
+      const it = walk(root, { threads: 4, skip: how === "skip-break" ? [/no-such-name$/] : [] });
+      await startNamed(it);
+      let n = 1;
+      let blocked = 0;
+      try {
+        for await (const _ of it) {
+          if (++n < 10) continue;
+          if (how === "stalled-break") {
+            // Every batch full: the workers wait; leaving must wake them.
+            await sleep(200);
+            blocked = nativeThreads().filter((t) => t.state === "S").length;
+            assertEquals(blocked, 4, "the 4 workers, waiting");
+          }
+          if (how.endsWith("break")) break;
+          if (how === "return") await it.return!(undefined);
+          if (how === "throw") throw new Error("consumer failed");
+        }
+      } catch (e) {
+        if ((e as Error).message !== "consumer failed") throw e;
+      }
+      assertEquals(n, 10, how);
+      // The generator's cleanup joined every worker before the loop ended.
+      assertEquals(nativeThreads(), [], how);
+      assertEquals(await it.next(), { done: true, value: undefined });
+    }
+    const dirs = walkDirs(root);
+    for await (const _ of dirs) break;
+    assertEquals(nativeThreads(), []);
+  },
+});
+
+Deno.test("walk: a process that leaves a 100,000-file walk early exits by itself", async () => {
+  const root = await bigTree();
+  for (const how of ["break", "stalled-break", "skip-break", "return", "throw", "abort"]) {
+    const r = await runChild("walk_child_break.ts", [root, how], { timeoutMs: 10_000 });
+    assert(!r.timedOut, `${how}: the process did not exit within 10 s`);
+    assertEquals(r.code, 0, `${how}: ${r.stderr}`);
+    const out = JSON.parse(r.stdout);
+    assertEquals(out.entries, 10, how);
+    assertEquals(out.workersBefore, 4, how);
+    assertEquals(out.workersLeft, 0, how);
+  }
+});
+
+Deno.test({
+  name: "walk option signal: abort rejects with the reason, stops yielding and frees everything",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const root = await bigTree();
+    // Aborted inside the loop: the next step rejects with the very reason.
+    {
+      const ac = new AbortController();
+      const reason = new Error("enough");
+      const it = walk(root, { signal: ac.signal });
+      await startNamed(it);
+      let n = 1;
+      const err = await assertRejects(async () => {
+        for await (const _ of it) if (++n === 100) ac.abort(reason);
+      });
+      assertStrictEquals(err, reason);
+      assertEquals(n, 100, "entries yielded after abort()");
+      assertEquals(nativeThreads(), []);
+    }
+    // Aborted by a timer while the consumer is slow and the workers wait.
+    {
+      const ac = new AbortController();
+      const it = walkDirs(root, { signal: ac.signal, batches: 1, batchBytes: 4096, threads: 2 });
+      await startNamed(it);
+      setTimeout(() => ac.abort("timer"), 20);
+      await sleep(100);
+      assertEquals(nativeThreads(), [], "the abort stopped the workers");
+      const err = await assertRejects(async () => {
+        for await (const _ of it) { /* nothing */ }
+      });
+      assertStrictEquals(err, "timer");
+    }
+    // Aborted before the start: rejects at once, starts nothing.
+    {
+      const ac = new AbortController();
+      ac.abort(new DOMException("before", "AbortError"));
+      const err = await assertRejects(() => walk(root, { signal: ac.signal }).next());
+      assertStrictEquals(err, ac.signal.reason);
+      assertEquals(nativeThreads(), []);
+    }
+    // A signal that never fires changes nothing.
+    {
+      let n = 0;
+      for await (const _ of walk(root, { signal: new AbortController().signal })) n++;
+      assertEquals(n, BIG_ENTRIES);
+    }
+  },
+});
+
+Deno.test("walk: a consumer that sleeps between entries keeps memory bounded (backpressure)", async () => {
+  const root = await bigTree();
+  const r = await runChild("walk_child_memory.ts", [root, String(BIG_ENTRIES), "1200"], {
+    timeoutMs: 60_000,
+  });
+  assertEquals(r.code, 0, r.stderr);
+  const m = JSON.parse(r.stdout);
+  const detail = JSON.stringify(m);
+  assertEquals(m.entries, BIG_ENTRIES);
+  assertEquals(m.errors, 0);
+  // While the consumer stalls at 10%, the two workers are alive (the walk
+  // is not done: without backpressure it would be, in well under a second),
+  // asleep, and burning no CPU: they wait for a free batch.
+  for (const sample of [m.early, m.late]) {
+    assertEquals(sample.length, 2, `workers during the stall: ${detail}`);
+    for (const t of sample) assertEquals(t.state, "S", detail);
+  }
+  for (const t of m.late) {
+    const before = m.early.find((e: { tid: number }) => e.tid === t.tid);
+    assert(before, detail);
+    assertLess(t.cpuTicks - before.cpuTicks, 3, `a worker kept running: ${detail}`);
+  }
+  // Nothing piles up meanwhile (an unbounded queue holds ~14 MiB more here:
+  // the rest of the tree's entries), and the peak stays far from large.
+  assertLess(m.rssStalled - m.rss10, 8 * MiB, detail);
+  assertLess(m.hwm, 300 * MiB, detail);
+  assertEquals(m.workersLeft, 0);
+});

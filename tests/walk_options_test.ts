@@ -1,0 +1,398 @@
+/**
+ * Every option of walk() and walkDirs() (issue 3), each with a test that
+ * fails when the option is ignored.  Expectations are computed from the
+ * readDir/lstat reference of tests/helpers/walk_tree.ts.
+ *
+ * onError and the unprivileged cases of skip/exclude are in walk_test.ts;
+ * signal is in walk_lifecycle_test.ts.
+ */
+import { assert, assertEquals, assertNotEquals, assertRejects } from "@std/assert";
+import { nativeVersion, walk, type WalkDir, walkDirs, type WalkEntry } from "../mod.ts";
+import {
+  nativeThreads,
+  type RefEntry,
+  reference,
+  rememberMount,
+  scratchDir,
+  setDiff,
+  sorted,
+  startNamed,
+  stdDepth,
+  VanishOnAsk,
+  weirdTree,
+} from "./helpers/walk_tree.ts";
+
+nativeVersion(); // load the library outside any test (it is a resource)
+
+let refP: Promise<Map<string, RefEntry>> | undefined;
+async function tree(): Promise<{ root: string; ref: Map<string, RefEntry> }> {
+  const root = await weirdTree();
+  refP ??= reference(root);
+  return { root, ref: await refP };
+}
+
+async function paths(root: string, o: Parameters<typeof walk>[1]): Promise<string[]> {
+  const out: string[] = [];
+  const it = walk(root, o);
+  for await (const e of it) out.push(e.path);
+  assertEquals(it.errors, []);
+  return out;
+}
+
+function refPaths(ref: Map<string, RefEntry>, keep: (r: RefEntry) => boolean): string[] {
+  return [...ref.values()].filter(keep).map((r) => r.path);
+}
+
+Deno.test("walk option threads: that many worker threads walk the tree", async () => {
+  const { root, ref } = await tree();
+  assertEquals(nativeThreads(), []);
+  for (const threads of [1, 3, 8]) {
+    // A stalled consumer: the workers wait for free batches, so all of
+    // them are alive while we look.
+    const it = walk(root, { threads, batches: 1, batchBytes: 4096 });
+    const first = await startNamed(it); // the workers inherit a unique name
+    const seen: string[] = [first.value!.path];
+    await new Promise((r) => setTimeout(r, 200));
+    const during = nativeThreads();
+    for await (const e of it) seen.push(e.path);
+    assertEquals(during.length, threads, JSON.stringify(during));
+    assertEquals(nativeThreads(), [], "worker threads left after the walk");
+    assertEquals(setDiff(seen, ref.keys()), "");
+  }
+});
+
+Deno.test("walk option maxDepth: @std/fs depths (root 0), walkDirs within the limit", async () => {
+  const { root, ref } = await tree();
+  for (const maxDepth of [0, 1, 2, 3, 7]) {
+    const got = await paths(root, { maxDepth });
+    assertEquals(
+      setDiff(got, refPaths(ref, (r) => stdDepth(r) <= maxDepth)),
+      "",
+      `maxDepth ${maxDepth}`,
+    );
+  }
+  // Infinity and a limit beyond the deepest entry: everything.
+  const deepest = Math.max(...[...ref.values()].map(stdDepth));
+  assertEquals(setDiff(await paths(root, { maxDepth: deepest }), ref.keys()), "");
+  assertEquals(
+    setDiff(
+      await paths(root, { maxDepth: deepest - 1 }),
+      refPaths(ref, (r) => stdDepth(r) < deepest),
+    ),
+    "",
+  );
+  assertEquals(setDiff(await paths(root, { maxDepth: Infinity }), ref.keys()), "");
+  // walkDirs: the folders whose whole listing is within the limit.
+  for (const maxDepth of [1, 3]) {
+    const dirs = new Map<string, WalkDir>();
+    for await (const d of walkDirs(root, { maxDepth })) dirs.set(d.path, d);
+    const want = [...ref.values()].filter((r) => r.kind === "dir" && stdDepth(r) < maxDepth);
+    assertEquals(
+      setDiff(dirs.keys(), want.map((r) => r.path)),
+      "",
+      `walkDirs maxDepth ${maxDepth}`,
+    );
+    for (const r of want) {
+      assertEquals(sorted(dirs.get(r.path)!.dirs), sorted(r.dirs), r.path);
+      assertEquals(sorted(dirs.get(r.path)!.files), sorted(r.files), r.path);
+    }
+  }
+  for (const bad of [-1, 1.5, NaN]) {
+    await assertRejects(() => walk(root, { maxDepth: bad }).next(), RangeError);
+  }
+});
+
+Deno.test("walk option maxDepth: nothing is reported from beyond the limit", async () => {
+  // a/gone (depth 2) vanishes between being listed and being read.
+  for (const [maxDepth, root] of [[2, "depth-a"], [2, "depth-b/"], [3, "depth-c"]] as const) {
+    const top = `${scratchDir()}/${root}`.replace(/\/$/, "");
+    Deno.mkdirSync(`${top}/a/gone`, { recursive: true });
+    Deno.writeTextFileSync(`${top}/a/gone/x`, "x");
+    const it = walk(`${scratchDir()}/${root}`, {
+      maxDepth,
+      skip: [new VanishOnAsk(`${top}/a/gone`)],
+    });
+    const got: string[] = [];
+    for await (const e of it) got.push(e.path.slice(top.length));
+    assertEquals(sorted(got), ["", "/a", "/a/gone"]);
+    // At depth 2 the folder is not to be entered: its vanishing is no error.
+    assertEquals(it.errors.map((e) => e.op), maxDepth === 2 ? [] : ["open"], root);
+  }
+});
+
+Deno.test("walk options includeFiles, includeDirs, includeSymlinks", async () => {
+  const { root, ref } = await tree();
+  const cases: [Parameters<typeof walk>[1], (r: RefEntry) => boolean][] = [
+    [{ includeFiles: false }, (r) => r.kind === "dir" || r.kind === "symlink"],
+    [{ includeDirs: false }, (r) => r.kind !== "dir"],
+    [{ includeSymlinks: false }, (r) => r.kind !== "symlink"],
+    [
+      { includeDirs: false, includeSymlinks: false },
+      (r) => r.kind === "file" || r.kind === "other",
+    ],
+    [{ includeFiles: false, includeDirs: false }, (r) => r.kind === "symlink"],
+  ];
+  for (const [o, keep] of cases) {
+    assertEquals(setDiff(await paths(root, o), refPaths(ref, keep)), "", JSON.stringify(o));
+  }
+  // The FIFO counts as a file.
+  const noFiles = await paths(root, { includeFiles: false });
+  assert(!noFiles.includes(`${root}/weird/fifo`));
+});
+
+Deno.test("walk option exts: only paths with these extensions (with or without the dot)", async () => {
+  const { root, ref } = await tree();
+  const got = await paths(root, { exts: ["csv", ".json", "gz"] });
+  const want = refPaths(ref, (r) => /\.(csv|json|gz)$/.test(r.path));
+  assert(want.length > 100);
+  assertEquals(setDiff(got, want), "");
+});
+
+Deno.test("walk option match: only paths matching one of the expressions", async () => {
+  const { root, ref } = await tree();
+  const match = [/\/f0000\d_[^/]*$/, /\/weird\/[^/]*$/];
+  const got = await paths(root, { match });
+  const want = refPaths(ref, (r) => match.some((m) => m.test(r.path)));
+  assert(want.length > 100);
+  assertEquals(setDiff(got, want), "");
+});
+
+/** A RegExp that records every path it is asked about. */
+class Recording extends RegExp {
+  asked: string[] = [];
+  override test(s: string): boolean {
+    this.asked.push(s);
+    return super.test(s);
+  }
+}
+
+Deno.test("walk option skip: matching entries are not yielded, matching folders not entered", async () => {
+  const { root, ref } = await tree();
+  // One expression matches only the folder's own path: had the folder been
+  // entered, its entries (which do not match) would show up.
+  const skipped = [...ref.values()].find((r) =>
+    r.kind === "dir" && r.depth === 1 && r.files.length > 0 && r.dirs.length > 0
+  )!;
+  const byName = new Recording(`/${skipped.name}$`);
+  const weird = new Recording("/weird$");
+  const files = /\/f0001\d_[^/]*$/;
+  const skip = [byName, weird, files];
+  const got = await paths(root, { skip });
+  const under = (r: RefEntry, d: string) => r.path === d || r.path.startsWith(`${d}/`);
+  const want = refPaths(
+    ref,
+    (r) => !under(r, skipped.path) && !under(r, `${root}/weird`) && !files.test(r.path),
+  );
+  assertEquals(setDiff(got, want), "");
+  // Nothing below a skipped folder was ever asked about (not even natively).
+  for (const rec of [byName, weird]) {
+    const below = rec.asked.filter((p) =>
+      p.startsWith(`${skipped.path}/`) || p.startsWith(`${root}/weird/`)
+    );
+    assertEquals(below, []);
+  }
+  // walkDirs: the skipped folders are neither yielded nor entered.
+  const dirs: string[] = [];
+  for await (const d of walkDirs(root, { skip: [/\/weird$/] })) dirs.push(d.path);
+  assertEquals(
+    setDiff(dirs, refPaths(ref, (r) => r.kind === "dir" && !under(r, `${root}/weird`))),
+    "",
+  );
+  // A root that matches yields nothing.
+  assertEquals(await paths(root, { skip: [/weird-tree$/] }), []);
+});
+
+Deno.test("walk option exclude: these folders and everything below them are left out", async () => {
+  const { root, ref } = await tree();
+  const dirs = [...ref.values()].filter((r) => r.kind === "dir" && r.depth >= 2 && r.fcount > 3);
+  const ex = [dirs[0].path, `${dirs[dirs.length - 1].path}/`, `${root}/weird/deep`];
+  const got = await paths(root, { exclude: ex });
+  const bases = ex.map((p) => p.replace(/\/$/, ""));
+  const want = refPaths(ref, (r) => !bases.some((b) => r.path === b || r.path.startsWith(`${b}/`)));
+  assert(want.length < ref.size - 60);
+  assertEquals(setDiff(got, want), "");
+});
+
+Deno.test("walk option noSnap: folders named .snapshot are not entered", async () => {
+  const root = `${scratchDir()}/snap`;
+  for (const d of [".snapshot/hourly.0", "x/.snapshot", "x/.snapshot2", "y"]) {
+    Deno.mkdirSync(`${root}/${d}`, { recursive: true });
+  }
+  for (
+    const f of [".snapshot/hourly.0/a", "x/.snapshot/b", "x/.snapshot2/c", "y/.snapshot", "x/d"]
+  ) {
+    Deno.writeTextFileSync(`${root}/${f}`, f);
+  }
+  const rel = (xs: string[]) => sorted(xs.map((p) => p.slice(root.length)));
+  const all = rel(await paths(root, {}));
+  assertEquals(all, [
+    "",
+    "/.snapshot",
+    "/.snapshot/hourly.0",
+    "/.snapshot/hourly.0/a",
+    "/x",
+    "/x/.snapshot",
+    "/x/.snapshot/b",
+    "/x/.snapshot2",
+    "/x/.snapshot2/c",
+    "/x/d",
+    "/y",
+    "/y/.snapshot",
+  ]);
+  // A file named .snapshot and a folder named .snapshot2 stay.
+  assertEquals(rel(await paths(root, { noSnap: true })), [
+    "",
+    "/x",
+    "/x/.snapshot2",
+    "/x/.snapshot2/c",
+    "/x/d",
+    "/y",
+    "/y/.snapshot",
+  ]);
+});
+
+Deno.test("walk option oneFileSystem: a file system mounted inside the tree is not entered", async () => {
+  const root = `${scratchDir()}/onefs`;
+  const mnt = `${root}/mnt`;
+  Deno.mkdirSync(`${root}/a`, { recursive: true });
+  Deno.mkdirSync(mnt);
+  Deno.writeTextFileSync(`${root}/a/f`, "f");
+  const m = await new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", "size=1m", "pwalk-test", mnt],
+    stderr: "piped",
+  }).output();
+  if (!m.success) {
+    console.log(
+      `oneFileSystem not tested: cannot mount a tmpfs here (${
+        new TextDecoder().decode(m.stderr).trim()
+      })`,
+    );
+    return;
+  }
+  rememberMount(mnt);
+  try {
+    Deno.mkdirSync(`${mnt}/sub`);
+    Deno.writeTextFileSync(`${mnt}/g`, "g");
+    Deno.writeTextFileSync(`${mnt}/sub/h`, "h");
+    const rootDev = Deno.statSync(root).dev;
+    assertNotEquals(Deno.statSync(mnt).dev, rootDev, "the premise: another device");
+    const rel = (xs: string[]) => sorted(xs.map((p) => p.slice(root.length)));
+    const entries: WalkEntry[] = [];
+    for await (const e of walk(root)) entries.push(e);
+    assertEquals(rel(entries.map((e) => e.path)), [
+      "",
+      "/a",
+      "/a/f",
+      "/mnt",
+      "/mnt/g",
+      "/mnt/sub",
+      "/mnt/sub/h",
+    ]);
+    assert(entries.some((e) => e.dev !== rootDev));
+    const one: WalkEntry[] = [];
+    for await (const e of walk(root, { oneFileSystem: true })) one.push(e);
+    assertEquals(rel(one.map((e) => e.path)), ["", "/a", "/a/f"]);
+    assert(one.every((e) => e.dev === rootDev));
+  } finally {
+    await new Deno.Command("umount", { args: [mnt] }).output();
+  }
+});
+
+Deno.test("walk option followSymlinks: off, links are entries; on, they are entered and loops end", async () => {
+  const base = `${scratchDir()}/follow`;
+  const root = `${base}/root`;
+  Deno.mkdirSync(`${base}/outside/osub`, { recursive: true });
+  Deno.mkdirSync(`${root}/real`, { recursive: true });
+  Deno.writeTextFileSync(`${base}/outside/o1.txt`, "o1!");
+  Deno.writeTextFileSync(`${base}/outside/osub/o2.txt`, "o2");
+  Deno.writeTextFileSync(`${root}/real/r.txt`, "12345");
+  Deno.symlinkSync("..", `${root}/real/up`); // a loop back to the root
+  Deno.symlinkSync("../outside", `${root}/tooutside`);
+  Deno.symlinkSync("real/r.txt", `${root}/tofile`);
+  Deno.symlinkSync("/nonexistent/target", `${root}/dangling`);
+  Deno.symlinkSync("self", `${root}/self`);
+  const rel = (p: string) => p.slice(root.length);
+
+  const off = new Map<string, WalkEntry>();
+  const offIt = walk(root);
+  for await (const e of offIt) off.set(rel(e.path), e);
+  assertEquals(offIt.errors, []);
+  assertEquals(sorted(off.keys()), [
+    "",
+    "/dangling",
+    "/real",
+    "/real/r.txt",
+    "/real/up",
+    "/self",
+    "/tofile",
+    "/tooutside",
+  ]);
+  for (const l of ["/dangling", "/real/up", "/self", "/tofile", "/tooutside"]) {
+    const e = off.get(l)!;
+    assert(e.isSymlink && !e.isFile && !e.isDirectory && !e.viaLink, l);
+    assertEquals(e.size, Deno.readLinkSync(`${root}${l}`).length, l); // a link's size
+  }
+
+  const on = new Map<string, WalkEntry>();
+  const onIt = walk(root, { followSymlinks: true });
+  for await (const e of onIt) {
+    on.set(rel(e.path), e);
+    assert(on.size < 100, "the walk does not end");
+  }
+  assertEquals(sorted(on.keys()), [
+    "",
+    "/dangling",
+    "/real",
+    "/real/r.txt",
+    "/self",
+    "/tofile",
+    "/tooutside",
+    "/tooutside/o1.txt",
+    "/tooutside/osub",
+    "/tooutside/osub/o2.txt",
+  ]);
+  // The loop is reported, not followed.
+  assertEquals(onIt.errors.map((e) => [rel(e.path), e.op]), [["/real/up", "loop"]]);
+  const outside = Deno.statSync(`${base}/outside`);
+  const dir = on.get("/tooutside")!;
+  assert(dir.isDirectory && !dir.isSymlink && dir.viaLink);
+  assertEquals(dir.ino, outside.ino);
+  assertEquals(dir.fcount, 2);
+  assertEquals(on.get("/tooutside/osub/o2.txt")!.size, 2);
+  assertEquals(on.get("/tooutside/o1.txt")!.parentIno, outside.ino);
+  const file = on.get("/tofile")!;
+  assert(file.isFile && file.viaLink);
+  assertEquals([file.size, file.ino], [5, Deno.statSync(`${root}/real/r.txt`).ino]);
+  // Dangling and self-referencing links stay links.
+  assert(on.get("/dangling")!.isSymlink && on.get("/self")!.isSymlink);
+});
+
+Deno.test("walk option followSymlinks: the generated tree's loop ends the walk with a loop error", async () => {
+  const { root, ref } = await tree();
+  const it = walk(root, { followSymlinks: true, threads: 4 });
+  let n = 0;
+  let sawLoopTarget = false;
+  for await (const e of it) {
+    if (++n > 2 * ref.size) throw new Error("the walk does not end");
+    if (e.path.startsWith(`${root}/weird/loop/`)) sawLoopTarget = true;
+  }
+  assert(!sawLoopTarget, "weird/loop was entered");
+  assertEquals(it.errors.map((e) => [e.path, e.op, e.message]), [[
+    `${root}/weird/loop`,
+    "loop",
+    "Too many levels of symbolic links",
+  ]]);
+  // Off: the link is an entry, never entered, and nothing is reported.
+  const off = await paths(root, {});
+  assert(off.includes(`${root}/weird/loop`));
+  assert(!off.some((p) => p.startsWith(`${root}/weird/loop/`)));
+});
+
+Deno.test("walk options batchBytes and batches: tiny batches give the same entries", async () => {
+  const { root, ref } = await tree();
+  const got: string[] = [];
+  for await (const e of walk(root, { batchBytes: 4096, batches: 1, threads: 2 })) got.push(e.path);
+  assertEquals(got.length, ref.size);
+  assertEquals(setDiff(got, ref.keys()), "");
+  await assertRejects(() => walk(root, { batchBytes: 10 }).next(), RangeError);
+});

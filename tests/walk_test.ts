@@ -1,0 +1,436 @@
+/**
+ * walk() and walkDirs() (issue 3) against an independent reference computed
+ * with Deno.readDirSync/Deno.lstatSync on a generated hostile tree; errors
+ * that never end the walk; long paths, deep trees, non-UTF-8 names and an
+ * unreadable folder walked without root's capabilities.
+ *
+ * Options are in walk_options_test.ts; early exit, cancellation and memory
+ * in walk_lifecycle_test.ts.
+ */
+import { assert, assertEquals, assertRejects, assertStrictEquals } from "@std/assert";
+import { nativeVersion, walk, type WalkDir, walkDirs, type WalkEntry } from "../mod.ts";
+import {
+  hex,
+  python,
+  type RefEntry,
+  reference,
+  runChild,
+  scratchDir,
+  setDiff,
+  sorted,
+  VanishOnAsk,
+  weirdTree,
+} from "./helpers/walk_tree.ts";
+
+// Open the library before the first test: a DynamicLibrary is a resource
+// and would trip the resource sanitizer of whichever test loaded it.
+nativeVersion();
+
+const enc = new TextEncoder();
+const lossy = new TextDecoder();
+
+/** Every fact of `e` that differs from the reference entry `r`. */
+function compare(e: WalkEntry, r: RefEntry): string[] {
+  const bad: string[] = [];
+  const eq = (what: string, a: unknown, b: unknown) => {
+    if (a !== b) bad.push(`${e.path}: ${what} ${a} != ${b}`);
+  };
+  eq("name", e.name, r.name);
+  eq("isFile", e.isFile, r.kind === "file");
+  eq("isDirectory", e.isDirectory, r.kind === "dir");
+  eq("isSymlink", e.isSymlink, r.kind === "symlink");
+  eq("size", e.size, r.size);
+  eq("mode", e.mode, r.mode);
+  eq("uid", e.uid, r.uid);
+  eq("gid", e.gid, r.gid);
+  eq("ino", e.ino, r.ino);
+  eq("dev", e.dev, r.dev);
+  eq("nlink", e.nlink, r.nlink);
+  eq("blocks", e.blocks, r.blocks);
+  eq("depth", e.depth, r.depth);
+  eq("parentIno", e.parentIno, r.parentIno);
+  eq("viaLink", e.viaLink, false);
+  // Deno's Date has whole milliseconds (truncated); pwalk keeps the fraction
+  // (a double, so x.9999999 may round up to the next millisecond).
+  if (!(Math.abs(e.mtime - r.mtime) <= 1)) bad.push(`${e.path}: mtime ${e.mtime} != ${r.mtime}`);
+  if (!(Math.abs(e.atime - r.atime) <= 1)) bad.push(`${e.path}: atime ${e.atime} != ${r.atime}`);
+  // Deno.lstat's ctime has whole seconds; python's st_ctime_ns gives the rest.
+  eq("ctime (s)", Math.floor(e.ctime / 1000) * 1000, r.ctime);
+  if (!(Math.abs(e.ctime - Number(r.ctimeNs) / 1e6) <= 0.001)) {
+    bad.push(`${e.path}: ctime ${e.ctime} != ${Number(r.ctimeNs) / 1e6} (ns/1e6)`);
+  }
+  eq("fcount", e.fcount, r.kind === "dir" ? r.fcount : -1);
+  eq("dirsum", e.dirsum, r.kind === "dir" ? r.dirsum : 0);
+  if (r.rawPath) {
+    if (!e.pathBytes || hex(e.pathBytes) !== hex(r.rawPath)) {
+      bad.push(`${e.path}: pathBytes ${e.pathBytes && hex(e.pathBytes)} != ${hex(r.rawPath)}`);
+    }
+  } else {
+    eq("pathBytes", e.pathBytes, undefined);
+  }
+  return bad;
+}
+
+function noProblems(problems: string[]): void {
+  assertEquals(problems.length, 0, problems.slice(0, 20).join("\n"));
+}
+
+Deno.test("walk: every entry of a generated tree equals the readDir/lstat reference", async () => {
+  const root = await weirdTree();
+  const ref = await reference(root);
+  const it = walk(root);
+  const seen: string[] = [];
+  const problems: string[] = [];
+  for await (const e of it) {
+    seen.push(e.path);
+    const r = ref.get(e.path);
+    if (r) problems.push(...compare(e, r));
+  }
+  assertEquals(seen.length, new Set(seen).size, "an entry was yielded twice");
+  assertEquals(setDiff(seen, ref.keys()), "");
+  noProblems(problems);
+  assertEquals(it.errors, []);
+  // The premises the hostile tree is meant to provide.
+  assert(ref.size > 21_000, `only ${ref.size} entries`);
+  const kinds = new Set([...ref.values()].map((r) => r.kind));
+  assertEquals(sorted(kinds), ["dir", "file", "other", "symlink"]);
+  assert([...ref.values()].some((r) => r.rawPath), "no non-UTF-8 name in the tree");
+  assert([...ref.values()].some((r) => r.nlink === 2 && r.kind === "file"), "no hard link");
+  assert([...ref.keys()].some((p) => enc.encode(p).length > 6000), "no path over 6,000 bytes");
+});
+
+Deno.test("walkDirs: one item per folder, with readDir's subfolder and file names", async () => {
+  const root = await weirdTree();
+  const ref = await reference(root);
+  const refDirs = [...ref.values()].filter((r) => r.kind === "dir");
+  const it = walkDirs(root, { threads: 3 });
+  const got = new Map<string, WalkDir>();
+  const problems: string[] = [];
+  for await (const d of it) {
+    assert(!got.has(d.path), `${d.path} yielded twice`);
+    got.set(d.path, d);
+    const r = ref.get(d.path);
+    if (!r) continue;
+    assertStrictEquals(d.entry.path, d.path);
+    problems.push(...compare(d.entry, r));
+    if (sorted(d.dirs).join("\0") !== sorted(r.dirs).join("\0")) {
+      problems.push(`${d.path}: dirs ${sorted(d.dirs)} != ${sorted(r.dirs)}`);
+    }
+    if (sorted(d.files).join("\0") !== sorted(r.files).join("\0")) {
+      problems.push(`${d.path}: files ${sorted(d.files)} != ${sorted(r.files)}`);
+    }
+  }
+  assertEquals(setDiff(got.keys(), refDirs.map((r) => r.path)), "");
+  noProblems(problems);
+  assertEquals(it.errors, []);
+  // Links, the FIFO and the non-UTF-8 file are "files" (not entered).
+  const weird = got.get(`${root}/weird`)!;
+  for (const n of ["loop", "dangling", "fifo", "latin1-\uFFFD\uFFFD.bin"]) {
+    assert(weird.files.includes(n), `${n} not among weird's files`);
+  }
+  assertEquals(sorted(weird.dirs), ["deep", "locked"]);
+});
+
+Deno.test("walk: a root that does not exist throws Deno.errors.NotFound", async () => {
+  const missing = `${scratchDir()}/no/such/folder`;
+  await assertRejects(async () => {
+    for await (const _ of walk(missing)) { /* nothing */ }
+  }, Deno.errors.NotFound);
+  await assertRejects(async () => {
+    for await (const _ of walkDirs(missing)) { /* nothing */ }
+  }, Deno.errors.NotFound);
+  // A file as root is not a folder to walk.
+  const file = `${scratchDir()}/a-file`;
+  Deno.writeTextFileSync(file, "x");
+  await assertRejects(async () => {
+    for await (const _ of walk(file)) { /* nothing */ }
+  }, Deno.errors.NotADirectory);
+});
+
+function vanishTree(tag: string): string {
+  const root = `${scratchDir()}/vanish-${tag}`;
+  for (const d of ["keep1", "keep2", "gone", "keep1/sub"]) {
+    Deno.mkdirSync(`${root}/${d}`, { recursive: true });
+  }
+  for (const f of ["keep1/a", "keep1/sub/b", "keep2/c", "gone/x", "gone/y", "top"]) {
+    Deno.writeTextFileSync(`${root}/${f}`, f);
+  }
+  return root;
+}
+
+Deno.test("walk: a folder that vanishes mid-walk is an error; the walk goes on", async (t) => {
+  await t.step("collected in iterator.errors without onError", async () => {
+    const root = vanishTree("collect");
+    const it = walk(root, { skip: [new VanishOnAsk(`${root}/gone`)], threads: 1 });
+    const paths: string[] = [];
+    for await (const e of it) paths.push(e.path.slice(root.length));
+    // Everything else is there (gone's own row comes from its listing).
+    for (const p of ["", "/top", "/keep1", "/keep1/a", "/keep1/sub", "/keep1/sub/b", "/keep2/c"]) {
+      assert(paths.includes(p), `${p} missing`);
+    }
+    assert(!paths.includes("/gone/x"));
+    assertEquals(it.errors.length, 1, JSON.stringify(it.errors));
+    const err = it.errors[0];
+    assertEquals(err.path, `${root}/gone`);
+    assertEquals(lossy.decode(err.pathBytes), `${root}/gone`);
+    assertEquals(err.op, "open");
+    assertEquals(err.message, "No such file or directory");
+  });
+  await t.step("handed to onError (and not collected) when given", async () => {
+    const root = vanishTree("onerror");
+    const calls: { path: string; op: string; message: string }[] = [];
+    const it = walkDirs(root, {
+      skip: [new VanishOnAsk(`${root}/gone`)],
+      onError: (e) => calls.push({ path: e.path, op: e.op, message: e.message }),
+    });
+    const dirs: string[] = [];
+    for await (const d of it) dirs.push(d.path.slice(root.length));
+    assertEquals(calls, [{
+      path: `${root}/gone`,
+      op: "open",
+      message: "No such file or directory",
+    }]);
+    assertEquals(it.errors, []);
+    for (const p of ["", "/keep1", "/keep1/sub", "/keep2"]) {
+      assert(dirs.includes(p), `${p} missing`);
+    }
+  });
+});
+
+Deno.test("walk: a path longer than 6,000 bytes is walked like any other", async () => {
+  const root = await weirdTree();
+  const ref = await reference(root);
+  const long = [...ref.values()].filter((r) => enc.encode(r.path).length > 6000);
+  assert(long.length > 0);
+  const want = new Map(long.map((r) => [r.path, r]));
+  const got: WalkEntry[] = [];
+  // The smallest batch: each long path is bigger than a whole batch.
+  for await (const e of walk(`${root}/weird/deep`, { batchBytes: 4096 })) {
+    if (want.has(e.path)) got.push(e);
+  }
+  assertEquals(setDiff(got.map((e) => e.path), want.keys()), "");
+  const bottom = got.find((e) => e.name === "bottom.txt")!;
+  assert(bottom && bottom.isFile, "bottom.txt not found");
+  // The walk from weird/deep numbers depths from there: compare the rest.
+  noProblems(got.flatMap((e) => {
+    const r = want.get(e.path)!;
+    return compare(e, { ...r, depth: e.depth, parentIno: r.parentIno }).filter((p) =>
+      !p.includes(": depth ")
+    );
+  }));
+  assertEquals(bottom.depth, 60);
+});
+
+Deno.test("walk: a chain of 2,000 folders (8,000-byte paths) is walked to the bottom", async () => {
+  const root = `${scratchDir()}/deep2000`;
+  const N = 2000;
+  await python(
+    `
+import os, sys
+os.mkdir(sys.argv[1])
+fd = os.open(sys.argv[1], os.O_RDONLY)
+for i in range(${N}):
+    os.mkdir("dir", dir_fd=fd)
+    nfd = os.open("dir", os.O_RDONLY, dir_fd=fd)
+    os.close(fd)
+    fd = nfd
+os.close(os.open("bottom.txt", os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=fd))
+os.close(fd)
+`,
+    root,
+  );
+  // Reference inodes, one level at a time (Deno.chdir + relative lstat).
+  const refIno: number[] = [Deno.statSync(root).ino!];
+  const cwd = Deno.cwd();
+  try {
+    Deno.chdir(root);
+    for (let i = 0; i < N; i++) {
+      refIno.push(Deno.lstatSync("dir").ino!);
+      Deno.chdir("dir");
+    }
+    refIno.push(Deno.lstatSync("bottom.txt").ino!);
+  } finally {
+    Deno.chdir(cwd);
+  }
+  const byPath = new Map<string, WalkEntry>();
+  const it = walk(root);
+  for await (const e of it) byPath.set(e.path, e);
+  assertEquals(it.errors, []);
+  assertEquals(byPath.size, N + 2);
+  let path = root;
+  for (let level = 0; level <= N + 1; level++) {
+    if (level > 0) path += level === N + 1 ? "/bottom.txt" : "/dir";
+    const e = byPath.get(path)!;
+    assert(e, `level ${level} missing`);
+    assertEquals(e.depth, level - 1, path.slice(-40));
+    assertEquals(e.ino, refIno[level]);
+    if (level > 0) assertEquals(e.parentIno, refIno[level - 1]);
+    if (level <= N) {
+      assert(e.isDirectory);
+      assertEquals(e.fcount, 1);
+    }
+  }
+  assertEquals(enc.encode(path).length, root.length + 4 * N + 11);
+  let folders = 0;
+  for await (const d of walkDirs(root)) {
+    folders++;
+    const bottom = d.entry.depth === N - 1;
+    assertEquals(d.dirs, bottom ? [] : ["dir"]);
+    assertEquals(d.files, bottom ? ["bottom.txt"] : []);
+  }
+  assertEquals(folders, N + 1);
+});
+
+Deno.test("walk: names that are not UTF-8 keep their bytes in pathBytes", async () => {
+  const root = `${scratchDir()}/bytes`;
+  const b = (s: string) => enc.encode(s);
+  const x = (...bytes: number[]) => new Uint8Array(bytes);
+  const cat = (...parts: Uint8Array[]) => new Uint8Array(parts.flatMap((p) => [...p]));
+  const dirFE = cat(b("dir-"), x(0xfe));
+  const tree: [Uint8Array[], "file" | "dir"][] = [
+    [[cat(b("latin1-"), x(0xe9, 0xff), b(".bin"))], "file"],
+    [[x(0xff)], "file"], // a lone byte
+    [[cat(b("trunc-"), x(0xe6, 0x97))], "file"], // a cut sequence
+    [[cat(b("sur-"), x(0xed, 0xa0, 0x80))], "file"], // an encoded surrogate
+    [[b("ok-café")], "file"],
+    [[dirFE], "dir"], // a folder whose name is not UTF-8, and below it:
+    [[dirFE, b("inner.txt")], "file"],
+    [[dirFE, x(0xc0, 0xaf)], "file"], // an overlong "/"
+    // Valid multi-byte names around them (UTF-16 offsets into the batch).
+    [[b("répertoire-日本")], "dir"],
+    [[b("répertoire-日本"), b("fichier-é.txt")], "file"],
+    [[b("répertoire-日本"), b("😀.txt")], "file"],
+    [[b("😀dir")], "dir"],
+    [[b("😀dir"), b("after-emoji")], "file"],
+    [[b("😀dir"), cat(b("raw-"), x(0x80))], "file"],
+  ];
+  await python(
+    `
+import os, sys, json
+root = os.fsencode(sys.argv[1])
+os.mkdir(root)
+for parts, kind in json.loads(sys.argv[2]):
+    p = os.path.join(root, *[bytes.fromhex(x) for x in parts])
+    if kind == "dir":
+        os.mkdir(p)
+    else:
+        with open(p, "wb") as f:
+            f.write(b"x" * len(p))
+`,
+    root,
+    JSON.stringify(tree.map(([parts, kind]) => [parts.map(hex), kind])),
+  );
+  const expected = new Map<string, Uint8Array>(); // lossy path -> bytes
+  for (const [parts] of tree) {
+    const bytes = cat(b(root), ...parts.flatMap((p) => [x(0x2f), p]));
+    expected.set(lossy.decode(bytes), bytes);
+  }
+  const got = new Map<string, WalkEntry>();
+  for await (const e of walk(root, { batchBytes: 4096 })) got.set(e.path, e);
+  got.delete(root);
+  assertEquals(setDiff(got.keys(), expected.keys()), "");
+  for (const [path, bytes] of expected) {
+    const e = got.get(path)!;
+    let valid = true;
+    try {
+      new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    } catch {
+      valid = false;
+    }
+    if (valid) {
+      assertEquals(e.pathBytes, undefined, path);
+    } else {
+      assert(e.path.includes("\uFFFD"), path);
+      assertEquals(hex(e.pathBytes!), hex(bytes), path);
+    }
+    assertEquals(e.name, lossy.decode(bytes.subarray(bytes.lastIndexOf(0x2f) + 1)), path);
+    if (!e.isDirectory) assertEquals(e.size, bytes.length, path); // written by python
+  }
+  // The non-UTF-8 folder was entered, and listed by walkDirs.
+  const dirs = new Map<string, WalkDir>();
+  for await (const d of walkDirs(root)) dirs.set(d.path, d);
+  const sub = dirs.get(`${root}/dir-\uFFFD`)!;
+  assert(sub, "the non-UTF-8 folder was not yielded");
+  assertEquals(sorted(sub.files), sorted(["inner.txt", "\uFFFD\uFFFD"]));
+  assertEquals(sub.entry.fcount, 2);
+  assertEquals(sorted(dirs.get(`${root}/😀dir`)!.files), ["after-emoji", "raw-\uFFFD"]);
+  assertEquals(sorted(dirs.get(`${root}/répertoire-日本`)!.files), ["fichier-é.txt", "😀.txt"]);
+  assert(dirs.get(root)!.files.includes("latin1-\uFFFD\uFFFD.bin"));
+});
+
+Deno.test("walkDirs: folders whose names differ only in invalid bytes keep their own contents", async () => {
+  // dir-\xfe, dir-\xff and dir-\uFFFD (valid UTF-8) all read "dir-\uFFFD".
+  const root = `${scratchDir()}/lookalike`;
+  await python(
+    `
+import os, sys
+root = os.fsencode(sys.argv[1])
+os.mkdir(root)
+for tag, name in ((b"fe", b"dir-\\xfe"), (b"ff", b"dir-\\xff"), (b"ok", "dir-\\ufffd".encode())):
+    d = os.path.join(root, name)
+    os.mkdir(d)
+    os.mkdir(os.path.join(d, b"sub-" + tag))
+    for i in range(1500):
+        open(os.path.join(d, b"%s-%04d" % (tag, i)), "wb").close()
+`,
+    root,
+  );
+  for (const threads of [1, 2, 4]) {
+    const items: WalkDir[] = [];
+    // Small batches from several workers: the listings interleave.
+    for await (const d of walkDirs(root, { threads, batchBytes: 4096 })) {
+      if (d.path === `${root}/dir-\uFFFD`) items.push(d);
+    }
+    assertEquals(items.length, 3, `threads ${threads}`);
+    const tags = items.map((d) => {
+      const raw = d.entry.pathBytes;
+      const tag = raw ? hex(raw.subarray(raw.length - 1)) : "ok";
+      assertEquals(d.files.length, 1500, `threads ${threads}, dir-${tag}: ${d.files.length} files`);
+      assert(d.files.every((f) => f.startsWith(`${tag}-`)), `threads ${threads}: dir-${tag} mixed`);
+      assertEquals(d.dirs, [`sub-${tag}`]);
+      return tag;
+    });
+    assertEquals(sorted(tags), ["fe", "ff", "ok"]);
+  }
+});
+
+Deno.test("walk: an unreadable folder, walked without root's capabilities", async () => {
+  const root = await weirdTree();
+  const ref = await reference(root);
+  const r = await runChild("walk_child_unpriv.ts", [root], {
+    unprivileged: true,
+    timeoutMs: 60_000,
+  });
+  assertEquals(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  const locked = `${root}/weird/locked`;
+  // The premise: uid 0 without capabilities cannot read a mode-000 folder.
+  assertEquals(out.premise, "PermissionDenied");
+  const denied = { path: locked, op: "open", message: "Permission denied" };
+
+  // Errors collected in iterator.errors; every other entry still yielded,
+  // the folder's own row included.
+  const expected = [...ref.keys()].filter((p) => p !== `${locked}/secret.txt`);
+  assertEquals(setDiff(out.plain.paths, expected), "");
+  assertEquals(out.plain.errors, [denied]);
+  // onError gets the error with path, op and message; nothing is collected.
+  assertEquals(out.onError.calls, [denied]);
+  assertEquals(out.onError.collected, 0);
+  assertEquals(out.onError.count, expected.length);
+  // walkDirs: the folder is listed with no contents.
+  assertEquals(out.dirs.locked, { dirs: [], files: [] });
+  assertEquals(out.dirs.errors, [denied]);
+  // Not entered at all: skip or exclude it, and no error comes from below it.
+  assertEquals(out.skip.errors, []);
+  assertEquals(out.skip.count, expected.length - 1);
+  assertEquals(out.exclude.errors, []);
+  assertEquals(out.exclude.count, expected.length - 1);
+  // maxDepth 2 (@std/fs numbering): weird/locked, at depth 2, is yielded
+  // but not descended into, so nothing is reported about its contents.
+  assertEquals(
+    setDiff(out.maxDepth2.paths, [...ref.values()].filter((r) => r.depth <= 1).map((r) => r.path)),
+    "",
+  );
+  assert(out.maxDepth2.paths.includes(locked));
+  assertEquals(out.maxDepth2.errors, []);
+});
