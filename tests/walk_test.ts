@@ -11,6 +11,7 @@ import { assert, assertEquals, assertRejects, assertStrictEquals } from "@std/as
 import { nativeVersion, walk, type WalkDir, walkDirs, type WalkEntry } from "../mod.ts";
 import {
   hex,
+  nativeThreads,
   python,
   type RefEntry,
   reference,
@@ -18,6 +19,7 @@ import {
   scratchDir,
   setDiff,
   sorted,
+  startNamed,
   VanishOnAsk,
   weirdTree,
 } from "./helpers/walk_tree.ts";
@@ -195,6 +197,54 @@ Deno.test("walk: a folder that vanishes mid-walk is an error; the walk goes on",
       assert(dirs.includes(p), `${p} missing`);
     }
   });
+  await t.step("an onError that throws ends the walk with its error, cleanly", async () => {
+    const root = vanishTree("throws");
+    const boom = new Error("boom");
+    const it = walk(root, {
+      skip: [new VanishOnAsk(`${root}/gone`)],
+      onError: () => {
+        throw boom;
+      },
+    });
+    await startNamed(it);
+    const err = await assertRejects(async () => {
+      for await (const _ of it) { /* nothing */ }
+    });
+    assertStrictEquals(err, boom);
+    assertEquals(nativeThreads(), []);
+  });
+  await t.step("a file that vanishes between listing and stat: a stat error", async () => {
+    // 200 files and 20 folders in one folder; when the walker asks about
+    // the first folder it meets, every file goes: those listed after it
+    // can no longer be stat'ed.
+    const root = `${scratchDir()}/vanish-files`;
+    Deno.mkdirSync(root);
+    for (let i = 0; i < 20; i++) Deno.mkdirSync(`${root}/s${i}`);
+    for (let i = 0; i < 200; i++) Deno.writeTextFileSync(`${root}/f${i}`, "x");
+    class RemoveFiles extends RegExp {
+      done = false;
+      override test(path: string): boolean {
+        if (!this.done && path.startsWith(`${root}/s`)) {
+          this.done = true;
+          for (let i = 0; i < 200; i++) Deno.removeSync(`${root}/f${i}`);
+        }
+        return false;
+      }
+    }
+    const it = walk(root, { skip: [new RemoveFiles("(?!)")], threads: 1 });
+    const files: string[] = [];
+    const dirs: string[] = [];
+    for await (const e of it) (e.isFile ? files : dirs).push(e.name);
+    assertEquals(dirs.length, 21); // the root and its 20 folders
+    assert(it.errors.length > 0, "no file was listed after the first folder");
+    for (const e of it.errors) {
+      assertEquals([e.op, e.message], ["stat", "No such file or directory"]);
+      assert(/\/f\d+$/.test(e.path), e.path);
+    }
+    assertEquals(files.length + it.errors.length, 200);
+    const names = [...files, ...it.errors.map((e) => e.path.slice(root.length + 1))];
+    assertEquals(new Set(names).size, 200);
+  });
 });
 
 Deno.test("walk: a path longer than 6,000 bytes is walked like any other", async () => {
@@ -235,6 +285,7 @@ for i in range(${N}):
     os.close(fd)
     fd = nfd
 os.close(os.open("bottom.txt", os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=fd))
+os.close(os.open(b"raw-\\xff", os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=fd))
 os.close(fd)
 `,
     root,
@@ -256,7 +307,15 @@ os.close(fd)
   const it = walk(root);
   for await (const e of it) byPath.set(e.path, e);
   assertEquals(it.errors, []);
-  assertEquals(byPath.size, N + 2);
+  assertEquals(byPath.size, N + 3);
+  // A non-UTF-8 name at the bottom: 8,000 raw bytes, longer than the batch's
+  // raw region.
+  const raw = byPath.get(`${root}${"/dir".repeat(N)}/raw-\uFFFD`)!;
+  assert(raw, "raw-\\xff missing");
+  assertEquals(
+    hex(raw.pathBytes!),
+    hex(new Uint8Array([...enc.encode(`${root}${"/dir".repeat(N)}/raw-`), 0xff])),
+  );
   let path = root;
   for (let level = 0; level <= N + 1; level++) {
     if (level > 0) path += level === N + 1 ? "/bottom.txt" : "/dir";
@@ -267,7 +326,7 @@ os.close(fd)
     if (level > 0) assertEquals(e.parentIno, refIno[level - 1]);
     if (level <= N) {
       assert(e.isDirectory);
-      assertEquals(e.fcount, 1);
+      assertEquals(e.fcount, level === N ? 2 : 1);
     }
   }
   assertEquals(enc.encode(path).length, root.length + 4 * N + 11);
@@ -276,7 +335,7 @@ os.close(fd)
     folders++;
     const bottom = d.entry.depth === N - 1;
     assertEquals(d.dirs, bottom ? [] : ["dir"]);
-    assertEquals(d.files, bottom ? ["bottom.txt"] : []);
+    assertEquals(sorted(d.files), bottom ? ["bottom.txt", "raw-\uFFFD"] : []);
   }
   assertEquals(folders, N + 1);
 });

@@ -393,21 +393,39 @@ export interface ThreadInfo {
   cpuTicks: number;
 }
 
-/** Threads named `name` other than the calling one (the walk's workers). */
+/**
+ * System calls a walk worker never waits in, but Deno's helper threads do
+ * (read, poll, recvfrom, recvmsg, ppoll, epoll_wait, epoll_pwait): Deno
+ * sometimes starts such a thread from the JavaScript thread while it
+ * carries our name.  Linux numbers for x86_64 and aarch64.
+ */
+const IDLE_WAITS: Record<string, number[]> = {
+  x86_64: [0, 7, 45, 47, 271, 232, 281],
+  aarch64: [63, 73, 207, 212, 22],
+};
+
+/**
+ * Threads named `name` other than the calling one: the walk's workers
+ * (see {@link startNamed}); a thread of that name waiting on a socket or
+ * pipe is one of Deno's, not a worker.
+ */
 export function nativeThreads(name: string = WORKER_NAME): ThreadInfo[] {
   const self = Number(Deno.readLinkSync("/proc/thread-self").split("/").pop());
+  const idle = IDLE_WAITS[Deno.build.arch] ?? [];
   const out: ThreadInfo[] = [];
   for (const t of Deno.readDirSync("/proc/self/task")) {
     const tid = Number(t.name);
     if (tid === self) continue;
-    let comm: string, stat: string;
+    let comm: string, stat: string, syscall: string;
     try {
       comm = Deno.readTextFileSync(`/proc/self/task/${t.name}/comm`).trim();
       stat = Deno.readTextFileSync(`/proc/self/task/${t.name}/stat`);
+      syscall = Deno.readTextFileSync(`/proc/self/task/${t.name}/syscall`);
     } catch {
       continue; // the thread ended meanwhile
     }
     if (comm !== name) continue;
+    if (idle.includes(Number(syscall.split(" ")[0]))) continue; // "running" is NaN
     const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     out.push({ tid, state: f[0], cpuTicks: Number(f[11]) + Number(f[12]) });
   }
