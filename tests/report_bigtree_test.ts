@@ -68,14 +68,18 @@ async function threadsWhileBlocked(root: string, args: string[]): Promise<number
   }
 }
 
+/** Whether /proc shows where threads sleep (wchan names kernel functions here). */
 const procOk = (() => {
   try {
-    Deno.readTextFileSync(`/proc/${Deno.pid}/task/${Deno.pid}/wchan`);
-    return true;
+    // Deno's idle pool threads sleep in the kernel: their wchan is a name, not "0".
+    return Array.from(Deno.readDirSync(`/proc/${Deno.pid}/task`)).some((t) =>
+      /^[a-z_]/.test(Deno.readTextFileSync(`/proc/${Deno.pid}/task/${t.name}/wchan`))
+    );
   } catch {
     return false;
   }
 })();
+if (!procOk) console.log("thread-count step skipped: /proc/<pid>/task/<tid>/wchan unavailable");
 
 Deno.test("a wide tree: cancellation (API, CLI) and real worker threads", async (t) => {
   await using tmp = await tempDir();
@@ -111,7 +115,7 @@ Deno.test("a wide tree: cancellation (API, CLI) and real worker threads", async 
       }).then(() => undefined, (e) => e);
       if (err === undefined) {
         // finished before the abort: not a test of cancellation; go bigger
-        if (attempt >= 3) fail(`the walk of ${total} entries always finished first`);
+        if (attempt >= 2) fail(`the walk of ${total} entries always finished first`);
         await Deno.remove(out);
         await grow();
         continue;
@@ -158,7 +162,7 @@ Deno.test("a wide tree: cancellation (API, CLI) and real worker threads", async 
       clearTimeout(guard);
       const stderr = new TextDecoder().decode(r.stderr);
       if (r.code === 0) {
-        if (attempt >= 3) fail(`the walk of ${total} entries always finished before SIGINT`);
+        if (attempt >= 2) fail(`the walk of ${total} entries always finished before SIGINT`);
         await Deno.remove(out);
         await grow();
         continue;

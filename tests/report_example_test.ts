@@ -5,9 +5,9 @@
  * st_dev, ctime, the root's atime/mtime, row order), which is checked
  * against lstat instead.
  */
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals, assertThrows } from "@std/assert";
 import { report } from "../mod.ts";
-import { key, parsePwalk, type PwalkRow } from "./helpers/csv.ts";
+import { key, parseCsv, parsePwalk, type PwalkRow } from "./helpers/csv.ts";
 import { cli } from "./helpers/run.ts";
 import { must } from "./helpers/compare.ts";
 import { EXAMPLE_TIME, setSmallTimes, smallTree, tempDir } from "./helpers/tree.ts";
@@ -35,6 +35,11 @@ function parentKey(k: string): string {
 
 /** Check a report of the example tree at `root` against the example. */
 async function checkAgainstExample(root: string, actual: PwalkRow[]): Promise<void> {
+  assertEquals(
+    Deno.statSync(`${root}/empty`).size,
+    4096,
+    "the example's sizes need 4096-byte folders (ext4, xfs...): set TMPDIR to such a file system",
+  );
   const { rows: expected } = await exampleRows(root);
   const byKey = new Map(actual.map((r) => [r.key, r]));
   assertEquals(byKey.size, actual.length, "a path was printed twice");
@@ -70,9 +75,11 @@ async function checkAgainstExample(root: string, actual: PwalkRow[]): Promise<vo
     const onDisk = e.key.endsWith("/newline.txt")
       ? concat(e.path.subarray(0, e.path.length - "newline.txt".length), "new\nline.txt")
       : e.path;
-    const st = e.depth === -1 ? Deno.statSync(root) : lstatRaw(onDisk);
+    const st = lstatRaw(onDisk); // the root is a folder, not a link: lstat = stat
     assertEquals(a.ino, st.ino, `${what} inode`);
     assertEquals(a.dev, st.dev, `${what} st_dev`);
+    assertEquals(a.ctime, st.ctime, `${what} st_ctime vs lstat`);
+    if (e.depth === -1) assertEquals(a.mtime, st.mtime, "the root's st_mtime vs lstat");
     assertEquals([a.uid, a.gid], [st.uid, st.gid], `${what} UID/GID vs lstat`);
     // parent-inode: the inode of the parent's row; 0 for the root.
     if (e.depth === -1) {
@@ -130,4 +137,36 @@ Deno.test("example-small.csv: --header prints the spec's header line first", asy
   const expected = await exampleRows(root);
   assertEquals(key(header!), key(expected.header));
   await checkAgainstExample(root, rows);
+});
+
+Deno.test("the tests' CSV parser: quoting, empty fields, and malformed input", () => {
+  const e = (s: string) => new TextEncoder().encode(s);
+  const fields = (s: string) =>
+    parseCsv(e(s)).map((r) => r.map((f) => [new TextDecoder().decode(f.bytes), f.quoted]));
+  assertEquals(fields('a,"b""c",,"",x\n1\n'), [
+    [["a", false], ['b"c', true], ["", false], ["", true], ["x", false]],
+    [["1", false]],
+  ]);
+  assertEquals(fields('"""",""""""\n"a,b\nc"\n'), [[['"', true], ['""', true]], [[
+    "a,b\nc",
+    true,
+  ]]]);
+  assertEquals(parseCsv(new Uint8Array([0x22, 0xff, 0x22, 0x0a]))[0][0].bytes, Uint8Array.of(0xff));
+  for (const bad of ["a", '"a\n', '"a"b\n', 'a"b\n']) assertThrows(() => parseCsv(e(bad)));
+  const row = '1,0,-1,"/x","",0,0,4096,1,8,2,"0040755",1,2,3,0,0\n';
+  assertEquals(parsePwalk(e(row)).rows[0].depth, -1);
+  for (
+    const bad of [
+      row.replace("-1", "01"),
+      row.replace("-1", "-"),
+      row.replace("-1", "-0"),
+      row.replace('"0040755"', "0040755"),
+      row.replace('"0040755"', '"040755"'),
+      row.replace('"/x"', "/x"),
+      row.replace(",0,0\n", ",0\n"),
+      row.replace(",0,0\n", ',0,"0"\n'),
+    ]
+  ) {
+    assertThrows(() => parsePwalk(e(bad)), SyntaxError, undefined, bad);
+  }
 });
