@@ -132,10 +132,10 @@ PW_API int32_t pw_fd_close(int32_t fd);
  * Undo one journal line: v = {dev, ino, S_IFMT type, old uid, old gid, old
  * mode, new uid, new gid, new mode}.  The absolute path is opened component
  * by component without following any link and must still be the same
- * dev+inode.  A field is restored only while it still holds the journal's
- * new value.  Changes nothing unless apply.  Returns PW_RESTORE_* bits or
- * -errno (-ESTALE: a different entry is there now; -ELOOP/-ENOTDIR: a link
- * on the way).
+ * dev+inode.  Owner+group, and mode, are each restored only while they
+ * still hold the journal's new values.  Changes nothing unless apply.
+ * Returns PW_RESTORE_* bits or -errno (-ESTALE: a different entry is there
+ * now; -ELOOP/-ENOTDIR: a link on the way).
  */
 PW_API int32_t pw_restore(const uint8_t *path, size_t len, const int64_t *v, int32_t apply);
 

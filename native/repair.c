@@ -333,6 +333,11 @@ static int target_chown(const target *t, uint32_t uid, uint32_t gid) {
   return rc ? -errno : 0;
 }
 
+static int target_stat(const target *t, struct stat *st) {
+  int rc = t->fd >= 0 ? fstat(t->fd, st) : fstatat(t->dirfd, t->name, st, AT_SYMLINK_NOFOLLOW);
+  return rc ? -errno : 0;
+}
+
 static int target_chmod(const target *t, mode_t mode) {
   int rc;
 #ifdef __linux__
@@ -369,9 +374,10 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
     return;
   }
   plan p;
-  if (!c->apply) {
-    if (c->chown_mode) plan_chown(c, st, &p);
-    else plan_repair(j, st, e->user, &p);
+  if (c->chown_mode) plan_chown(c, st, &p);
+  else plan_repair(j, st, e->user, &p);
+  if (!c->apply || plan_empty(&p)) {
+    /* A dry run, or nothing to do by the listing: no fd needed. */
     if (p.noancestor) note_no_ancestor(w);
     if (plan_empty(&p)) return;
     if (c->journal_fd >= 0) {
@@ -430,8 +436,19 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
   if (!S_ISLNK(now.st_mode) &&
       (p.nmode != p.omode || (owner && (p.omode & (S_ISUID | S_ISGID)) && !c->chown_mode))) {
     rc = target_chmod(&t, p.nmode);
-    if (rc) change_error(w, e, PW_OP_CHANGE, -rc);
-    else got.nmode = p.nmode;
+    if (rc) {
+      change_error(w, e, PW_OP_CHANGE, -rc);
+    } else {
+      /* Without CAP_FSETID the kernel drops a setgid bit silently (the
+         caller is not in the group): report what really happened. */
+      struct stat chk;
+      if (target_stat(&t, &chk) == 0 && (uint32_t)(chk.st_mode & 07777) != p.nmode) {
+        change_error(w, e, PW_OP_CHANGE, EPERM);
+        got.nmode = chk.st_mode & 07777;
+      } else {
+        got.nmode = p.nmode;
+      }
+    }
   }
   if (!plan_empty(&got)) report_done(w, r, e, &now, &got);
 done:
@@ -698,14 +715,16 @@ PW_API int32_t pw_restore(const uint8_t *path, size_t len, const int64_t *v, int
   uint32_t cmode = now.st_mode & 07777;
   uid_t uid = (uid_t)-1;
   gid_t gid = (gid_t)-1;
-  /* Each field goes back only while it still holds what the journal set. */
-  if (now.st_uid != ouid) {
-    if (now.st_uid == nuid) uid = ouid;
-    else out |= PW_RESTORE_OWNER_KEPT;
-  }
-  if (now.st_gid != ogid) {
-    if (now.st_gid == ngid) gid = ogid;
-    else out |= PW_RESTORE_OWNER_KEPT;
+  /* Owner+group, and mode, each go back only while they still hold what
+     the journal set (owner and group as one: a half match is someone
+     else's change, or another file that reuses the inode number). */
+  if (now.st_uid != ouid || now.st_gid != ogid) {
+    if (now.st_uid == nuid && now.st_gid == ngid) {
+      if (nuid != ouid) uid = ouid;
+      if (ngid != ogid) gid = ogid;
+    } else {
+      out |= PW_RESTORE_OWNER_KEPT;
+    }
   }
   bool mode_back = false;
   if (cmode != omode) {
@@ -726,13 +745,9 @@ PW_API int32_t pw_restore(const uint8_t *path, size_t len, const int64_t *v, int
   if (!S_ISLNK(now.st_mode)) {
     uint32_t want = mode_back ? omode : cmode;
     struct stat after;
-#ifdef __linux__
-    int rc = fstat(t.fd, &after);
-#else
-    int rc = t.fd >= 0 ? fstat(t.fd, &after) : fstatat(t.dirfd, t.name, &after, AT_SYMLINK_NOFOLLOW);
-#endif
+    int rc = target_stat(&t, &after);
     if (rc) {
-      out = -errno;
+      out = rc;
       goto end;
     }
     if ((after.st_mode & 07777) != want) {
