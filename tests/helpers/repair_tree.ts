@@ -1,0 +1,373 @@
+/**
+ * Trees for the repair and chown tests: entries with chosen owners, groups
+ * and modes (any uid/gid numbers: the tests run as root), a stat snapshot
+ * from Deno.lstat, and the spec's rules (shared/spec/repair.md) computed
+ * independently of the native code from such a snapshot.
+ *
+ * @module
+ */
+
+/** One entry to create. Paths are relative to the tree's root (`.` is the root). */
+export interface EntrySpec {
+  rel: string;
+  type: "dir" | "file" | "symlink" | "fifo";
+  uid: number;
+  gid: number;
+  /** Permission bits (ignored for links). */
+  mode: number;
+  /** Link target. */
+  target?: string;
+}
+
+/** What the tests compare: lstat's owner, group, permission bits, type and identity. */
+export interface Stat {
+  uid: number;
+  gid: number;
+  /** mode & 0o7777 */
+  mode: number;
+  type: "dir" | "file" | "symlink" | "other";
+  ino: number;
+  dev: number;
+}
+
+/** rel path (`.` for the root) -> Stat. */
+export type Snapshot = Map<string, Stat>;
+
+const AT_FDCWD = -100;
+const AT_SYMLINK_NOFOLLOW = 0x100;
+
+let libc:
+  | Deno.DynamicLibrary<{
+    fchownat: { parameters: ["i32", "buffer", "u32", "u32", "i32"]; result: "i32" };
+    mkfifo: { parameters: ["buffer", "u32"]; result: "i32" };
+  }>
+  | undefined;
+
+function c() {
+  libc ??= Deno.dlopen("libc.so.6", {
+    fchownat: { parameters: ["i32", "buffer", "u32", "u32", "i32"], result: "i32" },
+    mkfifo: { parameters: ["buffer", "u32"], result: "i32" },
+  });
+  return libc.symbols;
+}
+
+function cstr(s: string): Uint8Array<ArrayBuffer> {
+  const b = new TextEncoder().encode(s + "\0");
+  return new Uint8Array(b);
+}
+
+/** lchown: change a link itself (Deno.chown follows links). */
+export function lchown(path: string, uid: number, gid: number): void {
+  if (c().fchownat(AT_FDCWD, cstr(path), uid, gid, AT_SYMLINK_NOFOLLOW) !== 0) {
+    throw new Error(`lchown ${path} failed`);
+  }
+}
+
+/** Close the libc binding (tests with the resource sanitizer on call it at the end). */
+export function closeRepairLibc(): void {
+  libc?.close();
+  libc = undefined;
+}
+
+/** The absolute path of rel below root. */
+export function at(root: string, rel: string): string {
+  return rel === "." ? root : `${root}/${rel}`;
+}
+
+/** Create the entries (parents before children), then set owners and modes. */
+export function buildTree(root: string, entries: EntrySpec[]): void {
+  const sorted = [...entries].sort((a, b) => depth(a.rel) - depth(b.rel));
+  for (const e of sorted) {
+    const p = at(root, e.rel);
+    if (e.rel === ".") {
+      Deno.mkdirSync(p, { recursive: true });
+    } else if (e.type === "dir") {
+      Deno.mkdirSync(p);
+    } else if (e.type === "file") {
+      Deno.writeFileSync(p, new TextEncoder().encode(e.rel));
+    } else if (e.type === "symlink") {
+      Deno.symlinkSync(e.target!, p);
+    } else {
+      if (c().mkfifo(cstr(p), 0o600) !== 0) throw new Error(`mkfifo ${p} failed`);
+    }
+  }
+  for (const e of sorted) setOwnerMode(root, e);
+}
+
+/** Owner and group first (chown clears setuid/setgid), then the mode. */
+export function setOwnerMode(root: string, e: Omit<EntrySpec, "target">): void {
+  const p = at(root, e.rel);
+  lchown(p, e.uid, e.gid);
+  if (e.type !== "symlink") Deno.chmodSync(p, e.mode);
+}
+
+function depth(rel: string): number {
+  return rel === "." ? 0 : rel.split("/").length;
+}
+
+function typeOf(i: Deno.FileInfo): Stat["type"] {
+  return i.isDirectory ? "dir" : i.isFile ? "file" : i.isSymlink ? "symlink" : "other";
+}
+
+/**
+ * lstat of every entry below (and including) root, links never followed.
+ * Names that are not UTF-8 are left out (Deno.readDir spells them with
+ * U+FFFD and cannot lstat them); tests check those with libc.ts's lstatRaw.
+ */
+export function snapshot(root: string): Snapshot {
+  const out: Snapshot = new Map();
+  const visit = (rel: string) => {
+    const i = Deno.lstatSync(at(root, rel));
+    out.set(rel, {
+      uid: i.uid!,
+      gid: i.gid!,
+      mode: i.mode! & 0o7777,
+      type: typeOf(i),
+      ino: i.ino!,
+      dev: i.dev,
+    });
+    if (i.isDirectory) {
+      for (const d of Deno.readDirSync(at(root, rel))) {
+        if (!d.name.includes("\uFFFD")) visit(rel === "." ? d.name : `${rel}/${d.name}`);
+      }
+    }
+  };
+  visit(".");
+  return out;
+}
+
+/** The differences between two snapshots, as readable lines (empty when equal). */
+export function diffSnapshots(
+  a: Snapshot,
+  b: Snapshot,
+  what = ["uid", "gid", "mode", "type", "ino"],
+): string[] {
+  const out: string[] = [];
+  const fmt = (s: Stat | undefined) =>
+    s
+      ? `${s.type} ${s.uid}:${s.gid} ${s.mode.toString(8).padStart(4, "0")} ino ${s.ino}`
+      : "missing";
+  for (const k of new Set([...a.keys(), ...b.keys()])) {
+    const x = a.get(k), y = b.get(k);
+    if (!x || !y || what.some((f) => x[f as keyof Stat] !== y[f as keyof Stat])) {
+      out.push(`${k}: ${fmt(x)} | ${fmt(y)}`);
+    }
+  }
+  return out.sort();
+}
+
+/** What repair may skip: excluded folders, .snapshot (noSnap), other devices (-x). */
+export interface SkipRules {
+  /** Excluded folders, relative to the root. */
+  exclude?: string[];
+  noSnap?: boolean;
+  /** The root's device: entries on others are skipped (-x). */
+  oneDev?: number;
+}
+
+function parentOf(rel: string): string | null {
+  if (rel === ".") return null;
+  const i = rel.lastIndexOf("/");
+  return i < 0 ? "." : rel.slice(0, i);
+}
+
+/** Whether the walker reaches rel (no excluded, .snapshot or foreign-device folder on the way). */
+export function reached(snap: Snapshot, rel: string, skip: SkipRules): boolean {
+  for (let p: string | null = rel; p !== null && p !== "."; p = parentOf(p)) {
+    const s = snap.get(p)!;
+    const name = p.slice(p.lastIndexOf("/") + 1);
+    if (skip.oneDev !== undefined && s.dev !== skip.oneDev) return false;
+    if (s.type === "dir" && skip.exclude?.includes(p)) return false;
+    if (s.type === "dir" && skip.noSnap && name === ".snapshot") return false;
+  }
+  return true;
+}
+
+/** Options of the rules. */
+export interface RepairRules extends SkipRules {
+  changeGids?: number[];
+  forceGroupWritable?: boolean;
+}
+
+/**
+ * The tree after a repair, by the spec, computed from the snapshot before:
+ * every reached entry below the root that is not a link gets setgid (folders),
+ * the nearest non-private ancestor's group when its own is private (parents
+ * in the snapshot, then the root's real ancestors by Deno.lstat, never `/`),
+ * and g+r (files) or g+rx (folders), with force g+rw / g+rwx. A file whose
+ * group changes loses setuid/setgid (pwalk's documented addition to the spec,
+ * as chgrp does). Also returns how many entries have no qualifying ancestor.
+ */
+export function expectRepair(
+  root: string,
+  before: Snapshot,
+  rules: RepairRules = {},
+): { after: Snapshot; noAncestor: number } {
+  const listed = new Set(rules.changeGids ?? []);
+  const isPrivate = (s: { uid: number; gid: number }) =>
+    s.gid === s.uid || s.gid === 0 || listed.has(s.gid);
+  // Above the root: its real ancestors, up to but not including /.
+  const real = Deno.realPathSync(root);
+  let above = 0;
+  if (real !== "/") {
+    let p = real;
+    for (;;) {
+      const i = p.lastIndexOf("/");
+      if (i <= 0) break;
+      p = p.slice(0, i);
+      const st = Deno.lstatSync(p);
+      if (st.isDirectory && !isPrivate({ uid: st.uid!, gid: st.gid! })) {
+        above = st.gid!;
+        break;
+      }
+    }
+  }
+  const nearest = (rel: string): number => {
+    for (let p = parentOf(rel); p !== null; p = parentOf(p)) {
+      const s = before.get(p)!;
+      if (!isPrivate(s)) return s.gid;
+    }
+    return above;
+  };
+  const after: Snapshot = new Map();
+  let noAncestor = 0;
+  for (const [rel, s] of before) {
+    const n = { ...s };
+    after.set(rel, n);
+    if (rel === "." || s.type === "symlink" || !reached(before, rel, rules)) continue;
+    if (isPrivate(s)) {
+      const g = nearest(rel);
+      if (g === 0) noAncestor++;
+      else n.gid = g;
+    }
+    const dir = s.type === "dir";
+    const fgw = !!rules.forceGroupWritable;
+    n.mode |= dir ? (fgw ? 0o070 : 0o050) : (fgw ? 0o060 : 0o040);
+    if (dir) n.mode |= 0o2000;
+    else if (n.gid !== s.gid) n.mode &= ~0o6000;
+  }
+  return { after, noAncestor };
+}
+
+/** A change as the tests compare them: `rel old-uid:gid:mode -> new-uid:gid:mode`. */
+export function changeKey(
+  rel: string,
+  a: Stat | { uid: number; gid: number; mode: number },
+  b: { uid: number; gid: number; mode: number },
+): string {
+  const f = (s: { uid: number; gid: number; mode: number }) =>
+    `${s.uid}:${s.gid}:${s.mode.toString(8).padStart(4, "0")}`;
+  return `${rel} ${f(a)} -> ${f(b)}`;
+}
+
+/** The changes between two snapshots, one changeKey per changed entry, sorted. */
+export function changesBetween(a: Snapshot, b: Snapshot): string[] {
+  const out: string[] = [];
+  for (const [rel, x] of a) {
+    const y = b.get(rel);
+    if (y && (x.uid !== y.uid || x.gid !== y.gid || x.mode !== y.mode)) {
+      out.push(changeKey(rel, x, y));
+    }
+  }
+  return out.sort();
+}
+
+/** A small seeded PRNG (mulberry32). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The group ids a generated tree uses. */
+export const G = {
+  /** The root's shared project group. */
+  PROJECT: 5000,
+  /** Groups listed in --change-gids. */
+  LISTED: 7777,
+  /** Another shared group, not listed. */
+  OTHER: 8000,
+} as const;
+
+/**
+ * A generated tree: `folders` folders up to 4 deep under a root owned
+ * 100:PROJECT (mode 2770), each with a few files; folders and files get
+ * private groups (gid == uid), group 0, the LISTED group, shared groups
+ * (their own, or OTHER), and modes with and without group bits, setuid,
+ * setgid and sticky; private-group links and FIFOs. Deterministic per seed.
+ */
+export function generateTree(seed: number, folders: number, filesPerFolder = 6): EntrySpec[] {
+  const r = rng(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
+  const out: EntrySpec[] = [{ rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 }];
+  const dirs: string[] = ["."];
+  const dirModes = [0o700, 0o750, 0o755, 0o770, 0o2770, 0o2750, 0o711, 0o1777] as const;
+  const fileModes = [
+    0o600,
+    0o640,
+    0o644,
+    0o400,
+    0o660,
+    0o4755,
+    0o2755,
+    0o6750,
+    0o700,
+    0o604,
+  ] as const;
+  const group = (uid: number, i: number): number => {
+    switch (pick(["private", "zero", "listed", "own", "other", "project"] as const)) {
+      case "private":
+        return uid;
+      case "zero":
+        return 0;
+      case "listed":
+        return G.LISTED;
+      case "own":
+        return 6000 + i;
+      case "other":
+        return G.OTHER;
+      default:
+        return G.PROJECT;
+    }
+  };
+  for (let i = 0; i < folders; i++) {
+    const parent = pick(dirs.filter((d) => depth(d) < 4));
+    const rel = parent === "." ? `d${i}` : `${parent}/d${i}`;
+    const uid = 1001 + Math.floor(r() * 5);
+    out.push({ rel, type: "dir", uid, gid: group(uid, i), mode: pick(dirModes) });
+    dirs.push(rel);
+  }
+  let n = 0;
+  for (const d of dirs) {
+    for (let k = 0; k < filesPerFolder; k++) {
+      const rel = d === "." ? `f${n}` : `${d}/f${n}`;
+      const uid = 1001 + Math.floor(r() * 5);
+      out.push({ rel, type: "file", uid, gid: group(uid, n), mode: pick(fileModes) });
+      n++;
+    }
+    const u = 1001 + Math.floor(r() * 5);
+    out.push({
+      rel: d === "." ? `l${n}` : `${d}/l${n}`,
+      type: "symlink",
+      uid: u,
+      gid: u,
+      mode: 0o777,
+      target: `f${n - 1}`,
+    });
+    if (r() < 0.3) {
+      out.push({
+        rel: d === "." ? `p${n}` : `${d}/p${n}`,
+        type: "fifo",
+        uid: u,
+        gid: 0,
+        mode: 0o600,
+      });
+    }
+  }
+  return out;
+}

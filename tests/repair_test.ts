@@ -1,0 +1,991 @@
+/**
+ * repair(), chown(), undo() and their CLI (issue 4; rules in
+ * shared/spec/repair.md, restated in tests/helpers/repair_tree.ts). The
+ * tests run as root and use arbitrary uid/gid numbers.
+ *
+ * - apply: on generated trees (private groups, group 0, --change-gids
+ *   groups, other shared groups, folders without setgid, entries without
+ *   group bits, setuid/setgid files, links, FIFOs) every entry ends exactly
+ *   as the rules computed independently from a Deno.lstat snapshot say;
+ *   with --force-group-writable too; and with no shared group above, the
+ *   notice comes once per tree;
+ * - dry run: the snapshot is unchanged, and the changes listed (API list and
+ *   CLI lines) are exactly those that --apply then makes;
+ * - undo: restores the snapshot exactly (names with newlines, backslashes,
+ *   bytes that are not UTF-8), leaves replaced entries and fields changed
+ *   since alone, skips dry-run journals;
+ * - races: a deterministic one (an LD_PRELOAD shim replaces entries, and
+ *   swaps folders for links to the outside, at the very moment repair opens
+ *   them) and a real one (another process swaps a folder for a link to a
+ *   folder outside the tree in a loop while repair --apply runs, 40 times):
+ *   nothing outside changes; the same harness catches a naive by-path repair;
+ * - chown: only entries of UID change, links themselves and never their
+ *   targets, the root included, undo puts it back;
+ * - exclusions, --NoSnap, -x (a tmpfs mounted in the tree), an entry that
+ *   vanishes, a run without privileges (changes refused: reported, the run
+ *   goes on), and refusing `/`.
+ *
+ * @module
+ */
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
+import { chown, repair, undo } from "../mod.ts";
+import { lstatRaw } from "./helpers/libc.ts";
+import { canRun, cli, deno, UNPRIVILEGED } from "./helpers/run.ts";
+import { tempDir } from "./helpers/tree.ts";
+import {
+  at,
+  buildTree,
+  changeKey,
+  changesBetween,
+  closeRepairLibc,
+  diffSnapshots,
+  type EntrySpec,
+  expectRepair,
+  G,
+  generateTree,
+  setOwnerMode,
+  type Snapshot,
+  snapshot,
+} from "./helpers/repair_tree.ts";
+
+const dec = new TextDecoder();
+const enc = new TextEncoder();
+
+/** The rel path of a change record's path below root. */
+function relOf(root: string, path: string): string {
+  return path === root ? "." : path.slice(root.length + 1);
+}
+
+/** stdout lines of a CLI run, sorted. */
+function lines(b: Uint8Array): string[] {
+  return dec.decode(b).split("\n").filter((l) => l !== "").sort();
+}
+
+/** Count what the tree holds, so the generated tree is known to cover every rule. */
+function coverage(s: Snapshot): Record<string, number> {
+  const c: Record<string, number> = {};
+  const add = (k: string) => c[k] = (c[k] ?? 0) + 1;
+  for (const [rel, e] of s) {
+    if (rel === ".") continue;
+    if (e.type === "symlink") add("link");
+    else if (e.gid === e.uid) add("private");
+    else if (e.gid === 0) add("group0");
+    else if (e.gid === G.LISTED) add("listed");
+    else add("shared");
+    if (e.type === "dir" && !(e.mode & 0o2000)) add("dir-no-setgid");
+    if (e.type === "dir" && (e.mode & 0o050) !== 0o050) add("dir-no-group-rx");
+    if (e.type !== "dir" && e.type !== "symlink" && !(e.mode & 0o040)) add("no-group-r");
+    if (e.type === "other") add("fifo");
+    if (e.type === "file" && e.mode & 0o6000 && (e.gid === e.uid || e.gid === 0)) {
+      add("setid-private");
+    }
+  }
+  return c;
+}
+
+Deno.test("repair --apply: every entry ends exactly as the spec says", async (t) => {
+  await using tmp = await tempDir("pwalk-repair-");
+
+  await t.step("generated tree with --change-gids", async () => {
+    const root = `${tmp.path}/a`;
+    buildTree(root, generateTree(1, 80));
+    const before = snapshot(root);
+    const cov = coverage(before);
+    for (
+      const k of [
+        "private",
+        "group0",
+        "listed",
+        "shared",
+        "link",
+        "fifo",
+        "dir-no-setgid",
+        "dir-no-group-rx",
+        "no-group-r",
+        "setid-private",
+      ]
+    ) {
+      assert((cov[k] ?? 0) > 0, `the generated tree has no '${k}' entry: ${JSON.stringify(cov)}`);
+    }
+    const want = expectRepair(root, before, { changeGids: [G.LISTED] });
+    const s = await repair(root, { apply: true, changeGids: [G.LISTED], threads: 4 });
+    const after = snapshot(root);
+    assertEquals(diffSnapshots(want.after, after), []);
+    const changed = changesBetween(before, after);
+    assert(changed.length > 100, `only ${changed.length} changes`);
+    assertEquals(s.entriesChanged, changed.length);
+    assertEquals(s.entriesSeen, before.size);
+    assertEquals(s.applied, true);
+    assertEquals(s.noAncestor, 0);
+    assertEquals(s.errors, 0, JSON.stringify(s.errorDetails));
+    // Changes by kind, counted from the snapshots.
+    let group = 0, mode = 0, setgid = 0;
+    for (const [rel, b] of before) {
+      const a = after.get(rel)!;
+      const added = b.type === "dir" && !(b.mode & 0o2000) && (a.mode & 0o2000) !== 0;
+      if (a.gid !== b.gid) group++;
+      if (added) setgid++;
+      if ((added ? a.mode & ~0o2000 : a.mode) !== b.mode) mode++;
+    }
+    assertEquals(s.changes, { total: group + mode + setgid, group, mode, setgid });
+    // Links and the root are never changed.
+    for (const [rel, b] of before) {
+      if (rel === "." || b.type === "symlink") assertEquals(after.get(rel), b, rel);
+    }
+    // A second run finds nothing left to do.
+    const again = await repair(root, { apply: true, changeGids: [G.LISTED] });
+    assertEquals(again.entriesChanged, 0);
+  });
+
+  await t.step("--force-group-writable, through the CLI", async () => {
+    const root = `${tmp.path}/b`;
+    buildTree(root, generateTree(2, 40));
+    const before = snapshot(root);
+    const want = expectRepair(root, before, { forceGroupWritable: true });
+    const r = await cli([
+      "repair",
+      "--apply",
+      "--force-group-writable",
+      "--journal",
+      `${tmp.path}/b.journal`,
+      "--threads",
+      "3",
+      root,
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(diffSnapshots(want.after, snapshot(root)), []);
+    assertStringIncludes(r.stderr, "pwalk repair: journal ");
+  });
+
+  await t.step("no shared group above: reported once per tree, entries left", async () => {
+    // The root's group is private (0), and so are its temporary parents; one
+    // subfolder has a shared group, so the entries below it are still fixed.
+    const root = `${tmp.path}/c`;
+    const spec: EntrySpec[] = [
+      { rel: ".", type: "dir", uid: 100, gid: 0, mode: 0o755 },
+      { rel: "p1", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
+      { rel: "p2", type: "file", uid: 1002, gid: 0, mode: 0o644 },
+      { rel: "d", type: "dir", uid: 1001, gid: 1001, mode: 0o700 },
+      { rel: "d/p3", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
+      { rel: "s", type: "dir", uid: 1003, gid: 6100, mode: 0o750 },
+      { rel: "s/p4", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
+      { rel: "s/x", type: "dir", uid: 1001, gid: 0, mode: 0o700 },
+      { rel: "s/x/p5", type: "file", uid: 1002, gid: 1002, mode: 0o600 },
+    ];
+    buildTree(root, spec);
+    const before = snapshot(root);
+    const want = expectRepair(root, before);
+    assertEquals(want.noAncestor, 4); // p1 p2 d d/p3
+    const s = await repair(root, { apply: true });
+    assertEquals(diffSnapshots(want.after, snapshot(root)), []);
+    assertEquals(s.noAncestor, 4);
+    const notices = s.errorDetails.filter((e) => e.op === "ancestor");
+    assertEquals(notices.length, 1, JSON.stringify(s.errorDetails));
+    assertEquals(notices[0].path, root);
+    assertStringIncludes(notices[0].message, "no ancestor folder has a shared group");
+    assertEquals(snapshot(root).get("s/x/p5")!.gid, 6100);
+  });
+  closeRepairLibc();
+});
+
+Deno.test("dry run changes nothing and lists exactly what --apply then changes", async () => {
+  await using tmp = await tempDir("pwalk-repair-");
+  const root = `${tmp.path}/t`;
+  buildTree(root, generateTree(3, 60));
+  const before = snapshot(root);
+
+  // API: listChanges and onChange.
+  const seen: string[] = [];
+  const dry = await repair(root, {
+    changeGids: [G.LISTED],
+    listChanges: true,
+    onChange: (c) => seen.push(c.path),
+  });
+  assertEquals(dry.applied, false);
+  assertEquals(diffSnapshots(before, snapshot(root)), [], "the dry run changed the tree");
+  const planned = dry.changeList!.map((c) => changeKey(relOf(root, c.path), c.old, c.new)).sort();
+  assertEquals(seen.length, planned.length);
+  assertEquals(dry.entriesChanged, planned.length);
+
+  // CLI: dry run (the default) and --dry-run print the same lines, change nothing.
+  const d1 = await cli(["repair", "--change-gids", String(G.LISTED), root]);
+  const d2 = await cli(["repair", "--dry-run", "--change-gids", `${G.LISTED},9999`, root]);
+  assertEquals(d1.code, 0, d1.stderr);
+  assertEquals(d2.code, 0, d2.stderr);
+  assertEquals(lines(d1.stdout), lines(d2.stdout));
+  assertStringIncludes(d1.stderr, "dry run, nothing was changed");
+  assertEquals(diffSnapshots(before, snapshot(root)), []);
+  assertEquals(lines(d1.stdout).length, dry.changes.total);
+
+  // Apply through the CLI: the same lines, and the tree changes exactly as planned.
+  const ap = await cli([
+    "repair",
+    "--apply",
+    "--change-gids",
+    String(G.LISTED),
+    "--journal",
+    `${tmp.path}/j`,
+    root,
+  ]);
+  assertEquals(ap.code, 0, ap.stderr);
+  assertEquals(lines(ap.stdout), lines(d1.stdout));
+  assertEquals(changesBetween(before, snapshot(root)), planned);
+  closeRepairLibc();
+});
+
+Deno.test("undo restores the snapshot exactly", async (t) => {
+  await using tmp = await tempDir("pwalk-repair-");
+  const root = `${tmp.path}/t`;
+  buildTree(root, generateTree(4, 50));
+  // Names a journal must carry exactly.
+  const odd: EntrySpec[] = [
+    { rel: "new\nline", type: "dir", uid: 1001, gid: 1001, mode: 0o700 },
+    { rel: "new\nline/back\\slash two", type: "file", uid: 1002, gid: 0, mode: 0o600 },
+    { rel: "tab\tand 'quote\" ", type: "file", uid: 1003, gid: 1003, mode: 0o400 },
+    { rel: "\\x41", type: "file", uid: 1003, gid: 1003, mode: 0o600 },
+  ];
+  buildTree(root, odd);
+  // A name that is not UTF-8 (Deno cannot spell it: made by the shell).
+  const raw = await new Deno.Command("sh", {
+    args: [
+      "-c",
+      `printf x > "$1/$(printf 'bad\\377name')" && chown 1004:1004 "$1/$(printf 'bad\\377name')" && chmod 600 "$1/$(printf 'bad\\377name')"`,
+      "sh",
+      root,
+    ],
+  }).output();
+  assert(raw.success, dec.decode(raw.stderr));
+  const badPath = new Uint8Array([...enc.encode(root + "/bad"), 0xff, ...enc.encode("name")]);
+  const rawBefore = lstatRaw(badPath);
+  const before = snapshot(root);
+  const journal = `${tmp.path}/repair.journal`;
+
+  await t.step("apply writes a parseable journal line per changed entry", async () => {
+    const s = await repair(root, { apply: true, journal, threads: 4 });
+    assertEquals(s.journal, journal);
+    assert(s.entriesChanged > 50);
+    const text = await Deno.readFile(journal);
+    const ls = dec.decode(text).split("\n").filter((l) => l);
+    assert(ls[0].startsWith("#pwalk-journal 1 repair apply "), ls[0]);
+    assertEquals(ls.length - 1, s.entriesChanged);
+    for (const l of ls.slice(1)) {
+      assert(
+        /^\d+ \d+ [dfpsclb] \d+ \d+ [0-7]{4} \d+ \d+ [0-7]{4} [\x21-\x7e]+$/.test(l),
+        `journal line: ${JSON.stringify(l)}`,
+      );
+    }
+    assert(ls.some((l) => l.endsWith(" new\\x0aline/back\\x5cslash\\x20two")), "escaped names");
+    assert(ls.some((l) => l.endsWith(" bad\\xffname")), "a name that is not UTF-8");
+    assertEquals(lstatRaw(badPath).gid, G.PROJECT);
+    assert(diffSnapshots(before, snapshot(root)).length > 50);
+    // The journal is private to root.
+    assertEquals((await Deno.stat(journal)).mode! & 0o777, 0o600);
+  });
+
+  await t.step("undo puts every owner, group and mode back", async () => {
+    const u = await undo(journal);
+    assertEquals(u.errors, 0, JSON.stringify(u.errorDetails));
+    assertEquals(u.kept, 0);
+    assertEquals(diffSnapshots(before, snapshot(root)), []);
+    const r = lstatRaw(badPath);
+    assertEquals([r.uid, r.gid, r.mode, r.ino], [
+      rawBefore.uid,
+      rawBefore.gid,
+      rawBefore.mode,
+      rawBefore.ino,
+    ]);
+    // Undoing again finds everything as it was before.
+    const again = await undo(journal);
+    assertEquals([again.restored, again.unchanged, again.errors], [0, u.entries, 0]);
+  });
+
+  await t.step("replaced entries and fields changed since are left alone", async () => {
+    const j2 = `${tmp.path}/second.journal`;
+    await repair(root, { apply: true, journal: j2 });
+    const afterRepair = snapshot(root);
+    // Someone replaces one file (new inode) and chmods another after the repair.
+    const victims = [...afterRepair].filter(([, s]) => s.type === "file").map(([r]) => r);
+    const replaced = victims.find((r) => before.get(r)!.gid !== afterRepair.get(r)!.gid)!;
+    const touched = victims.find((r) =>
+      r !== replaced && before.get(r)!.gid !== afterRepair.get(r)!.gid &&
+      before.get(r)!.mode !== afterRepair.get(r)!.mode
+    )!;
+    // (Made beside it and renamed over it, so it cannot reuse the inode.)
+    Deno.writeTextFileSync(at(root, "replacement"), "new");
+    Deno.chownSync(at(root, "replacement"), 1001, G.PROJECT);
+    Deno.renameSync(at(root, "replacement"), at(root, replaced));
+    const replacedNow = snapshot(root).get(replaced)!;
+    Deno.chmodSync(at(root, touched), 0o444);
+    const u = await undo(j2);
+    assertEquals(u.errors, 1);
+    assertEquals(u.errorDetails[0].op, "race");
+    assertEquals(u.errorDetails[0].path, at(Deno.realPathSync(root), replaced));
+    assertEquals(u.kept, 1);
+    const now = snapshot(root);
+    assertEquals(now.get(replaced), replacedNow, "the new file was left alone");
+    assertEquals(now.get(touched)!.mode, 0o444, "a mode changed since is kept");
+    assertEquals(now.get(touched)!.gid, before.get(touched)!.gid, "its group went back");
+  });
+
+  await t.step("a dry run's journal holds the plan; undo skips it", async () => {
+    const j3 = `${tmp.path}/dry.journal`;
+    const s = await repair(root, { journal: j3 });
+    const text = await Deno.readTextFile(j3);
+    assert(text.startsWith("#pwalk-journal 1 repair dry-run "));
+    const u = await undo(j3);
+    assertEquals([u.entries, u.skippedDryRun, u.restored], [0, s.entriesChanged, 0]);
+  });
+
+  await t.step("CLI --undo, and what it refuses", async () => {
+    const j4 = `${tmp.path}/cli.journal`;
+    const mid = snapshot(root);
+    const ap = await cli(["repair", "--apply", "--journal", j4, root]);
+    assertEquals(ap.code, 0, ap.stderr);
+    const dry = await cli(["repair", "--undo", j4, "--dry-run"]);
+    assertEquals(dry.code, 0, dry.stderr);
+    assert(lines(dry.stdout).length > 0);
+    assert(diffSnapshots(mid, snapshot(root)).length > 0, "--dry-run undid");
+    const un = await cli(["repair", "--undo", j4]);
+    assertEquals(un.code, 0, un.stderr);
+    assertEquals(lines(un.stdout), lines(dry.stdout));
+    assertEquals(diffSnapshots(mid, snapshot(root)), []);
+    Deno.writeTextFileSync(`${tmp.path}/not-a-journal`, "hello\n");
+    const bad = await cli(["repair", "--undo", `${tmp.path}/not-a-journal`]);
+    assertEquals(bad.code, 2);
+    assertStringIncludes(bad.stderr, "not a pwalk journal");
+    const both = await cli(["repair", "--undo", j4, root]);
+    assertEquals(both.code, 2);
+  });
+  closeRepairLibc();
+});
+
+// ---------------------------------------------------------------------------
+// Races.
+
+/**
+ * An LD_PRELOAD shim around openat: at the moment repair opens an entry,
+ * make the worst happen to it.
+ * - `replace-*` (O_PATH open of a file): replaced by a new file (new inode)
+ *   owned by uid 4242 with a private group: a repair that changed it would
+ *   change an entry it never examined;
+ * - `relink-*` (O_PATH open): replaced by a symlink to $SHIM_OUTSIDE/target;
+ * - `vanish-*` (O_PATH open): deleted;
+ * - `swapdir*` (folder open, first time): moved aside and replaced by a
+ *   symlink to $SHIM_OUTSIDE;
+ * - `inner*` (folder open): its parent folder is moved aside and replaced by
+ *   a symlink to $SHIM_OUTSIDE, which holds an `inner` folder too, so the
+ *   path now leads outside through a link in the middle.
+ */
+const SHIM = `#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+typedef int (*openat_fn)(int, const char *, int, ...);
+static int real_openat(int fd, const char *p, int fl, mode_t m) {
+  static openat_fn real;
+  if (!real) real = (openat_fn)dlsym(RTLD_NEXT, "openat");
+  return real(fd, p, fl, m);
+}
+static void mischief(int fd, const char *p, int fl) {
+  const char *b = strrchr(p, '/');
+  b = b ? b + 1 : p;
+  const char *out = getenv("SHIM_OUTSIDE");
+  if (!out) return;
+  char tmp[8192], tgt[4096];
+  if ((fl & O_PATH) && !strncmp(b, "replace-", 8)) {
+    snprintf(tmp, sizeof tmp, "%s.new", p);
+    int t = real_openat(fd, tmp, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    if (t >= 0) {
+      fchown(t, 4242, 4242);
+      close(t);
+      renameat(fd, tmp, fd, p);
+    }
+  } else if ((fl & O_PATH) && !strncmp(b, "relink-", 7)) {
+    snprintf(tgt, sizeof tgt, "%s/target", out);
+    unlinkat(fd, p, 0);
+    symlinkat(tgt, fd, p);
+  } else if ((fl & O_PATH) && !strncmp(b, "vanish-", 7)) {
+    unlinkat(fd, p, 0);
+  } else if ((fl & O_DIRECTORY) && !(fl & O_PATH) && !strncmp(b, "swapdir", 7)) {
+    snprintf(tmp, sizeof tmp, "%s.aside", p);
+    if (renameat(fd, p, fd, tmp) == 0) symlinkat(out, fd, p);
+  } else if ((fl & O_DIRECTORY) && !(fl & O_PATH) && !strncmp(b, "inner", 5) && b > p) {
+    size_t n = (size_t)(b - 1 - p);
+    char parent[8192];
+    if (n >= sizeof parent) return;
+    memcpy(parent, p, n);
+    parent[n] = 0;
+    struct stat st;
+    if (fstatat(fd, parent, &st, AT_SYMLINK_NOFOLLOW) || S_ISLNK(st.st_mode)) return;
+    snprintf(tmp, sizeof tmp, "%s.aside", parent);
+    if (renameat(fd, parent, fd, tmp) == 0) symlinkat(out, fd, parent);
+  }
+}
+int openat(int fd, const char *p, int fl, ...) {
+  mode_t m = 0;
+  if (fl & (O_CREAT | O_TMPFILE)) {
+    va_list ap;
+    va_start(ap, fl);
+    m = (mode_t)va_arg(ap, int);
+    va_end(ap);
+  }
+  mischief(fd, p, fl);
+  return real_openat(fd, p, fl, m);
+}
+int openat64(int fd, const char *p, int fl, ...) {
+  mode_t m = 0;
+  if (fl & (O_CREAT | O_TMPFILE)) {
+    va_list ap;
+    va_start(ap, fl);
+    m = (mode_t)va_arg(ap, int);
+    va_end(ap);
+  }
+  mischief(fd, p, fl);
+  return real_openat(fd, p, fl, m);
+}
+`;
+
+const canCompile = Deno.build.os === "linux" && canRun("cc", ["--version"]);
+
+/** An outside folder whose every entry a repair would change if it reached it. */
+function buildOutside(dir: string, names: string[]): EntrySpec[] {
+  const spec: EntrySpec[] = [{ rel: ".", type: "dir", uid: 3001, gid: 3001, mode: 0o700 }];
+  for (const n of names) spec.push({ rel: n, type: "file", uid: 3001, gid: 3001, mode: 0o600 });
+  spec.push({ rel: "inner", type: "dir", uid: 3001, gid: 3001, mode: 0o700 });
+  spec.push({ rel: "inner/secret", type: "file", uid: 3001, gid: 0, mode: 0o600 });
+  spec.push({ rel: "target", type: "file", uid: 3001, gid: 3001, mode: 0o600 });
+  buildTree(dir, spec);
+  return spec;
+}
+
+Deno.test({
+  name: "race, made exact: entries replaced at the moment repair opens them change nothing",
+  ignore: !canCompile,
+  async fn() {
+    await using tmp = await tempDir("pwalk-repair-");
+    const shim = `${tmp.path}/mischief.so`;
+    await Deno.writeTextFile(`${tmp.path}/mischief.c`, SHIM);
+    const cc = await new Deno.Command("cc", {
+      args: ["-shared", "-fPIC", "-O2", "-o", shim, `${tmp.path}/mischief.c`, "-ldl"],
+    }).output();
+    assert(cc.success, dec.decode(cc.stderr));
+    const outside = `${tmp.path}/outside`;
+    buildOutside(outside, ["f1", "f2"]);
+    const outsideBefore = snapshot(outside);
+    const root = `${tmp.path}/proj`;
+    buildTree(root, [
+      { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+      { rel: "replace-1", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
+      { rel: "relink-1", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
+      { rel: "vanish-1", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
+      { rel: "keep", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
+      { rel: "swapdir", type: "dir", uid: 1001, gid: 1001, mode: 0o700 },
+      { rel: "swapdir/f1", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
+      { rel: "box", type: "dir", uid: 1001, gid: 1001, mode: 0o700 },
+      { rel: "box/inner", type: "dir", uid: 1001, gid: 1001, mode: 0o700 },
+      { rel: "box/inner/secret", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
+    ]);
+    const r = await cli(["repair", "--apply", "--journal", `${tmp.path}/j`, root], {
+      env: { LD_PRELOAD: shim, SHIM_OUTSIDE: outside },
+    });
+    assertEquals(r.code, 0, r.stderr);
+    // The mischief really happened.
+    assert(Deno.lstatSync(`${root}/swapdir`).isSymlink, "swapdir was not swapped");
+    assert(Deno.lstatSync(`${root}/box`).isSymlink, "box was not swapped");
+    assert(Deno.lstatSync(`${root}/relink-1`).isSymlink, "relink-1 was not relinked");
+    assertEquals(Deno.lstatSync(`${root}/replace-1`).uid, 4242, "replace-1 was not replaced");
+    // Nothing outside changed, and the replacements were not touched.
+    assertEquals(diffSnapshots(outsideBefore, snapshot(outside)), []);
+    const rep = Deno.lstatSync(`${root}/replace-1`);
+    assertEquals([rep.gid, rep.mode! & 0o7777], [4242, 0o600]);
+    // The untouched file was repaired; every incident was reported.
+    assertEquals(Deno.lstatSync(`${root}/keep`).gid, G.PROJECT);
+    assertStringIncludes(r.stderr, `pwalk: race '${root}/replace-1': `);
+    assertStringIncludes(r.stderr, `pwalk: race '${root}/relink-1': `);
+    assertStringIncludes(r.stderr, `pwalk: stat '${root}/vanish-1': No such file or directory`);
+    assertStringIncludes(r.stderr, `pwalk: open '${root}/swapdir': `);
+    assertStringIncludes(r.stderr, `pwalk: race '${root}/box/inner': `);
+    closeRepairLibc();
+  },
+});
+
+/** The swapper: swaps ROOT/victim for a link to OUTSIDE and back until STOP exists. */
+const SWAPPER = `
+const [root, outside, stop] = Deno.args;
+Deno.symlinkSync(outside, root + "/.swap");
+let n = 0;
+for (;;) {
+  Deno.renameSync(root + "/victim", root + "/.hold");
+  Deno.renameSync(root + "/.swap", root + "/victim");
+  Deno.renameSync(root + "/victim", root + "/.swap");
+  Deno.renameSync(root + "/.hold", root + "/victim");
+  n++;
+  if (n % 16 === 0) {
+    try { Deno.lstatSync(stop); break; } catch { /* go on */ }
+  }
+}
+Deno.removeSync(root + "/.swap");
+console.log(n);
+`;
+
+/** Start the swapper; returns a function that stops it and resolves to its swap count. */
+async function startSwapper(
+  dir: string,
+  root: string,
+  outside: string,
+): Promise<() => Promise<number>> {
+  const script = `${dir}/swapper.ts`;
+  await Deno.writeTextFile(script, SWAPPER);
+  const stop = `${dir}/stop`;
+  await Deno.remove(stop).catch(() => {});
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", script, root, outside, stop],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // Wait until it swaps.
+  for (let i = 0; i < 500; i++) {
+    try {
+      Deno.lstatSync(`${root}/.swap`);
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+  return async () => {
+    await Deno.writeTextFile(stop, "");
+    const out = await child.output();
+    assert(out.success, dec.decode(out.stderr));
+    return Number(dec.decode(out.stdout).trim());
+  };
+}
+
+/** A naive repair: list by path, change by path (what repair-shared does). */
+function naiveRepairByPath(root: string): void {
+  const visit = (dir: string) => {
+    let names: string[];
+    try {
+      names = [...Deno.readDirSync(dir)].map((d) => d.name);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const p = `${dir}/${n}`;
+      try {
+        const s = Deno.lstatSync(p);
+        if (s.isSymlink) continue;
+        if (s.gid === s.uid || s.gid === 0) Deno.chownSync(p, null, G.PROJECT);
+        Deno.chmodSync(p, (s.mode! & 0o7777) | (s.isDirectory ? 0o2050 : 0o040));
+        if (s.isDirectory) visit(p);
+      } catch {
+        // vanished meanwhile
+      }
+    }
+  };
+  visit(root);
+}
+
+Deno.test("race: a folder swapped for a link to the outside while repair --apply runs", async (t) => {
+  await using tmp = await tempDir("pwalk-repair-");
+  const names = Array.from({ length: 300 }, (_, i) => `f${i}`);
+  const outside = `${tmp.path}/outside`;
+  buildOutside(outside, names);
+  const outsideBefore = snapshot(outside);
+  const root = `${tmp.path}/proj`;
+  const spec = generateTree(5, 60, 8);
+  spec.push({ rel: "victim", type: "dir", uid: 1001, gid: 1001, mode: 0o700 });
+  for (const n of names) {
+    spec.push({ rel: `victim/${n}`, type: "file", uid: 1001, gid: 1001, mode: 0o600 });
+  }
+  spec.push({ rel: "victim/inner", type: "dir", uid: 1001, gid: 1001, mode: 0o700 });
+  spec.push({ rel: "victim/inner/secret", type: "file", uid: 1001, gid: 0, mode: 0o600 });
+  buildTree(root, spec);
+  const reset = () => {
+    for (const e of spec) setOwnerMode(root, e);
+  };
+
+  // Each session: the tree is reset (its entries need changes again), the
+  // swapper starts, PASSES runs go over the tree while it swaps, the outside
+  // is checked. The outside always needs changes, so any pass that followed
+  // the link would show. The naive repair below is caught within this same
+  // budget (typically after a few dozen passes).
+  const SESSIONS = 40, PASSES = 8;
+  await t.step(
+    `repair --apply with 4 threads, ${SESSIONS * PASSES} runs: nothing outside changes`,
+    async () => {
+      let swaps = 0, raced = 0, changed = 0;
+      for (let session = 0; session < SESSIONS; session++) {
+        const stop = await startSwapper(tmp.path, root, outside);
+        try {
+          for (let pass = 0; pass < PASSES; pass++) {
+            const s = await repair(root, { apply: true, threads: 4 });
+            changed += s.entriesChanged;
+            raced += s.errorDetails.filter((e) => e.op === "race" || e.op === "open").length;
+          }
+        } finally {
+          swaps += await stop();
+        }
+        assertEquals(diffSnapshots(outsideBefore, snapshot(outside)), [], `session ${session}`);
+        assert(Deno.lstatSync(`${root}/victim`).isDirectory);
+        reset();
+      }
+      assert(swaps > SESSIONS * 10, `the swapper barely ran (${swaps} swaps)`);
+      assert(changed > SESSIONS * 100, `repair did little (${changed} changes)`);
+      console.log(
+        `  ${swaps} swaps, ${changed} changes, ${raced} open/race reports, outside intact`,
+      );
+    },
+  );
+
+  await t.step("the same harness catches a naive by-path repair", async () => {
+    let caught = false, passes = 0;
+    for (let session = 0; session < SESSIONS && !caught; session++) {
+      const stop = await startSwapper(tmp.path, root, outside);
+      try {
+        for (let pass = 0; pass < PASSES && !caught; pass++, passes++) {
+          naiveRepairByPath(root);
+          caught = diffSnapshots(outsideBefore, snapshot(outside)).length > 0;
+        }
+      } finally {
+        await stop();
+      }
+      reset();
+    }
+    assert(caught, "a naive repair following paths was not caught: the race test would be blind");
+    console.log(`  the naive repair changed the outside after ${passes + 1} passes`);
+  });
+  closeRepairLibc();
+});
+
+// ---------------------------------------------------------------------------
+// chown.
+
+Deno.test("chown: only entries of UID change; links themselves, never their targets", async (t) => {
+  await using tmp = await tempDir("pwalk-repair-");
+  const A = 1500, B = 1600, C = 1700, GC = 1777;
+  const outside = `${tmp.path}/outside`;
+  buildTree(outside, [
+    { rel: ".", type: "dir", uid: B, gid: B, mode: 0o755 },
+    { rel: "target", type: "file", uid: A, gid: A, mode: 0o644 },
+  ]);
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [
+    { rel: ".", type: "dir", uid: A, gid: A, mode: 0o755 },
+    { rel: "a1", type: "file", uid: A, gid: A, mode: 0o644 },
+    { rel: "b1", type: "file", uid: B, gid: B, mode: 0o644 },
+    { rel: "sub", type: "dir", uid: A, gid: 300, mode: 0o750 },
+    { rel: "sub/a2", type: "file", uid: A, gid: 0, mode: 0o600 },
+    { rel: "sub/b2", type: "file", uid: B, gid: A, mode: 0o600 },
+    { rel: "lnA", type: "symlink", uid: A, gid: A, mode: 0o777, target: "b1" },
+    { rel: "lnB", type: "symlink", uid: B, gid: B, mode: 0o777, target: "a1" },
+    { rel: "lnOut", type: "symlink", uid: A, gid: A, mode: 0o777, target: `${outside}/target` },
+    { rel: "fifo", type: "fifo", uid: A, gid: A, mode: 0o600 },
+  ]);
+  const before = snapshot(root);
+  const outBefore = snapshot(outside);
+  const want = new Map(
+    [...before].map(([rel, s]) => [rel, s.uid === A ? { ...s, uid: C, gid: GC } : s]),
+  );
+
+  await t.step("dry run (the API default) plans and changes nothing", async () => {
+    const s = await chown(root, { from: A, to: { uid: C, gid: GC }, listChanges: true });
+    assertEquals(diffSnapshots(before, snapshot(root)), []);
+    assertEquals(
+      s.changeList!.map((c) => changeKey(relOf(root, c.path), c.old, c.new)).sort(),
+      changesBetween(before, want),
+    );
+    assert(s.changeList!.every((c) => c.kinds.includes("owner")));
+  });
+
+  const journal = `${tmp.path}/chown.journal`;
+  await t.step("CLI --apply prints each changed path, as pwalk does", async () => {
+    const r = await cli([
+      "--chown_from",
+      String(A),
+      "--chown_to",
+      `${C}:${GC}`,
+      "--apply",
+      "--journal",
+      journal,
+      root,
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(diffSnapshots(want, snapshot(root)), []);
+    assertEquals(diffSnapshots(outBefore, snapshot(outside)), [], "a link's target changed");
+    assertEquals(
+      lines(r.stdout),
+      [...before].filter(([, s]) => s.uid === A).map(([rel]) => at(root, rel)).sort(),
+    );
+    assertStringIncludes(r.stderr, `chown UID_orig: ${A}  UID_new: ${C} GID_new: ${GC}`);
+  });
+
+  await t.step("undo puts the owners back", async () => {
+    const r = await cli(["repair", "--undo", journal]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(diffSnapshots(before, snapshot(root)), []);
+  });
+
+  await t.step("bad usage: one line, exit 2", async () => {
+    for (
+      const args of [
+        ["--chown_from", String(A), root],
+        ["--chown_from", "abc", "--chown_to", "1:2", root],
+        ["--chown_from", "1", "--chown_to", "12", root],
+        ["--chown_from", "1", "--chown_to", "1:2", "--apply", "--dry-run", root],
+        ["--chown_from", "1", "--chown_to", "1:2", "--bogus", root],
+      ]
+    ) {
+      const r = await cli(args);
+      assertEquals(r.code, 2, args.join(" "));
+      assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+    }
+  });
+  closeRepairLibc();
+});
+
+// ---------------------------------------------------------------------------
+// Options and errors.
+
+function canMount(): boolean {
+  if (Deno.build.os !== "linux") return false;
+  const d = Deno.makeTempDirSync({ prefix: "pwalk-mnt-" });
+  try {
+    const ok = new Deno.Command("mount", {
+      args: ["-t", "tmpfs", "-o", "size=1m", "tmpfs", d],
+      stdout: "null",
+      stderr: "null",
+    }).outputSync().success;
+    if (ok) new Deno.Command("umount", { args: [d] }).outputSync();
+    return ok;
+  } catch {
+    return false;
+  } finally {
+    Deno.removeSync(d);
+  }
+}
+const mountable = canMount();
+
+Deno.test("exclusions, --NoSnap and -x leave those folders untouched", async (t) => {
+  await using tmp = await tempDir("pwalk-repair-");
+  const make = (name: string) => {
+    const root = `${tmp.path}/${name}`;
+    const spec = generateTree(6, 30);
+    for (const d of ["skip1", "skip2", ".snapshot"]) {
+      spec.push({ rel: d, type: "dir", uid: 1001, gid: 1001, mode: 0o700 });
+      spec.push({ rel: `${d}/deep`, type: "dir", uid: 1001, gid: 0, mode: 0o700 });
+      spec.push({ rel: `${d}/deep/f`, type: "file", uid: 1002, gid: 1002, mode: 0o600 });
+    }
+    buildTree(root, spec);
+    return root;
+  };
+
+  await t.step("API exclude (absolute and relative spellings) and noSnap", async () => {
+    const root = make("api");
+    const before = snapshot(root);
+    const rel = `${tmp.path.slice(tmp.path.lastIndexOf("/") + 1)}/api/skip2`;
+    const want = expectRepair(root, before, { exclude: ["skip1", "skip2"], noSnap: true });
+    const cwd = Deno.cwd();
+    Deno.chdir(`${tmp.path}/..`);
+    try {
+      await repair(root, { apply: true, exclude: [`${root}/skip1`, rel], noSnap: true });
+    } finally {
+      Deno.chdir(cwd);
+    }
+    const after = snapshot(root);
+    assertEquals(diffSnapshots(want.after, after), []);
+    for (const d of ["skip1", "skip2", ".snapshot"]) {
+      for (const r of [d, `${d}/deep`, `${d}/deep/f`]) assertEquals(after.get(r), before.get(r), r);
+    }
+  });
+
+  await t.step("CLI --exclude PATH, --exclude FILE, --NoSnap", async () => {
+    const root = make("cli");
+    const before = snapshot(root);
+    const list = `${tmp.path}/exclude.list`;
+    await Deno.writeTextFile(list, `${root}/skip2\n`);
+    const r = await cli([
+      "repair",
+      "--apply",
+      "--journal",
+      `${tmp.path}/j`,
+      "--exclude",
+      `${root}/skip1`,
+      "--exclude",
+      list,
+      "--NoSnap",
+      root,
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    const want = expectRepair(root, before, { exclude: ["skip1", "skip2"], noSnap: true });
+    assertEquals(diffSnapshots(want.after, snapshot(root)), []);
+  });
+
+  await t.step("without --NoSnap, .snapshot is repaired like any folder", async () => {
+    const root = make("snap");
+    const before = snapshot(root);
+    await repair(root, { apply: true });
+    assertEquals(diffSnapshots(expectRepair(root, before).after, snapshot(root)), []);
+    assertEquals(snapshot(root).get(".snapshot/deep/f")!.gid, G.PROJECT);
+  });
+
+  await t.step({
+    name: "-x: a file system mounted inside the tree is left alone",
+    ignore: !mountable,
+    fn: async () => {
+      const root = make("xdev");
+      const mnt = `${root}/mnt`;
+      Deno.mkdirSync(mnt);
+      const m = await new Deno.Command("mount", {
+        args: ["-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt],
+      })
+        .output();
+      assert(m.success, dec.decode(m.stderr));
+      tmp.mounts.push(mnt);
+      buildTree(mnt, [
+        { rel: ".", type: "dir", uid: 1001, gid: 1001, mode: 0o700 },
+        { rel: "f", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
+      ]);
+      const before = snapshot(root);
+      assert(before.get("mnt")!.dev !== before.get(".")!.dev);
+      const r = await cli(["repair", "--apply", "-x", "--journal", `${tmp.path}/jx`, root]);
+      assertEquals(r.code, 0, r.stderr);
+      const want = expectRepair(root, before, { oneDev: before.get(".")!.dev });
+      const after = snapshot(root);
+      assertEquals(diffSnapshots(want.after, after), []);
+      assertEquals(after.get("mnt/f"), before.get("mnt/f"));
+      // Without -x the mounted folder is repaired too.
+      await repair(root, { apply: true });
+      assertEquals(snapshot(root).get("mnt/f")!.gid, G.PROJECT);
+    },
+  });
+  if (!mountable) {
+    console.log("  -x skipped: cannot mount a tmpfs here (not root, or no CAP_SYS_ADMIN)");
+  }
+  closeRepairLibc();
+});
+
+Deno.test("without privileges: refused changes are reported and the run goes on", async () => {
+  await using tmp = await tempDir("pwalk-repair-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [
+    { rel: ".", type: "dir", uid: 0, gid: G.PROJECT, mode: 0o2775 },
+    // Owned by the caller (uid 0): chmod works, chgrp to 5000 is refused
+    // (root without CAP_CHOWN is not a member of 5000).
+    { rel: "mine", type: "file", uid: 0, gid: 0, mode: 0o600 },
+    { rel: "mine-ok", type: "file", uid: 0, gid: G.PROJECT, mode: 0o600 },
+    // Someone else's: every change is refused.
+    { rel: "theirs", type: "file", uid: 1001, gid: 1001, mode: 0o644 },
+    // A folder the caller cannot read: its open fails, its changes are refused.
+    { rel: "locked", type: "dir", uid: 1001, gid: 1001, mode: 0o700 },
+    { rel: "locked/f", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
+    { rel: "later", type: "dir", uid: 0, gid: G.PROJECT, mode: 0o755 },
+    { rel: "later/f", type: "file", uid: 0, gid: G.PROJECT, mode: 0o600 },
+  ]);
+  const before = snapshot(root);
+  const r = await cli(["repair", "--apply", "--journal", `${tmp.path}/j`, root], {
+    prefix: UNPRIVILEGED,
+  });
+  assertEquals(r.code, 0, r.stderr);
+  const after = snapshot(root);
+  // What the caller may change, changed; the rest reported.
+  assertEquals(after.get("mine-ok")!.mode, 0o640);
+  assertEquals(after.get("mine")!.mode, 0o640, "chmod of its own file");
+  assertEquals(after.get("mine")!.gid, 0, "chgrp refused");
+  // The kernel drops setgid silently for a caller outside the folder's
+  // group: reported as refused, not claimed as done.
+  assertEquals(after.get("later")!.mode, 0o755);
+  assertStringIncludes(r.stderr, `pwalk: change '${root}/later': Operation not permitted`);
+  assertEquals(after.get("later/f")!.mode, 0o640);
+  assertEquals(after.get("theirs"), before.get("theirs"));
+  assertEquals(after.get("locked/f"), before.get("locked/f"));
+  assertStringIncludes(r.stderr, `pwalk: change '${root}/mine': Operation not permitted`);
+  assertStringIncludes(r.stderr, `pwalk: change '${root}/theirs': Operation not permitted`);
+  assertStringIncludes(r.stderr, `pwalk: open '${root}/locked': Permission denied`);
+  assertStringIncludes(r.stderr, `pwalk: change '${root}/locked': Operation not permitted`);
+  assert(/\d+ errors in/.test(r.stderr));
+  closeRepairLibc();
+});
+
+Deno.test({
+  name: "an entry that vanishes before repair changes it: reported, the run goes on",
+  ignore: !canCompile,
+  async fn() {
+    await using tmp = await tempDir("pwalk-repair-");
+    const shim = `${tmp.path}/mischief.so`;
+    await Deno.writeTextFile(`${tmp.path}/mischief.c`, SHIM);
+    const cc = await new Deno.Command("cc", {
+      args: ["-shared", "-fPIC", "-O2", "-o", shim, `${tmp.path}/mischief.c`, "-ldl"],
+    }).output();
+    assert(cc.success, dec.decode(cc.stderr));
+    const root = `${tmp.path}/proj`;
+    buildTree(root, [
+      { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+      { rel: "vanish-a", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
+      { rel: "d", type: "dir", uid: 1001, gid: 1001, mode: 0o700 },
+      { rel: "d/vanish-b", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
+      { rel: "d/stays", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
+    ]);
+    // The API in a child process, to carry the shim.
+    const script = `${tmp.path}/api.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { repair } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
+       const s = await repair(Deno.args[0], { apply: true });
+       console.log(JSON.stringify({ errors: s.errors, details: s.errorDetails.map((e) => [e.op, e.message, e.path]), changed: s.entriesChanged }));`,
+    );
+    const r = await deno(["run", "-A", script, root], {
+      env: { LD_PRELOAD: shim, SHIM_OUTSIDE: tmp.path },
+    });
+    assertEquals(r.code, 0, r.stderr);
+    const out = JSON.parse(dec.decode(r.stdout));
+    assertEquals(out.errors, 2);
+    assertEquals(
+      out.details.map((d: string[]) => d.join("|")).sort(),
+      [
+        `stat|No such file or directory|${root}/d/vanish-b`,
+        `stat|No such file or directory|${root}/vanish-a`,
+      ],
+    );
+    assertEquals(out.changed, 2); // d and d/stays
+    assertEquals(Deno.lstatSync(`${root}/d/stays`).gid, G.PROJECT);
+  },
+});
+
+Deno.test("refuses / unless forced", async () => {
+  await using tmp = await tempDir("pwalk-repair-");
+  Deno.symlinkSync("/", `${tmp.path}/slash`);
+  for (const root of ["/", "//", `${tmp.path}/slash`, "/tmp/.."]) {
+    const r = await cli(["repair", root]);
+    assertEquals(r.code, 2, root);
+    assertStringIncludes(r.stderr, "refusing to repair /");
+    assertEquals(r.stdout.length, 0);
+    const c = await cli(["--chown_from", "4242", "--chown_to", "4243:4243", root]);
+    assertEquals(c.code, 2, root);
+    assertStringIncludes(c.stderr, "refusing to chown /");
+  }
+  await assertRejects(() => repair("/"), Deno.errors.PermissionDenied);
+  await assertRejects(
+    () => chown(`${tmp.path}/slash`, { from: 4242, to: { uid: 4243 } }),
+    Deno.errors.PermissionDenied,
+  );
+  // Usage errors: one line, exit 2.
+  for (
+    const args of [
+      ["repair"],
+      ["repair", "--apply", "--dry-run", tmp.path],
+      ["repair", "--threads", "0", tmp.path],
+      ["repair", "--change-gids", "x", tmp.path],
+      ["repair", "--what", tmp.path],
+      ["repair", `${tmp.path}/missing`],
+    ]
+  ) {
+    const r = await cli(args);
+    assertEquals(r.code, 2, args.join(" "));
+    assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+  }
+});
