@@ -147,6 +147,17 @@ async function run(argv: string[]): Promise<number> {
   if (roots.length === 0) throw new UsageError("missing ROOT folder (try --help)");
   if (roots.length > 1) throw new UsageError(`one ROOT folder only, got ${roots.length}`);
   const root = roots[0];
+  // A root that cannot be walked is bad usage (2); whatever fails later is 1.
+  let rootInfo: Deno.FileInfo;
+  try {
+    rootInfo = Deno.statSync(root);
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound
+      ? "No such file or directory"
+      : (e as Error).message;
+    throw new UsageError(`${root}: ${why}`);
+  }
+  if (!rootInfo.isDirectory) throw new UsageError(`${root}: Not a directory`);
 
   const threads = intArg("maxthreads", flags.maxthreads, 1, 1024) ??
     intArg("threads", flags.threads, 1, 1024);
@@ -205,6 +216,10 @@ async function run(argv: string[]): Promise<number> {
     if (abort.signal.aborted) {
       eprint("pwalk: interrupted; no output file was left");
       return 130;
+    }
+    // The root was checked above: a NotFound now is the output's folder.
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
+      throw new Error((e as Error).message);
     }
     throw e;
   } finally {

@@ -3,7 +3,7 @@
  * 2, nothing on stdout), the thread flags in both spellings, -o/--output,
  * the optional `report` word, --help and --version.
  */
-import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
+import { assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { lineSet, parsePwalk } from "./helpers/csv.ts";
 import { assertRowsMatch } from "./helpers/compare.ts";
 import { referenceReport } from "./helpers/reference.ts";
@@ -126,12 +126,11 @@ Deno.test("CLI: thread flags, -o/--output, the report word", async (t) => {
     assertEquals(r.stdout.length, 0);
     assertEquals(lineSet(await Deno.readFile(out)), lines);
   });
-  await t.step("-o into a missing folder: fails with one message, no file", async () => {
-    // lib/cli.ts documents exit 1 for an output that cannot be written; it
-    // exits 2 today (ENOENT maps to NotFound, treated as a bad root). Only
-    // "fails" is asserted here.
+  await t.step("-o into a missing folder: exit 1 with one message, no file", async () => {
+    // A root that cannot be walked is bad usage (2); an output that cannot
+    // be written is a failure of the run (1), as lib/cli.ts documents.
     const r = await cli(["-o", `${outDir}/missing/x.csv`, root]);
-    assert(r.code !== 0, "must fail");
+    assertEquals(r.code, 1, r.stderr);
     assertEquals(r.stdout.length, 0);
     assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
     assertStringIncludes(r.stderr, `${outDir}/missing/x.csv`);
