@@ -130,6 +130,9 @@ async function* records(
   const sym = native();
   const skip = o.skip?.length ? o.skip : undefined;
   const dec = new TextDecoder();
+  // Options first: a refused value must not leave a ref'd callback behind
+  // (it would keep the process alive).
+  const opts = makeOptions(p.native);
   const callback = skip
     ? new Deno.UnsafeCallback(
       { parameters: ["pointer", "usize"], result: "i32" } as const,
@@ -143,10 +146,12 @@ async function* records(
     )
     : undefined;
   callback?.ref();
-  const opts = makeOptions(p.native);
   const job = sym.pw_walk_start(opts, callback?.pointer ?? null);
   sym.pw_opts_free(opts);
-  if (!job) throw new Error("pwalk: out of memory");
+  if (!job) {
+    callback?.close();
+    throw new Error("pwalk: out of memory");
+  }
   const cancel = () => sym.pw_job_cancel(job);
   o.signal?.addEventListener("abort", cancel);
   const out = new BigUint64Array(7);
