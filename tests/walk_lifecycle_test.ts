@@ -66,6 +66,14 @@ Deno.test("walk: a process that leaves a 100,000-file walk early exits by itself
   }
 });
 
+Deno.test("walk: a walk refused at its start leaves nothing that keeps the process alive", async () => {
+  const root = await bigTree();
+  const r = await runChild("walk_child_break.ts", [root, "bad-option"], { timeoutMs: 10_000 });
+  assert(!r.timedOut, "the process did not exit within 10 s");
+  assertEquals(r.code, 0, r.stderr);
+  assertEquals(JSON.parse(r.stdout), { rejected: "RangeError", workersLeft: 0 });
+});
+
 Deno.test({
   name: "walk option signal: abort rejects with the reason, stops yielding and frees everything",
   sanitizeOps: true,
