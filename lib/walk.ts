@@ -133,10 +133,15 @@ async function* records(
   // Options first: a refused value must not leave a ref'd callback behind
   // (it would keep the process alive).
   const opts = makeOptions(p.native);
-  const callback = skip
+  // maxDepth 0 yields the root alone: it is listed (for its fcount and
+  // dirsum) but no subfolder is entered, which the native limit cannot
+  // express (its smallest is 1: the root's subfolders are read too).
+  const enterNone = p.maxDepth === 0;
+  const callback = skip || enterNone
     ? new Deno.UnsafeCallback(
       { parameters: ["pointer", "usize"], result: "i32" } as const,
       (ptr, len) => {
+        if (enterNone || !skip) return 0;
         const bytes = new Uint8Array(
           Deno.UnsafePointerView.getArrayBuffer(ptr!, Number(len)),
         );
