@@ -63,13 +63,19 @@ Deno.test("walk option threads: that many worker threads walk the tree", async (
 
 Deno.test("walk option maxDepth: @std/fs depths (root 0), walkDirs within the limit", async () => {
   const { root, ref } = await tree();
+  const depthOf = (p: string) => p === root ? 0 : p.slice(root.length).split("/").length - 1;
   for (const maxDepth of [0, 1, 2, 3, 7]) {
-    const got = await paths(root, { maxDepth });
+    // The walker itself stops there: it never asks about a deeper folder
+    // (filtering deeper entries afterwards would give the same entries).
+    const asked = new Recording("(?!)");
+    const got = await paths(root, { maxDepth, skip: [asked] });
     assertEquals(
       setDiff(got, refPaths(ref, (r) => stdDepth(r) <= maxDepth)),
       "",
       `maxDepth ${maxDepth}`,
     );
+    assertEquals(asked.asked.filter((p) => depthOf(p) > maxDepth), [], `maxDepth ${maxDepth}`);
+    if (maxDepth >= 2) assert(asked.asked.some((p) => depthOf(p) === maxDepth));
   }
   // Infinity and a limit beyond the deepest entry: everything.
   const deepest = Math.max(...[...ref.values()].map(stdDepth));
