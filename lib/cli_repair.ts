@@ -127,7 +127,17 @@ function getEnv(name: string): string | undefined {
   }
 }
 
-/** Where a journal goes when --apply is given without --journal. */
+/**
+ * Where a journal goes when --apply is given without --journal:
+ * `$XDG_STATE_HOME/pwalk/KIND-TIME-PID.journal`, else under
+ * `~/.local/state/pwalk/`, else `./pwalk-KIND-TIME-PID.journal` (the
+ * folder is created 0700).
+ *
+ * @example
+ * ```ts ignore
+ * defaultJournal("repair"); // "/root/.local/state/pwalk/repair-20261125T123456Z-4242.journal"
+ * ```
+ */
 export function defaultJournal(kind: "repair" | "chown", now: Date = new Date()): string {
   const state = getEnv("XDG_STATE_HOME") ??
     (getEnv("HOME") ? `${getEnv("HOME")}/.local/state` : undefined);

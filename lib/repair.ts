@@ -415,7 +415,7 @@ export async function chown(root: string, options: ChownOptions): Promise<ChownS
   if (!options || options.from === undefined || !options.to) {
     throw new TypeError("pwalk: chown needs { from: uid, to: { uid, gid? } }");
   }
-  const opts = commonNative(root, options);
+  const opts = commonNative(root, { ...options, exclude: mapExcludes(root, options.exclude) });
   opts.push([Opt.CHOWN_FROM, checkId("from", options.from)]);
   opts.push([Opt.CHOWN_UID, checkId("to.uid", options.to.uid)]);
   if (options.to.gid !== undefined) opts.push([Opt.CHOWN_GID, checkId("to.gid", options.to.gid)]);
@@ -511,7 +511,18 @@ function errnoName(n: number): [string, string] {
 /** pw_restore's result bits (native/pwalk.h pw_restore_bits). */
 const R = { OWNER: 1, MODE: 2, OWNER_KEPT: 4, MODE_KEPT: 8 } as const;
 
-/** Read a journal: its applied runs' entry lines with their headers, in file order. */
+/**
+ * Read a journal: its applied runs' entry lines with their headers, in file
+ * order, and how many lines of dry runs it holds.
+ *
+ * @example What did a run change?
+ * ```ts ignore
+ * const { entries } = await readJournal("/root/genome.journal");
+ * for (const { header, line } of entries) console.log(header.kind, line.old, line.new);
+ * ```
+ *
+ * @throws {SyntaxError} when the file is not a pwalk journal
+ */
 export async function readJournal(
   file: string,
 ): Promise<{ entries: { header: JournalHeader; line: JournalLine }[]; dryRun: number }> {
@@ -649,7 +660,14 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
   return out;
 }
 
-/** The CLI's line for a restored entry: `path: group 5000 -> 1001, mode 2750 -> 0700`. */
+/**
+ * The CLI's line for a restored entry: `path: group 5000 -> 1001, mode 2750 -> 0700`.
+ *
+ * @example
+ * ```ts ignore
+ * await undo("/root/genome.journal", { onRestore: (r) => console.log(restoreLine(r)) });
+ * ```
+ */
 export function restoreLine(r: RestoreRecord): string {
   const parts: string[] = [];
   if (r.from.uid !== r.to.uid) parts.push(`owner ${r.from.uid} -> ${r.to.uid}`);
