@@ -63,7 +63,10 @@ export class WalkEntry {
   readonly depth: number;
   /** Inode of the folder holding the entry (0 for the root). */
   readonly parentIno: number;
-  /** Folders: names in its listing (pwalk's pw_fcount); others -1. */
+  /**
+   * Folders: names in its listing (pwalk's pw_fcount); -1 for others, and
+   * for folders that were not entered (at walk's maxDepth).
+   */
   readonly fcount: number;
   /** Folders: sum of its direct children's sizes (pwalk's pw_dirsum); others 0. */
   readonly dirsum: number;

@@ -183,6 +183,8 @@ export const Opt = {
   CHANGE_GID: 18,
   JOURNAL_FD: 19,
   CHANGES_FD: 20,
+  RECORDS_FD: 21,
+  LEAF_DEPTH: 22,
   ROOT: 100,
   OUTPUT: 101,
   EXCLUDE: 102,

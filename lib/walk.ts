@@ -20,9 +20,7 @@ export interface WalkOptions
   /**
    * As in @std/fs walk: the root is depth 0, its entries depth 1, ...;
    * entries deeper than this are not yielded and folders at this depth are
-   * not descended into. (The native walker still lists folders at this
-   * depth, to learn their fcount and dirsum; errors doing so, such as an
-   * unreadable folder there, are not reported.) Default Infinity.
+   * not entered (their fcount is -1: never listed). Default Infinity.
    */
   maxDepth?: number;
   /** Yield files (and everything that is not a folder or a link). Default true. */
@@ -84,15 +82,6 @@ function normaliseExts(exts: string[] | undefined): string[] | undefined {
 interface Plan {
   native: NativeOption[];
   maxDepth: number;
-  /** Errors about what lies beyond maxDepth, which @std/fs would never meet. */
-  beyond: (e: WalkError) => boolean;
-}
-
-/** @std/fs depth (the root 0) of a path the walker built below `root`. */
-function depthOf(root: string, path: string): number {
-  let d = 0;
-  for (let i = root === "/" ? 0 : root.length; i < path.length; i++) if (path[i] === "/") d++;
-  return d;
 }
 
 function plan(root: string, o: WalkOptions): Plan {
@@ -101,22 +90,14 @@ function plan(root: string, o: WalkOptions): Plan {
     throw new RangeError(`pwalk: maxDepth must be a whole number >= 0, got ${maxDepth}`);
   }
   const opts = commonNative(root, { ...o, maxDepth: undefined, maxErrors: 0 });
-  // std depth d is pwalk depth d-1; pwalk's --depth N lists folders above
-  // depth N and yields files at depth N, so the last level is filtered here.
-  if (maxDepth !== Infinity) opts.push([Opt.MAXDEPTH, Math.max(1, maxDepth)]);
+  // @std/fs depth d is pwalk depth d-1: folders at the last level are handed
+  // over as entries and never entered. (maxDepth 0: the root's folders are
+  // not entered either, and its entries are filtered out below.)
+  if (maxDepth !== Infinity) opts.push([Opt.LEAF_DEPTH, Math.max(0, maxDepth - 1)]);
   if (o.followSymlinks) opts.push([Opt.FOLLOW, 1]);
   if (o.batchBytes !== undefined) opts.push([Opt.BATCH_BYTES, o.batchBytes]);
   if (o.batches !== undefined) opts.push([Opt.BATCHES, o.batches]);
-  // Folders at maxDepth are listed natively (see above) but not entered as
-  // far as the caller is concerned: failing to list one, or to stat one of
-  // its entries, is nothing @std/fs walk would report.
-  const top = normaliseFolder(root);
-  const beyond = (e: WalkError) => {
-    if (maxDepth === Infinity) return false;
-    const d = depthOf(top, e.path);
-    return d > maxDepth || (d === maxDepth && (e.op === "open" || e.op === "read"));
-  };
-  return { native: opts, maxDepth, beyond };
+  return { native: opts, maxDepth };
 }
 
 /** Run the native walk, yielding decoded records batch by batch. */
@@ -133,20 +114,14 @@ async function* records(
   // Options first: a refused value must not leave a ref'd callback behind
   // (it would keep the process alive).
   const opts = makeOptions(p.native);
-  // maxDepth 0 yields the root alone: it is listed (for its fcount and
-  // dirsum) but no subfolder is entered, which the native limit cannot
-  // express (its smallest is 1: the root's subfolders are read too).
-  const enterNone = p.maxDepth === 0;
-  const callback = skip || enterNone
+  const callback = skip
     ? new Deno.UnsafeCallback(
       { parameters: ["pointer", "usize"], result: "i32" } as const,
       (ptr, len) => {
-        if (enterNone || !skip) return 0;
         const bytes = new Uint8Array(
           Deno.UnsafePointerView.getArrayBuffer(ptr!, Number(len)),
         );
-        const path = dec.decode(bytes);
-        return skip.some((r) => r.test(path)) ? 0 : 1;
+        return skip.some((r) => r.test(dec.decode(bytes))) ? 0 : 1;
       },
     )
     : undefined;
@@ -169,7 +144,7 @@ async function* records(
       // The batch is copied out: let the workers refill it while we yield.
       pending = sym.pw_walk_next(job, out);
       for (const d of batch) {
-        if (d.kind === RecKind.ERROR && !p.beyond(d.error)) {
+        if (d.kind === RecKind.ERROR) {
           if (o.onError) o.onError(d.error);
           else errors.push(d.error);
         }
@@ -302,15 +277,19 @@ export function walkDirs(root: string, options: WalkOptions = {}): WalkIterator<
           parent = e.path.slice(0, cut > 1 ? cut - 1 : cut);
         }
         if (d.kind === RecKind.SUBDIR) {
+          // folders at maxDepth are not asked about (never entered): test here
+          if (skip && skip.some((r) => r.test(e.path))) continue;
           slot(parent).dirs.push(e.name);
         } else if (d.kind === RecKind.ENTRY) {
+          // a folder at maxDepth comes as an entry: it is in dirs already
+          if (e.isDirectory) continue;
           if (skip && skip.some((r) => r.test(e.path))) continue;
           slot(parent).files.push(e.name);
         } else {
           const key = e.pathBytes ? folderKey(e.pathBytes) : e.path;
           const s = open.get(key) ?? { dirs: [], files: [] };
           open.delete(key);
-          if (e.depth + 1 > lastDepth) continue; // listed only to learn its counts
+          if (e.depth + 1 > lastDepth) continue; // maxDepth 0: the root alone
           yield { path: e.path, dirs: s.dirs, files: s.files, entry: e };
         }
       }

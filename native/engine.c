@@ -135,6 +135,7 @@ static void process_dir(pw_worker *w, pw_item *it, pw_item **first, pw_item **la
     if (pre == 0 || w->path[pre - 1] != '/') w->path[pre++] = '/';
     int32_t cdepth = it->depth + 1;
     bool skip_deep_dirs = o->maxdepth > 0 && cdepth >= o->maxdepth;
+    bool leaf_dirs = o->leaf_depth >= 0 && cdepth >= o->leaf_depth;
     pw_entry e = {.parent_ino = it->st.st_ino, .depth = cdepth, .fcount = -1, .dirfd = fd,
                   .selffd = -1, .user = it->user};
     pw_dir_begin(&w->ds, fd);
@@ -171,7 +172,23 @@ static void process_dir(pw_worker *w, pw_item *it, pw_item **first, pw_item **la
         if (o->nosnap && nlen == 9 && memcmp(name, ".snapshot", 9) == 0) continue;
         if (skip_deep_dirs) continue;
         if (j->excludes.count && pw_strset_has(&j->excludes, w->path, pre + nlen)) continue;
-        if (j->vis->descend && !j->vis->descend(w, w->path, pre + nlen, &st)) continue;
+        /* Not entered: no need to ask the visitor whether to descend. */
+        if (!leaf_dirs && j->vis->descend && !j->vis->descend(w, w->path, pre + nlen, &st))
+          continue;
+        e.path = w->path;
+        e.len = pre + nlen;
+        e.name_off = pre;
+        e.st = &st;
+        e.via_link = via_link;
+        if (j->vis->subdir_refs) {
+          e.subdir_ref = true;
+          j->vis->entry(w, &e);
+          e.subdir_ref = false;
+        }
+        if (leaf_dirs) { /* shown as an entry, never entered */
+          emit(w, &e);
+          continue;
+        }
         if (o->follow && !visit_once(j, &st)) {
           pw_worker_error(w, PW_OP_LOOP, ELOOP, w->path, pre + nlen);
           continue;
@@ -186,16 +203,6 @@ static void process_dir(pw_worker *w, pw_item *it, pw_item **first, pw_item **la
         c->depth = cdepth;
         c->via_link = via_link;
         c->user = j->vis->child_user ? j->vis->child_user(w, it->user, &st) : it->user;
-        if (j->vis->subdir_refs) {
-          e.path = w->path;
-          e.len = pre + nlen;
-          e.name_off = pre;
-          e.st = &st;
-          e.via_link = via_link;
-          e.subdir_ref = true;
-          j->vis->entry(w, &e);
-          e.subdir_ref = false;
-        }
         c->next = *first;
         if (!*first) *last = c;
         *first = c;

@@ -15,6 +15,7 @@ PW_API pw_opts *pw_opts_new(void) {
   o->output_fd = -1;
   o->error_fd = -1;
   o->max_errors = 100;
+  o->leaf_depth = -1;
   o->chown_from = -1;
   o->chown_uid = -1;
   o->chown_gid = -1;
@@ -56,6 +57,10 @@ PW_API int32_t pw_opts_set_int(pw_opts *o, int32_t key, int64_t v) {
       o->maxdepth = v;
       return 0;
     case PW_OPT_ONE_FS: o->one_fs = v != 0; return 0;
+    case PW_OPT_LEAF_DEPTH:
+      if (v < -1 || v > INT32_MAX) return -EINVAL;
+      o->leaf_depth = v;
+      return 0;
     case PW_OPT_ZSTD_LEVEL:
       if (v < 0 || v > 19) return -EINVAL;
       o->zstd_level = (int)v;

@@ -25,6 +25,7 @@ struct pw_opts {
   bool header;         /**< --header */
   bool nosnap;         /**< --NoSnap */
   int64_t maxdepth;    /**< --depth N, 0 = unlimited */
+  int64_t leaf_depth;  /**< folders at this depth or deeper are entries, not entered; -1 off */
   bool one_fs;         /**< -x */
   int zstd_level;      /**< 0 = plain */
   int output_fd;       /**< -1 = none */

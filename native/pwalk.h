@@ -57,6 +57,9 @@ typedef enum pw_opt {
   PW_OPT_CHANGES_FD = 20, /**< int: repair/chown: change lines go to this fd */
   PW_OPT_RECORDS_FD = 21, /**< int: repair/chown: one journal-format line per
                                change made (or planned) goes to this fd */
+  PW_OPT_LEAF_DEPTH = 22, /**< int: folders at this depth (pwalk's numbering)
+                              or deeper are handed over as entries and never
+                              entered (walk's maxDepth); -1 = off */
   PW_OPT_ROOT = 100,     /**< str: the folder to walk, exactly as printed */
   PW_OPT_OUTPUT = 101,   /**< str: report file; written under a temporary
                               name and renamed into place on success */
