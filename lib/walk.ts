@@ -10,7 +10,7 @@
 import { ensureNative, native, Opt, Status } from "./ffi.ts";
 import { decodeBatch, type Decoded, RecKind, WalkEntry } from "./decode.ts";
 import { fatalError, makeOptions, type NativeOption, readFatal, type WalkError } from "./job.ts";
-import { commonNative, type CommonOptions, normaliseFolder } from "./options.ts";
+import { commonNative, type CommonOptions } from "./options.ts";
 
 export { WalkEntry };
 
