@@ -48,6 +48,13 @@ check_all() { # binary
   run "$b" -t 4 -w "$work/tree"
   run "$b" -t 4 -w -F "$work/tree"
   run "$b" -t 4 -w -c 0 "$work/tree"
+  # repair and chown on a copy (they change it): dry run, apply, chown
+  chmod -R u+rwx "$work/copy" 2>/dev/null || true; rm -rf "$work/copy"
+  python3 bench/mktree.py "$work/copy" --files 2000 --seed 12 --weird 2>/dev/null
+  run "$b" -t 4 -R "$work/copy"
+  run "$b" -t 4 -R -A "$work/copy" "$work/journal"
+  run "$b" -t 4 -C 0:4242:4343 -A "$work/copy"
+  [ "$(stat -c %u "$work/copy/weird/with space.txt")" = 4242 ]
   # a missing root is a fatal error (status 1), reported, with nothing leaked
   if "$b" -t 2 /nonexistent >/dev/null 2>"$work/err"; then return 1; fi
   ! grep -q "Sanitizer\|runtime error" "$work/err"

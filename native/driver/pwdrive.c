@@ -9,7 +9,9 @@
  * Writes the report to OUTPUT, or to stdout; errors stream to stderr; a
  * summary line "entries=N dirs=N bytes=N errors=N" goes to stderr at the end.
  * -w runs a walk job instead (batches consumed and counted, "records=N" on
- * stdout), -F follows symlinks in it.
+ * stdout), -F follows symlinks in it.  -R runs a repair instead (a dry run;
+ * -A applies it, with the journal written to OUTPUT), -C FROM:UID:GID
+ * pwalk's chown mode; change lines go to stdout.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +28,7 @@ static void sleep_ms(long ms) {
 int main(int argc, char **argv) {
   pw_opts *o = pw_opts_new();
   long cancel_ms = -1;
-  int walk = 0;
+  int walk = 0, repair = 0;
   int i = 1;
   for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
     const char *a = argv[i];
@@ -35,6 +37,16 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "-x")) pw_opts_set_int(o, PW_OPT_ONE_FS, 1);
     else if (!strcmp(a, "-w")) walk = 1;
     else if (!strcmp(a, "-F")) pw_opts_set_int(o, PW_OPT_FOLLOW, 1);
+    else if (!strcmp(a, "-R")) repair = 1;
+    else if (!strcmp(a, "-A")) pw_opts_set_int(o, PW_OPT_APPLY, 1);
+    else if (i + 1 < argc && !strcmp(a, "-C")) {
+      long from, uid, gid;
+      if (sscanf(argv[++i], "%ld:%ld:%ld", &from, &uid, &gid) != 3) return 2;
+      repair = 1;
+      pw_opts_set_int(o, PW_OPT_CHOWN_FROM, from);
+      pw_opts_set_int(o, PW_OPT_CHOWN_UID, uid);
+      pw_opts_set_int(o, PW_OPT_CHOWN_GID, gid);
+    }
     else if (i + 1 < argc && !strcmp(a, "-t")) pw_opts_set_int(o, PW_OPT_THREADS, atoi(argv[++i]));
     else if (i + 1 < argc && !strcmp(a, "-z")) pw_opts_set_int(o, PW_OPT_ZSTD_LEVEL, atoi(argv[++i]));
     else if (i + 1 < argc && !strcmp(a, "-d")) pw_opts_set_int(o, PW_OPT_MAXDEPTH, atoi(argv[++i]));
@@ -52,10 +64,21 @@ int main(int argc, char **argv) {
     return 2;
   }
   pw_opts_set_str(o, PW_OPT_ROOT, (const uint8_t *)argv[i], strlen(argv[i]));
-  if (i + 1 < argc) pw_opts_set_str(o, PW_OPT_OUTPUT, (const uint8_t *)argv[i + 1], strlen(argv[i + 1]));
-  else pw_opts_set_int(o, PW_OPT_OUTPUT_FD, 1);
+  int journal = -1;
+  if (repair) {
+    pw_opts_set_int(o, PW_OPT_CHANGES_FD, 1);
+    if (i + 1 < argc) {
+      journal = pw_fd_open((const uint8_t *)argv[i + 1], strlen(argv[i + 1]));
+      if (journal < 0) return 1;
+      pw_opts_set_int(o, PW_OPT_JOURNAL_FD, journal);
+    }
+  } else if (i + 1 < argc) {
+    pw_opts_set_str(o, PW_OPT_OUTPUT, (const uint8_t *)argv[i + 1], strlen(argv[i + 1]));
+  } else {
+    pw_opts_set_int(o, PW_OPT_OUTPUT_FD, 1);
+  }
   pw_opts_set_int(o, PW_OPT_ERROR_FD, 2);
-  pw_job *j = walk ? pw_walk_start(o, NULL) : pw_report_start(o);
+  pw_job *j = walk ? pw_walk_start(o, NULL) : repair ? pw_repair_start(o) : pw_report_start(o);
   pw_opts_free(o);
   if (!j) return 1;
   if (walk) {
@@ -94,5 +117,6 @@ int main(int argc, char **argv) {
           (unsigned long long)c[PW_C_BYTES], (unsigned long long)c[PW_C_ERRORS], n ? " fatal=" : "",
           msg);
   pw_job_free(j);
+  if (journal >= 0) pw_fd_close(journal);
   return rc == PW_OK ? 0 : rc == PW_CANCELLED ? 130 : 1;
 }
