@@ -128,6 +128,23 @@ async function compile(name: string, extra: string[] = []): Promise<string> {
   return bin;
 }
 
+/** The C driver of the library (native/driver/pwdrive.c), rebuilt each run. */
+async function compileDriver(): Promise<string> {
+  const bin = `${WORK}/pwdrive`;
+  const lib = `${ROOT}/zig-out/lib`;
+  await sh([
+    ...await cc(),
+    "-O2",
+    "-o",
+    bin,
+    `${ROOT}/native/driver/pwdrive.c`,
+    `-L${lib}`,
+    "-lpwalk",
+    `-Wl,-rpath,${lib}`,
+  ]);
+  return bin;
+}
+
 // ---------------------------------------------------------------- the tree
 
 /** bench/work/tree-N-sS, built by mktree.py once; returns its path. */
@@ -378,6 +395,8 @@ async function machine(): Promise<string> {
 interface Ctx {
   tree: string;
   limitwalk: string;
+  /** native/driver/pwdrive.c linked to zig-out/lib: the library without Deno. */
+  pwdrive: string;
   zstd: string | null;
 }
 
@@ -399,6 +418,12 @@ function mainRows(c: Ctx): Row[] {
       output: `${OUT}/report.csv.zst`,
       maxRatio: 1.3,
       maxRssMiB: 64,
+    },
+    {
+      name: "report-zst-native",
+      label: "the same report by the C driver (the library alone: no Deno start or exit)",
+      stages: [[c.pwdrive, "-z", "1", c.tree, `${OUT}/native.csv.zst`]],
+      output: `${OUT}/native.csv.zst`,
     },
     {
       name: "report-csv-stdout",
@@ -581,7 +606,12 @@ async function main(): Promise<number> {
     boolean: ["sweep", "slowfs", "keep", "list", "help"],
     alias: { h: "help" },
   });
-  const nameList = mainRows({ tree: "TREE", limitwalk: "limitwalk", zstd: "zstd" })
+  const nameList = mainRows({
+    tree: "TREE",
+    limitwalk: "limitwalk",
+    pwdrive: "pwdrive",
+    zstd: "zstd",
+  })
     .map((r) => r.name).join(", ");
   if (flags.help) {
     console.log(HELP.replace("ROWS", nameList));
@@ -625,6 +655,7 @@ async function main(): Promise<number> {
   await Deno.mkdir(OUT, { recursive: true });
   peakrssBin = await compile("peakrss");
   const limitwalk = await compile("limitwalk", ["-pthread"]);
+  const pwdrive = await compileDriver();
   const zstd = await which("zstd");
   const tree = await ensureTree(files, seed);
   const header = await machine();
@@ -644,7 +675,7 @@ async function main(): Promise<number> {
     const [big, bigDir] = await largestFolder(tree);
     md = await withSlowfs(tree, delayUs, async (mnt) => {
       await sh([limitwalk, mnt, "32"]); // untimed: starts FUSE's threads
-      const c: Ctx = { tree: mnt, limitwalk, zstd };
+      const c: Ctx = { tree: mnt, limitwalk, pwdrive, zstd };
       treeShown = mnt;
       const pauseMs = 1100; // entry_timeout=1: each run starts with FUSE's entry cache expired
       const lw = (t: number): Row => ({
@@ -671,7 +702,7 @@ async function main(): Promise<number> {
       ].join("\n");
     });
   } else {
-    const c: Ctx = { tree, limitwalk, zstd };
+    const c: Ctx = { tree, limitwalk, pwdrive, zstd };
     treeShown = tree;
     let rows = flags.sweep ? sweepRows(c, threads, mainRows(c)[0]) : mainRows(c);
     if (only) rows = rows.filter((r) => r.name === "limitwalk-2" || only.includes(r.name));
