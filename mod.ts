@@ -8,6 +8,10 @@
  *   readable by DuckDB directly.
  * - {@link walk}: every entry with its stat facts, as an async generator (a
  *   drop-in upgrade of @std/fs walk); {@link walkDirs}: os.walk's shape.
+ * - {@link repair}: group-sharing repair of project folders, {@link chown}:
+ *   pwalk's chown mode, {@link undo}: replay a journal backwards. All three
+ *   are dry runs unless `apply: true`, and change entries only through
+ *   verified file descriptors, never through paths.
  *
  * @example
  * ```ts ignore
