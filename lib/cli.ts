@@ -17,6 +17,7 @@ import { chownMain, repairMain } from "./cli_repair.ts";
 import { formatBytes, ProgressLine } from "./progress.ts";
 import { ensureNative, nativeVersion } from "./ffi.ts";
 import { normaliseFolder } from "./options.ts";
+import { eprint, intArg, isTerminal, unknownOptions, UsageError } from "./args.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
 /** The version of this package. */
@@ -60,18 +61,6 @@ and the walk goes on. Exit status: 0 done, 1 failed, 2 bad usage,
 130 interrupted.
 `;
 
-class UsageError extends Error {}
-
-function intArg(name: string, v: unknown, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  const s = String(v);
-  const n = Number(s);
-  if (!/^-?\d+$/.test(s) || n < min || n > max) {
-    throw new UsageError(`--${name} needs a whole number from ${min} to ${max}, got '${s}'`);
-  }
-  return n;
-}
-
 async function readExcludeFile(path: string): Promise<string[]> {
   let text: string;
   try {
@@ -80,18 +69,6 @@ async function readExcludeFile(path: string): Promise<string[]> {
     throw new UsageError(`--exclude ${path}: ${(e as Error).message}`);
   }
   return text.split(/\r?\n/).filter((l) => l.length > 0).map(normaliseFolder);
-}
-
-function isTerminal(): boolean {
-  try {
-    return Deno.stderr.isTerminal();
-  } catch {
-    return false;
-  }
-}
-
-function eprint(s: string): void {
-  Deno.stderr.writeSync(new TextEncoder().encode(s + "\n"));
 }
 
 /** Run the command line; resolves to the exit status. */
@@ -117,7 +94,7 @@ async function run(argv: string[]): Promise<number> {
   if (args[0] === "repair") return repairMain(args.slice(1));
   if (args.some((a) => /^--chown_(from|to)(=|$)/.test(a))) return chownMain(args);
   if (args[0] === "report") args.shift();
-  let unknown: string | undefined;
+  const unknown = unknownOptions();
   const flags = parseArgs(args, {
     string: ["depth", "exclude", "maxthreads", "threads", "output", "level"],
     boolean: ["header", "NoSnap", "x", "one-file-system", "help", "version", "progress"],
@@ -125,15 +102,9 @@ async function run(argv: string[]): Promise<number> {
     negatable: ["progress"],
     alias: { o: "output", h: "help", V: "version" },
     default: { progress: undefined },
-    unknown: (arg: string) => {
-      if (arg.startsWith("-") && arg !== "-") {
-        unknown ??= arg;
-        return false;
-      }
-      return true;
-    },
+    unknown: unknown.hook,
   });
-  if (unknown !== undefined) throw new UsageError(`unknown option ${unknown} (try --help)`);
+  unknown.check();
   if (flags.help) {
     console.log(HELP);
     return 0;

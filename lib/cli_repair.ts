@@ -15,6 +15,7 @@ import { parseArgs } from "npm:deno-std@1.4.0/cli/parse_args.js";
 import { type ChangeSummary, chown, repair, undo } from "./repair.ts";
 import { ProgressLine } from "./progress.ts";
 import { normaliseFolder } from "./options.ts";
+import { eprint, intArg, isTerminal, unknownOptions, UsageError } from "./args.ts";
 import type { Progress } from "./job.ts";
 
 /** `pwalk repair --help`. */
@@ -80,36 +81,7 @@ pwalk repair, chown-TIME-PID.journal), --NoSnap, --exclude PATH, -x,
 --progress/--no-progress. Undo with: pwalk repair --undo JOURNAL.
 `;
 
-class UsageError extends Error {}
-
-const enc = new TextEncoder();
 const num = new Intl.NumberFormat("en-US");
-
-function eprint(s: string): void {
-  try {
-    Deno.stderr.writeSync(enc.encode(s + "\n"));
-  } catch {
-    // stderr closed
-  }
-}
-
-function isTerminal(f: { isTerminal(): boolean }): boolean {
-  try {
-    return f.isTerminal();
-  } catch {
-    return false;
-  }
-}
-
-function intArg(name: string, v: unknown, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  const s = String(v);
-  const n = Number(s);
-  if (!/^\d+$/.test(s) || n < min || n > max) {
-    throw new UsageError(`--${name} needs a whole number from ${min} to ${max}, got '${s}'`);
-  }
-  return n;
-}
 
 function idArg(name: string, s: string): number {
   const n = Number(s);
@@ -202,7 +174,7 @@ function parse(
   string: string[],
   boolean: string[],
 ): Flags {
-  let unknown: string | undefined;
+  const unknown = unknownOptions();
   const flags = parseArgs(args, {
     string,
     boolean: [...boolean, "progress", "help"],
@@ -210,15 +182,9 @@ function parse(
     negatable: ["progress"],
     alias: { h: "help" },
     default: { progress: undefined },
-    unknown: (arg: string) => {
-      if (arg.startsWith("-") && arg !== "-") {
-        unknown ??= arg;
-        return false;
-      }
-      return true;
-    },
+    unknown: unknown.hook,
   }) as Flags;
-  if (unknown !== undefined) throw new UsageError(`unknown option ${unknown} (try --help)`);
+  unknown.check();
   for (const s of string) {
     const v = flags[s];
     if (Array.isArray(v) ? v.some((x) => x === "") : v === "") {

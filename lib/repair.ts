@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { ensureNative, native, Opt } from "./ffi.ts";
+import { Counter as C, ensureNative, native, Opt } from "./ffi.ts";
 import { commonNative, type CommonOptions, normaliseFolder } from "./options.ts";
 import {
   fatalError,
@@ -34,22 +34,6 @@ import {
 } from "./journal.ts";
 
 export type { ChangeKind, ChangeRecord, EntryType, Ownership } from "./journal.ts";
-
-/** PW_OPT_RECORDS_FD of native/pwalk.h: journal-format lines of the changes made. */
-const OPT_RECORDS_FD = 21;
-
-/** Counter indexes of native/pwalk.h (enum pw_counter) used here. */
-const C = {
-  ENTRIES: 0,
-  DIRS: 1,
-  ERRORS: 3,
-  CHANGES: 5,
-  MODE: 6,
-  GROUP: 7,
-  SETGID: 8,
-  CHANGED: 9,
-  NOANCESTOR: 10,
-} as const;
 
 /** The message of the once-per-tree notice (native/errlog.h PW_NO_ANCESTOR_TEXT). */
 export const NO_ANCESTOR_MESSAGE =
@@ -286,7 +270,7 @@ async function runChangeJob(
       tmp = await Deno.makeTempFile({ prefix: "pwalk-changes-" });
       const fd = openAppend(tmp);
       fds.push(fd);
-      opts.push([OPT_RECORDS_FD, fd]);
+      opts.push([Opt.RECORDS_FD, fd]);
       tail = new LineTail(tmp);
     }
     const onProgress = tail

@@ -311,18 +311,8 @@ static const pw_visitor walk_visitor = {
     .subdir_refs = true,
 };
 
-static const pw_visitor walk_visitor_no_skip = {
-    .entry = bw_entry,
-    .error = bw_error,
-    .worker_end = bw_end,
-    .workers_done = bw_workers_done,
-    .cancel = bw_cancel,
-    .job_free = bw_job_free,
-    .subdir_refs = true,
-};
-
 PW_API pw_job *pw_walk_start(const pw_opts *o, pw_descend_fn descend) {
-  pw_job *j = pw_job_create(o, descend ? &walk_visitor : &walk_visitor_no_skip);
+  pw_job *j = pw_job_create(o, &walk_visitor);
   if (!j) return NULL;
   walk_ctx *c = calloc(1, sizeof *c);
   if (!c) {
