@@ -20,6 +20,8 @@ import { normaliseFolder } from "./options.ts";
 import { eprint, intArg, isTerminal, unknownOptions, UsageError } from "./args.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
+const n = (x: number) => x.toLocaleString("en-US");
+
 /** The version of this package. */
 export const VERSION: string = denoJson.version;
 
@@ -174,12 +176,8 @@ async function run(argv: string[]): Promise<number> {
     if (showProgress) {
       const secs = (s.elapsedMs / 1000).toFixed(2);
       const out = s.output ? ` -> ${s.output} (${formatBytes(s.outputBytes)})` : "";
-      eprint(
-        `pwalk: ${s.entries} entries (${s.folders} folders, ${
-          formatBytes(s.bytes)
-        }) in ${secs} s, ` +
-          `${s.errors} errors${out}`,
-      );
+      const what = `${n(s.entries)} entries (${n(s.folders)} folders, ${formatBytes(s.bytes)})`;
+      eprint(`pwalk: ${what} in ${secs} s, ${n(s.errors)} errors${out}`);
     }
     return 0;
   } catch (e) {

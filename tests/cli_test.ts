@@ -138,7 +138,7 @@ Deno.test("CLI: thread flags, -o/--output, the report word", async (t) => {
   await t.step("--progress: a summary on stderr even when not a terminal", async () => {
     const r = await cli(["--progress", "-o", `${outDir}/p.csv`, root]);
     assertEquals(r.code, 0, r.stderr);
-    assertStringIncludes(r.stderr, `${ref.rows.size} entries`);
+    assertStringIncludes(r.stderr, `${ref.rows.size.toLocaleString("en-US")} entries`);
   });
 });
 
