@@ -4,7 +4,8 @@
  *
  * Exit status: 0 done (per-entry errors are reported but, as in pwalk, do
  * not fail the run), 1 a fatal error while running (output not writable),
- * 2 bad usage (unknown option, missing or unusable root), 130 cancelled.
+ * 2 bad usage (unknown option, missing or unusable root), 130 cancelled,
+ * 141 stdout closed early (`| head`), quietly, as SIGPIPE would.
  *
  * @module
  */
@@ -185,6 +186,11 @@ async function run(argv: string[]): Promise<number> {
     if (abort.signal.aborted) {
       eprint("pwalk: interrupted; no output file was left");
       return 130;
+    }
+    // stdout closed early (`pwalk /data | head`): stop quietly, as a
+    // program killed by SIGPIPE would (status 128 + 13).
+    if (e instanceof Deno.errors.BrokenPipe && (output === undefined || output === "-")) {
+      return 141;
     }
     // The root was checked above: a NotFound now is the output's folder.
     if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {

@@ -94,6 +94,8 @@ export function fatalError(errno: number, message: string): Error {
       return new Deno.errors.IsADirectory(text);
     case 22:
       return new TypeError(text);
+    case 32:
+      return new Deno.errors.BrokenPipe(text);
     default:
       return new Error(text);
   }

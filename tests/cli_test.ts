@@ -156,3 +156,28 @@ Deno.test("CLI --help and --version exit 0", async () => {
   assertStringIncludes(new TextDecoder().decode(version.stdout), denoJson.version);
   assertEquals((await cli(["-V"])).code, 0);
 });
+
+Deno.test("CLI: stdout closed early (| head) stops quietly with status 141", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  // Enough rows to overflow a pipe buffer many times over.
+  for (let d = 0; d < 20; d++) {
+    await Deno.mkdir(`${root}/d${d}`, { recursive: true });
+    for (let f = 0; f < 200; f++) await Deno.writeTextFile(`${root}/d${d}/file-${f}.txt`, "x");
+  }
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${REPO}/cli.ts`, "--threads", "2", root],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  const first = await reader.read(); // some rows arrive, then the reader goes away
+  assertEquals(first.done, false);
+  await reader.cancel();
+  const status = await child.status;
+  const stderr = new TextDecoder().decode(
+    (await new Response(child.stderr).arrayBuffer()) as ArrayBuffer,
+  );
+  assertEquals(status.code, 141, stderr);
+  assertEquals(stderr, "", "no error message for a closed pipe");
+});
