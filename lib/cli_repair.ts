@@ -358,14 +358,7 @@ export function repairMain(args: string[]): Promise<number> {
           apply,
           changeGids,
           forceGroupWritable: !!flags["force-group-writable"],
-          exclude,
-          oneFileSystem: !!(flags.x || flags["one-file-system"]),
-          noSnap: !!flags.NoSnap,
-          threads,
-          journal,
-          force: !!flags.force,
-          printChanges: true,
-          printErrors: true,
+          ...runOptions(flags, exclude, threads, journal),
           signal,
           onProgress,
         }),
@@ -380,6 +373,25 @@ export function repairMain(args: string[]): Promise<number> {
           : [],
     );
   });
+}
+
+/** The options repair and chown runs take alike from the command line. */
+function runOptions(
+  flags: Flags,
+  exclude: string[],
+  threads: number | undefined,
+  journal: string | undefined,
+) {
+  return {
+    exclude,
+    oneFileSystem: !!(flags.x || flags["one-file-system"]),
+    noSnap: !!flags.NoSnap,
+    threads,
+    journal,
+    force: !!flags.force,
+    printChanges: true,
+    printErrors: true,
+  };
 }
 
 /**
@@ -430,15 +442,8 @@ export function chownMain(args: string[]): Promise<number> {
           from,
           to: { uid, gid },
           apply,
-          exclude,
-          oneFileSystem: !!(flags.x || flags["one-file-system"]),
-          noSnap: !!flags.NoSnap,
+          ...runOptions(flags, exclude, threads, journal),
           maxDepth,
-          threads,
-          journal,
-          force: !!flags.force,
-          printChanges: true,
-          printErrors: true,
           signal,
           onProgress,
         }),

@@ -463,17 +463,23 @@ function buildOutside(dir: string, names: string[]): EntrySpec[] {
   return spec;
 }
 
+/** Build the LD_PRELOAD shim (SHIM) in dir; returns its path. */
+async function compileShim(dir: string): Promise<string> {
+  const shim = `${dir}/mischief.so`;
+  await Deno.writeTextFile(`${dir}/mischief.c`, SHIM);
+  const cc = await new Deno.Command("cc", {
+    args: ["-shared", "-fPIC", "-O2", "-o", shim, `${dir}/mischief.c`, "-ldl"],
+  }).output();
+  assert(cc.success, dec.decode(cc.stderr));
+  return shim;
+}
+
 Deno.test({
   name: "race, made exact: entries replaced at the moment repair opens them change nothing",
   ignore: !canCompile,
   async fn() {
     await using tmp = await tempDir("pwalk-repair-");
-    const shim = `${tmp.path}/mischief.so`;
-    await Deno.writeTextFile(`${tmp.path}/mischief.c`, SHIM);
-    const cc = await new Deno.Command("cc", {
-      args: ["-shared", "-fPIC", "-O2", "-o", shim, `${tmp.path}/mischief.c`, "-ldl"],
-    }).output();
-    assert(cc.success, dec.decode(cc.stderr));
+    const shim = await compileShim(tmp.path);
     const outside = `${tmp.path}/outside`;
     buildOutside(outside, ["f1", "f2"]);
     const outsideBefore = snapshot(outside);
@@ -916,12 +922,7 @@ Deno.test({
   ignore: !canCompile,
   async fn() {
     await using tmp = await tempDir("pwalk-repair-");
-    const shim = `${tmp.path}/mischief.so`;
-    await Deno.writeTextFile(`${tmp.path}/mischief.c`, SHIM);
-    const cc = await new Deno.Command("cc", {
-      args: ["-shared", "-fPIC", "-O2", "-o", shim, `${tmp.path}/mischief.c`, "-ldl"],
-    }).output();
-    assert(cc.success, dec.decode(cc.stderr));
+    const shim = await compileShim(tmp.path);
     const root = `${tmp.path}/proj`;
     buildTree(root, [
       { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
