@@ -2,6 +2,7 @@
 #include "csvfmt.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char digits2[201] =
@@ -9,9 +10,40 @@ static const char digits2[201] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
+static const uint64_t pow10_tab[20] = {
+    1ull,
+    10ull,
+    100ull,
+    1000ull,
+    10000ull,
+    100000ull,
+    1000000ull,
+    10000000ull,
+    100000000ull,
+    1000000000ull,
+    10000000000ull,
+    100000000000ull,
+    1000000000000ull,
+    10000000000000ull,
+    100000000000000ull,
+    1000000000000000ull,
+    10000000000000000ull,
+    100000000000000000ull,
+    1000000000000000000ull,
+    10000000000000000000ull,
+};
+
+/* Decimal digits of v (1 for 0): log2 from the leading zeros, times
+   1233/4096 (~log10(2)), corrected by one comparison. */
+static inline unsigned dec_len(uint64_t v) {
+  unsigned t = ((unsigned)(64 - __builtin_clzll(v | 1)) * 1233u) >> 12;
+  return t + ((v | 1) >= pow10_tab[t]);
+}
+
+/* Digits written straight into place, two at a time from the end: no
+   scratch buffer and no variable-length copy (a libc call per number). */
 static inline char *put_u64(char *p, uint64_t v) {
-  char tmp[24];
-  char *t = tmp + sizeof tmp;
+  char *end = p + dec_len(v), *t = end;
   while (v >= 100) {
     unsigned r = (unsigned)(v % 100);
     v /= 100;
@@ -24,9 +56,7 @@ static inline char *put_u64(char *p, uint64_t v) {
   } else {
     *--t = (char)('0' + v);
   }
-  size_t n = (size_t)(tmp + sizeof tmp - t);
-  memcpy(p, t, n);
-  return p + n;
+  return end;
 }
 
 static inline char *put_i64(char *p, int64_t v) {
@@ -39,9 +69,8 @@ static inline char *put_i64(char *p, int64_t v) {
 
 /* Quote-doubling copy that drops control bytes, as pwalk does.  Eight bytes
    at a time while none of them is a '"' or below 32 (nearly every path). */
-static inline char *put_quoted(char *p, const char *s, size_t len, bool *bad) {
+static inline char *put_escaped(char *p, const char *s, size_t len, bool *bad) {
   const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-  *p++ = '"';
   size_t i = 0;
   while (i < len) {
     if (i + 8 <= len) {
@@ -63,8 +92,46 @@ static inline char *put_quoted(char *p, const char *s, size_t len, bool *bad) {
       *bad = true;
     }
   }
+  return p;
+}
+
+static inline char *put_quoted(char *p, const char *s, size_t len, bool *bad) {
+  *p++ = '"';
+  p = put_escaped(p, s, len, bad);
   *p++ = '"';
   return p;
+}
+
+/* The quoted path: the folder part comes from pfx, escaped once per
+   listing, and only the base name is escaped per row. */
+static inline char *put_path(char *p, const pw_entry *e, pw_csv_prefix *pfx, bool *bad) {
+  if (!pfx || !e->listing) return put_quoted(p, e->path, e->len, bad);
+  if (pfx->listing != e->listing) {
+    size_t need = 2 * e->name_off;
+    if (need > pfx->cap) {
+      size_t cap = pfx->cap ? pfx->cap : 4096;
+      while (cap < need) cap *= 2;
+      char *q = realloc(pfx->q, cap);
+      if (!q) return put_quoted(p, e->path, e->len, bad); /* slower, still right */
+      pfx->q = q;
+      pfx->cap = cap;
+    }
+    pfx->bad = false;
+    pfx->len = (size_t)(put_escaped(pfx->q, e->path, e->name_off, &pfx->bad) - pfx->q);
+    pfx->listing = e->listing;
+  }
+  *p++ = '"';
+  memcpy(p, pfx->q, pfx->len);
+  p += pfx->len;
+  if (pfx->bad) *bad = true;
+  p = put_escaped(p, e->path + e->name_off, e->len - e->name_off, bad);
+  *p++ = '"';
+  return p;
+}
+
+void pw_csv_prefix_free(pw_csv_prefix *pfx) {
+  free(pfx->q);
+  *pfx = (pw_csv_prefix){0};
 }
 
 const char *pw_extension(const char *name, size_t name_len, size_t *len) {
@@ -82,7 +149,7 @@ const char *pw_extension(const char *name, size_t name_len, size_t *len) {
   return dot + 1;
 }
 
-size_t pw_csv_row(char *out, const pw_entry *e, bool *bad) {
+size_t pw_csv_row(char *out, const pw_entry *e, pw_csv_prefix *pfx, bool *bad) {
   const struct stat *st = e->st;
   char *p = out;
   p = put_u64(p, (uint64_t)st->st_ino);
@@ -92,7 +159,7 @@ size_t pw_csv_row(char *out, const pw_entry *e, bool *bad) {
   p = put_i64(p, e->depth);
   *p++ = ',';
   bool b = false;
-  p = put_quoted(p, e->path, e->len, &b);
+  p = put_path(p, e, pfx, &b);
   *p++ = ',';
   if (S_ISDIR(st->st_mode)) {
     *p++ = '"';

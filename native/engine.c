@@ -137,7 +137,7 @@ static void process_dir(pw_worker *w, pw_item *it, pw_item **first, pw_item **la
     bool skip_deep_dirs = o->maxdepth > 0 && cdepth >= o->maxdepth;
     bool leaf_dirs = o->leaf_depth >= 0 && cdepth >= o->leaf_depth;
     pw_entry e = {.parent_ino = it->st.st_ino, .depth = cdepth, .fcount = -1, .dirfd = fd,
-                  .selffd = -1, .user = it->user};
+                  .selffd = -1, .user = it->user, .listing = ++w->listings};
     pw_dir_begin(&w->ds, fd);
     for (;;) {
       size_t nlen;

@@ -34,6 +34,9 @@ typedef struct pw_entry {
   const char *path;     /**< full path, NUL-terminated */
   size_t len;           /**< path length */
   size_t name_off;      /**< where the base name starts in path */
+  uint64_t listing;     /**< nonzero for entries of one folder's listing: the
+                             same value (per worker) means the same bytes in
+                             path[0, name_off); 0 = no such promise */
   const struct stat *st;
   uint64_t parent_ino;  /**< inode of the holding folder; 0 for the root */
   int32_t depth;        /**< pwalk's directory-depth (root -1) */
@@ -90,6 +93,7 @@ struct pw_worker {
   pw_dirstream ds;     /**< listing buffer */
   char *path;          /**< path buffer: folder path + '/' + name */
   size_t path_cap;
+  uint64_t listings;    /**< folders listed by this worker (pw_entry.listing) */
   uint64_t local[PW_C_COUNT]; /**< counts not yet published */
   pw_counters pub;     /**< published once per folder */
   void *vstate;        /**< the visitor's per-worker state */

@@ -17,6 +17,7 @@
 typedef struct report_worker {
   char *buf;
   size_t used;
+  pw_csv_prefix pfx; /**< the current listing's escaped folder path */
 } report_worker;
 
 static int rw_start(pw_worker *w) {
@@ -52,14 +53,14 @@ static void rw_entry(pw_worker *w, const pw_entry *e) {
         pw_job_fail(w->job, ENOMEM, "out of memory");
         return;
       }
-      size_t n = pw_csv_row(big, e, &bad);
+      size_t n = pw_csv_row(big, e, NULL, &bad);
       int err = pw_sink_write(w->job->vctx, big, n);
       free(big);
       if (err) pw_job_fail(w->job, -err, "cannot write the output: %s", strerror(-err));
       goto notice;
     }
   }
-  r->used += pw_csv_row(r->buf + r->used, e, &bad);
+  r->used += pw_csv_row(r->buf + r->used, e, &r->pfx, &bad);
 notice:
   if (bad) {
     pw_count(w, PW_C_BADNAMES, 1);
@@ -76,6 +77,7 @@ static void rw_free(pw_worker *w) {
   report_worker *r = w->vstate;
   if (!r) return;
   free(r->buf);
+  pw_csv_prefix_free(&r->pfx);
   free(r);
   w->vstate = NULL;
 }

@@ -60,6 +60,10 @@ check_all() { # binary
   ! grep -q "Sanitizer\|runtime error" "$work/err"
 }
 
+echo "native: csvcheck (rows against printf), ASan + UBSan"
+gcc -O1 -g -std=gnu11 -Wall -Wextra -Werror -fsanitize=address,undefined -fno-sanitize-recover=all \
+  -o "$work/csvcheck" native/driver/csvcheck.c native/csvfmt.c
+"$work/csvcheck"
 echo "native: ASan + UBSan"
 build asan -fsanitize=address,undefined -fno-sanitize-recover=all
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 check_all "$work/asan/pwdrive"
