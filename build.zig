@@ -8,7 +8,7 @@
 const std = @import("std");
 
 const pwalk_sources = [_][]const u8{
-    "opts.c", "dir.c", "errlog.c", "queue.c", "engine.c", "csvfmt.c", "sink.c", "report.c", "batch.c", "repair.c",
+    "opts.c", "dir.c", "errlog.c", "queue.c", "govern.c", "engine.c", "csvfmt.c", "sink.c", "report.c", "batch.c", "repair.c",
 };
 
 // zstd 1.5.x: the compressor and what it needs; no decompressor, no zstdmt

@@ -494,6 +494,15 @@ function mainRows(c: Ctx): Row[] {
 function sweepRows(c: Ctx, threads: number[], yardstick: Row, pauseMs = 0): Row[] {
   return [
     yardstick,
+    {
+      name: "report-zst-default",
+      label:
+        "pwalk report to .csv.zst, default threads (governed: one reader per CPU, more while they wait)",
+      stages: [cli("-o", `${OUT}/sweep.csv.zst`, c.tree)],
+      output: `${OUT}/sweep.csv.zst`,
+      maxRssMiB: 64,
+      pauseMs,
+    },
     ...threads.map((t): Row => ({
       name: `report-zst-t${t}`,
       label: `pwalk report to .csv.zst, --threads ${t}`,
@@ -637,7 +646,7 @@ async function main(): Promise<number> {
 
   if (only && !slow) {
     const names = flags.sweep
-      ? ["limitwalk-2", ...threads.map((t: number) => `report-zst-t${t}`)]
+      ? ["limitwalk-2", "report-zst-default", ...threads.map((t: number) => `report-zst-t${t}`)]
       : nameList.split(", ");
     const unknown = only.filter((n: string) => !names.includes(n));
     if (unknown.length) {

@@ -46,14 +46,15 @@ Report options (pwalk's):
   --depth N              do not list folders at depth N or deeper (0: no limit)
   --exclude FILE         FILE lists full folder paths to skip, one per line
   -x, --one-file-system  skip entries on other file systems than ROOT's
-  --maxthreads N         worker threads (same as --threads; default 16)
+  --maxthreads N         worker threads (the same as --threads)
 
 More:
   -o, --output FILE      write to FILE instead of stdout; a .zst suffix
                          compresses with zstd. FILE appears only when the
                          report is complete
   --level N              zstd level 1-19 (default 1 with .zst); 0 = plain
-  --threads N            worker threads (default 16)
+  --threads N            worker threads (default: one per CPU, more, up to
+                         16, while the file system makes them wait)
   --progress             progress line on stderr even when not a terminal
   --no-progress          no progress line, even on a terminal
   -h, --help             this help

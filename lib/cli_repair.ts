@@ -49,7 +49,9 @@ Options:
                            one per line
   -x, --one-file-system    stay on ROOT's file system
   --NoSnap                 skip folders named .snapshot
-  --threads N              worker threads (default 16; --maxthreads too)
+  --threads N              worker threads (default: one per CPU, more, up to
+                           16, while the file system makes them wait;
+                           --maxthreads too)
   --journal FILE           append one line per change to FILE before making
                            it. With --apply and no --journal, the journal is
                            $XDG_STATE_HOME/pwalk/repair-TIME-PID.journal

@@ -289,6 +289,7 @@ pw_job *pw_job_create(const pw_opts *src, const pw_visitor *vis) {
     return j;
   }
   j->nthreads = o->threads ? o->threads : default_threads();
+  j->governed = !o->threads;
   if (!o->root || !o->root_len) {
     pw_job_fail(j, EINVAL, "no root folder given");
     return j;
@@ -331,6 +332,8 @@ void pw_job_launch(pw_job *j) {
   }
   pw_queue_push(&j->queue, j->root, j->root, 1);
   j->root = NULL;
+  /* If the governor cannot start, every worker reads, as with a count given. */
+  if (j->governed) (void)pw_governor_start(&j->gov, &j->queue, pw_cpu_count(), j->nthreads);
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setstacksize(&attr, 256 * 1024);
@@ -362,6 +365,7 @@ PW_API int32_t pw_job_wait(pw_job *j) {
   if (!j->waited) {
     if (j->started)
       for (int i = 0; i < j->nthreads; i++) pthread_join(j->workers[i].thread, NULL);
+    pw_governor_stop(&j->gov);
     j->waited = true;
     pw_job_progress(j, j->final);
     int status = j->fatal_msg[0] ? PW_FAILED

@@ -23,6 +23,7 @@
 
 #include "dir.h"
 #include "errlog.h"
+#include "govern.h"
 #include "opts.h"
 #include "pwalk.h"
 #include "queue.h"
@@ -108,6 +109,8 @@ struct pw_job {
   pw_errlog errors;
   pw_strset excludes;
   int nthreads;          /**< threads running (after launch) */
+  bool governed;         /**< default thread count: readers governed (govern.h) */
+  pw_governor gov;
   int nalloc;            /**< workers allocated */
   atomic_int live;       /**< worker threads not yet ended */
   pw_worker *workers;
@@ -129,7 +132,8 @@ struct pw_job {
   uint64_t final[PW_C_COUNT];
 };
 
-/** The default worker count (see README: measured on local disk and slowfs). */
+/** The default worker count (see README: measured on local disk and slowfs):
+ *  this many threads, of which one per CPU read at first (govern.h). */
 #define PW_DEFAULT_THREADS 16
 
 /** Create a job from options; NULL only when out of memory.  Sets a fatal

@@ -35,7 +35,8 @@
 
 /** Option keys for pw_opts_set_int / pw_opts_set_str. */
 typedef enum pw_opt {
-  PW_OPT_THREADS = 1,    /**< int: worker threads, 1..1024 (0 = default) */
+  PW_OPT_THREADS = 1,    /**< int: worker threads, 1..1024, all reading; 0 = default:
+                              16, one reader per CPU at first (govern.h) */
   PW_OPT_HEADER = 2,     /**< int: 1 = print the CSV header line first */
   PW_OPT_NOSNAP = 3,     /**< int: 1 = skip folders named ".snapshot" */
   PW_OPT_MAXDEPTH = 4,   /**< int: pwalk --depth N; 0 = unlimited */

@@ -2,6 +2,7 @@
 #include "queue.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@ int pw_queue_init(pw_queue *q) {
     pthread_mutex_destroy(&q->mu);
     return -ENOMEM;
   }
+  q->limit = INT_MAX;
   atomic_init(&q->stop, false);
   return 0;
 }
@@ -42,11 +44,15 @@ pw_item *pw_item_new(const char *path, size_t len) {
   return it;
 }
 
-/* Called with the lock held. */
-/* Wake one sleeper per new folder, no more: a broadcast to 15 sleepers for
-   2 folders costs 13 futex round trips that find nothing to do. */
-static void wake(pw_queue *q, size_t n) {
+/* Called with the lock held.  Wake one sleeper per new folder, no more,
+   and none beyond the limit of readers (reserve of them being taken by the
+   caller): a broadcast to 15 sleepers for 2 folders costs 13 futex round
+   trips that find nothing to do. */
+static void wake(pw_queue *q, size_t n, int reserve) {
+  long slots = (long)q->limit - q->busy - reserve;
+  if (slots <= 0) return;
   size_t k = n < (size_t)q->sleepers ? n : (size_t)q->sleepers;
+  if (k > (size_t)slots) k = (size_t)slots;
   while (k--) pthread_cond_signal(&q->cv);
 }
 
@@ -54,7 +60,7 @@ static void push_locked(pw_queue *q, pw_item *first, pw_item *last, size_t n) {
   last->next = q->top;
   q->top = first;
   q->waiting += n;
-  wake(q, n);
+  wake(q, n, 0);
 }
 
 void pw_queue_push(pw_queue *q, pw_item *first, pw_item *last, size_t n) {
@@ -66,18 +72,18 @@ void pw_queue_push(pw_queue *q, pw_item *first, pw_item *last, size_t n) {
 
 pw_item *pw_queue_next(pw_queue *q, pw_item *first, pw_item *last, size_t n, bool finished_one) {
   pthread_mutex_lock(&q->mu);
+  if (finished_one) q->busy--;
   /* Our own folder's subfolders: the caller takes the last one pushed below,
      so only the others are worth waking sleepers for. */
   if (n) {
     last->next = q->top;
     q->top = first;
     q->waiting += n;
-    wake(q, n - 1);
+    wake(q, n - 1, 1);
   }
-  if (finished_one) q->busy--;
   for (;;) {
     if (atomic_load_explicit(&q->stop, memory_order_relaxed)) break;
-    if (q->top) {
+    if (q->top && q->busy < q->limit) {
       pw_item *it = q->top;
       q->top = it->next;
       q->waiting--;
@@ -85,7 +91,7 @@ pw_item *pw_queue_next(pw_queue *q, pw_item *first, pw_item *last, size_t n, boo
       pthread_mutex_unlock(&q->mu);
       return it;
     }
-    if (q->busy == 0) break; /* nothing waiting, nobody can add more: done */
+    if (!q->top && q->busy == 0) break; /* nothing waiting, nobody can add more: done */
     q->sleepers++;
     pthread_cond_wait(&q->cv, &q->mu);
     q->sleepers--;
@@ -93,6 +99,21 @@ pw_item *pw_queue_next(pw_queue *q, pw_item *first, pw_item *last, size_t n, boo
   pthread_cond_broadcast(&q->cv);
   pthread_mutex_unlock(&q->mu);
   return NULL;
+}
+
+void pw_queue_set_limit(pw_queue *q, int limit) {
+  pthread_mutex_lock(&q->mu);
+  q->limit = limit < 1 ? 1 : limit;
+  wake(q, q->waiting, 0);
+  pthread_mutex_unlock(&q->mu);
+}
+
+void pw_queue_stats(pw_queue *q, int *busy, int *limit, size_t *waiting) {
+  pthread_mutex_lock(&q->mu);
+  *busy = q->busy;
+  *limit = q->limit;
+  *waiting = q->waiting;
+  pthread_mutex_unlock(&q->mu);
 }
 
 void pw_queue_stop(pw_queue *q) {

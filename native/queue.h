@@ -4,7 +4,8 @@
  * Owns: the folder items (path + the folder's own stat from its parent's
  * listing), a LIFO stack of them under one mutex (depth-first order keeps the
  * number of waiting folders small), idle/busy accounting to detect the end of
- * the walk, and waking every worker on cancel.  Workers take the lock once
+ * the walk, the limit of workers reading at once, and waking every worker
+ * on cancel.  Workers take the lock once
  * per folder and push a folder's subfolders in batches, never per entry.
  */
 #ifndef PW_QUEUE_H
@@ -36,6 +37,7 @@ typedef struct pw_queue {
   pw_item *top;          /**< stack of waiting folders */
   size_t waiting;        /**< folders on the stack */
   int busy;              /**< workers reading a folder */
+  int limit;             /**< at most this many read at once (govern.h) */
   int sleepers;          /**< workers blocked in pw_queue_pop */
   atomic_bool stop;      /**< cancelled: pop returns NULL at once */
 } pw_queue;
@@ -52,10 +54,16 @@ void pw_queue_push(pw_queue *q, pw_item *first, pw_item *last, size_t n);
 /**
  * One lock for the end of a folder: push the chain (n may be 0), mark the
  * caller's folder finished when finished_one, then take the next folder,
- * blocking while others are busy and the stack is empty.  Returns NULL when
+ * blocking while others are busy and the stack is empty (or while the
+ * limit of readers is reached).  Returns NULL when
  * the walk is over or cancelled.
  */
 pw_item *pw_queue_next(pw_queue *q, pw_item *first, pw_item *last, size_t n, bool finished_one);
+/** Let at most limit workers read at once (>= 1); wakes parked workers
+ *  when it rises.  Workers above a lowered limit park after their folder. */
+void pw_queue_set_limit(pw_queue *q, int limit);
+/** A consistent look at the queue (the governor's input). */
+void pw_queue_stats(pw_queue *q, int *busy, int *limit, size_t *waiting);
 /** Cancel: wake everyone; pops return NULL from now on. */
 void pw_queue_stop(pw_queue *q);
 static inline bool pw_queue_stopped(pw_queue *q) {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "errlog.h"
+#include "govern.h"
 #include "zstd.h"
 
 typedef struct pw_cslot {
@@ -37,11 +38,6 @@ struct pw_sink {
   _Atomic uint64_t bytes;
   int write_err;      /**< first write error (sticky) */
 };
-
-static long cpu_count(void) {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? n : 1;
-}
 
 int pw_sink_open(pw_sink **out, const struct pw_opts *o, int nthreads, size_t chunk, char *msg,
                  size_t msgcap) {
@@ -89,7 +85,7 @@ int pw_sink_open(pw_sink **out, const struct pw_opts *o, int nthreads, size_t ch
     return -EINVAL;
   }
   if (s->level > 0) {
-    long n = cpu_count();
+    long n = pw_cpu_count();
     if (n > nthreads) n = nthreads;
     if (n > 16) n = 16;
     if (n < 1) n = 1;

@@ -9,8 +9,10 @@ Z=.tools/zstd/node_modules/zstd-napi/deps/zstd/lib
 work=$(mktemp -d)
 trap 'chmod -R u+rwx "$work" 2>/dev/null; rm -rf "$work"' EXIT
 python3 bench/mktree.py "$work/tree" --files 4000 --seed 11 --weird 2>/dev/null
+# big enough for the governor (govern.c) to look a few dozen times
+python3 bench/mktree.py "$work/big" --files 30000 --seed 13 2>/dev/null
 
-srcs=(native/opts.c native/dir.c native/errlog.c native/queue.c native/engine.c
+srcs=(native/opts.c native/dir.c native/errlog.c native/queue.c native/govern.c native/engine.c
       native/csvfmt.c native/sink.c native/report.c native/batch.c)
 [ -f native/repair.c ] && srcs+=(native/repair.c)
 zsrcs=("$Z"/common/*.c "$Z"/compress/*.c)
@@ -40,6 +42,13 @@ check_all() { # binary
   local b=$1
   run "$b" -t 4 -H "$work/tree"
   local rows; rows=$(wc -l <"$work/out")
+  # default threads: the governor thread moves the queue's reader limit
+  run "$b" -H "$work/tree"
+  [ "$(wc -l <"$work/out")" -eq "$rows" ]
+  run "$b" -t 3 "$work/big"
+  local big_rows; big_rows=$(wc -l <"$work/out")
+  run "$b" "$work/big"
+  [ "$(wc -l <"$work/out")" -eq "$big_rows" ]
   run "$b" -t 4 -z 3 "$work/tree" "$work/out.csv.zst"
   [ "$(zstd -dc "$work/out.csv.zst" | wc -l)" -eq $((rows - 1)) ]
   run "$b" -t 3 -n -d 3 -x -e "$work/tree/weird" "$work/tree"

@@ -1,0 +1,126 @@
+/* govern.c — see govern.h. */
+#define _GNU_SOURCE
+#include "govern.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sched.h>
+#endif
+
+#define TICK_NS 10000000ll /* 10 ms between looks */
+/* CPU use is counted in scheduler ticks, so one 10 ms look can read 20%
+   high or low: decisions need a clear signal or a repeated one. */
+#define BLOCKED 0.50       /* CPU use < this x min(readers, CPUs): raise now */
+#define SLOW 0.75          /* ... < this, two looks in a row: raise */
+#define SATURATED 0.85     /* smoothed CPU use > this x CPUs: lower by one */
+#define LOWER_TICKS 3      /* at most one lowering per this many looks */
+
+int pw_cpu_count(void) {
+#ifdef __linux__
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+#endif
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (int)n : 1;
+}
+
+static int64_t ns(clockid_t c) {
+  struct timespec t;
+  if (clock_gettime(c, &t)) return 0;
+  return (int64_t)t.tv_sec * 1000000000ll + t.tv_nsec;
+}
+
+static void *govern_main(void *arg) {
+  pw_governor *g = arg;
+  int ncpu = pw_cpu_count();
+  int64_t wall0 = ns(CLOCK_MONOTONIC), cpu0 = ns(CLOCK_PROCESS_CPUTIME_ID);
+  int slow = 0, since_lower = 0;
+  double smooth = ncpu;
+  pthread_mutex_lock(&g->mu);
+  while (!g->stop) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += TICK_NS;
+    if (until.tv_nsec >= 1000000000l) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000l;
+    }
+    int e = pthread_cond_timedwait(&g->cv, &g->mu, &until);
+    if (g->stop) break;
+    if (e != ETIMEDOUT) continue;
+    pthread_mutex_unlock(&g->mu);
+
+    int64_t wall = ns(CLOCK_MONOTONIC), cpu = ns(CLOCK_PROCESS_CPUTIME_ID);
+    double used = wall > wall0 ? (double)(cpu - cpu0) / (double)(wall - wall0) : 0;
+    wall0 = wall;
+    cpu0 = cpu;
+    smooth = 0.5 * smooth + 0.5 * used;
+    since_lower++;
+    int busy, limit;
+    size_t waiting;
+    pw_queue_stats(g->queue, &busy, &limit, &waiting);
+    int cap = limit < ncpu ? limit : ncpu;
+    /* Folders wait and every reader is busy, yet the CPUs idle: the
+       readers are blocked in the file system.  Double them. */
+    bool starved = waiting && busy >= limit && limit < g->max;
+    slow = starved && used < SLOW * cap ? slow + 1 : 0;
+    if (starved && (used < BLOCKED * cap || slow >= 2)) {
+      int next = limit * 2;
+      pw_queue_set_limit(g->queue, next < g->max ? next : g->max);
+      slow = 0;
+    } else if (limit > g->min && smooth > SATURATED * ncpu && since_lower >= LOWER_TICKS) {
+      /* CPU-bound: readers beyond the CPUs only add switches and misses. */
+      pw_queue_set_limit(g->queue, limit - 1);
+      since_lower = 0;
+    }
+    pthread_mutex_lock(&g->mu);
+  }
+  pthread_mutex_unlock(&g->mu);
+  return NULL;
+}
+
+int pw_governor_start(pw_governor *g, pw_queue *q, int min, int max) {
+  g->queue = q;
+  g->min = min < 1 ? 1 : min;
+  g->max = max;
+  g->stop = false;
+  g->running = false;
+  if (g->min >= max) return 0; /* nothing to govern */
+  if (pthread_mutex_init(&g->mu, NULL)) return -ENOMEM;
+  if (pthread_cond_init(&g->cv, NULL)) {
+    pthread_mutex_destroy(&g->mu);
+    return -ENOMEM;
+  }
+  pw_queue_set_limit(q, g->min);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 64 * 1024);
+  int e = pthread_create(&g->thread, &attr, govern_main, g);
+  pthread_attr_destroy(&attr);
+  if (e) {
+    pw_queue_set_limit(q, max);
+    pthread_cond_destroy(&g->cv);
+    pthread_mutex_destroy(&g->mu);
+    return -e;
+  }
+  g->running = true;
+  return 0;
+}
+
+void pw_governor_stop(pw_governor *g) {
+  if (!g->running) return;
+  pthread_mutex_lock(&g->mu);
+  g->stop = true;
+  pthread_cond_signal(&g->cv);
+  pthread_mutex_unlock(&g->mu);
+  pthread_join(g->thread, NULL);
+  pthread_cond_destroy(&g->cv);
+  pthread_mutex_destroy(&g->mu);
+  g->running = false;
+}

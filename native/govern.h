@@ -1,0 +1,49 @@
+/*
+ * govern.h — how many workers may read folders at once.
+ *
+ * Owns: what the default thread count means.  A job with the default starts
+ * one reader per CPU, and a governor thread that looks every 10 ms at the
+ * CPU time the process used: while folders wait and the readers leave the
+ * CPUs idle (they are blocked in the file system: network or cold disks),
+ * it lets more of the parked workers read, up to every worker; once the
+ * CPUs are saturated it lets fewer read again, down to one per CPU.  On
+ * a fast local file system extra readers only add context switches and
+ * cache misses; on NFS/Lustre they hide the latency of each metadata call.
+ * An explicit thread count is never governed: every worker reads.
+ *
+ * The governor only moves the queue's limit (pw_queue_set_limit); workers
+ * take the queue's lock once per folder, as before, and nothing is done per
+ * entry.
+ */
+#ifndef PW_GOVERN_H
+#define PW_GOVERN_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "queue.h"
+
+/** CPUs this process may run on (affinity mask where there is one). */
+int pw_cpu_count(void);
+
+typedef struct pw_governor {
+  pw_queue *queue;
+  int min;             /**< readers at the start and the floor (CPUs) */
+  int max;             /**< every worker */
+  pthread_t thread;
+  bool running;        /**< the thread was started */
+  pthread_mutex_t mu;  /**< guards stop, for the timed wait */
+  pthread_cond_t cv;
+  bool stop;
+} pw_governor;
+
+/**
+ * Start governing q's limit between min and max readers (min readers at
+ * first).  Returns 0, or -errno when the thread cannot start (the queue
+ * is then left with max readers: correct, just not tuned).
+ */
+int pw_governor_start(pw_governor *g, pw_queue *q, int min, int max);
+/** Stop and join the governor thread (no-op if it never started). */
+void pw_governor_stop(pw_governor *g);
+
+#endif
