@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+import { sha256Hex } from "./sha256.ts";
 import manifestJson from "./manifest.json" with { type: "json" };
 
 /** One target's entry in the manifest. */
@@ -76,10 +76,7 @@ export function manifestTarget(manifest: Manifest = MANIFEST): ManifestTarget {
   return t;
 }
 
-/** Lowercase hex SHA-256 of bytes. */
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
+export { sha256Hex };
 
 /**
  * The cache folder of a version: `$DENO_DIR/pwalk/<version>` when DENO_DIR
