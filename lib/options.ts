@@ -15,7 +15,7 @@ export interface CommonOptions {
    * used and lets more read (up to 16) while folders wait and the readers
    * leave the CPUs idle, blocked in the file system (NFS, Lustre, GPFS, cold
    * disks), and fewer again once the CPUs are saturated. On a local disk
-   * extra readers only cost (16 fixed: about 5% slower than 2 on 2 cores);
+   * extra readers only cost (16 fixed: 5-12% slower than 2 on 2 cores);
    * on a latency-bound file system 16 are 2.5x faster than 4.
    */
   threads?: number;
