@@ -461,35 +461,41 @@ export interface UndoSummary {
   elapsedMs: number;
 }
 
-const ERRNO: Record<string, Record<number, [string, string]>> = {
-  linux: {
-    1: ["EPERM", "Operation not permitted"],
-    2: ["ENOENT", "No such file or directory"],
-    5: ["EIO", "Input/output error"],
-    13: ["EACCES", "Permission denied"],
-    20: ["ENOTDIR", "Not a directory"],
-    22: ["EINVAL", "Invalid argument"],
-    30: ["EROFS", "Read-only file system"],
-    36: ["ENAMETOOLONG", "File name too long"],
-    40: ["ELOOP", "Too many levels of symbolic links"],
-    116: ["ESTALE", "Stale file handle"],
-  },
-  darwin: {
-    1: ["EPERM", "Operation not permitted"],
-    2: ["ENOENT", "No such file or directory"],
-    5: ["EIO", "Input/output error"],
-    13: ["EACCES", "Permission denied"],
-    20: ["ENOTDIR", "Not a directory"],
-    22: ["EINVAL", "Invalid argument"],
-    30: ["EROFS", "Read-only file system"],
-    62: ["ELOOP", "Too many levels of symbolic links"],
-    63: ["ENAMETOOLONG", "File name too long"],
-    70: ["ESTALE", "Stale NFS file handle"],
-  },
+/** strerror's text, as glibc words it (macOS: the exceptions below). */
+const ERRNO_TEXT: Record<string, string> = {
+  EPERM: "Operation not permitted",
+  ENOENT: "No such file or directory",
+  EIO: "Input/output error",
+  EACCES: "Permission denied",
+  ENOTDIR: "Not a directory",
+  EINVAL: "Invalid argument",
+  EROFS: "Read-only file system",
+  ENAMETOOLONG: "File name too long",
+  ELOOP: "Too many levels of symbolic links",
+  ESTALE: "Stale file handle",
 };
 
+/** errno numbers the two systems share, then each one's own. */
+const ERRNO_COMMON: Record<number, string> = {
+  1: "EPERM",
+  2: "ENOENT",
+  5: "EIO",
+  13: "EACCES",
+  20: "ENOTDIR",
+  22: "EINVAL",
+  30: "EROFS",
+};
+const ERRNO: Record<string, Record<number, string>> = {
+  linux: { ...ERRNO_COMMON, 36: "ENAMETOOLONG", 40: "ELOOP", 116: "ESTALE" },
+  darwin: { ...ERRNO_COMMON, 62: "ELOOP", 63: "ENAMETOOLONG", 70: "ESTALE" },
+};
+
+const DARWIN_TEXT: Record<string, string> = { ESTALE: "Stale NFS file handle" };
+
 function errnoName(n: number): [string, string] {
-  return ERRNO[Deno.build.os]?.[n] ?? ["E" + n, `error ${n}`];
+  const name = ERRNO[Deno.build.os]?.[n];
+  if (!name) return ["E" + n, `error ${n}`];
+  return [name, (Deno.build.os === "darwin" && DARWIN_TEXT[name]) || ERRNO_TEXT[name]];
 }
 
 /** pw_restore's result bits (native/pwalk.h pw_restore_bits). */

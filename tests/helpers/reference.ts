@@ -16,32 +16,16 @@
  *
  * @module
  */
-import { key } from "./csv.ts";
+import { key, type PwalkRow } from "./csv.ts";
 import { bytes, join, listRaw, lstatRaw, type RawStat, SHORT_PATH } from "./libc.ts";
 
-/** One expected row. Same fields as csv.ts's PwalkRow, plus isDir. */
-export interface RefRow {
-  ino: number;
-  parentIno: number;
-  depth: number;
-  /** The filename column: the path with bytes below 32 dropped. */
-  path: Uint8Array;
-  key: string;
+/**
+ * One expected row: csv.ts's PwalkRow (its path with bytes below 32
+ * dropped, as the filename column), plus the path on disk and isDir.
+ */
+export interface RefRow extends PwalkRow {
   /** The path on disk (control bytes kept). */
   rawPath: Uint8Array;
-  ext: Uint8Array;
-  uid: number;
-  gid: number;
-  size: number;
-  dev: number;
-  blocks: number;
-  nlink: number;
-  mode: string;
-  atime: number;
-  mtime: number;
-  ctime: number;
-  fcount: number;
-  dirsum: number;
   isDir: boolean;
 }
 
