@@ -125,6 +125,14 @@ const symbols = {
     ],
     result: "void",
   },
+  pw_job_current: {
+    parameters: [
+      "pointer", // pw_job *j
+      "buffer", // uint8_t *buf
+      "usize", // size_t cap
+    ],
+    result: "i64", // int64_t: full length of the folder's path, 0 when none
+  },
   pw_job_error_count: {
     parameters: [
       "pointer", // pw_job *j
@@ -207,6 +215,7 @@ export const Counter = {
   CHANGED: 9,
   NOANCESTOR: 10,
   OUT_BYTES: 11,
+  ALLOC_BYTES: 12,
   COUNT: 16,
 } as const;
 

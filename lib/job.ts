@@ -26,8 +26,12 @@ export interface Progress {
   entries: number;
   /** Folders among them. */
   folders: number;
-  /** Sum of st_size of the entries produced. */
+  /** Sum of st_size of the entries produced (apparent size). */
   bytes: number;
+  /** Sum of st_blocks x 512 of the entries produced (allocated size, as `du`). */
+  allocatedBytes: number;
+  /** A folder being read now (its last 1,024 bytes at most; "" when none), for progress lines. */
+  current: string;
   /** Errors counted so far. */
   errors: number;
   /** Milliseconds since the job started. */
@@ -143,12 +147,21 @@ export function readFatal(job: Deno.PointerObject): { errno: number; message: st
   return { errno: err[0], message: lossy.decode(buf.subarray(0, Math.min(len, buf.length))) };
 }
 
+/** The folder a job is reading now ("" when none). */
+export function readCurrent(job: Deno.PointerObject): string {
+  const buf = new Uint8Array(1024);
+  const len = Number(native().pw_job_current(job, buf, BigInt(buf.length)));
+  return lossy.decode(buf.subarray(0, Math.min(len, buf.length)));
+}
+
 /** Turn counters into a Progress record. */
-export function toProgress(c: number[], elapsedMs: number): Progress {
+export function toProgress(c: number[], elapsedMs: number, current = ""): Progress {
   return {
     entries: c[Counter.ENTRIES],
     folders: c[Counter.DIRS],
     bytes: c[Counter.BYTES],
+    allocatedBytes: c[Counter.ALLOC_BYTES],
+    current,
     errors: c[Counter.ERRORS],
     elapsedMs,
     rate: elapsedMs > 0 ? Math.round(c[Counter.ENTRIES] * 1000 / elapsedMs) : 0,
@@ -186,7 +199,7 @@ export async function runJob(
   run.signal?.addEventListener("abort", cancel);
   const timer = run.onProgress
     ? setInterval(() => {
-      run.onProgress!(toProgress(readCounters(job), performance.now() - t0));
+      run.onProgress!(toProgress(readCounters(job), performance.now() - t0, readCurrent(job)));
     }, run.progressIntervalMs ?? 200)
     : undefined;
   try {

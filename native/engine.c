@@ -95,6 +95,7 @@ static void publish(pw_worker *w) {
 static void emit(pw_worker *w, const pw_entry *e) {
   w->local[PW_C_ENTRIES]++;
   w->local[PW_C_BYTES] += (uint64_t)e->st->st_size;
+  w->local[PW_C_ALLOC_BYTES] += (uint64_t)e->st->st_blocks * 512;
   if (e->is_dir_row) w->local[PW_C_DIRS]++;
   w->job->vis->entry(w, e);
 }
@@ -234,6 +235,16 @@ static void process_dir(pw_worker *w, pw_item *it, pw_item **first, pw_item **la
   if (fd >= 0) close(fd);
 }
 
+/* Show this folder as the one being read, unless another worker is doing
+   the same right now (trylock: never waits). */
+static void note_current(pw_job *j, const pw_item *it) {
+  if (pthread_mutex_trylock(&j->cur_mu)) return;
+  size_t n = it->len < sizeof j->cur ? it->len : sizeof j->cur;
+  memcpy(j->cur, it->path + it->len - n, n);
+  j->cur_len = it->len;
+  pthread_mutex_unlock(&j->cur_mu);
+}
+
 static void *worker_main(void *arg) {
   pw_worker *w = arg;
   pw_job *j = w->job;
@@ -245,6 +256,7 @@ static void *worker_main(void *arg) {
     first = last = NULL;
     n = 0;
     if (!it) break;
+    note_current(j, it);
     process_dir(w, it, &first, &last, &n);
     free(it);
     finished = true;
@@ -274,6 +286,7 @@ pw_job *pw_job_create(const pw_opts *src, const pw_visitor *vis) {
   pthread_mutex_init(&j->fatal_mu, NULL);
   pthread_mutex_init(&j->wait_mu, NULL);
   pthread_mutex_init(&j->visited_mu, NULL);
+  pthread_mutex_init(&j->cur_mu, NULL);
   if (pw_queue_init(&j->queue)) {
     free(j);
     return NULL;
@@ -402,6 +415,15 @@ PW_API void pw_job_progress(pw_job *j, uint64_t *out) {
   out[PW_C_OUT_BYTES] = atomic_load_explicit(&j->out_bytes, memory_order_relaxed);
 }
 
+PW_API int64_t pw_job_current(pw_job *j, uint8_t *buf, size_t cap) {
+  pthread_mutex_lock(&j->cur_mu);
+  size_t len = j->cur_len, kept = len < sizeof j->cur ? len : sizeof j->cur;
+  size_t n = kept < cap ? kept : cap;
+  memcpy(buf, j->cur + kept - n, n);
+  pthread_mutex_unlock(&j->cur_mu);
+  return (int64_t)len;
+}
+
 PW_API uint32_t pw_job_error_count(pw_job *j) { return j->errors.n; }
 
 PW_API int64_t pw_job_error(pw_job *j, uint32_t i, uint8_t *buf, size_t cap) {
@@ -455,6 +477,7 @@ PW_API void pw_job_free(pw_job *j) {
   pthread_mutex_destroy(&j->fatal_mu);
   pthread_mutex_destroy(&j->wait_mu);
   pthread_mutex_destroy(&j->visited_mu);
+  pthread_mutex_destroy(&j->cur_mu);
   free(j->visited);
   free(j);
 }

@@ -130,6 +130,9 @@ struct pw_job {
   bool waited;           /**< pw_job_wait has joined them */
   pthread_mutex_t wait_mu;
   uint64_t final[PW_C_COUNT];
+  pthread_mutex_t cur_mu; /**< guards cur (trylock by workers, once per folder) */
+  char cur[1024];         /**< a folder being read (its last bytes) */
+  size_t cur_len;         /**< its full length */
 };
 
 /** The default worker count (see README: measured on local disk and slowfs):

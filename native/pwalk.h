@@ -88,6 +88,7 @@ typedef enum pw_counter {
   PW_C_CHANGED = 9, /**< repair/chown: entries with at least one change */
   PW_C_NOANCESTOR = 10, /**< repair: entries with no qualifying ancestor */
   PW_C_OUT_BYTES = 11, /**< report: bytes written to the output */
+  PW_C_ALLOC_BYTES = 12, /**< st_blocks x 512 of the entries produced */
   PW_C_COUNT = 16   /**< size of the counter array */
 } pw_counter;
 
@@ -157,6 +158,13 @@ PW_API int32_t pw_job_wait(pw_job *j);
 PW_API void pw_job_cancel(pw_job *j);
 /** Copy PW_C_COUNT live counters into out (approximate while running). */
 PW_API void pw_job_progress(pw_job *j, uint64_t *out);
+/**
+ * The path of a folder being read now (the most recent one a worker
+ * started), copied into buf (at most cap bytes; its last bytes when
+ * longer: "...tail" is the caller's to show).  Returns the full length,
+ * 0 when none.  For progress lines: approximate, never per entry.
+ */
+PW_API int64_t pw_job_current(pw_job *j, uint8_t *buf, size_t cap);
 /** Number of error details kept (at most PW_OPT_MAX_ERRORS). */
 PW_API uint32_t pw_job_error_count(pw_job *j);
 /**
