@@ -4,12 +4,31 @@
 //!   zig build -Dtarget=aarch64-linux-gnu.2.27 ...    (cross builds)
 //!
 //! Written for zig 0.15.2 (pinned in tools/zig.sh).  The zstd sources come
-//! from a pinned registry package (tools/deps.sh), never from this repository.
+//! from a pinned registry package (tools/build.sh fetches npm zstd-napi),
+//! never from this repository.
+//!
+//! The library is every .c file directly in native/ (native/driver/ holds
+//! test drivers): the one list of sources, which tests/native.sh reads too.
 const std = @import("std");
 
-const pwalk_sources = [_][]const u8{
-    "opts.c", "dir.c", "errlog.c", "queue.c", "govern.c", "engine.c", "csvfmt.c", "sink.c", "report.c", "batch.c", "repair.c",
-};
+/// The C files of native/, sorted (a stable link order keeps builds reproducible).
+fn pwalkSources(b: *std.Build) []const []const u8 {
+    var dir = b.build_root.handle.openDir("native", .{ .iterate = true }) catch |e|
+        std.debug.panic("cannot list native/: {s}", .{@errorName(e)});
+    defer dir.close();
+    var names: std.ArrayList([]const u8) = .empty;
+    var it = dir.iterate();
+    while (it.next() catch |e| std.debug.panic("cannot list native/: {s}", .{@errorName(e)})) |entry| {
+        if (entry.kind == .file and std.mem.endsWith(u8, entry.name, ".c"))
+            names.append(b.allocator, b.dupe(entry.name)) catch @panic("OOM");
+    }
+    std.mem.sort([]const u8, names.items, {}, struct {
+        fn lt(_: void, a: []const u8, c: []const u8) bool {
+            return std.mem.lessThan(u8, a, c);
+        }
+    }.lt);
+    return names.items;
+}
 
 // zstd 1.5.x: the compressor and what it needs; no decompressor, no zstdmt
 // (pwalk compresses one frame per chunk on its own worker threads).
@@ -47,7 +66,7 @@ pub fn build(b: *std.Build) void {
     mod.addIncludePath(zstd_root);
     mod.addCSourceFiles(.{
         .root = b.path("native"),
-        .files = &pwalk_sources,
+        .files = pwalkSources(b),
         .flags = &.{ "-std=gnu11", "-Wall", "-Wextra", "-fvisibility=hidden", "-fno-sanitize=undefined" },
     });
     mod.addCSourceFiles(.{

@@ -44,11 +44,15 @@ export {
   repair,
   type RepairOptions,
   type RepairSummary,
+} from "./lib/repair.ts";
+export {
+  readJournal,
+  restoreLine,
   type RestoreRecord,
   undo,
   type UndoOptions,
   type UndoSummary,
-} from "./lib/repair.ts";
+} from "./lib/undo.ts";
 export { DEFAULT_LEVEL, report, type ReportOptions, type ReportSummary } from "./lib/report.ts";
 export type { Progress, WalkError } from "./lib/job.ts";
 export type { CommonOptions } from "./lib/options.ts";

@@ -12,7 +12,8 @@
 // A full specifier, as in lib/cli.ts: this module also runs when imported by URL.
 // deno-lint-ignore no-import-prefix
 import { parseArgs } from "npm:deno-std@1.4.0/cli/parse_args.js";
-import { type ChangeSummary, chown, repair, undo } from "./repair.ts";
+import { type ChangeSummary, chown, repair } from "./repair.ts";
+import { undo } from "./undo.ts";
 import { ProgressLine } from "./progress.ts";
 import { normaliseFolder } from "./options.ts";
 import { eprint, intArg, isTerminal, unknownOptions, UsageError } from "./args.ts";

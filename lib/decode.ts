@@ -1,24 +1,22 @@
 /**
- * Decoding the walk job's binary batches (layout: native/batch.h) into
- * entries.  One TextDecoder call per batch; each path is a slice of it.
+ * Decoding the records native jobs hand over (layout: native/channel.h):
+ * walk's entries and errors, repair's changes.  One TextDecoder call per
+ * batch; each path is a slice of it.
  *
  * @module
  */
+import { OP_NAMES, RecFlag, RecKind } from "./ffi.ts";
 import type { WalkError } from "./job.ts";
+import { changeKinds, type ChangeRecord, typeOfMode } from "./journal.ts";
 
-/** Record kinds (enum pw_rec_kind). */
-export const RecKind = { ENTRY: 0, DIR: 1, SUBDIR: 2, ERROR: 3 } as const;
+export { RecKind };
 const KIND_MASK = 0xf;
-const VIA_LINK = 1 << 4;
-const NOT_UTF8 = 1 << 5;
 const REC = 128;
 
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
 const S_IFLNK = 0o120000;
-
-const OPS = ["error", "open", "read", "stat", "write", "change", "race", "ancestor", "loop"];
 
 /**
  * One file, folder or link found by {@link walk}.  Keeps @std/fs walk's
@@ -114,10 +112,11 @@ export class WalkEntry {
   }
 }
 
-/** A decoded record: an entry (with its kind) or an error. */
+/** A decoded record: an entry (with its kind), an error, or a change. */
 export type Decoded =
   | { kind: 0 | 1 | 2; entry: WalkEntry }
-  | { kind: 3; error: WalkError };
+  | { kind: 3; error: WalkError }
+  | { kind: 4; change: ChangeRecord };
 
 const utf8 = new TextDecoder();
 
@@ -151,7 +150,7 @@ export function decodeBatch(out: BigUint64Array, into: Decoded[]): void {
     let path: string;
     let name: string;
     let bytes: Uint8Array | undefined;
-    if (kf & NOT_UTF8) {
+    if (kf & RecFlag.NOT_UTF8) {
       bytes = raw.slice(off, off + len); // a copy: the batch is reused
       path = utf8.decode(bytes);
       name = utf8.decode(bytes.subarray(nameOff));
@@ -167,14 +166,40 @@ export function decodeBatch(out: BigUint64Array, into: Decoded[]): void {
         error: {
           path,
           pathBytes: bytes ?? new TextEncoder().encode(path),
-          op: OPS[view.getUint32(o + 20, true)] ?? "error",
+          op: OP_NAMES[view.getUint32(o + 20, true)] ?? "error",
           message: utf8.decode(raw.subarray(moff, moff + mlen)),
+        },
+      });
+    } else if (kind === RecKind.CHANGE) {
+      const mode = view.getUint32(o + 20, true);
+      const type = typeOfMode(mode);
+      const old = {
+        uid: view.getUint32(o + 108, true),
+        gid: view.getUint32(o + 112, true),
+        mode: view.getUint32(o + 104, true),
+      };
+      const now = {
+        uid: view.getUint32(o + 24, true),
+        gid: view.getUint32(o + 28, true),
+        mode: mode & 0o7777,
+      };
+      into.push({
+        kind: 4,
+        change: {
+          path,
+          pathBytes: bytes ?? new TextEncoder().encode(path),
+          type: type.name,
+          dev: view.getFloat64(o + 56, true),
+          ino: view.getFloat64(o + 48, true),
+          kinds: changeKinds(type.letter, old, now),
+          old,
+          new: now,
         },
       });
     } else {
       into.push({
         kind: kind as 0 | 1 | 2,
-        entry: new WalkEntry(path, name, view, o, (kf & VIA_LINK) !== 0, bytes),
+        entry: new WalkEntry(path, name, view, o, (kf & RecFlag.VIA_LINK) !== 0, bytes),
       });
     }
   }

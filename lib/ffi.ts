@@ -97,10 +97,10 @@ const symbols = {
     ],
     result: "i32", // int32_t: PW_RESTORE_* bits or -errno
   },
-  pw_walk_next: {
+  pw_job_next: {
     parameters: [
       "pointer", // pw_job *j
-      "buffer", // uint64_t *out (7 values: see native/batch.h)
+      "buffer", // uint64_t *out (7 values: see native/channel.h)
     ],
     result: "i32", // int32_t: 1 batch, 0 end
     nonblocking: true,
@@ -191,12 +191,34 @@ export const Opt = {
   CHANGE_GID: 18,
   JOURNAL_FD: 19,
   CHANGES_FD: 20,
-  RECORDS_FD: 21,
+  RECORDS: 21,
   LEAF_DEPTH: 22,
   ROOT: 100,
   OUTPUT: 101,
   EXCLUDE: 102,
 } as const;
+
+/** Record kinds: enum pw_rec_kind in native/channel.h. */
+export const RecKind = { ENTRY: 0, DIR: 1, SUBDIR: 2, ERROR: 3, CHANGE: 4 } as const;
+
+/** Record flags: enum pw_rec_flag in native/channel.h. */
+export const RecFlag = { VIA_LINK: 1 << 4, NOT_UTF8: 1 << 5 } as const;
+
+/** Error operations: enum pw_op in native/pwalk.h (index = value). */
+export const OP_NAMES: readonly string[] = [
+  "error",
+  "open",
+  "read",
+  "stat",
+  "write",
+  "change",
+  "race",
+  "ancestor",
+  "loop",
+];
+
+/** pw_restore's result bits: enum pw_restore_bits in native/pwalk.h. */
+export const Restore = { OWNER: 1, MODE: 2, OWNER_KEPT: 4, MODE_KEPT: 8 } as const;
 
 /** Job status: enum pw_status. */
 export const Status = { OK: 0, CANCELLED: 1, FAILED: 2 } as const;

@@ -1,12 +1,14 @@
 /**
- * Running one native job from JavaScript: options in, a nonblocking wait,
- * progress by polling (never one call per entry), cancellation by
- * AbortSignal, and the errors and counters out.  Shared by report, walk and
- * repair.
+ * One native job seen from JavaScript ({@link NativeJob}): options in, a
+ * nonblocking wait, progress by polling (never one call per entry), records
+ * batch by batch, cancellation by AbortSignal, and the errors and counters
+ * out.  report, walk and repair all run through it.
  *
  * @module
  */
 import { Counter, ensureNative, native, Status } from "./ffi.ts";
+import { errnoError } from "./errno.ts";
+import { decodeBatch, type Decoded } from "./decode.ts";
 
 /** One error met during a walk: the walk went on. */
 export interface WalkError {
@@ -44,14 +46,57 @@ export interface Progress {
   changes: number;
 }
 
+/** The counters of a job (enum pw_counter in native/pwalk.h), by name. */
+export interface Counters {
+  /** Entries produced (folders included). */
+  entries: number;
+  /** Folders among them. */
+  folders: number;
+  /** Sum of st_size. */
+  bytes: number;
+  /** Sum of st_blocks x 512. */
+  allocatedBytes: number;
+  /** Errors counted. */
+  errors: number;
+  /** Names holding control bytes (pwalk's "Bad File"). */
+  badNames: number;
+  /** Repair/chown: changes made (or planned). */
+  changes: number;
+  /** Repair: mode changes. */
+  modeChanges: number;
+  /** Repair: group changes. */
+  groupChanges: number;
+  /** Repair: setgid bits added. */
+  setgidAdded: number;
+  /** Repair/chown: entries with at least one change. */
+  entriesChanged: number;
+  /** Repair: entries with a private group and no shared group above. */
+  noAncestor: number;
+  /** Report: bytes written to the output. */
+  outputBytes: number;
+}
+
 /** A native option: a key of `Opt` and its value. */
 export type NativeOption = [key: number, value: number | string | Uint8Array];
 
 /** What a finished job left. */
 export interface JobOutcome {
-  counters: number[];
+  /** The final counters. */
+  counters: Counters;
+  /** The error details kept (up to the job's maxErrors). */
   errors: WalkError[];
+  /** Wall time from start to end. */
   elapsedMs: number;
+}
+
+/** How a job is watched while it runs. */
+export interface RunOptions {
+  /** Cancels the job; it then ends with the signal's reason. */
+  signal?: AbortSignal;
+  /** Called about every `progressIntervalMs` while the job runs, and once at the end. */
+  onProgress?: (p: Progress) => void;
+  /** Milliseconds between progress calls. Default 200. */
+  progressIntervalMs?: number;
 }
 
 const utf8 = new TextEncoder();
@@ -63,7 +108,7 @@ export function pathBytes(p: string | Uint8Array): Uint8Array<ArrayBuffer> {
 }
 
 /** Build native options; throws on a value the library refuses. */
-export function makeOptions(options: NativeOption[]): Deno.PointerValue {
+function makeOptions(options: NativeOption[]): Deno.PointerValue {
   const sym = native();
   const o = sym.pw_opts_new();
   if (!o) throw new Error("pwalk: out of memory");
@@ -83,141 +128,222 @@ export function makeOptions(options: NativeOption[]): Deno.PointerValue {
   return o;
 }
 
-/** Map a fatal errno to the Deno error class users test for. */
-export function fatalError(errno: number, message: string): Error {
-  const text = `pwalk: ${message}`;
-  switch (errno) {
-    case 2:
-      return new Deno.errors.NotFound(text);
-    case 13:
-    case 1:
-      return new Deno.errors.PermissionDenied(text);
-    case 20:
-      return new Deno.errors.NotADirectory(text);
-    case 21:
-      return new Deno.errors.IsADirectory(text);
-    case 22:
-      return new TypeError(text);
-    case 32:
-      return new Deno.errors.BrokenPipe(text);
-    default:
-      return new Error(text);
-  }
-}
-
-/** Copy the live counters of a job. */
-export function readCounters(job: Deno.PointerObject): number[] {
-  const buf = new BigUint64Array(Counter.COUNT);
-  native().pw_job_progress(job, buf);
-  return Array.from(buf, Number);
-}
-
-/** The error details a job kept. */
-export function readErrors(job: Deno.PointerObject): WalkError[] {
-  const sym = native();
-  const out: WalkError[] = [];
-  let buf = new Uint8Array(4096);
-  const n = sym.pw_job_error_count(job);
-  for (let i = 0; i < n; i++) {
-    let len = Number(sym.pw_job_error(job, i, buf, BigInt(buf.length)));
-    if (len < 0) break;
-    if (len > buf.length) {
-      buf = new Uint8Array(len);
-      len = Number(sym.pw_job_error(job, i, buf, BigInt(buf.length)));
-    }
-    const rec = buf.subarray(0, len);
-    const a = rec.indexOf(0);
-    const b = rec.indexOf(0, a + 1);
-    const raw = rec.slice(b + 1);
-    out.push({
-      op: lossy.decode(rec.subarray(0, a)),
-      message: lossy.decode(rec.subarray(a + 1, b)),
-      path: lossy.decode(raw),
-      pathBytes: raw,
-    });
-  }
-  return out;
-}
-
-/** The fatal message and errno of a failed job. */
-export function readFatal(job: Deno.PointerObject): { errno: number; message: string } {
-  const buf = new Uint8Array(1024);
-  const err = new Int32Array(1);
-  const len = Number(native().pw_job_message(job, buf, BigInt(buf.length), err));
-  return { errno: err[0], message: lossy.decode(buf.subarray(0, Math.min(len, buf.length))) };
-}
-
-/** The folder a job is reading now ("" when none). */
-export function readCurrent(job: Deno.PointerObject): string {
-  const buf = new Uint8Array(1024);
-  const len = Number(native().pw_job_current(job, buf, BigInt(buf.length)));
-  return lossy.decode(buf.subarray(0, Math.min(len, buf.length)));
-}
-
-/** Turn counters into a Progress record. */
-export function toProgress(c: number[], elapsedMs: number, current = ""): Progress {
+function toCounters(c: BigUint64Array): Counters {
+  const n = (i: number) => Number(c[i]);
   return {
-    entries: c[Counter.ENTRIES],
-    folders: c[Counter.DIRS],
-    bytes: c[Counter.BYTES],
-    allocatedBytes: c[Counter.ALLOC_BYTES],
-    current,
-    errors: c[Counter.ERRORS],
-    elapsedMs,
-    rate: elapsedMs > 0 ? Math.round(c[Counter.ENTRIES] * 1000 / elapsedMs) : 0,
-    outputBytes: c[Counter.OUT_BYTES],
-    changes: c[Counter.CHANGES],
+    entries: n(Counter.ENTRIES),
+    folders: n(Counter.DIRS),
+    bytes: n(Counter.BYTES),
+    allocatedBytes: n(Counter.ALLOC_BYTES),
+    errors: n(Counter.ERRORS),
+    badNames: n(Counter.BADNAMES),
+    changes: n(Counter.CHANGES),
+    modeChanges: n(Counter.MODE),
+    groupChanges: n(Counter.GROUP),
+    setgidAdded: n(Counter.SETGID),
+    entriesChanged: n(Counter.CHANGED),
+    noAncestor: n(Counter.NOANCESTOR),
+    outputBytes: n(Counter.OUT_BYTES),
   };
 }
 
-/** How a job is watched while it runs. */
-export interface RunOptions {
-  signal?: AbortSignal;
-  onProgress?: (p: Progress) => void;
-  progressIntervalMs?: number;
-}
-
 /**
- * Start a job with `start(options)`, wait for it without blocking the event
- * loop, report progress, honour the signal, and free it.  Throws the
- * signal's reason when cancelled and a Deno error class on a fatal error.
+ * A running native job: report, walk or repair.  Start it with
+ * {@link NativeJob.start}; take its records with {@link NativeJob.batches}
+ * (walks, repairs with change records); end it with {@link NativeJob.finish};
+ * `await using` frees it (cancelling it first if it still runs).
+ *
+ * @example
+ * ```ts ignore
+ * await using job = await NativeJob.start(opts, (o) => native().pw_report_start(o), { signal });
+ * const { counters, errors } = await job.finish();
+ * ```
  */
-export async function runJob(
-  start: (opts: Deno.PointerValue) => Deno.PointerValue,
-  options: NativeOption[],
-  run: RunOptions,
-): Promise<JobOutcome> {
-  run.signal?.throwIfAborted();
-  await ensureNative();
-  const sym = native();
-  const opts = makeOptions(options);
-  const t0 = performance.now();
-  const job = start(opts);
-  sym.pw_opts_free(opts);
-  if (!job) throw new Error("pwalk: out of memory");
-  const cancel = () => sym.pw_job_cancel(job);
-  run.signal?.addEventListener("abort", cancel);
-  const timer = run.onProgress
-    ? setInterval(() => {
-      run.onProgress!(toProgress(readCounters(job), performance.now() - t0, readCurrent(job)));
-    }, run.progressIntervalMs ?? 200)
-    : undefined;
-  try {
-    const status = await sym.pw_job_wait(job);
-    const elapsedMs = performance.now() - t0;
-    const counters = readCounters(job);
+export class NativeJob implements AsyncDisposable {
+  readonly #job: Deno.PointerObject;
+  readonly #run: RunOptions;
+  readonly #t0 = performance.now();
+  readonly #onFree?: () => void;
+  #cancel = () => this.cancel();
+  #timer?: ReturnType<typeof setInterval>;
+  #pending?: Promise<number>;
+  #freed = false;
+
+  private constructor(job: Deno.PointerObject, run: RunOptions, onFree?: () => void) {
+    this.#job = job;
+    this.#run = run;
+    this.#onFree = onFree;
+    run.signal?.addEventListener("abort", this.#cancel);
+    if (run.onProgress) {
+      this.#timer = setInterval(
+        () => run.onProgress!(this.progress()),
+        run.progressIntervalMs ?? 200,
+      );
+    }
+  }
+
+  /**
+   * Build the native options, start the job with `start` (which returns the
+   * pw_job pointer), and watch it.  `onFree` runs once the job is freed
+   * (for resources `start` made, such as a callback).
+   */
+  static async start(
+    options: NativeOption[],
+    start: (opts: Deno.PointerValue) => Deno.PointerValue,
+    run: RunOptions = {},
+    onFree?: () => void,
+  ): Promise<NativeJob> {
+    run.signal?.throwIfAborted();
+    await ensureNative();
+    const sym = native();
+    const opts = makeOptions(options);
+    let job: Deno.PointerValue;
+    try {
+      job = start(opts);
+    } finally {
+      sym.pw_opts_free(opts);
+    }
+    if (!job) {
+      onFree?.();
+      throw new Error("pwalk: out of memory");
+    }
+    return new NativeJob(job, run, onFree);
+  }
+
+  /** Milliseconds since the start. */
+  get elapsedMs(): number {
+    return performance.now() - this.#t0;
+  }
+
+  /** The live counters (final once the job ended). */
+  counters(): Counters {
+    const buf = new BigUint64Array(Counter.COUNT);
+    native().pw_job_progress(this.#job, buf);
+    return toCounters(buf);
+  }
+
+  /** The folder being read now ("" when none). */
+  current(): string {
+    const buf = new Uint8Array(1024);
+    const len = Number(native().pw_job_current(this.#job, buf, BigInt(buf.length)));
+    return lossy.decode(buf.subarray(0, Math.min(len, buf.length)));
+  }
+
+  /** A progress record of now. */
+  progress(current = this.current()): Progress {
+    const c = this.counters();
+    const elapsedMs = this.elapsedMs;
+    return {
+      entries: c.entries,
+      folders: c.folders,
+      bytes: c.bytes,
+      allocatedBytes: c.allocatedBytes,
+      current,
+      errors: c.errors,
+      elapsedMs,
+      rate: elapsedMs > 0 ? Math.round(c.entries * 1000 / elapsedMs) : 0,
+      outputBytes: c.outputBytes,
+      changes: c.changes,
+    };
+  }
+
+  /** Ask the job to stop (safe at any time, repeatable). */
+  cancel(): void {
+    if (!this.#freed) native().pw_job_cancel(this.#job);
+  }
+
+  /**
+   * The job's records, a decoded batch at a time, until it ends.  While one
+   * batch is being used the workers fill the next.
+   */
+  async *batches(): AsyncGenerator<Decoded[]> {
+    const sym = native();
+    const out = new BigUint64Array(7);
+    this.#pending = sym.pw_job_next(this.#job, out);
+    while (await this.#pending) {
+      const batch: Decoded[] = [];
+      decodeBatch(out, batch); // copies everything: the batch can be refilled
+      this.#pending = sym.pw_job_next(this.#job, out);
+      yield batch;
+    }
+    this.#pending = undefined;
+  }
+
+  /** The error details the job kept. */
+  errors(): WalkError[] {
+    const sym = native();
+    const out: WalkError[] = [];
+    let buf = new Uint8Array(4096);
+    const n = sym.pw_job_error_count(this.#job);
+    for (let i = 0; i < n; i++) {
+      let len = Number(sym.pw_job_error(this.#job, i, buf, BigInt(buf.length)));
+      if (len < 0) break;
+      if (len > buf.length) {
+        buf = new Uint8Array(len);
+        len = Number(sym.pw_job_error(this.#job, i, buf, BigInt(buf.length)));
+      }
+      const rec = buf.subarray(0, len);
+      const a = rec.indexOf(0);
+      const b = rec.indexOf(0, a + 1);
+      const raw = rec.slice(b + 1);
+      out.push({
+        op: lossy.decode(rec.subarray(0, a)),
+        message: lossy.decode(rec.subarray(a + 1, b)),
+        path: lossy.decode(raw),
+        pathBytes: raw,
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Wait for the end: the counters, errors and time of a finished job.
+   * Throws the signal's reason when cancelled, and a Deno error class
+   * (NotFound, PermissionDenied, ...) on a fatal error.
+   */
+  async finish(): Promise<JobOutcome> {
+    const sym = native();
+    const status = await sym.pw_job_wait(this.#job);
+    const elapsedMs = this.elapsedMs;
     if (status === Status.FAILED) {
-      const f = readFatal(job);
-      throw fatalError(f.errno, f.message);
+      const buf = new Uint8Array(1024);
+      const err = new Int32Array(1);
+      const len = Number(sym.pw_job_message(this.#job, buf, BigInt(buf.length), err));
+      const message = lossy.decode(buf.subarray(0, Math.min(len, buf.length)));
+      throw errnoError(err[0], `pwalk: ${message}`);
     }
     if (status === Status.CANCELLED) {
-      throw run.signal?.reason ?? new DOMException("pwalk: cancelled", "AbortError");
+      throw this.#run.signal?.reason ?? new DOMException("pwalk: cancelled", "AbortError");
     }
-    run.onProgress?.(toProgress(counters, elapsedMs));
-    return { counters, errors: readErrors(job), elapsedMs };
-  } finally {
-    if (timer !== undefined) clearInterval(timer);
-    run.signal?.removeEventListener("abort", cancel);
-    await sym.pw_job_free(job);
+    this.#stopWatching();
+    this.#run.onProgress?.({ ...this.progress(""), elapsedMs });
+    return { counters: this.counters(), errors: this.errors(), elapsedMs };
   }
+
+  #stopWatching(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#run.signal?.removeEventListener("abort", this.#cancel);
+  }
+
+  /** Cancel if still running, wait for every thread, free everything. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#freed) return;
+    this.#stopWatching();
+    this.cancel(); // no-op when finished; wakes the workers otherwise
+    if (this.#pending) await this.#pending;
+    this.#freed = true;
+    await native().pw_job_free(this.#job);
+    this.#onFree?.();
+  }
+}
+
+/** Run a job to its end without records: start, wait, free. */
+export async function runJob(
+  options: NativeOption[],
+  start: (opts: Deno.PointerValue) => Deno.PointerValue,
+  run: RunOptions,
+): Promise<JobOutcome> {
+  await using job = await NativeJob.start(options, start, run);
+  return await job.finish();
 }

@@ -100,7 +100,7 @@ export const JOURNAL_MAGIC = "#pwalk-journal 1 ";
 
 const enc = new TextEncoder();
 const lossy = new TextDecoder();
-const HEX = "0123456789abcdef";
+const HEX = "0123456789abcdef"; // printablePath
 
 /** Decode the journal's `\xHH` escapes. */
 export function unescapeBytes(s: string): Uint8Array {
@@ -121,17 +121,6 @@ export function unescapeBytes(s: string): Uint8Array {
     }
   }
   return new Uint8Array(out);
-}
-
-/** Encode bytes the way the journal does (the inverse of {@link unescapeBytes}). */
-export function escapeBytes(b: Uint8Array): string {
-  let s = "";
-  for (const c of b) {
-    s += c <= 0x20 || c >= 0x7f || c === 0x5c
-      ? `\\x${HEX[c >> 4]}${HEX[c & 15]}`
-      : String.fromCharCode(c);
-  }
-  return s;
 }
 
 function uint(s: string, what: string): number {
@@ -208,18 +197,27 @@ const TYPES: Record<string, EntryType> = {
   b: "block-device",
 };
 
+/** The type letter and name of a file type's S_IFMT bits (in st_mode). */
+export function typeOfMode(mode: number): { letter: string; name: EntryType } {
+  for (const [letter, bits] of Object.entries(TYPE_BITS)) {
+    if ((mode & 0o170000) === bits) return { letter, name: TYPES[letter] };
+  }
+  return { letter: "?", name: "unknown" };
+}
+
+const TYPE_BITS: Record<string, number> = {
+  d: 0o040000,
+  f: 0o100000,
+  l: 0o120000,
+  p: 0o010000,
+  s: 0o140000,
+  c: 0o020000,
+  b: 0o060000,
+};
+
 /** The S_IFMT bits of a type letter. */
 export function typeBits(t: string): number {
-  const bits: Record<string, number> = {
-    d: 0o040000,
-    f: 0o100000,
-    l: 0o120000,
-    p: 0o010000,
-    s: 0o140000,
-    c: 0o020000,
-    b: 0o060000,
-  };
-  return bits[t] ?? 0;
+  return TYPE_BITS[t] ?? 0;
 }
 
 /** The kinds of change between old and new, as native/repair.c prints them. */
@@ -245,25 +243,6 @@ export function joinRoot(root: Uint8Array, rel: Uint8Array): Uint8Array {
   return out;
 }
 
-/** A journal line as a typed change record, its path joined to `root`. */
-export function toRecord(line: JournalLine, root: Uint8Array): ChangeRecord {
-  const pathBytes = joinRoot(root, line.rel);
-  return {
-    path: lossy.decode(pathBytes),
-    pathBytes,
-    type: TYPES[line.type] ?? "unknown",
-    dev: Number(line.dev),
-    ino: Number(line.ino),
-    kinds: changeKinds(line.type, line.old, line.new),
-    old: line.old,
-    new: line.new,
-  };
-}
-
-function oct4(m: number): string {
-  return m.toString(8).padStart(4, "0");
-}
-
 /** Show a path on one line: control bytes as `\n`, `\t`, `\xHH` (as the native side does). */
 export function printablePath(b: Uint8Array): string {
   let s = "";
@@ -276,20 +255,4 @@ export function printablePath(b: Uint8Array): string {
     }
   }
   return s;
-}
-
-/** The CLI's lines for a change (repair's format: `path: group 1001 -> 5000`, ...). */
-export function changeLines(r: ChangeRecord): string[] {
-  const p = printablePath(r.pathBytes);
-  const out: string[] = [];
-  for (const k of r.kinds) {
-    if (k === "owner") out.push(`${p}: owner ${r.old.uid} -> ${r.new.uid}`);
-    if (k === "group") out.push(`${p}: group ${r.old.gid} -> ${r.new.gid}`);
-    if (k === "mode") {
-      const shown = r.kinds.includes("setgid") ? r.new.mode & ~0o2000 : r.new.mode;
-      out.push(`${p}: mode ${oct4(r.old.mode)} -> ${oct4(shown)}`);
-    }
-    if (k === "setgid") out.push(`${p}: setgid added`);
-  }
-  return out;
 }

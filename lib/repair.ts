@@ -9,35 +9,13 @@
  *
  * @module
  */
-import { Counter as C, ensureNative, native, Opt } from "./ffi.ts";
+import { native, Opt, RecKind } from "./ffi.ts";
 import { commonNative, type CommonOptions, normaliseFolder } from "./options.ts";
-import {
-  fatalError,
-  type NativeOption,
-  pathBytes,
-  type Progress,
-  runJob,
-  type WalkError,
-} from "./job.ts";
-import {
-  type ChangeRecord,
-  JOURNAL_MAGIC,
-  type JournalHeader,
-  type JournalLine,
-  type Ownership,
-  parseHeader,
-  parseLine,
-  printablePath,
-  splitLines,
-  toRecord,
-  typeBits,
-} from "./journal.ts";
+import { type Counters, NativeJob, type NativeOption, pathBytes, type WalkError } from "./job.ts";
+import { errnoError } from "./errno.ts";
+import type { ChangeRecord } from "./journal.ts";
 
 export type { ChangeKind, ChangeRecord, EntryType, Ownership } from "./journal.ts";
-
-/** The message of the once-per-tree notice (native/errlog.h PW_NO_ANCESTOR_TEXT). */
-export const NO_ANCESTOR_MESSAGE =
-  "no ancestor folder has a shared group; private groups left as they are";
 
 /** Options that repair() and chown() share. */
 export interface ChangeOptions extends CommonOptions {
@@ -61,7 +39,7 @@ export interface ChangeOptions extends CommonOptions {
   force?: boolean;
 }
 
-/** Options of {@link repair} (shared/spec/repair.md's options). */
+/** Options of {@link repair} (docs/repair.md's options). */
 export interface RepairOptions extends Omit<ChangeOptions, "maxDepth"> {
   /** Groups to replace as if they were private (repair-shared's `--change-gids`). */
   changeGids?: number[];
@@ -123,8 +101,6 @@ export interface RepairSummary extends ChangeSummary {
 
 /** What {@link chown} returns. */
 export type ChownSummary = ChangeSummary;
-
-const lossy = new TextDecoder();
 
 function checkId(name: string, v: number): number {
   if (!Number.isInteger(v) || v < 0 || v > 0xfffffffe) {
@@ -193,127 +169,71 @@ function mapExcludes(root: string, exclude: string[] | undefined): string[] {
   return out;
 }
 
-/** Reads the lines native code appends to a file while a run goes on. */
-class LineTail {
-  #file: Deno.FsFile;
-  #rest: Uint8Array = new Uint8Array(0);
-  #buf = new Uint8Array(256 * 1024);
-
-  constructor(path: string) {
-    this.#file = Deno.openSync(path, { read: true });
-  }
-
-  /** Every complete line appended since the last call. */
-  drain(): string[] {
-    const lines: string[] = [];
-    for (;;) {
-      const n = this.#file.readSync(this.#buf);
-      if (n === null || n === 0) break;
-      const joined = new Uint8Array(this.#rest.length + n);
-      joined.set(this.#rest, 0);
-      joined.set(this.#buf.subarray(0, n), this.#rest.length);
-      const s = splitLines(joined);
-      lines.push(...s.lines);
-      this.#rest = s.rest;
-    }
-    return lines;
-  }
-
-  close(): void {
-    this.#file.close();
-  }
-}
-
 function openAppend(path: string): number {
   const b = pathBytes(path);
   const fd = native().pw_fd_open(b, BigInt(b.length));
-  if (fd < 0) throw fatalError(-fd, `${path}: cannot open (errno ${-fd})`);
+  if (fd < 0) throw errnoError(-fd, `pwalk: ${path}: cannot open (errno ${-fd})`);
   return fd;
 }
 
-function fixErrors(errors: WalkError[]): WalkError[] {
-  return errors.map((e) => e.op === "ancestor" ? { ...e, message: NO_ANCESTOR_MESSAGE } : e);
+interface ChangeOutcome {
+  counters: Counters;
+  errors: WalkError[];
+  elapsedMs: number;
+  list?: ChangeRecord[];
 }
 
 /** Run a repair or chown job with its journal, change records and summary. */
-async function runChangeJob(
-  root: string,
-  opts: NativeOption[],
-  o: ChangeOptions,
-): Promise<{ counters: number[]; errors: WalkError[]; elapsedMs: number; list?: ChangeRecord[] }> {
-  await ensureNative();
-  const sym = native();
+async function runChangeJob(opts: NativeOption[], o: ChangeOptions): Promise<ChangeOutcome> {
   if (o.apply) opts.push([Opt.APPLY, 1]);
   if (o.printChanges) opts.push([Opt.CHANGES_FD, 1]);
   if (o.printErrors) opts.push([Opt.ERROR_FD, 2]);
-  const fds: number[] = [];
-  let tmp: string | undefined;
-  let tail: LineTail | undefined;
+  const records = !!(o.listChanges || o.onChange);
+  if (records) opts.push([Opt.RECORDS, 1]);
   const list: ChangeRecord[] | undefined = o.listChanges ? [] : undefined;
-  const rootBytes = pathBytes(normaliseFolder(root));
-  const consume = () => {
-    for (const line of tail!.drain()) {
-      const rec = toRecord(parseLine(line), rootBytes);
-      list?.push(rec);
-      o.onChange?.(rec);
-    }
-  };
-  let closeErr: number | undefined;
-  let r: Awaited<ReturnType<typeof runJob>>;
+  let journalFd: number | undefined;
+  let out: ChangeOutcome;
   try {
     if (o.journal !== undefined) {
-      const fd = openAppend(o.journal);
-      fds.push(fd);
-      opts.push([Opt.JOURNAL_FD, fd]);
+      journalFd = openAppend(o.journal);
+      opts.push([Opt.JOURNAL_FD, journalFd]);
     }
-    if (o.listChanges || o.onChange) {
-      tmp = await Deno.makeTempFile({ prefix: "pwalk-changes-" });
-      const fd = openAppend(tmp);
-      fds.push(fd);
-      opts.push([Opt.RECORDS_FD, fd]);
-      tail = new LineTail(tmp);
-    }
-    const onProgress = tail
-      ? (p: Progress) => {
-        consume();
-        o.onProgress?.(p);
+    await using job = await NativeJob.start(opts, (p) => native().pw_repair_start(p), o);
+    if (records) {
+      for await (const batch of job.batches()) {
+        for (const d of batch) {
+          if (d.kind !== RecKind.CHANGE) continue;
+          list?.push(d.change);
+          o.onChange?.(d.change);
+        }
       }
-      : o.onProgress;
-    r = await runJob((p) => sym.pw_repair_start(p), opts, {
-      signal: o.signal,
-      onProgress,
-      progressIntervalMs: o.progressIntervalMs ?? (tail ? 100 : undefined),
-    });
-    if (tail) consume();
-  } finally {
-    for (const fd of fds) {
-      const rc = sym.pw_fd_close(fd);
-      // the journal is the first fd when there is one
-      if (rc < 0 && fd === fds[0] && o.journal !== undefined) closeErr ??= -rc;
     }
-    tail?.close();
-    if (tmp) await Deno.remove(tmp).catch(() => {});
+    out = { ...await job.finish(), list };
+  } finally {
+    const rc = journalFd === undefined ? 0 : native().pw_fd_close(journalFd);
+    if (rc < 0) {
+      // deno-lint-ignore no-unsafe-finally
+      throw errnoError(-rc, `pwalk: ${o.journal}: the journal could not be saved (errno ${-rc})`);
+    }
   }
-  if (closeErr !== undefined) {
-    throw fatalError(closeErr, `${o.journal}: the journal could not be saved (errno ${closeErr})`);
-  }
-  return { counters: r.counters, errors: fixErrors(r.errors), elapsedMs: r.elapsedMs, list };
+  return out;
 }
 
-function summary(
-  root: string,
-  o: ChangeOptions,
-  r: { counters: number[]; errors: WalkError[]; elapsedMs: number; list?: ChangeRecord[] },
-): ChangeSummary {
+function summary(root: string, o: ChangeOptions, r: ChangeOutcome): ChangeSummary {
   const c = r.counters;
   const s: ChangeSummary = {
     root,
     applied: !!o.apply,
-    entriesSeen: c[C.ENTRIES],
-    folders: c[C.DIRS],
-    entriesChanged: c[C.CHANGED],
-    changes: { total: c[C.CHANGES], mode: c[C.MODE], group: c[C.GROUP], setgid: c[C.SETGID] },
-    errors: c[C.ERRORS],
+    entriesSeen: c.entries,
+    folders: c.folders,
+    entriesChanged: c.entriesChanged,
+    changes: {
+      total: c.changes,
+      mode: c.modeChanges,
+      group: c.groupChanges,
+      setgid: c.setgidAdded,
+    },
+    errors: c.errors,
     errorDetails: r.errors,
     journal: o.journal ?? null,
     elapsedMs: r.elapsedMs,
@@ -323,7 +243,7 @@ function summary(
 }
 
 /**
- * Repair group sharing below `root` (shared/spec/repair.md, repair-shared's
+ * Repair group sharing below `root` (docs/repair.md, repair-shared's
  * rules): every entry below the root (not the root itself, never a link)
  * gets the nearest ancestor folder's shared group when its own group is
  * private (its owner's id, 0, or one of `changeGids`), folders get setgid,
@@ -367,8 +287,8 @@ export async function repair(root: string, options: RepairOptions = {}): Promise
   });
   if (options.forceGroupWritable) opts.push([Opt.FORCE_GW, 1]);
   for (const g of options.changeGids ?? []) opts.push([Opt.CHANGE_GID, checkId("changeGids", g)]);
-  const r = await runChangeJob(root, opts, options);
-  return { ...summary(root, options, r), noAncestor: r.counters[C.NOANCESTOR] };
+  const r = await runChangeJob(opts, options);
+  return { ...summary(root, options, r), noAncestor: r.counters.noAncestor };
 }
 
 /**
@@ -403,272 +323,6 @@ export async function chown(root: string, options: ChownOptions): Promise<ChownS
   opts.push([Opt.CHOWN_FROM, checkId("from", options.from)]);
   opts.push([Opt.CHOWN_UID, checkId("to.uid", options.to.uid)]);
   if (options.to.gid !== undefined) opts.push([Opt.CHOWN_GID, checkId("to.gid", options.to.gid)]);
-  const r = await runChangeJob(root, opts, options);
+  const r = await runChangeJob(opts, options);
   return summary(root, options, r);
-}
-
-/** Options of {@link undo}. */
-export interface UndoOptions {
-  /** Put the old values back. Default true; false only reports what would be restored. */
-  apply?: boolean;
-  /** Called for each entry restored (or that would be). */
-  onRestore?: (restored: RestoreRecord) => void;
-  /** Print one line per restored entry to stdout (the CLI does). Default false. */
-  printChanges?: boolean;
-  /** Stream one line per error to stderr (the CLI does). Default false. */
-  printErrors?: boolean;
-  /** Stops the undo between entries; it then rejects with the signal's reason. */
-  signal?: AbortSignal;
-  /** How many error details to keep. Default 100. */
-  maxErrors?: number;
-}
-
-/** One entry put back by {@link undo}. */
-export interface RestoreRecord {
-  /** The entry's absolute path (the journal's real root, then the names). */
-  path: string;
-  /** Its exact bytes. */
-  pathBytes: Uint8Array;
-  /** What it was before undo. */
-  from: Ownership;
-  /** What undo made it (the journal's old values, except fields kept). */
-  to: Ownership;
-  /** Owner/group or mode changed again since the run: that field was left alone. */
-  kept: ("owner" | "mode")[];
-}
-
-/** What {@link undo} returns. */
-export interface UndoSummary {
-  /** The journal file. */
-  journal: string;
-  /** Whether values were put back (false: `apply: false`). */
-  applied: boolean;
-  /** Entry lines of applied runs read from the journal. */
-  entries: number;
-  /** Entries put back (or that would be). */
-  restored: number;
-  /** Entries already holding their old values (nothing to do). */
-  unchanged: number;
-  /** Entries with a field changed again since the run: that field was left as it is. */
-  kept: number;
-  /** Entry lines of dry runs, skipped. */
-  skippedDryRun: number;
-  /** Entries not restored: replaced (dev+inode differ), vanished, a link on the way, refused. */
-  errors: number;
-  /** The first errors, in detail. */
-  errorDetails: WalkError[];
-  /** Wall time in milliseconds. */
-  elapsedMs: number;
-}
-
-/** strerror's text, as glibc words it (macOS: the exceptions below). */
-const ERRNO_TEXT: Record<string, string> = {
-  EPERM: "Operation not permitted",
-  ENOENT: "No such file or directory",
-  EIO: "Input/output error",
-  EACCES: "Permission denied",
-  ENOTDIR: "Not a directory",
-  EINVAL: "Invalid argument",
-  EROFS: "Read-only file system",
-  ENAMETOOLONG: "File name too long",
-  ELOOP: "Too many levels of symbolic links",
-  ESTALE: "Stale file handle",
-};
-
-/** errno numbers the two systems share, then each one's own. */
-const ERRNO_COMMON: Record<number, string> = {
-  1: "EPERM",
-  2: "ENOENT",
-  5: "EIO",
-  13: "EACCES",
-  20: "ENOTDIR",
-  22: "EINVAL",
-  30: "EROFS",
-};
-const ERRNO: Record<string, Record<number, string>> = {
-  linux: { ...ERRNO_COMMON, 36: "ENAMETOOLONG", 40: "ELOOP", 116: "ESTALE" },
-  darwin: { ...ERRNO_COMMON, 62: "ELOOP", 63: "ENAMETOOLONG", 70: "ESTALE" },
-};
-
-const DARWIN_TEXT: Record<string, string> = { ESTALE: "Stale NFS file handle" };
-
-function errnoName(n: number): [string, string] {
-  const name = ERRNO[Deno.build.os]?.[n];
-  if (!name) return ["E" + n, `error ${n}`];
-  return [name, (Deno.build.os === "darwin" && DARWIN_TEXT[name]) || ERRNO_TEXT[name]];
-}
-
-/** pw_restore's result bits (native/pwalk.h pw_restore_bits). */
-const R = { OWNER: 1, MODE: 2, OWNER_KEPT: 4, MODE_KEPT: 8 } as const;
-
-/**
- * Read a journal: its applied runs' entry lines with their headers, in file
- * order, and how many lines of dry runs it holds.
- *
- * @example What did a run change?
- * ```ts ignore
- * const { entries } = await readJournal("/root/genome.journal");
- * for (const { header, line } of entries) console.log(header.kind, line.old, line.new);
- * ```
- *
- * @throws {SyntaxError} when the file is not a pwalk journal
- */
-export async function readJournal(
-  file: string,
-): Promise<{ entries: { header: JournalHeader; line: JournalLine }[]; dryRun: number }> {
-  const bytes = await Deno.readFile(file);
-  const { lines, rest } = splitLines(bytes);
-  if (rest.length) lines.push(...splitLines(new Uint8Array([...rest, 0x0a])).lines);
-  if (lines.length === 0 || !lines[0].startsWith(JOURNAL_MAGIC)) {
-    throw new SyntaxError(`pwalk: ${file} is not a pwalk journal`);
-  }
-  const entries: { header: JournalHeader; line: JournalLine }[] = [];
-  let header: JournalHeader | undefined;
-  let dryRun = 0;
-  for (let i = 0; i < lines.length; i++) {
-    const l = lines[i];
-    if (l.length === 0) continue;
-    try {
-      if (l.startsWith("#")) {
-        header = parseHeader(l);
-        continue;
-      }
-      const line = parseLine(l);
-      if (!header!.applied) dryRun++;
-      else entries.push({ header: header!, line });
-    } catch (e) {
-      throw new SyntaxError(`pwalk: ${file}:${i + 1}: ${(e as Error).message}`);
-    }
-  }
-  return { entries, dryRun };
-}
-
-/**
- * Undo a repair or chown from its journal: the last change first, each
- * entry reached component by component without following any link, and
- * changed only when it is still the same dev+inode. A field (owner/group,
- * or mode) is put back only while it still holds the value the run set; a
- * field changed again since is left alone and counted in `kept`.
- *
- * @example
- * ```ts ignore
- * import { undo } from "jsr:@pwalk/cli";
- * const u = await undo("/root/genome-repair.journal");
- * console.log(`${u.restored} restored, ${u.kept} changed since (left), ${u.errors} errors`);
- * ```
- *
- * @throws {SyntaxError} when the file is not a pwalk journal
- * @throws the signal's reason when cancelled
- */
-export async function undo(journalFile: string, options: UndoOptions = {}): Promise<UndoSummary> {
-  options.signal?.throwIfAborted();
-  await ensureNative();
-  const sym = native();
-  const t0 = performance.now();
-  const apply = options.apply ?? true;
-  const maxErrors = options.maxErrors ?? 100;
-  const { entries, dryRun } = await readJournal(journalFile);
-  const out: UndoSummary = {
-    journal: journalFile,
-    applied: apply,
-    entries: entries.length,
-    restored: 0,
-    unchanged: 0,
-    kept: 0,
-    skippedDryRun: dryRun,
-    errors: 0,
-    errorDetails: [],
-    elapsedMs: 0,
-  };
-  const enc = new TextEncoder();
-  const v = new BigInt64Array(9);
-  for (let i = entries.length - 1; i >= 0; i--) {
-    if ((entries.length - i) % 1000 === 0) {
-      await new Promise((r) => setTimeout(r, 0)); // let signals and timers run
-      options.signal?.throwIfAborted();
-    }
-    const { header, line } = entries[i];
-    const p = new Uint8Array(
-      line.rel.length === 1 && line.rel[0] === 0x2e
-        ? header.root
-        : [...header.root, ...(header.root.at(-1) === 0x2f ? [] : [0x2f]), ...line.rel],
-    );
-    v[0] = BigInt.asIntN(64, line.dev);
-    v[1] = BigInt.asIntN(64, line.ino);
-    v[2] = BigInt(typeBits(line.type));
-    v[3] = BigInt(line.old.uid);
-    v[4] = BigInt(line.old.gid);
-    v[5] = BigInt(line.old.mode);
-    v[6] = BigInt(line.new.uid);
-    v[7] = BigInt(line.new.gid);
-    v[8] = BigInt(line.new.mode);
-    const rc = sym.pw_restore(p, BigInt(p.length), v, apply ? 1 : 0);
-    if (rc < 0) {
-      const [name, text] = errnoName(-rc);
-      const message = name === "ESTALE"
-        ? "a different entry is there now: left alone"
-        : name === "ELOOP" || name === "ENOTDIR"
-        ? "a symbolic link (or a non-folder) is on the way now: left alone"
-        : text;
-      out.errors++;
-      const op = name === "ESTALE" ? "race" : "change";
-      if (out.errorDetails.length < maxErrors) {
-        out.errorDetails.push({ op, message, path: lossy.decode(p), pathBytes: p });
-      }
-      if (options.printErrors) {
-        Deno.stderr.writeSync(enc.encode(`pwalk: undo '${printablePath(p)}': ${message}\n`));
-      }
-      continue;
-    }
-    const kept: ("owner" | "mode")[] = [];
-    if (rc & R.OWNER_KEPT) kept.push("owner");
-    if (rc & R.MODE_KEPT) kept.push("mode");
-    if (kept.length) out.kept++;
-    if (!(rc & (R.OWNER | R.MODE))) {
-      if (!kept.length) out.unchanged++;
-      continue;
-    }
-    out.restored++;
-    const to: Ownership = {
-      uid: rc & R.OWNER ? line.old.uid : line.new.uid,
-      gid: rc & R.OWNER ? line.old.gid : line.new.gid,
-      mode: rc & R.MODE ? line.old.mode : line.new.mode,
-    };
-    const rec: RestoreRecord = {
-      path: lossy.decode(p),
-      pathBytes: p,
-      from: line.new,
-      to,
-      kept,
-    };
-    options.onRestore?.(rec);
-    if (options.printChanges) {
-      Deno.stdout.writeSync(enc.encode(restoreLine(rec) + "\n"));
-    }
-  }
-  out.elapsedMs = performance.now() - t0;
-  return out;
-}
-
-/**
- * The CLI's line for a restored entry: `path: group 5000 -> 1001, mode 2750 -> 0700`.
- *
- * @example
- * ```ts ignore
- * await undo("/root/genome.journal", { onRestore: (r) => console.log(restoreLine(r)) });
- * ```
- */
-export function restoreLine(r: RestoreRecord): string {
-  const parts: string[] = [];
-  if (r.from.uid !== r.to.uid) parts.push(`owner ${r.from.uid} -> ${r.to.uid}`);
-  if (r.from.gid !== r.to.gid) parts.push(`group ${r.from.gid} -> ${r.to.gid}`);
-  if (r.from.mode !== r.to.mode) {
-    parts.push(
-      `mode ${r.from.mode.toString(8).padStart(4, "0")} -> ${
-        r.to.mode.toString(8).padStart(4, "0")
-      }`,
-    );
-  }
-  if (r.kept.length) parts.push(`(${r.kept.join(" and ")} changed since: kept)`);
-  return `${printablePath(r.pathBytes)}: ${parts.join(", ")}`;
 }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { ensureNative, native, Opt } from "./ffi.ts";
+import { native, Opt } from "./ffi.ts";
 import { commonNative, type CommonOptions } from "./options.ts";
 import { type NativeOption, runJob, type WalkError } from "./job.ts";
 
@@ -37,8 +37,10 @@ export interface ReportSummary {
   entries: number;
   /** Folder rows. */
   folders: number;
-  /** Sum of st_size over all rows. */
+  /** Sum of st_size over all rows (apparent size). */
   bytes: number;
+  /** Sum of st_blocks x 512 over all rows (allocated size, as `du` counts it). */
+  allocatedBytes: number;
   /** Bytes written to the output. */
   outputBytes: number;
   /** Errors met (each also in errorDetails, up to maxErrors). */
@@ -80,20 +82,19 @@ export async function report(root: string, options: ReportOptions = {}): Promise
   if (options.header) opts.push([Opt.HEADER, 1]);
   opts.push(toStdout ? [Opt.OUTPUT_FD, 1] : [Opt.OUTPUT, options.output!]);
   if (options.printErrors) opts.push([Opt.ERROR_FD, 2]);
-  await ensureNative();
-  const sym = native();
-  const r = await runJob((o) => sym.pw_report_start(o), opts, options);
-  const [entries, folders, bytes, errors, badNames] = r.counters;
+  const r = await runJob(opts, (o) => native().pw_report_start(o), options);
+  const c = r.counters;
   return {
     output: toStdout ? null : options.output!,
     compressed: level > 0,
-    entries,
-    folders,
-    bytes,
-    outputBytes: r.counters[11],
-    errors,
+    entries: c.entries,
+    folders: c.folders,
+    bytes: c.bytes,
+    allocatedBytes: c.allocatedBytes,
+    outputBytes: c.outputBytes,
+    errors: c.errors,
     errorDetails: r.errors,
-    badNames,
+    badNames: c.badNames,
     elapsedMs: r.elapsedMs,
   };
 }

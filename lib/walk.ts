@@ -7,9 +7,9 @@
  *
  * @module
  */
-import { ensureNative, native, Opt, Status } from "./ffi.ts";
-import { decodeBatch, type Decoded, RecKind, WalkEntry } from "./decode.ts";
-import { fatalError, makeOptions, type NativeOption, readFatal, type WalkError } from "./job.ts";
+import { native, Opt } from "./ffi.ts";
+import { type Decoded, RecKind, WalkEntry } from "./decode.ts";
+import { NativeJob, type NativeOption, type WalkError } from "./job.ts";
 import { commonNative, type CommonOptions } from "./options.ts";
 
 export { WalkEntry };
@@ -106,67 +106,37 @@ async function* records(
   p: Plan,
   errors: WalkError[],
 ): AsyncGenerator<Decoded[]> {
-  o.signal?.throwIfAborted();
-  await ensureNative(); // downloads and verifies the library when imported by URL
-  const sym = native();
   const skip = o.skip?.length ? o.skip : undefined;
-  const dec = new TextDecoder();
-  // Options first: a refused value must not leave a ref'd callback behind
-  // (it would keep the process alive).
-  const opts = makeOptions(p.native);
-  const callback = skip
-    ? new Deno.UnsafeCallback(
-      { parameters: ["pointer", "usize"], result: "i32" } as const,
-      (ptr, len) => {
-        const bytes = new Uint8Array(
-          Deno.UnsafePointerView.getArrayBuffer(ptr!, Number(len)),
-        );
-        return skip.some((r) => r.test(dec.decode(bytes))) ? 0 : 1;
-      },
-    )
-    : undefined;
-  callback?.ref();
-  const job = sym.pw_walk_start(opts, callback?.pointer ?? null);
-  sym.pw_opts_free(opts);
-  if (!job) {
-    callback?.close();
-    throw new Error("pwalk: out of memory");
-  }
-  const cancel = () => sym.pw_job_cancel(job);
-  o.signal?.addEventListener("abort", cancel);
-  const out = new BigUint64Array(7);
-  let pending: Promise<number> | undefined = sym.pw_walk_next(job, out);
-  try {
-    while (await pending) {
-      pending = undefined;
-      const batch: Decoded[] = [];
-      decodeBatch(out, batch);
-      // The batch is copied out: let the workers refill it while we yield.
-      pending = sym.pw_walk_next(job, out);
-      for (const d of batch) {
-        if (d.kind === RecKind.ERROR) {
-          if (o.onError) o.onError(d.error);
-          else errors.push(d.error);
-        }
+  let callback:
+    | Deno.UnsafeCallback<{ parameters: ["pointer", "usize"]; result: "i32" }>
+    | undefined;
+  const start = (opts: Deno.PointerValue) => {
+    // Made only once the options were accepted: a ref'd callback left
+    // behind would keep the process alive.
+    if (skip) {
+      const dec = new TextDecoder();
+      callback = new Deno.UnsafeCallback(
+        { parameters: ["pointer", "usize"], result: "i32" } as const,
+        (ptr, len) => {
+          const bytes = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(ptr!, Number(len)));
+          return skip.some((r) => r.test(dec.decode(bytes))) ? 0 : 1;
+        },
+      );
+      callback.ref();
+    }
+    return native().pw_walk_start(opts, callback?.pointer ?? null);
+  };
+  await using job = await NativeJob.start(p.native, start, o, () => callback?.close());
+  for await (const batch of job.batches()) {
+    for (const d of batch) {
+      if (d.kind === RecKind.ERROR) {
+        if (o.onError) o.onError(d.error);
+        else errors.push(d.error);
       }
-      yield batch;
     }
-    pending = undefined;
-    const status = await sym.pw_job_wait(job);
-    if (status === Status.FAILED) {
-      const f = readFatal(job);
-      throw fatalError(f.errno, f.message);
-    }
-    if (status === Status.CANCELLED) {
-      throw o.signal?.reason ?? new DOMException("pwalk: cancelled", "AbortError");
-    }
-  } finally {
-    o.signal?.removeEventListener("abort", cancel);
-    sym.pw_job_cancel(job); // no-op when finished; wakes the workers otherwise
-    if (pending) await pending;
-    await sym.pw_job_free(job);
-    callback?.close();
+    yield batch;
   }
+  await job.finish();
 }
 
 function makeIterator<T>(gen: AsyncGenerator<T>, errors: WalkError[]): WalkIterator<T> {
@@ -206,7 +176,7 @@ export function walk(root: string, options: WalkOptions = {}): WalkIterator<Walk
       for (const d of batch) {
         // Aborted while the consumer held an entry: no more of this batch.
         if (signal?.aborted) throw signal.reason;
-        if (d.kind === RecKind.SUBDIR || d.kind === RecKind.ERROR) continue;
+        if (d.kind !== RecKind.ENTRY && d.kind !== RecKind.DIR) continue;
         const e = d.entry;
         if (e.depth > lastDepth) continue;
         if (e.isDirectory ? !includeDirs : e.isSymlink ? !includeSymlinks : !includeFiles) {
@@ -266,7 +236,7 @@ export function walkDirs(root: string, options: WalkOptions = {}): WalkIterator<
     for await (const batch of records(options, p, errors)) {
       for (const d of batch) {
         if (signal?.aborted) throw signal.reason;
-        if (d.kind === RecKind.ERROR) continue;
+        if (d.kind === RecKind.ERROR || d.kind === RecKind.CHANGE) continue;
         const e = d.entry;
         let parent: string;
         if (e.pathBytes) {

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "engine.h"
+#include "entry.h"
 
 #define PW_CSV_HEADER                                                                   \
   "inode,parent-inode,directory-depth,\"filename\",\"fileExtension\",UID,GID,st_size," \

@@ -21,15 +21,16 @@ struct linux_dirent64 {
 };
 #endif
 
-int pw_dirstream_init(pw_dirstream *d, size_t cap) {
+/* getdents64 buffer per worker. */
+#define PW_DENTS_BYTES (64 * 1024)
+
+int pw_dirstream_init(pw_dirstream *d) {
   memset(d, 0, sizeof *d);
   d->fd = -1;
 #ifdef __linux__
-  d->buf = malloc(cap);
+  d->buf = malloc(PW_DENTS_BYTES);
   if (!d->buf) return -ENOMEM;
-  d->cap = cap;
-#else
-  (void)cap;
+  d->cap = PW_DENTS_BYTES;
 #endif
   return 0;
 }
@@ -61,7 +62,7 @@ int pw_dir_begin(pw_dirstream *d, int fd) {
   return 0;
 }
 
-const char *pw_dir_next(pw_dirstream *d, size_t *len, int *err) {
+const pw_dent *pw_dir_next(pw_dirstream *d, int *err) {
   *err = 0;
 #ifdef __linux__
   for (;;) {
@@ -79,8 +80,8 @@ const char *pw_dir_next(pw_dirstream *d, size_t *len, int *err) {
     struct linux_dirent64 *e = (struct linux_dirent64 *)(d->buf + d->pos);
     d->pos += e->d_reclen;
     if (is_dot_or_dotdot(e->d_name)) continue;
-    *len = strlen(e->d_name);
-    return e->d_name;
+    d->cur = (pw_dent){e->d_name, strlen(e->d_name), e->d_type};
+    return &d->cur;
   }
 #else
   for (;;) {
@@ -91,10 +92,21 @@ const char *pw_dir_next(pw_dirstream *d, size_t *len, int *err) {
       return NULL;
     }
     if (is_dot_or_dotdot(e->d_name)) continue;
-    *len = strlen(e->d_name);
-    return e->d_name;
+    d->cur = (pw_dent){e->d_name, strlen(e->d_name), e->d_type};
+    return &d->cur;
   }
 #endif
+}
+
+int pw_dir_stat(pw_dirstream *d, const pw_dent *e, struct stat *st) {
+  return fstatat(d->fd, e->name, st, AT_SYMLINK_NOFOLLOW) ? errno : 0;
+}
+
+int pw_dir_stat_target(pw_dirstream *d, const pw_dent *e, struct stat *st) {
+  struct stat t;
+  if (fstatat(d->fd, e->name, &t, 0)) return errno;
+  *st = t;
+  return 0;
 }
 
 void pw_dir_end(pw_dirstream *d) {

@@ -1,37 +1,54 @@
 /*
- * dir.h — reading folders: opening by a path of any length, and listing a
- * folder's names through its file descriptor.
+ * dir.h — reading folders: opening one by a path of any length, listing it
+ * through its file descriptor, and the stat of each listed name.
  *
  * Owns: the getdents64 wrapper on Linux (one syscall returns a buffer of
- * many names) with a readdir fallback elsewhere, and pw_open_path, which
- * opens paths longer than PATH_MAX by walking them in chunks with openat.
+ * many names) with a readdir fallback elsewhere, the per-name stat (the
+ * one place a second I/O method, such as batched statx through io_uring,
+ * would go), and pw_open_path, which opens paths longer than PATH_MAX by
+ * walking them in chunks with openat.
  */
 #ifndef PW_DIR_H
 #define PW_DIR_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
+
+/** A listed name.  Valid until the next pw_dir_next. */
+typedef struct pw_dent {
+  const char *name;    /**< NUL-terminated */
+  size_t len;          /**< strlen(name) */
+  unsigned char type;  /**< DT_* from the listing (DT_UNKNOWN when the file
+                            system does not say) */
+} pw_dent;
 
 /** A listing in progress.  Embedded in a worker; reused folder after folder. */
 typedef struct pw_dirstream {
-  int fd;         /**< the folder's fd (owned by the caller on Linux) */
+  int fd;         /**< the folder's fd (owned by the caller) */
   char *buf;      /**< getdents64 buffer (Linux) */
   size_t cap;     /**< its size */
   long len, pos;  /**< bytes filled, read position */
   void *dir;      /**< DIR* (fallback), owns a dup of fd */
+  pw_dent cur;    /**< the name pw_dir_next returned last */
 } pw_dirstream;
 
 /** Allocate the listing buffer once per worker; returns 0 or -ENOMEM. */
-int pw_dirstream_init(pw_dirstream *d, size_t cap);
+int pw_dirstream_init(pw_dirstream *d);
 void pw_dirstream_fini(pw_dirstream *d);
 /** Start listing the folder open at fd (the fd stays the caller's). */
 int pw_dir_begin(pw_dirstream *d, int fd);
 /**
- * Next name, skipping "." and "..": returns the NUL-terminated name and
- * stores its length, or NULL at the end (*err = 0) or on error (*err = errno).
+ * Next name, skipping "." and "..", or NULL at the end (*err = 0) or on
+ * error (*err = errno).
  */
-const char *pw_dir_next(pw_dirstream *d, size_t *len, int *err);
+const pw_dent *pw_dir_next(pw_dirstream *d, int *err);
 void pw_dir_end(pw_dirstream *d);
+
+/** lstat of a listed name (never follows a link): 0 or an errno. */
+int pw_dir_stat(pw_dirstream *d, const pw_dent *e, struct stat *st);
+/** stat of what a listed link points to: 0 or an errno (st untouched then). */
+int pw_dir_stat_target(pw_dirstream *d, const pw_dent *e, struct stat *st);
 
 /**
  * openat(AT_FDCWD, path, flags) for a path of any length: paths longer than

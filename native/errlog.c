@@ -7,20 +7,7 @@
 #include <unistd.h>
 
 #include "pwalk.h"
-
-int pw_write_all(int fd, const void *buf, size_t len) {
-  const char *p = buf;
-  while (len) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
+#include "sys.h"
 
 const char *pw_op_name(int op) {
   switch (op) {
@@ -34,6 +21,10 @@ const char *pw_op_name(int op) {
     case PW_OP_LOOP: return "loop";
     default: return "error";
   }
+}
+
+const char *pw_error_text(int op, int err) {
+  return op == PW_OP_ANCESTOR ? PW_NO_ANCESTOR_TEXT : strerror(err);
 }
 
 int pw_errlog_init(pw_errlog *l, uint32_t max, int fd) {
@@ -108,7 +99,7 @@ void pw_errlog_add(pw_errlog *l, int op, int err, const char *path, size_t len) 
     tail[1] = ':';
     tail[2] = ' ';
     tail[3] = 0;
-    strncat(tail, op == PW_OP_ANCESTOR ? PW_NO_ANCESTOR_TEXT : strerror(err), sizeof tail - 8);
+    strncat(tail, pw_error_text(op, err), sizeof tail - 8);
     stream_line(l->fd, head, path, len, tail);
   }
   pthread_mutex_unlock(&l->mu);

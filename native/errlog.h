@@ -46,7 +46,8 @@ size_t pw_escape_path(char *out, const char *path, size_t len);
 /** The message of a PW_OP_ANCESTOR notice (repair: no shared group above). */
 #define PW_NO_ANCESTOR_TEXT "no ancestor folder has a shared group; private groups left as they are"
 
-/** Write all of buf to fd, retrying on EINTR and short writes; 0 or -errno. */
-int pw_write_all(int fd, const void *buf, size_t len);
+/** The message of an error: strerror(err), or the notice's text for ops
+    that are notices rather than system errors (PW_OP_ANCESTOR). */
+const char *pw_error_text(int op, int err);
 
 #endif

@@ -5,10 +5,8 @@
 #include <errno.h>
 #include <stdint.h>
 #include <time.h>
-#include <unistd.h>
-#ifdef __linux__
-#include <sched.h>
-#endif
+
+#include "sys.h"
 
 #define TICK_NS 10000000ll /* 10 ms between looks */
 /* CPU use is counted in scheduler ticks, so one 10 ms look can read 20%
@@ -17,18 +15,6 @@
 #define SLOW 0.75          /* ... < this, two looks in a row: raise */
 #define SATURATED 0.85     /* smoothed CPU use > this x CPUs: lower by one */
 #define LOWER_TICKS 3      /* at most one lowering per this many looks */
-
-int pw_cpu_count(void) {
-#ifdef __linux__
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0) {
-    int n = CPU_COUNT(&set);
-    if (n > 0) return n;
-  }
-#endif
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? (int)n : 1;
-}
 
 static int64_t ns(clockid_t c) {
   struct timespec t;

@@ -23,9 +23,6 @@
 
 #include "queue.h"
 
-/** CPUs this process may run on (affinity mask where there is one). */
-int pw_cpu_count(void);
-
 typedef struct pw_governor {
   pw_queue *queue;
   int min;             /**< readers at the start and the floor (CPUs) */

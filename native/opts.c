@@ -21,7 +21,6 @@ PW_API pw_opts *pw_opts_new(void) {
   o->chown_gid = -1;
   o->journal_fd = -1;
   o->changes_fd = -1;
-  o->records_fd = -1;
   return o;
 }
 
@@ -106,12 +105,11 @@ PW_API int32_t pw_opts_set_int(pw_opts *o, int32_t key, int64_t v) {
     }
     case PW_OPT_JOURNAL_FD:
     case PW_OPT_CHANGES_FD:
-    case PW_OPT_RECORDS_FD:
       if (v < -1 || v > INT32_MAX) return -EINVAL;
       if (key == PW_OPT_JOURNAL_FD) o->journal_fd = (int)v;
-      else if (key == PW_OPT_CHANGES_FD) o->changes_fd = (int)v;
-      else o->records_fd = (int)v;
+      else o->changes_fd = (int)v;
       return 0;
+    case PW_OPT_RECORDS: o->records = v != 0; return 0;
     default: return -EINVAL;
   }
 }
@@ -153,9 +151,7 @@ PW_API int32_t pw_opts_set_str(pw_opts *o, int32_t key, const uint8_t *s, size_t
 struct pw_opts *pw_opts_clone(const struct pw_opts *o) {
   struct pw_opts *c = pw_opts_new();
   if (!c) return NULL;
-  char *root = c->root;
   *c = *o;
-  (void)root;
   c->root = NULL;
   c->output = NULL;
   c->excludes = NULL;

@@ -42,7 +42,7 @@ struct pw_opts {
   size_t n_change_gids;
   int journal_fd;      /**< -1 = none */
   int changes_fd;      /**< -1 = none */
-  int records_fd;      /**< -1 = none */
+  bool records;        /**< repair/chown: change records through pw_job_next */
   char *root;          /**< NUL-terminated copy */
   size_t root_len;
   char *output;        /**< NULL = none */

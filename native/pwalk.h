@@ -4,7 +4,8 @@
  *
  * A *job* is one parallel walk of one tree: a report (pwalk's CSV, plain or
  * zstd), a walk (binary batches of entries for the Deno async generator) or a
- * repair.  Every job has the same life cycle:
+ * repair.  Every job has the same life cycle (pw_job_next only for jobs
+ * that hand out records: walks, and repairs with PW_OPT_RECORDS):
  *
  *     pw_opts *o = pw_opts_new();
  *     pw_opts_set_str(o, PW_OPT_ROOT, "/data", 5);
@@ -56,8 +57,9 @@ typedef enum pw_opt {
   PW_OPT_CHANGE_GID = 18, /**< int, repeatable: repair --change-gids member */
   PW_OPT_JOURNAL_FD = 19, /**< int: repair/chown: journal lines go to this fd */
   PW_OPT_CHANGES_FD = 20, /**< int: repair/chown: change lines go to this fd */
-  PW_OPT_RECORDS_FD = 21, /**< int: repair/chown: one journal-format line per
-                               change made (or planned) goes to this fd */
+  PW_OPT_RECORDS = 21,   /**< int: repair/chown: 1 = hand every change made
+                              (or planned) as a record through pw_job_next,
+                              which the caller must then drain */
   PW_OPT_LEAF_DEPTH = 22, /**< int: folders at this depth (pwalk's numbering)
                               or deeper are handed over as entries and never
                               entered (walk's maxDepth); -1 = off */
@@ -114,7 +116,8 @@ PW_API void pw_opts_free(pw_opts *o);
 PW_API int32_t pw_opts_set_int(pw_opts *o, int32_t key, int64_t value);
 PW_API int32_t pw_opts_set_str(pw_opts *o, int32_t key, const uint8_t *s, size_t len);
 
-/** Start a pwalk CSV report.  Returns NULL only when out of memory. */
+/** Start a pwalk CSV report.  Returns NULL only when out of memory; any
+ *  other failure is a job that ends PW_FAILED (see pw_job_message). */
 PW_API pw_job *pw_report_start(const pw_opts *o);
 /**
  * Start a walk producing binary batches (see batch.h for the format).
@@ -123,11 +126,11 @@ PW_API pw_job *pw_report_start(const pw_opts *o);
  * on the JavaScript thread (walk's `skip` option).
  */
 PW_API pw_job *pw_walk_start(const pw_opts *o, int32_t (*descend)(const uint8_t *path, size_t len));
-/** Start a repair (shared/spec/repair.md) or, with PW_OPT_CHOWN_FROM, pwalk's chown. */
+/** Start a repair (docs/repair.md) or, with PW_OPT_CHOWN_FROM, pwalk's chown. */
 PW_API pw_job *pw_repair_start(const pw_opts *o);
 
 /**
- * Repair/chown helpers (repair.c).  pw_fd_open opens path for appending
+ * The journal file (journal.c).  pw_fd_open opens path for appending
  * (created 0600, never through a symlink) and returns an fd or -errno, for
  * PW_OPT_JOURNAL_FD and friends; pw_fd_close flushes it to disk and closes.
  */
@@ -175,12 +178,13 @@ PW_API int64_t pw_job_error(pw_job *j, uint32_t i, uint8_t *buf, size_t cap);
 /** The fatal message of a PW_FAILED job (or ""), and its errno via *err. */
 PW_API int64_t pw_job_message(pw_job *j, uint8_t *buf, size_t cap, int32_t *err);
 /**
- * walk jobs: give back the batch handed out last, block until the next one
- * is full (or the walk ended), and describe it in out[0..6] (see batch.h).
- * The batch stays valid until the next call or pw_job_free.  Returns 1 with
- * a batch, 0 at the end (or when cancelled).
+ * Jobs with records (walks; repairs with PW_OPT_RECORDS): give back the
+ * batch handed out last, block until the next one is full (or the job
+ * ended), and describe it in out[0..6] (see channel.h).  The batch stays
+ * valid until the next call or pw_job_free.  Returns 1 with a batch, 0 at
+ * the end (or when cancelled), and 0 at once for jobs without records.
  */
-PW_API int32_t pw_walk_next(pw_job *j, uint64_t *out);
+PW_API int32_t pw_job_next(pw_job *j, uint64_t *out);
 /** Cancel if still running, wait for every thread, free everything. */
 PW_API void pw_job_free(pw_job *j);
 

@@ -28,21 +28,26 @@ static int rw_start(pw_worker *w) {
     free(r);
     return -ENOMEM;
   }
-  w->vstate = r;
+  *pw_worker_state(w) = r;
   return 0;
+}
+
+/* Hand n bytes to the sink; a failure ends the job. */
+static void put(pw_job *j, const char *buf, size_t n) {
+  pw_sink *s = pw_job_ctx(j);
+  int e = pw_sink_write(s, buf, n);
+  if (e) pw_job_fail(j, -e, "cannot write the output: %s", strerror(-e));
+  pw_job_set_out_bytes(j, pw_sink_bytes(s));
 }
 
 static void flush(pw_worker *w, report_worker *r) {
   if (!r->used) return;
-  pw_sink *s = w->job->vctx;
-  int e = pw_sink_write(s, r->buf, r->used);
+  put(pw_worker_job(w), r->buf, r->used);
   r->used = 0;
-  if (e) pw_job_fail(w->job, -e, "cannot write the output: %s", strerror(-e));
-  atomic_store_explicit(&w->job->out_bytes, pw_sink_bytes(s), memory_order_relaxed);
 }
 
 static void rw_entry(pw_worker *w, const pw_entry *e) {
-  report_worker *r = w->vstate;
+  report_worker *r = *pw_worker_state(w);
   size_t bound = pw_csv_bound(e->len);
   bool bad;
   if (r->used + bound > PW_REPORT_CHUNK) {
@@ -50,13 +55,11 @@ static void rw_entry(pw_worker *w, const pw_entry *e) {
     if (bound > PW_REPORT_CHUNK) { /* a path of more than ~64 KiB */
       char *big = malloc(bound);
       if (!big) {
-        pw_job_fail(w->job, ENOMEM, "out of memory");
+        pw_job_fail(pw_worker_job(w), ENOMEM, "out of memory");
         return;
       }
-      size_t n = pw_csv_row(big, e, NULL, &bad);
-      int err = pw_sink_write(w->job->vctx, big, n);
+      put(pw_worker_job(w), big, pw_csv_row(big, e, NULL, &bad));
       free(big);
-      if (err) pw_job_fail(w->job, -err, "cannot write the output: %s", strerror(-err));
       goto notice;
     }
   }
@@ -64,39 +67,55 @@ static void rw_entry(pw_worker *w, const pw_entry *e) {
 notice:
   if (bad) {
     pw_count(w, PW_C_BADNAMES, 1);
-    pw_errlog_badname(&w->job->errors, e->path, e->len);
+    pw_job_badname(pw_worker_job(w), e->path, e->len);
   }
 }
 
 static void rw_end(pw_worker *w) {
-  report_worker *r = w->vstate;
-  if (r && !pw_queue_stopped(&w->job->queue)) flush(w, r);
+  report_worker *r = *pw_worker_state(w);
+  if (r && !pw_job_stopping(pw_worker_job(w))) flush(w, r);
 }
 
 static void rw_free(pw_worker *w) {
-  report_worker *r = w->vstate;
+  report_worker *r = *pw_worker_state(w);
   if (!r) return;
   free(r->buf);
   pw_csv_prefix_free(&r->pfx);
   free(r);
-  w->vstate = NULL;
+  *pw_worker_state(w) = NULL;
+}
+
+/* Open the output and write the header before any worker starts. */
+static int report_init(pw_job *j, void *arg) {
+  (void)arg;
+  pw_sink *s;
+  char msg[512];
+  int e = pw_sink_open(&s, pw_job_opts(j), pw_job_threads(j), PW_REPORT_CHUNK, msg, sizeof msg);
+  if (e) {
+    pw_job_fail(j, -e, "%s", msg);
+    return e;
+  }
+  pw_job_set_ctx(j, s);
+  if (pw_job_opts(j)->header) put(j, PW_CSV_HEADER, sizeof PW_CSV_HEADER - 1);
+  return pw_job_failed(j) ? -EIO : 0;
 }
 
 static void report_end(pw_job *j, int status) {
-  pw_sink *s = j->vctx;
+  pw_sink *s = pw_job_ctx(j);
   if (!s) return;
   char msg[512];
   int e = pw_sink_finish(s, status == PW_OK, msg, sizeof msg);
   if (e && status == PW_OK) pw_job_fail(j, -e, "%s", msg);
-  atomic_store(&j->out_bytes, pw_sink_bytes(s));
+  pw_job_set_out_bytes(j, pw_sink_bytes(s));
 }
 
 static void report_free(pw_job *j) {
-  pw_sink_free(j->vctx);
-  j->vctx = NULL;
+  pw_sink_free(pw_job_ctx(j));
+  pw_job_set_ctx(j, NULL);
 }
 
 static const pw_visitor report_visitor = {
+    .job_init = report_init,
     .worker_start = rw_start,
     .entry = rw_entry,
     .worker_end = rw_end,
@@ -105,24 +124,4 @@ static const pw_visitor report_visitor = {
     .job_free = report_free,
 };
 
-PW_API pw_job *pw_report_start(const pw_opts *o) {
-  pw_job *j = pw_job_create(o, &report_visitor);
-  if (!j || j->fatal_msg[0]) return j;
-  pw_sink *s;
-  char msg[512];
-  int e = pw_sink_open(&s, j->opts, j->nthreads, PW_REPORT_CHUNK, msg, sizeof msg);
-  if (e) {
-    pw_job_fail(j, -e, "%s", msg);
-    return j;
-  }
-  j->vctx = s;
-  if (j->opts->header) {
-    e = pw_sink_write(s, PW_CSV_HEADER, sizeof PW_CSV_HEADER - 1);
-    if (e) {
-      pw_job_fail(j, -e, "cannot write the output: %s", strerror(-e));
-      return j;
-    }
-  }
-  pw_job_launch(j);
-  return j;
-}
+PW_API pw_job *pw_report_start(const pw_opts *o) { return pw_job_start(o, &report_visitor, NULL); }

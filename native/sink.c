@@ -12,8 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "errlog.h"
-#include "govern.h"
+#include "sys.h"
 #include "zstd.h"
 
 typedef struct pw_cslot {

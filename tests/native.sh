@@ -12,9 +12,7 @@ python3 bench/mktree.py "$work/tree" --files 4000 --seed 11 --weird 2>/dev/null
 # big enough for the governor (govern.c) to look a few dozen times
 python3 bench/mktree.py "$work/big" --files 30000 --seed 13 2>/dev/null
 
-srcs=(native/opts.c native/dir.c native/errlog.c native/queue.c native/govern.c native/engine.c
-      native/csvfmt.c native/sink.c native/report.c native/batch.c)
-[ -f native/repair.c ] && srcs+=(native/repair.c)
+srcs=(native/*.c) # the library is every .c file in native/ (as build.zig builds it)
 zsrcs=("$Z"/common/*.c "$Z"/compress/*.c)
 
 build() { # name, flags...

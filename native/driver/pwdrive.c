@@ -83,7 +83,7 @@ int main(int argc, char **argv) {
   if (!j) return 1;
   if (walk) {
     uint64_t out[7], records = 0, batches = 0;
-    while (pw_walk_next(j, out)) {
+    while (pw_job_next(j, out)) {
       records += out[6];
       /* Touch every byte the way the decoder does. */
       volatile uint8_t sum = 0;

@@ -1,0 +1,273 @@
+/* channel.c — see channel.h. */
+#include "channel.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct pw_batch {
+  struct pw_batch *next;
+  uint8_t *rec, *str, *raw;
+  size_t rec_cap, str_cap, raw_cap;
+  uint32_t rec_len, str_len, raw_len, str_len16, nrec;
+};
+
+struct pw_channel {
+  pthread_mutex_t mu;
+  pthread_cond_t cv_free, cv_ready;
+  pw_batch *all; /**< every batch (array) */
+  int nall;
+  pw_batch *free_list;
+  pw_batch *ready_head, *ready_tail;
+  pw_batch *held; /**< the batch the reader is reading */
+  bool closed, cancelled;
+};
+
+static bool batch_alloc(pw_batch *b, size_t bytes) {
+  b->rec_cap = bytes;
+  b->str_cap = bytes;
+  b->raw_cap = 4096;
+  b->rec = malloc(b->rec_cap);
+  b->str = malloc(b->str_cap);
+  b->raw = malloc(b->raw_cap);
+  return b->rec && b->str && b->raw;
+}
+
+static void batch_reset(pw_batch *b) {
+  b->rec_len = b->str_len = b->raw_len = b->str_len16 = b->nrec = 0;
+  b->next = NULL;
+}
+
+static bool reserve(uint8_t **p, size_t *cap, size_t need) {
+  if (need <= *cap) return true;
+  size_t c = *cap * 2;
+  while (c < need) c *= 2;
+  uint8_t *n = realloc(*p, c);
+  if (!n) return false;
+  *p = n;
+  *cap = c;
+  return true;
+}
+
+pw_channel *pw_channel_new(int nbatches, size_t batch_bytes) {
+  pw_channel *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  pthread_mutex_init(&c->mu, NULL);
+  pthread_cond_init(&c->cv_free, NULL);
+  pthread_cond_init(&c->cv_ready, NULL);
+  c->all = calloc((size_t)nbatches, sizeof *c->all);
+  if (!c->all) goto oom;
+  c->nall = nbatches;
+  for (int i = 0; i < nbatches; i++) {
+    if (!batch_alloc(&c->all[i], batch_bytes)) goto oom;
+    c->all[i].next = c->free_list;
+    c->free_list = &c->all[i];
+  }
+  return c;
+oom:
+  pw_channel_free(c);
+  return NULL;
+}
+
+void pw_channel_free(pw_channel *c) {
+  if (!c) return;
+  for (int i = 0; i < c->nall; i++) {
+    free(c->all[i].rec);
+    free(c->all[i].str);
+    free(c->all[i].raw);
+  }
+  free(c->all);
+  pthread_mutex_destroy(&c->mu);
+  pthread_cond_destroy(&c->cv_free);
+  pthread_cond_destroy(&c->cv_ready);
+  free(c);
+}
+
+/* ---- the pool ------------------------------------------------------------ */
+
+static pw_batch *take_free(pw_channel *c) {
+  pthread_mutex_lock(&c->mu);
+  while (!c->free_list && !c->cancelled) pthread_cond_wait(&c->cv_free, &c->mu);
+  pw_batch *b = c->cancelled ? NULL : c->free_list;
+  if (b) c->free_list = b->next;
+  pthread_mutex_unlock(&c->mu);
+  if (b) batch_reset(b);
+  return b;
+}
+
+static void submit(pw_channel *c, pw_batch *b) {
+  pthread_mutex_lock(&c->mu);
+  b->next = NULL;
+  if (c->ready_tail) c->ready_tail->next = b;
+  else c->ready_head = b;
+  c->ready_tail = b;
+  pthread_cond_signal(&c->cv_ready);
+  pthread_mutex_unlock(&c->mu);
+}
+
+static void give_back(pw_channel *c, pw_batch *b) {
+  pthread_mutex_lock(&c->mu);
+  b->next = c->free_list;
+  c->free_list = b;
+  pthread_cond_signal(&c->cv_free);
+  pthread_mutex_unlock(&c->mu);
+}
+
+void pw_channel_release(pw_channel *c, pw_batch **cur, bool keep) {
+  pw_batch *b = *cur;
+  *cur = NULL;
+  if (!b) return;
+  if (b->nrec && keep) submit(c, b);
+  else give_back(c, b);
+}
+
+void pw_channel_close(pw_channel *c) {
+  pthread_mutex_lock(&c->mu);
+  c->closed = true;
+  pthread_cond_broadcast(&c->cv_ready);
+  pthread_mutex_unlock(&c->mu);
+}
+
+void pw_channel_cancel(pw_channel *c) {
+  pthread_mutex_lock(&c->mu);
+  c->cancelled = true;
+  pthread_cond_broadcast(&c->cv_free);
+  pthread_cond_broadcast(&c->cv_ready);
+  pthread_mutex_unlock(&c->mu);
+}
+
+int32_t pw_channel_next(pw_channel *c, uint64_t *out) {
+  pthread_mutex_lock(&c->mu);
+  if (c->held) {
+    c->held->next = c->free_list;
+    c->free_list = c->held;
+    c->held = NULL;
+    pthread_cond_signal(&c->cv_free);
+  }
+  while (!c->ready_head && !c->closed && !c->cancelled) pthread_cond_wait(&c->cv_ready, &c->mu);
+  pw_batch *b = c->cancelled ? NULL : c->ready_head;
+  if (b) {
+    c->ready_head = b->next;
+    if (!c->ready_head) c->ready_tail = NULL;
+    c->held = b;
+    out[0] = (uint64_t)(uintptr_t)b->rec;
+    out[1] = b->rec_len;
+    out[2] = (uint64_t)(uintptr_t)b->str;
+    out[3] = b->str_len;
+    out[4] = (uint64_t)(uintptr_t)b->raw;
+    out[5] = b->raw_len;
+    out[6] = b->nrec;
+  }
+  pthread_mutex_unlock(&c->mu);
+  return b != NULL;
+}
+
+/* ---- records ------------------------------------------------------------- */
+
+/* UTF-16 length of valid UTF-8, or -1 when invalid.  ASCII runs go eight
+   bytes at a time. */
+static int64_t utf16_len(const uint8_t *s, size_t n) {
+  int64_t units = 0;
+  size_t i = 0;
+  while (i < n) {
+    if (i + 8 <= n) {
+      uint64_t v;
+      memcpy(&v, s + i, 8);
+      if (!(v & 0x8080808080808080ull)) {
+        i += 8;
+        units += 8;
+        continue;
+      }
+    }
+    uint8_t c = s[i];
+    if (c < 0x80) {
+      i++;
+      units++;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      if (i + 1 >= n || (s[i + 1] & 0xC0) != 0x80) return -1;
+      i += 2;
+      units++;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      if (i + 2 >= n || (s[i + 1] & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80) return -1;
+      uint32_t cp = ((c & 0x0Fu) << 12) | ((s[i + 1] & 0x3Fu) << 6) | (s[i + 2] & 0x3Fu);
+      if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)) return -1;
+      i += 3;
+      units++;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      if (i + 3 >= n || (s[i + 1] & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80 ||
+          (s[i + 3] & 0xC0) != 0x80)
+        return -1;
+      uint32_t cp = ((c & 0x07u) << 18) | ((s[i + 1] & 0x3Fu) << 12) | ((s[i + 2] & 0x3Fu) << 6) |
+                    (s[i + 3] & 0x3Fu);
+      if (cp < 0x10000 || cp > 0x10FFFF) return -1;
+      i += 4;
+      units += 2;
+    } else {
+      return -1;
+    }
+  }
+  return units;
+}
+
+int pw_channel_raw(pw_batch *b, const char *s, size_t n, uint32_t *off) {
+  if (!reserve(&b->raw, &b->raw_cap, b->raw_len + n)) return ENOMEM;
+  memcpy(b->raw + b->raw_len, s, n);
+  *off = b->raw_len;
+  b->raw_len += (uint32_t)n;
+  return 0;
+}
+
+/* Store path + base-name offset in r; returns the flags to add to the kind. */
+static int put_path(pw_batch *b, uint8_t *r, const char *path, size_t len, size_t name_off,
+                    uint32_t *flags) {
+  int64_t u16 = utf16_len((const uint8_t *)path, len);
+  if (u16 < 0) {
+    uint32_t off;
+    if (pw_channel_raw(b, path, len, &off)) return ENOMEM;
+    pw_put_u32(r + 4, off);
+    pw_put_u32(r + 8, (uint32_t)len);
+    pw_put_u32(r + 12, (uint32_t)name_off);
+    *flags = PW_RECF_NOT_UTF8;
+    return 0;
+  }
+  memcpy(b->str + b->str_len, path, len);
+  b->str_len += (uint32_t)len;
+  pw_put_u32(r + 4, b->str_len16);
+  pw_put_u32(r + 8, (uint32_t)u16);
+  int64_t prefix16 =
+      (size_t)u16 == len ? (int64_t)name_off : utf16_len((const uint8_t *)path, name_off);
+  pw_put_u32(r + 12, (uint32_t)prefix16);
+  b->str_len16 += (uint32_t)u16;
+  *flags = 0;
+  return 0;
+}
+
+uint8_t *pw_channel_put(pw_channel *c, pw_batch **cur, uint32_t kind, const char *path,
+                        size_t len, size_t name_off, int *err) {
+  *err = 0;
+  pw_batch *b = *cur;
+  if (b && (b->rec_len + PW_REC_SIZE > b->rec_cap || b->str_len + len > b->str_cap) && b->nrec) {
+    submit(c, b);
+    b = NULL;
+  }
+  if (!b) b = take_free(c);
+  *cur = b;
+  if (!b) return NULL;
+  /* A path longer than a whole batch: grow this batch's buffers. */
+  if (!reserve(&b->str, &b->str_cap, b->str_len + len) ||
+      !reserve(&b->rec, &b->rec_cap, b->rec_len + PW_REC_SIZE)) {
+    *err = ENOMEM;
+    return NULL;
+  }
+  uint8_t *r = b->rec + b->rec_len;
+  uint32_t flags;
+  if (put_path(b, r, path, len, name_off, &flags)) {
+    *err = ENOMEM;
+    return NULL;
+  }
+  pw_put_u32(r, kind | flags);
+  b->rec_len += PW_REC_SIZE;
+  b->nrec++;
+  return r;
+}

@@ -1,0 +1,56 @@
+/*
+ * fdops.h — changing an entry's owner, group and mode through descriptors
+ * that cannot lead elsewhere: what repair (repair.c) and undo (undo.c)
+ * share.
+ *
+ * Owns: reaching the entry to change (inside a verified folder by name, or
+ * from `/` component by component, never following a link), checking it is
+ * still the entry that was examined (device, inode, type), and the
+ * chown/chmod/stat calls on it.  On Linux the entry is held by an O_PATH
+ * descriptor (fchownat(fd, "", AT_EMPTY_PATH) and the mode through
+ * /proc/self/fd/N); elsewhere, by its verified folder and name with
+ * AT_SYMLINK_NOFOLLOW.
+ */
+#ifndef PW_FDOPS_H
+#define PW_FDOPS_H
+
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "entry.h"
+
+/** Where to make the changes of one entry. */
+typedef struct pw_target {
+  int fd;           /**< fd of the entry (a folder's own fd, or O_PATH), or -1 */
+  bool own;         /**< close fd afterwards */
+  bool opath;       /**< fd is O_PATH: mode through /proc/self/fd */
+  int dirfd;        /**< without O_PATH: the verified folder ... */
+  const char *name; /**< ... and the name in it */
+  bool own_dirfd;   /**< close dirfd afterwards */
+} pw_target;
+
+/** Same device, inode and file type. */
+bool pw_same_entry(const struct stat *a, const struct stat *b);
+
+/**
+ * The entry e of a walk, for changing: a folder through its own fd (or an
+ * O_PATH one when it could not be read), anything else by name inside its
+ * folder's fd.  Its fstat goes to *now.  0, -ESTALE when a different entry
+ * is there now, 1 to skip silently (no way to reach it), or -errno.
+ */
+int pw_target_entry(const pw_entry *e, pw_target *t, struct stat *now);
+/**
+ * An absolute path, opened from `/` one component at a time, none of them
+ * followed if it is a link (the last one is reached as the link itself).
+ * Its fstat goes to *now.  0 or -errno (-ELOOP/-ENOTDIR: a link or a
+ * non-folder on the way).
+ */
+int pw_target_path(const char *abs, pw_target *t, struct stat *now);
+
+int pw_target_chown(const pw_target *t, uid_t uid, gid_t gid);
+int pw_target_chmod(const pw_target *t, mode_t mode);
+int pw_target_stat(const pw_target *t, struct stat *st);
+void pw_target_close(pw_target *t);
+
+#endif

@@ -1,0 +1,289 @@
+/* job.c — see job.h and engine.h: a job's life, its threads and what it reports. */
+#define _GNU_SOURCE
+#include "job.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sys.h"
+
+/* ---- accessors (engine.h) ------------------------------------------------ */
+
+const struct pw_opts *pw_job_opts(const pw_job *j) { return j->opts; }
+void *pw_job_ctx(const pw_job *j) { return j->vctx; }
+void pw_job_set_ctx(pw_job *j, void *ctx) { j->vctx = ctx; }
+int pw_job_threads(const pw_job *j) { return j->nthreads; }
+const struct stat *pw_job_root_stat(const pw_job *j) { return &j->root_st; }
+const char *pw_job_root(const pw_job *j, size_t *len) {
+  *len = j->root_len;
+  return j->opts->root;
+}
+void pw_job_set_root_user(pw_job *j, uint64_t user) {
+  if (j->root) j->root->user = user;
+}
+bool pw_job_stopping(const pw_job *j) { return pw_queue_stopped((pw_queue *)&j->queue); }
+bool pw_job_failed(const pw_job *j) { return atomic_load(&j->failed); }
+void pw_job_set_out_bytes(pw_job *j, uint64_t n) {
+  atomic_store_explicit(&j->out_bytes, n, memory_order_relaxed);
+}
+void pw_job_note_error(pw_job *j, int op, int err, const char *path, size_t len) {
+  pw_errlog_add(&j->errors, op, err, path, len);
+}
+void pw_job_badname(pw_job *j, const char *path, size_t len) {
+  pw_errlog_badname(&j->errors, path, len);
+}
+
+pw_job *pw_worker_job(const pw_worker *w) { return w->job; }
+void **pw_worker_state(pw_worker *w) { return &w->vstate; }
+void pw_count(pw_worker *w, int c, uint64_t n) { w->local[c] += n; }
+
+void pw_worker_error(pw_worker *w, int op, int err, const char *path, size_t len) {
+  pw_errlog_add(&w->job->errors, op, err, path, len);
+  if (w->job->vis->error) w->job->vis->error(w, op, err, path, len);
+}
+
+void pw_job_fail(pw_job *j, int err, const char *fmt, ...) {
+  pthread_mutex_lock(&j->fatal_mu);
+  if (!atomic_load(&j->failed)) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(j->fatal_msg, sizeof j->fatal_msg, fmt, ap);
+    va_end(ap);
+    j->fatal_err = err;
+    atomic_store(&j->failed, true);
+  }
+  pthread_mutex_unlock(&j->fatal_mu);
+  pw_queue_stop(&j->queue);
+  if (j->vis->cancel) j->vis->cancel(j);
+}
+
+/* ---- life cycle ------------------------------------------------------------ */
+
+/* The job with its options, queue and root; a fatal error (no threads) when
+   the root is unusable. */
+static pw_job *create(const pw_opts *src, const pw_visitor *vis) {
+  pw_job *j = calloc(1, sizeof *j);
+  if (!j) return NULL;
+  j->vis = vis;
+  atomic_init(&j->status, -1);
+  atomic_init(&j->cancelled, false);
+  atomic_init(&j->failed, false);
+  pthread_mutex_init(&j->fatal_mu, NULL);
+  pthread_mutex_init(&j->wait_mu, NULL);
+  pthread_mutex_init(&j->visited_mu, NULL);
+  pthread_mutex_init(&j->cur_mu, NULL);
+  if (pw_queue_init(&j->queue)) {
+    free(j);
+    return NULL;
+  }
+  j->opts = pw_opts_clone(src);
+  if (!j->opts || pw_errlog_init(&j->errors, j->opts->max_errors, j->opts->error_fd)) {
+    pw_job_fail(j, ENOMEM, "out of memory");
+    return j;
+  }
+  struct pw_opts *o = j->opts;
+  if (pw_strset_build(&j->excludes, o->excludes, o->exclude_lens, o->n_excludes)) {
+    pw_job_fail(j, ENOMEM, "out of memory");
+    return j;
+  }
+  j->nthreads = o->threads ? o->threads : PW_DEFAULT_THREADS;
+  j->governed = !o->threads;
+  if (!o->root || !o->root_len) {
+    pw_job_fail(j, EINVAL, "no root folder given");
+    return j;
+  }
+  /* Trailing slashes are dropped ("/data/" prints as "/data"); "/" stays. */
+  size_t len = o->root_len;
+  while (len > 1 && o->root[len - 1] == '/') len--;
+  j->root_len = len;
+  pw_item *root = pw_item_new(o->root, len);
+  if (!root) {
+    pw_job_fail(j, ENOMEM, "out of memory");
+    return j;
+  }
+  root->is_root = true;
+  root->depth = -1;
+  /* The root may be a symbolic link to a folder (like find -H); nothing
+     below it is ever followed. */
+  if (stat(root->path, &root->st)) {
+    int e = errno;
+    free(root);
+    pw_job_fail(j, e, "%s: %s", o->root, strerror(e));
+    return j;
+  }
+  if (!S_ISDIR(root->st.st_mode)) {
+    free(root);
+    pw_job_fail(j, ENOTDIR, "%s: %s", o->root, strerror(ENOTDIR));
+    return j;
+  }
+  j->root_dev = root->st.st_dev;
+  j->root_st = root->st;
+  j->root = root;
+  if (o->follow) pw_visit_once(j, &root->st);
+  return j;
+}
+
+/* Start the worker threads (nothing after a fatal error). */
+static void launch(pw_job *j) {
+  j->workers = calloc((size_t)j->nthreads, sizeof *j->workers);
+  if (!j->workers) {
+    pw_job_fail(j, ENOMEM, "out of memory");
+    return;
+  }
+  pw_queue_push(&j->queue, j->root, j->root, 1);
+  j->root = NULL;
+  /* If the governor cannot start, every worker reads, as with a count given. */
+  if (j->governed) (void)pw_governor_start(&j->gov, &j->queue, pw_cpu_count(), j->nthreads);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  int started = 0;
+  atomic_store(&j->live, j->nthreads);
+  for (int i = 0; i < j->nthreads; i++) {
+    pw_worker *w = &j->workers[i];
+    w->job = j;
+    j->nalloc = i + 1;
+    if (pw_dirstream_init(&w->ds) || !pw_path_reserve(w, 4096) ||
+        (j->vis->worker_start && j->vis->worker_start(w))) {
+      pw_job_fail(j, ENOMEM, "out of memory");
+      break;
+    }
+    if (pthread_create(&w->thread, &attr, pw_worker_main, w)) break;
+    started++;
+  }
+  pthread_attr_destroy(&attr);
+  int missing = j->nthreads - started;
+  if (missing && atomic_fetch_sub(&j->live, missing) == missing && j->vis->workers_done)
+    j->vis->workers_done(j);
+  j->nthreads = started;
+  if (!started) pw_job_fail(j, EAGAIN, "cannot start worker threads");
+  j->started = true;
+}
+
+pw_job *pw_job_start(const pw_opts *o, const pw_visitor *vis, void *arg) {
+  pw_job *j = create(o, vis);
+  if (!j) return NULL;
+  if (!pw_job_failed(j) && vis->job_init) (void)vis->job_init(j, arg);
+  if (!pw_job_failed(j)) launch(j);
+  return j;
+}
+
+PW_API int32_t pw_job_wait(pw_job *j) {
+  pthread_mutex_lock(&j->wait_mu);
+  if (!j->waited) {
+    if (j->started)
+      for (int i = 0; i < j->nthreads; i++) pthread_join(j->workers[i].thread, NULL);
+    pw_governor_stop(&j->gov);
+    j->waited = true;
+    pw_job_progress(j, j->final);
+    int status = pw_job_failed(j) ? PW_FAILED : atomic_load(&j->cancelled) ? PW_CANCELLED : PW_OK;
+    if (j->vis->job_end) j->vis->job_end(j, status);
+    /* job_end may fail (e.g. the final write): re-read the status. */
+    if (pw_job_failed(j)) status = PW_FAILED;
+    pw_job_progress(j, j->final);
+    atomic_store(&j->status, status);
+  }
+  pthread_mutex_unlock(&j->wait_mu);
+  return atomic_load(&j->status);
+}
+
+PW_API void pw_job_cancel(pw_job *j) {
+  if (!j) return;
+  atomic_store(&j->cancelled, true);
+  pw_queue_stop(&j->queue);
+  if (j->vis->cancel) j->vis->cancel(j);
+}
+
+PW_API int32_t pw_job_next(pw_job *j, uint64_t *out) {
+  return j->vis->next ? j->vis->next(j, out) : 0;
+}
+
+PW_API void pw_job_free(pw_job *j) {
+  if (!j) return;
+  pw_job_cancel(j);
+  pw_job_wait(j);
+  if (j->workers) {
+    for (int i = 0; i < j->nalloc; i++) {
+      if (j->vis->worker_free) j->vis->worker_free(&j->workers[i]);
+      pw_dirstream_fini(&j->workers[i].ds);
+      free(j->workers[i].path);
+    }
+    free(j->workers);
+  }
+  if (j->vis->job_free) j->vis->job_free(j);
+  free(j->root);
+  pw_strset_free(&j->excludes);
+  if (j->opts) pw_errlog_fini(&j->errors);
+  pw_queue_fini(&j->queue);
+  pw_opts_free(j->opts);
+  pthread_mutex_destroy(&j->fatal_mu);
+  pthread_mutex_destroy(&j->wait_mu);
+  pthread_mutex_destroy(&j->visited_mu);
+  pthread_mutex_destroy(&j->cur_mu);
+  free(j->visited);
+  free(j);
+}
+
+/* ---- what a job reports ---------------------------------------------------- */
+
+PW_API void pw_job_progress(pw_job *j, uint64_t *out) {
+  if (atomic_load(&j->status) >= 0) {
+    memcpy(out, j->final, sizeof j->final);
+    return;
+  }
+  memset(out, 0, PW_C_COUNT * sizeof *out);
+  if (j->workers)
+    for (int i = 0; i < j->nthreads; i++)
+      for (int c = 0; c < PW_C_COUNT; c++)
+        out[c] += atomic_load_explicit(&j->workers[i].pub.c[c], memory_order_relaxed);
+  out[PW_C_ERRORS] = pw_errlog_count(&j->errors);
+  out[PW_C_OUT_BYTES] = atomic_load_explicit(&j->out_bytes, memory_order_relaxed);
+}
+
+PW_API int64_t pw_job_current(pw_job *j, uint8_t *buf, size_t cap) {
+  pthread_mutex_lock(&j->cur_mu);
+  size_t len = j->cur_len, kept = len < sizeof j->cur ? len : sizeof j->cur;
+  size_t n = kept < cap ? kept : cap;
+  memcpy(buf, j->cur + kept - n, n);
+  pthread_mutex_unlock(&j->cur_mu);
+  return (int64_t)len;
+}
+
+PW_API uint32_t pw_job_error_count(pw_job *j) {
+  pthread_mutex_lock(&j->errors.mu);
+  uint32_t n = j->errors.n;
+  pthread_mutex_unlock(&j->errors.mu);
+  return n;
+}
+
+PW_API int64_t pw_job_error(pw_job *j, uint32_t i, uint8_t *buf, size_t cap) {
+  pthread_mutex_lock(&j->errors.mu);
+  if (i >= j->errors.n) {
+    pthread_mutex_unlock(&j->errors.mu);
+    return -1;
+  }
+  pw_errdetail *d = &j->errors.items[i];
+  const char *op = pw_op_name(d->op);
+  const char *msg = pw_error_text(d->op, d->err);
+  size_t lo = strlen(op), lm = strlen(msg);
+  size_t total = lo + 1 + lm + 1 + d->len;
+  if (total <= cap) {
+    memcpy(buf, op, lo + 1);
+    memcpy(buf + lo + 1, msg, lm + 1);
+    memcpy(buf + lo + lm + 2, d->path, d->len);
+  }
+  pthread_mutex_unlock(&j->errors.mu);
+  return (int64_t)total;
+}
+
+PW_API int64_t pw_job_message(pw_job *j, uint8_t *buf, size_t cap, int32_t *err) {
+  pthread_mutex_lock(&j->fatal_mu);
+  size_t len = strlen(j->fatal_msg);
+  if (len <= cap) memcpy(buf, j->fatal_msg, len);
+  if (err) *err = j->fatal_err;
+  pthread_mutex_unlock(&j->fatal_mu);
+  return (int64_t)len;
+}

@@ -1,0 +1,87 @@
+/*
+ * job.h — the engine's own view of a job and its workers (job.c, walker.c
+ * only; visitors use engine.h).
+ *
+ * Owns: struct pw_job (options, queue, error log, excluded folders, worker
+ * threads, the reader governor, status and fatal error, counters) and
+ * struct pw_worker (its listing stream, path buffer, local counters and the
+ * visitor's per-worker state).
+ */
+#ifndef PW_JOB_H
+#define PW_JOB_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "dir.h"
+#include "engine.h"
+#include "errlog.h"
+#include "govern.h"
+#include "queue.h"
+
+/** The default worker count (see README: measured on local disk and slowfs):
+ *  this many threads, of which one per CPU read at first (govern.h). */
+#define PW_DEFAULT_THREADS 16
+
+/** Per-thread counters, read racily (relaxed atomics) by pw_job_progress. */
+typedef struct pw_counters {
+  _Atomic uint64_t c[PW_C_COUNT];
+} pw_counters;
+
+struct pw_worker {
+  pw_job *job;
+  pthread_t thread;
+  pw_dirstream ds;            /**< listing buffer */
+  char *path;                 /**< path buffer: folder path + '/' + name */
+  size_t path_cap;
+  uint64_t listings;          /**< folders listed by this worker (pw_entry.listing) */
+  uint64_t local[PW_C_COUNT]; /**< counts not yet published */
+  pw_counters pub;            /**< published once per folder */
+  void *vstate;               /**< the visitor's per-worker state */
+  char pad[64];               /**< keep workers' hot fields on separate lines */
+};
+
+struct pw_job {
+  struct pw_opts *opts;
+  const pw_visitor *vis;
+  void *vctx;                 /**< visitor's job-wide state */
+  pw_queue queue;
+  pw_errlog errors;
+  pw_strset excludes;
+  int nthreads;               /**< threads wanted, then running (after launch) */
+  bool governed;              /**< default thread count: readers governed (govern.h) */
+  pw_governor gov;
+  int nalloc;                 /**< workers allocated */
+  atomic_int live;            /**< worker threads not yet ended */
+  pw_worker *workers;
+  _Atomic uint64_t out_bytes; /**< report: bytes written so far */
+  pthread_mutex_t visited_mu; /**< follow mode: folders seen, by dev+inode */
+  uint64_t *visited;          /**< open addressing pairs (dev, ino); 0,0 = empty */
+  size_t visited_cap, visited_n;
+  dev_t root_dev;
+  struct stat root_st;        /**< the root's stat (the root may be a link to a folder) */
+  size_t root_len;            /**< the root as printed: trailing slashes dropped */
+  pw_item *root;              /**< the root item until the workers start */
+  atomic_int status;          /**< pw_status once ended, -1 while running */
+  atomic_bool cancelled;
+  int fatal_err;              /**< errno of a fatal error */
+  char fatal_msg[512];        /**< its message */
+  atomic_bool failed;         /**< fatal_msg is set */
+  pthread_mutex_t fatal_mu;
+  bool started;               /**< threads were created */
+  bool waited;                /**< pw_job_wait has joined them */
+  pthread_mutex_t wait_mu;
+  uint64_t final[PW_C_COUNT];
+  pthread_mutex_t cur_mu;     /**< guards cur (trylock by workers, once per folder) */
+  char cur[1024];             /**< a folder being read (its last bytes) */
+  size_t cur_len;             /**< its full length */
+};
+
+/** A worker thread (walker.c). */
+void *pw_worker_main(void *arg);
+/** Follow mode: remember a folder; false when it was seen before (walker.c). */
+bool pw_visit_once(pw_job *j, const struct stat *st);
+/** Grow the worker's path buffer to need bytes; false when out of memory. */
+bool pw_path_reserve(pw_worker *w, size_t need);
+
+#endif

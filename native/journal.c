@@ -1,0 +1,111 @@
+/* journal.c — see journal.h. */
+#define _GNU_SOURCE
+#include "journal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pwalk.h"
+#include "sys.h"
+
+char pw_type_char(mode_t m) {
+  switch (m & S_IFMT) {
+    case S_IFDIR: return 'd';
+    case S_IFREG: return 'f';
+    case S_IFLNK: return 'l';
+    case S_IFIFO: return 'p';
+    case S_IFSOCK: return 's';
+    case S_IFCHR: return 'c';
+    case S_IFBLK: return 'b';
+    default: return '?';
+  }
+}
+
+/* The journal's exact escape: everything outside 0x21..0x7e, and '\', as \xHH. */
+static size_t escape(char *out, const char *s, size_t len) {
+  static const char hex[] = "0123456789abcdef";
+  size_t o = 0;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (ch <= 0x20 || ch >= 0x7f || ch == '\\') {
+      out[o++] = '\\';
+      out[o++] = 'x';
+      out[o++] = hex[ch >> 4];
+      out[o++] = hex[ch & 15];
+    } else {
+      out[o++] = (char)ch;
+    }
+  }
+  return o;
+}
+
+size_t pw_journal_line(char *out, const struct stat *st, const pw_change *c, const char *rel,
+                       size_t rel_len) {
+  size_t n = (size_t)sprintf(out, "%llu %llu %c %u %u %04o %u %u %04o ",
+                             (unsigned long long)st->st_dev, (unsigned long long)st->st_ino,
+                             pw_type_char(st->st_mode), c->ouid, c->ogid, c->omode, c->nuid,
+                             c->ngid, c->nmode);
+  if (!rel) out[n++] = '.';
+  else n += escape(out + n, rel, rel_len);
+  out[n++] = '\n';
+  return n;
+}
+
+int pw_journal_header(int fd, const char *kind, bool apply, const struct stat *root,
+                      const char *real) {
+  size_t rl = strlen(real);
+  char *line = malloc(rl * 4 + 128);
+  if (!line) return -ENOMEM;
+  size_t n = (size_t)sprintf(line, "#pwalk-journal 1 %s %s %llu %llu ", kind,
+                             apply ? "apply" : "dry-run", (unsigned long long)root->st_dev,
+                             (unsigned long long)root->st_ino);
+  n += escape(line + n, real, rl);
+  line[n++] = '\n';
+  int err = pw_write_all(fd, line, n);
+  free(line);
+  return err;
+}
+
+/* Appends are serialised so that a torn line is the last bytes of the file
+   when it is cut back.  A line per changed entry, each made with several
+   system calls anyway: never the hot path. */
+static pthread_mutex_t append_mu = PTHREAD_MUTEX_INITIALIZER;
+
+int pw_journal_append(int fd, const char *line, size_t n) {
+  pthread_mutex_lock(&append_mu);
+  ssize_t wn;
+  do wn = write(fd, line, n);
+  while (wn < 0 && errno == EINTR);
+  int err = wn == (ssize_t)n ? 0 : wn < 0 ? errno : ENOSPC;
+  if (wn > 0 && err) {
+    /* A torn line: cut the file back to where it began (O_APPEND: the end). */
+    off_t end = lseek(fd, 0, SEEK_END);
+    if (end >= wn && ftruncate(fd, end - wn)) err = errno;
+  }
+  pthread_mutex_unlock(&append_mu);
+  return -err;
+}
+
+PW_API int32_t pw_fd_open(const uint8_t *path, size_t len) {
+  if (!path || !len || memchr(path, 0, len)) return -EINVAL;
+  char *p = malloc(len + 1);
+  if (!p) return -ENOMEM;
+  memcpy(p, path, len);
+  p[len] = 0;
+  int fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  int e = errno;
+  free(p);
+  return fd < 0 ? -e : fd;
+}
+
+PW_API int32_t pw_fd_close(int32_t fd) {
+  int rc = 0;
+  if (fsync(fd) && errno != EINVAL && errno != EROFS) rc = -errno;
+  if (close(fd) && !rc) rc = -errno;
+  return rc;
+}

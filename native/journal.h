@@ -1,0 +1,66 @@
+/*
+ * journal.h — the journal of a repair or chown: one line per changed entry,
+ * written before the change, so that undo can put everything back.
+ *
+ * Owns: the format (version 1; lib/journal.ts parses it, undo.c applies
+ * it), the line formatter, and writing a line whole or not at all.
+ *
+ * ASCII lines; a path is written with every byte <= 0x20, >= 0x7f and the
+ * backslash as \xHH, so any name (newlines, non-UTF-8) is one exact line:
+ *
+ *   #pwalk-journal 1 KIND MODE ROOTDEV ROOTINO ROOT
+ *   DEV INO T OLDUID OLDGID OLDMODE NEWUID NEWGID NEWMODE PATH
+ *
+ * KIND is repair or chown, MODE apply or dry-run, ROOT the root's real
+ * path (no links), T one of d f l p s c b, modes four octal digits (07777
+ * bits), PATH relative to ROOT ("." for the root itself).  An entry line is
+ * appended with a single write() before its change is made, so a crash
+ * leaves a line for every change that may have happened.
+ */
+#ifndef PW_JOURNAL_H
+#define PW_JOURNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+/** One entry's change: old and new owner, group and permission bits. */
+typedef struct pw_change {
+  uint32_t ouid, ogid, omode;
+  uint32_t nuid, ngid, nmode;
+} pw_change;
+
+static inline bool pw_change_empty(const pw_change *c) {
+  return c->ouid == c->nuid && c->ogid == c->ngid && c->omode == c->nmode;
+}
+
+/** The journal's type letter of a file type (d f l p s c b, ? otherwise). */
+char pw_type_char(mode_t m);
+
+/** Bytes a journal line for a path of len bytes needs at most. */
+static inline size_t pw_journal_bound(size_t len) { return 4 * len + 128; }
+
+/**
+ * The entry line for st (its dev, inode and type) changed as c, with rel
+ * the path below the root (NULL: the root itself, written "."), into out
+ * (pw_journal_bound(rel_len) bytes); returns its length, newline included.
+ */
+size_t pw_journal_line(char *out, const struct stat *st, const pw_change *c, const char *rel,
+                       size_t rel_len);
+
+/**
+ * Write the header of a run (kind "repair" or "chown") to fd: the root's
+ * stat and real path.  0 or -errno.
+ */
+int pw_journal_header(int fd, const char *kind, bool apply, const struct stat *root,
+                      const char *real);
+
+/**
+ * Append one line with one write(), whole or not at all: after a short
+ * write (a full disk) the file is cut back to where the line began.
+ * 0 or -errno (-ENOSPC for a short write).
+ */
+int pw_journal_append(int fd, const char *line, size_t n);
+
+#endif

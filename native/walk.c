@@ -1,0 +1,151 @@
+/*
+ * walk.c — the walk visitor: every entry and error as a record in the
+ * channel (channel.h), for lib/walk.ts's async generators.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "channel.h"
+#include "engine.h"
+
+typedef int32_t (*pw_descend_fn)(const uint8_t *path, size_t len);
+
+typedef struct walk_ctx {
+  pw_channel *ch;
+  pw_descend_fn descend; /**< JavaScript's skip test, or NULL */
+} walk_ctx;
+
+#ifdef __APPLE__
+#define PW_ATIM st_atimespec
+#define PW_MTIM st_mtimespec
+#define PW_CTIM st_ctimespec
+#else
+#define PW_ATIM st_atim
+#define PW_MTIM st_mtim
+#define PW_CTIM st_ctim
+#endif
+
+static double ms(struct timespec t) { return (double)t.tv_sec * 1000.0 + (double)t.tv_nsec / 1e6; }
+
+/* A record in the worker's batch, or NULL (cancelled, or the job failed). */
+static uint8_t *record(pw_worker *w, uint32_t kind, const char *path, size_t len, size_t off) {
+  walk_ctx *c = pw_job_ctx(pw_worker_job(w));
+  int err;
+  uint8_t *r = pw_channel_put(c->ch, (pw_batch **)pw_worker_state(w), kind, path, len, off, &err);
+  if (!r && err) pw_job_fail(pw_worker_job(w), err, "out of memory");
+  return r;
+}
+
+static void bw_entry(pw_worker *w, const pw_entry *e) {
+  uint32_t kind = e->subdir_ref ? PW_REC_SUBDIR : e->is_dir_row ? PW_REC_DIR : PW_REC_ENTRY;
+  if (e->via_link) kind |= PW_RECF_VIA_LINK;
+  uint8_t *r = record(w, kind, e->path, e->len, e->name_off);
+  if (!r) return;
+  const struct stat *st = e->st;
+  int32_t depth = e->depth;
+  memcpy(r + 16, &depth, 4);
+  pw_put_u32(r + 20, (uint32_t)st->st_mode);
+  pw_put_u32(r + 24, (uint32_t)st->st_uid);
+  pw_put_u32(r + 28, (uint32_t)st->st_gid);
+  pw_put_f64(r + 32, (double)st->st_nlink);
+  pw_put_f64(r + 40, (double)st->st_size);
+  pw_put_f64(r + 48, (double)st->st_ino);
+  pw_put_f64(r + 56, (double)st->st_dev);
+  pw_put_f64(r + 64, (double)st->st_blocks);
+  pw_put_f64(r + 72, (double)e->parent_ino);
+  pw_put_f64(r + 80, ms(st->PW_ATIM));
+  pw_put_f64(r + 88, ms(st->PW_MTIM));
+  pw_put_f64(r + 96, ms(st->PW_CTIM));
+  pw_put_f64(r + 104, (double)(e->is_dir_row ? e->fcount : -1));
+  pw_put_f64(r + 112, (double)(e->is_dir_row ? e->dirsum : 0));
+  pw_put_u32(r + 120, 0);
+  pw_put_u32(r + 124, 0);
+}
+
+static void bw_error(pw_worker *w, int op, int err, const char *path, size_t len) {
+  size_t off = len;
+  while (off > 0 && path[off - 1] != '/') off--;
+  uint8_t *r = record(w, PW_REC_ERROR, path, len, off);
+  if (!r) return;
+  memset(r + 16, 0, PW_REC_SIZE - 16);
+  pw_put_u32(r + 20, (uint32_t)op);
+  pw_put_u32(r + 24, (uint32_t)err);
+  const char *msg = strerror(err);
+  uint32_t moff;
+  size_t ml = strlen(msg);
+  if (pw_channel_raw(*(pw_batch **)pw_worker_state(w), msg, ml, &moff) == 0) {
+    pw_put_u32(r + 28, (uint32_t)ml);
+    pw_put_f64(r + 32, (double)moff);
+  }
+}
+
+static bool bw_descend(pw_worker *w, const char *path, size_t len, const struct stat *st) {
+  (void)st;
+  walk_ctx *c = pw_job_ctx(pw_worker_job(w));
+  return !c->descend || c->descend((const uint8_t *)path, len) != 0;
+}
+
+static void bw_end(pw_worker *w) {
+  walk_ctx *c = pw_job_ctx(pw_worker_job(w));
+  pw_channel_release(c->ch, (pw_batch **)pw_worker_state(w), !pw_job_stopping(pw_worker_job(w)));
+}
+
+static void bw_workers_done(pw_job *j) {
+  walk_ctx *c = pw_job_ctx(j);
+  pw_channel_close(c->ch);
+}
+
+static void bw_cancel(pw_job *j) {
+  walk_ctx *c = pw_job_ctx(j);
+  if (c && c->ch) pw_channel_cancel(c->ch);
+}
+
+static int32_t bw_next(pw_job *j, uint64_t *out) {
+  walk_ctx *c = pw_job_ctx(j);
+  return c && c->ch ? pw_channel_next(c->ch, out) : 0;
+}
+
+static void bw_job_free(pw_job *j) {
+  walk_ctx *c = pw_job_ctx(j);
+  if (!c) return;
+  pw_channel_free(c->ch);
+  free(c);
+  pw_job_set_ctx(j, NULL);
+}
+
+static int walk_init(pw_job *j, void *descend) {
+  const struct pw_opts *o = pw_job_opts(j);
+  walk_ctx *c = calloc(1, sizeof *c);
+  if (!c) {
+    pw_job_fail(j, ENOMEM, "out of memory");
+    return -ENOMEM;
+  }
+  pw_job_set_ctx(j, c);
+  c->descend = (pw_descend_fn)descend;
+  /* Every worker fills one batch; the rest wait for JavaScript. */
+  int extra = o->batches ? (int)o->batches : 4;
+  c->ch = pw_channel_new(pw_job_threads(j) + extra, o->batch_bytes ? o->batch_bytes : 128 * 1024);
+  if (!c->ch) {
+    pw_job_fail(j, ENOMEM, "out of memory");
+    return -ENOMEM;
+  }
+  return 0;
+}
+
+static const pw_visitor walk_visitor = {
+    .job_init = walk_init,
+    .entry = bw_entry,
+    .descend = bw_descend,
+    .error = bw_error,
+    .worker_end = bw_end,
+    .workers_done = bw_workers_done,
+    .cancel = bw_cancel,
+    .next = bw_next,
+    .job_free = bw_job_free,
+    .subdir_refs = true,
+};
+
+PW_API pw_job *pw_walk_start(const pw_opts *o, pw_descend_fn descend) {
+  return pw_job_start(o, &walk_visitor, (void *)descend);
+}

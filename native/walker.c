@@ -1,0 +1,302 @@
+/*
+ * walker.c — the work of one worker thread: take a folder from the queue,
+ * open it, list it, stat each name, filter, and dispatch (entries to the
+ * visitor, subfolders to the queue), then the folder's own row.  See
+ * engine.h and job.h.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "job.h"
+
+/* Subfolders are handed to other workers in chains of this many. */
+#define PW_CHAIN 32
+
+bool pw_path_reserve(pw_worker *w, size_t need) {
+  if (need <= w->path_cap) return true;
+  size_t cap = w->path_cap ? w->path_cap : 4096;
+  while (cap < need) cap *= 2;
+  char *p = realloc(w->path, cap);
+  if (!p) return false;
+  w->path = p;
+  w->path_cap = cap;
+  return true;
+}
+
+static size_t slot_of(uint64_t dev, uint64_t ino, size_t cap) {
+  return (size_t)((dev * 31 + ino) * 0x9E3779B97F4A7C15ull) & (cap - 1);
+}
+
+/* Double the visited table (lock held); false when out of memory. */
+static bool visited_grow(pw_job *j) {
+  size_t cap = j->visited_cap ? j->visited_cap * 2 : 1024;
+  uint64_t *t = calloc(cap * 2, sizeof *t);
+  if (!t) return false;
+  for (size_t i = 0; i < j->visited_cap; i++) {
+    if (!j->visited[2 * i]) continue;
+    size_t k = slot_of(j->visited[2 * i], j->visited[2 * i + 1], cap);
+    while (t[2 * k]) k = (k + 1) & (cap - 1);
+    t[2 * k] = j->visited[2 * i];
+    t[2 * k + 1] = j->visited[2 * i + 1];
+  }
+  free(j->visited);
+  j->visited = t;
+  j->visited_cap = cap;
+  return true;
+}
+
+bool pw_visit_once(pw_job *j, const struct stat *st) {
+  uint64_t dev = (uint64_t)st->st_dev + 1, ino = (uint64_t)st->st_ino; /* dev+1: never 0,0 */
+  bool fresh = true;
+  pthread_mutex_lock(&j->visited_mu);
+  if ((j->visited_n + 1) * 2 > j->visited_cap && !visited_grow(j)) {
+    pthread_mutex_unlock(&j->visited_mu);
+    pw_job_fail(j, ENOMEM, "out of memory");
+    return false;
+  }
+  size_t k = slot_of(dev, ino, j->visited_cap);
+  while (j->visited[2 * k]) {
+    if (j->visited[2 * k] == dev && j->visited[2 * k + 1] == ino) {
+      fresh = false;
+      break;
+    }
+    k = (k + 1) & (j->visited_cap - 1);
+  }
+  if (fresh) {
+    j->visited[2 * k] = dev;
+    j->visited[2 * k + 1] = ino;
+    j->visited_n++;
+  }
+  pthread_mutex_unlock(&j->visited_mu);
+  return fresh;
+}
+
+static void publish(pw_worker *w) {
+  for (int i = 0; i < PW_C_COUNT; i++)
+    atomic_store_explicit(&w->pub.c[i], w->local[i], memory_order_relaxed);
+}
+
+static void emit(pw_worker *w, const pw_entry *e) {
+  w->local[PW_C_ENTRIES]++;
+  w->local[PW_C_BYTES] += (uint64_t)e->st->st_size;
+  w->local[PW_C_ALLOC_BYTES] += (uint64_t)e->st->st_blocks * 512;
+  if (e->is_dir_row) w->local[PW_C_DIRS]++;
+  w->job->vis->entry(w, e);
+}
+
+static size_t base_offset(const char *path, size_t len) {
+  size_t i = len;
+  while (i > 0 && path[i - 1] != '/') i--;
+  return i;
+}
+
+/* Show this folder as the one being read, unless another worker is doing
+   the same right now (trylock: never waits). */
+static void note_current(pw_job *j, const pw_item *it) {
+  if (pthread_mutex_trylock(&j->cur_mu)) return;
+  size_t n = it->len < sizeof j->cur ? it->len : sizeof j->cur;
+  memcpy(j->cur, it->path + it->len - n, n);
+  j->cur_len = it->len;
+  pthread_mutex_unlock(&j->cur_mu);
+}
+
+/* ---- one folder: open, list, stat, filter, dispatch ------------------------ */
+
+/* What one listing accumulates while its names are dispatched. */
+typedef struct listing {
+  pw_item *it;            /**< the folder being read */
+  int fd;                 /**< its descriptor */
+  size_t pre;             /**< bytes of "folder/" in w->path */
+  int32_t cdepth;         /**< the depth column of its entries */
+  bool skip_deep_dirs;    /**< pwalk --depth: subfolders get no row */
+  bool leaf_dirs;         /**< walk's maxDepth: subfolders are entries, not entered */
+  int64_t fcount, dirsum; /**< the folder row's pw_fcount and pw_dirsum */
+  pw_entry e;             /**< the entry being handed over (reused) */
+  pw_item *first, *last;  /**< subfolders not yet queued */
+  size_t n;
+} listing;
+
+/* Open the folder of it.  Returns an fd, or -1 after reporting why
+   (*raced: it is no longer the folder that was listed). */
+static int open_folder(pw_worker *w, const pw_item *it, bool *raced) {
+  int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (it->is_root || it->via_link ? 0 : O_NOFOLLOW);
+  int fd = pw_open_path(it->path, it->len, flags);
+  *raced = false;
+  if (fd < 0) {
+    pw_worker_error(w, PW_OP_OPEN, errno, it->path, it->len);
+    return -1;
+  }
+  /* The path may lead elsewhere now (a folder swapped for a link): only
+     the very folder that was listed may be read (and, by repair, changed). */
+  struct stat now;
+  if (fstat(fd, &now) || now.st_dev != it->st.st_dev || now.st_ino != it->st.st_ino) {
+    close(fd);
+    *raced = true;
+    pw_worker_error(w, PW_OP_RACE, ESTALE, it->path, it->len);
+    return -1;
+  }
+  return fd;
+}
+
+/* Filter: whether a listed subfolder (its path in w->path) is dropped
+   altogether: no row, not entered. */
+static bool drop_subfolder(pw_worker *w, const listing *l, const pw_dent *d, const struct stat *st) {
+  pw_job *j = w->job;
+  const struct pw_opts *o = j->opts;
+  if (o->nosnap && d->len == 9 && memcmp(d->name, ".snapshot", 9) == 0) return true;
+  if (l->skip_deep_dirs) return true;
+  size_t len = l->pre + d->len;
+  if (j->excludes.count && pw_strset_has(&j->excludes, w->path, len)) return true;
+  /* A folder that is not entered need not be asked about. */
+  return !l->leaf_dirs && j->vis->descend && !j->vis->descend(w, w->path, len, st);
+}
+
+/* Queue a subfolder for any worker; false when the walk must stop. */
+static bool queue_subfolder(pw_worker *w, listing *l, const struct stat *st, size_t len,
+                            bool via_link) {
+  pw_job *j = w->job;
+  pw_item *c = pw_item_new(w->path, len);
+  if (!c) {
+    pw_job_fail(j, ENOMEM, "out of memory");
+    return false;
+  }
+  c->st = *st;
+  c->parent_ino = l->it->st.st_ino;
+  c->depth = l->cdepth;
+  c->via_link = via_link;
+  c->user = j->vis->child_user ? j->vis->child_user(w, l->it->user, st) : l->it->user;
+  c->next = l->first;
+  if (!l->first) l->last = c;
+  l->first = c;
+  if (++l->n == PW_CHAIN) {
+    pw_queue_push(&j->queue, l->first, l->last, l->n);
+    l->first = l->last = NULL;
+    l->n = 0;
+  }
+  return true;
+}
+
+/* Stat, filter and dispatch one name of the listing; false to stop. */
+static bool dispatch(pw_worker *w, listing *l, const pw_dent *d) {
+  pw_job *j = w->job;
+  const struct pw_opts *o = j->opts;
+  l->fcount++;
+  size_t len = l->pre + d->len;
+  if (w->path_cap < len + 1 && !pw_path_reserve(w, len + 1)) {
+    pw_job_fail(j, ENOMEM, "out of memory");
+    return false;
+  }
+  memcpy(w->path + l->pre, d->name, d->len + 1);
+  struct stat st;
+  int err = pw_dir_stat(&w->ds, d, &st);
+  if (err) {
+    pw_worker_error(w, PW_OP_STAT, err, w->path, len);
+    return true;
+  }
+  bool via_link = false;
+  if (o->follow && S_ISLNK(st.st_mode) && pw_dir_stat_target(&w->ds, d, &st) == 0) via_link = true;
+  if (o->one_fs && st.st_dev != j->root_dev) return true;
+  l->dirsum += st.st_size;
+  pw_entry *e = &l->e;
+  e->path = w->path;
+  e->len = len;
+  e->name_off = l->pre;
+  e->st = &st;
+  e->via_link = via_link;
+  if (!S_ISDIR(st.st_mode)) {
+    emit(w, e);
+    return true;
+  }
+  if (drop_subfolder(w, l, d, &st)) return true;
+  if (j->vis->subdir_refs) {
+    e->subdir_ref = true;
+    j->vis->entry(w, e);
+    e->subdir_ref = false;
+  }
+  if (l->leaf_dirs) { /* shown as an entry, never entered */
+    emit(w, e);
+    return true;
+  }
+  if (o->follow && !pw_visit_once(j, &st)) {
+    pw_worker_error(w, PW_OP_LOOP, ELOOP, w->path, len);
+    return true;
+  }
+  return queue_subfolder(w, l, &st, len, via_link);
+}
+
+/* List the open folder, dispatching every name. */
+static void list_folder(pw_worker *w, listing *l) {
+  pw_job *j = w->job;
+  pw_item *it = l->it;
+  if (!pw_path_reserve(w, it->len + 2 + 256)) {
+    pw_job_fail(j, ENOMEM, "out of memory");
+    return;
+  }
+  memcpy(w->path, it->path, it->len);
+  l->pre = it->len;
+  if (l->pre == 0 || w->path[l->pre - 1] != '/') w->path[l->pre++] = '/';
+  l->e = (pw_entry){.parent_ino = it->st.st_ino, .depth = l->cdepth, .fcount = -1,
+                    .dirfd = l->fd, .selffd = -1, .user = it->user, .listing = ++w->listings};
+  pw_dir_begin(&w->ds, l->fd);
+  for (;;) {
+    int err;
+    const pw_dent *d = pw_dir_next(&w->ds, &err);
+    if (!d) {
+      if (err) pw_worker_error(w, PW_OP_READ, err, it->path, it->len);
+      break;
+    }
+    if (!dispatch(w, l, d) || pw_queue_stopped(&j->queue)) break;
+  }
+  pw_dir_end(&w->ds);
+}
+
+/* Read one folder: rows for its non-folder entries, subfolders queued, then
+   the folder's own row with pw_fcount and pw_dirsum. */
+static void process_dir(pw_worker *w, listing *l) {
+  pw_job *j = w->job;
+  const struct pw_opts *o = j->opts;
+  pw_item *it = l->it;
+  bool raced;
+  l->fd = open_folder(w, it, &raced);
+  l->cdepth = it->depth + 1;
+  l->skip_deep_dirs = o->maxdepth > 0 && l->cdepth >= o->maxdepth;
+  l->leaf_dirs = o->leaf_depth >= 0 && l->cdepth >= o->leaf_depth;
+  l->fcount = l->dirsum = 0;
+  if (l->fd >= 0) list_folder(w, l);
+  if (!pw_queue_stopped(&j->queue)) {
+    pw_entry row = {.path = it->path, .len = it->len, .name_off = base_offset(it->path, it->len),
+                    .st = &it->st, .parent_ino = it->parent_ino, .depth = it->depth,
+                    .is_dir_row = true, .fcount = l->fcount, .dirsum = l->dirsum, .dirfd = -1,
+                    .selffd = l->fd, .user = it->user, .via_link = it->via_link,
+                    .raced = raced};
+    emit(w, &row);
+  }
+  if (l->fd >= 0) close(l->fd);
+}
+
+void *pw_worker_main(void *arg) {
+  pw_worker *w = arg;
+  pw_job *j = w->job;
+  listing l = {0};
+  bool finished = false;
+  for (;;) {
+    pw_item *it = pw_queue_next(&j->queue, l.first, l.last, l.n, finished);
+    l.first = l.last = NULL;
+    l.n = 0;
+    if (!it) break;
+    note_current(j, it);
+    l.it = it;
+    process_dir(w, &l);
+    free(it);
+    finished = true;
+    publish(w);
+  }
+  if (j->vis->worker_end) j->vis->worker_end(w);
+  publish(w);
+  if (atomic_fetch_sub(&j->live, 1) == 1 && j->vis->workers_done) j->vis->workers_done(j);
+  return NULL;
+}
