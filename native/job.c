@@ -214,7 +214,7 @@ PW_API void pw_job_free(pw_job *j) {
     free(j->workers);
   }
   if (j->vis->job_free) j->vis->job_free(j);
-  free(j->root);
+  if (j->root) pw_item_free(&j->queue, j->root);
   pw_strset_free(&j->excludes);
   if (j->opts) pw_errlog_fini(&j->errors);
   pw_queue_fini(&j->queue);

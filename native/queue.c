@@ -5,6 +5,22 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+/* Folder descriptors kept open for subfolders: a quarter of the soft limit
+   of open files, within these bounds.  Depth-first order keeps far fewer
+   open on ordinary trees (about one per level of the folders being read). */
+#define PW_DIRREFS_MIN 16
+#define PW_DIRREFS_MAX 4096
+
+static int dirref_budget(void) {
+  struct rlimit rl;
+  long n = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+               ? (long)(rl.rlim_cur / 4)
+               : PW_DIRREFS_MAX;
+  return n < PW_DIRREFS_MIN ? PW_DIRREFS_MIN : n > PW_DIRREFS_MAX ? PW_DIRREFS_MAX : (int)n;
+}
 
 int pw_queue_init(pw_queue *q) {
   memset(q, 0, sizeof *q);
@@ -15,6 +31,8 @@ int pw_queue_init(pw_queue *q) {
   }
   q->limit = INT_MAX;
   atomic_init(&q->stop, false);
+  atomic_init(&q->dirrefs, 0);
+  q->dirref_budget = dirref_budget();
   return 0;
 }
 
@@ -22,7 +40,7 @@ void pw_queue_fini(pw_queue *q) {
   pw_item *it = q->top;
   while (it) {
     pw_item *n = it->next;
-    free(it);
+    pw_item_free(q, it);
     it = n;
   }
   pthread_cond_destroy(&q->cv);
@@ -33,6 +51,8 @@ pw_item *pw_item_new(const char *path, size_t len) {
   pw_item *it = malloc(sizeof *it + len + 1);
   if (!it) return NULL;
   it->next = NULL;
+  it->parent = NULL;
+  it->name_off = 0;
   it->parent_ino = 0;
   it->user = 0;
   it->depth = 0;
@@ -42,6 +62,33 @@ pw_item *pw_item_new(const char *path, size_t len) {
   memcpy(it->path, path, len);
   it->path[len] = 0;
   return it;
+}
+
+void pw_item_free(pw_queue *q, pw_item *it) {
+  if (it->parent) pw_dirref_put(q, it->parent);
+  free(it);
+}
+
+pw_dirref *pw_dirref_new(pw_queue *q, int fd) {
+  if (atomic_fetch_add(&q->dirrefs, 1) >= q->dirref_budget) {
+    atomic_fetch_sub(&q->dirrefs, 1);
+    return NULL;
+  }
+  pw_dirref *r = malloc(sizeof *r);
+  if (!r) {
+    atomic_fetch_sub(&q->dirrefs, 1);
+    return NULL;
+  }
+  atomic_init(&r->refs, 1);
+  r->fd = fd;
+  return r;
+}
+
+void pw_dirref_put(pw_queue *q, pw_dirref *r) {
+  if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1) return;
+  close(r->fd);
+  free(r);
+  atomic_fetch_sub(&q->dirrefs, 1);
 }
 
 /* Called with the lock held.  Wake one sleeper per new folder, no more,

@@ -2,7 +2,10 @@
  * queue.h — the shared queue of folders waiting to be read.
  *
  * Owns: the folder items (path + the folder's own stat from its parent's
- * listing), a LIFO stack of them under one mutex (depth-first order keeps the
+ * listing + a counted reference to the parent's open descriptor, so that a
+ * folder is opened by its name relative to the folder that listed it, not
+ * by its full path), the budget of such descriptors, a LIFO stack of items
+ * under one mutex (depth-first order keeps the
  * number of waiting folders small), idle/busy accounting to detect the end of
  * the walk, the limit of workers reading at once, and waking every worker
  * on cancel.  Workers take the lock once
@@ -18,9 +21,23 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+/**
+ * An open folder that queued subfolders keep open until each has opened
+ * itself relative to it.  The lister holds one reference while listing,
+ * each queued subfolder one; the last one out closes the fd.
+ */
+typedef struct pw_dirref {
+  atomic_int refs;
+  int fd;
+} pw_dirref;
+
 /** A folder to read.  Allocated once per folder, freed by the worker. */
 typedef struct pw_item {
   struct pw_item *next;  /**< stack link */
+  pw_dirref *parent;     /**< the parent's open folder (a reference), or NULL:
+                              then opened by its full path (the root, or when
+                              the descriptor budget was spent) */
+  size_t name_off;       /**< where the base name starts in path */
   struct stat st;        /**< the folder's own lstat, from its parent */
   uint64_t parent_ino;   /**< the parent folder's inode (0 for the root) */
   uint64_t user;         /**< visitor state inherited down the tree */
@@ -40,12 +57,27 @@ typedef struct pw_queue {
   int limit;             /**< at most this many read at once (govern.h) */
   int sleepers;          /**< workers blocked in pw_queue_pop */
   atomic_bool stop;      /**< cancelled: pop returns NULL at once */
+  atomic_int dirrefs;    /**< folder descriptors kept open for subfolders */
+  int dirref_budget;     /**< at most this many (a share of RLIMIT_NOFILE) */
 } pw_queue;
 
 int pw_queue_init(pw_queue *q);
 void pw_queue_fini(pw_queue *q);
 /** Allocate an item for path (len bytes); NULL when out of memory. */
 pw_item *pw_item_new(const char *path, size_t len);
+/** Free an item, dropping its reference to its parent's folder. */
+void pw_item_free(pw_queue *q, pw_item *it);
+/**
+ * Keep fd (an open folder) for its subfolders, with one reference for the
+ * caller; NULL when the budget of such descriptors is spent (the caller
+ * then keeps fd to itself and its subfolders are opened by path).
+ */
+pw_dirref *pw_dirref_new(pw_queue *q, int fd);
+static inline void pw_dirref_get(pw_dirref *r) {
+  atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+}
+/** Drop a reference; the last one closes the folder. */
+void pw_dirref_put(pw_queue *q, pw_dirref *r);
 /**
  * Push a chain of n items (first..last, linked through next) for others to
  * take while the caller is still reading its folder.

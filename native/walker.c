@@ -110,6 +110,8 @@ static void note_current(pw_job *j, const pw_item *it) {
 typedef struct listing {
   pw_item *it;            /**< the folder being read */
   int fd;                 /**< its descriptor */
+  pw_dirref *ref;         /**< fd kept open for the subfolders queued, or NULL */
+  bool no_ref;            /**< the descriptor budget was spent: none */
   size_t pre;             /**< bytes of "folder/" in w->path */
   int32_t cdepth;         /**< the depth column of its entries */
   bool skip_deep_dirs;    /**< pwalk --depth: subfolders get no row */
@@ -120,11 +122,22 @@ typedef struct listing {
   size_t n;
 } listing;
 
-/* Open the folder of it.  Returns an fd, or -1 after reporting why
-   (*raced: it is no longer the folder that was listed). */
-static int open_folder(pw_worker *w, const pw_item *it, bool *raced) {
+/* Open the folder of it: by its name in the folder that listed it (one
+   lookup, and no path to swap), else by its full path.  Returns an fd, or
+   -1 after reporting why (*raced: it is no longer the folder that was
+   listed). */
+static int open_folder(pw_worker *w, pw_item *it, bool *raced) {
   int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (it->is_root || it->via_link ? 0 : O_NOFOLLOW);
-  int fd = pw_open_path(it->path, it->len, flags);
+  int fd;
+  if (it->parent) {
+    fd = openat(it->parent->fd, it->path + it->name_off, flags);
+    int e = errno;
+    pw_dirref_put(&w->job->queue, it->parent);
+    it->parent = NULL;
+    errno = e;
+  } else {
+    fd = pw_open_path(it->path, it->len, flags);
+  }
   *raced = false;
   if (fd < 0) {
     pw_worker_error(w, PW_OP_OPEN, errno, it->path, it->len);
@@ -164,6 +177,16 @@ static bool queue_subfolder(pw_worker *w, listing *l, const struct stat *st, siz
     pw_job_fail(j, ENOMEM, "out of memory");
     return false;
   }
+  /* The subfolder opens itself relative to this folder's descriptor. */
+  if (!l->ref && !l->no_ref) {
+    l->ref = pw_dirref_new(&j->queue, l->fd);
+    l->no_ref = !l->ref;
+  }
+  if (l->ref) {
+    pw_dirref_get(l->ref);
+    c->parent = l->ref;
+  }
+  c->name_off = l->pre;
   c->st = *st;
   c->parent_ino = l->it->st.st_ino;
   c->depth = l->cdepth;
@@ -266,6 +289,8 @@ static void process_dir(pw_worker *w, listing *l) {
   l->skip_deep_dirs = o->maxdepth > 0 && l->cdepth >= o->maxdepth;
   l->leaf_dirs = o->leaf_depth >= 0 && l->cdepth >= o->leaf_depth;
   l->fcount = l->dirsum = 0;
+  l->ref = NULL;
+  l->no_ref = false;
   if (l->fd >= 0) list_folder(w, l);
   if (!pw_queue_stopped(&j->queue)) {
     pw_entry row = {.path = it->path, .len = it->len, .name_off = base_offset(it->path, it->len),
@@ -275,7 +300,8 @@ static void process_dir(pw_worker *w, listing *l) {
                     .raced = raced};
     emit(w, &row);
   }
-  if (l->fd >= 0) close(l->fd);
+  if (l->ref) pw_dirref_put(&j->queue, l->ref); /* closes fd once the subfolders opened */
+  else if (l->fd >= 0) close(l->fd);
 }
 
 void *pw_worker_main(void *arg) {
@@ -291,7 +317,7 @@ void *pw_worker_main(void *arg) {
     note_current(j, it);
     l.it = it;
     process_dir(w, &l);
-    free(it);
+    pw_item_free(&j->queue, it);
     finished = true;
     publish(w);
   }
