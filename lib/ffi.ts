@@ -193,6 +193,7 @@ export const Opt = {
   CHANGES_FD: 20,
   RECORDS: 21,
   LEAF_DEPTH: 22,
+  SKIP_FD: 24,
   ROOT: 100,
   OUTPUT: 101,
   EXCLUDE: 102,

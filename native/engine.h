@@ -81,6 +81,8 @@ const struct stat *pw_job_root_stat(const pw_job *j);
 const char *pw_job_root(const pw_job *j, size_t *len);
 /** Visitor state the root folder starts with (job_init only). */
 void pw_job_set_root_user(pw_job *j, uint64_t user);
+/** Leave the file of this stat out of the walk (the job's own output). */
+void pw_job_skip_file(pw_job *j, const struct stat *st);
 /** Cancelled or failed: stop producing. */
 bool pw_job_stopping(const pw_job *j);
 /** A fatal error was recorded. */

@@ -24,6 +24,12 @@ const char *pw_job_root(const pw_job *j, size_t *len) {
 void pw_job_set_root_user(pw_job *j, uint64_t user) {
   if (j->root) j->root->user = user;
 }
+void pw_job_skip_file(pw_job *j, const struct stat *st) {
+  if (j->nskip == (int)(sizeof j->skip / sizeof j->skip[0])) return;
+  j->skip[j->nskip][0] = (uint64_t)st->st_dev;
+  j->skip[j->nskip][1] = (uint64_t)st->st_ino;
+  j->nskip++;
+}
 bool pw_job_stopping(const pw_job *j) { return pw_queue_stopped((pw_queue *)&j->queue); }
 bool pw_job_failed(const pw_job *j) { return atomic_load(&j->failed); }
 void pw_job_set_out_bytes(pw_job *j, uint64_t n) {
@@ -88,6 +94,10 @@ static pw_job *create(const pw_opts *src, const pw_visitor *vis) {
   if (pw_strset_build(&j->excludes, o->excludes, o->exclude_lens, o->n_excludes)) {
     pw_job_fail(j, ENOMEM, "out of memory");
     return j;
+  }
+  for (int i = 0; i < o->n_skip_fds; i++) {
+    struct stat st;
+    if (fstat(o->skip_fds[i], &st) == 0) pw_job_skip_file(j, &st);
   }
   j->nthreads = o->threads ? o->threads : PW_DEFAULT_THREADS;
   j->governed = !o->threads;

@@ -58,6 +58,8 @@ struct pw_job {
   pthread_mutex_t visited_mu; /**< follow mode: folders seen, by dev+inode */
   uint64_t *visited;          /**< open addressing pairs (dev, ino); 0,0 = empty */
   size_t visited_cap, visited_n;
+  uint64_t skip[16][2];       /**< files left out (dev, ino): own output, journal */
+  int nskip;
   dev_t root_dev;
   struct stat root_st;        /**< the root's stat (the root may be a link to a folder) */
   size_t root_len;            /**< the root as printed: trailing slashes dropped */

@@ -43,6 +43,8 @@ struct pw_opts {
   int journal_fd;      /**< -1 = none */
   int changes_fd;      /**< -1 = none */
   bool records;        /**< repair/chown: change records through pw_job_next */
+  int skip_fds[8];     /**< files the walk leaves out (PW_OPT_SKIP_FD) */
+  int n_skip_fds;
   char *root;          /**< NUL-terminated copy */
   size_t root_len;
   char *output;        /**< NULL = none */

@@ -63,6 +63,9 @@ typedef enum pw_opt {
   PW_OPT_LEAF_DEPTH = 22, /**< int: folders at this depth (pwalk's numbering)
                               or deeper are handed over as entries and never
                               entered (walk's maxDepth); -1 = off */
+  PW_OPT_SKIP_FD = 24,   /**< int, repeatable (up to 8): leave out of the walk
+                              the file open at this fd (by device and inode:
+                              a journal or an error file inside the tree) */
   PW_OPT_ROOT = 100,     /**< str: the folder to walk, exactly as printed */
   PW_OPT_OUTPUT = 101,   /**< str: report file; written under a temporary
                               name and renamed into place on success */

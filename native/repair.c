@@ -413,6 +413,8 @@ static int repair_init(pw_job *j, void *arg) {
                     .from = o->chown_from, .to_uid = o->chown_uid, .to_gid = o->chown_gid,
                     .journal_fd = o->journal_fd, .changes_fd = o->changes_fd};
   atomic_init(&c->ancestor_reported, false);
+  struct stat jst; /* the journal inside the tree is never changed */
+  if (c->journal_fd >= 0 && fstat(c->journal_fd, &jst) == 0) pw_job_skip_file(j, &jst);
   if (o->records) {
     c->records = pw_channel_new(pw_job_threads(j) + 4, 64 * 1024);
     if (!c->records) goto oom;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "csvfmt.h"
 #include "engine.h"
@@ -96,6 +97,8 @@ static int report_init(pw_job *j, void *arg) {
     return e;
   }
   pw_job_set_ctx(j, s);
+  struct stat st; /* the output file inside the tree is not a row of it */
+  if (fstat(pw_sink_fd(s), &st) == 0 && S_ISREG(st.st_mode)) pw_job_skip_file(j, &st);
   if (pw_job_opts(j)->header) put(j, PW_CSV_HEADER, sizeof PW_CSV_HEADER - 1);
   return pw_job_failed(j) ? -EIO : 0;
 }

@@ -161,6 +161,8 @@ int pw_sink_write(pw_sink *s, const char *buf, size_t len) {
   return r;
 }
 
+int pw_sink_fd(const pw_sink *s) { return s->fd; }
+
 uint64_t pw_sink_bytes(pw_sink *s) { return atomic_load_explicit(&s->bytes, memory_order_relaxed); }
 
 int pw_sink_finish(pw_sink *s, bool commit, char *msg, size_t msgcap) {

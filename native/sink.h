@@ -28,6 +28,8 @@ int pw_sink_open(pw_sink **out, const struct pw_opts *o, int nthreads, size_t ch
                  char *msg, size_t msgcap);
 /** Write one chunk (thread-safe).  Returns 0 or -errno. */
 int pw_sink_write(pw_sink *s, const char *buf, size_t len);
+/** The descriptor the output is written to. */
+int pw_sink_fd(const pw_sink *s);
 /** Bytes written to the output so far. */
 uint64_t pw_sink_bytes(pw_sink *s);
 /**

@@ -203,6 +203,13 @@ static bool queue_subfolder(pw_worker *w, listing *l, const struct stat *st, siz
   return true;
 }
 
+/* One of the job's own files (its output, a journal): left out. */
+static bool own_file(const pw_job *j, const struct stat *st) {
+  for (int i = 0; i < j->nskip; i++)
+    if (j->skip[i][1] == (uint64_t)st->st_ino && j->skip[i][0] == (uint64_t)st->st_dev) return true;
+  return false;
+}
+
 /* Stat, filter and dispatch one name of the listing; false to stop. */
 static bool dispatch(pw_worker *w, listing *l, const pw_dent *d) {
   pw_job *j = w->job;
@@ -218,6 +225,10 @@ static bool dispatch(pw_worker *w, listing *l, const pw_dent *d) {
   int err = pw_dir_stat(&w->ds, d, &st);
   if (err) {
     pw_worker_error(w, PW_OP_STAT, err, w->path, len);
+    return true;
+  }
+  if (j->nskip && own_file(j, &st)) {
+    l->fcount--; /* as if it were not there */
     return true;
   }
   bool via_link = false;
