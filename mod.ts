@@ -55,7 +55,7 @@ export {
 } from "./lib/undo.ts";
 export { DEFAULT_LEVEL, report, type ReportOptions, type ReportSummary } from "./lib/report.ts";
 export type { Progress, WalkError } from "./lib/job.ts";
-export type { CommonOptions } from "./lib/options.ts";
+export type { CommonOptions, FrontierFolder } from "./lib/options.ts";
 export { ensureNative, nativeVersion, setLibraryPath } from "./lib/ffi.ts";
 
 // `deno run -A jsr:@pwalk/cli /data`: the package's main entry is the CLI.

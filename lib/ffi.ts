@@ -197,6 +197,7 @@ export const Opt = {
   ROOT: 100,
   OUTPUT: 101,
   EXCLUDE: 102,
+  FRONTIER: 103,
 } as const;
 
 /** Record kinds: enum pw_rec_kind in native/channel.h. */

@@ -7,6 +7,24 @@
 import { Opt } from "./ffi.ts";
 import type { NativeOption, Progress } from "./job.ts";
 
+/**
+ * A folder of the tree a shard walks instead of the root (see
+ * {@link CommonOptions.frontier}): where it is and what a whole run would
+ * print for it.
+ */
+export interface FrontierFolder {
+  /** Its path, as a whole run would print it (the root as given, then names). */
+  path: string | Uint8Array;
+  /** Device and inode it had when planned; a different folder there now is an error. */
+  dev: number | bigint;
+  /** Inode number. */
+  ino: number | bigint;
+  /** Inode of the folder holding it (its row's parent-inode). */
+  parentIno: number | bigint;
+  /** Its row's directory-depth (pwalk's: the root -1, its folders 0, ...). */
+  depth: number;
+}
+
 /** Options every job understands. */
 export interface CommonOptions {
   /**
@@ -30,6 +48,13 @@ export interface CommonOptions {
   exclude?: string[];
   /** Stay on the root's file system (pwalk `-x`). Default false. */
   oneFileSystem?: boolean;
+  /**
+   * Walk these folders below the root instead of the root (one shard of a
+   * planned scan): each gets the row, and its contents the rows, a whole run
+   * of the root would give them; the root itself gets no row. The root
+   * still sets `oneFileSystem`'s device. Default: walk the root.
+   */
+  frontier?: FrontierFolder[];
   /** Cancels the job: it stops promptly and rejects with the signal's reason. */
   signal?: AbortSignal;
   /** Called about every `progressIntervalMs` while the job runs, and once at the end. */
@@ -65,6 +90,14 @@ export function commonNative(root: string, o: CommonOptions): NativeOption[] {
   }
   if (o.oneFileSystem) out.push([Opt.ONE_FS, 1]);
   for (const e of o.exclude ?? []) out.push([Opt.EXCLUDE, normaliseFolder(e)]);
+  for (const f of o.frontier ?? []) {
+    const head = new TextEncoder().encode(`${f.dev} ${f.ino} ${f.parentIno} ${f.depth} `);
+    const path = typeof f.path === "string" ? new TextEncoder().encode(f.path) : f.path;
+    const b = new Uint8Array(head.length + path.length);
+    b.set(head);
+    b.set(path, head.length);
+    out.push([Opt.FRONTIER, b]);
+  }
   out.push([Opt.MAX_ERRORS, checkInt("maxErrors", o.maxErrors ?? 100, 0, 1_000_000)]);
   return out;
 }

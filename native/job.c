@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 
 #include "sys.h"
 
@@ -68,6 +69,52 @@ void pw_job_fail(pw_job *j, int err, const char *fmt, ...) {
 
 /* ---- life cycle ------------------------------------------------------------ */
 
+/* A shard's frontier folders ("DEV INO PARENT_INO DEPTH PATH" each), as
+   items with the depth and parent of a whole run.  A folder that is gone or
+   is no longer the planned device and inode is an error, not walked.
+   Returns -EINVAL for a malformed entry. */
+static int frontier(pw_job *j) {
+  const pw_strlist *f = &j->opts->frontier;
+  for (size_t i = 0; i < f->n; i++) {
+    const char *s = f->items[i];
+    char *end;
+    unsigned long long v[3];
+    for (int k = 0; k < 3; k++) {
+      errno = 0;
+      v[k] = strtoull(s, &end, 10);
+      if (errno || end == s || *end != ' ') return -EINVAL;
+      s = end + 1;
+    }
+    long depth = strtol(s, &end, 10);
+    if (end == s || *end != ' ' || depth < 0 || depth > INT32_MAX) return -EINVAL;
+    const char *path = end + 1;
+    size_t len = f->lens[i] - (size_t)(path - f->items[i]);
+    if (!len) return -EINVAL;
+    struct stat st;
+    if (lstat(path, &st)) {
+      pw_errlog_add(&j->errors, PW_OP_OPEN, errno, path, len);
+      continue;
+    }
+    if (!S_ISDIR(st.st_mode) || (uint64_t)st.st_dev != v[0] || (uint64_t)st.st_ino != v[1]) {
+      pw_errlog_add(&j->errors, PW_OP_RACE, ESTALE, path, len);
+      continue;
+    }
+    pw_item *it = pw_item_new(path, len);
+    if (!it) return -ENOMEM;
+    it->st = st;
+    it->parent_ino = v[2];
+    it->depth = (int32_t)depth;
+    it->name_off = len;
+    while (it->name_off > 0 && path[it->name_off - 1] != '/') it->name_off--;
+    it->user = j->root->user;
+    it->next = j->front;
+    if (!j->front) j->front_last = it;
+    j->front = it;
+    j->nfront++;
+  }
+  return 0;
+}
+
 /* The job with its options, queue and root; a fatal error (no threads) when
    the root is unusable. */
 static pw_job *create(const pw_opts *src, const pw_visitor *vis) {
@@ -91,7 +138,7 @@ static pw_job *create(const pw_opts *src, const pw_visitor *vis) {
     return j;
   }
   struct pw_opts *o = j->opts;
-  if (pw_strset_build(&j->excludes, o->excludes, o->exclude_lens, o->n_excludes)) {
+  if (pw_strset_build(&j->excludes, o->excludes.items, o->excludes.lens, o->excludes.n)) {
     pw_job_fail(j, ENOMEM, "out of memory");
     return j;
   }
@@ -133,6 +180,8 @@ static pw_job *create(const pw_opts *src, const pw_visitor *vis) {
   j->root_st = root->st;
   j->root = root;
   if (o->follow) pw_visit_once(j, &root->st);
+  int e = frontier(j);
+  if (e) pw_job_fail(j, -e, e == -EINVAL ? "bad frontier folder entry" : "out of memory");
   return j;
 }
 
@@ -143,8 +192,13 @@ static void launch(pw_job *j) {
     pw_job_fail(j, ENOMEM, "out of memory");
     return;
   }
-  pw_queue_push(&j->queue, j->root, j->root, 1);
-  j->root = NULL;
+  if (j->opts->frontier.n) { /* a shard: its frontier folders, not the root */
+    if (j->nfront) pw_queue_push(&j->queue, j->front, j->front_last, j->nfront);
+    j->front = NULL;
+  } else {
+    pw_queue_push(&j->queue, j->root, j->root, 1);
+    j->root = NULL;
+  }
   /* If the governor cannot start, every worker reads, as with a count given. */
   if (j->governed) (void)pw_governor_start(&j->gov, &j->queue, pw_cpu_count(), j->nthreads);
   pthread_attr_t attr;
@@ -225,6 +279,11 @@ PW_API void pw_job_free(pw_job *j) {
   }
   if (j->vis->job_free) j->vis->job_free(j);
   if (j->root) pw_item_free(&j->queue, j->root);
+  while (j->front) {
+    pw_item *n = j->front == j->front_last ? NULL : j->front->next;
+    pw_item_free(&j->queue, j->front);
+    j->front = n;
+  }
   pw_strset_free(&j->excludes);
   if (j->opts) pw_errlog_fini(&j->errors);
   pw_queue_fini(&j->queue);

@@ -64,6 +64,8 @@ struct pw_job {
   struct stat root_st;        /**< the root's stat (the root may be a link to a folder) */
   size_t root_len;            /**< the root as printed: trailing slashes dropped */
   pw_item *root;              /**< the root item until the workers start */
+  pw_item *front, *front_last; /**< a shard's frontier folders, walked instead */
+  size_t nfront;
   atomic_int status;          /**< pw_status once ended, -1 while running */
   atomic_bool cancelled;
   int fatal_err;              /**< errno of a fatal error */

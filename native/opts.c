@@ -24,11 +24,30 @@ PW_API pw_opts *pw_opts_new(void) {
   return o;
 }
 
+static void strlist_free(pw_strlist *l) {
+  for (size_t i = 0; i < l->n; i++) free(l->items[i]);
+  free(l->items);
+  free(l->lens);
+  memset(l, 0, sizeof *l);
+}
+
+/* Append p (taken over) to l; -ENOMEM leaves p to the caller. */
+static int strlist_add(pw_strlist *l, char *p, size_t len) {
+  char **e = realloc(l->items, (l->n + 1) * sizeof *e);
+  if (!e) return -ENOMEM;
+  l->items = e;
+  size_t *n = realloc(l->lens, (l->n + 1) * sizeof *n);
+  if (!n) return -ENOMEM;
+  l->lens = n;
+  e[l->n] = p;
+  n[l->n++] = len;
+  return 0;
+}
+
 PW_API void pw_opts_free(pw_opts *o) {
   if (!o) return;
-  for (size_t i = 0; i < o->n_excludes; i++) free(o->excludes[i]);
-  free(o->excludes);
-  free(o->exclude_lens);
+  strlist_free(&o->excludes);
+  strlist_free(&o->frontier);
   free(o->change_gids);
   free(o->root);
   free(o->output);
@@ -133,17 +152,12 @@ PW_API int32_t pw_opts_set_str(pw_opts *o, int32_t key, const uint8_t *s, size_t
       free(o->output);
       o->output = p;
       return 0;
-    case PW_OPT_EXCLUDE: {
-      char **e = realloc(o->excludes, (o->n_excludes + 1) * sizeof *e);
-      if (!e) break;
-      o->excludes = e;
-      size_t *l = realloc(o->exclude_lens, (o->n_excludes + 1) * sizeof *l);
-      if (!l) break;
-      o->exclude_lens = l;
-      e[o->n_excludes] = p;
-      l[o->n_excludes++] = len;
+    case PW_OPT_EXCLUDE:
+      if (strlist_add(&o->excludes, p, len)) break;
       return 0;
-    }
+    case PW_OPT_FRONTIER:
+      if (strlist_add(&o->frontier, p, len)) break;
+      return 0;
     default:
       free(p);
       return -EINVAL;
@@ -158,16 +172,20 @@ struct pw_opts *pw_opts_clone(const struct pw_opts *o) {
   *c = *o;
   c->root = NULL;
   c->output = NULL;
-  c->excludes = NULL;
-  c->exclude_lens = NULL;
-  c->n_excludes = 0;
+  memset(&c->excludes, 0, sizeof c->excludes);
+  memset(&c->frontier, 0, sizeof c->frontier);
   c->change_gids = NULL;
   c->n_change_gids = 0;
   if (o->root && pw_opts_set_str(c, PW_OPT_ROOT, (const uint8_t *)o->root, o->root_len)) goto fail;
   if (o->output && pw_opts_set_str(c, PW_OPT_OUTPUT, (const uint8_t *)o->output, strlen(o->output)))
     goto fail;
-  for (size_t i = 0; i < o->n_excludes; i++)
-    if (pw_opts_set_str(c, PW_OPT_EXCLUDE, (const uint8_t *)o->excludes[i], o->exclude_lens[i]))
+  for (size_t i = 0; i < o->excludes.n; i++)
+    if (pw_opts_set_str(c, PW_OPT_EXCLUDE, (const uint8_t *)o->excludes.items[i],
+                        o->excludes.lens[i]))
+      goto fail;
+  for (size_t i = 0; i < o->frontier.n; i++)
+    if (pw_opts_set_str(c, PW_OPT_FRONTIER, (const uint8_t *)o->frontier.items[i],
+                        o->frontier.lens[i]))
       goto fail;
   for (size_t i = 0; i < o->n_change_gids; i++)
     if (pw_opts_set_int(c, PW_OPT_CHANGE_GID, o->change_gids[i])) goto fail;

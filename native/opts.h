@@ -12,6 +12,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/** A list of byte strings (excluded folders, frontier folders). */
+typedef struct pw_strlist {
+  char **items;   /**< NUL-terminated copies */
+  size_t *lens;   /**< their lengths */
+  size_t n;
+} pw_strlist;
+
 /** A read-only set of byte strings (excluded folder paths). */
 typedef struct pw_strset {
   char **slots;   /**< open addressing table, NULL = empty slot */
@@ -48,9 +55,8 @@ struct pw_opts {
   char *root;          /**< NUL-terminated copy */
   size_t root_len;
   char *output;        /**< NULL = none */
-  char **excludes;     /**< raw list, turned into a pw_strset by the job */
-  size_t *exclude_lens;
-  size_t n_excludes;
+  pw_strlist excludes; /**< raw list, turned into a pw_strset by the job */
+  pw_strlist frontier; /**< "DEV INO PARENT_INO DEPTH PATH" (PW_OPT_FRONTIER) */
 };
 
 /** Deep copy; returns NULL when out of memory. */

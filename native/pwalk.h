@@ -70,6 +70,12 @@ typedef enum pw_opt {
   PW_OPT_OUTPUT = 101,   /**< str: report file; written under a temporary
                               name and renamed into place on success */
   PW_OPT_EXCLUDE = 102,  /**< str, repeatable: full folder path to skip */
+  PW_OPT_FRONTIER = 103, /**< str, repeatable: "DEV INO PARENT_INO DEPTH PATH",
+                              a folder of the tree below ROOT to walk instead of
+                              ROOT (a shard of a planned scan): walked as a
+                              whole run would (its row with this depth and
+                              parent inode), if it is still that device and
+                              inode; ROOT itself gets no row */
 } pw_opt;
 
 /** Return codes of pw_job_wait. */
