@@ -10,8 +10,10 @@ import { report } from "../mod.ts";
 import { key, parseCsv, parsePwalk, type PwalkRow } from "./helpers/csv.ts";
 import { cli } from "./helpers/run.ts";
 import { must } from "./helpers/compare.ts";
-import { EXAMPLE_TIME, setSmallTimes, smallTree, tempDir } from "./helpers/tree.ts";
-import { concat, lstatRaw } from "./helpers/libc.ts";
+import { EXAMPLE_TIME, smallTree } from "./helpers/tree.ts";
+import { type Temp, tempDir } from "./helpers/temp.ts";
+import { concat } from "./helpers/bytes.ts";
+import { lstatRaw } from "./helpers/libc.ts";
 
 const FIXTURE = new URL("./fixtures/example-small.csv", import.meta.url);
 const EXAMPLE_ROOT = "/tmp/small";
@@ -92,15 +94,21 @@ async function checkAgainstExample(root: string, actual: PwalkRow[]): Promise<vo
   }
 }
 
-Deno.test("example-small.csv: report() prints every row of the spec's example", async () => {
-  await using t = await tempDir();
-  await using out = await tempDir();
+/** The example's tree in a temporary folder (`root`), its times set; `out` is a folder beside it. */
+async function exampleTree(): Promise<Temp & { root: string; out: string }> {
+  const t = await tempDir();
   const root = `${t.path}/small`;
   await Deno.mkdir(root);
+  await Deno.mkdir(`${t.path}/out`);
   await smallTree(root);
-  setSmallTimes(root);
-  const s = await report(root, { output: `${out.path}/r.csv` });
-  const { rows } = parsePwalk(await Deno.readFile(`${out.path}/r.csv`));
+  return Object.assign(t, { root, out: `${t.path}/out` });
+}
+
+Deno.test("example-small.csv: report() prints every row of the spec's example", async () => {
+  await using t = await exampleTree();
+  const root = t.root;
+  const s = await report(root, { output: `${t.out}/r.csv` });
+  const { rows } = parsePwalk(await Deno.readFile(`${t.out}/r.csv`));
   await checkAgainstExample(root, rows);
   assertEquals(s.entries, 13);
   assertEquals(s.folders, 4);
@@ -110,11 +118,8 @@ Deno.test("example-small.csv: report() prints every row of the spec's example", 
 });
 
 Deno.test("example-small.csv: the CLI prints every row of the spec's example", async () => {
-  await using t = await tempDir();
-  const root = `${t.path}/small`;
-  await Deno.mkdir(root);
-  await smallTree(root);
-  setSmallTimes(root);
+  await using t = await exampleTree();
+  const root = t.root;
   const r = await cli([root]);
   assertEquals(r.code, 0, r.stderr);
   const { rows } = parsePwalk(r.stdout);
@@ -126,11 +131,8 @@ Deno.test("example-small.csv: the CLI prints every row of the spec's example", a
 });
 
 Deno.test("example-small.csv: --header prints the spec's header line first", async () => {
-  await using t = await tempDir();
-  const root = `${t.path}/small`;
-  await Deno.mkdir(root);
-  await smallTree(root);
-  setSmallTimes(root);
+  await using t = await exampleTree();
+  const root = t.root;
   const r = await cli(["--header", root]);
   assertEquals(r.code, 0, r.stderr);
   const { header, rows } = parsePwalk(r.stdout, { header: true });

@@ -13,10 +13,11 @@ import { assert, assertEquals, assertNotEquals } from "@std/assert";
 import { report } from "../mod.ts";
 import { parsePwalk, type PwalkRow } from "./helpers/csv.ts";
 import { assertRowsMatch } from "./helpers/compare.ts";
-import { referenceReport, type RefOptions } from "./helpers/reference.ts";
+import { referenceReport, type RefOptions, settledReference } from "./helpers/reference.ts";
 import { closeLibc } from "./helpers/libc.ts";
 import { cli } from "./helpers/run.ts";
-import { mktree, specExTree, tempDir } from "./helpers/tree.ts";
+import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
+import { mktree, specExTree } from "./helpers/tree.ts";
 
 /** depth,"filename",pw_fcount,pw_dirsum, as the spec lists rows. */
 function specLines(rows: PwalkRow[]): string[] {
@@ -127,9 +128,7 @@ Deno.test("--exclude with more than 512 lines", async () => {
   }
   assert(lines.length > 512);
   await Deno.writeTextFile(`${tmp.path}/list`, lines.join("\n") + "\n");
-  referenceReport(root);
-  const ref = referenceReport(root, { exclude: lines });
-  closeLibc();
+  const ref = settledReference(root, { exclude: lines });
   const r = await cli(["--exclude", `${tmp.path}/list`, root]);
   assertEquals(r.code, 0, r.stderr);
   const rows = parsePwalk(r.stdout).rows;
@@ -141,52 +140,24 @@ Deno.test("--exclude with more than 512 lines", async () => {
   assertEquals(rootRow.dirsum, rows.filter((x) => x.depth === 0)[0].size * n);
 });
 
-/** Whether this process may mount a tmpfs (root with CAP_SYS_ADMIN, not in a locked container). */
-function canMountTmpfs(): boolean {
-  if (Deno.build.os !== "linux" || Deno.uid() !== 0) return false;
-  const dir = Deno.makeTempDirSync({ prefix: "pwalk-mount-probe-" });
-  try {
-    const m = new Deno.Command("mount", {
-      args: ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir],
-      stdout: "null",
-      stderr: "null",
-    }).outputSync();
-    if (!m.success) return false;
-    new Deno.Command("umount", { args: [dir] }).outputSync();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-}
-
-const mountable = canMountTmpfs();
-
 Deno.test({
   name: "-x / --one-file-system: entries on another device are skipped",
-  ignore: !mountable,
+  ignore: !canMountTmpfs(),
   async fn(t) {
     await using tmp = await tempDir();
     const root = `${tmp.path}/tree`;
     await Deno.mkdir(`${root}/local/sub`, { recursive: true });
     await Deno.writeTextFile(`${root}/local/sub/a.txt`, "aaaa");
     await Deno.mkdir(`${root}/mnt`);
-    const m = await new Deno.Command("mount", {
-      args: ["-t", "tmpfs", "-o", "size=4m,mode=0755", "tmpfs", `${root}/mnt`],
-    }).output();
-    assert(m.success, new TextDecoder().decode(m.stderr));
-    tmp.mounts.push(`${root}/mnt`);
+    assertEquals(await mountTmpfs(`${root}/mnt`, "size=4m,mode=0755"), "");
     await Deno.mkdir(`${root}/mnt/inner`);
     await Deno.writeTextFile(`${root}/mnt/inner/b.txt`, "bbbbbbbb");
     await Deno.writeTextFile(`${root}/mnt/c.txt`, "c");
     const rootDev = Deno.statSync(root).dev;
     const mntSt = Deno.lstatSync(`${root}/mnt`);
     assertNotEquals(mntSt.dev, rootDev, "the tmpfs is another device");
-    referenceReport(root);
-    const all = referenceReport(root);
-    const one = referenceReport(root, { oneFileSystem: true });
-    closeLibc();
+    const all = settledReference(root);
+    const one = settledReference(root, { oneFileSystem: true });
     assert(one.rows.size < all.rows.size);
     const rootAll = all.rows.get(root)!, rootOne = one.rows.get(root)!;
     assertEquals(rootOne.fcount, rootAll.fcount, "the mount point still counts in pw_fcount");
@@ -215,17 +186,12 @@ Deno.test({
     });
   },
 });
-if (!mountable) {
-  console.log("-x test skipped: cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN)");
-}
 
 Deno.test("threads: report() rows are the same for threads 1, 2, 16", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/tree`;
   await mktree(root, 2000, 5);
-  referenceReport(root);
-  const ref = referenceReport(root);
-  closeLibc();
+  const ref = settledReference(root);
   for (const threads of [1, 2, 16]) {
     const out = `${tmp.path}/r${threads}.csv`;
     await report(root, { output: out, threads });
