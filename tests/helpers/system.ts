@@ -93,7 +93,8 @@ export function testNeeding(needs: Need[], def: Deno.TestDefinition): void {
     return Deno.test({
       ...def,
       fn() {
-        throw new Error(`CI=true and this test needs ${lack}: install it in .ci/run`);
+        const them = lack.includes(",") ? "them" : "it";
+        throw new Error(`CI=true and this test needs ${lack}: .ci/run must install ${them}`);
       },
     });
   }
