@@ -6,10 +6,9 @@
 import { assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { lineSet, parsePwalk } from "./helpers/csv.ts";
 import { assertRowsMatch } from "./helpers/compare.ts";
-import { referenceReport } from "./helpers/reference.ts";
-import { closeLibc } from "./helpers/libc.ts";
-import { cli, REPO } from "./helpers/run.ts";
-import { tempDir } from "./helpers/tree.ts";
+import { settledReference } from "./helpers/reference.ts";
+import { cli, REPO, spawnCli } from "./helpers/run.ts";
+import { tempDir } from "./helpers/temp.ts";
 
 const denoJson = JSON.parse(await Deno.readTextFile(`${REPO}/deno.json`));
 
@@ -83,9 +82,7 @@ Deno.test("CLI: thread flags, -o/--output, the report word", async (t) => {
   await smallTree(root);
   const outDir = `${tmp.path}/out`;
   await Deno.mkdir(outDir);
-  referenceReport(root);
-  const ref = referenceReport(root);
-  closeLibc();
+  const ref = settledReference(root);
 
   const plain = await cli([root]);
   assertEquals(plain.code, 0, plain.stderr);
@@ -165,11 +162,7 @@ Deno.test("CLI: stdout closed early (| head) stops quietly with status 141", asy
     await Deno.mkdir(`${root}/d${d}`, { recursive: true });
     for (let f = 0; f < 200; f++) await Deno.writeTextFile(`${root}/d${d}/file-${f}.txt`, "x");
   }
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${REPO}/cli.ts`, "--threads", "2", root],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnCli(["--threads", "2", root]);
   const reader = child.stdout.getReader();
   const first = await reader.read(); // some rows arrive, then the reader goes away
   assertEquals(first.done, false);

@@ -12,7 +12,9 @@
  * the packaging check runs.
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
-import { buildDist, makeTree, ROOT, run, runOk, sortedRows, tempDir } from "./_ship.ts";
+import { REPO, run, runOk } from "./helpers/run.ts";
+import { buildDist, makeTree, sortedRows } from "./helpers/ship.ts";
+import { tempDir } from "./helpers/temp.ts";
 
 const TARGET = Deno.build.target;
 
@@ -47,45 +49,41 @@ Deno.test({
   ignore: missing !== "",
   async fn() {
     await buildDist();
-    const [tmp, cleanup] = await tempDir("pwalk-compile-");
-    try {
-      await runOk(Deno.execPath(), [
-        "run",
-        "-A",
-        `${ROOT}/tools/compile.ts`,
-        "--output",
-        `${tmp}/build/pwalk`,
-      ]);
-      for (const d of ["alone", "home", "deno"]) await Deno.mkdir(`${tmp}/${d}`);
-      await Deno.copyFile(`${tmp}/build/pwalk`, `${tmp}/alone/pwalk`);
-      await Deno.chmod(`${tmp}/alone/pwalk`, 0o755);
-      await Deno.remove(`${tmp}/build`, { recursive: true });
-      const tree = `${tmp}/tree`;
-      makeTree(tree);
-      const opts = {
-        cwd: `${tmp}/alone`,
-        clearEnv: true,
-        env: { PATH: "/usr/bin:/bin", HOME: `${tmp}/home`, DENO_DIR: `${tmp}/deno` },
-      };
-      const pwalk = `${tmp}/alone/pwalk`;
+    await using tmp = await tempDir("pwalk-compile-");
+    await runOk(Deno.execPath(), [
+      "run",
+      "-A",
+      `${REPO}/tools/compile.ts`,
+      "--output",
+      `${tmp.path}/build/pwalk`,
+    ]);
+    for (const d of ["alone", "home", "deno"]) await Deno.mkdir(`${tmp.path}/${d}`);
+    await Deno.copyFile(`${tmp.path}/build/pwalk`, `${tmp.path}/alone/pwalk`);
+    await Deno.chmod(`${tmp.path}/alone/pwalk`, 0o755);
+    await Deno.remove(`${tmp.path}/build`, { recursive: true });
+    const tree = `${tmp.path}/tree`;
+    makeTree(tree);
+    const opts = {
+      cwd: `${tmp.path}/alone`,
+      clearEnv: true,
+      env: { PATH: "/usr/bin:/bin", HOME: `${tmp.path}/home`, DENO_DIR: `${tmp.path}/deno` },
+    };
+    const pwalk = `${tmp.path}/alone/pwalk`;
 
-      const help = await runOk(pwalk, ["--help"], opts);
-      assertStringIncludes(help.stdout, "Usage:");
-      const version = await runOk(pwalk, ["--version"], opts);
-      assertStringIncludes(version.stdout, "(native ");
+    const help = await runOk(pwalk, ["--help"], opts);
+    assertStringIncludes(help.text, "Usage:");
+    const version = await runOk(pwalk, ["--version"], opts);
+    assertStringIncludes(version.text, "(native ");
 
-      const local = () => runOk(Deno.execPath(), ["run", "-A", `${ROOT}/cli.ts`, tree]);
-      await local(); // a first walk may update folder access times (relatime)
-      const bin = await runOk(pwalk, [tree], opts);
-      const want = sortedRows((await local()).stdout);
-      assert(want.length > 100);
-      assertEquals(sortedRows(bin.stdout), want);
-      // The embedded library was copied, verified, into DENO_DIR's pwalk cache.
-      const cached = [...Deno.readDirSync(`${tmp}/deno/pwalk`)];
-      assertEquals(cached.length, 1);
-    } finally {
-      await cleanup();
-    }
+    const local = () => runOk(Deno.execPath(), ["run", "-A", `${REPO}/cli.ts`, tree]);
+    await local(); // a first walk may update folder access times (relatime)
+    const bin = await runOk(pwalk, [tree], opts);
+    const want = sortedRows((await local()).text);
+    assert(want.length > 100);
+    assertEquals(sortedRows(bin.text), want);
+    // The embedded library was copied, verified, into DENO_DIR's pwalk cache.
+    const cached = [...Deno.readDirSync(`${tmp.path}/deno/pwalk`)];
+    assertEquals(cached.length, 1);
   },
 });
 
@@ -94,23 +92,19 @@ Deno.test("compile: the package embeds cli.ts, lib/ and the host library side by
   // is not runnable; `deno compile` prints the embedded file tree.
   const m = await buildDist();
   const key = `${Deno.build.os}-${Deno.build.arch}`;
-  const [tmp, cleanup] = await tempDir("pwalk-compile-");
-  try {
-    const r = await run(Deno.execPath(), [
-      "run",
-      "-A",
-      `${ROOT}/tools/compile.ts`,
-      "--output",
-      `${tmp}/pwalk`,
-    ], { env: { DENORT_BIN: Deno.execPath(), NO_COLOR: "1" } });
-    assertEquals(r.code, 0, r.stderr);
-    const tree = r.stdout + r.stderr;
-    assertStringIncludes(tree, `dist/${m.targets[key].file}`);
-    assertStringIncludes(tree, "lib");
-    assertStringIncludes(tree, "ffi.ts");
-    assertStringIncludes(tree, "manifest.json");
-    assert(!tree.includes("duckdb"), "test-only npm packages are embedded:\n" + tree);
-  } finally {
-    await cleanup();
-  }
+  await using tmp = await tempDir("pwalk-compile-");
+  const r = await run(Deno.execPath(), [
+    "run",
+    "-A",
+    `${REPO}/tools/compile.ts`,
+    "--output",
+    `${tmp.path}/pwalk`,
+  ], { env: { DENORT_BIN: Deno.execPath(), NO_COLOR: "1" } });
+  assertEquals(r.code, 0, r.stderr);
+  const tree = r.text + r.stderr;
+  assertStringIncludes(tree, `dist/${m.targets[key].file}`);
+  assertStringIncludes(tree, "lib");
+  assertStringIncludes(tree, "ffi.ts");
+  assertStringIncludes(tree, "manifest.json");
+  assert(!tree.includes("duckdb"), "test-only npm packages are embedded:\n" + tree);
 });

@@ -22,7 +22,9 @@ import {
   sha256Hex,
   targetKey,
 } from "../lib/fetchlib.ts";
-import { buildDist, makeTree, ROOT, runOk, tempDir } from "./_ship.ts";
+import { REPO, runOk } from "./helpers/run.ts";
+import { buildDist, makeTree } from "./helpers/ship.ts";
+import { tempDir } from "./helpers/temp.ts";
 
 const BYTES = new TextEncoder().encode("not really a library, but bytes with a checksum\n");
 const FILE = `libpwalk-${targetKey()}.so`;
@@ -83,118 +85,103 @@ Deno.test("fetchlib: a platform missing from the manifest is a clear error", () 
 });
 
 Deno.test("fetchlib: download, verify, cache atomically; later calls need no network", async () => {
-  const [dir, cleanup] = await tempDir("pwalk-fetch-");
-  try {
-    await withServer(() => new Response(BYTES), async (hits) => {
-      const path = await downloadLibrary(fakeManifest(), `${dir}/c`);
-      assertEquals(path, cachePath(FILE, sha256Hex(BYTES), `${dir}/c`));
-      assertEquals(await Deno.readFile(path), BYTES);
-      assertEquals(listAll(`${dir}/c`), [path.split("/").pop()]); // no temporary left
-      assertEquals(hits(), 1);
-      assertEquals(await downloadLibrary(fakeManifest(), `${dir}/c`), path);
-      assertEquals(hits(), 1, "served from the cache");
-    });
-    // The server is gone: the cache still answers.
-    assertEquals(cachedLibrary(FILE, sha256Hex(BYTES), `${dir}/c`) !== undefined, true);
-  } finally {
-    await cleanup();
-  }
+  await using tmp = await tempDir("pwalk-fetch-");
+  const dir = tmp.path;
+  await withServer(() => new Response(BYTES), async (hits) => {
+    const path = await downloadLibrary(fakeManifest(), `${dir}/c`);
+    assertEquals(path, cachePath(FILE, sha256Hex(BYTES), `${dir}/c`));
+    assertEquals(await Deno.readFile(path), BYTES);
+    assertEquals(listAll(`${dir}/c`), [path.split("/").pop()]); // no temporary left
+    assertEquals(hits(), 1);
+    assertEquals(await downloadLibrary(fakeManifest(), `${dir}/c`), path);
+    assertEquals(hits(), 1, "served from the cache");
+  });
+  // The server is gone: the cache still answers.
+  assertEquals(cachedLibrary(FILE, sha256Hex(BYTES), `${dir}/c`) !== undefined, true);
 });
 
 Deno.test("fetchlib: no network, an HTTP error or a checksum mismatch leaves nothing in the cache", async () => {
-  const [dir, cleanup] = await tempDir("pwalk-fetch-");
+  await using tmp = await tempDir("pwalk-fetch-");
+  const dir = tmp.path;
+  // Nothing listens on the port of a server that was shut down.
+  let port = 0;
+  await withServer(() => new Response(BYTES), async () => {
+    port = Number(new URL(Deno.env.get("PWALK_LIB_URL")!).port);
+    await Promise.resolve();
+  });
+  Deno.env.set("PWALK_LIB_URL", `http://127.0.0.1:${port}/`);
   try {
-    // Nothing listens on the port of a server that was shut down.
-    let port = 0;
-    await withServer(() => new Response(BYTES), async () => {
-      port = Number(new URL(Deno.env.get("PWALK_LIB_URL")!).port);
-      await Promise.resolve();
-    });
-    Deno.env.set("PWALK_LIB_URL", `http://127.0.0.1:${port}/`);
-    try {
-      const e = await assertRejects(() => downloadLibrary(fakeManifest(), `${dir}/c`), Error);
-      assertStringIncludes(e.message, "could not download the native library");
-      assertStringIncludes(e.message, `http://127.0.0.1:${port}/${FILE}`);
-    } finally {
-      Deno.env.delete("PWALK_LIB_URL");
-    }
-    assertEquals(listAll(dir), []);
-
-    await withServer(() => new Response("gone", { status: 404 }), async () => {
-      const e = await assertRejects(() => downloadLibrary(fakeManifest(), `${dir}/c`), Error);
-      assertStringIncludes(e.message, "HTTP 404");
-    });
-    assertEquals(listAll(dir), []);
-
-    await withServer(() => new Response(BYTES.map((b) => b ^ 1)), async () => {
-      const e = await assertRejects(() => downloadLibrary(fakeManifest(), `${dir}/c`), Error);
-      assertStringIncludes(e.message, "does not match its SHA-256");
-    });
-    assertEquals(listAll(dir), []);
+    const e = await assertRejects(() => downloadLibrary(fakeManifest(), `${dir}/c`), Error);
+    assertStringIncludes(e.message, "could not download the native library");
+    assertStringIncludes(e.message, `http://127.0.0.1:${port}/${FILE}`);
   } finally {
-    await cleanup();
+    Deno.env.delete("PWALK_LIB_URL");
   }
+  assertEquals(listAll(dir), []);
+
+  await withServer(() => new Response("gone", { status: 404 }), async () => {
+    const e = await assertRejects(() => downloadLibrary(fakeManifest(), `${dir}/c`), Error);
+    assertStringIncludes(e.message, "HTTP 404");
+  });
+  assertEquals(listAll(dir), []);
+
+  await withServer(() => new Response(BYTES.map((b) => b ^ 1)), async () => {
+    const e = await assertRejects(() => downloadLibrary(fakeManifest(), `${dir}/c`), Error);
+    assertStringIncludes(e.message, "does not match its SHA-256");
+  });
+  assertEquals(listAll(dir), []);
 });
 
 Deno.test("fetchlib: a damaged cached copy is not used; a fresh download replaces it", async () => {
-  const [dir, cleanup] = await tempDir("pwalk-fetch-");
-  try {
-    const sum = sha256Hex(BYTES);
-    const path = installLibrary(BYTES, FILE, sum, dir);
-    await Deno.writeFile(path, new Uint8Array([1, 2, 3]));
-    assertEquals(cachedLibrary(FILE, sum, dir), undefined);
-    await withServer(() => new Response(BYTES), async (hits) => {
-      assertEquals(await downloadLibrary(fakeManifest(), dir), path);
-      assertEquals(hits(), 1);
-    });
-    assertEquals(await Deno.readFile(path), BYTES);
-    assertThrows(() => installLibrary(BYTES, FILE, "0".repeat(64), `${dir}/other`));
-    assertEquals(listAll(`${dir}/other`), []);
-  } finally {
-    await cleanup();
-  }
+  await using tmp = await tempDir("pwalk-fetch-");
+  const dir = tmp.path;
+  const sum = sha256Hex(BYTES);
+  const path = installLibrary(BYTES, FILE, sum, dir);
+  await Deno.writeFile(path, new Uint8Array([1, 2, 3]));
+  assertEquals(cachedLibrary(FILE, sum, dir), undefined);
+  await withServer(() => new Response(BYTES), async (hits) => {
+    assertEquals(await downloadLibrary(fakeManifest(), dir), path);
+    assertEquals(hits(), 1);
+  });
+  assertEquals(await Deno.readFile(path), BYTES);
+  assertThrows(() => installLibrary(BYTES, FILE, "0".repeat(64), `${dir}/other`));
+  assertEquals(listAll(`${dir}/other`), []);
 });
 
 Deno.test("fetchlib: a checkout runs without --allow-env (PWALK_LIB unset is not an error)", async () => {
-  const [dir, cleanup] = await tempDir("pwalk-noenv-");
-  try {
-    makeTree(`${dir}/t`);
-    const r = await runOk(Deno.execPath(), [
-      "run",
-      "--allow-read",
-      "--allow-ffi",
-      "--no-prompt",
-      `${ROOT}/cli.ts`,
-      `${dir}/t`,
-    ]);
-    assert(r.stdout.split("\n").length > 100);
-  } finally {
-    await cleanup();
-  }
+  await using tmp = await tempDir("pwalk-noenv-");
+  const dir = tmp.path;
+  makeTree(`${dir}/t`);
+  const r = await runOk(Deno.execPath(), [
+    "run",
+    "--allow-read",
+    "--allow-ffi",
+    "--no-prompt",
+    `${REPO}/cli.ts`,
+    `${dir}/t`,
+  ]);
+  assert(r.text.split("\n").length > 100);
 });
 
 Deno.test("fetchlib: a bundled library (deno compile's case) is copied verified into the cache and opens there", async () => {
   const m = await buildDist();
   const t = m.targets[targetKey()];
-  const [dir, cleanup] = await tempDir("pwalk-embed-");
+  await using tmp = await tempDir("pwalk-embed-");
+  const dir = tmp.path;
+  const url = new URL(`file://${REPO}/dist/${t.file}`);
+  const path = installEmbedded(url, t.file, dir)!;
+  assertEquals(path, cachePath(t.file, t.sha256, dir));
+  assertEquals(sha256Hex(await Deno.readFile(path)), t.sha256);
+  assertEquals(installEmbedded(url, t.file, dir), path, "the second start reuses the copy");
+  const lib = Deno.dlopen(path, { pw_version: { parameters: [], result: "pointer" } });
   try {
-    const url = new URL(`file://${ROOT}/dist/${t.file}`);
-    const path = installEmbedded(url, t.file, dir)!;
-    assertEquals(path, cachePath(t.file, t.sha256, dir));
-    assertEquals(sha256Hex(await Deno.readFile(path)), t.sha256);
-    assertEquals(installEmbedded(url, t.file, dir), path, "the second start reuses the copy");
-    const lib = Deno.dlopen(path, { pw_version: { parameters: [], result: "pointer" } });
-    try {
-      const v = new Deno.UnsafePointerView(lib.symbols.pw_version()!).getCString();
-      assertEquals(v, m.version);
-    } finally {
-      lib.close();
-    }
-    assertEquals(
-      installEmbedded(new URL(`file://${dir}/nothing.so`), "nothing.so", dir),
-      undefined,
-    );
+    const v = new Deno.UnsafePointerView(lib.symbols.pw_version()!).getCString();
+    assertEquals(v, m.version);
   } finally {
-    await cleanup();
+    lib.close();
   }
+  assertEquals(
+    installEmbedded(new URL(`file://${dir}/nothing.so`), "nothing.so", dir),
+    undefined,
+  );
 });

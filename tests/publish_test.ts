@@ -6,16 +6,16 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import denoJson from "../deno.json" with { type: "json" };
-import { ROOT, runOk } from "./_ship.ts";
+import { REPO, runOk } from "./helpers/run.ts";
 
 Deno.test("publish: the dry run passes and ships only the module's files", async () => {
   const r = await runOk(Deno.execPath(), ["publish", "--dry-run", "--allow-dirty"], {
-    cwd: ROOT,
+    cwd: REPO,
     env: { NO_COLOR: "1" },
   });
-  const out = r.stdout + r.stderr;
+  const out = r.text + r.stderr;
   assertStringIncludes(out, "Dry run complete");
-  const files = [...out.matchAll(/file:\/\/\S+/g)].map((m) => m[0].slice(`file://${ROOT}/`.length));
+  const files = [...out.matchAll(/file:\/\/\S+/g)].map((m) => m[0].slice(`file://${REPO}/`.length));
   assert(files.includes("mod.ts") && files.includes("lib/manifest.json"), files.join(" "));
   const bad = files.filter((f) =>
     /^(tests|bench|dist|tools|native|zig-out|\.tools|\.zig-cache)\//.test(f) ||
@@ -25,11 +25,11 @@ Deno.test("publish: the dry run passes and ships only the module's files", async
 });
 
 Deno.test("publish: mod.ts runs the CLI as the main module, and only then", async () => {
-  const v = await runOk(Deno.execPath(), ["run", "-A", `${ROOT}/mod.ts`, "--version"]);
-  assertStringIncludes(v.stdout, `pwalk ${denoJson.version} (native `);
+  const v = await runOk(Deno.execPath(), ["run", "-A", `${REPO}/mod.ts`, "--version"]);
+  assertStringIncludes(v.text, `pwalk ${denoJson.version} (native `);
   const imported = await runOk(Deno.execPath(), [
     "eval",
-    `const m = await import("file://${ROOT}/mod.ts"); console.log(typeof m.report);`,
+    `const m = await import("file://${REPO}/mod.ts"); console.log(typeof m.report);`,
   ]);
-  assertEquals(imported.stdout.trim(), "function");
+  assertEquals(imported.text.trim(), "function");
 });

@@ -29,15 +29,17 @@
  */
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { chown, repair, undo } from "../mod.ts";
-import { lstatRaw } from "./helpers/libc.ts";
-import { canRun, cli, deno, UNPRIVILEGED } from "./helpers/run.ts";
-import { tempDir } from "./helpers/tree.ts";
+import { closeLibc, lstatRaw } from "./helpers/libc.ts";
+import { cli, UNPRIVILEGED } from "./helpers/run.ts";
+import { type Shim, shimTest } from "./helpers/shim.ts";
+import { SETPRIV, testNeeding } from "./helpers/system.ts";
+import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
+import { waitFor } from "./helpers/wait.ts";
 import {
   at,
   buildTree,
   changeKey,
   changesBetween,
-  closeRepairLibc,
   diffSnapshots,
   type EntrySpec,
   expectRepair,
@@ -59,6 +61,11 @@ function relOf(root: string, path: string): string {
 /** stdout lines of a CLI run, sorted. */
 function lines(b: Uint8Array): string[] {
   return dec.decode(b).split("\n").filter((l) => l !== "").sort();
+}
+
+/** A private entry of user 1001 (group 1001, no group bits): one that repair changes. */
+function own(rel: string, type: "file" | "dir" = "file"): EntrySpec {
+  return { rel, type, uid: 1001, gid: 1001, mode: type === "dir" ? 0o700 : 0o600 };
 }
 
 /** Count what the tree holds, so the generated tree is known to cover every rule. */
@@ -163,12 +170,12 @@ Deno.test("repair --apply: every entry ends exactly as the spec says", async (t)
     const root = `${tmp.path}/c`;
     const spec: EntrySpec[] = [
       { rel: ".", type: "dir", uid: 100, gid: 0, mode: 0o755 },
-      { rel: "p1", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
+      own("p1"),
       { rel: "p2", type: "file", uid: 1002, gid: 0, mode: 0o644 },
-      { rel: "d", type: "dir", uid: 1001, gid: 1001, mode: 0o700 },
-      { rel: "d/p3", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
+      own("d", "dir"),
+      own("d/p3"),
       { rel: "s", type: "dir", uid: 1003, gid: 6100, mode: 0o750 },
-      { rel: "s/p4", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
+      own("s/p4"),
       { rel: "s/x", type: "dir", uid: 1001, gid: 0, mode: 0o700 },
       { rel: "s/x/p5", type: "file", uid: 1002, gid: 1002, mode: 0o600 },
     ];
@@ -185,7 +192,7 @@ Deno.test("repair --apply: every entry ends exactly as the spec says", async (t)
     assertStringIncludes(notices[0].message, "no ancestor folder has a shared group");
     assertEquals(snapshot(root).get("s/x/p5")!.gid, 6100);
   });
-  closeRepairLibc();
+  closeLibc();
 });
 
 Deno.test("dry run changes nothing and lists exactly what --apply then changes", async () => {
@@ -230,7 +237,7 @@ Deno.test("dry run changes nothing and lists exactly what --apply then changes",
   assertEquals(ap.code, 0, ap.stderr);
   assertEquals(lines(ap.stdout), lines(d1.stdout));
   assertEquals(changesBetween(before, snapshot(root)), planned);
-  closeRepairLibc();
+  closeLibc();
 });
 
 Deno.test("undo restores the snapshot exactly", async (t) => {
@@ -239,7 +246,7 @@ Deno.test("undo restores the snapshot exactly", async (t) => {
   buildTree(root, generateTree(4, 50));
   // Names a journal must carry exactly.
   const odd: EntrySpec[] = [
-    { rel: "new\nline", type: "dir", uid: 1001, gid: 1001, mode: 0o700 },
+    own("new\nline", "dir"),
     { rel: "new\nline/back\\slash two", type: "file", uid: 1002, gid: 0, mode: 0o600 },
     { rel: "tab\tand 'quote\" ", type: "file", uid: 1003, gid: 1003, mode: 0o400 },
     { rel: "\\x41", type: "file", uid: 1003, gid: 1003, mode: 0o600 },
@@ -356,7 +363,7 @@ Deno.test("undo restores the snapshot exactly", async (t) => {
     const both = await cli(["repair", "--undo", j4, root]);
     assertEquals(both.code, 2);
   });
-  closeRepairLibc();
+  closeLibc();
 });
 
 // ---------------------------------------------------------------------------
@@ -376,7 +383,7 @@ Deno.test("undo restores the snapshot exactly", async (t) => {
  *   a symlink to $SHIM_OUTSIDE, which holds an `inner` folder too, so a
  *   path through it would now lead outside through a link in the middle.
  */
-const SHIM = `#define _GNU_SOURCE
+const MISCHIEF = `#define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -448,8 +455,6 @@ int openat(int fd, const char *p, int fl, ...) {
 int openat64(int fd, const char *p, int fl, ...) __attribute__((alias("openat")));
 `;
 
-const canCompile = Deno.build.os === "linux" && canRun("cc", ["--version"]);
-
 /** An outside folder whose every entry a repair would change if it reached it. */
 function buildOutside(dir: string, names: string[]): EntrySpec[] {
   const spec: EntrySpec[] = [{ rel: ".", type: "dir", uid: 3001, gid: 3001, mode: 0o700 }];
@@ -461,41 +466,45 @@ function buildOutside(dir: string, names: string[]): EntrySpec[] {
   return spec;
 }
 
-/** Build the LD_PRELOAD shim (SHIM) in dir; returns its path. */
-async function compileShim(dir: string): Promise<string> {
-  const shim = `${dir}/mischief.so`;
-  await Deno.writeTextFile(`${dir}/mischief.c`, SHIM);
-  const cc = await new Deno.Command("cc", {
-    args: ["-shared", "-fPIC", "-O2", "-o", shim, `${dir}/mischief.c`, "-ldl"],
-  }).output();
-  assert(cc.success, dec.decode(cc.stderr));
-  return shim;
-}
-
-Deno.test({
-  name: "race, made exact: entries replaced at the moment repair opens them change nothing",
-  ignore: !canCompile,
-  async fn() {
-    await using tmp = await tempDir("pwalk-repair-");
-    const shim = await compileShim(tmp.path);
-    const outside = `${tmp.path}/outside`;
-    buildOutside(outside, ["f1", "f2"]);
-    const outsideBefore = snapshot(outside);
-    const root = `${tmp.path}/proj`;
+/**
+ * A test with the MISCHIEF shim (shim.ts) and, in its folder, the project
+ * folder `proj` (group PROJECT, setgid) holding `entries`.
+ */
+function mischiefTest(
+  name: string,
+  entries: EntrySpec[],
+  fn: (shim: Shim, root: string) => Promise<void>,
+): void {
+  shimTest(name, MISCHIEF, async (shim) => {
+    const root = `${shim.dir}/proj`;
     buildTree(root, [
       { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
-      { rel: "replace-1", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
-      { rel: "relink-1", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
-      { rel: "vanish-1", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
-      { rel: "keep", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
-      { rel: "swapdir", type: "dir", uid: 1001, gid: 1001, mode: 0o700 },
-      { rel: "swapdir/f1", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
-      { rel: "box", type: "dir", uid: 1001, gid: 1001, mode: 0o700 },
-      { rel: "box/inner", type: "dir", uid: 1001, gid: 1001, mode: 0o700 },
-      { rel: "box/inner/secret", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
+      ...entries,
     ]);
-    const r = await cli(["repair", "--apply", "--journal", `${tmp.path}/j`, root], {
-      env: { LD_PRELOAD: shim, SHIM_OUTSIDE: outside },
+    await fn(shim, root);
+    closeLibc();
+  });
+}
+
+mischiefTest(
+  "race, made exact: entries replaced at the moment repair opens them change nothing",
+  [
+    own("replace-1"),
+    own("relink-1"),
+    own("vanish-1"),
+    own("keep"),
+    own("swapdir", "dir"),
+    own("swapdir/f1"),
+    own("box", "dir"),
+    own("box/inner", "dir"),
+    own("box/inner/secret"),
+  ],
+  async (shim, root) => {
+    const outside = `${shim.dir}/outside`;
+    buildOutside(outside, ["f1", "f2"]);
+    const outsideBefore = snapshot(outside);
+    const r = await shim.cli(["repair", "--apply", "--journal", `${shim.dir}/j`, root], {
+      SHIM_OUTSIDE: outside,
     });
     assertEquals(r.code, 0, r.stderr);
     // The mischief really happened.
@@ -517,9 +526,8 @@ Deno.test({
     // swapping box for a link cannot redirect it, so the real inner folder
     // (moved aside with box) was repaired, and nothing outside.
     assertEquals(Deno.lstatSync(`${root}/box.aside/inner/secret`).gid, G.PROJECT);
-    closeRepairLibc();
   },
-});
+);
 
 /** The swapper: swaps ROOT/victim for a link to OUTSIDE and back until STOP exists. */
 const SWAPPER = `
@@ -555,15 +563,14 @@ async function startSwapper(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  // Wait until it swaps.
-  for (let i = 0; i < 500; i++) {
+  // It has started once its link exists (it is renamed back and forth from then on).
+  await waitFor(() => {
     try {
-      Deno.lstatSync(`${root}/.swap`);
-      break;
+      return Deno.lstatSync(`${root}/.swap`).isSymlink;
     } catch {
-      await new Promise((r) => setTimeout(r, 5));
+      return false;
     }
-  }
+  }, { what: "the swapper to start swapping" });
   return async () => {
     await Deno.writeTextFile(stop, "");
     const out = await child.output();
@@ -605,11 +612,11 @@ Deno.test("race: a folder swapped for a link to the outside while repair --apply
   const outsideBefore = snapshot(outside);
   const root = `${tmp.path}/proj`;
   const spec = generateTree(5, 60, 8);
-  spec.push({ rel: "victim", type: "dir", uid: 1001, gid: 1001, mode: 0o700 });
+  spec.push(own("victim", "dir"));
   for (const n of names) {
-    spec.push({ rel: `victim/${n}`, type: "file", uid: 1001, gid: 1001, mode: 0o600 });
+    spec.push(own(`victim/${n}`));
   }
-  spec.push({ rel: "victim/inner", type: "dir", uid: 1001, gid: 1001, mode: 0o700 });
+  spec.push(own("victim/inner", "dir"));
   spec.push({ rel: "victim/inner/secret", type: "file", uid: 1001, gid: 0, mode: 0o600 });
   buildTree(root, spec);
   const reset = () => {
@@ -666,7 +673,7 @@ Deno.test("race: a folder swapped for a link to the outside while repair --apply
     assert(caught, "a naive repair following paths was not caught: the race test would be blind");
     console.log(`  the naive repair changed the outside after ${passes + 1} passes`);
   });
-  closeRepairLibc();
+  closeLibc();
 });
 
 // ---------------------------------------------------------------------------
@@ -752,30 +759,11 @@ Deno.test("chown: only entries of UID change; links themselves, never their targ
       assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
     }
   });
-  closeRepairLibc();
+  closeLibc();
 });
 
 // ---------------------------------------------------------------------------
 // Options and errors.
-
-function canMount(): boolean {
-  if (Deno.build.os !== "linux") return false;
-  const d = Deno.makeTempDirSync({ prefix: "pwalk-mnt-" });
-  try {
-    const ok = new Deno.Command("mount", {
-      args: ["-t", "tmpfs", "-o", "size=1m", "tmpfs", d],
-      stdout: "null",
-      stderr: "null",
-    }).outputSync().success;
-    if (ok) new Deno.Command("umount", { args: [d] }).outputSync();
-    return ok;
-  } catch {
-    return false;
-  } finally {
-    Deno.removeSync(d);
-  }
-}
-const mountable = canMount();
 
 Deno.test("exclusions, --NoSnap and -x leave those folders untouched", async (t) => {
   await using tmp = await tempDir("pwalk-repair-");
@@ -783,7 +771,7 @@ Deno.test("exclusions, --NoSnap and -x leave those folders untouched", async (t)
     const root = `${tmp.path}/${name}`;
     const spec = generateTree(6, 30);
     for (const d of ["skip1", "skip2", ".snapshot"]) {
-      spec.push({ rel: d, type: "dir", uid: 1001, gid: 1001, mode: 0o700 });
+      spec.push(own(d, "dir"));
       spec.push({ rel: `${d}/deep`, type: "dir", uid: 1001, gid: 0, mode: 0o700 });
       spec.push({ rel: `${d}/deep/f`, type: "file", uid: 1002, gid: 1002, mode: 0o600 });
     }
@@ -842,20 +830,15 @@ Deno.test("exclusions, --NoSnap and -x leave those folders untouched", async (t)
 
   await t.step({
     name: "-x: a file system mounted inside the tree is left alone",
-    ignore: !mountable,
+    ignore: !canMountTmpfs(),
     fn: async () => {
       const root = make("xdev");
       const mnt = `${root}/mnt`;
       Deno.mkdirSync(mnt);
-      const m = await new Deno.Command("mount", {
-        args: ["-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt],
-      })
-        .output();
-      assert(m.success, dec.decode(m.stderr));
-      tmp.mounts.push(mnt);
+      assertEquals(await mountTmpfs(mnt, "size=4m"), "");
       buildTree(mnt, [
-        { rel: ".", type: "dir", uid: 1001, gid: 1001, mode: 0o700 },
-        { rel: "f", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
+        own(".", "dir"),
+        own("f"),
       ]);
       const before = snapshot(root);
       assert(before.get("mnt")!.dev !== before.get(".")!.dev);
@@ -870,93 +853,71 @@ Deno.test("exclusions, --NoSnap and -x leave those folders untouched", async (t)
       assertEquals(snapshot(root).get("mnt/f")!.gid, G.PROJECT);
     },
   });
-  if (!mountable) {
-    console.log("  -x skipped: cannot mount a tmpfs here (not root, or no CAP_SYS_ADMIN)");
-  }
-  closeRepairLibc();
+  closeLibc();
 });
 
-Deno.test("without privileges: refused changes are reported and the run goes on", async () => {
-  await using tmp = await tempDir("pwalk-repair-");
-  const root = `${tmp.path}/proj`;
-  buildTree(root, [
-    { rel: ".", type: "dir", uid: 0, gid: G.PROJECT, mode: 0o2775 },
-    // Owned by the caller (uid 0): chmod works, chgrp to 5000 is refused
-    // (root without CAP_CHOWN is not a member of 5000).
-    { rel: "mine", type: "file", uid: 0, gid: 0, mode: 0o600 },
-    { rel: "mine-ok", type: "file", uid: 0, gid: G.PROJECT, mode: 0o600 },
-    // Someone else's: every change is refused.
-    { rel: "theirs", type: "file", uid: 1001, gid: 1001, mode: 0o644 },
-    // A folder the caller cannot read: its open fails, its changes are refused.
-    { rel: "locked", type: "dir", uid: 1001, gid: 1001, mode: 0o700 },
-    { rel: "locked/f", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
-    { rel: "later", type: "dir", uid: 0, gid: G.PROJECT, mode: 0o755 },
-    { rel: "later/f", type: "file", uid: 0, gid: G.PROJECT, mode: 0o600 },
-  ]);
-  const before = snapshot(root);
-  const r = await cli(["repair", "--apply", "--journal", `${tmp.path}/j`, root], {
-    prefix: UNPRIVILEGED,
-  });
-  assertEquals(r.code, 0, r.stderr);
-  const after = snapshot(root);
-  // What the caller may change, changed; the rest reported.
-  assertEquals(after.get("mine-ok")!.mode, 0o640);
-  assertEquals(after.get("mine")!.mode, 0o640, "chmod of its own file");
-  assertEquals(after.get("mine")!.gid, 0, "chgrp refused");
-  // The kernel drops setgid silently for a caller outside the folder's
-  // group: reported as refused, not claimed as done.
-  assertEquals(after.get("later")!.mode, 0o755);
-  assertStringIncludes(r.stderr, `pwalk: change '${root}/later': Operation not permitted`);
-  assertEquals(after.get("later/f")!.mode, 0o640);
-  assertEquals(after.get("theirs"), before.get("theirs"));
-  assertEquals(after.get("locked/f"), before.get("locked/f"));
-  assertStringIncludes(r.stderr, `pwalk: change '${root}/mine': Operation not permitted`);
-  assertStringIncludes(r.stderr, `pwalk: change '${root}/theirs': Operation not permitted`);
-  assertStringIncludes(r.stderr, `pwalk: open '${root}/locked': Permission denied`);
-  assertStringIncludes(r.stderr, `pwalk: change '${root}/locked': Operation not permitted`);
-  assert(/\d+ errors in/.test(r.stderr));
-  closeRepairLibc();
-});
-
-Deno.test({
-  name: "an entry that vanishes before repair changes it: reported, the run goes on",
-  ignore: !canCompile,
+testNeeding([SETPRIV], {
+  name: "without privileges: refused changes are reported and the run goes on",
   async fn() {
     await using tmp = await tempDir("pwalk-repair-");
-    const shim = await compileShim(tmp.path);
     const root = `${tmp.path}/proj`;
     buildTree(root, [
-      { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
-      { rel: "vanish-a", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
-      { rel: "d", type: "dir", uid: 1001, gid: 1001, mode: 0o700 },
-      { rel: "d/vanish-b", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
-      { rel: "d/stays", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
+      { rel: ".", type: "dir", uid: 0, gid: G.PROJECT, mode: 0o2775 },
+      // Owned by the caller (uid 0): chmod works, chgrp to 5000 is refused
+      // (root without CAP_CHOWN is not a member of 5000).
+      { rel: "mine", type: "file", uid: 0, gid: 0, mode: 0o600 },
+      { rel: "mine-ok", type: "file", uid: 0, gid: G.PROJECT, mode: 0o600 },
+      // Someone else's: every change is refused.
+      { rel: "theirs", type: "file", uid: 1001, gid: 1001, mode: 0o644 },
+      // A folder the caller cannot read: its open fails, its changes are refused.
+      own("locked", "dir"),
+      own("locked/f"),
+      { rel: "later", type: "dir", uid: 0, gid: G.PROJECT, mode: 0o755 },
+      { rel: "later/f", type: "file", uid: 0, gid: G.PROJECT, mode: 0o600 },
     ]);
-    // The API in a child process, to carry the shim.
-    const script = `${tmp.path}/api.ts`;
-    await Deno.writeTextFile(
-      script,
-      `import { repair } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
-       const s = await repair(Deno.args[0], { apply: true });
-       console.log(JSON.stringify({ errors: s.errors, details: s.errorDetails.map((e) => [e.op, e.message, e.path]), changed: s.entriesChanged }));`,
-    );
-    const r = await deno(["run", "-A", script, root], {
-      env: { LD_PRELOAD: shim, SHIM_OUTSIDE: tmp.path },
+    const before = snapshot(root);
+    const r = await cli(["repair", "--apply", "--journal", `${tmp.path}/j`, root], {
+      prefix: UNPRIVILEGED,
     });
     assertEquals(r.code, 0, r.stderr);
-    const out = JSON.parse(dec.decode(r.stdout));
-    assertEquals(out.errors, 2);
+    const after = snapshot(root);
+    // What the caller may change, changed; the rest reported.
+    assertEquals(after.get("mine-ok")!.mode, 0o640);
+    assertEquals(after.get("mine")!.mode, 0o640, "chmod of its own file");
+    assertEquals(after.get("mine")!.gid, 0, "chgrp refused");
+    // The kernel drops setgid silently for a caller outside the folder's
+    // group: reported as refused, not claimed as done.
+    assertEquals(after.get("later")!.mode, 0o755);
+    assertStringIncludes(r.stderr, `pwalk: change '${root}/later': Operation not permitted`);
+    assertEquals(after.get("later/f")!.mode, 0o640);
+    assertEquals(after.get("theirs"), before.get("theirs"));
+    assertEquals(after.get("locked/f"), before.get("locked/f"));
+    assertStringIncludes(r.stderr, `pwalk: change '${root}/mine': Operation not permitted`);
+    assertStringIncludes(r.stderr, `pwalk: change '${root}/theirs': Operation not permitted`);
+    assertStringIncludes(r.stderr, `pwalk: open '${root}/locked': Permission denied`);
+    assertStringIncludes(r.stderr, `pwalk: change '${root}/locked': Operation not permitted`);
+    assert(/\d+ errors in/.test(r.stderr));
+    closeLibc();
+  },
+});
+
+mischiefTest(
+  "an entry that vanishes before repair changes it: reported, the run goes on",
+  [own("vanish-a"), own("d", "dir"), own("d/vanish-b"), own("d/stays")],
+  async (shim, root) => {
+    const s = await shim.api("repair", root, { apply: true }, { SHIM_OUTSIDE: shim.dir });
+    assertEquals(s.errors, 2);
     assertEquals(
-      out.details.map((d: string[]) => d.join("|")).sort(),
+      s.errorDetails.map((e) => `${e.op}|${e.message}|${e.path}`).sort(),
       [
         `stat|No such file or directory|${root}/d/vanish-b`,
         `stat|No such file or directory|${root}/vanish-a`,
       ],
     );
-    assertEquals(out.changed, 2); // d and d/stays
+    assertEquals(s.entriesChanged, 2); // d and d/stays
     assertEquals(Deno.lstatSync(`${root}/d/stays`).gid, G.PROJECT);
   },
-});
+);
 
 Deno.test("refuses / unless forced", async () => {
   await using tmp = await tempDir("pwalk-repair-");

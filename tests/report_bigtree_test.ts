@@ -15,9 +15,10 @@
 import { assert, assertEquals, assertStrictEquals, fail } from "@std/assert";
 import { report } from "../mod.ts";
 import { spawnCli } from "./helpers/run.ts";
-import { flatTree, tempDir } from "./helpers/tree.ts";
+import { tempDir } from "./helpers/temp.ts";
+import { flatTree } from "./helpers/tree.ts";
+import { waitFor } from "./helpers/wait.ts";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const names = (dir: string) => Array.from(Deno.readDirSync(dir), (e) => e.name).sort();
 
 /** Threads of process `pid` named like its main thread (the walker's inherit that name). */
@@ -34,32 +35,38 @@ function namedLikeMain(pid: number): number {
     .length;
 }
 
+/** Each thread of process `pid`: its state letter and where it sleeps (wchan). */
+function tasks(pid: number): { state: string; wchan: string }[] {
+  return Array.from(Deno.readDirSync(`/proc/${pid}/task`), (t) => {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/stat`);
+      const wchan = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/wchan`);
+      return { state: stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3), wchan };
+    } catch {
+      return { state: "gone", wchan: "" }; // the thread ended meanwhile
+    }
+  });
+}
+
 /**
  * Start the CLI with stdout piped and never read; once a thread blocks
- * writing to that pipe (the walk can neither finish nor lose a worker
- * now), count the threads named like the main thread (Deno's own pools
- * name theirs, e.g. "tokio-runtime-w").
+ * writing to that pipe and every thread sleeps (the walk can neither
+ * finish nor lose a worker now, and every worker has started), count the
+ * threads named like the main thread (Deno's own pools name theirs, e.g.
+ * "tokio-runtime-w").
  */
 async function threadsWhileBlocked(root: string, args: string[]): Promise<number> {
   const p = spawnCli([...args, root]);
   const pid = p.pid;
-  const wchans = () =>
-    Array.from(Deno.readDirSync(`/proc/${pid}/task`), (t) => {
-      try {
-        return Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/wchan`);
-      } catch {
-        return "";
-      }
-    });
   try {
-    for (let i = 0; i < 1500; i++) {
-      await sleep(20);
-      if (wchans().some((w) => w.includes("pipe_write"))) {
-        await sleep(100); // all workers are created at once; let the slowest start
-        return namedLikeMain(pid);
-      }
-    }
-    throw new Error(`pwalk ${args.join(" ")} never blocked on its output`);
+    await waitFor(() => {
+      const ts = tasks(pid);
+      return ts.some((t) => t.wchan.includes("pipe_write")) && ts.every((t) => t.state === "S");
+    }, {
+      what: `pwalk ${args.join(" ")} to block on its output`,
+      detail: () => JSON.stringify(tasks(pid)),
+    });
+    return namedLikeMain(pid);
   } finally {
     p.kill("SIGKILL");
     await p.stdout.cancel();
@@ -147,16 +154,15 @@ Deno.test("a wide tree: cancellation (API, CLI) and real worker threads", async 
       const result = p.output().finally(() => ended = true);
       // A hang guard, not a timing threshold: a hung CLI fails the test.
       const guard = setTimeout(() => p.kill("SIGKILL"), 30_000);
-      // Wait until the walk is writing: the partial file holds data.
-      let partial = "";
-      while (!ended) {
+      // Wait until the walk is writing (the partial file holds data), or has ended.
+      const { partial } = await waitFor(() => {
+        if (ended) return { partial: undefined };
         const part = names(outDir).find((n) => n.startsWith("cli.csv.partial-"));
-        if (part && Deno.statSync(`${outDir}/${part}`).size > 0) {
-          partial = part;
-          break;
-        }
-        await sleep(1);
-      }
+        try {
+          if (part && Deno.statSync(`${outDir}/${part}`).size > 0) return { partial: part };
+        } catch { /* renamed or removed meanwhile */ }
+        return undefined;
+      }, { what: "the CLI to write its output" });
       if (!ended) p.kill("SIGINT");
       const r = await result;
       clearTimeout(guard);
@@ -169,7 +175,7 @@ Deno.test("a wide tree: cancellation (API, CLI) and real worker threads", async 
       }
       assertEquals(r.signal, null, "killed by the hang guard");
       assertEquals(r.code, 130, stderr);
-      assert(partial !== "", "the walk never wrote");
+      assert(partial !== undefined, "the walk never wrote");
       assertEquals(r.stdout.length, 0);
       assert(stderr.includes("interrupted"), stderr);
       assertEquals(names(outDir), [], "no output file and no partial file");

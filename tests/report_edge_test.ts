@@ -18,10 +18,12 @@ import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { report } from "../mod.ts";
 import { key, parsePwalk, type PwalkRow } from "./helpers/csv.ts";
 import { assertRowsMatch, must } from "./helpers/compare.ts";
-import { printable, referenceReport } from "./helpers/reference.ts";
-import { closeLibc } from "./helpers/libc.ts";
-import { apiInChild, canRun, cli, UNPRIVILEGED } from "./helpers/run.ts";
-import { edgeTree, tempDir } from "./helpers/tree.ts";
+import { printable, settledReference } from "./helpers/reference.ts";
+import { apiInChild, cli, UNPRIVILEGED } from "./helpers/run.ts";
+import { shimTest } from "./helpers/shim.ts";
+import { SETPRIV, testNeeding } from "./helpers/system.ts";
+import { tempDir } from "./helpers/temp.ts";
+import { edgeTree } from "./helpers/tree.ts";
 
 const dec = new TextDecoder();
 
@@ -31,9 +33,7 @@ Deno.test("edge names, link loops, FIFO, 2,000-deep and 6,000-byte paths", async
   const root = `${tmp.path}/edge`;
   await Deno.mkdir(root);
   const edge = edgeTree(root);
-  referenceReport(root); // one listing of every folder settles the atimes (relatime)
-  const ref = referenceReport(root);
-  closeLibc();
+  const ref = settledReference(root);
   const out = `${outDir.path}/edge.csv`;
   const s = await report(root, { output: out });
   const { rows } = parsePwalk(await Deno.readFile(out));
@@ -110,13 +110,10 @@ Deno.test("edge names, link loops, FIFO, 2,000-deep and 6,000-byte paths", async
   });
 });
 
-const canSetpriv = canRun("setpriv", ["--version"]);
-
-Deno.test({
+testNeeding([SETPRIV], {
   name: "unreadable folders, walked without privileges: rows present, errors reported",
-  ignore: !canSetpriv || Deno.uid() !== 0,
+  ignore: Deno.uid() !== 0,
   async fn(t) {
-    if (!canSetpriv) console.log("skipped: no setpriv (util-linux)");
     await using tmp = await tempDir();
     await using outDir = await tempDir();
     const root = `${tmp.path}/tree`;
@@ -145,12 +142,10 @@ Deno.test({
     assertEquals((await probe(["ls", `${root}/noexec`])).success, true, "noexec is listable");
     assertEquals((await probe(["ls", `${root}/ok`])).success, true, "ok is readable");
 
-    referenceReport(root);
-    const ref = referenceReport(root, {
+    const ref = settledReference(root, {
       unreadable: new Set([`${root}/locked`]),
       unsearchable: new Set([`${root}/noexec`]),
     });
-    closeLibc();
     const locked = must(ref.rows.get(`${root}/locked`), "reference row of locked");
     assertEquals([locked.fcount, locked.dirsum], [0, 0]);
     const noexec = must(ref.rows.get(`${root}/noexec`), "reference row of noexec");
@@ -171,7 +166,7 @@ Deno.test({
 
     await t.step("API: errors and errorDetails in the summary", async () => {
       const out = `${outDir.path}/r.csv`;
-      const s = await apiInChild(root, { output: out }, { prefix: UNPRIVILEGED });
+      const s = await apiInChild("report", root, { output: out }, { prefix: UNPRIVILEGED });
       assertRowsMatch(parsePwalk(await Deno.readFile(out)).rows, ref.rows);
       assertEquals(s.errors, 3);
       assertEquals(s.entries, ref.rows.size);
@@ -186,7 +181,7 @@ Deno.test({
 });
 
 /** An LD_PRELOAD shim: fstatat of a name starting with "vanish-" first deletes it. */
-const SHIM = `#define _GNU_SOURCE
+const VANISH = `#define _GNU_SOURCE
 #include <dlfcn.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -212,21 +207,11 @@ int fstatat64(int fd, const char *p, struct stat64 *st, int fl) {
 }
 `;
 
-const canCompile = canRun("cc", ["--version"]) && Deno.build.os === "linux";
-
-Deno.test({
-  name: "vanished entries: reported with path, operation and message; the walk goes on",
-  ignore: !canCompile,
-  async fn(t) {
-    if (!canCompile) console.log("skipped: no C compiler (cc) for the LD_PRELOAD shim");
-    await using tmp = await tempDir();
-    const shim = `${tmp.path}/vanish.so`;
-    await Deno.writeTextFile(`${tmp.path}/vanish.c`, SHIM);
-    const cc = await new Deno.Command("cc", {
-      args: ["-shared", "-fPIC", "-O2", "-o", shim, `${tmp.path}/vanish.c`, "-ldl"],
-    }).output();
-    assert(cc.success, dec.decode(cc.stderr));
-    const root = `${tmp.path}/tree`;
+shimTest(
+  "vanished entries: reported with path, operation and message; the walk goes on",
+  VANISH,
+  async (shim, t) => {
+    const root = `${shim.dir}/tree`;
     const make = async () => {
       await Deno.mkdir(`${root}/v`, { recursive: true });
       await Deno.writeTextFile(`${root}/v/vanish-1.dat`, "x".repeat(100));
@@ -249,12 +234,10 @@ Deno.test({
         assert(!(await Deno.stat(`${root}/v/${f}`).then(() => true, () => false)), f);
       }
     };
-    const env = { LD_PRELOAD: shim };
-
     await t.step("API: errorDetails", async () => {
       await make();
-      const out = `${tmp.path}/r.csv`;
-      const s = await apiInChild(root, { output: out }, { env });
+      const out = `${shim.dir}/r.csv`;
+      const s = await shim.api("report", root, { output: out });
       await check(parsePwalk(await Deno.readFile(out)).rows);
       assertEquals(s.errors, 2);
       assertEquals(
@@ -265,7 +248,7 @@ Deno.test({
 
     await t.step("CLI: one line per error on stderr", async () => {
       await make();
-      const r = await cli([root], { env });
+      const r = await shim.cli([root]);
       assertEquals(r.code, 0, r.stderr);
       await check(parsePwalk(r.stdout).rows);
       for (const i of [1, 2]) {
@@ -276,4 +259,4 @@ Deno.test({
       }
     });
   },
-});
+);

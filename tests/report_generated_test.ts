@@ -12,7 +12,8 @@ import { report, type ReportSummary } from "../mod.ts";
 import { key, lineSet, parsePwalk, type PwalkRow } from "./helpers/csv.ts";
 import { assertRowsMatch, must } from "./helpers/compare.ts";
 import { referenceReport } from "./helpers/reference.ts";
-import { mktree, tempDir } from "./helpers/tree.ts";
+import { mktree } from "./helpers/tree.ts";
+import { tempDir } from "./helpers/temp.ts";
 import { closeLibc } from "./helpers/libc.ts";
 
 async function reportRows(

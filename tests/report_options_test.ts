@@ -13,63 +13,87 @@ import { assert, assertEquals, assertNotEquals } from "@std/assert";
 import { report } from "../mod.ts";
 import { parsePwalk, type PwalkRow } from "./helpers/csv.ts";
 import { assertRowsMatch } from "./helpers/compare.ts";
-import { referenceReport, type RefOptions } from "./helpers/reference.ts";
+import { referenceReport, type RefOptions, settledReference } from "./helpers/reference.ts";
 import { closeLibc } from "./helpers/libc.ts";
 import { cli } from "./helpers/run.ts";
-import { mktree, specExTree, tempDir } from "./helpers/tree.ts";
+import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
+import { mktree, specExTree } from "./helpers/tree.ts";
 
 /** depth,"filename",pw_fcount,pw_dirsum, as the spec lists rows. */
 function specLines(rows: PwalkRow[]): string[] {
   return rows.map((r) => `${r.depth},"${r.key}",${r.fcount},${r.dirsum}`).sort();
 }
 
-/** The spec's expected lines (shared/spec/pwalk-csv.md), for the tree at /tmp/ex. */
-const SPEC_NOSNAP_EXCLUDE = [
-  '-1,"/tmp/ex",3,12288',
-  '0,"/tmp/ex/a",1,4096',
-  '1,"/tmp/ex/a/b",1,4096',
-  '2,"/tmp/ex/a/b/c",1,3',
-  '3,"/tmp/ex/a/b/c/f",-1,0',
-];
-const SPEC_DEPTH_1 = [
-  '-1,"/tmp/ex",3,12288',
-  '0,"/tmp/ex/.snapshot",1,4096',
-  '0,"/tmp/ex/a",1,4096',
-  '0,"/tmp/ex/skip",1,4096',
-];
-
-function atRoot(lines: string[], root: string): string[] {
-  return lines.map((l) => l.replace('"/tmp/ex', `"${root}`)).sort();
+/**
+ * The spec's expected lines (shared/spec/pwalk-csv.md) for its tree at
+ * `root`, whose folders have the sizes `size` gives (by path below root):
+ * the spec's own numbers are for /tmp/ex on 4,096-byte folders; the tests
+ * take the sizes from Deno.lstat (a folder's size depends on the file
+ * system: 4,096 on ext4, 20 bytes an entry on tmpfs, its names' lengths on
+ * btrfs).
+ */
+function specExample(root: string, size: (rel: string) => number) {
+  const top = `-1,"${root}",3,${size("a") + size("skip") + size(".snapshot")}`;
+  return {
+    noSnapExclude: [
+      top,
+      `0,"${root}/a",1,${size("a/b")}`,
+      `1,"${root}/a/b",1,${size("a/b/c")}`,
+      `2,"${root}/a/b/c",1,3`,
+      `3,"${root}/a/b/c/f",-1,0`,
+    ].sort(),
+    depth1: [
+      top,
+      `0,"${root}/.snapshot",1,${size(".snapshot/s")}`,
+      `0,"${root}/a",1,${size("a/b")}`,
+      `0,"${root}/skip",1,${size("skip/x")}`,
+    ].sort(),
+  };
 }
+
+Deno.test("the spec's example lines are those of specExample() on 4,096-byte folders", () => {
+  // As shared/spec/pwalk-csv.md prints them.
+  assertEquals(specExample("/tmp/ex", () => 4096), {
+    noSnapExclude: [
+      '-1,"/tmp/ex",3,12288',
+      '0,"/tmp/ex/a",1,4096',
+      '1,"/tmp/ex/a/b",1,4096',
+      '2,"/tmp/ex/a/b/c",1,3',
+      '3,"/tmp/ex/a/b/c/f",-1,0',
+    ].sort(),
+    depth1: [
+      '-1,"/tmp/ex",3,12288',
+      '0,"/tmp/ex/.snapshot",1,4096',
+      '0,"/tmp/ex/a",1,4096',
+      '0,"/tmp/ex/skip",1,4096',
+    ].sort(),
+  });
+});
 
 Deno.test("the spec's example: --NoSnap --exclude LIST, and --depth 1", async (t) => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/ex`;
   await specExTree(root);
-  // The spec's numbers assume 4096-byte folders (ext4 and most disks).
-  assertEquals(Deno.statSync(`${root}/a`).size, 4096, "this test needs 4096-byte folders");
+  const want = specExample(root, (rel) => Deno.lstatSync(`${root}/${rel}`).size);
   const list = `${tmp.path}/LIST`;
   await Deno.writeTextFile(list, `${root}/skip\n`);
 
   await t.step("CLI --NoSnap --exclude LIST", async () => {
     const r = await cli(["--NoSnap", "--exclude", list, root]);
     assertEquals(r.code, 0, r.stderr);
-    assertEquals(specLines(parsePwalk(r.stdout).rows), atRoot(SPEC_NOSNAP_EXCLUDE, root));
+    assertEquals(specLines(parsePwalk(r.stdout).rows), want.noSnapExclude);
   });
   await t.step("CLI --depth 1", async () => {
     const r = await cli(["--depth", "1", root]);
     assertEquals(r.code, 0, r.stderr);
-    assertEquals(specLines(parsePwalk(r.stdout).rows), atRoot(SPEC_DEPTH_1, root));
+    assertEquals(specLines(parsePwalk(r.stdout).rows), want.depth1);
   });
   await t.step("report() with noSnap + exclude, and maxDepth 1", async () => {
     const out = `${tmp.path}/r.csv`;
     await report(root, { output: out, noSnap: true, exclude: [`${root}/skip`] });
-    assertEquals(
-      specLines(parsePwalk(await Deno.readFile(out)).rows),
-      atRoot(SPEC_NOSNAP_EXCLUDE, root),
-    );
+    assertEquals(specLines(parsePwalk(await Deno.readFile(out)).rows), want.noSnapExclude);
     await report(root, { output: out, maxDepth: 1 });
-    assertEquals(specLines(parsePwalk(await Deno.readFile(out)).rows), atRoot(SPEC_DEPTH_1, root));
+    assertEquals(specLines(parsePwalk(await Deno.readFile(out)).rows), want.depth1);
   });
 });
 
@@ -127,9 +151,7 @@ Deno.test("--exclude with more than 512 lines", async () => {
   }
   assert(lines.length > 512);
   await Deno.writeTextFile(`${tmp.path}/list`, lines.join("\n") + "\n");
-  referenceReport(root);
-  const ref = referenceReport(root, { exclude: lines });
-  closeLibc();
+  const ref = settledReference(root, { exclude: lines });
   const r = await cli(["--exclude", `${tmp.path}/list`, root]);
   assertEquals(r.code, 0, r.stderr);
   const rows = parsePwalk(r.stdout).rows;
@@ -138,55 +160,29 @@ Deno.test("--exclude with more than 512 lines", async () => {
   assertEquals(top, n / 2, "only the folders not listed have rows");
   const rootRow = rows.find((x) => x.depth === -1)!;
   assertEquals(rootRow.fcount, n, "excluded folders still count in pw_fcount");
-  assertEquals(rootRow.dirsum, rows.filter((x) => x.depth === 0)[0].size * n);
+  let sizes = 0;
+  for (const e of Deno.readDirSync(root)) sizes += Deno.lstatSync(`${root}/${e.name}`).size;
+  assertEquals(rootRow.dirsum, sizes, "and in pw_dirsum");
 });
-
-/** Whether this process may mount a tmpfs (root with CAP_SYS_ADMIN, not in a locked container). */
-function canMountTmpfs(): boolean {
-  if (Deno.build.os !== "linux" || Deno.uid() !== 0) return false;
-  const dir = Deno.makeTempDirSync({ prefix: "pwalk-mount-probe-" });
-  try {
-    const m = new Deno.Command("mount", {
-      args: ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir],
-      stdout: "null",
-      stderr: "null",
-    }).outputSync();
-    if (!m.success) return false;
-    new Deno.Command("umount", { args: [dir] }).outputSync();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-}
-
-const mountable = canMountTmpfs();
 
 Deno.test({
   name: "-x / --one-file-system: entries on another device are skipped",
-  ignore: !mountable,
+  ignore: !canMountTmpfs(),
   async fn(t) {
     await using tmp = await tempDir();
     const root = `${tmp.path}/tree`;
     await Deno.mkdir(`${root}/local/sub`, { recursive: true });
     await Deno.writeTextFile(`${root}/local/sub/a.txt`, "aaaa");
     await Deno.mkdir(`${root}/mnt`);
-    const m = await new Deno.Command("mount", {
-      args: ["-t", "tmpfs", "-o", "size=4m,mode=0755", "tmpfs", `${root}/mnt`],
-    }).output();
-    assert(m.success, new TextDecoder().decode(m.stderr));
-    tmp.mounts.push(`${root}/mnt`);
+    assertEquals(await mountTmpfs(`${root}/mnt`, "size=4m,mode=0755"), "");
     await Deno.mkdir(`${root}/mnt/inner`);
     await Deno.writeTextFile(`${root}/mnt/inner/b.txt`, "bbbbbbbb");
     await Deno.writeTextFile(`${root}/mnt/c.txt`, "c");
     const rootDev = Deno.statSync(root).dev;
     const mntSt = Deno.lstatSync(`${root}/mnt`);
     assertNotEquals(mntSt.dev, rootDev, "the tmpfs is another device");
-    referenceReport(root);
-    const all = referenceReport(root);
-    const one = referenceReport(root, { oneFileSystem: true });
-    closeLibc();
+    const all = settledReference(root);
+    const one = settledReference(root, { oneFileSystem: true });
     assert(one.rows.size < all.rows.size);
     const rootAll = all.rows.get(root)!, rootOne = one.rows.get(root)!;
     assertEquals(rootOne.fcount, rootAll.fcount, "the mount point still counts in pw_fcount");
@@ -215,17 +211,12 @@ Deno.test({
     });
   },
 });
-if (!mountable) {
-  console.log("-x test skipped: cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN)");
-}
 
 Deno.test("threads: report() rows are the same for threads 1, 2, 16", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/tree`;
   await mktree(root, 2000, 5);
-  referenceReport(root);
-  const ref = referenceReport(root);
-  closeLibc();
+  const ref = settledReference(root);
   for (const threads of [1, 2, 16]) {
     const out = `${tmp.path}/r${threads}.csv`;
     await report(root, { output: out, threads });

@@ -6,7 +6,7 @@
 import { assertEquals } from "@std/assert";
 import { report } from "../mod.ts";
 import { parsePwalk } from "./helpers/csv.ts";
-import { tempDir } from "./helpers/tree.ts";
+import { tempDir } from "./helpers/temp.ts";
 
 Deno.test("the output file inside the tree is left out of the report", async () => {
   await using tmp = await tempDir("pwalk-out-");

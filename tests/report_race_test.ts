@@ -11,7 +11,7 @@
 import { assert, assertEquals } from "@std/assert";
 import { report, walk } from "../mod.ts";
 import { parsePwalk } from "./helpers/csv.ts";
-import { tempDir } from "./helpers/tree.ts";
+import { tempDir } from "./helpers/temp.ts";
 
 const SWAPPER = `
 import os, sys

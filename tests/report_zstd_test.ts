@@ -18,18 +18,18 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { report } from "../mod.ts";
 import { lineSet, parsePwalk } from "./helpers/csv.ts";
 import { assertRowsMatch } from "./helpers/compare.ts";
-import { referenceReport } from "./helpers/reference.ts";
-import { closeLibc } from "./helpers/libc.ts";
-import { canRun, cli } from "./helpers/run.ts";
-import { mktree, tempDir } from "./helpers/tree.ts";
+import { settledReference } from "./helpers/reference.ts";
+import { cli, runOk } from "./helpers/run.ts";
+import { testNeeding, ZSTD } from "./helpers/system.ts";
+import { tempDir } from "./helpers/temp.ts";
+import { mktree } from "./helpers/tree.ts";
 
 const FIXTURE = new URL("./fixtures/example-small.csv", import.meta.url);
 const HEADER = new TextDecoder().decode(await Deno.readFile(FIXTURE)).split("\n")[0];
 
+/** `zstd -dc FILE`: the independent decompressor. */
 async function unzstd(file: string): Promise<Uint8Array> {
-  const r = await new Deno.Command("zstd", { args: ["-dc", "--", file], stderr: "piped" }).output();
-  assert(r.success, new TextDecoder().decode(r.stderr));
-  return r.stdout;
+  return (await runOk("zstd", ["-dc", "--", file])).stdout;
 }
 
 /** Rows of a DuckDB query as plain numbers. */
@@ -45,18 +45,13 @@ async function duck(sql: string): Promise<number[][]> {
   }
 }
 
-const hasZstd = canRun("zstd", ["--version"]);
-
-Deno.test({
+testNeeding([ZSTD], {
   name: ".csv.zst: zstd -dc gives the plain report's rows; DuckDB sums equal the reference",
-  ignore: !hasZstd,
   async fn(t) {
     await using tmp = await tempDir();
     const root = `${tmp.path}/tree`;
     await mktree(root, 8000, 4, true);
-    referenceReport(root); // settle atimes
-    const ref = referenceReport(root);
-    closeLibc();
+    const ref = settledReference(root);
     const refCount = ref.rows.size;
     const refBytes = [...ref.rows.values()].reduce((n, r) => n + r.size, 0);
     const plainFile = `${tmp.path}/plain.csv`;
@@ -116,7 +111,6 @@ Deno.test({
 
 Deno.test({
   name: "DuckDB: SELECT … FROM 'scan.csv.zst' on a report with --header",
-  ignore: !hasZstd,
   async fn() {
     await using tmp = await tempDir();
     const root = `${tmp.path}/tree`;
@@ -124,9 +118,7 @@ Deno.test({
     for (const n of ['quo"te,comma.csv', "日本語ファイル.txt", "with space.txt", "x,y\\z"]) {
       await Deno.writeTextFile(`${root}/${n}`, "0123456789".repeat(n.length));
     }
-    referenceReport(root);
-    const ref = referenceReport(root);
-    closeLibc();
+    const ref = settledReference(root);
     const zst = `${tmp.path}/scan.csv.zst`;
     const r = await cli(["--header", "-o", zst, root]);
     assertEquals(r.code, 0, r.stderr);

@@ -6,12 +6,19 @@
  */
 import { assert, assertEquals, assertLess, assertRejects, assertStrictEquals } from "@std/assert";
 import { nativeVersion, walk, walkDirs } from "../mod.ts";
-import { BIG_FILES, bigTree, nativeThreads, runChild, startNamed } from "./helpers/walk_tree.ts";
+import { helperScript } from "./helpers/run.ts";
+import { waitFor } from "./helpers/wait.ts";
+import {
+  BIG_FILES,
+  bigTree,
+  blockedWorkers,
+  nativeThreads,
+  startNamed,
+} from "./helpers/walk_tree.ts";
 
 nativeVersion(); // load the library outside any test (it is a resource)
 
 const BIG_ENTRIES = BIG_FILES + 101; // 100 folders and the root
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const MiB = 1024;
 
 Deno.test({
@@ -25,15 +32,12 @@ Deno.test({
       const it = walk(root, { threads: 4, skip: how === "skip-break" ? [/no-such-name$/] : [] });
       await startNamed(it);
       let n = 1;
-      let blocked = 0;
       try {
         for await (const _ of it) {
           if (++n < 10) continue;
           if (how === "stalled-break") {
             // Every batch full: the workers wait; leaving must wake them.
-            await sleep(200);
-            blocked = nativeThreads().filter((t) => t.state === "S").length;
-            assertEquals(blocked, 4, "the 4 workers, waiting");
+            assertEquals((await blockedWorkers()).length, 4, "the 4 workers, waiting");
           }
           if (how.endsWith("break")) break;
           if (how === "return") await it.return!(undefined);
@@ -56,10 +60,10 @@ Deno.test({
 Deno.test("walk: a process that leaves a 100,000-file walk early exits by itself", async () => {
   const root = await bigTree();
   for (const how of ["break", "stalled-break", "skip-break", "return", "throw", "abort"]) {
-    const r = await runChild("walk_child_break.ts", [root, how], { timeoutMs: 10_000 });
+    const r = await helperScript("walk_child_break.ts", [root, how], { timeoutMs: 10_000 });
     assert(!r.timedOut, `${how}: the process did not exit within 10 s`);
     assertEquals(r.code, 0, `${how}: ${r.stderr}`);
-    const out = JSON.parse(r.stdout);
+    const out = JSON.parse(r.text);
     assertEquals(out.entries, 10, how);
     assertEquals(out.workersBefore, 4, how);
     assertEquals(out.workersLeft, 0, how);
@@ -68,10 +72,12 @@ Deno.test("walk: a process that leaves a 100,000-file walk early exits by itself
 
 Deno.test("walk: a walk refused at its start leaves nothing that keeps the process alive", async () => {
   const root = await bigTree();
-  const r = await runChild("walk_child_break.ts", [root, "bad-option"], { timeoutMs: 10_000 });
+  const r = await helperScript("walk_child_break.ts", [root, "bad-option"], {
+    timeoutMs: 10_000,
+  });
   assert(!r.timedOut, "the process did not exit within 10 s");
   assertEquals(r.code, 0, r.stderr);
-  assertEquals(JSON.parse(r.stdout), { rejected: "RangeError", workersLeft: 0 });
+  assertEquals(JSON.parse(r.text), { rejected: "RangeError", workersLeft: 0 });
 });
 
 Deno.test({
@@ -94,14 +100,18 @@ Deno.test({
       assertEquals(n, 100, "entries yielded after abort()");
       assertEquals(nativeThreads(), []);
     }
-    // Aborted by a timer while the consumer is slow and the workers wait.
+    // Aborted by a timer while the consumer is away and the workers wait:
+    // the abort alone, without another next(), stops them.
     {
       const ac = new AbortController();
       const it = walkDirs(root, { signal: ac.signal, batches: 1, batchBytes: 4096, threads: 2 });
       await startNamed(it);
-      setTimeout(() => ac.abort("timer"), 20);
-      await sleep(100);
-      assertEquals(nativeThreads(), [], "the abort stopped the workers");
+      await blockedWorkers();
+      setTimeout(() => ac.abort("timer"), 0);
+      await waitFor(() => nativeThreads().length === 0, {
+        what: "the abort to stop the workers",
+        detail: () => JSON.stringify(nativeThreads()),
+      });
       const err = await assertRejects(async () => {
         for await (const _ of it) { /* nothing */ }
       });
@@ -126,11 +136,11 @@ Deno.test({
 
 Deno.test("walk: a consumer that sleeps between entries keeps memory bounded (backpressure)", async () => {
   const root = await bigTree();
-  const r = await runChild("walk_child_memory.ts", [root, String(BIG_ENTRIES), "1200"], {
+  const r = await helperScript("walk_child_memory.ts", [root, String(BIG_ENTRIES), "1200"], {
     timeoutMs: 60_000,
   });
   assertEquals(r.code, 0, r.stderr);
-  const m = JSON.parse(r.stdout);
+  const m = JSON.parse(r.text);
   const detail = JSON.stringify(m);
   assertEquals(m.entries, BIG_ENTRIES);
   assertEquals(m.errors, 0);

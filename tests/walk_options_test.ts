@@ -8,12 +8,12 @@
  */
 import { assert, assertEquals, assertNotEquals, assertRejects } from "@std/assert";
 import { nativeVersion, walk, type WalkDir, walkDirs, type WalkEntry } from "../mod.ts";
+import { canMountTmpfs, mountTmpfs, scratchDir } from "./helpers/temp.ts";
 import {
+  blockedWorkers,
   nativeThreads,
   type RefEntry,
   reference,
-  rememberMount,
-  scratchDir,
   setDiff,
   sorted,
   startNamed,
@@ -52,8 +52,7 @@ Deno.test("walk option threads: that many worker threads walk the tree", async (
     const it = walk(root, { threads, batches: 1, batchBytes: 4096 });
     const first = await startNamed(it); // the workers inherit a unique name
     const seen: string[] = [first.value!.path];
-    await new Promise((r) => setTimeout(r, 200));
-    const during = nativeThreads();
+    const during = await blockedWorkers();
     for await (const e of it) seen.push(e.path);
     assertEquals(during.length, threads, JSON.stringify(during));
     assertEquals(nativeThreads(), [], "worker threads left after the walk");
@@ -257,26 +256,16 @@ Deno.test("walk option noSnap: folders named .snapshot are not entered", async (
   ]);
 });
 
-Deno.test("walk option oneFileSystem: a file system mounted inside the tree is not entered", async () => {
-  const root = `${scratchDir()}/onefs`;
-  const mnt = `${root}/mnt`;
-  Deno.mkdirSync(`${root}/a`, { recursive: true });
-  Deno.mkdirSync(mnt);
-  Deno.writeTextFileSync(`${root}/a/f`, "f");
-  const m = await new Deno.Command("mount", {
-    args: ["-t", "tmpfs", "-o", "size=1m", "pwalk-test", mnt],
-    stderr: "piped",
-  }).output();
-  if (!m.success) {
-    console.log(
-      `oneFileSystem not tested: cannot mount a tmpfs here (${
-        new TextDecoder().decode(m.stderr).trim()
-      })`,
-    );
-    return;
-  }
-  rememberMount(mnt);
-  try {
+Deno.test({
+  name: "walk option oneFileSystem: a file system mounted inside the tree is not entered",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    const root = `${scratchDir()}/onefs`;
+    const mnt = `${root}/mnt`;
+    Deno.mkdirSync(`${root}/a`, { recursive: true });
+    Deno.mkdirSync(mnt);
+    Deno.writeTextFileSync(`${root}/a/f`, "f");
+    assertEquals(await mountTmpfs(mnt, "size=1m"), "");
     Deno.mkdirSync(`${mnt}/sub`);
     Deno.writeTextFileSync(`${mnt}/g`, "g");
     Deno.writeTextFileSync(`${mnt}/sub/h`, "h");
@@ -299,9 +288,7 @@ Deno.test("walk option oneFileSystem: a file system mounted inside the tree is n
     for await (const e of walk(root, { oneFileSystem: true })) one.push(e);
     assertEquals(rel(one.map((e) => e.path)), ["", "/a", "/a/f"]);
     assert(one.every((e) => e.dev === rootDev));
-  } finally {
-    await new Deno.Command("umount", { args: [mnt] }).output();
-  }
+  },
 });
 
 Deno.test("walk option followSymlinks: off, links are entries; on, they are entered and loops end", async () => {

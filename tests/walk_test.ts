@@ -9,14 +9,15 @@
  */
 import { assert, assertEquals, assertRejects, assertStrictEquals } from "@std/assert";
 import { nativeVersion, walk, type WalkDir, walkDirs, type WalkEntry } from "../mod.ts";
+import { helperScript, UNPRIVILEGED } from "./helpers/run.ts";
+import { SETPRIV, testNeeding } from "./helpers/system.ts";
+import { scratchDir } from "./helpers/temp.ts";
+import { python } from "./helpers/tree.ts";
 import {
   hex,
   nativeThreads,
-  python,
   type RefEntry,
   reference,
-  runChild,
-  scratchDir,
   setDiff,
   sorted,
   startNamed,
@@ -216,11 +217,15 @@ Deno.test("walk: a folder that vanishes mid-walk is an error; the walk goes on",
   await t.step("a file that vanishes between listing and stat: a stat error", async () => {
     // 200 files and 20 folders in one folder; when the walker asks about
     // the first folder it meets, every file goes: those listed after it
-    // can no longer be stat'ed.
+    // can no longer be stat'ed. Folders and files are made in turn, so
+    // that files follow a folder in any listing order (creation order on
+    // ext4 without an index, its reverse on tmpfs, hash order with one).
     const root = `${scratchDir()}/vanish-files`;
     Deno.mkdirSync(root);
-    for (let i = 0; i < 20; i++) Deno.mkdirSync(`${root}/s${i}`);
-    for (let i = 0; i < 200; i++) Deno.writeTextFileSync(`${root}/f${i}`, "x");
+    for (let i = 0; i < 200; i++) {
+      if (i % 10 === 0) Deno.mkdirSync(`${root}/s${i / 10}`);
+      Deno.writeTextFileSync(`${root}/f${i}`, "x");
+    }
     class RemoveFiles extends RegExp {
       done = false;
       override test(path: string): boolean {
@@ -453,43 +458,49 @@ for tag, name in ((b"fe", b"dir-\\xfe"), (b"ff", b"dir-\\xff"), (b"ok", "dir-\\u
   }
 });
 
-Deno.test("walk: an unreadable folder, walked without root's capabilities", async () => {
-  const root = await weirdTree();
-  const ref = await reference(root);
-  const r = await runChild("walk_child_unpriv.ts", [root], {
-    unprivileged: true,
-    timeoutMs: 60_000,
-  });
-  assertEquals(r.code, 0, r.stderr);
-  const out = JSON.parse(r.stdout);
-  const locked = `${root}/weird/locked`;
-  // The premise: uid 0 without capabilities cannot read a mode-000 folder.
-  assertEquals(out.premise, "PermissionDenied");
-  const denied = { path: locked, op: "open", message: "Permission denied" };
+testNeeding([SETPRIV], {
+  name: "walk: an unreadable folder, walked without root's capabilities",
+  async fn() {
+    const root = await weirdTree();
+    const ref = await reference(root);
+    const r = await helperScript("walk_child_unpriv.ts", [root], {
+      prefix: UNPRIVILEGED,
+      timeoutMs: 60_000,
+    });
+    assertEquals(r.code, 0, r.stderr);
+    const out = JSON.parse(r.text);
+    const locked = `${root}/weird/locked`;
+    // The premise: uid 0 without capabilities cannot read a mode-000 folder.
+    assertEquals(out.premise, "PermissionDenied");
+    const denied = { path: locked, op: "open", message: "Permission denied" };
 
-  // Errors collected in iterator.errors; every other entry still yielded,
-  // the folder's own row included.
-  const expected = [...ref.keys()].filter((p) => p !== `${locked}/secret.txt`);
-  assertEquals(setDiff(out.plain.paths, expected), "");
-  assertEquals(out.plain.errors, [denied]);
-  // onError gets the error with path, op and message; nothing is collected.
-  assertEquals(out.onError.calls, [denied]);
-  assertEquals(out.onError.collected, 0);
-  assertEquals(out.onError.count, expected.length);
-  // walkDirs: the folder is listed with no contents.
-  assertEquals(out.dirs.locked, { dirs: [], files: [] });
-  assertEquals(out.dirs.errors, [denied]);
-  // Not entered at all: skip or exclude it, and no error comes from below it.
-  assertEquals(out.skip.errors, []);
-  assertEquals(out.skip.count, expected.length - 1);
-  assertEquals(out.exclude.errors, []);
-  assertEquals(out.exclude.count, expected.length - 1);
-  // maxDepth 2 (@std/fs numbering): weird/locked, at depth 2, is yielded
-  // but not descended into, so nothing is reported about its contents.
-  assertEquals(
-    setDiff(out.maxDepth2.paths, [...ref.values()].filter((r) => r.depth <= 1).map((r) => r.path)),
-    "",
-  );
-  assert(out.maxDepth2.paths.includes(locked));
-  assertEquals(out.maxDepth2.errors, []);
+    // Errors collected in iterator.errors; every other entry still yielded,
+    // the folder's own row included.
+    const expected = [...ref.keys()].filter((p) => p !== `${locked}/secret.txt`);
+    assertEquals(setDiff(out.plain.paths, expected), "");
+    assertEquals(out.plain.errors, [denied]);
+    // onError gets the error with path, op and message; nothing is collected.
+    assertEquals(out.onError.calls, [denied]);
+    assertEquals(out.onError.collected, 0);
+    assertEquals(out.onError.count, expected.length);
+    // walkDirs: the folder is listed with no contents.
+    assertEquals(out.dirs.locked, { dirs: [], files: [] });
+    assertEquals(out.dirs.errors, [denied]);
+    // Not entered at all: skip or exclude it, and no error comes from below it.
+    assertEquals(out.skip.errors, []);
+    assertEquals(out.skip.count, expected.length - 1);
+    assertEquals(out.exclude.errors, []);
+    assertEquals(out.exclude.count, expected.length - 1);
+    // maxDepth 2 (@std/fs numbering): weird/locked, at depth 2, is yielded
+    // but not descended into, so nothing is reported about its contents.
+    assertEquals(
+      setDiff(
+        out.maxDepth2.paths,
+        [...ref.values()].filter((r) => r.depth <= 1).map((r) => r.path),
+      ),
+      "",
+    );
+    assert(out.maxDepth2.paths.includes(locked));
+    assertEquals(out.maxDepth2.errors, []);
+  },
 });

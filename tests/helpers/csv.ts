@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { concat } from "./bytes.ts";
 
 /** One CSV field: its bytes (unescaped) and whether it was quoted. */
 export interface Field {
@@ -19,17 +20,6 @@ export interface Field {
 }
 
 const QUOTE = 0x22, COMMA = 0x2c, NL = 0x0a;
-
-function joinParts(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0].slice();
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 /** Parse CSV bytes into records of fields. Throws on malformed input. */
 export function parseCsv(data: Uint8Array): Field[][] {
@@ -57,7 +47,7 @@ export function parseCsv(data: Uint8Array): Field[][] {
         if (i < n && data[i] !== COMMA && data[i] !== NL) {
           throw new SyntaxError(`csv: byte ${data[i]} after a closing quote at byte ${i}`);
         }
-        rec.push({ bytes: joinParts(parts), quoted: true });
+        rec.push({ bytes: concat(...parts), quoted: true });
       } else {
         const start = i;
         while (i < n && data[i] !== COMMA && data[i] !== NL) {

@@ -12,12 +12,15 @@
  * openat per chunk, relative to the previous chunk's folder.
  *
  * It also creates what Deno cannot: FIFOs, files and folders with raw byte
- * names, folder chains deeper than PATH_MAX, and link times (lutimes).
+ * names, folder chains deeper than PATH_MAX, link times (lutimes) and link
+ * owners (lchown).
  *
  * Linux (glibc) only, x86_64 and aarch64 `struct stat` layouts.
  *
  * @module
  */
+
+import { bytes, concat } from "./bytes.ts";
 
 /** Paths at least this long are handled here rather than by Deno.lstat. */
 export const SHORT_PATH = 4000;
@@ -43,6 +46,7 @@ const symbols = {
   closedir: { parameters: ["pointer"], result: "i32" },
   fstatat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
   utimensat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
+  fchownat: { parameters: ["i32", "buffer", "u32", "u32", "i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
   strerror: { parameters: ["i32"], result: "pointer" },
 } as const;
@@ -75,30 +79,6 @@ export class LibcError extends Error {
 function errno(): number {
   const p = libc().__errno_location();
   return new Deno.UnsafePointerView(p!).getInt32();
-}
-
-const enc = new TextEncoder();
-
-/** UTF-8 bytes of a string. */
-export function bytes(s: string | Uint8Array): Uint8Array {
-  return typeof s === "string" ? enc.encode(s) : s;
-}
-
-/** Concatenate byte strings. */
-export function concat(...parts: (string | Uint8Array)[]): Uint8Array {
-  const bs = parts.map(bytes);
-  const out = new Uint8Array(bs.reduce((n, b) => n + b.length, 0));
-  let o = 0;
-  for (const b of bs) {
-    out.set(b, o);
-    o += b.length;
-  }
-  return out;
-}
-
-/** `dir + "/" + name` on bytes. */
-export function join(dir: string | Uint8Array, name: string | Uint8Array): Uint8Array {
-  return concat(dir, "/", name);
 }
 
 function cstr(b: Uint8Array): Uint8Array<ArrayBuffer> {
@@ -292,6 +272,15 @@ export function lutimes(path: string | Uint8Array, atime: number, mtime: number)
   inParent(bytes(path), (fd, name) => {
     if (libc().utimensat(fd, name, new Uint8Array(ts.buffer), AT_SYMLINK_NOFOLLOW) !== 0) {
       throw new LibcError("utimensat", errno());
+    }
+  });
+}
+
+/** Change the owner and group of an entry itself, links included (Deno.chown follows links). */
+export function lchown(path: string | Uint8Array, uid: number, gid: number): void {
+  inParent(bytes(path), (fd, name) => {
+    if (libc().fchownat(fd, name, uid, gid, AT_SYMLINK_NOFOLLOW) !== 0) {
+      throw new LibcError(`lchown ${new TextDecoder().decode(bytes(path))}`, errno());
     }
   });
 }

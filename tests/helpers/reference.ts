@@ -17,7 +17,8 @@
  * @module
  */
 import { key, type PwalkRow } from "./csv.ts";
-import { bytes, join, listRaw, lstatRaw, type RawStat, SHORT_PATH } from "./libc.ts";
+import { bytes, join } from "./bytes.ts";
+import { closeLibc, listRaw, lstatRaw, type RawStat, SHORT_PATH } from "./libc.ts";
 
 /**
  * One expected row: csv.ts's PwalkRow (its path with bytes below 32
@@ -202,4 +203,16 @@ export function referenceReport(root: string, opts: RefOptions = {}): Reference 
     add(dir.path, dir.st, dir.parentIno, dir.depth, true, fcount, dirsum);
   }
   return { rows, sources };
+}
+
+/**
+ * The reference of a tree listed once before, so that no folder's atime
+ * moves any more (relatime updates it on the first read after a change);
+ * the libc binding is closed after.
+ */
+export function settledReference(root: string, opts: RefOptions = {}): Reference {
+  referenceReport(root);
+  const ref = referenceReport(root, opts);
+  closeLibc();
+  return ref;
 }

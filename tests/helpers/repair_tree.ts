@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { lchown, mkfifo } from "./libc.ts";
 
 /** One entry to create. Paths are relative to the tree's root (`.` is the root). */
 export interface EntrySpec {
@@ -33,42 +34,6 @@ export interface Stat {
 /** rel path (`.` for the root) -> Stat. */
 export type Snapshot = Map<string, Stat>;
 
-const AT_FDCWD = -100;
-const AT_SYMLINK_NOFOLLOW = 0x100;
-
-let libc:
-  | Deno.DynamicLibrary<{
-    fchownat: { parameters: ["i32", "buffer", "u32", "u32", "i32"]; result: "i32" };
-    mkfifo: { parameters: ["buffer", "u32"]; result: "i32" };
-  }>
-  | undefined;
-
-function c() {
-  libc ??= Deno.dlopen("libc.so.6", {
-    fchownat: { parameters: ["i32", "buffer", "u32", "u32", "i32"], result: "i32" },
-    mkfifo: { parameters: ["buffer", "u32"], result: "i32" },
-  });
-  return libc.symbols;
-}
-
-function cstr(s: string): Uint8Array<ArrayBuffer> {
-  const b = new TextEncoder().encode(s + "\0");
-  return new Uint8Array(b);
-}
-
-/** lchown: change a link itself (Deno.chown follows links). */
-export function lchown(path: string, uid: number, gid: number): void {
-  if (c().fchownat(AT_FDCWD, cstr(path), uid, gid, AT_SYMLINK_NOFOLLOW) !== 0) {
-    throw new Error(`lchown ${path} failed`);
-  }
-}
-
-/** Close the libc binding (tests with the resource sanitizer on call it at the end). */
-export function closeRepairLibc(): void {
-  libc?.close();
-  libc = undefined;
-}
-
 /** The absolute path of rel below root. */
 export function at(root: string, rel: string): string {
   return rel === "." ? root : `${root}/${rel}`;
@@ -88,7 +53,7 @@ export function buildTree(root: string, entries: EntrySpec[]): void {
     } else if (e.type === "symlink") {
       Deno.symlinkSync(e.target!, p);
     } else {
-      if (c().mkfifo(cstr(p), 0o600) !== 0) throw new Error(`mkfifo ${p} failed`);
+      mkfifo(p, 0o600);
     }
   }
   for (const e of sorted) setOwnerMode(root, e);

@@ -1,29 +1,36 @@
 /**
- * Running the `pwalk` CLI (and the API through a small script) in a child
- * process, optionally without privileges (setpriv) or with a preloaded shim.
+ * Running commands from the tests: any program ({@link run}, {@link runOk}),
+ * Deno from the checkout ({@link deno}), the `pwalk` CLI ({@link cli},
+ * {@link spawnCli}), a helper script of this folder ({@link helperScript}),
+ * and the API in a child process ({@link apiInChild}); optionally without
+ * privileges ({@link UNPRIVILEGED}), with extra environment variables (an
+ * LD_PRELOAD shim: shim.ts) or killed after a time limit.
  *
  * @module
  */
 
-/** The checkout's root folder. */
+/** The checkout's root folder (no trailing slash). */
 export const REPO: string = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 /** cli.ts of the checkout. */
 export const CLI: string = `${REPO}/cli.ts`;
-/** The API runner script (report_json.ts). */
-export const REPORT_JSON: string = `${REPO}/tests/helpers/report_json.ts`;
 
 /** What a finished child process left. */
 export interface Ran {
   code: number;
   signal: Deno.Signal | null;
   stdout: Uint8Array;
+  /** stdout decoded as UTF-8. */
+  readonly text: string;
   stderr: string;
+  /** Killed because it outlived {@link RunOptions.timeoutMs}. */
+  timedOut: boolean;
 }
 
 /**
  * The setpriv prefix that runs a command as uid 0 without any capability:
  * an ordinary user for file permissions (mode 000 folders owned by root are
- * unreadable), while Deno's cache under /root stays readable.
+ * unreadable), while Deno's cache under /root stays readable. Tests that
+ * use it need setpriv (system.ts: SETPRIV) and root.
  */
 export const UNPRIVILEGED: string[] = [
   "setpriv",
@@ -33,73 +40,118 @@ export const UNPRIVILEGED: string[] = [
   "--",
 ];
 
-/** Options for {@link deno}. */
+/** Options of every runner here. */
 export interface RunOptions {
   /** A command prefix, e.g. {@link UNPRIVILEGED}. */
   prefix?: string[];
-  /** Extra environment variables. */
+  /** Extra environment variables (or the whole environment with clearEnv). */
   env?: Record<string, string>;
+  /** Start from an empty environment. */
+  clearEnv?: boolean;
+  /** The working folder (deno(), cli(): the checkout). */
+  cwd?: string;
+  /** Kill the process (SIGKILL) after this long: a hang guard, never a timing check. */
+  timeoutMs?: number;
 }
 
-function command(args: string[], o: RunOptions, piped: boolean): Deno.Command {
-  const argv = [...(o.prefix ?? []), Deno.execPath(), ...args];
+const dec = new TextDecoder();
+
+function command(cmd: string, args: string[], o: RunOptions): Deno.Command {
+  const argv = [...(o.prefix ?? []), cmd, ...args];
   return new Deno.Command(argv[0], {
     args: argv.slice(1),
-    cwd: REPO,
-    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...o.env },
+    cwd: o.cwd,
+    env: o.env,
+    clearEnv: o.clearEnv,
     stdin: "null",
     stdout: "piped",
-    stderr: piped ? "piped" : "inherit",
+    stderr: "piped",
   });
 }
 
-/** Run `deno <args>` from the checkout and collect its output. */
-export async function deno(args: string[], o: RunOptions = {}): Promise<Ran> {
-  const r = await command(args, o, true).output();
+/** Run a command to its end (stdin closed) and collect what it left. */
+export async function run(cmd: string, args: string[], o: RunOptions = {}): Promise<Ran> {
+  const child = command(cmd, args, o).spawn();
+  let timedOut = false;
+  const timer = o.timeoutMs === undefined ? undefined : setTimeout(() => {
+    timedOut = true;
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }, o.timeoutMs);
+  const out = await child.output();
+  clearTimeout(timer);
   return {
-    code: r.code,
-    signal: r.signal,
-    stdout: r.stdout,
-    stderr: new TextDecoder().decode(r.stderr),
+    code: out.code,
+    signal: out.signal,
+    stdout: out.stdout,
+    get text() {
+      return dec.decode(out.stdout);
+    },
+    stderr: dec.decode(out.stderr),
+    timedOut,
   };
 }
 
-/** Run `deno run -A cli.ts <args>` and collect its output. */
+/** Run a command and fail with its output unless it exits 0. */
+export async function runOk(cmd: string, args: string[], o: RunOptions = {}): Promise<Ran> {
+  const r = await run(cmd, args, o);
+  if (r.code !== 0) {
+    throw new Error(`${cmd} ${args.join(" ")} exited ${r.code}:\n${r.stderr}${r.text}`);
+  }
+  return r;
+}
+
+/** Run `deno <args>` (the running Deno) from the checkout, without colors. */
+export function deno(args: string[], o: RunOptions = {}): Promise<Ran> {
+  return run(Deno.execPath(), args, {
+    cwd: REPO,
+    ...o,
+    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...o.env },
+  });
+}
+
+/** Run `deno run -A cli.ts <args>`. */
 export function cli(args: string[], o: RunOptions = {}): Promise<Ran> {
   return deno(["run", "-A", CLI, ...args], o);
 }
 
-/** Start `deno run -A cli.ts <args>` with stdout and stderr piped. */
+/** Start `deno run -A cli.ts <args>` with stdout and stderr piped (stdin closed). */
 export function spawnCli(args: string[], o: RunOptions = {}): Deno.ChildProcess {
-  return command(["run", "-A", CLI, ...args], o, true).spawn();
+  return command(Deno.execPath(), ["run", "-A", CLI, ...args], {
+    cwd: REPO,
+    ...o,
+    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...o.env },
+  }).spawn();
 }
 
-/** A summary from report_json.ts (JSON-safe fields of ReportSummary). */
+/** Run `deno run -A tests/helpers/<script> <args>` (a child script of the tests). */
+export function helperScript(script: string, args: string[], o: RunOptions = {}): Promise<Ran> {
+  return deno(["run", "-A", "--no-check", `${REPO}/tests/helpers/${script}`, ...args], o);
+}
+
+/** A summary from api_json.ts: the JSON-safe fields of the function's summary. */
 export interface JsonSummary {
   entries: number;
   folders: number;
   bytes: number;
   errors: number;
   badNames: number;
+  entriesChanged: number;
   errorDetails: { path: string; op: string; message: string }[];
 }
 
-/** Run report() in a child process (through report_json.ts) and return its summary. */
+/**
+ * Run report() or repair() in a child process (through api_json.ts), e.g.
+ * as another user or with a preloaded shim, and return its summary.
+ */
 export async function apiInChild(
+  fn: "report" | "repair",
   root: string,
   options: Record<string, unknown>,
   o: RunOptions = {},
 ): Promise<JsonSummary> {
-  const r = await deno(["run", "-A", REPORT_JSON, root, JSON.stringify(options)], o);
-  if (r.code !== 0) throw new Error(`report_json.ts failed (${r.code}): ${r.stderr}`);
-  return JSON.parse(new TextDecoder().decode(r.stdout));
-}
-
-/** Whether a program can be run (found on PATH and exits 0 with these args). */
-export function canRun(cmd: string, args: string[] = ["--version"]): boolean {
-  try {
-    return new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).outputSync().success;
-  } catch {
-    return false;
-  }
+  const r = await helperScript("api_json.ts", [fn, root, JSON.stringify(options)], o);
+  if (r.code !== 0) throw new Error(`api_json.ts ${fn} failed (${r.code}): ${r.stderr}`);
+  return JSON.parse(r.text);
 }

@@ -1,70 +1,23 @@
 /**
- * Test trees: temporary folders, the spec's example tree, generated trees
- * (bench/mktree.py), a wide flat tree, and the edge-case tree.
+ * Test trees: the spec's example tree, generated trees (bench/mktree.py), a
+ * wide flat tree, and the edge-case tree; python3 for what Deno cannot make
+ * quickly or at all.
  *
  * @module
  */
-import { REPO } from "./run.ts";
-import {
-  bytes,
-  concat,
-  join,
-  lutimes,
-  mkdirChain,
-  mkdirRaw,
-  mkfifo,
-  symlinkRaw,
-  writeFileRaw,
-} from "./libc.ts";
+import { REPO, runOk } from "./run.ts";
+import { bytes, join } from "./bytes.ts";
+import { lutimes, mkdirChain, mkdirRaw, mkfifo, symlinkRaw, writeFileRaw } from "./libc.ts";
 
-/** A temporary folder, removed (with any mount below it) on dispose. */
-export interface Temp extends AsyncDisposable {
-  path: string;
-  /** Mount points to unmount before removal. */
-  mounts: string[];
-}
-
-/** Make a temporary folder; `await using t = await tempDir()`. */
-export async function tempDir(prefix = "pwalk-test-"): Promise<Temp> {
-  const path = await Deno.makeTempDir({ prefix });
-  const t: Temp = {
-    path,
-    mounts: [],
-    async [Symbol.asyncDispose]() {
-      for (const m of t.mounts.reverse()) {
-        await new Deno.Command("umount", { args: [m], stdout: "null", stderr: "null" }).output();
-      }
-      await removeTree(path);
-    },
-  };
-  return t;
-}
-
-/** Remove a tree, also one with mode-000 folders and paths beyond PATH_MAX. */
-export async function removeTree(path: string): Promise<void> {
-  try {
-    await Deno.remove(path, { recursive: true });
-  } catch {
-    await new Deno.Command("rm", { args: ["-rf", "--", path] }).output();
-  }
-}
-
-/** Run python3 with a script and arguments; throws on failure. */
-export async function python(script: string, ...args: string[]): Promise<void> {
-  const r = await new Deno.Command("python3", {
-    args: ["-c", script, ...args],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!r.success) throw new Error(`python3 failed: ${new TextDecoder().decode(r.stderr)}`);
+/** Run python3 with a script and arguments; throw on failure, return its stdout. */
+export async function python(script: string, ...args: string[]): Promise<string> {
+  return (await runOk("python3", ["-c", script, ...args])).text;
 }
 
 /** bench/mktree.py DEST --files N --seed S [--weird]. */
 export async function mktree(dest: string, files: number, seed: number, weird = false) {
   const args = [`${REPO}/bench/mktree.py`, dest, "--files", String(files), "--seed", String(seed)];
-  if (weird) args.push("--weird");
-  const r = await new Deno.Command("python3", { args, stdout: "null", stderr: "piped" }).output();
-  if (!r.success) throw new Error(`mktree.py failed: ${new TextDecoder().decode(r.stderr)}`);
+  await runOk("python3", weird ? [...args, "--weird"] : args);
 }
 
 /**
@@ -253,6 +206,3 @@ export function edgeTree(root: string): EdgeTree {
     chainDepth,
   };
 }
-
-/** Concatenate helper re-exported for tests. */
-export { bytes, concat, join };

@@ -13,7 +13,7 @@
  * @module
  */
 import { walk } from "../../mod.ts";
-import { nativeThreads, startNamed } from "./walk_tree.ts";
+import { blockedWorkers, nativeThreads, startNamed } from "./walk_tree.ts";
 
 const [root, how] = Deno.args;
 if (how === "bad-option") {
@@ -45,7 +45,7 @@ async function leaveEarly(): Promise<void> {
     for await (const _ of it) {
       if (++entries < 10) continue;
       if (entries > 10) continue; // aborted: still yielding (a bug)
-      if (how === "stalled-break") await new Promise((r) => setTimeout(r, 300));
+      if (how === "stalled-break") await blockedWorkers();
       workersBefore = nativeThreads().length;
       t0 = performance.now();
       if (how.endsWith("break")) break;

@@ -1,16 +1,16 @@
 /**
  * Child of tests/walk_lifecycle_test.ts: a slow consumer of walk(ROOT).
- * It sleeps 1 ms every 1,000 entries and stalls for STALL_MS once at 10% of
- * the walk, sampling its memory (VmRSS) and the walk's worker threads
- * (alive? state? CPU time?) before, during and after the stall.  Prints
- * JSON on stdout.
+ * It sleeps 1 ms every 1,000 entries and stalls once at 10% of the walk
+ * (until the workers block, then STALL_MS more), sampling its memory
+ * (VmRSS) and the walk's worker threads (alive? state? CPU time?) before,
+ * during and after the stall.  Prints JSON on stdout.
  *
  * usage: deno run -A walk_child_memory.ts ROOT EXPECTED_ENTRIES STALL_MS
  *
  * @module
  */
 import { walk } from "../../mod.ts";
-import { nativeThreads, startNamed } from "./walk_tree.ts";
+import { blockedWorkers, nativeThreads, startNamed } from "./walk_tree.ts";
 
 const [root, expectedArg, stallArg] = Deno.args;
 const expected = Number(expectedArg);
@@ -29,12 +29,12 @@ await startNamed(it); // the workers carry a name of their own
 let entries = 1;
 for await (const _ of it) {
   entries++;
+  // The slow consumer is what is tested: these sleeps stay.
   if (entries % 1000 === 0) await sleep(1);
   if (entries === Math.floor(expected / 10)) {
     rss10 = kib("VmRSS");
-    await sleep(stallMs / 4); // the workers fill the free batches and wait
-    early = nativeThreads();
-    await sleep((stallMs * 3) / 4);
+    early = await blockedWorkers(); // they fill the free batches and wait
+    await sleep(stallMs); // the stall: nothing may run or pile up meanwhile
     late = nativeThreads();
     rssStalled = kib("VmRSS");
   }

@@ -1,54 +1,17 @@
 /**
  * Test helpers for walk() and walkDirs(): generated trees (built lazily,
- * once per test module, removed when the module unloads), an independent
- * reference computed with Deno.readDirSync/Deno.lstatSync, and small
- * helpers to run child scripts (optionally without root's capabilities).
+ * once per test module, in its scratch folder), an independent reference
+ * computed with Deno.readDirSync/Deno.lstatSync, and the walk's worker
+ * threads as /proc shows them.
  *
  * @module
  */
-
-const here = new URL(".", import.meta.url).pathname;
-/** The checkout's root folder. */
-export const REPO: string = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
-const MKTREE = `${REPO}/bench/mktree.py`;
+import { mountTmpfs, scratchDir } from "./temp.ts";
+import { mktree, python } from "./tree.ts";
+import { waitFor } from "./wait.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-let scratch: string | undefined;
-const mounts: string[] = [];
-
-/** A fresh folder for this test module, removed when the module unloads. */
-export function scratchDir(): string {
-  if (!scratch) {
-    scratch = Deno.makeTempDirSync({ prefix: "pwalk-walk-test-" });
-    globalThis.addEventListener("unload", () => {
-      for (const m of mounts) new Deno.Command("umount", { args: ["-l", m] }).outputSync();
-      // mode-000 folders are removable by root; as another user, chmod first.
-      new Deno.Command("chmod", { args: ["-R", "u+rwx", scratch!] }).outputSync();
-      Deno.removeSync(scratch!, { recursive: true });
-    });
-  }
-  return scratch;
-}
-
-/** Remember a mount point to unmount when the module unloads (if still mounted). */
-export function rememberMount(path: string): void {
-  mounts.push(path);
-}
-
-/** Run python3 with a script and arguments; throw on failure, return stdout. */
-export async function python(script: string, ...args: string[]): Promise<string> {
-  const out = await new Deno.Command("python3", {
-    args: ["-c", script, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    throw new Error(`python3 failed (${out.code}): ${dec.decode(out.stderr)}`);
-  }
-  return dec.decode(out.stdout);
-}
 
 function lazy(build: () => Promise<string>): () => Promise<string> {
   let p: Promise<string> | undefined;
@@ -64,12 +27,7 @@ function lazy(build: () => Promise<string>): () => Promise<string> {
  */
 export const weirdTree: () => Promise<string> = lazy(async () => {
   const dest = `${scratchDir()}/weird-tree`;
-  const out = await new Deno.Command("python3", {
-    args: [MKTREE, dest, "--files", "20000", "--seed", "3", "--weird"],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!out.success) throw new Error(`mktree failed: ${dec.decode(out.stderr)}`);
+  await mktree(dest, 20000, 3, true);
   await python(WARM, dest);
   return dest;
 });
@@ -91,12 +49,8 @@ export const BIG_FILES = 100_000;
 export const bigTree: () => Promise<string> = lazy(async () => {
   const mnt = `${scratchDir()}/big`;
   Deno.mkdirSync(mnt);
-  const m = await new Deno.Command("mount", {
-    args: ["-t", "tmpfs", "-o", "size=64m,mode=0755", "pwalk-walk-test", mnt],
-    stderr: "piped",
-  }).output();
-  if (m.success) rememberMount(mnt);
-  else console.log(`bigTree: no tmpfs (${dec.decode(m.stderr).trim()}): building on disk`);
+  const why = await mountTmpfs(mnt, "size=64m,mode=0755");
+  if (why) console.log(`bigTree: no tmpfs (${why}): building on disk`);
   const dest = `${mnt}/tree`;
   await python(
     `
@@ -211,6 +165,46 @@ interface PyStat {
   atime_ns?: string;
 }
 
+/** What lstat says about an entry. */
+type Facts = Pick<
+  RefEntry,
+  | "kind"
+  | "size"
+  | "mode"
+  | "uid"
+  | "gid"
+  | "ino"
+  | "dev"
+  | "nlink"
+  | "blocks"
+  | "mtime"
+  | "atime"
+  | "ctime"
+  | "ctimeNs"
+>;
+
+const S_IFMT = 0o170000;
+const KINDS: Record<number, Kind> = { 0o040000: "dir", 0o120000: "symlink", 0o100000: "file" };
+
+/** The facts python gave for a path that is not UTF-8. */
+function fromPython(s: PyStat): Facts {
+  return {
+    kind: KINDS[s.mode! & S_IFMT] ?? "other",
+    size: s.size!,
+    mode: s.mode!,
+    uid: s.uid!,
+    gid: s.gid!,
+    ino: s.ino!,
+    dev: s.dev!,
+    nlink: s.nlink!,
+    blocks: s.blocks!,
+    mtime: Number(BigInt(s.mtime_ns!) / 1_000_000n),
+    atime: Number(BigInt(s.atime_ns!) / 1_000_000n),
+    ctime: Number(BigInt(s.ctime_ns) / 1_000_000_000n) * 1000,
+    ctimeNs: BigInt(s.ctime_ns),
+  };
+}
+
 /**
  * The reference: every entry below `root` (and the root), computed with
  * Deno.readDirSync and Deno.lstatSync.  Folders are entered with
@@ -231,15 +225,26 @@ export async function reference(root: string): Promise<Map<string, RefEntry>> {
       rawByLossy.set(dec.decode(bytes), [bytes, st]);
     }
   }
-  const make = (
+  const entry = (
     path: string,
     name: string,
-    i: Deno.FileInfo,
+    facts: Facts,
     depth: number,
     parentIno: number,
+    rawPath?: Uint8Array,
   ): RefEntry => ({
     path,
+    ...(rawPath ? { rawPath } : {}),
     name,
+    ...facts,
+    depth,
+    parentIno,
+    fcount: -1,
+    dirsum: 0,
+    dirs: [],
+    files: [],
+  });
+  const fromDeno = (path: string, i: Deno.FileInfo): Facts => ({
     kind: kindOf(i),
     size: i.size,
     mode: i.mode!,
@@ -253,58 +258,12 @@ export async function reference(root: string): Promise<Map<string, RefEntry>> {
     atime: i.atime!.getTime(),
     ctime: i.ctime!.getTime(),
     ctimeNs: BigInt(py[hex(enc.encode(path))]?.ctime_ns ?? "-1"),
-    depth,
-    parentIno,
-    fcount: -1,
-    dirsum: 0,
-    dirs: [],
-    files: [],
   });
-  const fromPy = (
-    path: string,
-    name: string,
-    bytes: Uint8Array,
-    s: PyStat,
-    depth: number,
-    parentIno: number,
-  ): RefEntry => {
-    const fmt = s.mode! & 0o170000;
-    return {
-      path,
-      rawPath: bytes,
-      name,
-      kind: fmt === 0o040000
-        ? "dir"
-        : fmt === 0o120000
-        ? "symlink"
-        : fmt === 0o100000
-        ? "file"
-        : "other",
-      size: s.size!,
-      mode: s.mode!,
-      uid: s.uid!,
-      gid: s.gid!,
-      ino: s.ino!,
-      dev: s.dev!,
-      nlink: s.nlink!,
-      blocks: s.blocks!,
-      mtime: Number(BigInt(s.mtime_ns!) / 1_000_000n),
-      atime: Number(BigInt(s.atime_ns!) / 1_000_000n),
-      ctime: Number(BigInt(s.ctime_ns) / 1_000_000_000n) * 1000,
-      ctimeNs: BigInt(s.ctime_ns),
-      depth,
-      parentIno,
-      fcount: -1,
-      dirsum: 0,
-      dirs: [],
-      files: [],
-    };
-  };
 
   const cwd = Deno.cwd();
   try {
     const rootInfo = Deno.statSync(root);
-    const top = make(root, root.slice(root.lastIndexOf("/") + 1), rootInfo, -1, 0);
+    const top = entry(root, root.slice(root.lastIndexOf("/") + 1), fromDeno(root, rootInfo), -1, 0);
     map.set(root, top);
     Deno.chdir(root);
     const visit = (dir: RefEntry) => {
@@ -314,9 +273,9 @@ export async function reference(root: string): Promise<Map<string, RefEntry>> {
         let e: RefEntry;
         const raw = rawByLossy.get(path);
         if (raw) {
-          e = fromPy(path, d.name, raw[0], raw[1], dir.depth + 1, dir.ino);
+          e = entry(path, d.name, fromPython(raw[1]), dir.depth + 1, dir.ino, raw[0]);
         } else {
-          e = make(path, d.name, Deno.lstatSync(d.name), dir.depth + 1, dir.ino);
+          e = entry(path, d.name, fromDeno(path, Deno.lstatSync(d.name)), dir.depth + 1, dir.ino);
         }
         map.set(path, e);
         dir.fcount++;
@@ -432,52 +391,19 @@ export function nativeThreads(name: string = WORKER_NAME): ThreadInfo[] {
   return out;
 }
 
-/** Result of a child script. */
-export interface ChildResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-  /** Killed by the timeout. */
-  timedOut: boolean;
-  ms: number;
-}
-
 /**
- * Run `deno run -A tests/helpers/<script> args...`, optionally without any
- * capability (uid 0 then cannot read a root-owned mode-000 folder), killed
- * after timeoutMs.
+ * Wait until the walk's workers (see {@link startNamed}) are all asleep
+ * (state S): with a consumer that stopped reading, they have filled every
+ * free batch and wait for one. Returns them.
  */
-export async function runChild(
-  script: string,
-  args: string[],
-  opts: { unprivileged?: boolean; timeoutMs?: number } = {},
-): Promise<ChildResult> {
-  const deno = [Deno.execPath(), "run", "-A", "--no-check", `${here}${script}`, ...args];
-  const argv = opts.unprivileged
-    ? ["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--ambient-caps=-all", ...deno]
-    : deno;
-  const t0 = performance.now();
-  const child = new Deno.Command(argv[0], {
-    args: argv.slice(1),
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already gone */ }
-  }, opts.timeoutMs ?? 30_000);
-  const out = await child.output();
-  clearTimeout(timer);
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-    timedOut,
-    ms: performance.now() - t0,
-  };
+export function blockedWorkers(): Promise<ThreadInfo[]> {
+  return waitFor(() => {
+    const ts = nativeThreads();
+    return ts.length > 0 && ts.every((t) => t.state === "S") ? ts : undefined;
+  }, {
+    what: "the walk's workers to block on full batches",
+    detail: () => JSON.stringify(nativeThreads()),
+  });
 }
 
 /**

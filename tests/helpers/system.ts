@@ -1,0 +1,103 @@
+/**
+ * What a test needs from the system that `deno task test` cannot install:
+ * programs and files of Debian packages (qemu-user, llvm, gcc...), which
+ * only .ci/run installs.
+ *
+ * A test that needs them is declared with {@link testNeeding}. When one is
+ * missing, outside CI the test is ignored with one line naming the package;
+ * in CI (`CI=true`, set by .ci/run) it fails, naming the package, so CI can
+ * never skip it silently.
+ *
+ * @example
+ * ```ts ignore
+ * testNeeding([ZSTD], { name: "the zstd command reads it", async fn() { ... } });
+ * ```
+ *
+ * @module
+ */
+
+/** A program (looked up on PATH) or an absolute file path, and the Debian package that has it. */
+export interface Need {
+  /** A command name, or an absolute path that must exist. */
+  tool: string;
+  /** The Debian package to install for it. */
+  debianPackage: string;
+}
+
+/** A program or file a test needs, and its Debian package. */
+export function requireTool(tool: string, debianPackage: string): Need {
+  return { tool, debianPackage };
+}
+
+/** The C compiler (LD_PRELOAD shims). */
+export const CC: Need = requireTool("cc", "gcc");
+/** The zstd command (the independent decompressor). */
+export const ZSTD: Need = requireTool("zstd", "zstd");
+/** setpriv (run.ts: UNPRIVILEGED). */
+export const SETPRIV: Need = requireTool("setpriv", "util-linux");
+/** qemu-aarch64, to run the aarch64 library. */
+export const QEMU_AARCH64: Need = requireTool("qemu-aarch64", "qemu-user");
+/** The aarch64 glibc qemu-aarch64 runs with (-L /usr/aarch64-linux-gnu). */
+export const AARCH64_LIBC: Need = requireTool(
+  "/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1",
+  "libc6-arm64-cross",
+);
+/** llvm-nm. */
+export const LLVM_NM: Need = requireTool("llvm-nm", "llvm");
+/** llvm-objdump. */
+export const LLVM_OBJDUMP: Need = requireTool("llvm-objdump", "llvm");
+/** The file command. */
+export const FILE: Need = requireTool("file", "file");
+
+/** Whether this is CI (`CI=true`): there every need is required. */
+export const IN_CI: boolean = Deno.env.get("CI") === "true";
+
+function isExecutable(path: string): boolean {
+  try {
+    const s = Deno.statSync(path);
+    return s.isFile && ((s.mode ?? 0o111) & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the need is met: the file exists, or the program is on PATH. */
+export function present(n: Need): boolean {
+  if (n.tool.startsWith("/")) {
+    try {
+      Deno.statSync(n.tool);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  const dirs = (Deno.env.get("PATH") ?? "").split(":").filter((d) => d !== "");
+  return dirs.some((d) => isExecutable(`${d}/${n.tool}`));
+}
+
+/** The needs not met, as `tool (Debian package p)`, joined; "" when all are met. */
+export function missing(needs: Need[]): string {
+  return needs.filter((n) => !present(n))
+    .map((n) => `${n.tool} (Debian package ${n.debianPackage})`).join(", ");
+}
+
+/**
+ * Deno.test(def) for a test that needs system packages. When one is
+ * missing: outside CI the test is ignored and one line says which package
+ * it needs; in CI the test fails with that message.
+ */
+export function testNeeding(needs: Need[], def: Deno.TestDefinition): void {
+  const lack = missing(needs);
+  if (lack === "") return Deno.test(def);
+  if (IN_CI) {
+    return Deno.test({
+      ...def,
+      fn() {
+        const them = lack.includes(",") ? "them" : "it";
+        throw new Error(`CI=true and this test needs ${lack}: .ci/run must install ${them}`);
+      },
+    });
+  }
+  if (!def.ignore) console.log(`ignored outside CI: "${def.name}" needs ${lack}`);
+  Deno.test({ ...def, ignore: true });
+}

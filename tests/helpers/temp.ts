@@ -1,0 +1,115 @@
+/**
+ * Temporary folders of the tests, and tmpfs mounts inside them: a folder per
+ * test ({@link tempDir}, removed on dispose) or per test module
+ * ({@link scratchDir}, removed when the module unloads). Either is removed
+ * with any tmpfs mounted below it by {@link mountTmpfs}, mode-000 folders
+ * and paths beyond PATH_MAX included.
+ *
+ * Nothing here assumes a file system: the tests also pass with TMPDIR on a
+ * tmpfs (README, Development).
+ *
+ * @module
+ */
+
+/** A temporary folder, removed (with any tmpfs mounted below it) on dispose. */
+export interface Temp extends AsyncDisposable {
+  path: string;
+}
+
+/** Mount points made by {@link mountTmpfs} and not unmounted yet. */
+const mounted: string[] = [];
+
+/** Unmount (lazily) every mount made here at or below path, deepest first. */
+function unmountBelow(path: string): void {
+  for (let i = mounted.length - 1; i >= 0; i--) {
+    const m = mounted[i];
+    if (m !== path && !m.startsWith(`${path}/`)) continue;
+    new Deno.Command("umount", { args: ["-l", m], stdout: "null", stderr: "null" }).outputSync();
+    mounted.splice(i, 1);
+  }
+}
+
+/** Remove a tree and what is mounted below it; also mode-000 folders and long paths. */
+export function removeTree(path: string): void {
+  unmountBelow(path);
+  try {
+    Deno.removeSync(path, { recursive: true });
+  } catch {
+    // Not root: folders without permissions first; rm works below PATH_MAX's reach.
+    new Deno.Command("chmod", { args: ["-R", "u+rwx", "--", path], stderr: "null" }).outputSync();
+    new Deno.Command("rm", { args: ["-rf", "--", path] }).outputSync();
+  }
+}
+
+/** Make a temporary folder; `await using tmp = await tempDir()`. */
+export async function tempDir(prefix = "pwalk-test-"): Promise<Temp> {
+  const path = await Deno.makeTempDir({ prefix });
+  return {
+    path,
+    [Symbol.asyncDispose]() {
+      removeTree(path);
+      return Promise.resolve();
+    },
+  };
+}
+
+let scratch: string | undefined;
+
+/** A folder for the whole test module (trees built once and shared), removed when it unloads. */
+export function scratchDir(): string {
+  if (!scratch) {
+    const path = Deno.makeTempDirSync({ prefix: "pwalk-module-" });
+    scratch = path;
+    globalThis.addEventListener("unload", () => removeTree(path));
+  }
+  return scratch;
+}
+
+/**
+ * Mount a tmpfs on the folder `dir` with mount options (e.g. "size=4m");
+ * it is unmounted when the temporary folder holding it is removed. Returns
+ * "" or why it could not be mounted.
+ */
+export async function mountTmpfs(dir: string, options: string): Promise<string> {
+  const m = await new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", options, "pwalk-test", dir],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!m.success) return new TextDecoder().decode(m.stderr).trim() || `mount exited ${m.code}`;
+  mounted.push(dir);
+  return "";
+}
+
+let mountable: boolean | undefined;
+
+/**
+ * Whether this process may mount a tmpfs (root with CAP_SYS_ADMIN, outside
+ * a locked container): tested once, by mounting one. When it may not, the
+ * tests that need it are ignored (`ignore: !canMountTmpfs()`) and this says
+ * so once, on one line.
+ */
+export function canMountTmpfs(): boolean {
+  if (mountable === undefined) {
+    mountable = false;
+    if (Deno.build.os === "linux") {
+      const dir = Deno.makeTempDirSync({ prefix: "pwalk-mount-probe-" });
+      try {
+        mountable = new Deno.Command("mount", {
+          args: ["-t", "tmpfs", "-o", "size=1m", "pwalk-probe", dir],
+          stdout: "null",
+          stderr: "null",
+        }).outputSync().success;
+        if (mountable) new Deno.Command("umount", { args: [dir] }).outputSync();
+      } catch {
+        // no mount command
+      } finally {
+        Deno.removeSync(dir);
+      }
+    }
+    if (!mountable) {
+      console.log("ignored: the tests that mount a tmpfs (needs root with CAP_SYS_ADMIN)");
+    }
+  }
+  return mountable;
+}
