@@ -26,6 +26,7 @@ export {
   walk,
   type WalkDir,
   walkDirs,
+  type WalkDirsOptions,
   WalkEntry,
   type WalkIterator,
   type WalkOptions,

@@ -165,7 +165,7 @@ async function run(argv: string[]): Promise<number> {
       output,
       header: !!flags.header,
       noSnap: !!flags.NoSnap,
-      maxDepth,
+      pwalkDepth: maxDepth,
       exclude,
       oneFileSystem: !!(flags.x || flags["one-file-system"]),
       threads,

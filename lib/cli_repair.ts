@@ -446,7 +446,7 @@ export function chownMain(args: string[]): Promise<number> {
           to: { uid, gid },
           apply,
           ...runOptions(flags, exclude, threads, journal),
-          maxDepth,
+          pwalkDepth: maxDepth,
           signal,
           onProgress,
         }),

@@ -43,7 +43,7 @@ export class WalkEntry {
   readonly atime: number;
   /** st_ctime, ms since the epoch. */
   readonly ctime: number;
-  /** st_mode with the file-type bits (e.g. 0o100644). */
+  /** st_mode with the file-type bits (e.g. 0o100644); only the type bits with `stat: false`. */
   readonly mode: number;
   /** Owner uid. */
   readonly uid: number;
@@ -82,7 +82,7 @@ export class WalkEntry {
     name: string,
     v: DataView,
     o: number,
-    viaLink: boolean,
+    flags: number,
     pathBytes: Uint8Array | undefined,
   ) {
     const mode = v.getUint32(o + 20, true);
@@ -92,29 +92,48 @@ export class WalkEntry {
     this.isFile = fmt === S_IFREG;
     this.isDirectory = fmt === S_IFDIR;
     this.isSymlink = fmt === S_IFLNK;
+    this.mode = mode;
+    this.ino = v.getFloat64(o + 48, true);
+    this.depth = v.getInt32(o + 16, true);
+    this.parentIno = v.getFloat64(o + 72, true);
+    this.fcount = v.getFloat64(o + 104, true);
+    this.viaLink = (flags & RecFlag.VIA_LINK) !== 0;
+    this.pathBytes = pathBytes;
+    if (flags & RecFlag.NO_STAT) {
+      // Only the listing's type and inode are known (walk's `stat: false`).
+      this.size =
+        this.mtime =
+        this.atime =
+        this.ctime =
+          NaN;
+      this.uid =
+        this.gid =
+        this.dev =
+        this.nlink =
+        this.blocks =
+        this.dirsum =
+          NaN;
+      return;
+    }
     this.size = v.getFloat64(o + 40, true);
     this.mtime = v.getFloat64(o + 88, true);
     this.atime = v.getFloat64(o + 80, true);
     this.ctime = v.getFloat64(o + 96, true);
-    this.mode = mode;
     this.uid = v.getUint32(o + 24, true);
     this.gid = v.getUint32(o + 28, true);
-    this.ino = v.getFloat64(o + 48, true);
     this.dev = v.getFloat64(o + 56, true);
     this.nlink = v.getFloat64(o + 32, true);
     this.blocks = v.getFloat64(o + 64, true);
-    this.depth = v.getInt32(o + 16, true);
-    this.parentIno = v.getFloat64(o + 72, true);
-    this.fcount = v.getFloat64(o + 104, true);
     this.dirsum = v.getFloat64(o + 112, true);
-    this.viaLink = viaLink;
-    this.pathBytes = pathBytes;
   }
 }
 
-/** A decoded record: an entry (with its kind), an error, or a change. */
+/**
+ * A decoded record: an entry (with its kind, its hold field and whether it
+ * is a link to a folder), an error, or a change.
+ */
 export type Decoded =
-  | { kind: 0 | 1 | 2; entry: WalkEntry }
+  | { kind: 0 | 1 | 2; entry: WalkEntry; hold: number; linkDir: boolean }
   | { kind: 3; error: WalkError }
   | { kind: 4; change: ChangeRecord };
 
@@ -199,7 +218,9 @@ export function decodeBatch(out: BigUint64Array, into: Decoded[]): void {
     } else {
       into.push({
         kind: kind as 0 | 1 | 2,
-        entry: new WalkEntry(path, name, view, o, (kf & RecFlag.VIA_LINK) !== 0, bytes),
+        entry: new WalkEntry(path, name, view, o, kf, bytes),
+        hold: view.getUint32(o + 120, true),
+        linkDir: (kf & RecFlag.LINK_DIR) !== 0,
       });
     }
   }

@@ -157,6 +157,15 @@ const symbols = {
     ],
     result: "i64", // int64_t: message length
   },
+  pw_walk_descend: {
+    parameters: [
+      "pointer", // pw_job *j
+      "u32", // uint32_t token
+      "buffer", // const uint8_t *mask
+      "u32", // uint32_t n
+    ],
+    result: "i32", // int32_t: 0 or -EINVAL
+  },
   pw_job_free: {
     parameters: [
       "pointer", // pw_job *j
@@ -194,6 +203,9 @@ export const Opt = {
   RECORDS: 21,
   LEAF_DEPTH: 22,
   SKIP_FD: 24,
+  HOLD: 26,
+  NO_STAT: 27,
+  LINK_DIRS: 28,
   ROOT: 100,
   OUTPUT: 101,
   EXCLUDE: 102,
@@ -204,7 +216,12 @@ export const Opt = {
 export const RecKind = { ENTRY: 0, DIR: 1, SUBDIR: 2, ERROR: 3, CHANGE: 4 } as const;
 
 /** Record flags: enum pw_rec_flag in native/channel.h. */
-export const RecFlag = { VIA_LINK: 1 << 4, NOT_UTF8: 1 << 5 } as const;
+export const RecFlag = {
+  VIA_LINK: 1 << 4,
+  NOT_UTF8: 1 << 5,
+  LINK_DIR: 1 << 6,
+  NO_STAT: 1 << 7,
+} as const;
 
 /** Error operations: enum pw_op in native/pwalk.h (index = value). */
 export const OP_NAMES: readonly string[] = [

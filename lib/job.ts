@@ -269,6 +269,17 @@ export class NativeJob implements AsyncDisposable {
     this.#pending = undefined;
   }
 
+  /**
+   * Held walks: enter the subfolders of the folder whose row carried
+   * `token`, those i with `mask[i]` set (in the order they were listed).
+   */
+  descend(token: number, mask: Uint8Array<ArrayBuffer>): void {
+    const rc = native().pw_walk_descend(this.#job, token, mask, mask.length);
+    if (rc !== 0) {
+      throw new Error(`pwalk: internal error: no held folder ${token} of ${mask.length}`);
+    }
+  }
+
   /** The error details the job kept. */
   errors(): WalkError[] {
     const sym = native();

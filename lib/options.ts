@@ -40,10 +40,13 @@ export interface CommonOptions {
   /** Skip folders named exactly `.snapshot` (pwalk `--NoSnap`). Default false. */
   noSnap?: boolean;
   /**
-   * pwalk's `--depth N`: folders whose depth column would be N or more are
-   * neither listed nor entered; 0 (the default) means unlimited.
+   * pwalk's `--depth N`: folders whose directory-depth column would be N or
+   * more (the root's folders are 0) get no row and are not entered; the
+   * files beside them still get theirs. 0 (the default) means unlimited.
+   * (Not @std/fs walk's `maxDepth`, which {@link walk} takes: a different
+   * rule, hence a different name.)
    */
-  maxDepth?: number;
+  pwalkDepth?: number;
   /** Full folder paths to skip, with everything below them (pwalk `--exclude`). */
   exclude?: string[];
   /** Stay on the root's file system (pwalk `-x`). Default false. */
@@ -85,8 +88,8 @@ export function commonNative(root: string, o: CommonOptions): NativeOption[] {
   const out: NativeOption[] = [[Opt.ROOT, root]];
   if (o.threads !== undefined) out.push([Opt.THREADS, checkInt("threads", o.threads, 1, 1024)]);
   if (o.noSnap) out.push([Opt.NOSNAP, 1]);
-  if (o.maxDepth !== undefined) {
-    out.push([Opt.MAXDEPTH, checkInt("maxDepth", o.maxDepth, 0, 2 ** 31 - 1)]);
+  if (o.pwalkDepth !== undefined) {
+    out.push([Opt.MAXDEPTH, checkInt("pwalkDepth", o.pwalkDepth, 0, 2 ** 31 - 1)]);
   }
   if (o.oneFileSystem) out.push([Opt.ONE_FS, 1]);
   for (const e of o.exclude ?? []) out.push([Opt.EXCLUDE, normaliseFolder(e)]);

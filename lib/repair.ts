@@ -40,7 +40,7 @@ export interface ChangeOptions extends CommonOptions {
 }
 
 /** Options of {@link repair} (docs/repair.md's options). */
-export interface RepairOptions extends Omit<ChangeOptions, "maxDepth"> {
+export interface RepairOptions extends Omit<ChangeOptions, "pwalkDepth"> {
   /** Groups to replace as if they were private (repair-shared's `--change-gids`). */
   changeGids?: number[];
   /** Folders get g+rwx and everything else g+rw (instead of g+rx and g+r). Default false. */
@@ -282,7 +282,7 @@ export async function repair(root: string, options: RepairOptions = {}): Promise
   checkRoot(root, options.force);
   const opts = commonNative(root, {
     ...options,
-    maxDepth: undefined,
+    pwalkDepth: undefined,
     exclude: mapExcludes(root, options.exclude),
   });
   if (options.forceGroupWritable) opts.push([Opt.FORCE_GW, 1]);

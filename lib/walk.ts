@@ -16,7 +16,7 @@ export { WalkEntry };
 
 /** Options of {@link walk} and {@link walkDirs} (after @std/fs walk's). */
 export interface WalkOptions
-  extends Omit<CommonOptions, "maxDepth" | "onProgress" | "progressIntervalMs" | "maxErrors"> {
+  extends Omit<CommonOptions, "pwalkDepth" | "onProgress" | "progressIntervalMs" | "maxErrors"> {
   /**
    * As in @std/fs walk: the root is depth 0, its entries depth 1, ...;
    * entries deeper than this are not yielded and folders at this depth are
@@ -51,6 +51,14 @@ export interface WalkOptions
    * on. Without it errors are collected in the iterator's `errors`.
    */
   onError?: (error: WalkError) => void;
+  /**
+   * Stat each entry (the default). `false` lists names and types from the
+   * folder listings alone, with no stat per entry (os.walk's and @std/fs
+   * walk's use): much faster, and every stat fact of an entry (size, times,
+   * uid, ...) is then NaN. Names whose type the file system does not give in
+   * its listings, and folders under `oneFileSystem`, are still stat'ed.
+   */
+  stat?: boolean;
   /** Tuning: bytes per batch region (default 128 KiB: smaller batches keep V8 from allocating each batch's path string in large-object space, which only full GCs free). */
   batchBytes?: number;
   /** Tuning: batches beyond one per thread (default 4). */
@@ -63,13 +71,30 @@ export interface WalkIterator<T> extends AsyncIterableIterator<T> {
   readonly errors: WalkError[];
 }
 
+/** Options of {@link walkDirs}: {@link WalkOptions} and the order of folders. */
+export interface WalkDirsOptions extends WalkOptions {
+  /**
+   * os.walk's `topdown`. `true` (the default): a folder is yielded before
+   * its subfolders, and the names left in its `dirs` when the loop body
+   * returns decide which subfolders are entered (remove names in place to
+   * prune, as with os.walk). `false`: a folder is yielded after all its
+   * subfolders (bottom-up); changing `dirs` then changes nothing.
+   */
+  topDown?: boolean;
+}
+
 /** One folder, the shape of Python's os.walk: (dirpath, dirnames, filenames). */
 export interface WalkDir {
   /** The folder's path. */
   path: string;
-  /** Names of its subfolders (not entered ones excluded by skip/exclude/noSnap). */
+  /**
+   * Names of its subfolders, and of symbolic links to folders (os.walk's
+   * rule; entered only with `followSymlinks`), without those left out by
+   * skip/exclude/noSnap. Top-down, remove names to keep them from being
+   * entered.
+   */
   dirs: string[];
-  /** Names of everything else in it (files, links, FIFOs, ...). */
+  /** Names of everything else in it (files, other links, FIFOs, ...). */
   files: string[];
   /** The folder itself, with its stat facts, fcount and dirsum. */
   entry: WalkEntry;
@@ -84,12 +109,21 @@ interface Plan {
   maxDepth: number;
 }
 
-function plan(root: string, o: WalkOptions): Plan {
+/** What walkDirs asks of the native walk beyond walk()'s. */
+interface DirsMode {
+  /** Subfolders wait for the answer of their folder's row (top-down pruning). */
+  hold: boolean;
+}
+
+function plan(root: string, o: WalkOptions, dirs?: DirsMode): Plan {
   const maxDepth = o.maxDepth ?? Infinity;
   if (!(maxDepth >= 0) || (maxDepth !== Infinity && !Number.isInteger(maxDepth))) {
     throw new RangeError(`pwalk: maxDepth must be a whole number >= 0, got ${maxDepth}`);
   }
-  const opts = commonNative(root, { ...o, maxDepth: undefined, maxErrors: 0 });
+  const opts = commonNative(root, { ...o, pwalkDepth: undefined, maxErrors: 0 });
+  if (o.stat === false) opts.push([Opt.NO_STAT, 1]);
+  if (dirs) opts.push([Opt.LINK_DIRS, 1]);
+  if (dirs?.hold) opts.push([Opt.HOLD, 1]);
   // @std/fs depth d is pwalk depth d-1: folders at the last level are handed
   // over as entries and never entered. (maxDepth 0: the root's folders are
   // not entered either, and its entries are filtered out below.)
@@ -100,13 +134,15 @@ function plan(root: string, o: WalkOptions): Plan {
   return { native: opts, maxDepth };
 }
 
-/** Run the native walk, yielding decoded records batch by batch. */
+/** Run the native walk, yielding decoded records batch by batch; `ctl.job` is the job. */
 async function* records(
   o: WalkOptions,
   p: Plan,
   errors: WalkError[],
+  ctl: { job?: NativeJob; jsSkip?: boolean } = {},
 ): AsyncGenerator<Decoded[]> {
-  const skip = o.skip?.length ? o.skip : undefined;
+  // Top-down walkDirs tests skip itself, when it answers for each folder.
+  const skip = o.skip?.length && !ctl.jsSkip ? o.skip : undefined;
   let callback:
     | Deno.UnsafeCallback<{ parameters: ["pointer", "usize"]; result: "i32" }>
     | undefined;
@@ -127,6 +163,7 @@ async function* records(
     return native().pw_walk_start(opts, callback?.pointer ?? null);
   };
   await using job = await NativeJob.start(p.native, start, o, () => callback?.close());
+  ctl.job = job;
   for await (const batch of job.batches()) {
     for (const d of batch) {
       if (d.kind === RecKind.ERROR) {
@@ -208,59 +245,119 @@ function folderKey(bytes: Uint8Array): string {
   }
 }
 
+/** The key of an entry's folder, and of the entry itself. */
+function parentKey(e: WalkEntry): string {
+  if (e.pathBytes) {
+    const cut = e.pathBytes.lastIndexOf(0x2f);
+    return folderKey(e.pathBytes.subarray(0, cut > 0 ? cut : 1));
+  }
+  const cut = e.path.length - e.name.length;
+  return e.path.slice(0, cut > 1 ? cut - 1 : cut);
+}
+function selfKey(e: WalkEntry): string {
+  return e.pathBytes ? folderKey(e.pathBytes) : e.path;
+}
+
+/** What walkDirs gathers for a folder until it can be yielded. */
+interface Gathered {
+  dirs: string[];
+  files: string[];
+  /** Subfolders to be entered: [name, index + 1 in the native hold]. */
+  entered: [string, number][];
+  /** Bottom-up: entered subfolders yielded so far. */
+  done: number;
+  /** The folder's own row, once it came. */
+  entry?: WalkEntry;
+  /** Its row's hold token (top-down). */
+  token: number;
+}
+
 /**
- * Walk `root` folder by folder, in the shape of Python's os.walk: one
- * {@link WalkDir} per folder with its path and the names of its subfolders
- * and other entries. Order is not defined (folders are read in parallel).
+ * Walk `root` folder by folder, in the shape (and with the contract) of
+ * Python's os.walk: one {@link WalkDir} per folder with its path and the
+ * names of its subfolders and other entries. Top-down by default: a folder
+ * comes before its subfolders, and removing names from its `dirs` (in
+ * place) keeps the walk out of them; folders are still read in parallel,
+ * many at a time. `topDown: false` gives every folder after its subfolders.
+ * Order among folders that are not above one another is not defined.
  *
- * @example List every folder with its file count
+ * @example List every folder with its file count, skipping .git folders
  * ```ts ignore
  * import { walkDirs } from "jsr:@pwalk/cli";
- * for await (const d of walkDirs("/data")) console.log(d.path, d.files.length);
+ * for await (const d of walkDirs("/data", { stat: false })) {
+ *   const i = d.dirs.indexOf(".git");
+ *   if (i >= 0) d.dirs.splice(i, 1); // not entered
+ *   console.log(d.path, d.files.length);
+ * }
  * ```
  */
-export function walkDirs(root: string, options: WalkOptions = {}): WalkIterator<WalkDir> {
+export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkIterator<WalkDir> {
   const errors: WalkError[] = [];
+  const topDown = options.topDown ?? true;
   async function* gen(): AsyncGenerator<WalkDir> {
-    const p = plan(root, options);
+    const p = plan(root, options, { hold: topDown });
     const skip = options.skip?.length ? options.skip : undefined;
     if (skip?.some((r) => r.test(root))) return;
     const lastDepth = p.maxDepth - 1;
-    const open = new Map<string, { dirs: string[]; files: string[] }>();
-    const slot = (parent: string) => {
-      let s = open.get(parent);
-      if (!s) open.set(parent, s = { dirs: [], files: [] });
+    const open = new Map<string, Gathered>();
+    const slot = (key: string) => {
+      let s = open.get(key);
+      if (!s) open.set(key, s = { dirs: [], files: [], entered: [], done: 0, token: 0 });
       return s;
     };
+    const ctl: { job?: NativeJob; jsSkip?: boolean } = { jsSkip: topDown };
     const signal = options.signal;
-    for await (const batch of records(options, p, errors)) {
+    /** Bottom-up: the folders of key and above it that are now complete. */
+    const complete = function* (key: string, s: Gathered): Generator<WalkDir> {
+      while (s.entry && s.done === s.entered.length) {
+        open.delete(key);
+        const e = s.entry;
+        if (e.depth + 1 <= lastDepth) {
+          yield { path: e.path, dirs: s.dirs, files: s.files, entry: e };
+        }
+        if (e.depth < 0) return; // the root
+        key = parentKey(e);
+        s = slot(key);
+        s.done++;
+      }
+    };
+    for await (const batch of records(options, p, errors, ctl)) {
       for (const d of batch) {
         if (signal?.aborted) throw signal.reason;
         if (d.kind === RecKind.ERROR || d.kind === RecKind.CHANGE) continue;
         const e = d.entry;
-        let parent: string;
-        if (e.pathBytes) {
-          const cut = e.pathBytes.lastIndexOf(0x2f);
-          parent = folderKey(e.pathBytes.subarray(0, cut > 0 ? cut : 1));
-        } else {
-          const cut = e.path.length - e.name.length;
-          parent = e.path.slice(0, cut > 1 ? cut - 1 : cut);
-        }
         if (d.kind === RecKind.SUBDIR) {
-          // folders at maxDepth are not asked about (never entered): test here
-          if (skip && skip.some((r) => r.test(e.path))) continue;
-          slot(parent).dirs.push(e.name);
+          const s = slot(parentKey(e));
+          if (d.hold) s.entered.push([e.name, d.hold]);
+          // skipped: not in dirs, so not entered either
+          if (!skip?.some((r) => r.test(e.path))) s.dirs.push(e.name);
         } else if (d.kind === RecKind.ENTRY) {
           // a folder at maxDepth comes as an entry: it is in dirs already
           if (e.isDirectory) continue;
           if (skip && skip.some((r) => r.test(e.path))) continue;
-          slot(parent).files.push(e.name);
+          const s = slot(parentKey(e));
+          if (d.linkDir) s.dirs.push(e.name);
+          else s.files.push(e.name);
         } else {
-          const key = e.pathBytes ? folderKey(e.pathBytes) : e.path;
-          const s = open.get(key) ?? { dirs: [], files: [] };
+          const key = selfKey(e);
+          const s = slot(key);
+          s.entry = e;
+          s.token = d.hold;
+          if (!topDown) {
+            yield* complete(key, s);
+            continue;
+          }
           open.delete(key);
-          if (e.depth + 1 > lastDepth) continue; // maxDepth 0: the root alone
-          yield { path: e.path, dirs: s.dirs, files: s.files, entry: e };
+          if (e.depth + 1 <= lastDepth) {
+            yield { path: e.path, dirs: s.dirs, files: s.files, entry: e };
+          }
+          // The caller had its say: enter what is left in dirs.
+          if (s.token) {
+            const keep = new Set(s.dirs);
+            const mask = new Uint8Array(s.entered.length);
+            for (const [name, i] of s.entered) mask[i - 1] = keep.has(name) ? 1 : 0;
+            ctl.job!.descend(s.token, mask);
+          }
         }
       }
     }

@@ -28,7 +28,11 @@
  *   72 f64 parent inode
  *   80 f64 atime ms  88 f64 mtime ms  96 f64 ctime ms (epoch, fractional)
  *  104 f64 pw_fcount (folders; else -1)   112 f64 pw_dirsum (else 0)
- *  120 u32 0  124 u32 0 (reserved)
+ *  120 u32 hold: DIR rows of a held walk, the token answering for the
+ *          folder's subfolders (pw_walk_descend), 0 = nothing to answer;
+ *          SUBDIR, 1 + its index among the subfolders to be entered,
+ *          0 = not entered (walk's last level, a link cycle)
+ *  124 u32 0 (reserved)
  * Errors (ERROR):
  *   20 u32 pw_op   24 u32 errno   28 u32 message length in raw
  *   32 f64 message offset in raw
@@ -57,6 +61,8 @@ enum pw_rec_kind {
 enum pw_rec_flag {
   PW_RECF_VIA_LINK = 1 << 4, /**< reached through a followed symlink */
   PW_RECF_NOT_UTF8 = 1 << 5, /**< the path is in raw, as bytes */
+  PW_RECF_LINK_DIR = 1 << 6, /**< a symbolic link to a folder (PW_OPT_LINK_DIRS) */
+  PW_RECF_NO_STAT = 1 << 7,  /**< only the type (and inode) is known */
 };
 
 typedef struct pw_channel pw_channel;

@@ -80,7 +80,7 @@ const pw_dent *pw_dir_next(pw_dirstream *d, int *err) {
     struct linux_dirent64 *e = (struct linux_dirent64 *)(d->buf + d->pos);
     d->pos += e->d_reclen;
     if (is_dot_or_dotdot(e->d_name)) continue;
-    d->cur = (pw_dent){e->d_name, strlen(e->d_name), e->d_type};
+    d->cur = (pw_dent){e->d_name, strlen(e->d_name), e->d_type, e->d_ino};
     return &d->cur;
   }
 #else
@@ -92,7 +92,7 @@ const pw_dent *pw_dir_next(pw_dirstream *d, int *err) {
       return NULL;
     }
     if (is_dot_or_dotdot(e->d_name)) continue;
-    d->cur = (pw_dent){e->d_name, strlen(e->d_name), e->d_type};
+    d->cur = (pw_dent){e->d_name, strlen(e->d_name), e->d_type, (uint64_t)e->d_ino};
     return &d->cur;
   }
 #endif

@@ -21,6 +21,7 @@ typedef struct pw_dent {
   size_t len;          /**< strlen(name) */
   unsigned char type;  /**< DT_* from the listing (DT_UNKNOWN when the file
                             system does not say) */
+  uint64_t ino;        /**< d_ino from the listing */
 } pw_dent;
 
 /** A listing in progress.  Embedded in a worker; reused folder after folder. */

@@ -37,6 +37,9 @@ typedef struct pw_visitor {
   void (*entry)(pw_worker *w, const pw_entry *e);
   /** Visitor state for a subfolder, computed from its parent's. */
   uint64_t (*child_user)(pw_worker *w, uint64_t parent_user, const struct stat *st);
+  /** The worker is about to wait for work: hand over what it holds back
+      (a walk's partial batch, whose rows a held walk waits on). */
+  void (*idle)(pw_worker *w);
   /** Per-worker teardown on the worker's thread: flush what is buffered. */
   void (*worker_end)(pw_worker *w);
   /** Free per-worker state (also for workers whose thread never ran). */

@@ -36,6 +36,13 @@ typedef struct pw_entry {
                              comes later, from the worker that reads it */
   bool raced;           /**< folder rows: the folder was replaced between its
                              listing and its opening; nothing may be changed */
+  bool no_stat;         /**< only the type is known (PW_OPT_NO_STAT): st holds
+                             st_mode's type bits and st_ino, nothing else */
+  bool link_dir;        /**< a symbolic link to a folder (PW_OPT_LINK_DIRS) */
+  uint32_t hold;        /**< folder rows of a held walk: the token that answers
+                             for its subfolders (pw_walk_descend), 0 = none;
+                             subdir refs: 1 + its index among the folder's
+                             subfolders to be entered, 0 = not entered */
 } pw_entry;
 
 #endif

@@ -128,6 +128,7 @@ static pw_job *create(const pw_opts *src, const pw_visitor *vis) {
   pthread_mutex_init(&j->wait_mu, NULL);
   pthread_mutex_init(&j->visited_mu, NULL);
   pthread_mutex_init(&j->cur_mu, NULL);
+  pthread_mutex_init(&j->hold_mu, NULL);
   if (pw_queue_init(&j->queue)) {
     free(j);
     return NULL;
@@ -274,6 +275,7 @@ PW_API void pw_job_free(pw_job *j) {
       if (j->vis->worker_free) j->vis->worker_free(&j->workers[i]);
       pw_dirstream_fini(&j->workers[i].ds);
       free(j->workers[i].path);
+      free(j->workers[i].held);
     }
     free(j->workers);
   }
@@ -286,14 +288,81 @@ PW_API void pw_job_free(pw_job *j) {
   }
   pw_strset_free(&j->excludes);
   if (j->opts) pw_errlog_fini(&j->errors);
+  for (uint32_t i = 0; i < j->nholds; i++) {
+    for (uint32_t k = 0; j->holds[i].items && k < j->holds[i].n; k++)
+      pw_item_free(&j->queue, j->holds[i].items[k]);
+    free(j->holds[i].items);
+  }
+  free(j->holds);
   pw_queue_fini(&j->queue);
   pw_opts_free(j->opts);
   pthread_mutex_destroy(&j->fatal_mu);
   pthread_mutex_destroy(&j->wait_mu);
   pthread_mutex_destroy(&j->visited_mu);
   pthread_mutex_destroy(&j->cur_mu);
+  pthread_mutex_destroy(&j->hold_mu);
   free(j->visited);
   free(j);
+}
+
+/* ---- held walks ------------------------------------------------------------ */
+
+uint32_t pw_job_hold(pw_job *j, pw_item **items, uint32_t n) {
+  pthread_mutex_lock(&j->hold_mu);
+  uint32_t token = j->hold_free;
+  if (token) {
+    j->hold_free = j->holds[token - 1].next_free;
+  } else {
+    uint32_t cap = j->nholds ? j->nholds * 2 : 64;
+    pw_held *h = realloc(j->holds, cap * sizeof *h);
+    if (!h) {
+      pthread_mutex_unlock(&j->hold_mu);
+      for (uint32_t k = 0; k < n; k++) pw_item_free(&j->queue, items[k]);
+      free(items);
+      pw_job_fail(j, ENOMEM, "out of memory");
+      return 0;
+    }
+    j->holds = h;
+    for (uint32_t i = j->nholds; i < cap; i++)
+      h[i] = (pw_held){NULL, 0, i + 1 < cap ? i + 2 : 0};
+    h[cap - 1].next_free = 0;
+    token = j->nholds + 1;
+    j->hold_free = j->nholds + 1 < cap ? j->nholds + 2 : 0;
+    j->nholds = cap;
+  }
+  j->holds[token - 1] = (pw_held){items, n, 0};
+  pw_queue_hold(&j->queue);
+  pthread_mutex_unlock(&j->hold_mu);
+  return token;
+}
+
+PW_API int32_t pw_walk_descend(pw_job *j, uint32_t token, const uint8_t *mask, uint32_t n) {
+  pthread_mutex_lock(&j->hold_mu);
+  if (!token || token > j->nholds || !j->holds[token - 1].items ||
+      (mask && j->holds[token - 1].n != n)) {
+    pthread_mutex_unlock(&j->hold_mu);
+    return -EINVAL;
+  }
+  pw_held h = j->holds[token - 1];
+  j->holds[token - 1] = (pw_held){NULL, 0, j->hold_free};
+  j->hold_free = token;
+  pthread_mutex_unlock(&j->hold_mu);
+  pw_item *first = NULL, *last = NULL;
+  size_t kept = 0;
+  for (uint32_t i = h.n; i-- > 0;) { /* the first listed ends on top of the stack */
+    pw_item *it = h.items[i];
+    if (mask && !mask[i]) {
+      pw_item_free(&j->queue, it);
+      continue;
+    }
+    it->next = first;
+    if (!first) last = it;
+    first = it;
+    kept++;
+  }
+  free(h.items);
+  pw_queue_release(&j->queue, first, last, kept);
+  return 0;
 }
 
 /* ---- what a job reports ---------------------------------------------------- */

@@ -38,6 +38,8 @@ struct pw_worker {
   uint64_t local[PW_C_COUNT]; /**< counts not yet published */
   pw_counters pub;            /**< published once per folder */
   void *vstate;               /**< the visitor's per-worker state */
+  pw_item **held;             /**< held walks: the listing's subfolders to be entered */
+  uint32_t nheld, held_cap;
   char pad[64];               /**< keep workers' hot fields on separate lines */
 };
 
@@ -76,11 +78,25 @@ struct pw_job {
   bool waited;                /**< pw_job_wait has joined them */
   pthread_mutex_t wait_mu;
   uint64_t final[PW_C_COUNT];
+  pthread_mutex_t hold_mu;    /**< guards the held groups */
+  struct pw_held *holds;      /**< held groups of subfolders, by token - 1 */
+  uint32_t nholds;            /**< slots in holds */
+  uint32_t hold_free;         /**< a free slot's token, 0 = none (a free list) */
   pthread_mutex_t cur_mu;     /**< guards cur (trylock by workers, once per folder) */
   char cur[1024];             /**< a folder being read (its last bytes) */
   size_t cur_len;             /**< its full length */
 };
 
+/** A held group of subfolders (PW_OPT_HOLD), waiting for pw_walk_descend. */
+typedef struct pw_held {
+  pw_item **items;            /**< in listing order; NULL = a free slot */
+  uint32_t n;
+  uint32_t next_free;         /**< free slots: the next free token */
+} pw_held;
+
+/** Hold a listing's n subfolders (items taken over); the token, or 0 when
+    out of memory (the job then fails and the items are freed). */
+uint32_t pw_job_hold(pw_job *j, pw_item **items, uint32_t n);
 /** A worker thread (walker.c). */
 void *pw_worker_main(void *arg);
 /** Follow mode: remember a folder; false when it was seen before (walker.c). */

@@ -50,6 +50,9 @@ struct pw_opts {
   int journal_fd;      /**< -1 = none */
   int changes_fd;      /**< -1 = none */
   bool records;        /**< repair/chown: change records through pw_job_next */
+  bool hold;           /**< subfolders wait for pw_walk_descend */
+  bool no_stat;        /**< names and types only */
+  bool link_dirs;      /**< tell links to folders */
   int skip_fds[8];     /**< files the walk leaves out (PW_OPT_SKIP_FD) */
   int n_skip_fds;
   char *root;          /**< NUL-terminated copy */

@@ -66,6 +66,14 @@ typedef enum pw_opt {
   PW_OPT_SKIP_FD = 24,   /**< int, repeatable (up to 8): leave out of the walk
                               the file open at this fd (by device and inode:
                               a journal or an error file inside the tree) */
+  PW_OPT_HOLD = 26,       /**< int: 1 = a folder's subfolders wait for
+                               pw_walk_descend before they are entered
+                               (walkDirs top-down: the caller prunes) */
+  PW_OPT_NO_STAT = 27,    /**< int: 1 = no stat per entry: names and types
+                               from the listing only (a name of unknown type,
+                               and folders under -x, are still stat'ed) */
+  PW_OPT_LINK_DIRS = 28,  /**< int: 1 = tell symbolic links to folders (a
+                               stat of each link's target) */
   PW_OPT_ROOT = 100,     /**< str: the folder to walk, exactly as printed */
   PW_OPT_OUTPUT = 101,   /**< str: report file; written under a temporary
                               name and renamed into place on success */
@@ -194,6 +202,13 @@ PW_API int64_t pw_job_message(pw_job *j, uint8_t *buf, size_t cap, int32_t *err)
  * the end (or when cancelled), and 0 at once for jobs without records.
  */
 PW_API int32_t pw_job_next(pw_job *j, uint64_t *out);
+/**
+ * Held walks (PW_OPT_HOLD): enter the subfolders of the folder whose row
+ * carried token, those i with mask[i] != 0, in listing order of the ones
+ * to be entered (n of them); the others are never entered; a NULL mask
+ * enters all of them.  Each token is answered once.  Returns 0, or -EINVAL for an unknown token or count.
+ */
+PW_API int32_t pw_walk_descend(pw_job *j, uint32_t token, const uint8_t *mask, uint32_t n);
 /** Cancel if still running, wait for every thread, free everything. */
 PW_API void pw_job_free(pw_job *j);
 

@@ -58,6 +58,7 @@ pw_item *pw_item_new(const char *path, size_t len) {
   it->depth = 0;
   it->is_root = false;
   it->via_link = false;
+  it->no_stat = false;
   it->len = len;
   memcpy(it->path, path, len);
   it->path[len] = 0;
@@ -117,7 +118,8 @@ void pw_queue_push(pw_queue *q, pw_item *first, pw_item *last, size_t n) {
   pthread_mutex_unlock(&q->mu);
 }
 
-pw_item *pw_queue_next(pw_queue *q, pw_item *first, pw_item *last, size_t n, bool finished_one) {
+pw_item *pw_queue_next(pw_queue *q, pw_item *first, pw_item *last, size_t n, bool finished_one,
+                       void (*idle)(void *), void *arg) {
   pthread_mutex_lock(&q->mu);
   if (finished_one) q->busy--;
   /* Our own folder's subfolders: the caller takes the last one pushed below,
@@ -138,7 +140,15 @@ pw_item *pw_queue_next(pw_queue *q, pw_item *first, pw_item *last, size_t n, boo
       pthread_mutex_unlock(&q->mu);
       return it;
     }
-    if (!q->top && q->busy == 0) break; /* nothing waiting, nobody can add more: done */
+    /* nothing waiting, nobody can add more: done */
+    if (!q->top && q->busy == 0 && q->held == 0) break;
+    if (idle) {
+      pthread_mutex_unlock(&q->mu);
+      idle(arg);
+      idle = NULL;
+      pthread_mutex_lock(&q->mu);
+      continue;
+    }
     q->sleepers++;
     pthread_cond_wait(&q->cv, &q->mu);
     q->sleepers--;
@@ -146,6 +156,21 @@ pw_item *pw_queue_next(pw_queue *q, pw_item *first, pw_item *last, size_t n, boo
   pthread_cond_broadcast(&q->cv);
   pthread_mutex_unlock(&q->mu);
   return NULL;
+}
+
+void pw_queue_hold(pw_queue *q) {
+  pthread_mutex_lock(&q->mu);
+  q->held++;
+  pthread_mutex_unlock(&q->mu);
+}
+
+void pw_queue_release(pw_queue *q, pw_item *first, pw_item *last, size_t n) {
+  pthread_mutex_lock(&q->mu);
+  q->held--;
+  if (n) push_locked(q, first, last, n);
+  /* The last answer of a finished walk: the sleepers must see the end. */
+  if (!q->top && q->busy == 0 && q->held == 0) pthread_cond_broadcast(&q->cv);
+  pthread_mutex_unlock(&q->mu);
 }
 
 void pw_queue_set_limit(pw_queue *q, int limit) {

@@ -44,6 +44,7 @@ typedef struct pw_item {
   int32_t depth;         /**< depth column of the folder's own row */
   bool is_root;          /**< the root (may be reached through a symlink) */
   bool via_link;         /**< reached through a followed symlink */
+  bool no_stat;          /**< st is only the listing's type and inode */
   size_t len;            /**< path length */
   char path[];           /**< NUL-terminated full path */
 } pw_item;
@@ -57,6 +58,8 @@ typedef struct pw_queue {
   int limit;             /**< at most this many read at once (govern.h) */
   int sleepers;          /**< workers blocked in pw_queue_pop */
   atomic_bool stop;      /**< cancelled: pop returns NULL at once */
+  size_t held;           /**< groups of subfolders held for an answer (PW_OPT_HOLD):
+                              the walk is not over while any is */
   atomic_int dirrefs;    /**< folder descriptors kept open for subfolders */
   int dirref_budget;     /**< at most this many (a share of RLIMIT_NOFILE) */
 } pw_queue;
@@ -87,10 +90,16 @@ void pw_queue_push(pw_queue *q, pw_item *first, pw_item *last, size_t n);
  * One lock for the end of a folder: push the chain (n may be 0), mark the
  * caller's folder finished when finished_one, then take the next folder,
  * blocking while others are busy and the stack is empty (or while the
- * limit of readers is reached).  Returns NULL when
- * the walk is over or cancelled.
+ * limit of readers is reached).  Before it first blocks, idle(arg) runs
+ * (when not NULL) without the lock: a worker hands over what it holds back.
+ * Returns NULL when the walk is over or cancelled.
  */
-pw_item *pw_queue_next(pw_queue *q, pw_item *first, pw_item *last, size_t n, bool finished_one);
+pw_item *pw_queue_next(pw_queue *q, pw_item *first, pw_item *last, size_t n, bool finished_one,
+                       void (*idle)(void *), void *arg);
+/** A group of subfolders is held for an answer: the walk goes on. */
+void pw_queue_hold(pw_queue *q);
+/** The answer: push the chain (n may be 0) and end the hold. */
+void pw_queue_release(pw_queue *q, pw_item *first, pw_item *last, size_t n);
 /** Let at most limit workers read at once (>= 1); wakes parked workers
  *  when it rises.  Workers above a lowered limit park after their folder. */
 void pw_queue_set_limit(pw_queue *q, int limit);

@@ -40,6 +40,8 @@ static uint8_t *record(pw_worker *w, uint32_t kind, const char *path, size_t len
 static void bw_entry(pw_worker *w, const pw_entry *e) {
   uint32_t kind = e->subdir_ref ? PW_REC_SUBDIR : e->is_dir_row ? PW_REC_DIR : PW_REC_ENTRY;
   if (e->via_link) kind |= PW_RECF_VIA_LINK;
+  if (e->link_dir) kind |= PW_RECF_LINK_DIR;
+  if (e->no_stat) kind |= PW_RECF_NO_STAT;
   uint8_t *r = record(w, kind, e->path, e->len, e->name_off);
   if (!r) return;
   const struct stat *st = e->st;
@@ -59,7 +61,7 @@ static void bw_entry(pw_worker *w, const pw_entry *e) {
   pw_put_f64(r + 96, ms(st->PW_CTIM));
   pw_put_f64(r + 104, (double)(e->is_dir_row ? e->fcount : -1));
   pw_put_f64(r + 112, (double)(e->is_dir_row ? e->dirsum : 0));
-  pw_put_u32(r + 120, 0);
+  pw_put_u32(r + 120, e->hold);
   pw_put_u32(r + 124, 0);
 }
 
@@ -89,6 +91,13 @@ static bool bw_descend(pw_worker *w, const char *path, size_t len, const struct 
 static void bw_end(pw_worker *w) {
   walk_ctx *c = pw_job_ctx(pw_worker_job(w));
   pw_channel_release(c->ch, (pw_batch **)pw_worker_state(w), !pw_job_stopping(pw_worker_job(w)));
+}
+
+/* A held walk waits on the rows this worker holds back: hand them over. */
+static void bw_idle(pw_worker *w) {
+  pw_job *j = pw_worker_job(w);
+  walk_ctx *c = pw_job_ctx(j);
+  if (pw_job_opts(j)->hold) pw_channel_release(c->ch, (pw_batch **)pw_worker_state(w), true);
 }
 
 static void bw_workers_done(pw_job *j) {
@@ -138,6 +147,7 @@ static const pw_visitor walk_visitor = {
     .entry = bw_entry,
     .descend = bw_descend,
     .error = bw_error,
+    .idle = bw_idle,
     .worker_end = bw_end,
     .workers_done = bw_workers_done,
     .cancel = bw_cancel,

@@ -5,6 +5,7 @@
  * engine.h and job.h.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -129,6 +130,7 @@ typedef struct listing {
 static int open_folder(pw_worker *w, pw_item *it, bool *raced) {
   int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (it->is_root || it->via_link ? 0 : O_NOFOLLOW);
   int fd;
+  bool opened_by_name = it->parent != NULL;
   if (it->parent) {
     fd = openat(it->parent->fd, it->path + it->name_off, flags);
     int e = errno;
@@ -144,9 +146,14 @@ static int open_folder(pw_worker *w, pw_item *it, bool *raced) {
     return -1;
   }
   /* The path may lead elsewhere now (a folder swapped for a link): only
-     the very folder that was listed may be read (and, by repair, changed). */
+     the very folder that was listed may be read (and, by repair, changed).
+     Without a stat of the listing (PW_OPT_NO_STAT) there is only the
+     listing's inode to compare, and opened by name inside the folder that
+     listed it (O_NOFOLLOW) no link can lead elsewhere: checked by path only. */
   struct stat now;
-  if (fstat(fd, &now) || now.st_dev != it->st.st_dev || now.st_ino != it->st.st_ino) {
+  bool check = !it->no_stat || !opened_by_name;
+  if (check && (fstat(fd, &now) || now.st_ino != it->st.st_ino ||
+                (!it->no_stat && now.st_dev != it->st.st_dev))) {
     close(fd);
     *raced = true;
     pw_worker_error(w, PW_OP_RACE, ESTALE, it->path, it->len);
@@ -168,9 +175,23 @@ static bool drop_subfolder(pw_worker *w, const listing *l, const pw_dent *d, con
   return !l->leaf_dirs && j->vis->descend && !j->vis->descend(w, w->path, len, st);
 }
 
-/* Queue a subfolder for any worker; false when the walk must stop. */
+/* Keep a subfolder for the answer of a held walk; false when out of memory. */
+static bool hold_subfolder(pw_worker *w, pw_item *c) {
+  if (w->nheld == w->held_cap) {
+    uint32_t cap = w->held_cap ? w->held_cap * 2 : 64;
+    pw_item **h = realloc(w->held, cap * sizeof *h);
+    if (!h) return false;
+    w->held = h;
+    w->held_cap = cap;
+  }
+  w->held[w->nheld++] = c;
+  return true;
+}
+
+/* Queue a subfolder for any worker (or hold it: PW_OPT_HOLD); false when
+   the walk must stop. */
 static bool queue_subfolder(pw_worker *w, listing *l, const struct stat *st, size_t len,
-                            bool via_link) {
+                            bool via_link, bool no_stat) {
   pw_job *j = w->job;
   pw_item *c = pw_item_new(w->path, len);
   if (!c) {
@@ -191,7 +212,14 @@ static bool queue_subfolder(pw_worker *w, listing *l, const struct stat *st, siz
   c->parent_ino = l->it->st.st_ino;
   c->depth = l->cdepth;
   c->via_link = via_link;
+  c->no_stat = no_stat;
   c->user = j->vis->child_user ? j->vis->child_user(w, l->it->user, st) : l->it->user;
+  if (j->opts->hold) {
+    if (hold_subfolder(w, c)) return true;
+    pw_item_free(&j->queue, c);
+    pw_job_fail(j, ENOMEM, "out of memory");
+    return false;
+  }
   c->next = l->first;
   if (!l->first) l->last = c;
   l->first = c;
@@ -201,6 +229,13 @@ static bool queue_subfolder(pw_worker *w, listing *l, const struct stat *st, siz
     l->n = 0;
   }
   return true;
+}
+
+/* PW_OPT_NO_STAT: whether the listing says enough about d (its type),
+   without a stat: not for an unknown type, nor for a folder under -x
+   (its device matters). */
+static bool names_only(const struct pw_opts *o, const pw_dent *d) {
+  return d->type != DT_UNKNOWN && !(o->one_fs && d->type == DT_DIR);
 }
 
 /* One of the job's own files (its output, a journal): left out. */
@@ -222,17 +257,35 @@ static bool dispatch(pw_worker *w, listing *l, const pw_dent *d) {
   }
   memcpy(w->path + l->pre, d->name, d->len + 1);
   struct stat st;
-  int err = pw_dir_stat(&w->ds, d, &st);
-  if (err) {
-    pw_worker_error(w, PW_OP_STAT, err, w->path, len);
-    return true;
+  bool no_stat = o->no_stat && names_only(o, d);
+  if (no_stat) {
+    memset(&st, 0, sizeof st);
+    st.st_mode = DTTOIF(d->type);
+    st.st_ino = (ino_t)d->ino;
+    st.st_dev = l->it->st.st_dev;
+  } else {
+    int err = pw_dir_stat(&w->ds, d, &st);
+    if (err) {
+      pw_worker_error(w, PW_OP_STAT, err, w->path, len);
+      return true;
+    }
+    if (j->nskip && own_file(j, &st)) {
+      l->fcount--; /* as if it were not there */
+      return true;
+    }
   }
-  if (j->nskip && own_file(j, &st)) {
-    l->fcount--; /* as if it were not there */
-    return true;
+  bool via_link = false, link_dir = false;
+  if (S_ISLNK(st.st_mode) && (o->follow || o->link_dirs)) {
+    struct stat target;
+    if (pw_dir_stat_target(&w->ds, d, &target) == 0) {
+      link_dir = S_ISDIR(target.st_mode);
+      if (o->follow) {
+        st = target;
+        via_link = true;
+        no_stat = false;
+      }
+    }
   }
-  bool via_link = false;
-  if (o->follow && S_ISLNK(st.st_mode) && pw_dir_stat_target(&w->ds, d, &st) == 0) via_link = true;
   if (o->one_fs && st.st_dev != j->root_dev) return true;
   l->dirsum += st.st_size;
   pw_entry *e = &l->e;
@@ -241,25 +294,31 @@ static bool dispatch(pw_worker *w, listing *l, const pw_dent *d) {
   e->name_off = l->pre;
   e->st = &st;
   e->via_link = via_link;
+  e->no_stat = no_stat;
+  e->link_dir = link_dir && !via_link;
   if (!S_ISDIR(st.st_mode)) {
     emit(w, e);
     return true;
   }
   if (drop_subfolder(w, l, d, &st)) return true;
+  /* Entered unless at walk's last level, or a second way to a folder. */
+  bool enter = !l->leaf_dirs && !(o->follow && !pw_visit_once(j, &st));
   if (j->vis->subdir_refs) {
     e->subdir_ref = true;
+    e->hold = enter ? (o->hold ? w->nheld + 1 : 1) : 0;
     j->vis->entry(w, e);
     e->subdir_ref = false;
+    e->hold = 0;
   }
   if (l->leaf_dirs) { /* shown as an entry, never entered */
     emit(w, e);
     return true;
   }
-  if (o->follow && !pw_visit_once(j, &st)) {
+  if (!enter) {
     pw_worker_error(w, PW_OP_LOOP, ELOOP, w->path, len);
     return true;
   }
-  return queue_subfolder(w, l, &st, len, via_link);
+  return queue_subfolder(w, l, &st, len, via_link, no_stat);
 }
 
 /* List the open folder, dispatching every name. */
@@ -302,17 +361,37 @@ static void process_dir(pw_worker *w, listing *l) {
   l->fcount = l->dirsum = 0;
   l->ref = NULL;
   l->no_ref = false;
+  w->nheld = 0;
   if (l->fd >= 0) list_folder(w, l);
+  uint32_t token = 0;
+  if (w->nheld && !pw_queue_stopped(&j->queue)) {
+    /* A held walk: the subfolders wait for the answer to this row. */
+    pw_item **items = malloc(w->nheld * sizeof *items);
+    if (items) {
+      memcpy(items, w->held, w->nheld * sizeof *items);
+      token = pw_job_hold(j, items, w->nheld);
+      w->nheld = 0;
+    } else {
+      pw_job_fail(j, ENOMEM, "out of memory");
+    }
+  }
+  for (uint32_t i = 0; i < w->nheld; i++) pw_item_free(&j->queue, w->held[i]); /* not held */
+  w->nheld = 0;
   if (!pw_queue_stopped(&j->queue)) {
     pw_entry row = {.path = it->path, .len = it->len, .name_off = base_offset(it->path, it->len),
                     .st = &it->st, .parent_ino = it->parent_ino, .depth = it->depth,
                     .is_dir_row = true, .fcount = l->fcount, .dirsum = l->dirsum, .dirfd = -1,
                     .selffd = l->fd, .user = it->user, .via_link = it->via_link,
-                    .raced = raced};
+                    .raced = raced, .no_stat = it->no_stat, .hold = token};
     emit(w, &row);
   }
   if (l->ref) pw_dirref_put(&j->queue, l->ref); /* closes fd once the subfolders opened */
   else if (l->fd >= 0) close(l->fd);
+}
+
+static void idle(void *arg) {
+  pw_worker *w = arg;
+  w->job->vis->idle(w);
 }
 
 void *pw_worker_main(void *arg) {
@@ -321,7 +400,8 @@ void *pw_worker_main(void *arg) {
   listing l = {0};
   bool finished = false;
   for (;;) {
-    pw_item *it = pw_queue_next(&j->queue, l.first, l.last, l.n, finished);
+    pw_item *it = pw_queue_next(&j->queue, l.first, l.last, l.n, finished,
+                                j->vis->idle ? idle : NULL, w);
     l.first = l.last = NULL;
     l.n = 0;
     if (!it) break;

@@ -88,11 +88,11 @@ Deno.test("the spec's example: --NoSnap --exclude LIST, and --depth 1", async (t
     assertEquals(r.code, 0, r.stderr);
     assertEquals(specLines(parsePwalk(r.stdout).rows), want.depth1);
   });
-  await t.step("report() with noSnap + exclude, and maxDepth 1", async () => {
+  await t.step("report() with noSnap + exclude, and pwalkDepth 1", async () => {
     const out = `${tmp.path}/r.csv`;
     await report(root, { output: out, noSnap: true, exclude: [`${root}/skip`] });
     assertEquals(specLines(parsePwalk(await Deno.readFile(out)).rows), want.noSnapExclude);
-    await report(root, { output: out, maxDepth: 1 });
+    await report(root, { output: out, pwalkDepth: 1 });
     assertEquals(specLines(parsePwalk(await Deno.readFile(out)).rows), want.depth1);
   });
 });
@@ -115,8 +115,8 @@ Deno.test("--NoSnap, --depth N, --exclude on a generated tree equal the referenc
 
   const cases: [string, string[], RefOptions][] = [
     ["--NoSnap", ["--NoSnap"], { noSnap: true }],
-    ["--depth 2", ["--depth", "2"], { maxDepth: 2 }],
-    ["--depth 3 --NoSnap", ["--depth", "3", "--NoSnap"], { maxDepth: 3, noSnap: true }],
+    ["--depth 2", ["--depth", "2"], { pwalkDepth: 2 }],
+    ["--depth 3 --NoSnap", ["--depth", "3", "--NoSnap"], { pwalkDepth: 3, noSnap: true }],
     ["--exclude (2 folders)", ["--exclude", `${tmp.path}/ex.txt`], { exclude: excluded }],
     ["--depth 0 (unlimited)", ["--depth", "0"], {}],
   ];

@@ -126,12 +126,14 @@ Deno.test("walkDirs: one item per folder, with readDir's subfolder and file name
   assertEquals(setDiff(got.keys(), refDirs.map((r) => r.path)), "");
   noProblems(problems);
   assertEquals(it.errors, []);
-  // Links, the FIFO and the non-UTF-8 file are "files" (not entered).
+  // A dangling link, the FIFO and the non-UTF-8 file are "files"; a link
+  // to a folder is among the folders (os.walk's rule), not entered.
   const weird = got.get(`${root}/weird`)!;
-  for (const n of ["loop", "dangling", "fifo", "latin1-\uFFFD\uFFFD.bin"]) {
+  for (const n of ["dangling", "fifo", "latin1-\uFFFD\uFFFD.bin"]) {
     assert(weird.files.includes(n), `${n} not among weird's files`);
   }
-  assertEquals(sorted(weird.dirs), ["deep", "locked"]);
+  assertEquals(sorted(weird.dirs), ["deep", "locked", "loop"]);
+  assert(!got.has(`${root}/weird/loop`), "a link to a folder was entered");
 });
 
 Deno.test("walk: a root that does not exist throws Deno.errors.NotFound", async () => {

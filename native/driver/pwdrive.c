@@ -9,7 +9,8 @@
  * Writes the report to OUTPUT, or to stdout; errors stream to stderr; a
  * summary line "entries=N dirs=N bytes=N errors=N" goes to stderr at the end.
  * -w runs a walk job instead (batches consumed and counted, "records=N" on
- * stdout), -F follows symlinks in it.  -R runs a repair instead (a dry run;
+ * stdout), -F follows symlinks in it, -D holds each folder's subfolders
+ * until its row is answered (walkDirs top-down, names only).  -R runs a repair instead (a dry run;
  * -A applies it, with the journal written to OUTPUT), -C FROM:UID:GID
  * pwalk's chown mode; change lines go to stdout.
  */
@@ -28,7 +29,7 @@ static void sleep_ms(long ms) {
 int main(int argc, char **argv) {
   pw_opts *o = pw_opts_new();
   long cancel_ms = -1;
-  int walk = 0, repair = 0;
+  int walk = 0, repair = 0, hold = 0;
   int i = 1;
   for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
     const char *a = argv[i];
@@ -37,6 +38,12 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "-x")) pw_opts_set_int(o, PW_OPT_ONE_FS, 1);
     else if (!strcmp(a, "-w")) walk = 1;
     else if (!strcmp(a, "-F")) pw_opts_set_int(o, PW_OPT_FOLLOW, 1);
+    else if (!strcmp(a, "-D")) {
+      hold = 1; /* a held walk (walkDirs top-down), without stat */
+      pw_opts_set_int(o, PW_OPT_HOLD, 1);
+      pw_opts_set_int(o, PW_OPT_NO_STAT, 1);
+      pw_opts_set_int(o, PW_OPT_LINK_DIRS, 1);
+    }
     else if (!strcmp(a, "-R")) repair = 1;
     else if (!strcmp(a, "-A")) pw_opts_set_int(o, PW_OPT_APPLY, 1);
     else if (i + 1 < argc && !strcmp(a, "-C")) {
@@ -90,6 +97,15 @@ int main(int argc, char **argv) {
       for (uint64_t k = 0; k < out[1]; k++) sum ^= ((uint8_t *)(uintptr_t)out[0])[k];
       for (uint64_t k = 0; k < out[3]; k++) sum ^= ((uint8_t *)(uintptr_t)out[2])[k];
       if (cancel_ms >= 0 && ++batches == 2) pw_job_cancel(j);
+      if (!hold) continue;
+      /* A held walk: answer every folder row, entering all its subfolders. */
+      for (uint64_t k = 0; k < out[6]; k++) {
+        const uint8_t *r = (const uint8_t *)(uintptr_t)out[0] + k * 128;
+        uint32_t kind, token;
+        memcpy(&kind, r, 4);
+        memcpy(&token, r + 120, 4);
+        if ((kind & 15) == 1 && token && pw_walk_descend(j, token, NULL, 0)) return 3;
+      }
     }
     printf("records=%llu\n", (unsigned long long)records);
   } else if (cancel_ms >= 0) {

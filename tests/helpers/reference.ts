@@ -35,7 +35,7 @@ export interface RefOptions {
   /** --NoSnap */
   noSnap?: boolean;
   /** --depth N (0 = unlimited) */
-  maxDepth?: number;
+  pwalkDepth?: number;
   /** --exclude: full folder paths */
   exclude?: (string | Uint8Array)[];
   /** -x */
@@ -192,7 +192,7 @@ export function referenceReport(root: string, opts: RefOptions = {}): Reference 
         dirsum += st.size;
         if ((st.mode & S_IFMT) === S_IFDIR) {
           if (opts.noSnap && key(name) === ".snapshot") continue;
-          if (opts.maxDepth && cdepth >= opts.maxDepth) continue;
+          if (opts.pwalkDepth && cdepth >= opts.pwalkDepth) continue;
           if (exclude.has(key(p))) continue;
           stack.push({ path: p, st, parentIno: dir.st.ino, depth: cdepth });
         } else {

@@ -119,6 +119,15 @@ function fromHex(h: string): Uint8Array {
   return out;
 }
 
+/** Whether a link (relative to the current folder) leads to a folder. */
+function isFolderTarget(name: string): boolean {
+  try {
+    return Deno.statSync(name).isDirectory;
+  } catch {
+    return false; // dangling, or a loop
+  }
+}
+
 function kindOf(i: Deno.FileInfo): Kind {
   return i.isSymlink ? "symlink" : i.isDirectory ? "dir" : i.isFile ? "file" : "other";
 }
@@ -280,7 +289,9 @@ export async function reference(root: string): Promise<Map<string, RefEntry>> {
         map.set(path, e);
         dir.fcount++;
         dir.dirsum += e.size;
-        (e.kind === "dir" ? dir.dirs : dir.files).push(e.name);
+        // os.walk's rule: a link to a folder is among the folder names too.
+        const toDir = e.kind === "symlink" && isFolderTarget(d.name);
+        (e.kind === "dir" || toDir ? dir.dirs : dir.files).push(e.name);
         if (e.kind === "dir") {
           Deno.chdir(d.name);
           visit(e);

@@ -1,0 +1,119 @@
+/**
+ * walkDirs keeps Python's os.walk contract, checked against os.walk itself
+ * on the same generated tree: top-down by default with pruning in place,
+ * bottom-up on request, links to folders among the folder names (entered
+ * only when following links), and the same answers without a stat per entry.
+ */
+import { assert, assertEquals } from "@std/assert";
+import { walkDirs, type WalkDirsOptions } from "../mod.ts";
+import { mktree, python } from "./helpers/tree.ts";
+import { tempDir } from "./helpers/temp.ts";
+
+/** Which folder names both walks prune: a rule of the name alone. */
+const PRUNE_RE = /[37]$/;
+
+const OS_WALK = `
+import json, os, re, sys
+root, prune, topdown = sys.argv[1], sys.argv[2] == "1", sys.argv[3] == "1"
+out = []
+for dirpath, dirnames, filenames in os.walk(root, topdown=topdown):
+    if prune:
+        dirnames[:] = [d for d in dirnames if not re.search(r"[37]$", d)]
+    out.append([dirpath, sorted(dirnames), sorted(filenames)])
+print(json.dumps(out))
+`;
+
+type Item = [string, string[], string[]];
+
+async function osWalk(root: string, prune: boolean, topDown: boolean): Promise<Item[]> {
+  return JSON.parse(await python(OS_WALK, root, prune ? "1" : "0", topDown ? "1" : "0"));
+}
+
+async function ours(root: string, prune: boolean, o: WalkDirsOptions = {}): Promise<Item[]> {
+  const out: Item[] = [];
+  for await (const d of walkDirs(root, o)) {
+    if (prune) {
+      for (let i = d.dirs.length - 1; i >= 0; i--) {
+        if (PRUNE_RE.test(d.dirs[i])) d.dirs.splice(i, 1);
+      }
+    }
+    out.push([d.path, [...d.dirs].sort(), [...d.files].sort()]);
+  }
+  return out;
+}
+
+const asSet = (items: Item[]) => new Set(items.map((i) => JSON.stringify(i)));
+
+/** A generated tree plus links to folders, a dangling link and a FIFO. */
+async function tree(root: string): Promise<void> {
+  await mktree(root, 3000, 21);
+  const dirs = [...Deno.readDirSync(root)].filter((e) => e.isDirectory).map((e) => e.name).sort();
+  Deno.mkdirSync(`${root}/../outside/inner`, { recursive: true });
+  Deno.writeTextFileSync(`${root}/../outside/inner/f.txt`, "x");
+  Deno.symlinkSync(`${root}/../outside`, `${root}/${dirs[1]}/link-to-dir`);
+  Deno.symlinkSync("..", `${root}/${dirs[2]}/up`);
+  Deno.symlinkSync(`${root}/nowhere`, `${root}/dangling`);
+  await python("import os, sys; os.mkfifo(sys.argv[1])", `${root}/fifo`);
+}
+
+Deno.test("walkDirs equals os.walk: top-down with pruning, bottom-up, with and without stat", async (t) => {
+  await using tmp = await tempDir("pwalk-walkdirs-");
+  const root = `${tmp.path}/tree`;
+  await tree(root);
+
+  await t.step("top-down, pruning dirs in place", async () => {
+    const want = await osWalk(root, true, true);
+    const got = await ours(root, true);
+    assertEquals(asSet(got), asSet(want));
+    const all = await osWalk(root, false, true);
+    assert(got.length < all.length * 0.9, `pruning left ${got.length} of ${all.length} folders`);
+  });
+  await t.step("top-down: every folder after its parent", async () => {
+    const seen = new Set<string>();
+    for await (const d of walkDirs(root, { threads: 4 })) {
+      if (d.path !== root) {
+        assert(seen.has(d.path.slice(0, d.path.lastIndexOf("/"))), `${d.path} before its parent`);
+      }
+      seen.add(d.path);
+    }
+  });
+  await t.step("no stat: the same answers", async () => {
+    assertEquals(
+      asSet(await ours(root, true, { stat: false })),
+      asSet(await osWalk(root, true, true)),
+    );
+  });
+  await t.step("emptying dirs at the root: one folder", async () => {
+    const got: string[] = [];
+    for await (const d of walkDirs(root)) {
+      got.push(d.path);
+      d.dirs.length = 0;
+    }
+    assertEquals(got, [root]);
+  });
+  await t.step("bottom-up: every folder after its subfolders", async () => {
+    const want = await osWalk(root, false, false);
+    const got = await ours(root, false, { topDown: false, threads: 4 });
+    assertEquals(asSet(got), asSet(want));
+    const seen = new Set<string>();
+    for (const [path, dirs] of got) {
+      for (const d of dirs) {
+        const sub = `${path}/${d}`;
+        const isLink = Deno.lstatSync(sub).isSymlink;
+        assert(isLink || seen.has(sub), `${path} came before its subfolder ${d}`);
+      }
+      seen.add(path);
+    }
+  });
+  await t.step("links to folders: in dirs, entered only when following links", async () => {
+    const plain = await ours(root, false);
+    assert(!plain.some(([p]) => p.endsWith("/link-to-dir")), "a link was entered");
+    assert(
+      plain.some(([, dirs]) => dirs.includes("link-to-dir")),
+      "a link to a folder not in dirs",
+    );
+    const followed = await ours(root, false, { followSymlinks: true });
+    const inner = followed.find(([p]) => p.endsWith("/link-to-dir/inner"));
+    assertEquals(inner?.[2], ["f.txt"], "the link was not followed");
+  });
+});
