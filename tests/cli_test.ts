@@ -128,7 +128,7 @@ Deno.test("CLI: thread flags, -o/--output, the report word", async (t) => {
   });
   await t.step("-o into a missing folder: exit 1 with one message, no file", async () => {
     // A root that cannot be walked is bad usage (2); an output that cannot
-    // be written is a failure of the run (1), as lib/cli.ts documents.
+    // be written is a failure of the run (1), as lib/cli/common.ts documents.
     const r = await cli(["-o", `${outDir}/missing/x.csv`, root]);
     assertEquals(r.code, 1, r.stderr);
     assertEquals(r.stdout.length, 0);

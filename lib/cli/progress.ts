@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Progress } from "./job.ts";
+import type { Progress } from "../job.ts";
 
 const num = new Intl.NumberFormat("en-US");
 

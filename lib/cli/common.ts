@@ -1,0 +1,237 @@
+/**
+ * What every `pwalk` command shares, written once: the option parser, usage
+ * errors, the ROOT checks, the walk options (threads, depth, -x, --NoSnap,
+ * --exclude), signals, the progress line and the exit statuses.
+ *
+ * @module
+ */
+import type { Progress } from "../job.ts";
+import { normaliseFolder } from "../options.ts";
+import { ProgressLine } from "./progress.ts";
+import denoJson from "../../deno.json" with { type: "json" };
+
+/** The version of this package. */
+export const VERSION: string = denoJson.version;
+
+/** Bad usage: one line on stderr and exit status 2. */
+export class UsageError extends Error {}
+
+/** Exit statuses: 128 + the signal's number for a run stopped by a signal. */
+export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, SIGINT: 130, PIPE: 141 } as const;
+
+/**
+ * Print the one line of an error that ended a command and return the exit
+ * status: 2 for bad usage, else 1 (a failure while running: the output or
+ * the journal cannot be written). Example: `catch (e) { return exitStatus(e); }`.
+ */
+export function exitStatus(e: unknown): number {
+  eprint(
+    e instanceof UsageError ? `pwalk: ${e.message}` : e instanceof Error ? e.message : String(e),
+  );
+  return e instanceof UsageError ? EXIT.USAGE : EXIT.FAILED;
+}
+
+/** Option kinds: a switch, a switch with `--no-NAME`, a value (last wins), a repeatable value. */
+export type Kind = "flag" | "toggle" | "value" | "list";
+
+/** Parsed arguments: values by long option name, operands in `_`. */
+export type Flags = { [name: string]: string | string[] | boolean | undefined } & { _: string[] };
+
+/** The options every walking command takes. */
+export const WALK_OPTIONS: Record<string, Kind> = {
+  threads: "value",
+  maxthreads: "value",
+  exclude: "list",
+  "one-file-system": "flag",
+  NoSnap: "flag",
+  progress: "toggle",
+};
+
+const SHORT: Record<string, string> = { x: "one-file-system", o: "output", V: "version" };
+
+/**
+ * Parse arguments as getopt_long does: an option that takes a value takes
+ * the next argument whatever it looks like (`--depth -1`, `-o ""`), or
+ * `--name=value`; `--` ends the options; unknown options are usage errors.
+ * Example: `parse(["--threads", "4", "-x", "/d"], WALK_OPTIONS)` is
+ * `{ _: ["/d"], threads: "4", "one-file-system": true }`.
+ */
+export function parse(args: string[], spec: Record<string, Kind>): Flags {
+  const f: Flags = { _: [] };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--") {
+      f._.push(...args.slice(i + 1));
+      break;
+    }
+    if (!a.startsWith("-") || a === "-") {
+      f._.push(a);
+      continue;
+    }
+    const eq = a.indexOf("=");
+    const word = eq < 0 ? a : a.slice(0, eq);
+    let name = word.startsWith("--") ? word.slice(2) : SHORT[word.slice(1)] ?? "";
+    const negated = !spec[name] && name.startsWith("no-") && spec[name.slice(3)] === "toggle";
+    if (negated) name = name.slice(3);
+    const kind = spec[name];
+    if (!kind) throw new UsageError(`unknown option ${word} (try --help)`);
+    if (kind === "flag" || kind === "toggle") {
+      if (eq >= 0) throw new UsageError(`${word} takes no value`);
+      f[name] = !negated;
+      continue;
+    }
+    if (eq < 0 && i + 1 === args.length) throw new UsageError(`${word} needs a value`);
+    const v = eq < 0 ? args[++i] : a.slice(eq + 1);
+    if (v === "") throw new UsageError(`${word} needs a value, got ''`);
+    f[name] = kind === "list" ? [...(f[name] as string[] ?? []), v] : v;
+  }
+  return f;
+}
+
+/**
+ * A whole-number option value in [min, max], or undefined when absent:
+ * `intArg("threads", "-5", 1, 1024)` throws a UsageError saying so.
+ */
+export function intArg(name: string, v: unknown, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const s = String(v);
+  const n = Number(s);
+  if (!/^-?\d+$/.test(s) || n < min || n > max) {
+    throw new UsageError(`--${name} needs a whole number from ${min} to ${max}, got '${s}'`);
+  }
+  return n;
+}
+
+/** A user or group id (0-4294967294): `idArg("--chown_from", "1042")` is 1042. */
+export function idArg(name: string, s: string): number {
+  const n = Number(s);
+  if (!/^\d+$/.test(s) || n > 0xfffffffe) {
+    throw new UsageError(`${name} needs a numeric id (0-4294967294), got '${s}'`);
+  }
+  return n;
+}
+
+/**
+ * The walk options of parsed flags: --threads/--maxthreads, --depth, -x,
+ * --NoSnap, and --exclude (a file listing folders, one per line; with
+ * `folders`, also a folder itself): `await walkArgs(parse(args, WALK_OPTIONS), true)`.
+ */
+export async function walkArgs(f: Flags, folders: boolean) {
+  const exclude: string[] = [];
+  for (const p of (f.exclude as string[] | undefined) ?? []) {
+    let isFile = !folders;
+    try {
+      isFile ||= Deno.statSync(p).isFile;
+    } catch {
+      // not there: a folder's spelling
+    }
+    if (!isFile) {
+      exclude.push(normaliseFolder(p));
+      continue;
+    }
+    let text: string;
+    try {
+      text = await Deno.readTextFile(p);
+    } catch (e) {
+      throw new UsageError(`--exclude ${p}: ${(e as Error).message}`);
+    }
+    exclude.push(...text.split(/\r?\n/).filter((l) => l.length > 0).map(normaliseFolder));
+  }
+  return {
+    threads: intArg("maxthreads", f.maxthreads, 1, 1024) ?? intArg("threads", f.threads, 1, 1024),
+    maxDepth: intArg("depth", f.depth, 0, 2 ** 31 - 1),
+    oneFileSystem: !!f["one-file-system"],
+    noSnap: !!f.NoSnap,
+    exclude,
+  };
+}
+
+/**
+ * The one ROOT operand, a folder; `refuse` names the change a root of `/` is
+ * refused for unless --force: `oneRoot(flags, "repair")`.
+ */
+export function oneRoot(f: Flags, refuse?: string): string {
+  if (f._.length === 0) throw new UsageError("missing ROOT folder (try --help)");
+  if (f._.length > 1) {
+    throw new UsageError(`one ROOT folder only, got ${f._.length}: ${f._.join(" ")}`);
+  }
+  const root = f._[0];
+  let real: string;
+  try {
+    real = Deno.realPathSync(root);
+    if (!Deno.statSync(real).isDirectory) throw new UsageError(`${root}: Not a directory`);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    const why = e instanceof Deno.errors.NotFound
+      ? "No such file or directory"
+      : (e as Error).message;
+    throw new UsageError(`${root}: ${why}`);
+  }
+  if (refuse && real === "/" && !f.force) {
+    throw new UsageError(
+      `refusing to ${refuse} / (the whole file system): add --force if you really mean it`,
+    );
+  }
+  return root;
+}
+
+/**
+ * How {@link runJob} runs a job: show the progress line or not; start it;
+ * the summary lines once done, or the line when a signal stopped it (with
+ * the last progress record); `toStdout`: a closed stdout ends it quietly.
+ */
+export interface JobUi<T> {
+  progress: boolean;
+  start(signal: AbortSignal, onProgress: (p: Progress) => void): Promise<T>;
+  done(summary: T, last: Progress | undefined): string[];
+  interrupted(last: Progress | undefined): string;
+  toStdout?: boolean;
+}
+
+/**
+ * Run a job with the progress line and the summary on stderr; SIGINT
+ * cancels it (status 130), a closed stdout ends it quietly (141). Example:
+ * `runJob({ progress, start: (signal, onProgress) => report(root, { signal,
+ * onProgress }), done: (s) => [...], interrupted: () => "..." })`.
+ */
+export async function runJob<T>(ui: JobUi<T>): Promise<number> {
+  const line = ui.progress ? new ProgressLine(Deno.stderr.isTerminal()) : undefined;
+  const abort = new AbortController();
+  const onSignal = () => abort.abort(new DOMException("interrupted", "AbortError"));
+  Deno.addSignalListener("SIGINT", onSignal);
+  let last: Progress | undefined;
+  try {
+    const s = await ui.start(abort.signal, (p) => {
+      last = p;
+      line?.update(p);
+    });
+    line?.clear();
+    for (const l of ui.done(s, last)) eprint(l);
+    return EXIT.OK;
+  } catch (e) {
+    line?.clear();
+    if (abort.signal.aborted) {
+      eprint(ui.interrupted(last));
+      return EXIT.SIGINT;
+    }
+    // stdout closed early (`pwalk /data | head`): stop quietly, as SIGPIPE would.
+    if (ui.toStdout && e instanceof Deno.errors.BrokenPipe) return EXIT.PIPE;
+    throw e;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+  }
+}
+
+const enc = new TextEncoder();
+
+/** One line on stderr (nothing when stderr is closed): `eprint("pwalk: ...")`. */
+export function eprint(s: string): void {
+  try {
+    Deno.stderr.writeSync(enc.encode(s + "\n"));
+  } catch {
+    // stderr closed
+  }
+}
+
+/** Thousands separators: 1234567 -> "1,234,567". */
+export const num = (n: number): string => n.toLocaleString("en-US");

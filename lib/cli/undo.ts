@@ -1,0 +1,46 @@
+/**
+ * `pwalk undo JOURNAL`: put back what a repair or chown changed (also
+ * `pwalk repair --undo JOURNAL`).
+ *
+ * @module
+ */
+import { undo } from "../repair.ts";
+import { eprint, num, parse, UsageError } from "./common.ts";
+
+/** `pwalk undo --help`. */
+export const HELP = `Usage: pwalk undo [--dry-run] JOURNAL
+
+Restore the old owner, group and mode of every entry in the journal of a
+repair or chown (newest first); an entry replaced since, or a field changed
+again since, is left alone. With --dry-run: only show what would be restored.
+One line per restored entry on stdout, errors on stderr, then a summary.
+`;
+
+/**
+ * Run `pwalk undo` with the arguments after the command's name.
+ * `Deno.exit(await run(["--dry-run", "/root/.local/state/pwalk/repair-X.journal"]));`
+ */
+export async function run(args: string[]): Promise<number> {
+  const f = parse(args, { "dry-run": "flag" });
+  if (f._.length !== 1) throw new UsageError("undo takes one JOURNAL file (try --help)");
+  const file = f._[0];
+  const dry = !!f["dry-run"];
+  let s;
+  try {
+    s = await undo(file, { apply: !dry, printChanges: true, printErrors: true });
+  } catch (e) {
+    if (e instanceof SyntaxError) throw new UsageError(e.message.replace(/^pwalk: /, ""));
+    if (e instanceof Deno.errors.NotFound) throw new UsageError(`${file}: no such journal`);
+    throw e;
+  }
+  const tag = "pwalk undo:";
+  const restored = `${num(s.restored)} ${dry ? "would be restored" : "restored"}`;
+  eprint(
+    `${tag} ${num(s.entries)} journal entries, ${restored}, ${num(s.unchanged)} already as ` +
+      `before, ${num(s.kept)} changed again since (those fields kept), ${num(s.errors)} ` +
+      `errors in ${(s.elapsedMs / 1000).toFixed(2)} s`,
+  );
+  if (s.skippedDryRun) eprint(`${tag} ${num(s.skippedDryRun)} lines of dry runs skipped`);
+  if (dry) eprint(`${tag} dry run, nothing was changed`);
+  return 0;
+}
