@@ -17,7 +17,10 @@ export const VERSION: string = denoJson.version;
 export class UsageError extends Error {}
 
 /** Exit statuses: 128 + the signal's number for a run stopped by a signal. */
-export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, SIGINT: 130, PIPE: 141 } as const;
+export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, PIPE: 141 } as const;
+
+/** The signals that cancel a run (Ctrl-C, batch schedulers, a closed terminal), with their statuses. */
+const SIGNALS = [["SIGHUP", 129], ["SIGINT", 130], ["SIGTERM", 143]] as const;
 
 /**
  * Print the one line of an error that ended a command and return the exit
@@ -176,11 +179,13 @@ export function oneRoot(f: Flags, refuse?: string): string {
 }
 
 /**
- * How {@link runJob} runs a job: show the progress line or not; start it;
- * the summary lines once done, or the line when a signal stopped it (with
- * the last progress record); `toStdout`: a closed stdout ends it quietly.
+ * How {@link runJob} runs a job: its stderr lines start with `tag`; show the
+ * progress line or not; start it; the summary lines once done, or what a
+ * signal left (after "interrupted by SIGTERM"; with the last progress record);
+ * `toStdout`: a closed stdout ends it quietly.
  */
 export interface JobUi<T> {
+  tag: string;
   progress: boolean;
   start(signal: AbortSignal, onProgress: (p: Progress) => void): Promise<T>;
   done(summary: T, last: Progress | undefined): string[];
@@ -189,16 +194,25 @@ export interface JobUi<T> {
 }
 
 /**
- * Run a job with the progress line and the summary on stderr; SIGINT
- * cancels it (status 130), a closed stdout ends it quietly (141). Example:
+ * Run a job with the progress line and the summary on stderr. SIGINT,
+ * SIGTERM and SIGHUP cancel it (a change in progress is finished first) and
+ * the status is 128 + the signal's number; a closed stdout ends it quietly
+ * (141). Example:
  * `runJob({ progress, start: (signal, onProgress) => report(root, { signal,
  * onProgress }), done: (s) => [...], interrupted: () => "..." })`.
  */
 export async function runJob<T>(ui: JobUi<T>): Promise<number> {
   const line = ui.progress ? new ProgressLine(Deno.stderr.isTerminal()) : undefined;
   const abort = new AbortController();
-  const onSignal = () => abort.abort(new DOMException("interrupted", "AbortError"));
-  Deno.addSignalListener("SIGINT", onSignal);
+  let stopped: (typeof SIGNALS)[number] | undefined;
+  const listeners = SIGNALS.map((s) => {
+    const stop = () => {
+      stopped ??= s;
+      abort.abort(new DOMException(`interrupted by ${s[0]}`, "AbortError"));
+    };
+    Deno.addSignalListener(s[0], stop);
+    return () => Deno.removeSignalListener(s[0], stop);
+  });
   let last: Progress | undefined;
   try {
     const s = await ui.start(abort.signal, (p) => {
@@ -210,15 +224,15 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
     return EXIT.OK;
   } catch (e) {
     line?.clear();
-    if (abort.signal.aborted) {
-      eprint(ui.interrupted(last));
-      return EXIT.SIGINT;
+    if (stopped) {
+      eprint(`${ui.tag} interrupted by ${stopped[0]}; ${ui.interrupted(last)}`);
+      return stopped[1];
     }
     // stdout closed early (`pwalk /data | head`): stop quietly, as SIGPIPE would.
     if (ui.toStdout && e instanceof Deno.errors.BrokenPipe) return EXIT.PIPE;
     throw e;
   } finally {
-    Deno.removeSignalListener("SIGINT", onSignal);
+    for (const remove of listeners) remove();
   }
 }
 

@@ -125,6 +125,7 @@ export async function runChange<T extends ChangeSummary>(
   if (apply) eprint(`${tag} applying; journal ${journal}`);
   const o = { ...walk, apply, journal, force: !!f.force, printChanges: true, printErrors: true };
   return await runJob({
+    tag,
     progress: (f.progress as boolean | undefined) ??
       (Deno.stderr.isTerminal() && !Deno.stdout.isTerminal()),
     start: (signal, onProgress) => start(root, { ...o, signal, onProgress }),
@@ -143,8 +144,7 @@ export async function runChange<T extends ChangeSummary>(
       ];
     },
     interrupted: () =>
-      `${tag} interrupted` +
-      (apply ? `; every change made so far is in the journal ${journal}` : ""),
+      apply ? `every change made is in the journal ${journal}` : "nothing was changed",
   });
 }
 

@@ -76,9 +76,11 @@ export async function run(args: string[]): Promise<number> {
     }
   }
   const progress = (f.progress as boolean | undefined) ?? Deno.stderr.isTerminal();
+  const toStdout = output === undefined || output === "-";
   return await runJob({
+    tag: "pwalk:",
     progress,
-    toStdout: output === undefined || output === "-",
+    toStdout,
     start: (signal, onProgress) =>
       report(root, {
         ...walk,
@@ -96,6 +98,10 @@ export async function run(args: string[]): Promise<number> {
       const secs = (s.elapsedMs / 1000).toFixed(2);
       return [`pwalk: ${what} in ${secs} s, ${num(s.errors)} errors${out}`];
     },
-    interrupted: () => "pwalk: interrupted; no output file was left",
+    interrupted: (p) =>
+      !toStdout
+        ? `no output file was left (${output} was not written)`
+        : `the CSV on stdout is incomplete` +
+          (p?.outputBytes ? ` (${formatBytes(p.outputBytes)} were written before)` : ""),
   });
 }

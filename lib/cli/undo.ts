@@ -5,7 +5,7 @@
  * @module
  */
 import { undo } from "../repair.ts";
-import { eprint, num, parse, UsageError } from "./common.ts";
+import { num, parse, runJob, UsageError } from "./common.ts";
 
 /** `pwalk undo --help`. */
 export const HELP = `Usage: pwalk undo [--dry-run] JOURNAL
@@ -25,22 +25,26 @@ export async function run(args: string[]): Promise<number> {
   if (f._.length !== 1) throw new UsageError("undo takes one JOURNAL file (try --help)");
   const file = f._[0];
   const dry = !!f["dry-run"];
-  let s;
-  try {
-    s = await undo(file, { apply: !dry, printChanges: true, printErrors: true });
-  } catch (e) {
-    if (e instanceof SyntaxError) throw new UsageError(e.message.replace(/^pwalk: /, ""));
-    if (e instanceof Deno.errors.NotFound) throw new UsageError(`${file}: no such journal`);
-    throw e;
-  }
   const tag = "pwalk undo:";
-  const restored = `${num(s.restored)} ${dry ? "would be restored" : "restored"}`;
-  eprint(
-    `${tag} ${num(s.entries)} journal entries, ${restored}, ${num(s.unchanged)} already as ` +
-      `before, ${num(s.kept)} changed again since (those fields kept), ${num(s.errors)} ` +
-      `errors in ${(s.elapsedMs / 1000).toFixed(2)} s`,
-  );
-  if (s.skippedDryRun) eprint(`${tag} ${num(s.skippedDryRun)} lines of dry runs skipped`);
-  if (dry) eprint(`${tag} dry run, nothing was changed`);
-  return 0;
+  return await runJob({
+    tag,
+    progress: false,
+    start: (signal) =>
+      undo(file, { apply: !dry, printChanges: true, printErrors: true, signal }).catch((e) => {
+        if (e instanceof SyntaxError) throw new UsageError(e.message.replace(/^pwalk: /, ""));
+        if (e instanceof Deno.errors.NotFound) throw new UsageError(`${file}: no such journal`);
+        throw e;
+      }),
+    done: (s) => {
+      const restored = `${num(s.restored)} ${dry ? "would be restored" : "restored"}`;
+      return [
+        `${tag} ${num(s.entries)} journal entries, ${restored}, ${num(s.unchanged)} already as ` +
+        `before, ${num(s.kept)} changed again since (those fields kept), ${num(s.errors)} ` +
+        `errors in ${(s.elapsedMs / 1000).toFixed(2)} s`,
+        ...(s.skippedDryRun ? [`${tag} ${num(s.skippedDryRun)} lines of dry runs skipped`] : []),
+        ...(dry ? [`${tag} dry run, nothing was changed`] : []),
+      ];
+    },
+    interrupted: () => "the entries not reached yet were left as they are",
+  });
 }
