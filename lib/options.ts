@@ -6,6 +6,7 @@
  */
 import { Opt } from "./ffi.ts";
 import type { NativeOption, Progress } from "./job.ts";
+import { resolveExcludes } from "./exclude.ts";
 
 /** Options every job understands. */
 export interface CommonOptions {
@@ -26,7 +27,11 @@ export interface CommonOptions {
    * neither listed nor entered; 0 (the default) means unlimited.
    */
   maxDepth?: number;
-  /** Full folder paths to skip, with everything below them (pwalk `--exclude`). */
+  /**
+   * Folders to skip, with everything below them (pwalk `--exclude`): any
+   * spelling of the folder (absolute under a relative root, `./x`, `x/`;
+   * lib/exclude.ts resolveExcludes).
+   */
   exclude?: string[];
   /** Stay on the root's file system (pwalk `-x`). Default false. */
   oneFileSystem?: boolean;
@@ -64,7 +69,7 @@ export function commonNative(root: string, o: CommonOptions): NativeOption[] {
     out.push([Opt.MAXDEPTH, checkInt("maxDepth", o.maxDepth, 0, 2 ** 31 - 1)]);
   }
   if (o.oneFileSystem) out.push([Opt.ONE_FS, 1]);
-  for (const e of o.exclude ?? []) out.push([Opt.EXCLUDE, normaliseFolder(e)]);
+  for (const e of resolveExcludes(root, o.exclude)) out.push([Opt.EXCLUDE, e]);
   out.push([Opt.MAX_ERRORS, checkInt("maxErrors", o.maxErrors ?? 100, 0, 1_000_000)]);
   return out;
 }

@@ -11,6 +11,7 @@
  */
 import { Counter as C, ensureNative, native, Opt } from "./ffi.ts";
 import { commonNative, type CommonOptions, normaliseFolder } from "./options.ts";
+import { resolveExcludes } from "./exclude.ts";
 import {
   fatalError,
   type NativeOption,
@@ -149,48 +150,6 @@ function checkRoot(root: string, force?: boolean): void {
       `pwalk: refusing to change the whole file system (${root} is /); pass force: true (--force)`,
     );
   }
-}
-
-function dirname(p: string): string {
-  const i = p.replace(/\/+$/, "").lastIndexOf("/");
-  return i < 0 ? "." : i === 0 ? "/" : p.slice(0, i);
-}
-
-function basename(p: string): string {
-  const s = p.replace(/\/+$/, "");
-  return s.slice(s.lastIndexOf("/") + 1);
-}
-
-/**
- * Excluded folders are matched against the paths the walker builds (the
- * root as given, then names). Also accept other spellings of the same
- * folder (absolute for a relative root, through a linked root, ...).
- */
-function mapExcludes(root: string, exclude: string[] | undefined): string[] {
-  const out: string[] = [];
-  let realRoot: string | undefined;
-  try {
-    realRoot = Deno.realPathSync(root);
-  } catch {
-    realRoot = undefined;
-  }
-  const given = normaliseFolder(root);
-  for (const e of exclude ?? []) {
-    const n = normaliseFolder(e);
-    out.push(n);
-    if (!realRoot) continue;
-    try {
-      const real = `${Deno.realPathSync(dirname(n)).replace(/\/$/, "")}/${basename(n)}`;
-      const prefix = realRoot === "/" ? "/" : realRoot + "/";
-      if (real.startsWith(prefix)) {
-        const walked = `${given === "/" ? "" : given}/${real.slice(prefix.length)}`;
-        if (walked !== n) out.push(walked);
-      }
-    } catch {
-      // not there (yet): the spelling given is all we have
-    }
-  }
-  return out;
 }
 
 /** Reads the lines native code appends to a file while a run goes on. */
@@ -363,7 +322,7 @@ export async function repair(root: string, options: RepairOptions = {}): Promise
   const opts = commonNative(root, {
     ...options,
     maxDepth: undefined,
-    exclude: mapExcludes(root, options.exclude),
+    exclude: resolveExcludes(root, options.exclude),
   });
   if (options.forceGroupWritable) opts.push([Opt.FORCE_GW, 1]);
   for (const g of options.changeGids ?? []) opts.push([Opt.CHANGE_GID, checkId("changeGids", g)]);
@@ -399,7 +358,7 @@ export async function chown(root: string, options: ChownOptions): Promise<ChownS
   if (!options || options.from === undefined || !options.to) {
     throw new TypeError("pwalk: chown needs { from: uid, to: { uid, gid? } }");
   }
-  const opts = commonNative(root, { ...options, exclude: mapExcludes(root, options.exclude) });
+  const opts = commonNative(root, { ...options, exclude: resolveExcludes(root, options.exclude) });
   opts.push([Opt.CHOWN_FROM, checkId("from", options.from)]);
   opts.push([Opt.CHOWN_UID, checkId("to.uid", options.to.uid)]);
   if (options.to.gid !== undefined) opts.push([Opt.CHOWN_GID, checkId("to.gid", options.to.gid)]);

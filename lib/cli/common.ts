@@ -6,7 +6,7 @@
  * @module
  */
 import type { Progress } from "../job.ts";
-import { normaliseFolder } from "../options.ts";
+import { parseExcludeList, unmatchedExcludes } from "../exclude.ts";
 import { ProgressLine } from "./progress.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
@@ -85,7 +85,7 @@ export function parse(args: string[], spec: Record<string, Kind>): Flags {
     }
     if (eq < 0 && i + 1 === args.length) throw new UsageError(`${word} needs a value`);
     const v = eq < 0 ? args[++i] : a.slice(eq + 1);
-    if (v === "") throw new UsageError(`${word} needs a value, got ''`);
+    if (v === "") throw new UsageError(`${word} needs a value, not an empty string`);
     f[name] = kind === "list" ? [...(f[name] as string[] ?? []), v] : v;
   }
   return f;
@@ -115,30 +115,23 @@ export function idArg(name: string, s: string): number {
 }
 
 /**
- * The walk options of parsed flags: --threads/--maxthreads, --depth, -x,
- * --NoSnap, and --exclude (a file listing folders, one per line; with
- * `folders`, also a folder itself): `await walkArgs(parse(args, WALK_OPTIONS), true)`.
+ * The walk options of parsed flags for `root`: --threads/--maxthreads,
+ * --depth, -x, --NoSnap, and --exclude PATH (a folder, or a file listing
+ * folders, one per line), with a warning line for each excluded path that
+ * names no folder under root: `await walkArgs(parse(args, WALK_OPTIONS), root)`.
  */
-export async function walkArgs(f: Flags, folders: boolean) {
+export async function walkArgs(f: Flags, root: string) {
   const exclude: string[] = [];
   for (const p of (f.exclude as string[] | undefined) ?? []) {
-    let isFile = !folders;
     try {
-      isFile ||= Deno.statSync(p).isFile;
-    } catch {
-      // not there: a folder's spelling
-    }
-    if (!isFile) {
-      exclude.push(normaliseFolder(p));
-      continue;
-    }
-    let text: string;
-    try {
-      text = await Deno.readTextFile(p);
+      if (Deno.statSync(p).isDirectory) exclude.push(p);
+      else exclude.push(...parseExcludeList(await Deno.readTextFile(p)));
     } catch (e) {
-      throw new UsageError(`--exclude ${p}: ${(e as Error).message}`);
+      const why = e instanceof Deno.errors.NotFound
+        ? "No such file or directory"
+        : (e as Error).message;
+      throw new UsageError(`--exclude ${p}: ${why}`);
     }
-    exclude.push(...text.split(/\r?\n/).filter((l) => l.length > 0).map(normaliseFolder));
   }
   return {
     threads: intArg("maxthreads", f.maxthreads, 1, 1024) ?? intArg("threads", f.threads, 1, 1024),
@@ -146,6 +139,9 @@ export async function walkArgs(f: Flags, folders: boolean) {
     oneFileSystem: !!f["one-file-system"],
     noSnap: !!f.NoSnap,
     exclude,
+    warnings: unmatchedExcludes(root, exclude).map((p) =>
+      `pwalk: warning: --exclude ${p} matched nothing under ${root}`
+    ),
   };
 }
 
@@ -182,10 +178,11 @@ export function oneRoot(f: Flags, refuse?: string): string {
  * How {@link runJob} runs a job: its stderr lines start with `tag`; show the
  * progress line or not; start it; the summary lines once done, or what a
  * signal left (after "interrupted by SIGTERM"; with the last progress record);
- * `toStdout`: a closed stdout ends it quietly.
+ * `warnings` come last; `toStdout`: a closed stdout ends it quietly.
  */
 export interface JobUi<T> {
   tag: string;
+  warnings?: string[];
   progress: boolean;
   start(signal: AbortSignal, onProgress: (p: Progress) => void): Promise<T>;
   done(summary: T, last: Progress | undefined): string[];
@@ -220,12 +217,17 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
       line?.update(p);
     });
     line?.clear();
-    for (const l of ui.done(s, last)) eprint(l);
+    for (const l of [...ui.done(s, last), ...ui.warnings ?? []]) eprint(l);
     return EXIT.OK;
   } catch (e) {
     line?.clear();
     if (stopped) {
-      eprint(`${ui.tag} interrupted by ${stopped[0]}; ${ui.interrupted(last)}`);
+      for (
+        const l of [
+          `${ui.tag} interrupted by ${stopped[0]}; ${ui.interrupted(last)}`,
+          ...ui.warnings ?? [],
+        ]
+      ) eprint(l);
       return stopped[1];
     }
     // stdout closed early (`pwalk /data | head`): stop quietly, as SIGPIPE would.
@@ -249,3 +251,7 @@ export function eprint(s: string): void {
 
 /** Thousands separators: 1234567 -> "1,234,567". */
 export const num = (n: number): string => n.toLocaleString("en-US");
+
+/** A count and its noun, singular or plural: `count(1, "error")` is "1 error", `count(2, "entry", "entries")` "2 entries". */
+export const count = (n: number, one: string, many = `${one}s`): string =>
+  `${num(n)} ${n === 1 ? one : many}`;

@@ -7,6 +7,7 @@
  */
 import { type ChangeOptions, type ChangeSummary, repair } from "../repair.ts";
 import {
+  count,
   eprint,
   type Flags,
   idArg,
@@ -118,7 +119,7 @@ export async function runChange<T extends ChangeSummary>(
   if (f.apply && f["dry-run"]) throw new UsageError("--apply and --dry-run exclude each other");
   const apply = !!f.apply;
   const root = oneRoot(f, kind);
-  const walk = await walkArgs(f, true);
+  const { warnings, ...walk } = await walkArgs(f, root);
   const journal = (f.journal as string | undefined) ?? (apply ? defaultJournal(kind) : undefined);
   const tag = `pwalk ${kind}:`;
   for (const l of banner) eprint(l);
@@ -126,16 +127,20 @@ export async function runChange<T extends ChangeSummary>(
   const o = { ...walk, apply, journal, force: !!f.force, printChanges: true, printErrors: true };
   return await runJob({
     tag,
+    warnings,
     progress: (f.progress as boolean | undefined) ??
       (Deno.stderr.isTerminal() && !Deno.stdout.isTerminal()),
     start: (signal, onProgress) => start(root, { ...o, signal, onProgress }),
     done: (s) => {
       const k = s.changes;
-      const kinds = kind === "chown" ? "" : ` (${num(k.total)} changes: ${num(k.group)} group, ` +
-        `${num(k.mode)} mode, ${num(k.setgid)} setgid)`;
+      const kinds = kind === "chown"
+        ? ""
+        : ` (${count(k.total, "change")}: ${num(k.group)} group, ` +
+          `${num(k.mode)} mode, ${num(k.setgid)} setgid)`;
       const changed = `${num(s.entriesChanged)} ${apply ? "changed" : "would change"}${kinds}`;
+      const seen = count(s.entriesSeen, "entry", "entries");
       return [
-        `${tag} ${num(s.entriesSeen)} entries seen, ${changed}, ${num(s.errors)} errors in ` +
+        `${tag} ${seen} seen, ${changed}, ${count(s.errors, "error")} in ` +
         `${(s.elapsedMs / 1000).toFixed(2)} s`,
         ...extra(s).map((l) => `${tag} ${l}`),
         apply
@@ -179,7 +184,7 @@ export async function run(args: string[]): Promise<number> {
     (s) =>
       s.noAncestor
         ? [
-          `${num(s.noAncestor)} entries with a private group left as they are: ` +
+          `${count(s.noAncestor, "entry", "entries")} with a private group left alone: ` +
           "no folder above them has a shared group",
         ]
         : [],

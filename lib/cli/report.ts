@@ -6,8 +6,8 @@
 import { report } from "../report.ts";
 import { ensureNative, nativeVersion } from "../ffi.ts";
 import {
+  count,
   intArg,
-  num,
   oneRoot,
   parse,
   runJob,
@@ -65,7 +65,7 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   const root = oneRoot(f);
-  const walk = await walkArgs(f, false);
+  const { warnings, ...walk } = await walkArgs(f, root);
   const level = intArg("level", f.level, 0, 19);
   const output = f.output as string | undefined;
   if (output !== undefined && output !== "-") {
@@ -79,6 +79,7 @@ export async function run(args: string[]): Promise<number> {
   const toStdout = output === undefined || output === "-";
   return await runJob({
     tag: "pwalk:",
+    warnings,
     progress,
     toStdout,
     start: (signal, onProgress) =>
@@ -94,9 +95,11 @@ export async function run(args: string[]): Promise<number> {
     done: (s) => {
       if (!progress) return [];
       const out = s.output ? ` -> ${s.output} (${formatBytes(s.outputBytes)})` : "";
-      const what = `${num(s.entries)} entries (${num(s.folders)} folders, ${formatBytes(s.bytes)})`;
+      const what = `${count(s.entries, "entry", "entries")} (${count(s.folders, "folder")}, ${
+        formatBytes(s.bytes)
+      })`;
       const secs = (s.elapsedMs / 1000).toFixed(2);
-      return [`pwalk: ${what} in ${secs} s, ${num(s.errors)} errors${out}`];
+      return [`pwalk: ${what} in ${secs} s, ${count(s.errors, "error")}${out}`];
     },
     interrupted: (p) =>
       !toStdout

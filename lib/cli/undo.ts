@@ -5,7 +5,7 @@
  * @module
  */
 import { undo } from "../repair.ts";
-import { num, parse, runJob, UsageError } from "./common.ts";
+import { count, num, parse, runJob, UsageError } from "./common.ts";
 
 /** `pwalk undo --help`. */
 export const HELP = `Usage: pwalk undo [--dry-run] JOURNAL
@@ -38,10 +38,12 @@ export async function run(args: string[]): Promise<number> {
     done: (s) => {
       const restored = `${num(s.restored)} ${dry ? "would be restored" : "restored"}`;
       return [
-        `${tag} ${num(s.entries)} journal entries, ${restored}, ${num(s.unchanged)} already as ` +
-        `before, ${num(s.kept)} changed again since (those fields kept), ${num(s.errors)} ` +
-        `errors in ${(s.elapsedMs / 1000).toFixed(2)} s`,
-        ...(s.skippedDryRun ? [`${tag} ${num(s.skippedDryRun)} lines of dry runs skipped`] : []),
+        `${tag} ${count(s.entries, "journal entry", "journal entries")}, ${restored}, ` +
+        `${num(s.unchanged)} already as before, ${num(s.kept)} changed again since (those ` +
+        `fields kept), ${count(s.errors, "error")} in ${(s.elapsedMs / 1000).toFixed(2)} s`,
+        ...(s.skippedDryRun
+          ? [`${tag} ${count(s.skippedDryRun, "line")} of dry runs skipped`]
+          : []),
         ...(dry ? [`${tag} dry run, nothing was changed`] : []),
       ];
     },

@@ -39,13 +39,15 @@ export interface RunOptions {
   prefix?: string[];
   /** Extra environment variables. */
   env?: Record<string, string>;
+  /** The working folder (default: the checkout). */
+  cwd?: string;
 }
 
 function command(args: string[], o: RunOptions, piped: boolean): Deno.Command {
   const argv = [...(o.prefix ?? []), Deno.execPath(), ...args];
   return new Deno.Command(argv[0], {
     args: argv.slice(1),
-    cwd: REPO,
+    cwd: o.cwd ?? REPO,
     env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...o.env },
     stdin: "null",
     stdout: "piped",
