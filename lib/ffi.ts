@@ -193,6 +193,7 @@ export const Opt = {
   CHANGES_FD: 20,
   RECORDS_FD: 21,
   LEAF_DEPTH: 22,
+  ERRORS_CSV_FD: 23,
   ROOT: 100,
   OUTPUT: 101,
   EXCLUDE: 102,

@@ -43,6 +43,21 @@ export interface CommonOptions {
   progressIntervalMs?: number;
   /** How many error details to keep in the summary. Default 100. */
   maxErrors?: number;
+  /**
+   * An open file descriptor (e.g. from the native `pw_fd_open`) that gets
+   * every error of the job as one CSV row, however many there are:
+   * `"path",operation,errno,"message"`, with `"` doubled inside quotes and
+   * the path's bytes as they are; errno is its name (`EACCES`, else
+   * `E<number>`). No header: write `path,operation,errno,message` first.
+   * The CLI's `--errors FILE`. Default: none.
+   *
+   * @example
+   * ```ts ignore
+   * // fd: a descriptor open for writing, the header already in it
+   * await report("/data", { output: "scan.csv", errorsCsvFd: fd });
+   * ```
+   */
+  errorsCsvFd?: number;
 }
 
 function checkInt(name: string, v: number, min: number, max: number): number {
@@ -71,5 +86,8 @@ export function commonNative(root: string, o: CommonOptions): NativeOption[] {
   if (o.oneFileSystem) out.push([Opt.ONE_FS, 1]);
   for (const e of resolveExcludes(root, o.exclude)) out.push([Opt.EXCLUDE, e]);
   out.push([Opt.MAX_ERRORS, checkInt("maxErrors", o.maxErrors ?? 100, 0, 1_000_000)]);
+  if (o.errorsCsvFd !== undefined) {
+    out.push([Opt.ERRORS_CSV_FD, checkInt("errorsCsvFd", o.errorsCsvFd, 0, 2 ** 31 - 1)]);
+  }
   return out;
 }

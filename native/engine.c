@@ -296,6 +296,7 @@ pw_job *pw_job_create(const pw_opts *src, const pw_visitor *vis) {
     pw_job_fail(j, ENOMEM, "out of memory");
     return j;
   }
+  j->errors.csv_fd = j->opts->errors_csv_fd;
   struct pw_opts *o = j->opts;
   if (pw_strset_build(&j->excludes, o->excludes, o->exclude_lens, o->n_excludes)) {
     pw_job_fail(j, ENOMEM, "out of memory");

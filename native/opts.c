@@ -22,6 +22,7 @@ PW_API pw_opts *pw_opts_new(void) {
   o->journal_fd = -1;
   o->changes_fd = -1;
   o->records_fd = -1;
+  o->errors_csv_fd = -1;
   return o;
 }
 
@@ -107,10 +108,12 @@ PW_API int32_t pw_opts_set_int(pw_opts *o, int32_t key, int64_t v) {
     case PW_OPT_JOURNAL_FD:
     case PW_OPT_CHANGES_FD:
     case PW_OPT_RECORDS_FD:
+    case PW_OPT_ERRORS_CSV_FD:
       if (v < -1 || v > INT32_MAX) return -EINVAL;
       if (key == PW_OPT_JOURNAL_FD) o->journal_fd = (int)v;
       else if (key == PW_OPT_CHANGES_FD) o->changes_fd = (int)v;
-      else o->records_fd = (int)v;
+      else if (key == PW_OPT_RECORDS_FD) o->records_fd = (int)v;
+      else o->errors_csv_fd = (int)v;
       return 0;
     default: return -EINVAL;
   }

@@ -43,6 +43,7 @@ struct pw_opts {
   int journal_fd;      /**< -1 = none */
   int changes_fd;      /**< -1 = none */
   int records_fd;      /**< -1 = none */
+  int errors_csv_fd;   /**< every error as a CSV row; -1 = none */
   char *root;          /**< NUL-terminated copy */
   size_t root_len;
   char *output;        /**< NULL = none */

@@ -61,6 +61,9 @@ typedef enum pw_opt {
   PW_OPT_LEAF_DEPTH = 22, /**< int: folders at this depth (pwalk's numbering)
                               or deeper are handed over as entries and never
                               entered (walk's maxDepth); -1 = off */
+  PW_OPT_ERRORS_CSV_FD = 23, /**< int: stream every error as a CSV row to this
+                              fd: "path",operation,ERRNO,"message" (quotes
+                              doubled inside; no header); -1 = none */
   PW_OPT_ROOT = 100,     /**< str: the folder to walk, exactly as printed */
   PW_OPT_OUTPUT = 101,   /**< str: report file; written under a temporary
                               name and renamed into place on success */
