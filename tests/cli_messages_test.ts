@@ -26,7 +26,7 @@ Deno.test("CLI: counts are singular or plural as they should be", async () => {
   await Deno.mkdir(one);
   const r1 = await cli(["--progress", "-o", `${tmp.path}/one.csv`, one]);
   assertEquals(r1.code, 0, r1.stderr);
-  assertStringIncludes(r1.stderr, "1 entry (1 folder,");
+  assertStringIncludes(r1.stderr, "pwalk: 1 entry, 1 folder, ");
   assertStringIncludes(r1.stderr, "0 errors");
 
   const locked = `${tmp.path}/locked`;
@@ -34,7 +34,7 @@ Deno.test("CLI: counts are singular or plural as they should be", async () => {
   await Deno.chmod(`${locked}/no`, 0o000);
   const r2 = await cli(["--progress", "-o", `${tmp.path}/l.csv`, locked], { prefix: UNPRIVILEGED });
   assertEquals(r2.code, 0, r2.stderr);
-  assertStringIncludes(r2.stderr, "2 entries (2 folders,");
+  assertStringIncludes(r2.stderr, "pwalk: 2 entries, 2 folders, ");
   assertStringIncludes(r2.stderr, ", 1 error");
   assert(!/\b1 (errors|entries|folders)\b/.test(r2.stderr), r2.stderr);
 

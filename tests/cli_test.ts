@@ -89,7 +89,11 @@ Deno.test("CLI: thread flags, -o/--output, the report word", async (t) => {
 
   const plain = await cli([root]);
   assertEquals(plain.code, 0, plain.stderr);
-  assertEquals(plain.stderr, "", "nothing on stderr when it is not a terminal");
+  // Not a terminal: no progress line, only the one summary line.
+  const summary = plain.stderr.split("\n").filter((l) => l !== "");
+  assertEquals(summary.length, 1, plain.stderr);
+  assertStringIncludes(summary[0], `pwalk: ${ref.rows.size.toLocaleString("en-US")} entries, `);
+  assertStringIncludes(summary[0], " -> stdout (");
   assertRowsMatch(parsePwalk(plain.stdout).rows, ref.rows);
   const lines = lineSet(plain.stdout);
 
@@ -135,10 +139,11 @@ Deno.test("CLI: thread flags, -o/--output, the report word", async (t) => {
     assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
     assertStringIncludes(r.stderr, `${outDir}/missing/x.csv`);
   });
-  await t.step("--progress: a summary on stderr even when not a terminal", async () => {
+  await t.step("--progress: the summary names the output file", async () => {
     const r = await cli(["--progress", "-o", `${outDir}/p.csv`, root]);
     assertEquals(r.code, 0, r.stderr);
     assertStringIncludes(r.stderr, `${ref.rows.size.toLocaleString("en-US")} entries`);
+    assertStringIncludes(r.stderr, ` -> ${outDir}/p.csv (`);
   });
 });
 

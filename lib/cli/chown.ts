@@ -19,7 +19,8 @@ without --apply (default: show what would change).
 Options: --apply, --dry-run, --journal FILE (default with --apply: as for
 pwalk repair, chown-TIME-PID.journal), --NoSnap, --exclude PATH, -x,
 --depth N, --threads N (--maxthreads N), --force (ROOT may be /),
---progress/--no-progress. Undo with: pwalk undo JOURNAL.
+--errors FILE, --progress[=SECONDS], --no-progress; exit statuses as for
+pwalk repair. Undo with: pwalk undo JOURNAL.
 `;
 
 /**

@@ -7,6 +7,7 @@
  */
 import type { Progress } from "../job.ts";
 import { parseExcludeList, unmatchedExcludes } from "../exclude.ts";
+import { ensureNative, native } from "../ffi.ts";
 import { ProgressLine } from "./progress.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
@@ -34,7 +35,10 @@ export function exitStatus(e: unknown): number {
   return e instanceof UsageError ? EXIT.USAGE : EXIT.FAILED;
 }
 
-/** Option kinds: a switch, a switch with `--no-NAME`, a value (last wins), a repeatable value. */
+/**
+ * Option kinds: a switch, a switch with `--no-NAME` (and an optional
+ * `--NAME=VALUE`), a value (last wins), a repeatable value.
+ */
 export type Kind = "flag" | "toggle" | "value" | "list";
 
 /** Parsed arguments: values by long option name, operands in `_`. */
@@ -48,6 +52,7 @@ export const WALK_OPTIONS: Record<string, Kind> = {
   "one-file-system": "flag",
   NoSnap: "flag",
   progress: "toggle",
+  errors: "value",
 };
 
 const SHORT: Record<string, string> = { x: "one-file-system", o: "output", V: "version" };
@@ -78,6 +83,10 @@ export function parse(args: string[], spec: Record<string, Kind>): Flags {
     if (negated) name = name.slice(3);
     const kind = spec[name];
     if (!kind) throw new UsageError(`unknown option ${word} (try --help)`);
+    if (kind === "toggle" && eq >= 0 && !negated) {
+      f[name] = a.slice(eq + 1); // --progress=SECONDS
+      continue;
+    }
     if (kind === "flag" || kind === "toggle") {
       if (eq >= 0) throw new UsageError(`${word} takes no value`);
       f[name] = !negated;
@@ -118,7 +127,8 @@ export function idArg(name: string, s: string): number {
  * The walk options of parsed flags for `root`: --threads/--maxthreads,
  * --depth, -x, --NoSnap, and --exclude PATH (a folder, or a file listing
  * folders, one per line), with a warning line for each excluded path that
- * names no folder under root: `await walkArgs(parse(args, WALK_OPTIONS), root)`.
+ * names no folder under root; and for {@link runJob}: --progress[=SECONDS]
+ * and --errors FILE. Example: `await walkArgs(parse(args, WALK_OPTIONS), root)`.
  */
 export async function walkArgs(f: Flags, root: string) {
   const exclude: string[] = [];
@@ -139,9 +149,15 @@ export async function walkArgs(f: Flags, root: string) {
     oneFileSystem: !!f["one-file-system"],
     noSnap: !!f.NoSnap,
     exclude,
-    warnings: unmatchedExcludes(root, exclude).map((p) =>
-      `pwalk: warning: --exclude ${p} matched nothing under ${root}`
-    ),
+    ui: {
+      progress: typeof f.progress === "string"
+        ? intArg("progress", f.progress, 1, 86_400)
+        : f.progress as boolean | undefined,
+      errors: f.errors as string | undefined,
+      warnings: unmatchedExcludes(root, exclude).map((p) =>
+        `pwalk: warning: --exclude ${p} matched nothing under ${root}`
+      ),
+    },
   };
 }
 
@@ -174,32 +190,73 @@ export function oneRoot(f: Flags, refuse?: string): string {
   return root;
 }
 
+/** What {@link runJob} hands to a job's start: spread it into the job's options. */
+export interface JobRun {
+  signal: AbortSignal;
+  onProgress: (p: Progress) => void;
+  errorsCsvFd?: number;
+}
+
 /**
- * How {@link runJob} runs a job: its stderr lines start with `tag`; show the
- * progress line or not; start it; the summary lines once done, or what a
- * signal left (after "interrupted by SIGTERM"; with the last progress record);
- * `warnings` come last; `toStdout`: a closed stdout ends it quietly.
+ * How {@link runJob} runs a job: its stderr lines start with `tag`; the
+ * progress setting ({@link walkArgs}); `errors`: a file for every error as
+ * a CSV row; start it; the summary lines once done, or what a signal left
+ * (after "interrupted by SIGTERM"; with the last progress record);
+ * `warnings` come last; `toStdout`: the job writes to stdout.
  */
 export interface JobUi<T> {
   tag: string;
+  progress?: boolean | number;
+  errors?: string;
   warnings?: string[];
-  progress: boolean;
-  start(signal: AbortSignal, onProgress: (p: Progress) => void): Promise<T>;
+  start(run: JobRun): Promise<T>;
   done(summary: T, last: Progress | undefined): string[];
   interrupted(last: Progress | undefined): string;
   toStdout?: boolean;
 }
 
 /**
+ * The progress line of a run: `--progress=SECONDS` a plain line every
+ * SECONDS; `--progress` a redrawn line on a terminal, else a plain line
+ * every 60 s; by default a redrawn line when stderr is a terminal (and the
+ * job's output is not going to that terminal too); `--no-progress` none.
+ */
+function progressLine(setting: boolean | number | undefined, toStdout?: boolean) {
+  const tty = Deno.stderr.isTerminal();
+  if (typeof setting === "number") return new ProgressLine(false, setting * 1000);
+  if (setting === true) return new ProgressLine(tty, 60_000);
+  if (setting === undefined && tty && !(toStdout && Deno.stdout.isTerminal())) {
+    return new ProgressLine(true);
+  }
+}
+
+/** The header of an --errors file. */
+export const ERRORS_HEADER = "path,operation,errno,message";
+
+/** Create `path` with the CSV header, and open it for the native side to append rows. */
+async function openErrorsCsv(path: string): Promise<number> {
+  await ensureNative();
+  try {
+    Deno.writeTextFileSync(path, ERRORS_HEADER + "\n");
+  } catch (e) {
+    throw new Error(`pwalk: --errors ${path}: ${(e as Error).message}`);
+  }
+  const b = new TextEncoder().encode(path);
+  const fd = native().pw_fd_open(b, BigInt(b.length));
+  if (fd < 0) throw new Error(`pwalk: --errors ${path}: cannot open (errno ${-fd})`);
+  return fd;
+}
+
+/**
  * Run a job with the progress line and the summary on stderr. SIGINT,
  * SIGTERM and SIGHUP cancel it (a change in progress is finished first) and
  * the status is 128 + the signal's number; a closed stdout ends it quietly
- * (141). Example:
- * `runJob({ progress, start: (signal, onProgress) => report(root, { signal,
- * onProgress }), done: (s) => [...], interrupted: () => "..." })`.
+ * (141). Example: `runJob({ tag: "pwalk:", start: (run) => report(root,
+ * { ...run }), done: (s) => [...], interrupted: () => "..." })`.
  */
 export async function runJob<T>(ui: JobUi<T>): Promise<number> {
-  const line = ui.progress ? new ProgressLine(Deno.stderr.isTerminal()) : undefined;
+  const errorsCsvFd = ui.errors === undefined ? undefined : await openErrorsCsv(ui.errors);
+  const line = progressLine(ui.progress, ui.toStdout);
   const abort = new AbortController();
   let stopped: (typeof SIGNALS)[number] | undefined;
   const listeners = SIGNALS.map((s) => {
@@ -211,23 +268,20 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
     return () => Deno.removeSignalListener(s[0], stop);
   });
   let last: Progress | undefined;
+  const onProgress = (p: Progress) => {
+    last = p;
+    line?.update(p);
+  };
   try {
-    const s = await ui.start(abort.signal, (p) => {
-      last = p;
-      line?.update(p);
-    });
+    const s = await ui.start({ signal: abort.signal, onProgress, errorsCsvFd });
     line?.clear();
     for (const l of [...ui.done(s, last), ...ui.warnings ?? []]) eprint(l);
     return EXIT.OK;
   } catch (e) {
     line?.clear();
     if (stopped) {
-      for (
-        const l of [
-          `${ui.tag} interrupted by ${stopped[0]}; ${ui.interrupted(last)}`,
-          ...ui.warnings ?? [],
-        ]
-      ) eprint(l);
+      eprint(`${ui.tag} interrupted by ${stopped[0]}; ${ui.interrupted(last)}`);
+      for (const l of ui.warnings ?? []) eprint(l);
       return stopped[1];
     }
     // stdout closed early (`pwalk /data | head`): stop quietly, as SIGPIPE would.
@@ -235,7 +289,16 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
     throw e;
   } finally {
     for (const remove of listeners) remove();
+    if (errorsCsvFd !== undefined) native().pw_fd_close(errorsCsvFd);
   }
+}
+
+/**
+ * "N errors", and where they went: `errorCount(3, "errs.csv")` is
+ * "3 errors (listed in errs.csv)".
+ */
+export function errorCount(n: number, file: string | undefined): string {
+  return count(n, "error") + (file === undefined ? "" : ` (listed in ${file})`);
 }
 
 const enc = new TextEncoder();

@@ -47,6 +47,14 @@ export const COMMANDS: readonly Command[] = [
   { name: "help", about: "this help, or a command's: pwalk help COMMAND", run: help },
 ];
 
+function env(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined; // no --allow-env
+  }
+}
+
 function command(name: string): Command {
   const c = COMMANDS.find((c) => c.name === name);
   if (c) return c;
@@ -62,6 +70,7 @@ Usage: pwalk [COMMAND] [options] ...   (pwalk help COMMAND, pwalk COMMAND --help
 
 Commands:
 ${rows}
+
 Without a command, --chown_from/--chown_to run chown (pwalk's spelling) and
 anything else a report:
 `);
@@ -79,6 +88,10 @@ anything else a report:
  */
 export async function main(argv: string[]): Promise<number> {
   try {
+    // `deno task report` runs in the checkout; PWALK_CWD (the task's
+    // "$INIT_CWD") is where the user typed it: ROOT and -o are relative to it.
+    const cwd = env("PWALK_CWD");
+    if (cwd) Deno.chdir(cwd);
     const named = COMMANDS.find((c) => c.name === argv[0]);
     if (named) return await named.run(argv.slice(1));
     const end = argv.indexOf("--");

@@ -9,6 +9,7 @@ import { type ChangeOptions, type ChangeSummary, repair } from "../repair.ts";
 import {
   count,
   eprint,
+  errorCount,
   type Flags,
   idArg,
   type Kind,
@@ -61,12 +62,18 @@ Options:
                            $XDG_STATE_HOME/pwalk/repair-TIME-PID.journal
                            (~/.local/state/pwalk/... without XDG_STATE_HOME)
   --force                  allow ROOT to be / (refused otherwise)
-  --progress, --no-progress  progress line on stderr (default: when stderr is
-                           a terminal and stdout is not)
+  --errors FILE            every error also as a CSV row in FILE:
+                           path,operation,errno,message
+  --progress, --progress=SECONDS, --no-progress
+                           as for pwalk report (default: redrawn when stderr
+                           is a terminal and stdout is not)
   -h, --help               this help
 
 Output: one line per change on stdout (path: group 1001 -> 5000, path: mode
 0600 -> 0640, path: setgid added), errors on stderr, then a summary.
+Exit status: 0 done (refused changes included), 1 failed (the journal cannot
+be written), 2 bad usage, 129/130/143 stopped by SIGHUP/SIGINT/SIGTERM (the
+change in progress is finished; every change made is in the journal).
 `;
 
 /** The options repair and chown both take. */
@@ -119,18 +126,17 @@ export async function runChange<T extends ChangeSummary>(
   if (f.apply && f["dry-run"]) throw new UsageError("--apply and --dry-run exclude each other");
   const apply = !!f.apply;
   const root = oneRoot(f, kind);
-  const { warnings, ...walk } = await walkArgs(f, root);
+  const { ui, ...walk } = await walkArgs(f, root);
   const journal = (f.journal as string | undefined) ?? (apply ? defaultJournal(kind) : undefined);
   const tag = `pwalk ${kind}:`;
   for (const l of banner) eprint(l);
   if (apply) eprint(`${tag} applying; journal ${journal}`);
   const o = { ...walk, apply, journal, force: !!f.force, printChanges: true, printErrors: true };
   return await runJob({
+    ...ui,
     tag,
-    warnings,
-    progress: (f.progress as boolean | undefined) ??
-      (Deno.stderr.isTerminal() && !Deno.stdout.isTerminal()),
-    start: (signal, onProgress) => start(root, { ...o, signal, onProgress }),
+    toStdout: true,
+    start: (run) => start(root, { ...o, ...run }),
     done: (s) => {
       const k = s.changes;
       const kinds = kind === "chown"
@@ -140,7 +146,7 @@ export async function runChange<T extends ChangeSummary>(
       const changed = `${num(s.entriesChanged)} ${apply ? "changed" : "would change"}${kinds}`;
       const seen = count(s.entriesSeen, "entry", "entries");
       return [
-        `${tag} ${seen} seen, ${changed}, ${count(s.errors, "error")} in ` +
+        `${tag} ${seen} seen, ${changed}, ${errorCount(s.errors, ui.errors)} in ` +
         `${(s.elapsedMs / 1000).toFixed(2)} s`,
         ...extra(s).map((l) => `${tag} ${l}`),
         apply

@@ -14,6 +14,8 @@ Restore the old owner, group and mode of every entry in the journal of a
 repair or chown (newest first); an entry replaced since, or a field changed
 again since, is left alone. With --dry-run: only show what would be restored.
 One line per restored entry on stdout, errors on stderr, then a summary.
+Exit status: 0 done, 1 failed, 2 bad usage (not a journal), 129/130/143
+stopped by a signal between two entries.
 `;
 
 /**
@@ -29,7 +31,7 @@ export async function run(args: string[]): Promise<number> {
   return await runJob({
     tag,
     progress: false,
-    start: (signal) =>
+    start: ({ signal }) =>
       undo(file, { apply: !dry, printChanges: true, printErrors: true, signal }).catch((e) => {
         if (e instanceof SyntaxError) throw new UsageError(e.message.replace(/^pwalk: /, ""));
         if (e instanceof Deno.errors.NotFound) throw new UsageError(`${file}: no such journal`);
