@@ -123,6 +123,22 @@ export function idArg(name: string, s: string): number {
   return n;
 }
 
+/** What {@link walkArgs} reads: the job's walk options, and `ui` for {@link runJob}. */
+export interface WalkArgs {
+  /** --threads / --maxthreads. */
+  threads?: number;
+  /** --depth. */
+  maxDepth?: number;
+  /** -x. */
+  oneFileSystem: boolean;
+  /** --NoSnap. */
+  noSnap: boolean;
+  /** --exclude: folders and the lines of list files, as given. */
+  exclude: string[];
+  /** --progress, --errors, and the unmatched-exclude warnings. */
+  ui: Pick<JobUi<unknown>, "progress" | "errors" | "warnings">;
+}
+
 /**
  * The walk options of parsed flags for `root`: --threads/--maxthreads,
  * --depth, -x, --NoSnap, and --exclude PATH (a folder, or a file listing
@@ -130,7 +146,7 @@ export function idArg(name: string, s: string): number {
  * names no folder under root; and for {@link runJob}: --progress[=SECONDS]
  * and --errors FILE. Example: `await walkArgs(parse(args, WALK_OPTIONS), root)`.
  */
-export async function walkArgs(f: Flags, root: string) {
+export async function walkArgs(f: Flags, root: string): Promise<WalkArgs> {
   const exclude: string[] = [];
   for (const p of (f.exclude as string[] | undefined) ?? []) {
     try {
@@ -192,8 +208,11 @@ export function oneRoot(f: Flags, refuse?: string): string {
 
 /** What {@link runJob} hands to a job's start: spread it into the job's options. */
 export interface JobRun {
+  /** Aborted by SIGINT, SIGTERM or SIGHUP. */
   signal: AbortSignal;
+  /** Feeds the progress line (and the summary's allocated bytes). */
   onProgress: (p: Progress) => void;
+  /** --errors FILE, open for the native side. */
   errorsCsvFd?: number;
 }
 
@@ -205,13 +224,21 @@ export interface JobRun {
  * `warnings` come last; `toStdout`: the job writes to stdout.
  */
 export interface JobUi<T> {
+  /** "pwalk:", "pwalk repair:", ... */
   tag: string;
+  /** --progress (true), --progress=SECONDS, --no-progress (false), or the default. */
   progress?: boolean | number;
+  /** --errors FILE. */
   errors?: string;
+  /** Printed after everything else. */
   warnings?: string[];
+  /** Start the job. */
   start(run: JobRun): Promise<T>;
+  /** The summary lines. */
   done(summary: T, last: Progress | undefined): string[];
+  /** What a signal left, after "TAG interrupted by SIGNAL; ". */
   interrupted(last: Progress | undefined): string;
+  /** The job writes to stdout (no redrawn line on the same terminal; 141 when it closes). */
   toStdout?: boolean;
 }
 

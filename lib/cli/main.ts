@@ -11,7 +11,9 @@ import { exitStatus, UsageError, VERSION } from "./common.ts";
 
 /** A row of the command table: `pwalk NAME ...`, its line in the help, and its run. */
 export interface Command {
+  /** The first argument that runs it. */
   name: string;
+  /** Its line in `pwalk --help`. */
   about: string;
   /** Run with the arguments after NAME; resolves to the exit status. */
   run(args: string[]): Promise<number>;

@@ -139,7 +139,10 @@ export class ProgressLine {
   #last = 0;
   #drawn = false;
 
-  /** @param tty redraw in place (stderr is a terminal); else a line every `everyMs`. */
+  /**
+   * A progress line: redrawn in place when `tty` (stderr is a terminal),
+   * else a plain line every `everyMs`.
+   */
   constructor(tty: boolean, everyMs = 60_000) {
     this.#tty = tty;
     this.#everyMs = everyMs;
