@@ -17,7 +17,7 @@
 import { assert, assertEquals, assertMatch, fail } from "@std/assert";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { parsePwalk } from "./helpers/csv.ts";
-import { canRun, CLI, cli, deno, REPO, UNPRIVILEGED } from "./helpers/run.ts";
+import { canRun, CLI, cli, REPO, UNPRIVILEGED } from "./helpers/run.ts";
 import { flatTree, tempDir } from "./helpers/tree.ts";
 
 const dec = new TextDecoder();
@@ -206,7 +206,17 @@ Deno.test("--errors FILE: one CSV row per error, read back by DuckDB", async () 
 
 Deno.test("deno task report . from a subfolder reports the subfolder", async () => {
   const sub = `${REPO}/tests/fixtures`;
-  const task = await deno(["task", "report", "."], { cwd: sub });
+  // As typed in a shell: no INIT_CWD yet (`deno task test` set one for this
+  // process, and deno task, like npm, keeps an INIT_CWD it inherits).
+  const env = Deno.env.toObject();
+  delete env.INIT_CWD;
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "report", "."],
+    cwd: sub,
+    env: { ...env, NO_COLOR: "1" },
+    clearEnv: true,
+  }).output();
+  const task = { code: r.code, stdout: r.stdout, stderr: dec.decode(r.stderr) };
   assertEquals(task.code, 0, task.stderr);
   const direct = await cli(["."], { cwd: sub });
   const paths = (b: Uint8Array) => parsePwalk(b).rows.map((row) => row.key).sort();
