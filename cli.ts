@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { main } from "./lib/cli.ts";
+import { main } from "./lib/cli/main.ts";
 
 export { main };
 

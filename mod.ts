@@ -61,6 +61,6 @@ export { ensureNative, nativeVersion, setLibraryPath } from "./lib/ffi.ts";
 
 // `deno run -A jsr:@pwalk/cli /data`: the package's main entry is the CLI.
 if (import.meta.main) {
-  const { main } = await import("./lib/cli.ts");
+  const { main } = await import("./lib/cli/main.ts");
   Deno.exit(await main(Deno.args));
 }

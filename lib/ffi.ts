@@ -202,6 +202,7 @@ export const Opt = {
   CHANGES_FD: 20,
   RECORDS: 21,
   LEAF_DEPTH: 22,
+  ERRORS_CSV_FD: 23,
   SKIP_FD: 24,
   HOLD: 26,
   NO_STAT: 27,

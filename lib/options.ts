@@ -6,6 +6,7 @@
  */
 import { Opt } from "./ffi.ts";
 import type { NativeOption, Progress } from "./job.ts";
+import { resolveExcludes } from "./exclude.ts";
 
 /**
  * A folder of the tree a shard walks instead of the root (see
@@ -47,7 +48,11 @@ export interface CommonOptions {
    * rule, hence a different name.)
    */
   pwalkDepth?: number;
-  /** Full folder paths to skip, with everything below them (pwalk `--exclude`). */
+  /**
+   * Folders to skip, with everything below them (pwalk `--exclude`): any
+   * spelling of the folder (absolute under a relative root, `./x`, `x/`;
+   * lib/exclude.ts resolveExcludes).
+   */
   exclude?: string[];
   /** Stay on the root's file system (pwalk `-x`). Default false. */
   oneFileSystem?: boolean;
@@ -66,6 +71,21 @@ export interface CommonOptions {
   progressIntervalMs?: number;
   /** How many error details to keep in the summary. Default 100. */
   maxErrors?: number;
+  /**
+   * An open file descriptor (e.g. from the native `pw_fd_open`) that gets
+   * every error of the job as one CSV row, however many there are:
+   * `"path",operation,errno,"message"`, with `"` doubled inside quotes and
+   * the path's bytes as they are; errno is its name (`EACCES`, else
+   * `E<number>`). No header: write `path,operation,errno,message` first.
+   * The CLI's `--errors FILE`. Default: none.
+   *
+   * @example
+   * ```ts ignore
+   * // fd: a descriptor open for writing, the header already in it
+   * await report("/data", { output: "scan.csv", errorsCsvFd: fd });
+   * ```
+   */
+  errorsCsvFd?: number;
 }
 
 function checkInt(name: string, v: number, min: number, max: number): number {
@@ -73,11 +93,6 @@ function checkInt(name: string, v: number, min: number, max: number): number {
     throw new RangeError(`pwalk: ${name} must be an integer from ${min} to ${max}, got ${v}`);
   }
   return v;
-}
-
-/** Normalise an exclude path the way the walker builds paths. */
-export function normaliseFolder(p: string): string {
-  return p.length > 1 ? p.replace(/\/+$/, "") || "/" : p;
 }
 
 /** The native options for the common fields, validated. */
@@ -92,7 +107,7 @@ export function commonNative(root: string, o: CommonOptions): NativeOption[] {
     out.push([Opt.MAXDEPTH, checkInt("pwalkDepth", o.pwalkDepth, 0, 2 ** 31 - 1)]);
   }
   if (o.oneFileSystem) out.push([Opt.ONE_FS, 1]);
-  for (const e of o.exclude ?? []) out.push([Opt.EXCLUDE, normaliseFolder(e)]);
+  for (const e of resolveExcludes(root, o.exclude)) out.push([Opt.EXCLUDE, e]);
   for (const f of o.frontier ?? []) {
     const head = new TextEncoder().encode(`${f.dev} ${f.ino} ${f.parentIno} ${f.depth} `);
     const path = typeof f.path === "string" ? new TextEncoder().encode(f.path) : f.path;
@@ -102,5 +117,8 @@ export function commonNative(root: string, o: CommonOptions): NativeOption[] {
     out.push([Opt.FRONTIER, b]);
   }
   out.push([Opt.MAX_ERRORS, checkInt("maxErrors", o.maxErrors ?? 100, 0, 1_000_000)]);
+  if (o.errorsCsvFd !== undefined) {
+    out.push([Opt.ERRORS_CSV_FD, checkInt("errorsCsvFd", o.errorsCsvFd, 0, 2 ** 31 - 1)]);
+  }
   return out;
 }

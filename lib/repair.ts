@@ -10,7 +10,7 @@
  * @module
  */
 import { native, Opt, RecKind } from "./ffi.ts";
-import { commonNative, type CommonOptions, normaliseFolder } from "./options.ts";
+import { commonNative, type CommonOptions } from "./options.ts";
 import { type Counters, NativeJob, type NativeOption, pathBytes, type WalkError } from "./job.ts";
 import { errnoError } from "./errno.ts";
 import type { ChangeRecord } from "./journal.ts";
@@ -127,48 +127,6 @@ function checkRoot(root: string, force?: boolean): void {
   }
 }
 
-function dirname(p: string): string {
-  const i = p.replace(/\/+$/, "").lastIndexOf("/");
-  return i < 0 ? "." : i === 0 ? "/" : p.slice(0, i);
-}
-
-function basename(p: string): string {
-  const s = p.replace(/\/+$/, "");
-  return s.slice(s.lastIndexOf("/") + 1);
-}
-
-/**
- * Excluded folders are matched against the paths the walker builds (the
- * root as given, then names). Also accept other spellings of the same
- * folder (absolute for a relative root, through a linked root, ...).
- */
-function mapExcludes(root: string, exclude: string[] | undefined): string[] {
-  const out: string[] = [];
-  let realRoot: string | undefined;
-  try {
-    realRoot = Deno.realPathSync(root);
-  } catch {
-    realRoot = undefined;
-  }
-  const given = normaliseFolder(root);
-  for (const e of exclude ?? []) {
-    const n = normaliseFolder(e);
-    out.push(n);
-    if (!realRoot) continue;
-    try {
-      const real = `${Deno.realPathSync(dirname(n)).replace(/\/$/, "")}/${basename(n)}`;
-      const prefix = realRoot === "/" ? "/" : realRoot + "/";
-      if (real.startsWith(prefix)) {
-        const walked = `${given === "/" ? "" : given}/${real.slice(prefix.length)}`;
-        if (walked !== n) out.push(walked);
-      }
-    } catch {
-      // not there (yet): the spelling given is all we have
-    }
-  }
-  return out;
-}
-
 function openAppend(path: string): number {
   const b = pathBytes(path);
   const fd = native().pw_fd_open(b, BigInt(b.length));
@@ -283,7 +241,6 @@ export async function repair(root: string, options: RepairOptions = {}): Promise
   const opts = commonNative(root, {
     ...options,
     pwalkDepth: undefined,
-    exclude: mapExcludes(root, options.exclude),
   });
   if (options.forceGroupWritable) opts.push([Opt.FORCE_GW, 1]);
   for (const g of options.changeGids ?? []) opts.push([Opt.CHANGE_GID, checkId("changeGids", g)]);
@@ -319,7 +276,7 @@ export async function chown(root: string, options: ChownOptions): Promise<ChownS
   if (!options || options.from === undefined || !options.to) {
     throw new TypeError("pwalk: chown needs { from: uid, to: { uid, gid? } }");
   }
-  const opts = commonNative(root, { ...options, exclude: mapExcludes(root, options.exclude) });
+  const opts = commonNative(root, options);
   opts.push([Opt.CHOWN_FROM, checkId("from", options.from)]);
   opts.push([Opt.CHOWN_UID, checkId("to.uid", options.to.uid)]);
   if (options.to.gid !== undefined) opts.push([Opt.CHOWN_GID, checkId("to.gid", options.to.gid)]);

@@ -2,6 +2,7 @@
 #include "errlog.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -32,6 +33,7 @@ int pw_errlog_init(pw_errlog *l, uint32_t max, int fd) {
   if (pthread_mutex_init(&l->mu, NULL)) return -ENOMEM;
   l->max = max;
   l->fd = fd;
+  l->csv_fd = -1;
   return 0;
 }
 
@@ -75,6 +77,50 @@ static void stream_line(int fd, const char *a, const char *path, size_t len, con
   free(line);
 }
 
+const char *pw_errno_name(int err) {
+  switch (err) {
+#define N(e) \
+  case e: return #e;
+    N(EPERM) N(ENOENT) N(ESRCH) N(EINTR) N(EIO) N(ENXIO) N(E2BIG) N(EBADF) N(EAGAIN)
+    N(ENOMEM) N(EACCES) N(EFAULT) N(EBUSY) N(EEXIST) N(EXDEV) N(ENODEV) N(ENOTDIR)
+    N(EISDIR) N(EINVAL) N(ENFILE) N(EMFILE) N(ETXTBSY) N(EFBIG) N(ENOSPC) N(ESPIPE)
+    N(EROFS) N(EMLINK) N(EPIPE) N(ERANGE) N(ENAMETOOLONG) N(ENOTEMPTY) N(ELOOP)
+    N(EOVERFLOW) N(ENOTSUP) N(ETIMEDOUT) N(ESTALE) N(EDQUOT) N(ENOTCONN) N(EHOSTDOWN)
+#if defined(ENODATA)
+    N(ENODATA)
+#endif
+#undef N
+    default: return NULL;
+  }
+}
+
+/* One CSV row: "path",op,ERRNO,"message"; quotes doubled, bytes kept as they are. */
+static void csv_row(int fd, int op, int err, const char *path, size_t len) {
+  const char *msg = op == PW_OP_ANCESTOR ? PW_NO_ANCESTOR_TEXT : strerror(err);
+  size_t lm = strlen(msg);
+  char *row = malloc(2 * len + 2 * lm + 64);
+  if (!row) return;
+  size_t o = 0;
+  row[o++] = '"';
+  for (size_t i = 0; i < len; i++) {
+    if (path[i] == '"') row[o++] = '"';
+    row[o++] = path[i];
+  }
+  const char *name = err ? pw_errno_name(err) : "";
+  o += (size_t)sprintf(row + o, "\",%s,", pw_op_name(op));
+  o += name ? (size_t)sprintf(row + o, "%s", name) : (size_t)sprintf(row + o, "E%d", err);
+  row[o++] = ',';
+  row[o++] = '"';
+  for (size_t i = 0; i < lm; i++) {
+    if (msg[i] == '"') row[o++] = '"';
+    row[o++] = msg[i];
+  }
+  row[o++] = '"';
+  row[o++] = '\n';
+  (void)pw_write_all(fd, row, o);
+  free(row);
+}
+
 void pw_errlog_add(pw_errlog *l, int op, int err, const char *path, size_t len) {
   pthread_mutex_lock(&l->mu);
   l->count++;
@@ -102,6 +148,7 @@ void pw_errlog_add(pw_errlog *l, int op, int err, const char *path, size_t len) 
     strncat(tail, pw_error_text(op, err), sizeof tail - 8);
     stream_line(l->fd, head, path, len, tail);
   }
+  if (l->csv_fd >= 0) csv_row(l->csv_fd, op, err, path, len);
   pthread_mutex_unlock(&l->mu);
 }
 

@@ -3,7 +3,8 @@
  *
  * Owns: counting errors (unreadable folder, vanished entry, failed stat,
  * refused change), keeping the first N details (operation, errno, path) for
- * the API, and streaming one line per error to an fd (the CLI's stderr).
+ * the API, streaming one line per error to an fd (the CLI's stderr), and
+ * one CSV row per error to another (the CLI's --errors FILE).
  * Errors are rare, so one mutex is enough; the hot path never takes it.
  */
 #ifndef PW_ERRLOG_H
@@ -26,6 +27,7 @@ typedef struct pw_errlog {
   pw_errdetail *items;   /**< the first max details */
   uint32_t n, max;
   int fd;                /**< -1 = do not stream */
+  int csv_fd;            /**< -1 = no CSV rows; set after pw_errlog_init */
 } pw_errlog;
 
 int pw_errlog_init(pw_errlog *l, uint32_t max, int fd);
@@ -36,6 +38,8 @@ void pw_errlog_add(pw_errlog *l, int op, int err, const char *path, size_t len);
 void pw_errlog_badname(pw_errlog *l, const char *path, size_t len);
 uint64_t pw_errlog_count(pw_errlog *l);
 const char *pw_op_name(int op);
+/** The errno's name ("EACCES"), or NULL when not in the table (callers print E<number>). */
+const char *pw_errno_name(int err);
 
 /**
  * Copy path to out with control bytes escaped (\n, \t, \xHH), so that one

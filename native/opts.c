@@ -21,6 +21,7 @@ PW_API pw_opts *pw_opts_new(void) {
   o->chown_gid = -1;
   o->journal_fd = -1;
   o->changes_fd = -1;
+  o->errors_csv_fd = -1;
   return o;
 }
 
@@ -127,6 +128,10 @@ PW_API int32_t pw_opts_set_int(pw_opts *o, int32_t key, int64_t v) {
       if (v < -1 || v > INT32_MAX) return -EINVAL;
       if (key == PW_OPT_JOURNAL_FD) o->journal_fd = (int)v;
       else o->changes_fd = (int)v;
+      return 0;
+    case PW_OPT_ERRORS_CSV_FD:
+      if (v < -1 || v > INT32_MAX) return -EINVAL;
+      o->errors_csv_fd = (int)v;
       return 0;
     case PW_OPT_RECORDS: o->records = v != 0; return 0;
     case PW_OPT_HOLD: o->hold = v != 0; return 0;

@@ -55,6 +55,7 @@ struct pw_opts {
   bool link_dirs;      /**< tell links to folders */
   int skip_fds[8];     /**< files the walk leaves out (PW_OPT_SKIP_FD) */
   int n_skip_fds;
+  int errors_csv_fd;   /**< every error as a CSV row; -1 = none */
   char *root;          /**< NUL-terminated copy */
   size_t root_len;
   char *output;        /**< NULL = none */

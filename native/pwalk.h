@@ -63,6 +63,9 @@ typedef enum pw_opt {
   PW_OPT_LEAF_DEPTH = 22, /**< int: folders at this depth (pwalk's numbering)
                               or deeper are handed over as entries and never
                               entered (walk's maxDepth); -1 = off */
+  PW_OPT_ERRORS_CSV_FD = 23, /**< int: stream every error as a CSV row to this
+                              fd: "path",operation,ERRNO,"message" (quotes
+                              doubled inside; no header); -1 = none */
   PW_OPT_SKIP_FD = 24,   /**< int, repeatable (up to 8): leave out of the walk
                               the file open at this fd (by device and inode:
                               a journal or an error file inside the tree) */

@@ -86,7 +86,11 @@ Deno.test("CLI: thread flags, -o/--output, the report word", async (t) => {
 
   const plain = await cli([root]);
   assertEquals(plain.code, 0, plain.stderr);
-  assertEquals(plain.stderr, "", "nothing on stderr when it is not a terminal");
+  // Not a terminal: no progress line, only the one summary line.
+  const summary = plain.stderr.split("\n").filter((l) => l !== "");
+  assertEquals(summary.length, 1, plain.stderr);
+  assertStringIncludes(summary[0], `pwalk: ${ref.rows.size.toLocaleString("en-US")} entries, `);
+  assertStringIncludes(summary[0], " -> stdout (");
   assertRowsMatch(parsePwalk(plain.stdout).rows, ref.rows);
   const lines = lineSet(plain.stdout);
 
@@ -125,17 +129,18 @@ Deno.test("CLI: thread flags, -o/--output, the report word", async (t) => {
   });
   await t.step("-o into a missing folder: exit 1 with one message, no file", async () => {
     // A root that cannot be walked is bad usage (2); an output that cannot
-    // be written is a failure of the run (1), as lib/cli.ts documents.
+    // be written is a failure of the run (1), as lib/cli/common.ts documents.
     const r = await cli(["-o", `${outDir}/missing/x.csv`, root]);
     assertEquals(r.code, 1, r.stderr);
     assertEquals(r.stdout.length, 0);
     assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
     assertStringIncludes(r.stderr, `${outDir}/missing/x.csv`);
   });
-  await t.step("--progress: a summary on stderr even when not a terminal", async () => {
+  await t.step("--progress: the summary names the output file", async () => {
     const r = await cli(["--progress", "-o", `${outDir}/p.csv`, root]);
     assertEquals(r.code, 0, r.stderr);
     assertStringIncludes(r.stderr, `${ref.rows.size.toLocaleString("en-US")} entries`);
+    assertStringIncludes(r.stderr, ` -> ${outDir}/p.csv (`);
   });
 });
 

@@ -62,7 +62,10 @@ check_all() { # binary
   # repair and chown on a copy (they change it): dry run, apply, chown
   chmod -R u+rwx "$work/copy" 2>/dev/null || true; rm -rf "$work/copy"
   python3 bench/mktree.py "$work/copy" --files 2000 --seed 12 --weird 2>/dev/null
-  run "$b" -t 4 -R "$work/copy"
+  rm -f "$work/errors.csv"
+  run "$b" -t 4 -R -E "$work/errors.csv" "$work/copy"
+  # the tree's group is private: one ancestor notice, as a CSV row
+  grep -q "^\"$work/copy\",ancestor,,\"no ancestor" "$work/errors.csv"
   run "$b" -t 4 -R -A "$work/copy" "$work/journal"
   run "$b" -t 4 -C 0:4242:4343 -A "$work/copy"
   [ "$(stat -c %u "$work/copy/weird/with space.txt")" = 4242 ]

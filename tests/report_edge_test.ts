@@ -14,7 +14,7 @@
  *   exactly then by an LD_PRELOAD shim around fstatat): reported with path,
  *   operation and message; counted in pw_fcount, not in pw_dirsum.
  */
-import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { report } from "../mod.ts";
 import { key, parsePwalk, type PwalkRow } from "./helpers/csv.ts";
 import { assertRowsMatch, must } from "./helpers/compare.ts";
@@ -105,6 +105,7 @@ Deno.test("edge names, link loops, FIFO, 2,000-deep and 6,000-byte paths", async
     assertEquals(r.code, 0, r.stderr);
     assertRowsMatch(parsePwalk(r.stdout).rows, ref.rows);
     const lines = r.stderr.split("\n").filter((l) => l !== "");
+    assertMatch(lines.pop()!, / 0 errors in .* -> stdout \(/, "the summary line comes last");
     assertEquals(lines.filter((l) => l.startsWith("Bad File: ")).length, edge.controlNames.length);
     assertEquals(lines.filter((l) => !l.startsWith("Bad File: ")), [], "no errors");
   });
@@ -156,8 +157,9 @@ testNeeding([SETPRIV], {
       const r = await cli([root], { prefix: UNPRIVILEGED });
       assertEquals(r.code, 0, r.stderr);
       assertRowsMatch(parsePwalk(r.stdout).rows, ref.rows);
-      const lines = r.stderr.split("\n").filter((l) => l !== "").sort();
-      assertEquals(lines, [
+      const lines = r.stderr.split("\n").filter((l) => l !== "");
+      assertMatch(lines.pop()!, / 3 errors in .* -> stdout \(/, "the summary line comes last");
+      assertEquals(lines.sort(), [
         `pwalk: open '${root}/locked': Permission denied`,
         `pwalk: stat '${root}/noexec/a.txt': Permission denied`,
         `pwalk: stat '${root}/noexec/b.txt': Permission denied`,

@@ -4,7 +4,7 @@
  * check under qemu.  It is not the product's CLI (that is cli.ts).
  *
  *   pwdrive [-t THREADS] [-z LEVEL] [-H] [-n] [-d DEPTH] [-x] [-c CANCEL_MS]
- *           [-e EXCLUDE]... [-w] [-F] ROOT [OUTPUT]
+ *           [-e EXCLUDE]... [-E ERRORS_CSV] [-w] [-F] ROOT [OUTPUT]
  *
  * Writes the report to OUTPUT, or to stdout; errors stream to stderr; a
  * summary line "entries=N dirs=N bytes=N errors=N" goes to stderr at the end.
@@ -12,7 +12,8 @@
  * stdout), -F follows symlinks in it, -D holds each folder's subfolders
  * until its row is answered (walkDirs top-down, names only).  -R runs a repair instead (a dry run;
  * -A applies it, with the journal written to OUTPUT), -C FROM:UID:GID
- * pwalk's chown mode; change lines go to stdout.
+ * pwalk's chown mode; change lines go to stdout.  -E appends every error
+ * as a CSV row to ERRORS_CSV (PW_OPT_ERRORS_CSV_FD).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,11 @@ int main(int argc, char **argv) {
     else if (i + 1 < argc && !strcmp(a, "-e")) {
       i++;
       pw_opts_set_str(o, PW_OPT_EXCLUDE, (const uint8_t *)argv[i], strlen(argv[i]));
+    } else if (i + 1 < argc && !strcmp(a, "-E")) { /* every error as a CSV row to FILE */
+      i++;
+      int fd = pw_fd_open((const uint8_t *)argv[i], strlen(argv[i]));
+      if (fd < 0) return 1;
+      pw_opts_set_int(o, PW_OPT_ERRORS_CSV_FD, fd);
     } else {
       fprintf(stderr, "pwdrive: unknown option %s\n", a);
       return 2;

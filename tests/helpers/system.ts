@@ -31,6 +31,10 @@ export function requireTool(tool: string, debianPackage: string): Need {
 
 /** The C compiler (LD_PRELOAD shims). */
 export const CC: Need = requireTool("cc", "gcc");
+/** tmux (a terminal of a given width for the progress line). */
+export const TMUX: Need = requireTool("tmux", "tmux");
+/** npm (README's install path). */
+export const NPM: Need = requireTool("npm", "npm");
 /** The zstd command (the independent decompressor). */
 export const ZSTD: Need = requireTool("zstd", "zstd");
 /** setpriv (run.ts: UNPRIVILEGED). */

@@ -1,0 +1,51 @@
+/**
+ * pwalk's chown mode: `pwalk --chown_from UID --chown_to UID:GID [options]
+ * ROOT` (also `pwalk chown ...`), a dry run unless --apply.
+ *
+ * @module
+ */
+import { chown } from "../repair.ts";
+import { idArg, parse, UsageError } from "./common.ts";
+import { CHANGE_OPTIONS, runChange } from "./repair.ts";
+
+/** `pwalk chown --help`. */
+export const HELP = `pwalk --chown_from UID --chown_to UID:GID [options] ROOT
+
+Every entry of ROOT (ROOT included) owned by UID gets owner UID and group
+GID; a symbolic link is changed itself, never its target (lchown). Each
+changed path is printed, as pwalk does. Unlike pwalk, nothing changes
+without --apply (default: show what would change).
+
+Options: --apply, --dry-run, --journal FILE (default with --apply: as for
+pwalk repair, chown-TIME-PID.journal), --NoSnap, --exclude PATH, -x,
+--depth N, --threads N (--maxthreads N), --force (ROOT may be /),
+--errors FILE, --progress[=SECONDS], --no-progress; exit statuses as for
+pwalk repair. Undo with: pwalk undo JOURNAL.
+`;
+
+/**
+ * Run pwalk's chown mode (the whole argument list, or those after `chown`).
+ * `Deno.exit(await run(["--chown_from", "1042", "--chown_to", "2000:2000", "--apply", "/p"]));`
+ */
+export async function run(args: string[]): Promise<number> {
+  const f = parse(args, {
+    ...CHANGE_OPTIONS,
+    chown_from: "value",
+    chown_to: "value",
+    depth: "value",
+  });
+  if (f.chown_from === undefined || f.chown_to === undefined) {
+    throw new UsageError("--chown_from UID and --chown_to UID:GID go together");
+  }
+  const from = idArg("--chown_from", f.chown_from as string);
+  const m = /^(\d+):(\d+)$/.exec(f.chown_to as string);
+  if (!m) throw new UsageError(`--chown_to needs UID:GID, got '${f.chown_to}'`);
+  const to = { uid: idArg("--chown_to", m[1]), gid: idArg("--chown_to", m[2]) };
+  return await runChange(
+    "chown",
+    f,
+    [`chown UID_orig: ${from}  UID_new: ${to.uid} GID_new: ${to.gid}`],
+    (root, o) => chown(root, { ...o, from, to }),
+    () => [],
+  );
+}

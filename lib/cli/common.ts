@@ -1,0 +1,347 @@
+/**
+ * What every `pwalk` command shares, written once: the option parser, usage
+ * errors, the ROOT checks, the walk options (threads, depth, -x, --NoSnap,
+ * --exclude), signals, the progress line and the exit statuses.
+ *
+ * @module
+ */
+import type { Progress } from "../job.ts";
+import { parseExcludeList, unmatchedExcludes } from "../exclude.ts";
+import { ensureNative, native } from "../ffi.ts";
+import { ProgressLine } from "./progress.ts";
+import denoJson from "../../deno.json" with { type: "json" };
+
+/** The version of this package. */
+export const VERSION: string = denoJson.version;
+
+/** Bad usage: one line on stderr and exit status 2. */
+export class UsageError extends Error {}
+
+/** Exit statuses: 128 + the signal's number for a run stopped by a signal. */
+export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, PIPE: 141 } as const;
+
+/** The signals that cancel a run (Ctrl-C, batch schedulers, a closed terminal), with their statuses. */
+const SIGNALS = [["SIGHUP", 129], ["SIGINT", 130], ["SIGTERM", 143]] as const;
+
+/**
+ * Print the one line of an error that ended a command and return the exit
+ * status: 2 for bad usage, else 1 (a failure while running: the output or
+ * the journal cannot be written). Example: `catch (e) { return exitStatus(e); }`.
+ */
+export function exitStatus(e: unknown): number {
+  eprint(
+    e instanceof UsageError ? `pwalk: ${e.message}` : e instanceof Error ? e.message : String(e),
+  );
+  return e instanceof UsageError ? EXIT.USAGE : EXIT.FAILED;
+}
+
+/**
+ * Option kinds: a switch, a switch with `--no-NAME` (and an optional
+ * `--NAME=VALUE`), a value (last wins), a repeatable value.
+ */
+export type Kind = "flag" | "toggle" | "value" | "list";
+
+/** Parsed arguments: values by long option name, operands in `_`. */
+export type Flags = { [name: string]: string | string[] | boolean | undefined } & { _: string[] };
+
+/** The options every walking command takes. */
+export const WALK_OPTIONS: Record<string, Kind> = {
+  threads: "value",
+  maxthreads: "value",
+  exclude: "list",
+  "one-file-system": "flag",
+  NoSnap: "flag",
+  progress: "toggle",
+  errors: "value",
+};
+
+const SHORT: Record<string, string> = { x: "one-file-system", o: "output", V: "version" };
+
+/**
+ * Parse arguments as getopt_long does: an option that takes a value takes
+ * the next argument whatever it looks like (`--depth -1`, `-o ""`), or
+ * `--name=value`; `--` ends the options; unknown options are usage errors.
+ * Example: `parse(["--threads", "4", "-x", "/d"], WALK_OPTIONS)` is
+ * `{ _: ["/d"], threads: "4", "one-file-system": true }`.
+ */
+export function parse(args: string[], spec: Record<string, Kind>): Flags {
+  const f: Flags = { _: [] };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--") {
+      f._.push(...args.slice(i + 1));
+      break;
+    }
+    if (!a.startsWith("-") || a === "-") {
+      f._.push(a);
+      continue;
+    }
+    const eq = a.indexOf("=");
+    const word = eq < 0 ? a : a.slice(0, eq);
+    let name = word.startsWith("--") ? word.slice(2) : SHORT[word.slice(1)] ?? "";
+    const negated = !spec[name] && name.startsWith("no-") && spec[name.slice(3)] === "toggle";
+    if (negated) name = name.slice(3);
+    const kind = spec[name];
+    if (!kind) throw new UsageError(`unknown option ${word} (try --help)`);
+    if (kind === "toggle" && eq >= 0 && !negated) {
+      f[name] = a.slice(eq + 1); // --progress=SECONDS
+      continue;
+    }
+    if (kind === "flag" || kind === "toggle") {
+      if (eq >= 0) throw new UsageError(`${word} takes no value`);
+      f[name] = !negated;
+      continue;
+    }
+    if (eq < 0 && i + 1 === args.length) throw new UsageError(`${word} needs a value`);
+    const v = eq < 0 ? args[++i] : a.slice(eq + 1);
+    if (v === "") throw new UsageError(`${word} needs a value, not an empty string`);
+    f[name] = kind === "list" ? [...(f[name] as string[] ?? []), v] : v;
+  }
+  return f;
+}
+
+/**
+ * A whole-number option value in [min, max], or undefined when absent:
+ * `intArg("threads", "-5", 1, 1024)` throws a UsageError saying so.
+ */
+export function intArg(name: string, v: unknown, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const s = String(v);
+  const n = Number(s);
+  if (!/^-?\d+$/.test(s) || n < min || n > max) {
+    throw new UsageError(`--${name} needs a whole number from ${min} to ${max}, got '${s}'`);
+  }
+  return n;
+}
+
+/** A user or group id (0-4294967294): `idArg("--chown_from", "1042")` is 1042. */
+export function idArg(name: string, s: string): number {
+  const n = Number(s);
+  if (!/^\d+$/.test(s) || n > 0xfffffffe) {
+    throw new UsageError(`${name} needs a numeric id (0-4294967294), got '${s}'`);
+  }
+  return n;
+}
+
+/** What {@link walkArgs} reads: the job's walk options, and `ui` for {@link runJob}. */
+export interface WalkArgs {
+  /** --threads / --maxthreads. */
+  threads?: number;
+  /** --depth (pwalk's). */
+  pwalkDepth?: number;
+  /** -x. */
+  oneFileSystem: boolean;
+  /** --NoSnap. */
+  noSnap: boolean;
+  /** --exclude: folders and the lines of list files, as given. */
+  exclude: string[];
+  /** --progress, --errors, and the unmatched-exclude warnings. */
+  ui: Pick<JobUi<unknown>, "progress" | "errors" | "warnings">;
+}
+
+/**
+ * The walk options of parsed flags for `root`: --threads/--maxthreads,
+ * --depth, -x, --NoSnap, and --exclude PATH (a folder, or a file listing
+ * folders, one per line), with a warning line for each excluded path that
+ * names no folder under root; and for {@link runJob}: --progress[=SECONDS]
+ * and --errors FILE. Example: `await walkArgs(parse(args, WALK_OPTIONS), root)`.
+ */
+export async function walkArgs(f: Flags, root: string): Promise<WalkArgs> {
+  const exclude: string[] = [];
+  for (const p of (f.exclude as string[] | undefined) ?? []) {
+    try {
+      if (Deno.statSync(p).isDirectory) exclude.push(p);
+      else exclude.push(...parseExcludeList(await Deno.readTextFile(p)));
+    } catch (e) {
+      const why = e instanceof Deno.errors.NotFound
+        ? "No such file or directory"
+        : (e as Error).message;
+      throw new UsageError(`--exclude ${p}: ${why}`);
+    }
+  }
+  return {
+    threads: intArg("maxthreads", f.maxthreads, 1, 1024) ?? intArg("threads", f.threads, 1, 1024),
+    pwalkDepth: intArg("depth", f.depth, 0, 2 ** 31 - 1),
+    oneFileSystem: !!f["one-file-system"],
+    noSnap: !!f.NoSnap,
+    exclude,
+    ui: {
+      progress: typeof f.progress === "string"
+        ? intArg("progress", f.progress, 1, 86_400)
+        : f.progress as boolean | undefined,
+      errors: f.errors as string | undefined,
+      warnings: unmatchedExcludes(root, exclude).map((p) =>
+        `pwalk: warning: --exclude ${p} matched nothing under ${root}`
+      ),
+    },
+  };
+}
+
+/**
+ * The one ROOT operand, a folder; `refuse` names the change a root of `/` is
+ * refused for unless --force: `oneRoot(flags, "repair")`.
+ */
+export function oneRoot(f: Flags, refuse?: string): string {
+  if (f._.length === 0) throw new UsageError("missing ROOT folder (try --help)");
+  if (f._.length > 1) {
+    throw new UsageError(`one ROOT folder only, got ${f._.length}: ${f._.join(" ")}`);
+  }
+  const root = f._[0];
+  let real: string;
+  try {
+    real = Deno.realPathSync(root);
+    if (!Deno.statSync(real).isDirectory) throw new UsageError(`${root}: Not a directory`);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    const why = e instanceof Deno.errors.NotFound
+      ? "No such file or directory"
+      : (e as Error).message;
+    throw new UsageError(`${root}: ${why}`);
+  }
+  if (refuse && real === "/" && !f.force) {
+    throw new UsageError(
+      `refusing to ${refuse} / (the whole file system): add --force if you really mean it`,
+    );
+  }
+  return root;
+}
+
+/** What {@link runJob} hands to a job's start: spread it into the job's options. */
+export interface JobRun {
+  /** Aborted by SIGINT, SIGTERM or SIGHUP. */
+  signal: AbortSignal;
+  /** Feeds the progress line (and the summary's allocated bytes). */
+  onProgress: (p: Progress) => void;
+  /** --errors FILE, open for the native side. */
+  errorsCsvFd?: number;
+}
+
+/**
+ * How {@link runJob} runs a job: its stderr lines start with `tag`; the
+ * progress setting ({@link walkArgs}); `errors`: a file for every error as
+ * a CSV row; start it; the summary lines once done, or what a signal left
+ * (after "interrupted by SIGTERM"; with the last progress record);
+ * `warnings` come last; `toStdout`: the job writes to stdout.
+ */
+export interface JobUi<T> {
+  /** "pwalk:", "pwalk repair:", ... */
+  tag: string;
+  /** --progress (true), --progress=SECONDS, --no-progress (false), or the default. */
+  progress?: boolean | number;
+  /** --errors FILE. */
+  errors?: string;
+  /** Printed after everything else. */
+  warnings?: string[];
+  /** Start the job. */
+  start(run: JobRun): Promise<T>;
+  /** The summary lines. */
+  done(summary: T, last: Progress | undefined): string[];
+  /** What a signal left, after "TAG interrupted by SIGNAL; ". */
+  interrupted(last: Progress | undefined): string;
+  /** The job writes to stdout (no redrawn line on the same terminal; 141 when it closes). */
+  toStdout?: boolean;
+}
+
+/**
+ * The progress line of a run: `--progress=SECONDS` a plain line every
+ * SECONDS; `--progress` a redrawn line on a terminal, else a plain line
+ * every 60 s; by default a redrawn line when stderr is a terminal (and the
+ * job's output is not going to that terminal too); `--no-progress` none.
+ */
+function progressLine(setting: boolean | number | undefined, toStdout?: boolean) {
+  const tty = Deno.stderr.isTerminal();
+  if (typeof setting === "number") return new ProgressLine(false, setting * 1000);
+  if (setting === true) return new ProgressLine(tty, 60_000);
+  if (setting === undefined && tty && !(toStdout && Deno.stdout.isTerminal())) {
+    return new ProgressLine(true);
+  }
+}
+
+/** The header of an --errors file. */
+export const ERRORS_HEADER = "path,operation,errno,message";
+
+/** Create `path` with the CSV header, and open it for the native side to append rows. */
+async function openErrorsCsv(path: string): Promise<number> {
+  await ensureNative();
+  try {
+    Deno.writeTextFileSync(path, ERRORS_HEADER + "\n");
+  } catch (e) {
+    throw new Error(`pwalk: --errors ${path}: ${(e as Error).message}`);
+  }
+  const b = new TextEncoder().encode(path);
+  const fd = native().pw_fd_open(b, BigInt(b.length));
+  if (fd < 0) throw new Error(`pwalk: --errors ${path}: cannot open (errno ${-fd})`);
+  return fd;
+}
+
+/**
+ * Run a job with the progress line and the summary on stderr. SIGINT,
+ * SIGTERM and SIGHUP cancel it (a change in progress is finished first) and
+ * the status is 128 + the signal's number; a closed stdout ends it quietly
+ * (141). Example: `runJob({ tag: "pwalk:", start: (run) => report(root,
+ * { ...run }), done: (s) => [...], interrupted: () => "..." })`.
+ */
+export async function runJob<T>(ui: JobUi<T>): Promise<number> {
+  const errorsCsvFd = ui.errors === undefined ? undefined : await openErrorsCsv(ui.errors);
+  const line = progressLine(ui.progress, ui.toStdout);
+  const abort = new AbortController();
+  let stopped: (typeof SIGNALS)[number] | undefined;
+  const listeners = SIGNALS.map((s) => {
+    const stop = () => {
+      stopped ??= s;
+      abort.abort(new DOMException(`interrupted by ${s[0]}`, "AbortError"));
+    };
+    Deno.addSignalListener(s[0], stop);
+    return () => Deno.removeSignalListener(s[0], stop);
+  });
+  let last: Progress | undefined;
+  const onProgress = (p: Progress) => {
+    last = p;
+    line?.update(p);
+  };
+  try {
+    const s = await ui.start({ signal: abort.signal, onProgress, errorsCsvFd });
+    line?.clear();
+    for (const l of [...ui.done(s, last), ...ui.warnings ?? []]) eprint(l);
+    return EXIT.OK;
+  } catch (e) {
+    line?.clear();
+    if (stopped) {
+      eprint(`${ui.tag} interrupted by ${stopped[0]}; ${ui.interrupted(last)}`);
+      for (const l of ui.warnings ?? []) eprint(l);
+      return stopped[1];
+    }
+    // stdout closed early (`pwalk /data | head`): stop quietly, as SIGPIPE would.
+    if (ui.toStdout && e instanceof Deno.errors.BrokenPipe) return EXIT.PIPE;
+    throw e;
+  } finally {
+    for (const remove of listeners) remove();
+    if (errorsCsvFd !== undefined) native().pw_fd_close(errorsCsvFd);
+  }
+}
+
+/**
+ * "N errors", and where they went: `errorCount(3, "errs.csv")` is
+ * "3 errors (listed in errs.csv)".
+ */
+export function errorCount(n: number, file: string | undefined): string {
+  return count(n, "error") + (file === undefined ? "" : ` (listed in ${file})`);
+}
+
+const enc = new TextEncoder();
+
+/** One line on stderr (nothing when stderr is closed): `eprint("pwalk: ...")`. */
+export function eprint(s: string): void {
+  try {
+    Deno.stderr.writeSync(enc.encode(s + "\n"));
+  } catch {
+    // stderr closed
+  }
+}
+
+/** Thousands separators: 1234567 -> "1,234,567". */
+export const num = (n: number): string => n.toLocaleString("en-US");
+
+/** A count and its noun, singular or plural: `count(1, "error")` is "1 error", `count(2, "entry", "entries")` "2 entries". */
+export const count = (n: number, one: string, many = `${one}s`): string =>
+  `${num(n)} ${n === 1 ? one : many}`;

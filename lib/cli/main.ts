@@ -1,0 +1,107 @@
+/**
+ * The `pwalk` command line: the table of commands, dispatch and the
+ * top-level help. cli.ts and mod.ts only call {@link main}.
+ *
+ * A first argument naming a command runs it; else arguments with
+ * --chown_from/--chown_to run chown (pwalk's spelling); else a report.
+ *
+ * @module
+ */
+import { exitStatus, UsageError, VERSION } from "./common.ts";
+
+/** A row of the command table: `pwalk NAME ...`, its line in the help, and its run. */
+export interface Command {
+  /** The first argument that runs it. */
+  name: string;
+  /** Its line in `pwalk --help`. */
+  about: string;
+  /** Run with the arguments after NAME; resolves to the exit status. */
+  run(args: string[]): Promise<number>;
+}
+
+/** What a command's file exports: its `--help` text and its run. */
+type Module = { HELP: string; run(args: string[]): Promise<number> };
+
+/** A command in its own file, loaded when it runs; `--help` prints its HELP. */
+const row = (name: string, about: string, load: () => Promise<Module>): Command => ({
+  name,
+  about,
+  run: async (args) => {
+    const m = await load();
+    if (!wantsHelp(args)) return await m.run(args);
+    console.log(m.HELP);
+    return 0;
+  },
+});
+
+/** -h or --help among the options (before any `--`). */
+function wantsHelp(args: string[]): boolean {
+  const end = args.indexOf("--");
+  return (end < 0 ? args : args.slice(0, end)).some((a) => a === "-h" || a === "--help");
+}
+
+/** Every command. A new command is one file in lib/cli/ and one row here. */
+export const COMMANDS: readonly Command[] = [
+  row("report", "pwalk's CSV of every entry under ROOT (the default)", () => import("./report.ts")),
+  row("repair", "fix group sharing under ROOT (dry run by default)", () => import("./repair.ts")),
+  row("chown", "give UID's entries to UID:GID (dry run by default)", () => import("./chown.ts")),
+  row("undo", "put back what a repair or chown changed (its journal)", () => import("./undo.ts")),
+  { name: "help", about: "this help, or a command's: pwalk help COMMAND", run: help },
+];
+
+function env(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined; // no --allow-env
+  }
+}
+
+function command(name: string): Command {
+  const c = COMMANDS.find((c) => c.name === name);
+  if (c) return c;
+  throw new UsageError(`no command '${name}' (${COMMANDS.map((c) => c.name).join(", ")})`);
+}
+
+async function help(args: string[]): Promise<number> {
+  if (args.length) return await command(args[0]).run(["--help"]);
+  const rows = COMMANDS.map((c) => `  ${c.name.padEnd(8)} ${c.about}`).join("\n");
+  console.log(`pwalk ${VERSION}: inventory a file system fast (John Dey's pwalk CSV)
+
+Usage: pwalk [COMMAND] [options] ...   (pwalk help COMMAND, pwalk COMMAND --help)
+
+Commands:
+${rows}
+
+Without a command, --chown_from/--chown_to run chown (pwalk's spelling) and
+anything else a report:
+`);
+  return await command("report").run(["--help"]);
+}
+
+/**
+ * Run the command line; resolves to the exit status.
+ *
+ * @example
+ * ```ts ignore
+ * import { main } from "./lib/cli/main.ts";
+ * Deno.exit(await main(["--header", "-o", "scan.csv.zst", "/data"]));
+ * ```
+ */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    // `deno task report` runs in the checkout; PWALK_CWD (the task's
+    // "$INIT_CWD") is where the user typed it: ROOT and -o are relative to it.
+    const cwd = env("PWALK_CWD");
+    if (cwd) Deno.chdir(cwd);
+    const named = COMMANDS.find((c) => c.name === argv[0]);
+    if (named) return await named.run(argv.slice(1));
+    const end = argv.indexOf("--");
+    if ((end < 0 ? argv : argv.slice(0, end)).some((a) => /^--chown_(from|to)(=|$)/.test(a))) {
+      return await command("chown").run(argv);
+    }
+    return await (wantsHelp(argv) ? help([]) : command("report").run(argv));
+  } catch (e) {
+    return exitStatus(e);
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * The progress line (after ncdu/gdu) and the numbers of the summary line.
+ *
+ * On a terminal the line is redrawn in place and always fits the width of
+ * the terminal (it never wraps): the folder being read is shortened in the
+ * middle, and when even that is not enough the least useful fields go
+ * first. In a log (Slurm, cron) it is a plain line every so many seconds.
+ *
+ * @module
+ */
+import type { Progress } from "../job.ts";
+import { count, num } from "./common.ts";
+
+/**
+ * Bytes in binary units: `formatBytes(1536)` is "1.5 KiB".
+ */
+export function formatBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} B` : `${n.toFixed(1)} ${units[i]}`;
+}
+
+/** Elapsed time as h:mm:ss: `clock(83_000)` is "0:01:23". */
+export function clock(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  const two = (n: number) => String(n).padStart(2, "0");
+  return `${Math.floor(s / 3600)}:${two(Math.floor(s / 60) % 60)}:${two(s % 60)}`;
+}
+
+/** A run's duration for a summary: "2.31 s" under a minute, else h:mm:ss. */
+export function duration(ms: number): string {
+  return ms < 60_000 ? `${(ms / 1000).toFixed(2)} s` : clock(ms);
+}
+
+/** Terminal columns of one code point: 2 for wide (East Asian, emoji) ones. */
+function width(c: number): number {
+  return (c >= 0x1100 && c <= 0x115f) || (c >= 0x2e80 && c <= 0xa4cf) ||
+      (c >= 0xac00 && c <= 0xd7a3) || (c >= 0xf900 && c <= 0xfaff) ||
+      (c >= 0xfe30 && c <= 0xfe4f) || (c >= 0xff00 && c <= 0xff60) ||
+      (c >= 0xffe0 && c <= 0xffe6) || (c >= 0x1f300 && c <= 0x1faff) || (c >= 0x20000)
+    ? 2
+    : 1;
+}
+
+/** Terminal columns a string takes. */
+export function columns(s: string): number {
+  let n = 0;
+  for (const ch of s) n += width(ch.codePointAt(0)!);
+  return n;
+}
+
+/**
+ * `s` in at most `max` columns, shortened in the middle with "…"; control
+ * characters (a newline in a name) become "?" so that it stays one line:
+ * `middle("/data/projects/genome/raw", 16)` is "/data/pr…ome/raw".
+ */
+export function middle(s: string, max: number): string {
+  // deno-lint-ignore no-control-regex
+  const chars = [...s.replace(/[\x00-\x1f\x7f]/g, "?")];
+  if (columns(s) <= max) return chars.join("");
+  if (max < 1) return "";
+  const take = (from: string[], room: number) => {
+    const out: string[] = [];
+    for (const ch of from) {
+      room -= width(ch.codePointAt(0)!);
+      if (room < 0) break;
+      out.push(ch);
+    }
+    return out;
+  };
+  const room = max - 1;
+  const head = take(chars, Math.floor(room / 2));
+  const tail = take([...chars].reverse(), room - columns(head.join(""))).reverse();
+  return `${head.join("")}…${tail.join("")}`;
+}
+
+/** The narrowest the folder being read is shown; below that it is left out. */
+const MIN_PATH = 16;
+
+/**
+ * One progress line in at most `max` columns. Fields by importance: entries,
+ * elapsed time, the folder being read, errors, changes (repair), rate,
+ * apparent size, folders, allocated size, output written; the least
+ * important go first when the line is narrow. In display order:
+ * `0:01:23  1,234,567 entries  14,874/s  45,678 folders  1.2 TiB (1.1 TiB
+ * alloc)  0 errors  /data/pro…/run1`.
+ */
+export function formatProgress(p: Progress, max = Infinity): string {
+  const fields: [rank: number, text: string][] = [
+    [2, clock(p.elapsedMs)],
+    [1, count(p.entries, "entry", "entries")],
+    [6, `${num(p.rate)}/s`],
+    [8, count(p.folders, "folder")],
+    [7, formatBytes(p.bytes)],
+    [9, `(${formatBytes(p.allocatedBytes)} alloc)`],
+    [4, count(p.errors, "error")],
+  ];
+  if (p.changes) fields.push([5, count(p.changes, "change")]);
+  if (p.outputBytes) fields.push([10, `out ${formatBytes(p.outputBytes)}`]);
+  const path = p.current ? [3, p.current] as const : undefined;
+  // Keep fields by rank while they fit, the path at its narrowest.
+  const kept = new Set<number>();
+  let used = -2;
+  let withPath = false;
+  for (const [rank, text] of [...fields, ...path ? [path] : []].sort((a, b) => a[0] - b[0])) {
+    const w = 2 + (rank === 3 ? MIN_PATH : columns(text));
+    if (used + w > max) continue;
+    used += w;
+    if (rank === 3) withPath = true;
+    else kept.add(rank);
+  }
+  const parts = fields.filter(([rank]) => kept.has(rank)).map(([, text]) => text);
+  const line = parts.join("  ");
+  if (!withPath) return line;
+  return `${line}  ${middle(p.current, max === Infinity ? Infinity : max - columns(line) - 2)}`;
+}
+
+const enc = new TextEncoder();
+
+/**
+ * The progress line on stderr: on a terminal redrawn in place, fitting its
+ * width (read at each draw: a resized pane is followed); otherwise one plain
+ * line every `everyMs` for logs.
+ *
+ * @example
+ * ```ts ignore
+ * const line = new ProgressLine(Deno.stderr.isTerminal(), 60_000);
+ * await report("/data", { onProgress: (p) => line.update(p) });
+ * line.clear();
+ * ```
+ */
+export class ProgressLine {
+  #tty: boolean;
+  #everyMs: number;
+  #last = 0;
+  #drawn = false;
+
+  /**
+   * A progress line: redrawn in place when `tty` (stderr is a terminal),
+   * else a plain line every `everyMs`.
+   */
+  constructor(tty: boolean, everyMs = 60_000) {
+    this.#tty = tty;
+    this.#everyMs = everyMs;
+  }
+
+  /** Show a progress record. */
+  update(p: Progress): void {
+    if (!this.#tty) {
+      if (p.elapsedMs - this.#last < this.#everyMs) return;
+      this.#last = p.elapsedMs;
+      this.#write(`pwalk: progress ${formatProgress(p)}\n`);
+      return;
+    }
+    let cols = 80;
+    try {
+      cols = Deno.consoleSize().columns;
+    } catch {
+      // no size known: 80 columns
+    }
+    // One column short of the width: a line reaching the last column may wrap.
+    this.#write(`\r${formatProgress(p, cols - 1)}\x1b[K`);
+    this.#drawn = true;
+  }
+
+  /** Clear the line (before printing something else). */
+  clear(): void {
+    if (this.#drawn) this.#write("\r\x1b[K");
+    this.#drawn = false;
+  }
+
+  #write(s: string): void {
+    try {
+      Deno.stderr.writeSync(enc.encode(s));
+    } catch {
+      // stderr closed: progress is best effort
+    }
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * `pwalk repair [options] ROOT`: group sharing put right below ROOT
+ * (repair-shared's rules), a dry run unless --apply; and what repair and
+ * chown share: the default journal and the run with its summary.
+ *
+ * @module
+ */
+import { type ChangeOptions, type ChangeSummary, repair } from "../repair.ts";
+import {
+  count,
+  eprint,
+  errorCount,
+  type Flags,
+  idArg,
+  type Kind,
+  num,
+  oneRoot,
+  parse,
+  runJob,
+  UsageError,
+  WALK_OPTIONS,
+  walkArgs,
+} from "./common.ts";
+import { run as undo } from "./undo.ts";
+
+/** `pwalk repair --help`. */
+export const HELP = `pwalk repair: fix group sharing in a project folder (repair-shared's rules)
+
+Usage:
+  pwalk repair [options] ROOT       show what would change (a dry run)
+  pwalk repair --apply [options] ROOT
+                                    make the changes, with a journal
+  pwalk undo JOURNAL                put back what a run changed
+                                    (also: pwalk repair --undo JOURNAL)
+
+For every entry below ROOT (ROOT itself is not changed; symbolic links are
+never followed nor changed):
+  - folders get the setgid bit;
+  - a private group (the owner's own id, 0, or one of --change-gids) becomes
+    the group of the nearest folder above whose group is not private; with
+    none up to (not including) /, such entries are reported once and left;
+  - folders get g+rx, everything else g+r (with --force-group-writable:
+    g+rwx and g+rw). A file whose group changes loses setuid/setgid, as
+    with chgrp.
+
+Options:
+  --apply                  make the changes (default: dry run, change nothing)
+  --dry-run                print what would change (the default; for
+                           repair-shared users)
+  --change-gids LIST       comma-separated groups to replace as if private
+  --force-group-writable   add group write too
+  --exclude PATH           skip this folder and everything below it;
+                           repeatable. A PATH that is a file lists folders,
+                           one per line
+  -x, --one-file-system    stay on ROOT's file system
+  --NoSnap                 skip folders named .snapshot
+  --threads N              worker threads (default: one per CPU, more, up to
+                           16, while the file system makes them wait;
+                           --maxthreads too)
+  --journal FILE           append one line per change to FILE before making
+                           it. With --apply and no --journal, the journal is
+                           $XDG_STATE_HOME/pwalk/repair-TIME-PID.journal
+                           (~/.local/state/pwalk/... without XDG_STATE_HOME)
+  --force                  allow ROOT to be / (refused otherwise)
+  --errors FILE            every error also as a CSV row in FILE:
+                           path,operation,errno,message
+  --progress, --progress=SECONDS, --no-progress
+                           as for pwalk report (default: redrawn when stderr
+                           is a terminal and stdout is not)
+  -h, --help               this help
+
+Output: one line per change on stdout (path: group 1001 -> 5000, path: mode
+0600 -> 0640, path: setgid added), errors on stderr, then a summary.
+Exit status: 0 done (refused changes included), 1 failed (the journal cannot
+be written), 2 bad usage, 129/130/143 stopped by SIGHUP/SIGINT/SIGTERM (the
+change in progress is finished; every change made is in the journal).
+`;
+
+/** The options repair and chown both take. */
+export const CHANGE_OPTIONS: Record<string, Kind> = {
+  ...WALK_OPTIONS,
+  apply: "flag",
+  "dry-run": "flag",
+  journal: "value",
+  force: "flag",
+};
+
+function getEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Where a journal goes when --apply is given without --journal:
+ * `$XDG_STATE_HOME/pwalk/KIND-TIME-PID.journal`, else under
+ * `~/.local/state/pwalk/`, else `./pwalk-KIND-TIME-PID.journal` (the folder
+ * is created 0700): `defaultJournal("repair")`.
+ */
+export function defaultJournal(kind: "repair" | "chown", now: Date = new Date()): string {
+  const state = getEnv("XDG_STATE_HOME") ??
+    (getEnv("HOME") ? `${getEnv("HOME")}/.local/state` : undefined);
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const name = `${kind}-${stamp}-${Deno.pid}.journal`;
+  if (!state) return `./pwalk-${name}`;
+  const dir = `${state}/pwalk`;
+  Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return `${dir}/${name}`;
+}
+
+/**
+ * Run a repair or chown command line: ROOT, the walk options, --apply or
+ * --dry-run and the journal, then the job with its progress and summary
+ * lines (after the `banner` ones). Example: `runChange("chown", flags, [],
+ * (root, o) => chown(root, { ...o, from, to }), () => [])`.
+ */
+export async function runChange<T extends ChangeSummary>(
+  kind: "repair" | "chown",
+  f: Flags,
+  banner: string[],
+  start: (root: string, o: ChangeOptions) => Promise<T>,
+  extra: (s: T) => string[],
+): Promise<number> {
+  if (f.apply && f["dry-run"]) throw new UsageError("--apply and --dry-run exclude each other");
+  const apply = !!f.apply;
+  const root = oneRoot(f, kind);
+  const { ui, ...walk } = await walkArgs(f, root);
+  const journal = (f.journal as string | undefined) ?? (apply ? defaultJournal(kind) : undefined);
+  const tag = `pwalk ${kind}:`;
+  for (const l of banner) eprint(l);
+  if (apply) eprint(`${tag} applying; journal ${journal}`);
+  const o = { ...walk, apply, journal, force: !!f.force, printChanges: true, printErrors: true };
+  return await runJob({
+    ...ui,
+    tag,
+    toStdout: true,
+    start: (run) => start(root, { ...o, ...run }),
+    done: (s) => {
+      const k = s.changes;
+      const kinds = kind === "chown"
+        ? ""
+        : ` (${count(k.total, "change")}: ${num(k.group)} group, ` +
+          `${num(k.mode)} mode, ${num(k.setgid)} setgid)`;
+      const changed = `${num(s.entriesChanged)} ${apply ? "changed" : "would change"}${kinds}`;
+      const seen = count(s.entriesSeen, "entry", "entries");
+      return [
+        `${tag} ${seen} seen, ${changed}, ${errorCount(s.errors, ui.errors)} in ` +
+        `${(s.elapsedMs / 1000).toFixed(2)} s`,
+        ...extra(s).map((l) => `${tag} ${l}`),
+        apply
+          ? `${tag} journal ${journal} (undo: pwalk undo ${journal})`
+          : `${tag} dry run, nothing was changed; add --apply to make these changes`,
+      ];
+    },
+    interrupted: () =>
+      apply ? `every change made is in the journal ${journal}` : "nothing was changed",
+  });
+}
+
+/** Run `pwalk repair` (the arguments after its name): `await run(["--apply", "/p"])`. */
+export async function run(args: string[]): Promise<number> {
+  const f = parse(args, {
+    ...CHANGE_OPTIONS,
+    "change-gids": "list",
+    "force-group-writable": "flag",
+    undo: "value",
+  });
+  if (f.undo !== undefined) {
+    if (f.apply) throw new UsageError("--undo restores at once: --apply is not needed");
+    if (f._.length) throw new UsageError("--undo takes a journal, not a ROOT folder");
+    for (const o of ["change-gids", "exclude", "journal"]) {
+      if (f[o] !== undefined) throw new UsageError(`--${o} does not go with --undo`);
+    }
+    return undo([f.undo as string, ...(f["dry-run"] ? ["--dry-run"] : [])]);
+  }
+  const changeGids: number[] = [];
+  for (const list of (f["change-gids"] as string[] | undefined) ?? []) {
+    for (const g of list.split(",")) {
+      if (g.trim() !== "") changeGids.push(idArg("--change-gids", g.trim()));
+    }
+  }
+  return await runChange(
+    "repair",
+    f,
+    [],
+    (root, o) =>
+      repair(root, { ...o, changeGids, forceGroupWritable: !!f["force-group-writable"] }),
+    (s) =>
+      s.noAncestor
+        ? [
+          `${count(s.noAncestor, "entry", "entries")} with a private group left alone: ` +
+          "no folder above them has a shared group",
+        ]
+        : [],
+  );
+}

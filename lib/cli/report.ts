@@ -1,0 +1,138 @@
+/**
+ * `pwalk [report] [options] ROOT`: John Dey's pwalk CSV of ROOT.
+ *
+ * @module
+ */
+import { report } from "../report.ts";
+import { ensureNative, nativeVersion } from "../ffi.ts";
+import {
+  count,
+  errorCount,
+  intArg,
+  oneRoot,
+  parse,
+  runJob,
+  UsageError,
+  VERSION,
+  WALK_OPTIONS,
+  walkArgs,
+} from "./common.ts";
+import { duration, formatBytes } from "./progress.ts";
+
+/** `pwalk report --help`. */
+export const HELP = `Usage: pwalk [report] [options] ROOT
+
+One CSV row for every entry under ROOT (ROOT included), in John Dey's pwalk
+format byte for byte, on stdout or in -o FILE.
+
+Report options (pwalk's):
+  --header               print the CSV header line first
+  --NoSnap               skip folders named .snapshot
+  --depth N              do not list folders at depth N or deeper (0: no limit)
+  --exclude PATH         skip this folder and everything below it; a PATH that
+                         is a file lists such folders, one per line. Repeatable
+  -x, --one-file-system  skip entries on other file systems than ROOT's
+  --maxthreads N         worker threads (the same as --threads)
+
+More:
+  -o, --output FILE      write to FILE instead of stdout; a .zst suffix
+                         compresses with zstd. FILE appears only when the
+                         report is complete
+  --level N              zstd level 1-19 (default 1 with .zst); 0 = plain
+  --threads N            worker threads (default: one per CPU, more, up to
+                         16, while the file system makes them wait)
+  --errors FILE          every error also as a CSV row in FILE:
+                         path,operation,errno,message
+  --progress             a progress line on stderr: redrawn on a terminal
+                         (the default there), else a plain line every 60 s
+  --progress=SECONDS     a plain progress line every SECONDS (for logs)
+  --no-progress          no progress line (the default when stderr is not a
+                         terminal). The summary line comes in any case
+  -h, --help             this help
+  -V, --version          print the version
+
+Columns (--header prints their names):
+  inode              inode number
+  parent-inode       inode of the folder holding it (0 for ROOT)
+  directory-depth    0 for ROOT's entries, 1 below them, ... (ROOT: -1)
+  "filename"         the path: ROOT as given, then the names (quotes doubled,
+                     bytes below 32 dropped)
+  "fileExtension"    what follows the name's last dot ("" if none)
+  UID, GID           owner and group ids
+  st_size            size in bytes (apparent)
+  st_dev             device number
+  st_blocks          512-byte blocks allocated
+  st_nlink           hard links
+  "st_mode"          type and permissions, 7 octal digits ("0100644")
+  st_atime, st_mtime, st_ctime   access, change of data, change of inode
+                     (seconds since 1970)
+  pw_fcount          folders: entries directly inside; others: -1
+  pw_dirsum          folders: sum of st_size of the entries directly inside
+
+stderr: one line per error (unreadable folder, vanished file; the walk goes
+on), the progress line, and at the end one summary line: entries, folders,
+apparent and allocated bytes, errors, time, the output and its size.
+
+Exit status:
+  0    done (errors met on the way included, as in pwalk)
+  1    failed while running (output or --errors file not writable)
+  2    bad usage: unknown option, bad value, missing or unusable ROOT
+  129, 130, 143   stopped by SIGHUP, SIGINT (Ctrl-C), SIGTERM: the partial
+       output file is removed
+  141  stdout closed early (| head): stopped quietly, as SIGPIPE would
+`;
+
+/**
+ * Run `pwalk report` with the arguments after the command's name.
+ * `Deno.exit(await run(["--header", "-o", "scan.csv.zst", "/data"]));`
+ */
+export async function run(args: string[]): Promise<number> {
+  const f = parse(args, {
+    ...WALK_OPTIONS,
+    depth: "value",
+    output: "value",
+    level: "value",
+    header: "flag",
+    version: "flag",
+  });
+  if (f.version) {
+    await ensureNative();
+    console.log(`pwalk ${VERSION} (native ${nativeVersion()})`);
+    return 0;
+  }
+  const root = oneRoot(f);
+  const { ui, ...walk } = await walkArgs(f, root);
+  const level = intArg("level", f.level, 0, 19);
+  const output = f.output as string | undefined;
+  if (output !== undefined && output !== "-") {
+    try {
+      if (Deno.statSync(output).isDirectory) throw new UsageError(`--output ${output} is a folder`);
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+    }
+  }
+  const toStdout = output === undefined || output === "-";
+  return await runJob({
+    ...ui,
+    tag: "pwalk:",
+    toStdout,
+    start: (run) =>
+      report(root, { ...walk, ...run, output, level, header: !!f.header, printErrors: true }),
+    done: (s, last) => {
+      const sizes = `${formatBytes(s.bytes)} apparent` +
+        (last ? `, ${formatBytes(last.allocatedBytes)} allocated` : "");
+      const out = `${s.output ?? "stdout"} (${formatBytes(s.outputBytes)})`;
+      return [
+        `pwalk: ${count(s.entries, "entry", "entries")}, ${
+          count(s.folders, "folder")
+        }, ${sizes}, ` +
+        `${errorCount(s.errors, ui.errors)} in ${duration(s.elapsedMs)} -> ${out}`,
+      ];
+    },
+    interrupted: (p) =>
+      !toStdout
+        ? `no output file was left (${output} was not written)`
+        : `the CSV on stdout is incomplete` +
+          (p?.outputBytes ? ` (${formatBytes(p.outputBytes)} were written before)` : ""),
+  });
+}

@@ -1,0 +1,121 @@
+/**
+ * Excluded folders, spelled the way the walker spells paths.
+ *
+ * The native walker matches each subfolder's path, built from the root as
+ * given (trailing slashes dropped) and the names below it, exactly against
+ * the exclude set. People spell the same folder in many ways: absolute
+ * under a relative root, `./x`, `x/`, `a//b`, through a linked root, in
+ * a list file written on Windows (CRLF, a UTF-8 BOM). {@link resolveExcludes}
+ * turns each spelling into the walker's; report(), walk(), repair() and
+ * chown() all go through it (lib/options.ts commonNative), so they agree.
+ *
+ * @module
+ */
+
+/** The walker's spelling of the root: trailing slashes dropped ("/" stays). */
+function rootSpelling(root: string): string {
+  return root.length > 1 ? root.replace(/\/+$/, "") || "/" : root;
+}
+
+/** Lexically tidy: no empty or `.` components, no trailing slash. */
+function tidy(p: string): string {
+  const abs = p.startsWith("/");
+  const parts = p.split("/").filter((c) => c !== "" && c !== ".");
+  return (abs ? "/" : "") + parts.join("/") || (abs ? "/" : ".");
+}
+
+function realPath(p: string, cache: Map<string, string | null>): string | null {
+  let r = cache.get(p);
+  if (r === undefined) {
+    try {
+      r = Deno.realPathSync(p);
+    } catch {
+      r = null;
+    }
+    cache.set(p, r);
+  }
+  return r;
+}
+
+/**
+ * Where `path` is, physically: its parent's real path plus its own name
+ * (the folder itself is not resolved: a link is never entered anyway), or
+ * null when its parent does not exist.
+ */
+function physical(path: string, cache: Map<string, string | null>): string | null {
+  const abs = tidy(path.startsWith("/") ? path : `${Deno.cwd()}/${path}`);
+  const cut = abs.lastIndexOf("/");
+  const name = abs.slice(cut + 1);
+  if (name === ".." || abs === "/") return realPath(abs, cache);
+  const parent = realPath(abs.slice(0, cut) || "/", cache);
+  return parent === null ? null : `${parent === "/" ? "" : parent}/${name}`;
+}
+
+/**
+ * Every exclude path in the walker's spelling under `root`: each path
+ * tidied as given, plus, when it names something inside the root, the
+ * root's own spelling followed by the path below it. Idempotent.
+ *
+ * @example A relative root, absolute and `./` spellings
+ * ```ts ignore
+ * Deno.chdir("/data");
+ * resolveExcludes("projects", ["/data/projects/scratch/", "./projects/tmp"]);
+ * // ["/data/projects/scratch", "projects/scratch", "projects/tmp"]
+ * ```
+ */
+export function resolveExcludes(root: string, paths: readonly string[] | undefined): string[] {
+  const out = new Set<string>();
+  if (!paths?.length) return [];
+  const cache = new Map<string, string | null>();
+  const given = rootSpelling(root);
+  const realRoot = realPath(root, cache);
+  const prefix = realRoot === "/" ? "/" : `${realRoot}/`;
+  for (const p of paths) {
+    out.add(tidy(p));
+    const real = realRoot === null ? null : physical(p, cache);
+    if (real !== null && real.startsWith(prefix) && real.length > prefix.length) {
+      out.add(`${given === "/" ? "" : given}/${real.slice(prefix.length)}`);
+    }
+  }
+  return [...out];
+}
+
+/**
+ * The exclude paths that name no folder inside `root` (a typo, another
+ * tree, a file): worth a warning, since they exclude nothing.
+ *
+ * @example
+ * ```ts ignore
+ * for (const p of unmatchedExcludes("/data", ["/data/scratch", "/dta/tmp"])) {
+ *   console.error(`pwalk: warning: --exclude ${p} matched nothing under /data`);
+ * }
+ * ```
+ */
+export function unmatchedExcludes(root: string, paths: readonly string[]): string[] {
+  const cache = new Map<string, string | null>();
+  const realRoot = realPath(root, cache);
+  if (realRoot === null) return [];
+  const prefix = realRoot === "/" ? "/" : `${realRoot}/`;
+  return paths.filter((p) => {
+    const real = physical(p, cache);
+    if (real === null || !real.startsWith(prefix) || real.length === prefix.length) return true;
+    try {
+      return !Deno.lstatSync(real).isDirectory;
+    } catch {
+      return true;
+    }
+  });
+}
+
+/**
+ * The folder paths of an exclude list file's text, one per line: CRLF or LF
+ * line ends, a UTF-8 byte order mark, and blank lines are all allowed.
+ *
+ * @example
+ * ```ts ignore
+ * parseExcludeList("\uFEFF/data/a\r\n\r\n/data/b/\r\n"); // ["/data/a", "/data/b/"]
+ * ```
+ */
+export function parseExcludeList(text: string): string[] {
+  return text.replace(/^\uFEFF/, "").split(/\r?\n/).filter((l) => l.trim() !== "");
+}

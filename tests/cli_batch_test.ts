@@ -1,0 +1,306 @@
+/**
+ * The CLI in batch logs, narrow terminals and plain installs:
+ * - stderr in a log file (Slurm, cron): exactly one summary line, whose
+ *   counts equal the report's rows, and no progress line; `--progress=1`
+ *   writes plain progress lines while the run goes on;
+ * - in a 60-column tmux pane the redrawn progress line (drawn many times)
+ *   always fits: no frame is wider than the pane or holds a line break, and
+ *   the screen never shows a spilled fragment;
+ * - `--errors FILE`: every error as a CSV row, read back by DuckDB: one row
+ *   per error line on stderr, the same paths, errno names;
+ * - `deno task report .` from a subfolder reports that subfolder;
+ * - README's install path works with only npm: `npm install -g deno`, then
+ *   `deno install ... --config deno.json` without a warning, and the
+ *   installed `pwalk --version` runs with no other deno on PATH;
+ * - --help lists every CSV column and every exit status.
+ */
+import { assert, assertEquals, assertMatch, fail } from "@std/assert";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { parsePwalk } from "./helpers/csv.ts";
+import { CLI, cli, REPO, UNPRIVILEGED } from "./helpers/run.ts";
+import { flatTree } from "./helpers/tree.ts";
+import { tempDir } from "./helpers/temp.ts";
+import { NPM, testNeeding, TMUX } from "./helpers/system.ts";
+
+const dec = new TextDecoder();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const lines = (s: string) => s.split("\n").filter((l) => l !== "");
+const SUMMARY =
+  /^pwalk: ([\d,]+) (?:entry|entries), ([\d,]+) folders?, [\d.]+ [KMGT]?i?B apparent, [\d.]+ [KMGT]?i?B allocated, (\d+) errors? (?:\(listed in .*\) )?in .* -> .* \([\d.]+ [KMGT]?i?B\)$/;
+
+/** A progress frame starts with the elapsed time. */
+const CLOCK = /^\d+:\d\d:\d\d {2}/;
+
+/** Poll until `cond` holds (a hang guard, not a timing threshold). */
+async function until(cond: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!(await cond())) {
+    if (Date.now() > deadline) fail(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+Deno.test("stderr in a log file: one summary line, no progress; --progress=1 writes plain lines", async (t) => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(root);
+  await flatTree(root, 5, 1000); // about 1 MB of CSV: more than a pipe holds
+
+  for (const extra of [[], ["--progress"]]) {
+    await t.step(
+      `${["default", ...extra].at(-1)}: the summary once, counts as in the CSV`,
+      async () => {
+        const log = `${tmp.path}/err.log`, out = `${tmp.path}/out.csv`;
+        const r = await new Deno.Command("sh", {
+          args: [
+            "-c",
+            `"$0" run -A "$@" 2>"${log}"`,
+            Deno.execPath(),
+            CLI,
+            ...extra,
+            "-o",
+            out,
+            root,
+          ],
+          env: { NO_COLOR: "1" },
+        }).output();
+        assert(r.success);
+        const err = lines(await Deno.readTextFile(log));
+        assertEquals(err.length, 1, err.join("\n"));
+        const m = SUMMARY.exec(err[0]);
+        if (!m) throw new Error(`not a summary line: ${err[0]}`);
+        const rows = parsePwalk(await Deno.readFile(out)).rows;
+        const folders = rows.filter((row) => row.mode.startsWith("004")).length;
+        assertEquals(
+          [m[1], m[2], m[3]],
+          [rows.length, folders, 0].map((n) => n.toLocaleString("en-US")),
+        );
+      },
+    );
+  }
+
+  await t.step("--progress=1: plain progress lines in the log while it runs", async () => {
+    const p = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", CLI, "--progress=1", "--threads", "1", root],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    // stdout is not read: the walk blocks once the pipe is full, and goes on
+    // counting time; a progress line must come.
+    let err = "";
+    const reader = p.stderr.getReader();
+    const pump = (async () => {
+      for (let c = await reader.read(); !c.done; c = await reader.read()) {
+        err += dec.decode(c.value);
+      }
+    })();
+    await until(() => err.includes("pwalk: progress "), "a progress line");
+    const out = await new Response(p.stdout).arrayBuffer();
+    assert((await p.status).success);
+    await pump;
+    assert(out.byteLength > 65536);
+    const l = lines(err);
+    assertMatch(l[0], /^pwalk: progress 0:00:0\d {2}[\d,]+ (?:entry|entries) {2}/);
+    assert(!err.includes("\r") && !err.includes("\x1b"), "plain lines only");
+    assertEquals(l.filter((x) => SUMMARY.test(x)).length, 1);
+    assert(SUMMARY.test(l.at(-1)!), "the summary comes last");
+  });
+});
+
+testNeeding([TMUX], {
+  name: "a 60-column tmux pane: the progress line fits and never spills",
+  async fn() {
+    await using tmp = await tempDir();
+    // A long root: the folder being read must be shortened in the middle.
+    const root = `${tmp.path}/a-rather-long-folder-name-that-cannot-fit-the-pane/wide`;
+    await Deno.mkdir(root, { recursive: true });
+    await flatTree(root, 10, 1000);
+    const fifo = `${tmp.path}/out.fifo`, log = `${tmp.path}/pane.log`;
+    assert((await new Deno.Command("mkfifo", { args: [fifo] }).output()).success);
+    const sock = `pwalk-test-${Deno.pid}`;
+    const tmux = async (...args: string[]) => {
+      const r = await new Deno.Command("tmux", { args: ["-L", sock, ...args] }).output();
+      assert(r.success, dec.decode(r.stderr));
+      return dec.decode(r.stdout);
+    };
+    const cmd = `'${Deno.execPath()}' run -A '${CLI}' --threads 1 '${root}' > '${fifo}'; ` +
+      `echo "EXIT=$?"; sleep 600`;
+    try {
+      // The shell blocks opening the FIFO until the test reads it: nothing
+      // is drawn before the pane's output is logged.
+      await tmux("new-session", "-d", "-s", "t", "-x", "60", "-y", "20", "-e", "NO_COLOR=1", cmd);
+      await tmux("pipe-pane", "-t", "t", "-o", `cat >> '${log}'`);
+      const out = await Deno.open(fifo, { read: true });
+      const frames = () => {
+        try {
+          return Deno.readTextFileSync(log).split("\r").map((f) => f.replaceAll("\x1b[K", ""))
+            .filter((f) => CLOCK.test(f) && !f.startsWith("pwalk: "));
+        } catch {
+          return [];
+        }
+      };
+      // stdout is not read: the walk waits on the full pipe while the line is redrawn.
+      await until(() => frames().length >= 5, "five progress frames");
+      const mid = (await tmux("capture-pane", "-p", "-J", "-t", "t")).split("\n");
+      assertEquals(
+        mid.filter((l) => CLOCK.test(l) && !l.startsWith("pwalk: ")).length,
+        1,
+        mid.join("\n"),
+      );
+      for (const l of mid) assert([...l].length <= 60, `wider than the pane: ${l}`);
+      await new Response(out.readable).arrayBuffer(); // let it finish
+      await until(
+        async () => (await tmux("capture-pane", "-p", "-t", "t")).includes("EXIT="),
+        "the end",
+      );
+      const screen = (await tmux("capture-pane", "-p", "-J", "-t", "t")).split("\n").filter((l) =>
+        l
+      );
+      assertEquals(screen.at(-1), "EXIT=0", screen.join("\n"));
+      // Only the summary line is left: a progress line that had wrapped would
+      // have left its first part behind.
+      assertEquals(screen.length, 2, screen.join("\n"));
+      assert(SUMMARY.test(screen[0]), screen[0]);
+      for (const text of frames()) {
+        assert(!text.includes("\n") && !text.includes("\x1b"), JSON.stringify(text));
+        assert([...text].length <= 59, `a frame of ${[...text].length} columns: ${text}`);
+      }
+      assert(frames().some((f) => f.includes("…")), "the folder was shortened in the middle");
+    } finally {
+      await new Deno.Command("tmux", { args: ["-L", sock, "kill-server"] }).output();
+    }
+  },
+});
+
+Deno.test("--errors FILE: one CSV row per error, read back by DuckDB", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  const locked = ["a", 'quo"te', "com,ma", "deep/er"];
+  for (const d of locked) await Deno.mkdir(`${root}/${d}/inside`, { recursive: true });
+  for (const d of locked) await Deno.chmod(`${root}/${d}`, 0o000);
+  const csv = `${tmp.path}/errors.csv`;
+  for (const cmd of [["report", "-o", `${tmp.path}/out.csv`], ["repair"]]) {
+    const r = await cli([...cmd, "--errors", csv, root], { prefix: UNPRIVILEGED });
+    assertEquals(r.code, 0, r.stderr);
+    const stderrPaths = lines(r.stderr)
+      .map((l) => /^pwalk: (\w+) '(.*)': (.*)$/.exec(l))
+      .filter((m) => m !== null)
+      .map((m) => [m[2], m[1], m[3]].join("|"))
+      .sort();
+    const db = await DuckDBInstance.create(":memory:");
+    const c = await db.connect();
+    try {
+      const rows = (await c.runAndReadAll(
+        `SELECT path, operation, errno, message FROM read_csv('${csv}', header=true, all_varchar=true, quote='"', escape='"')`,
+      )).getRows().map((row) => row.map(String));
+      assertEquals(rows.map((row) => [row[0], row[1], row[3]].join("|")).sort(), stderrPaths);
+      const opens = rows.filter((row) => row[1] === "open");
+      assertEquals(opens.map((row) => row[0]).sort(), locked.map((d) => `${root}/${d}`).sort());
+      assert(opens.every((row) => row[2] === "EACCES"), JSON.stringify(opens));
+    } finally {
+      c.closeSync();
+      db.closeSync();
+    }
+    assert(r.stderr.includes(`(listed in ${csv})`), r.stderr);
+  }
+});
+
+Deno.test("deno task report . from a subfolder reports the subfolder", async () => {
+  const sub = `${REPO}/tests/fixtures`;
+  // As typed in a shell: no INIT_CWD yet (`deno task test` set one for this
+  // process, and deno task, like npm, keeps an INIT_CWD it inherits).
+  const env = Deno.env.toObject();
+  delete env.INIT_CWD;
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "report", "."],
+    cwd: sub,
+    env: { ...env, NO_COLOR: "1" },
+    clearEnv: true,
+  }).output();
+  const task = { code: r.code, stdout: r.stdout, stderr: dec.decode(r.stderr) };
+  assertEquals(task.code, 0, task.stderr);
+  const direct = await cli(["."], { cwd: sub });
+  const paths = (b: Uint8Array) => parsePwalk(b).rows.map((row) => row.key).sort();
+  assertEquals(paths(task.stdout), paths(direct.stdout));
+  assert(paths(task.stdout).some((p) => p.includes("example-small.csv")));
+  assert(!dec.decode(task.stdout).includes("cli.ts"), "the checkout was reported");
+});
+
+testNeeding([NPM], {
+  name: "README's install path: npm's deno, deno install --config, pwalk --version",
+  async fn() {
+    await using tmp = await tempDir();
+    const home = `${tmp.path}/home`;
+    await Deno.mkdir(home);
+    const npm = await new Deno.Command("npm", {
+      args: ["install", "-g", "--prefer-offline", "--prefix", `${tmp.path}/npm`, "deno@2.9.6"],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert(npm.success, dec.decode(npm.stderr));
+    // Nothing else on PATH: no other deno.
+    const env = {
+      HOME: home,
+      PATH: `${tmp.path}/deno/bin:${tmp.path}/npm/bin:/usr/bin:/bin`,
+      DENO_NO_UPDATE_CHECK: "1",
+      NO_COLOR: "1",
+    };
+    const run = (cmd: string, args: string[], cwd = REPO) =>
+      new Deno.Command(cmd, { args, env, clearEnv: true, cwd, stdout: "piped", stderr: "piped" })
+        .output();
+    const which = await run("sh", ["-c", "command -v deno"]);
+    assertEquals(dec.decode(which.stdout).trim(), `${tmp.path}/npm/bin/deno`);
+    const inst = await run("deno", [
+      "install",
+      "-g",
+      "-A",
+      "--config",
+      "deno.json",
+      "-n",
+      "pwalk",
+      "--root",
+      `${tmp.path}/deno`,
+      "./cli.ts",
+    ]);
+    const said = dec.decode(inst.stdout) + dec.decode(inst.stderr);
+    assert(inst.success, said);
+    assert(!/warning/i.test(said), said);
+    const v = await run("pwalk", ["--version"], tmp.path);
+    assertEquals(v.code, 0, dec.decode(v.stderr));
+    const version = JSON.parse(await Deno.readTextFile(`${REPO}/deno.json`)).version;
+    assertEquals(dec.decode(v.stdout).trim(), `pwalk ${version} (native ${version})`);
+  },
+});
+
+Deno.test("--help lists every CSV column and every exit status", async () => {
+  for (const args of [["--help"], ["help", "report"]]) {
+    const r = await cli(args);
+    assertEquals(r.code, 0);
+    const text = dec.decode(r.stdout);
+    for (
+      const col of [
+        "inode",
+        "parent-inode",
+        "directory-depth",
+        '"filename"',
+        '"fileExtension"',
+        "UID",
+        "GID",
+        "st_size",
+        "st_dev",
+        "st_blocks",
+        "st_nlink",
+        '"st_mode"',
+        "st_atime",
+        "st_mtime",
+        "st_ctime",
+        "pw_fcount",
+        "pw_dirsum",
+      ]
+    ) assert(text.includes(col), col);
+    for (const status of ["0", "1", "2", "129", "130", "141", "143"]) {
+      assertMatch(text, new RegExp(`^  (.*\\b)?${status}\\b`, "m"), `exit status ${status}`);
+    }
+    assert(text.includes("--progress=SECONDS") && text.includes("--errors FILE"));
+  }
+});

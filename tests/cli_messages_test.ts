@@ -1,0 +1,167 @@
+/**
+ * What the CLI says (the audit's findings):
+ * - counts in summaries are singular or plural as they should be
+ *   ("1 error", "2 entries"), checked on trees with known counts;
+ * - a bad option value says which value is bad (`--threads -5`,
+ *   `--depth -1`, `--maxthreads=-2`, `--level -3`), and `-o ""` says the
+ *   option needs a value, never "one ROOT folder only";
+ * - --exclude means the same folder however it is spelled (absolute under a
+ *   relative root, `./x`, trailing slashes, `a//b`, a list file with CRLF,
+ *   a UTF-8 BOM, blank lines), in report, repair and walk(): each spelling
+ *   gives exactly the rows of a run excluding the walker's own spelling;
+ * - an exclude that names no folder under ROOT is one warning at the end.
+ */
+import { assert, assertEquals, assertNotEquals, assertStringIncludes } from "@std/assert";
+import { walk } from "../mod.ts";
+import { lineSet } from "./helpers/csv.ts";
+import { cli, UNPRIVILEGED } from "./helpers/run.ts";
+import { tempDir } from "./helpers/temp.ts";
+
+const dec = new TextDecoder();
+const stderrLines = (s: string) => s.split("\n").filter((l) => l !== "");
+
+Deno.test("CLI: counts are singular or plural as they should be", async () => {
+  await using tmp = await tempDir();
+  const one = `${tmp.path}/one`;
+  await Deno.mkdir(one);
+  const r1 = await cli(["--progress", "-o", `${tmp.path}/one.csv`, one]);
+  assertEquals(r1.code, 0, r1.stderr);
+  assertStringIncludes(r1.stderr, "pwalk: 1 entry, 1 folder, ");
+  assertStringIncludes(r1.stderr, "0 errors");
+
+  const locked = `${tmp.path}/locked`;
+  await Deno.mkdir(`${locked}/no`, { recursive: true });
+  await Deno.chmod(`${locked}/no`, 0o000);
+  const r2 = await cli(["--progress", "-o", `${tmp.path}/l.csv`, locked], { prefix: UNPRIVILEGED });
+  assertEquals(r2.code, 0, r2.stderr);
+  assertStringIncludes(r2.stderr, "pwalk: 2 entries, 2 folders, ");
+  assertStringIncludes(r2.stderr, ", 1 error");
+  assert(!/\b1 (errors|entries|folders)\b/.test(r2.stderr), r2.stderr);
+
+  // repair: one file with a private group below a shared one: 1 change, 1 entry changed.
+  const proj = `${tmp.path}/proj`;
+  await Deno.mkdir(proj);
+  Deno.chownSync(proj, 0, 5000);
+  await Deno.writeTextFile(`${proj}/f`, "x");
+  Deno.chmodSync(`${proj}/f`, 0o640);
+  const r3 = await cli(["repair", "--apply", "--journal", `${tmp.path}/j`, proj]);
+  assertEquals(r3.code, 0, r3.stderr);
+  assertStringIncludes(r3.stderr, "2 entries seen, 1 changed (1 change: 1 group,");
+  assertStringIncludes(r3.stderr, ", 0 errors in");
+  const r4 = await cli(["undo", `${tmp.path}/j`]);
+  assertEquals(r4.code, 0, r4.stderr);
+  assertStringIncludes(r4.stderr, "pwalk undo: 1 journal entry, 1 restored");
+  assertEquals(Deno.statSync(`${proj}/f`).gid, 0);
+});
+
+Deno.test("CLI: a bad option value is named as such", async () => {
+  await using tmp = await tempDir();
+  for (
+    const [args, want] of [
+      [["--threads", "-5"], "--threads needs a whole number from 1 to 1024, got '-5'"],
+      [["--depth", "-1"], "--depth needs a whole number from 0 to 2147483647, got '-1'"],
+      [["--maxthreads=-2"], "--maxthreads needs a whole number from 1 to 1024, got '-2'"],
+      [["--level", "-3"], "--level needs a whole number from 0 to 19, got '-3'"],
+      [["-o", ""], "-o needs a value, not an empty string"],
+      [["--output="], "--output needs a value, not an empty string"],
+      [["--exclude"], "--exclude needs a value"],
+    ] as const
+  ) {
+    const r = await cli(args[0] === "--exclude" ? [tmp.path, ...args] : [...args, tmp.path]);
+    assertEquals(r.code, 2, r.stderr);
+    assertEquals(r.stdout.length, 0);
+    assertEquals(stderrLines(r.stderr), [`pwalk: ${want}`], args.join(" "));
+  }
+  const r = await cli(["repair", "--threads", "-5", tmp.path]);
+  assertEquals(stderrLines(r.stderr), [
+    "pwalk: --threads needs a whole number from 1 to 1024, got '-5'",
+  ]);
+});
+
+Deno.test("--exclude: every spelling excludes the same folder (report, repair, walk)", async (t) => {
+  await using tmp = await tempDir();
+  const data = `${tmp.path}/data`;
+  for (const d of ["keep/a", "skip/deep", "skipper"]) {
+    await Deno.mkdir(`${data}/${d}`, { recursive: true });
+  }
+  for (const f of ["keep/a/f", "skip/g", "skip/deep/h", "skipper/i", "top"]) {
+    await Deno.writeTextFile(`${data}/${f}`, f);
+  }
+  Deno.chownSync(data, 0, 5000); // repair: everything below has a private group (0) to replace
+  const list = async (name: string, text: string | Uint8Array) => {
+    const p = `${tmp.path}/${name}`;
+    if (typeof text === "string") await Deno.writeTextFile(p, text);
+    else await Deno.writeFile(p, text);
+    return p;
+  };
+  const bom = new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode("data/skip\n")]);
+  const spellings: [string, string[]][] = [
+    ["absolute under a relative root", [`${data}/skip`]],
+    ["./x", ["./data/skip"]],
+    ["trailing slashes", ["data/skip//"]],
+    ["a//b", ["data//skip"]],
+    ["list with CRLF and blank lines", [await list("crlf", "\r\n\r\ndata/skip\r\n\r\n")]],
+    ["list with a UTF-8 BOM", [await list("bom", bom)]],
+    ["list of absolute paths", [await list("abs", `${data}/skip/\n`)]],
+  ];
+  const opts = { cwd: tmp.path };
+
+  for (const cmd of [[], ["repair"]]) {
+    await t.step(`${cmd[0] ?? "report"}: each spelling = the canonical one`, async () => {
+      const run = async (extra: string[]) => {
+        const r = await cli([...cmd, ...extra, "data"], opts);
+        assertEquals(r.code, 0, r.stderr);
+        assert(!r.stderr.includes("warning"), r.stderr);
+        return lineSet(r.stdout);
+      };
+      const all = await run([]);
+      const canonical = await run(["--exclude", await list("canon", "data/skip\n")]);
+      assertNotEquals(canonical, all, "the canonical spelling excludes something");
+      assert(canonical.some((l) => l.includes("data/skipper")), "skipper is not skip");
+      assert(!canonical.some((l) => l.includes("data/skip/")), "skip's entries are gone");
+      for (const [what, args] of spellings) {
+        assertEquals(await run(args.flatMap((a) => ["--exclude", a])), canonical, what);
+      }
+    });
+  }
+
+  await t.step("walk(): the same spellings", async () => {
+    const cwd = Deno.cwd();
+    Deno.chdir(tmp.path);
+    try {
+      const paths = async (exclude: string[]) => {
+        const out: string[] = [];
+        for await (const e of walk("data", { exclude })) out.push(e.path);
+        return out.sort();
+      };
+      const canonical = await paths(["data/skip"]);
+      assert(!canonical.includes("data/skip/g"));
+      for (const e of [`${data}/skip`, "./data/skip", "data/skip/", "data//skip"]) {
+        assertEquals(await paths([e]), canonical, e);
+      }
+    } finally {
+      Deno.chdir(cwd);
+    }
+  });
+
+  await t.step("an exclude naming nothing under ROOT: one warning at the end", async () => {
+    const l = await list("stray", "/nowhere/x\r\ndata/skip\r\ndata/top\r\n");
+    await Deno.mkdir(`${tmp.path}/outside`);
+    for (const cmd of [[], ["repair"]]) {
+      const r = await cli(
+        [...cmd, "--exclude", l, "--exclude", `${tmp.path}/outside`, "data"],
+        opts,
+      );
+      assertEquals(r.code, 0, r.stderr);
+      const lines = stderrLines(r.stderr);
+      const warnings = lines.filter((x) => x.includes("warning"));
+      assertEquals(warnings, [
+        "pwalk: warning: --exclude /nowhere/x matched nothing under data",
+        "pwalk: warning: --exclude data/top matched nothing under data",
+        `pwalk: warning: --exclude ${tmp.path}/outside matched nothing under data`,
+      ]);
+      assertEquals(lines.slice(-3), warnings, "the warnings come last");
+      assert(!dec.decode(r.stdout).includes("data/skip/"), "data/skip is still excluded");
+    }
+  });
+});

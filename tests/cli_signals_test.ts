@@ -1,0 +1,169 @@
+/**
+ * Signals stop the CLI cleanly (batch schedulers send SIGTERM, a closed
+ * terminal SIGHUP):
+ * - a report to -o FILE stopped by SIGINT, SIGTERM or SIGHUP exits
+ *   128 + the signal's number and leaves neither FILE nor FILE.partial-*;
+ * - a report to stdout stopped by SIGINT says the CSV on stdout is
+ *   incomplete (not that no file was left);
+ * - `repair --apply` stopped by SIGTERM exits 143 and its journal is exact:
+ *   every line is a change really made (lstat shows the line's new owner,
+ *   group and mode on the same inode), and every entry that changed has
+ *   its line.
+ * A run that finished before the signal landed proves nothing: the tree is
+ * made bigger and the step runs again.
+ */
+import { assert, assertEquals, assertStringIncludes, fail } from "@std/assert";
+import { spawnCli } from "./helpers/run.ts";
+import { flatTree } from "./helpers/tree.ts";
+import { tempDir } from "./helpers/temp.ts";
+import { snapshot } from "./helpers/repair_tree.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const names = (dir: string) => Array.from(Deno.readDirSync(dir), (e) => e.name).sort();
+const dec = new TextDecoder();
+
+/** Poll `cond` until it holds or `done()` (the child ended); a hang guard, not a timing threshold. */
+async function until(cond: () => boolean, done: () => boolean, what: string): Promise<boolean> {
+  const deadline = Date.now() + 60_000;
+  while (!done()) {
+    if (cond()) return true;
+    if (Date.now() > deadline) fail(`timed out waiting for ${what}`);
+    await sleep(2);
+  }
+  return false;
+}
+
+/** Run the CLI, send `signal` once `ready()` holds; the child's result, or null if it finished first. */
+async function interrupt(args: string[], ready: () => boolean, signal: Deno.Signal) {
+  const p = spawnCli(args);
+  let ended = false;
+  const result = p.output().finally(() => ended = true);
+  const guard = setTimeout(() => p.kill("SIGKILL"), 90_000);
+  if (await until(ready, () => ended, "the run to start writing")) p.kill(signal);
+  const r = await result;
+  clearTimeout(guard);
+  assertEquals(r.signal, null, "killed by the hang guard");
+  return r.code === 0 ? null : { code: r.code, stdout: r.stdout, stderr: dec.decode(r.stderr) };
+}
+
+Deno.test("CLI: SIGINT, SIGTERM, SIGHUP stop a report: 128+n, nothing left", async (t) => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/wide`;
+  const outDir = `${tmp.path}/out`;
+  await Deno.mkdir(root);
+  await Deno.mkdir(outDir);
+  let dirs = 40;
+  await flatTree(root, dirs, 1000);
+  const grow = async () => {
+    await flatTree(root, dirs, 1000, dirs);
+    dirs *= 2;
+  };
+
+  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+    await t.step(`${signal}: status ${code}, no FILE, no FILE.partial-*`, async () => {
+      for (let attempt = 0;; attempt++) {
+        const out = `${outDir}/scan.csv`;
+        const partial = () =>
+          names(outDir).some((n) =>
+            n.startsWith("scan.csv.partial-") && Deno.statSync(`${outDir}/${n}`).size > 0
+          );
+        const r = await interrupt(["--threads", "1", "-o", out, root], partial, signal);
+        if (!r) {
+          if (attempt >= 3) fail("the report always finished before the signal");
+          await Deno.remove(out);
+          await grow();
+          continue;
+        }
+        assertEquals(r.code, code, r.stderr);
+        assertEquals(r.stdout.length, 0);
+        assertStringIncludes(r.stderr, `pwalk: interrupted by ${signal}; no output file was left`);
+        assertEquals(names(outDir), [], "no output file and no partial file");
+        break;
+      }
+    });
+  }
+
+  await t.step("SIGINT while writing to stdout: the CSV is said to be incomplete", async () => {
+    for (let attempt = 0;; attempt++) {
+      const p = spawnCli(["--threads", "1", root]);
+      const reader = p.stdout.getReader();
+      const first = await reader.read(); // rows are arriving: the walk is under way
+      assert(!first.done);
+      p.kill("SIGINT");
+      let bytes = first.value!.length;
+      for (let c = await reader.read(); !c.done; c = await reader.read()) bytes += c.value.length;
+      const status = await p.status;
+      const stderr = dec.decode(await new Response(p.stderr).arrayBuffer());
+      if (status.code === 0) {
+        if (attempt >= 3) fail("the report always finished before the signal");
+        await grow();
+        continue;
+      }
+      assertEquals(status.code, 130, stderr);
+      assert(bytes > 0);
+      assertStringIncludes(stderr, "pwalk: interrupted by SIGINT; the CSV on stdout is incomplete");
+      assert(!stderr.includes("no output file"), stderr);
+      break;
+    }
+  });
+});
+
+/** Journal entry lines: DEV INO TYPE OLDUID OLDGID OLDMODE NEWUID NEWGID NEWMODE PATH. */
+function journalEntries(text: string) {
+  return text.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => {
+    const f = l.split(" ");
+    const rel = f.slice(9).join(" ").replace(
+      /\\x([0-9a-f]{2})/g,
+      (_, h) => String.fromCharCode(parseInt(h, 16)),
+    );
+    return {
+      ino: Number(f[1]),
+      uid: Number(f[6]),
+      gid: Number(f[7]),
+      mode: parseInt(f[8], 8),
+      rel,
+    };
+  });
+}
+
+Deno.test("CLI: repair --apply stopped by SIGTERM: 143, and the journal is exact", async () => {
+  await using tmp = await tempDir();
+  for (let attempt = 0;; attempt++) {
+    const root = `${tmp.path}/proj${attempt}`;
+    await Deno.mkdir(root);
+    Deno.chownSync(root, 0, 5000); // a shared group for the private ones (gid 0) below
+    await flatTree(root, 20 << attempt, 1000);
+    const before = snapshot(root);
+    const journal = `${tmp.path}/j${attempt}`;
+    const started = () => {
+      try {
+        return Deno.readTextFileSync(journal).split("\n").length > 100;
+      } catch {
+        return false;
+      }
+    };
+    const args = ["repair", "--apply", "--threads", "1", "--journal", journal, root];
+    const r = await interrupt(args, started, "SIGTERM");
+    if (!r) {
+      if (attempt >= 3) fail("the repair always finished before the signal");
+      continue;
+    }
+    assertEquals(r.code, 143, r.stderr);
+    assertStringIncludes(r.stderr, `every change made is in the journal ${journal}`);
+    const after = snapshot(root);
+    const entries = journalEntries(Deno.readTextFileSync(journal));
+    for (const e of entries) {
+      const s = after.get(e.rel);
+      if (!s) throw new Error(`${e.rel} in the journal but not in the tree`);
+      assertEquals([s.ino, s.uid, s.gid, s.mode], [e.ino, e.uid, e.gid, e.mode], e.rel);
+    }
+    const changed = [...after].filter(([rel, s]) => {
+      const b = before.get(rel)!;
+      return s.uid !== b.uid || s.gid !== b.gid || s.mode !== b.mode;
+    }).map(([rel]) => rel).sort();
+    assert(changed.length > 0);
+    assertEquals(entries.map((e) => e.rel).sort(), changed, "changed entries = journal lines");
+    assert(changed.length < after.size - 1, "the repair was stopped half-way");
+    break;
+  }
+});
