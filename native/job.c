@@ -144,9 +144,10 @@ static pw_job *create(const pw_opts *src, const pw_visitor *vis) {
     pw_job_fail(j, ENOMEM, "out of memory");
     return j;
   }
-  for (int i = 0; i < o->n_skip_fds; i++) {
+  for (int i = 0; i <= o->n_skip_fds; i++) { /* and the error file */
+    int fd = i < o->n_skip_fds ? o->skip_fds[i] : o->errors_csv_fd;
     struct stat st;
-    if (fstat(o->skip_fds[i], &st) == 0) pw_job_skip_file(j, &st);
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) pw_job_skip_file(j, &st);
   }
   j->nthreads = o->threads ? o->threads : PW_DEFAULT_THREADS;
   j->governed = !o->threads;
