@@ -33,6 +33,9 @@ Usage:
   pwalk repair [options] ROOT          fix group sharing below ROOT (a dry run
                                        unless --apply; see pwalk repair --help)
   pwalk repair --undo JOURNAL          put back what a repair or chown changed
+  pwalk summary [options] SCAN...      users, groups, sizes, ages, folders of a scan
+  pwalk diff [options] OLD NEW         what changed between two scans
+  pwalk convert IN OUT                 between .csv, .csv.zst, .csv.gz, .parquet
   pwalk --chown_from UID --chown_to UID:GID [--apply] ROOT
                                        give UID's entries (links themselves
                                        included) to UID:GID, printing each path;
@@ -96,6 +99,10 @@ export async function main(argv: string[]): Promise<number> {
 async function run(argv: string[]): Promise<number> {
   const args = [...argv];
   if (args[0] === "repair") return repairMain(args.slice(1));
+  // summary, diff, convert: their own modules, loaded (with DuckDB) only when used.
+  if (args[0] === "summary") return (await import("./answers/cli_summary.ts")).main(args.slice(1));
+  if (args[0] === "diff") return (await import("./answers/cli_diff.ts")).main(args.slice(1));
+  if (args[0] === "convert") return (await import("./answers/cli_convert.ts")).main(args.slice(1));
   if (args.some((a) => /^--chown_(from|to)(=|$)/.test(a))) return chownMain(args);
   if (args[0] === "report") args.shift();
   const unknown = unknownOptions();

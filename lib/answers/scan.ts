@@ -201,7 +201,7 @@ const MODE_SQL = (() => {
 })();
 
 /** SQL: the typed projection of a CSV source read all VARCHAR. */
-const TYPED_FROM_CSV = TYPED_COLUMNS.map(([name, type]) =>
+const TYPED_FROM_CSV = TYPED_COLUMNS.map(([name]) =>
   name === "st_mode" ? `${MODE_SQL} AS "st_mode"` : `"${name}"`
 ).join(", ");
 
