@@ -75,7 +75,7 @@ export async function main(args: string[]): Promise<number> {
       eprint(`pwalk: ${e.message.replace(/^pwalk: /, "")}`);
       return 2;
     }
-    eprint(`pwalk: ${(e as Error).message?.replace(/^pwalk: /, "") ?? e}`);
+    eprint(`pwalk: ${String((e as Error)?.message ?? e).split("\n")[0].replace(/^pwalk: /, "")}`);
     return 1;
   }
 }

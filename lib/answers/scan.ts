@@ -202,7 +202,11 @@ const MODE_SQL = (() => {
 
 /** SQL: the typed projection of a CSV source read all VARCHAR. */
 const TYPED_FROM_CSV = TYPED_COLUMNS.map(([name]) =>
-  name === "st_mode" ? `${MODE_SQL} AS "st_mode"` : `"${name}"`
+  name === "st_mode"
+    ? `${MODE_SQL} AS "st_mode"`
+    : name === "filename" || name === "fileExtension"
+    ? `coalesce("${name}", '') AS "${name}"` // DuckDB reads "" as NULL
+    : `"${name}"`
 ).join(", ");
 
 /** SQL: the typed projection of a Parquet source. */
@@ -248,7 +252,9 @@ export interface LoadInfo {
  * {@link TYPED_COLUMNS}), plus `extra` SQL columns computed from them.
  * With `escape`, CSV files go through the filter that escapes names that
  * are not UTF-8 (see the module doc); without it DuckDB reads them directly
- * and fails ({@link isEncodingError}) on such a name.
+ * and fails ({@link isEncodingError}) on such a name. With `view`, a view
+ * over the files (read when used) instead of a table where possible, and
+ * `rows` is not counted.
  */
 export async function loadScan(
   e: Engine,
@@ -256,6 +262,7 @@ export async function loadScan(
   name: string,
   extra = "",
   escape = false,
+  view = false,
 ): Promise<LoadInfo> {
   const sel = extra ? `*, ${extra}` : "*";
   const info: LoadInfo = {
@@ -267,7 +274,9 @@ export async function loadScan(
   if (files[0].format === "parquet") {
     const list = `[${files.map((f) => lit(f.path)).join(", ")}]`;
     await e.exec(
-      `CREATE TABLE "${name}" AS SELECT ${sel} FROM (SELECT ${TYPED_FROM_PARQUET} ` +
+      `CREATE ${
+        view ? "VIEW" : "TABLE"
+      } "${name}" AS SELECT ${sel} FROM (SELECT ${TYPED_FROM_PARQUET} ` +
         `FROM read_parquet(${list}))`,
     );
   } else {
@@ -281,6 +290,15 @@ export async function loadScan(
       if (header) info.withHeader++;
       const k = `${header}|${compressionOf(f)}`;
       groups.set(k, [...(groups.get(k) ?? []), f]);
+    }
+    if (view && !escape) {
+      const parts = [...groups].map(([k, group]) =>
+        `SELECT ${sel} FROM (SELECT ${TYPED_FROM_CSV} FROM read_csv([${
+          group.map((f) => lit(f.path)).join(", ")
+        }], ${csvOptions(k.startsWith("true"), compressionOf(group[0]))}))`
+      );
+      await e.exec(`CREATE VIEW "${name}" AS ${parts.join(" UNION ALL ")}`);
+      return info;
     }
     const nulls = TYPED_COLUMNS.map(([c, t]) =>
       `NULL::${c === "st_mode" ? "VARCHAR" : t} AS "${c}"`
@@ -303,7 +321,7 @@ export async function loadScan(
       }
     }
   }
-  info.rows = num((await e.all(`SELECT count(*) AS n FROM "${name}"`))[0].n);
+  if (!view) info.rows = num((await e.all(`SELECT count(*) AS n FROM "${name}"`))[0].n);
   return info;
 }
 
