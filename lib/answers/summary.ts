@@ -92,6 +92,16 @@ export interface AgeBucket extends Amount {
   maxDays: number | null;
 }
 
+/** One user's allocated bytes per age bucket (same order as {@link AGE_BUCKETS}). */
+export interface UserAges {
+  id: number;
+  name: string | null;
+  /** Allocated bytes of regular files per bucket. */
+  allocatedBytes: number[];
+  /** Apparent bytes per bucket. */
+  apparentBytes: number[];
+}
+
 /** One folder with the totals of everything below it (itself included for the bytes). */
 export interface FolderRow extends Amount {
   /** The folder's path. */
@@ -154,6 +164,9 @@ export interface Summary {
   /** Regular files by age of st_mtime and of st_atime, all six buckets. */
   mtimeAges: AgeBucket[];
   atimeAges: AgeBucket[];
+  /** The top users' files by age (for stacked charts); mtime and atime. */
+  mtimeAgesByUser: UserAges[];
+  atimeAgesByUser: UserAges[];
   /** The largest folders by recursive allocated bytes, levels 0..depth. */
   folders: FolderRow[];
   /**
@@ -360,6 +373,27 @@ export async function summarize(
     };
     const mtimeAges = await ages("st_mtime");
     const atimeAges = await ages("st_atime");
+    const byUser = async (col: string): Promise<UserAges[]> => {
+      if (users.length === 0) return [];
+      const cases = AGE_BUCKETS.map(([, lo], i) => `WHEN age >= ${lo * 86400} THEN ${i}`)
+        .reverse().join(" ");
+      const rows = await e.all(`SELECT uid, CASE ${cases} ELSE 0 END AS bucket,
+          sum(al) AS al, sum(ab) AS ab
+        FROM (SELECT "UID" AS uid, ${now} - "${col}" AS age, al, ab FROM s
+              WHERE kind = 'f' AND "UID" IN (${users.map((u) => u.id).join(", ")}))
+        GROUP BY 1, 2`);
+      return users.map((u) => {
+        const al = AGE_BUCKETS.map(() => 0), ab = AGE_BUCKETS.map(() => 0);
+        for (const r of rows) {
+          if (num(r.uid) !== u.id) continue;
+          al[num(r.bucket)] = num(r.al);
+          ab[num(r.bucket)] = num(r.ab);
+        }
+        return { id: u.id, name: null, allocatedBytes: al, apparentBytes: ab };
+      });
+    };
+    const mtimeAgesByUser = await byUser("st_mtime");
+    const atimeAgesByUser = await byUser("st_atime");
 
     await folderTotals(e, "s", depth, "rec");
     const folders = (await e.all(
@@ -414,7 +448,9 @@ export async function summarize(
         ...groups.map((g) => g.id),
         ...largestFiles.map((f) => f.gid),
       ]);
-      for (const u of [...users, ...cold]) u.name = un.get(u.id) ?? null;
+      for (const u of [...users, ...cold, ...mtimeAgesByUser, ...atimeAgesByUser]) {
+        u.name = un.get(u.id) ?? null;
+      }
       for (const g of groups) g.name = gn.get(g.id) ?? null;
       for (const f of largestFiles) {
         f.user = un.get(f.uid) ?? null;
@@ -438,6 +474,8 @@ export async function summarize(
       sizeHistogram,
       mtimeAges,
       atimeAges,
+      mtimeAgesByUser,
+      atimeAgesByUser,
       folders,
       folderTree: tree,
       busiestFolders,
