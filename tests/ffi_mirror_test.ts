@@ -35,7 +35,11 @@ Deno.test("ffi.ts mirrors pwalk.h: option keys, counters, statuses, restore bits
   assertEquals({ ...Counter }, cEnum(pwalkH, "PW_C_"));
   assertEquals({ ...Restore }, cEnum(pwalkH, "PW_RESTORE_"));
   const status = cEnum(pwalkH, "PW_");
-  assertEquals({ ...Status }, { OK: status.OK, CANCELLED: status.CANCELLED, FAILED: status.FAILED });
+  assertEquals({ ...Status }, {
+    OK: status.OK,
+    CANCELLED: status.CANCELLED,
+    FAILED: status.FAILED,
+  });
 });
 
 Deno.test("ffi.ts mirrors pwalk.h: error operations by number", () => {

@@ -10,7 +10,7 @@ import { eprint, intArg, unknownOptions, UsageError } from "../args.ts";
 import { type ChangeRow, type Diff, diff, type FileChange } from "./diff.ts";
 import { ScanInputError } from "./scan.ts";
 import { ENGINE_FLAGS, engineOptions } from "./cli_summary.ts";
-import { bytes, count, date, delta, deltaCount, outputWidth, table } from "./text.ts";
+import { bytes, count, date, delta, deltaCount, fit, outputWidth, table } from "./text.ts";
 
 /** `pwalk diff --help`. */
 export const HELP: string = `pwalk diff: what changed between two scans of a tree
@@ -139,7 +139,7 @@ export function formatDiff(d: Diff, width: number): string {
       line("shrunk", t.shrunk, true),
       line("unchanged", t.unchanged),
       line("net", t.net, true),
-    ].join("\n"),
+    ].map((l) => fit(l, width)).join("\n"),
     changeTable("Users by net allocated growth", "user", d.users, width),
     changeTable("Groups by net allocated growth", "group", d.groups, width),
     changeTable(`Folders at level ${d.depth} by net allocated growth`, "folder", d.folders, width),

@@ -9,7 +9,7 @@ import { parseArgs } from "npm:deno-std@1.4.0/cli/parse_args.js";
 import { eprint, intArg, unknownOptions, UsageError } from "../args.ts";
 import { type AgeBucket, summarize, type Summary } from "./summary.ts";
 import { ScanInputError } from "./scan.ts";
-import { bytes, count, date, outputWidth, table } from "./text.ts";
+import { bytes, count, date, fit, outputWidth, table } from "./text.ts";
 
 /** `pwalk summary --help`. */
 export const HELP: string = `pwalk summary: who uses the space, what is big, old, cold
@@ -133,7 +133,7 @@ export function formatSummary(s: Summary, width: number): string {
       `users ${count(s.userCount)}  groups ${count(s.groupCount)}`,
       `hard links: ${count(t.hardLinkNames)} extra names (bytes counted once)  ` +
       `names not UTF-8: ${count(t.nonUtf8Names)}  errors: not recorded in a scan`,
-    ].join("\n"),
+    ].map((l) => fit(l, width)).join("\n"),
   );
   const owners = (title: string, label: string, rows: Summary["users"], total: number) =>
     table(
