@@ -19,6 +19,7 @@ import { formatBytes, ProgressLine } from "./progress.ts";
 import { ensureNative, nativeVersion } from "./ffi.ts";
 import { normaliseFolder } from "./options.ts";
 import { eprint, intArg, isTerminal, unknownOptions, UsageError } from "./args.ts";
+import type { Progress } from "./job.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
 const n = (x: number) => x.toLocaleString("en-US");
@@ -53,7 +54,8 @@ Report options (pwalk's):
 
 More:
   -o, --output FILE      write to FILE instead of stdout; a .zst suffix
-                         compresses with zstd. FILE appears only when the
+                         compresses with zstd, .parquet writes typed Parquet
+                         (through DuckDB). FILE appears only when the
                          report is complete
   --level N              zstd level 1-19 (default 1 with .zst); 0 = plain
   --threads N            worker threads (default: one per CPU, more, up to
@@ -168,19 +170,20 @@ async function run(argv: string[]): Promise<number> {
   const onSigint = () => abort.abort(new DOMException("interrupted", "AbortError"));
   Deno.addSignalListener("SIGINT", onSigint);
   try {
-    const s = await report(root, {
-      output,
-      header: !!flags.header,
+    const common = {
       noSnap: !!flags.NoSnap,
       maxDepth,
       exclude,
       oneFileSystem: !!(flags.x || flags["one-file-system"]),
       threads,
-      level,
       printErrors: true,
       signal: abort.signal,
-      onProgress: line ? (p) => line.update(p) : undefined,
-    });
+      onProgress: line ? (p: Progress) => line.update(p) : undefined,
+    };
+    // -o FILE.parquet: the CSV report converted by DuckDB (loaded only then).
+    const s = output?.endsWith(".parquet")
+      ? await (await import("./answers/convert.ts")).reportParquet(root, { ...common, output })
+      : await report(root, { ...common, output, header: !!flags.header, level });
     line?.clear();
     if (showProgress) {
       const secs = (s.elapsedMs / 1000).toFixed(2);
