@@ -223,11 +223,8 @@ export async function diff(
         o."UID" AS ou, n."UID" AS nu, o."GID" AS og, n."GID" AS ng,
         o.ab AS oab, n.ab AS nab, o.al AS oal, n.al AS nal,
         o."st_size" AS os, n."st_size" AS ns, o."st_mtime" AS om, n."st_mtime" AS nm,
-        CASE WHEN coalesce(n.kind, o.kind) = 'd' THEN coalesce(n."filename", o."filename")
-             ELSE coalesce(nullif(regexp_extract(coalesce(n."filename", o."filename"), '^(.*)/', 1), ''), '/')
-        END AS dkey,
-        CASE WHEN coalesce(n.kind, o.kind) = 'd' THEN coalesce(n."directory-depth", o."directory-depth") + 1
-             ELSE coalesce(n."directory-depth", o."directory-depth") END AS lvl,
+        coalesce(n.kind, o.kind) AS kind,
+        coalesce(n."directory-depth", o."directory-depth") AS depth,
         CASE WHEN o."filename" IS NULL THEN 'added' WHEN n."filename" IS NULL THEN 'removed'
              WHEN o."inode" <> n."inode" OR o.kind <> n.kind THEN 'replaced'
              WHEN o."st_size" <> n."st_size" OR o."st_mtime" <> n."st_mtime" THEN 'changed'
@@ -279,8 +276,12 @@ export async function diff(
     const users = await breakdown(e, "nu", "ou", "st <> 'same' OR ou <> nu", top);
     const groups = await breakdown(e, "ng", "og", "st <> 'same' OR og <> ng", top);
     // The folder at level `depth` holding each entry (or its parent chain up to there).
-    const folderKey = `coalesce(nullif(array_to_string(list_slice(string_split(dkey, '/'), 1, ` +
-      `len(string_split(dkey, '/')) - lvl + least(lvl, ${depth})), '/'), ''), '/')`;
+    // (computed for changed rows only: string work on every row would cost more than the join)
+    const dkey = `CASE WHEN kind = 'd' THEN path ` +
+      `ELSE coalesce(nullif(regexp_extract(path, '^(.*)/', 1), ''), '/') END`;
+    const lvl = `CASE WHEN kind = 'd' THEN depth + 1 ELSE depth END`;
+    const folderKey = `coalesce(nullif(array_to_string(list_slice(string_split(${dkey}, '/'), 1, ` +
+      `len(string_split(${dkey}, '/')) - (${lvl}) + least(${lvl}, ${depth})), '/'), ''), '/')`;
     const folders = await breakdown(e, folderKey, folderKey, "st <> 'same'", top);
     for (const r of [...users, ...groups]) r.id = Number(r.key);
 

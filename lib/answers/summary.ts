@@ -245,13 +245,41 @@ export async function folderTotals(
   depth: number,
   into: string,
 ): Promise<void> {
-  await e.exec(`CREATE OR REPLACE TEMP TABLE "${into}" AS
-WITH g AS (
-  SELECT CASE WHEN kind = 'd' THEN "filename"
+  // Step 1, over all rows: sums per folder, keyed by integers (a folder's
+  // own st_dev and inode; a file's parent-inode and st_dev: a file lives on
+  // its folder's device). Folder rows give each key its path and level.
+  await e.exec(`CREATE OR REPLACE TEMP TABLE "${into}_g" AS
+    SELECT CASE WHEN kind = 'd' THEN "inode" ELSE "parent-inode" END AS fino, "st_dev" AS fdev,
+           ${AMOUNT}
+    FROM "${table}" GROUP BY 1, 2`);
+  await e.exec(`CREATE OR REPLACE TEMP TABLE "${into}_k" AS
+    SELECT g.*, d."filename" AS key, d."directory-depth" + 1 AS lvl
+    FROM "${into}_g" g LEFT JOIN (SELECT "inode", "st_dev", "filename", "directory-depth"
+                                  FROM "${table}" WHERE kind = 'd') d
+      ON d."inode" = g.fino AND d."st_dev" = g.fdev`);
+  const orphans = num(
+    (await e.all(
+      `SELECT count(*) AS n FROM "${into}_k" WHERE key IS NULL`,
+    ))[0].n,
+  );
+  // Rows whose folder is not in the scan (or two folder rows with one
+  // device and inode): key them by path instead, which is slower.
+  const dupFolders = num(
+    (await e.all(
+      `SELECT count(*) AS n FROM (SELECT fino, fdev FROM "${into}_k" GROUP BY 1, 2 HAVING count(*) > 1)`,
+    ))[0].n,
+  );
+  const groups = orphans === 0 && dupFolders === 0
+    ? `SELECT key, lvl, al, ab, n, nf FROM "${into}_k"`
+    : `SELECT CASE WHEN kind = 'd' THEN "filename"
               ELSE coalesce(nullif(regexp_extract("filename", '^(.*)/', 1), ''), '/') END AS key,
          CASE WHEN kind = 'd' THEN "directory-depth" + 1 ELSE "directory-depth" END AS lvl,
          ${AMOUNT}
-  FROM "${table}" GROUP BY 1, 2),
+       FROM "${table}" GROUP BY 1, 2`;
+  // Step 2, over folders only: each folder's sums added to its ancestors
+  // down to level `depth`, by path prefix.
+  await e.exec(`CREATE OR REPLACE TEMP TABLE "${into}" AS
+WITH g AS (${groups}),
 p AS (
   SELECT string_split(key, '/') AS parts, lvl, al, ab, n, nf FROM g WHERE lvl >= 0),
 x AS (
@@ -266,6 +294,7 @@ y AS (
 SELECT path, any_value(parent) AS parent, level, sum(al) AS al, sum(ab) AS ab,
        sum(n) - 1 AS n, sum(nf) AS nf
 FROM y GROUP BY path, level`);
+  await e.exec(`DROP TABLE "${into}_g"; DROP TABLE "${into}_k"`);
 }
 
 function folderRow(r: Record<string, unknown>): FolderRow {
