@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { Engine, type EngineOptions, lit } from "./duck.ts";
+import { Engine, type EngineOptions, lit, loadDuckDB } from "./duck.ts";
 import {
   formatOf,
   isEncodingError,
@@ -188,8 +188,9 @@ export interface ReportParquetOptions extends Omit<ReportOptions, "output" | "le
 
 /**
  * A report of `root` written as typed Parquet: report() writes pwalk's
- * CSV (zstd level 1) to a temporary file beside DuckDB's spill folder, which
- * DuckDB converts; the output appears only when complete. Returns report()'s
+ * plain CSV to a temporary file (in `engine.tempDirectory`, default the
+ * system's temporary folder: about 250 bytes per entry until the end),
+ * which DuckDB converts; the output appears only when complete. Returns report()'s
  * summary with `output` set to the Parquet file.
  *
  * @example
@@ -208,9 +209,13 @@ export async function reportParquet(
     throw new RangeError(`pwalk: reportParquet's output must end in .parquet, got ${output}`);
   }
   const tmp = await Deno.makeTempDir({ dir: engine?.tempDirectory, prefix: "pwalk-report-" });
+  // DuckDB's module loads while the walk runs (a failure shows in convert).
+  loadDuckDB().catch(() => {});
   try {
-    const csv = `${tmp}/scan.csv.zst`;
-    const s = await report(root, { ...rest, output: csv, header: true, level: 1 });
+    // Plain CSV: DuckDB parses an uncompressed file on every core, and
+    // neither side spends time on zstd (the file is removed at the end).
+    const csv = `${tmp}/scan.csv`;
+    const s = await report(root, { ...rest, output: csv, header: true, level: 0 });
     await convert([csv], output, { ...engine, level: 1 });
     return {
       ...s,
