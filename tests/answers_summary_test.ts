@@ -235,6 +235,24 @@ Deno.test({
       );
     });
 
+    await t.step(
+      "a small memory limit (DuckDB spills to its temp folder): the same numbers",
+      async () => {
+        const spill = `${tmp.path}/spill`;
+        await Deno.mkdir(spill);
+        const small = await summarize([withHeader], {
+          top: 100_000,
+          depth: 3,
+          now: NOW,
+          memoryLimit: "48MB",
+          tempDirectory: spill,
+          threads: 1,
+        });
+        assertEquals(numbers(small), want);
+        assertEquals([...Deno.readDirSync(spill)], [], "the spill folder is removed");
+      },
+    );
+
     await t.step("Parquet: typed, the same rows, the same numbers, and back to CSV", async () => {
       const pq = `${tmp.path}/scan.parquet`;
       const c = await convert([withHeader], pq);
