@@ -156,7 +156,15 @@ function treemapData(s: Summary, key: "allocatedBytes" | "apparentBytes") {
   return roots;
 }
 
-/** The HTML page of a summary. */
+/**
+ * The HTML page of a summary: one offline file with tables and SVG charts.
+ *
+ * @example
+ * ```ts ignore
+ * import { summarize, summaryHtml } from "jsr:@pwalk/cli";
+ * await Deno.writeTextFile("scan.html", await summaryHtml(await summarize(["scan.csv.zst"])));
+ * ```
+ */
 export async function summaryHtml(s: Summary): Promise<string> {
   const t = s.totals;
   const useAlloc = t.allocatedBytes > 0;
@@ -379,7 +387,16 @@ export async function summaryHtml(s: Summary): Promise<string> {
   return page(`pwalk summary: ${s.roots.join(", ") || s.scans.join(", ")}`, parts.join("\n"), s);
 }
 
-/** The HTML page of a diff. */
+/**
+ * The HTML page of a diff.
+ *
+ * @example
+ * ```ts ignore
+ * import { diff, diffHtml } from "jsr:@pwalk/cli";
+ * const d = await diff(["old.csv.zst"], ["new.csv.zst"]);
+ * await Deno.writeTextFile("diff.html", await diffHtml(d));
+ * ```
+ */
 export async function diffHtml(d: Diff): Promise<string> {
   const t = d.totals;
   const parts: string[] = [];

@@ -127,6 +127,12 @@ async function listDir(dir: string, keep: (name: string) => boolean): Promise<st
  * (every `.csv`, `.csv.zst`, `.csv.gz`, `.parquet` file directly inside,
  * e.g. the `scan-*.csv.zst` shards of a multi-node scan).
  *
+ * @example
+ * ```ts ignore
+ * import { resolveScans } from "jsr:@pwalk/cli";
+ * await resolveScans(["/scans/2026-12-01/"]); // [{ path: ".../scan-0.csv.zst", format: "csv.zst" }, ...]
+ * ```
+ *
  * @throws {ScanInputError} when a spec names nothing readable
  */
 export async function resolveScans(specs: string[]): Promise<ScanFile[]> {
