@@ -493,7 +493,7 @@ function mainRows(c: Ctx): Row[] {
     },
     {
       name: "report-parquet",
-      label: "pwalk report to .parquet (CLI: the .csv.zst report, converted by DuckDB)",
+      label: "pwalk report to .parquet (CLI: a plain CSV report, converted by DuckDB)",
       stages: [cli("-o", `${OUT}/report.parquet`, c.tree)],
       output: `${OUT}/report.parquet`,
       maxRatio: 1.5,
