@@ -12,6 +12,9 @@
  *   pwalk's chown mode, {@link undo}: replay a journal backwards. All three
  *   are dry runs unless `apply: true`, and change entries only through
  *   verified file descriptors, never through paths.
+ * - {@link summarize}, {@link diff}, {@link convert}: answers from scan
+ *   files (who uses the space, what is big, old, cold, what grew), and
+ *   Parquet, computed by DuckDB, which is loaded only when these run.
  *
  * @example
  * ```ts ignore
@@ -57,6 +60,50 @@ export {
 export { DEFAULT_LEVEL, report, type ReportOptions, type ReportSummary } from "./lib/report.ts";
 export type { Progress, WalkError } from "./lib/job.ts";
 export type { CommonOptions, FrontierFolder } from "./lib/options.ts";
+export {
+  AGE_BUCKETS,
+  type AgeBucket,
+  type Amount,
+  type BusyFolder,
+  type ExtensionRow,
+  type FileRow,
+  type FolderRow,
+  type OwnerRow,
+  type SizeBucket,
+  summarize,
+  type Summary,
+  type SummaryOptions,
+  type Totals,
+  type UserAges,
+} from "./lib/answers/summary.ts";
+export {
+  type Change,
+  type ChangeRow,
+  type Diff,
+  diff,
+  type DiffOptions,
+  type DiffSide,
+  type FileChange,
+  type FolderChange,
+} from "./lib/answers/diff.ts";
+export {
+  convert,
+  type ConvertOptions,
+  type ConvertSummary,
+  reportParquet,
+  type ReportParquetOptions,
+} from "./lib/answers/convert.ts";
+export {
+  PWALK_COLUMNS,
+  PWALK_HEADER,
+  resolveScans,
+  type ScanFile,
+  type ScanFormat,
+  ScanInputError,
+  TYPED_COLUMNS,
+} from "./lib/answers/scan.ts";
+export type { EngineOptions } from "./lib/answers/duck.ts";
+export { diffHtml, summaryHtml } from "./lib/answers/html.ts";
 export { ensureNative, nativeVersion, setLibraryPath } from "./lib/ffi.ts";
 
 // `deno run -A jsr:@pwalk/cli /data`: the package's main entry is the CLI.

@@ -45,6 +45,9 @@ Rows of the main table: ROWS
 const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
 const WORK = `${ROOT}/bench/work`;
 const OUT = `${WORK}/out`;
+/** Two scans of the bench tree for the summary and diff rows (made untimed, once per tree). */
+const ANSWERS_OLD = `${OUT}/answers-old.csv.zst`;
+const ANSWERS_NEW = `${OUT}/answers-new.csv.zst`;
 const DENO = Deno.execPath();
 
 // ---------------------------------------------------------------- small helpers
@@ -210,6 +213,8 @@ interface Row {
   maxRatio?: number;
   ratioOf?: string;
   maxRssMiB?: number;
+  /** Target wall time in seconds (median). */
+  maxSeconds?: number;
   /** Pause before each run (slowfs: let FUSE's entry cache expire). */
   pauseMs?: number;
 }
@@ -333,6 +338,10 @@ function table(ms: Measured[], yardstick: string): string {
         const r = med / median(base!.walls);
         verdicts.push(`${r.toFixed(2)}x ${r <= m.row.maxRatio ? "ok" : "MISSED"}`);
       } else verdicts.push(`${m.row.ratioOf ?? yardstick} not measured`);
+    }
+    if (m.row.maxSeconds !== undefined) {
+      targets.push(`<= ${m.row.maxSeconds} s`);
+      verdicts.push(`${med.toFixed(2)} s ${med <= m.row.maxSeconds ? "ok" : "MISSED"}`);
     }
     if (m.row.maxRssMiB !== undefined) {
       targets.push(`<= ${m.row.maxRssMiB} MiB`);
@@ -481,6 +490,28 @@ function mainRows(c: Ctx): Row[] {
       stages: [script("repair_dry.ts", c.tree)],
       maxRatio: 1.5,
       ratioOf: "report-zst",
+    },
+    {
+      name: "report-parquet",
+      label: "pwalk report to .parquet (CLI: a plain CSV report, converted by DuckDB)",
+      stages: [cli("-o", `${OUT}/report.parquet`, c.tree)],
+      output: `${OUT}/report.parquet`,
+      maxRatio: 1.5,
+      ratioOf: "report-zst",
+    },
+    {
+      name: "summary",
+      label: "pwalk summary --json of the tree's scan (.csv.zst, with header)",
+      stages: [cli("summary", "--json", ANSWERS_OLD)],
+      stdout: "/dev/null",
+      maxSeconds: 2,
+    },
+    {
+      name: "diff",
+      label: "pwalk diff --json of two scans of the tree",
+      stages: [cli("diff", "--json", ANSWERS_OLD, ANSWERS_NEW)],
+      stdout: "/dev/null",
+      maxSeconds: 4,
     },
     {
       name: "deno-startup",
@@ -715,6 +746,14 @@ async function main(): Promise<number> {
     treeShown = tree;
     let rows = flags.sweep ? sweepRows(c, threads, mainRows(c)[0]) : mainRows(c);
     if (only) rows = rows.filter((r) => r.name === "limitwalk-2" || only.includes(r.name));
+    if (rows.some((r) => r.name === "summary" || r.name === "diff")) {
+      for (const f of [ANSWERS_OLD, ANSWERS_NEW]) {
+        if (await mtime(f) < await mtime(`${tree}.done`)) {
+          say(`bench: writing ${f.slice(ROOT.length + 1)} (untimed)`);
+          await sh(cli("--header", "-o", f, tree));
+        }
+      }
+    }
     const guard = rows.some((r) => r.name === "repair-dry") ? await sample(tree, 3000) : [];
     const ms = await measure(rows, runs);
     const after = guard.length ? await sample(tree, 3000) : [];

@@ -46,6 +46,13 @@ export const COMMANDS: readonly Command[] = [
   row("repair", "fix group sharing under ROOT (dry run by default)", () => import("./repair.ts")),
   row("chown", "give UID's entries to UID:GID (dry run by default)", () => import("./chown.ts")),
   row("undo", "put back what a repair or chown changed (its journal)", () => import("./undo.ts")),
+  row("summary", "users, groups, sizes, ages, folders of a scan", () => import("./summary.ts")),
+  row("diff", "what changed between two scans", () => import("./diff.ts")),
+  row(
+    "convert",
+    "a scan between .csv, .csv.zst, .csv.gz and .parquet",
+    () => import("./convert.ts"),
+  ),
   { name: "help", about: "this help, or a command's: pwalk help COMMAND", run: help },
 ];
 

@@ -116,8 +116,23 @@ export async function run(args: string[]): Promise<number> {
     ...ui,
     tag: "pwalk:",
     toStdout,
-    start: (run) =>
-      report(root, { ...walk, ...run, output, level, header: !!f.header, printErrors: true }),
+    // -o FILE.parquet: the CSV report turned into Parquet by DuckDB, loaded only then.
+    start: async (run) =>
+      /\.parquet$/i.test(output ?? "")
+        ? (await import("../answers/convert.ts")).reportParquet(root, {
+          ...walk,
+          ...run,
+          output: output!,
+          printErrors: true,
+        })
+        : await report(root, {
+          ...walk,
+          ...run,
+          output,
+          level,
+          header: !!f.header,
+          printErrors: true,
+        }),
     done: (s, last) => {
       const sizes = `${formatBytes(s.bytes)} apparent` +
         (last ? `, ${formatBytes(last.allocatedBytes)} allocated` : "");

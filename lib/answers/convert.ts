@@ -1,0 +1,229 @@
+/**
+ * convert(): a scan from one format to another (.csv, .csv.zst, .csv.gz,
+ * .parquet), and reportParquet(): a report straight to Parquet.
+ *
+ * Parquet files hold pwalk's 17 columns under the header's names, typed
+ * (see {@link TYPED_COLUMNS}): integers as integers (inode, parent-inode,
+ * st_dev and st_nlink UBIGINT; UID, GID UINTEGER; directory-depth INTEGER;
+ * sizes, blocks, times, pw_fcount, pw_dirsum BIGINT), filename and
+ * fileExtension VARCHAR, and **st_mode as a number (UINTEGER)**: the CSV's
+ * "0100644" is 33188, so `st_mode // 4096 = 8` selects regular files and
+ * `printf('%07o', st_mode)` gives the CSV's text back.
+ *
+ * CSV output is pwalk's format byte for byte (the header line quoted as
+ * pwalk quotes it, filename, fileExtension and st_mode in quotes with `"`
+ * doubled), with the header unless `header: false`; row order is not kept
+ * (pwalk's is not defined either). Names that were not UTF-8 in a CSV
+ * input are written with `\xNN` escapes (see scan.ts).
+ *
+ * @module
+ */
+import { Engine, type EngineOptions, lit, loadDuckDB } from "./duck.ts";
+import {
+  formatOf,
+  isEncodingError,
+  loadScan,
+  PWALK_HEADER,
+  resolveScans,
+  type ScanFormat,
+  TYPED_COLUMNS,
+} from "./scan.ts";
+import { report, type ReportOptions, type ReportSummary } from "../report.ts";
+
+/** Options of {@link convert}. */
+export interface ConvertOptions extends EngineOptions {
+  /** Write pwalk's header line first (CSV outputs). Default true. */
+  header?: boolean;
+  /** zstd level of .csv.zst and .parquet outputs. Default 3 (DuckDB's). */
+  level?: number;
+}
+
+/** What {@link convert} returns. */
+export interface ConvertSummary {
+  /** The files read. */
+  inputs: string[];
+  output: string;
+  format: ScanFormat;
+  /** Rows written. */
+  rows: number;
+  /** Rows whose name was not UTF-8 (written with `\xNN` escapes). */
+  nonUtf8Names: number;
+}
+
+/** SQL: one pwalk CSV line (without newline) of a typed row. */
+const LINE_SQL = (() => {
+  const q = (c: string) => `'"' || replace(coalesce("${c}", ''), '"', '""') || '"'`;
+  return "concat_ws(','," +
+    TYPED_COLUMNS.map(([c]) =>
+      c === "filename" || c === "fileExtension"
+        ? q(c)
+        : c === "st_mode"
+        ? `'"' || printf('%07o', "st_mode") || '"'`
+        : `"${c}"::VARCHAR`
+    ).join(", ") + ")";
+})();
+
+async function zstdFrame(text: string, level: number): Promise<Uint8Array> {
+  const { zstdCompressSync, constants } = await import("node:zlib");
+  return new Uint8Array(zstdCompressSync(new TextEncoder().encode(text), {
+    params: { [constants.ZSTD_c_compressionLevel]: level },
+  }));
+}
+
+async function gzipMember(text: string): Promise<Uint8Array> {
+  const s = new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"));
+  return new Uint8Array(await new Response(s).arrayBuffer());
+}
+
+/** Write `head` then the bytes of `body` into `out` (a new file). */
+async function concatInto(out: string, head: Uint8Array, body: string): Promise<void> {
+  const f = await Deno.open(out, { write: true, create: true, truncate: true });
+  try {
+    let off = 0;
+    while (off < head.length) off += await f.write(head.subarray(off));
+    const src = await Deno.open(body);
+    await src.readable.pipeTo(f.writable, { preventClose: true });
+  } finally {
+    f.close();
+  }
+}
+
+function check(level: number): number {
+  if (!Number.isInteger(level) || level < 1 || level > 19) {
+    throw new RangeError(`pwalk: level must be an integer from 1 to 19, got ${level}`);
+  }
+  return level;
+}
+
+/**
+ * Convert scan files (a file, glob or shard folder; CSV with or without
+ * header, or Parquet) into one `output` file whose format its name gives:
+ * `.csv`, `.csv.zst`, `.csv.gz` or `.parquet`. The output appears only when
+ * complete (written beside it under a temporary name, then renamed).
+ *
+ * @example CSV to typed Parquet, and back
+ * ```ts ignore
+ * import { convert } from "jsr:@pwalk/cli";
+ * await convert(["scan.csv.zst"], "scan.parquet");
+ * await convert(["scan.parquet"], "again.csv.gz");
+ * ```
+ */
+export async function convert(
+  inputs: string[],
+  output: string,
+  options: ConvertOptions = {},
+): Promise<ConvertSummary> {
+  const files = await resolveScans(inputs);
+  const format = formatOf(output);
+  if (!/\.(csv|csv\.zst|csv\.gz|parquet)$/.test(output)) {
+    throw new RangeError(
+      `pwalk: ${output}: the output must end in .csv, .csv.zst, .csv.gz or .parquet`,
+    );
+  }
+  const level = check(options.level ?? 3);
+  const header = options.header ?? true;
+  const slash = output.lastIndexOf("/");
+  const dir = slash < 0 ? "." : output.slice(0, slash) || "/";
+  const partial = `${dir}/.${output.slice(slash + 1)}.partial-${Deno.pid}-${crypto.randomUUID()}`;
+  // With views DuckDB reads the files during COPY, so a name that is not
+  // UTF-8 shows there: then all of it again, through the escaping filter.
+  const attempt = async (escape: boolean): Promise<ConvertSummary> => {
+    const e = await Engine.open(options);
+    try {
+      const info = await loadScan(e, files, "t", "", escape, true);
+      let rows: number;
+      if (format === "parquet") {
+        const r = await e.all(
+          `COPY (SELECT * FROM t) TO ${lit(partial)} ` +
+            `(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${level})`,
+        );
+        rows = Number(r[0]?.Count ?? 0);
+      } else {
+        const compression = format === "csv.zst" ? "zstd" : format === "csv.gz" ? "gzip" : "none";
+        const body = header ? `${e.tempDir}/body.csv` : partial;
+        const r = await e.all(
+          `COPY (SELECT ${LINE_SQL} AS line FROM t) TO ${lit(body)} ` +
+            `(FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER '\t', ` +
+            `COMPRESSION ${compression})`,
+        );
+        rows = Number(r[0]?.Count ?? 0);
+        if (header) {
+          const line = PWALK_HEADER + "\n";
+          const head = format === "csv.zst"
+            ? await zstdFrame(line, level)
+            : format === "csv.gz"
+            ? await gzipMember(line)
+            : new TextEncoder().encode(line);
+          await concatInto(partial, head, body);
+        }
+      }
+      return { inputs: info.files, output, format, rows, nonUtf8Names: info.nonUtf8Rows };
+    } finally {
+      await e.close();
+    }
+  };
+  try {
+    let r: ConvertSummary;
+    try {
+      r = await attempt(false);
+    } catch (err) {
+      if (!isEncodingError(err)) throw err;
+      r = await attempt(true);
+    }
+    await Deno.rename(partial, output);
+    return r;
+  } catch (err) {
+    await Deno.remove(partial).catch(() => {});
+    throw err;
+  }
+}
+
+/** Options of {@link reportParquet}. */
+export interface ReportParquetOptions extends Omit<ReportOptions, "output" | "level" | "header"> {
+  /** The Parquet file to write. */
+  output: string;
+  /** DuckDB session limits for the conversion. */
+  engine?: EngineOptions;
+}
+
+/**
+ * A report of `root` written as typed Parquet: report() writes pwalk's
+ * plain CSV to a temporary file (in `engine.tempDirectory`, default the
+ * system's temporary folder: about 250 bytes per entry until the end),
+ * which DuckDB converts; the output appears only when complete. Returns report()'s
+ * summary with `output` set to the Parquet file.
+ *
+ * @example
+ * ```ts ignore
+ * import { reportParquet } from "jsr:@pwalk/cli";
+ * const s = await reportParquet("/data", { output: "scan.parquet" });
+ * console.log(s.entries, s.output);
+ * ```
+ */
+export async function reportParquet(
+  root: string,
+  options: ReportParquetOptions,
+): Promise<ReportSummary> {
+  const { output, engine, ...rest } = options;
+  if (!output.endsWith(".parquet")) {
+    throw new RangeError(`pwalk: reportParquet's output must end in .parquet, got ${output}`);
+  }
+  const tmp = await Deno.makeTempDir({ dir: engine?.tempDirectory, prefix: "pwalk-report-" });
+  // DuckDB's module loads while the walk runs (a failure shows in convert).
+  loadDuckDB().catch(() => {});
+  try {
+    // Plain CSV: DuckDB parses an uncompressed file on every core, and
+    // neither side spends time on zstd (the file is removed at the end).
+    const csv = `${tmp}/scan.csv`;
+    const s = await report(root, { ...rest, output: csv, header: true, level: 0 });
+    await convert([csv], output, { ...engine, level: 1 });
+    return {
+      ...s,
+      output,
+      compressed: true,
+      outputBytes: (await Deno.stat(output)).size,
+    };
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+}

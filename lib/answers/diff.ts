@@ -1,0 +1,361 @@
+/**
+ * diff(): what changed between two scans of the same tree, from the scan
+ * files alone. Entries are matched by path; a path whose inode (or type)
+ * changed counts as replaced (the old entry removed, the new one added).
+ *
+ * @module
+ */
+import type { Engine, EngineOptions } from "./duck.ts";
+import { num } from "./duck.ts";
+import { openLoaded, resolveScans } from "./scan.ts";
+import { type Amount, folderTotals, loadForAnswers } from "./summary.ts";
+import { resolveNames } from "./names.ts";
+
+/** Options of {@link diff}. */
+export interface DiffOptions extends EngineOptions {
+  /** Rows per table. Default 10. */
+  top?: number;
+  /**
+   * Folder level for the per-folder breakdown and the growing folders (the
+   * scan's root is 0). Default 1: the folders directly below the root.
+   */
+  depth?: number;
+  /** Resolve uids and gids to names (getent). Default true. */
+  names?: boolean;
+}
+
+/** A number of entries and their bytes. */
+export interface Change {
+  entries: number;
+  /** st_size (each hard-linked inode once). */
+  apparentBytes: number;
+  /** st_blocks x 512 (each hard-linked inode once). */
+  allocatedBytes: number;
+}
+
+/** What changed for one user, group or folder. */
+export interface ChangeRow {
+  /** uid, gid, or folder path. */
+  key: string;
+  /** uid or gid as a number (null for folders). */
+  id: number | null;
+  /** User or group name (null when unknown, and for folders). */
+  name: string | null;
+  /** Entries only in NEW, and NEW's side of replaced entries. */
+  added: Change;
+  /** Entries only in OLD, and OLD's side of replaced entries. */
+  removed: Change;
+  /** Same entry (path and inode), larger now: how many, and by how much. */
+  grown: Change;
+  /** Same entry, smaller now (negative bytes). */
+  shrunk: Change;
+  /** NEW minus OLD: entries and bytes (ownership changes included). */
+  net: Change;
+}
+
+/** One entry that changed. */
+export interface FileChange {
+  path: string;
+  /** "added", "removed", "replaced" (inode or type changed), "changed" (size or mtime). */
+  status: "added" | "removed" | "replaced" | "changed";
+  /** null when absent on that side. */
+  oldSize: number | null;
+  newSize: number | null;
+  oldMtime: number | null;
+  newMtime: number | null;
+  uid: number;
+  user: string | null;
+}
+
+/** A folder's recursive totals in both scans. */
+export interface FolderChange {
+  path: string;
+  level: number;
+  old: Amount;
+  new: Amount;
+  /** new minus old. */
+  delta: Amount;
+}
+
+/** One side of a diff. */
+export interface DiffSide {
+  scans: string[];
+  roots: string[];
+  entries: number;
+  apparentBytes: number;
+  allocatedBytes: number;
+}
+
+/** What {@link diff} returns (and `pwalk diff --json` prints). */
+export interface Diff {
+  old: DiffSide;
+  new: DiffSide;
+  top: number;
+  depth: number;
+  /** Whole-tree changes by kind, entries of every type. */
+  totals: {
+    added: Change;
+    removed: Change;
+    replaced: Change;
+    /** Same path and inode, size or mtime differ (NEW's bytes). */
+    changed: Change;
+    grown: Change;
+    shrunk: Change;
+    unchanged: Change;
+    net: Change;
+  };
+  /** Top users and groups by net allocated growth. */
+  users: ChangeRow[];
+  groups: ChangeRow[];
+  /** Folders at level `depth` by net allocated growth. */
+  folders: ChangeRow[];
+  /** Folders (levels 0..depth) whose recursive allocated size grew most. */
+  growingFolders: FolderChange[];
+  /** Largest regular files added (replaced included), removed, and changed. */
+  newFiles: FileChange[];
+  deletedFiles: FileChange[];
+  changedFiles: FileChange[];
+  elapsedSeconds: number;
+}
+
+function change(r: Record<string, unknown>, p: string): Change {
+  return {
+    entries: num(r[`${p}_n`]),
+    apparentBytes: num(r[`${p}_ab`]),
+    allocatedBytes: num(r[`${p}_al`]),
+  };
+}
+
+const agg = (p: string, cond: string, ab = "ab", al = "al") =>
+  `count(*) FILTER (${cond}) AS ${p}_n, coalesce(sum(${ab}) FILTER (${cond}), 0) AS ${p}_ab, ` +
+  `coalesce(sum(${al}) FILTER (${cond}), 0) AS ${p}_al`;
+
+/** SQL: the breakdown columns over table c (k, side, st, ab, al). */
+const BREAKDOWN = [
+  agg("add", "side = 'n' AND st IN ('added', 'replaced')"),
+  agg("rem", "side = 'o' AND st IN ('removed', 'replaced')"),
+  agg("gro", "side = 'g' AND ab > 0"),
+  agg("shr", "side = 'g' AND ab < 0"),
+  `count(*) FILTER (side = 'n') - count(*) FILTER (side = 'o') AS net_n`,
+  `coalesce(sum(ab) FILTER (side = 'n'), 0) - coalesce(sum(ab) FILTER (side = 'o'), 0) AS net_ab`,
+  `coalesce(sum(al) FILTER (side = 'n'), 0) - coalesce(sum(al) FILTER (side = 'o'), 0) AS net_al`,
+].join(",\n  ");
+
+async function breakdown(
+  e: Engine,
+  newKey: string,
+  oldKey: string,
+  where: string,
+  top: number,
+): Promise<ChangeRow[]> {
+  const rows = await e.all(`WITH c AS (
+    SELECT ${newKey} AS k, 'n' AS side, st, nab AS ab, nal AS al FROM j WHERE ni IS NOT NULL AND (${where})
+    UNION ALL
+    SELECT ${oldKey} AS k, 'o' AS side, st, oab AS ab, oal AS al FROM j WHERE oi IS NOT NULL AND (${where})
+    UNION ALL
+    SELECT ${newKey} AS k, 'g' AS side, st, nab - oab AS ab, nal - oal AS al FROM j WHERE st = 'changed'
+  )
+  SELECT k::VARCHAR AS k, ${BREAKDOWN} FROM c GROUP BY k
+  ORDER BY net_al DESC, net_ab DESC, k LIMIT ${top}`);
+  return rows.map((r) => ({
+    key: String(r.k),
+    id: null,
+    name: null,
+    added: change(r, "add"),
+    removed: change(r, "rem"),
+    grown: change(r, "gro"),
+    shrunk: change(r, "shr"),
+    net: change(r, "net"),
+  }));
+}
+
+function fileChange(r: Record<string, unknown>): FileChange {
+  const n = (v: unknown) => (v === null || v === undefined ? null : num(v));
+  return {
+    path: String(r.path),
+    status: String(r.st) as FileChange["status"],
+    oldSize: n(r.os),
+    newSize: n(r.ns),
+    oldMtime: n(r.om),
+    newMtime: n(r.nm),
+    uid: num(r.uid),
+    user: null,
+  };
+}
+
+function check(name: string, v: number, min: number, max: number): number {
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new RangeError(`pwalk: ${name} must be an integer from ${min} to ${max}, got ${v}`);
+  }
+  return v;
+}
+
+/**
+ * Compare two scans of the same tree (each: files, globs or shard folders).
+ *
+ * @example What grew since last week, and who grew it
+ * ```ts ignore
+ * import { diff } from "jsr:@pwalk/cli";
+ * const d = await diff(["last-week.csv.zst"], ["today.csv.zst"]);
+ * console.log(d.totals.net.allocatedBytes, d.users[0], d.growingFolders[0]);
+ * ```
+ *
+ * @throws {ScanInputError} when a scan names nothing readable
+ */
+export async function diff(
+  oldScans: string[],
+  newScans: string[],
+  options: DiffOptions = {},
+): Promise<Diff> {
+  const top = check("top", options.top ?? 10, 1, 1_000_000);
+  const depth = check("depth", options.depth ?? 1, 0, 10_000);
+  const oldFiles = await resolveScans(oldScans);
+  const newFiles = await resolveScans(newScans);
+  const t0 = performance.now();
+  const [e, loads] = await openLoaded(options, async (e, escape) => [
+    await loadForAnswers(e, oldFiles, "o", escape),
+    await loadForAnswers(e, newFiles, "n", escape),
+  ]);
+  try {
+    await e.exec(`CREATE TEMP TABLE j AS
+      SELECT coalesce(n."filename", o."filename") AS path,
+        o."inode" AS oi, n."inode" AS ni, o.kind AS ok, n.kind AS nk,
+        o."UID" AS ou, n."UID" AS nu, o."GID" AS og, n."GID" AS ng,
+        o.ab AS oab, n.ab AS nab, o.al AS oal, n.al AS nal,
+        o."st_size" AS os, n."st_size" AS ns, o."st_mtime" AS om, n."st_mtime" AS nm,
+        coalesce(n.kind, o.kind) AS kind,
+        coalesce(n."directory-depth", o."directory-depth") AS depth,
+        CASE WHEN o."filename" IS NULL THEN 'added' WHEN n."filename" IS NULL THEN 'removed'
+             WHEN o."inode" <> n."inode" OR o.kind <> n.kind THEN 'replaced'
+             WHEN o."st_size" <> n."st_size" OR o."st_mtime" <> n."st_mtime" THEN 'changed'
+             ELSE 'same' END AS st
+      FROM o FULL OUTER JOIN n ON o."filename" = n."filename"`);
+
+    const side = async (t: string, files: string[]): Promise<DiffSide> => {
+      const r = (await e.all(
+        `SELECT count(*) AS n, coalesce(sum(ab), 0) AS ab, coalesce(sum(al), 0) AS al FROM ${t}`,
+      ))[0];
+      const roots = (await e.all(
+        `SELECT "filename" AS p FROM ${t} WHERE "directory-depth" = -1 ORDER BY 1`,
+      )).map((x) => String(x.p));
+      return {
+        scans: files,
+        roots,
+        entries: num(r.n),
+        apparentBytes: num(r.ab),
+        allocatedBytes: num(r.al),
+      };
+    };
+    const oldSide = await side("o", loads[0].files);
+    const newSide = await side("n", loads[1].files);
+
+    const t = (await e.all(`SELECT
+      ${agg("add", "st = 'added'", "nab", "nal")},
+      ${agg("rem", "st = 'removed'", "oab", "oal")},
+      ${agg("rep", "st = 'replaced'", "nab", "nal")},
+      ${agg("chg", "st = 'changed'", "nab", "nal")},
+      ${agg("gro", "st = 'changed' AND nab > oab", "nab - oab", "nal - oal")},
+      ${agg("shr", "st = 'changed' AND nab < oab", "nab - oab", "nal - oal")},
+      ${agg("same", "st = 'same'", "nab", "nal")}
+      FROM j`))[0];
+    const totals: Diff["totals"] = {
+      added: change(t, "add"),
+      removed: change(t, "rem"),
+      replaced: change(t, "rep"),
+      changed: change(t, "chg"),
+      grown: change(t, "gro"),
+      shrunk: change(t, "shr"),
+      unchanged: change(t, "same"),
+      net: {
+        entries: newSide.entries - oldSide.entries,
+        apparentBytes: newSide.apparentBytes - oldSide.apparentBytes,
+        allocatedBytes: newSide.allocatedBytes - oldSide.allocatedBytes,
+      },
+    };
+
+    const users = await breakdown(e, "nu", "ou", "st <> 'same' OR ou <> nu", top);
+    const groups = await breakdown(e, "ng", "og", "st <> 'same' OR og <> ng", top);
+    // The folder at level `depth` holding each entry (or its parent chain up to there).
+    // (computed for changed rows only: string work on every row would cost more than the join)
+    const dkey = `CASE WHEN kind = 'd' THEN path ` +
+      `ELSE coalesce(nullif(regexp_extract(path, '^(.*)/', 1), ''), '/') END`;
+    const lvl = `CASE WHEN kind = 'd' THEN depth + 1 ELSE depth END`;
+    const folderKey = `coalesce(nullif(array_to_string(list_slice(string_split(${dkey}, '/'), 1, ` +
+      `len(string_split(${dkey}, '/')) - (${lvl}) + least(${lvl}, ${depth})), '/'), ''), '/')`;
+    const folders = await breakdown(e, folderKey, folderKey, "st <> 'same'", top);
+    for (const r of [...users, ...groups]) r.id = Number(r.key);
+
+    await folderTotals(e, "o", depth, "ro");
+    await folderTotals(e, "n", depth, "rn");
+    const growingFolders = (await e.all(`SELECT coalesce(rn.path, ro.path) AS path,
+        coalesce(rn.level, ro.level) AS level,
+        coalesce(ro.al, 0) AS o_al, coalesce(ro.ab, 0) AS o_ab, coalesce(ro.n, 0) AS o_n,
+        coalesce(ro.nf, 0) AS o_nf, coalesce(rn.al, 0) AS n_al, coalesce(rn.ab, 0) AS n_ab,
+        coalesce(rn.n, 0) AS n_n, coalesce(rn.nf, 0) AS n_nf
+      FROM ro FULL OUTER JOIN rn ON ro.path = rn.path AND ro.level = rn.level
+      ORDER BY n_al - o_al DESC, n_ab - o_ab DESC, path LIMIT ${top}`)).map((r) => {
+      const a = (p: string): Amount => ({
+        allocatedBytes: num(r[`${p}_al`]),
+        apparentBytes: num(r[`${p}_ab`]),
+        entries: num(r[`${p}_n`]),
+        files: num(r[`${p}_nf`]),
+      });
+      const o = a("o"), n = a("n");
+      return {
+        path: String(r.path),
+        level: num(r.level),
+        old: o,
+        new: n,
+        delta: {
+          allocatedBytes: n.allocatedBytes - o.allocatedBytes,
+          apparentBytes: n.apparentBytes - o.apparentBytes,
+          entries: n.entries - o.entries,
+          files: n.files - o.files,
+        },
+      };
+    });
+
+    const files = async (where: string, order: string) =>
+      (await e.all(`SELECT path, st, os, ns, om, nm, coalesce(nu, ou) AS uid FROM j
+        WHERE ${where} ORDER BY ${order}, path LIMIT ${top}`)).map(fileChange);
+    const newFilesList = await files(
+      "st IN ('added', 'replaced') AND nk = 'f'",
+      "ns DESC",
+    );
+    const deletedFiles = await files("st IN ('removed', 'replaced') AND ok = 'f'", "os DESC");
+    const changedFiles = await files(
+      "st = 'changed' AND nk = 'f'",
+      "abs(ns - os) DESC, ns DESC",
+    );
+
+    if (options.names !== false) {
+      const un = await resolveNames("passwd", [
+        ...users.map((u) => u.id!),
+        ...[...newFilesList, ...deletedFiles, ...changedFiles].map((f) => f.uid),
+      ]);
+      const gn = await resolveNames("group", groups.map((g) => g.id!));
+      for (const u of users) u.name = un.get(u.id!) ?? null;
+      for (const g of groups) g.name = gn.get(g.id!) ?? null;
+      for (const f of [...newFilesList, ...deletedFiles, ...changedFiles]) {
+        f.user = un.get(f.uid) ?? null;
+      }
+    }
+    return {
+      old: oldSide,
+      new: newSide,
+      top,
+      depth,
+      totals,
+      users,
+      groups,
+      folders,
+      growingFolders,
+      newFiles: newFilesList,
+      deletedFiles,
+      changedFiles,
+      elapsedSeconds: (performance.now() - t0) / 1000,
+    };
+  } finally {
+    await e.close();
+  }
+}

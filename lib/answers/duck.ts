@@ -1,0 +1,134 @@
+/**
+ * DuckDB, loaded only when a command that answers questions runs: a report,
+ * a walk or `--version` never imports it (tests/answers_graph_test.ts checks
+ * the module graph). The specifier is built at run time so that neither
+ * `deno compile` nor `deno info` puts DuckDB into pwalk's static graph.
+ *
+ * Every session is bounded: `memory_limit` (default a quarter of the
+ * machine's memory, at most 8 GiB) and a private `temp_directory` where
+ * DuckDB spills sorts, joins and aggregates that do not fit, removed on
+ * close.
+ *
+ * @module
+ */
+
+/** The pinned DuckDB client (deno.json maps "@duckdb/node-api" to the same version). */
+export const DUCKDB_SPECIFIER = "npm:@duckdb/node-api@1.5.6-r.1";
+
+/** Options of a DuckDB session. */
+export interface EngineOptions {
+  /** DuckDB's memory_limit, e.g. "2GB". Default: 25% of RAM, at most 8 GiB. */
+  memoryLimit?: string;
+  /** Parent folder of the spill folder. Default: the system's temporary folder. */
+  tempDirectory?: string;
+  /** DuckDB worker threads. Default: DuckDB's (one per CPU). */
+  threads?: number;
+}
+
+// The few parts of @duckdb/node-api used here (the module itself is imported dynamically).
+interface Reader {
+  getRowObjectsJS(): Record<string, unknown>[];
+}
+interface Connection {
+  run(sql: string): Promise<unknown>;
+  runAndReadAll(sql: string): Promise<Reader>;
+  closeSync(): void;
+}
+interface Instance {
+  connect(): Promise<Connection>;
+  closeSync(): void;
+}
+interface DuckModule {
+  DuckDBInstance: { create(path: string, options: Record<string, string>): Promise<Instance> };
+}
+
+let duckModule: Promise<DuckModule> | undefined;
+
+/** Import DuckDB once (dynamically). */
+export function loadDuckDB(): Promise<DuckModule> {
+  const spec = [DUCKDB_SPECIFIER][0]; // not a literal: kept out of the static graph
+  duckModule ??= (import(spec) as Promise<DuckModule>).catch((e) => {
+    duckModule = undefined;
+    throw new Error(
+      `pwalk: DuckDB (${DUCKDB_SPECIFIER}) could not be loaded: ${(e as Error).message}. ` +
+        "summary, diff and convert need it: run pwalk with `deno run -A` (a compiled pwalk " +
+        "binary does not embed DuckDB)",
+    );
+  });
+  return duckModule;
+}
+
+function defaultMemoryLimit(): string {
+  let total = 8 * 2 ** 30;
+  try {
+    total = Deno.systemMemoryInfo().total;
+  } catch {
+    // not allowed or not known: keep 8 GiB as the machine's size
+  }
+  const mib = Math.max(256, Math.min(8 * 1024, Math.floor(total / 4 / 2 ** 20)));
+  return `${mib}MiB`;
+}
+
+/** A value from DuckDB as a JavaScript number (BIGINT/HUGEINT sums included). */
+export function num(v: unknown): number {
+  if (v === null || v === undefined) return 0;
+  return typeof v === "number" ? v : Number(v);
+}
+
+/** A SQL string literal. */
+export function lit(s: string): string {
+  return `'${s.replaceAll("'", "''")}'`;
+}
+
+/** One DuckDB database in memory, with bounded memory and its own spill folder. */
+export class Engine {
+  #db: Instance;
+  #con: Connection;
+  /** The spill folder (removed by close). */
+  readonly tempDir: string;
+
+  private constructor(db: Instance, con: Connection, tempDir: string) {
+    this.#db = db;
+    this.#con = con;
+    this.tempDir = tempDir;
+  }
+
+  /** Start a session. */
+  static async open(o: EngineOptions = {}): Promise<Engine> {
+    const { DuckDBInstance } = await loadDuckDB();
+    const tempDir = await Deno.makeTempDir({ dir: o.tempDirectory, prefix: "pwalk-duckdb-" });
+    const options: Record<string, string> = {
+      memory_limit: o.memoryLimit ?? defaultMemoryLimit(),
+      temp_directory: tempDir,
+      preserve_insertion_order: "false",
+    };
+    if (o.threads) options.threads = String(o.threads);
+    try {
+      const db = await DuckDBInstance.create(":memory:", options);
+      return new Engine(db, await db.connect(), tempDir);
+    } catch (e) {
+      await Deno.remove(tempDir, { recursive: true }).catch(() => {});
+      throw e;
+    }
+  }
+
+  /** Run statements that return nothing of interest. */
+  async exec(sql: string): Promise<void> {
+    await this.#con.run(sql);
+  }
+
+  /** Run a query and return its rows as objects. */
+  async all(sql: string): Promise<Record<string, unknown>[]> {
+    return (await this.#con.runAndReadAll(sql)).getRowObjectsJS();
+  }
+
+  /** Close the database and remove the spill folder. */
+  async close(): Promise<void> {
+    try {
+      this.#con.closeSync();
+      this.#db.closeSync();
+    } finally {
+      await Deno.remove(this.tempDir, { recursive: true }).catch(() => {});
+    }
+  }
+}

@@ -1,0 +1,556 @@
+/**
+ * The HTML page of `pwalk summary --html` and `pwalk diff --html`: one
+ * self-contained file (inline CSS, inline SVG charts, no script, no network)
+ * with the same tables as the text output and charts rendered on the server
+ * by Apache ECharts (npm `echarts`, SVG server-side rendering; imported only
+ * here, when a page is written).
+ *
+ * Every number cell carries its exact value in `data-v` (what `--json`
+ * says); the cell text is the human form. The page also embeds the whole
+ * JSON in `<script type="application/json" id="pwalk-data">`.
+ *
+ * @module
+ */
+import type { Summary } from "./summary.ts";
+import type { ChangeRow, Diff, FileChange } from "./diff.ts";
+import { bytes, count, date, delta, deltaCount } from "./text.ts";
+
+/** The pinned charting library. */
+export const ECHARTS_SPECIFIER = "npm:echarts@6.0.0";
+
+// deno-lint-ignore no-explicit-any
+type ECharts = any;
+
+let echartsModule: Promise<ECharts> | undefined;
+
+function loadECharts(): Promise<ECharts> {
+  const spec = [ECHARTS_SPECIFIER][0]; // not a literal: kept out of the static graph
+  echartsModule ??= import(spec);
+  return echartsModule;
+}
+
+/** One chart as an SVG string (ECharts SSR); the chart is disposed. */
+async function chart(option: Record<string, unknown>, width = 900, height = 360): Promise<string> {
+  const echarts = await loadECharts();
+  const c = echarts.init(null, null, { renderer: "svg", ssr: true, width, height });
+  try {
+    c.setOption({ animation: false, ...option });
+    return c.renderToSVGString();
+  } finally {
+    c.dispose();
+  }
+}
+
+const esc = (s: string) =>
+  s.replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!,
+  );
+
+/** A table cell: text, with the exact value in data-v for numbers. */
+type Cell = string | { text: string; v: number | string | null };
+
+function htmlTable(id: string, title: string, head: string[], rows: Cell[][]): string {
+  const th = head.map((h) => `<th>${esc(h)}</th>`).join("");
+  const body = rows.map((r) =>
+    "<tr>" + r.map((c) =>
+      typeof c === "string"
+        ? `<td>${esc(c)}</td>`
+        : `<td class="n" data-v="${esc(String(c.v))}" title="${esc(String(c.v))}">${
+          esc(c.text)
+        }</td>`
+    ).join("") + "</tr>"
+  ).join("\n");
+  return `<section id="${id}"><h2>${esc(title)}</h2><table><thead><tr>${th}</tr></thead>` +
+    `<tbody>${
+      body || `<tr><td colspan="${head.length}">(none)</td></tr>`
+    }</tbody></table></section>`;
+}
+
+const B = (n: number): Cell => ({ text: bytes(n), v: n });
+const D = (n: number): Cell => ({ text: delta(n), v: n });
+const C = (n: number): Cell => ({ text: count(n), v: n });
+const DC = (n: number): Cell => ({ text: deltaCount(n), v: n });
+
+const CSS = `body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;max-width:1200px}
+h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.4em 0}td,th{padding:.15em .6em;border-bottom:1px solid #ddd;
+text-align:left;vertical-align:top}td.n{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f3f3f3}.chart{margin:.6em 0}.chart svg{max-width:100%;height:auto}
+dl{display:grid;grid-template-columns:max-content auto;gap:.1em 1em}dt{font-weight:600}`;
+
+function page(title: string, body: string, data: unknown): string {
+  const json = JSON.stringify(data).replace(/</g, "\\u003c");
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(title)}</title><style>${CSS}</style></head>
+<body><h1>${esc(title)}</h1>
+${body}
+<script type="application/json" id="pwalk-data">${json}</script>
+</body></html>
+`;
+}
+
+function figure(id: string, title: string, svg: string): string {
+  return `<section id="${id}"><h2>${esc(title)}</h2><div class="chart">${svg}</div></section>`;
+}
+
+const who = (name: string | null, id: number) => name ?? String(id);
+const PALETTE = [
+  "#5470c6",
+  "#91cc75",
+  "#fac858",
+  "#ee6666",
+  "#73c0de",
+  "#3ba272",
+  "#fc8452",
+  "#9a60b4",
+  "#ea7ccc",
+];
+const base = (p: string) => p.slice(p.lastIndexOf("/") + 1) || p;
+
+function barOption(names: string[], values: number[], horizontal = true) {
+  const cat = {
+    type: "category",
+    data: names,
+    inverse: horizontal,
+    axisLabel: { width: 160, overflow: "truncate" },
+  };
+  const val = { type: "value", axisLabel: { formatter: (v: number) => bytes(v) } };
+  return {
+    grid: { left: horizontal ? 180 : 70, right: 30, top: 20, bottom: 40 },
+    xAxis: horizontal ? val : cat,
+    yAxis: horizontal ? cat : val,
+    series: [{
+      type: "bar",
+      barMaxWidth: 28,
+      data: values,
+      label: {
+        show: true,
+        position: horizontal ? "right" : "top",
+        formatter: (p: { value: number }) => bytes(p.value),
+      },
+    }],
+  };
+}
+
+/** The treemap data of a folder tree (nested by parent). */
+function treemapData(s: Summary, key: "allocatedBytes" | "apparentBytes") {
+  type Node = { name: string; path: string; value: number; children: Node[] };
+  const nodes = new Map<string, Node>();
+  const roots: Node[] = [];
+  for (const f of s.folderTree) {
+    const n: Node = {
+      name: f.level === 0 ? f.path : base(f.path),
+      path: f.path,
+      value: f[key],
+      children: [],
+    };
+    nodes.set(`${f.level}\0${f.path}`, n);
+    const parent = f.parent === null ? undefined : nodes.get(`${f.level - 1}\0${f.parent}`);
+    if (parent) parent.children.push(n);
+    else roots.push(n);
+  }
+  // A parent's value holds its own files too: the treemap shows them as the rest.
+  return roots;
+}
+
+/**
+ * The HTML page of a summary: one offline file with tables and SVG charts.
+ *
+ * @example
+ * ```ts ignore
+ * import { summarize, summaryHtml } from "jsr:@pwalk/cli";
+ * await Deno.writeTextFile("scan.html", await summaryHtml(await summarize(["scan.csv.zst"])));
+ * ```
+ */
+export async function summaryHtml(s: Summary): Promise<string> {
+  const t = s.totals;
+  const useAlloc = t.allocatedBytes > 0;
+  const key = useAlloc ? "allocatedBytes" : "apparentBytes";
+  const measure = useAlloc ? "allocated" : "apparent";
+  const parts: string[] = [];
+  parts.push(`<section id="totals"><h2>Totals</h2><dl>
+<dt>roots</dt><dd>${esc(s.roots.join(", ") || "(no root row)")}</dd>
+<dt>scan files</dt><dd>${esc(s.scans.join(", "))}</dd>
+<dt>ages as of</dt><dd data-v="${s.now}">${date(s.now)}</dd>
+</dl></section>`);
+  parts.push(htmlTable("totals-table", "Entries and bytes", [
+    "entries",
+    "files",
+    "folders",
+    "links",
+    "other",
+    "allocated",
+    "apparent",
+    "users",
+    "groups",
+  ], [[
+    C(t.entries),
+    C(t.files),
+    C(t.folders),
+    C(t.links),
+    C(t.other),
+    B(t.allocatedBytes),
+    B(t.apparentBytes),
+    C(s.userCount),
+    C(s.groupCount),
+  ]]));
+
+  parts.push(figure(
+    "chart-folders",
+    `Folders by recursive ${measure} size (levels 0-${s.depth})`,
+    await chart(
+      {
+        series: [{
+          type: "treemap",
+          data: treemapData(s, key),
+          roam: false,
+          nodeClick: false,
+          breadcrumb: { show: false },
+          label: {
+            show: true,
+            formatter: (p: { name: string; value: number }) => `${p.name}\n${bytes(p.value)}`,
+          },
+          upperLabel: { show: true, height: 20 },
+          levels: [
+            { itemStyle: { borderWidth: 0, gapWidth: 3 } },
+            { color: PALETTE, itemStyle: { gapWidth: 2 } },
+            {
+              colorSaturation: [0.35, 0.6],
+              itemStyle: { gapWidth: 1, borderColorSaturation: 0.7 },
+            },
+          ],
+        }],
+      },
+      1000,
+      520,
+    ),
+  ));
+  const ownerRows = (rows: Summary["users"]) =>
+    rows.map((
+      u,
+    ) => [
+      who(u.name, u.id),
+      C(u.id),
+      B(u.allocatedBytes),
+      B(u.apparentBytes),
+      C(u.entries),
+      C(u.files),
+    ]);
+  parts.push(figure(
+    "chart-users",
+    `Users by ${measure} size`,
+    await chart(barOption(s.users.map((u) => who(u.name, u.id)), s.users.map((u) => u[key]))),
+  ));
+  parts.push(
+    htmlTable(
+      "users",
+      "Users",
+      ["user", "uid", "allocated", "apparent", "entries", "files"],
+      ownerRows(s.users),
+    ),
+  );
+  parts.push(figure(
+    "chart-groups",
+    `Groups by ${measure} size`,
+    await chart(barOption(s.groups.map((u) => who(u.name, u.id)), s.groups.map((u) => u[key]))),
+  ));
+  parts.push(
+    htmlTable(
+      "groups",
+      "Groups",
+      ["group", "gid", "allocated", "apparent", "entries", "files"],
+      ownerRows(s.groups),
+    ),
+  );
+  parts.push(figure(
+    "chart-extensions",
+    `Extensions by ${measure} size`,
+    await chart(
+      barOption(s.extensions.map((x) => x.ext || "(none)"), s.extensions.map((x) => x[key])),
+    ),
+  ));
+  parts.push(
+    htmlTable(
+      "extensions",
+      "Extensions (files)",
+      ["extension", "allocated", "apparent", "files"],
+      s.extensions.map((
+        x,
+      ) => [x.ext || "(none)", B(x.allocatedBytes), B(x.apparentBytes), C(x.files)]),
+    ),
+  );
+
+  parts.push(figure(
+    "chart-sizes",
+    "File sizes (count of files)",
+    await chart({
+      grid: { left: 70, right: 20, top: 20, bottom: 80 },
+      xAxis: {
+        type: "category",
+        data: s.sizeHistogram.map((b) => b.min === 0 ? "0" : `≥${bytes(b.min)}`),
+        axisLabel: { rotate: 45 },
+      },
+      yAxis: { type: "value" },
+      series: [{ type: "bar", data: s.sizeHistogram.map((b) => b.files) }],
+    }),
+  ));
+  parts.push(
+    htmlTable(
+      "sizes",
+      "File sizes",
+      ["from", "below", "files", "apparent", "allocated"],
+      s.sizeHistogram.map((
+        b,
+      ) => [B(b.min), B(b.max), C(b.files), B(b.apparentBytes), B(b.allocatedBytes)]),
+    ),
+  );
+
+  for (
+    const [id, title, ages, byUser] of [
+      ["mtime", "Files by last modification (mtime)", s.mtimeAges, s.mtimeAgesByUser],
+      ["atime", "Files by last access (atime)", s.atimeAges, s.atimeAgesByUser],
+    ] as const
+  ) {
+    parts.push(figure(
+      `chart-${id}`,
+      `${title}: ${measure} bytes, stacked by user`,
+      await chart({
+        legend: { top: 0 },
+        grid: { left: 80, right: 20, top: 40, bottom: 30 },
+        xAxis: { type: "category", data: ages.map((a) => a.label) },
+        yAxis: { type: "value", axisLabel: { formatter: (v: number) => bytes(v) } },
+        series: byUser.map((u) => ({
+          type: "bar",
+          stack: "users",
+          name: who(u.name, u.id),
+          data: u[key],
+        })),
+      }),
+    ));
+    parts.push(
+      htmlTable(
+        id,
+        title,
+        ["age", "allocated", "apparent", "files"],
+        ages.map((a) => [a.label, B(a.allocatedBytes), B(a.apparentBytes), C(a.files)]),
+      ),
+    );
+  }
+  parts.push(
+    htmlTable(
+      "folders",
+      `Folders by recursive allocated size (levels 0-${s.depth})`,
+      ["folder", "level", "allocated", "apparent", "entries", "files"],
+      s.folders.map((
+        f,
+      ) => [f.path, C(f.level), B(f.allocatedBytes), B(f.apparentBytes), C(f.entries), C(f.files)]),
+    ),
+  );
+  parts.push(
+    htmlTable("busiest", "Folders with the most direct entries (pw_fcount)", [
+      "folder",
+      "entries",
+      "file bytes",
+      "owner",
+    ], s.busiestFolders.map((f) => [f.path, C(f.entries), B(f.bytes), who(f.user, f.uid)])),
+  );
+  parts.push(
+    htmlTable(
+      "largest",
+      "Largest files",
+      ["file", "apparent", "allocated", "owner", "modified", "accessed"],
+      s.largestFiles.map((
+        f,
+      ) => [
+        f.path,
+        B(f.apparentBytes),
+        B(f.allocatedBytes),
+        who(f.user, f.uid),
+        date(f.mtime),
+        date(f.atime),
+      ]),
+    ),
+  );
+  parts.push(
+    htmlTable("cold", "Cold data: files not read for 365 days, per user", [
+      "user",
+      "uid",
+      "allocated",
+      "apparent",
+      "entries",
+      "files",
+    ], ownerRows(s.coldByUser)),
+  );
+  return page(`pwalk summary: ${s.roots.join(", ") || s.scans.join(", ")}`, parts.join("\n"), s);
+}
+
+/**
+ * The HTML page of a diff.
+ *
+ * @example
+ * ```ts ignore
+ * import { diff, diffHtml } from "jsr:@pwalk/cli";
+ * const d = await diff(["old.csv.zst"], ["new.csv.zst"]);
+ * await Deno.writeTextFile("diff.html", await diffHtml(d));
+ * ```
+ */
+export async function diffHtml(d: Diff): Promise<string> {
+  const t = d.totals;
+  const parts: string[] = [];
+  const kinds = [
+    "added",
+    "removed",
+    "replaced",
+    "changed",
+    "grown",
+    "shrunk",
+    "unchanged",
+    "net",
+  ] as const;
+  parts.push(
+    htmlTable(
+      "totals",
+      `${d.old.roots.join(", ")} → ${d.new.roots.join(", ")}`,
+      ["kind", "entries", "allocated", "apparent"],
+      kinds.map((
+        k,
+      ) => [
+        k,
+        k === "net" ? DC(t[k].entries) : C(t[k].entries),
+        k === "net" || k === "grown" || k === "shrunk"
+          ? D(t[k].allocatedBytes)
+          : B(t[k].allocatedBytes),
+        k === "net" || k === "grown" || k === "shrunk"
+          ? D(t[k].apparentBytes)
+          : B(t[k].apparentBytes),
+      ]),
+    ),
+  );
+  const changeRows = (rows: ChangeRow[]) =>
+    rows.map((
+      r,
+    ) => [
+      r.name ?? r.key,
+      D(r.net.allocatedBytes),
+      D(r.net.apparentBytes),
+      DC(r.net.entries),
+      C(r.added.entries),
+      B(r.added.allocatedBytes),
+      C(r.removed.entries),
+      B(r.removed.allocatedBytes),
+      C(r.grown.entries),
+      D(r.grown.allocatedBytes),
+      C(r.shrunk.entries),
+      D(r.shrunk.allocatedBytes),
+    ]);
+  const head = [
+    "",
+    "net allocated",
+    "net apparent",
+    "net entries",
+    "added",
+    "added alloc",
+    "removed",
+    "removed alloc",
+    "grown",
+    "grown alloc",
+    "shrunk",
+    "shrunk alloc",
+  ];
+  for (
+    const [id, title, rows] of [
+      ["users", "Users by net allocated growth", d.users],
+      ["groups", "Groups by net allocated growth", d.groups],
+      ["folders", `Folders at level ${d.depth} by net allocated growth`, d.folders],
+    ] as const
+  ) {
+    parts.push(figure(
+      `chart-${id}`,
+      title,
+      await chart({
+        grid: { left: 200, right: 40, top: 30, bottom: 40 },
+        legend: { top: 0 },
+        xAxis: { type: "value", axisLabel: { formatter: (v: number) => bytes(v) } },
+        yAxis: {
+          type: "category",
+          inverse: true,
+          data: rows.map((r) => r.name ?? (id === "folders" ? base(r.key) : r.key)),
+        },
+        series: [
+          { type: "bar", name: "added", stack: "c", data: rows.map((r) => r.added.allocatedBytes) },
+          { type: "bar", name: "grown", stack: "c", data: rows.map((r) => r.grown.allocatedBytes) },
+          {
+            type: "bar",
+            name: "removed",
+            stack: "c",
+            data: rows.map((r) => -r.removed.allocatedBytes),
+          },
+          {
+            type: "bar",
+            name: "shrunk",
+            stack: "c",
+            data: rows.map((r) => r.shrunk.allocatedBytes),
+          },
+        ],
+      }),
+    ));
+    parts.push(
+      htmlTable(
+        id,
+        title,
+        [id === "folders" ? "folder" : id.slice(0, -1), ...head.slice(1)],
+        changeRows(rows),
+      ),
+    );
+  }
+  parts.push(
+    htmlTable(
+      "growing",
+      `Folders (levels 0-${d.depth}) that grew most, recursive`,
+      ["folder", "old allocated", "new allocated", "change", "entries change"],
+      d.growingFolders.map((
+        f,
+      ) => [
+        f.path,
+        B(f.old.allocatedBytes),
+        B(f.new.allocatedBytes),
+        D(f.delta.allocatedBytes),
+        DC(f.delta.entries),
+      ]),
+    ),
+  );
+  const fileRows = (rows: FileChange[]) =>
+    rows.map((
+      f,
+    ) => [
+      f.path,
+      f.status,
+      f.oldSize === null ? "-" : B(f.oldSize),
+      f.newSize === null ? "-" : B(f.newSize),
+      f.oldMtime === null ? "-" : date(f.oldMtime),
+      f.newMtime === null ? "-" : date(f.newMtime),
+      f.user ?? String(f.uid),
+    ]);
+  const fh = ["file", "status", "old size", "new size", "old mtime", "new mtime", "owner"];
+  parts.push(htmlTable("new-files", "Largest new files", fh, fileRows(d.newFiles)));
+  parts.push(htmlTable("deleted-files", "Largest deleted files", fh, fileRows(d.deletedFiles)));
+  parts.push(htmlTable("changed-files", "Files changed most", fh, fileRows(d.changedFiles)));
+  return page(`pwalk diff: ${d.old.roots.join(", ")}`, parts.join("\n"), d);
+}
+
+/** Write `text` to `file` whole: under a temporary name beside it, then renamed. */
+export async function writeAtomic(file: string, text: string): Promise<void> {
+  const slash = file.lastIndexOf("/");
+  const dir = slash < 0 ? "." : file.slice(0, slash) || "/";
+  const tmp = `${dir}/.${file.slice(slash + 1)}.partial-${Deno.pid}-${crypto.randomUUID()}`;
+  try {
+    await Deno.writeTextFile(tmp, text);
+    await Deno.rename(tmp, file);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+}

@@ -1,0 +1,517 @@
+/**
+ * Reading scan files: pwalk CSV (`.csv`, `.csv.zst`, `.csv.gz`, with or
+ * without pwalk's header line) and typed Parquet, given as files, globs or
+ * folders of shards, into one DuckDB table of typed columns.
+ *
+ * **Names that are not UTF-8.** pwalk prints names exactly as the file
+ * system has them; DuckDB's CSV reader refuses any byte sequence that is not
+ * UTF-8 (with `ignore_errors=true` it drops the row silently, and its
+ * `latin-1` encoding rejects the bytes 0x80-0x9F, which every UTF-8 name of
+ * more than ASCII contains). So a file is first read directly; only when
+ * DuckDB reports invalid UTF-8 is it read again through a filter that copies
+ * the CSV unchanged except that, in a line holding bytes that are not
+ * UTF-8, each byte from 0x80 to 0xFF is written as the four characters
+ * `\xNN` (valid UTF-8 bytes of such a name too, so the rule is per name, not
+ * per byte). The filtered text goes to DuckDB through a named pipe (no
+ * copy on disk). No row is lost; such names read as `caf\xe9.txt`.
+ *
+ * @module
+ */
+import { Engine, type EngineOptions, lit, num } from "./duck.ts";
+import { zstdFrames } from "./zstd.ts";
+
+/** pwalk's 17 columns, in order, as its header names them. */
+export const PWALK_COLUMNS = [
+  "inode",
+  "parent-inode",
+  "directory-depth",
+  "filename",
+  "fileExtension",
+  "UID",
+  "GID",
+  "st_size",
+  "st_dev",
+  "st_blocks",
+  "st_nlink",
+  "st_mode",
+  "st_atime",
+  "st_mtime",
+  "st_ctime",
+  "pw_fcount",
+  "pw_dirsum",
+] as const;
+
+/** pwalk's header line (without the newline). */
+export const PWALK_HEADER =
+  'inode,parent-inode,directory-depth,"filename","fileExtension",UID,GID,st_size,st_dev,' +
+  'st_blocks,st_nlink,"st_mode",st_atime,st_mtime,st_ctime,pw_fcount,pw_dirsum';
+
+/**
+ * The typed columns (DuckDB types) every scan is read into, and that Parquet
+ * files are written with. `st_mode` is the mode as a number (the CSV prints
+ * it as a 7-digit octal string: "0100644" is 33188).
+ */
+export const TYPED_COLUMNS: ReadonlyArray<readonly [string, string]> = [
+  ["inode", "UBIGINT"],
+  ["parent-inode", "UBIGINT"],
+  ["directory-depth", "INTEGER"],
+  ["filename", "VARCHAR"],
+  ["fileExtension", "VARCHAR"],
+  ["UID", "UINTEGER"],
+  ["GID", "UINTEGER"],
+  ["st_size", "BIGINT"],
+  ["st_dev", "UBIGINT"],
+  ["st_blocks", "BIGINT"],
+  ["st_nlink", "UBIGINT"],
+  ["st_mode", "UINTEGER"],
+  ["st_atime", "BIGINT"],
+  ["st_mtime", "BIGINT"],
+  ["st_ctime", "BIGINT"],
+  ["pw_fcount", "BIGINT"],
+  ["pw_dirsum", "BIGINT"],
+];
+
+/** A scan file's format, from its name. */
+export type ScanFormat = "csv" | "csv.zst" | "csv.gz" | "parquet";
+
+/** One scan file. */
+export interface ScanFile {
+  path: string;
+  format: ScanFormat;
+}
+
+/** A scan argument that names nothing readable (the CLI's usage error). */
+export class ScanInputError extends Error {
+  override name = "ScanInputError";
+}
+
+const SCAN_NAME = /\.(csv|csv\.zst|zst|csv\.gz|gz|parquet)$/;
+
+/** The format of a scan file from its name (.csv, .csv.zst/.zst, .csv.gz/.gz, .parquet). */
+export function formatOf(path: string): ScanFormat {
+  if (path.endsWith(".parquet")) return "parquet";
+  if (path.endsWith(".zst")) return "csv.zst";
+  if (path.endsWith(".gz")) return "csv.gz";
+  return "csv";
+}
+
+function globRegExp(pattern: string): RegExp {
+  let re = "";
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === "*") re += "[^/]*";
+    else if (c === "?") re += "[^/]";
+    else if (c === "[") {
+      const end = pattern.indexOf("]", i + 1);
+      if (end < 0) re += "\\[";
+      else {
+        let set = pattern.slice(i + 1, end);
+        if (set.startsWith("!")) set = "^" + set.slice(1);
+        re += `[${set.replaceAll("\\", "\\\\")}]`;
+        i = end;
+      }
+    } else re += c.replace(/[.+^${}()|\\]/g, "\\$&");
+  }
+  return new RegExp(`^${re}$`);
+}
+
+async function listDir(dir: string, keep: (name: string) => boolean): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    if (!e.isDirectory && keep(e.name)) out.push(`${dir.replace(/\/+$/, "") || "/"}/${e.name}`);
+  }
+  return out.sort();
+}
+
+/**
+ * The scan files named by `specs`: files, globs (`*`, `?`, `[...]` in the
+ * last path component; the shell usually expands them first) or folders
+ * (every `.csv`, `.csv.zst`, `.csv.gz`, `.parquet` file directly inside,
+ * e.g. the `scan-*.csv.zst` shards of a multi-node scan).
+ *
+ * @example
+ * ```ts ignore
+ * import { resolveScans } from "jsr:@pwalk/cli";
+ * await resolveScans(["/scans/2026-12-01/"]); // [{ path: ".../scan-0.csv.zst", format: "csv.zst" }, ...]
+ * ```
+ *
+ * @throws {ScanInputError} when a spec names nothing readable
+ */
+export async function resolveScans(specs: string[]): Promise<ScanFile[]> {
+  if (specs.length === 0) throw new ScanInputError("no scan file given");
+  const files: string[] = [];
+  for (const spec of specs) {
+    let info: Deno.FileInfo | null = null;
+    try {
+      info = await Deno.stat(spec);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) {
+        throw new ScanInputError(`${spec}: ${(e as Error).message}`);
+      }
+    }
+    if (info?.isDirectory) {
+      const found = await listDir(spec, (n) => SCAN_NAME.test(n));
+      if (found.length === 0) {
+        throw new ScanInputError(`${spec}: no .csv, .csv.zst, .csv.gz or .parquet file inside`);
+      }
+      files.push(...found);
+    } else if (info) {
+      files.push(spec);
+    } else if (/[*?[]/.test(spec)) {
+      const slash = spec.lastIndexOf("/");
+      const dir = slash < 0 ? "." : spec.slice(0, slash) || "/";
+      const re = globRegExp(spec.slice(slash + 1));
+      let found: string[] = [];
+      try {
+        found = await listDir(dir, (n) => re.test(n));
+      } catch {
+        // a missing folder matches nothing
+      }
+      if (found.length === 0) throw new ScanInputError(`${spec}: no file matches`);
+      files.push(...(slash < 0 ? found.map((f) => f.slice(2)) : found));
+    } else {
+      throw new ScanInputError(`${spec}: No such file or directory`);
+    }
+  }
+  const groups = new Set(files.map((f) => formatOf(f) === "parquet"));
+  if (groups.size > 1) {
+    throw new ScanInputError("one scan is either all Parquet or all CSV files, not both");
+  }
+  return files.map((path) => ({ path, format: formatOf(path) }));
+}
+
+// ---------------------------------------------------------------- CSV reading
+
+function columnsSql(typed: boolean): string {
+  return "{" +
+    TYPED_COLUMNS.map(([name, type]) =>
+      `${lit(name)}: '${typed ? (name === "st_mode" ? "UBIGINT" : type) : "VARCHAR"}'`
+    ).join(", ") + "}";
+}
+
+function csvOptions(header: boolean, compression: string, typed = true): string {
+  return `header=${header}, auto_detect=false, delim=',', quote='"', escape='"', ` +
+    `new_line='\\n', columns=${columnsSql(typed)}, compression=${lit(compression)}, ` +
+    `strict_mode=true, null_padding=false`;
+}
+
+/** DuckDB's compression name for a CSV scan file. */
+function compressionOf(f: ScanFile): string {
+  return f.format === "csv.zst" ? "zstd" : f.format === "csv.gz" ? "gzip" : "none";
+}
+
+/**
+ * SQL: the st_mode column as a number. It is read as a decimal integer (the
+ * 7 octal digits "0100644" read as 100644: integer parsing is much faster
+ * than string work), and its digits are then taken as octal ones.
+ */
+const MODE_SQL = "(" +
+  [0, 1, 2, 3, 4, 5, 6].map((i) => `("st_mode" // ${10 ** i} % 10) * ${8 ** i}`).join(" + ") +
+  ")::UINTEGER";
+
+/** SQL: the typed projection of a CSV source read all VARCHAR. */
+const TYPED_FROM_CSV = TYPED_COLUMNS.map(([name]) =>
+  name === "st_mode"
+    ? `${MODE_SQL} AS "st_mode"`
+    : name === "filename" || name === "fileExtension"
+    ? `coalesce("${name}", '') AS "${name}"` // DuckDB reads "" as NULL
+    : `"${name}"`
+).join(", ");
+
+/** SQL: the typed projection of a Parquet source. */
+const TYPED_FROM_PARQUET = TYPED_COLUMNS.map(([name, type]) => `"${name}"::${type} AS "${name}"`)
+  .join(", ");
+
+const HEADER_START = new TextEncoder().encode("inode,parent-inode,");
+
+/** Whether a CSV scan file starts with pwalk's header (reads its first bytes only). */
+async function hasHeader(f: ScanFile): Promise<boolean> {
+  const want = HEADER_START.length;
+  let got: Uint8Array = new Uint8Array(0);
+  for await (const chunk of decompressed(f, true)) {
+    got = concat(got, chunk);
+    if (got.length >= want) break;
+  }
+  return got.length >= want && HEADER_START.every((b, i) => got[i] === b);
+}
+
+/**
+ * Whether a DuckDB error is its CSV reader meeting bytes that are not
+ * UTF-8: "Invalid unicode", or an internal error that some of its code
+ * paths raise instead (which ends the whole database session).
+ */
+export function isEncodingError(e: unknown): boolean {
+  return /unicode|utf-?8|INTERNAL Error|invalidated/i.test(String((e as Error)?.message ?? e));
+}
+
+/** What loading a scan found. */
+export interface LoadInfo {
+  /** The files read. */
+  files: string[];
+  /** Rows read. */
+  rows: number;
+  /** Files whose first line was pwalk's header. */
+  withHeader: number;
+  /** Rows whose name (or extension) held bytes that are not UTF-8, read with `\xNN` escapes. */
+  nonUtf8Rows: number;
+}
+
+/**
+ * Read scan files into table `name` (the 17 typed columns of
+ * {@link TYPED_COLUMNS}), plus `extra` SQL columns computed from them.
+ * With `escape`, CSV files go through the filter that escapes names that
+ * are not UTF-8 (see the module doc); without it DuckDB reads them directly
+ * and fails ({@link isEncodingError}) on such a name. With `view`, a view
+ * over the files (read when used) instead of a table where possible, and
+ * `rows` is not counted.
+ */
+export async function loadScan(
+  e: Engine,
+  files: ScanFile[],
+  name: string,
+  extra = "",
+  escape = false,
+  view = false,
+): Promise<LoadInfo> {
+  const sel = extra ? `*, ${extra}` : "*";
+  const info: LoadInfo = {
+    files: files.map((f) => f.path),
+    rows: 0,
+    withHeader: 0,
+    nonUtf8Rows: 0,
+  };
+  if (files[0].format === "parquet") {
+    const list = `[${files.map((f) => lit(f.path)).join(", ")}]`;
+    await e.exec(
+      `CREATE ${
+        view ? "VIEW" : "TABLE"
+      } "${name}" AS SELECT ${sel} FROM (SELECT ${TYPED_FROM_PARQUET} ` +
+        `FROM read_parquet(${list}))`,
+    );
+  } else {
+    // One statement per (header, compression) group, which DuckDB reads in
+    // parallel; or, with `escape`, file by file through the filter.
+    const groups = new Map<string, ScanFile[]>();
+    const heads: boolean[] = [];
+    for (const f of files) {
+      const header = await hasHeader(f);
+      heads.push(header);
+      if (header) info.withHeader++;
+      const k = `${header}|${compressionOf(f)}`;
+      groups.set(k, [...(groups.get(k) ?? []), f]);
+    }
+    if (view && !escape) {
+      const parts = [...groups].map(([k, group]) =>
+        `SELECT ${sel} FROM (SELECT ${TYPED_FROM_CSV} FROM read_csv([${
+          group.map((f) => lit(f.path)).join(", ")
+        }], ${csvOptions(k.startsWith("true"), compressionOf(group[0]))}))`
+      );
+      await e.exec(`CREATE VIEW "${name}" AS ${parts.join(" UNION ALL ")}`);
+      return info;
+    }
+    const nulls = TYPED_COLUMNS.map(([c, t]) =>
+      `NULL::${c === "st_mode" ? "UBIGINT" : t} AS "${c}"`
+    ).join(", ");
+    await e.exec(
+      `CREATE TABLE "${name}" AS SELECT ${sel} FROM (SELECT ${TYPED_FROM_CSV} FROM ` +
+        `(SELECT ${nulls})) WHERE false`,
+    );
+    const src = (paths: string[], header: boolean, compression: string) =>
+      `INSERT INTO "${name}" SELECT ${sel} FROM (SELECT ${TYPED_FROM_CSV} FROM read_csv([${
+        paths.map(lit).join(", ")
+      }], ${csvOptions(header, compression)}))`;
+    if (escape) {
+      for (const [i, f] of files.entries()) {
+        info.nonUtf8Rows += await loadEscaped(e, f, (fifo) => src([fifo], heads[i], "none"));
+      }
+    } else {
+      for (const [k, group] of groups) {
+        await e.exec(src(group.map((f) => f.path), k.startsWith("true"), compressionOf(group[0])));
+      }
+    }
+  }
+  if (!view) info.rows = num((await e.all(`SELECT count(*) AS n FROM "${name}"`))[0].n);
+  return info;
+}
+
+// ---------------------------------------------------------------- the escaping filter
+
+/**
+ * The decompressed bytes of a scan file; `firstOnly` may stop after the
+ * first piece (enough for the header).
+ */
+async function* decompressed(f: ScanFile, firstOnly = false): AsyncGenerator<Uint8Array> {
+  const file = await Deno.open(f.path);
+  let body: ReadableStream<Uint8Array> = file.readable;
+  if (f.format === "csv.gz") {
+    body = body.pipeThrough(
+      new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>,
+    );
+  }
+  if (f.format === "csv.zst") {
+    yield* zstdFrames(body);
+    return;
+  }
+  for await (const chunk of body) {
+    yield chunk;
+    if (firstOnly) break;
+  }
+}
+
+const strict = new TextDecoder("utf-8", { fatal: true });
+
+function validUtf8(b: Uint8Array): boolean {
+  try {
+    strict.decode(b);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const HEX = "0123456789abcdef";
+
+/** A line with each byte >= 0x80 written as `\xNN`. */
+function escapeLine(line: Uint8Array): Uint8Array {
+  let high = 0;
+  for (const b of line) if (b >= 0x80) high++;
+  const out = new Uint8Array(line.length + 3 * high);
+  let j = 0;
+  for (const b of line) {
+    if (b < 0x80) out[j++] = b;
+    else {
+      out[j++] = 0x5c;
+      out[j++] = 0x78;
+      out[j++] = HEX.charCodeAt(b >> 4);
+      out[j++] = HEX.charCodeAt(b & 15);
+    }
+  }
+  return out;
+}
+
+/**
+ * The CSV text with every line that is not UTF-8 escaped by
+ * {@link escapeLine}; counts those lines in `counter.n`. Lines are cut at
+ * `\n` (pwalk drops control bytes from names, so a newline ends a row).
+ */
+export async function* escapeNonUtf8(
+  chunks: AsyncIterable<Uint8Array>,
+  counter: { n: number },
+): AsyncGenerator<Uint8Array> {
+  let rest: Uint8Array = new Uint8Array(0);
+  for await (const chunk of chunks) {
+    const buf = rest.length ? concat(rest, chunk) : chunk;
+    const cut = buf.lastIndexOf(0x0a) + 1;
+    rest = buf.slice(cut);
+    if (cut > 0) yield* fixLines(buf.subarray(0, cut), counter);
+  }
+  if (rest.length) yield* fixLines(rest, counter);
+}
+
+function* fixLines(block: Uint8Array, counter: { n: number }): Generator<Uint8Array> {
+  if (validUtf8(block)) {
+    yield block;
+    return;
+  }
+  let start = 0;
+  while (start < block.length) {
+    let end = block.indexOf(0x0a, start);
+    end = end < 0 ? block.length : end + 1;
+    const line = block.subarray(start, end);
+    if (validUtf8(line)) yield line;
+    else {
+      counter.n++;
+      yield escapeLine(line);
+    }
+    start = end;
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/**
+ * Load one file through the escaping filter: its text goes through a named
+ * pipe to the statement `sql(fifo)`; in a transaction, so a failure on
+ * either side leaves nothing. Returns the number of escaped lines.
+ */
+async function loadEscaped(
+  e: Engine,
+  f: ScanFile,
+  sql: (fifo: string) => string,
+): Promise<number> {
+  const fifo = `${e.tempDir}/escaped-${crypto.randomUUID()}.csv`;
+  const mk = await new Deno.Command("mkfifo", { args: ["-m", "600", fifo], stderr: "piped" })
+    .output();
+  if (!mk.success) throw new Error(`mkfifo ${fifo}: ${new TextDecoder().decode(mk.stderr)}`);
+  const counter = { n: 0 };
+  let writerError: unknown = null;
+  let out: Deno.FsFile | null = null;
+  const writer = (async () => {
+    out = await Deno.open(fifo, { write: true });
+    const w = out.writable.getWriter();
+    try {
+      for await (const piece of escapeNonUtf8(decompressed(f), counter)) await w.write(piece);
+      await w.close();
+    } catch (err) {
+      writerError = err;
+      try {
+        await w.abort(err);
+      } catch {
+        // already closed
+      }
+    }
+  })();
+  await e.exec("BEGIN TRANSACTION");
+  try {
+    await e.exec(sql(fifo));
+  } catch (err) {
+    await e.exec("ROLLBACK");
+    // Unblock a writer still waiting for a reader, then let it finish.
+    if (out === null) {
+      const r = await Deno.open(fifo, { read: true }).catch(() => null);
+      await writer.catch(() => {});
+      r?.close();
+    } else await writer.catch(() => {});
+    await Deno.remove(fifo).catch(() => {});
+    throw err;
+  }
+  await writer;
+  await Deno.remove(fifo).catch(() => {});
+  if (writerError) {
+    await e.exec("ROLLBACK");
+    throw new Error(`${f.path}: ${(writerError as Error).message}`);
+  }
+  await e.exec("COMMIT");
+  return counter.n;
+}
+
+/**
+ * A DuckDB session with scans loaded by `load(engine, escape)`: first with
+ * DuckDB reading the files directly; when that meets a name that is not
+ * UTF-8 ({@link isEncodingError}: the session may be dead then), again in a
+ * new session through the escaping filter.
+ */
+export async function openLoaded<T>(
+  options: EngineOptions,
+  load: (e: Engine, escape: boolean) => Promise<T>,
+): Promise<[Engine, T]> {
+  let e = await Engine.open(options);
+  try {
+    return [e, await load(e, false)];
+  } catch (err) {
+    await e.close();
+    if (!isEncodingError(err)) throw err;
+  }
+  e = await Engine.open(options);
+  try {
+    return [e, await load(e, true)];
+  } catch (err) {
+    await e.close();
+    throw err;
+  }
+}

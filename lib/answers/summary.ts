@@ -1,0 +1,518 @@
+/**
+ * summarize(): the answers storage admins want from a scan, computed by
+ * DuckDB from the scan files alone (the disk is never read again): totals,
+ * users and groups, extensions, size and age histograms, folders by
+ * recursive size (du's view, in SQL), the folders with the most entries,
+ * the largest files, and cold data per user.
+ *
+ * @module
+ */
+import type { Engine, EngineOptions } from "./duck.ts";
+import { num } from "./duck.ts";
+import { type LoadInfo, loadScan, openLoaded, resolveScans, type ScanFile } from "./scan.ts";
+import { resolveNames } from "./names.ts";
+
+/** Options of {@link summarize}. */
+export interface SummaryOptions extends EngineOptions {
+  /** Rows per table (users, groups, extensions, folders, files). Default 10. */
+  top?: number;
+  /** Deepest folder level of the folder view (the scan's root is level 0). Default 2. */
+  depth?: number;
+  /** "Now" for ages, in seconds since the epoch. Default: the current time. */
+  now?: number;
+  /** Resolve uids and gids to names (getent). Default true. */
+  names?: boolean;
+}
+
+/** Entry counts and sizes of the whole scan. */
+export interface Totals {
+  /** Rows (entries) in the scan, folders included. */
+  entries: number;
+  /** Regular files. */
+  files: number;
+  /** Folders. */
+  folders: number;
+  /** Symbolic links. */
+  links: number;
+  /** FIFOs, sockets, devices. */
+  other: number;
+  /** Sum of st_size (each hard-linked inode once). */
+  apparentBytes: number;
+  /** Sum of st_blocks x 512 (each hard-linked inode once, as du counts). */
+  allocatedBytes: number;
+  /** Extra names of hard-linked inodes (counted as entries, not as bytes). */
+  hardLinkNames: number;
+  /** Errors of the walk: null, since a scan file does not record them. */
+  errors: number | null;
+  /** Rows whose name was not UTF-8 (read with `\xNN` escapes). */
+  nonUtf8Names: number;
+}
+
+/** Sizes and counts of a set of entries. */
+export interface Amount {
+  /** Sum of st_blocks x 512. */
+  allocatedBytes: number;
+  /** Sum of st_size. */
+  apparentBytes: number;
+  /** Entries (files, folders, links...). */
+  entries: number;
+  /** Regular files among them. */
+  files: number;
+}
+
+/** One user's or group's share. */
+export interface OwnerRow extends Amount {
+  /** uid or gid. */
+  id: number;
+  /** Its name from the name service, or null when none knows it. */
+  name: string | null;
+}
+
+/** One file extension's share (regular files only). */
+export interface ExtensionRow extends Amount {
+  /** The extension as pwalk prints it ("" for none). */
+  ext: string;
+}
+
+/** One bucket of the file-size histogram: files with min <= st_size < max. */
+export interface SizeBucket extends Amount {
+  /** Lower bound (inclusive), bytes: 0 or a power of two. */
+  min: number;
+  /** Upper bound (exclusive), bytes. */
+  max: number;
+}
+
+/** One bucket of an age histogram: files with minDays <= age < maxDays. */
+export interface AgeBucket extends Amount {
+  /** "under 1 month", "1-6 months", "6-12 months", "1-2 years", "2-5 years", "older". */
+  label: string;
+  /** Lower bound in days (inclusive). Times in the future count as age 0. */
+  minDays: number;
+  /** Upper bound in days (exclusive); null for the last bucket. */
+  maxDays: number | null;
+}
+
+/** One user's allocated bytes per age bucket (same order as {@link AGE_BUCKETS}). */
+export interface UserAges {
+  id: number;
+  name: string | null;
+  /** Allocated bytes of regular files per bucket. */
+  allocatedBytes: number[];
+  /** Apparent bytes per bucket. */
+  apparentBytes: number[];
+}
+
+/** One folder with the totals of everything below it (itself included for the bytes). */
+export interface FolderRow extends Amount {
+  /** The folder's path. */
+  path: string;
+  /** Level below the scan's root (root 0). */
+  level: number;
+  /** The folder above (null for a root). */
+  parent: string | null;
+}
+
+/** A folder by its direct entries (pwalk's pw_fcount, pw_dirsum). */
+export interface BusyFolder {
+  path: string;
+  /** Direct entries (pw_fcount). */
+  entries: number;
+  /** Bytes of its direct files (pw_dirsum). */
+  bytes: number;
+  uid: number;
+  user: string | null;
+}
+
+/** One of the largest files. */
+export interface FileRow {
+  path: string;
+  apparentBytes: number;
+  allocatedBytes: number;
+  uid: number;
+  user: string | null;
+  gid: number;
+  group: string | null;
+  /** Seconds since the epoch. */
+  mtime: number;
+  /** Seconds since the epoch. */
+  atime: number;
+}
+
+/** What {@link summarize} returns (and `pwalk summary --json` prints). */
+export interface Summary {
+  /** The scan files read. */
+  scans: string[];
+  /** Roots of the scan (rows at directory-depth -1). */
+  roots: string[];
+  /** Ages are relative to this time (seconds since the epoch). */
+  now: number;
+  /** Rows per table. */
+  top: number;
+  /** Deepest level of `folders` and `folderTree`. */
+  depth: number;
+  totals: Totals;
+  /** Distinct uids and gids in the scan. */
+  userCount: number;
+  groupCount: number;
+  /** Top users and groups by allocated bytes. */
+  users: OwnerRow[];
+  groups: OwnerRow[];
+  /** Top extensions by allocated bytes (regular files). */
+  extensions: ExtensionRow[];
+  /** File sizes in powers of two (regular files; empty buckets left out). */
+  sizeHistogram: SizeBucket[];
+  /** Regular files by age of st_mtime and of st_atime, all six buckets. */
+  mtimeAges: AgeBucket[];
+  atimeAges: AgeBucket[];
+  /** The top users' files by age (for stacked charts); mtime and atime. */
+  mtimeAgesByUser: UserAges[];
+  atimeAgesByUser: UserAges[];
+  /** The largest folders by recursive allocated bytes, levels 0..depth. */
+  folders: FolderRow[];
+  /**
+   * The folder tree to `depth` for charts: each root, and below each
+   * folder its `top` largest subfolders.
+   */
+  folderTree: FolderRow[];
+  /** Folders with the most direct entries. */
+  busiestFolders: BusyFolder[];
+  /** The largest regular files. */
+  largestFiles: FileRow[];
+  /** Per user, regular files not read (st_atime) for 365 days or more. */
+  coldByUser: OwnerRow[];
+  /** Seconds DuckDB took (loading included). */
+  elapsedSeconds: number;
+}
+
+/** The age buckets, in days. */
+export const AGE_BUCKETS: ReadonlyArray<readonly [string, number, number | null]> = [
+  ["under 1 month", 0, 30],
+  ["1-6 months", 30, 182],
+  ["6-12 months", 182, 365],
+  ["1-2 years", 365, 730],
+  ["2-5 years", 730, 1826],
+  ["older", 1826, null],
+];
+
+/** Extra columns of a loaded scan: kind, and bytes that count each hard-linked inode once. */
+export const SCAN_EXTRA = `CASE "st_mode" // 4096 WHEN 8 THEN 'f' WHEN 4 THEN 'd' ` +
+  `WHEN 10 THEN 'l' ELSE 'o' END AS kind, "st_size" AS ab, "st_blocks" * 512 AS al, ` +
+  `false AS dupl`;
+
+/**
+ * Load scan files into `table` with {@link SCAN_EXTRA}, and mark the extra
+ * names of hard-linked inodes (same st_dev and inode, not folders; the name
+ * first in byte order keeps the bytes) so that bytes count each inode once.
+ */
+export async function loadForAnswers(
+  e: Engine,
+  files: ScanFile[],
+  table: string,
+  escape = false,
+): Promise<LoadInfo> {
+  const info = await loadScan(e, files, table, SCAN_EXTRA, escape);
+  await e.exec(
+    `UPDATE "${table}" SET ab = 0, al = 0, dupl = true FROM (` +
+      `SELECT "st_dev" AS d, "inode" AS i, min("filename") AS keep FROM "${table}" ` +
+      `WHERE "st_nlink" > 1 AND kind <> 'd' GROUP BY 1, 2 HAVING count(*) > 1) h ` +
+      `WHERE "${table}"."st_dev" = h.d AND "${table}"."inode" = h.i AND ` +
+      `"${table}"."filename" <> h.keep`,
+  );
+  return info;
+}
+
+const AMOUNT = `sum(al) AS al, sum(ab) AS ab, count(*) AS n, count(*) FILTER (kind = 'f') AS nf`;
+
+function amount(r: Record<string, unknown>): Amount {
+  return {
+    allocatedBytes: num(r.al),
+    apparentBytes: num(r.ab),
+    entries: num(r.n),
+    files: num(r.nf),
+  };
+}
+
+/**
+ * Recursive totals of every folder down to level `depth` below its root,
+ * into temporary table `into` (path, level, parent, al, ab, n, nf), in SQL:
+ * rows are first summed per folder (a folder's own row with it, a file's
+ * with its parent), then each folder's sums are added to its ancestors.
+ * Hard-linked inodes count once (see {@link loadForAnswers}).
+ */
+export async function folderTotals(
+  e: Engine,
+  table: string,
+  depth: number,
+  into: string,
+): Promise<void> {
+  // Step 1, over all rows: sums per folder, keyed by integers (a folder's
+  // own st_dev and inode; a file's parent-inode and st_dev: a file lives on
+  // its folder's device). Folder rows give each key its path and level.
+  await e.exec(`CREATE OR REPLACE TEMP TABLE "${into}_g" AS
+    SELECT CASE WHEN kind = 'd' THEN "inode" ELSE "parent-inode" END AS fino, "st_dev" AS fdev,
+           ${AMOUNT}
+    FROM "${table}" GROUP BY 1, 2`);
+  await e.exec(`CREATE OR REPLACE TEMP TABLE "${into}_k" AS
+    SELECT g.*, d."filename" AS key, d."directory-depth" + 1 AS lvl
+    FROM "${into}_g" g LEFT JOIN (SELECT "inode", "st_dev", "filename", "directory-depth"
+                                  FROM "${table}" WHERE kind = 'd') d
+      ON d."inode" = g.fino AND d."st_dev" = g.fdev`);
+  const orphans = num(
+    (await e.all(
+      `SELECT count(*) AS n FROM "${into}_k" WHERE key IS NULL`,
+    ))[0].n,
+  );
+  // Rows whose folder is not in the scan (or two folder rows with one
+  // device and inode): key them by path instead, which is slower.
+  const dupFolders = num(
+    (await e.all(
+      `SELECT count(*) AS n FROM (SELECT fino, fdev FROM "${into}_k" GROUP BY 1, 2 HAVING count(*) > 1)`,
+    ))[0].n,
+  );
+  const groups = orphans === 0 && dupFolders === 0
+    ? `SELECT key, lvl, al, ab, n, nf FROM "${into}_k"`
+    : `SELECT CASE WHEN kind = 'd' THEN "filename"
+              ELSE coalesce(nullif(regexp_extract("filename", '^(.*)/', 1), ''), '/') END AS key,
+         CASE WHEN kind = 'd' THEN "directory-depth" + 1 ELSE "directory-depth" END AS lvl,
+         ${AMOUNT}
+       FROM "${table}" GROUP BY 1, 2`;
+  // Step 2, over folders only: each folder's sums added to its ancestors
+  // down to level `depth`, by path prefix.
+  await e.exec(`CREATE OR REPLACE TEMP TABLE "${into}" AS
+WITH g AS (${groups}),
+p AS (
+  SELECT string_split(key, '/') AS parts, lvl, al, ab, n, nf FROM g WHERE lvl >= 0),
+x AS (
+  SELECT unnest(range(0, least(lvl, ${depth}) + 1)) AS k, len(parts) - lvl AS rootn,
+         parts, al, ab, n, nf FROM p),
+y AS (
+  SELECT coalesce(nullif(array_to_string(list_slice(parts, 1, rootn + k), '/'), ''), '/') AS path,
+         CASE WHEN k = 0 THEN NULL ELSE
+           coalesce(nullif(array_to_string(list_slice(parts, 1, rootn + k - 1), '/'), ''), '/')
+         END AS parent,
+         k AS level, al, ab, n, nf FROM x)
+SELECT path, any_value(parent) AS parent, level, sum(al) AS al, sum(ab) AS ab,
+       sum(n) - 1 AS n, sum(nf) AS nf
+FROM y GROUP BY path, level`);
+  await e.exec(`DROP TABLE "${into}_g"; DROP TABLE "${into}_k"`);
+}
+
+function folderRow(r: Record<string, unknown>): FolderRow {
+  return {
+    path: String(r.path),
+    level: num(r.level),
+    parent: r.parent === null || r.parent === undefined ? null : String(r.parent),
+    ...amount(r),
+  };
+}
+
+function check(name: string, v: number, min: number, max: number): number {
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new RangeError(`pwalk: ${name} must be an integer from ${min} to ${max}, got ${v}`);
+  }
+  return v;
+}
+
+/**
+ * Summarize scan files: pwalk CSV (`.csv`, `.csv.zst`, `.csv.gz`, with or
+ * without header) or Parquet, as files, globs or folders of shards.
+ *
+ * @example Who uses the space, and what is cold
+ * ```ts ignore
+ * import { summarize } from "jsr:@pwalk/cli";
+ * const s = await summarize(["scan.csv.zst"], { top: 5, depth: 2 });
+ * for (const u of s.users) console.log(u.name ?? u.id, u.allocatedBytes);
+ * console.log(s.coldByUser[0], s.folders[0]);
+ * ```
+ *
+ * @throws {ScanInputError} when a scan names nothing readable
+ */
+export async function summarize(
+  scans: string[],
+  options: SummaryOptions = {},
+): Promise<Summary> {
+  const top = check("top", options.top ?? 10, 1, 1_000_000);
+  const depth = check("depth", options.depth ?? 2, 0, 10_000);
+  const now = options.now ?? Math.floor(Date.now() / 1000);
+  const files = await resolveScans(scans);
+  const t0 = performance.now();
+  const [e, load] = await openLoaded(
+    options,
+    (e, escape) => loadForAnswers(e, files, "s", escape),
+  );
+  try {
+    const tot = (await e.all(`SELECT count(*) AS n, count(*) FILTER (kind = 'f') AS nf,
+      count(*) FILTER (kind = 'd') AS nd, count(*) FILTER (kind = 'l') AS nl,
+      count(*) FILTER (kind = 'o') AS no, sum(ab) AS ab, sum(al) AS al,
+      count(*) FILTER (dupl) AS dupl, count(DISTINCT "UID") AS users,
+      count(DISTINCT "GID") AS groups FROM s`))[0];
+    const totals: Totals = {
+      entries: num(tot.n),
+      files: num(tot.nf),
+      folders: num(tot.nd),
+      links: num(tot.nl),
+      other: num(tot.no),
+      apparentBytes: num(tot.ab),
+      allocatedBytes: num(tot.al),
+      hardLinkNames: num(tot.dupl),
+      errors: null,
+      nonUtf8Names: load.nonUtf8Rows,
+    };
+    const roots = (await e.all(
+      `SELECT "filename" AS p FROM s WHERE "directory-depth" = -1 ORDER BY 1`,
+    )).map((r) => String(r.p));
+
+    const owners = async (col: string, where = "") =>
+      (await e.all(
+        `SELECT "${col}" AS id, ${AMOUNT} FROM s ${where} GROUP BY 1 ` +
+          `ORDER BY al DESC, ab DESC, id LIMIT ${top}`,
+      )).map((r) => ({ id: num(r.id), name: null as string | null, ...amount(r) }));
+    const users = await owners("UID");
+    const groups = await owners("GID");
+    const cold = await owners("UID", `WHERE kind = 'f' AND "st_atime" < ${now - 365 * 86400}`);
+
+    const extensions = (await e.all(
+      `SELECT "fileExtension" AS ext, ${AMOUNT} FROM s WHERE kind = 'f' GROUP BY 1 ` +
+        `ORDER BY al DESC, n DESC, ext LIMIT ${top}`,
+    )).map((r) => ({ ext: String(r.ext ?? ""), ...amount(r) }));
+
+    const sizeHistogram = (await e.all(`WITH f AS (
+        SELECT CASE WHEN "st_size" <= 0 THEN -1 ELSE floor(log2("st_size"))::INTEGER END AS b0,
+               "st_size" AS sz, al, ab, kind FROM s WHERE kind = 'f'),
+      g AS (SELECT CASE WHEN b0 < 0 THEN -1 WHEN pow(2, b0) > sz THEN b0 - 1
+                        WHEN pow(2, b0 + 1) <= sz THEN b0 + 1 ELSE b0 END AS b, al, ab, kind FROM f)
+      SELECT b, ${AMOUNT} FROM g GROUP BY b ORDER BY b`)).map((r): SizeBucket => {
+      const b = num(r.b);
+      return { min: b < 0 ? 0 : 2 ** b, max: b < 0 ? 1 : 2 ** (b + 1), ...amount(r) };
+    });
+
+    const ages = async (col: string): Promise<AgeBucket[]> => {
+      const cases = AGE_BUCKETS.map(([, lo], i) => `WHEN age >= ${lo * 86400} THEN ${i}`)
+        .reverse().join(" ");
+      const rows = await e.all(`SELECT CASE ${cases} ELSE 0 END AS bucket, ${AMOUNT}
+        FROM (SELECT ${now} - "${col}" AS age, al, ab, kind FROM s WHERE kind = 'f')
+        GROUP BY 1`);
+      const by = new Map(rows.map((r) => [num(r.bucket), amount(r)]));
+      return AGE_BUCKETS.map(([label, minDays, maxDays], i) => ({
+        label,
+        minDays,
+        maxDays,
+        ...(by.get(i) ?? { allocatedBytes: 0, apparentBytes: 0, entries: 0, files: 0 }),
+      }));
+    };
+    const mtimeAges = await ages("st_mtime");
+    const atimeAges = await ages("st_atime");
+    const byUser = async (col: string): Promise<UserAges[]> => {
+      if (users.length === 0) return [];
+      const cases = AGE_BUCKETS.map(([, lo], i) => `WHEN age >= ${lo * 86400} THEN ${i}`)
+        .reverse().join(" ");
+      const rows = await e.all(`SELECT uid, CASE ${cases} ELSE 0 END AS bucket,
+          sum(al) AS al, sum(ab) AS ab
+        FROM (SELECT "UID" AS uid, ${now} - "${col}" AS age, al, ab FROM s
+              WHERE kind = 'f' AND "UID" IN (${users.map((u) => u.id).join(", ")}))
+        GROUP BY 1, 2`);
+      return users.map((u) => {
+        const al = AGE_BUCKETS.map(() => 0), ab = AGE_BUCKETS.map(() => 0);
+        for (const r of rows) {
+          if (num(r.uid) !== u.id) continue;
+          al[num(r.bucket)] = num(r.al);
+          ab[num(r.bucket)] = num(r.ab);
+        }
+        return { id: u.id, name: null, allocatedBytes: al, apparentBytes: ab };
+      });
+    };
+    const mtimeAgesByUser = await byUser("st_mtime");
+    const atimeAgesByUser = await byUser("st_atime");
+
+    await folderTotals(e, "s", depth, "rec");
+    const folders = (await e.all(
+      `SELECT * FROM rec ORDER BY al DESC, ab DESC, path LIMIT ${top}`,
+    )).map(folderRow);
+    const folderTree = (await e.all(`SELECT * FROM (
+        SELECT *, row_number() OVER (PARTITION BY parent ORDER BY al DESC, ab DESC, path) AS rn
+        FROM rec) WHERE parent IS NULL OR rn <= ${top} ORDER BY level, al DESC, path`))
+      .map(folderRow);
+    // keep only nodes whose parent was kept
+    const kept = new Set<string>();
+    const tree = folderTree.filter((f) => {
+      if (f.parent !== null && !kept.has(`${f.level - 1}\0${f.parent}`)) return false;
+      kept.add(`${f.level}\0${f.path}`);
+      return true;
+    });
+
+    const busiestFolders = (await e.all(
+      `SELECT "filename" AS path, "pw_fcount" AS n, "pw_dirsum" AS b, "UID" AS uid FROM s ` +
+        `WHERE kind = 'd' ORDER BY n DESC, path LIMIT ${top}`,
+    )).map((r) => ({
+      path: String(r.path),
+      entries: num(r.n),
+      bytes: num(r.b),
+      uid: num(r.uid),
+      user: null as string | null,
+    }));
+    const largestFiles = (await e.all(
+      `SELECT "filename" AS path, "st_size" AS ab, al, "UID" AS uid, "GID" AS gid, ` +
+        `"st_mtime" AS mt, "st_atime" AS at FROM s WHERE kind = 'f' ` +
+        `ORDER BY "st_size" DESC, path LIMIT ${top}`,
+    )).map((r): FileRow => ({
+      path: String(r.path),
+      apparentBytes: num(r.ab),
+      allocatedBytes: num(r.al),
+      uid: num(r.uid),
+      user: null,
+      gid: num(r.gid),
+      group: null,
+      mtime: num(r.mt),
+      atime: num(r.at),
+    }));
+
+    if (options.names !== false) {
+      const un = await resolveNames("passwd", [
+        ...users.map((u) => u.id),
+        ...cold.map((u) => u.id),
+        ...largestFiles.map((f) => f.uid),
+        ...busiestFolders.map((f) => f.uid),
+      ]);
+      const gn = await resolveNames("group", [
+        ...groups.map((g) => g.id),
+        ...largestFiles.map((f) => f.gid),
+      ]);
+      for (const u of [...users, ...cold, ...mtimeAgesByUser, ...atimeAgesByUser]) {
+        u.name = un.get(u.id) ?? null;
+      }
+      for (const g of groups) g.name = gn.get(g.id) ?? null;
+      for (const f of largestFiles) {
+        f.user = un.get(f.uid) ?? null;
+        f.group = gn.get(f.gid) ?? null;
+      }
+      for (const f of busiestFolders) f.user = un.get(f.uid) ?? null;
+    }
+
+    return {
+      scans: load.files,
+      roots,
+      now,
+      top,
+      depth,
+      totals,
+      userCount: num(tot.users),
+      groupCount: num(tot.groups),
+      users,
+      groups,
+      extensions,
+      sizeHistogram,
+      mtimeAges,
+      atimeAges,
+      mtimeAgesByUser,
+      atimeAgesByUser,
+      folders,
+      folderTree: tree,
+      busiestFolders,
+      largestFiles,
+      coldByUser: cold,
+      elapsedSeconds: (performance.now() - t0) / 1000,
+    };
+  } finally {
+    await e.close();
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * Plain-text tables fitted to a width, for `pwalk summary` and `pwalk diff`.
+ *
+ * @module
+ */
+
+const nf = new Intl.NumberFormat("en-US");
+
+/** 1234567 -> "1,234,567". */
+export function count(n: number): string {
+  return nf.format(n);
+}
+
+/** Bytes in binary units: 1536 -> "1.5 KiB", 0 -> "0 B"; a sign for negatives. */
+export function bytes(n: number): string {
+  const sign = n < 0 ? "-" : "";
+  let v = Math.abs(n);
+  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${sign}${v} B` : `${sign}${v.toFixed(1)} ${units[i]}`;
+}
+
+/** A signed byte amount: "+1.5 KiB", "-2 B", "0 B". */
+export function delta(n: number): string {
+  return n > 0 ? `+${bytes(n)}` : bytes(n);
+}
+
+/** A signed count: "+12", "-3", "0". */
+export function deltaCount(n: number): string {
+  return n > 0 ? `+${count(n)}` : count(n);
+}
+
+/** Seconds since the epoch as a UTC date, "2026-11-30". */
+export function date(secs: number): string {
+  const d = new Date(secs * 1000);
+  return isNaN(d.getTime()) ? String(secs) : d.toISOString().slice(0, 10);
+}
+
+/** The width to fit: the terminal's when stdout is one, else $COLUMNS, else 100. */
+export function outputWidth(): number {
+  try {
+    if (Deno.stdout.isTerminal()) return Math.max(40, Deno.consoleSize().columns);
+  } catch {
+    // not a terminal
+  }
+  const c = Number(Deno.env.get("COLUMNS"));
+  return Number.isInteger(c) && c >= 40 ? c : 100;
+}
+
+/** Cut a string to `w` characters, keeping its start and end ("/data/…/file"). */
+export function fit(s: string, w: number): string {
+  const chars = [...s];
+  if (chars.length <= w) return s;
+  if (w <= 1) return chars.slice(0, w).join("");
+  const head = Math.ceil((w - 1) / 2);
+  return chars.slice(0, head).join("") + "…" + chars.slice(chars.length - (w - 1 - head)).join("");
+}
+
+/**
+ * A table: a title line, a header, rows. Column `flex` (default 0) takes
+ * the width left by the others and is cut to fit; the other columns are
+ * right-aligned unless listed in `left`.
+ */
+export function table(
+  title: string,
+  head: string[],
+  rows: string[][],
+  width: number,
+  o: { flex?: number; left?: number[] } = {},
+): string {
+  const flex = o.flex ?? 0;
+  const left = new Set([flex, ...(o.left ?? [])]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => [...r[i]].length)));
+  const others = widths.reduce((a, w, i) => (i === flex ? a : a + w + 2), 0);
+  widths[flex] = Math.max(8, Math.min(widths[flex], width - others));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => {
+      const s = i === flex ? fit(c, widths[i]) : c;
+      const pad = " ".repeat(Math.max(0, widths[i] - [...s].length));
+      return left.has(i) ? s + pad : pad + s;
+    }).join("  ").trimEnd();
+  const out = [title, line(head)];
+  if (rows.length === 0) out.push("  (none)");
+  for (const r of rows) out.push(line(r));
+  return out.join("\n");
+}

@@ -1,0 +1,50 @@
+/**
+ * `pwalk convert IN... OUT`: argument parsing for {@link convert}.
+ * Exit status: 0 done, 1 failed, 2 bad usage.
+ *
+ * @module
+ */
+import { intArg, parse, UsageError } from "./common.ts";
+import { convert } from "../answers/convert.ts";
+import { answerStatus, ENGINE_OPTIONS, engineOptions } from "./summary.ts";
+
+/** `pwalk convert --help`. */
+export const HELP: string = `pwalk convert: a scan in another format
+
+Usage:
+  pwalk convert [options] IN... OUT
+
+IN is a scan: .csv, .csv.zst, .csv.gz or .parquet files, a glob, or a folder
+of shards (with or without pwalk's header). OUT's name picks the format:
+.csv, .csv.zst, .csv.gz (pwalk's CSV, byte for byte) or .parquet (typed
+columns under the header's names; st_mode as a number). OUT appears only
+when complete.
+
+Options:
+  --no-header        CSV output without pwalk's header line
+  --level N          zstd level of .csv.zst and .parquet output (1-19, default 3)
+  --memory-limit M   DuckDB's memory limit (default 25% of RAM, at most 8 GiB)
+  --temp-dir DIR     where DuckDB spills
+  -h, --help         this help
+`;
+
+/** Run `pwalk convert ARGS`; resolves to the exit status. */
+export async function run(args: string[]): Promise<number> {
+  try {
+    const flags = parse(args, { level: "value", header: "toggle", ...ENGINE_OPTIONS });
+    const pos = (flags._ as unknown[]).map(String);
+    if (pos.length < 2) throw new UsageError("convert needs IN and OUT (try --help)");
+    const out = pos.pop()!;
+    if (!/\.(csv|csv\.zst|csv\.gz|parquet)$/.test(out)) {
+      throw new UsageError(`${out}: OUT must end in .csv, .csv.zst, .csv.gz or .parquet`);
+    }
+    await convert(pos, out, {
+      header: flags.header !== false,
+      level: intArg("level", flags.level, 1, 19),
+      ...engineOptions(flags),
+    });
+    return 0;
+  } catch (e) {
+    return answerStatus(e);
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * `pwalk diff OLD NEW`: argument parsing and printing of {@link diff}.
+ * Exit status: 0 done, 1 failed, 2 bad usage.
+ *
+ * @module
+ */
+import { intArg, parse, UsageError } from "./common.ts";
+import { type ChangeRow, type Diff, diff, type FileChange } from "../answers/diff.ts";
+import { answerStatus, ENGINE_OPTIONS, engineOptions } from "./summary.ts";
+import { bytes, count, date, delta, deltaCount, fit, outputWidth, table } from "../answers/text.ts";
+
+/** `pwalk diff --help`. */
+export const HELP: string = `pwalk diff: what changed between two scans of a tree
+
+Usage:
+  pwalk diff [options] OLD NEW
+
+OLD and NEW are scans (a .csv, .csv.zst, .csv.gz or .parquet file, a glob in
+quotes, or a folder of shards). Entries are matched by path; a path whose
+inode changed counts as replaced. Prints the totals; per user, group and
+folder (at --depth) the bytes and entries added, removed, grown, shrunk and
+net; the folders that grew most; the largest new, deleted and changed files.
+
+Options:
+  --top N            rows per table (default 10)
+  --depth D          folder level of the per-folder tables (root 0; default 1)
+  --json             print the same numbers as JSON instead
+  --html FILE        also write a self-contained HTML page with charts
+  --no-names         uids and gids as numbers
+  --memory-limit M   DuckDB's memory limit (default 25% of RAM, at most 8 GiB)
+  --temp-dir DIR     where DuckDB spills
+  -h, --help         this help
+`;
+
+/** Run `pwalk diff ARGS`; resolves to the exit status. */
+export async function run(args: string[]): Promise<number> {
+  try {
+    const flags = parse(args, {
+      top: "value",
+      depth: "value",
+      html: "value",
+      json: "flag",
+      names: "toggle",
+      ...ENGINE_OPTIONS,
+    });
+    const pos = (flags._ as unknown[]).map(String);
+    if (pos.length !== 2) {
+      throw new UsageError(`diff needs OLD and NEW scans, got ${pos.length} (try --help)`);
+    }
+    if (flags.html === "") throw new UsageError("--html needs a file name");
+    const d = await diff([pos[0]], [pos[1]], {
+      top: intArg("top", flags.top, 1, 1_000_000),
+      depth: intArg("depth", flags.depth, 0, 10_000),
+      names: flags.names !== false,
+      ...engineOptions(flags),
+    });
+    if (flags.html) {
+      const { diffHtml, writeAtomic } = await import("../answers/html.ts");
+      await writeAtomic(flags.html as string, await diffHtml(d));
+    }
+    if (flags.json) console.log(JSON.stringify(d, null, 2));
+    else console.log(formatDiff(d, outputWidth()));
+    return 0;
+  } catch (e) {
+    return answerStatus(e);
+  }
+}
+
+function changeTable(title: string, label: string, rows: ChangeRow[], width: number): string {
+  return table(
+    title,
+    [label, "net alloc", "net apparent", "net entries", "added", "removed", "grown", "shrunk"],
+    rows.map((r) => [
+      r.name ?? r.key,
+      delta(r.net.allocatedBytes),
+      delta(r.net.apparentBytes),
+      deltaCount(r.net.entries),
+      `${count(r.added.entries)} ${bytes(r.added.allocatedBytes)}`,
+      `${count(r.removed.entries)} ${bytes(r.removed.allocatedBytes)}`,
+      `${count(r.grown.entries)} ${delta(r.grown.allocatedBytes)}`,
+      `${count(r.shrunk.entries)} ${delta(r.shrunk.allocatedBytes)}`,
+    ]),
+    width,
+  );
+}
+
+function fileTable(title: string, rows: FileChange[], width: number): string {
+  const size = (v: number | null) => (v === null ? "-" : bytes(v));
+  const when = (v: number | null) => (v === null ? "-" : date(v));
+  return table(
+    title,
+    ["file", "status", "old size", "new size", "old mtime", "new mtime", "owner"],
+    rows.map((f) => [
+      f.path,
+      f.status,
+      size(f.oldSize),
+      size(f.newSize),
+      when(f.oldMtime),
+      when(f.newMtime),
+      f.user ?? String(f.uid),
+    ]),
+    width,
+  );
+}
+
+/** The text `pwalk diff` prints, fitted to `width` columns. */
+export function formatDiff(d: Diff, width: number): string {
+  const t = d.totals;
+  const line = (what: string, c: { entries: number; allocatedBytes: number }, signed = false) =>
+    `${what.padEnd(10)} ${count(c.entries).padStart(12)} entries  ${
+      (signed ? delta(c.allocatedBytes) : bytes(c.allocatedBytes)).padStart(12)
+    } allocated`;
+  const parts = [
+    [
+      `pwalk diff: ${d.old.roots.join(", ") || "(no root row)"} -> ${
+        d.new.roots.join(", ") || "(no root row)"
+      }`,
+      `old: ${count(d.old.entries)} entries, ${bytes(d.old.allocatedBytes)} allocated; ` +
+      `new: ${count(d.new.entries)} entries, ${bytes(d.new.allocatedBytes)} allocated`,
+      line("added", t.added),
+      line("removed", t.removed),
+      line("replaced", t.replaced),
+      line("changed", t.changed),
+      line("grown", t.grown, true),
+      line("shrunk", t.shrunk, true),
+      line("unchanged", t.unchanged),
+      line("net", t.net, true),
+    ].map((l) => fit(l, width)).join("\n"),
+    changeTable("Users by net allocated growth", "user", d.users, width),
+    changeTable("Groups by net allocated growth", "group", d.groups, width),
+    changeTable(`Folders at level ${d.depth} by net allocated growth`, "folder", d.folders, width),
+    table(
+      `Folders (levels 0-${d.depth}) that grew most, recursive`,
+      ["folder", "old alloc", "new alloc", "change", "entries change"],
+      d.growingFolders.map((f) => [
+        f.path,
+        bytes(f.old.allocatedBytes),
+        bytes(f.new.allocatedBytes),
+        delta(f.delta.allocatedBytes),
+        deltaCount(f.delta.entries),
+      ]),
+      width,
+    ),
+    fileTable("Largest new files", d.newFiles, width),
+    fileTable("Largest deleted files", d.deletedFiles, width),
+    fileTable("Files changed most (size or mtime)", d.changedFiles, width),
+  ];
+  return parts.join("\n\n");
+}

@@ -1,0 +1,219 @@
+/**
+ * `pwalk summary SCAN...`: argument parsing and printing of
+ * {@link summarize}. Exit status: 0 done, 1 failed, 2 bad usage.
+ *
+ * @module
+ */
+import { exitStatus, intArg, parse, UsageError } from "./common.ts";
+import { type AgeBucket, summarize, type Summary } from "../answers/summary.ts";
+import { bytes, count, date, fit, outputWidth, table } from "../answers/text.ts";
+
+/** `pwalk summary --help`. */
+export const HELP: string = `pwalk summary: who uses the space, what is big, old, cold
+
+Usage:
+  pwalk summary [options] SCAN...
+
+SCAN is a pwalk scan: a .csv, .csv.zst, .csv.gz or .parquet file, a glob, or
+a folder of shards (scan-*.csv.zst), with or without pwalk's header line.
+The disk is not read: everything comes from the scan.
+
+Prints totals; users and groups by allocated size; extensions; file sizes
+(powers of two); ages by modification and by access time; folders by
+recursive size (du's view) down to --depth; the folders with the most
+entries; the largest files; per user, the bytes not read for a year.
+
+Options:
+  --top N            rows per table (default 10)
+  --depth D          deepest folder level of the folder view (root 0; default 2)
+  --json             print the same numbers as JSON instead
+  --html FILE        also write a self-contained HTML page with charts
+  --now TIME         ages relative to TIME (seconds since 1970, or a date such
+                     as 2026-01-31); default: now
+  --no-names         show uids and gids as numbers (no name service lookups)
+  --memory-limit M   DuckDB's memory limit (e.g. 4GB; default 25% of RAM, at
+                     most 8 GiB); beyond it DuckDB spills to --temp-dir
+  --temp-dir DIR     where DuckDB spills (default: the system's temp folder)
+  -h, --help         this help
+`;
+
+/** Parse --now: seconds since the epoch or an ISO date/time. */
+export function parseNow(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  const s = String(v);
+  if (/^-?\d+$/.test(s)) return Number(s);
+  const t = Date.parse(s);
+  if (isNaN(t)) throw new UsageError(`--now needs seconds since 1970 or a date, got '${s}'`);
+  return Math.floor(t / 1000);
+}
+
+/** Options shared by summary, diff and convert. */
+export const ENGINE_OPTIONS = { "memory-limit": "value", "temp-dir": "value" } as const;
+
+/**
+ * The exit status of an error that ended summary, diff or convert: a bad
+ * scan or value is bad usage (2), anything else a failure (1).
+ */
+export function answerStatus(e: unknown): number {
+  const usage = e instanceof UsageError || e instanceof RangeError ||
+    (e as Error)?.name === "ScanInputError";
+  const message = String((e as Error)?.message ?? e).split("\n")[0].replace(/^pwalk: /, "");
+  return exitStatus(usage ? new UsageError(message) : new Error(`pwalk: ${message}`));
+}
+
+/** The engine options from parsed flags. */
+export function engineOptions(
+  flags: Record<string, unknown>,
+): { memoryLimit?: string; tempDirectory?: string } {
+  const memoryLimit = flags["memory-limit"] as string | undefined;
+  if (memoryLimit !== undefined && !/^\d+(\.\d+)?\s*[KMGT]i?B$/i.test(memoryLimit)) {
+    throw new UsageError(`--memory-limit needs a size such as 4GB, got '${memoryLimit}'`);
+  }
+  return { memoryLimit, tempDirectory: flags["temp-dir"] as string | undefined };
+}
+
+/** Run `pwalk summary ARGS`; resolves to the exit status. */
+export async function run(args: string[]): Promise<number> {
+  try {
+    const flags = parse(args, {
+      top: "value",
+      depth: "value",
+      html: "value",
+      now: "value",
+      json: "flag",
+      names: "toggle",
+      ...ENGINE_OPTIONS,
+    });
+    const scans = (flags._ as unknown[]).map(String);
+    if (scans.length === 0) throw new UsageError("summary: missing SCAN (try --help)");
+    if (flags.html === "") throw new UsageError("--html needs a file name");
+    const s = await summarize(scans, {
+      top: intArg("top", flags.top, 1, 1_000_000),
+      depth: intArg("depth", flags.depth, 0, 10_000),
+      now: parseNow(flags.now),
+      names: flags.names !== false,
+      ...engineOptions(flags),
+    });
+    if (flags.html) {
+      const { summaryHtml, writeAtomic } = await import("../answers/html.ts");
+      await writeAtomic(flags.html as string, await summaryHtml(s));
+    }
+    if (flags.json) console.log(JSON.stringify(s, null, 2));
+    else console.log(formatSummary(s, outputWidth()));
+    return 0;
+  } catch (e) {
+    return answerStatus(e);
+  }
+}
+
+const who = (name: string | null, id: number) => name ?? String(id);
+
+function ageTable(title: string, ages: AgeBucket[], width: number): string {
+  return table(
+    title,
+    ["age", "allocated", "apparent", "files"],
+    ages.map((a) => [a.label, bytes(a.allocatedBytes), bytes(a.apparentBytes), count(a.files)]),
+    width,
+  );
+}
+
+/** The text `pwalk summary` prints, fitted to `width` columns. */
+export function formatSummary(s: Summary, width: number): string {
+  const t = s.totals;
+  const parts: string[] = [];
+  const roots = s.roots.length ? s.roots.join(", ") : "(no root row)";
+  parts.push(
+    [
+      `pwalk summary of ${roots}: ${count(s.scans.length)} scan file(s), ages as of ${date(s.now)}`,
+      `entries ${count(t.entries)}  files ${count(t.files)}  folders ${count(t.folders)}  ` +
+      `links ${count(t.links)}  other ${count(t.other)}`,
+      `allocated ${bytes(t.allocatedBytes)}  apparent ${bytes(t.apparentBytes)}  ` +
+      `users ${count(s.userCount)}  groups ${count(s.groupCount)}`,
+      `hard links: ${count(t.hardLinkNames)} extra names (bytes counted once)  ` +
+      `names not UTF-8: ${count(t.nonUtf8Names)}  errors: not recorded in a scan`,
+    ].map((l) => fit(l, width)).join("\n"),
+  );
+  const owners = (title: string, label: string, rows: Summary["users"], total: number) =>
+    table(
+      `${title} (top ${rows.length} of ${count(total)}) by allocated size`,
+      [label, "allocated", "apparent", "entries", "files"],
+      rows.map((u) => [
+        who(u.name, u.id),
+        bytes(u.allocatedBytes),
+        bytes(u.apparentBytes),
+        count(u.entries),
+        count(u.files),
+      ]),
+      width,
+    );
+  parts.push(owners("Users", "user", s.users, s.userCount));
+  parts.push(owners("Groups", "group", s.groups, s.groupCount));
+  parts.push(table(
+    "Extensions (files) by allocated size",
+    ["extension", "allocated", "apparent", "files"],
+    s.extensions.map((x) => [
+      x.ext === "" ? "(none)" : x.ext,
+      bytes(x.allocatedBytes),
+      bytes(x.apparentBytes),
+      count(x.files),
+    ]),
+    width,
+  ));
+  parts.push(table(
+    "File sizes",
+    ["size", "files", "apparent", "allocated"],
+    s.sizeHistogram.map((b) => [
+      b.min === 0 ? "0 B" : `${bytes(b.min)} - ${bytes(b.max)}`,
+      count(b.files),
+      bytes(b.apparentBytes),
+      bytes(b.allocatedBytes),
+    ]),
+    width,
+  ));
+  parts.push(ageTable("Files by last modification (mtime)", s.mtimeAges, width));
+  parts.push(ageTable("Files by last access (atime)", s.atimeAges, width));
+  parts.push(table(
+    `Folders by recursive allocated size (levels 0-${s.depth})`,
+    ["folder", "level", "allocated", "apparent", "entries", "files"],
+    s.folders.map((f) => [
+      f.path,
+      String(f.level),
+      bytes(f.allocatedBytes),
+      bytes(f.apparentBytes),
+      count(f.entries),
+      count(f.files),
+    ]),
+    width,
+  ));
+  parts.push(table(
+    "Folders with the most direct entries (pw_fcount)",
+    ["folder", "entries", "file bytes", "owner"],
+    s.busiestFolders.map((f) => [f.path, count(f.entries), bytes(f.bytes), who(f.user, f.uid)]),
+    width,
+  ));
+  parts.push(table(
+    "Largest files",
+    ["file", "apparent", "allocated", "owner", "modified", "accessed"],
+    s.largestFiles.map((f) => [
+      f.path,
+      bytes(f.apparentBytes),
+      bytes(f.allocatedBytes),
+      who(f.user, f.uid),
+      date(f.mtime),
+      date(f.atime),
+    ]),
+    width,
+  ));
+  parts.push(table(
+    "Cold data: files not read for 365 days, per user",
+    ["user", "allocated", "apparent", "files"],
+    s.coldByUser.map((u) => [
+      who(u.name, u.id),
+      bytes(u.allocatedBytes),
+      bytes(u.apparentBytes),
+      count(u.files),
+    ]),
+    width,
+  ));
+  return parts.join("\n\n");
+}

@@ -1,0 +1,150 @@
+/**
+ * `pwalk diff` / diff() on a tree changed in known ways between two scans:
+ * files added, removed, grown, shrunk, replaced (a new inode renamed over
+ * the old path), and one given to another owner. Every count and byte sum
+ * is recomputed here from Deno.lstat before and after; the per-user net is
+ * lstat's sum per uid after minus before.
+ */
+import { assert, assertEquals } from "@std/assert";
+import { diff } from "../mod.ts";
+import { answersTree, type RefEntry, sums, walkRef } from "./helpers/answers_tree.ts";
+import { cli } from "./helpers/run.ts";
+import { tempDir } from "./helpers/temp.ts";
+
+const NOW = 1_800_000_000;
+
+function perUid(es: RefEntry[]): Map<number, [number, number]> {
+  const m = new Map<number, RefEntry[]>();
+  for (const e of es) m.set(e.uid, [...(m.get(e.uid) ?? []), e]);
+  return new Map([...m].map(([k, v]) => [k, sums(v, es)]));
+}
+
+Deno.test("diff: added, removed, grown, shrunk, replaced, chowned: counts and bytes vs Deno.lstat", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(root);
+  const files = await answersTree(root, {
+    seed: 5,
+    files: 200,
+    uids: [0, 1001, 1002],
+    gids: [0, 2001],
+    now: NOW,
+  });
+  const r1 = await cli(["--header", "-o", `${tmp.path}/old.csv.zst`, root]);
+  assertEquals(r1.code, 0, r1.stderr);
+  const before = await walkRef(root);
+  const at = (es: RefEntry[], p: string) => es.find((e) => e.path === p)!;
+
+  // Known changes (files chosen among those with one name and no link to them).
+  const plainFiles = files.slice(5, -1).filter((p) => Deno.statSync(p).size > 10);
+  const removed = plainFiles.slice(0, 4);
+  const grown = plainFiles.slice(4, 7);
+  const shrunk = plainFiles.slice(7, 9);
+  const replaced = plainFiles.slice(9, 11);
+  const chowned = plainFiles[11];
+  for (const p of removed) await Deno.remove(p);
+  for (const p of grown) {
+    const f = await Deno.open(p, { append: true });
+    await f.write(new Uint8Array(70_000).fill(0x7a));
+    f.close();
+  }
+  for (const p of shrunk) await Deno.truncate(p, 1);
+  for (const p of replaced) {
+    await Deno.writeFile(`${p}.new`, new Uint8Array(12_345).fill(0x71));
+    await Deno.rename(`${p}.new`, p); // a new inode under the old path
+  }
+  await Deno.chown(chowned, 1002, 2001);
+  await Deno.mkdir(`${root}/fresh`);
+  const added = [`${root}/fresh/a.bin`, `${root}/fresh/b.bin`, `${root}/c.bin`];
+  for (const [i, p] of added.entries()) {
+    await Deno.writeFile(p, new Uint8Array(10_000 * (i + 1)).fill(0x62));
+  }
+  const r2 = await cli(["-o", `${tmp.path}/new.csv`, root]);
+  assertEquals(r2.code, 0, r2.stderr);
+  const after = await walkRef(root);
+
+  const d = await diff([`${tmp.path}/old.csv.zst`], [`${tmp.path}/new.csv`], { top: 1000 });
+  const inBefore = new Set(before.map((e) => e.path));
+  const inAfter = new Set(after.map((e) => e.path));
+  const addedRef = after.filter((e) => !inBefore.has(e.path));
+  const removedRef = before.filter((e) => !inAfter.has(e.path));
+  assertEquals(addedRef.map((e) => e.path).sort(), [`${root}/fresh`, ...added].sort());
+  assertEquals(removedRef.map((e) => e.path).sort(), [...removed].sort());
+
+  assertEquals(d.totals.added.entries, addedRef.length);
+  assertEquals(d.totals.added.allocatedBytes, sums(addedRef, after)[1]);
+  assertEquals(d.totals.removed.entries, removedRef.length);
+  assertEquals(d.totals.removed.apparentBytes, sums(removedRef, before)[0]);
+  assertEquals(d.totals.replaced.entries, replaced.length);
+  assertEquals(d.totals.replaced.apparentBytes, replaced.length * 12_345);
+  const grownBytes = grown.reduce((n, p) => n + at(after, p).size - at(before, p).size, 0);
+  assertEquals(d.totals.grown.apparentBytes, grownBytes);
+  assert(d.totals.grown.entries >= grown.length); // folders whose size grew count too
+  const shrunkBytes = shrunk.reduce((n, p) => n + at(after, p).size - at(before, p).size, 0);
+  assertEquals(d.totals.shrunk.apparentBytes, shrunkBytes);
+  assertEquals(d.totals.net.entries, after.length - before.length);
+  assertEquals(d.totals.net.allocatedBytes, sums(after)[1] - sums(before)[1]);
+
+  // per user: net = lstat's sums after minus before, for every uid
+  const b = perUid(before), a = perUid(after);
+  for (const u of d.users) {
+    const [ab0, al0] = b.get(u.id!) ?? [0, 0];
+    const [ab1, al1] = a.get(u.id!) ?? [0, 0];
+    assertEquals(
+      [u.net.apparentBytes, u.net.allocatedBytes],
+      [ab1 - ab0, al1 - al0],
+      `uid ${u.id}`,
+    );
+  }
+  const changedUids = new Set(
+    [...b.keys(), ...a.keys()].filter((k) => JSON.stringify(b.get(k)) !== JSON.stringify(a.get(k))),
+  );
+  for (const k of changedUids) assert(d.users.some((u) => u.id === k), `uid ${k} listed`);
+
+  // files lists
+  assertEquals(
+    d.newFiles.map((f) => f.path).sort(),
+    [...added, ...replaced].sort(),
+  );
+  assertEquals(
+    d.newFiles.filter((f) => f.status === "replaced").map((f) => f.path).sort(),
+    [...replaced].sort(),
+  );
+  assertEquals(
+    d.deletedFiles.map((f) => f.path).sort(),
+    [...removed, ...replaced].sort(),
+  );
+  const changed = new Set(d.changedFiles.map((f) => f.path));
+  for (const p of [...grown, ...shrunk]) assert(changed.has(p), p);
+  for (const f of d.changedFiles) {
+    assertEquals([f.oldSize, f.newSize], [at(before, f.path).size, at(after, f.path).size]);
+  }
+
+  // growing folders: the root's recursive change equals the whole tree's
+  const top = d.growingFolders.find((f) => f.path === root)!;
+  assertEquals(top.delta.allocatedBytes, sums(after)[1] - sums(before)[1]);
+  const fresh = d.growingFolders.find((f) => f.path === `${root}/fresh`)!;
+  assertEquals(fresh.old.entries, 0);
+  assertEquals(fresh.new.files, 2);
+  // the per-folder table at level 1 holds "fresh" with its bytes
+  const freshRow = d.folders.find((f) => f.key === `${root}/fresh`)!;
+  assertEquals(freshRow.added.entries, 3); // the folder and its two files
+  assertEquals(
+    freshRow.added.allocatedBytes,
+    sums(after.filter((e) => e.path.startsWith(`${root}/fresh`)), after)[1],
+  );
+
+  // the CLI prints the same as JSON
+  const r = await cli([
+    "diff",
+    "--json",
+    "--top",
+    "1000",
+    `${tmp.path}/old.csv.zst`,
+    `${tmp.path}/new.csv`,
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  const j = JSON.parse(new TextDecoder().decode(r.stdout));
+  assertEquals(j.totals, d.totals);
+  assertEquals(j.users, d.users);
+});

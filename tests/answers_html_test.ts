@@ -1,0 +1,236 @@
+/**
+ * `pwalk summary --html` and `pwalk diff --html` in a real browser: headless
+ * Chromium (Debian's `chromium`, installed by .ci/run) loads the page from
+ * a file with the network off, `--dump-dom` must show the SVG charts, and
+ * every number of the users, groups and totals tables must equal the
+ * `--json` output of the same run; a screenshot must hold the charts'
+ * colours (the PNG is decoded here: zlib through DecompressionStream, PNG
+ * row filters undone).
+ */
+import { assert, assertEquals } from "@std/assert";
+import { answersTree } from "./helpers/answers_tree.ts";
+import { cli } from "./helpers/run.ts";
+import { CHROMIUM, testNeeding } from "./helpers/system.ts";
+import { tempDir } from "./helpers/temp.ts";
+
+const NOW = 1_800_000_000;
+
+async function chromium(args: string[], profile: string): Promise<string> {
+  const r = await new Deno.Command("chromium", {
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      `--user-data-dir=${profile}`,
+      ...args,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(120_000),
+  }).output();
+  assert(r.success, new TextDecoder().decode(r.stderr));
+  return new TextDecoder().decode(r.stdout);
+}
+
+/** The data-v values of each row of table section `id` in a DOM dump. */
+function tableValues(dom: string, id: string): string[][] {
+  const sec = dom.match(new RegExp(`<section id="${id}">([\\s\\S]*?)</section>`));
+  assert(sec, `section ${id} in the page`);
+  const body = sec![1].slice(sec![1].indexOf("<tbody>"));
+  return [...body.matchAll(/<tr>([\s\S]*?)<\/tr>/g)].map((m) =>
+    [...m[1].matchAll(/data-v="([^"]*)"/g)].map((v) => v[1])
+  );
+}
+
+/** RGB pixels of a PNG (8-bit RGB or RGBA, not interlaced). */
+async function pngPixels(png: Uint8Array): Promise<{ w: number; h: number; rgb: Uint8Array }> {
+  const dv = new DataView(png.buffer, png.byteOffset, png.byteLength);
+  let o = 8, w = 0, h = 0, ch = 0;
+  const idat: Uint8Array[] = [];
+  while (o < png.length) {
+    const len = dv.getUint32(o);
+    const type = new TextDecoder().decode(png.subarray(o + 4, o + 8));
+    const data = png.subarray(o + 8, o + 8 + len);
+    if (type === "IHDR") {
+      w = dv.getUint32(o + 8);
+      h = dv.getUint32(o + 12);
+      assertEquals([data[8], data[12]], [8, 0], "8-bit, not interlaced");
+      ch = data[9] === 6 ? 4 : data[9] === 2 ? 3 : 0;
+      assert(ch, `colour type ${data[9]}`);
+    }
+    if (type === "IDAT") idat.push(data);
+    o += 12 + len;
+  }
+  const z = new Blob(idat as BlobPart[]).stream().pipeThrough(new DecompressionStream("deflate"));
+  const raw = new Uint8Array(await new Response(z).arrayBuffer());
+  const stride = w * ch;
+  const out = new Uint8Array(w * h * ch);
+  for (let y = 0; y < h; y++) {
+    const f = raw[y * (stride + 1)];
+    const src = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
+    const row = out.subarray(y * stride, (y + 1) * stride);
+    const up = y ? out.subarray((y - 1) * stride, y * stride) : new Uint8Array(stride);
+    for (let x = 0; x < stride; x++) {
+      const a = x >= ch ? row[x - ch] : 0, b = up[x], c = x >= ch ? up[x - ch] : 0;
+      let p = 0;
+      if (f === 1) p = a;
+      else if (f === 2) p = b;
+      else if (f === 3) p = (a + b) >> 1;
+      else if (f === 4) {
+        const pa = Math.abs(b - c), pb = Math.abs(a - c), pc = Math.abs(a + b - 2 * c);
+        p = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+      }
+      row[x] = (src[x] + p) & 255;
+    }
+  }
+  const rgb = new Uint8Array(w * h * 3);
+  for (let i = 0; i < w * h; i++) rgb.set(out.subarray(i * ch, i * ch + 3), i * 3);
+  return { w, h, rgb };
+}
+
+testNeeding([CHROMIUM], {
+  name: "summary --html in Chromium: SVG charts drawn, the tables' numbers equal --json",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`;
+    await Deno.mkdir(root);
+    await answersTree(root, {
+      seed: 3,
+      files: 300,
+      uids: [0, 1001, 1002],
+      gids: [0, 2001],
+      now: NOW,
+    });
+    const scan = `${tmp.path}/scan.csv.zst`;
+    assertEquals((await cli(["-o", scan, root])).code, 0);
+    const page = `${tmp.path}/page.html`;
+    const r = await cli([
+      "summary",
+      "--json",
+      "--html",
+      page,
+      "--now",
+      String(NOW),
+      "--top",
+      "50",
+      scan,
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    const json = JSON.parse(new TextDecoder().decode(r.stdout));
+    const html = await Deno.readTextFile(page);
+    assert(
+      !/https?:\/\//.test(html.replace(/xmlns(:xlink)?="http:\/\/www\.w3\.org\/[^"]*"/g, "")),
+      "no network reference",
+    );
+    assert(!/<script(?! type="application\/json")/.test(html), "no script to run");
+
+    const dom = await chromium(["--dump-dom", `file://${page}`], `${tmp.path}/profile1`);
+    for (
+      const id of [
+        "chart-folders",
+        "chart-users",
+        "chart-groups",
+        "chart-extensions",
+        "chart-sizes",
+        "chart-mtime",
+        "chart-atime",
+      ]
+    ) {
+      const sec = dom.match(new RegExp(`<section id="${id}">([\\s\\S]*?)</section>`));
+      assert(sec && /<svg[\s\S]*<path/.test(sec[1]), `${id}: an SVG chart with shapes`);
+    }
+    // the treemap names the root, the users chart each user
+    assert(dom.includes(root), "the treemap labels the root");
+    assertEquals(
+      tableValues(dom, "users").map((v) => v.map(Number)),
+      json.users.map((
+        u: Record<string, number>,
+      ) => [u.id, u.allocatedBytes, u.apparentBytes, u.entries, u.files]),
+    );
+    assertEquals(
+      tableValues(dom, "groups").map((v) => v.map(Number)),
+      json.groups.map((
+        u: Record<string, number>,
+      ) => [u.id, u.allocatedBytes, u.apparentBytes, u.entries, u.files]),
+    );
+    const t = json.totals;
+    assertEquals(tableValues(dom, "totals-table").map((v) => v.map(Number)), [[
+      t.entries,
+      t.files,
+      t.folders,
+      t.links,
+      t.other,
+      t.allocatedBytes,
+      t.apparentBytes,
+      json.userCount,
+      json.groupCount,
+    ]]);
+    assertEquals(
+      tableValues(dom, "folders").map((v) => v.map(Number)),
+      json.folders.map((
+        f: Record<string, number>,
+      ) => [f.level, f.allocatedBytes, f.apparentBytes, f.entries, f.files]),
+    );
+
+    const shot = `${tmp.path}/shot.png`;
+    await chromium(
+      ["--window-size=1200,1400", `--screenshot=${shot}`, `file://${page}`],
+      `${tmp.path}/profile2`,
+    );
+    const { w, h, rgb } = await pngPixels(await Deno.readFile(shot));
+    assertEquals([w, h], [1200, 1400]);
+    // ECharts' first palette colour (#5470c6 and the treemap's shades of it) fills the charts
+    let blue = 0, nonWhite = 0;
+    for (let i = 0; i < w * h; i++) {
+      const [R, G, B] = [rgb[i * 3], rgb[i * 3 + 1], rgb[i * 3 + 2]];
+      if (R < 245 || G < 245 || B < 245) nonWhite++;
+      if (B > 150 && B - R > 60 && B - G > 40) blue++;
+    }
+    assert(nonWhite > 20_000, `non-white pixels: ${nonWhite}`);
+    assert(blue > 5_000, `chart-coloured pixels: ${blue}`);
+  },
+});
+
+testNeeding([CHROMIUM], {
+  name: "diff --html in Chromium: charts drawn, per-user net equals --json",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`;
+    await Deno.mkdir(root);
+    await answersTree(root, { seed: 4, files: 120, uids: [0, 1001], gids: [0], now: NOW });
+    assertEquals((await cli(["-o", `${tmp.path}/a.csv`, root])).code, 0);
+    await Deno.writeFile(`${root}/new.bin`, new Uint8Array(300_000));
+    await Deno.chown(`${root}/new.bin`, 1001, 0);
+    assertEquals((await cli(["-o", `${tmp.path}/b.csv`, root])).code, 0);
+    const page = `${tmp.path}/diff.html`;
+    const r = await cli([
+      "diff",
+      "--json",
+      "--html",
+      page,
+      `${tmp.path}/a.csv`,
+      `${tmp.path}/b.csv`,
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    const json = JSON.parse(new TextDecoder().decode(r.stdout));
+    const dom = await chromium(["--dump-dom", `file://${page}`], `${tmp.path}/profile`);
+    for (const id of ["chart-users", "chart-groups", "chart-folders"]) {
+      const sec = dom.match(new RegExp(`<section id="${id}">([\\s\\S]*?)</section>`));
+      assert(sec && /<svg[\s\S]*<path/.test(sec[1]), `${id}: an SVG chart`);
+    }
+    assertEquals(
+      tableValues(dom, "users").map((v) => Number(v[0])),
+      json.users.map((u: { net: { allocatedBytes: number } }) => u.net.allocatedBytes),
+    );
+    assert(
+      json.users.some((u: { id: number; net: { apparentBytes: number } }) =>
+        u.id === 1001 && u.net.apparentBytes >= 300_000
+      ),
+    );
+  },
+});

@@ -1,0 +1,193 @@
+/**
+ * Scan input the answers commands must not get wrong, and their command
+ * line:
+ *
+ * - names that are not UTF-8 (files, and a folder with content below it):
+ *   no row is lost (counts and byte sums equal the independent reference
+ *   of tests/helpers/reference.ts, which reads the raw names through libc),
+ *   such names read with `\xNN` escapes, in summary, diff and Parquet;
+ * - bad usage: one line on stderr, status 2; a failure: status 1; nothing
+ *   half-written;
+ * - the module graph: `pwalk --version`, a report and mod.ts never load
+ *   DuckDB or ECharts (they are imported dynamically, only by these
+ *   commands), and the CLI's static graph does not even reach lib/answers/.
+ */
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { convert, diff, summarize } from "../mod.ts";
+import { referenceReport } from "./helpers/reference.ts";
+import { mkdirRaw, writeFileRaw } from "./helpers/libc.ts";
+import { bytes, join } from "./helpers/bytes.ts";
+import { closeLibc } from "./helpers/libc.ts";
+import { cli, deno, REPO } from "./helpers/run.ts";
+import { testNeeding, ZSTD } from "./helpers/system.ts";
+import { tempDir } from "./helpers/temp.ts";
+
+const strict = new TextDecoder("utf-8", { fatal: true });
+const isUtf8 = (b: Uint8Array) => {
+  try {
+    strict.decode(b);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+testNeeding([ZSTD], {
+  name: "names that are not UTF-8: every row kept, escaped as \\xNN, in summary, diff, Parquet",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`;
+    await Deno.mkdir(root);
+    const r = bytes(root);
+    writeFileRaw(
+      join(r, new Uint8Array([0x63, 0x61, 0x66, 0xe9, 0x2e, 0x74, 0x78, 0x74])),
+      bytes("x".repeat(5000)),
+    ); // caf\xe9.txt
+    writeFileRaw(join(r, new Uint8Array([0x80, 0x81, 0x9f])), bytes("y".repeat(9000)));
+    writeFileRaw(join(r, bytes("日本語.txt")), bytes("z".repeat(100)));
+    const bad = join(r, new Uint8Array([0x64, 0x69, 0x72, 0xff])); // dir\xff
+    mkdirRaw(bad);
+    mkdirRaw(join(bad, bytes("sub")));
+    for (let i = 0; i < 50; i++) {
+      writeFileRaw(join(join(bad, bytes("sub")), bytes(`f${i}.dat`)), bytes("q".repeat(3000)));
+    }
+    for (let i = 0; i < 20; i++) await Deno.writeTextFile(`${root}/ok${i}.txt`, "o".repeat(7000));
+    const scan = `${tmp.path}/scan.csv.zst`;
+    const res = await cli(["--header", "-o", scan, root]);
+    assertEquals(res.code, 0, res.stderr);
+    const ref = referenceReport(root);
+    closeLibc();
+    const rows = [...ref.rows.values()];
+    const nonUtf8 = rows.filter((x) => !isUtf8(x.path)).length;
+    assertEquals(nonUtf8, 2 + 1 + 1 + 50); // two files, the folder, its sub folder and 50 files
+
+    const s = await summarize([scan], { top: 1000, depth: 2 });
+    assertEquals(s.totals.entries, rows.length);
+    assertEquals(s.totals.nonUtf8Names, nonUtf8);
+    assertEquals(s.totals.apparentBytes, rows.reduce((n, x) => n + x.size, 0));
+    assertEquals(s.totals.allocatedBytes, rows.reduce((n, x) => n + x.blocks * 512, 0));
+    const badDir = s.folders.find((f) => f.path === `${root}/dir\\xff`)!;
+    assert(badDir, `dir\\xff in the folder view: ${s.folders.map((f) => f.path)}`);
+    const startsWith = (p: Uint8Array, pre: Uint8Array) =>
+      p.length >= pre.length && pre.every((b, i) => p[i] === b);
+    const self = rows.filter((x) => x.path.length === bad.length && startsWith(x.path, bad));
+    const under = rows.filter((x) => startsWith(x.path, join(bad, new Uint8Array())));
+    assertEquals(self.length, 1);
+    assertEquals(badDir.entries, under.length);
+    assertEquals(badDir.apparentBytes, [...self, ...under].reduce((n, x) => n + x.size, 0));
+    assert(s.largestFiles.some((f) => f.path === `${root}/\\x80\\x81\\x9f`), "escaped name");
+    assert(s.largestFiles.some((f) => f.path === `${root}/caf\\xe9.txt`));
+    assert(
+      s.largestFiles.some((f) => f.path === `${root}/日本語.txt`),
+      "UTF-8 names stay as they are",
+    );
+
+    // the same scan against itself: nothing changed
+    const same = await diff([scan], [scan]);
+    assertEquals(same.totals.unchanged.entries, rows.length);
+    assertEquals(
+      same.totals.added.entries + same.totals.removed.entries + same.totals.changed.entries,
+      0,
+    );
+
+    const pq = `${tmp.path}/scan.parquet`;
+    const c = await convert([scan], pq);
+    assertEquals([c.rows, c.nonUtf8Names], [rows.length, nonUtf8]);
+    const db = await DuckDBInstance.create(":memory:");
+    const con = await db.connect();
+    try {
+      const n = (await con.runAndReadAll(
+        `SELECT count(*) AS n, count(*) FILTER (filename LIKE '%\\x%') AS esc FROM '${pq}'`,
+      )).getRowObjectsJson()[0];
+      assertEquals([Number(n.n), Number(n.esc)], [rows.length, nonUtf8]);
+    } finally {
+      con.closeSync();
+      db.closeSync();
+    }
+  },
+});
+
+Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, nothing left", async (t) => {
+  await using tmp = await tempDir();
+  const good = `${tmp.path}/good.csv`;
+  await Deno.writeTextFile(
+    good,
+    '1,0,-1,"/t","",0,0,4096,1,8,2,"0040755",1,2,3,1,10\n2,1,0,"/t/a.txt","txt",0,0,10,1,8,1,"0100644",1,2,3,-1,0\n',
+  );
+  const cases: [string, string[], number, string][] = [
+    ["no scan", ["summary"], 2, "missing SCAN"],
+    ["missing file", ["summary", `${tmp.path}/nope.csv`], 2, "No such file"],
+    ["empty glob", ["summary", `${tmp.path}/x-*.csv.zst`], 2, "no file matches"],
+    ["bad --top", ["summary", "--top", "0", good], 2, "--top"],
+    ["unknown option", ["summary", "--bogus", good], 2, "unknown option"],
+    ["diff needs two", ["diff", good], 2, "OLD and NEW"],
+    ["convert: bad output name", ["convert", good, `${tmp.path}/out.txt`], 2, ".parquet"],
+  ];
+  for (const [what, args, code, text] of cases) {
+    await t.step(what, async () => {
+      const r = await cli(args);
+      assertEquals(r.code, code, r.stderr);
+      assertStringIncludes(r.stderr, text);
+      assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+    });
+  }
+  await t.step(
+    "a file that is not a pwalk scan: status 1, no output, no partial file",
+    async () => {
+      const junk = `${tmp.path}/junk.csv`;
+      await Deno.writeTextFile(junk, "this is,not\na scan\n");
+      const r = await cli(["convert", junk, `${tmp.path}/out.parquet`]);
+      assertEquals(r.code, 1, r.stderr);
+      assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+      const left = [...Deno.readDirSync(tmp.path)].map((e) => e.name).sort();
+      assertEquals(left, ["good.csv", "junk.csv"]);
+      const s = await cli(["summary", junk]);
+      assertEquals(s.code, 1, s.stderr);
+    },
+  );
+  await t.step("convert, then summary of its output", async () => {
+    const r = await cli(["convert", good, `${tmp.path}/g.parquet`]);
+    assertEquals(r.code, 0, r.stderr);
+    const s = await summarize([`${tmp.path}/g.parquet`]);
+    assertEquals([s.totals.entries, s.totals.apparentBytes], [2, 4106]);
+  });
+});
+
+/** Module specifiers of `deno info --json FILE`, and the static closure from FILE. */
+async function graph(file: string): Promise<{ all: string[]; static: Set<string> }> {
+  const r = await deno(["info", "--json", file]);
+  assertEquals(r.code, 0, r.stderr);
+  const info = JSON.parse(new TextDecoder().decode(r.stdout));
+  // deno-lint-ignore no-explicit-any
+  const mods = new Map<string, any>(info.modules.map((m: any) => [m.specifier, m]));
+  // (info.npmPackages lists every package of the lock file, reached or not)
+  const all = [...mods.keys()];
+  const seen = new Set<string>();
+  const todo = [info.roots[0]];
+  while (todo.length) {
+    const s = todo.pop()!;
+    if (seen.has(s)) continue;
+    seen.add(s);
+    for (const d of mods.get(s)?.dependencies ?? []) {
+      const to = d.code?.specifier;
+      if (to && !d.isDynamic) todo.push(to);
+    }
+  }
+  return { all, static: seen };
+}
+
+Deno.test("module graph: no DuckDB or ECharts in cli.ts's or mod.ts's graph; the CLI's static graph avoids lib/answers", async () => {
+  for (const f of ["cli.ts", "mod.ts"]) {
+    const g = await graph(`${REPO}/${f}`);
+    const heavy = g.all.filter((s) =>
+      /duckdb|echarts/i.test(s) && !s.endsWith("/lib/answers/duck.ts")
+    );
+    assertEquals(heavy, [], `${f} reaches ${heavy.join(", ")}`);
+  }
+  const cliGraph = await graph(`${REPO}/cli.ts`);
+  const answers = [...cliGraph.static].filter((s) => s.includes("/lib/answers/"));
+  assertEquals(answers, [], "a report loads the answers code statically");
+  // and the dynamic import is what the summary command uses
+  assert(cliGraph.all.some((s) => s.endsWith("/lib/answers/summary.ts")));
+});

@@ -1,0 +1,347 @@
+/**
+ * `pwalk summary` / summarize() against independent references, on a
+ * generated tree (tests/helpers/answers_tree.ts: several owners, real and
+ * sparse files, times over ten years, links, one hard-linked pair):
+ *
+ * - totals, per-user and per-group sums, extensions, size and age
+ *   histograms, busiest folders, largest files and cold data: recomputed
+ *   here from Deno.readDir + Deno.lstat;
+ * - recursive folder totals: `du --apparent-size -s -B1` and `du -s -B1` of
+ *   every folder of the folder view;
+ * - the same numbers from the scan with and without header, .csv.gz, a
+ *   folder of .csv.zst shards and a glob over them, and Parquet;
+ * - Parquet: DuckDB reads it back with the documented types and the same
+ *   rows as the CSV; converted back to .csv.zst it holds the same lines.
+ */
+import { assert, assertEquals } from "@std/assert";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { AGE_BUCKETS, convert, summarize, type Summary } from "../mod.ts";
+import { answersTree, du, type RefEntry, sums, walkRef } from "./helpers/answers_tree.ts";
+import { lineSet } from "./helpers/csv.ts";
+import { cli } from "./helpers/run.ts";
+import { testNeeding, ZSTD } from "./helpers/system.ts";
+import { tempDir } from "./helpers/temp.ts";
+
+const NOW = 1_800_000_000;
+const UIDS = [0, 1001, 1002, 1003];
+const GIDS = [0, 2001, 2002];
+
+/** A summary without what differs between equal inputs. */
+function numbers(s: Summary): Omit<Summary, "scans" | "elapsedSeconds"> {
+  const { scans: _s, elapsedSeconds: _e, ...rest } = s;
+  return rest;
+}
+
+let ALL: RefEntry[] = [];
+
+function amount(es: RefEntry[]) {
+  const [ab, al] = sums(es, ALL);
+  return {
+    allocatedBytes: al,
+    apparentBytes: ab,
+    entries: es.length,
+    files: es.filter((e) => e.kind === "f").length,
+  };
+}
+
+function groupBy<K>(es: RefEntry[], key: (e: RefEntry) => K): Map<K, RefEntry[]> {
+  const m = new Map<K, RefEntry[]>();
+  for (const e of es) m.set(key(e), [...(m.get(key(e)) ?? []), e]);
+  return m;
+}
+
+const extOf = (p: string) => {
+  const name = p.slice(p.lastIndexOf("/") + 1);
+  const i = name.lastIndexOf(".");
+  return i > 0 ? name.slice(i + 1) : "";
+};
+
+async function run(cmd: string, args: string[]): Promise<void> {
+  const r = await new Deno.Command(cmd, { args, stderr: "piped" }).output();
+  if (!r.success) {
+    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(r.stderr)}`);
+  }
+}
+
+testNeeding([ZSTD], {
+  name: "summary: every number against Deno.lstat and du, from CSV, shards, gzip and Parquet",
+  async fn(t) {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`;
+    await Deno.mkdir(root);
+    await answersTree(root, { seed: 11, files: 500, uids: UIDS, gids: GIDS, now: NOW });
+    const withHeader = `${tmp.path}/h.csv.zst`;
+    const plain = `${tmp.path}/n.csv`;
+    // A first listing sets the folders' atimes (relatime); later ones do not.
+    for (
+      const args of [["-o", `${tmp.path}/settle.csv`, root], ["--header", "-o", withHeader, root], [
+        "-o",
+        plain,
+        root,
+      ]]
+    ) {
+      const r = await cli(args);
+      assertEquals(r.code, 0, r.stderr);
+    }
+    await Deno.remove(`${tmp.path}/settle.csv`);
+    const ref = await walkRef(root);
+    ALL = ref;
+    const files = ref.filter((e) => e.kind === "f");
+    const s = await summarize([withHeader], { top: 100_000, depth: 3, now: NOW });
+
+    await t.step("totals", () => {
+      const [ab, al] = sums(ref);
+      assertEquals(s.totals, {
+        entries: ref.length,
+        files: files.length,
+        folders: ref.filter((e) => e.kind === "d").length,
+        links: ref.filter((e) => e.kind === "l").length,
+        other: 0,
+        apparentBytes: ab,
+        allocatedBytes: al,
+        hardLinkNames: 1,
+        errors: null,
+        nonUtf8Names: 0,
+      });
+      assertEquals(s.roots, [root]);
+      assert(al > 0 && ab > al, "real data and sparse files");
+    });
+
+    await t.step("users and groups (names from getent)", async () => {
+      for (
+        const [col, rows, count] of [["uid", s.users, s.userCount], [
+          "gid",
+          s.groups,
+          s.groupCount,
+        ]] as const
+      ) {
+        const want = groupBy(ref, (e) => e[col]);
+        assertEquals(count, want.size);
+        assertEquals(
+          new Map(rows.map((r) => [r.id, { ...r, name: undefined, id: undefined }])),
+          new Map(
+            [...want].map(([id, es]) => [id, { ...amount(es), name: undefined, id: undefined }]),
+          ),
+        );
+        const order = rows.map((r) => r.allocatedBytes);
+        assertEquals(order, [...order].sort((a, b) => b - a), "by allocated size");
+      }
+      const root = await new Deno.Command("getent", { args: ["passwd", "0"] }).output();
+      const name = new TextDecoder().decode(root.stdout).split(":")[0];
+      assertEquals(s.users.find((u) => u.id === 0)?.name, name || null);
+    });
+
+    await t.step("extensions, sizes and ages", () => {
+      const byExt = groupBy(files, (e) => extOf(e.path));
+      assertEquals(
+        new Map(s.extensions.map((x) => [x.ext, { ...x, ext: undefined }])),
+        new Map([...byExt].map(([x, es]) => [x, { ...amount(es), ext: undefined }])),
+      );
+      const bucket = (size: number) => {
+        if (size === 0) return 0;
+        let b = 1;
+        while (b * 2 <= size) b *= 2;
+        return b;
+      };
+      const bySize = groupBy(files, (e) => bucket(e.size));
+      assertEquals(
+        s.sizeHistogram.map((b) => [b.min, b.max, b.files, b.apparentBytes, b.allocatedBytes]),
+        [...bySize].sort((a, b) => a[0] - b[0]).map(([min, es]) => {
+          const a = amount(es);
+          return [min, min === 0 ? 1 : min * 2, a.files, a.apparentBytes, a.allocatedBytes];
+        }),
+      );
+      for (const [col, ages] of [["mtime", s.mtimeAges], ["atime", s.atimeAges]] as const) {
+        const want = AGE_BUCKETS.map(([label, lo, hi]) => {
+          const es = files.filter((e) => {
+            const age = NOW - e[col];
+            return age >= lo * 86400 && (hi === null || age < hi * 86400);
+          });
+          return { label, files: es.length, bytes: amount(es).allocatedBytes };
+        });
+        assertEquals(
+          ages.map((a) => ({ label: a.label, files: a.files, bytes: a.allocatedBytes })),
+          want,
+        );
+        assert(want.filter((w) => w.files > 0).length >= 5, "the tree spreads over the buckets");
+      }
+      const cold = groupBy(files.filter((e) => e.atime < NOW - 365 * 86400), (e) => e.uid);
+      assertEquals(
+        new Map(s.coldByUser.map((u) => [u.id, u.allocatedBytes])),
+        new Map([...cold].map(([id, es]) => [id, amount(es).allocatedBytes])),
+      );
+    });
+
+    await t.step("folders: recursive totals equal du's, every folder to depth 3", async () => {
+      const folders = ref.filter((e) => e.kind === "d" && e.depth + 1 <= 3);
+      assertEquals(s.folders.length, folders.length);
+      for (const f of s.folders) {
+        const [ab, al] = await du(f.path);
+        assertEquals([f.apparentBytes, f.allocatedBytes], [ab, al], f.path);
+        const below = ref.filter((e) => e.path.startsWith(f.path + "/"));
+        assertEquals(f.entries, below.length, f.path);
+        assertEquals(f.files, below.filter((e) => e.kind === "f").length, f.path);
+        assertEquals(
+          f.level,
+          f.path === root ? 0 : f.path.slice(root.length).split("/").length - 1,
+        );
+      }
+      // the tree for charts: each node's parent is in it
+      const seen = new Set(s.folderTree.map((f) => f.path));
+      for (const f of s.folderTree) assert(f.parent === null || seen.has(f.parent));
+    });
+
+    await t.step("busiest folders and largest files", async () => {
+      assertEquals(
+        new Map(s.busiestFolders.map((f) => [f.path, f.entries])),
+        new Map(ref.filter((e) => e.kind === "d").map((e) => [e.path, e.children])),
+      );
+      const sizes = files.map((e) => e.size).sort((a, b) => b - a);
+      assertEquals(s.largestFiles.map((f) => f.apparentBytes), sizes);
+      const big = s.largestFiles[0];
+      const st = await Deno.lstat(big.path);
+      assertEquals([big.apparentBytes, big.uid, big.mtime], [
+        st.size,
+        st.uid,
+        Math.floor(st.mtime!.getTime() / 1000),
+      ]);
+    });
+
+    const want = numbers(s);
+    await t.step("without header, .csv.gz, shard folder, glob: the same numbers", async () => {
+      assertEquals(numbers(await summarize([plain], { top: 100_000, depth: 3, now: NOW })), want);
+      await run("gzip", ["-k", plain]);
+      assertEquals(
+        numbers(await summarize([`${plain}.gz`], { top: 100_000, depth: 3, now: NOW })),
+        want,
+      );
+      const lines = (await Deno.readTextFile(plain)).split("\n").filter(Boolean);
+      const shards = `${tmp.path}/shards`;
+      await Deno.mkdir(shards);
+      const n = 3, per = Math.ceil(lines.length / n);
+      for (let i = 0; i < n; i++) {
+        const body = lines.slice(i * per, (i + 1) * per).join("\n") + "\n";
+        // shard 1 carries pwalk's header, the others do not
+        const text = i === 1 ? (await headerLine(withHeader)) + "\n" + body : body;
+        await Deno.writeTextFile(`${shards}/scan-${i}.csv`, text);
+        await run("zstd", ["-q", "--rm", `${shards}/scan-${i}.csv`]);
+      }
+      assertEquals(numbers(await summarize([shards], { top: 100_000, depth: 3, now: NOW })), want);
+      assertEquals(
+        numbers(
+          await summarize([`${shards}/scan-*.csv.zst`], { top: 100_000, depth: 3, now: NOW }),
+        ),
+        want,
+      );
+    });
+
+    await t.step(
+      "a small memory limit (DuckDB spills to its temp folder): the same numbers",
+      async () => {
+        const spill = `${tmp.path}/spill`;
+        await Deno.mkdir(spill);
+        const small = await summarize([withHeader], {
+          top: 100_000,
+          depth: 3,
+          now: NOW,
+          memoryLimit: "48MB",
+          tempDirectory: spill,
+          threads: 1,
+        });
+        assertEquals(numbers(small), want);
+        assertEquals([...Deno.readDirSync(spill)], [], "the spill folder is removed");
+      },
+    );
+
+    await t.step("Parquet: typed, the same rows, the same numbers, and back to CSV", async () => {
+      const pq = `${tmp.path}/scan.parquet`;
+      const c = await convert([withHeader], pq);
+      assertEquals(c.rows, ref.length);
+      assertEquals(numbers(await summarize([pq], { top: 100_000, depth: 3, now: NOW })), want);
+      const db = await DuckDBInstance.create(":memory:");
+      const con = await db.connect();
+      try {
+        const types = (await con.runAndReadAll(`DESCRIBE SELECT * FROM '${pq}'`))
+          .getRowObjectsJson()
+          .map((r) => [r.column_name, r.column_type]);
+        assertEquals(types, [
+          ["inode", "UBIGINT"],
+          ["parent-inode", "UBIGINT"],
+          ["directory-depth", "INTEGER"],
+          ["filename", "VARCHAR"],
+          ["fileExtension", "VARCHAR"],
+          ["UID", "UINTEGER"],
+          ["GID", "UINTEGER"],
+          ["st_size", "BIGINT"],
+          ["st_dev", "UBIGINT"],
+          ["st_blocks", "BIGINT"],
+          ["st_nlink", "UBIGINT"],
+          ["st_mode", "UINTEGER"],
+          ["st_atime", "BIGINT"],
+          ["st_mtime", "BIGINT"],
+          ["st_ctime", "BIGINT"],
+          ["pw_fcount", "BIGINT"],
+          ["pw_dirsum", "BIGINT"],
+        ]);
+        // every row, written here as pwalk's CSV line, equals the scan's lines
+        const rows = (await con.runAndReadAll(`SELECT * FROM '${pq}'`)).getRowsJS();
+        const q = (v: unknown) => `"${String(v).replaceAll('"', '""')}"`;
+        const lines = rows.map((r) =>
+          r.map((v, i) =>
+            i === 3 || i === 4
+              ? q(v)
+              : i === 11
+              ? `"0${Number(v).toString(8).padStart(6, "0")}"`
+              : String(v)
+          )
+            .join(",")
+        ).sort();
+        assertEquals(lines, lineSet(await Deno.readFile(plain)));
+      } finally {
+        con.closeSync();
+        db.closeSync();
+      }
+      // `pwalk -o scan.parquet ROOT`: the report straight to Parquet
+      const direct = `${tmp.path}/direct.parquet`;
+      const rep = await cli(["-o", direct, root]);
+      assertEquals(rep.code, 0, rep.stderr);
+      assertEquals(numbers(await summarize([direct], { top: 100_000, depth: 3, now: NOW })), want);
+      const back = `${tmp.path}/back.csv.zst`;
+      await convert([pq], back);
+      const unz = await new Deno.Command("zstd", { args: ["-dc", back], stdout: "piped" }).output();
+      const text = unz.stdout;
+      const nl = text.indexOf(0x0a);
+      assertEquals(new TextDecoder().decode(text.subarray(0, nl)), await headerLine(withHeader));
+      assertEquals(lineSet(text.subarray(nl + 1)), lineSet(await Deno.readFile(plain)));
+    });
+
+    await t.step("CLI --json prints what summarize() returns", async () => {
+      const r = await cli([
+        "summary",
+        "--json",
+        "--top",
+        "100000",
+        "--depth",
+        "3",
+        "--now",
+        String(NOW),
+        withHeader,
+      ]);
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(numbers(JSON.parse(new TextDecoder().decode(r.stdout))), want);
+      const text = await cli(["summary", "--top", "3", "--now", String(NOW), withHeader], {
+        env: { COLUMNS: "80" },
+      });
+      assertEquals(text.code, 0, text.stderr);
+      const out = new TextDecoder().decode(text.stdout);
+      for (const l of out.split("\n")) assert([...l].length <= 80, `wider than 80: ${l}`);
+      assert(out.includes("Cold data"), out);
+    });
+  },
+});
+
+async function headerLine(zst: string): Promise<string> {
+  const r = await new Deno.Command("zstd", { args: ["-dc", zst], stdout: "piped" }).output();
+  const t = r.stdout;
+  return new TextDecoder().decode(t.subarray(0, t.indexOf(0x0a)));
+}
