@@ -44,8 +44,11 @@ export interface CommonOptions {
    * neither listed nor entered; 0 (the default) means unlimited.
    */
   maxDepth?: number;
-  /** Full folder paths to skip, with everything below them (pwalk `--exclude`). */
-  exclude?: string[];
+  /**
+   * Full folder paths to skip, with everything below them (pwalk
+   * `--exclude`); bytes for paths that are not UTF-8.
+   */
+  exclude?: (string | Uint8Array)[];
   /** Stay on the root's file system (pwalk `-x`). Default false. */
   oneFileSystem?: boolean;
   /**
@@ -77,6 +80,13 @@ export function normaliseFolder(p: string): string {
   return p.length > 1 ? p.replace(/\/+$/, "") || "/" : p;
 }
 
+/** {@link normaliseFolder} for a path in bytes. */
+export function normaliseFolderBytes(p: Uint8Array): Uint8Array {
+  let n = p.length;
+  while (n > 1 && p[n - 1] === 0x2f) n--;
+  return p.subarray(0, n);
+}
+
 /** The native options for the common fields, validated. */
 export function commonNative(root: string, o: CommonOptions): NativeOption[] {
   if (typeof root !== "string" || root.length === 0) {
@@ -89,7 +99,9 @@ export function commonNative(root: string, o: CommonOptions): NativeOption[] {
     out.push([Opt.MAXDEPTH, checkInt("maxDepth", o.maxDepth, 0, 2 ** 31 - 1)]);
   }
   if (o.oneFileSystem) out.push([Opt.ONE_FS, 1]);
-  for (const e of o.exclude ?? []) out.push([Opt.EXCLUDE, normaliseFolder(e)]);
+  for (const e of o.exclude ?? []) {
+    out.push([Opt.EXCLUDE, typeof e === "string" ? normaliseFolder(e) : normaliseFolderBytes(e)]);
+  }
   for (const f of o.frontier ?? []) {
     const head = new TextEncoder().encode(`${f.dev} ${f.ino} ${f.parentIno} ${f.depth} `);
     const path = typeof f.path === "string" ? new TextEncoder().encode(f.path) : f.path;

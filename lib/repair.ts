@@ -142,8 +142,11 @@ function basename(p: string): string {
  * root as given, then names). Also accept other spellings of the same
  * folder (absolute for a relative root, through a linked root, ...).
  */
-function mapExcludes(root: string, exclude: string[] | undefined): string[] {
-  const out: string[] = [];
+function mapExcludes(
+  root: string,
+  exclude: (string | Uint8Array)[] | undefined,
+): (string | Uint8Array)[] {
+  const out: (string | Uint8Array)[] = [];
   let realRoot: string | undefined;
   try {
     realRoot = Deno.realPathSync(root);
@@ -152,6 +155,10 @@ function mapExcludes(root: string, exclude: string[] | undefined): string[] {
   }
   const given = normaliseFolder(root);
   for (const e of exclude ?? []) {
+    if (typeof e !== "string") { // bytes (not UTF-8): taken as the walk spells them
+      out.push(e);
+      continue;
+    }
     const n = normaliseFolder(e);
     out.push(n);
     if (!realRoot) continue;
