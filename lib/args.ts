@@ -58,3 +58,35 @@ export function eprint(s: string): void {
     // stderr closed
   }
 }
+
+/** The folders an `--exclude FILE` lists (one full path a line), normalised as the walker builds paths. */
+export async function readExcludeFile(path: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw new UsageError(`--exclude ${path}: ${(e as Error).message}`);
+  }
+  return text.split(/\r?\n/).filter((l) => l.length > 0).map((l) =>
+    l.length > 1 ? l.replace(/\/+$/, "") || "/" : l
+  );
+}
+
+/**
+ * Run a command's body and turn what it throws into an exit status: a
+ * {@link UsageError} or a missing root is 2, anything else 1, each with
+ * one line on stderr.
+ */
+export async function exitStatus(body: () => Promise<number>, prefix = "pwalk"): Promise<number> {
+  try {
+    return await body();
+  } catch (e) {
+    if (e instanceof UsageError) {
+      eprint(`${prefix}: ${e.message}`);
+      return 2;
+    }
+    const msg = e instanceof Error ? e.message : String(e);
+    eprint(msg.startsWith("pwalk") ? msg : `${prefix}: ${msg}`);
+    return e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory ? 2 : 1;
+  }
+}

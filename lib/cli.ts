@@ -15,10 +15,13 @@
 import { parseArgs } from "npm:deno-std@1.4.0/cli/parse_args.js";
 import { report } from "./report.ts";
 import { chownMain, repairMain } from "./cli_repair.ts";
+import { main as planMain } from "./cli/plan.ts";
+import { main as reportShardMain } from "./cli/report_shard.ts";
+import { main as slurmMain } from "./cli/slurm.ts";
+import { main as statusMain } from "./cli/status.ts";
 import { formatBytes, ProgressLine } from "./progress.ts";
 import { ensureNative, nativeVersion } from "./ffi.ts";
-import { normaliseFolder } from "./options.ts";
-import { eprint, intArg, isTerminal, unknownOptions, UsageError } from "./args.ts";
+import { eprint, intArg, isTerminal, readExcludeFile, unknownOptions, UsageError } from "./args.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
 const n = (x: number) => x.toLocaleString("en-US");
@@ -39,6 +42,13 @@ Usage:
                                        a dry run unless --apply. With --apply a
                                        journal goes to $XDG_STATE_HOME/pwalk/
                                        (~/.local/state/pwalk/) or --journal FILE
+  pwalk plan ROOT --shards N -o PLAN   split a scan into shards (pwalk plan --help)
+  pwalk report --plan PLAN --shard I -o FILE
+                                       run shard I of a plan (anywhere)
+  pwalk slurm ROOT --shards N --out DIR
+                                       plan and submit a Slurm job array
+                                       (pwalk slurm --help; --resume DIR)
+  pwalk status DIR                     which shards of a scan folder are done
 
 Report options (pwalk's):
   --header               print the CSV header line first
@@ -65,16 +75,6 @@ and the walk goes on. Exit status: 0 done, 1 failed, 2 bad usage,
 130 interrupted.
 `;
 
-async function readExcludeFile(path: string): Promise<string[]> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    throw new UsageError(`--exclude ${path}: ${(e as Error).message}`);
-  }
-  return text.split(/\r?\n/).filter((l) => l.length > 0).map(normaliseFolder);
-}
-
 /** Run the command line; resolves to the exit status. */
 export async function main(argv: string[]): Promise<number> {
   try {
@@ -96,8 +96,12 @@ export async function main(argv: string[]): Promise<number> {
 async function run(argv: string[]): Promise<number> {
   const args = [...argv];
   if (args[0] === "repair") return repairMain(args.slice(1));
+  if (args[0] === "plan") return planMain(args.slice(1));
+  if (args[0] === "slurm") return slurmMain(args.slice(1));
+  if (args[0] === "status") return statusMain(args.slice(1));
   if (args.some((a) => /^--chown_(from|to)(=|$)/.test(a))) return chownMain(args);
   if (args[0] === "report") args.shift();
+  if (args.some((a) => a === "--plan" || a.startsWith("--plan="))) return reportShardMain(args);
   const unknown = unknownOptions();
   const flags = parseArgs(args, {
     string: ["depth", "exclude", "maxthreads", "threads", "output", "level"],
