@@ -254,7 +254,7 @@ export async function planShards(root: string, options: PlanOptions): Promise<Sh
     id,
     children: undefined,
     seen: 1,
-    estimate: 1,
+    estimate: scan?.get(relOf(path)) ?? 1,
     dead: false,
     leaf: false,
   });

@@ -14,10 +14,15 @@
  * @module
  */
 import { byteKey } from "./paths.ts";
+import { zstdChunks } from "./zstd.ts";
 
 /** Recursive row counts of a previous scan, by path relative to its root. */
 export interface ScanCounts {
-  /** Rows below (and including) the folder at `rel` ("" is the root), or undefined. */
+  /**
+   * Rows below (and including) the folder at `rel` ("" is the root), or
+   * undefined. (Bytes below 32 are dropped from `rel` first, as the scan
+   * printed the names.)
+   */
   get(rel: Uint8Array): number | undefined;
   /** Folder levels below the root kept (deeper folders are not known). */
   readonly levels: number;
@@ -62,21 +67,8 @@ async function* chunks(path: string): AsyncGenerator<Uint8Array> {
       yield buf.subarray(0, n);
     }
   }
-  // node:zlib only here: loading it costs every other command nothing.
-  const zlib = await import("node:zlib");
-  const fs = await import("node:fs");
-  const z = fs.createReadStream(path).pipe(zlib.createZstdDecompress());
-  const failed = new Promise<never>((_, reject) => {
-    z.on("error", reject);
-  });
-  failed.catch(() => {});
-  const it = z[Symbol.asyncIterator]();
-  for (;;) {
-    const r = await Promise.race([it.next(), failed]);
-    if (r.done) return;
-    const b = r.value as Uint8Array;
-    yield new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-  }
+  const f = await Deno.open(path);
+  yield* zstdChunks(f.readable); // (the stream closes the file)
 }
 
 function parseInt10(b: Uint8Array, s: number, e: number): number {
@@ -248,6 +240,8 @@ export async function readScanCounts(
   };
   return {
     get(rel: Uint8Array): number | undefined {
+      // the scan printed names without their bytes below 32
+      if (rel.some((c) => c < 32)) rel = rel.filter((c) => c >= 32);
       const k = depthOf(rel);
       if (k > maxLevel || k >= levels.length) return undefined;
       const v = levels[k].get(byteKey(rel));
