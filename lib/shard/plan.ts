@@ -354,7 +354,11 @@ export async function planShards(root: string, options: PlanOptions): Promise<Sh
       await list(best);
       if (!scan) best.estimate = settle(best);
     }
-    if (best.dead || best.error || best.children!.every((c) => c.dead)) {
+    if (best.dead) {
+      cands.delete(best.key); // gone, or not a folder a whole run would walk
+      continue;
+    }
+    if (best.error || best.children!.every((c) => c.dead)) {
       best.leaf = true; // nothing to split it into (--depth, or no folders)
       continue;
     }
