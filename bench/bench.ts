@@ -519,6 +519,16 @@ function sweepRows(c: Ctx, threads: number[], yardstick: Row, pauseMs = 0): Row[
   ];
 }
 
+/** For --shards: each sharded run's wall time against the one process's. */
+function shardNotes(ms: Measured[]): string[] {
+  const one = ms.find((m) => m.row.name === "report-zst-default");
+  if (!one?.walls.length) return [];
+  return ms.filter((m) => m.row.name.startsWith("shards-") && m.walls.length).map((m) =>
+    `- ${m.row.name}: ${(median(m.walls) / median(one.walls)).toFixed(2)}x the wall time of ` +
+    `one process (${(median(one.walls) / median(m.walls)).toFixed(2)}x as fast)`
+  );
+}
+
 /**
  * A sharded scan run here: `pwalk plan` and then N `pwalk report --plan
  * --shard I` processes at once (one command for peakrss: its wall time is
@@ -527,18 +537,6 @@ function sweepRows(c: Ctx, threads: number[], yardstick: Row, pauseMs = 0): Row[
  * the plan alone.
  */
 function shardRows(c: Ctx, counts: number[], pauseMs: number): Row[] {
-  const sharded = `set -e
-deno=$1 root=$2 tree=$3 n=$4 out=$5
-rm -rf "$out"; mkdir -p "$out"
-"$deno" run -A "$root/cli.ts" plan "$tree" --shards "$n" -o "$out/plan.json" 2>/dev/null
-i=0 pids=""
-while [ "$i" -lt "$n" ]; do
-  "$deno" run -A "$root/cli.ts" report --plan "$out/plan.json" --shard "$i" -o "$out/scan-$i.csv.zst" &
-  pids="$pids $!" i=$((i + 1))
-done
-fail=0
-for p in $pids; do wait "$p" || fail=1; done
-exit $fail`;
   const max = Math.max(...counts);
   return [
     {
@@ -558,10 +556,16 @@ exit $fail`;
     ...counts.map((n): Row => ({
       name: `shards-${n}`,
       label: `pwalk plan --shards ${n}, then ${n} shard processes at once, default settings`,
-      stages: [["sh", "-c", sharded, "sh", DENO, ROOT, c.tree, String(n), `${OUT}/shards-${n}`]],
+      stages: [[
+        "sh",
+        `${ROOT}/bench/shards.sh`,
+        DENO,
+        ROOT,
+        c.tree,
+        String(n),
+        `${OUT}/shards-${n}`,
+      ]],
       output: `${OUT}/shards-${n}/scan-0.csv.zst`,
-      maxRatio: n > 1 ? 1 : undefined,
-      ratioOf: "report-zst-default",
       pauseMs,
     })),
   ];
@@ -769,6 +773,7 @@ async function main(): Promise<number> {
         "",
         table(ms, "limitwalk-32"),
         "",
+        ...shardNotes(ms),
       ].join("\n");
     });
   } else {
@@ -800,6 +805,7 @@ async function main(): Promise<number> {
       table(ms, "limitwalk-2"),
       "",
       ...ms.filter((m) => m.info).map((m) => `- ${m.row.name}: ${m.info}`),
+      ...shardNotes(ms),
       ...noiseNote(ms),
       ...(zstd ? [] : ["- zstd not on PATH: no find-zstd row"]),
       ...(changed.length
