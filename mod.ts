@@ -79,6 +79,7 @@ export {
   type ShardRunOptions,
   type ShardSummary,
 } from "./lib/shard/run.ts";
+export type { JsonPath } from "./lib/shard/paths.ts";
 export {
   readScanCounts,
   type ScanCountOptions,
