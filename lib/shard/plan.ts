@@ -430,14 +430,36 @@ export function shardFolders(
   }));
 }
 
-/** A plan file that is not a plan (or not one this version understands). */
+/**
+ * A plan file that is not a plan (or not one this version understands).
+ *
+ * @example
+ * ```ts ignore
+ * import { PlanError, readPlan } from "jsr:@pwalk/cli";
+ * try {
+ *   await readPlan("plan.json");
+ * } catch (e) {
+ *   if (e instanceof PlanError) console.error(e.message);
+ * }
+ * ```
+ */
 export class PlanError extends Error {}
 
 function isInt(v: unknown, min = 0): v is number {
   return typeof v === "number" && Number.isInteger(v) && v >= min;
 }
 
-/** Check that a parsed JSON value is a plan; returns it typed. */
+/**
+ * Check that a parsed JSON value is a plan; returns it typed.
+ *
+ * @example
+ * ```ts ignore
+ * import { checkPlan } from "jsr:@pwalk/cli";
+ * const plan = checkPlan(JSON.parse(await (await fetch(url)).text()), url);
+ * ```
+ *
+ * @throws {PlanError} when it is not one
+ */
 export function checkPlan(v: unknown, where = "plan"): ShardPlan {
   const bad = (why: string): never => {
     throw new PlanError(`${where}: not a pwalk shard plan (${why})`);

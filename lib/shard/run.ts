@@ -108,7 +108,20 @@ export interface ShardSummary {
   elapsedMs: number;
 }
 
-/** The root of a plan is not the folder it was when planned. */
+/**
+ * The root of a plan is not the folder it was when planned (another device
+ * or inode): the shard refuses to run.
+ *
+ * @example
+ * ```ts ignore
+ * import { PlanMismatchError, readPlan, runShard } from "jsr:@pwalk/cli";
+ * try {
+ *   await runShard(await readPlan("plan.json"), 0, { output: "scan-0.csv.zst" });
+ * } catch (e) {
+ *   if (e instanceof PlanMismatchError) console.error("make a new plan:", e.message);
+ * }
+ * ```
+ */
 export class PlanMismatchError extends Error {}
 
 /**
@@ -130,7 +143,14 @@ export function recordPath(output: string): string {
 /** An empty zstd frame: what a shard with nothing to write leaves in a .zst output. */
 const EMPTY_ZSTD = new Uint8Array([0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x00, 0x01, 0x00, 0x00]);
 
-/** SHA-256 of a file, hex, streamed. */
+/**
+ * SHA-256 of a file, hex, streamed (what completion records hold).
+ *
+ * @example
+ * ```ts ignore
+ * console.log(await sha256File("scan-0.csv.zst"));
+ * ```
+ */
 export async function sha256File(path: string): Promise<string> {
   const { createHash } = await import("node:crypto"); // loaded only by the shard commands
   const h = createHash("sha256");
@@ -184,6 +204,12 @@ function slurmInfo(): ShardRecord["slurm"] {
 /**
  * Check that the plan's root is still the folder it was: same device and
  * inode. Throws {@link PlanMismatchError} otherwise.
+ *
+ * @example
+ * ```ts ignore
+ * import { checkPlanRoot, readPlan } from "jsr:@pwalk/cli";
+ * await checkPlanRoot(await readPlan("plan.json")); // throws when /data was replaced
+ * ```
  */
 export async function checkPlanRoot(plan: ShardPlan): Promise<void> {
   const root = plan.root.path;

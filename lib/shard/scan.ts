@@ -42,7 +42,15 @@ export interface ScanCountOptions {
 
 const NL = 0x0a, COMMA = 0x2c, QUOTE = 0x22, SLASH = 0x2f, MINUS = 0x2d;
 
-/** The scan files a --from argument names: the file, or a folder's *.csv / *.csv.zst. */
+/**
+ * The scan files a --from argument names: the file, or a folder's *.csv / *.csv.zst.
+ *
+ * @example
+ * ```ts ignore
+ * import { readScanCounts, scanFiles } from "jsr:@pwalk/cli";
+ * const counts = await readScanCounts(await scanFiles("/scratch/last-scan"));
+ * ```
+ */
 export async function scanFiles(from: string): Promise<string[]> {
   const st = await Deno.stat(from);
   if (!st.isDirectory) return [from];

@@ -35,7 +35,15 @@ export function pwalkCommand(): string[] {
   return [exe, "run", "-A", cli.protocol === "file:" ? decodeURIComponent(cli.pathname) : cli.href];
 }
 
-/** A word for a POSIX shell, single-quoted when it needs to be. */
+/**
+ * A word for a POSIX shell, single-quoted when it needs to be.
+ *
+ * @example
+ * ```ts ignore
+ * import { shellQuote } from "jsr:@pwalk/cli";
+ * shellQuote("/scratch/my scan"); // "'/scratch/my scan'"
+ * ```
+ */
 export function shellQuote(s: string): string {
   return /^[A-Za-z0-9_./:=@%+,-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
 }
@@ -145,6 +153,13 @@ export interface Submitted {
 /**
  * Submit shards of a scan folder (its job.sbatch) as one array job, and
  * record it in slurm.json. With `dryRun`, only say what would be run.
+ *
+ * @example
+ * ```ts ignore
+ * import { submitShards } from "jsr:@pwalk/cli";
+ * const s = await submitShards("/scratch/scan", [2, 5], { sbatch: ["--time=2:00:00"] });
+ * console.log(s.jobId, s.command.join(" "));
+ * ```
  */
 export async function submitShards(
   dir: string,
@@ -190,7 +205,19 @@ export async function submitShards(
   return { command, jobId, shards };
 }
 
-/** The scan folder cannot take a new scan: it holds a plan already, or it is inside the root. */
+/**
+ * The scan folder cannot take a new scan: it holds a plan already, or it is inside the root.
+ *
+ * @example
+ * ```ts ignore
+ * import { ScanFolderError, slurmScan } from "jsr:@pwalk/cli";
+ * try {
+ *   await slurmScan("/data", { shards: 8, out: "/data/scan" });
+ * } catch (e) {
+ *   if (e instanceof ScanFolderError) console.error(e.message); // inside the root
+ * }
+ * ```
+ */
 export class ScanFolderError extends Error {}
 
 /** Options of {@link slurmScan}. */

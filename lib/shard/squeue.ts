@@ -18,12 +18,28 @@ export interface Submission {
   sbatch: string[];
 }
 
-/** The Slurm job name of a plan's tasks: `pwalk-` and the plan id's first 8 characters. */
+/**
+ * The Slurm job name of a plan's tasks: `pwalk-` and the plan id's first 8 characters.
+ *
+ * @example
+ * ```ts ignore
+ * import { jobName, readPlan } from "jsr:@pwalk/cli";
+ * console.log(jobName(await readPlan("scan/plan.json"))); // e.g. "pwalk-0baa1cb3"
+ * ```
+ */
 export function jobName(plan: ShardPlan): string {
   return `pwalk-${plan.id.slice(0, 8)}`;
 }
 
-/** The submissions recorded in a scan folder's slurm.json (none when it has none). */
+/**
+ * The submissions recorded in a scan folder's slurm.json (none when it has none).
+ *
+ * @example
+ * ```ts ignore
+ * import { readSubmissions } from "jsr:@pwalk/cli";
+ * for (const s of await readSubmissions("scan")) console.log(s.jobId, s.array);
+ * ```
+ */
 export async function readSubmissions(dir: string): Promise<Submission[]> {
   try {
     const v = JSON.parse(await Deno.readTextFile(`${dir}/slurm.json`));
@@ -36,6 +52,12 @@ export async function readSubmissions(dir: string): Promise<Submission[]> {
 /**
  * The array tasks of a job name that Slurm still holds (pending, running,
  * ...), by task index, from `squeue -r`; null when squeue cannot be asked.
+ *
+ * @example
+ * ```ts ignore
+ * import { queuedTasks } from "jsr:@pwalk/cli";
+ * const q = await queuedTasks("pwalk-0baa1cb3"); // Map { 2 => "RUNNING", 3 => "PENDING" }
+ * ```
  */
 export async function queuedTasks(name: string): Promise<Map<number, string> | null> {
   let out: Deno.CommandOutput;

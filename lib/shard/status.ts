@@ -70,7 +70,16 @@ async function lastLine(path: string): Promise<string> {
   }
 }
 
-/** A completion record, read and checked; null when it is not one. */
+/**
+ * A completion record, read and checked; null when it is not one.
+ *
+ * @example
+ * ```ts ignore
+ * import { readRecord } from "jsr:@pwalk/cli";
+ * const r = await readRecord("scan/scan-3.done.json");
+ * if (r) console.log(`shard ${r.shard}: ${r.rows} rows on ${r.host}`);
+ * ```
+ */
 export async function readRecord(path: string): Promise<ShardRecord | null> {
   try {
     const r = JSON.parse(await Deno.readTextFile(path)) as ShardRecord;
