@@ -109,6 +109,7 @@ export {
   type SlurmScanOptions,
   slurmScript,
   type Submission,
+  type SubmitOptions,
   submitShards,
   type Submitted,
 } from "./lib/shard/slurm.ts";

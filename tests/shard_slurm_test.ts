@@ -38,7 +38,9 @@ testNeeding([...SLURM_NEEDS, ZSTD], {
     // shard 2 cannot put its output in place: it fails
     await Deno.mkdir(`${dir}/scan-2.csv.zst`, { recursive: true });
 
-    const sub = await cli(["slurm", root, "--shards", "4", "--out", dir], { env });
+    const sub = await cli(["slurm", root, "--shards", "4", "--out", dir, "--max-running", "3"], {
+      env,
+    });
     assertEquals(sub.code, 0, sub.stderr);
     const job = sub.text.trim();
     assertMatch(job, /^\d+$/);
@@ -79,6 +81,7 @@ testNeeding([...SLURM_NEEDS, ZSTD], {
         ...(await submissions())[0],
         jobId: job,
         array: "0-3",
+        maxRunning: 3,
       }]);
     });
 

@@ -17,7 +17,7 @@ export const HELP = `pwalk slurm: scan ROOT as a Slurm job array, one task per s
 
 Usage:
   pwalk slurm ROOT --shards N --out DIR [options]
-  pwalk slurm --resume DIR [--sbatch ARG]... [--dry-run]
+  pwalk slurm --resume DIR [--sbatch ARG]... [--max-running K] [--dry-run]
 
 Plans the scan (DIR/plan.json, as pwalk plan does), writes the batch script
 DIR/job.sbatch (each array task runs pwalk report --plan DIR/plan.json
@@ -37,6 +37,10 @@ Options:
                          --sbatch=--partition=scan --sbatch='--time=8:00:00'
                          (#SBATCH lines in the script; with --resume, given to
                          sbatch for the resubmitted tasks only)
+  --max-running K        at most K shards at once (--array=0-(N-1)%K): with
+                         several times more shards than K, Slurm starts the
+                         next shard as one ends, evening out unequal shards
+                         (--resume keeps the last K unless given another)
   --threads N            worker threads per task (default: the walker's own:
                          one reader per allocated CPU, more while waiting)
   --level N              zstd level of the outputs (default 1)
@@ -81,7 +85,7 @@ export function main(args: string[]): Promise<number> {
     const { rest, sbatch } = takeSbatch(args);
     const unknown = unknownOptions();
     const flags = parseArgs(rest, {
-      string: [...PLAN_STRINGS, "out", "resume", "threads", "level"],
+      string: [...PLAN_STRINGS, "out", "resume", "threads", "level", "max-running"],
       boolean: [...PLAN_BOOLEANS, "dry-run", "help"],
       collect: ["exclude", "from"],
       alias: { h: "help" },
@@ -93,11 +97,13 @@ export function main(args: string[]): Promise<number> {
       return 0;
     }
     const dryRun = !!flags["dry-run"];
+    const maxRunning = intArg("max-running", flags["max-running"], 1, 1_000_000);
     if (flags.resume !== undefined) {
       const dir = flags.resume as string;
       if (!dir) throw new UsageError("--resume needs the scan folder");
       const extra = Object.keys(flags).filter((k) =>
-        k !== "_" && !["resume", "dry-run", "help"].includes(k) && flags[k] !== undefined &&
+        k !== "_" && !["resume", "dry-run", "help", "max-running"].includes(k) &&
+        flags[k] !== undefined &&
         flags[k] !== false && !(Array.isArray(flags[k]) && flags[k].length === 0)
       );
       if (extra.length || flags._.length) {
@@ -114,7 +120,7 @@ export function main(args: string[]): Promise<number> {
       }
       let r;
       try {
-        r = await resumeScan(dir, { sbatch, dryRun });
+        r = await resumeScan(dir, { sbatch, dryRun, maxRunning });
       } catch (e) {
         if (e instanceof PlanError) throw new UsageError(e.message);
         throw e;
@@ -145,7 +151,15 @@ export function main(args: string[]): Promise<number> {
     const level = intArg("level", flags.level, 0, 19);
     let s;
     try {
-      s = await slurmScan(root, { ...options, out, sbatch, threads, level, dryRun });
+      s = await slurmScan(root, {
+        ...options,
+        out,
+        sbatch,
+        threads,
+        level,
+        dryRun,
+        maxRunning,
+      });
     } catch (e) {
       if (e instanceof ScanFolderError) throw new UsageError(e.message);
       throw e;

@@ -57,7 +57,8 @@ export interface PlanOptions extends PlanReportOptions {
   minFolders?: number;
   /**
    * The planner lists at most this many folders (more only to list all of
-   * the root's folders). Default max(64 x shards, 4 x minFolders, 1024).
+   * the root's folders). Default 1024 x shards, at least 16,384 and 4 x
+   * minFolders, at most 131,072 (what the planner keeps in memory grows with it).
    */
   maxListed?: number;
   /**
@@ -193,7 +194,8 @@ function ahead(a: Node, b: Node): boolean {
  * folders, until the frontier holds `minFolders` folders and none of them
  * alone is more than half a shard's share; then give each shard folders,
  * biggest first, always to the least loaded shard (shard 0 starts with the
- * rows above the frontier). Deterministic for a given tree: ties go by
+ * rows above the frontier; shards 1.. are then numbered biggest first).
+ * Deterministic for a given tree: ties go by
  * path bytes and shard number.
  *
  * @example Plan 8 shards and run shard 3 here
@@ -215,7 +217,7 @@ export async function planShards(root: string, options: PlanOptions): Promise<Sh
   const minFolders = checkInt("minFolders", options.minFolders ?? 16 * shards, 1, 1e9);
   const maxListed = checkInt(
     "maxListed",
-    options.maxListed ?? Math.max(64 * shards, 4 * minFolders, 1024),
+    options.maxListed ?? Math.max(Math.min(1024 * shards, 131072), 4 * minFolders, 16384),
     1,
     1e9,
   );
@@ -362,6 +364,14 @@ export async function planShards(root: string, options: PlanOptions): Promise<Sh
       best.leaf = true; // nothing to split it into (--depth, or no folders)
       continue;
     }
+    // Its own entries would join the rows above the frontier (shard 0's):
+    // split it only while those stay within a shard's share, or when it is
+    // so big that it alone outweighs them twice.
+    const own = 1 + (best.count ?? 0) - best.children!.filter((c) => !c.dead).length;
+    if (top + own > Math.max(sum / shards, best.estimate / 2)) {
+      best.leaf = true;
+      continue;
+    }
     cands.delete(best.key);
     await split(best);
   }
@@ -378,6 +388,17 @@ export async function planShards(root: string, options: PlanOptions): Promise<Sh
     loads[s] += c.estimate;
     shardOf.set(c.key, s);
   }
+  // Shards 1.. numbered biggest first: a throttled array (--array=...%K)
+  // starts the longest shards first. (Shard 0 keeps the rows above the frontier.)
+  const order = [
+    0,
+    ...loads.map((_, i) => i).slice(1).sort((a, b) => loads[b] - loads[a] || a - b),
+  ];
+  const renumber = new Array<number>(count);
+  order.forEach((old, i) => (renumber[old] = i));
+  const sortedLoads = order.map((i) => loads[i]);
+  for (const [k, v] of shardOf) shardOf.set(k, renumber[v]);
+  loads.splice(0, count, ...sortedLoads);
   front.sort((a, b) => compareBytes(a.path, b.path));
   return {
     format: "pwalk-shard-plan",

@@ -140,6 +140,20 @@ export function slurmScript(plan: ShardPlan, o: ScriptOptions): string {
   ].join("\n");
 }
 
+/** Options of a submission. */
+export interface SubmitOptions {
+  /** Extra sbatch arguments for this submission. */
+  sbatch?: string[];
+  /**
+   * At most this many tasks at once (`--array=...%K`): with more shards than
+   * that, Slurm starts the next shard as one ends, which evens out shards
+   * of unequal size.
+   */
+  maxRunning?: number;
+  /** Say what would be run, submit nothing. */
+  dryRun?: boolean;
+}
+
 /** What a submission ran (or, dry, would run). */
 export interface Submitted {
   /** The sbatch command line. */
@@ -164,13 +178,14 @@ export interface Submitted {
 export async function submitShards(
   dir: string,
   shards: number[],
-  o: { sbatch?: string[]; dryRun?: boolean } = {},
+  o: SubmitOptions = {},
 ): Promise<Submitted> {
   const array = arrayList(shards);
+  const limit = o.maxRunning ? `%${o.maxRunning}` : "";
   const command = [
     "sbatch",
     "--parsable",
-    `--array=${array}`,
+    `--array=${array}${limit}`,
     ...(o.sbatch ?? []),
     `${dir}/job.sbatch`,
   ];
@@ -198,7 +213,13 @@ export async function submitShards(
   }
   const jobId = text.split(";")[0].trim();
   const subs = await readSubmissions(dir);
-  subs.push({ jobId, array, submitted: new Date().toISOString(), sbatch: o.sbatch ?? [] });
+  subs.push({
+    jobId,
+    array,
+    submitted: new Date().toISOString(),
+    sbatch: o.sbatch ?? [],
+    ...(o.maxRunning ? { maxRunning: o.maxRunning } : {}),
+  });
   const tmp = `${dir}/slurm.json.partial-${Deno.pid}`;
   await Deno.writeTextFile(tmp, JSON.stringify({ submissions: subs }, null, 1) + "\n");
   await Deno.rename(tmp, `${dir}/slurm.json`);
@@ -224,6 +245,8 @@ export class ScanFolderError extends Error {}
 export interface SlurmScanOptions extends PlanOptions, Omit<ScriptOptions, "dir"> {
   /** The scan folder (made if needed; it must not hold a plan yet, nor be inside the root). */
   out: string;
+  /** At most this many shards at once (`--array=0-(N-1)%K`). Default: no limit. */
+  maxRunning?: number;
   /** Write plan.json and job.sbatch, but submit nothing. */
   dryRun?: boolean;
 }
@@ -295,14 +318,18 @@ export async function slurmScan(root: string, options: SlurmScanOptions): Promis
   await writePlan(plan, `${dir}/plan.json`);
   await Deno.writeTextFile(`${dir}/job.sbatch`, script, { mode: 0o755 });
   const shards = Array.from({ length: plan.shards }, (_, i) => i);
-  const s = await submitShards(dir, shards, { dryRun: options.dryRun });
+  const s = await submitShards(dir, shards, {
+    dryRun: options.dryRun,
+    maxRunning: options.maxRunning,
+  });
   return { ...s, plan, script, dir };
 }
 
 /**
  * Resubmit the shards of a scan folder that have no completion record and
- * that Slurm does not hold (pending or running), as one array job. Their
- * leftover temporary outputs are removed first.
+ * that Slurm does not hold (pending or running), as one array job (with the
+ * last submission's `maxRunning` unless another is given). Their leftover
+ * temporary outputs are removed first.
  *
  * @example
  * ```ts ignore
@@ -313,7 +340,7 @@ export async function slurmScan(root: string, options: SlurmScanOptions): Promis
  */
 export async function resumeScan(
   out: string,
-  o: { sbatch?: string[]; dryRun?: boolean } = {},
+  o: SubmitOptions = {},
 ): Promise<Submitted & { plan: ShardPlan }> {
   const dir = absolute(out);
   const plan = await readPlan(`${dir}/plan.json`);
@@ -328,5 +355,7 @@ export async function resumeScan(
       if (e.isFile && re.test(e.name)) await Deno.remove(`${dir}/${e.name}`).catch(() => {});
     }
   }
-  return { ...await submitShards(dir, shards, o), plan };
+  // the last submission's limit of tasks at once, unless another is given
+  const maxRunning = o.maxRunning ?? (await readSubmissions(dir)).at(-1)?.maxRunning;
+  return { ...await submitShards(dir, shards, { ...o, maxRunning }), plan };
 }

@@ -16,6 +16,8 @@ export interface Submission {
   submitted: string;
   /** Extra sbatch arguments given on the command line. */
   sbatch: string[];
+  /** At most this many tasks ran at once (`--array=...%K`), when limited. */
+  maxRunning?: number;
 }
 
 /**
