@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { normaliseFolder } from "./options.ts";
 
 /** Bad usage: one line on stderr and exit status 2. */
 export class UsageError extends Error {}
@@ -67,9 +68,7 @@ export async function readExcludeFile(path: string): Promise<string[]> {
   } catch (e) {
     throw new UsageError(`--exclude ${path}: ${(e as Error).message}`);
   }
-  return text.split(/\r?\n/).filter((l) => l.length > 0).map((l) =>
-    l.length > 1 ? l.replace(/\/+$/, "") || "/" : l
-  );
+  return text.split(/\r?\n/).filter((l) => l.length > 0).map(normaliseFolder);
 }
 
 /**
