@@ -8,6 +8,9 @@
  *   readable by DuckDB directly.
  * - {@link walk}: every entry with its stat facts, as an async generator (a
  *   drop-in upgrade of @std/fs walk); {@link walkDirs}: os.walk's shape.
+ * - {@link planShards}, {@link runShard}, {@link slurmScan}: one scan split
+ *   into shards that run anywhere (N processes, ssh, a Slurm job array) and
+ *   together give a single run's rows; {@link scanStatus} tells which are done.
  * - {@link repair}: group-sharing repair of project folders, {@link chown}:
  *   pwalk's chown mode, {@link undo}: replay a journal backwards. All three
  *   are dry runs unless `apply: true`, and change entries only through
@@ -104,6 +107,60 @@ export {
 } from "./lib/answers/scan.ts";
 export type { EngineOptions } from "./lib/answers/duck.ts";
 export { diffHtml, summaryHtml } from "./lib/answers/html.ts";
+export {
+  checkPlan,
+  PlanError,
+  type PlannedFolder,
+  type PlanOptions,
+  type PlanReportOptions,
+  planShards,
+  readPlan,
+  type ShardPlan,
+  writePlan,
+} from "./lib/shard/plan.ts";
+export {
+  checkPlanRoot,
+  PlanMismatchError,
+  recordPath,
+  runShard,
+  type ShardRecord,
+  type ShardRunOptions,
+  type ShardSummary,
+} from "./lib/shard/run.ts";
+export type { JsonPath } from "./lib/shard/paths.ts";
+export {
+  readScanCounts,
+  type ScanCountOptions,
+  type ScanCounts,
+  scanFiles,
+} from "./lib/shard/scan.ts";
+export {
+  readRecord,
+  type ScanStatus,
+  scanStatus,
+  type ShardState,
+  type ShardStatus,
+  type StatusOptions,
+} from "./lib/shard/status.ts";
+export {
+  arrayList,
+  jobName,
+  pwalkCommand,
+  queuedTasks,
+  readSubmissions,
+  resumeScan,
+  ScanFolderError,
+  type ScriptOptions,
+  shellQuote,
+  type SlurmScan,
+  slurmScan,
+  type SlurmScanOptions,
+  slurmScript,
+  type Submission,
+  type SubmitOptions,
+  submitShards,
+  type Submitted,
+} from "./lib/shard/slurm.ts";
 export { ensureNative, nativeVersion, setLibraryPath } from "./lib/ffi.ts";
 
 // `deno run -A jsr:@pwalk/cli /data`: the package's main entry is the CLI.

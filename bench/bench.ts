@@ -8,6 +8,8 @@
  *     deno task bench --runs 5 --only report-zst,find
  *     deno task bench --sweep              # report .csv.zst at 1,2,4,8,16,32 threads
  *     deno task bench --slowfs             # thread sweep on a latency-bound FUSE view
+ *     deno task bench --shards --slowfs    # N local shard processes vs one, on slowfs
+ *     deno task bench --shards             # the same on the 1,000,000-file tree (and plan times)
  *
  * Every command runs as its own process under bench/peakrss.c (fork, exec,
  * wait4), which gives its wall time and the kernel's peak RSS (ru_maxrss)
@@ -32,6 +34,9 @@ const HELP = `deno task bench [options]
   --sweep          report .csv.zst at several thread counts instead of the main table
   --threads LIST   thread counts for --sweep / --slowfs (default 1,2,4,8,16,32 / 2,4,8,16,32,64)
   --slowfs         the thread sweep on bench/slowfs.c (FUSE, a delay per metadata request)
+  --shards         a sharded scan (pwalk plan, then N pwalk report --plan --shard processes
+                   at once) against one process, default settings; with --slowfs on slowfs
+  --counts LIST    shard counts for --shards (default 1,2,4,8)
   --delay-us N     slowfs delay per request in microseconds (default 500)
   --keep           keep the report outputs in bench/work/out (plain CSV is deleted otherwise)
   --list           list the row names and exit
@@ -545,6 +550,58 @@ function sweepRows(c: Ctx, threads: number[], yardstick: Row, pauseMs = 0): Row[
   ];
 }
 
+/** For --shards: each sharded run's wall time against the one process's. */
+function shardNotes(ms: Measured[]): string[] {
+  const one = ms.find((m) => m.row.name === "report-zst-default");
+  if (!one?.walls.length) return [];
+  return ms.filter((m) => m.row.name.startsWith("shards-") && m.walls.length).map((m) =>
+    `- ${m.row.name}: ${(median(m.walls) / median(one.walls)).toFixed(2)}x the wall time of ` +
+    `one process (${(median(one.walls) / median(m.walls)).toFixed(2)}x as fast)`
+  );
+}
+
+/**
+ * A sharded scan run here: `pwalk plan` and then N `pwalk report --plan
+ * --shard I` processes at once (one command for peakrss: its wall time is
+ * the plan's and the slowest shard's; its RSS the largest process's, and
+ * the sum over all of them). Beside it one process at default settings, and
+ * the plan alone.
+ */
+function shardRows(c: Ctx, counts: number[], pauseMs: number): Row[] {
+  const max = Math.max(...counts);
+  return [
+    {
+      name: "report-zst-default",
+      label: "one pwalk report to .csv.zst, default settings",
+      stages: [cli("-o", `${OUT}/one.csv.zst`, c.tree)],
+      output: `${OUT}/one.csv.zst`,
+      pauseMs,
+    },
+    {
+      name: `plan-${max}`,
+      label: `pwalk plan --shards ${max} alone`,
+      stages: [cli("plan", c.tree, "--shards", String(max), "-o", `${OUT}/plan-alone.json`)],
+      output: `${OUT}/plan-alone.json`,
+      pauseMs,
+    },
+    ...counts.map((n): Row => ({
+      name: `shards-${n}`,
+      label: `pwalk plan --shards ${n}, then ${n} shard processes at once, default settings`,
+      stages: [[
+        "sh",
+        `${ROOT}/bench/shards.sh`,
+        DENO,
+        ROOT,
+        c.tree,
+        String(n),
+        `${OUT}/shards-${n}`,
+      ]],
+      output: `${OUT}/shards-${n}/scan-0.csv.zst`,
+      pauseMs,
+    })),
+  ];
+}
+
 // ---------------------------------------------------------------- slowfs
 
 async function mounted(mnt: string): Promise<boolean> {
@@ -642,8 +699,8 @@ async function withSlowfs<T>(
 
 async function main(): Promise<number> {
   const flags = parseArgs(Deno.args, {
-    string: ["files", "seed", "runs", "only", "threads", "delay-us"],
-    boolean: ["sweep", "slowfs", "keep", "list", "help"],
+    string: ["files", "seed", "runs", "only", "threads", "delay-us", "counts"],
+    boolean: ["sweep", "slowfs", "shards", "keep", "list", "help"],
     alias: { h: "help" },
   });
   const nameList = mainRows({
@@ -674,8 +731,12 @@ async function main(): Promise<number> {
   const threads = (flags.threads ?? (slow ? "2,4,8,16,32,64" : "1,2,4,8,16,32"))
     .split(",").map((t: string) => int(t.trim(), 0, "threads"));
   const only = flags.only?.split(",").map((s: string) => s.trim()).filter(Boolean);
+  const counts = (flags.counts ?? "1,2,4,8").split(",").map((t: string) =>
+    int(t.trim(), 0, "counts")
+  );
+  const sharded = !!flags.shards;
 
-  if (only && !slow) {
+  if (only && !slow && !sharded) {
     const names = flags.sweep
       ? ["limitwalk-2", "report-zst-default", ...threads.map((t: number) => `report-zst-t${t}`)]
       : nameList.split(", ");
@@ -724,11 +785,15 @@ async function main(): Promise<number> {
         stages: [[limitwalk, mnt, String(t)]],
         pauseMs,
       });
-      let rows = [lw(32), lw(8), ...sweepRows(c, threads, lw(32), pauseMs).slice(1), lwSrc];
+      let rows = sharded
+        ? [lw(32), ...shardRows(c, counts, pauseMs)]
+        : [lw(32), lw(8), ...sweepRows(c, threads, lw(32), pauseMs).slice(1), lwSrc];
       if (only) rows = rows.filter((r) => r.name === "limitwalk-32" || only.includes(r.name));
       const ms = await measure(rows, runs);
       return [
-        `## pwalk bench --slowfs: ${entries} under ${tree}, FUSE ${delayUs} us per request`,
+        `## pwalk bench${
+          sharded ? " --shards" : ""
+        } --slowfs: ${entries} under ${tree}, FUSE ${delayUs} us per request`,
         `- TREE = ${mnt} (slowfs view of the tree above)`,
         header,
         `- slowfs -o ro,attr_timeout=0,entry_timeout=1,max_threads=64; ${runs} runs each, round-robin, ${pauseMs} ms pause before each`,
@@ -739,12 +804,17 @@ async function main(): Promise<number> {
         "",
         table(ms, "limitwalk-32"),
         "",
+        ...shardNotes(ms),
       ].join("\n");
     });
   } else {
     const c: Ctx = { tree, limitwalk, pwdrive, zstd };
     treeShown = tree;
-    let rows = flags.sweep ? sweepRows(c, threads, mainRows(c)[0]) : mainRows(c);
+    let rows = sharded
+      ? [mainRows(c)[0], ...shardRows(c, counts, 0)]
+      : flags.sweep
+      ? sweepRows(c, threads, mainRows(c)[0])
+      : mainRows(c);
     if (only) rows = rows.filter((r) => r.name === "limitwalk-2" || only.includes(r.name));
     if (rows.some((r) => r.name === "summary" || r.name === "diff")) {
       for (const f of [ANSWERS_OLD, ANSWERS_NEW]) {
@@ -765,13 +835,16 @@ async function main(): Promise<number> {
       );
     }
     md = [
-      `## pwalk bench${flags.sweep ? " --sweep" : ""}: ${entries} under ${tree}`,
+      `## pwalk bench${
+        flags.sweep ? " --sweep" : sharded ? " --shards" : ""
+      }: ${entries} under ${tree}`,
       header,
       `- ${runs} runs of each command, round-robin, warm cache; median wall, largest peak RSS`,
       "",
       table(ms, "limitwalk-2"),
       "",
       ...ms.filter((m) => m.info).map((m) => `- ${m.row.name}: ${m.info}`),
+      ...shardNotes(ms),
       ...noiseNote(ms),
       ...(zstd ? [] : ["- zstd not on PATH: no find-zstd row"]),
       ...(changed.length
@@ -783,7 +856,8 @@ async function main(): Promise<number> {
     Deno.loadavg().map((x) => x.toFixed(2)).join(" ")
   }\n`;
   console.log(md);
-  const kind = slow ? `slowfs-${delayUs}us` : flags.sweep ? "sweep" : "main";
+  const kind = (sharded ? "shards-" : "") +
+    (slow ? `slowfs-${delayUs}us` : flags.sweep ? "sweep" : sharded ? "local" : "main");
   const file = `${WORK}/bench-${kind}-${files}.md`;
   await Deno.writeTextFile(file, md);
   say(`bench: table also written to ${file.slice(ROOT.length + 1)}`);

@@ -51,9 +51,9 @@ export interface CommonOptions {
   /**
    * Folders to skip, with everything below them (pwalk `--exclude`): any
    * spelling of the folder (absolute under a relative root, `./x`, `x/`;
-   * lib/exclude.ts resolveExcludes).
+   * lib/exclude.ts resolveExcludes), or its path's bytes when it is not UTF-8.
    */
-  exclude?: string[];
+  exclude?: (string | Uint8Array)[];
   /** Stay on the root's file system (pwalk `-x`). Default false. */
   oneFileSystem?: boolean;
   /**
@@ -95,6 +95,24 @@ function checkInt(name: string, v: number, min: number, max: number): number {
   return v;
 }
 
+/** A folder path in bytes (not UTF-8) without trailing slashes, as the walker builds paths. */
+export function normaliseFolderBytes(p: Uint8Array): Uint8Array {
+  let n = p.length;
+  while (n > 1 && p[n - 1] === 0x2f) n--;
+  return p.subarray(0, n);
+}
+
+/**
+ * The exclude list as the walker compares it: each spelling of a folder
+ * given as a string resolved (lib/exclude.ts), bytes (names that are not
+ * UTF-8) as given, without trailing slashes.
+ */
+export function excludeList(root: string, exclude: readonly (string | Uint8Array)[] = []) {
+  const strings = exclude.filter((e): e is string => typeof e === "string");
+  const bytes = exclude.filter((e): e is Uint8Array => typeof e !== "string");
+  return [...resolveExcludes(root, strings), ...bytes.map(normaliseFolderBytes)];
+}
+
 /** The native options for the common fields, validated. */
 export function commonNative(root: string, o: CommonOptions): NativeOption[] {
   if (typeof root !== "string" || root.length === 0) {
@@ -107,7 +125,7 @@ export function commonNative(root: string, o: CommonOptions): NativeOption[] {
     out.push([Opt.MAXDEPTH, checkInt("pwalkDepth", o.pwalkDepth, 0, 2 ** 31 - 1)]);
   }
   if (o.oneFileSystem) out.push([Opt.ONE_FS, 1]);
-  for (const e of resolveExcludes(root, o.exclude)) out.push([Opt.EXCLUDE, e]);
+  for (const e of excludeList(root, o.exclude)) out.push([Opt.EXCLUDE, e]);
   for (const f of o.frontier ?? []) {
     const head = new TextEncoder().encode(`${f.dev} ${f.ino} ${f.parentIno} ${f.depth} `);
     const path = typeof f.path === "string" ? new TextEncoder().encode(f.path) : f.path;

@@ -147,18 +147,7 @@ export interface WalkArgs {
  * and --errors FILE. Example: `await walkArgs(parse(args, WALK_OPTIONS), root)`.
  */
 export async function walkArgs(f: Flags, root: string): Promise<WalkArgs> {
-  const exclude: string[] = [];
-  for (const p of (f.exclude as string[] | undefined) ?? []) {
-    try {
-      if (Deno.statSync(p).isDirectory) exclude.push(p);
-      else exclude.push(...parseExcludeList(await Deno.readTextFile(p)));
-    } catch (e) {
-      const why = e instanceof Deno.errors.NotFound
-        ? "No such file or directory"
-        : (e as Error).message;
-      throw new UsageError(`--exclude ${p}: ${why}`);
-    }
-  }
+  const exclude = await excludeArgs(f);
   return {
     threads: intArg("maxthreads", f.maxthreads, 1, 1024) ?? intArg("threads", f.threads, 1, 1024),
     pwalkDepth: intArg("depth", f.depth, 0, 2 ** 31 - 1),
@@ -175,6 +164,26 @@ export async function walkArgs(f: Flags, root: string): Promise<WalkArgs> {
       ),
     },
   };
+}
+
+/**
+ * The folders of --exclude PATH options: a PATH that is a folder, or the
+ * lines of a PATH that is a file (one folder a line).
+ */
+export async function excludeArgs(f: Flags): Promise<string[]> {
+  const exclude: string[] = [];
+  for (const p of (f.exclude as string[] | undefined) ?? []) {
+    try {
+      if (Deno.statSync(p).isDirectory) exclude.push(p);
+      else exclude.push(...parseExcludeList(await Deno.readTextFile(p)));
+    } catch (e) {
+      const why = e instanceof Deno.errors.NotFound
+        ? "No such file or directory"
+        : (e as Error).message;
+      throw new UsageError(`--exclude ${p}: ${why}`);
+    }
+  }
+  return exclude;
 }
 
 /**

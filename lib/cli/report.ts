@@ -21,6 +21,7 @@ import { duration, formatBytes } from "./progress.ts";
 
 /** `pwalk report --help`. */
 export const HELP = `Usage: pwalk [report] [options] ROOT
+       pwalk report --plan PLAN --shard I [-o FILE]   (one shard: pwalk help plan)
 
 One CSV row for every entry under ROOT (ROOT included), in John Dey's pwalk
 format byte for byte, on stdout or in -o FILE.
@@ -87,6 +88,10 @@ Exit status:
  * `Deno.exit(await run(["--header", "-o", "scan.csv.zst", "/data"]));`
  */
 export async function run(args: string[]): Promise<number> {
+  // One shard of a planned scan: its own options (lib/cli/report_shard.ts).
+  if (args.some((a) => a === "--plan" || a.startsWith("--plan="))) {
+    return await (await import("./report_shard.ts")).run(args);
+  }
   const f = parse(args, {
     ...WALK_OPTIONS,
     depth: "value",

@@ -1,0 +1,122 @@
+/**
+ * `pwalk plan ROOT --shards N -o plan.json`: plan a sharded scan (see
+ * lib/shard/plan.ts). Also the plan options `pwalk slurm` shares.
+ *
+ * @module
+ */
+import {
+  eprint,
+  excludeArgs,
+  type Flags,
+  intArg,
+  type Kind,
+  num,
+  oneRoot,
+  parse,
+  UsageError,
+} from "./common.ts";
+import { type PlanOptions, planShards, type ShardPlan, writePlan } from "../shard/plan.ts";
+
+/** `pwalk plan --help`. */
+export const HELP = `pwalk plan: split a scan of ROOT into shards that together give its rows
+
+Usage:
+  pwalk plan ROOT --shards N [-o plan.json] [options]
+
+Then run each shard I (0 to N-1) anywhere that sees ROOT:
+  pwalk report --plan plan.json --shard I -o scan-I.csv.zst
+The shards' rows together are a single run's rows (the header, with
+--header, only in shard 0's file); each writes scan-I.done.json last.
+
+The planner reads the top of the tree (names and types from listings; a
+stat only for the folders it may plan), deeper under the biggest folders,
+until at least 16 x N folders (the frontier) share the work, and gives each
+shard frontier folders, biggest first, to the least loaded shard.
+
+Options:
+  --shards N             how many shards (fewer when the tree has fewer folders)
+  -o, --output FILE      write the plan there (default: stdout)
+  --from SCAN            estimate the work below each folder from a previous
+                         scan (a pwalk .csv or .csv.zst, or a folder of them,
+                         such as an earlier sharded scan); repeatable.
+                         Default: the rows the planner sees in listings
+  --min-folders N        frontier folders to aim for (default 16 x N)
+  --max-listed N         folders the planner may list (default 1024 x N,
+                         at least 16,384, at most 131,072)
+
+Report options, fixed in the plan for every shard (pwalk's):
+  --header               the header line, at the top of shard 0's file
+  --NoSnap               skip folders named .snapshot
+  --depth N              do not list folders at depth N or deeper
+  --exclude PATH         skip this folder, or the folders PATH lists (one a
+                         line); repeatable
+  -x, --one-file-system  stay on ROOT's file system
+  -h, --help             this help
+`;
+
+/** The options of a plan (pwalk plan and pwalk slurm take them). */
+export const PLAN_OPTIONS: Record<string, Kind> = {
+  shards: "value",
+  from: "list",
+  "min-folders": "value",
+  "max-listed": "value",
+  depth: "value",
+  exclude: "list",
+  header: "flag",
+  NoSnap: "flag",
+  "one-file-system": "flag",
+};
+
+/** The plan options of parsed flags (pwalk plan and pwalk slurm share them). */
+export async function planOptionsOf(flags: Flags): Promise<PlanOptions> {
+  const shards = intArg("shards", flags.shards, 1, 100_000);
+  if (shards === undefined) throw new UsageError("missing --shards N (try --help)");
+  const exclude = await excludeArgs(flags);
+  const from = (flags.from as string[] | undefined) ?? [];
+  for (const f of from) {
+    try {
+      await Deno.stat(f);
+    } catch (e) {
+      throw new UsageError(`--from ${f}: ${(e as Error).message}`);
+    }
+  }
+  return {
+    shards,
+    from,
+    minFolders: intArg("min-folders", flags["min-folders"], 1, 1e9),
+    maxListed: intArg("max-listed", flags["max-listed"], 1, 1e9),
+    header: !!flags.header,
+    noSnap: !!flags.NoSnap,
+    pwalkDepth: intArg("depth", flags.depth, 0, 2 ** 31 - 1),
+    exclude,
+    oneFileSystem: !!flags["one-file-system"],
+  };
+}
+
+/** One line about a plan, for stderr. */
+export function describePlan(plan: ShardPlan, ms: number): string {
+  const e = plan.estimate;
+  const fewer = plan.shards < plan.requestedShards
+    ? ` (not ${plan.requestedShards}: the tree has only ${plan.frontier.length} folders to share)`
+    : "";
+  const loads = e.loads.map(num).join(", ");
+  return `pwalk plan: ${plan.shards} shards${fewer} over ${num(plan.frontier.length)} frontier ` +
+    `folders, ${num(plan.listed)} folders listed in ${(ms / 1000).toFixed(2)} s; estimated rows ` +
+    `(${e.source === "scan" ? "from the previous scan" : "seen in listings"}): ${num(e.total)}, ` +
+    `per shard ${loads} (shard 0 with the ${num(e.top)} above the frontier)`;
+}
+
+/** `pwalk plan ARGS`; resolves to the exit status. */
+export async function run(args: string[]): Promise<number> {
+  const flags = parse(args, { ...PLAN_OPTIONS, output: "value" });
+  const root = oneRoot(flags);
+  const options = await planOptionsOf(flags);
+  const output = flags.output as string | undefined;
+  const t0 = performance.now();
+  const plan = await planShards(root, options);
+  const ms = performance.now() - t0;
+  if (output === undefined || output === "-") console.log(JSON.stringify(plan, null, 1));
+  else await writePlan(plan, output);
+  eprint(describePlan(plan, ms) + (output && output !== "-" ? ` -> ${output}` : ""));
+  return 0;
+}

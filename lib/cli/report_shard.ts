@@ -1,0 +1,115 @@
+/**
+ * `pwalk report --plan PLAN --shard I -o FILE`: one shard of a planned
+ * scan (see lib/shard/run.ts).
+ *
+ * @module
+ */
+import { count, errorCount, intArg, parse, runJob, UsageError, WALK_OPTIONS } from "./common.ts";
+import { duration, formatBytes } from "./progress.ts";
+import { PlanError, readPlan } from "../shard/plan.ts";
+import { PlanMismatchError, runShard } from "../shard/run.ts";
+
+/** `pwalk report --plan --help`. */
+export const HELP = `pwalk report --plan: one shard of a planned scan (see pwalk plan --help)
+
+Usage:
+  pwalk report --plan PLAN --shard I [-o FILE] [options]
+
+Shard I walks its frontier folders (shard 0 also the rows above them, and
+the header line when planned with --header) with the plan's report options,
+into FILE; then it writes FILE's completion record beside it
+(scan-I.csv.zst gives scan-I.done.json: shard, rows, bytes, errors, host,
+start, end, output size and SHA-256). A record left by an earlier run of the
+shard is removed first. A plan whose ROOT is not the same folder (device
+and inode) any more is refused.
+
+Options:
+  --plan PLAN            the plan (pwalk plan -o PLAN)
+  --shard I              which shard, 0 to N-1
+  -o, --output FILE      write to FILE (a .zst suffix compresses); default
+                         stdout, and then no completion record
+  --level N              zstd level 1-19 (default 1 with .zst); 0 = plain
+  --threads N            worker threads (default: one per CPU, more, up to
+                         16, while the file system makes them wait)
+  --progress[=SECONDS], --no-progress, --errors FILE: as for pwalk report
+  -h, --help             this help
+
+The report options (--header, --NoSnap, --depth, --exclude, -x) are the
+plan's: give them to pwalk plan.
+`;
+
+/** The report options a shard takes from its plan, never from its arguments. */
+const PLANNED = ["header", "NoSnap", "one-file-system", "depth", "exclude"];
+
+/** `pwalk report --plan ... ARGS` (the arguments after `report`); resolves to the exit status. */
+export async function run(args: string[]): Promise<number> {
+  const f = parse(args, {
+    ...WALK_OPTIONS,
+    plan: "value",
+    shard: "value",
+    output: "value",
+    level: "value",
+    header: "flag",
+    depth: "value",
+  });
+  for (const o of PLANNED) {
+    if (f[o] !== undefined) {
+      throw new UsageError(
+        `--${o}: a planned shard uses the plan's report options (give them to pwalk plan)`,
+      );
+    }
+  }
+  if (f._.length) {
+    throw new UsageError(`the plan names the root: no ROOT with --plan (got ${f._[0]})`);
+  }
+  const planPath = f.plan as string;
+  if (f.shard === undefined) throw new UsageError("missing --shard I");
+  const threads = intArg("maxthreads", f.maxthreads, 1, 1024) ??
+    intArg("threads", f.threads, 1, 1024);
+  const level = intArg("level", f.level, 0, 19);
+  let output = f.output as string | undefined;
+  let plan;
+  try {
+    plan = await readPlan(planPath);
+  } catch (e) {
+    if (e instanceof PlanError) throw new UsageError(e.message);
+    throw new UsageError(`--plan ${planPath}: ${(e as Error).message}`);
+  }
+  const shard = intArg("shard", f.shard, 0, plan.shards - 1)!;
+  // A relative root is the plan's folder's: run from there (the output
+  // stays where it was asked for).
+  if (!plan.root.path.startsWith("/") && Deno.cwd() !== plan.cwd) {
+    if (output && output !== "-" && !output.startsWith("/")) output = `${Deno.cwd()}/${output}`;
+    try {
+      Deno.chdir(plan.cwd);
+    } catch (e) {
+      throw new Error(`pwalk: the plan's folder ${plan.cwd}: ${(e as Error).message}`);
+    }
+  }
+  const toStdout = output === undefined || output === "-";
+  const errors = f.errors as string | undefined;
+  return await runJob({
+    tag: "pwalk:",
+    progress: typeof f.progress === "string"
+      ? intArg("progress", f.progress, 1, 86_400)
+      : f.progress as boolean | undefined,
+    errors,
+    toStdout,
+    start: async (run) => {
+      try {
+        return await runShard(plan, shard, { output, level, threads, printErrors: true, ...run });
+      } catch (e) {
+        if (e instanceof PlanMismatchError) throw new Error(`pwalk: refused: ${e.message}`);
+        throw e;
+      }
+    },
+    done: (s) => [
+      `pwalk: shard ${shard} of ${plan.shards}: ${count(s.rows, "entry", "entries")}, ` +
+      `${count(s.folders, "folder")}, ${formatBytes(s.bytes)} apparent, ` +
+      `${formatBytes(s.allocatedBytes)} allocated, ${errorCount(s.errors, errors)} in ` +
+      `${duration(s.elapsedMs)} -> ${s.output ?? "stdout"} (${formatBytes(s.outputBytes)})` +
+      (s.record ? `, record ${s.record}` : ""),
+    ],
+    interrupted: () => "no output file and no completion record were left",
+  });
+}

@@ -1,0 +1,172 @@
+/**
+ * `pwalk slurm ROOT --shards N --out DIR`: plan a scan and submit it as a
+ * Slurm job array; `pwalk slurm --resume DIR` resubmits the shards without
+ * a completion record (see lib/shard/slurm.ts).
+ *
+ * @module
+ */
+import { eprint, intArg, oneRoot, parse, UsageError } from "./common.ts";
+import { PlanError } from "../shard/plan.ts";
+import { arrayList, resumeScan, ScanFolderError, slurmScan } from "../shard/slurm.ts";
+import { describePlan, PLAN_OPTIONS, planOptionsOf } from "./plan.ts";
+
+/** `pwalk slurm --help`. */
+export const HELP = `pwalk slurm: scan ROOT as a Slurm job array, one task per shard
+
+Usage:
+  pwalk slurm ROOT --shards N --out DIR [options]
+  pwalk slurm --resume DIR [--sbatch ARG]... [--max-running K] [--dry-run]
+
+Plans the scan (DIR/plan.json, as pwalk plan does), writes the batch script
+DIR/job.sbatch (each array task runs pwalk report --plan DIR/plan.json
+--shard $SLURM_ARRAY_TASK_ID -o DIR/scan-$SLURM_ARRAY_TASK_ID.csv.zst with
+this Deno and this pwalk, by absolute path), submits it with
+sbatch --array=0-(N-1) and prints the job id. Task logs go to DIR/logs/.
+DIR must be outside ROOT. Then:
+  pwalk status DIR                 which shards are done, queued, failed
+  pwalk slurm --resume DIR         resubmit the shards without a completion
+                                   record that Slurm does not hold
+  duckdb -c "SELECT count(*) FROM 'DIR/scan-*.csv.zst'"
+
+Options:
+  --shards N             how many shards (array tasks)
+  --out DIR              the scan folder (made if needed; not one holding a plan)
+  --sbatch ARG           an sbatch option for every task, one option a time:
+                         --sbatch=--partition=scan --sbatch='--time=8:00:00'
+                         (#SBATCH lines in the script; with --resume, given to
+                         sbatch for the resubmitted tasks only)
+  --max-running K        at most K shards at once (--array=0-(N-1)%K): with
+                         several times more shards than K, Slurm starts the
+                         next shard as one ends, evening out unequal shards
+                         (--resume keeps the last K unless given another)
+  --threads N            worker threads per task (default: the walker's own:
+                         one reader per allocated CPU, more while waiting)
+  --level N              zstd level of the outputs (default 1)
+  --dry-run              write DIR/plan.json and DIR/job.sbatch and print the
+                         script (with --resume: the sbatch command), submit nothing
+  --resume DIR           resubmit DIR's unfinished shards
+  -h, --help             this help
+
+Plan and report options (see pwalk plan --help): --from SCAN, --min-folders N,
+--max-listed N, --header, --NoSnap, --depth N, --exclude PATH, -x.
+`;
+
+/** Take every `--sbatch X` / `--sbatch=X` out of args (X may start with "-"). */
+function takeSbatch(args: string[]): { rest: string[]; sbatch: string[] } {
+  const rest: string[] = [];
+  const sbatch: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--") {
+      rest.push(...args.slice(i));
+      break;
+    }
+    if (a === "--sbatch") {
+      if (i + 1 >= args.length || args[i + 1] === "") {
+        throw new UsageError("--sbatch needs an argument");
+      }
+      sbatch.push(args[++i]);
+    } else if (a.startsWith("--sbatch=")) {
+      if (a.length === 9) throw new UsageError("--sbatch needs an argument");
+      sbatch.push(a.slice(9));
+    } else rest.push(a);
+  }
+  for (const s of sbatch) {
+    if (/[\r\n]/.test(s)) throw new UsageError("--sbatch: no line breaks in an argument");
+  }
+  return { rest, sbatch };
+}
+
+/** `pwalk slurm ARGS`; resolves to the exit status. */
+export async function run(args: string[]): Promise<number> {
+  const { rest, sbatch } = takeSbatch(args);
+  const flags = parse(rest, {
+    ...PLAN_OPTIONS,
+    out: "value",
+    resume: "value",
+    threads: "value",
+    level: "value",
+    "max-running": "value",
+    "dry-run": "flag",
+  });
+  const dryRun = !!flags["dry-run"];
+  const maxRunning = intArg("max-running", flags["max-running"], 1, 1_000_000);
+  if (flags.resume !== undefined) {
+    const dir = flags.resume as string;
+    if (!dir) throw new UsageError("--resume needs the scan folder");
+    const extra = Object.keys(flags).filter((k) =>
+      k !== "_" && !["resume", "dry-run", "max-running"].includes(k) &&
+      flags[k] !== undefined &&
+      flags[k] !== false && !(Array.isArray(flags[k]) && flags[k].length === 0)
+    );
+    if (extra.length || flags._.length) {
+      throw new UsageError(
+        `--resume takes the plan in DIR as it is: no ${extra.length ? `--${extra[0]}` : "ROOT"}`,
+      );
+    }
+    try {
+      await Deno.stat(`${dir}/plan.json`);
+    } catch {
+      throw new UsageError(
+        `${dir}: no plan.json there (pwalk slurm ROOT --out ${dir} makes one)`,
+      );
+    }
+    let r;
+    try {
+      r = await resumeScan(dir, { sbatch, dryRun, maxRunning });
+    } catch (e) {
+      if (e instanceof PlanError) throw new UsageError(e.message);
+      throw e;
+    }
+    if (r.shards.length === 0) {
+      eprint(`pwalk slurm: every shard of ${dir} is done or queued; nothing to resubmit`);
+      return 0;
+    }
+    if (dryRun) {
+      console.log(r.command.join(" "));
+      eprint(`pwalk slurm: dry run: would resubmit shards ${arrayList(r.shards)}`);
+      return 0;
+    }
+    console.log(r.jobId);
+    eprint(
+      `pwalk slurm: resubmitted shards ${
+        arrayList(r.shards)
+      } of ${r.plan.shards} as job ${r.jobId}`,
+    );
+    return 0;
+  }
+  const root = oneRoot(flags);
+  const out = flags.out as string | undefined;
+  if (!out) throw new UsageError("missing --out DIR (the scan folder)");
+  const options = await planOptionsOf(flags);
+  const t0 = performance.now();
+  const threads = intArg("threads", flags.threads, 1, 1024);
+  const level = intArg("level", flags.level, 0, 19);
+  let s;
+  try {
+    s = await slurmScan(root, {
+      ...options,
+      out,
+      sbatch,
+      threads,
+      level,
+      dryRun,
+      maxRunning,
+    });
+  } catch (e) {
+    if (e instanceof ScanFolderError) throw new UsageError(e.message);
+    throw e;
+  }
+  eprint(describePlan(s.plan, performance.now() - t0) + ` -> ${s.dir}/plan.json`);
+  if (dryRun) {
+    console.log(s.script);
+    eprint(`pwalk slurm: dry run: submit with: ${s.command.join(" ")}`);
+    return 0;
+  }
+  console.log(s.jobId);
+  eprint(
+    `pwalk slurm: submitted job ${s.jobId} (array ${arrayList(s.shards)}); ` +
+      `pwalk status ${s.dir} tells which shards are done`,
+  );
+  return 0;
+}

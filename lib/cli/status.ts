@@ -1,0 +1,78 @@
+/**
+ * `pwalk status DIR`: which shards of a scan folder are done (see
+ * lib/shard/status.ts).
+ *
+ * @module
+ */
+import { num as n, parse, UsageError } from "./common.ts";
+import { PlanError } from "../shard/plan.ts";
+import { scanStatus, type ShardState } from "../shard/status.ts";
+
+/** `pwalk status --help`. */
+export const HELP = `pwalk status: which shards of a scan folder are done
+
+Usage:
+  pwalk status DIR [--json] [--verify]
+
+DIR holds plan.json and the shards' outputs (pwalk slurm --out DIR, or
+pwalk plan -o DIR/plan.json and pwalk report --plan ... -o DIR/scan-I.csv.zst).
+A shard is
+  done        its completion record (of this plan) is there, and its output
+              with the recorded size (--verify: and SHA-256)
+  pending     queued in Slurm (squeue)
+  running     running in Slurm (squeue)
+  incomplete  a temporary output is there: running outside Slurm, or it died
+  failed      it ran (a Slurm log, or a record whose output is not whole)
+              but left no valid completion record
+  missing     no trace of it
+
+Options:
+  --json      the whole status as JSON on stdout
+  --verify    also check each done shard's output against its SHA-256
+  -h, --help  this help
+
+Exit status: 0 every shard is done, 1 some are not, 2 bad usage (no plan).
+`;
+
+const STATES: ShardState[] = ["done", "running", "pending", "incomplete", "failed", "missing"];
+
+/** `pwalk status ARGS`; resolves to the exit status. */
+export async function run(args: string[]): Promise<number> {
+  const flags = parse(args, { json: "flag", verify: "flag" });
+  const dirs = flags._;
+  if (dirs.length !== 1) throw new UsageError("give one scan folder (try --help)");
+  const dir = dirs[0];
+  let st;
+  try {
+    st = await scanStatus(dir, { verify: !!flags.verify });
+  } catch (e) {
+    if (e instanceof PlanError) throw new UsageError(e.message);
+    if (e instanceof Deno.errors.NotFound) {
+      throw new UsageError(`${dir}: no plan.json there (not a scan folder)`);
+    }
+    throw e;
+  }
+  if (flags.json) {
+    console.log(JSON.stringify(st, null, 1));
+    return st.complete ? 0 : 1;
+  }
+  const lines = [`${dir}: ${st.plan.shards} shards of ${st.plan.root.path} (plan ${st.plan.id})`];
+  const w = String(st.plan.shards - 1).length;
+  for (const s of st.shards) {
+    let what = s.detail ?? "";
+    if (s.record) {
+      const r = s.record;
+      what = `${n(r.rows)} rows, ${n(r.errors)} errors, ${r.host}, ` +
+        `${(r.elapsedMs / 1000).toFixed(1)} s, ended ${r.end}`;
+    }
+    lines.push(`shard ${String(s.shard).padStart(w)}  ${s.state.padEnd(10)}  ${what}`.trimEnd());
+  }
+  const parts = STATES.filter((k) => st.counts[k]).map((k) => `${st.counts[k]} ${k}`);
+  const rows = st.shards.reduce((a, s) => a + (s.record?.rows ?? 0), 0);
+  lines.push(
+    `${st.plan.shards} shards: ${parts.join(", ")}; ${n(rows)} rows so far` +
+      (st.squeue || !st.submissions ? "" : " (squeue did not answer: queued shards look failed)"),
+  );
+  console.log(lines.join("\n"));
+  return st.complete ? 0 : 1;
+}

@@ -1,0 +1,83 @@
+/**
+ * Paths as the walker builds them, in bytes (names need not be UTF-8), and
+ * their form in a plan's JSON.
+ *
+ * @module
+ */
+
+const enc = new TextEncoder();
+const strict = new TextDecoder("utf-8", { fatal: true });
+const lossy = new TextDecoder();
+
+/** The bytes of a path given as a string or as bytes. */
+export function toBytes(p: string | Uint8Array): Uint8Array {
+  return typeof p === "string" ? enc.encode(p) : p;
+}
+
+/** The path as a string when it is valid UTF-8, else null. */
+export function utf8(p: Uint8Array): string | null {
+  try {
+    return strict.decode(p);
+  } catch {
+    return null;
+  }
+}
+
+/** The root as the walker prints it: trailing slashes dropped, "/" kept. */
+export function normaliseRoot(root: string): string {
+  let n = root.length;
+  while (n > 1 && root[n - 1] === "/") n--;
+  return root.slice(0, n);
+}
+
+/** `dir/name` as the walker joins them (no second slash after "/"). */
+export function joinPath(dir: Uint8Array, name: Uint8Array): Uint8Array {
+  const slash = dir.length === 0 || dir[dir.length - 1] !== 0x2f ? 1 : 0;
+  const out = new Uint8Array(dir.length + slash + name.length);
+  out.set(dir);
+  if (slash) out[dir.length] = 0x2f;
+  out.set(name, dir.length + slash);
+  return out;
+}
+
+/** Byte order of two paths (a stable tie-break that needs no decoding). */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
+}
+
+/** A map key for a path: one char per byte (distinct bytes give distinct keys). */
+export function byteKey(p: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < p.length; i += 8192) {
+    s += String.fromCharCode(...p.subarray(i, i + 8192));
+  }
+  return s;
+}
+
+/** A path in a plan's JSON: `path` for people, `pathBase64` when it is not UTF-8. */
+export interface JsonPath {
+  /** The path (with U+FFFD for bytes that are not UTF-8). */
+  path: string;
+  /** The exact bytes, present only when the path is not valid UTF-8. */
+  pathBase64?: string;
+}
+
+function base64(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode(...b.subarray(i, i + 8192));
+  return btoa(s);
+}
+
+/** The JSON form of a path. */
+export function jsonPath(p: Uint8Array): JsonPath {
+  const s = utf8(p);
+  return s !== null ? { path: s } : { path: lossy.decode(p), pathBase64: base64(p) };
+}
+
+/** The bytes of a path read from JSON. */
+export function pathOfJson(j: JsonPath): Uint8Array {
+  if (j.pathBase64 === undefined) return enc.encode(j.path);
+  return Uint8Array.from(atob(j.pathBase64), (c) => c.charCodeAt(0));
+}

@@ -1,0 +1,562 @@
+/**
+ * Planning a sharded scan: read the top of the tree until it holds enough
+ * folders (the frontier) to share among N shards, and give each shard its
+ * folders, balanced by an estimate of the work below them.
+ *
+ * A shard walks its frontier folders exactly as a whole run would (their
+ * rows, and everything below them); shard 0 also walks the root with the
+ * frontier folders excluded, which gives the rows above the frontier. The
+ * union of the shards' rows is then a whole run's rows. That holds for any
+ * frontier whose folders (1) would be walked and printed by a whole run
+ * with the plan's options, and (2) do not hold one another; the planner
+ * only decides which folders, and is careful about (1): it never plans a
+ * folder that --exclude, --NoSnap or --depth would skip, nor one on another
+ * file system with -x, nor a link.
+ *
+ * @module
+ */
+import denoJson from "../../deno.json" with { type: "json" };
+import { excludeList } from "../options.ts";
+import { type FolderId, folderId, listFolder } from "./list.ts";
+import {
+  byteKey,
+  compareBytes,
+  joinPath,
+  type JsonPath,
+  jsonPath,
+  normaliseRoot,
+  pathOfJson,
+} from "./paths.ts";
+import { readScanCounts, type ScanCounts, scanFiles } from "./scan.ts";
+
+/** The report options a plan fixes for all its shards (pwalk's). */
+export interface PlanReportOptions {
+  /** pwalk `--header`: the header line, once, at the top of shard 0's output. */
+  header?: boolean;
+  /** pwalk `--NoSnap`. */
+  noSnap?: boolean;
+  /** pwalk `--depth N` (0: unlimited). */
+  pwalkDepth?: number;
+  /** pwalk `--exclude`: full folder paths. */
+  exclude?: (string | Uint8Array)[];
+  /** pwalk `-x`. */
+  oneFileSystem?: boolean;
+}
+
+/** Options of {@link planShards}. */
+export interface PlanOptions extends PlanReportOptions {
+  /** How many shards (1 or more). A tree with fewer folders gets fewer. */
+  shards: number;
+  /**
+   * Previous scans (pwalk CSV or .csv.zst files, or folders of them, such
+   * as an earlier sharded scan's folder): their recursive counts per folder
+   * are the estimates. Default: estimates from listings.
+   */
+  from?: string[];
+  /** The frontier grows to at least this many folders, when the tree has them. Default 16 x shards. */
+  minFolders?: number;
+  /**
+   * The planner lists at most this many folders (more only to list all of
+   * the root's folders). Default 1024 x shards, at least 16,384 and 4 x
+   * minFolders, at most 131,072 (what the planner keeps in memory grows with it).
+   */
+  maxListed?: number;
+  /**
+   * Listings and stats in flight at once. Default 32 (a latency-bound file
+   * system answers many at once).
+   */
+  concurrency?: number;
+  /** Cancels the planning. */
+  signal?: AbortSignal;
+  /** Called after each folder is expanded. */
+  onProgress?: (p: { listed: number; frontier: number }) => void;
+}
+
+/** One folder of the frontier: where it is, what it is, and which shard walks it. */
+export interface PlannedFolder extends JsonPath {
+  /** Device when planned (a shard refuses a different folder there). */
+  dev: number;
+  /** Inode when planned. */
+  ino: number;
+  /** Inode of the folder holding it (its row's parent-inode). */
+  parentIno: number;
+  /** Its row's directory-depth (the root's folders 0). */
+  depth: number;
+  /** The estimated rows below and including it. */
+  estimate: number;
+  /** The shard that walks it. */
+  shard: number;
+}
+
+/** A plan, as written to plan.json. */
+export interface ShardPlan {
+  /** Always "pwalk-shard-plan". */
+  format: "pwalk-shard-plan";
+  /** Format version (1). */
+  version: 1;
+  /** Random id: completion records name the plan they belong to. */
+  id: string;
+  /** When it was made (ISO 8601). */
+  created: string;
+  /** The pwalk version that made it. */
+  pwalk: string;
+  /** The working folder it was made in (a relative root is relative to it). */
+  cwd: string;
+  /** The root as given (trailing slashes dropped), and its device and inode. */
+  root: { path: string; dev: number; ino: number };
+  /** The report options every shard uses. */
+  options: {
+    header: boolean;
+    noSnap: boolean;
+    pwalkDepth: number;
+    exclude: JsonPath[];
+    oneFileSystem: boolean;
+  };
+  /** How many shards (perhaps fewer than asked: see requestedShards). */
+  shards: number;
+  /** How many were asked for. */
+  requestedShards: number;
+  /** How the work was estimated, and the estimated rows per shard. */
+  estimate: {
+    /** "listing": rows seen one level below the frontier; "scan": a previous scan's counts. */
+    source: "listing" | "scan";
+    /** The scan files read (source "scan"). */
+    scans: string[];
+    /** Estimated rows of the whole tree. */
+    total: number;
+    /** Estimated rows above the frontier (shard 0 walks them). */
+    top: number;
+    /** Estimated rows per shard. */
+    loads: number[];
+  };
+  /** Folders the planner listed. */
+  listed: number;
+  /** The frontier folders, sorted by path. */
+  frontier: PlannedFolder[];
+}
+
+/** A folder of the tree as far as the planner read it. */
+interface Node {
+  path: Uint8Array;
+  key: string;
+  /** pwalk depth of its row (the root -1). */
+  depth: number;
+  parent: Node | null;
+  /** Device and inode, once stat-ed. */
+  id: FolderId | undefined;
+  /** Names in its listing, once listed. */
+  count?: number;
+  /** Why it could not be listed. */
+  error?: string;
+  /** Its folders a whole run would walk, once listed. */
+  children: Node[] | undefined;
+  /** Rows seen in its subtree (itself included). */
+  seen: number;
+  /** The estimate the plan balances by: a previous scan's count, else `seen`. */
+  estimate: number;
+  /** Not a folder a whole run would walk (gone, a link now, another file system with -x). */
+  dead: boolean;
+  /** Not to be split further. */
+  leaf: boolean;
+}
+
+const enc = new TextEncoder();
+
+function checkInt(name: string, v: number, min: number, max: number): number {
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new RangeError(`pwalk: ${name} must be an integer from ${min} to ${max}, got ${v}`);
+  }
+  return v;
+}
+
+/** Run f over items with at most n in flight; results in item order. */
+async function pool<T, R>(items: T[], n: number, f: (t: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await f(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+  return out;
+}
+
+/** Whether a is ahead of b: a bigger estimate, then the smaller path. */
+function ahead(a: Node, b: Node): boolean {
+  return a.estimate !== b.estimate ? a.estimate > b.estimate : compareBytes(a.path, b.path) < 0;
+}
+
+/**
+ * Plan a sharded scan of `root`: read the top of the tree (listings, and a
+ * stat of each folder the frontier may hold), deeper under the biggest
+ * folders, until the frontier holds `minFolders` folders and none of them
+ * alone is more than half a shard's share; then give each shard folders,
+ * biggest first, always to the least loaded shard (shard 0 starts with the
+ * rows above the frontier; shards 1.. are then numbered biggest first).
+ * Deterministic for a given tree: ties go by
+ * path bytes and shard number.
+ *
+ * @example Plan 8 shards and run shard 3 here
+ * ```ts ignore
+ * import { planShards, runShard, writePlan } from "jsr:@pwalk/cli";
+ * const plan = await planShards("/data", { shards: 8, noSnap: true });
+ * await writePlan(plan, "plan.json");
+ * await runShard(plan, 3, { output: "scan-3.csv.zst" });
+ * ```
+ *
+ * @throws {Deno.errors.NotFound} when the root does not exist
+ * @throws {Deno.errors.NotADirectory} when the root is not a folder
+ */
+export async function planShards(root: string, options: PlanOptions): Promise<ShardPlan> {
+  if (typeof root !== "string" || root.length === 0) {
+    throw new TypeError("pwalk: the root folder must be a non-empty string");
+  }
+  const shards = checkInt("shards", options.shards, 1, 1_000_000);
+  const minFolders = checkInt("minFolders", options.minFolders ?? 16 * shards, 1, 1e9);
+  const maxListed = checkInt(
+    "maxListed",
+    options.maxListed ?? Math.max(Math.min(1024 * shards, 131072), 4 * minFolders, 16384),
+    1,
+    1e9,
+  );
+  const concurrency = checkInt("concurrency", options.concurrency ?? 32, 1, 4096);
+  const maxDepth = checkInt("pwalkDepth", options.pwalkDepth ?? 0, 0, 2 ** 31 - 1);
+  const signal = options.signal;
+  const rootPath = normaliseRoot(root);
+  const rootStat = await Deno.stat(rootPath); // like the walker: a link to a folder is followed
+  if (!rootStat.isDirectory) throw new Deno.errors.NotADirectory(`${root}: Not a directory`);
+  const rootDev = rootStat.dev, rootIno = rootStat.ino!;
+  const excludes = excludeList(rootPath, options.exclude).map((e) =>
+    typeof e === "string" ? enc.encode(e) : e
+  );
+  const excluded = new Set(excludes.map(byteKey));
+
+  let scan: ScanCounts | undefined;
+  const scans: string[] = [];
+  for (const f of options.from ?? []) scans.push(...await scanFiles(f));
+  if (scans.length) scan = await readScanCounts(scans);
+  const rootBytes = enc.encode(rootPath);
+  const relOf = (p: Uint8Array) =>
+    p.subarray(rootBytes.length + (rootBytes[rootBytes.length - 1] === 0x2f ? 0 : 1));
+
+  const isExcluded = (p: Uint8Array) => excluded.size > 0 && excluded.has(byteKey(p));
+  let listed = 0;
+
+  // The tree as far as it was read. A node is a folder a whole run would
+  // walk and print: not a link, not skipped by --NoSnap, --exclude or
+  // --depth, and with -x (checked once its device is known) on the root's
+  // file system.
+  const nodeOf = (path: Uint8Array, depth: number, parent: Node | null, id?: FolderId): Node => ({
+    path,
+    key: byteKey(path),
+    depth,
+    parent,
+    id,
+    children: undefined,
+    seen: 1,
+    estimate: scan?.get(relOf(path)) ?? 1,
+    dead: false,
+    leaf: false,
+  });
+  const rootNode: Node = nodeOf(rootBytes, -1, null, { dev: rootDev, ino: rootIno });
+
+  // List a node (after its device check with -x) and make its children.
+  const list = async (n: Node): Promise<void> => {
+    signal?.throwIfAborted();
+    if (options.oneFileSystem) {
+      n.id = await folderId(n.path, n.id) ?? undefined;
+      if (!n.id || n.id.dev !== rootDev) {
+        n.dead = true;
+        n.children = [];
+        return;
+      }
+    }
+    const l = await listFolder(rootPath, { path: n.path, depth: n.depth, id: n.id });
+    listed++;
+    n.count = l.count;
+    n.error = l.error;
+    const d = n.depth + 1;
+    n.children = maxDepth > 0 && d >= maxDepth ? [] : l.dirs.flatMap((s) => {
+      if (options.noSnap && s.name.length === 9 && byteKey(s.name) === ".snapshot") return [];
+      const p = joinPath(n.path, s.name);
+      return isExcluded(p) ? [] : [nodeOf(p, d, n, s.id)];
+    });
+  };
+
+  await list(rootNode);
+  if (rootNode.error) throw new Error(`${rootPath}: ${rootNode.error}`);
+
+  // Without a previous scan, read the top of the tree breadth first, about
+  // 3/4 of the listing budget (the first level whole), the folders of a
+  // level in the order of their parent's size: estimates are then the rows
+  // seen below each folder.
+  if (!scan) {
+    let level = rootNode.children!;
+    while (level.length && listed < (maxListed * 3) / 4) {
+      const sorted = [...level].sort((a, b) =>
+        (b.parent!.count ?? 0) - (a.parent!.count ?? 0) || compareBytes(a.path, b.path)
+      );
+      const room = level[0].depth === 0 ? sorted.length : Math.floor((maxListed * 3) / 4) - listed;
+      const now = sorted.slice(0, Math.max(0, room));
+      await pool(now, concurrency, list);
+      level = now.flatMap((n) => n.children ?? []).filter((c) => !c.dead);
+    }
+  }
+  const settle = (n: Node): number => {
+    let seen = 1;
+    if (n.children) {
+      seen += (n.count ?? 0) - n.children.length;
+      for (const c of n.children) if (!c.dead) seen += settle(c);
+    }
+    n.seen = seen;
+    n.estimate = scan?.get(relOf(n.path)) ?? seen;
+    return seen;
+  };
+  settle(rootNode);
+
+  // The frontier: the root's folders, then the biggest split into its own
+  // folders (its other entries join the rows above the frontier) while the
+  // frontier is small or one folder alone is more than half a shard's share.
+  const cands = new Map<string, Node>();
+  let top = 0;
+  const split = async (n: Node): Promise<void> => {
+    const kids = n.children!.filter((c) => !c.dead);
+    await pool(kids, concurrency, async (c) => {
+      c.id = await folderId(c.path, c.id) ?? undefined;
+      if (!c.id || (options.oneFileSystem && c.id.dev !== rootDev)) c.dead = true;
+    });
+    let made = 0;
+    for (const c of kids) {
+      if (c.dead) continue;
+      cands.set(c.key, c);
+      made++;
+    }
+    top += 1 + (n.count ?? 0) - made;
+    options.onProgress?.({ listed, frontier: cands.size });
+  };
+  await split(rootNode);
+  for (;;) {
+    signal?.throwIfAborted();
+    let best: Node | undefined;
+    let sum = top;
+    for (const c of cands.values()) {
+      sum += c.estimate;
+      if (!c.leaf && (!best || ahead(c, best))) best = c;
+    }
+    if (!best) break;
+    if (cands.size >= minFolders && best.estimate * 2 * shards <= sum) break;
+    if (!best.children) {
+      // not read yet: read it now, while the budget lasts
+      if (listed >= maxListed) {
+        best.leaf = true;
+        continue;
+      }
+      await list(best);
+      if (!scan) best.estimate = settle(best);
+    }
+    if (best.dead) {
+      cands.delete(best.key); // gone, or not a folder a whole run would walk
+      continue;
+    }
+    if (best.error || best.children!.every((c) => c.dead)) {
+      best.leaf = true; // nothing to split it into (--depth, or no folders)
+      continue;
+    }
+    // Its own entries would join the rows above the frontier (shard 0's):
+    // split it only while those stay within a shard's share, or when it is
+    // so big that it alone outweighs them twice.
+    const own = 1 + (best.count ?? 0) - best.children!.filter((c) => !c.dead).length;
+    if (top + own > Math.max(sum / shards, best.estimate / 2)) {
+      best.leaf = true;
+      continue;
+    }
+    cands.delete(best.key);
+    await split(best);
+  }
+  // Biggest first, each to the least loaded shard (the lowest on ties).
+  const front = [...cands.values()].sort((a, b) => (ahead(a, b) ? -1 : ahead(b, a) ? 1 : 0));
+  const parentIno = (n: Node) => n.parent!.id!.ino;
+  const count = Math.max(1, Math.min(shards, front.length + 1));
+  const loads = new Array<number>(count).fill(0);
+  loads[0] = top;
+  const shardOf = new Map<string, number>();
+  for (const c of front) {
+    let s = 0;
+    for (let i = 1; i < count; i++) if (loads[i] < loads[s]) s = i;
+    loads[s] += c.estimate;
+    shardOf.set(c.key, s);
+  }
+  // Shards 1.. numbered biggest first: a throttled array (--array=...%K)
+  // starts the longest shards first. (Shard 0 keeps the rows above the frontier.)
+  const order = [
+    0,
+    ...loads.map((_, i) => i).slice(1).sort((a, b) => loads[b] - loads[a] || a - b),
+  ];
+  const renumber = new Array<number>(count);
+  order.forEach((old, i) => (renumber[old] = i));
+  const sortedLoads = order.map((i) => loads[i]);
+  for (const [k, v] of shardOf) shardOf.set(k, renumber[v]);
+  loads.splice(0, count, ...sortedLoads);
+  front.sort((a, b) => compareBytes(a.path, b.path));
+  return {
+    format: "pwalk-shard-plan",
+    version: 1,
+    id: crypto.randomUUID(),
+    created: new Date().toISOString(),
+    pwalk: denoJson.version,
+    cwd: Deno.cwd(),
+    root: { path: rootPath, dev: rootDev, ino: rootIno },
+    options: {
+      header: !!options.header,
+      noSnap: !!options.noSnap,
+      pwalkDepth: maxDepth,
+      exclude: excludes.map(jsonPath),
+      oneFileSystem: !!options.oneFileSystem,
+    },
+    shards: count,
+    requestedShards: shards,
+    estimate: {
+      source: scan ? "scan" : "listing",
+      scans,
+      total: loads.reduce((a, b) => a + b, 0),
+      top,
+      loads,
+    },
+    listed,
+    frontier: front.map((c) => ({
+      ...jsonPath(c.path),
+      dev: c.id!.dev,
+      ino: c.id!.ino,
+      parentIno: parentIno(c),
+      depth: c.depth,
+      estimate: c.estimate,
+      shard: shardOf.get(c.key)!,
+    })),
+  };
+}
+
+/** The frontier folders of one shard, with their paths in bytes. */
+export function shardFolders(
+  plan: ShardPlan,
+  shard: number,
+): { path: Uint8Array; dev: number; ino: number; parentIno: number; depth: number }[] {
+  return plan.frontier.filter((f) => f.shard === shard).map((f) => ({
+    path: pathOfJson(f),
+    dev: f.dev,
+    ino: f.ino,
+    parentIno: f.parentIno,
+    depth: f.depth,
+  }));
+}
+
+/**
+ * A plan file that is not a plan (or not one this version understands).
+ *
+ * @example
+ * ```ts ignore
+ * import { PlanError, readPlan } from "jsr:@pwalk/cli";
+ * try {
+ *   await readPlan("plan.json");
+ * } catch (e) {
+ *   if (e instanceof PlanError) console.error(e.message);
+ * }
+ * ```
+ */
+export class PlanError extends Error {}
+
+function isInt(v: unknown, min = 0): v is number {
+  return typeof v === "number" && Number.isInteger(v) && v >= min;
+}
+
+/**
+ * Check that a parsed JSON value is a plan; returns it typed.
+ *
+ * @example
+ * ```ts ignore
+ * import { checkPlan } from "jsr:@pwalk/cli";
+ * const plan = checkPlan(JSON.parse(await (await fetch(url)).text()), url);
+ * ```
+ *
+ * @throws {PlanError} when it is not one
+ */
+export function checkPlan(v: unknown, where = "plan"): ShardPlan {
+  const bad = (why: string): never => {
+    throw new PlanError(`${where}: not a pwalk shard plan (${why})`);
+  };
+  if (typeof v !== "object" || v === null) bad("not a JSON object");
+  const p = v as Partial<ShardPlan>;
+  if (p.format !== "pwalk-shard-plan") bad('no format "pwalk-shard-plan"');
+  if (p.version !== 1) bad(`version ${p.version}, this pwalk reads 1`);
+  if (typeof p.id !== "string" || !p.id) bad("no id");
+  if (!isInt(p.shards, 1)) bad("bad shards");
+  const r = p.root;
+  if (!r || typeof r.path !== "string" || !r.path || !isInt(r.dev) || !isInt(r.ino)) {
+    bad("bad root");
+  }
+  const o = p.options;
+  if (!o || !Array.isArray(o.exclude) || !isInt(o.pwalkDepth)) bad("bad options");
+  if (typeof p.cwd !== "string") bad("no cwd");
+  if (!Array.isArray(p.frontier)) bad("no frontier");
+  for (const f of p.frontier!) {
+    if (
+      typeof f.path !== "string" || !isInt(f.dev) || !isInt(f.ino) || !isInt(f.parentIno) ||
+      !isInt(f.depth) || !isInt(f.shard) || f.shard >= p.shards!
+    ) bad(`bad frontier folder ${JSON.stringify(f.path)}`);
+  }
+  return p as ShardPlan;
+}
+
+/**
+ * Read and check a plan file.
+ *
+ * @example
+ * ```ts ignore
+ * import { readPlan } from "jsr:@pwalk/cli";
+ * const plan = await readPlan("scan/plan.json");
+ * console.log(`${plan.shards} shards, ${plan.frontier.length} frontier folders`);
+ * ```
+ *
+ * @throws {PlanError} when the file is not a plan
+ */
+export async function readPlan(path: string): Promise<ShardPlan> {
+  const text = await Deno.readTextFile(path);
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new PlanError(`${path}: not JSON (${(e as Error).message})`);
+  }
+  return checkPlan(v, path);
+}
+
+/** Write a file whole or not at all: a temporary name beside it, then a rename. */
+export async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${path}.partial-${Deno.pid}`;
+  try {
+    await Deno.writeFile(tmp, typeof data === "string" ? enc.encode(data) : data);
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+}
+
+/**
+ * Write a plan as JSON (whole or not at all).
+ *
+ * @example
+ * ```ts ignore
+ * import { planShards, writePlan } from "jsr:@pwalk/cli";
+ * await writePlan(await planShards("/data", { shards: 4 }), "plan.json");
+ * ```
+ */
+export async function writePlan(plan: ShardPlan, path: string): Promise<void> {
+  await writeAtomic(path, JSON.stringify(plan, null, 1) + "\n");
+}
+
+/** The exclude list of a plan, as the report options take it. */
+export function planExcludes(plan: ShardPlan): Uint8Array[] {
+  return plan.options.exclude.map(pathOfJson);
+}

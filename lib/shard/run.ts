@@ -1,0 +1,378 @@
+/**
+ * Running one shard of a plan: its frontier folders (and, for shard 0, the
+ * rows above the frontier) into one output, then a small completion record
+ * beside it, written last, so that a shard that did not finish is seen.
+ *
+ * @module
+ */
+import { DEFAULT_LEVEL, report, type ReportSummary } from "../report.ts";
+import type { Progress, WalkError } from "../job.ts";
+import { PlanError, planExcludes, shardFolders, type ShardPlan, writeAtomic } from "./plan.ts";
+import { pathOfJson } from "./paths.ts";
+
+/** Options of {@link runShard}. */
+export interface ShardRunOptions {
+  /**
+   * The output file (a `.zst` suffix compresses), written under a temporary
+   * name and renamed when complete; `"-"` or omitted: stdout, and then no
+   * completion record.
+   */
+  output?: string;
+  /** zstd level 1-19, 0 plain. Default: 1 for a `.zst` output, else 0. */
+  level?: number;
+  /** Worker threads (default: the walker's own, one reader per CPU and more while waiting). */
+  threads?: number;
+  /** Where the completion record goes. Default: {@link recordPath} of the output. */
+  record?: string;
+  /** Stream one line per error to stderr (the CLI does). Default false. */
+  printErrors?: boolean;
+  /** Cancels the shard: no output and no record are left. */
+  signal?: AbortSignal;
+  /** Progress of the walk running now. */
+  onProgress?: (p: Progress) => void;
+  /** Every error also as a CSV row to this open file (the CLI's --errors). */
+  errorsCsvFd?: number;
+}
+
+/** The completion record of a shard (`scan-I.done.json`), written after its output. */
+export interface ShardRecord {
+  /** Always "pwalk-shard-done". */
+  format: "pwalk-shard-done";
+  /** Format version (1). */
+  version: 1;
+  /** The plan's id. */
+  plan: string;
+  /** This shard's number. */
+  shard: number;
+  /** The plan's number of shards. */
+  shards: number;
+  /** The output: its file name when it is in the record's folder, else an absolute path. */
+  output: string;
+  /** The output's size in bytes, as written. */
+  outputBytes: number;
+  /** SHA-256 of the output, hex. */
+  sha256: string;
+  /** Whether the output is zstd. */
+  compressed: boolean;
+  /** Rows written. */
+  rows: number;
+  /** Folder rows. */
+  folders: number;
+  /** Sum of st_size over the rows. */
+  bytes: number;
+  /** Sum of st_blocks x 512 over the rows. */
+  allocatedBytes: number;
+  /** Errors met (unreadable folders, vanished entries; the walk went on). */
+  errors: number;
+  /** The first errors. */
+  errorDetails: { path: string; op: string; message: string }[];
+  /** Frontier folders this shard walked. */
+  frontierFolders: number;
+  /** Whether it also walked the rows above the frontier (shard 0). */
+  top: boolean;
+  /** The host it ran on. */
+  host: string;
+  /** Its process id. */
+  pid: number;
+  /** When it started and ended (ISO 8601). */
+  start: string;
+  /** When it ended. */
+  end: string;
+  /** Wall time in milliseconds. */
+  elapsedMs: number;
+  /** The Slurm job, when it ran as one. */
+  slurm?: { jobId: string; arrayJobId?: string; arrayTaskId?: string; node?: string };
+}
+
+/** What {@link runShard} returns. */
+export interface ShardSummary {
+  /** The shard. */
+  shard: number;
+  /** The output file, or null for stdout. */
+  output: string | null;
+  /** The completion record written, or null (stdout). */
+  record: string | null;
+  /** Rows written. */
+  rows: number;
+  /** Folder rows. */
+  folders: number;
+  /** Sum of st_size. */
+  bytes: number;
+  /** Sum of st_blocks x 512. */
+  allocatedBytes: number;
+  /** Bytes of output. */
+  outputBytes: number;
+  /** Errors met. */
+  errors: number;
+  /** The first errors, in detail. */
+  errorDetails: WalkError[];
+  /** Wall time in milliseconds. */
+  elapsedMs: number;
+}
+
+/**
+ * The root of a plan is not the folder it was when planned (another device
+ * or inode): the shard refuses to run.
+ *
+ * @example
+ * ```ts ignore
+ * import { PlanMismatchError, readPlan, runShard } from "jsr:@pwalk/cli";
+ * try {
+ *   await runShard(await readPlan("plan.json"), 0, { output: "scan-0.csv.zst" });
+ * } catch (e) {
+ *   if (e instanceof PlanMismatchError) console.error("make a new plan:", e.message);
+ * }
+ * ```
+ */
+export class PlanMismatchError extends Error {}
+
+/**
+ * The completion record's path for an output: `scan-3.csv.zst` gives
+ * `scan-3.done.json` (a `.csv` or `.csv.zst` suffix is replaced; any other
+ * name gets `.done.json` appended).
+ *
+ * @example
+ * ```ts ignore
+ * import { recordPath } from "jsr:@pwalk/cli";
+ * recordPath("out/scan-3.csv.zst"); // "out/scan-3.done.json"
+ * ```
+ */
+export function recordPath(output: string): string {
+  const m = /\.csv(\.zst)?$/.exec(output);
+  return m ? output.slice(0, m.index) + ".done.json" : output + ".done.json";
+}
+
+/** An empty zstd frame: what a shard with nothing to write leaves in a .zst output. */
+const EMPTY_ZSTD = new Uint8Array([0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x00, 0x01, 0x00, 0x00]);
+
+/**
+ * SHA-256 of a file, hex, streamed (what completion records hold).
+ *
+ * @example
+ * ```ts ignore
+ * console.log(await sha256File("scan-0.csv.zst"));
+ * ```
+ */
+export async function sha256File(path: string): Promise<string> {
+  const { createHash } = await import("node:crypto"); // loaded only by the shard commands
+  const h = createHash("sha256");
+  using f = await Deno.open(path);
+  const buf = new Uint8Array(1 << 20);
+  for (;;) {
+    const n = await f.read(buf);
+    if (n === null) break;
+    h.update(buf.subarray(0, n));
+  }
+  return h.digest("hex");
+}
+
+async function concatFiles(parts: string[], to: string): Promise<void> {
+  using out = await Deno.open(to, { write: true, create: true, truncate: true });
+  for (const p of parts) {
+    using f = await Deno.open(p);
+    const buf = new Uint8Array(1 << 20);
+    for (;;) {
+      const n = await f.read(buf);
+      if (n === null) break;
+      let off = 0;
+      while (off < n) off += await out.write(buf.subarray(off, n));
+    }
+  }
+}
+
+function dirname(p: string): string {
+  const i = p.lastIndexOf("/");
+  return i < 0 ? "." : i === 0 ? "/" : p.slice(0, i);
+}
+
+/** The output as the record names it: its file name beside the record, else an absolute path. */
+function outputFromRecord(record: string, output: string): string {
+  if (dirname(record) === dirname(output)) return output.slice(output.lastIndexOf("/") + 1);
+  return output.startsWith("/") ? output : `${Deno.cwd()}/${output}`;
+}
+
+function slurmInfo(): ShardRecord["slurm"] {
+  const env = (k: string) => Deno.env.get(k) || undefined;
+  const jobId = env("SLURM_JOB_ID");
+  if (!jobId) return undefined;
+  return {
+    jobId,
+    arrayJobId: env("SLURM_ARRAY_JOB_ID"),
+    arrayTaskId: env("SLURM_ARRAY_TASK_ID"),
+    node: env("SLURMD_NODENAME"),
+  };
+}
+
+/**
+ * Check that the plan's root is still the folder it was: same device and
+ * inode. Throws {@link PlanMismatchError} otherwise.
+ *
+ * @example
+ * ```ts ignore
+ * import { checkPlanRoot, readPlan } from "jsr:@pwalk/cli";
+ * await checkPlanRoot(await readPlan("plan.json")); // throws when /data was replaced
+ * ```
+ */
+export async function checkPlanRoot(plan: ShardPlan): Promise<void> {
+  const root = plan.root.path;
+  if (!root.startsWith("/") && Deno.cwd() !== plan.cwd) {
+    throw new PlanMismatchError(
+      `the plan's root ${root} is relative to ${plan.cwd}; run the shard from there`,
+    );
+  }
+  let st: Deno.FileInfo;
+  try {
+    st = await Deno.stat(root);
+  } catch (e) {
+    throw new PlanMismatchError(`the plan's root ${root}: ${(e as Error).message}`);
+  }
+  if (st.dev !== plan.root.dev || st.ino !== plan.root.ino) {
+    throw new PlanMismatchError(
+      `${root} is not the planned folder any more (planned device ${plan.root.dev} inode ` +
+        `${plan.root.ino}, now ${st.dev} ${st.ino}): make a new plan`,
+    );
+  }
+}
+
+/**
+ * Run shard `shard` of a plan: the report rows of its frontier folders (and
+ * for shard 0 the rows above the frontier, with the header when the plan
+ * has one), into one output; then, for a file output, the completion
+ * record ({@link recordPath}), written last. A record left by an earlier
+ * run of this shard is removed first, so only a finished shard has one.
+ *
+ * @example Run every shard of a plan here, one after the other
+ * ```ts ignore
+ * import { readPlan, runShard } from "jsr:@pwalk/cli";
+ * const plan = await readPlan("scan/plan.json");
+ * for (let i = 0; i < plan.shards; i++) {
+ *   await runShard(plan, i, { output: `scan/scan-${i}.csv.zst` });
+ * }
+ * ```
+ *
+ * @throws {PlanMismatchError} when the root is not the planned folder any more
+ * @throws {RangeError} when the shard is not one of the plan's
+ */
+export async function runShard(
+  plan: ShardPlan,
+  shard: number,
+  options: ShardRunOptions = {},
+): Promise<ShardSummary> {
+  if (!Number.isInteger(shard) || shard < 0 || shard >= plan.shards) {
+    throw new RangeError(
+      `pwalk: shard must be an integer from 0 to ${plan.shards - 1}, got ${shard}`,
+    );
+  }
+  if (plan.format !== "pwalk-shard-plan") throw new PlanError("not a pwalk shard plan");
+  await checkPlanRoot(plan);
+  const toStdout = options.output === undefined || options.output === "-";
+  const output = toStdout ? null : options.output!;
+  const level = options.level ?? (output?.endsWith(".zst") ? DEFAULT_LEVEL : 0);
+  const record = output ? options.record ?? recordPath(output) : null;
+  if (record) await Deno.remove(record).catch(() => {});
+
+  const start = new Date();
+  const t0 = performance.now();
+  const root = plan.root.path;
+  const folders = shardFolders(plan, shard);
+  const common = {
+    noSnap: plan.options.noSnap,
+    pwalkDepth: plan.options.pwalkDepth,
+    oneFileSystem: plan.options.oneFileSystem,
+    threads: options.threads,
+    level,
+    printErrors: options.printErrors,
+    signal: options.signal,
+    onProgress: options.onProgress,
+    errorsCsvFd: options.errorsCsvFd,
+  };
+  const runs: ReportSummary[] = [];
+  const temps: string[] = [];
+  const tmp = (what: string) => {
+    const p = `${output}.${what}-${Deno.pid}`;
+    temps.push(p);
+    return p;
+  };
+  try {
+    if (shard === 0) {
+      // the rows above the frontier: the root with the frontier left out
+      const exclude = [...planExcludes(plan), ...plan.frontier.map(pathOfJson)];
+      runs.push(
+        await report(root, {
+          ...common,
+          exclude,
+          header: plan.options.header,
+          output: output ? tmp("top") : "-",
+        }),
+      );
+    }
+    if (folders.length) {
+      runs.push(
+        await report(root, {
+          ...common,
+          exclude: planExcludes(plan),
+          frontier: folders,
+          output: output ? (shard === 0 ? tmp("front") : output) : "-",
+        }),
+      );
+    }
+    if (output && shard === 0) {
+      const joined = tmp("partial");
+      await concatFiles(temps.slice(0, runs.length), joined);
+      await Deno.rename(joined, output);
+    } else if (output && runs.length === 0) {
+      await writeAtomic(output, level > 0 ? EMPTY_ZSTD : new Uint8Array());
+    }
+  } finally {
+    for (const t of temps) await Deno.remove(t).catch(() => {});
+  }
+
+  const sum = (k: "entries" | "folders" | "bytes" | "allocatedBytes" | "errors") =>
+    runs.reduce((a, r) => a + r[k], 0);
+  const errorDetails = runs.flatMap((r) => r.errorDetails);
+  const outputBytes = output
+    ? (await Deno.stat(output)).size
+    : runs.reduce((a, r) => a + r.outputBytes, 0);
+  const elapsedMs = performance.now() - t0;
+  if (output && record) {
+    const rec: ShardRecord = {
+      format: "pwalk-shard-done",
+      version: 1,
+      plan: plan.id,
+      shard,
+      shards: plan.shards,
+      output: outputFromRecord(record, output),
+      outputBytes,
+      sha256: await sha256File(output),
+      compressed: level > 0,
+      rows: sum("entries"),
+      folders: sum("folders"),
+      bytes: sum("bytes"),
+      allocatedBytes: sum("allocatedBytes"),
+      errors: sum("errors"),
+      errorDetails: errorDetails.map((e) => ({ path: e.path, op: e.op, message: e.message })),
+      frontierFolders: folders.length,
+      top: shard === 0,
+      host: Deno.hostname(),
+      pid: Deno.pid,
+      start: start.toISOString(),
+      end: new Date().toISOString(),
+      elapsedMs: Math.round(elapsedMs),
+      slurm: slurmInfo(),
+    };
+    await writeAtomic(record, JSON.stringify(rec, null, 1) + "\n");
+  }
+  return {
+    shard,
+    output,
+    record,
+    rows: sum("entries"),
+    folders: sum("folders"),
+    bytes: sum("bytes"),
+    allocatedBytes: sum("allocatedBytes"),
+    outputBytes,
+    errors: sum("errors"),
+    errorDetails,
+    elapsedMs,
+  };
+}

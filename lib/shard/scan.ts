@@ -1,0 +1,262 @@
+/**
+ * Recursive counts per folder from a previous pwalk scan (CSV or
+ * .csv.zst, one file or a folder of shard files): the planner's best
+ * estimate of how much work lies below each folder.
+ *
+ * Only folder rows matter: the rows below a folder F number
+ * 1 + the sum of pw_fcount over the folders of F's subtree (every entry is
+ * counted once, in its parent's pw_fcount). Paths are kept relative to the
+ * scan's root, so a scan of /data still serves a plan of /mnt/data.
+ * Memory is bounded: when more than `maxFolders` folders are kept, the
+ * deepest level kept is folded into its parents (the plan rarely goes
+ * that deep; below the levels kept it estimates from listings).
+ *
+ * @module
+ */
+import { byteKey } from "./paths.ts";
+import { zstdChunks } from "./zstd.ts";
+
+/** Recursive row counts of a previous scan, by path relative to its root. */
+export interface ScanCounts {
+  /**
+   * Rows below (and including) the folder at `rel` ("" is the root), or
+   * undefined. (Bytes below 32 are dropped from `rel` first, as the scan
+   * printed the names.)
+   */
+  get(rel: Uint8Array): number | undefined;
+  /** Folder levels below the root kept (deeper folders are not known). */
+  readonly levels: number;
+  /** Rows read. */
+  readonly rows: number;
+  /** Files read. */
+  readonly files: string[];
+}
+
+/** Options of {@link readScanCounts}. */
+export interface ScanCountOptions {
+  /** Folders kept before the deepest level is folded into its parents. Default 2,000,000. */
+  maxFolders?: number;
+  /** Folder levels below the root kept at most. Default 32. */
+  maxLevels?: number;
+}
+
+const NL = 0x0a, COMMA = 0x2c, QUOTE = 0x22, SLASH = 0x2f, MINUS = 0x2d;
+
+/**
+ * The scan files a --from argument names: the file, or a folder's *.csv / *.csv.zst.
+ *
+ * @example
+ * ```ts ignore
+ * import { readScanCounts, scanFiles } from "jsr:@pwalk/cli";
+ * const counts = await readScanCounts(await scanFiles("/scratch/last-scan"));
+ * ```
+ */
+export async function scanFiles(from: string): Promise<string[]> {
+  const st = await Deno.stat(from);
+  if (!st.isDirectory) return [from];
+  const out: string[] = [];
+  for await (const e of Deno.readDir(from)) {
+    if (e.isFile && /\.csv(\.zst)?$/.test(e.name)) {
+      out.push(`${from.replace(/\/+$/, "")}/${e.name}`);
+    }
+  }
+  if (out.length === 0) throw new Error(`${from}: no .csv or .csv.zst file in it`);
+  return out.sort();
+}
+
+/** The decompressed bytes of a scan file, chunk by chunk. */
+async function* chunks(path: string): AsyncGenerator<Uint8Array> {
+  if (!path.endsWith(".zst")) {
+    using f = await Deno.open(path);
+    const buf = new Uint8Array(1 << 20);
+    for (;;) {
+      const n = await f.read(buf);
+      if (n === null) return;
+      yield buf.subarray(0, n);
+    }
+  }
+  const f = await Deno.open(path);
+  yield* zstdChunks(f.readable); // (the stream closes the file)
+}
+
+function parseInt10(b: Uint8Array, s: number, e: number): number {
+  let v = 0;
+  for (let i = s; i < e; i++) {
+    const c = b[i] - 48;
+    if (c < 0 || c > 9) return NaN;
+    v = v * 10 + c;
+  }
+  return e > s ? v : NaN;
+}
+
+/** The unquoted filename field starting at b[s] (a '"'), and where it ends. */
+function quoted(b: Uint8Array, s: number, end: number): [Uint8Array, number] | null {
+  if (b[s] !== QUOTE) return null;
+  let i = s + 1;
+  let doubled = false;
+  for (;;) {
+    const j = b.indexOf(QUOTE, i);
+    if (j < 0 || j >= end) return null;
+    if (b[j + 1] === QUOTE) {
+      doubled = true;
+      i = j + 2;
+      continue;
+    }
+    const raw = b.subarray(s + 1, j);
+    if (!doubled) return [raw, j + 1];
+    const out: number[] = [];
+    for (let k = 0; k < raw.length; k++) {
+      out.push(raw[k]);
+      if (raw[k] === QUOTE) k++;
+    }
+    return [Uint8Array.from(out), j + 1];
+  }
+}
+
+/**
+ * Read previous scans into recursive counts per folder.
+ *
+ * @example Estimate the rows below a folder from last week's scan
+ * ```ts ignore
+ * import { readScanCounts } from "jsr:@pwalk/cli";
+ * const counts = await readScanCounts(["last-week.csv.zst"]);
+ * console.log(counts.get(new TextEncoder().encode("projects/alpha")));
+ * ```
+ */
+export async function readScanCounts(
+  files: string[],
+  options: ScanCountOptions = {},
+): Promise<ScanCounts> {
+  const maxFolders = options.maxFolders ?? 2_000_000;
+  let maxLevel = options.maxLevels ?? 32;
+  // levels[k]: folders k levels below the root, by relative path key
+  const levels: Map<string, number>[] = [new Map()];
+  let kept = 0;
+  let rows = 0;
+
+  const fold = () => {
+    // the deepest level joins its parents' entries
+    const deep = levels[maxLevel];
+    const up = levels[maxLevel - 1];
+    if (deep && up) {
+      for (const [k, v] of deep) {
+        const p = k.slice(0, Math.max(0, k.lastIndexOf("/")));
+        up.set(p, (up.get(p) ?? 0) + v);
+      }
+      kept -= deep.size;
+      levels.length = maxLevel;
+    }
+    maxLevel--;
+  };
+
+  const add = (rel: Uint8Array, level: number, fcount: number) => {
+    let cut = rel.length;
+    if (level > maxLevel) {
+      // keep the first maxLevel names
+      let seen = 0;
+      for (let i = 0; i < rel.length; i++) {
+        if (rel[i] === SLASH && ++seen === maxLevel) {
+          cut = i;
+          break;
+        }
+      }
+      level = maxLevel;
+    }
+    while (levels.length <= level) levels.push(new Map());
+    const m = levels[level];
+    const k = byteKey(rel.subarray(0, cut));
+    const v = m.get(k);
+    if (v === undefined) {
+      m.set(k, fcount);
+      if (++kept > maxFolders && maxLevel > 1) fold();
+    } else m.set(k, v + fcount);
+  };
+
+  let rootLen = -1; // bytes of the scan's root in a filename, -1 until known
+  const line = (b: Uint8Array, s: number, e: number) => {
+    // ...,pw_fcount,pw_dirsum: files have pw_fcount -1
+    const c2 = b.lastIndexOf(COMMA, e - 1);
+    if (c2 <= s) return;
+    const c1 = b.lastIndexOf(COMMA, c2 - 1);
+    if (c1 < s || b[c1 + 1] === MINUS) {
+      rows++;
+      return;
+    }
+    const fcount = parseInt10(b, c1 + 1, c2);
+    if (Number.isNaN(fcount)) return; // a header line
+    rows++;
+    const a = b.indexOf(COMMA, s);
+    const d = a < 0 ? -1 : b.indexOf(COMMA, a + 1);
+    const p = d < 0 ? -1 : b.indexOf(COMMA, d + 1);
+    if (p < 0 || p > c1) return;
+    const depth = b[d + 1] === MINUS ? -1 : parseInt10(b, d + 1, p);
+    const q = quoted(b, p + 1, c1);
+    if (!q || Number.isNaN(depth)) return;
+    const path = q[0];
+    const level = depth + 1; // names below the root
+    if (rootLen < 0) {
+      // the root is the path without its last `level` names
+      let cut = path.length;
+      for (let i = 0; i < level; i++) {
+        cut = path.lastIndexOf(SLASH, cut - 1);
+        if (cut < 0) return;
+      }
+      // (a root "/" ends in the slash that separates the names after it)
+      rootLen = level > 0 ? cut : path[path.length - 1] === SLASH ? path.length - 1 : path.length;
+    }
+    if (level === 0) add(new Uint8Array(), 0, fcount);
+    else if (path.length > rootLen + 1) add(path.subarray(rootLen + 1), level, fcount);
+  };
+
+  for (const file of files) {
+    rootLen = -1;
+    let carry: Uint8Array | null = null;
+    for await (const chunk of chunks(file)) {
+      let b = chunk;
+      if (carry) {
+        const joined = new Uint8Array(carry.length + chunk.length);
+        joined.set(carry);
+        joined.set(chunk, carry.length);
+        b = joined;
+        carry = null;
+      }
+      let s = 0;
+      for (;;) {
+        const e = b.indexOf(NL, s);
+        if (e < 0) break;
+        line(b, s, e);
+        s = e + 1;
+      }
+      if (s < b.length) carry = b.slice(s);
+    }
+    if (carry) line(carry, 0, carry.length);
+  }
+
+  // roll up: each level adds into its parents, deepest first
+  for (let k = levels.length - 1; k >= 1; k--) {
+    const up = levels[k - 1];
+    for (const [key, v] of levels[k]) {
+      const p = key.slice(0, Math.max(0, key.lastIndexOf("/")));
+      up.set(p, (up.get(p) ?? 0) + v);
+    }
+  }
+  const depthOf = (rel: Uint8Array) => {
+    if (rel.length === 0) return 0;
+    let n = 1;
+    for (const c of rel) if (c === SLASH) n++;
+    return n;
+  };
+  return {
+    get(rel: Uint8Array): number | undefined {
+      // the scan printed names without their bytes below 32
+      if (rel.some((c) => c < 32)) rel = rel.filter((c) => c >= 32);
+      const k = depthOf(rel);
+      if (k > maxLevel || k >= levels.length) return undefined;
+      const v = levels[k].get(byteKey(rel));
+      return v === undefined ? undefined : v + 1;
+    },
+    levels: maxLevel,
+    rows,
+    files,
+  };
+}

@@ -1,0 +1,361 @@
+/**
+ * A sharded scan as a Slurm job array: one array task per shard, each
+ * running `pwalk report --plan DIR/plan.json --shard $SLURM_ARRAY_TASK_ID`
+ * with the same Deno and the same pwalk as the command that submitted it.
+ *
+ * The scan folder DIR holds plan.json, job.sbatch (the batch script),
+ * slurm.json (the submissions), logs/ (one log per task) and, per shard,
+ * scan-I.csv.zst and its completion record scan-I.done.json.
+ *
+ * @module
+ */
+import denoJson from "../../deno.json" with { type: "json" };
+import { type PlanOptions, planShards, readPlan, type ShardPlan, writePlan } from "./plan.ts";
+import { scanStatus } from "./status.ts";
+import { jobName, readSubmissions } from "./squeue.ts";
+
+export { jobName, queuedTasks, readSubmissions, type Submission } from "./squeue.ts";
+
+/**
+ * The command that runs this pwalk: the running Deno with this checkout's
+ * cli.ts (absolute), the same module by URL when it was loaded from one
+ * (jsr:, https:), or the executable itself when it is a `deno compile`
+ * binary.
+ *
+ * @example
+ * ```ts ignore
+ * import { pwalkCommand } from "jsr:@pwalk/cli";
+ * console.log(pwalkCommand()); // ["/usr/local/bin/deno", "run", "-A", "/opt/pwalk/cli.ts"]
+ * ```
+ */
+export function pwalkCommand(): string[] {
+  const exe = Deno.execPath();
+  if (Deno.build.standalone) return [exe];
+  const cli = new URL("../../cli.ts", import.meta.url);
+  return [exe, "run", "-A", cli.protocol === "file:" ? decodeURIComponent(cli.pathname) : cli.href];
+}
+
+/**
+ * A word for a POSIX shell, single-quoted when it needs to be.
+ *
+ * @example
+ * ```ts ignore
+ * import { shellQuote } from "jsr:@pwalk/cli";
+ * shellQuote("/scratch/my scan"); // "'/scratch/my scan'"
+ * ```
+ */
+export function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_./:=@%+,-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * An sbatch --array list for these indexes: runs joined, `0-3,7,9-10`.
+ *
+ * @example
+ * ```ts ignore
+ * import { arrayList } from "jsr:@pwalk/cli";
+ * arrayList([0, 1, 2, 3, 7, 9, 10]); // "0-3,7,9-10"
+ * ```
+ */
+export function arrayList(indexes: number[]): string {
+  const ix = [...new Set(indexes)].sort((a, b) => a - b);
+  const out: string[] = [];
+  for (let i = 0; i < ix.length;) {
+    let j = i;
+    while (j + 1 < ix.length && ix[j + 1] === ix[j] + 1) j++;
+    out.push(j === i ? `${ix[i]}` : `${ix[i]}-${ix[j]}`);
+    i = j + 1;
+  }
+  return out.join(",");
+}
+
+/** Options of {@link slurmScript}. */
+export interface ScriptOptions {
+  /** The scan folder (absolute). */
+  dir: string;
+  /** Worker threads per task (default: the walker's own: one reader per CPU of the allocation, more while waiting). */
+  threads?: number;
+  /** zstd level of the outputs (default 1). */
+  level?: number;
+  /** `#SBATCH` directives to add, one option each, e.g. `--partition=scan`, `--time=4:00:00`. */
+  sbatch?: string[];
+  /** How to run pwalk (default {@link pwalkCommand}). */
+  command?: string[];
+}
+
+/**
+ * The batch script of a scan: an array task runs shard
+ * `$SLURM_ARRAY_TASK_ID` of DIR/plan.json into DIR/scan-I.csv.zst.
+ *
+ * @example
+ * ```ts ignore
+ * import { planShards, slurmScript } from "jsr:@pwalk/cli";
+ * const plan = await planShards("/data", { shards: 16 });
+ * console.log(slurmScript(plan, { dir: "/scratch/scan", sbatch: ["--time=4:00:00"] }));
+ * ```
+ */
+export function slurmScript(plan: ShardPlan, o: ScriptOptions): string {
+  const q = shellQuote;
+  for (const a of o.sbatch ?? []) {
+    if (/[\n\r]/.test(a)) throw new RangeError(`an sbatch argument holds a line break: ${a}`);
+  }
+  const cmd = o.command ?? pwalkCommand();
+  const args = [
+    ...cmd.slice(1).map(q),
+    "report",
+    "--plan",
+    q(`${o.dir}/plan.json`),
+    "--shard",
+    '"$shard"',
+    "--no-progress",
+    "-o",
+    `${q(`${o.dir}/scan-`)}"$shard".csv.zst`,
+  ];
+  if (o.threads !== undefined) args.push("--threads", String(o.threads));
+  if (o.level !== undefined) args.push("--level", String(o.level));
+  return [
+    "#!/bin/bash",
+    `# pwalk ${denoJson.version}: a sharded scan of ${plan.root.path} as a Slurm job array,`,
+    `# one task per shard (plan ${plan.id}, ${plan.shards} shards).`,
+    `#   submit:  sbatch --array=0-${plan.shards - 1} ${o.dir}/job.sbatch   (pwalk slurm did)`,
+    `#   status:  pwalk status ${o.dir}`,
+    `#   resume:  pwalk slurm --resume ${o.dir}   (resubmits the shards without a completion record)`,
+    `#SBATCH --job-name=${jobName(plan)}`,
+    `#SBATCH --output=${o.dir}/logs/%A_%a.out`,
+    ...(o.sbatch ?? []).map((a) => `#SBATCH ${a}`),
+    "set -eu",
+    'shard="${SLURM_ARRAY_TASK_ID:?run this script as a Slurm array: sbatch --array=...}"',
+    `exe=${q(cmd[0])}`,
+    'if [ ! -x "$exe" ]; then',
+    '  echo "pwalk: $exe is not on $(hostname): install Deno there at that path" >&2',
+    "  exit 1",
+    "fi",
+    "# The walker starts one reader per CPU it may run on (the allocation, when",
+    "# Slurm's task/affinity or task/cgroup plugin confines the task) and adds",
+    "# readers, up to 16, while the file system makes them wait.",
+    'echo "pwalk: shard $shard of ' + plan.shards +
+    ' on $(hostname), ${SLURM_CPUS_ON_NODE:-?} CPUs allocated, $(nproc) usable"',
+    `exec "$exe" ${args.join(" ")}`,
+    "",
+  ].join("\n");
+}
+
+/** Options of a submission. */
+export interface SubmitOptions {
+  /** Extra sbatch arguments for this submission. */
+  sbatch?: string[];
+  /**
+   * At most this many tasks at once (`--array=...%K`): with more shards than
+   * that, Slurm starts the next shard as one ends, which evens out shards
+   * of unequal size.
+   */
+  maxRunning?: number;
+  /** Say what would be run, submit nothing. */
+  dryRun?: boolean;
+}
+
+/** What a submission ran (or, dry, would run). */
+export interface Submitted {
+  /** The sbatch command line. */
+  command: string[];
+  /** The job id (none for a dry run). */
+  jobId?: string;
+  /** The shards submitted. */
+  shards: number[];
+}
+
+/**
+ * Submit shards of a scan folder (its job.sbatch) as one array job, and
+ * record it in slurm.json. With `dryRun`, only say what would be run.
+ *
+ * @example
+ * ```ts ignore
+ * import { submitShards } from "jsr:@pwalk/cli";
+ * const s = await submitShards("/scratch/scan", [2, 5], { sbatch: ["--time=2:00:00"] });
+ * console.log(s.jobId, s.command.join(" "));
+ * ```
+ */
+export async function submitShards(
+  dir: string,
+  shards: number[],
+  o: SubmitOptions = {},
+): Promise<Submitted> {
+  const array = arrayList(shards);
+  const limit = o.maxRunning ? `%${o.maxRunning}` : "";
+  const command = [
+    "sbatch",
+    "--parsable",
+    `--array=${array}${limit}`,
+    ...(o.sbatch ?? []),
+    `${dir}/job.sbatch`,
+  ];
+  if (o.dryRun) return { command, shards };
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command(command[0], {
+      args: command.slice(1),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new Error(
+        "sbatch not found: is Slurm installed here? (--dry-run writes the script only)",
+      );
+    }
+    throw e;
+  }
+  const text = new TextDecoder().decode(out.stdout).trim();
+  if (!out.success) {
+    const err = new TextDecoder().decode(out.stderr).trim().split("\n").at(-1);
+    throw new Error(`sbatch failed (exit ${out.code}): ${err}`);
+  }
+  const jobId = text.split(";")[0].trim();
+  const subs = await readSubmissions(dir);
+  subs.push({
+    jobId,
+    array,
+    submitted: new Date().toISOString(),
+    sbatch: o.sbatch ?? [],
+    ...(o.maxRunning ? { maxRunning: o.maxRunning } : {}),
+  });
+  const tmp = `${dir}/slurm.json.partial-${Deno.pid}`;
+  await Deno.writeTextFile(tmp, JSON.stringify({ submissions: subs }, null, 1) + "\n");
+  await Deno.rename(tmp, `${dir}/slurm.json`);
+  return { command, jobId, shards };
+}
+
+/**
+ * The scan folder cannot take a new scan: it holds a plan already, or it is inside the root.
+ *
+ * @example
+ * ```ts ignore
+ * import { ScanFolderError, slurmScan } from "jsr:@pwalk/cli";
+ * try {
+ *   await slurmScan("/data", { shards: 8, out: "/data/scan" });
+ * } catch (e) {
+ *   if (e instanceof ScanFolderError) console.error(e.message); // inside the root
+ * }
+ * ```
+ */
+export class ScanFolderError extends Error {}
+
+/** Options of {@link slurmScan}. */
+export interface SlurmScanOptions extends PlanOptions, Omit<ScriptOptions, "dir"> {
+  /** The scan folder (made if needed; it must not hold a plan yet, nor be inside the root). */
+  out: string;
+  /** At most this many shards at once (`--array=0-(N-1)%K`). Default: no limit. */
+  maxRunning?: number;
+  /** Write plan.json and job.sbatch, but submit nothing. */
+  dryRun?: boolean;
+}
+
+/** What {@link slurmScan} did. */
+export interface SlurmScan extends Submitted {
+  /** The plan written to DIR/plan.json. */
+  plan: ShardPlan;
+  /** The batch script written to DIR/job.sbatch. */
+  script: string;
+  /** The scan folder, absolute. */
+  dir: string;
+}
+
+/** An absolute, normalised form of a path (no symbolic links resolved). */
+function absolute(p: string): string {
+  const abs = p.startsWith("/") ? p : `${Deno.cwd()}/${p}`;
+  const parts: string[] = [];
+  for (const s of abs.split("/")) {
+    if (s === "" || s === ".") continue;
+    if (s === "..") parts.pop();
+    else parts.push(s);
+  }
+  return "/" + parts.join("/");
+}
+
+/**
+ * Plan a scan of `root` into the folder `out`, write its batch script, and
+ * submit it as a Slurm job array (one task per shard).
+ *
+ * @example
+ * ```ts ignore
+ * import { slurmScan } from "jsr:@pwalk/cli";
+ * const s = await slurmScan("/data", { shards: 32, out: "/scratch/scan", sbatch: ["--time=8:00:00"] });
+ * console.log(`job ${s.jobId}: ${s.plan.shards} shards`);
+ * ```
+ */
+export async function slurmScan(root: string, options: SlurmScanOptions): Promise<SlurmScan> {
+  const dir = absolute(options.out);
+  try {
+    await Deno.stat(`${dir}/plan.json`);
+    throw new ScanFolderError(
+      `${dir} already holds a plan: resume it (--resume) or choose another folder`,
+    );
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  const realRoot = await Deno.realPath(root);
+  // the folder as it will be: its deepest existing ancestor, links resolved
+  let base = dir, rest = "";
+  for (;;) {
+    try {
+      base = await Deno.realPath(base);
+      break;
+    } catch {
+      rest = base.slice(base.lastIndexOf("/")) + rest;
+      base = base.slice(0, base.lastIndexOf("/")) || "/";
+    }
+  }
+  const realDir = (base === "/" ? "" : base) + rest || "/";
+  if (realDir === realRoot || realDir.startsWith(realRoot === "/" ? "/" : `${realRoot}/`)) {
+    throw new ScanFolderError(
+      `${dir} is inside ${root}: the shards would list each other's outputs; choose a folder outside it`,
+    );
+  }
+  const plan = await planShards(root, options);
+  await Deno.mkdir(`${dir}/logs`, { recursive: true });
+  const script = slurmScript(plan, { ...options, dir });
+  await writePlan(plan, `${dir}/plan.json`);
+  await Deno.writeTextFile(`${dir}/job.sbatch`, script, { mode: 0o755 });
+  const shards = Array.from({ length: plan.shards }, (_, i) => i);
+  const s = await submitShards(dir, shards, {
+    dryRun: options.dryRun,
+    maxRunning: options.maxRunning,
+  });
+  return { ...s, plan, script, dir };
+}
+
+/**
+ * Resubmit the shards of a scan folder that have no completion record and
+ * that Slurm does not hold (pending or running), as one array job (with the
+ * last submission's `maxRunning` unless another is given). Their leftover
+ * temporary outputs are removed first.
+ *
+ * @example
+ * ```ts ignore
+ * import { resumeScan } from "jsr:@pwalk/cli";
+ * const r = await resumeScan("/scratch/scan");
+ * console.log(r.shards.length ? `job ${r.jobId}: shards ${r.shards}` : "all done");
+ * ```
+ */
+export async function resumeScan(
+  out: string,
+  o: SubmitOptions = {},
+): Promise<Submitted & { plan: ShardPlan }> {
+  const dir = absolute(out);
+  const plan = await readPlan(`${dir}/plan.json`);
+  await Deno.stat(`${dir}/job.sbatch`);
+  const st = await scanStatus(dir, { squeue: true });
+  const shards = st.shards.filter((s) => !["done", "pending", "running"].includes(s.state))
+    .map((s) => s.shard);
+  if (shards.length === 0) return { command: [], shards, plan };
+  if (!o.dryRun) {
+    const re = new RegExp(`^scan-(${shards.join("|")})\\..*\\.(partial|top|front)-\\d+`);
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isFile && re.test(e.name)) await Deno.remove(`${dir}/${e.name}`).catch(() => {});
+    }
+  }
+  // the last submission's limit of tasks at once, unless another is given
+  const maxRunning = o.maxRunning ?? (await readSubmissions(dir)).at(-1)?.maxRunning;
+  return { ...await submitShards(dir, shards, { ...o, maxRunning }), plan };
+}

@@ -1,0 +1,203 @@
+/**
+ * Which shards of a scan folder are done: a completion record of the
+ * folder's plan whose output is there, whole (its size, and with `verify`
+ * its SHA-256); the others are queued or running (Slurm's squeue, when
+ * available), incomplete (a temporary output is there), failed (a Slurm
+ * log says the task ran) or missing.
+ *
+ * A scan folder holds plan.json and, per shard, `scan-I.csv.zst` (or
+ * `.csv`) and `scan-I.done.json`; `pwalk slurm` adds job.sbatch,
+ * slurm.json and logs/.
+ *
+ * @module
+ */
+import { readPlan, type ShardPlan } from "./plan.ts";
+import { sha256File, type ShardRecord } from "./run.ts";
+import { jobName, queuedTasks, readSubmissions } from "./squeue.ts";
+
+/** What became of one shard. */
+export type ShardState = "done" | "pending" | "running" | "incomplete" | "failed" | "missing";
+
+/** One shard's status. */
+export interface ShardStatus {
+  /** The shard. */
+  shard: number;
+  /** Its state. */
+  state: ShardState;
+  /** Its completion record, when done. */
+  record?: ShardRecord;
+  /** The output file (when done). */
+  output?: string;
+  /** More about the state: Slurm's state, the last line of a failed task's log, ... */
+  detail?: string;
+}
+
+/** What {@link scanStatus} returns. */
+export interface ScanStatus {
+  /** The folder's plan. */
+  plan: ShardPlan;
+  /** Every shard, in order. */
+  shards: ShardStatus[];
+  /** Shard numbers per state. */
+  counts: Record<ShardState, number>;
+  /** Whether every shard is done. */
+  complete: boolean;
+  /** Whether squeue answered (else queued and running shards look incomplete, failed or missing). */
+  squeue: boolean;
+  /** Slurm submissions recorded in the folder (slurm.json). */
+  submissions: number;
+}
+
+/** Options of {@link scanStatus}. */
+export interface StatusOptions {
+  /** Check each done shard's output against its record's SHA-256 (reads every output). */
+  verify?: boolean;
+  /** Ask Slurm's squeue about shards without a record (default: when the folder has slurm.json). */
+  squeue?: boolean;
+}
+
+function resolveIn(dir: string, p: string): string {
+  return p.startsWith("/") ? p : `${dir}/${p}`;
+}
+
+async function lastLine(path: string): Promise<string> {
+  try {
+    const t = await Deno.readTextFile(path);
+    const lines = t.split("\n").map((l) => l.trim()).filter(Boolean);
+    return lines.at(-1) ?? "";
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * A completion record, read and checked; null when it is not one.
+ *
+ * @example
+ * ```ts ignore
+ * import { readRecord } from "jsr:@pwalk/cli";
+ * const r = await readRecord("scan/scan-3.done.json");
+ * if (r) console.log(`shard ${r.shard}: ${r.rows} rows on ${r.host}`);
+ * ```
+ */
+export async function readRecord(path: string): Promise<ShardRecord | null> {
+  try {
+    const r = JSON.parse(await Deno.readTextFile(path)) as ShardRecord;
+    if (r.format !== "pwalk-shard-done" || !Number.isInteger(r.shard)) return null;
+    return r;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The state of every shard of the scan in `dir` (a folder holding
+ * plan.json and the shards' outputs and completion records).
+ *
+ * @example Wait until a scan folder is complete
+ * ```ts ignore
+ * import { scanStatus } from "jsr:@pwalk/cli";
+ * let s = await scanStatus("scan");
+ * while (!s.complete && s.counts.failed + s.counts.missing === 0) {
+ *   await new Promise((r) => setTimeout(r, 60_000));
+ *   s = await scanStatus("scan");
+ * }
+ * ```
+ */
+export async function scanStatus(dir: string, options: StatusOptions = {}): Promise<ScanStatus> {
+  dir = dir.length > 1 ? dir.replace(/\/+$/, "") : dir;
+  const plan = await readPlan(`${dir}/plan.json`);
+  const shards: ShardStatus[] = Array.from({ length: plan.shards }, (_, shard) => ({
+    shard,
+    state: "missing" as ShardState,
+  }));
+  const names: string[] = [];
+  for await (const e of Deno.readDir(dir)) if (e.isFile) names.push(e.name);
+  names.sort();
+
+  // completion records of this plan whose output is whole
+  for (const name of names) {
+    if (!name.endsWith(".done.json")) continue;
+    const r = await readRecord(`${dir}/${name}`);
+    if (!r || r.plan !== plan.id || r.shard < 0 || r.shard >= plan.shards) continue;
+    const s = shards[r.shard];
+    if (s.state === "done") continue;
+    const output = resolveIn(dir, r.output);
+    let size = -1;
+    try {
+      size = (await Deno.stat(output)).size;
+    } catch { /* gone */ }
+    if (size !== r.outputBytes) {
+      s.state = "failed";
+      s.detail = size < 0
+        ? `${name}: its output ${r.output} is gone`
+        : `${name}: its output ${r.output} has ${size} bytes, the record says ${r.outputBytes}`;
+      continue;
+    }
+    if (options.verify && (await sha256File(output)) !== r.sha256) {
+      s.state = "failed";
+      s.detail = `${name}: the SHA-256 of ${r.output} is not the record's`;
+      continue;
+    }
+    Object.assign(s, { state: "done", record: r, output, detail: undefined });
+  }
+
+  // the rest: temporary outputs, Slurm's queue, Slurm's logs
+  const subs = await readSubmissions(dir);
+  let squeue = false;
+  let queued = new Map<number, string>();
+  if (options.squeue ?? subs.length > 0) {
+    const q = await queuedTasks(jobName(plan));
+    if (q) {
+      squeue = true;
+      queued = q;
+    }
+  }
+  // logs/JOB_TASK.out, the latest job last
+  const logs: [number, number, string][] = [];
+  try {
+    for await (const e of Deno.readDir(`${dir}/logs`)) {
+      const m = /^(\d+)_(\d+)\.out$/.exec(e.name);
+      if (e.isFile && m) logs.push([Number(m[1]), Number(m[2]), e.name]);
+    }
+  } catch { /* no logs */ }
+  logs.sort((a, b) => a[0] - b[0]);
+  for (const s of shards) {
+    if (s.state === "done") continue;
+    const q = queued.get(s.shard);
+    if (q) {
+      s.state = q === "PENDING" ? "pending" : "running";
+      s.detail = `Slurm: ${q}`;
+      continue;
+    }
+    if (s.state === "failed") continue;
+    const prefix = `scan-${s.shard}.`;
+    if (names.some((n) => n.startsWith(prefix) && /\.(partial|top|front)-\d+/.test(n))) {
+      s.state = "incomplete";
+      s.detail = "a temporary output is there: running elsewhere, or it died";
+      continue;
+    }
+    const log = logs.filter((l) => l[1] === s.shard).at(-1)?.[2];
+    if (log) {
+      s.state = "failed";
+      s.detail = `logs/${log}: ${await lastLine(`${dir}/logs/${log}`) || "(empty)"}`;
+    }
+  }
+  const counts: Record<ShardState, number> = {
+    done: 0,
+    pending: 0,
+    running: 0,
+    incomplete: 0,
+    failed: 0,
+    missing: 0,
+  };
+  for (const s of shards) counts[s.state]++;
+  return {
+    plan,
+    shards,
+    counts,
+    complete: counts.done === plan.shards,
+    squeue,
+    submissions: subs.length,
+  };
+}

@@ -1,0 +1,139 @@
+/**
+ * `pwalk slurm` against a real Slurm: a single-node cluster started by the
+ * test (helpers/slurm.ts: munged, slurmctld and slurmd in a temporary
+ * folder, all stopped at the end) runs the job array on a tree with hostile
+ * names. One shard is made to fail (its output path is a folder), a
+ * resubmission is cancelled with scancel while it waits, another shard's
+ * output and completion record are deleted; `pwalk status` says so at each
+ * step, and `pwalk slurm --resume` resubmits exactly the shards that lack
+ * a record until the shards' union equals a single run again.
+ */
+import { assert, assertEquals, assertMatch } from "@std/assert";
+import { cli, run } from "./helpers/run.ts";
+import { SLURM_NEEDS, startSlurm } from "./helpers/slurm.ts";
+import {
+  assertSameLines,
+  checkRecords,
+  shardTree,
+  type TestPlan,
+  unionLines,
+  wholeLines,
+} from "./helpers/shard.ts";
+import { testNeeding, ZSTD } from "./helpers/system.ts";
+import { tempDir } from "./helpers/temp.ts";
+import { waitFor } from "./helpers/wait.ts";
+
+testNeeding([...SLURM_NEEDS, ZSTD], {
+  name: "pwalk slurm: a job array's shards equal a single run; status and --resume after failures",
+  ignore: Deno.uid() !== 0, // the daemons run as root
+  async fn(t) {
+    await using slurm = await startSlurm();
+    await using tmp = await tempDir();
+    const env = slurm.env;
+    const root = `${tmp.path}/tree`;
+    await shardTree(root, 1500, 7);
+    await wholeLines(root); // settle folder atimes
+    const expected = await wholeLines(root);
+    const dir = `${tmp.path}/scan`;
+    // shard 2 cannot put its output in place: it fails
+    await Deno.mkdir(`${dir}/scan-2.csv.zst`, { recursive: true });
+
+    const sub = await cli(["slurm", root, "--shards", "4", "--out", dir, "--max-running", "3"], {
+      env,
+    });
+    assertEquals(sub.code, 0, sub.stderr);
+    const job = sub.text.trim();
+    assertMatch(job, /^\d+$/);
+    const plan: TestPlan = JSON.parse(await Deno.readTextFile(`${dir}/plan.json`));
+    assertEquals(plan.shards, 4);
+    const name = `pwalk-${plan.id.slice(0, 8)}`;
+    const queued = async () =>
+      (await run("squeue", ["-h", "-r", `--name=${name}`, "-o", "%i %T"], { env })).text.trim();
+    const drained = () =>
+      waitFor(async () => (await queued()) === "", {
+        what: "the job array to leave the queue",
+        timeoutMs: 120_000,
+        everyMs: 250,
+        detail: slurm.logs,
+      });
+    const status = async () => {
+      const r = await cli(["status", dir, "--json"], { env });
+      const s = JSON.parse(r.text);
+      return {
+        code: r.code,
+        states: s.shards.map((x: { state: string }) => x.state) as string[],
+        details: s.shards.map((x: { detail?: string }) => x.detail ?? "") as string[],
+      };
+    };
+    const submissions = async () =>
+      JSON.parse(await Deno.readTextFile(`${dir}/slurm.json`)).submissions as {
+        jobId: string;
+        array: string;
+      }[];
+
+    await t.step("the array runs; the failed shard is told apart", async () => {
+      await drained();
+      const s = await status();
+      assertEquals(s.code, 1);
+      assertEquals(s.states, ["done", "done", "failed", "done"], s.details.join("\n"));
+      assertMatch(s.details[2], new RegExp(`^logs/${job}_2\\.out: `));
+      assertEquals(await submissions(), [{
+        ...(await submissions())[0],
+        jobId: job,
+        array: "0-3",
+        maxRunning: 3,
+      }]);
+    });
+
+    await t.step("a resubmission cancelled with scancel while it waits", async () => {
+      const r = await cli(["slurm", "--resume", dir, "--sbatch=--hold"], { env });
+      assertEquals(r.code, 0, r.stderr);
+      const held = r.text.trim();
+      assertMatch(r.stderr, new RegExp(`resubmitted shards 2 of 4 as job ${held}`));
+      assertEquals((await submissions()).at(-1)?.array, "2");
+      assertEquals(await queued(), `${held}_2 PENDING`);
+      let s = await status();
+      assertEquals(s.states, ["done", "done", "pending", "done"]);
+      const text = await cli(["status", dir], { env });
+      assertMatch(text.text, /^shard 2 {2}pending +Slurm: PENDING$/m);
+      assertEquals((await run("scancel", [held], { env })).code, 0);
+      await drained();
+      s = await status();
+      assertEquals(s.states, ["done", "done", "failed", "done"]);
+    });
+
+    await t.step(
+      "a lost shard and the failed one are resubmitted, alone, and complete the scan",
+      async () => {
+        await Deno.remove(`${dir}/scan-2.csv.zst`);
+        await Deno.remove(`${dir}/scan-1.csv.zst`);
+        await Deno.remove(`${dir}/scan-1.done.json`);
+        let s = await status();
+        assertEquals(s.states, ["done", "failed", "failed", "done"]);
+        const r = await cli(["slurm", "--resume", dir], { env });
+        assertEquals(r.code, 0, r.stderr);
+        const again = r.text.trim();
+        assertEquals((await submissions()).at(-1), {
+          ...(await submissions()).at(-1)!,
+          jobId: again,
+          array: "1-2",
+        });
+        await drained();
+        s = await status();
+        assertEquals(s.code, 0, s.details.join("\n"));
+        assertEquals(s.states, ["done", "done", "done", "done"]);
+        assertSameLines(await unionLines(dir, 4), expected, "the shards' union");
+        await checkRecords(dir, plan);
+        for (let i = 0; i < 4; i++) {
+          const rec = JSON.parse(await Deno.readTextFile(`${dir}/scan-${i}.done.json`));
+          assertEquals(rec.slurm.arrayJobId, i === 1 || i === 2 ? again : job, `shard ${i}`);
+          assertEquals(rec.slurm.arrayTaskId, String(i));
+        }
+        const done = await cli(["slurm", "--resume", dir], { env });
+        assertEquals(done.code, 0);
+        assertMatch(done.stderr, /nothing to resubmit/);
+        assert(!(await queued()), "nothing was submitted");
+      },
+    );
+  },
+});

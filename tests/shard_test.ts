@@ -1,0 +1,443 @@
+/**
+ * Sharded scans without Slurm: `pwalk plan`, then N `pwalk report --plan
+ * --shard I` processes at once; their outputs together must be a single
+ * run's rows (sorted lines byte-identical; pw_fcount and pw_dirsum are in
+ * every line) for every report option, on a tree with hostile names.
+ *
+ * Independent checks: the single run (`pwalk ROOT`, itself tested against
+ * the reference elsewhere) and, once, the reference itself
+ * (helpers/reference.ts); the `zstd` command decompresses; lstat by raw
+ * bytes checks the planned frontier; Web Crypto checks the completion
+ * records' SHA-256; DuckDB reads the shard files as one glob.
+ */
+import { assert, assertEquals, assertMatch, assertNotEquals } from "@std/assert";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { concat } from "./helpers/bytes.ts";
+import { key, lineSet, parsePwalk } from "./helpers/csv.ts";
+import { assertRowsMatch } from "./helpers/compare.ts";
+import { printable, settledReference } from "./helpers/reference.ts";
+import { CLI, cli } from "./helpers/run.ts";
+import {
+  assertSameLines,
+  bash,
+  checkFrontier,
+  checkRecords,
+  makePlan,
+  planPath,
+  runShards,
+  shardOutputs,
+  shardTree,
+  type TestPlan,
+  unionLines,
+  unzstd,
+  wholeLines,
+} from "./helpers/shard.ts";
+import { canMountTmpfs, mountTmpfs, scratchDir, tempDir } from "./helpers/temp.ts";
+import { mktree } from "./helpers/tree.ts";
+import { testNeeding, ZSTD } from "./helpers/system.ts";
+
+const DUCKDB_COLUMNS = "names=['inode','parent_inode','depth','filename','ext','uid','gid'," +
+  "'size','dev','blocks','nlink','mode','atime','mtime','ctime','fcount','dirsum']";
+
+async function duck(query: string): Promise<number[]> {
+  const db = await DuckDBInstance.create(":memory:");
+  const c = await db.connect();
+  const r = await c.runAndReadAll(query);
+  const row = r.getRows()[0].map(Number);
+  c.closeSync();
+  return row;
+}
+
+async function duckCount(glob: string): Promise<number> {
+  return (await duck(`SELECT count(*) FROM read_csv('${glob}', header=false, ${DUCKDB_COLUMNS})`))[
+    0
+  ];
+}
+
+let tree: string | undefined;
+/** The hostile tree, built once for the module (its atimes settled by a first read). */
+async function sharedTree(): Promise<string> {
+  if (!tree) {
+    tree = `${scratchDir()}/tree`;
+    await shardTree(tree);
+    await wholeLines(tree); // settle folder atimes (relatime)
+  }
+  return tree;
+}
+
+/** Plan, run every shard at once, and check the union, the frontier and the records. */
+async function shardedEqualsWhole(
+  root: string,
+  dir: string,
+  shards: number,
+  args: string[],
+  exclude: string[] = [],
+  planOnly: string[] = [],
+): Promise<TestPlan> {
+  const whole = await wholeLines(root, args);
+  const plan = await makePlan(root, shards, `${dir}/plan.json`, [...args, ...planOnly]);
+  checkFrontier(plan, exclude);
+  await runShards(`${dir}/plan.json`, dir, plan.shards);
+  assertSameLines(await unionLines(dir, plan.shards), whole, "the shards' union");
+  await checkRecords(dir, plan);
+  return plan;
+}
+
+testNeeding([ZSTD], {
+  name: "shards of a hostile tree equal a single run, for every report option",
+  async fn(t) {
+    const root = await sharedTree();
+    await using tmp = await tempDir();
+    const dirs = [...Deno.readDirSync(root)].filter((e) => e.isDirectory).map((e) => e.name)
+      .sort();
+    // a folder of the first level, and a deeper one
+    const deeper = [...Deno.readDirSync(`${root}/${dirs[1]}`)].find((e) => e.isDirectory)!.name;
+    const exclude = [`${root}/${dirs[0]}`, `${root}/${dirs[1]}/${deeper}`];
+    await Deno.writeTextFile(`${tmp.path}/exclude.txt`, exclude.join("\n") + "\n");
+    const cases: [string, string[], string[]][] = [
+      ["no option", [], []],
+      ["--header", ["--header"], []],
+      ["--NoSnap", ["--NoSnap"], []],
+      ["--depth 3", ["--depth", "3"], []],
+      ["--exclude", ["--exclude", `${tmp.path}/exclude.txt`], exclude],
+      ["--NoSnap --depth 4 --header", ["--NoSnap", "--depth", "4", "--header"], []],
+    ];
+    let i = 0;
+    for (const [name, args, excluded] of cases) {
+      await t.step(name, async () => {
+        const dir = `${tmp.path}/scan${i++}`;
+        await Deno.mkdir(dir);
+        const plan = await shardedEqualsWhole(root, dir, 3, args, excluded);
+        assertEquals(plan.shards, 3);
+        if (name === "no option") {
+          // the frontier holds folders the planner reached by bytes only
+          assert(plan.frontier.some((f) => f.pathBase64), "no frontier folder that is not UTF-8");
+          assert(
+            plan.frontier.some((f) => f.path.includes("\n")),
+            "no frontier folder with a newline",
+          );
+        }
+        if (args.includes("--header")) {
+          const outs = await shardOutputs(dir, plan.shards);
+          const header = new TextDecoder().decode(outs[0].subarray(0, outs[0].indexOf(0x0a)));
+          assertMatch(header, /^inode,parent-inode,directory-depth,"filename"/);
+          const all = lineSet(concat(...outs)).filter((l) => l === header);
+          assertEquals(all.length, 1, "the header is in the union once");
+        }
+      });
+    }
+  },
+});
+
+testNeeding([ZSTD], {
+  name: "shards of the hostile tree equal the independent reference",
+  async fn() {
+    const root = await sharedTree();
+    await using tmp = await tempDir();
+    const plan = await makePlan(root, 4, `${tmp.path}/plan.json`);
+    await runShards(`${tmp.path}/plan.json`, tmp.path, plan.shards);
+    const union = concat(...await shardOutputs(tmp.path, plan.shards));
+    assertRowsMatch(parsePwalk(union).rows, settledReference(root).rows);
+  },
+});
+
+Deno.test("DuckDB reads a sharded scan as one glob: the single run's count and sums", async () => {
+  // (DuckDB reads only UTF-8: a tree without the hostile names)
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await mktree(root, 1500, 2);
+  const whole = `${tmp.path}/whole.csv.zst`;
+  for (let i = 0; i < 2; i++) assertEquals((await cli(["-o", whole, root])).code, 0);
+  const dir = `${tmp.path}/scan`;
+  await Deno.mkdir(dir);
+  const plan = await makePlan(root, 4, `${dir}/plan.json`);
+  await runShards(`${dir}/plan.json`, dir, plan.shards);
+  const q = (from: string) =>
+    `SELECT count(*), sum(size), sum(fcount), count(DISTINCT inode) FROM read_csv('${from}', ` +
+    `header=false, ${DUCKDB_COLUMNS})`;
+  assertEquals(await duck(q(`${dir}/scan-*.csv.zst`)), await duck(q(whole)));
+});
+
+testNeeding([ZSTD], {
+  name: "-x: shards stay on the root's file system, as a single run does",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`;
+    await shardTree(root, 600, 9);
+    const dirs = [...Deno.readDirSync(root)].filter((e) => e.isDirectory).map((e) => e.name)
+      .sort();
+    const mnt = `${root}/${dirs[0]}/mnt`;
+    await Deno.mkdir(mnt);
+    assertEquals(await mountTmpfs(mnt, "size=4m"), "");
+    for (let d = 0; d < 20; d++) {
+      await Deno.mkdir(`${mnt}/d${d}/e`, { recursive: true });
+      await Deno.writeTextFile(`${mnt}/d${d}/e/f.txt`, "on the tmpfs");
+    }
+    await wholeLines(root);
+    const dir = `${tmp.path}/scan`;
+    await Deno.mkdir(dir);
+    const plan = await shardedEqualsWhole(root, dir, 3, ["-x"]);
+    assert(!plan.frontier.some((f) => f.path.startsWith(mnt)), "a folder on the tmpfs was planned");
+    // without -x the tmpfs is walked, and may be planned
+    const dir2 = `${tmp.path}/scan2`;
+    await Deno.mkdir(dir2);
+    const plan2 = await shardedEqualsWhole(root, dir2, 3, [], [], ["--min-folders", "200"]);
+    assert(plan2.frontier.some((f) => f.path.startsWith(mnt)), "the tmpfs was not planned");
+  },
+});
+
+testNeeding([ZSTD], {
+  name: "plans are deterministic; --from a previous scan gives exact estimates",
+  async fn() {
+    const root = await sharedTree();
+    await using tmp = await tempDir();
+    const a = await makePlan(root, 3, `${tmp.path}/a.json`);
+    const b = await makePlan(root, 3, `${tmp.path}/b.json`);
+    assertNotEquals(a.id, b.id);
+    assertEquals(a.frontier, b.frontier);
+    assertEquals(a.estimate, b.estimate);
+
+    // a previous scan, as one file and as the folder of a sharded scan
+    const scan = `${tmp.path}/whole.csv.zst`;
+    const r = await cli(["-o", scan, root]);
+    assertEquals(r.code, 0, r.stderr);
+    const rows = parsePwalk(await unzstd(scan)).rows;
+    const below = (p: string) =>
+      rows.filter((x) => x.key === p || x.key.startsWith(p + "/")).length;
+    const c = await makePlan(root, 3, `${tmp.path}/c.json`, ["--from", scan]);
+    assertEquals(c.estimate.source, "scan");
+    for (const f of c.frontier) {
+      // (the rows print names without bytes below 32)
+      assertEquals(f.estimate, below(key(printable(planPath(f)))), `the estimate of ${f.path}`);
+    }
+    // the estimated loads are each shard's rows
+    await Deno.mkdir(`${tmp.path}/run`);
+    await Deno.copyFile(`${tmp.path}/c.json`, `${tmp.path}/run/plan.json`);
+    await runShards(`${tmp.path}/run/plan.json`, `${tmp.path}/run`, c.shards);
+    const done = c.estimate.loads.map((_, i) =>
+      JSON.parse(Deno.readTextFileSync(`${tmp.path}/run/scan-${i}.done.json`)).rows
+    );
+    assertEquals(c.estimate.loads, done);
+    // shards 1.. are numbered biggest first (a throttled array starts them first)
+    const rest = c.estimate.loads.slice(1);
+    assertEquals(rest, [...rest].sort((x, y) => y - x));
+    // a sharded scan's folder serves as well
+    const d = await makePlan(root, 3, `${tmp.path}/d.json`, ["--from", `${tmp.path}/run`]);
+    assertEquals(d.frontier, c.frontier);
+  },
+});
+
+testNeeding([ZSTD], {
+  name: "a tree with fewer folders than shards gets fewer shards, none empty",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/small`;
+    for (const d of ["a", "b"]) {
+      await Deno.mkdir(`${root}/${d}`, { recursive: true });
+      await Deno.writeTextFile(`${root}/${d}/f.txt`, d);
+    }
+    await Deno.writeTextFile(`${root}/top.txt`, "top");
+    await wholeLines(root);
+    const dir = `${tmp.path}/scan`;
+    await Deno.mkdir(dir);
+    const plan = await shardedEqualsWhole(root, dir, 8, []);
+    assertEquals([plan.shards, plan.requestedShards, plan.frontier.length], [3, 8, 2]);
+    assertEquals(await duckCount(`${dir}/scan-*.csv.zst`), (await wholeLines(root)).length);
+    const r = await cli(["report", "--plan", `${dir}/plan.json`, "--shard", "3", "-o", "x.csv"], {
+      cwd: tmp.path,
+    });
+    assertEquals(r.code, 2);
+    assertMatch(r.stderr, /^pwalk: --shard needs a whole number from 0 to 2, got '3'\n$/);
+  },
+});
+
+Deno.test("a relative root: shards run from anywhere print the paths a run from the plan's folder prints", async () => {
+  await using tmp = await tempDir();
+  await Deno.mkdir(`${tmp.path}/work/rel/a/b`, { recursive: true });
+  await Deno.mkdir(`${tmp.path}/work/rel/c`, { recursive: true });
+  await Deno.writeTextFile(`${tmp.path}/work/rel/a/b/f`, "f");
+  await Deno.writeTextFile(`${tmp.path}/work/rel/c/g`, "g");
+  const work = `${tmp.path}/work`;
+  const whole = async () => {
+    const r = await cli(["rel"], { cwd: work });
+    assertEquals(r.code, 0, r.stderr);
+    return lineSet(r.stdout);
+  };
+  await whole();
+  const expected = await whole();
+  const plan = await makePlan("rel", 2, "plan.json", [], work);
+  assertEquals(plan.root.path, "rel");
+  const outs: Uint8Array[] = [];
+  for (let i = 0; i < plan.shards; i++) {
+    const r = await cli([
+      "report",
+      "--plan",
+      `${work}/plan.json`,
+      "--shard",
+      String(i),
+      "-o",
+      `s${i}.csv`,
+    ], {
+      cwd: tmp.path, // not the plan's folder; the output stays here
+    });
+    assertEquals(r.code, 0, r.stderr);
+    outs.push(await Deno.readFile(`${tmp.path}/s${i}.csv`));
+  }
+  assertSameLines(lineSet(concat(...outs)), expected, "relative root");
+});
+
+testNeeding([ZSTD], {
+  name: "a plan whose root is another folder now is refused; status tells done, missing, failed",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`;
+    await shardTree(root, 300, 3);
+    await wholeLines(root);
+    const dir = `${tmp.path}/scan`;
+    await Deno.mkdir(dir);
+    const plan = await makePlan(root, 3, `${dir}/plan.json`);
+    const shard = (i: number) =>
+      cli([
+        "report",
+        "--plan",
+        `${dir}/plan.json`,
+        "--shard",
+        String(i),
+        "-o",
+        `${dir}/scan-${i}.csv.zst`,
+      ]);
+    const status = (...a: string[]) => cli(["status", dir, ...a]);
+
+    let s = await status();
+    assertEquals(s.code, 1);
+    assertMatch(s.text, /^shard 0 {2}missing/m);
+    assertMatch(s.text, /3 shards: 3 missing; 0 rows so far/);
+    for (const i of [0, 2]) assertEquals((await shard(i)).code, 0);
+    s = await status("--json");
+    assertEquals(s.code, 1);
+    const st = JSON.parse(s.text);
+    assertEquals(st.shards.map((x: { state: string }) => x.state), ["done", "missing", "done"]);
+    assertEquals(st.counts.done, 2);
+    assertEquals((await shard(1)).code, 0);
+    s = await status("--verify");
+    assertEquals(s.code, 0, s.text);
+    assertMatch(s.text, /3 shards: 3 done/);
+
+    // an output changed after its record: failed
+    const f = `${dir}/scan-1.csv.zst`;
+    const data = await Deno.readFile(f);
+    await Deno.writeFile(f, data.subarray(0, data.length - 1));
+    s = await status();
+    assertEquals(s.code, 1);
+    assertMatch(s.text, /^shard 1 {2}failed +scan-1\.done\.json: its output scan-1\.csv\.zst has/m);
+    data[data.length - 1] ^= 1; // same size, other bytes: only --verify sees it
+    await Deno.writeFile(f, data);
+    assertEquals((await status()).code, 0);
+    s = await status("--verify");
+    assertEquals(s.code, 1);
+    assertMatch(s.text, /the SHA-256 of scan-1\.csv\.zst is not the record's/);
+
+    // the root replaced by another folder: refused, nothing written
+    await Deno.rename(root, `${tmp.path}/old`);
+    await Deno.mkdir(root);
+    await Deno.remove(`${dir}/scan-2.csv.zst`);
+    await Deno.remove(`${dir}/scan-2.done.json`);
+    const r = await shard(2);
+    assertEquals(r.code, 1);
+    assertMatch(
+      r.stderr,
+      /^pwalk: refused: .* is not the planned folder any more .*make a new plan\n$/,
+    );
+    assertEquals([...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("scan-2")), []);
+    assertEquals(plan.shards, 3);
+  },
+});
+
+Deno.test("bad usage of plan, report --plan, slurm, status: one line on stderr, exit 2, nothing written", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(`${root}/a`, { recursive: true });
+  await Deno.writeTextFile(`${tmp.path}/notaplan.json`, `{"format":"something else"}`);
+  const p = `${tmp.path}/p.json`;
+  assertEquals((await cli(["plan", root, "--shards", "2", "-o", p])).code, 0);
+  const cases: [string[], RegExp][] = [
+    [["plan", root], /missing --shards N/],
+    [["plan", root, "--shards", "0"], /--shards needs a whole number from 1/],
+    [["plan", `${tmp.path}/nope`, "--shards", "2"], /nope: No such file or directory/],
+    [["plan", root, "--shards", "2", "--from", `${tmp.path}/nope.csv`], /--from .*nope\.csv/],
+    [["report", "--plan", p], /missing --shard I/],
+    [["report", "--plan", p, "--shard", "2"], /--shard needs a whole number from 0 to 1/],
+    [
+      ["report", "--plan", p, "--shard", "0", "--header"],
+      /--header: a planned shard uses the plan's/,
+    ],
+    [["report", "--plan", p, "--shard", "0", root], /no ROOT with --plan/],
+    [["report", "--plan", `${tmp.path}/notaplan.json`, "--shard", "0"], /not a pwalk shard plan/],
+    [["report", "--plan", `${tmp.path}/nope.json`, "--shard", "0"], /--plan .*nope\.json/],
+    [["slurm", root, "--shards", "2"], /missing --out DIR/],
+    [
+      ["slurm", root, "--shards", "2", "--out", `${root}/a/scan`],
+      /is inside .*choose a folder outside/,
+    ],
+    [["slurm", "--resume", tmp.path], /no plan\.json there/],
+    [["slurm", "--resume", tmp.path, "--shards", "3"], /--resume takes the plan in DIR as it is/],
+    [["status", tmp.path], /no plan\.json there/],
+    [["status"], /give one scan folder/],
+  ];
+  for (const [args, msg] of cases) {
+    const r = await cli(args, { cwd: tmp.path });
+    assertEquals(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assertMatch(r.stderr, msg, args.join(" "));
+    assertEquals(r.stderr.split("\n").length, 2, `${args.join(" ")}: ${r.stderr}`);
+  }
+  assertEquals(
+    [...Deno.readDirSync(tmp.path)].map((e) => e.name).sort(),
+    ["notaplan.json", "p.json", "tree"],
+  );
+  assertEquals([...Deno.readDirSync(`${root}/a`)], []);
+});
+
+testNeeding([ZSTD], {
+  name: "pwalk slurm --dry-run: the batch script, run by hand as each array task, scans the tree",
+  async fn() {
+    const root = await sharedTree();
+    await using tmp = await tempDir();
+    const dir = `${tmp.path}/scan dir`; // a space: the script must quote
+    const r = await cli([
+      "slurm",
+      root,
+      "--shards",
+      "3",
+      "--out",
+      dir,
+      "--NoSnap",
+      "--sbatch=--time=10",
+      "--sbatch",
+      "--partition=debug",
+      "--max-running",
+      "2",
+      "--dry-run",
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    const script = await Deno.readTextFile(`${dir}/job.sbatch`);
+    assertEquals(r.text, script + "\n");
+    assertMatch(r.stderr, /submit with: sbatch --parsable --array=0-2%2 .*job\.sbatch\n$/);
+    assertMatch(script, /^#SBATCH --time=10$/m);
+    assertMatch(script, /^#SBATCH --partition=debug$/m);
+    assertMatch(script, /^#SBATCH --output=.*\/scan dir\/logs\/%A_%a\.out$/m);
+    assert(script.includes(Deno.execPath()), "the script runs this Deno");
+    assert(script.includes(CLI), "the script runs this checkout's cli.ts");
+    const outside = await bash(`${dir}/job.sbatch`, {});
+    assertNotEquals(outside.code, 0, "outside an array task it stops");
+    assertMatch(outside.stderr, /run this script as a Slurm array/);
+    for (let i = 0; i < 3; i++) {
+      const t = await bash(`${dir}/job.sbatch`, { SLURM_ARRAY_TASK_ID: String(i) });
+      assertEquals(t.code, 0, t.stderr);
+      assertMatch(t.text, new RegExp(`^pwalk: shard ${i} of 3 on `));
+    }
+    assertSameLines(await unionLines(dir, 3), await wholeLines(root, ["--NoSnap"]), "union");
+    const s = await cli(["status", dir]);
+    assertEquals(s.code, 0, s.text);
+  },
+});
