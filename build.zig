@@ -94,15 +94,30 @@ pub fn build(b: *std.Build) void {
         },
     });
 
-    mod.addCSourceFiles(.{
+    // libdeflate, as a static library linked in.  native/deflate_hide.h
+    // keeps its functions unexported.  On x86_64 its target adds evex512:
+    // the baseline CPU has it off, and clang 20 then refuses libdeflate's
+    // run-time-selected 512-bit CRC code (whose functions ask only for
+    // avx512bw,avx512vl).  evex512 without avx512f enables no instruction
+    // in baseline code, so the build stays baseline.
+    var deflate_query = target.query;
+    if (target.result.cpu.arch == .x86_64)
+        deflate_query.cpu_features_add.addFeature(@intFromEnum(std.Target.x86.Feature.evex512));
+    const deflate_mod = b.createModule(.{
+        .target = b.resolveTargetQuery(deflate_query),
+        .optimize = optimize,
+        .link_libc = true,
+        .strip = optimize != .Debug,
+    });
+    deflate_mod.addCSourceFiles(.{
         .root = deflate_root,
         .files = &libdeflate_sources,
-        // native/deflate_hide.h: libdeflate's functions are not exported.
         .flags = &.{
-            "-fvisibility=hidden",                      "-fno-sanitize=undefined",
-            "-include",                                 b.pathFromRoot("native/deflate_hide.h"),
+            "-fvisibility=hidden", "-fno-sanitize=undefined",
+            "-include",            b.pathFromRoot("native/deflate_hide.h"),
         },
     });
+    mod.linkLibrary(b.addLibrary(.{ .name = "deflate", .linkage = .static, .root_module = deflate_mod }));
 
     const lib = b.addLibrary(.{ .name = "pwalk", .linkage = .dynamic, .root_module = mod });
     b.installArtifact(lib);
