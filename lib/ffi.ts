@@ -176,7 +176,7 @@ export const Opt = {
   NOSNAP: 3,
   MAXDEPTH: 4,
   ONE_FS: 5,
-  ZSTD_LEVEL: 6,
+  LEVEL: 6,
   OUTPUT_FD: 7,
   ERROR_FD: 8,
   MAX_ERRORS: 9,
@@ -194,6 +194,7 @@ export const Opt = {
   RECORDS: 21,
   LEAF_DEPTH: 22,
   SKIP_FD: 24,
+  COMPRESS: 25,
   ROOT: 100,
   OUTPUT: 101,
   EXCLUDE: 102,
@@ -220,6 +221,9 @@ export const OP_NAMES: readonly string[] = [
 
 /** pw_restore's result bits: enum pw_restore_bits in native/pwalk.h. */
 export const Restore = { OWNER: 1, MODE: 2, OWNER_KEPT: 4, MODE_KEPT: 8 } as const;
+
+/** Values of Opt.COMPRESS: enum pw_compress in native/pwalk.h. */
+export const Compress = { NONE: 0, ZSTD: 1, GZIP: 2 } as const;
 
 /** Job status: enum pw_status. */
 export const Status = { OK: 0, CANCELLED: 1, FAILED: 2 } as const;
