@@ -49,10 +49,13 @@ Report options (pwalk's):
   --maxthreads N         worker threads (the same as --threads)
 
 More:
-  -o, --output FILE      write to FILE instead of stdout; a .zst suffix
-                         compresses with zstd. FILE appears only when the
-                         report is complete
-  --level N              zstd level 1-19 (default 1 with .zst); 0 = plain
+  -o, --output FILE      write to FILE instead of stdout; its suffix decides:
+                         .zst/.zstd zstd, .gz gzip, else plain CSV. A file
+                         appears (or is replaced, keeping its mode) only
+                         when the report is complete; a device or FIFO is
+                         written directly, a link is written through
+  --level N              compression level: zstd 1-19, gzip 1-9 (default 1);
+                         refused with plain CSV
   --threads N            worker threads (default: one per CPU, more, up to
                          16, while the file system makes them wait)
   --progress             progress line on stderr even when not a terminal
@@ -86,6 +89,11 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
       eprint((e as Error).message);
+      return 2;
+    }
+    // report(): --level and the output's suffix disagree (nothing written)
+    if (e instanceof RangeError) {
+      eprint(e.message);
       return 2;
     }
     eprint(e instanceof Error ? e.message : String(e));
