@@ -29,7 +29,7 @@ build() { # name, flags...
   # one folder per object: two libdeflate files are named cpu_features.c
   local f
   for f in "${dsrcs[@]}"; do
-    gcc -O1 -g -c -I"$D" -include native/deflate_hide.h -o "$work/$name/d/$(echo "$f" | tr / _).o" "$f"
+    gcc -O1 -g -c -I"$D" -include native/deflate_hide.h -o "$work/$name/d/d$(echo "$f" | tr / _).o" "$f"
   done
   gcc -O1 -g -pthread -std=gnu11 -Wall -Wextra -Werror -fno-omit-frame-pointer "$@" -I"$Z" -I"$D" \
     -o "$work/$name/pwdrive" native/driver/pwdrive.c "${srcs[@]}" "$work/$name"/z/*.o \
