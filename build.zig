@@ -1,11 +1,12 @@
-//! Builds libpwalk (native/) with zstd's compressor statically inside.
+//! Builds libpwalk (native/) with zstd's and libdeflate's compressors
+//! statically inside.
 //!
-//!   zig build -Doptimize=ReleaseFast -Dzstd=PATH/TO/zstd/lib
+//!   zig build -Doptimize=ReleaseFast -Dzstd=PATH/TO/zstd/lib -Dlibdeflate=PATH/TO/libdeflate
 //!   zig build -Dtarget=aarch64-linux-gnu.2.27 ...    (cross builds)
 //!
-//! Written for zig 0.15.2 (pinned in tools/zig.sh).  The zstd sources come
-//! from a pinned registry package (tools/build.sh fetches npm zstd-napi),
-//! never from this repository.
+//! Written for zig 0.15.2 (pinned in tools/zig.sh).  The zstd and libdeflate
+//! sources come from pinned registry packages (tools/build.sh fetches npm
+//! zstd-napi and crates.io libdeflate-sys), never from this repository.
 //!
 //! The library is every .c file directly in native/ (native/driver/ holds
 //! test drivers): the one list of sources, which tests/native.sh reads too.
@@ -46,15 +47,28 @@ const zstd_sources = [_][]const u8{
     "compress/zstd_preSplit.c",
 };
 
+// libdeflate 1.2x: gzip compression of whole buffers (one gzip member per
+// chunk, like zstd's frames); no decompressor, no zlib/raw wrappers.  The
+// CPU-feature files pick the CRC-32 and matchfinder code at run time, so the
+// build itself stays baseline.
+const libdeflate_sources = [_][]const u8{
+    "lib/deflate_compress.c", "lib/gzip_compress.c", "lib/crc32.c",
+    "lib/utils.c",            "lib/x86/cpu_features.c", "lib/arm/cpu_features.c",
+};
+
+fn sourceDir(b: *std.Build, dir: []const u8) std.Build.LazyPath {
+    return if (std.fs.path.isAbsolute(dir)) .{ .cwd_relative = dir } else b.path(dir);
+}
+
 pub fn build(b: *std.Build) void {
     const target = b.standardTargetOptions(.{});
     const optimize = b.standardOptimizeOption(.{});
     const zstd_dir = b.option([]const u8, "zstd", "zstd's lib/ folder (sources)") orelse
         ".tools/zstd/node_modules/zstd-napi/deps/zstd/lib";
-    const zstd_root: std.Build.LazyPath = if (std.fs.path.isAbsolute(zstd_dir))
-        .{ .cwd_relative = zstd_dir }
-    else
-        b.path(zstd_dir);
+    const zstd_root = sourceDir(b, zstd_dir);
+    const deflate_dir = b.option([]const u8, "libdeflate", "libdeflate's source folder") orelse
+        ".tools/libdeflate/libdeflate-sys-1.26.1/libdeflate";
+    const deflate_root = sourceDir(b, deflate_dir);
 
     const mod = b.createModule(.{
         .target = target,
@@ -64,6 +78,7 @@ pub fn build(b: *std.Build) void {
         .strip = optimize != .Debug,
     });
     mod.addIncludePath(zstd_root);
+    mod.addIncludePath(deflate_root);
     mod.addCSourceFiles(.{
         .root = b.path("native"),
         .files = pwalkSources(b),
@@ -78,6 +93,31 @@ pub fn build(b: *std.Build) void {
             "-fno-sanitize=undefined",
         },
     });
+
+    // libdeflate, as a static library linked in.  native/deflate_hide.h
+    // keeps its functions unexported.  On x86_64 its target adds evex512:
+    // the baseline CPU has it off, and clang 20 then refuses libdeflate's
+    // run-time-selected 512-bit CRC code (whose functions ask only for
+    // avx512bw,avx512vl).  evex512 without avx512f enables no instruction
+    // in baseline code, so the build stays baseline.
+    var deflate_query = target.query;
+    if (target.result.cpu.arch == .x86_64)
+        deflate_query.cpu_features_add.addFeature(@intFromEnum(std.Target.x86.Feature.evex512));
+    const deflate_mod = b.createModule(.{
+        .target = b.resolveTargetQuery(deflate_query),
+        .optimize = optimize,
+        .link_libc = true,
+        .strip = optimize != .Debug,
+    });
+    deflate_mod.addCSourceFiles(.{
+        .root = deflate_root,
+        .files = &libdeflate_sources,
+        .flags = &.{
+            "-fvisibility=hidden", "-fno-sanitize=undefined",
+            "-include",            b.pathFromRoot("native/deflate_hide.h"),
+        },
+    });
+    mod.linkLibrary(b.addLibrary(.{ .name = "deflate", .linkage = .static, .root_module = deflate_mod }));
 
     const lib = b.addLibrary(.{ .name = "pwalk", .linkage = .dynamic, .root_module = mod });
     b.installArtifact(lib);

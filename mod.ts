@@ -4,8 +4,8 @@
  * A native parallel walker (C, pthreads, getdents64 + fstatat through
  * directory file descriptors) behind a small typed API:
  *
- * - {@link report}: John Dey's pwalk CSV, byte for byte, plain or zstd,
- *   readable by DuckDB directly.
+ * - {@link report}: John Dey's pwalk CSV, byte for byte, plain, zstd or
+ *   gzip (the output's suffix decides), readable by DuckDB directly.
  * - {@link walk}: every entry with its stat facts, as an async generator (a
  *   drop-in upgrade of @std/fs walk); {@link walkDirs}: os.walk's shape.
  * - {@link planShards}, {@link runShard}, {@link slurmScan}: one scan split
@@ -60,7 +60,14 @@ export {
   type UndoOptions,
   type UndoSummary,
 } from "./lib/undo.ts";
-export { DEFAULT_LEVEL, report, type ReportOptions, type ReportSummary } from "./lib/report.ts";
+export {
+  type Compression,
+  DEFAULT_GZIP_LEVEL,
+  DEFAULT_LEVEL,
+  report,
+  type ReportOptions,
+  type ReportSummary,
+} from "./lib/report.ts";
 export type { Progress, WalkError } from "./lib/job.ts";
 export type { CommonOptions, FrontierFolder } from "./lib/options.ts";
 export {

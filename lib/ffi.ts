@@ -185,7 +185,7 @@ export const Opt = {
   NOSNAP: 3,
   MAXDEPTH: 4,
   ONE_FS: 5,
-  ZSTD_LEVEL: 6,
+  LEVEL: 6,
   OUTPUT_FD: 7,
   ERROR_FD: 8,
   MAX_ERRORS: 9,
@@ -204,6 +204,7 @@ export const Opt = {
   LEAF_DEPTH: 22,
   ERRORS_CSV_FD: 23,
   SKIP_FD: 24,
+  COMPRESS: 25,
   HOLD: 26,
   NO_STAT: 27,
   LINK_DIRS: 28,
@@ -239,6 +240,9 @@ export const OP_NAMES: readonly string[] = [
 
 /** pw_restore's result bits: enum pw_restore_bits in native/pwalk.h. */
 export const Restore = { OWNER: 1, MODE: 2, OWNER_KEPT: 4, MODE_KEPT: 8 } as const;
+
+/** Values of Opt.COMPRESS: enum pw_compress in native/pwalk.h. */
+export const Compress = { NONE: 0, ZSTD: 1, GZIP: 2 } as const;
 
 /** Job status: enum pw_status. */
 export const Status = { OK: 0, CANCELLED: 1, FAILED: 2 } as const;

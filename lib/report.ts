@@ -1,26 +1,44 @@
 /**
- * report(): pwalk's CSV of a tree, plain or zstd, written by the native
- * library straight to a file or to stdout.
+ * report(): pwalk's CSV of a tree, plain, zstd or gzip, written by the
+ * native library straight to a file, a device, a FIFO or stdout.
  *
  * @module
  */
-import { native, Opt } from "./ffi.ts";
+import { Compress, native, Opt } from "./ffi.ts";
 import { commonNative, type CommonOptions } from "./options.ts";
 import { type NativeOption, runJob, type WalkError } from "./job.ts";
 
 /** Options of {@link report}. */
 export interface ReportOptions extends CommonOptions {
   /**
-   * Where the CSV goes: a file path, or `"-"`/omitted for stdout. A file is
-   * written under a temporary name beside it and renamed into place only
-   * when the report succeeded. A `.zst` suffix compresses with zstd.
+   * Where the CSV goes: a path, or `"-"`/omitted for stdout. Its suffix
+   * decides the format (see `compress`).
+   *
+   * - A new name or a regular file is written under a temporary name beside
+   *   it and renamed into place only when the report succeeded; an existing
+   *   file keeps its permission bits (and, as root, its owner and group).
+   * - A character or block device (`/dev/null`) or a FIFO is written
+   *   directly, as the shell's `>` does; a FIFO with no reader yet is waited
+   *   for. A write error (`/dev/full`) fails the report.
+   * - A symbolic link is written through: the file it names is replaced (or
+   *   the device or FIFO written), the link stays.
+   * - A folder, a socket and a symbolic link to a missing file are refused.
    */
   output?: string;
   /** Print pwalk's header line first. Default false (as pwalk). */
   header?: boolean;
   /**
-   * zstd level 1-19; 0 writes plain CSV. Default: 1 (fast; about 13:1 on pwalk CSV) when the output name
-   * ends in `.zst`, else 0.
+   * How the CSV is written. Default: from the output's suffix, case
+   * insensitive: `.zst` or `.zstd` zstd, `.gz` gzip, anything else (and
+   * stdout) `"none"`, plain CSV. A value the suffix contradicts (`"zstd"`
+   * for `scan.csv.gz` or `scan.csv`) throws a RangeError; on stdout any
+   * value goes.
+   */
+  compress?: Compression;
+  /**
+   * Compression level: zstd 1-19 (default 1, fast; about 13:1 on pwalk
+   * CSV), gzip 1-9 (default 1). Plain CSV has no level: giving one, or one
+   * out of the range, throws a RangeError.
    */
   level?: number;
   /** Stream one line per error to stderr while walking (the CLI does). Default false. */
@@ -31,7 +49,9 @@ export interface ReportOptions extends CommonOptions {
 export interface ReportSummary {
   /** The output file, or null for stdout. */
   output: string | null;
-  /** Whether the output is zstd-compressed. */
+  /** How the output was written. */
+  compress: Compression;
+  /** Whether the output is compressed (zstd or gzip). */
   compressed: boolean;
   /** Rows written (folders included). */
   entries: number;
@@ -53,8 +73,85 @@ export interface ReportSummary {
   elapsedMs: number;
 }
 
+/** How a report is written: zstd, gzip or plain CSV. */
+export type Compression = "zstd" | "gzip" | "none";
+
 /** Default zstd level for `.zst` outputs. */
 export const DEFAULT_LEVEL = 1;
+/** Default gzip level for `.gz` outputs. */
+export const DEFAULT_GZIP_LEVEL = 1;
+
+const LEVELS: Record<Exclude<Compression, "none">, [min: number, max: number, dflt: number]> = {
+  zstd: [1, 19, DEFAULT_LEVEL],
+  gzip: [1, 9, DEFAULT_GZIP_LEVEL],
+};
+
+/**
+ * The compression an output name asks for, by its suffix (any case):
+ * `.zst`/`.zstd` zstd, `.gz` gzip, anything else none.
+ *
+ * @example
+ * ```ts ignore
+ * import { compressionOf } from "./report.ts";
+ * console.log(compressionOf("scan.csv.GZ")); // "gzip"
+ * ```
+ */
+export function compressionOf(name: string): Compression {
+  const n = name.toLowerCase();
+  if (n.endsWith(".zst") || n.endsWith(".zstd")) return "zstd";
+  if (n.endsWith(".gz")) return "gzip";
+  return "none";
+}
+
+/**
+ * The format of a report: `compress` and `level` checked against each other
+ * and against the output's suffix, defaults filled in. Throws a RangeError
+ * with a one-line message on a contradiction.
+ *
+ * @example
+ * ```ts ignore
+ * import { reportFormat } from "./report.ts";
+ * console.log(reportFormat("scan.csv.gz")); // { compress: "gzip", level: 1 }
+ * // reportFormat("scan.csv", undefined, 19) throws: plain CSV has no level
+ * ```
+ */
+export function reportFormat(
+  output: string | undefined,
+  compress?: Compression,
+  level?: number,
+): { compress: Compression; level: number } {
+  const toStdout = output === undefined || output === "-";
+  const where = toStdout ? "stdout" : output;
+  if (compress !== undefined && !["zstd", "gzip", "none"].includes(compress)) {
+    throw new RangeError(
+      `pwalk: compress must be "zstd", "gzip" or "none", got ${JSON.stringify(compress)}`,
+    );
+  }
+  const named = toStdout ? undefined : compressionOf(output);
+  if (named !== undefined && compress !== undefined && compress !== named) {
+    const says = named === "none" ? "plain CSV (no .zst, .zstd or .gz suffix)" : named;
+    throw new RangeError(`pwalk: compress "${compress}" contradicts ${where}, which names ${says}`);
+  }
+  const kind = compress ?? named ?? "none";
+  if (level !== undefined && !Number.isInteger(level)) {
+    throw new RangeError(`pwalk: level must be an integer, got ${level}`);
+  }
+  if (kind === "none") {
+    if (level !== undefined) {
+      throw new RangeError(
+        `pwalk: level ${level} given for plain CSV to ${where} (a .zst or .gz name compresses)`,
+      );
+    }
+    return { compress: kind, level: 0 };
+  }
+  const [min, max, dflt] = LEVELS[kind];
+  if (level !== undefined && (level < min || level > max)) {
+    throw new RangeError(
+      `pwalk: level ${level} is not a ${kind} level (${min}-${max}) for ${where}`,
+    );
+  }
+  return { compress: kind, level: level ?? dflt };
+}
 
 /**
  * Write pwalk's CSV report of `root`.
@@ -66,19 +163,21 @@ export const DEFAULT_LEVEL = 1;
  * console.log(`${s.entries} entries, ${s.bytes} bytes, ${s.errors} errors`);
  * ```
  *
+ * @throws {RangeError} when `compress`, `level` and the output's suffix
+ *   contradict each other (nothing is written)
  * @throws {Deno.errors.NotFound} when the root does not exist
  * @throws {Deno.errors.NotADirectory} when the root is not a folder
  * @throws the signal's reason when cancelled (no output file is left)
  */
 export async function report(root: string, options: ReportOptions = {}): Promise<ReportSummary> {
   const toStdout = options.output === undefined || options.output === "-";
-  const level = options.level ??
-    (!toStdout && options.output!.endsWith(".zst") ? DEFAULT_LEVEL : 0);
-  if (!Number.isInteger(level) || level < 0 || level > 19) {
-    throw new RangeError(`pwalk: level must be an integer from 0 to 19, got ${level}`);
-  }
+  const { compress, level } = reportFormat(options.output, options.compress, options.level);
   const opts: NativeOption[] = commonNative(root, options);
-  opts.push([Opt.ZSTD_LEVEL, level]);
+  opts.push([
+    Opt.COMPRESS,
+    compress === "zstd" ? Compress.ZSTD : compress === "gzip" ? Compress.GZIP : Compress.NONE,
+  ]);
+  opts.push([Opt.LEVEL, level]);
   if (options.header) opts.push([Opt.HEADER, 1]);
   opts.push(toStdout ? [Opt.OUTPUT_FD, 1] : [Opt.OUTPUT, options.output!]);
   if (options.printErrors) opts.push([Opt.ERROR_FD, 2]);
@@ -86,7 +185,8 @@ export async function report(root: string, options: ReportOptions = {}): Promise
   const c = r.counters;
   return {
     output: toStdout ? null : options.output!,
-    compressed: level > 0,
+    compress,
+    compressed: compress !== "none",
     entries: c.entries,
     folders: c.folders,
     bytes: c.bytes,

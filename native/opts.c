@@ -80,9 +80,13 @@ PW_API int32_t pw_opts_set_int(pw_opts *o, int32_t key, int64_t v) {
       if (v < -1 || v > INT32_MAX) return -EINVAL;
       o->leaf_depth = v;
       return 0;
-    case PW_OPT_ZSTD_LEVEL:
+    case PW_OPT_LEVEL:
       if (v < 0 || v > 19) return -EINVAL;
-      o->zstd_level = (int)v;
+      o->level = (int)v;
+      return 0;
+    case PW_OPT_COMPRESS:
+      if (v < PW_COMPRESS_NONE || v > PW_COMPRESS_GZIP) return -EINVAL;
+      o->compress = (int)v;
       return 0;
     case PW_OPT_OUTPUT_FD:
       if (v < -1 || v > INT32_MAX) return -EINVAL;

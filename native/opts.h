@@ -34,7 +34,8 @@ struct pw_opts {
   int64_t maxdepth;    /**< --depth N, 0 = unlimited */
   int64_t leaf_depth;  /**< folders at this depth or deeper are entries, not entered; -1 off */
   bool one_fs;         /**< -x */
-  int zstd_level;      /**< 0 = plain */
+  int compress;        /**< a pw_compress */
+  int level;           /**< compression level, 0 = the kind's default */
   int output_fd;       /**< -1 = none */
   int error_fd;        /**< -1 = none */
   uint32_t max_errors; /**< details kept */

@@ -2,8 +2,8 @@
  * pwalk.h — the public C interface of libpwalk, the one header that lib/ffi.ts
  * binds.  Everything else in native/ is private.
  *
- * A *job* is one parallel walk of one tree: a report (pwalk's CSV, plain or
- * zstd), a walk (binary batches of entries for the Deno async generator) or a
+ * A *job* is one parallel walk of one tree: a report (pwalk's CSV, plain,
+ * zstd or gzip), a walk (binary batches of entries for the Deno async generator) or a
  * repair.  Every job has the same life cycle (pw_job_next only for jobs
  * that hand out records: walks, and repairs with PW_OPT_RECORDS):
  *
@@ -42,7 +42,8 @@ typedef enum pw_opt {
   PW_OPT_NOSNAP = 3,     /**< int: 1 = skip folders named ".snapshot" */
   PW_OPT_MAXDEPTH = 4,   /**< int: pwalk --depth N; 0 = unlimited */
   PW_OPT_ONE_FS = 5,     /**< int: 1 = stay on the root's device (-x) */
-  PW_OPT_ZSTD_LEVEL = 6, /**< int: 0 = plain CSV, 1..19 = zstd level */
+  PW_OPT_LEVEL = 6,      /**< int: compression level (zstd 1..19, gzip 1..9);
+                              0 = the default of PW_OPT_COMPRESS's kind */
   PW_OPT_OUTPUT_FD = 7,  /**< int: write the report to this open fd (e.g. 1) */
   PW_OPT_ERROR_FD = 8,   /**< int: stream error lines to this fd; -1 = none */
   PW_OPT_MAX_ERRORS = 9, /**< int: error details kept for pw_job_error */
@@ -69,6 +70,7 @@ typedef enum pw_opt {
   PW_OPT_SKIP_FD = 24,   /**< int, repeatable (up to 8): leave out of the walk
                               the file open at this fd (by device and inode:
                               a journal or an error file inside the tree) */
+  PW_OPT_COMPRESS = 25,  /**< int: a pw_compress: how the report is written */
   PW_OPT_HOLD = 26,       /**< int: 1 = a folder's subfolders wait for
                                pw_walk_descend before they are entered
                                (walkDirs top-down: the caller prunes) */
@@ -78,8 +80,13 @@ typedef enum pw_opt {
   PW_OPT_LINK_DIRS = 28,  /**< int: 1 = tell symbolic links to folders (a
                                stat of each link's target) */
   PW_OPT_ROOT = 100,     /**< str: the folder to walk, exactly as printed */
-  PW_OPT_OUTPUT = 101,   /**< str: report file; written under a temporary
-                              name and renamed into place on success */
+  PW_OPT_OUTPUT = 101,   /**< str: report file.  A regular file (or a new
+                              name) is written under a temporary name beside
+                              it and renamed into place on success, keeping
+                              an existing file's mode (and owner, as root);
+                              a device or FIFO is written directly; a
+                              symbolic link is written through; a socket,
+                              a folder or a dangling link is refused */
   PW_OPT_EXCLUDE = 102,  /**< str, repeatable: full folder path to skip */
   PW_OPT_FRONTIER = 103, /**< str, repeatable: "DEV INO PARENT_INO DEPTH PATH",
                               a folder of the tree below ROOT to walk instead of
@@ -88,6 +95,13 @@ typedef enum pw_opt {
                               parent inode), if it is still that device and
                               inode; ROOT itself gets no row */
 } pw_opt;
+
+/** Values of PW_OPT_COMPRESS. */
+typedef enum pw_compress {
+  PW_COMPRESS_NONE = 0, /**< plain CSV (PW_OPT_LEVEL must be 0) */
+  PW_COMPRESS_ZSTD = 1, /**< one zstd frame per chunk of rows; default level 1 */
+  PW_COMPRESS_GZIP = 2, /**< one gzip member per chunk of rows (libdeflate) */
+} pw_compress;
 
 /** Return codes of pw_job_wait. */
 typedef enum pw_status {

@@ -2,7 +2,8 @@
  * report.c — the report visitor: pwalk CSV rows into the sink.
  *
  * Each worker formats rows into its own 256 KiB buffer and hands the full
- * buffer to the sink (one lock, or one zstd frame, per buffer, never per row).
+ * buffer to the sink (one lock, or one zstd frame or gzip member, per
+ * buffer, never per row).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -37,7 +38,9 @@ static int rw_start(pw_worker *w) {
 static void put(pw_job *j, const char *buf, size_t n) {
   pw_sink *s = pw_job_ctx(j);
   int e = pw_sink_write(s, buf, n);
-  if (e) pw_job_fail(j, -e, "cannot write the output: %s", strerror(-e));
+  /* -ECANCELED: cancelled while a FIFO waited for its reader */
+  if (e && e != -ECANCELED)
+    pw_job_fail(j, -e, "cannot write %s: %s", pw_sink_name(s), strerror(-e));
   pw_job_set_out_bytes(j, pw_sink_bytes(s));
 }
 
@@ -86,21 +89,30 @@ static void rw_free(pw_worker *w) {
   *pw_worker_state(w) = NULL;
 }
 
-/* Open the output and write the header before any worker starts. */
+/* Open the output (with the header first) before any worker starts. */
 static int report_init(pw_job *j, void *arg) {
   (void)arg;
   pw_sink *s;
   char msg[512];
-  int e = pw_sink_open(&s, pw_job_opts(j), pw_job_threads(j), PW_REPORT_CHUNK, msg, sizeof msg);
+  bool header = pw_job_opts(j)->header;
+  int e = pw_sink_open(&s, pw_job_opts(j), pw_job_threads(j), PW_REPORT_CHUNK, PW_CSV_HEADER,
+                       header ? sizeof PW_CSV_HEADER - 1 : 0, msg, sizeof msg);
   if (e) {
     pw_job_fail(j, -e, "%s", msg);
     return e;
   }
   pw_job_set_ctx(j, s);
-  struct stat st; /* the output file inside the tree is not a row of it */
-  if (fstat(pw_sink_fd(s), &st) == 0 && S_ISREG(st.st_mode)) pw_job_skip_file(j, &st);
-  if (pw_job_opts(j)->header) put(j, PW_CSV_HEADER, sizeof PW_CSV_HEADER - 1);
-  return pw_job_failed(j) ? -EIO : 0;
+  pw_job_set_out_bytes(j, pw_sink_bytes(s));
+  /* The output inside the tree is not a row of it: neither the temporary
+     file nor the file it replaces. */
+  struct stat own[2];
+  for (int i = 0, n = pw_sink_own_files(s, own); i < n; i++) pw_job_skip_file(j, &own[i]);
+  return 0;
+}
+
+static void report_cancel(pw_job *j) {
+  pw_sink *s = pw_job_ctx(j);
+  if (s) pw_sink_cancel(s);
 }
 
 static void report_end(pw_job *j, int status) {
@@ -123,6 +135,7 @@ static const pw_visitor report_visitor = {
     .entry = rw_entry,
     .worker_end = rw_end,
     .worker_free = rw_free,
+    .cancel = report_cancel,
     .job_end = report_end,
     .job_free = report_free,
 };

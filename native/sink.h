@@ -1,13 +1,24 @@
 /*
- * sink.h — where report bytes go: a file or an fd, plain or zstd.
+ * sink.h — where report bytes go: a file, a device, a FIFO or an fd, as
+ * plain CSV, zstd or gzip.
  *
- * Owns: the output file's life (written under a temporary name beside it,
- * renamed into place only when the report succeeded, removed otherwise), and
- * zstd compression.  Workers hand over whole chunks of rows; with zstd each
- * chunk becomes one independent zstd frame, compressed on the worker's own
- * thread with a context from a small pool (at most one per CPU), so
- * compression runs in parallel without extra threads.  Concatenated frames
- * are one valid zstd stream: `zstd -d` and DuckDB read it as a whole.
+ * Owns: what an output name may be and how each kind is written.
+ *  - a new name or a regular file: written under a temporary name beside it
+ *    (beside the file a symbolic link names, when it is one), renamed into
+ *    place only when the report succeeded, removed otherwise; an existing
+ *    file's permission bits, and owner and group where allowed (root), are
+ *    given to the new one;
+ *  - a character or block device, or a FIFO (also through a link): opened
+ *    and written directly, as the shell's `>` does; nothing is renamed.  A
+ *    FIFO with no reader yet is opened at the first write, on a worker
+ *    thread, polling so that a cancel still ends the wait;
+ *  - a folder, a socket or a dangling symbolic link: refused.
+ * And compression: workers hand over whole chunks of rows; each chunk
+ * becomes one independent zstd frame or gzip member, compressed on the
+ * worker's own thread with a context from a small pool (at most one per
+ * CPU), so compression runs in parallel without extra threads.
+ * Concatenated frames (members) are one valid zstd (gzip) stream: `zstd -d`,
+ * `gzip -d` and DuckDB read it as a whole.
  */
 #ifndef PW_SINK_H
 #define PW_SINK_H
@@ -15,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "opts.h"
 
@@ -22,19 +34,31 @@ typedef struct pw_sink pw_sink;
 
 /**
  * Open the output named by o (o->output, else o->output_fd) for chunks of at
- * most chunk bytes.  Returns 0, or -errno with a message in msg.
+ * most chunk bytes, compressed as o->compress says at o->level.  head (may
+ * be empty) is written first, as its own chunk.  Returns 0, or -errno with a
+ * one-line message in msg.
  */
 int pw_sink_open(pw_sink **out, const struct pw_opts *o, int nthreads, size_t chunk,
-                 char *msg, size_t msgcap);
-/** Write one chunk (thread-safe).  Returns 0 or -errno. */
+                 const char *head, size_t head_len, char *msg, size_t msgcap);
+/** Write one chunk (thread-safe).  Returns 0, -ECANCELED after
+ *  pw_sink_cancel while waiting for a FIFO's reader, or -errno. */
 int pw_sink_write(pw_sink *s, const char *buf, size_t len);
-/** The descriptor the output is written to. */
-int pw_sink_fd(const pw_sink *s);
+/** The output's name as given ("the output" for an fd), for messages. */
+const char *pw_sink_name(const pw_sink *s);
+/**
+ * The regular files the report must leave out of itself: the temporary file
+ * and the existing file it will replace.  Fills up to 2 entries of st and
+ * returns how many.
+ */
+int pw_sink_own_files(const pw_sink *s, struct stat st[2]);
 /** Bytes written to the output so far. */
 uint64_t pw_sink_bytes(pw_sink *s);
+/** Stop waiting for a FIFO's reader (any thread, any time). */
+void pw_sink_cancel(pw_sink *s);
 /**
- * End the output: when commit, rename the temporary file into place;
- * otherwise remove it.  Returns 0 or -errno with a message in msg.
+ * End the output: when commit, write what is pending and rename the
+ * temporary file into place; otherwise remove it.  Returns 0 or -errno with
+ * a message in msg.
  */
 int pw_sink_finish(pw_sink *s, bool commit, char *msg, size_t msgcap);
 void pw_sink_free(pw_sink *s);

@@ -1,11 +1,13 @@
 /**
- * lib/ffi.ts mirrors the C interface by hand: the option keys, counters,
- * statuses, error operations and restore bits of native/pwalk.h, the record
- * kinds and flags of native/channel.h, and the exported functions.  This
- * test reads the headers and checks every copy, both ways.
+ * lib/ffi.ts mirrors the C interface by hand: the option keys, compression
+ * kinds, counters, statuses, error operations and restore bits of
+ * native/pwalk.h, the record kinds and flags of native/channel.h, and the
+ * exported functions.  This test reads the headers and checks every copy,
+ * both ways.
  */
 import { assertEquals } from "@std/assert";
 import {
+  Compress,
   Counter,
   OP_NAMES,
   Opt,
@@ -32,6 +34,7 @@ function cEnum(header: string, prefix: string): Record<string, number> {
 
 Deno.test("ffi.ts mirrors pwalk.h: option keys, counters, statuses, restore bits", () => {
   assertEquals({ ...Opt }, cEnum(pwalkH, "PW_OPT_"));
+  assertEquals({ ...Compress }, cEnum(pwalkH, "PW_COMPRESS_"));
   assertEquals({ ...Counter }, cEnum(pwalkH, "PW_C_"));
   assertEquals({ ...Restore }, cEnum(pwalkH, "PW_RESTORE_"));
   const status = cEnum(pwalkH, "PW_");

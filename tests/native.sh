@@ -4,8 +4,10 @@
 # UndefinedBehaviorSanitizer, then ThreadSanitizer.  Any report fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-sh tools/build.sh >/dev/null # fetches the zstd sources on first use
+sh tools/build.sh >/dev/null # fetches the zstd and libdeflate sources on first use
 Z=.tools/zstd/node_modules/zstd-napi/deps/zstd/lib
+D=$(sed -n 's/^LIBDEFLATE_SYS_VERSION=//p' tools/build.sh)
+D=.tools/libdeflate/libdeflate-sys-$D/libdeflate
 work=$(mktemp -d)
 trap 'chmod -R u+rwx "$work" 2>/dev/null; rm -rf "$work"' EXIT
 python3 bench/mktree.py "$work/tree" --files 4000 --seed 11 --weird 2>/dev/null
@@ -14,16 +16,24 @@ python3 bench/mktree.py "$work/big" --files 30000 --seed 13 2>/dev/null
 
 srcs=(native/*.c) # the library is every .c file in native/ (as build.zig builds it)
 zsrcs=("$Z"/common/*.c "$Z"/compress/*.c)
+dsrcs=("$D"/lib/{deflate_compress,gzip_compress,crc32,utils}.c "$D"/lib/{x86,arm}/cpu_features.c)
 
 build() { # name, flags...
   local name=$1; shift
-  # zstd is compiled without sanitizers (it is not ours, and TSan/ASan make
-  # it very slow); every pwalk source and the driver are instrumented.
-  mkdir -p "$work/$name"
-  (cd "$work/$name" && gcc -O1 -g -pthread -c -I"$OLDPWD/$Z" -DZSTD_NO_TRACE \
+  # zstd and libdeflate are compiled without sanitizers (they are not ours,
+  # and TSan/ASan make them very slow); every pwalk source and the driver
+  # are instrumented.
+  mkdir -p "$work/$name/z" "$work/$name/d"
+  (cd "$work/$name/z" && gcc -O1 -g -pthread -c -I"$OLDPWD/$Z" -DZSTD_NO_TRACE \
     -DXXH_NAMESPACE=PW_ZSTD_ "${zsrcs[@]/#/$OLDPWD/}" 2>/dev/null)
-  gcc -O1 -g -pthread -std=gnu11 -Wall -Wextra -Werror -fno-omit-frame-pointer "$@" -I"$Z" \
-    -o "$work/$name/pwdrive" native/driver/pwdrive.c "${srcs[@]}" "$work/$name"/*.o
+  # one folder per object: two libdeflate files are named cpu_features.c
+  local f
+  for f in "${dsrcs[@]}"; do
+    gcc -O1 -g -c -I"$D" -include native/deflate_hide.h -o "$work/$name/d/d$(echo "$f" | tr / _).o" "$f"
+  done
+  gcc -O1 -g -pthread -std=gnu11 -Wall -Wextra -Werror -fno-omit-frame-pointer "$@" -I"$Z" -I"$D" \
+    -o "$work/$name/pwdrive" native/driver/pwdrive.c "${srcs[@]}" "$work/$name"/z/*.o \
+    "$work/$name"/d/*.o
 }
 
 run() { # binary, args... (sanitizer output makes the run fail)
@@ -49,6 +59,16 @@ check_all() { # binary
   [ "$(wc -l <"$work/out")" -eq "$big_rows" ]
   run "$b" -t 4 -z 3 "$work/tree" "$work/out.csv.zst"
   [ "$(zstd -dc "$work/out.csv.zst" | wc -l)" -eq $((rows - 1)) ]
+  run "$b" -t 4 -g 1 -H "$work/tree" "$work/out.csv.gz"
+  [ "$(gzip -dc "$work/out.csv.gz" | wc -l)" -eq "$rows" ]
+  # a FIFO with no reader yet: opened by a worker once the reader comes
+  rm -f "$work/fifo"; mkfifo "$work/fifo"
+  (sleep 0.3; gzip -dc <"$work/fifo" >"$work/fifo.out") &
+  run "$b" -t 4 -g 2 -H "$work/tree" "$work/fifo"
+  wait
+  [ "$(wc -l <"$work/fifo.out")" -eq "$rows" ]
+  # ... and cancelled while it waits: ends, nothing leaked
+  run "$b" -t 2 -c 100 "$work/tree" "$work/fifo"
   run "$b" -t 3 -n -d 3 -x -e "$work/tree/weird" "$work/tree"
   run "$b" -t 8 -c 0 "$work/tree" "$work/cancelled.csv"
   [ ! -e "$work/cancelled.csv" ]

@@ -1,35 +1,287 @@
 /**
- * Where the report goes: the output file (and the journal of a repair)
- * inside the walked tree is never a row of it, under its final name or its
- * temporary one.
+ * Where the report goes (`-o` / `output`), checked against Deno.lstat and a
+ * plain report of the same tree:
+ * - the output file inside the walked tree is never a row of it: not under
+ *   its temporary name, and not the existing file it replaces;
+ * - a character device is written in place and stays a device: `null`
+ *   takes the report, `full` fails the run (exit 1, one line).  The devices
+ *   are mknod copies of /dev/null and /dev/full (same major and minor) in a
+ *   temporary folder, so that a regression replaces a copy, never /dev/null;
+ * - a FIFO stays a FIFO and its reader gets the whole report, whether it
+ *   opened the FIFO before pwalk or after, plain or gzip;
+ * - a socket is refused with one line and stays a socket;
+ * - a symbolic link stays a link and the file it names takes the report; a
+ *   dangling link is refused and nothing is created;
+ * - an existing file keeps its permission bits, owner and group (root);
+ * - without privileges, a device in a folder the user cannot write (as
+ *   /dev/null is for a user) is written (no temporary file is needed).
  */
-import { assertEquals } from "@std/assert";
+import { assert, assertEquals, assertMatch, assertRejects } from "@std/assert";
 import { report } from "../mod.ts";
-import { parsePwalk } from "./helpers/csv.ts";
+import { lineSet, parsePwalk } from "./helpers/csv.ts";
+import { cli, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
 import { tempDir } from "./helpers/temp.ts";
 
-Deno.test("the output file inside the tree is left out of the report", async () => {
+const isRoot = Deno.uid() === 0;
+
+async function sh(cmd: string, ...args: string[]): Promise<void> {
+  const r = await new Deno.Command(cmd, { args, stdout: "null", stderr: "piped" }).output();
+  if (!r.success) {
+    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(r.stderr)}`);
+  }
+}
+
+/** A small tree of 2 folders and 60 files at `root`. */
+function smallTree(root: string): void {
+  Deno.mkdirSync(`${root}/sub`, { recursive: true });
+  for (let i = 0; i < 60; i++) Deno.writeTextFileSync(`${root}/sub/f${i}`, "x".repeat(i));
+}
+
+/** The plain report's lines of root (sorted), after a first run settled atimes. */
+async function plainLines(tmp: string, root: string, header = false): Promise<string[]> {
+  const out = `${tmp}/reference.csv`;
+  await report(root, { output: out, header });
+  await report(root, { output: out, header });
+  const lines = lineSet(await Deno.readFile(out));
+  await Deno.remove(out);
+  return lines;
+}
+
+/** Files in dir whose name holds ".partial-" (a temporary file left behind). */
+function leftovers(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.includes(".partial-"));
+}
+
+/** One line on stderr, holding `what`. */
+function oneLine(stderr: string, what: RegExp): void {
+  const lines = stderr.trim().split("\n");
+  assertEquals(lines.length, 1, stderr);
+  assertMatch(lines[0], what);
+}
+
+Deno.test("the output file inside the tree is left out: its temporary file and the file it replaces", async () => {
   await using tmp = await tempDir("pwalk-out-");
   const root = `${tmp.path}/tree`;
   Deno.mkdirSync(`${root}/sub`, { recursive: true });
   for (let i = 0; i < 50; i++) Deno.writeTextFileSync(`${root}/sub/f${i}`, "x".repeat(i));
   const expected = new Set(["tree", "sub", ...Array.from({ length: 50 }, (_, i) => `f${i}`)]);
-  for (const out of [`${root}/scan.csv`, `${root}/sub/scan.csv.zst`]) {
-    const s = await report(root, { output: out, threads: 2 });
-    const data = out.endsWith(".zst")
-      ? (await new Deno.Command("zstd", { args: ["-dc", out], stdout: "piped" }).output()).stdout
-      : await Deno.readFile(out);
-    const rows = parsePwalk(data).rows;
-    const paths = rows.map((r) => new TextDecoder().decode(r.path));
-    const names = new Set(paths.map((p) => p.slice(p.lastIndexOf("/") + 1)));
-    assertEquals(names, expected, `${out}: rows of the output itself`);
-    assertEquals(s.entries, expected.size);
-    // The folder holding the output counts only what else it holds.
-    const holder = rows[paths.indexOf(out.slice(0, out.lastIndexOf("/")))];
-    const others = [...Deno.readDirSync(out.slice(0, out.lastIndexOf("/")))].filter((e) =>
-      !out.endsWith(`/${e.name}`)
-    );
-    assertEquals(holder.fcount, others.length);
+  for (const out of [`${root}/scan.csv`, `${root}/sub/scan.csv.zst`, `${root}/sub/s.csv.gz`]) {
+    // The first run creates the file, the second replaces it: neither lists it.
+    for (const run of ["new", "replacing"]) {
+      const s = await report(root, { output: out, threads: 2 });
+      const unpack = out.endsWith(".zst") ? "zstd" : out.endsWith(".gz") ? "gzip" : undefined;
+      const data = unpack
+        ? (await new Deno.Command(unpack, { args: ["-dc", out], stdout: "piped" }).output()).stdout
+        : await Deno.readFile(out);
+      const rows = parsePwalk(data).rows;
+      const paths = rows.map((r) => new TextDecoder().decode(r.path));
+      const names = new Set(paths.map((p) => p.slice(p.lastIndexOf("/") + 1)));
+      assertEquals(names, expected, `${out} (${run}): rows of the output itself`);
+      assertEquals(s.entries, expected.size);
+      // The folder holding the output counts only what else it holds.
+      const dir = out.slice(0, out.lastIndexOf("/"));
+      const holder = rows[paths.indexOf(dir)];
+      const others = [...Deno.readDirSync(dir)].filter((e) => !out.endsWith(`/${e.name}`));
+      assertEquals(holder.fcount, others.length, `${out} (${run})`);
+    }
     Deno.removeSync(out);
   }
+});
+
+Deno.test({
+  name: "-o a character device: written in place, it stays a device; /dev/full fails with exit 1",
+  ignore: !isRoot,
+  async fn() {
+    await using tmp = await tempDir("pwalk-out-");
+    const root = `${tmp.path}/tree`;
+    smallTree(root);
+    const devs = `${tmp.path}/dev`;
+    Deno.mkdirSync(devs);
+    await sh("mknod", "-m", "666", `${devs}/null`, "c", "1", "3");
+    await sh("mknod", "-m", "666", `${devs}/full`, "c", "1", "7");
+    const before = {
+      null: Deno.lstatSync(`${devs}/null`).rdev,
+      full: Deno.lstatSync(`${devs}/full`).rdev,
+    };
+
+    for (const out of [`${devs}/null`, `${devs}/null.csv.zst`, `${devs}/null.csv.gz`]) {
+      if (out !== `${devs}/null`) await sh("mknod", "-m", "666", out, "c", "1", "3");
+      const r = await cli(["-o", out, root]);
+      assertEquals(r.code, 0, r.stderr);
+      const st = Deno.lstatSync(out);
+      assert(st.isCharDevice, `${out} is no longer a character device`);
+      assertEquals(st.rdev, before.null);
+    }
+    // the API too
+    const s = await report(root, { output: `${devs}/null` });
+    assertEquals(s.entries, 62);
+    assert(Deno.lstatSync(`${devs}/null`).isCharDevice);
+
+    const r = await cli(["-o", `${devs}/full`, root]);
+    assertEquals(r.code, 1, r.stderr);
+    oneLine(r.stderr, /^pwalk: cannot write .*\/full: No space left on device$/);
+    const st = Deno.lstatSync(`${devs}/full`);
+    assert(st.isCharDevice, "full is no longer a character device");
+    assertEquals(st.rdev, before.full);
+    await assertRejects(() => report(root, { output: `${devs}/full` }), Error, "No space left");
+    assertEquals(leftovers(devs), []);
+  },
+});
+
+Deno.test({
+  name: "-o a device without privileges: no temporary file is needed beside it",
+  ignore: !isRoot,
+  async fn() {
+    await using tmp = await tempDir("pwalk-out-");
+    const root = `${tmp.path}/tree`;
+    smallTree(root);
+    // As /dev is for a user: a folder the process may not write, holding a
+    // device it may.  (UNPRIVILEGED keeps uid 0 without capabilities, so
+    // the folder belongs to another user.)
+    const devs = `${tmp.path}/dev`;
+    Deno.mkdirSync(devs, { mode: 0o755 });
+    await sh("mknod", "-m", "666", `${devs}/null`, "c", "1", "3");
+    Deno.chownSync(devs, 65534, 65534);
+    const r = await cli(["-o", `${devs}/null`, root], { prefix: UNPRIVILEGED });
+    assertEquals(r.code, 0, r.stderr);
+    assert(Deno.lstatSync(`${devs}/null`).isCharDevice);
+  },
+});
+
+/**
+ * Start a reader of `path` (`cat`, or `gzip -dc` for gzip) with stdout
+ * piped.  The shell opens the FIFO (blocking, as `< fifo` does): gzip opens
+ * its input with O_NONBLOCK and would see an empty FIFO.
+ */
+function reader(path: string, gzip = false): Deno.ChildProcess {
+  const args = ["-c", `exec ${gzip ? "gzip -dc" : "cat"} < "$1"`, "sh", path];
+  return new Deno.Command("sh", { args, stdout: "piped", stderr: "null" }).spawn();
+}
+
+Deno.test("-o a FIFO: its reader gets the whole report, plain or gzip; it stays a FIFO", async (t) => {
+  await using tmp = await tempDir("pwalk-out-");
+  const root = `${tmp.path}/tree`;
+  smallTree(root);
+  const expected = await plainLines(tmp.path, root, true);
+
+  const cases: [string, string, "before" | "after"][] = [
+    ["a reader there first", "fifo", "before"],
+    ["a reader that comes later", "late", "after"],
+    ["gzip, for a .csv.gz name", "fifo.csv.gz", "before"],
+  ];
+  for (const [what, name, when] of cases) {
+    await t.step(what, async () => {
+      const fifo = `${tmp.path}/${name}`;
+      await sh("mkfifo", fifo);
+      const gz = name.endsWith(".gz");
+      let rd: Deno.ChildProcess | undefined = when === "before" ? reader(fifo, gz) : undefined;
+      const pw = spawnCli(["--header", "-o", fifo, root]);
+      // pwalk waits for a reader as long as there is none: never forever here
+      const watchdog = setTimeout(() => pw.kill("SIGKILL"), 60_000);
+      try {
+        if (!rd) {
+          await new Promise((ok) => setTimeout(ok, 500));
+          rd = reader(fifo, gz);
+        }
+        const r = await pw.output();
+        assertEquals(r.code, 0, new TextDecoder().decode(r.stderr));
+        assert(Deno.lstatSync(fifo).isFifo, `${fifo} is no longer a FIFO`);
+        const got = await rd.output();
+        assert(got.success);
+        assertEquals(lineSet(got.stdout), expected);
+      } finally {
+        clearTimeout(watchdog);
+        // A regression leaves the reader waiting on a FIFO nobody opens.
+        for (const p of [rd, pw]) {
+          try {
+            p?.kill("SIGKILL");
+          } catch { /* ended */ }
+        }
+        await rd?.status;
+        await pw.status;
+      }
+    });
+  }
+});
+
+Deno.test("-o a socket is refused with one line; the socket stays", async () => {
+  await using tmp = await tempDir("pwalk-out-");
+  const root = `${tmp.path}/tree`;
+  smallTree(root);
+  const sock = `${tmp.path}/sock`;
+  const listener = Deno.listen({ transport: "unix", path: sock });
+  try {
+    const r = await cli(["-o", sock, root]);
+    assertEquals(r.code, 1, r.stderr);
+    oneLine(r.stderr, /^pwalk: cannot write .*\/sock: it is a socket$/);
+    assert(Deno.lstatSync(sock).isSocket, "the socket was replaced");
+    assertEquals(leftovers(tmp.path), []);
+  } finally {
+    listener.close();
+  }
+});
+
+Deno.test("-o a symbolic link: the link stays, the file it names takes the report", async () => {
+  await using tmp = await tempDir("pwalk-out-");
+  const root = `${tmp.path}/tree`;
+  smallTree(root);
+  const expected = await plainLines(tmp.path, root);
+  Deno.mkdirSync(`${tmp.path}/data`);
+  const target = `${tmp.path}/data/real.csv`;
+  Deno.writeTextFileSync(target, "old\n");
+  const link = `${tmp.path}/link.csv`;
+  Deno.symlinkSync("data/real.csv", link);
+
+  const r = await cli(["-o", link, root]);
+  assertEquals(r.code, 0, r.stderr);
+  assert(Deno.lstatSync(link).isSymlink, "the link was replaced");
+  assertEquals(Deno.readLinkSync(link), "data/real.csv");
+  assertEquals(lineSet(await Deno.readFile(target)), expected);
+  assertEquals(leftovers(tmp.path), []);
+  assertEquals(leftovers(`${tmp.path}/data`), []);
+
+  // a link to a missing file: refused, nothing created
+  const dangling = `${tmp.path}/dangling.csv`;
+  Deno.symlinkSync("data/missing.csv", dangling);
+  const d = await cli(["-o", dangling, root]);
+  assertEquals(d.code, 1, d.stderr);
+  oneLine(d.stderr, /^pwalk: output .*dangling\.csv is a symbolic link to a missing file/);
+  assert(Deno.lstatSync(dangling).isSymlink);
+  assertEquals([...Deno.readDirSync(`${tmp.path}/data`)].map((e) => e.name), ["real.csv"]);
+});
+
+Deno.test({
+  name: "-o an existing file: it keeps its permission bits, owner and group",
+  ignore: !isRoot,
+  async fn() {
+    await using tmp = await tempDir("pwalk-out-");
+    const root = `${tmp.path}/tree`;
+    smallTree(root);
+    const expected = await plainLines(tmp.path, root);
+    const files: [string, number, number, number][] = [
+      ["a.csv", 0o640, 1234, 5678],
+      ["b.csv.gz", 0o604, 0, 42],
+    ];
+    for (const [name, mode, uid, gid] of files) {
+      const out = `${tmp.path}/${name}`;
+      Deno.writeTextFileSync(out, "old\n");
+      Deno.chmodSync(out, mode);
+      Deno.chownSync(out, uid, gid);
+      const r = await cli(["-o", out, root]);
+      assertEquals(r.code, 0, r.stderr);
+      const st = Deno.lstatSync(out);
+      assertEquals((st.mode! & 0o7777).toString(8), mode.toString(8), name);
+      assertEquals([st.uid, st.gid], [uid, gid], name);
+      const data = name.endsWith(".gz")
+        ? (await new Deno.Command("gzip", { args: ["-dc", out], stdout: "piped" }).output()).stdout
+        : await Deno.readFile(out);
+      assertEquals(lineSet(data), expected);
+    }
+    // through the API as well
+    const out = `${tmp.path}/a.csv`;
+    Deno.chmodSync(out, 0o600);
+    await report(root, { output: out });
+    assertEquals(Deno.lstatSync(out).mode! & 0o7777, 0o600);
+    assertEquals(Deno.lstatSync(out).uid, 1234);
+  },
 });

@@ -71,16 +71,17 @@ testNeeding([ZSTD], {
       assertEquals(lineSet(await unzstd(zst)), plainLines);
     });
 
-    await t.step("levels 3 and 19, and level 0 (plain) with a .zst name", async () => {
+    await t.step("levels 3 and 19, and the .zstd and .ZST suffixes", async () => {
       for (const level of [3, 19]) {
         const zst = `${tmp.path}/l${level}.csv.zst`;
         await report(root, { output: zst, level });
         assertEquals(lineSet(await unzstd(zst)), plainLines, `level ${level}`);
       }
-      const z0 = `${tmp.path}/l0.csv.zst`;
-      const s = await report(root, { output: z0, level: 0 });
-      assertEquals(s.compressed, false);
-      assertEquals(lineSet(await Deno.readFile(z0)), plainLines);
+      for (const name of ["s.csv.zstd", "S.CSV.ZST"]) {
+        const s = await report(root, { output: `${tmp.path}/${name}` });
+        assertEquals([s.compress, s.compressed], ["zstd", true]);
+        assertEquals(lineSet(await unzstd(`${tmp.path}/${name}`)), plainLines, name);
+      }
     });
 
     await t.step("CLI --header -o scan.csv.zst", async () => {

@@ -76,12 +76,20 @@ async function run(cmd: string, args: string[], opts: Deno.CommandOptions = {}):
   if (code !== 0) throw new Error(`dist: ${cmd} ${args.join(" ")} failed (exit ${code})`);
 }
 
+/** libdeflate's source folder, at the version tools/build.sh pins. */
+function libdeflateDir(): string {
+  const sh = Deno.readTextFileSync(`${root}/tools/build.sh`);
+  const v = /^LIBDEFLATE_SYS_VERSION=(\S+)$/m.exec(sh)?.[1];
+  if (!v) throw new Error("dist: no LIBDEFLATE_SYS_VERSION in tools/build.sh");
+  return `.tools/libdeflate/libdeflate-sys-${v}/libdeflate`;
+}
+
 function nativeVersion(): string {
   const h = Deno.readTextFileSync(`${root}/native/pwalk.h`);
   return /#define PW_VERSION "([^"]+)"/.exec(h)?.[1] ?? "";
 }
 
-/** Build one target into `${prefix}/lib/` with tools/build.sh (which fetches zstd). */
+/** Build one target into `${prefix}/lib/` with tools/build.sh (which fetches zstd and libdeflate). */
 async function build(t: DistTarget, prefix: string): Promise<string> {
   await run("sh", [`${root}/tools/build.sh`, `-Dtarget=${t.zigTarget}`, "--prefix", prefix], {
     env: { PWALK_OPTIMIZE: "ReleaseFast" },
@@ -120,10 +128,13 @@ async function verifyRepro(m: Manifest): Promise<boolean> {
     const src = `${tmp}/elsewhere/src`;
     await Deno.mkdir(src, { recursive: true });
     await run("cp", ["-R", `${root}/build.zig`, `${root}/native`, src]);
-    // The zstd sources too, at a different path.
+    // The zstd and libdeflate sources too, at a different path.
     const zstd = ".tools/zstd/node_modules/zstd-napi/deps/zstd/lib";
-    await Deno.mkdir(`${src}/${zstd}`, { recursive: true });
-    await run("cp", ["-R", `${root}/${zstd}/.`, `${src}/${zstd}`]);
+    const deflate = libdeflateDir();
+    for (const dir of [zstd, deflate]) {
+      await Deno.mkdir(`${src}/${dir}`, { recursive: true });
+      await run("cp", ["-R", `${root}/${dir}/.`, `${src}/${dir}`]);
+    }
     let same = true;
     for (const t of TARGETS) {
       const key = `${t.os}-${t.arch}`;
@@ -133,6 +144,7 @@ async function verifyRepro(m: Manifest): Promise<boolean> {
         "build",
         "-Doptimize=ReleaseFast",
         `-Dzstd=${src}/${zstd}`,
+        `-Dlibdeflate=${src}/${deflate}`,
         `-Dtarget=${t.zigTarget}`,
         "--prefix",
         prefix,

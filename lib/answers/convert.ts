@@ -179,7 +179,8 @@ export async function convert(
 }
 
 /** Options of {@link reportParquet}. */
-export interface ReportParquetOptions extends Omit<ReportOptions, "output" | "level" | "header"> {
+export interface ReportParquetOptions
+  extends Omit<ReportOptions, "output" | "level" | "header" | "compress"> {
   /** The Parquet file to write. */
   output: string;
   /** DuckDB session limits for the conversion. */
@@ -215,7 +216,7 @@ export async function reportParquet(
     // Plain CSV: DuckDB parses an uncompressed file on every core, and
     // neither side spends time on zstd (the file is removed at the end).
     const csv = `${tmp}/scan.csv`;
-    const s = await report(root, { ...rest, output: csv, header: true, level: 0 });
+    const s = await report(root, { ...rest, output: csv, header: true });
     await convert([csv], output, { ...engine, level: 1 });
     return {
       ...s,

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { report } from "../report.ts";
+import { report, reportFormat } from "../report.ts";
 import { ensureNative, nativeVersion } from "../ffi.ts";
 import {
   count,
@@ -36,10 +36,14 @@ Report options (pwalk's):
   --maxthreads N         worker threads (the same as --threads)
 
 More:
-  -o, --output FILE      write to FILE instead of stdout; a .zst suffix
-                         compresses with zstd. FILE appears only when the
-                         report is complete
-  --level N              zstd level 1-19 (default 1 with .zst); 0 = plain
+  -o, --output FILE      write to FILE instead of stdout; its suffix decides:
+                         .zst/.zstd zstd, .gz gzip, .parquet typed Parquet,
+                         else plain CSV. A file appears (or is replaced,
+                         keeping its mode) only when the report is complete;
+                         a device or FIFO is written directly, a link is
+                         written through
+  --level N              compression level: zstd 1-19, gzip 1-9 (default 1);
+                         refused with plain CSV
   --threads N            worker threads (default: one per CPU, more, up to
                          16, while the file system makes them wait)
   --errors FILE          every error also as a CSV row in FILE:
@@ -117,6 +121,16 @@ export async function run(args: string[]): Promise<number> {
     }
   }
   const toStdout = output === undefined || output === "-";
+  // The suffix decides the format: a --level it contradicts is bad usage,
+  // told before anything is written.
+  if (!/\.parquet$/i.test(output ?? "")) {
+    try {
+      reportFormat(output, undefined, level);
+    } catch (e) {
+      if (e instanceof RangeError) throw new UsageError(e.message.replace(/^pwalk: /, ""));
+      throw e;
+    }
+  }
   return await runJob({
     ...ui,
     tag: "pwalk:",

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { DEFAULT_LEVEL, report, type ReportSummary } from "../report.ts";
+import { type Compression, report, reportFormat, type ReportSummary } from "../report.ts";
 import type { Progress, WalkError } from "../job.ts";
 import { PlanError, planExcludes, shardFolders, type ShardPlan, writeAtomic } from "./plan.ts";
 import { pathOfJson } from "./paths.ts";
@@ -143,7 +143,15 @@ export function recordPath(output: string): string {
 }
 
 /** An empty zstd frame: what a shard with nothing to write leaves in a .zst output. */
-const EMPTY_ZSTD = new Uint8Array([0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x00, 0x01, 0x00, 0x00]);
+/** A suffix that names each kind (for the parts shard 0 joins). */
+const SUFFIX: Record<Compression, string> = { zstd: ".zst", gzip: ".gz", none: "" };
+
+/** An empty output of each kind (a shard with nothing to walk). */
+const EMPTY: Record<Compression, Uint8Array> = {
+  zstd: new Uint8Array([0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x00, 0x01, 0x00, 0x00]),
+  gzip: new Uint8Array([31, 139, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+  none: new Uint8Array(),
+};
 
 /**
  * SHA-256 of a file, hex, streamed (what completion records hold).
@@ -267,7 +275,8 @@ export async function runShard(
   await checkPlanRoot(plan);
   const toStdout = options.output === undefined || options.output === "-";
   const output = toStdout ? null : options.output!;
-  const level = options.level ?? (output?.endsWith(".zst") ? DEFAULT_LEVEL : 0);
+  // The output's suffix decides (the temporary parts of shard 0 have none).
+  const { compress, level } = reportFormat(output ?? undefined, undefined, options.level);
   const record = output ? options.record ?? recordPath(output) : null;
   if (record) await Deno.remove(record).catch(() => {});
 
@@ -280,7 +289,8 @@ export async function runShard(
     pwalkDepth: plan.options.pwalkDepth,
     oneFileSystem: plan.options.oneFileSystem,
     threads: options.threads,
-    level,
+    compress,
+    level: compress === "none" ? undefined : level,
     printErrors: options.printErrors,
     signal: options.signal,
     onProgress: options.onProgress,
@@ -289,7 +299,7 @@ export async function runShard(
   const runs: ReportSummary[] = [];
   const temps: string[] = [];
   const tmp = (what: string) => {
-    const p = `${output}.${what}-${Deno.pid}`;
+    const p = `${output}.${what}-${Deno.pid}${SUFFIX[compress]}`; // the suffix tells the format
     temps.push(p);
     return p;
   };
@@ -321,7 +331,7 @@ export async function runShard(
       await concatFiles(temps.slice(0, runs.length), joined);
       await Deno.rename(joined, output);
     } else if (output && runs.length === 0) {
-      await writeAtomic(output, level > 0 ? EMPTY_ZSTD : new Uint8Array());
+      await writeAtomic(output, EMPTY[compress]);
     }
   } finally {
     for (const t of temps) await Deno.remove(t).catch(() => {});
@@ -344,7 +354,7 @@ export async function runShard(
       output: outputFromRecord(record, output),
       outputBytes,
       sha256: await sha256File(output),
-      compressed: level > 0,
+      compressed: compress !== "none",
       rows: sum("entries"),
       folders: sum("folders"),
       bytes: sum("bytes"),

@@ -3,11 +3,12 @@
  * the sanitizer build in CI (tests/native.sh) and by the cross-architecture
  * check under qemu.  It is not the product's CLI (that is cli.ts).
  *
- *   pwdrive [-t THREADS] [-z LEVEL] [-H] [-n] [-d DEPTH] [-x] [-c CANCEL_MS]
- *           [-e EXCLUDE]... [-E ERRORS_CSV] [-w] [-F] ROOT [OUTPUT]
+ *   pwdrive [-t THREADS] [-z LEVEL | -g LEVEL] [-H] [-n] [-d DEPTH] [-x] [-c CANCEL_MS]
+ *           [-e EXCLUDE]... [-E ERRORS_CSV] [-w] [-F] [-D] ROOT [OUTPUT]
  *
- * Writes the report to OUTPUT, or to stdout; errors stream to stderr; a
- * summary line "entries=N dirs=N bytes=N errors=N" goes to stderr at the end.
+ * Writes the report to OUTPUT, or to stdout (zstd with -z, gzip with -g);
+ * errors stream to stderr; a summary line "entries=N dirs=N bytes=N
+ * errors=N" goes to stderr at the end.
  * -w runs a walk job instead (batches consumed and counted, "records=N" on
  * stdout), -F follows symlinks in it, -D holds each folder's subfolders
  * until its row is answered (walkDirs top-down, names only).  -R runs a repair instead (a dry run;
@@ -56,7 +57,10 @@ int main(int argc, char **argv) {
       pw_opts_set_int(o, PW_OPT_CHOWN_GID, gid);
     }
     else if (i + 1 < argc && !strcmp(a, "-t")) pw_opts_set_int(o, PW_OPT_THREADS, atoi(argv[++i]));
-    else if (i + 1 < argc && !strcmp(a, "-z")) pw_opts_set_int(o, PW_OPT_ZSTD_LEVEL, atoi(argv[++i]));
+    else if (i + 1 < argc && (!strcmp(a, "-z") || !strcmp(a, "-g"))) {
+      pw_opts_set_int(o, PW_OPT_COMPRESS, a[1] == 'z' ? PW_COMPRESS_ZSTD : PW_COMPRESS_GZIP);
+      pw_opts_set_int(o, PW_OPT_LEVEL, atoi(argv[++i]));
+    }
     else if (i + 1 < argc && !strcmp(a, "-d")) pw_opts_set_int(o, PW_OPT_MAXDEPTH, atoi(argv[++i]));
     else if (i + 1 < argc && !strcmp(a, "-c")) cancel_ms = atol(argv[++i]);
     else if (i + 1 < argc && !strcmp(a, "-e")) {

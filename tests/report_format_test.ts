@@ -1,0 +1,163 @@
+/**
+ * The output's suffix decides the format, case-insensitively: `.zst` and
+ * `.zstd` zstd, `.gz` gzip, anything else plain CSV (checked by the files'
+ * magic bytes and by `zstd -dc` / `gzip -dc`).  A `--level` (API `level`)
+ * or `compress` that contradicts the suffix is refused before anything is
+ * written: exit 2 with one line from the CLI, a RangeError from report().
+ * On stdout the output is plain unless the API asks for compression.
+ */
+import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "@std/assert";
+import { report } from "../mod.ts";
+import { reportFormat } from "../lib/report.ts";
+import { lineSet } from "./helpers/csv.ts";
+import { cli, deno, REPO } from "./helpers/run.ts";
+import { tempDir } from "./helpers/temp.ts";
+
+const ZSTD = [0x28, 0xb5, 0x2f, 0xfd];
+const GZIP = [0x1f, 0x8b];
+
+/** A small tree, listed once so that its folders' atimes stay put. */
+async function smallTree(root: string): Promise<void> {
+  Deno.mkdirSync(`${root}/sub`, { recursive: true });
+  for (let i = 0; i < 40; i++) Deno.writeTextFileSync(`${root}/sub/f${i}`, "y".repeat(i));
+  await report(root, { output: `${root}.settle.csv` });
+  await Deno.remove(`${root}.settle.csv`);
+}
+
+function magic(file: string): "zstd" | "gzip" | "none" {
+  const b = [...Deno.readFileSync(file).subarray(0, 4)];
+  if (ZSTD.every((x, i) => b[i] === x)) return "zstd";
+  if (GZIP.every((x, i) => b[i] === x)) return "gzip";
+  return "none";
+}
+
+async function unpack(tool: string, data: Uint8Array): Promise<Uint8Array> {
+  const p = new Deno.Command(tool, { args: ["-dc"], stdin: "piped", stdout: "piped" }).spawn();
+  const w = p.stdin.getWriter();
+  await w.write(data);
+  await w.close();
+  const r = await p.output();
+  assert(r.success, `${tool} -dc failed`);
+  return r.stdout;
+}
+
+Deno.test("CLI: the suffix decides the format, in any case", async () => {
+  await using tmp = await tempDir("pwalk-fmt-");
+  const root = `${tmp.path}/tree`;
+  await smallTree(root);
+  const cases: [string, "zstd" | "gzip" | "none"][] = [
+    ["a.csv", "none"],
+    ["b.csv.gz", "gzip"],
+    ["c.CSV.GZ", "gzip"],
+    ["d.csv.zst", "zstd"],
+    ["e.csv.ZST", "zstd"],
+    ["f.csv.zstd", "zstd"],
+    ["g.csv.Zstd", "zstd"],
+    ["h.txt", "none"],
+    ["i.gzip", "none"],
+  ];
+  for (const [name, kind] of cases) {
+    const out = `${tmp.path}/${name}`;
+    const r = await cli(["-o", out, root]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(magic(out), kind, name);
+  }
+  const plain = lineSet(Deno.readFileSync(`${tmp.path}/a.csv`));
+  assertEquals(lineSet(await unpack("gzip", Deno.readFileSync(`${tmp.path}/c.CSV.GZ`))), plain);
+  assertEquals(lineSet(await unpack("zstd", Deno.readFileSync(`${tmp.path}/g.csv.Zstd`))), plain);
+});
+
+Deno.test("CLI: a --level the suffix contradicts is bad usage (exit 2, one line, nothing written)", async () => {
+  await using tmp = await tempDir("pwalk-fmt-");
+  const root = `${tmp.path}/tree`;
+  await smallTree(root);
+  const cases: [string[], RegExp][] = [
+    [["--level", "0", "-o", "x.csv.zst"], /level 0 is not a zstd level \(1-19\)/],
+    [["--level", "19", "-o", "s.csv"], /level 19 given for plain CSV/],
+    [["--level", "0", "-o", "s.csv"], /level 0 given for plain CSV/],
+    [["--level", "10", "-o", "s.csv.gz"], /level 10 is not a gzip level \(1-9\)/],
+    [["--level", "3"], /level 3 given for plain CSV to stdout/],
+  ];
+  for (const [args, what] of cases) {
+    const full = args.map((a) => a.includes(".") ? `${tmp.path}/${a}` : a);
+    const r = await cli([...full, root]);
+    assertEquals(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    const lines = r.stderr.trim().split("\n");
+    assertEquals(lines.length, 1, r.stderr);
+    assertMatch(lines[0], /^pwalk: /);
+    assertMatch(lines[0], what);
+    assertEquals(r.stdout.length, 0);
+  }
+  assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name), ["tree"]);
+  // and levels that fit
+  for (const [level, name] of [["19", "ok.csv.zst"], ["9", "ok.csv.gz"], ["1", "ok1.csv.gz"]]) {
+    const r = await cli(["--level", level, "-o", `${tmp.path}/${name}`, root]);
+    assertEquals(r.code, 0, r.stderr);
+  }
+});
+
+Deno.test("report(): compress defaults from the suffix; contradictions throw a RangeError", async () => {
+  await using tmp = await tempDir("pwalk-fmt-");
+  const root = `${tmp.path}/tree`;
+  await smallTree(root);
+  const bad: [string, Record<string, unknown>, RegExp][] = [
+    [
+      "s.csv.gz",
+      { compress: "zstd" },
+      /compress "zstd" contradicts .*s\.csv\.gz, which names gzip/,
+    ],
+    ["s.csv", { compress: "gzip" }, /compress "gzip" contradicts .*s\.csv, which names plain CSV/],
+    ["s.csv.zst", { compress: "none" }, /compress "none" contradicts/],
+    ["s.csv.zst", { level: 0 }, /level 0 is not a zstd level/],
+    ["s.csv.zst", { level: 2.5 }, /level must be an integer/],
+    ["s.csv", { level: 1 }, /level 1 given for plain CSV/],
+    ["s.csv.gz", { compress: "gzip", level: 12 }, /level 12 is not a gzip level/],
+    ["s.csv", { compress: "brotli" }, /compress must be "zstd", "gzip" or "none"/],
+  ];
+  for (const [name, opts, what] of bad) {
+    const e = await assertRejects(() => report(root, { output: `${tmp.path}/${name}`, ...opts }));
+    assert(e instanceof RangeError, `${name} ${JSON.stringify(opts)}: ${e}`);
+    assertMatch((e as Error).message, what);
+    assertEquals((e as Error).message.split("\n").length, 1);
+  }
+  assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name), ["tree"]);
+
+  const ok: [string, Record<string, unknown>, "zstd" | "gzip" | "none"][] = [
+    ["a.csv.gz", { compress: "gzip", level: 9 }, "gzip"],
+    ["b.csv.zst", { compress: "zstd" }, "zstd"],
+    ["c.csv", { compress: "none" }, "none"],
+    ["d.CSV.ZSTD", { level: 5 }, "zstd"],
+  ];
+  for (const [name, opts, kind] of ok) {
+    const s = await report(root, { output: `${tmp.path}/${name}`, ...opts });
+    assertEquals([s.compress, s.compressed], [kind, kind !== "none"]);
+    assertEquals(magic(`${tmp.path}/${name}`), kind, name);
+  }
+  // the pure function behind it
+  assertEquals(reportFormat("x.csv.gz"), { compress: "gzip", level: 1 });
+  assertEquals(reportFormat("x.csv.zst"), { compress: "zstd", level: 1 });
+  assertEquals(reportFormat(undefined), { compress: "none", level: 0 });
+  assertEquals(reportFormat("-", "zstd", 7), { compress: "zstd", level: 7 });
+  assertThrows(() => reportFormat("-", undefined, 7), RangeError, "stdout");
+});
+
+Deno.test("report() to stdout: plain by default, compressed when the API asks", async () => {
+  await using tmp = await tempDir("pwalk-fmt-");
+  const root = `${tmp.path}/tree`;
+  await smallTree(root);
+  const run = async (opts: Record<string, unknown>) => {
+    const code = `import { report } from "${REPO}/mod.ts";\n` +
+      `await report(${JSON.stringify(root)}, ${JSON.stringify(opts)});`;
+    const r = await deno(["eval", "--ext=ts", code]);
+    assertEquals(r.code, 0, r.stderr);
+    return r.stdout;
+  };
+  const plain = await run({});
+  assert(plain.length > 0 && plain[0] >= 0x30 && plain[0] <= 0x39, "a plain row first");
+  const gz = await run({ compress: "gzip" });
+  assertEquals([...gz.subarray(0, 2)], GZIP);
+  assertEquals(lineSet(await unpack("gzip", gz)), lineSet(plain));
+  const zst = await run({ compress: "zstd", level: 3 });
+  assertEquals([...zst.subarray(0, 4)], ZSTD);
+  assertEquals(lineSet(await unpack("zstd", zst)), lineSet(plain));
+});
