@@ -50,6 +50,8 @@ export {
   type RepairSummary,
 } from "./lib/repair.ts";
 export {
+  type JournalContents,
+  type KeptField,
   readJournal,
   restoreLine,
   type RestoreRecord,
@@ -57,6 +59,8 @@ export {
   type UndoOptions,
   type UndoSummary,
 } from "./lib/undo.ts";
+export { RefusedError } from "./lib/journal_file.ts";
+export type { JournalHeader, JournalLine } from "./lib/journal.ts";
 export { DEFAULT_LEVEL, report, type ReportOptions, type ReportSummary } from "./lib/report.ts";
 export type { Progress, WalkError } from "./lib/job.ts";
 export type { CommonOptions, FrontierFolder } from "./lib/options.ts";
