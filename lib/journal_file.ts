@@ -52,6 +52,11 @@ function me(): number | null {
  * Why a file may not serve as a journal, or undefined: it must be a
  * regular file, owned by the running user, and writable by nobody else.
  * `what` describes the file (`isFile`, `uid`, `mode` of its fstat).
+ *
+ * @example
+ * ```ts ignore
+ * journalFileProblem({ isFile: true, uid: 0, mode: 0o100620 }); // "writable by group or others (mode 0620)"
+ * ```
  */
 export function journalFileProblem(what: { isFile: boolean; uid: number; mode: number }):
   | string
@@ -66,6 +71,11 @@ export function journalFileProblem(what: { isFile: boolean; uid: number; mode: n
 /**
  * The folder default journals go to: `$XDG_STATE_HOME/pwalk`, else
  * `$HOME/.local/state/pwalk`. Refused when neither variable is set.
+ *
+ * @example
+ * ```ts ignore
+ * defaultJournalDir(); // "/root/.local/state/pwalk" (HOME=/root, no XDG_STATE_HOME)
+ * ```
  */
 export function defaultJournalDir(): string {
   const state = getEnv("XDG_STATE_HOME") ??
@@ -96,7 +106,14 @@ function makePrivateDir(dir: string): void {
   }
 }
 
-/** A default journal's file name: `repair-20261125T123456Z-4242.journal`. */
+/**
+ * A default journal's file name: `repair-20261125T123456Z-4242.journal`.
+ *
+ * @example
+ * ```ts ignore
+ * defaultJournalName("repair"); // "repair-20261125T123456Z-4242.journal"
+ * ```
+ */
 export function defaultJournalName(kind: string, now: Date = new Date(), n = 0): string {
   const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
   return `${kind}-${stamp}-${Deno.pid}${n ? `-${n}` : ""}.journal`;
@@ -139,6 +156,11 @@ function realAsFarAsItExists(path: string): string {
  * folder (as far as it exists) is the root's real path or below it. (A
  * root of `/`, allowed only with force, holds every file: there the engine
  * leaves the journal's device and inode out of the walk, as it always does.)
+ *
+ * @example
+ * ```ts ignore
+ * refuseJournalInTree("/p/genome/run.journal", "/p/genome"); // throws RefusedError
+ * ```
  */
 export function refuseJournalInTree(journal: string, rootReal: string): void {
   if (rootReal === "/") return;
@@ -164,6 +186,12 @@ export interface OpenJournal {
  * checks ({@link journalFileProblem}, and it starts with a journal header),
  * else a new file is made. Not named: the default place, always a new file
  * (O_EXCL; another name if taken). Never through a symbolic link; 0600.
+ *
+ * @example
+ * ```ts ignore
+ * const { fd, path } = openJournal("repair", undefined, "/projects/genome"); // the default place
+ * native().pw_fd_close(fd);
+ * ```
  */
 export function openJournal(
   kind: "repair" | "chown",
@@ -220,6 +248,11 @@ function openChecked(path: string, mustBeNew: boolean, retry = false): number {
  * group or others may write: such a journal could name any file.
  *
  * @throws {Deno.errors.NotFound} when there is no such file
+ *
+ * @example
+ * ```ts ignore
+ * const bytes = await readJournalFile("/root/.local/state/pwalk/repair-X.journal");
+ * ```
  */
 export async function readJournalFile(path: string): Promise<Uint8Array> {
   const l = await Deno.lstat(path);

@@ -133,6 +133,11 @@ function checkId(name: string, v: number): number {
 /**
  * The system folders a root may not be, nor be below, without
  * `allowSystem` (`--allow-system`): python-pwalk's protected list.
+ *
+ * @example
+ * ```ts ignore
+ * SYSTEM_FOLDERS.includes("/etc"); // true
+ * ```
  */
 export const SYSTEM_FOLDERS: readonly string[] = [
   "/bin",
@@ -160,6 +165,12 @@ function realOr(p: string): string {
  * Why a change run may not start at the folder whose real path is `real`,
  * or undefined: `/` without force, a system folder (or below one, by real
  * path) without allowSystem. `kind` names the run in the message.
+ *
+ * @example
+ * ```ts ignore
+ * rootRefusal("repair", "/usr/share", {}); // "refusing to repair /usr/share: a system folder (/usr); ..."
+ * rootRefusal("repair", "/projects/genome", {}); // undefined
+ * ```
  */
 export function rootRefusal(
   kind: string,
@@ -322,8 +333,11 @@ function summary(root: string, o: ChangeOptions, r: ChangeOutcome): ChangeSummar
  * and everything gets group read (folders also group search; with
  * `forceGroupWritable`, group write too).
  *
- * **A dry run unless `apply: true`.** With `apply`, pass a `journal` file so
- * that {@link undo} can put everything back.
+ * **A dry run unless `apply: true`.** With `apply` a journal is written
+ * (the default place unless `journal` names a file; `journal: false` for
+ * none) so that {@link undo} can put everything back, and one line goes to
+ * the system log. A root of `/` needs `force`, a system folder
+ * (`SYSTEM_FOLDERS`, by real path) `allowSystem`.
  *
  * @example Dry run: what would change?
  * ```ts ignore
@@ -341,13 +355,15 @@ function summary(root: string, o: ChangeOptions, r: ChangeOutcome): ChangeSummar
  *   changeGids: [100],
  *   journal: "/root/genome-repair.journal",
  * });
- * console.log(s.changes, s.errors);
+ * console.log(s.changes, s.errors, s.journal);
  * // changed your mind:
- * await undo("/root/genome-repair.journal");
+ * await undo("/root/genome-repair.journal", { apply: true });
  * ```
  *
  * @throws {Deno.errors.NotFound} when the root does not exist
- * @throws {Deno.errors.PermissionDenied} when the root is `/` and `force` is not set
+ * @throws {RefusedError} (a Deno.errors.PermissionDenied) when the root is `/` without
+ * `force`, a system folder without `allowSystem`, or the journal is inside the tree, a
+ * link, or an existing file that is not a private journal of the running user
  * @throws the signal's reason when cancelled (changes made so far stay, and are in the journal)
  */
 export async function repair(root: string, options: RepairOptions = {}): Promise<RepairSummary> {
@@ -368,7 +384,8 @@ export async function repair(root: string, options: RepairOptions = {}): Promise
  * `to.gid` when given). Symbolic links are changed themselves (lchown),
  * never their targets.
  *
- * **A dry run unless `apply: true`.**
+ * **A dry run unless `apply: true`**; the journal, the refusals and the
+ * system log line as for {@link repair}.
  *
  * @example Give a departed user's files to the project account
  * ```ts ignore
@@ -383,7 +400,7 @@ export async function repair(root: string, options: RepairOptions = {}): Promise
  * ```
  *
  * @throws {Deno.errors.NotFound} when the root does not exist
- * @throws {Deno.errors.PermissionDenied} when the root is `/` and `force` is not set
+ * @throws {RefusedError} as {@link repair}
  */
 export async function chown(root: string, options: ChownOptions): Promise<ChownSummary> {
   if (!options || options.from === undefined || !options.to) {

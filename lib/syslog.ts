@@ -14,7 +14,14 @@ import { printablePath } from "./journal.ts";
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-/** The name of user (kind 0) or group (kind 1) `id`, or undefined. */
+/**
+ * The name of user (kind 0) or group (kind 1) `id`, or undefined.
+ *
+ * @example
+ * ```ts ignore
+ * idName(1, 0); // "root"
+ * ```
+ */
 export function idName(kind: 0 | 1, id: number): string | undefined {
   const buf = new Uint8Array(256);
   const n = Number(native().pw_id_name(kind, id, buf, BigInt(buf.length)));
@@ -22,7 +29,14 @@ export function idName(kind: 0 | 1, id: number): string | undefined {
   return dec.decode(buf.subarray(0, n));
 }
 
-/** Who runs this: `alice (uid 1000)`, `root (uid 0, sudo from alice)`. */
+/**
+ * Who runs this: `alice (uid 1000)`, `root (uid 0, sudo from alice)`.
+ *
+ * @example
+ * ```ts ignore
+ * whoRuns(); // "root (uid 0, sudo from alice)"
+ * ```
+ */
 export function whoRuns(): string {
   const uid = Deno.uid();
   if (uid === null) return "unknown user";
@@ -34,7 +48,14 @@ export function whoRuns(): string {
   return `${name ?? "uid"} (uid ${uid}${sudo ? `, sudo from ${sudo}` : ""})`;
 }
 
-/** A path for the log line: one line, control bytes spelled out. */
+/**
+ * A path for the log line: one line, control bytes spelled out.
+ *
+ * @example
+ * ```ts ignore
+ * logPath("/p/new\nline"); // "/p/new\\nline"
+ * ```
+ */
 export function logPath(p: string): string {
   return printablePath(enc.encode(p));
 }
@@ -42,6 +63,11 @@ export function logPath(p: string): string {
 /**
  * Send `text` to the system log; false when it could not be sent (no
  * syslog socket), which is not an error of the run.
+ *
+ * @example
+ * ```ts ignore
+ * syslogLine("repair --apply by root (uid 0) on /p: done; ...");
+ * ```
  */
 export function syslogLine(text: string): boolean {
   const b = enc.encode(text);

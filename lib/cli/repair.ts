@@ -31,8 +31,8 @@ Usage:
   pwalk repair [options] ROOT       show what would change (a dry run)
   pwalk repair --apply [options] ROOT
                                     make the changes, with a journal
-  pwalk undo JOURNAL                put back what a run changed
-                                    (also: pwalk repair --undo JOURNAL)
+  pwalk undo [--apply] JOURNAL      show (with --apply: put back) what a run
+                                    changed (also: pwalk repair --undo JOURNAL)
 
 For every entry below ROOT (ROOT itself is not changed; symbolic links are
 never followed nor changed):
@@ -43,6 +43,10 @@ never followed nor changed):
   - folders get g+rx, everything else g+r (with --force-group-writable:
     g+rwx and g+rw). A file whose group changes loses setuid/setgid, as
     with chgrp.
+
+Refused (one line, exit 2): ROOT / without --force; a system folder or
+anything below one (/bin /boot /dev /etc /lib /lib64 /proc /root /sbin /sys
+/usr, compared by real path: a link to one counts) without --allow-system.
 
 Options:
   --apply                  make the changes (default: dry run, change nothing)
@@ -58,11 +62,16 @@ Options:
   --threads N              worker threads (default: one per CPU, more, up to
                            16, while the file system makes them wait;
                            --maxthreads too)
-  --journal FILE           append one line per change to FILE before making
-                           it. With --apply and no --journal, the journal is
+  --journal FILE           the journal: one line per change, written before
+                           the change. FILE is created 0600, or appended to
+                           when it is already a journal of yours that nobody
+                           else may write. Default with --apply: a new file
                            $XDG_STATE_HOME/pwalk/repair-TIME-PID.journal
-                           (~/.local/state/pwalk/... without XDG_STATE_HOME)
+                           (~/.local/state/pwalk/... without XDG_STATE_HOME;
+                           refused when HOME is unset too). Never a symbolic
+                           link, never inside ROOT: both refused
   --force                  allow ROOT to be / (refused otherwise)
+  --allow-system           allow a system folder (refused otherwise)
   --errors FILE            every error also as a CSV row in FILE:
                            path,operation,errno,message
   --progress, --progress=SECONDS, --no-progress
@@ -70,11 +79,17 @@ Options:
                            is a terminal and stdout is not)
   -h, --help               this help
 
-Output: one line per change on stdout (path: group 1001 -> 5000, path: mode
-0600 -> 0640, path: setgid added), errors on stderr, then a summary.
-Exit status: 0 done (refused changes included), 1 failed (the journal cannot
-be written), 2 bad usage, 129/130/143 stopped by SIGHUP/SIGINT/SIGTERM (the
-change in progress is finished; every change made is in the journal).
+Output: one line per change on stdout (path: group 1001 -> 5000 (genome),
+path: mode 0600 -> 0640, path: setgid added; group names where they
+resolve); in a dry run each line starts "would change: ", and a file with
+other hard links says so ([3 hard links: its other names change too]: its
+other names, maybe outside ROOT, change with it). Errors on stderr, then a
+summary. With --apply, one line goes to the system log (authpriv.notice, tag
+pwalk: who, ROOT, the counts, the journal; PWALK_SYSLOG_SOCKET names another
+socket). Exit status: 0 done (refused changes included), 1 failed (the
+journal cannot be written), 2 bad usage or refused, 129/130/143 stopped by
+SIGHUP/SIGINT/SIGTERM (the change in progress is finished; every change made
+is in the journal).
 `;
 
 /** The options repair and chown both take. */
