@@ -53,6 +53,8 @@ export {
   type RepairSummary,
 } from "./lib/repair.ts";
 export {
+  type JournalContents,
+  type KeptField,
   readJournal,
   restoreLine,
   type RestoreRecord,
@@ -60,6 +62,8 @@ export {
   type UndoOptions,
   type UndoSummary,
 } from "./lib/undo.ts";
+export { RefusedError } from "./lib/journal_file.ts";
+export type { JournalHeader, JournalLine } from "./lib/journal.ts";
 export {
   type Compression,
   DEFAULT_GZIP_LEVEL,

@@ -88,14 +88,49 @@ const symbols = {
     ],
     result: "i32", // int32_t: 0 or -errno (after fsync)
   },
+  pw_journal_open: {
+    parameters: [
+      "buffer", // const uint8_t *path
+      "usize", // size_t len
+      "i32", // int32_t flags (PW_JOURNAL_NEW)
+      "buffer", // int64_t *info (dev, ino, st_mode, uid, size, is journal, made now)
+    ],
+    result: "i32", // int32_t: fd (read+append, never through a link) or -errno
+  },
+  pw_restore_root: {
+    parameters: [
+      "buffer", // const uint8_t *path (absolute, canonical)
+      "usize", // size_t len
+      "u64", // uint64_t dev
+      "u64", // uint64_t ino
+    ],
+    result: "i32", // int32_t: fd of the verified root folder or -errno
+  },
   pw_restore: {
     parameters: [
-      "buffer", // const uint8_t *path (absolute)
+      "i32", // int32_t rootfd (pw_restore_root)
+      "buffer", // const uint8_t *rel (below the root; "." for the root)
       "usize", // size_t len
       "buffer", // const int64_t *v (dev, ino, type, old uid/gid/mode, new uid/gid/mode)
       "i32", // int32_t apply
     ],
     result: "i32", // int32_t: PW_RESTORE_* bits or -errno
+  },
+  pw_id_name: {
+    parameters: [
+      "i32", // int32_t kind (0 user, 1 group)
+      "u32", // uint32_t id
+      "buffer", // uint8_t *buf
+      "usize", // size_t cap
+    ],
+    result: "i64", // int64_t: name length, 0 when none, or -errno
+  },
+  pw_syslog: {
+    parameters: [
+      "buffer", // const uint8_t *msg
+      "usize", // size_t len
+    ],
+    result: "i32", // int32_t: 0 or -errno
   },
   pw_job_next: {
     parameters: [
@@ -239,7 +274,16 @@ export const OP_NAMES: readonly string[] = [
 ];
 
 /** pw_restore's result bits: enum pw_restore_bits in native/pwalk.h. */
-export const Restore = { OWNER: 1, MODE: 2, OWNER_KEPT: 4, MODE_KEPT: 8 } as const;
+export const Restore = {
+  OWNER: 1,
+  MODE: 2,
+  OWNER_KEPT: 4,
+  MODE_KEPT: 8,
+  SETID_KEPT: 16,
+} as const;
+
+/** pw_journal_open's flags: enum pw_journal_flags in native/pwalk.h. */
+export const JournalFlag = { NEW: 1 } as const;
 
 /** Values of Opt.COMPRESS: enum pw_compress in native/pwalk.h. */
 export const Compress = { NONE: 0, ZSTD: 1, GZIP: 2 } as const;
@@ -262,6 +306,7 @@ export const Counter = {
   NOANCESTOR: 10,
   OUT_BYTES: 11,
   ALLOC_BYTES: 12,
+  HARDLINKS: 13,
   COUNT: 16,
 } as const;
 

@@ -74,6 +74,8 @@ export interface Counters {
   noAncestor: number;
   /** Report: bytes written to the output. */
   outputBytes: number;
+  /** Repair/chown: changed (or planned) regular files with other names (hard links). */
+  hardLinked: number;
 }
 
 /** A native option: a key of `Opt` and its value. */
@@ -144,6 +146,7 @@ function toCounters(c: BigUint64Array): Counters {
     entriesChanged: n(Counter.CHANGED),
     noAncestor: n(Counter.NOANCESTOR),
     outputBytes: n(Counter.OUT_BYTES),
+    hardLinked: n(Counter.HARDLINKS),
   };
 }
 

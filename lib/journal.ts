@@ -146,13 +146,34 @@ export function parseHeader(line: string): JournalHeader {
   }
   if (f[2] !== "repair" && f[2] !== "chown") throw new SyntaxError(`bad journal kind: ${f[2]}`);
   if (f[3] !== "apply" && f[3] !== "dry-run") throw new SyntaxError(`bad journal mode: ${f[3]}`);
+  const root = unescapeBytes(f[6]);
+  if (root[0] !== 0x2f) throw new SyntaxError(`a journal ROOT that is not absolute: ${f[6]}`);
+  if (root.length > 1) checkRel(root.subarray(1), f[6]);
   return {
     kind: f[2],
     applied: f[3] === "apply",
     rootDev: big(f[4], "device"),
     rootIno: big(f[5], "inode"),
-    root: unescapeBytes(f[6]),
+    root,
   };
+}
+
+/**
+ * Throw unless rel stays below the root: `.` (the root itself), or names
+ * separated by single slashes, none of them `.` or `..`.
+ */
+function checkRel(rel: Uint8Array, field: string): void {
+  if (rel.length === 1 && rel[0] === 0x2e) return;
+  let start = 0;
+  for (let i = 0; i <= rel.length; i++) {
+    if (i < rel.length && rel[i] !== 0x2f) continue;
+    const n = i - start;
+    const dots = n <= 2 && rel.subarray(start, i).every((c) => c === 0x2e);
+    if (n === 0 || dots) {
+      throw new SyntaxError(`a path that does not stay below its ROOT: ${field.slice(0, 80)}`);
+    }
+    start = i + 1;
+  }
 }
 
 /** Parse an entry line (without its newline). */
@@ -161,13 +182,15 @@ export function parseLine(line: string): JournalLine {
   if (f.length !== 10 || !/^[dflpscb?]$/.test(f[2])) {
     throw new SyntaxError(`not a pwalk journal line: ${line.slice(0, 80)}`);
   }
+  const rel = f[9] === "." ? enc.encode(".") : unescapeBytes(f[9]);
+  checkRel(rel, f[9]);
   return {
     dev: big(f[0], "device"),
     ino: big(f[1], "inode"),
     type: f[2],
     old: { uid: uint(f[3], "uid"), gid: uint(f[4], "gid"), mode: octal(f[5]) },
     new: { uid: uint(f[6], "uid"), gid: uint(f[7], "gid"), mode: octal(f[8]) },
-    rel: f[9] === "." ? enc.encode(".") : unescapeBytes(f[9]),
+    rel,
   };
 }
 

@@ -11,9 +11,11 @@
  */
 import { native, Opt, RecKind } from "./ffi.ts";
 import { commonNative, type CommonOptions } from "./options.ts";
-import { type Counters, NativeJob, type NativeOption, pathBytes, type WalkError } from "./job.ts";
+import { type Counters, NativeJob, type NativeOption, type WalkError } from "./job.ts";
 import { errnoError } from "./errno.ts";
 import type { ChangeRecord } from "./journal.ts";
+import { type OpenJournal, openJournal, RefusedError } from "./journal_file.ts";
+import { logPath, syslogLine, whoRuns } from "./syslog.ts";
 
 export type { ChangeKind, ChangeRecord, EntryType, Ownership } from "./journal.ts";
 
@@ -22,11 +24,18 @@ export interface ChangeOptions extends CommonOptions {
   /** Make the changes. Default false: a dry run that plans and reports them but changes nothing. */
   apply?: boolean;
   /**
-   * Append a journal line for every change to this file before making it
-   * (created 0600 if missing). `undo(file)` puts the old values back. A dry
-   * run with a journal writes its plan, which undo() skips.
+   * The journal: one line for every change, written before the change, for
+   * `undo(file)`. Default with `apply: true`: a new file (0600) in
+   * `$XDG_STATE_HOME/pwalk/` or `~/.local/state/pwalk/` (created 0700),
+   * named in the summary's `journal`; none in a dry run. A path: that file,
+   * created 0600, or appended to when it exists and is a journal of the
+   * running user that nobody else may write. `false`: no journal. Never a
+   * symbolic link, never inside the tree (both refused, `RefusedError`). A
+   * dry run with a journal writes its plan, which undo() skips.
    */
-  journal?: string;
+  journal?: string | false;
+  /** Called with the journal's path once it is open, before anything changes. */
+  onJournal?: (path: string) => void;
   /** Keep every change in the summary's `changeList` (memory grows with the changes). */
   listChanges?: boolean;
   /** Called with each change made (or planned, in a dry run), in batches while the run goes on. */
@@ -37,6 +46,12 @@ export interface ChangeOptions extends CommonOptions {
   printErrors?: boolean;
   /** Allow a root of `/` (refused otherwise). Default false. */
   force?: boolean;
+  /**
+   * Allow a root that is a system folder or below one (`/bin /boot /dev
+   * /etc /lib /lib64 /proc /root /sbin /sys /usr`, by real path: a link to
+   * one counts). Refused otherwise. Default false.
+   */
+  allowSystem?: boolean;
 }
 
 /** Options of {@link repair} (docs/repair.md's options). */
@@ -81,13 +96,19 @@ export interface ChangeSummary {
   entriesChanged: number;
   /** Changes by kind. */
   changes: ChangeCounts;
+  /**
+   * Changed (or, in a dry run, planned) regular files that have other
+   * names (hard links): each change reaches every name, maybe outside the
+   * tree. The dry run's lines flag them.
+   */
+  hardLinked: number;
   /** Errors (refused changes, unreadable folders, races, the no-ancestor notice). */
   errors: number;
   /** The first errors (up to `maxErrors`), in detail. */
   errorDetails: WalkError[];
   /** Every change, when `listChanges` was set. */
   changeList?: ChangeRecord[];
-  /** The journal file written, or null. */
+  /** The journal file written (the default one, or `journal`), or null. */
   journal: string | null;
   /** Wall time in milliseconds. */
   elapsedMs: number;
@@ -109,8 +130,76 @@ function checkId(name: string, v: number): number {
   return v;
 }
 
-/** Throw unless `root` is a folder other than `/` (or force). */
-function checkRoot(root: string, force?: boolean): void {
+/**
+ * The system folders a root may not be, nor be below, without
+ * `allowSystem` (`--allow-system`): python-pwalk's protected list.
+ *
+ * @example
+ * ```ts ignore
+ * SYSTEM_FOLDERS.includes("/etc"); // true
+ * ```
+ */
+export const SYSTEM_FOLDERS: readonly string[] = [
+  "/bin",
+  "/boot",
+  "/dev",
+  "/etc",
+  "/lib",
+  "/lib64",
+  "/proc",
+  "/root",
+  "/sbin",
+  "/sys",
+  "/usr",
+];
+
+function realOr(p: string): string {
+  try {
+    return Deno.realPathSync(p);
+  } catch {
+    return p;
+  }
+}
+
+/**
+ * Why a change run may not start at the folder whose real path is `real`,
+ * or undefined: `/` without force, a system folder (or below one, by real
+ * path) without allowSystem. `kind` names the run in the message.
+ *
+ * @example
+ * ```ts ignore
+ * rootRefusal("repair", "/usr/share", {}); // "refusing to repair /usr/share: a system folder (/usr); ..."
+ * rootRefusal("repair", "/projects/genome", {}); // undefined
+ * ```
+ */
+export function rootRefusal(
+  kind: string,
+  real: string,
+  o: { force?: boolean; allowSystem?: boolean },
+): string | undefined {
+  if (real === "/") {
+    return o.force ? undefined : `refusing to ${kind} / (the whole file system): ` +
+      "add --force (API: force: true) if you really mean it";
+  }
+  if (o.allowSystem) return undefined;
+  for (const f of SYSTEM_FOLDERS) {
+    for (const s of new Set([f, realOr(f)])) {
+      if (real === s || real.startsWith(`${s}/`)) {
+        return `refusing to ${kind} ${real}: a system folder (${f}); ` +
+          "add --allow-system (API: allowSystem: true) if you really mean it";
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Check the root: a non-empty string, not refused ({@link rootRefusal}:
+ * throws RefusedError). Returns its real path, or undefined when it cannot
+ * be resolved (the native side reports a missing root with the right
+ * error class).
+ */
+function checkRoot(kind: string, root: string, o: ChangeOptions): string | undefined {
   if (typeof root !== "string" || root.length === 0) {
     throw new TypeError("pwalk: the root folder must be a non-empty string");
   }
@@ -118,20 +207,11 @@ function checkRoot(root: string, force?: boolean): void {
   try {
     real = Deno.realPathSync(root);
   } catch {
-    return; // the native side reports a missing root with the right error class
+    return undefined;
   }
-  if (real === "/" && !force) {
-    throw new Deno.errors.PermissionDenied(
-      `pwalk: refusing to change the whole file system (${root} is /); pass force: true (--force)`,
-    );
-  }
-}
-
-function openAppend(path: string): number {
-  const b = pathBytes(path);
-  const fd = native().pw_fd_open(b, BigInt(b.length));
-  if (fd < 0) throw errnoError(-fd, `pwalk: ${path}: cannot open (errno ${-fd})`);
-  return fd;
+  const why = rootRefusal(kind, real, o);
+  if (why) throw new RefusedError(`pwalk: ${why}`);
+  return real;
 }
 
 interface ChangeOutcome {
@@ -139,42 +219,86 @@ interface ChangeOutcome {
   errors: WalkError[];
   elapsedMs: number;
   list?: ChangeRecord[];
+  journal: string | null;
 }
 
-/** Run a repair or chown job with its journal, change records and summary. */
-async function runChangeJob(opts: NativeOption[], o: ChangeOptions): Promise<ChangeOutcome> {
+/** Run a repair or chown job with its journal, change records, syslog line and summary. */
+async function runChangeJob(
+  kind: "repair" | "chown",
+  root: string,
+  real: string | undefined,
+  opts: NativeOption[],
+  o: ChangeOptions,
+): Promise<ChangeOutcome> {
+  if (o.journal !== undefined && o.journal !== false && typeof o.journal !== "string") {
+    throw new TypeError("pwalk: journal must be a file path or false");
+  }
   if (o.apply) opts.push([Opt.APPLY, 1]);
   if (o.printChanges) opts.push([Opt.CHANGES_FD, 1]);
   if (o.printErrors) opts.push([Opt.ERROR_FD, 2]);
   const records = !!(o.listChanges || o.onChange);
   if (records) opts.push([Opt.RECORDS, 1]);
   const list: ChangeRecord[] | undefined = o.listChanges ? [] : undefined;
-  let journalFd: number | undefined;
-  let out: ChangeOutcome;
+  const wanted = o.journal === false ? false : o.journal ?? (o.apply ? true : false);
+  let journal: OpenJournal | undefined;
+  if (wanted !== false && real !== undefined) {
+    journal = openJournal(kind, wanted === true ? undefined : wanted, real);
+  }
   try {
-    if (o.journal !== undefined) {
-      journalFd = openAppend(o.journal);
-      opts.push([Opt.JOURNAL_FD, journalFd]);
-    }
+    if (journal) o.onJournal?.(journal.path);
+  } catch (e) {
+    native().pw_fd_close(journal!.fd);
+    throw e;
+  }
+  let out: ChangeOutcome | undefined;
+  let ended = "failed";
+  try {
+    if (journal) opts.push([Opt.JOURNAL_FD, journal.fd]);
     await using job = await NativeJob.start(opts, (p) => native().pw_repair_start(p), o);
-    if (records) {
-      for await (const batch of job.batches()) {
-        for (const d of batch) {
-          if (d.kind !== RecKind.CHANGE) continue;
-          list?.push(d.change);
-          o.onChange?.(d.change);
+    try {
+      if (records) {
+        for await (const batch of job.batches()) {
+          for (const d of batch) {
+            if (d.kind !== RecKind.CHANGE) continue;
+            list?.push(d.change);
+            o.onChange?.(d.change);
+          }
         }
       }
+      out = { ...await job.finish(), list, journal: journal?.path ?? null };
+      ended = "done";
+    } catch (e) {
+      if (o.signal?.aborted) ended = "stopped";
+      throw e;
+    } finally {
+      if (o.apply) logRun(kind, real ?? root, job.counters(), ended, journal?.path);
     }
-    out = { ...await job.finish(), list };
   } finally {
-    const rc = journalFd === undefined ? 0 : native().pw_fd_close(journalFd);
+    const rc = journal ? native().pw_fd_close(journal.fd) : 0;
     if (rc < 0) {
       // deno-lint-ignore no-unsafe-finally
-      throw errnoError(-rc, `pwalk: ${o.journal}: the journal could not be saved (errno ${-rc})`);
+      throw errnoError(
+        -rc,
+        `pwalk: ${journal!.path}: the journal could not be saved (errno ${-rc})`,
+      );
     }
   }
   return out;
+}
+
+/** The syslog line of an applied repair or chown. */
+function logRun(
+  kind: string,
+  root: string,
+  c: Counters,
+  ended: string,
+  journal: string | undefined,
+): void {
+  syslogLine(
+    `${kind} --apply by ${whoRuns()} on ${logPath(root)}: ${ended}; ${c.entries} entries seen, ` +
+      `${c.entriesChanged} changed (${c.changes} changes), ${c.errors} errors; journal ` +
+      (journal ? logPath(journal) : "none"),
+  );
 }
 
 function summary(root: string, o: ChangeOptions, r: ChangeOutcome): ChangeSummary {
@@ -191,9 +315,10 @@ function summary(root: string, o: ChangeOptions, r: ChangeOutcome): ChangeSummar
       group: c.groupChanges,
       setgid: c.setgidAdded,
     },
+    hardLinked: c.hardLinked,
     errors: c.errors,
     errorDetails: r.errors,
-    journal: o.journal ?? null,
+    journal: r.journal,
     elapsedMs: r.elapsedMs,
   };
   if (r.list) s.changeList = r.list;
@@ -208,8 +333,11 @@ function summary(root: string, o: ChangeOptions, r: ChangeOutcome): ChangeSummar
  * and everything gets group read (folders also group search; with
  * `forceGroupWritable`, group write too).
  *
- * **A dry run unless `apply: true`.** With `apply`, pass a `journal` file so
- * that {@link undo} can put everything back.
+ * **A dry run unless `apply: true`.** With `apply` a journal is written
+ * (the default place unless `journal` names a file; `journal: false` for
+ * none) so that {@link undo} can put everything back, and one line goes to
+ * the system log. A root of `/` needs `force`, a system folder
+ * (`SYSTEM_FOLDERS`, by real path) `allowSystem`.
  *
  * @example Dry run: what would change?
  * ```ts ignore
@@ -227,24 +355,26 @@ function summary(root: string, o: ChangeOptions, r: ChangeOutcome): ChangeSummar
  *   changeGids: [100],
  *   journal: "/root/genome-repair.journal",
  * });
- * console.log(s.changes, s.errors);
+ * console.log(s.changes, s.errors, s.journal);
  * // changed your mind:
- * await undo("/root/genome-repair.journal");
+ * await undo("/root/genome-repair.journal", { apply: true });
  * ```
  *
  * @throws {Deno.errors.NotFound} when the root does not exist
- * @throws {Deno.errors.PermissionDenied} when the root is `/` and `force` is not set
+ * @throws {RefusedError} (a Deno.errors.PermissionDenied) when the root is `/` without
+ * `force`, a system folder without `allowSystem`, or the journal is inside the tree, a
+ * link, or an existing file that is not a private journal of the running user
  * @throws the signal's reason when cancelled (changes made so far stay, and are in the journal)
  */
 export async function repair(root: string, options: RepairOptions = {}): Promise<RepairSummary> {
-  checkRoot(root, options.force);
+  const real = checkRoot("repair", root, options);
   const opts = commonNative(root, {
     ...options,
     pwalkDepth: undefined,
   });
   if (options.forceGroupWritable) opts.push([Opt.FORCE_GW, 1]);
   for (const g of options.changeGids ?? []) opts.push([Opt.CHANGE_GID, checkId("changeGids", g)]);
-  const r = await runChangeJob(opts, options);
+  const r = await runChangeJob("repair", root, real, opts, options);
   return { ...summary(root, options, r), noAncestor: r.counters.noAncestor };
 }
 
@@ -254,7 +384,8 @@ export async function repair(root: string, options: RepairOptions = {}): Promise
  * `to.gid` when given). Symbolic links are changed themselves (lchown),
  * never their targets.
  *
- * **A dry run unless `apply: true`.**
+ * **A dry run unless `apply: true`**; the journal, the refusals and the
+ * system log line as for {@link repair}.
  *
  * @example Give a departed user's files to the project account
  * ```ts ignore
@@ -269,17 +400,17 @@ export async function repair(root: string, options: RepairOptions = {}): Promise
  * ```
  *
  * @throws {Deno.errors.NotFound} when the root does not exist
- * @throws {Deno.errors.PermissionDenied} when the root is `/` and `force` is not set
+ * @throws {RefusedError} as {@link repair}
  */
 export async function chown(root: string, options: ChownOptions): Promise<ChownSummary> {
-  checkRoot(root, options.force);
   if (!options || options.from === undefined || !options.to) {
     throw new TypeError("pwalk: chown needs { from: uid, to: { uid, gid? } }");
   }
+  const real = checkRoot("chown", root, options);
   const opts = commonNative(root, options);
   opts.push([Opt.CHOWN_FROM, checkId("from", options.from)]);
   opts.push([Opt.CHOWN_UID, checkId("to.uid", options.to.uid)]);
   if (options.to.gid !== undefined) opts.push([Opt.CHOWN_GID, checkId("to.gid", options.to.gid)]);
-  const r = await runChangeJob(opts, options);
+  const r = await runChangeJob("chown", root, real, opts, options);
   return summary(root, options, r);
 }

@@ -20,14 +20,19 @@ import {
   splitLines,
   typeBits,
 } from "./journal.ts";
+import { readJournalFile } from "./journal_file.ts";
+import { idName, logPath, syslogLine, whoRuns } from "./syslog.ts";
 
 const lossy = new TextDecoder();
 
 /** Options of {@link undo}. */
 export interface UndoOptions {
-  /** Put the old values back. Default true; false only reports what would be restored. */
+  /**
+   * Put the old values back. Default false: a dry run that reports what
+   * would be restored and changes nothing (as repair and chown).
+   */
   apply?: boolean;
-  /** Called for each entry restored (or that would be). */
+  /** Called for each entry restored (or that would be), and each with a field kept. */
   onRestore?: (restored: RestoreRecord) => void;
   /** Print one line per restored entry to stdout (the CLI does). Default false. */
   printChanges?: boolean;
@@ -39,25 +44,36 @@ export interface UndoOptions {
   maxErrors?: number;
 }
 
-/** One entry put back by {@link undo}. */
+/** Why a field was left as it is. */
+export type KeptField =
+  /** Owner/group changed again since the run. */
+  | "owner"
+  /** Mode changed again since the run. */
+  | "mode"
+  /** The mode would put setuid/setgid back on an entry whose owner or group is not the run's now. */
+  | "setid";
+
+/** One entry put back by {@link undo} (or, in a dry run, that would be). */
 export interface RestoreRecord {
   /** The entry's absolute path (the journal's real root, then the names). */
   path: string;
   /** Its exact bytes. */
   pathBytes: Uint8Array;
-  /** What it was before undo. */
+  /** What it was before undo (the run's new values). */
   from: Ownership;
   /** What undo made it (the journal's old values, except fields kept). */
   to: Ownership;
-  /** Owner/group or mode changed again since the run: that field was left alone. */
-  kept: ("owner" | "mode")[];
+  /** Fields left alone, and why. */
+  kept: KeptField[];
+  /** Whether it was changed (false: a dry run, or only fields kept). */
+  applied: boolean;
 }
 
 /** What {@link undo} returns. */
 export interface UndoSummary {
   /** The journal file. */
   journal: string;
-  /** Whether values were put back (false: `apply: false`). */
+  /** Whether values were put back (false: a dry run, the default). */
   applied: boolean;
   /** Entry lines of applied runs read from the journal. */
   entries: number;
@@ -65,11 +81,19 @@ export interface UndoSummary {
   restored: number;
   /** Entries already holding their old values (nothing to do). */
   unchanged: number;
-  /** Entries with a field changed again since the run: that field was left as it is. */
+  /** Entries with a field left as it is (changed again since, or setuid/setgid): see `kept`. */
   kept: number;
+  /** Among `kept`: modes kept because they would put setuid/setgid on someone else's entry. */
+  setidKept: number;
   /** Entry lines of dry runs, skipped. */
   skippedDryRun: number;
-  /** Entries not restored: replaced (dev+inode differ), vanished, a link on the way, refused. */
+  /** A last line without its newline (a run stopped mid-write): left out, counted in errors. */
+  tornLastLine: boolean;
+  /**
+   * Entries not restored: replaced (dev+inode differ), vanished, a link on
+   * the way, refused, below a ROOT that is not the recorded folder any
+   * more; and a torn last line.
+   */
   errors: number;
   /** The first errors, in detail. */
   errorDetails: WalkError[];
@@ -77,25 +101,21 @@ export interface UndoSummary {
   elapsedMs: number;
 }
 
-/**
- * Read a journal: its applied runs' entry lines with their headers, in file
- * order, and how many lines of dry runs it holds.
- *
- * @example What did a run change?
- * ```ts ignore
- * const { entries } = await readJournal("/root/genome.journal");
- * for (const { header, line } of entries) console.log(header.kind, line.old, line.new);
- * ```
- *
- * @throws {SyntaxError} when the file is not a pwalk journal
- */
-export async function readJournal(
-  file: string,
-): Promise<{ entries: { header: JournalHeader; line: JournalLine }[]; dryRun: number }> {
-  const bytes = await Deno.readFile(file);
+/** A journal read: its applied runs' entry lines in file order, and what else it held. */
+export interface JournalContents {
+  /** Entry lines of applied runs, each with its run's header. */
+  entries: { header: JournalHeader; line: JournalLine }[];
+  /** Entry lines of dry runs. */
+  dryRun: number;
+  /** The 1-based number of a last line without its newline (torn), or 0. */
+  tornLine: number;
+}
+
+/** Parse a journal's bytes; `file` names it in errors. */
+function parseJournal(bytes: Uint8Array, file: string): JournalContents {
   const { lines, rest } = splitLines(bytes);
-  if (rest.length) lines.push(...splitLines(new Uint8Array([...rest, 0x0a])).lines);
-  if (lines.length === 0 || !lines[0].startsWith(JOURNAL_MAGIC)) {
+  const first = lines[0] ?? String.fromCharCode(...rest.subarray(0, JOURNAL_MAGIC.length));
+  if (!first.startsWith(JOURNAL_MAGIC)) {
     throw new SyntaxError(`pwalk: ${file} is not a pwalk journal`);
   }
   const entries: { header: JournalHeader; line: JournalLine }[] = [];
@@ -116,24 +136,55 @@ export async function readJournal(
       throw new SyntaxError(`pwalk: ${file}:${i + 1}: ${(e as Error).message}`);
     }
   }
-  return { entries, dryRun };
+  return { entries, dryRun, tornLine: rest.length ? lines.length + 1 : 0 };
 }
 
 /**
- * Undo a repair or chown from its journal: the last change first, each
- * entry reached component by component without following any link, and
- * changed only when it is still the same dev+inode. A field (owner/group,
- * or mode) is put back only while it still holds the value the run set; a
- * field changed again since is left alone and counted in `kept`.
+ * Read a journal: its applied runs' entry lines with their headers, in file
+ * order, how many lines of dry runs it holds, and whether its last line is
+ * torn (no newline: the run stopped while writing it; that line is left
+ * out). Any other line that does not parse makes the whole file refused.
+ *
+ * @example What did a run change?
+ * ```ts ignore
+ * const { entries } = await readJournal("/root/genome.journal");
+ * for (const { header, line } of entries) console.log(header.kind, line.old, line.new);
+ * ```
+ *
+ * @throws {SyntaxError} when the file is not a pwalk journal, or a line in it is bad
+ */
+export async function readJournal(file: string): Promise<JournalContents> {
+  return parseJournal(await Deno.readFile(file), file);
+}
+
+/**
+ * Undo a repair or chown from its journal: the last change first. Each
+ * run's ROOT is opened from `/` without following any link and must still
+ * be the device and inode its header recorded; each entry is reached from
+ * it component by component (never through a link or a `..`), and changed
+ * only when it is still the same dev+inode. A field (owner/group, or mode)
+ * is put back only while it still holds the value the run set; a field
+ * changed again since is left alone and counted in `kept`, and so is a
+ * mode that would put setuid/setgid on an entry whose owner or group is
+ * not the run's any more.
+ *
+ * **A dry run unless `apply: true`.** The journal must be a regular file of
+ * the running user that group and others cannot write (not a link): any
+ * other is refused (`RefusedError`). A torn last line (a full disk) is one
+ * error; the lines before it are undone. Each applied undo writes one line
+ * to the system log.
  *
  * @example
  * ```ts ignore
  * import { undo } from "jsr:@pwalk/cli";
- * const u = await undo("/root/genome-repair.journal");
+ * const plan = await undo("/root/genome-repair.journal"); // nothing changes
+ * console.log(`${plan.restored} would be restored`);
+ * const u = await undo("/root/genome-repair.journal", { apply: true });
  * console.log(`${u.restored} restored, ${u.kept} changed since (left), ${u.errors} errors`);
  * ```
  *
- * @throws {SyntaxError} when the file is not a pwalk journal
+ * @throws {SyntaxError} when the file is not a pwalk journal, or holds a bad line
+ * @throws {RefusedError} when the journal file is not safe to trust
  * @throws the signal's reason when cancelled
  */
 export async function undo(journalFile: string, options: UndoOptions = {}): Promise<UndoSummary> {
@@ -141,9 +192,12 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
   await ensureNative();
   const sym = native();
   const t0 = performance.now();
-  const apply = options.apply ?? true;
+  const apply = options.apply ?? false;
   const maxErrors = options.maxErrors ?? 100;
-  const { entries, dryRun } = await readJournal(journalFile);
+  const { entries, dryRun, tornLine } = parseJournal(
+    await readJournalFile(journalFile),
+    journalFile,
+  );
   const out: UndoSummary = {
     journal: journalFile,
     applied: apply,
@@ -151,79 +205,143 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
     restored: 0,
     unchanged: 0,
     kept: 0,
+    setidKept: 0,
     skippedDryRun: dryRun,
+    tornLastLine: tornLine > 0,
     errors: 0,
     errorDetails: [],
     elapsedMs: 0,
   };
   const enc = new TextEncoder();
+  const fail = (op: string, message: string, p: Uint8Array, count = 1) => {
+    out.errors += count;
+    if (out.errorDetails.length < maxErrors) {
+      out.errorDetails.push({ op, message, path: lossy.decode(p), pathBytes: p });
+    }
+    if (options.printErrors) {
+      Deno.stderr.writeSync(enc.encode(`pwalk: undo '${printablePath(p)}': ${message}\n`));
+    }
+  };
+  if (tornLine) {
+    fail(
+      "torn",
+      `line ${tornLine} has no end (the run stopped while writing it, e.g. a full disk): ` +
+        "left out; the lines before it are undone",
+      enc.encode(journalFile),
+    );
+  }
+  // Each run's ROOT: opened once, checked against its header's dev+inode.
+  const roots = new Map<JournalHeader, number | string>();
+  const rootOf = (h: JournalHeader): number | string => {
+    let r = roots.get(h);
+    if (r === undefined) {
+      const fd = sym.pw_restore_root(h.root, BigInt(h.root.length), h.rootDev, h.rootIno);
+      if (fd >= 0) {
+        r = fd;
+      } else {
+        const [name, text] = errnoName(-fd);
+        r = name === "ESTALE"
+          ? "not the folder the journal recorded (device and inode differ)"
+          : name === "ELOOP" || name === "ENOTDIR"
+          ? "a symbolic link (or a non-folder) is on the way now"
+          : text;
+        const n = entries.filter((e) => e.header === h).length;
+        const them = n === 1 ? "entry" : "entries";
+        fail("root", `${r}: the run's ${n} ${them} below it left alone`, h.root, n);
+      }
+      roots.set(h, r);
+    }
+    return r;
+  };
   const v = new BigInt64Array(9);
-  for (let i = entries.length - 1; i >= 0; i--) {
-    if ((entries.length - i) % 1000 === 0) {
-      await new Promise((r) => setTimeout(r, 0)); // let signals and timers run
-      options.signal?.throwIfAborted();
-    }
-    const { header, line } = entries[i];
-    const p = new Uint8Array(joinRoot(header.root, line.rel));
-    v[0] = BigInt.asIntN(64, line.dev);
-    v[1] = BigInt.asIntN(64, line.ino);
-    v[2] = BigInt(typeBits(line.type));
-    v[3] = BigInt(line.old.uid);
-    v[4] = BigInt(line.old.gid);
-    v[5] = BigInt(line.old.mode);
-    v[6] = BigInt(line.new.uid);
-    v[7] = BigInt(line.new.gid);
-    v[8] = BigInt(line.new.mode);
-    const rc = sym.pw_restore(p, BigInt(p.length), v, apply ? 1 : 0);
-    if (rc < 0) {
-      const [name, text] = errnoName(-rc);
-      const message = name === "ESTALE"
-        ? "a different entry is there now: left alone"
-        : name === "ELOOP" || name === "ENOTDIR"
-        ? "a symbolic link (or a non-folder) is on the way now: left alone"
-        : text;
-      out.errors++;
-      const op = name === "ESTALE" ? "race" : "change";
-      if (out.errorDetails.length < maxErrors) {
-        out.errorDetails.push({ op, message, path: lossy.decode(p), pathBytes: p });
+  try {
+    for (let i = entries.length - 1; i >= 0; i--) {
+      if ((entries.length - i) % 1000 === 0) {
+        await new Promise((r) => setTimeout(r, 0)); // let signals and timers run
+        options.signal?.throwIfAborted();
       }
-      if (options.printErrors) {
-        Deno.stderr.writeSync(enc.encode(`pwalk: undo '${printablePath(p)}': ${message}\n`));
+      const { header, line } = entries[i];
+      const rootFd = rootOf(header);
+      if (typeof rootFd === "string") continue;
+      const p = joinRoot(header.root, line.rel);
+      const rel = new Uint8Array(line.rel);
+      v[0] = BigInt.asIntN(64, line.dev);
+      v[1] = BigInt.asIntN(64, line.ino);
+      v[2] = BigInt(typeBits(line.type));
+      v[3] = BigInt(line.old.uid);
+      v[4] = BigInt(line.old.gid);
+      v[5] = BigInt(line.old.mode);
+      v[6] = BigInt(line.new.uid);
+      v[7] = BigInt(line.new.gid);
+      v[8] = BigInt(line.new.mode);
+      const rc = sym.pw_restore(rootFd, rel, BigInt(rel.length), v, apply ? 1 : 0);
+      if (rc < 0) {
+        const [name, text] = errnoName(-rc);
+        const message = name === "ESTALE"
+          ? "a different entry is there now: left alone"
+          : name === "ELOOP" || name === "ENOTDIR"
+          ? "a symbolic link (or a non-folder) is on the way now: left alone"
+          : text;
+        fail(name === "ESTALE" ? "race" : "change", message, p);
+        continue;
       }
-      continue;
+      const kept: KeptField[] = [];
+      if (rc & R.OWNER_KEPT) kept.push("owner");
+      if (rc & R.SETID_KEPT) kept.push("setid");
+      else if (rc & R.MODE_KEPT) kept.push("mode");
+      if (kept.length) out.kept++;
+      if (rc & R.SETID_KEPT) out.setidKept++;
+      const restored = (rc & (R.OWNER | R.MODE)) !== 0;
+      if (!restored && !kept.length) {
+        out.unchanged++;
+        continue;
+      }
+      if (restored) out.restored++;
+      const rec: RestoreRecord = {
+        path: lossy.decode(p),
+        pathBytes: p,
+        from: line.new,
+        to: {
+          uid: rc & R.OWNER ? line.old.uid : line.new.uid,
+          gid: rc & R.OWNER ? line.old.gid : line.new.gid,
+          mode: rc & R.MODE ? line.old.mode : line.new.mode,
+        },
+        kept,
+        applied: apply && restored,
+      };
+      options.onRestore?.(rec);
+      if (options.printChanges) {
+        const dry = !apply && restored ? "would restore: " : "";
+        Deno.stdout.writeSync(enc.encode(dry + restoreLine(rec) + "\n"));
+      }
     }
-    const kept: ("owner" | "mode")[] = [];
-    if (rc & R.OWNER_KEPT) kept.push("owner");
-    if (rc & R.MODE_KEPT) kept.push("mode");
-    if (kept.length) out.kept++;
-    if (!(rc & (R.OWNER | R.MODE))) {
-      if (!kept.length) out.unchanged++;
-      continue;
-    }
-    out.restored++;
-    const to: Ownership = {
-      uid: rc & R.OWNER ? line.old.uid : line.new.uid,
-      gid: rc & R.OWNER ? line.old.gid : line.new.gid,
-      mode: rc & R.MODE ? line.old.mode : line.new.mode,
-    };
-    const rec: RestoreRecord = {
-      path: lossy.decode(p),
-      pathBytes: p,
-      from: line.new,
-      to,
-      kept,
-    };
-    options.onRestore?.(rec);
-    if (options.printChanges) {
-      Deno.stdout.writeSync(enc.encode(restoreLine(rec) + "\n"));
+  } finally {
+    for (const fd of roots.values()) if (typeof fd === "number") sym.pw_fd_close(fd);
+    out.elapsedMs = performance.now() - t0;
+    if (apply) {
+      syslogLine(
+        `undo --apply by ${whoRuns()} of journal ${logPath(journalFile)}: ` +
+          `${options.signal?.aborted ? "stopped" : "done"}; ${out.entries} entries, ` +
+          `${out.restored} restored, ${out.kept} kept, ${out.errors} errors`,
+      );
     }
   }
-  out.elapsedMs = performance.now() - t0;
   return out;
 }
 
+const groupNames = new Map<number, string | undefined>();
+
+/** A group id with its name when it has one: `5000 (genome)`. */
+function groupText(gid: number): string {
+  if (!groupNames.has(gid)) groupNames.set(gid, idName(1, gid));
+  const name = groupNames.get(gid);
+  return name ? `${gid} (${name})` : String(gid);
+}
+
 /**
- * The CLI's line for a restored entry: `path: group 5000 -> 1001, mode 2750 -> 0700`.
+ * The CLI's line for a restored entry: `path: group 5000 -> 1001 (alice),
+ * mode 2750 -> 0700`, then what was kept and why; group names beside the
+ * numbers where they resolve.
  *
  * @example
  * ```ts ignore
@@ -233,7 +351,9 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
 export function restoreLine(r: RestoreRecord): string {
   const parts: string[] = [];
   if (r.from.uid !== r.to.uid) parts.push(`owner ${r.from.uid} -> ${r.to.uid}`);
-  if (r.from.gid !== r.to.gid) parts.push(`group ${r.from.gid} -> ${r.to.gid}`);
+  if (r.from.gid !== r.to.gid) {
+    parts.push(`group ${groupText(r.from.gid)} -> ${groupText(r.to.gid)}`);
+  }
   if (r.from.mode !== r.to.mode) {
     parts.push(
       `mode ${r.from.mode.toString(8).padStart(4, "0")} -> ${
@@ -241,6 +361,12 @@ export function restoreLine(r: RestoreRecord): string {
       }`,
     );
   }
-  if (r.kept.length) parts.push(`(${r.kept.join(" and ")} changed since: kept)`);
-  return `${printablePath(r.pathBytes)}: ${parts.join(", ")}`;
+  const notes: string[] = [];
+  const changed = r.kept.filter((k) => k !== "setid");
+  if (changed.length) notes.push(`${changed.join(" and ")} changed since: kept`);
+  if (r.kept.includes("setid")) {
+    notes.push("mode kept: setuid/setgid never go back on an entry someone else owns now");
+  }
+  const what = parts.length ? parts.join(", ") : "left as it is";
+  return `${printablePath(r.pathBytes)}: ${what}${notes.length ? ` (${notes.join("; ")})` : ""}`;
 }

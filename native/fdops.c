@@ -61,42 +61,74 @@ int pw_target_entry(const pw_entry *e, pw_target *t, struct stat *now) {
   return pw_same_entry(now, e->st) ? 0 : -ESTALE;
 }
 
-int pw_target_path(const char *path, pw_target *t, struct stat *now) {
-  target_init(t);
-  if (path[0] != '/') return -EINVAL;
 #ifdef __linux__
-  const int dflags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+/* Folders on the way: O_PATH (no read permission needed), never a link. */
+#define FOLDER_FLAGS (O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+#define FOLDER_OPATH true
 #else
-  const int dflags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+#define FOLDER_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+#define FOLDER_OPATH false
 #endif
-  int fd = open("/", dflags & ~O_NOFOLLOW);
+
+/* The next component of p (no '/' at its start) into comp: its length, or
+   -errno for an empty, "." or ".." component or one longer than NAME_MAX.
+   *after is set past it and its one '/'. */
+static int component(const char *p, char comp[NAME_MAX + 1], const char **after) {
+  const char *end = strchr(p, '/');
+  size_t n = end ? (size_t)(end - p) : strlen(p);
+  if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) return -EINVAL;
+  if (n > NAME_MAX) return -ENAMETOOLONG;
+  memcpy(comp, p, n);
+  comp[n] = 0;
+  *after = end ? end + 1 : p + n;
+  if (end && !**after) return -EINVAL; /* a trailing '/' */
+  return (int)n;
+}
+
+int pw_open_folder(const char *path) {
+  if (path[0] != '/') return -EINVAL;
+  int fd = open("/", FOLDER_FLAGS & ~O_NOFOLLOW);
   if (fd < 0) return -errno;
-  const char *p = path;
+  for (const char *p = path + 1; *p;) {
+    char comp[NAME_MAX + 1];
+    int n = component(p, comp, &p);
+    if (n < 0) {
+      close(fd);
+      return n;
+    }
+    int next = openat(fd, comp, FOLDER_FLAGS);
+    int e = errno;
+    close(fd);
+    if (next < 0) return -e;
+    fd = next;
+  }
+  return fd;
+}
+
+int pw_target_at(int dirfd, const char *rel, pw_target *t, struct stat *now) {
+  target_init(t);
+  int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  const char *p = strcmp(rel, ".") == 0 ? "" : rel;
+  if (*p == '/' || (!*p && p == rel)) {
+    close(fd);
+    return -EINVAL;
+  }
   for (;;) {
-    while (*p == '/') p++;
-    if (!*p) { /* the path was "/" (or ended in '/') */
+    if (!*p) { /* the folder itself (rel "."), held like the folders on the way */
       t->fd = fd;
       t->own = true;
-#ifdef __linux__
-      t->opath = true;
-#endif
+      t->opath = FOLDER_OPATH;
       break;
     }
-    const char *end = strchr(p, '/');
-    size_t n = end ? (size_t)(end - p) : strlen(p);
-    const char *after = p + n;
-    while (*after == '/') after++;
     char comp[NAME_MAX + 1];
-    int bad = n > NAME_MAX ? ENAMETOOLONG
-              : (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.') ? EINVAL
-                                                                                 : 0;
-    if (bad) {
+    const char *name = p;
+    int n = component(p, comp, &p);
+    if (n < 0) {
       close(fd);
-      return -bad;
+      return n;
     }
-    memcpy(comp, p, n);
-    comp[n] = 0;
-    if (!*after) { /* the entry itself, a link reached as the link */
+    if (!*p) { /* the entry itself, a link reached as the link */
 #ifdef __linux__
       t->fd = openat(fd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
       int e = errno;
@@ -107,16 +139,16 @@ int pw_target_path(const char *path, pw_target *t, struct stat *now) {
 #else
       t->dirfd = fd;
       t->own_dirfd = true;
-      t->name = p; /* NUL-terminated: the rest of path */
+      t->name = name; /* NUL-terminated: the rest of rel */
 #endif
       break;
     }
-    int next = openat(fd, comp, dflags);
+    (void)name;
+    int next = openat(fd, comp, FOLDER_FLAGS);
     int e = errno;
     close(fd);
     if (next < 0) return -e;
     fd = next;
-    p = after;
   }
   return pw_target_stat(t, now);
 }

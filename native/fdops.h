@@ -41,12 +41,20 @@ bool pw_same_entry(const struct stat *a, const struct stat *b);
  */
 int pw_target_entry(const pw_entry *e, pw_target *t, struct stat *now);
 /**
- * An absolute path, opened from `/` one component at a time, none of them
- * followed if it is a link (the last one is reached as the link itself).
- * Its fstat goes to *now.  0 or -errno (-ELOOP/-ENOTDIR: a link or a
- * non-folder on the way).
+ * The folder at an absolute path, opened from `/` one component at a time,
+ * none of them followed if it is a link (O_PATH on Linux).  The path must
+ * be canonical: no empty, "." or ".." component, no trailing '/'.  An fd
+ * or -errno (-ELOOP/-ENOTDIR: a link or a non-folder on the way).
  */
-int pw_target_path(const char *abs, pw_target *t, struct stat *now);
+int pw_open_folder(const char *abs);
+/**
+ * rel below the folder open at dirfd ("." for that folder itself), reached
+ * one component at a time, none followed if it is a link (the last one is
+ * reached as the link itself); an empty, "." or ".." component is refused
+ * (-EINVAL), so the entry is always below dirfd.  Its fstat goes to *now.
+ * 0 or -errno (-ELOOP/-ENOTDIR: a link or a non-folder on the way).
+ */
+int pw_target_at(int dirfd, const char *rel, pw_target *t, struct stat *now);
 
 int pw_target_chown(const pw_target *t, uid_t uid, gid_t gid);
 int pw_target_chmod(const pw_target *t, mode_t mode);

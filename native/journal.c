@@ -66,7 +66,7 @@ int pw_journal_header(int fd, const char *kind, bool apply, const struct stat *r
                              (unsigned long long)root->st_ino);
   n += escape(line + n, real, rl);
   line[n++] = '\n';
-  int err = pw_write_all(fd, line, n);
+  int err = pw_journal_append(fd, line, n); /* whole or not at all, as entry lines */
   free(line);
   return err;
 }
@@ -103,9 +103,51 @@ PW_API int32_t pw_fd_open(const uint8_t *path, size_t len) {
   return fd < 0 ? -e : fd;
 }
 
+PW_API int32_t pw_journal_open(const uint8_t *path, size_t len, int32_t flags, int64_t *info) {
+  if (!path || !len || memchr(path, 0, len) || !info) return -EINVAL;
+  char *p = malloc(len + 1);
+  if (!p) return -ENOMEM;
+  memcpy(p, path, len);
+  p[len] = 0;
+  /* O_NOFOLLOW: never through a link; O_NONBLOCK: a FIFO cannot hang us
+     (and is refused by the caller: not a regular file). */
+  const int base = O_RDWR | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+  bool made = true;
+  int fd = open(p, base | O_CREAT | O_EXCL, 0600);
+  if (fd < 0 && errno == EEXIST && !(flags & PW_JOURNAL_NEW)) {
+    made = false;
+    fd = open(p, base);
+  }
+  int e = errno;
+  free(p);
+  if (fd < 0) return -e;
+  struct stat st;
+  if (fstat(fd, &st)) {
+    e = errno;
+    close(fd);
+    return -e;
+  }
+  static const char magic[] = "#pwalk-journal 1 ";
+  char head[sizeof magic - 1];
+  bool journal = st.st_size == 0;
+  if (!journal && S_ISREG(st.st_mode)) {
+    ssize_t n = pread(fd, head, sizeof head, 0);
+    journal = n == (ssize_t)sizeof head && memcmp(head, magic, sizeof head) == 0;
+  }
+  info[0] = (int64_t)st.st_dev;
+  info[1] = (int64_t)st.st_ino;
+  info[2] = (int64_t)st.st_mode;
+  info[3] = (int64_t)st.st_uid;
+  info[4] = (int64_t)st.st_size;
+  info[5] = journal;
+  info[6] = made;
+  return fd;
+}
+
 PW_API int32_t pw_fd_close(int32_t fd) {
   int rc = 0;
-  if (fsync(fd) && errno != EINVAL && errno != EROFS) rc = -errno;
+  /* EBADF: an O_PATH fd (pw_restore_root), nothing to flush */
+  if (fsync(fd) && errno != EINVAL && errno != EROFS && errno != EBADF) rc = -errno;
   if (close(fd) && !rc) rc = -errno;
   return rc;
 }

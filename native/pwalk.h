@@ -125,6 +125,8 @@ typedef enum pw_counter {
   PW_C_NOANCESTOR = 10, /**< repair: entries with no qualifying ancestor */
   PW_C_OUT_BYTES = 11, /**< report: bytes written to the output */
   PW_C_ALLOC_BYTES = 12, /**< st_blocks x 512 of the entries produced */
+  PW_C_HARDLINKS = 13, /**< repair/chown: changed (or planned) regular files
+                            with more than one name (st_nlink > 1) */
   PW_C_COUNT = 16   /**< size of the counter array */
 } pw_counter;
 
@@ -164,22 +166,54 @@ PW_API pw_job *pw_walk_start(const pw_opts *o, int32_t (*descend)(const uint8_t 
 PW_API pw_job *pw_repair_start(const pw_opts *o);
 
 /**
- * The journal file (journal.c).  pw_fd_open opens path for appending
- * (created 0600, never through a symlink) and returns an fd or -errno, for
- * PW_OPT_JOURNAL_FD and friends; pw_fd_close flushes it to disk and closes.
+ * Files for the native side (journal.c).  pw_fd_open opens path for
+ * appending (created 0600, never through a symlink) and returns an fd or
+ * -errno, for PW_OPT_ERRORS_CSV_FD and friends; pw_fd_close flushes a file
+ * to disk (when it can be) and closes any fd this library handed out.
  */
 PW_API int32_t pw_fd_open(const uint8_t *path, size_t len);
 PW_API int32_t pw_fd_close(int32_t fd);
 /**
- * Undo one journal line: v = {dev, ino, S_IFMT type, old uid, old gid, old
- * mode, new uid, new gid, new mode}.  The absolute path is opened component
- * by component without following any link and must still be the same
- * dev+inode.  Owner+group, and mode, are each restored only while they
- * still hold the journal's new values.  Changes nothing unless apply.
- * Returns PW_RESTORE_* bits or -errno (-ESTALE: a different entry is there
- * now; -ELOOP/-ENOTDIR: a link on the way).
+ * Open a journal for PW_OPT_JOURNAL_FD: read+append, never through a
+ * symbolic link (-ELOOP), never blocking on a FIFO.  With PW_JOURNAL_NEW a
+ * new file is made (O_CREAT | O_EXCL, mode 0600; -EEXIST when the name is
+ * taken); without it an existing file is opened, or a new one made.  What
+ * the fd is goes to info[0..6]: device, inode, st_mode, owner uid, size,
+ * 1 when it is empty or starts with a journal header (else 0), 1 when it
+ * was made now.  The caller decides whether to use it (lib/journal_file.ts:
+ * a regular file of the running user, writable by nobody else) and closes
+ * it with pw_fd_close.  Returns the fd or -errno.
  */
-PW_API int32_t pw_restore(const uint8_t *path, size_t len, const int64_t *v, int32_t apply);
+PW_API int32_t pw_journal_open(const uint8_t *path, size_t len, int32_t flags, int64_t *info);
+
+/** pw_journal_open flags. */
+typedef enum pw_journal_flags {
+  PW_JOURNAL_NEW = 1, /**< a new file only (O_EXCL) */
+} pw_journal_flags;
+
+/**
+ * Undo, step 1: the ROOT of a journal's run, an absolute canonical path,
+ * opened from `/` one component at a time without following any link; it
+ * must still be the folder of device dev and inode ino.  Returns an fd
+ * (for pw_restore; close it with pw_fd_close) or -errno (-ESTALE: another
+ * folder is there now; -ELOOP/-ENOTDIR: a link on the way).
+ */
+PW_API int32_t pw_restore_root(const uint8_t *path, size_t len, uint64_t dev, uint64_t ino);
+/**
+ * Undo one journal line below the root open at rootfd: rel is the line's
+ * path (no empty, "." or ".." component; "." for the root itself), and v =
+ * {dev, ino, S_IFMT type, old uid, old gid, old mode, new uid, new gid, new
+ * mode}.  rel is reached from rootfd component by component without
+ * following any link and must still be the same dev+inode.  Owner+group,
+ * and mode, are each restored only while they still hold the journal's new
+ * values; a setuid/setgid bit is never put back on an entry whose owner or
+ * group is no longer the journal's new one (the mode is then kept,
+ * PW_RESTORE_SETID_KEPT).  Changes nothing unless apply.  Returns
+ * PW_RESTORE_* bits or -errno (-ESTALE: a different entry is there now;
+ * -ELOOP/-ENOTDIR: a link on the way; -EINVAL: a bad path).
+ */
+PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, const int64_t *v,
+                          int32_t apply);
 
 /** Bits of pw_restore's result. */
 typedef enum pw_restore_bits {
@@ -187,7 +221,23 @@ typedef enum pw_restore_bits {
   PW_RESTORE_MODE = 2,      /**< mode put back (or would be) */
   PW_RESTORE_OWNER_KEPT = 4, /**< owner/group changed since: left alone */
   PW_RESTORE_MODE_KEPT = 8, /**< mode changed since: left alone */
+  PW_RESTORE_SETID_KEPT = 16, /**< mode kept because it would put setuid/setgid
+                                   on an entry someone else owns now */
 } pw_restore_bits;
+
+/**
+ * The name of user (kind 0) or group (kind 1) id, as getpwuid_r /
+ * getgrgid_r give it, into buf (at most cap bytes).  Returns its full
+ * length, 0 when the id has no name, or -errno.
+ */
+PW_API int64_t pw_id_name(int32_t kind, uint32_t id, uint8_t *buf, size_t cap);
+/**
+ * Send one message to the system log (syslog.c): facility authpriv,
+ * severity notice, tag "pwalk[PID]", to the datagram (or stream) socket
+ * $PWALK_SYSLOG_SOCKET, else the system's (/dev/log).  Control bytes in msg
+ * are sent as '?'.  0, or -errno when it could not be sent.
+ */
+PW_API int32_t pw_syslog(const uint8_t *msg, size_t len);
 
 /** Block until the job ends; returns a pw_status. */
 PW_API int32_t pw_job_wait(pw_job *j);

@@ -30,6 +30,7 @@
 #include "errlog.h"
 #include "fdops.h"
 #include "journal.h"
+#include "names.h"
 #include "sys.h"
 
 typedef struct repair_ctx {
@@ -48,6 +49,7 @@ typedef struct repair_worker {
   char *buf;
   size_t cap;
   pw_batch *batch; /**< the worker's batch of change records */
+  pw_names names;  /**< group names of the change lines */
 } repair_worker;
 
 /* ---- the rules ------------------------------------------------------------ */
@@ -136,36 +138,78 @@ static bool setgid_added(const pw_change *p, bool dir) {
   return dir && !(p->omode & S_ISGID) && (p->nmode & S_ISGID);
 }
 
+/* A regular file with other names: changing it changes them all, and some
+   may be outside the tree. */
+static bool hard_linked(const struct stat *st) {
+  return S_ISREG(st->st_mode) && st->st_nlink > 1;
+}
+
+/* "PATH" of a change line; a dry run's lines start "would change: ". */
+static size_t line_start(const repair_ctx *c, char *b, const pw_entry *e) {
+  static const char dry[] = "would change: ";
+  size_t n = 0;
+  if (!c->apply) {
+    memcpy(b, dry, sizeof dry - 1);
+    n = sizeof dry - 1;
+  }
+  return n + pw_escape_path(b + n, e->path, e->len);
+}
+
+/* The end of a change line: a dry run flags a file with other names. */
+static size_t line_end(const repair_ctx *c, char *b, const struct stat *st) {
+  size_t n = 0;
+  if (!c->apply && hard_linked(st))
+    n = (size_t)sprintf(b, " [%ju hard links: its other names change too]",
+                        (uintmax_t)st->st_nlink);
+  b[n++] = '\n';
+  return n;
+}
+
+/* A group: "5000 (genome)", or "5000" when it has no name. */
+static size_t group_text(repair_worker *r, char *b, uint32_t gid) {
+  const char *name = pw_group_name(&r->names, gid);
+  return name ? (size_t)sprintf(b, "%u (%s)", gid, name) : (size_t)sprintf(b, "%u", gid);
+}
+
 /* The human change lines (repair-shared's format; pwalk's bare path for
    chown) for what p changes, into r->buf. */
 static size_t change_lines(const repair_ctx *c, repair_worker *r, const pw_entry *e,
-                           const pw_change *p, bool dir) {
+                           const struct stat *st, const pw_change *p) {
+  bool dir = S_ISDIR(st->st_mode);
   char *b = r->buf;
   size_t n = 0;
   if (c->chown_mode) {
-    n += pw_escape_path(b + n, e->path, e->len);
-    b[n++] = '\n';
-    return n;
+    n += line_start(c, b + n, e);
+    return n + line_end(c, b + n, st);
   }
   if (p->ngid != p->ogid) {
-    n += pw_escape_path(b + n, e->path, e->len);
-    n += (size_t)sprintf(b + n, ": group %u -> %u\n", p->ogid, p->ngid);
+    n += line_start(c, b + n, e);
+    n += (size_t)sprintf(b + n, ": group ");
+    n += group_text(r, b + n, p->ogid);
+    n += (size_t)sprintf(b + n, " -> ");
+    n += group_text(r, b + n, p->ngid);
+    n += line_end(c, b + n, st);
   }
   bool sg = setgid_added(p, dir);
   uint32_t shown = sg ? p->nmode & ~(uint32_t)S_ISGID : p->nmode;
   if (shown != p->omode) {
-    n += pw_escape_path(b + n, e->path, e->len);
-    n += (size_t)sprintf(b + n, ": mode %04o -> %04o\n", p->omode, shown);
+    n += line_start(c, b + n, e);
+    n += (size_t)sprintf(b + n, ": mode %04o -> %04o", p->omode, shown);
+    n += line_end(c, b + n, st);
   }
   if (sg) {
-    n += pw_escape_path(b + n, e->path, e->len);
-    n += (size_t)sprintf(b + n, ": setgid added\n");
+    n += line_start(c, b + n, e);
+    n += (size_t)sprintf(b + n, ": setgid added");
+    n += line_end(c, b + n, st);
   }
   return n;
 }
 
-static void count_change(pw_worker *w, const repair_ctx *c, const pw_change *p, bool dir) {
+static void count_change(pw_worker *w, const repair_ctx *c, const pw_change *p,
+                         const struct stat *st) {
+  bool dir = S_ISDIR(st->st_mode);
   pw_count(w, PW_C_CHANGED, 1);
+  pw_count(w, PW_C_HARDLINKS, hard_linked(st));
   if (c->chown_mode) {
     pw_count(w, PW_C_CHANGES, 1);
     return;
@@ -204,11 +248,10 @@ static void change_record(pw_worker *w, repair_ctx *c, repair_worker *r, const p
 static void report_done(pw_worker *w, repair_worker *r, const pw_entry *e, const struct stat *st,
                         const pw_change *p) {
   repair_ctx *c = pw_job_ctx(pw_worker_job(w));
-  bool dir = S_ISDIR(st->st_mode);
-  count_change(w, c, p, dir);
+  count_change(w, c, p, st);
   if (c->records) change_record(w, c, r, e, st, p);
   if (c->changes_fd >= 0) /* stdout closed: the counts still tell */
-    (void)pw_write_all(c->changes_fd, r->buf, change_lines(c, r, e, p, dir));
+    (void)pw_write_all(c->changes_fd, r->buf, change_lines(c, r, e, st, p));
 }
 
 /* Journal line of a change about to be made (or planned); false: don't. */
@@ -293,7 +336,8 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
   } else if (root_row || S_ISLNK(st->st_mode)) {
     return; /* spec: the root is not changed; links never are */
   }
-  if (!buf_reserve(r, pw_journal_bound(e->len) * 4 + 512)) {
+  /* three change lines of the escaped path, two group names each */
+  if (!buf_reserve(r, pw_journal_bound(e->len) * 4 + 4 * PW_NAME_MAX + 1024)) {
     pw_job_fail(j, ENOMEM, "out of memory");
     return;
   }
@@ -347,6 +391,7 @@ static void rp_worker_end(pw_worker *w) {
 static void rp_worker_free(pw_worker *w) {
   repair_worker *r = *pw_worker_state(w);
   if (!r) return;
+  pw_names_free(&r->names);
   free(r->buf);
   free(r);
   *pw_worker_state(w) = NULL;

@@ -1,25 +1,57 @@
 /*
- * undo.c — putting one journal line back (pw_restore, for lib/undo.ts):
- * the entry reached without following any link (fdops.h), restored only
- * while it is still the same device and inode, and each field only while it
- * still holds what the run set.
+ * undo.c — putting journal lines back (pw_restore_root, pw_restore, for
+ * lib/undo.ts): a run's ROOT opened from `/` without following any link
+ * and checked to be the device and inode its journal header recorded; each
+ * entry reached from that folder, component by component, never through a
+ * link nor a ".." (fdops.h), restored only while it is still the same device
+ * and inode, and each field only while it still holds what the run set.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fdops.h"
 #include "pwalk.h"
 
-PW_API int32_t pw_restore(const uint8_t *path, size_t len, const int64_t *v, int32_t apply) {
-  if (!path || !len || memchr(path, 0, len)) return -EINVAL;
+#define SETID ((uint32_t)(S_ISUID | S_ISGID))
+
+/* A NUL-terminated copy of len bytes (no NUL inside), or NULL. */
+static char *cstr(const uint8_t *s, size_t len) {
+  if (!s || !len || memchr(s, 0, len)) return NULL;
   char *p = malloc(len + 1);
-  if (!p) return -ENOMEM;
-  memcpy(p, path, len);
+  if (!p) return NULL;
+  memcpy(p, s, len);
   p[len] = 0;
+  return p;
+}
+
+PW_API int32_t pw_restore_root(const uint8_t *path, size_t len, uint64_t dev, uint64_t ino) {
+  char *p = cstr(path, len);
+  if (!p) return path && len && !memchr(path, 0, len) ? -ENOMEM : -EINVAL;
+  int fd = pw_open_folder(p);
+  free(p);
+  if (fd < 0) return fd;
+  struct stat st;
+  if (fstat(fd, &st)) {
+    int e = errno;
+    close(fd);
+    return -e;
+  }
+  if ((uint64_t)st.st_dev != dev || (uint64_t)st.st_ino != ino) {
+    close(fd);
+    return -ESTALE;
+  }
+  return fd;
+}
+
+PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, const int64_t *v,
+                          int32_t apply) {
+  char *p = cstr(rel, len);
+  if (!p) return rel && len && !memchr(rel, 0, len) ? -ENOMEM : -EINVAL;
   pw_target t;
   struct stat now;
-  int32_t out = pw_target_path(p, &t, &now);
+  int32_t out = pw_target_at(rootfd, p, &t, &now);
   if (out) goto end;
   if ((uint64_t)now.st_dev != (uint64_t)v[0] || (uint64_t)now.st_ino != (uint64_t)v[1] ||
       (now.st_mode & S_IFMT) != (mode_t)v[2]) {
@@ -29,13 +61,14 @@ PW_API int32_t pw_restore(const uint8_t *path, size_t len, const int64_t *v, int
   uint32_t ouid = (uint32_t)v[3], ogid = (uint32_t)v[4], omode = (uint32_t)v[5];
   uint32_t nuid = (uint32_t)v[6], ngid = (uint32_t)v[7], nmode = (uint32_t)v[8];
   uint32_t cmode = now.st_mode & 07777;
+  bool owned_as_run = now.st_uid == nuid && now.st_gid == ngid;
   uid_t uid = (uid_t)-1;
   gid_t gid = (gid_t)-1;
   /* Owner+group, and mode, each go back only while they still hold what
      the journal set (owner and group as one: a half match is someone
      else's change, or another file that reuses the inode number). */
   if (now.st_uid != ouid || now.st_gid != ogid) {
-    if (now.st_uid == nuid && now.st_gid == ngid) {
+    if (owned_as_run) {
       if (nuid != ouid) uid = ouid;
       if (ngid != ogid) gid = ogid;
     } else {
@@ -45,8 +78,15 @@ PW_API int32_t pw_restore(const uint8_t *path, size_t len, const int64_t *v, int
   bool mode_back = false;
   if (cmode != omode) {
     /* a chown may have cleared setuid/setgid after the journal's change */
-    if (cmode == nmode || (cmode | (nmode & (S_ISUID | S_ISGID))) == nmode) mode_back = true;
-    else out |= PW_RESTORE_MODE_KEPT;
+    if (cmode != nmode && (cmode | (nmode & SETID)) != nmode) {
+      out |= PW_RESTORE_MODE_KEPT;
+    } else if ((omode & ~cmode & SETID) && !owned_as_run) {
+      /* Never a setuid/setgid bit on an entry that someone else owns now
+         (given to root since, say): the whole mode is kept. */
+      out |= PW_RESTORE_MODE_KEPT | PW_RESTORE_SETID_KEPT;
+    } else {
+      mode_back = true;
+    }
   }
   if (uid != (uid_t)-1 || gid != (gid_t)-1) out |= PW_RESTORE_OWNER;
   if (mode_back) out |= PW_RESTORE_MODE;
@@ -59,14 +99,24 @@ PW_API int32_t pw_restore(const uint8_t *path, size_t len, const int64_t *v, int
     }
   }
   if (!S_ISLNK(now.st_mode)) {
-    uint32_t want = mode_back ? omode : cmode;
     struct stat after;
     int rc = pw_target_stat(&t, &after);
     if (rc) {
       out = rc;
       goto end;
     }
-    if ((after.st_mode & 07777) != want) {
+    uint32_t amode = after.st_mode & 07777;
+    /* A mode kept stays as the chown left it: setuid/setgid bits the
+       kernel cleared when the owner went back are not put on again. */
+    uint32_t want = mode_back ? omode : (cmode & ~SETID) | (amode & cmode & SETID);
+    uid_t euid = uid != (uid_t)-1 ? uid : now.st_uid;
+    gid_t egid = gid != (gid_t)-1 ? gid : now.st_gid;
+    if ((want & ~amode & SETID) && (after.st_uid != euid || after.st_gid != egid)) {
+      /* the owner changed under us meanwhile: no setuid/setgid for it */
+      want = (want & ~SETID) | (amode & SETID);
+      out = (out & ~PW_RESTORE_MODE) | PW_RESTORE_MODE_KEPT | PW_RESTORE_SETID_KEPT;
+    }
+    if (amode != want) {
       rc = pw_target_chmod(&t, want);
       if (rc) out = rc;
     }

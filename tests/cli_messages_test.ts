@@ -48,7 +48,7 @@ Deno.test("CLI: counts are singular or plural as they should be", async () => {
   assertEquals(r3.code, 0, r3.stderr);
   assertStringIncludes(r3.stderr, "2 entries seen, 1 changed (1 change: 1 group,");
   assertStringIncludes(r3.stderr, ", 0 errors in");
-  const r4 = await cli(["undo", `${tmp.path}/j`]);
+  const r4 = await cli(["undo", "--apply", `${tmp.path}/j`]);
   assertEquals(r4.code, 0, r4.stderr);
   assertStringIncludes(r4.stderr, "pwalk undo: 1 journal entry, 1 restored");
   assertEquals(Deno.statSync(`${proj}/f`).gid, 0);

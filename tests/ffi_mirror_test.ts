@@ -9,6 +9,7 @@ import { assertEquals } from "@std/assert";
 import {
   Compress,
   Counter,
+  JournalFlag,
   OP_NAMES,
   Opt,
   RecFlag,
@@ -32,11 +33,12 @@ function cEnum(header: string, prefix: string): Record<string, number> {
   return out;
 }
 
-Deno.test("ffi.ts mirrors pwalk.h: option keys, counters, statuses, restore bits", () => {
+Deno.test("ffi.ts mirrors pwalk.h: option keys, counters, statuses, restore bits, journal flags", () => {
   assertEquals({ ...Opt }, cEnum(pwalkH, "PW_OPT_"));
   assertEquals({ ...Compress }, cEnum(pwalkH, "PW_COMPRESS_"));
   assertEquals({ ...Counter }, cEnum(pwalkH, "PW_C_"));
   assertEquals({ ...Restore }, cEnum(pwalkH, "PW_RESTORE_"));
+  assertEquals({ ...JournalFlag }, cEnum(pwalkH, "PW_JOURNAL_"));
   const status = cEnum(pwalkH, "PW_");
   assertEquals({ ...Status }, {
     OK: status.OK,

@@ -115,7 +115,12 @@ Deno.test("repair --apply: every entry ends exactly as the spec says", async (t)
       assert((cov[k] ?? 0) > 0, `the generated tree has no '${k}' entry: ${JSON.stringify(cov)}`);
     }
     const want = expectRepair(root, before, { changeGids: [G.LISTED] });
-    const s = await repair(root, { apply: true, changeGids: [G.LISTED], threads: 4 });
+    const s = await repair(root, {
+      apply: true,
+      journal: false,
+      changeGids: [G.LISTED],
+      threads: 4,
+    });
     const after = snapshot(root);
     assertEquals(diffSnapshots(want.after, after), []);
     const changed = changesBetween(before, after);
@@ -140,7 +145,7 @@ Deno.test("repair --apply: every entry ends exactly as the spec says", async (t)
       if (rel === "." || b.type === "symlink") assertEquals(after.get(rel), b, rel);
     }
     // A second run finds nothing left to do.
-    const again = await repair(root, { apply: true, changeGids: [G.LISTED] });
+    const again = await repair(root, { apply: true, journal: false, changeGids: [G.LISTED] });
     assertEquals(again.entriesChanged, 0);
   });
 
@@ -183,7 +188,7 @@ Deno.test("repair --apply: every entry ends exactly as the spec says", async (t)
     const before = snapshot(root);
     const want = expectRepair(root, before);
     assertEquals(want.noAncestor, 4); // p1 p2 d d/p3
-    const s = await repair(root, { apply: true });
+    const s = await repair(root, { apply: true, journal: false });
     assertEquals(diffSnapshots(want.after, snapshot(root)), []);
     assertEquals(s.noAncestor, 4);
     const notices = s.errorDetails.filter((e) => e.op === "ancestor");
@@ -223,6 +228,9 @@ Deno.test("dry run changes nothing and lists exactly what --apply then changes",
   assertStringIncludes(d1.stderr, "dry run, nothing was changed");
   assertEquals(diffSnapshots(before, snapshot(root)), []);
   assertEquals(lines(d1.stdout).length, dry.changes.total);
+  // Every dry-run line says so (a saved log is never ambiguous).
+  const WOULD = "would change: ";
+  assert(lines(d1.stdout).every((l) => l.startsWith(WOULD)), lines(d1.stdout)[0]);
 
   // Apply through the CLI: the same lines, and the tree changes exactly as planned.
   const ap = await cli([
@@ -235,7 +243,7 @@ Deno.test("dry run changes nothing and lists exactly what --apply then changes",
     root,
   ]);
   assertEquals(ap.code, 0, ap.stderr);
-  assertEquals(lines(ap.stdout), lines(d1.stdout));
+  assertEquals(lines(ap.stdout), lines(d1.stdout).map((l) => l.slice(WOULD.length)).sort());
   assertEquals(changesBetween(before, snapshot(root)), planned);
   closeLibc();
 });
@@ -290,7 +298,7 @@ Deno.test("undo restores the snapshot exactly", async (t) => {
   });
 
   await t.step("undo puts every owner, group and mode back", async () => {
-    const u = await undo(journal);
+    const u = await undo(journal, { apply: true });
     assertEquals(u.errors, 0, JSON.stringify(u.errorDetails));
     assertEquals(u.kept, 0);
     assertEquals(diffSnapshots(before, snapshot(root)), []);
@@ -302,7 +310,7 @@ Deno.test("undo restores the snapshot exactly", async (t) => {
       rawBefore.ino,
     ]);
     // Undoing again finds everything as it was before.
-    const again = await undo(journal);
+    const again = await undo(journal, { apply: true });
     assertEquals([again.restored, again.unchanged, again.errors], [0, u.entries, 0]);
   });
 
@@ -323,7 +331,7 @@ Deno.test("undo restores the snapshot exactly", async (t) => {
     Deno.renameSync(at(root, "replacement"), at(root, replaced));
     const replacedNow = snapshot(root).get(replaced)!;
     Deno.chmodSync(at(root, touched), 0o444);
-    const u = await undo(j2);
+    const u = await undo(j2, { apply: true });
     assertEquals(u.errors, 1);
     assertEquals(u.errorDetails[0].op, "race");
     assertEquals(u.errorDetails[0].path, at(Deno.realPathSync(root), replaced));
@@ -339,7 +347,7 @@ Deno.test("undo restores the snapshot exactly", async (t) => {
     const s = await repair(root, { journal: j3 });
     const text = await Deno.readTextFile(j3);
     assert(text.startsWith("#pwalk-journal 1 repair dry-run "));
-    const u = await undo(j3);
+    const u = await undo(j3, { apply: true });
     assertEquals([u.entries, u.skippedDryRun, u.restored], [0, s.entriesChanged, 0]);
   });
 
@@ -348,13 +356,20 @@ Deno.test("undo restores the snapshot exactly", async (t) => {
     const mid = snapshot(root);
     const ap = await cli(["repair", "--apply", "--journal", j4, root]);
     assertEquals(ap.code, 0, ap.stderr);
+    // A dry run by default, and with --dry-run; --apply in any place applies.
     const dry = await cli(["repair", "--undo", j4, "--dry-run"]);
     assertEquals(dry.code, 0, dry.stderr);
+    const plain = await cli(["repair", "--undo", j4]);
+    assertEquals(plain.code, 0, plain.stderr);
+    assertEquals(lines(plain.stdout), lines(dry.stdout));
+    const WOULD = "would restore: ";
     assert(lines(dry.stdout).length > 0);
-    assert(diffSnapshots(mid, snapshot(root)).length > 0, "--dry-run undid");
-    const un = await cli(["repair", "--undo", j4]);
+    assert(lines(dry.stdout).every((l) => l.startsWith(WOULD)), lines(dry.stdout)[0]);
+    assertStringIncludes(dry.stderr, "dry run, nothing was changed");
+    assert(diffSnapshots(mid, snapshot(root)).length > 0, "a dry run undid");
+    const un = await cli(["repair", "--apply", "--undo", j4]);
     assertEquals(un.code, 0, un.stderr);
-    assertEquals(lines(un.stdout), lines(dry.stdout));
+    assertEquals(lines(un.stdout), lines(dry.stdout).map((l) => l.slice(WOULD.length)).sort());
     assertEquals(diffSnapshots(mid, snapshot(root)), []);
     Deno.writeTextFileSync(`${tmp.path}/not-a-journal`, "hello\n");
     const bad = await cli(["repair", "--undo", `${tmp.path}/not-a-journal`]);
@@ -637,7 +652,7 @@ Deno.test("race: a folder swapped for a link to the outside while repair --apply
         const stop = await startSwapper(tmp.path, root, outside);
         try {
           for (let pass = 0; pass < PASSES; pass++) {
-            const s = await repair(root, { apply: true, threads: 4 });
+            const s = await repair(root, { apply: true, journal: false, threads: 4 });
             changed += s.entriesChanged;
             raced += s.errorDetails.filter((e) => e.op === "race" || e.op === "open").length;
           }
@@ -739,7 +754,7 @@ Deno.test("chown: only entries of UID change; links themselves, never their targ
   });
 
   await t.step("undo puts the owners back", async () => {
-    const r = await cli(["repair", "--undo", journal]);
+    const r = await cli(["repair", "--undo", journal, "--apply"]);
     assertEquals(r.code, 0, r.stderr);
     assertEquals(diffSnapshots(before, snapshot(root)), []);
   });
@@ -787,7 +802,12 @@ Deno.test("exclusions, --NoSnap and -x leave those folders untouched", async (t)
     const cwd = Deno.cwd();
     Deno.chdir(`${tmp.path}/..`);
     try {
-      await repair(root, { apply: true, exclude: [`${root}/skip1`, rel], noSnap: true });
+      await repair(root, {
+        apply: true,
+        journal: false,
+        exclude: [`${root}/skip1`, rel],
+        noSnap: true,
+      });
     } finally {
       Deno.chdir(cwd);
     }
@@ -823,7 +843,7 @@ Deno.test("exclusions, --NoSnap and -x leave those folders untouched", async (t)
   await t.step("without --NoSnap, .snapshot is repaired like any folder", async () => {
     const root = make("snap");
     const before = snapshot(root);
-    await repair(root, { apply: true });
+    await repair(root, { apply: true, journal: false });
     assertEquals(diffSnapshots(expectRepair(root, before).after, snapshot(root)), []);
     assertEquals(snapshot(root).get(".snapshot/deep/f")!.gid, G.PROJECT);
   });
@@ -849,7 +869,7 @@ Deno.test("exclusions, --NoSnap and -x leave those folders untouched", async (t)
       assertEquals(diffSnapshots(want.after, after), []);
       assertEquals(after.get("mnt/f"), before.get("mnt/f"));
       // Without -x the mounted folder is repaired too.
-      await repair(root, { apply: true });
+      await repair(root, { apply: true, journal: false });
       assertEquals(snapshot(root).get("mnt/f")!.gid, G.PROJECT);
     },
   });
@@ -905,7 +925,9 @@ mischiefTest(
   "an entry that vanishes before repair changes it: reported, the run goes on",
   [own("vanish-a"), own("d", "dir"), own("d/vanish-b"), own("d/stays")],
   async (shim, root) => {
-    const s = await shim.api("repair", root, { apply: true }, { SHIM_OUTSIDE: shim.dir });
+    const s = await shim.api("repair", root, { apply: true, journal: false }, {
+      SHIM_OUTSIDE: shim.dir,
+    });
     assertEquals(s.errors, 2);
     assertEquals(
       s.errorDetails.map((e) => `${e.op}|${e.message}|${e.path}`).sort(),

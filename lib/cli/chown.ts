@@ -14,13 +14,17 @@ export const HELP = `pwalk --chown_from UID --chown_to UID:GID [options] ROOT
 Every entry of ROOT (ROOT included) owned by UID gets owner UID and group
 GID; a symbolic link is changed itself, never its target (lchown). Each
 changed path is printed, as pwalk does. Unlike pwalk, nothing changes
-without --apply (default: show what would change).
+without --apply (default: show what would change; those lines start
+"would change: ", and a file with other hard links says so).
 
-Options: --apply, --dry-run, --journal FILE (default with --apply: as for
-pwalk repair, chown-TIME-PID.journal), --NoSnap, --exclude PATH, -x,
---depth N, --threads N (--maxthreads N), --force (ROOT may be /),
---errors FILE, --progress[=SECONDS], --no-progress; exit statuses as for
-pwalk repair. Undo with: pwalk undo JOURNAL.
+Options: --apply, --dry-run, --journal FILE (default with --apply: a new
+file, as for pwalk repair, chown-TIME-PID.journal; never inside ROOT),
+--NoSnap, --exclude PATH, -x, --depth N, --threads N (--maxthreads N),
+--force (ROOT may be /), --allow-system (ROOT may be a system folder:
+/bin /boot /dev /etc /lib /lib64 /proc /root /sbin /sys /usr or below),
+--errors FILE, --progress[=SECONDS], --no-progress; refusals, the system
+log line and exit statuses as for pwalk repair. Undo with:
+pwalk undo --apply JOURNAL.
 `;
 
 /**

@@ -45,7 +45,11 @@ export const COMMANDS: readonly Command[] = [
   row("report", "pwalk's CSV of every entry under ROOT (the default)", () => import("./report.ts")),
   row("repair", "fix group sharing under ROOT (dry run by default)", () => import("./repair.ts")),
   row("chown", "give UID's entries to UID:GID (dry run by default)", () => import("./chown.ts")),
-  row("undo", "put back what a repair or chown changed (its journal)", () => import("./undo.ts")),
+  row(
+    "undo",
+    "put back what a repair or chown changed (dry run by default)",
+    () => import("./undo.ts"),
+  ),
   row("plan", "plan a scan of ROOT split into shards", () => import("./plan.ts")),
   row("slurm", "scan ROOT as a Slurm job array, or resume one", () => import("./slurm.ts")),
   row("status", "which shards of a scan folder are done", () => import("./status.ts")),

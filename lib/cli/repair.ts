@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { type ChangeOptions, type ChangeSummary, repair } from "../repair.ts";
+import { type ChangeOptions, type ChangeSummary, repair, rootRefusal } from "../repair.ts";
+import { RefusedError } from "../journal_file.ts";
 import {
   count,
   eprint,
@@ -30,8 +31,8 @@ Usage:
   pwalk repair [options] ROOT       show what would change (a dry run)
   pwalk repair --apply [options] ROOT
                                     make the changes, with a journal
-  pwalk undo JOURNAL                put back what a run changed
-                                    (also: pwalk repair --undo JOURNAL)
+  pwalk undo [--apply] JOURNAL      show (with --apply: put back) what a run
+                                    changed (also: pwalk repair --undo JOURNAL)
 
 For every entry below ROOT (ROOT itself is not changed; symbolic links are
 never followed nor changed):
@@ -42,6 +43,10 @@ never followed nor changed):
   - folders get g+rx, everything else g+r (with --force-group-writable:
     g+rwx and g+rw). A file whose group changes loses setuid/setgid, as
     with chgrp.
+
+Refused (one line, exit 2): ROOT / without --force; a system folder or
+anything below one (/bin /boot /dev /etc /lib /lib64 /proc /root /sbin /sys
+/usr, compared by real path: a link to one counts) without --allow-system.
 
 Options:
   --apply                  make the changes (default: dry run, change nothing)
@@ -57,11 +62,16 @@ Options:
   --threads N              worker threads (default: one per CPU, more, up to
                            16, while the file system makes them wait;
                            --maxthreads too)
-  --journal FILE           append one line per change to FILE before making
-                           it. With --apply and no --journal, the journal is
+  --journal FILE           the journal: one line per change, written before
+                           the change. FILE is created 0600, or appended to
+                           when it is already a journal of yours that nobody
+                           else may write. Default with --apply: a new file
                            $XDG_STATE_HOME/pwalk/repair-TIME-PID.journal
-                           (~/.local/state/pwalk/... without XDG_STATE_HOME)
+                           (~/.local/state/pwalk/... without XDG_STATE_HOME;
+                           refused when HOME is unset too). Never a symbolic
+                           link, never inside ROOT: both refused
   --force                  allow ROOT to be / (refused otherwise)
+  --allow-system           allow a system folder (refused otherwise)
   --errors FILE            every error also as a CSV row in FILE:
                            path,operation,errno,message
   --progress, --progress=SECONDS, --no-progress
@@ -69,11 +79,17 @@ Options:
                            is a terminal and stdout is not)
   -h, --help               this help
 
-Output: one line per change on stdout (path: group 1001 -> 5000, path: mode
-0600 -> 0640, path: setgid added), errors on stderr, then a summary.
-Exit status: 0 done (refused changes included), 1 failed (the journal cannot
-be written), 2 bad usage, 129/130/143 stopped by SIGHUP/SIGINT/SIGTERM (the
-change in progress is finished; every change made is in the journal).
+Output: one line per change on stdout (path: group 1001 -> 5000 (genome),
+path: mode 0600 -> 0640, path: setgid added; group names where they
+resolve); in a dry run each line starts "would change: ", and a file with
+other hard links says so ([3 hard links: its other names change too]: its
+other names, maybe outside ROOT, change with it). Errors on stderr, then a
+summary. With --apply, one line goes to the system log (authpriv.notice, tag
+pwalk: who, ROOT, the counts, the journal; PWALK_SYSLOG_SOCKET names another
+socket). Exit status: 0 done (refused changes included), 1 failed (the
+journal cannot be written), 2 bad usage or refused, 129/130/143 stopped by
+SIGHUP/SIGINT/SIGTERM (the change in progress is finished; every change made
+is in the journal).
 `;
 
 /** The options repair and chown both take. */
@@ -83,35 +99,12 @@ export const CHANGE_OPTIONS: Record<string, Kind> = {
   "dry-run": "flag",
   journal: "value",
   force: "flag",
+  "allow-system": "flag",
 };
 
-function getEnv(name: string): string | undefined {
-  try {
-    return Deno.env.get(name) || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
- * Where a journal goes when --apply is given without --journal:
- * `$XDG_STATE_HOME/pwalk/KIND-TIME-PID.journal`, else under
- * `~/.local/state/pwalk/`, else `./pwalk-KIND-TIME-PID.journal` (the folder
- * is created 0700): `defaultJournal("repair")`.
- */
-export function defaultJournal(kind: "repair" | "chown", now: Date = new Date()): string {
-  const state = getEnv("XDG_STATE_HOME") ??
-    (getEnv("HOME") ? `${getEnv("HOME")}/.local/state` : undefined);
-  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
-  const name = `${kind}-${stamp}-${Deno.pid}.journal`;
-  if (!state) return `./pwalk-${name}`;
-  const dir = `${state}/pwalk`;
-  Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return `${dir}/${name}`;
-}
-
-/**
- * Run a repair or chown command line: ROOT, the walk options, --apply or
+ * Run a repair or chown command line: ROOT (refused: / without --force, a
+ * system folder without --allow-system), the walk options, --apply or
  * --dry-run and the journal, then the job with its progress and summary
  * lines (after the `banner` ones). Example: `runChange("chown", flags, [],
  * (root, o) => chown(root, { ...o, from, to }), () => [])`.
@@ -125,18 +118,38 @@ export async function runChange<T extends ChangeSummary>(
 ): Promise<number> {
   if (f.apply && f["dry-run"]) throw new UsageError("--apply and --dry-run exclude each other");
   const apply = !!f.apply;
-  const root = oneRoot(f, kind);
+  const root = oneRoot(f);
+  const why = rootRefusal(kind, Deno.realPathSync(root), {
+    force: !!f.force,
+    allowSystem: !!f["allow-system"],
+  });
+  if (why) throw new UsageError(why);
   const { ui, ...walk } = await walkArgs(f, root);
-  const journal = (f.journal as string | undefined) ?? (apply ? defaultJournal(kind) : undefined);
+  let journal = f.journal as string | undefined;
   const tag = `pwalk ${kind}:`;
   for (const l of banner) eprint(l);
-  if (apply) eprint(`${tag} applying; journal ${journal}`);
-  const o = { ...walk, apply, journal, force: !!f.force, printChanges: true, printErrors: true };
+  const o: ChangeOptions = {
+    ...walk,
+    apply,
+    journal,
+    force: !!f.force,
+    allowSystem: !!f["allow-system"],
+    printChanges: true,
+    printErrors: true,
+    onJournal: (path) => {
+      journal = path;
+      if (apply) eprint(`${tag} applying; journal ${path}`);
+    },
+  };
   return await runJob({
     ...ui,
     tag,
     toStdout: true,
-    start: (run) => start(root, { ...o, ...run }),
+    start: (run) =>
+      start(root, { ...o, ...run }).catch((e) => {
+        if (e instanceof RefusedError) throw new UsageError(e.message.replace(/^pwalk: /, ""));
+        throw e;
+      }),
     done: (s) => {
       const k = s.changes;
       const kinds = kind === "chown"
@@ -145,17 +158,29 @@ export async function runChange<T extends ChangeSummary>(
           `${num(k.mode)} mode, ${num(k.setgid)} setgid)`;
       const changed = `${num(s.entriesChanged)} ${apply ? "changed" : "would change"}${kinds}`;
       const seen = count(s.entriesSeen, "entry", "entries");
+      const links = s.hardLinked
+        ? [
+          `${tag} ${count(s.hardLinked, "of them a file", "of them files")} with other hard ` +
+          `links: ${apply ? "every name of each was changed" : "every name of each would change"}` +
+          ", some maybe outside the tree",
+        ]
+        : [];
       return [
         `${tag} ${seen} seen, ${changed}, ${errorCount(s.errors, ui.errors)} in ` +
         `${(s.elapsedMs / 1000).toFixed(2)} s`,
+        ...links,
         ...extra(s).map((l) => `${tag} ${l}`),
         apply
-          ? `${tag} journal ${journal} (undo: pwalk undo ${journal})`
+          ? `${tag} journal ${s.journal} (undo: pwalk undo --apply ${s.journal})`
           : `${tag} dry run, nothing was changed; add --apply to make these changes`,
       ];
     },
     interrupted: () =>
-      apply ? `every change made is in the journal ${journal}` : "nothing was changed",
+      apply
+        ? journal
+          ? `every change made is in the journal ${journal}`
+          : "nothing was changed (no journal was opened)"
+        : "nothing was changed",
   });
 }
 
@@ -168,12 +193,15 @@ export async function run(args: string[]): Promise<number> {
     undo: "value",
   });
   if (f.undo !== undefined) {
-    if (f.apply) throw new UsageError("--undo restores at once: --apply is not needed");
     if (f._.length) throw new UsageError("--undo takes a journal, not a ROOT folder");
-    for (const o of ["change-gids", "exclude", "journal"]) {
+    for (const o of ["change-gids", "exclude", "journal", "force-group-writable", "allow-system"]) {
       if (f[o] !== undefined) throw new UsageError(`--${o} does not go with --undo`);
     }
-    return undo([f.undo as string, ...(f["dry-run"] ? ["--dry-run"] : [])]);
+    return undo([
+      f.undo as string,
+      ...(f.apply ? ["--apply"] : []),
+      ...(f["dry-run"] ? ["--dry-run"] : []),
+    ]);
   }
   const changeGids: number[] = [];
   for (const list of (f["change-gids"] as string[] | undefined) ?? []) {

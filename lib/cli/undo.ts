@@ -1,52 +1,73 @@
 /**
- * `pwalk undo JOURNAL`: put back what a repair or chown changed (also
- * `pwalk repair --undo JOURNAL`).
+ * `pwalk undo [--apply] JOURNAL`: put back what a repair or chown changed
+ * (also `pwalk repair --undo JOURNAL [--apply]`); a dry run unless --apply.
  *
  * @module
  */
 import { undo } from "../undo.ts";
+import { RefusedError } from "../journal_file.ts";
 import { count, num, parse, runJob, UsageError } from "./common.ts";
 
 /** `pwalk undo --help`. */
-export const HELP = `Usage: pwalk undo [--dry-run] JOURNAL
+export const HELP = `Usage: pwalk undo [--apply | --dry-run] JOURNAL
+       (also: pwalk repair --undo JOURNAL [--apply])
 
-Restore the old owner, group and mode of every entry in the journal of a
-repair or chown (newest first); an entry replaced since, or a field changed
-again since, is left alone. With --dry-run: only show what would be restored.
-One line per restored entry on stdout, errors on stderr, then a summary.
-Exit status: 0 done, 1 failed, 2 bad usage (not a journal), 129/130/143
-stopped by a signal between two entries.
+Show, or with --apply restore, the old owner, group and mode of every entry
+in the journal of a repair or chown, newest first. Without --apply nothing
+changes (a dry run: its lines start "would restore: ").
+
+The journal must be a regular file (not a symbolic link) of the user running
+undo, that group and others cannot write; any other is refused, since a
+journal names the files undo changes. Each run's ROOT must still be the
+folder (device and inode) its journal header recorded; every entry is
+reached from it name by name, never through a symbolic link or "..", and
+only while it is still the same device and inode. A field changed again
+since the run is left as it is; so is a mode that would put setuid or setgid
+back on an entry whose owner or group is not the run's any more ("kept").
+A torn last line (the run stopped while writing it, e.g. a full disk) is one
+error; the lines before it are still undone. A bad line anywhere else makes
+the whole journal refused.
+
+With --apply, one line goes to the system log (authpriv.notice, tag pwalk:
+who, the journal, the counts; PWALK_SYSLOG_SOCKET names another socket).
+One line per entry on stdout, errors on stderr, then a summary.
+Exit status: 0 done (errors included), 1 failed, 2 bad usage or a refused
+journal, 129/130/143 stopped by a signal between two entries.
 `;
 
 /**
  * Run `pwalk undo` with the arguments after the command's name.
- * `Deno.exit(await run(["--dry-run", "/root/.local/state/pwalk/repair-X.journal"]));`
+ * `Deno.exit(await run(["--apply", "/root/.local/state/pwalk/repair-X.journal"]));`
  */
 export async function run(args: string[]): Promise<number> {
-  const f = parse(args, { "dry-run": "flag" });
+  const f = parse(args, { apply: "flag", "dry-run": "flag" });
   if (f._.length !== 1) throw new UsageError("undo takes one JOURNAL file (try --help)");
+  if (f.apply && f["dry-run"]) throw new UsageError("--apply and --dry-run exclude each other");
   const file = f._[0];
-  const dry = !!f["dry-run"];
+  const apply = !!f.apply;
   const tag = "pwalk undo:";
   return await runJob({
     tag,
     progress: false,
     start: ({ signal }) =>
-      undo(file, { apply: !dry, printChanges: true, printErrors: true, signal }).catch((e) => {
-        if (e instanceof SyntaxError) throw new UsageError(e.message.replace(/^pwalk: /, ""));
+      undo(file, { apply, printChanges: true, printErrors: true, signal }).catch((e) => {
+        if (e instanceof SyntaxError || e instanceof RefusedError) {
+          throw new UsageError(e.message.replace(/^pwalk: /, ""));
+        }
         if (e instanceof Deno.errors.NotFound) throw new UsageError(`${file}: no such journal`);
         throw e;
       }),
     done: (s) => {
-      const restored = `${num(s.restored)} ${dry ? "would be restored" : "restored"}`;
+      const restored = `${num(s.restored)} ${apply ? "restored" : "would be restored"}`;
+      const setid = s.setidKept ? ` (${num(s.setidKept)} of them: setuid/setgid not put back)` : "";
       return [
         `${tag} ${count(s.entries, "journal entry", "journal entries")}, ${restored}, ` +
-        `${num(s.unchanged)} already as before, ${num(s.kept)} changed again since (those ` +
-        `fields kept), ${count(s.errors, "error")} in ${(s.elapsedMs / 1000).toFixed(2)} s`,
+        `${num(s.unchanged)} already as before, ${num(s.kept)} with fields kept${setid}, ` +
+        `${count(s.errors, "error")} in ${(s.elapsedMs / 1000).toFixed(2)} s`,
         ...(s.skippedDryRun
           ? [`${tag} ${count(s.skippedDryRun, "line")} of dry runs skipped`]
           : []),
-        ...(dry ? [`${tag} dry run, nothing was changed`] : []),
+        ...(apply ? [] : [`${tag} dry run, nothing was changed; add --apply to restore`]),
       ];
     },
     interrupted: () => "the entries not reached yet were left as they are",

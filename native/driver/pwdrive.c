@@ -85,8 +85,9 @@ int main(int argc, char **argv) {
   if (repair) {
     pw_opts_set_int(o, PW_OPT_CHANGES_FD, 1);
     if (i + 1 < argc) {
-      journal = pw_fd_open((const uint8_t *)argv[i + 1], strlen(argv[i + 1]));
-      if (journal < 0) return 1;
+      int64_t info[7];
+      journal = pw_journal_open((const uint8_t *)argv[i + 1], strlen(argv[i + 1]), 0, info);
+      if (journal < 0 || !info[5]) return 1; /* not a journal: never appended to */
       pw_opts_set_int(o, PW_OPT_JOURNAL_FD, journal);
     }
   } else if (i + 1 < argc) {

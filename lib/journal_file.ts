@@ -1,0 +1,284 @@
+/**
+ * The journal as a file: where it goes by default, opening it for a run
+ * (never through a link, never inside the tree being changed, a new file
+ * unless named), and reading it for undo (only a regular file of the
+ * running user that nobody else may write, as ssh and sudo treat theirs).
+ * The format itself is lib/journal.ts's.
+ *
+ * @module
+ */
+import { JournalFlag, native } from "./ffi.ts";
+import { errnoName } from "./errno.ts";
+import { pathBytes } from "./job.ts";
+
+/**
+ * A run, or an undo, refused before anything changed: a protected ROOT, a
+ * journal inside the tree, a journal file that is not safe to trust. The
+ * CLI prints its message on one line and exits 2.
+ *
+ * @example
+ * ```ts ignore
+ * import { repair, RefusedError } from "jsr:@pwalk/cli";
+ * try {
+ *   await repair("/usr/local", { apply: true });
+ * } catch (e) {
+ *   if (e instanceof RefusedError) console.error(e.message); // a system folder
+ * }
+ * ```
+ */
+export class RefusedError extends Deno.errors.PermissionDenied {
+  constructor(message: string) {
+    super(message);
+    this.name = "RefusedError";
+  }
+}
+
+function getEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const octal = (m: number) => (m & 0o7777).toString(8).padStart(4, "0");
+
+/** The running user's id (null where there is none: Windows). */
+function me(): number | null {
+  return Deno.uid();
+}
+
+/**
+ * Why a file may not serve as a journal, or undefined: it must be a
+ * regular file, owned by the running user, and writable by nobody else.
+ * `what` describes the file (`isFile`, `uid`, `mode` of its fstat).
+ *
+ * @example
+ * ```ts ignore
+ * journalFileProblem({ isFile: true, uid: 0, mode: 0o100620 }); // "writable by group or others (mode 0620)"
+ * ```
+ */
+export function journalFileProblem(what: { isFile: boolean; uid: number; mode: number }):
+  | string
+  | undefined {
+  if (!what.isFile) return "not a regular file";
+  const uid = me();
+  if (uid !== null && what.uid !== uid) return `owned by uid ${what.uid}, not by you (uid ${uid})`;
+  if (what.mode & 0o022) return `writable by group or others (mode ${octal(what.mode)})`;
+  return undefined;
+}
+
+/**
+ * The folder default journals go to: `$XDG_STATE_HOME/pwalk`, else
+ * `$HOME/.local/state/pwalk`. Refused when neither variable is set.
+ *
+ * @example
+ * ```ts ignore
+ * defaultJournalDir(); // "/root/.local/state/pwalk" (HOME=/root, no XDG_STATE_HOME)
+ * ```
+ */
+export function defaultJournalDir(): string {
+  const state = getEnv("XDG_STATE_HOME") ??
+    (getEnv("HOME") ? `${getEnv("HOME")}/.local/state` : undefined);
+  if (!state) {
+    throw new RefusedError(
+      "pwalk: no place for the journal (neither XDG_STATE_HOME nor HOME is set): " +
+        "give --journal FILE (API: journal) outside the tree",
+    );
+  }
+  return `${state.replace(/\/+$/, "")}/pwalk`;
+}
+
+/**
+ * Create the default journal folder (0700) if missing; refused when it is
+ * a link, or not the running user's, or writable by others.
+ */
+function makePrivateDir(dir: string): void {
+  Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const s = Deno.lstatSync(dir);
+  const uid = me();
+  if (!s.isDirectory || (uid !== null && s.uid !== uid) || (s.mode! & 0o022)) {
+    throw new RefusedError(
+      `pwalk: ${dir}: not a private folder of yours (${
+        s.isSymlink ? "a symbolic link" : `owner uid ${s.uid}, mode ${octal(s.mode!)}`
+      }): give --journal FILE (API: journal)`,
+    );
+  }
+}
+
+/**
+ * A default journal's file name: `repair-20261125T123456Z-4242.journal`.
+ *
+ * @example
+ * ```ts ignore
+ * defaultJournalName("repair"); // "repair-20261125T123456Z-4242.journal"
+ * ```
+ */
+export function defaultJournalName(kind: string, now: Date = new Date(), n = 0): string {
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  return `${kind}-${stamp}-${Deno.pid}${n ? `-${n}` : ""}.journal`;
+}
+
+/** `path`'s folder, made absolute. */
+function folderOf(path: string): string {
+  const abs = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+  const i = abs.lastIndexOf("/");
+  return i <= 0 ? "/" : abs.slice(0, i);
+}
+
+/** Whether `path` is `folder` or below it (both real paths). */
+function below(path: string, folder: string): boolean {
+  return folder === "/" || path === folder || path.startsWith(`${folder}/`);
+}
+
+/**
+ * The real path of `path` as far as it exists (links resolved), with the
+ * names that do not exist yet after it.
+ */
+function realAsFarAsItExists(path: string): string {
+  const abs = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+  const rest: string[] = [];
+  for (let p = abs;;) {
+    try {
+      const real = Deno.realPathSync(p || "/");
+      return [real === "/" ? "" : real, ...rest].join("/") || "/";
+    } catch {
+      const i = p.lastIndexOf("/");
+      if (i < 0) return abs;
+      rest.unshift(p.slice(i + 1));
+      p = p.slice(0, i);
+    }
+  }
+}
+
+/**
+ * Refuse a journal inside the tree being changed: the real path of its
+ * folder (as far as it exists) is the root's real path or below it. (A
+ * root of `/`, allowed only with force, holds every file: there the engine
+ * leaves the journal's device and inode out of the walk, as it always does.)
+ *
+ * @example
+ * ```ts ignore
+ * refuseJournalInTree("/p/genome/run.journal", "/p/genome"); // throws RefusedError
+ * ```
+ */
+export function refuseJournalInTree(journal: string, rootReal: string): void {
+  if (rootReal === "/") return;
+  if (below(realAsFarAsItExists(folderOf(journal)), rootReal)) {
+    throw new RefusedError(
+      `pwalk: the journal ${journal} would be inside the tree ${rootReal}: ` +
+        "put it outside (--journal FILE)",
+    );
+  }
+}
+
+/** An open journal: its fd for the native side, and its path. */
+export interface OpenJournal {
+  /** For PW_OPT_JOURNAL_FD; close with pw_fd_close. */
+  fd: number;
+  /** The file. */
+  path: string;
+}
+
+/**
+ * Open a journal for a run. `named`: the user named it (--journal FILE,
+ * `journal: "FILE"`): an existing file is appended to if it passes the
+ * checks ({@link journalFileProblem}, and it starts with a journal header),
+ * else a new file is made. Not named: the default place, always a new file
+ * (O_EXCL; another name if taken). Never through a symbolic link; 0600.
+ *
+ * @example
+ * ```ts ignore
+ * const { fd, path } = openJournal("repair", undefined, "/projects/genome"); // the default place
+ * native().pw_fd_close(fd);
+ * ```
+ */
+export function openJournal(
+  kind: "repair" | "chown",
+  named: string | undefined,
+  rootReal: string,
+): OpenJournal {
+  if (named !== undefined) {
+    refuseJournalInTree(named, rootReal);
+    return { fd: openChecked(named, false), path: named };
+  }
+  const dir = defaultJournalDir();
+  refuseJournalInTree(`${dir}/x`, rootReal);
+  makePrivateDir(dir);
+  const now = new Date();
+  for (let n = 0;; n++) {
+    const path = `${dir}/${defaultJournalName(kind, now, n)}`;
+    const fd = openChecked(path, true, n < 100);
+    if (fd >= 0) return { fd, path };
+  }
+}
+
+/** pw_journal_open and the checks; -1 for a taken name when `retry`. */
+function openChecked(path: string, mustBeNew: boolean, retry = false): number {
+  const sym = native();
+  const info = new BigInt64Array(7);
+  const b = pathBytes(path);
+  const fd = sym.pw_journal_open(b, BigInt(b.length), mustBeNew ? JournalFlag.NEW : 0, info);
+  if (fd < 0) {
+    const [name, text] = errnoName(-fd);
+    if (name === "EEXIST" && retry) return -1;
+    if (name === "ELOOP") {
+      throw new RefusedError(
+        `pwalk: journal ${path}: a symbolic link (a journal is never written through one)`,
+      );
+    }
+    throw new Error(`pwalk: journal ${path}: cannot be created or opened: ${text}`);
+  }
+  const mode = Number(info[2]);
+  const problem = journalFileProblem({
+    isFile: (mode & 0o170000) === 0o100000,
+    uid: Number(info[3]),
+    mode,
+  }) ?? (info[5] ? undefined : "not a pwalk journal (it does not start with #pwalk-journal)");
+  if (problem) {
+    sym.pw_fd_close(fd);
+    throw new RefusedError(`pwalk: journal ${path}: ${problem}: not appended to`);
+  }
+  return fd;
+}
+
+/**
+ * Read a journal for undo, refusing (RefusedError, one line) a symbolic
+ * link, anything but a regular file, a file of another user, or one that
+ * group or others may write: such a journal could name any file.
+ *
+ * @throws {Deno.errors.NotFound} when there is no such file
+ *
+ * @example
+ * ```ts ignore
+ * const bytes = await readJournalFile("/root/.local/state/pwalk/repair-X.journal");
+ * ```
+ */
+export async function readJournalFile(path: string): Promise<Uint8Array> {
+  const l = await Deno.lstat(path);
+  if (l.isSymlink) throw new RefusedError(`pwalk: journal ${path}: a symbolic link: not trusted`);
+  if (!l.isFile) throw new RefusedError(`pwalk: journal ${path}: not a regular file: not trusted`);
+  using f = await Deno.open(path, { read: true });
+  const s = await f.stat();
+  if (s.dev !== l.dev || s.ino !== l.ino) {
+    throw new RefusedError(`pwalk: journal ${path}: replaced while being opened: not trusted`);
+  }
+  const problem = journalFileProblem({ isFile: s.isFile, uid: s.uid!, mode: s.mode! });
+  if (problem) throw new RefusedError(`pwalk: journal ${path}: ${problem}: not trusted`);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const buf = new Uint8Array(1 << 20);
+    const n = await f.read(buf);
+    if (n === null) break;
+    chunks.push(buf.subarray(0, n));
+    total += n;
+  }
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}

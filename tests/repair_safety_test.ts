@@ -1,0 +1,781 @@
+/**
+ * repair, chown and undo against the findings of a security and fault
+ * audit (root changes trees other people own). Each test failed on the code
+ * before its fix:
+ *
+ * - undo never puts a setuid/setgid bit back on an entry whose owner or
+ *   group is not the run's any more (a file given to root since would have
+ *   become setuid root);
+ * - the journal is never inside the tree (HOME unset, cwd in the tree),
+ *   never written through a link, a new 0600 file unless named, appended to
+ *   only when it is a journal of the running user nobody else may write; the
+ *   engine leaves its inode out; undo trusts only such a journal (an
+ *   attacker's appended line is never read), keeps every path below the
+ *   recorded ROOT, and checks that ROOT's device and inode;
+ * - a journal torn by a full disk (a real full tmpfs): the writer cuts the
+ *   torn line back, undo applies every complete line, reports a torn last
+ *   line as one error, and still refuses a bad line in the middle;
+ * - undo is a dry run unless --apply (any order); the API writes a default
+ *   journal when applying (`journal: false` opts out);
+ * - system folders (`/usr`, `/etc`, a link to them...) are refused without
+ *   --allow-system;
+ * - every dry-run line says so; group names beside the numbers (checked
+ *   against getent); a file with other hard links is flagged and counted;
+ * - each applied run leaves one line in the system log (read from a socket
+ *   the test listens on, named by PWALK_SYSLOG_SOCKET).
+ *
+ * @module
+ */
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
+import { chown, readJournal, RefusedError, repair, undo } from "../mod.ts";
+import { closeLibc, mkfifo } from "./helpers/libc.ts";
+import { apiInChild, cli, run, runOk, UNPRIVILEGED } from "./helpers/run.ts";
+import { PYTHON3, SETPRIV, testNeeding } from "./helpers/system.ts";
+import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
+import { waitFor } from "./helpers/wait.ts";
+import {
+  at,
+  buildTree,
+  diffSnapshots,
+  type EntrySpec,
+  expectRepair,
+  G,
+  snapshot,
+} from "./helpers/repair_tree.ts";
+
+const dec = new TextDecoder();
+
+/** stdout lines of a run. */
+function lines(b: Uint8Array): string[] {
+  return dec.decode(b).split("\n").filter((l) => l !== "");
+}
+
+/** stderr as lines. */
+function errLines(s: string): string[] {
+  return s.split("\n").filter((l) => l !== "");
+}
+
+/** A private entry of user 1001 (group 1001, no group bits): one that repair changes. */
+function own(rel: string, type: "file" | "dir" = "file"): EntrySpec {
+  return { rel, type, uid: 1001, gid: 1001, mode: type === "dir" ? 0o700 : 0o600 };
+}
+
+/** The project root entry: owned 100, the shared group, setgid. */
+const PROJECT: EntrySpec = { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 };
+
+/** owner:group:mode of a path (lstat). */
+function ugm(path: string): string {
+  const s = Deno.lstatSync(path);
+  return `${s.uid}:${s.gid}:${(s.mode! & 0o7777).toString(8).padStart(4, "0")}`;
+}
+
+/** Every name below root ending in .journal. */
+function journalsIn(root: string): string[] {
+  return [...snapshot(root).keys()].filter((r) => r.endsWith(".journal"));
+}
+
+/** The environment of a CLI run with a private state folder (no default journal in HOME). */
+function stateEnv(dir: string): Record<string, string> {
+  return { XDG_STATE_HOME: `${dir}/state` };
+}
+
+// ---------------------------------------------------------------------------
+// 6. setuid/setgid.
+
+Deno.test("undo never puts setuid/setgid back on an entry someone else owns now", async () => {
+  await using tmp = await tempDir("pwalk-safety-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [
+    PROJECT,
+    { rel: "tool", type: "file", uid: 1042, gid: 1042, mode: 0o4755 },
+    { rel: "sgid", type: "file", uid: 1042, gid: 1042, mode: 0o2755 },
+    { rel: "mine", type: "file", uid: 1043, gid: 1043, mode: 0o4755 },
+  ]);
+  const before = snapshot(root);
+  const journal = `${tmp.path}/j`;
+  const ap = await cli(["repair", "--apply", "--journal", journal, root]);
+  assertEquals(ap.code, 0, ap.stderr);
+  // Repair gave them the project group and took setuid/setgid off, as chgrp does.
+  for (const f of ["tool", "sgid", "mine"]) assertEquals(ugm(at(root, f)).slice(-5), ":0755", f);
+  // Since the run, someone gave "tool" to root and "sgid" to group 0.
+  Deno.chownSync(at(root, "tool"), 0, 0);
+  Deno.chownSync(at(root, "sgid"), 1042, 0);
+
+  const plan = await undo(journal);
+  assertEquals(plan.applied, false);
+  assertEquals([plan.restored, plan.kept, plan.setidKept], [1, 2, 2]);
+  assertEquals(ugm(at(root, "tool")), "0:0:0755", "a dry run changed it");
+
+  const un = await cli(["undo", "--apply", journal]);
+  assertEquals(un.code, 0, un.stderr);
+  assertEquals(ugm(at(root, "tool")), "0:0:0755", "undo made a setuid-root file");
+  assertEquals(ugm(at(root, "sgid")), "1042:0:0755", "undo made a setgid-root file");
+  // The one still owned as the run left it goes back whole, setuid included.
+  assertEquals(ugm(at(root, "mine")), "1043:1043:4755");
+  assertEquals(diffSnapshots(before, snapshot(root), ["type", "ino"]), []);
+  const out = lines(un.stdout);
+  assertEquals(
+    out.find((l) => l.startsWith(`${root}/tool: `)),
+    `${root}/tool: left as it is (owner changed since: kept; mode kept: setuid/setgid never ` +
+      "go back on an entry someone else owns now)",
+  );
+  assertStringIncludes(un.stderr, "2 with fields kept (2 of them: setuid/setgid not put back)");
+  closeLibc();
+});
+
+// ---------------------------------------------------------------------------
+// 7. The journal: where it goes, what is appended to, what undo trusts.
+
+/** The environment of a process without HOME or XDG_STATE_HOME (Deno's cache still found). */
+async function homelessEnv(): Promise<Record<string, string>> {
+  const info = JSON.parse((await runOk(Deno.execPath(), ["info", "--json"])).text);
+  return {
+    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+    DENO_DIR: info.denoDir,
+    NO_COLOR: "1",
+    DENO_NO_UPDATE_CHECK: "1",
+  };
+}
+
+Deno.test("the journal is never inside the tree being changed", async (t) => {
+  await using tmp = await tempDir("pwalk-safety-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [PROJECT, own("sub", "dir"), own("sub/f"), own("g")]);
+  const before = snapshot(root);
+  const refused = (r: { code: number; stderr: string; stdout: Uint8Array }, why: string) => {
+    assertEquals(r.code, 2, r.stderr);
+    assertEquals(errLines(r.stderr).filter((l) => l.startsWith("pwalk: ")), [`pwalk: ${why}`]);
+    assertEquals(r.stdout.length, 0);
+    assertEquals(diffSnapshots(before, snapshot(root)), [], "the tree changed");
+    assertEquals(journalsIn(root), []);
+  };
+
+  await t.step("HOME unset, started inside the tree: refused (no ./pwalk-*.journal)", async () => {
+    const env = await homelessEnv();
+    const o = { clearEnv: true, env, cwd: `${root}/sub` };
+    const none = "no place for the journal (neither XDG_STATE_HOME nor HOME is set): " +
+      "give --journal FILE (API: journal) outside the tree";
+    refused(await cli(["repair", "--apply", root], o), none);
+    refused(
+      await cli(["--chown_from", "1001", "--chown_to", "1042:1042", "--apply", root], o),
+      none,
+    );
+    // A dry run needs no journal.
+    const dry = await cli(["repair", root], o);
+    assertEquals(dry.code, 0, dry.stderr);
+  });
+
+  await t.step("--journal inside the tree, however it is spelled: refused", async () => {
+    Deno.symlinkSync(`${root}/sub`, `${tmp.path}/into`);
+    const inside = (j: string) =>
+      `the journal ${j} would be inside the tree ${root}: put it outside (--journal FILE)`;
+    for (const j of [`${root}/j.journal`, `${root}/sub/x.journal`, `${tmp.path}/into/y.journal`]) {
+      refused(await cli(["repair", "--apply", "--journal", j, root]), inside(j));
+    }
+    refused(
+      await cli(["repair", "--apply", "--journal", "rel.journal", root], { cwd: `${root}/sub` }),
+      inside("rel.journal"),
+    );
+    await assertRejects(
+      () => repair(root, { apply: true, journal: `${root}/api.journal` }),
+      RefusedError,
+      "would be inside the tree",
+    );
+    // The default place inside the tree (XDG_STATE_HOME below ROOT): refused too.
+    const e = await apiInChild("repair", root, { apply: true }, {
+      env: { XDG_STATE_HOME: `${root}/sub/state` },
+    }).then(() => "", (e: Error) => e.message);
+    assertStringIncludes(e, `would be inside the tree ${root}`);
+    assertEquals(diffSnapshots(before, snapshot(root)), []);
+  });
+  closeLibc();
+});
+
+Deno.test("a journal is a new private file, never a link; an existing one only if it is yours", async (t) => {
+  await using tmp = await tempDir("pwalk-safety-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [PROJECT, own("a"), own("b")]);
+  const env = stateEnv(tmp.path);
+
+  await t.step("the default: a new 0600 file in a 0700 folder, one per run", async () => {
+    for (let i = 0; i < 2; i++) {
+      const r = await cli(["repair", "--apply", root], { env });
+      assertEquals(r.code, 0, r.stderr);
+    }
+    const dir = `${tmp.path}/state/pwalk`;
+    assertEquals(Deno.statSync(dir).mode! & 0o777, 0o700);
+    const files = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assertEquals(files.length, 2, files.join(" "));
+    for (const f of files) {
+      assert(/^repair-\d{8}T\d{6}Z-\d+\.journal$/.test(f), f);
+      const s = Deno.lstatSync(`${dir}/${f}`);
+      assertEquals([s.isFile, s.mode! & 0o777, s.uid], [true, 0o600, 0]);
+    }
+  });
+
+  const victim = `${tmp.path}/victim`;
+  Deno.writeTextFileSync(victim, "keep\n");
+  Deno.chmodSync(victim, 0o600);
+  const refused = async (journal: string, why: string) => {
+    const r = await cli(["repair", "--apply", "--journal", journal, root], { timeoutMs: 60_000 });
+    assertEquals(r.code, 2, r.stderr);
+    assertEquals(errLines(r.stderr), [`pwalk: journal ${journal}: ${why}`]);
+    assertEquals(Deno.readTextFileSync(victim), "keep\n");
+  };
+
+  await t.step(
+    "a symbolic link (to a file, or to nothing yet) is never written through",
+    async () => {
+      Deno.symlinkSync(victim, `${tmp.path}/link`);
+      await refused(`${tmp.path}/link`, "a symbolic link (a journal is never written through one)");
+      Deno.symlinkSync(`${tmp.path}/created-through-link`, `${tmp.path}/dangling`);
+      await refused(
+        `${tmp.path}/dangling`,
+        "a symbolic link (a journal is never written through one)",
+      );
+      assert(!(await Deno.lstat(`${tmp.path}/created-through-link`).then(() => true, () => false)));
+    },
+  );
+
+  await t.step("an existing file that is not a private journal of yours", async () => {
+    await refused(
+      victim,
+      "not a pwalk journal (it does not start with #pwalk-journal): not appended to",
+    );
+    const theirs = `${tmp.path}/theirs.journal`;
+    await repair(root, { journal: theirs }); // a dry run's plan: a journal
+    Deno.chownSync(theirs, 1042, 1042);
+    await refused(theirs, "owned by uid 1042, not by you (uid 0): not appended to");
+    const loose = `${tmp.path}/loose.journal`;
+    await repair(root, { journal: loose });
+    Deno.chmodSync(loose, 0o620);
+    await refused(loose, "writable by group or others (mode 0620): not appended to");
+    mkfifo(`${tmp.path}/fifo`, 0o600);
+    await refused(`${tmp.path}/fifo`, "not a regular file: not appended to");
+  });
+
+  await t.step("a journal of yours, named: appended to", async () => {
+    const j = `${tmp.path}/mine.journal`;
+    await repair(root, { journal: j });
+    Deno.chmodSync(`${root}/a`, 0o600);
+    const r = await cli(["repair", "--apply", "--journal", j, root]);
+    assertEquals(r.code, 0, r.stderr);
+    const heads = Deno.readTextFileSync(j).split("\n").filter((l) => l.startsWith("#pwalk"));
+    assertEquals(heads.map((h) => h.split(" ")[3]), ["dry-run", "apply"]);
+  });
+  closeLibc();
+});
+
+Deno.test("the engine leaves the journal out of the walk (a hard link of it in the tree)", async () => {
+  await using tmp = await tempDir("pwalk-safety-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [PROJECT, { rel: "twin", type: "file", uid: 0, gid: 0, mode: 0o600 }]);
+  const journal = `${tmp.path}/j`;
+  await repair(root, { journal }); // creates it (a dry run's plan)
+  Deno.linkSync(journal, `${root}/j-link`); // root:root 0600 below a shared group
+  assertEquals(ugm(`${root}/j-link`), ugm(`${root}/twin`));
+  const s = await repair(root, { apply: true, journal });
+  assertEquals(s.errors, 0, JSON.stringify(s.errorDetails));
+  assertEquals(ugm(`${root}/twin`), `0:${G.PROJECT}:0640`, "the twin was repaired");
+  assertEquals(ugm(`${root}/j-link`), "0:0:0600", "the journal itself was changed");
+  assertEquals(ugm(journal), "0:0:0600");
+  closeLibc();
+});
+
+testNeeding([SETPRIV], {
+  name: "undo trusts only a private journal of the running user, every path below its ROOT",
+  async fn(t) {
+    await using tmp = await tempDir("pwalk-safety-");
+    Deno.chmodSync(tmp.path, 0o755); // the attacker (uid 1042) can reach the journal
+    const root = `${tmp.path}/proj`;
+    buildTree(root, [PROJECT, { rel: "f", type: "file", uid: 1042, gid: 1042, mode: 0o600 }]);
+    const outside = `${tmp.path}/outside`;
+    buildTree(outside, [{ rel: ".", type: "dir", uid: 0, gid: 0, mode: 0o755 }, {
+      rel: "tool",
+      type: "file",
+      uid: 0,
+      gid: 0,
+      mode: 0o755,
+    }]);
+    const journal = `${tmp.path}/j`;
+    const s = await repair(root, { apply: true, journal });
+    assertEquals(s.entriesChanged, 1);
+    const repaired = ugm(`${root}/f`);
+    const o = Deno.lstatSync(`${outside}/tool`);
+    const evil = `${o.dev} ${o.ino} f 0 0 4755 0 0 0755 ../outside/tool`;
+    const untouched = () => {
+      assertEquals(ugm(`${outside}/tool`), "0:0:0755", "undo changed a file outside the tree");
+      assertEquals(ugm(`${root}/f`), repaired, "undo trusted the journal");
+    };
+    const refusedUndo = async (file: string, why: string) => {
+      for (const args of [["undo", file], ["undo", "--apply", file]]) {
+        const r = await cli(args);
+        assertEquals(r.code, 2, r.stderr);
+        assertEquals(errLines(r.stderr), [`pwalk: ${why}`]);
+        untouched();
+      }
+    };
+
+    await t.step(
+      "a journal given away (as chown did) and appended to by its new owner",
+      async () => {
+        const given = `${tmp.path}/given.journal`;
+        Deno.copyFileSync(journal, given);
+        Deno.chmodSync(given, 0o600);
+        Deno.chownSync(given, 1042, 1042);
+        await runOk("sh", ["-c", 'printf "%s\\n" "$1" >> "$2"', "sh", evil, given], {
+          prefix: [
+            ...UNPRIVILEGED.slice(0, -1),
+            "--reuid=1042",
+            "--regid=1042",
+            "--clear-groups",
+            "--",
+          ],
+        });
+        assert(Deno.readTextFileSync(given).endsWith(`${evil}\n`), "the attacker could not append");
+        await refusedUndo(
+          given,
+          `journal ${given}: owned by uid 1042, not by you (uid 0): not trusted`,
+        );
+        await assertRejects(() => undo(given, { apply: true }), RefusedError, "owned by uid 1042");
+      },
+    );
+
+    await t.step("writable by group or others, a symbolic link", async () => {
+      const loose = `${tmp.path}/loose.journal`;
+      Deno.copyFileSync(journal, loose);
+      Deno.chmodSync(loose, 0o602);
+      await refusedUndo(
+        loose,
+        `journal ${loose}: writable by group or others (mode 0602): not trusted`,
+      );
+      Deno.symlinkSync(journal, `${tmp.path}/link.journal`);
+      await refusedUndo(
+        `${tmp.path}/link.journal`,
+        `journal ${tmp.path}/link.journal: a symbolic link: not trusted`,
+      );
+    });
+
+    await t.step("a path that leaves its ROOT (..): the whole journal refused", async () => {
+      const dots = `${tmp.path}/dots.journal`;
+      Deno.writeTextFileSync(dots, Deno.readTextFileSync(journal) + evil + "\n", { mode: 0o600 });
+      const n = Deno.readTextFileSync(dots).split("\n").length - 1;
+      await refusedUndo(
+        dots,
+        `${dots}:${n}: a path that does not stay below its ROOT: ../outside/tool`,
+      );
+    });
+
+    await t.step(
+      "a ROOT that is not the recorded folder any more: nothing below it restored",
+      async () => {
+        // The tree moved aside, a new folder at its path holding a hard link
+        // of the same file (same device and inode).
+        Deno.renameSync(root, `${root}.old`);
+        Deno.mkdirSync(root);
+        Deno.linkSync(`${root}.old/f`, `${root}/f`);
+        const r = await cli(["undo", "--apply", journal]);
+        assertEquals(r.code, 0, r.stderr);
+        assertEquals(
+          errLines(r.stderr)[0],
+          `pwalk: undo '${root}': not the folder the journal recorded (device and inode differ): the run's 1 entry below it left alone`,
+        );
+        assertStringIncludes(r.stderr, "1 error in");
+        untouched();
+      },
+    );
+    closeLibc();
+  },
+});
+
+// ---------------------------------------------------------------------------
+// 8. A journal torn by a full disk.
+
+Deno.test({
+  name: "a full disk: the journal keeps whole lines only, and undo puts everything back",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir("pwalk-safety-");
+    const root = `${tmp.path}/proj`;
+    const spec: EntrySpec[] = [PROJECT];
+    for (let i = 0; i < 300; i++) spec.push(own(`file-with-a-longish-name-${i}`));
+    buildTree(root, spec);
+    const before = snapshot(root);
+    const mnt = `${tmp.path}/mnt`;
+    Deno.mkdirSync(mnt);
+    assertEquals(await mountTmpfs(mnt, "size=256k"), "");
+    // The journal starts with a small dry run's plan; then the file system is
+    // filled, so the only room left is the rest of the journal's last page:
+    // the apply run's header and a few lines fit, then a line is torn.
+    const journal = `${mnt}/j`;
+    const small = `${tmp.path}/small`;
+    buildTree(small, [PROJECT, own("a")]);
+    await repair(small, { journal });
+    const room = 4096 - Deno.statSync(journal).size % 4096;
+    assert(room > 600, `room ${room}`);
+    const fill = Deno.openSync(`${mnt}/fill`, { write: true, create: true });
+    try {
+      for (;;) if (fill.writeSync(new Uint8Array(4096)) < 4096) break;
+    } catch (e) {
+      assertStringIncludes(String(e), "No space left on device");
+    } finally {
+      fill.close();
+    }
+
+    const r = await cli(["repair", "--apply", "--journal", journal, root]);
+    assertEquals(r.code, 1, r.stderr);
+    assertStringIncludes(r.stderr, "cannot write the journal: No space left on device");
+    const text = Deno.readTextFileSync(journal);
+    assert(text.endsWith("\n"), "a torn line was left at the end");
+    const { entries, tornLine } = await readJournal(journal);
+    assertEquals(tornLine, 0);
+    assert(entries.length > 3, `only ${entries.length} lines fitted`);
+    // Every change made has its line; nothing changed without one.
+    const after = snapshot(root);
+    const changed = [...after].filter(([rel, s]) => ugmOf(s) !== ugmOf(before.get(rel)!)).map((
+      [rel],
+    ) => rel).sort();
+    assertEquals(entries.map((e) => dec.decode(e.line.rel)).sort(), changed);
+    assert(changed.length < 300, "the run was not stopped by the full disk");
+
+    const u = await cli(["undo", "--apply", journal]);
+    assertEquals(u.code, 0, u.stderr);
+    assertEquals(diffSnapshots(before, snapshot(root)), []);
+    closeLibc();
+  },
+});
+
+function ugmOf(s: { uid: number; gid: number; mode: number }): string {
+  return `${s.uid}:${s.gid}:${s.mode}`;
+}
+
+Deno.test("undo: a torn last line is one error, a bad line in the middle refuses the file", async () => {
+  await using tmp = await tempDir("pwalk-safety-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [PROJECT, own("a"), own("b"), own("c"), own("d")]);
+  const before = snapshot(root);
+  const journal = `${tmp.path}/j`;
+  await repair(root, { apply: true, journal, threads: 1 });
+  const mid = snapshot(root);
+  const text = Deno.readTextFileSync(journal);
+  const ls = text.split("\n").filter((l) => l);
+  const last = ls[ls.length - 1].split(" ")[9];
+
+  // The middle: refused whole, nothing changed.
+  const bad = `${tmp.path}/bad`;
+  Deno.writeTextFileSync(bad, [ls[0], ls[1], "0 0 f garbage", ...ls.slice(2)].join("\n") + "\n", {
+    mode: 0o600,
+  });
+  const rb = await cli(["undo", "--apply", bad]);
+  assertEquals(rb.code, 2, rb.stderr);
+  assertEquals(errLines(rb.stderr), [`pwalk: ${bad}:3: not a pwalk journal line: 0 0 f garbage`]);
+  assertEquals(diffSnapshots(mid, snapshot(root)), []);
+
+  // The end torn: every complete line undone, one error.
+  Deno.writeTextFileSync(journal, text.slice(0, -7));
+  const r = await cli(["undo", "--apply", journal]);
+  assertEquals(r.code, 0, r.stderr);
+  assertEquals(
+    errLines(r.stderr)[0],
+    `pwalk: undo '${journal}': line ${ls.length} has no end (the run stopped while writing it, ` +
+      "e.g. a full disk): left out; the lines before it are undone",
+  );
+  assertStringIncludes(
+    r.stderr,
+    `${ls.length - 2} restored, 0 already as before, 0 with fields kept, 1 error in`,
+  );
+  const after = snapshot(root);
+  assertEquals(after.get(last), mid.get(last), "the torn line's entry was touched");
+  after.set(last, before.get(last)!);
+  assertEquals(diffSnapshots(before, after), []);
+  const api = await undo(journal);
+  assertEquals([api.tornLastLine, api.errors, api.errorDetails[0].op], [true, 1, "torn"]);
+  closeLibc();
+});
+
+// ---------------------------------------------------------------------------
+// 9. Dry runs by default; the API's default journal.
+
+Deno.test("undo is a dry run unless --apply; the API journals applied runs by default", async (t) => {
+  await using tmp = await tempDir("pwalk-safety-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [PROJECT, own("a"), own("d", "dir"), own("d/b")]);
+  const before = snapshot(root);
+  const journal = `${tmp.path}/j`;
+  await repair(root, { apply: true, journal });
+  const mid = snapshot(root);
+
+  await t.step("CLI and API: nothing changes without --apply / apply: true", async () => {
+    for (
+      const args of [["undo", journal], ["undo", "--dry-run", journal], [
+        "repair",
+        "--undo",
+        journal,
+      ]]
+    ) {
+      const r = await cli(args);
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(lines(r.stdout).length, 3);
+      assertStringIncludes(r.stderr, "dry run, nothing was changed; add --apply to restore");
+      assertEquals(diffSnapshots(mid, snapshot(root)), [], args.join(" "));
+    }
+    const u = await undo(journal);
+    assertEquals([u.applied, u.restored], [false, 3]);
+    assertEquals(diffSnapshots(mid, snapshot(root)), []);
+    const both = await cli(["undo", "--apply", "--dry-run", journal]);
+    assertEquals(both.code, 2);
+  });
+
+  await t.step("--apply before or after the journal, for undo and repair --undo", async () => {
+    for (const args of [["undo", journal, "--apply"], ["repair", "--undo", journal, "--apply"]]) {
+      const r = await cli(args);
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(diffSnapshots(before, snapshot(root)), [], args.join(" "));
+      await repair(root, { apply: true, journal: false });
+      assertEquals(diffSnapshots(mid, snapshot(root)), []);
+    }
+  });
+
+  await t.step(
+    "repair(apply) writes a journal to the default place, journal: false none",
+    async () => {
+      const undone = await cli(["undo", "--apply", journal]);
+      assertEquals(undone.code, 0, undone.stderr);
+      for (
+        const [env, dir] of [
+          [{ XDG_STATE_HOME: `${tmp.path}/xdg` }, `${tmp.path}/xdg/pwalk`],
+          [{ XDG_STATE_HOME: "", HOME: `${tmp.path}/home` }, `${tmp.path}/home/.local/state/pwalk`],
+        ] as const
+      ) {
+        const s = await apiInChild("repair", root, { apply: true }, { env }) as unknown as {
+          journal: string;
+          entriesChanged: number;
+        };
+        assertEquals(s.entriesChanged, 3);
+        assert(s.journal.startsWith(`${dir}/repair-`), s.journal);
+        assertEquals(Deno.statSync(dir).mode! & 0o777, 0o700);
+        assertEquals(Deno.statSync(s.journal).mode! & 0o777, 0o600);
+        assertEquals((await readJournal(s.journal)).entries.length, 3);
+        const u = await undo(s.journal, { apply: true });
+        assertEquals(u.restored, 3);
+        assertEquals(diffSnapshots(before, snapshot(root)), []);
+      }
+      const none = await apiInChild("repair", root, { apply: true, journal: false }, {
+        env: { XDG_STATE_HOME: `${tmp.path}/none` },
+      }) as unknown as { journal: string | null };
+      assertEquals(none.journal, null);
+      assert(!(await Deno.lstat(`${tmp.path}/none`).then(() => true, () => false)));
+    },
+  );
+  closeLibc();
+});
+
+// ---------------------------------------------------------------------------
+// 10. System folders.
+
+Deno.test("system folders are refused without --allow-system (by real path)", async () => {
+  await using tmp = await tempDir("pwalk-safety-");
+  Deno.symlinkSync("/usr/share", `${tmp.path}/share`);
+  Deno.symlinkSync("/etc", `${tmp.path}/etc`);
+  const cases: [string, string][] = [
+    ["/usr", "/usr"],
+    ["/usr/share", "/usr/share"],
+    ["/etc", "/etc"],
+    ["/root", "/root"],
+    [`${tmp.path}/share`, "/usr/share"],
+    [`${tmp.path}/etc/`, "/etc"],
+    ["/usr/../etc", "/etc"],
+  ];
+  for (const [root, real] of cases) {
+    for (
+      const [kind, args] of [
+        ["repair", ["repair", "--apply", root]],
+        ["chown", ["--chown_from", "4242", "--chown_to", "4243:4243", "--apply", root]],
+      ] as const
+    ) {
+      const r = await cli([...args]);
+      assertEquals(r.code, 2, `${root}: ${r.stderr}`);
+      assertEquals(r.stdout.length, 0);
+      const line = errLines(r.stderr)[0];
+      assert(
+        line.startsWith(`pwalk: refusing to ${kind} ${real}: a system folder (`) &&
+          line.endsWith("add --allow-system (API: allowSystem: true) if you really mean it"),
+        line,
+      );
+    }
+  }
+  // /bin on a merged-/usr system is a link into /usr: refused either way.
+  assertEquals((await cli(["repair", "/bin"])).code, 2);
+  await assertRejects(() => repair("/usr/share"), RefusedError, "a system folder (/usr)");
+  await assertRejects(
+    () => chown(`${tmp.path}/etc`, { from: 4242, to: { uid: 4243 } }),
+    RefusedError,
+    "refusing to chown /etc",
+  );
+  // Allowed when asked (a dry run of /etc, nothing changes), and / still needs --force.
+  const etc = await repair("/etc", { allowSystem: true });
+  assertEquals(etc.applied, false);
+  assert(etc.entriesSeen > 10);
+  const slash = await cli(["repair", "--allow-system", "/"]);
+  assertEquals(slash.code, 2);
+  assertStringIncludes(slash.stderr, "refusing to repair / (the whole file system)");
+  // An ordinary folder is not refused.
+  assertEquals((await cli(["repair", tmp.path])).code, 0);
+});
+
+// ---------------------------------------------------------------------------
+// 11. Dry-run lines, group names, hard links.
+
+/** The name of group gid by getent, or undefined. */
+async function getentGroup(gid: number): Promise<string | undefined> {
+  const r = await run("getent", ["group", String(gid)]);
+  return r.code === 0 ? r.text.split(":")[0] : undefined;
+}
+
+Deno.test("change lines: dry runs say so, groups by name, files with other hard links flagged", async () => {
+  await using tmp = await tempDir("pwalk-safety-");
+  // A shared group that has a name here, and one that has none.
+  const named = (await getentGroup(100)) ? 100 : 1;
+  const name = (await getentGroup(named))!;
+  const root0 = (await getentGroup(0))!;
+  let unnamed = 4242420;
+  while (await getentGroup(unnamed)) unnamed++;
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [
+    { rel: ".", type: "dir", uid: 0, gid: named, mode: 0o2770 },
+    { rel: "z", type: "file", uid: 1001, gid: 0, mode: 0o644 },
+    { rel: "u", type: "dir", uid: 1001, gid: unnamed, mode: 0o2750 },
+    { rel: "u/x", type: "file", uid: 1002, gid: 1002, mode: 0o644 },
+    own("linked"),
+  ]);
+  Deno.linkSync(`${root}/linked`, `${root}/linked-too`);
+  Deno.mkdirSync(`${tmp.path}/elsewhere`);
+  Deno.linkSync(`${root}/linked`, `${tmp.path}/elsewhere/third-name`);
+  const nlink = Deno.lstatSync(`${root}/linked`).nlink;
+  assertEquals(nlink, 3);
+  const before = snapshot(root);
+
+  const dry = await cli(["repair", root]);
+  assertEquals(dry.code, 0, dry.stderr);
+  const flag = ` [${nlink} hard links: its other names change too]`;
+  const g = async (gid: number) => {
+    const n = await getentGroup(gid);
+    return n ? `${gid} (${n})` : String(gid);
+  };
+  const shared = `${named} (${name})`;
+  assertEquals(
+    lines(dry.stdout).sort(),
+    [
+      `would change: ${root}/linked: group ${await g(1001)} -> ${shared}${flag}`,
+      `would change: ${root}/linked: mode 0600 -> 0640${flag}`,
+      `would change: ${root}/linked-too: group ${await g(1001)} -> ${shared}${flag}`,
+      `would change: ${root}/linked-too: mode 0600 -> 0640${flag}`,
+      `would change: ${root}/u/x: group ${await g(1002)} -> ${unnamed}`,
+      `would change: ${root}/z: group 0 (${root0}) -> ${shared}`,
+    ].sort(),
+  );
+  assertStringIncludes(
+    dry.stderr,
+    "pwalk repair: 2 of them files with other hard links: every name of each would change, " +
+      "some maybe outside the tree",
+  );
+  assertEquals(diffSnapshots(before, snapshot(root)), []);
+  const api = await repair(root);
+  assertEquals(api.hardLinked, 2);
+
+  // Applied: the same lines without the dry-run words (one name changes the file).
+  const ap = await cli(["repair", "--apply", "--journal", `${tmp.path}/j`, root]);
+  assertEquals(ap.code, 0, ap.stderr);
+  const want = expectRepair(root, before).after;
+  assertEquals(diffSnapshots(want, snapshot(root)), []);
+  const applied = lines(ap.stdout);
+  assert(applied.every((l) => !l.startsWith("would") && !l.includes("hard links")), applied[0]);
+  assert(
+    applied.includes(`${root}/z: group 0 (${root0}) -> ${named} (${name})`),
+    applied.join("\n"),
+  );
+
+  // chown's dry-run lines: the bare path, said to be a plan.
+  const c = await cli(["--chown_from", "1002", "--chown_to", "1003:1003", root]);
+  assertEquals(lines(c.stdout), [`would change: ${root}/u/x`]);
+  closeLibc();
+});
+
+// ---------------------------------------------------------------------------
+// 12. The system log.
+
+const LISTENER = `
+import os, socket, sys
+path, stop = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(path)
+s.settimeout(0.05)
+got = []
+while True:
+    try:
+        got.append(s.recv(65536))
+    except socket.timeout:
+        if os.path.exists(stop):
+            break
+for m in got:
+    sys.stdout.write(m.decode("utf-8", "replace").replace("\\n", "\\\\n") + "\\n")
+`;
+
+testNeeding([PYTHON3], {
+  name: "each applied run writes one line to the system log (PWALK_SYSLOG_SOCKET)",
+  async fn() {
+    await using tmp = await tempDir("pwalk-safety-");
+    const root = `${tmp.path}/proj`;
+    buildTree(root, [PROJECT, own("a"), own("d", "dir"), own("d/b")]);
+    const sock = `${tmp.path}/log.sock`;
+    const stop = `${tmp.path}/stop`;
+    const listener = new Deno.Command("python3", {
+      args: ["-c", LISTENER, sock, stop],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    await waitFor(() => Deno.lstat(sock).then(() => true, () => false), {
+      what: "the listener's socket",
+    });
+    const env = { PWALK_SYSLOG_SOCKET: sock, ...stateEnv(tmp.path), SUDO_USER: "alice" };
+    const journal = `${tmp.path}/j`;
+    const dry = await cli(["repair", root], { env });
+    assertEquals(dry.code, 0, dry.stderr);
+    const ap = await cli(["repair", "--apply", "--journal", journal, root], { env });
+    assertEquals(ap.code, 0, ap.stderr);
+    const ch = await cli(["--chown_from", "1001", "--chown_to", "1042:1042", "--apply", root], {
+      env,
+    });
+    assertEquals(ch.code, 0, ch.stderr);
+    const chownJournal = /journal (\S+) \(undo/.exec(ch.stderr)![1];
+    const un = await cli(["undo", "--apply", chownJournal], { env });
+    assertEquals(un.code, 0, un.stderr);
+    await cli(["undo", journal], { env }); // a dry run: not logged
+    await Deno.writeTextFile(stop, "");
+    const out = await listener.output();
+    assert(out.success, dec.decode(out.stderr));
+    const got = dec.decode(out.stdout).split("\n").filter((l) => l);
+
+    const user = (await runOk("id", ["-un"])).text.trim();
+    const who = `${user} \\(uid 0, sudo from alice\\)`;
+    const head = String.raw`^<85>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d pwalk\[\d+\]: `;
+    const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const want = [
+      // 4 entries seen (the root, a, d, d/b), 3 changed: 7 changes by kind
+      `repair --apply by ${who} on ${
+        esc(root)
+      }: done; 4 entries seen, 3 changed \\(7 changes\\), 0 errors; journal ${esc(journal)}$`,
+      `chown --apply by ${who} on ${
+        esc(root)
+      }: done; 4 entries seen, 3 changed \\(3 changes\\), 0 errors; journal ${esc(chownJournal)}$`,
+      `undo --apply by ${who} of journal ${
+        esc(chownJournal)
+      }: done; 3 entries, 3 restored, 0 kept, 0 errors$`,
+    ];
+    assertEquals(got.length, want.length, got.join("\n"));
+    for (let i = 0; i < want.length; i++) {
+      assert(new RegExp(head + want[i]).test(got[i]), `${got[i]}\n  !~ ${want[i]}`);
+    }
+    closeLibc();
+  },
+});
