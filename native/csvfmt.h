@@ -1,5 +1,5 @@
 /*
- * csvfmt.h — pwalk's CSV row, byte for byte (spec: pwalk-csv.md).
+ * csvfmt.h — pwalk's CSV row, byte for byte (docs/csv-format.md).
  *
  * Owns: the header line, the row layout
  *   %ju,%ju,%ld,"%s","%s",%ld,%ld,%ld,%ld,%ld,%d,"%07o",%ld,%ld,%ld,%ld,%ld\n

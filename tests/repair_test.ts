@@ -1,6 +1,6 @@
 /**
  * repair(), chown(), undo() and their CLI (issue 4; rules in
- * shared/spec/repair.md, restated in tests/helpers/repair_tree.ts). The
+ * docs/repair.md, restated in tests/helpers/repair_tree.ts). The
  * tests run as root and use arbitrary uid/gid numbers.
  *
  * - apply: on generated trees (private groups, group 0, --change-gids

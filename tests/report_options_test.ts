@@ -25,7 +25,7 @@ function specLines(rows: PwalkRow[]): string[] {
 }
 
 /**
- * The spec's expected lines (shared/spec/pwalk-csv.md) for its tree at
+ * The spec's expected lines (docs/csv-format.md) for its tree at
  * `root`, whose folders have the sizes `size` gives (by path below root):
  * the spec's own numbers are for /tmp/ex on 4,096-byte folders; the tests
  * take the sizes from Deno.lstat (a folder's size depends on the file
@@ -52,7 +52,7 @@ function specExample(root: string, size: (rel: string) => number) {
 }
 
 Deno.test("the spec's example lines are those of specExample() on 4,096-byte folders", () => {
-  // As shared/spec/pwalk-csv.md prints them.
+  // As docs/csv-format.md prints them.
   assertEquals(specExample("/tmp/ex", () => 4096), {
     noSnapExclude: [
       '-1,"/tmp/ex",3,12288',

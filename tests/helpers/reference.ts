@@ -1,7 +1,7 @@
 /**
  * The independent reference: what pwalk's CSV must say about a tree,
  * computed in TypeScript from the spec (tests/fixtures and
- * shared/spec/pwalk-csv.md), without any code of the project.
+ * docs/csv-format.md), without any code of the project.
  *
  * Sources of truth, per path:
  * - `Deno.readDirSync` + `Deno.lstatSync` (`Deno.statSync` for the root) for

@@ -1,7 +1,7 @@
 /**
  * Trees for the repair and chown tests: entries with chosen owners, groups
  * and modes (any uid/gid numbers: the tests run as root), a stat snapshot
- * from Deno.lstat, and the spec's rules (shared/spec/repair.md) computed
+ * from Deno.lstat, and the spec's rules (docs/repair.md) computed
  * independently of the native code from such a snapshot.
  *
  * @module
