@@ -34,6 +34,9 @@ const HELP = `deno task bench [options]
   --sweep          report .csv.zst at several thread counts instead of the main table
   --threads LIST   thread counts for --sweep / --slowfs (default 1,2,4,8,16,32 / 2,4,8,16,32,64)
   --slowfs         the thread sweep on bench/slowfs.c (FUSE, a delay per metadata request)
+  --cold           cold cache: the page cache is dropped before every run (root only);
+                   limitwalk at 2, 8, 32 and 64 threads, fd, and the report at default
+                   settings and fixed thread counts
   --shards         a sharded scan (pwalk plan, then N pwalk report --plan --shard processes
                    at once) against one process, default settings; with --slowfs on slowfs
   --counts LIST    shard counts for --shards (default 1,2,4,8)
@@ -222,6 +225,10 @@ interface Row {
   maxSeconds?: number;
   /** Pause before each run (slowfs: let FUSE's entry cache expire). */
   pauseMs?: number;
+  /** Run before each timed run, untimed (--cold: drop the page cache). */
+  before?: () => Promise<void>;
+  /** Count this row's system calls per entry (one extra run under strace -f -c). */
+  syscalls?: boolean;
 }
 
 interface Measured {
@@ -239,6 +246,7 @@ let peakrssBin = "";
 async function runOnce(row: Row, m: Measured): Promise<void> {
   if (m.unavailable || m.failed) return;
   if (row.pauseMs) await sleep(row.pauseMs);
+  if (row.before) await row.before();
   const res = `${WORK}/peakrss.result`;
   const err = `${WORK}/peakrss.stderr`;
   const args = ["-r", res, "-E", err];
@@ -299,6 +307,56 @@ async function measure(rows: Row[], runs: number): Promise<Measured[]> {
     }
   }
   return ms;
+}
+
+/**
+ * System calls per entry of the rows marked `syscalls`: one more run each
+ * under `strace -f -c` (which slows it, so it is not timed), its total of
+ * calls divided by the tree's entries. "Less kernel work than limitwalk"
+ * shows here, independent of the machine's noise.
+ */
+async function syscallTable(rows: Row[], entries: number): Promise<string[]> {
+  const marked = rows.filter((r) => r.syscalls && r.stages.length === 1);
+  if (!marked.length) return [];
+  if (!await which("strace")) return ["- strace not on PATH: no system call counts"];
+  const out = [
+    "",
+    `| row | system calls | per entry | the most frequent calls |`,
+    "|---|---:|---:|---|",
+  ];
+  for (const r of marked) {
+    if (r.before) await r.before();
+    const file = `${WORK}/strace-${r.name}.txt`;
+    const argv = ["strace", "-f", "-c", "-o", file, ...r.stages[0]];
+    const p = await new Deno.Command(argv[0], {
+      args: argv.slice(1),
+      cwd: ROOT,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    if (!p.success) {
+      out.push(`| ${r.name} | failed (status ${p.code}) | - | - |`);
+      continue;
+    }
+    const text = await Deno.readTextFile(file);
+    // "% time  seconds  usecs/call  calls  errors syscall": calls is the 4th field
+    const calls = new Map<string, number>();
+    for (const line of text.split("\n")) {
+      const f = line.trim().split(/\s+/);
+      if (f.length >= 5 && /^\d/.test(f[0]) && /^\d+$/.test(f[3])) {
+        calls.set(f.at(-1)!, Number(f[3]));
+      }
+    }
+    const total = calls.get("total") ?? 0;
+    calls.delete("total");
+    const top = [...calls].sort((a, b) => b[1] - a[1]).slice(0, 5)
+      .map(([n, c]) => `${n} ${(c / entries).toFixed(3)}`).join(", ");
+    out.push(
+      `| ${r.name} | ${total.toLocaleString("en-US")} | ${(total / entries).toFixed(3)} | ${top} |`,
+    );
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- the table
@@ -415,6 +473,12 @@ interface Ctx {
 }
 
 const FIND_FMT = '%i,%d,"%p",%U,%G,%s,%D,%b,%n,%m,%A@,%T@,%C@\\n';
+const OS_WALK = `import os, sys
+n = f = 0
+for d, ds, fs in os.walk(sys.argv[1]):
+    n += 1
+    f += len(fs)
+print(n, "folders", f, "files")`;
 const cli = (...a: string[]) => [DENO, "run", "-A", "cli.ts", ...a];
 const script = (f: string, ...a: string[]) => [DENO, "run", "-A", `bench/${f}`, ...a];
 
@@ -424,13 +488,14 @@ function mainRows(c: Ctx): Row[] {
       name: "limitwalk-2",
       label: "limitwalk, 2 threads (the yardstick)",
       stages: [[c.limitwalk, c.tree, "2"]],
+      syscalls: true,
     },
     {
       name: "report-zst",
       label: "pwalk report to .csv.zst (CLI)",
       stages: [cli("-o", `${OUT}/report.csv.zst`, c.tree)],
       output: `${OUT}/report.csv.zst`,
-      maxRatio: 1.3,
+      maxRatio: 1.0,
       maxRssMiB: 64,
     },
     {
@@ -438,6 +503,7 @@ function mainRows(c: Ctx): Row[] {
       label: "the same report by the C driver (the library alone: no Deno start or exit)",
       stages: [[c.pwdrive, "-z", "1", c.tree, `${OUT}/native.csv.zst`]],
       output: `${OUT}/native.csv.zst`,
+      syscalls: true,
     },
     {
       name: "report-csv-stdout",
@@ -481,8 +547,25 @@ function mainRows(c: Ctx): Row[] {
       name: "walk-api",
       label: "walk() from mod.ts, reading each entry's size",
       stages: [script("walk_api.ts", c.tree)],
-      maxRatio: 2.0,
+      maxRatio: 1.15,
       maxRssMiB: 128,
+    },
+    {
+      name: "os-walk",
+      label: "Python's os.walk (names only), counting files",
+      stages: [["python3", "-c", OS_WALK, c.tree]],
+    },
+    {
+      name: "walkdirs-names",
+      label: "walkDirs(root, { stat: false }) from mod.ts: os.walk's shape, names only",
+      stages: [script("walkdirs_api.ts", c.tree, "names")],
+      maxRatio: 0.333,
+      ratioOf: "os-walk",
+    },
+    {
+      name: "walkdirs-stat",
+      label: "walkDirs(root) from mod.ts, with every entry's stat",
+      stages: [script("walkdirs_api.ts", c.tree, "stat")],
     },
     {
       name: "readdir-lstat",
@@ -548,6 +631,88 @@ function sweepRows(c: Ctx, threads: number[], yardstick: Row, pauseMs = 0): Row[
       pauseMs,
     })),
   ];
+}
+
+/** Drop the page cache (and the dentry and inode caches): the next run reads the disk. */
+async function dropCaches(): Promise<void> {
+  await sh(["sync"]);
+  await Deno.writeTextFile("/proc/sys/vm/drop_caches", "3");
+}
+
+/** Why --cold cannot run here, or null. */
+async function coldPrereqs(): Promise<string | null> {
+  if (Deno.uid() !== 0) return "dropping the page cache needs root";
+  try {
+    await dropCaches();
+  } catch (e) {
+    return `cannot write /proc/sys/vm/drop_caches: ${(e as Error).message}`;
+  }
+  return null;
+}
+
+/** --cold: every run starts with the caches dropped. */
+function coldRows(c: Ctx, fd: string | null): Row[] {
+  const before = dropCaches;
+  const lw = (t: number): Row => ({
+    name: `limitwalk-${t}`,
+    label: `limitwalk, ${t} threads`,
+    stages: [[c.limitwalk, c.tree, String(t)]],
+    before,
+  });
+  const rows: Row[] = [lw(2), lw(8), lw(32), lw(64)];
+  if (fd) {
+    rows.push({
+      name: "fd",
+      label: "fd -u (every name, no stat per entry), to /dev/null",
+      stages: [[fd, "-u", ".", c.tree]],
+      stdout: "/dev/null",
+      before,
+    });
+  }
+  rows.push(
+    {
+      name: "report-zst-default",
+      label: "pwalk report to .csv.zst, default threads (CLI)",
+      stages: [cli("-o", `${OUT}/cold.csv.zst`, c.tree)],
+      output: `${OUT}/cold.csv.zst`,
+      before,
+    },
+    {
+      name: "report-zst-native",
+      label: "the same report by the C driver, default threads (no Deno)",
+      stages: [[c.pwdrive, "-z", "1", c.tree, `${OUT}/cold-native.csv.zst`]],
+      output: `${OUT}/cold-native.csv.zst`,
+      before,
+    },
+    ...[32, 64].map((t): Row => ({
+      name: `report-zst-t${t}`,
+      label: `pwalk report to .csv.zst, --threads ${t} (CLI)`,
+      stages: [cli("--threads", String(t), "-o", `${OUT}/cold.csv.zst`, c.tree)],
+      output: `${OUT}/cold.csv.zst`,
+      before,
+    })),
+  );
+  return rows;
+}
+
+/** --cold: the default report against the best limitwalk and fd. */
+function coldNotes(ms: Measured[]): string[] {
+  const med = (n: string) => {
+    const m = ms.find((m) => m.row.name === n);
+    return m?.walls.length ? median(m.walls) : NaN;
+  };
+  const lws = ms.filter((m) => m.row.name.startsWith("limitwalk-") && m.walls.length);
+  if (!lws.length) return [];
+  const best = lws.reduce((a, b) => (median(a.walls) <= median(b.walls) ? a : b));
+  const ours = med("report-zst-default");
+  const out = [
+    `- best limitwalk: ${best.row.name} (${median(best.walls).toFixed(2)} s); ` +
+    `report-zst-default: ${(ours / median(best.walls)).toFixed(2)}x of it (target <= 1.05x)`,
+  ];
+  if (!isNaN(med("fd"))) {
+    out.push(`- report-zst-default: ${(ours / med("fd")).toFixed(2)}x fd (target <= 1.0x)`);
+  }
+  return out;
 }
 
 /** For --shards: each sharded run's wall time against the one process's. */
@@ -700,7 +865,7 @@ async function withSlowfs<T>(
 async function main(): Promise<number> {
   const flags = parseArgs(Deno.args, {
     string: ["files", "seed", "runs", "only", "threads", "delay-us", "counts"],
-    boolean: ["sweep", "slowfs", "shards", "keep", "list", "help"],
+    boolean: ["sweep", "slowfs", "shards", "cold", "keep", "list", "help"],
     alias: { h: "help" },
   });
   const nameList = mainRows({
@@ -735,8 +900,9 @@ async function main(): Promise<number> {
     int(t.trim(), 0, "counts")
   );
   const sharded = !!flags.shards;
+  const cold = !!flags.cold;
 
-  if (only && !slow && !sharded) {
+  if (only && !slow && !sharded && !cold) {
     const names = flags.sweep
       ? ["limitwalk-2", "report-zst-default", ...threads.map((t: number) => `report-zst-t${t}`)]
       : nameList.split(", ");
@@ -752,6 +918,13 @@ async function main(): Promise<number> {
       return 0;
     }
   }
+  if (cold) {
+    const why = await coldPrereqs();
+    if (why) {
+      say(`bench --cold: skipped: ${why}`);
+      return 0;
+    }
+  }
 
   await Deno.mkdir(OUT, { recursive: true });
   peakrssBin = await compile("peakrss");
@@ -764,6 +937,7 @@ async function main(): Promise<number> {
   say("bench: warming the cache (one untimed limitwalk run, one untimed CLI start)");
   const warm = await sh([limitwalk, tree, "2"]);
   const entries = warm.stdout.trim();
+  const entryCount = Number(/^(\d+)/.exec(entries)?.[1] ?? NaN);
   await sh(cli("--version"));
 
   let md: string;
@@ -810,7 +984,10 @@ async function main(): Promise<number> {
   } else {
     const c: Ctx = { tree, limitwalk, pwdrive, zstd };
     treeShown = tree;
-    let rows = sharded
+    const fd = (await which("fdfind")) ?? (await which("fd"));
+    let rows = cold
+      ? coldRows(c, fd)
+      : sharded
       ? [mainRows(c)[0], ...shardRows(c, counts, 0)]
       : flags.sweep
       ? sweepRows(c, threads, mainRows(c)[0])
@@ -836,13 +1013,18 @@ async function main(): Promise<number> {
     }
     md = [
       `## pwalk bench${
-        flags.sweep ? " --sweep" : sharded ? " --shards" : ""
+        flags.sweep ? " --sweep" : sharded ? " --shards" : cold ? " --cold" : ""
       }: ${entries} under ${tree}`,
       header,
-      `- ${runs} runs of each command, round-robin, warm cache; median wall, largest peak RSS`,
+      `- ${runs} runs of each command, round-robin, ${
+        cold ? "the page cache dropped before each" : "warm cache"
+      }; median wall, largest peak RSS`,
       "",
       table(ms, "limitwalk-2"),
+      ...(cold ? [] : await syscallTable(rows, entryCount)),
       "",
+      ...(cold ? coldNotes(ms) : []),
+      ...(cold && !fd ? ["- fd not on PATH (Debian: fd-find): no fd row"] : []),
       ...ms.filter((m) => m.info).map((m) => `- ${m.row.name}: ${m.info}`),
       ...shardNotes(ms),
       ...noiseNote(ms),
@@ -857,7 +1039,15 @@ async function main(): Promise<number> {
   }\n`;
   console.log(md);
   const kind = (sharded ? "shards-" : "") +
-    (slow ? `slowfs-${delayUs}us` : flags.sweep ? "sweep" : sharded ? "local" : "main");
+    (slow
+      ? `slowfs-${delayUs}us`
+      : flags.sweep
+      ? "sweep"
+      : sharded
+      ? "local"
+      : cold
+      ? "cold"
+      : "main");
   const file = `${WORK}/bench-${kind}-${files}.md`;
   await Deno.writeTextFile(file, md);
   say(`bench: table also written to ${file.slice(ROOT.length + 1)}`);
