@@ -170,6 +170,7 @@ export class NativeJob implements AsyncDisposable {
   #cancel = () => this.cancel();
   #timer?: ReturnType<typeof setInterval>;
   #pending?: Promise<number>;
+  readonly #out = new BigUint64Array(7);
   #freed = false;
 
   private constructor(job: Deno.PointerObject, run: RunOptions, onFree?: () => void) {
@@ -256,20 +257,22 @@ export class NativeJob implements AsyncDisposable {
   }
 
   /**
-   * The job's records, a decoded batch at a time, until it ends.  While one
-   * batch is being used the workers fill the next.
+   * The job's next batch of records, decoded, or undefined at the end.
+   * While one batch is being used the workers fill the next (the call for
+   * it is already made). A method, not an async generator: a generator
+   * frame kept each batch alive long enough for V8 to move its entries to
+   * the old generation (measured: 62 MiB more heap on a 1M-entry walk).
    */
-  async *batches(): AsyncGenerator<Decoded[]> {
+  async nextBatch(): Promise<Decoded[] | undefined> {
     const sym = native();
-    const out = new BigUint64Array(7);
-    this.#pending = sym.pw_job_next(this.#job, out);
-    while (await this.#pending) {
-      const batch: Decoded[] = [];
-      decodeBatch(out, batch); // copies everything: the batch can be refilled
-      this.#pending = sym.pw_job_next(this.#job, out);
-      yield batch;
-    }
+    this.#pending ??= sym.pw_job_next(this.#job, this.#out);
+    const more = await this.#pending;
     this.#pending = undefined;
+    if (!more) return undefined;
+    const batch: Decoded[] = [];
+    decodeBatch(this.#out, batch); // copies everything: the batch can be refilled
+    this.#pending = sym.pw_job_next(this.#job, this.#out);
+    return batch;
   }
 
   /**

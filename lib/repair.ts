@@ -257,7 +257,7 @@ async function runChangeJob(
     await using job = await NativeJob.start(opts, (p) => native().pw_repair_start(p), o);
     try {
       if (records) {
-        for await (const batch of job.batches()) {
+        for (let batch; (batch = await job.nextBatch());) {
           for (const d of batch) {
             if (d.kind !== RecKind.CHANGE) continue;
             list?.push(d.change);

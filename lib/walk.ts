@@ -164,7 +164,7 @@ async function* records(
   };
   await using job = await NativeJob.start(p.native, start, o, () => callback?.close());
   ctl.job = job;
-  for await (const batch of job.batches()) {
+  for (let batch; (batch = await job.nextBatch());) {
     for (const d of batch) {
       if (d.kind === RecKind.ERROR) {
         if (o.onError) o.onError(d.error);

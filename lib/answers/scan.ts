@@ -18,7 +18,7 @@
  * @module
  */
 import { Engine, type EngineOptions, lit, num } from "./duck.ts";
-import { zstdFrames } from "./zstd.ts";
+import { zstdChunks } from "../zstd.ts";
 
 /** pwalk's 17 columns, in order, as its header names them. */
 export const PWALK_COLUMNS = [
@@ -349,7 +349,7 @@ async function* decompressed(f: ScanFile, firstOnly = false): AsyncGenerator<Uin
     );
   }
   if (f.format === "csv.zst") {
-    yield* zstdFrames(body);
+    yield* zstdChunks(body);
     return;
   }
   for await (const chunk of body) {

@@ -14,7 +14,7 @@
  * @module
  */
 import { byteKey } from "./paths.ts";
-import { zstdChunks } from "./zstd.ts";
+import { zstdChunks } from "../zstd.ts";
 
 /** Recursive row counts of a previous scan, by path relative to its root. */
 export interface ScanCounts {
