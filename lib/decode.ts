@@ -5,13 +5,13 @@
  *
  * @module
  */
-import { OP_NAMES, RecFlag, RecKind } from "./ffi.ts";
+import { OP_NAMES, REC_SIZE, RecFlag, RecKind } from "./ffi.ts";
 import type { WalkError } from "./job.ts";
 import { changeKinds, type ChangeRecord, typeOfMode } from "./journal.ts";
 
 export { RecKind };
 const KIND_MASK = 0xf;
-const REC = 128;
+const REC = REC_SIZE;
 
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
@@ -128,100 +128,170 @@ export class WalkEntry {
   }
 }
 
-/**
- * A decoded record: an entry (with its kind, its hold field and whether it
- * is a link to a folder), an error, or a change.
- */
+/** A decoded record: an entry (with its kind), an error, or a change. */
 export type Decoded =
-  | { kind: 0 | 1 | 2; entry: WalkEntry; hold: number; linkDir: boolean }
+  | { kind: 0 | 1 | 2; entry: WalkEntry }
   | { kind: 3; error: WalkError }
   | { kind: 4; change: ChangeRecord };
 
 const utf8 = new TextDecoder();
 
+/** The three regions of a batch (native/channel.h), as JavaScript sees them. */
+function regions(
+  out: BigUint64Array,
+): { nrec: number; view: DataView; str: string; raw: Uint8Array } {
+  const region = (addr: bigint, len: bigint) =>
+    Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.create(addr)!, Number(len));
+  return {
+    nrec: Number(out[6]),
+    view: new DataView(region(out[0], out[1])),
+    // every UTF-8 path of the batch in one TextDecoder call
+    str: out[3] ? utf8.decode(new Uint8Array(region(out[2], out[3]))) : "",
+    raw: out[5] ? new Uint8Array(region(out[4], out[5])) : new Uint8Array(0),
+  };
+}
+
 /** Decode one batch described by pw_walk_next's out array. */
 export function decodeBatch(out: BigUint64Array, into: Decoded[]): void {
-  const nrec = Number(out[6]);
-  const recLen = Number(out[1]);
-  const strLen = Number(out[3]);
-  const rawLen = Number(out[5]);
-  const view = new DataView(
-    Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.create(out[0])!, recLen),
-  );
-  const str = strLen
-    ? utf8.decode(
-      new Uint8Array(
-        Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.create(out[2])!, strLen),
-      ),
-    )
-    : "";
-  const raw = rawLen
-    ? new Uint8Array(
-      Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.create(out[4])!, rawLen),
-    )
-    : new Uint8Array(0);
+  const { nrec, view, str, raw } = regions(out);
+  for (let i = 0, o = 0; i < nrec; i++, o += REC) decodeOne(view, o, str, raw, into);
+}
+
+/** Decode the record at offset o into `into`. */
+function decodeOne(view: DataView, o: number, str: string, raw: Uint8Array, into: Decoded[]): void {
+  const kf = view.getUint32(o, true);
+  const kind = kf & KIND_MASK;
+  const off = view.getUint32(o + 4, true);
+  const len = view.getUint32(o + 8, true);
+  const nameOff = view.getUint32(o + 12, true);
+  let path: string;
+  let name: string;
+  let bytes: Uint8Array | undefined;
+  if (kf & RecFlag.NOT_UTF8) {
+    bytes = raw.slice(off, off + len); // a copy: the batch is reused
+    path = utf8.decode(bytes);
+    name = utf8.decode(bytes.subarray(nameOff));
+  } else {
+    path = str.slice(off, off + len);
+    name = path.slice(nameOff);
+  }
+  if (kind === RecKind.ERROR) {
+    const mlen = view.getUint32(o + 28, true);
+    const moff = view.getFloat64(o + 32, true);
+    into.push({
+      kind: 3,
+      error: {
+        path,
+        pathBytes: bytes ?? new TextEncoder().encode(path),
+        op: OP_NAMES[view.getUint32(o + 20, true)] ?? "error",
+        message: utf8.decode(raw.subarray(moff, moff + mlen)),
+      },
+    });
+  } else if (kind === RecKind.CHANGE) {
+    const mode = view.getUint32(o + 20, true);
+    const type = typeOfMode(mode);
+    const old = {
+      uid: view.getUint32(o + 108, true),
+      gid: view.getUint32(o + 112, true),
+      mode: view.getUint32(o + 104, true),
+    };
+    const now = {
+      uid: view.getUint32(o + 24, true),
+      gid: view.getUint32(o + 28, true),
+      mode: mode & 0o7777,
+    };
+    into.push({
+      kind: 4,
+      change: {
+        path,
+        pathBytes: bytes ?? new TextEncoder().encode(path),
+        type: type.name,
+        dev: view.getFloat64(o + 56, true),
+        ino: view.getFloat64(o + 48, true),
+        kinds: changeKinds(type.letter, old, now),
+        old,
+        new: now,
+      },
+    });
+  } else {
+    into.push({
+      kind: kind as 0 | 1 | 2,
+      entry: new WalkEntry(path, name, view, o, kf, bytes),
+    });
+  }
+}
+
+/**
+ * A batch of a walkDirs walk, by column: what walkDirs needs of each
+ * record, without an object per entry (only folders get a WalkEntry).
+ */
+export interface DirsBatch {
+  /** Records in the batch. */
+  n: number;
+  /** Record kinds (RecKind). */
+  kind: Uint8Array;
+  /** Base names. */
+  name: string[];
+  /** Full paths, when asked for (`skip`), else empty. */
+  path: string[];
+  /** The listing each record came from; a folder row's own listing. */
+  group: Float64Array;
+  /** Folder rows: the listing of the folder above. */
+  parentGroup: Float64Array;
+  /** The hold field (channel.h). */
+  hold: Uint32Array;
+  /** 1: a link to a folder; 2: an entry that is a folder (walk's last level). */
+  flags: Uint8Array;
+  /** Folder rows: the folder, with its facts. */
+  entry: (WalkEntry | undefined)[];
+  /** Errors of the batch. */
+  errors: WalkError[];
+}
+
+/** Decode one batch for walkDirs (see {@link DirsBatch}); `paths`: fill `path` too. */
+export function decodeDirsBatch(out: BigUint64Array, paths: boolean): DirsBatch {
+  const { nrec, view, str, raw } = regions(out);
+  const b: DirsBatch = {
+    n: nrec,
+    kind: new Uint8Array(nrec),
+    name: new Array(nrec),
+    path: paths ? new Array(nrec) : [],
+    group: new Float64Array(nrec),
+    parentGroup: new Float64Array(nrec),
+    hold: new Uint32Array(nrec),
+    flags: new Uint8Array(nrec),
+    entry: new Array(nrec),
+    errors: [],
+  };
   for (let i = 0, o = 0; i < nrec; i++, o += REC) {
     const kf = view.getUint32(o, true);
     const kind = kf & KIND_MASK;
-    const off = view.getUint32(o + 4, true);
-    const len = view.getUint32(o + 8, true);
-    const nameOff = view.getUint32(o + 12, true);
-    let path: string;
-    let name: string;
-    let bytes: Uint8Array | undefined;
-    if (kf & RecFlag.NOT_UTF8) {
-      bytes = raw.slice(off, off + len); // a copy: the batch is reused
-      path = utf8.decode(bytes);
-      name = utf8.decode(bytes.subarray(nameOff));
+    b.kind[i] = kind;
+    if (kind === RecKind.ERROR || kind === RecKind.CHANGE || kind === RecKind.DIR || paths) {
+      // the rare records, and every path for skip: the general decoder's way
+      const one: Decoded[] = [];
+      decodeOne(view, o, str, raw, one);
+      const d = one[0];
+      if (d.kind === RecKind.ERROR) b.errors.push(d.error);
+      else if (d.kind !== RecKind.CHANGE) {
+        b.name[i] = d.entry.name;
+        if (paths) b.path[i] = d.entry.path;
+        if (kind === RecKind.DIR) b.entry[i] = d.entry;
+      }
     } else {
-      path = str.slice(off, off + len);
-      name = path.slice(nameOff);
+      const off = view.getUint32(o + 4, true);
+      const len = view.getUint32(o + 8, true);
+      const nameOff = view.getUint32(o + 12, true);
+      b.name[i] = kf & RecFlag.NOT_UTF8
+        ? utf8.decode(raw.subarray(off + nameOff, off + len))
+        : str.slice(off + nameOff, off + len);
     }
-    if (kind === RecKind.ERROR) {
-      const mlen = view.getUint32(o + 28, true);
-      const moff = view.getFloat64(o + 32, true);
-      into.push({
-        kind: 3,
-        error: {
-          path,
-          pathBytes: bytes ?? new TextEncoder().encode(path),
-          op: OP_NAMES[view.getUint32(o + 20, true)] ?? "error",
-          message: utf8.decode(raw.subarray(moff, moff + mlen)),
-        },
-      });
-    } else if (kind === RecKind.CHANGE) {
-      const mode = view.getUint32(o + 20, true);
-      const type = typeOfMode(mode);
-      const old = {
-        uid: view.getUint32(o + 108, true),
-        gid: view.getUint32(o + 112, true),
-        mode: view.getUint32(o + 104, true),
-      };
-      const now = {
-        uid: view.getUint32(o + 24, true),
-        gid: view.getUint32(o + 28, true),
-        mode: mode & 0o7777,
-      };
-      into.push({
-        kind: 4,
-        change: {
-          path,
-          pathBytes: bytes ?? new TextEncoder().encode(path),
-          type: type.name,
-          dev: view.getFloat64(o + 56, true),
-          ino: view.getFloat64(o + 48, true),
-          kinds: changeKinds(type.letter, old, now),
-          old,
-          new: now,
-        },
-      });
-    } else {
-      into.push({
-        kind: kind as 0 | 1 | 2,
-        entry: new WalkEntry(path, name, view, o, kf, bytes),
-        hold: view.getUint32(o + 120, true),
-        linkDir: (kf & RecFlag.LINK_DIR) !== 0,
-      });
-    }
+    b.group[i] = view.getFloat64(o + 128, true);
+    b.parentGroup[i] = view.getFloat64(o + 136, true);
+    b.hold[i] = view.getUint32(o + 120, true);
+    const dirEntry = kind === RecKind.ENTRY &&
+      (view.getUint32(o + 20, true) & S_IFMT) === S_IFDIR;
+    b.flags[i] = (kf & RecFlag.LINK_DIR ? 1 : 0) | (dirEntry ? 2 : 0);
   }
+  return b;
 }

@@ -249,6 +249,9 @@ export const Opt = {
   FRONTIER: 103,
 } as const;
 
+/** Bytes of a record: PW_REC_SIZE in native/channel.h. */
+export const REC_SIZE = 144;
+
 /** Record kinds: enum pw_rec_kind in native/channel.h. */
 export const RecKind = { ENTRY: 0, DIR: 1, SUBDIR: 2, ERROR: 3, CHANGE: 4 } as const;
 

@@ -78,6 +78,13 @@ export interface Counters {
   hardLinked: number;
 }
 
+/** The general decoder: every record as a {@link Decoded}. */
+function decodeAll(out: BigUint64Array): Decoded[] {
+  const batch: Decoded[] = [];
+  decodeBatch(out, batch);
+  return batch;
+}
+
 /** A native option: a key of `Opt` and its value. */
 export type NativeOption = [key: number, value: number | string | Uint8Array];
 
@@ -257,20 +264,24 @@ export class NativeJob implements AsyncDisposable {
   }
 
   /**
-   * The job's next batch of records, decoded, or undefined at the end.
+   * The job's next batch of records, decoded (every record a {@link Decoded},
+   * or by `decode`), or undefined at the end.
    * While one batch is being used the workers fill the next (the call for
    * it is already made). A method, not an async generator: a generator
    * frame kept each batch alive long enough for V8 to move its entries to
    * the old generation (measured: 62 MiB more heap on a 1M-entry walk).
    */
-  async nextBatch(): Promise<Decoded[] | undefined> {
+  async nextBatch(): Promise<Decoded[] | undefined>;
+  async nextBatch<T>(decode: (out: BigUint64Array) => T): Promise<T | undefined>;
+  async nextBatch<T>(
+    decode: (out: BigUint64Array) => T | Decoded[] = decodeAll,
+  ): Promise<T | Decoded[] | undefined> {
     const sym = native();
     this.#pending ??= sym.pw_job_next(this.#job, this.#out);
     const more = await this.#pending;
     this.#pending = undefined;
     if (!more) return undefined;
-    const batch: Decoded[] = [];
-    decodeBatch(this.#out, batch); // copies everything: the batch can be refilled
+    const batch = decode(this.#out); // copies everything: the batch can be refilled
     this.#pending = sym.pw_job_next(this.#job, this.#out);
     return batch;
   }

@@ -8,7 +8,14 @@
  * @module
  */
 import { native, Opt } from "./ffi.ts";
-import { type Decoded, RecKind, WalkEntry } from "./decode.ts";
+import {
+  decodeBatch,
+  type Decoded,
+  decodeDirsBatch,
+  type DirsBatch,
+  RecKind,
+  WalkEntry,
+} from "./decode.ts";
 import { NativeJob, type NativeOption, type WalkError } from "./job.ts";
 import { commonNative, type CommonOptions } from "./options.ts";
 
@@ -134,13 +141,31 @@ function plan(root: string, o: WalkOptions, dirs?: DirsMode): Plan {
   return { native: opts, maxDepth };
 }
 
-/** Run the native walk, yielding decoded records batch by batch; `ctl.job` is the job. */
-async function* records(
+/** What {@link records} hands out: batches, and the errors in each. */
+interface Decoder<T> {
+  decode(out: BigUint64Array): T;
+  errors(batch: T): Iterable<WalkError>;
+}
+
+const ALL: Decoder<Decoded[]> = {
+  decode: (out) => {
+    const b: Decoded[] = [];
+    decodeBatch(out, b);
+    return b;
+  },
+  *errors(b) {
+    for (const d of b) if (d.kind === RecKind.ERROR) yield d.error;
+  },
+};
+
+/** Run the native walk, yielding decoded batches; `ctl.job` is the job. */
+async function* records<T>(
   o: WalkOptions,
   p: Plan,
   errors: WalkError[],
+  dec: Decoder<T>,
   ctl: { job?: NativeJob; jsSkip?: boolean } = {},
-): AsyncGenerator<Decoded[]> {
+): AsyncGenerator<T> {
   // Top-down walkDirs tests skip itself, when it answers for each folder.
   const skip = o.skip?.length && !ctl.jsSkip ? o.skip : undefined;
   let callback:
@@ -164,12 +189,10 @@ async function* records(
   };
   await using job = await NativeJob.start(p.native, start, o, () => callback?.close());
   ctl.job = job;
-  for (let batch; (batch = await job.nextBatch());) {
-    for (const d of batch) {
-      if (d.kind === RecKind.ERROR) {
-        if (o.onError) o.onError(d.error);
-        else errors.push(d.error);
-      }
+  for (let batch; (batch = await job.nextBatch(dec.decode));) {
+    for (const e of dec.errors(batch)) {
+      if (o.onError) o.onError(e);
+      else errors.push(e);
     }
     yield batch;
   }
@@ -209,7 +232,7 @@ export function walk(root: string, options: WalkOptions = {}): WalkIterator<Walk
     if (skip?.some((r) => r.test(root))) return;
     const lastDepth = p.maxDepth - 1; // in pwalk's depth numbering
     const signal = options.signal;
-    for await (const batch of records(options, p, errors)) {
+    for await (const batch of records(options, p, errors, ALL)) {
       for (const d of batch) {
         // Aborted while the consumer held an entry: no more of this batch.
         if (signal?.aborted) throw signal.reason;
@@ -229,35 +252,6 @@ export function walk(root: string, options: WalkOptions = {}): WalkIterator<Walk
   return makeIterator(gen(), errors);
 }
 
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
-const byteChars = new TextDecoder("windows-1252"); // one distinct char per byte
-
-/**
- * walkDirs' key for a folder's path bytes: the path itself when it is
- * UTF-8, else a NUL-prefixed one-char-per-byte string (lossy strings of
- * different names, such as "dir-\xfe" and "dir-\xff", are equal).
- */
-function folderKey(bytes: Uint8Array): string {
-  try {
-    return strictUtf8.decode(bytes);
-  } catch {
-    return `\0${byteChars.decode(bytes)}`;
-  }
-}
-
-/** The key of an entry's folder, and of the entry itself. */
-function parentKey(e: WalkEntry): string {
-  if (e.pathBytes) {
-    const cut = e.pathBytes.lastIndexOf(0x2f);
-    return folderKey(e.pathBytes.subarray(0, cut > 0 ? cut : 1));
-  }
-  const cut = e.path.length - e.name.length;
-  return e.path.slice(0, cut > 1 ? cut - 1 : cut);
-}
-function selfKey(e: WalkEntry): string {
-  return e.pathBytes ? folderKey(e.pathBytes) : e.path;
-}
-
 /** What walkDirs gathers for a folder until it can be yielded. */
 interface Gathered {
   dirs: string[];
@@ -268,9 +262,14 @@ interface Gathered {
   done: number;
   /** The folder's own row, once it came. */
   entry?: WalkEntry;
-  /** Its row's hold token (top-down). */
-  token: number;
+  /** Bottom-up: the listing of the folder above (0: none). */
+  parent: number;
 }
+
+const DIRS = (paths: boolean): Decoder<DirsBatch> => ({
+  decode: (out) => decodeDirsBatch(out, paths),
+  errors: (b) => b.errors,
+});
 
 /**
  * Walk `root` folder by folder, in the shape (and with the contract) of
@@ -299,64 +298,71 @@ export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkItera
     const skip = options.skip?.length ? options.skip : undefined;
     if (skip?.some((r) => r.test(root))) return;
     const lastDepth = p.maxDepth - 1;
-    const open = new Map<string, Gathered>();
-    const slot = (key: string) => {
-      let s = open.get(key);
-      if (!s) open.set(key, s = { dirs: [], files: [], entered: [], done: 0, token: 0 });
+    // Folders by listing number: every record says which listing it came
+    // from, so names are grouped without building a key per entry.
+    const open = new Map<number, Gathered>();
+    const slot = (group: number) => {
+      let s = open.get(group);
+      if (!s) open.set(group, s = { dirs: [], files: [], entered: [], done: 0, parent: 0 });
       return s;
     };
     const ctl: { job?: NativeJob; jsSkip?: boolean } = { jsSkip: topDown };
     const signal = options.signal;
-    /** Bottom-up: the folders of key and above it that are now complete. */
-    const complete = function* (key: string, s: Gathered): Generator<WalkDir> {
+    /** Bottom-up: the folders of group and above it that are now complete. */
+    const complete = function* (group: number, s: Gathered): Generator<WalkDir> {
       while (s.entry && s.done === s.entered.length) {
-        open.delete(key);
+        open.delete(group);
         const e = s.entry;
         if (e.depth + 1 <= lastDepth) {
           yield { path: e.path, dirs: s.dirs, files: s.files, entry: e };
         }
-        if (e.depth < 0) return; // the root
-        key = parentKey(e);
-        s = slot(key);
+        if (!s.parent) return; // the root
+        group = s.parent;
+        s = slot(group);
         s.done++;
       }
     };
-    for await (const batch of records(options, p, errors, ctl)) {
-      for (const d of batch) {
+    let lastGroup = -1;
+    let last: Gathered | undefined;
+    for await (const b of records(options, p, errors, DIRS(!!skip), ctl)) {
+      for (let i = 0; i < b.n; i++) {
         if (signal?.aborted) throw signal.reason;
-        if (d.kind === RecKind.ERROR || d.kind === RecKind.CHANGE) continue;
-        const e = d.entry;
-        if (d.kind === RecKind.SUBDIR) {
-          const s = slot(parentKey(e));
-          if (d.hold) s.entered.push([e.name, d.hold]);
+        const kind = b.kind[i];
+        if (kind === RecKind.ERROR || kind === RecKind.CHANGE) continue;
+        const group = b.group[i];
+        const s = group === lastGroup ? last! : (last = slot(lastGroup = group));
+        if (kind === RecKind.SUBDIR) {
+          const hold = b.hold[i];
+          if (hold) s.entered.push([b.name[i], hold]);
           // skipped: not in dirs, so not entered either
-          if (!skip?.some((r) => r.test(e.path))) s.dirs.push(e.name);
-        } else if (d.kind === RecKind.ENTRY) {
+          if (!skip?.some((r) => r.test(b.path[i]))) s.dirs.push(b.name[i]);
+        } else if (kind === RecKind.ENTRY) {
+          const flags = b.flags[i];
           // a folder at maxDepth comes as an entry: it is in dirs already
-          if (e.isDirectory) continue;
-          if (skip && skip.some((r) => r.test(e.path))) continue;
-          const s = slot(parentKey(e));
-          if (d.linkDir) s.dirs.push(e.name);
-          else s.files.push(e.name);
+          if (flags & 2) continue;
+          if (skip?.some((r) => r.test(b.path[i]))) continue;
+          if (flags & 1) s.dirs.push(b.name[i]);
+          else s.files.push(b.name[i]);
         } else {
-          const key = selfKey(e);
-          const s = slot(key);
+          const e = b.entry[i]!;
           s.entry = e;
-          s.token = d.hold;
+          s.parent = b.parentGroup[i];
+          lastGroup = -1; // its listing is over
           if (!topDown) {
-            yield* complete(key, s);
+            yield* complete(group, s);
             continue;
           }
-          open.delete(key);
+          open.delete(group);
           if (e.depth + 1 <= lastDepth) {
             yield { path: e.path, dirs: s.dirs, files: s.files, entry: e };
           }
           // The caller had its say: enter what is left in dirs.
-          if (s.token) {
+          const token = b.hold[i];
+          if (token) {
             const keep = new Set(s.dirs);
             const mask = new Uint8Array(s.entered.length);
-            for (const [name, i] of s.entered) mask[i - 1] = keep.has(name) ? 1 : 0;
-            ctl.job!.descend(s.token, mask);
+            for (const [name, k] of s.entered) mask[k - 1] = keep.has(name) ? 1 : 0;
+            ctl.job!.descend(token, mask);
           }
         }
       }

@@ -10,7 +10,7 @@
  * A batch has three regions, handed out by pw_job_next as
  * out[0..6] = { rec address, rec bytes, str address, str bytes,
  *               raw address, raw bytes, record count }:
- *  - rec: fixed 128-byte little-endian records;
+ *  - rec: fixed 144-byte little-endian records;
  *  - str: the UTF-8 paths of the batch back to back, decoded by JavaScript
  *         with one TextDecoder call per batch; records point into it with
  *         UTF-16 offsets so each path is a cheap string slice;
@@ -33,6 +33,10 @@
  *          SUBDIR, 1 + its index among the subfolders to be entered,
  *          0 = not entered (walk's last level, a link cycle)
  *  124 u32 0 (reserved)
+ *  128 f64 group: the listing the entry came from (ENTRY, SUBDIR), or the
+ *          folder's own (DIR): one number per folder read, unique in the job
+ *  136 f64 parent group (DIR): the listing of the folder above; 0 for the
+ *          root and a shard's frontier folders
  * Errors (ERROR):
  *   20 u32 pw_op   24 u32 errno   28 u32 message length in raw
  *   32 f64 message offset in raw
@@ -48,7 +52,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PW_REC_SIZE 128
+#define PW_REC_SIZE 144
 
 enum pw_rec_kind {
   PW_REC_ENTRY = 0,  /**< a non-folder entry */
@@ -75,7 +79,7 @@ void pw_channel_free(pw_channel *c);
 /**
  * Writers (workers), each with its own current batch *cur (start NULL):
  * append a record of kind (with flags) for path (len bytes, base name at
- * name_off) and return it: 128 bytes, the first 16 filled, the rest the
+ * name_off) and return it: PW_REC_SIZE bytes, the first 16 filled, the rest the
  * writer's to fill (not zeroed: entries set every field anyway).  NULL
  * when the channel was cancelled (*err = 0) or memory ran out (*err =
  * ENOMEM).  The record may be filled until the writer's next call.

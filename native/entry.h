@@ -39,6 +39,11 @@ typedef struct pw_entry {
   bool no_stat;         /**< only the type is known (PW_OPT_NO_STAT): st holds
                              st_mode's type bits and st_ino, nothing else */
   bool link_dir;        /**< a symbolic link to a folder (PW_OPT_LINK_DIRS) */
+  uint64_t group;       /**< the listing the entry came from (entries and subdir
+                             refs), or the folder's own listing (folder rows):
+                             one number per folder read, unique in the job */
+  uint64_t parent_group;/**< folder rows: the listing of the folder above
+                             (0 for the root and a shard's frontier folders) */
   uint32_t hold;        /**< folder rows of a held walk: the token that answers
                              for its subfolders (pw_walk_descend), 0 = none;
                              subdir refs: 1 + its index among the folder's

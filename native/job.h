@@ -22,6 +22,8 @@
 /** The default worker count (see README: measured on local disk and slowfs):
  *  this many threads, of which one per CPU read at first (govern.h). */
 #define PW_DEFAULT_THREADS 16
+/** Worker threads at most (PW_OPT_THREADS' bound): listing numbers leave room for them. */
+#define PW_MAX_WORKERS 1024
 
 /** Per-thread counters, read racily (relaxed atomics) by pw_job_progress. */
 typedef struct pw_counters {

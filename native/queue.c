@@ -55,6 +55,7 @@ pw_item *pw_item_new(const char *path, size_t len) {
   it->name_off = 0;
   it->parent_ino = 0;
   it->user = 0;
+  it->group = 0;
   it->depth = 0;
   it->is_root = false;
   it->via_link = false;

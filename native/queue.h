@@ -41,6 +41,7 @@ typedef struct pw_item {
   struct stat st;        /**< the folder's own lstat, from its parent */
   uint64_t parent_ino;   /**< the parent folder's inode (0 for the root) */
   uint64_t user;         /**< visitor state inherited down the tree */
+  uint64_t group;        /**< the listing of its parent (pw_entry.group); 0 none */
   int32_t depth;         /**< depth column of the folder's own row */
   bool is_root;          /**< the root (may be reached through a symlink) */
   bool via_link;         /**< reached through a followed symlink */

@@ -63,6 +63,8 @@ static void bw_entry(pw_worker *w, const pw_entry *e) {
   pw_put_f64(r + 112, (double)(e->is_dir_row ? e->dirsum : 0));
   pw_put_u32(r + 120, e->hold);
   pw_put_u32(r + 124, 0);
+  pw_put_f64(r + 128, (double)e->group);
+  pw_put_f64(r + 136, (double)e->parent_group);
 }
 
 static void bw_error(pw_worker *w, int op, int err, const char *path, size_t len) {

@@ -118,6 +118,7 @@ typedef struct listing {
   bool skip_deep_dirs;    /**< pwalk --depth: subfolders get no row */
   bool leaf_dirs;         /**< walk's maxDepth: subfolders are entries, not entered */
   int64_t fcount, dirsum; /**< the folder row's pw_fcount and pw_dirsum */
+  uint64_t key;           /**< this listing's number (pw_entry.listing and .group) */
   pw_entry e;             /**< the entry being handed over (reused) */
   pw_item *first, *last;  /**< subfolders not yet queued */
   size_t n;
@@ -208,6 +209,7 @@ static bool queue_subfolder(pw_worker *w, listing *l, const struct stat *st, siz
     c->parent = l->ref;
   }
   c->name_off = l->pre;
+  c->group = l->e.group;
   c->st = *st;
   c->parent_ino = l->it->st.st_ino;
   c->depth = l->cdepth;
@@ -333,7 +335,8 @@ static void list_folder(pw_worker *w, listing *l) {
   l->pre = it->len;
   if (l->pre == 0 || w->path[l->pre - 1] != '/') w->path[l->pre++] = '/';
   l->e = (pw_entry){.parent_ino = it->st.st_ino, .depth = l->cdepth, .fcount = -1,
-                    .dirfd = l->fd, .selffd = -1, .user = it->user, .listing = ++w->listings};
+                    .dirfd = l->fd, .selffd = -1, .user = it->user, .listing = l->key,
+                    .group = l->key};
   pw_dir_begin(&w->ds, l->fd);
   for (;;) {
     int err;
@@ -361,6 +364,8 @@ static void process_dir(pw_worker *w, listing *l) {
   l->fcount = l->dirsum = 0;
   l->ref = NULL;
   l->no_ref = false;
+  /* Unique in the job: the worker's count of listings, and the worker. */
+  l->key = ++w->listings * PW_MAX_WORKERS + (uint64_t)(w - j->workers) + 1;
   w->nheld = 0;
   if (l->fd >= 0) list_folder(w, l);
   uint32_t token = 0;
@@ -382,7 +387,8 @@ static void process_dir(pw_worker *w, listing *l) {
                     .st = &it->st, .parent_ino = it->parent_ino, .depth = it->depth,
                     .is_dir_row = true, .fcount = l->fcount, .dirsum = l->dirsum, .dirfd = -1,
                     .selffd = l->fd, .user = it->user, .via_link = it->via_link,
-                    .raced = raced, .no_stat = it->no_stat, .hold = token};
+                    .raced = raced, .no_stat = it->no_stat, .hold = token,
+                    .listing = l->key, .group = l->key, .parent_group = it->group};
     emit(w, &row);
   }
   if (l->ref) pw_dirref_put(&j->queue, l->ref); /* closes fd once the subfolders opened */

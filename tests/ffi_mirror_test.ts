@@ -13,6 +13,7 @@ import {
   OP_NAMES,
   Opt,
   RecFlag,
+  REC_SIZE,
   RecKind,
   Restore,
   Status,
@@ -54,7 +55,8 @@ Deno.test("ffi.ts mirrors pwalk.h: error operations by number", () => {
   assertEquals([...OP_NAMES], fromC);
 });
 
-Deno.test("ffi.ts mirrors channel.h: record kinds and flags", () => {
+Deno.test("ffi.ts mirrors channel.h: record size, kinds and flags", () => {
+  assertEquals(REC_SIZE, Number(/#define PW_REC_SIZE (\d+)/.exec(channelH)?.[1]));
   assertEquals({ ...RecKind }, cEnum(channelH, "PW_REC_"));
   assertEquals({ ...RecFlag }, cEnum(channelH, "PW_RECF_"));
 });

@@ -111,7 +111,7 @@ int main(int argc, char **argv) {
       if (!hold) continue;
       /* A held walk: answer every folder row, entering all its subfolders. */
       for (uint64_t k = 0; k < out[6]; k++) {
-        const uint8_t *r = (const uint8_t *)(uintptr_t)out[0] + k * 128;
+        const uint8_t *r = (const uint8_t *)(uintptr_t)out[0] + k * 144; /* channel.h PW_REC_SIZE */
         uint32_t kind, token;
         memcpy(&kind, r, 4);
         memcpy(&token, r + 120, 4);
