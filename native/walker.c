@@ -388,7 +388,7 @@ static void process_dir(pw_worker *w, listing *l) {
                     .is_dir_row = true, .fcount = l->fcount, .dirsum = l->dirsum, .dirfd = -1,
                     .selffd = l->fd, .user = it->user, .via_link = it->via_link,
                     .raced = raced, .no_stat = it->no_stat, .hold = token,
-                    .listing = l->key, .group = l->key, .parent_group = it->group};
+                    .group = l->key, .parent_group = it->group};
     emit(w, &row);
   }
   if (l->ref) pw_dirref_put(&j->queue, l->ref); /* closes fd once the subfolders opened */
