@@ -98,6 +98,27 @@ const pw_dent *pw_dir_next(pw_dirstream *d, int *err) {
 #endif
 }
 
+int pw_dir_is(pw_dirstream *d, uint64_t ino) {
+#ifdef __linux__
+  if (d->pos == 0 && d->len == 0) {
+    long n;
+    do n = syscall(SYS_getdents64, d->fd, d->buf, d->cap);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0) return -1; /* pw_dir_next reads again and reports it */
+    d->len = n;
+  }
+  for (long pos = 0; pos < d->len;) {
+    struct linux_dirent64 *e = (struct linux_dirent64 *)(d->buf + pos);
+    if (e->d_name[0] == '.' && e->d_name[1] == 0) return e->d_ino == ino;
+    pos += e->d_reclen;
+  }
+#else
+  (void)d;
+  (void)ino;
+#endif
+  return -1;
+}
+
 int pw_dir_stat(pw_dirstream *d, const pw_dent *e, struct stat *st) {
   return fstatat(d->fd, e->name, st, AT_SYMLINK_NOFOLLOW) ? errno : 0;
 }

@@ -46,6 +46,14 @@ int pw_dir_begin(pw_dirstream *d, int fd);
 const pw_dent *pw_dir_next(pw_dirstream *d, int *err);
 void pw_dir_end(pw_dirstream *d);
 
+/**
+ * Whether the listing begun at d is of the folder with inode ino, told by
+ * the "." entry of its first chunk (read now if need be; nothing more is
+ * asked of the kernel): 1 yes, 0 another folder, -1 cannot tell ("." not
+ * in the first chunk, a read error, or no getdents64): ask fstat.
+ */
+int pw_dir_is(pw_dirstream *d, uint64_t ino);
+
 /** lstat of a listed name (never follows a link): 0 or an errno. */
 int pw_dir_stat(pw_dirstream *d, const pw_dent *e, struct stat *st);
 /** stat of what a listed link points to: 0 or an errno (st untouched then). */

@@ -125,9 +125,9 @@ typedef struct listing {
 } listing;
 
 /* Open the folder of it: by its name in the folder that listed it (one
-   lookup, and no path to swap), else by its full path.  Returns an fd, or
-   -1 after reporting why (*raced: it is no longer the folder that was
-   listed). */
+   lookup, and no path to swap), else by its full path, and begin its
+   listing.  Returns an fd, or -1 after reporting why (*raced: it is no
+   longer the folder that was listed). */
 static int open_folder(pw_worker *w, pw_item *it, bool *raced) {
   int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (it->is_root || it->via_link ? 0 : O_NOFOLLOW);
   int fd;
@@ -148,13 +148,23 @@ static int open_folder(pw_worker *w, pw_item *it, bool *raced) {
   }
   /* The path may lead elsewhere now (a folder swapped for a link): only
      the very folder that was listed may be read (and, by repair, changed).
-     Without a stat of the listing (PW_OPT_NO_STAT) there is only the
-     listing's inode to compare, and opened by name inside the folder that
-     listed it (O_NOFOLLOW) no link can lead elsewhere: checked by path only. */
+     Opened by name inside the folder that listed it (O_NOFOLLOW), no link
+     can lead elsewhere, and the listing's own "." tells the inode at no
+     cost; opened by path, or when "." does not tell, fstat checks device
+     and inode.  Without a stat of the listing (PW_OPT_NO_STAT) there is
+     only the listing's inode to compare. */
+  pw_dir_begin(&w->ds, fd);
+  int known = opened_by_name ? pw_dir_is(&w->ds, (uint64_t)it->st.st_ino) : -1;
   struct stat now;
-  bool check = !it->no_stat || !opened_by_name;
-  if (check && (fstat(fd, &now) || now.st_ino != it->st.st_ino ||
-                (!it->no_stat && now.st_dev != it->st.st_dev))) {
+  if (known == 0 || (known < 0 && (!it->no_stat || !opened_by_name) &&
+                     (fstat(fd, &now) || now.st_ino != it->st.st_ino ||
+                      (!it->no_stat && now.st_dev != it->st.st_dev)))) {
+    /* "." can disagree with fstat on a few file systems (overlayfs): a
+       mismatch there is confirmed by fstat before it counts. */
+    if (known == 0 && !fstat(fd, &now) && now.st_ino == it->st.st_ino &&
+        (it->no_stat || now.st_dev == it->st.st_dev))
+      return fd;
+    pw_dir_end(&w->ds);
     close(fd);
     *raced = true;
     pw_worker_error(w, PW_OP_RACE, ESTALE, it->path, it->len);
@@ -337,7 +347,6 @@ static void list_folder(pw_worker *w, listing *l) {
   l->e = (pw_entry){.parent_ino = it->st.st_ino, .depth = l->cdepth, .fcount = -1,
                     .dirfd = l->fd, .selffd = -1, .user = it->user, .listing = l->key,
                     .group = l->key};
-  pw_dir_begin(&w->ds, l->fd);
   for (;;) {
     int err;
     const pw_dent *d = pw_dir_next(&w->ds, &err);
@@ -347,7 +356,6 @@ static void list_folder(pw_worker *w, listing *l) {
     }
     if (!dispatch(w, l, d) || pw_queue_stopped(&j->queue)) break;
   }
-  pw_dir_end(&w->ds);
 }
 
 /* Read one folder: rows for its non-folder entries, subfolders queued, then
@@ -367,7 +375,10 @@ static void process_dir(pw_worker *w, listing *l) {
   /* Unique in the job: the worker's count of listings, and the worker. */
   l->key = ++w->listings * PW_MAX_WORKERS + (uint64_t)(w - j->workers) + 1;
   w->nheld = 0;
-  if (l->fd >= 0) list_folder(w, l);
+  if (l->fd >= 0) {
+    list_folder(w, l);
+    pw_dir_end(&w->ds); /* begun by open_folder */
+  }
   uint32_t token = 0;
   if (w->nheld && !pw_queue_stopped(&j->queue)) {
     /* A held walk: the subfolders wait for the answer to this row. */
