@@ -3,8 +3,12 @@
 #include "govern.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sys.h"
 
@@ -15,6 +19,25 @@
 #define SLOW 0.75          /* ... < this, two looks in a row: raise */
 #define SATURATED 0.85     /* smoothed CPU use > this x CPUs: lower by one */
 #define LOWER_TICKS 3      /* at most one lowering per this many looks */
+#define DISK_BYTES (128 << 10) /* storage reads per look that mean a cold disk */
+#define DISK_READERS 32    /* readers the disk rule raises to (bench --cold) */
+#define QUIET_TICKS 10     /* looks without storage reads before lowering */
+
+/* Bytes this process has made the kernel read from storage (Linux's
+   /proc/self/io read_bytes), or 0 where that cannot be told. */
+static uint64_t storage_reads(int fd) {
+#ifdef __linux__
+  char buf[512];
+  ssize_t n = fd >= 0 ? pread(fd, buf, sizeof buf - 1, 0) : -1;
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  const char *p = strstr(buf, "\nread_bytes: ");
+  return p ? strtoull(p + 13, NULL, 10) : 0;
+#else
+  (void)fd;
+  return 0;
+#endif
+}
 
 static int64_t ns(clockid_t c) {
   struct timespec t;
@@ -26,8 +49,14 @@ static void *govern_main(void *arg) {
   pw_governor *g = arg;
   int ncpu = pw_cpu_count();
   int64_t wall0 = ns(CLOCK_MONOTONIC), cpu0 = ns(CLOCK_PROCESS_CPUTIME_ID);
-  int slow = 0, since_lower = 0;
+  int slow = 0, since_lower = 0, disk = 0, quiet = 0;
   double smooth = ncpu;
+#ifdef __linux__
+  int io = open("/proc/self/io", O_RDONLY | O_CLOEXEC);
+#else
+  int io = -1;
+#endif
+  uint64_t reads0 = storage_reads(io);
   pthread_mutex_lock(&g->mu);
   while (!g->stop) {
     struct timespec until;
@@ -52,15 +81,30 @@ static void *govern_main(void *arg) {
     size_t waiting;
     pw_queue_stats(g->queue, &busy, &limit, &waiting);
     int cap = limit < ncpu ? limit : ncpu;
+    uint64_t reads = storage_reads(io);
+    bool reading = reads - reads0 >= DISK_BYTES;
+    reads0 = reads;
+    disk = reading ? disk + 1 : 0;
+    quiet = reading ? 0 : quiet + 1;
     /* Folders wait and every reader is busy, yet the CPUs idle: the
-       readers are blocked in the file system.  Double them. */
+       readers are blocked in the file system.  Double them.  Or the
+       readers make the kernel read the disk (a cold cache): its I/O keeps
+       the CPUs busy too, so CPU use does not tell, yet more requests in
+       flight finish sooner (bench --cold): double them, up to
+       DISK_READERS. */
     bool starved = waiting && busy >= limit && limit < g->max;
     slow = starved && used < SLOW * cap ? slow + 1 : 0;
+    int disk_cap = DISK_READERS < g->max ? DISK_READERS : g->max;
     if (starved && (used < BLOCKED * cap || slow >= 2)) {
       int next = limit * 2;
       pw_queue_set_limit(g->queue, next < g->max ? next : g->max);
       slow = 0;
-    } else if (limit > g->min && smooth > SATURATED * ncpu && since_lower >= LOWER_TICKS) {
+    } else if (starved && disk >= 2 && limit < disk_cap) {
+      int next = limit * 2;
+      pw_queue_set_limit(g->queue, next < disk_cap ? next : disk_cap);
+      disk = 0;
+    } else if (limit > g->min && quiet >= QUIET_TICKS && smooth > SATURATED * ncpu &&
+               since_lower >= LOWER_TICKS) {
       /* CPU-bound: readers beyond the CPUs only add switches and misses. */
       pw_queue_set_limit(g->queue, limit - 1);
       since_lower = 0;
@@ -68,6 +112,7 @@ static void *govern_main(void *arg) {
     pthread_mutex_lock(&g->mu);
   }
   pthread_mutex_unlock(&g->mu);
+  if (io >= 0) close(io);
   return NULL;
 }
 

@@ -19,9 +19,10 @@
 #include "govern.h"
 #include "queue.h"
 
-/** The default worker count (see README: measured on local disk and slowfs):
- *  this many threads, of which one per CPU read at first (govern.h). */
-#define PW_DEFAULT_THREADS 16
+/** The default worker count (see README: measured on warm and cold local
+ *  disks and on slowfs): this many threads, of which one per CPU read at
+ *  first; the governor lets more read while that does more work (govern.h). */
+#define PW_DEFAULT_THREADS 64
 /** Worker threads at most (PW_OPT_THREADS' bound): listing numbers leave room for them. */
 #define PW_MAX_WORKERS 1024
 
