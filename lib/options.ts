@@ -29,13 +29,14 @@ export interface FrontierFolder {
 /** Options every job understands. */
 export interface CommonOptions {
   /**
-   * Worker threads, all reading folders. Default: 16 workers of which one
-   * per CPU read at first; every 10 ms the library looks at the CPU time it
-   * used and lets more read (up to 16) while folders wait and the readers
-   * leave the CPUs idle, blocked in the file system (NFS, Lustre, GPFS, cold
-   * disks), and fewer again once the CPUs are saturated. On a local disk
-   * extra readers only cost (16 fixed: 5-12% slower than 2 on 2 cores);
-   * on a latency-bound file system 16 are 2.5x faster than 4.
+   * Worker threads, all reading folders. Default: 64 workers of which one
+   * per CPU read at first; every 10 ms the library looks at what they do
+   * and lets more read while folders wait and either the readers leave the
+   * CPUs idle, blocked in the file system (NFS, Lustre, GPFS: up to 64),
+   * or they make the kernel read the disk (a cold cache: up to 32), and
+   * fewer again once the CPUs are saturated with nothing read from disk.
+   * On a warm local disk extra readers only cost; on a latency-bound file
+   * system or a cold disk they are 2-2.5x faster than 4.
    */
   threads?: number;
   /** Skip folders named exactly `.snapshot` (pwalk `--NoSnap`). Default false. */

@@ -59,9 +59,8 @@ Options:
                            one per line
   -x, --one-file-system    stay on ROOT's file system
   --NoSnap                 skip folders named .snapshot
-  --threads N              worker threads (default: one per CPU, more, up to
-                           16, while the file system makes them wait;
-                           --maxthreads too)
+  --threads N              worker threads (default: one per CPU, more while
+                           the file system makes them wait; --maxthreads too)
   --journal FILE           the journal: one line per change, written before
                            the change. FILE is created 0600, or appended to
                            when it is already a journal of yours that nobody

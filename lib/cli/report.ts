@@ -44,8 +44,9 @@ More:
                          written through
   --level N              compression level: zstd 1-19, gzip 1-9 (default 1);
                          refused with plain CSV
-  --threads N            worker threads (default: one per CPU, more, up to
-                         16, while the file system makes them wait)
+  --threads N            worker threads (default: one per CPU, more while the
+                         file system makes them wait: up to 64, 32 for a
+                         cold disk)
   --errors FILE          every error also as a CSV row in FILE:
                          path,operation,errno,message
   --progress             a progress line on stderr: redrawn on a terminal

@@ -29,8 +29,9 @@ Options:
   -o, --output FILE      write to FILE (a .zst suffix compresses); default
                          stdout, and then no completion record
   --level N              zstd level 1-19 (default 1 with .zst); 0 = plain
-  --threads N            worker threads (default: one per CPU, more, up to
-                         16, while the file system makes them wait)
+  --threads N            worker threads (default: one per CPU, more while the
+                         file system makes them wait: up to 64, 32 for a
+                         cold disk)
   --progress[=SECONDS], --no-progress, --errors FILE: as for pwalk report
   -h, --help             this help
 

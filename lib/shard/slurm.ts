@@ -132,7 +132,7 @@ export function slurmScript(plan: ShardPlan, o: ScriptOptions): string {
     "fi",
     "# The walker starts one reader per CPU it may run on (the allocation, when",
     "# Slurm's task/affinity or task/cgroup plugin confines the task) and adds",
-    "# readers, up to 16, while the file system makes them wait.",
+    "# readers while the file system makes them wait.",
     'echo "pwalk: shard $shard of ' + plan.shards +
     ' on $(hostname), ${SLURM_CPUS_ON_NODE:-?} CPUs allocated, $(nproc) usable"',
     `exec "$exe" ${args.join(" ")}`,
