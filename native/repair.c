@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "changes.h"
 #include "channel.h"
 #include "engine.h"
 #include "errlog.h"
@@ -134,89 +135,17 @@ static size_t journal_line(const repair_ctx *c, repair_worker *r, const pw_entry
                          root ? 0 : e->len - c->rel_off);
 }
 
-static bool setgid_added(const pw_change *p, bool dir) {
-  return dir && !(p->omode & S_ISGID) && (p->nmode & S_ISGID);
-}
-
-/* A regular file with other names: changing it changes them all, and some
-   may be outside the tree. */
-static bool hard_linked(const struct stat *st) {
-  return S_ISREG(st->st_mode) && st->st_nlink > 1;
-}
-
-/* "PATH" of a change line; a dry run's lines start "would change: ". */
-static size_t line_start(const repair_ctx *c, char *b, const pw_entry *e) {
-  static const char dry[] = "would change: ";
-  size_t n = 0;
-  if (!c->apply) {
-    memcpy(b, dry, sizeof dry - 1);
-    n = sizeof dry - 1;
-  }
-  return n + pw_escape_path(b + n, e->path, e->len);
-}
-
-/* The end of a change line: a dry run flags a file with other names. */
-static size_t line_end(const repair_ctx *c, char *b, const struct stat *st) {
-  size_t n = 0;
-  if (!c->apply && hard_linked(st))
-    n = (size_t)sprintf(b, " [%ju hard links: its other names change too]",
-                        (uintmax_t)st->st_nlink);
-  b[n++] = '\n';
-  return n;
-}
-
-/* A group: "5000 (genome)", or "5000" when it has no name. */
-static size_t group_text(repair_worker *r, char *b, uint32_t gid) {
-  const char *name = pw_group_name(&r->names, gid);
-  return name ? (size_t)sprintf(b, "%u (%s)", gid, name) : (size_t)sprintf(b, "%u", gid);
-}
-
-/* The human change lines (repair-shared's format; pwalk's bare path for
-   chown) for what p changes, into r->buf. */
-static size_t change_lines(const repair_ctx *c, repair_worker *r, const pw_entry *e,
-                           const struct stat *st, const pw_change *p) {
-  bool dir = S_ISDIR(st->st_mode);
-  char *b = r->buf;
-  size_t n = 0;
-  if (c->chown_mode) {
-    n += line_start(c, b + n, e);
-    return n + line_end(c, b + n, st);
-  }
-  if (p->ngid != p->ogid) {
-    n += line_start(c, b + n, e);
-    n += (size_t)sprintf(b + n, ": group ");
-    n += group_text(r, b + n, p->ogid);
-    n += (size_t)sprintf(b + n, " -> ");
-    n += group_text(r, b + n, p->ngid);
-    n += line_end(c, b + n, st);
-  }
-  bool sg = setgid_added(p, dir);
-  uint32_t shown = sg ? p->nmode & ~(uint32_t)S_ISGID : p->nmode;
-  if (shown != p->omode) {
-    n += line_start(c, b + n, e);
-    n += (size_t)sprintf(b + n, ": mode %04o -> %04o", p->omode, shown);
-    n += line_end(c, b + n, st);
-  }
-  if (sg) {
-    n += line_start(c, b + n, e);
-    n += (size_t)sprintf(b + n, ": setgid added");
-    n += line_end(c, b + n, st);
-  }
-  return n;
-}
-
 static void count_change(pw_worker *w, const repair_ctx *c, const pw_change *p,
                          const struct stat *st) {
   bool dir = S_ISDIR(st->st_mode);
   pw_count(w, PW_C_CHANGED, 1);
-  pw_count(w, PW_C_HARDLINKS, hard_linked(st));
+  pw_count(w, PW_C_HARDLINKS, pw_hard_linked(st));
   if (c->chown_mode) {
     pw_count(w, PW_C_CHANGES, 1);
     return;
   }
-  bool sg = setgid_added(p, dir);
-  uint32_t shown = sg ? p->nmode & ~(uint32_t)S_ISGID : p->nmode;
-  uint64_t group = p->ngid != p->ogid, mode = shown != p->omode;
+  bool sg = pw_setgid_added(p, dir);
+  uint64_t group = p->ngid != p->ogid, mode = pw_shown_mode(p, dir) != p->omode;
   pw_count(w, PW_C_GROUP, group);
   pw_count(w, PW_C_MODE, mode);
   pw_count(w, PW_C_SETGID, sg);
@@ -251,7 +180,8 @@ static void report_done(pw_worker *w, repair_worker *r, const pw_entry *e, const
   count_change(w, c, p, st);
   if (c->records) change_record(w, c, r, e, st, p);
   if (c->changes_fd >= 0) /* stdout closed: the counts still tell */
-    (void)pw_write_all(c->changes_fd, r->buf, change_lines(c, r, e, st, p));
+    (void)pw_write_all(c->changes_fd, r->buf,
+                       pw_change_lines(r->buf, c->chown_mode, !c->apply, &r->names, e, st, p));
 }
 
 /* Journal line of a change about to be made (or planned); false: don't. */

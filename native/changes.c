@@ -1,0 +1,76 @@
+/* changes.c — see changes.h. */
+#include "changes.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "errlog.h"
+
+bool pw_setgid_added(const pw_change *p, bool dir) {
+  return dir && !(p->omode & S_ISGID) && (p->nmode & S_ISGID);
+}
+
+uint32_t pw_shown_mode(const pw_change *p, bool dir) {
+  return pw_setgid_added(p, dir) ? p->nmode & ~(uint32_t)S_ISGID : p->nmode;
+}
+
+bool pw_hard_linked(const struct stat *st) {
+  return S_ISREG(st->st_mode) && st->st_nlink > 1;
+}
+
+/* "PATH" of a change line; a dry run's lines start "would change: ". */
+static size_t line_start(bool dry_run, char *b, const pw_entry *e) {
+  static const char dry[] = "would change: ";
+  size_t n = 0;
+  if (dry_run) {
+    memcpy(b, dry, sizeof dry - 1);
+    n = sizeof dry - 1;
+  }
+  return n + pw_escape_path(b + n, e->path, e->len);
+}
+
+/* The end of a change line: a dry run flags a file with other names. */
+static size_t line_end(bool dry_run, char *b, const struct stat *st) {
+  size_t n = 0;
+  if (dry_run && pw_hard_linked(st))
+    n = (size_t)sprintf(b, " [%ju hard links: its other names change too]",
+                        (uintmax_t)st->st_nlink);
+  b[n++] = '\n';
+  return n;
+}
+
+/* A group: "5000 (genome)", or "5000" when it has no name. */
+static size_t group_text(pw_names *names, char *b, uint32_t gid) {
+  const char *name = pw_group_name(names, gid);
+  return name ? (size_t)sprintf(b, "%u (%s)", gid, name) : (size_t)sprintf(b, "%u", gid);
+}
+
+size_t pw_change_lines(char *b, bool chown, bool dry_run, pw_names *names, const pw_entry *e,
+                       const struct stat *st, const pw_change *p) {
+  bool dir = S_ISDIR(st->st_mode);
+  size_t n = 0;
+  if (chown) {
+    n += line_start(dry_run, b + n, e);
+    return n + line_end(dry_run, b + n, st);
+  }
+  if (p->ngid != p->ogid) {
+    n += line_start(dry_run, b + n, e);
+    n += (size_t)sprintf(b + n, ": group ");
+    n += group_text(names, b + n, p->ogid);
+    n += (size_t)sprintf(b + n, " -> ");
+    n += group_text(names, b + n, p->ngid);
+    n += line_end(dry_run, b + n, st);
+  }
+  uint32_t shown = pw_shown_mode(p, dir);
+  if (shown != p->omode) {
+    n += line_start(dry_run, b + n, e);
+    n += (size_t)sprintf(b + n, ": mode %04o -> %04o", p->omode, shown);
+    n += line_end(dry_run, b + n, st);
+  }
+  if (pw_setgid_added(p, dir)) {
+    n += line_start(dry_run, b + n, e);
+    n += (size_t)sprintf(b + n, ": setgid added");
+    n += line_end(dry_run, b + n, st);
+  }
+  return n;
+}
