@@ -243,6 +243,7 @@ export const Opt = {
   HOLD: 26,
   NO_STAT: 27,
   LINK_DIRS: 28,
+  SUBDIRS: 29,
   ROOT: 100,
   OUTPUT: 101,
   EXCLUDE: 102,

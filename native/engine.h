@@ -52,8 +52,6 @@ typedef struct pw_visitor {
   void (*workers_done)(pw_job *j);
   /** The job was cancelled or failed: wake anything the visitor blocks on. */
   void (*cancel)(pw_job *j);
-  /** Also hand subfolders to entry() as subdir_ref entries (walkDirs). */
-  bool subdir_refs;
   /** Whole-job teardown after every worker ended (close outputs). */
   void (*job_end)(pw_job *j, int status);
   /** Whole-job free. */

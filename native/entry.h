@@ -32,7 +32,7 @@ typedef struct pw_entry {
   uint64_t user;        /**< the folder's inherited visitor state */
   bool via_link;        /**< reached through a followed symlink (walk's follow) */
   bool subdir_ref;      /**< a subfolder as seen in its parent's listing (only
-                             for visitors with subdir_refs); its own row
+                             with PW_OPT_SUBDIRS); its own row
                              comes later, from the worker that reads it */
   bool raced;           /**< folder rows: the folder was replaced between its
                              listing and its opening; nothing may be changed */

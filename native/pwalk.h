@@ -79,6 +79,8 @@ typedef enum pw_opt {
                                and folders under -x, are still stat'ed) */
   PW_OPT_LINK_DIRS = 28,  /**< int: 1 = tell symbolic links to folders (a
                                stat of each link's target) */
+  PW_OPT_SUBDIRS = 29,    /**< int: walk: 1 = also a record for each subfolder
+                               as its parent's listing shows it (walkDirs) */
   PW_OPT_ROOT = 100,     /**< str: the folder to walk, exactly as printed */
   PW_OPT_OUTPUT = 101,   /**< str: report file.  A regular file (or a new
                               name) is written under a temporary name beside

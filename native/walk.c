@@ -155,7 +155,6 @@ static const pw_visitor walk_visitor = {
     .cancel = bw_cancel,
     .next = bw_next,
     .job_free = bw_job_free,
-    .subdir_refs = true,
 };
 
 PW_API pw_job *pw_walk_start(const pw_opts *o, pw_descend_fn descend) {

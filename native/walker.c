@@ -315,7 +315,7 @@ static bool dispatch(pw_worker *w, listing *l, const pw_dent *d) {
   if (drop_subfolder(w, l, d, &st)) return true;
   /* Entered unless at walk's last level, or a second way to a folder. */
   bool enter = !l->leaf_dirs && !(o->follow && !pw_visit_once(j, &st));
-  if (j->vis->subdir_refs) {
+  if (o->subdirs) {
     e->subdir_ref = true;
     e->hold = enter ? (o->hold ? w->nheld + 1 : 1) : 0;
     j->vis->entry(w, e);

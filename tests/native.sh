@@ -76,7 +76,7 @@ check_all() { # binary
   run "$b" -t 4 -w -F "$work/tree"
   run "$b" -t 4 -w -D "$work/tree"   # held walk: every folder waits for its answer
   local held; held=$(cat "$work/out")
-  run "$b" -t 4 -w "$work/tree"
+  run "$b" -t 4 -w -S "$work/tree"
   [ "$held" = "$(cat "$work/out")" ]  # the same records, held or not
   run "$b" -t 4 -w -c 0 "$work/tree"
   # repair and chown on a copy (they change it): dry run, apply, chown

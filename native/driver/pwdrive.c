@@ -4,14 +4,15 @@
  * check under qemu.  It is not the product's CLI (that is cli.ts).
  *
  *   pwdrive [-t THREADS] [-z LEVEL | -g LEVEL] [-H] [-n] [-d DEPTH] [-x] [-c CANCEL_MS]
- *           [-e EXCLUDE]... [-E ERRORS_CSV] [-w] [-F] [-D] ROOT [OUTPUT]
+ *           [-e EXCLUDE]... [-E ERRORS_CSV] [-w] [-F] [-S|-D] ROOT [OUTPUT]
  *
  * Writes the report to OUTPUT, or to stdout (zstd with -z, gzip with -g);
  * errors stream to stderr; a summary line "entries=N dirs=N bytes=N
  * errors=N" goes to stderr at the end.
  * -w runs a walk job instead (batches consumed and counted, "records=N" on
- * stdout), -F follows symlinks in it, -D holds each folder's subfolders
- * until its row is answered (walkDirs top-down, names only).  -R runs a repair instead (a dry run;
+ * stdout), -F follows symlinks in it, -S walks as walkDirs does (names
+ * only, a record per subfolder too), -D also holds each folder's
+ * subfolders until its row is answered (walkDirs top-down).  -R runs a repair instead (a dry run;
  * -A applies it, with the journal written to OUTPUT), -C FROM:UID:GID
  * pwalk's chown mode; change lines go to stdout.  -E appends every error
  * as a CSV row to ERRORS_CSV (PW_OPT_ERRORS_CSV_FD).
@@ -40,11 +41,13 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "-x")) pw_opts_set_int(o, PW_OPT_ONE_FS, 1);
     else if (!strcmp(a, "-w")) walk = 1;
     else if (!strcmp(a, "-F")) pw_opts_set_int(o, PW_OPT_FOLLOW, 1);
-    else if (!strcmp(a, "-D")) {
-      hold = 1; /* a held walk (walkDirs top-down), without stat */
-      pw_opts_set_int(o, PW_OPT_HOLD, 1);
+    else if (!strcmp(a, "-D") || !strcmp(a, "-S")) {
+      /* walkDirs' walk, names only: -S bottom-up, -D top-down (held) */
+      hold = a[1] == 'D';
+      if (hold) pw_opts_set_int(o, PW_OPT_HOLD, 1);
       pw_opts_set_int(o, PW_OPT_NO_STAT, 1);
       pw_opts_set_int(o, PW_OPT_LINK_DIRS, 1);
+      pw_opts_set_int(o, PW_OPT_SUBDIRS, 1);
     }
     else if (!strcmp(a, "-R")) repair = 1;
     else if (!strcmp(a, "-A")) pw_opts_set_int(o, PW_OPT_APPLY, 1);
