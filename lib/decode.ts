@@ -151,7 +151,7 @@ function regions(
   };
 }
 
-/** Decode one batch described by pw_walk_next's out array. */
+/** Decode one batch described by pw_job_next's out array. */
 export function decodeBatch(out: BigUint64Array, into: Decoded[]): void {
   const { nrec, view, str, raw } = regions(out);
   for (let i = 0, o = 0; i < nrec; i++, o += REC) decodeOne(view, o, str, raw, into);
