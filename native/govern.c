@@ -45,6 +45,12 @@ static int64_t ns(clockid_t c) {
   return (int64_t)t.tv_sec * 1000000000ll + t.tv_nsec;
 }
 
+/* Let n read: the workers first, then the limit. */
+static void set_readers(pw_governor *g, int n) {
+  g->grow(g->arg, n);
+  pw_queue_set_limit(g->queue, n);
+}
+
 static void *govern_main(void *arg) {
   pw_governor *g = arg;
   int ncpu = pw_cpu_count();
@@ -97,11 +103,11 @@ static void *govern_main(void *arg) {
     int disk_cap = DISK_READERS < g->max ? DISK_READERS : g->max;
     if (starved && (used < BLOCKED * cap || slow >= 2)) {
       int next = limit * 2;
-      pw_queue_set_limit(g->queue, next < g->max ? next : g->max);
+      set_readers(g, next < g->max ? next : g->max);
       slow = 0;
     } else if (starved && disk >= 2 && limit < disk_cap) {
       int next = limit * 2;
-      pw_queue_set_limit(g->queue, next < disk_cap ? next : disk_cap);
+      set_readers(g, next < disk_cap ? next : disk_cap);
       disk = 0;
     } else if (limit > g->min && quiet >= QUIET_TICKS && smooth > SATURATED * ncpu &&
                since_lower >= LOWER_TICKS) {
@@ -116,8 +122,11 @@ static void *govern_main(void *arg) {
   return NULL;
 }
 
-int pw_governor_start(pw_governor *g, pw_queue *q, int min, int max) {
+int pw_governor_start(pw_governor *g, pw_queue *q, int min, int max,
+                      void (*grow)(void *arg, int readers), void *arg) {
   g->queue = q;
+  g->grow = grow;
+  g->arg = arg;
   g->min = min < 1 ? 1 : min;
   g->max = max;
   g->stop = false;

@@ -25,6 +25,8 @@
 
 typedef struct pw_governor {
   pw_queue *queue;
+  void (*grow)(void *arg, int readers); /**< make sure this many workers exist */
+  void *arg;
   int min;             /**< readers at the start and the floor (CPUs) */
   int max;             /**< every worker */
   pthread_t thread;
@@ -36,10 +38,13 @@ typedef struct pw_governor {
 
 /**
  * Start governing q's limit between min and max readers (min readers at
- * first).  Returns 0, or -errno when the thread cannot start (the queue
- * is then left with max readers: correct, just not tuned).
+ * first); before it lets n read, grow(arg, n) makes sure n workers exist.
+ * Returns 0, or -errno when the thread cannot start (the queue is then
+ * left with max readers, and the caller must grow to max: correct, just
+ * not tuned).
  */
-int pw_governor_start(pw_governor *g, pw_queue *q, int min, int max);
+int pw_governor_start(pw_governor *g, pw_queue *q, int min, int max,
+                      void (*grow)(void *arg, int readers), void *arg);
 /** Stop and join the governor thread (no-op if it never started). */
 void pw_governor_stop(pw_governor *g);
 

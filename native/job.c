@@ -129,6 +129,8 @@ static pw_job *create(const pw_opts *src, const pw_visitor *vis) {
   pthread_mutex_init(&j->visited_mu, NULL);
   pthread_mutex_init(&j->cur_mu, NULL);
   pthread_mutex_init(&j->hold_mu, NULL);
+  pthread_mutex_init(&j->spawn_mu, NULL);
+  atomic_init(&j->nstarted, 0);
   if (pw_queue_init(&j->queue)) {
     free(j);
     return NULL;
@@ -188,6 +190,46 @@ static pw_job *create(const pw_opts *src, const pw_visitor *vis) {
   return j;
 }
 
+/* Start one more worker thread; false when none can be (all started, the
+   walk is over, or out of memory).  Workers are started lazily: a governed
+   job starts one per CPU and more only when the governor lets more read, so
+   a walk that needs two readers pays for two threads (in a Deno process
+   each thread's start costs its share of the runtime's thread-local
+   storage: 13 MiB for 64 threads). */
+static bool spawn(pw_job *j) {
+  bool ok = false;
+  pthread_mutex_lock(&j->spawn_mu);
+  int i = atomic_load(&j->nstarted);
+  /* Count it live before it exists, but never revive a walk whose workers
+     all ended (their last one has already told the visitor). */
+  int live = atomic_load(&j->live);
+  while (i < j->nthreads && live > 0 && !atomic_compare_exchange_weak(&j->live, &live, live + 1)) {
+  }
+  if (i < j->nthreads && live > 0) {
+    pw_worker *w = &j->workers[i];
+    w->job = j;
+    if (i >= j->nalloc) j->nalloc = i + 1;
+    if (pw_dirstream_init(&w->ds) || !pw_path_reserve(w, 4096) ||
+        (j->vis->worker_start && j->vis->worker_start(w)) ||
+        pthread_create(&w->thread, &j->attr, pw_worker_main, w)) {
+      /* not started: as if it had ended at once */
+      if (atomic_fetch_sub(&j->live, 1) == 1 && j->vis->workers_done) j->vis->workers_done(j);
+    } else {
+      atomic_store(&j->nstarted, i + 1);
+      ok = true;
+    }
+  }
+  pthread_mutex_unlock(&j->spawn_mu);
+  return ok;
+}
+
+/* The governor lets `readers` read: make sure that many workers exist. */
+static void grow(void *arg, int readers) {
+  pw_job *j = arg;
+  while (atomic_load(&j->nstarted) < readers && spawn(j)) {
+  }
+}
+
 /* Start the worker threads (nothing after a fatal error). */
 static void launch(pw_job *j) {
   j->workers = calloc((size_t)j->nthreads, sizeof *j->workers);
@@ -202,32 +244,21 @@ static void launch(pw_job *j) {
     pw_queue_push(&j->queue, j->root, j->root, 1);
     j->root = NULL;
   }
-  /* If the governor cannot start, every worker reads, as with a count given. */
-  if (j->governed) (void)pw_governor_start(&j->gov, &j->queue, pw_cpu_count(), j->nthreads);
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, 256 * 1024);
-  int started = 0;
-  atomic_store(&j->live, j->nthreads);
-  for (int i = 0; i < j->nthreads; i++) {
-    pw_worker *w = &j->workers[i];
-    w->job = j;
-    j->nalloc = i + 1;
-    if (pw_dirstream_init(&w->ds) || !pw_path_reserve(w, 4096) ||
-        (j->vis->worker_start && j->vis->worker_start(w))) {
-      pw_job_fail(j, ENOMEM, "out of memory");
-      break;
-    }
-    if (pthread_create(&w->thread, &attr, pw_worker_main, w)) break;
-    started++;
-  }
-  pthread_attr_destroy(&attr);
-  int missing = j->nthreads - started;
-  if (missing && atomic_fetch_sub(&j->live, missing) == missing && j->vis->workers_done)
-    j->vis->workers_done(j);
-  j->nthreads = started;
-  if (!started) pw_job_fail(j, EAGAIN, "cannot start worker threads");
+  pthread_attr_init(&j->attr);
+  pthread_attr_setstacksize(&j->attr, 256 * 1024);
   j->started = true;
+  /* One live count held while the first workers start, so that none of
+     them can end the walk in between. */
+  atomic_store(&j->live, 1);
+  int ncpu = pw_cpu_count();
+  int first = j->governed && ncpu < j->nthreads ? ncpu : j->nthreads;
+  for (int i = 0; i < first && spawn(j);) i++;
+  /* If the governor cannot start, every worker reads, as with a count given. */
+  if (j->governed && pw_governor_start(&j->gov, &j->queue, ncpu, j->nthreads, grow, j))
+    grow(j, j->nthreads);
+  int n = atomic_load(&j->nstarted);
+  if (atomic_fetch_sub(&j->live, 1) == 1 && j->vis->workers_done) j->vis->workers_done(j);
+  if (!n) pw_job_fail(j, EAGAIN, "cannot start worker threads");
 }
 
 pw_job *pw_job_start(const pw_opts *o, const pw_visitor *vis, void *arg) {
@@ -241,9 +272,19 @@ pw_job *pw_job_start(const pw_opts *o, const pw_visitor *vis, void *arg) {
 PW_API int32_t pw_job_wait(pw_job *j) {
   pthread_mutex_lock(&j->wait_mu);
   if (!j->waited) {
-    if (j->started)
-      for (int i = 0; i < j->nthreads; i++) pthread_join(j->workers[i].thread, NULL);
+    /* Join the workers, then the governor (it may have started more while
+       the first ones were joined), then any it started. */
+    int joined = 0;
+    if (j->started) {
+      for (; joined < atomic_load(&j->nstarted); joined++)
+        pthread_join(j->workers[joined].thread, NULL);
+    }
     pw_governor_stop(&j->gov);
+    if (j->started) {
+      for (; joined < atomic_load(&j->nstarted); joined++)
+        pthread_join(j->workers[joined].thread, NULL);
+      pthread_attr_destroy(&j->attr);
+    }
     j->waited = true;
     pw_job_progress(j, j->final);
     int status = pw_job_failed(j) ? PW_FAILED : atomic_load(&j->cancelled) ? PW_CANCELLED : PW_OK;
@@ -303,6 +344,7 @@ PW_API void pw_job_free(pw_job *j) {
   pthread_mutex_destroy(&j->visited_mu);
   pthread_mutex_destroy(&j->cur_mu);
   pthread_mutex_destroy(&j->hold_mu);
+  pthread_mutex_destroy(&j->spawn_mu);
   free(j->visited);
   free(j);
 }
@@ -376,7 +418,7 @@ PW_API void pw_job_progress(pw_job *j, uint64_t *out) {
   }
   memset(out, 0, PW_C_COUNT * sizeof *out);
   if (j->workers)
-    for (int i = 0; i < j->nthreads; i++)
+    for (int i = 0, n = atomic_load(&j->nstarted); i < n; i++)
       for (int c = 0; c < PW_C_COUNT; c++)
         out[c] += atomic_load_explicit(&j->workers[i].pub.c[c], memory_order_relaxed);
   out[PW_C_ERRORS] = pw_errlog_count(&j->errors);

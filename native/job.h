@@ -53,10 +53,14 @@ struct pw_job {
   pw_queue queue;
   pw_errlog errors;
   pw_strset excludes;
-  int nthreads;               /**< threads wanted, then running (after launch) */
+  int nthreads;               /**< workers the job may have (the thread count) */
+  atomic_int nstarted;        /**< worker threads started so far (a governed job
+                                   starts them as the governor lets more read) */
+  pthread_mutex_t spawn_mu;   /**< one worker started at a time */
+  pthread_attr_t attr;        /**< the workers' thread attributes */
   bool governed;              /**< default thread count: readers governed (govern.h) */
   pw_governor gov;
-  int nalloc;                 /**< workers allocated */
+  int nalloc;                 /**< workers set up (their buffers allocated) */
   atomic_int live;            /**< worker threads not yet ended */
   pw_worker *workers;
   _Atomic uint64_t out_bytes; /**< report: bytes written so far */
