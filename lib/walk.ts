@@ -8,14 +8,7 @@
  * @module
  */
 import { native, Opt } from "./ffi.ts";
-import {
-  decodeBatch,
-  type Decoded,
-  decodeDirsBatch,
-  type DirsBatch,
-  RecKind,
-  WalkEntry,
-} from "./decode.ts";
+import { decodeBatch, type Decoded, decodeDirsBatch, RecKind, WalkEntry } from "./decode.ts";
 import { NativeJob, type NativeOption, type WalkError } from "./job.ts";
 import { commonNative, type CommonOptions } from "./options.ts";
 
