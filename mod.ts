@@ -110,6 +110,7 @@ export {
 export {
   PWALK_COLUMNS,
   PWALK_HEADER,
+  recordedErrors,
   resolveScans,
   type ScanFile,
   type ScanFormat,

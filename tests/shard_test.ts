@@ -16,7 +16,7 @@ import { concat } from "./helpers/bytes.ts";
 import { key, lineSet, parsePwalk } from "./helpers/csv.ts";
 import { assertRowsMatch } from "./helpers/compare.ts";
 import { printable, settledReference } from "./helpers/reference.ts";
-import { CLI, cli } from "./helpers/run.ts";
+import { CLI, cli, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
 import {
   assertSameLines,
   bash,
@@ -34,7 +34,7 @@ import {
 } from "./helpers/shard.ts";
 import { canMountTmpfs, mountTmpfs, scratchDir, tempDir } from "./helpers/temp.ts";
 import { mktree } from "./helpers/tree.ts";
-import { testNeeding, ZSTD } from "./helpers/system.ts";
+import { SETPRIV, testNeeding, ZSTD } from "./helpers/system.ts";
 
 const DUCKDB_COLUMNS = "names=['inode','parent_inode','depth','filename','ext','uid','gid'," +
   "'size','dev','blocks','nlink','mode','atime','mtime','ctime','fcount','dirsum']";
@@ -439,5 +439,68 @@ testNeeding([ZSTD], {
     assertSameLines(await unionLines(dir, 3), await wholeLines(root, ["--NoSnap"]), "union");
     const s = await cli(["status", dir]);
     assertEquals(s.code, 0, s.text);
+  },
+});
+
+testNeeding([SETPRIV, ZSTD], {
+  name: "summary of a shard folder: errors are the shards' own, from their completion records",
+  async fn() {
+    await using tmp = await tempDir("pwalk-shard-errors-");
+    const root = `${tmp.path}/tree`;
+    await mktree(root, 300, 21);
+    // Folders the shards cannot open: run without privileges, each is one
+    // error (EACCES) of the shard that walks it.
+    const locked = ["locked-a", "locked-b", "locked-c"];
+    for (const d of locked) {
+      await Deno.mkdir(`${root}/${d}/inner`, { recursive: true });
+      await Deno.writeTextFile(`${root}/${d}/inner/f.txt`, "x");
+      await Deno.chmod(`${root}/${d}`, 0o000);
+    }
+    const out = `${tmp.path}/out`;
+    await Deno.mkdir(out);
+    // Planned by the same user as the shards (a plan made by root would
+    // list inside the locked folders, and each shard would also report the
+    // planned folders below them that it cannot reach).
+    const planned = await cli(["plan", root, "--shards", "2", "-o", `${out}/plan.json`], {
+      prefix: UNPRIVILEGED,
+    });
+    assertEquals(planned.code, 0, planned.stderr);
+    const procs = [0, 1].map((i) =>
+      spawnCli([
+        "report",
+        "--plan",
+        `${out}/plan.json`,
+        "--shard",
+        String(i),
+        "-o",
+        `${out}/scan-${i}.csv.zst`,
+      ], {
+        prefix: UNPRIVILEGED,
+      })
+    );
+    for (const [i, p] of procs.entries()) {
+      const o = await p.output();
+      assertEquals(o.code, 0, `shard ${i}: ${new TextDecoder().decode(o.stderr)}`);
+    }
+    const summary = async (...specs: string[]) => {
+      const r = await cli(["summary", "--json", ...specs]);
+      assertEquals(r.code, 0, r.stderr);
+      return JSON.parse(r.text).totals.errors as number | null;
+    };
+    // One error per locked folder, wherever the plan put it: as many as a
+    // single run by the same user reports.
+    const whole = await cli(["-o", `${tmp.path}/whole.csv`, root], { prefix: UNPRIVILEGED });
+    assertEquals(whole.code, 0, whole.stderr);
+    assertMatch(whole.stderr, new RegExp(` ${locked.length} errors in `));
+    assertEquals(await summary(out), locked.length);
+    assertEquals(await summary(`${out}/scan-1.csv.zst`) !== null, true);
+    // A file whose record is missing, or describes another file, has no known errors.
+    const rec = JSON.parse(await Deno.readTextFile(`${out}/scan-0.done.json`));
+    await Deno.writeTextFile(`${out}/scan-0.done.json`, JSON.stringify({ ...rec, outputBytes: 1 }));
+    assertEquals(await summary(out), null);
+    await Deno.remove(`${out}/scan-0.done.json`);
+    assertEquals(await summary(out), null);
+    assertNotEquals(await summary(`${out}/scan-1.csv.zst`), null);
+    for (const d of locked) await Deno.chmod(`${root}/${d}`, 0o755);
   },
 });

@@ -19,6 +19,7 @@
  */
 import { Engine, type EngineOptions, lit, num } from "./duck.ts";
 import { zstdChunks } from "../zstd.ts";
+import { recordPath } from "../shard/paths.ts";
 
 /** pwalk's 17 columns, in order, as its header names them. */
 export const PWALK_COLUMNS = [
@@ -178,6 +179,39 @@ export async function resolveScans(specs: string[]): Promise<ScanFile[]> {
     throw new ScanInputError("one scan is either all Parquet or all CSV files, not both");
   }
   return files.map((path) => ({ path, format: formatOf(path) }));
+}
+
+/**
+ * The errors met by the walks that wrote `files`, from their completion
+ * records (`scan-I.done.json`, written last by `pwalk report --plan
+ * --shard`): their sum when every file has a record that describes it (its
+ * name and its size in bytes), else null, since a scan file alone does not
+ * record its walk's errors.
+ *
+ * @example
+ * ```ts ignore
+ * import { recordedErrors, resolveScans } from "jsr:@pwalk/cli";
+ * await recordedErrors(await resolveScans(["/scans/2026-12-01/"])); // 3, or null
+ * ```
+ */
+export async function recordedErrors(files: ScanFile[]): Promise<number | null> {
+  let sum = 0;
+  for (const f of files) {
+    try {
+      const r = JSON.parse(await Deno.readTextFile(recordPath(f.path)));
+      const name = f.path.slice(f.path.lastIndexOf("/") + 1);
+      const output = String(r?.output ?? "");
+      if (
+        r?.format !== "pwalk-shard-done" || !Number.isInteger(r.errors) ||
+        output.slice(output.lastIndexOf("/") + 1) !== name ||
+        r.outputBytes !== (await Deno.stat(f.path)).size
+      ) return null;
+      sum += r.errors;
+    } catch {
+      return null;
+    }
+  }
+  return sum;
 }
 
 // ---------------------------------------------------------------- CSV reading

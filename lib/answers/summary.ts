@@ -9,7 +9,14 @@
  */
 import type { Engine, EngineOptions } from "./duck.ts";
 import { num } from "./duck.ts";
-import { type LoadInfo, loadScan, openLoaded, resolveScans, type ScanFile } from "./scan.ts";
+import {
+  type LoadInfo,
+  loadScan,
+  openLoaded,
+  recordedErrors,
+  resolveScans,
+  type ScanFile,
+} from "./scan.ts";
 import { resolveNames } from "./names.ts";
 
 /** Options of {@link summarize}. */
@@ -42,7 +49,11 @@ export interface Totals {
   allocatedBytes: number;
   /** Extra names of hard-linked inodes (counted as entries, not as bytes). */
   hardLinkNames: number;
-  /** Errors of the walk: null, since a scan file does not record them. */
+  /**
+   * Errors of the walks, from the shards' completion records when every
+   * scan file has one (a sharded scan's folder); else null, since a scan
+   * file does not record them.
+   */
   errors: number | null;
   /** Rows whose name was not UTF-8 (read with `\xNN` escapes). */
   nonUtf8Names: number;
@@ -355,7 +366,7 @@ export async function summarize(
       apparentBytes: num(tot.ab),
       allocatedBytes: num(tot.al),
       hardLinkNames: num(tot.dupl),
-      errors: null,
+      errors: await recordedErrors(files),
       nonUtf8Names: load.nonUtf8Rows,
     };
     const roots = (await e.all(

@@ -130,7 +130,9 @@ export function formatSummary(s: Summary, width: number): string {
       `allocated ${bytes(t.allocatedBytes)}  apparent ${bytes(t.apparentBytes)}  ` +
       `users ${count(s.userCount)}  groups ${count(s.groupCount)}`,
       `hard links: ${count(t.hardLinkNames)} extra names (bytes counted once)  ` +
-      `names not UTF-8: ${count(t.nonUtf8Names)}  errors: not recorded in a scan`,
+      `names not UTF-8: ${count(t.nonUtf8Names)}  errors: ${
+        t.errors === null ? "not recorded in a scan" : count(t.errors)
+      }`,
     ].map((l) => fit(l, width)).join("\n"),
   );
   const owners = (title: string, label: string, rows: Summary["users"], total: number) =>

@@ -81,3 +81,19 @@ export function pathOfJson(j: JsonPath): Uint8Array {
   if (j.pathBase64 === undefined) return enc.encode(j.path);
   return Uint8Array.from(atob(j.pathBase64), (c) => c.charCodeAt(0));
 }
+
+/**
+ * The completion record's path for an output: `scan-3.csv.zst` gives
+ * `scan-3.done.json` (a `.csv` or `.csv.zst` suffix is replaced; any other
+ * name gets `.done.json` appended).
+ *
+ * @example
+ * ```ts ignore
+ * import { recordPath } from "jsr:@pwalk/cli";
+ * recordPath("out/scan-3.csv.zst"); // "out/scan-3.done.json"
+ * ```
+ */
+export function recordPath(output: string): string {
+  const m = /\.csv(\.zst)?$/.exec(output);
+  return m ? output.slice(0, m.index) + ".done.json" : output + ".done.json";
+}

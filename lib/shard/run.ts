@@ -8,7 +8,9 @@
 import { type Compression, report, reportFormat, type ReportSummary } from "../report.ts";
 import type { Progress, WalkError } from "../job.ts";
 import { PlanError, planExcludes, shardFolders, type ShardPlan, writeAtomic } from "./plan.ts";
-import { pathOfJson } from "./paths.ts";
+import { pathOfJson, recordPath } from "./paths.ts";
+
+export { recordPath };
 
 /** Options of {@link runShard}. */
 export interface ShardRunOptions {
@@ -125,22 +127,6 @@ export interface ShardSummary {
  * ```
  */
 export class PlanMismatchError extends Error {}
-
-/**
- * The completion record's path for an output: `scan-3.csv.zst` gives
- * `scan-3.done.json` (a `.csv` or `.csv.zst` suffix is replaced; any other
- * name gets `.done.json` appended).
- *
- * @example
- * ```ts ignore
- * import { recordPath } from "jsr:@pwalk/cli";
- * recordPath("out/scan-3.csv.zst"); // "out/scan-3.done.json"
- * ```
- */
-export function recordPath(output: string): string {
-  const m = /\.csv(\.zst)?$/.exec(output);
-  return m ? output.slice(0, m.index) + ".done.json" : output + ".done.json";
-}
 
 /** An empty zstd frame: what a shard with nothing to write leaves in a .zst output. */
 /** A suffix that names each kind (for the parts shard 0 joins). */
