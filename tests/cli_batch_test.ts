@@ -16,7 +16,7 @@
  */
 import { assert, assertEquals, assertMatch, fail } from "@std/assert";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { parsePwalk } from "./helpers/csv.ts";
+import { HEADER_FIELDS, parsePwalk } from "./helpers/csv.ts";
 import { CLI, cli, REPO, UNPRIVILEGED } from "./helpers/run.ts";
 import { flatTree } from "./helpers/tree.ts";
 import { tempDir } from "./helpers/temp.ts";
@@ -277,27 +277,7 @@ Deno.test("--help lists every CSV column and every exit status", async () => {
     const r = await cli(args);
     assertEquals(r.code, 0);
     const text = dec.decode(r.stdout);
-    for (
-      const col of [
-        "inode",
-        "parent-inode",
-        "directory-depth",
-        '"filename"',
-        '"fileExtension"',
-        "UID",
-        "GID",
-        "st_size",
-        "st_dev",
-        "st_blocks",
-        "st_nlink",
-        '"st_mode"',
-        "st_atime",
-        "st_mtime",
-        "st_ctime",
-        "pw_fcount",
-        "pw_dirsum",
-      ]
-    ) assert(text.includes(col), col);
+    for (const col of HEADER_FIELDS) assert(text.includes(col), col);
     for (const status of ["0", "1", "2", "129", "130", "141", "143"]) {
       assertMatch(text, new RegExp(`^  (.*\\b)?${status}\\b`, "m"), `exit status ${status}`);
     }

@@ -14,7 +14,7 @@
  */
 import { assert, assertEquals, assertStringIncludes, fail } from "@std/assert";
 import { spawnCli } from "./helpers/run.ts";
-import { flatTree } from "./helpers/tree.ts";
+import { flatTree, growingTree } from "./helpers/tree.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { snapshot } from "./helpers/repair_tree.ts";
 
@@ -50,14 +50,8 @@ Deno.test("CLI: SIGINT, SIGTERM, SIGHUP stop a report: 128+n, nothing left", asy
   await using tmp = await tempDir();
   const root = `${tmp.path}/wide`;
   const outDir = `${tmp.path}/out`;
-  await Deno.mkdir(root);
+  const wide = await growingTree(root);
   await Deno.mkdir(outDir);
-  let dirs = 40;
-  await flatTree(root, dirs, 1000);
-  const grow = async () => {
-    await flatTree(root, dirs, 1000, dirs);
-    dirs *= 2;
-  };
 
   for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
     await t.step(`${signal}: status ${code}, no FILE, no FILE.partial-*`, async () => {
@@ -71,7 +65,7 @@ Deno.test("CLI: SIGINT, SIGTERM, SIGHUP stop a report: 128+n, nothing left", asy
         if (!r) {
           if (attempt >= 3) fail("the report always finished before the signal");
           await Deno.remove(out);
-          await grow();
+          await wide.grow();
           continue;
         }
         assertEquals(r.code, code, r.stderr);
@@ -96,7 +90,7 @@ Deno.test("CLI: SIGINT, SIGTERM, SIGHUP stop a report: 128+n, nothing left", asy
       const stderr = dec.decode(await new Response(p.stderr).arrayBuffer());
       if (status.code === 0) {
         if (attempt >= 3) fail("the report always finished before the signal");
-        await grow();
+        await wide.grow();
         continue;
       }
       assertEquals(status.code, 130, stderr);

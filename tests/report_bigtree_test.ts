@@ -16,7 +16,7 @@ import { assert, assertEquals, assertStrictEquals, fail } from "@std/assert";
 import { report } from "../mod.ts";
 import { spawnCli } from "./helpers/run.ts";
 import { tempDir } from "./helpers/temp.ts";
-import { flatTree } from "./helpers/tree.ts";
+import { growingTree } from "./helpers/tree.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const names = (dir: string) => Array.from(Deno.readDirSync(dir), (e) => e.name).sort();
@@ -92,14 +92,8 @@ Deno.test("a wide tree: cancellation (API, CLI) and real worker threads", async 
   await using tmp = await tempDir();
   const root = `${tmp.path}/wide`;
   const outDir = `${tmp.path}/out`;
-  await Deno.mkdir(root);
+  const wide = await growingTree(root); // ~40,000 entries, ~10 MB of CSV
   await Deno.mkdir(outDir);
-  let dirs = 40;
-  let total = 1 + await flatTree(root, dirs, 1000); // ~40,000 entries, ~10 MB of CSV
-  const grow = async () => {
-    total += await flatTree(root, dirs, 1000, dirs);
-    dirs *= 2;
-  };
 
   await t.step("report(): abort mid-walk rejects with the reason, leaves nothing", async () => {
     for (let attempt = 0;; attempt++) {
@@ -122,13 +116,16 @@ Deno.test("a wide tree: cancellation (API, CLI) and real worker threads", async 
       }).then(() => undefined, (e) => e);
       if (err === undefined) {
         // finished before the abort: not a test of cancellation; go bigger
-        if (attempt >= 2) fail(`the walk of ${total} entries always finished first`);
+        if (attempt >= 2) fail(`the walk of ${wide.entries} entries always finished first`);
         await Deno.remove(out);
-        await grow();
+        await wide.grow();
         continue;
       }
       assertStrictEquals(err, reason, "rejects with the signal's reason");
-      assert(abortedAt > 0 && abortedAt < total, `aborted at ${abortedAt} of ${total}`);
+      assert(
+        abortedAt > 0 && abortedAt < wide.entries,
+        `aborted at ${abortedAt} of ${wide.entries}`,
+      );
       assertEquals(names(outDir), [], "no output file and no partial file");
       if (procOk) assertEquals(namedLikeMain(Deno.pid), before, "worker threads left behind");
       break;
@@ -168,9 +165,9 @@ Deno.test("a wide tree: cancellation (API, CLI) and real worker threads", async 
       clearTimeout(guard);
       const stderr = new TextDecoder().decode(r.stderr);
       if (r.code === 0) {
-        if (attempt >= 2) fail(`the walk of ${total} entries always finished before SIGINT`);
+        if (attempt >= 2) fail(`the walk of ${wide.entries} entries always finished before SIGINT`);
         await Deno.remove(out);
-        await grow();
+        await wide.grow();
         continue;
       }
       assertEquals(r.signal, null, "killed by the hang guard");

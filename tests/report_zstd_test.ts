@@ -14,9 +14,9 @@
  * `FROM 'scan.csv.zst'` form is checked on a tree whose names are all UTF-8.
  */
 import { assert, assertEquals } from "@std/assert";
-import { DuckDBInstance } from "@duckdb/node-api";
 import { report } from "../mod.ts";
-import { lineSet, parsePwalk } from "./helpers/csv.ts";
+import { lineSet, parsePwalk, splitHeader } from "./helpers/csv.ts";
+import { duck } from "./helpers/duckdb.ts";
 import { assertRowsMatch } from "./helpers/compare.ts";
 import { settledReference } from "./helpers/reference.ts";
 import { cli, runOk } from "./helpers/run.ts";
@@ -30,19 +30,6 @@ const HEADER = new TextDecoder().decode(await Deno.readFile(FIXTURE)).split("\n"
 /** `zstd -dc FILE`: the independent decompressor. */
 async function unzstd(file: string): Promise<Uint8Array> {
   return (await runOk("zstd", ["-dc", "--", file])).stdout;
-}
-
-/** Rows of a DuckDB query as plain numbers. */
-async function duck(sql: string): Promise<number[][]> {
-  const db = await DuckDBInstance.create(":memory:");
-  const c = await db.connect();
-  try {
-    const r = await c.runAndReadAll(sql);
-    return r.getRows().map((row) => row.map((v) => Number(v)));
-  } finally {
-    c.closeSync();
-    db.closeSync();
-  }
 }
 
 testNeeding([ZSTD], {
@@ -89,10 +76,9 @@ testNeeding([ZSTD], {
       const r = await cli(["--header", "-o", zst, root]);
       assertEquals(r.code, 0, r.stderr);
       assertEquals(r.stdout.length, 0);
-      const text = await unzstd(zst);
-      const nl = text.indexOf(0x0a);
-      assertEquals(new TextDecoder().decode(text.subarray(0, nl)), HEADER);
-      assertEquals(lineSet(text.subarray(nl + 1)), plainLines);
+      const { header, rest } = splitHeader(await unzstd(zst));
+      assertEquals(header, HEADER);
+      assertEquals(lineSet(rest), plainLines);
     });
 
     await t.step("DuckDB read_csv('….csv.zst', header=true): count and sum(st_size)", async () => {

@@ -11,9 +11,9 @@
  * records' SHA-256; DuckDB reads the shard files as one glob.
  */
 import { assert, assertEquals, assertMatch, assertNotEquals } from "@std/assert";
-import { DuckDBInstance } from "@duckdb/node-api";
 import { concat } from "./helpers/bytes.ts";
-import { key, lineSet, parsePwalk } from "./helpers/csv.ts";
+import { key, lineSet, parsePwalk, splitHeader } from "./helpers/csv.ts";
+import { duck } from "./helpers/duckdb.ts";
 import { assertRowsMatch } from "./helpers/compare.ts";
 import { printable, settledReference } from "./helpers/reference.ts";
 import { CLI, cli, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
@@ -39,19 +39,9 @@ import { SETPRIV, testNeeding, ZSTD } from "./helpers/system.ts";
 const DUCKDB_COLUMNS = "names=['inode','parent_inode','depth','filename','ext','uid','gid'," +
   "'size','dev','blocks','nlink','mode','atime','mtime','ctime','fcount','dirsum']";
 
-async function duck(query: string): Promise<number[]> {
-  const db = await DuckDBInstance.create(":memory:");
-  const c = await db.connect();
-  const r = await c.runAndReadAll(query);
-  const row = r.getRows()[0].map(Number);
-  c.closeSync();
-  return row;
-}
-
 async function duckCount(glob: string): Promise<number> {
-  return (await duck(`SELECT count(*) FROM read_csv('${glob}', header=false, ${DUCKDB_COLUMNS})`))[
-    0
-  ];
+  const q = `SELECT count(*) FROM read_csv('${glob}', header=false, ${DUCKDB_COLUMNS})`;
+  return (await duck(q))[0][0];
 }
 
 let tree: string | undefined;
@@ -119,7 +109,7 @@ testNeeding([ZSTD], {
         }
         if (args.includes("--header")) {
           const outs = await shardOutputs(dir, plan.shards);
-          const header = new TextDecoder().decode(outs[0].subarray(0, outs[0].indexOf(0x0a)));
+          const header = splitHeader(outs[0]).header;
           assertMatch(header, /^inode,parent-inode,directory-depth,"filename"/);
           const all = lineSet(concat(...outs)).filter((l) => l === header);
           assertEquals(all.length, 1, "the header is in the union once");

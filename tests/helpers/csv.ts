@@ -115,6 +115,9 @@ export const COLUMNS = [
 /** The columns the spec prints in quotes. */
 const QUOTED = new Set([3, 4, 11]);
 
+/** The fields of pwalk's header line as printed: {@link COLUMNS}, those the spec quotes in quotes. */
+export const HEADER_FIELDS: readonly string[] = COLUMNS.map((c, i) => QUOTED.has(i) ? `"${c}"` : c);
+
 const ascii = new TextDecoder();
 
 /**
@@ -236,4 +239,13 @@ export function lineSet(data: Uint8Array): string[] {
   }
   if (s !== data.length) out.push(key(data.subarray(s)));
   return out.sort();
+}
+
+/**
+ * A report's first line (decoded, without its newline) and the bytes after
+ * it: the header of a report printed with `--header`, and its rows.
+ */
+export function splitHeader(data: Uint8Array): { header: string; rest: Uint8Array } {
+  const nl = data.indexOf(NL);
+  return { header: ascii.decode(data.subarray(0, nl)), rest: data.subarray(nl + 1) };
 }

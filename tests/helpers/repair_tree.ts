@@ -7,6 +7,7 @@
  * @module
  */
 import { lchown, mkfifo } from "./libc.ts";
+import { rng } from "./tree.ts";
 
 /** One entry to create. Paths are relative to the tree's root (`.` is the root). */
 export interface EntrySpec {
@@ -235,18 +236,6 @@ export function changesBetween(a: Snapshot, b: Snapshot): string[] {
     }
   }
   return out.sort();
-}
-
-/** A small seeded PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The group ids a generated tree uses. */

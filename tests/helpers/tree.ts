@@ -1,7 +1,8 @@
 /**
  * Test trees: the spec's example tree, generated trees (bench/mktree.py), a
- * wide flat tree, and the edge-case tree; python3 for what Deno cannot make
- * quickly or at all.
+ * wide flat tree (and one that grows), and the edge-case tree; a seeded
+ * PRNG for the trees tests generate themselves; python3 for what Deno
+ * cannot make quickly or at all.
  *
  * @module
  */
@@ -47,6 +48,46 @@ for d in range(first, first + dirs):
     String(first),
   );
   return dirs + dirs * perDir;
+}
+
+/** A {@link flatTree} that can be made bigger: see {@link growingTree}. */
+export interface GrowingTree {
+  /** The entries in the tree now, its root included. */
+  readonly entries: number;
+  /** Double the number of folders (each of as many files as the first). */
+  grow(): Promise<void>;
+}
+
+/**
+ * A wide tree to interrupt a run in: the folder `root` (made here) holding
+ * a {@link flatTree} of `dirs` folders of `perDir` files (by default about
+ * 40,000 entries, 10 MB of CSV). When a run finished before the
+ * interruption landed, `grow()` doubles it and the test tries again.
+ */
+export async function growingTree(root: string, dirs = 40, perDir = 1000): Promise<GrowingTree> {
+  await Deno.mkdir(root);
+  let entries = 1 + await flatTree(root, dirs, perDir);
+  return {
+    get entries() {
+      return entries;
+    },
+    async grow() {
+      entries += await flatTree(root, dirs, perDir, dirs);
+      dirs *= 2;
+    },
+  };
+}
+
+/** A small seeded PRNG (mulberry32): the same tree for the same seed. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 /** The time the spec's example tree carries on every entry but the root. */
