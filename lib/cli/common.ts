@@ -149,21 +149,31 @@ export interface WalkArgs {
 export async function walkArgs(f: Flags, root: string): Promise<WalkArgs> {
   const exclude = await excludeArgs(f);
   return {
-    threads: intArg("maxthreads", f.maxthreads, 1, 1024) ?? intArg("threads", f.threads, 1, 1024),
+    threads: threadsArg(f),
     pwalkDepth: intArg("depth", f.depth, 0, 2 ** 31 - 1),
     oneFileSystem: !!f["one-file-system"],
     noSnap: !!f.NoSnap,
     exclude,
     ui: {
-      progress: typeof f.progress === "string"
-        ? intArg("progress", f.progress, 1, 86_400)
-        : f.progress as boolean | undefined,
+      progress: progressArg(f),
       errors: f.errors as string | undefined,
       warnings: unmatchedExcludes(root, exclude).map((p) =>
         `pwalk: warning: --exclude ${p} matched nothing under ${root}`
       ),
     },
   };
+}
+
+/** --maxthreads N (pwalk's spelling, which wins) or --threads N: 1-1024. */
+export function threadsArg(f: Flags): number | undefined {
+  return intArg("maxthreads", f.maxthreads, 1, 1024) ?? intArg("threads", f.threads, 1, 1024);
+}
+
+/** --progress (true), --progress=SECONDS (1-86400), --no-progress (false), or undefined. */
+export function progressArg(f: Flags): boolean | number | undefined {
+  return typeof f.progress === "string"
+    ? intArg("progress", f.progress, 1, 86_400)
+    : f.progress as boolean | undefined;
 }
 
 /**
@@ -346,6 +356,86 @@ export function eprint(s: string): void {
   } catch {
     // stderr closed
   }
+}
+
+/**
+ * A library error as bad usage: its message without the library's
+ * "pwalk: " (the usage line adds it back). `catch (e) { throw usage(e); }`.
+ */
+export function usage(e: Error): UsageError {
+  return new UsageError(e.message.replace(/^pwalk: /, ""));
+}
+
+// ---------------------------------------------------------------------------
+// The commands that answer from scans: summary, diff and convert.
+
+/** DuckDB's bounds, taken by summary, diff and convert. */
+const ENGINE_OPTIONS = { "memory-limit": "value", "temp-dir": "value" } as const;
+
+/** The engine options of parsed flags: --memory-limit M (a size such as 4GB), --temp-dir DIR. */
+export function engineOptions(f: Flags): { memoryLimit?: string; tempDirectory?: string } {
+  const memoryLimit = f["memory-limit"] as string | undefined;
+  if (memoryLimit !== undefined && !/^\d+(\.\d+)?\s*[KMGT]i?B$/i.test(memoryLimit)) {
+    throw new UsageError(`--memory-limit needs a size such as 4GB, got '${memoryLimit}'`);
+  }
+  return { memoryLimit, tempDirectory: f["temp-dir"] as string | undefined };
+}
+
+/**
+ * The exit status of an error that ended summary, diff or convert: a bad
+ * scan or value is bad usage (2), anything else a failure (1); the error's
+ * first line is printed.
+ */
+export function answerStatus(e: unknown): number {
+  const bad = e instanceof UsageError || e instanceof RangeError ||
+    (e as Error)?.name === "ScanInputError";
+  const message = String((e as Error)?.message ?? e).split("\n")[0].replace(/^pwalk: /, "");
+  return exitStatus(bad ? new UsageError(message) : new Error(`pwalk: ${message}`));
+}
+
+/**
+ * Run summary, diff or convert: parse `args` by `spec` and
+ * {@link ENGINE_OPTIONS}, then `body` with the flags and the operands.
+ * Resolves to 0, or to {@link answerStatus} of what failed.
+ */
+export async function runAnswer(
+  args: string[],
+  spec: Record<string, Kind>,
+  body: (f: Flags, operands: string[]) => Promise<void>,
+): Promise<number> {
+  try {
+    const f = parse(args, { ...spec, ...ENGINE_OPTIONS });
+    await body(f, f._);
+    return EXIT.OK;
+  } catch (e) {
+    return answerStatus(e);
+  }
+}
+
+/** The options of the commands that print an answer (summary, diff). */
+export const PRINT_OPTIONS: Record<string, Kind> = {
+  top: "value",
+  depth: "value",
+  html: "value",
+  json: "flag",
+  names: "toggle",
+};
+
+/**
+ * Print an answer on stdout: as JSON with --json, else as `text` gives it;
+ * with --html FILE also the page `html` gives, written whole.
+ */
+export async function printAnswer<T>(
+  f: Flags,
+  answer: T,
+  html: (answer: T) => Promise<string>,
+  text: (answer: T) => string,
+): Promise<void> {
+  if (f.html) {
+    const { writeAtomic } = await import("../answers/html.ts");
+    await writeAtomic(f.html as string, await html(answer));
+  }
+  console.log(f.json ? JSON.stringify(answer, null, 2) : text(answer));
 }
 
 /** Thousands separators: 1234567 -> "1,234,567". */

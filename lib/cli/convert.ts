@@ -4,9 +4,8 @@
  *
  * @module
  */
-import { intArg, parse, UsageError } from "./common.ts";
+import { engineOptions, intArg, runAnswer, UsageError } from "./common.ts";
 import { convert } from "../answers/convert.ts";
-import { answerStatus, ENGINE_OPTIONS, engineOptions } from "./summary.ts";
 
 /** `pwalk convert --help`. */
 export const HELP: string = `pwalk convert: a scan in another format
@@ -29,22 +28,17 @@ Options:
 `;
 
 /** Run `pwalk convert ARGS`; resolves to the exit status. */
-export async function run(args: string[]): Promise<number> {
-  try {
-    const flags = parse(args, { level: "value", header: "toggle", ...ENGINE_OPTIONS });
-    const pos = (flags._ as unknown[]).map(String);
-    if (pos.length < 2) throw new UsageError("convert needs IN and OUT (try --help)");
-    const out = pos.pop()!;
+export function run(args: string[]): Promise<number> {
+  return runAnswer(args, { level: "value", header: "toggle" }, async (flags, operands) => {
+    if (operands.length < 2) throw new UsageError("convert needs IN and OUT (try --help)");
+    const out = operands.at(-1)!;
     if (!/\.(csv|csv\.zst|csv\.gz|parquet)$/.test(out)) {
       throw new UsageError(`${out}: OUT must end in .csv, .csv.zst, .csv.gz or .parquet`);
     }
-    await convert(pos, out, {
+    await convert(operands.slice(0, -1), out, {
       header: flags.header !== false,
       level: intArg("level", flags.level, 1, 19),
       ...engineOptions(flags),
     });
-    return 0;
-  } catch (e) {
-    return answerStatus(e);
-  }
+  });
 }

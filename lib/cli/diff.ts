@@ -4,9 +4,15 @@
  *
  * @module
  */
-import { intArg, parse, UsageError } from "./common.ts";
+import {
+  engineOptions,
+  intArg,
+  PRINT_OPTIONS,
+  printAnswer,
+  runAnswer,
+  UsageError,
+} from "./common.ts";
 import { type ChangeRow, type Diff, diff, type FileChange } from "../answers/diff.ts";
-import { answerStatus, ENGINE_OPTIONS, engineOptions } from "./summary.ts";
 import { bytes, count, date, delta, deltaCount, fit, outputWidth, table } from "../answers/text.ts";
 
 /** `pwalk diff --help`. */
@@ -33,37 +39,24 @@ Options:
 `;
 
 /** Run `pwalk diff ARGS`; resolves to the exit status. */
-export async function run(args: string[]): Promise<number> {
-  try {
-    const flags = parse(args, {
-      top: "value",
-      depth: "value",
-      html: "value",
-      json: "flag",
-      names: "toggle",
-      ...ENGINE_OPTIONS,
-    });
-    const pos = (flags._ as unknown[]).map(String);
-    if (pos.length !== 2) {
-      throw new UsageError(`diff needs OLD and NEW scans, got ${pos.length} (try --help)`);
+export function run(args: string[]): Promise<number> {
+  return runAnswer(args, PRINT_OPTIONS, async (flags, scans) => {
+    if (scans.length !== 2) {
+      throw new UsageError(`diff needs OLD and NEW scans, got ${scans.length} (try --help)`);
     }
-    if (flags.html === "") throw new UsageError("--html needs a file name");
-    const d = await diff([pos[0]], [pos[1]], {
+    const d = await diff([scans[0]], [scans[1]], {
       top: intArg("top", flags.top, 1, 1_000_000),
       depth: intArg("depth", flags.depth, 0, 10_000),
       names: flags.names !== false,
       ...engineOptions(flags),
     });
-    if (flags.html) {
-      const { diffHtml, writeAtomic } = await import("../answers/html.ts");
-      await writeAtomic(flags.html as string, await diffHtml(d));
-    }
-    if (flags.json) console.log(JSON.stringify(d, null, 2));
-    else console.log(formatDiff(d, outputWidth()));
-    return 0;
-  } catch (e) {
-    return answerStatus(e);
-  }
+    await printAnswer(
+      flags,
+      d,
+      async (d) => (await import("../answers/html.ts")).diffHtml(d),
+      (d) => formatDiff(d, outputWidth()),
+    );
+  });
 }
 
 function changeTable(title: string, label: string, rows: ChangeRow[], width: number): string {

@@ -18,6 +18,7 @@ import {
   oneRoot,
   parse,
   runJob,
+  usage,
   UsageError,
   WALK_OPTIONS,
   walkArgs,
@@ -146,7 +147,7 @@ export async function runChange<T extends ChangeSummary>(
     toStdout: true,
     start: (run) =>
       start(root, { ...o, ...run }).catch((e) => {
-        if (e instanceof RefusedError) throw new UsageError(e.message.replace(/^pwalk: /, ""));
+        if (e instanceof RefusedError) throw usage(e);
         throw e;
       }),
     done: (s) => {

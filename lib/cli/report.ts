@@ -12,6 +12,7 @@ import {
   oneRoot,
   parse,
   runJob,
+  usage,
   UsageError,
   VERSION,
   WALK_OPTIONS,
@@ -88,6 +89,15 @@ Exit status:
   141  stdout closed early (| head): stopped quietly, as SIGPIPE would
 `;
 
+/** Whether `path` is a folder (false when it is not there). */
+function isFolder(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Run `pwalk report` with the arguments after the command's name.
  * `Deno.exit(await run(["--header", "-o", "scan.csv.zst", "/data"]));`
@@ -114,21 +124,16 @@ export async function run(args: string[]): Promise<number> {
   const { ui, ...walk } = await walkArgs(f, root);
   const level = intArg("level", f.level, 0, 19);
   const output = f.output as string | undefined;
-  if (output !== undefined && output !== "-") {
-    try {
-      if (Deno.statSync(output).isDirectory) throw new UsageError(`--output ${output} is a folder`);
-    } catch (e) {
-      if (e instanceof UsageError) throw e;
-    }
-  }
   const toStdout = output === undefined || output === "-";
+  if (!toStdout && isFolder(output)) throw new UsageError(`--output ${output} is a folder`);
+  const parquet = /\.parquet$/i.test(output ?? "");
   // The suffix decides the format: a --level it contradicts is bad usage,
   // told before anything is written.
-  if (!/\.parquet$/i.test(output ?? "")) {
+  if (!parquet) {
     try {
       reportFormat(output, undefined, level);
     } catch (e) {
-      if (e instanceof RangeError) throw new UsageError(e.message.replace(/^pwalk: /, ""));
+      if (e instanceof RangeError) throw usage(e);
       throw e;
     }
   }
@@ -138,7 +143,7 @@ export async function run(args: string[]): Promise<number> {
     toStdout,
     // -o FILE.parquet: the CSV report turned into Parquet by DuckDB, loaded only then.
     start: async (run) =>
-      /\.parquet$/i.test(output ?? "")
+      parquet
         ? (await import("../answers/convert.ts")).reportParquet(root, {
           ...walk,
           ...run,

@@ -4,7 +4,17 @@
  *
  * @module
  */
-import { count, errorCount, intArg, parse, runJob, UsageError, WALK_OPTIONS } from "./common.ts";
+import {
+  count,
+  errorCount,
+  intArg,
+  parse,
+  progressArg,
+  runJob,
+  threadsArg,
+  UsageError,
+  WALK_OPTIONS,
+} from "./common.ts";
 import { duration, formatBytes } from "./progress.ts";
 import { PlanError, readPlan } from "../shard/plan.ts";
 import { PlanMismatchError, runShard } from "../shard/run.ts";
@@ -65,8 +75,7 @@ export async function run(args: string[]): Promise<number> {
   }
   const planPath = f.plan as string;
   if (f.shard === undefined) throw new UsageError("missing --shard I");
-  const threads = intArg("maxthreads", f.maxthreads, 1, 1024) ??
-    intArg("threads", f.threads, 1, 1024);
+  const threads = threadsArg(f);
   const level = intArg("level", f.level, 0, 19);
   let output = f.output as string | undefined;
   let plan;
@@ -91,9 +100,7 @@ export async function run(args: string[]): Promise<number> {
   const errors = f.errors as string | undefined;
   return await runJob({
     tag: "pwalk:",
-    progress: typeof f.progress === "string"
-      ? intArg("progress", f.progress, 1, 86_400)
-      : f.progress as boolean | undefined,
+    progress: progressArg(f),
     errors,
     toStdout,
     start: async (run) => {

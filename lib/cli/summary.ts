@@ -4,7 +4,14 @@
  *
  * @module
  */
-import { exitStatus, intArg, parse, UsageError } from "./common.ts";
+import {
+  engineOptions,
+  intArg,
+  PRINT_OPTIONS,
+  printAnswer,
+  runAnswer,
+  UsageError,
+} from "./common.ts";
 import { type AgeBucket, summarize, type Summary } from "../answers/summary.ts";
 import { bytes, count, date, fit, outputWidth, table } from "../answers/text.ts";
 
@@ -47,46 +54,10 @@ export function parseNow(v: unknown): number | undefined {
   return Math.floor(t / 1000);
 }
 
-/** Options shared by summary, diff and convert. */
-export const ENGINE_OPTIONS = { "memory-limit": "value", "temp-dir": "value" } as const;
-
-/**
- * The exit status of an error that ended summary, diff or convert: a bad
- * scan or value is bad usage (2), anything else a failure (1).
- */
-export function answerStatus(e: unknown): number {
-  const usage = e instanceof UsageError || e instanceof RangeError ||
-    (e as Error)?.name === "ScanInputError";
-  const message = String((e as Error)?.message ?? e).split("\n")[0].replace(/^pwalk: /, "");
-  return exitStatus(usage ? new UsageError(message) : new Error(`pwalk: ${message}`));
-}
-
-/** The engine options from parsed flags. */
-export function engineOptions(
-  flags: Record<string, unknown>,
-): { memoryLimit?: string; tempDirectory?: string } {
-  const memoryLimit = flags["memory-limit"] as string | undefined;
-  if (memoryLimit !== undefined && !/^\d+(\.\d+)?\s*[KMGT]i?B$/i.test(memoryLimit)) {
-    throw new UsageError(`--memory-limit needs a size such as 4GB, got '${memoryLimit}'`);
-  }
-  return { memoryLimit, tempDirectory: flags["temp-dir"] as string | undefined };
-}
-
 /** Run `pwalk summary ARGS`; resolves to the exit status. */
-export async function run(args: string[]): Promise<number> {
-  try {
-    const flags = parse(args, {
-      top: "value",
-      depth: "value",
-      html: "value",
-      now: "value",
-      json: "flag",
-      names: "toggle",
-      ...ENGINE_OPTIONS,
-    });
-    const scans = (flags._ as unknown[]).map(String);
+export function run(args: string[]): Promise<number> {
+  return runAnswer(args, { ...PRINT_OPTIONS, now: "value" }, async (flags, scans) => {
     if (scans.length === 0) throw new UsageError("summary: missing SCAN (try --help)");
-    if (flags.html === "") throw new UsageError("--html needs a file name");
     const s = await summarize(scans, {
       top: intArg("top", flags.top, 1, 1_000_000),
       depth: intArg("depth", flags.depth, 0, 10_000),
@@ -94,16 +65,13 @@ export async function run(args: string[]): Promise<number> {
       names: flags.names !== false,
       ...engineOptions(flags),
     });
-    if (flags.html) {
-      const { summaryHtml, writeAtomic } = await import("../answers/html.ts");
-      await writeAtomic(flags.html as string, await summaryHtml(s));
-    }
-    if (flags.json) console.log(JSON.stringify(s, null, 2));
-    else console.log(formatSummary(s, outputWidth()));
-    return 0;
-  } catch (e) {
-    return answerStatus(e);
-  }
+    await printAnswer(
+      flags,
+      s,
+      async (s) => (await import("../answers/html.ts")).summaryHtml(s),
+      (s) => formatSummary(s, outputWidth()),
+    );
+  });
 }
 
 const who = (name: string | null, id: number) => name ?? String(id);

@@ -6,7 +6,7 @@
  */
 import { undo } from "../undo.ts";
 import { RefusedError } from "../journal_file.ts";
-import { count, num, parse, runJob, UsageError } from "./common.ts";
+import { count, num, parse, runJob, usage, UsageError } from "./common.ts";
 
 /** `pwalk undo --help`. */
 export const HELP = `Usage: pwalk undo [--apply | --dry-run] JOURNAL
@@ -51,9 +51,7 @@ export async function run(args: string[]): Promise<number> {
     progress: false,
     start: ({ signal }) =>
       undo(file, { apply, printChanges: true, printErrors: true, signal }).catch((e) => {
-        if (e instanceof SyntaxError || e instanceof RefusedError) {
-          throw new UsageError(e.message.replace(/^pwalk: /, ""));
-        }
+        if (e instanceof SyntaxError || e instanceof RefusedError) throw usage(e);
         if (e instanceof Deno.errors.NotFound) throw new UsageError(`${file}: no such journal`);
         throw e;
       }),
