@@ -421,16 +421,18 @@ function table(ms: Measured[], yardstick: string): string {
   return lines.join("\n");
 }
 
+/** The median wall time of the row named `name`, NaN when it was not measured. */
+function medianWall(ms: Measured[], name: string): number {
+  const m = ms.find((m) => m.row.name === name);
+  return m?.walls.length ? median(m.walls) : NaN;
+}
+
 /**
  * limitwalk scales almost 2x from 1 to 2 threads on an idle 2-core machine;
  * when it does not, the other core was busy elsewhere and the ratios are noise.
  */
 function noiseNote(ms: Measured[]): string[] {
-  const wall = (n: string) => {
-    const m = ms.find((m) => m.row.name === n);
-    return m && m.walls.length ? median(m.walls) : NaN;
-  };
-  const speedup = wall("limitwalk-1") / wall("limitwalk-2");
+  const speedup = medianWall(ms, "limitwalk-1") / medianWall(ms, "limitwalk-2");
   if (!(speedup < 1.4)) return [];
   return [
     `- NOISY: limitwalk gained only ${speedup.toFixed(2)}x from 1 to 2 threads (about 1.9x on ` +
@@ -697,10 +699,7 @@ function coldRows(c: Ctx, fd: string | null): Row[] {
 
 /** --cold: the default report against the best limitwalk and fd. */
 function coldNotes(ms: Measured[]): string[] {
-  const med = (n: string) => {
-    const m = ms.find((m) => m.row.name === n);
-    return m?.walls.length ? median(m.walls) : NaN;
-  };
+  const med = (name: string) => medianWall(ms, name);
   const lws = ms.filter((m) => m.row.name.startsWith("limitwalk-") && m.walls.length);
   if (!lws.length) return [];
   const best = lws.reduce((a, b) => (median(a.walls) <= median(b.walls) ? a : b));
@@ -717,11 +716,11 @@ function coldNotes(ms: Measured[]): string[] {
 
 /** For --shards: each sharded run's wall time against the one process's. */
 function shardNotes(ms: Measured[]): string[] {
-  const one = ms.find((m) => m.row.name === "report-zst-default");
-  if (!one?.walls.length) return [];
+  const one = medianWall(ms, "report-zst-default");
+  if (isNaN(one)) return [];
   return ms.filter((m) => m.row.name.startsWith("shards-") && m.walls.length).map((m) =>
-    `- ${m.row.name}: ${(median(m.walls) / median(one.walls)).toFixed(2)}x the wall time of ` +
-    `one process (${(median(one.walls) / median(m.walls)).toFixed(2)}x as fast)`
+    `- ${m.row.name}: ${(median(m.walls) / one).toFixed(2)}x the wall time of ` +
+    `one process (${(one / median(m.walls)).toFixed(2)}x as fast)`
   );
 }
 
@@ -1051,9 +1050,7 @@ async function main(): Promise<number> {
   const file = `${WORK}/bench-${kind}-${files}.md`;
   await Deno.writeTextFile(file, md);
   say(`bench: table also written to ${file.slice(ROOT.length + 1)}`);
-  if (!flags.keep) {
-    for (const f of ["report.csv"]) await Deno.remove(`${OUT}/${f}`).catch(() => {});
-  }
+  if (!flags.keep) await Deno.remove(`${OUT}/report.csv`).catch(() => {});
   return 0;
 }
 

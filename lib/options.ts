@@ -89,7 +89,12 @@ export interface CommonOptions {
   errorsCsvFd?: number;
 }
 
-function checkInt(name: string, v: number, min: number, max: number): number {
+/**
+ * An integer option in [min, max], else a RangeError naming it:
+ * `checkInt("threads", 0, 1, 1024)` throws "pwalk: threads must be an
+ * integer from 1 to 1024, got 0".
+ */
+export function checkInt(name: string, v: number, min: number, max: number): number {
   if (!Number.isInteger(v) || v < min || v > max) {
     throw new RangeError(`pwalk: ${name} must be an integer from ${min} to ${max}, got ${v}`);
   }
@@ -127,9 +132,10 @@ export function commonNative(root: string, o: CommonOptions): NativeOption[] {
   }
   if (o.oneFileSystem) out.push([Opt.ONE_FS, 1]);
   for (const e of excludeList(root, o.exclude)) out.push([Opt.EXCLUDE, e]);
+  const enc = new TextEncoder();
   for (const f of o.frontier ?? []) {
-    const head = new TextEncoder().encode(`${f.dev} ${f.ino} ${f.parentIno} ${f.depth} `);
-    const path = typeof f.path === "string" ? new TextEncoder().encode(f.path) : f.path;
+    const head = enc.encode(`${f.dev} ${f.ino} ${f.parentIno} ${f.depth} `);
+    const path = typeof f.path === "string" ? enc.encode(f.path) : f.path;
     const b = new Uint8Array(head.length + path.length);
     b.set(head);
     b.set(path, head.length);

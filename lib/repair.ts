@@ -10,7 +10,7 @@
  * @module
  */
 import { native, Opt, RecKind } from "./ffi.ts";
-import { commonNative, type CommonOptions } from "./options.ts";
+import { checkInt, commonNative, type CommonOptions } from "./options.ts";
 import { type Counters, NativeJob, type NativeOption, type WalkError } from "./job.ts";
 import { errnoError } from "./errno.ts";
 import type { ChangeRecord } from "./journal.ts";
@@ -123,12 +123,8 @@ export interface RepairSummary extends ChangeSummary {
 /** What {@link chown} returns. */
 export type ChownSummary = ChangeSummary;
 
-function checkId(name: string, v: number): number {
-  if (!Number.isInteger(v) || v < 0 || v > 0xfffffffe) {
-    throw new RangeError(`pwalk: ${name} must be an integer from 0 to 4294967294, got ${v}`);
-  }
-  return v;
-}
+/** A uid or gid: 0 to 4294967294 ((uid_t)-1 means "no change" to chown). */
+const checkId = (name: string, v: number): number => checkInt(name, v, 0, 0xfffffffe);
 
 /**
  * The system folders a root may not be, nor be below, without
@@ -239,7 +235,7 @@ async function runChangeJob(
   const records = !!(o.listChanges || o.onChange);
   if (records) opts.push([Opt.RECORDS, 1]);
   const list: ChangeRecord[] | undefined = o.listChanges ? [] : undefined;
-  const wanted = o.journal === false ? false : o.journal ?? (o.apply ? true : false);
+  const wanted = o.journal ?? !!o.apply;
   let journal: OpenJournal | undefined;
   if (wanted !== false && real !== undefined) {
     journal = openJournal(kind, wanted === true ? undefined : wanted, real);

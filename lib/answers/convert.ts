@@ -20,6 +20,7 @@
  */
 import { Engine, type EngineOptions, lit, loadDuckDB } from "./duck.ts";
 import {
+  duckCompression,
   formatOf,
   isEncodingError,
   loadScan,
@@ -29,6 +30,7 @@ import {
   TYPED_COLUMNS,
 } from "./scan.ts";
 import { report, type ReportOptions, type ReportSummary } from "../report.ts";
+import { checkInt } from "../options.ts";
 
 /** Options of {@link convert}. */
 export interface ConvertOptions extends EngineOptions {
@@ -88,13 +90,6 @@ async function concatInto(out: string, head: Uint8Array, body: string): Promise<
   }
 }
 
-function check(level: number): number {
-  if (!Number.isInteger(level) || level < 1 || level > 19) {
-    throw new RangeError(`pwalk: level must be an integer from 1 to 19, got ${level}`);
-  }
-  return level;
-}
-
 /**
  * Convert scan files (a file, glob or shard folder; CSV with or without
  * header, or Parquet) into one `output` file whose format its name gives:
@@ -120,7 +115,7 @@ export async function convert(
       `pwalk: ${output}: the output must end in .csv, .csv.zst, .csv.gz or .parquet`,
     );
   }
-  const level = check(options.level ?? 3);
+  const level = checkInt("level", options.level ?? 3, 1, 19);
   const header = options.header ?? true;
   const slash = output.lastIndexOf("/");
   const dir = slash < 0 ? "." : output.slice(0, slash) || "/";
@@ -139,12 +134,11 @@ export async function convert(
         );
         rows = Number(r[0]?.Count ?? 0);
       } else {
-        const compression = format === "csv.zst" ? "zstd" : format === "csv.gz" ? "gzip" : "none";
         const body = header ? `${e.tempDir}/body.csv` : partial;
         const r = await e.all(
           `COPY (SELECT ${LINE_SQL} AS line FROM t) TO ${lit(body)} ` +
             `(FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER '\t', ` +
-            `COMPRESSION ${compression})`,
+            `COMPRESSION ${duckCompression(format)})`,
         );
         rows = Number(r[0]?.Count ?? 0);
         if (header) {

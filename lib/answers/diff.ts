@@ -10,6 +10,7 @@ import { num } from "./duck.ts";
 import { openLoaded, resolveScans } from "./scan.ts";
 import { type Amount, folderTotals, loadForAnswers } from "./summary.ts";
 import { resolveNames } from "./names.ts";
+import { checkInt } from "../options.ts";
 
 /** Options of {@link diff}. */
 export interface DiffOptions extends EngineOptions {
@@ -183,13 +184,6 @@ function fileChange(r: Record<string, unknown>): FileChange {
   };
 }
 
-function check(name: string, v: number, min: number, max: number): number {
-  if (!Number.isInteger(v) || v < min || v > max) {
-    throw new RangeError(`pwalk: ${name} must be an integer from ${min} to ${max}, got ${v}`);
-  }
-  return v;
-}
-
 /**
  * Compare two scans of the same tree (each: files, globs or shard folders).
  *
@@ -207,8 +201,8 @@ export async function diff(
   newScans: string[],
   options: DiffOptions = {},
 ): Promise<Diff> {
-  const top = check("top", options.top ?? 10, 1, 1_000_000);
-  const depth = check("depth", options.depth ?? 1, 0, 10_000);
+  const top = checkInt("top", options.top ?? 10, 1, 1_000_000);
+  const depth = checkInt("depth", options.depth ?? 1, 0, 10_000);
   const oldFiles = await resolveScans(oldScans);
   const newFiles = await resolveScans(newScans);
   const t0 = performance.now();

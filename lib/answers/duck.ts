@@ -1,6 +1,6 @@
 /**
  * DuckDB, loaded only when a command that answers questions runs: a report,
- * a walk or `--version` never imports it (tests/answers_graph_test.ts checks
+ * a walk or `--version` never imports it (tests/answers_input_test.ts checks
  * the module graph). The specifier is built at run time so that neither
  * `deno compile` nor `deno info` puts DuckDB into pwalk's static graph.
  *

@@ -229,9 +229,7 @@ export async function summaryHtml(s: Summary): Promise<string> {
     ),
   ));
   const ownerRows = (rows: Summary["users"]) =>
-    rows.map((
-      u,
-    ) => [
+    rows.map((u) => [
       who(u.name, u.id),
       C(u.id),
       B(u.allocatedBytes),
@@ -239,32 +237,21 @@ export async function summaryHtml(s: Summary): Promise<string> {
       C(u.entries),
       C(u.files),
     ]);
-  parts.push(figure(
-    "chart-users",
-    `Users by ${measure} size`,
-    await chart(barOption(s.users.map((u) => who(u.name, u.id)), s.users.map((u) => u[key]))),
-  ));
-  parts.push(
-    htmlTable(
-      "users",
-      "Users",
-      ["user", "uid", "allocated", "apparent", "entries", "files"],
-      ownerRows(s.users),
-    ),
-  );
-  parts.push(figure(
-    "chart-groups",
-    `Groups by ${measure} size`,
-    await chart(barOption(s.groups.map((u) => who(u.name, u.id)), s.groups.map((u) => u[key]))),
-  ));
-  parts.push(
-    htmlTable(
-      "groups",
-      "Groups",
-      ["group", "gid", "allocated", "apparent", "entries", "files"],
-      ownerRows(s.groups),
-    ),
-  );
+  for (
+    const [id, title, head, rows] of [
+      ["users", "Users", ["user", "uid"], s.users],
+      ["groups", "Groups", ["group", "gid"], s.groups],
+    ] as const
+  ) {
+    parts.push(figure(
+      `chart-${id}`,
+      `${title} by ${measure} size`,
+      await chart(barOption(rows.map((u) => who(u.name, u.id)), rows.map((u) => u[key]))),
+    ));
+    parts.push(
+      htmlTable(id, title, [...head, "allocated", "apparent", "entries", "files"], ownerRows(rows)),
+    );
+  }
   parts.push(figure(
     "chart-extensions",
     `Extensions by ${measure} size`,

@@ -229,9 +229,9 @@ function csvOptions(header: boolean, compression: string, typed = true): string 
     `strict_mode=true, null_padding=false`;
 }
 
-/** DuckDB's compression name for a CSV scan file. */
-function compressionOf(f: ScanFile): string {
-  return f.format === "csv.zst" ? "zstd" : f.format === "csv.gz" ? "gzip" : "none";
+/** DuckDB's compression name for a CSV scan format (read, or written by COPY). */
+export function duckCompression(format: ScanFormat): string {
+  return format === "csv.zst" ? "zstd" : format === "csv.gz" ? "gzip" : "none";
 }
 
 /**
@@ -331,14 +331,16 @@ export async function loadScan(
       const header = await hasHeader(f);
       heads.push(header);
       if (header) info.withHeader++;
-      const k = `${header}|${compressionOf(f)}`;
-      groups.set(k, [...(groups.get(k) ?? []), f]);
+      const k = `${header}|${duckCompression(f.format)}`;
+      const group = groups.get(k);
+      if (group) group.push(f);
+      else groups.set(k, [f]);
     }
     if (view && !escape) {
       const parts = [...groups].map(([k, group]) =>
         `SELECT ${sel} FROM (SELECT ${TYPED_FROM_CSV} FROM read_csv([${
           group.map((f) => lit(f.path)).join(", ")
-        }], ${csvOptions(k.startsWith("true"), compressionOf(group[0]))}))`
+        }], ${csvOptions(k.startsWith("true"), duckCompression(group[0].format))}))`
       );
       await e.exec(`CREATE VIEW "${name}" AS ${parts.join(" UNION ALL ")}`);
       return info;
@@ -360,7 +362,9 @@ export async function loadScan(
       }
     } else {
       for (const [k, group] of groups) {
-        await e.exec(src(group.map((f) => f.path), k.startsWith("true"), compressionOf(group[0])));
+        await e.exec(
+          src(group.map((f) => f.path), k.startsWith("true"), duckCompression(group[0].format)),
+        );
       }
     }
   }

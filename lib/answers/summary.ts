@@ -18,6 +18,7 @@ import {
   type ScanFile,
 } from "./scan.ts";
 import { resolveNames } from "./names.ts";
+import { checkInt } from "../options.ts";
 
 /** Options of {@link summarize}. */
 export interface SummaryOptions extends EngineOptions {
@@ -317,13 +318,6 @@ function folderRow(r: Record<string, unknown>): FolderRow {
   };
 }
 
-function check(name: string, v: number, min: number, max: number): number {
-  if (!Number.isInteger(v) || v < min || v > max) {
-    throw new RangeError(`pwalk: ${name} must be an integer from ${min} to ${max}, got ${v}`);
-  }
-  return v;
-}
-
 /**
  * Summarize scan files: pwalk CSV (`.csv`, `.csv.zst`, `.csv.gz`, with or
  * without header) or Parquet, as files, globs or folders of shards.
@@ -342,8 +336,8 @@ export async function summarize(
   scans: string[],
   options: SummaryOptions = {},
 ): Promise<Summary> {
-  const top = check("top", options.top ?? 10, 1, 1_000_000);
-  const depth = check("depth", options.depth ?? 2, 0, 10_000);
+  const top = checkInt("top", options.top ?? 10, 1, 1_000_000);
+  const depth = checkInt("depth", options.depth ?? 2, 0, 10_000);
   const now = options.now ?? Math.floor(Date.now() / 1000);
   const files = await resolveScans(scans);
   const t0 = performance.now();

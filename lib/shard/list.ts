@@ -11,7 +11,7 @@
  * @module
  */
 import { walk } from "../walk.ts";
-import { joinPath, utf8 } from "./paths.ts";
+import { utf8 } from "./paths.ts";
 
 /** A folder's identity, as the walker checks it. */
 export interface FolderId {
@@ -123,9 +123,4 @@ export async function folderId(path: Uint8Array, known?: FolderId): Promise<Fold
   } catch {
     return null;
   }
-}
-
-/** `dir/name` for a subfolder. */
-export function childPath(dir: Uint8Array, name: Uint8Array): Uint8Array {
-  return joinPath(dir, name);
 }

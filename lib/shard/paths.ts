@@ -9,11 +9,6 @@ const enc = new TextEncoder();
 const strict = new TextDecoder("utf-8", { fatal: true });
 const lossy = new TextDecoder();
 
-/** The bytes of a path given as a string or as bytes. */
-export function toBytes(p: string | Uint8Array): Uint8Array {
-  return typeof p === "string" ? enc.encode(p) : p;
-}
-
 /** The path as a string when it is valid UTF-8, else null. */
 export function utf8(p: Uint8Array): string | null {
   try {

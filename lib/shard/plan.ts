@@ -16,7 +16,7 @@
  * @module
  */
 import denoJson from "../../deno.json" with { type: "json" };
-import { excludeList } from "../options.ts";
+import { checkInt, excludeList } from "../options.ts";
 import { type FolderId, folderId, listFolder } from "./list.ts";
 import {
   byteKey,
@@ -161,13 +161,6 @@ interface Node {
 }
 
 const enc = new TextEncoder();
-
-function checkInt(name: string, v: number, min: number, max: number): number {
-  if (!Number.isInteger(v) || v < min || v > max) {
-    throw new RangeError(`pwalk: ${name} must be an integer from ${min} to ${max}, got ${v}`);
-  }
-  return v;
-}
 
 /** Run f over items with at most n in flight; results in item order. */
 async function pool<T, R>(items: T[], n: number, f: (t: T) => Promise<R>): Promise<R[]> {

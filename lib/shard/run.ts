@@ -6,7 +6,8 @@
  * @module
  */
 import { type Compression, report, reportFormat, type ReportSummary } from "../report.ts";
-import type { Progress, WalkError } from "../job.ts";
+import type { Progress } from "../job.ts";
+import { checkInt } from "../options.ts";
 import { PlanError, planExcludes, shardFolders, type ShardPlan, writeAtomic } from "./plan.ts";
 import { pathOfJson, recordPath } from "./paths.ts";
 
@@ -86,30 +87,29 @@ export interface ShardRecord {
   slurm?: { jobId: string; arrayJobId?: string; arrayTaskId?: string; node?: string };
 }
 
-/** What {@link runShard} returns. */
-export interface ShardSummary {
+/**
+ * What {@link runShard} returns: {@link ReportSummary}'s numbers for the
+ * shard's whole output (shard 0 writes it in up to two report runs), the
+ * shard, its completion record and its rows.
+ */
+export interface ShardSummary extends
+  Pick<
+    ReportSummary,
+    | "output"
+    | "folders"
+    | "bytes"
+    | "allocatedBytes"
+    | "outputBytes"
+    | "errors"
+    | "errorDetails"
+    | "elapsedMs"
+  > {
   /** The shard. */
   shard: number;
-  /** The output file, or null for stdout. */
-  output: string | null;
   /** The completion record written, or null (stdout). */
   record: string | null;
-  /** Rows written. */
+  /** Rows written (the report's `entries`). */
   rows: number;
-  /** Folder rows. */
-  folders: number;
-  /** Sum of st_size. */
-  bytes: number;
-  /** Sum of st_blocks x 512. */
-  allocatedBytes: number;
-  /** Bytes of output. */
-  outputBytes: number;
-  /** Errors met. */
-  errors: number;
-  /** The first errors, in detail. */
-  errorDetails: WalkError[];
-  /** Wall time in milliseconds. */
-  elapsedMs: number;
 }
 
 /**
@@ -128,7 +128,6 @@ export interface ShardSummary {
  */
 export class PlanMismatchError extends Error {}
 
-/** An empty zstd frame: what a shard with nothing to write leaves in a .zst output. */
 /** A suffix that names each kind (for the parts shard 0 joins). */
 const SUFFIX: Record<Compression, string> = { zstd: ".zst", gzip: ".gz", none: "" };
 
@@ -162,9 +161,9 @@ export async function sha256File(path: string): Promise<string> {
 
 async function concatFiles(parts: string[], to: string): Promise<void> {
   using out = await Deno.open(to, { write: true, create: true, truncate: true });
+  const buf = new Uint8Array(1 << 20);
   for (const p of parts) {
     using f = await Deno.open(p);
-    const buf = new Uint8Array(1 << 20);
     for (;;) {
       const n = await f.read(buf);
       if (n === null) break;
@@ -252,11 +251,7 @@ export async function runShard(
   shard: number,
   options: ShardRunOptions = {},
 ): Promise<ShardSummary> {
-  if (!Number.isInteger(shard) || shard < 0 || shard >= plan.shards) {
-    throw new RangeError(
-      `pwalk: shard must be an integer from 0 to ${plan.shards - 1}, got ${shard}`,
-    );
-  }
+  checkInt("shard", shard, 0, plan.shards - 1);
   if (plan.format !== "pwalk-shard-plan") throw new PlanError("not a pwalk shard plan");
   await checkPlanRoot(plan);
   const toStdout = options.output === undefined || options.output === "-";
@@ -325,6 +320,13 @@ export async function runShard(
 
   const sum = (k: "entries" | "folders" | "bytes" | "allocatedBytes" | "errors") =>
     runs.reduce((a, r) => a + r[k], 0);
+  const totals = {
+    rows: sum("entries"),
+    folders: sum("folders"),
+    bytes: sum("bytes"),
+    allocatedBytes: sum("allocatedBytes"),
+    errors: sum("errors"),
+  };
   const errorDetails = runs.flatMap((r) => r.errorDetails);
   const outputBytes = output
     ? (await Deno.stat(output)).size
@@ -341,11 +343,7 @@ export async function runShard(
       outputBytes,
       sha256: await sha256File(output),
       compressed: compress !== "none",
-      rows: sum("entries"),
-      folders: sum("folders"),
-      bytes: sum("bytes"),
-      allocatedBytes: sum("allocatedBytes"),
-      errors: sum("errors"),
+      ...totals,
       errorDetails: errorDetails.map((e) => ({ path: e.path, op: e.op, message: e.message })),
       frontierFolders: folders.length,
       top: shard === 0,
@@ -358,17 +356,5 @@ export async function runShard(
     };
     await writeAtomic(record, JSON.stringify(rec, null, 1) + "\n");
   }
-  return {
-    shard,
-    output,
-    record,
-    rows: sum("entries"),
-    folders: sum("folders"),
-    bytes: sum("bytes"),
-    allocatedBytes: sum("allocatedBytes"),
-    outputBytes,
-    errors: sum("errors"),
-    errorDetails,
-    elapsedMs,
-  };
+  return { shard, output, record, ...totals, outputBytes, errorDetails, elapsedMs };
 }
