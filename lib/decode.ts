@@ -11,7 +11,6 @@ import { changeKinds, type ChangeRecord, typeOfMode } from "./journal.ts";
 
 export { RecKind };
 const KIND_MASK = 0xf;
-const REC = REC_SIZE;
 
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
@@ -130,11 +129,15 @@ export class WalkEntry {
 
 /** A decoded record: an entry (with its kind), an error, or a change. */
 export type Decoded =
-  | { kind: 0 | 1 | 2; entry: WalkEntry }
-  | { kind: 3; error: WalkError }
-  | { kind: 4; change: ChangeRecord };
+  | { kind: EntryKind; entry: WalkEntry }
+  | { kind: typeof RecKind.ERROR; error: WalkError }
+  | { kind: typeof RecKind.CHANGE; change: ChangeRecord };
+
+/** The kinds of entry records. */
+type EntryKind = typeof RecKind.ENTRY | typeof RecKind.DIR | typeof RecKind.SUBDIR;
 
 const utf8 = new TextDecoder();
+const utf8Encoder = new TextEncoder();
 
 /** The three regions of a batch (native/channel.h), as JavaScript sees them. */
 function regions(
@@ -154,71 +157,125 @@ function regions(
 /** Decode one batch described by pw_job_next's out array. */
 export function decodeBatch(out: BigUint64Array, into: Decoded[]): void {
   const { nrec, view, str, raw } = regions(out);
-  for (let i = 0, o = 0; i < nrec; i++, o += REC) decodeOne(view, o, str, raw, into);
+  for (let i = 0, o = 0; i < nrec; i++, o += REC_SIZE) decodeOne(view, o, str, raw, into);
+}
+
+/**
+ * walk()'s decoder: the batch's entries (files, folders, links) that pass
+ * `keep` (all when undefined) into `entries`, its errors into `errors`;
+ * other records are passed over.  No object but the entry itself is made
+ * per record.
+ */
+export function decodeEntries(
+  out: BigUint64Array,
+  keep: ((e: WalkEntry) => boolean) | undefined,
+  entries: WalkEntry[],
+  errors: WalkError[],
+): void {
+  const { nrec, view, str, raw } = regions(out);
+  for (let i = 0, o = 0; i < nrec; i++, o += REC_SIZE) {
+    const kf = view.getUint32(o, true);
+    const kind = kf & KIND_MASK;
+    if (kind === RecKind.ENTRY || kind === RecKind.DIR) {
+      const e = entryAt(view, o, kf, str, raw);
+      if (!keep || keep(e)) entries.push(e);
+    } else if (kind === RecKind.ERROR) {
+      errors.push(errorAt(view, o, kf, str, raw));
+    }
+  }
+}
+
+/** The entry record at offset o (flags kf) as a {@link WalkEntry}. */
+function entryAt(view: DataView, o: number, kf: number, str: string, raw: Uint8Array): WalkEntry {
+  const off = view.getUint32(o + 4, true);
+  const len = view.getUint32(o + 8, true);
+  const nameOff = view.getUint32(o + 12, true);
+  if (kf & RecFlag.NOT_UTF8) {
+    const bytes = raw.slice(off, off + len); // a copy: the batch is reused
+    return new WalkEntry(
+      utf8.decode(bytes),
+      utf8.decode(bytes.subarray(nameOff)),
+      view,
+      o,
+      kf,
+      bytes,
+    );
+  }
+  const path = str.slice(off, off + len);
+  return new WalkEntry(path, path.slice(nameOff), view, o, kf, undefined);
 }
 
 /** Decode the record at offset o into `into`. */
 function decodeOne(view: DataView, o: number, str: string, raw: Uint8Array, into: Decoded[]): void {
   const kf = view.getUint32(o, true);
   const kind = kf & KIND_MASK;
+  if (kind === RecKind.ERROR) into.push({ kind, error: errorAt(view, o, kf, str, raw) });
+  else if (kind === RecKind.CHANGE) into.push({ kind, change: changeAt(view, o, kf, str, raw) });
+  else into.push({ kind: kind as EntryKind, entry: entryAt(view, o, kf, str, raw) });
+}
+
+/** A rare record's path, and its bytes (copied: the batch is reused). */
+function pathAt(
+  view: DataView,
+  o: number,
+  kf: number,
+  str: string,
+  raw: Uint8Array,
+): { path: string; bytes: Uint8Array } {
   const off = view.getUint32(o + 4, true);
   const len = view.getUint32(o + 8, true);
-  const nameOff = view.getUint32(o + 12, true);
-  let path: string;
-  let name: string;
-  let bytes: Uint8Array | undefined;
   if (kf & RecFlag.NOT_UTF8) {
-    bytes = raw.slice(off, off + len); // a copy: the batch is reused
-    path = utf8.decode(bytes);
-    name = utf8.decode(bytes.subarray(nameOff));
-  } else {
-    path = str.slice(off, off + len);
-    name = path.slice(nameOff);
+    const bytes = raw.slice(off, off + len);
+    return { path: utf8.decode(bytes), bytes };
   }
-  if (kind === RecKind.ERROR) {
-    const mlen = view.getUint32(o + 28, true);
-    const moff = view.getFloat64(o + 32, true);
-    into.push({
-      kind: 3,
-      error: {
-        path,
-        pathBytes: bytes ?? new TextEncoder().encode(path),
-        op: OP_NAMES[view.getUint32(o + 20, true)] ?? "error",
-        message: utf8.decode(raw.subarray(moff, moff + mlen)),
-      },
-    });
-  } else if (kind === RecKind.CHANGE) {
-    const mode = view.getUint32(o + 20, true);
-    const type = typeOfMode(mode);
-    const old = {
-      uid: view.getUint32(o + 108, true),
-      gid: view.getUint32(o + 112, true),
-      mode: view.getUint32(o + 104, true),
-    };
-    const now = {
-      uid: view.getUint32(o + 24, true),
-      gid: view.getUint32(o + 28, true),
-      mode: mode & 0o7777,
-    };
-    into.push({
-      kind: 4,
-      change: {
-        path,
-        pathBytes: bytes ?? new TextEncoder().encode(path),
-        type: type.name,
-        dev: view.getFloat64(o + 56, true),
-        ino: view.getFloat64(o + 48, true),
-        kinds: changeKinds(type.letter, old, now),
-        old,
-        new: now,
-      },
-    });
-  } else {
-    into.push({
-      kind: kind as 0 | 1 | 2,
-      entry: new WalkEntry(path, name, view, o, kf, bytes),
-    });
-  }
+  const path = str.slice(off, off + len);
+  return { path, bytes: utf8Encoder.encode(path) };
+}
+
+/** The error record at offset o. */
+function errorAt(view: DataView, o: number, kf: number, str: string, raw: Uint8Array): WalkError {
+  const { path, bytes } = pathAt(view, o, kf, str, raw);
+  const mlen = view.getUint32(o + 28, true);
+  const moff = view.getFloat64(o + 32, true);
+  return {
+    path,
+    pathBytes: bytes,
+    op: OP_NAMES[view.getUint32(o + 20, true)] ?? "error",
+    message: utf8.decode(raw.subarray(moff, moff + mlen)),
+  };
+}
+
+/** The change record at offset o (repair, chown). */
+function changeAt(
+  view: DataView,
+  o: number,
+  kf: number,
+  str: string,
+  raw: Uint8Array,
+): ChangeRecord {
+  const { path, bytes } = pathAt(view, o, kf, str, raw);
+  const mode = view.getUint32(o + 20, true);
+  const type = typeOfMode(mode);
+  const old = {
+    uid: view.getUint32(o + 108, true),
+    gid: view.getUint32(o + 112, true),
+    mode: view.getUint32(o + 104, true),
+  };
+  const now = {
+    uid: view.getUint32(o + 24, true),
+    gid: view.getUint32(o + 28, true),
+    mode: mode & 0o7777,
+  };
+  return {
+    path,
+    pathBytes: bytes,
+    type: type.name,
+    dev: view.getFloat64(o + 56, true),
+    ino: view.getFloat64(o + 48, true),
+    kinds: changeKinds(type.letter, old, now),
+    old,
+    new: now,
+  };
 }
 
 /**
@@ -263,28 +320,30 @@ export function decodeDirsBatch(out: BigUint64Array, paths: boolean): DirsBatch 
     entry: new Array(nrec),
     errors: [],
   };
-  for (let i = 0, o = 0; i < nrec; i++, o += REC) {
+  for (let i = 0, o = 0; i < nrec; i++, o += REC_SIZE) {
     const kf = view.getUint32(o, true);
     const kind = kf & KIND_MASK;
     b.kind[i] = kind;
-    if (kind === RecKind.ERROR || kind === RecKind.CHANGE || kind === RecKind.DIR || paths) {
-      // the rare records, and every path for skip: the general decoder's way
-      const one: Decoded[] = [];
-      decodeOne(view, o, str, raw, one);
-      const d = one[0];
-      if (d.kind === RecKind.ERROR) b.errors.push(d.error);
-      else if (d.kind !== RecKind.CHANGE) {
-        b.name[i] = d.entry.name;
-        if (paths) b.path[i] = d.entry.path;
-        if (kind === RecKind.DIR) b.entry[i] = d.entry;
-      }
+    if (kind === RecKind.ERROR) b.errors.push(errorAt(view, o, kf, str, raw));
+    else if (kind === RecKind.CHANGE) continue;
+    else if (kind === RecKind.DIR) {
+      // a folder's own row: the folder, as walk() decodes it
+      const e = entryAt(view, o, kf, str, raw);
+      b.name[i] = e.name;
+      if (paths) b.path[i] = e.path;
+      b.entry[i] = e;
     } else {
+      // names (and paths, for skip) only: no object per entry
       const off = view.getUint32(o + 4, true);
       const len = view.getUint32(o + 8, true);
       const nameOff = view.getUint32(o + 12, true);
-      b.name[i] = kf & RecFlag.NOT_UTF8
-        ? utf8.decode(raw.subarray(off + nameOff, off + len))
-        : str.slice(off + nameOff, off + len);
+      if (kf & RecFlag.NOT_UTF8) {
+        b.name[i] = utf8.decode(raw.subarray(off + nameOff, off + len));
+        if (paths) b.path[i] = utf8.decode(raw.subarray(off, off + len));
+      } else {
+        b.name[i] = str.slice(off + nameOff, off + len);
+        if (paths) b.path[i] = str.slice(off, off + len);
+      }
     }
     b.group[i] = view.getFloat64(o + 128, true);
     b.parentGroup[i] = view.getFloat64(o + 136, true);
