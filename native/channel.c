@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,13 +17,25 @@ struct pw_batch {
 struct pw_channel {
   pthread_mutex_t mu;
   pthread_cond_t cv_free, cv_ready;
-  pw_batch *all; /**< every batch (array) */
-  int nall;
+  pw_batch *all; /**< every batch (array); the first nmade have buffers */
+  int nall, nmade;
+  int allowed;   /**< batches that may be made now */
+  size_t batch_bytes;
   pw_batch *free_list;
   pw_batch *ready_head, *ready_tail;
   pw_batch *held; /**< the batch the reader is reading */
   bool closed, cancelled;
+  atomic_uint_fast64_t stalls; /**< waits for a free batch begun so far */
+  atomic_int waiting;          /**< writers waiting for a free batch now */
+  uint64_t stalls_seen;        /**< stalls at the last pw_channel_held_back */
 };
+
+static void batch_release(pw_batch *b) {
+  free(b->rec);
+  free(b->str);
+  free(b->raw);
+  b->rec = b->str = b->raw = NULL;
+}
 
 static bool batch_alloc(pw_batch *b, size_t bytes) {
   b->rec_cap = bytes;
@@ -31,7 +44,9 @@ static bool batch_alloc(pw_batch *b, size_t bytes) {
   b->rec = malloc(b->rec_cap);
   b->str = malloc(b->str_cap);
   b->raw = malloc(b->raw_cap);
-  return b->rec && b->str && b->raw;
+  if (b->rec && b->str && b->raw) return true;
+  batch_release(b);
+  return false;
 }
 
 static void batch_reset(pw_batch *b) {
@@ -50,33 +65,32 @@ static bool reserve(uint8_t **p, size_t *cap, size_t need) {
   return true;
 }
 
-pw_channel *pw_channel_new(int nbatches, size_t batch_bytes) {
+pw_channel *pw_channel_new(int max, int spare, size_t batch_bytes) {
   pw_channel *c = calloc(1, sizeof *c);
   if (!c) return NULL;
   pthread_mutex_init(&c->mu, NULL);
   pthread_cond_init(&c->cv_free, NULL);
   pthread_cond_init(&c->cv_ready, NULL);
-  c->all = calloc((size_t)nbatches, sizeof *c->all);
-  if (!c->all) goto oom;
-  c->nall = nbatches;
-  for (int i = 0; i < nbatches; i++) {
-    if (!batch_alloc(&c->all[i], batch_bytes)) goto oom;
-    c->all[i].next = c->free_list;
-    c->free_list = &c->all[i];
+  c->all = calloc((size_t)max, sizeof *c->all);
+  if (!c->all) {
+    pw_channel_free(c);
+    return NULL;
   }
+  c->nall = max;
+  c->allowed = spare < max ? spare : max;
+  c->batch_bytes = batch_bytes;
   return c;
-oom:
-  pw_channel_free(c);
-  return NULL;
+}
+
+void pw_channel_add_writer(pw_channel *c) {
+  pthread_mutex_lock(&c->mu);
+  if (c->allowed < c->nall) c->allowed++;
+  pthread_mutex_unlock(&c->mu);
 }
 
 void pw_channel_free(pw_channel *c) {
   if (!c) return;
-  for (int i = 0; i < c->nall; i++) {
-    free(c->all[i].rec);
-    free(c->all[i].str);
-    free(c->all[i].raw);
-  }
+  for (int i = 0; i < c->nmade; i++) batch_release(&c->all[i]);
   free(c->all);
   pthread_mutex_destroy(&c->mu);
   pthread_cond_destroy(&c->cv_free);
@@ -86,10 +100,30 @@ void pw_channel_free(pw_channel *c) {
 
 /* ---- the pool ------------------------------------------------------------ */
 
-static pw_batch *take_free(pw_channel *c) {
+/* A free batch, a new one while fewer than allowed exist, or (when every
+   allowed batch is full and not yet taken) wait for one.  NULL when
+   cancelled (*err 0) or out of memory (*err ENOMEM). */
+static pw_batch *take_free(pw_channel *c, int *err) {
+  pw_batch *b = NULL;
   pthread_mutex_lock(&c->mu);
-  while (!c->free_list && !c->cancelled) pthread_cond_wait(&c->cv_free, &c->mu);
-  pw_batch *b = c->cancelled ? NULL : c->free_list;
+  if (!c->free_list && !c->cancelled && c->nmade < c->allowed) {
+    b = &c->all[c->nmade];
+    if (batch_alloc(b, c->batch_bytes)) c->nmade++;
+    else {
+      b = NULL;
+      *err = ENOMEM;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (b) batch_reset(b);
+    return b;
+  }
+  if (!c->free_list && !c->cancelled) {
+    atomic_fetch_add_explicit(&c->stalls, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->waiting, 1, memory_order_relaxed);
+    while (!c->free_list && !c->cancelled) pthread_cond_wait(&c->cv_free, &c->mu);
+    atomic_fetch_sub_explicit(&c->waiting, 1, memory_order_relaxed);
+  }
+  b = c->cancelled ? NULL : c->free_list;
   if (b) c->free_list = b->next;
   pthread_mutex_unlock(&c->mu);
   if (b) batch_reset(b);
@@ -120,6 +154,13 @@ void pw_channel_release(pw_channel *c, pw_batch **cur, bool keep) {
   if (!b) return;
   if (b->nrec && keep) submit(c, b);
   else give_back(c, b);
+}
+
+bool pw_channel_held_back(pw_channel *c) {
+  uint64_t s = atomic_load_explicit(&c->stalls, memory_order_relaxed);
+  bool held = s != c->stalls_seen || atomic_load_explicit(&c->waiting, memory_order_relaxed) > 0;
+  c->stalls_seen = s;
+  return held;
 }
 
 void pw_channel_close(pw_channel *c) {
@@ -251,7 +292,7 @@ uint8_t *pw_channel_put(pw_channel *c, pw_batch **cur, uint32_t kind, const char
     submit(c, b);
     b = NULL;
   }
-  if (!b) b = take_free(c);
+  if (!b) b = take_free(c, err);
   *cur = b;
   if (!b) return NULL;
   /* A path longer than a whole batch: grow this batch's buffers. */

@@ -2,8 +2,10 @@
  * channel.h — the one way records travel from the workers to JavaScript:
  * walk's entries and errors, repair's and chown's changes.
  *
- * Owns: a fixed pool of batches (backpressure: when every batch is full and
- * JavaScript has not taken them, workers wait), the ready queue that
+ * Owns: a bounded pool of batches (backpressure: when every batch is full
+ * and JavaScript has not taken them, workers wait), made as they are first
+ * needed, one per writer and a few more, so that a walk whose workers grow
+ * late (the governor) pays for their batches only then; the ready queue that
  * pw_job_next hands out one batch at a time, and the record layout below
  * (lib/decode.ts decodes it; keep the two in step).
  *
@@ -72,8 +74,14 @@ enum pw_rec_flag {
 typedef struct pw_channel pw_channel;
 typedef struct pw_batch pw_batch;
 
-/** A pool of nbatches batches of batch_bytes each; NULL when out of memory. */
-pw_channel *pw_channel_new(int nbatches, size_t batch_bytes);
+/**
+ * A pool of at most max batches of batch_bytes each, `spare` of them
+ * allowed at first, one more with each pw_channel_add_writer; none is
+ * allocated until a writer needs it.  NULL when out of memory.
+ */
+pw_channel *pw_channel_new(int max, int spare, size_t batch_bytes);
+/** One more writer (a worker thread starting): one more batch allowed. */
+void pw_channel_add_writer(pw_channel *c);
 void pw_channel_free(pw_channel *c);
 
 /**
@@ -90,6 +98,12 @@ uint8_t *pw_channel_put(pw_channel *c, pw_batch **cur, uint32_t kind, const char
 int pw_channel_raw(pw_batch *b, const char *s, size_t n, uint32_t *off);
 /** A writer is done: its batch goes to the reader (submit) or back to the pool. */
 void pw_channel_release(pw_channel *c, pw_batch **cur, bool submit);
+/**
+ * Were writers kept waiting for a free batch (backpressure: the reader is
+ * what holds them up, not the file system) since the last call, or is one
+ * waiting now?  For the governor, its only caller.
+ */
+bool pw_channel_held_back(pw_channel *c);
 /** Every writer is done: the reader gets 0 once the ready batches are taken. */
 void pw_channel_close(pw_channel *c);
 /** Stop: writers and the reader return at once. */

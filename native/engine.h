@@ -59,6 +59,10 @@ typedef struct pw_visitor {
   /** pw_job_next: hand out the next batch of records (channel.h), or NULL
       for jobs without records. */
   int32_t (*next)(pw_job *j, uint64_t *out);
+  /** Were workers kept waiting by the consumer of the records since the
+      last call, or is one waiting now (channel.h)?  NULL = never.  A
+      governed job adds no readers while they are. */
+  bool (*held_back)(pw_job *j);
 } pw_visitor;
 
 /**

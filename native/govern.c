@@ -98,7 +98,10 @@ static void *govern_main(void *arg) {
        the CPUs busy too, so CPU use does not tell, yet more requests in
        flight finish sooner (bench --cold): double them, up to
        DISK_READERS. */
-    bool starved = waiting && busy >= limit && limit < g->max;
+    /* Workers waited for the consumer of their records: it is the
+       bottleneck, and more readers would only fill more batches. */
+    bool held_back = g->held_back && g->held_back(g->arg);
+    bool starved = waiting && busy >= limit && limit < g->max && !held_back;
     slow = starved && used < SLOW * cap ? slow + 1 : 0;
     int disk_cap = DISK_READERS < g->max ? DISK_READERS : g->max;
     if (starved && (used < BLOCKED * cap || slow >= 2)) {
@@ -123,9 +126,11 @@ static void *govern_main(void *arg) {
 }
 
 int pw_governor_start(pw_governor *g, pw_queue *q, int min, int max,
-                      void (*grow)(void *arg, int readers), void *arg) {
+                      void (*grow)(void *arg, int readers), bool (*held_back)(void *arg),
+                      void *arg) {
   g->queue = q;
   g->grow = grow;
+  g->held_back = held_back;
   g->arg = arg;
   g->min = min < 1 ? 1 : min;
   g->max = max;

@@ -5,7 +5,9 @@
  * one reader per CPU, and a governor thread that looks every 10 ms at the
  * CPU time the process used: while folders wait and the readers leave the
  * CPUs idle (they are blocked in the file system: network or cold disks),
- * it lets more of the parked workers read, up to every worker; once the
+ * it lets more of the parked workers read, up to every worker, unless the
+ * workers were kept waiting by the consumer of their records (a slow
+ * JavaScript loop over walk()), which more readers cannot help; once the
  * CPUs are saturated it lets fewer read again, down to one per CPU.  On
  * a fast local file system extra readers only add context switches and
  * cache misses; on NFS/Lustre they hide the latency of each metadata call.
@@ -26,6 +28,7 @@
 typedef struct pw_governor {
   pw_queue *queue;
   void (*grow)(void *arg, int readers); /**< make sure this many workers exist */
+  bool (*held_back)(void *arg);         /**< consumer kept workers waiting? (may be NULL) */
   void *arg;
   int min;             /**< readers at the start and the floor (CPUs) */
   int max;             /**< every worker */
@@ -38,13 +41,16 @@ typedef struct pw_governor {
 
 /**
  * Start governing q's limit between min and max readers (min readers at
- * first); before it lets n read, grow(arg, n) makes sure n workers exist.
+ * first); before it lets n read, grow(arg, n) makes sure n workers exist;
+ * while held_back(arg) (NULL: never) says the consumer of the records kept
+ * workers waiting since the last look, no readers are added.
  * Returns 0, or -errno when the thread cannot start (the queue is then
  * left with max readers, and the caller must grow to max: correct, just
  * not tuned).
  */
 int pw_governor_start(pw_governor *g, pw_queue *q, int min, int max,
-                      void (*grow)(void *arg, int readers), void *arg);
+                      void (*grow)(void *arg, int readers), bool (*held_back)(void *arg),
+                      void *arg);
 /** Stop and join the governor thread (no-op if it never started). */
 void pw_governor_stop(pw_governor *g);
 

@@ -230,6 +230,12 @@ static void grow(void *arg, int readers) {
   }
 }
 
+/* The governor's view of the visitor's backpressure (engine.h's held_back). */
+static bool held_back(void *arg) {
+  pw_job *j = arg;
+  return j->vis->held_back && j->vis->held_back(j);
+}
+
 /* Start the worker threads (nothing after a fatal error). */
 static void launch(pw_job *j) {
   j->workers = calloc((size_t)j->nthreads, sizeof *j->workers);
@@ -254,7 +260,7 @@ static void launch(pw_job *j) {
   int first = j->governed && ncpu < j->nthreads ? ncpu : j->nthreads;
   for (int i = 0; i < first && spawn(j);) i++;
   /* If the governor cannot start, every worker reads, as with a count given. */
-  if (j->governed && pw_governor_start(&j->gov, &j->queue, ncpu, j->nthreads, grow, j))
+  if (j->governed && pw_governor_start(&j->gov, &j->queue, ncpu, j->nthreads, grow, held_back, j))
     grow(j, j->nthreads);
   int n = atomic_load(&j->nstarted);
   if (atomic_fetch_sub(&j->live, 1) == 1 && j->vis->workers_done) j->vis->workers_done(j);

@@ -309,6 +309,8 @@ static int rp_worker_start(pw_worker *w) {
     return -ENOMEM;
   }
   *pw_worker_state(w) = r;
+  repair_ctx *c = pw_job_ctx(pw_worker_job(w));
+  if (c->records) pw_channel_add_writer(c->records); /* the batch it fills */
   return 0;
 }
 
@@ -340,6 +342,11 @@ static void rp_cancel(pw_job *j) {
 static int32_t rp_next(pw_job *j, uint64_t *out) {
   repair_ctx *c = pw_job_ctx(j);
   return c && c->records ? pw_channel_next(c->records, out) : 0;
+}
+
+static bool rp_held_back(pw_job *j) {
+  repair_ctx *c = pw_job_ctx(j);
+  return c && c->records && pw_channel_held_back(c->records);
 }
 
 static void rp_job_free(pw_job *j) {
@@ -391,7 +398,7 @@ static int repair_init(pw_job *j, void *arg) {
   struct stat jst; /* the journal inside the tree is never changed */
   if (c->journal_fd >= 0 && fstat(c->journal_fd, &jst) == 0) pw_job_skip_file(j, &jst);
   if (o->records) {
-    c->records = pw_channel_new(pw_job_threads(j) + 4, 64 * 1024);
+    c->records = pw_channel_new(pw_job_threads(j) + 4, 4, 64 * 1024);
     if (!c->records) goto oom;
   }
   const char *root = pw_job_root(j, &c->root_len);
@@ -425,6 +432,7 @@ static const pw_visitor repair_visitor = {
     .workers_done = rp_workers_done,
     .cancel = rp_cancel,
     .next = rp_next,
+    .held_back = rp_held_back,
     .job_free = rp_job_free,
 };
 

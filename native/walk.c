@@ -37,6 +37,13 @@ static uint8_t *record(pw_worker *w, uint32_t kind, const char *path, size_t len
   return r;
 }
 
+/* A worker starts: one more batch may be made, the one it fills. */
+static int bw_worker_start(pw_worker *w) {
+  walk_ctx *c = pw_job_ctx(pw_worker_job(w));
+  pw_channel_add_writer(c->ch);
+  return 0;
+}
+
 static void bw_entry(pw_worker *w, const pw_entry *e) {
   uint32_t kind = e->subdir_ref ? PW_REC_SUBDIR : e->is_dir_row ? PW_REC_DIR : PW_REC_ENTRY;
   if (e->via_link) kind |= PW_RECF_VIA_LINK;
@@ -117,6 +124,11 @@ static int32_t bw_next(pw_job *j, uint64_t *out) {
   return c && c->ch ? pw_channel_next(c->ch, out) : 0;
 }
 
+static bool bw_held_back(pw_job *j) {
+  walk_ctx *c = pw_job_ctx(j);
+  return c && c->ch && pw_channel_held_back(c->ch);
+}
+
 static void bw_job_free(pw_job *j) {
   walk_ctx *c = pw_job_ctx(j);
   if (!c) return;
@@ -134,9 +146,11 @@ static int walk_init(pw_job *j, void *descend) {
   }
   pw_job_set_ctx(j, c);
   c->descend = (pw_descend_fn)descend;
-  /* Every worker fills one batch; the rest wait for JavaScript. */
+  /* Every worker fills one batch (bw_worker_start); the rest wait for
+     JavaScript. */
   int extra = o->batches ? (int)o->batches : 4;
-  c->ch = pw_channel_new(pw_job_threads(j) + extra, o->batch_bytes ? o->batch_bytes : 128 * 1024);
+  c->ch = pw_channel_new(pw_job_threads(j) + extra, extra,
+                         o->batch_bytes ? o->batch_bytes : 128 * 1024);
   if (!c->ch) {
     pw_job_fail(j, ENOMEM, "out of memory");
     return -ENOMEM;
@@ -146,6 +160,7 @@ static int walk_init(pw_job *j, void *descend) {
 
 static const pw_visitor walk_visitor = {
     .job_init = walk_init,
+    .worker_start = bw_worker_start,
     .entry = bw_entry,
     .descend = bw_descend,
     .error = bw_error,
@@ -154,6 +169,7 @@ static const pw_visitor walk_visitor = {
     .workers_done = bw_workers_done,
     .cancel = bw_cancel,
     .next = bw_next,
+    .held_back = bw_held_back,
     .job_free = bw_job_free,
 };
 

@@ -162,3 +162,45 @@ Deno.test("walk: a consumer that sleeps between entries keeps memory bounded (ba
   assertLess(m.hwm, 300 * MiB, detail);
   assertEquals(m.workersLeft, 0);
 });
+
+/** CPUs this process may run on (what the native walk counts as its floor of readers). */
+function allowedCpus(): number {
+  const line = Deno.readTextFileSync("/proc/self/status").split("\n")
+    .find((l) => l.startsWith("Cpus_allowed_list:"))!;
+  let n = 0;
+  for (const part of line.split(":")[1].trim().split(",")) {
+    const [a, b] = part.split("-").map(Number);
+    n += b === undefined ? 1 : b - a + 1;
+  }
+  return n;
+}
+
+Deno.test({
+  name: "walk: a slow consumer does not make the governor start more readers",
+  // With 32 CPUs or more the floor (one reader per CPU) is near the ceiling.
+  ignore: Deno.build.os !== "linux" || allowedCpus() >= 32,
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const root = await bigTree();
+    const ncpu = allowedCpus();
+    // Default threads: governed, one reader per CPU at first, up to 64.
+    const it = walk(root);
+    await startNamed(it);
+    let n = 1;
+    let most = 0;
+    for await (const _ of it) {
+      // ~25 us per entry: the workers fill every batch and wait for this
+      // loop, leaving the CPUs idle, which is what the governor reads as
+      // readers blocked in the file system.
+      const until = performance.now() + 0.025;
+      while (performance.now() < until) { /* busy */ }
+      if (++n % 250 === 0) most = Math.max(most, nativeThreads().length);
+      if (n === 20_000) break;
+    }
+    // The readers, and the governor thread; not 64 workers.
+    assert(most >= 1, "no worker thread seen");
+    assertLess(most, ncpu + 2, `named native threads at most ${most}, CPUs ${ncpu}`);
+    assertEquals(nativeThreads(), []);
+  },
+});
