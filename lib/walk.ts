@@ -360,6 +360,28 @@ interface Gathered {
 }
 
 /**
+ * Which of a folder's subfolders to enter: those whose names are still in
+ * `dirs` (mask index: the native hold's order).  `dirs` comes in the
+ * listing's order and is most often left as it was: one pass along it
+ * then finds every name; a Set only when the caller removed or reordered.
+ */
+function enterMask(dirs: string[], entered: [string, number][]): Uint8Array<ArrayBuffer> {
+  const mask = new Uint8Array(entered.length);
+  let j = 0;
+  for (const [name, k] of entered) {
+    while (j < dirs.length && dirs[j] !== name) j++;
+    if (j === dirs.length) {
+      const keep = new Set(dirs);
+      for (const [name, k] of entered) mask[k - 1] = keep.has(name) ? 1 : 0;
+      return mask;
+    }
+    mask[k - 1] = 1;
+    j++;
+  }
+  return mask;
+}
+
+/**
  * Walk `root` folder by folder, in the shape (and with the contract) of
  * Python's os.walk: one {@link WalkDir} per folder with its path and the
  * names of its subfolders and other entries. Top-down by default: a folder
@@ -451,12 +473,7 @@ export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkItera
           }
           // The caller had its say: enter what is left in dirs.
           const token = b.hold[i];
-          if (token) {
-            const keep = new Set(s.dirs);
-            const mask = new Uint8Array(s.entered.length);
-            for (const [name, k] of s.entered) mask[k - 1] = keep.has(name) ? 1 : 0;
-            job.descend(token, mask);
-          }
+          if (token) job.descend(token, enterMask(s.dirs, s.entered));
         }
       }
     }
