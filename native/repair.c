@@ -384,6 +384,10 @@ static int repair_init(pw_job *j, void *arg) {
   (void)arg;
   const struct pw_opts *o = pw_job_opts(j);
   bool chown_mode = o->chown_from >= 0;
+  if (o->hold) { /* nothing would answer pw_walk_descend: it would hang */
+    pw_job_fail(j, EINVAL, "PW_OPT_HOLD is for walk jobs");
+    return -EINVAL;
+  }
   if (chown_mode && o->chown_uid < 0) {
     pw_job_fail(j, EINVAL, "chown needs a new owner (PW_OPT_CHOWN_UID)");
     return -EINVAL;

@@ -92,6 +92,10 @@ static void rw_free(pw_worker *w) {
 /* Open the output (with the header first) before any worker starts. */
 static int report_init(pw_job *j, void *arg) {
   (void)arg;
+  if (pw_job_opts(j)->hold) { /* nothing would answer pw_walk_descend: it would hang */
+    pw_job_fail(j, EINVAL, "PW_OPT_HOLD is for walk jobs");
+    return -EINVAL;
+  }
   pw_sink *s;
   char msg[512];
   bool header = pw_job_opts(j)->header;

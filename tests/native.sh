@@ -92,6 +92,12 @@ check_all() { # binary
   # a missing root is a fatal error (status 1), reported, with nothing leaked
   if "$b" -t 2 /nonexistent >/dev/null 2>"$work/err"; then return 1; fi
   ! grep -q "Sanitizer\|runtime error" "$work/err"
+  # a held report or repair (nothing answers its folders) fails at once, not hangs
+  for job in "" -R; do
+    if timeout 20 "$b" -t 2 $job -D "$work/tree" >/dev/null 2>"$work/err"; then return 1; fi
+    grep -q "fatal=PW_OPT_HOLD is for walk jobs" "$work/err"
+    ! grep -q "Sanitizer\|runtime error" "$work/err"
+  done
 }
 
 echo "native: csvcheck (rows against printf), ASan + UBSan"
