@@ -397,6 +397,10 @@ export function nativeThreads(name: string = WORKER_NAME): ThreadInfo[] {
     if (comm !== name) continue;
     if (idle.includes(Number(syscall.split(" ")[0]))) continue; // "running" is NaN
     const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // vsize (field 23) 0: the thread has left its address space, so it has
+    // ended (pthread_join returns then) and only waits for the kernel to
+    // remove its entry; it runs nothing of ours any more.
+    if (Number(f[20]) === 0) continue;
     out.push({ tid, state: f[0], cpuTicks: Number(f[11]) + Number(f[12]) });
   }
   return out;
