@@ -583,7 +583,7 @@ function mainRows(c: Ctx): Row[] {
     },
     {
       name: "report-parquet",
-      label: "pwalk report to .parquet (CLI: a plain CSV report, converted by DuckDB)",
+      label: "pwalk report to .parquet (CLI: typed Parquet written by the library)",
       stages: [cli("-o", `${OUT}/report.parquet`, c.tree)],
       output: `${OUT}/report.parquet`,
       maxRatio: 1.5,

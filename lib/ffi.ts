@@ -290,7 +290,7 @@ export const Restore = {
 export const JournalFlag = { NEW: 1 } as const;
 
 /** Values of Opt.COMPRESS: enum pw_compress in native/pwalk.h. */
-export const Compress = { NONE: 0, ZSTD: 1, GZIP: 2 } as const;
+export const Compress = { NONE: 0, ZSTD: 1, GZIP: 2, PARQUET: 3 } as const;
 
 /** Job status: enum pw_status. */
 export const Status = { OK: 0, CANCELLED: 1, FAILED: 2 } as const;

@@ -28,17 +28,26 @@ export interface ReportOptions extends CommonOptions {
   /** Print pwalk's header line first. Default false (as pwalk). */
   header?: boolean;
   /**
-   * How the CSV is written. Default: from the output's suffix, case
-   * insensitive: `.zst` or `.zstd` zstd, `.gz` gzip, anything else (and
-   * stdout) `"none"`, plain CSV. A value the suffix contradicts (`"zstd"`
-   * for `scan.csv.gz` or `scan.csv`) throws a RangeError; on stdout any
-   * value goes.
+   * How the report is written. Default: from the output's suffix, case
+   * insensitive: `.zst` or `.zstd` zstd, `.gz` gzip, `.parquet` typed
+   * Parquet, anything else (and stdout) `"none"`, plain CSV. A value the
+   * suffix contradicts (`"zstd"` for `scan.csv.gz` or `scan.csv`) throws a
+   * RangeError; on stdout any value goes.
+   *
+   * `"parquet"`: pwalk's 17 columns under the header's names, typed as
+   * summary and DuckDB read them (inode UBIGINT, directory-depth INTEGER,
+   * UID and GID UINTEGER, st_mode UINTEGER: the mode as a number, 33188
+   * for the CSV's "0100644"; the rest BIGINT or UBIGINT), zstd pages,
+   * written by the library itself (DuckDB is not loaded). Names hold what
+   * DuckDB reads from the CSV: control bytes dropped, and in a name that is
+   * not UTF-8 every byte 0x80-0xFF as `\xNN` (as `convert` writes them).
+   * `header` changes nothing (the columns carry their names).
    */
   compress?: Compression;
   /**
-   * Compression level: zstd 1-19 (default 1, fast; about 13:1 on pwalk
-   * CSV), gzip 1-9 (default 1). Plain CSV has no level: giving one, or one
-   * out of the range, throws a RangeError.
+   * Compression level: zstd and Parquet's zstd pages 1-19 (default 1, fast;
+   * about 13:1 on pwalk CSV), gzip 1-9 (default 1). Plain CSV has no level:
+   * giving one, or one out of the range, throws a RangeError.
    */
   level?: number;
   /** Stream one line per error to stderr while walking (the CLI does). Default false. */
@@ -51,7 +60,7 @@ export interface ReportSummary {
   output: string | null;
   /** How the output was written. */
   compress: Compression;
-  /** Whether the output is compressed (zstd or gzip). */
+  /** Whether the output is compressed (zstd, gzip, or Parquet's zstd pages). */
   compressed: boolean;
   /** Rows written (folders included). */
   entries: number;
@@ -73,8 +82,8 @@ export interface ReportSummary {
   elapsedMs: number;
 }
 
-/** How a report is written: zstd, gzip or plain CSV. */
-export type Compression = "zstd" | "gzip" | "none";
+/** How a report is written: CSV compressed with zstd or gzip, plain CSV, or typed Parquet. */
+export type Compression = "zstd" | "gzip" | "none" | "parquet";
 
 /** Default zstd level for `.zst` outputs. */
 export const DEFAULT_LEVEL = 1;
@@ -84,11 +93,12 @@ export const DEFAULT_GZIP_LEVEL = 1;
 const LEVELS: Record<Exclude<Compression, "none">, [min: number, max: number, dflt: number]> = {
   zstd: [1, 19, DEFAULT_LEVEL],
   gzip: [1, 9, DEFAULT_GZIP_LEVEL],
+  parquet: [1, 19, DEFAULT_LEVEL],
 };
 
 /**
- * The compression an output name asks for, by its suffix (any case):
- * `.zst`/`.zstd` zstd, `.gz` gzip, anything else none.
+ * The format an output name asks for, by its suffix (any case):
+ * `.zst`/`.zstd` zstd, `.gz` gzip, `.parquet` Parquet, anything else none.
  *
  * @example
  * ```ts ignore
@@ -100,6 +110,7 @@ export function compressionOf(name: string): Compression {
   const n = name.toLowerCase();
   if (n.endsWith(".zst") || n.endsWith(".zstd")) return "zstd";
   if (n.endsWith(".gz")) return "gzip";
+  if (n.endsWith(".parquet")) return "parquet";
   return "none";
 }
 
@@ -122,14 +133,16 @@ export function reportFormat(
 ): { compress: Compression; level: number } {
   const toStdout = output === undefined || output === "-";
   const where = toStdout ? "stdout" : output;
-  if (compress !== undefined && !["zstd", "gzip", "none"].includes(compress)) {
+  if (compress !== undefined && !["zstd", "gzip", "none", "parquet"].includes(compress)) {
     throw new RangeError(
-      `pwalk: compress must be "zstd", "gzip" or "none", got ${JSON.stringify(compress)}`,
+      `pwalk: compress must be "zstd", "gzip", "none" or "parquet", got ${
+        JSON.stringify(compress)
+      }`,
     );
   }
   const named = toStdout ? undefined : compressionOf(output);
   if (named !== undefined && compress !== undefined && compress !== named) {
-    const says = named === "none" ? "plain CSV (no .zst, .zstd or .gz suffix)" : named;
+    const says = named === "none" ? "plain CSV (no .zst, .zstd, .gz or .parquet suffix)" : named;
     throw new RangeError(`pwalk: compress "${compress}" contradicts ${where}, which names ${says}`);
   }
   const kind = compress ?? named ?? "none";
@@ -139,7 +152,7 @@ export function reportFormat(
   if (kind === "none") {
     if (level !== undefined) {
       throw new RangeError(
-        `pwalk: level ${level} given for plain CSV to ${where} (a .zst or .gz name compresses)`,
+        `pwalk: level ${level} given for plain CSV to ${where} (a .zst, .gz or .parquet name compresses)`,
       );
     }
     return { compress: kind, level: 0 };
@@ -154,7 +167,8 @@ export function reportFormat(
 }
 
 /**
- * Write pwalk's CSV report of `root`.
+ * Write pwalk's CSV report of `root` (or the same rows as typed Parquet:
+ * `output: "scan.parquet"`).
  *
  * @example Report a folder to a zstd file and read the summary
  * ```ts ignore
@@ -173,10 +187,8 @@ export async function report(root: string, options: ReportOptions = {}): Promise
   const toStdout = options.output === undefined || options.output === "-";
   const { compress, level } = reportFormat(options.output, options.compress, options.level);
   const opts: NativeOption[] = commonNative(root, options);
-  opts.push([
-    Opt.COMPRESS,
-    compress === "zstd" ? Compress.ZSTD : compress === "gzip" ? Compress.GZIP : Compress.NONE,
-  ]);
+  const native_compress = { zstd: Compress.ZSTD, gzip: Compress.GZIP, none: Compress.NONE };
+  opts.push([Opt.COMPRESS, compress === "parquet" ? Compress.PARQUET : native_compress[compress]]);
   opts.push([Opt.LEVEL, level]);
   if (options.header) opts.push([Opt.HEADER, 1]);
   opts.push(toStdout ? [Opt.OUTPUT_FD, 1] : [Opt.OUTPUT, options.output!]);

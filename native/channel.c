@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sys.h"
+
 struct pw_batch {
   struct pw_batch *next;
   uint8_t *rec, *str, *raw;
@@ -206,51 +208,6 @@ int32_t pw_channel_next(pw_channel *c, uint64_t *out) {
 
 /* ---- records ------------------------------------------------------------- */
 
-/* UTF-16 length of valid UTF-8, or -1 when invalid.  ASCII runs go eight
-   bytes at a time. */
-static int64_t utf16_len(const uint8_t *s, size_t n) {
-  int64_t units = 0;
-  size_t i = 0;
-  while (i < n) {
-    if (i + 8 <= n) {
-      uint64_t v;
-      memcpy(&v, s + i, 8);
-      if (!(v & 0x8080808080808080ull)) {
-        i += 8;
-        units += 8;
-        continue;
-      }
-    }
-    uint8_t c = s[i];
-    if (c < 0x80) {
-      i++;
-      units++;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-      if (i + 1 >= n || (s[i + 1] & 0xC0) != 0x80) return -1;
-      i += 2;
-      units++;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      if (i + 2 >= n || (s[i + 1] & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80) return -1;
-      uint32_t cp = ((c & 0x0Fu) << 12) | ((s[i + 1] & 0x3Fu) << 6) | (s[i + 2] & 0x3Fu);
-      if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)) return -1;
-      i += 3;
-      units++;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      if (i + 3 >= n || (s[i + 1] & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80 ||
-          (s[i + 3] & 0xC0) != 0x80)
-        return -1;
-      uint32_t cp = ((c & 0x07u) << 18) | ((s[i + 1] & 0x3Fu) << 12) | ((s[i + 2] & 0x3Fu) << 6) |
-                    (s[i + 3] & 0x3Fu);
-      if (cp < 0x10000 || cp > 0x10FFFF) return -1;
-      i += 4;
-      units += 2;
-    } else {
-      return -1;
-    }
-  }
-  return units;
-}
-
 int pw_channel_raw(pw_batch *b, const char *s, size_t n, uint32_t *off) {
   if (!reserve(&b->raw, &b->raw_cap, b->raw_len + n)) return ENOMEM;
   memcpy(b->raw + b->raw_len, s, n);
@@ -262,7 +219,7 @@ int pw_channel_raw(pw_batch *b, const char *s, size_t n, uint32_t *off) {
 /* Store path + base-name offset in r; returns the flags to add to the kind. */
 static int put_path(pw_batch *b, uint8_t *r, const char *path, size_t len, size_t name_off,
                     uint32_t *flags) {
-  int64_t u16 = utf16_len((const uint8_t *)path, len);
+  int64_t u16 = pw_utf16_len((const uint8_t *)path, len);
   if (u16 < 0) {
     uint32_t off;
     if (pw_channel_raw(b, path, len, &off)) return ENOMEM;
@@ -277,7 +234,7 @@ static int put_path(pw_batch *b, uint8_t *r, const char *path, size_t len, size_
   pw_put_u32(r + 4, b->str_len16);
   pw_put_u32(r + 8, (uint32_t)u16);
   int64_t prefix16 =
-      (size_t)u16 == len ? (int64_t)name_off : utf16_len((const uint8_t *)path, name_off);
+      (size_t)u16 == len ? (int64_t)name_off : pw_utf16_len((const uint8_t *)path, name_off);
   pw_put_u32(r + 12, (uint32_t)prefix16);
   b->str_len16 += (uint32_t)u16;
   *flags = 0;

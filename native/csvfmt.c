@@ -67,9 +67,10 @@ static inline char *put_i64(char *p, int64_t v) {
   return put_u64(p, (uint64_t)v);
 }
 
-/* Quote-doubling copy that drops control bytes, as pwalk does.  Eight bytes
-   at a time while none of them is a '"' or below 32 (nearly every path). */
-static inline char *put_escaped(char *p, const char *s, size_t len, bool *bad) {
+/* Copy that drops control bytes, as pwalk does, and doubles '"' when quote
+   (CSV).  Eight bytes at a time while none of them is a '"' or below 32
+   (nearly every path). */
+static inline char *put_filtered(char *p, const char *s, size_t len, bool *bad, bool quote) {
   const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
   size_t i = 0;
   while (i < len) {
@@ -86,13 +87,21 @@ static inline char *put_escaped(char *p, const char *s, size_t len, bool *bad) {
     }
     unsigned char c = (unsigned char)s[i++];
     if (c >= 32) {
-      if (c == '"') *p++ = '"';
+      if (quote && c == '"') *p++ = '"';
       *p++ = (char)c;
     } else {
       *bad = true;
     }
   }
   return p;
+}
+
+static inline char *put_escaped(char *p, const char *s, size_t len, bool *bad) {
+  return put_filtered(p, s, len, bad, true);
+}
+
+char *pw_drop_controls(char *out, const char *s, size_t len, bool *bad) {
+  return put_filtered(out, s, len, bad, false);
 }
 
 static inline char *put_quoted(char *p, const char *s, size_t len, bool *bad) {

@@ -43,6 +43,12 @@ void pw_csv_prefix_free(pw_csv_prefix *pfx);
  */
 size_t pw_csv_row(char *out, const pw_entry *e, pw_csv_prefix *pfx, bool *bad);
 
+/**
+ * Copy len bytes of s to out without its bytes below 32 (the CSV field's
+ * value, unquoted; *bad set when any was dropped); returns the end.
+ */
+char *pw_drop_controls(char *out, const char *s, size_t len, bool *bad);
+
 /** The extension of a non-folder's base name (pwalk's rule); sets *len. */
 const char *pw_extension(const char *name, size_t name_len, size_t *len);
 

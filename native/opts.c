@@ -85,7 +85,7 @@ PW_API int32_t pw_opts_set_int(pw_opts *o, int32_t key, int64_t v) {
       o->level = (int)v;
       return 0;
     case PW_OPT_COMPRESS:
-      if (v < PW_COMPRESS_NONE || v > PW_COMPRESS_GZIP) return -EINVAL;
+      if (v < PW_COMPRESS_NONE || v > PW_COMPRESS_PARQUET) return -EINVAL;
       o->compress = (int)v;
       return 0;
     case PW_OPT_OUTPUT_FD:

@@ -104,6 +104,8 @@ typedef enum pw_compress {
   PW_COMPRESS_NONE = 0, /**< plain CSV (PW_OPT_LEVEL must be 0) */
   PW_COMPRESS_ZSTD = 1, /**< one zstd frame per chunk of rows; default level 1 */
   PW_COMPRESS_GZIP = 2, /**< one gzip member per chunk of rows (libdeflate) */
+  PW_COMPRESS_PARQUET = 3, /**< typed Parquet (parquet.h): a row group per chunk of
+                                rows, zstd pages at PW_OPT_LEVEL (default 1) */
 } pw_compress;
 
 /** Return codes of pw_job_wait. */

@@ -1,9 +1,11 @@
 /*
- * report.c — the report visitor: pwalk CSV rows into the sink.
+ * report.c — the report visitor: pwalk CSV rows into the sink, or the same
+ * rows as typed Parquet (parquet.h).
  *
  * Each worker formats rows into its own 256 KiB buffer and hands the full
  * buffer to the sink (one lock, or one zstd frame or gzip member, per
- * buffer, never per row).
+ * buffer, never per row); for Parquet it gathers a row group of its own
+ * rows and appends it whole.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -12,21 +14,30 @@
 
 #include "csvfmt.h"
 #include "engine.h"
+#include "parquet.h"
 #include "sink.h"
 
 #define PW_REPORT_CHUNK (256 * 1024)
+
+typedef struct report_ctx {
+  pw_sink *sink;
+  pw_pq *pq; /**< Parquet output, or NULL */
+} report_ctx;
 
 typedef struct report_worker {
   char *buf;
   size_t used;
   pw_csv_prefix pfx; /**< the current listing's escaped folder path */
+  pw_pq_rows *rows;  /**< Parquet: this worker's rows not yet written */
 } report_worker;
 
 static int rw_start(pw_worker *w) {
+  report_ctx *c = pw_job_ctx(pw_worker_job(w));
   report_worker *r = calloc(1, sizeof *r);
   if (!r) return -ENOMEM;
-  r->buf = malloc(PW_REPORT_CHUNK);
-  if (!r->buf) {
+  if (c->pq) r->rows = pw_pq_rows_new();
+  else r->buf = malloc(PW_REPORT_CHUNK);
+  if (!r->buf && !r->rows) {
     free(r);
     return -ENOMEM;
   }
@@ -34,17 +45,27 @@ static int rw_start(pw_worker *w) {
   return 0;
 }
 
-/* Hand n bytes to the sink; a failure ends the job. */
-static void put(pw_job *j, const char *buf, size_t n) {
-  pw_sink *s = pw_job_ctx(j);
-  int e = pw_sink_write(s, buf, n);
-  /* -ECANCELED: cancelled while a FIFO waited for its reader */
+/* A failed write ends the job (-ECANCELED: cancelled while a FIFO waited
+   for its reader). */
+static void wrote(pw_job *j, int e) {
+  report_ctx *c = pw_job_ctx(j);
   if (e && e != -ECANCELED)
-    pw_job_fail(j, -e, "cannot write %s: %s", pw_sink_name(s), strerror(-e));
-  pw_job_set_out_bytes(j, pw_sink_bytes(s));
+    pw_job_fail(j, -e, "cannot write %s: %s", pw_sink_name(c->sink), strerror(-e));
+  pw_job_set_out_bytes(j, pw_sink_bytes(c->sink));
 }
 
+/* Hand n bytes to the sink. */
+static void put(pw_job *j, const char *buf, size_t n) {
+  report_ctx *c = pw_job_ctx(j);
+  wrote(j, pw_sink_write(c->sink, buf, n));
+}
 static void flush(pw_worker *w, report_worker *r) {
+  if (r->rows) {
+    pw_job *j = pw_worker_job(w);
+    report_ctx *c = pw_job_ctx(j);
+    wrote(j, pw_pq_flush(c->pq, r->rows, c->sink));
+    return;
+  }
   if (!r->used) return;
   put(pw_worker_job(w), r->buf, r->used);
   r->used = 0;
@@ -52,8 +73,14 @@ static void flush(pw_worker *w, report_worker *r) {
 
 static void rw_entry(pw_worker *w, const pw_entry *e) {
   report_worker *r = *pw_worker_state(w);
+  bool bad = false;
+  if (r->rows) {
+    int full = pw_pq_add(r->rows, e, &bad);
+    if (full == -ENOMEM) pw_job_fail(pw_worker_job(w), ENOMEM, "out of memory");
+    else if (full == 1) flush(w, r);
+    goto notice;
+  }
   size_t bound = pw_csv_bound(e->len);
-  bool bad;
   if (r->used + bound > PW_REPORT_CHUNK) {
     flush(w, r);
     if (bound > PW_REPORT_CHUNK) { /* a path of more than ~64 KiB */
@@ -84,6 +111,7 @@ static void rw_free(pw_worker *w) {
   report_worker *r = *pw_worker_state(w);
   if (!r) return;
   free(r->buf);
+  pw_pq_rows_free(r->rows);
   pw_csv_prefix_free(&r->pfx);
   free(r);
   *pw_worker_state(w) = NULL;
@@ -96,16 +124,27 @@ static int report_init(pw_job *j, void *arg) {
     pw_job_fail(j, EINVAL, "PW_OPT_HOLD is for walk jobs");
     return -EINVAL;
   }
+  report_ctx *c = calloc(1, sizeof *c);
+  if (!c || (pw_job_opts(j)->compress == PW_COMPRESS_PARQUET && !(c->pq = pw_pq_new()))) {
+    free(c);
+    pw_job_fail(j, ENOMEM, "out of memory");
+    return -ENOMEM;
+  }
+  pw_job_set_ctx(j, c);
   pw_sink *s;
   char msg[512];
-  bool header = pw_job_opts(j)->header;
-  int e = pw_sink_open(&s, pw_job_opts(j), pw_job_threads(j), PW_REPORT_CHUNK, PW_CSV_HEADER,
-                       header ? sizeof PW_CSV_HEADER - 1 : 0, msg, sizeof msg);
+  /* Parquet starts with its magic; the CSV with the header when asked. */
+  const char *head = c->pq ? PW_PARQUET_MAGIC : PW_CSV_HEADER;
+  size_t head_len = c->pq                      ? sizeof PW_PARQUET_MAGIC - 1
+                    : pw_job_opts(j)->header ? sizeof PW_CSV_HEADER - 1
+                                             : 0;
+  int e = pw_sink_open(&s, pw_job_opts(j), pw_job_threads(j), PW_REPORT_CHUNK, head, head_len,
+                       msg, sizeof msg);
   if (e) {
     pw_job_fail(j, -e, "%s", msg);
     return e;
   }
-  pw_job_set_ctx(j, s);
+  c->sink = s;
   pw_job_set_out_bytes(j, pw_sink_bytes(s));
   /* The output inside the tree is not a row of it: neither the temporary
      file nor the file it replaces. */
@@ -115,21 +154,33 @@ static int report_init(pw_job *j, void *arg) {
 }
 
 static void report_cancel(pw_job *j) {
-  pw_sink *s = pw_job_ctx(j);
-  if (s) pw_sink_cancel(s);
+  report_ctx *c = pw_job_ctx(j);
+  if (c && c->sink) pw_sink_cancel(c->sink);
 }
 
 static void report_end(pw_job *j, int status) {
-  pw_sink *s = pw_job_ctx(j);
-  if (!s) return;
+  report_ctx *c = pw_job_ctx(j);
+  if (!c || !c->sink) return;
   char msg[512];
-  int e = pw_sink_finish(s, status == PW_OK, msg, sizeof msg);
-  if (e && status == PW_OK) pw_job_fail(j, -e, "%s", msg);
-  pw_job_set_out_bytes(j, pw_sink_bytes(s));
+  bool ok = status == PW_OK;
+  if (ok && c->pq) { /* the footer, after every worker's last row group */
+    int e = pw_pq_finish(c->pq, c->sink);
+    if (e) {
+      pw_job_fail(j, -e, "cannot write %s: %s", pw_sink_name(c->sink), strerror(-e));
+      ok = false;
+    }
+  }
+  int e = pw_sink_finish(c->sink, ok, msg, sizeof msg);
+  if (e && ok) pw_job_fail(j, -e, "%s", msg);
+  pw_job_set_out_bytes(j, pw_sink_bytes(c->sink));
 }
 
 static void report_free(pw_job *j) {
-  pw_sink_free(pw_job_ctx(j));
+  report_ctx *c = pw_job_ctx(j);
+  if (!c) return;
+  pw_sink_free(c->sink);
+  pw_pq_free(c->pq);
+  free(c);
   pw_job_set_ctx(j, NULL);
 }
 

@@ -190,12 +190,13 @@ static int make_slots(pw_sink *s, int nthreads, size_t chunk) {
   s->nslots = (int)n;
   for (int i = 0; i < s->nslots; i++) {
     pw_cslot *c = &s->slots[i];
-    if (s->compress == PW_COMPRESS_ZSTD) {
+    if (s->compress == PW_COMPRESS_ZSTD || s->compress == PW_COMPRESS_PARQUET) {
       c->zstd = ZSTD_createCCtx();
       if (!c->zstd) return -ENOMEM;
       c->cap = ZSTD_compressBound(chunk);
       ZSTD_CCtx_setParameter(c->zstd, ZSTD_c_compressionLevel, s->level);
-      ZSTD_CCtx_setParameter(c->zstd, ZSTD_c_checksumFlag, 1);
+      /* Parquet pages carry no frame checksum (the format has its own, unused) */
+      ZSTD_CCtx_setParameter(c->zstd, ZSTD_c_checksumFlag, s->compress == PW_COMPRESS_ZSTD);
       /* Level 1 (the default): a 16 KiB hash table instead of zstd's 64 KiB
          for 256 KiB inputs.  pwalk rows repeat the row before them, which a
          small table finds as well; it stays in L1 cache.  Measured on the
@@ -257,7 +258,7 @@ static void give_slot(pw_sink *s, pw_cslot *c) {
 
 /* Write buf (len may be 0), after opening a waiting FIFO and writing the
    head if that is still to be done. */
-static int write_locked(pw_sink *s, const char *buf, size_t len) {
+static int write_locked(pw_sink *s, const char *buf, size_t len, uint64_t *offset) {
   pthread_mutex_lock(&s->write_mu);
   int r = s->write_err;
   if (!r && s->fd < 0) r = s->fifo_path ? open_fifo(s, true) : -EBADF;
@@ -267,6 +268,7 @@ static int write_locked(pw_sink *s, const char *buf, size_t len) {
     free(s->head);
     s->head = NULL;
   }
+  if (offset) *offset = atomic_load_explicit(&s->bytes, memory_order_relaxed);
   if (!r && len) {
     r = pw_write_all(s->fd, buf, len);
     if (!r) atomic_fetch_add_explicit(&s->bytes, len, memory_order_relaxed);
@@ -279,7 +281,7 @@ static int write_locked(pw_sink *s, const char *buf, size_t len) {
 /* Keep the head (compressed like every chunk) to write first. */
 static int set_head(pw_sink *s, const char *head, size_t len) {
   if (!len) return 0;
-  if (s->compress == PW_COMPRESS_NONE) {
+  if (s->compress == PW_COMPRESS_NONE || s->compress == PW_COMPRESS_PARQUET) {
     s->head = malloc(len);
     if (!s->head) return -ENOMEM;
     memcpy(s->head, head, len);
@@ -312,15 +314,16 @@ int pw_sink_open(pw_sink **out, const struct pw_opts *o, int nthreads, size_t ch
   pthread_cond_init(&s->pool_cv, NULL);
   int r = 0;
   int lo = 0, hi = 0;
-  if (s->compress == PW_COMPRESS_ZSTD) lo = 1, hi = 19;
+  bool zstd = s->compress == PW_COMPRESS_ZSTD || s->compress == PW_COMPRESS_PARQUET;
+  if (zstd) lo = 1, hi = 19;
   else if (s->compress == PW_COMPRESS_GZIP) lo = 1, hi = 9;
-  if (!s->level) s->level = s->compress == PW_COMPRESS_ZSTD   ? PW_ZSTD_DEFAULT
+  if (!s->level) s->level = zstd                                ? PW_ZSTD_DEFAULT
                             : s->compress == PW_COMPRESS_GZIP ? PW_GZIP_DEFAULT
                                                               : 0;
   if (s->level < lo || s->level > hi) {
     if (s->compress == PW_COMPRESS_NONE) snprintf(msg, msgcap, "plain CSV has no compression level");
     else snprintf(msg, msgcap, "%s level must be %d to %d, got %d",
-                  s->compress == PW_COMPRESS_ZSTD ? "zstd" : "gzip", lo, hi, s->level);
+                  zstd ? "zstd" : "gzip", lo, hi, s->level);
     r = -EINVAL;
     goto fail;
   }
@@ -344,7 +347,7 @@ int pw_sink_open(pw_sink **out, const struct pw_opts *o, int nthreads, size_t ch
     goto fail;
   }
   /* The head now, unless a FIFO waits for its reader (not on this thread). */
-  if (s->fd >= 0 && s->head && (r = write_locked(s, NULL, 0))) {
+  if (s->fd >= 0 && s->head && (r = write_locked(s, NULL, 0, NULL))) {
     snprintf(msg, msgcap, "cannot write %s: %s", s->name, strerror(-r));
     goto fail;
   }
@@ -358,13 +361,28 @@ fail:
 
 int pw_sink_write(pw_sink *s, const char *buf, size_t len) {
   if (!len) return 0;
-  if (s->compress == PW_COMPRESS_NONE) return write_locked(s, buf, len);
+  if (s->compress == PW_COMPRESS_NONE || s->compress == PW_COMPRESS_PARQUET)
+    return write_locked(s, buf, len, NULL);
   pw_cslot *c = take_slot(s);
   size_t n = 0;
   int r = compress_chunk(s, c, buf, len, &n);
-  if (!r) r = write_locked(s, c->out, n);
+  if (!r) r = write_locked(s, c->out, n, NULL);
   give_slot(s, c);
   return r;
+}
+
+int pw_sink_append(pw_sink *s, const char *buf, size_t len, uint64_t *offset) {
+  return write_locked(s, buf, len, offset);
+}
+
+int pw_sink_zstd(pw_sink *s, const void *src, size_t len, void *dst, size_t cap, size_t *n) {
+  if (!s->nslots || !s->slots[0].zstd) return -EINVAL;
+  pw_cslot *c = take_slot(s);
+  size_t z = ZSTD_compress2(c->zstd, dst, cap, src, len);
+  give_slot(s, c);
+  if (ZSTD_isError(z)) return -EIO;
+  *n = z;
+  return 0;
 }
 
 const char *pw_sink_name(const pw_sink *s) { return s->name; }
@@ -383,7 +401,7 @@ void pw_sink_cancel(pw_sink *s) { atomic_store(&s->cancelled, true); }
 int pw_sink_finish(pw_sink *s, bool commit, char *msg, size_t msgcap) {
   int r = 0;
   /* What is still pending: a FIFO's late open, the head of an empty report. */
-  if (commit && (r = write_locked(s, NULL, 0))) commit = false;
+  if (commit && (r = write_locked(s, NULL, 0, NULL))) commit = false;
   if (s->own_fd && s->fd >= 0) {
     if (close(s->fd) && commit) {
       r = -errno;

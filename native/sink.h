@@ -1,6 +1,6 @@
 /*
  * sink.h — where report bytes go: a file, a device, a FIFO or an fd, as
- * plain CSV, zstd or gzip.
+ * plain CSV, zstd or gzip, or bytes laid out by the caller (Parquet).
  *
  * Owns: what an output name may be and how each kind is written.
  *  - a new name or a regular file: written under a temporary name beside it
@@ -43,6 +43,18 @@ int pw_sink_open(pw_sink **out, const struct pw_opts *o, int nthreads, size_t ch
 /** Write one chunk (thread-safe).  Returns 0, -ECANCELED after
  *  pw_sink_cancel while waiting for a FIFO's reader, or -errno. */
 int pw_sink_write(pw_sink *s, const char *buf, size_t len);
+/**
+ * Write len raw bytes (thread-safe, as one piece) and tell at which offset
+ * of the output they start (the bytes written before them, head included).
+ * For outputs that lay out their own bytes (Parquet).  0 or -errno.
+ */
+int pw_sink_append(pw_sink *s, const char *buf, size_t len, uint64_t *offset);
+/**
+ * Compress len bytes of src into one zstd frame in dst (cap at least
+ * ZSTD_compressBound(len)) with one of the sink's contexts (zstd and
+ * Parquet sinks only); its size in *n.  0 or -errno.
+ */
+int pw_sink_zstd(pw_sink *s, const void *src, size_t len, void *dst, size_t cap, size_t *n);
 /** The output's name as given ("the output" for an fd), for messages. */
 const char *pw_sink_name(const pw_sink *s);
 /**

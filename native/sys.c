@@ -3,6 +3,7 @@
 #include "sys.h"
 
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 #ifdef __linux__
 #include <sched.h>
@@ -32,4 +33,49 @@ int pw_cpu_count(void) {
 #endif
   long n = sysconf(_SC_NPROCESSORS_ONLN);
   return n > 0 ? (int)n : 1;
+}
+
+/* UTF-16 length of valid UTF-8, or -1 when invalid.  ASCII runs go eight
+   bytes at a time. */
+int64_t pw_utf16_len(const uint8_t *s, size_t n) {
+  int64_t units = 0;
+  size_t i = 0;
+  while (i < n) {
+    if (i + 8 <= n) {
+      uint64_t v;
+      memcpy(&v, s + i, 8);
+      if (!(v & 0x8080808080808080ull)) {
+        i += 8;
+        units += 8;
+        continue;
+      }
+    }
+    uint8_t c = s[i];
+    if (c < 0x80) {
+      i++;
+      units++;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      if (i + 1 >= n || (s[i + 1] & 0xC0) != 0x80) return -1;
+      i += 2;
+      units++;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      if (i + 2 >= n || (s[i + 1] & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80) return -1;
+      uint32_t cp = ((c & 0x0Fu) << 12) | ((s[i + 1] & 0x3Fu) << 6) | (s[i + 2] & 0x3Fu);
+      if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)) return -1;
+      i += 3;
+      units++;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      if (i + 3 >= n || (s[i + 1] & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80 ||
+          (s[i + 3] & 0xC0) != 0x80)
+        return -1;
+      uint32_t cp = ((c & 0x07u) << 18) | ((s[i + 1] & 0x3Fu) << 12) | ((s[i + 2] & 0x3Fu) << 6) |
+                    (s[i + 3] & 0x3Fu);
+      if (cp < 0x10000 || cp > 0x10FFFF) return -1;
+      i += 4;
+      units += 2;
+    } else {
+      return -1;
+    }
+  }
+  return units;
 }

@@ -19,6 +19,7 @@ import { referenceReport } from "./helpers/reference.ts";
 import { mkdirRaw, writeFileRaw } from "./helpers/libc.ts";
 import { bytes, join } from "./helpers/bytes.ts";
 import { closeLibc } from "./helpers/libc.ts";
+import { parquetDiff } from "./helpers/duckdb.ts";
 import { cli, deno, REPO } from "./helpers/run.ts";
 import { testNeeding, ZSTD } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
@@ -46,6 +47,10 @@ testNeeding([ZSTD], {
     ); // caf\xe9.txt
     writeFileRaw(join(r, new Uint8Array([0x80, 0x81, 0x9f])), bytes("y".repeat(9000)));
     writeFileRaw(join(r, bytes("日本語.txt")), bytes("z".repeat(100)));
+    // a quote and a control byte (dropped from the CSV) in a UTF-8 name, and
+    // a quote in one that is not UTF-8
+    writeFileRaw(join(r, bytes('q"u\x01ote.t"x')), bytes("c".repeat(10)));
+    writeFileRaw(join(r, new Uint8Array([0x22, 0xe9, 0x22, 0x2e, 0xe9])), bytes("d".repeat(20)));
     const bad = join(r, new Uint8Array([0x64, 0x69, 0x72, 0xff])); // dir\xff
     mkdirRaw(bad);
     mkdirRaw(join(bad, bytes("sub")));
@@ -60,7 +65,8 @@ testNeeding([ZSTD], {
     closeLibc();
     const rows = [...ref.rows.values()];
     const nonUtf8 = rows.filter((x) => !isUtf8(x.path)).length;
-    assertEquals(nonUtf8, 2 + 1 + 1 + 50); // two files, the folder, its sub folder and 50 files
+    // three files, the folder, its sub folder and 50 files
+    assertEquals(nonUtf8, 3 + 1 + 1 + 50);
 
     const s = await summarize([scan], { top: 1000, depth: 2 });
     assertEquals(s.totals.entries, rows.length);
@@ -105,6 +111,15 @@ testNeeding([ZSTD], {
       con.closeSync();
       db.closeSync();
     }
+    // `-o scan.parquet`, written by the library itself: the same rows (the
+    // same escaped names) and types as DuckDB's conversion of the CSV
+    const direct = `${tmp.path}/direct.parquet`;
+    const rep = await cli(["-o", direct, root]);
+    assertEquals(rep.code, 0, rep.stderr);
+    const d = await parquetDiff(pq, direct);
+    assertEquals(d.rows, [rows.length, rows.length]);
+    assertEquals(d.only, [0, 0]);
+    assertEquals(d.columns[1], d.columns[0]);
   },
 });
 

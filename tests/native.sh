@@ -61,6 +61,10 @@ check_all() { # binary
   [ "$(zstd -dc "$work/out.csv.zst" | wc -l)" -eq $((rows - 1)) ]
   run "$b" -t 4 -g 1 -H "$work/tree" "$work/out.csv.gz"
   [ "$(gzip -dc "$work/out.csv.gz" | wc -l)" -eq "$rows" ]
+  # typed Parquet (hostile names escaped): PAR1 at both ends; DuckDB reads it in the Deno tests
+  run "$b" -t 4 -p 1 "$work/tree" "$work/out.parquet"
+  [ "$(head -c 4 "$work/out.parquet")" = PAR1 ] && [ "$(tail -c 4 "$work/out.parquet")" = PAR1 ]
+  run "$b" -t 3 -p 3 "$work/big" "$work/big.parquet"
   # a FIFO with no reader yet: opened by a worker once the reader comes
   rm -f "$work/fifo"; mkfifo "$work/fifo"
   (sleep 0.3; gzip -dc <"$work/fifo" >"$work/fifo.out") &

@@ -24,10 +24,11 @@ async function smallTree(root: string): Promise<void> {
   await Deno.remove(`${root}.settle.csv`);
 }
 
-function magic(file: string): "zstd" | "gzip" | "none" {
+function magic(file: string): "zstd" | "gzip" | "none" | "parquet" {
   const b = [...Deno.readFileSync(file).subarray(0, 4)];
   if (ZSTD.every((x, i) => b[i] === x)) return "zstd";
   if (GZIP.every((x, i) => b[i] === x)) return "gzip";
+  if (String.fromCharCode(...b) === "PAR1") return "parquet";
   return "none";
 }
 
@@ -112,7 +113,13 @@ Deno.test("report(): compress defaults from the suffix; contradictions throw a R
     ["s.csv.zst", { level: 2.5 }, /level must be an integer/],
     ["s.csv", { level: 1 }, /level 1 given for plain CSV/],
     ["s.csv.gz", { compress: "gzip", level: 12 }, /level 12 is not a gzip level/],
-    ["s.csv", { compress: "brotli" }, /compress must be "zstd", "gzip" or "none"/],
+    ["s.csv", { compress: "brotli" }, /compress must be "zstd", "gzip", "none" or "parquet"/],
+    [
+      "s.parquet",
+      { compress: "zstd" },
+      /compress "zstd" contradicts .*s\.parquet, which names parquet/,
+    ],
+    ["s.parquet", { level: 20 }, /level 20 is not a parquet level/],
   ];
   for (const [name, opts, what] of bad) {
     const e = await assertRejects(() => report(root, { output: `${tmp.path}/${name}`, ...opts }));
@@ -122,11 +129,12 @@ Deno.test("report(): compress defaults from the suffix; contradictions throw a R
   }
   assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name), ["tree"]);
 
-  const ok: [string, Record<string, unknown>, "zstd" | "gzip" | "none"][] = [
+  const ok: [string, Record<string, unknown>, "zstd" | "gzip" | "none" | "parquet"][] = [
     ["a.csv.gz", { compress: "gzip", level: 9 }, "gzip"],
     ["b.csv.zst", { compress: "zstd" }, "zstd"],
     ["c.csv", { compress: "none" }, "none"],
     ["d.CSV.ZSTD", { level: 5 }, "zstd"],
+    ["e.Parquet", { level: 3 }, "parquet"],
   ];
   for (const [name, opts, kind] of ok) {
     const s = await report(root, { output: `${tmp.path}/${name}`, ...opts });
@@ -136,6 +144,7 @@ Deno.test("report(): compress defaults from the suffix; contradictions throw a R
   // the pure function behind it
   assertEquals(reportFormat("x.csv.gz"), { compress: "gzip", level: 1 });
   assertEquals(reportFormat("x.csv.zst"), { compress: "zstd", level: 1 });
+  assertEquals(reportFormat("x.parquet"), { compress: "parquet", level: 1 });
   assertEquals(reportFormat(undefined), { compress: "none", level: 0 });
   assertEquals(reportFormat("-", "zstd", 7), { compress: "zstd", level: 7 });
   assertThrows(() => reportFormat("-", undefined, 7), RangeError, "stdout");

@@ -1,6 +1,7 @@
 /**
  * convert(): a scan from one format to another (.csv, .csv.zst, .csv.gz,
- * .parquet), and reportParquet(): a report straight to Parquet.
+ * .parquet), and reportParquet(): a report straight to Parquet (written by
+ * the library, native/parquet.c, with the same columns and types).
  *
  * Parquet files hold pwalk's 17 columns under the header's names, typed
  * (see {@link TYPED_COLUMNS}): integers as integers (inode, parent-inode,
@@ -18,7 +19,7 @@
  *
  * @module
  */
-import { Engine, type EngineOptions, lit, loadDuckDB } from "./duck.ts";
+import { Engine, type EngineOptions, lit } from "./duck.ts";
 import {
   duckCompression,
   formatOf,
@@ -174,19 +175,18 @@ export async function convert(
 
 /** Options of {@link reportParquet}. */
 export interface ReportParquetOptions
-  extends Omit<ReportOptions, "output" | "level" | "header" | "compress"> {
+  extends Omit<ReportOptions, "output" | "header" | "compress"> {
   /** The Parquet file to write. */
   output: string;
-  /** DuckDB session limits for the conversion. */
+  /** Unused: the library writes Parquet itself, without DuckDB (kept for old callers). */
   engine?: EngineOptions;
 }
 
 /**
- * A report of `root` written as typed Parquet: report() writes pwalk's
- * plain CSV to a temporary file (in `engine.tempDirectory`, default the
- * system's temporary folder: about 250 bytes per entry until the end),
- * which DuckDB converts; the output appears only when complete. Returns report()'s
- * summary with `output` set to the Parquet file.
+ * A report of `root` written as typed Parquet: `report(root, { output })`
+ * with a `.parquet` output, which the library writes itself, row groups in
+ * parallel on its worker threads (see report()'s `compress: "parquet"`);
+ * the output appears only when complete. Returns report()'s summary.
  *
  * @example
  * ```ts ignore
@@ -199,26 +199,9 @@ export async function reportParquet(
   root: string,
   options: ReportParquetOptions,
 ): Promise<ReportSummary> {
-  const { output, engine, ...rest } = options;
+  const { output, engine: _, ...rest } = options;
   if (!output.endsWith(".parquet")) {
     throw new RangeError(`pwalk: reportParquet's output must end in .parquet, got ${output}`);
   }
-  const tmp = await Deno.makeTempDir({ dir: engine?.tempDirectory, prefix: "pwalk-report-" });
-  // DuckDB's module loads while the walk runs (a failure shows in convert).
-  loadDuckDB().catch(() => {});
-  try {
-    // Plain CSV: DuckDB parses an uncompressed file on every core, and
-    // neither side spends time on zstd (the file is removed at the end).
-    const csv = `${tmp}/scan.csv`;
-    const s = await report(root, { ...rest, output: csv, header: true });
-    await convert([csv], output, { ...engine, level: 1 });
-    return {
-      ...s,
-      output,
-      compressed: true,
-      outputBytes: (await Deno.stat(output)).size,
-    };
-  } finally {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-  }
+  return await report(root, { ...rest, output, compress: "parquet" });
 }

@@ -43,7 +43,8 @@ More:
                          keeping its mode) only when the report is complete;
                          a device or FIFO is written directly, a link is
                          written through
-  --level N              compression level: zstd 1-19, gzip 1-9 (default 1);
+  --level N              compression level: zstd (and Parquet's zstd pages)
+                         1-19, gzip 1-9 (default 1);
                          refused with plain CSV
   --threads N            worker threads (default: one per CPU, more while the
                          file system makes them wait: up to 64, 32 for a
@@ -126,38 +127,28 @@ export async function run(args: string[]): Promise<number> {
   const output = f.output as string | undefined;
   const toStdout = output === undefined || output === "-";
   if (!toStdout && isFolder(output)) throw new UsageError(`--output ${output} is a folder`);
-  const parquet = /\.parquet$/i.test(output ?? "");
   // The suffix decides the format: a --level it contradicts is bad usage,
   // told before anything is written.
-  if (!parquet) {
-    try {
-      reportFormat(output, undefined, level);
-    } catch (e) {
-      if (e instanceof RangeError) throw usage(e);
-      throw e;
-    }
+  try {
+    reportFormat(output, undefined, level);
+  } catch (e) {
+    if (e instanceof RangeError) throw usage(e);
+    throw e;
   }
   return await runJob({
     ...ui,
     tag: "pwalk:",
     toStdout,
-    // -o FILE.parquet: the CSV report turned into Parquet by DuckDB, loaded only then.
+    // -o FILE.parquet: typed Parquet, written by the library (no DuckDB).
     start: async (run) =>
-      parquet
-        ? (await import("../answers/convert.ts")).reportParquet(root, {
-          ...walk,
-          ...run,
-          output: output!,
-          printErrors: true,
-        })
-        : await report(root, {
-          ...walk,
-          ...run,
-          output,
-          level,
-          header: !!f.header,
-          printErrors: true,
-        }),
+      await report(root, {
+        ...walk,
+        ...run,
+        output,
+        level,
+        header: !!f.header,
+        printErrors: true,
+      }),
     done: (s, last) => {
       const sizes = `${formatBytes(s.bytes)} apparent` +
         (last ? `, ${formatBytes(last.allocatedBytes)} allocated` : "");

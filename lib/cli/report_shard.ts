@@ -78,6 +78,12 @@ export async function run(args: string[]): Promise<number> {
   const threads = threadsArg(f);
   const level = intArg("level", f.level, 0, 19);
   let output = f.output as string | undefined;
+  if (output && /\.parquet$/i.test(output)) {
+    throw new UsageError(
+      `a shard writes CSV (.csv, .csv.zst or .csv.gz), not ${output}: ` +
+        "its parts are joined, and Parquet files cannot be (convert the merged scan)",
+    );
+  }
   let plan;
   try {
     plan = await readPlan(planPath);

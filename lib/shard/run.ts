@@ -128,11 +128,14 @@ export interface ShardSummary extends
  */
 export class PlanMismatchError extends Error {}
 
+/** The CSV kinds a shard writes (its parts are joined, which Parquet files cannot be). */
+type CsvCompression = Exclude<Compression, "parquet">;
+
 /** A suffix that names each kind (for the parts shard 0 joins). */
-const SUFFIX: Record<Compression, string> = { zstd: ".zst", gzip: ".gz", none: "" };
+const SUFFIX: Record<CsvCompression, string> = { zstd: ".zst", gzip: ".gz", none: "" };
 
 /** An empty output of each kind (a shard with nothing to walk). */
-const EMPTY: Record<Compression, Uint8Array> = {
+const EMPTY: Record<CsvCompression, Uint8Array> = {
   zstd: new Uint8Array([0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x00, 0x01, 0x00, 0x00]),
   gzip: new Uint8Array([31, 139, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
   none: new Uint8Array(),
@@ -257,7 +260,15 @@ export async function runShard(
   const toStdout = options.output === undefined || options.output === "-";
   const output = toStdout ? null : options.output!;
   // The output's suffix decides (the temporary parts of shard 0 have none).
-  const { compress, level } = reportFormat(output ?? undefined, undefined, options.level);
+  const format = reportFormat(output ?? undefined, undefined, options.level);
+  if (format.compress === "parquet") {
+    throw new RangeError(
+      `pwalk: a shard writes CSV (.csv, .csv.zst or .csv.gz), not ${output}: ` +
+        "its parts are joined, and Parquet files cannot be (convert the merged scan)",
+    );
+  }
+  const compress: CsvCompression = format.compress;
+  const level = format.level;
   const record = output ? options.record ?? recordPath(output) : null;
   if (record) await Deno.remove(record).catch(() => {});
 

@@ -3,10 +3,11 @@
  * the sanitizer build in CI (tests/native.sh) and by the cross-architecture
  * check under qemu.  It is not the product's CLI (that is cli.ts).
  *
- *   pwdrive [-t THREADS] [-z LEVEL | -g LEVEL] [-H] [-n] [-d DEPTH] [-x] [-c CANCEL_MS]
+ *   pwdrive [-t THREADS] [-z LEVEL | -g LEVEL | -p LEVEL] [-H] [-n] [-d DEPTH] [-x] [-c CANCEL_MS]
  *           [-e EXCLUDE]... [-E ERRORS_CSV] [-w] [-F] [-S|-D] ROOT [OUTPUT]
  *
- * Writes the report to OUTPUT, or to stdout (zstd with -z, gzip with -g);
+ * Writes the report to OUTPUT, or to stdout (zstd with -z, gzip with -g,
+ * typed Parquet with zstd pages with -p);
  * errors stream to stderr; a summary line "entries=N dirs=N bytes=N
  * errors=N" goes to stderr at the end.
  * -w runs a walk job instead (batches consumed and counted, "records=N" on
@@ -60,8 +61,10 @@ int main(int argc, char **argv) {
       pw_opts_set_int(o, PW_OPT_CHOWN_GID, gid);
     }
     else if (i + 1 < argc && !strcmp(a, "-t")) pw_opts_set_int(o, PW_OPT_THREADS, atoi(argv[++i]));
-    else if (i + 1 < argc && (!strcmp(a, "-z") || !strcmp(a, "-g"))) {
-      pw_opts_set_int(o, PW_OPT_COMPRESS, a[1] == 'z' ? PW_COMPRESS_ZSTD : PW_COMPRESS_GZIP);
+    else if (i + 1 < argc && (!strcmp(a, "-z") || !strcmp(a, "-g") || !strcmp(a, "-p"))) {
+      pw_opts_set_int(o, PW_OPT_COMPRESS, a[1] == 'z'   ? PW_COMPRESS_ZSTD
+                                          : a[1] == 'g' ? PW_COMPRESS_GZIP
+                                                        : PW_COMPRESS_PARQUET);
       pw_opts_set_int(o, PW_OPT_LEVEL, atoi(argv[++i]));
     }
     else if (i + 1 < argc && !strcmp(a, "-d")) pw_opts_set_int(o, PW_OPT_MAXDEPTH, atoi(argv[++i]));

@@ -1,0 +1,405 @@
+/* parquet.c — see parquet.h.  The format: apache/parquet-format's
+   parquet.thrift (Thrift compact protocol for every header and the footer). */
+#include "parquet.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zstd.h>
+
+#include "csvfmt.h"
+#include "pwalk.h"
+#include "sys.h"
+
+#define NCOLS 17
+#define GROUP_ROWS 16384                /* rows a worker gathers per row group */
+#define GROUP_NAME_BYTES (8u << 20)     /* ... or fewer, when names are this long */
+
+/* Parquet's physical types and converted types (parquet.thrift). */
+enum { T_INT32 = 1, T_INT64 = 2, T_BYTE_ARRAY = 6 };
+enum { CT_NONE = -1, CT_UTF8 = 0, CT_UINT_32 = 13, CT_UINT_64 = 14 };
+enum { COL_FILENAME = 3, COL_EXTENSION = 4 };
+
+/* pwalk's columns, in the header's order, as lib/answers/scan.ts types them. */
+static const struct {
+  const char *name;
+  int type;
+  int converted;
+} COLS[NCOLS] = {
+    {"inode", T_INT64, CT_UINT_64},     {"parent-inode", T_INT64, CT_UINT_64},
+    {"directory-depth", T_INT32, CT_NONE}, {"filename", T_BYTE_ARRAY, CT_UTF8},
+    {"fileExtension", T_BYTE_ARRAY, CT_UTF8}, {"UID", T_INT32, CT_UINT_32},
+    {"GID", T_INT32, CT_UINT_32},       {"st_size", T_INT64, CT_NONE},
+    {"st_dev", T_INT64, CT_UINT_64},    {"st_blocks", T_INT64, CT_NONE},
+    {"st_nlink", T_INT64, CT_UINT_64},  {"st_mode", T_INT32, CT_UINT_32},
+    {"st_atime", T_INT64, CT_NONE},     {"st_mtime", T_INT64, CT_NONE},
+    {"st_ctime", T_INT64, CT_NONE},     {"pw_fcount", T_INT64, CT_NONE},
+    {"pw_dirsum", T_INT64, CT_NONE},
+};
+
+/* ---- growable bytes -------------------------------------------------------- */
+
+typedef struct buf {
+  uint8_t *p;
+  size_t len, cap;
+} buf;
+
+static bool reserve(buf *b, size_t more) {
+  if (b->len + more <= b->cap) return true;
+  size_t cap = b->cap ? b->cap : 4096;
+  while (cap < b->len + more) cap *= 2;
+  uint8_t *p = realloc(b->p, cap);
+  if (!p) return false;
+  b->p = p;
+  b->cap = cap;
+  return true;
+}
+
+/* ---- Thrift compact protocol (only what the headers and footer use) ------- */
+
+enum { TT_I32 = 5, TT_I64 = 6, TT_BINARY = 8, TT_LIST = 9, TT_STRUCT = 12 };
+
+typedef struct tw {
+  buf *b;
+  int16_t last[8]; /**< the last field id written, per open struct */
+  int depth;
+  bool oom;
+} tw;
+
+static void tw_bytes(tw *w, const void *p, size_t n) {
+  if (w->oom || !reserve(w->b, n)) {
+    w->oom = true;
+    return;
+  }
+  memcpy(w->b->p + w->b->len, p, n);
+  w->b->len += n;
+}
+
+static void tw_byte(tw *w, uint8_t v) { tw_bytes(w, &v, 1); }
+
+static void tw_varint(tw *w, uint64_t v) {
+  uint8_t out[10];
+  size_t n = 0;
+  while (v >= 0x80) {
+    out[n++] = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  out[n++] = (uint8_t)v;
+  tw_bytes(w, out, n);
+}
+
+static uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+
+static void tw_field(tw *w, int16_t id, uint8_t type) {
+  int d = id - w->last[w->depth];
+  if (d > 0 && d <= 15) {
+    tw_byte(w, (uint8_t)(d << 4 | type));
+  } else {
+    tw_byte(w, type);
+    tw_varint(w, zigzag(id));
+  }
+  w->last[w->depth] = id;
+}
+
+static void tw_i32(tw *w, int16_t id, int32_t v) {
+  tw_field(w, id, TT_I32);
+  tw_varint(w, zigzag(v));
+}
+
+static void tw_i64(tw *w, int16_t id, int64_t v) {
+  tw_field(w, id, TT_I64);
+  tw_varint(w, zigzag(v));
+}
+
+static void tw_string(tw *w, const char *s) {
+  size_t n = strlen(s);
+  tw_varint(w, n);
+  tw_bytes(w, s, n);
+}
+
+static void tw_binary(tw *w, int16_t id, const char *s) {
+  tw_field(w, id, TT_BINARY);
+  tw_string(w, s);
+}
+
+static void tw_list(tw *w, int16_t id, uint8_t elem, uint32_t n) {
+  tw_field(w, id, TT_LIST);
+  if (n < 15) {
+    tw_byte(w, (uint8_t)(n << 4 | elem));
+  } else {
+    tw_byte(w, 0xf0 | elem);
+    tw_varint(w, n);
+  }
+}
+
+/* A struct: as field id (id > 0) or as a list element (id 0). */
+static void tw_begin(tw *w, int16_t id) {
+  if (id) tw_field(w, id, TT_STRUCT);
+  w->last[++w->depth] = 0;
+}
+
+static void tw_end(tw *w) {
+  tw_byte(w, 0);
+  w->depth--;
+}
+
+/* ---- a worker's rows -------------------------------------------------------- */
+
+struct pw_pq_rows {
+  buf col[NCOLS]; /**< PLAIN-encoded values, one buffer per column */
+  uint32_t n;     /**< rows */
+  buf z, group;   /**< scratch: one compressed page; the row group's bytes */
+  buf name;       /**< scratch: a name being escaped */
+};
+
+pw_pq_rows *pw_pq_rows_new(void) {
+  pw_pq_rows *r = calloc(1, sizeof *r);
+  if (!r) return NULL;
+  for (int c = 0; c < NCOLS; c++) {
+    size_t width = COLS[c].type == T_INT64 ? 8 : COLS[c].type == T_INT32 ? 4 : 64;
+    if (!reserve(&r->col[c], width * GROUP_ROWS)) {
+      pw_pq_rows_free(r);
+      return NULL;
+    }
+  }
+  return r;
+}
+
+void pw_pq_rows_free(pw_pq_rows *r) {
+  if (!r) return;
+  for (int c = 0; c < NCOLS; c++) free(r->col[c].p);
+  free(r->z.p);
+  free(r->group.p);
+  free(r->name.p);
+  free(r);
+}
+
+/* Fixed-width values: the buffers hold GROUP_ROWS of them from the start. */
+static inline void put64(pw_pq_rows *r, int c, uint64_t v) {
+  memcpy(r->col[c].p + r->col[c].len, &v, 8);
+  r->col[c].len += 8;
+}
+
+static inline void put32(pw_pq_rows *r, int c, uint32_t v) {
+  memcpy(r->col[c].p + r->col[c].len, &v, 4);
+  r->col[c].len += 4;
+}
+
+/* Each byte 0x80-0xFF of s as \xNN, into out (4 * n bytes at most); the end. */
+static uint8_t *escape_high(uint8_t *out, const uint8_t *s, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] < 0x80) {
+      *out++ = s[i];
+    } else {
+      *out++ = '\\';
+      *out++ = 'x';
+      *out++ = (uint8_t)hex[s[i] >> 4];
+      *out++ = (uint8_t)hex[s[i] & 15];
+    }
+  }
+  return out;
+}
+
+/* One BYTE_ARRAY value: s without control bytes; escaped when the row's
+   name is not UTF-8 (*escape: decided by the filename, the first call). */
+static int put_text(pw_pq_rows *r, int c, const char *s, size_t n, bool *bad, bool *escape,
+                    bool decide) {
+  buf *b = &r->col[c];
+  if (!reserve(b, 4 + 4 * n)) return -ENOMEM;
+  uint8_t *start = b->p + b->len + 4;
+  size_t len = (size_t)((uint8_t *)pw_drop_controls((char *)start, s, n, bad) - start);
+  if (decide) *escape = pw_utf16_len(start, len) < 0;
+  if (*escape) {
+    r->name.len = 0;
+    if (!reserve(&r->name, len)) return -ENOMEM;
+    memcpy(r->name.p, start, len);
+    len = (size_t)(escape_high(start, r->name.p, len) - start);
+  }
+  uint32_t l32 = (uint32_t)len;
+  memcpy(b->p + b->len, &l32, 4);
+  b->len += 4 + len;
+  return 0;
+}
+
+int pw_pq_add(pw_pq_rows *r, const pw_entry *e, bool *bad) {
+  const struct stat *st = e->st;
+  bool escape = false, ignored = false;
+  *bad = false;
+  if (r->n >= GROUP_ROWS) return -ENOSPC; /* a flush failed: the job is ending */
+  put64(r, 0, (uint64_t)st->st_ino);
+  put64(r, 1, e->parent_ino);
+  put32(r, 2, (uint32_t)e->depth);
+  if (put_text(r, COL_FILENAME, e->path, e->len, bad, &escape, true)) return -ENOMEM;
+  size_t elen = 0;
+  const char *ext = "";
+  if (!S_ISDIR(st->st_mode)) ext = pw_extension(e->path + e->name_off, e->len - e->name_off, &elen);
+  if (put_text(r, COL_EXTENSION, ext, elen, &ignored, &escape, false)) return -ENOMEM;
+  put32(r, 5, (uint32_t)st->st_uid);
+  put32(r, 6, (uint32_t)st->st_gid);
+  put64(r, 7, (uint64_t)(int64_t)st->st_size);
+  put64(r, 8, (uint64_t)st->st_dev);
+  put64(r, 9, (uint64_t)(int64_t)st->st_blocks);
+  put64(r, 10, (uint64_t)(int64_t)(int32_t)st->st_nlink); /* as the CSV prints it */
+  put32(r, 11, (uint32_t)st->st_mode);
+  put64(r, 12, (uint64_t)(int64_t)st->st_atime);
+  put64(r, 13, (uint64_t)(int64_t)st->st_mtime);
+  put64(r, 14, (uint64_t)(int64_t)st->st_ctime);
+  put64(r, 15, (uint64_t)e->fcount);
+  put64(r, 16, (uint64_t)e->dirsum);
+  r->n++;
+  return r->n >= GROUP_ROWS || r->col[COL_FILENAME].len >= GROUP_NAME_BYTES ? 1 : 0;
+}
+
+/* ---- the file ----------------------------------------------------------------- */
+
+typedef struct group_rec {
+  uint64_t offset;     /**< where the row group starts in the file */
+  uint32_t rows;
+  uint32_t at[NCOLS];  /**< each column chunk's start, from offset */
+  uint32_t csize[NCOLS], usize[NCOLS]; /**< its bytes, compressed / not (headers included) */
+} group_rec;
+
+struct pw_pq {
+  pthread_mutex_t mu;
+  group_rec *groups;
+  size_t n, cap;
+};
+
+pw_pq *pw_pq_new(void) {
+  pw_pq *pq = calloc(1, sizeof *pq);
+  if (pq) pthread_mutex_init(&pq->mu, NULL);
+  return pq;
+}
+
+void pw_pq_free(pw_pq *pq) {
+  if (!pq) return;
+  free(pq->groups);
+  pthread_mutex_destroy(&pq->mu);
+  free(pq);
+}
+
+/* A data page's header: PLAIN values, no levels (every column REQUIRED). */
+static void page_header(tw *w, uint32_t rows, size_t usize, size_t csize) {
+  tw_begin(w, 0);
+  tw_i32(w, 1, 0); /* DATA_PAGE */
+  tw_i32(w, 2, (int32_t)usize);
+  tw_i32(w, 3, (int32_t)csize);
+  tw_begin(w, 5);
+  tw_i32(w, 1, (int32_t)rows);
+  tw_i32(w, 2, 0); /* PLAIN */
+  tw_i32(w, 3, 3); /* RLE (no levels) */
+  tw_i32(w, 4, 3);
+  tw_end(w);
+  tw_end(w);
+}
+
+int pw_pq_flush(pw_pq *pq, pw_pq_rows *r, pw_sink *s) {
+  if (!r->n) return 0;
+  group_rec g = {.rows = r->n};
+  r->group.len = 0;
+  for (int c = 0; c < NCOLS; c++) {
+    const buf *v = &r->col[c];
+    size_t bound = ZSTD_compressBound(v->len), zn;
+    r->z.len = 0;
+    if (!reserve(&r->z, bound)) return -ENOMEM;
+    int e = pw_sink_zstd(s, v->p, v->len, r->z.p, r->z.cap, &zn);
+    if (e) return e;
+    size_t at = r->group.len;
+    tw w = {.b = &r->group};
+    page_header(&w, r->n, v->len, zn);
+    if (w.oom || !reserve(&r->group, zn)) return -ENOMEM;
+    size_t head = r->group.len - at;
+    memcpy(r->group.p + r->group.len, r->z.p, zn);
+    r->group.len += zn;
+    g.at[c] = (uint32_t)at;
+    g.csize[c] = (uint32_t)(head + zn);
+    g.usize[c] = (uint32_t)(head + v->len);
+  }
+  int e = pw_sink_append(s, (const char *)r->group.p, r->group.len, &g.offset);
+  if (e) return e;
+  pthread_mutex_lock(&pq->mu);
+  if (pq->n == pq->cap) {
+    size_t cap = pq->cap ? pq->cap * 2 : 64;
+    group_rec *p = realloc(pq->groups, cap * sizeof *p);
+    if (!p) {
+      pthread_mutex_unlock(&pq->mu);
+      return -ENOMEM;
+    }
+    pq->groups = p;
+    pq->cap = cap;
+  }
+  pq->groups[pq->n++] = g;
+  pthread_mutex_unlock(&pq->mu);
+  for (int c = 0; c < NCOLS; c++) r->col[c].len = 0;
+  r->n = 0;
+  return 0;
+}
+
+static int by_offset(const void *a, const void *b) {
+  uint64_t x = ((const group_rec *)a)->offset, y = ((const group_rec *)b)->offset;
+  return x < y ? -1 : x > y;
+}
+
+int pw_pq_finish(pw_pq *pq, pw_sink *s) {
+  qsort(pq->groups, pq->n, sizeof *pq->groups, by_offset);
+  buf out = {0};
+  tw w = {.b = &out};
+  uint64_t rows = 0;
+  for (size_t i = 0; i < pq->n; i++) rows += pq->groups[i].rows;
+  tw_i32(&w, 1, 1); /* version */
+  tw_list(&w, 2, TT_STRUCT, NCOLS + 1);
+  tw_begin(&w, 0); /* the root */
+  tw_binary(&w, 4, "schema");
+  tw_i32(&w, 5, NCOLS);
+  tw_end(&w);
+  for (int c = 0; c < NCOLS; c++) {
+    tw_begin(&w, 0);
+    tw_i32(&w, 1, COLS[c].type);
+    tw_i32(&w, 3, 0); /* REQUIRED */
+    tw_binary(&w, 4, COLS[c].name);
+    if (COLS[c].converted != CT_NONE) tw_i32(&w, 6, COLS[c].converted);
+    tw_end(&w);
+  }
+  tw_i64(&w, 3, (int64_t)rows);
+  tw_list(&w, 4, TT_STRUCT, (uint32_t)pq->n);
+  for (size_t i = 0; i < pq->n; i++) {
+    const group_rec *g = &pq->groups[i];
+    int64_t total = 0;
+    tw_begin(&w, 0);
+    tw_list(&w, 1, TT_STRUCT, NCOLS);
+    for (int c = 0; c < NCOLS; c++) {
+      int64_t at = (int64_t)(g->offset + g->at[c]);
+      total += g->usize[c];
+      tw_begin(&w, 0);
+      tw_i64(&w, 2, at); /* file_offset */
+      tw_begin(&w, 3);   /* meta_data */
+      tw_i32(&w, 1, COLS[c].type);
+      tw_list(&w, 2, TT_I32, 2);
+      tw_varint(&w, zigzag(0)); /* PLAIN */
+      tw_varint(&w, zigzag(3)); /* RLE */
+      tw_list(&w, 3, TT_BINARY, 1);
+      tw_string(&w, COLS[c].name);
+      tw_i32(&w, 4, 6); /* ZSTD */
+      tw_i64(&w, 5, g->rows);
+      tw_i64(&w, 6, g->usize[c]);
+      tw_i64(&w, 7, g->csize[c]);
+      tw_i64(&w, 9, at); /* data_page_offset */
+      tw_end(&w);
+      tw_end(&w);
+    }
+    tw_i64(&w, 2, total);
+    tw_i64(&w, 3, g->rows);
+    tw_end(&w);
+  }
+  tw_binary(&w, 6, "pwalk version " PW_VERSION);
+  tw_byte(&w, 0); /* end of FileMetaData */
+  uint32_t len = (uint32_t)out.len;
+  tw_bytes(&w, &len, 4);
+  tw_bytes(&w, PW_PARQUET_MAGIC, 4);
+  int e = w.oom ? -ENOMEM : pw_sink_append(s, (const char *)out.p, out.len, NULL);
+  free(out.p);
+  return e;
+}
