@@ -65,6 +65,8 @@ check_all() { # binary
   run "$b" -t 4 -p 1 "$work/tree" "$work/out.parquet"
   [ "$(head -c 4 "$work/out.parquet")" = PAR1 ] && [ "$(tail -c 4 "$work/out.parquet")" = PAR1 ]
   run "$b" -t 3 -p 3 "$work/big" "$work/big.parquet"
+  run "$b" -t 8 -c 0 -p 1 "$work/tree" "$work/cancelled.parquet"   # cancelled: nothing left
+  [ ! -e "$work/cancelled.parquet" ]
   # a FIFO with no reader yet: opened by a worker once the reader comes
   rm -f "$work/fifo"; mkfifo "$work/fifo"
   (sleep 0.3; gzip -dc <"$work/fifo" >"$work/fifo.out") &
