@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,7 +15,9 @@
 #include "sys.h"
 
 #define NCOLS 17
-#define GROUP_ROWS 16384                /* rows a worker gathers per row group */
+#define GROUP_ROWS 16384                /* rows a worker gathers per row group, */
+#define GROUP_BUDGET (8 * GROUP_ROWS)   /* ... fewer when more than 8 workers may run, */
+#define GROUP_MIN_ROWS 2048             /* ... never fewer than this, */
 #define GROUP_NAME_BYTES (8u << 20)     /* ... or fewer, when names are this long */
 
 /* Parquet's physical types and converted types (parquet.thrift). */
@@ -145,26 +148,63 @@ static void tw_end(tw *w) {
   w->depth--;
 }
 
+typedef struct group_rec {
+  uint64_t offset;     /**< where the row group starts in the file */
+  uint32_t rows;
+  uint32_t at[NCOLS];  /**< each column chunk's start, from offset */
+  uint32_t csize[NCOLS], usize[NCOLS]; /**< its bytes, compressed / not (headers included) */
+} group_rec;
+
+struct pw_pq {
+  atomic_int writers;  /**< workers started (pw_pq_rows_new) */
+  pthread_mutex_t mu;
+  group_rec *groups;
+  size_t n, cap;
+};
+
 /* ---- a worker's rows -------------------------------------------------------- */
 
 struct pw_pq_rows {
   buf col[NCOLS]; /**< PLAIN-encoded values, one buffer per column */
   uint32_t n;     /**< rows */
+  uint32_t room;  /**< rows the fixed-width columns have room for */
+  uint32_t limit; /**< rows in this row group at most */
+  pw_pq *pq;      /**< the file (its count of workers) */
   buf z, group;   /**< scratch: one compressed page; the row group's bytes */
   buf name;       /**< scratch: a name being escaped */
 };
 
-pw_pq_rows *pw_pq_rows_new(void) {
+/* Rows per row group now: memory for rows in waiting stays near that of
+   8 workers' full groups (about 40 MiB) however many workers the governor
+   lets read; a worker takes the figure of the moment at each group's
+   first row. */
+static uint32_t group_rows(pw_pq *pq) {
+  int n = atomic_load_explicit(&pq->writers, memory_order_relaxed);
+  uint32_t rows = n > 8 ? (uint32_t)(GROUP_BUDGET / n) : GROUP_ROWS;
+  return rows < GROUP_MIN_ROWS ? GROUP_MIN_ROWS : rows;
+}
+
+pw_pq_rows *pw_pq_rows_new(pw_pq *pq) {
   pw_pq_rows *r = calloc(1, sizeof *r);
   if (!r) return NULL;
-  for (int c = 0; c < NCOLS; c++) {
-    size_t width = COLS[c].type == T_INT64 ? 8 : COLS[c].type == T_INT32 ? 4 : 64;
-    if (!reserve(&r->col[c], width * GROUP_ROWS)) {
-      pw_pq_rows_free(r);
-      return NULL;
-    }
-  }
+  atomic_fetch_add_explicit(&pq->writers, 1, memory_order_relaxed);
+  r->pq = pq;
   return r;
+}
+
+/* Room for more rows in the fixed-width columns: doubled from 512 up to
+   the row group's rows, so that a worker that sees few entries (one of 64
+   on a slow network file system) holds little.  false when out of memory. */
+static bool make_room(pw_pq_rows *r) {
+  uint32_t room = r->room ? r->room * 2 : 512;
+  if (room > r->limit) room = r->limit;
+  for (int c = 0; c < NCOLS; c++) {
+    if (COLS[c].type == T_BYTE_ARRAY) continue;
+    size_t width = COLS[c].type == T_INT64 ? 8 : 4;
+    if (!reserve(&r->col[c], width * room - r->col[c].len)) return false;
+  }
+  r->room = room;
+  return true;
 }
 
 void pw_pq_rows_free(pw_pq_rows *r) {
@@ -176,7 +216,7 @@ void pw_pq_rows_free(pw_pq_rows *r) {
   free(r);
 }
 
-/* Fixed-width values: the buffers hold GROUP_ROWS of them from the start. */
+/* Fixed-width values: make_room gave the buffers room for this row. */
 static inline void put64(pw_pq_rows *r, int c, uint64_t v) {
   memcpy(r->col[c].p + r->col[c].len, &v, 8);
   r->col[c].len += 8;
@@ -228,7 +268,9 @@ int pw_pq_add(pw_pq_rows *r, const pw_entry *e, bool *bad) {
   const struct stat *st = e->st;
   bool escape = false, ignored = false;
   *bad = false;
-  if (r->n >= GROUP_ROWS) return -ENOSPC; /* a flush failed: the job is ending */
+  if (!r->n) r->limit = group_rows(r->pq); /* a new group: as many rows as workers allow now */
+  if (r->n >= r->limit) return -ENOSPC;    /* a flush failed: the job is ending */
+  if (r->n == r->room && !make_room(r)) return -ENOMEM;
   put64(r, 0, (uint64_t)st->st_ino);
   put64(r, 1, e->parent_ino);
   put32(r, 2, (uint32_t)e->depth);
@@ -250,23 +292,10 @@ int pw_pq_add(pw_pq_rows *r, const pw_entry *e, bool *bad) {
   put64(r, 15, (uint64_t)e->fcount);
   put64(r, 16, (uint64_t)e->dirsum);
   r->n++;
-  return r->n >= GROUP_ROWS || r->col[COL_FILENAME].len >= GROUP_NAME_BYTES ? 1 : 0;
+  return r->n >= r->limit || r->col[COL_FILENAME].len >= GROUP_NAME_BYTES ? 1 : 0;
 }
 
 /* ---- the file ----------------------------------------------------------------- */
-
-typedef struct group_rec {
-  uint64_t offset;     /**< where the row group starts in the file */
-  uint32_t rows;
-  uint32_t at[NCOLS];  /**< each column chunk's start, from offset */
-  uint32_t csize[NCOLS], usize[NCOLS]; /**< its bytes, compressed / not (headers included) */
-} group_rec;
-
-struct pw_pq {
-  pthread_mutex_t mu;
-  group_rec *groups;
-  size_t n, cap;
-};
 
 pw_pq *pw_pq_new(void) {
   pw_pq *pq = calloc(1, sizeof *pq);
@@ -335,6 +364,11 @@ int pw_pq_flush(pw_pq *pq, pw_pq_rows *r, pw_sink *s) {
   pthread_mutex_unlock(&pq->mu);
   for (int c = 0; c < NCOLS; c++) r->col[c].len = 0;
   r->n = 0;
+  /* The scratch buffers are a row group's size: not kept between groups
+     (two allocations per group, against 64 workers' idle megabytes). */
+  free(r->z.p);
+  free(r->group.p);
+  r->z = r->group = (buf){0};
   return 0;
 }
 

@@ -37,8 +37,13 @@ typedef struct pw_pq_rows pw_pq_rows; /**< one worker's rows not yet written */
 pw_pq *pw_pq_new(void);
 void pw_pq_free(pw_pq *pq);
 
-/** A worker's empty row buffer (NULL when out of memory). */
-pw_pq_rows *pw_pq_rows_new(void);
+/**
+ * A worker's empty row buffer for pq (NULL when out of memory).  Each
+ * worker's row groups hold 16,384 rows while at most 8 workers were
+ * started, fewer beyond (down to 2,048), so that rows in waiting stay
+ * within about 40 MiB.
+ */
+pw_pq_rows *pw_pq_rows_new(pw_pq *pq);
 void pw_pq_rows_free(pw_pq_rows *r);
 
 /**

@@ -35,7 +35,7 @@ static int rw_start(pw_worker *w) {
   report_ctx *c = pw_job_ctx(pw_worker_job(w));
   report_worker *r = calloc(1, sizeof *r);
   if (!r) return -ENOMEM;
-  if (c->pq) r->rows = pw_pq_rows_new();
+  if (c->pq) r->rows = pw_pq_rows_new(c->pq);
   else r->buf = malloc(PW_REPORT_CHUNK);
   if (!r->buf && !r->rows) {
     free(r);
