@@ -244,6 +244,7 @@ export const Opt = {
   NO_STAT: 27,
   LINK_DIRS: 28,
   SUBDIRS: 29,
+  NAMES_ONLY: 30,
   ROOT: 100,
   OUTPUT: 101,
   EXCLUDE: 102,

@@ -123,6 +123,8 @@ function plan(root: string, o: WalkOptions, dirs?: DirsMode): Plan {
   const opts = commonNative(root, { ...o, pwalkDepth: undefined, maxErrors: 0 });
   if (o.stat === false) opts.push([Opt.NO_STAT, 1]);
   if (dirs) opts.push([Opt.LINK_DIRS, 1], [Opt.SUBDIRS, 1]);
+  // walkDirs needs the names of entries, and their paths only for skip
+  if (dirs && !o.skip?.length) opts.push([Opt.NAMES_ONLY, 1]);
   if (dirs?.hold) opts.push([Opt.HOLD, 1]);
   // @std/fs depth d is pwalk depth d-1: folders at the last level are handed
   // over as entries and never entered. (maxDepth 0: the root's folders are

@@ -20,7 +20,9 @@
  *
  * Every record starts with (offsets in bytes):
  *    0 u32 kind (PW_REC_*) | flags (PW_RECF_*)
- *    4 u32 path offset: UTF-16 units into str, or bytes into raw (NOT_UTF8)
+ *    4 u32 path offset: UTF-16 units into str, or bytes into raw (NOT_UTF8);
+ *          with PW_OPT_NAMES_ONLY entries and subfolders carry the base
+ *          name alone (base name offset 0)
  *    8 u32 path length: UTF-16 units, or bytes (NOT_UTF8)
  *   12 u32 base name offset within the path, same units
  * Entries (ENTRY, DIR, SUBDIR) go on:

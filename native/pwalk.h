@@ -82,6 +82,10 @@ typedef enum pw_opt {
                                stat of each link's target) */
   PW_OPT_SUBDIRS = 29,    /**< int: walk: 1 = also a record for each subfolder
                                as its parent's listing shows it (walkDirs) */
+  PW_OPT_NAMES_ONLY = 30, /**< int: walk: 1 = entry and subfolder records
+                               carry the base name only (folder rows and
+                               errors keep the whole path): walkDirs without
+                               skip, which needs names, not paths */
   PW_OPT_ROOT = 100,     /**< str: the folder to walk, exactly as printed */
   PW_OPT_OUTPUT = 101,   /**< str: report file.  A regular file (or a new
                               name) is written under a temporary name beside

@@ -49,7 +49,10 @@ static void bw_entry(pw_worker *w, const pw_entry *e) {
   if (e->via_link) kind |= PW_RECF_VIA_LINK;
   if (e->link_dir) kind |= PW_RECF_LINK_DIR;
   if (e->no_stat) kind |= PW_RECF_NO_STAT;
-  uint8_t *r = record(w, kind, e->path, e->len, e->name_off);
+  /* walkDirs wants names: the path's folder part is its folder row's */
+  bool name = !e->is_dir_row && pw_job_opts(pw_worker_job(w))->names_only;
+  uint8_t *r = name ? record(w, kind, e->path + e->name_off, e->len - e->name_off, 0)
+                    : record(w, kind, e->path, e->len, e->name_off);
   if (!r) return;
   const struct stat *st = e->st;
   int32_t depth = e->depth;

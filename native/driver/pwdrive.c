@@ -49,6 +49,7 @@ int main(int argc, char **argv) {
       pw_opts_set_int(o, PW_OPT_NO_STAT, 1);
       pw_opts_set_int(o, PW_OPT_LINK_DIRS, 1);
       pw_opts_set_int(o, PW_OPT_SUBDIRS, 1);
+      pw_opts_set_int(o, PW_OPT_NAMES_ONLY, 1);
     }
     else if (!strcmp(a, "-R")) repair = 1;
     else if (!strcmp(a, "-A")) pw_opts_set_int(o, PW_OPT_APPLY, 1);
