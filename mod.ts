@@ -5,7 +5,8 @@
  * directory file descriptors) behind a small typed API:
  *
  * - {@link report}: John Dey's pwalk CSV, byte for byte, plain, zstd or
- *   gzip (the output's suffix decides), readable by DuckDB directly.
+ *   gzip (the output's suffix decides), readable by DuckDB directly; or the
+ *   same rows as typed Parquet (`.parquet`), written by the library.
  * - {@link walk}: every entry with its stat facts, as an async generator (a
  *   drop-in upgrade of @std/fs walk); {@link walkDirs}: os.walk's shape.
  * - {@link planShards}, {@link runShard}, {@link slurmScan}: one scan split
@@ -17,7 +18,8 @@
  *   verified file descriptors, never through paths.
  * - {@link summarize}, {@link diff}, {@link convert}: answers from scan
  *   files (who uses the space, what is big, old, cold, what grew), and
- *   Parquet, computed by DuckDB, which is loaded only when these run.
+ *   conversions between formats, computed by DuckDB, which is loaded only
+ *   when these run.
  *
  * @example
  * ```ts ignore
