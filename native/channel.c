@@ -58,13 +58,9 @@ static void batch_reset(pw_batch *b) {
 
 static bool reserve(uint8_t **p, size_t *cap, size_t need) {
   if (need <= *cap) return true;
-  size_t c = *cap * 2;
-  while (c < need) c *= 2;
-  uint8_t *n = realloc(*p, c);
-  if (!n) return false;
-  *p = n;
-  *cap = c;
-  return true;
+  uint8_t *n = pw_grow(*p, cap, need);
+  if (n) *p = n;
+  return n != NULL;
 }
 
 pw_channel *pw_channel_new(int max, int spare, size_t batch_bytes) {

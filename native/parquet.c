@@ -51,13 +51,9 @@ typedef struct buf {
 
 static bool reserve(buf *b, size_t more) {
   if (b->len + more <= b->cap) return true;
-  size_t cap = b->cap ? b->cap : 4096;
-  while (cap < b->len + more) cap *= 2;
-  uint8_t *p = realloc(b->p, cap);
-  if (!p) return false;
-  b->p = p;
-  b->cap = cap;
-  return true;
+  uint8_t *p = pw_grow(b->p, &b->cap, b->len + more);
+  if (p) b->p = p;
+  return p != NULL;
 }
 
 /* ---- Thrift compact protocol (only what the headers and footer use) ------- */

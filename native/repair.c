@@ -118,13 +118,9 @@ static void plan(pw_worker *w, const pw_entry *e, const struct stat *st, pw_chan
 
 static bool buf_reserve(repair_worker *r, size_t need) {
   if (need <= r->cap) return true;
-  size_t cap = r->cap ? r->cap : 4096;
-  while (cap < need) cap *= 2;
-  char *b = realloc(r->buf, cap);
-  if (!b) return false;
-  r->buf = b;
-  r->cap = cap;
-  return true;
+  char *b = pw_grow(r->buf, &r->cap, need);
+  if (b) r->buf = b;
+  return b != NULL;
 }
 
 /* The journal line of e (stat st) changed as p into r->buf; its length. */

@@ -3,6 +3,7 @@
 #include "sys.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #ifdef __linux__
@@ -21,6 +22,14 @@ int pw_write_all(int fd, const void *buf, size_t len) {
     len -= (size_t)n;
   }
   return 0;
+}
+
+void *pw_grow(void *p, size_t *cap, size_t need) {
+  size_t c = *cap ? *cap : 4096;
+  while (c < need) c *= 2;
+  void *n = realloc(p, c);
+  if (n) *cap = c;
+  return n;
 }
 
 int pw_cpu_count(void) {

@@ -14,6 +14,7 @@ typedef int32_t (*pw_descend_fn)(const uint8_t *path, size_t len);
 typedef struct walk_ctx {
   pw_channel *ch;
   pw_descend_fn descend; /**< JavaScript's skip test, or NULL */
+  bool names_only;       /**< PW_OPT_NAMES_ONLY */
 } walk_ctx;
 
 #ifdef __APPLE__
@@ -29,8 +30,8 @@ typedef struct walk_ctx {
 static double ms(struct timespec t) { return (double)t.tv_sec * 1000.0 + (double)t.tv_nsec / 1e6; }
 
 /* A record in the worker's batch, or NULL (cancelled, or the job failed). */
-static uint8_t *record(pw_worker *w, uint32_t kind, const char *path, size_t len, size_t off) {
-  walk_ctx *c = pw_job_ctx(pw_worker_job(w));
+static uint8_t *record(pw_worker *w, walk_ctx *c, uint32_t kind, const char *path, size_t len,
+                       size_t off) {
   int err;
   uint8_t *r = pw_channel_put(c->ch, (pw_batch **)pw_worker_state(w), kind, path, len, off, &err);
   if (!r && err) pw_job_fail(pw_worker_job(w), err, "out of memory");
@@ -50,9 +51,10 @@ static void bw_entry(pw_worker *w, const pw_entry *e) {
   if (e->link_dir) kind |= PW_RECF_LINK_DIR;
   if (e->no_stat) kind |= PW_RECF_NO_STAT;
   /* walkDirs wants names: the path's folder part is its folder row's */
-  bool name = !e->is_dir_row && pw_job_opts(pw_worker_job(w))->names_only;
-  uint8_t *r = name ? record(w, kind, e->path + e->name_off, e->len - e->name_off, 0)
-                    : record(w, kind, e->path, e->len, e->name_off);
+  walk_ctx *c = pw_job_ctx(pw_worker_job(w));
+  uint8_t *r = c->names_only && !e->is_dir_row
+                   ? record(w, c, kind, e->path + e->name_off, e->len - e->name_off, 0)
+                   : record(w, c, kind, e->path, e->len, e->name_off);
   if (!r) return;
   const struct stat *st = e->st;
   int32_t depth = e->depth;
@@ -80,7 +82,7 @@ static void bw_entry(pw_worker *w, const pw_entry *e) {
 static void bw_error(pw_worker *w, int op, int err, const char *path, size_t len) {
   size_t off = len;
   while (off > 0 && path[off - 1] != '/') off--;
-  uint8_t *r = record(w, PW_REC_ERROR, path, len, off);
+  uint8_t *r = record(w, pw_job_ctx(pw_worker_job(w)), PW_REC_ERROR, path, len, off);
   if (!r) return;
   memset(r + 16, 0, PW_REC_SIZE - 16);
   pw_put_u32(r + 20, (uint32_t)op);
@@ -149,6 +151,7 @@ static int walk_init(pw_job *j, void *descend) {
   }
   pw_job_set_ctx(j, c);
   c->descend = (pw_descend_fn)descend;
+  c->names_only = o->names_only;
   /* Every worker fills one batch (bw_worker_start); the rest wait for
      JavaScript. */
   int extra = o->batches ? (int)o->batches : 4;

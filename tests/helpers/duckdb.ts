@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { assertEquals } from "@std/assert";
 import { DuckDBInstance } from "@duckdb/node-api";
 
 /** The rows of a DuckDB query as plain numbers, from a fresh in-memory database. */
@@ -50,4 +51,19 @@ export async function parquetDiff(a: string, b: string): Promise<ParquetDiff> {
     c.closeSync();
     db.closeSync();
   }
+}
+
+/**
+ * Assert that Parquet file `actual` holds the very rows of `expected` (as
+ * multisets, `rows` of them each) under the same column names and types.
+ */
+export async function assertSameParquet(
+  expected: string,
+  actual: string,
+  rows: number,
+): Promise<void> {
+  const d = await parquetDiff(expected, actual);
+  assertEquals(d.rows, [rows, rows]);
+  assertEquals(d.only, [0, 0]);
+  assertEquals(d.columns[1], d.columns[0]);
 }
