@@ -11,9 +11,10 @@ import { report } from "../mod.ts";
 import { reportFormat } from "../lib/report.ts";
 import { lineSet } from "./helpers/csv.ts";
 import { cli, deno, REPO } from "./helpers/run.ts";
+import { testNeeding, ZSTD } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 
-const ZSTD = [0x28, 0xb5, 0x2f, 0xfd];
+const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
 const GZIP = [0x1f, 0x8b];
 
 /** A small tree, listed once so that its folders' atimes stay put. */
@@ -26,7 +27,7 @@ async function smallTree(root: string): Promise<void> {
 
 function magic(file: string): "zstd" | "gzip" | "none" | "parquet" {
   const b = [...Deno.readFileSync(file).subarray(0, 4)];
-  if (ZSTD.every((x, i) => b[i] === x)) return "zstd";
+  if (ZSTD_MAGIC.every((x, i) => b[i] === x)) return "zstd";
   if (GZIP.every((x, i) => b[i] === x)) return "gzip";
   if (String.fromCharCode(...b) === "PAR1") return "parquet";
   return "none";
@@ -42,30 +43,33 @@ async function unpack(tool: string, data: Uint8Array): Promise<Uint8Array> {
   return r.stdout;
 }
 
-Deno.test("CLI: the suffix decides the format, in any case", async () => {
-  await using tmp = await tempDir("pwalk-fmt-");
-  const root = `${tmp.path}/tree`;
-  await smallTree(root);
-  const cases: [string, "zstd" | "gzip" | "none"][] = [
-    ["a.csv", "none"],
-    ["b.csv.gz", "gzip"],
-    ["c.CSV.GZ", "gzip"],
-    ["d.csv.zst", "zstd"],
-    ["e.csv.ZST", "zstd"],
-    ["f.csv.zstd", "zstd"],
-    ["g.csv.Zstd", "zstd"],
-    ["h.txt", "none"],
-    ["i.gzip", "none"],
-  ];
-  for (const [name, kind] of cases) {
-    const out = `${tmp.path}/${name}`;
-    const r = await cli(["-o", out, root]);
-    assertEquals(r.code, 0, r.stderr);
-    assertEquals(magic(out), kind, name);
-  }
-  const plain = lineSet(Deno.readFileSync(`${tmp.path}/a.csv`));
-  assertEquals(lineSet(await unpack("gzip", Deno.readFileSync(`${tmp.path}/c.CSV.GZ`))), plain);
-  assertEquals(lineSet(await unpack("zstd", Deno.readFileSync(`${tmp.path}/g.csv.Zstd`))), plain);
+testNeeding([ZSTD], {
+  name: "CLI: the suffix decides the format, in any case",
+  async fn() {
+    await using tmp = await tempDir("pwalk-fmt-");
+    const root = `${tmp.path}/tree`;
+    await smallTree(root);
+    const cases: [string, "zstd" | "gzip" | "none"][] = [
+      ["a.csv", "none"],
+      ["b.csv.gz", "gzip"],
+      ["c.CSV.GZ", "gzip"],
+      ["d.csv.zst", "zstd"],
+      ["e.csv.ZST", "zstd"],
+      ["f.csv.zstd", "zstd"],
+      ["g.csv.Zstd", "zstd"],
+      ["h.txt", "none"],
+      ["i.gzip", "none"],
+    ];
+    for (const [name, kind] of cases) {
+      const out = `${tmp.path}/${name}`;
+      const r = await cli(["-o", out, root]);
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(magic(out), kind, name);
+    }
+    const plain = lineSet(Deno.readFileSync(`${tmp.path}/a.csv`));
+    assertEquals(lineSet(await unpack("gzip", Deno.readFileSync(`${tmp.path}/c.CSV.GZ`))), plain);
+    assertEquals(lineSet(await unpack("zstd", Deno.readFileSync(`${tmp.path}/g.csv.Zstd`))), plain);
+  },
 });
 
 Deno.test("CLI: a --level the suffix contradicts is bad usage (exit 2, one line, nothing written)", async () => {
@@ -150,23 +154,26 @@ Deno.test("report(): compress defaults from the suffix; contradictions throw a R
   assertThrows(() => reportFormat("-", undefined, 7), RangeError, "stdout");
 });
 
-Deno.test("report() to stdout: plain by default, compressed when the API asks", async () => {
-  await using tmp = await tempDir("pwalk-fmt-");
-  const root = `${tmp.path}/tree`;
-  await smallTree(root);
-  const run = async (opts: Record<string, unknown>) => {
-    const code = `import { report } from "${REPO}/mod.ts";\n` +
-      `await report(${JSON.stringify(root)}, ${JSON.stringify(opts)});`;
-    const r = await deno(["eval", "--ext=ts", code]);
-    assertEquals(r.code, 0, r.stderr);
-    return r.stdout;
-  };
-  const plain = await run({});
-  assert(plain.length > 0 && plain[0] >= 0x30 && plain[0] <= 0x39, "a plain row first");
-  const gz = await run({ compress: "gzip" });
-  assertEquals([...gz.subarray(0, 2)], GZIP);
-  assertEquals(lineSet(await unpack("gzip", gz)), lineSet(plain));
-  const zst = await run({ compress: "zstd", level: 3 });
-  assertEquals([...zst.subarray(0, 4)], ZSTD);
-  assertEquals(lineSet(await unpack("zstd", zst)), lineSet(plain));
+testNeeding([ZSTD], {
+  name: "report() to stdout: plain by default, compressed when the API asks",
+  async fn() {
+    await using tmp = await tempDir("pwalk-fmt-");
+    const root = `${tmp.path}/tree`;
+    await smallTree(root);
+    const run = async (opts: Record<string, unknown>) => {
+      const code = `import { report } from "${REPO}/mod.ts";\n` +
+        `await report(${JSON.stringify(root)}, ${JSON.stringify(opts)});`;
+      const r = await deno(["eval", "--ext=ts", code]);
+      assertEquals(r.code, 0, r.stderr);
+      return r.stdout;
+    };
+    const plain = await run({});
+    assert(plain.length > 0 && plain[0] >= 0x30 && plain[0] <= 0x39, "a plain row first");
+    const gz = await run({ compress: "gzip" });
+    assertEquals([...gz.subarray(0, 2)], GZIP);
+    assertEquals(lineSet(await unpack("gzip", gz)), lineSet(plain));
+    const zst = await run({ compress: "zstd", level: 3 });
+    assertEquals([...zst.subarray(0, 4)], ZSTD_MAGIC);
+    assertEquals(lineSet(await unpack("zstd", zst)), lineSet(plain));
+  },
 });

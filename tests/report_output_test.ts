@@ -20,6 +20,7 @@ import { assert, assertEquals, assertMatch, assertRejects } from "@std/assert";
 import { report } from "../mod.ts";
 import { lineSet, parsePwalk } from "./helpers/csv.ts";
 import { cli, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
+import { testNeeding, ZSTD } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 
 const isRoot = Deno.uid() === 0;
@@ -59,33 +60,37 @@ function oneLine(stderr: string, what: RegExp): void {
   assertMatch(lines[0], what);
 }
 
-Deno.test("the output file inside the tree is left out: its temporary file and the file it replaces", async () => {
-  await using tmp = await tempDir("pwalk-out-");
-  const root = `${tmp.path}/tree`;
-  Deno.mkdirSync(`${root}/sub`, { recursive: true });
-  for (let i = 0; i < 50; i++) Deno.writeTextFileSync(`${root}/sub/f${i}`, "x".repeat(i));
-  const expected = new Set(["tree", "sub", ...Array.from({ length: 50 }, (_, i) => `f${i}`)]);
-  for (const out of [`${root}/scan.csv`, `${root}/sub/scan.csv.zst`, `${root}/sub/s.csv.gz`]) {
-    // The first run creates the file, the second replaces it: neither lists it.
-    for (const run of ["new", "replacing"]) {
-      const s = await report(root, { output: out, threads: 2 });
-      const unpack = out.endsWith(".zst") ? "zstd" : out.endsWith(".gz") ? "gzip" : undefined;
-      const data = unpack
-        ? (await new Deno.Command(unpack, { args: ["-dc", out], stdout: "piped" }).output()).stdout
-        : await Deno.readFile(out);
-      const rows = parsePwalk(data).rows;
-      const paths = rows.map((r) => new TextDecoder().decode(r.path));
-      const names = new Set(paths.map((p) => p.slice(p.lastIndexOf("/") + 1)));
-      assertEquals(names, expected, `${out} (${run}): rows of the output itself`);
-      assertEquals(s.entries, expected.size);
-      // The folder holding the output counts only what else it holds.
-      const dir = out.slice(0, out.lastIndexOf("/"));
-      const holder = rows[paths.indexOf(dir)];
-      const others = [...Deno.readDirSync(dir)].filter((e) => !out.endsWith(`/${e.name}`));
-      assertEquals(holder.fcount, others.length, `${out} (${run})`);
+testNeeding([ZSTD], {
+  name: "the output file inside the tree is left out: its temporary file and the file it replaces",
+  async fn() {
+    await using tmp = await tempDir("pwalk-out-");
+    const root = `${tmp.path}/tree`;
+    Deno.mkdirSync(`${root}/sub`, { recursive: true });
+    for (let i = 0; i < 50; i++) Deno.writeTextFileSync(`${root}/sub/f${i}`, "x".repeat(i));
+    const expected = new Set(["tree", "sub", ...Array.from({ length: 50 }, (_, i) => `f${i}`)]);
+    for (const out of [`${root}/scan.csv`, `${root}/sub/scan.csv.zst`, `${root}/sub/s.csv.gz`]) {
+      // The first run creates the file, the second replaces it: neither lists it.
+      for (const run of ["new", "replacing"]) {
+        const s = await report(root, { output: out, threads: 2 });
+        const unpack = out.endsWith(".zst") ? "zstd" : out.endsWith(".gz") ? "gzip" : undefined;
+        const data = unpack
+          ? (await new Deno.Command(unpack, { args: ["-dc", out], stdout: "piped" }).output())
+            .stdout
+          : await Deno.readFile(out);
+        const rows = parsePwalk(data).rows;
+        const paths = rows.map((r) => new TextDecoder().decode(r.path));
+        const names = new Set(paths.map((p) => p.slice(p.lastIndexOf("/") + 1)));
+        assertEquals(names, expected, `${out} (${run}): rows of the output itself`);
+        assertEquals(s.entries, expected.size);
+        // The folder holding the output counts only what else it holds.
+        const dir = out.slice(0, out.lastIndexOf("/"));
+        const holder = rows[paths.indexOf(dir)];
+        const others = [...Deno.readDirSync(dir)].filter((e) => !out.endsWith(`/${e.name}`));
+        assertEquals(holder.fcount, others.length, `${out} (${run})`);
+      }
+      Deno.removeSync(out);
     }
-    Deno.removeSync(out);
-  }
+  },
 });
 
 Deno.test({
