@@ -287,8 +287,13 @@ export interface DirsBatch {
   n: number;
   /** Record kinds (RecKind). */
   kind: Uint8Array;
-  /** Base names. */
+  /**
+   * Base names: with `runs` (names-only walks) a run of `count[i]` names
+   * of one listing, of one kind and type, joined by "/".
+   */
   name: string[];
+  /** Names in name[i]. */
+  count: Uint32Array;
   /** Full paths, when asked for (`skip`), else empty. */
   path: string[];
   /** The listing each record came from; a folder row's own listing. */
@@ -312,6 +317,7 @@ export function decodeDirsBatch(out: BigUint64Array, paths: boolean): DirsBatch 
     n: nrec,
     kind: new Uint8Array(nrec),
     name: new Array(nrec),
+    count: new Uint32Array(nrec),
     path: paths ? new Array(nrec) : [],
     group: new Float64Array(nrec),
     parentGroup: new Float64Array(nrec),
@@ -345,6 +351,7 @@ export function decodeDirsBatch(out: BigUint64Array, paths: boolean): DirsBatch 
         if (paths) b.path[i] = str.slice(off, off + len);
       }
     }
+    b.count[i] = view.getUint32(o + 124, true);
     b.group[i] = view.getFloat64(o + 128, true);
     b.parentGroup[i] = view.getFloat64(o + 136, true);
     b.hold[i] = view.getUint32(o + 120, true);

@@ -448,8 +448,18 @@ export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkItera
         if (kind === RecKind.ERROR || kind === RecKind.CHANGE) continue;
         const group = b.group[i];
         const s = group === lastGroup ? last! : (last = slot(lastGroup = group));
+        const n = b.count[i];
         if (kind === RecKind.SUBDIR) {
           const hold = b.hold[i];
+          if (n > 1) {
+            // a run of names (no skip then): holds count up from the first
+            const names = b.name[i].split("/");
+            for (let j = 0; j < n; j++) {
+              if (hold) s.entered.push([names[j], hold + j]);
+              s.dirs.push(names[j]);
+            }
+            continue;
+          }
           if (hold) s.entered.push([b.name[i], hold]);
           // skipped: not in dirs, so not entered either
           if (!skip?.some((r) => r.test(b.path[i]))) s.dirs.push(b.name[i]);
@@ -457,9 +467,15 @@ export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkItera
           const flags = b.flags[i];
           // a folder at maxDepth comes as an entry: it is in dirs already
           if (flags & 2) continue;
+          const into = flags & 1 ? s.dirs : s.files;
+          if (n > 1) {
+            const names = b.name[i].split("/");
+            if (!into.length && !(flags & 1)) s.files = names;
+            else for (const name of names) into.push(name);
+            continue;
+          }
           if (skip?.some((r) => r.test(b.path[i]))) continue;
-          if (flags & 1) s.dirs.push(b.name[i]);
-          else s.files.push(b.name[i]);
+          into.push(b.name[i]);
         } else {
           const e = b.entry[i]!;
           s.entry = e;

@@ -14,6 +14,11 @@ struct pw_batch {
   uint8_t *rec, *str, *raw;
   size_t rec_cap, str_cap, raw_cap;
   uint32_t rec_len, str_len, raw_len, str_len16, nrec;
+  /* The last record is a run of names (pw_channel_put_name) that may grow:
+     its key, and the hold its next name must have (0: names not entered). */
+  bool run_open;
+  uint32_t run_kind, run_type, run_hold_next;
+  uint64_t run_group;
 };
 
 struct pw_channel {
@@ -53,6 +58,7 @@ static bool batch_alloc(pw_batch *b, size_t bytes) {
 
 static void batch_reset(pw_batch *b) {
   b->rec_len = b->str_len = b->raw_len = b->str_len16 = b->nrec = 0;
+  b->run_open = false;
   b->next = NULL;
 }
 
@@ -263,5 +269,50 @@ uint8_t *pw_channel_put(pw_channel *c, pw_batch **cur, uint32_t kind, const char
   pw_put_u32(r, kind | flags);
   b->rec_len += PW_REC_SIZE;
   b->nrec++;
+  b->run_open = false;
   return r;
+}
+
+int pw_channel_put_name(pw_channel *c, pw_batch **cur, uint32_t kind, const char *name,
+                        size_t len, uint32_t type, int32_t depth, uint32_t hold,
+                        uint64_t group) {
+  pw_batch *b = *cur;
+  if (b && b->run_open && b->run_kind == kind && b->run_type == type && b->run_group == group &&
+      b->run_hold_next == hold && b->str_len + 1 + len <= b->str_cap) {
+    int64_t u16 = pw_utf16_len((const uint8_t *)name, len);
+    if (u16 >= 0) {
+      /* one more name in the run: '/' (never in a name) and the name */
+      uint8_t *r = b->rec + b->rec_len - PW_REC_SIZE;
+      b->str[b->str_len++] = '/';
+      memcpy(b->str + b->str_len, name, len);
+      b->str_len += (uint32_t)len;
+      b->str_len16 += 1 + (uint32_t)u16;
+      uint32_t plen, n;
+      memcpy(&plen, r + 8, 4);
+      memcpy(&n, r + 124, 4);
+      pw_put_u32(r + 8, plen + 1 + (uint32_t)u16);
+      pw_put_u32(r + 124, n + 1);
+      if (hold) b->run_hold_next++;
+      return 0;
+    }
+  }
+  int err;
+  uint8_t *r = pw_channel_put(c, cur, kind, name, len, 0, &err);
+  if (!r) return err ? err : ECANCELED;
+  memset(r + 16, 0, PW_REC_SIZE - 16);
+  memcpy(r + 16, &depth, 4);
+  pw_put_u32(r + 20, type);
+  pw_put_u32(r + 120, hold);
+  pw_put_u32(r + 124, 1);
+  pw_put_f64(r + 128, (double)group);
+  b = *cur;
+  uint32_t k;
+  memcpy(&k, r, 4);
+  /* a name that is not UTF-8 (in raw) stays a record of its own */
+  b->run_open = !(k & PW_RECF_NOT_UTF8);
+  b->run_kind = kind;
+  b->run_type = type;
+  b->run_group = group;
+  b->run_hold_next = hold ? hold + 1 : 0;
+  return 0;
 }

@@ -21,8 +21,9 @@
  * Every record starts with (offsets in bytes):
  *    0 u32 kind (PW_REC_*) | flags (PW_RECF_*)
  *    4 u32 path offset: UTF-16 units into str, or bytes into raw (NOT_UTF8);
- *          with PW_OPT_NAMES_ONLY entries and subfolders carry the base
- *          name alone (base name offset 0)
+ *          with PW_OPT_NAMES_ONLY entries and subfolders carry base names
+ *          alone (base name offset 0): a run of names, joined by '/'
+ *          (see 124)
  *    8 u32 path length: UTF-16 units, or bytes (NOT_UTF8)
  *   12 u32 base name offset within the path, same units
  * Entries (ENTRY, DIR, SUBDIR) go on:
@@ -36,7 +37,11 @@
  *          folder's subfolders (pw_walk_descend), 0 = nothing to answer;
  *          SUBDIR, 1 + its index among the subfolders to be entered,
  *          0 = not entered (walk's last level, a link cycle)
- *  124 u32 0 (reserved)
+ *  124 u32 names in the path: 1, or with PW_OPT_NAMES_ONLY the length of
+ *          a run of entries (or of subfolders) of one listing with the same
+ *          kind, flags and st_mode type, whose holds count up from the
+ *          first (or are all 0); the other fields of a run (16-119 but the
+ *          depth and the type bits of st_mode, and 136) are 0
  *  128 f64 group: the listing the entry came from (ENTRY, SUBDIR), or the
  *          folder's own (DIR): one number per folder read, unique in the job
  *  136 f64 parent group (DIR): the listing of the folder above; 0 for the
@@ -96,6 +101,16 @@ void pw_channel_free(pw_channel *c);
  */
 uint8_t *pw_channel_put(pw_channel *c, pw_batch **cur, uint32_t kind, const char *path,
                         size_t len, size_t name_off, int *err);
+/**
+ * Names-only walks (walkDirs): append the base name of an entry or a
+ * subfolder (kind with flags; type = its st_mode type bits) of listing
+ * `group`: one more name in the batch's last record when that is a run it
+ * continues (see the layout above), else a new record with only the
+ * fields a run has.  0, or ENOMEM, or ECANCELED (cancelled).
+ */
+int pw_channel_put_name(pw_channel *c, pw_batch **cur, uint32_t kind, const char *name,
+                        size_t len, uint32_t type, int32_t depth, uint32_t hold,
+                        uint64_t group);
 /** Append n bytes to the raw region of b; their offset in *off.  0 or ENOMEM. */
 int pw_channel_raw(pw_batch *b, const char *s, size_t n, uint32_t *off);
 /** A writer is done: its batch goes to the reader (submit) or back to the pool. */

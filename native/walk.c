@@ -50,13 +50,18 @@ static void bw_entry(pw_worker *w, const pw_entry *e) {
   if (e->via_link) kind |= PW_RECF_VIA_LINK;
   if (e->link_dir) kind |= PW_RECF_LINK_DIR;
   if (e->no_stat) kind |= PW_RECF_NO_STAT;
-  /* walkDirs wants names: the path's folder part is its folder row's */
   walk_ctx *c = pw_job_ctx(pw_worker_job(w));
-  uint8_t *r = c->names_only && !e->is_dir_row
-                   ? record(w, c, kind, e->path + e->name_off, e->len - e->name_off, 0)
-                   : record(w, c, kind, e->path, e->len, e->name_off);
-  if (!r) return;
   const struct stat *st = e->st;
+  if (c->names_only && !e->is_dir_row) {
+    /* walkDirs wants names (the folder part is its folder row's), in runs */
+    int err = pw_channel_put_name(c->ch, (pw_batch **)pw_worker_state(w), kind,
+                                  e->path + e->name_off, e->len - e->name_off,
+                                  (uint32_t)st->st_mode & S_IFMT, e->depth, e->hold, e->group);
+    if (err == ENOMEM) pw_job_fail(pw_worker_job(w), err, "out of memory");
+    return;
+  }
+  uint8_t *r = record(w, c, kind, e->path, e->len, e->name_off);
+  if (!r) return;
   int32_t depth = e->depth;
   memcpy(r + 16, &depth, 4);
   pw_put_u32(r + 20, (uint32_t)st->st_mode);
@@ -74,7 +79,7 @@ static void bw_entry(pw_worker *w, const pw_entry *e) {
   pw_put_f64(r + 104, (double)(e->is_dir_row ? e->fcount : -1));
   pw_put_f64(r + 112, (double)(e->is_dir_row ? e->dirsum : 0));
   pw_put_u32(r + 120, e->hold);
-  pw_put_u32(r + 124, 0);
+  pw_put_u32(r + 124, 1);
   pw_put_f64(r + 128, (double)e->group);
   pw_put_f64(r + 136, (double)e->parent_group);
 }

@@ -117,3 +117,41 @@ Deno.test("walkDirs equals os.walk: top-down with pruning, bottom-up, with and w
     assertEquals(inner?.[2], ["f.txt"], "the link was not followed");
   });
 });
+
+Deno.test("walkDirs: names in runs across small batches, names not UTF-8, pruning in a wide folder", async () => {
+  await using tmp = await tempDir("pwalk-walkdirs-runs-");
+  const root = `${tmp.path}/tree`;
+  await mktree(root, 1500, 33, true);
+  // A wide folder: files and subfolders interleaved in the listing, so runs
+  // of names alternate and one listing spans many 4 KiB batches.
+  const wide = `${root}/wide`;
+  Deno.mkdirSync(wide);
+  for (let i = 0; i < 2000; i++) {
+    Deno.writeTextFileSync(`${wide}/file-with-a-longish-name-${i}.txt`, "");
+    if (i % 40 === 0) {
+      Deno.mkdirSync(`${wide}/sub${i / 40}`);
+      Deno.writeTextFileSync(`${wide}/sub${i / 40}/inside.txt`, "");
+    }
+  }
+  // os.walk's names as TextDecoder shows bytes that are not UTF-8 (U+FFFD)
+  const want = JSON.parse(
+    await python(
+      OS_WALK.replace(
+        "out.append([dirpath, sorted(dirnames), sorted(filenames)])",
+        "fix = lambda n: os.fsencode(n).decode('utf-8', 'replace')\n" +
+          "    out.append([fix(dirpath), sorted(map(fix, dirnames)), sorted(map(fix, filenames))])",
+      ),
+      root,
+      "1",
+      "1",
+    ),
+  ) as Item[];
+  const fix = (items: Item[]) =>
+    items.map(([p, d, f]) => [p, d.sort(), f.sort()] as Item).map((i) => JSON.stringify(i));
+  for (const o of [{ stat: false }, { stat: true }, { stat: false, threads: 1 }]) {
+    const got = await ours(root, true, { ...o, batchBytes: 4096 });
+    assertEquals(new Set(fix(got)), new Set(fix(want)), JSON.stringify(o));
+  }
+  assert(want.some(([p]) => p === `${wide}/sub12`), "a kept subfolder of the wide folder");
+  assert(!want.some(([p]) => p === `${wide}/sub13`), "a pruned subfolder of the wide folder");
+});

@@ -4,13 +4,14 @@
  * check under qemu.  It is not the product's CLI (that is cli.ts).
  *
  *   pwdrive [-t THREADS] [-z LEVEL | -g LEVEL | -p LEVEL] [-H] [-n] [-d DEPTH] [-x] [-c CANCEL_MS]
- *           [-e EXCLUDE]... [-E ERRORS_CSV] [-w] [-F] [-S|-D] ROOT [OUTPUT]
+ *           [-e EXCLUDE]... [-E ERRORS_CSV] [-w] [-F] [-S|-D] [-b BATCH_BYTES] ROOT [OUTPUT]
  *
  * Writes the report to OUTPUT, or to stdout (zstd with -z, gzip with -g,
  * typed Parquet with zstd pages with -p);
  * errors stream to stderr; a summary line "entries=N dirs=N bytes=N
  * errors=N" goes to stderr at the end.
- * -w runs a walk job instead (batches consumed and counted, "records=N" on
+ * -w runs a walk job instead (batches consumed and records counted (a run of N
+ * names as N), "records=N" on
  * stdout), -F follows symlinks in it, -S walks as walkDirs does (names
  * only, a record per subfolder too), -D also holds each folder's
  * subfolders until its row is answered (walkDirs top-down).  -R runs a repair instead (a dry run;
@@ -68,6 +69,7 @@ int main(int argc, char **argv) {
                                                         : PW_COMPRESS_PARQUET);
       pw_opts_set_int(o, PW_OPT_LEVEL, atoi(argv[++i]));
     }
+    else if (i + 1 < argc && !strcmp(a, "-b")) pw_opts_set_int(o, PW_OPT_BATCH_BYTES, atoi(argv[++i]));
     else if (i + 1 < argc && !strcmp(a, "-d")) pw_opts_set_int(o, PW_OPT_MAXDEPTH, atoi(argv[++i]));
     else if (i + 1 < argc && !strcmp(a, "-c")) cancel_ms = atol(argv[++i]);
     else if (i + 1 < argc && !strcmp(a, "-e")) {
@@ -109,20 +111,21 @@ int main(int argc, char **argv) {
   if (walk) {
     uint64_t out[7], records = 0, batches = 0;
     while (pw_job_next(j, out)) {
-      records += out[6];
       /* Touch every byte the way the decoder does. */
       volatile uint8_t sum = 0;
       for (uint64_t k = 0; k < out[1]; k++) sum ^= ((uint8_t *)(uintptr_t)out[0])[k];
       for (uint64_t k = 0; k < out[3]; k++) sum ^= ((uint8_t *)(uintptr_t)out[2])[k];
       if (cancel_ms >= 0 && ++batches == 2) pw_job_cancel(j);
-      if (!hold) continue;
-      /* A held walk: answer every folder row, entering all its subfolders. */
       for (uint64_t k = 0; k < out[6]; k++) {
         const uint8_t *r = (const uint8_t *)(uintptr_t)out[0] + k * 144; /* channel.h PW_REC_SIZE */
-        uint32_t kind, token;
+        uint32_t kind, token, names;
         memcpy(&kind, r, 4);
         memcpy(&token, r + 120, 4);
-        if ((kind & 15) == 1 && token && pw_walk_descend(j, token, NULL, 0)) return 3;
+        memcpy(&names, r + 124, 4);
+        /* entries and subfolders of names-only walks come in runs */
+        records += (kind & 15) == 0 || (kind & 15) == 2 ? names : 1;
+        /* A held walk: answer every folder row, entering all its subfolders. */
+        if (hold && (kind & 15) == 1 && token && pw_walk_descend(j, token, NULL, 0)) return 3;
       }
     }
     printf("records=%llu\n", (unsigned long long)records);
