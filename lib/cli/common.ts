@@ -9,6 +9,7 @@ import type { Progress } from "../job.ts";
 import { parseExcludeList, unmatchedExcludes } from "../exclude.ts";
 import { ensureNative, native } from "../ffi.ts";
 import { ProgressLine } from "./progress.ts";
+import { count as digits } from "../answers/text.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
 /** The version of this package. */
@@ -439,7 +440,7 @@ export async function printAnswer<T>(
 }
 
 /** Thousands separators: 1234567 -> "1,234,567". */
-export const num = (n: number): string => n.toLocaleString("en-US");
+export const num: (n: number) => string = digits;
 
 /** A count and its noun, singular or plural: `count(1, "error")` is "1 error", `count(2, "entry", "entries")` "2 entries". */
 export const count = (n: number, one: string, many = `${one}s`): string =>
