@@ -558,11 +558,25 @@ function mainRows(c: Ctx): Row[] {
       stages: [["python3", "-c", OS_WALK, c.tree]],
     },
     {
+      name: "limitnames-2",
+      label:
+        "limitwalk names only (no stat, folders by d_type), 2 threads: the floor of a names-only walk",
+      stages: [[c.limitwalk, c.tree, "2", "names"]],
+      syscalls: true,
+    },
+    {
       name: "walkdirs-names",
       label: "walkDirs(root, { stat: false }) from mod.ts: os.walk's shape, names only",
       stages: [script("walkdirs_api.ts", c.tree, "names")],
       maxRatio: 0.333,
       ratioOf: "os-walk",
+    },
+    {
+      name: "walkdirs-native",
+      label:
+        "the same walk by the C driver (names only, each folder held for its answer: the library alone)",
+      stages: [[c.pwdrive, "-w", "-D", c.tree]],
+      stdout: "/dev/null",
     },
     {
       name: "walkdirs-stat",
