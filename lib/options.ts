@@ -66,9 +66,9 @@ export interface CommonOptions {
   frontier?: FrontierFolder[];
   /** Cancels the job: it stops promptly and rejects with the signal's reason. */
   signal?: AbortSignal;
-  /** Called about every `progressIntervalMs` while the job runs, and once at the end. */
+  /** Called about every `progressIntervalMs` while the job runs, and once at the end (cancelled too). */
   onProgress?: (progress: Progress) => void;
-  /** Milliseconds between progress calls. Default 200. */
+  /** Milliseconds between progress calls. Default 200. Infinity: only the call at the end. */
   progressIntervalMs?: number;
   /** How many error details to keep in the summary. Default 100. */
   maxErrors?: number;

@@ -17,6 +17,7 @@ import { spawnCli } from "./helpers/run.ts";
 import { flatTree, growingTree } from "./helpers/tree.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { snapshot } from "./helpers/repair_tree.ts";
+import { formatBytes } from "../lib/cli/progress.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const names = (dir: string) => Array.from(Deno.readDirSync(dir), (e) => e.name).sort();
@@ -97,6 +98,9 @@ Deno.test("CLI: SIGINT, SIGTERM, SIGHUP stop a report: 128+n, nothing left", asy
       assert(bytes > 0);
       assertStringIncludes(stderr, "pwalk: interrupted by SIGINT; the CSV on stdout is incomplete");
       assert(!stderr.includes("no output file"), stderr);
+      // what reached the pipe, as counted when the job stopped (stderr is
+      // no terminal here: no progress line, only the job's final count)
+      assertStringIncludes(stderr, `(${formatBytes(bytes)} were written before)`);
       break;
     }
   });

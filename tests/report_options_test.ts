@@ -223,3 +223,30 @@ Deno.test("threads: report() rows are the same for threads 1, 2, 16", async () =
     assertRowsMatch(parsePwalk(await Deno.readFile(out)).rows, ref.rows);
   }
 });
+
+Deno.test("report(): progressIntervalMs Infinity gives one progress call, the final count", async () => {
+  await using tmp = await tempDir("pwalk-progress-");
+  const root = `${tmp.path}/tree`;
+  await mktree(root, 400, 5);
+  // the reference: entries and allocated bytes by Deno.lstat
+  let entries = 1;
+  let allocated = Deno.lstatSync(root).blocks! * 512;
+  const visit = (dir: string) => {
+    for (const e of Deno.readDirSync(dir)) {
+      const st = Deno.lstatSync(`${dir}/${e.name}`);
+      entries++;
+      allocated += st.blocks! * 512;
+      if (st.isDirectory) visit(`${dir}/${e.name}`);
+    }
+  };
+  visit(root);
+  const calls: number[][] = [];
+  const s = await report(root, {
+    output: `${tmp.path}/out.csv`,
+    threads: 1,
+    progressIntervalMs: Infinity,
+    onProgress: (p) => calls.push([p.entries, p.allocatedBytes]),
+  });
+  assertEquals(calls, [[entries, allocated]]);
+  assertEquals([s.entries, s.allocatedBytes], [entries, allocated]);
+});

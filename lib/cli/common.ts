@@ -230,8 +230,10 @@ export function oneRoot(f: Flags, refuse?: string): string {
 export interface JobRun {
   /** Aborted by SIGINT, SIGTERM or SIGHUP. */
   signal: AbortSignal;
-  /** Feeds the progress line (and the summary's allocated bytes). */
+  /** Feeds the progress line (and what a signal left). */
   onProgress: (p: Progress) => void;
+  /** Infinity when no progress line is shown: only the final call, no timer. */
+  progressIntervalMs?: number;
   /** --errors FILE, open for the native side. */
   errorsCsvFd?: number;
 }
@@ -320,7 +322,8 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
     line?.update(p);
   };
   try {
-    const s = await ui.start({ signal: abort.signal, onProgress, errorsCsvFd });
+    const progressIntervalMs = line ? undefined : Infinity;
+    const s = await ui.start({ signal: abort.signal, onProgress, progressIntervalMs, errorsCsvFd });
     line?.clear();
     for (const l of [...ui.done(s, last), ...ui.warnings ?? []]) eprint(l);
     return EXIT.OK;

@@ -149,9 +149,8 @@ export async function run(args: string[]): Promise<number> {
         header: !!f.header,
         printErrors: true,
       }),
-    done: (s, last) => {
-      const sizes = `${formatBytes(s.bytes)} apparent` +
-        (last ? `, ${formatBytes(last.allocatedBytes)} allocated` : "");
+    done: (s) => {
+      const sizes = `${formatBytes(s.bytes)} apparent, ${formatBytes(s.allocatedBytes)} allocated`;
       const out = `${s.output ?? "stdout"} (${formatBytes(s.outputBytes)})`;
       return [
         `pwalk: ${count(s.entries, "entry", "entries")}, ${
