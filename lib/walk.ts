@@ -59,7 +59,11 @@ export interface WalkOptions
    * its listings, and folders under `oneFileSystem`, are still stat'ed.
    */
   stat?: boolean;
-  /** Tuning: bytes per batch region (default 128 KiB: smaller batches keep V8 from allocating each batch's path string in large-object space, which only full GCs free). */
+  /**
+   * Tuning: bytes per batch region (default 128 KiB, walkDirs without
+   * `skip` 32 KiB: smaller batches keep V8 from allocating each batch's
+   * path string in large-object space, which only full GCs free).
+   */
   batchBytes?: number;
   /** Tuning: batches beyond one per thread (default 4). */
   batches?: number;

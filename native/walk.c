@@ -160,8 +160,11 @@ static int walk_init(pw_job *j, void *descend) {
   /* Every worker fills one batch (bw_worker_start); the rest wait for
      JavaScript. */
   int extra = o->batches ? (int)o->batches : 4;
-  c->ch = pw_channel_new(pw_job_threads(j) + extra, extra,
-                         o->batch_bytes ? o->batch_bytes : 128 * 1024);
+  /* Names-only batches fill their path region first (runs of names, no
+     path per entry): 32 KiB of names keeps each batch's string out of V8's
+     large-object space (measured: 96 -> 62 MiB peak, same time). */
+  size_t bytes = o->batch_bytes ? o->batch_bytes : o->names_only ? 32 * 1024 : 128 * 1024;
+  c->ch = pw_channel_new(pw_job_threads(j) + extra, extra, bytes);
   if (!c->ch) {
     pw_job_fail(j, ENOMEM, "out of memory");
     return -ENOMEM;
