@@ -5,6 +5,7 @@
  */
 import { assertEquals } from "@std/assert";
 import { count } from "../lib/answers/text.ts";
+import { groupDigits } from "../lib/digits.ts";
 import { num } from "../lib/cli/common.ts";
 import { rng } from "./helpers/tree.ts";
 
@@ -21,5 +22,6 @@ Deno.test("count() and num() print what Intl.NumberFormat('en-US') prints", () =
   for (const v of values) {
     assertEquals(count(v), intl.format(v), `${v}`);
     assertEquals(num(v), intl.format(v), `${v}`);
+    assertEquals(groupDigits(v), intl.format(v), `${v}`);
   }
 });

@@ -4,28 +4,10 @@
  * @module
  */
 
-/**
- * 1234567 -> "1,234,567", as Intl.NumberFormat("en-US") writes it (at
- * most 3 decimals), without it: Intl's first use loads ICU data, 6.6 MiB
- * of the CLI's peak memory and ~18 ms.
- */
-export function count(n: number): string {
-  if (!Number.isFinite(n) || Math.abs(n) >= 1e21) return String(n);
-  let [int, frac = ""] = Math.abs(n) < 1e-6 ? ["0"] : String(Math.abs(n)).split(".");
-  if (frac.length > 3) {
-    // Intl rounds the shortest decimal form, half away from zero
-    let d = BigInt(int + frac.slice(0, 3));
-    if (frac[3] >= "5") d++;
-    const s = d.toString().padStart(4, "0");
-    [int, frac] = [s.slice(0, -3), s.slice(-3)];
-  }
-  frac = frac.replace(/0+$/, "");
-  let out = "";
-  for (let end = int.length; end > 0; end -= 3) {
-    out = end - 3 > 0 ? `,${int.slice(end - 3, end)}${out}` : `${int.slice(0, end)}${out}`;
-  }
-  return `${n < 0 || Object.is(n, -0) ? "-" : ""}${out}${frac ? `.${frac}` : ""}`;
-}
+import { groupDigits } from "../digits.ts";
+
+/** 1234567 -> "1,234,567" (see lib/digits.ts). */
+export const count: (n: number) => string = groupDigits;
 
 /** Bytes in binary units: 1536 -> "1.5 KiB", 0 -> "0 B"; a sign for negatives. */
 export function bytes(n: number): string {

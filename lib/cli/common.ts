@@ -9,7 +9,7 @@ import type { Progress } from "../job.ts";
 import { parseExcludeList, unmatchedExcludes } from "../exclude.ts";
 import { ensureNative, native } from "../ffi.ts";
 import { ProgressLine } from "./progress.ts";
-import { count as digits } from "../answers/text.ts";
+import { groupDigits } from "../digits.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
 /** The version of this package. */
@@ -443,7 +443,7 @@ export async function printAnswer<T>(
 }
 
 /** Thousands separators: 1234567 -> "1,234,567". */
-export const num: (n: number) => string = digits;
+export const num: (n: number) => string = groupDigits;
 
 /** A count and its noun, singular or plural: `count(1, "error")` is "1 error", `count(2, "entry", "entries")` "2 entries". */
 export const count = (n: number, one: string, many = `${one}s`): string =>
