@@ -707,6 +707,13 @@ function coldRows(c: Ctx, fd: string | null): Row[] {
       output: `${OUT}/cold.csv.zst`,
       before,
     })),
+    {
+      name: "deno-startup",
+      label:
+        "Deno's own cold start (`cli.ts --version`: its binary, the modules, the library), which the CLI rows pay and limitwalk does not",
+      stages: [cli("--version")],
+      before,
+    },
   );
   return rows;
 }
@@ -724,6 +731,13 @@ function coldNotes(ms: Measured[]): string[] {
   ];
   if (!isNaN(med("fd"))) {
     out.push(`- report-zst-default: ${(ours / med("fd")).toFixed(2)}x fd (target <= 1.0x)`);
+  }
+  const start = med("deno-startup");
+  if (!isNaN(start)) {
+    out.push(
+      `- report-zst-default less Deno's cold start (${start.toFixed(2)} s): ` +
+        `${((ours - start) / median(best.walls)).toFixed(2)}x ${best.row.name}`,
+    );
   }
   return out;
 }
