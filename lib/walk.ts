@@ -474,7 +474,8 @@ export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkItera
           const into = flags & 1 ? s.dirs : s.files;
           if (n > 1) {
             const names = b.name[i].split("/");
-            if (!into.length && !(flags & 1)) s.files = names;
+            // the listing's first files: the split array itself
+            if (into === s.files && !into.length) s.files = names;
             else for (const name of names) into.push(name);
             continue;
           }
