@@ -312,6 +312,7 @@ export const Counter = {
   OUT_BYTES: 11,
   ALLOC_BYTES: 12,
   HARDLINKS: 13,
+  SHARED: 14,
   COUNT: 16,
 } as const;
 

@@ -76,6 +76,12 @@ export interface Counters {
   outputBytes: number;
   /** Repair/chown: changed (or planned) regular files with other names (hard links). */
   hardLinked: number;
+  /**
+   * Report and walk: parts of large folders whose names were handed to
+   * idle workers, so that several stat them at once (0 when no worker
+   * idled while a large folder was being read).
+   */
+  sharedParts: number;
 }
 
 /** The general decoder: every record as a {@link Decoded}. */
@@ -157,6 +163,7 @@ function toCounters(c: BigUint64Array): Counters {
     noAncestor: n(Counter.NOANCESTOR),
     outputBytes: n(Counter.OUT_BYTES),
     hardLinked: n(Counter.HARDLINKS),
+    sharedParts: n(Counter.SHARED),
   };
 }
 

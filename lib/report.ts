@@ -78,6 +78,11 @@ export interface ReportSummary {
   errorDetails: WalkError[];
   /** Names holding control bytes, printed with those bytes dropped (pwalk's "Bad File"). */
   badNames: number;
+  /**
+   * Parts of large folders whose names were handed to idle workers, so that
+   * several statted them at once (0 when no worker idled during one).
+   */
+  sharedParts: number;
   /** Wall time in milliseconds. */
   elapsedMs: number;
 }
@@ -207,6 +212,7 @@ export async function report(root: string, options: ReportOptions = {}): Promise
     errors: c.errors,
     errorDetails: r.errors,
     badNames: c.badNames,
+    sharedParts: c.sharedParts,
     elapsedMs: r.elapsedMs,
   };
 }

@@ -34,6 +34,16 @@ typedef struct pw_dirstream {
   pw_dent cur;    /**< the name pw_dir_next returned last */
 } pw_dirstream;
 
+/**
+ * Names split off a listing (pw_dir_split) for another worker to stat: raw
+ * getdents64 records, iterated by pw_dirpart_next.
+ */
+typedef struct pw_dirpart {
+  char *buf;      /**< the records (owned by whoever holds the part) */
+  long len, pos;  /**< bytes, read position */
+  pw_dent cur;    /**< the name pw_dirpart_next returned last */
+} pw_dirpart;
+
 /** Allocate the listing buffer once per worker; returns 0 or -ENOMEM. */
 int pw_dirstream_init(pw_dirstream *d);
 void pw_dirstream_fini(pw_dirstream *d);
@@ -53,6 +63,23 @@ void pw_dir_end(pw_dirstream *d);
  * in the first chunk, a read error, or no getdents64): ask fstat.
  */
 int pw_dir_is(pw_dirstream *d, uint64_t ino);
+
+/**
+ * Move the second half of the names read but not yet returned (at least
+ * min of them must be left) into a new buffer for another worker:
+ * *out is malloc'd, *outlen its bytes.  Returns the names moved, 0 when
+ * there are too few or there is no getdents64 (or no memory).
+ */
+size_t pw_dir_split(pw_dirstream *d, size_t min, char **out, long *outlen);
+/** The same for a part: split off the second half of its names not yet returned. */
+size_t pw_dirpart_split(pw_dirpart *p, size_t min, char **out, long *outlen);
+/** Next name of a part (skipping "." and ".."), or NULL at its end. */
+const pw_dent *pw_dirpart_next(pw_dirpart *p);
+/** Stat names relative to fd (a part's folder) without listing it. */
+static inline void pw_dir_at(pw_dirstream *d, int fd) {
+  d->fd = fd;
+  d->len = d->pos = 0;
+}
 
 /** lstat of a listed name (never follows a link): 0 or an errno. */
 int pw_dir_stat(pw_dirstream *d, const pw_dent *e, struct stat *st);

@@ -63,6 +63,11 @@ typedef struct pw_visitor {
       last call, or is one waiting now (channel.h)?  NULL = never.  A
       governed job adds no readers while they are. */
   bool (*held_back)(pw_job *j);
+  /** A large folder's names may be statted by several workers at once
+      (handed to idle ones), each calling entry for its share; the folder's
+      own row still comes after all of them.  Not with PW_OPT_HOLD or
+      PW_OPT_SUBDIRS, whose records follow one listing's order. */
+  bool share_listings;
 } pw_visitor;
 
 /**

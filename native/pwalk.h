@@ -136,6 +136,8 @@ typedef enum pw_counter {
   PW_C_ALLOC_BYTES = 12, /**< st_blocks x 512 of the entries produced */
   PW_C_HARDLINKS = 13, /**< repair/chown: changed (or planned) regular files
                             with more than one name (st_nlink > 1) */
+  PW_C_SHARED = 14, /**< parts of large folders whose names were handed to
+                         idle workers (report and walk) */
   PW_C_COUNT = 16   /**< size of the counter array */
 } pw_counter;
 

@@ -32,6 +32,7 @@ int pw_queue_init(pw_queue *q) {
   q->limit = INT_MAX;
   atomic_init(&q->stop, false);
   atomic_init(&q->dirrefs, 0);
+  atomic_init(&q->hungry, 0);
   q->dirref_budget = dirref_budget();
   return 0;
 }
@@ -51,6 +52,9 @@ pw_item *pw_item_new(const char *path, size_t len) {
   pw_item *it = malloc(sizeof *it + len + 1);
   if (!it) return NULL;
   it->next = NULL;
+  it->split = NULL;
+  it->names = NULL;
+  it->names_len = 0;
   it->parent = NULL;
   it->name_off = 0;
   it->parent_ino = 0;
@@ -68,7 +72,16 @@ pw_item *pw_item_new(const char *path, size_t len) {
 
 void pw_item_free(pw_queue *q, pw_item *it) {
   if (it->parent) pw_dirref_put(q, it->parent);
+  if (it->split) pw_split_put(q, it->split);
+  free(it->names);
   free(it);
+}
+
+void pw_split_put(pw_queue *q, pw_split *s) {
+  if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1) return;
+  pw_item_free(q, s->it);
+  pw_dirref_put(q, s->ref);
+  free(s);
 }
 
 pw_dirref *pw_dirref_new(pw_queue *q, int fd) {
@@ -150,9 +163,12 @@ pw_item *pw_queue_next(pw_queue *q, pw_item *first, pw_item *last, size_t n, boo
       pthread_mutex_lock(&q->mu);
       continue;
     }
+    bool hungry = !q->top && q->busy < q->limit;
+    if (hungry) atomic_fetch_add_explicit(&q->hungry, 1, memory_order_relaxed);
     q->sleepers++;
     pthread_cond_wait(&q->cv, &q->mu);
     q->sleepers--;
+    if (hungry) atomic_fetch_sub_explicit(&q->hungry, 1, memory_order_relaxed);
   }
   pthread_cond_broadcast(&q->cv);
   pthread_mutex_unlock(&q->mu);

@@ -31,9 +31,31 @@ typedef struct pw_dirref {
   int fd;
 } pw_dirref;
 
+struct pw_item;
+
+/**
+ * A folder whose names are statted by several workers: its lister hands
+ * parts of a large listing to idle workers (walker.c).  The folder's row
+ * comes from whichever of them finishes last, with the summed counts.
+ */
+typedef struct pw_split {
+  atomic_int refs;        /**< owners: the lister and each part item */
+  atomic_int todo;        /**< the lister and the parts not yet done */
+  _Atomic int64_t fcount; /**< names of the finished shares, summed */
+  _Atomic int64_t dirsum; /**< their sizes, summed */
+  struct pw_item *it;     /**< the folder (owned: freed with the split) */
+  pw_dirref *ref;         /**< its open descriptor (one reference) */
+  uint64_t key;           /**< its listing number */
+  int32_t cdepth;         /**< the depth column of its entries */
+  bool skip_deep_dirs, leaf_dirs; /**< as the lister's */
+} pw_split;
+
 /** A folder to read.  Allocated once per folder, freed by the worker. */
 typedef struct pw_item {
   struct pw_item *next;  /**< stack link */
+  pw_split *split;       /**< a part of a shared listing (names below), or NULL */
+  char *names;           /**< the part's getdents64 records (owned) */
+  long names_len;        /**< their bytes */
   pw_dirref *parent;     /**< the parent's open folder (a reference), or NULL:
                               then opened by its full path (the root, or when
                               the descriptor budget was spent) */
@@ -61,6 +83,9 @@ typedef struct pw_queue {
   atomic_bool stop;      /**< cancelled: pop returns NULL at once */
   size_t held;           /**< groups of subfolders held for an answer (PW_OPT_HOLD):
                               the walk is not over while any is */
+  atomic_int hungry;     /**< workers waiting with nothing to take while
+                              below the limit (a hint: listers share a large
+                              folder's names while it is nonzero) */
   atomic_int dirrefs;    /**< folder descriptors kept open for subfolders */
   int dirref_budget;     /**< at most this many (a share of RLIMIT_NOFILE) */
 } pw_queue;
@@ -69,7 +94,8 @@ int pw_queue_init(pw_queue *q);
 void pw_queue_fini(pw_queue *q);
 /** Allocate an item for path (len bytes); NULL when out of memory. */
 pw_item *pw_item_new(const char *path, size_t len);
-/** Free an item, dropping its reference to its parent's folder. */
+/** Free an item, dropping its reference to its parent's folder (a part:
+    its names and its reference to the split). */
 void pw_item_free(pw_queue *q, pw_item *it);
 /**
  * Keep fd (an open folder) for its subfolders, with one reference for the
@@ -82,6 +108,12 @@ static inline void pw_dirref_get(pw_dirref *r) {
 }
 /** Drop a reference; the last one closes the folder. */
 void pw_dirref_put(pw_queue *q, pw_dirref *r);
+/** Drop a reference to a split; the last one frees its folder and descriptor. */
+void pw_split_put(pw_queue *q, pw_split *s);
+/** Workers are waiting for something to do (a racy hint, no lock). */
+static inline bool pw_queue_hungry(pw_queue *q) {
+  return atomic_load_explicit(&q->hungry, memory_order_relaxed) > 0;
+}
 /**
  * Push a chain of n items (first..last, linked through next) for others to
  * take while the caller is still reading its folder.

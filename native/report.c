@@ -193,6 +193,7 @@ static const pw_visitor report_visitor = {
     .cancel = report_cancel,
     .job_end = report_end,
     .job_free = report_free,
+    .share_listings = true,
 };
 
 PW_API pw_job *pw_report_start(const pw_opts *o) { return pw_job_start(o, &report_visitor, NULL); }

@@ -16,6 +16,12 @@
 
 /* Subfolders are handed to other workers in chains of this many. */
 #define PW_CHAIN 32
+/* A lister looks for idle workers every this many names (a power of two),
+   and hands them half of its names still to stat when at least this many
+   are left: a large folder on a slow file system is then statted by many
+   workers instead of one. */
+#define PW_SHARE_EVERY 16
+#define PW_SHARE_MIN 16
 
 bool pw_path_reserve(pw_worker *w, size_t need) {
   if (need <= w->path_cap) return true;
@@ -120,6 +126,8 @@ typedef struct listing {
   int64_t fcount, dirsum; /**< the folder row's pw_fcount and pw_dirsum */
   uint64_t key;           /**< this listing's number (pw_entry.listing and .group) */
   pw_entry e;             /**< the entry being handed over (reused) */
+  bool can_share;         /**< its names may be handed to idle workers */
+  pw_split *split;        /**< they were: the shared state, or NULL */
   pw_item *first, *last;  /**< subfolders not yet queued */
   size_t n;
 } listing;
@@ -333,13 +341,13 @@ static bool dispatch(pw_worker *w, listing *l, const pw_dent *d) {
   return queue_subfolder(w, l, &st, len, via_link, no_stat);
 }
 
-/* List the open folder, dispatching every name. */
-static void list_folder(pw_worker *w, listing *l) {
-  pw_job *j = w->job;
+/* Set up w->path and l->e for the names of l's folder; false when out of
+   memory. */
+static bool begin_names(pw_worker *w, listing *l) {
   pw_item *it = l->it;
   if (!pw_path_reserve(w, it->len + 2 + 256)) {
-    pw_job_fail(j, ENOMEM, "out of memory");
-    return;
+    pw_job_fail(w->job, ENOMEM, "out of memory");
+    return false;
   }
   memcpy(w->path, it->path, it->len);
   l->pre = it->len;
@@ -347,7 +355,72 @@ static void list_folder(pw_worker *w, listing *l) {
   l->e = (pw_entry){.parent_ino = it->st.st_ino, .depth = l->cdepth, .fcount = -1,
                     .dirfd = l->fd, .selffd = -1, .user = it->user, .listing = l->key,
                     .group = l->key};
-  for (;;) {
+  return true;
+}
+
+/* Hand the names in records (len bytes) to an idle worker as a part of l's
+   folder, making the folder shared first; false (records freed) when it
+   cannot be: then the caller keeps statting them itself. */
+static bool hand_over(pw_worker *w, listing *l, char *records, long len) {
+  pw_job *j = w->job;
+  if (!l->split) {
+    /* The parts stat relative to the folder's descriptor: keep it open. */
+    if (!l->ref && !l->no_ref) {
+      l->ref = pw_dirref_new(&j->queue, l->fd);
+      l->no_ref = !l->ref;
+    }
+    pw_split *sp = l->ref ? malloc(sizeof *sp) : NULL;
+    if (!sp) {
+      l->can_share = false;
+      free(records);
+      return false;
+    }
+    atomic_init(&sp->refs, 1);
+    atomic_init(&sp->todo, 1);
+    atomic_init(&sp->fcount, 0);
+    atomic_init(&sp->dirsum, 0);
+    sp->it = l->it;
+    sp->ref = l->ref;
+    pw_dirref_get(l->ref);
+    sp->key = l->key;
+    sp->cdepth = l->cdepth;
+    sp->skip_deep_dirs = l->skip_deep_dirs;
+    sp->leaf_dirs = l->leaf_dirs;
+    l->split = sp;
+  }
+  pw_item *part = pw_item_new("", 0);
+  if (!part) {
+    free(records);
+    l->can_share = false;
+    return false;
+  }
+  part->names = records;
+  part->names_len = len;
+  part->split = l->split;
+  atomic_fetch_add_explicit(&l->split->refs, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&l->split->todo, 1, memory_order_relaxed);
+  pw_queue_push(&j->queue, part, part, 1);
+  w->local[PW_C_SHARED]++;
+  return true;
+}
+
+/* Every PW_SHARE_EVERY names: while workers idle, hand them half of the
+   names left (of the listing's buffer, or of the part being statted). */
+static inline void maybe_share(pw_worker *w, listing *l, unsigned k, pw_dirpart *part) {
+  if ((k & (PW_SHARE_EVERY - 1)) || !l->can_share || !pw_queue_hungry(&w->job->queue)) return;
+  char *records;
+  long len;
+  if (part ? pw_dirpart_split(part, PW_SHARE_MIN, &records, &len)
+           : pw_dir_split(&w->ds, PW_SHARE_MIN, &records, &len))
+    hand_over(w, l, records, len);
+}
+
+/* List the open folder, dispatching every name. */
+static void list_folder(pw_worker *w, listing *l) {
+  pw_job *j = w->job;
+  pw_item *it = l->it;
+  if (!begin_names(w, l)) return;
+  for (unsigned k = 1;; k++) {
     int err;
     const pw_dent *d = pw_dir_next(&w->ds, &err);
     if (!d) {
@@ -355,12 +428,69 @@ static void list_folder(pw_worker *w, listing *l) {
       break;
     }
     if (!dispatch(w, l, d) || pw_queue_stopped(&j->queue)) break;
+    maybe_share(w, l, k, NULL);
   }
 }
 
+/* A folder's own row, after its listing: pw_fcount and pw_dirsum. */
+static void folder_row(pw_worker *w, pw_item *it, int64_t fcount, int64_t dirsum, int fd,
+                       bool raced, uint32_t token, uint64_t key) {
+  pw_entry row = {.path = it->path, .len = it->len, .name_off = base_offset(it->path, it->len),
+                  .st = &it->st, .parent_ino = it->parent_ino, .depth = it->depth,
+                  .is_dir_row = true, .fcount = fcount, .dirsum = dirsum, .dirfd = -1,
+                  .selffd = fd, .user = it->user, .via_link = it->via_link,
+                  .raced = raced, .no_stat = it->no_stat, .hold = token,
+                  .group = key, .parent_group = it->group};
+  emit(w, &row);
+}
+
+/* A share of a shared folder is done: add its counts; the last one out
+   writes the folder's row.  Drops the caller's reference to the split. */
+static void finish_share(pw_worker *w, listing *l) {
+  pw_split *sp = l->split;
+  atomic_fetch_add_explicit(&sp->fcount, l->fcount, memory_order_relaxed);
+  atomic_fetch_add_explicit(&sp->dirsum, l->dirsum, memory_order_relaxed);
+  if (atomic_fetch_sub_explicit(&sp->todo, 1, memory_order_acq_rel) == 1 &&
+      !pw_queue_stopped(&w->job->queue))
+    folder_row(w, sp->it, atomic_load_explicit(&sp->fcount, memory_order_relaxed),
+               atomic_load_explicit(&sp->dirsum, memory_order_relaxed), sp->ref->fd, false, 0,
+               sp->key);
+}
+
+/* Stat a part of a shared folder's names (handed over by its lister). */
+static void process_part(pw_worker *w, listing *l, pw_item *part) {
+  pw_job *j = w->job;
+  pw_split *sp = part->split;
+  l->it = sp->it;
+  l->fd = sp->ref->fd;
+  l->ref = sp->ref; /* borrowed: the split keeps it */
+  l->no_ref = false;
+  l->split = sp;
+  l->can_share = true;
+  l->cdepth = sp->cdepth;
+  l->skip_deep_dirs = sp->skip_deep_dirs;
+  l->leaf_dirs = sp->leaf_dirs;
+  l->key = sp->key;
+  l->fcount = l->dirsum = 0;
+  w->nheld = 0;
+  pw_dir_at(&w->ds, l->fd);
+  if (begin_names(w, l)) {
+    pw_dirpart p = {.buf = part->names, .len = part->names_len};
+    for (unsigned k = 1;; k++) {
+      const pw_dent *d = pw_dirpart_next(&p);
+      if (!d || !dispatch(w, l, d) || pw_queue_stopped(&j->queue)) break;
+      maybe_share(w, l, k, &p);
+    }
+  }
+  pw_dir_end(&w->ds);
+  finish_share(w, l);
+  l->split = NULL; /* the part item's reference is dropped with the item */
+}
+
 /* Read one folder: rows for its non-folder entries, subfolders queued, then
-   the folder's own row with pw_fcount and pw_dirsum. */
-static void process_dir(pw_worker *w, listing *l) {
+   the folder's own row with pw_fcount and pw_dirsum.  True when the item
+   was taken over by a split (its parts are still being statted). */
+static bool process_dir(pw_worker *w, listing *l) {
   pw_job *j = w->job;
   const struct pw_opts *o = j->opts;
   pw_item *it = l->it;
@@ -372,6 +502,8 @@ static void process_dir(pw_worker *w, listing *l) {
   l->fcount = l->dirsum = 0;
   l->ref = NULL;
   l->no_ref = false;
+  l->split = NULL;
+  l->can_share = j->vis->share_listings && !o->hold && !o->subdirs;
   /* Unique in the job: the worker's count of listings, and the worker. */
   l->key = ++w->listings * PW_MAX_WORKERS + (uint64_t)(w - j->workers) + 1;
   w->nheld = 0;
@@ -393,17 +525,17 @@ static void process_dir(pw_worker *w, listing *l) {
   }
   for (uint32_t i = 0; i < w->nheld; i++) pw_item_free(&j->queue, w->held[i]); /* not held */
   w->nheld = 0;
-  if (!pw_queue_stopped(&j->queue)) {
-    pw_entry row = {.path = it->path, .len = it->len, .name_off = base_offset(it->path, it->len),
-                    .st = &it->st, .parent_ino = it->parent_ino, .depth = it->depth,
-                    .is_dir_row = true, .fcount = l->fcount, .dirsum = l->dirsum, .dirfd = -1,
-                    .selffd = l->fd, .user = it->user, .via_link = it->via_link,
-                    .raced = raced, .no_stat = it->no_stat, .hold = token,
-                    .group = l->key, .parent_group = it->group};
-    emit(w, &row);
+  bool kept = l->split != NULL;
+  if (kept) { /* parts of it are with other workers: the last one writes the row */
+    finish_share(w, l);
+    pw_split_put(&j->queue, l->split); /* it is the split's now */
+    l->split = NULL;
+  } else if (!pw_queue_stopped(&j->queue)) {
+    folder_row(w, it, l->fcount, l->dirsum, l->fd, raced, token, l->key);
   }
   if (l->ref) pw_dirref_put(&j->queue, l->ref); /* closes fd once the subfolders opened */
   else if (l->fd >= 0) close(l->fd);
+  return kept;
 }
 
 static void idle(void *arg) {
@@ -422,10 +554,10 @@ void *pw_worker_main(void *arg) {
     l.first = l.last = NULL;
     l.n = 0;
     if (!it) break;
-    note_current(j, it);
+    note_current(j, it->split ? it->split->it : it);
     l.it = it;
-    process_dir(w, &l);
-    pw_item_free(&j->queue, it);
+    bool kept = it->split ? (process_part(w, &l, it), false) : process_dir(w, &l);
+    if (!kept) pw_item_free(&j->queue, it);
     finished = true;
     publish(w);
   }

@@ -13,6 +13,10 @@ trap 'chmod -R u+rwx "$work" 2>/dev/null; rm -rf "$work"' EXIT
 python3 bench/mktree.py "$work/tree" --files 4000 --seed 11 --weird 2>/dev/null
 # big enough for the governor (govern.c) to look a few dozen times
 python3 bench/mktree.py "$work/big" --files 30000 --seed 13 2>/dev/null
+# one wide folder (its names shared among idle workers), with subfolders in it
+mkdir -p "$work/wide/w"
+(cd "$work/wide/w" && for i in $(seq 1 40); do mkdir "s$i"; : >"s$i/f"; done &&
+  seq 1 6000 | sed 's/^/f/' | xargs touch)
 
 srcs=(native/*.c) # the library is every .c file in native/ (as build.zig builds it)
 zsrcs=("$Z"/common/*.c "$Z"/compress/*.c)
@@ -79,6 +83,20 @@ check_all() { # binary
   run "$b" -t 8 -c 0 "$work/tree" "$work/cancelled.csv"
   [ ! -e "$work/cancelled.csv" ]
   run "$b" -t 4 -w "$work/tree"
+  # a wide folder: its names statted by several workers at once (shared=N
+  # parts), every row the same as one worker's (the atime column aside)
+  run "$b" -t 1 "$work/wide"
+  local one; one=$(cut -d, --complement -f13 "$work/out" | sort)
+  run "$b" -t 8 "$work/wide"
+  grep -q " shared=[1-9]" "$work/err"
+  [ "$one" = "$(cut -d, --complement -f13 "$work/out" | sort)" ]
+  run "$b" -t 1 -w "$work/wide"
+  one=$(cat "$work/out")
+  run "$b" -t 8 -w "$work/wide"
+  grep -q " shared=[1-9]" "$work/err"
+  [ "$one" = "$(cat "$work/out")" ]
+  run "$b" -t 8 -c 0 "$work/wide"   # cancelled while parts wait: nothing leaked
+  run "$b" -t 8 -w -c 0 "$work/wide"
   run "$b" -t 4 -w -F "$work/tree"
   run "$b" -t 4 -w -D "$work/tree"   # held walk: every folder waits for its answer
   local held; held=$(cat "$work/out")

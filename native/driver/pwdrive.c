@@ -9,7 +9,8 @@
  * Writes the report to OUTPUT, or to stdout (zstd with -z, gzip with -g,
  * typed Parquet with zstd pages with -p);
  * errors stream to stderr; a summary line "entries=N dirs=N bytes=N
- * errors=N" goes to stderr at the end.
+ * errors=N shared=N" goes to stderr at the end (shared: parts of large
+ * folders handed to idle workers).
  * -w runs a walk job instead (batches consumed and records counted (a run of N
  * names as N), "records=N" on
  * stdout), -F follows symlinks in it, -S walks as walkDirs does (names
@@ -149,10 +150,10 @@ int main(int argc, char **argv) {
               m + strlen(m) + 1);
     }
   }
-  fprintf(stderr, "status=%d entries=%llu dirs=%llu bytes=%llu errors=%llu%s%s\n", rc,
+  fprintf(stderr, "status=%d entries=%llu dirs=%llu bytes=%llu errors=%llu shared=%llu%s%s\n", rc,
           (unsigned long long)c[PW_C_ENTRIES], (unsigned long long)c[PW_C_DIRS],
-          (unsigned long long)c[PW_C_BYTES], (unsigned long long)c[PW_C_ERRORS], n ? " fatal=" : "",
-          msg);
+          (unsigned long long)c[PW_C_BYTES], (unsigned long long)c[PW_C_ERRORS],
+          (unsigned long long)c[PW_C_SHARED], n ? " fatal=" : "", msg);
   pw_job_free(j);
   if (journal >= 0) pw_fd_close(journal);
   return rc == PW_OK ? 0 : rc == PW_CANCELLED ? 130 : 1;

@@ -1,0 +1,97 @@
+/**
+ * A large folder's names shared among idle workers (native/walker.c): while
+ * one worker lists a folder of thousands of names and others wait for
+ * work, it hands them parts of the names to stat.  The rows must be the
+ * same as one worker's: every entry once, every column equal to the
+ * reference, and the folder's pw_fcount and pw_dirsum summed over the parts.
+ */
+import { assert, assertEquals } from "@std/assert";
+import { report, walk } from "../mod.ts";
+import { parsePwalk } from "./helpers/csv.ts";
+import { assertRowsMatch, must } from "./helpers/compare.ts";
+import { settledReference } from "./helpers/reference.ts";
+import { python } from "./helpers/tree.ts";
+import { tempDir } from "./helpers/temp.ts";
+
+/** root/wide: 12,000 files of varied sizes (some names with commas, quotes
+ *  and newlines) and 40 subfolders of 3 files each, beside root/small. */
+async function wideTree(root: string): Promise<void> {
+  await python(
+    `import os, sys
+root = sys.argv[1]
+w = os.path.join(root, "wide")
+os.makedirs(w)
+for i in range(12000):
+    name = "f%05d" % i
+    if i % 500 == 7: name += ',"q"\\nx'
+    with open(os.path.join(w, name), "wb") as f:
+        f.write(b"x" * (i % 997))
+for d in range(40):
+    s = os.path.join(w, "sub%02d" % d)
+    os.mkdir(s)
+    for k in range(3):
+        with open(os.path.join(s, "g%d" % k), "wb") as f:
+            f.write(b"y" * (d + k))
+os.makedirs(os.path.join(root, "small"))
+open(os.path.join(root, "small", "one"), "wb").close()
+`,
+    root,
+  );
+}
+
+Deno.test("a wide folder statted by several workers: every row once and equal to the reference", async (t) => {
+  await using tmp = await tempDir();
+  await using out = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await wideTree(root);
+  const ref = settledReference(root);
+
+  await t.step("8 workers: parts were shared, and the rows equal the reference", async () => {
+    const s = await report(root, { output: `${out.path}/r8.csv`, threads: 8 });
+    assert(s.sharedParts > 0, `no part was shared: ${JSON.stringify(s)}`);
+    const rows = parsePwalk(await Deno.readFile(`${out.path}/r8.csv`)).rows;
+    assertEquals(rows.length, ref.rows.size);
+    assertEquals(new Set(rows.map((r) => r.key)).size, rows.length, "a row twice");
+    assertRowsMatch(rows, ref.rows);
+    // the folder's own row: the names and sizes of every part, summed
+    const wide = must(rows.find((r) => r.key === `${root}/wide`), "the wide folder's row");
+    const expected = must(ref.rows.get(`${root}/wide`), "its reference");
+    assertEquals([wide.fcount, wide.dirsum], [12040, expected.dirsum]);
+  });
+
+  await t.step("one worker shares nothing, and writes the same rows", async () => {
+    const s = await report(root, { output: `${out.path}/r1.csv`, threads: 1 });
+    assertEquals(s.sharedParts, 0);
+    assertRowsMatch(parsePwalk(await Deno.readFile(`${out.path}/r1.csv`)).rows, ref.rows);
+  });
+
+  await t.step("walk() with 8 workers: each entry once, with its lstat size", async () => {
+    const seen = new Map<string, number>();
+    let wideRow: { fcount: number; dirsum: number } | undefined;
+    for await (const e of walk(root, { threads: 8 })) {
+      assert(!seen.has(e.path), `${e.path} twice`);
+      seen.set(e.path, e.size);
+      if (e.path === `${root}/wide`) wideRow = { fcount: e.fcount, dirsum: e.dirsum };
+    }
+    assertEquals(seen.size, ref.rows.size);
+    for (const [path, size] of seen) {
+      assertEquals(size, Deno.lstatSync(path).size, path);
+    }
+    const expected = must(ref.rows.get(`${root}/wide`), "its reference");
+    assertEquals(wideRow, { fcount: 12040, dirsum: expected.dirsum });
+  });
+
+  await t.step("cancelled while parts wait: ends, and the walk can run again", async () => {
+    const ac = new AbortController();
+    let n = 0;
+    try {
+      for await (const _ of walk(root, { threads: 8, signal: ac.signal })) {
+        if (++n === 100) ac.abort();
+      }
+    } catch (e) {
+      assert(ac.signal.aborted, String(e));
+    }
+    const s = await report(root, { output: `${out.path}/again.csv`, threads: 8 });
+    assertEquals(s.entries, ref.rows.size);
+  });
+});
