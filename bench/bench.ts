@@ -998,10 +998,11 @@ async function main(): Promise<number> {
         `- TREE = ${mnt} (slowfs view of the tree above)`,
         header,
         `- slowfs -o ro,attr_timeout=0,entry_timeout=1,max_threads=64; ${runs} runs each, round-robin, ${pauseMs} ms pause before each`,
-        `- largest folder: ${big} entries (${bigDir.slice(tree.length + 1)}). limitwalk and ` +
-        `pwalk's engine split work by folder, so one thread stats these one after another: about ` +
+        `- largest folder: ${big} entries (${bigDir.slice(tree.length + 1)}). limitwalk ` +
+        `splits work by folder, so one of its threads stats these one after another: about ` +
         `${big} x 2 requests x ${delayUs} us = ${(big * 2 * delayUs / 1e6).toFixed(1)} s ` +
-        `is a floor no thread count removes`,
+        `is a floor no thread count removes; pwalk's engine hands the names of a large folder ` +
+        `to idle workers (sharedParts), and walkDirs (one worker per folder) does not`,
         "",
         table(ms, "limitwalk-32"),
         "",
@@ -1061,7 +1062,7 @@ async function main(): Promise<number> {
         : []),
     ].join("\n");
   }
-  md += `${slow ? "" : "\n"}- load average at end: ${
+  md += `${md.endsWith("\n") ? "" : "\n"}- load average at end: ${
     Deno.loadavg().map((x) => x.toFixed(2)).join(" ")
   }\n`;
   console.log(md);
