@@ -358,61 +358,64 @@ static bool begin_names(pw_worker *w, listing *l) {
   return true;
 }
 
-/* Hand the names in records (len bytes) to an idle worker as a part of l's
-   folder, making the folder shared first; false (records freed) when it
-   cannot be: then the caller keeps statting them itself. */
-static bool hand_over(pw_worker *w, listing *l, char *records, long len) {
+/* Make l's folder shared (its descriptor kept for the parts, the counts
+   summed, the row written by the last share); false when it cannot be. */
+static bool make_split(pw_worker *w, listing *l) {
   pw_job *j = w->job;
-  if (!l->split) {
-    /* The parts stat relative to the folder's descriptor: keep it open. */
-    if (!l->ref && !l->no_ref) {
-      l->ref = pw_dirref_new(&j->queue, l->fd);
-      l->no_ref = !l->ref;
-    }
-    pw_split *sp = l->ref ? malloc(sizeof *sp) : NULL;
-    if (!sp) {
-      l->can_share = false;
-      free(records);
-      return false;
-    }
-    atomic_init(&sp->refs, 1);
-    atomic_init(&sp->todo, 1);
-    atomic_init(&sp->fcount, 0);
-    atomic_init(&sp->dirsum, 0);
-    sp->it = l->it;
-    sp->ref = l->ref;
-    pw_dirref_get(l->ref);
-    sp->key = l->key;
-    sp->cdepth = l->cdepth;
-    sp->skip_deep_dirs = l->skip_deep_dirs;
-    sp->leaf_dirs = l->leaf_dirs;
-    l->split = sp;
+  /* The parts stat relative to the folder's descriptor: keep it open. */
+  if (!l->ref && !l->no_ref) {
+    l->ref = pw_dirref_new(&j->queue, l->fd);
+    l->no_ref = !l->ref;
   }
-  pw_item *part = pw_item_new("", 0);
-  if (!part) {
-    free(records);
-    l->can_share = false;
-    return false;
-  }
-  part->names = records;
-  part->names_len = len;
-  part->split = l->split;
-  atomic_fetch_add_explicit(&l->split->refs, 1, memory_order_relaxed);
-  atomic_fetch_add_explicit(&l->split->todo, 1, memory_order_relaxed);
-  pw_queue_push(&j->queue, part, part, 1);
-  w->local[PW_C_SHARED]++;
+  pw_split *sp = l->ref ? malloc(sizeof *sp) : NULL;
+  if (!sp) return false;
+  atomic_init(&sp->refs, 1);
+  atomic_init(&sp->todo, 1);
+  atomic_init(&sp->fcount, 0);
+  atomic_init(&sp->dirsum, 0);
+  sp->it = l->it;
+  sp->ref = l->ref;
+  pw_dirref_get(l->ref);
+  sp->key = l->key;
+  sp->cdepth = l->cdepth;
+  sp->skip_deep_dirs = l->skip_deep_dirs;
+  sp->leaf_dirs = l->leaf_dirs;
+  l->split = sp;
   return true;
 }
 
-/* Every PW_SHARE_EVERY names: while workers idle, hand them half of the
-   names left (of the listing's buffer, or of the part being statted). */
+/* Hand half of the names still to stat (of the listing's buffer, or of
+   the part being statted) to idle workers as a part of l's folder.  Names
+   leave the caller only into a part that is queued: when anything is
+   missing, the caller keeps statting them itself. */
+static void share(pw_worker *w, listing *l, pw_dirpart *part) {
+  pw_job *j = w->job;
+  /* Too few bytes left for PW_SHARE_MIN names (a record takes 24 at least). */
+  long left = part ? part->len - part->pos : w->ds.len - w->ds.pos;
+  if (left < PW_SHARE_MIN * 24) return;
+  if (!l->split && !make_split(w, l)) {
+    l->can_share = false;
+    return;
+  }
+  pw_item *p = pw_item_new("", 0);
+  if (!p) return;
+  size_t moved = part ? pw_dirpart_split(part, PW_SHARE_MIN, &p->names, &p->names_len)
+                      : pw_dir_split(&w->ds, PW_SHARE_MIN, &p->names, &p->names_len);
+  if (!moved) {
+    pw_item_free(&j->queue, p);
+    return;
+  }
+  p->split = l->split;
+  atomic_fetch_add_explicit(&l->split->refs, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&l->split->todo, 1, memory_order_relaxed);
+  pw_queue_push(&j->queue, p, p, 1);
+  w->local[PW_C_SHARED]++;
+}
+
+/* Every PW_SHARE_EVERY names: share while workers idle. */
 static inline void maybe_share(pw_worker *w, listing *l, unsigned k, pw_dirpart *part) {
   if ((k & (PW_SHARE_EVERY - 1)) || !l->can_share || !pw_queue_hungry(&w->job->queue)) return;
-  char *records;
-  long len;
-  if (part ? pw_dirpart_split(part, PW_SHARE_MIN, &records, &len)
-           : pw_dir_split(&w->ds, PW_SHARE_MIN, &records, &len))
-    hand_over(w, l, records, len);
+  share(w, l, part);
 }
 
 /* List the open folder, dispatching every name. */
