@@ -164,6 +164,24 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
       assertEquals(s.code, 1, s.stderr);
     },
   );
+  await t.step("a truncated compressed scan: status 1, one line naming the file", async () => {
+    let text = await Deno.readTextFile(good);
+    for (let i = 3; i < 3000; i++) {
+      text += `${i},1,0,"/t/f${i * 7919}.dat","dat",0,0,${i},1,8,1,"0100644",1,2,3,-1,0\n`;
+    }
+    const gz = await new Response(
+      new Blob([text]).stream().pipeThrough(new CompressionStream("gzip")),
+    ).bytes();
+    const cut = `${tmp.path}/cut.csv.gz`;
+    await Deno.writeFile(cut, gz.subarray(0, gz.length >> 1)); // in the middle of its data
+    for (const args of [["summary", good, cut], ["diff", good, cut]]) {
+      const r = await cli(args);
+      assertEquals(r.code, 1, r.stderr);
+      assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assertStringIncludes(r.stderr, cut);
+    }
+    await Deno.remove(cut);
+  });
   await t.step("convert, then summary of its output", async () => {
     const r = await cli(["convert", good, `${tmp.path}/g.parquet`]);
     assertEquals(r.code, 0, r.stderr);

@@ -216,6 +216,25 @@ testNeeding([ZSTD], {
         numbers(await summarize([`${plain}.gz`], { top: 100_000, depth: 3, now: NOW })),
         want,
       );
+      // many gzip members, as pwalk writes them (one per chunk of rows):
+      // the header's, then the body cut in three
+      const multi = `${tmp.path}/multi.csv.gz`;
+      const body = (await Deno.readTextFile(plain)).split("\n").filter(Boolean);
+      const third = Math.ceil(body.length / 3);
+      const parts = [(await headerLine(withHeader)) + "\n"];
+      for (let i = 0; i < 3; i++) {
+        parts.push(body.slice(i * third, (i + 1) * third).join("\n") + "\n");
+      }
+      for (const part of parts) {
+        const gz = new Blob([part]).stream().pipeThrough(new CompressionStream("gzip"));
+        await Deno.writeFile(multi, await new Response(gz).bytes(), { append: true });
+      }
+      const members = await new Deno.Command("gzip", { args: ["-lv", multi] }).output();
+      assert(members.success, "gzip reads the joined members");
+      assertEquals(
+        numbers(await summarize([multi], { top: 100_000, depth: 3, now: NOW })),
+        want,
+      );
       const lines = (await Deno.readTextFile(plain)).split("\n").filter(Boolean);
       const shards = `${tmp.path}/shards`;
       await Deno.mkdir(shards);

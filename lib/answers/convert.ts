@@ -25,6 +25,7 @@ import {
   formatOf,
   isEncodingError,
   loadScan,
+  namingScans,
   PWALK_HEADER,
   resolveScans,
   type ScanFormat,
@@ -162,7 +163,7 @@ export async function convert(
     try {
       r = await attempt(false);
     } catch (err) {
-      if (!isEncodingError(err)) throw err;
+      if (!isEncodingError(err)) throw namingScans(err, files.map((f) => f.path));
       r = await attempt(true);
     }
     await Deno.rename(partial, output);

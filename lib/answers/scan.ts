@@ -17,6 +17,8 @@
  *
  * @module
  */
+import { createGunzip } from "node:zlib";
+import { Duplex } from "node:stream";
 import { Engine, type EngineOptions, lit, num } from "./duck.ts";
 import { zstdChunks } from "../zstd.ts";
 import { recordPath } from "../shard/paths.ts";
@@ -358,18 +360,42 @@ export async function loadScan(
       }], ${csvOptions(header, compression)}))`;
     if (escape) {
       for (const [i, f] of files.entries()) {
-        info.nonUtf8Rows += await loadEscaped(e, f, (fifo) => src([fifo], heads[i], "none"));
+        try {
+          info.nonUtf8Rows += await loadEscaped(e, f, (fifo) => src([fifo], heads[i], "none"));
+        } catch (err) {
+          throw namingScans(err, [f.path]);
+        }
       }
     } else {
       for (const [k, group] of groups) {
-        await e.exec(
-          src(group.map((f) => f.path), k.startsWith("true"), duckCompression(group[0].format)),
-        );
+        const paths = group.map((f) => f.path);
+        try {
+          await e.exec(src(paths, k.startsWith("true"), duckCompression(group[0].format)));
+        } catch (err) {
+          throw namingScans(err, paths);
+        }
       }
     }
   }
   if (!view) info.rows = num((await e.all(`SELECT count(*) AS n FROM "${name}"`))[0].n);
   return info;
+}
+
+/**
+ * A reading error that names the scan files it came from (DuckDB's "CSV
+ * Error on Line: 8" does not say which of many): the same message, after
+ * the files (the first three, and how many more).  Errors that already
+ * name one of them in their first line are returned as they are.
+ */
+export function namingScans(err: unknown, paths: string[]): Error {
+  const msg = err instanceof Error ? err.message : String(err);
+  // (DuckDB names the file far down its message; the CLI prints the first line)
+  const first = msg.split("\n")[0];
+  if (paths.some((p) => first.includes(p))) return err instanceof Error ? err : new Error(msg);
+  const names = paths.length > 3
+    ? `${paths.slice(0, 3).join(", ")} and ${paths.length - 3} more`
+    : paths.join(", ");
+  return new Error(`${names}: ${msg}`, { cause: err });
 }
 
 // ---------------------------------------------------------------- the escaping filter
@@ -379,11 +405,24 @@ export async function loadScan(
  * first piece (enough for the header).
  */
 async function* decompressed(f: ScanFile, firstOnly = false): AsyncGenerator<Uint8Array> {
+  try {
+    yield* decompressedBytes(f, firstOnly);
+  } catch (e) {
+    // "unexpected end of file" alone does not say which of many scans
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new Error(msg.includes(f.path) ? msg : `${f.path}: ${msg}`, { cause: e });
+  }
+}
+
+async function* decompressedBytes(f: ScanFile, firstOnly: boolean): AsyncGenerator<Uint8Array> {
   const file = await Deno.open(f.path);
   let body: ReadableStream<Uint8Array> = file.readable;
   if (f.format === "csv.gz") {
+    // node:zlib's gunzip, not DecompressionStream("gzip"): a pwalk .gz is
+    // many gzip members (one per 256 KiB of rows, and the header's own),
+    // and DecompressionStream rejects whatever follows the first.
     body = body.pipeThrough(
-      new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>,
+      Duplex.toWeb(createGunzip()) as unknown as TransformStream<Uint8Array, Uint8Array>,
     );
   }
   if (f.format === "csv.zst") {
