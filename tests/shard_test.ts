@@ -437,7 +437,8 @@ testNeeding([ZSTD], {
 });
 
 testNeeding([SETPRIV, ZSTD], {
-  name: "summary of a shard folder: errors are the shards' own, from their completion records",
+  name:
+    "summary of a shard folder: errors are the shards' own, from their completion records; an incomplete folder is refused",
   async fn() {
     await using tmp = await tempDir("pwalk-shard-errors-");
     const root = `${tmp.path}/tree`;
@@ -488,12 +489,22 @@ testNeeding([SETPRIV, ZSTD], {
     assertMatch(whole.stderr, new RegExp(` ${locked.length} errors in `));
     assertEquals(await summary(out), locked.length);
     assertEquals(await summary(`${out}/scan-1.csv.zst`) !== null, true);
-    // A file whose record is missing, or describes another file, has no known errors.
+    // A file whose record is missing, or describes another file, has no
+    // known errors; the folder (it holds plan.json) is then not a complete
+    // scan: status 1, the shard named, no partial sums.
     const rec = JSON.parse(await Deno.readTextFile(`${out}/scan-0.done.json`));
     await Deno.writeTextFile(`${out}/scan-0.done.json`, JSON.stringify({ ...rec, outputBytes: 1 }));
-    assertEquals(await summary(out), null);
+    const glob = `${out}/scan-*.csv.zst`;
+    assertEquals(await summary(glob), null);
+    const partial = await cli(["summary", "--json", out]);
+    assertEquals([partial.code, partial.text], [1, ""], partial.stderr);
+    assertMatch(
+      partial.stderr,
+      /^pwalk: .*: the scan is not complete: 1 of 2 shards done \(shard 0 failed\)/,
+    );
     await Deno.remove(`${out}/scan-0.done.json`);
-    assertEquals(await summary(out), null);
+    assertEquals(await summary(glob), null);
+    assertEquals((await cli(["diff", `${out}/scan-1.csv.zst`, out])).code, 1);
     assertNotEquals(await summary(`${out}/scan-1.csv.zst`), null);
     for (const d of locked) await Deno.chmod(`${root}/${d}`, 0o755);
   },

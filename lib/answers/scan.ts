@@ -22,6 +22,7 @@ import { Duplex } from "node:stream";
 import { Engine, type EngineOptions, lit, num } from "./duck.ts";
 import { zstdChunks } from "../zstd.ts";
 import { recordPath } from "../shard/paths.ts";
+import { scanStatus } from "../shard/status.ts";
 
 /** pwalk's 17 columns, in order, as its header names them. */
 export const PWALK_COLUMNS = [
@@ -129,8 +130,9 @@ async function listDir(dir: string, keep: (name: string) => boolean): Promise<st
 /**
  * The scan files named by `specs`: files, globs (`*`, `?`, `[...]` in the
  * last path component; the shell usually expands them first) or folders
- * (every `.csv`, `.csv.zst`, `.csv.gz`, `.parquet` file directly inside,
- * e.g. the `scan-*.csv.zst` shards of a multi-node scan).
+ * (every `.csv`, `.csv.zst`, `.csv.gz`, `.parquet` file directly inside;
+ * a sharded scan's folder, which holds plan.json, gives its shards'
+ * outputs, and only once every shard is done, as `pwalk status` tells).
  *
  * @example
  * ```ts ignore
@@ -139,6 +141,7 @@ async function listDir(dir: string, keep: (name: string) => boolean): Promise<st
  * ```
  *
  * @throws {ScanInputError} when a spec names nothing readable
+ * @throws {Error} when a sharded scan's folder has shards not done
  */
 export async function resolveScans(specs: string[]): Promise<ScanFile[]> {
   if (specs.length === 0) throw new ScanInputError("no scan file given");
@@ -152,7 +155,9 @@ export async function resolveScans(specs: string[]): Promise<ScanFile[]> {
         throw new ScanInputError(`${spec}: ${(e as Error).message}`);
       }
     }
-    if (info?.isDirectory) {
+    if (info?.isDirectory && (await exists(`${spec}/plan.json`))) {
+      files.push(...(await shardOutputs(spec)));
+    } else if (info?.isDirectory) {
       const found = await listDir(spec, (n) => SCAN_NAME.test(n));
       if (found.length === 0) {
         throw new ScanInputError(`${spec}: no .csv, .csv.zst, .csv.gz or .parquet file inside`);
@@ -181,6 +186,34 @@ export async function resolveScans(specs: string[]): Promise<ScanFile[]> {
     throw new ScanInputError("one scan is either all Parquet or all CSV files, not both");
   }
   return files.map((path) => ({ path, format: formatOf(path) }));
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The outputs of a sharded scan's folder (it holds plan.json), in shard
+ * order, when every shard is done (pwalk status' rule: a completion record
+ * of this plan and its whole output); else an error naming the shards that
+ * are not, since their sum would pass for the whole tree's.
+ */
+async function shardOutputs(dir: string): Promise<string[]> {
+  const st = await scanStatus(dir, { squeue: false });
+  if (!st.complete) {
+    const open = st.shards.filter((s) => s.state !== "done");
+    const list = open.slice(0, 5).map((s) => `${s.shard} ${s.state}`).join(", ");
+    throw new Error(
+      `${dir}: the scan is not complete: ${st.counts.done} of ${st.plan.shards} shards done ` +
+        `(shard ${list}${open.length > 5 ? ", ..." : ""}); see pwalk status ${dir}`,
+    );
+  }
+  return st.shards.map((s) => s.output!);
 }
 
 /**
