@@ -30,9 +30,8 @@ const SIGNALS = [["SIGHUP", 129], ["SIGINT", 130], ["SIGTERM", 143]] as const;
  * the journal cannot be written). Example: `catch (e) { return exitStatus(e); }`.
  */
 export function exitStatus(e: unknown): number {
-  eprint(
-    e instanceof UsageError ? `pwalk: ${e.message}` : e instanceof Error ? e.message : String(e),
-  );
+  const text = e instanceof Error ? e.message : String(e);
+  eprint(e instanceof UsageError || !text.startsWith("pwalk") ? `pwalk: ${text}` : text);
   return e instanceof UsageError ? EXIT.USAGE : EXIT.FAILED;
 }
 

@@ -532,7 +532,10 @@ export async function writeAtomic(path: string, data: string | Uint8Array): Prom
     await Deno.rename(tmp, path);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
-    throw e;
+    // Deno's text names the temporary file: "No such file or directory (os
+    // error 2): writefile '/x/plan.json.partial-42'"; say which file it was
+    const why = String((e as Error)?.message ?? e).replace(/ \(os error \d+\).*$/s, "");
+    throw new Error(`cannot write ${path}: ${why}`, { cause: e });
   }
 }
 
