@@ -340,7 +340,7 @@ export async function summaryHtml(s: Summary): Promise<string> {
     htmlTable("busiest", "Folders with the most direct entries (pw_fcount)", [
       "folder",
       "entries",
-      "file bytes",
+      "bytes (pw_dirsum)",
       "owner",
     ], s.busiestFolders.map((f) => [f.path, C(f.entries), B(f.bytes), who(f.user, f.uid)])),
   );

@@ -129,7 +129,7 @@ export interface BusyFolder {
   path: string;
   /** Direct entries (pw_fcount). */
   entries: number;
-  /** Bytes of its direct files (pw_dirsum). */
+  /** Sum of st_size of its direct entries (pw_dirsum: files, links, and its subfolders' own sizes). */
   bytes: number;
   uid: number;
   user: string | null;

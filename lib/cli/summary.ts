@@ -157,7 +157,7 @@ export function formatSummary(s: Summary, width: number): string {
   ));
   parts.push(table(
     "Folders with the most direct entries (pw_fcount)",
-    ["folder", "entries", "file bytes", "owner"],
+    ["folder", "entries", "bytes (pw_dirsum)", "owner"],
     s.busiestFolders.map((f) => [f.path, count(f.entries), bytes(f.bytes), who(f.user, f.uid)]),
     width,
   ));
