@@ -385,6 +385,13 @@ Deno.test("bad usage of plan, report --plan, slurm, status: one line on stderr, 
     assertMatch(r.stderr, msg, args.join(" "));
     assertEquals(r.stderr.split("\n").length, 2, `${args.join(" ")}: ${r.stderr}`);
   }
+  // a plan into a missing folder: a failure (1), the file asked for named
+  const lost = await cli(["plan", root, "--shards", "2", "-o", `${tmp.path}/gone/p.json`]);
+  assertEquals(lost.code, 1, lost.stderr);
+  assertEquals(
+    lost.stderr,
+    `pwalk: cannot write ${tmp.path}/gone/p.json: No such file or directory\n`,
+  );
   assertEquals(
     [...Deno.readDirSync(tmp.path)].map((e) => e.name).sort(),
     ["notaplan.json", "p.json", "tree"],
