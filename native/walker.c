@@ -412,11 +412,11 @@ static void share(pw_worker *w, listing *l, pw_dirpart *part) {
   w->local[PW_C_SHARED]++;
 }
 
-/* Every PW_SHARE_EVERY names: share while workers idle. */
-static inline void maybe_share(pw_worker *w, listing *l, unsigned k, pw_dirpart *part) {
-  if ((k & (PW_SHARE_EVERY - 1)) || !l->can_share || !pw_queue_hungry(&w->job->queue)) return;
-  share(w, l, part);
-}
+/* Whether to try sharing after the k-th name: every PW_SHARE_EVERY names,
+   while workers idle.  A macro, so that the per-name cost is one test of
+   k in the loop (the compiler kept an inline function out of line). */
+#define SHARE_NOW(w, l, k) \
+  (!((k) & (PW_SHARE_EVERY - 1)) && (l)->can_share && pw_queue_hungry(&(w)->job->queue))
 
 /* List the open folder, dispatching every name. */
 static void list_folder(pw_worker *w, listing *l) {
@@ -431,7 +431,7 @@ static void list_folder(pw_worker *w, listing *l) {
       break;
     }
     if (!dispatch(w, l, d) || pw_queue_stopped(&j->queue)) break;
-    maybe_share(w, l, k, NULL);
+    if (SHARE_NOW(w, l, k)) share(w, l, NULL);
   }
 }
 
@@ -482,7 +482,7 @@ static void process_part(pw_worker *w, listing *l, pw_item *part) {
     for (unsigned k = 1;; k++) {
       const pw_dent *d = pw_dirpart_next(&p);
       if (!d || !dispatch(w, l, d) || pw_queue_stopped(&j->queue)) break;
-      maybe_share(w, l, k, &p);
+      if (SHARE_NOW(w, l, k)) share(w, l, &p);
     }
   }
   pw_dir_end(&w->ds);
