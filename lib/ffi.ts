@@ -249,6 +249,7 @@ export const Opt = {
   OUTPUT: 101,
   EXCLUDE: 102,
   FRONTIER: 103,
+  ROOT_REAL: 104,
 } as const;
 
 /** Bytes of a record: PW_REC_SIZE in native/channel.h. */

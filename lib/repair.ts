@@ -229,6 +229,9 @@ async function runChangeJob(
   if (o.journal !== undefined && o.journal !== false && typeof o.journal !== "string") {
     throw new TypeError("pwalk: journal must be a file path or false");
   }
+  // The job walks only the folder whose real path was checked (a folder on
+  // the way swapped for a link between the two lookups fails it).
+  if (real !== undefined) opts.push([Opt.ROOT_REAL, real]);
   if (o.apply) opts.push([Opt.APPLY, 1]);
   if (o.printChanges) opts.push([Opt.CHANGES_FD, 1]);
   if (o.printErrors) opts.push([Opt.ERROR_FD, 2]);

@@ -205,6 +205,39 @@ void pw_dir_end(pw_dirstream *d) {
 #define PATH_MAX 4096
 #endif
 
+#ifndef NAME_MAX
+#define NAME_MAX 255
+#endif
+
+int pw_open_nofollow(const char *path) {
+  if (path[0] != '/') {
+    errno = EINVAL;
+    return -1;
+  }
+  const int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW;
+  int fd = open("/", flags);
+  char name[NAME_MAX + 1];
+  for (const char *p = path; fd >= 0;) {
+    while (*p == '/') p++;
+    if (!*p) break;
+    size_t n = strcspn(p, "/");
+    if (n > NAME_MAX) {
+      close(fd);
+      errno = ENAMETOOLONG;
+      return -1;
+    }
+    memcpy(name, p, n);
+    name[n] = 0;
+    p += n;
+    int next = openat(fd, name, flags);
+    int e = errno;
+    close(fd);
+    errno = e;
+    fd = next;
+  }
+  return fd;
+}
+
 int pw_open_path(const char *path, size_t len, int flags) {
   if (len < PATH_MAX) return openat(AT_FDCWD, path, flags);
   /* Walk the path in chunks shorter than PATH_MAX, each split at a '/'. */

@@ -93,4 +93,12 @@ int pw_dir_stat_target(pw_dirstream *d, const pw_dent *e, struct stat *st);
  */
 int pw_open_path(const char *path, size_t len, int flags);
 
+/**
+ * Open the folder at an absolute path one component at a time, each with
+ * O_NOFOLLOW: a symbolic link anywhere on the way fails it (ELOOP or
+ * ENOTDIR), so the folder opened is the one at this path, not one a link
+ * leads to.  Returns an fd or -1 with errno.
+ */
+int pw_open_nofollow(const char *path);
+
 #endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
+#include <unistd.h>
 
 #include "sys.h"
 
@@ -180,6 +181,22 @@ static pw_job *create(const pw_opts *src, const pw_visitor *vis) {
     free(root);
     pw_job_fail(j, ENOTDIR, "%s: %s", o->root, strerror(ENOTDIR));
     return j;
+  }
+  if (o->root_real) {
+    /* The folder the caller checked by its real path must be the folder
+       walked: a path looked up twice can lead to two folders when someone
+       swaps a folder on the way for a link between the lookups. */
+    int fd = pw_open_nofollow(o->root_real);
+    struct stat at;
+    bool same = fd >= 0 && fstat(fd, &at) == 0 && at.st_dev == root->st.st_dev &&
+                at.st_ino == root->st.st_ino;
+    if (fd >= 0) close(fd);
+    if (!same) {
+      free(root);
+      pw_job_fail(j, ESTALE, "%s changed while starting (it is no longer the folder %s): "
+                  "a folder on the way swapped for a link?", o->root, o->root_real);
+      return j;
+    }
   }
   j->root_dev = root->st.st_dev;
   j->root_st = root->st;

@@ -51,6 +51,7 @@ PW_API void pw_opts_free(pw_opts *o) {
   strlist_free(&o->frontier);
   free(o->change_gids);
   free(o->root);
+  free(o->root_real);
   free(o->output);
   free(o);
 }
@@ -166,6 +167,10 @@ PW_API int32_t pw_opts_set_str(pw_opts *o, int32_t key, const uint8_t *s, size_t
       free(o->output);
       o->output = p;
       return 0;
+    case PW_OPT_ROOT_REAL:
+      free(o->root_real);
+      o->root_real = p;
+      return 0;
     case PW_OPT_EXCLUDE:
       if (strlist_add(&o->excludes, p, len)) break;
       return 0;
@@ -186,12 +191,16 @@ struct pw_opts *pw_opts_clone(const struct pw_opts *o) {
   *c = *o;
   c->root = NULL;
   c->output = NULL;
+  c->root_real = NULL;
   memset(&c->excludes, 0, sizeof c->excludes);
   memset(&c->frontier, 0, sizeof c->frontier);
   c->change_gids = NULL;
   c->n_change_gids = 0;
   if (o->root && pw_opts_set_str(c, PW_OPT_ROOT, (const uint8_t *)o->root, o->root_len)) goto fail;
   if (o->output && pw_opts_set_str(c, PW_OPT_OUTPUT, (const uint8_t *)o->output, strlen(o->output)))
+    goto fail;
+  if (o->root_real &&
+      pw_opts_set_str(c, PW_OPT_ROOT_REAL, (const uint8_t *)o->root_real, strlen(o->root_real)))
     goto fail;
   for (size_t i = 0; i < o->excludes.n; i++)
     if (pw_opts_set_str(c, PW_OPT_EXCLUDE, (const uint8_t *)o->excludes.items[i],

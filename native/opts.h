@@ -62,6 +62,7 @@ struct pw_opts {
   char *root;          /**< NUL-terminated copy */
   size_t root_len;
   char *output;        /**< NULL = none */
+  char *root_real;     /**< PW_OPT_ROOT_REAL, NULL = none */
   pw_strlist excludes; /**< raw list, turned into a pw_strset by the job */
   pw_strlist frontier; /**< "DEV INO PARENT_INO DEPTH PATH" (PW_OPT_FRONTIER) */
 };

@@ -95,6 +95,15 @@ typedef enum pw_opt {
                               symbolic link is written through; a socket,
                               a folder or a dangling link is refused */
   PW_OPT_EXCLUDE = 102,  /**< str, repeatable: full folder path to skip */
+  PW_OPT_ROOT_REAL = 104, /**< str: the root's real path as the caller
+                              checked it (repair refuses system folders by
+                              it): the job fails (ESTALE, "changed while
+                              starting") unless the folder it walks is the
+                              one found at this path, opened component by
+                              component without following any link.  A
+                              repair then takes its ancestors and journal
+                              header from this path, not from a second
+                              realpath() */
   PW_OPT_FRONTIER = 103, /**< str, repeatable: "DEV INO PARENT_INO DEPTH PATH",
                               a folder of the tree below ROOT to walk instead of
                               ROOT (a shard of a planned scan): walked as a

@@ -403,7 +403,9 @@ static int repair_init(pw_job *j, void *arg) {
   }
   const char *root = pw_job_root(j, &c->root_len);
   c->rel_off = c->root_len == 1 && root[0] == '/' ? 1 : c->root_len + 1;
-  char *real = realpath(o->root, NULL);
+  /* The root's real path: the caller's, which the job checked is this
+     very folder (PW_OPT_ROOT_REAL), else looked up now. */
+  char *real = o->root_real ? strdup(o->root_real) : realpath(o->root, NULL);
   if (!real) {
     int e = errno;
     pw_job_fail(j, e, "%s: %s", o->root, strerror(e));

@@ -544,6 +544,65 @@ mischiefTest(
   },
 );
 
+/**
+ * An LD_PRELOAD shim: the first stat() of $SHIM_ROOT (the engine's look at
+ * ROOT as a job starts, after the real path was checked against the system
+ * folders) first moves ROOT aside and puts a link to $SHIM_OUTSIDE in its
+ * place: the swap of a folder the user owns, between the two lookups.
+ */
+const ROOT_SWAP = `#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+typedef int (*stat_fn)(const char *, struct stat *);
+int stat(const char *p, struct stat *st) {
+  static stat_fn real;
+  static int done;
+  if (!real) real = (stat_fn)dlsym(RTLD_NEXT, "stat");
+  const char *root = getenv("SHIM_ROOT"), *out = getenv("SHIM_OUTSIDE");
+  if (!done && root && out && strcmp(p, root) == 0) {
+    char aside[8192];
+    snprintf(aside, sizeof aside, "%s.aside", root);
+    if (rename(root, aside) == 0 && symlink(out, root) == 0) done = 1;
+  }
+  return real(p, st);
+}
+`;
+
+shimTest(
+  "ROOT swapped for a link after its real path was checked: the run stops, nothing outside changes",
+  ROOT_SWAP,
+  async (shim) => {
+    const root = `${shim.dir}/proj`;
+    buildTree(root, [
+      { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+      own("a"),
+    ]);
+    const outside = `${shim.dir}/outside`;
+    buildOutside(outside, ["f1", "f2"]);
+    const before = snapshot(outside);
+    for (const args of [["repair"], ["--chown_from", "3001", "--chown_to", "4001:4001"]]) {
+      const r = await shim.cli([...args, "--apply", "--journal", `${shim.dir}/j`, root], {
+        SHIM_ROOT: root,
+        SHIM_OUTSIDE: outside,
+      });
+      assert(Deno.lstatSync(root).isSymlink, "ROOT was not swapped");
+      assertEquals(r.code, 1, r.stderr);
+      assertStringIncludes(
+        r.stderr,
+        `pwalk: ${root} changed while starting (it is no longer the folder ${root})`,
+      );
+      assertEquals(diffSnapshots(before, snapshot(outside)), []);
+      Deno.removeSync(root);
+      Deno.renameSync(`${root}.aside`, root);
+    }
+    closeLibc();
+  },
+);
+
 /** The swapper: swaps ROOT/victim for a link to OUTSIDE and back until STOP exists. */
 const SWAPPER = `
 const [root, outside, stop] = Deno.args;
