@@ -102,6 +102,15 @@ static void plan_chown(const repair_ctx *c, const struct stat *st, pw_change *p)
   p->omode = p->nmode = st->st_mode & 07777;
   p->nuid = (uint32_t)c->to_uid;
   p->ngid = c->to_gid >= 0 ? (uint32_t)c->to_gid : st->st_gid;
+  /* What the kernel does to a file (not a folder or link) given to another
+     owner or group: setuid dropped, setgid too when group-executable.  It
+     is planned, so that the journal, the change lines and the records say
+     what the file is left with (and it is set so after the chown). */
+  if ((p->nuid != p->ouid || p->ngid != p->ogid) && !S_ISDIR(st->st_mode) &&
+      !S_ISLNK(st->st_mode)) {
+    p->nmode &= ~(uint32_t)S_ISUID;
+    if (p->nmode & S_IXGRP) p->nmode &= ~(uint32_t)S_ISGID;
+  }
 }
 
 /* The plan for st: chown's or repair's. */

@@ -773,11 +773,20 @@ Deno.test("chown: only entries of UID change; links themselves, never their targ
     { rel: "lnB", type: "symlink", uid: B, gid: B, mode: 0o777, target: "a1" },
     { rel: "lnOut", type: "symlink", uid: A, gid: A, mode: 0o777, target: `${outside}/target` },
     { rel: "fifo", type: "fifo", uid: A, gid: A, mode: 0o600 },
+    // given away, a file loses setuid, and setgid when group-executable (the
+    // kernel's rule); a folder keeps both
+    { rel: "su", type: "file", uid: A, gid: A, mode: 0o4755 },
+    { rel: "sg", type: "file", uid: A, gid: A, mode: 0o2755 },
+    { rel: "sgnx", type: "file", uid: A, gid: A, mode: 0o2644 },
+    { rel: "sgdir", type: "dir", uid: A, gid: A, mode: 0o2775 },
   ]);
   const before = snapshot(root);
   const outBefore = snapshot(outside);
+  const left: Record<string, number> = { su: 0o755, sg: 0o755 };
   const want = new Map(
-    [...before].map(([rel, s]) => [rel, s.uid === A ? { ...s, uid: C, gid: GC } : s]),
+    [...before].map((
+      [rel, s],
+    ) => [rel, s.uid === A ? { ...s, uid: C, gid: GC, mode: left[rel] ?? s.mode } : s]),
   );
 
   await t.step("dry run (the API default) plans and changes nothing", async () => {
@@ -788,6 +797,8 @@ Deno.test("chown: only entries of UID change; links themselves, never their targ
       changesBetween(before, want),
     );
     assert(s.changeList!.every((c) => c.kinds.includes("owner")));
+    const su = s.changeList!.find((c) => relOf(root, c.path) === "su")!;
+    assertEquals([su.old.mode & 0o7777, su.new.mode & 0o7777], [0o4755, 0o755]);
   });
 
   const journal = `${tmp.path}/chown.journal`;
