@@ -49,7 +49,9 @@ export function whoRuns(): string {
 }
 
 /**
- * A path for the log line: one line, control bytes spelled out.
+ * A path for the log line: absolute (a relative one is taken from the
+ * working folder: an audit log has no working folder), one line, control
+ * bytes spelled out.
  *
  * @example
  * ```ts ignore
@@ -57,6 +59,12 @@ export function whoRuns(): string {
  * ```
  */
 export function logPath(p: string): string {
+  if (!p.startsWith("/")) {
+    try {
+      const cwd = Deno.cwd();
+      p = p === "." ? cwd : `${cwd === "/" ? "" : cwd}/${p.replace(/^\.\//, "")}`;
+    } catch { /* no read permission: as given */ }
+  }
   return printablePath(enc.encode(p));
 }
 

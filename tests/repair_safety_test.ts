@@ -741,7 +741,8 @@ testNeeding([PYTHON3], {
     const journal = `${tmp.path}/j`;
     const dry = await cli(["repair", root], { env });
     assertEquals(dry.code, 0, dry.stderr);
-    const ap = await cli(["repair", "--apply", "--journal", journal, root], { env });
+    // relative ROOT and journal: the log line holds them whole
+    const ap = await cli(["repair", "--apply", "--journal", "j", "proj"], { env, cwd: tmp.path });
     assertEquals(ap.code, 0, ap.stderr);
     const ch = await cli(["--chown_from", "1001", "--chown_to", "1042:1042", "--apply", root], {
       env,
