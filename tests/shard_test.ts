@@ -374,6 +374,10 @@ Deno.test("bad usage of plan, report --plan, slurm, status: one line on stderr, 
       ["slurm", root, "--shards", "2", "--out", `${root}/a/scan`],
       /is inside .*choose a folder outside/,
     ],
+    [
+      ["slurm", root, "--shards", "2", "--out", `${tmp.path}/50%`],
+      /50%: Slurm cannot take '%' in a job's log path/,
+    ],
     [["slurm", "--resume", tmp.path], /no plan\.json there/],
     [["slurm", "--resume", tmp.path, "--shards", "3"], /--resume takes the plan in DIR as it is/],
     [["status", tmp.path], /no plan\.json there/],
@@ -426,7 +430,8 @@ testNeeding([ZSTD], {
     assertMatch(r.stderr, /submit with: sbatch --parsable --array=0-2%2 .*job\.sbatch\n$/);
     assertMatch(script, /^#SBATCH --time=10$/m);
     assertMatch(script, /^#SBATCH --partition=debug$/m);
-    assertMatch(script, /^#SBATCH --output=.*\/scan dir\/logs\/%A_%a\.out$/m);
+    // double quotes: sbatch reads the blank as part of the value
+    assertMatch(script, /^#SBATCH --output=".*\/scan dir\/logs\/%A_%a\.out"$/m);
     assert(script.includes(Deno.execPath()), "the script runs this Deno");
     assert(script.includes(CLI), "the script runs this checkout's cli.ts");
     const outside = await bash(`${dir}/job.sbatch`, {});

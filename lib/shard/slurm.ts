@@ -121,7 +121,7 @@ export function slurmScript(plan: ShardPlan, o: ScriptOptions): string {
     `#   status:  pwalk status ${o.dir}`,
     `#   resume:  pwalk slurm --resume ${o.dir}   (resubmits the shards without a completion record)`,
     `#SBATCH --job-name=${jobName(plan)}`,
-    `#SBATCH --output=${o.dir}/logs/%A_%a.out`,
+    `#SBATCH --output="${o.dir}/logs/%A_%a.out"`,
     ...(o.sbatch ?? []).map((a) => `#SBATCH ${a}`),
     "set -eu",
     'shard="${SLURM_ARRAY_TASK_ID:?run this script as a Slurm array: sbatch --array=...}"',
@@ -286,6 +286,18 @@ function absolute(p: string): string {
  */
 export async function slurmScan(root: string, options: SlurmScanOptions): Promise<SlurmScan> {
   const dir = absolute(options.out);
+  // The script's `#SBATCH --output="DIR/logs/%A_%a.out"`: sbatch reads a
+  // double-quoted value whole (blanks and ' included; tried on Slurm 22.05)
+  // but has no escape for '"' or '\\', and Slurm expands % in file names.
+  const odd = /["\\%\r\n]/.exec(dir);
+  if (odd) {
+    throw new ScanFolderError(
+      `${dir}: Slurm cannot take ${
+        /[\r\n]/.test(odd[0]) ? "a line break" : `'${odd[0]}'`
+      } in a job's log path (#SBATCH --output); choose a folder without '"', '\\', '%' ` +
+        "or line breaks",
+    );
+  }
   try {
     await Deno.stat(`${dir}/plan.json`);
     throw new ScanFolderError(
