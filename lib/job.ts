@@ -77,7 +77,7 @@ export interface Counters {
   /** Repair/chown: changed (or planned) regular files with other names (hard links). */
   hardLinked: number;
   /**
-   * Report and walk: parts of large folders whose names were handed to
+   * Report, walk and repair: parts of large folders whose names were handed to
    * idle workers, so that several stat them at once (0 when no worker
    * idled while a large folder was being read).
    */

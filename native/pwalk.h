@@ -146,7 +146,7 @@ typedef enum pw_counter {
   PW_C_HARDLINKS = 13, /**< repair/chown: changed (or planned) regular files
                             with more than one name (st_nlink > 1) */
   PW_C_SHARED = 14, /**< parts of large folders whose names were handed to
-                         idle workers (report and walk) */
+                         idle workers (report, walk, repair) */
   PW_C_COUNT = 16   /**< size of the counter array */
 } pw_counter;
 

@@ -445,6 +445,7 @@ static const pw_visitor repair_visitor = {
     .next = rp_next,
     .held_back = rp_held_back,
     .job_free = rp_job_free,
+    .share_listings = true,
 };
 
 PW_API pw_job *pw_repair_start(const pw_opts *o) {

@@ -95,6 +95,10 @@ check_all() { # binary
   run "$b" -t 8 -w "$work/wide"
   grep -q " shared=[1-9]" "$work/err"
   [ "$one" = "$(cat "$work/out")" ]
+  # ... and repaired so (a copy: it changes it), journal and all
+  rm -rf "$work/wide2" "$work/wjournal"; cp -a "$work/wide" "$work/wide2"
+  run "$b" -t 8 -R -A "$work/wide2" "$work/wjournal"
+  grep -q " shared=[1-9]" "$work/err"
   run "$b" -t 8 -c 0 "$work/wide"   # cancelled while parts wait: nothing leaked
   run "$b" -t 8 -w -c 0 "$work/wide"
   run "$b" -t 4 -w -F "$work/tree"

@@ -3,10 +3,11 @@
  * one worker lists a folder of thousands of names and others wait for
  * work, it hands them parts of the names to stat.  The rows must be the
  * same as one worker's: every entry once, every column equal to the
- * reference, and the folder's pw_fcount and pw_dirsum summed over the parts.
+ * reference, and the folder's pw_fcount and pw_dirsum summed over the parts;
+ * a repair changes every entry once.
  */
 import { assert, assertEquals } from "@std/assert";
-import { report, walk } from "../mod.ts";
+import { repair, report, walk } from "../mod.ts";
 import { parsePwalk } from "./helpers/csv.ts";
 import { assertRowsMatch, must } from "./helpers/compare.ts";
 import { settledReference } from "./helpers/reference.ts";
@@ -79,6 +80,28 @@ Deno.test("a wide folder statted by several workers: every row once and equal to
     }
     const expected = must(ref.rows.get(`${root}/wide`), "its reference");
     assertEquals(wideRow, { fcount: 12040, dirsum: expected.dirsum });
+  });
+
+  await t.step("repair with 8 workers: every entry repaired once, as lstat shows", async () => {
+    // every entry owned by 1001 with its private group 1001; the root's
+    // group 2500 is the shared group they all take
+    const all = [root];
+    for (let i = 0; i < all.length; i++) {
+      if (!Deno.lstatSync(all[i]).isDirectory) continue;
+      for (const d of Deno.readDirSync(all[i])) all.push(`${all[i]}/${d.name}`);
+    }
+    assertEquals(all.length, ref.rows.size);
+    for (const p of all) Deno.chownSync(p, 1001, 1001);
+    Deno.chownSync(root, 1001, 2500);
+    const s = await repair(root, { threads: 8, apply: true, journal: false, listChanges: true });
+    const changed = s.changeList!.map((c) => c.path);
+    assertEquals(new Set(changed).size, changed.length, "an entry changed twice");
+    assertEquals(changed.length, all.length - 1); // all but the root
+    for (const p of all) {
+      const st = Deno.lstatSync(p);
+      assertEquals(st.gid, 2500, p);
+      if (st.isDirectory && p !== root) assert((st.mode! & 0o2000) !== 0, `${p}: no setgid`);
+    }
   });
 
   await t.step("cancelled while parts wait: ends, and the walk can run again", async () => {
