@@ -40,6 +40,11 @@ typedef struct pw_visitor {
   /** The worker is about to wait for work: hand over what it holds back
       (a walk's partial batch, whose rows a held walk waits on). */
   void (*idle)(pw_worker *w);
+  /** A share of a shared folder (share_listings) is done and another
+      worker will write the folder's row: hand over the entries buffered so
+      far, so that they come out before that row (a folder's row follows
+      its entries).  NULL = the visitor's output has no such order. */
+  void (*flush)(pw_worker *w);
   /** Per-worker teardown on the worker's thread: flush what is buffered. */
   void (*worker_end)(pw_worker *w);
   /** Free per-worker state (also for workers whose thread never ran). */

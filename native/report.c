@@ -102,6 +102,13 @@ notice:
   }
 }
 
+/* A shared folder's rows before its row (CSV; Parquet's row groups keep no
+   walk order, and a flush per share would make them tiny). */
+static void rw_flush(pw_worker *w) {
+  report_worker *r = *pw_worker_state(w);
+  if (r && !r->rows && !pw_job_stopping(pw_worker_job(w))) flush(w, r);
+}
+
 static void rw_end(pw_worker *w) {
   report_worker *r = *pw_worker_state(w);
   if (r && !pw_job_stopping(pw_worker_job(w))) flush(w, r);
@@ -188,6 +195,7 @@ static const pw_visitor report_visitor = {
     .job_init = report_init,
     .worker_start = rw_start,
     .entry = rw_entry,
+    .flush = rw_flush,
     .worker_end = rw_end,
     .worker_free = rw_free,
     .cancel = report_cancel,

@@ -119,6 +119,12 @@ static void bw_idle(pw_worker *w) {
   if (pw_job_opts(j)->hold) pw_channel_release(c->ch, (pw_batch **)pw_worker_state(w), true);
 }
 
+/* A shared folder's entries go to JavaScript before its row. */
+static void bw_flush(pw_worker *w) {
+  walk_ctx *c = pw_job_ctx(pw_worker_job(w));
+  pw_channel_release(c->ch, (pw_batch **)pw_worker_state(w), true);
+}
+
 static void bw_workers_done(pw_job *j) {
   walk_ctx *c = pw_job_ctx(j);
   pw_channel_close(c->ch);
@@ -179,6 +185,7 @@ static const pw_visitor walk_visitor = {
     .descend = bw_descend,
     .error = bw_error,
     .idle = bw_idle,
+    .flush = bw_flush,
     .worker_end = bw_end,
     .workers_done = bw_workers_done,
     .cancel = bw_cancel,

@@ -451,6 +451,12 @@ static void folder_row(pw_worker *w, pw_item *it, int64_t fcount, int64_t dirsum
    writes the folder's row.  Drops the caller's reference to the split. */
 static void finish_share(pw_worker *w, listing *l) {
   pw_split *sp = l->split;
+  /* Another share still runs: it may write the row, so this share's rows
+     must be out first.  (When none does, no new one can start: parts come
+     only from running shares, and this is the last; its rows precede the
+     row in its own buffer.) */
+  if (w->job->vis->flush && atomic_load_explicit(&sp->todo, memory_order_acquire) > 1)
+    w->job->vis->flush(w);
   atomic_fetch_add_explicit(&sp->fcount, l->fcount, memory_order_relaxed);
   atomic_fetch_add_explicit(&sp->dirsum, l->dirsum, memory_order_relaxed);
   if (atomic_fetch_sub_explicit(&sp->todo, 1, memory_order_acq_rel) == 1 &&

@@ -54,6 +54,13 @@ Deno.test("a wide folder statted by several workers: every row once and equal to
     assertEquals(rows.length, ref.rows.size);
     assertEquals(new Set(rows.map((r) => r.key)).size, rows.length, "a row twice");
     assertRowsMatch(rows, ref.rows);
+    // a folder's row follows its entries (docs/csv-format.md), whichever
+    // worker statted them
+    const folderAt = new Map(rows.map((r, i) => [r.mode.startsWith("004") ? r.ino : -1, i]));
+    const early = rows.filter((r, i) =>
+      !r.mode.startsWith("004") && folderAt.get(r.parentIno)! < i
+    );
+    assertEquals(early.length, 0, `${early.length} rows after their folder's row`);
     // the folder's own row: the names and sizes of every part, summed
     const wide = must(rows.find((r) => r.key === `${root}/wide`), "the wide folder's row");
     const expected = must(ref.rows.get(`${root}/wide`), "its reference");
@@ -69,12 +76,17 @@ Deno.test("a wide folder statted by several workers: every row once and equal to
   await t.step("walk() with 8 workers: each entry once, with its lstat size", async () => {
     const seen = new Map<string, number>();
     let wideRow: { fcount: number; dirsum: number } | undefined;
+    const folders = new Set<string>();
+    let late = 0; // entries yielded after their folder (walk(): a folder comes after them)
     for await (const e of walk(root, { threads: 8 })) {
       assert(!seen.has(e.path), `${e.path} twice`);
+      if (e.isDirectory) folders.add(e.path);
+      else if (folders.has(e.path.slice(0, e.path.lastIndexOf("/")))) late++;
       seen.set(e.path, e.size);
       if (e.path === `${root}/wide`) wideRow = { fcount: e.fcount, dirsum: e.dirsum };
     }
     assertEquals(seen.size, ref.rows.size);
+    assertEquals(late, 0, "files yielded after their folder");
     for (const [path, size] of seen) {
       assertEquals(size, Deno.lstatSync(path).size, path);
     }
