@@ -3,7 +3,7 @@
  * 2, nothing on stdout), the thread flags in both spellings, -o/--output,
  * the optional `report` word, --help and --version.
  */
-import { assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { lineSet, parsePwalk } from "./helpers/csv.ts";
 import { assertRowsMatch } from "./helpers/compare.ts";
 import { settledReference } from "./helpers/reference.ts";
@@ -74,6 +74,27 @@ Deno.test("CLI usage errors: one line on stderr, exit 2, nothing on stdout", asy
   await t.step("--exclude of a missing file", async () => {
     assertUsageError(await cli(["--exclude", `${tmp.path}/no-such-list`, root]));
   });
+  await t.step("--errors FILE that is the output (or a link to it): nothing written", async () => {
+    const out = `${tmp.path}/same.csv`;
+    const line = assertUsageError(await cli(["-o", out, "--errors", out, root]));
+    assertStringIncludes(line, "is the report's output");
+    await Deno.writeTextFile(out, "old\n");
+    await Deno.symlink(out, `${tmp.path}/link.csv`);
+    assertUsageError(await cli(["-o", out, "--errors", `${tmp.path}/link.csv`, root]));
+    assertEquals(await Deno.readTextFile(out), "old\n");
+  });
+  await t.step(
+    "--exclude of a folder gone from inside ROOT: a warning, the scan goes on",
+    async () => {
+      const r = await cli(["--exclude", `${root}/gone`, root]);
+      assertEquals(r.code, 0, r.stderr);
+      assertStringIncludes(
+        r.stderr,
+        `pwalk: warning: --exclude ${root}/gone matched nothing under ${root}`,
+      );
+      assert(r.stdout.length > 0);
+    },
+  );
 });
 
 Deno.test("CLI: thread flags, -o/--output, the report word", async (t) => {

@@ -147,7 +147,7 @@ export interface WalkArgs {
  * and --errors FILE. Example: `await walkArgs(parse(args, WALK_OPTIONS), root)`.
  */
 export async function walkArgs(f: Flags, root: string): Promise<WalkArgs> {
-  const exclude = await excludeArgs(f);
+  const exclude = await excludeArgs(f, root);
   return {
     threads: threadsArg(f),
     pwalkDepth: intArg("depth", f.depth, 0, 2 ** 31 - 1),
@@ -178,15 +178,22 @@ export function progressArg(f: Flags): boolean | number | undefined {
 
 /**
  * The folders of --exclude PATH options: a PATH that is a folder, or the
- * lines of a PATH that is a file (one folder a line).
+ * lines of a PATH that is a file (one folder a line).  A PATH that does not
+ * exist is kept as a folder when it lies inside `root` (a folder deleted
+ * since the job was written: walkArgs warns that it matched nothing, and
+ * a nightly scan goes on); anywhere else it is bad usage (a missing list?).
  */
-export async function excludeArgs(f: Flags): Promise<string[]> {
+export async function excludeArgs(f: Flags, root?: string): Promise<string[]> {
   const exclude: string[] = [];
   for (const p of (f.exclude as string[] | undefined) ?? []) {
     try {
       if (Deno.statSync(p).isDirectory) exclude.push(p);
       else exclude.push(...parseExcludeList(await Deno.readTextFile(p)));
     } catch (e) {
+      if (e instanceof Deno.errors.NotFound && root !== undefined && inside(root, p)) {
+        exclude.push(p);
+        continue;
+      }
       const why = e instanceof Deno.errors.NotFound
         ? "No such file or directory"
         : (e as Error).message;
@@ -194,6 +201,20 @@ export async function excludeArgs(f: Flags): Promise<string[]> {
     }
   }
   return exclude;
+}
+
+/** Whether `path` names something below `root` (as spelled, or below its real path). */
+function inside(root: string, path: string): boolean {
+  const abs = (s: string) => {
+    const a = s.startsWith("/") ? s : `${Deno.cwd()}/${s}`;
+    return a.replace(/\/+/g, "/").replace(/\/\.(?=\/|$)/g, "").replace(/(.)\/$/, "$1");
+  };
+  const p = abs(path);
+  const roots = [abs(root)];
+  try {
+    roots.push(Deno.realPathSync(root));
+  } catch { /* the root is checked elsewhere */ }
+  return roots.some((r) => p.startsWith(r === "/" ? "/" : `${r}/`) && p.length > r.length + 1);
 }
 
 /**
@@ -275,6 +296,30 @@ function progressLine(setting: boolean | number | undefined, toStdout?: boolean)
   if (setting === true) return new ProgressLine(tty, 60_000);
   if (setting === undefined && tty && !(toStdout && Deno.stdout.isTerminal())) {
     return new ProgressLine(true);
+  }
+}
+
+/**
+ * Refuse --errors FILE when it is `other` (the report's output, the
+ * journal): opening it would empty that file, or the report's rename would
+ * drop the error rows.  The same file by device and inode when both exist,
+ * else by absolute path.
+ */
+export function errorsApart(errors: string | undefined, other: string | undefined, what: string) {
+  if (errors === undefined || other === undefined) return;
+  let same: boolean;
+  try {
+    const a = Deno.statSync(errors), b = Deno.statSync(other);
+    same = a.dev === b.dev && a.ino === b.ino;
+  } catch {
+    const abs = (s: string) => {
+      const a = s.startsWith("/") ? s : `${Deno.cwd()}/${s}`;
+      return a.replace(/\/+/g, "/").replace(/\/\.(?=\/|$)/g, "");
+    };
+    same = abs(errors) === abs(other);
+  }
+  if (same) {
+    throw new UsageError(`--errors ${errors} is the ${what}: give the errors a file of their own`);
   }
 }
 

@@ -11,6 +11,7 @@ import {
   count,
   eprint,
   errorCount,
+  errorsApart,
   type Flags,
   idArg,
   type Kind,
@@ -126,6 +127,7 @@ export async function runChange<T extends ChangeSummary>(
   if (why) throw new UsageError(why);
   const { ui, ...walk } = await walkArgs(f, root);
   let journal = f.journal as string | undefined;
+  errorsApart(ui.errors, journal, "journal");
   const tag = `pwalk ${kind}:`;
   for (const l of banner) eprint(l);
   const o: ChangeOptions = {

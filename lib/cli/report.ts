@@ -8,6 +8,7 @@ import { ensureNative, nativeVersion } from "../ffi.ts";
 import {
   count,
   errorCount,
+  errorsApart,
   intArg,
   oneRoot,
   parse,
@@ -127,6 +128,7 @@ export async function run(args: string[]): Promise<number> {
   const output = f.output as string | undefined;
   const toStdout = output === undefined || output === "-";
   if (!toStdout && isFolder(output)) throw new UsageError(`--output ${output} is a folder`);
+  errorsApart(ui.errors, toStdout ? undefined : output, "report's output");
   // The suffix decides the format: a --level it contradicts is bad usage,
   // told before anything is written.
   try {
