@@ -71,7 +71,7 @@ export const PLAN_OPTIONS: Record<string, Kind> = {
 export async function planOptionsOf(flags: Flags): Promise<PlanOptions> {
   const shards = intArg("shards", flags.shards, 1, 100_000);
   if (shards === undefined) throw new UsageError("missing --shards N (try --help)");
-  const exclude = await excludeArgs(flags);
+  const exclude = await excludeArgs(flags, flags._[0]);
   const from = (flags.from as string[] | undefined) ?? [];
   for (const f of from) {
     try {
