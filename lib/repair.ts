@@ -191,19 +191,30 @@ export function rootRefusal(
 
 /**
  * Check the root: a non-empty string, not refused ({@link rootRefusal}:
- * throws RefusedError). Returns its real path, or undefined when it cannot
- * be resolved (the native side reports a missing root with the right
- * error class).
+ * throws RefusedError). Returns its real path.  A root that cannot be
+ * resolved is not walked at all (fail closed: a moment later it could be a
+ * link to a system folder that no check has seen): the error the engine
+ * would give, e.g. Deno.errors.NotFound "pwalk: ROOT: No such file or
+ * directory".
  */
-function checkRoot(kind: string, root: string, o: ChangeOptions): string | undefined {
+function checkRoot(kind: string, root: string, o: ChangeOptions): string {
   if (typeof root !== "string" || root.length === 0) {
     throw new TypeError("pwalk: the root folder must be a non-empty string");
   }
   let real: string;
   try {
     real = Deno.realPathSync(root);
-  } catch {
-    return undefined;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new Deno.errors.NotFound(`pwalk: ${root}: No such file or directory`);
+    }
+    if (e instanceof Deno.errors.NotADirectory) {
+      throw new Deno.errors.NotADirectory(`pwalk: ${root}: Not a directory`);
+    }
+    if (e instanceof Deno.errors.PermissionDenied) {
+      throw new Deno.errors.PermissionDenied(`pwalk: ${root}: Permission denied`);
+    }
+    throw new Error(`pwalk: ${root}: ${(e as Error).message}`);
   }
   const why = rootRefusal(kind, real, o);
   if (why) throw new RefusedError(`pwalk: ${why}`);
@@ -222,7 +233,7 @@ interface ChangeOutcome {
 async function runChangeJob(
   kind: "repair" | "chown",
   root: string,
-  real: string | undefined,
+  real: string,
   opts: NativeOption[],
   o: ChangeOptions,
 ): Promise<ChangeOutcome> {
@@ -231,7 +242,7 @@ async function runChangeJob(
   }
   // The job walks only the folder whose real path was checked (a folder on
   // the way swapped for a link between the two lookups fails it).
-  if (real !== undefined) opts.push([Opt.ROOT_REAL, real]);
+  opts.push([Opt.ROOT_REAL, real]);
   if (o.apply) opts.push([Opt.APPLY, 1]);
   if (o.printChanges) opts.push([Opt.CHANGES_FD, 1]);
   if (o.printErrors) opts.push([Opt.ERROR_FD, 2]);
@@ -240,7 +251,7 @@ async function runChangeJob(
   const list: ChangeRecord[] | undefined = o.listChanges ? [] : undefined;
   const wanted = o.journal ?? !!o.apply;
   let journal: OpenJournal | undefined;
-  if (wanted !== false && real !== undefined) {
+  if (wanted !== false) {
     journal = openJournal(kind, wanted === true ? undefined : wanted, real);
   }
   try {

@@ -214,7 +214,15 @@ int pw_open_nofollow(const char *path) {
     errno = EINVAL;
     return -1;
   }
+  /* O_PATH: no read permission needed on the way (a 0711 /home, root on
+     NFS with root_squash), only search, as for any path lookup. */
+#if defined(O_PATH)
+  const int flags = O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW;
+#elif defined(O_SEARCH)
+  const int flags = O_SEARCH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW;
+#else
   const int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW;
+#endif
   int fd = open("/", flags);
   char name[NAME_MAX + 1];
   for (const char *p = path; fd >= 0;) {
@@ -229,6 +237,11 @@ int pw_open_nofollow(const char *path) {
     memcpy(name, p, n);
     name[n] = 0;
     p += n;
+    if (!strcmp(name, ".") || !strcmp(name, "..")) { /* not a real path */
+      close(fd);
+      errno = EINVAL;
+      return -1;
+    }
     int next = openat(fd, name, flags);
     int e = errno;
     close(fd);

@@ -188,13 +188,18 @@ static pw_job *create(const pw_opts *src, const pw_visitor *vis) {
        swaps a folder on the way for a link between the lookups. */
     int fd = pw_open_nofollow(o->root_real);
     struct stat at;
-    bool same = fd >= 0 && fstat(fd, &at) == 0 && at.st_dev == root->st.st_dev &&
-                at.st_ino == root->st.st_ino;
+    int err = fd < 0 || fstat(fd, &at) ? errno : 0;
     if (fd >= 0) close(fd);
-    if (!same) {
+    if (err == ELOOP || err == ENOTDIR || err == ENOENT ||
+        (!err && (at.st_dev != root->st.st_dev || at.st_ino != root->st.st_ino))) {
       free(root);
       pw_job_fail(j, ESTALE, "%s changed while starting (it is no longer the folder %s): "
                   "a folder on the way swapped for a link?", o->root, o->root_real);
+      return j;
+    }
+    if (err) { /* the check itself could not be made: no walk */
+      free(root);
+      pw_job_fail(j, err, "%s: cannot check it is %s: %s", o->root, o->root_real, strerror(err));
       return j;
     }
   }

@@ -780,3 +780,28 @@ testNeeding([PYTHON3], {
     closeLibc();
   },
 });
+
+testNeeding([SETPRIV], {
+  name: "ROOT below a folder its user may only search (0711): checked, not refused",
+  async fn() {
+    await using tmp = await tempDir("pwalk-safety-");
+    // mid: another owner's folder, search only for uid 0 without capabilities;
+    // the tree below is uid 0's (readable), its files in group 0 (private)
+    const mid = `${tmp.path}/mid`;
+    const root = `${mid}/proj`;
+    const mine = (rel: string, type: "file" | "dir" = "file"): EntrySpec => ({
+      rel,
+      type,
+      uid: 0,
+      gid: 0,
+      mode: type === "dir" ? 0o755 : 0o644,
+    });
+    buildTree(root, [{ ...PROJECT, uid: 0 }, mine("a"), mine("d", "dir"), mine("d/b")]);
+    Deno.chownSync(mid, 1234, 1234);
+    Deno.chmodSync(mid, 0o711);
+    const r = await cli(["repair", root], { prefix: UNPRIVILEGED });
+    assertEquals(r.code, 0, r.stderr);
+    assertStringIncludes(r.text, `would change: ${root}/d/b`);
+    closeLibc();
+  },
+});
