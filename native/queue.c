@@ -32,7 +32,7 @@ int pw_queue_init(pw_queue *q) {
   q->limit = INT_MAX;
   atomic_init(&q->stop, false);
   atomic_init(&q->dirrefs, 0);
-  atomic_init(&q->hungry, 0);
+  atomic_init(&q->hungry, false);
   q->dirref_budget = dirref_budget();
   return 0;
 }
@@ -106,6 +106,14 @@ void pw_dirref_put(pw_queue *q, pw_dirref *r) {
   atomic_fetch_sub(&q->dirrefs, 1);
 }
 
+/* Called with the lock held, after any change of top, busy, limit or
+   sleepers: whether a sleeping worker could take a folder now (the governor
+   lowering the limit turns it off, not only a sleeper waking). */
+static void hint(pw_queue *q) {
+  atomic_store_explicit(&q->hungry, !q->top && q->busy < q->limit && q->sleepers > 0,
+                        memory_order_relaxed);
+}
+
 /* Called with the lock held.  Wake one sleeper per new folder, no more,
    and none beyond the limit of readers (reserve of them being taken by the
    caller): a broadcast to 15 sleepers for 2 folders costs 13 futex round
@@ -123,6 +131,7 @@ static void push_locked(pw_queue *q, pw_item *first, pw_item *last, size_t n) {
   q->top = first;
   q->waiting += n;
   wake(q, n, 0);
+  hint(q);
 }
 
 void pw_queue_push(pw_queue *q, pw_item *first, pw_item *last, size_t n) {
@@ -151,25 +160,26 @@ pw_item *pw_queue_next(pw_queue *q, pw_item *first, pw_item *last, size_t n, boo
       q->top = it->next;
       q->waiting--;
       q->busy++;
+      hint(q);
       pthread_mutex_unlock(&q->mu);
       return it;
     }
     /* nothing waiting, nobody can add more: done */
     if (!q->top && q->busy == 0 && q->held == 0) break;
     if (idle) {
+      hint(q);
       pthread_mutex_unlock(&q->mu);
       idle(arg);
       idle = NULL;
       pthread_mutex_lock(&q->mu);
       continue;
     }
-    bool hungry = !q->top && q->busy < q->limit;
-    if (hungry) atomic_fetch_add_explicit(&q->hungry, 1, memory_order_relaxed);
     q->sleepers++;
+    hint(q);
     pthread_cond_wait(&q->cv, &q->mu);
     q->sleepers--;
-    if (hungry) atomic_fetch_sub_explicit(&q->hungry, 1, memory_order_relaxed);
   }
+  hint(q);
   pthread_cond_broadcast(&q->cv);
   pthread_mutex_unlock(&q->mu);
   return NULL;
@@ -194,6 +204,7 @@ void pw_queue_set_limit(pw_queue *q, int limit) {
   pthread_mutex_lock(&q->mu);
   q->limit = limit < 1 ? 1 : limit;
   wake(q, q->waiting, 0);
+  hint(q);
   pthread_mutex_unlock(&q->mu);
 }
 

@@ -83,9 +83,12 @@ typedef struct pw_queue {
   atomic_bool stop;      /**< cancelled: pop returns NULL at once */
   size_t held;           /**< groups of subfolders held for an answer (PW_OPT_HOLD):
                               the walk is not over while any is */
-  atomic_int hungry;     /**< workers waiting with nothing to take while
-                              below the limit (a hint: listers share a large
-                              folder's names while it is nonzero) */
+  atomic_bool hungry;    /**< a worker waits that could read now: nothing
+                              on the stack, fewer readers than the limit,
+                              someone asleep (set under the lock at every
+                              change of these; read without it as a hint:
+                              listers share a large folder's names while
+                              it is true) */
   atomic_int dirrefs;    /**< folder descriptors kept open for subfolders */
   int dirref_budget;     /**< at most this many (a share of RLIMIT_NOFILE) */
 } pw_queue;
@@ -112,7 +115,7 @@ void pw_dirref_put(pw_queue *q, pw_dirref *r);
 void pw_split_put(pw_queue *q, pw_split *s);
 /** Workers are waiting for something to do (a racy hint, no lock). */
 static inline bool pw_queue_hungry(pw_queue *q) {
-  return atomic_load_explicit(&q->hungry, memory_order_relaxed) > 0;
+  return atomic_load_explicit(&q->hungry, memory_order_relaxed);
 }
 /**
  * Push a chain of n items (first..last, linked through next) for others to

@@ -512,7 +512,8 @@ static bool process_dir(pw_worker *w, listing *l) {
   l->ref = NULL;
   l->no_ref = false;
   l->split = NULL;
-  l->can_share = j->vis->share_listings && !o->hold && !o->subdirs;
+  /* (names-only walks make no request per name: nothing to share) */
+  l->can_share = j->vis->share_listings && !o->hold && !o->subdirs && !o->no_stat;
   /* Unique in the job: the worker's count of listings, and the worker. */
   l->key = ++w->listings * PW_MAX_WORKERS + (uint64_t)(w - j->workers) + 1;
   w->nheld = 0;
