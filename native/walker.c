@@ -448,7 +448,8 @@ static void folder_row(pw_worker *w, pw_item *it, int64_t fcount, int64_t dirsum
 }
 
 /* A share of a shared folder is done: add its counts; the last one out
-   writes the folder's row.  Drops the caller's reference to the split. */
+   writes the folder's row.  The caller drops its reference to the split
+   (the lister with pw_split_put, a part with its item). */
 static void finish_share(pw_worker *w, listing *l) {
   pw_split *sp = l->split;
   /* Another share still runs: it may write the row, so this share's rows
