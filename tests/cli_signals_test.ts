@@ -106,6 +106,38 @@ Deno.test("CLI: SIGINT, SIGTERM, SIGHUP stop a report: 128+n, nothing left", asy
   });
 });
 
+Deno.test("CLI: SIGINT while writing to a FIFO: what reached it is said to be incomplete", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/wide`;
+  const wide = await growingTree(root);
+  const fifo = `${tmp.path}/fifo`;
+  for (let attempt = 0;; attempt++) {
+    await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    const p = spawnCli(["--threads", "1", "-o", fifo, root]);
+    const file = await Deno.open(fifo, { read: true });
+    const reader = file.readable.getReader();
+    const first = await reader.read(); // rows are arriving
+    assert(!first.done);
+    p.kill("SIGINT");
+    for (let c = await reader.read(); !c.done; c = await reader.read()) { /* drain */ }
+    const r = await p.output();
+    const stderr = dec.decode(r.stderr);
+    await Deno.remove(fifo);
+    if (r.code === 0) {
+      if (attempt >= 3) fail("the report always finished before the signal");
+      await wide.grow();
+      continue;
+    }
+    assertEquals(r.code, 130, stderr);
+    assertStringIncludes(
+      stderr,
+      `pwalk: interrupted by SIGINT; the CSV written to ${fifo} is incomplete`,
+    );
+    assert(!stderr.includes("no output file"), stderr);
+    break;
+  }
+});
+
 /** Journal entry lines: DEV INO TYPE OLDUID OLDGID OLDMODE NEWUID NEWGID NEWMODE PATH. */
 function journalEntries(text: string) {
   return text.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => {

@@ -129,6 +129,12 @@ export async function run(args: string[]): Promise<number> {
   const toStdout = output === undefined || output === "-";
   if (!toStdout && isFolder(output)) throw new UsageError(`--output ${output} is a folder`);
   errorsApart(ui.errors, toStdout ? undefined : output, "report's output");
+  // -o DEVICE or FIFO: written directly, not replaced (lib/report.ts)
+  let direct = false;
+  try {
+    const st = toStdout ? undefined : Deno.statSync(output);
+    direct = !!st && !st.isFile && !st.isDirectory;
+  } catch { /* a new file */ }
   // The suffix decides the format: a --level it contradicts is bad usage,
   // told before anything is written.
   try {
@@ -161,10 +167,13 @@ export async function run(args: string[]): Promise<number> {
         `${errorCount(s.errors, ui.errors)} in ${duration(s.elapsedMs)} -> ${out}`,
       ];
     },
-    interrupted: (p) =>
-      !toStdout
-        ? `no output file was left (${output} was not written)`
-        : `the CSV on stdout is incomplete` +
-          (p?.outputBytes ? ` (${formatBytes(p.outputBytes)} were written before)` : ""),
+    interrupted: (p) => {
+      const before = p?.outputBytes ? ` (${formatBytes(p.outputBytes)} were written before)` : "";
+      if (toStdout) return `the CSV on stdout is incomplete${before}`;
+      // a device or FIFO is written directly: what reached it stays
+      return direct
+        ? `the CSV written to ${output} is incomplete${before}`
+        : `no output file was left (${output} was not written)`;
+    },
   });
 }
