@@ -41,8 +41,9 @@ Options:
                          such as an earlier sharded scan); repeatable.
                          Default: the rows the planner sees in listings
   --min-folders N        frontier folders to aim for (default 16 x N)
-  --max-listed N         folders the planner may list (default 1024 x N,
-                         at least 16,384, at most 131,072)
+  --max-listed N         folders the planner may list (default 1024 x N
+                         within 16,384 and 131,072, and at least
+                         4 x --min-folders)
 
 Report options, fixed in the plan for every shard (pwalk's):
   --header               the header line, at the top of shard 0's file

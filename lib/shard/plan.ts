@@ -57,8 +57,9 @@ export interface PlanOptions extends PlanReportOptions {
   minFolders?: number;
   /**
    * The planner lists at most this many folders (more only to list all of
-   * the root's folders). Default 1024 x shards, at least 16,384 and 4 x
-   * minFolders, at most 131,072 (what the planner keeps in memory grows with it).
+   * the root's folders). Default 1024 x shards within 16,384 and 131,072
+   * (what the planner keeps in memory grows with it), and at least 4 x
+   * minFolders.
    */
   maxListed?: number;
   /**
