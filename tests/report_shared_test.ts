@@ -10,6 +10,7 @@ import { assert, assertEquals } from "@std/assert";
 import { repair, report, walk } from "../mod.ts";
 import { parsePwalk } from "./helpers/csv.ts";
 import { assertRowsMatch, must } from "./helpers/compare.ts";
+import { assertSameParquet } from "./helpers/duckdb.ts";
 import { settledReference } from "./helpers/reference.ts";
 import { python } from "./helpers/tree.ts";
 import { tempDir } from "./helpers/temp.ts";
@@ -71,6 +72,13 @@ Deno.test("a wide folder statted by several workers: every row once and equal to
     const s = await report(root, { output: `${out.path}/r1.csv`, threads: 1 });
     assertEquals(s.sharedParts, 0);
     assertRowsMatch(parsePwalk(await Deno.readFile(`${out.path}/r1.csv`)).rows, ref.rows);
+  });
+
+  await t.step("Parquet: 8 workers write the rows one writes", async () => {
+    await report(root, { output: `${out.path}/p1.parquet`, threads: 1 });
+    const s = await report(root, { output: `${out.path}/p8.parquet`, threads: 8 });
+    assert(s.sharedParts > 0, `no part was shared: ${JSON.stringify(s)}`);
+    await assertSameParquet(`${out.path}/p1.parquet`, `${out.path}/p8.parquet`, ref.rows.size);
   });
 
   await t.step("walk() with 8 workers: each entry once, with its lstat size", async () => {
