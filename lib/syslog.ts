@@ -10,6 +10,7 @@
  */
 import { native } from "./ffi.ts";
 import { printablePath } from "./journal.ts";
+import { absolutePath } from "./shard/paths.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -61,9 +62,8 @@ export function whoRuns(): string {
 export function logPath(p: string): string {
   if (!p.startsWith("/")) {
     try {
-      const cwd = Deno.cwd();
-      p = p === "." ? cwd : `${cwd === "/" ? "" : cwd}/${p.replace(/^\.\//, "")}`;
-    } catch { /* no read permission: as given */ }
+      p = absolutePath(p);
+    } catch { /* no read permission for the working folder: as given */ }
   }
   return printablePath(enc.encode(p));
 }

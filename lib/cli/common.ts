@@ -10,6 +10,7 @@ import { parseExcludeList, unmatchedExcludes } from "../exclude.ts";
 import { ensureNative, native } from "../ffi.ts";
 import { ProgressLine } from "./progress.ts";
 import { groupDigits } from "../digits.ts";
+import { absolutePath } from "../shard/paths.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
 /** The version of this package. */
@@ -205,12 +206,8 @@ export async function excludeArgs(f: Flags, root?: string): Promise<string[]> {
 
 /** Whether `path` names something below `root` (as spelled, or below its real path). */
 function inside(root: string, path: string): boolean {
-  const abs = (s: string) => {
-    const a = s.startsWith("/") ? s : `${Deno.cwd()}/${s}`;
-    return a.replace(/\/+/g, "/").replace(/\/\.(?=\/|$)/g, "").replace(/(.)\/$/, "$1");
-  };
-  const p = abs(path);
-  const roots = [abs(root)];
+  const p = absolutePath(path);
+  const roots = [absolutePath(root)];
   try {
     roots.push(Deno.realPathSync(root));
   } catch { /* the root is checked elsewhere */ }
@@ -312,11 +309,7 @@ export function errorsApart(errors: string | undefined, other: string | undefine
     const a = Deno.statSync(errors), b = Deno.statSync(other);
     same = a.dev === b.dev && a.ino === b.ino;
   } catch {
-    const abs = (s: string) => {
-      const a = s.startsWith("/") ? s : `${Deno.cwd()}/${s}`;
-      return a.replace(/\/+/g, "/").replace(/\/\.(?=\/|$)/g, "");
-    };
-    same = abs(errors) === abs(other);
+    same = absolutePath(errors) === absolutePath(other);
   }
   if (same) {
     throw new UsageError(`--errors ${errors} is the ${what}: give the errors a file of their own`);

@@ -9,6 +9,26 @@ const enc = new TextEncoder();
 const strict = new TextDecoder("utf-8", { fatal: true });
 const lossy = new TextDecoder();
 
+/**
+ * An absolute, normalised form of a path, taken from the working folder
+ * when relative; `.` and `..` resolved by name (no symbolic link is).
+ *
+ * @example
+ * ```ts ignore
+ * absolutePath("scans/./a/../b/"); // "/home/me/scans/b" (in /home/me)
+ * ```
+ */
+export function absolutePath(p: string): string {
+  const abs = p.startsWith("/") ? p : `${Deno.cwd()}/${p}`;
+  const parts: string[] = [];
+  for (const s of abs.split("/")) {
+    if (s === "" || s === ".") continue;
+    if (s === "..") parts.pop();
+    else parts.push(s);
+  }
+  return "/" + parts.join("/");
+}
+
 /** The path as a string when it is valid UTF-8, else null. */
 export function utf8(p: Uint8Array): string | null {
   try {

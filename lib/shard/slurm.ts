@@ -11,6 +11,7 @@
  */
 import denoJson from "../../deno.json" with { type: "json" };
 import { type PlanOptions, planShards, readPlan, type ShardPlan, writePlan } from "./plan.ts";
+import { absolutePath } from "./paths.ts";
 import { scanStatus } from "./status.ts";
 import { jobName, readSubmissions } from "./squeue.ts";
 
@@ -261,18 +262,6 @@ export interface SlurmScan extends Submitted {
   dir: string;
 }
 
-/** An absolute, normalised form of a path (no symbolic links resolved). */
-function absolute(p: string): string {
-  const abs = p.startsWith("/") ? p : `${Deno.cwd()}/${p}`;
-  const parts: string[] = [];
-  for (const s of abs.split("/")) {
-    if (s === "" || s === ".") continue;
-    if (s === "..") parts.pop();
-    else parts.push(s);
-  }
-  return "/" + parts.join("/");
-}
-
 /**
  * Plan a scan of `root` into the folder `out`, write its batch script, and
  * submit it as a Slurm job array (one task per shard).
@@ -285,7 +274,7 @@ function absolute(p: string): string {
  * ```
  */
 export async function slurmScan(root: string, options: SlurmScanOptions): Promise<SlurmScan> {
-  const dir = absolute(options.out);
+  const dir = absolutePath(options.out);
   // The script's `#SBATCH --output="DIR/logs/%A_%a.out"`: sbatch reads a
   // double-quoted value whole (blanks and ' included; tried on Slurm 22.05)
   // but has no escape for '"' or '\\', and Slurm expands % in file names.
@@ -354,7 +343,7 @@ export async function resumeScan(
   out: string,
   o: SubmitOptions = {},
 ): Promise<Submitted & { plan: ShardPlan }> {
-  const dir = absolute(out);
+  const dir = absolutePath(out);
   const plan = await readPlan(`${dir}/plan.json`);
   await Deno.stat(`${dir}/job.sbatch`);
   const st = await scanStatus(dir, { squeue: true });
