@@ -98,52 +98,31 @@ const pw_dent *pw_dir_next(pw_dirstream *d, int *err) {
 #endif
 }
 
+size_t pw_split_records(const char *buf, long pos, long *len, size_t min, char **out,
+                        long *outlen) {
 #ifdef __linux__
-/* Split the records buf[pos, len) at the names' midpoint when at least min
-   names are there: the second half is copied out, and the new end of the
-   first half is returned (len when nothing was split). */
-static long split_records(const char *buf, long pos, long len, size_t min, char **out,
-                          long *outlen, size_t *moved) {
   size_t names = 0;
-  for (long p = pos; p < len; p += ((const struct linux_dirent64 *)(buf + p))->d_reclen)
+  for (long p = pos; p < *len; p += ((const struct linux_dirent64 *)(buf + p))->d_reclen)
     if (!is_dot_or_dotdot(((const struct linux_dirent64 *)(buf + p))->d_name)) names++;
-  *moved = 0;
-  if (names < min || names < 2) return len;
+  if (names < min || names < 2) return 0;
   size_t keep = names - names / 2, seen = 0;
   long cut = pos;
-  while (cut < len) {
+  while (cut < *len) {
     const struct linux_dirent64 *e = (const struct linux_dirent64 *)(buf + cut);
     if (!is_dot_or_dotdot(e->d_name) && seen++ == keep) break;
     cut += e->d_reclen;
   }
-  char *b = malloc((size_t)(len - cut));
-  if (!b) return len;
-  memcpy(b, buf + cut, (size_t)(len - cut));
+  char *b = malloc((size_t)(*len - cut));
+  if (!b) return 0;
+  memcpy(b, buf + cut, (size_t)(*len - cut));
   *out = b;
-  *outlen = len - cut;
-  *moved = names - keep;
-  return cut;
-}
-#endif
-
-size_t pw_dir_split(pw_dirstream *d, size_t min, char **out, long *outlen) {
-  size_t moved = 0;
-#ifdef __linux__
-  d->len = split_records(d->buf, d->pos, d->len, min, out, outlen, &moved);
+  *outlen = *len - cut;
+  *len = cut;
+  return names - keep;
 #else
-  (void)d, (void)min, (void)out, (void)outlen;
+  (void)buf, (void)pos, (void)len, (void)min, (void)out, (void)outlen;
+  return 0;
 #endif
-  return moved;
-}
-
-size_t pw_dirpart_split(pw_dirpart *p, size_t min, char **out, long *outlen) {
-  size_t moved = 0;
-#ifdef __linux__
-  p->len = split_records(p->buf, p->pos, p->len, min, out, outlen, &moved);
-#else
-  (void)p, (void)min, (void)out, (void)outlen;
-#endif
-  return moved;
 }
 
 const pw_dent *pw_dirpart_next(pw_dirpart *p) {

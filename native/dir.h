@@ -35,7 +35,7 @@ typedef struct pw_dirstream {
 } pw_dirstream;
 
 /**
- * Names split off a listing (pw_dir_split) for another worker to stat: raw
+ * Names split off a listing (pw_split_records) for another worker to stat: raw
  * getdents64 records, iterated by pw_dirpart_next.
  */
 typedef struct pw_dirpart {
@@ -65,14 +65,15 @@ void pw_dir_end(pw_dirstream *d);
 int pw_dir_is(pw_dirstream *d, uint64_t ino);
 
 /**
- * Move the second half of the names read but not yet returned (at least
- * min of them must be left) into a new buffer for another worker:
- * *out is malloc'd, *outlen its bytes.  Returns the names moved, 0 when
- * there are too few or there is no getdents64 (or no memory).
+ * Move the second half of the names in the getdents64 records buf[pos,
+ * *len) (a listing's names read but not yet returned, pw_dirstream's
+ * buf/pos/len, or a part's) into a new buffer for another worker, when at
+ * least min names are there: *out is malloc'd, *outlen its bytes, *len
+ * cut to what is left.  Returns the names moved, 0 when there are too few,
+ * there is no getdents64, or no memory (then nothing moved).
  */
-size_t pw_dir_split(pw_dirstream *d, size_t min, char **out, long *outlen);
-/** The same for a part: split off the second half of its names not yet returned. */
-size_t pw_dirpart_split(pw_dirpart *p, size_t min, char **out, long *outlen);
+size_t pw_split_records(const char *buf, long pos, long *len, size_t min, char **out,
+                        long *outlen);
 /** Next name of a part (skipping "." and ".."), or NULL at its end. */
 const pw_dent *pw_dirpart_next(pw_dirpart *p);
 /** Stat names relative to fd (a part's folder) without listing it. */

@@ -390,18 +390,18 @@ static bool make_split(pw_worker *w, listing *l) {
    missing, the caller keeps statting them itself. */
 static void share(pw_worker *w, listing *l, pw_dirpart *part) {
   pw_job *j = w->job;
+  /* the names still to stat: of the part, or of the listing's buffer */
+  const char *buf = part ? part->buf : w->ds.buf;
+  long pos = part ? part->pos : w->ds.pos, *len = part ? &part->len : &w->ds.len;
   /* Too few bytes left for PW_SHARE_MIN names (a record takes 24 at least). */
-  long left = part ? part->len - part->pos : w->ds.len - w->ds.pos;
-  if (left < PW_SHARE_MIN * 24) return;
+  if (*len - pos < PW_SHARE_MIN * 24) return;
   if (!l->split && !make_split(w, l)) {
     l->can_share = false;
     return;
   }
   pw_item *p = pw_item_new("", 0);
   if (!p) return;
-  size_t moved = part ? pw_dirpart_split(part, PW_SHARE_MIN, &p->names, &p->names_len)
-                      : pw_dir_split(&w->ds, PW_SHARE_MIN, &p->names, &p->names_len);
-  if (!moved) {
+  if (!pw_split_records(buf, pos, len, PW_SHARE_MIN, &p->names, &p->names_len)) {
     pw_item_free(&j->queue, p);
     return;
   }
@@ -482,7 +482,6 @@ static void process_part(pw_worker *w, listing *l, pw_item *part) {
   l->leaf_dirs = sp->leaf_dirs;
   l->key = sp->key;
   l->fcount = l->dirsum = 0;
-  w->nheld = 0;
   pw_dir_at(&w->ds, l->fd);
   if (begin_names(w, l)) {
     pw_dirpart p = {.buf = part->names, .len = part->names_len};
