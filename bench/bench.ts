@@ -236,6 +236,9 @@ interface Measured {
   walls: number[];
   rss: number[];
   sumRss: number[];
+  /** CPU seconds of each run, in user space and in the kernel (all threads and stages). */
+  user: number[];
+  sys: number[];
   unavailable?: string;
   failed?: string;
   info?: string;
@@ -288,10 +291,19 @@ async function runOnce(row: Row, m: Measured): Promise<void> {
   m.walls.push(Number(f.wall_s));
   m.rss.push(Number(f.maxrss_kib) / 1024);
   m.sumRss.push(Number(f.sum_maxrss_kib) / 1024);
+  m.user.push(Number(f.user_s));
+  m.sys.push(Number(f.sys_s));
 }
 
 async function measure(rows: Row[], runs: number): Promise<Measured[]> {
-  const ms: Measured[] = rows.map((row) => ({ row, walls: [], rss: [], sumRss: [] }));
+  const ms: Measured[] = rows.map((row) => ({
+    row,
+    walls: [],
+    rss: [],
+    sumRss: [],
+    user: [],
+    sys: [],
+  }));
   for (let r = 1; r <= runs; r++) {
     for (const m of ms) {
       await runOnce(m.row, m);
@@ -375,14 +387,14 @@ function table(ms: Measured[], yardstick: string): string {
   const ok = (m: Measured | undefined) => m && m.walls.length > 0;
   const y = byName.get(yardstick);
   const lines = [
-    `| row | command | median s | min-max s | peak RSS MiB | x ${yardstick} | target | verdict |`,
-    "|---|---|---:|---:|---:|---:|---|---|",
+    `| row | command | median s | min-max s | CPU s user+sys | peak RSS MiB | x ${yardstick} | target | verdict |`,
+    "|---|---|---:|---:|---:|---:|---:|---|---|",
   ];
   for (const m of ms) {
     const cmd = m.row.stages.map((s) => s.map(shorten).join(" ")).join(" \\| ");
     if (!ok(m)) {
       const why = m.unavailable ? "not available" : `failed: ${m.failed?.split("\n")[0]}`;
-      lines.push(`| ${m.row.name} | ${m.row.label} | - | - | - | - | - | ${why} |`);
+      lines.push(`| ${m.row.name} | ${m.row.label} | - | - | - | - | - | - | ${why} |`);
       continue;
     }
     const med = median(m.walls);
@@ -413,12 +425,47 @@ function table(ms: Measured[], yardstick: string): string {
     lines.push(
       `| ${m.row.name} | ${m.row.label}<br>\`${cmd}\` | ${med.toFixed(2)} | ${
         Math.min(...m.walls).toFixed(2)
-      }-${Math.max(...m.walls).toFixed(2)} | ${rssText} | ${
+      }-${Math.max(...m.walls).toFixed(2)} | ${cpuText(m)} | ${rssText} | ${
         isNaN(ratio) ? "-" : ratio.toFixed(2)
       } | ${targets.join(", ") || "-"} | ${verdicts.join(", ") || "-"} |`,
     );
   }
   return lines.join("\n");
+}
+
+/** Median CPU seconds of a row's runs: "user+sys". */
+function cpuText(m: Measured): string {
+  return `${median(m.user).toFixed(2)}+${median(m.sys).toFixed(2)}`;
+}
+
+/** Median CPU seconds (user + sys) of a row's runs. */
+function medianCpu(m: Measured): number {
+  return median(m.user.map((u, i) => u + m.sys[i]));
+}
+
+/**
+ * What the cores allow: a run that needs C CPU-seconds cannot take less
+ * than C / cores of wall time.  For each row with a target against
+ * another row, that floor beside the other row's wall time: a target below
+ * it cannot be met on this machine by any schedule, only by less work
+ * (limitwalk, the yardstick, does no output at all).
+ */
+function cpuFloorNotes(ms: Measured[], cores: number): string[] {
+  const byName = new Map(ms.map((m) => [m.row.name, m]));
+  const out: string[] = [];
+  for (const m of ms) {
+    const baseName = m.row.maxRatio !== undefined ? m.row.ratioOf ?? "limitwalk-2" : undefined;
+    const base = baseName ? byName.get(baseName) : undefined;
+    if (!base?.walls.length || !m.walls.length) continue;
+    const cpu = medianCpu(m), bw = median(base.walls);
+    out.push(
+      `- CPU floor of ${m.row.name}: ${cpu.toFixed(2)} CPU-s (${cpuText(m)}) on ${cores} cores ` +
+        `need at least ${(cpu / cores).toFixed(2)} s, ${(cpu / cores / bw).toFixed(2)}x ` +
+        `${baseName} (which used ${medianCpu(base).toFixed(2)} CPU-s in ${bw.toFixed(2)} s, ` +
+        `${(medianCpu(base) / bw).toFixed(2)} cores busy)`,
+    );
+  }
+  return out;
 }
 
 /** The median wall time of the row named `name`, NaN when it was not measured. */
@@ -731,6 +778,16 @@ function coldNotes(ms: Measured[]): string[] {
   ];
   if (!isNaN(med("fd"))) {
     out.push(`- report-zst-default: ${(ours / med("fd")).toFixed(2)}x fd (target <= 1.0x)`);
+  }
+  const mine = ms.find((m) => m.row.name === "report-zst-default");
+  if (mine?.walls.length) {
+    const cores = navigator.hardwareConcurrency, cpu = medianCpu(mine);
+    out.push(
+      `- CPU: report-zst-default used ${cpu.toFixed(2)} CPU-s (${cpuText(mine)}), at least ` +
+        `${(cpu / cores).toFixed(2)} s on ${cores} cores, ` +
+        `${(cpu / cores / median(best.walls)).toFixed(2)}x ${best.row.name} ` +
+        `(which used ${medianCpu(best).toFixed(2)} CPU-s, ${cpuText(best)})`,
+    );
   }
   const start = med("deno-startup");
   if (!isNaN(start)) {
@@ -1051,7 +1108,7 @@ async function main(): Promise<number> {
       table(ms, "limitwalk-2"),
       ...(cold ? [] : await syscallTable(rows, entryCount)),
       "",
-      ...(cold ? coldNotes(ms) : []),
+      ...(cold ? coldNotes(ms) : cpuFloorNotes(ms, navigator.hardwareConcurrency)),
       ...(cold && !fd ? ["- fd not on PATH (Debian: fd-find): no fd row"] : []),
       ...ms.filter((m) => m.info).map((m) => `- ${m.row.name}: ${m.info}`),
       ...shardNotes(ms),

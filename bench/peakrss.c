@@ -6,10 +6,12 @@
 //   -O FILE  the last stage's stdout goes to FILE (created/truncated), e.g. /dev/null
 //   -E FILE  every stage's stderr goes to FILE
 //   -r FILE  write the result line to FILE instead of stderr
-// result line: "wall_s=S maxrss_kib=K sum_maxrss_kib=K2 status=N"
+// result line: "wall_s=S maxrss_kib=K sum_maxrss_kib=K2 user_s=U sys_s=Y status=N"
 //   maxrss_kib: the largest peak among the stages (each stage's figure covers
 //   the stage and its own children); sum_maxrss_kib: the stages' peaks added
 //   up, an upper bound for a pipeline whose stages run at the same time.
+//   user_s, sys_s: CPU time in user space and in the kernel, summed over the
+//   stages, their threads and their children (wait4's ru_utime, ru_stime).
 //   status: the exit status of the last stage (128+signal when killed), or,
 //   when the last stage succeeded, the first non-zero status of another stage.
 // build: cc -O2 -o peakrss peakrss.c
@@ -90,6 +92,7 @@ int main(int argc, char **argv) {
     if (s + 1 < ns) { close(p[1]); in = p[0]; }
   }
   long maxrss = 0, sumrss = 0;
+  double user = 0, sys = 0;
   int status_last = 0, status_other = 0;
   for (int left = ns; left > 0;) {
     int st;
@@ -105,6 +108,8 @@ int main(int argc, char **argv) {
     left--;
     if (ru.ru_maxrss > maxrss) maxrss = ru.ru_maxrss;
     sumrss += ru.ru_maxrss;
+    user += (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+    sys += (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
     int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     if (s == ns - 1) status_last = code;
     else if (!status_other) status_other = code;
@@ -113,8 +118,8 @@ int main(int argc, char **argv) {
   int status = status_last ? status_last : status_other;
   FILE *f = result ? fopen(result, "w") : stderr;
   if (!f) { perror(result); return 125; }
-  fprintf(f, "wall_s=%.6f maxrss_kib=%ld sum_maxrss_kib=%ld status=%d\n", wall, maxrss, sumrss,
-          status);
+  fprintf(f, "wall_s=%.6f maxrss_kib=%ld sum_maxrss_kib=%ld user_s=%.3f sys_s=%.3f status=%d\n",
+          wall, maxrss, sumrss, user, sys, status);
   if (result) fclose(f);
   return status;
 }
