@@ -1,5 +1,5 @@
 /**
- * `deno task bench`: wall time and peak memory of pwalk beside the yardstick
+ * `deno task bench`: wall time, CPU time and peak memory of pwalk beside the yardstick
  * (bench/limitwalk.c, the least work any walker that stats every entry must
  * do) and other tools, on a generated tree, in one run.
  *
@@ -12,10 +12,12 @@
  *     deno task bench --shards             # the same on the 1,000,000-file tree (and plan times)
  *
  * Every command runs as its own process under bench/peakrss.c (fork, exec,
- * wait4), which gives its wall time and the kernel's peak RSS (ru_maxrss)
- * of the process and its children. Runs go round-robin over the commands so
- * that a burst of load from elsewhere does not fall on one row only; the
- * table shows the median wall time and the largest peak RSS of the runs.
+ * wait4), which gives its wall time, its CPU time in user space and in the
+ * kernel (ru_utime, ru_stime) and the kernel's peak RSS (ru_maxrss) of the
+ * process and its children. Runs go round-robin over the commands so that a
+ * burst of load from elsewhere does not fall on one row only; the table
+ * shows the median wall and CPU times and the largest peak RSS of the runs,
+ * and below it the wall time each target's CPU time allows at best.
  *
  * Helpers are compiled with `cc` (or `sh tools/zig.sh cc`) into bench/work/,
  * and trees are built there by bench/mktree.py once (a `.done` marker beside
