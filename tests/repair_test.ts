@@ -603,6 +603,75 @@ shimTest(
   },
 );
 
+/**
+ * An LD_PRELOAD shim: while $SHIM_DENY is set, the engine's check of ROOT's
+ * real path (pw_open_nofollow: `/` opened O_PATH|O_NOFOLLOW|O_DIRECTORY,
+ * then each component below it) fails with EACCES at its first step: the
+ * check cannot be made, as when a folder on the way stopped being
+ * searchable between the two lookups.
+ */
+const ROOT_CHECK_DENIED = `#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+typedef int (*open_fn)(const char *, int, ...);
+static int deny(const char *p, int flags) {
+  const int check = O_PATH | O_NOFOLLOW | O_DIRECTORY;
+  return getenv("SHIM_DENY") && strcmp(p, "/") == 0 && (flags & check) == check;
+}
+#define SHIM(name) \\
+  int name(const char *p, int flags, ...) { \\
+    static open_fn real; \\
+    if (!real) real = (open_fn)dlsym(RTLD_NEXT, #name); \\
+    va_list ap; \\
+    va_start(ap, flags); \\
+    int mode = va_arg(ap, int); \\
+    va_end(ap); \\
+    if (deny(p, flags)) { \\
+      errno = EACCES; \\
+      return -1; \\
+    } \\
+    return real(p, flags, mode); \\
+  }
+SHIM(open)
+SHIM(open64)
+`;
+
+shimTest(
+  "ROOT's real path cannot be checked when the job starts: nothing is walked or changed",
+  ROOT_CHECK_DENIED,
+  async (shim) => {
+    const root = `${shim.dir}/proj`;
+    const spec: EntrySpec[] = [
+      { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+      own("a"),
+      own("d", "dir"),
+      own("d/b"),
+    ];
+    buildTree(root, spec);
+    const before = snapshot(root);
+    for (const args of [["repair"], ["--chown_from", "1001", "--chown_to", "4001:4001"]]) {
+      const r = await shim.cli([...args, "--apply", "--journal", `${shim.dir}/j`, root], {
+        SHIM_DENY: "1",
+      });
+      assertEquals(r.code, 1, r.stderr);
+      assertStringIncludes(
+        r.stderr,
+        `pwalk: ${root}: cannot check it is ${root}: Permission denied`,
+      );
+      assertEquals(diffSnapshots(before, snapshot(root)), []);
+    }
+    // The same runs without the denial change the tree: the check is what stopped them.
+    const r = await shim.cli(["repair", "--apply", "--journal", `${shim.dir}/j2`, root]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(Deno.lstatSync(`${root}/d/b`).gid, G.PROJECT);
+    closeLibc();
+  },
+);
+
 /** The swapper: swaps ROOT/victim for a link to OUTSIDE and back until STOP exists. */
 const SWAPPER = `
 const [root, outside, stop] = Deno.args;
