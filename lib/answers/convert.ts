@@ -33,12 +33,14 @@ import {
 } from "./scan.ts";
 import { report, type ReportOptions, type ReportSummary } from "../report.ts";
 import { checkInt } from "../options.ts";
+import { outputTarget, partialBeside } from "./files.ts";
+import { removeOnInterrupt } from "../interrupt.ts";
 
 /** Options of {@link convert}. */
 export interface ConvertOptions extends EngineOptions {
   /** Write pwalk's header line first (CSV outputs). Default true. */
   header?: boolean;
-  /** zstd level of .csv.zst and .parquet outputs. Default 3 (DuckDB's). */
+  /** zstd level of .csv.zst and .parquet outputs (a RangeError for others). Default 3 (DuckDB's). */
   level?: number;
 }
 
@@ -53,6 +55,9 @@ export interface ConvertSummary {
   /** Rows whose name was not UTF-8 (written with `\xNN` escapes). */
   nonUtf8Names: number;
 }
+
+/** The output names convert writes (any case, as report's `-o`). */
+export const CONVERT_OUTPUT = /\.(csv|csv\.zstd?|csv\.gz|parquet)$/i;
 
 /** SQL: one pwalk CSV line (without newline) of a typed row. */
 const LINE_SQL = (() => {
@@ -79,9 +84,14 @@ async function gzipMember(text: string): Promise<Uint8Array> {
   return new Uint8Array(await new Response(s).arrayBuffer());
 }
 
-/** Write `head` then the bytes of `body` into `out` (a new file). */
-async function concatInto(out: string, head: Uint8Array, body: string): Promise<void> {
-  const f = await Deno.open(out, { write: true, create: true, truncate: true });
+/** Write `head` then the bytes of `body` into `out` (a new file, or as it is: a device, a FIFO). */
+async function concatInto(
+  out: string,
+  head: Uint8Array,
+  body: string,
+  create = true,
+): Promise<void> {
+  const f = await Deno.open(out, { write: true, create, truncate: create });
   try {
     let off = 0;
     while (off < head.length) off += await f.write(head.subarray(off));
@@ -110,18 +120,25 @@ export async function convert(
   output: string,
   options: ConvertOptions = {},
 ): Promise<ConvertSummary> {
-  const files = await resolveScans(inputs);
-  const format = formatOf(output);
-  if (!/\.(csv|csv\.zst|csv\.gz|parquet)$/.test(output)) {
+  if (!CONVERT_OUTPUT.test(output)) {
     throw new RangeError(
       `pwalk: ${output}: the output must end in .csv, .csv.zst, .csv.gz or .parquet`,
     );
   }
+  const format = formatOf(output);
+  if (options.level !== undefined && (format === "csv" || format === "csv.gz")) {
+    throw new RangeError(`pwalk: level applies to .csv.zst and .parquet outputs, not ${output}`);
+  }
   const level = checkInt("level", options.level ?? 3, 1, 19);
   const header = options.header ?? true;
-  const slash = output.lastIndexOf("/");
-  const dir = slash < 0 ? "." : output.slice(0, slash) || "/";
-  const partial = `${dir}/.${output.slice(slash + 1)}.partial-${Deno.pid}-${crypto.randomUUID()}`;
+  const files = await resolveScans(inputs);
+  const target = await outputTarget(output);
+  // A device or FIFO is written directly once the file is whole (made in
+  // the temporary folder then, not beside it: never a new file in /dev).
+  const partial = target.direct
+    ? await Deno.makeTempFile({ dir: options.tempDirectory, prefix: ".pwalk-convert-" })
+    : partialBeside(target.path);
+  const forget = removeOnInterrupt(partial);
   // With views DuckDB reads the files during COPY, so a name that is not
   // UTF-8 shows there: then all of it again, through the escaping filter.
   const attempt = async (escape: boolean): Promise<ConvertSummary> => {
@@ -166,11 +183,16 @@ export async function convert(
       if (!isEncodingError(err)) throw namingScans(err, files.map((f) => f.path));
       r = await attempt(true);
     }
-    await Deno.rename(partial, output);
+    if (target.direct) {
+      await concatInto(target.path, new Uint8Array(0), partial, false);
+      await Deno.remove(partial);
+    } else await Deno.rename(partial, target.path);
     return r;
   } catch (err) {
     await Deno.remove(partial).catch(() => {});
     throw err;
+  } finally {
+    forget();
   }
 }
 

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { removeOnInterrupt } from "../interrupt.ts";
 
 /** The pinned DuckDB client (deno.json maps "@duckdb/node-api" to the same version). */
 export const DUCKDB_SPECIFIER = "npm:@duckdb/node-api@1.5.6-r.1";
@@ -86,17 +87,21 @@ export class Engine {
   #con: Connection;
   /** The spill folder (removed by close). */
   readonly tempDir: string;
+  /** Stop removing the spill folder on an interruption (close removes it). */
+  #forget: () => void;
 
-  private constructor(db: Instance, con: Connection, tempDir: string) {
+  private constructor(db: Instance, con: Connection, tempDir: string, forget: () => void) {
     this.#db = db;
     this.#con = con;
     this.tempDir = tempDir;
+    this.#forget = forget;
   }
 
   /** Start a session. */
   static async open(o: EngineOptions = {}): Promise<Engine> {
     const { DuckDBInstance } = await loadDuckDB();
     const tempDir = await Deno.makeTempDir({ dir: o.tempDirectory, prefix: "pwalk-duckdb-" });
+    const forget = removeOnInterrupt(tempDir, false);
     const options: Record<string, string> = {
       memory_limit: o.memoryLimit ?? defaultMemoryLimit(),
       temp_directory: tempDir,
@@ -105,9 +110,10 @@ export class Engine {
     if (o.threads) options.threads = String(o.threads);
     try {
       const db = await DuckDBInstance.create(":memory:", options);
-      return new Engine(db, await db.connect(), tempDir);
+      return new Engine(db, await db.connect(), tempDir, forget);
     } catch (e) {
       await Deno.remove(tempDir, { recursive: true }).catch(() => {});
+      forget();
       throw e;
     }
   }
@@ -129,6 +135,7 @@ export class Engine {
       this.#db.closeSync();
     } finally {
       await Deno.remove(this.tempDir, { recursive: true }).catch(() => {});
+      this.#forget();
     }
   }
 }

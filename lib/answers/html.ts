@@ -14,6 +14,8 @@
 import type { Summary } from "./summary.ts";
 import type { ChangeRow, Diff, FileChange } from "./diff.ts";
 import { bytes, count, date, delta, deltaCount } from "./text.ts";
+import { outputTarget, partialBeside } from "./files.ts";
+import { removeOnInterrupt } from "../interrupt.ts";
 
 /** The pinned charting library. */
 export const ECHARTS_SPECIFIER = "npm:echarts@6.0.0";
@@ -528,16 +530,22 @@ export async function diffHtml(d: Diff): Promise<string> {
   return page(`pwalk diff: ${d.old.roots.join(", ")}`, parts.join("\n"), d);
 }
 
-/** Write `text` to `file` whole: under a temporary name beside it, then renamed. */
+/**
+ * Write `text` to `file` whole: under a temporary name beside it, then
+ * renamed (a link's target is written, a device or FIFO written directly).
+ */
 export async function writeAtomic(file: string, text: string): Promise<void> {
-  const slash = file.lastIndexOf("/");
-  const dir = slash < 0 ? "." : file.slice(0, slash) || "/";
-  const tmp = `${dir}/.${file.slice(slash + 1)}.partial-${Deno.pid}-${crypto.randomUUID()}`;
+  const target = await outputTarget(file);
+  if (target.direct) return await Deno.writeTextFile(target.path, text);
+  const tmp = partialBeside(target.path);
+  const forget = removeOnInterrupt(tmp);
   try {
     await Deno.writeTextFile(tmp, text);
-    await Deno.rename(tmp, file);
+    await Deno.rename(tmp, target.path);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
     throw e;
+  } finally {
+    forget();
   }
 }

@@ -23,6 +23,8 @@ import { Engine, type EngineOptions, lit, num } from "./duck.ts";
 import { zstdChunks } from "../zstd.ts";
 import { recordPath } from "../shard/paths.ts";
 import { scanStatus } from "../shard/status.ts";
+import { compressionOf } from "../report.ts";
+import { checkZstdComplete } from "./files.ts";
 
 /** pwalk's 17 columns, in order, as its header names them. */
 export const PWALK_COLUMNS = [
@@ -89,14 +91,15 @@ export class ScanInputError extends Error {
   override name = "ScanInputError";
 }
 
-const SCAN_NAME = /\.(csv|csv\.zst|zst|csv\.gz|gz|parquet)$/;
+const SCAN_NAME = /\.(csv|zstd?|gz|parquet)$/i;
 
-/** The format of a scan file from its name (.csv, .csv.zst/.zst, .csv.gz/.gz, .parquet). */
+/**
+ * The format of a scan file from its name, in any case, as report's `-o`
+ * names it: .zst/.zstd zstd CSV, .gz gzip CSV, .parquet Parquet, else CSV.
+ */
 export function formatOf(path: string): ScanFormat {
-  if (path.endsWith(".parquet")) return "parquet";
-  if (path.endsWith(".zst")) return "csv.zst";
-  if (path.endsWith(".gz")) return "csv.gz";
-  return "csv";
+  const c = compressionOf(path);
+  return c === "parquet" ? "parquet" : c === "zstd" ? "csv.zst" : c === "gzip" ? "csv.gz" : "csv";
 }
 
 function globRegExp(pattern: string): RegExp {
@@ -185,7 +188,21 @@ export async function resolveScans(specs: string[]): Promise<ScanFile[]> {
   if (groups.size > 1) {
     throw new ScanInputError("one scan is either all Parquet or all CSV files, not both");
   }
-  return files.map((path) => ({ path, format: formatOf(path) }));
+  const out = files.map((path) => ({ path, format: formatOf(path) }));
+  // DuckDB reads a zstd file cut short as if it were whole: refuse it here.
+  for (const f of out) {
+    if (f.format === "csv.zst") {
+      try {
+        checkZstdComplete(f.path);
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) {
+          throw new ScanInputError(`${f.path}: No such file or directory`);
+        }
+        throw e;
+      }
+    }
+  }
+  return out;
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -11,6 +11,7 @@ import { ensureNative, native } from "../ffi.ts";
 import { ProgressLine } from "./progress.ts";
 import { groupDigits } from "../digits.ts";
 import { absolutePath } from "../shard/paths.ts";
+import { removePending } from "../interrupt.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
 /** The version of this package. */
@@ -444,12 +445,25 @@ export async function runAnswer(
   spec: Record<string, Kind>,
   body: (f: Flags, operands: string[]) => Promise<void>,
 ): Promise<number> {
+  // DuckDB's work cannot be cancelled midway: a signal removes the partial
+  // output and the spill folder, says so, and exits at once.
+  const listeners = SIGNALS.map(([name, status]) => {
+    const stop = () => {
+      const removed = removePending() ? "; the partial output was removed" : "";
+      eprint(`pwalk: interrupted by ${name}${removed}`);
+      Deno.exit(status);
+    };
+    Deno.addSignalListener(name, stop);
+    return () => Deno.removeSignalListener(name, stop);
+  });
   try {
     const f = parse(args, { ...spec, ...ENGINE_OPTIONS });
     await body(f, f._);
     return EXIT.OK;
   } catch (e) {
     return answerStatus(e);
+  } finally {
+    for (const remove of listeners) remove();
   }
 }
 

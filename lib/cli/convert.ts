@@ -5,7 +5,7 @@
  * @module
  */
 import { engineOptions, intArg, runAnswer, UsageError } from "./common.ts";
-import { convert } from "../answers/convert.ts";
+import { convert, CONVERT_OUTPUT } from "../answers/convert.ts";
 
 /** `pwalk convert --help`. */
 export const HELP: string = `pwalk convert: a scan in another format
@@ -16,8 +16,9 @@ Usage:
 IN is a scan: .csv, .csv.zst, .csv.gz or .parquet files, a glob, or a folder
 of shards (with or without pwalk's header). OUT's name picks the format:
 .csv, .csv.zst, .csv.gz (pwalk's CSV, byte for byte) or .parquet (typed
-columns under the header's names; st_mode as a number). OUT appears only
-when complete.
+columns under the header's names; st_mode as a number), in any case. OUT
+appears only when complete; a link is written through, a character device
+or FIFO written directly (never replaced).
 
 Options:
   --no-header        CSV output without pwalk's header line
@@ -32,8 +33,11 @@ export function run(args: string[]): Promise<number> {
   return runAnswer(args, { level: "value", header: "toggle" }, async (flags, operands) => {
     if (operands.length < 2) throw new UsageError("convert needs IN and OUT (try --help)");
     const out = operands.at(-1)!;
-    if (!/\.(csv|csv\.zst|csv\.gz|parquet)$/.test(out)) {
+    if (!CONVERT_OUTPUT.test(out)) {
       throw new UsageError(`${out}: OUT must end in .csv, .csv.zst, .csv.gz or .parquet`);
+    }
+    if (flags.level !== undefined && !/\.(csv\.zstd?|parquet)$/i.test(out)) {
+      throw new UsageError(`--level applies to .csv.zst and .parquet outputs, not ${out}`);
     }
     await convert(operands.slice(0, -1), out, {
       header: flags.header !== false,

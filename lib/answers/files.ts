@@ -1,0 +1,114 @@
+/**
+ * The files the answer commands write and read whole: where an output goes
+ * (a link is written through, a device or FIFO written as it is, never
+ * replaced), and whether a .csv.zst scan is complete.
+ *
+ * @module
+ */
+
+/** A hidden temporary name in the folder of `file`, for writing it whole and renaming. */
+export function partialBeside(file: string): string {
+  const slash = file.lastIndexOf("/");
+  const dir = slash < 0 ? "." : file.slice(0, slash) || "/";
+  return `${dir}/.${file.slice(slash + 1)}.partial-${Deno.pid}-${crypto.randomUUID()}`;
+}
+
+/** Where an output file is written. */
+export interface OutputTarget {
+  /** The file to write (a link's target, when the name is a link). */
+  path: string;
+  /** A character device or FIFO: written as it is, not replaced by a new file. */
+  direct: boolean;
+}
+
+/**
+ * Where writing `file` whole should go, as report's `-o` does: a missing or
+ * regular file is replaced by a complete new one, a link is written through
+ * (its target replaced, the link kept), a character device or FIFO is
+ * written directly. Anything else (a folder, a socket, a block device, a
+ * link to nothing) is refused: replacing /dev/null as root would harm the
+ * system.
+ */
+export async function outputTarget(file: string): Promise<OutputTarget> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(file);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return { path: file, direct: false };
+    throw e;
+  }
+  let path = file;
+  if (info.isSymlink) {
+    try {
+      path = await Deno.realPath(file);
+      info = await Deno.stat(path);
+    } catch {
+      throw new Error(`pwalk: ${file}: a link to nothing (write to its target's name instead)`);
+    }
+  }
+  if (info.isFile) return { path, direct: false };
+  if (info.isCharDevice || info.isFifo) return { path, direct: true };
+  throw new Error(`pwalk: ${file}: not a file, character device or FIFO`);
+}
+
+/**
+ * Check that a zstd file ends where a frame ends: it walks the frame and
+ * block headers (no decompression, a few bytes read per 128 KiB block) and
+ * throws when the data stops inside a frame, as a copy cut short does
+ * (DuckDB reads such a file as if it were whole). A cut exactly between two
+ * frames cannot be seen this way.
+ */
+export function checkZstdComplete(path: string): void {
+  using f = Deno.openSync(path, { read: true });
+  const size = f.statSync().size;
+  const head = new Uint8Array(18);
+  const read = (at: number, n: number): Uint8Array | undefined => {
+    if (at + n > size) return undefined;
+    f.seekSync(at, Deno.SeekMode.Start);
+    let got = 0;
+    while (got < n) {
+      const r = f.readSync(head.subarray(got, n));
+      if (r === null) return undefined;
+      got += r;
+    }
+    return head.subarray(0, n);
+  };
+  const cut = (at: number) =>
+    new Error(
+      `pwalk: ${path}: truncated: its zstd data ends inside a frame (frame at byte ${at} of ${size}); ` +
+        "an incomplete copy?",
+    );
+  let at = 0;
+  while (at < size) {
+    const frame = at;
+    const m = read(at, 4);
+    if (!m) throw cut(frame);
+    const magic = (m[0] | m[1] << 8 | m[2] << 16 | m[3] << 24) >>> 0;
+    if ((magic & 0xfffffff0) === 0x184d2a50) { // a skippable frame: its length follows
+      const l = read(at + 4, 4);
+      if (!l) throw cut(frame);
+      at += 8 + ((l[0] | l[1] << 8 | l[2] << 16 | l[3] << 24) >>> 0);
+      if (at > size) throw cut(frame);
+      continue;
+    }
+    if (magic !== 0xfd2fb528) throw new Error(`pwalk: ${path}: not zstd data at byte ${at}`);
+    const d = read(at + 4, 1);
+    if (!d) throw cut(frame);
+    const fhd = d[0];
+    const single = (fhd >> 5) & 1;
+    const fcs = [single, 2, 4, 8][fhd >> 6];
+    at += 5 + (single ? 0 : 1) + [0, 1, 2, 4][fhd & 3] + fcs;
+    for (let last = 0; !last;) {
+      const b = read(at, 3);
+      if (!b) throw cut(frame);
+      const h = b[0] | b[1] << 8 | b[2] << 16;
+      last = h & 1;
+      const type = (h >> 1) & 3;
+      if (type === 3) throw new Error(`pwalk: ${path}: corrupt zstd data at byte ${at}`);
+      at += 3 + (type === 1 ? 1 : h >>> 3);
+      if (at > size) throw cut(frame);
+    }
+    if ((fhd >> 2) & 1) at += 4; // the content checksum
+    if (at > size) throw cut(frame);
+  }
+}

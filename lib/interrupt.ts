@@ -1,0 +1,45 @@
+/**
+ * What an interrupted command must remove: partial outputs and spill
+ * folders registered while they exist, removed by the CLI's signal handler
+ * (lib/cli/common.ts) before it exits. No imports: the CLI's static module
+ * graph stays small.
+ *
+ * @module
+ */
+
+/** Paths to remove when the process is interrupted: partial outputs (true), spill folders. */
+const pending = new Map<string, boolean>();
+
+/**
+ * Remove `path` (a partial output, or a spill folder when `output` is
+ * false) if the process is interrupted before the returned function is
+ * called.
+ *
+ * @example
+ * ```ts ignore
+ * const forget = removeOnInterrupt(partial);
+ * try { await write(partial); await Deno.rename(partial, out); } finally { forget(); }
+ * ```
+ */
+export function removeOnInterrupt(path: string, output = true): () => void {
+  pending.set(path, output);
+  return () => pending.delete(path);
+}
+
+/**
+ * Remove every path registered by {@link removeOnInterrupt} (the CLI's
+ * signal handler); returns how many partial outputs there were.
+ */
+export function removePending(): number {
+  let outputs = 0;
+  for (const [p, output] of pending) {
+    try {
+      Deno.removeSync(p, { recursive: true });
+      if (output) outputs++;
+    } catch {
+      // gone already
+    }
+  }
+  pending.clear();
+  return outputs;
+}

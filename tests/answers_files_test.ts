@@ -1,0 +1,165 @@
+/**
+ * The files summary, diff and convert read and write whole: a .csv.zst cut
+ * short is refused (DuckDB alone reads it as if whole), an output that is a
+ * device, FIFO or link is written as report's `-o` writes it (never
+ * replaced), any case of suffix reads as report writes it, and a signal
+ * removes the partial output and the spill folder.
+ *
+ * @module
+ */
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { cli, spawnCli } from "./helpers/run.ts";
+import { tempDir } from "./helpers/temp.ts";
+import { smallTree } from "./helpers/tree.ts";
+import { waitFor } from "./helpers/wait.ts";
+
+const dec = new TextDecoder();
+
+/** A scan of a small tree (made in dir/tree) written by report as dir/name. */
+async function scanOf(dir: string, name: string): Promise<string> {
+  await Deno.mkdir(`${dir}/tree`, { recursive: true });
+  await smallTree(`${dir}/tree`);
+  const out = `${dir}/${name}`;
+  const r = await cli(["--header", "-o", out, `${dir}/tree`]);
+  assertEquals(r.code, 0, r.stderr);
+  return out;
+}
+
+/**
+ * The inodes of a scan's rows, decoded by convert into plain CSV, sorted
+ * (scans made one after the other differ in the folders' atime).
+ */
+async function rows(dir: string, scan: string): Promise<string[]> {
+  const out = `${dir}/rows-${crypto.randomUUID()}.csv`;
+  const r = await cli(["convert", scan, out]);
+  assertEquals(r.code, 0, r.stderr);
+  const text = await Deno.readTextFile(out);
+  await Deno.remove(out);
+  return text.split("\n").filter((l) => l).map((l) => l.split(",")[0]).sort();
+}
+
+Deno.test("a .csv.zst cut short is refused by summary, diff and convert; whole, it reads", async () => {
+  await using tmp = await tempDir("pwalk-files-");
+  // the last 7 bytes cut off: the last frame is incomplete
+  const scan = await scanOf(tmp.path, "scan.csv.zst");
+  const whole = await Deno.readFile(scan);
+  const cut = `${tmp.path}/cut.csv.zst`;
+  await Deno.writeFile(cut, whole.subarray(0, whole.length - 7));
+  for (
+    const args of [["summary", cut], ["diff", scan, cut], ["convert", cut, `${tmp.path}/o.csv`]]
+  ) {
+    const r = await cli(args);
+    assertEquals(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
+    assertStringIncludes(r.stderr, `pwalk: ${cut}: truncated: its zstd data ends inside a frame`);
+  }
+  // The whole file reads, with every row report wrote.
+  const r = await cli(["summary", "--json", scan]);
+  assertEquals(r.code, 0, r.stderr);
+  const csv = await cli(["--header", `${tmp.path}/tree`]);
+  const entries = csv.text.split("\n").filter((l) => l).length - 1;
+  assertEquals(JSON.parse(r.text).totals.entries, entries);
+});
+
+Deno.test("suffixes in any case, and .zstd, read as report wrote them", async () => {
+  await using tmp = await tempDir("pwalk-files-");
+  const plain = await scanOf(tmp.path, "scan.csv");
+  const want = await rows(tmp.path, plain);
+  for (const name of ["UP.CSV.ZST", "s.csv.zstd", "g.CSV.GZ", "p.PARQUET"]) {
+    const scan = `${tmp.path}/${name}`;
+    const w = await cli(["--header", "-o", scan, `${tmp.path}/tree`]);
+    assertEquals(w.code, 0, w.stderr);
+    assertEquals(await rows(tmp.path, scan), want, name);
+  }
+  // convert writes those names too, and refuses --level where it cannot apply
+  const out = `${tmp.path}/OUT.CSV.ZST`;
+  assertEquals((await cli(["convert", "--level", "5", plain, out])).code, 0);
+  assertEquals(await rows(tmp.path, out), want);
+  for (const bad of ["x.csv", "x.csv.gz"]) {
+    const r = await cli(["convert", "--level", "5", plain, `${tmp.path}/${bad}`]);
+    assertEquals(r.code, 2, r.stderr);
+    assertStringIncludes(r.stderr, "--level applies to .csv.zst and .parquet outputs");
+  }
+});
+
+Deno.test("convert and --html write through a link and into a device or FIFO, never replacing them", async () => {
+  await using tmp = await tempDir("pwalk-files-");
+  const scan = await scanOf(tmp.path, "scan.csv");
+  const expected = `${tmp.path}/expected.csv`;
+  assertEquals((await cli(["convert", scan, expected])).code, 0);
+  const want = await Deno.readTextFile(expected);
+
+  // a link: the link stays, its target gets the file
+  await Deno.mkdir(`${tmp.path}/real`);
+  await Deno.writeTextFile(`${tmp.path}/real/t.csv`, "old");
+  await Deno.symlink("real/t.csv", `${tmp.path}/link.csv`);
+  assertEquals((await cli(["convert", scan, `${tmp.path}/link.csv`])).code, 0);
+  assert(Deno.lstatSync(`${tmp.path}/link.csv`).isSymlink);
+  assertEquals(await Deno.readTextFile(`${tmp.path}/real/t.csv`), want);
+
+  // a FIFO: the reader gets the whole file, the FIFO stays
+  for (
+    const [args, check] of [
+      [["convert", scan], (got: string) => assertEquals(got, want)],
+      [
+        ["summary", "--html"],
+        (got: string) =>
+          assertStringIncludes(got, '<script type="application/json" id="pwalk-data">'),
+      ],
+    ] as const
+  ) {
+    const fifo = `${tmp.path}/fifo-${args[0]}.${args[0] === "convert" ? "csv" : "html"}`;
+    await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    const reader = new Deno.Command("cat", { args: [fifo], stdout: "piped" }).spawn();
+    const full = args[0] === "convert" ? [...args, fifo] : [...args, fifo, scan];
+    const r = await cli(full);
+    assertEquals(r.code, 0, r.stderr);
+    check(dec.decode((await reader.output()).stdout));
+    assert(Deno.lstatSync(fifo).isFifo, `${fifo} was replaced`);
+  }
+
+  // a character device (as root: mknod), here /dev/null's twin
+  if (Deno.uid() === 0) {
+    const dev = `${tmp.path}/null.csv`;
+    const mk = await new Deno.Command("mknod", { args: [dev, "c", "1", "3"] }).output();
+    assert(mk.success, dec.decode(mk.stderr));
+    for (const args of [["convert", scan, dev], ["summary", "--html", dev, scan]]) {
+      const r = await cli(args);
+      assertEquals(r.code, 0, r.stderr);
+      assert(Deno.lstatSync(dev).isCharDevice, `${args[0]} replaced the device`);
+    }
+  }
+  // a folder or a link to nothing: one line, status 1, nothing written
+  await Deno.symlink("nowhere/x.csv", `${tmp.path}/dangling.csv`);
+  const r = await cli(["convert", scan, `${tmp.path}/dangling.csv`]);
+  assertEquals(r.code, 1, r.stderr);
+  assertStringIncludes(r.stderr, "a link to nothing");
+  assert(Deno.lstatSync(`${tmp.path}/dangling.csv`).isSymlink);
+});
+
+Deno.test("SIGINT while convert waits to write: the partial file and the spill folder are removed", async () => {
+  await using tmp = await tempDir("pwalk-files-");
+  const scan = await scanOf(tmp.path, "scan.csv");
+  const spill = `${tmp.path}/spill`;
+  await Deno.mkdir(spill);
+  // A FIFO with no reader: convert finishes the file in the spill folder,
+  // closes DuckDB, then waits to open the FIFO; that is when it is stopped.
+  const fifo = `${tmp.path}/out.csv`;
+  await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  const p = spawnCli(["convert", "--temp-dir", spill, scan, fifo]);
+  await waitFor(() => {
+    const names = [...Deno.readDirSync(spill)].map((e) => e.name);
+    // only the finished file left: DuckDB's spill folder is gone (closed)
+    const done = names.length === 1 && names[0].startsWith(".pwalk-convert-") &&
+      Deno.statSync(`${spill}/${names[0]}`).size > 0;
+    return done ? names : undefined;
+  }, { what: "convert to wait for a reader with its file made" });
+  p.kill("SIGINT");
+  const out = await p.output();
+  assertEquals(out.code, 130, dec.decode(out.stderr));
+  assertStringIncludes(
+    dec.decode(out.stderr),
+    "pwalk: interrupted by SIGINT; the partial output was removed",
+  );
+  assertEquals([...Deno.readDirSync(spill)], []);
+  assert(Deno.lstatSync(fifo).isFifo);
+});
