@@ -62,26 +62,36 @@ int pw_dir_begin(pw_dirstream *d, int fd) {
   return 0;
 }
 
+#ifdef __linux__
+/* The next record of buf[*pos, len) that is not . or .., into *cur; NULL
+   at the end (a folder's stream and a shared part read records alike). */
+static inline const pw_dent *next_record(char *buf, long *pos, long len, pw_dent *cur) {
+  while (*pos < len) {
+    struct linux_dirent64 *e = (struct linux_dirent64 *)(buf + *pos);
+    *pos += e->d_reclen;
+    if (is_dot_or_dotdot(e->d_name)) continue;
+    *cur = (pw_dent){e->d_name, strlen(e->d_name), e->d_type, e->d_ino};
+    return cur;
+  }
+  return NULL;
+}
+#endif
+
 const pw_dent *pw_dir_next(pw_dirstream *d, int *err) {
   *err = 0;
 #ifdef __linux__
   for (;;) {
-    if (d->pos >= d->len) {
-      long n = syscall(SYS_getdents64, d->fd, d->buf, d->cap);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        *err = errno;
-        return NULL;
-      }
-      if (n == 0) return NULL;
-      d->len = n;
-      d->pos = 0;
+    const pw_dent *r = next_record(d->buf, &d->pos, d->len, &d->cur);
+    if (r) return r;
+    long n = syscall(SYS_getdents64, d->fd, d->buf, d->cap);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      *err = errno;
+      return NULL;
     }
-    struct linux_dirent64 *e = (struct linux_dirent64 *)(d->buf + d->pos);
-    d->pos += e->d_reclen;
-    if (is_dot_or_dotdot(e->d_name)) continue;
-    d->cur = (pw_dent){e->d_name, strlen(e->d_name), e->d_type, e->d_ino};
-    return &d->cur;
+    if (n == 0) return NULL;
+    d->len = n;
+    d->pos = 0;
   }
 #else
   for (;;) {
@@ -127,17 +137,11 @@ size_t pw_split_records(const char *buf, long pos, long *len, size_t min, char *
 
 const pw_dent *pw_dirpart_next(pw_dirpart *p) {
 #ifdef __linux__
-  while (p->pos < p->len) {
-    struct linux_dirent64 *e = (struct linux_dirent64 *)(p->buf + p->pos);
-    p->pos += e->d_reclen;
-    if (is_dot_or_dotdot(e->d_name)) continue;
-    p->cur = (pw_dent){e->d_name, strlen(e->d_name), e->d_type, e->d_ino};
-    return &p->cur;
-  }
+  return next_record(p->buf, &p->pos, p->len, &p->cur);
 #else
   (void)p;
-#endif
   return NULL;
+#endif
 }
 
 int pw_dir_is(pw_dirstream *d, uint64_t ino) {
