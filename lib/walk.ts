@@ -31,12 +31,16 @@ export interface WalkOptions
   includeSymlinks?: boolean;
   /** Yield only paths ending in one of these extensions ("ts" or ".ts"). */
   exts?: string[];
-  /** Yield only paths matching one of these. */
+  /** Yield only paths matching one of these (tested as `skip`'s are). */
   match?: RegExp[];
   /**
    * Paths matching one of these are not yielded, and such folders are not
    * entered at all. (Each folder is tested from a worker thread through a
-   * callback on the JavaScript thread: a walk with `skip` is slower.)
+   * callback on the JavaScript thread: a walk with `skip` is slower, and
+   * one left unfinished, its loop neither ended nor left, keeps the
+   * process alive until its `signal` aborts.)
+   * Matched as @std/fs does, from the start of the path each time (also a
+   * RegExp with the g or y flag).
    */
   skip?: RegExp[];
   /**
@@ -104,6 +108,18 @@ export interface WalkDir {
   entry: WalkEntry;
 }
 
+/**
+ * Whether `s` matches one of `res`, as @std/fs walk tests it (`s.match(r)`):
+ * from the start of `s` each time, also for a /g or /y RegExp, whose
+ * `test()` would go on from the last match's end.
+ */
+function matchesAny(res: RegExp[] | undefined, s: string): boolean {
+  return !!res?.some((r) => {
+    r.lastIndex = 0;
+    return r.test(s);
+  });
+}
+
 function normaliseExts(exts: string[] | undefined): string[] | undefined {
   return exts?.map((e) => (e.startsWith(".") ? e : `.${e}`));
 }
@@ -162,7 +178,7 @@ async function startWalk(o: WalkOptions, p: Plan, jsSkip = false): Promise<Nativ
         { parameters: ["pointer", "usize"], result: "i32" } as const,
         (ptr, len) => {
           const bytes = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(ptr!, Number(len)));
-          return skip.some((r) => r.test(dec.decode(bytes))) ? 0 : 1;
+          return matchesAny(skip, dec.decode(bytes)) ? 0 : 1;
         },
       );
       callback.ref();
@@ -285,7 +301,7 @@ async function* entryBatches(
 ): AsyncGenerator<WalkEntry[]> {
   const p = plan(root, o);
   const skip = o.skip?.length ? o.skip : undefined;
-  if (skip?.some((r) => r.test(root))) return;
+  if (matchesAny(skip, root)) return;
   const keep = entryFilter(o, p.maxDepth);
   const batchErrors: WalkError[] = o.onError ? [] : errors;
   const decode = (out: BigUint64Array) => {
@@ -326,8 +342,8 @@ function entryFilter(o: WalkOptions, maxDepth: number): ((e: WalkEntry) => boole
       return false;
     }
     if (exts && !exts.some((x) => e.path.endsWith(x))) return false;
-    if (match && !match.some((r) => r.test(e.path))) return false;
-    return !skip?.some((r) => r.test(e.path));
+    if (match && !matchesAny(match, e.path)) return false;
+    return !matchesAny(skip, e.path);
   };
 }
 
@@ -412,7 +428,7 @@ export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkItera
   async function* gen(): AsyncGenerator<WalkDir> {
     const p = plan(root, options, { hold: topDown });
     const skip = options.skip?.length ? options.skip : undefined;
-    if (skip?.some((r) => r.test(root))) return;
+    if (matchesAny(skip, root)) return;
     const lastDepth = p.maxDepth - 1;
     // Folders by listing number: every record says which listing it came
     // from, so names are grouped without building a key per entry.
@@ -441,7 +457,10 @@ export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkItera
     let last: Gathered | undefined;
     const decode = (out: BigUint64Array) => decodeDirsBatch(out, !!skip);
     await using job = await startWalk(options, p, topDown);
-    for (let b; (b = await job.nextBatch(decode));) {
+    // Top-down, the next batch is asked for only when this one is used up:
+    // a call in flight while the caller holds a folder would keep the
+    // process alive for an answer that may never come (a loop left waiting).
+    for (let b; (b = await job.nextBatch(decode, !topDown));) {
       for (const e of b.errors) {
         if (options.onError) options.onError(e);
         else errors.push(e);
@@ -466,7 +485,7 @@ export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkItera
           }
           if (hold) s.entered.push([b.name[i], hold]);
           // skipped: not in dirs, so not entered either
-          if (!skip?.some((r) => r.test(b.path[i]))) s.dirs.push(b.name[i]);
+          if (!matchesAny(skip, b.path[i])) s.dirs.push(b.name[i]);
         } else if (kind === RecKind.ENTRY) {
           const flags = b.flags[i];
           // a folder at maxDepth comes as an entry: it is in dirs already
@@ -479,7 +498,7 @@ export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkItera
             else for (const name of names) into.push(name);
             continue;
           }
-          if (skip?.some((r) => r.test(b.path[i]))) continue;
+          if (matchesAny(skip, b.path[i])) continue;
           into.push(b.name[i]);
         } else {
           const e = b.entry[i]!;

@@ -2,12 +2,25 @@
 #define _GNU_SOURCE
 #include "sys.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #ifdef __linux__
 #include <sched.h>
+#endif
+
+/* Never unloaded: a process may end (Deno's main module returns) while a
+   job's workers still run, when its caller dropped an unfinished walk.
+   Unloading the code under them crashed the exit (SIGSEGV); kept mapped,
+   they are ended with the process. */
+#ifdef RTLD_NODELETE
+__attribute__((constructor)) static void pw_pin(void) {
+  Dl_info self;
+  if (dladdr((void *)pw_pin, &self) && self.dli_fname)
+    dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
 #endif
 
 int pw_write_all(int fd, const void *buf, size_t len) {

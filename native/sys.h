@@ -1,7 +1,8 @@
 /*
  * sys.h — small system helpers every part of libpwalk may use.
  *
- * Owns: writing a whole buffer to an fd, the number of CPUs this process
+ * Owns: keeping the library loaded until the process ends (sys.c's
+ * constructor), writing a whole buffer to an fd, the number of CPUs this process
  * may run on, growing a buffer, and telling valid UTF-8 (with its UTF-16
  * length).
  */
