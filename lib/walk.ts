@@ -351,7 +351,8 @@ function entryFilter(o: WalkOptions, maxDepth: number): ((e: WalkEntry) => boole
  * Walk `root` with the parallel native walker, yielding one {@link WalkEntry}
  * per file, folder and link, with its stat facts. A drop-in upgrade of
  * @std/fs walk (same option names); entries come in no defined order (a
- * folder comes after its direct children, like pwalk's rows).
+ * folder comes after the files directly in it and before its subfolders,
+ * like pwalk's rows).
  *
  * @example Sum the sizes of all files
  * ```ts ignore
