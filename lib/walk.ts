@@ -380,6 +380,8 @@ interface Gathered {
   entry?: WalkEntry;
   /** Bottom-up: the listing of the folder above (0: none). */
   parent: number;
+  /** It could not be listed (or not to the end): not yielded, as os.walk. */
+  unlisted?: boolean;
 }
 
 /**
@@ -411,6 +413,7 @@ function enterMask(dirs: string[], entered: [string, number][]): Uint8Array<Arra
  * comes before its subfolders, and removing names from its `dirs` (in
  * place) keeps the walk out of them; folders are still read in parallel,
  * many at a time. `topDown: false` gives every folder after its subfolders.
+ * A folder that cannot be listed is an error, not yielded (as os.walk).
  * Order among folders that are not above one another is not defined.
  *
  * @example List every folder with its file count, skipping .git folders
@@ -434,6 +437,8 @@ export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkItera
     // Folders by listing number: every record says which listing it came
     // from, so names are grouped without building a key per entry.
     const open = new Map<number, Gathered>();
+    /** Paths of folders whose listing failed, until their row comes. */
+    const unlisted = new Set<string>();
     const slot = (group: number) => {
       let s = open.get(group);
       if (!s) open.set(group, s = { dirs: [], files: [], entered: [], done: 0, parent: 0 });
@@ -445,7 +450,7 @@ export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkItera
       while (s.entry && s.done === s.entered.length) {
         open.delete(group);
         const e = s.entry;
-        if (e.depth + 1 <= lastDepth) {
+        if (!s.unlisted && e.depth + 1 <= lastDepth) {
           yield { path: e.path, dirs: s.dirs, files: s.files, entry: e };
         }
         if (!s.parent) return; // the root
@@ -463,6 +468,9 @@ export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkItera
     // process alive for an answer that may never come (a loop left waiting).
     for (let b; (b = await job.nextBatch(decode, !topDown));) {
       for (const e of b.errors) {
+        // A folder that cannot be listed is reported, not yielded (its
+        // row comes after its error, from the same worker).
+        if (e.op === "open" || e.op === "read") unlisted.add(e.path);
         if (options.onError) options.onError(e);
         else errors.push(e);
       }
@@ -505,13 +513,14 @@ export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkItera
           const e = b.entry[i]!;
           s.entry = e;
           s.parent = b.parentGroup[i];
+          if (unlisted.size) s.unlisted = unlisted.delete(e.path);
           lastGroup = -1; // its listing is over
           if (!topDown) {
             yield* complete(group, s);
             continue;
           }
           open.delete(group);
-          if (e.depth + 1 <= lastDepth) {
+          if (!s.unlisted && e.depth + 1 <= lastDepth) {
             yield { path: e.path, dirs: s.dirs, files: s.files, entry: e };
           }
           // The caller had its say: enter what is left in dirs.

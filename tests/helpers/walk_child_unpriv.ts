@@ -29,9 +29,19 @@ const onErrorIt = walk(root, { onError: (e) => calls.push(brief(e)) });
 let onErrorCount = 0;
 for await (const _ of onErrorIt) onErrorCount++;
 
-const dirsIt = walkDirs(root);
-let lockedDir: { dirs: string[]; files: string[] } | undefined;
-for await (const d of dirsIt) if (d.path === locked) lockedDir = { dirs: d.dirs, files: d.files };
+// walkDirs, each order, with and without stat: the folders yielded
+const dirs: Record<string, { paths: string[]; errors: ReturnType<typeof brief>[] }> = {};
+for (const stat of [true, false]) {
+  for (const topDown of [true, false]) {
+    const it = walkDirs(root, { stat, topDown });
+    const yielded: string[] = [];
+    for await (const d of it) yielded.push(d.path);
+    dirs[`stat:${stat} topDown:${topDown}`] = {
+      paths: yielded.sort(),
+      errors: it.errors.map(brief),
+    };
+  }
+}
 
 const skipIt = walk(root, { skip: [/\/locked$/] });
 let skipCount = 0;
@@ -51,7 +61,7 @@ console.log(JSON.stringify({
   premise,
   plain: { paths, errors: plainIt.errors.map(brief) },
   onError: { calls, collected: onErrorIt.errors.length, count: onErrorCount },
-  dirs: { locked: lockedDir, errors: dirsIt.errors.map(brief) },
+  dirs,
   skip: { count: skipCount, errors: skipIt.errors.map(brief) },
   exclude: { count: excludeCount, errors: excludeIt.errors.map(brief) },
   maxDepth2: { paths: depthPaths, errors: depthIt.errors.map(brief) },
