@@ -138,6 +138,17 @@ export async function convert(
   const partial = target.direct
     ? await Deno.makeTempFile({ dir: options.tempDirectory, prefix: ".pwalk-convert-" })
     : partialBeside(target.path);
+  if (!target.direct) {
+    // Made now, so that a folder that is missing or not writable is told
+    // as OUT's, not as an error of DuckDB's reading the input.
+    try {
+      await Deno.writeFile(partial, new Uint8Array(), { createNew: true });
+    } catch (e) {
+      const m = (e as Error).message.replace(/:? ?\(os error \d+\).*$/, "");
+      (e as Error).message = `pwalk: ${output}: cannot write it: ${m}`;
+      throw e;
+    }
+  }
   const forget = removeOnInterrupt(partial);
   // With views DuckDB reads the files during COPY, so a name that is not
   // UTF-8 shows there: then all of it again, through the escaping filter.
