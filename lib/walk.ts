@@ -45,9 +45,12 @@ export interface WalkOptions
   skip?: RegExp[];
   /**
    * Follow symbolic links: links to folders are entered (under the link's
-   * path), links to files yield the target's facts. A folder reached twice
-   * (a link cycle, detected by device and inode) is entered once; the
-   * second arrival is an error with op "loop". Default false.
+   * path), links to files yield the target's facts. A folder reached twice,
+   * by a link cycle or by a link to a folder also reached another way
+   * (detected by device and inode), is entered once, under whichever path
+   * reaches it first (not always the same one: folders are read in
+   * parallel); the other arrival is an error with op "loop". (@std/fs and
+   * os.walk enter it under both paths.) Default false.
    */
   followSymlinks?: boolean;
   /**
