@@ -64,6 +64,9 @@ export interface WalkOptions
    * walk's use): much faster, and every stat fact of an entry (size, times,
    * uid, ...) is then NaN. Names whose type the file system does not give in
    * its listings, and folders under `oneFileSystem`, are still stat'ed.
+   * With stat, a name whose stat is refused (EACCES: its folder may be read
+   * but not searched) is an error and still yielded, as `stat: false`
+   * would (listing's type, NaN facts), as @std/fs walk yields it.
    */
   stat?: boolean;
   /**

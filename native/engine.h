@@ -73,6 +73,11 @@ typedef struct pw_visitor {
       own row still comes after all of them.  Not with PW_OPT_HOLD or
       PW_OPT_SUBDIRS, whose records follow one listing's order. */
   bool share_listings;
+  /** A name whose stat is refused (EACCES: a folder that may be read but
+      not searched) is still handed to entry after its error, with its
+      listing's type and inode only (no_stat), as @std/fs walk and os.walk
+      list it.  Not for a vanished name (ENOENT), nor one of unknown type. */
+  bool keep_unstatted;
 } pw_visitor;
 
 /**

@@ -193,6 +193,7 @@ static const pw_visitor walk_visitor = {
     .held_back = bw_held_back,
     .job_free = bw_job_free,
     .share_listings = true,
+    .keep_unstatted = true,
 };
 
 PW_API pw_job *pw_walk_start(const pw_opts *o, pw_descend_fn descend) {

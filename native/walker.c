@@ -265,6 +265,15 @@ static bool own_file(const pw_job *j, const struct stat *st) {
   return false;
 }
 
+/* What the listing alone tells of a name: its type, inode and (as its
+   folder's) device; the rest zero. */
+static void listing_facts(struct stat *st, const pw_dent *d, const listing *l) {
+  memset(st, 0, sizeof *st);
+  st->st_mode = DTTOIF(d->type);
+  st->st_ino = (ino_t)d->ino;
+  st->st_dev = l->it->st.st_dev;
+}
+
 /* Stat, filter and dispatch one name of the listing; false to stop. */
 static bool dispatch(pw_worker *w, listing *l, const pw_dent *d) {
   pw_job *j = w->job;
@@ -279,17 +288,15 @@ static bool dispatch(pw_worker *w, listing *l, const pw_dent *d) {
   struct stat st;
   bool no_stat = o->no_stat && names_only(o, d);
   if (no_stat) {
-    memset(&st, 0, sizeof st);
-    st.st_mode = DTTOIF(d->type);
-    st.st_ino = (ino_t)d->ino;
-    st.st_dev = l->it->st.st_dev;
+    listing_facts(&st, d, l);
   } else {
     int err = pw_dir_stat(&w->ds, d, &st);
     if (err) {
       pw_worker_error(w, PW_OP_STAT, err, w->path, len);
-      return true;
-    }
-    if (j->nskip && own_file(j, &st)) {
+      if (err != EACCES || !j->vis->keep_unstatted || d->type == DT_UNKNOWN) return true;
+      listing_facts(&st, d, l);
+      no_stat = true;
+    } else if (j->nskip && own_file(j, &st)) {
       l->fcount--; /* as if it were not there */
       return true;
     }

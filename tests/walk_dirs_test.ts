@@ -8,6 +8,8 @@ import { assert, assertEquals } from "@std/assert";
 import { walkDirs, type WalkDirsOptions } from "../mod.ts";
 import { mktree, python } from "./helpers/tree.ts";
 import { tempDir } from "./helpers/temp.ts";
+import { deno, run, UNPRIVILEGED } from "./helpers/run.ts";
+import { PYTHON3, SETPRIV, testNeeding } from "./helpers/system.ts";
 
 /** Which folder names both walks prune: a rule of the name alone. */
 const PRUNE_RE = /[37]$/;
@@ -155,3 +157,61 @@ Deno.test("walkDirs: names in runs across small batches, names not UTF-8, prunin
   assert(want.some(([p]) => p === `${wide}/sub12`), "a kept subfolder of the wide folder");
   assert(!want.some(([p]) => p === `${wide}/sub13`), "a pruned subfolder of the wide folder");
 });
+
+/** walkDirs in all four stat/order combinations, printed as JSON (run without capabilities). */
+const DIRS_CHILD = `
+import { walkDirs } from "${new URL("../mod.ts", import.meta.url).pathname}";
+const out = {};
+for (const stat of [true, false]) for (const topDown of [true, false]) {
+  const items = [];
+  const it = walkDirs(Deno.args[0], { stat, topDown });
+  for await (const d of it) items.push([d.path, [...d.dirs].sort(), [...d.files].sort()]);
+  out[\`stat:\${stat} topDown:\${topDown}\`] = { items, errors: it.errors.length };
+}
+console.log(JSON.stringify(out));
+`;
+
+testNeeding([SETPRIV, PYTHON3], {
+  name: "walkDirs equals os.walk without capabilities: folders that cannot be listed or searched",
+  async fn() {
+    await using tmp = await tempDir("pwalk-walkdirs-");
+    // uid 0 without capabilities owns the tree: a 000 folder cannot be
+    // listed, a 644 one listed but its names not stat'ed (nor entered)
+    const root = `${tmp.path}/t`;
+    await Deno.mkdir(`${root}/locked/sub`, { recursive: true });
+    await Deno.mkdir(`${root}/rnox/sub`, { recursive: true });
+    await Deno.mkdir(`${root}/ok/inner`, { recursive: true });
+    for (const f of ["locked/f", "rnox/f.txt", "ok/g", "ok/inner/h"]) {
+      await Deno.writeTextFile(`${root}/${f}`, "");
+    }
+    await Deno.chmod(`${root}/locked`, 0o000);
+    await Deno.chmod(`${root}/rnox`, 0o644);
+    try {
+      const py = await run("python3", ["-c", OS_WALK, root, "0", "1"], { prefix: UNPRIVILEGED });
+      assertEquals(py.code, 0, py.stderr);
+      const want = asSet(JSON.parse(py.text));
+      // the premise: os.walk leaves out locked, lists rnox's names, cannot enter rnox/sub
+      assert(![...want].some((i) => i.includes(`${root}/locked"`)), "locked was listed");
+      assert(want.has(JSON.stringify([`${root}/rnox`, ["sub"], ["f.txt"]])));
+      const script = `${tmp.path}/child.ts`;
+      await Deno.writeTextFile(script, DIRS_CHILD);
+      const r = await deno(["run", "-A", script, root], {
+        prefix: UNPRIVILEGED,
+        timeoutMs: 60_000,
+      });
+      assertEquals(r.code, 0, r.stderr);
+      for (const [how, got] of Object.entries(JSON.parse(r.text) as Record<string, Run>)) {
+        assertEquals(asSet(got.items), want, how);
+        assert(got.errors > 0, `${how}: no errors reported`);
+      }
+    } finally {
+      await Deno.chmod(`${root}/locked`, 0o755);
+      await Deno.chmod(`${root}/rnox`, 0o755);
+    }
+  },
+});
+
+interface Run {
+  items: Item[];
+  errors: number;
+}
