@@ -61,7 +61,22 @@ export function errnoName(n: number): [name: string, text: string] {
 }
 
 /**
- * The Deno error class users test for, for a fatal errno of the library.
+ * The system message of an errno name (`"ENOENT"`: "No such file or
+ * directory"); undefined for names the table does not hold.
+ *
+ * @example
+ * ```ts
+ * import { errnoText } from "./errno.ts";
+ * console.log(errnoText("EACCES")); // "Permission denied"
+ * ```
+ */
+export function errnoText(name: string): string | undefined {
+  return (Deno.build.os === "darwin" && DARWIN_TEXT[name]) || TEXT[name];
+}
+
+/**
+ * The Deno error class users test for, for a fatal errno of the library,
+ * with the errno name as its `code` (as Deno's own file system errors have).
  *
  * @example
  * ```ts
@@ -69,8 +84,13 @@ export function errnoName(n: number): [name: string, text: string] {
  * console.log(errnoError(2, "pwalk: /x: No such file") instanceof Deno.errors.NotFound); // true
  * ```
  */
-export function errnoError(n: number, message: string): Error {
-  switch (errnoName(n)[0]) {
+export function errnoError(n: number, message: string): Error & { code: string } {
+  const code = errnoName(n)[0];
+  return Object.assign(errnoClass(code, message), { code });
+}
+
+function errnoClass(code: string, message: string): Error {
+  switch (code) {
     case "ENOENT":
       return new Deno.errors.NotFound(message);
     case "EACCES":
@@ -84,6 +104,8 @@ export function errnoError(n: number, message: string): Error {
       return new TypeError(message);
     case "EPIPE":
       return new Deno.errors.BrokenPipe(message);
+    case "ELOOP":
+      return new Deno.errors.FilesystemLoop(message);
     default:
       return new Error(message);
   }

@@ -11,6 +11,7 @@ import { native, Opt } from "./ffi.ts";
 import { decodeDirsBatch, decodeEntries, RecKind, WalkEntry } from "./decode.ts";
 import { NativeJob, type NativeOption, type WalkError } from "./job.ts";
 import { commonNative, type CommonOptions } from "./options.ts";
+import { errnoText } from "./errno.ts";
 
 export { WalkEntry };
 
@@ -20,7 +21,9 @@ export interface WalkOptions
   /**
    * As in @std/fs walk: the root is depth 0, its entries depth 1, ...;
    * entries deeper than this are not yielded and folders at this depth are
-   * not entered (their fcount is -1: never listed). Default Infinity.
+   * not entered (their fcount is -1: never listed). Below 0 nothing is
+   * yielded; a fraction counts as the whole number below it (1.5 as 1),
+   * as @std/fs reads it. Default Infinity.
    */
   maxDepth?: number;
   /** Yield files (and everything that is not a folder or a link). Default true. */
@@ -141,11 +144,31 @@ interface DirsMode {
   hold: boolean;
 }
 
-function plan(root: string, o: WalkOptions, dirs?: DirsMode): Plan {
-  const maxDepth = o.maxDepth ?? Infinity;
-  if (!(maxDepth >= 0) || (maxDepth !== Infinity && !Number.isInteger(maxDepth))) {
-    throw new RangeError(`pwalk: maxDepth must be a whole number >= 0, got ${maxDepth}`);
+/**
+ * maxDepth as @std/fs walk reads it: below 0 nothing at all (-1 here), a
+ * fraction as the whole number below it (its test is `depth < 1` at each
+ * level). NaN and non-numbers are mistakes, not limits.
+ */
+function depthLimit(d: number | undefined): number {
+  if (d === undefined) return Infinity;
+  if (typeof d !== "number" || Number.isNaN(d)) {
+    throw new RangeError(`pwalk: maxDepth must be a number, got ${String(d)}`);
   }
+  return d < 0 ? -1 : Math.floor(d);
+}
+
+/**
+ * The path the root's own entry shows: the walker drops trailing slashes
+ * (its children are "d/x" for "d/"), @std/fs keeps one ("d/" normalised).
+ */
+function rootPath(root: string, enginePath: string): string {
+  return root.length > 1 && root.endsWith("/") && !enginePath.endsWith("/")
+    ? `${enginePath}/`
+    : enginePath;
+}
+
+function plan(root: string, o: WalkOptions, dirs?: DirsMode): Plan {
+  const maxDepth = depthLimit(o.maxDepth);
   const opts = commonNative(root, { ...o, pwalkDepth: undefined, maxErrors: 0 });
   if (o.stat === false) opts.push([Opt.NO_STAT, 1]);
   if (dirs) opts.push([Opt.LINK_DIRS, 1], [Opt.SUBDIRS, 1]);
@@ -307,8 +330,15 @@ async function* entryBatches(
 ): AsyncGenerator<WalkEntry[]> {
   const p = plan(root, o);
   const skip = o.skip?.length ? o.skip : undefined;
-  if (matchesAny(skip, root)) return;
-  const keep = entryFilter(o, p.maxDepth);
+  if (p.maxDepth < 0 || matchesAny(skip, root)) return;
+  const filter = entryFilter(o, p.maxDepth);
+  // "d/": the root's entry is "d/" (one test per entry, only then)
+  const keep = root.length > 1 && root.endsWith("/")
+    ? (e: WalkEntry) => {
+      if (e.depth < 0) slashRoot(e, root);
+      return !filter || filter(e);
+    }
+    : filter;
   const batchErrors: WalkError[] = o.onError ? [] : errors;
   const decode = (out: BigUint64Array) => {
     const entries: WalkEntry[] = [];
@@ -325,6 +355,16 @@ async function* entryBatches(
     batch = undefined; // not held while the next one is awaited
   }
   await job.finish();
+}
+
+/** Give the root's entry the trailing slash its ROOT had ({@link rootPath}). */
+function slashRoot(e: WalkEntry, root: string): void {
+  const path = rootPath(root, e.path);
+  if (path === e.path) return;
+  // Built by the decoder for this walk alone: its fields can be set here.
+  const w = e as { path: string; pathBytes: Uint8Array | undefined };
+  w.path = path;
+  if (e.pathBytes) w.pathBytes = Uint8Array.of(...e.pathBytes, 0x2f);
 }
 
 /** The test an entry passes to be yielded (undefined: every entry passes). */
@@ -368,11 +408,26 @@ function entryFilter(o: WalkOptions, maxDepth: number): ((e: WalkEntry) => boole
  * console.log(bytes);
  * ```
  *
- * @throws {Deno.errors.NotFound} when the root does not exist (on first next())
+ * @throws {Deno.errors.NotFound} when the root does not exist (on first
+ * next()); `NotADirectory`, `FilesystemLoop`, `PermissionDenied` when it
+ * is a file, a link loop, or cannot be read: the error's `code` is the
+ * errno name. (The root's entry keeps a trailing slash of `root`: "d/".)
  */
 export function walk(root: string, options: WalkOptions = {}): WalkIterator<WalkEntry> {
   return new EntryIterator(root, options);
 }
+
+/** Why a root cannot be walked (not out of memory, not a bad option). */
+const ROOT_ERRORS = new Set([
+  "ENOENT",
+  "ENOTDIR",
+  "EACCES",
+  "EPERM",
+  "ELOOP",
+  "ENAMETOOLONG",
+  "EIO",
+  "ESTALE",
+]);
 
 /** What walkDirs gathers for a folder until it can be yielded. */
 interface Gathered {
@@ -419,7 +474,9 @@ function enterMask(dirs: string[], entered: [string, number][]): Uint8Array<Arra
  * comes before its subfolders, and removing names from its `dirs` (in
  * place) keeps the walk out of them; folders are still read in parallel,
  * many at a time. `topDown: false` gives every folder after its subfolders.
- * A folder that cannot be listed is an error, not yielded (as os.walk).
+ * A folder that cannot be listed is an error, not yielded (as os.walk);
+ * so is a root that cannot be walked (missing, a file, a link loop):
+ * nothing is yielded. The root's `path` is `root` as given.
  * Order among folders that are not above one another is not defined.
  *
  * @example List every folder with its file count, skipping .git folders
@@ -438,7 +495,7 @@ export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkItera
   async function* gen(): AsyncGenerator<WalkDir> {
     const p = plan(root, options, { hold: topDown });
     const skip = options.skip?.length ? options.skip : undefined;
-    if (matchesAny(skip, root)) return;
+    if (p.maxDepth < 0 || matchesAny(skip, root)) return;
     const lastDepth = p.maxDepth - 1;
     // Folders by listing number: every record says which listing it came
     // from, so names are grouped without building a key per entry.
@@ -457,7 +514,7 @@ export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkItera
         open.delete(group);
         const e = s.entry;
         if (!s.unlisted && e.depth + 1 <= lastDepth) {
-          yield { path: e.path, dirs: s.dirs, files: s.files, entry: e };
+          yield { path: e.depth < 0 ? root : e.path, dirs: s.dirs, files: s.files, entry: e };
         }
         if (!s.parent) return; // the root
         group = s.parent;
@@ -472,7 +529,9 @@ export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkItera
     // Top-down, the next batch is asked for only when this one is used up:
     // a call in flight while the caller holds a folder would keep the
     // process alive for an answer that may never come (a loop left waiting).
+    let started = false;
     for (let b; (b = await job.nextBatch(decode, !topDown));) {
+      started = true;
       for (const e of b.errors) {
         // A folder that cannot be listed is reported, not yielded (its
         // row comes after its error, from the same worker).
@@ -527,7 +586,7 @@ export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkItera
           }
           open.delete(group);
           if (!s.unlisted && e.depth + 1 <= lastDepth) {
-            yield { path: e.path, dirs: s.dirs, files: s.files, entry: e };
+            yield { path: e.depth < 0 ? root : e.path, dirs: s.dirs, files: s.files, entry: e };
           }
           // The caller had its say: enter what is left in dirs.
           const token = b.hold[i];
@@ -535,7 +594,22 @@ export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkItera
         }
       }
     }
-    await job.finish();
+    try {
+      await job.finish();
+    } catch (e) {
+      // A root that cannot be walked is an error like any folder's, and
+      // nothing is yielded (os.walk calls onerror and yields nothing).
+      const code = (e as { code?: unknown }).code;
+      if (started || typeof code !== "string" || !ROOT_ERRORS.has(code)) throw e;
+      const err: WalkError = {
+        path: root,
+        pathBytes: new TextEncoder().encode(root),
+        op: "open",
+        message: errnoText(code) ?? (e as Error).message,
+      };
+      if (options.onError) options.onError(err);
+      else errors.push(err);
+    }
   }
   return makeIterator(gen(), errors);
 }

@@ -120,6 +120,46 @@ Deno.test("walkDirs equals os.walk: top-down with pruning, bottom-up, with and w
   });
 });
 
+const OS_WALK_ROOT = `
+import json, os, sys
+errors = []
+walked = [[p, sorted(d), sorted(f)] for p, d, f in
+          os.walk(sys.argv[1], onerror=lambda e: errors.append([e.filename, e.strerror]))]
+print(json.dumps([walked, errors]))
+`;
+
+Deno.test("walkDirs: a root os.walk cannot walk is an error, and ROOT is dirpath as given", async () => {
+  await using tmp = await tempDir("pwalk-walkdirs-root-");
+  const d = `${tmp.path}/d`;
+  Deno.mkdirSync(`${d}/sub`, { recursive: true });
+  Deno.writeTextFileSync(`${d}/f`, "x");
+  Deno.writeTextFileSync(`${d}/sub/g`, "y");
+  Deno.symlinkSync("d", `${tmp.path}/link`);
+  Deno.symlinkSync("loop", `${tmp.path}/loop`);
+  const roots = ["missing", "d/f", "loop", "link", "d/", "d", "./d/", ".//d/./"];
+  for (const name of roots) {
+    const root = name.startsWith(".") ? name : `${tmp.path}/${name}`;
+    const [want, wantErrors] = JSON.parse(
+      await python(`import os; os.chdir(${JSON.stringify(tmp.path)})\n${OS_WALK_ROOT}`, root),
+    );
+    const got: Item[] = [];
+    const gotErrors: string[][] = [];
+    const cwd = Deno.cwd();
+    Deno.chdir(tmp.path);
+    try {
+      for await (
+        const w of walkDirs(root, { onError: (e) => gotErrors.push([e.path, e.message]) })
+      ) {
+        got.push([w.path, [...w.dirs].sort(), [...w.files].sort()]);
+      }
+    } finally {
+      Deno.chdir(cwd);
+    }
+    assertEquals(got, want, `walkDirs(${root})`);
+    assertEquals(gotErrors, wantErrors, `walkDirs(${root}) errors`);
+  }
+});
+
 Deno.test("walkDirs: names in runs across small batches, names not UTF-8, pruning in a wide folder", async () => {
   await using tmp = await tempDir("pwalk-walkdirs-runs-");
   const root = `${tmp.path}/tree`;

@@ -102,9 +102,8 @@ Deno.test("walk option maxDepth: @std/fs depths (root 0), walkDirs within the li
       assertEquals(sorted(dirs.get(r.path)!.files), sorted(r.files), r.path);
     }
   }
-  for (const bad of [-1, 1.5, NaN]) {
-    await assertRejects(() => walk(root, { maxDepth: bad }).next(), RangeError);
-  }
+  // @std/fs: below 0 nothing, 1.5 as 1 (tests/walk_test.ts); NaN is no limit
+  await assertRejects(() => walk(root, { maxDepth: NaN }).next(), RangeError);
 });
 
 Deno.test("walk option maxDepth: nothing is reported from beyond the limit", async () => {
@@ -119,7 +118,8 @@ Deno.test("walk option maxDepth: nothing is reported from beyond the limit", asy
     });
     const got: string[] = [];
     for await (const e of it) got.push(e.path.slice(top.length));
-    assertEquals(sorted(got), ["", "/a", "/a/gone"]);
+    // the root's own path keeps ROOT's trailing slash (@std/fs's normalize)
+    assertEquals(sorted(got), [root.endsWith("/") ? "/" : "", "/a", "/a/gone"]);
     // At depth 2 the folder is not to be entered: its vanishing is no error.
     assertEquals(it.errors.map((e) => e.op), maxDepth === 2 ? [] : ["open"], root);
   }

@@ -8,7 +8,14 @@
  * in walk_lifecycle_test.ts.
  */
 import { assert, assertEquals, assertRejects, assertStrictEquals } from "@std/assert";
-import { nativeVersion, walk, type WalkDir, walkDirs, type WalkEntry } from "../mod.ts";
+import {
+  nativeVersion,
+  walk,
+  type WalkDir,
+  walkDirs,
+  type WalkEntry,
+  type WalkOptions,
+} from "../mod.ts";
 import { helperScript, UNPRIVILEGED } from "./helpers/run.ts";
 import { SETPRIV, testNeeding } from "./helpers/system.ts";
 import { scratchDir } from "./helpers/temp.ts";
@@ -136,20 +143,78 @@ Deno.test("walkDirs: one item per folder, with readDir's subfolder and file name
   assert(!got.has(`${root}/weird/loop`), "a link to a folder was entered");
 });
 
-Deno.test("walk: a root that does not exist throws Deno.errors.NotFound", async () => {
+Deno.test("walk: a root that cannot be walked throws, as @std/fs walk's Deno.stat of it does", async () => {
   const missing = `${scratchDir()}/no/such/folder`;
-  await assertRejects(async () => {
+  const err = await assertRejects(async () => {
     for await (const _ of walk(missing)) { /* nothing */ }
   }, Deno.errors.NotFound);
-  await assertRejects(async () => {
-    for await (const _ of walkDirs(missing)) { /* nothing */ }
-  }, Deno.errors.NotFound);
+  assertEquals((err as { code?: string }).code, "ENOENT");
   // A file as root is not a folder to walk.
   const file = `${scratchDir()}/a-file`;
   Deno.writeTextFileSync(file, "x");
   await assertRejects(async () => {
     for await (const _ of walk(file)) { /* nothing */ }
   }, Deno.errors.NotADirectory);
+  // A link to itself: the class Deno.stat throws for it.
+  const loop = `${scratchDir()}/self-loop`;
+  Deno.symlinkSync("self-loop", loop);
+  const cls = (() => {
+    try {
+      Deno.statSync(loop);
+    } catch (e) {
+      return (e as Error).constructor as new () => Error;
+    }
+    throw new Error("Deno.stat followed a self-loop");
+  })();
+  await assertRejects(async () => {
+    for await (const _ of walk(loop)) { /* nothing */ }
+  }, cls);
+  // walkDirs reports it as an error instead (tests/walk_dirs_test.ts).
+  const it = walkDirs(missing);
+  for await (const _ of it) throw new Error("walkDirs yielded a missing root");
+  assertEquals(it.errors.map((e) => [e.path, e.op]), [[missing, "open"]]);
+});
+
+Deno.test("walk: maxDepth below 0 yields nothing, a fraction counts as the whole number below", async () => {
+  const root = `${scratchDir()}/depths`;
+  Deno.mkdirSync(`${root}/a/b/c`, { recursive: true });
+  Deno.writeTextFileSync(`${root}/a/b/f`, "x");
+  const paths = async (o: WalkOptions) => {
+    const out: string[] = [];
+    for await (const e of walk(root, o)) out.push(e.path);
+    return out.sort();
+  };
+  const dirs = async (o: WalkOptions) => {
+    const out: string[] = [];
+    for await (const d of walkDirs(root, o)) out.push(d.path);
+    return out.sort();
+  };
+  assertEquals(await paths({ maxDepth: -1 }), []);
+  assertEquals(await dirs({ maxDepth: -0.5 }), []);
+  for (const d of [0, 1, 2]) {
+    const whole = await paths({ maxDepth: d });
+    assertEquals(whole.length, d + 1, `maxDepth ${d}: ${whole}`);
+    assertEquals(await paths({ maxDepth: d + 0.5 }), whole);
+    assertEquals(await dirs({ maxDepth: d + 0.5 }), await dirs({ maxDepth: d }));
+  }
+  await assertRejects(async () => {
+    for await (const _ of walk(root, { maxDepth: NaN })) { /* nothing */ }
+  }, RangeError);
+});
+
+Deno.test("walk: ROOT with a trailing slash is the root entry's path, children have one slash", async () => {
+  const root = `${scratchDir()}/slash`;
+  Deno.mkdirSync(`${root}/sub`, { recursive: true });
+  Deno.writeTextFileSync(`${root}/f`, "x");
+  const got: string[] = [];
+  for await (const e of walk(`${root}/`)) got.push(e.path);
+  // @std/fs: normalize("d/") keeps the slash; join("d/", "f") is "d/f".
+  assertEquals(got.sort(), [`${root}/`, `${root}/f`, `${root}/sub`]);
+  const st = Deno.lstatSync(`${root}/`);
+  const rootEntry = await (async () => {
+    for await (const e of walk(`${root}/`, { maxDepth: 0 })) return e;
+  })();
+  assertEquals([rootEntry?.ino, rootEntry?.isDirectory], [st.ino, true]);
 });
 
 function vanishTree(tag: string): string {
