@@ -188,7 +188,10 @@ export interface Summary {
   folderTree: FolderRow[];
   /** Folders with the most direct entries. */
   busiestFolders: BusyFolder[];
-  /** The largest regular files. */
+  /**
+   * The largest regular files, each hard-linked inode once (under its
+   * first name in byte order, the one that keeps the bytes).
+   */
   largestFiles: FileRow[];
   /** Per user, regular files not read (st_atime) for 365 days or more. */
   coldByUser: OwnerRow[];
@@ -457,7 +460,7 @@ export async function summarize(
     }));
     const largestFiles = (await e.all(
       `SELECT "filename" AS path, "st_size" AS ab, al, "UID" AS uid, "GID" AS gid, ` +
-        `"st_mtime" AS mt, "st_atime" AS at FROM s WHERE kind = 'f' ` +
+        `"st_mtime" AS mt, "st_atime" AS at FROM s WHERE kind = 'f' AND NOT dupl ` +
         `ORDER BY "st_size" DESC, path LIMIT ${top}`,
     )).map((r): FileRow => ({
       path: String(r.path),

@@ -118,6 +118,21 @@ export async function walkRef(root: string): Promise<RefEntry[]> {
  * byte order carries the bytes, whichever subset `entries` is.
  */
 export function sums(entries: RefEntry[], all: RefEntry[] = entries): [number, number] {
+  const extra = extraNames(all);
+  let ab = 0, al = 0;
+  for (const e of entries) {
+    if (extra.has(e.path)) continue;
+    ab += e.size;
+    al += e.blocks * 512;
+  }
+  return [ab, al];
+}
+
+/**
+ * The extra names of hard-linked inodes: every name of an inode but the
+ * first in byte order (which keeps the bytes).
+ */
+export function extraNames(all: RefEntry[]): Set<string> {
   const first = new Map<number, string>();
   for (const e of all) {
     if (e.kind === "d" || e.nlink < 2) continue;
@@ -126,13 +141,11 @@ export function sums(entries: RefEntry[], all: RefEntry[] = entries): [number, n
       first.set(e.ino, e.path);
     }
   }
-  let ab = 0, al = 0;
-  for (const e of entries) {
-    if (e.kind !== "d" && e.nlink > 1 && first.get(e.ino) !== e.path) continue;
-    ab += e.size;
-    al += e.blocks * 512;
+  const extra = new Set<string>();
+  for (const e of all) {
+    if (e.kind !== "d" && e.nlink > 1 && first.get(e.ino) !== e.path) extra.add(e.path);
   }
-  return [ab, al];
+  return extra;
 }
 
 /** `du -s -B1 [--apparent-size] PATH`: [apparent, allocated]. */
