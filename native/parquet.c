@@ -223,17 +223,22 @@ static inline void put32(pw_pq_rows *r, int c, uint32_t v) {
   r->col[c].len += 4;
 }
 
-/* Each byte 0x80-0xFF of s as \xNN, into out (4 * n bytes at most); the end. */
-static uint8_t *escape_high(uint8_t *out, const uint8_t *s, size_t n) {
+/* s with each byte that is not part of a UTF-8 character as \xNN (its
+   characters stay), into out (4 * n bytes at most); the end. */
+static uint8_t *escape_invalid(uint8_t *out, const uint8_t *s, size_t n) {
   static const char hex[] = "0123456789abcdef";
-  for (size_t i = 0; i < n; i++) {
-    if (s[i] < 0x80) {
-      *out++ = s[i];
+  for (size_t i = 0; i < n;) {
+    size_t k = s[i] < 0x80 ? 1 : pw_utf8_seq(s + i, n - i);
+    if (k) {
+      memcpy(out, s + i, k);
+      out += k;
+      i += k;
     } else {
       *out++ = '\\';
       *out++ = 'x';
       *out++ = (uint8_t)hex[s[i] >> 4];
       *out++ = (uint8_t)hex[s[i] & 15];
+      i++;
     }
   }
   return out;
@@ -252,7 +257,7 @@ static int put_text(pw_pq_rows *r, int c, const char *s, size_t n, bool *bad, bo
     r->name.len = 0;
     if (!reserve(&r->name, len)) return -ENOMEM;
     memcpy(r->name.p, start, len);
-    len = (size_t)(escape_high(start, r->name.p, len) - start);
+    len = (size_t)(escape_invalid(start, r->name.p, len) - start);
   }
   uint32_t l32 = (uint32_t)len;
   memcpy(b->p + b->len, &l32, 4);

@@ -10,9 +10,10 @@
  *
  * A row holds what DuckDB reads from the same row of the CSV report: the
  * names with control bytes dropped (pwalk's rule), and in a row whose name
- * is not UTF-8 every byte 0x80-0xFF of its names written as the four
- * characters `\xNN` (lowercase hex; the rule `pwalk convert` follows, since
- * Parquet text must be UTF-8).  Rows keep no order, as the CSV's.
+ * is not UTF-8 every byte of its names that is not part of a UTF-8
+ * character written as the four characters `\xNN` (lowercase hex; the rule
+ * `pwalk convert` follows, since Parquet text must be UTF-8).  Rows keep no
+ * order, as the CSV's.
  *
  * Workers never wait for each other: a full row group is compressed on the
  * worker's thread and appended to the output in one write; only the

@@ -72,32 +72,15 @@ int64_t pw_utf16_len(const uint8_t *s, size_t n) {
         continue;
       }
     }
-    uint8_t c = s[i];
-    if (c < 0x80) {
+    if (s[i] < 0x80) {
       i++;
       units++;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-      if (i + 1 >= n || (s[i + 1] & 0xC0) != 0x80) return -1;
-      i += 2;
-      units++;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      if (i + 2 >= n || (s[i + 1] & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80) return -1;
-      uint32_t cp = ((c & 0x0Fu) << 12) | ((s[i + 1] & 0x3Fu) << 6) | (s[i + 2] & 0x3Fu);
-      if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)) return -1;
-      i += 3;
-      units++;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      if (i + 3 >= n || (s[i + 1] & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80 ||
-          (s[i + 3] & 0xC0) != 0x80)
-        return -1;
-      uint32_t cp = ((c & 0x07u) << 18) | ((s[i + 1] & 0x3Fu) << 12) | ((s[i + 2] & 0x3Fu) << 6) |
-                    (s[i + 3] & 0x3Fu);
-      if (cp < 0x10000 || cp > 0x10FFFF) return -1;
-      i += 4;
-      units += 2;
-    } else {
-      return -1;
+      continue;
     }
+    size_t k = pw_utf8_seq(s + i, n - i);
+    if (!k) return -1;
+    i += k;
+    units += k == 4 ? 2 : 1; /* a surrogate pair */
   }
   return units;
 }

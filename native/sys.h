@@ -28,4 +28,32 @@ void *pw_grow(void *p, size_t *cap, size_t need);
 /** UTF-16 length of s (n bytes) when it is valid UTF-8, else -1. */
 int64_t pw_utf16_len(const uint8_t *s, size_t n);
 
+/**
+ * The length (2-4) of the UTF-8 character starting at s[0] (a byte >= 0x80,
+ * n >= 1 bytes available), or 0 when none does: no overlong forms, no
+ * surrogates, nothing above U+10FFFF (what a strict decoder accepts).
+ */
+static inline size_t pw_utf8_seq(const uint8_t *s, size_t n) {
+  uint8_t c = s[0];
+  uint8_t lo = 0x80, hi = 0xBF; /* the second byte's range */
+  size_t len;
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (n < len || s[1] < lo || s[1] > hi) return 0;
+  for (size_t k = 2; k < len; k++)
+    if ((s[k] & 0xC0) != 0x80) return 0;
+  return len;
+}
+
 #endif

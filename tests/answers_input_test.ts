@@ -58,6 +58,14 @@ testNeeding([ZSTD], {
       writeFileRaw(join(join(bad, bytes("sub")), bytes(`f${i}.dat`)), bytes("q".repeat(3000)));
     }
     for (let i = 0; i < 20; i++) await Deno.writeTextFile(`${root}/ok${i}.txt`, "o".repeat(7000));
+    // a folder named in UTF-8 holding a name that is not: one folder still
+    const zoe = join(r, bytes("Zoë"));
+    mkdirRaw(zoe);
+    writeFileRaw(
+      join(zoe, new Uint8Array([0xff, 0x2e, 0x62, 0x69, 0x6e])),
+      bytes("w".repeat(4000)),
+    );
+    writeFileRaw(join(zoe, bytes("ok.txt")), bytes("v".repeat(300)));
     // The tree is scanned twice (CSV, then Parquet) and compared column by
     // column: a folder's atime would move when the first scan reads it
     // (relatime updates an atime not after mtime or ctime).  An atime after
@@ -71,8 +79,8 @@ testNeeding([ZSTD], {
     closeLibc();
     const rows = [...ref.rows.values()];
     const nonUtf8 = rows.filter((x) => !isUtf8(x.path)).length;
-    // three files, the folder, its sub folder and 50 files
-    assertEquals(nonUtf8, 3 + 1 + 1 + 50);
+    // three files, the folder, its sub folder and 50 files, Zoë's file
+    assertEquals(nonUtf8, 3 + 1 + 1 + 50 + 1);
 
     const s = await summarize([scan], { top: 1000, depth: 2 });
     assertEquals(s.totals.entries, rows.length);
@@ -88,6 +96,18 @@ testNeeding([ZSTD], {
     assertEquals(self.length, 1);
     assertEquals(badDir.entries, under.length);
     assertEquals(badDir.apparentBytes, [...self, ...under].reduce((n, x) => n + x.size, 0));
+    // Zoë keeps its ë in its file's row: its totals hold both files
+    const zoeDir = s.folders.find((f) => f.path === `${root}/Zoë`)!;
+    assert(zoeDir, `Zoë in the folder view: ${s.folders.map((f) => f.path)}`);
+    const inZoe = rows.filter((x) => startsWith(x.path, join(zoe, new Uint8Array())));
+    assertEquals(inZoe.length, 2);
+    assertEquals(zoeDir.entries, inZoe.length);
+    assertEquals(
+      zoeDir.apparentBytes,
+      [...rows.filter((x) => x.path.length === zoe.length && startsWith(x.path, zoe)), ...inZoe]
+        .reduce((n, x) => n + x.size, 0),
+    );
+    assert(s.largestFiles.some((f) => f.path === `${root}/Zoë/\\xff.bin`), "Zoë's file");
     assert(s.largestFiles.some((f) => f.path === `${root}/\\x80\\x81\\x9f`), "escaped name");
     assert(s.largestFiles.some((f) => f.path === `${root}/caf\\xe9.txt`));
     assert(

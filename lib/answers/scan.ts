@@ -10,10 +10,11 @@
  * more than ASCII contains). So a file is first read directly; only when
  * DuckDB reports invalid UTF-8 is it read again through a filter that copies
  * the CSV unchanged except that, in a line holding bytes that are not
- * UTF-8, each byte from 0x80 to 0xFF is written as the four characters
- * `\xNN` (valid UTF-8 bytes of such a name too, so the rule is per name, not
- * per byte). The filtered text goes to DuckDB through a named pipe (no
- * copy on disk). No row is lost; such names read as `caf\xe9.txt`.
+ * UTF-8, each byte that is not part of a UTF-8 character is written as the
+ * four characters `\xNN` (the characters of the line stay: a folder named
+ * in UTF-8 reads the same in the rows of the names below it). The filtered
+ * text goes to DuckDB through a named pipe (no copy on disk). No row is
+ * lost; such names read as `caf\xe9.txt`.
  *
  * @module
  */
@@ -498,22 +499,51 @@ function validUtf8(b: Uint8Array): boolean {
 
 const HEX = "0123456789abcdef";
 
-/** A line with each byte >= 0x80 written as `\xNN`. */
+/**
+ * The length of the UTF-8 sequence starting at `b[i]` (a byte >= 0x80), or
+ * 0 when none does: the rules of a strict decoder (no overlong forms, no
+ * surrogates, nothing above U+10FFFF).
+ */
+function utf8Length(b: Uint8Array, i: number): number {
+  const c = b[i];
+  const cont = (k: number, lo = 0x80, hi = 0xbf) =>
+    i + k < b.length && b[i + k] >= lo && b[i + k] <= hi;
+  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    const [lo, hi] = c === 0xe0 ? [0xa0, 0xbf] : c === 0xed ? [0x80, 0x9f] : [0x80, 0xbf];
+    return cont(1, lo, hi) && cont(2) ? 3 : 0;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    const [lo, hi] = c === 0xf0 ? [0x90, 0xbf] : c === 0xf4 ? [0x80, 0x8f] : [0x80, 0xbf];
+    return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : 0;
+  }
+  return 0;
+}
+
+/**
+ * A line with each byte that is not part of a UTF-8 sequence written as
+ * `\xNN`; its UTF-8 characters stay as they are, so a folder's path reads
+ * the same in its own row and in the rows of names below it.
+ */
 function escapeLine(line: Uint8Array): Uint8Array {
-  let high = 0;
-  for (const b of line) if (b >= 0x80) high++;
-  const out = new Uint8Array(line.length + 3 * high);
+  const out = new Uint8Array(line.length * 4);
   let j = 0;
-  for (const b of line) {
-    if (b < 0x80) out[j++] = b;
-    else {
+  for (let i = 0; i < line.length;) {
+    const b = line[i];
+    const n = b < 0x80 ? 1 : utf8Length(line, i);
+    if (n) {
+      out.set(line.subarray(i, i + n), j);
+      i += n;
+      j += n;
+    } else {
       out[j++] = 0x5c;
       out[j++] = 0x78;
       out[j++] = HEX.charCodeAt(b >> 4);
       out[j++] = HEX.charCodeAt(b & 15);
+      i++;
     }
   }
-  return out;
+  return out.slice(0, j);
 }
 
 /**
