@@ -148,3 +148,66 @@ Deno.test("diff: added, removed, grown, shrunk, replaced, chowned: counts and by
   assertEquals(j.totals, d.totals);
   assertEquals(j.users, d.users);
 });
+
+Deno.test("diff: names that print the same (control bytes dropped) pair one to one, by inode", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  const c = `${root}/c`;
+  await Deno.mkdir(c, { recursive: true });
+  // four names that pwalk prints as c/ab, and one other file
+  const names = ["ab", "a\nb", "a\tb", "a\x01b"];
+  for (const [i, n] of names.entries()) {
+    await Deno.writeFile(`${c}/${n}`, new Uint8Array(1000 * (i + 1)).fill(0x61));
+  }
+  await Deno.writeFile(`${c}/other`, new Uint8Array(10));
+  const r1 = await cli(["-o", `${tmp.path}/old.csv`, root]);
+  assertEquals(r1.code, 0, r1.stderr);
+  const before = await walkRef(root);
+
+  const ino = (p: string) => Deno.lstatSync(p).ino;
+  const f = await Deno.open(`${c}/ab`, { append: true }); // grown
+  await f.write(new Uint8Array(5000));
+  f.close();
+  const oldIno = ino(`${c}/a\nb`);
+  await Deno.writeFile(`${c}/new`, new Uint8Array(12_345));
+  await Deno.rename(`${c}/new`, `${c}/a\nb`); // replaced: a new inode
+  assert(ino(`${c}/a\nb`) !== oldIno);
+  // removed after the new inode was made: the new file cannot reuse its inode
+  await Deno.remove(`${c}/a\tb`);
+  const r2 = await cli(["-o", `${tmp.path}/new.csv`, root]);
+  assertEquals(r2.code, 0, r2.stderr);
+  const after = await walkRef(root);
+
+  const d = await diff([`${tmp.path}/old.csv`], [`${tmp.path}/new.csv`], { top: 1000 });
+  const t = d.totals;
+  // every row of each scan counted once
+  assertEquals(
+    t.removed.entries + t.replaced.entries + t.changed.entries + t.unchanged.entries,
+    before.length,
+  );
+  assertEquals(
+    t.added.entries + t.replaced.entries + t.changed.entries + t.unchanged.entries,
+    after.length,
+  );
+  // Of the two old entries gone (2,000 and 3,000 bytes), which one the new
+  // inode replaced cannot be told from the scans: one is each.
+  assertEquals(t.removed.entries, 1);
+  assertEquals([t.replaced.entries, t.replaced.apparentBytes], [1, 12_345]);
+  assertEquals(
+    d.deletedFiles.map((x) => x.oldSize).sort(),
+    [2000, 3000],
+    "the old sides of removed and replaced",
+  );
+  assert([2000, 3000].includes(t.removed.apparentBytes));
+  assertEquals(t.added.entries, 0);
+  assertEquals(
+    t.grown.apparentBytes,
+    5000 + (after.find((e) => e.path === c)!.size -
+      before.find((e) => e.path === c)!.size),
+  );
+  assertEquals(t.net.apparentBytes, sums(after)[0] - sums(before)[0]);
+  assertEquals(d.deletedFiles.map((x) => [x.path, x.status]).sort(), [
+    [`${c}/ab`, "removed"],
+    [`${c}/ab`, "replaced"],
+  ]);
+});

@@ -185,6 +185,52 @@ function fileChange(r: Record<string, unknown>): FileChange {
 }
 
 /**
+ * The table `j` of OLD's and NEW's rows side by side, joined `on`: a path
+ * in both (same or changed), only in OLD (removed), only in NEW (added).
+ */
+function joinSql(o: string, n: string, on: string): string {
+  return `CREATE OR REPLACE TEMP TABLE j AS
+      SELECT coalesce(n."filename", o."filename") AS path,
+        o."inode" AS oi, n."inode" AS ni, o.kind AS ok, n.kind AS nk,
+        o."UID" AS ou, n."UID" AS nu, o."GID" AS og, n."GID" AS ng,
+        o.ab AS oab, n.ab AS nab, o.al AS oal, n.al AS nal,
+        o."st_size" AS os, n."st_size" AS ns, o."st_mtime" AS om, n."st_mtime" AS nm,
+        coalesce(n.kind, o.kind) AS kind,
+        coalesce(n."directory-depth", o."directory-depth") AS depth,
+        CASE WHEN o."filename" IS NULL THEN 'added' WHEN n."filename" IS NULL THEN 'removed'
+             WHEN o."inode" <> n."inode" OR o.kind <> n.kind THEN 'replaced'
+             WHEN o."st_size" <> n."st_size" OR o."st_mtime" <> n."st_mtime" THEN 'changed'
+             ELSE 'same' END AS st
+      FROM ${o} o FULL OUTER JOIN ${n} n ON ${on}`;
+}
+
+/**
+ * Rebuild `j` pairing rows one to one when several rows print the same
+ * path: first the rows of the same path and inode (the same entry, the
+ * k-th with the k-th), then what is left of each path in inode order
+ * (replaced); whatever is left over is added or removed.
+ */
+async function pairOneToOne(e: Engine): Promise<void> {
+  for (const t of ["o", "n"]) {
+    await e.exec(
+      `CREATE OR REPLACE TEMP TABLE ${t}k AS SELECT *, ` +
+        `row_number() OVER (PARTITION BY "filename", "inode" ORDER BY kind) AS k FROM ${t}`,
+    );
+  }
+  for (const [t, other] of [["o", "n"], ["n", "o"]]) {
+    await e.exec(
+      `CREATE OR REPLACE TEMP TABLE ${t}p AS SELECT x.*, CASE WHEN h.k IS NULL ` +
+        `THEN 'u' || row_number() OVER (PARTITION BY x."filename", h.k IS NULL ` +
+        `ORDER BY x."inode", x.k) ELSE 'm' || x."inode" || ':' || x.k END AS pk ` +
+        `FROM ${t}k x LEFT JOIN (SELECT "filename", "inode", k FROM ${other}k) h ` +
+        `ON x."filename" = h."filename" AND x."inode" = h."inode" AND x.k = h.k`,
+    );
+  }
+  await e.exec(joinSql("op", "np", `o."filename" = n."filename" AND o.pk = n.pk`));
+  await e.exec(`DROP TABLE ok; DROP TABLE nk; DROP TABLE op; DROP TABLE np`);
+}
+
+/**
  * Compare two scans of the same tree (each: files, globs or shard folders).
  *
  * @example What grew since last week, and who grew it
@@ -211,20 +257,15 @@ export async function diff(
     await loadForAnswers(e, newFiles, "n", escape),
   ]);
   try {
-    await e.exec(`CREATE TEMP TABLE j AS
-      SELECT coalesce(n."filename", o."filename") AS path,
-        o."inode" AS oi, n."inode" AS ni, o.kind AS ok, n.kind AS nk,
-        o."UID" AS ou, n."UID" AS nu, o."GID" AS og, n."GID" AS ng,
-        o.ab AS oab, n.ab AS nab, o.al AS oal, n.al AS nal,
-        o."st_size" AS os, n."st_size" AS ns, o."st_mtime" AS om, n."st_mtime" AS nm,
-        coalesce(n.kind, o.kind) AS kind,
-        coalesce(n."directory-depth", o."directory-depth") AS depth,
-        CASE WHEN o."filename" IS NULL THEN 'added' WHEN n."filename" IS NULL THEN 'removed'
-             WHEN o."inode" <> n."inode" OR o.kind <> n.kind THEN 'replaced'
-             WHEN o."st_size" <> n."st_size" OR o."st_mtime" <> n."st_mtime" THEN 'changed'
-             ELSE 'same' END AS st
-      FROM o FULL OUTER JOIN n ON o."filename" = n."filename"`);
-
+    await e.exec(joinSql("o", "n", `o."filename" = n."filename"`));
+    // Names that print the same (pwalk drops control bytes: "a\nb" and "ab")
+    // would pair every such row of OLD with every one of NEW: a row matched
+    // twice shows the collision, and the pairs are then made one to one.
+    const m = (await e.all(
+      `SELECT (SELECT count(*) FROM o) AS o, (SELECT count(*) FROM n) AS n, ` +
+        `count(oi) AS jo, count(ni) AS jn FROM j`,
+    ))[0];
+    if (num(m.jo) > num(m.o) || num(m.jn) > num(m.n)) await pairOneToOne(e);
     const side = async (t: string, files: string[]): Promise<DiffSide> => {
       const r = (await e.all(
         `SELECT count(*) AS n, coalesce(sum(ab), 0) AS ab, coalesce(sum(al), 0) AS al FROM ${t}`,
