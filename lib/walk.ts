@@ -48,12 +48,11 @@ export interface WalkOptions
   skip?: RegExp[];
   /**
    * Follow symbolic links: links to folders are entered (under the link's
-   * path), links to files yield the target's facts. A folder reached twice,
-   * by a link cycle or by a link to a folder also reached another way
-   * (detected by device and inode), is entered once, under whichever path
-   * reaches it first (not always the same one: folders are read in
-   * parallel); the other arrival is an error with op "loop". (@std/fs and
-   * os.walk enter it under both paths.) Default false.
+   * path), links to files yield the target's facts. A folder reached by
+   * several paths is walked under each, as @std/fs and os.walk walk it; a
+   * link to a folder of its own path (by device and inode: a cycle) is not
+   * entered, and is an error with op "loop" (where @std/fs and os.walk go
+   * round until the path is too long). Default false.
    */
   followSymlinks?: boolean;
   /**

@@ -127,7 +127,6 @@ static pw_job *create(const pw_opts *src, const pw_visitor *vis) {
   atomic_init(&j->failed, false);
   pthread_mutex_init(&j->fatal_mu, NULL);
   pthread_mutex_init(&j->wait_mu, NULL);
-  pthread_mutex_init(&j->visited_mu, NULL);
   pthread_mutex_init(&j->cur_mu, NULL);
   pthread_mutex_init(&j->hold_mu, NULL);
   pthread_mutex_init(&j->spawn_mu, NULL);
@@ -206,7 +205,10 @@ static pw_job *create(const pw_opts *src, const pw_visitor *vis) {
   j->root_dev = root->st.st_dev;
   j->root_st = root->st;
   j->root = root;
-  if (o->follow) pw_visit_once(j, &root->st);
+  if (o->follow && !(root->anc = pw_anc_new(NULL, &root->st))) {
+    pw_job_fail(j, ENOMEM, "out of memory");
+    return j;
+  }
   int e = frontier(j);
   if (e) pw_job_fail(j, -e, e == -EINVAL ? "bad frontier folder entry" : "out of memory");
   return j;
@@ -369,11 +371,9 @@ PW_API void pw_job_free(pw_job *j) {
   pw_opts_free(j->opts);
   pthread_mutex_destroy(&j->fatal_mu);
   pthread_mutex_destroy(&j->wait_mu);
-  pthread_mutex_destroy(&j->visited_mu);
   pthread_mutex_destroy(&j->cur_mu);
   pthread_mutex_destroy(&j->hold_mu);
   pthread_mutex_destroy(&j->spawn_mu);
-  free(j->visited);
   free(j);
 }
 

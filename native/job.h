@@ -64,9 +64,6 @@ struct pw_job {
   atomic_int live;            /**< worker threads not yet ended */
   pw_worker *workers;
   _Atomic uint64_t out_bytes; /**< report: bytes written so far */
-  pthread_mutex_t visited_mu; /**< follow mode: folders seen, by dev+inode */
-  uint64_t *visited;          /**< open addressing pairs (dev, ino); 0,0 = empty */
-  size_t visited_cap, visited_n;
   uint64_t skip[16][2];       /**< files left out (dev, ino): own output, journal */
   int nskip;
   dev_t root_dev;
@@ -106,8 +103,6 @@ typedef struct pw_held {
 uint32_t pw_job_hold(pw_job *j, pw_item **items, uint32_t n);
 /** A worker thread (walker.c). */
 void *pw_worker_main(void *arg);
-/** Follow mode: remember a folder; false when it was seen before (walker.c). */
-bool pw_visit_once(pw_job *j, const struct stat *st);
 /** Grow the worker's path buffer to need bytes; false when out of memory. */
 bool pw_path_reserve(pw_worker *w, size_t need);
 

@@ -159,7 +159,7 @@ typedef enum pw_op {
   PW_OP_CHANGE = 5, /**< repair/chown: a change the system refused */
   PW_OP_RACE = 6,  /**< repair/chown: entry replaced while being examined */
   PW_OP_ANCESTOR = 7, /**< repair: no ancestor with a shared group */
-  PW_OP_LOOP = 8,  /**< walk with follow: a folder already visited (link cycle) */
+  PW_OP_LOOP = 8,  /**< walk with follow: a folder of its own walked path (link cycle) */
 } pw_op;
 
 typedef struct pw_opts pw_opts;

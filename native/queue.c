@@ -64,13 +64,40 @@ pw_item *pw_item_new(const char *path, size_t len) {
   it->is_root = false;
   it->via_link = false;
   it->no_stat = false;
+  it->anc = NULL;
   it->len = len;
   memcpy(it->path, path, len);
   it->path[len] = 0;
   return it;
 }
 
+pw_anc *pw_anc_new(pw_anc *up, const struct stat *st) {
+  pw_anc *a = malloc(sizeof *a);
+  if (!a) return NULL;
+  a->up = up;
+  a->dev = (uint64_t)st->st_dev;
+  a->ino = (uint64_t)st->st_ino;
+  atomic_init(&a->refs, 1);
+  if (up) atomic_fetch_add_explicit(&up->refs, 1, memory_order_relaxed);
+  return a;
+}
+
+void pw_anc_put(pw_anc *a) {
+  while (a && atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) == 1) {
+    pw_anc *up = a->up;
+    free(a);
+    a = up;
+  }
+}
+
+bool pw_anc_has(const pw_anc *a, const struct stat *st) {
+  for (; a; a = a->up)
+    if (a->ino == (uint64_t)st->st_ino && a->dev == (uint64_t)st->st_dev) return true;
+  return false;
+}
+
 void pw_item_free(pw_queue *q, pw_item *it) {
+  pw_anc_put(it->anc);
   if (it->parent) pw_dirref_put(q, it->parent);
   if (it->split) pw_split_put(q, it->split);
   free(it->names);

@@ -50,6 +50,25 @@ typedef struct pw_split {
   bool skip_deep_dirs, leaf_dirs; /**< as the lister's */
 } pw_split;
 
+/**
+ * Follow mode: one folder of a walked path, for the cycle test.  Each
+ * folder's item holds a reference to its own node, and each node one to the
+ * node above it, so a path's nodes live as long as a folder below it waits.
+ */
+typedef struct pw_anc {
+  struct pw_anc *up;     /**< the folder above on the walked path; NULL: the root */
+  uint64_t dev, ino;     /**< the folder (a followed link's target) */
+  atomic_int refs;
+} pw_anc;
+
+/** A node for the folder st below up (taking a reference to up); NULL when
+    out of memory. */
+pw_anc *pw_anc_new(pw_anc *up, const struct stat *st);
+/** Drop a reference (NULL: nothing), freeing the nodes no one holds. */
+void pw_anc_put(pw_anc *a);
+/** Whether st is a or a folder above it: entering it would be a cycle. */
+bool pw_anc_has(const pw_anc *a, const struct stat *st);
+
 /** A folder to read.  Allocated once per folder, freed by the worker. */
 typedef struct pw_item {
   struct pw_item *next;  /**< stack link */
@@ -68,6 +87,8 @@ typedef struct pw_item {
   bool is_root;          /**< the root (may be reached through a symlink) */
   bool via_link;         /**< reached through a followed symlink */
   bool no_stat;          /**< st is only the listing's type and inode */
+  pw_anc *anc;           /**< follow mode: this folder on its walked path (a
+                              reference); NULL otherwise */
   size_t len;            /**< path length */
   char path[];           /**< NUL-terminated full path */
 } pw_item;

@@ -34,54 +34,6 @@ bool pw_path_reserve(pw_worker *w, size_t need) {
   return true;
 }
 
-static size_t slot_of(uint64_t dev, uint64_t ino, size_t cap) {
-  return (size_t)((dev * 31 + ino) * 0x9E3779B97F4A7C15ull) & (cap - 1);
-}
-
-/* Double the visited table (lock held); false when out of memory. */
-static bool visited_grow(pw_job *j) {
-  size_t cap = j->visited_cap ? j->visited_cap * 2 : 1024;
-  uint64_t *t = calloc(cap * 2, sizeof *t);
-  if (!t) return false;
-  for (size_t i = 0; i < j->visited_cap; i++) {
-    if (!j->visited[2 * i]) continue;
-    size_t k = slot_of(j->visited[2 * i], j->visited[2 * i + 1], cap);
-    while (t[2 * k]) k = (k + 1) & (cap - 1);
-    t[2 * k] = j->visited[2 * i];
-    t[2 * k + 1] = j->visited[2 * i + 1];
-  }
-  free(j->visited);
-  j->visited = t;
-  j->visited_cap = cap;
-  return true;
-}
-
-bool pw_visit_once(pw_job *j, const struct stat *st) {
-  uint64_t dev = (uint64_t)st->st_dev + 1, ino = (uint64_t)st->st_ino; /* dev+1: never 0,0 */
-  bool fresh = true;
-  pthread_mutex_lock(&j->visited_mu);
-  if ((j->visited_n + 1) * 2 > j->visited_cap && !visited_grow(j)) {
-    pthread_mutex_unlock(&j->visited_mu);
-    pw_job_fail(j, ENOMEM, "out of memory");
-    return false;
-  }
-  size_t k = slot_of(dev, ino, j->visited_cap);
-  while (j->visited[2 * k]) {
-    if (j->visited[2 * k] == dev && j->visited[2 * k + 1] == ino) {
-      fresh = false;
-      break;
-    }
-    k = (k + 1) & (j->visited_cap - 1);
-  }
-  if (fresh) {
-    j->visited[2 * k] = dev;
-    j->visited[2 * k + 1] = ino;
-    j->visited_n++;
-  }
-  pthread_mutex_unlock(&j->visited_mu);
-  return fresh;
-}
-
 static void publish(pw_worker *w) {
   for (int i = 0; i < PW_C_COUNT; i++)
     atomic_store_explicit(&w->pub.c[i], w->local[i], memory_order_relaxed);
@@ -233,6 +185,11 @@ static bool queue_subfolder(pw_worker *w, listing *l, const struct stat *st, siz
   c->depth = l->cdepth;
   c->via_link = via_link;
   c->no_stat = no_stat;
+  if (j->opts->follow && !(c->anc = pw_anc_new(l->it->anc, st))) {
+    pw_item_free(&j->queue, c);
+    pw_job_fail(j, ENOMEM, "out of memory");
+    return false;
+  }
   c->user = j->vis->child_user ? j->vis->child_user(w, l->it->user, st) : l->it->user;
   if (j->opts->hold) {
     if (hold_subfolder(w, c)) return true;
@@ -328,8 +285,9 @@ static bool dispatch(pw_worker *w, listing *l, const pw_dent *d) {
     return true;
   }
   if (drop_subfolder(w, l, d, &st)) return true;
-  /* Entered unless at walk's last level, or a second way to a folder. */
-  bool enter = !l->leaf_dirs && !(o->follow && !pw_visit_once(j, &st));
+  /* Entered unless at walk's last level, or (following links) a folder
+     of its own walked path: a cycle. */
+  bool enter = !l->leaf_dirs && !(o->follow && pw_anc_has(l->it->anc, &st));
   if (o->subdirs) {
     e->subdir_ref = true;
     e->hold = enter ? (o->hold ? w->nheld + 1 : 1) : 0;

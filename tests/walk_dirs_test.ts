@@ -5,7 +5,7 @@
  * only when following links), and the same answers without a stat per entry.
  */
 import { assert, assertEquals } from "@std/assert";
-import { walkDirs, type WalkDirsOptions } from "../mod.ts";
+import { walk, walkDirs, type WalkDirsOptions } from "../mod.ts";
 import { mktree, python } from "./helpers/tree.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { deno, run, UNPRIVILEGED } from "./helpers/run.ts";
@@ -158,6 +158,44 @@ Deno.test("walkDirs: a root os.walk cannot walk is an error, and ROOT is dirpath
     assertEquals(got, want, `walkDirs(${root})`);
     assertEquals(gotErrors, wantErrors, `walkDirs(${root}) errors`);
   }
+});
+
+Deno.test("followSymlinks: a folder reached by two paths is walked under both, as os.walk(followlinks=True)", async () => {
+  await using tmp = await tempDir("pwalk-follow-");
+  const root = `${tmp.path}/root`;
+  await mktree(`${root}/data/a`, 400, 3);
+  Deno.mkdirSync(`${root}/data/c`, { recursive: true });
+  Deno.writeTextFileSync(`${root}/data/c/c.txt`, "c");
+  Deno.mkdirSync(`${tmp.path}/outside/deep`, { recursive: true });
+  Deno.writeTextFileSync(`${tmp.path}/outside/deep/x.txt`, "x");
+  Deno.symlinkSync("data/a", `${root}/latest`); // a second way into the tree
+  Deno.symlinkSync("../../outside", `${root}/data/c/ext`); // out of it
+  Deno.symlinkSync("../outside", `${root}/ext2`); // the same folder twice
+  const want: Item[] = JSON.parse(
+    await python(
+      `import json, os, sys
+print(json.dumps([[p, sorted(d), sorted(f)] for p, d, f in os.walk(sys.argv[1], followlinks=True)]))`,
+      root,
+    ),
+  );
+  for (const topDown of [true, false]) {
+    const got = await ours(root, false, { followSymlinks: true, topDown, threads: 4 });
+    assertEquals(asSet(got), asSet(want), `topDown ${topDown}`);
+  }
+  assert(
+    want.some(([p]) => p === `${root}/latest`) && want.some(([p]) => p === `${root}/ext2/deep`),
+  );
+  // walk(): every path once, the folder under the link as under its own path
+  const paths = new Set<string>();
+  const it = walk(root, { followSymlinks: true, threads: 4 });
+  for await (const e of it) {
+    assert(!paths.has(e.path), `${e.path} twice`);
+    paths.add(e.path);
+  }
+  assertEquals(it.errors, []);
+  const fromOsWalk = new Set([root]);
+  for (const [p, d, f] of want) for (const n of [...d, ...f]) fromOsWalk.add(`${p}/${n}`);
+  assertEquals(paths, fromOsWalk);
 });
 
 Deno.test("walkDirs: names in runs across small batches, names not UTF-8, pruning in a wide folder", async () => {
