@@ -274,3 +274,32 @@ int pw_open_path(const char *path, size_t len, int flags) {
   errno = e;
   return fd;
 }
+
+int pw_open_parent_below(int dirfd, const char *rel, size_t len, const char **last) {
+  int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+  size_t start = 0;
+  for (;;) {
+    if (fd < 0) return -1;
+    const char *slash = memchr(rel + start, '/', len - start);
+    size_t n = slash ? (size_t)(slash - (rel + start)) : len - start;
+    if (!n || n > NAME_MAX || (n == 1 && rel[start] == '.') ||
+        (n == 2 && rel[start] == '.' && rel[start + 1] == '.')) {
+      close(fd);
+      errno = n > NAME_MAX ? ENAMETOOLONG : EINVAL;
+      return -1;
+    }
+    if (!slash) {
+      *last = rel + start;
+      return fd;
+    }
+    char name[NAME_MAX + 1];
+    memcpy(name, rel + start, n);
+    name[n] = 0;
+    int next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int e = errno;
+    close(fd);
+    errno = e;
+    fd = next;
+    start += n + 1;
+  }
+}

@@ -102,4 +102,14 @@ int pw_open_path(const char *path, size_t len, int flags);
  */
 int pw_open_nofollow(const char *path);
 
+/**
+ * The folder holding the last component of rel (len bytes: names joined by
+ * '/', none empty, "." or ".."), reached from dirfd one component at a
+ * time, each with O_NOFOLLOW: no link on the way is followed, and the
+ * length of rel is not bounded by PATH_MAX.  Returns an fd to close (a dup
+ * of dirfd when rel is one name) with *last at rel's last name, or -1 with
+ * errno (ELOOP/ENOTDIR: a link or a non-folder on the way).
+ */
+int pw_open_parent_below(int dirfd, const char *rel, size_t len, const char **last);
+
 #endif

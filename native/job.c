@@ -3,6 +3,7 @@
 #include "job.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,12 +71,48 @@ void pw_job_fail(pw_job *j, int err, const char *fmt, ...) {
 
 /* ---- life cycle ------------------------------------------------------------ */
 
+/* The part of a frontier path below the root (the root as printed, then
+   '/'), or NULL when the path is not below it. */
+static const char *below_root(const pw_job *j, const char *path, size_t len) {
+  const char *r = j->root->path;
+  size_t rl = j->root_len;
+  if (rl == 1 && r[0] == '/') return len > 1 && path[0] == '/' ? path + 1 : NULL;
+  if (len <= rl + 1 || memcmp(path, r, rl) || path[rl] != '/') return NULL;
+  return path + rl + 1;
+}
+
+int pw_job_open_front(const pw_job *j, const pw_item *it, int flags) {
+  const char *rel = below_root(j, it->path, it->len), *last;
+  if (!rel) {
+    errno = EINVAL;
+    return -1;
+  }
+  int pfd = pw_open_parent_below(j->front_fd, rel, it->len - (size_t)(rel - it->path), &last);
+  if (pfd < 0) return -1;
+  int fd = openat(pfd, last, flags | O_NOFOLLOW);
+  int e = errno;
+  close(pfd);
+  errno = e;
+  return fd;
+}
+
 /* A shard's frontier folders ("DEV INO PARENT_INO DEPTH PATH" each), as
-   items with the depth and parent of a whole run.  A folder that is gone or
-   is no longer the planned device and inode is an error, not walked.
-   Returns -EINVAL for a malformed entry. */
+   items with the depth of a whole run.  Each is reached from the root one
+   name at a time, following no link (a folder on the way swapped for a
+   link leads nowhere else), and its parent's inode is the one there now,
+   as a whole run prints it.  A folder that is gone is an error, one that
+   is no longer the planned device and inode (or a link on its way) a race:
+   neither is walked.  Returns -EINVAL for a malformed entry. */
 static int frontier(pw_job *j) {
   const pw_strlist *f = &j->opts->frontier;
+  if (!f->n) return 0;
+  j->front_fd = pw_open_path(j->root->path, j->root_len, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  struct stat rst;
+  if (j->front_fd < 0 || fstat(j->front_fd, &rst) || rst.st_dev != j->root->st.st_dev || rst.st_ino != j->root->st.st_ino) {
+    int e = j->front_fd < 0 ? errno : ESTALE;
+    pw_job_fail(j, e, "%s: %s", j->opts->root, strerror(e));
+    return 0;
+  }
   for (size_t i = 0; i < f->n; i++) {
     const char *s = f->items[i];
     char *end;
@@ -90,23 +127,34 @@ static int frontier(pw_job *j) {
     if (end == s || *end != ' ' || depth < 0 || depth > INT32_MAX) return -EINVAL;
     const char *path = end + 1;
     size_t len = f->lens[i] - (size_t)(path - f->items[i]);
-    if (!len) return -EINVAL;
-    struct stat st;
-    if (lstat(path, &st)) {
-      pw_errlog_add(&j->errors, PW_OP_OPEN, errno, path, len);
+    const char *rel = below_root(j, path, len), *last;
+    if (!rel) return -EINVAL;
+    struct stat st, parent;
+    int err = 0;
+    int pfd = pw_open_parent_below(j->front_fd, rel, len - (size_t)(rel - path), &last);
+    if (pfd < 0) {
+      err = errno;
+      if (err == EINVAL) return -EINVAL;
+    } else {
+      if (fstatat(pfd, last, &st, AT_SYMLINK_NOFOLLOW) || fstat(pfd, &parent)) err = errno;
+      close(pfd);
+    }
+    if (err && err != ELOOP && err != ENOTDIR) {
+      pw_errlog_add(&j->errors, PW_OP_OPEN, err, path, len);
       continue;
     }
-    if (!S_ISDIR(st.st_mode) || (uint64_t)st.st_dev != v[0] || (uint64_t)st.st_ino != v[1]) {
+    if (err || !S_ISDIR(st.st_mode) || (uint64_t)st.st_dev != v[0] ||
+        (uint64_t)st.st_ino != v[1]) {
       pw_errlog_add(&j->errors, PW_OP_RACE, ESTALE, path, len);
       continue;
     }
     pw_item *it = pw_item_new(path, len);
     if (!it) return -ENOMEM;
     it->st = st;
-    it->parent_ino = v[2];
+    it->parent_ino = (uint64_t)parent.st_ino;
     it->depth = (int32_t)depth;
-    it->name_off = len;
-    while (it->name_off > 0 && path[it->name_off - 1] != '/') it->name_off--;
+    it->name_off = (size_t)(last - path);
+    it->front = true;
     it->user = j->root->user;
     it->next = j->front;
     if (!j->front) j->front_last = it;
@@ -122,6 +170,7 @@ static pw_job *create(const pw_opts *src, const pw_visitor *vis) {
   pw_job *j = calloc(1, sizeof *j);
   if (!j) return NULL;
   j->vis = vis;
+  j->front_fd = -1;
   atomic_init(&j->status, -1);
   atomic_init(&j->cancelled, false);
   atomic_init(&j->failed, false);
@@ -354,6 +403,7 @@ PW_API void pw_job_free(pw_job *j) {
   }
   if (j->vis->job_free) j->vis->job_free(j);
   if (j->root) pw_item_free(&j->queue, j->root);
+  if (j->front_fd >= 0) close(j->front_fd);
   while (j->front) {
     pw_item *n = j->front == j->front_last ? NULL : j->front->next;
     pw_item_free(&j->queue, j->front);

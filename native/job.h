@@ -71,6 +71,7 @@ struct pw_job {
   size_t root_len;            /**< the root as printed: trailing slashes dropped */
   pw_item *root;              /**< the root item until the workers start */
   pw_item *front, *front_last; /**< a shard's frontier folders, walked instead */
+  int front_fd;               /**< with a frontier: the root, which they are opened from */
   size_t nfront;
   atomic_int status;          /**< pw_status once ended, -1 while running */
   atomic_bool cancelled;
@@ -101,6 +102,9 @@ typedef struct pw_held {
 /** Hold a listing's n subfolders (items taken over); the token, or 0 when
     out of memory (the job then fails and the items are freed). */
 uint32_t pw_job_hold(pw_job *j, pw_item **items, uint32_t n);
+/** Open frontier folder it (flags, and O_NOFOLLOW) from the root one name at
+    a time, following no link: an fd, or -1 with errno. */
+int pw_job_open_front(const pw_job *j, const pw_item *it, int flags);
 /** A worker thread (walker.c). */
 void *pw_worker_main(void *arg);
 /** Grow the worker's path buffer to need bytes; false when out of memory. */

@@ -65,6 +65,7 @@ pw_item *pw_item_new(const char *path, size_t len) {
   it->via_link = false;
   it->no_stat = false;
   it->anc = NULL;
+  it->front = false;
   it->len = len;
   memcpy(it->path, path, len);
   it->path[len] = 0;

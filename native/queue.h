@@ -85,6 +85,8 @@ typedef struct pw_item {
   uint64_t group;        /**< the listing of its parent (pw_entry.group); 0 none */
   int32_t depth;         /**< depth column of the folder's own row */
   bool is_root;          /**< the root (may be reached through a symlink) */
+  bool front;            /**< a shard's frontier folder: opened from the root
+                              one name at a time (pw_job_open_front) */
   bool via_link;         /**< reached through a followed symlink */
   bool no_stat;          /**< st is only the listing's type and inode */
   pw_anc *anc;           /**< follow mode: this folder on its walked path (a

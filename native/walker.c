@@ -98,6 +98,8 @@ static int open_folder(pw_worker *w, pw_item *it, bool *raced) {
     pw_dirref_put(&w->job->queue, it->parent);
     it->parent = NULL;
     errno = e;
+  } else if (it->front) {
+    fd = pw_job_open_front(w->job, it, flags);
   } else {
     fd = pw_open_path(it->path, it->len, flags);
   }

@@ -102,6 +102,13 @@ check_all() { # binary
   run "$b" -t 8 -c 0 "$work/wide"   # cancelled while parts wait: nothing leaked
   run "$b" -t 8 -w -c 0 "$work/wide"
   run "$b" -t 4 -w -F "$work/tree"
+  # a shard's frontier: two folders reached from ROOT one name at a time
+  local f1 f2
+  f1=$(find "$work/tree" -mindepth 2 -maxdepth 2 -type d | sort | head -1)
+  f2=$(find "$work/tree" -mindepth 1 -maxdepth 1 -type d | sort | tail -1)
+  run "$b" -t 4 -f "$(stat -c '%d %i 0 1' "$f1") $f1" -f "$(stat -c '%d %i 0 0' "$f2") $f2" \
+    "$work/tree" "$work/front.csv"
+  [ "$(grep -o 'entries=[0-9]*' "$work/err")" = "entries=$(find "$f1" "$f2" -print0 | tr -dc '\0' | wc -c)" ]
   run "$b" -t 4 -w -D "$work/tree"   # held walk: every folder waits for its answer
   local held; held=$(cat "$work/out")
   run "$b" -t 4 -w -S "$work/tree"

@@ -33,7 +33,7 @@ import {
   wholeLines,
 } from "./helpers/shard.ts";
 import { canMountTmpfs, mountTmpfs, scratchDir, tempDir } from "./helpers/temp.ts";
-import { mktree } from "./helpers/tree.ts";
+import { mktree, python } from "./helpers/tree.ts";
 import { SETPRIV, testNeeding, ZSTD } from "./helpers/system.ts";
 
 const DUCKDB_COLUMNS = "names=['inode','parent_inode','depth','filename','ext','uid','gid'," +
@@ -519,5 +519,91 @@ testNeeding([SETPRIV, ZSTD], {
     assertEquals((await cli(["diff", `${out}/scan-1.csv.zst`, out])).code, 1);
     assertNotEquals(await summary(`${out}/scan-1.csv.zst`), null);
     for (const d of locked) await Deno.chmod(`${root}/${d}`, 0o755);
+  },
+});
+
+testNeeding([ZSTD], {
+  name:
+    "the tree changed after the plan: frontier folders are reached from ROOT without following links",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`;
+    for (const d of ["a", "b", "c", "d"]) {
+      for (const n of ["1", "2", "3"]) {
+        await Deno.mkdir(`${root}/${d}/${n}/x`, { recursive: true });
+        for (const f of ["f1", "f2"]) await Deno.writeTextFile(`${root}/${d}/${n}/${f}`, f);
+        await Deno.writeTextFile(`${root}/${d}/${n}/x/g`, "g");
+      }
+    }
+    await Deno.mkdir(`${tmp.path}/elsewhere`);
+    await wholeLines(root);
+    const dir = `${tmp.path}/scan`;
+    await Deno.mkdir(dir);
+    const plan = await makePlan(root, 3, `${dir}/plan.json`, ["--max-listed", "100"]);
+    const below = (d: string) =>
+      plan.frontier.some((f) => new TextDecoder().decode(planPath(f)).startsWith(`${root}/${d}/`));
+    assert(below("a") && below("b") && below("c"), "frontier folders below a, b and c");
+    // a: moved away, a link left in its place (to outside ROOT);
+    // b: renamed inside ROOT, a link to it in its place;
+    // c: a new folder c holding the old c/1 (its parent inode changes)
+    await Deno.rename(`${root}/a`, `${tmp.path}/elsewhere/a`);
+    await Deno.symlink(`${tmp.path}/elsewhere/a`, `${root}/a`);
+    await Deno.rename(`${root}/b`, `${root}/b_real`);
+    await Deno.symlink("b_real", `${root}/b`);
+    await Deno.rename(`${root}/c`, `${root}/c_old`);
+    await Deno.mkdir(`${root}/c`);
+    await Deno.rename(`${root}/c_old/1`, `${root}/c/1`);
+    const whole = await wholeLines(root);
+    const procs = Array.from({ length: plan.shards }, (_, i) =>
+      spawnCli([
+        "report",
+        "--plan",
+        `${dir}/plan.json`,
+        "--shard",
+        String(i),
+        "-o",
+        `${dir}/scan-${i}.csv.zst`,
+      ]).output());
+    const stderr = (await Promise.all(procs)).map((o) => new TextDecoder().decode(o.stderr)).join(
+      "",
+    );
+    // every row once, none from outside ROOT, c/1 under the new c
+    assertSameLines(await unionLines(dir, plan.shards), whole, "the shards' union");
+    assert(!stderr.includes("elsewhere"), stderr);
+    // frontier folders now behind a link: races, not walked through the link
+    assertMatch(stderr, new RegExp(`race '${root}/a/`));
+    assertMatch(stderr, new RegExp(`race '${root}/b/`));
+  },
+});
+
+testNeeding([ZSTD], {
+  name:
+    "a frontier folder deeper than PATH_MAX, its names not UTF-8: the shards' union is the single run",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/deep`;
+    // 20 levels of 251-byte names starting with the byte 0xff: 5,000+ bytes
+    await python(
+      `import os, sys
+os.makedirs(sys.argv[1].encode()); fd = os.open(sys.argv[1].encode(), os.O_RDONLY)
+for l in range(20):
+    n = b'\\xff' + b'y' * 250; os.mkdir(n, dir_fd=fd); m = os.open(n, os.O_RDONLY, dir_fd=fd)
+    os.mkdir(b'side', dir_fd=fd); os.close(os.open(b'side/f', os.O_CREAT | os.O_WRONLY, dir_fd=fd))
+    os.close(fd); fd = m
+for i in range(50): os.close(os.open(b'f%d' % i, os.O_CREAT | os.O_WRONLY, dir_fd=fd))`,
+      root,
+    );
+    const whole = await wholeLines(root);
+    const single = `${tmp.path}/single.csv.zst`;
+    assertEquals((await cli(["-o", single, root])).code, 0);
+    const dir = `${tmp.path}/scan`;
+    await Deno.mkdir(dir);
+    const plan = await makePlan(root, 2, `${dir}/plan.json`, ["--from", single]);
+    assert(
+      plan.frontier.some((f) => planPath(f).length > 4096),
+      "a frontier folder deeper than PATH_MAX",
+    );
+    await runShards(`${dir}/plan.json`, dir, plan.shards);
+    assertSameLines(await unionLines(dir, plan.shards), whole, "the shards' union");
   },
 });

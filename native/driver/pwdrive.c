@@ -4,7 +4,8 @@
  * check under qemu.  It is not the product's CLI (that is cli.ts).
  *
  *   pwdrive [-t THREADS] [-z LEVEL | -g LEVEL | -p LEVEL] [-H] [-n] [-d DEPTH] [-x] [-c CANCEL_MS]
- *           [-e EXCLUDE]... [-E ERRORS_CSV] [-w] [-F] [-S|-D] [-b BATCH_BYTES] ROOT [OUTPUT]
+ *           [-e EXCLUDE]... [-f FRONTIER]... [-E ERRORS_CSV] [-w] [-F] [-S|-D] [-b BATCH_BYTES]
+ *           ROOT [OUTPUT]
  *
  * Writes the report to OUTPUT, or to stdout (zstd with -z, gzip with -g,
  * typed Parquet with zstd pages with -p);
@@ -18,7 +19,8 @@
  * subfolders until its row is answered (walkDirs top-down).  -R runs a repair instead (a dry run;
  * -A applies it, with the journal written to OUTPUT), -C FROM:UID:GID
  * pwalk's chown mode; change lines go to stdout.  -E appends every error
- * as a CSV row to ERRORS_CSV (PW_OPT_ERRORS_CSV_FD).
+ * as a CSV row to ERRORS_CSV (PW_OPT_ERRORS_CSV_FD).  -f "DEV INO PARENT_INO
+ * DEPTH PATH" walks that folder instead of ROOT (a shard's frontier).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,7 +75,10 @@ int main(int argc, char **argv) {
     else if (i + 1 < argc && !strcmp(a, "-b")) pw_opts_set_int(o, PW_OPT_BATCH_BYTES, atoi(argv[++i]));
     else if (i + 1 < argc && !strcmp(a, "-d")) pw_opts_set_int(o, PW_OPT_MAXDEPTH, atoi(argv[++i]));
     else if (i + 1 < argc && !strcmp(a, "-c")) cancel_ms = atol(argv[++i]);
-    else if (i + 1 < argc && !strcmp(a, "-e")) {
+    else if (i + 1 < argc && !strcmp(a, "-f")) { /* a frontier folder: walked instead */
+      i++;
+      pw_opts_set_str(o, PW_OPT_FRONTIER, (const uint8_t *)argv[i], strlen(argv[i]));
+    } else if (i + 1 < argc && !strcmp(a, "-e")) {
       i++;
       pw_opts_set_str(o, PW_OPT_EXCLUDE, (const uint8_t *)argv[i], strlen(argv[i]));
     } else if (i + 1 < argc && !strcmp(a, "-E")) { /* every error as a CSV row to FILE */
