@@ -268,12 +268,16 @@ Deno.test("a relative root: shards run from anywhere print the paths a run from 
       String(i),
       "-o",
       `s${i}.csv`,
+      "--errors",
+      `e${i}.csv`,
     ], {
-      cwd: tmp.path, // not the plan's folder; the output stays here
+      cwd: tmp.path, // not the plan's folder; the output and errors file stay here
     });
     assertEquals(r.code, 0, r.stderr);
     outs.push(await Deno.readFile(`${tmp.path}/s${i}.csv`));
+    assertEquals(Deno.readTextFileSync(`${tmp.path}/e${i}.csv`), "path,operation,errno,message\n");
   }
+  assertEquals([...Deno.readDirSync(work)].filter((e) => e.name.startsWith("e")), []);
   assertSameLines(lineSet(concat(...outs)), expected, "relative root");
 });
 

@@ -92,10 +92,14 @@ export async function run(args: string[]): Promise<number> {
     throw new UsageError(`--plan ${planPath}: ${(e as Error).message}`);
   }
   const shard = intArg("shard", f.shard, 0, plan.shards - 1)!;
-  // A relative root is the plan's folder's: run from there (the output
-  // stays where it was asked for).
+  let errors = f.errors as string | undefined;
+  // A relative root is the plan's folder's: run from there (the output and
+  // the errors file stay where they were asked for).
   if (!plan.root.path.startsWith("/") && Deno.cwd() !== plan.cwd) {
-    if (output && output !== "-" && !output.startsWith("/")) output = `${Deno.cwd()}/${output}`;
+    const here = (p: string | undefined) =>
+      p && p !== "-" && !p.startsWith("/") ? `${Deno.cwd()}/${p}` : p;
+    output = here(output);
+    errors = here(errors);
     try {
       Deno.chdir(plan.cwd);
     } catch (e) {
@@ -103,7 +107,6 @@ export async function run(args: string[]): Promise<number> {
     }
   }
   const toStdout = output === undefined || output === "-";
-  const errors = f.errors as string | undefined;
   return await runJob({
     tag: "pwalk:",
     progress: progressArg(f),
