@@ -611,3 +611,41 @@ for i in range(50): os.close(os.open(b'f%d' % i, os.O_CREAT | os.O_WRONLY, dir_f
     assertSameLines(await unionLines(dir, plan.shards), whole, "the shards' union");
   },
 });
+
+Deno.test("pwalk slurm --resume when squeue does not answer: refused, nothing resubmitted or removed", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  for (const d of ["a", "b", "c"]) {
+    await Deno.mkdir(`${root}/${d}`, { recursive: true });
+    await Deno.writeTextFile(`${root}/${d}/f`, d);
+  }
+  const dir = `${tmp.path}/scan`;
+  const made = await cli(["slurm", root, "--shards", "2", "--out", dir, "--dry-run"]);
+  assertEquals(made.code, 0, made.stderr);
+  // a running shard's temporary output, and a Slurm that does not answer
+  const partial = `${dir}/scan-1.csv.zst.partial-4242`;
+  await Deno.writeTextFile(partial, "rows being written");
+  const bin = `${tmp.path}/bin`;
+  await Deno.mkdir(bin);
+  await Deno.writeTextFile(
+    `${bin}/squeue`,
+    "#!/bin/sh\necho 'slurm_load_jobs error: timeout' >&2\nexit 1\n",
+  );
+  await Deno.writeTextFile(
+    `${bin}/sbatch`,
+    `#!/bin/sh\necho called >> ${tmp.path}/sbatch-called\necho 4242\n`,
+  );
+  await Deno.chmod(`${bin}/squeue`, 0o755);
+  await Deno.chmod(`${bin}/sbatch`, 0o755);
+  const r = await cli(["slurm", "--resume", dir], {
+    env: { PATH: `${bin}:${Deno.env.get("PATH")}` },
+  });
+  assertEquals(r.code, 1, r.stderr);
+  assertMatch(r.stderr, /^pwalk[^\n]*squeue did not answer[^\n]*\n$/);
+  assertEquals(Deno.readTextFileSync(partial), "rows being written");
+  assertEquals(
+    [...Deno.readDirSync(tmp.path)].map((e) => e.name).filter((n) => n === "sbatch-called"),
+    [],
+    "sbatch was called",
+  );
+});

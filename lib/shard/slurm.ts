@@ -330,7 +330,8 @@ export async function slurmScan(root: string, options: SlurmScanOptions): Promis
  * Resubmit the shards of a scan folder that have no completion record and
  * that Slurm does not hold (pending or running), as one array job (with the
  * last submission's `maxRunning` unless another is given). Their leftover
- * temporary outputs are removed first.
+ * temporary outputs are removed first. Throws, changing nothing, when
+ * squeue does not answer.
  *
  * @example
  * ```ts ignore
@@ -347,6 +348,14 @@ export async function resumeScan(
   const plan = await readPlan(`${dir}/plan.json`);
   await Deno.stat(`${dir}/job.sbatch`);
   const st = await scanStatus(dir, { squeue: true });
+  // Without squeue's answer a running shard looks unfinished: resubmitting
+  // it, and removing its temporary output, would break it.
+  if (!st.squeue) {
+    throw new Error(
+      `squeue did not answer: the shards of ${dir} still queued or running cannot be told ` +
+        `from those that died; nothing was resubmitted or removed (try again when Slurm answers)`,
+    );
+  }
   const shards = st.shards.filter((s) => !["done", "pending", "running"].includes(s.state))
     .map((s) => s.shard);
   if (shards.length === 0) return { command: [], shards, plan };
