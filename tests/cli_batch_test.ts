@@ -205,6 +205,73 @@ Deno.test("--errors FILE: one CSV row per error, read back by DuckDB", async () 
   }
 });
 
+Deno.test("--errors FILE is written as -o is: whole, through a link, never clobbered by a failed run", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(`${root}/sub`, { recursive: true });
+  await Deno.writeTextFile(`${root}/f`, "f");
+  const out = `${tmp.path}/out.csv`;
+  const HEAD = "path,operation,errno,message\n";
+  const names = () => [...Deno.readDirSync(tmp.path)].map((e) => e.name).sort();
+
+  // a run that fails keeps an existing errors file as it was, and leaves nothing
+  const old = `${tmp.path}/old.csv`;
+  await Deno.writeTextFile(old, "OLD\n");
+  const before = names();
+  let r = await cli(["--errors", old, "-o", `${tmp.path}/no/such/out.csv`, root]);
+  assertEquals(r.code, 1, r.stderr);
+  assertEquals(await Deno.readTextFile(old), "OLD\n");
+  assertEquals(names(), before, "a temporary file was left");
+
+  // a link is written through: the link stays, the file it names keeps its mode
+  const precious = `${tmp.path}/precious.csv`;
+  await Deno.writeTextFile(precious, "X");
+  await Deno.chmod(precious, 0o640);
+  await Deno.symlink("precious.csv", `${tmp.path}/link.csv`);
+  r = await cli(["--errors", `${tmp.path}/link.csv`, "-o", out, root]);
+  assertEquals(r.code, 0, r.stderr);
+  assert(Deno.lstatSync(`${tmp.path}/link.csv`).isSymlink);
+  assertEquals(await Deno.readTextFile(precious), HEAD);
+  assertEquals(Deno.statSync(precious).mode! & 0o777, 0o640);
+
+  // a link to nothing and a folder are refused before anything is written
+  await Deno.symlink("nowhere.csv", `${tmp.path}/dangling.csv`);
+  for (const bad of [`${tmp.path}/dangling.csv`, `${tmp.path}/tree`]) {
+    const was = names();
+    r = await cli(["--errors", bad, "-o", out, root]);
+    assertEquals(r.code, 1, r.stderr);
+    assertMatch(r.stderr, /^pwalk: --errors [^\n]*\n$/);
+    assertEquals(names(), was);
+  }
+
+  // the report's own stdout is a usage error; stderr in a log takes the rows in order
+  r = await cli(["--errors", "/dev/stdout", root]);
+  assertEquals(r.code, 2, r.stderr);
+  assertMatch(r.stderr, /is the report's stdout/);
+  const log = `${tmp.path}/log.txt`;
+  const sh = await new Deno.Command("sh", {
+    args: [
+      "-c",
+      `"$0" run -A "$1" --errors /dev/stderr -o "$2" "$3" 2>"$4"`,
+      Deno.execPath(),
+      CLI,
+      out,
+      root,
+      log,
+    ],
+    env: { NO_COLOR: "1" },
+  }).output();
+  assertEquals(sh.code, 0);
+  const logLines = lines(await Deno.readTextFile(log));
+  assertEquals(logLines[0] + "\n", HEAD);
+  assert(SUMMARY.test(logLines.at(-1)!), logLines.at(-1));
+
+  // an option's value that looks like --help is its value: -o -h writes a file "-h"
+  r = await cli(["-o", "-h", root], { cwd: tmp.path });
+  assertEquals(r.code, 0, r.stderr);
+  assert(Deno.statSync(`${tmp.path}/-h`).isFile);
+});
+
 Deno.test("deno task report . from a subfolder reports the subfolder", async () => {
   const sub = `${REPO}/tests/fixtures`;
   // As typed in a shell: no INIT_CWD yet (`deno task test` set one for this

@@ -12,6 +12,8 @@ import { ProgressLine } from "./progress.ts";
 import { groupDigits } from "../digits.ts";
 import { absolutePath } from "../shard/paths.ts";
 import { removePending } from "../interrupt.ts";
+import { outputTarget, partialBeside } from "../outfile.ts";
+import { errnoName } from "../errno.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
 /** The version of this package. */
@@ -19,6 +21,9 @@ export const VERSION: string = denoJson.version;
 
 /** Bad usage: one line on stderr and exit status 2. */
 export class UsageError extends Error {}
+
+/** -h or --help met as an option (not as another option's value): print the help. */
+export class HelpRequested extends Error {}
 
 /** Exit statuses: 128 + the signal's number for a run stopped by a signal. */
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, PIPE: 141 } as const;
@@ -61,8 +66,9 @@ const SHORT: Record<string, string> = { x: "one-file-system", o: "output", V: "v
 
 /**
  * Parse arguments as getopt_long does: an option that takes a value takes
- * the next argument whatever it looks like (`--depth -1`, `-o ""`), or
- * `--name=value`; `--` ends the options; unknown options are usage errors.
+ * the next argument whatever it looks like (`--depth -1`, `-o ""`, `-o -h`),
+ * or `--name=value`; `--` ends the options; unknown options are usage
+ * errors; `-h`/`--help` as an option throws {@link HelpRequested}.
  * Example: `parse(["--threads", "4", "-x", "/d"], WALK_OPTIONS)` is
  * `{ _: ["/d"], threads: "4", "one-file-system": true }`.
  */
@@ -78,6 +84,7 @@ export function parse(args: string[], spec: Record<string, Kind>): Flags {
       f._.push(a);
       continue;
     }
+    if (a === "-h" || a === "--help") throw new HelpRequested("--help");
     const eq = a.indexOf("=");
     const word = eq < 0 ? a : a.slice(0, eq);
     let name = word.startsWith("--") ? word.slice(2) : SHORT[word.slice(1)] ?? "";
@@ -320,18 +327,107 @@ export function errorsApart(errors: string | undefined, other: string | undefine
 /** The header of an --errors file. */
 export const ERRORS_HEADER = "path,operation,errno,message";
 
-/** Create `path` with the CSV header, and open it for the native side to append rows. */
-async function openErrorsCsv(path: string): Promise<number> {
+/** An --errors file being written: its fd for the native side, then kept or dropped. */
+interface ErrorsCsv {
+  fd: number;
+  /**
+   * Close it. `ended`: the run ended with its report, and the file takes
+   * its name (replacing what was there); else it never appears, and what
+   * was there stays.
+   */
+  close(ended: boolean): void;
+}
+
+/**
+ * Start `path` with the CSV header and open it for the native side to
+ * append rows. It follows -o's rules (lib/outfile.ts): written whole under
+ * a temporary name beside it and renamed when the run ends with its report
+ * (an existing file keeps its mode, owner and group), a link written
+ * through, a character device or FIFO written directly; a folder, socket or
+ * link to nothing is refused before anything is written. This process's
+ * own stdout or stderr (/dev/stderr, redirected to a log) is written
+ * through its descriptor.
+ */
+async function openErrorsCsv(path: string, toStdout: boolean): Promise<ErrorsCsv> {
   await ensureNative();
-  try {
-    Deno.writeTextFileSync(path, ERRORS_HEADER + "\n");
-  } catch (e) {
-    throw new Error(`pwalk: --errors ${path}: ${(e as Error).message}`);
+  const fail = (why: string) => new Error(`pwalk: --errors ${path}: ${why}`);
+  // This process's own stdout or stderr (/dev/stderr, a log it is redirected
+  // to, a pipe): written through its descriptor, whose offset is shared with
+  // what else goes there; never replaced, and not the report's own stdout.
+  const named = statOrNull(path);
+  const same = (fd: string) => {
+    const o = statOrNull(fd);
+    return !!named && !!o && o.dev === named.dev && o.ino === named.ino;
+  };
+  for (const [name, fd, stream] of STD_STREAMS) {
+    if (!same(name)) continue;
+    if (fd === 1 && toStdout && !named!.isCharDevice) {
+      throw new UsageError(
+        `--errors ${path} is the report's stdout: give the errors a file of their own`,
+      );
+    }
+    stream.writeSync(new TextEncoder().encode(ERRORS_HEADER + "\n"));
+    return { fd, close: () => {} };
   }
-  const b = new TextEncoder().encode(path);
+  let target;
+  try {
+    target = await outputTarget(path);
+  } catch (e) {
+    throw fail((e as Error).message.replace(/^pwalk: [^\n]*?: /, ""));
+  }
+  const now = target.direct ? null : named;
+  const write = target.direct ? target.path : partialBeside(target.path);
+  const drop = () => {
+    if (!target.direct) {
+      try {
+        Deno.removeSync(write);
+      } catch { /* never made, or gone already */ }
+    }
+  };
+  try {
+    if (target.direct) {
+      Deno.writeTextFileSync(write, ERRORS_HEADER + "\n", { append: true });
+    } else {
+      Deno.writeTextFileSync(write, ERRORS_HEADER + "\n", { createNew: true });
+      const old = now;
+      if (old) {
+        Deno.chmodSync(write, old.mode! & 0o7777);
+        try {
+          Deno.chownSync(write, old.uid, old.gid);
+        } catch { /* not root: the file is the runner's */ }
+      }
+    }
+  } catch (e) {
+    drop();
+    throw fail((e as Error).message.replace(/ \(os error \d+\).*$/s, ""));
+  }
+  const b = new TextEncoder().encode(write);
   const fd = native().pw_fd_open(b, BigInt(b.length));
-  if (fd < 0) throw new Error(`pwalk: --errors ${path}: cannot open (errno ${-fd})`);
-  return fd;
+  if (fd < 0) {
+    drop();
+    throw fail(errnoName(-fd)[1]);
+  }
+  return {
+    fd,
+    close: (ended) => {
+      native().pw_fd_close(fd);
+      if (!ended) drop();
+      else if (!target.direct) Deno.renameSync(write, target.path);
+    },
+  };
+}
+
+const STD_STREAMS = [
+  ["/dev/stdout", 1, Deno.stdout],
+  ["/dev/stderr", 2, Deno.stderr],
+] as const;
+
+function statOrNull(path: string): Deno.FileInfo | null {
+  try {
+    return Deno.statSync(path);
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -342,7 +438,11 @@ async function openErrorsCsv(path: string): Promise<number> {
  * { ...run }), done: (s) => [...], interrupted: () => "..." })`.
  */
 export async function runJob<T>(ui: JobUi<T>): Promise<number> {
-  const errorsCsvFd = ui.errors === undefined ? undefined : await openErrorsCsv(ui.errors);
+  const errorsCsv = ui.errors === undefined
+    ? undefined
+    : await openErrorsCsv(ui.errors, !!ui.toStdout);
+  const errorsCsvFd = errorsCsv?.fd;
+  let ended = false;
   const line = progressLine(ui.progress, ui.toStdout);
   const abort = new AbortController();
   let stopped: (typeof SIGNALS)[number] | undefined;
@@ -362,6 +462,7 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
   try {
     const progressIntervalMs = line ? undefined : Infinity;
     const s = await ui.start({ signal: abort.signal, onProgress, progressIntervalMs, errorsCsvFd });
+    ended = true;
     line?.clear();
     for (const l of [...ui.done(s, last), ...ui.warnings ?? []]) eprint(l);
     return EXIT.OK;
@@ -377,7 +478,7 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
     throw e;
   } finally {
     for (const remove of listeners) remove();
-    if (errorsCsvFd !== undefined) native().pw_fd_close(errorsCsvFd);
+    errorsCsv?.close(ended);
   }
 }
 
@@ -461,6 +562,7 @@ export async function runAnswer(
     await body(f, f._);
     return EXIT.OK;
   } catch (e) {
+    if (e instanceof HelpRequested) throw e;
     return answerStatus(e);
   } finally {
     for (const remove of listeners) remove();

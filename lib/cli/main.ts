@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { exitStatus, UsageError, VERSION } from "./common.ts";
+import { exitStatus, HelpRequested, UsageError, VERSION } from "./common.ts";
 
 /** A row of the command table: `pwalk NAME ...`, its line in the help, and its run. */
 export interface Command {
@@ -22,27 +22,38 @@ export interface Command {
 /** What a command's file exports: its `--help` text and its run. */
 type Module = { HELP: string; run(args: string[]): Promise<number> };
 
+/**
+ * Run a command's module: `-h`/`--help` among its options (as its parser
+ * reads them: `-o -h` names a file) prints its HELP, or runs `onHelp`.
+ */
+async function runModule(
+  load: () => Promise<Module>,
+  args: string[],
+  onHelp?: () => Promise<number>,
+): Promise<number> {
+  const m = await load();
+  try {
+    return await m.run(args);
+  } catch (e) {
+    if (!(e instanceof HelpRequested)) throw e;
+    if (onHelp) return await onHelp();
+    console.log(m.HELP);
+    return 0;
+  }
+}
+
+const loadReport = () => import("./report.ts");
+
 /** A command in its own file, loaded when it runs; `--help` prints its HELP. */
 const row = (name: string, about: string, load: () => Promise<Module>): Command => ({
   name,
   about,
-  run: async (args) => {
-    const m = await load();
-    if (!wantsHelp(args)) return await m.run(args);
-    console.log(m.HELP);
-    return 0;
-  },
+  run: (args) => runModule(load, args),
 });
-
-/** -h or --help among the options (before any `--`). */
-function wantsHelp(args: string[]): boolean {
-  const end = args.indexOf("--");
-  return (end < 0 ? args : args.slice(0, end)).some((a) => a === "-h" || a === "--help");
-}
 
 /** Every command. A new command is one file in lib/cli/ and one row here. */
 export const COMMANDS: readonly Command[] = [
-  row("report", "pwalk's CSV of every entry under ROOT (the default)", () => import("./report.ts")),
+  row("report", "pwalk's CSV of every entry under ROOT (the default)", loadReport),
   row("repair", "fix group sharing under ROOT (dry run by default)", () => import("./repair.ts")),
   row("chown", "give UID's entries to UID:GID (dry run by default)", () => import("./chown.ts")),
   row(
@@ -114,7 +125,7 @@ export async function main(argv: string[]): Promise<number> {
     if ((end < 0 ? argv : argv.slice(0, end)).some((a) => /^--chown_(from|to)(=|$)/.test(a))) {
       return await command("chown").run(argv);
     }
-    return await (wantsHelp(argv) ? help([]) : command("report").run(argv));
+    return await runModule(loadReport, argv, () => help([]));
   } catch (e) {
     return exitStatus(e);
   }

@@ -1,0 +1,52 @@
+/**
+ * Where a file written whole goes, by what is at its name now, as report's
+ * `-o` decides it: shared by the answer commands' outputs and the CLI's
+ * `--errors FILE`. (No import: the CLI's static module graph stays small.)
+ *
+ * @module
+ */
+
+/** A hidden temporary name in the folder of `file`, for writing it whole and renaming. */
+export function partialBeside(file: string): string {
+  const slash = file.lastIndexOf("/");
+  const dir = slash < 0 ? "." : file.slice(0, slash) || "/";
+  return `${dir}/.${file.slice(slash + 1)}.partial-${Deno.pid}-${crypto.randomUUID()}`;
+}
+
+/** Where an output file is written. */
+export interface OutputTarget {
+  /** The file to write (a link's target, when the name is a link). */
+  path: string;
+  /** A character device or FIFO: written as it is, not replaced by a new file. */
+  direct: boolean;
+}
+
+/**
+ * Where writing `file` whole should go, as report's `-o` does: a missing or
+ * regular file is replaced by a complete new one, a link is written through
+ * (its target replaced, the link kept), a character device or FIFO is
+ * written directly. Anything else (a folder, a socket, a block device, a
+ * link to nothing) is refused: replacing /dev/null as root would harm the
+ * system.
+ */
+export async function outputTarget(file: string): Promise<OutputTarget> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(file);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return { path: file, direct: false };
+    throw e;
+  }
+  let path = file;
+  if (info.isSymlink) {
+    try {
+      path = await Deno.realPath(file);
+      info = await Deno.stat(path);
+    } catch {
+      throw new Error(`pwalk: ${file}: a link to nothing (write to its target's name instead)`);
+    }
+  }
+  if (info.isFile) return { path, direct: false };
+  if (info.isCharDevice || info.isFifo) return { path, direct: true };
+  throw new Error(`pwalk: ${file}: not a file, character device or FIFO`);
+}
