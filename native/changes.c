@@ -51,6 +51,9 @@ size_t pw_change_lines(char *b, bool chown, bool dry_run, pw_names *names, const
   size_t n = 0;
   if (chown) {
     n += line_start(dry_run, b + n, e);
+    /* the kernel's chown takes setuid (and setgid when group-executable) off */
+    if (dry_run && p->nmode != p->omode)
+      n += (size_t)sprintf(b + n, ": mode %04o -> %04o", p->omode, p->nmode);
     return n + line_end(dry_run, b + n, st);
   }
   if (p->ngid != p->ogid) {

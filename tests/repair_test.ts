@@ -870,6 +870,27 @@ Deno.test("chown: only entries of UID change; links themselves, never their targ
     assertEquals([su.old.mode & 0o7777, su.new.mode & 0o7777], [0o4755, 0o755]);
   });
 
+  await t.step(
+    "CLI dry run: each path, with the mode chown leaves when it takes a bit off",
+    async () => {
+      const r = await cli(["--chown_from", String(A), "--chown_to", `${C}:${GC}`, root]);
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(diffSnapshots(before, snapshot(root)), []);
+      const oct = (m: number) => (m & 0o7777).toString(8).padStart(4, "0");
+      assertEquals(
+        lines(r.stdout).sort(),
+        [...before].filter(([, s]) => s.uid === A).map(([rel, s]) => {
+          const m = want.get(rel)!.mode;
+          const mode = (m & 0o7777) === (s.mode & 0o7777)
+            ? ""
+            : `: mode ${oct(s.mode)} -> ${oct(m)}`;
+          return `would change: ${at(root, rel)}${mode}`;
+        }).sort(),
+      );
+      assert(r.text.includes(": mode 4755 -> 0755"), r.text);
+    },
+  );
+
   const journal = `${tmp.path}/chown.journal`;
   await t.step("CLI --apply prints each changed path, as pwalk does", async () => {
     const r = await cli([
