@@ -165,3 +165,27 @@ Deno.test("--exclude: every spelling excludes the same folder (report, repair, w
     }
   });
 });
+
+Deno.test("CLI: a file system error reads as path and reason, without Deno's own wording", async () => {
+  await using tmp = await tempDir();
+  const hidden = `${tmp.path}/closed/inner`;
+  await Deno.mkdir(hidden, { recursive: true });
+  await Deno.chmod(`${tmp.path}/closed`, 0o000);
+  const cases: [string[], string, string | undefined][] = [
+    [
+      ["report", "--plan", `${tmp.path}/no-plan.json`, "--shard", "0"],
+      "No such file or directory",
+      undefined,
+    ],
+    // a folder the runner may not search (setpriv drops root's capabilities)
+    [[hidden, "-o", `${tmp.path}/x.csv`], "Permission denied", "unprivileged"],
+  ];
+  for (const [args, reason, how] of cases) {
+    const r = await cli(args, how ? { prefix: UNPRIVILEGED } : {});
+    assertNotEquals(r.code, 0);
+    const lines = stderrLines(r.stderr);
+    assertEquals(lines.length, 1, r.stderr);
+    assertStringIncludes(lines[0], reason);
+    assert(!/os error|readfile|realpath/.test(lines[0]), lines[0]);
+  }
+});

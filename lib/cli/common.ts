@@ -37,9 +37,28 @@ const SIGNALS = [["SIGHUP", 129], ["SIGINT", 130], ["SIGTERM", 143]] as const;
  * the journal cannot be written). Example: `catch (e) { return exitStatus(e); }`.
  */
 export function exitStatus(e: unknown): number {
-  const text = e instanceof Error ? e.message : String(e);
+  const text = plainMessage(e instanceof Error ? e.message : String(e));
   eprint(e instanceof UsageError || !text.startsWith("pwalk") ? `pwalk: ${text}` : text);
   return e instanceof UsageError ? EXIT.USAGE : EXIT.FAILED;
+}
+
+/**
+ * Deno's file system error text made a user's: "Permission denied (os error
+ * 13): realpath 'x'" reads "x: Permission denied" (the path once).
+ *
+ * @example
+ * ```ts
+ * import { plainMessage } from "./common.ts";
+ * console.log(plainMessage("--plan p.json: No such file or directory (os error 2): readfile 'p.json'"));
+ * // "--plan p.json: No such file or directory"
+ * ```
+ */
+export function plainMessage(text: string): string {
+  return text.replace(
+    /^(.*?)([^:\n]*) \(os error \d+\)(?:: \w+ '([^'\n]*)')?/,
+    (_all, pre: string, msg: string, path?: string) =>
+      path === undefined || pre.includes(path) ? `${pre}${msg}` : `${pre}${path}: ${msg}`,
+  );
 }
 
 /**
