@@ -70,7 +70,8 @@ export function journalFileProblem(what: { isFile: boolean; uid: number; mode: n
 
 /**
  * The folder default journals go to: `$XDG_STATE_HOME/pwalk`, else
- * `$HOME/.local/state/pwalk`. Refused when neither variable is set.
+ * `$HOME/.local/state/pwalk`. Refused when neither variable is set to an
+ * absolute path (a relative one is ignored, as the XDG spec says).
  *
  * @example
  * ```ts ignore
@@ -78,11 +79,17 @@ export function journalFileProblem(what: { isFile: boolean; uid: number; mode: n
  * ```
  */
 export function defaultJournalDir(): string {
-  const state = getEnv("XDG_STATE_HOME") ??
-    (getEnv("HOME") ? `${getEnv("HOME")}/.local/state` : undefined);
+  // The XDG spec: a relative XDG_STATE_HOME is invalid, and ignored.
+  const xdg = getEnv("XDG_STATE_HOME");
+  const home = getEnv("HOME");
+  const state = xdg?.startsWith("/")
+    ? xdg
+    : home?.startsWith("/")
+    ? `${home}/.local/state`
+    : undefined;
   if (!state) {
     throw new RefusedError(
-      "pwalk: no place for the journal (neither XDG_STATE_HOME nor HOME is set): " +
+      "pwalk: no place for the journal (neither XDG_STATE_HOME nor HOME is an absolute path): " +
         "give --journal FILE (API: journal) outside the tree",
     );
   }

@@ -153,9 +153,15 @@ Deno.test("the journal is never inside the tree being changed", async (t) => {
   await t.step("HOME unset, started inside the tree: refused (no ./pwalk-*.journal)", async () => {
     const env = await homelessEnv();
     const o = { clearEnv: true, env, cwd: `${root}/sub` };
-    const none = "no place for the journal (neither XDG_STATE_HOME nor HOME is set): " +
+    const none =
+      "no place for the journal (neither XDG_STATE_HOME nor HOME is an absolute path): " +
       "give --journal FILE (API: journal) outside the tree";
     refused(await cli(["repair", "--apply", root], o), none);
+    // a relative XDG_STATE_HOME is no place either (the XDG spec: ignored)
+    refused(
+      await cli(["repair", "--apply", root], { ...o, env: { ...env, XDG_STATE_HOME: "relstate" } }),
+      none,
+    );
     refused(
       await cli(["--chown_from", "1001", "--chown_to", "1042:1042", "--apply", root], o),
       none,
