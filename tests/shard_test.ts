@@ -197,6 +197,14 @@ testNeeding([ZSTD], {
       rows.filter((x) => x.key === p || x.key.startsWith(p + "/")).length;
     const c = await makePlan(root, 3, `${tmp.path}/c.json`, ["--from", scan]);
     assertEquals(c.estimate.source, "scan");
+    // the same scan as .csv.gz (many gzip members), alone and as a folder's file
+    await Deno.mkdir(`${tmp.path}/gz`);
+    const gz = `${tmp.path}/gz/whole.csv.gz`;
+    assertEquals((await cli(["-o", gz, root])).code, 0);
+    for (const from of [gz, `${tmp.path}/gz`]) {
+      const g = await makePlan(root, 3, `${tmp.path}/g.json`, ["--from", from]);
+      assertEquals([g.frontier, g.estimate.loads], [c.frontier, c.estimate.loads], from);
+    }
     for (const f of c.frontier) {
       // (the rows print names without bytes below 32)
       assertEquals(f.estimate, below(key(printable(planPath(f)))), `the estimate of ${f.path}`);
@@ -558,19 +566,7 @@ testNeeding([ZSTD], {
     await Deno.mkdir(`${root}/c`);
     await Deno.rename(`${root}/c_old/1`, `${root}/c/1`);
     const whole = await wholeLines(root);
-    const procs = Array.from({ length: plan.shards }, (_, i) =>
-      spawnCli([
-        "report",
-        "--plan",
-        `${dir}/plan.json`,
-        "--shard",
-        String(i),
-        "-o",
-        `${dir}/scan-${i}.csv.zst`,
-      ]).output());
-    const stderr = (await Promise.all(procs)).map((o) => new TextDecoder().decode(o.stderr)).join(
-      "",
-    );
+    const stderr = (await runShards(`${dir}/plan.json`, dir, plan.shards)).join("");
     // every row once, none from outside ROOT, c/1 under the new c
     assertSameLines(await unionLines(dir, plan.shards), whole, "the shards' union");
     assert(!stderr.includes("elsewhere"), stderr);
@@ -648,4 +644,33 @@ Deno.test("pwalk slurm --resume when squeue does not answer: refused, nothing re
     [],
     "sbatch was called",
   );
+});
+
+Deno.test("a shard written as .csv.gz: its record is scan-I.done.json, and status reads it", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  for (const d of ["a", "b"]) {
+    await Deno.mkdir(`${root}/${d}`, { recursive: true });
+    await Deno.writeTextFile(`${root}/${d}/f`, d);
+  }
+  const dir = `${tmp.path}/scan`;
+  await Deno.mkdir(dir);
+  const plan = await makePlan(root, 2, `${dir}/plan.json`);
+  for (let i = 0; i < plan.shards; i++) {
+    const r = await cli([
+      "report",
+      "--plan",
+      `${dir}/plan.json`,
+      "--shard",
+      String(i),
+      "-o",
+      `${dir}/scan-${i}.csv.gz`,
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    const rec = JSON.parse(await Deno.readTextFile(`${dir}/scan-${i}.done.json`));
+    assertEquals(rec.outputBytes, Deno.statSync(`${dir}/scan-${i}.csv.gz`).size);
+  }
+  const s = await cli(["status", dir]);
+  assertEquals(s.code, 0, s.text);
+  assertMatch(s.text, new RegExp(`${plan.shards} shards: ${plan.shards} done`));
 });

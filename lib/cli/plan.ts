@@ -37,8 +37,8 @@ Options:
   --shards N             how many shards (fewer when the tree has fewer folders)
   -o, --output FILE      write the plan there (default: stdout)
   --from SCAN            estimate the work below each folder from a previous
-                         scan (a pwalk .csv or .csv.zst, or a folder of them,
-                         such as an earlier sharded scan); repeatable.
+                         scan (a pwalk .csv, .csv.zst or .csv.gz, or a folder
+                         of them, such as an earlier sharded scan); repeatable.
                          Default: the rows the planner sees in listings
   --min-folders N        frontier folders to aim for (default 16 x N)
   --max-listed N         folders the planner may list (default 1024 x N

@@ -99,8 +99,8 @@ export function pathOfJson(j: JsonPath): Uint8Array {
 
 /**
  * The completion record's path for an output: `scan-3.csv.zst` gives
- * `scan-3.done.json` (a `.csv` or `.csv.zst` suffix is replaced; any other
- * name gets `.done.json` appended).
+ * `scan-3.done.json` (a `.csv`, `.csv.zst`, `.csv.zstd` or `.csv.gz` suffix,
+ * in any case, is replaced; any other name gets `.done.json` appended).
  *
  * @example
  * ```ts ignore
@@ -109,6 +109,6 @@ export function pathOfJson(j: JsonPath): Uint8Array {
  * ```
  */
 export function recordPath(output: string): string {
-  const m = /\.csv(\.zst)?$/.exec(output);
+  const m = /\.csv(\.zstd?|\.gz)?$/i.exec(output);
   return m ? output.slice(0, m.index) + ".done.json" : output + ".done.json";
 }

@@ -48,7 +48,7 @@ export interface PlanOptions extends PlanReportOptions {
   /** How many shards (1 or more). A tree with fewer folders gets fewer. */
   shards: number;
   /**
-   * Previous scans (pwalk CSV or .csv.zst files, or folders of them, such
+   * Previous scans (pwalk CSV, .csv.zst or .csv.gz files, or folders of them, such
    * as an earlier sharded scan's folder): their recursive counts per folder
    * are the estimates. Default: estimates from listings.
    */

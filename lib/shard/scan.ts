@@ -14,7 +14,10 @@
  * @module
  */
 import { byteKey } from "./paths.ts";
+import { createGunzip } from "node:zlib";
+import { Duplex } from "node:stream";
 import { zstdChunks } from "../zstd.ts";
+import { compressionOf } from "../report.ts";
 
 /** Recursive row counts of a previous scan, by path relative to its root. */
 export interface ScanCounts {
@@ -43,7 +46,8 @@ export interface ScanCountOptions {
 const NL = 0x0a, COMMA = 0x2c, QUOTE = 0x22, SLASH = 0x2f, MINUS = 0x2d;
 
 /**
- * The scan files a --from argument names: the file, or a folder's *.csv / *.csv.zst.
+ * The scan files a --from argument names: the file, or a folder's *.csv,
+ * *.csv.zst and *.csv.gz.
  *
  * @example
  * ```ts ignore
@@ -56,27 +60,37 @@ export async function scanFiles(from: string): Promise<string[]> {
   if (!st.isDirectory) return [from];
   const out: string[] = [];
   for await (const e of Deno.readDir(from)) {
-    if (e.isFile && /\.csv(\.zst)?$/.test(e.name)) {
+    if (e.isFile && /\.csv(\.zstd?|\.gz)?$/i.test(e.name)) {
       out.push(`${from.replace(/\/+$/, "")}/${e.name}`);
     }
   }
-  if (out.length === 0) throw new Error(`${from}: no .csv or .csv.zst file in it`);
+  if (out.length === 0) throw new Error(`${from}: no .csv, .csv.zst or .csv.gz file in it`);
   return out.sort();
 }
 
-/** The decompressed bytes of a scan file, chunk by chunk. */
+/** The decompressed bytes of a scan file (by its suffix), chunk by chunk. */
 async function* chunks(path: string): AsyncGenerator<Uint8Array> {
-  if (!path.endsWith(".zst")) {
-    using f = await Deno.open(path);
-    const buf = new Uint8Array(1 << 20);
-    for (;;) {
-      const n = await f.read(buf);
-      if (n === null) return;
-      yield buf.subarray(0, n);
-    }
+  const kind = compressionOf(path);
+  if (kind === "zstd") {
+    const f = await Deno.open(path);
+    yield* zstdChunks(f.readable); // (the stream closes the file)
+    return;
   }
-  const f = await Deno.open(path);
-  yield* zstdChunks(f.readable); // (the stream closes the file)
+  if (kind === "gzip") {
+    // node's gunzip reads every member (the report writes one per chunk of rows)
+    const f = await Deno.open(path);
+    yield* f.readable.pipeThrough(
+      Duplex.toWeb(createGunzip()) as unknown as TransformStream<Uint8Array, Uint8Array>,
+    );
+    return;
+  }
+  using f = await Deno.open(path);
+  const buf = new Uint8Array(1 << 20);
+  for (;;) {
+    const n = await f.read(buf);
+    if (n === null) return;
+    yield buf.subarray(0, n);
+  }
 }
 
 function parseInt10(b: Uint8Array, s: number, e: number): number {

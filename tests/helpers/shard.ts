@@ -73,17 +73,20 @@ export async function shardTree(root: string, files = 2000, seed = 5): Promise<v
   }
 }
 
-/** Run `pwalk report --plan PLAN --shard I -o DIR/scan-I.csv.zst` for every shard at once. */
-export async function runShards(plan: string, dir: string, shards: number): Promise<void> {
+/**
+ * Run `pwalk report --plan PLAN --shard I -o DIR/scan-I.csv.zst` for every
+ * shard at once; each must exit 0. Their stderr texts, in shard order.
+ */
+export async function runShards(plan: string, dir: string, shards: number): Promise<string[]> {
   const procs = Array.from(
     { length: shards },
     (_, i) =>
       spawnCli(["report", "--plan", plan, "--shard", String(i), "-o", `${dir}/scan-${i}.csv.zst`]),
   );
   const outs = await Promise.all(procs.map((p) => p.output()));
-  outs.forEach((o, i) => {
-    assertEquals(o.code, 0, `shard ${i}: ${new TextDecoder().decode(o.stderr)}`);
-  });
+  const stderr = outs.map((o) => new TextDecoder().decode(o.stderr));
+  outs.forEach((o, i) => assertEquals(o.code, 0, `shard ${i}: ${stderr[i]}`));
+  return stderr;
 }
 
 /** The decompressed bytes of a .zst file, by the zstd command. */
