@@ -377,6 +377,14 @@ Deno.test("undo restores the snapshot exactly", async (t) => {
     assertStringIncludes(bad.stderr, "not a pwalk journal");
     const both = await cli(["repair", "--undo", j4, root]);
     assertEquals(both.code, 2);
+    // an option undo would ignore is refused, and nothing is written
+    for (const extra of [["--errors", `${tmp.path}/undo-errors.csv`], ["--threads", "3"], ["-x"]]) {
+      const r = await cli(["repair", "--undo", j4, "--apply", ...extra]);
+      assertEquals(r.code, 2, r.stderr);
+      assertStringIncludes(r.stderr, "does not go with --undo");
+    }
+    assertEquals(diffSnapshots(mid, snapshot(root)), []);
+    assertEquals([...Deno.readDirSync(tmp.path)].filter((e) => e.name === "undo-errors.csv"), []);
   });
   closeLibc();
 });

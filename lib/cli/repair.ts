@@ -196,8 +196,11 @@ export async function run(args: string[]): Promise<number> {
   });
   if (f.undo !== undefined) {
     if (f._.length) throw new UsageError("--undo takes a journal, not a ROOT folder");
-    for (const o of ["change-gids", "exclude", "journal", "force-group-writable", "allow-system"]) {
-      if (f[o] !== undefined) throw new UsageError(`--${o} does not go with --undo`);
+    // undo takes --apply or --dry-run alone: anything else would be ignored
+    for (const o of Object.keys(f)) {
+      if (!["_", "undo", "apply", "dry-run"].includes(o) && f[o] !== undefined) {
+        throw new UsageError(`--${o} does not go with --undo`);
+      }
     }
     return undo([
       f.undo as string,
