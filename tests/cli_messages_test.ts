@@ -189,3 +189,19 @@ Deno.test("CLI: a file system error reads as path and reason, without Deno's own
     assert(!/os error|readfile|realpath/.test(lines[0]), lines[0]);
   }
 });
+
+Deno.test("--exclude naming ROOT itself, however spelled: bad usage, nothing written", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/proj`;
+  await Deno.mkdir(`${root}/sub`, { recursive: true });
+  for (const spelling of [root, `${root}/`, `${root}/sub/..`, "proj"]) {
+    for (const cmd of [["-o", `${tmp.path}/out.csv`], ["repair"]]) {
+      const r = await cli([...cmd, "--exclude", spelling, root], { cwd: tmp.path });
+      assertEquals(r.code, 2, `${spelling}: ${r.stderr}`);
+      assertEquals(stderrLines(r.stderr), [
+        `pwalk: --exclude ${spelling} is ROOT itself: nothing would be walked`,
+      ]);
+    }
+  }
+  assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name), ["proj"]);
+});

@@ -176,6 +176,14 @@ export interface WalkArgs {
  */
 export async function walkArgs(f: Flags, root: string): Promise<WalkArgs> {
   const exclude = await excludeArgs(f, root);
+  // ROOT itself (however spelled) excluded: nothing would be walked
+  const r = statOrNull(root);
+  for (const p of exclude) {
+    const e = lstatOrNull(p);
+    if (r && e?.isDirectory && e.dev === r.dev && e.ino === r.ino) {
+      throw new UsageError(`--exclude ${p} is ROOT itself: nothing would be walked`);
+    }
+  }
   return {
     threads: threadsArg(f),
     pwalkDepth: intArg("depth", f.depth, 0, 2 ** 31 - 1),
@@ -440,6 +448,14 @@ const STD_STREAMS = [
   ["/dev/stdout", 1, Deno.stdout],
   ["/dev/stderr", 2, Deno.stderr],
 ] as const;
+
+function lstatOrNull(path: string): Deno.FileInfo | null {
+  try {
+    return Deno.lstatSync(path);
+  } catch {
+    return null;
+  }
+}
 
 function statOrNull(path: string): Deno.FileInfo | null {
   try {
