@@ -138,6 +138,7 @@ static int open_replace(pw_sink *s, const char *target, const struct stat *old) 
 static int open_path(pw_sink *s, const char *name, char *msg, size_t msgcap) {
   struct stat st, lst;
   int r;
+  bool replacing = false; /* an existing regular file */
   if (stat(name, &st)) {
     int e = errno;
     if (e == ENOENT && lstat(name, &lst) == 0 && S_ISLNK(lst.st_mode)) {
@@ -160,6 +161,7 @@ static int open_path(pw_sink *s, const char *name, char *msg, size_t msgcap) {
     r = open_fifo(s, false);
     if (r == -ENXIO) r = 0; /* no reader yet: opened at the first write */
   } else if (S_ISREG(st.st_mode)) {
+    replacing = true;
     /* Through a symbolic link: the file it names is replaced, the link stays. */
     char *real = NULL;
     if (lstat(name, &lst) == 0 && S_ISLNK(lst.st_mode) && !(real = realpath(name, NULL))) {
@@ -174,6 +176,11 @@ static int open_path(pw_sink *s, const char *name, char *msg, size_t msgcap) {
     return -ENXIO;
   }
   if (r == -ESTALE) snprintf(msg, msgcap, "cannot write %s: it changed while being opened", name);
+  else if ((r == -EACCES || r == -EROFS) && replacing && access(name, W_OK) == 0)
+    /* the file may be written, its folder not: the report goes beside it */
+    snprintf(msg, msgcap,
+             "cannot write %s: %s in its folder (a report is written whole beside it, then "
+             "renamed over it)", name, strerror(-r));
   else if (r) snprintf(msg, msgcap, "cannot write %s: %s", name, strerror(-r));
   return r;
 }

@@ -226,6 +226,25 @@ Deno.test("-o a socket is refused with one line; the socket stays", async () => 
   }
 });
 
+Deno.test("-o a file that may be written in a folder that may not: the message says the folder", async () => {
+  await using tmp = await tempDir("pwalk-out-");
+  const root = `${tmp.path}/tree`;
+  smallTree(root);
+  const dir = `${tmp.path}/closed`;
+  await Deno.mkdir(dir);
+  await Deno.writeTextFile(`${dir}/scan.csv`, "old\n");
+  await Deno.chmod(dir, 0o555); // the file stays 0644: writable by its owner
+  try {
+    // without capabilities (uid 0 keeps its owner rights, not DAC override)
+    const r = await cli(["-o", `${dir}/scan.csv`, root], { prefix: UNPRIVILEGED });
+    assertEquals(r.code, 1, r.stderr);
+    oneLine(r.stderr, /^pwalk: cannot write .*\/scan\.csv: Permission denied in its folder \(/);
+    assertEquals(await Deno.readTextFile(`${dir}/scan.csv`), "old\n");
+  } finally {
+    await Deno.chmod(dir, 0o755);
+  }
+});
+
 Deno.test("-o a symbolic link: the link stays, the file it names takes the report", async () => {
   await using tmp = await tempDir("pwalk-out-");
   const root = `${tmp.path}/tree`;
