@@ -40,7 +40,8 @@ export interface ReportOptions extends CommonOptions {
    * for the CSV's "0100644"; the rest BIGINT or UBIGINT), zstd pages,
    * written by the library itself (DuckDB is not loaded). Names hold what
    * DuckDB reads from the CSV: control bytes dropped, and in a name that is
-   * not UTF-8 every byte 0x80-0xFF as `\xNN` (as `convert` writes them).
+   * not UTF-8 every byte that is not part of a UTF-8 character as `\xNN`
+   * (as `convert` writes them).
    * `header` changes nothing (the columns carry their names).
    */
   compress?: Compression;

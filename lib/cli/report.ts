@@ -124,7 +124,7 @@ export async function run(args: string[]): Promise<number> {
   }
   const root = oneRoot(f);
   const { ui, ...walk } = await walkArgs(f, root);
-  const level = intArg("level", f.level, 0, 19);
+  const level = intArg("level", f.level, 1, 19);
   const output = f.output as string | undefined;
   const toStdout = output === undefined || output === "-";
   if (!toStdout && isFolder(output)) throw new UsageError(`--output ${output} is a folder`);

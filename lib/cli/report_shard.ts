@@ -76,7 +76,7 @@ export async function run(args: string[]): Promise<number> {
   const planPath = f.plan as string;
   if (f.shard === undefined) throw new UsageError("missing --shard I");
   const threads = threadsArg(f);
-  const level = intArg("level", f.level, 0, 19);
+  const level = intArg("level", f.level, 1, 19);
   let output = f.output as string | undefined;
   if (output && /\.parquet$/i.test(output)) {
     throw new UsageError(

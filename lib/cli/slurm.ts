@@ -141,7 +141,7 @@ export async function run(args: string[]): Promise<number> {
   const options = await planOptionsOf(flags);
   const t0 = performance.now();
   const threads = intArg("threads", flags.threads, 1, 1024);
-  const level = intArg("level", flags.level, 0, 19);
+  const level = intArg("level", flags.level, 1, 19);
   let s;
   try {
     s = await slurmScan(root, {
