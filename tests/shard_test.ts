@@ -379,6 +379,14 @@ Deno.test("bad usage of plan, report --plan, slurm, status: one line on stderr, 
       ["report", "--plan", p, "--shard", "0", "-o", `${tmp.path}/s.parquet`],
       /a shard writes CSV .* Parquet files cannot be/,
     ],
+    [
+      ["report", "--plan", p, "--shard", "0", "-o", `${tmp.path}/s.csv`, "--level", "5"],
+      /level 5 given for plain CSV/,
+    ],
+    [
+      ["report", "--plan", p, "--shard", "0", "-o", `${tmp.path}/s.csv.gz`, "--level", "12"],
+      /level 12 is not a gzip level \(1-9\)/,
+    ],
     [["report", "--plan", `${tmp.path}/notaplan.json`, "--shard", "0"], /not a pwalk shard plan/],
     [["report", "--plan", `${tmp.path}/nope.json`, "--shard", "0"], /--plan .*nope\.json/],
     [["slurm", root, "--shards", "2"], /missing --out DIR/],
@@ -395,6 +403,11 @@ Deno.test("bad usage of plan, report --plan, slurm, status: one line on stderr, 
     [["status", tmp.path], /no plan\.json there/],
     [["status"], /give one scan folder/],
   ];
+  // the shard's own help, with its own options
+  const help = await cli(["report", "--plan", p, "--help"]);
+  assertEquals(help.code, 0, help.stderr);
+  assertMatch(help.text, /^pwalk report --plan: one shard of a planned scan/);
+  assertMatch(help.text, /--shard I/);
   for (const [args, msg] of cases) {
     const r = await cli(args, { cwd: tmp.path });
     assertEquals(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
@@ -565,6 +578,7 @@ testNeeding([ZSTD], {
     await Deno.rename(`${root}/c`, `${root}/c_old`);
     await Deno.mkdir(`${root}/c`);
     await Deno.rename(`${root}/c_old/1`, `${root}/c/1`);
+    await wholeLines(root); // settle the changed folders' atimes (relatime)
     const whole = await wholeLines(root);
     const stderr = (await runShards(`${dir}/plan.json`, dir, plan.shards)).join("");
     // every row once, none from outside ROOT, c/1 under the new c

@@ -9,6 +9,7 @@ import {
   count,
   errorCount,
   errorsApart,
+  HelpRequested,
   intArg,
   oneRoot,
   parse,
@@ -66,7 +67,8 @@ Columns (--header prints their names):
   directory-depth    0 for ROOT's entries, 1 below them, ... (ROOT: -1)
   "filename"         the path: ROOT as given, then the names (quotes doubled,
                      bytes below 32 dropped)
-  "fileExtension"    what follows the name's last dot ("" if none)
+  "fileExtension"    what follows the base name's last dot ("" if none, if
+                     that dot starts the name, and for folders)
   UID, GID           owner and group ids
   st_size            size in bytes (apparent)
   st_dev             device number
@@ -107,7 +109,14 @@ function isFolder(path: string): boolean {
 export async function run(args: string[]): Promise<number> {
   // One shard of a planned scan: its own options (lib/cli/report_shard.ts).
   if (args.some((a) => a === "--plan" || a.startsWith("--plan="))) {
-    return await (await import("./report_shard.ts")).run(args);
+    const shard = await import("./report_shard.ts");
+    try {
+      return await shard.run(args);
+    } catch (e) {
+      if (!(e instanceof HelpRequested)) throw e;
+      console.log(shard.HELP); // `pwalk report --plan --help`: the shard's own options
+      return 0;
+    }
   }
   const f = parse(args, {
     ...WALK_OPTIONS,

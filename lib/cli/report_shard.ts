@@ -18,6 +18,7 @@ import {
 import { duration, formatBytes } from "./progress.ts";
 import { PlanError, readPlan } from "../shard/plan.ts";
 import { PlanMismatchError, runShard } from "../shard/run.ts";
+import { reportFormat } from "../report.ts";
 
 /** `pwalk report --plan --help`. */
 export const HELP = `pwalk report --plan: one shard of a planned scan (see pwalk plan --help)
@@ -38,7 +39,9 @@ Options:
   --shard I              which shard, 0 to N-1
   -o, --output FILE      write to FILE (a .zst suffix compresses); default
                          stdout, and then no completion record
-  --level N              zstd level 1-19 (default 1 with .zst); 0 = plain
+  --level N              compression level: zstd 1-19, gzip 1-9 (default 1);
+                         refused (exit 2) for plain CSV or out of the
+                         suffix's range
   --threads N            worker threads (default: one per CPU, more while the
                          file system makes them wait: up to 64, 32 for a
                          cold disk)
@@ -83,6 +86,14 @@ export async function run(args: string[]): Promise<number> {
       `a shard writes CSV (.csv, .csv.zst or .csv.gz), not ${output}: ` +
         "its parts are joined, and Parquet files cannot be (convert the merged scan)",
     );
+  }
+  // The suffix decides the format: a --level it contradicts is bad usage,
+  // told before anything is written (as for a report).
+  try {
+    reportFormat(output === "-" ? undefined : output, undefined, level);
+  } catch (e) {
+    if (e instanceof RangeError) throw new UsageError(e.message.replace(/^pwalk: /, ""));
+    throw e;
   }
   let plan;
   try {

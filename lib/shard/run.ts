@@ -21,7 +21,11 @@ export interface ShardRunOptions {
    * completion record.
    */
   output?: string;
-  /** zstd level 1-19, 0 plain. Default: 1 for a `.zst` output, else 0. */
+  /**
+   * Compression level: zstd 1-19, gzip 1-9 (default 1); none for plain CSV
+   * (the output's suffix decides the format, as in report()). A level the
+   * suffix contradicts throws a RangeError.
+   */
   level?: number;
   /** Worker threads (default: the walker's own, one reader per CPU and more while waiting). */
   threads?: number;
