@@ -159,6 +159,7 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
     ["empty glob", ["summary", `${tmp.path}/x-*.csv.zst`], 2, "no file matches"],
     ["bad --top", ["summary", "--top", "0", good], 2, "--top"],
     ["unknown option", ["summary", "--bogus", good], 2, "unknown option"],
+    ["a switch given a value", ["summary", "--names=x", good], 2, "--names takes no value"],
     ["diff needs two", ["diff", good], 2, "OLD and NEW"],
     ["convert: bad output name", ["convert", good, `${tmp.path}/out.txt`], 2, ".parquet"],
   ];

@@ -66,6 +66,7 @@ Deno.test("CLI: a bad option value is named as such", async () => {
       [["-o", ""], "-o needs a value, not an empty string"],
       [["--output="], "--output needs a value, not an empty string"],
       [["--exclude"], "--exclude needs a value"],
+      [["--NoSnap=1"], "--NoSnap takes no value"],
     ] as const
   ) {
     const r = await cli(args[0] === "--exclude" ? [tmp.path, ...args] : [...args, tmp.path]);

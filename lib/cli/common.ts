@@ -62,10 +62,11 @@ export function plainMessage(text: string): string {
 }
 
 /**
- * Option kinds: a switch, a switch with `--no-NAME` (and an optional
- * `--NAME=VALUE`), a value (last wins), a repeatable value.
+ * Option kinds: a switch, a switch with `--no-NAME`, the same that also
+ * takes an optional `--NAME=VALUE` (`--progress=SECONDS`), a value (last
+ * wins), a repeatable value.
  */
-export type Kind = "flag" | "toggle" | "value" | "list";
+export type Kind = "flag" | "toggle" | "toggle=" | "value" | "list";
 
 /** Parsed arguments: values by long option name, operands in `_`. */
 export type Flags = { [name: string]: string | string[] | boolean | undefined } & { _: string[] };
@@ -77,7 +78,7 @@ export const WALK_OPTIONS: Record<string, Kind> = {
   exclude: "list",
   "one-file-system": "flag",
   NoSnap: "flag",
-  progress: "toggle",
+  progress: "toggle=",
   errors: "value",
 };
 
@@ -107,15 +108,16 @@ export function parse(args: string[], spec: Record<string, Kind>): Flags {
     const eq = a.indexOf("=");
     const word = eq < 0 ? a : a.slice(0, eq);
     let name = word.startsWith("--") ? word.slice(2) : SHORT[word.slice(1)] ?? "";
-    const negated = !spec[name] && name.startsWith("no-") && spec[name.slice(3)] === "toggle";
+    const negated = !spec[name] && name.startsWith("no-") &&
+      (spec[name.slice(3)] === "toggle" || spec[name.slice(3)] === "toggle=");
     if (negated) name = name.slice(3);
     const kind = spec[name];
     if (!kind) throw new UsageError(`unknown option ${word} (try --help)`);
-    if (kind === "toggle" && eq >= 0 && !negated) {
+    if (kind === "toggle=" && eq >= 0 && !negated) {
       f[name] = a.slice(eq + 1); // --progress=SECONDS
       continue;
     }
-    if (kind === "flag" || kind === "toggle") {
+    if (kind === "flag" || kind === "toggle" || kind === "toggle=") {
       if (eq >= 0) throw new UsageError(`${word} takes no value`);
       f[name] = !negated;
       continue;
@@ -395,6 +397,9 @@ async function openErrorsCsv(path: string, toStdout: boolean): Promise<ErrorsCsv
     }
     stream.writeSync(new TextEncoder().encode(ERRORS_HEADER + "\n"));
     return { fd, close: () => {} };
+  }
+  if (named?.isDirectory) {
+    throw new UsageError(`--errors ${path} is a folder: give the errors a file`);
   }
   let target;
   try {
