@@ -1,5 +1,5 @@
 /**
- * walk() and walkDirs(): the parallel native walker as async generators.
+ * walk() and walkDirs(): the parallel native walker as async iterators.
  *
  * The C workers fill binary batches; one `nonblocking` FFI call hands over
  * each full batch, decoded here in one pass (lib/decode.ts).  A fixed pool
@@ -409,8 +409,11 @@ function entryFilter(o: WalkOptions, maxDepth: number): ((e: WalkEntry) => boole
  *
  * @throws {Deno.errors.NotFound} when the root does not exist (on first
  * next()); `NotADirectory`, `FilesystemLoop`, `PermissionDenied` when it
- * is a file, a link loop, or cannot be read: the error's `code` is the
- * errno name. (The root's entry keeps a trailing slash of `root`: "d/".)
+ * is a file, a link loop, or cannot be stat'ed (a folder above it may not
+ * be searched): the error's `code` is the errno name, as @std/fs walk's
+ * first `Deno.stat` of it throws. A root that is stat'ed but cannot be
+ * listed is yielded, and its listing's error goes to `onError`/`errors`.
+ * (The root's entry keeps a trailing slash of `root`: "d/".)
  */
 export function walk(root: string, options: WalkOptions = {}): WalkIterator<WalkEntry> {
   return new EntryIterator(root, options);

@@ -377,7 +377,8 @@ export async function summarize(
       )).map((r) => ({ id: num(r.id), name: null as string | null, ...amount(r) }));
     const users = await owners("UID");
     const groups = await owners("GID");
-    const cold = await owners("UID", `WHERE kind = 'f' AND "st_atime" < ${now - 365 * 86400}`);
+    // not read for 365 days or more: read at or before now - 365 days
+    const cold = await owners("UID", `WHERE kind = 'f' AND "st_atime" <= ${now - 365 * 86400}`);
 
     const extensions = (await e.all(
       `SELECT "fileExtension" AS ext, ${AMOUNT} FROM s WHERE kind = 'f' GROUP BY 1 ` +
