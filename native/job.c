@@ -99,9 +99,9 @@ int pw_job_open_front(const pw_job *j, const pw_item *it, int flags) {
 /* A shard's frontier folders ("DEV INO PARENT_INO DEPTH PATH" each), as
    items with the depth of a whole run.  Each is reached from the root one
    name at a time, following no link (a folder on the way swapped for a
-   link leads nowhere else), and its parent's inode is the one there now,
-   as a whole run prints it.  A folder that is gone is an error, one that
-   is no longer the planned device and inode (or a link on its way) a race:
+   link leads nowhere else), and the folder there now is walked, with its
+   parent's inode as it is now, as a whole run prints them.  A folder that
+   is gone is an error, a link on its way or no folder there a race:
    neither is walked.  Returns -EINVAL for a malformed entry. */
 static int frontier(pw_job *j) {
   const pw_strlist *f = &j->opts->frontier;
@@ -143,11 +143,14 @@ static int frontier(pw_job *j) {
       pw_errlog_add(&j->errors, PW_OP_OPEN, err, path, len);
       continue;
     }
-    if (err || !S_ISDIR(st.st_mode) || (uint64_t)st.st_dev != v[0] ||
-        (uint64_t)st.st_ino != v[1]) {
+    if (err || !S_ISDIR(st.st_mode)) { /* a link on the way, or no folder there now */
       pw_errlog_add(&j->errors, PW_OP_RACE, ESTALE, path, len);
       continue;
     }
+    /* Another folder than the planned one (v[0], v[1]) at this path is walked,
+       as a whole run would walk it; with -x, not when on another device (a
+       whole run gives it no row either). */
+    if (j->opts->one_fs && st.st_dev != j->root_st.st_dev) continue;
     pw_item *it = pw_item_new(path, len);
     if (!it) return -ENOMEM;
     it->st = st;

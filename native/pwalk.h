@@ -106,10 +106,11 @@ typedef enum pw_opt {
                               realpath() */
   PW_OPT_FRONTIER = 103, /**< str, repeatable: "DEV INO PARENT_INO DEPTH PATH",
                               a folder of the tree below ROOT to walk instead of
-                              ROOT (a shard of a planned scan): walked as a
+                              ROOT (a shard of a planned scan): reached from
+                              ROOT without following links and walked as a
                               whole run would (its row with this depth and
-                              parent inode), if it is still that device and
-                              inode; ROOT itself gets no row */
+                              the parent inode there now), also when another
+                              folder took its place; ROOT itself gets no row */
 } pw_opt;
 
 /** Values of PW_OPT_COMPRESS. */

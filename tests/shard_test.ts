@@ -567,7 +567,11 @@ testNeeding([ZSTD], {
     const plan = await makePlan(root, 3, `${dir}/plan.json`, ["--max-listed", "100"]);
     const below = (d: string) =>
       plan.frontier.some((f) => new TextDecoder().decode(planPath(f)).startsWith(`${root}/${d}/`));
-    assert(below("a") && below("b") && below("c"), "frontier folders below a, b and c");
+    assert(below("a") && below("b") && below("c") && below("d"), "frontier folders below a-d");
+    assert(
+      plan.frontier.some((f) => new TextDecoder().decode(planPath(f)) === `${root}/d/2`),
+      "d/2 in the frontier",
+    );
     // a: moved away, a link left in its place (to outside ROOT);
     // b: renamed inside ROOT, a link to it in its place;
     // c: a new folder c holding the old c/1 (its parent inode changes)
@@ -578,6 +582,10 @@ testNeeding([ZSTD], {
     await Deno.rename(`${root}/c`, `${root}/c_old`);
     await Deno.mkdir(`${root}/c`);
     await Deno.rename(`${root}/c_old/1`, `${root}/c/1`);
+    // d/2: another folder in its place (a new inode, other contents)
+    await Deno.rename(`${root}/d/2`, `${root}/d2_old`);
+    await Deno.mkdir(`${root}/d/2/new`, { recursive: true });
+    await Deno.writeTextFile(`${root}/d/2/new/file`, "new");
     await wholeLines(root); // settle the changed folders' atimes (relatime)
     const whole = await wholeLines(root);
     const stderr = (await runShards(`${dir}/plan.json`, dir, plan.shards)).join("");
