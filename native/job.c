@@ -116,10 +116,11 @@ static int frontier(pw_job *j) {
   for (size_t i = 0; i < f->n; i++) {
     const char *s = f->items[i];
     char *end;
-    unsigned long long v[3];
+    /* DEV INO PARENT_INO: the plan's, checked for form only (the folder at
+       the path now, and its parent now, are what a whole run prints) */
     for (int k = 0; k < 3; k++) {
       errno = 0;
-      v[k] = strtoull(s, &end, 10);
+      (void)strtoull(s, &end, 10);
       if (errno || end == s || *end != ' ') return -EINVAL;
       s = end + 1;
     }
@@ -147,7 +148,7 @@ static int frontier(pw_job *j) {
       pw_errlog_add(&j->errors, PW_OP_RACE, ESTALE, path, len);
       continue;
     }
-    /* Another folder than the planned one (v[0], v[1]) at this path is walked,
+    /* Another folder than the planned one at this path is walked,
        as a whole run would walk it; with -x, not when on another device (a
        whole run gives it no row either). */
     if (j->opts->one_fs && st.st_dev != j->root_st.st_dev) continue;
