@@ -421,12 +421,12 @@ async function openErrorsCsv(path: string, toStdout: boolean): Promise<ErrorsCsv
       Deno.writeTextFileSync(write, ERRORS_HEADER + "\n", { append: true });
     } else {
       Deno.writeTextFileSync(write, ERRORS_HEADER + "\n", { createNew: true });
-      const old = now;
-      if (old) {
-        Deno.chmodSync(write, old.mode! & 0o7777);
+      if (now) {
+        // owner first: chown clears set-id bits, which the mode then puts back
         try {
-          Deno.chownSync(write, old.uid, old.gid);
+          Deno.chownSync(write, now.uid, now.gid);
         } catch { /* not root: the file is the runner's */ }
+        Deno.chmodSync(write, now.mode! & 0o7777);
       }
     }
   } catch (e) {
