@@ -25,6 +25,7 @@ import {
   makePlan,
   planPath,
   runShards,
+  shardArgs,
   shardOutputs,
   shardTree,
   type TestPlan,
@@ -268,17 +269,7 @@ Deno.test("a relative root: shards run from anywhere print the paths a run from 
   assertEquals(plan.root.path, "rel");
   const outs: Uint8Array[] = [];
   for (let i = 0; i < plan.shards; i++) {
-    const r = await cli([
-      "report",
-      "--plan",
-      `${work}/plan.json`,
-      "--shard",
-      String(i),
-      "-o",
-      `s${i}.csv`,
-      "--errors",
-      `e${i}.csv`,
-    ], {
+    const r = await cli(shardArgs(`${work}/plan.json`, i, `s${i}.csv`, "--errors", `e${i}.csv`), {
       cwd: tmp.path, // not the plan's folder; the output and errors file stay here
     });
     assertEquals(r.code, 0, r.stderr);
@@ -615,6 +606,7 @@ for l in range(20):
 for i in range(50): os.close(os.open(b'f%d' % i, os.O_CREAT | os.O_WRONLY, dir_fd=fd))`,
       root,
     );
+    await wholeLines(root); // settle the new folders' atimes (relatime)
     const whole = await wholeLines(root);
     const single = `${tmp.path}/single.csv.zst`;
     assertEquals((await cli(["-o", single, root])).code, 0);
@@ -679,15 +671,7 @@ Deno.test("a shard written as .csv.gz: its record is scan-I.done.json, and statu
   await Deno.mkdir(dir);
   const plan = await makePlan(root, 2, `${dir}/plan.json`);
   for (let i = 0; i < plan.shards; i++) {
-    const r = await cli([
-      "report",
-      "--plan",
-      `${dir}/plan.json`,
-      "--shard",
-      String(i),
-      "-o",
-      `${dir}/scan-${i}.csv.gz`,
-    ]);
+    const r = await cli(shardArgs(`${dir}/plan.json`, i, `${dir}/scan-${i}.csv.gz`));
     assertEquals(r.code, 0, r.stderr);
     const rec = JSON.parse(await Deno.readTextFile(`${dir}/scan-${i}.done.json`));
     assertEquals(rec.outputBytes, Deno.statSync(`${dir}/scan-${i}.csv.gz`).size);

@@ -73,6 +73,11 @@ export async function shardTree(root: string, files = 2000, seed = 5): Promise<v
   }
 }
 
+/** The arguments of `pwalk report --plan PLAN --shard I -o OUT ...extra`. */
+export function shardArgs(plan: string, shard: number, out: string, ...extra: string[]): string[] {
+  return ["report", "--plan", plan, "--shard", String(shard), "-o", out, ...extra];
+}
+
 /**
  * Run `pwalk report --plan PLAN --shard I -o DIR/scan-I.csv.zst` for every
  * shard at once; each must exit 0. Their stderr texts, in shard order.
@@ -80,8 +85,7 @@ export async function shardTree(root: string, files = 2000, seed = 5): Promise<v
 export async function runShards(plan: string, dir: string, shards: number): Promise<string[]> {
   const procs = Array.from(
     { length: shards },
-    (_, i) =>
-      spawnCli(["report", "--plan", plan, "--shard", String(i), "-o", `${dir}/scan-${i}.csv.zst`]),
+    (_, i) => spawnCli(shardArgs(plan, i, `${dir}/scan-${i}.csv.zst`)),
   );
   const outs = await Promise.all(procs.map((p) => p.output()));
   const stderr = outs.map((o) => new TextDecoder().decode(o.stderr));
