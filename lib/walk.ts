@@ -499,6 +499,12 @@ export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkItera
     const skip = options.skip?.length ? options.skip : undefined;
     if (p.maxDepth < 0 || matchesAny(skip, root)) return;
     const lastDepth = p.maxDepth - 1;
+    // os.walk's dirpath: ROOT as given, and below it os.path.join's: with
+    // ROOT "d//" its folders are "d//sub" (the walker drops the slashes).
+    const bare = root.replace(/\/+$/, "");
+    const slashes = bare !== "" && root.length - bare.length > 1;
+    const dirPath = (e: WalkEntry) =>
+      e.depth < 0 ? root : slashes ? root + e.path.slice(bare.length + 1) : e.path;
     // Folders by listing number: every record says which listing it came
     // from, so names are grouped without building a key per entry.
     const open = new Map<number, Gathered>();
@@ -516,7 +522,7 @@ export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkItera
         open.delete(group);
         const e = s.entry;
         if (!s.unlisted && e.depth + 1 <= lastDepth) {
-          yield { path: e.depth < 0 ? root : e.path, dirs: s.dirs, files: s.files, entry: e };
+          yield { path: dirPath(e), dirs: s.dirs, files: s.files, entry: e };
         }
         if (!s.parent) return; // the root
         group = s.parent;
@@ -588,7 +594,7 @@ export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkItera
           }
           open.delete(group);
           if (!s.unlisted && e.depth + 1 <= lastDepth) {
-            yield { path: e.depth < 0 ? root : e.path, dirs: s.dirs, files: s.files, entry: e };
+            yield { path: dirPath(e), dirs: s.dirs, files: s.files, entry: e };
           }
           // The caller had its say: enter what is left in dirs.
           const token = b.hold[i];

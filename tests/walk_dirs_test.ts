@@ -136,7 +136,7 @@ Deno.test("walkDirs: a root os.walk cannot walk is an error, and ROOT is dirpath
   Deno.writeTextFileSync(`${d}/sub/g`, "y");
   Deno.symlinkSync("d", `${tmp.path}/link`);
   Deno.symlinkSync("loop", `${tmp.path}/loop`);
-  const roots = ["missing", "d/f", "loop", "link", "d/", "d", "./d/", ".//d/./"];
+  const roots = ["missing", "d/f", "loop", "link", "d/", "d", "./d/", ".//d/./", "d//", "./d///"];
   for (const name of roots) {
     const root = name.startsWith(".") ? name : `${tmp.path}/${name}`;
     const [want, wantErrors] = JSON.parse(
