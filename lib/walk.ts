@@ -156,16 +156,6 @@ function depthLimit(d: number | undefined): number {
   return d < 0 ? -1 : Math.floor(d);
 }
 
-/**
- * The path the root's own entry shows: the walker drops trailing slashes
- * (its children are "d/x" for "d/"), @std/fs keeps one ("d/" normalised).
- */
-function rootPath(root: string, enginePath: string): string {
-  return root.length > 1 && root.endsWith("/") && !enginePath.endsWith("/")
-    ? `${enginePath}/`
-    : enginePath;
-}
-
 function plan(root: string, o: WalkOptions, dirs?: DirsMode): Plan {
   const maxDepth = depthLimit(o.maxDepth);
   const opts = commonNative(root, { ...o, pwalkDepth: undefined, maxErrors: 0 });
@@ -334,7 +324,7 @@ async function* entryBatches(
   // "d/": the root's entry is "d/" (one test per entry, only then)
   const keep = root.length > 1 && root.endsWith("/")
     ? (e: WalkEntry) => {
-      if (e.depth < 0) slashRoot(e, root);
+      if (e.depth < 0) slashRoot(e);
       return !filter || filter(e);
     }
     : filter;
@@ -356,10 +346,13 @@ async function* entryBatches(
   await job.finish();
 }
 
-/** Give the root's entry the trailing slash its ROOT had ({@link rootPath}). */
-function slashRoot(e: WalkEntry, root: string): void {
-  const path = rootPath(root, e.path);
-  if (path === e.path) return;
+/**
+ * Give the root's entry (ROOT "d/") the one trailing slash @std/fs keeps
+ * ("d/" normalised): the walker drops them, its children are "d/x".
+ */
+function slashRoot(e: WalkEntry): void {
+  if (e.path.endsWith("/")) return; // "/"
+  const path = `${e.path}/`;
   // Built by the decoder for this walk alone: its fields can be set here.
   const w = e as { path: string; pathBytes: Uint8Array | undefined };
   w.path = path;

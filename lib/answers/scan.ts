@@ -18,10 +18,8 @@
  *
  * @module
  */
-import { createGunzip } from "node:zlib";
-import { Duplex } from "node:stream";
 import { Engine, type EngineOptions, lit, num } from "./duck.ts";
-import { zstdChunks } from "../zstd.ts";
+import { decompressedStream } from "../decompress.ts";
 import { recordPath } from "../shard/paths.ts";
 import { scanStatus } from "../shard/status.ts";
 import { compressionOf } from "../report.ts";
@@ -467,20 +465,12 @@ async function* decompressed(f: ScanFile, firstOnly = false): AsyncGenerator<Uin
 
 async function* decompressedBytes(f: ScanFile, firstOnly: boolean): AsyncGenerator<Uint8Array> {
   const file = await Deno.open(f.path);
-  let body: ReadableStream<Uint8Array> = file.readable;
-  if (f.format === "csv.gz") {
-    // node:zlib's gunzip, not DecompressionStream("gzip"): a pwalk .gz is
-    // many gzip members (one per 256 KiB of rows, and the header's own),
-    // and DecompressionStream rejects whatever follows the first.
-    body = body.pipeThrough(
-      Duplex.toWeb(createGunzip()) as unknown as TransformStream<Uint8Array, Uint8Array>,
-    );
-  }
-  if (f.format === "csv.zst") {
-    yield* zstdChunks(body);
+  const kind = f.format === "csv.gz" ? "gzip" : f.format === "csv.zst" ? "zstd" : "none";
+  if (kind === "zstd") {
+    yield* decompressedStream(file.readable, kind);
     return;
   }
-  for await (const chunk of body) {
+  for await (const chunk of decompressedStream(file.readable, kind)) {
     yield chunk;
     if (firstOnly) break;
   }

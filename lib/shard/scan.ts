@@ -14,9 +14,7 @@
  * @module
  */
 import { byteKey } from "./paths.ts";
-import { createGunzip } from "node:zlib";
-import { Duplex } from "node:stream";
-import { zstdChunks } from "../zstd.ts";
+import { decompressedStream } from "../decompress.ts";
 import { compressionOf } from "../report.ts";
 
 /** Recursive row counts of a previous scan, by path relative to its root. */
@@ -70,27 +68,8 @@ export async function scanFiles(from: string): Promise<string[]> {
 
 /** The decompressed bytes of a scan file (by its suffix), chunk by chunk. */
 async function* chunks(path: string): AsyncGenerator<Uint8Array> {
-  const kind = compressionOf(path);
-  if (kind === "zstd") {
-    const f = await Deno.open(path);
-    yield* zstdChunks(f.readable); // (the stream closes the file)
-    return;
-  }
-  if (kind === "gzip") {
-    // node's gunzip reads every member (the report writes one per chunk of rows)
-    const f = await Deno.open(path);
-    yield* f.readable.pipeThrough(
-      Duplex.toWeb(createGunzip()) as unknown as TransformStream<Uint8Array, Uint8Array>,
-    );
-    return;
-  }
-  using f = await Deno.open(path);
-  const buf = new Uint8Array(1 << 20);
-  for (;;) {
-    const n = await f.read(buf);
-    if (n === null) return;
-    yield buf.subarray(0, n);
-  }
+  const f = await Deno.open(path);
+  yield* decompressedStream(f.readable, compressionOf(path)); // (the stream closes the file)
 }
 
 function parseInt10(b: Uint8Array, s: number, e: number): number {
