@@ -35,6 +35,7 @@ import {
 } from "./helpers/shard.ts";
 import { canMountTmpfs, mountTmpfs, scratchDir, tempDir } from "./helpers/temp.ts";
 import { mktree, python } from "./helpers/tree.ts";
+import { readPlan } from "../mod.ts";
 import { SETPRIV, testNeeding, ZSTD } from "./helpers/system.ts";
 
 const DUCKDB_COLUMNS = "names=['inode','parent_inode','depth','filename','ext','uid','gid'," +
@@ -354,11 +355,13 @@ Deno.test("bad usage of plan, report --plan, slurm, status: one line on stderr, 
   await Deno.writeTextFile(`${tmp.path}/notaplan.json`, `{"format":"something else"}`);
   const p = `${tmp.path}/p.json`;
   assertEquals((await cli(["plan", root, "--shards", "2", "-o", p])).code, 0);
+  const first = await readPlan(p);
   const cases: [string[], RegExp][] = [
     [["plan", root], /missing --shards N/],
     [["plan", root, "--shards", "0"], /--shards needs a whole number from 1/],
     [["plan", `${tmp.path}/nope`, "--shards", "2"], /nope: No such file or directory/],
     [["plan", root, "--shards", "2", "--from", `${tmp.path}/nope.csv`], /--from .*nope\.csv/],
+    [["plan", root, "--shards", "3", "-o", p], /p\.json already holds a plan \(.+, \d shards?\)/],
     [["report", "--plan", p], /missing --shard I/],
     [["report", "--plan", p, "--shard", "2"], /--shard needs a whole number from 0 to 1/],
     [
@@ -417,6 +420,11 @@ Deno.test("bad usage of plan, report --plan, slurm, status: one line on stderr, 
     ["notaplan.json", "p.json", "tree"],
   );
   assertEquals([...Deno.readDirSync(`${root}/a`)], []);
+  // the refused plan is the first one still, and a file that is no plan is replaced
+  assertEquals(await readPlan(p), first);
+  const other = await cli(["plan", root, "--shards", "2", "-o", `${tmp.path}/notaplan.json`]);
+  assertEquals(other.code, 0, other.stderr);
+  assertEquals((await readPlan(`${tmp.path}/notaplan.json`)).root, first.root);
 });
 
 testNeeding([ZSTD], {

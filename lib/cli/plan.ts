@@ -15,7 +15,13 @@ import {
   parse,
   UsageError,
 } from "./common.ts";
-import { type PlanOptions, planShards, type ShardPlan, writePlan } from "../shard/plan.ts";
+import {
+  type PlanOptions,
+  planShards,
+  readPlan,
+  type ShardPlan,
+  writePlan,
+} from "../shard/plan.ts";
 
 /** `pwalk plan --help`. */
 export const HELP = `pwalk plan: split a scan of ROOT into shards that together give its rows
@@ -35,7 +41,8 @@ shard frontier folders, biggest first, to the least loaded shard.
 
 Options:
   --shards N             how many shards (fewer when the tree has fewer folders)
-  -o, --output FILE      write the plan there (default: stdout)
+  -o, --output FILE      write the plan there (default: stdout); an existing
+                         plan is not replaced (shards may have run from it)
   --from SCAN            estimate the work below each folder from a previous
                          scan (a pwalk .csv, .csv.zst or .csv.gz, or a folder
                          of them, such as an earlier sharded scan); repeatable.
@@ -107,12 +114,31 @@ export function describePlan(plan: ShardPlan, ms: number): string {
     `per shard ${loads} (shard 0 with the ${num(e.top)} above the frontier)`;
 }
 
+/**
+ * A plan file may already have shards run against it: their completion
+ * records name its id, and a new plan (a new id, new frontier) in its place
+ * would orphan them. Refuse to write over one; any other file is replaced.
+ */
+async function refuseReplacingPlan(path: string): Promise<void> {
+  let old: ShardPlan;
+  try {
+    old = await readPlan(path);
+  } catch {
+    return; // missing, unreadable or not a plan: the write says what goes wrong
+  }
+  throw new UsageError(
+    `${path} already holds a plan (${old.id}, ${old.shards} shards): shards run from it would ` +
+      "no longer match; remove it first or choose another file",
+  );
+}
+
 /** `pwalk plan ARGS`; resolves to the exit status. */
 export async function run(args: string[]): Promise<number> {
   const flags = parse(args, { ...PLAN_OPTIONS, output: "value" });
   const root = oneRoot(flags);
   const options = await planOptionsOf(flags);
   const output = flags.output as string | undefined;
+  if (output !== undefined && output !== "-") await refuseReplacingPlan(output);
   const t0 = performance.now();
   const plan = await planShards(root, options);
   const ms = performance.now() - t0;
