@@ -203,8 +203,8 @@ testNeeding([ZSTD], {
     await Deno.mkdir(`${tmp.path}/gz`);
     const gz = `${tmp.path}/gz/whole.csv.gz`;
     assertEquals((await cli(["-o", gz, root])).code, 0);
-    for (const from of [gz, `${tmp.path}/gz`]) {
-      const g = await makePlan(root, 3, `${tmp.path}/g.json`, ["--from", from]);
+    for (const [i, from] of [gz, `${tmp.path}/gz`].entries()) {
+      const g = await makePlan(root, 3, `${tmp.path}/g${i}.json`, ["--from", from]);
       assertEquals([g.frontier, g.estimate.loads], [c.frontier, c.estimate.loads], from);
     }
     for (const f of c.frontier) {
@@ -687,4 +687,63 @@ Deno.test("a shard written as .csv.gz: its record is scan-I.done.json, and statu
   const s = await cli(["status", dir]);
   assertEquals(s.code, 0, s.text);
   assertMatch(s.text, new RegExp(`${plan.shards} shards: ${plan.shards} done`));
+});
+
+testNeeding([ZSTD], {
+  name:
+    "shards killed with SIGKILL leave temporary outputs; the next run of each removes its own once whole",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = await sharedTree();
+    const whole = await wholeLines(root);
+    const dir = `${tmp.path}/scan`;
+    await Deno.mkdir(dir);
+    const plan = await makePlan(root, 2, `${dir}/plan.json`);
+    assertEquals(plan.shards, 2);
+    const temp = (i: number) => new RegExp(`^scan-${i}\\.csv\\.zst\\.(top|front|partial)-\\d+`);
+    const temps = () =>
+      [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) =>
+        /\.(top|front|partial)-\d/.test(n)
+      );
+    const tick = () => new Promise<boolean>((r) => setTimeout(() => r(false), 1));
+    // kill each shard as soon as a temporary output of it is there
+    for (let i = 0; i < 2; i++) {
+      for (let attempt = 0;; attempt++) {
+        const p = spawnCli(shardArgs(`${dir}/plan.json`, i, `${dir}/scan-${i}.csv.zst`));
+        let seen = false;
+        const ended = p.status.then(() => true);
+        while (!seen && !(await Promise.race([ended, tick()]))) {
+          seen = temps().some((n) => temp(i).test(n));
+        }
+        if (seen) p.kill("SIGKILL");
+        await p.stdout.cancel();
+        await p.stderr.cancel();
+        const st = await p.status;
+        if (seen && st.signal === "SIGKILL") break;
+        assert(attempt < 10, `shard ${i} ended before a temporary output was seen 10 times`);
+        for (const n of [...Deno.readDirSync(dir)].map((e) => e.name)) {
+          if (n.startsWith(`scan-${i}.`)) await Deno.remove(`${dir}/${n}`);
+        }
+      }
+    }
+    const left = temps();
+    for (let i = 0; i < 2; i++) assert(left.some((n) => temp(i).test(n)), left.join(" "));
+    // names like a temporary's that are not one stay
+    const keep = ["scan-0.csv.zst.partial-notes", "scan-0.csv.zst.top-1.txt", "other.partial-7-0"];
+    for (const n of keep) await Deno.writeTextFile(`${dir}/${n}`, "mine");
+
+    const stderr = await runShards(`${dir}/plan.json`, dir, plan.shards);
+    for (let i = 0; i < 2; i++) {
+      const named = left.filter((n) => temp(i).test(n));
+      for (const n of named) {
+        assertMatch(stderr[i], new RegExp(`removed ${dir}/${n.replaceAll(".", "\\.")}, left by`));
+      }
+      assertEquals(stderr[i].match(/removed .*, left by/g)?.length, named.length, stderr[i]);
+    }
+    assertEquals(temps().sort(), ["other.partial-7-0", "scan-0.csv.zst.top-1.txt"]);
+    assert(keep.every((n) => Deno.statSync(`${dir}/${n}`).isFile));
+    assertSameLines(await unionLines(dir, plan.shards), whole, "the shards' union");
+    const st = await cli(["status", dir]);
+    assertEquals(st.code, 0, st.stderr + st.stdout);
+  },
 });

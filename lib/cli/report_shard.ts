@@ -137,6 +137,7 @@ export async function run(args: string[]): Promise<number> {
       `${formatBytes(s.allocatedBytes)} allocated, ${errorCount(s.errors, errors)} in ` +
       `${duration(s.elapsedMs)} -> ${s.output ?? "stdout"} (${formatBytes(s.outputBytes)})` +
       (s.record ? `, record ${s.record}` : ""),
+      ...s.leftovers.map((t) => `pwalk: removed ${t}, left by an earlier run of this shard`),
     ],
     interrupted: () => "no output file and no completion record were left",
   });

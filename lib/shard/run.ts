@@ -114,6 +114,12 @@ export interface ShardSummary extends
   record: string | null;
   /** Rows written (the report's `entries`). */
   rows: number;
+  /**
+   * Temporary outputs of earlier runs of this shard that were killed before
+   * they could remove them (`OUTPUT.partial-PID-N`, `OUTPUT.top-PID...`),
+   * removed once this run's output was in place.
+   */
+  leftovers: string[];
 }
 
 /**
@@ -371,5 +377,36 @@ export async function runShard(
     };
     await writeAtomic(record, JSON.stringify(rec, null, 1) + "\n");
   }
-  return { shard, output, record, ...totals, outputBytes, errorDetails, elapsedMs };
+  const leftovers = output ? await removeLeftovers(output) : [];
+  return { shard, output, record, ...totals, outputBytes, errorDetails, elapsedMs, leftovers };
+}
+
+/**
+ * Remove the temporary outputs that runs of this shard killed before their
+ * end (kill -9, a node lost) left beside `output`, and name them. Only once
+ * the output is whole: until then one of them might be another run's,
+ * still writing (the same shard run twice at once); after it, the output
+ * is this run's, and a run still writing would replace it with the same
+ * rows.
+ */
+async function removeLeftovers(output: string): Promise<string[]> {
+  const slash = output.lastIndexOf("/");
+  const dir = slash < 0 ? "." : output.slice(0, slash) || "/";
+  const base = output.slice(slash + 1);
+  // the library's OUTPUT.partial-PID-N; shard 0's parts OUTPUT.(top|front|partial)-PID[.zst|.gz],
+  // and the library's temporary of such a part, OUTPUT.top-PID.zst.partial-PID-N
+  const temp =
+    /^\.(?:partial-\d+-\d+|(?:top|front|partial)-\d+(?:\.zst|\.gz)?(?:\.partial-\d+-\d+)?)$/;
+  const removed: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (!e.isFile || !e.name.startsWith(base) || !temp.test(e.name.slice(base.length))) continue;
+      const path = slash < 0 ? e.name : `${dir === "/" ? "" : dir}/${e.name}`;
+      try {
+        await Deno.remove(path);
+        removed.push(path);
+      } catch { /* gone already, or not ours to remove: left */ }
+    }
+  } catch { /* the folder cannot be listed: nothing to tidy */ }
+  return removed.sort();
 }
