@@ -14,6 +14,7 @@ import {
   blockedWorkers,
   nativeThreads,
   startNamed,
+  threadsLeft,
 } from "./helpers/walk_tree.ts";
 
 nativeVersion(); // load the library outside any test (it is a resource)
@@ -48,12 +49,12 @@ Deno.test({
       }
       assertEquals(n, 10, how);
       // The generator's cleanup joined every worker before the loop ended.
-      assertEquals(nativeThreads(), [], how);
+      assertEquals(await threadsLeft(), [], how);
       assertEquals(await it.next(), { done: true, value: undefined });
     }
     const dirs = walkDirs(root);
     for await (const _ of dirs) break;
-    assertEquals(nativeThreads(), []);
+    assertEquals(await threadsLeft(), []);
   },
 });
 
@@ -98,7 +99,7 @@ Deno.test({
       });
       assertStrictEquals(err, reason);
       assertEquals(n, 100, "entries yielded after abort()");
-      assertEquals(nativeThreads(), []);
+      assertEquals(await threadsLeft(), []);
     }
     // Aborted by a timer while the consumer is away and the workers wait:
     // the abort alone, without another next(), stops them.
@@ -123,7 +124,7 @@ Deno.test({
       ac.abort(new DOMException("before", "AbortError"));
       const err = await assertRejects(() => walk(root, { signal: ac.signal }).next());
       assertStrictEquals(err, ac.signal.reason);
-      assertEquals(nativeThreads(), []);
+      assertEquals(await threadsLeft(), []);
     }
     // A signal that never fires changes nothing.
     {
@@ -201,6 +202,6 @@ Deno.test({
     // The readers, and the governor thread; not 64 workers.
     assert(most >= 1, "no worker thread seen");
     assertLess(most, ncpu + 2, `named native threads at most ${most}, CPUs ${ncpu}`);
-    assertEquals(nativeThreads(), []);
+    assertEquals(await threadsLeft(), []);
   },
 });

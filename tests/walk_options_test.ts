@@ -11,13 +11,13 @@ import { nativeVersion, walk, type WalkDir, walkDirs, type WalkEntry } from "../
 import { canMountTmpfs, mountTmpfs, scratchDir } from "./helpers/temp.ts";
 import {
   blockedWorkers,
-  nativeThreads,
   type RefEntry,
   reference,
   setDiff,
   sorted,
   startNamed,
   stdDepth,
+  threadsLeft,
   VanishOnAsk,
   weirdTree,
 } from "./helpers/walk_tree.ts";
@@ -45,7 +45,7 @@ function refPaths(ref: Map<string, RefEntry>, keep: (r: RefEntry) => boolean): s
 
 Deno.test("walk option threads: that many worker threads walk the tree", async () => {
   const { root, ref } = await tree();
-  assertEquals(nativeThreads(), []);
+  assertEquals(await threadsLeft(), []);
   for (const threads of [1, 3, 8]) {
     // A stalled consumer: the workers wait for free batches, so all of
     // them are alive while we look.
@@ -55,7 +55,7 @@ Deno.test("walk option threads: that many worker threads walk the tree", async (
     const during = await blockedWorkers();
     for await (const e of it) seen.push(e.path);
     assertEquals(during.length, threads, JSON.stringify(during));
-    assertEquals(nativeThreads(), [], "worker threads left after the walk");
+    assertEquals(await threadsLeft(), [], "worker threads left after the walk");
     assertEquals(setDiff(seen, ref.keys()), "");
   }
 });

@@ -22,12 +22,12 @@ import { scratchDir } from "./helpers/temp.ts";
 import { python } from "./helpers/tree.ts";
 import {
   hex,
-  nativeThreads,
   type RefEntry,
   reference,
   setDiff,
   sorted,
   startNamed,
+  threadsLeft,
   VanishOnAsk,
   weirdTree,
 } from "./helpers/walk_tree.ts";
@@ -279,7 +279,7 @@ Deno.test("walk: a folder that vanishes mid-walk is an error; the walk goes on",
       for await (const _ of it) { /* nothing */ }
     });
     assertStrictEquals(err, boom);
-    assertEquals(nativeThreads(), []);
+    assertEquals(await threadsLeft(), []);
   });
   await t.step("a file that vanishes between listing and stat: a stat error", async () => {
     // 200 files and 20 folders in one folder; when the walker asks about

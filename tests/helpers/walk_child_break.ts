@@ -13,7 +13,7 @@
  * @module
  */
 import { walk } from "../../mod.ts";
-import { blockedWorkers, nativeThreads, startNamed } from "./walk_tree.ts";
+import { blockedWorkers, nativeThreads, startNamed, threadsLeft } from "./walk_tree.ts";
 
 const [root, how] = Deno.args;
 if (how === "bad-option") {
@@ -23,7 +23,7 @@ if (how === "bad-option") {
     await walk(root, { skip: [/no-such-name$/], batchBytes: 10 }).next();
   } catch (e) {
     console.log(
-      JSON.stringify({ rejected: (e as Error).name, workersLeft: nativeThreads().length }),
+      JSON.stringify({ rejected: (e as Error).name, workersLeft: (await threadsLeft()).length }),
     );
   }
 } else {
@@ -58,6 +58,11 @@ async function leaveEarly(): Promise<void> {
   }
   const cleanupMs = performance.now() - t0;
   console.log(
-    JSON.stringify({ entries, cleanupMs, workersBefore, workersLeft: nativeThreads().length }),
+    JSON.stringify({
+      entries,
+      cleanupMs,
+      workersBefore,
+      workersLeft: (await threadsLeft()).length,
+    }),
   );
 }

@@ -10,7 +10,7 @@
  * @module
  */
 import { walk } from "../../mod.ts";
-import { blockedWorkers, nativeThreads, startNamed } from "./walk_tree.ts";
+import { blockedWorkers, nativeThreads, startNamed, threadsLeft } from "./walk_tree.ts";
 
 const [root, expectedArg, stallArg] = Deno.args;
 const expected = Number(expectedArg);
@@ -51,5 +51,5 @@ console.log(JSON.stringify({
   hwm: kib("VmHWM"),
   early,
   late,
-  workersLeft: nativeThreads().length,
+  workersLeft: (await threadsLeft()).length,
 }));

@@ -407,6 +407,23 @@ export function nativeThreads(name: string = WORKER_NAME): ThreadInfo[] {
 }
 
 /**
+ * The workers still there after a walk that joined them: {@link nativeThreads}
+ * once it is empty, or after 2 s. The kernel wakes pthread_join (clearing
+ * the thread id) before it drops the exiting thread's memory map, so for a
+ * moment a joined thread still shows in /proc, running, with its map (seen
+ * once: a worker in state R with 0 ticks). A thread that was not joined
+ * (a leak) stays, and is returned.
+ */
+export async function threadsLeft(name: string = WORKER_NAME): Promise<ThreadInfo[]> {
+  const deadline = performance.now() + 2000;
+  for (;;) {
+    const ts = nativeThreads(name);
+    if (ts.length === 0 || performance.now() > deadline) return ts;
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+/**
  * Wait until the walk's workers (see {@link startNamed}) are all asleep
  * (state S): with a consumer that stopped reading, they have filled every
  * free batch and wait for one. Returns them.
