@@ -161,16 +161,29 @@ export function decodeBatch(out: BigUint64Array, into: Decoded[]): void {
 }
 
 /**
+ * The answers of a held walk (PW_OPT_HOLD with PW_OPT_SUBDIRS), given as
+ * its batches are decoded: `subdir` for each subfolder held for an answer
+ * (in listing order), `row` for the row of the folder that listed them,
+ * which carries the token to answer.
+ */
+export interface HeldAnswers {
+  subdir(group: number, path: string): void;
+  row(group: number, token: number): void;
+}
+
+/**
  * walk()'s decoder: the batch's entries (files, folders, links) that pass
  * `keep` (all when undefined) into `entries`, its errors into `errors`;
- * other records are passed over.  No object but the entry itself is made
- * per record.
+ * with `held`, the held subfolders and the rows that answer for them to
+ * it; other records are passed over.  No object but the entry itself is
+ * made per record.
  */
 export function decodeEntries(
   out: BigUint64Array,
   keep: ((e: WalkEntry) => boolean) | undefined,
   entries: WalkEntry[],
   errors: WalkError[],
+  held?: HeldAnswers,
 ): void {
   const { nrec, view, str, raw } = regions(out);
   for (let i = 0, o = 0; i < nrec; i++, o += REC_SIZE) {
@@ -179,8 +192,12 @@ export function decodeEntries(
     if (kind === RecKind.ENTRY || kind === RecKind.DIR) {
       const e = entryAt(view, o, kf, str, raw);
       if (!keep || keep(e)) entries.push(e);
+      const token = held && kind === RecKind.DIR ? view.getUint32(o + 120, true) : 0;
+      if (token) held!.row(view.getFloat64(o + 128, true), token);
     } else if (kind === RecKind.ERROR) {
       errors.push(errorAt(view, o, kf, str, raw));
+    } else if (kind === RecKind.SUBDIR && held && view.getUint32(o + 120, true)) {
+      held.subdir(view.getFloat64(o + 128, true), pathText(view, o, kf, str, raw));
     }
   }
 }
@@ -212,6 +229,15 @@ function decodeOne(view: DataView, o: number, str: string, raw: Uint8Array, into
   if (kind === RecKind.ERROR) into.push({ kind, error: errorAt(view, o, kf, str, raw) });
   else if (kind === RecKind.CHANGE) into.push({ kind, change: changeAt(view, o, kf, str, raw) });
   else into.push({ kind: kind as EntryKind, entry: entryAt(view, o, kf, str, raw) });
+}
+
+/** The record's path as text (invalid UTF-8 bytes as U+FFFD). */
+function pathText(view: DataView, o: number, kf: number, str: string, raw: Uint8Array): string {
+  const off = view.getUint32(o + 4, true);
+  const len = view.getUint32(o + 8, true);
+  return kf & RecFlag.NOT_UTF8
+    ? utf8.decode(raw.subarray(off, off + len))
+    : str.slice(off, off + len);
 }
 
 /** A rare record's path, and its bytes (copied: the batch is reused). */

@@ -65,7 +65,6 @@ const symbols = {
   pw_walk_start: {
     parameters: [
       "pointer", // const pw_opts *o
-      "function", // int32_t (*descend)(const uint8_t *path, size_t len), or NULL
     ],
     result: "pointer", // pw_job *
   },

@@ -183,27 +183,15 @@ export class NativeJob implements AsyncDisposable {
   readonly #job: Deno.PointerObject;
   readonly #run: RunOptions;
   readonly #t0 = performance.now();
-  #onFree?: () => void;
-  /** Aborted: the wait for the workers' end, after which `onFree` ran. */
-  #stopping?: Promise<void>;
-  #cancel = () => {
-    this.cancel();
-    // The caller may never come back to this job (a loop left waiting):
-    // once the workers ended, release what `start` made (a ref'd skip
-    // callback would keep the process alive).
-    if (this.#onFree && !this.#freed) {
-      this.#stopping ??= native().pw_job_wait(this.#job).then(() => this.#release());
-    }
-  };
+  #cancel = () => this.cancel();
   #timer?: ReturnType<typeof setInterval>;
   #pending?: Promise<number>;
   readonly #out = new BigUint64Array(7);
   #freed = false;
 
-  private constructor(job: Deno.PointerObject, run: RunOptions, onFree?: () => void) {
+  private constructor(job: Deno.PointerObject, run: RunOptions) {
     this.#job = job;
     this.#run = run;
-    this.#onFree = onFree;
     run.signal?.addEventListener("abort", this.#cancel);
     if (run.onProgress && run.progressIntervalMs !== Infinity) {
       this.#timer = setInterval(
@@ -215,14 +203,12 @@ export class NativeJob implements AsyncDisposable {
 
   /**
    * Build the native options, start the job with `start` (which returns the
-   * pw_job pointer), and watch it.  `onFree` runs once the job is freed
-   * (for resources `start` made, such as a callback).
+   * pw_job pointer), and watch it.
    */
   static async start(
     options: NativeOption[],
     start: (opts: Deno.PointerValue) => Deno.PointerValue,
     run: RunOptions = {},
-    onFree?: () => void,
   ): Promise<NativeJob> {
     run.signal?.throwIfAborted();
     await ensureNative();
@@ -234,11 +220,8 @@ export class NativeJob implements AsyncDisposable {
     } finally {
       sym.pw_opts_free(opts);
     }
-    if (!job) {
-      onFree?.();
-      throw new Error("pwalk: out of memory");
-    }
-    return new NativeJob(job, run, onFree);
+    if (!job) throw new Error("pwalk: out of memory");
+    return new NativeJob(job, run);
   }
 
   /** Milliseconds since the start. */
@@ -385,17 +368,8 @@ export class NativeJob implements AsyncDisposable {
     this.#stopWatching();
     this.cancel(); // no-op when finished; wakes the workers otherwise
     if (this.#pending) await this.#pending;
-    if (this.#stopping) await this.#stopping;
     this.#freed = true;
     await native().pw_job_free(this.#job);
-    this.#release();
-  }
-
-  /** Run `onFree` once (its workers have ended). */
-  #release(): void {
-    const f = this.#onFree;
-    this.#onFree = undefined;
-    f?.();
   }
 }
 

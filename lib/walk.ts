@@ -8,7 +8,7 @@
  * @module
  */
 import { native, Opt } from "./ffi.ts";
-import { decodeDirsBatch, decodeEntries, RecKind, WalkEntry } from "./decode.ts";
+import { decodeDirsBatch, decodeEntries, type HeldAnswers, RecKind, WalkEntry } from "./decode.ts";
 import { NativeJob, type NativeOption, type WalkError } from "./job.ts";
 import { commonNative, type CommonOptions } from "./options.ts";
 import { errnoText } from "./errno.ts";
@@ -38,10 +38,9 @@ export interface WalkOptions
   match?: RegExp[];
   /**
    * Paths matching one of these are not yielded, and such folders are not
-   * entered at all. (Each folder is tested from a worker thread through a
-   * callback on the JavaScript thread: a walk with `skip` is slower, and
-   * one left unfinished, its loop neither ended nor left, keeps the
-   * process alive until its `signal` aborts.)
+   * entered at all. (Folders are tested on the JavaScript thread as their
+   * parent's listing arrives, and entered once answered; the names of a
+   * large folder are then read by one worker, not shared among idle ones.)
    * Matched as @std/fs does, from the start of the path each time (also a
    * RegExp with the g or y flag).
    */
@@ -159,11 +158,14 @@ function depthLimit(d: number | undefined): number {
 function plan(root: string, o: WalkOptions, dirs?: DirsMode): Plan {
   const maxDepth = depthLimit(o.maxDepth);
   const opts = commonNative(root, { ...o, pwalkDepth: undefined, maxErrors: 0 });
+  const skip = !!o.skip?.length;
   if (o.stat === false) opts.push([Opt.NO_STAT, 1]);
-  if (dirs) opts.push([Opt.LINK_DIRS, 1], [Opt.SUBDIRS, 1]);
+  if (dirs) opts.push([Opt.LINK_DIRS, 1]);
+  // skip: a record for each subfolder, held until JavaScript has tested it
+  if (dirs || skip) opts.push([Opt.SUBDIRS, 1]);
   // walkDirs needs the names of entries, and their paths only for skip
-  if (dirs && !o.skip?.length) opts.push([Opt.NAMES_ONLY, 1]);
-  if (dirs?.hold) opts.push([Opt.HOLD, 1]);
+  if (dirs && !skip) opts.push([Opt.NAMES_ONLY, 1]);
+  if (dirs?.hold || skip) opts.push([Opt.HOLD, 1]);
   // @std/fs depth d is pwalk depth d-1: folders at the last level are handed
   // over as entries and never entered. (maxDepth 0: the root's folders are
   // not entered either, and its entries are filtered out below.)
@@ -175,35 +177,39 @@ function plan(root: string, o: WalkOptions, dirs?: DirsMode): Plan {
 }
 
 /**
- * Start the native walk (with walk's `skip` test as a callback, unless
- * `jsSkip`: top-down walkDirs tests skip itself). The caller takes the
- * batches with `job.nextBatch(decode)` in its own generator's loop: an
- * async generator in between (or a helper called per batch) kept the
- * previous batch alive in its suspended frame, long enough for V8 to move
- * its entries to the old generation (45 MiB more heap on a 1M-entry walk).
+ * Start the native walk. The caller takes the batches with
+ * `job.nextBatch(decode)` in its own generator's loop: an async generator
+ * in between (or a helper called per batch) kept the previous batch alive
+ * in its suspended frame, long enough for V8 to move its entries to the
+ * old generation (45 MiB more heap on a 1M-entry walk).
  */
-async function startWalk(o: WalkOptions, p: Plan, jsSkip = false): Promise<NativeJob> {
-  const skip = o.skip?.length && !jsSkip ? o.skip : undefined;
-  let callback:
-    | Deno.UnsafeCallback<{ parameters: ["pointer", "usize"]; result: "i32" }>
-    | undefined;
-  const start = (opts: Deno.PointerValue) => {
-    // Made only once the options were accepted: a ref'd callback left
-    // behind would keep the process alive.
-    if (skip) {
-      const dec = new TextDecoder();
-      callback = new Deno.UnsafeCallback(
-        { parameters: ["pointer", "usize"], result: "i32" } as const,
-        (ptr, len) => {
-          const bytes = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(ptr!, Number(len)));
-          return matchesAny(skip, dec.decode(bytes)) ? 0 : 1;
-        },
-      );
-      callback.ref();
-    }
-    return native().pw_walk_start(opts, callback?.pointer ?? null);
-  };
-  return await NativeJob.start(p.native, start, o, () => callback?.close());
+async function startWalk(o: WalkOptions, p: Plan): Promise<NativeJob> {
+  return await NativeJob.start(p.native, (opts) => native().pw_walk_start(opts), o);
+}
+
+/**
+ * `skip` in a held walk: each subfolder to be entered is tested as its
+ * record is decoded, and the folder's row, which comes after them, answers
+ * for all of them at once (one FFI call per folder). Answered as each
+ * batch is decoded, never from the caller's loop: a walk whose loop is
+ * left waiting has no question pending, so nothing keeps the process
+ * alive (a threadsafe callback had to be ref'd, and did).
+ */
+class SkipAnswers implements HeldAnswers {
+  /** Tests so far of each listing (by group): 1 enter, 0 skip. */
+  readonly #open = new Map<number, number[]>();
+  job?: NativeJob;
+  constructor(readonly skip: RegExp[]) {}
+  subdir(group: number, path: string): void {
+    let l = this.#open.get(group);
+    if (!l) this.#open.set(group, l = []);
+    l.push(matchesAny(this.skip, path) ? 0 : 1);
+  }
+  row(group: number, token: number): void {
+    const l = this.#open.get(group) ?? [];
+    this.#open.delete(group);
+    this.job!.descend(token, Uint8Array.from(l));
+  }
 }
 
 function makeIterator<T>(gen: AsyncGenerator<T>, errors: WalkError[]): WalkIterator<T> {
@@ -329,12 +335,14 @@ async function* entryBatches(
     }
     : filter;
   const batchErrors: WalkError[] = o.onError ? [] : errors;
+  const answers = skip ? new SkipAnswers(skip) : undefined;
   const decode = (out: BigUint64Array) => {
     const entries: WalkEntry[] = [];
-    decodeEntries(out, keep, entries, batchErrors);
+    decodeEntries(out, keep, entries, batchErrors, answers);
     return entries;
   };
   await using job = await startWalk(o, p);
+  if (answers) answers.job = job;
   for (let batch; (batch = await job.nextBatch(decode));) {
     if (o.onError) {
       for (const e of batchErrors) o.onError(e);
@@ -525,8 +533,22 @@ export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkItera
     };
     let lastGroup = -1;
     let last: Gathered | undefined;
-    const decode = (out: BigUint64Array) => decodeDirsBatch(out, !!skip);
-    await using job = await startWalk(options, p, topDown);
+    // Bottom-up with skip: held too, and answered as batches are decoded
+    // (top-down, the loop answers for each folder after the caller's turn).
+    const answers = skip && !topDown ? new SkipAnswers(skip) : undefined;
+    const decode = (out: BigUint64Array) => {
+      const b = decodeDirsBatch(out, !!skip);
+      if (answers) {
+        for (let i = 0; i < b.n; i++) {
+          if (!b.hold[i]) continue;
+          if (b.kind[i] === RecKind.SUBDIR) answers.subdir(b.group[i], b.path[i]);
+          else if (b.kind[i] === RecKind.DIR) answers.row(b.group[i], b.hold[i]);
+        }
+      }
+      return b;
+    };
+    await using job = await startWalk(options, p);
+    if (answers) answers.job = job;
     // Top-down, the next batch is asked for only when this one is used up:
     // a call in flight while the caller holds a folder would keep the
     // process alive for an answer that may never come (a loop left waiting).
@@ -558,9 +580,12 @@ export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkItera
             }
             continue;
           }
-          if (hold) s.entered.push([b.name[i], hold]);
-          // skipped: not in dirs, so not entered either
-          if (!matchesAny(skip, b.path[i])) s.dirs.push(b.name[i]);
+          // skipped: not in dirs, so not entered either (top-down, entered
+          // keeps it for the answer's mask; bottom-up, entered counts the
+          // rows to wait for, and a skipped folder's never comes)
+          const skipped = matchesAny(skip, b.path[i]);
+          if (hold && (topDown || !skipped)) s.entered.push([b.name[i], hold]);
+          if (!skipped) s.dirs.push(b.name[i]);
         } else if (kind === RecKind.ENTRY) {
           const flags = b.flags[i];
           // a folder at maxDepth comes as an entry: it is in dirs already

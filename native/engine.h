@@ -49,8 +49,6 @@ typedef struct pw_visitor {
   void (*worker_end)(pw_worker *w);
   /** Free per-worker state (also for workers whose thread never ran). */
   void (*worker_free)(pw_worker *w);
-  /** May a subfolder be entered?  NULL = always (walk's `skip`). */
-  bool (*descend)(pw_worker *w, const char *path, size_t len, const struct stat *st);
   /** An error was recorded on this worker (after the error log has it). */
   void (*error)(pw_worker *w, int op, int err, const char *path, size_t len);
   /** Every worker thread has ended (called on the last one's thread). */

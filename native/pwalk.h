@@ -177,12 +177,11 @@ PW_API int32_t pw_opts_set_str(pw_opts *o, int32_t key, const uint8_t *s, size_t
  *  other failure is a job that ends PW_FAILED (see pw_job_message). */
 PW_API pw_job *pw_report_start(const pw_opts *o);
 /**
- * Start a walk producing binary batches (see batch.h for the format).
- * descend, when not NULL, is asked for every subfolder (from worker threads)
- * whether to enter it: non-zero enters.  Deno's threadsafe callbacks run it
- * on the JavaScript thread (walk's `skip` option).
+ * Start a walk producing binary batches (see channel.h for the format).
+ * With PW_OPT_HOLD the caller decides which subfolders are entered
+ * (pw_walk_descend): walkDirs' pruning and walk's `skip`.
  */
-PW_API pw_job *pw_walk_start(const pw_opts *o, int32_t (*descend)(const uint8_t *path, size_t len));
+PW_API pw_job *pw_walk_start(const pw_opts *o);
 /** Start a repair (docs/repair.md) or, with PW_OPT_CHOWN_FROM, pwalk's chown. */
 PW_API pw_job *pw_repair_start(const pw_opts *o);
 

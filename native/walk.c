@@ -9,11 +9,8 @@
 #include "channel.h"
 #include "engine.h"
 
-typedef int32_t (*pw_descend_fn)(const uint8_t *path, size_t len);
-
 typedef struct walk_ctx {
   pw_channel *ch;
-  pw_descend_fn descend; /**< JavaScript's skip test, or NULL */
   bool names_only;       /**< PW_OPT_NAMES_ONLY */
 } walk_ctx;
 
@@ -101,12 +98,6 @@ static void bw_error(pw_worker *w, int op, int err, const char *path, size_t len
   }
 }
 
-static bool bw_descend(pw_worker *w, const char *path, size_t len, const struct stat *st) {
-  (void)st;
-  walk_ctx *c = pw_job_ctx(pw_worker_job(w));
-  return !c->descend || c->descend((const uint8_t *)path, len) != 0;
-}
-
 static void bw_end(pw_worker *w) {
   walk_ctx *c = pw_job_ctx(pw_worker_job(w));
   pw_channel_release(c->ch, (pw_batch **)pw_worker_state(w), !pw_job_stopping(pw_worker_job(w)));
@@ -153,7 +144,8 @@ static void bw_job_free(pw_job *j) {
   pw_job_set_ctx(j, NULL);
 }
 
-static int walk_init(pw_job *j, void *descend) {
+static int walk_init(pw_job *j, void *arg) {
+  (void)arg;
   const struct pw_opts *o = pw_job_opts(j);
   walk_ctx *c = calloc(1, sizeof *c);
   if (!c) {
@@ -161,7 +153,6 @@ static int walk_init(pw_job *j, void *descend) {
     return -ENOMEM;
   }
   pw_job_set_ctx(j, c);
-  c->descend = (pw_descend_fn)descend;
   c->names_only = o->names_only;
   /* Every worker fills one batch (bw_worker_start); the rest wait for
      JavaScript. */
@@ -182,7 +173,6 @@ static const pw_visitor walk_visitor = {
     .job_init = walk_init,
     .worker_start = bw_worker_start,
     .entry = bw_entry,
-    .descend = bw_descend,
     .error = bw_error,
     .idle = bw_idle,
     .flush = bw_flush,
@@ -196,6 +186,6 @@ static const pw_visitor walk_visitor = {
     .keep_unstatted = true,
 };
 
-PW_API pw_job *pw_walk_start(const pw_opts *o, pw_descend_fn descend) {
-  return pw_job_start(o, &walk_visitor, (void *)descend);
+PW_API pw_job *pw_walk_start(const pw_opts *o) {
+  return pw_job_start(o, &walk_visitor, NULL);
 }

@@ -137,15 +137,13 @@ static int open_folder(pw_worker *w, pw_item *it, bool *raced) {
 
 /* Filter: whether a listed subfolder (its path in w->path) is dropped
    altogether: no row, not entered. */
-static bool drop_subfolder(pw_worker *w, const listing *l, const pw_dent *d, const struct stat *st) {
+static bool drop_subfolder(pw_worker *w, const listing *l, const pw_dent *d) {
   pw_job *j = w->job;
   const struct pw_opts *o = j->opts;
   if (o->nosnap && d->len == 9 && memcmp(d->name, ".snapshot", 9) == 0) return true;
   if (l->skip_deep_dirs) return true;
   size_t len = l->pre + d->len;
-  if (j->excludes.count && pw_strset_has(&j->excludes, w->path, len)) return true;
-  /* A folder that is not entered need not be asked about. */
-  return !l->leaf_dirs && j->vis->descend && !j->vis->descend(w, w->path, len, st);
+  return j->excludes.count && pw_strset_has(&j->excludes, w->path, len);
 }
 
 /* Keep a subfolder for the answer of a held walk; false when out of memory. */
@@ -286,7 +284,7 @@ static bool dispatch(pw_worker *w, listing *l, const pw_dent *d) {
     emit(w, e);
     return true;
   }
-  if (drop_subfolder(w, l, d, &st)) return true;
+  if (drop_subfolder(w, l, d)) return true;
   /* Entered unless at walk's last level, or (following links) a folder
      of its own walked path: a cycle. */
   bool enter = !l->leaf_dirs && !(o->follow && pw_anc_has(l->it->anc, &st));

@@ -20,7 +20,7 @@ import { key, parsePwalk, type PwalkRow } from "./helpers/csv.ts";
 import { assertRowsMatch, must } from "./helpers/compare.ts";
 import { printable, settledReference } from "./helpers/reference.ts";
 import { apiInChild, cli, UNPRIVILEGED } from "./helpers/run.ts";
-import { shimTest } from "./helpers/shim.ts";
+import { shimTest, VANISH_C } from "./helpers/shim.ts";
 import { SETPRIV, testNeeding } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { edgeTree } from "./helpers/tree.ts";
@@ -182,36 +182,9 @@ testNeeding([SETPRIV], {
   },
 });
 
-/** An LD_PRELOAD shim: fstatat of a name starting with "vanish-" first deletes it. */
-const VANISH = `#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-typedef int (*fstatat_fn)(int, const char *, struct stat *, int);
-static void vanish(int fd, const char *p) {
-  const char *b = strrchr(p, '/');
-  b = b ? b + 1 : p;
-  if (strncmp(b, "vanish-", 7) == 0) unlinkat(fd, p, 0);
-}
-int fstatat(int fd, const char *p, struct stat *st, int fl) {
-  static fstatat_fn real;
-  if (!real) real = (fstatat_fn)dlsym(RTLD_NEXT, "fstatat");
-  vanish(fd, p);
-  return real(fd, p, st, fl);
-}
-typedef int (*fstatat64_fn)(int, const char *, struct stat64 *, int);
-int fstatat64(int fd, const char *p, struct stat64 *st, int fl) {
-  static fstatat64_fn real;
-  if (!real) real = (fstatat64_fn)dlsym(RTLD_NEXT, "fstatat64");
-  vanish(fd, p);
-  return real(fd, p, st, fl);
-}
-`;
-
 shimTest(
   "vanished entries: reported with path, operation and message; the walk goes on",
-  VANISH,
+  VANISH_C,
   async (shim, t) => {
     const root = `${shim.dir}/tree`;
     const make = async () => {

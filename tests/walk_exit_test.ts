@@ -1,7 +1,7 @@
 /**
  * A walk left unfinished, as a script may leave one (`(await
- * walk(root).next()).value` and nothing more): the process still ends,
- * with status 0, as with @std/fs walk. And `match`/`skip` test every path
+ * walk(root).next()).value` and nothing more, with or without `skip`): the
+ * process still ends, with status 0, as with @std/fs walk. And `match`/`skip` test every path
  * from its start, as @std/fs does, also with a /g RegExp.
  *
  * @module
@@ -26,6 +26,12 @@ const SCRIPTS: Record<string, string> = {
   "walk with skip, aborted": `const ac = new AbortController();
 (await walk(root, { skip: [/never/], signal: ac.signal }).next()).value;
 ac.abort();`,
+  // skip is tested on the JavaScript thread as listings arrive: nothing
+  // waits for a loop that is never resumed
+  "walk with skip": "(await walk(root, { skip: [/never/] }).next()).value",
+  "walkDirs bottom-up with skip":
+    "(await walkDirs(root, { topDown: false, skip: [/never/] }).next()).value",
+  "walkDirs top-down with skip": "(await walkDirs(root, { skip: [/d1$/] }).next()).value",
 };
 
 Deno.test("a script that leaves a walk unfinished ends, status 0", async (t) => {

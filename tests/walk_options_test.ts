@@ -196,13 +196,22 @@ Deno.test("walk option skip: matching entries are not yielded, matching folders 
     );
     assertEquals(below, []);
   }
-  // walkDirs: the skipped folders are neither yielded nor entered.
-  const dirs: string[] = [];
-  for await (const d of walkDirs(root, { skip: [/\/weird$/] })) dirs.push(d.path);
-  assertEquals(
-    setDiff(dirs, refPaths(ref, (r) => r.kind === "dir" && !under(r, `${root}/weird`))),
-    "",
-  );
+  // walkDirs, top-down and bottom-up: the skipped folders are neither
+  // yielded nor entered, nor named in their parent's dirs.
+  for (const topDown of [true, false]) {
+    const dirs: string[] = [];
+    const named: string[] = [];
+    for await (const d of walkDirs(root, { skip: [/\/weird$/], topDown })) {
+      dirs.push(d.path);
+      named.push(...d.dirs);
+    }
+    assertEquals(
+      setDiff(dirs, refPaths(ref, (r) => r.kind === "dir" && !under(r, `${root}/weird`))),
+      "",
+      `topDown ${topDown}`,
+    );
+    assert(!named.includes("weird"), `topDown ${topDown}`);
+  }
   // A root that matches yields nothing.
   assertEquals(await paths(root, { skip: [/weird-tree$/] }), []);
 });

@@ -111,7 +111,7 @@ int main(int argc, char **argv) {
     pw_opts_set_int(o, PW_OPT_OUTPUT_FD, 1);
   }
   pw_opts_set_int(o, PW_OPT_ERROR_FD, 2);
-  pw_job *j = walk ? pw_walk_start(o, NULL) : repair ? pw_repair_start(o) : pw_report_start(o);
+  pw_job *j = walk ? pw_walk_start(o) : repair ? pw_repair_start(o) : pw_report_start(o);
   pw_opts_free(o);
   if (!j) return 1;
   if (walk) {

@@ -2,12 +2,14 @@
  * Running commands from the tests: any program ({@link run}, {@link runOk}),
  * Deno from the checkout ({@link deno}), the `pwalk` CLI ({@link cli},
  * {@link spawnCli}), a helper script of this folder ({@link helperScript}),
- * and the API in a child process ({@link apiInChild}); optionally without
+ * and the API in a child process ({@link apiInChild}, {@link walkInChild}); optionally without
  * privileges ({@link UNPRIVILEGED}), with extra environment variables (an
  * LD_PRELOAD shim: shim.ts) or killed after a time limit.
  *
  * @module
  */
+
+import type { WalkJson } from "./api_json.ts";
 
 /** The checkout's root folder (no trailing slash). */
 export const REPO: string = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
@@ -139,6 +141,17 @@ export interface JsonSummary {
   badNames: number;
   entriesChanged: number;
   errorDetails: { path: string; op: string; message: string }[];
+}
+
+/** walk() in a child process (api_json.ts walk): paths by kind, and errors. */
+export async function walkInChild(
+  root: string,
+  options: Record<string, unknown>,
+  o: RunOptions = {},
+): Promise<WalkJson> {
+  const r = await helperScript("api_json.ts", ["walk", root, JSON.stringify(options)], o);
+  if (r.code !== 0) throw new Error(`api_json.ts walk failed (${r.code}): ${r.stderr}`);
+  return JSON.parse(r.text);
 }
 
 /**

@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { apiInChild, cli, type JsonSummary, type Ran, runOk } from "./run.ts";
+import type { WalkJson } from "./api_json.ts";
+import { apiInChild, cli, type JsonSummary, type Ran, runOk, walkInChild } from "./run.ts";
 import { CC, testNeeding } from "./system.ts";
 import { tempDir } from "./temp.ts";
 
@@ -24,6 +25,8 @@ export interface Shim {
     options: Record<string, unknown>,
     env?: Record<string, string>,
   ): Promise<JsonSummary>;
+  /** walk() in a child process with the shim preloaded (skip: RegExp sources). */
+  walk(root: string, options: Record<string, unknown>): Promise<WalkJson>;
 }
 
 /**
@@ -55,7 +58,35 @@ export function shimTest(
         dir: tmp.path,
         cli: (args, extra) => cli(args, env(extra)),
         api: (f, root, options, extra) => apiInChild(f, root, options, env(extra)),
+        walk: (root, options) => walkInChild(root, options, env()),
       }, t);
     },
   });
 }
+
+/** An LD_PRELOAD shim: fstatat of a name starting with "vanish-" first deletes it. */
+export const VANISH_C: string = `#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+typedef int (*fstatat_fn)(int, const char *, struct stat *, int);
+static void vanish(int fd, const char *p) {
+  const char *b = strrchr(p, '/');
+  b = b ? b + 1 : p;
+  if (strncmp(b, "vanish-", 7) == 0) unlinkat(fd, p, 0);
+}
+int fstatat(int fd, const char *p, struct stat *st, int fl) {
+  static fstatat_fn real;
+  if (!real) real = (fstatat_fn)dlsym(RTLD_NEXT, "fstatat");
+  vanish(fd, p);
+  return real(fd, p, st, fl);
+}
+typedef int (*fstatat64_fn)(int, const char *, struct stat64 *, int);
+int fstatat64(int fd, const char *p, struct stat64 *st, int fl) {
+  static fstatat64_fn real;
+  if (!real) real = (fstatat64_fn)dlsym(RTLD_NEXT, "fstatat64");
+  vanish(fd, p);
+  return real(fd, p, st, fl);
+}
+`;
