@@ -7,6 +7,7 @@
 import { assert, assertEquals, assertLess, assertRejects, assertStrictEquals } from "@std/assert";
 import { nativeVersion, walk, walkDirs } from "../mod.ts";
 import { helperScript } from "./helpers/run.ts";
+import { allowedCpus } from "./helpers/system.ts";
 import { waitFor } from "./helpers/wait.ts";
 import {
   BIG_FILES,
@@ -163,18 +164,6 @@ Deno.test("walk: a consumer that sleeps between entries keeps memory bounded (ba
   assertLess(m.hwm, 300 * MiB, detail);
   assertEquals(m.workersLeft, 0);
 });
-
-/** CPUs this process may run on (what the native walk counts as its floor of readers). */
-function allowedCpus(): number {
-  const line = Deno.readTextFileSync("/proc/self/status").split("\n")
-    .find((l) => l.startsWith("Cpus_allowed_list:"))!;
-  let n = 0;
-  for (const part of line.split(":")[1].trim().split(",")) {
-    const [a, b] = part.split("-").map(Number);
-    n += b === undefined ? 1 : b - a + 1;
-  }
-  return n;
-}
 
 Deno.test({
   name: "walk: a slow consumer does not make the governor start more readers",

@@ -109,3 +109,15 @@ export function testNeeding(needs: Need[], def: Deno.TestDefinition): void {
   if (!def.ignore) console.log(`ignored outside CI: "${def.name}" needs ${lack}`);
   Deno.test({ ...def, ignore: true });
 }
+
+/** CPUs this process may run on (what the native walk counts as its floor of readers). */
+export function allowedCpus(): number {
+  const line = Deno.readTextFileSync("/proc/self/status").split("\n")
+    .find((l) => l.startsWith("Cpus_allowed_list:"))!;
+  let n = 0;
+  for (const part of line.split(":")[1].trim().split(",")) {
+    const [a, b] = part.split("-").map(Number);
+    n += b === undefined ? 1 : b - a + 1;
+  }
+  return n;
+}

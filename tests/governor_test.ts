@@ -1,0 +1,88 @@
+/**
+ * The default thread count is governed (native/govern.c): one reader per
+ * CPU, more while the readers leave the CPUs idle (blocked in the file
+ * system). CPUs taken by other processes, or stolen by a hypervisor, are
+ * not idle CPUs: readers waiting for a CPU must not look blocked. Before
+ * the governor counted the machine's other work, a report beside busy
+ * loops (or on a VM with a few % of steal) ran 32 or all 64 workers.
+ *
+ * The report (60,000 files) runs in a child CLI process while two busy
+ * loops per CPU run; its worker threads (named like its main thread, as
+ * they inherit the name) are counted in /proc the whole time.
+ */
+import { assert, assertLess } from "@std/assert";
+import { spawnCli } from "./helpers/run.ts";
+import { allowedCpus } from "./helpers/system.ts";
+import { tempDir } from "./helpers/temp.ts";
+import { python } from "./helpers/tree.ts";
+
+/** Threads of process `pid` named like its main thread (-1 once it is gone). */
+function namedLikeMain(pid: number): number {
+  const read = (t: string) => {
+    try {
+      return Deno.readTextFileSync(`/proc/${pid}/task/${t}/comm`);
+    } catch {
+      return "";
+    }
+  };
+  try {
+    const main = read(String(pid));
+    return Array.from(Deno.readDirSync(`/proc/${pid}/task`)).filter((t) => read(t.name) === main)
+      .length;
+  } catch {
+    return -1;
+  }
+}
+
+Deno.test({
+  name:
+    "default threads beside busy processes: the governor adds no readers for CPUs it cannot have",
+  // The bound below is for a few CPUs: with more, the floor (one reader
+  // per CPU) and its moves come near it.
+  ignore: Deno.build.os !== "linux" || allowedCpus() > 4,
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/wide`;
+    // 60 folders of 1,000 empty files
+    await python(
+      `import os, sys
+for d in range(60):
+    p = os.path.join(sys.argv[1], "d%02d" % d); os.makedirs(p)
+    for f in range(1000): os.close(os.open(os.path.join(p, "f%04d" % f), os.O_CREAT | os.O_WRONLY))`,
+      root,
+    );
+    const ncpu = allowedCpus();
+    const loops = Array.from(
+      { length: 2 * ncpu },
+      () =>
+        new Deno.Command("sh", {
+          args: ["-c", "while :; do :; done"],
+          stdout: "null",
+          stderr: "null",
+        })
+          .spawn(),
+    );
+    try {
+      const p = spawnCli(["-o", `${tmp.path}/out.csv.zst`, root]);
+      let most = 0;
+      let looks = 0;
+      const ended = p.status.then(() => true);
+      while (!(await Promise.race([ended, new Promise<false>((r) => setTimeout(r, 2, false))]))) {
+        const n = namedLikeMain(p.pid);
+        if (n > 0) looks++;
+        most = Math.max(most, n);
+      }
+      const out = await p.output();
+      assert(out.success, new TextDecoder().decode(out.stderr));
+      assert(looks >= 10, `the report ended after ${looks} looks: too soon to tell`);
+      // the main thread, the governor and the readers: a few more than the
+      // CPUs as the CPU shares move, never every worker (64)
+      assertLess(most, 16, `threads named like the main one at most ${most}, CPUs ${ncpu}`);
+    } finally {
+      for (const l of loops) {
+        l.kill("SIGKILL");
+        await l.status;
+      }
+    }
+  },
+});
