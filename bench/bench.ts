@@ -513,6 +513,29 @@ async function machine(): Promise<string> {
   ].join("\n");
 }
 
+/** /proc/stat's CPU ticks: stolen by the hypervisor, and all (undefined off Linux). */
+function cpuTicks(): { steal: number; all: number } | undefined {
+  try {
+    const f = Deno.readTextFileSync("/proc/stat").split("\n")[0].trim().split(/\s+/).slice(1)
+      .map(Number);
+    return { steal: f[7] ?? 0, all: f.slice(0, 8).reduce((a, b) => a + b, 0) };
+  } catch {
+    return undefined;
+  }
+}
+const TICKS_AT_START = cpuTicks();
+
+/** The share of CPU time the hypervisor stole since the bench started. */
+function stealNote(): string[] {
+  const now = cpuTicks();
+  if (!now || !TICKS_AT_START || now.all <= TICKS_AT_START.all) return [];
+  const pct = (100 * (now.steal - TICKS_AT_START.steal)) / (now.all - TICKS_AT_START.all);
+  return [
+    `- CPU time stolen by the hypervisor during the bench (/proc/stat): ${pct.toFixed(1)}%` +
+    (pct >= 2 ? " (a busy host: absolute times are slow, and ratios noisier than usual)" : ""),
+  ];
+}
+
 // ---------------------------------------------------------------- the row sets
 
 interface Ctx {
@@ -1124,6 +1147,7 @@ async function main(): Promise<number> {
   md += `${md.endsWith("\n") ? "" : "\n"}- load average at end: ${
     Deno.loadavg().map((x) => x.toFixed(2)).join(" ")
   }\n`;
+  for (const line of stealNote()) md += `${line}\n`;
   console.log(md);
   const kind = (sharded ? "shards-" : "") +
     (slow
