@@ -12,27 +12,9 @@
  */
 import { assert, assertLess } from "@std/assert";
 import { spawnCli } from "./helpers/run.ts";
-import { allowedCpus } from "./helpers/system.ts";
+import { allowedCpus, namedLikeMain } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { python } from "./helpers/tree.ts";
-
-/** Threads of process `pid` named like its main thread (-1 once it is gone). */
-function namedLikeMain(pid: number): number {
-  const read = (t: string) => {
-    try {
-      return Deno.readTextFileSync(`/proc/${pid}/task/${t}/comm`);
-    } catch {
-      return "";
-    }
-  };
-  try {
-    const main = read(String(pid));
-    return Array.from(Deno.readDirSync(`/proc/${pid}/task`)).filter((t) => read(t.name) === main)
-      .length;
-  } catch {
-    return -1;
-  }
-}
 
 Deno.test({
   name:

@@ -15,25 +15,12 @@
 import { assert, assertEquals, assertStrictEquals, fail } from "@std/assert";
 import { report } from "../mod.ts";
 import { spawnCli } from "./helpers/run.ts";
+import { namedLikeMain } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { growingTree } from "./helpers/tree.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const names = (dir: string) => Array.from(Deno.readDirSync(dir), (e) => e.name).sort();
-
-/** Threads of process `pid` named like its main thread (the walker's inherit that name). */
-function namedLikeMain(pid: number): number {
-  const read = (t: string) => {
-    try {
-      return Deno.readTextFileSync(`/proc/${pid}/task/${t}/comm`);
-    } catch {
-      return "";
-    }
-  };
-  const main = read(String(pid));
-  return Array.from(Deno.readDirSync(`/proc/${pid}/task`)).filter((t) => read(t.name) === main)
-    .length;
-}
 
 /** Each thread of process `pid`: its state letter and where it sleeps (wchan). */
 function tasks(pid: number): { state: string; wchan: string }[] {

@@ -121,3 +121,24 @@ export function allowedCpus(): number {
   }
   return n;
 }
+
+/**
+ * Threads of process `pid` named like its main thread (-1 once it is gone):
+ * the native walker's threads inherit the name of the thread that started them.
+ */
+export function namedLikeMain(pid: number): number {
+  const read = (t: string) => {
+    try {
+      return Deno.readTextFileSync(`/proc/${pid}/task/${t}/comm`);
+    } catch {
+      return "";
+    }
+  };
+  try {
+    const main = read(String(pid));
+    return Array.from(Deno.readDirSync(`/proc/${pid}/task`)).filter((t) => read(t.name) === main)
+      .length;
+  } catch {
+    return -1;
+  }
+}
