@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,7 @@
 #define DISK_BYTES (128 << 10) /* storage reads per look that mean a cold disk */
 #define DISK_READERS 32    /* readers the disk rule raises to (bench --cold) */
 #define QUIET_TICKS 10     /* looks without storage reads before lowering */
-#define SHARE_TICKS 5      /* looks between readings of the machine's busy time */
+#define SHARE_TICKS 10     /* looks between readings of the machine's busy time */
 
 /* Bytes this process has made the kernel read from storage (Linux's
    /proc/self/io read_bytes), or 0 where that cannot be told. */
@@ -41,26 +42,71 @@ static uint64_t storage_reads(int fd) {
 #endif
 }
 
-/* Nanoseconds the machine's CPUs have been busy, with anyone's work or
-   stolen by the hypervisor (Linux's /proc/stat: user, nice, system, irq,
-   softirq, steal), or -1 where that cannot be told.  Counted in clock
-   ticks: read over several looks, not one. */
-static int64_t machine_busy(int fd) {
+/* The CPUs the process may run on, as /proc/stat reads them: the busy
+   time of only those counts (a job in a cpuset on a shared node is not
+   short of CPUs because other jobs keep the rest busy). */
+typedef struct machine {
+  int fd;         /**< /proc/stat, or -1 */
+  char *buf;      /**< the whole file: a line per CPU */
+  size_t cap;
 #ifdef __linux__
-  char buf[256];
-  ssize_t n = fd >= 0 ? pread(fd, buf, sizeof buf - 1, 0) : -1;
-  if (n <= 0) return -1;
-  buf[n] = 0;
-  unsigned long long v[8];
-  if (sscanf(buf, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
-             &v[4], &v[5], &v[6], &v[7]) != 8)
-    return -1;
-  long hz = sysconf(_SC_CLK_TCK);
-  if (hz <= 0) return -1;
-  return (int64_t)((v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) * (1000000000ull / (unsigned long long)hz));
+  cpu_set_t mine; /**< the affinity set at the start */
+#endif
+} machine;
+
+static void machine_open(machine *m) {
+  m->fd = -1;
+  m->buf = NULL;
+  m->cap = 0;
+#ifdef __linux__
+  if (sched_getaffinity(0, sizeof m->mine, &m->mine)) return;
+  m->fd = open("/proc/stat", O_RDONLY | O_CLOEXEC);
+#endif
+}
+
+static void machine_close(machine *m) {
+  if (m->fd >= 0) close(m->fd);
+  free(m->buf);
+}
+
+/* Clock ticks the process's CPUs have been busy, with anyone's work or
+   stolen by the hypervisor (Linux's /proc/stat cpuN lines: user, nice,
+   system, irq, softirq, steal): false where that cannot be told now.
+   Counted in ticks: read over several looks, not one. */
+static bool machine_busy(machine *m, uint64_t *ticks) {
+#ifdef __linux__
+  if (m->fd < 0) return false;
+  size_t len = 0;
+  for (;;) { /* the whole file, growing the buffer until it fits */
+    if (m->cap - len < 4096) {
+      char *b = pw_grow(m->buf, &m->cap, len + 4096);
+      if (!b) return false;
+      m->buf = b;
+    }
+    ssize_t n = pread(m->fd, m->buf + len, m->cap - len - 1, (off_t)len);
+    if (n < 0) return false;
+    if (n == 0) break;
+    len += (size_t)n;
+  }
+  m->buf[len] = 0;
+  uint64_t sum = 0;
+  int seen = 0;
+  for (const char *p = strstr(m->buf, "\ncpu"); p; p = strstr(p + 1, "\ncpu")) {
+    int cpu;
+    unsigned long long v[8];
+    if (sscanf(p + 1, "cpu%d %llu %llu %llu %llu %llu %llu %llu %llu", &cpu, &v[0], &v[1], &v[2],
+               &v[3], &v[4], &v[5], &v[6], &v[7]) != 9)
+      continue;
+    if (cpu < 0 || cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &m->mine)) continue;
+    sum += v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+    seen++;
+  }
+  *ticks = sum;
+  return seen > 0;
 #else
-  (void)fd;
-  return -1;
+  (void)m;
+  (void)ticks;
+  return false;
 #endif
 }
 
@@ -84,9 +130,8 @@ static void *govern_main(void *arg) {
   double smooth = ncpu;
 #ifdef __linux__
   int io = open("/proc/self/io", O_RDONLY | O_CLOEXEC);
-  int statfd = open("/proc/stat", O_RDONLY | O_CLOEXEC);
 #else
-  int io = -1, statfd = -1;
+  int io = -1;
 #endif
   uint64_t reads0 = storage_reads(io);
   /* The CPUs left to us: other processes and a hypervisor's steal take
@@ -94,8 +139,13 @@ static void *govern_main(void *arg) {
      waiting for a CPU would look blocked in the file system (seen: 64
      workers on a VM with 7% steal, and beside two busy loops).  Until a
      first reading, no reader is added on CPU grounds. */
-  int64_t mbusy0 = machine_busy(statfd), share_wall0 = wall0, share_cpu0 = cpu0;
-  bool share_known = mbusy0 < 0; /* unknown: all of them, as before */
+  machine m;
+  machine_open(&m);
+  uint64_t mbusy0 = 0;
+  int64_t share_wall0 = wall0, share_cpu0 = cpu0;
+  bool can_share = machine_busy(&m, &mbusy0);
+  bool share_known = !can_share; /* cannot be told: all of them, as before */
+  long hz = sysconf(_SC_CLK_TCK);
   double avail = ncpu;
   int share_in = 0;
   pthread_mutex_lock(&g->mu);
@@ -121,13 +171,13 @@ static void *govern_main(void *arg) {
     int busy, limit;
     size_t waiting;
     pw_queue_stats(g->queue, &busy, &limit, &waiting);
-    if (mbusy0 >= 0 && ++share_in == SHARE_TICKS) {
+    uint64_t mbusy;
+    if (can_share && ++share_in == SHARE_TICKS && machine_busy(&m, &mbusy)) {
       share_in = 0;
-      int64_t mbusy = machine_busy(statfd);
-      if (mbusy >= 0 && wall > share_wall0) {
-        /* the machine's busy CPUs less ours: the others' (and the steal) */
-        double others =
-            (double)((mbusy - mbusy0) - (cpu - share_cpu0)) / (double)(wall - share_wall0);
+      if (mbusy >= mbusy0 && wall > share_wall0 && hz > 0) {
+        /* our CPUs' busy time less ours: the others' (and the steal) */
+        double busy_ns = (double)(mbusy - mbusy0) * (1e9 / (double)hz);
+        double others = (busy_ns - (double)(cpu - share_cpu0)) / (double)(wall - share_wall0);
         avail = ncpu - (others > 0 ? others : 0);
         if (avail < 0.5) avail = 0.5;
         share_known = true;
@@ -135,6 +185,8 @@ static void *govern_main(void *arg) {
       mbusy0 = mbusy;
       share_wall0 = wall;
       share_cpu0 = cpu;
+    } else if (share_in >= SHARE_TICKS) {
+      share_in = 0; /* a reading failed: the last one holds; try again later */
     }
     double cap = limit < avail ? limit : avail;
     uint64_t reads = storage_reads(io);
@@ -172,7 +224,7 @@ static void *govern_main(void *arg) {
   }
   pthread_mutex_unlock(&g->mu);
   if (io >= 0) close(io);
-  if (statfd >= 0) close(statfd);
+  machine_close(&m);
   return NULL;
 }
 
