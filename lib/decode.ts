@@ -167,7 +167,9 @@ export function decodeBatch(out: BigUint64Array, into: Decoded[]): void {
  * which carries the token to answer.
  */
 export interface HeldAnswers {
-  subdir(group: number, path: string): void;
+  /** A subfolder held for an answer: its listing, its index in the hold (from 1), its path. */
+  subdir(group: number, hold: number, path: string): void;
+  /** The row of the folder that listed group, carrying the token to answer. */
   row(group: number, token: number): void;
 }
 
@@ -196,8 +198,9 @@ export function decodeEntries(
       if (token) held!.row(view.getFloat64(o + 128, true), token);
     } else if (kind === RecKind.ERROR) {
       errors.push(errorAt(view, o, kf, str, raw));
-    } else if (kind === RecKind.SUBDIR && held && view.getUint32(o + 120, true)) {
-      held.subdir(view.getFloat64(o + 128, true), pathText(view, o, kf, str, raw));
+    } else if (kind === RecKind.SUBDIR && held) {
+      const hold = view.getUint32(o + 120, true);
+      if (hold) held.subdir(view.getFloat64(o + 128, true), hold, pathText(view, o, kf, str, raw));
     }
   }
 }

@@ -42,7 +42,8 @@ export interface WalkOptions
    * parent's listing arrives, and entered once answered; the names of a
    * large folder are then read by one worker, not shared among idle ones.)
    * Matched as @std/fs does, from the start of the path each time (also a
-   * RegExp with the g or y flag).
+   * RegExp with the g or y flag). With `followSymlinks`, a link back to an
+   * ancestor that `skip` names is skipped, not a "loop" error.
    */
   skip?: RegExp[];
   /**
@@ -196,19 +197,21 @@ async function startWalk(o: WalkOptions, p: Plan): Promise<NativeJob> {
  * alive (a threadsafe callback had to be ref'd, and did).
  */
 class SkipAnswers implements HeldAnswers {
-  /** Tests so far of each listing (by group): 1 enter, 0 skip. */
+  /** Tests so far of each listing (by group): [hold index, 1 enter or 0 skip] pairs. */
   readonly #open = new Map<number, number[]>();
   job?: NativeJob;
   constructor(readonly skip: RegExp[]) {}
-  subdir(group: number, path: string): void {
+  subdir(group: number, hold: number, path: string): void {
     let l = this.#open.get(group);
     if (!l) this.#open.set(group, l = []);
-    l.push(matchesAny(this.skip, path) ? 0 : 1);
+    l.push(hold, matchesAny(this.skip, path) ? 0 : 1);
   }
   row(group: number, token: number): void {
     const l = this.#open.get(group) ?? [];
     this.#open.delete(group);
-    this.job!.descend(token, Uint8Array.from(l));
+    const mask = new Uint8Array(l.length / 2);
+    for (let i = 0; i < l.length; i += 2) mask[l[i] - 1] = l[i + 1];
+    this.job!.descend(token, mask);
   }
 }
 
@@ -338,7 +341,11 @@ async function* entryBatches(
   const answers = skip ? new SkipAnswers(skip) : undefined;
   const decode = (out: BigUint64Array) => {
     const entries: WalkEntry[] = [];
+    const errorsBefore = batchErrors.length;
     decodeEntries(out, keep, entries, batchErrors, answers);
+    if (skip && batchErrors.length > errorsBefore) {
+      dropSkippedLoops(batchErrors, errorsBefore, skip);
+    }
     return entries;
   };
   await using job = await startWalk(o, p);
@@ -352,6 +359,20 @@ async function* entryBatches(
     batch = undefined; // not held while the next one is awaited
   }
   await job.finish();
+}
+
+/**
+ * Remove from `errors[from..]` the loop errors of folders `skip` names: the
+ * engine finds a link back to an ancestor before JavaScript has tested
+ * its path, and a skipped folder is never asked about.
+ */
+function dropSkippedLoops(errors: WalkError[], from: number, skip: RegExp[]): void {
+  let k = from;
+  for (let i = from; i < errors.length; i++) {
+    const e = errors[i];
+    if (!(e.op === "loop" && matchesAny(skip, e.path))) errors[k++] = e;
+  }
+  errors.length = k;
 }
 
 /**
@@ -541,7 +562,7 @@ export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkItera
       if (answers) {
         for (let i = 0; i < b.n; i++) {
           if (!b.hold[i]) continue;
-          if (b.kind[i] === RecKind.SUBDIR) answers.subdir(b.group[i], b.path[i]);
+          if (b.kind[i] === RecKind.SUBDIR) answers.subdir(b.group[i], b.hold[i], b.path[i]);
           else if (b.kind[i] === RecKind.DIR) answers.row(b.group[i], b.hold[i]);
         }
       }
@@ -555,6 +576,7 @@ export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkItera
     let started = false;
     for (let b; (b = await job.nextBatch(decode, !topDown));) {
       started = true;
+      if (skip && b.errors.length) dropSkippedLoops(b.errors, 0, skip);
       for (const e of b.errors) {
         // A folder that cannot be listed is reported, not yielded (its
         // row comes after its error, from the same worker).

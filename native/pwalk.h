@@ -73,8 +73,10 @@ typedef enum pw_opt {
   PW_OPT_COMPRESS = 25,  /**< int: a pw_compress: how the report is written */
   PW_OPT_HOLD = 26,       /**< int: 1 = a folder's subfolders wait for
                                pw_walk_descend before they are entered
-                               (walkDirs top-down: the caller prunes);
-                               walk jobs only (others fail EINVAL) */
+                               (walkDirs top-down: the caller prunes; walk's
+                               skip).  With PW_OPT_SUBDIRS, whose records
+                               carry each held subfolder's index; walk jobs
+                               only (others fail EINVAL) */
   PW_OPT_NO_STAT = 27,    /**< int: 1 = no stat per entry: names and types
                                from the listing only (a name of unknown type,
                                and folders under -x, are still stat'ed) */

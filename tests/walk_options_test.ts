@@ -367,6 +367,21 @@ Deno.test("walk option followSymlinks: off, links are entries; on, they are ente
   assertEquals([file.size, file.ino], [5, Deno.statSync(`${root}/real/r.txt`).ino]);
   // Dangling and self-referencing links stay links.
   assert(on.get("/dangling")!.isSymlink && on.get("/self")!.isSymlink);
+
+  // A loop that skip names is skipped, not an error (a skipped folder is
+  // never asked about); skip that names another folder leaves its error.
+  for (const [skip, errs] of [[/\/up$/, []], [/\/tooutside$/, [["/real/up", "loop"]]]] as const) {
+    const it = walk(root, { followSymlinks: true, skip: [skip] });
+    const seen: string[] = [];
+    for await (const e of it) seen.push(rel(e.path));
+    assertEquals(it.errors.map((e) => [rel(e.path), e.op]), errs, `walk skip ${skip}`);
+    assert(!seen.some((p) => skip.test(p)), `walk skip ${skip}`);
+    for (const topDown of [true, false]) {
+      const d = walkDirs(root, { followSymlinks: true, skip: [skip], topDown });
+      for await (const _ of d) { /* the errors are what is looked at */ }
+      assertEquals(d.errors.map((e) => [rel(e.path), e.op]), errs, `walkDirs ${topDown} ${skip}`);
+    }
+  }
 });
 
 Deno.test("walk option followSymlinks: the generated tree's loop ends the walk with a loop error", async () => {

@@ -440,8 +440,9 @@ export function blockedWorkers(): Promise<ThreadInfo[]> {
 
 /**
  * A RegExp for `skip` that never matches but removes `target` the first
- * time the walker asks about it (from a worker thread, before opening it):
- * the folder then vanishes between being listed and being read.
+ * time the walk asks about it (as its parent's listing is decoded, before
+ * the folder is entered): the folder then vanishes between being listed
+ * and being read.
  */
 export class VanishOnAsk extends RegExp {
   /** The folder to remove. */
