@@ -377,30 +377,51 @@ export async function runShard(
     };
     await writeAtomic(record, JSON.stringify(rec, null, 1) + "\n");
   }
-  const leftovers = output ? await removeLeftovers(output) : [];
+  const leftovers = output ? await removeLeftovers(output, record) : [];
   return { shard, output, record, ...totals, outputBytes, errorDetails, elapsedMs, leftovers };
 }
 
 /**
  * Remove the temporary outputs that runs of this shard killed before their
- * end (kill -9, a node lost) left beside `output`, and name them. Only once
- * the output is whole: until then one of them might be another run's,
- * still writing (the same shard run twice at once); after it, the output
- * is this run's, and a run still writing would replace it with the same
- * rows.
+ * end (kill -9, a node lost) left beside `output` (and beside its record),
+ * and name them. Only once the output is whole, and not those of a
+ * process still alive on this host. A run of the same shard still
+ * writing on another node (the shard run twice at once) loses its
+ * temporary and fails at its end; this run's output and record stand.
  */
-async function removeLeftovers(output: string): Promise<string[]> {
-  const slash = output.lastIndexOf("/");
-  const dir = slash < 0 ? "." : output.slice(0, slash) || "/";
-  const base = output.slice(slash + 1);
+async function removeLeftovers(output: string, record: string | null): Promise<string[]> {
   // the library's OUTPUT.partial-PID-N; shard 0's parts OUTPUT.(top|front|partial)-PID[.zst|.gz],
   // and the library's temporary of such a part, OUTPUT.top-PID.zst.partial-PID-N
   const temp =
-    /^\.(?:partial-\d+-\d+|(?:top|front|partial)-\d+(?:\.zst|\.gz)?(?:\.partial-\d+-\d+)?)$/;
+    /^\.(?:partial-(\d+)-\d+|(?:top|front|partial)-(\d+)(?:\.zst|\.gz)?(?:\.partial-\d+-\d+)?)$/;
+  const removed = await removeBeside(output, temp);
+  // the record's own: RECORD.partial-PID (writeAtomic)
+  if (record) removed.push(...await removeBeside(record, /^\.partial-(\d+)$/));
+  return removed.sort();
+}
+
+/** Whether process `pid` runs on this host (Linux's /proc; elsewhere: not known, false). */
+function aliveHere(pid: number): boolean {
+  if (pid === Deno.pid) return true;
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Remove the files beside `file` named `file` + a suffix `temp` matches (its group: a PID). */
+async function removeBeside(file: string, temp: RegExp): Promise<string[]> {
+  const slash = file.lastIndexOf("/");
+  const dir = slash < 0 ? "." : file.slice(0, slash) || "/";
+  const base = file.slice(slash + 1);
   const removed: string[] = [];
   try {
     for await (const e of Deno.readDir(dir)) {
-      if (!e.isFile || !e.name.startsWith(base) || !temp.test(e.name.slice(base.length))) continue;
+      if (!e.isFile || !e.name.startsWith(base)) continue;
+      const m = temp.exec(e.name.slice(base.length));
+      if (!m || aliveHere(Number(m[1] ?? m[2]))) continue;
       const path = slash < 0 ? e.name : `${dir === "/" ? "" : dir}/${e.name}`;
       try {
         await Deno.remove(path);
@@ -408,5 +429,5 @@ async function removeLeftovers(output: string): Promise<string[]> {
       } catch { /* gone already, or not ours to remove: left */ }
     }
   } catch { /* the folder cannot be listed: nothing to tidy */ }
-  return removed.sort();
+  return removed;
 }
