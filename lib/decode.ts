@@ -325,6 +325,8 @@ export interface DirsBatch {
   count: Uint32Array;
   /** Full paths, when asked for (`skip`), else empty. */
   path: string[];
+  /** With `skip`: 1 for an entry or subfolder record whose path it names (tested once here). */
+  skipped: Uint8Array;
   /** The listing each record came from; a folder row's own listing. */
   group: Float64Array;
   /** Folder rows: the listing of the folder above. */
@@ -339,8 +341,15 @@ export interface DirsBatch {
   errors: WalkError[];
 }
 
-/** Decode one batch for walkDirs (see {@link DirsBatch}); `paths`: fill `path` too. */
-export function decodeDirsBatch(out: BigUint64Array, paths: boolean): DirsBatch {
+/**
+ * Decode one batch for walkDirs (see {@link DirsBatch}); with `skip`, fill
+ * `path` too, and `skipped` with its test of each entry and subfolder.
+ */
+export function decodeDirsBatch(
+  out: BigUint64Array,
+  skip?: (path: string) => boolean,
+): DirsBatch {
+  const paths = !!skip;
   const { nrec, view, str, raw } = regions(out);
   const b: DirsBatch = {
     n: nrec,
@@ -348,6 +357,7 @@ export function decodeDirsBatch(out: BigUint64Array, paths: boolean): DirsBatch 
     name: new Array(nrec),
     count: new Uint32Array(nrec),
     path: paths ? new Array(nrec) : [],
+    skipped: new Uint8Array(paths ? nrec : 0),
     group: new Float64Array(nrec),
     parentGroup: new Float64Array(nrec),
     hold: new Uint32Array(nrec),
@@ -379,6 +389,7 @@ export function decodeDirsBatch(out: BigUint64Array, paths: boolean): DirsBatch 
         b.name[i] = str.slice(off + nameOff, off + len);
         if (paths) b.path[i] = str.slice(off, off + len);
       }
+      if (skip) b.skipped[i] = skip(b.path[i]) ? 1 : 0;
     }
     b.count[i] = view.getUint32(o + 124, true);
     b.group[i] = view.getFloat64(o + 128, true);

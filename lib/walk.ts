@@ -202,9 +202,13 @@ class SkipAnswers implements HeldAnswers {
   job?: NativeJob;
   constructor(readonly skip: RegExp[]) {}
   subdir(group: number, hold: number, path: string): void {
+    this.decided(group, hold, !matchesAny(this.skip, path));
+  }
+  /** A held subfolder tested already (walkDirs' decoder tests each path once). */
+  decided(group: number, hold: number, enter: boolean): void {
     let l = this.#open.get(group);
     if (!l) this.#open.set(group, l = []);
-    l.push(hold, matchesAny(this.skip, path) ? 0 : 1);
+    l.push(hold, enter ? 1 : 0);
   }
   row(group: number, token: number): void {
     const l = this.#open.get(group) ?? [];
@@ -557,12 +561,13 @@ export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkItera
     // Bottom-up with skip: held too, and answered as batches are decoded
     // (top-down, the loop answers for each folder after the caller's turn).
     const answers = skip && !topDown ? new SkipAnswers(skip) : undefined;
+    const skipTest = skip && ((path: string) => matchesAny(skip, path));
     const decode = (out: BigUint64Array) => {
-      const b = decodeDirsBatch(out, !!skip);
+      const b = decodeDirsBatch(out, skipTest);
       if (answers) {
         for (let i = 0; i < b.n; i++) {
           if (!b.hold[i]) continue;
-          if (b.kind[i] === RecKind.SUBDIR) answers.subdir(b.group[i], b.hold[i], b.path[i]);
+          if (b.kind[i] === RecKind.SUBDIR) answers.decided(b.group[i], b.hold[i], !b.skipped[i]);
           else if (b.kind[i] === RecKind.DIR) answers.row(b.group[i], b.hold[i]);
         }
       }
@@ -605,7 +610,7 @@ export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkItera
           // skipped: not in dirs, so not entered either (top-down, entered
           // keeps it for the answer's mask; bottom-up, entered counts the
           // rows to wait for, and a skipped folder's never comes)
-          const skipped = matchesAny(skip, b.path[i]);
+          const skipped = skip && b.skipped[i];
           if (hold && (topDown || !skipped)) s.entered.push([b.name[i], hold]);
           if (!skipped) s.dirs.push(b.name[i]);
         } else if (kind === RecKind.ENTRY) {
@@ -620,7 +625,7 @@ export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkItera
             else for (const name of names) into.push(name);
             continue;
           }
-          if (matchesAny(skip, b.path[i])) continue;
+          if (skip && b.skipped[i]) continue;
           into.push(b.name[i]);
         } else {
           const e = b.entry[i]!;
