@@ -110,6 +110,24 @@ static bool machine_busy(machine *m, uint64_t *ticks) {
 #endif
 }
 
+/* The cgroup folder dir's cpu.stat, or -1. */
+static int open_stat(const char *dir) {
+  char path[4200];
+  if (snprintf(path, sizeof path, "%s/cpu.stat", dir) >= (int)sizeof path) return -1;
+  return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+/* Periods in which the cgroup used up its quota and waited (cpu.stat's
+   nr_throttled, cgroup v1 and v2), or 0 where that cannot be told. */
+static uint64_t throttle_count(int fd) {
+  char buf[1024];
+  ssize_t n = fd >= 0 ? pread(fd, buf, sizeof buf - 1, 0) : -1;
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  const char *p = strstr(buf, "nr_throttled ");
+  return p ? strtoull(p + 13, NULL, 10) : 0;
+}
+
 static int64_t ns(clockid_t c) {
   struct timespec t;
   if (clock_gettime(c, &t)) return 0;
@@ -124,7 +142,20 @@ static void set_readers(pw_governor *g, int n) {
 
 static void *govern_main(void *arg) {
   pw_governor *g = arg;
-  int ncpu = pw_cpu_count();
+  /* CPUs to use (a cgroup quota caps them), and those we may run on:
+     the others' busy time is taken from the latter */
+  int ncpu = pw_cpu_count(), naff = pw_cpu_affinity();
+  /* Under a quota the process runs until it has used its share of a
+     period, then waits for the next: looks in the wait would read as
+     readers blocked in the file system.  The quota's cgroup counts those
+     waits (cpu.stat): while it did in the last period, CPU use says
+     nothing of blocked readers, and none are added on CPU grounds. */
+  int64_t period = 0;
+  char qdir[4096] = "";
+  double quota = pw_cpu_quota(&period, qdir, sizeof qdir);
+  int throttle_fd = quota > 0 && qdir[0] ? open_stat(qdir) : -1;
+  uint64_t throttled0 = throttle_count(throttle_fd);
+  int window = (int)((period + TICK_NS - 1) / TICK_NS) + 1, throttled_in = 0;
   int64_t wall0 = ns(CLOCK_MONOTONIC), cpu0 = ns(CLOCK_PROCESS_CPUTIME_ID);
   int slow = 0, since_lower = 0, disk = 0, quiet = 0;
   double smooth = ncpu;
@@ -146,7 +177,9 @@ static void *govern_main(void *arg) {
   bool can_share = machine_busy(&m, &mbusy0);
   bool share_known = !can_share; /* cannot be told: all of them, as before */
   long hz = sysconf(_SC_CLK_TCK);
-  double avail = ncpu;
+  /* a quota of 1.5 CPUs: use of 1.5 is all there is, not idle CPUs */
+  double avail = quota > 0 && quota < ncpu ? quota : ncpu;
+  const double most = avail;
   int share_in = 0;
   pthread_mutex_lock(&g->mu);
   while (!g->stop) {
@@ -164,6 +197,11 @@ static void *govern_main(void *arg) {
 
     int64_t wall = ns(CLOCK_MONOTONIC), cpu = ns(CLOCK_PROCESS_CPUTIME_ID);
     double used = wall > wall0 ? (double)(cpu - cpu0) / (double)(wall - wall0) : 0;
+    if (throttle_fd >= 0) {
+      uint64_t throttled = throttle_count(throttle_fd);
+      throttled_in = throttled != throttled0 ? window : throttled_in > 0 ? throttled_in - 1 : 0;
+      throttled0 = throttled;
+    }
     wall0 = wall;
     cpu0 = cpu;
     smooth = 0.5 * smooth + 0.5 * used;
@@ -178,8 +216,9 @@ static void *govern_main(void *arg) {
         /* our CPUs' busy time less ours: the others' (and the steal) */
         double busy_ns = (double)(mbusy - mbusy0) * (1e9 / (double)hz);
         double others = (busy_ns - (double)(cpu - share_cpu0)) / (double)(wall - share_wall0);
-        avail = ncpu - (others > 0 ? others : 0);
-        if (avail < 0.5) avail = 0.5;
+        avail = naff - (others > 0 ? others : 0);
+        if (avail > most) avail = most;
+        if (avail < 0.5) avail = most < 0.5 ? most : 0.5;
         share_known = true;
       }
       mbusy0 = mbusy;
@@ -204,9 +243,10 @@ static void *govern_main(void *arg) {
        bottleneck, and more readers would only fill more batches. */
     bool held_back = g->held_back && g->held_back(g->arg);
     bool starved = waiting && busy >= limit && limit < g->max && !held_back;
-    slow = starved && share_known && used < SLOW * cap ? slow + 1 : 0;
+    bool cpu_says = share_known && !throttled_in; /* CPU use can tell blocked readers */
+    slow = starved && cpu_says && used < SLOW * cap ? slow + 1 : 0;
     int disk_cap = DISK_READERS < g->max ? DISK_READERS : g->max;
-    if (starved && share_known && (used < BLOCKED * cap || slow >= 2)) {
+    if (starved && cpu_says && (used < BLOCKED * cap || slow >= 2)) {
       int next = limit * 2;
       set_readers(g, next < g->max ? next : g->max);
       slow = 0;
@@ -224,6 +264,7 @@ static void *govern_main(void *arg) {
   }
   pthread_mutex_unlock(&g->mu);
   if (io >= 0) close(io);
+  if (throttle_fd >= 0) close(throttle_fd);
   machine_close(&m);
   return NULL;
 }

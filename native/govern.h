@@ -2,11 +2,13 @@
  * govern.h — how many workers may read folders at once.
  *
  * Owns: what the default thread count means.  A job with the default starts
- * one reader per CPU, and a governor thread that looks every 10 ms at the
- * CPU time the process used: while folders wait and the readers leave the
- * CPUs idle (they are blocked in the file system: network or cold disks;
+ * one reader per CPU (those it may use: sys.h pw_cpu_count), and a
+ * governor thread that looks every 10 ms at the CPU time the process used:
+ * while folders wait and the readers leave the CPUs idle (they are blocked
+ * in the file system: network or cold disks;
  * CPU time other processes use or a hypervisor steals, from /proc/stat,
- * is not idle: readers waiting for a CPU are not blocked),
+ * is not idle: readers waiting for a CPU are not blocked; nor is a
+ * process its cgroup's CPU quota holds back, from its cpu.stat),
  * it lets more of the parked workers read, up to every worker, unless the
  * workers were kept waiting by the consumer of their records (a slow
  * JavaScript loop over walk()), which more readers cannot help; once the

@@ -2,9 +2,9 @@
  * sys.h — small system helpers every part of libpwalk may use.
  *
  * Owns: keeping the library loaded until the process ends (sys.c's
- * constructor), writing a whole buffer to an fd, the number of CPUs this process
- * may run on, growing a buffer, and telling valid UTF-8 (with its UTF-16
- * length).
+ * constructor), writing a whole buffer to an fd, the number of CPUs this
+ * process may use (affinity and cgroup quota), growing a buffer, and
+ * telling valid UTF-8 (with its UTF-16 length).
  */
 #ifndef PW_SYS_H
 #define PW_SYS_H
@@ -15,7 +15,22 @@
 /** Write all of buf to fd, retrying on EINTR and short writes; 0 or -errno. */
 int pw_write_all(int fd, const void *buf, size_t len);
 
-/** CPUs this process may run on (affinity mask where there is one). */
+/** CPUs this process may run on (its affinity mask where there is one). */
+int pw_cpu_affinity(void);
+
+/**
+ * CPUs a cgroup CPU quota grants this process (Linux: the smallest of
+ * cgroup v2's cpu.max, or v1's cpu.cfs_quota_us / cpu.cfs_period_us,
+ * along its cgroup's folders; 1.5 for 150000 / 100000), or 0 when none is
+ * set: a container or job limited to 2 CPUs on a 64-CPU node has 2.
+ * *period_ns (when not NULL) gets that quota's period (the process may
+ * use quota x period of CPU time per period, then waits for the next),
+ * and dir (when not NULL) the cgroup folder that sets it (its cpu.stat
+ * counts the waits), if it fits in dircap bytes.
+ */
+double pw_cpu_quota(int64_t *period_ns, char *dir, size_t dircap);
+
+/** CPUs this process can use: its affinity, capped by a cgroup quota (rounded up). */
 int pw_cpu_count(void);
 
 /**

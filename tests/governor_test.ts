@@ -14,7 +14,7 @@ import { assert, assertLess } from "@std/assert";
 import { spawnCli } from "./helpers/run.ts";
 import { allowedCpus, namedLikeMain } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
-import { python } from "./helpers/tree.ts";
+import { emptyFilesTree } from "./helpers/tree.ts";
 
 Deno.test({
   name:
@@ -25,14 +25,7 @@ Deno.test({
   async fn() {
     await using tmp = await tempDir();
     const root = `${tmp.path}/wide`;
-    // 60 folders of 1,000 empty files
-    await python(
-      `import os, sys
-for d in range(60):
-    p = os.path.join(sys.argv[1], "d%02d" % d); os.makedirs(p)
-    for f in range(1000): os.close(os.open(os.path.join(p, "f%04d" % f), os.O_CREAT | os.O_WRONLY))`,
-      root,
-    );
+    await emptyFilesTree(root, 60, 1000);
     const ncpu = allowedCpus();
     const loops = Array.from(
       { length: 2 * ncpu },

@@ -50,6 +50,26 @@ for d in range(first, first + dirs):
   return dirs + dirs * perDir;
 }
 
+/**
+ * `dirs` folders (d00, d01...) of `perDir` empty files with short names
+ * (f0000...): a tree for tests that watch a whole report run (threads,
+ * the governor), made as fast as the file system creates files. Returns
+ * the number of entries made (the root's not counted).
+ */
+export async function emptyFilesTree(root: string, dirs: number, perDir: number): Promise<number> {
+  await python(
+    `import os, sys
+root, dirs, per = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+for d in range(dirs):
+    p = os.path.join(root, "d%02d" % d); os.makedirs(p)
+    for f in range(per): os.close(os.open(os.path.join(p, "f%04d" % f), os.O_CREAT | os.O_WRONLY))`,
+    root,
+    String(dirs),
+    String(perDir),
+  );
+  return dirs + dirs * perDir;
+}
+
 /** A {@link flatTree} that can be made bigger: see {@link growingTree}. */
 export interface GrowingTree {
   /** The entries in the tree now, its root included. */
