@@ -112,20 +112,29 @@ static bool machine_busy(machine *m, uint64_t *ticks) {
 
 /* The cgroup folder dir's cpu.stat, or -1. */
 static int open_stat(const char *dir) {
-  char path[4200];
-  if (snprintf(path, sizeof path, "%s/cpu.stat", dir) >= (int)sizeof path) return -1;
-  return open(path, O_RDONLY | O_CLOEXEC);
+  size_t len = strlen(dir);
+  char *path = malloc(len + sizeof "/cpu.stat");
+  if (!path) return -1;
+  memcpy(path, dir, len);
+  memcpy(path + len, "/cpu.stat", sizeof "/cpu.stat");
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  free(path);
+  return fd;
 }
 
-/* Periods in which the cgroup used up its quota and waited (cpu.stat's
-   nr_throttled, cgroup v1 and v2), or 0 where that cannot be told. */
-static uint64_t throttle_count(int fd) {
-  char buf[1024];
-  ssize_t n = fd >= 0 ? pread(fd, buf, sizeof buf - 1, 0) : -1;
-  if (n <= 0) return 0;
-  buf[n] = 0;
-  const char *p = strstr(buf, "nr_throttled ");
-  return p ? strtoull(p + 13, NULL, 10) : 0;
+/* Periods in which the cgroups with a quota used it up and waited (the
+   sum of their cpu.stat's nr_throttled, cgroup v1 and v2). */
+static uint64_t throttle_count(const pw_governor *g) {
+  uint64_t sum = 0;
+  for (int i = 0; i < g->nstat; i++) {
+    char buf[1024];
+    ssize_t n = pread(g->stat_fd[i], buf, sizeof buf - 1, 0);
+    if (n <= 0) continue;
+    buf[n] = 0;
+    const char *p = strstr(buf, "nr_throttled ");
+    if (p) sum += strtoull(p + 13, NULL, 10);
+  }
+  return sum;
 }
 
 static int64_t ns(clockid_t c) {
@@ -144,18 +153,15 @@ static void *govern_main(void *arg) {
   pw_governor *g = arg;
   /* CPUs to use (a cgroup quota caps them), and those we may run on:
      the others' busy time is taken from the latter */
-  int ncpu = pw_cpu_count(), naff = pw_cpu_affinity();
+  const int ncpu = g->min, naff = g->naff;
+  const double quota = g->quota;
   /* Under a quota the process runs until it has used its share of a
      period, then waits for the next: looks in the wait would read as
-     readers blocked in the file system.  The quota's cgroup counts those
-     waits (cpu.stat): while it did in the last period, CPU use says
+     readers blocked in the file system.  The quota's cgroups count those
+     waits (cpu.stat): while they did in the last period, CPU use says
      nothing of blocked readers, and none are added on CPU grounds. */
-  int64_t period = 0;
-  char qdir[4096] = "";
-  double quota = pw_cpu_quota(&period, qdir, sizeof qdir);
-  int throttle_fd = quota > 0 && qdir[0] ? open_stat(qdir) : -1;
-  uint64_t throttled0 = throttle_count(throttle_fd);
-  int window = (int)((period + TICK_NS - 1) / TICK_NS) + 1, throttled_in = 0;
+  uint64_t throttled0 = throttle_count(g);
+  int window = (int)((g->period_ns + TICK_NS - 1) / TICK_NS) + 1, throttled_in = 0;
   int64_t wall0 = ns(CLOCK_MONOTONIC), cpu0 = ns(CLOCK_PROCESS_CPUTIME_ID);
   int slow = 0, since_lower = 0, disk = 0, quiet = 0;
   double smooth = ncpu;
@@ -197,8 +203,8 @@ static void *govern_main(void *arg) {
 
     int64_t wall = ns(CLOCK_MONOTONIC), cpu = ns(CLOCK_PROCESS_CPUTIME_ID);
     double used = wall > wall0 ? (double)(cpu - cpu0) / (double)(wall - wall0) : 0;
-    if (throttle_fd >= 0) {
-      uint64_t throttled = throttle_count(throttle_fd);
+    if (g->nstat) {
+      uint64_t throttled = throttle_count(g);
       throttled_in = throttled != throttled0 ? window : throttled_in > 0 ? throttled_in - 1 : 0;
       throttled0 = throttled;
     }
@@ -264,26 +270,42 @@ static void *govern_main(void *arg) {
   }
   pthread_mutex_unlock(&g->mu);
   if (io >= 0) close(io);
-  if (throttle_fd >= 0) close(throttle_fd);
   machine_close(&m);
   return NULL;
 }
 
-int pw_governor_start(pw_governor *g, pw_queue *q, int min, int max,
+static void close_stats(pw_governor *g) {
+  for (int i = 0; i < g->nstat; i++) close(g->stat_fd[i]);
+  g->nstat = 0;
+}
+
+int pw_governor_start(pw_governor *g, pw_queue *q, const pw_cpus *cpus, int max,
                       void (*grow)(void *arg, int readers), bool (*held_back)(void *arg),
                       void *arg) {
   g->queue = q;
   g->grow = grow;
   g->held_back = held_back;
   g->arg = arg;
-  g->min = min < 1 ? 1 : min;
+  g->min = cpus->count < 1 ? 1 : cpus->count;
   g->max = max;
+  g->naff = cpus->affinity;
+  g->quota = cpus->quota;
+  g->period_ns = cpus->period_ns;
+  g->nstat = 0;
   g->stop = false;
   g->running = false;
   if (g->min >= max) return 0; /* nothing to govern */
-  if (pthread_mutex_init(&g->mu, NULL)) return -ENOMEM;
+  for (int i = 0; i < cpus->ndirs; i++) {
+    int fd = open_stat(cpus->dirs[i]);
+    if (fd >= 0) g->stat_fd[g->nstat++] = fd;
+  }
+  if (pthread_mutex_init(&g->mu, NULL)) {
+    close_stats(g);
+    return -ENOMEM;
+  }
   if (pthread_cond_init(&g->cv, NULL)) {
     pthread_mutex_destroy(&g->mu);
+    close_stats(g);
     return -ENOMEM;
   }
   pw_queue_set_limit(q, g->min);
@@ -296,6 +318,7 @@ int pw_governor_start(pw_governor *g, pw_queue *q, int min, int max,
     pw_queue_set_limit(q, max);
     pthread_cond_destroy(&g->cv);
     pthread_mutex_destroy(&g->mu);
+    close_stats(g);
     return -e;
   }
   g->running = true;
@@ -311,5 +334,6 @@ void pw_governor_stop(pw_governor *g) {
   pthread_join(g->thread, NULL);
   pthread_cond_destroy(&g->cv);
   pthread_mutex_destroy(&g->mu);
+  close_stats(g);
   g->running = false;
 }

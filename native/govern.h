@@ -28,6 +28,7 @@
 #include <stdbool.h>
 
 #include "queue.h"
+#include "sys.h"
 
 typedef struct pw_governor {
   pw_queue *queue;
@@ -36,6 +37,11 @@ typedef struct pw_governor {
   void *arg;
   int min;             /**< readers at the start and the floor (CPUs) */
   int max;             /**< every worker */
+  int naff;            /**< CPUs it may run on (pw_cpus affinity) */
+  double quota;        /**< CPUs of the tightest cgroup quota, 0: none */
+  int64_t period_ns;   /**< that quota's period */
+  int nstat;           /**< open cpu.stat files: one per cgroup folder with a quota */
+  int stat_fd[PW_CPU_QUOTA_DIRS];
   pthread_t thread;
   bool running;        /**< the thread was started */
   pthread_mutex_t mu;  /**< guards stop, for the timed wait */
@@ -44,15 +50,15 @@ typedef struct pw_governor {
 } pw_governor;
 
 /**
- * Start governing q's limit between min and max readers (min readers at
- * first); before it lets n read, grow(arg, n) makes sure n workers exist;
+ * Start governing q's limit between one reader per CPU of cpus (its
+ * count, which is also the floor) and max readers; before it lets n read, grow(arg, n) makes sure n workers exist;
  * while held_back(arg) (NULL: never) says the consumer of the records kept
  * workers waiting since the last look, no readers are added.
  * Returns 0, or -errno when the thread cannot start (the queue is then
  * left with max readers, and the caller must grow to max: correct, just
  * not tuned).
  */
-int pw_governor_start(pw_governor *g, pw_queue *q, int min, int max,
+int pw_governor_start(pw_governor *g, pw_queue *q, const pw_cpus *cpus, int max,
                       void (*grow)(void *arg, int readers), bool (*held_back)(void *arg),
                       void *arg);
 /** Stop and join the governor thread (no-op if it never started). */

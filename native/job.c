@@ -333,12 +333,14 @@ static void launch(pw_job *j) {
   /* One live count held while the first workers start, so that none of
      them can end the walk in between. */
   atomic_store(&j->live, 1);
-  int ncpu = pw_cpu_count();
-  int first = j->governed && ncpu < j->nthreads ? ncpu : j->nthreads;
+  pw_cpus cpus;
+  pw_cpus_read(&cpus);
+  int first = j->governed && cpus.count < j->nthreads ? cpus.count : j->nthreads;
   for (int i = 0; i < first && spawn(j);) i++;
   /* If the governor cannot start, every worker reads, as with a count given. */
-  if (j->governed && pw_governor_start(&j->gov, &j->queue, ncpu, j->nthreads, grow, held_back, j))
+  if (j->governed && pw_governor_start(&j->gov, &j->queue, &cpus, j->nthreads, grow, held_back, j))
     grow(j, j->nthreads);
+  pw_cpus_free(&cpus);
   int n = atomic_load(&j->nstarted);
   if (atomic_fetch_sub(&j->live, 1) == 1 && j->vis->workers_done) j->vis->workers_done(j);
   if (!n) pw_job_fail(j, EAGAIN, "cannot start worker threads");

@@ -4,6 +4,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -48,7 +49,7 @@ void *pw_grow(void *p, size_t *cap, size_t need) {
   return n;
 }
 
-int pw_cpu_affinity(void) {
+static int affinity_count(void) {
 #ifdef __linux__
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof set, &set) == 0) {
@@ -67,26 +68,34 @@ int pw_cpu_affinity(void) {
 #define PW_PROC_PREFIX ""
 #endif
 
+/* Scratch space of one reading: paths are up to PATH_MAX, kept off the
+   caller's stack (the governor thread's is small). */
+typedef struct cpu_scratch {
+  char line_root[PATH_MAX], line_mnt[PATH_MAX]; /* one mountinfo line's */
+  char root[PATH_MAX], mnt[PATH_MAX];           /* the chosen mount's */
+  char dir[PATH_MAX + 256], file[PATH_MAX + 300];
+} cpu_scratch;
+
 /* CPUs one cgroup folder's quota grants (quota / period), or 0 when it
    sets none: cgroup v2's cpu.max ("max 100000", "150000 100000"),
    v1's cpu.cfs_quota_us (-1: none) over cpu.cfs_period_us. */
-static double quota_at(const char *dir, bool v2, long long *period_us) {
-  char path[4096], buf[64];
+static double quota_at(cpu_scratch *x, bool v2, long long *period_us) {
+  char buf[64];
   long long quota = -1, period = 0;
+  size_t cap = sizeof x->file;
+  FILE *f;
   if (v2) {
-    if (snprintf(path, sizeof path, "%s/cpu.max", dir) >= (int)sizeof path) return 0;
-    FILE *f = fopen(path, "re");
-    if (!f) return 0;
+    if ((size_t)snprintf(x->file, cap, "%s/cpu.max", x->dir) >= cap) return 0;
+    if (!(f = fopen(x->file, "re"))) return 0;
     if (fscanf(f, "%63s %lld", buf, &period) == 2 && strcmp(buf, "max")) quota = atoll(buf);
     fclose(f);
   } else {
-    if (snprintf(path, sizeof path, "%s/cpu.cfs_quota_us", dir) >= (int)sizeof path) return 0;
-    FILE *f = fopen(path, "re");
-    if (!f) return 0;
+    if ((size_t)snprintf(x->file, cap, "%s/cpu.cfs_quota_us", x->dir) >= cap) return 0;
+    if (!(f = fopen(x->file, "re"))) return 0;
     if (fscanf(f, "%lld", &quota) != 1) quota = -1;
     fclose(f);
-    if (snprintf(path, sizeof path, "%s/cpu.cfs_period_us", dir) >= (int)sizeof path) return 0;
-    if (!(f = fopen(path, "re"))) return 0;
+    if ((size_t)snprintf(x->file, cap, "%s/cpu.cfs_period_us", x->dir) >= cap) return 0;
+    if (!(f = fopen(x->file, "re"))) return 0;
     if (fscanf(f, "%lld", &period) != 1) period = 0;
     fclose(f);
   }
@@ -107,104 +116,156 @@ static bool has_name(const char *list, size_t len, const char *want) {
   return false;
 }
 
-/* The mount point of the cgroup hierarchy that holds the cpu controller
-   (v2: the cgroup2 mount; v1: a cgroup mount with the cpu option), and
-   the cgroup path of its root (not "/" in a container's view). */
-static bool cpu_mount(bool v2, char *mnt, size_t mcap, char *root, size_t rcap) {
+/* Copy mountinfo's field at *s (up to a space) to out, decoding its \NNN
+   escapes (space, tab, newline, backslash); false if it does not fit. */
+static bool mount_field(const char **s, char *out, size_t cap) {
+  const char *p = *s;
+  size_t n = 0;
+  while (*p == ' ') p++;
+  while (*p && *p != ' ' && *p != '\n') {
+    char c = *p++;
+    if (c == '\\' && p[0] >= '0' && p[0] <= '3' && p[1] >= '0' && p[1] <= '7' && p[2] >= '0' &&
+        p[2] <= '7') {
+      c = (char)((p[0] - '0') * 64 + (p[1] - '0') * 8 + (p[2] - '0'));
+      p += 3;
+    }
+    if (n + 1 >= cap) return false;
+    out[n++] = c;
+  }
+  out[n] = 0;
+  *s = p;
+  return n > 0;
+}
+
+/* How much of the cgroup path cg a mount of cgroup root `root` covers:
+   its length when cg lies below it ("/" covers everything), else -1. */
+static long covers(const char *root, const char *cg) {
+  size_t rl = strlen(root);
+  if (rl == 1 && root[0] == '/') return 0;
+  if (!strncmp(cg, root, rl) && (cg[rl] == '/' || !cg[rl])) return (long)rl;
+  return -1;
+}
+
+/* Find the mount of the hierarchy that holds the cpu controller (v2: a
+   cgroup2 mount; v1: a cgroup mount with the cpu option) in x->mnt and
+   x->root: of several, the one whose root holds cg most closely; of none
+   that holds it (a cgroup namespace's view, paths relative to the
+   mount), the first. */
+static bool cpu_mount(cpu_scratch *x, bool v2, const char *cg) {
   FILE *f = fopen(PW_PROC_PREFIX "/proc/self/mountinfo", "re");
   if (!f) return false;
   char *line = NULL;
   size_t cap = 0;
-  bool found = false;
-  while (!found && getline(&line, &cap, f) > 0) {
-    /* id parent maj:min ROOT MOUNTPOINT options... - FSTYPE SOURCE SUPEROPTS */
-    char r[1024], m[1024], fs[64], src[256], opts[1024];
-    const char *dash = strstr(line, " - ");
-    if (!dash || sscanf(line, "%*s %*s %*s %1023s %1023s", r, m) != 2) continue;
-    int k = sscanf(dash + 3, "%63s %255s %1023s", fs, src, opts);
-    if (k < 2) continue;
-    bool cpu = v2 ? !strcmp(fs, "cgroup2")
-                  : !strcmp(fs, "cgroup") && k == 3 && has_name(opts, strlen(opts), "cpu");
+  long best = -2;
+  while (getline(&line, &cap, f) > 0) {
+    /* id parent maj:min ROOT MOUNTPOINT options [optional...] - FSTYPE SOURCE SUPEROPTS */
+    const char *dash = strstr(line, " - cgroup");
+    if (!dash) continue;
+    const char *fs = dash + 3;
+    bool cpu;
+    if (v2) {
+      cpu = !strncmp(fs, "cgroup2 ", 8);
+    } else {
+      const char *opts = strncmp(fs, "cgroup ", 7) ? NULL : strchr(fs + 7, ' ');
+      size_t olen = opts ? strcspn(opts + 1, " \n") : 0;
+      cpu = opts && has_name(opts + 1, olen, "cpu");
+    }
     if (!cpu) continue;
-    if (strlen(m) >= mcap || strlen(r) >= rcap) continue;
-    strcpy(mnt, m);
-    strcpy(root, r);
-    found = true;
+    const char *p = line;
+    for (int k = 0; k < 3 && p; k++) { /* past id, parent, maj:min */
+      p = strchr(p, ' ');
+      if (p) p++;
+    }
+    if (!p || !mount_field(&p, x->line_root, sizeof x->line_root) ||
+        !mount_field(&p, x->line_mnt, sizeof x->line_mnt))
+      continue;
+    long c = covers(x->line_root, cg);
+    if (c > best || (best == -2 && c == -1)) {
+      best = c;
+      strcpy(x->root, x->line_root);
+      strcpy(x->mnt, x->line_mnt);
+    }
   }
   free(line);
   fclose(f);
-  return found;
+  return best != -2;
 }
 
-/* The smallest quota along the folders of this process's cgroup, from
-   its own up to the hierarchy's root, in the hierarchy given by one line
-   of /proc/self/cgroup ("0::/path" v2, "N:cpu,cpuacct:/path" v1). */
-static double quota_along(const char *cg, bool v2, long long *period_us, char *at, size_t atcap) {
-  char mnt[1024], root[1024], dir[4096];
-  if (!cpu_mount(v2, mnt, sizeof mnt, root, sizeof root)) return 0;
-  /* a mount of a cgroup below the top: paths are relative to its root */
-  size_t rl = strlen(root);
-  if (rl > 1 && !strncmp(cg, root, rl) && (cg[rl] == '/' || !cg[rl])) cg += rl;
-  if (snprintf(dir, sizeof dir, "%s%s%s", PW_PROC_PREFIX, mnt, strcmp(cg, "/") ? cg : "") >=
-      (int)sizeof dir)
-    return 0;
-  size_t base = strlen(PW_PROC_PREFIX) + strlen(mnt);
-  double best = 0;
+/* Record the quota folder x->dir in c (up to PW_CPU_QUOTA_DIRS). */
+static void note_dir(pw_cpus *c, const cpu_scratch *x) {
+  if (c->ndirs == PW_CPU_QUOTA_DIRS) return;
+  char *d = strdup(x->dir);
+  if (d) c->dirs[c->ndirs++] = d;
+}
+
+/* The quotas along the folders of this process's cgroup cg, from its own
+   up to the hierarchy's mount, in the hierarchy of one line of
+   /proc/self/cgroup ("0::/path" v2, "N:cpu,cpuacct:/path" v1): the
+   tightest into c, every folder with one into c->dirs. */
+static void quotas_along(pw_cpus *c, cpu_scratch *x, const char *cg, bool v2) {
+  if (!cpu_mount(x, v2, cg)) return;
+  long skip = covers(x->root, cg);
+  if (skip > 0) cg += skip; /* a mount of a cgroup below the top: relative to it */
+  if (strstr(cg, "/..")) return; /* outside what the mount shows */
+  size_t cap = sizeof x->dir;
+  if ((size_t)snprintf(x->dir, cap, "%s%s%s", PW_PROC_PREFIX, x->mnt, strcmp(cg, "/") ? cg : "") >=
+      cap)
+    return;
+  size_t base = strlen(PW_PROC_PREFIX) + strlen(x->mnt);
   for (;;) {
-    long long p = 0;
-    double q = quota_at(dir, v2, &p);
-    if (q && (!best || q < best)) {
-      best = q;
-      *period_us = p;
-      if (at && strlen(dir) < atcap) strcpy(at, dir);
+    long long period = 0;
+    double q = quota_at(x, v2, &period);
+    if (q > 0) {
+      note_dir(c, x);
+      if (!c->quota || q < c->quota) {
+        c->quota = q;
+        c->period_ns = period > 0 && period < 1000000000ll ? period * 1000 : 1000000000ll;
+      }
     }
-    char *slash = strrchr(dir, '/');
-    if (strlen(dir) <= base || !slash || (size_t)(slash - dir) < base) break;
+    char *slash = strrchr(x->dir, '/');
+    if (strlen(x->dir) <= base || !slash || (size_t)(slash - x->dir) < base) break;
     *slash = 0;
   }
-  return best;
 }
 #endif
 
-double pw_cpu_quota(int64_t *period_ns, char *dir, size_t dircap) {
+void pw_cpus_read(pw_cpus *c) {
+  *c = (pw_cpus){.affinity = affinity_count()};
+  c->count = c->affinity;
 #ifdef __linux__
   FILE *f = fopen(PW_PROC_PREFIX "/proc/self/cgroup", "re");
-  if (!f) return 0;
-  char *line = NULL;
-  size_t cap = 0;
-  double best = 0;
-  ssize_t n;
-  while ((n = getline(&line, &cap, f)) > 0) {
-    if (line[n - 1] == '\n') line[--n] = 0;
-    char *a = strchr(line, ':'), *b = a ? strchr(a + 1, ':') : NULL;
-    if (!b) continue;
-    bool v2 = b == a + 1 && !strncmp(line, "0:", 2);
-    if (!v2 && !has_name(a + 1, (size_t)(b - a - 1), "cpu")) continue;
-    long long p = 0;
-    char at[4096] = "";
-    double q = quota_along(b + 1, v2, &p, at, sizeof at);
-    if (q && (!best || q < best)) {
-      best = q;
-      if (period_ns) *period_ns = (int64_t)p * 1000;
-      if (dir && strlen(at) < dircap) strcpy(dir, at);
+  cpu_scratch *x = f ? malloc(sizeof *x) : NULL;
+  if (x) {
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) > 0) {
+      if (line[n - 1] == '\n') line[--n] = 0;
+      char *a = strchr(line, ':'), *b = a ? strchr(a + 1, ':') : NULL;
+      if (!b || b[1] != '/') continue;
+      bool v2 = b == a + 1 && !strncmp(line, "0:", 2);
+      if (!v2 && !has_name(a + 1, (size_t)(b - a - 1), "cpu")) continue;
+      quotas_along(c, x, b + 1, v2);
     }
+    free(line);
+    free(x);
   }
-  free(line);
-  fclose(f);
-  return best;
-#else
-  (void)period_ns;
-  (void)dir;
-  (void)dircap;
-  return 0;
+  if (f) fclose(f);
+  /* 1.5 CPUs: two run, part of the time */
+  if (c->quota > 0 && c->quota < c->affinity) c->count = (int)ceil(c->quota);
 #endif
+}
+
+void pw_cpus_free(pw_cpus *c) {
+  for (int i = 0; i < c->ndirs; i++) free(c->dirs[i]);
+  c->ndirs = 0;
 }
 
 int pw_cpu_count(void) {
-  int n = pw_cpu_affinity();
-  double q = pw_cpu_quota(NULL, NULL, 0);
-  int whole = q > 0 ? (int)ceil(q) : n; /* 1.5 CPUs: two run, part of the time */
-  return whole < n ? whole : n;
+  pw_cpus c;
+  pw_cpus_read(&c);
+  pw_cpus_free(&c);
+  return c.count;
 }
 
 /* UTF-16 length of valid UTF-8, or -1 when invalid.  ASCII runs go eight

@@ -15,22 +15,33 @@
 /** Write all of buf to fd, retrying on EINTR and short writes; 0 or -errno. */
 int pw_write_all(int fd, const void *buf, size_t len);
 
-/** CPUs this process may run on (its affinity mask where there is one). */
-int pw_cpu_affinity(void);
+/** Most cgroup folders with a quota that pw_cpus keeps. */
+#define PW_CPU_QUOTA_DIRS 8
+
+/** The CPUs this process can use. */
+typedef struct pw_cpus {
+  int affinity;      /**< CPUs it may run on (its affinity mask where there is one) */
+  int count;         /**< what "one per CPU" counts: affinity, capped by the quota rounded up */
+  double quota;      /**< CPUs the tightest cgroup quota grants (1.5 for 150000/100000), 0: none */
+  int64_t period_ns; /**< that quota's period: it may use quota x period per period, then waits */
+  int ndirs;         /**< cgroup folders that set a quota (their cpu.stat counts the waits) */
+  char *dirs[PW_CPU_QUOTA_DIRS];
+} pw_cpus;
 
 /**
- * CPUs a cgroup CPU quota grants this process (Linux: the smallest of
- * cgroup v2's cpu.max, or v1's cpu.cfs_quota_us / cpu.cfs_period_us,
- * along its cgroup's folders; 1.5 for 150000 / 100000), or 0 when none is
- * set: a container or job limited to 2 CPUs on a 64-CPU node has 2.
- * *period_ns (when not NULL) gets that quota's period (the process may
- * use quota x period of CPU time per period, then waits for the next),
- * and dir (when not NULL) the cgroup folder that sets it (its cpu.stat
- * counts the waits), if it fits in dircap bytes.
+ * Read the CPUs this process can use: its affinity, and on Linux the
+ * cgroup CPU quotas along its cgroup's folders (v2's cpu.max, v1's
+ * cpu.cfs_quota_us / cpu.cfs_period_us; the cgroup from
+ * /proc/self/cgroup, its mount from /proc/self/mountinfo): a container or
+ * job limited to 2 CPUs on a 64-CPU node has 2.  A few file reads: once
+ * per job, never per entry.  Free with pw_cpus_free.
  */
-double pw_cpu_quota(int64_t *period_ns, char *dir, size_t dircap);
+void pw_cpus_read(pw_cpus *c);
 
-/** CPUs this process can use: its affinity, capped by a cgroup quota (rounded up). */
+/** Free what pw_cpus_read allocated (c->dirs). */
+void pw_cpus_free(pw_cpus *c);
+
+/** pw_cpus_read's count alone. */
 int pw_cpu_count(void);
 
 /**

@@ -30,8 +30,11 @@ const MOUNT_V1_OTHER = "36 25 0:31 / /sys/fs/cgroup/cpuset rw,nosuid - cgroup cg
 interface Case {
   name: string;
   files: Files;
-  /** CPUs, period (us) and cgroup folder of the tightest quota, or null for none. */
-  want: [number, number, string] | null;
+  /**
+   * CPUs and period (us) of the tightest quota, and every cgroup folder
+   * with a quota (own first), or null for none.
+   */
+  want: [number, number, string[]] | null;
 }
 
 const CASES: Case[] = [
@@ -43,7 +46,7 @@ const CASES: Case[] = [
       "sys/fs/cgroup/user.slice/cpu.max": "max 100000\n",
       "sys/fs/cgroup/user.slice/job1/cpu.max": "150000 100000\n",
     },
-    want: [1.5, 100000, "sys/fs/cgroup/user.slice/job1"],
+    want: [1.5, 100000, ["sys/fs/cgroup/user.slice/job1"]],
   },
   {
     name: "v2, the folder above is tighter (its period kept)",
@@ -54,7 +57,7 @@ const CASES: Case[] = [
       "sys/fs/cgroup/slurm/uid_0/cpu.max": "100000 50000\n",
       "sys/fs/cgroup/slurm/cpu.max": "max 100000\n",
     },
-    want: [2, 50000, "sys/fs/cgroup/slurm/uid_0"],
+    want: [2, 50000, ["sys/fs/cgroup/slurm/uid_0/job_7", "sys/fs/cgroup/slurm/uid_0"]],
   },
   {
     name: "v2, no quota anywhere",
@@ -66,6 +69,15 @@ const CASES: Case[] = [
     want: null,
   },
   {
+    name: "v2, a quota too large to mean anything (no overflow: the affinity counts)",
+    files: {
+      "proc/self/cgroup": "0::/big\n",
+      "proc/self/mountinfo": MOUNT_V2,
+      "sys/fs/cgroup/big/cpu.max": "9999999999999 1000\n",
+    },
+    want: [9999999999.999, 1000, ["sys/fs/cgroup/big"]],
+  },
+  {
     name: "v2, a container's view: its cgroup is the mount's root",
     files: {
       "proc/self/cgroup": "0::/\n",
@@ -75,7 +87,7 @@ const CASES: Case[] = [
       ),
       "sys/fs/cgroup/cpu.max": "250000 100000\n",
     },
-    want: [2.5, 100000, "sys/fs/cgroup"],
+    want: [2.5, 100000, ["sys/fs/cgroup"]],
   },
   {
     name: "v2, no cgroup namespace: the path names the mount's root first",
@@ -85,7 +97,29 @@ const CASES: Case[] = [
       "sys/fs/cgroup/worker/cpu.max": "400000 100000\n",
       "sys/fs/cgroup/cpu.max": "800000 100000\n",
     },
-    want: [4, 100000, "sys/fs/cgroup/worker"],
+    want: [4, 100000, ["sys/fs/cgroup/worker", "sys/fs/cgroup"]],
+  },
+  {
+    name: "v2, escapes in mountinfo: a root with a backslash, a mount point with a space",
+    files: {
+      "proc/self/cgroup": "0::/machine.slice/machine-my\\x2dct.scope/payload\n",
+      "proc/self/mountinfo": MOUNT_V2.replace(
+        " / /sys/fs/cgroup",
+        " /machine.slice/machine-my\\134x2dct.scope /sys/fs/cg\\040v2",
+      ),
+      "sys/fs/cg v2/payload/cpu.max": "50000 100000\n",
+    },
+    want: [0.5, 100000, ["sys/fs/cg v2/payload"]],
+  },
+  {
+    name: "v2, two mounts: the one whose root holds the cgroup, not the first",
+    files: {
+      "proc/self/cgroup": "0::/jobs/j1\n",
+      "proc/self/mountinfo": MOUNT_V2.replace(" / /sys/fs/cgroup", " /other /mnt/other-cg") +
+        MOUNT_V2,
+      "sys/fs/cgroup/jobs/j1/cpu.max": "200000 100000\n",
+    },
+    want: [2, 100000, ["sys/fs/cgroup/jobs/j1"]],
   },
   {
     name: "v1, cpu with cpuacct, beside other controllers",
@@ -97,7 +131,7 @@ const CASES: Case[] = [
       "sys/fs/cgroup/cpu,cpuacct/slurm/cpu.cfs_quota_us": "-1\n",
       "sys/fs/cgroup/cpu,cpuacct/slurm/cpu.cfs_period_us": "100000\n",
     },
-    want: [0.5, 100000, "sys/fs/cgroup/cpu,cpuacct/slurm/job2"],
+    want: [0.5, 100000, ["sys/fs/cgroup/cpu,cpuacct/slurm/job2"]],
   },
   {
     name: "v1, no quota (-1)",
@@ -126,7 +160,7 @@ testNeeding([CC], {
       "-Wall",
       "-Wextra",
       "-Werror",
-      "-fsanitize=address,undefined",
+      "-fsanitize=address,undefined,float-cast-overflow",
       "-fno-sanitize-recover=all",
       `-DPW_PROC_PREFIX="${fake}"`,
       "-o",
@@ -146,16 +180,16 @@ testNeeding([CC], {
       }
       const out = (await runOk(probe, [])).text.trim().split(" ");
       const [quota, periodNs, count, aff] = out.slice(0, 4).map(Number);
-      const dir = out[4];
+      const dirs = out.slice(4).join(" ");
       assertEquals(aff, affinity, c.name);
       if (!c.want) {
-        assertEquals([quota, count, dir], [0, affinity, "-"], c.name);
+        assertEquals([quota, count, dirs], [0, affinity, "-"], c.name);
         continue;
       }
-      const [cpus, periodUs, folder] = c.want;
+      const [cpus, periodUs, folders] = c.want;
       assertEquals(quota, cpus, c.name);
-      assertEquals(dir, `${fake}/${folder}`, c.name);
       assertEquals(periodNs, periodUs * 1000, c.name);
+      assertEquals(dirs, folders.map((f) => `${fake}/${f}`).join("|"), c.name);
       assertEquals(count, Math.min(affinity, Math.ceil(cpus)), c.name);
     }
   },

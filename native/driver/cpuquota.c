@@ -1,8 +1,7 @@
 /*
  * cpuquota.c — prints what native/sys.c reads of the CPUs this process may
- * use: "QUOTA PERIOD_NS COUNT AFFINITY DIR" (pw_cpu_quota with its period,
- * pw_cpu_count, pw_cpu_affinity, and the cgroup folder that sets the
- * quota, "-" for none).
+ * use (pw_cpus_read): "QUOTA PERIOD_NS COUNT AFFINITY DIRS", DIRS the
+ * cgroup folders that set a quota joined by "|" ("-" for none).
  *
  * Built by tests/cpu_quota_test.ts beside native/sys.c, with
  * -DPW_PROC_PREFIX='"DIR"': sys.c then reads DIR/proc/self/cgroup,
@@ -16,10 +15,12 @@
 #include "../sys.h"
 
 int main(void) {
-  int64_t period = 0;
-  char dir[4096] = "";
-  double quota = pw_cpu_quota(&period, dir, sizeof dir);
-  printf("%.3f %lld %d %d %s\n", quota, (long long)period, pw_cpu_count(), pw_cpu_affinity(),
-         dir[0] ? dir : "-");
+  pw_cpus c;
+  pw_cpus_read(&c);
+  printf("%.3f %lld %d %d ", c.quota, (long long)c.period_ns, c.count, c.affinity);
+  for (int i = 0; i < c.ndirs; i++) printf("%s%s", i ? "|" : "", c.dirs[i]);
+  printf("%s\n", c.ndirs ? "" : "-");
+  if (c.count != pw_cpu_count()) return 1;
+  pw_cpus_free(&c);
   return 0;
 }
