@@ -276,6 +276,8 @@ export const OP_NAMES: readonly string[] = [
   "race",
   "ancestor",
   "loop",
+  "chown",
+  "chmod",
 ];
 
 /** pw_restore's result bits: enum pw_restore_bits in native/pwalk.h. */

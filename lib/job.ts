@@ -16,7 +16,11 @@ export interface WalkError {
   path: string;
   /** The path's exact bytes. */
   pathBytes: Uint8Array;
-  /** What failed: "open", "read", "stat", "change", "race", "ancestor", ... */
+  /**
+   * What failed: "open", "read", "stat", "write", "loop"; repair and chown
+   * also "chown" and "chmod" (a change the system refused), "change" (the
+   * entry could not be opened for its change), "race", "ancestor".
+   */
   op: string;
   /** The system's error text, e.g. "Permission denied". */
   message: string;

@@ -20,6 +20,8 @@ const char *pw_op_name(int op) {
     case PW_OP_RACE: return "race";
     case PW_OP_ANCESTOR: return "ancestor";
     case PW_OP_LOOP: return "loop";
+    case PW_OP_CHOWN: return "chown";
+    case PW_OP_CHMOD: return "chmod";
     default: return "error";
   }
 }

@@ -159,10 +159,14 @@ typedef enum pw_op {
   PW_OP_READ = 2,  /**< listing a folder (getdents) */
   PW_OP_STAT = 3,  /**< stat of an entry (vanished, ...) */
   PW_OP_WRITE = 4, /**< writing the output */
-  PW_OP_CHANGE = 5, /**< repair/chown: a change the system refused */
+  PW_OP_CHANGE = 5, /**< repair/chown: the entry could not be opened for its change */
   PW_OP_RACE = 6,  /**< repair/chown: entry replaced while being examined */
   PW_OP_ANCESTOR = 7, /**< repair: no ancestor with a shared group */
   PW_OP_LOOP = 8,  /**< walk with follow: a folder of its own walked path (link cycle) */
+  PW_OP_CHOWN = 9, /**< repair/chown: an owner or group change the system refused
+                        (the entry's mode is then left as it was too) */
+  PW_OP_CHMOD = 10, /**< repair/chown: a mode change the system refused (or a setgid
+                         bit it dropped) */
 } pw_op;
 
 typedef struct pw_opts pw_opts;

@@ -231,11 +231,14 @@ static pw_change apply_change(pw_worker *w, const pw_entry *e, const pw_target *
     int rc = pw_target_chown(t, p->nuid != p->ouid ? p->nuid : (uid_t)-1,
                              p->ngid != p->ogid ? p->ngid : (gid_t)-1);
     if (rc) {
-      change_error(w, e, PW_OP_CHANGE, -rc);
-    } else {
-      got.nuid = p->nuid;
-      got.ngid = p->ngid;
+      /* Refused: the mode stays too.  The group bits it adds were meant
+         for the new group (a private file would open to its old, private
+         group), setgid on a folder would hand that group down. */
+      change_error(w, e, PW_OP_CHOWN, -rc);
+      return got;
     }
+    got.nuid = p->nuid;
+    got.ngid = p->ngid;
   }
   /* chown may clear setuid/setgid: set the planned mode after it.  Links
      have no mode of their own to set. */
@@ -244,14 +247,14 @@ static pw_change apply_change(pw_worker *w, const pw_entry *e, const pw_target *
     return got;
   int rc = pw_target_chmod(t, p->nmode);
   if (rc) {
-    change_error(w, e, PW_OP_CHANGE, -rc);
+    change_error(w, e, PW_OP_CHMOD, -rc);
     return got;
   }
   /* Without CAP_FSETID the kernel drops a setgid bit silently (the caller
      is not in the group): report what really happened. */
   struct stat chk;
   if (pw_target_stat(t, &chk) == 0 && (uint32_t)(chk.st_mode & 07777) != p->nmode) {
-    change_error(w, e, PW_OP_CHANGE, EPERM);
+    change_error(w, e, PW_OP_CHMOD, EPERM);
     got.nmode = chk.st_mode & 07777;
   } else {
     got.nmode = p->nmode;

@@ -1051,8 +1051,9 @@ testNeeding([SETPRIV], {
     const root = `${tmp.path}/proj`;
     buildTree(root, [
       { rel: ".", type: "dir", uid: 0, gid: G.PROJECT, mode: 0o2775 },
-      // Owned by the caller (uid 0): chmod works, chgrp to 5000 is refused
-      // (root without CAP_CHOWN is not a member of 5000).
+      // Owned by the caller (uid 0): chgrp to 5000 is refused (root without
+      // CAP_CHOWN is not a member of 5000), so its g+r, meant for 5000, is
+      // not made either: it would open the file to its private group 0.
       { rel: "mine", type: "file", uid: 0, gid: 0, mode: 0o600 },
       { rel: "mine-ok", type: "file", uid: 0, gid: G.PROJECT, mode: 0o600 },
       // Someone else's: every change is refused.
@@ -1071,19 +1072,19 @@ testNeeding([SETPRIV], {
     const after = snapshot(root);
     // What the caller may change, changed; the rest reported.
     assertEquals(after.get("mine-ok")!.mode, 0o640);
-    assertEquals(after.get("mine")!.mode, 0o640, "chmod of its own file");
-    assertEquals(after.get("mine")!.gid, 0, "chgrp refused");
+    assertEquals(after.get("mine"), before.get("mine"), "chgrp refused: its mode left too");
+    assertStringIncludes(r.stderr, `pwalk: chown '${root}/mine': Operation not permitted`);
+    assert(!r.text.includes(`${root}/mine: mode`), "no mode change claimed for mine");
     // The kernel drops setgid silently for a caller outside the folder's
     // group: reported as refused, not claimed as done.
     assertEquals(after.get("later")!.mode, 0o755);
-    assertStringIncludes(r.stderr, `pwalk: change '${root}/later': Operation not permitted`);
+    assertStringIncludes(r.stderr, `pwalk: chmod '${root}/later': Operation not permitted`);
     assertEquals(after.get("later/f")!.mode, 0o640);
     assertEquals(after.get("theirs"), before.get("theirs"));
     assertEquals(after.get("locked/f"), before.get("locked/f"));
-    assertStringIncludes(r.stderr, `pwalk: change '${root}/mine': Operation not permitted`);
-    assertStringIncludes(r.stderr, `pwalk: change '${root}/theirs': Operation not permitted`);
+    assertStringIncludes(r.stderr, `pwalk: chown '${root}/theirs': Operation not permitted`);
     assertStringIncludes(r.stderr, `pwalk: open '${root}/locked': Permission denied`);
-    assertStringIncludes(r.stderr, `pwalk: change '${root}/locked': Operation not permitted`);
+    assertStringIncludes(r.stderr, `pwalk: chown '${root}/locked': Operation not permitted`);
     assert(/\d+ errors in/.test(r.stderr));
     closeLibc();
   },
