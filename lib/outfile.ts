@@ -50,3 +50,55 @@ export async function outputTarget(file: string): Promise<OutputTarget> {
   if (info.isCharDevice || info.isFifo) return { path, direct: true };
   throw new Error(`pwalk: ${file}: not a file, character device or FIFO`);
 }
+
+/**
+ * {@link outputTarget}, checked before any work is done: a file there that
+ * is one of `inputs` (the same file, by device and inode) is refused as bad
+ * usage (RangeError: writing it would replace what is being read), as is
+ * a file the caller could not write itself (`>` in a shell refuses it; a
+ * new file renamed over it would take its place, with the caller as owner),
+ * and a folder that takes no new file (missing, not writable) fails now,
+ * not after the work. Messages name `file`, never a temporary.
+ */
+export async function checkedOutput(
+  file: string,
+  inputs: readonly string[] = [],
+): Promise<OutputTarget> {
+  const target = await outputTarget(file);
+  if (target.direct) return target;
+  let now: Deno.FileInfo | null = null;
+  try {
+    now = await Deno.stat(target.path);
+  } catch {
+    // a new file
+  }
+  const why = (e: unknown) => (e as Error).message.replace(/:? ?\(os error \d+\).*$/s, "");
+  if (now) {
+    for (const input of inputs) {
+      let s: Deno.FileInfo;
+      try {
+        s = await Deno.stat(input);
+      } catch {
+        continue;
+      }
+      if (s.dev === now.dev && s.ino === now.ino) {
+        throw new RangeError(
+          `pwalk: ${file} is also an input (${input}): writing it would replace what is read`,
+        );
+      }
+    }
+    try {
+      (await Deno.open(target.path, { write: true })).close();
+    } catch (e) {
+      throw new Error(`pwalk: cannot write ${file}: ${why(e)}`);
+    }
+  }
+  const probe = partialBeside(target.path);
+  try {
+    await Deno.writeFile(probe, new Uint8Array(), { createNew: true });
+  } catch (e) {
+    throw new Error(`pwalk: cannot write ${file}: ${why(e)}`);
+  }
+  await Deno.remove(probe).catch(() => {});
+  return target;
+}

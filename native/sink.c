@@ -161,6 +161,14 @@ static int open_path(pw_sink *s, const char *name, char *msg, size_t msgcap) {
     r = open_fifo(s, false);
     if (r == -ENXIO) r = 0; /* no reader yet: opened at the first write */
   } else if (S_ISREG(st.st_mode)) {
+    /* A file the caller could not write itself is not replaced either
+       (as the shell's > refuses it): a new file renamed over it would
+       take its place, with the caller as its owner. */
+    if (faccessat(AT_FDCWD, name, W_OK, AT_EACCESS)) {
+      int e = errno;
+      snprintf(msg, msgcap, "cannot write %s: %s", name, strerror(e));
+      return -e;
+    }
     replacing = true;
     /* Through a symbolic link: the file it names is replaced, the link stays. */
     char *real = NULL;

@@ -132,7 +132,7 @@ Deno.test("convert and --html write through a link and into a device or FIFO, ne
   const missing = `${tmp.path}/nodir/x.parquet`;
   const m = await cli(["convert", scan, missing]);
   assertEquals(m.code, 1, m.stderr);
-  assertEquals(m.stderr.trim(), `pwalk: ${missing}: cannot write it: No such file or directory`);
+  assertEquals(m.stderr.trim(), `pwalk: cannot write ${missing}: No such file or directory`);
   // a folder or a link to nothing: one line, status 1, nothing written
   await Deno.symlink("nowhere/x.csv", `${tmp.path}/dangling.csv`);
   const r = await cli(["convert", scan, `${tmp.path}/dangling.csv`]);

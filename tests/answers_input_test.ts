@@ -8,6 +8,9 @@
  *   such names read with `\xNN` escapes, in summary, diff and Parquet;
  * - bad usage: one line on stderr, status 2; a failure: status 1; nothing
  *   half-written;
+ * - outputs checked before the work: one that is also an input, a shard's
+ *   output of a sharded scan, or a file the caller could not write (report
+ *   -o and --errors too) is refused and left as it was;
  * - the module graph: `pwalk --version`, a report and mod.ts never load
  *   DuckDB or ECharts (they are imported dynamically, only by these
  *   commands), and the CLI's static graph does not even reach lib/answers/.
@@ -20,8 +23,9 @@ import { lutimes, mkdirRaw, writeFileRaw } from "./helpers/libc.ts";
 import { bytes, join } from "./helpers/bytes.ts";
 import { closeLibc } from "./helpers/libc.ts";
 import { assertSameParquet } from "./helpers/duckdb.ts";
-import { cli, deno, REPO } from "./helpers/run.ts";
-import { testNeeding, ZSTD } from "./helpers/system.ts";
+import { cli, deno, REPO, UNPRIVILEGED } from "./helpers/run.ts";
+import { runShards } from "./helpers/shard.ts";
+import { SETPRIV, testNeeding, ZSTD } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 
 const strict = new TextDecoder("utf-8", { fatal: true });
@@ -209,6 +213,101 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
     const s = await summarize([`${tmp.path}/g.parquet`]);
     assertEquals([s.totals.entries, s.totals.apparentBytes], [2, 4106]);
   });
+});
+
+Deno.test("outputs that would replace an input or a shard of the scan are refused, untouched", async (t) => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(`${root}/sub`, { recursive: true });
+  for (let i = 0; i < 30; i++) await Deno.writeTextFile(`${root}/sub/f${i}.txt`, "x".repeat(i));
+  const scan = `${tmp.path}/scan.csv`;
+  assertEquals((await cli(["-o", scan, root])).code, 0);
+  const copy = `${tmp.path}/copy.csv`;
+  await Deno.copyFile(scan, copy);
+  const before = await Deno.readFile(scan);
+  const refused = async (args: string[], text: string, file = scan) => {
+    const r = await cli(args);
+    assertEquals(r.code, 2, r.stderr);
+    assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assertStringIncludes(r.stderr, text);
+    assertEquals(await Deno.readFile(file), before, `${file} untouched`);
+    assertEquals(r.text, "", "no answer printed");
+  };
+  await t.step("summary of one file given twice (it would count every row twice)", async () => {
+    await refused(["summary", scan, scan], "given twice");
+    await Deno.symlink(scan, `${tmp.path}/link.csv`);
+    await refused(["summary", scan, `${tmp.path}/link.csv`], "are the same file");
+  });
+  await t.step("--html that is an input, of summary and of diff", async () => {
+    await refused(["summary", "--html", scan, scan], "is also an input");
+    await refused(["diff", "--html", scan, copy, scan], "is also an input");
+  });
+  await t.step("convert onto its input", async () => {
+    await refused(["convert", scan, scan], "is also an input");
+  });
+  await t.step("convert with OUT forgotten, a sharded scan's glob: its last shard", async () => {
+    const dir = `${tmp.path}/scans`;
+    await Deno.mkdir(dir);
+    const plan = await cli(["plan", root, "--shards", "3", "-o", `${dir}/plan.json`]);
+    assertEquals(plan.code, 0, plan.stderr);
+    // (a tree this small may make fewer shards than asked for)
+    const n = JSON.parse(await Deno.readTextFile(`${dir}/plan.json`)).shards as number;
+    assert(n >= 2, `${n} shards`);
+    await runShards(`${dir}/plan.json`, dir, n);
+    const outs = Array.from({ length: n }, (_, i) => `${dir}/scan-${i}.csv.zst`);
+    const last = outs[n - 1];
+    const shard = await Deno.readFile(last);
+    const r = await cli(["convert", ...outs]);
+    assertEquals(r.code, 2, r.stderr);
+    assertStringIncludes(r.stderr, "is a shard's output of the scan");
+    assertEquals(await Deno.readFile(last), shard);
+    const st = await cli(["status", dir]);
+    assertEquals(st.code, 0, st.stdout + st.stderr);
+  });
+  await t.step("--html in a folder that does not exist: status 1, naming the file", async () => {
+    const r = await cli(["summary", "--html", `${tmp.path}/nope/x.html`, scan]);
+    assertEquals(r.code, 1, r.stderr);
+    assertStringIncludes(r.stderr, `cannot write ${tmp.path}/nope/x.html: No such file`);
+    assert(!r.stderr.includes(".partial"), r.stderr);
+  });
+});
+
+testNeeding([SETPRIV], {
+  name:
+    "a file the caller could not write is not replaced by any output (-o, --errors, --html, convert)",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`;
+    await Deno.mkdir(root);
+    await Deno.writeTextFile(`${root}/f`, "x");
+    const scan = `${tmp.path}/scan.csv`;
+    assertEquals((await cli(["-o", scan, root])).code, 0);
+    // A folder anyone may write in (no sticky bit), a file of someone else's in it.
+    const shared = `${tmp.path}/shared`;
+    await Deno.mkdir(shared, { mode: 0o777 });
+    await Deno.chmod(shared, 0o777);
+    const theirs = `${shared}/theirs.csv`;
+    await Deno.writeTextFile(theirs, "someone else's\n");
+    await Deno.chown(theirs, 1001, 1001);
+    await Deno.chmod(theirs, 0o644);
+    const cases: [string[], string][] = [
+      [["-o", theirs, root], theirs],
+      [["-o", `${shared}/mine.csv`, "--errors", theirs, root], `--errors ${theirs}`],
+      [["summary", "--html", theirs, scan], theirs],
+      [["convert", scan, theirs], theirs],
+    ];
+    for (const [args, named] of cases) {
+      // uid 0 without capabilities: not the owner, so "other" may only read
+      const r = await cli(args, { prefix: UNPRIVILEGED });
+      assertEquals(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
+      assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assertStringIncludes(r.stderr, `${named}: Permission denied`);
+      const st = await Deno.stat(theirs);
+      assertEquals([st.uid, await Deno.readTextFile(theirs)], [1001, "someone else's\n"]);
+    }
+    const left = [...Deno.readDirSync(shared)].map((e) => e.name);
+    assertEquals(left, ["theirs.csv"], "no temporary left, no output made");
+  },
 });
 
 /** Module specifiers of `deno info --json FILE`, and the static closure from FILE. */

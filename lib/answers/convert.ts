@@ -33,7 +33,7 @@ import {
 } from "./scan.ts";
 import { report, type ReportOptions, type ReportSummary } from "../report.ts";
 import { checkInt } from "../options.ts";
-import { outputTarget, partialBeside } from "./files.ts";
+import { checkedOutput, partialBeside } from "./files.ts";
 import { removeOnInterrupt } from "../interrupt.ts";
 
 /** Options of {@link convert}. */
@@ -103,6 +103,25 @@ async function concatInto(
 }
 
 /**
+ * A shard's output in a sharded scan's folder (plan.json beside it, and
+ * the shard's record scan-I.done.json) is the scan itself: converting into
+ * it (`convert scans/scan-*.csv.zst`, OUT forgotten, the glob's last file
+ * taken for it) would replace a shard's rows. Refused as bad usage.
+ */
+async function refuseShardOutput(output: string, path: string): Promise<void> {
+  const slash = path.lastIndexOf("/");
+  const dir = slash < 0 ? "." : path.slice(0, slash) || "/";
+  const record = path.replace(/\.(csv|csv\.zst|csv\.gz|parquet)$/, ".done.json");
+  const exists = (f: string) => Deno.stat(f).then(() => true, () => false);
+  if (record === path || !(await exists(`${dir}/plan.json`)) || !(await exists(record))) return;
+  throw new RangeError(
+    `pwalk: ${output} is a shard's output of the scan in ${dir} (${
+      record.slice(slash + 1)
+    } records it): convert would replace it; name an OUT outside the scan's folder`,
+  );
+}
+
+/**
  * Convert scan files (a file, glob or shard folder; CSV with or without
  * header, or Parquet) into one `output` file whose format its name gives:
  * `.csv`, `.csv.zst`, `.csv.gz` or `.parquet`. The output appears only when
@@ -132,7 +151,8 @@ export async function convert(
   const level = checkInt("level", options.level ?? 3, 1, 19);
   const header = options.header ?? true;
   const files = await resolveScans(inputs);
-  const target = await outputTarget(output);
+  const target = await checkedOutput(output, files.map((f) => f.path));
+  await refuseShardOutput(output, target.path);
   // A device or FIFO is written directly once the file is whole (made in
   // the temporary folder then, not beside it: never a new file in /dev).
   const partial = target.direct
@@ -145,7 +165,7 @@ export async function convert(
       await Deno.writeFile(partial, new Uint8Array(), { createNew: true });
     } catch (e) {
       const m = (e as Error).message.replace(/:? ?\(os error \d+\).*$/, "");
-      (e as Error).message = `pwalk: ${output}: cannot write it: ${m}`;
+      (e as Error).message = `pwalk: cannot write ${output}: ${m}`;
       throw e;
     }
   }

@@ -6,7 +6,7 @@
  * @module
  */
 
-export { type OutputTarget, outputTarget, partialBeside } from "../outfile.ts";
+export { checkedOutput, type OutputTarget, outputTarget, partialBeside } from "../outfile.ts";
 
 /**
  * Check that a zstd file ends where a frame ends: it walks the frame and

@@ -536,7 +536,17 @@ export async function diffHtml(d: Diff): Promise<string> {
  */
 export async function writeAtomic(file: string, text: string): Promise<void> {
   const target = await outputTarget(file);
-  if (target.direct) return await Deno.writeTextFile(target.path, text);
+  const fail = (e: unknown) =>
+    new Error(
+      `pwalk: cannot write ${file}: ${
+        (e as Error).message.replace(/:? ?\(os error \d+\).*$/s, "")
+      }`,
+    );
+  if (target.direct) {
+    return await Deno.writeTextFile(target.path, text).catch((e) => {
+      throw fail(e);
+    });
+  }
   const tmp = partialBeside(target.path);
   const forget = removeOnInterrupt(tmp);
   try {
@@ -544,7 +554,7 @@ export async function writeAtomic(file: string, text: string): Promise<void> {
     await Deno.rename(tmp, target.path);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
-    throw e;
+    throw fail(e);
   } finally {
     forget();
   }

@@ -183,6 +183,27 @@ export async function resolveScans(specs: string[]): Promise<ScanFile[]> {
       throw new ScanInputError(`${spec}: No such file or directory`);
     }
   }
+  // The same file twice (given twice, or by a glob and by its name) would
+  // count every row twice.
+  const seen = new Map<string, string>();
+  for (const f of files) {
+    let key: string;
+    try {
+      const st = await Deno.stat(f);
+      key = `${st.dev}:${st.ino}`;
+    } catch {
+      continue; // told below, as a missing scan
+    }
+    const first = seen.get(key);
+    if (first !== undefined) {
+      throw new ScanInputError(
+        first === f
+          ? `${f} is given twice: each file of a scan is read once`
+          : `${first} and ${f} are the same file: each file of a scan is read once`,
+      );
+    }
+    seen.set(key, f);
+  }
   const groups = new Set(files.map((f) => formatOf(f) === "parquet"));
   if (groups.size > 1) {
     throw new ScanInputError("one scan is either all Parquet or all CSV files, not both");

@@ -12,7 +12,7 @@ import { ProgressLine } from "./progress.ts";
 import { groupDigits } from "../digits.ts";
 import { absolutePath } from "../shard/paths.ts";
 import { removePending } from "../interrupt.ts";
-import { outputTarget, partialBeside } from "../outfile.ts";
+import { checkedOutput, partialBeside } from "../outfile.ts";
 import { errnoName } from "../errno.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
@@ -403,7 +403,7 @@ async function openErrorsCsv(path: string, toStdout: boolean): Promise<ErrorsCsv
   }
   let target;
   try {
-    target = await outputTarget(path);
+    target = await checkedOutput(path);
   } catch (e) {
     throw fail((e as Error).message.replace(/^pwalk: [^\n]*?: /, ""));
   }
@@ -617,6 +617,14 @@ export const PRINT_OPTIONS: Record<string, Kind> = {
   json: "flag",
   names: "toggle",
 };
+
+/**
+ * Check --html FILE before the work (DuckDB's can take minutes): refused
+ * when it is one of the `scans` given, or when it cannot be written.
+ */
+export async function checkHtmlOutput(f: Flags, scans: readonly string[]): Promise<void> {
+  if (f.html !== undefined) await checkedOutput(String(f.html), scans);
+}
 
 /**
  * Print an answer on stdout: as JSON with --json, else as `text` gives it;

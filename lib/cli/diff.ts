@@ -5,6 +5,7 @@
  * @module
  */
 import {
+  checkHtmlOutput,
   engineOptions,
   intArg,
   PRINT_OPTIONS,
@@ -44,6 +45,7 @@ export function run(args: string[]): Promise<number> {
     if (scans.length !== 2) {
       throw new UsageError(`diff needs OLD and NEW scans, got ${scans.length} (try --help)`);
     }
+    await checkHtmlOutput(flags, scans);
     const d = await diff([scans[0]], [scans[1]], {
       top: intArg("top", flags.top, 1, 1_000_000),
       depth: intArg("depth", flags.depth, 0, 10_000),

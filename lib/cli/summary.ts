@@ -5,6 +5,7 @@
  * @module
  */
 import {
+  checkHtmlOutput,
   engineOptions,
   intArg,
   PRINT_OPTIONS,
@@ -58,6 +59,7 @@ export function parseNow(v: unknown): number | undefined {
 export function run(args: string[]): Promise<number> {
   return runAnswer(args, { ...PRINT_OPTIONS, now: "value" }, async (flags, scans) => {
     if (scans.length === 0) throw new UsageError("summary: missing SCAN (try --help)");
+    await checkHtmlOutput(flags, scans);
     const s = await summarize(scans, {
       top: intArg("top", flags.top, 1, 1_000_000),
       depth: intArg("depth", flags.depth, 0, 10_000),
