@@ -211,3 +211,33 @@ Deno.test("diff: names that print the same (control bytes dropped) pair one to o
     [`${c}/ab`, "replaced"],
   ]);
 });
+
+Deno.test("diff: a grown file with hard links is grown under each name, its bytes counted once", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(`${root}/d`, { recursive: true });
+  const f1 = `${root}/d/f1.txt`, hard = `${root}/hard.txt`, sp = `${root}/with space.txt`;
+  await Deno.writeFile(f1, new Uint8Array(1000));
+  await Deno.link(f1, hard);
+  await Deno.writeFile(sp, new Uint8Array(2));
+  await Deno.writeFile(`${root}/same.txt`, new Uint8Array(5));
+  assertEquals((await cli(["-o", `${tmp.path}/old.csv`, root])).code, 0);
+  const before = await walkRef(root);
+  await Deno.writeFile(f1, new Uint8Array(500), { append: true }); // hard.txt grows with it
+  await Deno.writeFile(sp, new Uint8Array(8), { append: true });
+  assertEquals((await cli(["-o", `${tmp.path}/new.csv`, root])).code, 0);
+  const after = await walkRef(root);
+
+  // reference: the names whose size grew, and the growth of each inode once
+  const old = new Map(before.map((e) => [e.path, e]));
+  const grownNames = after.filter((e) => old.has(e.path) && e.size > old.get(e.path)!.size);
+  const byInode = new Map(grownNames.map((e) => [e.ino, e.size - old.get(e.path)!.size]));
+  assertEquals(grownNames.map((e) => e.path).sort(), [f1, hard, sp].sort());
+  const d = await diff([`${tmp.path}/old.csv`], [`${tmp.path}/new.csv`], { top: 100 });
+  assertEquals(d.totals.grown.entries, grownNames.length);
+  assertEquals(d.totals.grown.apparentBytes, [...byInode.values()].reduce((a, b) => a + b, 0));
+  assertEquals(d.totals.shrunk.entries, 0);
+  const user = d.users.find((u) => u.id === Deno.uid())!;
+  assertEquals(user.grown.entries, grownNames.length);
+  assertEquals(user.grown.apparentBytes, d.totals.grown.apparentBytes);
+});

@@ -131,12 +131,14 @@ const agg = (p: string, cond: string, ab = "ab", al = "al") =>
   `count(*) FILTER (${cond}) AS ${p}_n, coalesce(sum(${ab}) FILTER (${cond}), 0) AS ${p}_ab, ` +
   `coalesce(sum(${al}) FILTER (${cond}), 0) AS ${p}_al`;
 
-/** SQL: the breakdown columns over table c (k, side, st, ab, al). */
+/** SQL: the breakdown columns over table c (k, side, st, ab, al, dsz). */
 const BREAKDOWN = [
   agg("add", "side = 'n' AND st IN ('added', 'replaced')"),
   agg("rem", "side = 'o' AND st IN ('removed', 'replaced')"),
-  agg("gro", "side = 'g' AND ab > 0"),
-  agg("shr", "side = 'g' AND ab < 0"),
+  // grown or shrunk by st_size, each name: a hard link's other names carry
+  // no bytes (counted once), yet they grew too
+  agg("gro", "side = 'g' AND dsz > 0"),
+  agg("shr", "side = 'g' AND dsz < 0"),
   `count(*) FILTER (side = 'n') - count(*) FILTER (side = 'o') AS net_n`,
   `coalesce(sum(ab) FILTER (side = 'n'), 0) - coalesce(sum(ab) FILTER (side = 'o'), 0) AS net_ab`,
   `coalesce(sum(al) FILTER (side = 'n'), 0) - coalesce(sum(al) FILTER (side = 'o'), 0) AS net_al`,
@@ -150,11 +152,14 @@ async function breakdown(
   top: number,
 ): Promise<ChangeRow[]> {
   const rows = await e.all(`WITH c AS (
-    SELECT ${newKey} AS k, 'n' AS side, st, nab AS ab, nal AS al FROM j WHERE ni IS NOT NULL AND (${where})
+    SELECT ${newKey} AS k, 'n' AS side, st, nab AS ab, nal AS al, 0 AS dsz FROM j
+      WHERE ni IS NOT NULL AND (${where})
     UNION ALL
-    SELECT ${oldKey} AS k, 'o' AS side, st, oab AS ab, oal AS al FROM j WHERE oi IS NOT NULL AND (${where})
+    SELECT ${oldKey} AS k, 'o' AS side, st, oab AS ab, oal AS al, 0 AS dsz FROM j
+      WHERE oi IS NOT NULL AND (${where})
     UNION ALL
-    SELECT ${newKey} AS k, 'g' AS side, st, nab - oab AS ab, nal - oal AS al FROM j WHERE st = 'changed'
+    SELECT ${newKey} AS k, 'g' AS side, st, nab - oab AS ab, nal - oal AS al,
+      sign(ns - os) AS dsz FROM j WHERE st = 'changed'
   )
   SELECT k::VARCHAR AS k, ${BREAKDOWN} FROM c GROUP BY k
   ORDER BY net_al DESC, net_ab DESC, k LIMIT ${top}`);
@@ -289,8 +294,8 @@ export async function diff(
       ${agg("rem", "st = 'removed'", "oab", "oal")},
       ${agg("rep", "st = 'replaced'", "nab", "nal")},
       ${agg("chg", "st = 'changed'", "nab", "nal")},
-      ${agg("gro", "st = 'changed' AND nab > oab", "nab - oab", "nal - oal")},
-      ${agg("shr", "st = 'changed' AND nab < oab", "nab - oab", "nal - oal")},
+      ${agg("gro", "st = 'changed' AND ns > os", "nab - oab", "nal - oal")},
+      ${agg("shr", "st = 'changed' AND ns < os", "nab - oab", "nal - oal")},
       ${agg("same", "st = 'same'", "nab", "nal")}
       FROM j`))[0];
     const totals: Diff["totals"] = {
