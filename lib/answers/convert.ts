@@ -133,6 +133,13 @@ async function refuseShardOutput(output: string, path: string): Promise<void> {
  * await convert(["scan.csv.zst"], "scan.parquet");
  * await convert(["scan.parquet"], "again.csv.gz");
  * ```
+ *
+ * @throws {RangeError} when `output` has no known suffix, is one of the
+ * input files, or is a shard's output in a sharded scan's folder (checked
+ * before any work; nothing is written)
+ * @throws {ScanInputError} when an input names nothing readable, or the same file twice
+ * @throws {Error} when `output` cannot be written (its folder is missing, or
+ * it is a file the caller could not write itself)
  */
 export async function convert(
   inputs: string[],
