@@ -13,9 +13,9 @@
  * of a tenth of a CPU (root, with a writable cpu controller), its threads
  * counted in /proc the whole time.
  */
-import { assert, assertEquals, assertLess } from "@std/assert";
+import { assertEquals, assertLess } from "@std/assert";
 import { REPO, runOk, spawnCli } from "./helpers/run.ts";
-import { allowedCpus, CC, namedLikeMain, testNeeding } from "./helpers/system.ts";
+import { allowedCpus, CC, testNeeding, watchThreads } from "./helpers/system.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { emptyFilesTree } from "./helpers/tree.ts";
 
@@ -262,17 +262,7 @@ Deno.test({
       const p = spawnCli(["-o", `${tmp.path}/out.csv`, root], {
         prefix: ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', cg],
       });
-      let most = 0;
-      let looks = 0;
-      const ended = p.status.then(() => true);
-      while (!(await Promise.race([ended, new Promise<false>((r) => setTimeout(r, 2, false))]))) {
-        const n = namedLikeMain(p.pid);
-        if (n > 0) looks++;
-        most = Math.max(most, n);
-      }
-      const out = await p.output();
-      assert(out.success, new TextDecoder().decode(out.stderr));
-      assert(looks >= 10, `the report ended after ${looks} looks: too soon to tell`);
+      const { most } = await watchThreads(p);
       const rows = (await Deno.readTextFile(`${tmp.path}/out.csv`)).split("\n").length - 1;
       assertEquals(rows, entries);
       await t.step("threads: the main one, the governor, one reader (and a few moves)", () => {

@@ -10,9 +10,9 @@
  * loops per CPU run; its worker threads (named like its main thread, as
  * they inherit the name) are counted in /proc the whole time.
  */
-import { assert, assertLess } from "@std/assert";
+import { assertLess } from "@std/assert";
 import { spawnCli } from "./helpers/run.ts";
-import { allowedCpus, namedLikeMain } from "./helpers/system.ts";
+import { allowedCpus, watchThreads } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { emptyFilesTree } from "./helpers/tree.ts";
 
@@ -39,17 +39,7 @@ Deno.test({
     );
     try {
       const p = spawnCli(["-o", `${tmp.path}/out.csv.zst`, root]);
-      let most = 0;
-      let looks = 0;
-      const ended = p.status.then(() => true);
-      while (!(await Promise.race([ended, new Promise<false>((r) => setTimeout(r, 2, false))]))) {
-        const n = namedLikeMain(p.pid);
-        if (n > 0) looks++;
-        most = Math.max(most, n);
-      }
-      const out = await p.output();
-      assert(out.success, new TextDecoder().decode(out.stderr));
-      assert(looks >= 10, `the report ended after ${looks} looks: too soon to tell`);
+      const { most } = await watchThreads(p);
       // the main thread, the governor and the readers: a few more than the
       // CPUs as the CPU shares move (5-10 seen with 2 CPUs), not the 32 or
       // 64 workers the governor ran before it counted the others' CPU time

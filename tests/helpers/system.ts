@@ -142,3 +142,25 @@ export function namedLikeMain(pid: number): number {
     return -1;
   }
 }
+
+/**
+ * Watch child `p` until it ends, counting its threads named like its main
+ * one ({@link namedLikeMain}) every 2 ms: the most seen, how many looks saw
+ * it running, and its output. Fails unless it exits 0 after at least 10 looks.
+ */
+export async function watchThreads(
+  p: Deno.ChildProcess,
+): Promise<{ most: number; looks: number; out: Deno.CommandOutput }> {
+  let most = 0;
+  let looks = 0;
+  const ended = p.status.then(() => true);
+  while (!(await Promise.race([ended, new Promise<false>((r) => setTimeout(r, 2, false))]))) {
+    const n = namedLikeMain(p.pid);
+    if (n > 0) looks++;
+    most = Math.max(most, n);
+  }
+  const out = await p.output();
+  if (!out.success) throw new Error(`exit ${out.code}: ${new TextDecoder().decode(out.stderr)}`);
+  if (looks < 10) throw new Error(`the process ended after ${looks} looks: too soon to tell`);
+  return { most, looks, out };
+}
