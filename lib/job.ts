@@ -112,7 +112,11 @@ export interface JobOutcome {
 export interface RunOptions {
   /** Cancels the job; it then ends with the signal's reason. */
   signal?: AbortSignal;
-  /** Called about every `progressIntervalMs` while the job runs, and once at the end (cancelled too). */
+  /**
+   * Called about every `progressIntervalMs` while the job runs, and once at
+   * the end (cancelled too). If it throws, the job is cancelled and its
+   * promise rejects with what it threw (a report's partial output removed).
+   */
   onProgress?: (p: Progress) => void;
   /**
    * Milliseconds between progress calls. Default 200. Infinity: only the
@@ -189,6 +193,8 @@ export class NativeJob implements AsyncDisposable {
   readonly #t0 = performance.now();
   #cancel = () => this.cancel();
   #timer?: ReturnType<typeof setInterval>;
+  /** What onProgress threw, if it did: the job was cancelled for it. */
+  #thrown?: { error: unknown };
   #pending?: Promise<number>;
   readonly #out = new BigUint64Array(7);
   #freed = false;
@@ -198,10 +204,18 @@ export class NativeJob implements AsyncDisposable {
     this.#run = run;
     run.signal?.addEventListener("abort", this.#cancel);
     if (run.onProgress && run.progressIntervalMs !== Infinity) {
-      this.#timer = setInterval(
-        () => run.onProgress!(this.progress()),
-        run.progressIntervalMs ?? 200,
-      );
+      this.#timer = setInterval(() => {
+        try {
+          run.onProgress!(this.progress());
+        } catch (e) {
+          // Thrown from a timer it would end the process, past the caller's
+          // try and with a partial output left: it ends the job instead,
+          // and finish() throws it.
+          this.#thrown ??= { error: e };
+          this.#stopWatching();
+          this.cancel();
+        }
+      }, run.progressIntervalMs ?? 200);
     }
   }
 
@@ -353,6 +367,7 @@ export class NativeJob implements AsyncDisposable {
       throw errnoError(err[0], `pwalk: ${message}`);
     }
     this.#stopWatching();
+    if (this.#thrown) throw this.#thrown.error;
     this.#run.onProgress?.({ ...this.progress(""), elapsedMs });
     if (status === Status.CANCELLED) {
       throw this.#run.signal?.reason ?? new DOMException("pwalk: cancelled", "AbortError");

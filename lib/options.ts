@@ -66,7 +66,11 @@ export interface CommonOptions {
   frontier?: FrontierFolder[];
   /** Cancels the job: it stops promptly and rejects with the signal's reason. */
   signal?: AbortSignal;
-  /** Called about every `progressIntervalMs` while the job runs, and once at the end (cancelled too). */
+  /**
+   * Called about every `progressIntervalMs` while the job runs, and once at
+   * the end (cancelled too). If it throws, the job is cancelled and rejects
+   * with what it threw (a report's partial output removed).
+   */
   onProgress?: (progress: Progress) => void;
   /** Milliseconds between progress calls. Default 200. Infinity: only the call at the end. */
   progressIntervalMs?: number;

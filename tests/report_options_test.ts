@@ -17,7 +17,7 @@ import { referenceReport, type RefOptions, settledReference } from "./helpers/re
 import { closeLibc } from "./helpers/libc.ts";
 import { cli } from "./helpers/run.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
-import { mktree, specExTree } from "./helpers/tree.ts";
+import { emptyFilesTree, mktree, specExTree } from "./helpers/tree.ts";
 
 /** depth,"filename",pw_fcount,pw_dirsum, as the spec lists rows. */
 function specLines(rows: PwalkRow[]): string[] {
@@ -249,4 +249,32 @@ Deno.test("report(): progressIntervalMs Infinity gives one progress call, the fi
   });
   assertEquals(calls, [[entries, allocated]]);
   assertEquals([s.entries, s.allocatedBytes], [entries, allocated]);
+});
+
+Deno.test("report(): an onProgress that throws ends the job; report() rejects with it, nothing left", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(root);
+  // a tmpfs when root may mount one: made fast, and walked long enough to tick
+  if (canMountTmpfs()) assertEquals(await mountTmpfs(root, "size=64m"), "");
+  await emptyFilesTree(root, 20, 1000);
+  const out = `${tmp.path}/out.csv`;
+  const thrown = new Error("stop here");
+  let calls = 0;
+  const err = await report(root, {
+    output: out,
+    threads: 1,
+    progressIntervalMs: 1,
+    onProgress: (p) => {
+      calls++;
+      if (p.entries > 0) throw thrown; // a tick while it walks: not the final call
+    },
+  }).then(() => null, (e) => e);
+  assert(err === thrown, `report() rejected with ${err}`);
+  assert(calls >= 1);
+  assertEquals(
+    [...Deno.readDirSync(tmp.path)].map((e) => e.name),
+    ["tree"],
+    "no output, no partial",
+  );
 });
