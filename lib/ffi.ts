@@ -244,6 +244,7 @@ export const Opt = {
   LINK_DIRS: 28,
   SUBDIRS: 29,
   NAMES_ONLY: 30,
+  BARE_DOT: 31,
   ROOT: 100,
   OUTPUT: 101,
   EXCLUDE: 102,

@@ -34,7 +34,7 @@ export interface WalkOptions
   includeSymlinks?: boolean;
   /** Yield only paths ending in one of these extensions ("ts" or ".ts"). */
   exts?: string[];
-  /** Yield only paths matching one of these (tested as `skip`'s are). */
+  /** Yield only paths matching one of these (tested as `skip`'s are; `[]` matches nothing, as in @std/fs). */
   match?: RegExp[];
   /**
    * Paths matching one of these are not yielded, and such folders are not
@@ -51,10 +51,19 @@ export interface WalkOptions
    * path), links to files yield the target's facts. A folder reached by
    * several paths is walked under each, as @std/fs and os.walk walk it; a
    * link to a folder of its own path (by device and inode: a cycle) is not
-   * entered, and is an error with op "loop" (where @std/fs and os.walk go
-   * round until the path is too long). Default false.
+   * entered: it is yielded as the folder it leads to, and is an error with
+   * op "loop" (where @std/fs and os.walk go round until the path is too
+   * long). Paths below a followed link keep the link's path: @std/fs walk's
+   * `canonicalize: false`. Default false.
    */
   followSymlinks?: boolean;
+  /**
+   * @std/fs walk's: with `followSymlinks`, yield the real paths under a
+   * followed link (its default, true). Only `false` is supported, the
+   * behaviour of this walk (a RangeError otherwise); without
+   * `followSymlinks` it changes nothing.
+   */
+  canonicalize?: boolean;
   /**
    * Called for each error (unreadable folder, vanished entry); the walk goes
    * on. Without it errors are collected in the iterator's `errors`.
@@ -87,8 +96,13 @@ export interface WalkIterator<T> extends AsyncIterableIterator<T> {
   readonly errors: WalkError[];
 }
 
-/** Options of {@link walkDirs}: {@link WalkOptions} and the order of folders. */
-export interface WalkDirsOptions extends WalkOptions {
+/**
+ * Options of {@link walkDirs}: {@link WalkOptions} but the filters of what
+ * is yielded (os.walk has none: a folder's names are all listed; a
+ * RangeError if given), and the order of folders.
+ */
+export interface WalkDirsOptions
+  extends Omit<WalkOptions, "includeFiles" | "includeDirs" | "includeSymlinks" | "exts" | "match"> {
   /**
    * os.walk's `topdown`. `true` (the default): a folder is yielded before
    * its subfolders, and the names left in its `dirs` when the loop body
@@ -156,8 +170,24 @@ function depthLimit(d: number | undefined): number {
   return d < 0 ? -1 : Math.floor(d);
 }
 
+/** walk()'s filters of what is yielded, which walkDirs (as os.walk) has not. */
+const YIELD_FILTERS = ["includeFiles", "includeDirs", "includeSymlinks", "exts", "match"];
+
 function plan(root: string, o: WalkOptions, dirs?: DirsMode): Plan {
   const maxDepth = depthLimit(o.maxDepth);
+  if (o.followSymlinks && o.canonicalize !== undefined && o.canonicalize !== false) {
+    throw new RangeError(
+      "pwalk: canonicalize: only false is supported (paths below a followed link keep its path)",
+    );
+  }
+  const given = dirs &&
+    YIELD_FILTERS.filter((k) => (o as Record<string, unknown>)[k] !== undefined);
+  if (given?.length) {
+    throw new RangeError(
+      `pwalk: walkDirs lists every name of a folder (as os.walk): ${given.join(", ")} ` +
+        "filter walk()'s entries only",
+    );
+  }
   const opts = commonNative(root, { ...o, pwalkDepth: undefined, maxErrors: 0 });
   const skip = !!o.skip?.length;
   if (o.stat === false) opts.push([Opt.NO_STAT, 1]);
@@ -331,6 +361,8 @@ async function* entryBatches(
   errors: WalkError[],
 ): AsyncGenerator<WalkEntry[]> {
   const p = plan(root, o);
+  // ROOT ".": "a", not "./a", below it (as @std/fs's join gives)
+  if (root === "." || root === "./") p.native.push([Opt.BARE_DOT, 1]);
   const skip = o.skip?.length ? o.skip : undefined;
   if (p.maxDepth < 0 || matchesAny(skip, root)) return;
   const filter = entryFilter(o, p.maxDepth);
@@ -398,7 +430,7 @@ function entryFilter(o: WalkOptions, maxDepth: number): ((e: WalkEntry) => boole
   const includeDirs = o.includeDirs ?? true;
   const includeSymlinks = o.includeSymlinks ?? true;
   const exts = normaliseExts(o.exts);
-  const match = o.match?.length ? o.match : undefined;
+  const match = o.match; // [] matches nothing, as in @std/fs
   const skip = o.skip?.length ? o.skip : undefined;
   const lastDepth = maxDepth - 1; // in pwalk's depth numbering
   if (
@@ -419,11 +451,35 @@ function entryFilter(o: WalkOptions, maxDepth: number): ((e: WalkEntry) => boole
 }
 
 /**
+ * A path as @std/path's (POSIX) normalize gives it, which @std/fs walk
+ * applies to its root (and join to every path below): "." and ".."
+ * segments resolved by name, repeated slashes made one, a trailing slash
+ * kept; "" is ".".
+ */
+export function normalizePath(path: string): string {
+  if (path === "") return ".";
+  const absolute = path.startsWith("/");
+  const out: string[] = [];
+  for (const seg of path.split("/")) {
+    if (seg === "" || seg === ".") continue;
+    if (seg === ".." && out.length && out[out.length - 1] !== "..") out.pop();
+    else if (seg === ".." && absolute) continue; // nothing above "/"
+    else out.push(seg);
+  }
+  let norm = out.join("/");
+  if (!norm && !absolute) norm = ".";
+  if (norm && path.endsWith("/")) norm += "/";
+  return absolute ? `/${norm}` : norm;
+}
+
+/**
  * Walk `root` with the parallel native walker, yielding one {@link WalkEntry}
  * per file, folder and link, with its stat facts. A drop-in upgrade of
- * @std/fs walk (same option names); entries come in no defined order (a
- * folder comes after the files directly in it and before its subfolders,
- * like pwalk's rows).
+ * @std/fs walk (same option names, ROOT normalized and paths joined as it
+ * does: "." gives "a", not "./a"); entries come in no defined order (a
+ * folder comes after the files directly in it, like pwalk's rows, and most
+ * often before its subfolders: not a large folder whose names idle workers
+ * shared).
  *
  * @example Sum the sizes of all files
  * ```ts ignore
@@ -442,7 +498,7 @@ function entryFilter(o: WalkOptions, maxDepth: number): ((e: WalkEntry) => boole
  * (The root's entry keeps a trailing slash of `root`: "d/".)
  */
 export function walk(root: string, options: WalkOptions = {}): WalkIterator<WalkEntry> {
-  return new EntryIterator(root, options);
+  return new EntryIterator(normalizePath(root), options);
 }
 
 /** Why a root cannot be walked (not out of memory, not a bad option). */

@@ -88,6 +88,9 @@ typedef enum pw_opt {
                                carry the base name only (folder rows and
                                errors keep the whole path): walkDirs without
                                skip, which needs names, not paths */
+  PW_OPT_BARE_DOT = 31,   /**< int: walk: 1 = below a ROOT of ".", paths have
+                               no "./" ("a", "a/b", as @std/fs's join gives
+                               them); the root's own row stays "." */
   PW_OPT_ROOT = 100,     /**< str: the folder to walk, exactly as printed */
   PW_OPT_OUTPUT = 101,   /**< str: report file.  A regular file (or a new
                               name) is written under a temporary name beside

@@ -299,8 +299,9 @@ static bool dispatch(pw_worker *w, listing *l, const pw_dent *d) {
     emit(w, e);
     return true;
   }
-  if (!enter) {
+  if (!enter) { /* a cycle: yielded (walk), never entered */
     pw_worker_error(w, PW_OP_LOOP, ELOOP, w->path, len);
+    emit(w, e);
     return true;
   }
   return queue_subfolder(w, l, &st, len, via_link, no_stat);
@@ -316,7 +317,9 @@ static bool begin_names(pw_worker *w, listing *l) {
   }
   memcpy(w->path, it->path, it->len);
   l->pre = it->len;
-  if (l->pre == 0 || w->path[l->pre - 1] != '/') w->path[l->pre++] = '/';
+  /* (a folder's own path is "." only at the root) */
+  if (w->job->opts->bare_dot && it->len == 1 && it->path[0] == '.') l->pre = 0;
+  else if (l->pre == 0 || w->path[l->pre - 1] != '/') w->path[l->pre++] = '/';
   l->e = (pw_entry){.parent_ino = it->st.st_ino, .depth = l->cdepth, .fcount = -1,
                     .dirfd = l->fd, .selffd = -1, .user = it->user, .listing = l->key,
                     .group = l->key};

@@ -346,6 +346,7 @@ Deno.test("walk option followSymlinks: off, links are entries; on, they are ente
     "/dangling",
     "/real",
     "/real/r.txt",
+    "/real/up",
     "/self",
     "/tofile",
     "/tooutside",
@@ -353,8 +354,11 @@ Deno.test("walk option followSymlinks: off, links are entries; on, they are ente
     "/tooutside/osub",
     "/tooutside/osub/o2.txt",
   ]);
-  // The loop is reported, not followed.
+  // The loop is reported, yielded as the folder it leads to, and not entered.
   assertEquals(onIt.errors.map((e) => [rel(e.path), e.op]), [["/real/up", "loop"]]);
+  const up = on.get("/real/up")!;
+  assert(up.isDirectory && up.viaLink && !up.isSymlink);
+  assertEquals(up.ino, Deno.statSync(root).ino);
   const outside = Deno.statSync(`${base}/outside`);
   const dir = on.get("/tooutside")!;
   assert(dir.isDirectory && !dir.isSymlink && dir.viaLink);
@@ -412,4 +416,32 @@ Deno.test("walk options batchBytes and batches: tiny batches give the same entri
   assertEquals(got.length, ref.size);
   assertEquals(setDiff(got, ref.keys()), "");
   await assertRejects(() => walk(root, { batchBytes: 10 }).next(), RangeError);
+});
+
+Deno.test("walk option match: [] matches nothing, as in @std/fs; walkDirs refuses walk's filters", async () => {
+  const { root } = await tree();
+  assertEquals(await paths(root, { match: [] }), []);
+  for (const o of [{ exts: ["ts"] }, { match: [/x/] }, { includeFiles: false }]) {
+    await assertRejects(
+      async () => {
+        // deno-lint-ignore no-explicit-any
+        for await (const _ of walkDirs(root, o as any)) { /* never */ }
+      },
+      RangeError,
+      "walkDirs lists every name",
+    );
+  }
+});
+
+Deno.test("walk option canonicalize: false is this walk's behaviour; true with followSymlinks is refused", async () => {
+  const { root } = await tree();
+  const all = async (o: Parameters<typeof walk>[1]) => {
+    const out: string[] = [];
+    for await (const e of walk(root, o)) out.push(e.path); // (the tree's loop is an error)
+    return out.sort();
+  };
+  const plain = await all({ followSymlinks: true });
+  assertEquals(await all({ followSymlinks: true, canonicalize: false }), plain);
+  await assertRejects(() => all({ followSymlinks: true, canonicalize: true }), RangeError);
+  assertEquals(await all({ canonicalize: true }), await all({}));
 });

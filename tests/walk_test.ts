@@ -7,6 +7,7 @@
  * Options are in walk_options_test.ts; early exit, cancellation and memory
  * in walk_lifecycle_test.ts.
  */
+import * as posix from "node:path/posix";
 import { assert, assertEquals, assertRejects, assertStrictEquals } from "@std/assert";
 import {
   nativeVersion,
@@ -16,7 +17,7 @@ import {
   type WalkEntry,
   type WalkOptions,
 } from "../mod.ts";
-import { helperScript, UNPRIVILEGED } from "./helpers/run.ts";
+import { helperScript, UNPRIVILEGED, walkInChild } from "./helpers/run.ts";
 import { shimTest, VANISH_C } from "./helpers/shim.ts";
 import { SETPRIV, testNeeding } from "./helpers/system.ts";
 import { scratchDir } from "./helpers/temp.ts";
@@ -216,6 +217,35 @@ Deno.test("walk: ROOT with a trailing slash is the root entry's path, children h
     for await (const e of walk(`${root}/`, { maxDepth: 0 })) return e;
   })();
   assertEquals([rootEntry?.ino, rootEntry?.isDirectory], [st.ino, true]);
+});
+
+Deno.test("walk: ROOT as @std/fs normalizes it ('.', './x', 'x//y/./z/..'), paths below as join gives them", async () => {
+  const base = `${scratchDir()}/norm`;
+  for (const d of ["t/a/b", "t/c"]) Deno.mkdirSync(`${base}/${d}`, { recursive: true });
+  for (const f of ["t/a/x.ts", "t/a/b/y.js", "t/c.txt"]) Deno.writeTextFileSync(`${base}/${f}`, f);
+  // the tree's paths relative to a folder, by readDir
+  const below = (dir: string, pre = ""): string[] =>
+    [...Deno.readDirSync(dir)].flatMap((e) => {
+      const rel = pre ? `${pre}/${e.name}` : e.name;
+      return e.isDirectory ? [rel, ...below(`${dir}/${e.name}`, rel)] : [rel];
+    });
+  const cases: [cwd: string, root: string, folder: string][] = [
+    [`${base}/t`, ".", `${base}/t`],
+    [`${base}/t`, "./", `${base}/t`],
+    [base, "./t", `${base}/t`],
+    [base, "t//a/./b/..", `${base}/t/a`],
+    [`${base}/t/a`, "../", `${base}/t`],
+  ];
+  for (const [cwd, root, folder] of cases) {
+    // what @std/fs walk yields: normalize(root), then join(normalize(root), rel)
+    const norm = posix.normalize(root);
+    const want = [norm, ...below(folder).map((r) => posix.join(norm, r))].sort();
+    const got = await walkInChild(root, {}, { cwd });
+    assertEquals([...got.dirs, ...got.files].sort(), want, `root ${root}`);
+  }
+  // a skip anchored at the start works on those paths
+  const got = await walkInChild(".", { skip: ["^a(/|$)"] }, { cwd: `${base}/t` });
+  assertEquals([...got.dirs, ...got.files].sort(), [".", "c", "c.txt"].sort());
 });
 
 function vanishTree(tag: string): string {
