@@ -10,13 +10,19 @@
  * bytes checks the planned frontier; Web Crypto checks the completion
  * records' SHA-256; DuckDB reads the shard files as one glob.
  */
-import { assert, assertEquals, assertMatch, assertNotEquals } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertNotEquals,
+  assertStringIncludes,
+} from "@std/assert";
 import { concat } from "./helpers/bytes.ts";
 import { key, lineSet, parsePwalk, splitHeader } from "./helpers/csv.ts";
 import { duck } from "./helpers/duckdb.ts";
 import { assertRowsMatch } from "./helpers/compare.ts";
 import { printable, settledReference } from "./helpers/reference.ts";
-import { CLI, cli, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
+import { CLI, cli, run, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
 import {
   assertSameLines,
   bash,
@@ -750,4 +756,28 @@ testNeeding([ZSTD], {
     const st = await cli(["status", dir]);
     assertEquals(st.code, 0, st.stderr + st.stdout);
   },
+});
+
+Deno.test("pwalk slurm: a ROOT with a line break stays in the script's comment (no command injected)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/odd root\ntouch INJECTED; echo`;
+  for (const d of ["a", "b"]) {
+    await Deno.mkdir(`${root}/${d}`, { recursive: true });
+    await Deno.writeTextFile(`${root}/${d}/f`, d);
+  }
+  const dir = `${tmp.path}/scan`;
+  const made = await cli(["slurm", root, "--shards", "2", "--out", dir, "--dry-run"]);
+  assertEquals(made.code, 0, made.stderr);
+  const script = await Deno.readTextFile(`${dir}/job.sbatch`);
+  // every line is a comment, an #SBATCH line, or one of the script's own
+  for (const line of script.split("\n")) assert(!line.startsWith("touch"), line);
+  assertStringIncludes(script, "odd root\\x0atouch INJECTED; echo as a Slurm job array");
+  // run as the array's task 0 would be (bash reads the whole script): nothing injected runs
+  const r = await run("bash", [`${dir}/job.sbatch`], {
+    cwd: tmp.path,
+    env: { SLURM_ARRAY_TASK_ID: "0" },
+  });
+  assertEquals(r.code, 0, r.stderr);
+  const injected = await Deno.stat(`${tmp.path}/INJECTED`).then(() => true, () => false);
+  assert(!injected, "the line after the break ran");
 });

@@ -116,7 +116,12 @@ export function slurmScript(plan: ShardPlan, o: ScriptOptions): string {
   if (o.level !== undefined) args.push("--level", String(o.level));
   return [
     "#!/bin/bash",
-    `# pwalk ${denoJson.version}: a sharded scan of ${plan.root.path} as a Slurm job array,`,
+    // ROOT may hold any byte but "/" and NUL: a line break in it would end
+    // the comment and make the rest a command (the plan carries ROOT).
+    `# pwalk ${denoJson.version}: a sharded scan of ${
+      plan.root.path.replace(/[\x00-\x1f\x7f]/g, (c) =>
+        `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`)
+    } as a Slurm job array,`,
     `# one task per shard (plan ${plan.id}, ${plan.shards} shards).`,
     `#   submit:  sbatch --array=0-${plan.shards - 1} ${o.dir}/job.sbatch   (pwalk slurm did)`,
     `#   status:  pwalk status ${o.dir}`,
