@@ -84,6 +84,10 @@ export interface ScriptOptions {
   command?: string[];
 }
 
+/** Control characters, written as \xNN where a name is shown in the script. */
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\x00-\x1f\x7f]/g;
+
 /**
  * The batch script of a scan: an array task runs shard
  * `$SLURM_ARRAY_TASK_ID` of DIR/plan.json into DIR/scan-I.csv.zst.
@@ -119,8 +123,7 @@ export function slurmScript(plan: ShardPlan, o: ScriptOptions): string {
     // ROOT may hold any byte but "/" and NUL: a line break in it would end
     // the comment and make the rest a command (the plan carries ROOT).
     `# pwalk ${denoJson.version}: a sharded scan of ${
-      plan.root.path.replace(/[\x00-\x1f\x7f]/g, (c) =>
-        `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`)
+      plan.root.path.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`)
     } as a Slurm job array,`,
     `# one task per shard (plan ${plan.id}, ${plan.shards} shards).`,
     `#   submit:  sbatch --array=0-${plan.shards - 1} ${o.dir}/job.sbatch   (pwalk slurm did)`,
