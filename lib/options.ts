@@ -91,6 +91,13 @@ export interface CommonOptions {
    * ```
    */
   errorsCsvFd?: number;
+  /**
+   * Open file descriptors (up to 8) of files that are no rows of the walk,
+   * wherever they lie in the tree (by device and inode): a sharded scan's
+   * temporary parts. Default: none (the output and the error file are left
+   * out anyway).
+   */
+  skipFds?: number[];
 }
 
 /**
@@ -148,6 +155,10 @@ export function commonNative(root: string, o: CommonOptions): NativeOption[] {
   out.push([Opt.MAX_ERRORS, checkInt("maxErrors", o.maxErrors ?? 100, 0, 1_000_000)]);
   if (o.errorsCsvFd !== undefined) {
     out.push([Opt.ERRORS_CSV_FD, checkInt("errorsCsvFd", o.errorsCsvFd, 0, 2 ** 31 - 1)]);
+  }
+  if ((o.skipFds?.length ?? 0) > 8) throw new RangeError("pwalk: skipFds: at most 8");
+  for (const fd of o.skipFds ?? []) {
+    out.push([Opt.SKIP_FD, checkInt("skipFds", fd, 0, 2 ** 31 - 1)]);
   }
   return out;
 }

@@ -781,3 +781,81 @@ Deno.test("pwalk slurm: a ROOT with a line break stays in the script's comment (
   const injected = await Deno.stat(`${tmp.path}/INJECTED`).then(() => true, () => false);
   assert(!injected, "the line after the break ran");
 });
+
+Deno.test("shard 0 written inside a frontier folder: no row of its own temporary parts", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/T`;
+  for (const d of ["a", "b", "c"]) {
+    await Deno.mkdir(`${root}/${d}/sub`, { recursive: true });
+    for (let i = 0; i < 30; i++) await Deno.writeTextFile(`${root}/${d}/f${i}`, "x");
+  }
+  const plan = `${tmp.path}/plan.json`;
+  assertEquals((await cli(["plan", root, "--shards", "1", "-o", plan])).code, 0);
+  // a frontier folder holds the output, so the parts are made beside it, in
+  // the part of the tree the frontier run walks
+  const p = JSON.parse(await Deno.readTextFile(plan));
+  const dir: string = p.frontier[0]?.path;
+  assert(dir?.startsWith(root), "a frontier folder");
+  const out = `${dir}/scan-0.csv`;
+  const r = await cli(["report", "--plan", plan, "--shard", "0", "-o", out]);
+  assertEquals(r.code, 0, r.stderr);
+  const rows = parsePwalk(await Deno.readFile(out), { header: p.options.header }).rows;
+  const text = new TextDecoder();
+  const names = rows.map((row) => text.decode(row.path));
+  assert(!names.some((n) => /\.(top|front|partial)-\d+/.test(n)), names.join("\n"));
+  // the folder's count of direct children: what readDir sees, less the
+  // output and its record (written after the walk)
+  const folder = rows.find((row) => text.decode(row.path) === dir)!;
+  const inDir = [...Deno.readDirSync(dir)]
+    .filter((e) => !["scan-0.csv", "scan-0.done.json"].includes(e.name)).length;
+  assertEquals(folder.fcount, inDir);
+});
+
+Deno.test("a shard's -o: a device, FIFO or the plan is refused; a link is written through", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/T`;
+  for (const d of ["a", "b"]) {
+    await Deno.mkdir(`${root}/${d}/sub`, { recursive: true });
+    for (let i = 0; i < 5; i++) await Deno.writeTextFile(`${root}/${d}/sub/f${i}`, "x");
+  }
+  const dir = `${tmp.path}/scan`;
+  await Deno.mkdir(dir);
+  const plan = `${dir}/plan.json`;
+  assertEquals((await cli(["plan", root, "--shards", "2", "-o", plan])).code, 0);
+  const planText = await Deno.readTextFile(plan);
+  const fifo = `${tmp.path}/fifo`;
+  assertEquals((await run("mkfifo", [fifo])).code, 0);
+  for (const [out, text] of [[fifo, "must be a file"], [plan, "is also an input"]]) {
+    for (const shard of ["0", "1"]) {
+      const r = await cli(["report", "--plan", plan, "--shard", shard, "-o", out]);
+      assertEquals(r.code, 2, r.stderr);
+      assertStringIncludes(r.stderr, text);
+      assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+    }
+  }
+  assert(Deno.lstatSync(fifo).isFifo, "the FIFO stays a FIFO");
+  assertEquals(await Deno.readTextFile(plan), planText, "the plan untouched");
+  // a character device of its own (never the system's /dev/null: a
+  // regression would replace it), where root may make one
+  const dev = `${tmp.path}/null`;
+  if ((await run("mknod", [dev, "c", "1", "3"])).code === 0) {
+    const r = await cli(["report", "--plan", plan, "--shard", "0", "-o", dev]);
+    assertEquals(r.code, 2, r.stderr);
+    assert(Deno.lstatSync(dev).isCharDevice, "the device stays a device");
+  }
+  // a link: its target gets the rows, the link stays, the record names the link
+  await Deno.mkdir(`${tmp.path}/elsewhere`);
+  await Deno.writeTextFile(`${tmp.path}/elsewhere/s0.csv.zst`, "old");
+  await Deno.symlink(`${tmp.path}/elsewhere/s0.csv.zst`, `${dir}/scan-0.csv.zst`);
+  const r0 = await cli(["report", "--plan", plan, "--shard", "0", "-o", `${dir}/scan-0.csv.zst`]);
+  assertEquals(r0.code, 0, r0.stderr);
+  assert(Deno.lstatSync(`${dir}/scan-0.csv.zst`).isSymlink, "the link stays");
+  assertNotEquals(await Deno.readTextFile(`${tmp.path}/elsewhere/s0.csv.zst`), "old");
+  const r1 = await cli(["report", "--plan", plan, "--shard", "1", "-o", `${dir}/scan-1.csv.zst`]);
+  assertEquals(r1.code, 0, r1.stderr);
+  const st = await cli(["status", "--verify", dir]);
+  assertEquals(st.code, 0, st.text + st.stderr);
+  // status of a file, not a folder: bad usage
+  const bad = await cli(["status", plan]);
+  assertEquals(bad.code, 2, bad.stderr);
+});

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { checkedOutput } from "../outfile.ts";
 import {
   count,
   errorCount,
@@ -103,6 +104,23 @@ export async function run(args: string[]): Promise<number> {
     throw new UsageError(`--plan ${planPath}: ${(e as Error).message}`);
   }
   const shard = intArg("shard", f.shard, 0, plan.shards - 1)!;
+  // -o the plan itself, a device or FIFO (a shard's parts are joined into
+  // a file, recorded), or a file the caller could not write: refused now
+  if (output !== undefined && output !== "-") {
+    let target;
+    try {
+      target = await checkedOutput(output, [planPath]);
+    } catch (e) {
+      if (e instanceof RangeError) throw new UsageError(e.message.replace(/^pwalk: /, ""));
+      throw e;
+    }
+    if (target.direct) {
+      throw new UsageError(
+        `${output}: a shard's output must be a file (its parts are joined into it, its size ` +
+          "and SHA-256 recorded), not a device or FIFO",
+      );
+    }
+  }
   let errors = f.errors as string | undefined;
   // A relative root is the plan's folder's: run from there (the output and
   // the errors file stay where they were asked for).

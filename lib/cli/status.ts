@@ -50,6 +50,9 @@ export async function run(args: string[]): Promise<number> {
     if (e instanceof Deno.errors.NotFound) {
       throw new UsageError(`${dir}: no plan.json there (not a scan folder)`);
     }
+    if (e instanceof Deno.errors.NotADirectory) {
+      throw new UsageError(`${dir}: not a folder (give the scan's folder, which holds plan.json)`);
+    }
     throw e;
   }
   if (flags.json) {

@@ -8,6 +8,8 @@
 import { type Compression, report, reportFormat, type ReportSummary } from "../report.ts";
 import type { Progress } from "../job.ts";
 import { checkInt } from "../options.ts";
+import { native } from "../ffi.ts";
+import { outputTarget } from "../outfile.ts";
 import { PlanError, planExcludes, shardFolders, type ShardPlan, writeAtomic } from "./plan.ts";
 import { pathOfJson, recordPath } from "./paths.ts";
 
@@ -259,6 +261,12 @@ export async function checkPlanRoot(plan: ShardPlan): Promise<void> {
  * @throws {PlanMismatchError} when the root is not the planned folder any more
  * @throws {RangeError} when the shard is not one of the plan's
  */
+/** A descriptor of `path` for skipFds (opened to append: nothing written), or -1. */
+function openSkip(path: string): number {
+  const b = new TextEncoder().encode(path);
+  return native().pw_fd_open(b, BigInt(b.length));
+}
+
 export async function runShard(
   plan: ShardPlan,
   shard: number,
@@ -268,7 +276,18 @@ export async function runShard(
   if (plan.format !== "pwalk-shard-plan") throw new PlanError("not a pwalk shard plan");
   await checkPlanRoot(plan);
   const toStdout = options.output === undefined || options.output === "-";
-  const output = toStdout ? null : options.output!;
+  const given = toStdout ? null : options.output!;
+  // A shard's output is a file: its parts are joined into it, and its size
+  // and SHA-256 recorded. A link is written through (its target replaced);
+  // a device or FIFO, which -o of a whole report writes directly, is refused.
+  const target = given === null ? null : await outputTarget(given);
+  if (target?.direct) {
+    throw new RangeError(
+      `pwalk: ${given}: a shard's output must be a file (its parts are joined into it, its ` +
+        "size and SHA-256 recorded), not a device or FIFO",
+    );
+  }
+  const output = target ? target.path : null;
   // The output's suffix decides (the temporary parts of shard 0 have none).
   const format = reportFormat(output ?? undefined, undefined, options.level);
   if (format.compress === "parquet") {
@@ -279,7 +298,7 @@ export async function runShard(
   }
   const compress: CsvCompression = format.compress;
   const level = format.level;
-  const record = output ? options.record ?? recordPath(output) : null;
+  const record = given ? options.record ?? recordPath(given) : null;
   if (record) await Deno.remove(record).catch(() => {});
 
   const start = new Date();
@@ -319,14 +338,22 @@ export async function runShard(
       );
     }
     if (folders.length) {
-      runs.push(
-        await report(root, {
-          ...common,
-          exclude: planExcludes(plan),
-          frontier: folders,
-          output: output ? (shard === 0 ? tmp("front") : output) : "-",
-        }),
-      );
+      // shard 0's first part, done, may lie in a frontier folder: no row
+      const top = output && shard === 0 ? temps[0] : null;
+      const skip = top ? openSkip(top) : -1;
+      try {
+        runs.push(
+          await report(root, {
+            ...common,
+            exclude: planExcludes(plan),
+            frontier: folders,
+            output: output ? (shard === 0 ? tmp("front") : output) : "-",
+            skipFds: skip >= 0 ? [skip] : undefined,
+          }),
+        );
+      } finally {
+        if (skip >= 0) native().pw_fd_close(skip);
+      }
     }
     if (output && shard === 0) {
       const joined = tmp("partial");
@@ -360,7 +387,7 @@ export async function runShard(
       plan: plan.id,
       shard,
       shards: plan.shards,
-      output: outputFromRecord(record, output),
+      output: outputFromRecord(record, given!), // a link: its name, as given
       outputBytes,
       sha256: await sha256File(output),
       compressed: compress !== "none",
@@ -378,7 +405,16 @@ export async function runShard(
     await writeAtomic(record, JSON.stringify(rec, null, 1) + "\n");
   }
   const leftovers = output ? await removeLeftovers(output, record) : [];
-  return { shard, output, record, ...totals, outputBytes, errorDetails, elapsedMs, leftovers };
+  return {
+    shard,
+    output: given,
+    record,
+    ...totals,
+    outputBytes,
+    errorDetails,
+    elapsedMs,
+    leftovers,
+  };
 }
 
 /**
