@@ -105,7 +105,8 @@ export async function planOptionsOf(flags: Flags): Promise<PlanOptions> {
 export function describePlan(plan: ShardPlan, ms: number): string {
   const e = plan.estimate;
   const fewer = plan.shards < plan.requestedShards
-    ? ` (not ${plan.requestedShards}: the tree has only ${plan.frontier.length} folders to share)`
+    ? ` (not ${plan.requestedShards}: ${plan.frontier.length} frontier folders; the tree has no ` +
+      "more, or splitting them would put more than a shard's share of rows above them, in shard 0)"
     : "";
   const loads = e.loads.map(num).join(", ");
   return `pwalk plan: ${plan.shards} shards${fewer} over ${num(plan.frontier.length)} frontier ` +
