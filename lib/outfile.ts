@@ -6,6 +6,11 @@
  * @module
  */
 
+/** A file system error's text without Deno's " (os error N): op 'path'" tail. */
+export function osErrorText(e: unknown): string {
+  return String((e as Error)?.message ?? e).replace(/:? ?\(os error \d+\).*$/s, "");
+}
+
 /** A hidden temporary name in the folder of `file`, for writing it whole and renaming. */
 export function partialBeside(file: string): string {
   const slash = file.lastIndexOf("/");
@@ -72,7 +77,6 @@ export async function checkedOutput(
   } catch {
     // a new file
   }
-  const why = (e: unknown) => (e as Error).message.replace(/:? ?\(os error \d+\).*$/s, "");
   if (now) {
     for (const input of inputs) {
       let s: Deno.FileInfo;
@@ -90,14 +94,14 @@ export async function checkedOutput(
     try {
       (await Deno.open(target.path, { write: true })).close();
     } catch (e) {
-      throw new Error(`pwalk: cannot write ${file}: ${why(e)}`);
+      throw new Error(`pwalk: cannot write ${file}: ${osErrorText(e)}`);
     }
   }
   const probe = partialBeside(target.path);
   try {
     await Deno.writeFile(probe, new Uint8Array(), { createNew: true });
   } catch (e) {
-    throw new Error(`pwalk: cannot write ${file}: ${why(e)}`);
+    throw new Error(`pwalk: cannot write ${file}: ${osErrorText(e)}`);
   }
   await Deno.remove(probe).catch(() => {});
   return target;

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { normalize } from "node:path/posix";
 import { native, Opt } from "./ffi.ts";
 import { decodeDirsBatch, decodeEntries, type HeldAnswers, RecKind, WalkEntry } from "./decode.ts";
 import { NativeJob, type NativeOption, type WalkError } from "./job.ts";
@@ -451,28 +452,6 @@ function entryFilter(o: WalkOptions, maxDepth: number): ((e: WalkEntry) => boole
 }
 
 /**
- * A path as @std/path's (POSIX) normalize gives it, which @std/fs walk
- * applies to its root (and join to every path below): "." and ".."
- * segments resolved by name, repeated slashes made one, a trailing slash
- * kept; "" is ".".
- */
-export function normalizePath(path: string): string {
-  if (path === "") return ".";
-  const absolute = path.startsWith("/");
-  const out: string[] = [];
-  for (const seg of path.split("/")) {
-    if (seg === "" || seg === ".") continue;
-    if (seg === ".." && out.length && out[out.length - 1] !== "..") out.pop();
-    else if (seg === ".." && absolute) continue; // nothing above "/"
-    else out.push(seg);
-  }
-  let norm = out.join("/");
-  if (!norm && !absolute) norm = ".";
-  if (norm && path.endsWith("/")) norm += "/";
-  return absolute ? `/${norm}` : norm;
-}
-
-/**
  * Walk `root` with the parallel native walker, yielding one {@link WalkEntry}
  * per file, folder and link, with its stat facts. A drop-in upgrade of
  * @std/fs walk (same option names, ROOT normalized and paths joined as it
@@ -498,7 +477,9 @@ export function normalizePath(path: string): string {
  * (The root's entry keeps a trailing slash of `root`: "d/".)
  */
 export function walk(root: string, options: WalkOptions = {}): WalkIterator<WalkEntry> {
-  return new EntryIterator(normalizePath(root), options);
+  // ROOT as @std/fs walk normalizes it (node's POSIX normalize is the same
+  // algorithm): "." and ".." resolved by name, one slash, a trailing one kept
+  return new EntryIterator(normalize(root), options);
 }
 
 /** Why a root cannot be walked (not out of memory, not a bad option). */

@@ -22,6 +22,7 @@
 import { Engine, type EngineOptions, lit } from "./duck.ts";
 import {
   duckCompression,
+  exists,
   formatOf,
   isEncodingError,
   loadScan,
@@ -33,7 +34,7 @@ import {
 } from "./scan.ts";
 import { report, type ReportOptions, type ReportSummary } from "../report.ts";
 import { checkInt } from "../options.ts";
-import { checkedOutput, partialBeside } from "./files.ts";
+import { checkedOutput, osErrorText, partialBeside } from "./files.ts";
 import { removeOnInterrupt } from "../interrupt.ts";
 
 /** Options of {@link convert}. */
@@ -112,7 +113,6 @@ async function refuseShardOutput(output: string, path: string): Promise<void> {
   const slash = path.lastIndexOf("/");
   const dir = slash < 0 ? "." : path.slice(0, slash) || "/";
   const record = path.replace(/\.(csv|csv\.zst|csv\.gz|parquet)$/, ".done.json");
-  const exists = (f: string) => Deno.stat(f).then(() => true, () => false);
   if (record === path || !(await exists(`${dir}/plan.json`)) || !(await exists(record))) return;
   throw new RangeError(
     `pwalk: ${output} is a shard's output of the scan in ${dir} (${
@@ -171,8 +171,7 @@ export async function convert(
     try {
       await Deno.writeFile(partial, new Uint8Array(), { createNew: true });
     } catch (e) {
-      const m = (e as Error).message.replace(/:? ?\(os error \d+\).*$/, "");
-      (e as Error).message = `pwalk: cannot write ${output}: ${m}`;
+      (e as Error).message = `pwalk: cannot write ${output}: ${osErrorText(e)}`;
       throw e;
     }
   }

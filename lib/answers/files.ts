@@ -6,7 +6,13 @@
  * @module
  */
 
-export { checkedOutput, type OutputTarget, outputTarget, partialBeside } from "../outfile.ts";
+export {
+  checkedOutput,
+  osErrorText,
+  type OutputTarget,
+  outputTarget,
+  partialBeside,
+} from "../outfile.ts";
 
 /**
  * Check that a zstd file ends where a frame ends: it walks the frame and

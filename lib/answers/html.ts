@@ -14,7 +14,7 @@
 import type { Summary } from "./summary.ts";
 import type { ChangeRow, Diff, FileChange } from "./diff.ts";
 import { bytes, count, date, delta, deltaCount } from "./text.ts";
-import { outputTarget, partialBeside } from "./files.ts";
+import { osErrorText, outputTarget, partialBeside } from "./files.ts";
 import { removeOnInterrupt } from "../interrupt.ts";
 
 /** The pinned charting library. */
@@ -536,12 +536,7 @@ export async function diffHtml(d: Diff): Promise<string> {
  */
 export async function writeAtomic(file: string, text: string): Promise<void> {
   const target = await outputTarget(file);
-  const fail = (e: unknown) =>
-    new Error(
-      `pwalk: cannot write ${file}: ${
-        (e as Error).message.replace(/:? ?\(os error \d+\).*$/s, "")
-      }`,
-    );
+  const fail = (e: unknown) => new Error(`pwalk: cannot write ${file}: ${osErrorText(e)}`);
   if (target.direct) {
     return await Deno.writeTextFile(target.path, text).catch((e) => {
       throw fail(e);

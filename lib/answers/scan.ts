@@ -225,7 +225,8 @@ export async function resolveScans(specs: string[]): Promise<ScanFile[]> {
   return out;
 }
 
-async function exists(path: string): Promise<boolean> {
+/** Whether `path` names anything (a link too, whatever it points to). */
+export async function exists(path: string): Promise<boolean> {
   try {
     await Deno.lstat(path);
     return true;

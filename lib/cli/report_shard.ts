@@ -18,7 +18,7 @@ import {
 } from "./common.ts";
 import { duration, formatBytes } from "./progress.ts";
 import { PlanError, readPlan } from "../shard/plan.ts";
-import { PlanMismatchError, runShard } from "../shard/run.ts";
+import { notAFile, PlanMismatchError, runShard } from "../shard/run.ts";
 import { reportFormat } from "../report.ts";
 
 /** `pwalk report --plan --help`. */
@@ -114,12 +114,7 @@ export async function run(args: string[]): Promise<number> {
       if (e instanceof RangeError) throw new UsageError(e.message.replace(/^pwalk: /, ""));
       throw e;
     }
-    if (target.direct) {
-      throw new UsageError(
-        `${output}: a shard's output must be a file (its parts are joined into it, its size ` +
-          "and SHA-256 recorded), not a device or FIFO",
-      );
-    }
+    if (target.direct) throw new UsageError(notAFile(output));
   }
   let errors = f.errors as string | undefined;
   // A relative root is the plan's folder's: run from there (the output and

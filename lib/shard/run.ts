@@ -261,6 +261,12 @@ export async function checkPlanRoot(plan: ShardPlan): Promise<void> {
  * @throws {PlanMismatchError} when the root is not the planned folder any more
  * @throws {RangeError} when the shard is not one of the plan's
  */
+/** Why a device or FIFO cannot be a shard's output. */
+export function notAFile(output: string): string {
+  return `${output}: a shard's output must be a file (its parts are joined into it, its size ` +
+    "and SHA-256 recorded), not a device or FIFO";
+}
+
 /** A descriptor of `path` for skipFds (opened to append: nothing written), or -1. */
 function openSkip(path: string): number {
   const b = new TextEncoder().encode(path);
@@ -281,12 +287,7 @@ export async function runShard(
   // and SHA-256 recorded. A link is written through (its target replaced);
   // a device or FIFO, which -o of a whole report writes directly, is refused.
   const target = given === null ? null : await outputTarget(given);
-  if (target?.direct) {
-    throw new RangeError(
-      `pwalk: ${given}: a shard's output must be a file (its parts are joined into it, its ` +
-        "size and SHA-256 recorded), not a device or FIFO",
-    );
-  }
+  if (target?.direct) throw new RangeError(`pwalk: ${notAFile(given!)}`);
   const output = target ? target.path : null;
   // The output's suffix decides (the temporary parts of shard 0 have none).
   const format = reportFormat(output ?? undefined, undefined, options.level);
