@@ -75,7 +75,7 @@ testNeeding([ZSTD], {
     // (relatime updates an atime not after mtime or ctime).  An atime after
     // both stays put.
     const later = Math.floor(Date.now() / 1000) + 3600;
-    for (const d of [r, bad, join(bad, bytes("sub"))]) lutimes(d, later, later - 7200);
+    for (const d of [r, bad, join(bad, bytes("sub")), zoe]) lutimes(d, later, later - 7200);
     const scan = `${tmp.path}/scan.csv.zst`;
     const res = await cli(["--header", "-o", scan, root]);
     assertEquals(res.code, 0, res.stderr);
