@@ -16,7 +16,10 @@
  * And compression: workers hand over whole chunks of rows; each chunk
  * becomes one independent zstd frame or gzip member, compressed on the
  * worker's own thread with a context from a small pool (at most one per
- * CPU), so compression runs in parallel without extra threads.
+ * CPU), so compression runs in parallel without extra threads.  Chunks
+ * under 64 KiB (a shared folder's part handed over, a worker's last rows)
+ * are gathered, in the order written, into one frame that is written
+ * before the next larger chunk: many tiny frames would compress poorly.
  * Concatenated frames (members) are one valid zstd (gzip) stream: `zstd -d`,
  * `gzip -d` and DuckDB read it as a whole.
  */

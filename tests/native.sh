@@ -63,6 +63,9 @@ check_all() { # binary
   [ "$(wc -l <"$work/out")" -eq "$big_rows" ]
   run "$b" -t 4 -z 3 "$work/tree" "$work/out.csv.zst"
   [ "$(zstd -dc "$work/out.csv.zst" | wc -l)" -eq $((rows - 1)) ]
+  # a wide folder's parts: their small chunks gathered into frames, under the write lock
+  run "$b" -t 3 -z 1 "$work/big" "$work/big.csv.zst"
+  [ "$(zstd -dc "$work/big.csv.zst" | wc -l)" -eq "$big_rows" ]
   run "$b" -t 4 -g 1 -H "$work/tree" "$work/out.csv.gz"
   [ "$(gzip -dc "$work/out.csv.gz" | wc -l)" -eq "$rows" ]
   # typed Parquet (hostile names escaped): PAR1 at both ends; DuckDB reads it in the Deno tests

@@ -14,6 +14,8 @@ import { assertSameParquet } from "./helpers/duckdb.ts";
 import { settledReference } from "./helpers/reference.ts";
 import { python } from "./helpers/tree.ts";
 import { tempDir } from "./helpers/temp.ts";
+import { runOk } from "./helpers/run.ts";
+import { present, ZSTD } from "./helpers/system.ts";
 
 /** root/wide: 12,000 files of varied sizes (some names with commas, quotes
  *  and newlines) and 40 subfolders of 3 files each, beside root/small. */
@@ -72,6 +74,34 @@ Deno.test("a wide folder statted by several workers: every row once and equal to
     const s = await report(root, { output: `${out.path}/r1.csv`, threads: 1 });
     assertEquals(s.sharedParts, 0);
     assertRowsMatch(parsePwalk(await Deno.readFile(`${out.path}/r1.csv`)).rows, ref.rows);
+  });
+
+  await t.step({
+    name: "zstd and gzip: parts' small chunks gathered into frames, rows in the same order",
+    ignore: !present(ZSTD),
+    fn: async () => {
+      const z = `${out.path}/r8.csv.zst`, g = `${out.path}/r8.csv.gz`;
+      const s = await report(root, { output: z, threads: 8 });
+      assert(s.sharedParts > 0, `no part was shared: ${JSON.stringify(s)}`);
+      const csv = (await runOk("zstd", ["-dc", z])).stdout;
+      const rows = parsePwalk(csv).rows;
+      assertRowsMatch(rows, ref.rows);
+      const folderAt = new Map(rows.map((r, i) => [r.mode.startsWith("004") ? r.ino : -1, i]));
+      const early = rows.filter((r, i) =>
+        !r.mode.startsWith("004") && folderAt.get(r.parentIno)! < i
+      );
+      assertEquals(early.length, 0, `${early.length} rows after their folder's row`);
+      // Each part that ends hands its rows over (a chunk of a few rows);
+      // were each its own frame there would be one per part.  Gathered, a
+      // frame is a chunk of at least 64 KiB or the small ones before it.
+      const frames = Number(
+        /# Zstandard Frames: (\d+)/.exec((await runOk("zstd", ["-lv", z])).text)?.[1],
+      );
+      const bound = 2 * Math.ceil(csv.length / 65536) + 2;
+      assert(frames <= bound, `${frames} frames for ${csv.length} bytes (at most ${bound})`);
+      await report(root, { output: g, threads: 8 });
+      assertRowsMatch(parsePwalk((await runOk("gzip", ["-dc", g])).stdout).rows, ref.rows);
+    },
   });
 
   await t.step("Parquet: 8 workers write the rows one writes", async () => {
