@@ -288,6 +288,7 @@ export const Restore = {
   OWNER_KEPT: 4,
   MODE_KEPT: 8,
   SETID_KEPT: 16,
+  SETID_WRITABLE: 32,
 } as const;
 
 /** pw_journal_open's flags: enum pw_journal_flags in native/pwalk.h. */

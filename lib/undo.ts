@@ -24,6 +24,7 @@ import { readJournalFile } from "./journal_file.ts";
 import { idName, logPath, syslogLine, whoRuns } from "./syslog.ts";
 
 const lossy = new TextDecoder();
+const SETID = 0o6000;
 
 /** Options of {@link undo}. */
 export interface UndoOptions {
@@ -51,7 +52,13 @@ export type KeptField =
   /** Mode changed again since the run. */
   | "mode"
   /** The mode would put setuid/setgid back on an entry whose owner or group is not the run's now. */
-  | "setid";
+  | "setid"
+  /**
+   * The mode went back without its setuid/setgid bits: someone besides the
+   * file's owner could have rewritten it since the run (the run gave it
+   * another owner, or group or others write).
+   */
+  | "setid-bits";
 
 /** One entry put back by {@link undo} (or, in a dry run, that would be). */
 export interface RestoreRecord {
@@ -83,7 +90,11 @@ export interface UndoSummary {
   unchanged: number;
   /** Entries with a field left as it is (changed again since, or setuid/setgid): see `kept`. */
   kept: number;
-  /** Among `kept`: modes kept because they would put setuid/setgid on someone else's entry. */
+  /**
+   * Among `kept`: setuid/setgid not put back, on an entry someone else owns
+   * now (its mode kept) or a file others could have rewritten since the run
+   * (its mode put back without them).
+   */
   setidKept: number;
   /** Entry lines of dry runs, skipped. */
   skippedDryRun: number;
@@ -166,7 +177,10 @@ export async function readJournal(file: string): Promise<JournalContents> {
  * is put back only while it still holds the value the run set; a field
  * changed again since is left alone and counted in `kept`, and so is a
  * mode that would put setuid/setgid on an entry whose owner or group is
- * not the run's any more.
+ * not the run's any more. Setuid/setgid never go back on a file that
+ * someone besides its owner could have rewritten since the run (the run
+ * gave it another owner, or group or others write): its mode goes back
+ * without them (`kept` names "setid-bits").
  *
  * **A dry run unless `apply: true`.** The journal must be a regular file of
  * the running user that group and others cannot write (not a link): any
@@ -258,8 +272,8 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
     for (let i = entries.length - 1; i >= 0; i--) {
       if ((entries.length - i) % 1000 === 0) {
         await new Promise((r) => setTimeout(r, 0)); // let signals and timers run
-        options.signal?.throwIfAborted();
       }
+      options.signal?.throwIfAborted(); // before each entry: nothing more once aborted
       const { header, line } = entries[i];
       const rootFd = rootOf(header);
       if (typeof rootFd === "string") continue;
@@ -289,8 +303,9 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
       if (rc & R.OWNER_KEPT) kept.push("owner");
       if (rc & R.SETID_KEPT) kept.push("setid");
       else if (rc & R.MODE_KEPT) kept.push("mode");
+      if (rc & R.SETID_WRITABLE) kept.push("setid-bits");
       if (kept.length) out.kept++;
-      if (rc & R.SETID_KEPT) out.setidKept++;
+      if (rc & (R.SETID_KEPT | R.SETID_WRITABLE)) out.setidKept++;
       const restored = (rc & (R.OWNER | R.MODE)) !== 0;
       if (!restored && !kept.length) {
         out.unchanged++;
@@ -304,7 +319,11 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
         to: {
           uid: rc & R.OWNER ? line.old.uid : line.new.uid,
           gid: rc & R.OWNER ? line.old.gid : line.new.gid,
-          mode: rc & R.MODE ? line.old.mode : line.new.mode,
+          mode: rc & R.SETID_WRITABLE
+            ? (line.old.mode & ~SETID) | (line.old.mode & line.new.mode & SETID)
+            : rc & R.MODE
+            ? line.old.mode
+            : line.new.mode,
         },
         kept,
         applied: apply && restored,
@@ -362,10 +381,15 @@ export function restoreLine(r: RestoreRecord): string {
     );
   }
   const notes: string[] = [];
-  const changed = r.kept.filter((k) => k !== "setid");
+  const changed = r.kept.filter((k) => k !== "setid" && k !== "setid-bits");
   if (changed.length) notes.push(`${changed.join(" and ")} changed since: kept`);
   if (r.kept.includes("setid")) {
     notes.push("mode kept: setuid/setgid never go back on an entry someone else owns now");
+  }
+  if (r.kept.includes("setid-bits")) {
+    notes.push(
+      "setuid/setgid not put back: someone besides its owner could have rewritten it since the run",
+    );
   }
   const what = parts.length ? parts.join(", ") : "left as it is";
   return `${printablePath(r.pathBytes)}: ${what}${notes.length ? ` (${notes.join("; ")})` : ""}`;

@@ -237,7 +237,10 @@ PW_API int32_t pw_restore_root(const uint8_t *path, size_t len, uint64_t dev, ui
  * and mode, are each restored only while they still hold the journal's new
  * values; a setuid/setgid bit is never put back on an entry whose owner or
  * group is no longer the journal's new one (the mode is then kept,
- * PW_RESTORE_SETID_KEPT).  Changes nothing unless apply.  Returns
+ * PW_RESTORE_SETID_KEPT), nor on a file that someone besides its owner
+ * could have written since the run (the run gave it another owner, or
+ * group or others write: the mode goes back without those bits,
+ * PW_RESTORE_SETID_WRITABLE).  Changes nothing unless apply.  Returns
  * PW_RESTORE_* bits or -errno (-ESTALE: a different entry is there now;
  * -ELOOP/-ENOTDIR: a link on the way; -EINVAL: a bad path).
  */
@@ -252,6 +255,10 @@ typedef enum pw_restore_bits {
   PW_RESTORE_MODE_KEPT = 8, /**< mode changed since: left alone */
   PW_RESTORE_SETID_KEPT = 16, /**< mode kept because it would put setuid/setgid
                                    on an entry someone else owns now */
+  PW_RESTORE_SETID_WRITABLE = 32, /**< mode put back without the setuid/setgid
+                                       bits: others could have rewritten the
+                                       file since (another owner, or group or
+                                       others write) */
 } pw_restore_bits;
 
 /**

@@ -62,6 +62,11 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, const 
   uint32_t nuid = (uint32_t)v[6], ngid = (uint32_t)v[7], nmode = (uint32_t)v[8];
   uint32_t cmode = now.st_mode & 07777;
   bool owned_as_run = now.st_uid == nuid && now.st_gid == ngid;
+  /* Whether someone besides the file's owner could have written it since
+     the run: the run gave it another owner, or group or others write.  A
+     write by anyone but the owner clears setuid/setgid (the kernel's rule);
+     putting them back would bless what that person wrote. */
+  bool others_wrote = !S_ISDIR(now.st_mode) && (nuid != ouid || (nmode & (S_IWGRP | S_IWOTH)));
   uid_t uid = (uid_t)-1;
   gid_t gid = (gid_t)-1;
   /* Owner+group, and mode, each go back only while they still hold what
@@ -84,6 +89,12 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, const 
       /* Never a setuid/setgid bit on an entry that someone else owns now
          (given to root since, say): the whole mode is kept. */
       out |= PW_RESTORE_MODE_KEPT | PW_RESTORE_SETID_KEPT;
+    } else if ((omode & ~cmode & SETID) && others_wrote) {
+      /* ... nor on a file others could have rewritten since: the mode goes
+         back without those bits. */
+      omode = (omode & ~SETID) | (omode & cmode & SETID);
+      out |= PW_RESTORE_SETID_WRITABLE;
+      mode_back = omode != cmode;
     } else {
       mode_back = true;
     }

@@ -123,6 +123,46 @@ Deno.test("undo never puts setuid/setgid back on an entry someone else owns now"
   closeLibc();
 });
 
+Deno.test("undo puts setuid/setgid back only on a file nobody but its owner could have written since", async () => {
+  await using tmp = await tempDir("pwalk-safety-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [
+    PROJECT,
+    // already group-writable: the run gives the project group write to it
+    { rel: "grpw", type: "file", uid: 1042, gid: 1042, mode: 0o4775 },
+    // only its owner can write it, before and after
+    { rel: "mine", type: "file", uid: 1043, gid: 1043, mode: 0o4755 },
+    { rel: "d", type: "dir", uid: 1043, gid: 1043, mode: 0o2700 },
+  ]);
+  const before = snapshot(root);
+  const journal = `${tmp.path}/j`;
+  const ap = await cli(["repair", "--apply", "--journal", journal, root]);
+  assertEquals(ap.code, 0, ap.stderr);
+  assertEquals(ugm(at(root, "grpw")), `1042:${G.PROJECT}:0775`);
+  // A member of the project group rewrites grpw now (as root here; the
+  // kernel would have cleared setuid on such a write before the run).
+  Deno.writeTextFileSync(at(root, "grpw"), "#!/bin/sh\nid\n");
+
+  const un = await cli(["undo", "--apply", journal]);
+  assertEquals(un.code, 0, un.stderr);
+  assertEquals(ugm(at(root, "grpw")), "1042:1042:0775", "setuid put back on a group-writable file");
+  assertEquals(ugm(at(root, "mine")), "1043:1043:4755");
+  assertEquals(ugm(at(root, "d")), "1043:1043:2700");
+  const line = lines(un.stdout).find((l) => l.startsWith(`${root}/grpw: `)) ?? "";
+  assertStringIncludes(line, `${root}/grpw: group ${G.PROJECT}`);
+  assertStringIncludes(
+    line,
+    "(setuid/setgid not put back: someone besides its owner could have rewritten it since the run)",
+  );
+  assert(!line.includes("mode "), line); // 0775 before and after undo
+  const back = new Map(
+    [...before].map(([rel, s]) => [rel, rel === "grpw" ? { ...s, mode: 0o775 } : s]),
+  );
+  assertEquals(diffSnapshots(back, snapshot(root), ["type", "ino", "size"]), []);
+  assertStringIncludes(un.stderr, "(1 of them: setuid/setgid not put back)");
+  closeLibc();
+});
+
 // ---------------------------------------------------------------------------
 // 7. The journal: where it goes, what is appended to, what undo trusts.
 
