@@ -137,6 +137,7 @@ export {
   PlanMismatchError,
   recordPath,
   runShard,
+  ShardBusyError,
   type ShardRecord,
   type ShardRunOptions,
   type ShardSummary,

@@ -15,6 +15,7 @@ import {
   assertEquals,
   assertMatch,
   assertNotEquals,
+  assertRejects,
   assertStringIncludes,
 } from "@std/assert";
 import { concat } from "./helpers/bytes.ts";
@@ -41,7 +42,8 @@ import {
 } from "./helpers/shard.ts";
 import { canMountTmpfs, mountTmpfs, scratchDir, tempDir } from "./helpers/temp.ts";
 import { mktree, python } from "./helpers/tree.ts";
-import { readPlan } from "../mod.ts";
+import { readPlan, runShard, ShardBusyError } from "../mod.ts";
+import { existsSync } from "node:fs";
 import { SETPRIV, testNeeding, ZSTD } from "./helpers/system.ts";
 
 const DUCKDB_COLUMNS = "names=['inode','parent_inode','depth','filename','ext','uid','gid'," +
@@ -858,4 +860,69 @@ Deno.test("a shard's -o: a device, FIFO or the plan is refused; a link is writte
   // status of a file, not a folder: bad usage
   const bad = await cli(["status", plan]);
   assertEquals(bad.code, 2, bad.stderr);
+});
+
+Deno.test("a shard already running (its OUTPUT.lock held): a second run is refused, nothing touched", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  for (const d of ["a", "b"]) {
+    await Deno.mkdir(`${root}/${d}`, { recursive: true });
+    await Deno.writeTextFile(`${root}/${d}/f`, d);
+  }
+  const dir = `${tmp.path}/scan`;
+  await Deno.mkdir(dir);
+  await makePlan(root, 2, `${dir}/plan.json`);
+  const out = `${dir}/scan-1.csv`;
+  const first = await cli(shardArgs(`${dir}/plan.json`, 1, out));
+  assertEquals(first.code, 0, first.stderr);
+  assert(!existsSync(`${out}.lock`), "the lock file was left after the run");
+  const before = [Deno.readTextFileSync(out), Deno.readTextFileSync(`${dir}/scan-1.done.json`)];
+
+  // Another process holds the lock, as a run of this shard does (flock, from Python).
+  const holder = new Deno.Command("python3", {
+    args: [
+      "-c",
+      `import fcntl, os, sys
+f = open(sys.argv[1], "a+")
+fcntl.flock(f, fcntl.LOCK_EX)
+f.truncate(0); f.write("pid 4242 on node07\\n"); f.flush()
+print("held", flush=True)
+sys.stdin.read()`,
+      `${out}.lock`,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+  }).spawn();
+  const reader = holder.stdout.getReader();
+  assertEquals(new TextDecoder().decode((await reader.read()).value).trim(), "held");
+
+  const second = await cli(shardArgs(`${dir}/plan.json`, 1, out));
+  assertEquals(second.code, 1, second.stderr);
+  assertEquals(
+    second.stderr.trim(),
+    `pwalk: refused: shard 1 is already running (pid 4242 on node07): ${out}.lock is locked ` +
+      "by it; wait for it to end, or end it",
+  );
+  // the running shard's output and record are untouched, no temporary was made
+  assertEquals(
+    [Deno.readTextFileSync(out), Deno.readTextFileSync(`${dir}/scan-1.done.json`)],
+    before,
+  );
+  assertEquals(
+    [...Deno.readDirSync(dir)].map((e) => e.name).sort(),
+    ["plan.json", "scan-1.csv", "scan-1.csv.lock", "scan-1.done.json"],
+  );
+  const plan = await readPlan(`${dir}/plan.json`);
+  await assertRejects(() => runShard(plan, 1, { output: out }), ShardBusyError);
+
+  // once the holder is gone, the shard runs and leaves no lock file
+  await holder.stdin.close();
+  await reader.cancel();
+  await holder.status;
+  const third = await cli(shardArgs(`${dir}/plan.json`, 1, out));
+  assertEquals(third.code, 0, third.stderr);
+  assert(!existsSync(`${out}.lock`));
+  const st = await cli(["status", "--verify", "--json", dir]);
+  const shard1 = JSON.parse(st.text).shards.find((x: { shard: number }) => x.shard === 1);
+  assertEquals(shard1.state, "done", st.text);
 });

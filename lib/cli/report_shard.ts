@@ -18,7 +18,7 @@ import {
 } from "./common.ts";
 import { duration, formatBytes } from "./progress.ts";
 import { PlanError, readPlan } from "../shard/plan.ts";
-import { notAFile, PlanMismatchError, runShard } from "../shard/run.ts";
+import { notAFile, PlanMismatchError, runShard, ShardBusyError } from "../shard/run.ts";
 import { reportFormat } from "../report.ts";
 
 /** `pwalk report --plan --help`. */
@@ -140,7 +140,9 @@ export async function run(args: string[]): Promise<number> {
       try {
         return await runShard(plan, shard, { output, level, threads, printErrors: true, ...run });
       } catch (e) {
-        if (e instanceof PlanMismatchError) throw new Error(`pwalk: refused: ${e.message}`);
+        if (e instanceof PlanMismatchError || e instanceof ShardBusyError) {
+          throw new Error(`pwalk: refused: ${e.message}`);
+        }
         throw e;
       }
     },

@@ -12,6 +12,9 @@ import { native } from "../ffi.ts";
 import { outputTarget } from "../outfile.ts";
 import { PlanError, planExcludes, shardFolders, type ShardPlan, writeAtomic } from "./plan.ts";
 import { pathOfJson, recordPath } from "./paths.ts";
+import { lockShard, ShardBusyError } from "./lock.ts";
+
+export { ShardBusyError };
 
 export { recordPath };
 
@@ -259,6 +262,7 @@ export async function checkPlanRoot(plan: ShardPlan): Promise<void> {
  * ```
  *
  * @throws {PlanMismatchError} when the root is not the planned folder any more
+ * @throws {ShardBusyError} when another run of this shard holds `OUTPUT.lock` (nothing touched)
  * @throws {RangeError} when the shard is not one of the plan's
  */
 /** Why a device or FIFO cannot be a shard's output. */
@@ -300,131 +304,143 @@ export async function runShard(
   const compress: CsvCompression = format.compress;
   const level = format.level;
   const record = given ? options.record ?? recordPath(given) : null;
-  if (record) await Deno.remove(record).catch(() => {});
-
-  const start = new Date();
-  const t0 = performance.now();
-  const root = plan.root.path;
-  const folders = shardFolders(plan, shard);
-  const common = {
-    noSnap: plan.options.noSnap,
-    pwalkDepth: plan.options.pwalkDepth,
-    oneFileSystem: plan.options.oneFileSystem,
-    threads: options.threads,
-    compress,
-    level: compress === "none" ? undefined : level,
-    printErrors: options.printErrors,
-    signal: options.signal,
-    onProgress: options.onProgress,
-    errorsCsvFd: options.errorsCsvFd,
-  };
-  const runs: ReportSummary[] = [];
-  const temps: string[] = [];
-  const tmp = (what: string) => {
-    const p = `${output}.${what}-${Deno.pid}${SUFFIX[compress]}`; // the suffix tells the format
-    temps.push(p);
-    return p;
-  };
+  // One run of this shard at a time (the lock held until its record is written).
+  const lock = output ? await lockShard(output, shard) : null;
+  // the lock file may lie in the walked tree (beside an output there): no row
+  const lockFd = lock ? openSkip(lock.path) : -1;
+  const lockSkip = lockFd >= 0 ? [lockFd] : [];
   try {
-    if (shard === 0) {
-      // the rows above the frontier: the root with the frontier left out
-      const exclude = [...planExcludes(plan), ...plan.frontier.map(pathOfJson)];
-      runs.push(
-        await report(root, {
-          ...common,
-          exclude,
-          header: plan.options.header,
-          output: output ? tmp("top") : "-",
-        }),
-      );
-    }
-    if (folders.length) {
-      // shard 0's first part, done, may lie in a frontier folder: no row
-      const top = output && shard === 0 ? temps[0] : null;
-      const skip = top ? openSkip(top) : -1;
-      try {
+    if (record) await Deno.remove(record).catch(() => {});
+
+    const start = new Date();
+    const t0 = performance.now();
+    const root = plan.root.path;
+    const folders = shardFolders(plan, shard);
+    const common = {
+      noSnap: plan.options.noSnap,
+      pwalkDepth: plan.options.pwalkDepth,
+      oneFileSystem: plan.options.oneFileSystem,
+      threads: options.threads,
+      compress,
+      level: compress === "none" ? undefined : level,
+      printErrors: options.printErrors,
+      signal: options.signal,
+      onProgress: options.onProgress,
+      errorsCsvFd: options.errorsCsvFd,
+      skipFds: lockSkip.length ? lockSkip : undefined,
+    };
+    const runs: ReportSummary[] = [];
+    const temps: string[] = [];
+    const tmp = (what: string) => {
+      const p = `${output}.${what}-${Deno.pid}${SUFFIX[compress]}`; // the suffix tells the format
+      temps.push(p);
+      return p;
+    };
+    try {
+      if (shard === 0) {
+        // the rows above the frontier: the root with the frontier left out
+        const exclude = [...planExcludes(plan), ...plan.frontier.map(pathOfJson)];
         runs.push(
           await report(root, {
             ...common,
-            exclude: planExcludes(plan),
-            frontier: folders,
-            output: output ? (shard === 0 ? tmp("front") : output) : "-",
-            skipFds: skip >= 0 ? [skip] : undefined,
+            exclude,
+            header: plan.options.header,
+            output: output ? tmp("top") : "-",
           }),
         );
-      } finally {
-        if (skip >= 0) native().pw_fd_close(skip);
       }
+      if (folders.length) {
+        // shard 0's first part, done, may lie in a frontier folder: no row
+        const top = output && shard === 0 ? temps[0] : null;
+        const skip = top ? openSkip(top) : -1;
+        try {
+          runs.push(
+            await report(root, {
+              ...common,
+              exclude: planExcludes(plan),
+              frontier: folders,
+              output: output ? (shard === 0 ? tmp("front") : output) : "-",
+              skipFds: skip >= 0 ? [...lockSkip, skip] : common.skipFds,
+            }),
+          );
+        } finally {
+          if (skip >= 0) native().pw_fd_close(skip);
+        }
+      }
+      if (output && shard === 0) {
+        const joined = tmp("partial");
+        await concatFiles(temps.slice(0, runs.length), joined);
+        await Deno.rename(joined, output);
+      } else if (output && runs.length === 0) {
+        await writeAtomic(output, EMPTY[compress]);
+      }
+    } finally {
+      for (const t of temps) await Deno.remove(t).catch(() => {});
     }
-    if (output && shard === 0) {
-      const joined = tmp("partial");
-      await concatFiles(temps.slice(0, runs.length), joined);
-      await Deno.rename(joined, output);
-    } else if (output && runs.length === 0) {
-      await writeAtomic(output, EMPTY[compress]);
-    }
-  } finally {
-    for (const t of temps) await Deno.remove(t).catch(() => {});
-  }
 
-  const sum = (k: "entries" | "folders" | "bytes" | "allocatedBytes" | "errors") =>
-    runs.reduce((a, r) => a + r[k], 0);
-  const totals = {
-    rows: sum("entries"),
-    folders: sum("folders"),
-    bytes: sum("bytes"),
-    allocatedBytes: sum("allocatedBytes"),
-    errors: sum("errors"),
-  };
-  const errorDetails = runs.flatMap((r) => r.errorDetails);
-  const outputBytes = output
-    ? (await Deno.stat(output)).size
-    : runs.reduce((a, r) => a + r.outputBytes, 0);
-  const elapsedMs = performance.now() - t0;
-  if (output && record) {
-    const rec: ShardRecord = {
-      format: "pwalk-shard-done",
-      version: 1,
-      plan: plan.id,
-      shard,
-      shards: plan.shards,
-      output: outputFromRecord(record, given!), // a link: its name, as given
-      outputBytes,
-      sha256: await sha256File(output),
-      compressed: compress !== "none",
-      ...totals,
-      errorDetails: errorDetails.map((e) => ({ path: e.path, op: e.op, message: e.message })),
-      frontierFolders: folders.length,
-      top: shard === 0,
-      host: Deno.hostname(),
-      pid: Deno.pid,
-      start: start.toISOString(),
-      end: new Date().toISOString(),
-      elapsedMs: Math.round(elapsedMs),
-      slurm: slurmInfo(),
+    const sum = (k: "entries" | "folders" | "bytes" | "allocatedBytes" | "errors") =>
+      runs.reduce((a, r) => a + r[k], 0);
+    const totals = {
+      rows: sum("entries"),
+      folders: sum("folders"),
+      bytes: sum("bytes"),
+      allocatedBytes: sum("allocatedBytes"),
+      errors: sum("errors"),
     };
-    await writeAtomic(record, JSON.stringify(rec, null, 1) + "\n");
+    const errorDetails = runs.flatMap((r) => r.errorDetails);
+    const outputBytes = output
+      ? (await Deno.stat(output)).size
+      : runs.reduce((a, r) => a + r.outputBytes, 0);
+    const elapsedMs = performance.now() - t0;
+    if (output && record) {
+      const rec: ShardRecord = {
+        format: "pwalk-shard-done",
+        version: 1,
+        plan: plan.id,
+        shard,
+        shards: plan.shards,
+        output: outputFromRecord(record, given!), // a link: its name, as given
+        outputBytes,
+        sha256: await sha256File(output),
+        compressed: compress !== "none",
+        ...totals,
+        errorDetails: errorDetails.map((e) => ({ path: e.path, op: e.op, message: e.message })),
+        frontierFolders: folders.length,
+        top: shard === 0,
+        host: Deno.hostname(),
+        pid: Deno.pid,
+        start: start.toISOString(),
+        end: new Date().toISOString(),
+        elapsedMs: Math.round(elapsedMs),
+        slurm: slurmInfo(),
+      };
+      await writeAtomic(record, JSON.stringify(rec, null, 1) + "\n");
+    }
+    const leftovers = output ? await removeLeftovers(output, record) : [];
+    return {
+      shard,
+      output: given,
+      record,
+      ...totals,
+      outputBytes,
+      errorDetails,
+      elapsedMs,
+      leftovers,
+    };
+  } finally {
+    if (lockFd >= 0) native().pw_fd_close(lockFd);
+    await lock?.release();
   }
-  const leftovers = output ? await removeLeftovers(output, record) : [];
-  return {
-    shard,
-    output: given,
-    record,
-    ...totals,
-    outputBytes,
-    errorDetails,
-    elapsedMs,
-    leftovers,
-  };
 }
 
 /**
  * Remove the temporary outputs that runs of this shard killed before their
  * end (kill -9, a node lost) left beside `output` (and beside its record),
  * and name them. Only once the output is whole, and not those of a
- * process still alive on this host. A run of the same shard still
- * writing on another node (the shard run twice at once) loses its
- * temporary and fails at its end; this run's output and record stand.
+ * process still alive on this host. (A run of the same shard still
+ * writing, on another node, is kept out by the shard's lock; only where
+ * the file system has no locks would it lose its temporary and fail at
+ * its end, this run's output and record standing.)
  */
 async function removeLeftovers(output: string, record: string | null): Promise<string[]> {
   // the library's OUTPUT.partial-PID-N; shard 0's parts OUTPUT.(top|front|partial)-PID[.zst|.gz],

@@ -1,0 +1,84 @@
+/**
+ * One run of a shard at a time: a shard holds an exclusive lock on
+ * `OUTPUT.lock` (flock; over NFS the client turns it into a lock the
+ * server keeps for every node) from before it touches its record until its
+ * record is written, so that a second run of the same shard (by hand, or a
+ * requeue while the first still runs) is refused at its start instead of
+ * racing the first for the output and the record.
+ *
+ * @module
+ */
+
+/** A second run of a shard that is running now: refused, nothing touched. */
+export class ShardBusyError extends Error {}
+
+/** A held shard lock; {@link ShardLock.release} removes the lock file and lets go. */
+export interface ShardLock {
+  /** The lock file. */
+  path: string;
+  /** Remove the lock file (while still held) and release it. */
+  release(): Promise<void>;
+}
+
+const same = (a: Deno.FileInfo, b: Deno.FileInfo) => a.dev === b.dev && a.ino === b.ino;
+
+/**
+ * Lock `${output}.lock` for shard `shard`. Throws {@link ShardBusyError}
+ * when another process holds it (naming its pid and host, as that process
+ * wrote them into the file). Resolves to null when the file system has no
+ * locks (Lustre mounted without `flock`): the run goes on unlocked, as
+ * before.
+ */
+export async function lockShard(output: string, shard: number): Promise<ShardLock | null> {
+  const path = `${output}.lock`;
+  // A lock file removed by the run that held it, between our open and our
+  // lock, is not the lock any more: open the new one (a few rounds at most).
+  for (let round = 0;; round++) {
+    const f = await Deno.open(path, { read: true, write: true, create: true });
+    let held: boolean;
+    try {
+      held = await f.tryLock(true);
+    } catch {
+      f.close(); // ENOSYS, ENOLCK, EOPNOTSUPP: no locks here
+      return null;
+    }
+    if (!held) {
+      const holder = await holderOf(f);
+      f.close();
+      throw new ShardBusyError(
+        `shard ${shard} is already running${holder ? ` (${holder})` : ""}: ` +
+          `${path} is locked by it; wait for it to end, or end it`,
+      );
+    }
+    let now: Deno.FileInfo | null = null;
+    try {
+      now = await Deno.lstat(path);
+    } catch { /* removed meanwhile */ }
+    if (!now || !same(now, await f.stat())) {
+      f.close();
+      if (round < 100) continue;
+      throw new Error(`${path}: replaced again and again while being locked`);
+    }
+    await f.truncate(0);
+    await f.write(new TextEncoder().encode(`pid ${Deno.pid} on ${Deno.hostname()}\n`));
+    return {
+      path,
+      release: async () => {
+        await Deno.remove(path).catch(() => {});
+        f.close();
+      },
+    };
+  }
+}
+
+/** What the holder wrote into the lock file (`pid N on HOST`), or "". */
+async function holderOf(f: Deno.FsFile): Promise<string> {
+  try {
+    const b = new Uint8Array(256);
+    const n = await f.read(b);
+    const line = new TextDecoder().decode(b.subarray(0, n ?? 0)).split("\n")[0];
+    return /^pid \d+ on \S+$/.test(line) ? line : "";
+  } catch {
+    return "";
+  }
+}
