@@ -97,11 +97,11 @@ const char *pw_errno_name(int err) {
 }
 
 /* One CSV row: "path",op,ERRNO,"message"; quotes doubled, bytes kept as they are. */
-static void csv_row(int fd, int op, int err, const char *path, size_t len) {
+static int csv_row(int fd, int op, int err, const char *path, size_t len) {
   const char *msg = op == PW_OP_ANCESTOR ? PW_NO_ANCESTOR_TEXT : strerror(err);
   size_t lm = strlen(msg);
   char *row = malloc(2 * len + 2 * lm + 64);
-  if (!row) return;
+  if (!row) return -ENOMEM;
   size_t o = 0;
   row[o++] = '"';
   for (size_t i = 0; i < len; i++) {
@@ -119,11 +119,13 @@ static void csv_row(int fd, int op, int err, const char *path, size_t len) {
   }
   row[o++] = '"';
   row[o++] = '\n';
-  (void)pw_write_all(fd, row, o);
+  int r = pw_write_all(fd, row, o);
   free(row);
+  return r;
 }
 
-void pw_errlog_add(pw_errlog *l, int op, int err, const char *path, size_t len) {
+int pw_errlog_add(pw_errlog *l, int op, int err, const char *path, size_t len) {
+  int failed = 0;
   pthread_mutex_lock(&l->mu);
   l->count++;
   if (l->n < l->max) {
@@ -150,8 +152,15 @@ void pw_errlog_add(pw_errlog *l, int op, int err, const char *path, size_t len) 
     strncat(tail, pw_error_text(op, err), sizeof tail - 8);
     stream_line(l->fd, head, path, len, tail);
   }
-  if (l->csv_fd >= 0) csv_row(l->csv_fd, op, err, path, len);
+  /* A row lost (a full disk) is never passed over: the first failure is
+     the caller's to report, and no row is written after it (a later one
+     could fit, leaving a file that looks whole but is not). */
+  if (l->csv_fd >= 0 && !l->csv_err) {
+    failed = csv_row(l->csv_fd, op, err, path, len);
+    l->csv_err = -failed;
+  }
   pthread_mutex_unlock(&l->mu);
+  return failed;
 }
 
 void pw_errlog_badname(pw_errlog *l, const char *path, size_t len) {

@@ -28,12 +28,14 @@ typedef struct pw_errlog {
   uint32_t n, max;
   int fd;                /**< -1 = do not stream */
   int csv_fd;            /**< -1 = no CSV rows; set after pw_errlog_init */
+  int csv_err;           /**< the first failed CSV write (errno; no rows after it) */
 } pw_errlog;
 
 int pw_errlog_init(pw_errlog *l, uint32_t max, int fd);
 void pw_errlog_fini(pw_errlog *l);
-/** Record an error on path (len bytes). */
-void pw_errlog_add(pw_errlog *l, int op, int err, const char *path, size_t len);
+/** Record an error on path (len bytes).  Returns 0, or -errno when its CSV
+ *  row could not be written (once: no rows are written after that). */
+int pw_errlog_add(pw_errlog *l, int op, int err, const char *path, size_t len);
 /** Write "Bad File: <path>" (pwalk's notice for control bytes) to the fd. */
 void pw_errlog_badname(pw_errlog *l, const char *path, size_t len);
 uint64_t pw_errlog_count(pw_errlog *l);

@@ -38,8 +38,13 @@ bool pw_job_failed(const pw_job *j) { return atomic_load(&j->failed); }
 void pw_job_set_out_bytes(pw_job *j, uint64_t n) {
   atomic_store_explicit(&j->out_bytes, n, memory_order_relaxed);
 }
+/* Record an error; a row the --errors file could not take fails the job. */
+static void note(pw_job *j, int op, int err, const char *path, size_t len) {
+  int r = pw_errlog_add(&j->errors, op, err, path, len);
+  if (r) pw_job_fail(j, -r, "cannot write the errors file: %s", strerror(-r));
+}
 void pw_job_note_error(pw_job *j, int op, int err, const char *path, size_t len) {
-  pw_errlog_add(&j->errors, op, err, path, len);
+  note(j, op, err, path, len);
 }
 void pw_job_badname(pw_job *j, const char *path, size_t len) {
   pw_errlog_badname(&j->errors, path, len);
@@ -50,7 +55,7 @@ void **pw_worker_state(pw_worker *w) { return &w->vstate; }
 void pw_count(pw_worker *w, int c, uint64_t n) { w->local[c] += n; }
 
 void pw_worker_error(pw_worker *w, int op, int err, const char *path, size_t len) {
-  pw_errlog_add(&w->job->errors, op, err, path, len);
+  note(w->job, op, err, path, len);
   if (w->job->vis->error) w->job->vis->error(w, op, err, path, len);
 }
 
@@ -141,11 +146,11 @@ static int frontier(pw_job *j) {
       close(pfd);
     }
     if (err && err != ELOOP && err != ENOTDIR) {
-      pw_errlog_add(&j->errors, PW_OP_OPEN, err, path, len);
+      note(j, PW_OP_OPEN, err, path, len);
       continue;
     }
     if (err || !S_ISDIR(st.st_mode)) { /* a link on the way, or no folder there now */
-      pw_errlog_add(&j->errors, PW_OP_RACE, ESTALE, path, len);
+      note(j, PW_OP_RACE, ESTALE, path, len);
       continue;
     }
     /* Another folder than the planned one at this path is walked,

@@ -19,7 +19,7 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { HEADER_FIELDS, parsePwalk } from "./helpers/csv.ts";
 import { CLI, cli, REPO, UNPRIVILEGED } from "./helpers/run.ts";
 import { flatTree } from "./helpers/tree.ts";
-import { tempDir } from "./helpers/temp.ts";
+import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { NPM, testNeeding, TMUX } from "./helpers/system.ts";
 
 const dec = new TextDecoder();
@@ -203,6 +203,34 @@ Deno.test("--errors FILE: one CSV row per error, read back by DuckDB", async () 
     }
     assert(r.stderr.includes(`(listed in ${csv})`), r.stderr);
   }
+});
+
+Deno.test({
+  name:
+    "--errors on a full disk: the run fails (exit 1), no file looks whole, the report is not kept",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`;
+    // 400 unreadable folders: 400 rows of about 90 bytes, more than 16 KiB
+    for (let i = 0; i < 400; i++) {
+      await Deno.mkdir(`${root}/locked-${i}/inside`, { recursive: true });
+    }
+    for (let i = 0; i < 400; i++) await Deno.chmod(`${root}/locked-${i}`, 0o000);
+    const small = `${tmp.path}/small`;
+    await Deno.mkdir(small);
+    assertEquals(await mountTmpfs(small, "size=16k,mode=0777"), "");
+    const csv = `${small}/errors.csv`, out = `${tmp.path}/out.csv`;
+    const r = await cli(["-o", out, "--errors", csv, root], { prefix: UNPRIVILEGED });
+    assertEquals(r.code, 1, r.stderr);
+    assertEquals(
+      lines(r.stderr).at(-1),
+      `pwalk: --errors ${csv}: cannot write: No space left on device`,
+    );
+    // nothing renamed into place, no temporary left, on the full disk or beside -o
+    assertEquals([...Deno.readDirSync(small)].map((e) => e.name), []);
+    assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name).sort(), ["small", "tree"]);
+  },
 });
 
 Deno.test("--errors FILE is written as -o is: whole, through a link, never clobbered by a failed run", async () => {

@@ -442,9 +442,11 @@ async function openErrorsCsv(path: string, toStdout: boolean): Promise<ErrorsCsv
   return {
     fd,
     close: (ended) => {
-      native().pw_fd_close(fd);
-      if (!ended) drop();
-      else if (!target.direct) Deno.renameSync(write, target.path);
+      // a failed flush (NFS, quota) is a lost row too: never renamed as whole
+      const rc = native().pw_fd_close(fd);
+      if (!ended || rc < 0) drop();
+      if (rc < 0 && ended) throw fail(`cannot write: ${errnoName(-rc)[1]}`);
+      if (ended && !target.direct) Deno.renameSync(write, target.path);
     },
   };
 }
@@ -515,6 +517,11 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
     }
     // stdout closed early (`pwalk /data | head`): stop quietly, as SIGPIPE would.
     if (ui.toStdout && e instanceof Deno.errors.BrokenPipe) return EXIT.PIPE;
+    // the library's "cannot write the errors file: ..." names the file here
+    const lost = /cannot write the errors file: (.*)$/.exec(String((e as Error)?.message));
+    if (lost && ui.errors) {
+      throw new Error(`pwalk: --errors ${ui.errors}: cannot write: ${lost[1]}`);
+    }
     throw e;
   } finally {
     for (const remove of listeners) remove();
