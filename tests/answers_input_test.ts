@@ -242,6 +242,46 @@ Deno.test("outputs that would replace an input or a shard of the scan are refuse
     await refused(["summary", "--html", scan, scan], "is also an input");
     await refused(["diff", "--html", scan, copy, scan], "is also an input");
   });
+  await t.step("--html that is a file of a folder or a quoted glob given as the scan", async () => {
+    const dir = `${tmp.path}/two`;
+    await Deno.mkdir(dir);
+    await Deno.copyFile(scan, `${dir}/a.csv`);
+    await Deno.copyFile(scan, `${dir}/b.csv`);
+    await refused(["summary", "--html", `${dir}/b.csv`, dir], "is also an input", `${dir}/b.csv`);
+    await refused(
+      ["summary", "--html", `${dir}/b.csv`, `${dir}/*.csv`],
+      "is also an input",
+      `${dir}/b.csv`,
+    );
+    await refused(
+      ["diff", "--html", `${dir}/a.csv`, scan, dir],
+      "is also an input",
+      `${dir}/a.csv`,
+    );
+  });
+  await t.step(
+    "a scan from a pipe: refused (its start would be lost to the header check)",
+    async () => {
+      const r = await deno(
+        [
+          "eval",
+          `
+        const p = new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", "cli.ts", "summary", "/dev/stdin"], stdin: "piped",
+        }).spawn();
+        const w = p.stdin.getWriter();
+        await w.write(await Deno.readFile(${JSON.stringify(scan)}));
+        await w.close();
+        Deno.exit((await p.status).code);`,
+        ],
+      );
+      assertEquals(r.code, 2, r.stderr);
+      assertEquals(
+        r.stderr.trim(),
+        "pwalk: /dev/stdin: not a regular file (a pipe or device): write the scan to a file first",
+      );
+    },
+  );
   await t.step("convert onto its input", async () => {
     await refused(["convert", scan, scan], "is also an input");
   });
@@ -263,6 +303,14 @@ Deno.test("outputs that would replace an input or a shard of the scan are refuse
     assertEquals(await Deno.readFile(last), shard);
     const st = await cli(["status", dir]);
     assertEquals(st.code, 0, st.stdout + st.stderr);
+    // nor is one written over by --html, the scan given as its folder
+    const h = await cli(["summary", "--html", last, dir]);
+    assertEquals(h.code, 2, h.stderr);
+    assertEquals(await Deno.readFile(last), shard);
+    const h2 = await cli(["summary", "--html", last, `${dir}/scan-0.csv.zst`]);
+    assertEquals(h2.code, 2, h2.stderr);
+    assertStringIncludes(h2.stderr, "is a shard's output of the scan");
+    assertEquals(await Deno.readFile(last), shard);
   });
   await t.step("--html in a folder that does not exist: status 1, naming the file", async () => {
     const r = await cli(["summary", "--html", `${tmp.path}/nope/x.html`, scan]);

@@ -22,12 +22,12 @@
 import { Engine, type EngineOptions, lit } from "./duck.ts";
 import {
   duckCompression,
-  exists,
   formatOf,
   isEncodingError,
   loadScan,
   namingScans,
   PWALK_HEADER,
+  refuseShardOutput,
   resolveScans,
   type ScanFormat,
   TYPED_COLUMNS,
@@ -104,24 +104,6 @@ async function concatInto(
 }
 
 /**
- * A shard's output in a sharded scan's folder (plan.json beside it, and
- * the shard's record scan-I.done.json) is the scan itself: converting into
- * it (`convert scans/scan-*.csv.zst`, OUT forgotten, the glob's last file
- * taken for it) would replace a shard's rows. Refused as bad usage.
- */
-async function refuseShardOutput(output: string, path: string): Promise<void> {
-  const slash = path.lastIndexOf("/");
-  const dir = slash < 0 ? "." : path.slice(0, slash) || "/";
-  const record = path.replace(/\.(csv|csv\.zst|csv\.gz|parquet)$/, ".done.json");
-  if (record === path || !(await exists(`${dir}/plan.json`)) || !(await exists(record))) return;
-  throw new RangeError(
-    `pwalk: ${output} is a shard's output of the scan in ${dir} (${
-      record.slice(slash + 1)
-    } records it): convert would replace it; name an OUT outside the scan's folder`,
-  );
-}
-
-/**
  * Convert scan files (a file, glob or shard folder; CSV with or without
  * header, or Parquet) into one `output` file whose format its name gives:
  * `.csv`, `.csv.zst`, `.csv.gz` or `.parquet`. The output appears only when
@@ -159,7 +141,7 @@ export async function convert(
   const header = options.header ?? true;
   const files = await resolveScans(inputs);
   const target = await checkedOutput(output, files.map((f) => f.path));
-  await refuseShardOutput(output, target.path);
+  await refuseShardOutput(output, target.path, "convert");
   // A device or FIFO is written directly once the file is whole (made in
   // the temporary folder then, not beside it: never a new file in /dev).
   const partial = target.direct

@@ -630,7 +630,17 @@ export const PRINT_OPTIONS: Record<string, Kind> = {
  * when it is one of the `scans` given, or when it cannot be written.
  */
 export async function checkHtmlOutput(f: Flags, scans: readonly string[]): Promise<void> {
-  if (f.html !== undefined) await checkedOutput(String(f.html), scans);
+  if (f.html === undefined) return;
+  const { refuseShardOutput, resolveScans } = await import("../answers/scan.ts");
+  // the files each SCAN names (a folder, a glob, a sharded scan), not only the words
+  const files = [...scans];
+  for (const scan of scans) {
+    try {
+      files.push(...(await resolveScans([scan])).map((s) => s.path));
+    } catch { /* told by the work itself */ }
+  }
+  const target = await checkedOutput(String(f.html), files);
+  await refuseShardOutput(String(f.html), target.path, "--html");
 }
 
 /**
