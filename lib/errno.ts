@@ -22,6 +22,7 @@ const TEXT: Record<string, string> = {
   ENAMETOOLONG: "File name too long",
   ELOOP: "Too many levels of symbolic links",
   ESTALE: "Stale file handle",
+  EAGAIN: "Resource temporarily unavailable",
 };
 const DARWIN_TEXT: Record<string, string> = { ESTALE: "Stale NFS file handle" };
 
@@ -41,8 +42,8 @@ const COMMON: Record<number, string> = {
   32: "EPIPE",
 };
 const BY_OS: Record<string, Record<number, string>> = {
-  linux: { ...COMMON, 36: "ENAMETOOLONG", 40: "ELOOP", 116: "ESTALE" },
-  darwin: { ...COMMON, 62: "ELOOP", 63: "ENAMETOOLONG", 70: "ESTALE" },
+  linux: { ...COMMON, 11: "EAGAIN", 36: "ENAMETOOLONG", 40: "ELOOP", 116: "ESTALE" },
+  darwin: { ...COMMON, 35: "EAGAIN", 62: "ELOOP", 63: "ENAMETOOLONG", 70: "ESTALE" },
 };
 
 /**

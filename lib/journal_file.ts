@@ -229,6 +229,15 @@ function openChecked(path: string, mustBeNew: boolean, retry = false): number {
   if (fd < 0) {
     const [name, text] = errnoName(-fd);
     if (name === "EEXIST" && retry) return -1;
+    if (name === "EAGAIN") { // EWOULDBLOCK
+      throw new Error(
+        `pwalk: journal ${path}: in use by another run (it holds the journal's lock); ` +
+          "wait for it to end, or give another --journal",
+      );
+    }
+    if (name === "EISDIR") {
+      throw new RefusedError(`pwalk: journal ${path}: a folder: give the journal a file name`);
+    }
     if (name === "ELOOP") {
       throw new RefusedError(
         `pwalk: journal ${path}: a symbolic link (a journal is never written through one)`,
@@ -272,6 +281,17 @@ export async function readJournalFile(path: string): Promise<Uint8Array> {
   }
   const problem = journalFileProblem({ isFile: s.isFile, uid: s.uid!, mode: s.mode! });
   if (problem) throw new RefusedError(`pwalk: journal ${path}: ${problem}: not trusted`);
+  // a run still appending to it holds its lock: its lines are not all there
+  let free = true;
+  try {
+    free = await f.tryLock(false);
+  } catch { /* a file system without locks */ }
+  if (!free) {
+    throw new Error(
+      `pwalk: journal ${path}: in use by a repair or chown still running (it holds the ` +
+        "journal's lock); undo it once that run has ended",
+    );
+  }
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "pwalk.h"
@@ -103,6 +104,34 @@ PW_API int32_t pw_fd_open(const uint8_t *path, size_t len) {
   return fd < 0 ? -e : fd;
 }
 
+/* A journal whose last line has no newline (a run killed mid-write, or a
+   cut-back that failed): that line's change was never made (a line is
+   written whole before its change), so it is cut off, lest the next
+   header be glued to it and the whole file become unreadable.  Returns 0
+   (nothing to cut), the new size + 1, or -errno. */
+static int64_t cut_torn_tail(int fd, off_t size) {
+  if (size <= 0) return 0;
+  char buf[64 * 1024];
+  off_t end = size;
+  bool last = true;
+  while (end > 0) {
+    off_t start = end > (off_t)sizeof buf ? end - (off_t)sizeof buf : 0;
+    ssize_t n = pread(fd, buf, (size_t)(end - start), start);
+    if (n != (ssize_t)(end - start)) return n < 0 ? -errno : -EIO;
+    for (ssize_t i = n - 1; i >= 0; i--) {
+      if (buf[i] == '\n') {
+        if (last && i == n - 1) return 0; /* ends with its newline */
+        off_t keep = start + i + 1;
+        return ftruncate(fd, keep) ? -errno : (int64_t)keep + 1;
+      }
+      last = false;
+    }
+    end = start;
+  }
+  /* no newline at all: a torn header, no entry after it */
+  return ftruncate(fd, 0) ? -errno : 1;
+}
+
 PW_API int32_t pw_journal_open(const uint8_t *path, size_t len, int32_t flags, int64_t *info) {
   if (!path || !len || memchr(path, 0, len) || !info) return -EINVAL;
   char *p = malloc(len + 1);
@@ -133,6 +162,22 @@ PW_API int32_t pw_journal_open(const uint8_t *path, size_t len, int32_t flags, i
   if (!journal && S_ISREG(st.st_mode)) {
     ssize_t n = pread(fd, head, sizeof head, 0);
     journal = n == (ssize_t)sizeof head && memcmp(head, magic, sizeof head) == 0;
+  }
+  if (journal && S_ISREG(st.st_mode)) {
+    /* One run appends at a time: two at once would interleave their lines
+       under each other's headers, and a cut-back could take the other's
+       line.  The lock lasts while fd is open.  A file system without
+       locks (ENOLCK, EOPNOTSUPP...) is written unlocked, as before. */
+    if (flock(fd, LOCK_EX | LOCK_NB) && (errno == EWOULDBLOCK || errno == EINTR)) {
+      close(fd);
+      return -EWOULDBLOCK;
+    }
+    int64_t t = cut_torn_tail(fd, st.st_size);
+    if (t < 0) {
+      close(fd);
+      return (int32_t)t;
+    }
+    if (t > 0) st.st_size = (off_t)(t - 1);
   }
   info[0] = (int64_t)st.st_dev;
   info[1] = (int64_t)st.st_ino;

@@ -209,9 +209,12 @@ PW_API int32_t pw_fd_close(int32_t fd);
  * taken); without it an existing file is opened, or a new one made.  What
  * the fd is goes to info[0..6]: device, inode, st_mode, owner uid, size,
  * 1 when it is empty or starts with a journal header (else 0), 1 when it
- * was made now.  The caller decides whether to use it (lib/journal_file.ts:
- * a regular file of the running user, writable by nobody else) and closes
- * it with pw_fd_close.  Returns the fd or -errno.
+ * was made now.  A journal (empty or with a header) is locked (flock,
+ * exclusive, while fd is open: -EWOULDBLOCK when another run holds it;
+ * unlocked where the file system has no locks), and a torn last line
+ * (no newline) is cut off.  The caller decides whether to use it
+ * (lib/journal_file.ts: a regular file of the running user, writable by
+ * nobody else) and closes it with pw_fd_close.  Returns the fd or -errno.
  */
 PW_API int32_t pw_journal_open(const uint8_t *path, size_t len, int32_t flags, int64_t *info);
 

@@ -434,6 +434,68 @@ testNeeding([SETPRIV], {
   },
 });
 
+testNeeding([PYTHON3], {
+  name: "one run appends to a journal at a time; undo waits for it to end; a torn tail is cut",
+  async fn() {
+    await using tmp = await tempDir("pwalk-safety-");
+    const a = `${tmp.path}/A`, b = `${tmp.path}/B`;
+    buildTree(a, [PROJECT, own("a1"), own("a2")]);
+    buildTree(b, [PROJECT, own("b1")]);
+    const beforeA = snapshot(a), beforeB = snapshot(b);
+    const journal = `${tmp.path}/j`;
+    const first = await cli(["repair", "--apply", "--journal", journal, a]);
+    assertEquals(first.code, 0, first.stderr);
+    const kept = Deno.readFileSync(journal);
+
+    // Another run holds the journal (flock, from Python, as a run does).
+    const holder = new Deno.Command("python3", {
+      args: [
+        "-c",
+        `import fcntl, sys
+f = open(sys.argv[1], "r")
+fcntl.flock(f, fcntl.LOCK_EX)
+print("held", flush=True)
+sys.stdin.read()`,
+        journal,
+      ],
+      stdin: "piped",
+      stdout: "piped",
+    }).spawn();
+    const reader = holder.stdout.getReader();
+    assertEquals(dec.decode((await reader.read()).value).trim(), "held");
+    const busy = await cli(["repair", "--apply", "--journal", journal, b]);
+    assertEquals(busy.code, 1, busy.stderr);
+    assertEquals(
+      busy.stderr.trim(),
+      `pwalk: journal ${journal}: in use by another run (it holds the journal's lock); wait for ` +
+        "it to end, or give another --journal",
+    );
+    assertEquals(diffSnapshots(beforeB, snapshot(b)), [], "B changed without a journal");
+    const early = await cli(["undo", journal]);
+    assertEquals(early.code, 1, early.stderr);
+    assertStringIncludes(early.stderr, "in use by a repair or chown still running");
+    assertEquals(Deno.readFileSync(journal), kept, "the journal changed");
+    await holder.stdin.close();
+    await reader.cancel();
+    await holder.status;
+
+    // A torn last line (a run killed mid-write): cut off before the next
+    // run's header, which would otherwise be glued to it.
+    Deno.truncateSync(journal, kept.length - 5);
+    const second = await cli(["repair", "--apply", "--journal", journal, b]);
+    assertEquals(second.code, 0, second.stderr);
+    const text = Deno.readTextFileSync(journal);
+    const cut = dec.decode(kept).split("\n").slice(0, -2).join("\n") + "\n";
+    assert(text.startsWith(cut + "#pwalk-journal 1 repair apply "), text);
+    const un = await cli(["undo", "--apply", journal]);
+    assertEquals(un.code, 0, un.stderr);
+    // the cut line's change stays (its line is gone); everything else goes back
+    const stays = diffSnapshots(beforeA, snapshot(a));
+    assertEquals(stays.length, 1, stays.join("\n"));
+    assertEquals(diffSnapshots(beforeB, snapshot(b)), []);
+  },
+});
+
 // ---------------------------------------------------------------------------
 // 8. A journal torn by a full disk.
 
