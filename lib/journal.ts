@@ -102,8 +102,16 @@ const enc = new TextEncoder();
 const lossy = new TextDecoder();
 const HEX = "0123456789abcdef"; // printablePath
 
+/** Printable ASCII but the backslash: bytes as they are. */
+const PLAIN = /^[\x21-\x5b\x5d-\x7e]*$/;
+
 /** Decode the journal's `\xHH` escapes. */
 export function unescapeBytes(s: string): Uint8Array {
+  if (PLAIN.test(s)) { // no escape: the common name, one byte per char
+    const b = new Uint8Array(s.length);
+    for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
+    return b;
+  }
   const out: number[] = [];
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -192,22 +200,6 @@ export function parseLine(line: string): JournalLine {
     new: { uid: uint(f[6], "uid"), gid: uint(f[7], "gid"), mode: octal(f[8]) },
     rel,
   };
-}
-
-/** Split bytes into lines; returns the lines and the unfinished tail. */
-export function splitLines(buf: Uint8Array): { lines: string[]; rest: Uint8Array } {
-  const lines: string[] = [];
-  let start = 0;
-  for (;;) {
-    const nl = buf.indexOf(0x0a, start);
-    if (nl < 0) break;
-    // Journal lines are ASCII: latin1 keeps every byte as one character.
-    let s = "";
-    for (let i = start; i < nl; i++) s += String.fromCharCode(buf[i]);
-    lines.push(s);
-    start = nl + 1;
-  }
-  return { lines, rest: buf.slice(start) };
 }
 
 const TYPES: Record<string, EntryType> = {

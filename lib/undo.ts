@@ -17,7 +17,6 @@ import {
   parseHeader,
   parseLine,
   printablePath,
-  splitLines,
   typeBits,
 } from "./journal.ts";
 import { readJournalFile } from "./journal_file.ts";
@@ -122,32 +121,108 @@ export interface JournalContents {
   tornLine: number;
 }
 
-/** Parse a journal's bytes; `file` names it in errors. */
-function parseJournal(bytes: Uint8Array, file: string): JournalContents {
-  const { lines, rest } = splitLines(bytes);
-  const first = lines[0] ?? String.fromCharCode(...rest.subarray(0, JOURNAL_MAGIC.length));
+/**
+ * A journal read for undo without an object per line (a repair of a large
+ * tree journals millions): its bytes, where each entry line of an applied
+ * run starts, and which run it belongs to; 12 bytes per line besides the
+ * file's own.
+ */
+interface JournalIndex {
+  bytes: Uint8Array;
+  /** Byte offset of each applied entry line, in file order. */
+  starts: Float64Array;
+  /** Its run: an index into `headers`. */
+  runOf: Uint32Array;
+  /** Entry lines of applied runs. */
+  count: number;
+  headers: JournalHeader[];
+  /** Applied entry lines per header. */
+  perHeader: number[];
+  dryRun: number;
+  tornLine: number;
+}
+
+const ascii = new TextDecoder();
+
+/** The line starting at `start` (without its newline). Journal lines are
+ *  ASCII: any other byte becomes U+FFFD, which the parser refuses. */
+function lineAt(bytes: Uint8Array, start: number): string {
+  const nl = bytes.indexOf(0x0a, start);
+  return ascii.decode(bytes.subarray(start, nl < 0 ? bytes.length : nl));
+}
+
+/**
+ * Check every line of a journal's bytes (any bad line refuses the whole
+ * file, before anything changes) and index its applied entry lines;
+ * `file` names it in errors.
+ */
+function indexJournal(bytes: Uint8Array, file: string): JournalIndex {
+  const lastNl = bytes.lastIndexOf(0x0a);
+  const whole = lastNl + 1; // bytes in complete lines
+  const first = lineAt(bytes, 0).slice(0, JOURNAL_MAGIC.length);
   if (!first.startsWith(JOURNAL_MAGIC)) {
     throw new SyntaxError(`pwalk: ${file} is not a pwalk journal`);
   }
-  const entries: { header: JournalHeader; line: JournalLine }[] = [];
-  let header: JournalHeader | undefined;
+  let starts = new Float64Array(1024);
+  let runOf = new Uint32Array(1024);
+  let count = 0;
+  const headers: JournalHeader[] = [];
+  const perHeader: number[] = [];
   let dryRun = 0;
-  for (let i = 0; i < lines.length; i++) {
-    const l = lines[i];
-    if (l.length === 0) continue;
-    try {
-      if (l.startsWith("#")) {
-        header = parseHeader(l);
-        continue;
+  let lineNo = 0;
+  for (let start = 0; start < whole;) {
+    const nl = bytes.indexOf(0x0a, start);
+    lineNo++;
+    if (nl > start) {
+      const l = lineAt(bytes, start);
+      try {
+        if (l.startsWith("#")) {
+          headers.push(parseHeader(l));
+          perHeader.push(0);
+        } else {
+          parseLine(l);
+          if (!headers.length) throw new SyntaxError("an entry line before any header");
+          if (!headers[headers.length - 1].applied) {
+            dryRun++;
+          } else {
+            if (count === starts.length) {
+              const s2 = new Float64Array(count * 2), r2 = new Uint32Array(count * 2);
+              s2.set(starts);
+              r2.set(runOf);
+              starts = s2;
+              runOf = r2;
+            }
+            starts[count] = start;
+            runOf[count++] = headers.length - 1;
+            perHeader[headers.length - 1]++;
+          }
+        }
+      } catch (e) {
+        throw new SyntaxError(`pwalk: ${file}:${lineNo}: ${(e as Error).message}`);
       }
-      const line = parseLine(l);
-      if (!header!.applied) dryRun++;
-      else entries.push({ header: header!, line });
-    } catch (e) {
-      throw new SyntaxError(`pwalk: ${file}:${i + 1}: ${(e as Error).message}`);
     }
+    start = nl + 1;
   }
-  return { entries, dryRun, tornLine: rest.length ? lines.length + 1 : 0 };
+  return {
+    bytes,
+    starts,
+    runOf,
+    count,
+    headers,
+    perHeader,
+    dryRun,
+    tornLine: whole < bytes.length ? lineNo + 1 : 0,
+  };
+}
+
+/** Parse a journal's bytes into one record per line (readJournal's; undo indexes instead). */
+function parseJournal(bytes: Uint8Array, file: string): JournalContents {
+  const ix = indexJournal(bytes, file);
+  const entries: { header: JournalHeader; line: JournalLine }[] = [];
+  for (let i = 0; i < ix.count; i++) {
+    entries.push({ header: ix.headers[ix.runOf[i]], line: parseLine(lineAt(bytes, ix.starts[i])) });
+  }
+  return { entries, dryRun: ix.dryRun, tornLine: ix.tornLine };
 }
 
 /**
@@ -208,14 +283,12 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
   const t0 = performance.now();
   const apply = options.apply ?? false;
   const maxErrors = options.maxErrors ?? 100;
-  const { entries, dryRun, tornLine } = parseJournal(
-    await readJournalFile(journalFile),
-    journalFile,
-  );
+  const ix = indexJournal(await readJournalFile(journalFile), journalFile);
+  const { dryRun, tornLine } = ix;
   const out: UndoSummary = {
     journal: journalFile,
     applied: apply,
-    entries: entries.length,
+    entries: ix.count,
     restored: 0,
     unchanged: 0,
     kept: 0,
@@ -259,7 +332,7 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
           : name === "ELOOP" || name === "ENOTDIR"
           ? "a symbolic link (or a non-folder) is on the way now"
           : text;
-        const n = entries.filter((e) => e.header === h).length;
+        const n = ix.perHeader[ix.headers.indexOf(h)];
         const them = n === 1 ? "entry" : "entries";
         fail("root", `${r}: the run's ${n} ${them} below it left alone`, h.root, n);
       }
@@ -269,14 +342,15 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
   };
   const v = new BigInt64Array(9);
   try {
-    for (let i = entries.length - 1; i >= 0; i--) {
-      if ((entries.length - i) % 1000 === 0) {
+    for (let i = ix.count - 1; i >= 0; i--) {
+      if ((ix.count - i) % 1000 === 0) {
         await new Promise((r) => setTimeout(r, 0)); // let signals and timers run
       }
       options.signal?.throwIfAborted(); // before each entry: nothing more once aborted
-      const { header, line } = entries[i];
+      const header = ix.headers[ix.runOf[i]];
       const rootFd = rootOf(header);
       if (typeof rootFd === "string") continue;
+      const line = parseLine(lineAt(ix.bytes, ix.starts[i]));
       const p = joinRoot(header.root, line.rel);
       const rel = new Uint8Array(line.rel);
       v[0] = BigInt.asIntN(64, line.dev);
