@@ -9,9 +9,10 @@
  * @module
  */
 import { main } from "./lib/cli/main.ts";
+import { exitProcess } from "./lib/cli/common.ts";
 
 export { main };
 
 if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
+  exitProcess(await main(Deno.args));
 }

@@ -87,6 +87,12 @@ const symbols = {
     ],
     result: "i32", // int32_t: 0 or -errno (after fsync)
   },
+  pw_die_by_signal: {
+    parameters: [
+      "i32", // int32_t sig
+    ],
+    result: "void", // never returns: the process ends killed by sig
+  },
   pw_journal_open: {
     parameters: [
       "buffer", // const uint8_t *path

@@ -203,6 +203,12 @@ PW_API pw_job *pw_repair_start(const pw_opts *o);
 PW_API int32_t pw_fd_open(const uint8_t *path, size_t len);
 PW_API int32_t pw_fd_close(int32_t fd);
 /**
+ * End the process killed by signal sig (its default action restored,
+ * unblocked, sent to the process), as a program stopped by Ctrl-C ends;
+ * _exit(128 + sig) if that did not end it.  Never returns.
+ */
+PW_API void pw_die_by_signal(int32_t sig);
+/**
  * Open a journal for PW_OPT_JOURNAL_FD: read+append, never through a
  * symbolic link (-ELOOP), never blocking on a FIFO.  With PW_JOURNAL_NEW a
  * new file is made (O_CREAT | O_EXCL, mode 0600; -EEXIST when the name is

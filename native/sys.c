@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,8 @@
 #ifdef __linux__
 #include <sched.h>
 #endif
+
+#include "pwalk.h"
 
 /* Never unloaded: a process may end (Deno's main module returns) while a
    job's workers still run, when its caller dropped an unfinished walk.
@@ -294,4 +298,24 @@ int64_t pw_utf16_len(const uint8_t *s, size_t n) {
     units += k == 4 ? 2 : 1; /* a surrogate pair */
   }
   return units;
+}
+
+PW_API void pw_die_by_signal(int32_t sig) {
+  /* The runtime's handler is replaced by the default action, the signal
+     unblocked and sent: the process ends killed by it, as the shell expects
+     of a program stopped by Ctrl-C (a loop around it stops too). */
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_DFL;
+  sigemptyset(&sa.sa_mask);
+  if (sig > 0 && sig < 64 && sigaction(sig, &sa, NULL) == 0) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    kill(getpid(), sig);
+    /* delivered to some thread of the process; wait for it */
+    for (int i = 0; i < 100; i++) usleep(10000);
+  }
+  _exit(128 + sig);
 }

@@ -1,8 +1,9 @@
 /**
  * Signals stop the CLI cleanly (batch schedulers send SIGTERM, a closed
  * terminal SIGHUP):
- * - a report to -o FILE stopped by SIGINT, SIGTERM or SIGHUP exits
- *   128 + the signal's number and leaves neither FILE nor FILE.partial-*;
+ * - a report to -o FILE stopped by SIGINT, SIGTERM or SIGHUP ends killed
+ *   by that signal (status 128 + its number: a shell loop stops too) and
+ *   leaves neither FILE nor FILE.partial-*;
  * - a report to stdout stopped by SIGINT says the CSV on stdout is
  *   incomplete (not that no file was left);
  * - `repair --apply` stopped by SIGTERM exits 143 and its journal is exact:
@@ -13,7 +14,8 @@
  * made bigger and the step runs again.
  */
 import { assert, assertEquals, assertStringIncludes, fail } from "@std/assert";
-import { spawnCli } from "./helpers/run.ts";
+import { REPO, run, runOk, spawnCli } from "./helpers/run.ts";
+import { CC, FUSERMOUNT, PKG_CONFIG, testNeeding } from "./helpers/system.ts";
 import { flatTree, growingTree } from "./helpers/tree.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { snapshot } from "./helpers/repair_tree.ts";
@@ -43,8 +45,12 @@ async function interrupt(args: string[], ready: () => boolean, signal: Deno.Sign
   if (await until(ready, () => ended, "the run to start writing")) p.kill(signal);
   const r = await result;
   clearTimeout(guard);
-  assertEquals(r.signal, null, "killed by the hang guard");
-  return r.code === 0 ? null : { code: r.code, stdout: r.stdout, stderr: dec.decode(r.stderr) };
+  assert(r.signal !== "SIGKILL", "killed by the hang guard");
+  if (r.code === 0) return null;
+  // stopped, it ends killed by the signal it got (after its cleanup), as a
+  // shell loop around it needs to stop too; its status is 128 + n
+  assertEquals(r.signal, signal, dec.decode(r.stderr));
+  return { code: r.code, stdout: r.stdout, stderr: dec.decode(r.stderr) };
 }
 
 Deno.test("CLI: SIGINT, SIGTERM, SIGHUP stop a report: 128+n, nothing left", async (t) => {
@@ -197,3 +203,110 @@ Deno.test("CLI: repair --apply stopped by SIGTERM: 143, and the journal is exact
     break;
   }
 });
+
+testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
+  name: "CLI: a second SIGINT quits a run stuck in a hung file system, its temporary removed",
+  async fn() {
+    await using tmp = await tempDir();
+    const bin = `${tmp.path}/slowfs`;
+    const fuse = (await runOk("pkg-config", ["--cflags", "--libs", "fuse3"])).text.trim();
+    await runOk("cc", ["-O2", "-o", bin, `${REPO}/bench/slowfs.c`, ...fuse.split(/\s+/)]);
+    // a tree whose "hung" folder answers after 20 s, as a dead NFS server's part
+    const src = `${tmp.path}/src`, mnt = `${tmp.path}/mnt`;
+    for (const d of ["ok", "hung/deep"]) Deno.mkdirSync(`${src}/${d}`, { recursive: true });
+    for (let i = 0; i < 20; i++) Deno.writeTextFileSync(`${src}/ok/f${i}`, "x");
+    Deno.writeTextFileSync(`${src}/hung/deep/f`, "x");
+    Deno.mkdirSync(mnt);
+    const fs = new Deno.Command(bin, {
+      args: [src, mnt, "-f", "-o", "ro,attr_timeout=0,entry_timeout=0"],
+      env: { SLOWFS_DELAY_US: "20000000", SLOWFS_ONLY: "/hung" },
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      await until(() => Deno.statSync(mnt).dev !== Deno.statSync(src).dev, () => false, "mount");
+      const out = `${tmp.path}/out.csv`;
+      const p = spawnCli(["--threads", "2", "-o", out, mnt]);
+      const guard = setTimeout(() => p.kill("SIGKILL"), 120_000);
+      let err = "";
+      const reader = p.stderr.getReader();
+      const readUntil = async (text: string) => {
+        while (!err.includes(text)) {
+          const { value, done } = await reader.read();
+          if (done) fail(`stderr ended without "${text}": ${err}`);
+          err += dec.decode(value);
+        }
+      };
+      await until(
+        () => names(tmp.path).some((n) => n.startsWith("out.csv.partial-")),
+        () => false,
+        "the report's temporary output",
+      );
+      // the first signal cancels, but the workers wait in the file system
+      p.kill("SIGINT");
+      await readUntil("pwalk: stopping (SIGINT): waiting for the workers to return");
+      assert(names(tmp.path).some((n) => n.startsWith("out.csv.partial-")));
+      p.kill("SIGINT");
+      await readUntil("\n");
+      await readUntil("pwalk: SIGINT again: quit without waiting for the workers; ");
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        err += dec.decode(value);
+      }
+      const st = await p.status;
+      await p.stdout.cancel();
+      clearTimeout(guard);
+      assertEquals(st.signal, "SIGINT", err);
+      assertStringIncludes(err, "1 temporary file removed");
+      assertEquals(names(tmp.path).filter((n) => n.startsWith("out.csv")), []);
+    } finally {
+      fs.kill("SIGTERM");
+      await fs.status;
+      await run("fusermount3", ["-uz", mnt]);
+    }
+  },
+});
+
+Deno.test("CLI: Ctrl-C stops a shell loop of reports, not only the report running", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(root);
+  await flatTree(root, 10, 1000);
+  // bash runs three reports in turn, in a process group of its own; Ctrl-C
+  // is SIGINT to the whole group, as a terminal sends it
+  const script = `for i in 1 2 3; do "$0" run -A "$1" -o "$2/out$i.csv" --threads 1 "$3"; ` +
+    `echo "rc=$?"; done; echo finished`;
+  const p = new Deno.Command("setsid", {
+    args: ["-w", "bash", "-c", script, Deno.execPath(), `${REPO}/cli.ts`, tmp.path, root],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let ended = false;
+  const result = p.output().finally(() => ended = true);
+  const started = await until(
+    () => names(tmp.path).some((n) => n.startsWith("out1.csv.partial-")),
+    () => ended,
+    "the first report to start writing",
+  );
+  assert(started, "the first report ended before the signal");
+  await run("pkill", ["-INT", "-g", String(await pgidOf(p.pid))]);
+  const r = await result;
+  const out = dec.decode(r.stdout);
+  // bash saw its child killed by SIGINT and stopped too (a child that only
+  // exited 130 would have let it print rc=130 and start the next report)
+  assert(!out.includes("finished"), "the signal came after the loop: " + out);
+  assert(!out.includes("rc=130"), out + dec.decode(r.stderr));
+  assertEquals(r.signal, "SIGINT", out);
+  assertStringIncludes(
+    dec.decode(r.stderr),
+    "pwalk: interrupted by SIGINT; no output file was left",
+  );
+  assert(!names(tmp.path).some((n) => n.includes(".partial-")), names(tmp.path).join(" "));
+});
+
+/** The process group of pid (/proc/PID/stat's 5th field). */
+async function pgidOf(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
+}

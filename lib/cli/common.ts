@@ -8,7 +8,7 @@
 import type { Progress } from "../job.ts";
 import { parseExcludeList, unmatchedExcludes } from "../exclude.ts";
 import { ensureNative, native } from "../ffi.ts";
-import { ProgressLine } from "./progress.ts";
+import { duration, ProgressLine } from "./progress.ts";
 import { groupDigits } from "../digits.ts";
 import { absolutePath } from "../shard/paths.ts";
 import { removePending } from "../interrupt.ts";
@@ -30,6 +30,63 @@ export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, PIPE: 141 } as const;
 
 /** The signals that cancel a run (Ctrl-C, batch schedulers, a closed terminal), with their statuses. */
 const SIGNALS = [["SIGHUP", 129], ["SIGINT", 130], ["SIGTERM", 143]] as const;
+
+/** Signal numbers of the statuses that mean "stopped by a signal". */
+const SIGNAL_OF: Record<number, number> = { 129: 1, 130: 2, 141: 13, 143: 15 };
+
+/**
+ * End the process with the status `code` (what main returned). A signal's
+ * status (129, 130, 141, 143) ends it killed by that signal, as a shell
+ * expects of a program stopped by Ctrl-C: `for d in ...; do pwalk $d; done`
+ * then stops at Ctrl-C instead of going on to the next folder. Never returns.
+ *
+ * @example
+ * ```ts ignore
+ * exitProcess(await main(Deno.args));
+ * ```
+ */
+export function exitProcess(code: number): never {
+  const sig = SIGNAL_OF[code];
+  if (sig) {
+    try {
+      native().pw_die_by_signal(sig);
+    } catch { /* no library here (answers only, not downloaded): the status */ }
+  }
+  Deno.exit(code);
+}
+
+/**
+ * Remove this process's temporary files beside `files` (the library's
+ * FILE.partial-PID-N, a shard's FILE.top-PID..., a link's target's too):
+ * what a run quit without waiting for its workers would leave. Returns
+ * how many were removed.
+ */
+function removeOwnTemporaries(files: readonly string[]): number {
+  let n = 0;
+  const own = new RegExp(`^\\.(?:partial|top|front)-${Deno.pid}(?:[-.]|$)`);
+  const places = new Set<string>();
+  for (const f of files) {
+    places.add(f);
+    try {
+      if (Deno.lstatSync(f).isSymlink) places.add(Deno.realPathSync(f));
+    } catch { /* a new file */ }
+  }
+  for (const f of places) {
+    const slash = f.lastIndexOf("/");
+    const dir = slash < 0 ? "." : f.slice(0, slash) || "/";
+    const base = f.slice(slash + 1);
+    try {
+      for (const e of Deno.readDirSync(dir)) {
+        if (!e.name.startsWith(base) || !own.test(e.name.slice(base.length))) continue;
+        try {
+          Deno.removeSync(`${dir}/${e.name}`);
+          n++;
+        } catch { /* gone already */ }
+      }
+    } catch { /* the folder cannot be listed */ }
+  }
+  return n;
+}
 
 /**
  * Print the one line of an error that ended a command and return the exit
@@ -316,6 +373,12 @@ export interface JobUi<T> {
   interrupted(last: Progress | undefined): string;
   /** The job writes to stdout (no redrawn line on the same terminal; 141 when it closes). */
   toStdout?: boolean;
+  /**
+   * The files the job writes under temporary names (-o, a shard's record):
+   * a second signal, which quits without waiting for the workers (a hung
+   * file system), removes this process's temporaries beside them.
+   */
+  outputs?: string[];
 }
 
 /**
@@ -488,21 +551,44 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
   const line = progressLine(ui.progress, ui.toStdout);
   const abort = new AbortController();
   let stopped: (typeof SIGNALS)[number] | undefined;
+  let last: Progress | undefined;
+  let slow: ReturnType<typeof setTimeout> | undefined;
   const listeners = SIGNALS.map((s) => {
     const stop = () => {
+      if (stopped && !ended) {
+        // A second signal: the workers may be stuck in a hung file system
+        // (a dead NFS server), where no cancel reaches them. Quit now.
+        line?.clear();
+        const n = removeOwnTemporaries(ui.outputs ?? []);
+        errorsCsv?.close(false);
+        eprint(
+          `${ui.tag} ${s[0]} again: quit without waiting for the workers` +
+            (n ? `; ${count(n, "temporary file")} removed` : "") + soFar(last),
+        );
+        exitProcess(stopped[1]);
+      }
       stopped ??= s;
       abort.abort(new DOMException(`interrupted by ${s[0]}`, "AbortError"));
+      // said when the stop takes long (workers blocked in the file system)
+      slow = setTimeout(() => {
+        if (ended) return;
+        line?.clear();
+        eprint(
+          `${ui.tag} stopping (${s[0]}): waiting for the workers to return from the file ` +
+            `system; ${s[0]} again quits at once`,
+        );
+      }, 2000);
     };
     Deno.addSignalListener(s[0], stop);
     return () => Deno.removeSignalListener(s[0], stop);
   });
-  let last: Progress | undefined;
   const onProgress = (p: Progress) => {
     last = p;
     line?.update(p);
   };
   try {
-    const progressIntervalMs = line ? undefined : Infinity;
+    // without a line, once a second: what an interrupted run tells it had done
+    const progressIntervalMs = line ? undefined : 1000;
     const s = await ui.start({ signal: abort.signal, onProgress, progressIntervalMs, errorsCsvFd });
     ended = true;
     line?.clear();
@@ -511,7 +597,8 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
   } catch (e) {
     line?.clear();
     if (stopped) {
-      eprint(`${ui.tag} interrupted by ${stopped[0]}; ${ui.interrupted(last)}`);
+      ended = true;
+      eprint(`${ui.tag} interrupted by ${stopped[0]}; ${ui.interrupted(last)}${soFar(last)}`);
       for (const l of ui.warnings ?? []) eprint(l);
       return stopped[1];
     }
@@ -524,9 +611,17 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
     }
     throw e;
   } finally {
+    clearTimeout(slow);
     for (const remove of listeners) remove();
-    errorsCsv?.close(ended);
+    errorsCsv?.close(ended && !stopped);
   }
+}
+
+/** "; 12,345 entries, 3 errors in 4.2 s before it": what a stopped run had done. */
+function soFar(p: Progress | undefined): string {
+  if (!p) return "";
+  return `; ${count(p.entries, "entry", "entries")}, ${count(p.errors, "error")} in ` +
+    `${duration(p.elapsedMs)} before it`;
 }
 
 /**
@@ -599,7 +694,7 @@ export async function runAnswer(
     const stop = () => {
       const removed = removePending() ? "; the partial output was removed" : "";
       eprint(`pwalk: interrupted by ${name}${removed}`);
-      Deno.exit(status);
+      exitProcess(status);
     };
     Deno.addSignalListener(name, stop);
     return () => Deno.removeSignalListener(name, stop);

@@ -156,6 +156,7 @@ export async function run(args: string[]): Promise<number> {
     ...ui,
     tag: "pwalk:",
     toStdout,
+    outputs: toStdout || direct ? [] : [output],
     // -o FILE.parquet: typed Parquet, written by the library (no DuckDB).
     start: async (run) =>
       await report(root, {

@@ -18,7 +18,7 @@ import {
 } from "./common.ts";
 import { duration, formatBytes } from "./progress.ts";
 import { PlanError, readPlan } from "../shard/plan.ts";
-import { notAFile, PlanMismatchError, runShard, ShardBusyError } from "../shard/run.ts";
+import { notAFile, PlanMismatchError, recordPath, runShard, ShardBusyError } from "../shard/run.ts";
 import { reportFormat } from "../report.ts";
 
 /** `pwalk report --plan --help`. */
@@ -136,6 +136,8 @@ export async function run(args: string[]): Promise<number> {
     progress: progressArg(f),
     errors,
     toStdout,
+    // the output's temporaries (and shard 0's parts), the record's
+    outputs: toStdout ? [] : [output!, recordPath(output!)],
     start: async (run) => {
       try {
         return await runShard(plan, shard, { output, level, threads, printErrors: true, ...run });

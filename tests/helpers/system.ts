@@ -56,6 +56,10 @@ export const LLVM_OBJDUMP: Need = requireTool("llvm-objdump", "llvm");
 export const PYTHON3: Need = requireTool("python3", "python3");
 /** The file command. */
 export const FILE: Need = requireTool("file", "file");
+/** fusermount3 (bench/slowfs.c mounted by a test). */
+export const FUSERMOUNT: Need = requireTool("fusermount3", "fuse3");
+/** pkg-config, to build bench/slowfs.c against libfuse3 (libfuse3-dev). */
+export const PKG_CONFIG: Need = requireTool("pkg-config", "pkg-config");
 
 /** Whether this is CI (`CI=true`): there every need is required. */
 export const IN_CI: boolean = Deno.env.get("CI") === "true";
