@@ -34,7 +34,10 @@ export interface Progress {
   folders: number;
   /** Sum of st_size of the entries produced (apparent size). */
   bytes: number;
-  /** Sum of st_blocks x 512 of the entries produced (allocated size, as `du`). */
+  /**
+   * Sum of st_blocks x 512 of the entries produced (allocated size; a file
+   * with several names counts once per name, where `du` counts it once).
+   */
   allocatedBytes: number;
   /** A folder being read now (its last 1,024 bytes at most; "" when none), for progress lines. */
   current: string;

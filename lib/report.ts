@@ -69,7 +69,11 @@ export interface ReportSummary {
   folders: number;
   /** Sum of st_size over all rows (apparent size). */
   bytes: number;
-  /** Sum of st_blocks x 512 over all rows (allocated size, as `du` counts it). */
+  /**
+   * Sum of st_blocks x 512 over all rows (allocated size; a file with
+   * several names counts once per name, where `du` counts it once: `summary`
+   * counts it once).
+   */
   allocatedBytes: number;
   /** Bytes written to the output. */
   outputBytes: number;

@@ -36,14 +36,63 @@ export function duration(ms: number): string {
   return ms < 60_000 ? `${(ms / 1000).toFixed(2)} s` : clock(ms);
 }
 
-/** Terminal columns of one code point: 2 for wide (East Asian, emoji) ones. */
+/**
+ * Code points shown two columns wide below U+1F000 besides the East Asian
+ * blocks: the emoji of Unicode's emoji-presentation list (Emoji_Presentation
+ * = Yes) among the symbols (⌚ ⌛ ✅ ❌ ⭐ ...), as [first, last] pairs.
+ */
+const WIDE_SYMBOLS = [
+  [0x231a, 0x231b],
+  [0x23e9, 0x23ec],
+  [0x23f0, 0x23f0],
+  [0x23f3, 0x23f3],
+  [0x25fd, 0x25fe],
+  [0x2614, 0x2615],
+  [0x2648, 0x2653],
+  [0x267f, 0x267f],
+  [0x2693, 0x2693],
+  [0x26a1, 0x26a1],
+  [0x26aa, 0x26ab],
+  [0x26bd, 0x26be],
+  [0x26c4, 0x26c5],
+  [0x26ce, 0x26ce],
+  [0x26d4, 0x26d4],
+  [0x26ea, 0x26ea],
+  [0x26f2, 0x26f3],
+  [0x26f5, 0x26f5],
+  [0x26fa, 0x26fa],
+  [0x26fd, 0x26fd],
+  [0x2705, 0x2705],
+  [0x270a, 0x270b],
+  [0x2728, 0x2728],
+  [0x274c, 0x274c],
+  [0x274e, 0x274e],
+  [0x2753, 0x2755],
+  [0x2757, 0x2757],
+  [0x2795, 0x2797],
+  [0x27b0, 0x27b0],
+  [0x27bf, 0x27bf],
+  [0x2b1b, 0x2b1c],
+  [0x2b50, 0x2b50],
+  [0x2b55, 0x2b55],
+] as const;
+
+/**
+ * Terminal columns of one code point: 2 for wide ones (East Asian, emoji),
+ * else 1. Zero-width marks count 1 too: a column of slack, never a wrap.
+ */
 function width(c: number): number {
-  return (c >= 0x1100 && c <= 0x115f) || (c >= 0x2e80 && c <= 0xa4cf) ||
-      (c >= 0xac00 && c <= 0xd7a3) || (c >= 0xf900 && c <= 0xfaff) ||
-      (c >= 0xfe30 && c <= 0xfe4f) || (c >= 0xff00 && c <= 0xff60) ||
-      (c >= 0xffe0 && c <= 0xffe6) || (c >= 0x1f300 && c <= 0x1faff) || (c >= 0x20000)
-    ? 2
-    : 1;
+  if (c < 0x1100) return 1;
+  if (
+    (c <= 0x115f) || (c >= 0x2e80 && c <= 0xa4cf) || (c >= 0xac00 && c <= 0xd7a3) ||
+    (c >= 0xf900 && c <= 0xfaff) || (c >= 0xfe30 && c <= 0xfe4f) ||
+    (c >= 0xff00 && c <= 0xff60) || (c >= 0xffe0 && c <= 0xffe6) ||
+    (c >= 0x1f004 && c <= 0x1faff) || (c >= 0x20000)
+  ) return 2;
+  if (c >= 0x231a && c <= 0x2b55) {
+    for (const [a, b] of WIDE_SYMBOLS) if (c >= a && c <= b) return 2;
+  }
+  return 1;
 }
 
 /** Terminal columns a string takes. */
@@ -59,8 +108,11 @@ export function columns(s: string): number {
  * `middle("/data/projects/genome/raw", 16)` is "/data/pr…ome/raw".
  */
 export function middle(s: string, max: number): string {
+  // control characters (C0, DEL, C1) and bidirectional overrides, which a
+  // terminal would act on, become "?"
   // deno-lint-ignore no-control-regex
-  const chars = [...s.replace(/[\x00-\x1f\x7f]/g, "?")];
+  s = s.replace(/[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g, "?");
+  const chars = [...s];
   if (columns(s) <= max) return chars.join("");
   if (max < 1) return "";
   const take = (from: string[], room: number) => {
@@ -108,7 +160,12 @@ export function formatProgress(p: Progress, max = Infinity): string {
   let withPath = false;
   for (const [rank, text] of [...fields, ...path ? [path] : []].sort((a, b) => a[0] - b[0])) {
     const w = 2 + (rank === 3 ? MIN_PATH : columns(text));
-    if (used + w > max) continue;
+    // a field that does not fit ends the line: the next ones rank lower
+    // (the folder being read alone is left out and the rest go on)
+    if (used + w > max) {
+      if (rank === 3) continue;
+      break;
+    }
     used += w;
     if (rank === 3) withPath = true;
     else kept.add(rank);
@@ -158,7 +215,8 @@ export class ProgressLine {
     }
     let cols = 80;
     try {
-      cols = Deno.consoleSize().columns;
+      // a terminal that tells 0 columns (some CI pseudo-terminals): 80
+      cols = Deno.consoleSize().columns || 80;
     } catch {
       // no size known: 80 columns
     }
