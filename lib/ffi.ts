@@ -251,6 +251,7 @@ export const Opt = {
   SUBDIRS: 29,
   NAMES_ONLY: 30,
   BARE_DOT: 31,
+  ERROR_CLEAR: 32,
   ROOT: 100,
   OUTPUT: 101,
   EXCLUDE: 102,

@@ -44,6 +44,11 @@ export interface ChangeOptions extends CommonOptions {
   printChanges?: boolean;
   /** Stream one line per error to stderr (the CLI does). Default false. */
   printErrors?: boolean;
+  /**
+   * With printErrors: each error line starts by clearing the terminal's
+   * current line, where a progress line is drawn (the CLI's). Default false.
+   */
+  clearLineBeforeErrors?: boolean;
   /** Allow a root of `/` (refused otherwise). Default false. */
   force?: boolean;
   /**
@@ -246,6 +251,7 @@ async function runChangeJob(
   if (o.apply) opts.push([Opt.APPLY, 1]);
   if (o.printChanges) opts.push([Opt.CHANGES_FD, 1]);
   if (o.printErrors) opts.push([Opt.ERROR_FD, 2]);
+  if (o.printErrors && o.clearLineBeforeErrors) opts.push([Opt.ERROR_CLEAR, 1]);
   const records = !!(o.listChanges || o.onChange);
   if (records) opts.push([Opt.RECORDS, 1]);
   const list: ChangeRecord[] | undefined = o.listChanges ? [] : undefined;

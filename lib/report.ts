@@ -53,6 +53,12 @@ export interface ReportOptions extends CommonOptions {
   level?: number;
   /** Stream one line per error to stderr while walking (the CLI does). Default false. */
   printErrors?: boolean;
+  /**
+   * With printErrors: each error line starts by clearing the terminal's
+   * current line, where a progress line is drawn (the CLI's, on a terminal;
+   * it is redrawn at its next tick). Default false.
+   */
+  clearLineBeforeErrors?: boolean;
 }
 
 /** What {@link report} returns. */
@@ -203,6 +209,7 @@ export async function report(root: string, options: ReportOptions = {}): Promise
   if (options.header) opts.push([Opt.HEADER, 1]);
   opts.push(toStdout ? [Opt.OUTPUT_FD, 1] : [Opt.OUTPUT, options.output!]);
   if (options.printErrors) opts.push([Opt.ERROR_FD, 2]);
+  if (options.printErrors && options.clearLineBeforeErrors) opts.push([Opt.ERROR_CLEAR, 1]);
   const r = await runJob(opts, (o) => native().pw_report_start(o), options);
   const c = r.counters;
   return {

@@ -66,12 +66,15 @@ size_t pw_escape_path(char *out, const char *path, size_t len) {
   return o;
 }
 
-static void stream_line(int fd, const char *a, const char *path, size_t len, const char *b) {
-  size_t la = strlen(a), lb = strlen(b);
-  char *line = malloc(la + len * 4 + lb + 2);
+static void stream_line(int fd, bool clear, const char *a, const char *path, size_t len,
+                        const char *b) {
+  static const char wipe[] = "\r\x1b[K";
+  size_t lw = clear ? sizeof wipe - 1 : 0, la = strlen(a), lb = strlen(b);
+  char *line = malloc(lw + la + len * 4 + lb + 2);
   if (!line) return;
-  memcpy(line, a, la);
-  size_t o = la + pw_escape_path(line + la, path, len);
+  memcpy(line, wipe, lw);
+  memcpy(line + lw, a, la);
+  size_t o = lw + la + pw_escape_path(line + lw + la, path, len);
   memcpy(line + o, b, lb);
   o += lb;
   line[o++] = '\n';
@@ -150,7 +153,7 @@ int pw_errlog_add(pw_errlog *l, int op, int err, const char *path, size_t len) {
     tail[2] = ' ';
     tail[3] = 0;
     strncat(tail, pw_error_text(op, err), sizeof tail - 8);
-    stream_line(l->fd, head, path, len, tail);
+    stream_line(l->fd, l->clear_line, head, path, len, tail);
   }
   /* A row lost (a full disk) is never passed over: the first failure is
      the caller's to report, and no row is written after it (a later one
@@ -166,7 +169,7 @@ int pw_errlog_add(pw_errlog *l, int op, int err, const char *path, size_t len) {
 void pw_errlog_badname(pw_errlog *l, const char *path, size_t len) {
   if (l->fd < 0) return;
   pthread_mutex_lock(&l->mu);
-  stream_line(l->fd, "Bad File: ", path, len, "");
+  stream_line(l->fd, l->clear_line, "Bad File: ", path, len, "");
   pthread_mutex_unlock(&l->mu);
 }
 

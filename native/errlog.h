@@ -11,6 +11,7 @@
 #define PW_ERRLOG_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,7 @@ typedef struct pw_errlog {
   int fd;                /**< -1 = do not stream */
   int csv_fd;            /**< -1 = no CSV rows; set after pw_errlog_init */
   int csv_err;           /**< the first failed CSV write (errno; no rows after it) */
+  bool clear_line;       /**< stderr lines start with "\r\x1b[K" (a progress line there) */
 } pw_errlog;
 
 int pw_errlog_init(pw_errlog *l, uint32_t max, int fd);

@@ -199,6 +199,7 @@ static pw_job *create(const pw_opts *src, const pw_visitor *vis) {
     return j;
   }
   j->errors.csv_fd = j->opts->errors_csv_fd;
+  j->errors.clear_line = j->opts->error_clear;
   struct pw_opts *o = j->opts;
   if (pw_strset_build(&j->excludes, o->excludes.items, o->excludes.lens, o->excludes.n)) {
     pw_job_fail(j, ENOMEM, "out of memory");

@@ -56,6 +56,7 @@ struct pw_opts {
   bool link_dirs;      /**< tell links to folders */
   bool subdirs;        /**< walk: subfolders as listed, too (subdir_ref entries) */
   bool names_only;     /**< walk: entry and subdir records carry the base name only */
+  bool error_clear;    /**< error lines start with "\r\x1b[K" (a progress line there) */
   bool bare_dot;       /**< walk: no "./" before the paths below a root of "." */
   int skip_fds[8];     /**< files the walk leaves out (PW_OPT_SKIP_FD) */
   int n_skip_fds;

@@ -91,6 +91,10 @@ typedef enum pw_opt {
   PW_OPT_BARE_DOT = 31,   /**< int: walk: 1 = below a ROOT of ".", paths have
                                no "./" ("a", "a/b", as @std/fs's join gives
                                them); the root's own row stays "." */
+  PW_OPT_ERROR_CLEAR = 32, /**< int: 1 = each line streamed to PW_OPT_ERROR_FD
+                               starts by clearing the terminal's line ("\\r",
+                               ESC [K): a progress line drawn there is not
+                               glued to it (it is redrawn at the next tick) */
   PW_OPT_ROOT = 100,     /**< str: the folder to walk, exactly as printed */
   PW_OPT_OUTPUT = 101,   /**< str: report file.  A regular file (or a new
                               name) is written under a temporary name beside

@@ -120,6 +120,10 @@ testNeeding([TMUX], {
     for (let d = 0; d < 10; d++) {
       await Deno.rename(`${root}/dir000${d}`, `${root}/d${d}-✅⌛✅⌛✅⌛⭐`);
     }
+    // and folders it may not read (without capabilities): error lines come
+    // while the line is drawn, and must start lines of their own
+    const locked = 5;
+    for (let d = 0; d < locked; d++) await Deno.mkdir(`${root}/locked-${d}`, { mode: 0o000 });
     const fifo = `${tmp.path}/out.fifo`, log = `${tmp.path}/pane.log`;
     assert((await new Deno.Command("mkfifo", { args: [fifo] }).output()).success);
     const sock = `pwalk-test-${Deno.pid}`;
@@ -128,7 +132,8 @@ testNeeding([TMUX], {
       assert(r.success, dec.decode(r.stderr));
       return dec.decode(r.stdout);
     };
-    const cmd = `'${Deno.execPath()}' run -A '${CLI}' --threads 1 '${root}' > '${fifo}'; ` +
+    const cmd = `${UNPRIVILEGED.join(" ")} '${Deno.execPath()}' run -A '${CLI}' --threads 1 ` +
+      `'${root}' > '${fifo}'; ` +
       `echo "EXIT=$?"; sleep 600`;
     try {
       // The shell blocks opening the FIFO until the test reads it: nothing
@@ -158,9 +163,12 @@ testNeeding([TMUX], {
         async () => (await tmux("capture-pane", "-p", "-t", "t")).includes("EXIT="),
         "the end",
       );
-      const screen = (await tmux("capture-pane", "-p", "-J", "-t", "t")).split("\n").filter((l) =>
-        l
-      );
+      const all = (await tmux("capture-pane", "-p", "-J", "-t", "t")).split("\n").filter((l) => l);
+      // each error on a line of its own, none glued after a progress frame
+      const errors = all.filter((l) => l.includes("pwalk: open "));
+      assertEquals(errors.length, locked, all.join("\n"));
+      for (const l of errors) assert(l.startsWith("pwalk: open "), `glued: ${l}`);
+      const screen = all.filter((l) => !l.startsWith("pwalk: open "));
       assertEquals(screen.at(-1), "EXIT=0", screen.join("\n"));
       // Only the summary line is left: a progress line that had wrapped would
       // have left its first part behind.

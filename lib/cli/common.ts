@@ -347,6 +347,8 @@ export interface JobRun {
   progressIntervalMs?: number;
   /** --errors FILE, open for the native side. */
   errorsCsvFd?: number;
+  /** A progress line is redrawn on stderr: error lines clear it first. */
+  clearLineBeforeErrors?: boolean;
 }
 
 /**
@@ -589,7 +591,13 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
   try {
     // without a line, once a second: what an interrupted run tells it had done
     const progressIntervalMs = line ? undefined : 1000;
-    const s = await ui.start({ signal: abort.signal, onProgress, progressIntervalMs, errorsCsvFd });
+    const s = await ui.start({
+      signal: abort.signal,
+      onProgress,
+      progressIntervalMs,
+      errorsCsvFd,
+      clearLineBeforeErrors: line?.redrawn,
+    });
     ended = true;
     line?.clear();
     for (const l of [...ui.done(s, last), ...ui.warnings ?? []]) eprint(l);

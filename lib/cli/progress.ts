@@ -205,6 +205,11 @@ export class ProgressLine {
     this.#everyMs = everyMs;
   }
 
+  /** Whether the line is redrawn in place (a terminal), not printed as lines. */
+  get redrawn(): boolean {
+    return this.#tty;
+  }
+
   /** Show a progress record. */
   update(p: Progress): void {
     if (!this.#tty) {

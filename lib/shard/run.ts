@@ -38,6 +38,8 @@ export interface ShardRunOptions {
   record?: string;
   /** Stream one line per error to stderr (the CLI does). Default false. */
   printErrors?: boolean;
+  /** With printErrors: each error line first clears the terminal's line (a progress line there). */
+  clearLineBeforeErrors?: boolean;
   /** Cancels the shard: no output and no record are left. */
   signal?: AbortSignal;
   /** Progress of the walk running now. */
@@ -324,6 +326,7 @@ export async function runShard(
       compress,
       level: compress === "none" ? undefined : level,
       printErrors: options.printErrors,
+      clearLineBeforeErrors: options.clearLineBeforeErrors,
       signal: options.signal,
       onProgress: options.onProgress,
       errorsCsvFd: options.errorsCsvFd,
