@@ -238,6 +238,22 @@ Deno.test("outputs that would replace an input or a shard of the scan are refuse
     await Deno.symlink(scan, `${tmp.path}/link.csv`);
     await refused(["summary", scan, `${tmp.path}/link.csv`], "are the same file");
   });
+  await t.step("two scans of one tree (a copy, yesterday's): the root twice", async () => {
+    await refused(["summary", scan, copy], `the root ${root} is in more than one of the 2 files`);
+    const r = await cli(["diff", copy, scan]); // two sides: one scan each
+    assertEquals(r.code, 0, r.stderr);
+  });
+  await t.step("a scan whose lines end in CR LF: refused (DuckDB read 0 rows of it)", async () => {
+    const crlf = `${tmp.path}/crlf.csv`;
+    const text = new TextDecoder().decode(before);
+    await Deno.writeTextFile(crlf, text.replaceAll("\n", "\r\n"));
+    const r = await cli(["summary", crlf]);
+    assertEquals(r.code, 2, r.stderr);
+    assertEquals(
+      r.stderr.trim(),
+      `pwalk: ${crlf}: its lines end in CR LF, pwalk's in LF: convert it back first (dos2unix)`,
+    );
+  });
   await t.step("--html that is an input, of summary and of diff", async () => {
     await refused(["summary", "--html", scan, scan], "is also an input");
     await refused(["diff", "--html", scan, copy, scan], "is also an input");

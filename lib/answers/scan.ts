@@ -361,7 +361,19 @@ async function hasHeader(f: ScanFile): Promise<boolean> {
   let got: Uint8Array = new Uint8Array(0);
   for await (const chunk of decompressed(f, true)) {
     got = concat(got, chunk);
-    if (got.length >= want) break;
+    if (got.indexOf(0x0a) >= 0 || got.length >= 1 << 16) break;
+  }
+  // A file whose lines end in CR LF (through a Windows share or editor):
+  // DuckDB, told lines end in LF, would read no row and no error. The
+  // first line ends in CR with its quotes closed (a name holding CR LF is
+  // inside quotes; a row ends with a number).
+  const nl = got.indexOf(0x0a);
+  if (
+    nl > 0 && got[nl - 1] === 0x0d && got.subarray(0, nl).filter((b) => b === 0x22).length % 2 === 0
+  ) {
+    throw new ScanInputError(
+      `${f.path}: its lines end in CR LF, pwalk's in LF: convert it back first (dos2unix)`,
+    );
   }
   return got.length >= want && HEADER_START.every((b, i) => got[i] === b);
 }

@@ -16,6 +16,7 @@ import {
   recordedErrors,
   resolveScans,
   type ScanFile,
+  ScanInputError,
 } from "./scan.ts";
 import { resolveNames } from "./names.ts";
 import { checkInt } from "../options.ts";
@@ -226,6 +227,19 @@ export async function loadForAnswers(
   escape = false,
 ): Promise<LoadInfo> {
   const info = await loadScan(e, files, table, SCAN_EXTRA, escape);
+  // Two scans of one tree (Monday's and Tuesday's in one folder, a scan
+  // beside its converted copy) would add up to twice the tree.
+  const twice = await e.all(
+    `SELECT "filename" AS p FROM "${table}" WHERE "directory-depth" = -1 GROUP BY 1 ` +
+      `HAVING count(*) > 1 LIMIT 1`,
+  );
+  if (twice.length) {
+    throw new ScanInputError(
+      `the root ${String(twice[0].p)} is in more than one of the ${files.length} files ` +
+        `(${files.slice(0, 3).map((f) => f.path).join(", ")}${files.length > 3 ? ", ..." : ""}): ` +
+        "two scans of one tree would count every entry twice; give one scan",
+    );
+  }
   await e.exec(
     `UPDATE "${table}" SET ab = 0, al = 0, dupl = true FROM (` +
       `SELECT "st_dev" AS d, "inode" AS i, min("filename") AS keep FROM "${table}" ` +
