@@ -241,3 +241,32 @@ Deno.test("diff: a grown file with hard links is grown under each name, its byte
   assertEquals(user.grown.entries, grownNames.length);
   assertEquals(user.grown.apparentBytes, d.totals.grown.apparentBytes);
 });
+
+Deno.test("diff: a hard link added beside a file moves no bytes to anyone (du: the same)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/t`;
+  await Deno.mkdir(`${root}/x`, { recursive: true });
+  await Deno.writeFile(`${root}/x/f`, new Uint8Array(1 << 20).fill(7));
+  const du = async () => {
+    const r = await new Deno.Command("du", { args: ["-sB1", root] }).output();
+    return Number(new TextDecoder().decode(r.stdout).split("\t")[0]);
+  };
+  const scan = async (name: string) => {
+    const r = await cli(["--header", "-o", `${tmp.path}/${name}`, root]);
+    assertEquals(r.code, 0, r.stderr);
+    return `${tmp.path}/${name}`;
+  };
+  const old = await scan("old.csv");
+  const duOld = await du();
+  // a new name that sorts before the old one (it would carry the bytes)
+  await Deno.link(`${root}/x/f`, `${root}/a_link`);
+  const now = await scan("new.csv");
+  const grew = (await du()) - duOld; // du counts the inode once: 0
+  const d = await diff([old], [now]);
+  assertEquals(d.totals.added.entries, 1);
+  assertEquals(d.totals.added.allocatedBytes, 0, "the new name carried the file's bytes");
+  assertEquals(d.totals.net.allocatedBytes, grew);
+  for (const row of [...d.users, ...d.groups, ...d.folders]) {
+    assertEquals(row.net.allocatedBytes, grew, `${row.key}: ${JSON.stringify(row.net)}`);
+  }
+});

@@ -131,6 +131,29 @@ const agg = (p: string, cond: string, ab = "ab", al = "al") =>
   `count(*) FILTER (${cond}) AS ${p}_n, coalesce(sum(${ab}) FILTER (${cond}), 0) AS ${p}_ab, ` +
   `coalesce(sum(${al}) FILTER (${cond}), 0) AS ${p}_al`;
 
+/**
+ * A hard-linked inode's bytes are carried by one of its names in each scan
+ * (the first in byte order). When both scans have it, the carrier is the
+ * first name present in both, so that a name added (or removed) beside it
+ * moves no bytes: an rsnapshot tree's new link is not a user's, group's and
+ * folder's whole file gained.
+ */
+async function sameKeeper(e: Engine): Promise<void> {
+  await e.exec(`CREATE OR REPLACE TEMP TABLE hk AS
+    SELECT o."st_dev" AS d, o."inode" AS i, min(o."filename") AS keep
+    FROM o JOIN n ON o."st_dev" = n."st_dev" AND o."inode" = n."inode" AND
+                     o."filename" = n."filename"
+    WHERE (o."st_nlink" > 1 OR n."st_nlink" > 1) AND o.kind <> 'd'
+    GROUP BY 1, 2`);
+  for (const t of ["o", "n"]) {
+    await e.exec(`UPDATE ${t} SET
+        ab = CASE WHEN ${t}."filename" = hk.keep THEN ${t}."st_size" ELSE 0 END,
+        al = CASE WHEN ${t}."filename" = hk.keep THEN ${t}."st_blocks" * 512 ELSE 0 END,
+        dupl = ${t}."filename" <> hk.keep
+      FROM hk WHERE ${t}."st_dev" = hk.d AND ${t}."inode" = hk.i AND ${t}.kind <> 'd'`);
+  }
+}
+
 /** SQL: the breakdown columns over table c (k, side, st, ab, al, dsz). */
 const BREAKDOWN = [
   agg("add", "side = 'n' AND st IN ('added', 'replaced')"),
@@ -262,6 +285,7 @@ export async function diff(
     await loadForAnswers(e, newFiles, "n", escape),
   ]);
   try {
+    await sameKeeper(e);
     await e.exec(joinSql("o", "n", `o."filename" = n."filename"`));
     // Names that print the same (pwalk drops control bytes: "a\nb" and "ab")
     // would pair every such row of OLD with every one of NEW: a row matched
