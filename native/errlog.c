@@ -99,17 +99,24 @@ const char *pw_errno_name(int err) {
   }
 }
 
-/* One CSV row: "path",op,ERRNO,"message"; quotes doubled, bytes kept as they are. */
-static int csv_row(int fd, int op, int err, const char *path, size_t len) {
+/* One CSV row: "path",op,ERRNO,"message"; quotes doubled, bytes kept as they
+   are (to a terminal, control bytes as \n, \t, \xHH: a name must not
+   drive the terminal). */
+static int csv_row(int fd, bool tty, int op, int err, const char *path, size_t len) {
   const char *msg = op == PW_OP_ANCESTOR ? PW_NO_ANCESTOR_TEXT : strerror(err);
   size_t lm = strlen(msg);
-  char *row = malloc(2 * len + 2 * lm + 64);
+  char *row = malloc(4 * len + 2 * lm + 64);
   if (!row) return -ENOMEM;
   size_t o = 0;
   row[o++] = '"';
   for (size_t i = 0; i < len; i++) {
-    if (path[i] == '"') row[o++] = '"';
-    row[o++] = path[i];
+    unsigned char c = (unsigned char)path[i];
+    if (tty && (c < 32 || c == 127)) {
+      o += pw_escape_path(row + o, path + i, 1);
+      continue;
+    }
+    if (c == '"') row[o++] = '"';
+    row[o++] = (char)c;
   }
   const char *name = err ? pw_errno_name(err) : "";
   o += (size_t)sprintf(row + o, "\",%s,", pw_op_name(op));
@@ -159,7 +166,7 @@ int pw_errlog_add(pw_errlog *l, int op, int err, const char *path, size_t len) {
      the caller's to report, and no row is written after it (a later one
      could fit, leaving a file that looks whole but is not). */
   if (l->csv_fd >= 0 && !l->csv_err) {
-    failed = csv_row(l->csv_fd, op, err, path, len);
+    failed = csv_row(l->csv_fd, l->csv_tty, op, err, path, len);
     l->csv_err = -failed;
   }
   pthread_mutex_unlock(&l->mu);

@@ -31,6 +31,7 @@ typedef struct pw_errlog {
   int csv_fd;            /**< -1 = no CSV rows; set after pw_errlog_init */
   int csv_err;           /**< the first failed CSV write (errno; no rows after it) */
   bool clear_line;       /**< stderr lines start with "\r\x1b[K" (a progress line there) */
+  bool csv_tty;          /**< csv_fd is a terminal: control bytes in paths escaped */
 } pw_errlog;
 
 int pw_errlog_init(pw_errlog *l, uint32_t max, int fd);

@@ -200,6 +200,7 @@ static pw_job *create(const pw_opts *src, const pw_visitor *vis) {
   }
   j->errors.csv_fd = j->opts->errors_csv_fd;
   j->errors.clear_line = j->opts->error_clear;
+  j->errors.csv_tty = j->errors.csv_fd >= 0 && isatty(j->errors.csv_fd);
   struct pw_opts *o = j->opts;
   if (pw_strset_build(&j->excludes, o->excludes.items, o->excludes.lens, o->excludes.n)) {
     pw_job_fail(j, ENOMEM, "out of memory");

@@ -14,7 +14,7 @@
  *   installed `pwalk --version` runs with no other deno on PATH;
  * - --help lists every CSV column and every exit status.
  */
-import { assert, assertEquals, assertMatch, fail } from "@std/assert";
+import { assert, assertEquals, assertMatch, assertStringIncludes, fail } from "@std/assert";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { HEADER_FIELDS, parsePwalk } from "./helpers/csv.ts";
 import { CLI, cli, REPO, UNPRIVILEGED } from "./helpers/run.ts";
@@ -392,4 +392,36 @@ Deno.test("--help lists every CSV column and every exit status", async () => {
     }
     assert(text.includes("--progress=SECONDS") && text.includes("--errors FILE"));
   }
+});
+
+testNeeding([TMUX], {
+  name: "--errors /dev/stderr on a terminal: a name's control bytes are shown escaped, not obeyed",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`;
+    // an unreadable folder whose name would turn the terminal red
+    await Deno.mkdir(root);
+    await Deno.mkdir(`${root}/esc\x1b[31mred`, { mode: 0o000 });
+    const sock = `pwalk-test-esc-${Deno.pid}`;
+    const tmux = async (...args: string[]) => {
+      const r = await new Deno.Command("tmux", { args: ["-L", sock, ...args] }).output();
+      assert(r.success, dec.decode(r.stderr));
+      return dec.decode(r.stdout);
+    };
+    const cmd = `${UNPRIVILEGED.join(" ")} '${Deno.execPath()}' run -A '${CLI}' --no-progress ` +
+      `--errors /dev/stderr -o '${tmp.path}/out.csv' '${root}'; echo "EXIT=$?"; sleep 600`;
+    try {
+      await tmux("new-session", "-d", "-s", "t", "-x", "200", "-y", "20", "-e", "NO_COLOR=1", cmd);
+      await until(
+        async () => (await tmux("capture-pane", "-p", "-t", "t")).includes("EXIT="),
+        "the end",
+      );
+      const screen = await tmux("capture-pane", "-p", "-e", "-t", "t"); // with attributes
+      assert(screen.includes("EXIT=0"), screen);
+      assert(!screen.includes("\x1b[31m"), `the terminal obeyed a name: ${JSON.stringify(screen)}`);
+      assertStringIncludes(screen, `"${root}/esc\\x1b[31mred",open,EACCES`);
+    } finally {
+      await new Deno.Command("tmux", { args: ["-L", sock, "kill-server"] }).output();
+    }
+  },
 });
