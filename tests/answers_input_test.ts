@@ -207,6 +207,19 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
     }
     await Deno.remove(cut);
   });
+  await t.step("a plain scan cut mid-row: status 1, the reason on its one line", async () => {
+    const text = await Deno.readTextFile(good);
+    const cut = `${tmp.path}/cut.csv`;
+    await Deno.writeTextFile(cut, text + '12345,1,0,"/t/half-a-row"\n');
+    const r = await cli(["summary", cut]);
+    assertEquals(r.code, 1, r.stderr);
+    assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assertStringIncludes(
+      r.stderr,
+      "has 4 of the 17 columns (a file cut short, or not pwalk's CSV?)",
+    );
+    await Deno.remove(cut);
+  });
   await t.step("convert, then summary of its output", async () => {
     const r = await cli(["convert", good, `${tmp.path}/g.parquet`]);
     assertEquals(r.code, 0, r.stderr);

@@ -682,7 +682,13 @@ export function engineOptions(f: Flags): { memoryLimit?: string; tempDirectory?:
 export function answerStatus(e: unknown): number {
   const bad = e instanceof UsageError || e instanceof RangeError ||
     (e as Error)?.name === "ScanInputError";
-  const message = String((e as Error)?.message ?? e).split("\n")[0].replace(/^pwalk: /, "");
+  const full = String((e as Error)?.message ?? e);
+  let message = full.split("\n")[0].replace(/^pwalk: /, "");
+  // DuckDB's CSV errors put the reason on later lines: keep it on this one
+  const cols = /Expected Number of Columns: (\d+) Found: (\d+)/.exec(full);
+  if (cols && /CSV Error on Line: \d+$/.test(message)) {
+    message += ` has ${cols[2]} of the ${cols[1]} columns (a file cut short, or not pwalk's CSV?)`;
+  }
   return exitStatus(bad ? new UsageError(message) : new Error(`pwalk: ${message}`));
 }
 
