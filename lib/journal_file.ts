@@ -101,7 +101,17 @@ export function defaultJournalDir(): string {
  * a link, or not the running user's, or writable by others.
  */
 function makePrivateDir(dir: string): void {
+  // Folders on the way that someone else could change (sudo -E keeps a
+  // user's HOME: they could make .local/state a link elsewhere, or swap it
+  // back later) are refused, before anything is made through them and
+  // after, as ssh treats the folders above its files.
+  const before = untrustedAncestor(dir);
+  if (before) {
+    throw new RefusedError(`pwalk: journal folder ${dir}: ${before}: give --journal FILE`);
+  }
   Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const after = untrustedAncestor(dir);
+  if (after) throw new RefusedError(`pwalk: journal folder ${dir}: ${after}: give --journal FILE`);
   const s = Deno.lstatSync(dir);
   const uid = me();
   if (!s.isDirectory || (uid !== null && s.uid !== uid) || (s.mode! & 0o022)) {
@@ -111,6 +121,39 @@ function makePrivateDir(dir: string): void {
       }): give --journal FILE (API: journal)`,
     );
   }
+}
+
+/**
+ * Why a folder on the way to `dir` (as written, and its real path) is not
+ * to be trusted, or undefined: each must be owned by root or the running
+ * user and not writable by group or others (unless sticky, as /tmp).
+ * Folders not made yet are skipped.
+ */
+function untrustedAncestor(dir: string): string | undefined {
+  const uid = me();
+  if (uid === null) return undefined; // no uids here (Windows)
+  const prefixes = (p: string) => {
+    const parts = p.split("/").filter((x) => x);
+    return ["/", ...parts.map((_, i) => "/" + parts.slice(0, i + 1).join("/"))];
+  };
+  let real: string[] = [];
+  try {
+    real = prefixes(Deno.realPathSync(dir));
+  } catch { /* not made yet: the written path's prefixes */ }
+  for (const p of [...prefixes(dir), ...real]) {
+    let st: Deno.FileInfo;
+    try {
+      st = Deno.lstatSync(p);
+    } catch {
+      continue;
+    }
+    if (st.uid !== 0 && st.uid !== uid) return `${p} is owned by uid ${st.uid}, not by you or root`;
+    const mode = st.mode! & 0o7777;
+    if (!st.isSymlink && (mode & 0o022) && !(mode & 0o1000)) {
+      return `${p} is writable by group or others (mode ${octal(mode)})`;
+    }
+  }
+  return undefined;
 }
 
 /**

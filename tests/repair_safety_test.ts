@@ -177,6 +177,39 @@ async function homelessEnv(): Promise<Record<string, string>> {
   };
 }
 
+Deno.test("a default journal folder below a folder someone else owns is refused (sudo -E)", async () => {
+  await using tmp = await tempDir("pwalk-safety-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [PROJECT, own("f")]);
+  const before = snapshot(root);
+  // root runs with a user's HOME: the user could turn .local/state into a
+  // link to anywhere, before the run or after it
+  const home = `${tmp.path}/home/u`;
+  Deno.mkdirSync(`${home}/.local`, { recursive: true });
+  Deno.chownSync(home, 1001, 1001);
+  Deno.chownSync(`${home}/.local`, 1001, 1001);
+  const elsewhere = `${tmp.path}/elsewhere`;
+  Deno.mkdirSync(elsewhere);
+  Deno.symlinkSync(elsewhere, `${home}/.local/state`);
+  const env = { ...(await homelessEnv()), HOME: home };
+  const r = await cli(["repair", "--apply", root], { clearEnv: true, env });
+  assertEquals(r.code, 2, r.stderr);
+  assertEquals(
+    errLines(r.stderr).filter((l) => l.startsWith("pwalk")).at(-1),
+    `pwalk: journal folder ${home}/.local/state/pwalk: ${home} is owned by uid 1001, not by you ` +
+      "or root: give --journal FILE",
+  );
+  assertEquals(diffSnapshots(before, snapshot(root)), [], "the tree changed");
+  assertEquals([...Deno.readDirSync(elsewhere)], [], "a folder was made through the link");
+  // the same run with HOME owned by root makes its journal there
+  Deno.chownSync(home, 0, 0);
+  Deno.chownSync(`${home}/.local`, 0, 0);
+  Deno.removeSync(`${home}/.local/state`);
+  const ok = await cli(["repair", "--apply", root], { clearEnv: true, env });
+  assertEquals(ok.code, 0, ok.stderr);
+  assertEquals([...Deno.readDirSync(`${home}/.local/state/pwalk`)].length, 1);
+});
+
 Deno.test("the journal is never inside the tree being changed", async (t) => {
   await using tmp = await tempDir("pwalk-safety-");
   const root = `${tmp.path}/proj`;
