@@ -270,3 +270,31 @@ Deno.test("diff: a hard link added beside a file moves no bytes to anyone (du: t
     assertEquals(row.net.allocatedBytes, grew, `${row.key}: ${JSON.stringify(row.net)}`);
   }
 });
+
+Deno.test("diff: a file that became a folder is removed from its parent, the folder added as itself", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/t`;
+  await Deno.mkdir(`${root}/y`, { recursive: true });
+  await Deno.writeFile(`${root}/x`, new Uint8Array(12 * 1024).fill(1));
+  const fileAlloc = Deno.lstatSync(`${root}/x`).blocks! * 512;
+  const scan = async (name: string) => {
+    const r = await cli(["--header", "-o", `${tmp.path}/${name}`, root]);
+    assertEquals(r.code, 0, r.stderr);
+    return `${tmp.path}/${name}`;
+  };
+  const old = await scan("old.csv");
+  await Deno.remove(`${root}/x`);
+  await Deno.mkdir(`${root}/x`);
+  const dirAlloc = Deno.lstatSync(`${root}/x`).blocks! * 512;
+  const d = await diff([old], [await scan("new.csv")], { depth: 1 });
+  const row = (key: string) => d.folders.find((f) => f.key === key);
+  assertEquals(row(root)?.removed, {
+    entries: 1,
+    apparentBytes: 12 * 1024,
+    allocatedBytes: fileAlloc,
+  });
+  assertEquals(row(root)?.added.entries, 0);
+  assertEquals(row(`${root}/x`)?.added.entries, 1);
+  assertEquals(row(`${root}/x`)?.added.allocatedBytes, dirAlloc);
+  assertEquals(row(`${root}/x`)?.removed.entries, 0, "the old file filed under the new folder");
+});

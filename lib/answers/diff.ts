@@ -225,6 +225,7 @@ function joinSql(o: string, n: string, on: string): string {
         o."st_size" AS os, n."st_size" AS ns, o."st_mtime" AS om, n."st_mtime" AS nm,
         coalesce(n.kind, o.kind) AS kind,
         coalesce(n."directory-depth", o."directory-depth") AS depth,
+        o."directory-depth" AS od, n."directory-depth" AS nd,
         CASE WHEN o."filename" IS NULL THEN 'added' WHEN n."filename" IS NULL THEN 'removed'
              WHEN o."inode" <> n."inode" OR o.kind <> n.kind THEN 'replaced'
              WHEN o."st_size" <> n."st_size" OR o."st_mtime" <> n."st_mtime" THEN 'changed'
@@ -341,12 +342,22 @@ export async function diff(
     const groups = await breakdown(e, "ng", "og", "st <> 'same' OR og <> ng", top);
     // The folder at level `depth` holding each entry (or its parent chain up to there).
     // (computed for changed rows only: string work on every row would cost more than the join)
-    const dkey = `CASE WHEN kind = 'd' THEN path ` +
-      `ELSE coalesce(nullif(regexp_extract(path, '^(.*)/', 1), ''), '/') END`;
-    const lvl = `CASE WHEN kind = 'd' THEN depth + 1 ELSE depth END`;
-    const folderKey = `coalesce(nullif(array_to_string(list_slice(string_split(${dkey}, '/'), 1, ` +
-      `len(string_split(${dkey}, '/')) - (${lvl}) + least(${lvl}, ${depth})), '/'), ''), '/')`;
-    const folders = await breakdown(e, folderKey, folderKey, "st <> 'same'", top);
+    // Each side by its own kind and depth: a file that became a folder is
+    // removed from its parent, and the folder added as itself.
+    const folderKey = (kind: string, dep: string) => {
+      const dkey = `CASE WHEN ${kind} = 'd' THEN path ` +
+        `ELSE coalesce(nullif(regexp_extract(path, '^(.*)/', 1), ''), '/') END`;
+      const lvl = `CASE WHEN ${kind} = 'd' THEN ${dep} + 1 ELSE ${dep} END`;
+      return `coalesce(nullif(array_to_string(list_slice(string_split(${dkey}, '/'), 1, ` +
+        `len(string_split(${dkey}, '/')) - (${lvl}) + least(${lvl}, ${depth})), '/'), ''), '/')`;
+    };
+    const folders = await breakdown(
+      e,
+      folderKey("coalesce(nk, ok)", "coalesce(nd, od)"),
+      folderKey("coalesce(ok, nk)", "coalesce(od, nd)"),
+      "st <> 'same'",
+      top,
+    );
     for (const r of [...users, ...groups]) r.id = Number(r.key);
 
     await folderTotals(e, "o", depth, "ro");
