@@ -381,3 +381,35 @@ async function headerLine(zst: string): Promise<string> {
   const r = await new Deno.Command("zstd", { args: ["-dc", zst], stdout: "piped" }).output();
   return splitHeader(r.stdout).header;
 }
+
+Deno.test("summary of one shard's file: folders without their own row count every entry below them", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  for (const d of ["a", "b", "c"]) {
+    await Deno.mkdir(`${root}/${d}/sub`, { recursive: true });
+    for (let i = 0; i < 20; i++) await Deno.writeTextFile(`${root}/${d}/sub/f${i}`, "x");
+  }
+  const dir = `${tmp.path}/scan`;
+  await Deno.mkdir(dir);
+  assertEquals((await cli(["plan", root, "--shards", "3", "-o", `${dir}/plan.json`])).code, 0);
+  const shards = JSON.parse(await Deno.readTextFile(`${dir}/plan.json`)).shards as number;
+  for (let i = 0; i < shards; i++) {
+    const r = await cli([
+      "report",
+      "--plan",
+      `${dir}/plan.json`,
+      "--shard",
+      String(i),
+      "-o",
+      `${dir}/scan-${i}.csv`,
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+  }
+  // the last shard holds no row of the root: every row of it is below the root
+  const last = `${dir}/scan-${shards - 1}.csv`;
+  const rows = (await Deno.readTextFile(last)).split("\n").filter((l) => l).length;
+  assert(!(await Deno.readTextFile(last)).includes(`"${root}",`), "the root's row is in it");
+  const s = await summarize([last], { depth: 1 });
+  const top = s.folderTree.find((f) => f.path === root);
+  assertEquals(top?.entries, rows, JSON.stringify(s.folderTree));
+});

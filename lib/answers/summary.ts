@@ -319,10 +319,17 @@ y AS (
          CASE WHEN k = 0 THEN NULL ELSE
            coalesce(nullif(array_to_string(list_slice(parts, 1, rootn + k - 1), '/'), ''), '/')
          END AS parent,
-         k AS level, al, ab, n, nf FROM x)
-SELECT path, any_value(parent) AS parent, level, sum(al) AS al, sum(ab) AS ab,
-       sum(n) - 1 AS n, sum(nf) AS nf
-FROM y GROUP BY path, level`);
+         k AS level, al, ab, n, nf FROM x),
+t AS (
+  SELECT path, any_value(parent) AS parent, level, sum(al) AS al, sum(ab) AS ab,
+         sum(n) AS n, sum(nf) AS nf
+  FROM y GROUP BY path, level)
+-- entries below a folder: less its own row, when the scan has it (a shard's
+-- files may hold a folder's entries without the folder's row)
+SELECT t.path, t.parent, t.level, t.al, t.ab,
+       t.n - CASE WHEN d."filename" IS NULL THEN 0 ELSE 1 END AS n, t.nf
+FROM t LEFT JOIN (SELECT DISTINCT "filename" FROM "${table}" WHERE kind = 'd') d
+  ON d."filename" = t.path`);
   await e.exec(`DROP TABLE "${into}_g"; DROP TABLE "${into}_k"`);
 }
 
