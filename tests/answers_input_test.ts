@@ -165,6 +165,12 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
     ["unknown option", ["summary", "--bogus", good], 2, "unknown option"],
     ["a switch given a value", ["summary", "--names=x", good], 2, "--names takes no value"],
     ["diff needs two", ["diff", good], 2, "OLD and NEW"],
+    [
+      "a --temp-dir that is not there",
+      ["summary", "--temp-dir", `${tmp.path}/none`, good],
+      2,
+      `--temp-dir ${tmp.path}/none: cannot make DuckDB's spill folder: No such file or directory`,
+    ],
     ["convert: bad output name", ["convert", good, `${tmp.path}/out.txt`], 2, ".parquet"],
   ];
   for (const [what, args, code, text] of cases) {

@@ -100,7 +100,19 @@ export class Engine {
   /** Start a session. */
   static async open(o: EngineOptions = {}): Promise<Engine> {
     const { DuckDBInstance } = await loadDuckDB();
-    const tempDir = await Deno.makeTempDir({ dir: o.tempDirectory, prefix: "pwalk-duckdb-" });
+    let tempDir: string;
+    try {
+      tempDir = await Deno.makeTempDir({ dir: o.tempDirectory, prefix: "pwalk-duckdb-" });
+    } catch (e) {
+      // Deno's message names neither the folder nor the option
+      const why = (e as Error).message.replace(/ \(os error \d+\).*$/s, "").replace(/:.*$/s, "");
+      if (o.tempDirectory === undefined) {
+        throw new Error(`pwalk: cannot make DuckDB's spill folder in $TMPDIR (or /tmp): ${why}`);
+      }
+      throw new RangeError(
+        `pwalk: --temp-dir ${o.tempDirectory}: cannot make DuckDB's spill folder: ${why}`,
+      );
+    }
     const forget = removeOnInterrupt(tempDir, false);
     const options: Record<string, string> = {
       memory_limit: o.memoryLimit ?? defaultMemoryLimit(),
