@@ -600,7 +600,11 @@ Deno.test({
 
     const r = await cli(["repair", "--apply", "--journal", journal, root]);
     assertEquals(r.code, 1, r.stderr);
-    assertStringIncludes(r.stderr, "cannot write the journal: No space left on device");
+    assertStringIncludes(
+      r.stderr,
+      `cannot write the journal: No space left on device; the changes made before it are in ` +
+        `${journal}: pwalk undo --apply ${journal} puts them back`,
+    );
     const text = Deno.readTextFileSync(journal);
     assert(text.endsWith("\n"), "a torn line was left at the end");
     const { entries, tornLine } = await readJournal(journal);

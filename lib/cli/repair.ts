@@ -150,6 +150,13 @@ export async function runChange<T extends ChangeSummary>(
     start: (run) =>
       start(root, { ...o, ...run }).catch((e) => {
         if (e instanceof RefusedError) throw usage(e);
+        // a full disk under the journal: what was changed is in it, whole
+        if (journal && /cannot write the journal: /.test(String((e as Error)?.message))) {
+          throw new Error(
+            `${(e as Error).message.split("\n")[0]}; the changes made before it are in ` +
+              `${journal}: pwalk undo --apply ${journal} puts them back`,
+          );
+        }
         throw e;
       }),
     done: (s) => {
