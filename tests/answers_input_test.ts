@@ -157,8 +157,23 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
     good,
     '1,0,-1,"/t","",0,0,4096,1,8,2,"0040755",1,2,3,1,10\n2,1,0,"/t/a.txt","txt",0,0,10,1,8,1,"0100644",1,2,3,-1,0\n',
   );
+  // a Parquet file of other columns (DuckDB writes it)
+  const other = `${tmp.path}/other.parquet`;
+  {
+    const db = await DuckDBInstance.create(":memory:");
+    const c = await db.connect();
+    await c.run(`COPY (SELECT 1 AS a, 2 AS b) TO '${other}' (FORMAT parquet)`);
+    c.closeSync();
+    db.closeSync();
+  }
   const cases: [string, string[], number, string][] = [
     ["no scan", ["summary"], 2, "missing SCAN"],
+    [
+      "a Parquet file that is not a scan",
+      ["summary", other],
+      2,
+      `${other}: not a pwalk scan in Parquet (no column "inode"; convert writes one)`,
+    ],
     ["missing file", ["summary", `${tmp.path}/nope.csv`], 2, "No such file"],
     ["empty glob", ["summary", `${tmp.path}/x-*.csv.zst`], 2, "no file matches"],
     ["bad --top", ["summary", "--top", "0", good], 2, "--top"],
@@ -190,7 +205,7 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
       assertEquals(r.code, 1, r.stderr);
       assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
       const left = [...Deno.readDirSync(tmp.path)].map((e) => e.name).sort();
-      assertEquals(left, ["good.csv", "junk.csv"]);
+      assertEquals(left, ["good.csv", "junk.csv", "other.parquet"]);
       const s = await cli(["summary", junk]);
       assertEquals(s.code, 1, s.stderr);
     },

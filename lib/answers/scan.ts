@@ -425,12 +425,24 @@ export async function loadScan(
   };
   if (files[0].format === "parquet") {
     const list = `[${files.map((f) => lit(f.path)).join(", ")}]`;
-    await e.exec(
-      `CREATE ${
-        view ? "VIEW" : "TABLE"
-      } "${name}" AS SELECT ${sel} FROM (SELECT ${TYPED_FROM_PARQUET} ` +
-        `FROM read_parquet(${list}))`,
-    );
+    try {
+      await e.exec(
+        `CREATE ${
+          view ? "VIEW" : "TABLE"
+        } "${name}" AS SELECT ${sel} FROM (SELECT ${TYPED_FROM_PARQUET} ` +
+          `FROM read_parquet(${list}))`,
+      );
+    } catch (err) {
+      // a Parquet file of other columns: DuckDB's binder error names no file
+      const msg = String((err as Error)?.message ?? err);
+      const col = /Referenced column "([^"]+)" not found|column "([^"]+)"/i.exec(msg);
+      throw col
+        ? new ScanInputError(
+          `${files.map((f) => f.path).slice(0, 3).join(", ")}: not a pwalk scan in Parquet ` +
+            `(no column "${col[1] ?? col[2]}"; convert writes one)`,
+        )
+        : namingScans(err, files.map((f) => f.path));
+    }
   } else {
     // One statement per (header, compression) group, which DuckDB reads in
     // parallel; or, with `escape`, file by file through the filter.
