@@ -27,6 +27,7 @@ import {
 import { lineSet, splitHeader } from "./helpers/csv.ts";
 import { assertSameParquet } from "./helpers/duckdb.ts";
 import { cli } from "./helpers/run.ts";
+import { makePlan, runShards, unzstd } from "./helpers/shard.ts";
 import { testNeeding, ZSTD } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 
@@ -382,34 +383,45 @@ async function headerLine(zst: string): Promise<string> {
   return splitHeader(r.stdout).header;
 }
 
-Deno.test("summary of one shard's file: folders without their own row count every entry below them", async () => {
+testNeeding([ZSTD], {
+  name: "summary of one shard's file: folders without their own row count every entry below them",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`;
+    for (const d of ["a", "b", "c"]) {
+      await Deno.mkdir(`${root}/${d}/sub`, { recursive: true });
+      for (let i = 0; i < 20; i++) await Deno.writeTextFile(`${root}/${d}/sub/f${i}`, "x");
+    }
+    const dir = `${tmp.path}/scan`;
+    await Deno.mkdir(dir);
+    const { shards } = await makePlan(root, 3, `${dir}/plan.json`);
+    await runShards(`${dir}/plan.json`, dir, shards);
+    // the last shard holds no row of the root: every row of it is below the root
+    const last = `${dir}/scan-${shards - 1}.csv.zst`;
+    const text = new TextDecoder().decode(await unzstd(last));
+    const rows = text.split("\n").filter((l) => l).length;
+    assert(!text.includes(`"${root}",`), "the root's row is in it");
+    const s = await summarize([last], { depth: 1 });
+    const top = s.folderTree.find((f) => f.path === root);
+    assertEquals(top?.entries, rows, JSON.stringify(s.folderTree));
+  },
+});
+
+Deno.test("summary with a name service that hangs: numbers after PWALK_NAMES_TIMEOUT, not a hang", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/tree`;
-  for (const d of ["a", "b", "c"]) {
-    await Deno.mkdir(`${root}/${d}/sub`, { recursive: true });
-    for (let i = 0; i < 20; i++) await Deno.writeTextFile(`${root}/${d}/sub/f${i}`, "x");
-  }
-  const dir = `${tmp.path}/scan`;
-  await Deno.mkdir(dir);
-  assertEquals((await cli(["plan", root, "--shards", "3", "-o", `${dir}/plan.json`])).code, 0);
-  const shards = JSON.parse(await Deno.readTextFile(`${dir}/plan.json`)).shards as number;
-  for (let i = 0; i < shards; i++) {
-    const r = await cli([
-      "report",
-      "--plan",
-      `${dir}/plan.json`,
-      "--shard",
-      String(i),
-      "-o",
-      `${dir}/scan-${i}.csv`,
-    ]);
-    assertEquals(r.code, 0, r.stderr);
-  }
-  // the last shard holds no row of the root: every row of it is below the root
-  const last = `${dir}/scan-${shards - 1}.csv`;
-  const rows = (await Deno.readTextFile(last)).split("\n").filter((l) => l).length;
-  assert(!(await Deno.readTextFile(last)).includes(`"${root}",`), "the root's row is in it");
-  const s = await summarize([last], { depth: 1 });
-  const top = s.folderTree.find((f) => f.path === root);
-  assertEquals(top?.entries, rows, JSON.stringify(s.folderTree));
+  await Deno.mkdir(root);
+  await Deno.writeTextFile(`${root}/f`, "x");
+  const scan = `${tmp.path}/s.csv`;
+  assertEquals((await cli(["-o", scan, root])).code, 0);
+  // a getent that never answers (a dead LDAP server), first on PATH
+  const bin = `${tmp.path}/bin`;
+  await Deno.mkdir(bin);
+  await Deno.writeTextFile(`${bin}/getent`, "#!/bin/sh\nexec sleep 600\n", { mode: 0o755 });
+  const env = { PATH: `${bin}:${Deno.env.get("PATH")}`, PWALK_NAMES_TIMEOUT: "1" };
+  const r = await cli(["summary", "--json", scan], { env, timeoutMs: 120_000 });
+  assert(!r.timedOut, "summary hung on getent");
+  assertEquals(r.code, 0, r.stderr);
+  const s = JSON.parse(r.text) as Summary;
+  assertEquals(s.users.map((u) => [u.id, u.name]), [[Deno.uid(), null]]);
 });

@@ -11,6 +11,18 @@
 export type NameDb = "passwd" | "group";
 
 const BATCH = 500;
+/**
+ * How long one getent may take (a hung LDAP or SSSD server) before numbers
+ * only: 20 s, or `PWALK_NAMES_TIMEOUT` seconds.
+ */
+function timeoutMs(): number {
+  let v: string | undefined;
+  try {
+    v = Deno.env.get("PWALK_NAMES_TIMEOUT");
+  } catch { /* no env permission */ }
+  const s = Number(v);
+  return v !== undefined && Number.isFinite(s) && s > 0 ? s * 1000 : 20_000;
+}
 
 /**
  * Names of numeric ids, from `getent DB id...`.
@@ -29,12 +41,22 @@ export async function resolveNames(db: NameDb, ids: number[]): Promise<Map<numbe
     let text = "";
     try {
       // getent exits 2 when some key is not found, and still prints the others.
-      const r = await new Deno.Command("getent", {
+      const child = new Deno.Command("getent", {
         args: [db, ...batch.map(String)],
         stdout: "piped",
         stderr: "null",
         stdin: "null",
-      }).output();
+      }).spawn();
+      let hung = false;
+      const timer = setTimeout(() => {
+        hung = true;
+        try {
+          child.kill("SIGKILL");
+        } catch { /* ended meanwhile */ }
+      }, timeoutMs());
+      const r = await child.output();
+      clearTimeout(timer);
+      if (hung) return out; // the name service does not answer: numbers from here on
       text = new TextDecoder().decode(r.stdout);
     } catch {
       return out; // no getent here (macOS): numbers only
