@@ -298,3 +298,21 @@ Deno.test("diff: a file that became a folder is removed from its parent, the fol
   assertEquals(row(`${root}/x`)?.added.allocatedBytes, dirAlloc);
   assertEquals(row(`${root}/x`)?.removed.entries, 0, "the old file filed under the new folder");
 });
+
+Deno.test("diff of scans under two roots says that entries are paired by path", async () => {
+  await using tmp = await tempDir();
+  for (const r of ["a", "b"]) {
+    await Deno.mkdir(`${tmp.path}/${r}`);
+    await Deno.writeTextFile(`${tmp.path}/${r}/f`, "x");
+    assertEquals((await cli(["-o", `${tmp.path}/${r}.csv`, `${tmp.path}/${r}`])).code, 0);
+  }
+  const other = await cli(["diff", `${tmp.path}/a.csv`, `${tmp.path}/b.csv`]);
+  assertEquals(other.code, 0, other.stderr);
+  assertEquals(
+    other.stderr.trim(),
+    `pwalk diff: note: OLD's root (${tmp.path}/a) is not NEW's (${tmp.path}/b); entries are ` +
+      "paired by path, so those under another root show as added and removed",
+  );
+  const same = await cli(["diff", `${tmp.path}/a.csv`, `${tmp.path}/a.csv`]);
+  assertEquals([same.code, same.stderr], [0, ""]);
+});

@@ -676,15 +676,21 @@ Deno.test("pwalk slurm --resume when squeue does not answer: refused, nothing re
   );
 });
 
-Deno.test("a shard written as .csv.gz: its record is scan-I.done.json, and status reads it", async () => {
-  await using tmp = await tempDir();
-  const root = `${tmp.path}/tree`;
+/** TMP/tree with folders a and b of one file each, and an empty TMP/scan. */
+async function twoFolders(tmp: string): Promise<{ root: string; dir: string }> {
+  const root = `${tmp}/tree`;
   for (const d of ["a", "b"]) {
     await Deno.mkdir(`${root}/${d}`, { recursive: true });
     await Deno.writeTextFile(`${root}/${d}/f`, d);
   }
-  const dir = `${tmp.path}/scan`;
+  const dir = `${tmp}/scan`;
   await Deno.mkdir(dir);
+  return { root, dir };
+}
+
+Deno.test("a shard written as .csv.gz: its record is scan-I.done.json, and status reads it", async () => {
+  await using tmp = await tempDir();
+  const { root, dir } = await twoFolders(tmp.path);
   const plan = await makePlan(root, 2, `${dir}/plan.json`);
   for (let i = 0; i < plan.shards; i++) {
     const r = await cli(shardArgs(`${dir}/plan.json`, i, `${dir}/scan-${i}.csv.gz`));
@@ -864,13 +870,7 @@ Deno.test("a shard's -o: a device, FIFO or the plan is refused; a link is writte
 
 Deno.test("a shard already running (its OUTPUT.lock held): a second run is refused, nothing touched", async () => {
   await using tmp = await tempDir();
-  const root = `${tmp.path}/tree`;
-  for (const d of ["a", "b"]) {
-    await Deno.mkdir(`${root}/${d}`, { recursive: true });
-    await Deno.writeTextFile(`${root}/${d}/f`, d);
-  }
-  const dir = `${tmp.path}/scan`;
-  await Deno.mkdir(dir);
+  const { root, dir } = await twoFolders(tmp.path);
   await makePlan(root, 2, `${dir}/plan.json`);
   const out = `${dir}/scan-1.csv`;
   const first = await cli(shardArgs(`${dir}/plan.json`, 1, out));

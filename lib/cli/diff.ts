@@ -7,6 +7,7 @@
 import {
   checkHtmlOutput,
   engineOptions,
+  eprint,
   intArg,
   PRINT_OPTIONS,
   printAnswer,
@@ -58,6 +59,15 @@ export function run(args: string[]): Promise<number> {
       async (d) => (await import("../answers/html.ts")).diffHtml(d),
       (d) => formatDiff(d, outputWidth()),
     );
+    // Entries are paired by path: scans of one tree under two names (a
+    // mount point moved, /gpfs/x and /x) show as all added and removed.
+    const o = d.old.roots.join(", "), n = d.new.roots.join(", ");
+    if (o !== n) {
+      eprint(
+        `pwalk diff: note: OLD's root (${o || "none"}) is not NEW's (${n || "none"}); ` +
+          "entries are paired by path, so those under another root show as added and removed",
+      );
+    }
   });
 }
 
