@@ -17,6 +17,7 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes, fail } from "@std/assert";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { HEADER_FIELDS, parsePwalk } from "./helpers/csv.ts";
+import { ERRORS_HEADER } from "../lib/cli/common.ts";
 import { CLI, cli, REPO, UNPRIVILEGED } from "./helpers/run.ts";
 import { flatTree } from "./helpers/tree.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
@@ -424,4 +425,34 @@ testNeeding([TMUX], {
       await new Deno.Command("tmux", { args: ["-L", sock, "kill-server"] }).output();
     }
   },
+});
+
+Deno.test("--errors FIFO: its reader gets the header and every row, run after run", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(root);
+  await Deno.mkdir(`${root}/locked`, { mode: 0o000 });
+  const fifo = `${tmp.path}/errors.fifo`;
+  // The header used to be written by an open and close of its own: a
+  // reader could see its input end there, and the run then waited forever
+  // for a reader to open the FIFO again.
+  for (let i = 0; i < 10; i++) {
+    assert((await new Deno.Command("mkfifo", { args: [fifo] }).output()).success);
+    const reader = Deno.open(fifo, { read: true }).then(async (f) =>
+      dec.decode(await new Response(f.readable).arrayBuffer())
+    );
+    const r = await cli(["--errors", fifo, "-o", `${tmp.path}/out.csv`, root], {
+      prefix: UNPRIVILEGED,
+      timeoutMs: 60_000,
+    });
+    assert(!r.timedOut, `run ${i} hung on the FIFO`);
+    assertEquals(r.code, 0, r.stderr);
+    const got = (await reader).split("\n").filter((l) => l);
+    assertEquals(
+      got,
+      [ERRORS_HEADER, `"${root}/locked",open,EACCES,"Permission denied"`],
+      `run ${i}`,
+    );
+    await Deno.remove(fifo);
+  }
 });

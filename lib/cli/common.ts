@@ -481,9 +481,14 @@ async function openErrorsCsv(path: string, toStdout: boolean): Promise<ErrorsCsv
       } catch { /* never made, or gone already */ }
     }
   };
+  // A FIFO or device: held open from the header to the end, so that a
+  // FIFO's reader never sees the end of its input between the header and
+  // the rows (the library opens its own descriptor meanwhile).
+  let held: Deno.FsFile | undefined;
   try {
     if (target.direct) {
-      Deno.writeTextFileSync(write, ERRORS_HEADER + "\n", { append: true });
+      held = await Deno.open(write, { write: true, append: true });
+      await held.write(new TextEncoder().encode(ERRORS_HEADER + "\n"));
     } else {
       Deno.writeTextFileSync(write, ERRORS_HEADER + "\n", { createNew: true });
       if (now) {
@@ -495,12 +500,14 @@ async function openErrorsCsv(path: string, toStdout: boolean): Promise<ErrorsCsv
       }
     }
   } catch (e) {
+    held?.close();
     drop();
     throw fail((e as Error).message.replace(/ \(os error \d+\).*$/s, ""));
   }
   const b = new TextEncoder().encode(write);
   const fd = native().pw_fd_open(b, BigInt(b.length));
   if (fd < 0) {
+    held?.close();
     drop();
     throw fail(errnoName(-fd)[1]);
   }
@@ -509,6 +516,7 @@ async function openErrorsCsv(path: string, toStdout: boolean): Promise<ErrorsCsv
     close: (ended) => {
       // a failed flush (NFS, quota) is a lost row too: never renamed as whole
       const rc = native().pw_fd_close(fd);
+      held?.close();
       if (!ended || rc < 0) drop();
       if (rc < 0 && ended) throw fail(`cannot write: ${errnoName(-rc)[1]}`);
       if (ended && !target.direct) Deno.renameSync(write, target.path);
