@@ -106,3 +106,40 @@ export async function checkedOutput(
   await Deno.remove(probe).catch(() => {});
   return target;
 }
+
+/** Whether process `pid` runs on this host (Linux's /proc; elsewhere: not known, false). */
+function aliveHere(pid: number): boolean {
+  if (pid === Deno.pid) return true;
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Remove the files beside `file` named `file` + a suffix `temp` matches
+ * (its first group that matched: a PID) whose process is not alive on this
+ * host: what a run killed before its end (kill -9, a lost node) left.
+ * Returns their paths.
+ */
+export async function removeBeside(file: string, temp: RegExp): Promise<string[]> {
+  const slash = file.lastIndexOf("/");
+  const dir = slash < 0 ? "." : file.slice(0, slash) || "/";
+  const base = file.slice(slash + 1);
+  const removed: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (!e.isFile || !e.name.startsWith(base)) continue;
+      const m = temp.exec(e.name.slice(base.length));
+      if (!m || aliveHere(Number(m[1] ?? m[2]))) continue;
+      const path = slash < 0 ? e.name : `${dir === "/" ? "" : dir}/${e.name}`;
+      try {
+        await Deno.remove(path);
+        removed.push(path);
+      } catch { /* gone already, or not ours to remove: left */ }
+    }
+  } catch { /* the folder cannot be listed: nothing to tidy */ }
+  return removed;
+}

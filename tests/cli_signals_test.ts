@@ -310,3 +310,29 @@ async function pgidOf(pid: number): Promise<number> {
   const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
   return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
 }
+
+Deno.test("CLI: a report removes the FILE.partial-PID-N a killed run left, not a live one's", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(root);
+  await Deno.writeTextFile(`${root}/f`, "x");
+  // a run killed with SIGKILL (a batch job's time limit) leaves its temporary
+  const out = `${tmp.path}/out.csv`;
+  const p = spawnCli(["-o", out, root]);
+  await p.stdout.cancel();
+  await p.stderr.cancel();
+  const dead = (await p.status, p.pid); // ended: its pid names no process now
+  const stale = `${out}.partial-${dead}-0`, live = `${out}.partial-${Deno.pid}-0`;
+  const other = `${out}.partial-notes`;
+  for (const f of [stale, live, other]) await Deno.writeTextFile(f, "rows");
+  const r = await run(Deno.execPath(), ["run", "-A", `${REPO}/cli.ts`, "-o", out, root]);
+  assertEquals(r.code, 0, r.stderr);
+  assertStringIncludes(
+    r.stderr,
+    `pwalk: removed ${stale}, left by an earlier run killed before its end`,
+  );
+  assertEquals(
+    names(tmp.path),
+    ["out.csv", "out.csv.partial-notes", `out.csv.partial-${Deno.pid}-0`, "tree"].sort(),
+  );
+});

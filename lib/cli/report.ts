@@ -21,6 +21,7 @@ import {
   walkArgs,
 } from "./common.ts";
 import { duration, formatBytes } from "./progress.ts";
+import { outputTarget, removeBeside } from "../outfile.ts";
 
 /** `pwalk report --help`. */
 export const HELP = `Usage: pwalk [report] [options] ROOT
@@ -152,21 +153,30 @@ export async function run(args: string[]): Promise<number> {
     if (e instanceof RangeError) throw usage(e);
     throw e;
   }
+  let leftovers: string[] = [];
   return await runJob({
     ...ui,
     tag: "pwalk:",
     toStdout,
     outputs: toStdout || direct ? [] : [output],
     // -o FILE.parquet: typed Parquet, written by the library (no DuckDB).
-    start: async (run) =>
-      await report(root, {
+    start: async (run) => {
+      const s = await report(root, {
         ...walk,
         ...run,
         output,
         level,
         header: !!f.header,
         printErrors: true,
-      }),
+      });
+      // FILE.partial-PID-N of runs killed before their end (kill -9, a
+      // batch job's time limit): removed once this run's FILE is in place
+      if (!toStdout && !direct) {
+        const target = (await outputTarget(output)).path;
+        leftovers = await removeBeside(target, /^\.partial-(\d+)-\d+$/);
+      }
+      return s;
+    },
     done: (s) => {
       const sizes = `${formatBytes(s.bytes)} apparent, ${formatBytes(s.allocatedBytes)} allocated`;
       const out = `${s.output ?? "stdout"} (${formatBytes(s.outputBytes)})`;
@@ -175,6 +185,9 @@ export async function run(args: string[]): Promise<number> {
           count(s.folders, "folder")
         }, ${sizes}, ` +
         `${errorCount(s.errors, ui.errors)} in ${duration(s.elapsedMs)} -> ${out}`,
+        ...leftovers.map((t) =>
+          `pwalk: removed ${t}, left by an earlier run killed before its end`
+        ),
       ];
     },
     interrupted: (p) => {

@@ -9,7 +9,7 @@ import { type Compression, report, reportFormat, type ReportSummary } from "../r
 import type { Progress } from "../job.ts";
 import { checkInt } from "../options.ts";
 import { native } from "../ffi.ts";
-import { outputTarget } from "../outfile.ts";
+import { outputTarget, removeBeside } from "../outfile.ts";
 import { PlanError, planExcludes, shardFolders, type ShardPlan, writeAtomic } from "./plan.ts";
 import { pathOfJson, recordPath } from "./paths.ts";
 import { lockShard, ShardBusyError } from "./lock.ts";
@@ -454,36 +454,4 @@ async function removeLeftovers(output: string, record: string | null): Promise<s
   // the record's own: RECORD.partial-PID (writeAtomic)
   if (record) removed.push(...await removeBeside(record, /^\.partial-(\d+)$/));
   return removed.sort();
-}
-
-/** Whether process `pid` runs on this host (Linux's /proc; elsewhere: not known, false). */
-function aliveHere(pid: number): boolean {
-  if (pid === Deno.pid) return true;
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Remove the files beside `file` named `file` + a suffix `temp` matches (its group: a PID). */
-async function removeBeside(file: string, temp: RegExp): Promise<string[]> {
-  const slash = file.lastIndexOf("/");
-  const dir = slash < 0 ? "." : file.slice(0, slash) || "/";
-  const base = file.slice(slash + 1);
-  const removed: string[] = [];
-  try {
-    for await (const e of Deno.readDir(dir)) {
-      if (!e.isFile || !e.name.startsWith(base)) continue;
-      const m = temp.exec(e.name.slice(base.length));
-      if (!m || aliveHere(Number(m[1] ?? m[2]))) continue;
-      const path = slash < 0 ? e.name : `${dir === "/" ? "" : dir}/${e.name}`;
-      try {
-        await Deno.remove(path);
-        removed.push(path);
-      } catch { /* gone already, or not ours to remove: left */ }
-    }
-  } catch { /* the folder cannot be listed: nothing to tidy */ }
-  return removed;
 }
