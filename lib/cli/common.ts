@@ -61,14 +61,14 @@ export function exitProcess(code: number): never {
  * what a run quit without waiting for its workers would leave. Returns
  * how many were removed.
  */
-function removeOwnTemporaries(files: readonly string[]): number {
+async function removeOwnTemporaries(files: readonly string[]): Promise<number> {
   let n = 0;
   const own = new RegExp(`^\\.(?:partial|top|front)-${Deno.pid}(?:[-.]|$)`);
   const places = new Set<string>();
   for (const f of files) {
     places.add(f);
     try {
-      if (Deno.lstatSync(f).isSymlink) places.add(Deno.realPathSync(f));
+      if ((await Deno.lstat(f)).isSymlink) places.add(await Deno.realPath(f));
     } catch { /* a new file */ }
   }
   for (const f of places) {
@@ -76,10 +76,10 @@ function removeOwnTemporaries(files: readonly string[]): number {
     const dir = slash < 0 ? "." : f.slice(0, slash) || "/";
     const base = f.slice(slash + 1);
     try {
-      for (const e of Deno.readDirSync(dir)) {
+      for await (const e of Deno.readDir(dir)) {
         if (!e.name.startsWith(base) || !own.test(e.name.slice(base.length))) continue;
         try {
-          Deno.removeSync(`${dir}/${e.name}`);
+          await Deno.remove(`${dir}/${e.name}`);
           n++;
         } catch { /* gone already */ }
       }
@@ -430,6 +430,8 @@ interface ErrorsCsv {
    * was there stays.
    */
   close(ended: boolean): void;
+  /** Remove its temporary file without closing it or waiting for its data (a forced quit). */
+  abandon(): Promise<void>;
 }
 
 /**
@@ -461,7 +463,7 @@ async function openErrorsCsv(path: string, toStdout: boolean): Promise<ErrorsCsv
       );
     }
     stream.writeSync(new TextEncoder().encode(ERRORS_HEADER + "\n"));
-    return { fd, close: () => {} };
+    return { fd, close: () => {}, abandon: () => Promise.resolve() };
   }
   if (named?.isDirectory) {
     throw new UsageError(`--errors ${path} is a folder: give the errors a file`);
@@ -521,6 +523,9 @@ async function openErrorsCsv(path: string, toStdout: boolean): Promise<ErrorsCsv
       if (rc < 0 && ended) throw fail(`cannot write: ${errnoName(-rc)[1]}`);
       if (ended && !target.direct) Deno.renameSync(write, target.path);
     },
+    abandon: async () => {
+      if (!target.direct) await Deno.remove(write).catch(() => {});
+    },
   };
 }
 
@@ -557,31 +562,50 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
     ? undefined
     : await openErrorsCsv(ui.errors, !!ui.toStdout);
   const errorsCsvFd = errorsCsv?.fd;
-  let ended = false;
+  let ended = false, succeeded = false;
   const line = progressLine(ui.progress, ui.toStdout);
   const abort = new AbortController();
   let stopped: (typeof SIGNALS)[number] | undefined;
   let last: Progress | undefined;
   let slow: ReturnType<typeof setTimeout> | undefined;
+  let noticed = false; // the "stopping" notice was given: a second signal quits
+  let quitting = false;
   const listeners = SIGNALS.map((s) => {
     const stop = () => {
       if (stopped && !ended) {
-        // A second signal: the workers may be stuck in a hung file system
-        // (a dead NFS server), where no cancel reaches them. Quit now.
+        // A second signal after the notice: the workers are stuck in a hung
+        // file system (a dead NFS server), where no cancel reaches them.
+        // Quit now; before the notice a second Ctrl-C changes nothing (the
+        // orderly stop, a repair's change in progress, goes on).
+        if (!noticed || quitting) return;
+        quitting = true;
         line?.clear();
-        const n = removeOwnTemporaries(ui.outputs ?? []);
-        errorsCsv?.close(false);
-        eprint(
-          `${ui.tag} ${s[0]} again: quit without waiting for the workers` +
-            (n ? `; ${count(n, "temporary file")} removed` : "") + soFar(last),
-        );
-        exitProcess(stopped[1]);
+        const first = stopped;
+        // The clean-up may itself block (the output on the hung mount):
+        // off the main thread, and given 2 s at most.
+        const cleanup = (async () => {
+          const n = await removeOwnTemporaries(ui.outputs ?? []);
+          await errorsCsv?.abandon();
+          return n;
+        })();
+        const limit = new Promise<number>((r) => setTimeout(() => r(-1), 2000));
+        Promise.race([cleanup, limit]).then((n) => {
+          eprint(
+            `${ui.tag} ${s[0]} again: quit without waiting for the workers` +
+              (n > 0 ? `; ${count(n, "temporary file")} removed` : "") +
+              (n < 0 ? "; its temporary files could not be removed in time" : "") +
+              soFar(last),
+          );
+          exitProcess(first[1]);
+        });
+        return;
       }
       stopped ??= s;
       abort.abort(new DOMException(`interrupted by ${s[0]}`, "AbortError"));
       // said when the stop takes long (workers blocked in the file system)
       slow = setTimeout(() => {
         if (ended) return;
+        noticed = true;
         line?.clear();
         eprint(
           `${ui.tag} stopping (${s[0]}): waiting for the workers to return from the file ` +
@@ -607,6 +631,7 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
       clearLineBeforeErrors: line?.redrawn,
     });
     ended = true;
+    succeeded = true;
     line?.clear();
     for (const l of [...ui.done(s, last), ...ui.warnings ?? []]) eprint(l);
     return EXIT.OK;
@@ -629,7 +654,7 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
   } finally {
     clearTimeout(slow);
     for (const remove of listeners) remove();
-    errorsCsv?.close(ended && !stopped);
+    errorsCsv?.close(succeeded); // a signal after the job's end loses nothing
   }
 }
 
