@@ -925,4 +925,20 @@ sys.stdin.read()`,
   const st = await cli(["status", "--verify", "--json", dir]);
   const shard1 = JSON.parse(st.text).shards.find((x: { shard: number }) => x.shard === 1);
   assertEquals(shard1.state, "done", st.text);
+
+  // a lock file someone made a link (dangling, or to a file) or a second
+  // name of another file: never opened through, nothing created or written
+  const target = `${tmp.path}/made-by-root`;
+  Deno.symlinkSync(target, `${out}.lock`);
+  const linked = await cli(shardArgs(`${dir}/plan.json`, 1, out));
+  assertEquals(linked.code, 1, linked.stderr);
+  assertStringIncludes(linked.stderr, `${out}.lock: not a lock file of yours (a symbolic link)`);
+  assert(!existsSync(target), "the link's target was created");
+  Deno.removeSync(`${out}.lock`);
+  Deno.writeTextFileSync(target, "precious\n");
+  Deno.linkSync(target, `${out}.lock`);
+  const hard = await cli(shardArgs(`${dir}/plan.json`, 1, out));
+  assertEquals(hard.code, 1, hard.stderr);
+  assertStringIncludes(hard.stderr, "(a file with 2 names)");
+  assertEquals(Deno.readTextFileSync(target), "precious\n");
 });

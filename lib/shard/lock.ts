@@ -34,7 +34,7 @@ export async function lockShard(output: string, shard: number): Promise<ShardLoc
   // A lock file removed by the run that held it, between our open and our
   // lock, is not the lock any more: open the new one (a few rounds at most).
   for (let round = 0;; round++) {
-    const f = await Deno.open(path, { read: true, write: true, create: true });
+    const f = await openLockFile(path);
     let held: boolean;
     try {
       held = await f.tryLock(true);
@@ -54,7 +54,8 @@ export async function lockShard(output: string, shard: number): Promise<ShardLoc
     try {
       now = await Deno.lstat(path);
     } catch { /* removed meanwhile */ }
-    if (!now || !same(now, await f.stat())) {
+    const mine = await f.stat();
+    if (!now || !same(now, mine)) {
       f.close();
       if (round < 100) continue;
       throw new Error(`${path}: replaced again and again while being locked`);
@@ -69,6 +70,43 @@ export async function lockShard(output: string, shard: number): Promise<ShardLoc
       },
     };
   }
+}
+
+/**
+ * Open the lock file: made new (O_CREAT | O_EXCL: never through a link,
+ * dangling or not), or an existing regular file of this user with one
+ * name only (root must not write through a link or a hard link someone
+ * put in a scan folder they may write). Throws RefusedError-like errors
+ * for anything else.
+ */
+async function openLockFile(path: string): Promise<Deno.FsFile> {
+  try {
+    return await Deno.open(path, { read: true, write: true, createNew: true, mode: 0o644 });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+  }
+  const l = await Deno.lstat(path);
+  const uid = Deno.uid();
+  if (!l.isFile || l.nlink !== 1 || (uid !== null && l.uid !== uid)) {
+    throw new Error(
+      `${path}: not a lock file of yours (${
+        l.isSymlink
+          ? "a symbolic link"
+          : !l.isFile
+          ? "not a regular file"
+          : l.nlink !== 1
+          ? `a file with ${l.nlink} names`
+          : `owned by uid ${l.uid}`
+      }): remove it, or run the shard as its owner`,
+    );
+  }
+  const f = await Deno.open(path, { read: true, write: true });
+  const s = await f.stat();
+  if (!same(s, l) || s.nlink !== 1) { // swapped between the lstat and the open
+    f.close();
+    throw new Error(`${path}: replaced while being opened: not a lock file to use`);
+  }
+  return f;
 }
 
 /** What the holder wrote into the lock file (`pid N on HOST`), or "". */

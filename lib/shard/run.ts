@@ -431,8 +431,10 @@ export async function runShard(
       leftovers,
     };
   } finally {
-    if (lockFd >= 0) native().pw_fd_close(lockFd);
+    // the lock file removed first: over NFS closing any descriptor of it
+    // (lockFd too) lets the lock go
     await lock?.release();
+    if (lockFd >= 0) native().pw_fd_close(lockFd);
   }
 }
 
