@@ -23,7 +23,6 @@ import { readJournalFile } from "./journal_file.ts";
 import { idName, logPath, syslogLine, whoRuns } from "./syslog.ts";
 
 const lossy = new TextDecoder();
-const SETID = 0o6000;
 
 /** Options of {@link undo}. */
 export interface UndoOptions {
@@ -340,7 +339,7 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
     }
     return r;
   };
-  const v = new BigInt64Array(9);
+  const v = new BigInt64Array(10);
   try {
     for (let i = ix.count - 1; i >= 0; i--) {
       if ((ix.count - i) % 1000 === 0) {
@@ -393,11 +392,8 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
         to: {
           uid: rc & R.OWNER ? line.old.uid : line.new.uid,
           gid: rc & R.OWNER ? line.old.gid : line.new.gid,
-          mode: rc & R.SETID_WRITABLE
-            ? (line.old.mode & ~SETID) | (line.old.mode & line.new.mode & SETID)
-            : rc & R.MODE
-            ? line.old.mode
-            : line.new.mode,
+          // the mode the library chose (without setuid/setgid the file lost since)
+          mode: rc & R.MODE ? Number(v[9]) : line.new.mode,
         },
         kept,
         applied: apply && restored,

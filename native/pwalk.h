@@ -245,7 +245,8 @@ PW_API int32_t pw_restore_root(const uint8_t *path, size_t len, uint64_t dev, ui
  * Undo one journal line below the root open at rootfd: rel is the line's
  * path (no empty, "." or ".." component; "." for the root itself), and v =
  * {dev, ino, S_IFMT type, old uid, old gid, old mode, new uid, new gid, new
- * mode}.  rel is reached from rootfd component by component without
+ * mode, out: the mode put back or kept}.  rel is reached from rootfd
+ * component by component without
  * following any link and must still be the same dev+inode.  Owner+group,
  * and mode, are each restored only while they still hold the journal's new
  * values; a setuid/setgid bit is never put back on an entry whose owner or
@@ -257,7 +258,7 @@ PW_API int32_t pw_restore_root(const uint8_t *path, size_t len, uint64_t dev, ui
  * PW_RESTORE_* bits or -errno (-ESTALE: a different entry is there now;
  * -ELOOP/-ENOTDIR: a link on the way; -EINVAL: a bad path).
  */
-PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, const int64_t *v,
+PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_t *v,
                           int32_t apply);
 
 /** Bits of pw_restore's result. */

@@ -45,7 +45,7 @@ PW_API int32_t pw_restore_root(const uint8_t *path, size_t len, uint64_t dev, ui
   return fd;
 }
 
-PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, const int64_t *v,
+PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_t *v,
                           int32_t apply) {
   char *p = cstr(rel, len);
   if (!p) return rel && len && !memchr(rel, 0, len) ? -ENOMEM : -EINVAL;
@@ -101,6 +101,7 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, const 
   }
   if (uid != (uid_t)-1 || gid != (gid_t)-1) out |= PW_RESTORE_OWNER;
   if (mode_back) out |= PW_RESTORE_MODE;
+  v[9] = mode_back ? omode : cmode; /* the mode put back (or that would be) */
   if (!apply) goto end;
   if (uid != (uid_t)-1 || gid != (gid_t)-1) {
     int rc = pw_target_chown(&t, uid, gid);

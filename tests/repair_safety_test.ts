@@ -163,6 +163,31 @@ Deno.test("undo puts setuid/setgid back only on a file nobody but its owner coul
   closeLibc();
 });
 
+Deno.test("undo's line and record tell the mode it put back, setuid/setgid left off", async () => {
+  await using tmp = await tempDir("pwalk-safety-");
+  const root = `${tmp.path}/proj`;
+  // already the project's group: --force-group-writable only adds g+w (4775)
+  buildTree(root, [PROJECT, {
+    rel: "tool",
+    type: "file",
+    uid: 1042,
+    gid: G.PROJECT,
+    mode: 0o4755,
+  }]);
+  const journal = `${tmp.path}/j`;
+  const ap = await cli(["repair", "--apply", "--force-group-writable", "--journal", journal, root]);
+  assertEquals(ap.code, 0, ap.stderr);
+  assertEquals(ugm(at(root, "tool")), `1042:${G.PROJECT}:4775`);
+  // a group member's write: the kernel takes setuid off (as root: by hand)
+  Deno.chmodSync(at(root, "tool"), 0o775);
+  const seen: number[] = [];
+  const u = await undo(journal, { apply: true, onRestore: (r) => seen.push(r.to.mode) });
+  assertEquals(u.setidKept, 1);
+  assertEquals(ugm(at(root, "tool")), `1042:${G.PROJECT}:0755`);
+  assertEquals(seen, [Deno.lstatSync(at(root, "tool")).mode! & 0o7777], "the record's mode");
+  closeLibc();
+});
+
 // ---------------------------------------------------------------------------
 // 7. The journal: where it goes, what is appended to, what undo trusts.
 
