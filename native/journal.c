@@ -172,12 +172,23 @@ PW_API int32_t pw_journal_open(const uint8_t *path, size_t len, int32_t flags, i
       close(fd);
       return -EWOULDBLOCK;
     }
-    int64_t t = cut_torn_tail(fd, st.st_size);
-    if (t < 0) {
+    /* Its size now that no other run appends (one may have ended between
+       the open and the lock); cut only a journal the caller will accept
+       (its owner's, writable by nobody else), the others are refused as
+       they are. */
+    if (fstat(fd, &st)) {
+      e = errno;
       close(fd);
-      return (int32_t)t;
+      return -e;
     }
-    if (t > 0) st.st_size = (off_t)(t - 1);
+    if (st.st_uid == geteuid() && !(st.st_mode & (S_IWGRP | S_IWOTH))) {
+      int64_t t = cut_torn_tail(fd, st.st_size);
+      if (t < 0) {
+        close(fd);
+        return (int32_t)t;
+      }
+      if (t > 0) st.st_size = (off_t)(t - 1);
+    }
   }
   info[0] = (int64_t)st.st_dev;
   info[1] = (int64_t)st.st_ino;

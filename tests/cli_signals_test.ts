@@ -316,7 +316,9 @@ Deno.test("CLI: a report removes the FILE.partial-PID-N a killed run left, not a
   const root = `${tmp.path}/tree`;
   await Deno.mkdir(root);
   await Deno.writeTextFile(`${root}/f`, "x");
-  // a run killed with SIGKILL (a batch job's time limit) leaves its temporary
+  // a run killed with SIGKILL (a batch job's time limit) leaves its
+  // temporary: made here by hand, named with the pid of a process that has
+  // ended (a real run's, so that no live process has it)
   const out = `${tmp.path}/out.csv`;
   const p = spawnCli(["-o", out, root]);
   await p.stdout.cancel();

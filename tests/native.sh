@@ -66,6 +66,10 @@ check_all() { # binary
   # a wide folder's parts: their small chunks gathered into frames, under the write lock
   run "$b" -t 3 -z 1 "$work/big" "$work/big.csv.zst"
   [ "$(zstd -dc "$work/big.csv.zst" | wc -l)" -eq "$big_rows" ]
+  # ... at most a frame per 64 KiB chunk and one of small ones before each
+  local bytes frames; bytes=$(zstd -dc "$work/big.csv.zst" | wc -c)
+  frames=$(zstd -lv "$work/big.csv.zst" 2>/dev/null | sed -n 's/^# Zstandard Frames: *//p')
+  [ "$frames" -le $((2 * (bytes + 65535) / 65536 + 2)) ]
   run "$b" -t 4 -g 1 -H "$work/tree" "$work/out.csv.gz"
   [ "$(gzip -dc "$work/out.csv.gz" | wc -l)" -eq "$rows" ]
   # typed Parquet (hostile names escaped): PAR1 at both ends; DuckDB reads it in the Deno tests

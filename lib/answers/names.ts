@@ -21,7 +21,8 @@ function timeoutMs(): number {
     v = Deno.env.get("PWALK_NAMES_TIMEOUT");
   } catch { /* no env permission */ }
   const s = Number(v);
-  return v !== undefined && Number.isFinite(s) && s > 0 ? s * 1000 : 20_000;
+  // (setTimeout holds at most 2^31-1 ms: an hour is plenty)
+  return v !== undefined && Number.isFinite(s) && s > 0 ? Math.min(s, 3600) * 1000 : 20_000;
 }
 
 /**
@@ -54,8 +55,7 @@ export async function resolveNames(db: NameDb, ids: number[]): Promise<Map<numbe
           child.kill("SIGKILL");
         } catch { /* ended meanwhile */ }
       }, timeoutMs());
-      const r = await child.output();
-      clearTimeout(timer);
+      const r = await child.output().finally(() => clearTimeout(timer));
       if (hung) return out; // the name service does not answer: numbers from here on
       text = new TextDecoder().decode(r.stdout);
     } catch {
