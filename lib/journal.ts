@@ -258,13 +258,19 @@ export function joinRoot(root: Uint8Array, rel: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Show a path on one line: control bytes as `\n`, `\t`, `\xHH` (as the native side does). */
+/**
+ * Show a path on one line: control bytes as `\n`, `\t`, `\xHH`, and C1
+ * controls (U+0080-U+009F) as their two UTF-8 bytes `\xc2\xHH` (as the
+ * native side does).
+ */
 export function printablePath(b: Uint8Array): string {
   let s = "";
   for (const c of lossy.decode(b)) {
     const code = c.codePointAt(0)!;
     if (code < 32 || code === 127) {
       s += c === "\n" ? "\\n" : c === "\t" ? "\\t" : `\\x${HEX[code >> 4]}${HEX[code & 15]}`;
+    } else if (code >= 0x80 && code <= 0x9f) { // a C1 control: its UTF-8 bytes
+      s += `\\xc2\\x${HEX[code >> 4]}${HEX[code & 15]}`;
     } else {
       s += c;
     }

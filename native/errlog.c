@@ -50,6 +50,17 @@ size_t pw_escape_path(char *out, const char *path, size_t len) {
   size_t o = 0;
   for (size_t i = 0; i < len; i++) {
     unsigned char c = (unsigned char)path[i];
+    /* a C1 control in UTF-8 (U+0080-U+009F: C2 80-9F), which a terminal
+       may obey as ESC [ and friends: both bytes as \xHH */
+    if (c == 0xc2 && i + 1 < len && (unsigned char)path[i + 1] >= 0x80 &&
+        (unsigned char)path[i + 1] <= 0x9f) {
+      unsigned char d = (unsigned char)path[++i];
+      memcpy(out + o, "\\xc2\\x", 6);
+      o += 6;
+      out[o++] = hex[d >> 4];
+      out[o++] = hex[d & 15];
+      continue;
+    }
     if (c < 32 || c == 127) {
       out[o++] = '\\';
       if (c == '\n') out[o++] = 'n';
@@ -113,6 +124,12 @@ static int csv_row(int fd, bool tty, int op, int err, const char *path, size_t l
     unsigned char c = (unsigned char)path[i];
     if (tty && (c < 32 || c == 127)) {
       o += pw_escape_path(row + o, path + i, 1);
+      continue;
+    }
+    if (tty && c == 0xc2 && i + 1 < len && (unsigned char)path[i + 1] >= 0x80 &&
+        (unsigned char)path[i + 1] <= 0x9f) { /* a C1 control in UTF-8 */
+      o += pw_escape_path(row + o, path + i, 2);
+      i++;
       continue;
     }
     if (c == '"') row[o++] = '"';

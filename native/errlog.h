@@ -47,8 +47,10 @@ const char *pw_op_name(int op);
 const char *pw_errno_name(int err);
 
 /**
- * Copy path to out with control bytes escaped (\n, \t, \xHH), so that one
- * path is one line; returns the bytes written.  out needs 4 * len bytes.
+ * Copy path to out with control bytes escaped (\n, \t, \xHH), and C1
+ * controls in UTF-8 (C2 80-9F) as \xc2\xHH, so that one path is one line
+ * a terminal only shows; returns the bytes written.  out needs 4 * len
+ * bytes.
  */
 size_t pw_escape_path(char *out, const char *path, size_t len);
 

@@ -16,6 +16,7 @@ import { walk } from "../mod.ts";
 import { lineSet } from "./helpers/csv.ts";
 import { cli, UNPRIVILEGED } from "./helpers/run.ts";
 import { tempDir } from "./helpers/temp.ts";
+import { printablePath } from "../lib/journal.ts";
 
 const dec = new TextDecoder();
 const stderrLines = (s: string) => s.split("\n").filter((l) => l !== "");
@@ -206,4 +207,20 @@ Deno.test("--exclude naming ROOT itself, however spelled: bad usage, nothing wri
     }
   }
   assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name), ["proj"]);
+});
+
+Deno.test("stderr: a name's C1 control (U+009B, a terminal's CSI) is shown escaped, as repair's lines", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(root);
+  await Deno.mkdir(`${root}/x\u009b31mred`, { mode: 0o000 });
+  const r = await cli(["-o", `${tmp.path}/out.csv`, root], { prefix: UNPRIVILEGED });
+  assertEquals(r.code, 0, r.stderr);
+  assertStringIncludes(r.stderr, `pwalk: open '${root}/x\\xc2\\x9b31mred': Permission denied`);
+  assert(!r.stderr.includes("\u009b"), JSON.stringify(r.stderr));
+  // the same spelling as lib/journal.ts's printablePath (undo's lines)
+  assertEquals(
+    printablePath(new TextEncoder().encode(`${root}/x\u009b31mred`)),
+    `${root}/x\\xc2\\x9b31mred`,
+  );
 });
