@@ -87,6 +87,12 @@ const symbols = {
     ],
     result: "i32", // int32_t: 0 or -errno (after fsync)
   },
+  pw_foreground: {
+    parameters: [
+      "i32", // int32_t fd
+    ],
+    result: "i32", // int32_t: 1 in the terminal's foreground, 0 in the background, -1 no terminal
+  },
   pw_die_by_signal: {
     parameters: [
       "i32", // int32_t sig

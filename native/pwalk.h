@@ -213,6 +213,13 @@ PW_API int32_t pw_fd_close(int32_t fd);
  */
 PW_API void pw_die_by_signal(int32_t sig);
 /**
+ * Whether this process is in the foreground of the terminal on fd (its
+ * process group is the terminal's: tcgetpgrp(fd) == getpgrp()): 1, 0 when
+ * a shell has put it in the background (Ctrl-Z, bg; or `&`), -1 when fd is
+ * no terminal.
+ */
+PW_API int32_t pw_foreground(int32_t fd);
+/**
  * Open a journal for PW_OPT_JOURNAL_FD: read+append, never through a
  * symbolic link (-ELOOP), never blocking on a FIFO.  With PW_JOURNAL_NEW a
  * new file is made (O_CREAT | O_EXCL, mode 0600; -EEXIST when the name is

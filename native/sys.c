@@ -300,6 +300,12 @@ int64_t pw_utf16_len(const uint8_t *s, size_t n) {
   return units;
 }
 
+PW_API int32_t pw_foreground(int32_t fd) {
+  pid_t g = tcgetpgrp(fd);
+  if (g < 0) return -1;
+  return g == getpgrp() ? 1 : 0;
+}
+
 PW_API void pw_die_by_signal(int32_t sig) {
   /* The runtime's handler is replaced by the default action, the signal
      unblocked and sent: the process ends killed by it, as the shell expects

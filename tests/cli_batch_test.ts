@@ -456,3 +456,65 @@ Deno.test("--errors FIFO: its reader gets the header and every row, run after ru
     await Deno.remove(fifo);
   }
 });
+
+testNeeding([TMUX], {
+  name: "a run put in the background (Ctrl-Z, bg) stops drawing over the shell's prompt",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`;
+    await Deno.mkdir(root);
+    await flatTree(root, 10, 1000);
+    const fifo = `${tmp.path}/out.fifo`;
+    assert((await new Deno.Command("mkfifo", { args: [fifo] }).output()).success);
+    const sock = `pwalk-test-bg-${Deno.pid}`;
+    const tmux = async (...args: string[]) => {
+      const r = await new Deno.Command("tmux", { args: ["-L", sock, ...args] }).output();
+      assert(r.success, dec.decode(r.stderr));
+      return dec.decode(r.stdout);
+    };
+    const pane = async () => (await tmux("capture-pane", "-p", "-t", "t")).trimEnd();
+    try {
+      await tmux(
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "100",
+        "-y",
+        "20",
+        "-e",
+        "NO_COLOR=1",
+        "bash --norc --noprofile -i",
+      );
+      // stdout is a FIFO nobody reads until the end: the walk waits, the
+      // progress line goes on being redrawn (opened here, so the shell's
+      // redirection does not wait for a reader)
+      const reader = Deno.open(fifo, { read: true });
+      await tmux(
+        "send-keys",
+        "-t",
+        "t",
+        `'${Deno.execPath()}' run -A '${CLI}' --threads 1 '${root}' > '${fifo}'`,
+        "Enter",
+      );
+      await until(async () => (await pane()).split("\n").some((l) => CLOCK.test(l)), "a frame");
+      await tmux("send-keys", "-t", "t", "C-z");
+      await until(async () => /Stopped/.test(await pane()), "the job stopped");
+      await tmux("send-keys", "-t", "t", "bg", "Enter");
+      await until(async () => /&$/m.test(await pane()), "the job in the background");
+      await tmux("send-keys", "-t", "t", "echo typed-at-the-prompt");
+      // a few progress ticks (each 100-200 ms) while the shell has the terminal
+      await new Promise((r) => setTimeout(r, 1500));
+      const last = (await pane()).split("\n").at(-1)!;
+      // the shell's prompt and what was typed, no progress frame over them
+      assert(
+        last.endsWith("# echo typed-at-the-prompt") || last.endsWith("$ echo typed-at-the-prompt"),
+        `the prompt was drawn over: ${JSON.stringify(last)}`,
+      );
+      await new Response((await reader).readable).arrayBuffer(); // let it finish
+    } finally {
+      await new Deno.Command("tmux", { args: ["-L", sock, "kill-server"] }).output();
+    }
+  },
+});

@@ -10,6 +10,7 @@
  */
 import type { Progress } from "../job.ts";
 import { count, num } from "./common.ts";
+import { native } from "../ffi.ts";
 
 /**
  * Bytes in binary units: `formatBytes(1536)` is "1.5 KiB".
@@ -178,6 +179,15 @@ export function formatProgress(p: Progress, max = Infinity): string {
 
 const enc = new TextEncoder();
 
+/** Whether this process has the foreground of stderr's terminal (true when unknown). */
+function foreground(): boolean {
+  try {
+    return native().pw_foreground(2) !== 0;
+  } catch {
+    return true; // no library loaded here: drawn as before
+  }
+}
+
 /**
  * The progress line on stderr: on a terminal redrawn in place, fitting its
  * width (read at each draw: a resized pane is followed); otherwise one plain
@@ -218,6 +228,12 @@ export class ProgressLine {
       this.#write(`pwalk: progress ${formatProgress(p)}\n`);
       return;
     }
+    // put in the background (Ctrl-Z, bg): the terminal is the shell's now,
+    // the line would be drawn over its prompt; drawn again after fg
+    if (!foreground()) {
+      this.#drawn = false;
+      return;
+    }
     let cols = 80;
     try {
       // a terminal that tells 0 columns (some CI pseudo-terminals): 80
@@ -232,7 +248,7 @@ export class ProgressLine {
 
   /** Clear the line (before printing something else). */
   clear(): void {
-    if (this.#drawn) this.#write("\r\x1b[K");
+    if (this.#drawn && foreground()) this.#write("\r\x1b[K");
     this.#drawn = false;
   }
 
