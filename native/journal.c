@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pwalk.h"
@@ -77,6 +78,49 @@ int pw_journal_header(int fd, const char *kind, bool apply, const struct stat *r
    system calls anyway: never the hot path. */
 static pthread_mutex_t append_mu = PTHREAD_MUTEX_INITIALIZER;
 
+/* Lines reach the disk at least every sync_ns (PWALK_JOURNAL_SYNC_MS,
+   default 1000; 0: after every line), not only at the end: a power loss
+   (not a crash: the page cache survives that) could otherwise lose the
+   lines of every change of a long run, whose changes the file system may
+   well have written.  A few journals at once (several jobs in a process)
+   keep one clock each. */
+static int64_t sync_ns = -1;
+static struct {
+  int fd;
+  int64_t last;
+} synced[8];
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Under append_mu: fdatasync fd if its last sync is sync_ns old.  The
+   first line of an fd starts its clock. 0 or errno. */
+static int sync_due(int fd) {
+  if (sync_ns < 0) {
+    const char *e = getenv("PWALK_JOURNAL_SYNC_MS");
+    char *end;
+    long ms = e && *e ? strtol(e, &end, 10) : -1;
+    sync_ns = e && *e && !*end && ms >= 0 ? (int64_t)ms * 1000000 : 1000000000;
+  }
+  int64_t t = now_ns();
+  int k, oldest = 0;
+  for (k = 0; k < 8 && synced[k].fd != fd; k++)
+    if (synced[k].last < synced[oldest].last) oldest = k;
+  if (k == 8) {
+    synced[oldest].fd = fd;
+    synced[oldest].last = t;
+    k = oldest;
+    if (sync_ns) return 0;
+  }
+  if (t - synced[k].last < sync_ns) return 0;
+  synced[k].last = t;
+  if (fdatasync(fd) && errno != EINVAL && errno != EROFS) return errno;
+  return 0;
+}
+
 int pw_journal_append(int fd, const char *line, size_t n) {
   pthread_mutex_lock(&append_mu);
   ssize_t wn;
@@ -88,6 +132,7 @@ int pw_journal_append(int fd, const char *line, size_t n) {
     off_t end = lseek(fd, 0, SEEK_END);
     if (end >= wn && ftruncate(fd, end - wn)) err = errno;
   }
+  if (!err) err = sync_due(fd);
   pthread_mutex_unlock(&append_mu);
   return -err;
 }

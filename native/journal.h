@@ -15,7 +15,9 @@
  * path (no links), T one of d f l p s c b, modes four octal digits (07777
  * bits), PATH relative to ROOT ("." for the root itself).  An entry line is
  * appended with a single write() before its change is made, so a crash
- * leaves a line for every change that may have happened.
+ * leaves a line for every change that may have happened; the lines are
+ * fdatasync'ed at least every PWALK_JOURNAL_SYNC_MS (default 1000; 0:
+ * after each line), so a power loss loses at most that much.
  */
 #ifndef PW_JOURNAL_H
 #define PW_JOURNAL_H

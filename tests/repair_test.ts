@@ -612,6 +612,77 @@ shimTest(
 );
 
 /**
+ * An LD_PRELOAD shim: each fdatasync(fd) first appends the file's size at
+ * that moment to $SHIM_LOG, one number a line, so the test sees which of
+ * the journal's lines had reached the disk when.
+ */
+const DATASYNC_LOG = `#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+typedef int (*sync_fn)(int);
+int fdatasync(int fd) {
+  static sync_fn real;
+  if (!real) real = (sync_fn)dlsym(RTLD_NEXT, "fdatasync");
+  struct stat st;
+  const char *log = getenv("SHIM_LOG");
+  if (log && fstat(fd, &st) == 0) {
+    char b[32];
+    int n = snprintf(b, sizeof b, "%lld\\n", (long long)st.st_size);
+    int l = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (l >= 0) { if (write(l, b, n) != n) {} close(l); }
+  }
+  return real(fd);
+}
+`;
+
+shimTest(
+  "the journal reaches the disk during the run, not only at its end",
+  DATASYNC_LOG,
+  async (shim) => {
+    const root = `${shim.dir}/proj`;
+    const spec: EntrySpec[] = [{ rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 }];
+    for (let i = 0; i < 300; i++) spec.push(own(`f${i}`));
+    buildTree(root, spec);
+    /** Ends of the journal's lines (byte offsets), and the sizes the shim saw synced. */
+    const run = async (journal: string, env: Record<string, string>) => {
+      const log = `${journal}.syncs`;
+      const r = await shim.cli(["repair", "--apply", "--journal", journal, root], {
+        SHIM_LOG: log,
+        ...env,
+      });
+      assertEquals(r.code, 0, r.stderr);
+      const bytes = Deno.readFileSync(journal);
+      const ends: number[] = [];
+      bytes.forEach((b, i) => b === 10 && ends.push(i + 1));
+      let synced: number[] = [];
+      try {
+        synced = Deno.readTextFileSync(log).split("\n").filter(Boolean).map(Number);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
+      return { ends, synced };
+    };
+    // Synced after every line: each line's end was on disk before the next line came.
+    const every = await run(`${shim.dir}/every.journal`, { PWALK_JOURNAL_SYNC_MS: "0" });
+    assertEquals(every.ends.length, 301); // the header and a line per file
+    assertEquals(every.synced, every.ends);
+    // Put back, then the default: at most once a second, so a fast run of 300
+    // changes syncs far fewer times than it writes lines.
+    for (const e of spec.slice(1)) setOwnerMode(root, e);
+    const dflt = await run(`${shim.dir}/default.journal`, {});
+    assertEquals(dflt.ends.length, 301);
+    assert(dflt.synced.length < 100, `${dflt.synced.length} syncs for 301 lines`);
+    for (const s of dflt.synced) assert(dflt.ends.includes(s), `synced mid-line at ${s}`);
+    closeLibc();
+  },
+);
+
+/**
  * An LD_PRELOAD shim: while $SHIM_DENY is set, the engine's check of ROOT's
  * real path (pw_open_nofollow: `/` opened O_PATH|O_NOFOLLOW|O_DIRECTORY,
  * then each component below it) fails with EACCES at its first step: the
