@@ -13,7 +13,7 @@
  * - Parquet: DuckDB reads it back with the documented types and the same
  *   rows as the CSV; converted back to .csv.zst it holds the same lines.
  */
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { AGE_BUCKETS, convert, summarize, type Summary } from "../mod.ts";
 import {
@@ -351,6 +351,21 @@ testNeeding([ZSTD], {
       const { header, rest } = splitHeader(unz.stdout);
       assertEquals(header, await headerLine(withHeader));
       assertEquals(lineSet(rest), lineSet(await Deno.readFile(plain)));
+    });
+
+    await t.step("ages as of the scan's time by default (its newest file's mtime)", async () => {
+      const copy = `${tmp.path}/dated.csv.zst`;
+      await Deno.copyFile(withHeader, copy);
+      await Deno.utime(copy, NOW, NOW);
+      const d = await summarize([copy], { top: 100_000, depth: 3 });
+      assertEquals(d.now, NOW);
+      assertEquals(numbers(d), numbers(s));
+      const r = await cli(["summary", "--top", "3", copy]);
+      assertEquals(r.code, 0, r.stderr);
+      assertStringIncludes(
+        new TextDecoder().decode(r.stdout),
+        `ages as of ${new Date(NOW * 1000).toISOString().slice(0, 10)}`,
+      );
     });
 
     await t.step("CLI --json prints what summarize() returns", async () => {

@@ -27,7 +27,11 @@ export interface SummaryOptions extends EngineOptions {
   top?: number;
   /** Deepest folder level of the folder view (the scan's root is level 0). Default 2. */
   depth?: number;
-  /** "Now" for ages, in seconds since the epoch. Default: the current time. */
+  /**
+   * "Now" for ages, in seconds since the epoch. Default: the scan's time, the
+   * modification time of its newest file (when the report finished writing
+   * it), so that a summary of last month's scan tells the ages of last month.
+   */
   now?: number;
   /** Resolve uids and gids to names (getent). Default true. */
   names?: boolean;
@@ -342,6 +346,16 @@ function folderRow(r: Record<string, unknown>): FolderRow {
   };
 }
 
+/** The newest modification time of the scan files (seconds), or now without one. */
+async function scanTime(files: ScanFile[]): Promise<number> {
+  let t = -Infinity;
+  for (const f of files) {
+    const m = (await Deno.stat(f.path)).mtime;
+    if (m) t = Math.max(t, Math.floor(m.getTime() / 1000));
+  }
+  return Number.isFinite(t) ? t : Math.floor(Date.now() / 1000);
+}
+
 /**
  * Summarize scan files: pwalk CSV (`.csv`, `.csv.zst`, `.csv.gz`, with or
  * without header) or Parquet, as files, globs or folders of shards.
@@ -362,8 +376,8 @@ export async function summarize(
 ): Promise<Summary> {
   const top = checkInt("top", options.top ?? 10, 1, 1_000_000);
   const depth = checkInt("depth", options.depth ?? 2, 0, 10_000);
-  const now = options.now ?? Math.floor(Date.now() / 1000);
   const files = await resolveScans(scans);
+  const now = options.now ?? await scanTime(files);
   const t0 = performance.now();
   const [e, load] = await openLoaded(
     options,

@@ -37,7 +37,8 @@ Options:
   --json             print the same numbers as JSON instead
   --html FILE        also write a self-contained HTML page with charts
   --now TIME         ages relative to TIME (seconds since 1970, or a date such
-                     as 2026-01-31); default: now
+                     as 2026-01-31); default: the scan's time (its newest
+                     file's modification time)
   --no-names         show uids and gids as numbers (no name service lookups)
   --memory-limit M   DuckDB's memory limit (e.g. 4GB; default 25% of RAM, at
                      most 8 GiB); beyond it DuckDB spills to --temp-dir
