@@ -117,7 +117,12 @@ static int sync_due(int fd) {
   }
   if (t - synced[k].last < sync_ns) return 0;
   synced[k].last = t;
-  if (fdatasync(fd) && errno != EINVAL && errno != EROFS) return errno;
+#ifdef __APPLE__
+  int e = fsync(fd); /* no fdatasync in macOS's headers */
+#else
+  int e = fdatasync(fd);
+#endif
+  if (e && errno != EINVAL && errno != EROFS) return errno;
   return 0;
 }
 
