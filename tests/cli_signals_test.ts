@@ -14,7 +14,7 @@
  * made bigger and the step runs again.
  */
 import { assert, assertEquals, assertStringIncludes, fail } from "@std/assert";
-import { REPO, run, runOk, spawnCli } from "./helpers/run.ts";
+import { CLI, REPO, run, runOk, spawnCli } from "./helpers/run.ts";
 import { CC, FUSERMOUNT, PKG_CONFIG, testNeeding } from "./helpers/system.ts";
 import { flatTree, growingTree } from "./helpers/tree.ts";
 import { tempDir } from "./helpers/temp.ts";
@@ -142,6 +142,47 @@ Deno.test("CLI: SIGINT while writing to a FIFO: what reached it is said to be in
     assert(!stderr.includes("no output file"), stderr);
     break;
   }
+});
+
+Deno.test("CLI: under nohup (SIGHUP ignored), a SIGHUP does not stop a report", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/wide`;
+  const wide = await growingTree(root, 10, 1000); // 2.2 MB of CSV: far more than a pipe holds
+  const fifo = `${tmp.path}/fifo`;
+  await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  // nohup's way: SIGHUP ignored, then exec (the shell's trap '' is kept across exec)
+  const p = new Deno.Command("sh", {
+    args: [
+      "-c",
+      `trap '' HUP; exec "$0" run -A "$1" --threads 1 -o "$2" "$3"`,
+      Deno.execPath(),
+      CLI,
+      fifo,
+      root,
+    ],
+    cwd: REPO,
+    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const file = await Deno.open(fifo, { read: true });
+  const reader = file.readable.getReader();
+  let rows = 0;
+  const count = (b: Uint8Array) => b.forEach((x) => x === 10 && rows++);
+  const first = await reader.read(); // rows are arriving: the run's signal listeners are set
+  if (first.done || !first.value) throw new Error("no rows came");
+  count(first.value);
+  // The report cannot end while nothing is read: its writes wait for the pipe.
+  p.kill("SIGHUP");
+  let ended = false;
+  const status = p.status.finally(() => ended = true);
+  await sleep(500);
+  assert(!ended, "the report ended at SIGHUP");
+  for (let c = await reader.read(); !c.done; c = await reader.read()) count(c.value);
+  const r = await p.output();
+  await status;
+  assertEquals(r.code, 0, dec.decode(r.stderr));
+  assertEquals(rows, wide.entries);
 });
 
 /** Journal entry lines: DEV INO TYPE OLDUID OLDGID OLDMODE NEWUID NEWGID NEWMODE PATH. */

@@ -28,8 +28,38 @@ export class HelpRequested extends Error {}
 /** Exit statuses: 128 + the signal's number for a run stopped by a signal. */
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, PIPE: 141 } as const;
 
+/**
+ * Whether the process started with `signal` (a number) ignored, as `nohup`
+ * and `trap '' HUP` leave SIGHUP. Read from /proc/self/status (Linux);
+ * elsewhere, false.
+ */
+function ignoredAtStart(signal: number): boolean {
+  try {
+    const m = Deno.readTextFileSync("/proc/self/status").match(/^SigIgn:\s*([0-9a-f]+)$/m);
+    return !!m && (BigInt(`0x${m[1]}`) >> BigInt(signal - 1) & 1n) === 1n;
+  } catch {
+    return false;
+  }
+}
+
 /** The signals that cancel a run (Ctrl-C, batch schedulers, a closed terminal), with their statuses. */
 const SIGNALS = [["SIGHUP", 129], ["SIGINT", 130], ["SIGTERM", 143]] as const;
+
+/** SIGHUP was ignored when the process started (nohup): it must stay so. */
+const HUP_IGNORED = ignoredAtStart(1);
+
+/**
+ * Call `stop` on signal `name` until the returned function is called. A
+ * SIGHUP that nohup ignored stays ignored: Deno installs its own handler for
+ * SIGHUP as soon as any signal is listened to, and that handler ends the
+ * process on a SIGHUP no listener takes, so a listener that does nothing
+ * takes it.
+ */
+function listen(name: Deno.Signal, stop: () => void): () => void {
+  const f = name === "SIGHUP" && HUP_IGNORED ? () => {} : stop;
+  Deno.addSignalListener(name, f);
+  return () => Deno.removeSignalListener(name, f);
+}
 
 /** Signal numbers of the statuses that mean "stopped by a signal". */
 const SIGNAL_OF: Record<number, number> = { 129: 1, 130: 2, 141: 13, 143: 15 };
@@ -613,8 +643,7 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
         );
       }, 2000);
     };
-    Deno.addSignalListener(s[0], stop);
-    return () => Deno.removeSignalListener(s[0], stop);
+    return listen(s[0], stop);
   });
   const onProgress = (p: Progress) => {
     last = p;
@@ -743,8 +772,7 @@ export async function runAnswer(
       eprint(`pwalk: interrupted by ${name}${removed}`);
       exitProcess(status);
     };
-    Deno.addSignalListener(name, stop);
-    return () => Deno.removeSignalListener(name, stop);
+    return listen(name, stop);
   });
   try {
     const f = parse(args, { ...spec, ...ENGINE_OPTIONS });
