@@ -74,7 +74,8 @@ static uint64_t rp_child_user(pw_worker *w, uint64_t parent, const struct stat *
 }
 
 /* What a repair does to st, below a folder whose nearest shared group is
-   anc (0: none; *noancestor is then set for a private group). */
+   anc (0: none; *noancestor is then set for a private group, and nothing
+   is changed). */
 static void plan_repair(const pw_job *j, const struct stat *st, uint64_t anc, pw_change *p,
                         bool *noancestor) {
   const repair_ctx *c = pw_job_ctx(j);
@@ -84,8 +85,14 @@ static void plan_repair(const pw_job *j, const struct stat *st, uint64_t anc, pw
   p->omode = p->nmode = st->st_mode & 07777;
   *noancestor = false;
   if (is_private(pw_job_opts(j), st->st_uid, st->st_gid)) {
-    if (!anc) *noancestor = true;
-    else if (anc != st->st_gid) p->ngid = (uint32_t)anc;
+    /* Left alone (spec rule 2), mode and setgid too: group access or a
+       setgid bit added for the private group (often root's group 0) would
+       open the entry to that group and hand it down. */
+    if (!anc) {
+      *noancestor = true;
+      return;
+    }
+    if (anc != st->st_gid) p->ngid = (uint32_t)anc;
   }
   mode_t need = dir ? (c->force_gw ? S_IRWXG : S_IRGRP | S_IXGRP)
                     : (c->force_gw ? S_IRGRP | S_IWGRP : S_IRGRP);

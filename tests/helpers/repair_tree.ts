@@ -160,7 +160,8 @@ export interface RepairRules extends SkipRules {
  * every reached entry below the root that is not a link gets setgid (folders),
  * the nearest non-private ancestor's group when its own is private (parents
  * in the snapshot, then the root's real ancestors by Deno.lstat, never `/`),
- * and g+r (files) or g+rx (folders), with force g+rw / g+rwx. A file whose
+ * and g+r (files) or g+rx (folders), with force g+rw / g+rwx; an entry of a
+ * private group with no such ancestor is left alone entirely. A file whose
  * group changes loses setuid/setgid (pwalk's documented addition to the spec,
  * as chgrp does). Also returns how many entries have no qualifying ancestor.
  */
@@ -203,8 +204,11 @@ export function expectRepair(
     if (rel === "." || s.type === "symlink" || !reached(before, rel, rules)) continue;
     if (isPrivate(s)) {
       const g = nearest(rel);
-      if (g === 0) noAncestor++;
-      else n.gid = g;
+      if (g === 0) {
+        noAncestor++; // left alone: no group, mode or setgid change
+        continue;
+      }
+      n.gid = g;
     }
     const dir = s.type === "dir";
     const fgw = !!rules.forceGroupWritable;
