@@ -161,14 +161,17 @@ interface DirsMode {
 /**
  * maxDepth as @std/fs walk reads it: below 0 nothing at all (-1 here), a
  * fraction as the whole number below it (its test is `depth < 1` at each
- * level). NaN and non-numbers are mistakes, not limits.
+ * level), 2^31 and more as no limit. NaN and non-numbers are mistakes, not
+ * limits.
  */
 function depthLimit(d: number | undefined): number {
   if (d === undefined) return Infinity;
   if (typeof d !== "number" || Number.isNaN(d)) {
     throw new RangeError(`pwalk: maxDepth must be a number, got ${String(d)}`);
   }
-  return d < 0 ? -1 : Math.floor(d);
+  // no tree is 2^31 folders deep: a larger limit is no limit (and must not
+  // reach the engine's 32-bit depth, or wrap in its 64-bit option)
+  return d < 0 ? -1 : d >= 2 ** 31 ? Infinity : Math.floor(d);
 }
 
 /** walk()'s filters of what is yielded, which walkDirs (as os.walk) has not. */

@@ -87,6 +87,20 @@ Deno.test("walk option maxDepth: @std/fs depths (root 0), walkDirs within the li
     "",
   );
   assertEquals(setDiff(await paths(root, { maxDepth: Infinity }), ref.keys()), "");
+  // Any larger number is a limit beyond the deepest entry too (the engine's
+  // depth is 32-bit, its option 64-bit: neither may refuse or wrap it).
+  for (
+    const maxDepth of [2 ** 31 - 1, 2 ** 31 + 1, Number.MAX_SAFE_INTEGER, 2 ** 64, Number.MAX_VALUE]
+  ) {
+    assertEquals(setDiff(await paths(root, { maxDepth }), ref.keys()), "", `maxDepth ${maxDepth}`);
+    let n = 0;
+    for await (const _ of walkDirs(root, { maxDepth, stat: false })) n++;
+    assertEquals(
+      n,
+      [...ref.values()].filter((r) => r.kind === "dir").length,
+      `walkDirs ${maxDepth}`,
+    );
+  }
   // walkDirs: the folders whose whole listing is within the limit.
   for (const maxDepth of [1, 3]) {
     const dirs = new Map<string, WalkDir>();
