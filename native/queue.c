@@ -9,8 +9,12 @@
 #include <unistd.h>
 
 /* Folder descriptors kept open for subfolders: a quarter of the soft limit
-   of open files, within these bounds.  Depth-first order keeps far fewer
-   open on ordinary trees (about one per level of the folders being read). */
+   of open files, within these bounds, for the whole process: several jobs
+   at once (walks of one program, held ones above all, whose subfolders
+   wait with their parent's descriptor) share it, lest together they run
+   the process out of descriptors.  Past it, subfolders are opened by path.
+   Depth-first order keeps far fewer open on ordinary trees (about one per
+   level of the folders being read). */
 #define PW_DIRREFS_MIN 16
 #define PW_DIRREFS_MAX 4096
 
@@ -21,6 +25,8 @@ static int dirref_budget(void) {
                : PW_DIRREFS_MAX;
   return n < PW_DIRREFS_MIN ? PW_DIRREFS_MIN : n > PW_DIRREFS_MAX ? PW_DIRREFS_MAX : (int)n;
 }
+
+static atomic_int process_dirrefs;
 
 int pw_queue_init(pw_queue *q) {
   memset(q, 0, sizeof *q);
@@ -113,15 +119,17 @@ void pw_split_put(pw_queue *q, pw_split *s) {
 }
 
 pw_dirref *pw_dirref_new(pw_queue *q, int fd) {
-  if (atomic_fetch_add(&q->dirrefs, 1) >= q->dirref_budget) {
-    atomic_fetch_sub(&q->dirrefs, 1);
+  /* the budget, read when the job started, bounds every job's together */
+  if (atomic_fetch_add(&process_dirrefs, 1) >= q->dirref_budget) {
+    atomic_fetch_sub(&process_dirrefs, 1);
     return NULL;
   }
   pw_dirref *r = malloc(sizeof *r);
   if (!r) {
-    atomic_fetch_sub(&q->dirrefs, 1);
+    atomic_fetch_sub(&process_dirrefs, 1);
     return NULL;
   }
+  atomic_fetch_add(&q->dirrefs, 1);
   atomic_init(&r->refs, 1);
   r->fd = fd;
   return r;
@@ -132,6 +140,7 @@ void pw_dirref_put(pw_queue *q, pw_dirref *r) {
   close(r->fd);
   free(r);
   atomic_fetch_sub(&q->dirrefs, 1);
+  atomic_fetch_sub(&process_dirrefs, 1);
 }
 
 /* Called with the lock held, after any change of top, busy, limit or

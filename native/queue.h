@@ -112,8 +112,9 @@ typedef struct pw_queue {
                               change of these; read without it as a hint:
                               listers share a large folder's names while
                               it is true) */
-  atomic_int dirrefs;    /**< folder descriptors kept open for subfolders */
-  int dirref_budget;     /**< at most this many (a share of RLIMIT_NOFILE) */
+  atomic_int dirrefs;    /**< folder descriptors this job keeps open for subfolders */
+  int dirref_budget;     /**< at most this many in the whole process (a share of
+                              RLIMIT_NOFILE), every job's together */
 } pw_queue;
 
 int pw_queue_init(pw_queue *q);

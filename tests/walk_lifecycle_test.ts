@@ -6,7 +6,8 @@
  */
 import { assert, assertEquals, assertLess, assertRejects, assertStrictEquals } from "@std/assert";
 import { nativeVersion, walk, walkDirs } from "../mod.ts";
-import { helperScript } from "./helpers/run.ts";
+import { helperScript, REPO, run } from "./helpers/run.ts";
+import { tempDir } from "./helpers/temp.ts";
 import { allowedCpus } from "./helpers/system.ts";
 import { waitFor } from "./helpers/wait.ts";
 import {
@@ -134,6 +135,24 @@ Deno.test({
       assertEquals(n, BIG_ENTRIES);
     }
   },
+});
+
+Deno.test("walk: eight held walks at once in one process share its descriptors (ulimit -n 1024)", async () => {
+  await using tmp = await tempDir();
+  // 3,000 folders of one subfolder each: a walk holds thousands of them
+  const root = `${tmp.path}/wide`;
+  for (let i = 0; i < 3000; i++) await Deno.mkdir(`${root}/d${i}/s`, { recursive: true });
+  const r = await run("sh", [
+    "-c",
+    `ulimit -n 1024 && exec "$0" run -A "$1" "$2" 8`,
+    Deno.execPath(),
+    `${REPO}/tests/helpers/walk_child_many.ts`,
+    root,
+  ], { timeoutMs: 120_000 });
+  assertEquals(r.code, 0, r.stderr);
+  const got = JSON.parse(r.text) as { items: number; errors: number; first: string }[];
+  // walkDirs yields every folder, walk() every entry (the root too), none lost
+  assertEquals(got, Array(8).fill({ items: 6001, errors: 0, first: "" }));
 });
 
 Deno.test("walk: a consumer that sleeps between entries keeps memory bounded (backpressure)", async () => {
