@@ -17,6 +17,7 @@ import { lineSet } from "./helpers/csv.ts";
 import { cli, UNPRIVILEGED } from "./helpers/run.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { printablePath } from "../lib/journal.ts";
+import { closeLibc, lchown, lstatRaw, mkdirRaw } from "./helpers/libc.ts";
 
 const dec = new TextDecoder();
 const stderrLines = (s: string) => s.split("\n").filter((l) => l !== "");
@@ -145,6 +146,60 @@ Deno.test("--exclude: every spelling excludes the same folder (report, repair, w
     } finally {
       Deno.chdir(cwd);
     }
+  });
+
+  await t.step(
+    "a folder whose name is not UTF-8: excluded by a list file, refused as an argument",
+    async () => {
+      // "bad\xff": an argument cannot carry that byte through Deno (U+FFFD
+      // comes instead), a list file can
+      const root = `${tmp.path}/raw`;
+      const enc = new TextEncoder();
+      const bad = new Uint8Array([...enc.encode(`${root}/bad`), 0xff]);
+      await Deno.mkdir(root);
+      Deno.chownSync(root, 0, 5000);
+      mkdirRaw(bad, 0o700);
+      lchown(bad, 1001, 1001);
+      await Deno.writeTextFile(`${root}/ok`, "x");
+      await Deno.chown(`${root}/ok`, 1001, 1001);
+      const inside = `${root}/${"bad\uFFFD"}`; // how Deno names it
+      const l = await list("rawlist", new Uint8Array([...bad, 10]));
+      for (const cmd of [[], ["repair"]]) {
+        const all = await cli([...cmd, root], opts);
+        const ex = await cli([...cmd, "--exclude", l, root], opts);
+        assertEquals(ex.code, 0, ex.stderr);
+        assert(!ex.stderr.includes("warning"), ex.stderr);
+        const rows = (r: typeof all) => dec.decode(r.stdout).split("\n").filter(Boolean);
+        assert(rows(all).some((x) => x.includes("bad")), "the folder is there");
+        assertEquals(rows(ex).filter((x) => x.includes("bad")), [], "and excluded by the list");
+        // as an argument: refused before anything is walked or changed
+        const arg = await cli(
+          [...cmd, "--apply", "--exclude", inside, root].filter((a) =>
+            cmd.length || a !== "--apply"
+          ),
+          opts,
+        );
+        assertEquals(arg.code, 2, arg.stderr);
+        assertEquals(arg.stdout.length, 0);
+        assertEquals(stderrLines(arg.stderr).length, 1, arg.stderr);
+        assertStringIncludes(arg.stderr, "not valid UTF-8");
+      }
+      assertEquals(lstatRaw(bad).gid, 1001, "nothing was changed");
+      closeLibc();
+    },
+  );
+
+  await t.step("repair --apply: an exclude naming nothing is said before any change", async () => {
+    const r = await cli(
+      ["repair", "--apply", "--journal", `${tmp.path}/j`, "--exclude", "data/nothere", "data"],
+      opts,
+    );
+    assertEquals(r.code, 0, r.stderr);
+    const lines = stderrLines(r.stderr);
+    const w = "pwalk: warning: --exclude data/nothere matched nothing under data";
+    const applying = lines.findIndex((x) => x.startsWith("pwalk repair: applying"));
+    assert(applying > 0 && lines.slice(0, applying).includes(w), r.stderr);
+    assertEquals(lines.at(-1), w, "and again at the end");
   });
 
   await t.step("an exclude naming nothing under ROOT: one warning at the end", async () => {

@@ -250,8 +250,8 @@ export interface WalkArgs {
   oneFileSystem: boolean;
   /** --NoSnap. */
   noSnap: boolean;
-  /** --exclude: folders and the lines of list files, as given. */
-  exclude: string[];
+  /** --exclude: folders and the lines of list files, as given (a line not UTF-8 as bytes). */
+  exclude: (string | Uint8Array)[];
   /** --progress, --errors, and the unmatched-exclude warnings. */
   ui: Pick<JobUi<unknown>, "progress" | "errors" | "warnings">;
 }
@@ -267,7 +267,8 @@ export async function walkArgs(f: Flags, root: string): Promise<WalkArgs> {
   const exclude = await excludeArgs(f, root);
   // ROOT itself (however spelled) excluded: nothing would be walked
   const r = statOrNull(root);
-  for (const p of exclude) {
+  const texts = exclude.filter((p): p is string => typeof p === "string");
+  for (const p of texts) {
     const e = lstatOrNull(p);
     if (r && e?.isDirectory && e.dev === r.dev && e.ino === r.ino) {
       throw new UsageError(`--exclude ${p} is ROOT itself: nothing would be walked`);
@@ -282,7 +283,7 @@ export async function walkArgs(f: Flags, root: string): Promise<WalkArgs> {
     ui: {
       progress: progressArg(f),
       errors: f.errors as string | undefined,
-      warnings: unmatchedExcludes(root, exclude).map((p) =>
+      warnings: unmatchedExcludes(root, texts).map((p) =>
         `pwalk: warning: --exclude ${p} matched nothing under ${root}`
       ),
     },
@@ -308,13 +309,19 @@ export function progressArg(f: Flags): boolean | number | undefined {
  * since the job was written: walkArgs warns that it matched nothing, and
  * a nightly scan goes on); anywhere else it is bad usage (a missing list?).
  */
-export async function excludeArgs(f: Flags, root?: string): Promise<string[]> {
-  const exclude: string[] = [];
+export async function excludeArgs(f: Flags, root?: string): Promise<(string | Uint8Array)[]> {
+  const exclude: (string | Uint8Array)[] = [];
   for (const p of (f.exclude as string[] | undefined) ?? []) {
     try {
       if (Deno.statSync(p).isDirectory) exclude.push(p);
-      else exclude.push(...parseExcludeList(await Deno.readTextFile(p)));
+      else exclude.push(...excludeListBytes(await Deno.readFile(p)));
     } catch (e) {
+      if (e instanceof Deno.errors.NotFound && p.includes("\uFFFD")) {
+        throw new UsageError(
+          `--exclude ${p}: No such file or directory; ${NOT_UTF8}: list the folder in a file ` +
+            `given to --exclude, which is read as bytes`,
+        );
+      }
       if (e instanceof Deno.errors.NotFound && root !== undefined && inside(root, p)) {
         exclude.push(p);
         continue;
@@ -326,6 +333,38 @@ export async function excludeArgs(f: Flags, root?: string): Promise<string[]> {
     }
   }
   return exclude;
+}
+
+/** Why a name with U+FFFD may not be found: how Deno hands over arguments. */
+const NOT_UTF8 = "a name that is not valid UTF-8 reaches pwalk as an argument with U+FFFD " +
+  "in place of its bad bytes";
+
+/**
+ * The folders an exclude list file names, one a line: text lines as
+ * {@link parseExcludeList} reads them, and a line that is not valid UTF-8
+ * as its bytes (a folder whose name is not UTF-8, which no argument can
+ * name exactly).
+ */
+function excludeListBytes(b: Uint8Array): (string | Uint8Array)[] {
+  try {
+    return parseExcludeList(new TextDecoder("utf-8", { fatal: true }).decode(b));
+  } catch { /* some line is not UTF-8 */ }
+  const out: (string | Uint8Array)[] = [];
+  const strict = new TextDecoder("utf-8", { fatal: true });
+  let start = b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
+  while (start <= b.length) {
+    let end = b.indexOf(10, start);
+    if (end < 0) end = b.length;
+    const line = b.subarray(start, end > start && b[end - 1] === 13 ? end - 1 : end);
+    start = end + 1;
+    try {
+      const text = strict.decode(line);
+      if (text.trim() !== "") out.push(text);
+    } catch {
+      out.push(line.slice());
+    }
+  }
+  return out;
 }
 
 /** Whether `path` names something below `root` (as spelled, or below its real path). */
@@ -355,7 +394,7 @@ export function oneRoot(f: Flags, refuse?: string): string {
   } catch (e) {
     if (e instanceof UsageError) throw e;
     const why = e instanceof Deno.errors.NotFound
-      ? "No such file or directory"
+      ? "No such file or directory" + (root.includes("\uFFFD") ? ` (${NOT_UTF8})` : "")
       : (e as Error).message;
     throw new UsageError(`${root}: ${why}`);
   }

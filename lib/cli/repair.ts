@@ -130,6 +130,9 @@ export async function runChange<T extends ChangeSummary>(
   errorsApart(ui.errors, journal, "journal");
   const tag = `pwalk ${kind}:`;
   for (const l of banner) eprint(l);
+  // An exclusion that names nothing is said before any change too (and
+  // again at the end, with the summary), when Ctrl-C can still save it.
+  if (apply) { for (const l of ui.warnings ?? []) eprint(l); }
   const o: ChangeOptions = {
     ...walk,
     apply,
