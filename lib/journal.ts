@@ -259,21 +259,64 @@ export function joinRoot(root: Uint8Array, rel: Uint8Array): Uint8Array {
 }
 
 /**
- * Show a path on one line: control bytes as `\n`, `\t`, `\xHH`, and C1
- * controls (U+0080-U+009F) as their two UTF-8 bytes `\xc2\xHH` (as the
- * native side does).
+ * Show a path on one line: control bytes as `\n`, `\t`, `\xHH`, C1
+ * controls (U+0080-U+009F) as their two UTF-8 bytes `\xc2\xHH`, bytes
+ * that are not UTF-8 as `\xHH` and the backslash as `\\`, as the native
+ * side does (native/errlog.c pw_escape_path): no two names read the same.
+ *
+ * @example
+ * ```ts
+ * import { printablePath } from "./journal.ts";
+ * printablePath(new Uint8Array([0x61, 0x0a, 0x5c, 0xff])); // "a\\n\\\\\\xff"
+ * ```
  */
 export function printablePath(b: Uint8Array): string {
   let s = "";
-  for (const c of lossy.decode(b)) {
-    const code = c.codePointAt(0)!;
-    if (code < 32 || code === 127) {
-      s += c === "\n" ? "\\n" : c === "\t" ? "\\t" : `\\x${HEX[code >> 4]}${HEX[code & 15]}`;
-    } else if (code >= 0x80 && code <= 0x9f) { // a C1 control: its UTF-8 bytes
-      s += `\\xc2\\x${HEX[code >> 4]}${HEX[code & 15]}`;
+  const hex = (c: number) => `\\x${HEX[c >> 4]}${HEX[c & 15]}`;
+  for (let i = 0; i < b.length;) {
+    const c = b[i];
+    if (c < 0x80) {
+      s += c === 10
+        ? "\\n"
+        : c === 9
+        ? "\\t"
+        : c === 0x5c
+        ? "\\\\"
+        : c < 32 || c === 127
+        ? hex(c)
+        : String.fromCharCode(c);
+      i++;
+      continue;
+    }
+    const n = utf8Seq(b, i);
+    if (n && !(c === 0xc2 && b[i + 1] <= 0x9f)) {
+      s += lossy.decode(b.subarray(i, i + n));
+      i += n;
+    } else if (n) { // a C1 control: its UTF-8 bytes
+      s += hex(0xc2) + hex(b[i + 1]);
+      i += 2;
     } else {
-      s += c;
+      s += hex(c);
+      i++;
     }
   }
   return s;
+}
+
+/** The length of the valid UTF-8 sequence at b[i] (>= 0x80), or 0 (pw_escape_path's rule). */
+function utf8Seq(b: Uint8Array, i: number): number {
+  const c = b[i];
+  const n = c >= 0xc2 && c <= 0xdf
+    ? 2
+    : c >= 0xe0 && c <= 0xef
+    ? 3
+    : c >= 0xf0 && c <= 0xf4
+    ? 4
+    : 0;
+  if (!n || i + n > b.length) return 0;
+  const lo = c === 0xe0 ? 0xa0 : c === 0xf0 ? 0x90 : 0x80;
+  const hi = c === 0xed ? 0x9f : c === 0xf4 ? 0x8f : 0xbf;
+  if (b[i + 1] < lo || b[i + 1] > hi) return 0;
+  for (let k = 2; k < n; k++) if (b[i + k] < 0x80 || b[i + k] > 0xbf) return 0;
+  return n;
 }

@@ -45,26 +45,55 @@ void pw_errlog_fini(pw_errlog *l) {
   pthread_mutex_destroy(&l->mu);
 }
 
+/* The length of the valid UTF-8 sequence at p (its first byte >= 0x80), or
+   0 when it is not one (a stray byte, an overlong form, a surrogate). */
+static size_t utf8_seq(const unsigned char *p, size_t left) {
+  unsigned char c = p[0];
+  size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+  if (!n || n > left) return 0;
+  unsigned char lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+  unsigned char hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+  if (p[1] < lo || p[1] > hi) return 0;
+  for (size_t k = 2; k < n; k++)
+    if (p[k] < 0x80 || p[k] > 0xbf) return 0;
+  return n;
+}
+
 size_t pw_escape_path(char *out, const char *path, size_t len) {
   static const char hex[] = "0123456789abcdef";
+  const unsigned char *p = (const unsigned char *)path;
   size_t o = 0;
   for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)path[i];
-    /* a C1 control in UTF-8 (U+0080-U+009F: C2 80-9F), which a terminal
-       may obey as ESC [ and friends: both bytes as \xHH */
-    if (c == 0xc2 && i + 1 < len && (unsigned char)path[i + 1] >= 0x80 &&
-        (unsigned char)path[i + 1] <= 0x9f) {
-      unsigned char d = (unsigned char)path[++i];
-      memcpy(out + o, "\\xc2\\x", 6);
-      o += 6;
-      out[o++] = hex[d >> 4];
-      out[o++] = hex[d & 15];
+    unsigned char c = p[i];
+    if (c >= 0x80) {
+      size_t n = utf8_seq(p + i, len - i);
+      /* a valid character is shown as it is, but a C1 control (U+0080-U+009F:
+         C2 80-9F), which a terminal may obey as ESC [ and friends, is written
+         as its two bytes \xc2\xHH, and a byte that is not UTF-8 (a lone 0x9b
+         is CSI to an 8-bit terminal) as \xHH */
+      if (n && !(c == 0xc2 && p[i + 1] <= 0x9f)) {
+        memcpy(out + o, p + i, n);
+        o += n;
+        i += n - 1;
+        continue;
+      }
+      if (n) {
+        memcpy(out + o, "\\xc2", 4);
+        o += 4;
+        c = p[++i];
+      }
+      out[o++] = '\\';
+      out[o++] = 'x';
+      out[o++] = hex[c >> 4];
+      out[o++] = hex[c & 15];
       continue;
     }
-    if (c < 32 || c == 127) {
+    if (c < 32 || c == 127 || c == '\\') {
+      /* a backslash too, so that no name reads as another's escape */
       out[o++] = '\\';
       if (c == '\n') out[o++] = 'n';
       else if (c == '\t') out[o++] = 't';
+      else if (c == '\\') out[o++] = '\\';
       else {
         out[o++] = 'x';
         out[o++] = hex[c >> 4];

@@ -47,10 +47,11 @@ const char *pw_op_name(int op);
 const char *pw_errno_name(int err);
 
 /**
- * Copy path to out with control bytes escaped (\n, \t, \xHH), and C1
- * controls in UTF-8 (C2 80-9F) as \xc2\xHH, so that one path is one line
- * a terminal only shows; returns the bytes written.  out needs 4 * len
- * bytes.
+ * Copy path to out with control bytes escaped (\n, \t, \xHH), C1
+ * controls in UTF-8 (C2 80-9F) as \xc2\xHH, bytes that are not UTF-8 as
+ * \xHH and the backslash as \\, so that one path is one line a terminal
+ * only shows, and no two names read the same; returns the bytes written.
+ * out needs 4 * len bytes.
  */
 size_t pw_escape_path(char *out, const char *path, size_t len);
 

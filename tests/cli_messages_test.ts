@@ -17,7 +17,7 @@ import { lineSet } from "./helpers/csv.ts";
 import { cli, UNPRIVILEGED } from "./helpers/run.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { printablePath } from "../lib/journal.ts";
-import { closeLibc, lchown, lstatRaw, mkdirRaw } from "./helpers/libc.ts";
+import { closeLibc, lchown, lstatRaw, mkdirRaw, writeFileRaw } from "./helpers/libc.ts";
 
 const dec = new TextDecoder();
 const stderrLines = (s: string) => s.split("\n").filter((l) => l !== "");
@@ -277,5 +277,34 @@ Deno.test("stderr: a name's C1 control (U+009B, a terminal's CSI) is shown escap
   assertEquals(
     printablePath(new TextEncoder().encode(`${root}/x\u009b31mred`)),
     `${root}/x\\xc2\\x9b31mred`,
+  );
+});
+
+Deno.test("change lines: names that would read alike, or drive a terminal, are escaped apart", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/p`;
+  await Deno.mkdir(root);
+  Deno.chownSync(root, 0, 5000);
+  const enc = new TextEncoder();
+  // name bytes -> how a change line must show them
+  const names: [Uint8Array, string][] = [
+    [enc.encode("a\nb"), "a\\nb"], // a newline
+    [enc.encode("a\\nb"), "a\\\\nb"], // a backslash and an n: not the same line
+    [new Uint8Array([0x78, 0x9b, 0x79]), "x\\x9by"], // a lone 0x9b: CSI to an 8-bit terminal
+    [new Uint8Array([0x71, 0xc2, 0x9b, 0x72]), "q\\xc2\\x9br"], // U+009B, the same in UTF-8
+    [enc.encode("é€"), "é€"], // valid UTF-8 stays as it is
+  ];
+  for (const [n] of names) {
+    const p = new Uint8Array([...enc.encode(`${root}/`), ...n]);
+    writeFileRaw(p);
+    lchown(p, 1001, 1001);
+  }
+  closeLibc();
+  const r = await cli(["repair", root]);
+  assertEquals(r.code, 0, r.stderr);
+  const got = dec.decode(r.stdout).split("\n").filter((l) => l.includes(": group "));
+  assertEquals(
+    got.sort(),
+    names.map(([, shown]) => `would change: ${root}/${shown}: group 1001 -> 5000`).sort(),
   );
 });
