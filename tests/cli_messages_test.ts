@@ -308,3 +308,11 @@ Deno.test("change lines: names that would read alike, or drive a terminal, are e
     names.map(([, shown]) => `would change: ${root}/${shown}: group 1001 -> 5000`).sort(),
   );
 });
+
+Deno.test("CLI: a message naming a path with control characters stays one line", async () => {
+  for (const cmd of [[], ["repair"]]) {
+    const r = await cli([...cmd, "/no\npe\x1b[2J\u009b"]);
+    assertEquals(r.code, 2, r.stderr);
+    assertEquals(r.stderr, "pwalk: /no\\npe\\x1b[2J\\xc2\\x9b: No such file or directory\n");
+  }
+});

@@ -743,10 +743,22 @@ export function errorCount(n: number, file: string | undefined): string {
 
 const enc = new TextEncoder();
 
-/** One line on stderr (nothing when stderr is closed): `eprint("pwalk: ...")`. */
+/**
+ * One line on stderr (nothing when stderr is closed): `eprint("pwalk: ...")`.
+ * Control characters in it (a path given with a newline or an escape
+ * sequence) are written `\n`, `\t`, `\xHH` (C1 controls `\xc2\xHH`), as
+ * the library writes them: one message is one line, and a name cannot
+ * drive the terminal.
+ */
 export function eprint(s: string): void {
+  // deno-lint-ignore no-control-regex
+  const line = s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => {
+    const n = c.charCodeAt(0);
+    const h = (x: number) => `\\x${x.toString(16).padStart(2, "0")}`;
+    return c === "\n" ? "\\n" : c === "\t" ? "\\t" : n >= 0x80 ? h(0xc2) + h(n) : h(n);
+  });
   try {
-    Deno.stderr.writeSync(enc.encode(s + "\n"));
+    Deno.stderr.writeSync(enc.encode(line + "\n"));
   } catch {
     // stderr closed
   }
