@@ -61,4 +61,11 @@ int pw_target_chmod(const pw_target *t, mode_t mode);
 int pw_target_stat(const pw_target *t, struct stat *st);
 void pw_target_close(pw_target *t);
 
+/**
+ * Whether the mode of an entry held by an O_PATH descriptor can be changed
+ * here: through /proc/self/fd, or with fchmodat2 (Linux 6.6) where /proc
+ * is not mounted.
+ */
+bool pw_can_chmod_opath(void);
+
 #endif

@@ -255,6 +255,9 @@ static pw_change apply_change(pw_worker *w, const pw_entry *e, const pw_target *
   int rc = pw_target_chmod(t, p->nmode);
   if (rc) {
     change_error(w, e, PW_OP_CHMOD, -rc);
+    /* the chown may have cleared setuid/setgid: tell the mode left */
+    struct stat left;
+    if (pw_target_stat(t, &left) == 0) got.nmode = left.st_mode & 07777;
     return got;
   }
   /* Without CAP_FSETID the kernel drops a setgid bit silently (the caller
@@ -406,6 +409,13 @@ static int repair_init(pw_job *j, void *arg) {
   if (chown_mode && o->chown_uid < 0) {
     pw_job_fail(j, EINVAL, "chown needs a new owner (PW_OPT_CHOWN_UID)");
     return -EINVAL;
+  }
+  if (o->apply && !pw_can_chmod_opath()) {
+    /* refused before the first change, not an error per entry after its chown */
+    pw_job_fail(j, ENOSYS,
+                "cannot change modes safely here: /proc is not mounted and the kernel has no "
+                "fchmodat2 (Linux 6.6): mount /proc");
+    return -ENOSYS;
   }
   repair_ctx *c = calloc(1, sizeof *c);
   if (!c) goto oom;

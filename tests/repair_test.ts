@@ -30,7 +30,7 @@
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { chown, repair, undo } from "../mod.ts";
 import { closeLibc, lstatRaw } from "./helpers/libc.ts";
-import { cli, UNPRIVILEGED } from "./helpers/run.ts";
+import { CLI, cli, run, UNPRIVILEGED } from "./helpers/run.ts";
 import { type Shim, shimTest } from "./helpers/shim.ts";
 import { SETPRIV, testNeeding } from "./helpers/system.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
@@ -610,6 +610,44 @@ shimTest(
     closeLibc();
   },
 );
+
+Deno.test("repair --apply where /proc is not mounted: modes set all the same, or refused before any change", async () => {
+  await using tmp = await tempDir("pwalk-noproc-");
+  const root = `${tmp.path}/proj`;
+  const spec: EntrySpec[] = [
+    { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+    own("a", "dir"),
+    own("a/f"),
+    { rel: "a/x", type: "file", uid: 1001, gid: 1001, mode: 0o4700 },
+    own("b"),
+  ];
+  buildTree(root, spec);
+  const before = snapshot(root);
+  const want = expectRepair(root, before);
+  // a mount namespace of its own, /proc unmounted in it (as in some containers)
+  const r = await run("unshare", [
+    "--mount",
+    "--propagation",
+    "private",
+    "sh",
+    "-c",
+    `umount -l /proc && exec "$0" run -A "$1" repair --apply --journal "$2" "$3"`,
+    Deno.execPath(),
+    CLI,
+    `${tmp.path}/j`,
+    root,
+  ]);
+  if (r.code === 1) {
+    // a kernel without fchmodat2 (before Linux 6.6): refused, nothing changed
+    assertStringIncludes(r.stderr, "/proc is not mounted");
+    assertEquals(diffSnapshots(before, snapshot(root)), []);
+  } else {
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(diffSnapshots(want.after, snapshot(root)), []);
+    assert(!r.stderr.includes("chmod"), r.stderr);
+  }
+  closeLibc();
+});
 
 /**
  * An LD_PRELOAD shim: each fdatasync(fd) first appends the file's size at
