@@ -74,7 +74,10 @@ export function resolveExcludes(root: string, paths: readonly string[] | undefin
     out.add(tidy(p));
     const real = realRoot === null ? null : physical(p, cache);
     if (real !== null && real.startsWith(prefix) && real.length > prefix.length) {
-      out.add(`${given === "/" ? "" : given}/${real.slice(prefix.length)}`);
+      const rel = real.slice(prefix.length);
+      out.add(`${given === "/" ? "" : given}/${rel}`);
+      // walk() spells the entries of "." without "./" (as @std/fs does)
+      if (given === ".") out.add(rel);
     }
   }
   return [...out];

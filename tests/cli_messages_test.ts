@@ -143,6 +143,20 @@ Deno.test("--exclude: every spelling excludes the same folder (report, repair, w
       for (const e of [`${data}/skip`, "./data/skip", "data/skip/", "data//skip"]) {
         assertEquals(await paths([e]), canonical, e);
       }
+      // from inside ROOT, walking "." (whose entries walk() spells "skip/g")
+      Deno.chdir(data);
+      const dot = async (root: string, exclude: string[]) => {
+        const out: string[] = [];
+        for await (const e of walk(root, { exclude })) out.push(e.path);
+        return out.sort();
+      };
+      for (const root of [".", "./"]) {
+        const plain = await dot(root, ["skip"]);
+        assert(!plain.includes("skip/g") && plain.includes("skipper/i"), plain.join());
+        for (const e of [`${data}/skip`, "../data/skip", "skip/deep/..", "./skip/"]) {
+          assertEquals(await dot(root, [e]), plain, `${root} ${e}`);
+        }
+      }
     } finally {
       Deno.chdir(cwd);
     }
