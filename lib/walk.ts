@@ -601,7 +601,11 @@ export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkItera
     // Bottom-up with skip: held too, and answered as batches are decoded
     // (top-down, the loop answers for each folder after the caller's turn).
     const answers = skip && !topDown ? new SkipAnswers(skip) : undefined;
-    const skipTest = skip && ((path: string) => matchesAny(skip, path));
+    // tested against the paths as yielded ("d//sub" under ROOT "d//")
+    const skipTest = skip &&
+      (slashes
+        ? (path: string) => matchesAny(skip, root + path.slice(bare.length + 1))
+        : (path: string) => matchesAny(skip, path));
     const decode = (out: BigUint64Array) => {
       const b = decodeDirsBatch(out, skipTest);
       if (answers) {

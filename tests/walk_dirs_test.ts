@@ -157,6 +157,25 @@ Deno.test("walkDirs: a root os.walk cannot walk is an error, and ROOT is dirpath
     }
     assertEquals(got, want, `walkDirs(${root})`);
     assertEquals(gotErrors, wantErrors, `walkDirs(${root}) errors`);
+    // skip sees the paths as yielded: skipping os.walk's spelling of the
+    // subfolder leaves exactly its folder out
+    const sub = want.find(([p]: Item) => p.endsWith("sub"))?.[0];
+    if (!sub) continue;
+    const skipped: string[] = [];
+    Deno.chdir(tmp.path);
+    try {
+      const esc = sub.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+      for await (const w of walkDirs(root, { skip: [new RegExp(`^${esc}$`)] })) {
+        skipped.push(w.path);
+      }
+    } finally {
+      Deno.chdir(cwd);
+    }
+    assertEquals(
+      skipped,
+      want.map(([p]: Item) => p).filter((p: string) => p !== sub),
+      `skip ${sub}`,
+    );
   }
 });
 
