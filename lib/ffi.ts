@@ -292,6 +292,7 @@ export const OP_NAMES: readonly string[] = [
   "loop",
   "chown",
   "chmod",
+  "acl",
 ];
 
 /** pw_restore's result bits: enum pw_restore_bits in native/pwalk.h. */

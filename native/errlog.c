@@ -22,12 +22,13 @@ const char *pw_op_name(int op) {
     case PW_OP_LOOP: return "loop";
     case PW_OP_CHOWN: return "chown";
     case PW_OP_CHMOD: return "chmod";
+    case PW_OP_ACL: return "acl";
     default: return "error";
   }
 }
 
 const char *pw_error_text(int op, int err) {
-  return op == PW_OP_ANCESTOR ? PW_NO_ANCESTOR_TEXT : strerror(err);
+  return op == PW_OP_ANCESTOR ? PW_NO_ANCESTOR_TEXT : op == PW_OP_ACL ? PW_ACL_TEXT : strerror(err);
 }
 
 int pw_errlog_init(pw_errlog *l, uint32_t max, int fd) {
@@ -143,7 +144,7 @@ const char *pw_errno_name(int err) {
    are (to a terminal, control bytes as \n, \t, \xHH: a name must not
    drive the terminal). */
 static int csv_row(int fd, bool tty, int op, int err, const char *path, size_t len) {
-  const char *msg = op == PW_OP_ANCESTOR ? PW_NO_ANCESTOR_TEXT : strerror(err);
+  const char *msg = pw_error_text(op, err);
   size_t lm = strlen(msg);
   char *row = malloc(4 * len + 2 * lm + 64);
   if (!row) return -ENOMEM;

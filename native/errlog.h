@@ -58,8 +58,13 @@ size_t pw_escape_path(char *out, const char *path, size_t len);
 /** The message of a PW_OP_ANCESTOR notice (repair: no shared group above). */
 #define PW_NO_ANCESTOR_TEXT "no ancestor folder has a shared group; private groups left as they are"
 
+/** The message of a PW_OP_ACL notice (repair: the ACL keeps the group out). */
+#define PW_ACL_TEXT                                                                        \
+  "its access ACL's group entry (group::) gives the group less than the mode's group bits " \
+  "show, which are the ACL's mask: see getfacl, setfacl -m g::r"
+
 /** The message of an error: strerror(err), or the notice's text for ops
-    that are notices rather than system errors (PW_OP_ANCESTOR). */
+    that are notices rather than system errors (PW_OP_ANCESTOR, PW_OP_ACL). */
 const char *pw_error_text(int op, int err);
 
 #endif

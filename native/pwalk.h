@@ -174,6 +174,8 @@ typedef enum pw_op {
                         (the entry's mode is then left as it was too) */
   PW_OP_CHMOD = 10, /**< repair/chown: a mode change the system refused (or a setgid
                          bit it dropped) */
+  PW_OP_ACL = 11,  /**< repair: an entry's access ACL gives its group less than the
+                        mode's group bits show (they are the ACL's mask): a notice */
 } pw_op;
 
 typedef struct pw_opts pw_opts;

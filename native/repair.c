@@ -24,6 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/xattr.h>
+#endif
 
 #include "changes.h"
 #include "channel.h"
@@ -220,6 +223,31 @@ static void note_no_ancestor(pw_worker *w) {
 
 /* ---- making a change ------------------------------------------------------- */
 
+/* An entry with an access ACL: its mode's group bits are the ACL's mask,
+   and the group's own entry (group::) may still keep the group out, which
+   no chmod changes.  Said as a notice (PW_OP_ACL) when that entry lacks
+   what the plan gives the group.  One lgetxattr per changed entry, by
+   path: it only informs, it changes nothing. */
+static void check_acl(pw_worker *w, const pw_entry *e, const struct stat *st, const pw_change *p) {
+#ifdef __linux__
+  if (S_ISLNK(st->st_mode)) return;
+  unsigned need = (p->nmode >> 3) & 7;
+  if (!need) return;
+  unsigned char b[4096];
+  ssize_t n = lgetxattr(e->path, "system.posix_acl_access", b, sizeof b);
+  if (n < 4 || b[0] != 2 || b[1] || b[2] || b[3]) return; /* none, or not version 2 */
+  for (ssize_t k = 4; k + 8 <= n; k += 8) {
+    unsigned tag = b[k] | (unsigned)b[k + 1] << 8, perm = b[k + 2] | (unsigned)b[k + 3] << 8;
+    if (tag == 0x04 /* ACL_GROUP_OBJ */ && (perm & need) != need) {
+      pw_job_note_error(pw_worker_job(w), PW_OP_ACL, 0, e->path, e->len);
+      return;
+    }
+  }
+#else
+  (void)w, (void)e, (void)st, (void)p;
+#endif
+}
+
 static void change_error(pw_worker *w, const pw_entry *e, int op, int err) {
   pw_job_note_error(pw_worker_job(w), op, err, e->path, e->len);
 }
@@ -295,7 +323,10 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
   if (!c->apply || pw_change_empty(&p)) {
     /* A dry run, or nothing to do by the listing: no fd needed. */
     if (noancestor) note_no_ancestor(w);
-    if (!pw_change_empty(&p) && journal(w, r, e, st, &p)) report_done(w, r, e, st, &p);
+    if (!pw_change_empty(&p) && journal(w, r, e, st, &p)) {
+      report_done(w, r, e, st, &p);
+      if (!c->chown_mode) check_acl(w, e, st, &p);
+    }
     return;
   }
   /* Apply: examine the entry again through an fd that cannot lead
@@ -311,7 +342,10 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
     if (noancestor) note_no_ancestor(w);
     if (!pw_change_empty(&p) && journal(w, r, e, &now, &p)) {
       pw_change got = apply_change(w, e, &t, &now, &p);
-      if (!pw_change_empty(&got)) report_done(w, r, e, &now, &got);
+      if (!pw_change_empty(&got)) {
+        report_done(w, r, e, &now, &got);
+        if (!c->chown_mode) check_acl(w, e, &now, &got);
+      }
     }
   }
   pw_target_close(&t);

@@ -34,6 +34,7 @@ import { CLI, cli, run, UNPRIVILEGED } from "./helpers/run.ts";
 import { type Shim, shimTest } from "./helpers/shim.ts";
 import { SETPRIV, testNeeding } from "./helpers/system.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
+import { python } from "./helpers/tree.ts";
 import { waitFor } from "./helpers/wait.ts";
 import {
   at,
@@ -610,6 +611,39 @@ shimTest(
     closeLibc();
   },
 );
+
+Deno.test("an entry whose ACL keeps the group out is a notice, dry run and --apply", async () => {
+  await using tmp = await tempDir("pwalk-acl-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [
+    { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+    own("denied"),
+    own("allowed"),
+    own("plain"),
+    own("d", "dir"),
+  ]);
+  // access ACLs (version 2; tag, perm, id): user::rw- group::--- (denied) or
+  // group::r-- (allowed), a named user, mask::r--, other::---
+  const acl = (groupPerm: number) =>
+    `struct.pack('<I',2)+b''.join(struct.pack('<HHI',*x) for x in ` +
+    `[(1,6,0xffffffff),(2,4,1005),(4,${groupPerm},0xffffffff),(0x10,4,0xffffffff),(0x20,0,0xffffffff)])`;
+  await python(
+    `import os, struct, sys
+os.setxattr(sys.argv[1] + '/denied', 'system.posix_acl_access', ${acl(0)})
+os.setxattr(sys.argv[1] + '/allowed', 'system.posix_acl_access', ${acl(4)})
+os.setxattr(sys.argv[1] + '/d', 'system.posix_acl_access', ${acl(4)})`,
+    root,
+  );
+  const notices = (s: { errorDetails: { op: string; path: string; message: string }[] }) =>
+    s.errorDetails.filter((e) => e.op === "acl").map((e) => e.path);
+  // a folder needs r-x: its group::r-- lacks x
+  const dry = await repair(root, { journal: false });
+  assertEquals(notices(dry).sort(), [`${root}/d`, `${root}/denied`]);
+  assertStringIncludes(dry.errorDetails.find((e) => e.op === "acl")!.message, "group::");
+  const applied = await repair(root, { apply: true, journal: false });
+  assertEquals(notices(applied).sort(), [`${root}/d`, `${root}/denied`]);
+  assertEquals(Deno.lstatSync(`${root}/denied`).gid, G.PROJECT, "the change is made all the same");
+});
 
 Deno.test("repair --apply where /proc is not mounted: modes set all the same, or refused before any change", async () => {
   await using tmp = await tempDir("pwalk-noproc-");
