@@ -293,6 +293,7 @@ export const OP_NAMES: readonly string[] = [
   "chown",
   "chmod",
   "acl",
+  "capability",
 ];
 
 /** pw_restore's result bits: enum pw_restore_bits in native/pwalk.h. */

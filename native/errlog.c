@@ -23,12 +23,16 @@ const char *pw_op_name(int op) {
     case PW_OP_CHOWN: return "chown";
     case PW_OP_CHMOD: return "chmod";
     case PW_OP_ACL: return "acl";
+    case PW_OP_CAPS: return "capability";
     default: return "error";
   }
 }
 
 const char *pw_error_text(int op, int err) {
-  return op == PW_OP_ANCESTOR ? PW_NO_ANCESTOR_TEXT : op == PW_OP_ACL ? PW_ACL_TEXT : strerror(err);
+  return op == PW_OP_ANCESTOR ? PW_NO_ANCESTOR_TEXT
+         : op == PW_OP_ACL    ? PW_ACL_TEXT
+         : op == PW_OP_CAPS   ? PW_CAPS_TEXT
+                              : strerror(err);
 }
 
 int pw_errlog_init(pw_errlog *l, uint32_t max, int fd) {

@@ -645,6 +645,45 @@ os.setxattr(sys.argv[1] + '/d', 'system.posix_acl_access', ${acl(4)})`,
   assertEquals(Deno.lstatSync(`${root}/denied`).gid, G.PROJECT, "the change is made all the same");
 });
 
+Deno.test("a file with capabilities: repair leaves it alone, chown says they go", async () => {
+  await using tmp = await tempDir("pwalk-caps-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [
+    { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+    { rel: "tool", type: "file", uid: 1001, gid: 1001, mode: 0o750 },
+    { rel: "plain", type: "file", uid: 1001, gid: 1001, mode: 0o750 },
+  ]);
+  // cap_net_raw in the permitted set, effective (VFS_CAP_REVISION_2)
+  const caps = `struct.pack('<IIIII', 0x02000001, 1 << 13, 0, 0, 0)`;
+  const getCaps = () =>
+    python(
+      `import os, sys
+print(os.getxattr(sys.argv[1], 'security.capability').hex())`,
+      `${root}/tool`,
+    );
+  await python(
+    `import os, struct, sys
+os.setxattr(sys.argv[1], 'security.capability', ${caps})`,
+    `${root}/tool`,
+  );
+  const had = await getCaps();
+  const notices = (s: { errorDetails: { op: string; path: string }[] }) =>
+    s.errorDetails.filter((e) => e.op === "capability").map((e) => e.path);
+  for (const apply of [false, true]) {
+    const s = await repair(root, { apply, journal: false });
+    assertEquals(notices(s), [`${root}/tool`], `apply ${apply}`);
+    assertEquals(s.entriesChanged, 1, "plain only");
+  }
+  const tool = Deno.lstatSync(`${root}/tool`);
+  assertEquals([tool.gid, tool.mode! & 0o7777], [1001, 0o750], "left alone");
+  assertEquals(await getCaps(), had, "capabilities kept");
+  assertEquals(Deno.lstatSync(`${root}/plain`).gid, G.PROJECT);
+  // chown, asked for by owner: the change is made, and said to drop them
+  const c = await chown(root, { from: 1001, to: { uid: 1002 }, apply: true, journal: false });
+  assertEquals(notices(c), [`${root}/tool`]);
+  assertEquals(Deno.lstatSync(`${root}/tool`).uid, 1002);
+});
+
 Deno.test("repair --apply where /proc is not mounted: modes set all the same, or refused before any change", async () => {
   await using tmp = await tempDir("pwalk-noproc-");
   const root = `${tmp.path}/proj`;
