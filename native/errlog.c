@@ -23,7 +23,7 @@ const char *pw_op_name(int op) {
     case PW_OP_CHOWN: return "chown";
     case PW_OP_CHMOD: return "chmod";
     case PW_OP_ACL: return "acl";
-    case PW_OP_CAPS: return "capability";
+    case PW_OP_CAPABILITY: return "capability";
     default: return "error";
   }
 }
@@ -31,7 +31,7 @@ const char *pw_op_name(int op) {
 const char *pw_error_text(int op, int err) {
   return op == PW_OP_ANCESTOR ? PW_NO_ANCESTOR_TEXT
          : op == PW_OP_ACL    ? PW_ACL_TEXT
-         : op == PW_OP_CAPS   ? PW_CAPS_TEXT
+         : op == PW_OP_CAPABILITY   ? PW_CAPS_TEXT
                               : strerror(err);
 }
 

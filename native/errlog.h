@@ -63,7 +63,7 @@ size_t pw_escape_path(char *out, const char *path, size_t len);
   "its access ACL's group entry (group::) gives the group less than the mode's group bits " \
   "show, which are the ACL's mask: see getfacl, setfacl -m g::r"
 
-/** The message of a PW_OP_CAPS notice (a file with capabilities). */
+/** The message of a PW_OP_CAPABILITY notice (a file with capabilities). */
 #define PW_CAPS_TEXT                                                                       \
   "it has file capabilities (security.capability), which the kernel drops when its owner "  \
   "or group changes and undo cannot put back: repair leaves it as it is, chown changes it " \
@@ -71,7 +71,7 @@ size_t pw_escape_path(char *out, const char *path, size_t len);
 
 /** The message of an error: strerror(err), or the notice's text for ops
     that are notices rather than system errors (PW_OP_ANCESTOR, PW_OP_ACL,
-    PW_OP_CAPS). */
+    PW_OP_CAPABILITY). */
 const char *pw_error_text(int op, int err);
 
 #endif

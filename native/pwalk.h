@@ -176,7 +176,7 @@ typedef enum pw_op {
                          bit it dropped) */
   PW_OP_ACL = 11,  /**< repair: an entry's access ACL gives its group less than the
                         mode's group bits show (they are the ACL's mask): a notice */
-  PW_OP_CAPS = 12, /**< repair/chown: a file with capabilities, which the kernel drops
+  PW_OP_CAPABILITY = 12, /**< repair/chown: a file with capabilities, which the kernel drops
                         on a change of owner or group (repair leaves it alone): a notice */
 } pw_op;
 

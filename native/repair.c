@@ -226,13 +226,13 @@ static void note_no_ancestor(pw_worker *w) {
 /* A regular file with file capabilities whose owner or group p changes:
    the kernel drops them on that chown (as it drops setuid), the journal
    cannot record them and undo cannot put them back.  Said as a notice
-   (PW_OP_CAPS); true when repair must then leave the file alone (chown,
+   (PW_OP_CAPABILITY); true when repair must then leave the file alone (chown,
    asked for by name, goes on).  One lgetxattr per such change. */
 static bool loses_caps(pw_worker *w, const pw_entry *e, const struct stat *st, const pw_change *p) {
 #ifdef __linux__
   if (!S_ISREG(st->st_mode) || (p->nuid == p->ouid && p->ngid == p->ogid)) return false;
   if (lgetxattr(e->path, "security.capability", NULL, 0) <= 0) return false;
-  pw_job_note_error(pw_worker_job(w), PW_OP_CAPS, 0, e->path, e->len);
+  pw_job_note_error(pw_worker_job(w), PW_OP_CAPABILITY, 0, e->path, e->len);
   return !((repair_ctx *)pw_job_ctx(pw_worker_job(w)))->chown_mode;
 #else
   (void)w, (void)e, (void)st, (void)p;
