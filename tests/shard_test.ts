@@ -41,7 +41,7 @@ import {
   wholeLines,
 } from "./helpers/shard.ts";
 import { canMountTmpfs, mountTmpfs, scratchDir, tempDir } from "./helpers/temp.ts";
-import { mktree, python } from "./helpers/tree.ts";
+import { flatTree, mktree, python } from "./helpers/tree.ts";
 import { readPlan, runShard, ShardBusyError } from "../mod.ts";
 import { existsSync } from "node:fs";
 import { SETPRIV, testNeeding, ZSTD } from "./helpers/system.ts";
@@ -941,4 +941,31 @@ sys.stdin.read()`,
   assertEquals(hard.code, 1, hard.stderr);
   assertStringIncludes(hard.stderr, "(a file with 2 names)");
   assertEquals(Deno.readTextFileSync(target), "precious\n");
+});
+
+Deno.test({
+  name: "shard 0 joining its two parts on a full disk: one line naming the output, nothing left",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`;
+    await Deno.mkdir(root);
+    await flatTree(root, 6, 600);
+    const dir = `${tmp.path}/scan`;
+    await Deno.mkdir(dir);
+    await makePlan(root, 2, `${dir}/plan.json`);
+    // shard 0's plain CSV where there is room: its size S
+    const roomy = await cli(shardArgs(`${dir}/plan.json`, 0, `${dir}/s0.csv`));
+    assertEquals(roomy.code, 0, roomy.stderr);
+    const size = (await Deno.stat(`${dir}/s0.csv`)).size;
+    assert(size > 256 * 1024, `${size}`);
+    // room for its two parts (S) but not for their join beside them (2S)
+    const full = `${tmp.path}/full`;
+    await Deno.mkdir(full);
+    assertEquals(await mountTmpfs(full, `size=${Math.ceil((size * 1.5) / 1024)}k`), "");
+    const r = await cli(shardArgs(`${dir}/plan.json`, 0, `${full}/s0.csv`));
+    assertEquals(r.code, 1, r.stderr);
+    assertEquals(r.stderr, `pwalk: cannot write ${full}/s0.csv: No space left on device\n`);
+    assertEquals([...Deno.readDirSync(full)], [], "nothing left behind");
+  },
 });

@@ -9,7 +9,7 @@ import { type Compression, report, reportFormat, type ReportSummary } from "../r
 import type { Progress } from "../job.ts";
 import { checkInt } from "../options.ts";
 import { native } from "../ffi.ts";
-import { outputTarget, removeBeside } from "../outfile.ts";
+import { osErrorText, outputTarget, removeBeside } from "../outfile.ts";
 import { PlanError, planExcludes, shardFolders, type ShardPlan, writeAtomic } from "./plan.ts";
 import { pathOfJson, recordPath } from "./paths.ts";
 import { lockShard, ShardBusyError } from "./lock.ts";
@@ -372,8 +372,14 @@ export async function runShard(
       }
       if (output && shard === 0) {
         const joined = tmp("partial");
-        await concatFiles(temps.slice(0, runs.length), joined);
-        await Deno.rename(joined, output);
+        try {
+          await concatFiles(temps.slice(0, runs.length), joined);
+          await Deno.rename(joined, output);
+        } catch (e) {
+          await Deno.remove(joined).catch(() => {});
+          // a full disk while the two parts are joined: named as -o's failures are
+          throw new Error(`pwalk: cannot write ${output}: ${osErrorText(e)}`);
+        }
       } else if (output && runs.length === 0) {
         await writeAtomic(output, EMPTY[compress]);
       }
