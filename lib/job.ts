@@ -190,6 +190,29 @@ function toCounters(c: BigUint64Array): Counters {
  * const { counters, errors } = await job.finish();
  * ```
  */
+/**
+ * What a job left behind needs freed: its pointer, and the FFI call in
+ * flight with the buffer it writes to (kept alive here until it returns).
+ */
+interface Leftover {
+  job: Deno.PointerObject;
+  out: BigUint64Array;
+  pending?: Promise<number>;
+}
+
+/**
+ * A job whose owner was dropped without being ended (a walk's iterator
+ * taken a step and forgotten, no `break`, no `return()`): when its
+ * NativeJob is collected, cancel it and free it (its threads, descriptors
+ * and batches), after the call in flight returns.
+ */
+const reclaim = new FinalizationRegistry<Leftover>((l) => {
+  const sym = native();
+  sym.pw_job_cancel(l.job);
+  Promise.resolve(l.pending).then(() => sym.pw_job_free(l.job), () => sym.pw_job_free(l.job))
+    .finally(() => l.out.fill(0n)).catch(() => {});
+});
+
 export class NativeJob implements AsyncDisposable {
   readonly #job: Deno.PointerObject;
   readonly #run: RunOptions;
@@ -201,10 +224,13 @@ export class NativeJob implements AsyncDisposable {
   #pending?: Promise<number>;
   readonly #out = new BigUint64Array(7);
   #freed = false;
+  readonly #leftover: Leftover;
 
   private constructor(job: Deno.PointerObject, run: RunOptions) {
     this.#job = job;
     this.#run = run;
+    this.#leftover = { job, out: this.#out };
+    reclaim.register(this, this.#leftover, this.#leftover);
     run.signal?.addEventListener("abort", this.#cancel);
     if (run.onProgress && run.progressIntervalMs !== Infinity) {
       this.#timer = setInterval(() => {
@@ -306,12 +332,12 @@ export class NativeJob implements AsyncDisposable {
     prefetch = true,
   ): Promise<T | Decoded[] | undefined> {
     const sym = native();
-    this.#pending ??= sym.pw_job_next(this.#job, this.#out);
+    this.#pending ??= this.#leftover.pending = sym.pw_job_next(this.#job, this.#out);
     const more = await this.#pending;
-    this.#pending = undefined;
+    this.#pending = this.#leftover.pending = undefined;
     if (!more) return undefined;
     const batch = decode(this.#out); // copies everything: the batch can be refilled
-    if (prefetch) this.#pending = sym.pw_job_next(this.#job, this.#out);
+    if (prefetch) this.#pending = this.#leftover.pending = sym.pw_job_next(this.#job, this.#out);
     return batch;
   }
 
@@ -387,6 +413,7 @@ export class NativeJob implements AsyncDisposable {
   /** Cancel if still running, wait for every thread, free everything. */
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.#freed) return;
+    reclaim.unregister(this.#leftover);
     this.#stopWatching();
     this.cancel(); // no-op when finished; wakes the workers otherwise
     if (this.#pending) await this.#pending;

@@ -127,9 +127,17 @@ export function spawnCli(args: string[], o: RunOptions = {}): Deno.ChildProcess 
   }).spawn();
 }
 
-/** Run `deno run -A tests/helpers/<script> <args>` (a child script of the tests). */
-export function helperScript(script: string, args: string[], o: RunOptions = {}): Promise<Ran> {
-  return deno(["run", "-A", "--no-check", `${REPO}/tests/helpers/${script}`, ...args], o);
+/**
+ * Run `deno run -A [flags] tests/helpers/<script> <args>` (a child script of
+ * the tests), e.g. with `flags` `["--v8-flags=--expose-gc"]`.
+ */
+export function helperScript(
+  script: string,
+  args: string[],
+  o: RunOptions = {},
+  flags: string[] = [],
+): Promise<Ran> {
+  return deno(["run", "-A", "--no-check", ...flags, `${REPO}/tests/helpers/${script}`, ...args], o);
 }
 
 /** A summary from api_json.ts: the JSON-safe fields of the function's summary. */

@@ -1,0 +1,38 @@
+/**
+ * Child of tests/walk_lifecycle_test.ts (run with --v8-flags=--expose-gc):
+ * starts N walks of ROOT (walk() and walkDirs() in turn), takes one item
+ * of each and drops the iterators without ending them (no `break`, no
+ * `return()`), then collects garbage until their worker threads are gone
+ * or 30 s have passed. Prints
+ * `{"started":T,"left":L,"fdsBefore":A,"fdsAfter":B}` on stdout: T worker
+ * threads ran, L are left.
+ *
+ * usage: deno run -A --v8-flags=--expose-gc walk_child_abandon.ts ROOT N
+ *
+ * @module
+ */
+import { walk, walkDirs } from "../../mod.ts";
+import { nativeThreads, startNamed } from "./walk_tree.ts";
+
+const [root, n] = Deno.args;
+const gc = (globalThis as unknown as { gc: () => void }).gc;
+const fds = () => [...Deno.readDirSync("/proc/self/fd")].length;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const fdsBefore = fds();
+async function abandon(i: number): Promise<void> {
+  const it = i % 2 ? walkDirs(root, { threads: 2 }) : walk(root, { threads: 2 });
+  await startNamed(it); // one item; the iterator is then dropped
+}
+for (let i = 0; i < Number(n); i++) await abandon(i);
+await sleep(200); // the workers fill their batches and block
+const started = nativeThreads().length;
+const deadline = performance.now() + 30_000;
+while (nativeThreads().length > 0 && performance.now() < deadline) {
+  gc();
+  await sleep(50);
+}
+await sleep(200);
+console.log(
+  JSON.stringify({ started, left: nativeThreads().length, fdsBefore, fdsAfter: fds() }),
+);
