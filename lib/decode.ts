@@ -339,6 +339,11 @@ export interface DirsBatch {
   entry: (WalkEntry | undefined)[];
   /** Errors of the batch. */
   errors: WalkError[];
+  /**
+   * Names that are not UTF-8, by record: their exact bytes (a run's joined
+   * by "/"); absent when the batch has none.
+   */
+  raw?: Map<number, Uint8Array>;
 }
 
 /**
@@ -383,7 +388,9 @@ export function decodeDirsBatch(
       const len = view.getUint32(o + 8, true);
       const nameOff = view.getUint32(o + 12, true);
       if (kf & RecFlag.NOT_UTF8) {
-        b.name[i] = utf8.decode(raw.subarray(off + nameOff, off + len));
+        const bytes = raw.slice(off + nameOff, off + len);
+        b.name[i] = utf8.decode(bytes);
+        (b.raw ??= new Map()).set(i, bytes);
         if (paths) b.path[i] = utf8.decode(raw.subarray(off, off + len));
       } else {
         b.name[i] = str.slice(off + nameOff, off + len);

@@ -129,6 +129,15 @@ export interface WalkDir {
   files: string[];
   /** The folder itself, with its stat facts, fcount and dirsum. */
   entry: WalkEntry;
+  /**
+   * Names in `dirs` and `files` that are not valid UTF-8 (shown with
+   * U+FFFD for the bytes that are not): each such name as shown, with the
+   * exact bytes of every name it stands for, in listing order (two names
+   * may differ only in those bytes). Join them with "/" to the folder's
+   * bytes (`entry.pathBytes`, or `path` encoded when that is undefined) to
+   * reach the entries. Undefined when every name is UTF-8.
+   */
+  bytes?: Map<string, Uint8Array[]>;
 }
 
 /**
@@ -501,6 +510,8 @@ const ROOT_ERRORS = new Set([
 interface Gathered {
   dirs: string[];
   files: string[];
+  /** Names that are not UTF-8: their bytes (WalkDir.bytes). */
+  bytes?: Map<string, Uint8Array[]>;
   /** Subfolders to be entered: [name, index + 1 in the native hold]. */
   entered: [string, number][];
   /** Bottom-up: entered subfolders yielded so far. */
@@ -513,11 +524,28 @@ interface Gathered {
   unlisted?: boolean;
 }
 
+/** Keep the bytes of a record's names that are not UTF-8 (a run's split at "/"). */
+function keepBytes(s: Gathered, shown: string, raw: Uint8Array, n: number): void {
+  const names = n > 1 ? shown.split("/") : [shown];
+  const map = s.bytes ??= new Map();
+  let start = 0;
+  for (const name of names) {
+    let end = n > 1 ? raw.indexOf(0x2f, start) : raw.length;
+    if (end < 0) end = raw.length;
+    const list = map.get(name);
+    const bytes = raw.slice(start, end);
+    if (list) list.push(bytes);
+    else map.set(name, [bytes]);
+    start = end + 1;
+  }
+}
+
 /**
  * Which of a folder's subfolders to enter: those whose names are still in
  * `dirs` (mask index: the native hold's order).  `dirs` comes in the
  * listing's order and is most often left as it was: one pass along it
- * then finds every name; a Set only when the caller removed or reordered.
+ * then finds every name; a count per name (names not UTF-8 may
+ * show alike) only when the caller removed or reordered.
  */
 function enterMask(dirs: string[], entered: [string, number][]): Uint8Array<ArrayBuffer> {
   const mask = new Uint8Array(entered.length);
@@ -525,8 +553,14 @@ function enterMask(dirs: string[], entered: [string, number][]): Uint8Array<Arra
   for (const [name, k] of entered) {
     while (j < dirs.length && dirs[j] !== name) j++;
     if (j === dirs.length) {
-      const keep = new Set(dirs);
-      for (const [name, k] of entered) mask[k - 1] = keep.has(name) ? 1 : 0;
+      // as many of a name as are left (names not UTF-8 may show alike)
+      const left = new Map<string, number>();
+      for (const d of dirs) left.set(d, (left.get(d) ?? 0) + 1);
+      for (const [name, k] of entered) {
+        const c = left.get(name) ?? 0;
+        mask[k - 1] = c > 0 ? 1 : 0;
+        if (c > 0) left.set(name, c - 1);
+      }
       return mask;
     }
     mask[k - 1] = 1;
@@ -588,7 +622,7 @@ export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkItera
         open.delete(group);
         const e = s.entry;
         if (!s.unlisted && e.depth + 1 <= lastDepth) {
-          yield { path: dirPath(e), dirs: s.dirs, files: s.files, entry: e };
+          yield { path: dirPath(e), dirs: s.dirs, files: s.files, entry: e, bytes: s.bytes };
         }
         if (!s.parent) return; // the root
         group = s.parent;
@@ -640,6 +674,11 @@ export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkItera
         const group = b.group[i];
         const s = group === lastGroup ? last! : (last = slot(lastGroup = group));
         const n = b.count[i];
+        if (
+          b.raw?.has(i) && !(skip && b.skipped[i]) && !(kind === RecKind.ENTRY && b.flags[i] & 2)
+        ) {
+          keepBytes(s, b.name[i], b.raw.get(i)!, n);
+        }
         if (kind === RecKind.SUBDIR) {
           const hold = b.hold[i];
           if (n > 1) {
@@ -683,7 +722,7 @@ export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkItera
           }
           open.delete(group);
           if (!s.unlisted && e.depth + 1 <= lastDepth) {
-            yield { path: dirPath(e), dirs: s.dirs, files: s.files, entry: e };
+            yield { path: dirPath(e), dirs: s.dirs, files: s.files, entry: e, bytes: s.bytes };
           }
           // The caller had its say: enter what is left in dirs.
           const token = b.hold[i];

@@ -312,3 +312,58 @@ interface Run {
   items: Item[];
   errors: number;
 }
+
+Deno.test("walkDirs: names that are not UTF-8 keep their bytes, and pruning one of two alike prunes one", async () => {
+  await using tmp = await tempDir("pwalk-walkdirs-bytes-");
+  const root = `${tmp.path}/t`;
+  // c\xff and c\xfe show alike ("c\uFFFD"); each holds a folder and a file
+  await python(
+    `import os, sys
+r = sys.argv[1].encode(); os.mkdir(r)
+for d in [b'c\\xff', b'c\\xfe', b'ok', b'bad\\xff\\xfedir']:
+    os.makedirs(r + b'/' + d + b'/in')
+    open(r + b'/' + d + b'/f\\xe9', 'w').close()
+open(r + b'/plain.txt', 'w').close()
+open(r + b'/x\\xed\\xa0\\x80', 'w').close()`,
+    root,
+  );
+  // os.walk on bytes: every name exact
+  const want: [string, string[], string[]][] = JSON.parse(
+    await python(
+      `import json, os, sys
+h = lambda b: b.hex()
+print(json.dumps([[h(p), sorted(map(h, d)), sorted(map(h, f))] for p, d, f in os.walk(sys.argv[1].encode())]))`,
+      root,
+    ),
+  );
+  const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  const enc = new TextEncoder();
+  const exact = (names: string[], bytes?: Map<string, Uint8Array[]>) => {
+    const out: string[] = [];
+    const used = new Map<string, number>();
+    for (const n of names) {
+      const raw = bytes?.get(n);
+      if (!raw) out.push(hex(enc.encode(n)));
+      else {
+        const k = used.get(n) ?? 0;
+        used.set(n, k + 1);
+        out.push(hex(raw[k]));
+      }
+    }
+    return out.sort();
+  };
+  const got: [string, string[], string[]][] = [];
+  for await (const d of walkDirs(root, { stat: false })) {
+    const self = d.entry.pathBytes ?? enc.encode(d.path);
+    got.push([hex(self), exact(d.dirs, d.bytes), exact(d.files, d.bytes)]);
+  }
+  const key = (x: [string, string[], string[]]) => JSON.stringify(x);
+  assertEquals(got.map(key).sort(), want.map(key).sort());
+  // remove one "c\uFFFD" of the two: one of the two folders is not entered
+  const seen: string[] = [];
+  for await (const d of walkDirs(root, { stat: false })) {
+    seen.push(d.path);
+    if (d.path === root) d.dirs.splice(d.dirs.indexOf("c\uFFFD"), 1);
+  }
+  assertEquals(seen.filter((p) => p === `${root}/c\uFFFD`).length, 1, seen.join());
+});
