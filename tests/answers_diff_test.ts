@@ -316,3 +316,48 @@ Deno.test("diff of scans under two roots says that entries are paired by path", 
   const same = await cli(["diff", `${tmp.path}/a.csv`, `${tmp.path}/a.csv`]);
   assertEquals([same.code, same.stderr], [0, ""]);
 });
+
+Deno.test("diff: a folder moved and a file renamed are counted as moved, a new file of the same size not", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/t`;
+  for (const d of ["proj/a/sub", "proj/b", "archive"]) {
+    await Deno.mkdir(`${root}/${d}`, { recursive: true });
+  }
+  for (
+    const [f, n] of [["proj/a/one", 5000], ["proj/a/sub/two", 70000], ["proj/b/three", 9000], [
+      "proj/b/gone",
+      4096,
+    ]] as const
+  ) {
+    await Deno.writeFile(`${root}/${f}`, new Uint8Array(n).fill(1));
+  }
+  const scan = async (name: string) => {
+    const r = await cli(["--header", "-o", `${tmp.path}/${name}`, root]);
+    assertEquals(r.code, 0, r.stderr);
+    return `${tmp.path}/${name}`;
+  };
+  const old = await scan("old.csv");
+  const before = await walkRef(root);
+  await Deno.rename(`${root}/proj/a`, `${root}/archive/a`); // a folder moved, with what is in it
+  await Deno.rename(`${root}/proj/b/three`, `${root}/proj/b/three.bak`); // a file renamed
+  await Deno.remove(`${root}/proj/b/gone`);
+  // same size, written later (its inode may well be gone's, freed a moment ago): not moved
+  await Deno.writeFile(`${root}/proj/b/new`, new Uint8Array(4096).fill(2));
+  const later = Math.floor(Date.now() / 1000) + 60;
+  await Deno.utime(`${root}/proj/b/new`, later, later);
+  const now = await scan("new.csv");
+  const after = await walkRef(root);
+  // the reference: at a path OLD had not, an entry OLD had at a path NEW has not
+  const oldPaths = new Set(before.map((e) => e.path));
+  const newPaths = new Set(after.map((e) => e.path));
+  const sig = (e: RefEntry) => `${e.ino} ${e.kind} ${e.size} ${e.mtime}`;
+  const gone = new Set(before.filter((e) => !newPaths.has(e.path)).map(sig));
+  const moved = after.filter((e) => !oldPaths.has(e.path) && gone.has(sig(e)));
+  assertEquals(moved.length, 5, moved.map((e) => e.path).join()); // a, a/one, a/sub, a/sub/two, three.bak
+  const d = await diff([old], [now]);
+  assertEquals(d.totals.moved.entries, moved.length);
+  assertEquals(d.totals.moved.allocatedBytes, sums(moved, after)[1]);
+  assertEquals(d.totals.moved.apparentBytes, sums(moved, after)[0]);
+  const text = await cli(["diff", old, now]);
+  assert(/moved\s+5 entries/.test(new TextDecoder().decode(text.stdout)), text.text);
+});

@@ -100,6 +100,13 @@ export interface Diff {
     replaced: Change;
     /** Same path and inode, size or mtime differ (NEW's bytes). */
     changed: Change;
+    /**
+     * Of `added` and `replaced`: entries that are an entry of OLD at
+     * another path, gone from it (the same inode, type, size and mtime),
+     * i.e. moved or renamed (NEW's bytes). They are counted as added and
+     * removed too.
+     */
+    moved: Change;
     grown: Change;
     shrunk: Change;
     unchanged: Change;
@@ -314,6 +321,12 @@ export async function diff(
     const oldSide = await side("o", loads[0].files);
     const newSide = await side("n", loads[1].files);
 
+    // Moved or renamed: an entry of NEW at a new path (added, or over a
+    // replaced one) that OLD had at a path it is gone from.
+    const mv = (await e.all(`SELECT ${agg("mov", "true", "nab", "nal")} FROM j a
+      WHERE a.st IN ('added', 'replaced') AND EXISTS (SELECT 1 FROM j b
+        WHERE b.st IN ('removed', 'replaced') AND b.oi = a.ni AND b.ok = a.nk
+          AND b.os = a.ns AND b.om = a.nm AND b.path <> a.path)`))[0];
     const t = (await e.all(`SELECT
       ${agg("add", "st = 'added'", "nab", "nal")},
       ${agg("rem", "st = 'removed'", "oab", "oal")},
@@ -328,6 +341,7 @@ export async function diff(
       removed: change(t, "rem"),
       replaced: change(t, "rep"),
       changed: change(t, "chg"),
+      moved: change(mv, "mov"),
       grown: change(t, "gro"),
       shrunk: change(t, "shr"),
       unchanged: change(t, "same"),

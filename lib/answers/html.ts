@@ -394,6 +394,7 @@ export async function diffHtml(d: Diff): Promise<string> {
     "removed",
     "replaced",
     "changed",
+    "moved",
     "grown",
     "shrunk",
     "unchanged",

@@ -25,7 +25,9 @@ Usage:
 
 OLD and NEW are scans (a .csv, .csv.zst, .csv.gz or .parquet file, a glob in
 quotes, or a folder of shards). Entries are matched by path; a path whose
-inode changed counts as replaced. Prints the totals; per user, group and
+inode changed counts as replaced; an entry at a new path that OLD had at a
+path it is gone from (same inode, type, size, mtime) is also counted as
+moved. Prints the totals; per user, group and
 folder (at --depth) the bytes and entries added, removed, grown, shrunk and
 net; the folders that grew most; the largest new, deleted and changed files.
 
@@ -126,6 +128,7 @@ export function formatDiff(d: Diff, width: number): string {
       line("removed", t.removed),
       line("replaced", t.replaced),
       line("changed", t.changed),
+      line("moved", t.moved) + " (of added and replaced: renamed or moved here)",
       line("grown", t.grown, true),
       line("shrunk", t.shrunk, true),
       line("unchanged", t.unchanged),
