@@ -488,10 +488,19 @@ function entryFilter(o: WalkOptions, maxDepth: number): ((e: WalkEntry) => boole
  * listed is yielded, and its listing's error goes to `onError`/`errors`.
  * (The root's entry keeps a trailing slash of `root`: "d/".)
  */
-export function walk(root: string, options: WalkOptions = {}): WalkIterator<WalkEntry> {
+export function walk(root: string | URL, options: WalkOptions = {}): WalkIterator<WalkEntry> {
   // ROOT as @std/fs walk normalizes it (node's POSIX normalize is the same
   // algorithm): "." and ".." resolved by name, one slash, a trailing one kept
-  return new EntryIterator(normalize(root), options);
+  return new EntryIterator(normalize(rootPath(root)), options);
+}
+
+/** A root given as a `file:` URL (as @std/fs walk takes it) as its path. */
+function rootPath(root: string | URL): string {
+  if (!(root instanceof URL)) return root;
+  if (root.protocol !== "file:") {
+    throw new TypeError(`pwalk: a root URL must be a file: URL, got ${root.href}`);
+  }
+  return decodeURIComponent(root.pathname);
 }
 
 /** Why a root cannot be walked (not out of memory, not a bad option). */
@@ -591,7 +600,11 @@ function enterMask(dirs: string[], entered: [string, number][]): Uint8Array<Arra
  * }
  * ```
  */
-export function walkDirs(root: string, options: WalkDirsOptions = {}): WalkIterator<WalkDir> {
+export function walkDirs(
+  rootIn: string | URL,
+  options: WalkDirsOptions = {},
+): WalkIterator<WalkDir> {
+  const root = rootPath(rootIn);
   const errors: WalkError[] = [];
   const topDown = options.topDown ?? true;
   async function* gen(): AsyncGenerator<WalkDir> {

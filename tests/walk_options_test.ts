@@ -6,7 +6,7 @@
  * onError and the unprivileged cases of skip/exclude are in walk_test.ts;
  * signal is in walk_lifecycle_test.ts.
  */
-import { assert, assertEquals, assertNotEquals, assertRejects } from "@std/assert";
+import { assert, assertEquals, assertNotEquals, assertRejects, assertThrows } from "@std/assert";
 import { nativeVersion, walk, type WalkDir, walkDirs, type WalkEntry } from "../mod.ts";
 import { canMountTmpfs, mountTmpfs, scratchDir } from "./helpers/temp.ts";
 import {
@@ -31,7 +31,7 @@ async function tree(): Promise<{ root: string; ref: Map<string, RefEntry> }> {
   return { root, ref: await refP };
 }
 
-async function paths(root: string, o: Parameters<typeof walk>[1]): Promise<string[]> {
+async function paths(root: string | URL, o: Parameters<typeof walk>[1]): Promise<string[]> {
   const out: string[] = [];
   const it = walk(root, o);
   for await (const e of it) out.push(e.path);
@@ -458,4 +458,16 @@ Deno.test("walk option canonicalize: false is this walk's behaviour; true with f
   assertEquals(await all({ followSymlinks: true, canonicalize: false }), plain);
   await assertRejects(() => all({ followSymlinks: true, canonicalize: true }), RangeError);
   assertEquals(await all({ canonicalize: true }), await all({}));
+});
+
+Deno.test("walk and walkDirs take a file: URL as @std/fs walk does", async () => {
+  const root = `${scratchDir()}/url- dir%`;
+  await Deno.mkdir(`${root}/a b`, { recursive: true });
+  await Deno.writeTextFile(`${root}/a b/f#1`, "x");
+  const url = new URL(`file://${root.split("/").map(encodeURIComponent).join("/")}`);
+  assertEquals(await paths(url, {}), await paths(root, {}));
+  const dirs: string[] = [];
+  for await (const d of walkDirs(url)) dirs.push(d.path);
+  assertEquals(dirs.sort(), [root, `${root}/a b`]);
+  assertThrows(() => walk(new URL("https://example.com/x")), TypeError, "file: URL");
 });
