@@ -294,6 +294,7 @@ export const OP_NAMES: readonly string[] = [
   "chmod",
   "acl",
   "capability",
+  "links",
 ];
 
 /** pw_restore's result bits: enum pw_restore_bits in native/pwalk.h. */

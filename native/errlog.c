@@ -24,6 +24,7 @@ const char *pw_op_name(int op) {
     case PW_OP_CHMOD: return "chmod";
     case PW_OP_ACL: return "acl";
     case PW_OP_CAPABILITY: return "capability";
+    case PW_OP_LINKS: return "links";
     default: return "error";
   }
 }
@@ -32,6 +33,7 @@ const char *pw_error_text(int op, int err) {
   return op == PW_OP_ANCESTOR ? PW_NO_ANCESTOR_TEXT
          : op == PW_OP_ACL    ? PW_ACL_TEXT
          : op == PW_OP_CAPABILITY   ? PW_CAPS_TEXT
+         : op == PW_OP_LINKS   ? PW_LINKS_TEXT
                               : strerror(err);
 }
 

@@ -69,6 +69,11 @@ size_t pw_escape_path(char *out, const char *path, size_t len);
   "or group changes and undo cannot put back: repair leaves it as it is, chown changes it " \
   "all the same (see getcap, setcap)"
 
+/** The message of a PW_OP_LINKS notice (hard links under two shared groups). */
+#define PW_LINKS_TEXT                                                                        \
+  "a file with hard links in folders of different shared groups: it takes the group of the " \
+  "name reached first, and is not changed again for this one"
+
 /** The message of an error: strerror(err), or the notice's text for ops
     that are notices rather than system errors (PW_OP_ANCESTOR, PW_OP_ACL,
     PW_OP_CAPABILITY). */

@@ -178,6 +178,8 @@ typedef enum pw_op {
                         mode's group bits show (they are the ACL's mask): a notice */
   PW_OP_CAPABILITY = 12, /**< repair/chown: a file with capabilities, which the kernel drops
                         on a change of owner or group (repair leaves it alone): a notice */
+  PW_OP_LINKS = 13, /**< repair: a file with hard links in folders of two shared groups
+                         (it takes the group of the name reached first): a notice */
 } pw_op;
 
 typedef struct pw_opts pw_opts;

@@ -47,6 +47,18 @@ typedef struct repair_ctx {
   size_t root_len;     /**< the root as printed (trailing slashes dropped) */
   size_t rel_off;      /**< where an entry's path below the root starts */
   atomic_bool ancestor_reported;
+  /* Files with other hard links already planned (any name): an inode is
+     changed, listed and counted once, by the first of its names reached
+     (later ones see it done, as --apply does; a dry run would otherwise
+     list it per name, each with its own folder's group).  Open addressing
+     on (dev, ino), under links_mu; only for such files. */
+  pthread_mutex_t links_mu;
+  struct link_slot {
+    uint64_t dev, ino;
+    uint32_t gid; /**< the group the first name planned */
+    bool used;
+  } *links;
+  size_t links_cap, links_n;
 } repair_ctx;
 
 typedef struct repair_worker {
@@ -221,6 +233,68 @@ static void note_no_ancestor(pw_worker *w) {
     pw_job_note_error(j, PW_OP_ANCESTOR, 0, root, len);
 }
 
+/* ---- files with other hard links ---------------------------------------- */
+
+static size_t link_hash(uint64_t dev, uint64_t ino, size_t cap) {
+  uint64_t h = (ino ^ (dev * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
+  return (size_t)(h ^ (h >> 29)) & (cap - 1);
+}
+
+/* The group the first name of st (a file with other hard links) planned,
+   if one did: false when none did. */
+static bool seen_link(repair_ctx *c, const struct stat *st, uint32_t *first) {
+  bool seen = false;
+  pthread_mutex_lock(&c->links_mu);
+  if (c->links_cap) {
+    size_t k = link_hash((uint64_t)st->st_dev, (uint64_t)st->st_ino, c->links_cap);
+    for (; c->links[k].used; k = (k + 1) & (c->links_cap - 1)) {
+      if (c->links[k].dev == (uint64_t)st->st_dev && c->links[k].ino == (uint64_t)st->st_ino) {
+        *first = c->links[k].gid;
+        seen = true;
+        break;
+      }
+    }
+  }
+  pthread_mutex_unlock(&c->links_mu);
+  return seen;
+}
+
+/* Whether st (a file with other hard links, planned to become group gid)
+   is met for the first time; if not, the group its first name planned in
+   *first.  Out of memory: as if first (the change is then made, as before). */
+static bool first_link(repair_ctx *c, const struct stat *st, uint32_t gid, uint32_t *first) {
+  pthread_mutex_lock(&c->links_mu);
+  if (2 * (c->links_n + 1) > c->links_cap) {
+    size_t cap = c->links_cap ? c->links_cap * 2 : 1024;
+    struct link_slot *t = calloc(cap, sizeof *t);
+    if (!t) {
+      pthread_mutex_unlock(&c->links_mu);
+      return true;
+    }
+    for (size_t i = 0; i < c->links_cap; i++) {
+      if (!c->links[i].used) continue;
+      size_t k = link_hash(c->links[i].dev, c->links[i].ino, cap);
+      while (t[k].used) k = (k + 1) & (cap - 1);
+      t[k] = c->links[i];
+    }
+    free(c->links);
+    c->links = t;
+    c->links_cap = cap;
+  }
+  size_t k = link_hash((uint64_t)st->st_dev, (uint64_t)st->st_ino, c->links_cap);
+  for (; c->links[k].used; k = (k + 1) & (c->links_cap - 1)) {
+    if (c->links[k].dev == (uint64_t)st->st_dev && c->links[k].ino == (uint64_t)st->st_ino) {
+      *first = c->links[k].gid;
+      pthread_mutex_unlock(&c->links_mu);
+      return false;
+    }
+  }
+  c->links[k] = (struct link_slot){(uint64_t)st->st_dev, (uint64_t)st->st_ino, gid, true};
+  c->links_n++;
+  pthread_mutex_unlock(&c->links_mu);
+  return true;
+}
+
 /* ---- making a change ------------------------------------------------------- */
 
 /* A regular file with file capabilities whose owner or group p changes:
@@ -338,6 +412,21 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
   bool noancestor;
   plan(w, e, st, &p, &noancestor);
   if (!pw_change_empty(&p) && loses_caps(w, e, st, &p)) return;
+  uint32_t first_gid;
+  if (S_ISREG(st->st_mode) && st->st_nlink > 1) {
+    if (!pw_change_empty(&p) && !first_link(c, st, p.ngid, &first_gid)) {
+      /* another name of this file came first: it is (or will be) changed
+         through that one; two shared groups claiming it are told */
+      if (!c->chown_mode && first_gid != p.ngid)
+        pw_job_note_error(j, PW_OP_LINKS, 0, e->path, e->len);
+      return;
+    }
+    /* nothing to do here because another name already gave the file the
+       group of its folder (--apply), where this one's wants another */
+    if (pw_change_empty(&p) && !c->chown_mode && e->user && seen_link(c, st, &first_gid) &&
+        first_gid != (uint32_t)e->user && !root_row)
+      pw_job_note_error(j, PW_OP_LINKS, 0, e->path, e->len);
+  }
   if (!c->apply || pw_change_empty(&p)) {
     /* A dry run, or nothing to do by the listing: no fd needed. */
     if (noancestor) note_no_ancestor(w);
@@ -423,6 +512,8 @@ static void rp_job_free(pw_job *j) {
   repair_ctx *c = pw_job_ctx(j);
   if (!c) return;
   pw_channel_free(c->records);
+  pthread_mutex_destroy(&c->links_mu);
+  free(c->links);
   free(c);
   pw_job_set_ctx(j, NULL);
 }
@@ -476,6 +567,7 @@ static int repair_init(pw_job *j, void *arg) {
                     .from = o->chown_from, .to_uid = o->chown_uid, .to_gid = o->chown_gid,
                     .journal_fd = o->journal_fd, .changes_fd = o->changes_fd};
   atomic_init(&c->ancestor_reported, false);
+  pthread_mutex_init(&c->links_mu, NULL);
   struct stat jst; /* the journal inside the tree is never changed */
   if (c->journal_fd >= 0 && fstat(c->journal_fd, &jst) == 0) pw_job_skip_file(j, &jst);
   if (o->records) {

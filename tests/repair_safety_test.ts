@@ -868,25 +868,27 @@ Deno.test("change lines: dry runs say so, groups by name, files with other hard 
     return n ? `${gid} (${n})` : String(gid);
   };
   const shared = `${named} (${name})`;
+  // the file is listed once, under the first of its names reached (as
+  // --apply changes it once), with the flag
+  const got = lines(dry.stdout).sort();
+  const first = got.some((l) => l.includes(`${root}/linked:`)) ? "linked" : "linked-too";
   assertEquals(
-    lines(dry.stdout).sort(),
+    got,
     [
-      `would change: ${root}/linked: group ${await g(1001)} -> ${shared}${flag}`,
-      `would change: ${root}/linked: mode 0600 -> 0640${flag}`,
-      `would change: ${root}/linked-too: group ${await g(1001)} -> ${shared}${flag}`,
-      `would change: ${root}/linked-too: mode 0600 -> 0640${flag}`,
+      `would change: ${root}/${first}: group ${await g(1001)} -> ${shared}${flag}`,
+      `would change: ${root}/${first}: mode 0600 -> 0640${flag}`,
       `would change: ${root}/u/x: group ${await g(1002)} -> ${unnamed}`,
       `would change: ${root}/z: group 0 (${root0}) -> ${shared}`,
     ].sort(),
   );
   assertStringIncludes(
     dry.stderr,
-    "pwalk repair: 2 of them files with other hard links: every name of each would change, " +
+    "pwalk repair: 1 of them a file with other hard links: every name of each would change, " +
       "some maybe outside the tree",
   );
   assertEquals(diffSnapshots(before, snapshot(root)), []);
   const api = await repair(root);
-  assertEquals(api.hardLinked, 2);
+  assertEquals(api.hardLinked, 1);
 
   // Applied: the same lines without the dry-run words (one name changes the file).
   const ap = await cli(["repair", "--apply", "--journal", `${tmp.path}/j`, root]);

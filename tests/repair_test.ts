@@ -684,6 +684,34 @@ os.setxattr(sys.argv[1], 'security.capability', ${caps})`,
   assertEquals(Deno.lstatSync(`${root}/tool`).uid, 1002);
 });
 
+Deno.test("hard links: a file is changed, listed and counted once, dry run as --apply; two groups told", async () => {
+  await using tmp = await tempDir("pwalk-links-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [
+    { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+    { rel: "a", type: "dir", uid: 1001, gid: 5000, mode: 0o2750 },
+    { rel: "b", type: "dir", uid: 1001, gid: 6000, mode: 0o2750 },
+    { rel: "c", type: "dir", uid: 1001, gid: 5000, mode: 0o2750 },
+    { rel: "a/f", type: "file", uid: 1001, gid: 1001, mode: 0o640 },
+    { rel: "a/g", type: "file", uid: 1001, gid: 1001, mode: 0o640 },
+  ]);
+  Deno.linkSync(`${root}/a/f`, `${root}/b/f2`); // under two shared groups
+  Deno.linkSync(`${root}/a/g`, `${root}/c/g2`); // under one
+  const notices = (s: { errorDetails: { op: string; path: string }[] }) =>
+    s.errorDetails.filter((e) => e.op === "links").map((e) => e.path);
+  const dry = await repair(root, { journal: false, listChanges: true });
+  const apply = await repair(root, { apply: true, journal: false, listChanges: true });
+  for (const [what, s] of [["dry run", dry], ["apply", apply]] as const) {
+    assertEquals(s.entriesChanged, 2, what); // one per inode
+    assertEquals(s.changeList!.length, 2, what);
+    assertEquals(notices(s).length, 1, what);
+    assert([`${root}/a/f`, `${root}/b/f2`].includes(notices(s)[0]), what);
+  }
+  const f = Deno.lstatSync(`${root}/a/f`), g = Deno.lstatSync(`${root}/a/g`);
+  assert([5000, 6000].includes(f.gid!), `${f.gid}`);
+  assertEquals(g.gid, 5000);
+});
+
 Deno.test("repair --apply where /proc is not mounted: modes set all the same, or refused before any change", async () => {
   await using tmp = await tempDir("pwalk-noproc-");
   const root = `${tmp.path}/proj`;
