@@ -11,11 +11,44 @@ export function osErrorText(e: unknown): string {
   return String((e as Error)?.message ?? e).replace(/:? ?\(os error \d+\).*$/s, "");
 }
 
+/**
+ * Bytes of a file's name kept at the head of the temporary names beside it
+ * (FILE.partial-PID-N, a shard's FILE.top-PID.zst, ...): up to 191, so that
+ * any of those suffixes (under 64 bytes) fits the 255-byte limit of a name.
+ * native/sink.c cuts the same way.
+ */
+const TEMP_PREFIX_MAX = 191;
+
+/**
+ * The head of the temporary names beside a file named `base`: `base`
+ * itself, or its first 191 bytes (whole characters) when it is longer.
+ *
+ * @example
+ * ```ts
+ * import { tempPrefix } from "./outfile.ts";
+ * tempPrefix("scan.csv.zst"); // "scan.csv.zst"
+ * tempPrefix("n".repeat(250)).length; // 191
+ * ```
+ */
+export function tempPrefix(base: string): string {
+  const b = new TextEncoder().encode(base);
+  if (b.length <= TEMP_PREFIX_MAX) return base;
+  let cut = TEMP_PREFIX_MAX;
+  while (cut > 0 && (b[cut] & 0xc0) === 0x80) cut--; // not inside a character
+  return new TextDecoder().decode(b.subarray(0, cut));
+}
+
+/** `path` with its last name replaced by its {@link tempPrefix} followed by `suffix`. */
+export function besidePath(path: string, suffix: string): string {
+  const slash = path.lastIndexOf("/");
+  return path.slice(0, slash + 1) + tempPrefix(path.slice(slash + 1)) + suffix;
+}
+
 /** A hidden temporary name in the folder of `file`, for writing it whole and renaming. */
 export function partialBeside(file: string): string {
   const slash = file.lastIndexOf("/");
   const dir = slash < 0 ? "." : file.slice(0, slash) || "/";
-  return `${dir}/.${file.slice(slash + 1)}.partial-${Deno.pid}-${crypto.randomUUID()}`;
+  return `${dir}/.${tempPrefix(file.slice(slash + 1))}.partial-${Deno.pid}-${crypto.randomUUID()}`;
 }
 
 /** Where an output file is written. */
@@ -127,7 +160,7 @@ function aliveHere(pid: number): boolean {
 export async function removeBeside(file: string, temp: RegExp): Promise<string[]> {
   const slash = file.lastIndexOf("/");
   const dir = slash < 0 ? "." : file.slice(0, slash) || "/";
-  const base = file.slice(slash + 1);
+  const base = tempPrefix(file.slice(slash + 1));
   const removed: string[] = [];
   try {
     for await (const e of Deno.readDir(dir)) {

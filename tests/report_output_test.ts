@@ -309,3 +309,33 @@ Deno.test({
     assertEquals(Deno.lstatSync(out).uid, 1234);
   },
 });
+
+Deno.test("-o and --errors with names of 250-254 bytes: written, and a killed run's temporary found", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(`${root}/d`, { recursive: true });
+  await Deno.writeTextFile(`${root}/d/f`, "x");
+  const bytes = (s: string) => new TextEncoder().encode(s).length;
+  const out = `${tmp.path}/${"n".repeat(246)}.csv`; // 250 bytes
+  const errs = `${tmp.path}/${"é".repeat(125)}.err`; // 254 bytes, 2 per é
+  assertEquals([bytes(out.slice(tmp.path.length + 1)), bytes(errs.slice(tmp.path.length + 1))], [
+    250,
+    254,
+  ]);
+  // a run killed with SIGKILL left its temporary: the name's first 191 bytes
+  // and .partial-PID-N (a name of 250 + 14 bytes cannot be made)
+  const p = spawnCli(["-o", `${tmp.path}/x.csv`, root]);
+  await p.stdout.cancel();
+  await p.stderr.cancel();
+  const dead = (await p.status, p.pid);
+  await Deno.remove(`${tmp.path}/x.csv`);
+  const stale = `${tmp.path}/${"n".repeat(191)}.partial-${dead}-0`;
+  await Deno.writeTextFile(stale, "rows");
+  const r = await cli(["-o", out, "--errors", errs, root]);
+  assertEquals(r.code, 0, r.stderr);
+  assertEquals((await Deno.readTextFile(out)).split("\n").filter(Boolean).length, 3);
+  assertEquals(await Deno.readTextFile(errs), "path,operation,errno,message\n");
+  assert(r.stderr.includes(`removed ${stale}`), r.stderr);
+  const left = [...Deno.readDirSync(tmp.path)].map((e) => e.name).sort();
+  assertEquals(left, [out, errs, root].map((f) => f.slice(tmp.path.length + 1)).sort());
+});

@@ -12,7 +12,7 @@ import { duration, ProgressLine } from "./progress.ts";
 import { groupDigits } from "../digits.ts";
 import { absolutePath } from "../shard/paths.ts";
 import { removePending } from "../interrupt.ts";
-import { checkedOutput, partialBeside } from "../outfile.ts";
+import { checkedOutput, partialBeside, tempPrefix } from "../outfile.ts";
 import { errnoName } from "../errno.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
@@ -104,7 +104,7 @@ async function removeOwnTemporaries(files: readonly string[]): Promise<number> {
   for (const f of places) {
     const slash = f.lastIndexOf("/");
     const dir = slash < 0 ? "." : f.slice(0, slash) || "/";
-    const base = f.slice(slash + 1);
+    const base = tempPrefix(f.slice(slash + 1));
     try {
       for await (const e of Deno.readDir(dir)) {
         if (!e.name.startsWith(base) || !own.test(e.name.slice(base.length))) continue;

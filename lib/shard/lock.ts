@@ -9,6 +9,8 @@
  * @module
  */
 
+import { besidePath } from "../outfile.ts";
+
 /** A second run of a shard that is running now: refused, nothing touched. */
 export class ShardBusyError extends Error {}
 
@@ -30,7 +32,7 @@ const same = (a: Deno.FileInfo, b: Deno.FileInfo) => a.dev === b.dev && a.ino ==
  * before.
  */
 export async function lockShard(output: string, shard: number): Promise<ShardLock | null> {
-  const path = `${output}.lock`;
+  const path = besidePath(output, ".lock");
   // A lock file removed by the run that held it, between our open and our
   // lock, is not the lock any more: open the new one (a few rounds at most).
   for (let round = 0;; round++) {

@@ -17,6 +17,7 @@
  */
 import denoJson from "../../deno.json" with { type: "json" };
 import { checkInt, excludeList } from "../options.ts";
+import { besidePath } from "../outfile.ts";
 import { type FolderId, folderId, listFolder } from "./list.ts";
 import {
   byteKey,
@@ -527,7 +528,7 @@ export async function readPlan(path: string): Promise<ShardPlan> {
 
 /** Write a file whole or not at all: a temporary name beside it, then a rename. */
 export async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.partial-${Deno.pid}`;
+  const tmp = besidePath(path, `.partial-${Deno.pid}`);
   try {
     await Deno.writeFile(tmp, typeof data === "string" ? enc.encode(data) : data);
     await Deno.rename(tmp, path);

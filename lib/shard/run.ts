@@ -9,7 +9,7 @@ import { type Compression, report, reportFormat, type ReportSummary } from "../r
 import type { Progress } from "../job.ts";
 import { checkInt } from "../options.ts";
 import { native } from "../ffi.ts";
-import { osErrorText, outputTarget, removeBeside } from "../outfile.ts";
+import { besidePath, osErrorText, outputTarget, removeBeside } from "../outfile.ts";
 import { PlanError, planExcludes, shardFolders, type ShardPlan, writeAtomic } from "./plan.ts";
 import { pathOfJson, recordPath } from "./paths.ts";
 import { lockShard, ShardBusyError } from "./lock.ts";
@@ -335,7 +335,7 @@ export async function runShard(
     const runs: ReportSummary[] = [];
     const temps: string[] = [];
     const tmp = (what: string) => {
-      const p = `${output}.${what}-${Deno.pid}${SUFFIX[compress]}`; // the suffix tells the format
+      const p = besidePath(output!, `.${what}-${Deno.pid}${SUFFIX[compress]}`); // the suffix tells the format
       temps.push(p);
       return p;
     };
