@@ -19,7 +19,7 @@
 import { assert, assertEquals, assertMatch, assertRejects } from "@std/assert";
 import { report } from "../mod.ts";
 import { lineSet, parsePwalk } from "./helpers/csv.ts";
-import { cli, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
+import { CLI, cli, run, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
 import { testNeeding, ZSTD } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 
@@ -338,4 +338,29 @@ Deno.test("-o and --errors with names of 250-254 bytes: written, and a killed ru
   assert(r.stderr.includes(`removed ${stale}`), r.stderr);
   const left = [...Deno.readDirSync(tmp.path)].map((e) => e.name).sort();
   assertEquals(left, [out, errs, root].map((f) => f.slice(tmp.path.length + 1)).sort());
+});
+
+Deno.test("-o /dev/stdout with stdout appended to a log: written through it, the log kept", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(`${root}/d`, { recursive: true });
+  await Deno.writeTextFile(`${root}/d/f`, "x");
+  const log = `${tmp.path}/log.csv`;
+  for (const name of ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"]) {
+    await Deno.writeTextFile(log, "an earlier line\n");
+    const r = await run("sh", [
+      "-c",
+      `exec "$0" run -A "$1" -o "$2" "$3" >> "$4"`,
+      Deno.execPath(),
+      CLI,
+      name,
+      root,
+      log,
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    const lines = (await Deno.readTextFile(log)).split("\n").filter(Boolean);
+    assertEquals(lines[0], "an earlier line", name);
+    assertEquals(lines.length, 1 + 3, name); // the root, d, d/f
+    assert(r.stderr.includes("-> stdout"), r.stderr);
+  }
 });

@@ -103,10 +103,14 @@ function isFolder(path: string): boolean {
   }
 }
 
+/** Names of this process's own stdout: -o NAME is -o -. */
+const STDOUT_NAMES = ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"];
+
 /**
  * Run `pwalk report` with the arguments after the command's name.
  * `Deno.exit(await run(["--header", "-o", "scan.csv.zst", "/data"]));`
  */
+
 export async function run(args: string[]): Promise<number> {
   // One shard of a planned scan: its own options (lib/cli/report_shard.ts).
   if (args.some((a) => a === "--plan" || a.startsWith("--plan="))) {
@@ -135,7 +139,10 @@ export async function run(args: string[]): Promise<number> {
   const root = oneRoot(f);
   const { ui, ...walk } = await walkArgs(f, root);
   const level = intArg("level", f.level, 1, 19);
-  const output = f.output as string | undefined;
+  // -o /dev/stdout: this process's stdout, written through its descriptor
+  // as -o - is (by name it would be replaced: a log redirected with >> lost)
+  const given = f.output as string | undefined;
+  const output = given !== undefined && STDOUT_NAMES.includes(given) ? "-" : given;
   const toStdout = output === undefined || output === "-";
   if (!toStdout && isFolder(output)) throw new UsageError(`--output ${output} is a folder`);
   errorsApart(ui.errors, toStdout ? undefined : output, "report's output");
