@@ -20,13 +20,14 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { convert, diff, summarize } from "../mod.ts";
 import { referenceReport } from "./helpers/reference.ts";
 import { lutimes, mkdirRaw, writeFileRaw } from "./helpers/libc.ts";
-import { bytes, join } from "./helpers/bytes.ts";
+import { bytes, concat, join } from "./helpers/bytes.ts";
 import { closeLibc } from "./helpers/libc.ts";
 import { assertSameParquet } from "./helpers/duckdb.ts";
 import { cli, deno, REPO, UNPRIVILEGED } from "./helpers/run.ts";
 import { runShards } from "./helpers/shard.ts";
 import { SETPRIV, testNeeding, ZSTD } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
+import { existsSync } from "node:fs";
 
 const strict = new TextDecoder("utf-8", { fatal: true });
 const isUtf8 = (b: Uint8Array) => {
@@ -228,6 +229,44 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
     }
     await Deno.remove(cut);
   });
+  await t.step(
+    "a scan cut where whole rows end: .csv.gz without its end, .csv mid-number",
+    async () => {
+      let rows = "";
+      for (let i = 3; i < 3000; i++) {
+        rows += `${i},1,0,"/t/f${i * 7919}.dat","dat",0,0,${i},1,8,1,"0100644",1,2,3,-1,0\n`;
+      }
+      const full = (await Deno.readTextFile(good)) + rows;
+      // gzip flushed after every row so far, then cut: the rows before the cut
+      // decompress whole, the member's end (its CRC and length) is missing
+      const { createGzip, constants } = await import("node:zlib");
+      const parts: Uint8Array[] = [];
+      const z = createGzip();
+      z.on("data", (c: Uint8Array) => parts.push(c));
+      await new Promise<void>((r) =>
+        z.write(full, () => z.flush(constants.Z_FULL_FLUSH, () => r()))
+      );
+      const gzCut = `${tmp.path}/flushed.csv.gz`;
+      await Deno.writeFile(gzCut, concat(...parts));
+      z.destroy();
+      // a plain scan whose last row lost the end of its last number
+      const csvCut = `${tmp.path}/cut2.csv`;
+      await Deno.writeTextFile(
+        csvCut,
+        full + '77,1,0,"/t/x.dat","dat",0,0,5,1,8,1,"0100644",1,2,3,-1,40',
+      );
+      for (const cut of [gzCut, csvCut]) {
+        for (const args of [["summary", cut], ["convert", cut, `${tmp.path}/c.parquet`]]) {
+          const r = await cli(args);
+          assertEquals(r.code, 1, r.stderr);
+          assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+          assertStringIncludes(r.stderr, `${cut}: truncated`);
+        }
+        await Deno.remove(cut);
+      }
+      assert(!existsSync(`${tmp.path}/c.parquet`));
+    },
+  );
   await t.step("a plain scan cut mid-row: status 1, the reason on its one line", async () => {
     const text = await Deno.readTextFile(good);
     const cut = `${tmp.path}/cut.csv`;

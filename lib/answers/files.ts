@@ -75,3 +75,47 @@ export function checkZstdComplete(path: string): void {
     if (at > size) throw cut(frame);
   }
 }
+
+/**
+ * Check that a gzip file is whole: every member decompressed to its end,
+ * its CRC and length checked (node:zlib reads concatenated members, as
+ * report writes them). A copy cut short throws (DuckDB would read the rows
+ * before the cut as the whole scan); a cut exactly between two members
+ * cannot be seen. About 4 ms a MiB of compressed data.
+ */
+export async function checkGzipComplete(path: string): Promise<void> {
+  Deno.statSync(path); // a missing file: Deno's NotFound, as for the other formats
+  const { createGunzip } = await import("node:zlib");
+  const { createReadStream } = await import("node:fs");
+  await new Promise<void>((resolve, reject) => {
+    const g = createGunzip();
+    g.on("data", () => {});
+    g.on("end", () => resolve());
+    g.on("error", (e: Error) =>
+      reject(
+        new Error(
+          `pwalk: ${path}: truncated or damaged: its gzip data does not end whole (${e.message}); ` +
+            "an incomplete copy?",
+        ),
+      ));
+    createReadStream(path).on("error", reject).pipe(g);
+  });
+}
+
+/**
+ * Check that a plain CSV scan ends with a line end, as every row pwalk
+ * writes does: a copy cut inside its last row throws. (A cut exactly after
+ * a row cannot be seen.)
+ */
+export function checkCsvComplete(path: string): void {
+  using f = Deno.openSync(path, { read: true });
+  const size = f.statSync().size;
+  if (size === 0) return;
+  const last = new Uint8Array(1);
+  f.seekSync(size - 1, Deno.SeekMode.Start);
+  if (f.readSync(last) === 1 && last[0] !== 10) {
+    throw new Error(
+      `pwalk: ${path}: truncated: its last row has no line end (byte ${size}); an incomplete copy?`,
+    );
+  }
+}

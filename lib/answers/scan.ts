@@ -23,7 +23,7 @@ import { decompressedStream } from "../decompress.ts";
 import { recordPath } from "../shard/paths.ts";
 import { scanStatus } from "../shard/status.ts";
 import { compressionOf } from "../report.ts";
-import { checkZstdComplete } from "./files.ts";
+import { checkCsvComplete, checkGzipComplete, checkZstdComplete } from "./files.ts";
 
 /** pwalk's 17 columns, in order, as its header names them. */
 export const PWALK_COLUMNS = [
@@ -214,11 +214,13 @@ export async function resolveScans(specs: string[]): Promise<ScanFile[]> {
     throw new ScanInputError("one scan is either all Parquet or all CSV files, not both");
   }
   const out = files.map((path) => ({ path, format: formatOf(path) }));
-  // DuckDB reads a zstd file cut short as if it were whole: refuse it here.
+  // DuckDB reads a file cut short as if it were whole: refuse it here.
   for (const f of out) {
-    if (f.format === "csv.zst") {
+    if (f.format !== "parquet") {
       try {
-        checkZstdComplete(f.path);
+        if (f.format === "csv.zst") checkZstdComplete(f.path);
+        else if (f.format === "csv.gz") await checkGzipComplete(f.path);
+        else checkCsvComplete(f.path);
       } catch (e) {
         if (e instanceof Deno.errors.NotFound) {
           throw new ScanInputError(`${f.path}: No such file or directory`);
