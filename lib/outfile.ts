@@ -48,7 +48,26 @@ export function besidePath(path: string, suffix: string): string {
 export function partialBeside(file: string): string {
   const slash = file.lastIndexOf("/");
   const dir = slash < 0 ? "." : file.slice(0, slash) || "/";
-  return `${dir}/.${tempPrefix(file.slice(slash + 1))}.partial-${Deno.pid}-${crypto.randomUUID()}`;
+  return `${dir}/${
+    tempPrefix(`.${file.slice(slash + 1)}`)
+  }.partial-${Deno.pid}-${crypto.randomUUID()}`;
+}
+
+/** What {@link partialBeside} names, after `.NAME`: a dead run's are removed by {@link removeBeside}. */
+export const PARTIAL_BESIDE: RegExp = /^\.partial-(\d+)-[0-9a-f-]{36}$/;
+
+/**
+ * Give the new file `tmp`, about to replace `old` (its stat, or null for a
+ * new name), the old file's owner and group (where allowed: root) and
+ * permission bits, as -o does: a private file stays private.
+ */
+export function keepOwnerMode(tmp: string, old: Deno.FileInfo | null): void {
+  if (!old) return;
+  // owner first: chown clears set-id bits, which the mode then puts back
+  try {
+    Deno.chownSync(tmp, old.uid, old.gid);
+  } catch { /* not root: the file is the runner's */ }
+  Deno.chmodSync(tmp, old.mode! & 0o7777);
 }
 
 /** Where an output file is written. */

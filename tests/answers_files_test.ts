@@ -168,3 +168,44 @@ Deno.test("SIGINT while convert waits to write: the partial file and the spill f
   assertEquals([...Deno.readDirSync(spill)], []);
   assert(Deno.lstatSync(fifo).isFifo);
 });
+
+Deno.test("convert and --html keep a replaced file's owner and mode, as -o does; convert keeps the scan's time", async () => {
+  await using tmp = await tempDir();
+  const scan = await scanOf(tmp.path, "scan.csv.zst");
+  const when = new Date("2025-06-01T00:00:00Z");
+  await Deno.utime(scan, when, when);
+  for (
+    const [out, args] of [
+      [`${tmp.path}/o.parquet`, ["convert", scan, `${tmp.path}/o.parquet`]],
+      [`${tmp.path}/o.csv.gz`, ["convert", scan, `${tmp.path}/o.csv.gz`]],
+      [`${tmp.path}/s.html`, ["summary", "--no-names", "--html", `${tmp.path}/s.html`, scan]],
+    ] as const
+  ) {
+    await Deno.writeTextFile(out, "old");
+    await Deno.chown(out, 1042, 5000);
+    await Deno.chmod(out, 0o600);
+    const r = await cli([...args]);
+    assertEquals(r.code, 0, r.stderr);
+    const st = await Deno.stat(out);
+    assertEquals([st.uid, st.gid, st.mode! & 0o7777], [1042, 5000, 0o600], out);
+    assert(st.size > 3, out);
+    if (args[0] === "convert") assertEquals(st.mtime?.getTime(), when.getTime(), out);
+  }
+  // temporaries a convert killed outright left (its own and DuckDB's): gone after the next
+  const p = spawnCli(["--version"]);
+  await p.stdout.cancel();
+  await p.stderr.cancel();
+  const dead = (await p.status, p.pid);
+  const uuid = crypto.randomUUID();
+  const left = [`.o.parquet.partial-${dead}-${uuid}`, `tmp_.o.parquet.partial-${dead}-${uuid}`];
+  for (const n of left) await Deno.writeTextFile(`${tmp.path}/${n}`, "rows");
+  const r = await cli(["convert", scan, `${tmp.path}/o.parquet`]);
+  assertEquals(r.code, 0, r.stderr);
+  const names = [...Deno.readDirSync(tmp.path)].map((e) => e.name);
+  for (const n of left) assert(!names.includes(n), `${n} left`);
+  // a write that fails: said as OUT's
+  await Deno.symlink("/dev/full", `${tmp.path}/full.csv`);
+  const f = await cli(["convert", scan, `${tmp.path}/full.csv`]);
+  assertEquals(f.code, 1, f.stderr);
+  assertEquals(f.stderr, `pwalk: cannot write ${tmp.path}/full.csv: No space left on device\n`);
+});

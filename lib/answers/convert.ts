@@ -34,7 +34,14 @@ import {
 } from "./scan.ts";
 import { report, type ReportOptions, type ReportSummary } from "../report.ts";
 import { checkInt } from "../options.ts";
-import { checkedOutput, osErrorText, partialBeside } from "./files.ts";
+import {
+  checkedOutput,
+  keepOwnerMode,
+  osErrorText,
+  PARTIAL_BESIDE,
+  partialBeside,
+  removeBeside,
+} from "./files.ts";
 import { removeOnInterrupt } from "../interrupt.ts";
 
 /** Options of {@link convert}. */
@@ -85,22 +92,37 @@ async function gzipMember(text: string): Promise<Uint8Array> {
   return new Uint8Array(await new Response(s).arrayBuffer());
 }
 
-/** Write `head` then the bytes of `body` into `out` (a new file, or as it is: a device, a FIFO). */
+/**
+ * Write `head` then the bytes of `body` into `out` (a new file, or as it
+ * is: a device, a FIFO); a failure is told as writing `shown` (OUT).
+ */
 async function concatInto(
   out: string,
   head: Uint8Array,
   body: string,
+  shown: string,
   create = true,
 ): Promise<void> {
   const f = await Deno.open(out, { write: true, create, truncate: create });
+  let failed: unknown;
   try {
     let off = 0;
     while (off < head.length) off += await f.write(head.subarray(off));
-    const src = await Deno.open(body);
-    await src.readable.pipeTo(f.writable, { preventClose: true });
+    using src = await Deno.open(body);
+    const buf = new Uint8Array(1 << 20);
+    for (let n; (n = await src.read(buf)) !== null;) {
+      for (let off = 0; off < n;) off += await f.write(buf.subarray(off, n));
+    }
+  } catch (e) {
+    failed = e;
   } finally {
-    f.close();
+    try {
+      f.close();
+    } catch (e) {
+      failed ??= e;
+    }
   }
+  if (failed) throw new Error(`pwalk: cannot write ${shown}: ${osErrorText(failed)}`);
 }
 
 /**
@@ -166,9 +188,11 @@ export async function convert(
       const info = await loadScan(e, files, "t", "", escape, true);
       let rows: number;
       if (format === "parquet") {
+        // straight into the temporary file (not DuckDB's own tmp_ beside it,
+        // which an interrupt would leave)
         const r = await e.all(
           `COPY (SELECT * FROM t) TO ${lit(partial)} ` +
-            `(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${level})`,
+            `(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${level}, USE_TMP_FILE false)`,
         );
         rows = Number(r[0]?.Count ?? 0);
       } else {
@@ -176,7 +200,7 @@ export async function convert(
         const r = await e.all(
           `COPY (SELECT ${LINE_SQL} AS line FROM t) TO ${lit(body)} ` +
             `(FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER '\t', ` +
-            `COMPRESSION ${duckCompression(format)})`,
+            `COMPRESSION ${duckCompression(format)}, USE_TMP_FILE false)`,
         );
         rows = Number(r[0]?.Count ?? 0);
         if (header) {
@@ -186,7 +210,7 @@ export async function convert(
             : format === "csv.gz"
             ? await gzipMember(line)
             : new TextEncoder().encode(line);
-          await concatInto(partial, head, body);
+          await concatInto(partial, head, body, output);
         }
       }
       return { inputs: info.files, output, format, rows, nonUtf8Names: info.nonUtf8Rows };
@@ -203,9 +227,23 @@ export async function convert(
       r = await attempt(true);
     }
     if (target.direct) {
-      await concatInto(target.path, new Uint8Array(0), partial, false);
+      await concatInto(target.path, new Uint8Array(0), partial, output, false);
       await Deno.remove(partial);
-    } else await Deno.rename(partial, target.path);
+    } else {
+      // the old OUT's owner and mode; the scan's time (its newest input's
+      // mtime: summary's "ages as of"), as a copy of the scan keeps it
+      keepOwnerMode(partial, await Deno.stat(target.path).catch(() => null));
+      let newest = 0;
+      for (const f of files) {
+        newest = Math.max(newest, (await Deno.stat(f.path)).mtime?.getTime() ?? 0);
+      }
+      if (newest) await Deno.utime(partial, new Date(), new Date(newest));
+      await Deno.rename(partial, target.path);
+      // temporaries of runs killed outright (kill -9): theirs, and DuckDB's
+      const slash = target.path.lastIndexOf("/");
+      const dir = target.path.slice(0, slash + 1), name = target.path.slice(slash + 1);
+      for (const lead of [".", "tmp_."]) await removeBeside(`${dir}${lead}${name}`, PARTIAL_BESIDE);
+    }
     return r;
   } catch (err) {
     await Deno.remove(partial).catch(() => {});

@@ -8,10 +8,13 @@
 
 export {
   checkedOutput,
+  keepOwnerMode,
   osErrorText,
   type OutputTarget,
   outputTarget,
+  PARTIAL_BESIDE,
   partialBeside,
+  removeBeside,
 } from "../outfile.ts";
 
 /**

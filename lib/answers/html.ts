@@ -14,7 +14,7 @@
 import type { Summary } from "./summary.ts";
 import type { ChangeRow, Diff, FileChange } from "./diff.ts";
 import { bytes, count, date, delta, deltaCount } from "./text.ts";
-import { osErrorText, outputTarget, partialBeside } from "./files.ts";
+import { keepOwnerMode, osErrorText, outputTarget, partialBeside } from "./files.ts";
 import { removeOnInterrupt } from "../interrupt.ts";
 
 /** The pinned charting library. */
@@ -546,7 +546,9 @@ export async function writeAtomic(file: string, text: string): Promise<void> {
   const tmp = partialBeside(target.path);
   const forget = removeOnInterrupt(tmp);
   try {
+    const old = await Deno.stat(target.path).catch(() => null);
     await Deno.writeTextFile(tmp, text);
+    keepOwnerMode(tmp, old);
     await Deno.rename(tmp, target.path);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});

@@ -12,7 +12,7 @@ import { duration, ProgressLine } from "./progress.ts";
 import { groupDigits } from "../digits.ts";
 import { absolutePath } from "../shard/paths.ts";
 import { removePending } from "../interrupt.ts";
-import { checkedOutput, partialBeside, tempPrefix } from "../outfile.ts";
+import { checkedOutput, keepOwnerMode, partialBeside, tempPrefix } from "../outfile.ts";
 import { errnoName } from "../errno.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
@@ -562,13 +562,7 @@ async function openErrorsCsv(path: string, toStdout: boolean): Promise<ErrorsCsv
       await held.write(new TextEncoder().encode(ERRORS_HEADER + "\n"));
     } else {
       Deno.writeTextFileSync(write, ERRORS_HEADER + "\n", { createNew: true });
-      if (now) {
-        // owner first: chown clears set-id bits, which the mode then puts back
-        try {
-          Deno.chownSync(write, now.uid, now.gid);
-        } catch { /* not root: the file is the runner's */ }
-        Deno.chmodSync(write, now.mode! & 0o7777);
-      }
+      keepOwnerMode(write, now);
     }
   } catch (e) {
     held?.close();
