@@ -287,6 +287,11 @@ Deno.test("--errors FILE is written as -o is: whole, through a link, never clobb
     assertEquals(names(), was);
   }
 
+  // a file that cannot take even the header: the same words as a row that does not fit
+  r = await cli(["--errors", "/dev/full", "-o", out, root]);
+  assertEquals(r.code, 1, r.stderr);
+  assertEquals(r.stderr, "pwalk: --errors /dev/full: cannot write: No space left on device\n");
+
   // the report's own stdout is a usage error; stderr in a log takes the rows in order
   r = await cli(["--errors", "/dev/stdout", root]);
   assertEquals(r.code, 2, r.stderr);

@@ -12,7 +12,13 @@ import { duration, ProgressLine } from "./progress.ts";
 import { groupDigits } from "../digits.ts";
 import { absolutePath } from "../shard/paths.ts";
 import { removePending } from "../interrupt.ts";
-import { checkedOutput, keepOwnerMode, partialBeside, tempPrefix } from "../outfile.ts";
+import {
+  checkedOutput,
+  keepOwnerMode,
+  osErrorText,
+  partialBeside,
+  tempPrefix,
+} from "../outfile.ts";
 import { errnoName } from "../errno.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
@@ -567,7 +573,7 @@ async function openErrorsCsv(path: string, toStdout: boolean): Promise<ErrorsCsv
   } catch (e) {
     held?.close();
     drop();
-    throw fail((e as Error).message.replace(/ \(os error \d+\).*$/s, ""));
+    throw fail(`cannot write: ${osErrorText(e)}`);
   }
   const b = new TextEncoder().encode(write);
   const fd = native().pw_fd_open(b, BigInt(b.length));
