@@ -64,6 +64,14 @@ function lines(b: Uint8Array): string[] {
   return dec.decode(b).split("\n").filter((l) => l !== "").sort();
 }
 
+/** A summary's error details, as far as notices go. */
+type Notices = { errorDetails: { op: string; path: string }[] };
+
+/** The paths of a run's notices (or errors) of one operation: "acl", "capability", "links"... */
+function noticesOf(s: Notices, op: string): string[] {
+  return s.errorDetails.filter((e) => e.op === op).map((e) => e.path);
+}
+
 /** A private entry of user 1001 (group 1001, no group bits): one that repair changes. */
 function own(rel: string, type: "file" | "dir" = "file"): EntrySpec {
   return { rel, type, uid: 1001, gid: 1001, mode: type === "dir" ? 0o700 : 0o600 };
@@ -634,8 +642,7 @@ os.setxattr(sys.argv[1] + '/allowed', 'system.posix_acl_access', ${acl(4)})
 os.setxattr(sys.argv[1] + '/d', 'system.posix_acl_access', ${acl(4)})`,
     root,
   );
-  const notices = (s: { errorDetails: { op: string; path: string; message: string }[] }) =>
-    s.errorDetails.filter((e) => e.op === "acl").map((e) => e.path);
+  const notices = (s: Notices) => noticesOf(s, "acl");
   // a folder needs r-x: its group::r-- lacks x
   const dry = await repair(root, { journal: false });
   assertEquals(notices(dry).sort(), [`${root}/d`, `${root}/denied`]);
@@ -667,8 +674,7 @@ os.setxattr(sys.argv[1], 'security.capability', ${caps})`,
     `${root}/tool`,
   );
   const had = await getCaps();
-  const notices = (s: { errorDetails: { op: string; path: string }[] }) =>
-    s.errorDetails.filter((e) => e.op === "capability").map((e) => e.path);
+  const notices = (s: Notices) => noticesOf(s, "capability");
   for (const apply of [false, true]) {
     const s = await repair(root, { apply, journal: false });
     assertEquals(notices(s), [`${root}/tool`], `apply ${apply}`);
@@ -697,8 +703,7 @@ Deno.test("hard links: a file is changed, listed and counted once, dry run as --
   ]);
   Deno.linkSync(`${root}/a/f`, `${root}/b/f2`); // under two shared groups
   Deno.linkSync(`${root}/a/g`, `${root}/c/g2`); // under one
-  const notices = (s: { errorDetails: { op: string; path: string }[] }) =>
-    s.errorDetails.filter((e) => e.op === "links").map((e) => e.path);
+  const notices = (s: Notices) => noticesOf(s, "links");
   const dry = await repair(root, { journal: false, listChanges: true });
   const apply = await repair(root, { apply: true, journal: false, listChanges: true });
   for (const [what, s] of [["dry run", dry], ["apply", apply]] as const) {
