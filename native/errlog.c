@@ -32,7 +32,7 @@ const char *pw_op_name(int op) {
 const char *pw_error_text(int op, int err) {
   return op == PW_OP_ANCESTOR ? PW_NO_ANCESTOR_TEXT
          : op == PW_OP_ACL    ? PW_ACL_TEXT
-         : op == PW_OP_CAPABILITY   ? PW_CAPS_TEXT
+         : op == PW_OP_CAPABILITY && !err ? PW_CAPS_TEXT
          : op == PW_OP_LINKS   ? PW_LINKS_TEXT
                               : strerror(err);
 }

@@ -68,4 +68,13 @@ void pw_target_close(pw_target *t);
  */
 bool pw_can_chmod_opath(void);
 
+/**
+ * Read extended attribute attr of the entry e (getxattr's contract: cap 0
+ * asks for the size), through descriptors only: a folder's own, or the
+ * entry opened by name inside its verified folder, never through a link,
+ * and checked to be the inode listed (-ESTALE otherwise).  The value's size
+ * or -errno (-ENODATA: no such attribute).
+ */
+ssize_t pw_entry_xattr(const pw_entry *e, const char *attr, void *buf, size_t cap);
+
 #endif

@@ -24,9 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef __linux__
-#include <sys/xattr.h>
-#endif
 
 #include "changes.h"
 #include "channel.h"
@@ -301,12 +298,16 @@ static bool first_link(repair_ctx *c, const struct stat *st, uint32_t gid, uint3
    the kernel drops them on that chown (as it drops setuid), the journal
    cannot record them and undo cannot put them back.  Said as a notice
    (PW_OP_CAPABILITY); true when repair must then leave the file alone (chown,
-   asked for by name, goes on).  One lgetxattr per such change. */
+   asked for by name, goes on).  One attribute read per such change,
+   through descriptors (pw_entry_xattr): a file whose attributes cannot be
+   read is left alone too, with the reason. */
 static bool loses_caps(pw_worker *w, const pw_entry *e, const struct stat *st, const pw_change *p) {
 #ifdef __linux__
   if (!S_ISREG(st->st_mode) || (p->nuid == p->ouid && p->ngid == p->ogid)) return false;
-  if (lgetxattr(e->path, "security.capability", NULL, 0) <= 0) return false;
-  pw_job_note_error(pw_worker_job(w), PW_OP_CAPABILITY, 0, e->path, e->len);
+  ssize_t n = pw_entry_xattr(e, "security.capability", NULL, 0);
+  if (n == -ENODATA || n == -ENOTSUP || n == 0) return false;
+  /* capabilities, or no way to tell (then repair leaves it too): said */
+  pw_job_note_error(pw_worker_job(w), PW_OP_CAPABILITY, n > 0 ? 0 : (int)-n, e->path, e->len);
   return !((repair_ctx *)pw_job_ctx(pw_worker_job(w)))->chown_mode;
 #else
   (void)w, (void)e, (void)st, (void)p;
@@ -317,15 +318,15 @@ static bool loses_caps(pw_worker *w, const pw_entry *e, const struct stat *st, c
 /* An entry with an access ACL: its mode's group bits are the ACL's mask,
    and the group's own entry (group::) may still keep the group out, which
    no chmod changes.  Said as a notice (PW_OP_ACL) when that entry lacks
-   what the plan gives the group.  One lgetxattr per changed entry, by
-   path: it only informs, it changes nothing. */
+   what the plan gives the group.  One attribute read per changed entry,
+   through descriptors (pw_entry_xattr). */
 static void check_acl(pw_worker *w, const pw_entry *e, const struct stat *st, const pw_change *p) {
 #ifdef __linux__
   if (S_ISLNK(st->st_mode)) return;
   unsigned need = (p->nmode >> 3) & 7;
   if (!need) return;
   unsigned char b[4096];
-  ssize_t n = lgetxattr(e->path, "system.posix_acl_access", b, sizeof b);
+  ssize_t n = pw_entry_xattr(e, "system.posix_acl_access", b, sizeof b);
   if (n < 4 || b[0] != 2 || b[1] || b[2] || b[3]) return; /* none, or not version 2 */
   for (ssize_t k = 4; k + 8 <= n; k += 8) {
     unsigned tag = b[k] | (unsigned)b[k + 1] << 8, perm = b[k + 2] | (unsigned)b[k + 3] << 8;
