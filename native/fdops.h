@@ -77,4 +77,8 @@ bool pw_can_chmod_opath(void);
  */
 ssize_t pw_entry_xattr(const pw_entry *e, const char *attr, void *buf, size_t cap);
 
+/** The same through t, the entry's target as pw_target_entry opened it. */
+ssize_t pw_target_xattr(const pw_target *t, const pw_entry *e, const char *attr, void *buf,
+                        size_t cap);
+
 #endif

@@ -301,16 +301,20 @@ static bool first_link(repair_ctx *c, const struct stat *st, uint32_t gid, uint3
    asked for by name, goes on).  One attribute read per such change,
    through descriptors (pw_entry_xattr): a file whose attributes cannot be
    read is left alone too, with the reason. */
-static bool loses_caps(pw_worker *w, const pw_entry *e, const struct stat *st, const pw_change *p) {
+static bool loses_caps(pw_worker *w, const pw_entry *e, const struct stat *st, const pw_change *p,
+                       const pw_target *t) {
 #ifdef __linux__
   if (!S_ISREG(st->st_mode) || (p->nuid == p->ouid && p->ngid == p->ogid)) return false;
-  ssize_t n = pw_entry_xattr(e, "security.capability", NULL, 0);
-  if (n == -ENODATA || n == -ENOTSUP || n == 0) return false;
+  /* --apply: through the very descriptor the change goes through */
+  ssize_t n = t ? pw_target_xattr(t, e, "security.capability", NULL, 0)
+                : pw_entry_xattr(e, "security.capability", NULL, 0);
+  /* none; or gone, or replaced: the change's own check says so (stat, race) */
+  if (n == -ENODATA || n == -ENOTSUP || n == 0 || n == -ENOENT || n == -ESTALE) return false;
   /* capabilities, or no way to tell (then repair leaves it too): said */
   pw_job_note_error(pw_worker_job(w), PW_OP_CAPABILITY, n > 0 ? 0 : (int)-n, e->path, e->len);
   return !((repair_ctx *)pw_job_ctx(pw_worker_job(w)))->chown_mode;
 #else
-  (void)w, (void)e, (void)st, (void)p;
+  (void)w, (void)e, (void)st, (void)p, (void)t;
   return false;
 #endif
 }
@@ -320,13 +324,15 @@ static bool loses_caps(pw_worker *w, const pw_entry *e, const struct stat *st, c
    no chmod changes.  Said as a notice (PW_OP_ACL) when that entry lacks
    what the plan gives the group.  One attribute read per changed entry,
    through descriptors (pw_entry_xattr). */
-static void check_acl(pw_worker *w, const pw_entry *e, const struct stat *st, const pw_change *p) {
+static void check_acl(pw_worker *w, const pw_entry *e, const struct stat *st, const pw_change *p,
+                      const pw_target *t) {
 #ifdef __linux__
   if (S_ISLNK(st->st_mode)) return;
   unsigned need = (p->nmode >> 3) & 7;
   if (!need) return;
   unsigned char b[4096];
-  ssize_t n = pw_entry_xattr(e, "system.posix_acl_access", b, sizeof b);
+  ssize_t n = t ? pw_target_xattr(t, e, "system.posix_acl_access", b, sizeof b)
+                : pw_entry_xattr(e, "system.posix_acl_access", b, sizeof b);
   if (n < 4 || b[0] != 2 || b[1] || b[2] || b[3]) return; /* none, or not version 2 */
   for (ssize_t k = 4; k + 8 <= n; k += 8) {
     unsigned tag = b[k] | (unsigned)b[k + 1] << 8, perm = b[k + 2] | (unsigned)b[k + 3] << 8;
@@ -336,7 +342,7 @@ static void check_acl(pw_worker *w, const pw_entry *e, const struct stat *st, co
     }
   }
 #else
-  (void)w, (void)e, (void)st, (void)p;
+  (void)w, (void)e, (void)st, (void)p, (void)t;
 #endif
 }
 
@@ -412,7 +418,8 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
   pw_change p;
   bool noancestor;
   plan(w, e, st, &p, &noancestor);
-  if (!pw_change_empty(&p) && loses_caps(w, e, st, &p)) return;
+  /* a dry run looks now (an apply, below, through the entry's descriptor) */
+  if (!c->apply && !pw_change_empty(&p) && loses_caps(w, e, st, &p, NULL)) return;
   uint32_t first_gid;
   if (S_ISREG(st->st_mode) && st->st_nlink > 1) {
     if (!pw_change_empty(&p) && !first_link(c, st, p.ngid, &first_gid)) {
@@ -433,7 +440,7 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
     if (noancestor) note_no_ancestor(w);
     if (!pw_change_empty(&p) && journal(w, r, e, st, &p)) {
       report_done(w, r, e, st, &p);
-      if (!c->chown_mode) check_acl(w, e, st, &p);
+      if (!c->chown_mode) check_acl(w, e, st, &p, NULL);
     }
     return;
   }
@@ -448,11 +455,11 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
   } else if (!c->chown_mode || (int64_t)now.st_uid == c->from) { /* not given away meanwhile */
     plan(w, e, &now, &p, &noancestor);
     if (noancestor) note_no_ancestor(w);
-    if (!pw_change_empty(&p) && journal(w, r, e, &now, &p)) {
+    if (!pw_change_empty(&p) && !loses_caps(w, e, &now, &p, &t) && journal(w, r, e, &now, &p)) {
       pw_change got = apply_change(w, e, &t, &now, &p);
       if (!pw_change_empty(&got)) {
         report_done(w, r, e, &now, &got);
-        if (!c->chown_mode) check_acl(w, e, &now, &got);
+        if (!c->chown_mode) check_acl(w, e, &now, &got, &t);
       }
     }
   }
