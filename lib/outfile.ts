@@ -12,30 +12,36 @@ export function osErrorText(e: unknown): string {
 }
 
 /**
- * Bytes of a file's name kept at the head of the temporary names beside it
- * (FILE.partial-PID-N, a shard's FILE.top-PID.zst, ...): up to 191, so that
- * any of those suffixes (under 64 bytes) fits the 255-byte limit of a name.
- * native/sink.c cuts the same way.
+ * Bytes of a file's name kept whole at the head of the temporary names
+ * beside it (FILE.partial-PID-N, a shard's FILE.top-PID.zst, ...): up to
+ * 191, so that any of those suffixes (under 64 bytes) fits the 255-byte
+ * limit of a name. A longer name is cut to its first 175 bytes, "~" and 8
+ * hex digits of its FNV-1a hash, so that two long names that begin alike
+ * (shards of one plan) keep apart. native/sink.c cuts the same way.
  */
 const TEMP_PREFIX_MAX = 191;
+const TEMP_HEAD = 175;
 
 /**
  * The head of the temporary names beside a file named `base`: `base`
- * itself, or its first 191 bytes (whole characters) when it is longer.
+ * itself, or, when it is longer than 191 bytes, its first 175 bytes (whole
+ * characters), "~" and the FNV-1a hash of all its bytes in 8 hex digits.
  *
  * @example
  * ```ts
  * import { tempPrefix } from "./outfile.ts";
  * tempPrefix("scan.csv.zst"); // "scan.csv.zst"
- * tempPrefix("n".repeat(250)).length; // 191
+ * tempPrefix("n".repeat(250)).length; // 184
  * ```
  */
 export function tempPrefix(base: string): string {
   const b = new TextEncoder().encode(base);
   if (b.length <= TEMP_PREFIX_MAX) return base;
-  let cut = TEMP_PREFIX_MAX;
+  let cut = TEMP_HEAD;
   while (cut > 0 && (b[cut] & 0xc0) === 0x80) cut--; // not inside a character
-  return new TextDecoder().decode(b.subarray(0, cut));
+  let h = 0x811c9dc5;
+  for (const x of b) h = Math.imul(h ^ x, 0x01000193) >>> 0;
+  return `${new TextDecoder().decode(b.subarray(0, cut))}~${h.toString(16).padStart(8, "0")}`;
 }
 
 /** `path` with its last name replaced by its {@link tempPrefix} followed by `suffix`. */

@@ -107,10 +107,14 @@ static int open_device(pw_sink *s, const char *name) {
 
 /* A new file, or one replacing the regular file old: written under a
    temporary name beside target, renamed onto target by pw_sink_finish. */
-/* Bytes of the target's name kept at the head of its temporary name, so
-   that ".partial-PID-N" fits the 255-byte limit of a name (lib/outfile.ts
-   tempPrefix cuts the same way, to find such files again). */
+/* A target's name longer than this is cut at the head of its temporary
+   name to its first PW_TEMP_HEAD bytes (whole characters), "~" and the
+   FNV-1a hash of the whole name in 8 hex digits, so that ".partial-PID-N"
+   fits the 255-byte limit of a name and two long names that begin alike
+   keep apart (lib/outfile.ts tempPrefix cuts the same way, to find such
+   files again). */
 #define PW_TEMP_PREFIX_MAX 191
+#define PW_TEMP_HEAD 175
 
 static int open_replace(pw_sink *s, const char *target, const struct stat *old) {
   size_t n = strlen(target) + 64;
@@ -118,15 +122,19 @@ static int open_replace(pw_sink *s, const char *target, const struct stat *old) 
   s->tmp_path = malloc(n);
   if (!s->final_path || !s->tmp_path) return -ENOMEM;
   const char *slash = strrchr(target, '/');
-  size_t base = slash ? (size_t)(slash + 1 - target) : 0, keep = strlen(target) - base;
-  if (keep > PW_TEMP_PREFIX_MAX) {
-    keep = PW_TEMP_PREFIX_MAX;
+  size_t base = slash ? (size_t)(slash + 1 - target) : 0, len = strlen(target) - base, keep = len;
+  char tag[16] = "";
+  if (len > PW_TEMP_PREFIX_MAX) {
+    keep = PW_TEMP_HEAD;
     while (keep && ((unsigned char)target[base + keep] & 0xc0) == 0x80) keep--; /* whole characters */
+    uint32_t h = 0x811c9dc5u;
+    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)target[base + i]) * 0x01000193u;
+    snprintf(tag, sizeof tag, "~%08x", h);
   }
   int fd = -1;
   for (int attempt = 0; attempt < 100; attempt++) {
-    snprintf(s->tmp_path, n, "%.*s.partial-%ld-%d", (int)(base + keep), target, (long)getpid(),
-             attempt);
+    snprintf(s->tmp_path, n, "%.*s%s.partial-%ld-%d", (int)(base + keep), target, tag,
+             (long)getpid(), attempt);
     /* Replacing a file: private until it has the old file's owner and mode. */
     fd = open(s->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, old ? 0600 : 0666);
     if (fd >= 0 || errno != EEXIST) break;

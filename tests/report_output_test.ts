@@ -322,14 +322,28 @@ Deno.test("-o and --errors with names of 250-254 bytes: written, and a killed ru
     250,
     254,
   ]);
-  // a run killed with SIGKILL left its temporary: the name's first 191 bytes
-  // and .partial-PID-N (a name of 250 + 14 bytes cannot be made)
+  // a run killed with SIGKILL left its temporary: the name's first 175
+  // bytes, "~" and its FNV-1a hash (8 hex digits), then .partial-PID-N (a
+  // name of 250 + 14 bytes cannot be made)
   const p = spawnCli(["-o", `${tmp.path}/x.csv`, root]);
   await p.stdout.cancel();
   await p.stderr.cancel();
   const dead = (await p.status, p.pid);
   await Deno.remove(`${tmp.path}/x.csv`);
-  const stale = `${tmp.path}/${"n".repeat(191)}.partial-${dead}-0`;
+  let h = 0x811c9dc5;
+  for (const x of new TextEncoder().encode(out.slice(tmp.path.length + 1))) {
+    h = Math.imul(h ^ x, 0x01000193) >>> 0;
+  }
+  const head = `${"n".repeat(175)}~${h.toString(16).padStart(8, "0")}`;
+  const stale = `${tmp.path}/${head}.partial-${dead}-0`;
+  // another output's, whose name begins alike: not this one's, left
+  const otherName = `${"n".repeat(246)}.tsv`;
+  let h2 = 0x811c9dc5;
+  for (const x of new TextEncoder().encode(otherName)) h2 = Math.imul(h2 ^ x, 0x01000193) >>> 0;
+  const other = `${tmp.path}/${"n".repeat(175)}~${
+    h2.toString(16).padStart(8, "0")
+  }.partial-${dead}-0`;
+  await Deno.writeTextFile(other, "rows");
   await Deno.writeTextFile(stale, "rows");
   const r = await cli(["-o", out, "--errors", errs, root]);
   assertEquals(r.code, 0, r.stderr);
@@ -337,7 +351,7 @@ Deno.test("-o and --errors with names of 250-254 bytes: written, and a killed ru
   assertEquals(await Deno.readTextFile(errs), "path,operation,errno,message\n");
   assert(r.stderr.includes(`removed ${stale}`), r.stderr);
   const left = [...Deno.readDirSync(tmp.path)].map((e) => e.name).sort();
-  assertEquals(left, [out, errs, root].map((f) => f.slice(tmp.path.length + 1)).sort());
+  assertEquals(left, [out, errs, root, other].map((f) => f.slice(tmp.path.length + 1)).sort());
 });
 
 Deno.test("-o /dev/stdout with stdout appended to a log: written through it, the log kept", async () => {

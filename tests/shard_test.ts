@@ -969,3 +969,17 @@ Deno.test({
     assertEquals([...Deno.readDirSync(full)], [], "nothing left behind");
   },
 });
+
+Deno.test("shards whose output names of 250 bytes begin alike: each its own lock and temporaries", async () => {
+  await using tmp = await tempDir();
+  const { lockShard } = await import("../lib/shard/lock.ts");
+  const stem = `${tmp.path}/${"s".repeat(240)}`;
+  const a = await lockShard(`${stem}-0.csv.zst`, 0);
+  const b = await lockShard(`${stem}-1.csv.zst`, 1); // held at once: not the same lock
+  if (!a || !b) throw new Error("no lock taken");
+  const names = [...Deno.readDirSync(tmp.path)].map((e) => e.name);
+  assertEquals(names.length, 2, names.join());
+  for (const n of names) assert(new TextEncoder().encode(n).length <= 255, n);
+  await a.release();
+  await b.release();
+});
