@@ -122,3 +122,64 @@ export function unmatchedExcludes(root: string, paths: readonly string[]): strin
 export function parseExcludeList(text: string): string[] {
   return text.replace(/^\uFEFF/, "").split(/\r?\n/).filter((l) => l.trim() !== "");
 }
+
+/** Where the bytes of `b` stop being UTF-8: the first bad byte's index, or b.length. */
+function firstBadByte(b: Uint8Array): number {
+  for (let i = 0; i < b.length;) {
+    const c = b[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    const n = c >= 0xc2 && c <= 0xdf
+      ? 2
+      : c >= 0xe0 && c <= 0xef
+      ? 3
+      : c >= 0xf0 && c <= 0xf4
+      ? 4
+      : 0;
+    if (!n || i + n > b.length) return i;
+    const lo = c === 0xe0 ? 0xa0 : c === 0xf0 ? 0x90 : 0x80;
+    const hi = c === 0xed ? 0x9f : c === 0xf4 ? 0x8f : 0xbf;
+    if (b[i + 1] < lo || b[i + 1] > hi) return i;
+    for (let k = 2; k < n; k++) if (b[i + k] < 0x80 || b[i + k] > 0xbf) return i;
+    i += n;
+  }
+  return b.length;
+}
+
+/**
+ * An excluded folder given as bytes (a name that is not UTF-8), in the
+ * walker's spellings under `root`, as {@link resolveExcludes} does for
+ * text: the folder above the first name that is not UTF-8 is resolved
+ * (absolute, `./x`, `../x`, through a linked root), and the rest of the
+ * bytes follow it as given.
+ */
+export function resolveExcludeBytes(root: string, path: Uint8Array): Uint8Array[] {
+  let end = path.length;
+  while (end > 1 && path[end - 1] === 0x2f) end--; // trailing slashes
+  const p = path.subarray(0, end);
+  const bad = firstBadByte(p);
+  const cut = p.lastIndexOf(0x2f, bad); // the last "/" before it
+  const dir = cut < 0 ? "." : cut === 0 ? "/" : new TextDecoder().decode(p.subarray(0, cut));
+  const rest = p.subarray(cut + 1);
+  const out = new Map<string, Uint8Array>([[p.join(), p]]);
+  const spellings = new Set(resolveExcludes(root, [dir]));
+  // the root itself: its own spelling (and walk()'s bare entries of ".")
+  const cache = new Map<string, string | null>();
+  const realRoot = realPath(root, cache);
+  if (realRoot !== null && physical(dir, cache) === realRoot) {
+    const given = rootSpelling(root);
+    spellings.add(given);
+    if (given === ".") spellings.add("");
+  }
+  const enc = new TextEncoder();
+  for (const s of spellings) {
+    const head = s === "" ? new Uint8Array() : enc.encode(s === "/" ? "/" : `${s}/`);
+    const b = new Uint8Array(head.length + rest.length);
+    b.set(head);
+    b.set(rest, head.length);
+    out.set(b.join(), b);
+  }
+  return [...out.values()];
+}

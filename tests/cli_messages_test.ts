@@ -186,6 +186,15 @@ Deno.test("--exclude: every spelling excludes the same folder (report, repair, w
         const rows = (r: typeof all) => dec.decode(r.stdout).split("\n").filter(Boolean);
         assert(rows(all).some((x) => x.includes("bad")), "the folder is there");
         assertEquals(rows(ex).filter((x) => x.includes("bad")), [], "and excluded by the list");
+        // spelled another way than ROOT: relative to the working folder,
+        // through ./ and a trailing slash, and ROOT given relative
+        const rel = new TextEncoder().encode("./raw/bad");
+        const other = await list("rawlist2", new Uint8Array([...rel, 0xff, 0x2f, 10]));
+        for (const [r, lst] of [[root, other], ["raw", l], ["raw/", other]]) {
+          const ex2 = await cli([...cmd, "--exclude", lst, r], opts);
+          assertEquals(ex2.code, 0, ex2.stderr);
+          assertEquals(rows(ex2).filter((x) => x.includes("bad")), [], `${r} ${lst}`);
+        }
         // as an argument: refused before anything is walked or changed
         const arg = await cli(
           [...cmd, "--apply", "--exclude", inside, root].filter((a) =>
