@@ -6,7 +6,7 @@
  */
 import { Opt } from "./ffi.ts";
 import type { NativeOption, Progress } from "./job.ts";
-import { resolveExcludeBytes, resolveExcludes } from "./exclude.ts";
+import { resolveExcludes } from "./exclude.ts";
 
 /**
  * A folder of the tree a shard walks instead of the root (see
@@ -121,13 +121,14 @@ export function normaliseFolderBytes(p: Uint8Array): Uint8Array {
 
 /**
  * The exclude list as the walker compares it: each spelling of a folder
- * given as a string or as bytes (names that are not UTF-8) resolved
- * (lib/exclude.ts), without trailing slashes.
+ * given as a string resolved (lib/exclude.ts), bytes (names that are not
+ * UTF-8: the walker's own spelling, see resolveExcludeBytes) as given,
+ * without trailing slashes.
  */
 export function excludeList(root: string, exclude: readonly (string | Uint8Array)[] = []) {
   const strings = exclude.filter((e): e is string => typeof e === "string");
   const bytes = exclude.filter((e): e is Uint8Array => typeof e !== "string");
-  return [...resolveExcludes(root, strings), ...bytes.flatMap((b) => resolveExcludeBytes(root, b))];
+  return [...resolveExcludes(root, strings), ...bytes.map(normaliseFolderBytes)];
 }
 
 /** The native options for the common fields, validated. */

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Progress } from "../job.ts";
-import { parseExcludeList, unmatchedExcludes } from "../exclude.ts";
+import { parseExcludeList, resolveExcludeBytes, unmatchedExcludes } from "../exclude.ts";
 import { ensureNative, native } from "../ffi.ts";
 import { duration, ProgressLine } from "./progress.ts";
 import { groupDigits } from "../digits.ts";
@@ -320,7 +320,14 @@ export async function excludeArgs(f: Flags, root?: string): Promise<(string | Ui
   for (const p of (f.exclude as string[] | undefined) ?? []) {
     try {
       if (Deno.statSync(p).isDirectory) exclude.push(p);
-      else exclude.push(...excludeListBytes(await Deno.readFile(p)));
+      else {
+        // a line that is not UTF-8: in the walker's spellings of it, as the
+        // API takes bytes (text lines are resolved by the API itself)
+        for (const e of excludeListBytes(await Deno.readFile(p))) {
+          if (typeof e === "string" || root === undefined) exclude.push(e);
+          else exclude.push(...resolveExcludeBytes(root, e));
+        }
+      }
     } catch (e) {
       if (e instanceof Deno.errors.NotFound && p.includes("\uFFFD")) {
         throw new UsageError(
