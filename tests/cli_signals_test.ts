@@ -185,6 +185,34 @@ Deno.test("CLI: under nohup (SIGHUP ignored), a SIGHUP does not stop a report", 
   assertEquals(rows, wide.entries);
 });
 
+Deno.test("CLI: under nohup, a SIGHUP after a job's listeners are gone still changes nothing", async () => {
+  // between two jobs, or after the last: Deno's own SIGHUP handler stays in
+  const script = `import { listen } from "${REPO}/lib/cli/common.ts";
+const stop = listen("SIGHUP", () => console.log("stopped"));
+stop();
+console.log("ready");
+await new Promise((r) => setTimeout(r, 1500));
+console.log("alive");`;
+  const p = new Deno.Command("sh", {
+    args: ["-c", `trap '' HUP; exec "$0" eval "$1"`, Deno.execPath(), script],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = p.stdout.getReader();
+  let out = "";
+  while (!out.includes("ready")) {
+    const c = await reader.read();
+    if (c.done) break;
+    out += dec.decode(c.value);
+  }
+  p.kill("SIGHUP");
+  for (let c = await reader.read(); !c.done; c = await reader.read()) out += dec.decode(c.value);
+  const err = await new Response(p.stderr).text();
+  const st = await p.status;
+  assertEquals([st.code, st.signal], [0, null], err);
+  assertEquals(out.trim().split("\n"), ["ready", "alive"]);
+});
+
 /** Journal entry lines: DEV INO TYPE OLDUID OLDGID OLDMODE NEWUID NEWGID NEWMODE PATH. */
 function journalEntries(text: string) {
   return text.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => {

@@ -59,13 +59,28 @@ const HUP_IGNORED = ignoredAtStart(1);
  * SIGHUP that nohup ignored stays ignored: Deno installs its own handler for
  * SIGHUP as soon as any signal is listened to, and that handler ends the
  * process on a SIGHUP no listener takes, so a listener that does nothing
- * takes it.
+ * takes it, for the rest of the process's life.
+ *
+ * @example
+ * ```ts ignore
+ * const stop = listen("SIGINT", () => abort.abort());
+ * try { await work(); } finally { stop(); }
+ * ```
  */
-function listen(name: Deno.Signal, stop: () => void): () => void {
-  const f = name === "SIGHUP" && HUP_IGNORED ? () => {} : stop;
-  Deno.addSignalListener(name, f);
-  return () => Deno.removeSignalListener(name, f);
+export function listen(name: Deno.Signal, stop: () => void): () => void {
+  if (name === "SIGHUP" && HUP_IGNORED) {
+    // for the life of the process: once Deno's handler is in, a SIGHUP
+    // that no listener takes would end it (between two jobs, at the end)
+    if (!hupTaken) Deno.addSignalListener("SIGHUP", () => {});
+    hupTaken = true;
+    return () => {};
+  }
+  Deno.addSignalListener(name, stop);
+  return () => Deno.removeSignalListener(name, stop);
 }
+
+/** The do-nothing SIGHUP listener of a nohup run is in (it is never removed). */
+let hupTaken = false;
 
 /** Signal numbers of the statuses that mean "stopped by a signal". */
 const SIGNAL_OF: Record<number, number> = { 129: 1, 130: 2, 141: 13, 143: 15 };
