@@ -82,13 +82,12 @@ static pthread_mutex_t append_mu = PTHREAD_MUTEX_INITIALIZER;
    default 1000; 0: after every line), not only at the end: a power loss
    (not a crash: the page cache survives that) could otherwise lose the
    lines of every change of a long run, whose changes the file system may
-   well have written.  A few journals at once (several jobs in a process)
-   keep one clock each. */
+   well have written.  Each journal (several jobs in a process) keeps its
+   own clock. */
 static int64_t sync_ns = -1;
-static struct {
-  int fd;
-  int64_t last;
-} synced[8];
+/* the last sync of each journal, by descriptor number (0: none yet) */
+static int64_t *sync_last;
+static size_t sync_cap;
 
 static int64_t now_ns(void) {
   struct timespec ts;
@@ -96,34 +95,33 @@ static int64_t now_ns(void) {
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Under append_mu: fdatasync fd if its last sync is sync_ns old.  The
-   first line of an fd starts its clock. 0 or errno. */
-static int sync_due(int fd) {
+/* Under append_mu: whether fd's lines are due for a sync (sync_ns since
+   its last one; the first line of an fd starts its clock), taking the
+   time as that sync's. */
+static bool sync_due(int fd) {
   if (sync_ns < 0) {
     const char *e = getenv("PWALK_JOURNAL_SYNC_MS");
     char *end;
     long ms = e && *e ? strtol(e, &end, 10) : -1;
     sync_ns = e && *e && !*end && ms >= 0 ? (int64_t)ms * 1000000 : 1000000000;
   }
-  int64_t t = now_ns();
-  int k, oldest = 0;
-  for (k = 0; k < 8 && synced[k].fd != fd; k++)
-    if (synced[k].last < synced[oldest].last) oldest = k;
-  if (k == 8) {
-    synced[oldest].fd = fd;
-    synced[oldest].last = t;
-    k = oldest;
-    if (sync_ns) return 0;
+  if (fd < 0) return false;
+  if ((size_t)fd >= sync_cap) {
+    size_t cap = (size_t)fd + 64;
+    int64_t *t = realloc(sync_last, cap * sizeof *t);
+    if (!t) return true; /* no room to keep time: sync now */
+    memset(t + sync_cap, 0, (cap - sync_cap) * sizeof *t);
+    sync_last = t;
+    sync_cap = cap;
   }
-  if (t - synced[k].last < sync_ns) return 0;
-  synced[k].last = t;
-#ifdef __APPLE__
-  int e = fsync(fd); /* no fdatasync in macOS's headers */
-#else
-  int e = fdatasync(fd);
-#endif
-  if (e && errno != EINVAL && errno != EROFS) return errno;
-  return 0;
+  int64_t t = now_ns();
+  if (!sync_last[fd]) {
+    sync_last[fd] = t;
+    return sync_ns == 0;
+  }
+  if (t - sync_last[fd] < sync_ns) return false;
+  sync_last[fd] = t;
+  return true;
 }
 
 int pw_journal_append(int fd, const char *line, size_t n) {
@@ -137,8 +135,17 @@ int pw_journal_append(int fd, const char *line, size_t n) {
     off_t end = lseek(fd, 0, SEEK_END);
     if (end >= wn && ftruncate(fd, end - wn)) err = errno;
   }
-  if (!err) err = sync_due(fd);
+  bool due = !err && sync_due(fd);
   pthread_mutex_unlock(&append_mu);
+  /* the disk's wait outside the lock: other workers go on appending */
+  if (due) {
+#ifdef __APPLE__
+    int e = fsync(fd); /* no fdatasync in macOS's headers */
+#else
+    int e = fdatasync(fd);
+#endif
+    if (e && errno != EINVAL && errno != EROFS) err = errno;
+  }
   return -err;
 }
 

@@ -795,6 +795,15 @@ int fdatasync(int fd) {
   }
   return real(fd);
 }
+/* with $SHIM_SLOW_US, each change of owner takes that long (a slow file system) */
+typedef int (*chown_fn)(int, const char *, uid_t, gid_t, int);
+int fchownat(int fd, const char *p, uid_t u, gid_t g, int fl) {
+  static chown_fn real;
+  if (!real) real = (chown_fn)dlsym(RTLD_NEXT, "fchownat");
+  const char *slow = getenv("SHIM_SLOW_US");
+  if (slow) usleep((useconds_t)atoi(slow));
+  return real(fd, p, u, g, fl);
+}
 `;
 
 shimTest(
@@ -824,17 +833,33 @@ shimTest(
       }
       return { ends, synced };
     };
-    // Synced after every line: each line's end was on disk before the next line came.
+    // Synced after every line: a sync per line (made after it, outside the
+    // lock: it may take later lines along), each at a line's end.
     const every = await run(`${shim.dir}/every.journal`, { PWALK_JOURNAL_SYNC_MS: "0" });
     assertEquals(every.ends.length, 301); // the header and a line per file
-    assertEquals(every.synced, every.ends);
+    assertEquals(every.synced.length, 301);
+    for (const s of every.synced) assert(every.ends.includes(s), `synced mid-line at ${s}`);
+    assertEquals(Math.max(...every.synced), every.ends.at(-1));
     // Put back, then the default: at most once a second, so a fast run of 300
     // changes syncs far fewer times than it writes lines.
-    for (const e of spec.slice(1)) setOwnerMode(root, e);
+    const putBack = () => {
+      for (const e of spec.slice(1)) setOwnerMode(root, e);
+    };
+    putBack();
     const dflt = await run(`${shim.dir}/default.journal`, {});
     assertEquals(dflt.ends.length, 301);
     assert(dflt.synced.length < 100, `${dflt.synced.length} syncs for 301 lines`);
     for (const s of dflt.synced) assert(dflt.ends.includes(s), `synced mid-line at ${s}`);
+    // A run longer than the interval (each chown 10 ms, every 100 ms a
+    // sync): lines reach the disk during it, not only at its end.
+    putBack();
+    const slow = await run(`${shim.dir}/slow.journal`, {
+      PWALK_JOURNAL_SYNC_MS: "100",
+      SHIM_SLOW_US: "10000",
+    });
+    assert(slow.synced.length >= 3, `${slow.synced.length} syncs in a run of 3 s`);
+    assert(slow.synced.some((s) => s < slow.ends.at(-1)! / 2), "one in its first half");
+    for (const s of slow.synced) assert(slow.ends.includes(s), `synced mid-line at ${s}`);
     closeLibc();
   },
 );
