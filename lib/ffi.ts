@@ -93,6 +93,10 @@ const symbols = {
     ],
     result: "i32", // int32_t: 1 in the terminal's foreground, 0 in the background, -1 no terminal
   },
+  pw_can_change_modes: {
+    parameters: [],
+    result: "i32", // int32_t: 1 modes can be changed through descriptors here, 0 not
+  },
   pw_die_by_signal: {
     parameters: [
       "i32", // int32_t sig

@@ -19,7 +19,7 @@ import {
   printablePath,
   typeBits,
 } from "./journal.ts";
-import { readJournalFile } from "./journal_file.ts";
+import { readJournalFile, RefusedError } from "./journal_file.ts";
 import { idName, logPath, syslogLine, whoRuns } from "./syslog.ts";
 
 const lossy = new TextDecoder();
@@ -275,6 +275,20 @@ export async function readJournal(file: string): Promise<JournalContents> {
  * @throws {RefusedError} when the journal file is not safe to trust
  * @throws the signal's reason when cancelled
  */
+/**
+ * Modes are put back through /proc/self/fd (the entry held by an O_PATH
+ * descriptor) or, without /proc, fchmodat2 (Linux 6.6): with neither, an
+ * undo would put owners back and then fail every mode, setuid bits lost.
+ * Refused before any change, as repair --apply is.
+ */
+function refuseWithoutModeChanges(): void {
+  if (native().pw_can_change_modes()) return;
+  throw new RefusedError(
+    "pwalk: cannot change modes safely here: /proc is not mounted and the kernel has no " +
+      "fchmodat2 (Linux 6.6): mount /proc",
+  );
+}
+
 export async function undo(journalFile: string, options: UndoOptions = {}): Promise<UndoSummary> {
   options.signal?.throwIfAborted();
   await ensureNative();
@@ -283,6 +297,7 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
   const apply = options.apply ?? false;
   const maxErrors = options.maxErrors ?? 100;
   const ix = indexJournal(await readJournalFile(journalFile), journalFile);
+  if (apply) refuseWithoutModeChanges();
   const { dryRun, tornLine } = ix;
   const out: UndoSummary = {
     journal: journalFile,

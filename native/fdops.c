@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "dir.h"
+#include "pwalk.h"
 
 #ifndef O_PATH
 #define O_PATH 0
@@ -241,6 +242,8 @@ ssize_t pw_entry_xattr(const pw_entry *e, const char *attr, void *buf, size_t ca
 /* fchmodat2(2), Linux 6.6: the same number on x86_64 and aarch64 */
 #define PW_SYS_FCHMODAT2 452
 
+PW_API int32_t pw_can_change_modes(void) { return pw_can_chmod_opath(); }
+
 bool pw_can_chmod_opath(void) {
   int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return true; /* nothing to learn here: let the change say */
@@ -253,6 +256,7 @@ bool pw_can_chmod_opath(void) {
   return ok;
 }
 #else
+PW_API int32_t pw_can_change_modes(void) { return 1; }
 bool pw_can_chmod_opath(void) { return true; }
 #endif
 

@@ -226,6 +226,12 @@ PW_API void pw_die_by_signal(int32_t sig);
  */
 PW_API int32_t pw_foreground(int32_t fd);
 /**
+ * Whether modes can be changed safely here (through an entry's O_PATH
+ * descriptor: /proc/self/fd, or fchmodat2 where /proc is not mounted): 1
+ * or 0.  repair --apply and undo refuse to start without it.
+ */
+PW_API int32_t pw_can_change_modes(void);
+/**
  * Open a journal for PW_OPT_JOURNAL_FD: read+append, never through a
  * symbolic link (-ELOOP), never blocking on a FIFO.  With PW_JOURNAL_NEW a
  * new file is made (O_CREAT | O_EXCL, mode 0600; -EEXIST when the name is

@@ -764,6 +764,20 @@ Deno.test("repair --apply where /proc is not mounted: modes set all the same, or
     assertEquals(r.code, 0, r.stderr);
     assertEquals(diffSnapshots(want.after, snapshot(root)), []);
     assert(!r.stderr.includes("chmod"), r.stderr);
+    // and undo, there too, puts every mode back
+    const u = await run("unshare", [
+      "--mount",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      `umount -l /proc && exec "$0" run -A "$1" undo --apply "$2"`,
+      Deno.execPath(),
+      CLI,
+      `${tmp.path}/j`,
+    ]);
+    assertEquals(u.code, 0, u.stderr);
+    assertEquals(diffSnapshots(before, snapshot(root)), []);
   }
   closeLibc();
 });
