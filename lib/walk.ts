@@ -497,8 +497,8 @@ export function walk(root: string | URL, options: WalkOptions = {}): WalkIterato
 /** A root given as a `file:` URL (as @std/fs walk takes it) as its path. */
 function rootPath(root: string | URL): string {
   if (!(root instanceof URL)) return root;
-  if (root.protocol !== "file:") {
-    throw new TypeError(`pwalk: a root URL must be a file: URL, got ${root.href}`);
+  if (root.protocol !== "file:" || (root.hostname !== "" && root.hostname !== "localhost")) {
+    throw new TypeError(`pwalk: a root URL must be a file: URL of this host, got ${root.href}`);
   }
   return decodeURIComponent(root.pathname);
 }

@@ -147,30 +147,28 @@ const char *pw_errno_name(int err) {
 }
 
 /* One CSV row: "path",op,ERRNO,"message"; quotes doubled, bytes kept as they
-   are (to a terminal, control bytes as \n, \t, \xHH: a name must not
+   are (to a terminal, escaped as pw_escape_path does: a name must not
    drive the terminal). */
 static int csv_row(int fd, bool tty, int op, int err, const char *path, size_t len) {
   const char *msg = pw_error_text(op, err);
   size_t lm = strlen(msg);
-  char *row = malloc(4 * len + 2 * lm + 64);
-  if (!row) return -ENOMEM;
+  /* to a terminal, the path as the stderr lines write it (pw_escape_path) */
+  char *shown = tty ? malloc(4 * len + 1) : NULL;
+  if (tty && !shown) return -ENOMEM;
+  const char *p = tty ? shown : path;
+  size_t pl = tty ? pw_escape_path(shown, path, len) : len;
+  char *row = malloc(2 * pl + 2 * lm + 64);
+  if (!row) {
+    free(shown);
+    return -ENOMEM;
+  }
   size_t o = 0;
   row[o++] = '"';
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)path[i];
-    if (tty && (c < 32 || c == 127)) {
-      o += pw_escape_path(row + o, path + i, 1);
-      continue;
-    }
-    if (tty && c == 0xc2 && i + 1 < len && (unsigned char)path[i + 1] >= 0x80 &&
-        (unsigned char)path[i + 1] <= 0x9f) { /* a C1 control in UTF-8 */
-      o += pw_escape_path(row + o, path + i, 2);
-      i++;
-      continue;
-    }
-    if (c == '"') row[o++] = '"';
-    row[o++] = (char)c;
+  for (size_t i = 0; i < pl; i++) {
+    if (p[i] == '"') row[o++] = '"';
+    row[o++] = p[i];
   }
+  free(shown);
   const char *name = err ? pw_errno_name(err) : "";
   o += (size_t)sprintf(row + o, "\",%s,", pw_op_name(op));
   o += name ? (size_t)sprintf(row + o, "%s", name) : (size_t)sprintf(row + o, "E%d", err);

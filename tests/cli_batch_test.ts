@@ -22,6 +22,7 @@ import { CLI, cli, REPO, UNPRIVILEGED } from "./helpers/run.ts";
 import { flatTree } from "./helpers/tree.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { NPM, testNeeding, TMUX } from "./helpers/system.ts";
+import { closeLibc, mkdirRaw } from "./helpers/libc.ts";
 
 const dec = new TextDecoder();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -408,6 +409,9 @@ testNeeding([TMUX], {
     // an unreadable folder whose name would turn the terminal red
     await Deno.mkdir(root);
     await Deno.mkdir(`${root}/esc\x1b[31mred`, { mode: 0o000 });
+    // and one with a lone 0x9b, a CSI to an 8-bit terminal, not UTF-8
+    mkdirRaw(new Uint8Array([...new TextEncoder().encode(`${root}/csi`), 0x9b, 0x78]), 0o000);
+    closeLibc();
     const sock = `pwalk-test-esc-${Deno.pid}`;
     const tmux = async (...args: string[]) => {
       const r = await new Deno.Command("tmux", { args: ["-L", sock, ...args] }).output();
@@ -426,6 +430,7 @@ testNeeding([TMUX], {
       assert(screen.includes("EXIT=0"), screen);
       assert(!screen.includes("\x1b[31m"), `the terminal obeyed a name: ${JSON.stringify(screen)}`);
       assertStringIncludes(screen, `"${root}/esc\\x1b[31mred",open,EACCES`);
+      assertStringIncludes(screen, `"${root}/csi\\x9bx",open,EACCES`);
     } finally {
       await new Deno.Command("tmux", { args: ["-L", sock, "kill-server"] }).output();
     }

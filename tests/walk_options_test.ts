@@ -470,4 +470,5 @@ Deno.test("walk and walkDirs take a file: URL as @std/fs walk does", async () =>
   for await (const d of walkDirs(url)) dirs.push(d.path);
   assertEquals(dirs.sort(), [root, `${root}/a b`]);
   assertThrows(() => walk(new URL("https://example.com/x")), TypeError, "file: URL");
+  assertThrows(() => walkDirs(new URL("file://otherhost/etc")), TypeError, "of this host");
 });

@@ -102,7 +102,7 @@ export interface Diff {
     changed: Change;
     /**
      * Of `added` and `replaced`: entries that are an entry of OLD at
-     * another path, gone from it (the same inode, type, size and mtime),
+     * another path, gone from it (the same device, inode, type, size and mtime),
      * i.e. moved or renamed (NEW's bytes). They are counted as added and
      * removed too.
      */
@@ -227,6 +227,7 @@ function joinSql(o: string, n: string, on: string): string {
   return `CREATE OR REPLACE TEMP TABLE j AS
       SELECT coalesce(n."filename", o."filename") AS path,
         o."inode" AS oi, n."inode" AS ni, o.kind AS ok, n.kind AS nk,
+        o."st_dev" AS odv, n."st_dev" AS ndv,
         o."UID" AS ou, n."UID" AS nu, o."GID" AS og, n."GID" AS ng,
         o.ab AS oab, n.ab AS nab, o.al AS oal, n.al AS nal,
         o."st_size" AS os, n."st_size" AS ns, o."st_mtime" AS om, n."st_mtime" AS nm,
@@ -325,7 +326,7 @@ export async function diff(
     // replaced one) that OLD had at a path it is gone from.
     const mv = (await e.all(`SELECT ${agg("mov", "true", "nab", "nal")} FROM j a
       WHERE a.st IN ('added', 'replaced') AND EXISTS (SELECT 1 FROM j b
-        WHERE b.st IN ('removed', 'replaced') AND b.oi = a.ni AND b.ok = a.nk
+        WHERE b.st IN ('removed', 'replaced') AND b.oi = a.ni AND b.odv = a.ndv AND b.ok = a.nk
           AND b.os = a.ns AND b.om = a.nm AND b.path <> a.path)`))[0];
     const t = (await e.all(`SELECT
       ${agg("add", "st = 'added'", "nab", "nal")},
