@@ -168,7 +168,9 @@ export function resolveExcludeBytes(root: string, path: Uint8Array): Uint8Array[
   // the root itself: its own spelling (and walk()'s bare entries of ".")
   const cache = new Map<string, string | null>();
   const realRoot = realPath(root, cache);
-  if (realRoot !== null && physical(dir, cache) === realRoot) {
+  if (
+    realRoot !== null && (physical(dir, cache) === realRoot || realPath(dir, cache) === realRoot)
+  ) {
     const given = rootSpelling(root);
     spellings.add(given);
     if (given === ".") spellings.add("");

@@ -243,6 +243,20 @@ export async function readJournal(file: string): Promise<JournalContents> {
 }
 
 /**
+ * Modes are put back through /proc/self/fd (the entry held by an O_PATH
+ * descriptor) or, without /proc, fchmodat2 (Linux 6.6): with neither, an
+ * undo would put owners back and then fail every mode, setuid bits lost.
+ * Refused before any change, as repair --apply is.
+ */
+function refuseWithoutModeChanges(): void {
+  if (native().pw_can_change_modes()) return;
+  throw new RefusedError(
+    "pwalk: cannot change modes safely here: /proc is not mounted and the kernel has no " +
+      "fchmodat2 (Linux 6.6): mount /proc",
+  );
+}
+
+/**
  * Undo a repair or chown from its journal: the last change first. Each
  * run's ROOT is opened from `/` without following any link and must still
  * be the device and inode its header recorded; each entry is reached from
@@ -275,20 +289,6 @@ export async function readJournal(file: string): Promise<JournalContents> {
  * @throws {RefusedError} when the journal file is not safe to trust
  * @throws the signal's reason when cancelled
  */
-/**
- * Modes are put back through /proc/self/fd (the entry held by an O_PATH
- * descriptor) or, without /proc, fchmodat2 (Linux 6.6): with neither, an
- * undo would put owners back and then fail every mode, setuid bits lost.
- * Refused before any change, as repair --apply is.
- */
-function refuseWithoutModeChanges(): void {
-  if (native().pw_can_change_modes()) return;
-  throw new RefusedError(
-    "pwalk: cannot change modes safely here: /proc is not mounted and the kernel has no " +
-      "fchmodat2 (Linux 6.6): mount /proc",
-  );
-}
-
 export async function undo(journalFile: string, options: UndoOptions = {}): Promise<UndoSummary> {
   options.signal?.throwIfAborted();
   await ensureNative();

@@ -175,8 +175,23 @@ int pw_target_stat(const pw_target *t, struct stat *st) {
 
 ssize_t pw_entry_xattr(const pw_entry *e, const char *attr, void *buf, size_t cap) {
   ssize_t n;
+  if (e->is_dir_row && e->selffd < 0) {
+    /* a folder that could not be read: O_PATH, as its change would go */
+    pw_target t;
+    struct stat now;
+    int rc = pw_target_entry(e, &t, &now);
+    if (rc) {
+      pw_target_close(&t);
+      return rc < 0 ? rc : -EBADF;
+    }
+    char p[64];
+    snprintf(p, sizeof p, "/proc/self/fd/%d", t.fd);
+    n = getxattr(p, attr, buf, cap);
+    int err = n < 0 ? errno : 0;
+    pw_target_close(&t);
+    return err ? -err : n;
+  }
   if (e->is_dir_row) {
-    if (e->selffd < 0) return -EBADF;
     n = fgetxattr(e->selffd, attr, buf, cap);
     return n < 0 ? -errno : n;
   }

@@ -256,6 +256,24 @@ static bool seen_link(repair_ctx *c, const struct stat *st, uint32_t *first) {
   return seen;
 }
 
+/* The planned group of a file its first name left alone (capabilities). */
+#define LINK_LEFT UINT32_MAX
+
+/* Mark st's entry as left alone by its first name (LINK_LEFT). */
+static void mark_link_left(repair_ctx *c, const struct stat *st) {
+  pthread_mutex_lock(&c->links_mu);
+  if (c->links_cap) {
+    size_t k = link_hash((uint64_t)st->st_dev, (uint64_t)st->st_ino, c->links_cap);
+    for (; c->links[k].used; k = (k + 1) & (c->links_cap - 1)) {
+      if (c->links[k].dev == (uint64_t)st->st_dev && c->links[k].ino == (uint64_t)st->st_ino) {
+        c->links[k].gid = LINK_LEFT;
+        break;
+      }
+    }
+  }
+  pthread_mutex_unlock(&c->links_mu);
+}
+
 /* Whether st (a file with other hard links, planned to become group gid)
    is met for the first time; if not, the group its first name planned in
    *first.  Out of memory: as if first (the change is then made, as before). */
@@ -422,9 +440,12 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
   if (!c->apply && !pw_change_empty(&p) && loses_caps(w, e, st, &p, NULL)) return;
   uint32_t first_gid;
   if (S_ISREG(st->st_mode) && st->st_nlink > 1) {
-    if (!pw_change_empty(&p) && !first_link(c, st, p.ngid, &first_gid)) {
+    if (!pw_change_empty(&p) && !first_link(c, st, p.ngid, &first_gid) &&
+        first_gid != LINK_LEFT) {
       /* another name of this file came first: it is (or will be) changed
-         through that one; two shared groups claiming it are told */
+         through that one; two shared groups claiming it are told (a file
+         the first name left alone, for its capabilities, is looked at
+         again under this one, and said again, as in a dry run) */
       if (!c->chown_mode && first_gid != p.ngid)
         pw_job_note_error(j, PW_OP_LINKS, 0, e->path, e->len);
       return;
@@ -455,7 +476,9 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
   } else if (!c->chown_mode || (int64_t)now.st_uid == c->from) { /* not given away meanwhile */
     plan(w, e, &now, &p, &noancestor);
     if (noancestor) note_no_ancestor(w);
-    if (!pw_change_empty(&p) && !loses_caps(w, e, &now, &p, &t) && journal(w, r, e, &now, &p)) {
+    if (!pw_change_empty(&p) && loses_caps(w, e, &now, &p, &t)) {
+      if (S_ISREG(now.st_mode) && now.st_nlink > 1) mark_link_left(c, &now);
+    } else if (!pw_change_empty(&p) && journal(w, r, e, &now, &p)) {
       pw_change got = apply_change(w, e, &t, &now, &p);
       if (!pw_change_empty(&got)) {
         report_done(w, r, e, &now, &got);

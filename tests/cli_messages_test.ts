@@ -17,6 +17,7 @@ import { lineSet } from "./helpers/csv.ts";
 import { cli, UNPRIVILEGED } from "./helpers/run.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { printablePath } from "../lib/journal.ts";
+import { existsSync } from "node:fs";
 import { closeLibc, lchown, lstatRaw, mkdirRaw, writeFileRaw } from "./helpers/libc.ts";
 
 const dec = new TextDecoder();
@@ -190,7 +191,18 @@ Deno.test("--exclude: every spelling excludes the same folder (report, repair, w
         // through ./ and a trailing slash, and ROOT given relative
         const rel = new TextEncoder().encode("./raw/bad");
         const other = await list("rawlist2", new Uint8Array([...rel, 0xff, 0x2f, 10]));
-        for (const [r, lst] of [[root, other], ["raw", l], ["raw/", other]]) {
+        // and through a link to ROOT, on either side
+        if (!existsSync(`${tmp.path}/rawlink`)) Deno.symlinkSync("raw", `${tmp.path}/rawlink`);
+        const viaLink = await list(
+          "rawlist3",
+          new Uint8Array([...new TextEncoder().encode("rawlink/bad"), 0xff, 10]),
+        );
+        for (
+          const [r, lst] of [[root, other], ["raw", l], ["raw/", other], ["rawlink", l], [
+            root,
+            viaLink,
+          ]]
+        ) {
           const ex2 = await cli([...cmd, "--exclude", lst, r], opts);
           assertEquals(ex2.code, 0, ex2.stderr);
           assertEquals(rows(ex2).filter((x) => x.includes("bad")), [], `${r} ${lst}`);

@@ -703,6 +703,40 @@ print(os.path.join(sys.argv[1], *(['d' * 250] * 20), 'tool'), end='')`,
   assertEquals(Deno.lstatSync(`${root}/tool`).uid, 1002);
 });
 
+Deno.test("ACL and capability notices: a dry run tells what --apply tells", async () => {
+  await using tmp = await tempDir("pwalk-notices-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [
+    { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2775 },
+    { rel: "d", type: "dir", uid: 1001, gid: 1001, mode: 0o300 }, // not readable below
+    { rel: "tool", type: "file", uid: 1001, gid: 1001, mode: 0o750 },
+  ]);
+  Deno.linkSync(`${root}/tool`, `${root}/toollink`);
+  await python(
+    `import os, struct, sys
+os.setxattr(sys.argv[1] + '/d', 'system.posix_acl_access', struct.pack('<I', 2) + b''.join(
+  struct.pack('<HHI', *x) for x in [(1, 7, 0xffffffff), (2, 4, 1005), (4, 0, 0xffffffff),
+    (0x10, 5, 0xffffffff), (0x20, 0, 0xffffffff)]))
+os.setxattr(sys.argv[1] + '/tool', 'security.capability',
+  struct.pack('<IIIII', 0x02000001, 1 << 13, 0, 0, 0))`,
+    root,
+  );
+  // a folder the run cannot read (uid 0 without capabilities): its ACL is
+  // read through an O_PATH descriptor all the same
+  const dry = await cli(["repair", root], { prefix: UNPRIVILEGED });
+  assertStringIncludes(dry.stderr, `pwalk: acl '${root}/d': `);
+  // both names of a file with capabilities are told, dry run and --apply
+  for (const apply of [false, true]) {
+    const s = await repair(root, { apply, journal: false });
+    assertEquals(
+      noticesOf(s, "capability").sort(),
+      [`${root}/tool`, `${root}/toollink`],
+      `${apply}`,
+    );
+  }
+  closeLibc();
+});
+
 Deno.test("hard links: a file is changed, listed and counted once, dry run as --apply; two groups told", async () => {
   await using tmp = await tempDir("pwalk-links-");
   const root = `${tmp.path}/proj`;
