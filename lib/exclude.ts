@@ -12,6 +12,8 @@
  * @module
  */
 
+import { utf8Seq } from "./utf8.ts";
+
 /** The walker's spelling of the root: trailing slashes dropped ("/" stays). */
 function rootSpelling(root: string): string {
   return root.length > 1 ? root.replace(/\/+$/, "") || "/" : root;
@@ -126,23 +128,8 @@ export function parseExcludeList(text: string): string[] {
 /** Where the bytes of `b` stop being UTF-8: the first bad byte's index, or b.length. */
 function firstBadByte(b: Uint8Array): number {
   for (let i = 0; i < b.length;) {
-    const c = b[i];
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    const n = c >= 0xc2 && c <= 0xdf
-      ? 2
-      : c >= 0xe0 && c <= 0xef
-      ? 3
-      : c >= 0xf0 && c <= 0xf4
-      ? 4
-      : 0;
-    if (!n || i + n > b.length) return i;
-    const lo = c === 0xe0 ? 0xa0 : c === 0xf0 ? 0x90 : 0x80;
-    const hi = c === 0xed ? 0x9f : c === 0xf4 ? 0x8f : 0xbf;
-    if (b[i + 1] < lo || b[i + 1] > hi) return i;
-    for (let k = 2; k < n; k++) if (b[i + k] < 0x80 || b[i + k] > 0xbf) return i;
+    const n = b[i] < 0x80 ? 1 : utf8Seq(b, i);
+    if (!n) return i;
     i += n;
   }
   return b.length;

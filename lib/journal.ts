@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { utf8Seq } from "./utf8.ts";
 
 /** What kind of entry a change concerns. */
 export type EntryType =
@@ -301,22 +302,4 @@ export function printablePath(b: Uint8Array): string {
     }
   }
   return s;
-}
-
-/** The length of the valid UTF-8 sequence at b[i] (>= 0x80), or 0 (pw_escape_path's rule). */
-function utf8Seq(b: Uint8Array, i: number): number {
-  const c = b[i];
-  const n = c >= 0xc2 && c <= 0xdf
-    ? 2
-    : c >= 0xe0 && c <= 0xef
-    ? 3
-    : c >= 0xf0 && c <= 0xf4
-    ? 4
-    : 0;
-  if (!n || i + n > b.length) return 0;
-  const lo = c === 0xe0 ? 0xa0 : c === 0xf0 ? 0x90 : 0x80;
-  const hi = c === 0xed ? 0x9f : c === 0xf4 ? 0x8f : 0xbf;
-  if (b[i + 1] < lo || b[i + 1] > hi) return 0;
-  for (let k = 2; k < n; k++) if (b[i + k] < 0x80 || b[i + k] > 0xbf) return 0;
-  return n;
 }

@@ -173,6 +173,15 @@ int pw_target_stat(const pw_target *t, struct stat *st) {
 #ifdef __linux__
 #include <sys/xattr.h>
 
+/* Attribute attr of the inode an O_PATH descriptor holds, through its
+   /proc/self/fd link (-ENOENT without /proc).  Size or -errno. */
+static ssize_t opath_xattr(int fd, const char *attr, void *buf, size_t cap) {
+  char p[64];
+  snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+  ssize_t n = getxattr(p, attr, buf, cap);
+  return n < 0 ? -errno : n;
+}
+
 ssize_t pw_entry_xattr(const pw_entry *e, const char *attr, void *buf, size_t cap) {
   ssize_t n;
   if (e->is_dir_row && e->selffd < 0) {
@@ -184,12 +193,9 @@ ssize_t pw_entry_xattr(const pw_entry *e, const char *attr, void *buf, size_t ca
       pw_target_close(&t);
       return rc < 0 ? rc : -EBADF;
     }
-    char p[64];
-    snprintf(p, sizeof p, "/proc/self/fd/%d", t.fd);
-    n = getxattr(p, attr, buf, cap);
-    int err = n < 0 ? errno : 0;
+    n = opath_xattr(t.fd, attr, buf, cap);
     pw_target_close(&t);
-    return err ? -err : n;
+    return n;
   }
   if (e->is_dir_row) {
     n = fgetxattr(e->selffd, attr, buf, cap);
@@ -204,11 +210,9 @@ ssize_t pw_entry_xattr(const pw_entry *e, const char *attr, void *buf, size_t ca
     close(fd);
     return -ESTALE;
   }
-  char p[64];
-  snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
-  n = getxattr(p, attr, buf, cap);
-  int err = n < 0 ? errno : 0;
-  if (n < 0 && err == ENOENT && S_ISREG(now.st_mode)) {
+  n = opath_xattr(fd, attr, buf, cap);
+  int err = n < 0 ? (int)-n : 0;
+  if (err == ENOENT && S_ISREG(now.st_mode)) {
     /* no /proc: a descriptor that can read attributes (a regular file:
        opening it has no side effect), checked again */
     int rfd = openat(e->dirfd, e->path + e->name_off,
@@ -233,12 +237,9 @@ ssize_t pw_target_xattr(const pw_target *t, const pw_entry *e, const char *attr,
     n = t->fd >= 0 ? fgetxattr(t->fd, attr, buf, cap) : -1;
     return t->fd < 0 ? -EBADF : n < 0 ? -errno : n;
   }
-  char p[64];
-  snprintf(p, sizeof p, "/proc/self/fd/%d", t->fd);
-  n = getxattr(p, attr, buf, cap);
-  if (n >= 0) return n;
+  n = opath_xattr(t->fd, attr, buf, cap);
   /* no /proc: by name inside the verified folder, checked again */
-  return errno == ENOENT ? pw_entry_xattr(e, attr, buf, cap) : -errno;
+  return n == -ENOENT ? pw_entry_xattr(e, attr, buf, cap) : n;
 }
 #else
 ssize_t pw_target_xattr(const pw_target *t, const pw_entry *e, const char *attr, void *buf,

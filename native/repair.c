@@ -237,21 +237,23 @@ static size_t link_hash(uint64_t dev, uint64_t ino, size_t cap) {
   return (size_t)(h ^ (h >> 29)) & (cap - 1);
 }
 
+/* Under links_mu: st's slot, or the empty one where it would go (NULL
+   while the table is empty). */
+static struct link_slot *find_link(repair_ctx *c, const struct stat *st) {
+  if (!c->links_cap) return NULL;
+  size_t k = link_hash((uint64_t)st->st_dev, (uint64_t)st->st_ino, c->links_cap);
+  for (; c->links[k].used; k = (k + 1) & (c->links_cap - 1))
+    if (c->links[k].dev == (uint64_t)st->st_dev && c->links[k].ino == (uint64_t)st->st_ino) break;
+  return &c->links[k];
+}
+
 /* The group the first name of st (a file with other hard links) planned,
    if one did: false when none did. */
 static bool seen_link(repair_ctx *c, const struct stat *st, uint32_t *first) {
-  bool seen = false;
   pthread_mutex_lock(&c->links_mu);
-  if (c->links_cap) {
-    size_t k = link_hash((uint64_t)st->st_dev, (uint64_t)st->st_ino, c->links_cap);
-    for (; c->links[k].used; k = (k + 1) & (c->links_cap - 1)) {
-      if (c->links[k].dev == (uint64_t)st->st_dev && c->links[k].ino == (uint64_t)st->st_ino) {
-        *first = c->links[k].gid;
-        seen = true;
-        break;
-      }
-    }
-  }
+  struct link_slot *l = find_link(c, st);
+  bool seen = l && l->used;
+  if (seen) *first = l->gid;
   pthread_mutex_unlock(&c->links_mu);
   return seen;
 }
@@ -262,15 +264,8 @@ static bool seen_link(repair_ctx *c, const struct stat *st, uint32_t *first) {
 /* Mark st's entry as left alone by its first name (LINK_LEFT). */
 static void mark_link_left(repair_ctx *c, const struct stat *st) {
   pthread_mutex_lock(&c->links_mu);
-  if (c->links_cap) {
-    size_t k = link_hash((uint64_t)st->st_dev, (uint64_t)st->st_ino, c->links_cap);
-    for (; c->links[k].used; k = (k + 1) & (c->links_cap - 1)) {
-      if (c->links[k].dev == (uint64_t)st->st_dev && c->links[k].ino == (uint64_t)st->st_ino) {
-        c->links[k].gid = LINK_LEFT;
-        break;
-      }
-    }
-  }
+  struct link_slot *l = find_link(c, st);
+  if (l && l->used) l->gid = LINK_LEFT;
   pthread_mutex_unlock(&c->links_mu);
 }
 
@@ -296,18 +291,16 @@ static bool first_link(repair_ctx *c, const struct stat *st, uint32_t gid, uint3
     c->links = t;
     c->links_cap = cap;
   }
-  size_t k = link_hash((uint64_t)st->st_dev, (uint64_t)st->st_ino, c->links_cap);
-  for (; c->links[k].used; k = (k + 1) & (c->links_cap - 1)) {
-    if (c->links[k].dev == (uint64_t)st->st_dev && c->links[k].ino == (uint64_t)st->st_ino) {
-      *first = c->links[k].gid;
-      pthread_mutex_unlock(&c->links_mu);
-      return false;
-    }
+  struct link_slot *l = find_link(c, st);
+  bool met = l->used;
+  if (met) {
+    *first = l->gid;
+  } else {
+    *l = (struct link_slot){(uint64_t)st->st_dev, (uint64_t)st->st_ino, gid, true};
+    c->links_n++;
   }
-  c->links[k] = (struct link_slot){(uint64_t)st->st_dev, (uint64_t)st->st_ino, gid, true};
-  c->links_n++;
   pthread_mutex_unlock(&c->links_mu);
-  return true;
+  return !met;
 }
 
 /* ---- making a change ------------------------------------------------------- */
