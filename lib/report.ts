@@ -23,6 +23,9 @@ export interface ReportOptions extends CommonOptions {
    * - A symbolic link is written through: the file it names is replaced (or
    *   the device or FIFO written), the link stays.
    * - A folder, a socket and a symbolic link to a missing file are refused.
+   * - `/dev/stdout`, `/dev/fd/1` and `/proc/self/fd/1` are this process's
+   *   stdout, written through its descriptor as `"-"` is (by name it would
+   *   be replaced: a log that stdout appends to would be lost).
    */
   output?: string;
   /** Print pwalk's header line first. Default false (as pwalk). */
@@ -182,6 +185,14 @@ export function reportFormat(
   return { compress: kind, level: level ?? dflt };
 }
 
+/** Names of this process's own stdout: an output so named is `"-"`. */
+const STDOUT_NAMES = ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"];
+
+/** Whether `output` names this process's stdout (`/dev/stdout`, `/dev/fd/1`, `/proc/self/fd/1`). */
+export function stdoutName(output: string | undefined): boolean {
+  return output !== undefined && STDOUT_NAMES.includes(output);
+}
+
 /**
  * Write pwalk's CSV report of `root` (or the same rows as typed Parquet:
  * `output: "scan.parquet"`).
@@ -200,20 +211,21 @@ export function reportFormat(
  * @throws the signal's reason when cancelled (no output file is left)
  */
 export async function report(root: string, options: ReportOptions = {}): Promise<ReportSummary> {
-  const toStdout = options.output === undefined || options.output === "-";
-  const { compress, level } = reportFormat(options.output, options.compress, options.level);
+  const output = stdoutName(options.output) ? "-" : options.output;
+  const toStdout = output === undefined || output === "-";
+  const { compress, level } = reportFormat(output, options.compress, options.level);
   const opts: NativeOption[] = commonNative(root, options);
   const native_compress = { zstd: Compress.ZSTD, gzip: Compress.GZIP, none: Compress.NONE };
   opts.push([Opt.COMPRESS, compress === "parquet" ? Compress.PARQUET : native_compress[compress]]);
   opts.push([Opt.LEVEL, level]);
   if (options.header) opts.push([Opt.HEADER, 1]);
-  opts.push(toStdout ? [Opt.OUTPUT_FD, 1] : [Opt.OUTPUT, options.output!]);
+  opts.push(toStdout ? [Opt.OUTPUT_FD, 1] : [Opt.OUTPUT, output!]);
   if (options.printErrors) opts.push([Opt.ERROR_FD, 2]);
   if (options.printErrors && options.clearLineBeforeErrors) opts.push([Opt.ERROR_CLEAR, 1]);
   const r = await runJob(opts, (o) => native().pw_report_start(o), options);
   const c = r.counters;
   return {
-    output: toStdout ? null : options.output!,
+    output: toStdout ? null : output!,
     compress,
     compressed: compress !== "none",
     entries: c.entries,

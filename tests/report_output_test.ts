@@ -378,3 +378,35 @@ Deno.test("-o /dev/stdout with stdout appended to a log: written through it, the
     assert(r.stderr.includes("-> stdout"), r.stderr);
   }
 });
+
+Deno.test("report({ output: '/dev/stdout' }) with stdout appended to a log: written through it, the log kept", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(`${root}/d`, { recursive: true });
+  await Deno.writeTextFile(`${root}/d/f`, "x");
+  const log = `${tmp.path}/log.csv`;
+  const mod = new URL("../mod.ts", import.meta.url).href;
+  for (const name of ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"]) {
+    await Deno.writeTextFile(log, "an earlier line\n");
+    const program = `import { report } from ${JSON.stringify(mod)};
+const s = await report(Deno.args[0], { output: Deno.args[1] });
+console.error(JSON.stringify({ output: s.output, entries: s.entries }));`;
+    const r = await run("sh", [
+      "-c",
+      `exec "$0" eval "$1" "$2" "$3" >> "$4"`,
+      Deno.execPath(),
+      program,
+      root,
+      name,
+      log,
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    const lines = (await Deno.readTextFile(log)).split("\n").filter(Boolean);
+    assertEquals(lines[0], "an earlier line", name);
+    // the root, d, d/f, as Deno.lstat sees them
+    const { rows } = parsePwalk(new TextEncoder().encode(lines.slice(1).join("\n") + "\n"));
+    assertEquals(rows.length, 3, name);
+    for (const row of rows) assertEquals(row.ino, (await Deno.lstat(row.key)).ino, row.key);
+    assertEquals(JSON.parse(r.stderr.trim()), { output: null, entries: 3 }, name);
+  }
+});

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { report, reportFormat } from "../report.ts";
+import { report, reportFormat, stdoutName } from "../report.ts";
 import { ensureNative, nativeVersion } from "../ffi.ts";
 import {
   count,
@@ -103,9 +103,6 @@ function isFolder(path: string): boolean {
   }
 }
 
-/** Names of this process's own stdout: -o NAME is -o -. */
-const STDOUT_NAMES = ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"];
-
 /**
  * Run `pwalk report` with the arguments after the command's name.
  * `Deno.exit(await run(["--header", "-o", "scan.csv.zst", "/data"]));`
@@ -142,7 +139,7 @@ export async function run(args: string[]): Promise<number> {
   // -o /dev/stdout: this process's stdout, written through its descriptor
   // as -o - is (by name it would be replaced: a log redirected with >> lost)
   const given = f.output as string | undefined;
-  const output = given !== undefined && STDOUT_NAMES.includes(given) ? "-" : given;
+  const output = stdoutName(given) ? "-" : given;
   const toStdout = output === undefined || output === "-";
   if (!toStdout && isFolder(output)) throw new UsageError(`--output ${output} is a folder`);
   errorsApart(ui.errors, toStdout ? undefined : output, "report's output");
