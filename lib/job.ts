@@ -198,6 +198,8 @@ interface Leftover {
   job: Deno.PointerObject;
   out: BigUint64Array;
   pending?: Promise<number>;
+  /** Takes the job's listener off the caller's signal. */
+  unlisten?: () => void;
 }
 
 /**
@@ -208,16 +210,38 @@ interface Leftover {
  */
 const reclaim = new FinalizationRegistry<Leftover>((l) => {
   const sym = native();
+  l.unlisten?.();
   sym.pw_job_cancel(l.job);
   Promise.resolve(l.pending).then(() => sym.pw_job_free(l.job), () => sym.pw_job_free(l.job))
     .finally(() => l.out.fill(0n)).catch(() => {});
 });
 
+/**
+ * A listener that cancels `job` on `signal`'s abort, added to it, holding
+ * the job only weakly; `leftover.unlisten` takes it off.  Made outside the
+ * job's constructor: a closure made there shares the context of the
+ * constructor's other closures, which hold the job itself.
+ */
+function weakCanceller(job: NativeJob, signal: AbortSignal | undefined, leftover: Leftover) {
+  const ref = new WeakRef(job);
+  const cancel = () => ref.deref()?.cancel();
+  if (signal) {
+    signal.addEventListener("abort", cancel);
+    leftover.unlisten = () => signal.removeEventListener("abort", cancel);
+  }
+  return cancel;
+}
+
 export class NativeJob implements AsyncDisposable {
   readonly #job: Deno.PointerObject;
   readonly #run: RunOptions;
   readonly #t0 = performance.now();
-  #cancel = () => this.cancel();
+  /**
+   * The signal's listener. It reaches the job through a WeakRef: a signal
+   * that lives on (one controller for many walks) must not keep a dropped
+   * walk's job from being collected and reclaimed.
+   */
+  readonly #cancel: () => void;
   #timer?: ReturnType<typeof setInterval>;
   /** What onProgress threw, if it did: the job was cancelled for it. */
   #thrown?: { error: unknown };
@@ -230,8 +254,8 @@ export class NativeJob implements AsyncDisposable {
     this.#job = job;
     this.#run = run;
     this.#leftover = { job, out: this.#out };
+    this.#cancel = weakCanceller(this, run.signal, this.#leftover);
     reclaim.register(this, this.#leftover, this.#leftover);
-    run.signal?.addEventListener("abort", this.#cancel);
     if (run.onProgress && run.progressIntervalMs !== Infinity) {
       this.#timer = setInterval(() => {
         try {

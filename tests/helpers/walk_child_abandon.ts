@@ -7,21 +7,27 @@
  * `{"started":T,"left":L,"fdsBefore":A,"fdsAfter":B}` on stdout: T worker
  * threads ran, L are left.
  *
- * usage: deno run -A --v8-flags=--expose-gc walk_child_abandon.ts ROOT N
+ * With a third argument `signal`, every walk takes the signal of one
+ * AbortController that lives on (and never fires): its listeners must not
+ * keep the dropped walks alive.
+ *
+ * usage: deno run -A --v8-flags=--expose-gc walk_child_abandon.ts ROOT N [signal]
  *
  * @module
  */
 import { walk, walkDirs } from "../../mod.ts";
 import { nativeThreads, startNamed } from "./walk_tree.ts";
 
-const [root, n] = Deno.args;
+const [root, n, withSignal] = Deno.args;
+const controller = new AbortController();
+const signal = withSignal === "signal" ? controller.signal : undefined;
 const gc = (globalThis as unknown as { gc: () => void }).gc;
 const fds = () => [...Deno.readDirSync("/proc/self/fd")].length;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const fdsBefore = fds();
 async function abandon(i: number): Promise<void> {
-  const it = i % 2 ? walkDirs(root, { threads: 2 }) : walk(root, { threads: 2 });
+  const it = i % 2 ? walkDirs(root, { threads: 2, signal }) : walk(root, { threads: 2, signal });
   await startNamed(it); // one item; the iterator is then dropped
 }
 for (let i = 0; i < Number(n); i++) await abandon(i);
@@ -36,3 +42,4 @@ await sleep(200);
 console.log(
   JSON.stringify({ started, left: nativeThreads().length, fdsBefore, fdsAfter: fds() }),
 );
+if (controller.signal.aborted) throw new Error("never aborted"); // the controller lives to here
