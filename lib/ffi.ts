@@ -267,6 +267,7 @@ export const Opt = {
   EXCLUDE: 102,
   FRONTIER: 103,
   ROOT_REAL: 104,
+  SKIP_PATH: 105,
 } as const;
 
 /** Bytes of a record: PW_REC_SIZE in native/channel.h. */

@@ -98,6 +98,14 @@ export interface CommonOptions {
    * out anyway).
    */
   skipFds?: number[];
+  /**
+   * Paths (up to 8) of regular files that are no rows of the walk, by that
+   * name only: files the caller will replace when the walk is done (the
+   * CLI's `--errors FILE`, written beside it and renamed over it). Other
+   * hard-linked names of such a file stay rows. Default: none (the file
+   * `output` replaces is left out anyway).
+   */
+  skipPaths?: string[];
 }
 
 /**
@@ -160,6 +168,13 @@ export function commonNative(root: string, o: CommonOptions): NativeOption[] {
   if ((o.skipFds?.length ?? 0) > 8) throw new RangeError("pwalk: skipFds: at most 8");
   for (const fd of o.skipFds ?? []) {
     out.push([Opt.SKIP_FD, checkInt("skipFds", fd, 0, 2 ** 31 - 1)]);
+  }
+  if ((o.skipPaths?.length ?? 0) > 8) throw new RangeError("pwalk: skipPaths: at most 8");
+  for (const p of o.skipPaths ?? []) {
+    if (!p || p.includes("\0")) {
+      throw new RangeError(`pwalk: skipPaths: not a path: ${JSON.stringify(p)}`);
+    }
+    out.push([Opt.SKIP_PATH, p]);
   }
   return out;
 }

@@ -99,8 +99,13 @@ const struct stat *pw_job_root_stat(const pw_job *j);
 const char *pw_job_root(const pw_job *j, size_t *len);
 /** Visitor state the root folder starts with (job_init only). */
 void pw_job_set_root_user(pw_job *j, uint64_t user);
-/** Leave the file of this stat out of the walk (the job's own output). */
+/** Leave the file of this stat out of the walk, under every name (a file
+    the job made: its temporary output, a journal). */
 void pw_job_skip_file(pw_job *j, const struct stat *st);
+/** Leave out the regular file at path, under that name only (a file the job
+    will replace: its other hard-linked names stay rows).  Nothing there, or
+    no regular file: nothing to leave out. */
+void pw_job_skip_path(pw_job *j, const char *path);
 /** Cancelled or failed: stop producing. */
 bool pw_job_stopping(const pw_job *j);
 /** A fatal error was recorded. */

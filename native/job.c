@@ -29,9 +29,25 @@ void pw_job_set_root_user(pw_job *j, uint64_t user) {
 }
 void pw_job_skip_file(pw_job *j, const struct stat *st) {
   if (j->nskip == (int)(sizeof j->skip / sizeof j->skip[0])) return;
-  j->skip[j->nskip][0] = (uint64_t)st->st_dev;
-  j->skip[j->nskip][1] = (uint64_t)st->st_ino;
-  j->nskip++;
+  j->skip[j->nskip++] = (pw_skip){.dev = (uint64_t)st->st_dev, .ino = (uint64_t)st->st_ino};
+}
+void pw_job_skip_path(pw_job *j, const char *path) {
+  if (j->nskip == (int)(sizeof j->skip / sizeof j->skip[0])) return;
+  struct stat st, dir;
+  if (stat(path, &st) || !S_ISREG(st.st_mode)) return;
+  const char *slash = strrchr(path, '/');
+  char *name = strdup(slash ? slash + 1 : path);
+  char *folder = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+  if (name && folder && *name && !stat(folder, &dir)) {
+    j->skip[j->nskip++] = (pw_skip){.dev = (uint64_t)st.st_dev,
+                                    .ino = (uint64_t)st.st_ino,
+                                    .dir_dev = (uint64_t)dir.st_dev,
+                                    .dir_ino = (uint64_t)dir.st_ino,
+                                    .name = name};
+    name = NULL;
+  }
+  free(name);
+  free(folder);
 }
 bool pw_job_stopping(const pw_job *j) { return pw_queue_stopped((pw_queue *)&j->queue); }
 bool pw_job_failed(const pw_job *j) { return atomic_load(&j->failed); }
@@ -211,6 +227,7 @@ static pw_job *create(const pw_opts *src, const pw_visitor *vis) {
     struct stat st;
     if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) pw_job_skip_file(j, &st);
   }
+  for (size_t i = 0; i < o->skip_paths.n; i++) pw_job_skip_path(j, o->skip_paths.items[i]);
   j->nthreads = o->threads ? o->threads : PW_DEFAULT_THREADS;
   j->governed = !o->threads;
   if (!o->root || !o->root_len) {
@@ -415,6 +432,7 @@ PW_API void pw_job_free(pw_job *j) {
     free(j->workers);
   }
   if (j->vis->job_free) j->vis->job_free(j);
+  for (int i = 0; i < j->nskip; i++) free(j->skip[i].name);
   if (j->root) pw_item_free(&j->queue, j->root);
   if (j->front_fd >= 0) close(j->front_fd);
   while (j->front) {

@@ -46,6 +46,16 @@ struct pw_worker {
   char pad[64];               /**< keep workers' hot fields on separate lines */
 };
 
+/** A file the walk leaves out (one of the job's own files). */
+typedef struct pw_skip {
+  uint64_t dev, ino;         /**< the file */
+  uint64_t dir_dev, dir_ino; /**< with a name: the folder that holds it */
+  char *name;                /**< NULL: every name of the file (a file of the job's
+                                  own making); else only this name in that folder
+                                  (a file about to be replaced: its other
+                                  hard-linked names stay rows).  Owned by the job */
+} pw_skip;
+
 struct pw_job {
   struct pw_opts *opts;
   const pw_visitor *vis;
@@ -64,7 +74,7 @@ struct pw_job {
   atomic_int live;            /**< worker threads not yet ended */
   pw_worker *workers;
   _Atomic uint64_t out_bytes; /**< report: bytes written so far */
-  uint64_t skip[16][2];       /**< files left out (dev, ino): own output, journal */
+  pw_skip skip[16];           /**< files left out: own output, journal, errors file */
   int nskip;
   dev_t root_dev;
   struct stat root_st;        /**< the root's stat (the root may be a link to a folder) */

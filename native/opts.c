@@ -179,6 +179,13 @@ PW_API int32_t pw_opts_set_str(pw_opts *o, int32_t key, const uint8_t *s, size_t
     case PW_OPT_FRONTIER:
       if (strlist_add(&o->frontier, p, len)) break;
       return 0;
+    case PW_OPT_SKIP_PATH:
+      if (o->skip_paths.n == 8 || memchr(p, 0, len)) {
+        free(p);
+        return -EINVAL;
+      }
+      if (strlist_add(&o->skip_paths, p, len)) break;
+      return 0;
     default:
       free(p);
       return -EINVAL;
@@ -196,6 +203,7 @@ struct pw_opts *pw_opts_clone(const struct pw_opts *o) {
   c->root_real = NULL;
   memset(&c->excludes, 0, sizeof c->excludes);
   memset(&c->frontier, 0, sizeof c->frontier);
+  memset(&c->skip_paths, 0, sizeof c->skip_paths);
   c->change_gids = NULL;
   c->n_change_gids = 0;
   if (o->root && pw_opts_set_str(c, PW_OPT_ROOT, (const uint8_t *)o->root, o->root_len)) goto fail;
@@ -211,6 +219,10 @@ struct pw_opts *pw_opts_clone(const struct pw_opts *o) {
   for (size_t i = 0; i < o->frontier.n; i++)
     if (pw_opts_set_str(c, PW_OPT_FRONTIER, (const uint8_t *)o->frontier.items[i],
                         o->frontier.lens[i]))
+      goto fail;
+  for (size_t i = 0; i < o->skip_paths.n; i++)
+    if (pw_opts_set_str(c, PW_OPT_SKIP_PATH, (const uint8_t *)o->skip_paths.items[i],
+                        o->skip_paths.lens[i]))
       goto fail;
   for (size_t i = 0; i < o->n_change_gids; i++)
     if (pw_opts_set_int(c, PW_OPT_CHANGE_GID, o->change_gids[i])) goto fail;

@@ -67,6 +67,7 @@ struct pw_opts {
   char *root_real;     /**< PW_OPT_ROOT_REAL, NULL = none */
   pw_strlist excludes; /**< raw list, turned into a pw_strset by the job */
   pw_strlist frontier; /**< "DEV INO PARENT_INO DEPTH PATH" (PW_OPT_FRONTIER) */
+  pw_strlist skip_paths; /**< files left out by name (PW_OPT_SKIP_PATH) */
 };
 
 /** Deep copy; returns NULL when out of memory. */

@@ -120,6 +120,10 @@ typedef enum pw_opt {
                               whole run would (its row with this depth and
                               the parent inode there now), also when another
                               folder took its place; ROOT itself gets no row */
+  PW_OPT_SKIP_PATH = 105, /**< str, repeatable (up to 8): a regular file left
+                              out of the walk by this name only (one its
+                              caller will replace: the --errors file); its
+                              other hard-linked names are rows */
 } pw_opt;
 
 /** Values of PW_OPT_COMPRESS. */

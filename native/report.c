@@ -154,9 +154,11 @@ static int report_init(pw_job *j, void *arg) {
   c->sink = s;
   pw_job_set_out_bytes(j, pw_sink_bytes(s));
   /* The output inside the tree is not a row of it: neither the temporary
-     file nor the file it replaces. */
-  struct stat own[2];
-  for (int i = 0, n = pw_sink_own_files(s, own); i < n; i++) pw_job_skip_file(j, &own[i]);
+     file nor the file it replaces (by its name: other names of that file
+     are rows, as they stay). */
+  struct stat tmp;
+  if (pw_sink_temporary(s, &tmp)) pw_job_skip_file(j, &tmp);
+  if (pw_sink_replaced(s)) pw_job_skip_path(j, pw_sink_replaced(s));
   return 0;
 }
 

@@ -42,8 +42,7 @@ struct pw_sink {
   char *final_path;   /**< the name renamed onto (through a link); NULL unless replacing */
   char *tmp_path;
   char *fifo_path;    /**< a FIFO opened at the first write (no reader yet) */
-  bool has_old;
-  struct stat old_st; /**< the regular file being replaced */
+  bool has_old;       /**< final_path names a regular file being replaced */
   int compress;       /**< a pw_compress */
   int level;
   pthread_mutex_t write_mu;
@@ -149,7 +148,6 @@ static int open_replace(pw_sink *s, const char *target, const struct stat *old) 
   s->own_fd = true;
   if (old) {
     s->has_old = true;
-    s->old_st = *old;
     /* Owner and group as root; else the group where we may (a group we are
        in); the mode after, as chown clears set-id bits. */
     if (fchown(fd, old->st_uid, old->st_gid) && fchown(fd, (uid_t)-1, old->st_gid)) {
@@ -467,12 +465,11 @@ int pw_sink_zstd(pw_sink *s, const void *src, size_t len, void *dst, size_t cap,
 
 const char *pw_sink_name(const pw_sink *s) { return s->name; }
 
-int pw_sink_own_files(const pw_sink *s, struct stat st[2]) {
-  int n = 0;
-  if (s->tmp_path && s->fd >= 0 && fstat(s->fd, &st[n]) == 0) n++;
-  if (s->has_old) st[n++] = s->old_st;
-  return n;
+bool pw_sink_temporary(const pw_sink *s, struct stat *st) {
+  return s->tmp_path && s->fd >= 0 && fstat(s->fd, st) == 0;
 }
+
+const char *pw_sink_replaced(const pw_sink *s) { return s->has_old ? s->final_path : NULL; }
 
 uint64_t pw_sink_bytes(pw_sink *s) { return atomic_load_explicit(&s->bytes, memory_order_relaxed); }
 

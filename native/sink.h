@@ -61,11 +61,15 @@ int pw_sink_zstd(pw_sink *s, const void *src, size_t len, void *dst, size_t cap,
 /** The output's name as given ("the output" for an fd), for messages. */
 const char *pw_sink_name(const pw_sink *s);
 /**
- * The regular files the report must leave out of itself: the temporary file
- * and the existing file it will replace.  Fills up to 2 entries of st and
- * returns how many.
+ * The files the report must leave out of itself.  The temporary file it is
+ * written to: true and its stat in st (false when writing in place).
  */
-int pw_sink_own_files(const pw_sink *s, struct stat st[2]);
+bool pw_sink_temporary(const pw_sink *s, struct stat *st);
+/**
+ * The existing file the report will replace, by the name it is renamed
+ * onto (through a link: the file it names), or NULL.
+ */
+const char *pw_sink_replaced(const pw_sink *s);
 /** Bytes written to the output so far. */
 uint64_t pw_sink_bytes(pw_sink *s);
 /** Stop waiting for a FIFO's reader (any thread, any time). */

@@ -215,10 +215,16 @@ static bool names_only(const struct pw_opts *o, const pw_dent *d) {
   return d->type != DT_UNKNOWN && !(o->one_fs && d->type == DT_DIR);
 }
 
-/* One of the job's own files (its output, a journal): left out. */
-static bool own_file(const pw_job *j, const struct stat *st) {
-  for (int i = 0; i < j->nskip; i++)
-    if (j->skip[i][1] == (uint64_t)st->st_ino && j->skip[i][0] == (uint64_t)st->st_dev) return true;
+/* One of the job's own files (its output, a journal), found as name d of
+   the listing l: left out. */
+static bool own_file(const pw_job *j, const struct stat *st, const listing *l, const pw_dent *d) {
+  for (int i = 0; i < j->nskip; i++) {
+    const pw_skip *k = &j->skip[i];
+    if (k->ino != (uint64_t)st->st_ino || k->dev != (uint64_t)st->st_dev) continue;
+    if (!k->name || (k->dir_ino == (uint64_t)l->it->st.st_ino &&
+                     k->dir_dev == (uint64_t)l->it->st.st_dev && !strcmp(k->name, d->name)))
+      return true;
+  }
   return false;
 }
 
@@ -253,7 +259,7 @@ static bool dispatch(pw_worker *w, listing *l, const pw_dent *d) {
       if (err != EACCES || !j->vis->keep_unstatted || d->type == DT_UNKNOWN) return true;
       listing_facts(&st, d, l);
       no_stat = true;
-    } else if (j->nskip && own_file(j, &st)) {
+    } else if (j->nskip && own_file(j, &st, l, d)) {
       l->fcount--; /* as if it were not there */
       return true;
     }

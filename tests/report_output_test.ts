@@ -93,6 +93,45 @@ testNeeding([ZSTD], {
   },
 });
 
+Deno.test("a file -o or --errors replaces is left out by that name only: its other hard-linked names are rows", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(`${root}/archive`, { recursive: true });
+  await Deno.writeTextFile(`${root}/a`, "a");
+  // the output outside the tree, a hard link to it inside (an archived copy)
+  const out = `${tmp.path}/scan.csv`;
+  await Deno.writeTextFile(out, "old scan\n");
+  await Deno.link(out, `${root}/archive/scan-copy.csv`);
+  // the errors file inside the tree, with a second name there too
+  const errs = `${root}/errs.csv`;
+  await Deno.writeTextFile(errs, "old errors\n");
+  await Deno.link(errs, `${root}/archive/errs-copy.csv`);
+  const r = await cli(["--no-progress", "-o", out, "--errors", errs, root]);
+  assertEquals(r.code, 0, r.stderr);
+  // Every name Deno.readDir finds, but errs.csv itself (replaced by the run)
+  const names: string[] = [root];
+  const list = (dir: string) => {
+    for (const e of Deno.readDirSync(dir)) {
+      names.push(`${dir}/${e.name}`);
+      if (e.isDirectory) list(`${dir}/${e.name}`);
+    }
+  };
+  list(root);
+  const expected = names.filter((n) => n !== errs).sort();
+  const { rows } = parsePwalk(await Deno.readFile(out));
+  assertEquals(rows.map((row) => row.key).sort(), expected);
+  // the other names keep the old files: their rows are theirs (inode, size)
+  for (const name of ["scan-copy.csv", "errs-copy.csv"]) {
+    const row = rows.find((row) => row.key === `${root}/archive/${name}`)!;
+    const st = await Deno.lstat(`${root}/archive/${name}`);
+    assertEquals([row.ino, row.size], [st.ino, st.size], name);
+  }
+  assertEquals(await Deno.readTextFile(`${root}/archive/scan-copy.csv`), "old scan\n");
+  // the folders count them: archive holds 2 names, the root a, archive (not errs.csv)
+  assertEquals(rows.find((row) => row.key === `${root}/archive`)!.fcount, 2);
+  assertEquals(rows.find((row) => row.key === root)!.fcount, 2);
+});
+
 Deno.test({
   name: "-o a character device: written in place, it stays a device; /dev/full fails with exit 1",
   ignore: !isRoot,

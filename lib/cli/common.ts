@@ -444,6 +444,8 @@ export interface JobRun {
   progressIntervalMs?: number;
   /** --errors FILE, open for the native side. */
   errorsCsvFd?: number;
+  /** The file --errors FILE will replace: no row of the walk. */
+  skipPaths?: string[];
   /** A progress line is redrawn on stderr: error lines clear it first. */
   clearLineBeforeErrors?: boolean;
 }
@@ -521,6 +523,8 @@ export const ERRORS_HEADER = "path,operation,errno,message";
 /** An --errors file being written: its fd for the native side, then kept or dropped. */
 interface ErrorsCsv {
   fd: number;
+  /** The existing file it will replace when the run ends, if any. */
+  replaces?: string;
   /**
    * Close it. `ended`: the run ended with its report, and the file takes
    * its name (replacing what was there); else it never appears, and what
@@ -606,6 +610,7 @@ async function openErrorsCsv(path: string, toStdout: boolean): Promise<ErrorsCsv
   }
   return {
     fd,
+    replaces: now && !target.direct ? target.path : undefined,
     close: (ended) => {
       // a failed flush (NFS, quota) is a lost row too: never renamed as whole
       const rc = native().pw_fd_close(fd);
@@ -718,6 +723,7 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
       onProgress,
       progressIntervalMs,
       errorsCsvFd,
+      ...(errorsCsv?.replaces ? { skipPaths: [errorsCsv.replaces] } : {}),
       clearLineBeforeErrors: line?.redrawn,
     });
     ended = true;
