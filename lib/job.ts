@@ -119,6 +119,8 @@ export interface RunOptions {
    * Called about every `progressIntervalMs` while the job runs, and once at
    * the end (cancelled too). If it throws, the job is cancelled and its
    * promise rejects with what it threw (a report's partial output removed).
+   * The call at the end comes once the job has ended and a report's output
+   * is in place: a throw from it rejects too, and that output stays.
    */
   onProgress?: (p: Progress) => void;
   /**
@@ -216,6 +218,24 @@ const reclaim = new FinalizationRegistry<Leftover>((l) => {
     .finally(() => l.out.fill(0n)).catch(() => {});
 });
 
+/** The watching options checked before anything starts: one clear error, not a late one. */
+function checkRun(run: RunOptions): void {
+  if (run.onProgress !== undefined && typeof run.onProgress !== "function") {
+    throw new TypeError(`pwalk: onProgress must be a function, got a ${typeof run.onProgress}`);
+  }
+  const ms = run.progressIntervalMs;
+  if (ms !== undefined && !(typeof ms === "number" && ms > 0)) {
+    throw new RangeError(
+      `pwalk: progressIntervalMs must be a number of milliseconds above 0 (or Infinity), got ${
+        typeof ms === "string" ? JSON.stringify(ms) : String(ms)
+      }`,
+    );
+  }
+  if (run.signal !== undefined && !(run.signal instanceof AbortSignal)) {
+    throw new TypeError("pwalk: signal must be an AbortSignal");
+  }
+}
+
 /**
  * A listener that cancels `job` on `signal`'s abort, added to it, holding
  * the job only weakly; `leftover.unlisten` takes it off.  Made outside the
@@ -281,6 +301,7 @@ export class NativeJob implements AsyncDisposable {
     start: (opts: Deno.PointerValue) => Deno.PointerValue,
     run: RunOptions = {},
   ): Promise<NativeJob> {
+    checkRun(run);
     run.signal?.throwIfAborted();
     await ensureNative();
     const sym = native();

@@ -69,7 +69,9 @@ export interface CommonOptions {
   /**
    * Called about every `progressIntervalMs` while the job runs, and once at
    * the end (cancelled too). If it throws, the job is cancelled and rejects
-   * with what it threw (a report's partial output removed).
+   * with what it threw (a report's partial output removed). The call at
+   * the end comes once the job has ended and a report's output is in
+   * place: a throw from it rejects too, and that output stays.
    */
   onProgress?: (progress: Progress) => void;
   /** Milliseconds between progress calls. Default 200. Infinity: only the call at the end. */
@@ -114,6 +116,12 @@ export interface CommonOptions {
  * integer from 1 to 1024, got 0".
  */
 export function checkInt(name: string, v: number, min: number, max: number): number {
+  if (typeof v !== "number") {
+    const shown = typeof v === "string" ? JSON.stringify(v) : String(v);
+    throw new TypeError(
+      `pwalk: ${name} must be an integer from ${min} to ${max}, got ${shown} (a ${typeof v})`,
+    );
+  }
   if (!Number.isInteger(v) || v < min || v > max) {
     throw new RangeError(`pwalk: ${name} must be an integer from ${min} to ${max}, got ${v}`);
   }
@@ -134,6 +142,12 @@ export function normaliseFolderBytes(p: Uint8Array): Uint8Array {
  * without trailing slashes.
  */
 export function excludeList(root: string, exclude: readonly (string | Uint8Array)[] = []) {
+  if (
+    !Array.isArray(exclude) ||
+    !exclude.every((e) => typeof e === "string" || e instanceof Uint8Array)
+  ) {
+    throw new TypeError("pwalk: exclude must be an array of paths (strings, or Uint8Array bytes)");
+  }
   const strings = exclude.filter((e): e is string => typeof e === "string");
   const bytes = exclude.filter((e): e is Uint8Array => typeof e !== "string");
   return [...resolveExcludes(root, strings), ...bytes.map(normaliseFolderBytes)];

@@ -49,7 +49,10 @@ export interface WalkOptions
   skip?: RegExp[];
   /**
    * Follow symbolic links: links to folders are entered (under the link's
-   * path), links to files yield the target's facts. A folder reached by
+   * path), links to files yield the target's facts (`isFile` true,
+   * `isSymlink` false, where @std/fs keeps the link's own type), and a link
+   * to nothing is yielded as the link, with no error (@std/fs throws
+   * NotFound from its realPath, ending its walk). A folder reached by
    * several paths is walked under each, as @std/fs and os.walk walk it; a
    * link to a folder of its own path (by device and inode: a cycle) is not
    * entered: it is yielded as the folder it leads to, and is an error with
@@ -59,8 +62,8 @@ export interface WalkOptions
    */
   followSymlinks?: boolean;
   /**
-   * @std/fs walk's: with `followSymlinks`, yield the real paths under a
-   * followed link (its default, true). Only `false` is supported, the
+   * As in @std/fs walk: with `followSymlinks`, yield the real paths under
+   * a followed link (its default, true). Only `false` is supported, the
    * behaviour of this walk (a RangeError otherwise); without
    * `followSymlinks` it changes nothing.
    */
@@ -73,8 +76,9 @@ export interface WalkOptions
   /**
    * Stat each entry (the default). `false` lists names and types from the
    * folder listings alone, with no stat per entry (os.walk's and @std/fs
-   * walk's use): much faster, and every stat fact of an entry (size, times,
-   * uid, ...) is then NaN. Names whose type the file system does not give in
+   * walk's use): much faster, and the stat facts of an entry (size, times,
+   * uid, dev, ...) are then NaN, but for `ino` and the type bits of `mode`,
+   * which the listing gives. Names whose type the file system does not give in
    * its listings, and folders under `oneFileSystem`, are still stat'ed.
    * With stat, a name whose stat is refused (EACCES: its folder may be read
    * but not searched) is an error and still yielded, as `stat: false`
@@ -483,8 +487,9 @@ function entryFilter(o: WalkOptions, maxDepth: number): ((e: WalkEntry) => boole
  * @throws {Deno.errors.NotFound} when the root does not exist (on first
  * next()); `NotADirectory`, `FilesystemLoop`, `PermissionDenied` when it
  * is a file, a link loop, or cannot be stat'ed (a folder above it may not
- * be searched): the error's `code` is the errno name, as @std/fs walk's
- * first `Deno.stat` of it throws. A root that is stat'ed but cannot be
+ * be searched): the error's `code` is the errno name, before anything is
+ * yielded (@std/fs walk yields a file root first, then throws at its
+ * listing; with maxDepth 0 it only yields it). A root that is stat'ed but cannot be
  * listed is yielded, and its listing's error goes to `onError`/`errors`.
  * (The root's entry keeps a trailing slash of `root`: "d/".)
  */

@@ -214,6 +214,14 @@ static pw_job *create(const pw_opts *src, const pw_visitor *vis) {
     pw_job_fail(j, ENOMEM, "out of memory");
     return j;
   }
+  /* A descriptor that cannot take the rows fails now, not at the first
+     error (after hours of walking, the output thrown away). */
+  int csv_fl = j->opts->errors_csv_fd >= 0 ? fcntl(j->opts->errors_csv_fd, F_GETFL) : O_WRONLY;
+  if (csv_fl < 0 || (csv_fl & O_ACCMODE) == O_RDONLY) {
+    pw_job_fail(j, EBADF, "the errors file's descriptor %d is %s", j->opts->errors_csv_fd,
+                csv_fl < 0 ? "not open" : "open for reading only");
+    return j;
+  }
   j->errors.csv_fd = j->opts->errors_csv_fd;
   j->errors.clear_line = j->opts->error_clear;
   j->errors.csv_tty = j->errors.csv_fd >= 0 && isatty(j->errors.csv_fd);

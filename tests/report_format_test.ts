@@ -10,7 +10,7 @@ import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "
 import { report } from "../mod.ts";
 import { reportFormat } from "../lib/report.ts";
 import { lineSet } from "./helpers/csv.ts";
-import { cli, deno, REPO } from "./helpers/run.ts";
+import { cli, deno, REPO, run } from "./helpers/run.ts";
 import { testNeeding, ZSTD } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 
@@ -176,4 +176,48 @@ testNeeding([ZSTD], {
     assertEquals([...zst.subarray(0, 4)], ZSTD_MAGIC);
     assertEquals(lineSet(await unpack("zstd", zst)), lineSet(plain));
   },
+});
+
+Deno.test("report(): options of the wrong type or range throw one clear error before anything is written", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await smallTree(root);
+  const out = `${tmp.path}/out.csv`;
+  const cases: [Record<string, unknown>, ErrorConstructor, string][] = [
+    [{ exclude: "a" }, TypeError, "exclude must be an array"],
+    [{ exclude: [5] }, TypeError, "exclude must be an array"],
+    [{ progressIntervalMs: -5, onProgress() {} }, RangeError, "progressIntervalMs"],
+    [{ progressIntervalMs: NaN, onProgress() {} }, RangeError, "progressIntervalMs"],
+    [{ onProgress: "yes" }, TypeError, "onProgress must be a function"],
+    [{ threads: "4" }, TypeError, 'got "4" (a string)'],
+    [{ signal: {} }, TypeError, "AbortSignal"],
+  ];
+  for (const [opts, type, text] of cases) {
+    await assertRejects(() => report(root, { output: out, ...opts }), type, text);
+    assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name).sort(), ["tree"]);
+  }
+  // A descriptor that cannot take the error rows fails at the start, not at
+  // the first error after the walk: not open, or open for reading only
+  // (a child whose stdin, descriptor 0, is a file opened for reading).
+  await assertRejects(
+    () => report(root, { output: out, errorsCsvFd: 987 }),
+    Error,
+    "descriptor 987 is not open",
+  );
+  const program = `import { report } from ${
+    JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+  };
+try { await report(Deno.args[0], { output: Deno.args[1], errorsCsvFd: 0 }); console.log("accepted"); }
+catch (e) { console.log((e as Error).message); }`;
+  const r = await run("sh", [
+    "-c",
+    `exec "$0" eval "$1" "$2" "$3" < "$4"`,
+    Deno.execPath(),
+    program,
+    root,
+    out,
+    `${root}/sub/f1`,
+  ]);
+  assertEquals(r.text.trim(), "pwalk: the errors file's descriptor 0 is open for reading only");
+  assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name).sort(), ["tree"]);
 });
