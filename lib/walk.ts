@@ -675,15 +675,31 @@ export function walkDirs(
     // a call in flight while the caller holds a folder would keep the
     // process alive for an answer that may never come (a loop left waiting).
     let started = false;
+    const report = (e: WalkError) => {
+      if (options.onError) options.onError(e);
+      else errors.push(e);
+    };
+    // Top-down, a link back to an ancestor (a "loop" error, found as its
+    // folder is listed) is told once the caller had its say on that
+    // folder: removed from dirs, it is no error (os.walk never looks at a
+    // name pruned). Kept by the folder's path until its row.
+    const loops = topDown && options.followSymlinks ? new Map<string, WalkError[]>() : undefined;
     for (let b; (b = await job.nextBatch(decode, !topDown));) {
       started = true;
       if (skip && b.errors.length) dropSkippedLoops(b.errors, 0, skip);
       for (const e of b.errors) {
+        if (loops && e.op === "loop") {
+          const cut = e.path.lastIndexOf("/");
+          const folder = cut > 0 ? e.path.slice(0, cut) : "/";
+          const list = loops.get(folder);
+          if (list) list.push(e);
+          else loops.set(folder, [e]);
+          continue;
+        }
         // A folder that cannot be listed is reported, not yielded (its
         // row comes after its error, from the same worker).
         if (e.op === "open" || e.op === "read") unlisted.add(e.path);
-        if (options.onError) options.onError(e);
-        else errors.push(e);
+        report(e);
       }
       for (let i = 0; i < b.n; i++) {
         if (signal?.aborted) throw signal.reason;
@@ -739,8 +755,17 @@ export function walkDirs(
             continue;
           }
           open.delete(group);
-          if (!s.unlisted && e.depth + 1 <= lastDepth) {
+          const yielded = !s.unlisted && e.depth + 1 <= lastDepth;
+          if (yielded) {
             yield { path: dirPath(e), dirs: s.dirs, files: s.files, entry: e, bytes: s.bytes };
+          }
+          const pending = loops?.get(e.path);
+          if (pending) {
+            loops!.delete(e.path);
+            const kept = yielded ? new Set(s.dirs) : undefined;
+            for (const err of pending) {
+              if (!kept || kept.has(err.path.slice(err.path.lastIndexOf("/") + 1))) report(err);
+            }
           }
           // The caller had its say: enter what is left in dirs.
           const token = b.hold[i];
@@ -748,6 +773,8 @@ export function walkDirs(
         }
       }
     }
+    // loops of folders whose rows came first (a large folder's shared parts)
+    for (const list of loops?.values() ?? []) for (const err of list) report(err);
     try {
       await job.finish();
     } catch (e) {
@@ -755,14 +782,12 @@ export function walkDirs(
       // nothing is yielded (os.walk calls onerror and yields nothing).
       const code = (e as { code?: unknown }).code;
       if (started || typeof code !== "string" || !ROOT_ERRORS.has(code)) throw e;
-      const err: WalkError = {
+      report({
         path: root,
         pathBytes: new TextEncoder().encode(root),
         op: "open",
         message: errnoText(code) ?? (e as Error).message,
-      };
-      if (options.onError) options.onError(err);
-      else errors.push(err);
+      });
     }
   }
   return makeIterator(gen(), errors);

@@ -217,6 +217,47 @@ print(json.dumps([[p, sorted(d), sorted(f)] for p, d, f in os.walk(sys.argv[1], 
   assertEquals(paths, fromOsWalk);
 });
 
+Deno.test("followSymlinks: a link back to an ancestor pruned from dirs is no error, as os.walk never looks at it", async () => {
+  await using tmp = await tempDir("pwalk-loop-");
+  const root = `${tmp.path}/root`;
+  for (let i = 0; i < 30; i++) {
+    Deno.mkdirSync(`${root}/d${i}/e`, { recursive: true });
+    Deno.symlinkSync("..", `${root}/d${i}/up${i % 10}`); // a loop in every folder
+    Deno.symlinkSync("../..", `${root}/d${i}/e/top`);
+  }
+  // os.walk(followlinks=True) pruning every loop link: no error, and the
+  // same folders; pwalk the same, with and without keeping some links
+  const want: Item[] = JSON.parse(
+    await python(
+      `import json, os, sys
+errs = []
+out = []
+for p, d, f in os.walk(sys.argv[1], followlinks=True, onerror=errs.append):
+    d[:] = [n for n in d if not (n.startswith("up") or n == "top")]
+    out.append([p, sorted(d), sorted(f)])
+assert not errs, errs
+print(json.dumps(out))`,
+      root,
+    ),
+  );
+  const isLoop = (n: string) => n.startsWith("up") || n === "top";
+  for (const keep of [undefined, "up3"]) {
+    const got: Item[] = [];
+    const it = walkDirs(root, { followSymlinks: true, threads: 4 });
+    for await (const d of it) {
+      for (let i = d.dirs.length - 1; i >= 0; i--) {
+        if (isLoop(d.dirs[i]) && d.dirs[i] !== keep) d.dirs.splice(i, 1);
+      }
+      got.push([d.path, [...d.dirs].filter((n) => !isLoop(n)).sort(), [...d.files].sort()]);
+    }
+    if (!keep) assertEquals(asSet(got), asSet(want));
+    // a link left in dirs is still the loop it is: d3, d13 and d23 keep up3
+    const loops = it.errors.filter((e) => e.op === "loop").map((e) => e.path).sort();
+    assertEquals(loops, keep ? ["d13", "d23", "d3"].map((d) => `${root}/${d}/up3`) : []);
+    assertEquals(it.errors.length, loops.length, JSON.stringify(it.errors));
+  }
+});
+
 Deno.test("walkDirs: names in runs across small batches, names not UTF-8, pruning in a wide folder", async () => {
   await using tmp = await tempDir("pwalk-walkdirs-runs-");
   const root = `${tmp.path}/tree`;
