@@ -440,3 +440,25 @@ Deno.test("summary with a name service that hangs: numbers after PWALK_NAMES_TIM
   const s = JSON.parse(r.text) as Summary;
   assertEquals(s.users.map((u) => [u.id, u.name]), [[Deno.uid(), null]]);
 });
+
+Deno.test("summary: sizes just below a power of two land in their own bucket, up to 2^62", async () => {
+  await using tmp = await tempDir();
+  const scan = `${tmp.path}/big.csv`;
+  // a hand-written scan: one file of each size (no file system holds them)
+  const sizes: bigint[] = [];
+  for (const k of [1n, 31n, 49n, 53n, 55n, 62n]) sizes.push((1n << k) - 1n, 1n << k);
+  const rows = ['1,0,-1,"h","",0,0,4096,1,8,2,"0040755",1,2,3,' + sizes.length + ",0"];
+  sizes.forEach((size, i) =>
+    rows.push(`${i + 2},1,0,"h/f${i}","",0,0,${size},1,8,1,"0100644",1,2,3,-1,0`)
+  );
+  await Deno.writeTextFile(scan, rows.join("\n") + "\n");
+  const s = await summarize([scan], { names: false, now: NOW });
+  // the bucket of a size: [2^(bit length - 1), 2^bit length), by BigInt
+  const want = new Map<number, number>();
+  for (const size of sizes) {
+    const b = size.toString(2).length - 1;
+    want.set(b, (want.get(b) ?? 0) + 1);
+  }
+  const got = new Map(s.sizeHistogram.map((b) => [Math.round(Math.log2(b.min)), b.files]));
+  assertEquals(got, want);
+});

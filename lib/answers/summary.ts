@@ -420,11 +420,13 @@ export async function summarize(
         `ORDER BY al DESC, n DESC, ext LIMIT ${top}`,
     )).map((r) => ({ ext: String(r.ext ?? ""), ...amount(r) }));
 
+    // floor(log2) in floating point, corrected by exact integer powers of
+    // two (a double rounds 2^55 - 1 up to 2^55)
     const sizeHistogram = (await e.all(`WITH f AS (
         SELECT CASE WHEN "st_size" <= 0 THEN -1 ELSE floor(log2("st_size"))::INTEGER END AS b0,
                "st_size" AS sz, al, ab, kind FROM s WHERE kind = 'f'),
-      g AS (SELECT CASE WHEN b0 < 0 THEN -1 WHEN pow(2, b0) > sz THEN b0 - 1
-                        WHEN pow(2, b0 + 1) <= sz THEN b0 + 1 ELSE b0 END AS b, al, ab, kind FROM f)
+      g AS (SELECT CASE WHEN b0 < 0 THEN -1 WHEN (1::HUGEINT << b0) > sz THEN b0 - 1
+                        WHEN (1::HUGEINT << (b0 + 1)) <= sz THEN b0 + 1 ELSE b0 END AS b, al, ab, kind FROM f)
       SELECT b, ${AMOUNT} FROM g GROUP BY b ORDER BY b`)).map((r): SizeBucket => {
       const b = num(r.b);
       return { min: b < 0 ? 0 : 2 ** b, max: b < 0 ? 1 : 2 ** (b + 1), ...amount(r) };
