@@ -11,7 +11,7 @@
  * "0100644" is 33188, so `st_mode // 4096 = 8` selects regular files and
  * `printf('%07o', st_mode)` gives the CSV's text back.
  *
- * CSV output is pwalk's format byte for byte (the header line quoted as
+ * CSV output is pwalk's format (the header line quoted as
  * pwalk quotes it, filename, fileExtension and st_mode in quotes with `"`
  * doubled), with the header unless `header: false`; row order is not kept
  * (pwalk's is not defined either). Names that were not UTF-8 in a CSV
