@@ -233,6 +233,28 @@ testNeeding([ZSTD], {
     // a sharded scan's folder serves as well
     const d = await makePlan(root, 3, `${tmp.path}/d.json`, ["--from", `${tmp.path}/run`]);
     assertEquals(d.frontier, c.frontier);
+    // ... reading its plan's shards only: a file left by an older plan of
+    // more shards is not counted (summary DIR does not read it either)
+    await Deno.copyFile(`${tmp.path}/run/scan-0.csv.zst`, `${tmp.path}/run/scan-7.csv.zst`);
+    const e = await makePlan(root, 3, `${tmp.path}/e.json`, ["--from", `${tmp.path}/run`]);
+    assertEquals([e.estimate.total, e.estimate.loads], [c.estimate.total, c.estimate.loads]);
+    // ... and only when complete: a shard without its record is refused
+    await Deno.remove(`${tmp.path}/run/scan-1.done.json`);
+    const f = await cli([
+      "plan",
+      root,
+      "--shards",
+      "3",
+      "-o",
+      `${tmp.path}/f.json`,
+      "--from",
+      `${tmp.path}/run`,
+    ]);
+    assertEquals(f.code, 1, f.stderr);
+    assertMatch(
+      f.stderr,
+      /^pwalk: [^\n]*\/run: the sharded scan is not complete \(2 of 3 shards done[^\n]*\n$/,
+    );
   },
 });
 

@@ -45,7 +45,8 @@ Options:
                          plan is not replaced (shards may have run from it)
   --from SCAN            estimate the work below each folder from a previous
                          scan (a pwalk .csv, .csv.zst or .csv.gz, or a folder
-                         of them, such as an earlier sharded scan); repeatable.
+                         of them; an earlier sharded scan's folder gives its
+                         plan's shards, all done); repeatable.
                          Default: the rows the planner sees in listings
   --min-folders N        frontier folders to aim for (default 16 x N)
   --max-listed N         folders the planner may list (default 1024 x N

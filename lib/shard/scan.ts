@@ -44,8 +44,10 @@ export interface ScanCountOptions {
 const NL = 0x0a, COMMA = 0x2c, QUOTE = 0x22, SLASH = 0x2f, MINUS = 0x2d;
 
 /**
- * The scan files a --from argument names: the file, or a folder's *.csv,
- * *.csv.zst and *.csv.gz.
+ * The scan files a --from argument names: the file; a sharded scan's
+ * folder (it holds plan.json): the outputs of its plan's shards, all done
+ * (files of an older plan left there are not read, as `pwalk summary DIR`
+ * reads none); any other folder: its *.csv, *.csv.zst and *.csv.gz.
  *
  * @example
  * ```ts ignore
@@ -56,6 +58,22 @@ const NL = 0x0a, COMMA = 0x2c, QUOTE = 0x22, SLASH = 0x2f, MINUS = 0x2d;
 export async function scanFiles(from: string): Promise<string[]> {
   const st = await Deno.stat(from);
   if (!st.isDirectory) return [from];
+  const dir = from.replace(/(.)\/+$/, "$1");
+  let planned = false;
+  try {
+    planned = (await Deno.stat(`${dir}/plan.json`)).isFile;
+  } catch { /* a folder of scan files */ }
+  if (planned) {
+    const { scanStatus } = await import("./status.ts"); // (status.ts imports plan.ts, which imports this)
+    const status = await scanStatus(dir, { squeue: false });
+    if (!status.complete) {
+      throw new Error(
+        `${from}: the sharded scan is not complete (${status.counts.done} of ` +
+          `${status.plan.shards} shards done; see pwalk status ${from})`,
+      );
+    }
+    return status.shards.map((s) => s.output!);
+  }
   const out: string[] = [];
   for await (const e of Deno.readDir(from)) {
     if (e.isFile && /\.csv(\.zstd?|\.gz)?$/i.test(e.name)) {
