@@ -111,6 +111,7 @@ testNeeding([ZSTD], {
         hardLinkNames: 1,
         errors: null,
         nonUtf8Names: 0,
+        foldersSeenTwice: 0, // one walk, no bind mount
       });
       assertEquals(s.roots, [root]);
       assert(al > 0 && ab > al, "real data and sparse files");

@@ -1005,3 +1005,50 @@ Deno.test("shards whose output names of 250 bytes begin alike: each its own lock
   await a.release();
   await b.release();
 });
+
+testNeeding([ZSTD], {
+  name: "a folder moved between two shards' walks: summary counts it under both paths and says so",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/t`;
+    for (let i = 0; i < 12; i++) {
+      await Deno.mkdir(`${root}/a${i}/s`, { recursive: true });
+      for (let k = 0; k < 30; k++) await Deno.writeTextFile(`${root}/a${i}/s/f${k}`, "x");
+    }
+    const dir = `${tmp.path}/scan`;
+    await Deno.mkdir(dir);
+    const plan = await makePlan(root, 2, `${dir}/plan.json`);
+    // shard 1 walks, then one of its folders moves into one of shard 0's
+    const r1 = await cli(shardArgs(`${dir}/plan.json`, 1, `${dir}/scan-1.csv.zst`));
+    assertEquals(r1.code, 0, r1.stderr);
+    const from = plan.frontier.find((f) => f.shard === 1)!.path;
+    const into = plan.frontier.find((f) => f.shard === 0)!.path;
+    await Deno.rename(from, `${into}/moved`);
+    const r0 = await cli(shardArgs(`${dir}/plan.json`, 0, `${dir}/scan-0.csv.zst`));
+    assertEquals(r0.code, 0, r0.stderr);
+    // the folders (by st_dev and inode) with rows under two paths, counted here
+    const seen = new Map<string, number>();
+    for (const i of [0, 1]) {
+      for (const row of parsePwalk(await unzstd(`${dir}/scan-${i}.csv.zst`)).rows) {
+        if (!row.mode.startsWith("004")) continue;
+        const k = `${row.dev} ${row.ino}`;
+        seen.set(k, (seen.get(k) ?? 0) + 1);
+      }
+    }
+    const twice = [...seen.values()].filter((n) => n > 1).length;
+    assert(twice > 0);
+    const s = await cli(["summary", "--json", dir]);
+    assertEquals(s.code, 0, s.stderr);
+    assertEquals(JSON.parse(s.text).totals.foldersSeenTwice, twice);
+    const text = await cli(["summary", dir], { env: { COLUMNS: "80" } });
+    assertStringIncludes(
+      text.text,
+      `warning: ${twice} folder(s) have rows under two or more paths`,
+    );
+    // a scan of one walk has none
+    const single = `${tmp.path}/whole.csv`;
+    assertEquals((await cli(["-o", single, root])).code, 0);
+    const w = await cli(["summary", "--json", single]);
+    assertEquals(JSON.parse(w.text).totals.foldersSeenTwice, 0);
+  },
+});

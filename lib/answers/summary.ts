@@ -63,6 +63,13 @@ export interface Totals {
   errors: number | null;
   /** Rows whose name was not UTF-8 (read with `\xNN` escapes). */
   nonUtf8Names: number;
+  /**
+   * Folders (by st_dev and inode) with rows under more than one path: a
+   * folder moved between the walks of two shards (its entries then count
+   * twice), or a bind mount inside the tree. 0 in a scan of one walk
+   * without bind mounts.
+   */
+  foldersSeenTwice: number;
 }
 
 /** Sizes and counts of a set of entries. */
@@ -389,6 +396,8 @@ export async function summarize(
       count(*) FILTER (kind = 'o') AS no, sum(ab) AS ab, sum(al) AS al,
       count(*) FILTER (dupl) AS dupl, count(DISTINCT "UID") AS users,
       count(DISTINCT "GID") AS groups FROM s`))[0];
+    const seenTwice = (await e.all(`SELECT count(*) AS n FROM (SELECT 1 FROM s WHERE kind = 'd'
+      GROUP BY "st_dev", "inode" HAVING count(*) > 1)`))[0];
     const totals: Totals = {
       entries: num(tot.n),
       files: num(tot.nf),
@@ -400,6 +409,7 @@ export async function summarize(
       hardLinkNames: num(tot.dupl),
       errors: await recordedErrors(files),
       nonUtf8Names: load.nonUtf8Rows,
+      foldersSeenTwice: num(seenTwice.n),
     };
     const roots = (await e.all(
       `SELECT "filename" AS p FROM s WHERE "directory-depth" = -1 ORDER BY 1`,

@@ -88,6 +88,19 @@ function ageTable(title: string, ages: AgeBucket[], width: number): string {
   );
 }
 
+/** `text` in lines of at most `width` columns, broken at spaces. */
+function wrap(text: string, width: number): string {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, line].join("\n");
+}
+
 /** The text `pwalk summary` prints, fitted to `width` columns. */
 export function formatSummary(s: Summary, width: number): string {
   const t = s.totals;
@@ -104,7 +117,15 @@ export function formatSummary(s: Summary, width: number): string {
       `names not UTF-8: ${count(t.nonUtf8Names)}  errors: ${
         t.errors === null ? "not recorded in a scan" : count(t.errors)
       }`,
-    ].map((l) => fit(l, width)).join("\n"),
+    ].map((l) => fit(l, width)).join("\n") +
+      (t.foldersSeenTwice
+        ? "\n" + wrap(
+          `warning: ${count(t.foldersSeenTwice)} folder(s) have rows under two or more paths ` +
+            "(a folder moved between two shards' walks, or a bind mount): their entries count " +
+            "once per path",
+          width,
+        )
+        : ""),
   );
   const owners = (title: string, label: string, rows: Summary["users"], total: number) =>
     table(
