@@ -80,10 +80,15 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
       out |= PW_RESTORE_OWNER_KEPT;
     }
   }
+  /* A run stopped (kill -9, the OOM killer) between its chown and its
+     chmod left the old mode less the setuid/setgid bits the chown cleared,
+     under the run's owner and group: its own state, not someone's change. */
+  bool chown_cleared = owned_as_run && (nuid != ouid || ngid != ogid) &&
+                       (cmode | (omode & SETID)) == omode;
   bool mode_back = false;
   if (cmode != omode) {
     /* a chown may have cleared setuid/setgid after the journal's change */
-    if (cmode != nmode && (cmode | (nmode & SETID)) != nmode) {
+    if (cmode != nmode && (cmode | (nmode & SETID)) != nmode && !chown_cleared) {
       out |= PW_RESTORE_MODE_KEPT;
     } else if ((omode & ~cmode & SETID) && !owned_as_run) {
       /* Never a setuid/setgid bit on an entry that someone else owns now

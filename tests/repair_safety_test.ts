@@ -123,6 +123,33 @@ Deno.test("undo never puts setuid/setgid back on an entry someone else owns now"
   closeLibc();
 });
 
+Deno.test("a run killed between a file's chown and its chmod: undo puts the setgid/setuid the chown cleared back", async () => {
+  await using tmp = await tempDir("pwalk-safety-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [
+    PROJECT,
+    { rel: "tool", type: "file", uid: 1042, gid: 1042, mode: 0o2711 },
+    { rel: "suid", type: "file", uid: 1043, gid: 1043, mode: 0o4700 },
+  ]);
+  const before = snapshot(root);
+  const journal = `${tmp.path}/j`;
+  const ap = await cli(["repair", "--apply", "--journal", journal, root]);
+  assertEquals(ap.code, 0, ap.stderr);
+  // The state a kill -9 after the chown and before the chmod leaves: the
+  // project group, and the old mode less what the kernel's chown cleared
+  // (setuid always, setgid of a group-executable file), as lstat shows it.
+  for (const [f, mode] of [["tool", 0o0711], ["suid", 0o0700]] as const) {
+    assertEquals(Deno.lstatSync(at(root, f)).gid, G.PROJECT);
+    Deno.chmodSync(at(root, f), mode);
+  }
+  const un = await cli(["undo", "--apply", journal]);
+  assertEquals(un.code, 0, un.stderr);
+  assertEquals(ugm(at(root, "tool")), "1042:1042:2711");
+  assertEquals(ugm(at(root, "suid")), "1043:1043:4700");
+  assertEquals(diffSnapshots(before, snapshot(root), ["type", "ino"]), []);
+  closeLibc();
+});
+
 Deno.test("undo puts setuid/setgid back only on a file nobody but its owner could have written since", async () => {
   await using tmp = await tempDir("pwalk-safety-");
   const root = `${tmp.path}/proj`;
