@@ -300,6 +300,7 @@ export const OP_NAMES: readonly string[] = [
   "acl",
   "capability",
   "links",
+  "device",
 ];
 
 /** pw_restore's result bits: enum pw_restore_bits in native/pwalk.h. */

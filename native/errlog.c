@@ -25,6 +25,7 @@ const char *pw_op_name(int op) {
     case PW_OP_ACL: return "acl";
     case PW_OP_CAPABILITY: return "capability";
     case PW_OP_LINKS: return "links";
+    case PW_OP_DEVICE: return "device";
     default: return "error";
   }
 }
@@ -34,6 +35,7 @@ const char *pw_error_text(int op, int err) {
          : op == PW_OP_ACL    ? PW_ACL_TEXT
          : op == PW_OP_CAPABILITY && !err ? PW_CAPS_TEXT
          : op == PW_OP_LINKS   ? PW_LINKS_TEXT
+         : op == PW_OP_DEVICE  ? PW_DEVICE_TEXT
                               : strerror(err);
 }
 

@@ -184,6 +184,9 @@ typedef enum pw_op {
                         on a change of owner or group (repair leaves it alone): a notice */
   PW_OP_LINKS = 13, /**< repair: a file with hard links in folders of two shared groups
                          (it takes the group of the name reached first): a notice */
+  PW_OP_DEVICE = 14, /**< repair: a character or block device the rules would change
+                          (group or group access to it is access to the device: a disk
+                          or memory node copied into a project); left alone: a notice */
 } pw_op;
 
 typedef struct pw_opts pw_opts;

@@ -429,6 +429,15 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
   pw_change p;
   bool noancestor;
   plan(w, e, st, &p, &noancestor);
+  /* A device node: a new group or group access to it is access to the
+     device itself (a disk or memory node copied into a project, a chroot,
+     a container image), outside ROOT in effect.  Repair leaves it alone,
+     and says so; chown, asked for by owner, goes on. */
+  if (!c->chown_mode && (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode))) {
+    if (noancestor) note_no_ancestor(w);
+    if (!pw_change_empty(&p)) pw_job_note_error(j, PW_OP_DEVICE, 0, e->path, e->len);
+    return;
+  }
   /* a dry run looks now (an apply, below, through the entry's descriptor) */
   if (!c->apply && !pw_change_empty(&p) && loses_caps(w, e, st, &p, NULL)) return;
   uint32_t first_gid;

@@ -703,6 +703,43 @@ print(os.path.join(sys.argv[1], *(['d' * 250] * 20), 'tool'), end='')`,
   assertEquals(Deno.lstatSync(`${root}/tool`).uid, 1002);
 });
 
+Deno.test("device nodes: repair leaves them alone with a device notice, chown changes them", async () => {
+  await using tmp = await tempDir("pwalk-dev-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [
+    { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+    { rel: "chroot", type: "dir", uid: 1001, gid: G.PROJECT, mode: 0o2770 },
+    { rel: "plain", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
+  ]);
+  // a copied chroot's devices: a block device and a random number
+  // generator node of root's own, a user's null (mknod: the tests run as root)
+  await python(
+    `import os, stat, sys
+os.mknod(sys.argv[1] + '/chroot/sda', 0o660 | stat.S_IFBLK, os.makedev(8, 0)); os.chown(sys.argv[1] + '/chroot/sda', 0, 0)
+os.mknod(sys.argv[1] + '/chroot/hwrng', 0o600 | stat.S_IFCHR, os.makedev(10, 183)); os.chmod(sys.argv[1] + '/chroot/hwrng', 0o600)
+os.mknod(sys.argv[1] + '/chroot/mine', 0o600 | stat.S_IFCHR, os.makedev(1, 3)); os.chown(sys.argv[1] + '/chroot/mine', 1001, 1001)`,
+    root,
+  );
+  const devices = ["chroot/hwrng", "chroot/mine", "chroot/sda"].map((d) => `${root}/${d}`);
+  const facts = () => devices.map((d) => Deno.lstatSync(d)).map((st) => [st.uid, st.gid, st.mode]);
+  const before = facts();
+  for (const apply of [false, true]) {
+    for (const forceGroupWritable of [false, true]) {
+      const s = await repair(root, { apply, forceGroupWritable, journal: false });
+      assertEquals(noticesOf(s, "device").sort(), devices, `apply ${apply}`);
+      for (const e of s.errorDetails.filter((e) => e.op === "device")) {
+        assertStringIncludes(e.message, "a device node: left alone");
+      }
+      assertEquals(facts(), before, "a device changed");
+    }
+  }
+  assertEquals(Deno.lstatSync(`${root}/plain`).gid, G.PROJECT, "the rest is repaired");
+  // chown, asked for by owner, moves the node it names as everything else
+  const c = await chown(root, { from: 1001, to: { uid: 1002 }, apply: true, journal: false });
+  assertEquals(noticesOf(c, "device"), []);
+  assertEquals(Deno.lstatSync(`${root}/chroot/mine`).uid, 1002);
+});
+
 Deno.test("ACL and capability notices: a dry run tells what --apply tells", async () => {
   await using tmp = await tempDir("pwalk-notices-");
   const root = `${tmp.path}/proj`;

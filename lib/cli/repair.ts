@@ -44,7 +44,9 @@ never followed nor changed):
     none up to (not including) /, such entries are reported once and left;
   - folders get g+rx, everything else g+r (with --force-group-writable:
     g+rwx and g+rw). A file whose group changes loses setuid/setgid, as
-    with chgrp.
+    with chgrp;
+  - device nodes are left alone (a device notice): group access to a
+    copied disk or memory node is access to the device.
 
 Refused (one line, exit 2): ROOT / without --force; a system folder or
 anything below one (/bin /boot /dev /etc /lib /lib64 /proc /root /sbin /sys
