@@ -73,6 +73,11 @@ void pw_count(pw_worker *w, int c, uint64_t n) { w->local[c] += n; }
 void pw_worker_error(pw_worker *w, int op, int err, const char *path, size_t len) {
   note(w->job, op, err, path, len);
   if (w->job->vis->error) w->job->vis->error(w, op, err, path, len);
+  /* Out of file descriptors is the tool's failure, not a fact of the tree:
+     going on would leave folders out of a run that ends as if complete. */
+  if (err == EMFILE || err == ENFILE)
+    pw_job_fail(w->job, err, "%s: raise the limit of open files (ulimit -n) or use fewer threads",
+                strerror(err));
 }
 
 void pw_job_fail(pw_job *j, int err, const char *fmt, ...) {

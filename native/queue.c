@@ -1,6 +1,7 @@
 /* queue.c — see queue.h. */
 #include "queue.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -8,22 +9,33 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-/* Folder descriptors kept open for subfolders: a quarter of the soft limit
-   of open files, within these bounds, for the whole process: several jobs
-   at once (walks of one program, held ones above all, whose subfolders
-   wait with their parent's descriptor) share it, lest together they run
-   the process out of descriptors.  Past it, subfolders are opened by path.
-   Depth-first order keeps far fewer open on ordinary trees (about one per
-   level of the folders being read). */
-#define PW_DIRREFS_MIN 16
+/* Folder descriptors kept open for subfolders: a quarter of the
+   descriptors free when the job starts (the soft limit of open files less
+   those open: the host program's, other jobs'), at most PW_DIRREFS_MAX,
+   for the whole process: several jobs at once (walks of one program, held
+   ones above all, whose subfolders wait with their parent's descriptor)
+   share it, lest together they run the process out of descriptors, which
+   the workers' listings and the host program need too.  Past it,
+   subfolders are opened by path.  Depth-first order keeps far fewer open
+   on ordinary trees (about one per level of the folders being read). */
 #define PW_DIRREFS_MAX 4096
+
+/* Descriptors open in this process (Linux's /proc/self/fd), or -1. */
+static long open_fds(void) {
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) return -1;
+  long n = -1; /* not counting the listing's own */
+  while (readdir(d)) n++;
+  closedir(d);
+  return n - 2; /* "." and ".." */
+}
 
 static int dirref_budget(void) {
   struct rlimit rl;
-  long n = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
-               ? (long)(rl.rlim_cur / 4)
-               : PW_DIRREFS_MAX;
-  return n < PW_DIRREFS_MIN ? PW_DIRREFS_MIN : n > PW_DIRREFS_MAX ? PW_DIRREFS_MAX : (int)n;
+  if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY) return PW_DIRREFS_MAX;
+  long used = open_fds();
+  long n = ((long)rl.rlim_cur - (used >= 0 ? used : 0)) / 4;
+  return n < 0 ? 0 : n > PW_DIRREFS_MAX ? PW_DIRREFS_MAX : (int)n;
 }
 
 static atomic_int process_dirrefs;

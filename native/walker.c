@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "job.h"
@@ -88,24 +89,35 @@ typedef struct listing {
    lookup, and no path to swap), else by its full path, and begin its
    listing.  Returns an fd, or -1 after reporting why (*raced: it is no
    longer the folder that was listed). */
+static int open_once(pw_worker *w, pw_item *it, int flags) {
+  if (it->parent) return openat(it->parent->fd, it->path + it->name_off, flags);
+  if (it->front) return pw_job_open_front(w->job, it, flags);
+  return pw_open_path(it->path, it->len, flags);
+}
+
 static int open_folder(pw_worker *w, pw_item *it, bool *raced) {
   int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (it->is_root || it->via_link ? 0 : O_NOFOLLOW);
-  int fd;
   bool opened_by_name = it->parent != NULL;
+  int fd = open_once(w, it, flags);
+  /* Out of descriptors (the process's limit, or the system's): others
+     come free as workers finish their folders.  Waited for, 10 s in all;
+     then pw_worker_error makes it fatal, since going on would leave the
+     folder out of a run that looks complete. */
+  for (long ms = 1, waited = 0; fd < 0 && (errno == EMFILE || errno == ENFILE) &&
+                                waited < 10000 && !pw_job_stopping(w->job);
+       waited += ms, ms = ms < 256 ? ms * 2 : 256) {
+    struct timespec ts = {0, ms * 1000000L};
+    nanosleep(&ts, NULL);
+    fd = open_once(w, it, flags);
+  }
+  int e = errno;
   if (it->parent) {
-    fd = openat(it->parent->fd, it->path + it->name_off, flags);
-    int e = errno;
     pw_dirref_put(&w->job->queue, it->parent);
     it->parent = NULL;
-    errno = e;
-  } else if (it->front) {
-    fd = pw_job_open_front(w->job, it, flags);
-  } else {
-    fd = pw_open_path(it->path, it->len, flags);
   }
   *raced = false;
   if (fd < 0) {
-    pw_worker_error(w, PW_OP_OPEN, errno, it->path, it->len);
+    pw_worker_error(w, PW_OP_OPEN, e, it->path, it->len);
     return -1;
   }
   /* The path may lead elsewhere now (a folder swapped for a link): only

@@ -61,6 +61,18 @@ check_all() { # binary
   local big_rows; big_rows=$(wc -l <"$work/out")
   run "$b" "$work/big"
   [ "$(wc -l <"$work/out")" -eq "$big_rows" ]
+  # descriptors scarce (ulimit -n 6: eight workers share two or three):
+  # every row all the same, the workers waiting for one another
+  (ulimit -n 6 && run "$b" -t 8 -H "$work/tree")
+  [ "$(wc -l <"$work/out")" -eq "$rows" ]
+  # ... and none left for a folder (the output takes the last): a fatal
+  # error after the wait, status 1, no output; never a run missing folders
+  rm -f "$work/nofd.csv"
+  if (ulimit -n 4 && exec "$b" -t 2 "$work/tree" "$work/nofd.csv") >"$work/out" 2>"$work/err"; then
+    cat "$work/err" >&2; return 1
+  fi
+  grep -q "status=2 .*fatal=Too many open files" "$work/err" && [ ! -e "$work/nofd.csv" ]
+  if grep -q "Sanitizer\|runtime error" "$work/err"; then cat "$work/err" >&2; return 1; fi
   run "$b" -t 4 -z 3 "$work/tree" "$work/out.csv.zst"
   [ "$(zstd -dc "$work/out.csv.zst" | wc -l)" -eq $((rows - 1)) ]
   # a wide folder's parts: their small chunks gathered into frames, under the write lock

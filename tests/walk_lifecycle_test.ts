@@ -4,7 +4,14 @@
  * In-process tests keep Deno's op and resource sanitizers on; the exit and
  * memory tests run child processes (tests/helpers/walk_child_*.ts).
  */
-import { assert, assertEquals, assertLess, assertRejects, assertStrictEquals } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertLess,
+  assertRejects,
+  assertStrictEquals,
+  assertStringIncludes,
+} from "@std/assert";
 import { nativeVersion, walk, walkDirs } from "../mod.ts";
 import { helperScript, REPO, run } from "./helpers/run.ts";
 import { tempDir } from "./helpers/temp.ts";
@@ -171,6 +178,42 @@ Deno.test("walk: eight held walks at once in one process share its descriptors (
   const got = JSON.parse(r.text) as { items: number; errors: number; first: string }[];
   // walkDirs yields every folder, walk() every entry (the root too), none lost
   assertEquals(got, Array(8).fill({ items: 6001, errors: 0, first: "" }));
+});
+
+Deno.test("a low limit of open files (ulimit -n 40): every row and folder, nothing left out as an error", async () => {
+  await using tmp = await tempDir();
+  // 300 x 10 folders, two levels below each: many more than descriptors
+  const root = `${tmp.path}/t`;
+  for (let i = 0; i < 300; i++) {
+    for (let j = 0; j < 10; j++) {
+      await Deno.mkdir(`${root}/a${i}/b${j}/c`, { recursive: true });
+      await Deno.writeTextFile(`${root}/a${i}/b${j}/f`, "");
+    }
+  }
+  let entries = 1, folders = 1;
+  const count = (dir: string) => {
+    for (const e of Deno.readDirSync(dir)) {
+      entries++;
+      if (e.isDirectory) folders++, count(`${dir}/${e.name}`);
+    }
+  };
+  count(root);
+  const limited = (args: string[]) =>
+    run("sh", ["-c", `ulimit -n 40 && exec "$@"`, "sh", Deno.execPath(), ...args]);
+  // the CLI's report: every row, status 0, no error
+  const r = await limited(["run", "-A", `${REPO}/cli.ts`, "--threads", "16", root]);
+  assertEquals(r.code, 0, r.stderr);
+  assertEquals(r.text.split("\n").filter(Boolean).length, entries);
+  assertStringIncludes(r.stderr, " 0 errors");
+  // walkDirs top-down (folders held with their descriptors): every folder
+  const program = `import { walkDirs } from ${JSON.stringify(`${REPO}/mod.ts`)};
+let n = 0;
+const it = walkDirs(Deno.args[0], { threads: 16 });
+for await (const _ of it) n++;
+console.log(JSON.stringify({ n, errors: it.errors.map((e) => e.message) }));`;
+  const w = await limited(["eval", program, root]);
+  assertEquals(w.code, 0, w.stderr);
+  assertEquals(JSON.parse(w.text), { n: folders, errors: [] });
 });
 
 Deno.test("walk: a consumer that sleeps between entries keeps memory bounded (backpressure)", async () => {
