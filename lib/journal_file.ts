@@ -253,9 +253,10 @@ export function openJournal(
     return { fd: openChecked(named, false), path: named };
   }
   const dir = defaultJournalDir();
-  refuseJournalInTree(`${dir}/x`, rootReal);
-  makePrivateDir(dir);
   const now = new Date();
+  // the default journal's folder: refused by the name the journal would take
+  refuseJournalInTree(`${dir}/${defaultJournalName(kind, now)}`, rootReal);
+  makePrivateDir(dir);
   for (let n = 0;; n++) {
     const path = `${dir}/${defaultJournalName(kind, now, n)}`;
     const fd = openChecked(path, true, n < 100);

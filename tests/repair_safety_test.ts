@@ -26,7 +26,13 @@
  *
  * @module
  */
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertRejects,
+  assertStringIncludes,
+} from "@std/assert";
 import { chown, readJournal, RefusedError, repair, undo } from "../mod.ts";
 import { closeLibc, mkfifo } from "./helpers/libc.ts";
 import { apiInChild, cli, run, runOk, UNPRIVILEGED } from "./helpers/run.ts";
@@ -317,6 +323,11 @@ Deno.test("the journal is never inside the tree being changed", async (t) => {
       env: { XDG_STATE_HOME: `${root}/sub/state` },
     }).then(() => "", (e: Error) => e.message);
     assertStringIncludes(e, `would be inside the tree ${root}`);
+    // ... naming the journal it would have made there
+    assertMatch(
+      e,
+      new RegExp(`the journal ${root}/sub/state/pwalk/repair-\\d{8}T\\d{6}Z-\\d+\\.journal `),
+    );
     assertEquals(diffSnapshots(before, snapshot(root)), []);
   });
   closeLibc();
