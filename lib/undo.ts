@@ -354,7 +354,10 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
     }
     return r;
   };
-  const v = new BigInt64Array(10);
+  const v = new BigInt64Array(17); // pw_restore's values (native/pwalk.h)
+  // A dry run changes nothing, so an older run's line of an entry a newer
+  // line would restore is judged by the state that restore would leave.
+  const would = apply ? undefined : new Map<string, [bigint, bigint, bigint]>();
   try {
     for (let i = ix.count - 1; i >= 0; i--) {
       if ((ix.count - i) % 1000 === 0) {
@@ -376,7 +379,12 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
       v[6] = BigInt(line.new.uid);
       v[7] = BigInt(line.new.gid);
       v[8] = BigInt(line.new.mode);
+      const key = `${line.dev}:${line.ino}`;
+      const state = would?.get(key);
+      v[13] = state ? 1n : 0n;
+      if (state) [v[14], v[15], v[16]] = state;
       const rc = sym.pw_restore(rootFd, rel, BigInt(rel.length), v, apply ? 1 : 0);
+      if (rc >= 0) would?.set(key, [v[10], v[11], v[12]]);
       if (rc < 0) {
         const [name, text] = errnoName(-rc);
         const message = name === "ESTALE"

@@ -271,7 +271,11 @@ PW_API int32_t pw_restore_root(const uint8_t *path, size_t len, uint64_t dev, ui
  * Undo one journal line below the root open at rootfd: rel is the line's
  * path (no empty, "." or ".." component; "." for the root itself), and v =
  * {dev, ino, S_IFMT type, old uid, old gid, old mode, new uid, new gid, new
- * mode, out: the mode put back or kept}.  rel is reached from rootfd
+ * mode, out: the mode put back or kept, out: the uid, gid and mode it
+ * leaves (or would), in: 1 to judge (in a dry run) from the uid, gid and
+ * mode that follow instead of the entry's own, those three} (17 values): a
+ * dry run of a journal of several runs passes what the newer lines'
+ * restores would have left.  rel is reached from rootfd
  * component by component without
  * following any link and must still be the same dev+inode.  Owner+group,
  * and mode, are each restored only while they still hold the journal's new

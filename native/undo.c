@@ -58,6 +58,13 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
     out = -ESTALE;
     goto end;
   }
+  if (v[13] && !apply) {
+    /* a dry run of a journal of several runs: the state the newer lines'
+       restores would have left (pw_restore's callers keep it) */
+    now.st_uid = (uid_t)v[14];
+    now.st_gid = (gid_t)v[15];
+    now.st_mode = (now.st_mode & S_IFMT) | ((mode_t)v[16] & 07777);
+  }
   uint32_t ouid = (uint32_t)v[3], ogid = (uint32_t)v[4], omode = (uint32_t)v[5];
   uint32_t nuid = (uint32_t)v[6], ngid = (uint32_t)v[7], nmode = (uint32_t)v[8];
   uint32_t cmode = now.st_mode & 07777;
@@ -107,6 +114,17 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
   if (uid != (uid_t)-1 || gid != (gid_t)-1) out |= PW_RESTORE_OWNER;
   if (mode_back) out |= PW_RESTORE_MODE;
   v[9] = mode_back ? omode : cmode; /* the mode put back (or that would be) */
+  /* the state it leaves (or would): a chown of a non-folder clears setuid,
+     and setgid with group execute, of a mode kept */
+  v[10] = uid != (uid_t)-1 ? uid : now.st_uid;
+  v[11] = gid != (gid_t)-1 ? gid : now.st_gid;
+  uint32_t left = (uint32_t)v[9];
+  if (!mode_back && (uid != (uid_t)-1 || gid != (gid_t)-1) && !S_ISDIR(now.st_mode) &&
+      !S_ISLNK(now.st_mode)) {
+    left &= ~(uint32_t)S_ISUID;
+    if (left & S_IXGRP) left &= ~(uint32_t)S_ISGID;
+  }
+  v[12] = left;
   if (!apply) goto end;
   if (uid != (uid_t)-1 || gid != (gid_t)-1) {
     int rc = pw_target_chown(&t, uid, gid);

@@ -692,6 +692,43 @@ function ugmOf(s: { uid: number; gid: number; mode: number }): string {
   return `${s.uid}:${s.gid}:${s.mode}`;
 }
 
+Deno.test("undo's dry run of a journal of two runs tells what --apply then does", async () => {
+  await using tmp = await tempDir("pwalk-safety-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [
+    PROJECT,
+    { rel: "f", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
+    { rel: "d", type: "dir", uid: 1001, gid: 1001, mode: 0o700 },
+    { rel: "d/g", type: "file", uid: 1001, gid: 1001, mode: 0o4750 },
+  ]);
+  const before = snapshot(root);
+  const journal = `${tmp.path}/j`;
+  // two runs, one journal: repair (group, modes), then chown 1001 -> 1042:1043
+  const r = await cli(["repair", "--apply", "--journal", journal, root]);
+  assertEquals(r.code, 0, r.stderr);
+  const c = await cli([
+    "--chown_from",
+    "1001",
+    "--chown_to",
+    "1042:1043",
+    "--apply",
+    "--journal",
+    journal,
+    root,
+  ]);
+  assertEquals(c.code, 0, c.stderr);
+  const dry = await cli(["undo", journal]);
+  assertEquals(dry.code, 0, dry.stderr);
+  const un = await cli(["undo", "--apply", journal]);
+  assertEquals(un.code, 0, un.stderr);
+  assertEquals(diffSnapshots(before, snapshot(root), ["type", "ino"]), []);
+  // line for line, the dry run's lines are the apply's, "would restore: " aside
+  const said = (b: Uint8Array) => lines(b).map((l) => l.replace(/^would restore: /, ""));
+  assertEquals(said(dry.stdout), said(un.stdout));
+  assert(!dry.stdout.length || !said(dry.stdout).some((l) => l.includes("changed since")));
+  closeLibc();
+});
+
 Deno.test("undo: a torn last line is one error, a bad line in the middle refuses the file", async () => {
   await using tmp = await tempDir("pwalk-safety-");
   const root = `${tmp.path}/proj`;
