@@ -144,6 +144,33 @@ Deno.test("CLI: SIGINT while writing to a FIFO: what reached it is said to be in
   }
 });
 
+Deno.test("CLI: SIGINT while waiting for a FIFO's reader: nothing was written, it says", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/d`;
+  await Deno.mkdir(root);
+  await Deno.writeTextFile(`${root}/f`, "x");
+  const fifo = `${tmp.path}/fifo`;
+  await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  // a progress line a second: the first says the run is under way (the
+  // walk done, its first write waiting for a reader that never comes)
+  const p = spawnCli(["--progress=1", "-o", fifo, root]);
+  const reader = p.stderr.getReader();
+  let stderr = "";
+  while (!stderr.includes("\n")) {
+    const c = await reader.read();
+    assert(!c.done, stderr);
+    stderr += dec.decode(c.value);
+  }
+  p.kill("SIGINT");
+  for (let c = await reader.read(); !c.done; c = await reader.read()) stderr += dec.decode(c.value);
+  await p.stdout.cancel();
+  const r = await p.status;
+  assertEquals(r.code, 130, stderr);
+  assertStringIncludes(stderr, `pwalk: interrupted by SIGINT; nothing was written to ${fifo}`);
+  assert(!stderr.includes("incomplete"), stderr);
+  assertEquals((await Deno.lstat(fifo)).isFifo, true);
+});
+
 Deno.test("CLI: under nohup (SIGHUP ignored), a SIGHUP does not stop a report", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/wide`;

@@ -196,6 +196,10 @@ export async function run(args: string[]): Promise<number> {
     },
     interrupted: (p) => {
       const before = p?.outputBytes ? ` (${formatBytes(p.outputBytes)} were written before)` : "";
+      // nothing written yet (a FIFO no reader opened): nothing incomplete
+      if (p && !p.outputBytes && (toStdout || direct)) {
+        return toStdout ? "nothing was written to stdout" : `nothing was written to ${output}`;
+      }
       if (toStdout) return `the CSV on stdout is incomplete${before}`;
       // a device or FIFO is written directly: what reached it stays
       return direct
