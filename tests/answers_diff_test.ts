@@ -360,4 +360,12 @@ Deno.test("diff: a folder moved and a file renamed are counted as moved, a new f
   assertEquals(d.totals.moved.apparentBytes, sums(moved, after)[0]);
   const text = await cli(["diff", old, now]);
   assert(/moved\s+5 entries/.test(new TextDecoder().decode(text.stdout)), text.text);
+  // its note shortened to fit the width, never cut inside the line's words
+  for (
+    const [columns, note] of [["120", "(of added and replaced"], ["80", "(renamed or moved here)"]]
+  ) {
+    const narrow = await cli(["diff", old, now], { env: { COLUMNS: columns } });
+    const moved = narrow.text.split("\n").find((l) => l.startsWith("moved"))!;
+    assert(moved.length <= Number(columns) && moved.includes(" allocated " + note), moved);
+  }
 });

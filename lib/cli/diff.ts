@@ -128,7 +128,10 @@ export function formatDiff(d: Diff, width: number): string {
       line("removed", t.removed),
       line("replaced", t.replaced),
       line("changed", t.changed),
-      line("moved", t.moved) + " (of added and replaced: renamed or moved here)",
+      // the note as it fits (cut by fit(), it broke the line's own words)
+      [" (of added and replaced: renamed or moved here)", " (renamed or moved here)", ""]
+        .map((note) => line("moved", t.moved) + note)
+        .find((l) => l.length <= width) ?? line("moved", t.moved),
       line("grown", t.grown, true),
       line("shrunk", t.shrunk, true),
       line("unchanged", t.unchanged),
