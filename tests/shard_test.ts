@@ -375,6 +375,26 @@ testNeeding([ZSTD], {
     );
     assertEquals([...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("scan-2")), []);
     assertEquals(plan.shards, 3);
+
+    // shard 2's record and output copied in from another plan's folder:
+    // still missing here, and status says whose record it is
+    const other = `${tmp.path}/other`;
+    await Deno.mkdir(other);
+    const otherPlan = await makePlan(`${tmp.path}/old`, 3, `${other}/plan.json`);
+    const o2 = await cli(shardArgs(`${other}/plan.json`, 2, `${other}/scan-2.csv.zst`));
+    assertEquals(o2.code, 0, o2.stderr);
+    for (const f of ["scan-2.csv.zst", "scan-2.done.json"]) {
+      await Deno.copyFile(`${other}/${f}`, `${dir}/${f}`);
+    }
+    s = await status();
+    assertEquals(s.code, 1);
+    assertMatch(
+      s.text,
+      new RegExp(
+        `^shard 2 {2}missing +scan-2\\.done\\.json: a record of another plan \\(${otherPlan.id}\\)`,
+        "m",
+      ),
+    );
   },
 });
 

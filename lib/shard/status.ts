@@ -116,9 +116,13 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
   names.sort();
 
   // completion records of this plan whose output is whole
+  const foreign = new Map<number, string>(); // records of another plan, by shard
   for (const name of names) {
     if (!name.endsWith(".done.json")) continue;
     const r = await readRecord(`${dir}/${name}`);
+    if (r && r.plan !== plan.id && r.shard >= 0 && r.shard < plan.shards) {
+      foreign.set(r.shard, `${name}: a record of another plan (${r.plan}), not of this one`);
+    }
     if (!r || r.plan !== plan.id || r.shard < 0 || r.shard >= plan.shards) continue;
     const s = shards[r.shard];
     if (s.state === "done") continue;
@@ -181,6 +185,8 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
     if (log) {
       s.state = "failed";
       s.detail = `logs/${log}: ${await lastLine(`${dir}/logs/${log}`) || "(empty)"}`;
+    } else if (foreign.has(s.shard)) {
+      s.detail = foreign.get(s.shard); // still missing: this plan's run of it is
     }
   }
   const counts: Record<ShardState, number> = {
