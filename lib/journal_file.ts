@@ -27,6 +27,7 @@ import { pathBytes } from "./job.ts";
  * ```
  */
 export class RefusedError extends Deno.errors.PermissionDenied {
+  /** A refusal that `message` explains (named "RefusedError"). */
   constructor(message: string) {
     super(message);
     this.name = "RefusedError";

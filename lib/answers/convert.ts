@@ -56,7 +56,9 @@ export interface ConvertOptions extends EngineOptions {
 export interface ConvertSummary {
   /** The files read. */
   inputs: string[];
+  /** The file written, as given. */
   output: string;
+  /** Its format, from its name. */
   format: ScanFormat;
   /** Rows written. */
   rows: number;

@@ -27,6 +27,7 @@ export interface DiffOptions extends EngineOptions {
 
 /** A number of entries and their bytes. */
 export interface Change {
+  /** How many entries (for `net`, NEW's count minus OLD's). */
   entries: number;
   /** st_size (each hard-linked inode once). */
   apparentBytes: number;
@@ -56,23 +57,33 @@ export interface ChangeRow {
 
 /** One entry that changed. */
 export interface FileChange {
+  /** The entry's path. */
   path: string;
   /** "added", "removed", "replaced" (inode or type changed), "changed" (size or mtime). */
   status: "added" | "removed" | "replaced" | "changed";
   /** null when absent on that side. */
   oldSize: number | null;
+  /** st_size in NEW, bytes (null when absent from NEW). */
   newSize: number | null;
+  /** st_mtime in OLD, seconds since the epoch (null when absent from OLD). */
   oldMtime: number | null;
+  /** st_mtime in NEW, seconds since the epoch (null when absent from NEW). */
   newMtime: number | null;
+  /** Owner's uid: NEW's, or OLD's when the entry is gone from NEW. */
   uid: number;
+  /** The owner's user name (null when unknown, or names are not resolved). */
   user: string | null;
 }
 
 /** A folder's recursive totals in both scans. */
 export interface FolderChange {
+  /** The folder's path. */
   path: string;
+  /** Level below the scan's root (root 0). */
   level: number;
+  /** Its recursive totals in OLD (zeros when OLD lacks the folder). */
   old: Amount;
+  /** Its recursive totals in NEW (zeros when NEW lacks the folder). */
   new: Amount;
   /** new minus old. */
   delta: Amount;
@@ -80,18 +91,27 @@ export interface FolderChange {
 
 /** One side of a diff. */
 export interface DiffSide {
+  /** The scan files read. */
   scans: string[];
+  /** Roots of the scan (rows at directory-depth -1). */
   roots: string[];
+  /** Rows (entries) in the scan, folders included. */
   entries: number;
+  /** Sum of st_size (each hard-linked inode once). */
   apparentBytes: number;
+  /** Sum of st_blocks x 512 (each hard-linked inode once). */
   allocatedBytes: number;
 }
 
 /** What {@link diff} returns (and `pwalk diff --json` prints). */
 export interface Diff {
+  /** The older scan (OLD): its files and totals. */
   old: DiffSide;
+  /** The newer scan (NEW): its files and totals. */
   new: DiffSide;
+  /** Rows per table. */
   top: number;
+  /** Folder level of `folders`, and deepest level of `growingFolders`. */
   depth: number;
   /** Whole-tree changes by kind, entries of every type. */
   totals: {
@@ -112,17 +132,21 @@ export interface Diff {
     unchanged: Change;
     net: Change;
   };
-  /** Top users and groups by net allocated growth. */
+  /** Top users by net allocated growth. */
   users: ChangeRow[];
+  /** Top groups by net allocated growth. */
   groups: ChangeRow[];
   /** Folders at level `depth` by net allocated growth. */
   folders: ChangeRow[];
   /** Folders (levels 0..depth) whose recursive allocated size grew most. */
   growingFolders: FolderChange[];
-  /** Largest regular files added (replaced included), removed, and changed. */
+  /** Largest regular files added (replaced included), by NEW's st_size. */
   newFiles: FileChange[];
+  /** Largest regular files removed (replaced included), by OLD's st_size. */
   deletedFiles: FileChange[];
+  /** Regular files whose size or mtime changed, largest size change first. */
   changedFiles: FileChange[];
+  /** Seconds DuckDB took (loading included). */
   elapsedSeconds: number;
 }
 

@@ -47,7 +47,7 @@ export const PWALK_COLUMNS = [
 ] as const;
 
 /** pwalk's header line (without the newline). */
-export const PWALK_HEADER =
+export const PWALK_HEADER: string =
   'inode,parent-inode,directory-depth,"filename","fileExtension",UID,GID,st_size,st_dev,' +
   'st_blocks,st_nlink,"st_mode",st_atime,st_mtime,st_ctime,pw_fcount,pw_dirsum';
 
@@ -81,12 +81,15 @@ export type ScanFormat = "csv" | "csv.zst" | "csv.gz" | "parquet";
 
 /** One scan file. */
 export interface ScanFile {
+  /** The file's path. */
   path: string;
+  /** Its format, from its name ({@link formatOf}). */
   format: ScanFormat;
 }
 
 /** A scan argument that names nothing readable (the CLI's usage error). */
 export class ScanInputError extends Error {
+  /** "ScanInputError". */
   override name = "ScanInputError";
 }
 

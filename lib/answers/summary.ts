@@ -118,7 +118,9 @@ export interface AgeBucket extends Amount {
 
 /** One user's allocated bytes per age bucket (same order as {@link AGE_BUCKETS}). */
 export interface UserAges {
+  /** uid. */
   id: number;
+  /** Its name from the name service, or null when none knows it. */
   name: string | null;
   /** Allocated bytes of regular files per bucket. */
   allocatedBytes: number[];
@@ -138,23 +140,33 @@ export interface FolderRow extends Amount {
 
 /** A folder by its direct entries (pwalk's pw_fcount, pw_dirsum). */
 export interface BusyFolder {
+  /** The folder's path. */
   path: string;
   /** Direct entries (pw_fcount). */
   entries: number;
   /** Sum of st_size of its direct entries (pw_dirsum: files, links, and its subfolders' own sizes). */
   bytes: number;
+  /** The folder's owner (uid). */
   uid: number;
+  /** The owner's user name, or null when none knows it. */
   user: string | null;
 }
 
 /** One of the largest files. */
 export interface FileRow {
+  /** The file's path. */
   path: string;
+  /** st_size. */
   apparentBytes: number;
+  /** st_blocks x 512. */
   allocatedBytes: number;
+  /** The owner's uid. */
   uid: number;
+  /** The owner's user name, or null when none knows it. */
   user: string | null;
+  /** The file's gid. */
   gid: number;
+  /** The group's name, or null when none knows it. */
   group: string | null;
   /** Seconds since the epoch. */
   mtime: number;
@@ -174,22 +186,27 @@ export interface Summary {
   top: number;
   /** Deepest level of `folders` and `folderTree`. */
   depth: number;
+  /** Entry counts and sizes of the whole scan. */
   totals: Totals;
-  /** Distinct uids and gids in the scan. */
+  /** Distinct uids in the scan. */
   userCount: number;
+  /** Distinct gids in the scan. */
   groupCount: number;
-  /** Top users and groups by allocated bytes. */
+  /** Top users by allocated bytes. */
   users: OwnerRow[];
+  /** Top groups by allocated bytes. */
   groups: OwnerRow[];
   /** Top extensions by allocated bytes (regular files). */
   extensions: ExtensionRow[];
   /** File sizes in powers of two (regular files; empty buckets left out). */
   sizeHistogram: SizeBucket[];
-  /** Regular files by age of st_mtime and of st_atime, all six buckets. */
+  /** Regular files by age of st_mtime, all six buckets. */
   mtimeAges: AgeBucket[];
+  /** Regular files by age of st_atime, all six buckets. */
   atimeAges: AgeBucket[];
-  /** The top users' files by age (for stacked charts); mtime and atime. */
+  /** The top users' files by age of st_mtime (for stacked charts). */
   mtimeAgesByUser: UserAges[];
+  /** The top users' files by age of st_atime. */
   atimeAgesByUser: UserAges[];
   /** The largest folders by recursive allocated bytes, levels 0..depth. */
   folders: FolderRow[];

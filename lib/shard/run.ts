@@ -247,6 +247,18 @@ export async function checkPlanRoot(plan: ShardPlan): Promise<void> {
   }
 }
 
+/** Why a device or FIFO cannot be a shard's output. */
+export function notAFile(output: string): string {
+  return `${output}: a shard's output must be a file (its parts are joined into it, its size ` +
+    "and SHA-256 recorded), not a device or FIFO";
+}
+
+/** A descriptor of `path` for skipFds (opened to append: nothing written), or -1. */
+function openSkip(path: string): number {
+  const b = new TextEncoder().encode(path);
+  return native().pw_fd_open(b, BigInt(b.length));
+}
+
 /**
  * Run shard `shard` of a plan: the report rows of its frontier folders (and
  * for shard 0 the rows above the frontier, with the header when the plan
@@ -267,18 +279,6 @@ export async function checkPlanRoot(plan: ShardPlan): Promise<void> {
  * @throws {ShardBusyError} when another run of this shard holds `OUTPUT.lock` (nothing touched)
  * @throws {RangeError} when the shard is not one of the plan's
  */
-/** Why a device or FIFO cannot be a shard's output. */
-export function notAFile(output: string): string {
-  return `${output}: a shard's output must be a file (its parts are joined into it, its size ` +
-    "and SHA-256 recorded), not a device or FIFO";
-}
-
-/** A descriptor of `path` for skipFds (opened to append: nothing written), or -1. */
-function openSkip(path: string): number {
-  const b = new TextEncoder().encode(path);
-  return native().pw_fd_open(b, BigInt(b.length));
-}
-
 export async function runShard(
   plan: ShardPlan,
   shard: number,
