@@ -132,8 +132,11 @@ export function unescapeBytes(s: string): Uint8Array {
   return new Uint8Array(out);
 }
 
+/** A uid or gid: 0 to 4294967294 (2^32 - 1 is chown's "no change", never an id). */
 function uint(s: string, what: string): number {
-  if (!/^\d+$/.test(s)) throw new SyntaxError(`bad ${what} in journal: ${s}`);
+  if (!/^\d{1,10}$/.test(s) || Number(s) > 0xfffffffe) {
+    throw new SyntaxError(`bad ${what} in journal: ${s}`);
+  }
   return Number(s);
 }
 
