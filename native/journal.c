@@ -103,6 +103,7 @@ static bool sync_due(int fd) {
     const char *e = getenv("PWALK_JOURNAL_SYNC_MS");
     char *end;
     long ms = e && *e ? strtol(e, &end, 10) : -1;
+    if (ms > 86400000L) ms = 86400000L; /* a day at most (and no overflow below) */
     sync_ns = e && *e && !*end && ms >= 0 ? (int64_t)ms * 1000000 : 1000000000;
   }
   if (fd < 0) return false;
