@@ -301,6 +301,7 @@ export const OP_NAMES: readonly string[] = [
   "capability",
   "links",
   "device",
+  "hardlinks",
 ];
 
 /** pw_restore's result bits: enum pw_restore_bits in native/pwalk.h. */

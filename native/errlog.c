@@ -26,6 +26,7 @@ const char *pw_op_name(int op) {
     case PW_OP_CAPABILITY: return "capability";
     case PW_OP_LINKS: return "links";
     case PW_OP_DEVICE: return "device";
+    case PW_OP_HARDLINKS: return "hardlinks";
     default: return "error";
   }
 }
@@ -36,6 +37,7 @@ const char *pw_error_text(int op, int err) {
          : op == PW_OP_CAPABILITY && !err ? PW_CAPS_TEXT
          : op == PW_OP_LINKS   ? PW_LINKS_TEXT
          : op == PW_OP_DEVICE  ? PW_DEVICE_TEXT
+         : op == PW_OP_HARDLINKS ? PW_HARDLINKS_TEXT
                               : strerror(err);
 }
 

@@ -187,6 +187,10 @@ typedef enum pw_op {
   PW_OP_DEVICE = 14, /**< repair: a character or block device the rules would change
                           (group or group access to it is access to the device: a disk
                           or memory node copied into a project); left alone: a notice */
+  PW_OP_HARDLINKS = 15, /**< repair: a file with other hard links the rules would change
+                          where fs.protected_hardlinks is off (any user may link another's
+                          file into the tree: its names outside ROOT would open with it);
+                          left alone: a notice */
 } pw_op;
 
 typedef struct pw_opts pw_opts;

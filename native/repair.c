@@ -44,6 +44,11 @@ typedef struct repair_ctx {
   size_t root_len;     /**< the root as printed (trailing slashes dropped) */
   size_t rel_off;      /**< where an entry's path below the root starts */
   atomic_bool ancestor_reported;
+  /* fs.protected_hardlinks is on: a user can link only files of their own
+     (or that they may read and write) into the tree.  Off (or unknown),
+     a hard-linked file may be anyone's, linked in from outside ROOT, and
+     repair leaves such files alone (PW_OP_HARDLINKS). */
+  bool links_protected;
   /* Files with other hard links already planned (any name): an inode is
      changed, listed and counted once, by the first of its names reached
      (later ones see it done, as --apply does; a dry run would otherwise
@@ -303,6 +308,22 @@ static bool first_link(repair_ctx *c, const struct stat *st, uint32_t gid, uint3
   return !met;
 }
 
+/* A regular file with other hard links that repair must leave alone: where
+   any user may link another's file into the tree (links_protected off). */
+static bool unsafe_link(const repair_ctx *c, const struct stat *st) {
+  return !c->chown_mode && !c->links_protected && S_ISREG(st->st_mode) && st->st_nlink > 1;
+}
+
+/* fs.protected_hardlinks (Linux): 1 on, 0 off; elsewhere, or unreadable: off. */
+static bool hardlinks_protected(void) {
+  char v[8] = "";
+  FILE *f = fopen("/proc/sys/fs/protected_hardlinks", "re");
+  if (!f) return false;
+  bool on = fgets(v, sizeof v, f) && v[0] == '1';
+  fclose(f);
+  return on;
+}
+
 /* ---- making a change ------------------------------------------------------- */
 
 /* A regular file with file capabilities whose owner or group p changes:
@@ -438,6 +459,10 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
     if (!pw_change_empty(&p)) pw_job_note_error(j, PW_OP_DEVICE, 0, e->path, e->len);
     return;
   }
+  if (unsafe_link(c, st) && !pw_change_empty(&p)) {
+    pw_job_note_error(j, PW_OP_HARDLINKS, 0, e->path, e->len);
+    return;
+  }
   /* a dry run looks now (an apply, below, through the entry's descriptor) */
   if (!c->apply && !pw_change_empty(&p) && loses_caps(w, e, st, &p, NULL)) return;
   uint32_t first_gid;
@@ -478,7 +503,9 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
   } else if (!c->chown_mode || (int64_t)now.st_uid == c->from) { /* not given away meanwhile */
     plan(w, e, &now, &p, &noancestor);
     if (noancestor) note_no_ancestor(w);
-    if (!pw_change_empty(&p) && loses_caps(w, e, &now, &p, &t)) {
+    if (unsafe_link(c, &now) && !pw_change_empty(&p)) {
+      pw_job_note_error(j, PW_OP_HARDLINKS, 0, e->path, e->len); /* linked meanwhile */
+    } else if (!pw_change_empty(&p) && loses_caps(w, e, &now, &p, &t)) {
       if (S_ISREG(now.st_mode) && now.st_nlink > 1) mark_link_left(c, &now);
     } else if (!pw_change_empty(&p) && journal(w, r, e, &now, &p)) {
       pw_change got = apply_change(w, e, &t, &now, &p);
@@ -582,6 +609,12 @@ static int repair_init(pw_job *j, void *arg) {
     pw_job_fail(j, EINVAL, "PW_OPT_HOLD is for walk jobs");
     return -EINVAL;
   }
+  /* Walk-only options: following links would change what they lead to,
+     outside ROOT; without a stat the plan would be made of zeros. */
+  if (o->follow || o->no_stat || o->link_dirs) {
+    pw_job_fail(j, EINVAL, "PW_OPT_FOLLOW, PW_OPT_NO_STAT and PW_OPT_LINK_DIRS are for walk jobs");
+    return -EINVAL;
+  }
   if (chown_mode && o->chown_uid < 0) {
     pw_job_fail(j, EINVAL, "chown needs a new owner (PW_OPT_CHOWN_UID)");
     return -EINVAL;
@@ -600,6 +633,11 @@ static int repair_init(pw_job *j, void *arg) {
                     .from = o->chown_from, .to_uid = o->chown_uid, .to_gid = o->chown_gid,
                     .journal_fd = o->journal_fd, .changes_fd = o->changes_fd};
   atomic_init(&c->ancestor_reported, false);
+  /* PWALK_HARDLINKS_UNPROTECTED=1: as if off (an NFS or Lustre share whose
+     other clients may have it off; the tests, where it is on) */
+  const char *unprotected = getenv("PWALK_HARDLINKS_UNPROTECTED");
+  c->links_protected =
+      hardlinks_protected() && !(unprotected && *unprotected && strcmp(unprotected, "0"));
   pthread_mutex_init(&c->links_mu, NULL);
   struct stat jst; /* the journal inside the tree is never changed */
   if (c->journal_fd >= 0 && fstat(c->journal_fd, &jst) == 0) pw_job_skip_file(j, &jst);

@@ -751,6 +751,19 @@ Deno.test("undo: a torn last line is one error, a bad line in the middle refuses
   assertEquals(errLines(rb.stderr), [`pwalk: ${bad}:3: not a pwalk journal line: 0 0 f garbage`]);
   assertEquals(diffSnapshots(mid, snapshot(root)), []);
 
+  // An owner beyond 32 bits (2^32 would be cast to uid 0, root): refused whole.
+  for (const id of ["4294967296", "4294967295", "99999999999"]) {
+    const f = ls[1].split(" ");
+    f[3] = id;
+    Deno.writeTextFileSync(bad, [ls[0], f.join(" "), ...ls.slice(2)].join("\n") + "\n", {
+      mode: 0o600,
+    });
+    const ru = await cli(["undo", "--apply", bad]);
+    assertEquals(ru.code, 2, ru.stderr);
+    assertStringIncludes(ru.stderr, `pwalk: ${bad}:2: `);
+    assertEquals(diffSnapshots(mid, snapshot(root)), [], id);
+  }
+
   // The end torn: every complete line undone, one error.
   Deno.writeTextFileSync(journal, text.slice(0, -7));
   const r = await cli(["undo", "--apply", journal]);

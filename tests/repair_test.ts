@@ -740,6 +740,46 @@ os.mknod(sys.argv[1] + '/chroot/mine', 0o600 | stat.S_IFCHR, os.makedev(1, 3)); 
   assertEquals(Deno.lstatSync(`${root}/chroot/mine`).uid, 1002);
 });
 
+Deno.test("hard-linked files where fs.protected_hardlinks is off: left alone with a hardlinks notice", async () => {
+  await using tmp = await tempDir("pwalk-hl-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [
+    { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+    { rel: "u", type: "dir", uid: 1001, gid: G.PROJECT, mode: 0o2770 },
+    { rel: "u/plain", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
+  ]);
+  // root's private file outside the project, linked into it (as any user
+  // may where the setting is off)
+  await Deno.mkdir(`${tmp.path}/outside`);
+  const secret = `${tmp.path}/outside/secret`;
+  Deno.writeTextFileSync(secret, "s", { mode: 0o600 });
+  Deno.chmodSync(secret, 0o600);
+  Deno.linkSync(secret, `${root}/u/innocent`);
+  const facts = () => {
+    const st = Deno.lstatSync(secret);
+    return [st.uid, st.gid, st.mode! & 0o7777];
+  };
+  const before = facts();
+  const on = Deno.readTextFileSync("/proc/sys/fs/protected_hardlinks").trim() === "1";
+  for (const unprotected of ["1", ""]) {
+    const off = unprotected === "1" || !on;
+    for (const apply of [false, true]) {
+      const env = { PWALK_HARDLINKS_UNPROTECTED: unprotected };
+      const args = [
+        "repair",
+        ...(apply ? ["--apply", "--journal", `${tmp.path}/j${unprotected}`] : []),
+      ];
+      const r = await cli([...args, "--errors", "/dev/stderr", root], { env });
+      assertEquals(r.code, 0, r.stderr);
+      const said = r.stderr.includes(`"${root}/u/innocent",hardlinks,,`);
+      assertEquals(said, off, r.stderr);
+      if (off) assertEquals(facts(), before, "the linked file changed");
+    }
+    assertEquals(Deno.lstatSync(`${root}/u/plain`).gid, G.PROJECT, "the rest is repaired");
+    if (!off) assertEquals(facts()[1], G.PROJECT, "protected: changed as before");
+  }
+});
+
 Deno.test("ACL and capability notices: a dry run tells what --apply tells", async () => {
   await using tmp = await tempDir("pwalk-notices-");
   const root = `${tmp.path}/proj`;

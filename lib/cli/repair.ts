@@ -46,7 +46,10 @@ never followed nor changed):
     g+rwx and g+rw). A file whose group changes loses setuid/setgid, as
     with chgrp;
   - device nodes are left alone (a device notice): group access to a
-    copied disk or memory node is access to the device.
+    copied disk or memory node is access to the device;
+  - where fs.protected_hardlinks is off (or PWALK_HARDLINKS_UNPROTECTED=1),
+    files with other hard links are left alone (a hardlinks notice): one
+    may be another user's file linked in from outside ROOT.
 
 Refused (one line, exit 2): ROOT / without --force; a system folder or
 anything below one (/bin /boot /dev /etc /lib /lib64 /proc /root /sbin /sys
