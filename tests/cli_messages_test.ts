@@ -70,6 +70,10 @@ Deno.test("CLI: a bad option value is named as such", async () => {
       [["--output="], "--output needs a value, not an empty string"],
       [["--exclude"], "--exclude needs a value"],
       [["--NoSnap=1"], "--NoSnap takes no value"],
+      [
+        ["--progress", "5"],
+        `one ROOT folder only, got 2: 5 ${tmp.path} (a progress interval is --progress=5)`,
+      ],
     ] as const
   ) {
     const r = await cli(args[0] === "--exclude" ? [tmp.path, ...args] : [...args, tmp.path]);

@@ -178,6 +178,14 @@ Deno.test("CLI --help and --version exit 0", async () => {
   assertEquals(version.code, 0, version.stderr);
   assertStringIncludes(new TextDecoder().decode(version.stdout), denoJson.version);
   assertEquals((await cli(["-V"])).code, 0);
+  // `pwalk help`, and help about help: the general help, status 0
+  const general = await cli(["help"]);
+  assertEquals(general.code, 0, general.stderr);
+  assertStringIncludes(general.text, "Commands:");
+  for (const args of [["help", "help"], ["help", "--help"], ["help", "-h"]]) {
+    const r = await cli(args);
+    assertEquals([r.code, r.text], [0, general.text], args.join(" "));
+  }
 });
 
 Deno.test("CLI: stdout closed early (| head) stops quietly with status 141", async () => {

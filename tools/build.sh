@@ -39,7 +39,13 @@ if [ ! -f "$deflate_dir/libdeflate.h" ]; then
   printf '[package]\nname = "pwalk-sources"\nversion = "0.0.0"\nedition = "2021"\n[lib]\npath = "lib.rs"\n[dependencies]\nlibdeflate-sys = "=%s"\n' \
     "$LIBDEFLATE_SYS_VERSION" >"$work/pkg/Cargo.toml"
   : >"$work/pkg/lib.rs"
-  CARGO_HOME="$here/$work/cargo" "$cargo" fetch --quiet --manifest-path "$work/pkg/Cargo.toml" >&2
+  # (rustup's cargo runs rustc by name: its folder goes on PATH with it)
+  if ! PATH="$(dirname "$cargo"):$PATH" CARGO_HOME="$here/$work/cargo" \
+    "$cargo" fetch --quiet --manifest-path "$work/pkg/Cargo.toml" >&2; then
+    echo "pwalk: cargo could not fetch libdeflate-sys@$LIBDEFLATE_SYS_VERSION from crates.io (see above)" >&2
+    rm -rf "$work"
+    exit 1
+  fi
   crate=$(find "$work/cargo/registry/cache" -name "libdeflate-sys-$LIBDEFLATE_SYS_VERSION.crate" | head -n 1)
   sum=$(sha256 "$crate")
   if [ "$sum" != "$LIBDEFLATE_SYS_SHA256" ]; then

@@ -14,5 +14,5 @@ if python3 -c "import ziglang, sys; import importlib.metadata as m; sys.exit(m.v
   exec python3 -m ziglang "$@"
 fi
 echo "pwalk: installing zig $ZIG_VERSION from PyPI into .tools/zig" >&2
-python3 -m pip install --quiet --disable-pip-version-check --target "$here/.tools/zig" "ziglang==$ZIG_VERSION" >&2
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$here/.tools/zig" "ziglang==$ZIG_VERSION" >&2
 exec "$here/.tools/zig/ziglang/zig" "$@"

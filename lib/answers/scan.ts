@@ -274,10 +274,10 @@ async function shardOutputs(dir: string): Promise<string[]> {
   const st = await scanStatus(dir, { squeue: false });
   if (!st.complete) {
     const open = st.shards.filter((s) => s.state !== "done");
-    const list = open.slice(0, 5).map((s) => `${s.shard} ${s.state}`).join(", ");
+    const list = open.slice(0, 5).map((s) => `shard ${s.shard}: ${s.state}`).join(", ");
     throw new Error(
       `${dir}: the scan is not complete: ${st.counts.done} of ${st.plan.shards} shards done ` +
-        `(shard ${list}${open.length > 5 ? ", ..." : ""}); see pwalk status ${dir}`,
+        `(${list}${open.length > 5 ? ", ..." : ""}); see pwalk status ${dir}`,
     );
   }
   return st.shards.map((s) => s.output!);

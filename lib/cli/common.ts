@@ -412,7 +412,11 @@ function inside(root: string, path: string): boolean {
 export function oneRoot(f: Flags, refuse?: string): string {
   if (f._.length === 0) throw new UsageError("missing ROOT folder (try --help)");
   if (f._.length > 1) {
-    throw new UsageError(`one ROOT folder only, got ${f._.length}: ${f._.join(" ")}`);
+    // `--progress 5 ROOT`: the number taken for a folder
+    const hint = f.progress === true && /^\d+$/.test(f._[0])
+      ? ` (a progress interval is --progress=${f._[0]})`
+      : "";
+    throw new UsageError(`one ROOT folder only, got ${f._.length}: ${f._.join(" ")}${hint}`);
   }
   const root = f._[0];
   let real: string;

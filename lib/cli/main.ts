@@ -89,7 +89,10 @@ function command(name: string): Command {
 }
 
 async function help(args: string[]): Promise<number> {
-  if (args.length) return await command(args[0]).run(["--help"]);
+  // `pwalk help help`, `pwalk help --help`: this general help
+  if (args.length && !["help", "--help", "-h"].includes(args[0])) {
+    return await command(args[0]).run(["--help"]);
+  }
   const rows = COMMANDS.map((c) => `  ${c.name.padEnd(8)} ${c.about}`).join("\n");
   console.log(`pwalk ${VERSION}: inventory a file system fast (John Dey's pwalk CSV)
 
