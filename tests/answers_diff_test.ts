@@ -369,3 +369,35 @@ Deno.test("diff: a folder moved and a file renamed are counted as moved, a new f
     assert(moved.length <= Number(columns) && moved.includes(" allocated " + note), moved);
   }
 });
+
+Deno.test("diff and summary text: every line fits COLUMNS; written to a file, whole paths", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/t`;
+  const deep = `${root}/a_rather_long_project_folder_name/another_long_subfolder_name`;
+  await Deno.mkdir(deep, { recursive: true });
+  const scan = async (name: string) => {
+    const r = await cli(["-o", `${tmp.path}/${name}`, root]);
+    assertEquals(r.code, 0, r.stderr);
+    return `${tmp.path}/${name}`;
+  };
+  const old = await scan("old.csv");
+  const file = `${deep}/results_of_the_experiment_2026.h5`;
+  await Deno.writeFile(file, new Uint8Array(300_000).fill(7));
+  const now = await scan("new.csv");
+  for (const columns of ["40", "60", "80", "120"]) {
+    for (const args of [["diff", old, now], ["summary", now]]) {
+      const r = await cli(args, { env: { COLUMNS: columns } });
+      assertEquals(r.code, 0, r.stderr);
+      for (const l of r.text.split("\n")) {
+        assert([...l].length <= Number(columns), `${args[0]} at ${columns}: ${l}`);
+      }
+    }
+  }
+  // no terminal and no COLUMNS (cron mail, > file): nothing cut
+  for (const args of [["diff", old, now], ["summary", now]]) {
+    const r = await cli(args, { env: { COLUMNS: "" } });
+    assertEquals(r.code, 0, r.stderr);
+    assert(r.text.includes(file.slice(tmp.path.length + 1)) || r.text.includes(file), r.text);
+    assert(!r.text.includes("…"), r.text);
+  }
+});

@@ -38,7 +38,11 @@ export function date(secs: number): string {
   return isNaN(d.getTime()) ? String(secs) : d.toISOString().slice(0, 10);
 }
 
-/** The width to fit: the terminal's when stdout is one, else $COLUMNS, else 100. */
+/**
+ * The width to fit: the terminal's when stdout is one, else $COLUMNS, else
+ * none (Infinity: a report mailed by cron or written to a file keeps whole
+ * paths, which are what an admin acts on).
+ */
 export function outputWidth(): number {
   try {
     if (Deno.stdout.isTerminal()) return Math.max(40, Deno.consoleSize().columns);
@@ -46,7 +50,7 @@ export function outputWidth(): number {
     // not a terminal
   }
   const c = Number(Deno.env.get("COLUMNS"));
-  return Number.isInteger(c) && c >= 40 ? c : 100;
+  return Number.isInteger(c) && c >= 40 ? c : Infinity;
 }
 
 /** Cut a string to `w` characters, keeping its start and end ("/data/…/file"). */
@@ -61,27 +65,48 @@ export function fit(s: string, w: number): string {
 /**
  * A table: a title line, a header, rows. Column `flex` (default 0) takes
  * the width left by the others and is cut to fit; the other columns are
- * right-aligned unless listed in `left`.
+ * right-aligned unless listed in `left`. Columns listed in `optional`
+ * (default: every column after the first besides the flex one) are left
+ * out, the last listed first, while the flex column would get fewer than
+ * 16 characters.
  */
 export function table(
   title: string,
   head: string[],
   rows: string[][],
   width: number,
-  o: { flex?: number; left?: number[] } = {},
+  o: { flex?: number; left?: number[]; optional?: number[] } = {},
 ): string {
-  const flex = o.flex ?? 0;
-  const left = new Set([flex, ...(o.left ?? [])]);
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => [...r[i]].length)));
-  const others = widths.reduce((a, w, i) => (i === flex ? a : a + w + 2), 0);
+  let flex = o.flex ?? 0;
+  const optional = [
+    ...(o.optional ?? head.map((_, i) => i).filter((i) => i !== flex).slice(1)),
+  ];
+  const keep = (widths: number[], flex: number) =>
+    widths.reduce((a, w, i) => (i === flex ? a : a + w + 2), 0);
+  let left = o.left ?? [];
+  let widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => [...r[i]].length)));
+  while (
+    optional.length && width - keep(widths, flex) < Math.max(8, Math.min(16, widths[flex]))
+  ) {
+    const gone = optional.pop()!;
+    const at = (i: number) => i - (i > gone ? 1 : 0);
+    head = head.filter((_, i) => i !== gone);
+    rows = rows.map((r) => r.filter((_, i) => i !== gone));
+    widths = widths.filter((_, i) => i !== gone);
+    left = left.filter((i) => i !== gone).map(at);
+    optional.splice(0, optional.length, ...optional.map(at));
+    flex = at(flex);
+  }
+  const aligned = new Set([flex, ...left]);
+  const others = keep(widths, flex);
   widths[flex] = Math.max(8, Math.min(widths[flex], width - others));
   const line = (cells: string[]) =>
     cells.map((c, i) => {
       const s = i === flex ? fit(c, widths[i]) : c;
       const pad = " ".repeat(Math.max(0, widths[i] - [...s].length));
-      return left.has(i) ? s + pad : pad + s;
+      return aligned.has(i) ? s + pad : pad + s;
     }).join("  ").trimEnd();
-  const out = [title, line(head)];
+  const out = [fit(title, width), line(head)];
   if (rows.length === 0) out.push("  (none)");
   for (const r of rows) out.push(line(r));
   return out.join("\n");

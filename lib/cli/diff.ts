@@ -74,20 +74,25 @@ export function run(args: string[]): Promise<number> {
 }
 
 function changeTable(title: string, label: string, rows: ChangeRow[], width: number): string {
+  // added ... shrunk: entries, then their allocated bytes in parentheses;
+  // left out from the right where the width is short
+  const both = (n: number, b: string) => `${count(n)} (${b})`;
+  const legend = `${title} (added ... shrunk: entries (allocated))`;
   return table(
-    title,
+    legend.length <= width ? legend : title,
     [label, "net alloc", "net apparent", "net entries", "added", "removed", "grown", "shrunk"],
     rows.map((r) => [
       r.name ?? r.key,
       delta(r.net.allocatedBytes),
       delta(r.net.apparentBytes),
       deltaCount(r.net.entries),
-      `${count(r.added.entries)} ${bytes(r.added.allocatedBytes)}`,
-      `${count(r.removed.entries)} ${bytes(r.removed.allocatedBytes)}`,
-      `${count(r.grown.entries)} ${delta(r.grown.allocatedBytes)}`,
-      `${count(r.shrunk.entries)} ${delta(r.shrunk.allocatedBytes)}`,
+      both(r.added.entries, bytes(r.added.allocatedBytes)),
+      both(r.removed.entries, bytes(r.removed.allocatedBytes)),
+      both(r.grown.entries, delta(r.grown.allocatedBytes)),
+      both(r.shrunk.entries, delta(r.shrunk.allocatedBytes)),
     ]),
     width,
+    { optional: [2, 4, 5, 6, 7] },
   );
 }
 

@@ -73,7 +73,9 @@ export async function run(args: string[]): Promise<number> {
   const parts = STATES.filter((k) => st.counts[k]).map((k) => `${st.counts[k]} ${k}`);
   const rows = st.shards.reduce((a, s) => a + (s.record?.rows ?? 0), 0);
   lines.push(
-    `${st.plan.shards} shards: ${parts.join(", ")}; ${n(rows)} rows${st.complete ? "" : " so far"}` +
+    `${st.plan.shards} shards: ${parts.join(", ")}; ${n(rows)} rows${
+      st.complete ? "" : " so far"
+    }` +
       (st.squeue || !st.submissions ? "" : " (squeue did not answer: queued shards look failed)"),
   );
   console.log(lines.join("\n"));

@@ -113,10 +113,11 @@ export function formatSummary(s: Summary, width: number): string {
       `links ${count(t.links)}  other ${count(t.other)}`,
       `allocated ${bytes(t.allocatedBytes)}  apparent ${bytes(t.apparentBytes)}  ` +
       `users ${count(s.userCount)}  groups ${count(s.groupCount)}`,
-      `hard links: ${count(t.hardLinkNames)} extra names (bytes counted once)  ` +
-      `names not UTF-8: ${count(t.nonUtf8Names)}  errors: ${
-        t.errors === null ? "not recorded in a scan" : count(t.errors)
-      }`,
+      ...[[
+        `hard links: ${count(t.hardLinkNames)} extra names (bytes counted once)`,
+        `names not UTF-8: ${count(t.nonUtf8Names)}`,
+        `errors: ${t.errors === null ? "not recorded in a scan" : count(t.errors)}`,
+      ]].flatMap((l) => l.join("  ").length <= width ? [l.join("  ")] : l),
     ].map((l) => fit(l, width)).join("\n") +
       (t.foldersSeenTwice
         ? "\n" + wrap(
