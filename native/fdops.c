@@ -171,11 +171,34 @@ int pw_target_stat(const pw_target *t, struct stat *st) {
 }
 
 #ifdef __linux__
+#include <stdatomic.h>
+#include <sys/vfs.h>
 #include <sys/xattr.h>
 
+#ifndef PROC_SUPER_MAGIC
+#define PROC_SUPER_MAGIC 0x9fa0
+#endif
+
+/* Whether /proc/self/fd is the kernel's (procfs), so that its links reach
+   the very inodes of this process's descriptors.  In a chroot or container
+   whose /proc is an ordinary folder a user may write, a planted
+   self/fd/N link would lead root's chmod elsewhere: not used there.
+   Looked at once. */
+static bool procfs(void) {
+  static atomic_int known; /* 0 unknown, 1 yes, 2 no */
+  int k = atomic_load(&known);
+  if (!k) {
+    struct statfs s;
+    k = statfs("/proc/self/fd", &s) == 0 && s.f_type == PROC_SUPER_MAGIC ? 1 : 2;
+    atomic_store(&known, k);
+  }
+  return k == 1;
+}
+
 /* Attribute attr of the inode an O_PATH descriptor holds, through its
-   /proc/self/fd link (-ENOENT without /proc).  Size or -errno. */
+   /proc/self/fd link (-ENOENT without procfs there).  Size or -errno. */
 static ssize_t opath_xattr(int fd, const char *attr, void *buf, size_t cap) {
+  if (!procfs()) return -ENOENT;
   char p[64];
   snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
   ssize_t n = getxattr(p, attr, buf, cap);
@@ -265,7 +288,7 @@ bool pw_can_chmod_opath(void) {
   if (fd < 0) return true; /* nothing to learn here: let the change say */
   char p[64];
   snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
-  bool ok = faccessat(AT_FDCWD, p, F_OK, 0) == 0;
+  bool ok = procfs() && faccessat(AT_FDCWD, p, F_OK, 0) == 0;
   close(fd);
   /* an fd of -1: EBADF where the call exists, ENOSYS where it does not */
   if (!ok) ok = syscall(PW_SYS_FCHMODAT2, -1, "", 0, AT_EMPTY_PATH) != 0 && errno == EBADF;
@@ -283,9 +306,12 @@ int pw_target_chmod(const pw_target *t, mode_t mode) {
     /* fchmod refuses O_PATH fds; the fd's /proc link reaches the very inode. */
     char p[64];
     snprintf(p, sizeof p, "/proc/self/fd/%d", t->fd);
-    rc = fchmodat(AT_FDCWD, p, mode, 0);
-    /* No /proc (a container, a chroot): fchmodat2 (Linux 6.6) takes the
-       fd itself.  Before it, there is no safe way: say what is missing. */
+    rc = -1;
+    errno = ENOENT;
+    if (procfs()) rc = fchmodat(AT_FDCWD, p, mode, 0);
+    /* No procfs at /proc (a container, a chroot): fchmodat2 (Linux 6.6)
+       takes the fd itself.  Before it, there is no safe way: say what is
+       missing. */
     if (rc && errno == ENOENT) {
       rc = (int)syscall(PW_SYS_FCHMODAT2, t->fd, "", mode, AT_EMPTY_PATH);
     }

@@ -622,7 +622,7 @@ static int repair_init(pw_job *j, void *arg) {
   if (o->apply && !pw_can_chmod_opath()) {
     /* refused before the first change, not an error per entry after its chown */
     pw_job_fail(j, ENOSYS,
-                "cannot change modes safely here: /proc is not mounted and the kernel has no "
+                "cannot change modes safely here: /proc is not mounted (procfs) and the kernel has no "
                 "fchmodat2 (Linux 6.6): mount /proc");
     return -ENOSYS;
   }

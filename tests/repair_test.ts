@@ -893,6 +893,48 @@ Deno.test("repair --apply where /proc is not mounted: modes set all the same, or
   closeLibc();
 });
 
+Deno.test("repair --apply where /proc is a plain folder with planted fd links: nothing outside ROOT changes", async () => {
+  await using tmp = await tempDir("pwalk-fakeproc-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [
+    { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+    own("a", "dir"),
+    own("a/f"),
+  ]);
+  const victim = `${tmp.path}/victim`;
+  Deno.writeTextFileSync(victim, "v");
+  Deno.chmodSync(victim, 0o600);
+  const before = snapshot(root);
+  const want = expectRepair(root, before);
+  // a mount namespace whose /proc is a tmpfs (a chroot's ordinary folder),
+  // every self/fd/N a link to the victim
+  const r = await run("unshare", [
+    "--mount",
+    "--propagation",
+    "private",
+    "sh",
+    "-c",
+    `mount -t tmpfs tmpfs /proc && mkdir -p /proc/self/fd && ` +
+    `for i in $(seq 0 255); do ln -s "$4" /proc/self/fd/$i; done && ` +
+    `exec "$0" run -A "$1" repair --apply --journal "$2" "$3"`,
+    Deno.execPath(),
+    CLI,
+    `${tmp.path}/j`,
+    root,
+    victim,
+  ]);
+  assertEquals(Deno.lstatSync(victim).mode! & 0o7777, 0o600, "the planted link was followed");
+  if (r.code === 1) {
+    // a kernel without fchmodat2 (before Linux 6.6): refused, nothing changed
+    assertStringIncludes(r.stderr, "/proc is not mounted");
+    assertEquals(diffSnapshots(before, snapshot(root)), []);
+  } else {
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(diffSnapshots(want.after, snapshot(root)), []);
+  }
+  closeLibc();
+});
+
 /**
  * An LD_PRELOAD shim: each fdatasync(fd) first appends the file's size at
  * that moment to $SHIM_LOG, one number a line, so the test sees which of
