@@ -178,6 +178,25 @@ Deno.test("CLI --help and --version exit 0", async () => {
   assertEquals(version.code, 0, version.stderr);
   assertStringIncludes(new TextDecoder().decode(version.stdout), denoJson.version);
   assertEquals((await cli(["-V"])).code, 0);
+  // every command's help tells its exit statuses
+  for (
+    const c of [
+      "report",
+      "repair",
+      "undo",
+      "summary",
+      "diff",
+      "convert",
+      "plan",
+      "slurm",
+      "status",
+    ]
+  ) {
+    const h = await cli([c, "--help"]);
+    assertEquals(h.code, 0, h.stderr);
+    assert(/Exit status:\s+0 /.test(h.text), `${c}: ${h.text}`);
+  }
+  assertStringIncludes((await cli(["chown", "--help"])).text, "exit statuses as for pwalk repair");
   // `pwalk help`, and help about help: the general help, status 0
   const general = await cli(["help"]);
   assertEquals(general.code, 0, general.stderr);

@@ -61,6 +61,13 @@ Report options, fixed in the plan for every shard (pwalk's):
                          line); repeatable
   -x, --one-file-system  stay on ROOT's file system
   -h, --help             this help
+
+Exit status:
+  0    the plan is written
+  1    failed while running (the plan cannot be written, a --from scan
+       cannot be read whole)
+  2    bad usage: unknown option, bad value, a missing ROOT, a plan already
+       at -o
 `;
 
 /** The options of a plan (pwalk plan and pwalk slurm take them). */

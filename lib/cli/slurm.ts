@@ -49,6 +49,13 @@ Options:
 
 Plan and report options (see pwalk plan --help): --from SCAN, --min-folders N,
 --max-listed N, --header, --NoSnap, --depth N, --exclude PATH, -x.
+
+Exit status:
+  0    submitted (or, with --dry-run, written and printed)
+  1    failed: sbatch refused the job, squeue did not answer for --resume,
+       the plan or the script cannot be written
+  2    bad usage: unknown option, bad value, a missing ROOT, DIR holding
+       a plan already
 `;
 
 /** Take every `--sbatch X` / `--sbatch=X` out of args (X may start with "-"). */
