@@ -66,8 +66,8 @@ Columns (--header prints their names):
   inode              inode number
   parent-inode       inode of the folder holding it (0 for ROOT)
   directory-depth    0 for ROOT's entries, 1 below them, ... (ROOT: -1)
-  "filename"         the path: ROOT as given, then the names (quotes doubled,
-                     bytes below 32 dropped)
+  "filename"         the path: ROOT as given (trailing slashes dropped), then
+                     the names (quotes doubled, bytes below 32 dropped)
   "fileExtension"    what follows the base name's last dot ("" if none, if
                      that dot starts the name, and for folders)
   UID, GID           owner and group ids
