@@ -841,6 +841,24 @@ Deno.test("hard links: a file is changed, listed and counted once, dry run as --
   assertEquals(g.gid, 5000);
 });
 
+/**
+ * `pwalk ARGS` (cli.ts) in a mount namespace of its own, after the shell
+ * commands `setup` there (which see `env`): /proc unmounted, or replaced.
+ */
+function cliInMountNamespace(setup: string, args: string[], env: Record<string, string> = {}) {
+  return run("unshare", [
+    "--mount",
+    "--propagation",
+    "private",
+    "sh",
+    "-c",
+    `${setup} && exec "$0" run -A "$@"`,
+    Deno.execPath(),
+    CLI,
+    ...args,
+  ], { env });
+}
+
 Deno.test("repair --apply where /proc is not mounted: modes set all the same, or refused before any change", async () => {
   await using tmp = await tempDir("pwalk-noproc-");
   const root = `${tmp.path}/proj`;
@@ -855,15 +873,10 @@ Deno.test("repair --apply where /proc is not mounted: modes set all the same, or
   const before = snapshot(root);
   const want = expectRepair(root, before);
   // a mount namespace of its own, /proc unmounted in it (as in some containers)
-  const r = await run("unshare", [
-    "--mount",
-    "--propagation",
-    "private",
-    "sh",
-    "-c",
-    `umount -l /proc && exec "$0" run -A "$1" repair --apply --journal "$2" "$3"`,
-    Deno.execPath(),
-    CLI,
+  const r = await cliInMountNamespace("umount -l /proc", [
+    "repair",
+    "--apply",
+    "--journal",
     `${tmp.path}/j`,
     root,
   ]);
@@ -876,17 +889,7 @@ Deno.test("repair --apply where /proc is not mounted: modes set all the same, or
     assertEquals(diffSnapshots(want.after, snapshot(root)), []);
     assert(!r.stderr.includes("chmod"), r.stderr);
     // and undo, there too, puts every mode back
-    const u = await run("unshare", [
-      "--mount",
-      "--propagation",
-      "private",
-      "sh",
-      "-c",
-      `umount -l /proc && exec "$0" run -A "$1" undo --apply "$2"`,
-      Deno.execPath(),
-      CLI,
-      `${tmp.path}/j`,
-    ]);
+    const u = await cliInMountNamespace("umount -l /proc", ["undo", "--apply", `${tmp.path}/j`]);
     assertEquals(u.code, 0, u.stderr);
     assertEquals(diffSnapshots(before, snapshot(root)), []);
   }
@@ -908,21 +911,12 @@ Deno.test("repair --apply where /proc is a plain folder with planted fd links: n
   const want = expectRepair(root, before);
   // a mount namespace whose /proc is a tmpfs (a chroot's ordinary folder),
   // every self/fd/N a link to the victim
-  const r = await run("unshare", [
-    "--mount",
-    "--propagation",
-    "private",
-    "sh",
-    "-c",
+  const r = await cliInMountNamespace(
     `mount -t tmpfs tmpfs /proc && mkdir -p /proc/self/fd && ` +
-    `for i in $(seq 0 255); do ln -s "$4" /proc/self/fd/$i; done && ` +
-    `exec "$0" run -A "$1" repair --apply --journal "$2" "$3"`,
-    Deno.execPath(),
-    CLI,
-    `${tmp.path}/j`,
-    root,
-    victim,
-  ]);
+      `for i in $(seq 0 255); do ln -s "$VICTIM" /proc/self/fd/$i; done`,
+    ["repair", "--apply", "--journal", `${tmp.path}/j`, root],
+    { VICTIM: victim },
+  );
   assertEquals(Deno.lstatSync(victim).mode! & 0o7777, 0o600, "the planted link was followed");
   if (r.code === 1) {
     // a kernel without fchmodat2 (before Linux 6.6): refused, nothing changed

@@ -869,6 +869,16 @@ export async function runAnswer(
   }
 }
 
+/** The exit statuses of summary, diff and convert, as their --help tells them (runAnswer). */
+export const ANSWER_EXIT = `Exit status:
+  0    done
+  1    a scan that cannot be read whole (cut short, not pwalk's CSV, a
+       sharded scan not complete), or an output that cannot be written
+  2    bad usage: unknown option, bad value, a scan that names no file
+  129, 130, 143   stopped by SIGHUP, SIGINT, SIGTERM (a partial output
+       removed)
+`;
+
 /** The options of the commands that print an answer (summary, diff). */
 export const PRINT_OPTIONS: Record<string, Kind> = {
   top: "value",

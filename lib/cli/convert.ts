@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { engineOptions, intArg, runAnswer, UsageError } from "./common.ts";
+import { ANSWER_EXIT, engineOptions, intArg, runAnswer, UsageError } from "./common.ts";
 import { convert, CONVERT_OUTPUT } from "../answers/convert.ts";
 
 /** `pwalk convert --help`. */
@@ -28,14 +28,7 @@ Options:
   --temp-dir DIR     where DuckDB spills
   -h, --help         this help
 
-Exit status:
-  0    done
-  1    a scan that cannot be read whole (cut short, not pwalk's CSV, a
-       sharded scan not complete), or an output that cannot be written
-  2    bad usage: unknown option, bad value, a scan that names no file
-  129, 130, 143   stopped by SIGHUP, SIGINT, SIGTERM (a partial output
-       removed)
-`;
+${ANSWER_EXIT}`;
 
 /** Run `pwalk convert ARGS`; resolves to the exit status. */
 export function run(args: string[]): Promise<number> {

@@ -5,6 +5,7 @@
  * @module
  */
 import {
+  ANSWER_EXIT,
   checkHtmlOutput,
   engineOptions,
   intArg,
@@ -45,14 +46,7 @@ Options:
   --temp-dir DIR     where DuckDB spills (default: the system's temp folder)
   -h, --help         this help
 
-Exit status:
-  0    done
-  1    a scan that cannot be read whole (cut short, not pwalk's CSV, a
-       sharded scan not complete), or an output that cannot be written
-  2    bad usage: unknown option, bad value, a scan that names no file
-  129, 130, 143   stopped by SIGHUP, SIGINT, SIGTERM (a partial output
-       removed)
-`;
+${ANSWER_EXIT}`;
 
 /** Parse --now: seconds since the epoch or an ISO date/time. */
 export function parseNow(v: unknown): number | undefined {
