@@ -151,6 +151,41 @@ testNeeding([ZSTD], {
   },
 });
 
+Deno.test("summary and diff text: control characters and bidi overrides in names shown escaped", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/t`;
+  await Deno.mkdir(root);
+  await Deno.writeTextFile(`${root}/plain.txt`, "x");
+  const old = `${tmp.path}/old.csv`;
+  assertEquals((await cli(["-o", old, root])).code, 0);
+  // a folder whose name holds CSI (U+009B: ESC [ to terminals obeying C1)
+  // and DEL, with a large file, and a file named with a right-to-left override
+  const evil = "evil\u009b31mRED\u007f";
+  await Deno.mkdir(`${root}/${evil}`);
+  await Deno.writeFile(`${root}/${evil}/big.dat`, new Uint8Array(200_000).fill(1));
+  await Deno.writeFile(`${root}/${evil}/a\u202etxt.exe`, new Uint8Array(100_000).fill(1));
+  const scan = `${tmp.path}/new.csv`;
+  assertEquals((await cli(["-o", scan, root])).code, 0);
+  // the scan keeps the names as they are (pwalk drops only bytes below 0x20)
+  assertStringIncludes(await Deno.readTextFile(scan), `${root}/${evil}/a\u202etxt.exe`);
+  const shown = "evil\\xc2\\x9b31mRED\\x7f";
+  // deno-lint-ignore no-control-regex
+  const raw = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
+  for (
+    const [args, want] of [
+      [["summary", scan], [`${root}/${shown}/big.dat`, `${root}/${shown}/a\\u202etxt.exe`]],
+      [["diff", old, scan], [`${root}/${shown}`]],
+    ] as const
+  ) {
+    for (const env of [{}, { COLUMNS: "300" }] as Record<string, string>[]) {
+      const r = await cli([...args], { env });
+      assertEquals(r.code, 0, r.stderr);
+      assert(!raw.test(r.text), `${args[0]}: a control character reached the terminal`);
+      for (const w of want) assertStringIncludes(r.text, w);
+    }
+  }
+});
+
 Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, nothing left", async (t) => {
   await using tmp = await tempDir();
   const good = `${tmp.path}/good.csv`;
@@ -315,6 +350,42 @@ Deno.test("outputs that would replace an input or a shard of the scan are refuse
     await refused(["summary", scan, copy], `the root ${root} is in more than one of the 2 files`);
     const r = await cli(["diff", copy, scan]); // two sides: one scan each
     assertEquals(r.code, 0, r.stderr);
+    // convert would write every row twice, in a file summary then refuses
+    const out = `${tmp.path}/both.parquet`;
+    await refused(
+      ["convert", scan, copy, out],
+      `the root ${root} is in more than one of the 2 files`,
+    );
+    assert(!existsSync(out), "nothing written");
+    // the two joined into one file
+    const joined = `${tmp.path}/joined.csv`;
+    await Deno.writeFile(joined, concat(before, before));
+    for (const args of [["summary", joined], ["convert", joined, out]]) {
+      await refused(args, `the root ${root} has two rows in ${joined}: two scans of one tree`);
+    }
+    assert(!existsSync(out), "nothing written");
+    await Deno.remove(joined);
+  });
+  await t.step("a scan with no row (empty .csv, .csv.zst): status 1, one line", async () => {
+    for (const name of ["empty.csv", "empty.csv.zst"]) {
+      const empty = `${tmp.path}/${name}`;
+      await Deno.writeFile(empty, new Uint8Array());
+      for (
+        const args of [["summary", empty], ["diff", empty, scan], [
+          "convert",
+          empty,
+          `${tmp.path}/e.parquet`,
+        ]]
+      ) {
+        const r = await cli(args);
+        assertEquals(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
+        assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+        assertStringIncludes(r.stderr, empty);
+        assertEquals(r.text, "", "no answer printed");
+      }
+      await Deno.remove(empty);
+    }
+    assert(!existsSync(`${tmp.path}/e.parquet`), "nothing written");
   });
   await t.step("a scan whose lines end in CR LF: refused (DuckDB read 0 rows of it)", async () => {
     const crlf = `${tmp.path}/crlf.csv`;

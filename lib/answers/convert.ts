@@ -21,6 +21,7 @@
  */
 import { Engine, type EngineOptions, lit } from "./duck.ts";
 import {
+  checkOneScan,
   duckCompression,
   formatOf,
   isEncodingError,
@@ -188,6 +189,7 @@ export async function convert(
     const e = await Engine.open(options);
     try {
       const info = await loadScan(e, files, "t", "", escape, true);
+      await checkOneScan(e, "t", files); // (a pass over the input before the copy)
       let rows: number;
       if (format === "parquet") {
         // straight into the temporary file (not DuckDB's own tmp_ beside it,

@@ -164,9 +164,9 @@ const agg = (p: string, cond: string, ab = "ab", al = "al") =>
 
 /**
  * A hard-linked inode's bytes are carried by one of its names in each scan
- * (the first in byte order). When both scans have it, the carrier is the
- * first name present in both, so that a name added (or removed) beside it
- * moves no bytes: an rsnapshot tree's new link is not a user's, group's and
+ * (the first in byte order; a name that is not UTF-8 by its `\xNN` text).
+ * When both scans have it, the carrier is the first name present in both,
+ * so that a name added (or removed) beside it moves no bytes: an rsnapshot tree's new link is not a user's, group's and
  * folder's whole file gained.
  */
 async function sameKeeper(e: Engine): Promise<void> {

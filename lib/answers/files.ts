@@ -21,8 +21,8 @@ export {
  * Check that a zstd file ends where a frame ends: it walks the frame and
  * block headers (no decompression, a few bytes read per 128 KiB block) and
  * throws when the data stops inside a frame, as a copy cut short does
- * (DuckDB reads such a file as if it were whole). A cut exactly between two
- * frames cannot be seen this way.
+ * (DuckDB reads such a file as if it were whole), or holds no frame at all.
+ * A cut exactly between two frames cannot be seen this way.
  */
 export function checkZstdComplete(path: string): void {
   using f = Deno.openSync(path, { read: true });
@@ -44,6 +44,10 @@ export function checkZstdComplete(path: string): void {
       `pwalk: ${path}: truncated: its zstd data ends inside a frame (frame at byte ${at} of ${size}); ` +
         "an incomplete copy?",
     );
+  // (a shard with nothing to walk writes one empty frame: 0 bytes is a cut)
+  if (size === 0) {
+    throw new Error(`pwalk: ${path}: empty (0 bytes): no zstd frame; an incomplete copy?`);
+  }
   let at = 0;
   while (at < size) {
     const frame = at;

@@ -506,6 +506,44 @@ export async function loadScan(
 }
 
 /**
+ * Refuse what no one scan holds, once `name` is loaded (a table or a view:
+ * one pass over it): no row at all (every scan has its root row: a file cut
+ * to nothing), or one root row twice (two scans of one tree given together,
+ * a scan beside its converted copy, or two joined into one file), whose
+ * entries would all count twice. Returns the number of rows.
+ */
+export async function checkOneScan(e: Engine, name: string, files: ScanFile[]): Promise<number> {
+  const [r] = await e.all(
+    `SELECT count(*) AS n, count(*) FILTER ("directory-depth" = -1) AS roots, ` +
+      `count(DISTINCT "filename") FILTER ("directory-depth" = -1) AS names FROM "${name}"`,
+  );
+  const where = files.length === 1
+    ? files[0].path
+    : `${files.slice(0, 3).map((f) => f.path).join(", ")}${files.length > 3 ? ", ..." : ""}`;
+  if (num(r.n) === 0) {
+    throw new Error(
+      `pwalk: ${where}: no rows: not a pwalk scan (every scan holds its root's row; ` +
+        "an empty or incomplete copy?)",
+    );
+  }
+  if (num(r.roots) > num(r.names)) {
+    const [twice] = await e.all(
+      `SELECT "filename" AS p FROM "${name}" WHERE "directory-depth" = -1 GROUP BY 1 ` +
+        `HAVING count(*) > 1 LIMIT 1`,
+    );
+    throw new ScanInputError(
+      (files.length === 1
+        ? `the root ${String(twice.p)} has two rows in ${where}: two scans of one tree joined ` +
+          "into one file"
+        : `the root ${String(twice.p)} is in more than one of the ${files.length} files ` +
+          `(${where})`) +
+        ": two scans of one tree would count every entry twice; give one scan",
+    );
+  }
+  return num(r.n);
+}
+
+/**
  * A reading error that names the scan files it came from (DuckDB's "CSV
  * Error on Line: 8" does not say which of many): the same message, after
  * the files (the first three, and how many more).  Errors that already

@@ -10,6 +10,7 @@
 import type { Engine, EngineOptions } from "./duck.ts";
 import { num } from "./duck.ts";
 import {
+  checkOneScan,
   type LoadInfo,
   loadScan,
   openLoaded,
@@ -246,7 +247,8 @@ export const SCAN_EXTRA = `CASE "st_mode" // 4096 WHEN 8 THEN 'f' WHEN 4 THEN 'd
 /**
  * Load scan files into `table` with {@link SCAN_EXTRA}, and mark the extra
  * names of hard-linked inodes (same st_dev and inode, not folders; the name
- * first in byte order keeps the bytes) so that bytes count each inode once.
+ * first in byte order, a name that is not UTF-8 by its `\xNN` text,
+ * keeps the bytes) so that bytes count each inode once.
  */
 export async function loadForAnswers(
   e: Engine,
@@ -255,19 +257,7 @@ export async function loadForAnswers(
   escape = false,
 ): Promise<LoadInfo> {
   const info = await loadScan(e, files, table, SCAN_EXTRA, escape);
-  // Two scans of one tree (Monday's and Tuesday's in one folder, a scan
-  // beside its converted copy) would add up to twice the tree.
-  const twice = await e.all(
-    `SELECT "filename" AS p FROM "${table}" WHERE "directory-depth" = -1 GROUP BY 1 ` +
-      `HAVING count(*) > 1 LIMIT 1`,
-  );
-  if (twice.length) {
-    throw new ScanInputError(
-      `the root ${String(twice[0].p)} is in more than one of the ${files.length} files ` +
-        `(${files.slice(0, 3).map((f) => f.path).join(", ")}${files.length > 3 ? ", ..." : ""}): ` +
-        "two scans of one tree would count every entry twice; give one scan",
-    );
-  }
+  await checkOneScan(e, table, files);
   await e.exec(
     `UPDATE "${table}" SET ab = 0, al = 0, dupl = true FROM (` +
       `SELECT "st_dev" AS d, "inode" AS i, min("filename") AS keep FROM "${table}" ` +

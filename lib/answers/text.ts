@@ -53,8 +53,30 @@ export function outputWidth(): number {
   return Number.isInteger(c) && c >= 40 ? c : Infinity;
 }
 
-/** Cut a string to `w` characters, keeping its start and end ("/data/…/file"). */
+/**
+ * A name as it may reach a terminal: control characters (C0, DEL, and the
+ * C1 controls U+0080-U+009F, which terminals honouring 8-bit controls act
+ * on) written `\xHH` (a C1 control `\xc2\xHH`, its UTF-8 bytes, as
+ * the CLI's messages write them), and the bidirectional overrides, which
+ * reorder what follows them on the line, written `\u202e`: a file named
+ * by another user cannot drive the admin's terminal or disguise a path.
+ */
+export function visible(s: string): string {
+  // deno-lint-ignore no-control-regex
+  return s.replace(/[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const n = c.charCodeAt(0);
+    const h = (x: number) => `\\x${x.toString(16).padStart(2, "0")}`;
+    return n >= 0x2000 ? `\\u${n.toString(16)}` : n >= 0x80 ? h(0xc2) + h(n) : h(n);
+  });
+}
+
+/**
+ * Cut a string to `w` characters, keeping its start and end ("/data/…/file"),
+ * after making it {@link visible}: every name the text output prints goes
+ * through here.
+ */
 export function fit(s: string, w: number): string {
+  s = visible(s);
   const chars = [...s];
   if (chars.length <= w) return s;
   if (w <= 1) return chars.slice(0, w).join("");
@@ -84,6 +106,7 @@ export function table(
   const keep = (widths: number[], flex: number) =>
     widths.reduce((a, w, i) => (i === flex ? a : a + w + 2), 0);
   let left = o.left ?? [];
+  rows = rows.map((r) => r.map(visible));
   let widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => [...r[i]].length)));
   while (
     optional.length && width - keep(widths, flex) < Math.max(8, Math.min(16, widths[flex]))
