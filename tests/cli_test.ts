@@ -65,6 +65,8 @@ Deno.test("CLI usage errors: one line on stderr, exit 2, nothing on stdout", asy
     for (const v of ["0", "abc", "-3", "1.5", "100000"]) {
       assertUsageError(await cli(["--threads", v, root]));
       assertUsageError(await cli([`--maxthreads=${v}`, root]));
+      // each checked, whichever wins
+      assertUsageError(await cli(["--threads", v, "--maxthreads", "4", root]));
     }
   });
   await t.step("bad --depth and --level", async () => {
@@ -82,6 +84,29 @@ Deno.test("CLI usage errors: one line on stderr, exit 2, nothing on stdout", asy
     await Deno.symlink(out, `${tmp.path}/link.csv`);
     assertUsageError(await cli(["-o", out, "--errors", `${tmp.path}/link.csv`, root]));
     assertEquals(await Deno.readTextFile(out), "old\n");
+    // one new file named through a link to its folder (the errors file's
+    // rename would replace the report)
+    await Deno.mkdir(`${tmp.path}/outdir`);
+    await Deno.symlink(`${tmp.path}/outdir`, `${tmp.path}/alias`);
+    const l2 = assertUsageError(
+      await cli(["-o", `${tmp.path}/outdir/n.csv`, "--errors", `${tmp.path}/alias/n.csv`, root]),
+    );
+    assertStringIncludes(l2, "is the report's output");
+    assertEquals([...Deno.readDirSync(`${tmp.path}/outdir`)], []);
+    // told apart when they differ
+    const r = await cli([
+      "-o",
+      `${tmp.path}/outdir/n.csv`,
+      "--errors",
+      `${tmp.path}/alias/e.csv`,
+      root,
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(
+      [...Deno.readDirSync(`${tmp.path}/outdir`)].map((e) => e.name).sort(),
+      ["e.csv", "n.csv"],
+    );
+    for (const f of ["n.csv", "e.csv"]) await Deno.remove(`${tmp.path}/outdir/${f}`);
   });
   await t.step(
     "--exclude of a folder gone from inside ROOT: a warning, the scan goes on",

@@ -313,7 +313,9 @@ export async function walkArgs(f: Flags, root: string): Promise<WalkArgs> {
 
 /** --maxthreads N (pwalk's spelling, which wins) or --threads N: 1-1024. */
 export function threadsArg(f: Flags): number | undefined {
-  return intArg("maxthreads", f.maxthreads, 1, 1024) ?? intArg("threads", f.threads, 1, 1024);
+  // both checked (a bad --threads beside --maxthreads is still bad usage)
+  const threads = intArg("threads", f.threads, 1, 1024);
+  return intArg("maxthreads", f.maxthreads, 1, 1024) ?? threads;
 }
 
 /** --progress (true), --progress=SECONDS (1-86400), --no-progress (false), or undefined. */
@@ -502,10 +504,26 @@ function progressLine(setting: boolean | number | undefined, toStdout?: boolean)
 }
 
 /**
+ * A file's name with its folder resolved as the kernel resolves it (links,
+ * then `..`); the lexical absolute path when the folder is not there.
+ */
+function resolvedName(path: string): string {
+  const abs = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+  const slash = abs.lastIndexOf("/");
+  try {
+    const dir = Deno.realPathSync(abs.slice(0, slash) || "/");
+    return `${dir === "/" ? "" : dir}/${abs.slice(slash + 1)}`;
+  } catch {
+    return absolutePath(path);
+  }
+}
+
+/**
  * Refuse --errors FILE when it is `other` (the report's output, the
  * journal): opening it would empty that file, or the report's rename would
  * drop the error rows.  The same file by device and inode when both exist,
- * else by absolute path.
+ * else by the real path of the folder each would be made in (`out/scan.csv`
+ * and `alias/scan.csv` with `alias -> out` are one new file).
  */
 export function errorsApart(errors: string | undefined, other: string | undefined, what: string) {
   if (errors === undefined || other === undefined) return;
@@ -514,7 +532,7 @@ export function errorsApart(errors: string | undefined, other: string | undefine
     const a = Deno.statSync(errors), b = Deno.statSync(other);
     same = a.dev === b.dev && a.ino === b.ino;
   } catch {
-    same = absolutePath(errors) === absolutePath(other);
+    same = resolvedName(errors) === resolvedName(other);
   }
   if (same) {
     throw new UsageError(`--errors ${errors} is the ${what}: give the errors a file of their own`);
