@@ -193,6 +193,36 @@ export function stdoutName(output: string | undefined): boolean {
   return output !== undefined && STDOUT_NAMES.includes(output);
 }
 
+/** A name of one of this process's open descriptors (`/dev/stderr`, `/dev/fd/3`, `/proc/self/fd/3`). */
+const DESCRIPTOR_NAME = new RegExp(
+  `^(?:/dev/std(?:in|out|err)|/dev/fd/\\d+|/proc/(?:self|thread-self|${Deno.pid})/fd/\\d+)$`,
+);
+
+/**
+ * Refuse an output named by one of this process's descriptors (other than
+ * stdout's names, written through fd 1) behind which lies a regular file:
+ * `-o /dev/fd/3 3>scan.csv`, `-o /dev/stderr 2>>run.log`. A report replaces
+ * its file whole, by renaming a new file over it, which the descriptor would
+ * never see (a log redirected with `2>>` would be replaced by the report).
+ * A FIFO or device behind it (`-o /dev/fd/63` of `>(zstd ...)`) is written
+ * directly, as any FIFO is.
+ */
+export function checkDescriptorOutput(output: string): void {
+  if (!DESCRIPTOR_NAME.test(output)) return;
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(output);
+  } catch {
+    return; // not open: the library says so
+  }
+  if (info.isFile) {
+    throw new RangeError(
+      `pwalk: output ${output} is a descriptor of this process open on a file, which a report ` +
+        "(written whole, then renamed over it) would not reach: give the file's own name",
+    );
+  }
+}
+
 /**
  * Write pwalk's CSV report of `root` (or the same rows as typed Parquet:
  * `output: "scan.parquet"`).
@@ -213,6 +243,7 @@ export function stdoutName(output: string | undefined): boolean {
 export async function report(root: string, options: ReportOptions = {}): Promise<ReportSummary> {
   const output = stdoutName(options.output) ? "-" : options.output;
   const toStdout = output === undefined || output === "-";
+  if (!toStdout) checkDescriptorOutput(output!);
   const { compress, level } = reportFormat(output, options.compress, options.level);
   const opts: NativeOption[] = commonNative(root, options);
   const native_compress = { zstd: Compress.ZSTD, gzip: Compress.GZIP, none: Compress.NONE };

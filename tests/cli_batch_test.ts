@@ -23,6 +23,7 @@ import { flatTree } from "./helpers/tree.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { NPM, testNeeding, TMUX } from "./helpers/system.ts";
 import { closeLibc, mkdirRaw } from "./helpers/libc.ts";
+import { existsSync } from "node:fs";
 
 const dec = new TextDecoder();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -297,6 +298,14 @@ Deno.test("--errors FILE is written as -o is: whole, through a link, never clobb
   r = await cli(["--errors", "/dev/stdout", root]);
   assertEquals(r.code, 2, r.stderr);
   assertMatch(r.stderr, /is the report's stdout/);
+  // `--errors -` is stdout, as `-o -` is (never a file named "-")
+  r = await cli(["--errors", "-", root]);
+  assertEquals(r.code, 2, r.stderr);
+  assertMatch(r.stderr, /is the report's stdout/);
+  r = await cli(["--errors", "-", "-o", out, root]);
+  assertEquals(r.code, 0, r.stderr);
+  assertMatch(r.text, /^path,operation,errno,message\n/);
+  assert(!existsSync(`${REPO}/-`), "no file named -");
   const log = `${tmp.path}/log.txt`;
   const sh = await new Deno.Command("sh", {
     args: [

@@ -434,3 +434,48 @@ Deno.test("CLI: a report removes the FILE.partial-PID-N a killed run left, not a
     ["out.csv", "out.csv.partial-notes", `out.csv.partial-${Deno.pid}-0`, "tree"].sort(),
   );
 });
+
+Deno.test("CLI: a killed run's leftovers inside the tree are removed before the walk (never rows), and --errors' too", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(root);
+  await Deno.writeTextFile(`${root}/f`, "x");
+  const p = spawnCli(["-o", `${tmp.path}/x.csv`, root]);
+  await p.stdout.cancel();
+  await p.stderr.cancel();
+  const dead = (await p.status, p.pid); // ended: its pid names no process now
+  await Deno.remove(`${tmp.path}/x.csv`);
+  // -o inside the tree; the errors file beside the tree
+  const out = `${root}/scan.csv`, errs = `${tmp.path}/errs.csv`;
+  const stale = `${out}.partial-${dead}-0`;
+  const staleErrs = `${tmp.path}/.errs.csv.partial-${dead}-${crypto.randomUUID()}`;
+  const liveErrs = `${tmp.path}/.errs.csv.partial-${Deno.pid}-${crypto.randomUUID()}`;
+  for (const f of [stale, staleErrs, liveErrs]) await Deno.writeTextFile(f, "rows");
+  const r = await run(Deno.execPath(), [
+    "run",
+    "-A",
+    `${REPO}/cli.ts`,
+    "-o",
+    out,
+    "--errors",
+    errs,
+    root,
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  for (const t of [stale, staleErrs]) {
+    assertStringIncludes(
+      r.stderr,
+      `pwalk: removed ${t}, left by an earlier run killed before its end`,
+    );
+  }
+  // the rows: the tree as it is at the end (root and f), as Deno.readDir sees it
+  const rows = (await Deno.readTextFile(out)).split("\n").filter(Boolean);
+  const onDisk = [...Deno.readDirSync(root)].map((e) => e.name).filter((n) => n !== "scan.csv");
+  assertEquals(onDisk, ["f"]);
+  assertEquals(rows.length, 1 + onDisk.length, rows.join("\n"));
+  assert(!rows.some((l) => l.includes(".partial-")), rows.join("\n"));
+  assertEquals(
+    names(tmp.path),
+    ["errs.csv", liveErrs.slice(tmp.path.length + 1), "tree"].sort(),
+  );
+});

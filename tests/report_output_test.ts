@@ -418,6 +418,47 @@ Deno.test("-o /dev/stdout with stdout appended to a log: written through it, the
   }
 });
 
+Deno.test("-o naming a descriptor open on a file (/dev/fd/3, /dev/stderr >> log): refused, the file kept; on a pipe: written", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(`${root}/d`, { recursive: true });
+  await Deno.writeTextFile(`${root}/d/f`, "x");
+  const log = `${tmp.path}/log.txt`;
+  for (
+    const [name, redirect] of [
+      ["/dev/fd/3", `3>> "$4"`],
+      ["/proc/self/fd/3", `3>> "$4"`],
+      ["/dev/stderr", `2>> "$4"`],
+    ]
+  ) {
+    await Deno.writeTextFile(log, "an earlier line\n");
+    const r = await run("sh", [
+      "-c",
+      `exec "$0" run -A "$1" -o "$2" "$3" ${redirect}`,
+      Deno.execPath(),
+      CLI,
+      name,
+      root,
+      log,
+    ]);
+    assertEquals(r.code, 2, `${name}: ${r.stderr}`);
+    const text = await Deno.readTextFile(log);
+    assert(text.startsWith("an earlier line\n"), `${name}: ${text}`);
+    assert(!text.includes(`"${root}/d/f"`), `${name}: no row written`);
+    assertEquals([...Deno.readDirSync(tmp.path)].length, 2, "nothing left beside it");
+  }
+  // a pipe behind the descriptor (as >(zstd ...) gives): the rows go through it
+  const r = await run("sh", [
+    "-c",
+    `exec 3>&1 1>/dev/null; exec "$0" run -A "$1" -o /dev/fd/3 "$2"`,
+    Deno.execPath(),
+    CLI,
+    root,
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  assertEquals(r.text.split("\n").filter(Boolean).length, 3, r.text);
+});
+
 Deno.test("report({ output: '/dev/stdout' }) with stdout appended to a log: written through it, the log kept", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/tree`;

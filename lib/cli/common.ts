@@ -16,7 +16,9 @@ import {
   checkedOutput,
   keepOwnerMode,
   osErrorText,
+  PARTIAL_BESIDE,
   partialBeside,
+  removeBeside,
   tempPrefix,
 } from "../outfile.ts";
 import { errnoName } from "../errno.ts";
@@ -303,7 +305,7 @@ export async function walkArgs(f: Flags, root: string): Promise<WalkArgs> {
     exclude,
     ui: {
       progress: progressArg(f),
-      errors: f.errors as string | undefined,
+      errors: errorsArg(f),
       warnings: unmatchedExcludes(root, texts).map((p) =>
         `pwalk: warning: --exclude ${p} matched nothing under ${root}`
       ),
@@ -316,6 +318,11 @@ export function threadsArg(f: Flags): number | undefined {
   // both checked (a bad --threads beside --maxthreads is still bad usage)
   const threads = intArg("threads", f.threads, 1, 1024);
   return intArg("maxthreads", f.maxthreads, 1, 1024) ?? threads;
+}
+
+/** --errors FILE; `--errors -` is stdout, as `-o -` is. */
+export function errorsArg(f: Flags): string | undefined {
+  return f.errors === "-" ? "/dev/stdout" : f.errors as string | undefined;
 }
 
 /** --progress (true), --progress=SECONDS (1-86400), --no-progress (false), or undefined. */
@@ -615,6 +622,12 @@ async function openErrorsCsv(path: string, toStdout: boolean): Promise<ErrorsCsv
       held = await Deno.open(write, { write: true, append: true });
       await held.write(new TextEncoder().encode(ERRORS_HEADER + "\n"));
     } else {
+      // .FILE.partial-PID-UUID of runs killed before their end: removed now
+      const slash = target.path.lastIndexOf("/");
+      const hidden = `${target.path.slice(0, slash + 1)}.${target.path.slice(slash + 1)}`;
+      for (const t of await removeBeside(hidden, PARTIAL_BESIDE)) {
+        eprint(`pwalk: removed ${t}, left by an earlier run killed before its end`);
+      }
       Deno.writeTextFileSync(write, ERRORS_HEADER + "\n", { createNew: true });
       keepOwnerMode(write, now);
     }

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { report, reportFormat, stdoutName } from "../report.ts";
+import { checkDescriptorOutput, report, reportFormat, stdoutName } from "../report.ts";
 import { ensureNative, nativeVersion } from "../ffi.ts";
 import {
   count,
@@ -153,6 +153,7 @@ export async function run(args: string[]): Promise<number> {
   // told before anything is written.
   try {
     reportFormat(output, undefined, level);
+    if (!toStdout) checkDescriptorOutput(output);
   } catch (e) {
     if (e instanceof RangeError) throw usage(e);
     throw e;
@@ -165,6 +166,13 @@ export async function run(args: string[]): Promise<number> {
     outputs: toStdout || direct ? [] : [output],
     // -o FILE.parquet: typed Parquet, written by the library (no DuckDB).
     start: async (run) => {
+      // FILE.partial-PID-N of runs killed before their end (kill -9, a
+      // batch job's time limit): removed before the walk, so that one
+      // inside the tree is never a row of a file gone at the end
+      if (!toStdout && !direct) {
+        const target = await outputTarget(output).catch(() => null);
+        if (target) leftovers = await removeBeside(target.path, /^\.partial-(\d+)-\d+$/);
+      }
       const s = await report(root, {
         ...walk,
         ...run,
@@ -173,12 +181,6 @@ export async function run(args: string[]): Promise<number> {
         header: !!f.header,
         printErrors: true,
       });
-      // FILE.partial-PID-N of runs killed before their end (kill -9, a
-      // batch job's time limit): removed once this run's FILE is in place
-      if (!toStdout && !direct) {
-        const target = (await outputTarget(output)).path;
-        leftovers = await removeBeside(target, /^\.partial-(\d+)-\d+$/);
-      }
       return s;
     },
     done: (s) => {

@@ -8,6 +8,7 @@ import { checkedOutput } from "../outfile.ts";
 import {
   count,
   errorCount,
+  errorsArg,
   intArg,
   parse,
   progressArg,
@@ -116,7 +117,7 @@ export async function run(args: string[]): Promise<number> {
     }
     if (target.direct) throw new UsageError(notAFile(output));
   }
-  let errors = f.errors as string | undefined;
+  let errors = errorsArg(f);
   // A relative root is the plan's folder's: run from there (the output and
   // the errors file stay where they were asked for).
   if (!plan.root.path.startsWith("/") && Deno.cwd() !== plan.cwd) {
