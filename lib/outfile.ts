@@ -166,7 +166,7 @@ export async function checkedOutput(
 }
 
 /** Whether process `pid` runs on this host (Linux's /proc; elsewhere: not known, false). */
-function aliveHere(pid: number): boolean {
+export function aliveHere(pid: number): boolean {
   if (pid === Deno.pid) return true;
   try {
     Deno.statSync(`/proc/${pid}`);

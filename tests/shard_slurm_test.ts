@@ -135,5 +135,71 @@ testNeeding([...SLURM_NEEDS, ZSTD], {
         assert(!(await queued()), "nothing was submitted");
       },
     );
+
+    await t.step(
+      "a shard run by hand (its lock held): status says running, --resume leaves it and its temporary",
+      async () => {
+        await Deno.remove(`${dir}/scan-3.csv.zst`);
+        await Deno.remove(`${dir}/scan-3.done.json`);
+        // a run of shard 3 outside Slurm, as report --plan takes its lock:
+        // flock on OUTPUT.lock, its pid and host written in it; its temporary beside
+        const lock = `${dir}/scan-3.csv.zst.lock`;
+        const holder = new Deno.Command(Deno.execPath(), {
+          args: [
+            "eval",
+            `const f = await Deno.open(${
+              JSON.stringify(lock)
+            }, { read: true, write: true, create: true });
+await f.lock(true);
+await f.write(new TextEncoder().encode("pid " + Deno.pid + " on " + Deno.hostname() + "\\n"));
+console.log("locked");
+await new Promise(() => setInterval(() => {}, 1000));`,
+          ],
+          stdout: "piped",
+        }).spawn();
+        const reader = holder.stdout.getReader();
+        assertEquals(new TextDecoder().decode((await reader.read()).value).trim(), "locked");
+        const temp = `${dir}/scan-3.csv.zst.partial-${holder.pid}-0`;
+        await Deno.writeTextFile(temp, "rows so far");
+        try {
+          const s = await status();
+          assertEquals(s.states, ["done", "done", "done", "running"], s.details.join("\n"));
+          assertMatch(s.details[3], new RegExp(`^pid ${holder.pid} on \\S+, outside Slurm`));
+          const r = await cli(["slurm", "--resume", dir], { env });
+          assertEquals(r.code, 0, r.stderr);
+          assertMatch(r.stderr, /not resubmitted: shard 3 is running outside Slurm \(pid \d+ on /);
+          assertMatch(r.stderr, /nothing to resubmit/);
+          assert(!(await queued()), "nothing was submitted");
+          assertEquals(await Deno.readTextFile(temp), "rows so far", "its temporary kept");
+          // the same lock held for a run on another node: status cannot tell
+          // it from a dead run, --resume finds the lock held and leaves it
+          await Deno.writeTextFile(lock, "pid 4242 on node-elsewhere\n");
+          const s2 = await status();
+          assertEquals(s2.states[3], "incomplete", s2.details.join("\n"));
+          assertMatch(s2.details[3], /names pid 4242 on node-elsewhere: running there, or it died/);
+          const r2 = await cli(["slurm", "--resume", dir], { env });
+          assertEquals(r2.code, 0, r2.stderr);
+          assertMatch(
+            r2.stderr,
+            /not resubmitted: shard 3 is already running \(pid 4242 on node-elsewhere\)/,
+          );
+          assert(!(await queued()), "nothing was submitted");
+          assertEquals(await Deno.readTextFile(temp), "rows so far", "its temporary kept");
+        } finally {
+          holder.kill("SIGKILL");
+          await holder.status;
+          await reader.cancel();
+        }
+        // the holder died (kill -9): its temporary is a dead run's, removed, and the shard rerun
+        const r = await cli(["slurm", "--resume", dir], { env });
+        assertEquals(r.code, 0, r.stderr);
+        assertMatch(r.stderr, /resubmitted shards 3 of 4/);
+        await drained();
+        const s = await status();
+        assertEquals(s.states, ["done", "done", "done", "done"], s.details.join("\n"));
+        assert(!(await Deno.stat(temp).catch(() => null)), "the dead run's temporary removed");
+        assertSameLines(await unionLines(dir, 4), expected, "the shards' union");
+      },
+    );
   },
 });

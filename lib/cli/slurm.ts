@@ -125,8 +125,13 @@ export async function run(args: string[]): Promise<number> {
       if (e instanceof PlanError) throw new UsageError(e.message);
       throw e;
     }
+    for (const why of r.busy) eprint(`pwalk slurm: not resubmitted: ${why}`);
     if (r.shards.length === 0) {
-      eprint(`pwalk slurm: every shard of ${dir} is done or queued; nothing to resubmit`);
+      eprint(
+        `pwalk slurm: every shard of ${dir} is done${
+          r.busy.length ? ", queued or running outside Slurm" : " or queued"
+        }; nothing to resubmit`,
+      );
       return 0;
     }
     if (dryRun) {

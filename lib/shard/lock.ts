@@ -111,6 +111,22 @@ async function openLockFile(path: string): Promise<Deno.FsFile> {
   return f;
 }
 
+/**
+ * The process a shard's lock file names (`pid N on HOST`, as its holder
+ * wrote it), read without taking the lock; null when there is none. The
+ * file stays after a run killed outright (its lock does not), so the
+ * process may be gone.
+ */
+export async function lockHolder(path: string): Promise<{ pid: number; host: string } | null> {
+  try {
+    const text = new TextDecoder().decode((await Deno.readFile(path)).subarray(0, 256));
+    const m = /^pid (\d+) on (\S+)\n/.exec(text);
+    return m ? { pid: Number(m[1]), host: m[2] } : null;
+  } catch {
+    return null;
+  }
+}
+
 /** What the holder wrote into the lock file (`pid N on HOST`), or "". */
 async function holderOf(f: Deno.FsFile): Promise<string> {
   try {

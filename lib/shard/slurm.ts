@@ -14,6 +14,7 @@ import { type PlanOptions, planShards, readPlan, type ShardPlan, writePlan } fro
 import { absolutePath } from "./paths.ts";
 import { scanStatus } from "./status.ts";
 import { jobName, readSubmissions } from "./squeue.ts";
+import { lockShard, ShardBusyError, type ShardLock } from "./lock.ts";
 
 export { jobName, queuedTasks, readSubmissions, type Submission } from "./squeue.ts";
 
@@ -338,8 +339,9 @@ export async function slurmScan(root: string, options: SlurmScanOptions): Promis
  * Resubmit the shards of a scan folder that have no completion record and
  * that Slurm does not hold (pending or running), as one array job (with the
  * last submission's `maxRunning` unless another is given). Their leftover
- * temporary outputs are removed first. Throws, changing nothing, when
- * squeue does not answer.
+ * temporary outputs are removed first, each shard's under its lock; a shard
+ * whose lock another process holds (a run by hand) is left alone, and
+ * `busy` says so. Throws, changing nothing, when squeue does not answer.
  *
  * @example
  * ```ts ignore
@@ -351,7 +353,7 @@ export async function slurmScan(root: string, options: SlurmScanOptions): Promis
 export async function resumeScan(
   out: string,
   o: SubmitOptions = {},
-): Promise<Submitted & { plan: ShardPlan }> {
+): Promise<Submitted & { plan: ShardPlan; busy: string[] }> {
   const dir = absolutePath(out);
   const plan = await readPlan(`${dir}/plan.json`);
   await Deno.stat(`${dir}/job.sbatch`);
@@ -364,16 +366,41 @@ export async function resumeScan(
         `from those that died; nothing was resubmitted or removed (try again when Slurm answers)`,
     );
   }
-  const shards = st.shards.filter((s) => !["done", "pending", "running"].includes(s.state))
+  const candidates = st.shards.filter((s) => !["done", "pending", "running"].includes(s.state))
     .map((s) => s.shard);
-  if (shards.length === 0) return { command: [], shards, plan };
-  if (!o.dryRun) {
-    const re = new RegExp(`^scan-(${shards.join("|")})\\..*\\.(partial|top|front)-\\d+`);
-    for await (const e of Deno.readDir(dir)) {
-      if (e.isFile && re.test(e.name)) await Deno.remove(`${dir}/${e.name}`).catch(() => {});
+  // A shard whose lock is held runs outside Slurm's view (by hand, on
+  // another node): left alone, its temporaries kept. The others' dead
+  // temporaries are removed under their lock, which no run of them can
+  // then hold (a run takes it before it writes anything).
+  const shards: number[] = [];
+  const busy = st.shards.filter((s) => s.state === "running" && s.holder).map((s) =>
+    `shard ${s.shard} is running outside Slurm (pid ${s.holder!.pid} on ${s.holder!.host})`
+  );
+  const names: string[] = [];
+  for await (const e of Deno.readDir(dir)) if (e.isFile) names.push(e.name);
+  for (const i of candidates) {
+    let lock: ShardLock | null;
+    try {
+      lock = await lockShard(`${dir}/scan-${i}.csv.zst`, i);
+    } catch (e) {
+      if (!(e instanceof ShardBusyError)) throw e;
+      busy.push(e.message);
+      continue;
     }
+    try {
+      if (!o.dryRun) {
+        const re = new RegExp(`^scan-${i}\\..*\\.(partial|top|front)-\\d+`);
+        for (const n of names.filter((n) => re.test(n))) {
+          await Deno.remove(`${dir}/${n}`).catch(() => {});
+        }
+      }
+    } finally {
+      await lock?.release();
+    }
+    shards.push(i);
   }
+  if (shards.length === 0) return { command: [], shards, plan, busy };
   // the last submission's limit of tasks at once, unless another is given
   const maxRunning = o.maxRunning ?? (await readSubmissions(dir)).at(-1)?.maxRunning;
-  return { ...await submitShards(dir, shards, { ...o, maxRunning }), plan };
+  return { ...await submitShards(dir, shards, { ...o, maxRunning }), plan, busy };
 }

@@ -14,6 +14,8 @@
 import { readPlan, type ShardPlan } from "./plan.ts";
 import { sha256File, type ShardRecord } from "./run.ts";
 import { jobName, queuedTasks, readSubmissions } from "./squeue.ts";
+import { lockHolder } from "./lock.ts";
+import { aliveHere } from "../outfile.ts";
 
 /** What became of one shard. */
 export type ShardState = "done" | "pending" | "running" | "incomplete" | "failed" | "missing";
@@ -30,6 +32,12 @@ export interface ShardStatus {
   output?: string;
   /** More about the state: Slurm's state, the last line of a failed task's log, ... */
   detail?: string;
+  /**
+   * A run outside Slurm (by hand) that its output's lock file names, when
+   * its temporary output is there: `running` when that process lives on
+   * this host, else `incomplete` (on another node, or dead).
+   */
+  holder?: { pid: number; host: string };
 }
 
 /** What {@link scanStatus} returns. */
@@ -111,6 +119,19 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
     shard,
     state: "missing" as ShardState,
   }));
+  // Slurm's queue first, then the folder: a task that ends between the two
+  // has its record read (done), never seen neither queued nor recorded
+  // (failed, and resubmitted by --resume over its finished output)
+  const subs = await readSubmissions(dir);
+  let squeue = false;
+  let queued = new Map<number, string>();
+  if (options.squeue ?? subs.length > 0) {
+    const q = await queuedTasks(jobName(plan));
+    if (q) {
+      squeue = true;
+      queued = q;
+    }
+  }
   const names: string[] = [];
   for await (const e of Deno.readDir(dir)) if (e.isFile) names.push(e.name);
   names.sort();
@@ -146,17 +167,7 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
     Object.assign(s, { state: "done", record: r, output, detail: undefined });
   }
 
-  // the rest: temporary outputs, Slurm's queue, Slurm's logs
-  const subs = await readSubmissions(dir);
-  let squeue = false;
-  let queued = new Map<number, string>();
-  if (options.squeue ?? subs.length > 0) {
-    const q = await queuedTasks(jobName(plan));
-    if (q) {
-      squeue = true;
-      queued = q;
-    }
-  }
+  // the rest: temporary outputs, Slurm's queue (asked first, above), Slurm's logs
   // logs/JOB_TASK.out, the latest job last
   const logs: [number, number, string][] = [];
   try {
@@ -177,8 +188,20 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
     if (s.state === "failed") continue;
     const prefix = `scan-${s.shard}.`;
     if (names.some((n) => n.startsWith(prefix) && /\.(partial|top|front)-\d+/.test(n))) {
-      s.state = "incomplete";
-      s.detail = "a temporary output is there: running elsewhere, or it died";
+      // a run outside Slurm (by hand) names itself in its output's lock file
+      const holder = names.find((n) => n.startsWith(prefix) && n.endsWith(".lock"));
+      const who = holder ? await lockHolder(`${dir}/${holder}`) : null;
+      if (who) s.holder = who;
+      if (who && who.host === Deno.hostname() && aliveHere(who.pid)) {
+        s.state = "running";
+        s.detail = `pid ${who.pid} on ${who.host}, outside Slurm (${holder} is its lock)`;
+      } else {
+        s.state = "incomplete";
+        s.detail = who
+          ? `a temporary output is there, and ${holder} names pid ${who.pid} on ${who.host}: ` +
+            "running there, or it died"
+          : "a temporary output is there: running elsewhere, or it died";
+      }
       continue;
     }
     const log = logs.filter((l) => l[1] === s.shard).at(-1)?.[2];
