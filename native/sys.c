@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -37,6 +38,13 @@ int pw_write_all(int fd, const void *buf, size_t len) {
     ssize_t n = write(fd, p, len);
     if (n < 0) {
       if (errno == EINTR) continue;
+      /* a descriptor handed down non-blocking (a pipe from a parent that
+         set O_NONBLOCK): full for now, so wait until it takes more */
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+        if (poll(&pfd, 1, -1) < 0 && errno != EINTR) return -errno;
+        continue;
+      }
       return -errno;
     }
     p += n;

@@ -12,7 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/** Write all of buf to fd, retrying on EINTR and short writes; 0 or -errno. */
+/** Write all of buf to fd, retrying on EINTR and short writes (and waiting
+    with poll while a non-blocking fd is full); 0 or -errno. */
 int pw_write_all(int fd, const void *buf, size_t len);
 
 /** Most cgroup folders with a quota that pw_cpus keeps. */

@@ -135,9 +135,18 @@ static int open_folder(pw_worker *w, pw_item *it, bool *raced) {
                       (!it->no_stat && now.st_dev != it->st.st_dev)))) {
     /* "." can disagree with fstat on a few file systems (overlayfs): a
        mismatch there is confirmed by fstat before it counts. */
-    if (known == 0 && !fstat(fd, &now) && now.st_ino == it->st.st_ino &&
-        (it->no_stat || now.st_dev == it->st.st_dev))
+    bool seen = known == 0 && !fstat(fd, &now);
+    if (seen && now.st_ino == it->st.st_ino && (it->no_stat || now.st_dev == it->st.st_dev))
       return fd;
+    /* Without a stat, a mount point's inode in the listing is the one of
+       the folder it covers; opened by name (O_NOFOLLOW: no link), it is
+       the mounted file system's root, on another device.  Its own facts
+       are the ones its entries live on. */
+    if (seen && it->no_stat && now.st_dev != it->st.st_dev) {
+      it->st.st_dev = now.st_dev;
+      it->st.st_ino = now.st_ino;
+      return fd;
+    }
     pw_dir_end(&w->ds);
     close(fd);
     *raced = true;
@@ -289,7 +298,10 @@ static bool dispatch(pw_worker *w, listing *l, const pw_dent *d) {
     }
   }
   if (o->one_fs && st.st_dev != j->root_dev) return true;
-  l->dirsum += st.st_size;
+  /* pwalk's sum is a long, which sparse files can carry past 2^63 (two of
+     8 EiB on tmpfs or XFS): summed modulo 2^64 here, as its long wraps on
+     every machine it runs on, without the undefined behaviour */
+  l->dirsum = (int64_t)((uint64_t)l->dirsum + (uint64_t)st.st_size);
   pw_entry *e = &l->e;
   e->path = w->path;
   e->len = len;

@@ -9,7 +9,7 @@ Z=.tools/zstd/node_modules/zstd-napi/deps/zstd/lib
 D=$(sed -n 's/^LIBDEFLATE_SYS_VERSION=//p' tools/build.sh)
 D=.tools/libdeflate/libdeflate-sys-$D/libdeflate
 work=$(mktemp -d)
-trap 'chmod -R u+rwx "$work" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'umount "$work/huge" 2>/dev/null; chmod -R u+rwx "$work" 2>/dev/null; rm -rf "$work"' EXIT
 python3 bench/mktree.py "$work/tree" --files 4000 --seed 11 --weird 2>/dev/null
 # big enough for the governor (govern.c) to look a few dozen times
 python3 bench/mktree.py "$work/big" --files 30000 --seed 13 2>/dev/null
@@ -17,6 +17,15 @@ python3 bench/mktree.py "$work/big" --files 30000 --seed 13 2>/dev/null
 mkdir -p "$work/wide/w"
 (cd "$work/wide/w" && for i in $(seq 1 40); do mkdir "s$i"; : >"s$i/f"; done &&
   seq 1 6000 | sed 's/^/f/' | xargs touch)
+
+# sparse files whose sizes add up past 2^63, on a tmpfs (ext4 caps a file at
+# 16 TiB; as root only, as CI runs)
+huge=""
+if [ "$(id -u)" = 0 ] && mkdir -p "$work/huge" &&
+  mount -t tmpfs -o size=1m pwalk-huge "$work/huge" 2>/dev/null; then
+  huge="$work/huge"
+  truncate -s 9223372036854775807 "$huge/a" "$huge/b" && truncate -s 16T "$huge/c"
+fi
 
 srcs=(native/*.c) # the library is every .c file in native/ (as build.zig builds it)
 zsrcs=("$Z"/common/*.c "$Z"/compress/*.c)
@@ -105,6 +114,12 @@ check_all() { # binary
   run "$b" -t 8 -c 0 "$work/tree" "$work/cancelled.csv"
   [ ! -e "$work/cancelled.csv" ]
   run "$b" -t 4 -w "$work/tree"
+  if [ -n "$huge" ]; then
+    # pw_dirsum modulo 2^64 as pwalk's long wraps (2 x (2^63 - 1) + 16 TiB
+    # -> 16 TiB - 2), with no undefined behaviour for UBSan to report
+    run "$b" -t 2 "$huge"
+    grep -q "^[0-9]*,[0-9]*,-1,\"$huge\",.*,3,17592186044414\$" "$work/out"
+  fi
   # a wide folder: its names statted by several workers at once (shared=N
   # parts), every row the same as one worker's (the atime column aside)
   run "$b" -t 1 "$work/wide"

@@ -20,7 +20,7 @@ import { assert, assertEquals, assertMatch, assertRejects } from "@std/assert";
 import { report } from "../mod.ts";
 import { lineSet, parsePwalk } from "./helpers/csv.ts";
 import { CLI, cli, run, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
-import { testNeeding, ZSTD } from "./helpers/system.ts";
+import { PYTHON3, testNeeding, ZSTD } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 
 const isRoot = Deno.uid() === 0;
@@ -489,4 +489,43 @@ console.error(JSON.stringify({ output: s.output, entries: s.entries }));`;
     for (const row of rows) assertEquals(row.ino, (await Deno.lstat(row.key)).ino, row.key);
     assertEquals(JSON.parse(r.stderr.trim()), { output: null, entries: 3 }, name);
   }
+});
+
+testNeeding([PYTHON3], {
+  name: "stdout handed down non-blocking (O_NONBLOCK pipe) and read slowly: every row, exit 0",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`;
+    await Deno.mkdir(root);
+    // ~3,000 rows: several times a pipe's 64 KiB
+    for (let i = 0; i < 3000; i++) await Deno.writeFile(`${root}/file-${i}.dat`, new Uint8Array());
+    const r = await run("python3", [
+      "-c",
+      `
+import fcntl, os, subprocess, sys, time
+r, w = os.pipe()
+fcntl.fcntl(w, fcntl.F_SETFL, fcntl.fcntl(w, fcntl.F_GETFL) | os.O_NONBLOCK)
+p = subprocess.Popen(sys.argv[1:], stdout=w, stderr=subprocess.PIPE)
+os.close(w)
+time.sleep(1.5)  # the pipe fills: the writer gets EAGAIN
+out = b""
+while True:
+    b = os.read(r, 4096)
+    if not b:
+        break
+    out += b
+    time.sleep(0.001)
+err = p.stderr.read().decode()
+print(p.wait(), out.count(b"\\n"), err.strip().splitlines()[-1] if err.strip() else "")
+`,
+      Deno.execPath(),
+      "run",
+      "-A",
+      CLI,
+      root,
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    const [code, rows] = r.text.trim().split(" ");
+    assertEquals([code, rows], ["0", String(3001)], r.text);
+  },
 });

@@ -7,7 +7,7 @@
 import { assert, assertEquals } from "@std/assert";
 import { walk, walkDirs, type WalkDirsOptions } from "../mod.ts";
 import { mktree, python } from "./helpers/tree.ts";
-import { tempDir } from "./helpers/temp.ts";
+import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { deno, run, UNPRIVILEGED } from "./helpers/run.ts";
 import { PYTHON3, SETPRIV, testNeeding } from "./helpers/system.ts";
 
@@ -127,6 +127,36 @@ walked = [[p, sorted(d), sorted(f)] for p, d, f in
           os.walk(sys.argv[1], onerror=lambda e: errors.append([e.filename, e.strerror]))]
 print(json.dumps([walked, errors]))
 `;
+
+Deno.test({
+  name:
+    "a mounted file system inside the root is entered with and without stat, as os.walk enters it",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir("pwalk-walkdirs-");
+    const root = `${tmp.path}/tree`;
+    await mktree(root, 200, 5);
+    // a mount point: its listing's inode is the covered folder's, not the mounted root's
+    await Deno.mkdir(`${root}/mnt`);
+    assertEquals(await mountTmpfs(`${root}/mnt`, "size=1m"), "");
+    await Deno.mkdir(`${root}/mnt/inside/deeper`, { recursive: true });
+    await Deno.writeTextFile(`${root}/mnt/inside/deeper/g.txt`, "y");
+    const want = await osWalk(root, false, true);
+    assert(want.some(([p]) => p === `${root}/mnt/inside/deeper`), "os.walk enters the mount");
+    for (const stat of [true, false]) {
+      const errors: string[] = [];
+      const got: Item[] = [];
+      for await (const d of walkDirs(root, { stat, onError: (e) => errors.push(e.message) })) {
+        got.push([d.path, [...d.dirs].sort(), [...d.files].sort()]);
+      }
+      assertEquals(errors, [], `stat: ${stat}`);
+      assertEquals(asSet(got), asSet(want), `stat: ${stat}`);
+      const paths: string[] = [];
+      for await (const e of walk(root, { stat })) paths.push(e.path);
+      assert(paths.includes(`${root}/mnt/inside/deeper/g.txt`), `walk, stat: ${stat}`);
+    }
+  },
+});
 
 Deno.test("walkDirs: a root os.walk cannot walk is an error, and ROOT is dirpath as given", async () => {
   await using tmp = await tempDir("pwalk-walkdirs-root-");
