@@ -222,7 +222,8 @@ function entryAt(view: DataView, o: number, kf: number, str: string, raw: Uint8A
     );
   }
   const path = str.slice(off, off + len);
-  return new WalkEntry(path, path.slice(nameOff), view, o, kf, undefined);
+  // the root "/" is named "/", as @std/fs walk (basename) names it
+  return new WalkEntry(path, nameOff < len ? path.slice(nameOff) : path, view, o, kf, undefined);
 }
 
 /** Decode the record at offset o into `into`. */

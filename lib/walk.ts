@@ -136,8 +136,10 @@ export interface WalkDir {
   /**
    * Names in `dirs` and `files` that are not valid UTF-8 (shown with
    * U+FFFD for the bytes that are not): each such name as shown, with the
-   * exact bytes of every name it stands for, in listing order (two names
-   * may differ only in those bytes). Join them with "/" to the folder's
+   * exact bytes of every name it stands for, those not UTF-8 in listing
+   * order (two names may differ only in those bytes), then a UTF-8 name
+   * that shows the same (holding a real U+FFFD), if there is one, last.
+   * Join them with "/" to the folder's
    * bytes (`entry.pathBytes`, or `path` encoded when that is undefined) to
    * reach the entries. Undefined when every name is UTF-8.
    */
@@ -501,11 +503,19 @@ export function walk(root: string | URL, options: WalkOptions = {}): WalkIterato
 
 /** A root given as a `file:` URL (as @std/fs walk takes it) as its path. */
 function rootPath(root: string | URL): string {
-  if (!(root instanceof URL)) return root;
+  if (!(root instanceof URL)) {
+    // ("" would be normalized to ".", the current folder: refused, as
+    // Deno.readDir(""), os.walk("") and @std/fs walk refuse it)
+    if (typeof root !== "string" || root.length === 0) {
+      throw new TypeError("pwalk: the root folder must be a non-empty string");
+    }
+    return root;
+  }
   if (root.protocol !== "file:" || (root.hostname !== "" && root.hostname !== "localhost")) {
     throw new TypeError(`pwalk: a root URL must be a file: URL of this host, got ${root.href}`);
   }
-  return decodeURIComponent(root.pathname);
+  // a "%" not followed by two hex digits is itself, as @std/path's fromFileUrl reads it
+  return decodeURIComponent(root.pathname.replace(/%(?![0-9A-Fa-f]{2})/g, "%25"));
 }
 
 /** Why a root cannot be walked (not out of memory, not a bad option). */
@@ -552,6 +562,25 @@ function keepBytes(s: Gathered, shown: string, raw: Uint8Array, n: number): void
     else map.set(name, [bytes]);
     start = end + 1;
   }
+}
+
+const enc = new TextEncoder();
+
+/**
+ * Complete a folder's `bytes` before it is yielded: a name that is UTF-8
+ * and holds a real U+FFFD shows the same as a name that is not: where a
+ * shown name is in `dirs` and `files` more often than it has bytes, the
+ * UTF-8 one is among them, and its bytes are its text's.
+ */
+function withUtf8Twins(s: Gathered): Map<string, Uint8Array[]> | undefined {
+  if (!s.bytes) return undefined;
+  for (const [name, list] of s.bytes) {
+    let n = 0;
+    for (const d of s.dirs) if (d === name) n++;
+    for (const f of s.files) if (f === name) n++;
+    if (n > list.length) list.push(enc.encode(name));
+  }
+  return s.bytes;
 }
 
 /**
@@ -640,7 +669,13 @@ export function walkDirs(
         open.delete(group);
         const e = s.entry;
         if (!s.unlisted && e.depth + 1 <= lastDepth) {
-          yield { path: dirPath(e), dirs: s.dirs, files: s.files, entry: e, bytes: s.bytes };
+          yield {
+            path: dirPath(e),
+            dirs: s.dirs,
+            files: s.files,
+            entry: e,
+            bytes: withUtf8Twins(s),
+          };
         }
         if (!s.parent) return; // the root
         group = s.parent;
@@ -757,7 +792,13 @@ export function walkDirs(
           open.delete(group);
           const yielded = !s.unlisted && e.depth + 1 <= lastDepth;
           if (yielded) {
-            yield { path: dirPath(e), dirs: s.dirs, files: s.files, entry: e, bytes: s.bytes };
+            yield {
+              path: dirPath(e),
+              dirs: s.dirs,
+              files: s.files,
+              entry: e,
+              bytes: withUtf8Twins(s),
+            };
           }
           const pending = loops?.get(e.path);
           if (pending) {

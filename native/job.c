@@ -83,9 +83,25 @@ void pw_worker_error(pw_worker *w, int op, int err, const char *path, size_t len
 void pw_job_fail(pw_job *j, int err, const char *fmt, ...) {
   pthread_mutex_lock(&j->fatal_mu);
   if (!atomic_load(&j->failed)) {
-    va_list ap;
+    va_list ap, again;
     va_start(ap, fmt);
-    vsnprintf(j->fatal_msg, sizeof j->fatal_msg, fmt, ap);
+    va_copy(again, ap);
+    int n = vsnprintf(j->fatal_msg, sizeof j->fatal_msg, fmt, ap);
+    /* Longer than the message holds (a long root's path): its middle is cut
+       ("..."), so that the start and the reason at its end stay, each cut
+       at a whole UTF-8 character. */
+    char *full = n >= (int)sizeof j->fatal_msg ? malloc((size_t)n + 1) : NULL;
+    if (full && vsnprintf(full, (size_t)n + 1, fmt, again) == n) {
+      size_t cap = sizeof j->fatal_msg - 1, head = cap / 4, tail = cap - head - 3;
+      while (head && ((unsigned char)full[head] & 0xc0) == 0x80) head--;
+      size_t from = (size_t)n - tail;
+      while (from < (size_t)n && ((unsigned char)full[from] & 0xc0) == 0x80) from++;
+      memcpy(j->fatal_msg, full, head);
+      memcpy(j->fatal_msg + head, "...", 3);
+      memcpy(j->fatal_msg + head + 3, full + from, (size_t)n - from + 1);
+    }
+    free(full);
+    va_end(again);
     va_end(ap);
     j->fatal_err = err;
     atomic_store(&j->failed, true);

@@ -165,6 +165,12 @@ check_all() { # binary
   # a missing root is a fatal error (status 1), reported, with nothing leaked
   if "$b" -t 2 /nonexistent >/dev/null 2>"$work/err"; then return 1; fi
   ! grep -q "Sanitizer\|runtime error" "$work/err"
+  # ... and one too long for the message: its middle cut, its reason kept
+  if "$b" -t 2 "/nonexistent/$(printf 'folder-%.0s' {1..100})" >/dev/null 2>"$work/err"; then
+    return 1
+  fi
+  ! grep -q "Sanitizer\|runtime error" "$work/err"
+  grep -q "fatal=/nonexistent/folder-.*\.\.\..*: No such file or directory" "$work/err"
   # a held report or repair (nothing answers its folders) fails at once, not hangs
   for job in "" -R; do
     if timeout 20 "$b" -t 2 $job -D "$work/tree" >/dev/null 2>"$work/err"; then return 1; fi

@@ -471,4 +471,25 @@ Deno.test("walk and walkDirs take a file: URL as @std/fs walk does", async () =>
   assertEquals(dirs.sort(), [root, `${root}/a b`]);
   assertThrows(() => walk(new URL("https://example.com/x")), TypeError, "file: URL");
   assertThrows(() => walkDirs(new URL("file://otherhost/etc")), TypeError, "of this host");
+  // a "%" left unencoded in the URL is itself, as @std/path's fromFileUrl and Deno.readDir read it
+  const raw = new URL(`file://${root.split("/").map((p) => p.replaceAll(" ", "%20")).join("/")}`);
+  assert(raw.pathname.endsWith("dir%"), raw.pathname);
+  assertEquals([...Deno.readDirSync(raw)].map((e) => e.name), ["a b"]);
+  assertEquals(await paths(raw, {}), await paths(root, {}));
+});
+
+Deno.test('walk roots as @std/fs walk takes them: "" refused, / named /; a long root\'s error keeps its reason', async () => {
+  // "" is no folder (Deno.readDir("") and os.walk("") refuse it), not "."
+  assertThrows(() => walk(""), TypeError, "non-empty string");
+  assertThrows(() => walkDirs(""), TypeError, "non-empty string");
+  const rootOnly: WalkEntry[] = [];
+  for await (const e of walk("/", { maxDepth: 0 })) rootOnly.push(e);
+  assertEquals(rootOnly.map((e) => [e.path, e.name]), [["/", "/"]]);
+  // a missing root of 530 bytes: the message's middle is cut, its reason kept
+  const long = `${scratchDir()}/${"missing-folder/".repeat(35)}`;
+  const err = await assertRejects(async () => {
+    for await (const _ of walk(long)) { /* nothing */ }
+  }, Deno.errors.NotFound);
+  assert(err.message.endsWith(": No such file or directory"), err.message);
+  assert(err.message.includes(`${scratchDir()}/missing-folder/`), err.message);
 });
