@@ -6,6 +6,7 @@
  * @module
  */
 import { OP_NAMES, REC_SIZE, RecFlag, RecKind } from "./ffi.ts";
+import { errnoCode } from "./errno.ts";
 import type { WalkError } from "./job.ts";
 import { changeKinds, type ChangeRecord, typeOfMode } from "./journal.ts";
 
@@ -272,6 +273,7 @@ function errorAt(view: DataView, o: number, kf: number, str: string, raw: Uint8A
     pathBytes: bytes,
     op: OP_NAMES[view.getUint32(o + 20, true)] ?? "error",
     message: utf8.decode(raw.subarray(moff, moff + mlen)),
+    code: errnoCode(view.getUint32(o + 24, true)),
   };
 }
 

@@ -46,6 +46,11 @@ const BY_OS: Record<string, Record<number, string>> = {
   darwin: { ...COMMON, 35: "EAGAIN", 62: "ELOOP", 63: "ENAMETOOLONG", 70: "ESTALE" },
 };
 
+/** An errno number's name ("EACCES"; "E<number>" beyond the table), "" for 0 (no system error). */
+export function errnoCode(n: number): string {
+  return n === 0 ? "" : errnoName(n)[0];
+}
+
 /**
  * The name and system message of an errno number of this platform.
  *

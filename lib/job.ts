@@ -7,7 +7,7 @@
  * @module
  */
 import { Counter, ensureNative, native, Status } from "./ffi.ts";
-import { errnoError } from "./errno.ts";
+import { errnoCode, errnoError } from "./errno.ts";
 import { decodeBatch, type Decoded } from "./decode.ts";
 
 /** One error met during a walk: the walk went on. */
@@ -24,6 +24,12 @@ export interface WalkError {
   op: string;
   /** The system's error text, e.g. "Permission denied". */
   message: string;
+  /**
+   * The errno's name, e.g. "EACCES" (as Deno's errors' `code`, and the
+   * `errno` column of `--errors`); "" for a notice of repair or chown
+   * (ancestor, acl, links, ...), which is no system error.
+   */
+  code: string;
 }
 
 /** Live counters of a running job, given to `onProgress`. */
@@ -413,10 +419,12 @@ export class NativeJob implements AsyncDisposable {
       const rec = buf.subarray(0, len);
       const a = rec.indexOf(0);
       const b = rec.indexOf(0, a + 1);
-      const raw = rec.slice(b + 1);
+      const c = rec.indexOf(0, b + 1);
+      const raw = rec.slice(c + 1);
       out.push({
         op: lossy.decode(rec.subarray(0, a)),
         message: lossy.decode(rec.subarray(a + 1, b)),
+        code: errnoCode(Number(lossy.decode(rec.subarray(b + 1, c)))),
         path: lossy.decode(raw),
         pathBytes: raw,
       });

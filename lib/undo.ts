@@ -314,10 +314,10 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
     elapsedMs: 0,
   };
   const enc = new TextEncoder();
-  const fail = (op: string, message: string, p: Uint8Array, count = 1) => {
+  const fail = (op: string, message: string, p: Uint8Array, count = 1, code = "") => {
     out.errors += count;
     if (out.errorDetails.length < maxErrors) {
-      out.errorDetails.push({ op, message, path: lossy.decode(p), pathBytes: p });
+      out.errorDetails.push({ op, message, code, path: lossy.decode(p), pathBytes: p });
     }
     if (options.printErrors) {
       Deno.stderr.writeSync(enc.encode(`pwalk: undo '${printablePath(p)}': ${message}\n`));
@@ -348,7 +348,7 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
           : text;
         const n = ix.perHeader[ix.headers.indexOf(h)];
         const them = n === 1 ? "entry" : "entries";
-        fail("root", `${r}: the run's ${n} ${them} below it left alone`, h.root, n);
+        fail("root", `${r}: the run's ${n} ${them} below it left alone`, h.root, n, name);
       }
       roots.set(h, r);
     }
@@ -392,7 +392,7 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
           : name === "ELOOP" || name === "ENOTDIR"
           ? "a symbolic link (or a non-folder) is on the way now: left alone"
           : text;
-        fail(name === "ESTALE" ? "race" : "change", message, p);
+        fail(name === "ESTALE" ? "race" : "change", message, p, 1, name);
         continue;
       }
       const kept: KeptField[] = [];

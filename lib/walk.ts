@@ -828,6 +828,7 @@ export function walkDirs(
         pathBytes: new TextEncoder().encode(root),
         op: "open",
         message: errnoText(code) ?? (e as Error).message,
+        code,
       });
     }
   }

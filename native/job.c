@@ -588,12 +588,15 @@ PW_API int64_t pw_job_error(pw_job *j, uint32_t i, uint8_t *buf, size_t cap) {
   pw_errdetail *d = &j->errors.items[i];
   const char *op = pw_op_name(d->op);
   const char *msg = pw_error_text(d->op, d->err);
-  size_t lo = strlen(op), lm = strlen(msg);
-  size_t total = lo + 1 + lm + 1 + d->len;
+  char num[16];
+  snprintf(num, sizeof num, "%d", d->err);
+  size_t lo = strlen(op), lm = strlen(msg), ln = strlen(num);
+  size_t total = lo + 1 + lm + 1 + ln + 1 + d->len;
   if (total <= cap) {
     memcpy(buf, op, lo + 1);
     memcpy(buf + lo + 1, msg, lm + 1);
-    memcpy(buf + lo + lm + 2, d->path, d->len);
+    memcpy(buf + lo + lm + 2, num, ln + 1);
+    memcpy(buf + lo + lm + ln + 3, d->path, d->len);
   }
   pthread_mutex_unlock(&j->errors.mu);
   return (int64_t)total;

@@ -339,7 +339,8 @@ PW_API int64_t pw_job_current(pw_job *j, uint8_t *buf, size_t cap);
 /** Number of error details kept (at most PW_OPT_MAX_ERRORS). */
 PW_API uint32_t pw_job_error_count(pw_job *j);
 /**
- * Copy error detail i into buf as "op\0message\0path" and return its full
+ * Copy error detail i into buf as "op\0message\0errno\0path" (errno in
+ * decimal, 0 for a notice) and return its full
  * length (which may exceed cap: call again with a bigger buffer), or -1.
  */
 PW_API int64_t pw_job_error(pw_job *j, uint32_t i, uint8_t *buf, size_t cap);

@@ -204,6 +204,7 @@ Deno.test("repair --apply: every entry ends exactly as the spec says", async (t)
     assertEquals(notices.length, 1, JSON.stringify(s.errorDetails));
     assertEquals(notices[0].path, root);
     assertStringIncludes(notices[0].message, "no ancestor folder has a shared group");
+    assertEquals(notices[0].code, "", "a notice is no system error");
     assertEquals(snapshot(root).get("s/x/p5")!.gid, 6100);
   });
   closeLibc();
@@ -343,6 +344,7 @@ Deno.test("undo restores the snapshot exactly", async (t) => {
     const u = await undo(j2, { apply: true });
     assertEquals(u.errors, 1);
     assertEquals(u.errorDetails[0].op, "race");
+    assertEquals(u.errorDetails[0].code, "ESTALE");
     assertEquals(u.errorDetails[0].path, at(Deno.realPathSync(root), replaced));
     assertEquals(u.kept, 1);
     const now = snapshot(root);

@@ -172,11 +172,11 @@ testNeeding([SETPRIV], {
       assertRowsMatch(parsePwalk(await Deno.readFile(out)).rows, ref.rows);
       assertEquals(s.errors, 3);
       assertEquals(s.entries, ref.rows.size);
-      const details = s.errorDetails.map((e) => `${e.op}|${e.message}|${e.path}`).sort();
+      const details = s.errorDetails.map((e) => `${e.op}|${e.message}|${e.code}|${e.path}`).sort();
       assertEquals(details, [
-        `open|Permission denied|${root}/locked`,
-        `stat|Permission denied|${root}/noexec/a.txt`,
-        `stat|Permission denied|${root}/noexec/b.txt`,
+        `open|Permission denied|EACCES|${root}/locked`,
+        `stat|Permission denied|EACCES|${root}/noexec/a.txt`,
+        `stat|Permission denied|EACCES|${root}/noexec/b.txt`,
       ]);
     });
   },

@@ -276,13 +276,14 @@ Deno.test("walk: a folder that vanishes mid-walk is an error; the walk goes on",
     assertEquals(lossy.decode(err.pathBytes), `${root}/gone`);
     assertEquals(err.op, "open");
     assertEquals(err.message, "No such file or directory");
+    assertEquals(err.code, "ENOENT"); // as os.walk's OSError.errno and Deno's errors tell it
   });
   await t.step("handed to onError (and not collected) when given", async () => {
     const root = vanishTree("onerror");
-    const calls: { path: string; op: string; message: string }[] = [];
+    const calls: { path: string; op: string; message: string; code: string }[] = [];
     const it = walkDirs(root, {
       skip: [new VanishOnAsk(`${root}/gone`)],
-      onError: (e) => calls.push({ path: e.path, op: e.op, message: e.message }),
+      onError: (e) => calls.push({ path: e.path, op: e.op, message: e.message, code: e.code }),
     });
     const dirs: string[] = [];
     for await (const d of it) dirs.push(d.path.slice(root.length));
@@ -290,6 +291,7 @@ Deno.test("walk: a folder that vanishes mid-walk is an error; the walk goes on",
       path: `${root}/gone`,
       op: "open",
       message: "No such file or directory",
+      code: "ENOENT",
     }]);
     assertEquals(it.errors, []);
     for (const p of ["", "/keep1", "/keep1/sub", "/keep2"]) {

@@ -22,7 +22,7 @@ import {
 export interface WalkJson {
   files: string[];
   dirs: string[];
-  errors: { path: string; op: string; message: string }[];
+  errors: { path: string; op: string; message: string; code: string }[];
 }
 
 async function walkJson(root: string, o: Record<string, unknown>): Promise<WalkJson> {
@@ -30,7 +30,7 @@ async function walkJson(root: string, o: Record<string, unknown>): Promise<WalkJ
   const it = walk(root, { ...o, skip } as WalkOptions);
   const out: WalkJson = { files: [], dirs: [], errors: [] };
   for await (const e of it) (e.isDirectory ? out.dirs : out.files).push(e.path);
-  out.errors = it.errors.map((e) => ({ path: e.path, op: e.op, message: e.message }));
+  out.errors = it.errors.map((e) => ({ path: e.path, op: e.op, message: e.message, code: e.code }));
   return out;
 }
 

@@ -148,7 +148,7 @@ export interface JsonSummary {
   errors: number;
   badNames: number;
   entriesChanged: number;
-  errorDetails: { path: string; op: string; message: string }[];
+  errorDetails: { path: string; op: string; message: string; code: string }[];
 }
 
 /** walk() in a child process (api_json.ts walk): paths by kind, and errors. */
