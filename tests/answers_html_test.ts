@@ -146,6 +146,9 @@ testNeeding([CHROMIUM], {
     }
     // the treemap names the root, the users chart each user
     assert(dom.includes(root), "the treemap labels the root");
+    // ids are names, not quantities: 1001, never "1,001"
+    const users = dom.match(/<section id="users">([\s\S]*?)<\/section>/)![1];
+    assert(users.includes(">1001<") && !users.includes("1,001"), "uids without digit groups");
     assertEquals(
       tableValues(dom, "users").map((v) => v.map(Number)),
       json.users.map((

@@ -247,6 +247,21 @@ Deno.test({
     // nothing renamed into place, no temporary left, on the full disk or beside -o
     assertEquals([...Deno.readDirSync(small)].map((e) => e.name), []);
     assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name).sort(), ["small", "tree"]);
+    // a read-only file system: refused before the walk, in the same words
+    const ro = `${tmp.path}/ro`;
+    await Deno.mkdir(ro);
+    assertEquals(await mountTmpfs(ro, "ro,size=16k"), "");
+    const r2 = await cli(["-o", out, "--errors", `${ro}/errors.csv`, root]);
+    assertEquals(r2.code, 1, r2.stderr);
+    assertEquals(
+      lines(r2.stderr).at(-1),
+      `pwalk: --errors ${ro}/errors.csv: cannot write: Read-only file system`,
+    );
+    assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name).sort(), [
+      "ro",
+      "small",
+      "tree",
+    ]);
   },
 });
 

@@ -73,6 +73,8 @@ const B = (n: number): Cell => ({ text: bytes(n), v: n });
 const D = (n: number): Cell => ({ text: delta(n), v: n });
 const C = (n: number): Cell => ({ text: count(n), v: n });
 const DC = (n: number): Cell => ({ text: deltaCount(n), v: n });
+/** An id (uid, gid): a name for the number, not a quantity: no digit groups. */
+const ID = (n: number): Cell => ({ text: String(n), v: n });
 
 const CSS = `body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;max-width:1200px}
 h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.6em}
@@ -233,7 +235,7 @@ export async function summaryHtml(s: Summary): Promise<string> {
   const ownerRows = (rows: Summary["users"]) =>
     rows.map((u) => [
       who(u.name, u.id),
-      C(u.id),
+      ID(u.id),
       B(u.allocatedBytes),
       B(u.apparentBytes),
       C(u.entries),

@@ -602,7 +602,14 @@ async function openErrorsCsv(path: string, toStdout: boolean): Promise<ErrorsCsv
   try {
     target = await checkedOutput(path);
   } catch (e) {
-    throw fail((e as Error).message.replace(/^pwalk: [^\n]*?: /, ""));
+    // "pwalk: cannot write FILE: why" as "--errors FILE: cannot write: why"
+    const m = (e as Error).message;
+    const prefix = `pwalk: cannot write ${path}: `;
+    throw fail(
+      m.startsWith(prefix)
+        ? `cannot write: ${m.slice(prefix.length)}`
+        : m.replace(/^pwalk: [^\n]*?: /, ""),
+    );
   }
   const now = target.direct ? null : named;
   const write = target.direct ? target.path : partialBeside(target.path);
