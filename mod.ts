@@ -117,6 +117,7 @@ export {
   type ScanFile,
   type ScanFormat,
   ScanInputError,
+  shardWarnings,
   TYPED_COLUMNS,
 } from "./lib/answers/scan.ts";
 export type { EngineOptions } from "./lib/answers/duck.ts";

@@ -471,6 +471,26 @@ Deno.test("outputs that would replace an input or a shard of the scan are refuse
     assertEquals(h2.code, 2, h2.stderr);
     assertStringIncludes(h2.stderr, "is a shard's output of the scan");
     assertEquals(await Deno.readFile(last), shard);
+    // the shards' files by name or glob: read as given; a warning when they
+    // are not the whole scan, none when they are
+    const all = await cli(["summary", `${dir}/scan-*.csv.zst`]);
+    assertEquals(all.code, 0, all.stderr);
+    assertEquals(all.stderr, "");
+    const some = await cli(["summary", ...outs.slice(0, -1)]);
+    assertEquals(some.code, 0, some.stderr);
+    assertEquals(
+      some.stderr.trim(),
+      `pwalk: warning: ${dir} holds a scan of ${n} shards: ${n - 1} of their outputs are read ` +
+        `as given; give the folder ${dir} to have the scan checked whole`,
+    );
+    await Deno.rename(last, `${tmp.path}/away.csv.zst`);
+    const glob = await cli(["convert", `${dir}/scan-*.csv.zst`, `${tmp.path}/m.csv`]);
+    assertEquals(glob.code, 0, glob.stderr);
+    assertStringIncludes(
+      glob.stderr,
+      `holds a scan of ${n} shards (${n - 1} done): ${n - 1} of their outputs are read as given`,
+    );
+    await Deno.rename(`${tmp.path}/away.csv.zst`, last);
   });
   await t.step("--html in a folder that does not exist: status 1, naming the file", async () => {
     const r = await cli(["summary", "--html", `${tmp.path}/nope/x.html`, scan]);
@@ -500,7 +520,7 @@ testNeeding([SETPRIV], {
     await Deno.chmod(theirs, 0o644);
     const cases: [string[], string][] = [
       [["-o", theirs, root], theirs],
-      [["-o", `${shared}/mine.csv`, "--errors", theirs, root], `--errors ${theirs}`],
+      [["-o", `${shared}/mine.csv`, "--errors", theirs, root], `--errors ${theirs}: cannot write`],
       [["summary", "--html", theirs, scan], theirs],
       [["convert", scan, theirs], theirs],
     ];

@@ -284,6 +284,70 @@ async function shardOutputs(dir: string): Promise<string[]> {
 }
 
 /**
+ * Warnings for scan files given one by one (or by a glob) from a sharded
+ * scan's folder (it holds plan.json) that are not its whole scan: some of
+ * its shards' outputs only, other files beside them, or a scan not
+ * complete. Given as the folder, the scan is checked whole (and refused
+ * when not complete); by its files, it is read as given, which these say.
+ *
+ * @example
+ * ```ts ignore
+ * import { shardWarnings } from "jsr:@pwalk/cli";
+ * for (const w of await shardWarnings(["scans/scan-*.csv.zst"])) console.error(w);
+ * ```
+ */
+export async function shardWarnings(specs: string[]): Promise<string[]> {
+  const byDir = new Map<string, string[]>();
+  for (const spec of specs) {
+    let info: Deno.FileInfo | null = null;
+    try {
+      info = await Deno.stat(spec);
+    } catch { /* a glob, or missing: resolved below */ }
+    if (info?.isDirectory) continue; // a folder: checked whole by resolveScans
+    let files: ScanFile[];
+    try {
+      files = await resolveScans([spec]);
+    } catch {
+      continue; // resolveScans tells it to the command
+    }
+    for (const f of files) {
+      const slash = f.path.lastIndexOf("/");
+      const dir = slash < 0 ? "." : f.path.slice(0, slash) || "/";
+      if (!(await exists(`${dir}/plan.json`))) continue;
+      const list = byDir.get(dir) ?? [];
+      list.push(f.path);
+      byDir.set(dir, list);
+    }
+  }
+  const out: string[] = [];
+  for (const [dir, given] of byDir) {
+    let st;
+    try {
+      st = await scanStatus(dir, { squeue: false });
+    } catch {
+      continue; // not a plan this version reads: the files are read as given
+    }
+    const key = async (p: string) => {
+      const i = await Deno.stat(p);
+      return `${i.dev}:${i.ino}`;
+    };
+    const outputs = new Set<string>();
+    for (const sh of st.shards) if (sh.output) outputs.add(await key(sh.output));
+    let of = 0;
+    for (const p of given) if (outputs.has(await key(p).catch(() => ""))) of++;
+    const others = given.length - of;
+    if (st.complete && of === st.plan.shards && others === 0) continue;
+    out.push(
+      `warning: ${dir} holds a scan of ${st.plan.shards} shards` +
+        `${st.complete ? "" : ` (${st.counts.done} done)`}: ${of} of their outputs` +
+        `${others ? ` and ${others} other file(s)` : ""} are read as given; ` +
+        `give the folder ${dir} to have the scan checked whole`,
+    );
+  }
+  return out;
+}
+
+/**
  * The errors met by the walks that wrote `files`, from their completion
  * records (`scan-I.done.json`, written last by `pwalk report --plan
  * --shard`): their sum when every file has a record that describes it (its

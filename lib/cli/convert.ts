@@ -4,8 +4,9 @@
  *
  * @module
  */
-import { ANSWER_EXIT, engineOptions, intArg, runAnswer, UsageError } from "./common.ts";
+import { ANSWER_EXIT, engineOptions, eprint, intArg, runAnswer, UsageError } from "./common.ts";
 import { convert, CONVERT_OUTPUT } from "../answers/convert.ts";
+import { shardWarnings } from "../answers/scan.ts";
 
 /** `pwalk convert --help`. */
 export const HELP: string = `pwalk convert: a scan in another format
@@ -41,6 +42,7 @@ export function run(args: string[]): Promise<number> {
     if (flags.level !== undefined && !/\.(csv\.zstd?|parquet)$/i.test(out)) {
       throw new UsageError(`--level applies to .csv.zst and .parquet outputs, not ${out}`);
     }
+    for (const w of await shardWarnings(operands.slice(0, -1))) eprint(`pwalk: ${w}`);
     await convert(operands.slice(0, -1), out, {
       header: flags.header !== false,
       level: intArg("level", flags.level, 1, 19),

@@ -16,6 +16,7 @@ import {
   UsageError,
 } from "./common.ts";
 import { type ChangeRow, type Diff, diff, type FileChange } from "../answers/diff.ts";
+import { shardWarnings } from "../answers/scan.ts";
 import { bytes, count, date, delta, deltaCount, fit, outputWidth, table } from "../answers/text.ts";
 
 /** `pwalk diff --help`. */
@@ -51,6 +52,7 @@ export function run(args: string[]): Promise<number> {
       throw new UsageError(`diff needs OLD and NEW scans, got ${scans.length} (try --help)`);
     }
     await checkHtmlOutput(flags, scans);
+    for (const w of await shardWarnings(scans)) eprint(`pwalk: ${w}`);
     const d = await diff([scans[0]], [scans[1]], {
       top: intArg("top", flags.top, 1, 1_000_000),
       depth: intArg("depth", flags.depth, 0, 10_000),

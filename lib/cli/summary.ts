@@ -8,6 +8,7 @@ import {
   ANSWER_EXIT,
   checkHtmlOutput,
   engineOptions,
+  eprint,
   intArg,
   PRINT_OPTIONS,
   printAnswer,
@@ -15,6 +16,7 @@ import {
   UsageError,
 } from "./common.ts";
 import { type AgeBucket, summarize, type Summary } from "../answers/summary.ts";
+import { shardWarnings } from "../answers/scan.ts";
 import { bytes, count, date, fit, outputWidth, table } from "../answers/text.ts";
 
 /** `pwalk summary --help`. */
@@ -63,6 +65,7 @@ export function run(args: string[]): Promise<number> {
   return runAnswer(args, { ...PRINT_OPTIONS, now: "value" }, async (flags, scans) => {
     if (scans.length === 0) throw new UsageError("summary: missing SCAN (try --help)");
     await checkHtmlOutput(flags, scans);
+    for (const w of await shardWarnings(scans)) eprint(`pwalk: ${w}`);
     const s = await summarize(scans, {
       top: intArg("top", flags.top, 1, 1_000_000),
       depth: intArg("depth", flags.depth, 0, 10_000),
