@@ -206,9 +206,11 @@ testNeeding([CHROMIUM], {
     const root = `${tmp.path}/tree`;
     await Deno.mkdir(root);
     await answersTree(root, { seed: 4, files: 120, uids: [0, 1001], gids: [0], now: NOW });
+    await Deno.writeFile(`${root}/moved.bin`, new Uint8Array(200_000).fill(7));
     assertEquals((await cli(["-o", `${tmp.path}/a.csv`, root])).code, 0);
     await Deno.writeFile(`${root}/new.bin`, new Uint8Array(300_000));
     await Deno.chown(`${root}/new.bin`, 1001, 0);
+    await Deno.chown(`${root}/moved.bin`, 1001, 0); // given away: no other change
     assertEquals((await cli(["-o", `${tmp.path}/b.csv`, root])).code, 0);
     const page = `${tmp.path}/diff.html`;
     const r = await cli([
@@ -225,6 +227,12 @@ testNeeding([CHROMIUM], {
     for (const id of ["chart-users", "chart-groups", "chart-folders"]) {
       const sec = dom.match(new RegExp(`<section id="${id}">([\\s\\S]*?)</section>`));
       assert(sec && /<svg[\s\S]*<path/.test(sec[1]), `${id}: an SVG chart`);
+      // the chown shows as a bar of its own where it moved bytes: between users only
+      assertEquals(
+        sec![1].includes("owner or group changed"),
+        id === "chart-users",
+        `${id}: the ownership bar`,
+      );
     }
     assertEquals(
       tableValues(dom, "users").map((v) => Number(v[0])),

@@ -123,7 +123,8 @@ function barOption(names: string[], values: number[], horizontal = true) {
   };
   const val = { type: "value", axisLabel: { formatter: (v: number) => bytes(v) } };
   return {
-    grid: { left: horizontal ? 180 : 70, right: 30, top: 20, bottom: 40 },
+    // room on the right for the longest bar's label ("1023.9 KiB")
+    grid: { left: horizontal ? 180 : 70, right: horizontal ? 90 : 30, top: 20, bottom: 40 },
     xAxis: horizontal ? val : cat,
     yAxis: horizontal ? cat : val,
     series: [{
@@ -459,6 +460,17 @@ export async function diffHtml(d: Diff): Promise<string> {
       ["folders", `Folders at level ${d.depth} by net allocated growth`, d.folders],
     ] as const
   ) {
+    // What the four kinds of change leave of the net: entries whose owner
+    // or group changed (chown, chgrp), counted in the net of the old and of
+    // the new owner; a bar of its own, or a transfer would not show.
+    const moved = rows.map((r) =>
+      r.net.allocatedBytes -
+      (r.added.allocatedBytes + r.grown.allocatedBytes - r.removed.allocatedBytes +
+        r.shrunk.allocatedBytes)
+    );
+    const movedSeries = moved.some((v) => v !== 0)
+      ? [{ type: "bar", name: "owner or group changed", stack: "c", data: moved }]
+      : [];
     parts.push(figure(
       `chart-${id}`,
       title,
@@ -486,6 +498,7 @@ export async function diffHtml(d: Diff): Promise<string> {
             stack: "c",
             data: rows.map((r) => r.shrunk.allocatedBytes),
           },
+          ...movedSeries,
         ],
       }),
     ));
