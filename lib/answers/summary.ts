@@ -17,7 +17,6 @@ import {
   recordedErrors,
   resolveScans,
   type ScanFile,
-  ScanInputError,
 } from "./scan.ts";
 import { resolveNames } from "./names.ts";
 import { checkInt } from "../options.ts";
