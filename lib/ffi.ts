@@ -460,6 +460,13 @@ export function native(): PwalkSymbols {
           "build it with `deno task compile`, or set PWALK_LIB to the library's path.",
       );
     }
+    if (chosen && !exists(chosen)) { // set by the caller: the only one tried
+      throw new Error(
+        `pwalk: the native library ${chosen} (${
+          explicitPath ? "setLibraryPath()" : "PWALK_LIB"
+        }) does not exist: give the path of a built libpwalk, or unset it`,
+      );
+    }
     const candidates = libraryCandidates();
     throw new Error(
       `pwalk: native library not found (tried: ${candidates.join(", ") || "nothing"}). ` +

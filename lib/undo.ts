@@ -314,6 +314,10 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
     elapsedMs: 0,
   };
   const enc = new TextEncoder();
+  let printing = !!options.printChanges;
+  const writeAll = (b: Uint8Array) => {
+    for (let at = 0; at < b.length;) at += Deno.stdout.writeSync(b.subarray(at));
+  };
   const fail = (op: string, message: string, p: Uint8Array, count = 1, code = "") => {
     out.errors += count;
     if (out.errorDetails.length < maxErrors) {
@@ -422,9 +426,16 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
         applied: apply && restored,
       };
       options.onRestore?.(rec);
-      if (options.printChanges) {
+      if (printing) {
         const dry = !apply && restored ? "would restore: " : "";
-        Deno.stdout.writeSync(enc.encode(dry + restoreLine(rec) + "\n"));
+        try {
+          writeAll(enc.encode(dry + restoreLine(rec) + "\n"));
+        } catch (e) {
+          // stdout closed early (`| head`): the lines stop, the undo goes
+          // on to its end (half of it done would be worse), as repair's
+          if (!(e instanceof Deno.errors.BrokenPipe)) throw e;
+          printing = false;
+        }
       }
     }
   } finally {

@@ -13,7 +13,7 @@
  * - Parquet: DuckDB reads it back with the documented types and the same
  *   rows as the CSV; converted back to .csv.zst it holds the same lines.
  */
-import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { AGE_BUCKETS, convert, summarize, type Summary } from "../mod.ts";
 import {
@@ -462,4 +462,19 @@ Deno.test("summary: sizes just below a power of two land in their own bucket, up
   }
   const got = new Map(s.sizeHistogram.map((b) => [Math.round(Math.log2(b.min)), b.files]));
   assertEquals(got, want);
+});
+
+Deno.test("summarize: a now that is no number of seconds is a RangeError, before any work", async () => {
+  await using tmp = await tempDir();
+  const scan = `${tmp.path}/s.csv`;
+  await Deno.writeTextFile(scan, '1,0,-1,"/t","",0,0,4096,1,8,2,"0040755",1,2,3,0,0\n');
+  for (const now of ["2027-01-01", NaN, Infinity]) {
+    await assertRejects(
+      () => summarize([scan], { now: now as number }),
+      RangeError,
+      "now must be seconds since 1970",
+    );
+  }
+  // a number is taken as it is
+  assertEquals((await summarize([scan], { now: 1_800_000_000 })).now, 1_800_000_000);
 });

@@ -22,7 +22,7 @@ import {
   sha256Hex,
   targetKey,
 } from "../lib/fetchlib.ts";
-import { REPO, runOk } from "./helpers/run.ts";
+import { REPO, run, runOk } from "./helpers/run.ts";
 import { buildDist, makeTree } from "./helpers/ship.ts";
 import { tempDir } from "./helpers/temp.ts";
 
@@ -161,6 +161,20 @@ Deno.test("fetchlib: a checkout runs without --allow-env (PWALK_LIB unset is not
     `${dir}/t`,
   ]);
   assert(r.text.split("\n").length > 100);
+});
+
+Deno.test("a PWALK_LIB that does not exist is named as the one tried, with no advice to build", async () => {
+  await using tmp = await tempDir("pwalk-badlib-");
+  makeTree(`${tmp.path}/t`);
+  const r = await run(Deno.execPath(), ["run", "-A", `${REPO}/cli.ts`, `${tmp.path}/t`], {
+    env: { PWALK_LIB: `${tmp.path}/nope.so` },
+  });
+  assertEquals(r.code, 1, r.stderr);
+  assertEquals(
+    r.stderr.trim(),
+    `pwalk: the native library ${tmp.path}/nope.so (PWALK_LIB) does not exist: ` +
+      "give the path of a built libpwalk, or unset it",
+  );
 });
 
 Deno.test("fetchlib: a bundled library (deno compile's case) is copied verified into the cache and opens there", async () => {

@@ -1574,3 +1574,31 @@ Deno.test("refuses / unless forced", async () => {
     assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
   }
 });
+
+Deno.test("stdout closed early (| head -1): repair --apply and undo --apply go on to their end, status 0", async () => {
+  await using tmp = await tempDir("pwalk-repair-");
+  const root = `${tmp.path}/t`;
+  buildTree(root, generateTree(5, 60));
+  const before = snapshot(root);
+  const journal = `${tmp.path}/j`;
+  // bash's PIPESTATUS: pwalk's own exit status, written to a file
+  const status = `${tmp.path}/status`;
+  const piped = (args: string[]) =>
+    run("bash", [
+      "-c",
+      `"$0" run -A "$1" "\${@:3}" | head -1 >/dev/null; echo "\${PIPESTATUS[0]}" > "$2"`,
+      Deno.execPath(),
+      CLI,
+      status,
+      ...args,
+    ]);
+  let r = await piped(["repair", "--apply", "--journal", journal, root]);
+  assertEquals(Deno.readTextFileSync(status).trim(), "0", r.stderr);
+  assertStringIncludes(r.stderr, "pwalk repair:");
+  const want = expectRepair(root, before);
+  assertEquals(diffSnapshots(want.after, snapshot(root)), [], "every change made");
+  r = await piped(["undo", "--apply", journal]);
+  assertEquals(Deno.readTextFileSync(status).trim(), "0", r.stderr);
+  assert(!r.stderr.includes("Broken pipe"), r.stderr);
+  assertEquals(diffSnapshots(before, snapshot(root)), [], "everything restored");
+});

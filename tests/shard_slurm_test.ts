@@ -190,7 +190,12 @@ await new Promise(() => setInterval(() => {}, 1000));`,
           await holder.status;
           await reader.cancel();
         }
-        // the holder died (kill -9): its temporary is a dead run's, removed, and the shard rerun
+        // the holder died (kill -9): its lock file stays, naming a process gone from this host
+        await Deno.writeTextFile(lock, `pid ${holder.pid} on ${Deno.hostname()}\n`);
+        const dead = await status();
+        assertEquals(dead.states[3], "incomplete", dead.details.join("\n"));
+        assertMatch(dead.details[3], /on this host, which is not running: it died$/);
+        // its temporary is a dead run's, removed, and the shard rerun
         const r = await cli(["slurm", "--resume", dir], { env });
         assertEquals(r.code, 0, r.stderr);
         assertMatch(r.stderr, /resubmitted shards 3 of 4/);

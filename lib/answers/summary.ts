@@ -129,6 +129,11 @@ export interface UserAges {
 }
 
 /** One folder with the totals of everything below it (itself included for the bytes). */
+/**
+ * A folder's recursive totals, as `du -s` counts: its bytes are its own
+ * row's and every row's below it; its `entries` and `files` count what is
+ * below it (not the folder itself: `du --inodes` counts one more).
+ */
 export interface FolderRow extends Amount {
   /** The folder's path. */
   path: string;
@@ -389,6 +394,11 @@ export async function summarize(
 ): Promise<Summary> {
   const top = checkInt("top", options.top ?? 10, 1, 1_000_000);
   const depth = checkInt("depth", options.depth ?? 2, 0, 10_000);
+  if (options.now !== undefined && (typeof options.now !== "number" || !isFinite(options.now))) {
+    throw new RangeError(
+      `pwalk: now must be seconds since 1970 (a finite number), got ${JSON.stringify(options.now)}`,
+    );
+  }
   const files = await resolveScans(scans);
   const now = options.now ?? await scanTime(files);
   const t0 = performance.now();

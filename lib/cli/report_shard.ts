@@ -39,7 +39,7 @@ and inode) any more is refused.
 Options:
   --plan PLAN            the plan (pwalk plan -o PLAN)
   --shard I              which shard, 0 to N-1
-  -o, --output FILE      write to FILE (a .zst suffix compresses); default
+  -o, --output FILE      write to FILE (a .zst or .gz suffix compresses); default
                          stdout, and then no completion record
   --level N              compression level: zstd 1-19, gzip 1-9 (default 1);
                          refused (exit 2) for plain CSV or out of the

@@ -20,8 +20,11 @@ A shard is
   done        its completion record (of this plan) is there, and its output
               with the recorded size (--verify: and SHA-256)
   pending     queued in Slurm (squeue)
-  running     running in Slurm (squeue)
-  incomplete  a temporary output is there: running outside Slurm, or it died
+  running     running in Slurm (squeue), or outside Slurm on this host (a
+              temporary output is there and the shard's lock file names a
+              live process here)
+  incomplete  a temporary output is there otherwise: running on another
+              node, or it died
   failed      it ran (a Slurm log, or a record whose output is not whole)
               but left no valid completion record
   missing     no trace of it

@@ -197,10 +197,13 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
         s.detail = `pid ${who.pid} on ${who.host}, outside Slurm (${holder} is its lock)`;
       } else {
         s.state = "incomplete";
-        s.detail = who
-          ? `a temporary output is there, and ${holder} names pid ${who.pid} on ${who.host}: ` +
-            "running there, or it died"
-          : "a temporary output is there: running elsewhere, or it died";
+        s.detail = !who
+          ? "a temporary output is there: running elsewhere, or it died"
+          : who.host === Deno.hostname()
+          ? `a temporary output is there, and ${holder} names pid ${who.pid} on this host, ` +
+            "which is not running: it died"
+          : `a temporary output is there, and ${holder} names pid ${who.pid} on ${who.host}: ` +
+            "running there, or it died";
       }
       continue;
     }
