@@ -302,6 +302,7 @@ export const OP_NAMES: readonly string[] = [
   "links",
   "device",
   "hardlinks",
+  "acl_named",
 ];
 
 /** pw_restore's result bits: enum pw_restore_bits in native/pwalk.h. */

@@ -27,6 +27,7 @@ const char *pw_op_name(int op) {
     case PW_OP_LINKS: return "links";
     case PW_OP_DEVICE: return "device";
     case PW_OP_HARDLINKS: return "hardlinks";
+    case PW_OP_ACL_NAMED: return "acl_named";
     default: return "error";
   }
 }
@@ -38,6 +39,7 @@ const char *pw_error_text(int op, int err) {
          : op == PW_OP_LINKS   ? PW_LINKS_TEXT
          : op == PW_OP_DEVICE  ? PW_DEVICE_TEXT
          : op == PW_OP_HARDLINKS ? PW_HARDLINKS_TEXT
+         : op == PW_OP_ACL_NAMED ? PW_ACL_NAMED_TEXT
                               : strerror(err);
 }
 

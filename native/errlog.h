@@ -63,6 +63,12 @@ size_t pw_escape_path(char *out, const char *path, size_t len);
   "its access ACL's group entry (group::) gives the group less than the mode's group bits " \
   "show, which are the ACL's mask: see getfacl, setfacl -m g::r"
 
+/** The message of a PW_OP_ACL_NAMED notice (the wider mask would let named entries in). */
+#define PW_ACL_NAMED_TEXT                                                                   \
+  "its access ACL names users or groups (user:NAME, group:NAME) that its mask keeps out, and " \
+  "the group bits the rules give (the mask) would let them in too: left alone (see getfacl; "  \
+  "setfacl -x removes an entry, or chmod g+r gives access all the same)"
+
 /** The message of a PW_OP_CAPABILITY notice (a file with capabilities). */
 #define PW_CAPS_TEXT                                                                       \
   "it has file capabilities (security.capability), which the kernel drops when its owner "  \

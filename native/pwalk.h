@@ -191,6 +191,9 @@ typedef enum pw_op {
                           where fs.protected_hardlinks is off (any user may link another's
                           file into the tree: its names outside ROOT would open with it);
                           left alone: a notice */
+  PW_OP_ACL_NAMED = 16, /**< repair: an entry whose access ACL names users or groups the
+                          mask keeps out, and whose wider group bits (the mask) would let
+                          them in, beyond the project's group; left alone: a notice */
 } pw_op;
 
 typedef struct pw_opts pw_opts;

@@ -351,6 +351,38 @@ static bool loses_caps(pw_worker *w, const pw_entry *e, const struct stat *st, c
 #endif
 }
 
+/* An entry with an access ACL that names users or groups (user:bob:rw-,
+   group:students:r--): its mode's group bits are the ACL's mask, which
+   limits those entries too.  An owner's chmod 600 leaves them in the ACL
+   with the mask at ---, shut out; the group bits the plan gives would
+   raise the mask and let them in, beyond the project's group.  Such an
+   entry is left alone, and said (PW_OP_ACL_NAMED).  One attribute read per
+   entry to change (pw_entry_xattr, through descriptors); with t, through
+   the very descriptor the change goes through. */
+static bool widens_acl(pw_worker *w, const pw_entry *e, const struct stat *st, const pw_change *p,
+                       const pw_target *t) {
+#ifdef __linux__
+  if (S_ISLNK(st->st_mode)) return false;
+  unsigned more = ((p->nmode >> 3) & 7) & ~((p->omode >> 3) & 7); /* mask bits added */
+  if (!more) return false;
+  unsigned char b[4096];
+  ssize_t n = t ? pw_target_xattr(t, e, "system.posix_acl_access", b, sizeof b)
+                : pw_entry_xattr(e, "system.posix_acl_access", b, sizeof b);
+  if (n < 4 || b[0] != 2 || b[1] || b[2] || b[3]) return false; /* none, or not version 2 */
+  for (ssize_t k = 4; k + 8 <= n; k += 8) {
+    unsigned tag = b[k] | (unsigned)b[k + 1] << 8, perm = b[k + 2] | (unsigned)b[k + 3] << 8;
+    if ((tag == 0x02 /* ACL_USER */ || tag == 0x08 /* ACL_GROUP */) && (perm & more)) {
+      pw_job_note_error(pw_worker_job(w), PW_OP_ACL_NAMED, 0, e->path, e->len);
+      return true;
+    }
+  }
+  return false;
+#else
+  (void)w, (void)e, (void)st, (void)p, (void)t;
+  return false;
+#endif
+}
+
 /* An entry with an access ACL: its mode's group bits are the ACL's mask,
    and the group's own entry (group::) may still keep the group out, which
    no chmod changes.  Said as a notice (PW_OP_ACL) when that entry lacks
@@ -465,6 +497,10 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
   }
   /* a dry run looks now (an apply, below, through the entry's descriptor) */
   if (!c->apply && !pw_change_empty(&p) && loses_caps(w, e, st, &p, NULL)) return;
+  if (!c->apply && !c->chown_mode && !pw_change_empty(&p) && widens_acl(w, e, st, &p, NULL)) {
+    if (noancestor) note_no_ancestor(w);
+    return;
+  }
   uint32_t first_gid;
   if (S_ISREG(st->st_mode) && st->st_nlink > 1) {
     if (!pw_change_empty(&p) && !first_link(c, st, p.ngid, &first_gid) &&
@@ -506,6 +542,8 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
     if (unsafe_link(c, &now) && !pw_change_empty(&p)) {
       pw_job_note_error(j, PW_OP_HARDLINKS, 0, e->path, e->len); /* linked meanwhile */
     } else if (!pw_change_empty(&p) && loses_caps(w, e, &now, &p, &t)) {
+      if (S_ISREG(now.st_mode) && now.st_nlink > 1) mark_link_left(c, &now);
+    } else if (!c->chown_mode && !pw_change_empty(&p) && widens_acl(w, e, &now, &p, &t)) {
       if (S_ISREG(now.st_mode) && now.st_nlink > 1) mark_link_left(c, &now);
     } else if (!pw_change_empty(&p) && journal(w, r, e, &now, &p)) {
       pw_change got = apply_change(w, e, &t, &now, &p);

@@ -654,6 +654,56 @@ os.setxattr(sys.argv[1] + '/d', 'system.posix_acl_access', ${acl(4)})`,
   assertEquals(Deno.lstatSync(`${root}/denied`).gid, G.PROJECT, "the change is made all the same");
 });
 
+Deno.test("an ACL whose named users or groups the mask keeps out: left alone, never let in by the group bits", async () => {
+  await using tmp = await tempDir("pwalk-acl-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [
+    { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+    own("shut"), // user:1005:rw- group:1006:r-- mask::--- (an owner's chmod 600)
+    own("open"), // user:1005:r-- mask::r--: the mask lets 1005 in already
+    own("dshut", "dir"), // group:1006:r-x mask::---
+    own("plain"),
+  ]);
+  // access ACLs (version 2; tag, perm, id, in the kernel's order): user::rwx, named users,
+  // group::r--, named groups, mask, other::---
+  const acl = (named: [number, number, number][], mask: number) => {
+    const e = (tag: number) =>
+      named.filter(([t]) => t === tag).map(([t, p, id]) => `(${t},${p},${id}),`).join("");
+    return `struct.pack('<I',2)+b''.join(struct.pack('<HHI',*x) for x in ` +
+      `[(1,7,0xffffffff),${e(2)}(4,4,0xffffffff),${e(8)}(0x10,${mask},0xffffffff),` +
+      `(0x20,0,0xffffffff)])`;
+  };
+  await python(
+    `import os, struct, sys
+os.setxattr(sys.argv[1] + '/shut', 'system.posix_acl_access', ${
+      acl([[2, 6, 1005], [8, 4, 1006]], 0)
+    })
+os.setxattr(sys.argv[1] + '/open', 'system.posix_acl_access', ${acl([[2, 4, 1005]], 4)})
+os.setxattr(sys.argv[1] + '/dshut', 'system.posix_acl_access', ${acl([[8, 5, 1006]], 0)})`,
+    root,
+  );
+  const before = snapshot(root);
+  assertEquals(before.get("shut")!.mode & 0o070, 0, "the mask (group bits) shuts them out");
+  const named = (x: Notices) => noticesOf(x, "acl_named").sort();
+  const dry = await repair(root, { journal: false });
+  assertEquals(named(dry), [`${root}/dshut`, `${root}/shut`]);
+  assertStringIncludes(
+    dry.errorDetails.find((e) => e.op === "acl_named")!.message,
+    "would let them in too: left alone",
+  );
+  const applied = await repair(root, { apply: true, journal: false });
+  assertEquals(named(applied), [`${root}/dshut`, `${root}/shut`]);
+  const after = snapshot(root);
+  for (const rel of ["shut", "dshut"]) {
+    assertEquals(after.get(rel), before.get(rel), `${rel}: left exactly as it was`);
+  }
+  // the others are repaired as any entry is
+  for (const rel of ["open", "plain"]) {
+    assertEquals(after.get(rel)!.gid, G.PROJECT, rel);
+    assertEquals(after.get(rel)!.mode & 0o040, 0o040, `${rel}: g+r`);
+  }
+});
+
 Deno.test("a file with capabilities: repair leaves it alone, chown says they go", async () => {
   await using tmp = await tempDir("pwalk-caps-");
   const root = `${tmp.path}/proj`;
