@@ -103,8 +103,9 @@ export interface ChangeSummary {
   changes: ChangeCounts;
   /**
    * Changed (or, in a dry run, planned) regular files that have other
-   * names (hard links): each change reaches every name, maybe outside the
-   * tree. The dry run's lines flag them.
+   * names (hard links): each change reaches every name (repair changes
+   * one only when all its names lie in the tree; chown whatever they are).
+   * The dry run's lines flag them.
    */
   hardLinked: number;
   /** Errors (refused changes, unreadable folders, races, the no-ancestor notice). */

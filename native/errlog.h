@@ -78,9 +78,9 @@ size_t pw_escape_path(char *out, const char *path, size_t len);
 /** The message of a PW_OP_LINKS notice (hard links under two shared groups). */
 #define PW_DEVICE_TEXT                                                                       \
   "a device node: left alone (group access to it would be access to the device)"
-#define PW_HARDLINKS_TEXT                                                                   \
-  "a file with other hard links, and fs.protected_hardlinks is off here (any user may link "  \
-  "another's file into the tree): left alone, lest its names outside the tree open with it"
+#define PW_HARDLINKS_TEXT                                                                  \
+  "a file with hard links outside the tree (or in folders the run did not enter): left "     \
+  "alone, lest its names elsewhere open with it (its other names: find / -samefile PATH)"
 #define PW_LINKS_TEXT                                                                        \
   "a file with hard links in folders of different shared groups: it takes the group of the " \
   "name reached first, and is not changed again for this one"

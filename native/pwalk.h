@@ -187,10 +187,10 @@ typedef enum pw_op {
   PW_OP_DEVICE = 14, /**< repair: a character or block device the rules would change
                           (group or group access to it is access to the device: a disk
                           or memory node copied into a project); left alone: a notice */
-  PW_OP_HARDLINKS = 15, /**< repair: a file with other hard links the rules would change
-                          where fs.protected_hardlinks is off (any user may link another's
-                          file into the tree: its names outside ROOT would open with it);
-                          left alone: a notice */
+  PW_OP_HARDLINKS = 15, /**< repair: a file with hard links the rules would change, one of
+                          whose names the walk did not reach (outside ROOT, or in a folder
+                          not entered): its names elsewhere would open with it; left
+                          alone: a notice, when the walk ends */
   PW_OP_ACL_NAMED = 16, /**< repair: an entry whose access ACL names users or groups the
                           mask keeps out, and whose wider group bits (the mask) would let
                           them in, beyond the project's group; left alone: a notice */

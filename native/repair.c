@@ -44,21 +44,25 @@ typedef struct repair_ctx {
   size_t root_len;     /**< the root as printed (trailing slashes dropped) */
   size_t rel_off;      /**< where an entry's path below the root starts */
   atomic_bool ancestor_reported;
-  /* fs.protected_hardlinks is on: a user can link only files of their own
-     (or that they may read and write) into the tree.  Off (or unknown),
-     a hard-linked file may be anyone's, linked in from outside ROOT, and
-     repair leaves such files alone (PW_OP_HARDLINKS). */
-  bool links_protected;
-  /* Files with other hard links already planned (any name): an inode is
-     changed, listed and counted once, by the first of its names reached
-     (later ones see it done, as --apply does; a dry run would otherwise
-     list it per name, each with its own folder's group).  Open addressing
-     on (dev, ino), under links_mu; only for such files. */
+  /* Regular files with other hard links that the rules would change.  A
+     hard-linked file shares its inode with every other name of it,
+     wherever those lie: repair changes it only once every one of its names
+     (st_nlink) has been reached in the walked tree, through the last of
+     them, and lists and counts it once; one with a name elsewhere (linked
+     in from outside ROOT, or in a folder the run did not enter) is left
+     alone (PW_OP_HARDLINKS, told when the walk ends).  chown changes such
+     a file through its first name.  Open addressing on (dev, ino), under
+     links_mu. */
   pthread_mutex_t links_mu;
   struct link_slot {
     uint64_t dev, ino;
-    uint32_t gid; /**< the group the first name planned */
+    uint32_t gid;     /**< the group the first name planned (LINK_LEFT: left alone) */
     bool used;
+    bool done;        /**< every name reached: changed (or listed) through the last */
+    uint32_t nnames, names_cap;
+    uint64_t *names;  /**< the names reached: hashes of (folder, name), each once */
+    char *path;       /**< the first name reached, for the notice when not all are */
+    size_t len;
   } *links;
   size_t links_cap, links_n;
 } repair_ctx;
@@ -274,54 +278,92 @@ static void mark_link_left(repair_ctx *c, const struct stat *st) {
   pthread_mutex_unlock(&c->links_mu);
 }
 
+/* Under links_mu: room for one more slot (false when out of memory). */
+static bool grow_links(repair_ctx *c) {
+  if (2 * (c->links_n + 1) <= c->links_cap) return true;
+  size_t cap = c->links_cap ? c->links_cap * 2 : 1024;
+  struct link_slot *t = calloc(cap, sizeof *t);
+  if (!t) return false;
+  for (size_t i = 0; i < c->links_cap; i++) {
+    if (!c->links[i].used) continue;
+    size_t k = link_hash(c->links[i].dev, c->links[i].ino, cap);
+    while (t[k].used) k = (k + 1) & (cap - 1);
+    t[k] = c->links[i];
+  }
+  free(c->links);
+  c->links = t;
+  c->links_cap = cap;
+  return true;
+}
+
 /* Whether st (a file with other hard links, planned to become group gid)
    is met for the first time; if not, the group its first name planned in
-   *first.  Out of memory: as if first (the change is then made, as before). */
+   *first.  Out of memory: as if first (the change is then made, as before).
+   (chown's rule: the first name changes it.) */
 static bool first_link(repair_ctx *c, const struct stat *st, uint32_t gid, uint32_t *first) {
   pthread_mutex_lock(&c->links_mu);
-  if (2 * (c->links_n + 1) > c->links_cap) {
-    size_t cap = c->links_cap ? c->links_cap * 2 : 1024;
-    struct link_slot *t = calloc(cap, sizeof *t);
-    if (!t) {
-      pthread_mutex_unlock(&c->links_mu);
-      return true;
-    }
-    for (size_t i = 0; i < c->links_cap; i++) {
-      if (!c->links[i].used) continue;
-      size_t k = link_hash(c->links[i].dev, c->links[i].ino, cap);
-      while (t[k].used) k = (k + 1) & (cap - 1);
-      t[k] = c->links[i];
-    }
-    free(c->links);
-    c->links = t;
-    c->links_cap = cap;
+  if (!grow_links(c)) {
+    pthread_mutex_unlock(&c->links_mu);
+    return true;
   }
   struct link_slot *l = find_link(c, st);
   bool met = l->used;
   if (met) {
     *first = l->gid;
   } else {
-    *l = (struct link_slot){(uint64_t)st->st_dev, (uint64_t)st->st_ino, gid, true};
+    *l = (struct link_slot){.dev = (uint64_t)st->st_dev, .ino = (uint64_t)st->st_ino, .gid = gid,
+                            .used = true};
     c->links_n++;
   }
   pthread_mutex_unlock(&c->links_mu);
   return !met;
 }
 
-/* A regular file with other hard links that repair must leave alone: where
-   any user may link another's file into the tree (links_protected off). */
-static bool unsafe_link(const repair_ctx *c, const struct stat *st) {
-  return !c->chown_mode && !c->links_protected && S_ISREG(st->st_mode) && st->st_nlink > 1;
-}
-
-/* fs.protected_hardlinks (Linux): 1 on, 0 off; elsewhere, or unreadable: off. */
-static bool hardlinks_protected(void) {
-  char v[8] = "";
-  FILE *f = fopen("/proc/sys/fs/protected_hardlinks", "re");
-  if (!f) return false;
-  bool on = fgets(v, sizeof v, f) && v[0] == '1';
-  fclose(f);
-  return on;
+/* Count e, a name of st (a regular file with other hard links that the
+   rules would change, to group gid), once however often it is reached (a
+   folder seen twice through a bind mount).  1 when with it every name of
+   the file (st_nlink as e's stat tells) has been reached: the caller
+   changes it, through e; 0 when not yet, or done already; -ENOMEM.
+   *first: the group its first name planned (LINK_LEFT: left alone). */
+static int count_link(repair_ctx *c, const struct stat *st, const pw_entry *e, uint32_t gid,
+                      uint32_t *first) {
+  uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a of the folder's inode and the name */
+  for (int i = 0; i < 8; i++) h = (h ^ ((e->parent_ino >> (8 * i)) & 0xff)) * 0x100000001b3ull;
+  for (size_t i = e->name_off; i < e->len; i++)
+    h = (h ^ (unsigned char)e->path[i]) * 0x100000001b3ull;
+  pthread_mutex_lock(&c->links_mu);
+  int rc = -ENOMEM;
+  if (!grow_links(c)) goto out;
+  struct link_slot *l = find_link(c, st);
+  if (!l->used) {
+    char *path = malloc(e->len + 1);
+    if (!path) goto out;
+    memcpy(path, e->path, e->len + 1);
+    *l = (struct link_slot){.dev = (uint64_t)st->st_dev, .ino = (uint64_t)st->st_ino, .gid = gid,
+                            .used = true, .path = path, .len = e->len};
+    c->links_n++;
+  }
+  *first = l->gid;
+  bool known = false;
+  for (uint32_t i = 0; i < l->nnames && !known; i++) known = l->names[i] == h;
+  if (!known) {
+    if (l->nnames == l->names_cap) {
+      uint32_t cap = l->names_cap ? 2 * l->names_cap : 4;
+      uint64_t *n = realloc(l->names, cap * sizeof *n);
+      if (!n) goto out;
+      l->names = n;
+      l->names_cap = cap;
+    }
+    l->names[l->nnames++] = h;
+  }
+  rc = 0;
+  if (!l->done && l->nnames >= (uint64_t)st->st_nlink) {
+    l->done = true;
+    rc = 1;
+  }
+out:
+  pthread_mutex_unlock(&c->links_mu);
+  return rc;
 }
 
 /* ---- making a change ------------------------------------------------------- */
@@ -491,33 +533,42 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
     if (!pw_change_empty(&p)) pw_job_note_error(j, PW_OP_DEVICE, 0, e->path, e->len);
     return;
   }
-  if (unsafe_link(c, st) && !pw_change_empty(&p)) {
-    pw_job_note_error(j, PW_OP_HARDLINKS, 0, e->path, e->len);
-    return;
-  }
   /* a dry run looks now (an apply, below, through the entry's descriptor) */
   if (!c->apply && !pw_change_empty(&p) && loses_caps(w, e, st, &p, NULL)) return;
   if (!c->apply && !c->chown_mode && !pw_change_empty(&p) && widens_acl(w, e, st, &p, NULL)) {
     if (noancestor) note_no_ancestor(w);
     return;
   }
-  uint32_t first_gid;
-  if (S_ISREG(st->st_mode) && st->st_nlink > 1) {
-    if (!pw_change_empty(&p) && !first_link(c, st, p.ngid, &first_gid) &&
-        first_gid != LINK_LEFT) {
-      /* another name of this file came first: it is (or will be) changed
-         through that one; two shared groups claiming it are told (a file
-         the first name left alone, for its capabilities, is looked at
-         again under this one, and said again, as in a dry run) */
-      if (!c->chown_mode && first_gid != p.ngid)
-        pw_job_note_error(j, PW_OP_LINKS, 0, e->path, e->len);
+  uint32_t first_gid = LINK_LEFT, seen = 0;
+  bool linked = S_ISREG(st->st_mode) && st->st_nlink > 1;
+  if (linked && !pw_change_empty(&p) && !c->chown_mode) {
+    /* Rule 9: changed once every name of it has been reached in the tree,
+       through the last one reached; till then only counted (a name
+       elsewhere: never changed, told when the walk ends) */
+    int k = count_link(c, st, e, p.ngid, &first_gid);
+    if (k < 0) {
+      pw_job_fail(j, ENOMEM, "out of memory");
       return;
     }
+    /* two shared groups claiming it: this name's is told */
+    if (first_gid != LINK_LEFT && first_gid != p.ngid)
+      pw_job_note_error(j, PW_OP_LINKS, 0, e->path, e->len);
+    if (k == 0) {
+      /* --apply tells these names' notices now, as a dry run does (the
+         last name's come through its descriptor, below) */
+      if (c->apply && !loses_caps(w, e, st, &p, NULL)) (void)widens_acl(w, e, st, &p, NULL);
+      return;
+    }
+    seen = (uint32_t)st->st_nlink;
+    if (first_gid != LINK_LEFT) p.ngid = first_gid; /* the first name's group */
+  } else if (linked && !pw_change_empty(&p)) {
+    /* chown: through the first name reached */
+    if (!first_link(c, st, p.ngid, &first_gid) && first_gid != LINK_LEFT) return;
+  } else if (linked && !c->chown_mode && e->user && !root_row && seen_link(c, st, &first_gid) &&
+             first_gid != LINK_LEFT && first_gid != (uint32_t)e->user) {
     /* nothing to do here because another name already gave the file the
        group of its folder (--apply), where this one's wants another */
-    if (pw_change_empty(&p) && !c->chown_mode && e->user && seen_link(c, st, &first_gid) &&
-        first_gid != (uint32_t)e->user && !root_row)
-      pw_job_note_error(j, PW_OP_LINKS, 0, e->path, e->len);
+    pw_job_note_error(j, PW_OP_LINKS, 0, e->path, e->len);
   }
   if (!c->apply || pw_change_empty(&p)) {
     /* A dry run, or nothing to do by the listing: no fd needed. */
@@ -539,7 +590,9 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
   } else if (!c->chown_mode || (int64_t)now.st_uid == c->from) { /* not given away meanwhile */
     plan(w, e, &now, &p, &noancestor);
     if (noancestor) note_no_ancestor(w);
-    if (unsafe_link(c, &now) && !pw_change_empty(&p)) {
+    if (seen && first_gid != LINK_LEFT) p.ngid = first_gid;
+    if (!c->chown_mode && S_ISREG(now.st_mode) && now.st_nlink > 1 && now.st_nlink > seen &&
+        !pw_change_empty(&p)) {
       pw_job_note_error(j, PW_OP_HARDLINKS, 0, e->path, e->len); /* linked meanwhile */
     } else if (!pw_change_empty(&p) && loses_caps(w, e, &now, &p, &t)) {
       if (S_ISREG(now.st_mode) && now.st_nlink > 1) mark_link_left(c, &now);
@@ -588,6 +641,13 @@ static void rp_worker_free(pw_worker *w) {
 
 static void rp_workers_done(pw_job *j) {
   repair_ctx *c = pw_job_ctx(j);
+  /* hard-linked files with names the walk did not reach: left alone */
+  if (!pw_job_stopping(j)) {
+    for (size_t i = 0; i < c->links_cap; i++) {
+      struct link_slot *l = &c->links[i];
+      if (l->used && !l->done && l->path) pw_job_note_error(j, PW_OP_HARDLINKS, 0, l->path, l->len);
+    }
+  }
   if (c->records) pw_channel_close(c->records);
 }
 
@@ -611,6 +671,10 @@ static void rp_job_free(pw_job *j) {
   if (!c) return;
   pw_channel_free(c->records);
   pthread_mutex_destroy(&c->links_mu);
+  for (size_t i = 0; i < c->links_cap; i++) {
+    free(c->links[i].names);
+    free(c->links[i].path);
+  }
   free(c->links);
   free(c);
   pw_job_set_ctx(j, NULL);
@@ -671,11 +735,6 @@ static int repair_init(pw_job *j, void *arg) {
                     .from = o->chown_from, .to_uid = o->chown_uid, .to_gid = o->chown_gid,
                     .journal_fd = o->journal_fd, .changes_fd = o->changes_fd};
   atomic_init(&c->ancestor_reported, false);
-  /* PWALK_HARDLINKS_UNPROTECTED=1: as if off (an NFS or Lustre share whose
-     other clients may have it off; the tests, where it is on) */
-  const char *unprotected = getenv("PWALK_HARDLINKS_UNPROTECTED");
-  c->links_protected =
-      hardlinks_protected() && !(unprotected && *unprotected && strcmp(unprotected, "0"));
   pthread_mutex_init(&c->links_mu, NULL);
   struct stat jst; /* the journal inside the tree is never changed */
   if (c->journal_fd >= 0 && fstat(c->journal_fd, &jst) == 0) pw_job_skip_file(j, &jst);

@@ -47,9 +47,10 @@ never followed nor changed):
     with chgrp;
   - device nodes are left alone (a device notice): group access to a
     copied disk or memory node is access to the device;
-  - where fs.protected_hardlinks is off (or PWALK_HARDLINKS_UNPROTECTED=1),
-    files with other hard links are left alone (a hardlinks notice): one
-    may be another user's file linked in from outside ROOT.
+  - a file with other hard links is changed once every one of its names
+    has been reached inside ROOT; one with a name elsewhere (another
+    user's file linked in from outside ROOT) is left alone (a hardlinks
+    notice).
 
 Refused (one line, exit 2): ROOT / without --force; a system folder or
 anything below one (/bin /boot /dev /etc /lib /lib64 /proc /root /sbin /sys
@@ -179,7 +180,7 @@ export async function runChange<T extends ChangeSummary>(
         ? [
           `${tag} ${count(s.hardLinked, "of them a file", "of them files")} with other hard ` +
           `links: ${apply ? "every name of each was changed" : "every name of each would change"}` +
-          ", some maybe outside the tree",
+          (kind === "chown" ? ", some maybe outside the tree" : ", all of them in the tree"),
         ]
         : [];
       return [
