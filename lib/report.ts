@@ -76,7 +76,10 @@ export interface ReportSummary {
   entries: number;
   /** Folder rows. */
   folders: number;
-  /** Sum of st_size over all rows (apparent size). */
+  /**
+   * Sum of st_size over all rows (apparent size), modulo 2^64 (only sparse
+   * files of 16 EiB in all wrap it; `summarize()` sums exactly).
+   */
   bytes: number;
   /**
    * Sum of st_blocks x 512 over all rows (allocated size; a file with

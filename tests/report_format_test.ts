@@ -7,7 +7,7 @@
  * On stdout the output is plain unless the API asks for compression.
  */
 import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "@std/assert";
-import { report } from "../mod.ts";
+import { report, reportParquet } from "../mod.ts";
 import { reportFormat } from "../lib/report.ts";
 import { lineSet } from "./helpers/csv.ts";
 import { cli, deno, REPO, run } from "./helpers/run.ts";
@@ -220,4 +220,22 @@ catch (e) { console.log((e as Error).message); }`;
   ]);
   assertEquals(r.text.trim(), "pwalk: the errors file's descriptor 0 is open for reading only");
   assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name).sort(), ["tree"]);
+});
+
+Deno.test("reportParquet() takes the suffix in any case, as report() does; another suffix is a RangeError", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/t`;
+  await Deno.mkdir(`${root}/d`, { recursive: true });
+  await Deno.writeTextFile(`${root}/d/f`, "x");
+  for (const name of ["a.PARQUET", "b.Parquet"]) {
+    const s = await reportParquet(root, { output: `${tmp.path}/${name}` });
+    assertEquals([s.compress, s.entries], ["parquet", 3]);
+    const head = (await Deno.readFile(`${tmp.path}/${name}`)).subarray(0, 4);
+    assertEquals(new TextDecoder().decode(head), "PAR1");
+  }
+  await assertRejects(
+    () => reportParquet(root, { output: `${tmp.path}/c.csv` }),
+    RangeError,
+    "must end in .parquet",
+  );
 });

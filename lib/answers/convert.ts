@@ -284,7 +284,7 @@ export async function reportParquet(
   options: ReportParquetOptions,
 ): Promise<ReportSummary> {
   const { output, engine: _, ...rest } = options;
-  if (!output.endsWith(".parquet")) {
+  if (!/\.parquet$/i.test(output)) {
     throw new RangeError(`pwalk: reportParquet's output must end in .parquet, got ${output}`);
   }
   return await report(root, { ...rest, output, compress: "parquet" });
