@@ -126,7 +126,9 @@ export interface RunOptions {
    * the end (cancelled too). If it throws, the job is cancelled and its
    * promise rejects with what it threw (a report's partial output removed).
    * The call at the end comes once the job has ended and a report's output
-   * is in place: a throw from it rejects too, and that output stays.
+   * is in place: a throw from it rejects too, and that output stays (as
+   * does one from a periodic call that comes as the job ends, too late to
+   * cancel it).
    */
   onProgress?: (p: Progress) => void;
   /**
@@ -283,16 +285,20 @@ export class NativeJob implements AsyncDisposable {
     this.#cancel = weakCanceller(this, run.signal, this.#leftover);
     reclaim.register(this, this.#leftover, this.#leftover);
     if (run.onProgress && run.progressIntervalMs !== Infinity) {
+      // Thrown from a timer (or rejected, by an async onProgress) it would
+      // end the process, past the caller's try and with a partial output
+      // left: it ends the job instead, and finish() throws it.
+      const stop = (e: unknown) => {
+        this.#thrown ??= { error: e };
+        this.#stopWatching();
+        this.cancel();
+      };
       this.#timer = setInterval(() => {
         try {
-          run.onProgress!(this.progress());
+          const r: unknown = run.onProgress!(this.progress());
+          if (r instanceof Promise) r.catch(stop);
         } catch (e) {
-          // Thrown from a timer it would end the process, past the caller's
-          // try and with a partial output left: it ends the job instead,
-          // and finish() throws it.
-          this.#thrown ??= { error: e };
-          this.#stopWatching();
-          this.cancel();
+          stop(e);
         }
       }, run.progressIntervalMs ?? 200);
     }
@@ -310,6 +316,8 @@ export class NativeJob implements AsyncDisposable {
     checkRun(run);
     run.signal?.throwIfAborted();
     await ensureNative();
+    // aborted while the library loaded (a download, from JSR): nothing started
+    run.signal?.throwIfAborted();
     const sym = native();
     const opts = makeOptions(options);
     let job: Deno.PointerValue;
@@ -450,7 +458,8 @@ export class NativeJob implements AsyncDisposable {
     }
     this.#stopWatching();
     if (this.#thrown) throw this.#thrown.error;
-    this.#run.onProgress?.({ ...this.progress(""), elapsedMs });
+    const last: unknown = this.#run.onProgress?.({ ...this.progress(""), elapsedMs });
+    if (last instanceof Promise) await last; // an async onProgress: its rejection is the job's
     if (status === Status.CANCELLED) {
       throw this.#run.signal?.reason ?? new DOMException("pwalk: cancelled", "AbortError");
     }

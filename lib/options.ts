@@ -71,7 +71,8 @@ export interface CommonOptions {
    * the end (cancelled too). If it throws, the job is cancelled and rejects
    * with what it threw (a report's partial output removed). The call at
    * the end comes once the job has ended and a report's output is in
-   * place: a throw from it rejects too, and that output stays.
+   * place: a throw from it rejects too, and that output stays (as does one
+   * from a periodic call that comes as the job ends, too late to cancel it).
    */
   onProgress?: (progress: Progress) => void;
   /** Milliseconds between progress calls. Default 200. Infinity: only the call at the end. */

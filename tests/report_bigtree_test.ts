@@ -119,6 +119,20 @@ Deno.test("a wide tree: cancellation (API, CLI) and real worker threads", async 
     }
   });
 
+  await t.step(
+    "report(): aborted right after the call (while the library loads): nothing",
+    async () => {
+      for (const output of [`${outDir}/y.csv`, `${outDir}/y.parquet`]) {
+        const ac = new AbortController();
+        const p = report(root, { output, signal: ac.signal });
+        ac.abort(new Error("at once"));
+        const err = await p.then(() => undefined, (e) => e);
+        assertEquals((err as Error)?.message, "at once", output);
+        assertEquals(names(outDir), [], output);
+      }
+    },
+  );
+
   await t.step("report(): an already aborted signal starts nothing", async () => {
     const ac = new AbortController();
     ac.abort(new Error("early"));

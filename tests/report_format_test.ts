@@ -239,3 +239,29 @@ Deno.test("reportParquet() takes the suffix in any case, as report() does; anoth
     "must end in .parquet",
   );
 });
+
+Deno.test("report(): an async onProgress that rejects rejects the report, never the process", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/t`;
+  for (let d = 0; d < 10; d++) {
+    await Deno.mkdir(`${root}/d${d}`, { recursive: true });
+    for (let f = 0; f < 100; f++) await Deno.writeFile(`${root}/d${d}/f${f}`, new Uint8Array());
+  }
+  for (const interval of [1, Infinity]) { // a periodic call's rejection, and the last call's
+    const stop = new Error(`async stop ${interval}`);
+    await assertRejects(
+      () =>
+        report(root, {
+          output: `${tmp.path}/out-${interval}.csv`,
+          threads: 1,
+          progressIntervalMs: interval,
+          onProgress: async () => {
+            await Promise.resolve();
+            throw stop;
+          },
+        }),
+      Error,
+      stop.message,
+    );
+  }
+});
