@@ -374,6 +374,11 @@ function localFileName(): string {
   return Deno.build.os === "darwin" ? "libpwalk.dylib" : "libpwalk.so";
 }
 
+/** A file: URL's path, decoded (a checkout under "My Projects" or "josé"). */
+function filePath(u: URL): string {
+  return decodeURIComponent(u.pathname);
+}
+
 /** The candidate paths, in the order they are tried. */
 export function libraryCandidates(): string[] {
   const out: string[] = [];
@@ -381,9 +386,9 @@ export function libraryCandidates(): string[] {
   const env = readEnv("PWALK_LIB");
   if (env) out.push(env);
   if (mode() === "checkout") {
-    out.push(new URL(`../zig-out/lib/${localFileName()}`, import.meta.url).pathname);
+    out.push(filePath(new URL(`../zig-out/lib/${localFileName()}`, import.meta.url)));
     const t = MANIFEST.targets[targetKey()];
-    if (t) out.push(new URL(`../dist/${t.file}`, import.meta.url).pathname);
+    if (t) out.push(filePath(new URL(`../dist/${t.file}`, import.meta.url)));
   }
   return out;
 }

@@ -552,3 +552,40 @@ testNeeding([TMUX], {
     }
   },
 });
+
+testNeeding([TMUX], {
+  name: "-o /dev/tty in a terminal: no progress line among the rows",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`;
+    await Deno.mkdir(root);
+    await flatTree(root, 20, 1000); // writing 20,000 rows to the pane takes a while
+    const log = `${tmp.path}/pane.log`;
+    const sock = `pwalk-tty-${Deno.pid}`;
+    const tmux = async (...args: string[]) => {
+      const r = await new Deno.Command("tmux", { args: ["-L", sock, ...args] }).output();
+      assert(r.success, dec.decode(r.stderr));
+      return dec.decode(r.stdout);
+    };
+    const go = `${tmp.path}/go`;
+    const cmd = `while [ ! -e '${go}' ]; do sleep 0.05; done; ` +
+      `'${Deno.execPath()}' run -A '${CLI}' --threads 1 -o /dev/tty '${root}'; ` +
+      `echo "EXIT=$?"; sleep 600`;
+    try {
+      await tmux("new-session", "-d", "-s", "t", "-x", "120", "-y", "30", "-e", "NO_COLOR=1", cmd);
+      await tmux("pipe-pane", "-t", "t", "-o", `cat >> '${log}'`);
+      await Deno.writeTextFile(go, ""); // logged from the start
+      await until(
+        async () => (await tmux("capture-pane", "-p", "-t", "t")).includes("EXIT="),
+        "the end",
+      );
+      const text = await Deno.readTextFile(log);
+      assert(text.split("\n").length > 20_000, "the rows went to the pane");
+      const frames = text.split(/[\r\n]/).filter((f) => CLOCK.test(f) && !f.startsWith("pwalk: "));
+      assertEquals(frames, [], "a progress frame among the rows");
+      assert(SUMMARY.test(lines(text.replaceAll("\r", "")).filter((l) => SUMMARY.test(l)).at(-1)!));
+    } finally {
+      await new Deno.Command("tmux", { args: ["-L", sock, "kill-server"] }).output();
+    }
+  },
+});

@@ -163,6 +163,24 @@ Deno.test("fetchlib: a checkout runs without --allow-env (PWALK_LIB unset is not
   assert(r.text.split("\n").length > 100);
 });
 
+Deno.test("a checkout under a path with a space and a non-ASCII name finds its own library", async () => {
+  await using tmp = await tempDir("pwalk-space-");
+  const co = `${tmp.path}/My Projects/josé`;
+  await Deno.mkdir(co, { recursive: true });
+  // the module's files, and the built library where a checkout has it
+  for (const f of ["cli.ts", "mod.ts", "deno.json", "deno.lock"]) {
+    await Deno.copyFile(`${REPO}/${f}`, `${co}/${f}`);
+  }
+  await new Deno.Command("cp", { args: ["-r", `${REPO}/lib`, `${co}/lib`] }).output();
+  await Deno.symlink(`${REPO}/zig-out`, `${co}/zig-out`);
+  makeTree(`${tmp.path}/t`);
+  const r = await run(Deno.execPath(), ["run", "-A", `${co}/cli.ts`, `${tmp.path}/t`], {
+    env: { PWALK_LIB: "" },
+  });
+  assertEquals(r.code, 0, r.stderr);
+  assert(r.text.split("\n").length > 100, r.text.slice(0, 200));
+});
+
 Deno.test("a PWALK_LIB that does not exist is named as the one tried, with no advice to build", async () => {
   await using tmp = await tempDir("pwalk-badlib-");
   makeTree(`${tmp.path}/t`);

@@ -328,7 +328,7 @@ Deno.test("walkDirs: names in runs across small batches, names not UTF-8, prunin
 
 /** walkDirs in all four stat/order combinations, printed as JSON (run without capabilities). */
 const DIRS_CHILD = `
-import { walkDirs } from "${new URL("../mod.ts", import.meta.url).pathname}";
+import { walkDirs } from "${new URL("../mod.ts", import.meta.url).href}";
 const out = {};
 for (const stat of [true, false]) for (const topDown of [true, false]) {
   const items = [];

@@ -25,7 +25,7 @@ export const COMPILE_TARGETS: Record<string, string> = {
   "aarch64-apple-darwin": "darwin-aarch64",
 };
 
-const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const root = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
 
 function fail(msg: string): never {
   console.error(`compile: ${msg}`);

@@ -61,7 +61,7 @@ export const TARGETS: readonly DistTarget[] = [
 ];
 
 const ZIG_VERSION = "0.15.2"; // tools/zig.sh pins the same release
-const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const root = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
 const dist = `${root}/dist`;
 
 function sha256(bytes: Uint8Array): Promise<string> {

@@ -464,6 +464,22 @@ export interface JobRun {
 }
 
 /**
+ * Whether `path` is the terminal stderr is on: /dev/tty (the controlling
+ * terminal), or the same character device as stderr (/dev/stderr,
+ * /dev/pts/3). A report written there mixes with a redrawn line.
+ */
+export function isStderrTerminal(path: string): boolean {
+  if (!Deno.stderr.isTerminal()) return false;
+  if (path === "/dev/tty") return true;
+  try {
+    const a = Deno.statSync(path), b = Deno.statSync("/dev/stderr");
+    return !!a.isCharDevice && a.rdev === b.rdev;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * How {@link runJob} runs a job: its stderr lines start with `tag`; the
  * progress setting ({@link walkArgs}); `errors`: a file for every error as
  * a CSV row; start it; the summary lines once done, or what a signal left
@@ -487,6 +503,8 @@ export interface JobUi<T> {
   interrupted(last: Progress | undefined): string;
   /** The job writes to stdout (no redrawn line on the same terminal; 141 when it closes). */
   toStdout?: boolean;
+  /** The job writes to the terminal stderr is on (-o /dev/tty): no redrawn line there. */
+  toTerminal?: boolean;
   /**
    * The files the job writes under temporary names (-o, a shard's record):
    * a second signal, which quits without waiting for the workers (a hung
@@ -501,11 +519,15 @@ export interface JobUi<T> {
  * every 60 s; by default a redrawn line when stderr is a terminal (and the
  * job's output is not going to that terminal too); `--no-progress` none.
  */
-function progressLine(setting: boolean | number | undefined, toStdout?: boolean) {
+function progressLine(
+  setting: boolean | number | undefined,
+  toStdout?: boolean,
+  toTerminal?: boolean,
+) {
   const tty = Deno.stderr.isTerminal();
   if (typeof setting === "number") return new ProgressLine(false, setting * 1000);
   if (setting === true) return new ProgressLine(tty, 60_000);
-  if (setting === undefined && tty && !(toStdout && Deno.stdout.isTerminal())) {
+  if (setting === undefined && tty && !toTerminal && !(toStdout && Deno.stdout.isTerminal())) {
     return new ProgressLine(true);
   }
 }
@@ -701,7 +723,7 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
     : await openErrorsCsv(ui.errors, !!ui.toStdout);
   const errorsCsvFd = errorsCsv?.fd;
   let ended = false, succeeded = false;
-  const line = progressLine(ui.progress, ui.toStdout);
+  const line = progressLine(ui.progress, ui.toStdout, ui.toTerminal);
   const abort = new AbortController();
   let stopped: (typeof SIGNALS)[number] | undefined;
   let last: Progress | undefined;

@@ -11,6 +11,7 @@ import {
   errorsApart,
   HelpRequested,
   intArg,
+  isStderrTerminal,
   oneRoot,
   parse,
   runJob,
@@ -163,6 +164,7 @@ export async function run(args: string[]): Promise<number> {
     ...ui,
     tag: "pwalk:",
     toStdout,
+    toTerminal: direct && isStderrTerminal(output!),
     outputs: toStdout || direct ? [] : [output],
     // -o FILE.parquet: typed Parquet, written by the library (no DuckDB).
     start: async (run) => {

@@ -12,7 +12,8 @@
 import type { WalkJson } from "./api_json.ts";
 
 /** The checkout's root folder (no trailing slash). */
-export const REPO: string = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+export const REPO: string = decodeURIComponent(new URL("../../", import.meta.url).pathname)
+  .replace(/\/$/, "");
 /** cli.ts of the checkout. */
 export const CLI: string = `${REPO}/cli.ts`;
 

@@ -1,0 +1,53 @@
+/**
+ * The progress line's measure of text against the running system's own:
+ * every code point that glibc's wcwidth (through Python's ctypes) shows two
+ * columns wide counts two in columns(), none it shows one column wide counts
+ * more, and middle() never gives more columns than asked, on names of such
+ * characters, so that the redrawn line never wraps in a terminal.
+ */
+import { assert, assertEquals } from "@std/assert";
+import { columns, middle } from "../lib/cli/progress.ts";
+import { PYTHON3, testNeeding } from "./helpers/system.ts";
+import { python } from "./helpers/tree.ts";
+
+const WCWIDTH = `
+import ctypes, json, locale
+locale.setlocale(locale.LC_ALL, "C.UTF-8")
+libc = ctypes.CDLL("libc.so.6")
+libc.wcwidth.argtypes = [ctypes.c_wchar]
+wide, narrow = [], []
+for c in range(0x1100, 0x110000):
+    if 0xd800 <= c <= 0xdfff: continue
+    w = libc.wcwidth(chr(c))
+    if w == 2: wide.append(c)
+    elif w == 1: narrow.append(c)
+print(json.dumps({"wide": wide, "narrow": narrow}))
+`;
+
+testNeeding([PYTHON3], {
+  name: "progress line: columns() counts wide what wcwidth shows wide, and middle() fits",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const ref: { wide: number[]; narrow: number[] } = JSON.parse(await python(WCWIDTH));
+    assert(ref.wide.length > 100_000, `${ref.wide.length} wide code points`);
+    const under = ref.wide.filter((c) => columns(String.fromCodePoint(c)) !== 2);
+    assertEquals(
+      under.slice(0, 20).map((c) => c.toString(16)),
+      [],
+      `${under.length} counted narrow`,
+    );
+    // CJK compatibility forms, vertical forms, Tangut and Kana supplement, each once
+    for (const c of [0xfe50, 0xfe10, 0x2329, 0xa960, 0x17000, 0x1b000]) {
+      assertEquals(columns(String.fromCodePoint(c)), 2, c.toString(16));
+    }
+    // wider than a narrow character in those ranges only where blocks of wide ones lie
+    const over = ref.narrow.filter((c) => columns(String.fromCodePoint(c)) !== 1);
+    assert(over.length < 2_000, `${over.length} narrow ones counted wide`);
+    // a long name of small forms fits any width asked
+    const name = `/tmp/small_${"﹐﹑﹒﹔﹕﹖﹗﹘﹙﹚".repeat(8)}/x`;
+    for (const w of [10, 37, 40, 61, 79]) {
+      const m = middle(name, w);
+      assert(columns(m) <= w, `${columns(m)} > ${w}: ${m}`);
+    }
+  },
+});
