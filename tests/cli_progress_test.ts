@@ -6,7 +6,7 @@
  * characters, so that the redrawn line never wraps in a terminal.
  */
 import { assert, assertEquals } from "@std/assert";
-import { columns, middle } from "../lib/cli/progress.ts";
+import { columns, duration, middle } from "../lib/cli/progress.ts";
 import { PYTHON3, testNeeding } from "./helpers/system.ts";
 import { python } from "./helpers/tree.ts";
 
@@ -50,4 +50,16 @@ testNeeding([PYTHON3], {
       assert(columns(m) <= w, `${columns(m)} > ${w}: ${m}`);
     }
   },
+});
+
+Deno.test("durations of the closing lines (report, repair, undo, plan): seconds, then h:mm:ss", () => {
+  assertEquals(duration(1234), "1.23 s");
+  assertEquals(duration(59_994), "59.99 s");
+  // 10,800 s, as a three-hour repair's line once said: now a clock, as report's
+  for (const s of [60, 3723, 10_800, 36_000 + 59]) {
+    const want = `${Math.floor(s / 3600)}:${String(Math.floor(s / 60) % 60).padStart(2, "0")}:${
+      String(s % 60).padStart(2, "0")
+    }`;
+    assertEquals(duration(s * 1000), want, `${s} s`);
+  }
 });

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { duration } from "./progress.ts";
 import {
   eprint,
   excludeArgs,
@@ -118,7 +119,7 @@ export function describePlan(plan: ShardPlan, ms: number): string {
     : "";
   const loads = e.loads.map(num).join(", ");
   return `pwalk plan: ${plan.shards} shards${fewer} over ${num(plan.frontier.length)} frontier ` +
-    `folders, ${num(plan.listed)} folders listed in ${(ms / 1000).toFixed(2)} s; estimated rows ` +
+    `folders, ${num(plan.listed)} folders listed in ${duration(ms)}; estimated rows ` +
     `(${e.source === "scan" ? "from the previous scan" : "seen in listings"}): ${num(e.total)}, ` +
     `per shard ${loads} (shard 0 with the ${num(e.top)} above the frontier)`;
 }

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { duration } from "./progress.ts";
 import { type ChangeOptions, type ChangeSummary, repair, rootRefusal } from "../repair.ts";
 import { RefusedError } from "../journal_file.ts";
 import {
@@ -185,7 +186,7 @@ export async function runChange<T extends ChangeSummary>(
         : [];
       return [
         `${tag} ${seen} seen, ${changed}, ${errorCount(s.errors, ui.errors)} in ` +
-        `${(s.elapsedMs / 1000).toFixed(2)} s`,
+        duration(s.elapsedMs),
         ...links,
         ...extra(s).map((l) => `${tag} ${l}`),
         apply

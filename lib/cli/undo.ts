@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { duration } from "./progress.ts";
 import { undo } from "../undo.ts";
 import { RefusedError } from "../journal_file.ts";
 import { count, num, parse, runJob, usage, UsageError } from "./common.ts";
@@ -62,7 +63,7 @@ export async function run(args: string[]): Promise<number> {
       return [
         `${tag} ${count(s.entries, "journal entry", "journal entries")}, ${restored}, ` +
         `${num(s.unchanged)} already as before, ${num(s.kept)} with fields kept${setid}, ` +
-        `${count(s.errors, "error")} in ${(s.elapsedMs / 1000).toFixed(2)} s`,
+        `${count(s.errors, "error")} in ${duration(s.elapsedMs)}`,
         ...(s.skippedDryRun
           ? [`${tag} ${count(s.skippedDryRun, "line")} of dry runs skipped`]
           : []),
