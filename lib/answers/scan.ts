@@ -133,23 +133,11 @@ async function listDir(dir: string, keep: (name: string) => boolean): Promise<st
 }
 
 /**
- * The scan files named by `specs`: files, globs (`*`, `?`, `[...]` in the
- * last path component; the shell usually expands them first) or folders
- * (every `.csv`, `.csv.zst`, `.csv.gz`, `.parquet` file directly inside;
- * a sharded scan's folder, which holds plan.json, gives its shards'
- * outputs, and only once every shard is done, as `pwalk status` tells).
- *
- * @example
- * ```ts ignore
- * import { resolveScans } from "jsr:@pwalk/cli";
- * await resolveScans(["/scans/2026-12-01/"]); // [{ path: ".../scan-0.csv.zst", format: "csv.zst" }, ...]
- * ```
- *
- * @throws {ScanInputError} when a spec names nothing readable
- * @throws {Error} when a sharded scan's folder has shards not done
+ * The files `specs` name (files, globs, folders; a sharded scan's folder
+ * its outputs, once every shard is done), in order, without the checks
+ * {@link resolveScans} makes of them.
  */
-export async function resolveScans(specs: string[]): Promise<ScanFile[]> {
-  if (specs.length === 0) throw new ScanInputError("no scan file given");
+async function expandScans(specs: string[]): Promise<string[]> {
   const files: string[] = [];
   for (const spec of specs) {
     let info: Deno.FileInfo | null = null;
@@ -191,6 +179,28 @@ export async function resolveScans(specs: string[]): Promise<ScanFile[]> {
       throw new ScanInputError(`${spec}: No such file or directory`);
     }
   }
+  return files;
+}
+
+/**
+ * The scan files named by `specs`: files, globs (`*`, `?`, `[...]` in the
+ * last path component; the shell usually expands them first) or folders
+ * (every `.csv`, `.csv.zst`, `.csv.gz`, `.parquet` file directly inside;
+ * a sharded scan's folder, which holds plan.json, gives its shards'
+ * outputs, and only once every shard is done, as `pwalk status` tells).
+ *
+ * @example
+ * ```ts ignore
+ * import { resolveScans } from "jsr:@pwalk/cli";
+ * await resolveScans(["/scans/2026-12-01/"]); // [{ path: ".../scan-0.csv.zst", format: "csv.zst" }, ...]
+ * ```
+ *
+ * @throws {ScanInputError} when a spec names nothing readable
+ * @throws {Error} when a sharded scan's folder has shards not done
+ */
+export async function resolveScans(specs: string[]): Promise<ScanFile[]> {
+  if (specs.length === 0) throw new ScanInputError("no scan file given");
+  const files = await expandScans(specs);
   // The same file twice (given twice, or by a glob and by its name) would
   // count every row twice.
   const seen = new Map<string, string>();
@@ -304,18 +314,18 @@ export async function shardWarnings(specs: string[]): Promise<string[]> {
       info = await Deno.stat(spec);
     } catch { /* a glob, or missing: resolved below */ }
     if (info?.isDirectory) continue; // a folder: checked whole by resolveScans
-    let files: ScanFile[];
+    let files: string[];
     try {
-      files = await resolveScans([spec]);
+      files = await expandScans([spec]);
     } catch {
       continue; // resolveScans tells it to the command
     }
     for (const f of files) {
-      const slash = f.path.lastIndexOf("/");
-      const dir = slash < 0 ? "." : f.path.slice(0, slash) || "/";
+      const slash = f.lastIndexOf("/");
+      const dir = slash < 0 ? "." : f.slice(0, slash) || "/";
       if (!(await exists(`${dir}/plan.json`))) continue;
       const list = byDir.get(dir) ?? [];
-      list.push(f.path);
+      list.push(f);
       byDir.set(dir, list);
     }
   }

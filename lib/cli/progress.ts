@@ -38,49 +38,9 @@ export function duration(ms: number): string {
 }
 
 /**
- * Code points shown two columns wide below U+1F000 besides the East Asian
- * blocks: the emoji of Unicode's emoji-presentation list (Emoji_Presentation
- * = Yes) among the symbols (⌚ ⌛ ✅ ❌ ⭐ ...), as [first, last] pairs.
- */
-const WIDE_SYMBOLS = [
-  [0x231a, 0x231b],
-  [0x23e9, 0x23ec],
-  [0x23f0, 0x23f0],
-  [0x23f3, 0x23f3],
-  [0x25fd, 0x25fe],
-  [0x2614, 0x2615],
-  [0x2648, 0x2653],
-  [0x267f, 0x267f],
-  [0x2693, 0x2693],
-  [0x26a1, 0x26a1],
-  [0x26aa, 0x26ab],
-  [0x26bd, 0x26be],
-  [0x26c4, 0x26c5],
-  [0x26ce, 0x26ce],
-  [0x26d4, 0x26d4],
-  [0x26ea, 0x26ea],
-  [0x26f2, 0x26f3],
-  [0x26f5, 0x26f5],
-  [0x26fa, 0x26fa],
-  [0x26fd, 0x26fd],
-  [0x2705, 0x2705],
-  [0x270a, 0x270b],
-  [0x2728, 0x2728],
-  [0x274c, 0x274c],
-  [0x274e, 0x274e],
-  [0x2753, 0x2755],
-  [0x2757, 0x2757],
-  [0x2795, 0x2797],
-  [0x27b0, 0x27b0],
-  [0x27bf, 0x27bf],
-  [0x2b1b, 0x2b1c],
-  [0x2b50, 0x2b50],
-  [0x2b55, 0x2b55],
-] as const;
-
-/**
  * Every code point glibc's wcwidth (2.36, Unicode 15.0; Debian 12) shows two
- * columns wide, as ranges: tests/cli_progress_test.ts checks it against the
+ * columns wide, as ranges (the East Asian blocks, and the emoji of
+ * Unicode's Emoji_Presentation list among the symbols: ⌚ ⌛ ✅ ❌ ⭐ ...): tests/cli_progress_test.ts checks it against the
  * running system's wcwidth.
  */
 const WIDE: ReadonlyArray<readonly [number, number]> = [
@@ -239,9 +199,6 @@ function width(c: number): number {
     (c >= 0xff00 && c <= 0xff60) || (c >= 0xffe0 && c <= 0xffe6) ||
     (c >= 0x1f004 && c <= 0x1faff) || (c >= 0x20000 && c <= 0x3fffd)
   ) return 2;
-  if (c >= 0x231a && c <= 0x2b55) {
-    for (const [a, b] of WIDE_SYMBOLS) if (c >= a && c <= b) return 2;
-  }
   return 1;
 }
 
