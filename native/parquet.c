@@ -19,6 +19,7 @@
 #define GROUP_BUDGET (8 * GROUP_ROWS)   /* ... fewer when more than 8 workers may run, */
 #define GROUP_MIN_ROWS 2048             /* ... never fewer than this, */
 #define GROUP_NAME_BYTES (8u << 20)     /* ... or fewer, when names are this long */
+#define STAT_BYTES 64 /* a text column's min and max keep this many bytes at most */
 
 /* Parquet's physical types and converted types (parquet.thrift). */
 enum { T_INT32 = 1, T_INT64 = 2, T_BYTE_ARRAY = 6 };
@@ -58,7 +59,9 @@ static bool reserve(buf *b, size_t more) {
 
 /* ---- Thrift compact protocol (only what the headers and footer use) ------- */
 
-enum { TT_I32 = 5, TT_I64 = 6, TT_BINARY = 8, TT_LIST = 9, TT_STRUCT = 12 };
+enum {
+  TT_TRUE = 1, TT_FALSE = 2, TT_I32 = 5, TT_I64 = 6, TT_BINARY = 8, TT_LIST = 9, TT_STRUCT = 12
+};
 
 typedef struct tw {
   buf *b;
@@ -123,6 +126,14 @@ static void tw_binary(tw *w, int16_t id, const char *s) {
   tw_string(w, s);
 }
 
+static void tw_bin(tw *w, int16_t id, const void *p, size_t n) {
+  tw_field(w, id, TT_BINARY);
+  tw_varint(w, n);
+  tw_bytes(w, p, n);
+}
+
+static void tw_bool(tw *w, int16_t id, bool v) { tw_field(w, id, v ? TT_TRUE : TT_FALSE); }
+
 static void tw_list(tw *w, int16_t id, uint8_t elem, uint32_t n) {
   tw_field(w, id, TT_LIST);
   if (n < 15) {
@@ -144,11 +155,24 @@ static void tw_end(tw *w) {
   w->depth--;
 }
 
+/* A text column's bounds in a row group: its least and greatest values, cut
+   to STAT_BYTES at a character's end (the max then raised to its prefix's
+   successor: still above every value; "exact" no longer). */
+typedef struct text_stat {
+  uint8_t min[STAT_BYTES], max[STAT_BYTES + 4]; /* a successor may grow by 3 bytes */
+  uint8_t min_len, max_len;
+  bool min_exact, max_exact;
+  bool has;     /**< bounds known (false: none written) */
+  bool has_max; /**< false when no successor fits (a max of only U+10FFFF) */
+} text_stat;
+
 typedef struct group_rec {
   uint64_t offset;     /**< where the row group starts in the file */
   uint32_t rows;
   uint32_t at[NCOLS];  /**< each column chunk's start, from offset */
   uint32_t csize[NCOLS], usize[NCOLS]; /**< its bytes, compressed / not (headers included) */
+  uint64_t lo[NCOLS], hi[NCOLS]; /**< a number column's min and max (PLAIN bytes, as int64) */
+  text_stat text[2];             /**< filename's and fileExtension's bounds */
 } group_rec;
 
 struct pw_pq {
@@ -311,6 +335,132 @@ void pw_pq_free(pw_pq *pq) {
   free(pq);
 }
 
+/* ---- each column's bounds in a row group (Parquet's Statistics) -------------- */
+
+static bool is_unsigned(int c) {
+  return COLS[c].converted == CT_UINT_32 || COLS[c].converted == CT_UINT_64;
+}
+
+/* A number column's least and greatest of its n PLAIN values, compared as
+   its type says (UINT_32/UINT_64 unsigned, the others signed), as the
+   value's bytes read as a uint64 (an INT32's in the low half). */
+static void number_bounds(const buf *v, int c, uint32_t n, uint64_t *lo, uint64_t *hi) {
+  const uint8_t *p = v->p;
+  if (COLS[c].type == T_INT64 && is_unsigned(c)) {
+    uint64_t a = UINT64_MAX, b = 0, x;
+    for (uint32_t i = 0; i < n; i++) {
+      memcpy(&x, p + 8 * (size_t)i, 8);
+      a = x < a ? x : a;
+      b = x > b ? x : b;
+    }
+    *lo = a, *hi = b;
+  } else if (COLS[c].type == T_INT64) {
+    int64_t a = INT64_MAX, b = INT64_MIN, x;
+    for (uint32_t i = 0; i < n; i++) {
+      memcpy(&x, p + 8 * (size_t)i, 8);
+      a = x < a ? x : a;
+      b = x > b ? x : b;
+    }
+    *lo = (uint64_t)a, *hi = (uint64_t)b;
+  } else if (is_unsigned(c)) {
+    uint32_t a = UINT32_MAX, b = 0, x;
+    for (uint32_t i = 0; i < n; i++) {
+      memcpy(&x, p + 4 * (size_t)i, 4);
+      a = x < a ? x : a;
+      b = x > b ? x : b;
+    }
+    *lo = a, *hi = b;
+  } else {
+    int32_t a = INT32_MAX, b = INT32_MIN, x;
+    for (uint32_t i = 0; i < n; i++) {
+      memcpy(&x, p + 4 * (size_t)i, 4);
+      a = x < a ? x : a;
+      b = x > b ? x : b;
+    }
+    *lo = (uint32_t)a, *hi = (uint32_t)b;
+  }
+}
+
+/* Byte order (Parquet's for UTF8: unsigned bytes, a prefix first). */
+static int bytes_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn) {
+  int d = memcmp(a, b, an < bn ? an : bn);
+  return d ? d : (an > bn) - (an < bn);
+}
+
+/* The longest prefix of s (UTF-8) of at most STAT_BYTES that ends at a character's end. */
+static size_t cut(const uint8_t *s, size_t n) {
+  if (n <= STAT_BYTES) return n;
+  size_t k = STAT_BYTES;
+  while (k > 0 && (s[k] & 0xC0) == 0x80) k--;
+  return k;
+}
+
+/* p[0..*n) (valid UTF-8) made the least string above every string it
+   begins: its last character raised to the next code point (U+10FFFF
+   dropped, the one before raised instead).  false when none is left. */
+static bool successor(uint8_t *p, size_t *n) {
+  size_t len = *n;
+  while (len > 0) {
+    size_t st = len - 1;
+    while (st > 0 && (p[st] & 0xC0) == 0x80) st--;
+    size_t k = len - st;
+    uint32_t cp = k == 1   ? p[st]
+                  : k == 2 ? (uint32_t)(p[st] & 0x1F) << 6 | (p[st + 1] & 0x3F)
+                  : k == 3 ? (uint32_t)(p[st] & 0x0F) << 12 | (uint32_t)(p[st + 1] & 0x3F) << 6 |
+                                 (p[st + 2] & 0x3F)
+                           : (uint32_t)(p[st] & 0x07) << 18 | (uint32_t)(p[st + 1] & 0x3F) << 12 |
+                                 (uint32_t)(p[st + 2] & 0x3F) << 6 | (p[st + 3] & 0x3F);
+    if (cp < 0x10FFFF) {
+      cp = cp + 1 == 0xD800 ? 0xE000 : cp + 1; /* no surrogates in UTF-8 */
+      uint8_t *o = p + st;
+      if (cp < 0x80) {
+        *o++ = (uint8_t)cp;
+      } else if (cp < 0x800) {
+        *o++ = (uint8_t)(0xC0 | cp >> 6), *o++ = (uint8_t)(0x80 | (cp & 0x3F));
+      } else if (cp < 0x10000) {
+        *o++ = (uint8_t)(0xE0 | cp >> 12), *o++ = (uint8_t)(0x80 | (cp >> 6 & 0x3F));
+        *o++ = (uint8_t)(0x80 | (cp & 0x3F));
+      } else {
+        *o++ = (uint8_t)(0xF0 | cp >> 18), *o++ = (uint8_t)(0x80 | (cp >> 12 & 0x3F));
+        *o++ = (uint8_t)(0x80 | (cp >> 6 & 0x3F)), *o++ = (uint8_t)(0x80 | (cp & 0x3F));
+      }
+      *n = (size_t)(o - p);
+      return true;
+    }
+    len = st;
+  }
+  return false;
+}
+
+/* A text column's bounds over its n values (each a 4-byte length and its
+   bytes).  false when they cannot be given (a value not UTF-8: never, as
+   put_text escapes, but then no bounds rather than wrong ones). */
+static bool text_bounds(const buf *v, uint32_t n, text_stat *t) {
+  const uint8_t *lo = NULL, *hi = NULL, *p = v->p;
+  size_t lon = 0, hin = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t len;
+    memcpy(&len, p, 4);
+    p += 4;
+    if (!lo || bytes_cmp(p, len, lo, lon) < 0) lo = p, lon = len;
+    if (!hi || bytes_cmp(p, len, hi, hin) > 0) hi = p, hin = len;
+    p += len;
+  }
+  t->has = false;
+  if (!lo || pw_utf16_len(lo, lon) < 0 || pw_utf16_len(hi, hin) < 0) return false;
+  size_t k = cut(lo, lon);
+  memcpy(t->min, lo, k);
+  t->min_len = (uint8_t)k;
+  t->min_exact = k == lon;
+  k = cut(hi, hin);
+  memcpy(t->max, hi, k);
+  t->max_exact = k == hin;
+  t->has_max = t->max_exact || successor(t->max, &k);
+  t->max_len = (uint8_t)k;
+  t->has = true;
+  return true;
+}
+
 /* A data page's header: PLAIN values, no levels (every column REQUIRED). */
 static void page_header(tw *w, uint32_t rows, size_t usize, size_t csize) {
   tw_begin(w, 0);
@@ -332,6 +482,10 @@ int pw_pq_flush(pw_pq *pq, pw_pq_rows *r, pw_sink *s) {
   r->group.len = 0;
   for (int c = 0; c < NCOLS; c++) {
     const buf *v = &r->col[c];
+    if (COLS[c].type == T_BYTE_ARRAY)
+      text_bounds(v, r->n, &g.text[c == COL_FILENAME ? 0 : 1]);
+    else
+      number_bounds(v, c, r->n, &g.lo[c], &g.hi[c]);
     size_t bound = ZSTD_compressBound(v->len), zn;
     r->z.len = 0;
     if (!reserve(&r->z, bound)) return -ENOMEM;
@@ -371,6 +525,28 @@ int pw_pq_flush(pw_pq *pq, pw_pq_rows *r, pw_sink *s) {
   free(r->group.p);
   r->z = r->group = (buf){0};
   return 0;
+}
+
+/* ColumnMetaData's statistics (field 12) of g's column c: no nulls, the
+   min and max as PLAIN bytes (a text's cut as text_bounds says). */
+static void statistics(tw *w, const group_rec *g, int c) {
+  const text_stat *t = COLS[c].type == T_BYTE_ARRAY ? &g->text[c == COL_FILENAME ? 0 : 1] : NULL;
+  if (t && !t->has) return;
+  tw_begin(w, 12);
+  tw_i64(w, 3, 0); /* null_count */
+  if (t) {
+    if (t->has_max) tw_bin(w, 5, t->max, t->max_len);
+    tw_bin(w, 6, t->min, t->min_len);
+    if (t->has_max) tw_bool(w, 7, t->max_exact);
+    tw_bool(w, 8, t->min_exact);
+  } else {
+    size_t width = COLS[c].type == T_INT64 ? 8 : 4; /* little-endian: the low half first */
+    tw_bin(w, 5, &g->hi[c], width);
+    tw_bin(w, 6, &g->lo[c], width);
+    tw_bool(w, 7, true);
+    tw_bool(w, 8, true);
+  }
+  tw_end(w);
 }
 
 static int by_offset(const void *a, const void *b) {
@@ -422,6 +598,7 @@ int pw_pq_finish(pw_pq *pq, pw_sink *s) {
       tw_i64(&w, 6, g->usize[c]);
       tw_i64(&w, 7, g->csize[c]);
       tw_i64(&w, 9, at); /* data_page_offset */
+      statistics(&w, g, c);
       tw_end(&w);
       tw_end(&w);
     }
@@ -430,6 +607,15 @@ int pw_pq_finish(pw_pq *pq, pw_sink *s) {
     tw_end(&w);
   }
   tw_binary(&w, 6, "pwalk version " PW_VERSION);
+  /* column_orders: every column's bounds in its type's order (without
+     them, readers must not trust min_value/max_value of unsigned columns) */
+  tw_list(&w, 7, TT_STRUCT, NCOLS);
+  for (int c = 0; c < NCOLS; c++) {
+    tw_begin(&w, 0);
+    tw_begin(&w, 1); /* TYPE_ORDER: TypeDefinedOrder, no fields */
+    tw_end(&w);
+    tw_end(&w);
+  }
   tw_byte(&w, 0); /* end of FileMetaData */
   uint32_t len = (uint32_t)out.len;
   tw_bytes(&w, &len, 4);

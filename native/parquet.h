@@ -5,8 +5,9 @@
  * the types of lib/answers/scan.ts's TYPED_COLUMNS: inode UBIGINT, depth
  * INTEGER, UID UINTEGER, st_mode UINTEGER, ...), row groups built by each
  * worker from its own rows (PLAIN encoding, one zstd-compressed data page
- * per column, every column REQUIRED), and the file's footer (FileMetaData
- * in Thrift's compact protocol).
+ * per column, every column REQUIRED), each column chunk's statistics (min
+ * and max in its type's order, text cut to 64 bytes), and the file's footer
+ * (FileMetaData in Thrift's compact protocol).
  *
  * A row holds what DuckDB reads from the same row of the CSV report: the
  * names with control bytes dropped (pwalk's rule), and in a row whose name
