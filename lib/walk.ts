@@ -11,7 +11,7 @@ import { normalize } from "node:path/posix";
 import { native, Opt } from "./ffi.ts";
 import { decodeDirsBatch, decodeEntries, type HeldAnswers, RecKind, WalkEntry } from "./decode.ts";
 import { NativeJob, type NativeOption, type WalkError } from "./job.ts";
-import { commonNative, type CommonOptions } from "./options.ts";
+import { checkInt, commonNative, type CommonOptions } from "./options.ts";
 import { errnoText } from "./errno.ts";
 
 export { WalkEntry };
@@ -88,10 +88,11 @@ export interface WalkOptions
   /**
    * Tuning: bytes per batch region (default 128 KiB, walkDirs without
    * `skip` 32 KiB: smaller batches keep V8 from allocating each batch's
-   * path string in large-object space, which only full GCs free).
+   * path string in large-object space, which only full GCs free); 4096
+   * to 64 MiB.
    */
   batchBytes?: number;
-  /** Tuning: batches beyond one per thread (default 4). */
+  /** Tuning: batches beyond one per thread (default 4; 1 to 1024). */
   batches?: number;
 }
 
@@ -189,6 +190,29 @@ function depthLimit(d: number | undefined): number {
   return d < 0 ? -1 : d >= 2 ** 31 ? Infinity : Math.floor(d);
 }
 
+const shown = (v: unknown): string =>
+  v instanceof RegExp
+    ? String(v)
+    : Array.isArray(v)
+    ? `[${v.map(shown).join(", ")}]`
+    : JSON.stringify(v) ?? String(v);
+
+/**
+ * An option that takes an array (`skip: [/x/]`): a TypeError naming it for
+ * anything else, as TypeScript would (a bare RegExp has no length: `skip`
+ * would silently skip nothing).
+ */
+function checkList(name: string, v: unknown, ok: (x: unknown) => boolean, what: string): void {
+  if (v === undefined) return;
+  if (!Array.isArray(v) || !v.every(ok)) {
+    throw new TypeError(
+      `pwalk: ${name} must be an array of ${what}s, e.g. [${
+        what === "RegExp" ? "/x/" : '"ts"'
+      }], got ${shown(v)}`,
+    );
+  }
+}
+
 /** walk()'s filters of what is yielded, which walkDirs (as os.walk) has not. */
 const YIELD_FILTERS = ["includeFiles", "includeDirs", "includeSymlinks", "exts", "match"];
 
@@ -207,6 +231,10 @@ function plan(root: string, o: WalkOptions, dirs?: DirsMode): Plan {
         "filter walk()'s entries only",
     );
   }
+  for (const k of ["match", "skip"] as const) {
+    checkList(k, o[k], (v) => v instanceof RegExp, "RegExp");
+  }
+  checkList("exts", o.exts, (v) => typeof v === "string", "string");
   const opts = commonNative(root, { ...o, pwalkDepth: undefined, maxErrors: 0 });
   const skip = !!o.skip?.length;
   if (o.stat === false) opts.push([Opt.NO_STAT, 1]);
@@ -221,8 +249,10 @@ function plan(root: string, o: WalkOptions, dirs?: DirsMode): Plan {
   // not entered either, and its entries are filtered out below.)
   if (maxDepth !== Infinity) opts.push([Opt.LEAF_DEPTH, Math.max(0, maxDepth - 1)]);
   if (o.followSymlinks) opts.push([Opt.FOLLOW, 1]);
-  if (o.batchBytes !== undefined) opts.push([Opt.BATCH_BYTES, o.batchBytes]);
-  if (o.batches !== undefined) opts.push([Opt.BATCHES, o.batches]);
+  if (o.batchBytes !== undefined) {
+    opts.push([Opt.BATCH_BYTES, checkInt("batchBytes", o.batchBytes, 4096, 64 << 20)]);
+  }
+  if (o.batches !== undefined) opts.push([Opt.BATCHES, checkInt("batches", o.batches, 1, 1024)]);
   return { native: opts, maxDepth };
 }
 
@@ -583,6 +613,27 @@ function withUtf8Twins(s: Gathered): Map<string, Uint8Array[]> | undefined {
   return s.bytes;
 }
 
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * A path's bytes as a Map key that no other bytes share: the text itself
+ * when they are UTF-8 (as an entry's `path`), else one character per byte
+ * after a NUL (no path holds one). Displayed paths are no key: a folder
+ * `x\xfe` and its sibling `x\xff` both show as `x\uFFFD`.
+ */
+function bytesKey(bytes: Uint8Array): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return "\0" + Array.from(bytes, (b) => String.fromCharCode(b)).join("");
+  }
+}
+
+/** {@link bytesKey} of an entry's path (pathBytes is set only when not UTF-8). */
+function entryKey(e: WalkEntry): string {
+  return e.pathBytes ? bytesKey(e.pathBytes) : e.path;
+}
+
 /**
  * Which of a folder's subfolders to enter: those whose names are still in
  * `dirs` (mask index: the native hold's order).  `dirs` comes in the
@@ -655,7 +706,7 @@ export function walkDirs(
     // Folders by listing number: every record says which listing it came
     // from, so names are grouped without building a key per entry.
     const open = new Map<number, Gathered>();
-    /** Paths of folders whose listing failed, until their row comes. */
+    /** Folders whose listing failed (by exactKey), until their row comes. */
     const unlisted = new Set<string>();
     const slot = (group: number) => {
       let s = open.get(group);
@@ -724,8 +775,8 @@ export function walkDirs(
       if (skip && b.errors.length) dropSkippedLoops(b.errors, 0, skip);
       for (const e of b.errors) {
         if (loops && e.op === "loop") {
-          const cut = e.path.lastIndexOf("/");
-          const folder = cut > 0 ? e.path.slice(0, cut) : "/";
+          const cut = e.pathBytes.lastIndexOf(0x2f);
+          const folder = cut > 0 ? bytesKey(e.pathBytes.subarray(0, cut)) : "/";
           const list = loops.get(folder);
           if (list) list.push(e);
           else loops.set(folder, [e]);
@@ -733,7 +784,7 @@ export function walkDirs(
         }
         // A folder that cannot be listed is reported, not yielded (its
         // row comes after its error, from the same worker).
-        if (e.op === "open" || e.op === "read") unlisted.add(e.path);
+        if (e.op === "open" || e.op === "read") unlisted.add(bytesKey(e.pathBytes));
         report(e);
       }
       for (let i = 0; i < b.n; i++) {
@@ -783,7 +834,7 @@ export function walkDirs(
           const e = b.entry[i]!;
           s.entry = e;
           s.parent = b.parentGroup[i];
-          if (unlisted.size) s.unlisted = unlisted.delete(e.path);
+          if (unlisted.size) s.unlisted = unlisted.delete(entryKey(e));
           lastGroup = -1; // its listing is over
           if (!topDown) {
             yield* complete(group, s);
@@ -800,9 +851,9 @@ export function walkDirs(
               bytes: withUtf8Twins(s),
             };
           }
-          const pending = loops?.get(e.path);
+          const pending = loops?.get(entryKey(e));
           if (pending) {
-            loops!.delete(e.path);
+            loops!.delete(entryKey(e));
             const kept = yielded ? new Set(s.dirs) : undefined;
             for (const err of pending) {
               if (!kept || kept.has(err.path.slice(err.path.lastIndexOf("/") + 1))) report(err);

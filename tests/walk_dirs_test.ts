@@ -384,6 +384,62 @@ interface Run {
   errors: number;
 }
 
+testNeeding([SETPRIV, PYTHON3], {
+  name:
+    "walkDirs without capabilities: of two folders alike but for bytes that are not UTF-8, the unlistable one is left out",
+  async fn() {
+    await using tmp = await tempDir("pwalk-walkdirs-");
+    const root = `${tmp.path}/t`;
+    // x<i>\xfe (mode 000) and x<i>\xff (a file in it) both show as "x<i>\uFFFD"
+    await python(
+      `import os, sys
+r = sys.argv[1].encode(); os.mkdir(r)
+for i in range(40):
+    os.mkdir(r + b'/x%d\\xfe' % i, 0)
+    os.mkdir(r + b'/x%d\\xff' % i); open(r + b'/x%d\\xff/file' % i, 'w').close()`,
+      root,
+    );
+    const py = await run("python3", [
+      "-c",
+      `import json, os, sys
+print(json.dumps(sorted([p.hex(), sorted(x.hex() for x in f)] for p, d, f in os.walk(sys.argv[1].encode()))))`,
+      root,
+    ], { prefix: UNPRIVILEGED });
+    assertEquals(py.code, 0, py.stderr);
+    const want = JSON.parse(py.text);
+    assertEquals(want.length, 41); // the premise: os.walk lists the 40 readable ones and ROOT
+    const script = `${tmp.path}/child.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { walkDirs } from "${new URL("../mod.ts", import.meta.url).href}";
+const hex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+const enc = new TextEncoder();
+const out = {};
+for (const topDown of [true, false]) {
+  const it = walkDirs(Deno.args[0], { topDown });
+  const items = [];
+  for await (const d of it) {
+    items.push([hex(d.entry.pathBytes ?? enc.encode(d.path)), d.files.map((f) => hex(enc.encode(f))).sort()]);
+  }
+  out[topDown] = { items: items.sort(), errors: it.errors.length };
+}
+console.log(JSON.stringify(out));`,
+    );
+    for (let round = 0; round < 3; round++) {
+      const r = await deno(["run", "-A", script, root], {
+        prefix: UNPRIVILEGED,
+        timeoutMs: 60_000,
+      });
+      assertEquals(r.code, 0, r.stderr);
+      for (const [how, got] of Object.entries(JSON.parse(r.text))) {
+        const { items, errors } = got as { items: unknown[]; errors: number };
+        assertEquals(items.sort(), want.sort(), `topDown ${how}, round ${round}`);
+        assertEquals(errors, 40);
+      }
+    }
+  },
+});
+
 Deno.test("walkDirs: names that are not UTF-8 keep their bytes, and pruning one of two alike prunes one", async () => {
   await using tmp = await tempDir("pwalk-walkdirs-bytes-");
   const root = `${tmp.path}/t`;

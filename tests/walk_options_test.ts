@@ -430,6 +430,38 @@ Deno.test("walk options batchBytes and batches: tiny batches give the same entri
   assertEquals(got.length, ref.size);
   assertEquals(setDiff(got, ref.keys()), "");
   await assertRejects(() => walk(root, { batchBytes: 10 }).next(), RangeError);
+  // each tuning value out of range (or not a whole number) named with its range
+  for (
+    const [o, msg] of [
+      [{ batchBytes: 100 }, "batchBytes must be an integer from 4096 to 67108864, got 100"],
+      [{ batchBytes: NaN }, "batchBytes must be an integer from 4096 to 67108864, got NaN"],
+      [{ batchBytes: 4096.5 }, "got 4096.5"],
+      [{ batches: 0 }, "batches must be an integer from 1 to 1024, got 0"],
+    ] as const
+  ) {
+    await assertRejects(() => walk(root, o).next(), RangeError, msg);
+  }
+});
+
+Deno.test("walk options skip, match, exts: anything but an array (a bare RegExp) is refused, not ignored", async () => {
+  const { root, ref } = await tree();
+  for (
+    const [o, msg] of [
+      [{ skip: /x/ }, "skip must be an array of RegExps, e.g. [/x/], got /x/"],
+      [{ match: /x/ }, "match must be an array of RegExps"],
+      [{ skip: [/x/, "y"] }, 'got [/x/, "y"]'],
+      [{ exts: "ts" }, 'exts must be an array of strings, e.g. ["ts"], got "ts"'],
+    ] as const
+  ) {
+    // deno-lint-ignore no-explicit-any
+    await assertRejects(() => walk(root, o as any).next(), TypeError, msg);
+    if ("skip" in o) {
+      // deno-lint-ignore no-explicit-any
+      await assertRejects(() => walkDirs(root, o as any).next(), TypeError, msg);
+    }
+  }
+  // the arrays themselves still work
+  assertEquals((await paths(root, { skip: [] })).length, ref.size);
 });
 
 Deno.test("walk option match: [] matches nothing, as in @std/fs; walkDirs refuses walk's filters", async () => {
