@@ -41,6 +41,9 @@ struct pw_sink {
   char *name;         /**< the output's name as given, for messages */
   char *final_path;   /**< the name renamed onto (through a link); NULL unless replacing */
   char *tmp_path;
+  int dir_fd;         /**< the folder of tmp_path and final_path (-1: none): renamed and
+                           removed there, wherever it has moved since */
+  const char *tmp_name, *final_name; /**< their last components */
   char *fifo_path;    /**< a FIFO opened at the first write (no reader yet) */
   bool has_old;       /**< final_path names a regular file being replaced */
   int compress;       /**< a pw_compress */
@@ -130,20 +133,38 @@ static int open_replace(pw_sink *s, const char *target, const struct stat *old) 
     for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)target[base + i]) * 0x01000193u;
     snprintf(tag, sizeof tag, "~%08x", h);
   }
+  /* The folder, held: the temporary file is made, renamed and removed in
+     it, even if it is renamed meanwhile (by path, a moved folder left the
+     complete temporary file behind). */
+  int dfd;
+  if (base) {
+    char *dir = strndup(target, base);
+    if (!dir) return -ENOMEM;
+    dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    free(dir);
+  } else {
+    dfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  }
+  if (dfd < 0) return -errno;
   int fd = -1;
   for (int attempt = 0; attempt < 100; attempt++) {
     snprintf(s->tmp_path, n, "%.*s%s.partial-%ld-%d", (int)(base + keep), target, tag,
              (long)getpid(), attempt);
     /* Replacing a file: private until it has the old file's owner and mode. */
-    fd = open(s->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, old ? 0600 : 0666);
+    fd = openat(dfd, s->tmp_path + base, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                old ? 0600 : 0666);
     if (fd >= 0 || errno != EEXIST) break;
   }
   if (fd < 0) {
     int e = errno;
+    close(dfd);
     free(s->tmp_path);
     s->tmp_path = NULL;
     return -e;
   }
+  s->dir_fd = dfd;
+  s->tmp_name = s->tmp_path + base;
+  s->final_name = s->final_path + base;
   s->fd = fd;
   s->own_fd = true;
   if (old) {
@@ -384,6 +405,7 @@ int pw_sink_open(pw_sink **out, const struct pw_opts *o, int nthreads, size_t ch
   pw_sink *s = calloc(1, sizeof *s);
   if (!s) return -ENOMEM;
   s->fd = -1;
+  s->dir_fd = -1;
   s->compress = o->compress;
   s->level = o->level;
   pthread_mutex_init(&s->write_mu, NULL);
@@ -480,6 +502,12 @@ int pw_sink_finish(pw_sink *s, bool commit, char *msg, size_t msgcap) {
   /* What is still pending: a FIFO's late open, the head of an empty report,
      the small chunks gathered. */
   if (commit && (r = write_locked(s, NULL, 0, NULL))) commit = false;
+  /* A new file is on the disk before it takes the name: after a crash the
+     name holds the whole report or the old file, never one cut short. */
+  if (commit && s->tmp_path && s->fd >= 0 && fdatasync(s->fd)) {
+    r = -errno;
+    commit = false;
+  }
   if (s->own_fd && s->fd >= 0) {
     if (close(s->fd) && commit) {
       r = -errno;
@@ -488,11 +516,17 @@ int pw_sink_finish(pw_sink *s, bool commit, char *msg, size_t msgcap) {
     s->fd = -1;
   }
   if (s->tmp_path) {
-    if (commit && rename(s->tmp_path, s->final_path)) {
+    if (commit && renameat(s->dir_fd, s->tmp_name, s->dir_fd, s->final_name)) {
       r = -errno;
       commit = false;
     }
-    if (!commit) unlink(s->tmp_path);
+    if (!commit && unlinkat(s->dir_fd, s->tmp_name, 0)) {
+      /* a folder that lets no name go (chattr +a) keeps it, empty at least */
+      int t = openat(s->dir_fd, s->tmp_name, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+      if (t >= 0) close(t);
+    }
+    close(s->dir_fd);
+    s->dir_fd = -1;
     free(s->tmp_path);
     s->tmp_path = NULL;
   }

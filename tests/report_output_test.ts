@@ -20,7 +20,7 @@ import { assert, assertEquals, assertMatch, assertRejects } from "@std/assert";
 import { report } from "../mod.ts";
 import { lineSet, parsePwalk } from "./helpers/csv.ts";
 import { CLI, cli, run, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
-import { PYTHON3, testNeeding, ZSTD } from "./helpers/system.ts";
+import { CHATTR, PYTHON3, STRACE, testNeeding, ZSTD } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 
 const isRoot = Deno.uid() === 0;
@@ -527,5 +527,143 @@ print(p.wait(), out.count(b"\\n"), err.strip().splitlines()[-1] if err.strip() e
     assertEquals(r.code, 0, r.stderr);
     const [code, rows] = r.text.trim().split(" ");
     assertEquals([code, rows], ["0", String(3001)], r.text);
+  },
+});
+
+/** A tree of `dirs` folders of 500 empty files each. */
+function wideTree(root: string, dirs: number): number {
+  for (let d = 0; d < dirs; d++) {
+    Deno.mkdirSync(`${root}/d${d}`, { recursive: true });
+    for (let i = 0; i < 500; i++) Deno.writeFileSync(`${root}/d${d}/f${i}`, new Uint8Array());
+  }
+  return dirs * 501 + 1;
+}
+
+Deno.test("-o in a folder renamed during the run: the report lands there whole, as with the shell's >; no temporary left", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  const entries = wideTree(root, 40);
+  Deno.mkdirSync(`${tmp.path}/out`);
+  let seenAtMove = -1;
+  const r = await report(root, {
+    output: `${tmp.path}/out/scan.csv`,
+    threads: 1,
+    progressIntervalMs: 1,
+    onProgress: (p) => {
+      if (seenAtMove >= 0) return;
+      seenAtMove = p.entries;
+      Deno.renameSync(`${tmp.path}/out`, `${tmp.path}/moved`);
+    },
+  });
+  assertEquals(r.entries, entries);
+  assert(seenAtMove >= 0 && seenAtMove < entries, `moved after ${seenAtMove} of ${entries}`);
+  assertEquals([...Deno.readDirSync(`${tmp.path}/moved`)].map((e) => e.name), ["scan.csv"]);
+  const rows = Deno.readTextFileSync(`${tmp.path}/moved/scan.csv`).trimEnd().split("\n");
+  assertEquals(rows.length, entries);
+});
+
+testNeeding([CHATTR], {
+  name:
+    "-o in an append-only folder (chattr +a): the run fails, the temporary it cannot remove is emptied",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`;
+    wideTree(root, 2);
+    const out = `${tmp.path}/out`;
+    Deno.mkdirSync(out);
+    const a = await run("chattr", ["+a", out]);
+    if (a.code !== 0) return; // a file system without the flag (tmpfs): nothing to test
+    try {
+      const r = await cli(["-o", `${out}/scan.csv`, root]);
+      assertEquals(r.code, 1, r.stderr);
+      assertMatch(r.stderr, /^pwalk: cannot write .*scan\.csv: Operation not permitted\n$/);
+      const left = [...Deno.readDirSync(out)];
+      assertEquals(left.length, 1);
+      assertMatch(left[0].name, /^scan\.csv\.partial-\d+-0$/);
+      assertEquals(Deno.statSync(`${out}/${left[0].name}`).size, 0);
+    } finally {
+      await run("chattr", ["-a", out]);
+    }
+  },
+});
+
+testNeeding([STRACE], {
+  name: "-o FILE: the report is flushed to the disk (fdatasync) before it takes FILE's name",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`;
+    smallTree(root);
+    const log = `${tmp.path}/strace.log`;
+    const r = await run("strace", [
+      "-f",
+      "-e",
+      "trace=fdatasync,fsync,rename,renameat,renameat2",
+      "-o",
+      log,
+      Deno.execPath(),
+      "run",
+      "-A",
+      CLI,
+      "-o",
+      `${tmp.path}/scan.csv.zst`,
+      root,
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    const lines = Deno.readTextFileSync(log).split("\n");
+    const renamed = lines.findIndex((l) =>
+      /rename.*scan\.csv\.zst\.partial-.*scan\.csv\.zst"/.test(l)
+    );
+    assert(renamed > 0, "no rename of the temporary file");
+    assert(
+      lines.slice(0, renamed).some((l) => /\b(fdatasync|fsync)\(\d+\) += 0/.test(l)),
+      "no sync before the rename",
+    );
+  },
+});
+
+Deno.test("-o past a file size limit (ulimit -f, as Slurm passes on): one line, status 1, no temporary left", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  wideTree(root, 24); // some 1.8 MB of CSV, 100 KB of gzip
+  const out = `${tmp.path}/out`;
+  Deno.mkdirSync(out);
+  await cli(["-o", `${out}/warm.csv`, root]); // Deno's caches written before the limit
+  Deno.removeSync(`${out}/warm.csv`);
+  for (const name of ["scan.csv", "scan.csv.gz"]) {
+    const r = await run("sh", [
+      "-c",
+      `ulimit -f 64; exec "$0" run -A "$1" -o "$2" "$3"`,
+      Deno.execPath(),
+      CLI,
+      `${out}/${name}`,
+      root,
+    ]);
+    assertEquals(r.code, 1, r.stderr);
+    assertEquals(r.stderr, `pwalk: cannot write ${out}/${name}: File too large\n`);
+    assertEquals([...Deno.readDirSync(out)], []);
+  }
+});
+
+testNeeding([CHATTR], {
+  name:
+    "--errors FILE that cannot take its name at the end: the run fails naming --errors, with no summary claiming it",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`;
+    smallTree(root);
+    const dir = `${tmp.path}/errs`;
+    Deno.mkdirSync(dir);
+    const a = await run("chattr", ["+a", dir]); // names may come, none go (no rename)
+    if (a.code !== 0) return; // a file system without the flag (tmpfs): nothing to test
+    try {
+      const r = await cli(["-o", `${tmp.path}/scan.csv`, "--errors", `${dir}/errs.csv`, root]);
+      assertEquals(r.code, 1, r.stderr);
+      assertEquals(
+        r.stderr,
+        `pwalk: --errors ${dir}/errs.csv: cannot write: Operation not permitted\n`,
+      );
+    } finally {
+      await run("chattr", ["-a", dir]);
+    }
   },
 });

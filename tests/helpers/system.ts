@@ -61,6 +61,11 @@ export const FUSERMOUNT: Need = requireTool("fusermount3", "fuse3");
 /** pkg-config, to build bench/slowfs.c against libfuse3 (libfuse3-dev). */
 export const PKG_CONFIG: Need = requireTool("pkg-config", "pkg-config");
 
+/** chattr (e2fsprogs), for an append-only folder. */
+export const CHATTR: Need = requireTool("chattr", "e2fsprogs");
+/** strace, to see the order of a run's system calls. */
+export const STRACE: Need = requireTool("strace", "strace");
+
 /** Whether this is CI (`CI=true`): there every need is required. */
 export const IN_CI: boolean = Deno.env.get("CI") === "true";
 
