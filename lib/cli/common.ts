@@ -681,7 +681,16 @@ async function openErrorsCsv(path: string, toStdout: boolean): Promise<ErrorsCsv
       held?.close();
       if (!ended || rc < 0) drop();
       if (rc < 0 && ended) throw fail(`cannot write: ${errnoName(-rc)[1]}`);
-      if (ended && !target.direct) Deno.renameSync(write, target.path);
+      if (ended && !target.direct) {
+        try {
+          Deno.renameSync(write, target.path);
+        } catch (e) {
+          drop();
+          throw fail(
+            `cannot write: ${String((e as Error)?.message).replace(/ \(os error \d+\).*$/s, "")}`,
+          );
+        }
+      }
     },
     abandon: async () => {
       if (!target.direct) await Deno.remove(write).catch(() => {});
@@ -722,6 +731,12 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
     ? undefined
     : await openErrorsCsv(ui.errors, !!ui.toStdout);
   const errorsCsvFd = errorsCsv?.fd;
+  let errorsClosed = false;
+  const closeErrors = (whole: boolean) => {
+    if (errorsClosed) return;
+    errorsClosed = true;
+    errorsCsv?.close(whole);
+  };
   let ended = false, succeeded = false;
   const line = progressLine(ui.progress, ui.toStdout, ui.toTerminal);
   const abort = new AbortController();
@@ -791,6 +806,8 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
       clearLineBeforeErrors: line?.redrawn,
     });
     ended = true;
+    // in place before the summary names it (a failure is the run's error)
+    closeErrors(true);
     succeeded = true;
     line?.clear();
     for (const l of [...ui.done(s, last), ...ui.warnings ?? []]) eprint(l);
@@ -814,7 +831,7 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
   } finally {
     clearTimeout(slow);
     for (const remove of listeners) remove();
-    errorsCsv?.close(succeeded); // a signal after the job's end loses nothing
+    closeErrors(succeeded); // a signal after the job's end loses nothing
   }
 }
 

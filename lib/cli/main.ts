@@ -107,6 +107,9 @@ anything else a report:
   return await command("report").run(["--help"]);
 }
 
+/** The SIGXFSZ listener: the signal only makes the write fail (EFBIG). */
+function ignore(): void {}
+
 /**
  * Run the command line; resolves to the exit status.
  *
@@ -117,6 +120,11 @@ anything else a report:
  * ```
  */
 export async function main(argv: string[]): Promise<number> {
+  // A file size limit (ulimit -f; Slurm passes the submitting shell's on)
+  // sends SIGXFSZ, which kills at once: no message, status 153, the
+  // temporary file left. Taken, the write fails with EFBIG instead, and the
+  // run ends as on a full disk: one line, status 1, nothing left behind.
+  Deno.addSignalListener("SIGXFSZ", ignore);
   try {
     // `deno task report` runs in the checkout; PWALK_CWD (the task's
     // "$INIT_CWD") is where the user typed it: ROOT and -o are relative to it.
