@@ -20,6 +20,13 @@
 
 /* Default levels: the fastest of each kind (zstd 1 is about 13:1 on pwalk
    CSV; libdeflate's gzip level 1 about 6:1, see README). */
+#ifndef O_PATH
+#define O_PATH 0 /* macOS: the folder opened for reading */
+#endif
+#ifdef __APPLE__
+#define fdatasync fsync /* not declared there */
+#endif
+
 #define PW_ZSTD_DEFAULT 1
 #define PW_GZIP_DEFAULT 1
 #define PW_FIFO_POLL_NS (20 * 1000 * 1000)
