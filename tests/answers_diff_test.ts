@@ -271,6 +271,70 @@ Deno.test("diff: a hard link added beside a file moves no bytes to anyone (du: t
   }
 });
 
+Deno.test("diff across a remount (NEW's st_dev differs): the same totals, breakdowns and moves", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/t`;
+  await Deno.mkdir(root);
+  const files = await answersTree(root, {
+    seed: 11,
+    files: 60,
+    uids: [0, 1001, 1002],
+    gids: [0, 2001],
+    now: NOW,
+  });
+  await Deno.mkdir(`${root}/zz`);
+  const scan = async (name: string) => {
+    const r = await cli(["--header", "-o", `${tmp.path}/${name}`, root]);
+    assertEquals(r.code, 0, r.stderr);
+    return `${tmp.path}/${name}`;
+  };
+  const old = await scan("old.csv");
+  // hard links added before (in byte order) and after the old name, one
+  // owned by someone else; a file renamed, one moved to another folder, one
+  // removed, one added
+  const plain = files.slice(5, -1).filter((p) => Deno.statSync(p).size > 100);
+  await Deno.chown(plain[0], 1002, 2001);
+  await Deno.link(plain[0], `${root}/0_link`);
+  await Deno.link(plain[1], `${root}/zz/link`);
+  await Deno.rename(plain[2], `${plain[2]}.renamed`);
+  await Deno.rename(plain[3], `${root}/zz/moved`);
+  await Deno.remove(plain[4]);
+  await Deno.writeFile(`${root}/zz/new`, new Uint8Array(70_000).fill(3));
+  const now = await scan("new.csv");
+  // the same scan as if the file system had another device number
+  const lines = (await Deno.readTextFile(now)).split("\n");
+  const shifted = lines.map((l, i) => {
+    if (i === 0 || l === "") return l;
+    const f = l.split(","); // st_dev is the 9th field from the end (names may hold commas)
+    f[f.length - 9] = String(Number(f[f.length - 9]) + 7);
+    return f.join(",");
+  });
+  assert(shifted[1] !== lines[1]);
+  await Deno.writeTextFile(`${tmp.path}/new-remounted.csv`, shifted.join("\n"));
+
+  const want = await diff([old], [now], { top: 1000, depth: 2 });
+  const got = await diff([old], [`${tmp.path}/new-remounted.csv`], { top: 1000, depth: 2 });
+  assertEquals(want.totals.moved.entries, 2, "the renamed and the moved file");
+  // the new names of linked files carry no bytes: added are the new file's, the moved ones'
+  const alloc = (p: string) => Deno.lstatSync(p).blocks! * 512;
+  assertEquals(
+    want.totals.added.allocatedBytes,
+    alloc(`${root}/zz/new`) + alloc(`${plain[2]}.renamed`) + alloc(`${root}/zz/moved`),
+  );
+  for (const k of ["totals", "users", "groups", "folders", "growingFolders"] as const) {
+    assertEquals(got[k], want[k], k);
+  }
+  for (const d of [want, got]) {
+    for (const rows of [d.users, d.groups]) {
+      const sum = (f: (c: typeof d.totals.net) => number) => rows.reduce((a, r) => a + f(r.net), 0);
+      assertEquals(
+        [sum((c) => c.entries), sum((c) => c.apparentBytes), sum((c) => c.allocatedBytes)],
+        [d.totals.net.entries, d.totals.net.apparentBytes, d.totals.net.allocatedBytes],
+      );
+    }
+  }
+});
+
 Deno.test("diff: a file that became a folder is removed from its parent, the folder added as itself", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/t`;

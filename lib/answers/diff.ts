@@ -122,9 +122,11 @@ export interface Diff {
     changed: Change;
     /**
      * Of `added` and `replaced`: entries that are an entry of OLD at
-     * another path, gone from it (the same device, inode, type, size and mtime),
-     * i.e. moved or renamed (NEW's bytes). They are counted as added and
-     * removed too.
+     * another path, gone from it (the same file system, inode, type, size
+     * and mtime), i.e. moved or renamed (NEW's bytes). They are counted as
+     * added and removed too. The file system is told by st_dev; across a
+     * remount that changed it, OLD's and NEW's devices that hold the same
+     * entry (inode and type) at some path are taken for one.
      */
     moved: Change;
     grown: Change;
@@ -168,21 +170,28 @@ const agg = (p: string, cond: string, ab = "ab", al = "al") =>
  * When both scans have it, the carrier is the first name present in both,
  * so that a name added (or removed) beside it moves no bytes: an rsnapshot tree's new link is not a user's, group's and
  * folder's whole file gained.
+ *
+ * The two scans' names are paired by path and inode, not st_dev: a file
+ * system mounted again (NFS, Lustre, a reboot, another node) may have
+ * another device number in NEW, and its paths and inodes are still the
+ * same entries (as {@link joinSql} pairs them). st_dev only groups one
+ * scan's names into inodes: each side's carrier is the first shared name
+ * of its own (st_dev, inode).
  */
 async function sameKeeper(e: Engine): Promise<void> {
   await e.exec(`CREATE OR REPLACE TEMP TABLE hk AS
-    SELECT o."st_dev" AS d, o."inode" AS i, min(o."filename") AS keep
-    FROM o JOIN n ON o."st_dev" = n."st_dev" AND o."inode" = n."inode" AND
-                     o."filename" = n."filename"
-    WHERE (o."st_nlink" > 1 OR n."st_nlink" > 1) AND o.kind <> 'd'
-    GROUP BY 1, 2`);
+    SELECT o."st_dev" AS od, n."st_dev" AS nd, o."inode" AS i, o."filename" AS name
+    FROM o JOIN n ON o."inode" = n."inode" AND o."filename" = n."filename"
+    WHERE (o."st_nlink" > 1 OR n."st_nlink" > 1) AND o.kind <> 'd' AND n.kind <> 'd'`);
   for (const t of ["o", "n"]) {
     await e.exec(`UPDATE ${t} SET
-        ab = CASE WHEN ${t}."filename" = hk.keep THEN ${t}."st_size" ELSE 0 END,
-        al = CASE WHEN ${t}."filename" = hk.keep THEN ${t}."st_blocks" * 512 ELSE 0 END,
-        dupl = ${t}."filename" <> hk.keep
-      FROM hk WHERE ${t}."st_dev" = hk.d AND ${t}."inode" = hk.i AND ${t}.kind <> 'd'`);
+        ab = CASE WHEN ${t}."filename" = k.keep THEN ${t}."st_size" ELSE 0 END,
+        al = CASE WHEN ${t}."filename" = k.keep THEN ${t}."st_blocks" * 512 ELSE 0 END,
+        dupl = ${t}."filename" <> k.keep
+      FROM (SELECT ${t}d AS d, i, min(name) AS keep FROM hk GROUP BY 1, 2) k
+      WHERE ${t}."st_dev" = k.d AND ${t}."inode" = k.i AND ${t}.kind <> 'd'`);
   }
+  await e.exec(`DROP TABLE hk`);
 }
 
 /** SQL: the breakdown columns over table c (k, side, st, ab, al, dsz). */
@@ -347,11 +356,23 @@ export async function diff(
     const newSide = await side("n", loads[1].files);
 
     // Moved or renamed: an entry of NEW at a new path (added, or over a
-    // replaced one) that OLD had at a path it is gone from.
+    // replaced one) that OLD had at a path it is gone from, on the same
+    // file system. Device numbers may differ between the scans (a file
+    // system mounted again): an OLD and a NEW device are the same file
+    // system when they hold the same entry at some path (same inode and
+    // type); a device of either scan with no such path is matched by its
+    // number alone.
+    await e.exec(`CREATE OR REPLACE TEMP TABLE dm AS
+      SELECT DISTINCT odv AS o, ndv AS n FROM j WHERE st IN ('same', 'changed')`);
+    await e.exec(`INSERT INTO dm SELECT d, d FROM (
+      SELECT DISTINCT odv AS d FROM j WHERE odv IS NOT NULL AND odv NOT IN (SELECT o FROM dm)
+      INTERSECT
+      SELECT DISTINCT ndv FROM j WHERE ndv IS NOT NULL AND ndv NOT IN (SELECT n FROM dm))`);
     const mv = (await e.all(`SELECT ${agg("mov", "true", "nab", "nal")} FROM j a
-      WHERE a.st IN ('added', 'replaced') AND EXISTS (SELECT 1 FROM j b
-        WHERE b.st IN ('removed', 'replaced') AND b.oi = a.ni AND b.odv = a.ndv AND b.ok = a.nk
+      WHERE a.st IN ('added', 'replaced') AND EXISTS (SELECT 1 FROM j b JOIN dm ON dm.o = b.odv
+        WHERE b.st IN ('removed', 'replaced') AND b.oi = a.ni AND dm.n = a.ndv AND b.ok = a.nk
           AND b.os = a.ns AND b.om = a.nm AND b.path <> a.path)`))[0];
+    await e.exec(`DROP TABLE dm`);
     const t = (await e.all(`SELECT
       ${agg("add", "st = 'added'", "nab", "nal")},
       ${agg("rem", "st = 'removed'", "oab", "oal")},
