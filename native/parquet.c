@@ -36,7 +36,7 @@ static const struct {
     {"directory-depth", T_INT32, CT_NONE}, {"filename", T_BYTE_ARRAY, CT_UTF8},
     {"fileExtension", T_BYTE_ARRAY, CT_UTF8}, {"UID", T_INT32, CT_UINT_32},
     {"GID", T_INT32, CT_UINT_32},       {"st_size", T_INT64, CT_NONE},
-    {"st_dev", T_INT64, CT_UINT_64},    {"st_blocks", T_INT64, CT_NONE},
+    {"st_dev", T_INT64, CT_NONE},       {"st_blocks", T_INT64, CT_NONE},
     {"st_nlink", T_INT64, CT_UINT_64},  {"st_mode", T_INT32, CT_UINT_32},
     {"st_atime", T_INT64, CT_NONE},     {"st_mtime", T_INT64, CT_NONE},
     {"st_ctime", T_INT64, CT_NONE},     {"pw_fcount", T_INT64, CT_NONE},
@@ -307,7 +307,7 @@ int pw_pq_add(pw_pq_rows *r, const pw_entry *e, bool *bad) {
   put32(r, 5, (uint32_t)st->st_uid);
   put32(r, 6, (uint32_t)st->st_gid);
   put64(r, 7, (uint64_t)(int64_t)st->st_size);
-  put64(r, 8, (uint64_t)st->st_dev);
+  put64(r, 8, (uint64_t)(int64_t)st->st_dev); /* signed, as the CSV prints it */
   put64(r, 9, (uint64_t)(int64_t)st->st_blocks);
   put64(r, 10, (uint64_t)(int64_t)(int32_t)st->st_nlink); /* as the CSV prints it */
   put32(r, 11, (uint32_t)st->st_mode);

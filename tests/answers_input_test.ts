@@ -151,6 +151,57 @@ testNeeding([ZSTD], {
   },
 });
 
+Deno.test("a negative st_dev (a signed long in the CSV; macOS's dev_t is signed) is read, summarized and converted", async () => {
+  await using tmp = await tempDir();
+  // a folder, a file with two names (one inode, counted once), a file, all
+  // on device -16777218 (macOS prints such numbers for some volumes)
+  const dev = -16777218;
+  const csv = `${tmp.path}/neg.csv`;
+  const lines = [
+    `10,0,-1,"/v","",501,20,96,${dev},0,3,"0040755",1796291323,1796291323,1796291323,3,12293`,
+    `11,10,0,"/v/a.txt","txt",501,20,4097,${dev},16,2,"0100644",1796291323,1796291323,1796291323,-1,0`,
+    `11,10,0,"/v/b.txt","txt",501,20,4097,${dev},16,2,"0100644",1796291323,1796291323,1796291323,-1,0`,
+    `12,10,0,"/v/c","",501,20,4100,${dev},8,1,"0100644",1796291323,1796291323,1796291323,-1,0`,
+  ];
+  await Deno.writeTextFile(csv, lines.join("\n") + "\n");
+  const s = await summarize([csv], { names: false });
+  assertEquals(
+    [s.totals.entries, s.totals.hardLinkNames, s.totals.apparentBytes, s.totals.allocatedBytes],
+    [4, 1, 96 + 4097 + 4100, (0 + 16 + 8) * 512],
+  );
+  const r = await cli(["summary", csv]);
+  assertEquals(r.code, 0, r.stderr);
+
+  const db = await DuckDBInstance.create(":memory:");
+  const c = await db.connect();
+  const read = async (f: string) =>
+    (await c.runAndReadAll(`SELECT DISTINCT "st_dev", typeof("st_dev") FROM '${f}'`)).getRowsJS();
+  const back = async (f: string) => {
+    const out = `${tmp.path}/back-${f.split("/").pop()}.csv`;
+    await convert([f], out, { header: false });
+    return (await Deno.readTextFile(out)).trimEnd().split("\n").sort();
+  };
+  try {
+    const pq = `${tmp.path}/neg.parquet`;
+    assertEquals((await convert([csv], pq)).rows, 4);
+    assertEquals(await read(pq), [[BigInt(dev), "BIGINT"]]);
+    assertEquals(await back(pq), [...lines].sort());
+    // a Parquet file written while st_dev was UINT_64: the number wrapped
+    // to 2^64 - 16777218, read back as the signed value
+    const old = `${tmp.path}/old.parquet`;
+    await c.run(
+      `COPY (SELECT * REPLACE (("st_dev"::HUGEINT + 18446744073709551616)::UBIGINT AS "st_dev") ` +
+        `FROM '${pq}') TO '${old}' (FORMAT parquet)`,
+    );
+    assertEquals(await read(old), [[2n ** 64n + BigInt(dev), "UBIGINT"]]);
+    assertEquals(await back(old), [...lines].sort());
+    assertEquals((await summarize([old], { names: false })).totals, s.totals);
+  } finally {
+    c.closeSync();
+    db.closeSync();
+  }
+});
+
 Deno.test("summary and diff text: control characters and bidi overrides in names shown escaped", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/t`;

@@ -311,7 +311,7 @@ testNeeding([ZSTD], {
           ["UID", "UINTEGER"],
           ["GID", "UINTEGER"],
           ["st_size", "BIGINT"],
-          ["st_dev", "UBIGINT"],
+          ["st_dev", "BIGINT"],
           ["st_blocks", "BIGINT"],
           ["st_nlink", "UBIGINT"],
           ["st_mode", "UINTEGER"],

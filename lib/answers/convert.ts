@@ -4,8 +4,8 @@
  * the library, native/parquet.c, with the same columns and types).
  *
  * Parquet files hold pwalk's 17 columns under the header's names, typed
- * (see {@link TYPED_COLUMNS}): integers as integers (inode, parent-inode,
- * st_dev and st_nlink UBIGINT; UID, GID UINTEGER; directory-depth INTEGER;
+ * (see {@link TYPED_COLUMNS}): integers as integers (inode, parent-inode
+ * and st_nlink UBIGINT; UID, GID UINTEGER; directory-depth INTEGER; st_dev,
  * sizes, blocks, times, pw_fcount, pw_dirsum BIGINT), filename and
  * fileExtension VARCHAR, and **st_mode as a number (UINTEGER)**: the CSV's
  * "0100644" is 33188, so `st_mode // 4096 = 8` selects regular files and

@@ -65,7 +65,7 @@ export const TYPED_COLUMNS: ReadonlyArray<readonly [string, string]> = [
   ["UID", "UINTEGER"],
   ["GID", "UINTEGER"],
   ["st_size", "BIGINT"],
-  ["st_dev", "UBIGINT"],
+  ["st_dev", "BIGINT"], // a signed long in the CSV (macOS: a signed 32-bit dev_t)
   ["st_blocks", "BIGINT"],
   ["st_nlink", "UBIGINT"],
   ["st_mode", "UINTEGER"],
@@ -428,9 +428,17 @@ const TYPED_FROM_CSV = TYPED_COLUMNS.map(([name]) =>
     : `"${name}"`
 ).join(", ");
 
-/** SQL: the typed projection of a Parquet source. */
-const TYPED_FROM_PARQUET = TYPED_COLUMNS.map(([name, type]) => `"${name}"::${type} AS "${name}"`)
-  .join(", ");
+/**
+ * SQL: the typed projection of a Parquet source. st_dev was written as
+ * UINT_64 before it was BIGINT: a negative device number then reads as
+ * 2^64 minus its magnitude, and is taken back to its signed value.
+ */
+const TYPED_FROM_PARQUET = TYPED_COLUMNS.map(([name, type]) =>
+  name === "st_dev"
+    ? `(CASE WHEN "st_dev"::HUGEINT > 9223372036854775807 ` +
+      `THEN "st_dev"::HUGEINT - 18446744073709551616 ELSE "st_dev"::HUGEINT END)::BIGINT AS "st_dev"`
+    : `"${name}"::${type} AS "${name}"`
+).join(", ");
 
 const HEADER_START = new TextEncoder().encode("inode,parent-inode,");
 
