@@ -245,3 +245,47 @@ testNeeding([CHROMIUM], {
     );
   },
 });
+
+testNeeding([CHROMIUM], {
+  name: "summary and diff --html in Chromium: bidi and C1 controls in names shown as escapes",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/t`;
+    // "rtl" + RIGHT-TO-LEFT OVERRIDE + "exe.txt" displays as "rtltxt.exe";
+    // a C1 control (CSI), the marks RLM and ALM, an isolate
+    const names = ["rtl\u202eexe.txt", "c1\u009bx", "m\u200f\u061cz", "i\u2067q"];
+    const shown = ["rtl\\u202eexe.txt", "c1\\xc2\\x9bx", "m\\u200f\\u061cz", "i\\u2067q"];
+    await Deno.mkdir(root);
+    await Deno.writeTextFile(`${root}/plain`, "x");
+    const old = `${tmp.path}/old.csv`;
+    assertEquals((await cli(["-o", old, root])).code, 0);
+    for (const [i, n] of names.entries()) {
+      await Deno.mkdir(`${root}/${n}`);
+      await Deno.writeFile(`${root}/${n}/${n}`, new Uint8Array(100_000 * (i + 1)).fill(1));
+    }
+    const scan = `${tmp.path}/new.csv`;
+    assertEquals((await cli(["-o", scan, root])).code, 0);
+    const raw = /[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+    for (
+      const [args, charts] of [
+        [["summary", "--depth", "2", scan], ["chart-folders"]],
+        [["diff", old, scan], ["chart-folders"]],
+      ] as const
+    ) {
+      const page = `${tmp.path}/${args[0]}.html`;
+      const r = await cli([args[0], "--html", page, ...args.slice(1)]);
+      assertEquals(r.code, 0, r.stderr);
+      const dom = await chromium(["--dump-dom", `file://${page}`], `${tmp.path}/p-${args[0]}`);
+      // what the page shows: the DOM without the embedded JSON (data, not shown)
+      const text = dom.replace(/<script type="application\/json"[\s\S]*?<\/script>/, "");
+      assert(!raw.test(text), `${args[0]}: a raw control in the page: ${text.match(raw)}`);
+      for (const s of shown) assert(text.includes(s), `${args[0]}: ${s} shown`);
+      for (const id of charts) {
+        const sec = text.match(new RegExp(`<section id="${id}">([\\s\\S]*?)</section>`))![1];
+        assert(sec.includes(shown[0]), `${args[0]} ${id}: the chart labels the name escaped`);
+      }
+      // the JSON keeps the names as they are
+      assert(dom.includes(names[0]));
+    }
+  },
+});

@@ -215,16 +215,22 @@ Deno.test("summary and diff text: control characters and bidi overrides in names
   await Deno.mkdir(`${root}/${evil}`);
   await Deno.writeFile(`${root}/${evil}/big.dat`, new Uint8Array(200_000).fill(1));
   await Deno.writeFile(`${root}/${evil}/a\u202etxt.exe`, new Uint8Array(100_000).fill(1));
+  // and one with the right-to-left and Arabic letter marks
+  await Deno.writeFile(`${root}/m\u200f\u061cz`, new Uint8Array(150_000).fill(1));
   const scan = `${tmp.path}/new.csv`;
   assertEquals((await cli(["-o", scan, root])).code, 0);
   // the scan keeps the names as they are (pwalk drops only bytes below 0x20)
   assertStringIncludes(await Deno.readTextFile(scan), `${root}/${evil}/a\u202etxt.exe`);
   const shown = "evil\\xc2\\x9b31mRED\\x7f";
   // deno-lint-ignore no-control-regex
-  const raw = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
+  const raw = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
   for (
     const [args, want] of [
-      [["summary", scan], [`${root}/${shown}/big.dat`, `${root}/${shown}/a\\u202etxt.exe`]],
+      [["summary", scan], [
+        `${root}/${shown}/big.dat`,
+        `${root}/${shown}/a\\u202etxt.exe`,
+        `${root}/m\\u200f\\u061cz`,
+      ]],
       [["diff", old, scan], [`${root}/${shown}`]],
     ] as const
   ) {

@@ -9,11 +9,17 @@
  * says); the cell text is the human form. The page also embeds the whole
  * JSON in `<script type="application/json" id="pwalk-data">`.
  *
+ * Names are shown as the text output shows them ({@link visible}): control
+ * characters and bidirectional controls as `\xHH` and `\u202e` escapes,
+ * in the tables, titles and chart labels alike, so that a folder named
+ * "rtl\u202eexe.txt" cannot display as "rtltxt.exe". The embedded JSON keeps
+ * the names as they are.
+ *
  * @module
  */
 import type { Summary } from "./summary.ts";
 import type { ChangeRow, Diff, FileChange } from "./diff.ts";
-import { bytes, count, date, delta, deltaCount } from "./text.ts";
+import { bytes, count, date, delta, deltaCount, visible } from "./text.ts";
 import { keepOwnerMode, osErrorText, outputTarget, partialBeside } from "./files.ts";
 import { removeOnInterrupt } from "../interrupt.ts";
 
@@ -43,8 +49,9 @@ async function chart(option: Record<string, unknown>, width = 900, height = 360)
   }
 }
 
+/** Text for the page: {@link visible}, then HTML-escaped. */
 const esc = (s: string) =>
-  s.replace(
+  visible(s).replace(
     /[&<>"']/g,
     (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!,
   );
@@ -117,7 +124,7 @@ const base = (p: string) => p.slice(p.lastIndexOf("/") + 1) || p;
 function barOption(names: string[], values: number[], horizontal = true) {
   const cat = {
     type: "category",
-    data: names,
+    data: names.map(visible),
     inverse: horizontal,
     axisLabel: { width: 160, overflow: "truncate" },
   };
@@ -147,7 +154,7 @@ function treemapData(s: Summary, key: "allocatedBytes" | "apparentBytes") {
   const roots: Node[] = [];
   for (const f of s.folderTree) {
     const n: Node = {
-      name: f.level === 0 ? f.path : base(f.path),
+      name: visible(f.level === 0 ? f.path : base(f.path)),
       path: f.path,
       value: f[key],
       children: [],
@@ -317,7 +324,7 @@ export async function summaryHtml(s: Summary): Promise<string> {
         series: byUser.map((u) => ({
           type: "bar",
           stack: "users",
-          name: who(u.name, u.id),
+          name: visible(who(u.name, u.id)),
           data: u[key],
         })),
       }),
@@ -481,7 +488,7 @@ export async function diffHtml(d: Diff): Promise<string> {
         yAxis: {
           type: "category",
           inverse: true,
-          data: rows.map((r) => r.name ?? (id === "folders" ? base(r.key) : r.key)),
+          data: rows.map((r) => visible(r.name ?? (id === "folders" ? base(r.key) : r.key))),
         },
         series: [
           { type: "bar", name: "added", stack: "c", data: rows.map((r) => r.added.allocatedBytes) },
