@@ -9,7 +9,9 @@ import { assert, assertEquals } from "@std/assert";
 import { diff } from "../mod.ts";
 import { answersTree, type RefEntry, sums, walkRef } from "./helpers/answers_tree.ts";
 import { cli } from "./helpers/run.ts";
+import { PYTHON3, testNeeding } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
+import { python } from "./helpers/tree.ts";
 
 const NOW = 1_800_000_000;
 
@@ -464,4 +466,67 @@ Deno.test("diff and summary text: every line fits COLUMNS; written to a file, wh
     assert(r.text.includes(file.slice(tmp.path.length + 1)) || r.text.includes(file), r.text);
     assert(!r.text.includes("…"), r.text);
   }
+});
+
+testNeeding([PYTHON3], {
+  name: "diff and summary text with CJK names: lines fit COLUMNS in display width, columns aligned",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/t`;
+    const cjk = `${root}/数据分析结果/子目录`;
+    await Deno.mkdir(cjk, { recursive: true });
+    await Deno.mkdir(`${root}/plain`);
+    await Deno.writeFile(`${cjk}/大文件.dat`, new Uint8Array(300_000).fill(1));
+    await Deno.writeFile(`${root}/plain/x.dat`, new Uint8Array(100_000).fill(2));
+    const scan = async (name: string) => {
+      const r = await cli(["-o", `${tmp.path}/${name}`, root]);
+      assertEquals(r.code, 0, r.stderr);
+      return `${tmp.path}/${name}`;
+    };
+    const old = await scan("old.csv");
+    await Deno.mkdir(`${root}/新しいフォルダ`);
+    await Deno.writeFile(
+      `${root}/新しいフォルダ/ファイル名がとても長い日本語のファイル.bin`,
+      new Uint8Array(50_000).fill(3),
+    );
+    const now = await scan("new.csv");
+    // display width by Unicode's East Asian Width (W and F take two columns)
+    const widths = async (lines: string[]) => {
+      await Deno.writeTextFile(`${tmp.path}/lines.json`, JSON.stringify(lines));
+      return JSON.parse(
+        await python(
+          `import json, sys, unicodedata
+lines = json.load(open(sys.argv[1], encoding="utf-8"))
+print(json.dumps([sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in l) for l in lines]))`,
+          `${tmp.path}/lines.json`,
+        ),
+      ) as number[];
+    };
+    for (const columns of [50, 80]) {
+      for (const args of [["summary", "--depth", "2", now], ["diff", old, now]]) {
+        const r = await cli(args, { env: { COLUMNS: String(columns) } });
+        assertEquals(r.code, 0, r.stderr);
+        assert(/[\u4e00-\u9fff]/.test(r.text), "CJK names shown");
+        const lines = r.text.trimEnd().split("\n");
+        const w = await widths(lines);
+        for (const [i, l] of lines.entries()) {
+          assert(w[i] <= columns, `${args[0]} at ${columns}: ${w[i]} columns: ${l}`);
+        }
+        // each table (after the totals): the header and its rows end in the
+        // same column, the last column being right-aligned
+        let at = 0;
+        for (const block of r.text.trimEnd().split("\n\n")) {
+          const n = block.split("\n").length;
+          const rows = w.slice(at + 1, at + n).filter((_, k) => lines[at + 1 + k] !== "  (none)");
+          if (at > 0) {
+            assert(
+              rows.every((x) => x === rows[0]),
+              `${args[0]} at ${columns}: misaligned\n${block}\n${rows}`,
+            );
+          }
+          at += n + 1;
+        }
+      }
+    }
+  },
 });

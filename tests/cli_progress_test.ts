@@ -1,12 +1,14 @@
 /**
- * The progress line's measure of text against the running system's own:
- * every code point that glibc's wcwidth (through Python's ctypes) shows two
- * columns wide counts two in columns(), none it shows one column wide counts
- * more, and middle() never gives more columns than asked, on names of such
- * characters, so that the redrawn line never wraps in a terminal.
+ * The progress line's measure of text (lib/width.ts, which the answers'
+ * tables use too) against the running system's own: every code point that
+ * glibc's wcwidth (through Python's ctypes) shows two columns wide counts
+ * two in columns(), none it shows one column wide counts more, and middle()
+ * never gives more columns than asked, on names of such characters, so that
+ * the redrawn line never wraps in a terminal.
  */
 import { assert, assertEquals } from "@std/assert";
-import { columns, duration, middle } from "../lib/cli/progress.ts";
+import { duration, middle } from "../lib/cli/progress.ts";
+import { columns } from "../lib/width.ts";
 import { PYTHON3, testNeeding } from "./helpers/system.ts";
 import { python } from "./helpers/tree.ts";
 

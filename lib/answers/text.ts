@@ -5,6 +5,7 @@
  */
 
 import { groupDigits } from "../digits.ts";
+import { columns, prefixInColumns } from "../width.ts";
 
 /** 1234567 -> "1,234,567" (see lib/digits.ts). */
 export const count: (n: number) => string = groupDigits;
@@ -74,21 +75,25 @@ export function visible(s: string): string {
 }
 
 /**
- * Cut a string to `w` characters, keeping its start and end ("/data/…/file"),
+ * Cut a string to `w` terminal columns (a wide character, CJK or emoji,
+ * takes two: see lib/width.ts), keeping its start and end ("/data/…/file"),
  * after making it {@link visible}: every name the text output prints goes
  * through here.
  */
 export function fit(s: string, w: number): string {
   s = visible(s);
+  if (columns(s) <= w) return s;
   const chars = [...s];
-  if (chars.length <= w) return s;
-  if (w <= 1) return chars.slice(0, w).join("");
-  const head = Math.ceil((w - 1) / 2);
-  return chars.slice(0, head).join("") + "…" + chars.slice(chars.length - (w - 1 - head)).join("");
+  if (w <= 1) return prefixInColumns(chars, w).join("");
+  const head = prefixInColumns(chars, Math.ceil((w - 1) / 2));
+  const room = w - 1 - columns(head.join(""));
+  const tail = prefixInColumns(chars.slice(head.length).reverse(), room).reverse();
+  return head.join("") + "…" + tail.join("");
 }
 
 /**
- * A table: a title line, a header, rows. Column `flex` (default 0) takes
+ * A table: a title line, a header, rows, measured in terminal columns (a
+ * CJK name's characters take two each). Column `flex` (default 0) takes
  * the width left by the others and is cut to fit; the other columns are
  * right-aligned unless listed in `left`. Columns listed in `optional`
  * (default: every column after the first besides the flex one) are left
@@ -110,7 +115,7 @@ export function table(
     widths.reduce((a, w, i) => (i === flex ? a : a + w + 2), 0);
   let left = o.left ?? [];
   rows = rows.map((r) => r.map(visible));
-  let widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => [...r[i]].length)));
+  let widths = head.map((h, i) => Math.max(columns(h), ...rows.map((r) => columns(r[i]))));
   while (
     optional.length && width - keep(widths, flex) < Math.max(8, Math.min(16, widths[flex]))
   ) {
@@ -129,7 +134,7 @@ export function table(
   const line = (cells: string[]) =>
     cells.map((c, i) => {
       const s = i === flex ? fit(c, widths[i]) : c;
-      const pad = " ".repeat(Math.max(0, widths[i] - [...s].length));
+      const pad = " ".repeat(Math.max(0, widths[i] - columns(s)));
       return aligned.has(i) ? s + pad : pad + s;
     }).join("  ").trimEnd();
   const out = [fit(title, width), line(head)];
