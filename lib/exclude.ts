@@ -85,6 +85,10 @@ export function resolveExcludes(root: string, paths: readonly string[] | undefin
   return [...out];
 }
 
+const enc = new TextEncoder();
+/** Linux's limit on a path given to a system call, its NUL included. */
+const PATH_MAX = 4096;
+
 /**
  * The exclude paths that name no folder inside `root` (a typo, another
  * tree, a file): worth a warning, since they exclude nothing.
@@ -102,6 +106,9 @@ export function unmatchedExcludes(root: string, paths: readonly string[]): strin
   if (realRoot === null) return [];
   const prefix = realRoot === "/" ? "/" : `${realRoot}/`;
   return paths.filter((p) => {
+    // past PATH_MAX no name can be resolved or stat'ed: no warning then
+    // (the walker reaches such a folder through its parents' descriptors)
+    if (enc.encode(p).length >= PATH_MAX) return false;
     const real = physical(p, cache);
     if (real === null || !real.startsWith(prefix) || real.length === prefix.length) return true;
     try {

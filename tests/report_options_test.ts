@@ -14,7 +14,8 @@ import { report } from "../mod.ts";
 import { parsePwalk, type PwalkRow } from "./helpers/csv.ts";
 import { assertRowsMatch } from "./helpers/compare.ts";
 import { referenceReport, type RefOptions, settledReference } from "./helpers/reference.ts";
-import { closeLibc } from "./helpers/libc.ts";
+import { closeLibc, mkdirChain, writeFileRaw } from "./helpers/libc.ts";
+import { bytes } from "./helpers/bytes.ts";
 import { cli } from "./helpers/run.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { emptyFilesTree, mktree, specExTree } from "./helpers/tree.ts";
@@ -163,6 +164,33 @@ Deno.test("--exclude with more than 512 lines", async () => {
   let sizes = 0;
   for (const e of Deno.readDirSync(root)) sizes += Deno.lstatSync(`${root}/${e.name}`).size;
   assertEquals(rootRow.dirsum, sizes, "and in pw_dirsum");
+});
+
+Deno.test("--exclude of a folder past PATH_MAX, as an argument and in a list: excluded, no warning", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(root);
+  // 30 levels of 200-byte names, a file in each: the 25th is some 5,000 bytes deep
+  const names = Array.from(
+    { length: 30 },
+    (_, i) => `${String(i).padStart(2, "0")}${"n".repeat(198)}`,
+  );
+  const deep = mkdirChain(bytes(root), names.map((n) => bytes(n)));
+  for (let i = 1; i <= names.length; i++) {
+    writeFileRaw(bytes(`${root}/${names.slice(0, i).join("/")}/f`), bytes("x"));
+  }
+  assert(deep.length > 6000);
+  const ex = `${root}/${names.slice(0, 25).join("/")}`;
+  assert(new TextEncoder().encode(ex).length > 4096);
+  const ref = settledReference(root, { exclude: [ex] });
+  await Deno.writeTextFile(`${tmp.path}/list`, ex + "\n");
+  for (const how of [["--exclude", ex], ["--exclude", `${tmp.path}/list`]]) {
+    const r = await cli([...how, root]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(r.stderr.includes("warning"), false, r.stderr);
+    assertRowsMatch(parsePwalk(r.stdout).rows, ref.rows);
+    assertEquals(parsePwalk(r.stdout).rows.length, 2 * 24 + 1); // 24 levels, their files, ROOT
+  }
 });
 
 Deno.test({

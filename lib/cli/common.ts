@@ -359,7 +359,12 @@ export async function excludeArgs(f: Flags, root?: string): Promise<(string | Ui
             `given to --exclude, which is read as bytes`,
         );
       }
-      if (e instanceof Deno.errors.NotFound && root !== undefined && inside(root, p)) {
+      // a folder beyond PATH_MAX cannot be stat'ed by name: the walker
+      // reaches it through its parents' descriptors, so it is taken as given
+      const tooLong = /\(os error 36\)/.test(String((e as Error)?.message));
+      if (
+        (e instanceof Deno.errors.NotFound || tooLong) && root !== undefined && inside(root, p)
+      ) {
         exclude.push(p);
         continue;
       }
