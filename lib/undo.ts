@@ -242,6 +242,12 @@ export async function readJournal(file: string): Promise<JournalContents> {
   return parseJournal(await Deno.readFile(file), file);
 }
 
+/** Whether two runs name the same ROOT: the same bytes, device and inode. */
+function sameRoot(a: JournalHeader, b: JournalHeader): boolean {
+  return a.rootDev === b.rootDev && a.rootIno === b.rootIno && a.root.length === b.root.length &&
+    a.root.every((x, k) => x === b.root[k]);
+}
+
 /**
  * Modes are put back through /proc/self/fd (the entry held by an O_PATH
  * descriptor) or, without /proc, fchmodat2 (Linux 6.6): with neither, an
@@ -335,27 +341,37 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
       enc.encode(journalFile),
     );
   }
-  // Each run's ROOT: opened once, checked against its header's dev+inode.
-  const roots = new Map<JournalHeader, number | string>();
-  const rootOf = (h: JournalHeader): number | string => {
-    let r = roots.get(h);
-    if (r === undefined) {
-      const fd = sym.pw_restore_root(h.root, BigInt(h.root.length), h.rootDev, h.rootIno);
-      if (fd >= 0) {
-        r = fd;
-      } else {
-        const [name, text] = errnoName(-fd);
-        r = name === "ESTALE"
-          ? "not the folder the journal recorded (device and inode differ)"
-          : name === "ELOOP" || name === "ENOTDIR"
-          ? "a symbolic link (or a non-folder) is on the way now"
-          : text;
-        const n = ix.perHeader[ix.headers.indexOf(h)];
-        const them = n === 1 ? "entry" : "entries";
-        fail("root", `${r}: the run's ${n} ${them} below it left alone`, h.root, n, name);
-      }
-      roots.set(h, r);
+  // Each run's ROOT, checked against its header's dev+inode: opened when
+  // its newest line comes, and closed when the lines reach an older run of
+  // another ROOT (a run's lines are together), so that a journal of
+  // thousands of runs holds one descriptor, not one per run.
+  let cur: { run: number; root: number | string } | undefined;
+  const closeRoot = () => {
+    if (typeof cur?.root === "number") sym.pw_fd_close(cur.root);
+    cur = undefined;
+  };
+  const rootOf = (run: number): number | string => {
+    if (cur?.run === run) return cur.root;
+    const h = ix.headers[run];
+    if (typeof cur?.root === "number" && sameRoot(ix.headers[cur.run], h)) {
+      cur.run = run;
+      return cur.root;
     }
+    closeRoot();
+    const fd = sym.pw_restore_root(h.root, BigInt(h.root.length), h.rootDev, h.rootIno);
+    let r: number | string = fd;
+    if (fd < 0) {
+      const [name, text] = errnoName(-fd);
+      r = name === "ESTALE"
+        ? "not the folder the journal recorded (device and inode differ)"
+        : name === "ELOOP" || name === "ENOTDIR"
+        ? "a symbolic link (or a non-folder) is on the way now"
+        : text;
+      const n = ix.perHeader[run];
+      const them = n === 1 ? "entry" : "entries";
+      fail("root", `${r}: the run's ${n} ${them} below it left alone`, h.root, n, name);
+    }
+    cur = { run, root: r };
     return r;
   };
   const v = new BigInt64Array(17); // pw_restore's values (native/pwalk.h)
@@ -369,9 +385,9 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
       }
       options.signal?.throwIfAborted(); // before each entry: nothing more once aborted
       const header = ix.headers[ix.runOf[i]];
-      const rootFd = rootOf(header);
-      if (typeof rootFd === "string") continue;
+      const rootFd = rootOf(ix.runOf[i]);
       const line = parseLine(lineAt(ix.bytes, ix.starts[i]));
+      if (typeof rootFd === "string") continue;
       const p = joinRoot(header.root, line.rel);
       const rel = new Uint8Array(line.rel);
       v[0] = BigInt.asIntN(64, line.dev);
@@ -439,7 +455,7 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
       }
     }
   } finally {
-    for (const fd of roots.values()) if (typeof fd === "number") sym.pw_fd_close(fd);
+    closeRoot();
     out.elapsedMs = performance.now() - t0;
     if (apply) {
       syslogLine(

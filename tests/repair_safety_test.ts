@@ -35,7 +35,7 @@ import {
 } from "@std/assert";
 import { chown, readJournal, RefusedError, repair, undo } from "../mod.ts";
 import { closeLibc, mkfifo } from "./helpers/libc.ts";
-import { apiInChild, cli, run, runOk, UNPRIVILEGED } from "./helpers/run.ts";
+import { apiInChild, CLI, cli, run, runOk, UNPRIVILEGED } from "./helpers/run.ts";
 import { PYTHON3, SETPRIV, testNeeding } from "./helpers/system.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { waitFor } from "./helpers/wait.ts";
@@ -625,6 +625,55 @@ console.log(JSON.stringify({ entries: s.entries, errors: s.errors, before, hwm: 
   // per line took about 2 KiB a line (1 GB here)
   const grown = (m.hwm - m.before) * 1024;
   assert(grown < size + 150 * 2 ** 20, `grew ${grown} bytes for a ${size}-byte journal`);
+});
+
+Deno.test("undo of a journal of 1,200 runs under a limit of 256 open files puts every one back", async () => {
+  await using tmp = await tempDir("pwalk-safety-");
+  // 600 runs of one ROOT, then 600 runs of a ROOT each: every line puts a
+  // file's mode 0600 back (the runs made it 0644)
+  const shared = `${tmp.path}/shared`;
+  Deno.mkdirSync(shared);
+  const files: string[] = [];
+  const text: string[] = [];
+  const addRun = (root: string, name: string) => {
+    const f = `${root}/${name}`;
+    Deno.writeTextFileSync(f, name);
+    Deno.chmodSync(f, 0o644);
+    const r = Deno.statSync(root), s = Deno.statSync(f);
+    text.push(`#pwalk-journal 1 repair apply ${r.dev} ${r.ino} ${root}`);
+    text.push(`${s.dev} ${s.ino} f 0 0 0600 0 0 0644 ${name}`);
+    files.push(f);
+  };
+  for (let i = 0; i < 600; i++) addRun(shared, `f${i}`);
+  for (let i = 0; i < 600; i++) {
+    Deno.mkdirSync(`${tmp.path}/r${i}`);
+    addRun(`${tmp.path}/r${i}`, "f");
+  }
+  const journal = `${tmp.path}/j`;
+  Deno.writeTextFileSync(journal, text.join("\n") + "\n", { mode: 0o600 });
+  const r = await run(
+    "sh",
+    [
+      "-c",
+      'ulimit -n 256 && exec "$@"',
+      "sh",
+      Deno.execPath(),
+      "run",
+      "-A",
+      CLI,
+      "undo",
+      "--apply",
+      journal,
+    ],
+    { env: { NO_COLOR: "1" } },
+  );
+  assertEquals(r.code, 0, r.stderr);
+  assertEquals(
+    errLines(r.stderr)[0].replace(/ in .*/, ""),
+    "pwalk undo: 1,200 journal entries, 1,200 restored, 0 already as before, " +
+      "0 with fields kept, 0 errors",
+  );
+  assertEquals(files.filter((f) => (Deno.statSync(f).mode! & 0o7777) !== 0o600), []);
 });
 
 // ---------------------------------------------------------------------------
