@@ -408,6 +408,42 @@ Deno.test("a journal is a new private file, never a link; an existing one only i
   closeLibc();
 });
 
+Deno.test("the undo command printed after a run is quoted for the shell, when it needs to be", async () => {
+  await using tmp = await tempDir("pwalk-safety-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [PROJECT, own("a")]);
+  const before = snapshot(root);
+  const folder = `${tmp.path}/it's $(touch PWNED) here`;
+  Deno.mkdirSync(folder, { mode: 0o700 });
+  const journal = `${folder}/j`;
+  const r = await cli(["repair", "--apply", "--journal", journal, root], { cwd: tmp.path });
+  assertEquals(r.code, 0, r.stderr);
+  const quoted = `'${tmp.path}/it'\\''s $(touch PWNED) here/j'`;
+  const hint = errLines(r.stderr).at(-1)!;
+  assertEquals(hint, `pwalk repair: journal ${journal} (undo: pwalk undo --apply ${quoted})`);
+  // pasted into a shell, it names that journal and runs nothing else
+  const command = hint.slice(hint.indexOf("(undo: ") + 7, -1);
+  const sh = await run("sh", [
+    "-c",
+    `pwalk() { "$DENO" run -A "$CLI" "$@"; }\n${command}`,
+  ], { cwd: tmp.path, env: { DENO: Deno.execPath(), CLI, NO_COLOR: "1" } });
+  assertEquals(sh.code, 0, sh.stderr);
+  assertEquals(diffSnapshots(before, snapshot(root)), []);
+  assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name).sort(), [
+    "it's $(touch PWNED) here",
+    "proj",
+  ]);
+  // a plain path as it is
+  const plain = `${tmp.path}/plain.journal`;
+  const p = await cli(["repair", "--apply", "--journal", plain, root]);
+  assertEquals(p.code, 0, p.stderr);
+  assertEquals(
+    errLines(p.stderr).at(-1),
+    `pwalk repair: journal ${plain} (undo: pwalk undo --apply ${plain})`,
+  );
+  closeLibc();
+});
+
 Deno.test("the engine leaves the journal out of the walk (a hard link of it in the tree)", async () => {
   await using tmp = await tempDir("pwalk-safety-");
   const root = `${tmp.path}/proj`;

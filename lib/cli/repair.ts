@@ -8,6 +8,7 @@
 import { duration } from "./progress.ts";
 import { type ChangeOptions, type ChangeSummary, repair, rootRefusal } from "../repair.ts";
 import { RefusedError } from "../journal_file.ts";
+import { shellQuote } from "../shell.ts";
 import {
   count,
   eprint,
@@ -164,7 +165,7 @@ export async function runChange<T extends ChangeSummary>(
         if (journal && /cannot write the journal: /.test(String((e as Error)?.message))) {
           throw new Error(
             `${(e as Error).message.split("\n")[0]}; the changes made before it are in ` +
-              `${journal}: pwalk undo --apply ${journal} puts them back`,
+              `${journal}: pwalk undo --apply ${shellQuote(journal)} puts them back`,
           );
         }
         throw e;
@@ -190,7 +191,7 @@ export async function runChange<T extends ChangeSummary>(
         ...links,
         ...extra(s).map((l) => `${tag} ${l}`),
         apply
-          ? `${tag} journal ${s.journal} (undo: pwalk undo --apply ${s.journal})`
+          ? `${tag} journal ${s.journal} (undo: pwalk undo --apply ${shellQuote(s.journal!)})`
           : `${tag} dry run, nothing was changed; add --apply to make these changes`,
       ];
     },

@@ -15,6 +15,9 @@ import { absolutePath } from "./paths.ts";
 import { scanStatus } from "./status.ts";
 import { jobName, readSubmissions } from "./squeue.ts";
 import { lockShard, ShardBusyError, type ShardLock } from "./lock.ts";
+import { shellQuote } from "../shell.ts";
+
+export { shellQuote };
 
 export { jobName, queuedTasks, readSubmissions, type Submission } from "./squeue.ts";
 
@@ -35,19 +38,6 @@ export function pwalkCommand(): string[] {
   if (Deno.build.standalone) return [exe];
   const cli = new URL("../../cli.ts", import.meta.url);
   return [exe, "run", "-A", cli.protocol === "file:" ? decodeURIComponent(cli.pathname) : cli.href];
-}
-
-/**
- * A word for a POSIX shell, single-quoted when it needs to be.
- *
- * @example
- * ```ts ignore
- * import { shellQuote } from "jsr:@pwalk/cli";
- * shellQuote("/scratch/my scan"); // "'/scratch/my scan'"
- * ```
- */
-export function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_./:=@%+,-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
 /**
