@@ -126,7 +126,7 @@ const symbols = {
       "i32", // int32_t rootfd (pw_restore_root)
       "buffer", // const uint8_t *rel (below the root; "." for the root)
       "usize", // size_t len
-      "buffer", // int64_t *v[17] (dev, ino, type, old uid/gid/mode, new uid/gid/mode; out: the mode put back, the uid/gid/mode left; in: judge from these uid/gid/mode)
+      "buffer", // int64_t *v[18] (dev, ino, type, old uid/gid/mode, new uid/gid/mode; out: the mode put back, the uid/gid/mode left; in: judge from these uid/gid/mode; in: a newer line let others write it)
       "i32", // int32_t apply
     ],
     result: "i32", // int32_t: PW_RESTORE_* bits or -errno

@@ -53,8 +53,9 @@ export type KeptField =
   | "setid"
   /**
    * The mode went back without its setuid/setgid bits: someone besides the
-   * file's owner could have rewritten it since the run (the run gave it
-   * another owner, or group or others write).
+   * file's owner could have rewritten it since the run (the run, or a later
+   * run of the same journal, gave it another owner, or group or others
+   * write).
    */
   | "setid-bits";
 
@@ -139,6 +140,12 @@ interface JournalIndex {
   perHeader: number[];
   dryRun: number;
   tornLine: number;
+  /**
+   * `dev:ino` of each non-folder an applied line would give setuid/setgid
+   * back (its old mode has them): the only ones whose newer lines' owners
+   * and modes undo needs to remember.
+   */
+  setid: Set<string>;
 }
 
 const ascii = new TextDecoder();
@@ -169,6 +176,7 @@ function indexJournal(bytes: Uint8Array, file: string): JournalIndex {
   const perHeader: number[] = [];
   let dryRun = 0;
   let lineNo = 0;
+  const setid = new Set<string>();
   for (let start = 0; start < whole;) {
     const nl = bytes.indexOf(0x0a, start);
     lineNo++;
@@ -179,7 +187,7 @@ function indexJournal(bytes: Uint8Array, file: string): JournalIndex {
           headers.push(parseHeader(l));
           perHeader.push(0);
         } else {
-          parseLine(l);
+          const line = parseLine(l);
           if (!headers.length) throw new SyntaxError("an entry line before any header");
           if (!headers[headers.length - 1].applied) {
             dryRun++;
@@ -194,6 +202,7 @@ function indexJournal(bytes: Uint8Array, file: string): JournalIndex {
             starts[count] = start;
             runOf[count++] = headers.length - 1;
             perHeader[headers.length - 1]++;
+            if (line.old.mode & 0o6000 && line.type !== "d") setid.add(`${line.dev}:${line.ino}`);
           }
         }
       } catch (e) {
@@ -211,6 +220,7 @@ function indexJournal(bytes: Uint8Array, file: string): JournalIndex {
     perHeader,
     dryRun,
     tornLine: whole < bytes.length ? lineNo + 1 : 0,
+    setid,
   };
 }
 
@@ -272,9 +282,12 @@ function refuseWithoutModeChanges(): void {
  * changed again since is left alone and counted in `kept`, and so is a
  * mode that would put setuid/setgid on an entry whose owner or group is
  * not the run's any more. Setuid/setgid never go back on a file that
- * someone besides its owner could have rewritten since the run (the run
- * gave it another owner, or group or others write): its mode goes back
- * without them (`kept` names "setid-bits").
+ * someone besides its owner could have rewritten since the run (the run,
+ * or a later run of the same journal, gave it another owner, or group or
+ * others write): its mode goes back without them (`kept` names
+ * "setid-bits"). Runs in another journal are not known: undo the newest
+ * journal first, and mind that an older one may then put setuid/setgid
+ * back on a file a newer run let others write (README).
  *
  * **A dry run unless `apply: true`.** The journal must be a regular file of
  * the running user that group and others cannot write (not a link): any
@@ -374,7 +387,11 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
     cur = { run, root: r };
     return r;
   };
-  const v = new BigInt64Array(17); // pw_restore's values (native/pwalk.h)
+  const v = new BigInt64Array(18); // pw_restore's values (native/pwalk.h)
+  // Files a newer line (undone first) gave another owner, or group or
+  // others write: someone besides the owner could have rewritten them
+  // since, so no older line puts setuid/setgid back on them either.
+  const exposed = new Set<string>();
   // A dry run changes nothing, so an older run's line of an entry a newer
   // line would restore is judged by the state that restore would leave.
   const would = apply ? undefined : new Map<string, [bigint, bigint, bigint]>();
@@ -387,6 +404,15 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
       const header = ix.headers[ix.runOf[i]];
       const rootFd = rootOf(ix.runOf[i]);
       const line = parseLine(lineAt(ix.bytes, ix.starts[i]));
+      const key = `${line.dev}:${line.ino}`;
+      const watched = ix.setid.has(key);
+      const exposedBefore = watched && exposed.has(key);
+      if (
+        watched && line.type !== "d" &&
+        (line.new.uid !== line.old.uid || line.new.mode & 0o022)
+      ) {
+        exposed.add(key); // whether or not its line can be undone now
+      }
       if (typeof rootFd === "string") continue;
       const p = joinRoot(header.root, line.rel);
       const rel = new Uint8Array(line.rel);
@@ -399,7 +425,7 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
       v[6] = BigInt(line.new.uid);
       v[7] = BigInt(line.new.gid);
       v[8] = BigInt(line.new.mode);
-      const key = `${line.dev}:${line.ino}`;
+      v[17] = exposedBefore ? 1n : 0n;
       const state = would?.get(key);
       v[13] = state ? 1n : 0n;
       if (state) [v[14], v[15], v[16]] = state;

@@ -280,17 +280,19 @@ PW_API int32_t pw_restore_root(const uint8_t *path, size_t len, uint64_t dev, ui
  * {dev, ino, S_IFMT type, old uid, old gid, old mode, new uid, new gid, new
  * mode, out: the mode put back or kept, out: the uid, gid and mode it
  * leaves (or would), in: 1 to judge (in a dry run) from the uid, gid and
- * mode that follow instead of the entry's own, those three} (17 values): a
- * dry run of a journal of several runs passes what the newer lines'
- * restores would have left.  rel is reached from rootfd
+ * mode that follow instead of the entry's own, those three, in: 1 when a
+ * newer line of the journal gave the file another owner or group or others
+ * write} (18 values): a dry run of a journal of several runs passes what
+ * the newer lines' restores would have left.  rel is reached from rootfd
  * component by component without
  * following any link and must still be the same dev+inode.  Owner+group,
  * and mode, are each restored only while they still hold the journal's new
  * values; a setuid/setgid bit is never put back on an entry whose owner or
  * group is no longer the journal's new one (the mode is then kept,
  * PW_RESTORE_SETID_KEPT), nor on a file that someone besides its owner
- * could have written since the run (the run gave it another owner, or
- * group or others write: the mode goes back without those bits,
+ * could have written since the run (the run, or a newer one: v[17], gave
+ * it another owner, or group or others write: the mode goes back without
+ * those bits,
  * PW_RESTORE_SETID_WRITABLE).  Changes nothing unless apply.  Returns
  * PW_RESTORE_* bits or -errno (-ESTALE: a different entry is there now;
  * -ELOOP/-ENOTDIR: a link on the way; -EINVAL: a bad path).

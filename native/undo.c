@@ -70,10 +70,13 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
   uint32_t cmode = now.st_mode & 07777;
   bool owned_as_run = now.st_uid == nuid && now.st_gid == ngid;
   /* Whether someone besides the file's owner could have written it since
-     the run: the run gave it another owner, or group or others write.  A
+     the run: the run gave it another owner, or group or others write, or a
+     later run of the journal did (v[17], from the caller, which undoes the
+     newer lines first and so has already put that run's values back).  A
      write by anyone but the owner clears setuid/setgid (the kernel's rule);
      putting them back would bless what that person wrote. */
-  bool others_wrote = !S_ISDIR(now.st_mode) && (nuid != ouid || (nmode & (S_IWGRP | S_IWOTH)));
+  bool others_wrote = !S_ISDIR(now.st_mode) &&
+                      (v[17] || nuid != ouid || (nmode & (S_IWGRP | S_IWOTH)));
   uid_t uid = (uid_t)-1;
   gid_t gid = (gid_t)-1;
   /* Owner+group, and mode, each go back only while they still hold what

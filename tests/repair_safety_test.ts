@@ -221,6 +221,138 @@ Deno.test("undo's line and record tell the mode it put back, setuid/setgid left 
   closeLibc();
 });
 
+/** The project group of the tests below (no name on the test machine). */
+const SHARED = 60010;
+
+/** Write `text` to `path` as uid (group uid, and `groups`), without capabilities. */
+async function writeAs(uid: number, groups: number[], path: string, text: string): Promise<void> {
+  await runOk("sh", ["-c", 'printf "%s" "$1" > "$2"', "sh", text, path], {
+    prefix: [
+      ...UNPRIVILEGED.slice(0, -1),
+      `--reuid=${uid}`,
+      `--regid=${uid}`,
+      ...(groups.length ? [`--groups=${groups.join(",")}`] : ["--clear-groups"]),
+      "--",
+    ],
+  });
+}
+
+testNeeding([SETPRIV], {
+  name:
+    "undo: a later run that let others rewrite a file keeps setuid/setgid off it for older runs",
+  async fn(t) {
+    await using tmp = await tempDir("pwalk-safety-");
+    Deno.chmodSync(tmp.path, 0o755); // the writers below reach the tree
+    const note = "(setuid/setgid not put back: someone besides its owner could have rewritten " +
+      "it since the run)";
+
+    /** Case A's tree: a setuid file of 60001 in a folder of SHARED. */
+    const caseA = (name: string) => {
+      const root = `${tmp.path}/${name}`;
+      buildTree(root, [
+        { rel: ".", type: "dir", uid: 0, gid: SHARED, mode: 0o2770 },
+        { rel: "tool", type: "file", uid: 60001, gid: 60001, mode: 0o4750 },
+      ]);
+      return root;
+    };
+
+    await t.step("repair, then repair --force-group-writable; a group member writes", async () => {
+      const root = caseA("a");
+      const journal = `${tmp.path}/a.journal`;
+      for (const extra of [[], ["--force-group-writable"]]) {
+        const r = await cli(["repair", "--apply", ...extra, "--journal", journal, root]);
+        assertEquals(r.code, 0, r.stderr);
+      }
+      assertEquals(ugm(at(root, "tool")), `60001:${SHARED}:0770`);
+      await writeAs(60009, [SHARED], at(root, "tool"), "group member code\n");
+      const plan = await undo(journal); // the dry run says the same
+      assertEquals([plan.restored, plan.setidKept], [2, 1]);
+      const un = await cli(["undo", "--apply", journal]);
+      assertEquals(un.code, 0, un.stderr);
+      assertEquals(ugm(at(root, "tool")), "60001:60001:0750", "setuid back on a member's code");
+      assertEquals(Deno.readTextFileSync(at(root, "tool")), "group member code\n");
+      assertEquals(lines(un.stdout), [
+        `${root}/tool: mode 0770 -> 0750`,
+        `${root}/tool: group ${SHARED} -> 60001 ${note}`,
+      ]);
+      assertStringIncludes(un.stderr, "(1 of them: setuid/setgid not put back)");
+    });
+
+    await t.step("repair, then chown to another user, who writes", async () => {
+      const root = `${tmp.path}/b`;
+      buildTree(root, [
+        { rel: ".", type: "dir", uid: 0, gid: SHARED, mode: 0o2775 },
+        { rel: "tool", type: "file", uid: 0, gid: 0, mode: 0o4755 },
+      ]);
+      const journal = `${tmp.path}/b.journal`;
+      const r = await cli(["repair", "--apply", "--journal", journal, root]);
+      assertEquals(r.code, 0, r.stderr);
+      const c = await cli([
+        "chown",
+        "--chown_from",
+        "0",
+        "--chown_to",
+        "60002:60002",
+        "--apply",
+        "--journal",
+        journal,
+        root,
+      ]);
+      assertEquals(c.code, 0, c.stderr);
+      await writeAs(60002, [], at(root, "tool"), "#!/bin/sh\necho attacker\n");
+      const un = await cli(["undo", "--apply", journal]);
+      assertEquals(un.code, 0, un.stderr);
+      assertEquals(ugm(at(root, "tool")), "0:0:0755", "a setuid-root file of the attacker's");
+      assertEquals(ugm(root), `0:${SHARED}:2775`);
+      assertEquals(
+        lines(un.stdout).find((l) => l.includes("-> 0 (root)")),
+        `${root}/tool: group ${SHARED} -> 0 (root) ${note}`,
+      );
+    });
+
+    await t.step("a later run that lets nobody else write it: setuid goes back", async () => {
+      const root = caseA("c");
+      const journal = `${tmp.path}/c.journal`;
+      const r = await cli(["repair", "--apply", "--journal", journal, root]);
+      assertEquals(r.code, 0, r.stderr);
+      // another group, the same owner, no group write
+      const c = await cli([
+        "chown",
+        "--chown_from",
+        "60001",
+        "--chown_to",
+        "60001:60011",
+        "--apply",
+        "--journal",
+        journal,
+        root,
+      ]);
+      assertEquals(c.code, 0, c.stderr);
+      assertEquals(ugm(at(root, "tool")), "60001:60011:0750");
+      const un = await cli(["undo", "--apply", journal]);
+      assertEquals(un.code, 0, un.stderr);
+      assertEquals(ugm(at(root, "tool")), "60001:60001:4750");
+    });
+
+    await t.step("in two journals, undone newest first: each judged alone (README)", async () => {
+      const root = caseA("d");
+      const j1 = `${tmp.path}/d1.journal`, j2 = `${tmp.path}/d2.journal`;
+      for (const [journal, extra] of [[j1, []], [j2, ["--force-group-writable"]]] as const) {
+        const r = await cli(["repair", "--apply", ...extra, "--journal", journal, root]);
+        assertEquals(r.code, 0, r.stderr);
+      }
+      await writeAs(60009, [SHARED], at(root, "tool"), "group member code\n");
+      for (const journal of [j2, j1]) {
+        const un = await cli(["undo", "--apply", journal]);
+        assertEquals(un.code, 0, un.stderr);
+      }
+      // the older journal alone cannot know the newer run let the group write
+      assertEquals(ugm(at(root, "tool")), "60001:60001:4750");
+    });
+    closeLibc();
+  },
+});
+
 // ---------------------------------------------------------------------------
 // 7. The journal: where it goes, what is appended to, what undo trusts.
 
