@@ -96,7 +96,14 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
   bool chown_cleared = owned_as_run && (nuid != ouid || ngid != ogid) &&
                        (cmode | (omode & SETID)) == omode;
   bool mode_back = false;
-  if (cmode != omode) {
+  /* the mode others_wrote puts back: the old one less the setuid/setgid
+     bits the file has lost since */
+  uint32_t bare = (omode & ~SETID) | (omode & cmode & SETID);
+  if (cmode != omode && others_wrote && (nuid != ouid || ngid != ogid) && now.st_uid == ouid &&
+      now.st_gid == ogid && cmode == bare) {
+    /* undone before (the journal undone a second time): the old owner, and
+       the old mode but for the setuid/setgid it never gets back */
+  } else if (cmode != omode) {
     /* a chown may have cleared setuid/setgid after the journal's change */
     if (cmode != nmode && (cmode | (nmode & SETID)) != nmode && !chown_cleared) {
       out |= PW_RESTORE_MODE_KEPT;
@@ -107,7 +114,7 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
     } else if ((omode & ~cmode & SETID) && others_wrote) {
       /* ... nor on a file others could have rewritten since: the mode goes
          back without those bits. */
-      omode = (omode & ~SETID) | (omode & cmode & SETID);
+      omode = bare;
       out |= PW_RESTORE_SETID_WRITABLE;
       mode_back = omode != cmode;
     } else {

@@ -353,6 +353,43 @@ testNeeding([SETPRIV], {
   },
 });
 
+Deno.test("undo a second time: a file whose setuid/setgid were held back is already as before", async () => {
+  await using tmp = await tempDir("pwalk-safety-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [
+    { rel: ".", type: "dir", uid: 60001, gid: 60001, mode: 0o755 },
+    { rel: "s", type: "file", uid: 60001, gid: 60001, mode: 0o4755 },
+  ]);
+  const journal = `${tmp.path}/j`;
+  const c = await cli([
+    "chown",
+    "--chown_from",
+    "60001",
+    "--chown_to",
+    "60002:60003",
+    "--apply",
+    "--journal",
+    journal,
+    root,
+  ]);
+  assertEquals(c.code, 0, c.stderr);
+  const first = await cli(["undo", "--apply", journal]);
+  assertEquals(first.code, 0, first.stderr);
+  assertEquals(ugm(at(root, "s")), "60001:60001:0755");
+  assertEquals(ugm(root), "60001:60001:0755");
+  const again = await cli(["undo", "--apply", journal]);
+  assertEquals(again.code, 0, again.stderr);
+  assertEquals(lines(again.stdout), []);
+  assertStringIncludes(
+    again.stderr,
+    "2 journal entries, 0 restored, 2 already as before, 0 with fields kept, 0 errors",
+  );
+  const u = await undo(journal);
+  assertEquals([u.restored, u.unchanged, u.kept, u.setidKept], [0, 2, 0, 0]);
+  assertEquals(ugm(at(root, "s")), "60001:60001:0755");
+  closeLibc();
+});
+
 // ---------------------------------------------------------------------------
 // 7. The journal: where it goes, what is appended to, what undo trusts.
 
