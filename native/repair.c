@@ -24,6 +24,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#endif
 
 #include "changes.h"
 #include "channel.h"
@@ -39,6 +44,10 @@ typedef struct repair_ctx {
   bool apply;
   bool force_gw;
   int64_t from, to_uid, to_gid;
+  /* chown by a caller without CAP_FSETID (Linux): its groups (the
+     effective one first), to tell the setgid bits its chowns clear */
+  gid_t *groups;
+  int ngroups; /**< -1: privileged (or not Linux): no such clearing planned */
   int journal_fd, changes_fd;
   pw_channel *records; /**< change records for pw_job_next, or NULL */
   size_t root_len;     /**< the root as printed (trailing slashes dropped) */
@@ -124,6 +133,15 @@ static void plan_repair(const pw_job *j, const struct stat *st, uint64_t anc, pw
   else if (p->ngid != p->ogid) p->nmode &= ~(mode_t)(S_ISUID | S_ISGID);
 }
 
+/* Whether the kernel lets c's caller keep the setgid bit of a file of
+   group gid through a chown (Linux 6.2 on, setattr_should_drop_sgid: a
+   caller in that group, or with CAP_FSETID; older kernels keep it). */
+static bool keeps_sgid(const repair_ctx *c, gid_t gid) {
+  for (int i = 0; i < c->ngroups; i++)
+    if (c->groups[i] == gid) return true;
+  return c->ngroups < 0;
+}
+
 static void plan_chown(const repair_ctx *c, const struct stat *st, pw_change *p) {
   p->ouid = st->st_uid;
   p->ogid = st->st_gid;
@@ -131,13 +149,15 @@ static void plan_chown(const repair_ctx *c, const struct stat *st, pw_change *p)
   p->nuid = (uint32_t)c->to_uid;
   p->ngid = c->to_gid >= 0 ? (uint32_t)c->to_gid : st->st_gid;
   /* What the kernel does to a file (not a folder or link) given to another
-     owner or group: setuid dropped, setgid too when group-executable.  It
-     is planned, so that the journal, the change lines and the records say
-     what the file is left with (and it is set so after the chown). */
+     owner or group: setuid dropped, setgid too when group-executable, or
+     when the caller is neither privileged nor in the file's (old) group.
+     It is planned, so that the journal, the change lines and the records
+     say what the file is left with (and it is set so after the chown; the
+     mode is read back after it, for a kernel that does otherwise). */
   if ((p->nuid != p->ouid || p->ngid != p->ogid) && !S_ISDIR(st->st_mode) &&
       !S_ISLNK(st->st_mode)) {
     p->nmode &= ~(uint32_t)S_ISUID;
-    if (p->nmode & S_IXGRP) p->nmode &= ~(uint32_t)S_ISGID;
+    if ((p->nmode & S_IXGRP) || !keeps_sgid(c, st->st_gid)) p->nmode &= ~(uint32_t)S_ISGID;
   }
 }
 
@@ -481,9 +501,16 @@ static pw_change apply_change(pw_worker *w, const pw_entry *e, const pw_target *
   }
   /* chown may clear setuid/setgid: set the planned mode after it.  Links
      have no mode of their own to set. */
-  if (S_ISLNK(now->st_mode) ||
-      !(p->nmode != p->omode || (owner && (p->omode & (S_ISUID | S_ISGID)) && !c->chown_mode)))
+  if (S_ISLNK(now->st_mode)) return got;
+  if (!(p->nmode != p->omode || (owner && (p->omode & (S_ISUID | S_ISGID)) && !c->chown_mode))) {
+    /* chown's plan kept a setgid bit (no group execute) that the kernel
+       may still have cleared (Linux 6.2 on: a caller without CAP_FSETID
+       outside the file's group): tell the mode it left */
+    struct stat left;
+    if (owner && (p->omode & (S_ISUID | S_ISGID)) && pw_target_stat(t, &left) == 0)
+      got.nmode = left.st_mode & 07777;
     return got;
+  }
   int rc = pw_target_chmod(t, p->nmode);
   if (rc) {
     change_error(w, e, PW_OP_CHMOD, -rc);
@@ -611,6 +638,19 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
 
 /* ---- the job --------------------------------------------------------------- */
 
+#ifdef __linux__
+/* Whether this thread has CAP_FSETID in effect (the kernel's test for
+   keeping setuid/setgid through a chown; root run without capabilities
+   has it not). */
+static bool has_fsetid(void) {
+  struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+  struct __user_cap_data_struct d[2];
+  memset(d, 0, sizeof d);
+  if (syscall(SYS_capget, &h, d)) return geteuid() == 0;
+  return (d[0].effective & (1u << CAP_FSETID)) != 0;
+}
+#endif
+
 static int rp_worker_start(pw_worker *w) {
   repair_worker *r = calloc(1, sizeof *r);
   if (!r) return -ENOMEM;
@@ -676,6 +716,7 @@ static void rp_job_free(pw_job *j) {
     free(c->links[i].path);
   }
   free(c->links);
+  free(c->groups);
   free(c);
   pw_job_set_ctx(j, NULL);
 }
@@ -733,8 +774,18 @@ static int repair_init(pw_job *j, void *arg) {
   pw_job_set_ctx(j, c);
   *c = (repair_ctx){.chown_mode = chown_mode, .apply = o->apply, .force_gw = o->force_gw,
                     .from = o->chown_from, .to_uid = o->chown_uid, .to_gid = o->chown_gid,
-                    .journal_fd = o->journal_fd, .changes_fd = o->changes_fd};
+                    .ngroups = -1, .journal_fd = o->journal_fd, .changes_fd = o->changes_fd};
   atomic_init(&c->ancestor_reported, false);
+#ifdef __linux__
+  if (chown_mode && !has_fsetid()) {
+    int n = getgroups(0, NULL);
+    c->groups = malloc(((size_t)(n > 0 ? n : 0) + 1) * sizeof *c->groups);
+    if (!c->groups) goto oom;
+    c->groups[0] = getegid();
+    n = n > 0 ? getgroups(n, c->groups + 1) : 0;
+    c->ngroups = 1 + (n > 0 ? n : 0);
+  }
+#endif
   pthread_mutex_init(&c->links_mu, NULL);
   struct stat jst; /* the journal inside the tree is never changed */
   if (c->journal_fd >= 0 && fstat(c->journal_fd, &jst) == 0) pw_job_skip_file(j, &jst);

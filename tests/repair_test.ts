@@ -1573,6 +1573,51 @@ testNeeding([SETPRIV], {
   },
 });
 
+testNeeding([SETPRIV], {
+  name: "chown without CAP_FSETID: the journal tells the setgid bits the kernel's chown clears",
+  async fn() {
+    await using tmp = await tempDir("pwalk-repair-");
+    const root = `${tmp.path}/proj`;
+    buildTree(root, [
+      { rel: ".", type: "dir", uid: 0, gid: 0, mode: 0o755 },
+      // setgid without group execute: kept by a chown only when the caller
+      // is in the file's group (Linux 6.2 on, or has CAP_FSETID)
+      { rel: "outside-group", type: "file", uid: 0, gid: 60004, mode: 0o2644 },
+      { rel: "in-group", type: "file", uid: 0, gid: 0, mode: 0o2644 },
+      // with group execute: cleared whoever chowns it
+      { rel: "exec", type: "file", uid: 0, gid: 60004, mode: 0o2754 },
+    ]);
+    // uid 0 without capabilities, in groups 0 and 60003 (not 60004)
+    const prefix = [...UNPRIVILEGED.slice(0, -1), "--groups=0,60003", "--"];
+    const args = ["chown", "--chown_from", "0", "--chown_to", "0:60003"];
+    const plan = `${tmp.path}/plan.journal`, journal = `${tmp.path}/j`;
+    const dry = await cli([...args, "--journal", plan, root], { prefix });
+    assertEquals(dry.code, 0, dry.stderr);
+    const r = await cli([...args, "--apply", "--journal", journal, root], { prefix });
+    assertEquals(r.code, 0, r.stderr);
+    const modes = (file: string) =>
+      new Map(
+        Deno.readTextFileSync(file).split("\n").filter((l) => /^\d/.test(l)).map((l) => {
+          const f = l.split(" ");
+          return [f[9], `${f[6]}:${f[7]}:${f[8]}`];
+        }),
+      );
+    // the file itself, as lstat shows it
+    const now = new Map(
+      ["outside-group", "in-group", "exec", "."].map((rel) => {
+        const st = Deno.lstatSync(at(root, rel));
+        return [rel, `${st.uid}:${st.gid}:${(st.mode! & 0o7777).toString(8).padStart(4, "0")}`];
+      }),
+    );
+    assertEquals(now.get("outside-group"), "0:60003:0644", "a kernel before 6.2 keeps setgid");
+    assertEquals(now.get("in-group"), "0:60003:2644");
+    assertEquals(now.get("exec"), "0:60003:0754");
+    assertEquals(modes(journal), now, "the journal's new values are not the files'");
+    assertEquals(modes(plan), now, "the dry run's plan is not what --apply did");
+    closeLibc();
+  },
+});
+
 mischiefTest(
   "an entry that vanishes before repair changes it: reported, the run goes on",
   [own("vanish-a"), own("d", "dir"), own("d/vanish-b"), own("d/stays")],
