@@ -1,10 +1,12 @@
 /**
  * Where a file written whole goes, by what is at its name now, as report's
  * `-o` decides it: shared by the answer commands' outputs and the CLI's
- * `--errors FILE`. (No import: the CLI's static module graph stays small.)
+ * `--errors FILE`. (One import, itself without any: the CLI's static
+ * module graph stays small.)
  *
  * @module
  */
+import { removeOnInterrupt } from "./interrupt.ts";
 
 /** A file system error's text without Deno's " (os error N): op 'path'" tail. */
 export function osErrorText(e: unknown): string {
@@ -163,6 +165,43 @@ export async function checkedOutput(
   }
   await Deno.remove(probe).catch(() => {});
   return target;
+}
+
+/**
+ * Write `data` to `file` whole, where {@link outputTarget} says (or
+ * `target`, when {@link checkedOutput} said it before the work): a missing
+ * or regular file is replaced by a complete new one (made under a hidden
+ * temporary name beside it, never through a link, with the old file's
+ * owner and mode, then renamed over it); a link's target is replaced, the
+ * link kept; a character device or FIFO is written directly, as the
+ * shell's `>` does. Errors name `file`, never a temporary.
+ */
+export async function writeWhole(
+  file: string,
+  data: string | Uint8Array,
+  target?: OutputTarget,
+): Promise<void> {
+  const fail = (e: unknown) => new Error(`pwalk: cannot write ${file}: ${osErrorText(e)}`);
+  target ??= await outputTarget(file);
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  if (target.direct) {
+    return await Deno.writeFile(target.path, bytes).catch((e) => {
+      throw fail(e);
+    });
+  }
+  const tmp = partialBeside(target.path);
+  const forget = removeOnInterrupt(tmp);
+  try {
+    const old = await Deno.stat(target.path).catch(() => null);
+    await Deno.writeFile(tmp, bytes, { createNew: true });
+    keepOwnerMode(tmp, old);
+    await Deno.rename(tmp, target.path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw fail(e);
+  } finally {
+    forget();
+  }
 }
 
 /** Whether process `pid` runs on this host (Linux's /proc; elsewhere: not known, false). */

@@ -910,6 +910,54 @@ Deno.test("a shard's -o: a device, FIFO or the plan is refused; a link is writte
   assertEquals(bad.code, 2, bad.stderr);
 });
 
+Deno.test("plan -o as report's -o: a device or FIFO is written directly, a link written through", async () => {
+  await using tmp = await tempDir();
+  const { root } = await twoFolders(tmp.path);
+  const plan = (out: string) =>
+    cli(["plan", root, "--shards", "2", "-o", out], { timeoutMs: 60_000 });
+  // python reads each output as JSON: a plan of 2 shards, or why not
+  const readAsPlan = (path: string) =>
+    run("python3", [
+      "-c",
+      "import json, sys; p = json.load(open(sys.argv[1])); print(p['format'], p['shards'])",
+      path,
+    ], { timeoutMs: 60_000 });
+  // a FIFO: never opened before the plan is written; its reader gets it
+  const fifo = `${tmp.path}/fifo`;
+  assertEquals((await run("mkfifo", [fifo])).code, 0);
+  const reader = readAsPlan(fifo);
+  const viaFifo = await plan(fifo);
+  assertEquals([viaFifo.code, viaFifo.timedOut], [0, false], viaFifo.stderr);
+  assertEquals((await reader).text, "pwalk-shard-plan 2\n");
+  assert(Deno.lstatSync(fifo).isFifo, "the FIFO stays a FIFO");
+  // a character device of its own (never the system's /dev/null)
+  const dev = `${tmp.path}/null`;
+  if ((await run("mknod", ["-m", "666", dev, "c", "1", "3"])).code === 0) {
+    const r = await plan(dev);
+    assertEquals(r.code, 0, r.stderr);
+    const st = Deno.lstatSync(dev);
+    assert(st.isCharDevice && st.rdev === Deno.statSync("/dev/null").rdev, "not the device now");
+  }
+  // a link: its target replaced by the plan, the link kept; then a plan
+  // there is not replaced, read through the link
+  const target = `${tmp.path}/target`;
+  await Deno.writeTextFile(target, "keep\n");
+  await Deno.symlink(target, `${tmp.path}/link`);
+  const viaLink = await plan(`${tmp.path}/link`);
+  assertEquals(viaLink.code, 0, viaLink.stderr);
+  assert(Deno.lstatSync(`${tmp.path}/link`).isSymlink, "the link stays");
+  assertEquals((await readAsPlan(target)).text, "pwalk-shard-plan 2\n");
+  const again = await plan(`${tmp.path}/link`);
+  assertEquals(again.code, 2, again.stderr);
+  assertStringIncludes(again.stderr, `${tmp.path}/link already holds a plan`);
+  // a link to nothing: refused, as report's -o refuses it
+  await Deno.symlink(`${tmp.path}/nothing`, `${tmp.path}/dangling`);
+  const dangling = await plan(`${tmp.path}/dangling`);
+  assertEquals(dangling.code, 1, dangling.stderr);
+  assertStringIncludes(dangling.stderr, "a link to nothing");
+  assert(!existsSync(`${tmp.path}/nothing`));
+});
+
 Deno.test("a shard already running (its OUTPUT.lock held): a second run is refused, nothing touched", async () => {
   await using tmp = await tempDir();
   const { root, dir } = await twoFolders(tmp.path);

@@ -20,8 +20,6 @@
 import type { Summary } from "./summary.ts";
 import type { ChangeRow, Diff, FileChange } from "./diff.ts";
 import { bytes, count, date, delta, deltaCount, visible } from "./text.ts";
-import { keepOwnerMode, osErrorText, outputTarget, partialBeside } from "./files.ts";
-import { removeOnInterrupt } from "../interrupt.ts";
 
 /** The pinned charting library. */
 export const ECHARTS_SPECIFIER = "npm:echarts@6.0.0";
@@ -551,31 +549,4 @@ export async function diffHtml(d: Diff): Promise<string> {
   parts.push(htmlTable("deleted-files", "Largest deleted files", fh, fileRows(d.deletedFiles)));
   parts.push(htmlTable("changed-files", "Files changed most", fh, fileRows(d.changedFiles)));
   return page(`pwalk diff: ${d.old.roots.join(", ")}`, parts.join("\n"), d);
-}
-
-/**
- * Write `text` to `file` whole: under a temporary name beside it, then
- * renamed (a link's target is written, a device or FIFO written directly).
- */
-export async function writeAtomic(file: string, text: string): Promise<void> {
-  const target = await outputTarget(file);
-  const fail = (e: unknown) => new Error(`pwalk: cannot write ${file}: ${osErrorText(e)}`);
-  if (target.direct) {
-    return await Deno.writeTextFile(target.path, text).catch((e) => {
-      throw fail(e);
-    });
-  }
-  const tmp = partialBeside(target.path);
-  const forget = removeOnInterrupt(tmp);
-  try {
-    const old = await Deno.stat(target.path).catch(() => null);
-    await Deno.writeTextFile(tmp, text);
-    keepOwnerMode(tmp, old);
-    await Deno.rename(tmp, target.path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw fail(e);
-  } finally {
-    forget();
-  }
 }

@@ -20,6 +20,7 @@ import {
   partialBeside,
   removeBeside,
   tempPrefix,
+  writeWhole,
 } from "../outfile.ts";
 import { errnoName } from "../errno.ts";
 import denoJson from "../../deno.json" with { type: "json" };
@@ -998,10 +999,7 @@ export async function printAnswer<T>(
   html: (answer: T) => Promise<string>,
   text: (answer: T) => string,
 ): Promise<void> {
-  if (f.html) {
-    const { writeAtomic } = await import("../answers/html.ts");
-    await writeAtomic(f.html as string, await html(answer));
-  }
+  if (f.html) await writeWhole(f.html as string, await html(answer));
   console.log(f.json ? JSON.stringify(answer, null, 2) : text(answer));
 }
 

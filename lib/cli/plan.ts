@@ -14,15 +14,12 @@ import {
   num,
   oneRoot,
   parse,
+  usage,
   UsageError,
 } from "./common.ts";
-import {
-  type PlanOptions,
-  planShards,
-  readPlan,
-  type ShardPlan,
-  writePlan,
-} from "../shard/plan.ts";
+import { type PlanOptions, planShards, planText, readPlan, type ShardPlan } from "../shard/plan.ts";
+import { checkedOutput, type OutputTarget, writeWhole } from "../outfile.ts";
+import { checkDescriptorOutput, stdoutName } from "../report.ts";
 
 /** `pwalk plan --help`. */
 export const HELP = `pwalk plan: split a scan of ROOT into shards that together give its rows
@@ -42,8 +39,10 @@ shard frontier folders, biggest first, to the least loaded shard.
 
 Options:
   --shards N             how many shards (fewer when the tree has fewer folders)
-  -o, --output FILE      write the plan there (default: stdout); an existing
-                         plan is not replaced (shards may have run from it)
+  -o, --output FILE      write the plan there (default: stdout), as report's -o
+                         writes: a link through, a device or FIFO directly;
+                         an existing plan is not replaced (shards may have
+                         run from it)
   --from SCAN            estimate the work below each folder from a previous
                          scan (a pwalk .csv, .csv.zst or .csv.gz, or a folder
                          of them; an earlier sharded scan's folder gives its
@@ -128,8 +127,10 @@ export function describePlan(plan: ShardPlan, ms: number): string {
  * A plan file may already have shards run against it: their completion
  * records name its id, and a new plan (a new id, new frontier) in its place
  * would orphan them. Refuse to write over one; any other file is replaced.
+ * `path` is the regular file (or missing name) -o writes: never a FIFO,
+ * whose open would wait for a writer.
  */
-async function refuseReplacingPlan(path: string): Promise<void> {
+async function refuseReplacingPlan(output: string, path: string): Promise<void> {
   let old: ShardPlan;
   try {
     old = await readPlan(path);
@@ -137,7 +138,7 @@ async function refuseReplacingPlan(path: string): Promise<void> {
     return; // missing, unreadable or not a plan: the write says what goes wrong
   }
   throw new UsageError(
-    `${path} already holds a plan (${old.id}, ${old.shards} shards): shards run from it would ` +
+    `${output} already holds a plan (${old.id}, ${old.shards} shards): shards run from it would ` +
       "no longer match; remove it first or choose another file",
   );
 }
@@ -147,13 +148,28 @@ export async function run(args: string[]): Promise<number> {
   const flags = parse(args, { ...PLAN_OPTIONS, output: "value" });
   const root = oneRoot(flags);
   const options = await planOptionsOf(flags);
-  const output = flags.output as string | undefined;
-  if (output !== undefined && output !== "-") await refuseReplacingPlan(output);
+  const given = flags.output as string | undefined;
+  // -o /dev/stdout: this process's stdout, as -o - (by name it would be replaced)
+  const output = given === undefined || given === "-" || stdoutName(given) ? undefined : given;
+  // where -o goes, as report's -o: a device or FIFO written directly (as
+  // the shell's > does), a link written through, a file replaced whole;
+  // known (a FIFO never opened) before the plan is made
+  let target: OutputTarget | undefined;
+  if (output !== undefined) {
+    try {
+      checkDescriptorOutput(output); // -o /dev/fd/3 3>file: refused, as report's
+      target = await checkedOutput(output);
+    } catch (e) {
+      if (e instanceof RangeError) throw usage(e);
+      throw e;
+    }
+    if (!target.direct) await refuseReplacingPlan(output, target.path);
+  }
   const t0 = performance.now();
   const plan = await planShards(root, options);
   const ms = performance.now() - t0;
-  if (output === undefined || output === "-") console.log(JSON.stringify(plan, null, 1));
-  else await writePlan(plan, output);
-  eprint(describePlan(plan, ms) + (output && output !== "-" ? ` -> ${output}` : ""));
+  if (output === undefined) console.log(planText(plan).trimEnd());
+  else await writeWhole(output, planText(plan), target);
+  eprint(describePlan(plan, ms) + (output !== undefined ? ` -> ${output}` : ""));
   return 0;
 }

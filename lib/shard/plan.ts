@@ -17,7 +17,7 @@
  */
 import denoJson from "../../deno.json" with { type: "json" };
 import { checkInt, excludeList } from "../options.ts";
-import { besidePath } from "../outfile.ts";
+import { besidePath, writeWhole } from "../outfile.ts";
 import { type FolderId, folderId, listFolder } from "./list.ts";
 import {
   byteKey,
@@ -541,8 +541,17 @@ export async function writeAtomic(path: string, data: string | Uint8Array): Prom
   }
 }
 
+/** A plan as its file holds it: JSON, one key a line, and a line break. */
+export function planText(plan: ShardPlan): string {
+  return JSON.stringify(plan, null, 1) + "\n";
+}
+
 /**
- * Write a plan as JSON (whole or not at all).
+ * Write a plan as JSON, whole or not at all, as `pwalk plan -o` does (the
+ * rules of report's -o): a missing or regular file is replaced by a
+ * complete new one, a link's target is replaced (the link kept), a
+ * character device or FIFO is written directly; a folder, a socket or a
+ * link to nothing is refused.
  *
  * @example
  * ```ts ignore
@@ -551,7 +560,7 @@ export async function writeAtomic(path: string, data: string | Uint8Array): Prom
  * ```
  */
 export async function writePlan(plan: ShardPlan, path: string): Promise<void> {
-  await writeAtomic(path, JSON.stringify(plan, null, 1) + "\n");
+  await writeWhole(path, planText(plan));
 }
 
 /** The exclude list of a plan, as the report options take it. */

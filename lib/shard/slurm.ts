@@ -10,7 +10,14 @@
  * @module
  */
 import denoJson from "../../deno.json" with { type: "json" };
-import { type PlanOptions, planShards, readPlan, type ShardPlan, writePlan } from "./plan.ts";
+import {
+  type PlanOptions,
+  planShards,
+  planText,
+  readPlan,
+  type ShardPlan,
+  writeAtomic,
+} from "./plan.ts";
 import { absolutePath } from "./paths.ts";
 import { scanStatus } from "./status.ts";
 import { jobName, readSubmissions } from "./squeue.ts";
@@ -315,7 +322,8 @@ export async function slurmScan(root: string, options: SlurmScanOptions): Promis
   const plan = await planShards(root, options);
   await Deno.mkdir(`${dir}/logs`, { recursive: true });
   const script = slurmScript(plan, { ...options, dir });
-  await writePlan(plan, `${dir}/plan.json`);
+  // replaced whole, never written through a link (writePlan, as -o, would)
+  await writeAtomic(`${dir}/plan.json`, planText(plan));
   await Deno.writeTextFile(`${dir}/job.sbatch`, script, { mode: 0o755 });
   const shards = Array.from({ length: plan.shards }, (_, i) => i);
   const s = await submitShards(dir, shards, {
