@@ -311,6 +311,40 @@ Deno.test("a relative root: shards run from anywhere print the paths a run from 
   assertSameLines(lineSet(concat(...outs)), expected, "relative root");
 });
 
+Deno.test("a root spelled ./t, t/. or a//t over a folder name that is not UTF-8: planned, shards equal a run", async () => {
+  await using tmp = await tempDir();
+  // a name that is not UTF-8 makes the planner list with the native walker
+  await python(
+    `import os, sys
+t = os.fsencode(sys.argv[1])
+for d in (b"a/\\xff/x", b"a/b", b"c"):
+    os.makedirs(os.path.join(t, d))
+    open(os.path.join(t, d, b"f"), "w").close()`,
+    `${tmp.path}/t`,
+  );
+  for (const spelled of ["./t", "t/.", `${tmp.path}//t`]) {
+    const whole = async () => {
+      const r = await cli([spelled], { cwd: tmp.path });
+      assertEquals(r.code, 0, r.stderr);
+      return lineSet(r.stdout);
+    };
+    await whole(); // settle folder atimes
+    const expected = await whole();
+    const plan = await makePlan(spelled, 2, "plan.json", [], tmp.path);
+    assertEquals(plan.shards, 2);
+    const outs: Uint8Array[] = [];
+    for (let i = 0; i < plan.shards; i++) {
+      const r = await cli(shardArgs("plan.json", i, `s${i}.csv`), { cwd: tmp.path });
+      assertEquals(r.code, 0, r.stderr);
+      outs.push(await Deno.readFile(`${tmp.path}/s${i}.csv`));
+    }
+    assertSameLines(lineSet(concat(...outs)), expected, spelled);
+    for (const f of ["plan.json", "s0.csv", "s1.csv", "s0.done.json", "s1.done.json"]) {
+      await Deno.remove(`${tmp.path}/${f}`);
+    }
+  }
+});
+
 testNeeding([ZSTD], {
   name: "a plan whose root is another folder now is refused; status tells done, missing, failed",
   async fn() {

@@ -10,8 +10,9 @@
  *
  * @module
  */
+import { normalize } from "node:path/posix";
 import { walk } from "../walk.ts";
-import { utf8 } from "./paths.ts";
+import { joinPath, normaliseRoot, utf8 } from "./paths.ts";
 
 /** A folder's identity, as the walker checks it. */
 export interface FolderId {
@@ -61,29 +62,42 @@ async function listWithDeno(path: string): Promise<Listing | null> {
   return { count, dirs };
 }
 
+/**
+ * `path`, a path below `root` as the planner spells it (the root as given,
+ * then names), spelled as walk() spells its root (normalized: "./t" is
+ * "t", "a//b" is "a/b"): the walker takes a frontier folder only below the
+ * root as it prints it.
+ */
+function asWalkSpells(root: string, path: Uint8Array): Uint8Array {
+  const given = enc.encode(root);
+  const rel = path.subarray(given.length + (given[given.length - 1] === 0x2f ? 0 : 1));
+  return joinPath(enc.encode(normaliseRoot(normalize(root))), rel);
+}
+
 async function listNative(root: string, t: ListTarget): Promise<Listing> {
   const id = t.depth < 0 ? t.id : await folderId(t.path, t.id);
   if (!id) return { count: 0, dirs: [], error: "not a folder any more" };
+  const path = t.depth < 0 ? t.path : asWalkSpells(root, t.path);
   const dirs: SubFolder[] = [];
   let count = 0;
   let error: string | undefined;
   const it = walk(root, {
     // the root itself is walked as the root (a frontier folder has a depth >= 0)
     // (parentIno and depth only label rows, and no row of it is kept)
-    frontier: t.depth >= 0 ? [{ path: t.path, ...id, parentIno: 0, depth: t.depth }] : undefined,
+    frontier: t.depth >= 0 ? [{ path, ...id, parentIno: 0, depth: t.depth }] : undefined,
     maxDepth: t.depth + 2, // @std/fs numbering: its entries, not below
     threads: 1,
     onError: (e) => {
-      if (e.pathBytes.length === t.path.length) error ??= `${e.op}: ${e.message}`;
+      if (e.pathBytes.length === path.length) error ??= `${e.op}: ${e.message}`;
     },
   });
   for await (const e of it) {
     if (e.depth !== t.depth + 1) continue;
     count++;
     if (e.isDirectory) {
-      const path = e.pathBytes ?? enc.encode(e.path);
-      const cut = path.lastIndexOf(0x2f);
-      dirs.push({ name: path.slice(cut + 1), id: { dev: e.dev, ino: e.ino } });
+      const p = e.pathBytes ?? enc.encode(e.path);
+      const cut = p.lastIndexOf(0x2f);
+      dirs.push({ name: p.slice(cut + 1), id: { dev: e.dev, ino: e.ino } });
     }
   }
   return error ? { count: 0, dirs: [], error } : { count, dirs };
