@@ -42,7 +42,14 @@ import {
 } from "./helpers/shard.ts";
 import { canMountTmpfs, mountTmpfs, scratchDir, tempDir } from "./helpers/temp.ts";
 import { flatTree, mktree, python } from "./helpers/tree.ts";
-import { readPlan, runShard, ShardBusyError } from "../mod.ts";
+import {
+  readPlan,
+  runShard,
+  ScanFolderError,
+  ShardBusyError,
+  slurmScan,
+  submitShards,
+} from "../mod.ts";
 import { existsSync } from "node:fs";
 import { SETPRIV, testNeeding, ZSTD } from "./helpers/system.ts";
 
@@ -750,6 +757,63 @@ Deno.test("pwalk slurm --resume when squeue does not answer: refused, nothing re
     [],
     "sbatch was called",
   );
+});
+
+Deno.test("links put in a scan folder: slurm, submissions and shards never write or chmod their targets", async () => {
+  await using tmp = await tempDir();
+  const { root, dir } = await twoFolders(tmp.path);
+  // every name written in DIR, and the temporary name each is written under
+  // (this process's pid: the API runs here)
+  const names = [
+    "job.sbatch",
+    `job.sbatch.partial-${Deno.pid}`,
+    `plan.json.partial-${Deno.pid}`,
+    `slurm.json.partial-${Deno.pid}`,
+    `scan-0.csv.zst.partial-${Deno.pid}.zst`,
+    `scan-1.done.json.partial-${Deno.pid}`,
+  ];
+  const victims = names.map((_, i) => `${tmp.path}/victim-${i}`);
+  for (const [i, n] of names.entries()) {
+    await Deno.writeTextFile(victims[i], "important\n", { mode: 0o600 });
+    await Deno.chmod(victims[i], 0o600);
+    await Deno.symlink(victims[i], `${dir}/${n}`);
+  }
+  // a logs folder that is a link: refused before anything is written there
+  await Deno.symlink(tmp.path, `${dir}/logs`);
+  await assertRejects(
+    () => slurmScan(root, { shards: 2, out: dir, dryRun: true }),
+    ScanFolderError,
+    "logs is a link",
+  );
+  await Deno.remove(`${dir}/logs`);
+  const s = await slurmScan(root, { shards: 2, out: dir, dryRun: true });
+  const bin = `${tmp.path}/bin`;
+  await Deno.mkdir(bin);
+  await Deno.writeTextFile(`${bin}/sbatch`, "#!/bin/sh\necho 4242\n", { mode: 0o755 });
+  const path = Deno.env.get("PATH")!;
+  Deno.env.set("PATH", `${bin}:${path}`);
+  try {
+    assertEquals((await submitShards(dir, [0, 1])).jobId, "4242");
+  } finally {
+    Deno.env.set("PATH", path);
+  }
+  const plan = await readPlan(`${dir}/plan.json`);
+  assertEquals(plan.id, s.plan.id);
+  for (let i = 0; i < plan.shards; i++) {
+    await runShard(plan, i, { output: `${dir}/scan-${i}.csv.zst` });
+  }
+  for (const v of victims) {
+    assertEquals([Deno.readTextFileSync(v), Deno.statSync(v).mode! & 0o7777], [
+      "important\n",
+      0o600,
+    ]);
+  }
+  // job.sbatch is the script now, executable; the scan is whole
+  const job = Deno.lstatSync(`${dir}/job.sbatch`);
+  assert(job.isFile && (job.mode! & 0o777) === 0o755, `${job.mode}`);
+  assertEquals(Deno.readTextFileSync(`${dir}/job.sbatch`), s.script);
+  const st = await cli(["status", "--verify", dir], { env: { PATH: `${bin}:${path}` } });
+  assertEquals(st.code, 0, st.text + st.stderr);
 });
 
 /** TMP/tree with folders a and b of one file each, and an empty TMP/scan. */

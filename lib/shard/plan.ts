@@ -526,11 +526,29 @@ export async function readPlan(path: string): Promise<ShardPlan> {
   return checkPlan(v, path);
 }
 
-/** Write a file whole or not at all: a temporary name beside it, then a rename. */
-export async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
+/**
+ * Write a file whole or not at all: a temporary name beside it, made new
+ * (O_CREAT | O_EXCL: never through a link someone put there), then renamed
+ * over `path`, which is replaced whatever it is (a link there is replaced,
+ * never written through). For the files a shard or `pwalk slurm` keeps in
+ * a scan folder that others may write: root must not write or chmod a file
+ * a link there points to. `mode`: the new file's permission bits (default
+ * 0o666 less the umask).
+ */
+export async function writeAtomic(
+  path: string,
+  data: string | Uint8Array,
+  mode?: number,
+): Promise<void> {
   const tmp = besidePath(path, `.partial-${Deno.pid}`);
   try {
-    await Deno.writeFile(tmp, typeof data === "string" ? enc.encode(data) : data);
+    // one of a dead run with this pid, or anything put there: removed (a
+    // link itself, not its target), then made new
+    await Deno.remove(tmp).catch(() => {});
+    await Deno.writeFile(tmp, typeof data === "string" ? enc.encode(data) : data, {
+      createNew: true,
+      ...(mode === undefined ? {} : { mode }),
+    });
     await Deno.rename(tmp, path);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});

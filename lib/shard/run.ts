@@ -179,8 +179,10 @@ export async function sha256File(path: string): Promise<string> {
   return h.digest("hex");
 }
 
+/** Join `parts` into `to`, a new file (never opened through a link put there). */
 async function concatFiles(parts: string[], to: string): Promise<void> {
-  using out = await Deno.open(to, { write: true, create: true, truncate: true });
+  await Deno.remove(to).catch(() => {}); // a dead run's with this pid, or anything put there
+  using out = await Deno.open(to, { write: true, createNew: true });
   const buf = new Uint8Array(1 << 20);
   for (const p of parts) {
     using f = await Deno.open(p);

@@ -227,9 +227,7 @@ export async function submitShards(
     sbatch: o.sbatch ?? [],
     ...(o.maxRunning ? { maxRunning: o.maxRunning } : {}),
   });
-  const tmp = `${dir}/slurm.json.partial-${Deno.pid}`;
-  await Deno.writeTextFile(tmp, JSON.stringify({ submissions: subs }, null, 1) + "\n");
-  await Deno.rename(tmp, `${dir}/slurm.json`);
+  await writeAtomic(`${dir}/slurm.json`, JSON.stringify({ submissions: subs }, null, 1) + "\n");
   return { command, jobId, shards };
 }
 
@@ -321,10 +319,15 @@ export async function slurmScan(root: string, options: SlurmScanOptions): Promis
   }
   const plan = await planShards(root, options);
   await Deno.mkdir(`${dir}/logs`, { recursive: true });
+  // the tasks' logs go there: not through a link someone put in DIR
+  if (!(await Deno.lstat(`${dir}/logs`)).isDirectory) {
+    throw new ScanFolderError(`${dir}/logs is a link, not a folder: remove it first`);
+  }
   const script = slurmScript(plan, { ...options, dir });
   // replaced whole, never written through a link (writePlan, as -o, would)
   await writeAtomic(`${dir}/plan.json`, planText(plan));
-  await Deno.writeTextFile(`${dir}/job.sbatch`, script, { mode: 0o755 });
+  // never through a link put there: root would write and chmod its target
+  await writeAtomic(`${dir}/job.sbatch`, script, 0o755);
   const shards = Array.from({ length: plan.shards }, (_, i) => i);
   const s = await submitShards(dir, shards, {
     dryRun: options.dryRun,
