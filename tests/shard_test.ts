@@ -1056,6 +1056,34 @@ Deno.test("plan -o as report's -o: a device or FIFO is written directly, a link 
   assert(!existsSync(`${tmp.path}/nothing`));
 });
 
+testNeeding([ZSTD], {
+  name: "a shard's -o a link: the format is the link's suffix, not its target's name",
+  async fn() {
+    await using tmp = await tempDir();
+    const { root, dir } = await twoFolders(tmp.path);
+    const plan = await makePlan(root, 2, `${dir}/plan.json`);
+    // targets named for another format, or for none
+    const targets = [`${tmp.path}/big0.csv`, `${tmp.path}/big1`];
+    for (const [i, t] of targets.entries()) {
+      await Deno.writeTextFile(t, "old");
+      await Deno.symlink(t, `${dir}/scan-${i}.csv.zst`);
+    }
+    for (let i = 0; i < plan.shards; i++) {
+      const r = await cli(shardArgs(`${dir}/plan.json`, i, `${dir}/scan-${i}.csv.zst`));
+      assertEquals(r.code, 0, r.stderr);
+      assert(Deno.lstatSync(`${dir}/scan-${i}.csv.zst`).isSymlink, "the link stays");
+    }
+    // the zstd command reads each target: zstd, and together a single run's rows
+    const outs = [];
+    for (const t of targets) outs.push(await unzstd(t));
+    assertSameLines(lineSet(concat(...outs)), await wholeLines(root), "the shards' union");
+    const st = await cli(["status", "--verify", dir]);
+    assertEquals(st.code, 0, st.text + st.stderr);
+    const sum = await cli(["summary", dir]);
+    assertEquals(sum.code, 0, sum.stderr);
+  },
+});
+
 Deno.test("a shard already running (its OUTPUT.lock held): a second run is refused, nothing touched", async () => {
   await using tmp = await tempDir();
   const { root, dir } = await twoFolders(tmp.path);

@@ -297,11 +297,12 @@ export async function runShard(
   const target = given === null ? null : await outputTarget(given);
   if (target?.direct) throw new RangeError(`pwalk: ${notAFile(given!)}`);
   const output = target ? target.path : null;
-  // The output's suffix decides (the temporary parts of shard 0 have none).
-  const format = reportFormat(output ?? undefined, undefined, options.level);
+  // The output's suffix decides, as given (a link's, not its target's, as
+  // for report's -o; the temporary parts of shard 0 have their own).
+  const format = reportFormat(given ?? undefined, undefined, options.level);
   if (format.compress === "parquet") {
     throw new RangeError(
-      `pwalk: a shard writes CSV (.csv, .csv.zst or .csv.gz), not ${output}: ` +
+      `pwalk: a shard writes CSV (.csv, .csv.zst or .csv.gz), not ${given}: ` +
         "its parts are joined, and Parquet files cannot be (convert the merged scan)",
     );
   }
@@ -364,7 +365,9 @@ export async function runShard(
               ...common,
               exclude: planExcludes(plan),
               frontier: folders,
-              output: output ? (shard === 0 ? tmp("front") : output) : "-",
+              // a link's target is written by the library, as for report's
+              // -o: by the name given, whose suffix says the format
+              output: output ? (shard === 0 ? tmp("front") : given!) : "-",
               skipFds: skip >= 0 ? [...lockSkip, skip] : common.skipFds,
             }),
           );
