@@ -8,7 +8,7 @@
  * step, and `pwalk slurm --resume` resubmits exactly the shards that lack
  * a record until the shards' union equals a single run again.
  */
-import { assert, assertEquals, assertMatch } from "@std/assert";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { cli, run } from "./helpers/run.ts";
 import { SLURM_NEEDS, startSlurm } from "./helpers/slurm.ts";
 import {
@@ -204,6 +204,29 @@ await new Promise(() => setInterval(() => {}, 1000));`,
         assertEquals(s.states, ["done", "done", "done", "done"], s.details.join("\n"));
         assert(!(await Deno.stat(temp).catch(() => null)), "the dead run's temporary removed");
         assertSameLines(await unionLines(dir, 4), expected, "the shards' union");
+      },
+    );
+
+    await t.step(
+      "a first submission sbatch refuses: its error shown, nothing left; corrected, it runs",
+      async () => {
+        const dir2 = `${tmp.path}/scan2`;
+        const args = ["slurm", root, "--shards", "2", "--out", dir2];
+        const bad = await cli([...args, "--sbatch=--bogus-opt"], { env });
+        assertEquals(bad.code, 1, bad.stderr);
+        assertStringIncludes(bad.stderr, "unrecognized option '--bogus-opt'");
+        assertEquals(bad.stderr.trim().split("\n").length, 1, bad.stderr);
+        assert(!(await Deno.lstat(dir2).catch(() => null)), "the scan folder was left");
+        const good = await cli(args, { env });
+        assertEquals(good.code, 0, good.stderr);
+        const s = () => cli(["status", dir2], { env });
+        await waitFor(async () => (await s()).code === 0, {
+          what: "the corrected scan to be done",
+          timeoutMs: 120_000,
+          everyMs: 250,
+          detail: slurm.logs,
+        });
+        assertSameLines(await unionLines(dir2, 2), expected, "the corrected scan's union");
       },
     );
   },

@@ -52,8 +52,10 @@ Plan and report options (see pwalk plan --help): --from SCAN, --min-folders N,
 
 Exit status:
   0    submitted (or, with --dry-run, written and printed)
-  1    failed: sbatch refused the job, squeue did not answer for --resume,
-       the plan or the script cannot be written
+  1    failed: sbatch refused the job (its error shown; a first submission
+       leaves no plan or script in DIR, so the corrected command runs),
+       squeue did not answer for --resume, the plan or the script cannot
+       be written
   2    bad usage: unknown option, bad value, a missing ROOT, DIR holding
        a plan already
 `;

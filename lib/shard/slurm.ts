@@ -171,6 +171,9 @@ export interface Submitted {
   shards: number[];
 }
 
+/** sbatch could not be run, or refused the job: nothing was submitted. */
+class NotSubmitted extends Error {}
+
 /**
  * Submit shards of a scan folder (its job.sbatch) as one array job, and
  * record it in slurm.json. With `dryRun`, only say what would be run.
@@ -207,7 +210,7 @@ export async function submitShards(
     }).output();
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
-      throw new Error(
+      throw new NotSubmitted(
         "sbatch not found: is Slurm installed here? (--dry-run writes the script only)",
       );
     }
@@ -215,8 +218,10 @@ export async function submitShards(
   }
   const text = new TextDecoder().decode(out.stdout).trim();
   if (!out.success) {
-    const err = new TextDecoder().decode(out.stderr).trim().split("\n").at(-1);
-    throw new Error(`sbatch failed (exit ${out.code}): ${err}`);
+    // every line: the last is often only 'Try "sbatch --help" for more information'
+    const err = new TextDecoder().decode(out.stderr).split("\n").map((l) => l.trim())
+      .filter((l) => l).join("; ");
+    throw new NotSubmitted(`sbatch failed (exit ${out.code}): ${err || "it said nothing"}`);
   }
   const jobId = text.split(";")[0].trim();
   const subs = await readSubmissions(dir);
@@ -268,7 +273,10 @@ export interface SlurmScan extends Submitted {
 
 /**
  * Plan a scan of `root` into the folder `out`, write its batch script, and
- * submit it as a Slurm job array (one task per shard).
+ * submit it as a Slurm job array (one task per shard). When sbatch cannot
+ * be run or refuses the job, nothing was submitted: the plan and the
+ * script are removed again (and the folders made for them, when empty),
+ * so that the same call, corrected, can run.
  *
  * @example
  * ```ts ignore
@@ -318,6 +326,11 @@ export async function slurmScan(root: string, options: SlurmScanOptions): Promis
     );
   }
   const plan = await planShards(root, options);
+  // the folders this run makes, removed again when nothing was submitted
+  const made: string[] = [];
+  for (const p of [dir, `${dir}/logs`]) {
+    if (!(await Deno.lstat(p).catch(() => null))) made.unshift(p);
+  }
   await Deno.mkdir(`${dir}/logs`, { recursive: true });
   // the tasks' logs go there: not through a link someone put in DIR
   if (!(await Deno.lstat(`${dir}/logs`)).isDirectory) {
@@ -329,10 +342,24 @@ export async function slurmScan(root: string, options: SlurmScanOptions): Promis
   // never through a link put there: root would write and chmod its target
   await writeAtomic(`${dir}/job.sbatch`, script, 0o755);
   const shards = Array.from({ length: plan.shards }, (_, i) => i);
-  const s = await submitShards(dir, shards, {
-    dryRun: options.dryRun,
-    maxRunning: options.maxRunning,
-  });
+  let s: Submitted;
+  try {
+    s = await submitShards(dir, shards, {
+      dryRun: options.dryRun,
+      maxRunning: options.maxRunning,
+    });
+  } catch (e) {
+    if (!(e instanceof NotSubmitted)) throw e;
+    // Nothing was submitted: what this run wrote is removed, so that the
+    // command corrected (an sbatch option sbatch refused) just runs; a
+    // plan left there would be refused as one to resume.
+    for (const f of ["job.sbatch", "plan.json"]) await Deno.remove(`${dir}/${f}`).catch(() => {});
+    for (const d of made) await Deno.remove(d).catch(() => {}); // when empty
+    throw new Error(
+      `${(e as Error).message} (nothing was submitted; the plan and the script were removed)`,
+      { cause: e },
+    );
+  }
   return { ...s, plan, script, dir };
 }
 
