@@ -1186,6 +1186,26 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "a shard's lock file on a full disk: one line naming it, nothing left",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir();
+    const { root, dir } = await twoFolders(tmp.path);
+    await makePlan(root, 2, `${dir}/plan.json`);
+    const full = `${tmp.path}/full`;
+    await Deno.mkdir(full);
+    assertEquals(await mountTmpfs(full, "size=64k"), "");
+    // filled to the last block: new names still fit, no byte does
+    const dd = await run("dd", ["if=/dev/zero", `of=${full}/filler`, "bs=4096"]);
+    assertStringIncludes(dd.stderr, "No space left on device");
+    const r = await cli(shardArgs(`${dir}/plan.json`, 1, `${full}/s1.csv`));
+    assertEquals(r.code, 1, r.stderr);
+    assertEquals(r.stderr, `pwalk: cannot write ${full}/s1.csv.lock: No space left on device\n`);
+    assertEquals([...Deno.readDirSync(full)].map((e) => e.name), ["filler"], "left behind");
+  },
+});
+
 Deno.test("shards whose output names of 250 bytes begin alike: each its own lock and temporaries", async () => {
   await using tmp = await tempDir();
   const { lockShard } = await import("../lib/shard/lock.ts");

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { besidePath } from "../outfile.ts";
+import { besidePath, osErrorText } from "../outfile.ts";
 
 /** A second run of a shard that is running now: refused, nothing touched. */
 export class ShardBusyError extends Error {}
@@ -62,8 +62,15 @@ export async function lockShard(output: string, shard: number): Promise<ShardLoc
       if (round < 100) continue;
       throw new Error(`${path}: replaced again and again while being locked`);
     }
-    await f.truncate(0);
-    await f.write(new TextEncoder().encode(`pid ${Deno.pid} on ${Deno.hostname()}\n`));
+    try {
+      await f.truncate(0);
+      await f.write(new TextEncoder().encode(`pid ${Deno.pid} on ${Deno.hostname()}\n`));
+    } catch (e) {
+      // a full disk, a quota: the file removed while still held, and named
+      await Deno.remove(path).catch(() => {});
+      f.close();
+      throw new Error(`pwalk: cannot write ${path}: ${osErrorText(e)}`);
+    }
     return {
       path,
       release: async () => {
@@ -85,7 +92,9 @@ async function openLockFile(path: string): Promise<Deno.FsFile> {
   try {
     return await Deno.open(path, { read: true, write: true, createNew: true, mode: 0o644 });
   } catch (e) {
-    if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    if (!(e instanceof Deno.errors.AlreadyExists)) {
+      throw new Error(`pwalk: cannot write ${path}: ${osErrorText(e)}`);
+    }
   }
   const l = await Deno.lstat(path);
   const uid = Deno.uid();
