@@ -721,6 +721,44 @@ for i in range(50): os.close(os.open(b'f%d' % i, os.O_CREAT | os.O_WRONLY, dir_f
   },
 });
 
+testNeeding([ZSTD], {
+  name:
+    "a frontier folder's path longer than PATH_MAX (UTF-8 names): estimated loads are the shards' rows",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/deep`;
+    // 17 levels of 250-byte UTF-8 names (the listing by Deno, the folder
+    // past PATH_MAX not stat-able by path), a side folder at each level
+    await python(
+      `import os, sys
+os.makedirs(sys.argv[1].encode()); fd = os.open(sys.argv[1].encode(), os.O_RDONLY)
+for l in range(17):
+    n = b'y' * 250; os.mkdir(n, dir_fd=fd); m = os.open(n, os.O_RDONLY, dir_fd=fd)
+    os.mkdir(b'side', dir_fd=fd); os.close(os.open(b'side/f', os.O_CREAT | os.O_WRONLY, dir_fd=fd))
+    os.close(fd); fd = m
+for i in range(50): os.close(os.open(b'f%d' % i, os.O_CREAT | os.O_WRONLY, dir_fd=fd))`,
+      root,
+    );
+    const single = `${tmp.path}/single.csv.zst`;
+    assertEquals((await cli(["-o", single, root])).code, 0);
+    const dir = `${tmp.path}/scan`;
+    await Deno.mkdir(dir);
+    const plan = await makePlan(root, 2, `${dir}/plan.json`, ["--from", single]);
+    assert(
+      plan.frontier.some((f) => planPath(f).length > 4096),
+      "a frontier folder deeper than PATH_MAX",
+    );
+    await runShards(`${dir}/plan.json`, dir, plan.shards);
+    const rows = plan.estimate.loads.map((_, i) =>
+      JSON.parse(Deno.readTextFileSync(`${dir}/scan-${i}.done.json`)).rows
+    );
+    assertEquals(plan.estimate.loads, rows);
+    // the rows of the single run, counted by the zstd command's output
+    const total = new TextDecoder().decode(await unzstd(single)).split("\n").length - 1;
+    assertEquals(plan.estimate.total, total);
+  },
+});
+
 Deno.test("pwalk slurm --resume when squeue does not answer: refused, nothing resubmitted or removed", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/tree`;

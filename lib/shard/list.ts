@@ -6,7 +6,9 @@
  * Deno.readDir does the work for UTF-8 paths. It decodes a name that is
  * not UTF-8 lossily (U+FFFD), and such a name cannot be opened; a folder
  * with one (or a path Deno cannot reach, longer than PATH_MAX) is listed
- * by the native walker instead, which works on bytes and stats each entry.
+ * by the native walker instead, which works on bytes and stats each entry,
+ * as is a folder with a subfolder whose path is longer than PATH_MAX (the
+ * planner needs each planned folder's device and inode).
  *
  * @module
  */
@@ -51,11 +53,19 @@ export interface Listing {
 const FFFD = "\uFFFD";
 const enc = new TextEncoder();
 
+/** Bytes of the longest path one call takes (Linux's PATH_MAX, less its NUL). */
+const PATH_MAX = 4095;
+
 async function listWithDeno(path: string): Promise<Listing | null> {
   const dirs: SubFolder[] = [];
   let count = 0;
+  const room = PATH_MAX - enc.encode(path).length - 1; // for a name below it
   for await (const e of Deno.readDir(path)) {
     if (e.name.includes(FFFD)) return null; // perhaps lossy: the bytes are needed
+    // a folder whose path is too long for lstat: its device and inode from
+    // the native listing, which stats each entry (the planner drops a
+    // folder it cannot stat, and its rows would then be nobody's estimate)
+    if (e.isDirectory && e.name.length * 3 > room && enc.encode(e.name).length > room) return null;
     count++;
     if (e.isDirectory) dirs.push({ name: enc.encode(e.name) });
   }
