@@ -759,6 +759,33 @@ for i in range(50): os.close(os.open(b'f%d' % i, os.O_CREAT | os.O_WRONLY, dir_f
   },
 });
 
+Deno.test("plan --from a scan that does not match the tree: one warning line; the tree's own scan: none", async () => {
+  await using tmp = await tempDir();
+  const { root } = await twoFolders(tmp.path);
+  for (const d of ["a/x", "a/y", "b/z"]) await Deno.mkdir(`${root}/${d}`);
+  const other = `${tmp.path}/other`;
+  for (const d of ["p", "q", "r/s"]) await Deno.mkdir(`${other}/${d}`, { recursive: true });
+  await Deno.writeTextFile(`${tmp.path}/garbage.csv`, "hello,world\n");
+  for (const [t, out] of [[root, "own.csv"], [other, "other.csv"]]) {
+    assertEquals((await cli(["-o", `${tmp.path}/${out}`, t])).code, 0);
+  }
+  const cases: [string, RegExp | null][] = [
+    ["garbage.csv", /^pwalk: warning: --from: no folder row of a pwalk scan in .*garbage\.csv/],
+    ["other.csv", /^pwalk: warning: --from: the previous scan knows 0 of the \d+ folders listed/],
+    ["own.csv", null],
+  ];
+  for (const [from, warning] of cases) {
+    const r = await cli(["plan", root, "--shards", "2", "--from", `${tmp.path}/${from}`]);
+    assertEquals(r.code, 0, r.stderr);
+    const lines = r.stderr.trim().split("\n");
+    const warnings = lines.filter((l) => l.includes("warning"));
+    if (warning) {
+      assertEquals(warnings.length, 1, r.stderr);
+      assertMatch(warnings[0], warning);
+    } else assertEquals(warnings, [], r.stderr);
+  }
+});
+
 Deno.test("pwalk slurm --resume when squeue does not answer: refused, nothing resubmitted or removed", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/tree`;

@@ -46,7 +46,9 @@ Options:
   --from SCAN            estimate the work below each folder from a previous
                          scan (a pwalk .csv, .csv.zst or .csv.gz, or a folder
                          of them; an earlier sharded scan's folder gives its
-                         plan's shards, all done); repeatable.
+                         plan's shards, all done); repeatable. A warning
+                         line when it knows less than half of the folders
+                         listed (a scan of another tree).
                          Default: the rows the planner sees in listings
   --min-folders N        frontier folders to aim for (default 16 x N)
   --max-listed N         folders the planner may list (default 1024 x N
@@ -106,6 +108,7 @@ export async function planOptionsOf(flags: Flags): Promise<PlanOptions> {
     pwalkDepth: intArg("depth", flags.depth, 0, 2 ** 31 - 1),
     exclude,
     oneFileSystem: !!flags["one-file-system"],
+    onWarning: (m) => eprint(`pwalk: warning: ${m}`),
   };
 }
 

@@ -72,6 +72,13 @@ export interface PlanOptions extends PlanReportOptions {
   signal?: AbortSignal;
   /** Called after each folder is expanded. */
   onProgress?: (p: { listed: number; frontier: number }) => void;
+  /**
+   * Told (one line, at most once) when the previous scans of `from` know
+   * less than half of the folders the planner listed below the root (or no
+   * folder at all): not a pwalk scan, or one of another tree, whose
+   * estimates are then guesses. The plan is made all the same.
+   */
+  onWarning?: (message: string) => void;
 }
 
 /** One folder of the frontier: where it is, what it is, and which shard walks it. */
@@ -370,6 +377,10 @@ export async function planShards(root: string, options: PlanOptions): Promise<Sh
     cands.delete(best.key);
     await split(best);
   }
+  if (scan && options.onWarning) {
+    const why = scanCoverage(rootNode, scan, relOf);
+    if (why) options.onWarning(`--from: ${why}`);
+  }
   // Biggest first, each to the least loaded shard (the lowest on ties).
   const front = [...cands.values()].sort((a, b) => (ahead(a, b) ? -1 : ahead(b, a) ? 1 : 0));
   const parentIno = (n: Node) => n.parent!.id!.ino;
@@ -430,6 +441,37 @@ export async function planShards(root: string, options: PlanOptions): Promise<Sh
       shard: shardOf.get(c.key)!,
     })),
   };
+}
+
+/**
+ * Why a previous scan's estimates are guesses, or "": it has no folder
+ * row, or knows less than half of the folders listed below the root
+ * (those within the levels it kept; folders made since count as unknown).
+ */
+function scanCoverage(
+  root: Node,
+  scan: ScanCounts,
+  relOf: (p: Uint8Array) => Uint8Array,
+): string {
+  if (scan.get(new Uint8Array()) === undefined) {
+    return `no folder row of a pwalk scan in ${
+      scan.files.join(", ")
+    }: estimates are 1 row a folder`;
+  }
+  let known = 0, all = 0;
+  const visit = (n: Node) => {
+    for (const c of n.children ?? []) {
+      if (c.dead || c.depth + 1 > scan.levels) continue;
+      all++;
+      if (scan.get(relOf(c.path)) !== undefined) known++;
+      visit(c);
+    }
+  };
+  visit(root);
+  return known * 2 < all
+    ? `the previous scan knows ${known} of the ${all} folders listed below the root: is it a ` +
+      "scan of this tree? The others are estimated at 1 row each"
+    : "";
 }
 
 /** The frontier folders of one shard, with their paths in bytes. */
