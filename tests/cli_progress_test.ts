@@ -42,9 +42,9 @@ testNeeding([PYTHON3], {
     for (const c of [0xfe50, 0xfe10, 0x2329, 0xa960, 0x17000, 0x1b000]) {
       assertEquals(columns(String.fromCodePoint(c)), 2, c.toString(16));
     }
-    // wider than a narrow character in those ranges only where blocks of wide ones lie
+    // and none wcwidth shows one column wide counts two (a table's row would end early)
     const over = ref.narrow.filter((c) => columns(String.fromCodePoint(c)) !== 1);
-    assert(over.length < 2_000, `${over.length} narrow ones counted wide`);
+    assertEquals(over.slice(0, 20).map((c) => c.toString(16)), [], `${over.length} counted wide`);
     // a long name of small forms fits any width asked
     const name = `/tmp/small_${"﹐﹑﹒﹔﹕﹖﹗﹘﹙﹚".repeat(8)}/x`;
     for (const w of [10, 37, 40, 61, 79]) {
