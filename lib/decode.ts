@@ -137,7 +137,7 @@ export type Decoded =
 /** The kinds of entry records. */
 type EntryKind = typeof RecKind.ENTRY | typeof RecKind.DIR | typeof RecKind.SUBDIR;
 
-const utf8 = new TextDecoder();
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true }); // a name may begin with U+FEFF
 const utf8Encoder = new TextEncoder();
 
 /** The three regions of a batch (native/channel.h), as JavaScript sees them. */

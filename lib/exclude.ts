@@ -155,7 +155,11 @@ export function resolveExcludeBytes(root: string, path: Uint8Array): Uint8Array[
   const p = path.subarray(0, end);
   const bad = firstBadByte(p);
   const cut = p.lastIndexOf(0x2f, bad); // the last "/" before it
-  const dir = cut < 0 ? "." : cut === 0 ? "/" : new TextDecoder().decode(p.subarray(0, cut));
+  const dir = cut < 0
+    ? "."
+    : cut === 0
+    ? "/"
+    : new TextDecoder("utf-8", { ignoreBOM: true }).decode(p.subarray(0, cut));
   const rest = p.subarray(cut + 1);
   const out = new Map<string, Uint8Array>([[p.join(), p]]);
   const spellings = new Set(resolveExcludes(root, [dir]));

@@ -139,7 +139,7 @@ export interface RunOptions {
 }
 
 const utf8 = new TextEncoder();
-const lossy = new TextDecoder();
+const lossy = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /** Encode a path: strings as UTF-8, bytes as they are. */
 export function pathBytes(p: string | Uint8Array): Uint8Array<ArrayBuffer> {

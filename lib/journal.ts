@@ -100,7 +100,7 @@ export interface JournalHeader {
 export const JOURNAL_MAGIC = "#pwalk-journal 1 ";
 
 const enc = new TextEncoder();
-const lossy = new TextDecoder();
+const lossy = new TextDecoder("utf-8", { ignoreBOM: true });
 const HEX = "0123456789abcdef"; // printablePath
 
 /** Printable ASCII but the backslash: bytes as they are. */

@@ -43,7 +43,9 @@ export function tempPrefix(base: string): string {
   while (cut > 0 && (b[cut] & 0xc0) === 0x80) cut--; // not inside a character
   let h = 0x811c9dc5;
   for (const x of b) h = Math.imul(h ^ x, 0x01000193) >>> 0;
-  return `${new TextDecoder().decode(b.subarray(0, cut))}~${h.toString(16).padStart(8, "0")}`;
+  return `${new TextDecoder("utf-8", { ignoreBOM: true }).decode(b.subarray(0, cut))}~${
+    h.toString(16).padStart(8, "0")
+  }`;
 }
 
 /** `path` with its last name replaced by its {@link tempPrefix} followed by `suffix`. */

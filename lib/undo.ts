@@ -22,7 +22,7 @@ import {
 import { readJournalFile, RefusedError } from "./journal_file.ts";
 import { idName, logPath, syslogLine, whoRuns } from "./syslog.ts";
 
-const lossy = new TextDecoder();
+const lossy = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /** Options of {@link undo}. */
 export interface UndoOptions {

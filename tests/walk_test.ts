@@ -616,3 +616,39 @@ testNeeding([SETPRIV], {
     assertEquals(out.maxDepth2.errors, []);
   },
 });
+
+Deno.test("walk and walkDirs: a root and names that begin with U+FEFF keep it (no decoder drops it as a BOM)", async () => {
+  const dir = Deno.makeTempDirSync({ dir: scratchDir() });
+  const root = `${dir}/\uFEFFd`;
+  Deno.mkdirSync(`${root}/sub`, { recursive: true });
+  Deno.mkdirSync(`${root}/\uFEFFinner`);
+  for (const f of ["file1", "sub/f2", "sub/\uFEFFbom"]) {
+    Deno.writeFileSync(`${root}/${f}`, new Uint8Array());
+  }
+  // the reference: Deno.readDir, folder by folder
+  const want: string[] = [];
+  const list = (p: string) => {
+    want.push(p);
+    for (const e of Deno.readDirSync(p)) {
+      if (e.isDirectory) list(`${p}/${e.name}`);
+      else want.push(`${p}/${e.name}`);
+    }
+  };
+  const cwd = Deno.cwd();
+  Deno.chdir(dir);
+  try {
+    list("\uFEFFd"); // a relative root: the batch's text begins with the BOM
+    const got: string[] = [];
+    for await (const e of walk("\uFEFFd")) got.push(e.path);
+    assertEquals(got.sort(), want.sort());
+    const dirs: string[] = [];
+    for await (const d of walkDirs("\uFEFFd")) {
+      dirs.push(d.path);
+      for (const f of d.files) assert(want.includes(`${d.path}/${f}`), `${d.path}/${f}`);
+      for (const s of d.dirs) assert(want.includes(`${d.path}/${s}`), `${d.path}/${s}`);
+    }
+    assertEquals(dirs.sort(), ["\uFEFFd", "\uFEFFd/sub", "\uFEFFd/\uFEFFinner"].sort());
+  } finally {
+    Deno.chdir(cwd);
+  }
+});

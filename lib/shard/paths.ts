@@ -6,8 +6,8 @@
  */
 
 const enc = new TextEncoder();
-const strict = new TextDecoder("utf-8", { fatal: true });
-const lossy = new TextDecoder();
+const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const lossy = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /**
  * An absolute, normalised form of a path, taken from the working folder
