@@ -75,8 +75,12 @@ export function resolveExcludes(root: string, paths: readonly string[] | undefin
   for (const p of paths) {
     out.add(tidy(p));
     const real = realRoot === null ? null : physical(p, cache);
-    if (real !== null && real.startsWith(prefix) && real.length > prefix.length) {
-      const rel = real.slice(prefix.length);
+    const rel = real !== null && real.startsWith(prefix) && real.length > prefix.length
+      ? real.slice(prefix.length)
+      : tooLong(p)
+      ? lexicalBelow(p, given, realRoot)
+      : null;
+    if (rel !== null) {
       out.add(`${given === "/" ? "" : given}/${rel}`);
       // walk() spells the entries of "." without "./" (as @std/fs does)
       if (given === ".") out.add(rel);
@@ -88,6 +92,27 @@ export function resolveExcludes(root: string, paths: readonly string[] | undefin
 const enc = new TextEncoder();
 /** Linux's limit on a path given to a system call, its NUL included. */
 const PATH_MAX = 4096;
+
+/** A path no system call takes: no realpath or stat of it can tell where it is. */
+function tooLong(p: string): boolean {
+  return p.length >= PATH_MAX / 4 && enc.encode(p).length >= PATH_MAX;
+}
+
+/**
+ * Where a path too long to resolve lies below ROOT, told by its spelling
+ * alone (ROOT as given, or ROOT's real path; relative to the working
+ * folder otherwise): the path below, or null.
+ */
+function lexicalBelow(p: string, given: string, realRoot: string | null): string | null {
+  const abs = (q: string) => tidy(q.startsWith("/") ? q : `${Deno.cwd()}/${q}`);
+  const path = abs(p);
+  for (const r of [abs(given), realRoot]) {
+    if (r === null) continue;
+    const prefix = r === "/" ? "/" : `${r}/`;
+    if (path.startsWith(prefix) && path.length > prefix.length) return path.slice(prefix.length);
+  }
+  return null;
+}
 
 /**
  * The exclude paths that name no folder inside `root` (a typo, another
@@ -106,9 +131,10 @@ export function unmatchedExcludes(root: string, paths: readonly string[]): strin
   if (realRoot === null) return [];
   const prefix = realRoot === "/" ? "/" : `${realRoot}/`;
   return paths.filter((p) => {
-    // past PATH_MAX no name can be resolved or stat'ed: no warning then
-    // (the walker reaches such a folder through its parents' descriptors)
-    if (enc.encode(p).length >= PATH_MAX) return false;
+    // past PATH_MAX no name can be resolved or stat'ed: warned about only
+    // when its spelling puts it outside ROOT (the walker reaches such a
+    // folder through its parents' descriptors, by the spelling below ROOT)
+    if (tooLong(p)) return lexicalBelow(p, rootSpelling(root), realRoot) === null;
     const real = physical(p, cache);
     if (real === null || !real.startsWith(prefix) || real.length === prefix.length) return true;
     try {

@@ -189,6 +189,10 @@ Deno.test("--exclude of a folder past PATH_MAX, as an argument and in a list: ex
     assertEquals(r.code, 0, r.stderr);
     assertEquals(r.stderr.includes("warning"), false, r.stderr);
     assertRowsMatch(parsePwalk(r.stdout).rows, ref.rows);
+    // ROOT spelled relative, the folder absolute: told apart by spelling alone
+    const rel = await cli([...how, "tree"], { cwd: tmp.path });
+    assertEquals(rel.code, 0, rel.stderr);
+    assertEquals(parsePwalk(rel.stdout).rows.length, ref.rows.size);
     assertEquals(parsePwalk(r.stdout).rows.length, 2 * 24 + 1); // 24 levels, their files, ROOT
   }
 });
