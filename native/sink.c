@@ -146,13 +146,18 @@ static int open_replace(pw_sink *s, const char *target, const struct stat *old) 
   int dfd;
   if (base) {
     char *dir = strndup(target, base);
-    if (!dir) return -ENOMEM;
-    dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    dfd = dir ? open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (!dir) errno = ENOMEM;
     free(dir);
   } else {
     dfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
   }
-  if (dfd < 0) return -errno;
+  if (dfd < 0) {
+    int e = errno;
+    free(s->tmp_path); /* nothing made: pw_sink_finish has nothing to remove */
+    s->tmp_path = NULL;
+    return -e;
+  }
   int fd = -1;
   for (int attempt = 0; attempt < 100; attempt++) {
     snprintf(s->tmp_path, n, "%.*s%s.partial-%ld-%d", (int)(base + keep), target, tag,

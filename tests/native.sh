@@ -2,7 +2,9 @@
 # Sanitizer builds of the native library with its C driver (native/driver/
 # pwdrive.c), run over a generated hostile tree: AddressSanitizer +
 # UndefinedBehaviorSanitizer, then ThreadSanitizer.  Any report fails.
-set -euo pipefail
+set -Eeuo pipefail
+# a failed check says which (a bare `[ ... ]` fails silently otherwise)
+trap 'echo "native.sh: line $LINENO failed: $BASH_COMMAND" >&2' ERR
 cd "$(dirname "$0")/.."
 sh tools/build.sh >/dev/null # fetches the zstd and libdeflate sources on first use
 Z=.tools/zstd/node_modules/zstd-napi/deps/zstd/lib
@@ -74,13 +76,16 @@ check_all() { # binary
   # every row all the same, the workers waiting for one another
   (ulimit -n 6 && run "$b" -t 8 -H "$work/tree")
   [ "$(wc -l <"$work/out")" -eq "$rows" ]
-  # ... and none left for a folder (the output takes the last): a fatal
-  # error after the wait, status 1, no output; never a run missing folders
+  # ... and none left for a folder (the output and its folder take the
+  # last two): a fatal error after the wait, status 1, no output; never a
+  # run missing folders
   rm -f "$work/nofd.csv"
-  if (ulimit -n 4 && exec "$b" -t 2 "$work/tree" "$work/nofd.csv") >"$work/out" 2>"$work/err"; then
+  if (ulimit -n 5 && exec "$b" -t 2 "$work/tree" "$work/nofd.csv") >"$work/out" 2>"$work/err"; then
     cat "$work/err" >&2; return 1
   fi
-  grep -q "status=2 .*fatal=Too many open files" "$work/err" && [ ! -e "$work/nofd.csv" ]
+  # (each check its own command: set -e skips a failure before the last of an && list)
+  grep -q "status=2 .*fatal=Too many open files" "$work/err"
+  [ ! -e "$work/nofd.csv" ]
   if grep -q "Sanitizer\|runtime error" "$work/err"; then cat "$work/err" >&2; return 1; fi
   # repair refuses walk-only options (following links would change what they lead to)
   if "$b" -t 2 -F -R "$work/tree" >"$work/out" 2>"$work/err"; then cat "$work/err" >&2; return 1; fi
@@ -98,7 +103,8 @@ check_all() { # binary
   [ "$(gzip -dc "$work/out.csv.gz" | wc -l)" -eq "$rows" ]
   # typed Parquet (hostile names escaped): PAR1 at both ends; DuckDB reads it in the Deno tests
   run "$b" -t 4 -p 1 "$work/tree" "$work/out.parquet"
-  [ "$(head -c 4 "$work/out.parquet")" = PAR1 ] && [ "$(tail -c 4 "$work/out.parquet")" = PAR1 ]
+  [ "$(head -c 4 "$work/out.parquet")" = PAR1 ]
+  [ "$(tail -c 4 "$work/out.parquet")" = PAR1 ]
   run "$b" -t 3 -p 3 "$work/big" "$work/big.parquet"
   run "$b" -t 8 -c 0 -p 1 "$work/tree" "$work/cancelled.parquet"   # cancelled: nothing left
   [ ! -e "$work/cancelled.parquet" ]
