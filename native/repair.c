@@ -72,6 +72,10 @@ typedef struct repair_ctx {
     uint64_t *names;  /**< the names reached: hashes of (folder, name), each once */
     char *path;       /**< the first name reached, for the notice when not all are */
     size_t len;
+    struct timespec ctime; /**< its ctime when first reached */
+    bool moved;       /**< the ctime changed between two names: a name may have been
+                           renamed from a folder already listed to one not yet, and
+                           counted twice (never changed then; told as not all reached) */
   } *links;
   size_t links_cap, links_n;
 } repair_ctx;
@@ -360,8 +364,13 @@ static int count_link(repair_ctx *c, const struct stat *st, const pw_entry *e, u
     if (!path) goto out;
     memcpy(path, e->path, e->len + 1);
     *l = (struct link_slot){.dev = (uint64_t)st->st_dev, .ino = (uint64_t)st->st_ino, .gid = gid,
-                            .used = true, .path = path, .len = e->len};
+                            .used = true, .path = path, .len = e->len, .ctime = st->PW_CTIM};
     c->links_n++;
+  } else if (l->ctime.tv_sec != st->PW_CTIM.tv_sec || l->ctime.tv_nsec != st->PW_CTIM.tv_nsec) {
+    /* a rename changes the renamed inode's ctime: one of its names moved
+       while the walk went (or the file changed otherwise): its names can
+       no longer be told apart by where they were seen */
+    l->moved = true;
   }
   *first = l->gid;
   bool known = false;
@@ -377,7 +386,7 @@ static int count_link(repair_ctx *c, const struct stat *st, const pw_entry *e, u
     l->names[l->nnames++] = h;
   }
   rc = 0;
-  if (!l->done && l->nnames >= (uint64_t)st->st_nlink) {
+  if (!l->done && !l->moved && l->nnames >= (uint64_t)st->st_nlink) {
     l->done = true;
     rc = 1;
   }

@@ -4,13 +4,25 @@
  * Owns: keeping the library loaded until the process ends (sys.c's
  * constructor), writing a whole buffer to an fd, the number of CPUs this
  * process may use (affinity and cgroup quota), growing a buffer, and
- * telling valid UTF-8 (with its UTF-16 length).
+ * telling valid UTF-8 (with its UTF-16 length), and the names of struct
+ * stat's timespec fields (PW_ATIM, PW_MTIM, PW_CTIM).
  */
 #ifndef PW_SYS_H
 #define PW_SYS_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* struct stat's timespec fields (st_atim...; macOS: st_atimespec...) */
+#ifdef __APPLE__
+#define PW_ATIM st_atimespec
+#define PW_MTIM st_mtimespec
+#define PW_CTIM st_ctimespec
+#else
+#define PW_ATIM st_atim
+#define PW_MTIM st_mtim
+#define PW_CTIM st_ctim
+#endif
 
 /** Write all of buf to fd, retrying on EINTR and short writes (and waiting
     with poll while a non-blocking fd is full); 0 or -errno. */

@@ -8,21 +8,13 @@
 
 #include "channel.h"
 #include "engine.h"
+#include "sys.h"
 
 typedef struct walk_ctx {
   pw_channel *ch;
   bool names_only;       /**< PW_OPT_NAMES_ONLY */
 } walk_ctx;
 
-#ifdef __APPLE__
-#define PW_ATIM st_atimespec
-#define PW_MTIM st_mtimespec
-#define PW_CTIM st_ctimespec
-#else
-#define PW_ATIM st_atim
-#define PW_MTIM st_mtim
-#define PW_CTIM st_ctim
-#endif
 
 static double ms(struct timespec t) { return (double)t.tv_sec * 1000.0 + (double)t.tv_nsec / 1e6; }
 

@@ -834,6 +834,88 @@ Deno.test("hard-linked files: changed once every name is reached in ROOT; a name
   assertEquals(Deno.lstatSync(`${root}/u/plain`).gid, G.PROJECT, "the rest is repaired");
 });
 
+/**
+ * An LD_PRELOAD shim: just after the walker's stat of a name "mover" (the
+ * first time), the name is renamed into the folder SHIM_TO, a subfolder of
+ * its own, listed later (one worker): reached there again, it would be
+ * counted as a second name of the file.
+ */
+const MOVER = `#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+static int moved;
+static void move(int fd, const char *p) {
+  if (moved || strcmp(p, "mover")) return;
+  moved = 1;
+  int t = open(getenv("SHIM_TO"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (t >= 0) {
+    renameat(fd, "mover", t, "mover");
+    close(t);
+  }
+}
+typedef int (*fstatat_fn)(int, const char *, struct stat *, int);
+int fstatat(int fd, const char *p, struct stat *st, int fl) {
+  static fstatat_fn real;
+  if (!real) real = (fstatat_fn)dlsym(RTLD_NEXT, "fstatat");
+  int r = real(fd, p, st, fl);
+  if (r == 0) move(fd, p);
+  return r;
+}
+typedef int (*fstatat64_fn)(int, const char *, struct stat64 *, int);
+int fstatat64(int fd, const char *p, struct stat64 *st, int fl) {
+  static fstatat64_fn real;
+  if (!real) real = (fstatat64_fn)dlsym(RTLD_NEXT, "fstatat64");
+  int r = real(fd, p, st, fl);
+  if (r == 0) move(fd, p);
+  return r;
+}
+`;
+
+shimTest(
+  "hard-linked file whose name is moved during the walk into a folder not yet listed: not counted twice, left alone",
+  MOVER,
+  async (shim) => {
+    const root = `${shim.dir}/proj`;
+    buildTree(root, [
+      { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+      { rel: "a", type: "dir", uid: 1001, gid: G.PROJECT, mode: 0o2770 },
+      { rel: "a/sub", type: "dir", uid: 1001, gid: G.PROJECT, mode: 0o2770 },
+    ]);
+    // root's private file outside, with one name inside: two names, one reached
+    Deno.mkdirSync(`${shim.dir}/outside`);
+    const secret = `${shim.dir}/outside/secret`;
+    Deno.writeTextFileSync(secret, "s", { mode: 0o600 });
+    Deno.chmodSync(secret, 0o600);
+    Deno.linkSync(secret, `${root}/a/mover`);
+    const before = Deno.lstatSync(secret);
+    const r = await shim.cli(
+      [
+        "repair",
+        "--apply",
+        "--threads",
+        "1",
+        "--journal",
+        `${shim.dir}/j`,
+        "--errors",
+        "/dev/stderr",
+        root,
+      ],
+      { SHIM_TO: `${root}/a/sub` },
+    );
+    assertEquals(r.code, 0, r.stderr);
+    // the premise: the name was moved once, after its first sighting
+    assert(Deno.lstatSync(`${root}/a/sub/mover`).isFile, "the name was not moved");
+    const after = Deno.lstatSync(secret);
+    assertEquals([after.gid, after.mode! & 0o7777], [before.gid, before.mode! & 0o7777], r.text);
+    assertStringIncludes(r.stderr, ",hardlinks,,");
+    closeLibc();
+  },
+);
+
 Deno.test("ACL and capability notices: a dry run tells what --apply tells", async () => {
   await using tmp = await tempDir("pwalk-notices-");
   const root = `${tmp.path}/proj`;
