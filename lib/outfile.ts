@@ -88,15 +88,29 @@ export interface OutputTarget {
   direct: boolean;
 }
 
+/** Options of {@link outputTarget} and {@link checkedOutput}. */
+export interface OutputTargetOptions {
+  /**
+   * A link at the name is replaced (a new file renamed over the link
+   * itself), never written through, whatever it points to: a shard's output
+   * in a scan folder, where others may have put it. Default false (report's
+   * `-o`: a link is written through).
+   */
+  replaceLink?: boolean;
+}
+
 /**
  * Where writing `file` whole should go, as report's `-o` does: a missing or
  * regular file is replaced by a complete new one, a link is written through
- * (its target replaced, the link kept), a character device or FIFO is
- * written directly. Anything else (a folder, a socket, a block device, a
- * link to nothing) is refused: replacing /dev/null as root would harm the
- * system.
+ * (its target replaced, the link kept; with `replaceLink`, the link itself
+ * replaced), a character device or FIFO is written directly. Anything else
+ * (a folder, a socket, a block device, a link to nothing) is refused:
+ * replacing /dev/null as root would harm the system.
  */
-export async function outputTarget(file: string): Promise<OutputTarget> {
+export async function outputTarget(
+  file: string,
+  options: OutputTargetOptions = {},
+): Promise<OutputTarget> {
   let info: Deno.FileInfo;
   try {
     info = await Deno.lstat(file);
@@ -105,6 +119,7 @@ export async function outputTarget(file: string): Promise<OutputTarget> {
     throw e;
   }
   let path = file;
+  if (info.isSymlink && options.replaceLink) return { path: file, direct: false };
   if (info.isSymlink) {
     try {
       path = await Deno.realPath(file);
@@ -130,12 +145,14 @@ export async function outputTarget(file: string): Promise<OutputTarget> {
 export async function checkedOutput(
   file: string,
   inputs: readonly string[] = [],
+  options: OutputTargetOptions = {},
 ): Promise<OutputTarget> {
-  const target = await outputTarget(file);
+  const target = await outputTarget(file, options);
   if (target.direct) return target;
   let now: Deno.FileInfo | null = null;
   try {
-    now = await Deno.stat(target.path);
+    now = await Deno.lstat(target.path);
+    if (now.isSymlink) now = null; // replaced (replaceLink): as a new name
   } catch {
     // a new file
   }

@@ -1024,7 +1024,7 @@ Deno.test("shard 0 written inside a frontier folder: no row of its own temporary
   assertEquals(folder.fcount, inDir);
 });
 
-Deno.test("a shard's -o: a device, FIFO or the plan is refused; a link is written through", async () => {
+Deno.test("a shard's -o: a device, FIFO or the plan is refused; a link is replaced", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/T`;
   for (const d of ["a", "b"]) {
@@ -1056,16 +1056,33 @@ Deno.test("a shard's -o: a device, FIFO or the plan is refused; a link is writte
     assertEquals(r.code, 2, r.stderr);
     assert(Deno.lstatSync(dev).isCharDevice, "the device stays a device");
   }
-  // a link: its target gets the rows, the link stays, the record names the link
+  // links, to a file, to nothing, to the FIFO: each replaced by the
+  // output, never written through (a scan folder others may write)
   await Deno.mkdir(`${tmp.path}/elsewhere`);
   await Deno.writeTextFile(`${tmp.path}/elsewhere/s0.csv.zst`, "old");
-  await Deno.symlink(`${tmp.path}/elsewhere/s0.csv.zst`, `${dir}/scan-0.csv.zst`);
-  const r0 = await cli(["report", "--plan", plan, "--shard", "0", "-o", `${dir}/scan-0.csv.zst`]);
-  assertEquals(r0.code, 0, r0.stderr);
-  assert(Deno.lstatSync(`${dir}/scan-0.csv.zst`).isSymlink, "the link stays");
-  assertNotEquals(await Deno.readTextFile(`${tmp.path}/elsewhere/s0.csv.zst`), "old");
-  const r1 = await cli(["report", "--plan", plan, "--shard", "1", "-o", `${dir}/scan-1.csv.zst`]);
-  assertEquals(r1.code, 0, r1.stderr);
+  const links = [`${tmp.path}/elsewhere/s0.csv.zst`, `${tmp.path}/elsewhere/new`];
+  for (const [i, t] of links.entries()) {
+    await Deno.symlink(t, `${dir}/scan-${i}.csv.zst`);
+    const r = await cli([
+      "report",
+      "--plan",
+      plan,
+      "--shard",
+      `${i}`,
+      "-o",
+      `${dir}/scan-${i}.csv.zst`,
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    assert(Deno.lstatSync(`${dir}/scan-${i}.csv.zst`).isFile, "the link replaced by the output");
+  }
+  assertEquals(await Deno.readTextFile(links[0]), "old", "the link's target untouched");
+  assertEquals([...Deno.readDirSync(`${tmp.path}/elsewhere`)].map((e) => e.name), ["s0.csv.zst"]);
+  await Deno.symlink(fifo, `${dir}/scan-x.csv.zst`);
+  const rx = await cli(["report", "--plan", plan, "--shard", "1", "-o", `${dir}/scan-x.csv.zst`]);
+  assertEquals(rx.code, 0, rx.stderr);
+  assert(Deno.lstatSync(fifo).isFifo, "the FIFO stays a FIFO");
+  await Deno.remove(`${dir}/scan-x.csv.zst`);
+  await Deno.remove(`${dir}/scan-x.done.json`);
   const st = await cli(["status", "--verify", dir]);
   assertEquals(st.code, 0, st.text + st.stderr);
   // status of a file, not a folder: bad usage
@@ -1122,25 +1139,31 @@ Deno.test("plan -o as report's -o: a device or FIFO is written directly, a link 
 });
 
 testNeeding([ZSTD], {
-  name: "a shard's -o a link: the format is the link's suffix, not its target's name",
+  name:
+    "a shard's -o a link in the scan folder: replaced, its target never written; the format the name's",
   async fn() {
     await using tmp = await tempDir();
     const { root, dir } = await twoFolders(tmp.path);
     const plan = await makePlan(root, 2, `${dir}/plan.json`);
-    // targets named for another format, or for none
-    const targets = [`${tmp.path}/big0.csv`, `${tmp.path}/big1`];
+    // targets named for another format, or for none, in a folder of their own
+    const victims = `${tmp.path}/V`;
+    await Deno.mkdir(victims);
+    const targets = [`${victims}/big0.csv`, `${victims}/big1`];
     for (const [i, t] of targets.entries()) {
-      await Deno.writeTextFile(t, "old");
+      await Deno.writeTextFile(t, "precious");
       await Deno.symlink(t, `${dir}/scan-${i}.csv.zst`);
     }
     for (let i = 0; i < plan.shards; i++) {
       const r = await cli(shardArgs(`${dir}/plan.json`, i, `${dir}/scan-${i}.csv.zst`));
       assertEquals(r.code, 0, r.stderr);
-      assert(Deno.lstatSync(`${dir}/scan-${i}.csv.zst`).isSymlink, "the link stays");
+      assert(Deno.lstatSync(`${dir}/scan-${i}.csv.zst`).isFile, "the link replaced");
     }
-    // the zstd command reads each target: zstd, and together a single run's rows
+    // the targets as they were, and nothing (lock, temporary) beside them
+    for (const t of targets) assertEquals(await Deno.readTextFile(t), "precious");
+    assertEquals([...Deno.readDirSync(victims)].map((e) => e.name).sort(), ["big0.csv", "big1"]);
+    // the zstd command reads each output: zstd, and together a single run's rows
     const outs = [];
-    for (const t of targets) outs.push(await unzstd(t));
+    for (let i = 0; i < plan.shards; i++) outs.push(await unzstd(`${dir}/scan-${i}.csv.zst`));
     assertSameLines(lineSet(concat(...outs)), await wholeLines(root), "the shards' union");
     const st = await cli(["status", "--verify", dir]);
     assertEquals(st.code, 0, st.text + st.stderr);

@@ -106,11 +106,12 @@ export async function run(args: string[]): Promise<number> {
   }
   const shard = intArg("shard", f.shard, 0, plan.shards - 1)!;
   // -o the plan itself, a device or FIFO (a shard's parts are joined into
-  // a file, recorded), or a file the caller could not write: refused now
+  // a file, recorded), or a file the caller could not write: refused now;
+  // a link there is replaced, never written through (runShard)
   if (output !== undefined && output !== "-") {
     let target;
     try {
-      target = await checkedOutput(output, [planPath]);
+      target = await checkedOutput(output, [planPath], { replaceLink: true });
     } catch (e) {
       if (e instanceof RangeError) throw new UsageError(e.message.replace(/^pwalk: /, ""));
       throw e;

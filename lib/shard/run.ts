@@ -22,7 +22,8 @@ export { recordPath };
 export interface ShardRunOptions {
   /**
    * The output file (a `.zst` suffix compresses), written under a temporary
-   * name and renamed when complete; `"-"` or omitted: stdout, and then no
+   * name beside it and renamed over it when complete (a link there is
+   * replaced, never written through); `"-"` or omitted: stdout, and then no
    * completion record.
    */
   output?: string;
@@ -292,13 +293,15 @@ export async function runShard(
   const toStdout = options.output === undefined || options.output === "-";
   const given = toStdout ? null : options.output!;
   // A shard's output is a file: its parts are joined into it, and its size
-  // and SHA-256 recorded. A link is written through (its target replaced);
-  // a device or FIFO, which -o of a whole report writes directly, is refused.
-  const target = given === null ? null : await outputTarget(given);
+  // and SHA-256 recorded; a device or FIFO, which -o of a whole report
+  // writes directly, is refused. Its folder is a scan folder (its record and
+  // lock go there, status and summary read it), which others may write: a
+  // link at the name is replaced, never written through, and the lock and
+  // the temporaries lie beside the name given, not beside a link's target.
+  const target = given === null ? null : await outputTarget(given, { replaceLink: true });
   if (target?.direct) throw new RangeError(`pwalk: ${notAFile(given!)}`);
-  const output = target ? target.path : null;
-  // The output's suffix decides, as given (a link's, not its target's, as
-  // for report's -o; the temporary parts of shard 0 have their own).
+  const output = given;
+  // The output's suffix decides, as given (the temporary parts have their own).
   const format = reportFormat(given ?? undefined, undefined, options.level);
   if (format.compress === "parquet") {
     throw new RangeError(
@@ -365,9 +368,9 @@ export async function runShard(
               ...common,
               exclude: planExcludes(plan),
               frontier: folders,
-              // a link's target is written by the library, as for report's
-              // -o: by the name given, whose suffix says the format
-              output: output ? (shard === 0 ? tmp("front") : given!) : "-",
+              // a part, renamed over the name given: the library's -o would
+              // write a link's target
+              output: output ? tmp("front") : "-",
               skipFds: skip >= 0 ? [...lockSkip, skip] : common.skipFds,
             }),
           );
@@ -375,17 +378,20 @@ export async function runShard(
           if (skip >= 0) native().pw_fd_close(skip);
         }
       }
-      if (output && shard === 0) {
-        const joined = tmp("partial");
+      if (output && runs.length) {
+        // one part renamed, two (shard 0) joined: over the name itself, a
+        // link there replaced
+        const parts = temps.slice(0, runs.length);
+        const whole = parts.length === 1 ? parts[0] : tmp("partial");
         try {
-          await concatFiles(temps.slice(0, runs.length), joined);
-          await Deno.rename(joined, output);
+          if (whole !== parts[0]) await concatFiles(parts, whole);
+          await Deno.rename(whole, output);
         } catch (e) {
-          await Deno.remove(joined).catch(() => {});
+          await Deno.remove(whole).catch(() => {});
           // a full disk while the two parts are joined: named as -o's failures are
           throw new Error(`pwalk: cannot write ${output}: ${osErrorText(e)}`);
         }
-      } else if (output && runs.length === 0) {
+      } else if (output) {
         await writeAtomic(output, EMPTY[compress]);
       }
     } finally {
@@ -413,7 +419,7 @@ export async function runShard(
         plan: plan.id,
         shard,
         shards: plan.shards,
-        output: outputFromRecord(record, given!), // a link: its name, as given
+        output: outputFromRecord(record, given!),
         outputBytes,
         sha256: await sha256File(output),
         compressed: compress !== "none",
