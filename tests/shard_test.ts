@@ -824,6 +824,95 @@ Deno.test("pwalk slurm --resume when squeue does not answer: refused, nothing re
   );
 });
 
+Deno.test({
+  name:
+    "pwalk slurm: a DIR or DIR/logs not the runner's alone is refused (exit 2), the runner's own taken",
+  ignore: Deno.uid() !== 0, // chown to another uid
+  async fn() {
+    await using tmp = await tempDir();
+    const { root } = await twoFolders(tmp.path);
+    const dir = `${tmp.path}/out`;
+    const slurm = (args: string[] = []) =>
+      cli(["slurm", root, "--shards", "2", "--out", dir, "--dry-run", ...args]);
+    // stat, not pwalk, says whose each folder is and who may write it
+    const owner = async (p: string) => (await run("stat", ["-c", "%u %a", p])).text.trim();
+    const refused = async (what: string, why: RegExp) => {
+      const r = await slurm();
+      assertEquals(r.code, 2, `${what}: ${r.stderr}`);
+      assertMatch(r.stderr, why, what);
+      assertEquals(r.stderr.split("\n").length, 2, r.stderr);
+      assert(!existsSync(`${dir}/plan.json`), `${what}: no plan written`);
+    };
+    await Deno.mkdir(`${dir}/logs`, { recursive: true });
+    await Deno.chmod(dir, 0o755);
+    await Deno.chmod(`${dir}/logs`, 0o755);
+    // logs, then DIR, owned by another user
+    await Deno.chown(`${dir}/logs`, 60001, 60001);
+    assertEquals(await owner(`${dir}/logs`), "60001 755");
+    await refused("logs of uid 60001", /logs is owned by uid 60001, not by you \(uid 0\)/);
+    await Deno.chown(`${dir}/logs`, 0, 0);
+    await Deno.chown(dir, 60001, 60001);
+    await refused("DIR of uid 60001", /out is owned by uid 60001/);
+    await Deno.chown(dir, 0, 0);
+    // the runner's, but others or its group may write it (sticky or not)
+    for (
+      const [p, mode, why] of [
+        [`${dir}/logs`, 0o1777, /logs may be written by its group and others \(mode 1777\)/],
+        [`${dir}/logs`, 0o775, /logs may be written by its group \(mode 0775\)/],
+        [dir, 0o757, /out may be written by others \(mode 0757\)/],
+      ] as const
+    ) {
+      await Deno.chmod(p, mode);
+      assertEquals(await owner(p), `0 ${mode.toString(8)}`);
+      await refused(`mode ${mode.toString(8)}`, why);
+      await Deno.chmod(p, 0o755);
+    }
+    // the runner's own, written by no one else: taken
+    const ok = await slurm();
+    assertEquals(ok.code, 0, ok.stderr);
+    assert(existsSync(`${dir}/plan.json`) && existsSync(`${dir}/job.sbatch`));
+    // --resume is refused alike when logs became another's
+    await Deno.chown(`${dir}/logs`, 60001, 60001);
+    const res = await cli(["slurm", "--resume", dir, "--dry-run"]);
+    assertEquals(res.code, 2, res.stderr);
+    assertMatch(res.stderr, /logs is owned by uid 60001/);
+  },
+});
+
+Deno.test("pwalk slurm refused by sbatch: every folder it made (mkdir -p) removed again, the others kept", async () => {
+  await using tmp = await tempDir();
+  const { root } = await twoFolders(tmp.path);
+  const bin = `${tmp.path}/bin`;
+  await Deno.mkdir(bin);
+  await Deno.writeTextFile(
+    `${bin}/sbatch`,
+    "#!/bin/sh\necho 'sbatch: error: Invalid --foo' >&2\nexit 1\n",
+    { mode: 0o755 },
+  );
+  const env = { PATH: `${bin}:${Deno.env.get("PATH")}` };
+  const r = await cli(["slurm", root, "--shards", "2", "--out", `${tmp.path}/new/deep/scan`], {
+    env,
+  });
+  assertEquals(r.code, 1, r.stderr);
+  assertMatch(r.stderr, /Invalid --foo.*nothing was submitted/);
+  // find, not pwalk, lists what is left
+  const left = async () =>
+    (await run("find", [tmp.path, "-mindepth", "1", "-maxdepth", "1", "-printf", "%f\n"])).text
+      .trim().split("\n").sort();
+  assertEquals(await left(), ["bin", "scan", "tree"]);
+  // a folder there already stays, with what someone else put in it
+  await Deno.mkdir(`${tmp.path}/keep/deep`, { recursive: true });
+  await Deno.writeTextFile(`${tmp.path}/keep/note`, "mine");
+  const r2 = await cli(["slurm", root, "--shards", "2", "--out", `${tmp.path}/keep/deep/a/b`], {
+    env,
+  });
+  assertEquals(r2.code, 1, r2.stderr);
+  assertEquals(
+    (await run("find", [`${tmp.path}/keep`, "-printf", "%P\n"])).text.trim().split("\n").sort(),
+    ["deep", "note"],
+  );
+});
+
 Deno.test("links put in a scan folder: slurm, submissions and shards never write or chmod their targets", async () => {
   await using tmp = await tempDir();
   const { root, dir } = await twoFolders(tmp.path);

@@ -22,7 +22,9 @@ DIR/job.sbatch (each array task runs pwalk report --plan DIR/plan.json
 --shard $SLURM_ARRAY_TASK_ID -o DIR/scan-$SLURM_ARRAY_TASK_ID.csv.zst with
 this Deno and this pwalk, by absolute path), submits it with
 sbatch --array=0-(N-1) and prints the job id. Task logs go to DIR/logs/.
-DIR must be outside ROOT. Then:
+DIR must be outside ROOT; a DIR or DIR/logs there already must be yours,
+writable by no group or other user (Slurm writes the logs through links).
+Then:
   pwalk status DIR                 which shards are done, queued, failed
   pwalk slurm --resume DIR         resubmit the shards without a completion
                                    record that Slurm does not hold
@@ -124,7 +126,7 @@ export async function run(args: string[]): Promise<number> {
     try {
       r = await resumeScan(dir, { sbatch, dryRun, maxRunning });
     } catch (e) {
-      if (e instanceof PlanError) throw new UsageError(e.message);
+      if (e instanceof PlanError || e instanceof ScanFolderError) throw new UsageError(e.message);
       throw e;
     }
     for (const why of r.busy) eprint(`pwalk slurm: not resubmitted: ${why}`);

@@ -272,11 +272,54 @@ export interface SlurmScan extends Submitted {
 }
 
 /**
+ * Why the folder `path` (a scan folder, or its `logs`), when it is there,
+ * cannot take the tasks' logs, or null. Slurm's slurmstepd writes
+ * `logs/JOBID_I.out` there (as root, or as the job's user); the job ids are
+ * predictable, so a link planted there by someone else would be written
+ * through. So the folder must be the runner's own and no group or other
+ * user may write it (a sticky bit does not make it safe: it lets anyone add
+ * names). `logs` must not be a link; the scan folder may be one (to a
+ * folder of the runner's).
+ */
+async function unsafeFolder(path: string, link: "refused" | "followed"): Promise<string | null> {
+  let st: Deno.FileInfo;
+  try {
+    st = link === "refused" ? await Deno.lstat(path) : await Deno.stat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null; // made by this run
+    throw e;
+  }
+  if (st.isSymlink) return `${path} is a link, not a folder: remove it first`;
+  if (!st.isDirectory) return `${path} is not a folder`;
+  const uid = Deno.uid();
+  const why = uid !== null && st.uid !== uid
+    ? `is owned by uid ${st.uid}, not by you (uid ${uid})`
+    : (st.mode! & 0o022)
+    ? `may be written by ${
+      ["its group", "others"].filter((_, i) => st.mode! & (i ? 0o002 : 0o020)).join(" and ")
+    } (mode ${(st.mode! & 0o7777).toString(8).padStart(4, "0")})`
+    : null;
+  return why &&
+    `${path} ${why}: Slurm writes the tasks' logs in it, through any link put there; ` +
+      "use a folder of yours that only you may write (or a new one)";
+}
+
+/** Refuse a scan folder or `logs` that is not safe for the tasks' logs ({@link unsafeFolder}). */
+async function checkLogFolders(dir: string): Promise<void> {
+  for (const [p, link] of [[dir, "followed"], [`${dir}/logs`, "refused"]] as const) {
+    const why = await unsafeFolder(p, link);
+    if (why) throw new ScanFolderError(why);
+  }
+}
+
+/**
  * Plan a scan of `root` into the folder `out`, write its batch script, and
- * submit it as a Slurm job array (one task per shard). When sbatch cannot
- * be run or refuses the job, nothing was submitted: the plan and the
- * script are removed again (and the folders made for them, when empty),
- * so that the same call, corrected, can run.
+ * submit it as a Slurm job array (one task per shard). A scan folder or
+ * `logs` already there must be the runner's, written by no one else
+ * (ScanFolderError otherwise). When sbatch cannot be run or refuses the
+ * job, or the run fails before it, nothing was submitted: the plan and the
+ * script are removed again, and every folder this run made, when empty, so
+ * that the same call, corrected, can run.
  *
  * @example
  * ```ts ignore
@@ -325,22 +368,42 @@ export async function slurmScan(root: string, options: SlurmScanOptions): Promis
       `${dir} is inside ${root}: the shards would list each other's outputs; choose a folder outside it`,
     );
   }
+  // the tasks' logs go there: refused before the (long) planning
+  await checkLogFolders(dir);
   const plan = await planShards(root, options);
-  // the folders this run makes, removed again when nothing was submitted
-  const made: string[] = [];
-  for (const p of [dir, `${dir}/logs`]) {
-    if (!(await Deno.lstat(p).catch(() => null))) made.unshift(p);
+  // the folders this run makes (as mkdir -p), deepest first: removed again,
+  // when empty, if nothing is submitted
+  const there = async (p: string) => !!(await Deno.lstat(p).catch(() => null));
+  const made: string[] = (await there(`${dir}/logs`)) ? [] : [`${dir}/logs`];
+  for (let p = dir; p !== "/" && !(await there(p)); p = p.slice(0, p.lastIndexOf("/")) || "/") {
+    made.push(p);
   }
-  await Deno.mkdir(`${dir}/logs`, { recursive: true });
-  // the tasks' logs go there: not through a link someone put in DIR
-  if (!(await Deno.lstat(`${dir}/logs`)).isDirectory) {
-    throw new ScanFolderError(`${dir}/logs is a link, not a folder: remove it first`);
+  const wrote: string[] = [];
+  // Nothing was submitted: what this run wrote and made is removed, so
+  // that the command corrected (an sbatch option sbatch refused) just runs;
+  // a plan left there would be refused as one to resume.
+  const undo = async () => {
+    for (const f of wrote) await Deno.remove(f).catch(() => {});
+    for (const d of made) await Deno.remove(d).catch(() => {}); // when empty
+  };
+  let script: string;
+  try {
+    for (const d of [...made].reverse()) {
+      // DIR and logs writable by the runner alone (whatever the umask)
+      await Deno.mkdir(d, d === dir || d === `${dir}/logs` ? { mode: 0o755 } : {});
+    }
+    await checkLogFolders(dir); // as they are now
+    script = slurmScript(plan, { ...options, dir });
+    // replaced whole, never written through a link (writePlan, as -o, would)
+    wrote.push(`${dir}/plan.json`);
+    await writeAtomic(`${dir}/plan.json`, planText(plan));
+    // never through a link put there: root would write and chmod its target
+    wrote.push(`${dir}/job.sbatch`);
+    await writeAtomic(`${dir}/job.sbatch`, script, 0o755);
+  } catch (e) {
+    await undo();
+    throw e;
   }
-  const script = slurmScript(plan, { ...options, dir });
-  // replaced whole, never written through a link (writePlan, as -o, would)
-  await writeAtomic(`${dir}/plan.json`, planText(plan));
-  // never through a link put there: root would write and chmod its target
-  await writeAtomic(`${dir}/job.sbatch`, script, 0o755);
   const shards = Array.from({ length: plan.shards }, (_, i) => i);
   let s: Submitted;
   try {
@@ -349,12 +412,8 @@ export async function slurmScan(root: string, options: SlurmScanOptions): Promis
       maxRunning: options.maxRunning,
     });
   } catch (e) {
-    if (!(e instanceof NotSubmitted)) throw e;
-    // Nothing was submitted: what this run wrote is removed, so that the
-    // command corrected (an sbatch option sbatch refused) just runs; a
-    // plan left there would be refused as one to resume.
-    for (const f of ["job.sbatch", "plan.json"]) await Deno.remove(`${dir}/${f}`).catch(() => {});
-    for (const d of made) await Deno.remove(d).catch(() => {}); // when empty
+    if (!(e instanceof NotSubmitted)) throw e; // slurm.json, after sbatch: submitted
+    await undo();
     throw new Error(
       `${(e as Error).message} (nothing was submitted; the plan and the script were removed)`,
       { cause: e },
@@ -369,7 +428,9 @@ export async function slurmScan(root: string, options: SlurmScanOptions): Promis
  * last submission's `maxRunning` unless another is given). Their leftover
  * temporary outputs are removed first, each shard's under its lock; a shard
  * whose lock another process holds (a run by hand) is left alone, and
- * `busy` says so. Throws, changing nothing, when squeue does not answer.
+ * `busy` says so. Throws, changing nothing, when squeue does not answer,
+ * and (ScanFolderError) when the scan folder or its `logs` is not the
+ * runner's alone, as {@link slurmScan} refuses it.
  *
  * @example
  * ```ts ignore
@@ -385,6 +446,7 @@ export async function resumeScan(
   const dir = absolutePath(out);
   const plan = await readPlan(`${dir}/plan.json`);
   await Deno.stat(`${dir}/job.sbatch`);
+  await checkLogFolders(dir); // the resubmitted tasks' logs go there too
   const st = await scanStatus(dir, { squeue: true });
   // Without squeue's answer a running shard looks unfinished: resubmitting
   // it, and removing its temporary output, would break it.
