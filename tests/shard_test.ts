@@ -759,20 +759,37 @@ for i in range(50): os.close(os.open(b'f%d' % i, os.O_CREAT | os.O_WRONLY, dir_f
   },
 });
 
-Deno.test("plan --from a scan that does not match the tree: one warning line; the tree's own scan: none", async () => {
+Deno.test("plan --from a scan that does not match the tree: one warning line; the tree's own scan (--depth too): none", async () => {
   await using tmp = await tempDir();
   const { root } = await twoFolders(tmp.path);
-  for (const d of ["a/x", "a/y", "b/z"]) await Deno.mkdir(`${root}/${d}`);
+  for (const d of ["a/x", "a/y", "b/z", "a/x/1", "a/y/1", "b/z/1"]) {
+    await Deno.mkdir(`${root}/${d}`);
+  }
   const other = `${tmp.path}/other`;
   for (const d of ["p", "q", "r/s"]) await Deno.mkdir(`${other}/${d}`, { recursive: true });
   await Deno.writeTextFile(`${tmp.path}/garbage.csv`, "hello,world\n");
-  for (const [t, out] of [[root, "own.csv"], [other, "other.csv"]]) {
-    assertEquals((await cli(["-o", `${tmp.path}/${out}`, t])).code, 0);
+  for (
+    const [t, out, ...more] of [[root, "own.csv"], [other, "other.csv"], [
+      root,
+      "own1.csv",
+      "--depth",
+      "1",
+    ], [other, "other1.csv", "--depth", "1"]]
+  ) {
+    assertEquals((await cli(["-o", `${tmp.path}/${out}`, ...more, t])).code, 0);
   }
+  // python reads the --depth 1 scan: its folders are ROOT, a and b only
+  const py = await python(
+    "import csv, sys; print(sorted(r[3] for r in csv.reader(open(sys.argv[1])) if r[-2] != '-1'))",
+    `${tmp.path}/own1.csv`,
+  );
+  assertEquals(py.trim(), `['${root}', '${root}/a', '${root}/b']`);
   const cases: [string, RegExp | null][] = [
     ["garbage.csv", /^pwalk: warning: --from: no folder row of a pwalk scan in .*garbage\.csv/],
     ["other.csv", /^pwalk: warning: --from: the previous scan knows 0 of the \d+ folders listed/],
+    ["other1.csv", /^pwalk: warning: --from: the previous scan knows 0 of the 2 folders listed/],
     ["own.csv", null],
+    ["own1.csv", null],
   ];
   for (const [from, warning] of cases) {
     const r = await cli(["plan", root, "--shards", "2", "--from", `${tmp.path}/${from}`]);

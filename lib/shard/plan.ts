@@ -446,7 +446,8 @@ export async function planShards(root: string, options: PlanOptions): Promise<Sh
 /**
  * Why a previous scan's estimates are guesses, or "": it has no folder
  * row, or knows less than half of the folders listed below the root
- * (those within the levels it kept; folders made since count as unknown).
+ * (those within the levels it reached and kept: a scan made with --depth
+ * is not blamed for the levels below; folders made since count as unknown).
  */
 function scanCoverage(
   root: Node,

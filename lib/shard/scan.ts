@@ -25,7 +25,11 @@ export interface ScanCounts {
    * printed the names.)
    */
   get(rel: Uint8Array): number | undefined;
-  /** Folder levels below the root kept (deeper folders are not known). */
+  /**
+   * Folder levels below the root known: those the scan reached (a scan made
+   * with `--depth` lists no deeper folder), within those kept. Deeper
+   * folders are not known.
+   */
   readonly levels: number;
   /** Rows read. */
   readonly rows: number;
@@ -266,7 +270,7 @@ export async function readScanCounts(
       const v = levels[k].get(byteKey(rel));
       return v === undefined ? undefined : v + 1;
     },
-    levels: maxLevel,
+    levels: Math.min(maxLevel, levels.length - 1), // the deepest level with a folder row
     rows,
     files,
   };
