@@ -293,7 +293,8 @@ PW_API int32_t pw_restore_root(const uint8_t *path, size_t len, uint64_t dev, ui
  * could have written since the run (the run, or a newer one: v[17], gave
  * it another owner, or group or others write: the mode goes back without
  * those bits, PW_RESTORE_SETID_WRITABLE; a file already so, under its old
- * owner and group, is as before: 0).  Changes nothing unless apply.  Returns
+ * owner and group, undone before or chowned back since, is left as it is,
+ * with that bit alone).  Changes nothing unless apply.  Returns
  * PW_RESTORE_* bits or -errno (-ESTALE: a different entry is there now;
  * -ELOOP/-ENOTDIR: a link on the way; -EINVAL: a bad path).
  */

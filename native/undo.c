@@ -99,10 +99,14 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
   /* the mode others_wrote puts back: the old one less the setuid/setgid
      bits the file has lost since */
   uint32_t bare = (omode & ~SETID) | (omode & cmode & SETID);
-  if (cmode != omode && others_wrote && (nuid != ouid || ngid != ogid) && now.st_uid == ouid &&
-      now.st_gid == ogid && cmode == bare) {
-    /* undone before (the journal undone a second time): the old owner, and
-       the old mode but for the setuid/setgid it never gets back */
+  if (cmode != omode && others_wrote && now.st_uid == ouid && now.st_gid == ogid &&
+      cmode == bare) {
+    /* Under its old owner and group, with the old mode less setuid/setgid:
+       undone before (the journal undone a second time), or put so by
+       someone (an admin's chown back, which cleared them).  Nothing on the
+       entry tells the two apart, and either way the bits stay off: said so
+       (not "as before", which a first undo would make a lie). */
+    out |= PW_RESTORE_SETID_WRITABLE;
   } else if (cmode != omode) {
     /* a chown may have cleared setuid/setgid after the journal's change */
     if (cmode != nmode && (cmode | (nmode & SETID)) != nmode && !chown_cleared) {

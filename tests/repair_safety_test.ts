@@ -353,41 +353,116 @@ testNeeding([SETPRIV], {
   },
 });
 
-Deno.test("undo a second time: a file whose setuid/setgid were held back is already as before", async () => {
-  await using tmp = await tempDir("pwalk-safety-");
-  const root = `${tmp.path}/proj`;
-  buildTree(root, [
-    { rel: ".", type: "dir", uid: 60001, gid: 60001, mode: 0o755 },
-    { rel: "s", type: "file", uid: 60001, gid: 60001, mode: 0o4755 },
-  ]);
-  const journal = `${tmp.path}/j`;
-  const c = await cli([
-    "chown",
-    "--chown_from",
-    "60001",
-    "--chown_to",
-    "60002:60003",
-    "--apply",
-    "--journal",
-    journal,
-    root,
-  ]);
-  assertEquals(c.code, 0, c.stderr);
-  const first = await cli(["undo", "--apply", journal]);
-  assertEquals(first.code, 0, first.stderr);
-  assertEquals(ugm(at(root, "s")), "60001:60001:0755");
-  assertEquals(ugm(root), "60001:60001:0755");
-  const again = await cli(["undo", "--apply", journal]);
-  assertEquals(again.code, 0, again.stderr);
-  assertEquals(lines(again.stdout), []);
-  assertStringIncludes(
-    again.stderr,
-    "2 journal entries, 0 restored, 2 already as before, 0 with fields kept, 0 errors",
-  );
-  const u = await undo(journal);
-  assertEquals([u.restored, u.unchanged, u.kept, u.setidKept], [0, 2, 0, 0]);
-  assertEquals(ugm(at(root, "s")), "60001:60001:0755");
-  closeLibc();
+testNeeding([SETPRIV], {
+  name: "undo of a file under its old owner with the old mode less setuid: " +
+    "setuid/setgid not put back, said so on a first undo and a second alike",
+  async fn(t) {
+    await using tmp = await tempDir("pwalk-safety-");
+    Deno.chmodSync(tmp.path, 0o755); // the writer below reaches the tree
+    const NOTE = "(setuid/setgid not put back: someone besides its owner could have rewritten " +
+      "it since the run)";
+    /** A folder of 60001 holding a 4755 file "s" of 60001, in group `gid`. */
+    const setuidTree = (name: string, gid: number, dirMode = 0o755) => {
+      const root = `${tmp.path}/${name}`;
+      buildTree(root, [
+        { rel: ".", type: "dir", uid: 60001, gid, mode: dirMode },
+        { rel: "s", type: "file", uid: 60001, gid, mode: 0o4755 },
+      ]);
+      return root;
+    };
+    const chownApply = async (root: string, journal: string) => {
+      const c = await cli([
+        "chown",
+        "--chown_from",
+        "60001",
+        "--chown_to",
+        "60002:60003",
+        "--apply",
+        "--journal",
+        journal,
+        root,
+      ]);
+      assertEquals(c.code, 0, c.stderr);
+    };
+
+    await t.step("chown undone twice: the second undo says the bits stay off", async () => {
+      const root = setuidTree("twice", 60001);
+      const journal = `${tmp.path}/twice.journal`;
+      await chownApply(root, journal);
+      const first = await cli(["undo", "--apply", journal]);
+      assertEquals(first.code, 0, first.stderr);
+      assertEquals(ugm(at(root, "s")), "60001:60001:0755");
+      assertEquals(ugm(root), "60001:60001:0755");
+      const again = await cli(["undo", "--apply", journal]);
+      assertEquals(again.code, 0, again.stderr);
+      // not "someone else owns now" (the old owner has it), nor "already as before"
+      assertEquals(lines(again.stdout), [`${root}/s: left as it is ${NOTE}`]);
+      assertStringIncludes(
+        again.stderr,
+        "2 journal entries, 0 restored, 1 already as before, " +
+          "1 with fields kept (1 of them: setuid/setgid not put back), 0 errors",
+      );
+      const u = await undo(journal);
+      assertEquals([u.restored, u.unchanged, u.kept, u.setidKept], [0, 1, 1, 1]);
+      assertEquals(ugm(at(root, "s")), "60001:60001:0755");
+    });
+
+    await t.step(
+      "chowned back by hand before the first undo: the lost setuid is reported",
+      async () => {
+        const root = setuidTree("byhand", 60001);
+        const journal = `${tmp.path}/byhand.journal`;
+        await chownApply(root, journal);
+        Deno.chownSync(at(root, "s"), 60001, 60001); // an admin's chown back
+        assertEquals(ugm(at(root, "s")), "60001:60001:0755");
+        const un = await cli(["undo", "--apply", journal]);
+        assertEquals(un.code, 0, un.stderr);
+        assertEquals(lines(un.stdout), [
+          `${root}: owner 60002 -> 60001, group 60003 -> 60001`,
+          `${root}/s: left as it is ${NOTE}`,
+        ]);
+        assertStringIncludes(
+          un.stderr,
+          "2 journal entries, 1 restored, 0 already as before, " +
+            "1 with fields kept (1 of them: setuid/setgid not put back), 0 errors",
+        );
+        assertEquals(ugm(at(root, "s")), "60001:60001:0755");
+      },
+    );
+
+    await t.step(
+      'a mode-only run undone twice: the same note, not "mode changed since"',
+      async () => {
+        const root = setuidTree("modeonly", SHARED, 0o2775);
+        const journal = `${tmp.path}/modeonly.journal`;
+        const r = await cli([
+          "repair",
+          "--force-group-writable",
+          "--apply",
+          "--journal",
+          journal,
+          root,
+        ]);
+        assertEquals(r.code, 0, r.stderr);
+        assertEquals(ugm(at(root, "s")), `60001:${SHARED}:4775`);
+        await writeAs(60002, [SHARED], at(root, "s"), "group member code\n");
+        assertEquals(ugm(at(root, "s")), `60001:${SHARED}:0775`, "the kernel kept setuid");
+        const first = await cli(["undo", "--apply", journal]);
+        assertEquals(first.code, 0, first.stderr);
+        assertEquals(lines(first.stdout), [`${root}/s: mode 4775 -> 0755 ${NOTE}`]);
+        assertEquals(ugm(at(root, "s")), `60001:${SHARED}:0755`);
+        const again = await cli(["undo", "--apply", journal]);
+        assertEquals(again.code, 0, again.stderr);
+        assertEquals(lines(again.stdout), [`${root}/s: left as it is ${NOTE}`]);
+        assertStringIncludes(
+          again.stderr,
+          "1 with fields kept (1 of them: setuid/setgid not put back)",
+        );
+        assertEquals(ugm(at(root, "s")), `60001:${SHARED}:0755`);
+      },
+    );
+    closeLibc();
+  },
 });
 
 // ---------------------------------------------------------------------------
