@@ -137,9 +137,9 @@ static void plan_repair(const pw_job *j, const struct stat *st, uint64_t anc, pw
   else if (p->ngid != p->ogid) p->nmode &= ~(mode_t)(S_ISUID | S_ISGID);
 }
 
-/* Whether the kernel lets c's caller keep the setgid bit of a file of
-   group gid through a chown (Linux 6.2 on, setattr_should_drop_sgid: a
-   caller in that group, or with CAP_FSETID; older kernels keep it). */
+/* Whether c's caller is in group gid or has CAP_FSETID: what the kernel
+   asks (in_group_or_capable) before it lets a chown keep a setgid bit
+   (plan_chown). */
 static bool keeps_sgid(const repair_ctx *c, gid_t gid) {
   for (int i = 0; i < c->ngroups; i++)
     if (c->groups[i] == gid) return true;
@@ -153,15 +153,23 @@ static void plan_chown(const repair_ctx *c, const struct stat *st, pw_change *p)
   p->nuid = (uint32_t)c->to_uid;
   p->ngid = c->to_gid >= 0 ? (uint32_t)c->to_gid : st->st_gid;
   /* What the kernel does to a file (not a folder or link) given to another
-     owner or group: setuid dropped, setgid too when group-executable, or
-     when the caller is neither privileged nor in the file's (old) group.
-     It is planned, so that the journal, the change lines and the records
-     say what the file is left with (and it is set so after the chown; the
-     mode is read back after it, for a kernel that does otherwise). */
+     owner or group (fs/open.c chown_common, fs/attr.c notify_change,
+     setattr_prepare, setattr_copy): setuid dropped; setgid too when
+     group-executable, or when the caller is neither privileged nor in the
+     file's old group (setattr_should_drop_sgid); and, once setuid or
+     setgid was dropped (the kernel then sets the mode too), when that
+     caller is not in the file's NEW group either (the mode's setgid bit
+     is checked against the group the chown gives).  It is planned, so that
+     the journal, the change lines and the records say what the file is
+     left with (and it is set so after the chown; the mode is read back
+     after it, for a kernel that does otherwise). */
   if ((p->nuid != p->ouid || p->ngid != p->ogid) && !S_ISDIR(st->st_mode) &&
       !S_ISLNK(st->st_mode)) {
+    bool suid = (p->nmode & S_ISUID) != 0;
     p->nmode &= ~(uint32_t)S_ISUID;
-    if ((p->nmode & S_IXGRP) || !keeps_sgid(c, st->st_gid)) p->nmode &= ~(uint32_t)S_ISGID;
+    if ((p->nmode & S_IXGRP) || !keeps_sgid(c, st->st_gid) ||
+        (suid && !keeps_sgid(c, (gid_t)p->ngid)))
+      p->nmode &= ~(uint32_t)S_ISGID;
   }
 }
 

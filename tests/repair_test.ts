@@ -1700,6 +1700,68 @@ testNeeding([SETPRIV], {
   },
 });
 
+testNeeding([SETPRIV], {
+  name: "chown without CAP_FSETID of a setuid+setgid file: setgid goes when the caller " +
+    "is outside the new group (the kernel sets the mode, and checks the new group)",
+  async fn() {
+    await using tmp = await tempDir("pwalk-repair-");
+    const root = `${tmp.path}/proj`;
+    buildTree(root, [
+      { rel: ".", type: "dir", uid: 60001, gid: 0, mode: 0o755 },
+      // chowned to 60003:7777 by a caller in group 0 only
+      { rel: "both", type: "file", uid: 60001, gid: 0, mode: 0o6745 },
+      { rel: "sgid-only", type: "file", uid: 60001, gid: 0, mode: 0o2745 },
+      { rel: "both-outside", type: "file", uid: 60001, gid: 60004, mode: 0o6745 },
+      { rel: "both-gx", type: "file", uid: 60001, gid: 0, mode: 0o6755 },
+      // chowned to 60013:0, its group kept: the caller is in it
+      { rel: "both-in", type: "file", uid: 60011, gid: 0, mode: 0o6745 },
+    ]);
+    // root with CAP_CHOWN (any new group) but not CAP_FSETID, in group 0 only
+    const prefix = [
+      "setpriv",
+      "--inh-caps=-fsetid",
+      "--bounding-set=-fsetid",
+      "--clear-groups",
+      "--",
+    ];
+    const runs = [["60001", "60003:7777"], ["60011", "60013:0"]];
+    const planned = new Map<string, string>(), journaled = new Map<string, string>();
+    const modes = (file: string, into: Map<string, string>) => {
+      for (const l of Deno.readTextFileSync(file).split("\n").filter((l) => /^\d/.test(l))) {
+        const f = l.split(" ");
+        into.set(f[9], `${f[6]}:${f[7]}:${f[8]}`);
+      }
+    };
+    for (const [i, [from, to]] of runs.entries()) {
+      const args = ["chown", "--chown_from", from, "--chown_to", to];
+      const plan = `${tmp.path}/plan${i}.journal`, journal = `${tmp.path}/j${i}`;
+      const dry = await cli([...args, "--journal", plan, root], { prefix });
+      assertEquals(dry.code, 0, dry.stderr);
+      const r = await cli([...args, "--apply", "--journal", journal, root], { prefix });
+      assertEquals(r.code, 0, r.stderr);
+      // no chmod of a setgid bit the kernel refuses to set
+      assertStringIncludes(r.stderr, "0 errors");
+      modes(plan, planned);
+      modes(journal, journaled);
+    }
+    // the files themselves, as lstat shows them
+    const now = new Map(
+      ["both", "sgid-only", "both-outside", "both-gx", "both-in", "."].map((rel) => {
+        const st = Deno.lstatSync(at(root, rel));
+        return [rel, `${st.uid}:${st.gid}:${(st.mode! & 0o7777).toString(8).padStart(4, "0")}`];
+      }),
+    );
+    assertEquals(now.get("both"), "60003:7777:0745");
+    assertEquals(now.get("sgid-only"), "60003:7777:2745", "the kernel set no mode: setgid kept");
+    assertEquals(now.get("both-outside"), "60003:7777:0745");
+    assertEquals(now.get("both-gx"), "60003:7777:0755");
+    assertEquals(now.get("both-in"), "60013:0:2745");
+    assertEquals(journaled, now, "the journal's new values are not the files'");
+    assertEquals(planned, now, "the dry run's plan is not what --apply did");
+    closeLibc();
+  },
+});
+
 mischiefTest(
   "an entry that vanishes before repair changes it: reported, the run goes on",
   [own("vanish-a"), own("d", "dir"), own("d/vanish-b"), own("d/stays")],
