@@ -167,6 +167,11 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
     }
     if (amode != want) {
       rc = pw_target_chmod(&t, want);
+      /* Without CAP_FSETID, a caller outside the file's group gets a
+         setgid bit dropped silently: an error, as repair reports it (not
+         a mode put back that is not there). */
+      if (!rc && pw_target_stat(&t, &after) == 0 && (uint32_t)(after.st_mode & 07777) != want)
+        rc = -EPERM;
       if (rc) out = rc;
     }
   }

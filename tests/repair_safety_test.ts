@@ -465,6 +465,48 @@ testNeeding([SETPRIV], {
   },
 });
 
+testNeeding([SETPRIV], {
+  name: "undo by a caller outside a file's group: the setgid bit the kernel drops on its " +
+    "chmod is an error, not a mode restored",
+  async fn() {
+    await using tmp = await tempDir("pwalk-safety-");
+    Deno.chmodSync(tmp.path, 0o755); // the user below reaches the tree
+    const root = `${tmp.path}/P`, home = `${tmp.path}/home`;
+    buildTree(root, [
+      { rel: ".", type: "dir", uid: 0, gid: 60100, mode: 0o2775 },
+      { rel: "d", type: "dir", uid: 60001, gid: 60200, mode: 0o700 },
+      { rel: "d/sg", type: "file", uid: 60001, gid: 60200, mode: 0o2600 },
+    ]);
+    Deno.mkdirSync(home, { mode: 0o755 });
+    Deno.chownSync(home, 60001, 60001);
+    // user 60001 without capabilities, in group 60100 (not 60200)
+    const prefix = [
+      ...UNPRIVILEGED.slice(0, -1),
+      "--reuid=60001",
+      "--regid=60001",
+      "--groups=60100",
+      "--",
+    ];
+    const env = { HOME: home };
+    const journal = `${home}/j`;
+    const r = await cli(["repair", "--apply", "--journal", journal, root], { prefix, env });
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(ugm(at(root, "d/sg")), "60001:60200:0640", "the kernel kept setgid");
+    const un = await cli(["undo", "--apply", journal], { prefix, env });
+    assertEquals(un.code, 0, un.stderr);
+    // the kernel dropped setgid again: not the journal's old 2600
+    assertEquals(ugm(at(root, "d/sg")), "60001:60200:0600");
+    assertEquals(ugm(at(root, "d")), "60001:60200:0700");
+    assertEquals(lines(un.stdout), [`${root}/d: mode 2750 -> 0700`]);
+    assertStringIncludes(un.stderr, `pwalk: undo '${root}/d/sg': Operation not permitted\n`);
+    assertStringIncludes(
+      un.stderr,
+      "2 journal entries, 1 restored, 0 already as before, 0 with fields kept, 1 error",
+    );
+    closeLibc();
+  },
+});
+
 // ---------------------------------------------------------------------------
 // 7. The journal: where it goes, what is appended to, what undo trusts.
 
