@@ -21,6 +21,7 @@ import { report } from "../mod.ts";
 import { closeLibc, lchown, lutimes, writeFileRaw } from "./helpers/libc.ts";
 import { bytes, join } from "./helpers/bytes.ts";
 import { rng } from "./helpers/tree.ts";
+import { COLUMNS } from "./helpers/csv.ts";
 import { tempDir } from "./helpers/temp.ts";
 
 const utf8 = new TextEncoder();
@@ -35,23 +36,7 @@ function byteCmp(a: string, b: string): number {
 }
 
 const TEXT = ["filename", "fileExtension"];
-const NUMBERS = [
-  "inode",
-  "parent-inode",
-  "directory-depth",
-  "UID",
-  "GID",
-  "st_size",
-  "st_dev",
-  "st_blocks",
-  "st_nlink",
-  "st_mode",
-  "st_atime",
-  "st_mtime",
-  "st_ctime",
-  "pw_fcount",
-  "pw_dirsum",
-];
+const NUMBERS: string[] = COLUMNS.filter((c) => !TEXT.includes(c));
 
 /**
  * A tree whose columns spread: owners on both sides of 2^31 (a signed

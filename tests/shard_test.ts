@@ -688,6 +688,44 @@ testNeeding([ZSTD], {
   },
 });
 
+/**
+ * A chain of `levels` folders named `name` (Python bytes-literal text, so
+ * "\\xff" is one byte) under `root`, made relative to each parent (past
+ * PATH_MAX), a folder `side` with a file at each level and 50 files at the
+ * bottom.
+ */
+async function deepChain(root: string, levels: number, name: string): Promise<void> {
+  await python(
+    `import os, sys
+os.makedirs(sys.argv[1].encode()); fd = os.open(sys.argv[1].encode(), os.O_RDONLY)
+for l in range(${levels}):
+    n = b'${name}'; os.mkdir(n, dir_fd=fd); m = os.open(n, os.O_RDONLY, dir_fd=fd)
+    os.mkdir(b'side', dir_fd=fd); os.close(os.open(b'side/f', os.O_CREAT | os.O_WRONLY, dir_fd=fd))
+    os.close(fd); fd = m
+for i in range(50): os.close(os.open(b'f%d' % i, os.O_CREAT | os.O_WRONLY, dir_fd=fd))`,
+    root,
+  );
+}
+
+/**
+ * A single run of `root` to `tmp/single.csv.zst`, a 2-shard plan `--from`
+ * it in `tmp/scan` (a frontier folder past PATH_MAX asserted), and its
+ * shards run.
+ */
+async function shardsFromSingleRun(tmp: string, root: string) {
+  const single = `${tmp}/single.csv.zst`;
+  assertEquals((await cli(["-o", single, root])).code, 0);
+  const dir = `${tmp}/scan`;
+  await Deno.mkdir(dir);
+  const plan = await makePlan(root, 2, `${dir}/plan.json`, ["--from", single]);
+  assert(
+    plan.frontier.some((f) => planPath(f).length > 4096),
+    "a frontier folder deeper than PATH_MAX",
+  );
+  await runShards(`${dir}/plan.json`, dir, plan.shards);
+  return { single, dir, plan };
+}
+
 testNeeding([ZSTD], {
   name:
     "a frontier folder deeper than PATH_MAX, its names not UTF-8: the shards' union is the single run",
@@ -695,28 +733,10 @@ testNeeding([ZSTD], {
     await using tmp = await tempDir();
     const root = `${tmp.path}/deep`;
     // 20 levels of 251-byte names starting with the byte 0xff: 5,000+ bytes
-    await python(
-      `import os, sys
-os.makedirs(sys.argv[1].encode()); fd = os.open(sys.argv[1].encode(), os.O_RDONLY)
-for l in range(20):
-    n = b'\\xff' + b'y' * 250; os.mkdir(n, dir_fd=fd); m = os.open(n, os.O_RDONLY, dir_fd=fd)
-    os.mkdir(b'side', dir_fd=fd); os.close(os.open(b'side/f', os.O_CREAT | os.O_WRONLY, dir_fd=fd))
-    os.close(fd); fd = m
-for i in range(50): os.close(os.open(b'f%d' % i, os.O_CREAT | os.O_WRONLY, dir_fd=fd))`,
-      root,
-    );
+    await deepChain(root, 20, "\\xff" + "y".repeat(250));
     await wholeLines(root); // settle the new folders' atimes (relatime)
     const whole = await wholeLines(root);
-    const single = `${tmp.path}/single.csv.zst`;
-    assertEquals((await cli(["-o", single, root])).code, 0);
-    const dir = `${tmp.path}/scan`;
-    await Deno.mkdir(dir);
-    const plan = await makePlan(root, 2, `${dir}/plan.json`, ["--from", single]);
-    assert(
-      plan.frontier.some((f) => planPath(f).length > 4096),
-      "a frontier folder deeper than PATH_MAX",
-    );
-    await runShards(`${dir}/plan.json`, dir, plan.shards);
+    const { dir, plan } = await shardsFromSingleRun(tmp.path, root);
     assertSameLines(await unionLines(dir, plan.shards), whole, "the shards' union");
   },
 });
@@ -729,26 +749,8 @@ testNeeding([ZSTD], {
     const root = `${tmp.path}/deep`;
     // 17 levels of 250-byte UTF-8 names (the listing by Deno, the folder
     // past PATH_MAX not stat-able by path), a side folder at each level
-    await python(
-      `import os, sys
-os.makedirs(sys.argv[1].encode()); fd = os.open(sys.argv[1].encode(), os.O_RDONLY)
-for l in range(17):
-    n = b'y' * 250; os.mkdir(n, dir_fd=fd); m = os.open(n, os.O_RDONLY, dir_fd=fd)
-    os.mkdir(b'side', dir_fd=fd); os.close(os.open(b'side/f', os.O_CREAT | os.O_WRONLY, dir_fd=fd))
-    os.close(fd); fd = m
-for i in range(50): os.close(os.open(b'f%d' % i, os.O_CREAT | os.O_WRONLY, dir_fd=fd))`,
-      root,
-    );
-    const single = `${tmp.path}/single.csv.zst`;
-    assertEquals((await cli(["-o", single, root])).code, 0);
-    const dir = `${tmp.path}/scan`;
-    await Deno.mkdir(dir);
-    const plan = await makePlan(root, 2, `${dir}/plan.json`, ["--from", single]);
-    assert(
-      plan.frontier.some((f) => planPath(f).length > 4096),
-      "a frontier folder deeper than PATH_MAX",
-    );
-    await runShards(`${dir}/plan.json`, dir, plan.shards);
+    await deepChain(root, 17, "y".repeat(250));
+    const { single, dir, plan } = await shardsFromSingleRun(tmp.path, root);
     const rows = plan.estimate.loads.map((_, i) =>
       JSON.parse(Deno.readTextFileSync(`${dir}/scan-${i}.done.json`)).rows
     );
