@@ -1,14 +1,19 @@
 /**
  * The `pwalk` command line: usage errors (one line on stderr, exit status
  * 2, nothing on stdout), the thread flags in both spellings, -o/--output,
- * the optional `report` word, --help and --version.
+ * the optional `report` word, --help and --version; an argument that is
+ * not valid UTF-8 is refused, never taken for the file its U+FFFD
+ * spelling names.
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { lineSet, parsePwalk } from "./helpers/csv.ts";
 import { assertRowsMatch } from "./helpers/compare.ts";
 import { settledReference } from "./helpers/reference.ts";
-import { cli, REPO, spawnCli } from "./helpers/run.ts";
+import { cli, REPO, run, spawnCli } from "./helpers/run.ts";
 import { tempDir } from "./helpers/temp.ts";
+import { concat } from "./helpers/bytes.ts";
+import { closeLibc, listRaw, mkdirRaw, writeFileRaw } from "./helpers/libc.ts";
+import { PYTHON3, testNeeding } from "./helpers/system.ts";
 
 const denoJson = JSON.parse(await Deno.readTextFile(`${REPO}/deno.json`));
 
@@ -251,4 +256,97 @@ Deno.test("CLI: stdout closed early (| head) stops quietly with status 141", asy
   );
   assertEquals(status.code, 141, stderr);
   assertEquals(stderr, "", "no error message for a closed pipe");
+});
+
+/**
+ * Run `deno ARGS` with arguments of any bytes (Deno.Command takes text
+ * only): python3 execs deno with each argument decoded from hex.
+ */
+function rawDeno(args: (string | Uint8Array)[], cwd: string) {
+  const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return run("python3", [
+    "-c",
+    "import os, sys; a = [bytes.fromhex(h) for h in sys.argv[1:]]; os.execv(a[0], a)",
+    ...[Deno.execPath(), ...args].map((a) => hex(concat(a))),
+  ], { cwd, env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" } });
+}
+
+testNeeding([PYTHON3], {
+  name: "CLI: an argument that is not valid UTF-8 is refused, never taken for its U+FFFD spelling",
+  async fn(t) {
+    await using tmp = await tempDir();
+    const enc = new TextEncoder();
+    // d\xff and a folder really named d\uFFFD (bytes ef bf bd): Deno hands
+    // over the argument d\xff, and d\xfe, as the text of the second
+    const nu = `${tmp.path}/nu`;
+    await Deno.mkdir(nu);
+    const ff = concat(`${nu}/d`, new Uint8Array([0xff]));
+    mkdirRaw(ff);
+    writeFileRaw(concat(ff, "/in"), enc.encode("q"));
+    const real = `${nu}/d\uFFFD`;
+    await Deno.mkdir(real);
+    await Deno.writeTextFile(`${real}/in2`, "qq");
+    closeLibc();
+    const bad = (s: string, b: number) => concat(s, new Uint8Array([b]));
+    const files = () => listRaw(enc.encode(tmp.path)).map((n) => n.join()).sort();
+    const before = files();
+    const cliRaw = (args: (string | Uint8Array)[]) =>
+      rawDeno(["run", "-A", `${REPO}/cli.ts`, ...args], tmp.path);
+
+    await t.step("as a path: status 2, one line, nothing walked or written", async () => {
+      const cases: [(string | Uint8Array)[], string][] = [
+        [[bad("nu/d", 0xfe)], "pwalk: nu/d\uFFFD: not valid UTF-8"], // names nothing
+        [["report", bad("nu/d", 0xff)], "pwalk: nu/d\uFFFD: not valid UTF-8"], // names d\xff
+        [["--", bad("nu/d", 0xff)], "pwalk: nu/d\uFFFD: not valid UTF-8"],
+        [["--exclude", bad("nu/d", 0xff), "nu"], "pwalk: --exclude nu/d\uFFFD: not valid UTF-8"],
+        [[bad("--exclude=nu/d", 0xfe), "nu"], "pwalk: --exclude nu/d\uFFFD: not valid UTF-8"],
+        [["-o", bad("out", 0xff), "nu"], "pwalk: -o out\uFFFD: not valid UTF-8"],
+        [["--errors", bad("e", 0xff), "nu"], "pwalk: --errors e\uFFFD: not valid UTF-8"],
+        [["repair", "--journal", bad("j", 0xff), "nu"], "pwalk: --journal j\uFFFD: not valid"],
+        [["undo", bad("j", 0xff)], "pwalk: j\uFFFD: not valid UTF-8"],
+        [["plan", "-o", bad("p", 0xff), "nu"], "pwalk: -o p\uFFFD: not valid UTF-8"],
+        [["report", "--plan", bad("p", 0xff), "--shard", "0"], "pwalk: --plan p\uFFFD: not"],
+        [["status", bad("s", 0xff)], "pwalk: s\uFFFD: not valid UTF-8"],
+        [["summary", bad("s", 0xff)], "pwalk: s\uFFFD: not valid UTF-8"],
+        [["convert", "nu", bad("c", 0xff)], "pwalk: c\uFFFD: not valid UTF-8"],
+        [
+          ["slurm", "--dry-run", bad("--sbatch=--output=o", 0xff), "--out", "s", "nu"],
+          "pwalk: --sbatch --output=o\uFFFD: not valid UTF-8",
+        ],
+      ];
+      for (const [args, start] of cases) {
+        const r = await cliRaw(args);
+        const line = assertUsageError(r);
+        assert(line.startsWith(start), `${args.join(" ")}: ${line}`);
+        assertStringIncludes(line, "U+FFFD in place of its bad bytes");
+        assertEquals(files(), before, "nothing written");
+      }
+      // `deno task report`: the task's process decoded the bytes, not pwalk's
+      const task = await rawDeno(
+        ["task", "--quiet", "--config", `${REPO}/deno.json`, "report", bad("nu/d", 0xfe)],
+        tmp.path,
+      );
+      assertStringIncludes(assertUsageError(task), "pwalk: nu/d\uFFFD: not valid UTF-8");
+      // --help still wins
+      const help = await cliRaw([bad("nu/d", 0xff), "--help"]);
+      assertEquals(help.code, 0, help.stderr);
+      assertStringIncludes(help.text, "Usage");
+    });
+
+    await t.step("a real U+FFFD in valid UTF-8 still names its folder, or a file", async () => {
+      const ref = settledReference(real);
+      const r = await cliRaw([enc.encode(real)]);
+      assertEquals(r.code, 0, r.stderr);
+      assertRowsMatch(parsePwalk(r.stdout).rows, ref.rows);
+      const out = `${tmp.path}/o\uFFFD.csv`;
+      const o = await cliRaw(["-o", enc.encode(out), enc.encode(real)]);
+      assertEquals(o.code, 0, o.stderr);
+      assertRowsMatch(parsePwalk(await Deno.readFile(out)).rows, ref.rows);
+      await Deno.remove(out);
+      const rest = settledReference(nu, { exclude: [enc.encode(real)] });
+      const ex = await cliRaw(["--exclude", enc.encode(real), nu]);
+      assertEquals(ex.code, 0, ex.stderr);
+      assertRowsMatch(parsePwalk(ex.stdout).rows, rest.rows);
+    });
+  },
 });

@@ -199,19 +199,24 @@ const SHORT: Record<string, string> = { x: "one-file-system", o: "output", V: "v
  * Parse arguments as getopt_long does: an option that takes a value takes
  * the next argument whatever it looks like (`--depth -1`, `-o ""`, `-o -h`),
  * or `--name=value`; `--` ends the options; unknown options are usage
- * errors; `-h`/`--help` as an option throws {@link HelpRequested}.
+ * errors; `-h`/`--help` as an option throws {@link HelpRequested}; an
+ * argument that was not valid UTF-8 ({@link notUtf8}) is bad usage.
  * Example: `parse(["--threads", "4", "-x", "/d"], WALK_OPTIONS)` is
  * `{ _: ["/d"], threads: "4", "one-file-system": true }`.
  */
 export function parse(args: string[], spec: Record<string, Kind>): Flags {
   const f: Flags = { _: [] };
+  // the first argument that was not UTF-8: refused once all are read (--help wins)
+  let lossy: UsageError | undefined;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === "--") {
+      for (const o of args.slice(i + 1)) lossy ??= notUtf8(o, "");
       f._.push(...args.slice(i + 1));
       break;
     }
     if (!a.startsWith("-") || a === "-") {
+      lossy ??= notUtf8(a, "");
       f._.push(a);
       continue;
     }
@@ -236,8 +241,10 @@ export function parse(args: string[], spec: Record<string, Kind>): Flags {
     if (eq < 0 && i + 1 === args.length) throw new UsageError(`${word} needs a value`);
     const v = eq < 0 ? args[++i] : a.slice(eq + 1);
     if (v === "") throw new UsageError(`${word} needs a value, not an empty string`);
+    lossy ??= notUtf8(args[i], word, v);
     f[name] = kind === "list" ? [...(f[name] as string[] ?? []), v] : v;
   }
+  if (lossy) throw lossy;
   return f;
 }
 
@@ -381,6 +388,80 @@ export async function excludeArgs(f: Flags, root?: string): Promise<(string | Ui
 /** Why a name with U+FFFD may not be found: how Deno hands over arguments. */
 const NOT_UTF8 = "a name that is not valid UTF-8 reaches pwalk as an argument with U+FFFD " +
   "in place of its bad bytes";
+
+/**
+ * The arguments, as Deno.args has them, whose bytes were not valid UTF-8:
+ * Deno put U+FFFD in place of the bad bytes, and the text may name another
+ * file (one whose name holds a real U+FFFD). Read once, when an argument
+ * with U+FFFD is met, from /proc/self/cmdline (the raw argv: the script's
+ * arguments are its last Deno.args.length entries, after `deno run -A
+ * cli.ts` or a compiled pwalk's own name). Under `deno task report`, the
+ * task's process (the same deno, as parent) decoded the bytes already: its
+ * own command line, `deno task report ARGS`, is read too. A command line
+ * whose entries do not decode to Deno.args (another shape) tells nothing;
+ * without /proc the set is empty, and only a lookup that fails says why
+ * (oneRoot, excludeArgs). A valid UTF-8 argument spelled like a lossy one
+ * is taken for one: refused too, never walked in its place.
+ */
+let lossyArgs: Set<string> | undefined;
+
+function notUtf8Args(): Set<string> {
+  if (lossyArgs) return lossyArgs;
+  lossyArgs = new Set();
+  const lossy = new TextDecoder();
+  const strict = new TextDecoder("utf-8", { fatal: true });
+  // the arguments of a command line that end in Deno.args, not valid UTF-8
+  const badOf = (cmdline: Uint8Array): string[] => {
+    const entries: Uint8Array[] = [];
+    for (let start = 0, end; (end = cmdline.indexOf(0, start)) >= 0; start = end + 1) {
+      entries.push(cmdline.subarray(start, end));
+    }
+    const args = Deno.args;
+    if (entries.length <= args.length) return [];
+    const tail = entries.slice(entries.length - args.length);
+    if (tail.some((e, i) => lossy.decode(e) !== args[i])) return []; // another shape
+    return args.filter((_, i) => {
+      try {
+        strict.decode(tail[i]);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+  };
+  try {
+    for (const a of badOf(Deno.readFileSync("/proc/self/cmdline"))) lossyArgs.add(a);
+  } catch { /* no /proc */ }
+  try {
+    const parent = `/proc/${Deno.ppid}`;
+    if (Deno.realPathSync(`${parent}/exe`) === Deno.realPathSync(Deno.execPath())) {
+      const cmdline = Deno.readFileSync(`${parent}/cmdline`);
+      if (lossy.decode(cmdline).split("\0").includes("task")) {
+        for (const a of badOf(cmdline)) lossyArgs.add(a);
+      }
+    }
+  } catch { /* no /proc, or a parent of another user's */ }
+  return lossyArgs;
+}
+
+/**
+ * A bad-usage error when `arg`, a command-line argument as Deno.args has
+ * it, was not valid UTF-8 (see {@link notUtf8Args}): its text, `value`
+ * (what `word`, an option or "" for an operand, got), may name another
+ * file, and pwalk would walk, exclude, read or write that one. Every
+ * argument of {@link parse} goes through it, and slurm's --sbatch values.
+ * Example: `notUtf8("--exclude=d\uFFFD", "--exclude", "d\uFFFD")`.
+ */
+export function notUtf8(arg: string, word: string, value = arg): UsageError | undefined {
+  if (!arg.includes("\uFFFD") || !notUtf8Args().has(arg)) return undefined;
+  const hint = word === "--exclude"
+    ? "; list the folder in a file given to --exclude, which is read as bytes"
+    : "";
+  return new UsageError(
+    `${word ? `${word} ` : ""}${value}: not valid UTF-8, so it could name another file ` +
+      `(${NOT_UTF8})${hint}`,
+  );
+}
 
 /**
  * The folders an exclude list file names, one a line: text lines as

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { eprint, intArg, oneRoot, parse, UsageError } from "./common.ts";
+import { eprint, intArg, notUtf8, oneRoot, parse, UsageError } from "./common.ts";
 import { PlanError } from "../shard/plan.ts";
 import { arrayList, resumeScan, ScanFolderError, slurmScan } from "../shard/slurm.ts";
 import { describePlan, PLAN_OPTIONS, planOptionsOf } from "./plan.ts";
@@ -62,10 +62,17 @@ Exit status:
        a plan already
 `;
 
-/** Take every `--sbatch X` / `--sbatch=X` out of args (X may start with "-"). */
-function takeSbatch(args: string[]): { rest: string[]; sbatch: string[] } {
+/**
+ * Take every `--sbatch X` / `--sbatch=X` out of args (X may start with "-");
+ * `lossy`: the first that was not valid UTF-8 (sbatch would get another
+ * --output or --chdir), refused once the rest is parsed (--help wins).
+ */
+function takeSbatch(
+  args: string[],
+): { rest: string[]; sbatch: string[]; lossy?: UsageError } {
   const rest: string[] = [];
   const sbatch: string[] = [];
+  let lossy: UsageError | undefined;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === "--") {
@@ -77,20 +84,22 @@ function takeSbatch(args: string[]): { rest: string[]; sbatch: string[] } {
         throw new UsageError("--sbatch needs an argument");
       }
       sbatch.push(args[++i]);
+      lossy ??= notUtf8(args[i], "--sbatch");
     } else if (a.startsWith("--sbatch=")) {
       if (a.length === 9) throw new UsageError("--sbatch needs an argument");
       sbatch.push(a.slice(9));
+      lossy ??= notUtf8(a, "--sbatch", a.slice(9));
     } else rest.push(a);
   }
   for (const s of sbatch) {
     if (/[\r\n]/.test(s)) throw new UsageError("--sbatch: no line breaks in an argument");
   }
-  return { rest, sbatch };
+  return { rest, sbatch, lossy };
 }
 
 /** `pwalk slurm ARGS`; resolves to the exit status. */
 export async function run(args: string[]): Promise<number> {
-  const { rest, sbatch } = takeSbatch(args);
+  const { rest, sbatch, lossy } = takeSbatch(args);
   const flags = parse(rest, {
     ...PLAN_OPTIONS,
     out: "value",
@@ -100,6 +109,7 @@ export async function run(args: string[]): Promise<number> {
     "max-running": "value",
     "dry-run": "flag",
   });
+  if (lossy) throw lossy;
   const dryRun = !!flags["dry-run"];
   const maxRunning = intArg("max-running", flags["max-running"], 1, 1_000_000);
   if (flags.resume !== undefined) {
