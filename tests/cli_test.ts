@@ -348,5 +348,41 @@ testNeeding([PYTHON3], {
       assertEquals(ex.code, 0, ex.stderr);
       assertRowsMatch(parsePwalk(ex.stdout).rows, rest.rows);
     });
+
+    await t.step(
+      "ROOT below a folder whose name is not UTF-8: refused, the library walks it",
+      async () => {
+        // python chdirs into nu/d\xff (Deno cannot name it) and execs ARGS there
+        const inside = (args: string[]) =>
+          run("python3", [
+            "-c",
+            "import os, sys; os.chdir(bytes.fromhex(sys.argv[1])); os.execv(sys.argv[2], sys.argv[2:])",
+            Array.from(ff, (x) => x.toString(16).padStart(2, "0")).join(""),
+            Deno.execPath(),
+            ...args,
+          ], { env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" } });
+        const r = await inside(["run", "-A", `${REPO}/cli.ts`, "."]);
+        const line = assertUsageError(r);
+        assertStringIncludes(line, "pwalk: .: File name or path");
+        assertStringIncludes(line, "is not valid UTF-8");
+        // what README offers instead: report(".") from a script run there
+        const out = `${tmp.path}/lib.csv`;
+        const lib = await inside([
+          "eval",
+          `import { report } from "${REPO}/mod.ts"; await report(".", { output: "${out}" });`,
+        ]);
+        assertEquals(lib.code, 0, lib.stderr);
+        const inodes = (await run("python3", [
+          "-c",
+          "import os, sys; d = bytes.fromhex(sys.argv[1]); r = [os.lstat(d).st_ino]\n" +
+          "for p, ds, fs in os.walk(d):\n  r += [os.lstat(os.path.join(p, n)).st_ino for n in ds + fs]\n" +
+          "print(' '.join(map(str, sorted(r))))",
+          Array.from(ff, (x) => x.toString(16).padStart(2, "0")).join(""),
+        ])).text.trim();
+        const rows = parsePwalk(await Deno.readFile(out)).rows;
+        assertEquals(rows.map((row) => row.ino).sort((a, b) => a - b).join(" "), inodes);
+        await Deno.remove(out);
+      },
+    );
   },
 });
