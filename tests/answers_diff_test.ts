@@ -6,8 +6,10 @@
  * lstat's sum per uid after minus before.
  */
 import { assert, assertEquals } from "@std/assert";
+import { DuckDBInstance } from "@duckdb/node-api";
 import { diff } from "../mod.ts";
 import { answersTree, type RefEntry, sums, walkRef } from "./helpers/answers_tree.ts";
+import { COLUMNS } from "./helpers/csv.ts";
 import { cli } from "./helpers/run.ts";
 import { PYTHON3, testNeeding } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
@@ -149,6 +151,36 @@ Deno.test("diff: added, removed, grown, shrunk, replaced, chowned: counts and by
   const j = JSON.parse(new TextDecoder().decode(r.stdout));
   assertEquals(j.totals, d.totals);
   assertEquals(j.users, d.users);
+
+  // the same diff of the Parquet files DuckDB writes from README's view of
+  // each scan (st_mode as text, "0100644")
+  const db = await DuckDBInstance.create(":memory:");
+  const con = await db.connect();
+  try {
+    for (const [csv, pq] of [["old.csv.zst", "old.parquet"], ["new.csv", "new.parquet"]]) {
+      const header = csv === "new.csv"
+        ? ", header = false, names = [" +
+          COLUMNS.map((c) => `'${c}'`).join(", ") + "]"
+        : "";
+      await con.run(
+        `COPY (SELECT * FROM read_csv('${tmp.path}/${csv}'${header}, ` +
+          `types = {'st_mode': 'VARCHAR'})) TO '${tmp.path}/${pq}' (FORMAT parquet)`,
+      );
+    }
+  } finally {
+    con.closeSync();
+    db.closeSync();
+  }
+  const fromParquet = await diff([`${tmp.path}/old.parquet`], [`${tmp.path}/new.parquet`], {
+    top: 1000,
+  });
+  const { old: _o, new: _n, elapsedSeconds: _e, ...same } = d;
+  const { old: _po, new: _pn, elapsedSeconds: _pe, ...got } = fromParquet;
+  assertEquals(got, same);
+  assertEquals(
+    [fromParquet.old.entries, fromParquet.new.allocatedBytes],
+    [d.old.entries, d.new.allocatedBytes],
+  );
 });
 
 Deno.test("diff: names that print the same (control bytes dropped) pair one to one, by inode", async () => {

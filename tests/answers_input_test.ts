@@ -21,6 +21,7 @@ import { convert, diff, summarize } from "../mod.ts";
 import { referenceReport } from "./helpers/reference.ts";
 import { lutimes, mkdirRaw, writeFileRaw } from "./helpers/libc.ts";
 import { bytes, concat, join } from "./helpers/bytes.ts";
+import { COLUMNS } from "./helpers/csv.ts";
 import { closeLibc } from "./helpers/libc.ts";
 import { assertSameParquet } from "./helpers/duckdb.ts";
 import { cli, deno, REPO, UNPRIVILEGED } from "./helpers/run.ts";
@@ -250,12 +251,30 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
     good,
     '1,0,-1,"/t","",0,0,4096,1,8,2,"0040755",1,2,3,1,10\n2,1,0,"/t/a.txt","txt",0,0,10,1,8,1,"0100644",1,2,3,-1,0\n',
   );
-  // a Parquet file of other columns (DuckDB writes it)
+  // a Parquet file of other columns, and scans in Parquet of columns that
+  // are no number as pwalk's CSV writes it (DuckDB writes them)
   const other = `${tmp.path}/other.parquet`;
+  const pq = (what: string) => `${tmp.path}/pq/${what}.parquet`;
+  await Deno.mkdir(`${tmp.path}/pq`);
   {
     const db = await DuckDBInstance.create(":memory:");
     const c = await db.connect();
     await c.run(`COPY (SELECT 1 AS a, 2 AS b) TO '${other}' (FORMAT parquet)`);
+    await c.run(
+      `CREATE VIEW v AS SELECT * FROM read_csv('${good}', header = false, names = [${
+        COLUMNS.map((n) => `'${n}'`).join(", ")
+      }], types = {'st_mode': 'VARCHAR'})`,
+    );
+    for (
+      const [what, replace] of [
+        ["decimal-mode", `'33188' AS "st_mode"`], // 0100644 in decimal: no file type in octal
+        ["timestamp", `to_timestamp("st_mtime") AS "st_mtime"`],
+        ["fraction", `"st_size" || '.5' AS "st_size"`], // DuckDB's cast would round it
+        ["hex", `printf('0x%x', "st_size") AS "st_size"`], // and read it as hex
+      ]
+    ) {
+      await c.run(`COPY (SELECT * REPLACE (${replace}) FROM v) TO '${pq(what)}' (FORMAT parquet)`);
+    }
     c.closeSync();
     db.closeSync();
   }
@@ -280,6 +299,32 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
       `--temp-dir ${tmp.path}/none: cannot make DuckDB's spill folder: No such file or directory`,
     ],
     ["convert: bad output name", ["convert", good, `${tmp.path}/out.txt`], 2, ".parquet"],
+    [
+      "Parquet: a column of another type than a number or text",
+      ["summary", pq("timestamp")],
+      2,
+      `${pq("timestamp")}: column "st_mtime" is TIMESTAMP WITH TIME ZONE, not an integer or ` +
+      "pwalk's text of one: not a pwalk scan in Parquet (convert writes one)",
+    ],
+    [
+      "Parquet: st_mode as text that is not pwalk's octal",
+      ["summary", pq("decimal-mode")],
+      1,
+      `${pq("decimal-mode")}: Invalid Input Error: column st_mode holds '33188' (text), ` +
+      "not a mode in 7 octal digits as pwalk's CSV writes it",
+    ],
+    [
+      "Parquet: a size as text that is not decimal digits",
+      ["diff", pq("fraction"), good],
+      1,
+      ".5' (text), not a number in decimal digits as pwalk's CSV writes it",
+    ],
+    [
+      "Parquet: a size as hex text",
+      ["convert", pq("hex"), `${tmp.path}/hex.csv`],
+      1,
+      `${pq("hex")}: Invalid Input Error: column st_size holds '0x`,
+    ],
   ];
   for (const [what, args, code, text] of cases) {
     await t.step(what, async () => {
@@ -298,7 +343,7 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
       assertEquals(r.code, 1, r.stderr);
       assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
       const left = [...Deno.readDirSync(tmp.path)].map((e) => e.name).sort();
-      assertEquals(left, ["good.csv", "junk.csv", "other.parquet"]);
+      assertEquals(left, ["good.csv", "junk.csv", "other.parquet", "pq"]);
       const s = await cli(["summary", junk]);
       assertEquals(s.code, 1, s.stderr);
     },

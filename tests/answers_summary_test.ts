@@ -354,6 +354,72 @@ testNeeding([ZSTD], {
       assertEquals(lineSet(rest), lineSet(await Deno.readFile(plain)));
     });
 
+    await t.step(
+      "Parquet that DuckDB wrote from README's view (st_mode as text) or all text: the same numbers",
+      async () => {
+        // README's SQL defines the scan with st_mode as VARCHAR ("0100644");
+        // COPY of that view writes st_mode as text, and with all_varchar
+        // every column (the sizes and times as decimal text)
+        const db = await DuckDBInstance.create(":memory:");
+        const con = await db.connect();
+        const view = `${tmp.path}/view.parquet`, text = `${tmp.path}/text.parquet`;
+        const mixed = `${tmp.path}/mixed`;
+        await Deno.mkdir(mixed);
+        try {
+          await con.run(
+            `CREATE VIEW scan AS SELECT * FROM read_csv('${withHeader}', ` +
+              `types = {'st_mode': 'VARCHAR'})`,
+          );
+          await con.run(`COPY (SELECT * FROM scan) TO '${view}' (FORMAT parquet)`);
+          await con.run(
+            `COPY (SELECT * FROM read_csv('${withHeader}', all_varchar = true)) TO '${text}' ` +
+              "(FORMAT parquet)",
+          );
+          // one scan in two files of different types: pwalk's Parquet (st_mode
+          // a number) first, then the view's (st_mode text), which DuckDB's
+          // read_parquet of both would cast to the first file's types
+          const own = `${tmp.path}/own.parquet`;
+          await convert([withHeader], own);
+          await con.run(
+            `COPY (FROM '${own}' WHERE "directory-depth" < 1) TO '${mixed}/a.parquet' ` +
+              "(FORMAT parquet)",
+          );
+          await con.run(
+            `COPY (FROM '${view}' WHERE "directory-depth" >= 1) TO '${mixed}/b.parquet' ` +
+              "(FORMAT parquet)",
+          );
+          const types = async (f: string) =>
+            Object.fromEntries(
+              (await con.runAndReadAll(`DESCRIBE SELECT * FROM '${f}'`)).getRowObjectsJson()
+                .map((r) => [r.column_name, r.column_type]),
+            );
+          assertEquals((await types(view)).st_mode, "VARCHAR");
+          assertEquals([(await types(text)).st_mode, (await types(text)).st_mtime], [
+            "VARCHAR",
+            "VARCHAR",
+          ]);
+          assertEquals((await types(`${mixed}/a.parquet`)).st_mode, "UINTEGER");
+        } finally {
+          con.closeSync();
+          db.closeSync();
+        }
+        for (const f of [view, text, mixed]) {
+          assertEquals(
+            numbers(await summarize([f], { top: 100_000, depth: 3, now: NOW })),
+            want,
+            f,
+          );
+        }
+        // and back to CSV: the scan's very lines (st_mode "0100644", not "0304444")
+        for (const f of [view, text, mixed]) {
+          const back = `${tmp.path}/back-${f.split("/").pop()}.csv`;
+          const r = await cli(["convert", "--no-header", f, back]);
+          assertEquals(r.code, 0, r.stderr);
+          assertEquals(lineSet(await Deno.readFile(back)), lineSet(await Deno.readFile(plain)), f);
+        }
+      },
+    );
+
     await t.step("ages as of the scan's time by default (its newest file's mtime)", async () => {
       const copy = `${tmp.path}/dated.csv.zst`;
       await Deno.copyFile(withHeader, copy);

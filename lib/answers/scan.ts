@@ -411,34 +411,120 @@ export function duckCompression(format: ScanFormat): string {
 }
 
 /**
- * SQL: the st_mode column as a number. It is read as a decimal integer (the
- * 7 octal digits "0100644" read as 100644: integer parsing is much faster
- * than string work), and its digits are then taken as octal ones.
+ * SQL: the mode as a number from `digits`, pwalk's octal text of st_mode
+ * read as a decimal integer (the 7 octal digits "0100644" read as 100644:
+ * integer parsing is much faster than string work): its digits are taken
+ * as octal ones.
  */
-const MODE_SQL = "(" +
-  [0, 1, 2, 3, 4, 5, 6].map((i) => `("st_mode" // ${10 ** i} % 10) * ${8 ** i}`).join(" + ") +
-  ")::UINTEGER";
+function modeSql(digits: string): string {
+  return "(" +
+    [0, 1, 2, 3, 4, 5, 6].map((i) => `(${digits} // ${10 ** i} % 10) * ${8 ** i}`).join(" + ") +
+    ")::UINTEGER";
+}
 
-/** SQL: the typed projection of a CSV source read all VARCHAR. */
+/** SQL: the typed projection of a CSV source (st_mode read as UBIGINT, see {@link modeSql}). */
 const TYPED_FROM_CSV = TYPED_COLUMNS.map(([name]) =>
   name === "st_mode"
-    ? `${MODE_SQL} AS "st_mode"`
+    ? `${modeSql('"st_mode"')} AS "st_mode"`
     : name === "filename" || name === "fileExtension"
     ? `coalesce("${name}", '') AS "${name}"` // DuckDB reads "" as NULL
     : `"${name}"`
 ).join(", ");
 
+/** DuckDB's integer types: a Parquet column of one holds the number itself. */
+const INTEGER_TYPE = /^U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)$/;
+
 /**
- * SQL: the typed projection of a Parquet source. st_dev was written as
- * UINT_64 before it was BIGINT: a negative device number then reads as
- * 2^64 minus its magnitude, and is taken back to its signed value.
+ * SQL: a Parquet column of text (`VARCHAR`, as DuckDB writes a view over
+ * pwalk's CSV read with `types = {'st_mode': 'VARCHAR'}`, or with
+ * `all_varchar`) as a number, when it is written as pwalk's CSV writes it:
+ * `pattern` (checked: DuckDB's own cast would take "1.5" as 2 and "0x10"
+ * as 16), then `value` of it; else the reading stops with the value and
+ * what was wanted (`want`).
  */
-const TYPED_FROM_PARQUET = TYPED_COLUMNS.map(([name, type]) =>
-  name === "st_dev"
-    ? `(CASE WHEN "st_dev"::HUGEINT > 9223372036854775807 ` +
-      `THEN "st_dev"::HUGEINT - 18446744073709551616 ELSE "st_dev"::HUGEINT END)::BIGINT AS "st_dev"`
-    : `"${name}"::${type} AS "${name}"`
-).join(", ");
+function textAsNumber(name: string, pattern: string, value: string, want: string): string {
+  const c = `"${name}"`;
+  return `CASE WHEN ${c} IS NULL THEN NULL WHEN regexp_full_match(${c}, ${lit(pattern)}) ` +
+    `THEN ${value} ELSE error(${lit(`column ${name} holds '`)} || ${c} || ${
+      lit(`' (text), not ${want} as pwalk's CSV writes it`)
+    }) END`;
+}
+
+/**
+ * SQL: the typed projection of one Parquet file, from the DuckDB types of
+ * its columns (`types`, by name in lower case: DuckDB binds names in any
+ * case). A column of an integer type is cast to its type of
+ * {@link TYPED_COLUMNS}; st_dev was written as UINT_64 before it was
+ * BIGINT: a negative device number then reads as 2^64 minus its
+ * magnitude, and is taken back to its signed value. A column of text is
+ * read as pwalk's CSV writes it ({@link textAsNumber}): st_mode as its 7
+ * octal digits (read as a decimal integer "0100644" would be 100644, a mode
+ * of no file type), the others as decimal digits. A number column of any
+ * other type (a TIMESTAMP, a DOUBLE) is refused, naming it: a cast would
+ * misread it, or fail on a message that does not say which column.
+ */
+function typedFromParquet(path: string, types: Map<string, string>): string {
+  return TYPED_COLUMNS.map(([name, type]) => {
+    const t = types.get(name.toLowerCase());
+    const c = `"${name}"`;
+    if (t === undefined) {
+      throw new ScanInputError(
+        `${path}: not a pwalk scan in Parquet (no column "${name}"; convert writes one)`,
+      );
+    }
+    if (type === "VARCHAR") return `coalesce(${c}::VARCHAR, '') AS ${c}`; // "" read as NULL before
+    if (INTEGER_TYPE.test(t)) {
+      return name === "st_dev"
+        ? `(CASE WHEN ${c}::HUGEINT > 9223372036854775807 ` +
+          `THEN ${c}::HUGEINT - 18446744073709551616 ELSE ${c}::HUGEINT END)::BIGINT AS ${c}`
+        : `${c}::${type} AS ${c}`;
+    }
+    if (t === "VARCHAR") {
+      return (name === "st_mode"
+        ? textAsNumber(name, "[0-7]{7}", modeSql(`${c}::UBIGINT`), "a mode in 7 octal digits")
+        : textAsNumber(name, "-?[0-9]+", `${c}::${type}`, "a number in decimal digits")) +
+        ` AS ${c}`;
+    }
+    throw new ScanInputError(
+      `${path}: column "${name}" is ${t}, not an integer or pwalk's text of one: ` +
+        "not a pwalk scan in Parquet (convert writes one)",
+    );
+  }).join(", ");
+}
+
+/**
+ * The Parquet scan `files` as one SQL source of the typed columns: files
+ * whose columns have the same types are read by one `read_parquet` (in
+ * parallel), the groups joined by UNION ALL (DuckDB's `read_parquet` of
+ * files of different types would cast them all to the first file's
+ * types: the text "0100644" to the number 100644).
+ */
+async function parquetSource(e: Engine, files: ScanFile[]): Promise<string> {
+  const paths = files.map((f) => f.path);
+  const types = new Map<string, Map<string, string>>(paths.map((p) => [p, new Map()]));
+  let rows;
+  try {
+    rows = await e.all(
+      `SELECT file_name, name, duckdb_type FROM parquet_schema([${paths.map(lit).join(", ")}]) ` +
+        `WHERE duckdb_type IS NOT NULL`,
+    );
+  } catch (err) {
+    throw namingScans(err, paths);
+  }
+  for (const r of rows) {
+    const m = types.get(String(r.file_name));
+    const name = String(r.name).toLowerCase();
+    if (m && !m.has(name)) m.set(name, String(r.duckdb_type));
+  }
+  const groups = new Map<string, string[]>();
+  for (const p of paths) {
+    const sql = typedFromParquet(p, types.get(p)!);
+    groups.set(sql, [...(groups.get(sql) ?? []), p]);
+  }
+  return [...groups].map(([sql, group]) =>
+    `SELECT ${sql} FROM read_parquet([${group.map(lit).join(", ")}])`
+  ).join(" UNION ALL ");
+}
 
 const HEADER_START = new TextEncoder().encode("inode,parent-inode,");
 
@@ -511,24 +597,11 @@ export async function loadScan(
     nonUtf8Rows: 0,
   };
   if (files[0].format === "parquet") {
-    const list = `[${files.map((f) => lit(f.path)).join(", ")}]`;
+    const source = await parquetSource(e, files);
     try {
-      await e.exec(
-        `CREATE ${
-          view ? "VIEW" : "TABLE"
-        } "${name}" AS SELECT ${sel} FROM (SELECT ${TYPED_FROM_PARQUET} ` +
-          `FROM read_parquet(${list}))`,
-      );
+      await e.exec(`CREATE ${view ? "VIEW" : "TABLE"} "${name}" AS SELECT ${sel} FROM (${source})`);
     } catch (err) {
-      // a Parquet file of other columns: DuckDB's binder error names no file
-      const msg = String((err as Error)?.message ?? err);
-      const col = /Referenced column "([^"]+)" not found|column "([^"]+)"/i.exec(msg);
-      throw col
-        ? new ScanInputError(
-          `${files.map((f) => f.path).slice(0, 3).join(", ")}: not a pwalk scan in Parquet ` +
-            `(no column "${col[1] ?? col[2]}"; convert writes one)`,
-        )
-        : namingScans(err, files.map((f) => f.path));
+      throw namingScans(err, files.map((f) => f.path));
     }
   } else {
     // One statement per (header, compression) group, which DuckDB reads in
