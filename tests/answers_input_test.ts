@@ -278,6 +278,7 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
     c.closeSync();
     db.closeSync();
   }
+  const many = "9".repeat(400);
   const cases: [string, string[], number, string][] = [
     ["no scan", ["summary"], 2, "missing SCAN"],
     [
@@ -299,6 +300,18 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
       `--temp-dir ${tmp.path}/none: cannot make DuckDB's spill folder: No such file or directory`,
     ],
     ["convert: bad output name", ["convert", good, `${tmp.path}/out.txt`], 2, ".parquet"],
+    [
+      "--now of more digits than a number holds",
+      ["summary", "--now", many, good],
+      2,
+      `pwalk: --now needs seconds since 1970 or a date, got '${many}'`,
+    ],
+    [
+      "--now rounded",
+      ["summary", "--now", "99999999999999999999", good],
+      2,
+      "pwalk: --now needs seconds since 1970 or a date, got '99999999999999999999'",
+    ],
     [
       "Parquet: a column of another type than a number or text",
       ["summary", pq("timestamp")],

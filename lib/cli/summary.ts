@@ -50,13 +50,22 @@ Options:
 
 ${ANSWER_EXIT}`;
 
-/** Parse --now: seconds since the epoch or an ISO date/time. */
+/**
+ * Parse --now: seconds since the epoch (a whole number JavaScript holds
+ * exactly: more digits would be rounded, 400 of them Infinity) or an ISO
+ * date/time.
+ */
 export function parseNow(v: unknown): number | undefined {
   if (v === undefined) return undefined;
   const s = String(v);
-  if (/^-?\d+$/.test(s)) return Number(s);
+  const bad = () => new UsageError(`--now needs seconds since 1970 or a date, got '${s}'`);
+  if (/^-?\d+$/.test(s)) {
+    const n = Number(s);
+    if (!Number.isSafeInteger(n)) throw bad();
+    return n;
+  }
   const t = Date.parse(s);
-  if (isNaN(t)) throw new UsageError(`--now needs seconds since 1970 or a date, got '${s}'`);
+  if (isNaN(t)) throw bad();
   return Math.floor(t / 1000);
 }
 
