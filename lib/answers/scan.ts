@@ -637,27 +637,93 @@ export async function loadScan(
       `INSERT INTO "${name}" SELECT ${sel} FROM (SELECT ${TYPED_FROM_CSV} FROM read_csv([${
         paths.map(lit).join(", ")
       }], ${csvOptions(header, compression)}))`;
+    // the same rows as text, up to `lines` ({@link columnCountFirst})
+    const probe = (paths: string[], header: boolean, compression: string, lines: number) =>
+      `SELECT count(*) FROM (SELECT 1 FROM read_csv([${paths.map(lit).join(", ")}], ${
+        csvOptions(header, compression, false)
+      }) LIMIT ${lines})`;
     if (escape) {
       for (const [i, f] of files.entries()) {
         try {
           info.nonUtf8Rows += await loadEscaped(e, f, (fifo) => src([fifo], heads[i], "none"));
         } catch (err) {
-          throw namingScans(err, [f.path]);
+          throw namingScans(
+            await columnCountFirst(
+              e,
+              err,
+              (lines) => loadEscaped(e, f, (fifo) => probe([fifo], heads[i], "none", lines)),
+            ),
+            [f.path],
+          );
         }
       }
     } else {
       for (const [k, group] of groups) {
         const paths = group.map((f) => f.path);
+        const header = k.startsWith("true");
+        const compression = duckCompression(group[0].format);
         try {
-          await e.exec(src(paths, k.startsWith("true"), duckCompression(group[0].format)));
+          await e.exec(src(paths, header, compression));
         } catch (err) {
-          throw namingScans(err, paths);
+          throw namingScans(
+            await columnCountFirst(
+              e,
+              err,
+              (lines) => e.all(probe(paths, header, compression, lines)),
+            ),
+            paths,
+          );
         }
       }
     }
   }
   if (!view) info.rows = num((await e.all(`SELECT count(*) AS n FROM "${name}"`))[0].n);
   return info;
+}
+
+/**
+ * DuckDB, reading a CSV file into typed columns, may report a row of
+ * other than 17 columns as a value it cannot convert ("Conversion Error:
+ * CSV Error on Line: 1", "Could not convert string \"hello world\" to
+ * 'UBIGINT'" further down), as its plan has it: the view that convert
+ * reads meets the count of columns first, summary's and diff's table the
+ * value. When `err` is such an error on line N, `probe(N)` reads the same
+ * rows as text up to there (in `e`, in the file's order). A row of another
+ * number of columns that it meets by line N is the error returned (the CLI
+ * words it "has 1 of the 17 columns (a file cut short, or not pwalk's
+ * CSV?)"), so that every command says the same of one file; so is bytes
+ * that are not UTF-8 by line N, which DuckDB took into the value it could
+ * not convert ({@link openLoaded} then reads the file again through the
+ * escaping filter). Else `err`.
+ */
+async function columnCountFirst(
+  e: Engine,
+  err: unknown,
+  probe: (lines: number) => Promise<unknown>,
+): Promise<unknown> {
+  const line = (x: unknown) => {
+    const msg = String((x as Error)?.message ?? x);
+    const m = /CSV Error on Line: (\d+)/.exec(msg);
+    return m
+      ? { n: Number(m[1]), columns: /Expected Number of Columns: \d+ Found/.test(msg) }
+      : null;
+  };
+  const at = line(err);
+  if (!at || at.columns) return err;
+  try {
+    // rows in the file's order, so that the probe's LIMIT stops at line N
+    // (the engine reads in any order: see duck.ts)
+    await e.exec("SET preserve_insertion_order = true");
+    await probe(at.n);
+  } catch (other) {
+    const there = line(other);
+    // (bytes that are not UTF-8 by then: the reading goes again through
+    // the escaping filter, which meets the count of columns, if wrong)
+    if (there && there.n <= at.n && (there.columns || isEncodingError(other))) return other;
+  } finally {
+    await e.exec("SET preserve_insertion_order = false").catch(() => {}); // (a session ended)
+  }
+  return err;
 }
 
 /**
