@@ -22,9 +22,11 @@ export interface WalkOptions
   /**
    * As in @std/fs walk: the root is depth 0, its entries depth 1, ...;
    * entries deeper than this are not yielded and folders at this depth are
-   * not entered (their fcount is -1: never listed). Below 0 nothing is
-   * yielded; a fraction counts as the whole number below it (1.5 as 1),
-   * as @std/fs reads it. Default Infinity.
+   * not entered (their fcount is -1: never listed); 0 yields the root
+   * alone, stat'ed only, as @std/fs walk does (never opened: a root that
+   * cannot be listed is no error then). Below 0 nothing is yielded; a
+   * fraction counts as the whole number below it (1.5 as 1), as @std/fs
+   * reads it. Default Infinity.
    */
   maxDepth?: number;
   /** Yield files (and everything that is not a folder or a link). Default true. */
@@ -245,9 +247,9 @@ function plan(root: string, o: WalkOptions, dirs?: DirsMode): Plan {
   if (dirs && !skip) opts.push([Opt.NAMES_ONLY, 1]);
   if (dirs?.hold || skip) opts.push([Opt.HOLD, 1]);
   // @std/fs depth d is pwalk depth d-1: folders at the last level are handed
-  // over as entries and never entered. (maxDepth 0: the root's folders are
-  // not entered either, and its entries are filtered out below.)
-  if (maxDepth !== Infinity) opts.push([Opt.LEAF_DEPTH, Math.max(0, maxDepth - 1)]);
+  // over as entries and never entered. (maxDepth 0: leaf depth -1, the root
+  // itself is stat'ed only, never opened nor listed, as @std/fs walk does.)
+  if (maxDepth !== Infinity) opts.push([Opt.LEAF_DEPTH, maxDepth - 1]);
   if (o.followSymlinks) opts.push([Opt.FOLLOW, 1]);
   if (o.batchBytes !== undefined) {
     opts.push([Opt.BATCH_BYTES, checkInt("batchBytes", o.batchBytes, 4096, 64 << 20)]);
@@ -522,7 +524,8 @@ function entryFilter(o: WalkOptions, maxDepth: number): ((e: WalkEntry) => boole
  * be searched): the error's `code` is the errno name, before anything is
  * yielded (@std/fs walk yields a file root first, then throws at its
  * listing; with maxDepth 0 it only yields it). A root that is stat'ed but cannot be
- * listed is yielded, and its listing's error goes to `onError`/`errors`.
+ * listed is yielded, and its listing's error goes to `onError`/`errors`
+ * (with maxDepth 0 it is not listed: no error).
  * (The root's entry keeps a trailing slash of `root`: "d/".)
  */
 export function walk(root: string | URL, options: WalkOptions = {}): WalkIterator<WalkEntry> {

@@ -15,7 +15,7 @@ PW_API pw_opts *pw_opts_new(void) {
   o->output_fd = -1;
   o->error_fd = -1;
   o->max_errors = 100;
-  o->leaf_depth = -1;
+  o->leaf_depth = INT64_MAX; /* off */
   o->chown_from = -1;
   o->chown_uid = -1;
   o->chown_gid = -1;

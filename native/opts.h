@@ -32,7 +32,7 @@ struct pw_opts {
   bool header;         /**< --header */
   bool nosnap;         /**< --NoSnap */
   int64_t maxdepth;    /**< --depth N, 0 = unlimited */
-  int64_t leaf_depth;  /**< folders at this depth or deeper are entries, not entered; -1 off */
+  int64_t leaf_depth;  /**< folders at this depth or deeper are entries, not entered (-1: the root); INT64_MAX off */
   bool one_fs;         /**< -x */
   int compress;        /**< a pw_compress */
   int level;           /**< compression level, 0 = the kind's default */

@@ -61,9 +61,12 @@ typedef enum pw_opt {
   PW_OPT_RECORDS = 21,   /**< int: repair/chown: 1 = hand every change made
                               (or planned) as a record through pw_job_next,
                               which the caller must then drain */
-  PW_OPT_LEAF_DEPTH = 22, /**< int: folders at this depth (pwalk's numbering)
-                              or deeper are handed over as entries and never
-                              entered (walk's maxDepth); -1 = off */
+  PW_OPT_LEAF_DEPTH = 22, /**< int: folders at this depth (pwalk's numbering:
+                              the root -1) or deeper are handed over as
+                              entries and never entered (walk's maxDepth
+                              less one); -1: the root itself is not opened,
+                              its row alone is given (fcount -1).  Not set:
+                              off */
   PW_OPT_ERRORS_CSV_FD = 23, /**< int: stream every error as a CSV row to this
                               fd: "path",operation,ERRNO,"message" (quotes
                               doubled inside; no header); -1 = none */

@@ -501,19 +501,30 @@ static bool process_dir(pw_worker *w, listing *l) {
   pw_job *j = w->job;
   const struct pw_opts *o = j->opts;
   pw_item *it = l->it;
+  /* Unique in the job: the worker's count of listings, and the worker. */
+  l->key = ++w->listings * PW_MAX_WORKERS + (uint64_t)(w - j->workers) + 1;
+  if (it->depth >= o->leaf_depth) {
+    /* A folder at the leaf depth itself (the root, with leaf depth -1:
+       walk's maxDepth 0): its row only, as a leaf folder is an entry; it
+       is never opened nor listed (no listing errors), fcount -1. */
+    if (it->parent) {
+      pw_dirref_put(&j->queue, it->parent);
+      it->parent = NULL;
+    }
+    if (!pw_queue_stopped(&j->queue)) folder_row(w, it, -1, 0, -1, false, 0, l->key);
+    return false;
+  }
   bool raced;
   l->fd = open_folder(w, it, &raced);
   l->cdepth = it->depth + 1;
   l->skip_deep_dirs = o->maxdepth > 0 && l->cdepth >= o->maxdepth;
-  l->leaf_dirs = o->leaf_depth >= 0 && l->cdepth >= o->leaf_depth;
+  l->leaf_dirs = l->cdepth >= o->leaf_depth;
   l->fcount = l->dirsum = 0;
   l->ref = NULL;
   l->no_ref = false;
   l->split = NULL;
   /* (names-only walks make no request per name: nothing to share) */
   l->can_share = j->vis->share_listings && !o->hold && !o->subdirs && !o->no_stat;
-  /* Unique in the job: the worker's count of listings, and the worker. */
-  l->key = ++w->listings * PW_MAX_WORKERS + (uint64_t)(w - j->workers) + 1;
   w->nheld = 0;
   if (l->fd >= 0) {
     list_folder(w, l);

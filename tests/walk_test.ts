@@ -199,6 +199,10 @@ Deno.test("walk: maxDepth below 0 yields nothing, a fraction counts as the whole
     assertEquals(await paths({ maxDepth: d + 0.5 }), whole);
     assertEquals(await dirs({ maxDepth: d + 0.5 }), await dirs({ maxDepth: d }));
   }
+  // maxDepth 0: the root is stat'ed, never listed (fcount -1, as any folder not entered)
+  const only: [string, number, number][] = [];
+  for await (const e of walk(root, { maxDepth: 0 })) only.push([e.path, e.fcount, e.ino]);
+  assertEquals(only, [[root, -1, Deno.lstatSync(root).ino]]);
   await assertRejects(async () => {
     for await (const _ of walk(root, { maxDepth: NaN })) { /* nothing */ }
   }, RangeError);
@@ -614,6 +618,13 @@ testNeeding([SETPRIV], {
     );
     assert(out.maxDepth2.paths.includes(locked));
     assertEquals(out.maxDepth2.errors, []);
+    // maxDepth 0 with that folder as the root: stat'ed only, as @std/fs
+    // walk does: one entry, its lstat facts, fcount -1 (never listed), and
+    // no error from a listing that is not made.
+    assertEquals(out.rootMaxDepth0.errors, []);
+    assertEquals(out.rootMaxDepth0.entries.length, 1);
+    const asRoot = { ...ref.get(locked)!, depth: -1, parentIno: 0, fcount: -1, dirsum: 0 };
+    noProblems(compare(out.rootMaxDepth0.entries[0], asRoot));
   },
 });
 

@@ -57,6 +57,12 @@ const depthIt = walk(root, { maxDepth: 2 });
 const depthPaths: string[] = [];
 for await (const e of depthIt) depthPaths.push(e.path);
 
+// maxDepth 0 with the unreadable folder as the root: stat'ed only (as
+// @std/fs walk), never opened, so no error
+const leafIt = walk(locked, { maxDepth: 0 });
+const leafEntries: unknown[] = [];
+for await (const e of leafIt) leafEntries.push(e);
+
 console.log(JSON.stringify({
   premise,
   plain: { paths, errors: plainIt.errors.map(brief) },
@@ -65,4 +71,5 @@ console.log(JSON.stringify({
   skip: { count: skipCount, errors: skipIt.errors.map(brief) },
   exclude: { count: excludeCount, errors: excludeIt.errors.map(brief) },
   maxDepth2: { paths: depthPaths, errors: depthIt.errors.map(brief) },
+  rootMaxDepth0: { entries: leafEntries, errors: leafIt.errors.map(brief) },
 }));
