@@ -701,9 +701,10 @@ export function walkDirs(
     if (p.maxDepth < 0 || matchesAny(skip, root)) return;
     const lastDepth = p.maxDepth - 1;
     // os.walk's dirpath: ROOT as given, and below it os.path.join's: with
-    // ROOT "d//" its folders are "d//sub" (the walker drops the slashes).
+    // ROOT "d//" its folders are "d//sub", with "//" "//sub" (the walker
+    // drops the slashes; "/" alone gives "/sub" either way).
     const bare = root.replace(/\/+$/, "");
-    const slashes = bare !== "" && root.length - bare.length > 1;
+    const slashes = root.length - bare.length > 1;
     const dirPath = (e: WalkEntry) =>
       e.depth < 0 ? root : slashes ? root + e.path.slice(bare.length + 1) : e.path;
     // Folders by listing number: every record says which listing it came

@@ -209,6 +209,49 @@ Deno.test("walkDirs: a root os.walk cannot walk is an error, and ROOT is dirpath
   }
 });
 
+Deno.test("walkDirs: a ROOT of slashes alone ('//', '///') keeps them below it, as os.walk joins them", async () => {
+  // two folders of / (the rest pruned by both), their names listed, not walked
+  const keep = ["etc", "usr"];
+  for (const root of ["/", "//", "///"]) {
+    const want: Item[] = JSON.parse(
+      await python(
+        `import json, os, sys
+out = []
+for p, d, f in os.walk(sys.argv[1]):
+    if p == sys.argv[1]: d[:] = [n for n in d if n in ${JSON.stringify(keep)}]
+    out.append([p, sorted(d), sorted(f)])
+    if p != sys.argv[1]: d[:] = []  # walkDirs' maxDepth 2
+print(json.dumps(out))`,
+        root,
+      ),
+    );
+    assertEquals(want.length, 3, `the premise: os.walk(${root}) gives ROOT, etc and usr`);
+    const walked = async (o: WalkDirsOptions) => {
+      const got: Item[] = [];
+      for await (const d of walkDirs(root, { maxDepth: 2, stat: false, ...o })) {
+        if (d.path === root) {
+          d.dirs.splice(
+            0,
+            d.dirs.length,
+            ...d.dirs.filter((n) => keep.includes(n)),
+          );
+        }
+        got.push([d.path, [...d.dirs].sort(), [...d.files].sort()]);
+      }
+      return got.sort((a, b) => a[0] < b[0] ? -1 : 1);
+    };
+    assertEquals(await walked({}), want, `walkDirs(${root})`);
+    // skip tests the paths as yielded: os.walk's spelling of usr
+    const usr = want[2][0];
+    const esc = usr.replace(/\//g, "\\/");
+    assertEquals(
+      (await walked({ skip: [new RegExp(`^${esc}$`)] })).map(([p]) => p),
+      [want[0][0], want[1][0]],
+      `walkDirs(${root}) skip ${usr}`,
+    );
+  }
+});
+
 Deno.test("followSymlinks: a folder reached by two paths is walked under both, as os.walk(followlinks=True)", async () => {
   await using tmp = await tempDir("pwalk-follow-");
   const root = `${tmp.path}/root`;
