@@ -112,16 +112,22 @@ export interface CommonOptions {
 }
 
 /**
+ * A value of the wrong type as a message shows it: as given (a string
+ * quoted), then its type: `"2" (a string)`.
+ */
+export function typed(v: unknown): string {
+  const shown = typeof v === "string" ? JSON.stringify(v) : String(v);
+  return `${shown} (${/^[aeiou]/.test(typeof v) ? "an" : "a"} ${typeof v})`;
+}
+
+/**
  * An integer option in [min, max], else a RangeError naming it:
  * `checkInt("threads", 0, 1, 1024)` throws "pwalk: threads must be an
  * integer from 1 to 1024, got 0".
  */
 export function checkInt(name: string, v: number, min: number, max: number): number {
   if (typeof v !== "number") {
-    const shown = typeof v === "string" ? JSON.stringify(v) : String(v);
-    throw new TypeError(
-      `pwalk: ${name} must be an integer from ${min} to ${max}, got ${shown} (a ${typeof v})`,
-    );
+    throw new TypeError(`pwalk: ${name} must be an integer from ${min} to ${max}, got ${typed(v)}`);
   }
   if (!Number.isInteger(v) || v < min || v > max) {
     throw new RangeError(`pwalk: ${name} must be an integer from ${min} to ${max}, got ${v}`);

@@ -11,12 +11,15 @@ import { normalize } from "node:path/posix";
 import { native, Opt } from "./ffi.ts";
 import { decodeDirsBatch, decodeEntries, type HeldAnswers, RecKind, WalkEntry } from "./decode.ts";
 import { NativeJob, type NativeOption, type WalkError } from "./job.ts";
-import { checkInt, commonNative, type CommonOptions } from "./options.ts";
+import { checkInt, commonNative, type CommonOptions, typed } from "./options.ts";
 import { errnoText } from "./errno.ts";
 
 export { WalkEntry };
 
-/** Options of {@link walk} and {@link walkDirs} (after @std/fs walk's). */
+/**
+ * Options of {@link walk} and {@link walkDirs} (after @std/fs walk's). An
+ * option given as `null` is not given (its default), as `undefined`.
+ */
 export interface WalkOptions
   extends Omit<CommonOptions, "pwalkDepth" | "onProgress" | "progressIntervalMs" | "maxErrors"> {
   /**
@@ -26,7 +29,8 @@ export interface WalkOptions
    * alone, stat'ed only, as @std/fs walk does (never opened: a root that
    * cannot be listed is no error then). Below 0 nothing is yielded; a
    * fraction counts as the whole number below it (1.5 as 1), as @std/fs
-   * reads it. Default Infinity.
+   * reads it; NaN is a RangeError, a value that is no number a TypeError.
+   * Default Infinity.
    */
   maxDepth?: number;
   /** Yield files (and everything that is not a folder or a link). Default true. */
@@ -72,7 +76,8 @@ export interface WalkOptions
   canonicalize?: boolean;
   /**
    * Called for each error (unreadable folder, vanished entry); the walk goes
-   * on. Without it errors are collected in the iterator's `errors`.
+   * on. Without it errors are collected in the iterator's `errors`. Not a
+   * function: a TypeError (at the first `next()`, before any entry).
    */
   onError?: (error: WalkError) => void;
   /**
@@ -180,13 +185,14 @@ interface DirsMode {
  * maxDepth as @std/fs walk reads it: below 0 nothing at all (-1 here), a
  * fraction as the whole number below it (its test is `depth < 1` at each
  * level), 2^31 and more as no limit. NaN and non-numbers are mistakes, not
- * limits.
+ * limits (a TypeError for a wrong type, as for the other options).
  */
 function depthLimit(d: number | undefined): number {
   if (d === undefined) return Infinity;
-  if (typeof d !== "number" || Number.isNaN(d)) {
-    throw new RangeError(`pwalk: maxDepth must be a number, got ${String(d)}`);
+  if (typeof d !== "number") {
+    throw new TypeError(`pwalk: maxDepth must be a number, got ${typed(d)}`);
   }
+  if (Number.isNaN(d)) throw new RangeError("pwalk: maxDepth must be a number, got NaN");
   // no tree is 2^31 folders deep: a larger limit is no limit (and must not
   // reach the engine's 32-bit depth, or wrap in its 64-bit option)
   return d < 0 ? -1 : d >= 2 ** 31 ? Infinity : Math.floor(d);
@@ -215,6 +221,17 @@ function checkList(name: string, v: unknown, ok: (x: unknown) => boolean, what: 
   }
 }
 
+/**
+ * The options as given, without those that are null: `null` is no value,
+ * the option's default, as `undefined` is (for every option alike: the
+ * checks below, and walkDirs' refusal of walk()'s filters, see undefined).
+ */
+function given<T extends object>(o: T | null | undefined): T {
+  if (o === null || o === undefined) return {} as T;
+  if (!Object.values(o).includes(null)) return o;
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null)) as T;
+}
+
 /** walk()'s filters of what is yielded, which walkDirs (as os.walk) has not. */
 const YIELD_FILTERS = ["includeFiles", "includeDirs", "includeSymlinks", "exts", "match"];
 
@@ -237,6 +254,10 @@ function plan(root: string, o: WalkOptions, dirs?: DirsMode): Plan {
     checkList(k, o[k], (v) => v instanceof RegExp, "RegExp");
   }
   checkList("exts", o.exts, (v) => typeof v === "string", "string");
+  // (called only once errors come: checked now, not in the middle of the walk)
+  if (o.onError !== undefined && typeof o.onError !== "function") {
+    throw new TypeError(`pwalk: onError must be a function, got ${typed(o.onError)}`);
+  }
   const opts = commonNative(root, { ...o, pwalkDepth: undefined, maxErrors: 0 });
   const skip = !!o.skip?.length;
   if (o.stat === false) opts.push([Opt.NO_STAT, 1]);
@@ -531,7 +552,7 @@ function entryFilter(o: WalkOptions, maxDepth: number): ((e: WalkEntry) => boole
 export function walk(root: string | URL, options: WalkOptions = {}): WalkIterator<WalkEntry> {
   // ROOT as @std/fs walk normalizes it (node's POSIX normalize is the same
   // algorithm): "." and ".." resolved by name, one slash, a trailing one kept
-  return new EntryIterator(normalize(rootPath(root)), options);
+  return new EntryIterator(normalize(rootPath(root)), given(options));
 }
 
 /** A root given as a `file:` URL (as @std/fs walk takes it) as its path. */
@@ -690,9 +711,10 @@ function enterMask(dirs: string[], entered: [string, number][]): Uint8Array<Arra
  */
 export function walkDirs(
   rootIn: string | URL,
-  options: WalkDirsOptions = {},
+  optionsIn: WalkDirsOptions = {},
 ): WalkIterator<WalkDir> {
   const root = rootPath(rootIn);
+  const options = given(optionsIn);
   const errors: WalkError[] = [];
   const topDown = options.topDown ?? true;
   async function* gen(): AsyncGenerator<WalkDir> {

@@ -464,6 +464,68 @@ Deno.test("walk options skip, match, exts: anything but an array (a bare RegExp)
   assertEquals((await paths(root, { skip: [] })).length, ref.size);
 });
 
+Deno.test("walk options of the wrong type (onError, maxDepth) are TypeErrors before anything is yielded", async () => {
+  const { root } = await tree();
+  for (
+    const [o, msg] of [
+      [{ onError: "log" }, 'onError must be a function, got "log" (a string)'],
+      [{ onError: {} }, "onError must be a function, got [object Object] (an object)"],
+      [{ maxDepth: "2" }, 'maxDepth must be a number, got "2" (a string)'],
+      [{ maxDepth: 2n }, "maxDepth must be a number, got 2 (a bigint)"],
+    ] as const
+  ) {
+    // the first next() rejects: no entry first, then a failure mid-walk
+    // deno-lint-ignore no-explicit-any
+    await assertRejects(() => walk(root, o as any).next(), TypeError, msg);
+    // deno-lint-ignore no-explicit-any
+    await assertRejects(() => walkDirs(root, o as any).next(), TypeError, msg);
+  }
+  // a number that is no limit is out of range, not of the wrong type
+  await assertRejects(() => walk(root, { maxDepth: NaN }).next(), RangeError, "got NaN");
+});
+
+Deno.test("walk and walkDirs: an option that is null is not given (its default), as undefined", async () => {
+  const { root, ref } = await tree();
+  // every option of walk() as null: the whole tree, as with none
+  const nulls = Object.fromEntries(
+    [
+      "maxDepth",
+      "includeFiles",
+      "includeDirs",
+      "includeSymlinks",
+      "exts",
+      "match",
+      "skip",
+      "followSymlinks",
+      "canonicalize",
+      "onError",
+      "stat",
+      "batchBytes",
+      "batches",
+      "threads",
+      "noSnap",
+      "exclude",
+      "oneFileSystem",
+      "signal",
+    ].map((k) => [k, null]),
+  );
+  assertEquals(setDiff(await paths(root, nulls), ref.keys()), "");
+  // walkDirs: walk()'s filters as null are not given, so not refused
+  const folders = refPaths(ref, (r) => r.kind === "dir");
+  const dirs = async (o: Record<string, unknown> | null) => {
+    const out: string[] = [];
+    // deno-lint-ignore no-explicit-any
+    for await (const d of walkDirs(root, o as any)) out.push(d.path);
+    return out;
+  };
+  assertEquals(setDiff(await dirs({ ...nulls, topDown: null }), folders), "");
+  assertEquals(setDiff(await dirs({ includeDirs: null }), folders), "");
+  // no options object at all, as none given
+  assertEquals(setDiff(await dirs(null), folders), "");
+  // deno-lint-ignore no-explicit-any
+  assertEquals(setDiff(await paths(root, null as any), ref.keys()), "");
+});
+
 Deno.test("walk option match: [] matches nothing, as in @std/fs; walkDirs refuses walk's filters", async () => {
   const { root } = await tree();
   assertEquals(await paths(root, { match: [] }), []);
