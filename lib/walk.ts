@@ -535,7 +535,11 @@ function entryFilter(o: WalkOptions, maxDepth: number): ((e: WalkEntry) => boole
  * ```ts ignore
  * import { walk } from "jsr:@pwalk/cli";
  * let bytes = 0;
- * for await (const e of walk("/data", { includeDirs: false })) bytes += e.size;
+ * // links (their size is their target's length) are left out; FIFOs,
+ * // devices and sockets are no regular files: isFile tells them apart
+ * for await (const e of walk("/data", { includeDirs: false, includeSymlinks: false })) {
+ *   if (e.isFile) bytes += e.size;
+ * }
  * console.log(bytes);
  * ```
  *

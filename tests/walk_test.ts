@@ -17,9 +17,10 @@ import {
   type WalkEntry,
   type WalkOptions,
 } from "../mod.ts";
-import { helperScript, UNPRIVILEGED, walkInChild } from "./helpers/run.ts";
+import { deno, helperScript, REPO, UNPRIVILEGED, walkInChild } from "./helpers/run.ts";
 import { shimTest, VANISH_C } from "./helpers/shim.ts";
 import { SETPRIV, testNeeding } from "./helpers/system.ts";
+import { must } from "./helpers/compare.ts";
 import { scratchDir } from "./helpers/temp.ts";
 import { python } from "./helpers/tree.ts";
 import {
@@ -561,6 +562,57 @@ for tag, name in ((b"fe", b"dir-\\xfe"), (b"ff", b"dir-\\xff"), (b"ok", "dir-\\u
     });
     assertEquals(sorted(tags), ["fe", "ff", "ok"]);
   }
+});
+
+Deno.test("walk: the documented examples that sum sizes sum regular files alone (not links, FIFOs), as lstat tells", async () => {
+  const data = Deno.makeTempDirSync({ dir: scratchDir() });
+  Deno.mkdirSync(`${data}/sub`);
+  Deno.writeTextFileSync(`${data}/a.h5`, "a".repeat(100));
+  Deno.writeTextFileSync(`${data}/sub/b.h5`, "b".repeat(50));
+  Deno.writeTextFileSync(`${data}/c.txt`, "c".repeat(7));
+  // a link (its size: its target's length) and a FIFO, both named .h5
+  Deno.symlinkSync("sub/b.h5-and-a-long-target-name/../../a.h5", `${data}/link.h5`);
+  await python("import os, sys; os.mkfifo(sys.argv[1])", `${data}/fifo.h5`);
+  // the reference: python's lstat, regular files only, all and .h5
+  const [all, h5] = JSON.parse(
+    await python(
+      `import json, os, stat, sys
+sizes = [(n, os.lstat(os.path.join(p, n))) for p, _, fs in os.walk(sys.argv[1]) for n in fs]
+reg = [(n, s.st_size) for n, s in sizes if stat.S_ISREG(s.st_mode)]
+print(json.dumps([sum(z for _, z in reg), sum(z for n, z in reg if n.endswith(".h5"))]))`,
+      data,
+    ),
+  );
+  assertEquals([all, h5], [157, 150]); // the premise
+  // run each example as written, on this tree
+  const runs = async (code: string) => {
+    const file = `${data}.example.ts`;
+    Deno.writeTextFileSync(
+      file,
+      code.replaceAll('"jsr:@pwalk/cli"', JSON.stringify(`${REPO}/mod.ts`))
+        .replaceAll('"./mod.ts"', JSON.stringify(`${REPO}/mod.ts`))
+        .replaceAll('"/data"', JSON.stringify(data)),
+    );
+    const r = await deno(["run", "-A", file]);
+    assertEquals(r.code, 0, r.stderr);
+    return Number(r.text.trim());
+  };
+  // walk()'s JSDoc example
+  const src = Deno.readTextFileSync(`${REPO}/lib/walk.ts`);
+  const jsdoc = must(
+    src.match(/@example Sum the sizes of all files\n \* ```ts ignore\n([^]*?) \* ```/),
+    "walk()'s example in lib/walk.ts",
+  );
+  assertEquals(await runs(jsdoc[1].replace(/^ \* ?/gm, "")), all, jsdoc[1]);
+  // README's Deno API example: its walk() loop
+  const readme = Deno.readTextFileSync(`${REPO}/README.md`);
+  const block = readme.match(/## Deno API\n\n```ts\n([^]*?)```/);
+  const loop = must(block?.[1].match(/^let bytes = 0;\n[^]*?\n\}\n/m), "README's walk() example");
+  assertEquals(
+    await runs(`import { walk } from "./mod.ts";\n${loop[0]}console.log(bytes);\n`),
+    h5,
+    loop[0],
+  );
 });
 
 /** One walkDirs run of walk_child_unpriv.ts: the folders it yielded, its errors. */
