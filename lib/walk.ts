@@ -531,6 +531,13 @@ function entryFilter(o: WalkOptions, maxDepth: number): ((e: WalkEntry) => boole
  * often before its subfolders: not a large folder whose names idle workers
  * shared).
  *
+ * ROOT is normalized as text before it is opened, as @std/fs walk does:
+ * a `..` takes away the name before it even when that name is a symbolic
+ * link, so `walk("link/..")` walks the folder that holds `link` (and
+ * yields it as `.`), where {@link walkDirs}, os.walk and
+ * `Deno.readDir("link/..")` open the path as given and read the parent of
+ * the link's target.
+ *
  * @example Sum the sizes of all files
  * ```ts ignore
  * import { walk } from "jsr:@pwalk/cli";
@@ -700,7 +707,9 @@ function enterMask(dirs: string[], entered: [string, number][]): Uint8Array<Arra
  * many at a time. `topDown: false` gives every folder after its subfolders.
  * A folder that cannot be listed is an error, not yielded (as os.walk);
  * so is a root that cannot be walked (missing, a file, a link loop):
- * nothing is yielded. The root's `path` is `root` as given.
+ * nothing is yielded. The root's `path` is `root` as given, and it is
+ * opened as given (not normalized as {@link walk} does it): `"link/.."` is
+ * the parent of the link's target, as os.walk and Deno.readDir read it.
  * Order among folders that are not above one another is not defined.
  *
  * @example List every folder with its file count, skipping .git folders

@@ -253,6 +253,44 @@ Deno.test("walk: ROOT as @std/fs normalizes it ('.', './x', 'x//y/./z/..'), path
   assertEquals([...got.dirs, ...got.files].sort(), [".", "c", "c.txt"].sort());
 });
 
+Deno.test("walk normalizes 'link/..' as text (the folder holding link); walkDirs opens it as given (the target's parent)", async () => {
+  const base = `${scratchDir()}/dotdot`;
+  Deno.mkdirSync(`${base}/here`, { recursive: true });
+  Deno.mkdirSync(`${base}/there/target`, { recursive: true });
+  Deno.writeTextFileSync(`${base}/here/h.txt`, "h");
+  Deno.writeTextFileSync(`${base}/there/t.txt`, "t");
+  Deno.symlinkSync("../there/target", `${base}/here/link`);
+  const names = (dir: string) => [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+  // the premise: the kernel (Deno.readDir) reads the target's parent
+  assertEquals(names(`${base}/here/link/..`), names(`${base}/there`));
+  assertEquals(names(`${base}/there`), ["t.txt", "target"]);
+  for (const [cwd, root] of [[`${base}/here`, "link/.."], [base, `${base}/here/link/..`]]) {
+    const norm = posix.normalize(root); // "." and ".../here": the folder holding link
+    const cwdWas = Deno.cwd();
+    Deno.chdir(cwd);
+    try {
+      // walk: @std/fs's normalize, before anything is opened
+      const got: WalkEntry[] = [];
+      for await (const e of walk(root, { maxDepth: 1 })) got.push(e);
+      assertEquals(
+        got.map((e) => e.path).sort(),
+        [norm, ...names(norm).map((n) => posix.join(norm, n))].sort(),
+        `walk(${root})`,
+      );
+      assertEquals(got.find((e) => e.depth < 0)?.ino, Deno.lstatSync(norm).ino);
+      // walkDirs: ROOT opened as given, as os.walk and Deno.readDir open it
+      const dirs: WalkDir[] = [];
+      for await (const d of walkDirs(root, { maxDepth: 1 })) dirs.push(d);
+      assertEquals(dirs.length, 1);
+      assertEquals(dirs[0].path, root);
+      assertEquals([...dirs[0].dirs, ...dirs[0].files].sort(), names(root), `walkDirs(${root})`);
+      assertEquals(dirs[0].entry.ino, Deno.statSync(root).ino);
+    } finally {
+      Deno.chdir(cwdWas);
+    }
+  }
+});
+
 function vanishTree(tag: string): string {
   const root = `${scratchDir()}/vanish-${tag}`;
   for (const d of ["keep1", "keep2", "gone", "keep1/sub"]) {
