@@ -97,6 +97,82 @@ export interface OutputTargetOptions {
    * `-o`: a link is written through).
    */
   replaceLink?: boolean;
+  /**
+   * The command or option that writes the file (`"convert"`, `"--html"`):
+   * given, a shard's output in a sharded scan's folder is refused too
+   * ({@link checkedOutput}), as only its shard writes it.
+   */
+  who?: string;
+}
+
+/** An output that is a folder: bad usage, in the same words for every command. */
+function folderRefused(file: string): RangeError {
+  return new RangeError(`pwalk: ${file} is a folder: give the name of a file to write`);
+}
+
+/**
+ * The rule every command's outputs follow, before any work: an output is
+ * not a folder, nor one of the files the command reads (`inputs`: its
+ * scans, plan, `--from` scans, `--exclude` lists), compared as the kernel
+ * would write them, by device and inode, through links; writing it would
+ * replace what is read. Each is bad usage: a RangeError naming `file`.
+ * Inputs that are not there are skipped. `path`: where `file` is written,
+ * when {@link outputTarget} said it (a link's target).
+ */
+export async function outputApart(
+  file: string,
+  inputs: readonly string[],
+  path: string = file,
+): Promise<void> {
+  let now: Deno.FileInfo;
+  try {
+    now = await Deno.stat(path);
+  } catch {
+    return; // a new file (or a link to nothing, which its writer refuses)
+  }
+  if (now.isDirectory) throw folderRefused(file);
+  for (const input of inputs) {
+    let s: Deno.FileInfo;
+    try {
+      s = await Deno.stat(input);
+    } catch {
+      continue;
+    }
+    if (s.dev === now.dev && s.ino === now.ino) {
+      throw new RangeError(
+        `pwalk: ${file} is also an input (${input}): writing it would replace what is read`,
+      );
+    }
+  }
+}
+
+/**
+ * A shard's output in a sharded scan's folder (plan.json beside it, and
+ * the shard's record scan-I.done.json) is the scan itself: writing over it
+ * (`convert scans/scan-*.csv.zst`, OUT forgotten, the glob's last file
+ * taken for it; `summary --html` naming a shard) would replace a shard's
+ * rows. Refused (RangeError: bad usage); `who` names the command.
+ */
+async function refuseShardOutput(output: string, path: string, who: string): Promise<void> {
+  const slash = path.lastIndexOf("/");
+  const dir = slash < 0 ? "." : path.slice(0, slash) || "/";
+  const record = path.replace(/\.(csv|csv\.zst|csv\.gz|parquet)$/, ".done.json");
+  if (record === path || !(await named(`${dir}/plan.json`)) || !(await named(record))) return;
+  throw new RangeError(
+    `pwalk: ${output} is a shard's output of the scan in ${dir} (${
+      record.slice(slash + 1)
+    } records it): ${who} would replace it; name a file outside the scan's folder`,
+  );
+}
+
+/** Whether `path` names anything (a link too, whatever it points to). */
+async function named(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -104,8 +180,9 @@ export interface OutputTargetOptions {
  * regular file is replaced by a complete new one, a link is written through
  * (its target replaced, the link kept; with `replaceLink`, the link itself
  * replaced), a character device or FIFO is written directly. Anything else
- * (a folder, a socket, a block device, a link to nothing) is refused:
- * replacing /dev/null as root would harm the system.
+ * (a socket, a block device, a link to nothing) is refused: replacing
+ * /dev/null as root would harm the system; a folder is bad usage (a
+ * RangeError).
  */
 export async function outputTarget(
   file: string,
@@ -130,17 +207,19 @@ export async function outputTarget(
   }
   if (info.isFile) return { path, direct: false };
   if (info.isCharDevice || info.isFifo) return { path, direct: true };
+  if (info.isDirectory) throw folderRefused(file);
   throw new Error(`pwalk: ${file}: not a file, character device or FIFO`);
 }
 
 /**
- * {@link outputTarget}, checked before any work is done: a file there that
- * is one of `inputs` (the same file, by device and inode) is refused as bad
- * usage (RangeError: writing it would replace what is being read), as is
- * a file the caller could not write itself (`>` in a shell refuses it; a
- * new file renamed over it would take its place, with the caller as owner),
- * and a folder that takes no new file (missing, not writable) fails now,
- * not after the work. Messages name `file`, never a temporary.
+ * {@link outputTarget}, checked before any work is done: a folder, or a
+ * file there that is one of `inputs` ({@link outputApart}), or with `who`
+ * a shard's output in a sharded scan's folder, is refused as bad usage
+ * (RangeError: writing it would replace what is being read); a file the
+ * caller could not write itself (`>` in a shell refuses it; a new file
+ * renamed over it would take its place, with the caller as owner), and a
+ * folder that takes no new file (missing, not writable) fail now, not
+ * after the work. Messages name `file`, never a temporary.
  */
 export async function checkedOutput(
   file: string,
@@ -156,20 +235,9 @@ export async function checkedOutput(
   } catch {
     // a new file
   }
+  if (now) await outputApart(file, inputs, target.path);
+  if (options.who !== undefined) await refuseShardOutput(file, target.path, options.who);
   if (now) {
-    for (const input of inputs) {
-      let s: Deno.FileInfo;
-      try {
-        s = await Deno.stat(input);
-      } catch {
-        continue;
-      }
-      if (s.dev === now.dev && s.ino === now.ino) {
-        throw new RangeError(
-          `pwalk: ${file} is also an input (${input}): writing it would replace what is read`,
-        );
-      }
-    }
     try {
       (await Deno.open(target.path, { write: true })).close();
     } catch (e) {

@@ -655,6 +655,24 @@ Deno.test("outputs that would replace an input or a shard of the scan are refuse
     );
     await Deno.rename(`${tmp.path}/away.csv.zst`, last);
   });
+  await t.step(
+    "an OUT or --html that is a folder (or a link to one): bad usage, as -o",
+    async () => {
+      const folder = `${tmp.path}/dir.csv`;
+      await Deno.mkdir(folder);
+      await Deno.symlink(folder, `${tmp.path}/link.html`);
+      for (
+        const [args, out] of [
+          [["convert", scan, folder], folder],
+          [["summary", "--html", folder, scan], folder],
+          [["diff", "--html", `${tmp.path}/link.html`, scan, copy], `${tmp.path}/link.html`],
+        ] as const
+      ) {
+        await refused([...args], `pwalk: ${out} is a folder: give the name of a file to write`);
+        assertEquals([...Deno.readDirSync(folder)], [], "nothing written in it");
+      }
+    },
+  );
   await t.step("--html in a folder that does not exist: status 1, naming the file", async () => {
     const r = await cli(["summary", "--html", `${tmp.path}/nope/x.html`, scan]);
     assertEquals(r.code, 1, r.stderr);

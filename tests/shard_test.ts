@@ -1198,6 +1198,30 @@ Deno.test("a shard's -o: a device, FIFO or the plan is refused; a link is replac
   assertEquals(bad.code, 2, bad.stderr);
 });
 
+Deno.test("plan -o and a shard's -o that is a folder: bad usage (2), as report's -o", async () => {
+  await using tmp = await tempDir();
+  const { root } = await twoFolders(tmp.path);
+  const plan = `${tmp.path}/plan.json`;
+  assertEquals((await cli(["plan", root, "--shards", "2", "-o", plan])).code, 0);
+  const folder = `${tmp.path}/out.csv`;
+  await Deno.mkdir(folder);
+  for (
+    const args of [
+      ["plan", root, "--shards", "2", "-o", folder],
+      ["report", "--plan", plan, "--shard", "0", "-o", folder],
+      ["report", "-o", folder, root],
+    ]
+  ) {
+    const r = await cli(args);
+    assertEquals(r.code, 2, r.stderr);
+    assertEquals(
+      r.stderr.trim(),
+      `pwalk: ${folder} is a folder: give the name of a file to write`,
+    );
+    assertEquals([...Deno.readDirSync(folder)], [], "nothing written in it");
+  }
+});
+
 Deno.test("plan -o as report's -o: a device or FIFO is written directly, a link written through", async () => {
   await using tmp = await tempDir();
   const { root } = await twoFolders(tmp.path);

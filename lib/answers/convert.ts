@@ -28,7 +28,6 @@ import {
   loadScan,
   namingScans,
   PWALK_HEADER,
-  refuseShardOutput,
   resolveScans,
   type ScanFormat,
   TYPED_COLUMNS,
@@ -165,8 +164,7 @@ export async function convert(
   const level = checkInt("level", options.level ?? 3, 1, 19);
   const header = options.header ?? true;
   const files = await resolveScans(inputs);
-  const target = await checkedOutput(output, files.map((f) => f.path));
-  await refuseShardOutput(output, target.path, "convert");
+  const target = await checkedOutput(output, files.map((f) => f.path), { who: "convert" });
   // A device or FIFO is written directly once the file is whole (made in
   // the temporary folder then, not beside it: never a new file in /dev).
   const partial = target.direct

@@ -245,25 +245,6 @@ export async function resolveScans(specs: string[]): Promise<ScanFile[]> {
   return out;
 }
 
-/**
- * A shard's output in a sharded scan's folder (plan.json beside it, and
- * the shard's record scan-I.done.json) is the scan itself: writing over it
- * (`convert scans/scan-*.csv.zst`, OUT forgotten, the glob's last file
- * taken for it; `summary --html` naming a shard) would replace a shard's
- * rows. Refused (RangeError: bad usage); `who` names the command.
- */
-export async function refuseShardOutput(output: string, path: string, who: string): Promise<void> {
-  const slash = path.lastIndexOf("/");
-  const dir = slash < 0 ? "." : path.slice(0, slash) || "/";
-  const record = path.replace(/\.(csv|csv\.zst|csv\.gz|parquet)$/, ".done.json");
-  if (record === path || !(await exists(`${dir}/plan.json`)) || !(await exists(record))) return;
-  throw new RangeError(
-    `pwalk: ${output} is a shard's output of the scan in ${dir} (${
-      record.slice(slash + 1)
-    } records it): ${who} would replace it; name a file outside the scan's folder`,
-  );
-}
-
 /** Whether `path` names anything (a link too, whatever it points to). */
 export async function exists(path: string): Promise<boolean> {
   try {

@@ -1058,7 +1058,7 @@ export const PRINT_OPTIONS: Record<string, Kind> = {
  */
 export async function checkHtmlOutput(f: Flags, scans: readonly string[]): Promise<void> {
   if (f.html === undefined) return;
-  const { refuseShardOutput, resolveScans } = await import("../answers/scan.ts");
+  const { resolveScans } = await import("../answers/scan.ts");
   // the files each SCAN names (a folder, a glob, a sharded scan), not only the words
   const files = [...scans];
   for (const scan of scans) {
@@ -1066,8 +1066,7 @@ export async function checkHtmlOutput(f: Flags, scans: readonly string[]): Promi
       files.push(...(await resolveScans([scan])).map((s) => s.path));
     } catch { /* told by the work itself */ }
   }
-  const target = await checkedOutput(String(f.html), files);
-  await refuseShardOutput(String(f.html), target.path, "--html");
+  await checkedOutput(String(f.html), files, { who: "--html" });
 }
 
 /**

@@ -16,13 +16,12 @@ import {
   parse,
   runJob,
   usage,
-  UsageError,
   VERSION,
   WALK_OPTIONS,
   walkArgs,
 } from "./common.ts";
 import { duration, formatBytes } from "./progress.ts";
-import { outputTarget, removeBeside } from "../outfile.ts";
+import { outputApart, outputTarget, removeBeside } from "../outfile.ts";
 
 /** `pwalk report --help`. */
 export const HELP = `Usage: pwalk [report] [options] ROOT
@@ -95,15 +94,6 @@ Exit status:
   141  stdout closed early (| head): stopped quietly, as SIGPIPE would
 `;
 
-/** Whether `path` is a folder (false when it is not there). */
-function isFolder(path: string): boolean {
-  try {
-    return Deno.statSync(path).isDirectory;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Run `pwalk report` with the arguments after the command's name.
  * `Deno.exit(await run(["--header", "-o", "scan.csv.zst", "/data"]));`
@@ -142,7 +132,12 @@ export async function run(args: string[]): Promise<number> {
   const given = f.output as string | undefined;
   const output = stdoutName(given) ? "-" : given;
   const toStdout = output === undefined || output === "-";
-  if (!toStdout && isFolder(output)) throw new UsageError(`--output ${output} is a folder`);
+  // a folder: bad usage, in the words of every command's outputs
+  if (!toStdout) {
+    await outputApart(output, []).catch((e) => {
+      throw e instanceof RangeError ? usage(e) : e;
+    });
+  }
   errorsApart(ui.errors, toStdout ? undefined : output, "report's output");
   // -o DEVICE or FIFO: written directly, not replaced (lib/report.ts)
   let direct = false;
