@@ -114,6 +114,43 @@ Deno.test("CLI usage errors: one line on stderr, exit 2, nothing on stdout", asy
     for (const f of ["n.csv", "e.csv"]) await Deno.remove(`${tmp.path}/outdir/${f}`);
   });
   await t.step(
+    "-o or --errors that is an --exclude list (report, plan, repair, chown)",
+    async () => {
+      // the list is read before anything is written: replacing it would
+      // lose it; refused as convert refuses an output that is its input
+      const list = `${tmp.path}/skip.txt`;
+      await Deno.writeTextFile(list, `${root}/a/b\n`);
+      const copy = `${tmp.path}/skip.orig`;
+      await Deno.copyFile(list, copy);
+      const ino = Deno.statSync(list).ino;
+      await Deno.symlink(list, `${tmp.path}/skip-link`);
+      for (const target of [list, `${tmp.path}/skip-link`]) {
+        for (
+          const args of [
+            ["report", "-o", target, root],
+            ["report", "--errors", target, root],
+            ["plan", root, "--shards", "2", "-o", target],
+            ["repair", "--errors", target, root],
+            ["chown", "--chown_from", "1", "--chown_to", "2:2", "--errors", target, root],
+          ]
+        ) {
+          const r = await cli([args[0], "--exclude", list, ...args.slice(1)]);
+          const line = assertUsageError(r);
+          assertStringIncludes(
+            line,
+            `${target} is also an input (${list}): writing it would replace what is read`,
+          );
+          assertEquals(await Deno.readFile(list), await Deno.readFile(copy), args.join(" "));
+          assertEquals(Deno.statSync(list).ino, ino, "the list never replaced");
+        }
+      }
+      // another file beside it is written as ever
+      const ok = await cli(["--exclude", list, "-o", `${tmp.path}/s.csv`, root]);
+      assertEquals(ok.code, 0, ok.stderr);
+      await Deno.remove(`${tmp.path}/s.csv`);
+    },
+  );
+  await t.step(
     "--exclude of a folder gone from inside ROOT: a warning, the scan goes on",
     async () => {
       const r = await cli(["--exclude", `${root}/gone`, root]);

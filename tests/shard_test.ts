@@ -1198,6 +1198,59 @@ Deno.test("a shard's -o: a device, FIFO or the plan is refused; a link is replac
   assertEquals(bad.code, 2, bad.stderr);
 });
 
+/** Run `args`; assert bad usage (2, one line with `text`) and that `file` is `copy`, not replaced. */
+async function refusedUntouched(args: string[], text: string, file: string, copy: string) {
+  const ino = Deno.statSync(file).ino;
+  const r = await cli(args);
+  assertEquals(r.code, 2, r.stderr);
+  assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+  assertStringIncludes(r.stderr, text);
+  assertEquals(await Deno.readFile(file), await Deno.readFile(copy), `${file} untouched`);
+  assertEquals(Deno.statSync(file).ino, ino, `${file} not replaced`);
+}
+
+/** A two-shard scan of twoFolders' tree in its `dir`, run; shard 1's output and record copied to X.orig. */
+async function twoShardScan(tmp: string) {
+  const { root, dir } = await twoFolders(tmp);
+  const plan = `${dir}/plan.json`;
+  assertEquals((await cli(["plan", root, "--shards", "2", "-o", plan])).code, 0);
+  await runShards(plan, dir, 2);
+  const out = `${dir}/scan-1.csv.zst`, record = `${dir}/scan-1.done.json`;
+  for (const f of [plan, out, record]) await Deno.copyFile(f, `${f}.orig`);
+  return { root, dir, plan, out, record };
+}
+
+Deno.test("plan -o is none of the scans it reads (--from), nor a shard's output", async () => {
+  await using tmp = await tempDir();
+  const { root, dir, out } = await twoShardScan(tmp.path);
+  // plan -o onto a scan it reads with --from: a file, or one of a scan folder's
+  const old = `${tmp.path}/old.csv.zst`;
+  assertEquals((await cli(["--header", "-o", old, root])).code, 0);
+  await Deno.copyFile(old, `${old}.orig`);
+  await refusedUntouched(
+    ["plan", root, "--shards", "2", "--from", old, "-o", old],
+    `${old} is also an input (${old})`,
+    old,
+    `${old}.orig`,
+  );
+  await refusedUntouched(
+    ["plan", root, "--shards", "2", "--from", dir, "-o", out],
+    `${out} is also an input (${out})`,
+    out,
+    `${out}.orig`,
+  );
+  // nor a shard's output without --from: only its shard writes it
+  await refusedUntouched(
+    ["plan", root, "--shards", "2", "-o", out],
+    `${out} is a shard's output of the scan in ${dir}`,
+    out,
+    `${out}.orig`,
+  );
+  // the shards' folder is whole: status checks every output's SHA-256
+  const st = await cli(["status", "--verify", dir]);
+  assertEquals(st.code, 0, st.text + st.stderr);
+});
+
 Deno.test("plan -o and a shard's -o that is a folder: bad usage (2), as report's -o", async () => {
   await using tmp = await tempDir();
   const { root } = await twoFolders(tmp.path);

@@ -283,8 +283,8 @@ export interface WalkArgs {
   noSnap: boolean;
   /** --exclude: folders and the lines of list files, as given (a line not UTF-8 as bytes). */
   exclude: (string | Uint8Array)[];
-  /** --progress, --errors, and the unmatched-exclude warnings. */
-  ui: Pick<JobUi<unknown>, "progress" | "errors" | "warnings">;
+  /** --progress, --errors, the --exclude list files, and the unmatched-exclude warnings. */
+  ui: Pick<JobUi<unknown>, "progress" | "errors" | "inputs" | "warnings">;
 }
 
 /**
@@ -314,6 +314,7 @@ export async function walkArgs(f: Flags, root: string): Promise<WalkArgs> {
     ui: {
       progress: progressArg(f),
       errors: errorsArg(f),
+      inputs: excludeLists(f),
       warnings: unmatchedExcludes(root, texts).map((p) =>
         `pwalk: warning: --exclude ${p} matched nothing under ${root}`
       ),
@@ -338,6 +339,14 @@ export function progressArg(f: Flags): boolean | number | undefined {
   return typeof f.progress === "string"
     ? intArg("progress", f.progress, 1, 86_400)
     : f.progress as boolean | undefined;
+}
+
+/** The --exclude PATHs that are list files (read, not folders): inputs no output may replace. */
+export function excludeLists(f: Flags): string[] {
+  return ((f.exclude as string[] | undefined) ?? []).filter((p) => {
+    const s = statOrNull(p);
+    return !!s && !s.isDirectory;
+  });
 }
 
 /**
@@ -580,6 +589,8 @@ export interface JobUi<T> {
   progress?: boolean | number;
   /** --errors FILE. */
   errors?: string;
+  /** The files the job reads (a plan, --exclude lists): --errors FILE is none of them. */
+  inputs?: string[];
   /** Printed after everything else. */
   warnings?: string[];
   /** Start the job. */
@@ -679,11 +690,16 @@ interface ErrorsCsv {
  * a temporary name beside it and renamed when the run ends with its report
  * (an existing file keeps its mode, owner and group), a link written
  * through, a character device or FIFO written directly; a folder, socket or
- * link to nothing is refused before anything is written. This process's
+ * link to nothing is refused before anything is written, and so is one of
+ * `inputs` or a shard's output in a scan folder (bad usage). This process's
  * own stdout or stderr (/dev/stderr, redirected to a log) is written
  * through its descriptor.
  */
-async function openErrorsCsv(path: string, toStdout: boolean): Promise<ErrorsCsv> {
+async function openErrorsCsv(
+  path: string,
+  toStdout: boolean,
+  inputs: readonly string[] = [],
+): Promise<ErrorsCsv> {
   await ensureNative();
   const fail = (why: string) => new Error(`pwalk: --errors ${path}: ${why}`);
   // This process's own stdout or stderr (/dev/stderr, a log it is redirected
@@ -709,8 +725,9 @@ async function openErrorsCsv(path: string, toStdout: boolean): Promise<ErrorsCsv
   }
   let target;
   try {
-    target = await checkedOutput(path);
+    target = await checkedOutput(path, inputs, { who: "--errors" });
   } catch (e) {
+    if (e instanceof RangeError) throw new UsageError(`--errors ${usage(e).message}`);
     // "pwalk: cannot write FILE: why" as "--errors FILE: cannot write: why"
     const m = (e as Error).message;
     const prefix = `pwalk: cannot write ${path}: `;
@@ -816,7 +833,7 @@ function statOrNull(path: string): Deno.FileInfo | null {
 export async function runJob<T>(ui: JobUi<T>): Promise<number> {
   const errorsCsv = ui.errors === undefined
     ? undefined
-    : await openErrorsCsv(ui.errors, !!ui.toStdout);
+    : await openErrorsCsv(ui.errors, !!ui.toStdout, ui.inputs);
   const errorsCsvFd = errorsCsv?.fd;
   let errorsClosed = false;
   const closeErrors = (whole: boolean) => {

@@ -8,6 +8,7 @@ import { duration } from "./progress.ts";
 import {
   eprint,
   excludeArgs,
+  excludeLists,
   type Flags,
   intArg,
   type Kind,
@@ -19,6 +20,7 @@ import {
 } from "./common.ts";
 import { type PlanOptions, planShards, planText, readPlan, type ShardPlan } from "../shard/plan.ts";
 import { checkedOutput, type OutputTarget, writeWhole } from "../outfile.ts";
+import { scanFiles } from "../shard/scan.ts";
 import { checkDescriptorOutput, stdoutName } from "../report.ts";
 
 /** `pwalk plan --help`. */
@@ -42,7 +44,7 @@ Options:
   -o, --output FILE      write the plan there (default: stdout), as report's -o
                          writes: a link through, a device or FIFO directly;
                          an existing plan is not replaced (shards may have
-                         run from it)
+                         run from it), nor a --from scan or --exclude list
   --from SCAN            estimate the work below each folder from a previous
                          scan (a pwalk .csv, .csv.zst or .csv.gz, or a folder
                          of them; an earlier sharded scan's folder gives its
@@ -69,7 +71,7 @@ Exit status:
   1    failed while running (the plan cannot be written, a --from scan
        cannot be read whole)
   2    bad usage: unknown option, bad value, a missing ROOT, a plan already
-       at -o
+       at -o, or a folder, a file the plan reads or a shard's output there
 `;
 
 /** The options of a plan (pwalk plan and pwalk slurm take them). */
@@ -146,6 +148,17 @@ async function refuseReplacingPlan(output: string, path: string): Promise<void> 
   );
 }
 
+/** The files a plan reads: the --from scans (a folder's too) and the --exclude lists. */
+async function planInputs(flags: Flags): Promise<string[]> {
+  const files = [...(flags.from as string[] | undefined) ?? [], ...excludeLists(flags)];
+  for (const from of (flags.from as string[] | undefined) ?? []) {
+    try {
+      files.push(...await scanFiles(from));
+    } catch { /* told by the planner itself */ }
+  }
+  return files;
+}
+
 /** `pwalk plan ARGS`; resolves to the exit status. */
 export async function run(args: string[]): Promise<number> {
   const flags = parse(args, { ...PLAN_OPTIONS, output: "value" });
@@ -161,7 +174,8 @@ export async function run(args: string[]): Promise<number> {
   if (output !== undefined) {
     try {
       checkDescriptorOutput(output); // -o /dev/fd/3 3>file: refused, as report's
-      target = await checkedOutput(output);
+      // neither a scan --from reads (a folder's files too) nor an --exclude list
+      target = await checkedOutput(output, await planInputs(flags), { who: "plan" });
     } catch (e) {
       if (e instanceof RangeError) throw usage(e);
       throw e;

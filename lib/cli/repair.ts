@@ -137,10 +137,6 @@ export async function runChange<T extends ChangeSummary>(
   let journal = f.journal as string | undefined;
   errorsApart(ui.errors, journal, "journal");
   const tag = `pwalk ${kind}:`;
-  for (const l of banner) eprint(l);
-  // An exclusion that names nothing is said before any change too (and
-  // again at the end, with the summary), when Ctrl-C can still save it.
-  if (apply) { for (const l of ui.warnings ?? []) eprint(l); }
   const o: ChangeOptions = {
     ...walk,
     apply,
@@ -158,8 +154,13 @@ export async function runChange<T extends ChangeSummary>(
     ...ui,
     tag,
     toStdout: true,
-    start: (run) =>
-      start(root, { ...o, ...run }).catch((e) => {
+    start: (run) => {
+      // once --errors FILE is checked and open (a refusal is one line)
+      for (const l of banner) eprint(l);
+      // An exclusion that names nothing is said before any change too (and
+      // again at the end, with the summary), when Ctrl-C can still save it.
+      if (apply) { for (const l of ui.warnings ?? []) eprint(l); }
+      return start(root, { ...o, ...run }).catch((e) => {
         if (e instanceof RefusedError) throw usage(e);
         // a full disk under the journal: what was changed is in it, whole
         if (journal && /cannot write the journal: /.test(String((e as Error)?.message))) {
@@ -169,7 +170,8 @@ export async function runChange<T extends ChangeSummary>(
           );
         }
         throw e;
-      }),
+      });
+    },
     done: (s) => {
       const k = s.changes;
       const kinds = kind === "chown"

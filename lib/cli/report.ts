@@ -53,7 +53,8 @@ More:
                          file system makes them wait: up to 64, 32 for a
                          cold disk)
   --errors FILE          every error also as a CSV row in FILE:
-                         path,operation,errno,message
+                         path,operation,errno,message (neither -o's FILE nor
+                         an --exclude list)
   --progress             a progress line on stderr: redrawn on a terminal
                          (the default there), else a plain line every 60 s
   --progress=SECONDS     a plain progress line every SECONDS (for logs)
@@ -88,7 +89,8 @@ apparent and allocated bytes, errors, time, the output and its size.
 Exit status:
   0    done (errors met on the way included, as in pwalk)
   1    failed while running (output or --errors file not writable)
-  2    bad usage: unknown option, bad value, missing or unusable ROOT
+  2    bad usage: unknown option, bad value, missing or unusable ROOT, an
+       -o or --errors that is a folder or a file the report reads
   129, 130, 143   stopped by SIGHUP, SIGINT (Ctrl-C), SIGTERM: the partial
        output file is removed
   141  stdout closed early (| head): stopped quietly, as SIGPIPE would
@@ -132,9 +134,9 @@ export async function run(args: string[]): Promise<number> {
   const given = f.output as string | undefined;
   const output = stdoutName(given) ? "-" : given;
   const toStdout = output === undefined || output === "-";
-  // a folder: bad usage, in the words of every command's outputs
+  // a folder, or an --exclude list read above: bad usage
   if (!toStdout) {
-    await outputApart(output, []).catch((e) => {
+    await outputApart(output, ui.inputs ?? []).catch((e) => {
       throw e instanceof RangeError ? usage(e) : e;
     });
   }
