@@ -1220,6 +1220,61 @@ async function twoShardScan(tmp: string) {
   return { root, dir, plan, out, record };
 }
 
+Deno.test("a shard's --errors is neither its output, its record nor its plan", async () => {
+  await using tmp = await tempDir();
+  const { dir, plan, out, record } = await twoShardScan(tmp.path);
+  const shard = (
+    errors: string,
+    o = out,
+  ) => ["report", "--plan", plan, "--shard", "1", "-o", o, "--errors", errors];
+  // the shard's own output, its completion record (there from the run
+  // before, or still to come: by name), and the plan it reads
+  await refusedUntouched(
+    shard(out),
+    `--errors ${out} is the shard's output`,
+    out,
+    `${out}.orig`,
+  );
+  await refusedUntouched(
+    shard(record),
+    `--errors ${record} is the shard's completion record`,
+    record,
+    `${record}.orig`,
+  );
+  const fresh = `${tmp.path}/s1.csv.zst`;
+  const r = await cli(shard(`${tmp.path}/s1.done.json`, fresh));
+  assertEquals(r.code, 2, r.stderr);
+  assertStringIncludes(r.stderr, "is the shard's completion record");
+  assert(!existsSync(fresh) && !existsSync(`${tmp.path}/s1.done.json`), "nothing written");
+  await refusedUntouched(
+    shard(plan),
+    `--errors ${plan} is also an input (${plan}): writing it would replace what is read`,
+    plan,
+    `${plan}.orig`,
+  );
+  // a plan of a relative root, run from another folder (the shard runs
+  // from the plan's): the same file still
+  assertEquals(
+    (await cli(["plan", "tree", "--shards", "2", "-o", "rel.json"], { cwd: tmp.path }))
+      .code,
+    0,
+  );
+  await Deno.copyFile(`${tmp.path}/rel.json`, `${tmp.path}/rel.orig`);
+  const rel = await cli(
+    ["report", "--plan", "../rel.json", "--shard", "1", "-o", fresh, "--errors", "../rel.json"],
+    { cwd: dir },
+  );
+  assertEquals(rel.code, 2, rel.stderr);
+  assertStringIncludes(rel.stderr, "is also an input");
+  assertEquals(
+    await Deno.readFile(`${tmp.path}/rel.json`),
+    await Deno.readFile(`${tmp.path}/rel.orig`),
+  );
+  // the shards' folder is whole: status checks every output's SHA-256
+  const st = await cli(["status", "--verify", dir]);
+  assertEquals(st.code, 0, st.text + st.stderr);
+});
+
 Deno.test("plan -o is none of the scans it reads (--from), nor a shard's output", async () => {
   await using tmp = await tempDir();
   const { root, dir, out } = await twoShardScan(tmp.path);

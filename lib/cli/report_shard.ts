@@ -8,6 +8,7 @@ import { checkedOutput } from "../outfile.ts";
 import {
   count,
   errorCount,
+  errorsApart,
   errorsArg,
   intArg,
   parse,
@@ -48,6 +49,7 @@ Options:
                          file system makes them wait: up to 64, 32 for a
                          cold disk)
   --progress[=SECONDS], --no-progress, --errors FILE: as for pwalk report
+                         (--errors neither FILE, its record nor PLAN)
   -h, --help             this help
 
 The report options (--header, --NoSnap, --depth, --exclude, -x) are the
@@ -119,6 +121,13 @@ export async function run(args: string[]): Promise<number> {
     if (target.direct) throw new UsageError(notAFile(output));
   }
   let errors = errorsArg(f);
+  // --errors FILE is neither the shard's output nor its record (nor, told
+  // by runJob, the plan it reads)
+  if (output !== undefined && output !== "-") {
+    errorsApart(errors, output, "shard's output");
+    errorsApart(errors, recordPath(output), "shard's completion record");
+  }
+  let inputs = [planPath];
   // A relative root is the plan's folder's: run from there (the output and
   // the errors file stay where they were asked for).
   if (!plan.root.path.startsWith("/") && Deno.cwd() !== plan.cwd) {
@@ -126,6 +135,7 @@ export async function run(args: string[]): Promise<number> {
       p && p !== "-" && !p.startsWith("/") ? `${Deno.cwd()}/${p}` : p;
     output = here(output);
     errors = here(errors);
+    inputs = inputs.map((p) => here(p)!);
     try {
       Deno.chdir(plan.cwd);
     } catch (e) {
@@ -137,6 +147,7 @@ export async function run(args: string[]): Promise<number> {
     tag: "pwalk:",
     progress: progressArg(f),
     errors,
+    inputs,
     toStdout,
     // the output's temporaries (and shard 0's parts), the record's
     outputs: toStdout ? [] : [output!, recordPath(output!)],
