@@ -287,6 +287,46 @@ Deno.test("CLI: a file system error reads as path and reason, without Deno's own
   }
 });
 
+Deno.test("a ROOT that cannot be opened: bad usage (2) for every command that takes one, as its --help says", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/locked`;
+  await Deno.mkdir(`${root}/inside`, { recursive: true });
+  await Deno.chmod(root, 0o000);
+  // the premise: ls (the reference) cannot list it either, without capabilities
+  const ls = await new Deno.Command(UNPRIVILEGED[0], {
+    args: [...UNPRIVILEGED.slice(1), "ls", root],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assertEquals(ls.code, 2, "ls lists the locked folder");
+  assertStringIncludes(dec.decode(ls.stderr), "Permission denied");
+  const out = `${tmp.path}/out`;
+  const commands: [string, string[]][] = [
+    ["report", ["-o", `${out}.csv`, "--errors", `${out}.errors.csv`]],
+    ["repair", ["--apply", "--journal", `${out}.journal`]],
+    ["chown", ["--chown_from", "1", "--chown_to", "2:2", "--apply", "--journal", `${out}.j`]],
+    ["plan", ["--shards", "2", "-o", `${out}.json`]],
+    ["slurm", ["--shards", "2", "--out", `${out}.scan`, "--dry-run"]],
+  ];
+  for (const [name, options] of commands) {
+    // ROOT itself, and a ROOT inside it (which cannot even be looked up)
+    for (const r of [root, `${root}/inside`]) {
+      const ran = await cli([name, ...options, r], { prefix: UNPRIVILEGED });
+      assertEquals(ran.code, 2, `${name} ${r}: ${ran.stderr}`);
+      assertEquals(stderrLines(ran.stderr), [`pwalk: ${r}: Permission denied`], name);
+      assertEquals(ran.stdout.length, 0, name);
+    }
+    // what its --help tells (chown's: as for repair)
+    const help = (await cli([name === "chown" ? "repair" : name, "--help"])).text;
+    assert(
+      /2 +bad usage[^]*?a ROOT (that is )?missing, not a\s+folder,? or that cannot be\s+opened and listed/
+        .test(help),
+      `${name}: ${help}`,
+    );
+  }
+  assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name), ["locked"], "nothing written");
+});
+
 Deno.test("--exclude naming ROOT itself, however spelled: bad usage, nothing written", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/proj`;

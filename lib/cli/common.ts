@@ -511,8 +511,11 @@ function inside(root: string, path: string): boolean {
 }
 
 /**
- * The one ROOT operand, a folder; `refuse` names the change a root of `/` is
- * refused for unless --force: `oneRoot(flags, "repair")`.
+ * The one ROOT operand, a folder this process can open and list (one it
+ * cannot is bad usage, as a missing one: nothing under it could be walked,
+ * and a run would end with status 0 and only ROOT's row); `refuse` names
+ * the change a root of `/` is refused for unless --force:
+ * `oneRoot(flags, "repair")`.
  */
 export function oneRoot(f: Flags, refuse?: string): string {
   if (f._.length === 0) throw new UsageError("missing ROOT folder (try --help)");
@@ -528,6 +531,7 @@ export function oneRoot(f: Flags, refuse?: string): string {
   try {
     real = Deno.realPathSync(root);
     if (!Deno.statSync(real).isDirectory) throw new UsageError(`${root}: Not a directory`);
+    Deno.openSync(root).close(); // listable: opened for reading, as the walker opens it
   } catch (e) {
     if (e instanceof UsageError) throw e;
     const why = e instanceof Deno.errors.NotFound

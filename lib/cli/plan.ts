@@ -70,8 +70,9 @@ Exit status:
   0    the plan is written
   1    failed while running (the plan cannot be written, a --from scan
        cannot be read whole)
-  2    bad usage: unknown option, bad value, a missing ROOT, a plan already
-       at -o, or a folder, a file the plan reads or a shard's output there
+  2    bad usage: unknown option, bad value, a ROOT that is missing, not a
+       folder, or that cannot be opened and listed, a plan already at -o,
+       or a folder, a file the plan reads or a shard's output there
 `;
 
 /** The options of a plan (pwalk plan and pwalk slurm take them). */

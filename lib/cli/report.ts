@@ -89,8 +89,10 @@ apparent and allocated bytes, errors, time, the output and its size.
 Exit status:
   0    done (errors met on the way included, as in pwalk)
   1    failed while running (output or --errors file not writable)
-  2    bad usage: unknown option, bad value, missing or unusable ROOT, an
-       -o or --errors that is a folder or a file the report reads
+  2    bad usage: unknown option, bad value, a ROOT that is missing, not a
+       folder, or that cannot be opened and listed (nothing is written;
+       a folder below ROOT that cannot be is an error line, and its row),
+       an -o or --errors that is a folder or a file the report reads
   129, 130, 143   stopped by SIGHUP, SIGINT (Ctrl-C), SIGTERM: the partial
        output file is removed
   141  stdout closed early (| head): stopped quietly, as SIGPIPE would

@@ -58,8 +58,9 @@ Exit status:
        leaves no plan or script in DIR, so the corrected command runs),
        squeue did not answer for --resume, the plan or the script cannot
        be written
-  2    bad usage: unknown option, bad value, a missing ROOT, DIR holding
-       a plan already
+  2    bad usage: unknown option, bad value, a ROOT that is missing, not a
+       folder, or that cannot be opened and listed, DIR holding a plan
+       already
 `;
 
 /**
