@@ -327,6 +327,33 @@ Deno.test("a ROOT that cannot be opened: bad usage (2) for every command that ta
   assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name), ["locked"], "nothing written");
 });
 
+Deno.test("--journal - is refused (2): no file named -, nothing changed", async () => {
+  await using tmp = await tempDir();
+  // a change pending: a file with a private group below a shared folder
+  const proj = `${tmp.path}/proj`;
+  await Deno.mkdir(proj);
+  Deno.chownSync(proj, 0, 5000);
+  await Deno.writeTextFile(`${proj}/f`, "x");
+  Deno.chownSync(`${proj}/f`, 1, 0);
+  for (
+    const args of [
+      ["repair", "--apply", "--journal", "-", "proj"],
+      ["repair", "--journal", "-", "proj"],
+      ["chown", "--chown_from", "1", "--chown_to", "2:2", "--apply", "--journal=-", "proj"],
+    ]
+  ) {
+    const r = await cli(args, { cwd: tmp.path });
+    assertEquals(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assertEquals(stderrLines(r.stderr), [
+      "pwalk: --journal - (stdout): a journal must be a file, which undo reads back",
+    ]);
+    assertEquals(r.stdout.length, 0);
+    assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name), ["proj"], args.join(" "));
+    const st = Deno.statSync(`${proj}/f`);
+    assertEquals([st.uid, st.gid], [1, 0], "nothing changed");
+  }
+});
+
 Deno.test("--exclude naming ROOT itself, however spelled: bad usage, nothing written", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/proj`;

@@ -18,7 +18,7 @@ without --apply (default: show what would change; those lines start
 "would change: ", and a file with other hard links says so).
 
 Options: --apply, --dry-run, --journal FILE (default with --apply: a new
-file, as for pwalk repair, chown-TIME-PID.journal; never inside ROOT),
+file, as for pwalk repair, chown-TIME-PID.journal; never inside ROOT nor -),
 --NoSnap, --exclude PATH, -x, --depth N, --threads N (--maxthreads N),
 --force (ROOT may be /), --allow-system (ROOT may be a system folder:
 /bin /boot /dev /etc /lib /lib64 /proc /root /sbin /sys /usr or below),

@@ -78,7 +78,8 @@ Options:
                            $XDG_STATE_HOME/pwalk/repair-TIME-PID.journal
                            (~/.local/state/pwalk/... without XDG_STATE_HOME;
                            refused when HOME is unset too). Never a symbolic
-                           link, never inside ROOT: both refused
+                           link, never inside ROOT, never - (stdout): all
+                           refused
   --force                  allow ROOT to be / (refused otherwise)
   --allow-system           allow a system folder (refused otherwise)
   --errors FILE            every error also as a CSV row in FILE:
@@ -136,6 +137,11 @@ export async function runChange<T extends ChangeSummary>(
   if (why) throw new UsageError(why);
   const { ui, ...walk } = await walkArgs(f, root);
   let journal = f.journal as string | undefined;
+  // `-` is stdout for -o and --errors; a journal there could not be undone
+  // (undo reads the file back), and as a name it would be a file called -
+  if (journal === "-") {
+    throw new UsageError("--journal - (stdout): a journal must be a file, which undo reads back");
+  }
   errorsApart(ui.errors, journal, "journal");
   const tag = `pwalk ${kind}:`;
   const o: ChangeOptions = {
