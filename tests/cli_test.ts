@@ -274,6 +274,43 @@ Deno.test("CLI --help and --version exit 0", async () => {
   }
 });
 
+Deno.test("--help anywhere (even as an option's value) prints the relevant help", async () => {
+  await using tmp = await tempDir();
+  const shardHelp = await cli(["report", "--plan", "plan.json", "--shard", "0", "--help"]);
+  assertEquals(shardHelp.code, 0, shardHelp.stderr);
+  assertMatch(shardHelp.text, /^pwalk report --plan: one shard of a planned scan/);
+  // --help taken as --plan's value (getopt's reading): the shard's help all the same
+  for (const args of [["report", "--plan", "--help"], ["--plan", "--help"], ["--plan", "-h"]]) {
+    const r = await cli(args);
+    assertEquals([r.code, r.stderr, r.text], [0, "", shardHelp.text], args.join(" "));
+  }
+  // a shard's own options are reachable from the general and the plan help
+  for (const o of ["--level", "--threads", "--errors", "--progress"]) {
+    assertStringIncludes(shardHelp.text, o);
+  }
+  for (const args of [["report", "--help"], ["help", "plan"]]) {
+    assertStringIncludes((await cli(args)).text, "pwalk report --plan --help", args.join(" "));
+  }
+  // the same in the other commands: --help as the value of an option
+  for (
+    const [args, cmd] of [
+      [["summary", "--top", "--help", "x.csv"], "summary"],
+      [["plan", "--shards", "-h"], "plan"],
+      [["repair", "--threads", "--help"], "repair"],
+      [["-o", "-h"], undefined], // no ROOT: the general help
+    ] as const
+  ) {
+    const want = await cli(cmd ? [cmd, "--help"] : ["--help"]);
+    const r = await cli([...args], { cwd: tmp.path });
+    assertEquals([r.code, r.stderr, r.text], [0, "", want.text], args.join(" "));
+  }
+  // a command line that is good with it runs as written: -o -h names a file
+  await Deno.mkdir(`${tmp.path}/t`);
+  const r = await cli(["-o", "-h", "t"], { cwd: tmp.path });
+  assertEquals(r.code, 0, r.stderr);
+  assert(Deno.statSync(`${tmp.path}/-h`).isFile);
+});
+
 Deno.test("CLI: stdout closed early (| head) stops quietly with status 141", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/tree`;

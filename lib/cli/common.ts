@@ -34,6 +34,17 @@ export class UsageError extends Error {}
 /** -h or --help met as an option (not as another option's value): print the help. */
 export class HelpRequested extends Error {}
 
+/**
+ * Whether `-h` or `--help` stands among `args` before `--`, as an option or
+ * taken as an option's value (`--plan --help`, `--top -h`): a command line
+ * that is bad usage with it prints the help instead of the usage error,
+ * while one that is not (`-o -h ROOT`: a file named -h) runs as written.
+ */
+export function helpAmong(args: readonly string[]): boolean {
+  const end = args.indexOf("--");
+  return (end < 0 ? args : args.slice(0, end)).some((a) => a === "-h" || a === "--help");
+}
+
 /** Exit statuses: 128 + the signal's number for a run stopped by a signal. */
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, PIPE: 141 } as const;
 
@@ -1048,6 +1059,7 @@ export async function runAnswer(
     return EXIT.OK;
   } catch (e) {
     if (e instanceof HelpRequested) throw e;
+    if (e instanceof UsageError && helpAmong(args)) throw new HelpRequested("--help");
     return answerStatus(e);
   } finally {
     for (const remove of listeners) remove();

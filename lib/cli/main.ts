@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { exitStatus, HelpRequested, UsageError, VERSION } from "./common.ts";
+import { exitStatus, helpAmong, HelpRequested, UsageError, VERSION } from "./common.ts";
 
 /** A row of the command table: `pwalk NAME ...`, its line in the help, and its run. */
 export interface Command {
@@ -24,7 +24,9 @@ type Module = { HELP: string; run(args: string[]): Promise<number> };
 
 /**
  * Run a command's module: `-h`/`--help` among its options (as its parser
- * reads them: `-o -h` names a file) prints its HELP, or runs `onHelp`.
+ * reads them: `-o -h` names a file) prints its HELP, or runs `onHelp`; so
+ * does a command line that is bad usage with `-h`/`--help` anywhere in it
+ * (`--top --help`: the value of --top).
  */
 async function runModule(
   load: () => Promise<Module>,
@@ -35,7 +37,7 @@ async function runModule(
   try {
     return await m.run(args);
   } catch (e) {
-    if (!(e instanceof HelpRequested)) throw e;
+    if (!(e instanceof HelpRequested || (e instanceof UsageError && helpAmong(args)))) throw e;
     if (onHelp) return await onHelp();
     console.log(m.HELP);
     return 0;

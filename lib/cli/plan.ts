@@ -31,6 +31,8 @@ Usage:
 
 Then run each shard I (0 to N-1) anywhere that sees ROOT:
   pwalk report --plan plan.json --shard I -o scan-I.csv.zst
+    (a shard's own options, --level, --threads, --errors, --progress:
+    pwalk report --plan --help)
 The shards' rows together are a single run's rows (the header, with
 --header, only in shard 0's file); each writes scan-I.done.json last.
 

@@ -9,6 +9,7 @@ import {
   count,
   errorCount,
   errorsApart,
+  helpAmong,
   HelpRequested,
   intArg,
   isStderrTerminal,
@@ -25,7 +26,8 @@ import { outputApart, outputTarget, removeBeside } from "../outfile.ts";
 
 /** `pwalk report --help`. */
 export const HELP = `Usage: pwalk [report] [options] ROOT
-       pwalk report --plan PLAN --shard I [-o FILE]   (one shard: pwalk help plan)
+       pwalk report --plan PLAN --shard I [-o FILE]
+                             (one shard: pwalk report --plan --help)
 
 One CSV row for every entry under ROOT (ROOT included), in John Dey's pwalk
 format byte for byte, on stdout or in -o FILE.
@@ -110,8 +112,9 @@ export async function run(args: string[]): Promise<number> {
     try {
       return await shard.run(args);
     } catch (e) {
-      if (!(e instanceof HelpRequested)) throw e;
-      console.log(shard.HELP); // `pwalk report --plan --help`: the shard's own options
+      // `pwalk report --plan --help` (--help taken as the plan): the shard's own options
+      if (!(e instanceof HelpRequested || (e instanceof UsageError && helpAmong(args)))) throw e;
+      console.log(shard.HELP);
       return 0;
     }
   }
