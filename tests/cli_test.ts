@@ -274,6 +274,20 @@ Deno.test("CLI --help and --version exit 0", async () => {
   }
 });
 
+Deno.test("README's command table lists the commands of pwalk help, in its order", async () => {
+  const general = await cli(["help"]);
+  assertEquals(general.code, 0, general.stderr);
+  const block = general.text.split("\nCommands:\n")[1].split("\n\n")[0];
+  const listed = block.split("\n").map((l) => /^ {2}(\S+) /.exec(l)![1]);
+  assert(listed.length >= 11, block);
+  const readme = await Deno.readTextFile(`${REPO}/README.md`);
+  const section = readme.split("\n## Command line\n")[1].split("\n## ")[0];
+  // the first table of the section: `pwalk [report] ...`, `pwalk repair ...`
+  const table = section.split("\n\n").find((p) => p.startsWith("| command"))!;
+  const rows = table.split("\n").slice(2).map((l) => /^\| `pwalk \[?(\w+)\]?[ `]/.exec(l)?.[1]);
+  assertEquals(rows, listed);
+});
+
 Deno.test("--help anywhere (even as an option's value) prints the relevant help", async () => {
   await using tmp = await tempDir();
   const shardHelp = await cli(["report", "--plan", "plan.json", "--shard", "0", "--help"]);
