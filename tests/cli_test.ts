@@ -9,7 +9,7 @@ import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/as
 import { lineSet, parsePwalk } from "./helpers/csv.ts";
 import { assertRowsMatch } from "./helpers/compare.ts";
 import { settledReference } from "./helpers/reference.ts";
-import { cli, REPO, run, spawnCli } from "./helpers/run.ts";
+import { cli, REPO, run, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { concat } from "./helpers/bytes.ts";
 import { closeLibc, listRaw, mkdirRaw, writeFileRaw } from "./helpers/libc.ts";
@@ -473,4 +473,59 @@ testNeeding([PYTHON3], {
       },
     );
   },
+
+/** Spawn the CLI, read `chunks` chunks of its stdout (0: none), close it; status and stderr. */
+async function closeStdoutEarly(args: string[], chunks: number, prefix?: string[]) {
+  const child = spawnCli(args, { prefix });
+  const reader = child.stdout.getReader();
+  for (let i = 0; i < chunks; i++) assertEquals((await reader.read()).done, false);
+  await reader.cancel();
+  const status = await child.status;
+  const stderr = new TextDecoder().decode(
+    (await new Response(child.stderr).arrayBuffer()) as ArrayBuffer,
+  );
+  return { code: status.code, stderr };
+}
+
+Deno.test("--errors - (stdout) closed early: 141 quietly, named -, no output left", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(root);
+  // error rows enough to fill a pipe many times over (folders it may not
+  // read, without capabilities): the walk meets the closed pipe
+  const long = "x".repeat(60);
+  for (let i = 0; i < 3000; i++) await Deno.mkdir(`${root}/locked-${i}-${long}`, { mode: 0o000 });
+  const out = `${tmp.path}/out.csv`;
+  const args = ["--errors", "-", "-o", out, root];
+  // the reference: read whole, one row per locked folder, and the summary names stdout
+  const whole = await cli(args, { prefix: UNPRIVILEGED });
+  assertEquals(whole.code, 0, whole.stderr);
+  assertEquals(whole.text.split("\n").filter((l) => l.includes(",open,EACCES,")).length, 3000);
+  assertStringIncludes(whole.stderr, "3,000 errors (listed in stdout)");
+  await Deno.remove(out);
+  // closed after the header (rows meet it), and before anything (the header does)
+  for (const chunks of [1, 0]) {
+    const r = await closeStdoutEarly(args, chunks, UNPRIVILEGED);
+    assertEquals(r.code, 141, r.stderr);
+    assert(!/Broken pipe|cannot write|dev\/stdout/.test(r.stderr), r.stderr);
+    assert(!r.stderr.includes("errors (listed in"), "no summary line: it stopped");
+    assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name), ["tree"], "no output left");
+  }
+});
+
+Deno.test("summary and diff: stdout closed early (| head) stops quietly with status 141", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await smallTree(root);
+  const scan = `${tmp.path}/scan.csv`;
+  assertEquals((await cli(["--header", "-o", scan, root])).code, 0);
+  for (const args of [["summary", "--json", scan], ["diff", "--json", scan, scan]]) {
+    // the reference: read whole, the JSON is there and the status 0
+    const whole = await cli(args);
+    assertEquals(whole.code, 0, whole.stderr);
+    assert(typeof JSON.parse(whole.text) === "object");
+    // closed before the answer is written, as `| head -1` once it has its line
+    const r = await closeStdoutEarly(args, 0);
+    assertEquals([r.code, r.stderr], [141, ""], args[0]);
+  }
 });

@@ -154,6 +154,24 @@ async function removeOwnTemporaries(files: readonly string[]): Promise<number> {
 }
 
 /**
+ * Whether `e` is stdout closed early (`pwalk /data | head`, `pwalk summary
+ * --json scan.csv | head -1`): the command then stops quietly with status
+ * 141 ({@link EXIT}.PIPE), as SIGPIPE would stop it.
+ */
+export function stdoutClosed(e: unknown): boolean {
+  return e instanceof Deno.errors.BrokenPipe;
+}
+
+/**
+ * Write `text` whole on stdout. Unlike console.log, which drops a write
+ * error, a closed stdout throws (see {@link stdoutClosed}).
+ */
+export function writeStdout(text: string): void {
+  const b = enc.encode(text);
+  for (let i = 0; i < b.length;) i += Deno.stdout.writeSync(b.subarray(i));
+}
+
+/**
  * Print the one line of an error that ended a command and return the exit
  * status: 2 for bad usage, else 1 (a failure while running: the output or
  * the journal cannot be written). Example: `catch (e) { return exitStatus(e); }`.
@@ -340,10 +358,16 @@ export function threadsArg(f: Flags): number | undefined {
   return intArg("maxthreads", f.maxthreads, 1, 1024) ?? threads;
 }
 
-/** --errors FILE; `--errors -` is stdout, as `-o -` is. */
+/**
+ * --errors FILE as given; `--errors -` is stdout, as `-o -` is (opened as
+ * /dev/stdout, named `-` in messages).
+ */
 export function errorsArg(f: Flags): string | undefined {
-  return f.errors === "-" ? "/dev/stdout" : f.errors as string | undefined;
+  return f.errors as string | undefined;
 }
+
+/** The file --errors FILE opens: `-` is /dev/stdout. */
+const errorsFile = (path: string) => path === "-" ? "/dev/stdout" : path;
 
 /** --progress (true), --progress=SECONDS (1-86400), --no-progress (false), or undefined. */
 export function progressArg(f: Flags): boolean | number | undefined {
@@ -671,10 +695,10 @@ export function errorsApart(errors: string | undefined, other: string | undefine
   if (errors === undefined || other === undefined) return;
   let same: boolean;
   try {
-    const a = Deno.statSync(errors), b = Deno.statSync(other);
+    const a = Deno.statSync(errorsFile(errors)), b = Deno.statSync(other);
     same = a.dev === b.dev && a.ino === b.ino;
   } catch {
-    same = resolvedName(errors) === resolvedName(other);
+    same = resolvedName(errorsFile(errors)) === resolvedName(other);
   }
   if (same) {
     throw new UsageError(`--errors ${errors} is the ${what}: give the errors a file of their own`);
@@ -700,8 +724,8 @@ interface ErrorsCsv {
 }
 
 /**
- * Start `path` with the CSV header and open it for the native side to
- * append rows. It follows -o's rules (lib/outfile.ts): written whole under
+ * Start `given` (--errors FILE; `-` is stdout) with the CSV header and
+ * open it for the native side to append rows. It follows -o's rules (lib/outfile.ts): written whole under
  * a temporary name beside it and renamed when the run ends with its report
  * (an existing file keeps its mode, owner and group), a link written
  * through, a character device or FIFO written directly; a folder, socket or
@@ -711,12 +735,13 @@ interface ErrorsCsv {
  * through its descriptor.
  */
 async function openErrorsCsv(
-  path: string,
+  given: string,
   toStdout: boolean,
   inputs: readonly string[] = [],
 ): Promise<ErrorsCsv> {
   await ensureNative();
-  const fail = (why: string) => new Error(`pwalk: --errors ${path}: ${why}`);
+  const fail = (why: string) => new Error(`pwalk: --errors ${given}: ${why}`);
+  const path = errorsFile(given);
   // This process's own stdout or stderr (/dev/stderr, a log it is redirected
   // to, a pipe): written through its descriptor, whose offset is shared with
   // what else goes there; never replaced, and not the report's own stdout.
@@ -729,14 +754,14 @@ async function openErrorsCsv(
     if (!same(name)) continue;
     if (fd === 1 && toStdout && !named!.isCharDevice) {
       throw new UsageError(
-        `--errors ${path} is the report's stdout: give the errors a file of their own`,
+        `--errors ${given} is the report's stdout: give the errors a file of their own`,
       );
     }
     stream.writeSync(new TextEncoder().encode(ERRORS_HEADER + "\n"));
     return { fd, close: () => {}, abandon: () => Promise.resolve() };
   }
   if (named?.isDirectory) {
-    throw new UsageError(`--errors ${path} is a folder: give the errors a file`);
+    throw new UsageError(`--errors ${given} is a folder: give the errors a file`);
   }
   let target;
   try {
@@ -846,9 +871,15 @@ function statOrNull(path: string): Deno.FileInfo | null {
  * { ...run }), done: (s) => [...], interrupted: () => "..." })`.
  */
 export async function runJob<T>(ui: JobUi<T>): Promise<number> {
-  const errorsCsv = ui.errors === undefined
-    ? undefined
-    : await openErrorsCsv(ui.errors, !!ui.toStdout, ui.inputs);
+  let errorsCsv: ErrorsCsv | undefined;
+  try {
+    errorsCsv = ui.errors === undefined
+      ? undefined
+      : await openErrorsCsv(ui.errors, !!ui.toStdout, ui.inputs);
+  } catch (e) {
+    if (stdoutClosed(e)) return EXIT.PIPE; // the header of `--errors -` met a closed pipe
+    throw e;
+  }
   const errorsCsvFd = errorsCsv?.fd;
   let errorsClosed = false;
   const closeErrors = (whole: boolean) => {
@@ -940,9 +971,11 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
       return stopped[1];
     }
     // stdout closed early (`pwalk /data | head`): stop quietly, as SIGPIPE would.
-    if (ui.toStdout && e instanceof Deno.errors.BrokenPipe) return EXIT.PIPE;
+    if (ui.toStdout && stdoutClosed(e)) return EXIT.PIPE;
     // the library's "cannot write the errors file: ..." names the file here
     const lost = /cannot write the errors file: (.*)$/.exec(String((e as Error)?.message));
+    // the errors on stdout (`--errors - -o FILE | head`): stdout closed early too
+    if (lost && errorsCsvFd === 1 && lost[1] === "Broken pipe") return EXIT.PIPE;
     if (lost && ui.errors) {
       throw new Error(`pwalk: --errors ${ui.errors}: cannot write: ${lost[1]}`);
     }
@@ -966,7 +999,8 @@ function soFar(p: Progress | undefined): string {
  * "3 errors (listed in errs.csv)".
  */
 export function errorCount(n: number, file: string | undefined): string {
-  return count(n, "error") + (file === undefined ? "" : ` (listed in ${file})`);
+  const where = file === "-" ? "stdout" : file;
+  return count(n, "error") + (where === undefined ? "" : ` (listed in ${where})`);
 }
 
 const enc = new TextEncoder();
@@ -1060,6 +1094,7 @@ export async function runAnswer(
   } catch (e) {
     if (e instanceof HelpRequested) throw e;
     if (e instanceof UsageError && helpAmong(args)) throw new HelpRequested("--help");
+    if (stdoutClosed(e)) return EXIT.PIPE; // `pwalk summary --json scan.csv | head -1`
     return answerStatus(e);
   } finally {
     for (const remove of listeners) remove();
@@ -1074,6 +1109,8 @@ export const ANSWER_EXIT = `Exit status:
   2    bad usage: unknown option, bad value, a scan that names no file
   129, 130, 143   stopped by SIGHUP, SIGINT, SIGTERM (a partial output
        removed)
+  141  stdout closed early (summary, diff | head): stopped quietly, as
+       SIGPIPE would
 `;
 
 /** The options of the commands that print an answer (summary, diff). */
@@ -1113,7 +1150,7 @@ export async function printAnswer<T>(
   text: (answer: T) => string,
 ): Promise<void> {
   if (f.html) await writeWhole(f.html as string, await html(answer));
-  console.log(f.json ? JSON.stringify(answer, null, 2) : text(answer));
+  writeStdout((f.json ? JSON.stringify(answer, null, 2) : text(answer)) + "\n");
 }
 
 /** Thousands separators: 1234567 -> "1,234,567". */
