@@ -6,6 +6,7 @@
  * - in a 60-column tmux pane the redrawn progress line (drawn many times)
  *   always fits: no frame is wider than the pane or holds a line break, and
  *   the screen never shows a spilled fragment;
+ * - in a 12-column tmux pane the redrawn line still shows the clock;
  * - `--errors FILE`: every error as a CSV row, read back by DuckDB: one row
  *   per error line on stderr, the same paths, errno names;
  * - `deno task report .` from a subfolder reports that subfolder;
@@ -183,6 +184,57 @@ testNeeding([TMUX], {
         assert(cols <= 59, `a frame of ${cols} columns: ${text}`);
       }
       assert(frames().some((f) => f.includes("…")), "the folder was shortened in the middle");
+    } finally {
+      await new Deno.Command("tmux", { args: ["-L", sock, "kill-server"] }).output();
+    }
+  },
+});
+
+testNeeding([TMUX], {
+  name: "a 12-column tmux pane: the redrawn progress line still shows the clock",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`;
+    await Deno.mkdir(root);
+    await flatTree(root, 10, 1000);
+    const fifo = `${tmp.path}/out.fifo`, log = `${tmp.path}/pane.log`;
+    assert((await new Deno.Command("mkfifo", { args: [fifo] }).output()).success);
+    const sock = `pwalk-test-narrow-${Deno.pid}`;
+    const tmux = async (...args: string[]) => {
+      const r = await new Deno.Command("tmux", { args: ["-L", sock, ...args] }).output();
+      assert(r.success, dec.decode(r.stderr));
+      return dec.decode(r.stdout);
+    };
+    const cmd = `'${Deno.execPath()}' run -A '${CLI}' --threads 1 '${root}' > '${fifo}'; ` +
+      `echo "EXIT=$?"; sleep 600`;
+    try {
+      await tmux("new-session", "-d", "-s", "t", "-x", "12", "-y", "20", "-e", "NO_COLOR=1", cmd);
+      await tmux("pipe-pane", "-t", "t", "-o", `cat >> '${log}'`);
+      const out = await Deno.open(fifo, { read: true });
+      // each draw is "\r" LINE "\x1b[K" (a clear is the same with no LINE)
+      const draws = () => {
+        try {
+          return Deno.readTextFileSync(log).split("\r").filter((f) => f.endsWith("\x1b[K"))
+            .map((f) => f.slice(0, -3));
+        } catch {
+          return [];
+        }
+      };
+      // stdout is not read: the walk waits on the full pipe while the line is redrawn
+      await until(() => draws().length >= 5, "five draws of the line");
+      const frames = draws();
+      await new Response(out.readable).arrayBuffer(); // let it finish
+      await until(
+        async () => (await tmux("capture-pane", "-p", "-t", "t")).includes("EXIT="),
+        "the end",
+      );
+      // every draw is the elapsed time as h:mm:ss,
+      // maybe with the entries, in the 11 columns the line may take
+      for (const f of frames) {
+        assert(f.length <= 11, `a frame of ${f.length} columns: ${JSON.stringify(f)}`);
+        const m = /^\d+:([0-5]\d):([0-5]\d)(?: {2}[\d,]+)?$/.exec(f);
+        if (!m) fail(`not a clock: ${JSON.stringify(f)} (of ${JSON.stringify(frames)})`);
+      }
     } finally {
       await new Deno.Command("tmux", { args: ["-L", sock, "kill-server"] }).output();
     }

@@ -4,10 +4,11 @@
  * glibc's wcwidth (through Python's ctypes) shows two columns wide counts
  * two in columns(), none it shows one column wide counts more, and middle()
  * never gives more columns than asked, on names of such characters, so that
- * the redrawn line never wraps in a terminal.
+ * the redrawn line never wraps in a terminal; and formatProgress() fits any
+ * width, never an empty line where the clock fits.
  */
 import { assert, assertEquals } from "@std/assert";
-import { duration, middle } from "../lib/cli/progress.ts";
+import { duration, formatProgress, middle } from "../lib/cli/progress.ts";
 import { columns } from "../lib/width.ts";
 import { PYTHON3, testNeeding } from "./helpers/system.ts";
 import { python } from "./helpers/tree.ts";
@@ -63,5 +64,37 @@ Deno.test("durations of the closing lines (report, repair, undo, plan): seconds,
       String(s % 60).padStart(2, "0")
     }`;
     assertEquals(duration(s * 1000), want, `${s} s`);
+  }
+});
+
+Deno.test("progress line: a pane of any width gets a line that fits, with the clock when narrow", () => {
+  const base = {
+    folders: 45_678,
+    bytes: 2 ** 40,
+    allocatedBytes: 2 ** 40,
+    current: "/data/projects/genome/run1",
+    errors: 3,
+    rate: 14_874,
+    outputBytes: 0,
+    changes: 0,
+  };
+  for (const [elapsedMs, entries] of [[83_000, 1_234_567], [3_723_000, 5], [4_000, 0]]) {
+    const p = { ...base, elapsedMs, entries };
+    // the clock as date(1) would write the elapsed time, without the hour's leading zero
+    const clock = new Date(elapsedMs).toISOString().slice(11, 19).replace(/^0/, "");
+    for (let w = 1; w <= 120; w++) {
+      const line = formatProgress(p, w);
+      assert(columns(line) <= w, `${w}: ${line}`);
+      if (w >= clock.length) {
+        assert(
+          line.startsWith(clock) || line.startsWith(`${entries.toLocaleString("en-US")} entr`),
+          `${w} columns: ${JSON.stringify(line)}`,
+        );
+      }
+      // under an hour, m:ss or mm:ss fits in 5
+      if (w >= 5 && w < clock.length && elapsedMs < 3_600_000) {
+        assert(line !== "" && clock.endsWith(line), `${w} columns: ${JSON.stringify(line)}`);
+      }
+    }
   }
 });
