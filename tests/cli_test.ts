@@ -473,6 +473,7 @@ testNeeding([PYTHON3], {
       },
     );
   },
+});
 
 /** Spawn the CLI, read `chunks` chunks of its stdout (0: none), close it; status and stderr. */
 async function closeStdoutEarly(args: string[], chunks: number, prefix?: string[]) {

@@ -17,6 +17,7 @@ import {
   parse,
   runJob,
   usage,
+  UsageError,
   VERSION,
   WALK_OPTIONS,
   walkArgs,
