@@ -62,7 +62,12 @@ static void batch_reset(pw_batch *b) {
   b->next = NULL;
 }
 
-static bool reserve(uint8_t **p, size_t *cap, size_t need) {
+/* Room for `add` more bytes after `len` in a region (*p, *cap).  A region
+   never passes 4 GiB (records hold u32 offsets and lengths): false then,
+   as when memory runs out. */
+static bool reserve(uint8_t **p, size_t *cap, uint32_t len, size_t add) {
+  if (add > UINT32_MAX - len) return false;
+  size_t need = (size_t)len + add;
   if (need <= *cap) return true;
   uint8_t *n = pw_grow(*p, cap, need);
   if (n) *p = n;
@@ -211,17 +216,17 @@ int32_t pw_channel_next(pw_channel *c, uint64_t *out) {
 /* ---- records ------------------------------------------------------------- */
 
 int pw_channel_raw(pw_batch *b, const char *s, size_t n, uint32_t *off) {
-  if (!reserve(&b->raw, &b->raw_cap, b->raw_len + n)) return ENOMEM;
+  if (!reserve(&b->raw, &b->raw_cap, b->raw_len, n)) return ENOMEM;
   memcpy(b->raw + b->raw_len, s, n);
   *off = b->raw_len;
   b->raw_len += (uint32_t)n;
   return 0;
 }
 
-/* Store path + base-name offset in r; returns the flags to add to the kind. */
-static int put_path(pw_batch *b, uint8_t *r, const char *path, size_t len, size_t name_off,
-                    uint32_t *flags) {
-  int64_t u16 = pw_utf16_len((const uint8_t *)path, len);
+/* Store path (u16: its UTF-16 length, -1 when not UTF-8) + base-name
+   offset in r; returns the flags to add to the kind. */
+static int put_path(pw_batch *b, uint8_t *r, const char *path, size_t len, int64_t u16,
+                    size_t name_off, uint32_t *flags) {
   if (u16 < 0) {
     uint32_t off;
     if (pw_channel_raw(b, path, len, &off)) return ENOMEM;
@@ -247,22 +252,32 @@ uint8_t *pw_channel_put(pw_channel *c, pw_batch **cur, uint32_t kind, const char
                         size_t len, size_t name_off, int *err) {
   *err = 0;
   pw_batch *b = *cur;
-  if (b && (b->rec_len + PW_REC_SIZE > b->rec_cap || b->str_len + len > b->str_cap) && b->nrec) {
+  int64_t u16 = pw_utf16_len((const uint8_t *)path, len);
+  /* The path goes to str (UTF-8) or to raw (not), never to both. */
+  size_t raw_add = u16 < 0 ? len : 0, str_add = len - raw_add;
+  /* Full: the batch goes to the reader.  Raw counts toward batch_bytes too
+     (its capacity grows as needed): a batch of long non-UTF-8 paths is
+     handed on as soon as one more would pass it, and so is one whose raw
+     passed it already (an error's message lands there after its record). */
+  if (b && b->nrec &&
+      (b->rec_len + PW_REC_SIZE > b->rec_cap || (uint64_t)b->str_len + str_add > b->str_cap ||
+       (uint64_t)b->raw_len + raw_add > c->batch_bytes)) {
     submit(c, b);
     b = NULL;
   }
   if (!b) b = take_free(c, err);
   *cur = b;
   if (!b) return NULL;
-  /* A path longer than a whole batch: grow this batch's buffers. */
-  if (!reserve(&b->str, &b->str_cap, b->str_len + len) ||
-      !reserve(&b->rec, &b->rec_cap, b->rec_len + PW_REC_SIZE)) {
+  /* A path longer than a whole batch: grow this batch's buffers (raw's
+     grows in put_path). */
+  if (!reserve(&b->str, &b->str_cap, b->str_len, str_add) ||
+      !reserve(&b->rec, &b->rec_cap, b->rec_len, PW_REC_SIZE)) {
     *err = ENOMEM;
     return NULL;
   }
   uint8_t *r = b->rec + b->rec_len;
   uint32_t flags;
-  if (put_path(b, r, path, len, name_off, &flags)) {
+  if (put_path(b, r, path, len, u16, name_off, &flags)) {
     *err = ENOMEM;
     return NULL;
   }

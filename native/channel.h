@@ -17,6 +17,12 @@
  *         with one TextDecoder call per batch; records point into it with
  *         UTF-16 offsets so each path is a cheap string slice;
  *  - raw: paths that are not valid UTF-8, as bytes, and error messages.
+ * A batch is handed on before a record would take rec or str past its
+ * capacity (batch_bytes, more once a path bigger than a batch grew it) or
+ * raw past batch_bytes (whatever raw's capacity: an error's message may
+ * still pass it, by that message).  A batch's first record always goes
+ * in, however big (its regions grow to fit), but no region passes 4 GiB
+ * (ENOMEM: offsets are u32).
  *
  * Every record starts with (offsets in bytes):
  *    0 u32 kind (PW_REC_*) | flags (PW_RECF_*)

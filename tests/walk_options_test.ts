@@ -9,8 +9,15 @@
 import { assert, assertEquals, assertNotEquals, assertRejects, assertThrows } from "@std/assert";
 import { nativeVersion, walk, type WalkDir, walkDirs, type WalkEntry } from "../mod.ts";
 import { canMountTmpfs, mountTmpfs, scratchDir } from "./helpers/temp.ts";
+import { bytes, concat, join } from "./helpers/bytes.ts";
+import { closeLibc, mkdirChain, writeFileRaw } from "./helpers/libc.ts";
+import { referenceReport } from "./helpers/reference.ts";
+import { decodeBatch, type Decoded } from "../lib/decode.ts";
+import { native, Opt } from "../lib/ffi.ts";
+import { NativeJob } from "../lib/job.ts";
 import {
   blockedWorkers,
+  hex,
   type RefEntry,
   reference,
   setDiff,
@@ -441,6 +448,66 @@ Deno.test("walk options batchBytes and batches: tiny batches give the same entri
   ) {
     await assertRejects(() => walk(root, o).next(), RangeError, msg);
   }
+});
+
+Deno.test("walk option batchBytes: paths that are not UTF-8 count toward it too", async () => {
+  // Chains of folders with long non-UTF-8 names (each path carried in the
+  // batch's raw region as bytes), files at a few depths: ~1.5 KiB paths,
+  // ~3.6 KiB, and paths longer than a whole 4096-byte batch.
+  const root = `${scratchDir()}/rawbatch`;
+  Deno.mkdirSync(root);
+  const raw = (byte: number, i: number) =>
+    concat(new Uint8Array(240).fill(byte), bytes(String(i).padStart(3, "0")));
+  const names = Array.from({ length: 18 }, (_, i) => raw(0xff, i));
+  const chain = mkdirChain(bytes(root), names);
+  for (const [depth, files] of [[6, 120], [15, 40], [18, 10]]) {
+    const dir = concat(bytes(root), ...names.slice(0, depth).flatMap((n) => [bytes("/"), n]));
+    for (let k = 0; k < files; k++) writeFileRaw(join(dir, raw(0xfe, k)));
+  }
+  assert(chain.length > 4096 + 243);
+  const ref = referenceReport(root);
+  closeLibc();
+  const batchBytes = 4096;
+  const batches: { raw: number; nrec: number }[] = [];
+  const got = new Map<string, { ino: number; size: number; isDir: boolean }>();
+  await using job = await NativeJob.start(
+    [[Opt.ROOT, root], [Opt.THREADS, 2], [Opt.BATCH_BYTES, batchBytes], [Opt.BATCHES, 1]],
+    (o) => native().pw_walk_start(o),
+  );
+  for (
+    let batch;
+    (batch = await job.nextBatch((out) => {
+      batches.push({ raw: Number(out[5]), nrec: Number(out[6]) });
+      const into: Decoded[] = [];
+      decodeBatch(out, into);
+      return into;
+    }));
+  ) {
+    for (const d of batch) {
+      if (!("entry" in d)) throw new Error(`not an entry: ${JSON.stringify(d)}`);
+      const e = d.entry;
+      got.set(hex(e.pathBytes ?? bytes(e.path)), {
+        ino: e.ino,
+        size: e.size,
+        isDir: e.isDirectory,
+      });
+    }
+  }
+  assertEquals((await job.finish()).errors, []);
+  // Every entry, as the reference has it.
+  const want = new Map(
+    [...ref.rows.values()].map((
+      r,
+    ) => [hex(r.rawPath), { ino: r.ino, size: r.size, isDir: r.isDir }]),
+  );
+  assertEquals(setDiff(got.keys(), want.keys()), "");
+  assertEquals(got, want);
+  // No batch's raw region past batchBytes but one of a single record (a path
+  // bigger than a batch goes through, alone).
+  const over = batches.filter((b) => b.raw > batchBytes && b.nrec > 1);
+  assertEquals(over, [], `batches: ${JSON.stringify(batches.slice(0, 40))}`);
+  assert(batches.some((b) => b.raw > batchBytes && b.nrec === 1), "no oversized record seen");
+  assert(batches.filter((b) => b.raw > 0).length > 30, `${batches.length} batches`);
 });
 
 Deno.test("walk options skip, match, exts: anything but an array (a bare RegExp) is refused, not ignored", async () => {
