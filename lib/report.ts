@@ -22,7 +22,8 @@ export interface ReportOptions extends CommonOptions {
    *   for. A write error (`/dev/full`) fails the report.
    * - A symbolic link is written through: the file it names is replaced (or
    *   the device or FIFO written), the link stays.
-   * - A folder, a socket and a symbolic link to a missing file are refused.
+   * - A folder, a socket and a symbolic link to a missing file are refused;
+   *   `""` (no name at all) is a TypeError, before anything is walked.
    * - `/dev/stdout`, `/dev/fd/1` and `/proc/self/fd/1` are this process's
    *   stdout, written through its descriptor as `"-"` is (by name it would
    *   be replaced: a log that stdout appends to would be lost).
@@ -237,6 +238,7 @@ export function checkDescriptorOutput(output: string): void {
  * console.log(`${s.entries} entries, ${s.bytes} bytes, ${s.errors} errors`);
  * ```
  *
+ * @throws {TypeError} when `output` is `""` or not a string (nothing is walked)
  * @throws {RangeError} when `compress`, `level` and the output's suffix
  *   contradict each other (nothing is written)
  * @throws {Deno.errors.NotFound} when the root does not exist
@@ -244,6 +246,15 @@ export function checkDescriptorOutput(output: string): void {
  * @throws the signal's reason when cancelled (no output file is left)
  */
 export async function report(root: string, options: ReportOptions = {}): Promise<ReportSummary> {
+  // "" names no file (the library refuses it too, ENOENT): refused here
+  // with the API's own error, before anything starts, as the CLI's -o "" is.
+  if (options.output !== undefined && (typeof options.output !== "string" || !options.output)) {
+    throw new TypeError(
+      `pwalk: output must be a file name, or "-" (or omitted) for stdout, got ${
+        JSON.stringify(options.output) ?? String(options.output)
+      }`,
+    );
+  }
   const output = stdoutName(options.output) ? "-" : options.output;
   const toStdout = output === undefined || output === "-";
   if (!toStdout) checkDescriptorOutput(output!);

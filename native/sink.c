@@ -196,6 +196,12 @@ static int open_path(pw_sink *s, const char *name, char *msg, size_t msgcap) {
   struct stat st, lst;
   int r;
   bool replacing = false; /* an existing regular file */
+  if (!*name) {
+    /* no name (stat says ENOENT): else a temporary file in the current
+       folder, written all walk long, and a failed rename at the end */
+    snprintf(msg, msgcap, "output name is empty: not written");
+    return -ENOENT;
+  }
   if (stat(name, &st)) {
     int e = errno;
     if (e == ENOENT && lstat(name, &lst) == 0 && S_ISLNK(lst.st_mode)) {

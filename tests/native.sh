@@ -87,6 +87,16 @@ check_all() { # binary
   grep -q "status=2 .*fatal=Too many open files" "$work/err"
   [ ! -e "$work/nofd.csv" ]
   if grep -q "Sanitizer\|runtime error" "$work/err"; then cat "$work/err" >&2; return 1; fi
+  # an empty output name: refused before the walk, nothing made in the
+  # current folder (stat("") is ENOENT: a temporary file there, a walk, and
+  # a failed rename at the end)
+  mkdir -p "$work/emptycwd"
+  if (cd "$work/emptycwd" && exec "$b" -t 2 "$work/tree" "") >"$work/out" 2>"$work/err"; then
+    cat "$work/err" >&2; return 1
+  fi
+  grep -q "status=2 entries=0 .*fatal=output name is empty: not written" "$work/err"
+  [ -z "$(ls -A "$work/emptycwd")" ]
+  if grep -q "Sanitizer\|runtime error" "$work/err"; then cat "$work/err" >&2; return 1; fi
   # repair refuses walk-only options (following links would change what they lead to)
   if "$b" -t 2 -F -R "$work/tree" >"$work/out" 2>"$work/err"; then cat "$work/err" >&2; return 1; fi
   grep -q "fatal=PW_OPT_FOLLOW, PW_OPT_NO_STAT and PW_OPT_LINK_DIRS are for walk jobs" "$work/err"

@@ -9,7 +9,7 @@
  * - the thread option: the same rows for 1, 2 and 16 threads (that the
  *   threads really run: report_bigtree_test.ts).
  */
-import { assert, assertEquals, assertNotEquals } from "@std/assert";
+import { assert, assertEquals, assertNotEquals, assertRejects } from "@std/assert";
 import { report } from "../mod.ts";
 import { parsePwalk, type PwalkRow } from "./helpers/csv.ts";
 import { assertRowsMatch } from "./helpers/compare.ts";
@@ -309,4 +309,34 @@ Deno.test("report(): an onProgress that throws ends the job; report() rejects wi
     ["tree"],
     "no output, no partial",
   );
+});
+
+Deno.test('report(): output "" is refused at once, nothing walked, nothing made in the current folder', async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(root);
+  await emptyFilesTree(root, 20, 1000);
+  const cwd = `${tmp.path}/cwd`;
+  await Deno.mkdir(cwd);
+  const listing = () => [...Deno.readDirSync(cwd)].map((e) => e.name);
+  const seen: string[][] = [];
+  const before = Deno.cwd();
+  Deno.chdir(cwd); // a relative name's temporary file would land here
+  try {
+    await assertRejects(
+      () =>
+        report(root, {
+          output: "",
+          threads: 1,
+          progressIntervalMs: 1,
+          onProgress: (p) => void seen.push([String(p.entries), ...listing()]),
+        }),
+      TypeError,
+      'pwalk: output must be a file name, or "-" (or omitted) for stdout, got ""',
+    );
+  } finally {
+    Deno.chdir(before);
+  }
+  assertEquals(seen, [], "a job ran");
+  assertEquals(listing(), []);
 });
