@@ -567,7 +567,7 @@ PW_API int64_t pw_job_current(pw_job *j, uint8_t *buf, size_t cap) {
   pthread_mutex_lock(&j->cur_mu);
   size_t len = j->cur_len, kept = len < sizeof j->cur ? len : sizeof j->cur;
   size_t n = kept < cap ? kept : cap;
-  memcpy(buf, j->cur + kept - n, n);
+  if (buf && n) memcpy(buf, j->cur + kept - n, n); /* buf may be NULL when cap is 0 */
   pthread_mutex_unlock(&j->cur_mu);
   return (int64_t)len;
 }
@@ -605,7 +605,7 @@ PW_API int64_t pw_job_error(pw_job *j, uint32_t i, uint8_t *buf, size_t cap) {
 PW_API int64_t pw_job_message(pw_job *j, uint8_t *buf, size_t cap, int32_t *err) {
   pthread_mutex_lock(&j->fatal_mu);
   size_t len = strlen(j->fatal_msg);
-  if (len <= cap) memcpy(buf, j->fatal_msg, len);
+  if (buf && len <= cap) memcpy(buf, j->fatal_msg, len); /* buf may be NULL when cap is 0 */
   if (err) *err = j->fatal_err;
   pthread_mutex_unlock(&j->fatal_mu);
   return (int64_t)len;

@@ -155,8 +155,9 @@ PW_API int32_t pw_opts_set_int(pw_opts *o, int32_t key, int64_t v) {
 }
 
 PW_API int32_t pw_opts_set_str(pw_opts *o, int32_t key, const uint8_t *s, size_t len) {
+  /* s may be NULL when len is 0 (Deno's empty Uint8Array): never read then */
   if (len && !s) return -EINVAL;
-  if (memchr(s, 0, len)) return -EINVAL; /* a path never holds NUL */
+  if (len && memchr(s, 0, len)) return -EINVAL; /* a path never holds NUL */
   char *p = dup_bytes(s, len);
   if (!p) return -ENOMEM;
   switch (key) {

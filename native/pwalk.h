@@ -207,6 +207,11 @@ PW_API pw_opts *pw_opts_new(void);
 PW_API void pw_opts_free(pw_opts *o);
 /** Returns 0, or -EINVAL for an unknown key or a value out of range. */
 PW_API int32_t pw_opts_set_int(pw_opts *o, int32_t key, int64_t value);
+/**
+ * Returns 0, -ENOMEM, or -EINVAL (an unknown key, a NUL byte in s, s
+ * NULL with len > 0).  s NULL with len 0 is "" (Deno passes an empty
+ * Uint8Array so): nothing is read through it.
+ */
 PW_API int32_t pw_opts_set_str(pw_opts *o, int32_t key, const uint8_t *s, size_t len);
 
 /** Start a pwalk CSV report.  Returns NULL only when out of memory; any
@@ -341,8 +346,9 @@ PW_API void pw_job_progress(pw_job *j, uint64_t *out);
 /**
  * The path of a folder being read now (the most recent one a worker
  * started), copied into buf (at most cap bytes; its last bytes when
- * longer: "...tail" is the caller's to show).  Returns the full length,
- * 0 when none.  For progress lines: approximate, never per entry.
+ * longer: "...tail" is the caller's to show; buf may be NULL when cap
+ * is 0).  Returns the full length, 0 when none.  For progress lines:
+ * approximate, never per entry.
  */
 PW_API int64_t pw_job_current(pw_job *j, uint8_t *buf, size_t cap);
 /** Number of error details kept (at most PW_OPT_MAX_ERRORS). */
@@ -353,7 +359,11 @@ PW_API uint32_t pw_job_error_count(pw_job *j);
  * length (which may exceed cap: call again with a bigger buffer), or -1.
  */
 PW_API int64_t pw_job_error(pw_job *j, uint32_t i, uint8_t *buf, size_t cap);
-/** The fatal message of a PW_FAILED job (or ""), and its errno via *err. */
+/**
+ * The fatal message of a PW_FAILED job (or ""), copied into buf when it
+ * fits in cap bytes (buf may be NULL when cap is 0), and its errno via
+ * *err (err may be NULL).  Returns the message's full length.
+ */
 PW_API int64_t pw_job_message(pw_job *j, uint8_t *buf, size_t cap, int32_t *err);
 /**
  * Jobs with records (walks; repairs with PW_OPT_RECORDS): give back the

@@ -21,6 +21,9 @@
  * pwalk's chown mode; change lines go to stdout.  -E appends every error
  * as a CSV row to ERRORS_CSV (PW_OPT_ERRORS_CSV_FD).  -f "DEV INO PARENT_INO
  * DEPTH PATH" walks that folder instead of ROOT (a shard's frontier).
+ * Every run also hands the library NULL with length 0 (an empty string,
+ * an empty buffer), as Deno passes an empty Uint8Array: pw_opts_set_str,
+ * pw_job_current, pw_job_message; status 4 if one is refused.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +98,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: pwdrive [options] ROOT [OUTPUT]\n");
     return 2;
   }
+  /* An empty string as Deno passes an empty Uint8Array (a NULL pointer):
+     accepted, with nothing read through the pointer (the root is set
+     again below). */
+  if (pw_opts_set_str(o, PW_OPT_ROOT, NULL, 0)) return 4;
   pw_opts_set_str(o, PW_OPT_ROOT, (const uint8_t *)argv[i], strlen(argv[i]));
   int journal = -1;
   if (repair) {
@@ -142,6 +149,8 @@ int main(int argc, char **argv) {
   int rc = pw_job_wait(j);
   uint64_t c[PW_C_COUNT];
   pw_job_progress(j, c);
+  /* Lengths only, into no buffer (NULL, 0: as Deno passes an empty one). */
+  if (pw_job_current(j, NULL, 0) < 0 || pw_job_message(j, NULL, 0, NULL) < 0) return 4;
   char msg[600];
   int32_t err = 0;
   int64_t n = pw_job_message(j, (uint8_t *)msg, sizeof msg - 1, &err);
