@@ -514,17 +514,41 @@ Deno.test("--errors - (stdout) closed early: 141 quietly, named -, no output lef
   }
 });
 
-Deno.test("summary and diff: stdout closed early (| head) stops quietly with status 141", async () => {
+Deno.test("summary, diff, plan, status: stdout closed early (| head) stops quietly with status 141", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/tree`;
   await smallTree(root);
   const scan = `${tmp.path}/scan.csv`;
   assertEquals((await cli(["--header", "-o", scan, root])).code, 0);
-  for (const args of [["summary", "--json", scan], ["diff", "--json", scan, scan]]) {
-    // the reference: read whole, the JSON is there and the status 0
+  const shards = `${tmp.path}/shards`;
+  await Deno.mkdir(shards);
+  assertEquals((await cli(["plan", root, "--shards", "1", "-o", `${shards}/plan.json`])).code, 0);
+  assertEquals(
+    (await cli([
+      "report",
+      "--plan",
+      `${shards}/plan.json`,
+      "--shard",
+      "0",
+      "-o",
+      `${shards}/scan-0.csv.zst`,
+    ])).code,
+    0,
+  );
+  for (
+    const args of [
+      ["summary", "--json", scan],
+      ["diff", "--json", scan, scan],
+      ["plan", "--shards", "2", root],
+      ["status", "--json", shards],
+      ["status", shards],
+    ]
+  ) {
+    // the reference: read whole, the answer is there and the status 0
     const whole = await cli(args);
     assertEquals(whole.code, 0, whole.stderr);
-    assert(typeof JSON.parse(whole.text) === "object");
+    if (args.includes("--json")) assert(typeof JSON.parse(whole.text) === "object");
+    else assert(whole.text.trim() !== "", args.join(" "));
     // closed before the answer is written, as `| head -1` once it has its line
     const r = await closeStdoutEarly(args, 0);
     assertEquals([r.code, r.stderr], [141, ""], args[0]);

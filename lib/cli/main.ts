@@ -7,7 +7,15 @@
  *
  * @module
  */
-import { exitStatus, helpAmong, HelpRequested, UsageError, VERSION } from "./common.ts";
+import {
+  EXIT,
+  exitStatus,
+  helpAmong,
+  HelpRequested,
+  stdoutClosed,
+  UsageError,
+  VERSION,
+} from "./common.ts";
 
 /** A row of the command table: `pwalk NAME ...`, its line in the help, and its run. */
 export interface Command {
@@ -140,6 +148,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     return await runModule(loadReport, argv, () => help([]));
   } catch (e) {
+    // stdout closed early (`pwalk status DIR | head -1`): quietly, as SIGPIPE would
+    if (stdoutClosed(e)) return EXIT.PIPE;
     return exitStatus(e);
   }
 }

@@ -17,6 +17,7 @@ import {
   parse,
   usage,
   UsageError,
+  writeStdout,
 } from "./common.ts";
 import { type PlanOptions, planShards, planText, readPlan, type ShardPlan } from "../shard/plan.ts";
 import { checkedOutput, type OutputTarget, writeWhole } from "../outfile.ts";
@@ -75,6 +76,7 @@ Exit status:
   2    bad usage: unknown option, bad value, a ROOT that is missing, not a
        folder, or that cannot be opened and listed, a plan already at -o,
        or a folder, a file the plan reads or a shard's output there
+  141  stdout closed early (the plan printed | head): stopped quietly
 `;
 
 /** The options of a plan (pwalk plan and pwalk slurm take them). */
@@ -188,7 +190,7 @@ export async function run(args: string[]): Promise<number> {
   const t0 = performance.now();
   const plan = await planShards(root, options);
   const ms = performance.now() - t0;
-  if (output === undefined) console.log(planText(plan).trimEnd());
+  if (output === undefined) writeStdout(planText(plan).trimEnd() + "\n");
   else await writeWhole(output, planText(plan), target);
   eprint(describePlan(plan, ms) + (output !== undefined ? ` -> ${output}` : ""));
   return 0;

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { eprint, intArg, notUtf8, oneRoot, parse, UsageError } from "./common.ts";
+import { eprint, intArg, notUtf8, oneRoot, parse, UsageError, writeStdout } from "./common.ts";
 import { PlanError } from "../shard/plan.ts";
 import { arrayList, resumeScan, ScanFolderError, slurmScan } from "../shard/slurm.ts";
 import { describePlan, PLAN_OPTIONS, planOptionsOf } from "./plan.ts";
@@ -61,6 +61,7 @@ Exit status:
   2    bad usage: unknown option, bad value, a ROOT that is missing, not a
        folder, or that cannot be opened and listed, DIR holding a plan
        already
+  141  stdout closed early (| head): stopped quietly
 `;
 
 /**
@@ -150,11 +151,11 @@ export async function run(args: string[]): Promise<number> {
       return 0;
     }
     if (dryRun) {
-      console.log(r.command.join(" "));
+      writeStdout(r.command.join(" ") + "\n");
       eprint(`pwalk slurm: dry run: would resubmit shards ${arrayList(r.shards)}`);
       return 0;
     }
-    console.log(r.jobId);
+    writeStdout(`${r.jobId}\n`);
     eprint(
       `pwalk slurm: resubmitted shards ${
         arrayList(r.shards)
@@ -186,11 +187,11 @@ export async function run(args: string[]): Promise<number> {
   }
   eprint(describePlan(s.plan, performance.now() - t0) + ` -> ${s.dir}/plan.json`);
   if (dryRun) {
-    console.log(s.script);
+    writeStdout(`${s.script}\n`);
     eprint(`pwalk slurm: dry run: submit with: ${s.command.join(" ")}`);
     return 0;
   }
-  console.log(s.jobId);
+  writeStdout(`${s.jobId}\n`);
   eprint(
     `pwalk slurm: submitted job ${s.jobId} (array ${arrayList(s.shards)}); ` +
       `pwalk status ${s.dir} tells which shards are done`,

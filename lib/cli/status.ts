@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { num as n, parse, UsageError } from "./common.ts";
+import { num as n, parse, UsageError, writeStdout } from "./common.ts";
 import { PlanError } from "../shard/plan.ts";
 import { scanStatus, type ShardState } from "../shard/status.ts";
 
@@ -34,7 +34,8 @@ Options:
   --verify    also check each done shard's output against its SHA-256
   -h, --help  this help
 
-Exit status: 0 every shard is done, 1 some are not, 2 bad usage (no plan).
+Exit status: 0 every shard is done, 1 some are not, 2 bad usage (no plan),
+141 stdout closed early (| head).
 `;
 
 const STATES: ShardState[] = ["done", "running", "pending", "incomplete", "failed", "missing"];
@@ -59,7 +60,7 @@ export async function run(args: string[]): Promise<number> {
     throw e;
   }
   if (flags.json) {
-    console.log(JSON.stringify(st, null, 1));
+    writeStdout(JSON.stringify(st, null, 1) + "\n");
     return st.complete ? 0 : 1;
   }
   const lines = [`${dir}: ${st.plan.shards} shards of ${st.plan.root.path} (plan ${st.plan.id})`];
@@ -81,6 +82,6 @@ export async function run(args: string[]): Promise<number> {
     }` +
       (st.squeue || !st.submissions ? "" : " (squeue did not answer: queued shards look failed)"),
   );
-  console.log(lines.join("\n"));
+  writeStdout(lines.join("\n") + "\n");
   return st.complete ? 0 : 1;
 }
