@@ -19,7 +19,7 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { concat } from "./helpers/bytes.ts";
-import { key, lineSet, parsePwalk, splitHeader } from "./helpers/csv.ts";
+import { key, lineSet, parsePwalk, type PwalkRow, splitHeader } from "./helpers/csv.ts";
 import { duck } from "./helpers/duckdb.ts";
 import { assertRowsMatch } from "./helpers/compare.ts";
 import { printable, settledReference } from "./helpers/reference.ts";
@@ -1592,5 +1592,58 @@ testNeeding([ZSTD], {
     assertEquals((await cli(["-o", single, root])).code, 0);
     const w = await cli(["summary", "--json", single]);
     assertEquals(JSON.parse(w.text).totals.foldersSeenTwice, 0);
+  },
+});
+
+testNeeding([ZSTD], {
+  name: "a folder moved from a shard not run yet into one already run: listed by none, unseen",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/t`;
+    for (const a of ["A", "B", "C", "D"]) {
+      for (let i = 0; i < 6; i++) {
+        await Deno.mkdir(`${root}/${a}/s${i}/inner`, { recursive: true });
+        for (let k = 0; k < 30; k++) await Deno.writeTextFile(`${root}/${a}/s${i}/f${k}`, "x");
+        await Deno.writeTextFile(`${root}/${a}/s${i}/inner/z`, "z");
+      }
+    }
+    const dir = `${tmp.path}/scan`;
+    await Deno.mkdir(dir);
+    const plan = await makePlan(root, 4, `${dir}/plan.json`);
+    // shard `into.shard` walks; then a folder below a planned folder of
+    // another shard moves into its planned folder; then the others walk
+    const planned = plan.frontier.filter((f) => /\/s\d$/.test(f.path));
+    const from = planned[0];
+    const into = planned.find((f) => f.shard !== from.shard)!;
+    const out = (i: number) => `${dir}/scan-${i}.csv.zst`;
+    const first = await cli(shardArgs(`${dir}/plan.json`, into.shard, out(into.shard)));
+    assertEquals(first.code, 0, first.stderr);
+    const moved = Deno.lstatSync(`${from.path}/inner`);
+    await Deno.rename(`${from.path}/inner`, `${into.path}/moved`);
+    for (let i = 0; i < plan.shards; i++) {
+      if (i === into.shard) continue;
+      const r = await cli(shardArgs(`${dir}/plan.json`, i, out(i)));
+      assertEquals(r.code, 0, r.stderr);
+    }
+    // no row of the folder (by st_dev and inode) or of its file in any
+    // shard; a single run now lists both
+    const ours = (rows: PwalkRow[]) =>
+      rows.filter((r) => (r.ino === moved.ino && r.dev === moved.dev) || r.key.endsWith("/moved/z"))
+        .length;
+    let found = 0;
+    for (let i = 0; i < plan.shards; i++) found += ours(parsePwalk(await unzstd(out(i))).rows);
+    assertEquals(found, 0);
+    const whole = await cli(["-o", `${tmp.path}/whole.csv`, root]);
+    assertEquals(whole.code, 0, whole.stderr);
+    assertEquals(ours(parsePwalk(Deno.readFileSync(`${tmp.path}/whole.csv`)).rows), 2);
+    // ... and nothing says so: no error, every shard done, no warning
+    const st = await cli(["status", dir]);
+    assertEquals(st.code, 0, st.stderr);
+    assertStringIncludes(st.text, `${plan.shards} shards: ${plan.shards} done`);
+    for (let i = 0; i < plan.shards; i++) {
+      assertEquals(JSON.parse(Deno.readTextFileSync(`${dir}/scan-${i}.done.json`)).errors, 0);
+    }
+    const s = await cli(["summary", "--json", dir]);
+    assertEquals(JSON.parse(s.text).totals.foldersSeenTwice, 0);
   },
 });
