@@ -1647,3 +1647,78 @@ testNeeding([ZSTD], {
     assertEquals(JSON.parse(s.text).totals.foldersSeenTwice, 0);
   },
 });
+
+testNeeding([ZSTD], {
+  name: "a shard done in a Slurm log, then stopped in a rerun by hand: neither message says done",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = await sharedTree();
+    const dir = `${tmp.path}/scan`;
+    await Deno.mkdir(`${dir}/logs`, { recursive: true });
+    await makePlan(root, 2, `${dir}/plan.json`);
+    const out = `${dir}/scan-1.csv.zst`;
+    const first = await cli(shardArgs(`${dir}/plan.json`, 1, out));
+    assertEquals(first.code, 0, first.stderr);
+    // what Slurm's task wrote: the shard's stderr, its success line last
+    await Deno.writeTextFile(`${dir}/logs/7_1.out`, first.stderr);
+    assertStringIncludes(first.stderr, `record ${dir}/scan-1.done.json`);
+    let earlier: Uint8Array | null = await Deno.readFile(out);
+    // run again by hand, stopped (SIGTERM) once its temporary output is there
+    const tick = () => new Promise<boolean>((r) => setTimeout(() => r(false), 1));
+    const stoppedRerun = async () => {
+      for (let attempt = 0;; attempt++) {
+        const p = spawnCli(shardArgs(`${dir}/plan.json`, 1, out, "--level", "19"));
+        const ended = p.status.then(() => true);
+        let seen = false;
+        while (!seen && !(await Promise.race([ended, tick()]))) {
+          seen = [...Deno.readDirSync(dir)].some((e) => /^scan-1\.csv\.zst\.front-\d/.test(e.name));
+        }
+        if (seen) {
+          try {
+            p.kill("SIGTERM");
+          } catch { /* it ended meanwhile: tried again below */ }
+        }
+        const r = await p.output();
+        const stderr = new TextDecoder().decode(r.stderr);
+        if (seen && r.code === 143) return stderr;
+        assert(attempt < 10, `the rerun ended before it was stopped 10 times: ${stderr}`);
+        // finished: back to the state before it
+        if (earlier) await Deno.writeFile(out, earlier);
+        else await Deno.remove(out).catch(() => {});
+        await Deno.remove(`${dir}/scan-1.done.json`).catch(() => {});
+      }
+    };
+    let stderr = await stoppedRerun();
+    // the earlier output is there, as it was, without its record: said so
+    assertEquals(await Deno.readFile(out), earlier);
+    assert(!existsSync(`${dir}/scan-1.done.json`));
+    assertStringIncludes(
+      stderr,
+      `pwalk: interrupted by SIGTERM; no completion record was left; ${out} was not replaced ` +
+        "(an earlier run's, without its record now)",
+    );
+    // status: failed, and not with the log's line of success as the reason
+    const st = await cli(["status", "--json", dir]);
+    assertEquals(st.code, 1, st.stderr);
+    const s1 = JSON.parse(st.text).shards[1];
+    assertEquals(s1.state, "failed");
+    assertEquals(
+      s1.detail,
+      "logs/7_1.out ended done, but no record is there now: a later run (by hand) failed or " +
+        "was stopped, or the record was removed",
+    );
+    // a log that ends otherwise is still quoted
+    await Deno.writeTextFile(`${dir}/logs/8_1.out`, "slurmstepd: error: *** JOB 8 CANCELLED ***\n");
+    const again = JSON.parse((await cli(["status", "--json", dir])).text).shards[1];
+    assertEquals(again.detail, "logs/8_1.out: slurmstepd: error: *** JOB 8 CANCELLED ***");
+    // with no output there at all, the message is the old one
+    await Deno.remove(out);
+    earlier = null;
+    stderr = await stoppedRerun();
+    assertStringIncludes(
+      stderr,
+      "pwalk: interrupted by SIGTERM; no output file and no completion record were left",
+    );
+    assert(!existsSync(out));
+  },
+});

@@ -169,6 +169,17 @@ export async function run(args: string[]): Promise<number> {
       (s.record ? `, record ${s.record}` : ""),
       ...s.leftovers.map((t) => `pwalk: removed ${t}, left by an earlier run of this shard`),
     ],
-    interrupted: () => "no output file and no completion record were left",
+    interrupted: () => {
+      // the record goes when a run starts, an earlier run's output only
+      // when this run's replaces it (renamed over it, then recorded)
+      let earlier = false;
+      try {
+        earlier = !toStdout && !!Deno.lstatSync(output!);
+      } catch { /* none there */ }
+      return earlier
+        ? `no completion record was left; ${f.output} was not replaced ` +
+          "(an earlier run's, without its record now)"
+        : "no output file and no completion record were left";
+    },
   });
 }

@@ -30,7 +30,11 @@ export interface ShardStatus {
   record?: ShardRecord;
   /** The output file (when done). */
   output?: string;
-  /** More about the state: Slurm's state, the last line of a failed task's log, ... */
+  /**
+   * More about the state: Slurm's state, the last line of a failed task's
+   * log (or, when that log ended with the shard done, that its record is
+   * gone since), ...
+   */
   detail?: string;
   /**
    * A run outside Slurm (by hand) that its output's lock file names, when
@@ -68,13 +72,26 @@ function resolveIn(dir: string, p: string): string {
   return p.startsWith("/") ? p : `${dir}/${p}`;
 }
 
-async function lastLine(path: string): Promise<string> {
+/**
+ * A task's log: its last line, and whether it holds the shard's line of
+ * success (`pwalk: shard I of N: ..., record FILE`, which only a finished
+ * run prints; lines about removed leftovers or warnings may follow it).
+ */
+async function readLog(
+  path: string,
+  shard: number,
+  shards: number,
+): Promise<{ last: string; done: boolean }> {
   try {
     const t = await Deno.readTextFile(path);
     const lines = t.split("\n").map((l) => l.trim()).filter(Boolean);
-    return lines.at(-1) ?? "";
+    const ok = `pwalk: shard ${shard} of ${shards}: `;
+    return {
+      last: lines.at(-1) ?? "",
+      done: lines.some((l) => l.startsWith(ok) && /, record .+$/.test(l)),
+    };
   } catch {
-    return "";
+    return { last: "", done: false };
   }
 }
 
@@ -210,7 +227,12 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
     const log = logs.filter((l) => l[1] === s.shard).at(-1)?.[2];
     if (log) {
       s.state = "failed";
-      s.detail = `logs/${log}: ${await lastLine(`${dir}/logs/${log}`) || "(empty)"}`;
+      const { last, done } = await readLog(`${dir}/logs/${log}`, s.shard, plan.shards);
+      // that task ended well, and its record is gone since: not its line
+      s.detail = done
+        ? `logs/${log} ended done, but no record is there now: a later run (by hand) failed ` +
+          "or was stopped, or the record was removed"
+        : `logs/${log}: ${last || "(empty)"}`;
     } else if (foreign.has(s.shard)) {
       s.detail = foreign.get(s.shard); // still missing: this plan's run of it is
     }
