@@ -16,11 +16,18 @@ import { resolveExcludes } from "./exclude.ts";
 export interface FrontierFolder {
   /** Its path, as a whole run would print it (the root as given, then names). */
   path: string | Uint8Array;
-  /** Device and inode it had when planned; a different folder there now is an error. */
+  /**
+   * Device it had when planned. Checked for form only: the folder at the
+   * path now is walked, another one too (as a whole run would walk it),
+   * and its row has its device and inode now.
+   */
   dev: number | bigint;
-  /** Inode number. */
+  /** Inode number it had when planned (checked for form only, as `dev`). */
   ino: number | bigint;
-  /** Inode of the folder holding it (its row's parent-inode). */
+  /**
+   * Inode of the folder holding it when planned (checked for form only: its
+   * row's parent-inode is that of the folder holding it now).
+   */
   parentIno: number | bigint;
   /** Its row's directory-depth (pwalk's: the root -1, its folders 0, ...). */
   depth: number;

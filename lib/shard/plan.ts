@@ -83,11 +83,18 @@ export interface PlanOptions extends PlanReportOptions {
 
 /** One folder of the frontier: where it is, what it is, and which shard walks it. */
 export interface PlannedFolder extends JsonPath {
-  /** Device when planned (a shard refuses a different folder there). */
+  /**
+   * Device when planned. A shard does not compare it: it walks the folder at
+   * the path now, another one too, as a whole run would (README, "What a
+   * shard walks").
+   */
   dev: number;
-  /** Inode when planned. */
+  /** Inode when planned (not compared either). */
   ino: number;
-  /** Inode of the folder holding it (its row's parent-inode). */
+  /**
+   * Inode of the folder holding it when planned; the row prints the inode
+   * of the folder holding it when the shard walks.
+   */
   parentIno: number;
   /** Its row's directory-depth (the root's folders 0). */
   depth: number;
