@@ -143,8 +143,8 @@ int pw_job_open_front(const pw_job *j, const pw_item *it, int flags) {
    name at a time, following no link (a folder on the way swapped for a
    link leads nowhere else), and the folder there now is walked, with its
    parent's inode as it is now, as a whole run prints them.  A folder that
-   is gone is an error, a link on its way or no folder there a race:
-   neither is walked.  Returns -EINVAL for a malformed entry. */
+   is gone is an error, a link on its way or no folder there a race
+   (ENOTDIR: not a folder): neither is walked.  Returns -EINVAL for a malformed entry. */
 static int frontier(pw_job *j) {
   const pw_strlist *f = &j->opts->frontier;
   if (!f->n) return 0;
@@ -186,8 +186,13 @@ static int frontier(pw_job *j) {
       note(j, PW_OP_OPEN, err, path, len);
       continue;
     }
-    if (err || !S_ISDIR(st.st_mode)) { /* a link on the way, or no folder there now */
-      note(j, PW_OP_RACE, ESTALE, path, len);
+    /* A link or a file on the way (the open said ENOTDIR, or ELOOP), or no
+       folder there now: ENOTDIR, as opening it would say (O_DIRECTORY |
+       O_NOFOLLOW), and as the walker's open error says for a folder
+       swapped for a link or a file. */
+    if (!err && !S_ISDIR(st.st_mode)) err = ENOTDIR;
+    if (err) {
+      note(j, PW_OP_RACE, err, path, len);
       continue;
     }
     /* Another folder than the planned one at this path is walked,

@@ -1722,3 +1722,44 @@ testNeeding([ZSTD], {
     assert(!existsSync(out));
   },
 });
+
+Deno.test("a planned folder, or one on the way to it, now a file or a link: race, ENOTDIR", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  for (const a of ["A", "B"]) {
+    for (let s = 0; s < 4; s++) {
+      await Deno.mkdir(`${root}/${a}/s${s}/inner`, { recursive: true });
+      for (let k = 0; k < 30; k++) await Deno.writeTextFile(`${root}/${a}/s${s}/f${k}`, "x");
+    }
+  }
+  const dir = `${tmp.path}/scan`;
+  await Deno.mkdir(dir);
+  const plan = await makePlan(root, 2, `${dir}/plan.json`, ["--min-folders", "8"]);
+  const mine = plan.frontier.filter((f) => f.shard === 1).map((f) => f.path);
+  const inA = mine.filter((p) => p.startsWith(`${root}/A/`));
+  const inB = mine.filter((p) => p.startsWith(`${root}/B/`));
+  assert(inA.length >= 1 && inB.length >= 2, mine.join(" "));
+  // A (on the way to shard 1's folders in it): a link to it, moved away;
+  // one of B's: a file; another: a link to a folder
+  await Deno.rename(`${root}/A`, `${tmp.path}/A`);
+  await Deno.symlink(`${tmp.path}/A`, `${root}/A`);
+  await Deno.rename(inB[0], `${tmp.path}/b0`);
+  await Deno.writeTextFile(inB[0], "a file now");
+  await Deno.rename(inB[1], `${tmp.path}/b1`);
+  await Deno.symlink(`${tmp.path}/b1`, inB[1]);
+  assert(Deno.lstatSync(`${root}/A`).isSymlink && Deno.lstatSync(inB[0]).isFile);
+  const errors = `${tmp.path}/errors.csv`;
+  const r = await cli(shardArgs(`${dir}/plan.json`, 1, `${dir}/scan-1.csv`, "--errors", errors));
+  assertEquals(r.code, 0, r.stderr);
+  // the message of ENOTDIR, as Python's os.strerror gives it
+  const message = (await python(
+    "import errno, os; print(os.strerror(errno.ENOTDIR), end='')",
+  )).trim();
+  assertEquals(message, "Not a directory");
+  const raced = [...inA, inB[0], inB[1]].sort();
+  const [head, ...rows] = Deno.readTextFileSync(errors).split("\n").filter(Boolean);
+  assertEquals(head, "path,operation,errno,message");
+  assertEquals(rows.sort(), raced.map((p) => `"${p}",race,ENOTDIR,"${message}"`));
+  for (const p of raced) assertStringIncludes(r.stderr, `pwalk: race '${p}': ${message}\n`);
+  assert(!r.stderr.includes("Stale"), r.stderr);
+});
