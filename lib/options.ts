@@ -68,7 +68,10 @@ export interface CommonOptions {
    * Walk these folders below the root instead of the root (one shard of a
    * planned scan): each gets the row, and its contents the rows, a whole run
    * of the root would give them; the root itself gets no row. The root
-   * still sets `oneFileSystem`'s device. Default: walk the root.
+   * still sets `oneFileSystem`'s device: with it, a folder on another device,
+   * or one whose path crosses another device on the way (a mount above it),
+   * is left out, with no row and no error, as a whole run leaves it out.
+   * Default: walk the root.
    */
   frontier?: FrontierFolder[];
   /** Cancels the job: it stops promptly and rejects with the signal's reason. */

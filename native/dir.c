@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #ifdef __linux__
+#include <sys/stat.h>
 #include <sys/syscall.h>
 struct linux_dirent64 {
   uint64_t d_ino;
@@ -275,7 +276,8 @@ int pw_open_path(const char *path, size_t len, int flags) {
   return fd;
 }
 
-int pw_open_parent_below(int dirfd, const char *rel, size_t len, const char **last) {
+int pw_open_parent_below(int dirfd, const char *rel, size_t len, const char **last,
+                         const dev_t *dev) {
   int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
   size_t start = 0;
   for (;;) {
@@ -297,6 +299,15 @@ int pw_open_parent_below(int dirfd, const char *rel, size_t len, const char **la
     name[n] = 0;
     int next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     int e = errno;
+    if (next >= 0 && dev) {
+      struct stat st;
+      int bad = fstat(next, &st) ? errno : st.st_dev != *dev ? EXDEV : 0;
+      if (bad) {
+        close(next);
+        next = -1;
+        e = bad;
+      }
+    }
     close(fd);
     errno = e;
     fd = next;

@@ -106,10 +106,14 @@ int pw_open_nofollow(const char *path);
  * The folder holding the last component of rel (len bytes: names joined by
  * '/', none empty, "." or ".."), reached from dirfd one component at a
  * time, each with O_NOFOLLOW: no link on the way is followed, and the
- * length of rel is not bounded by PATH_MAX.  Returns an fd to close (a dup
- * of dirfd when rel is one name) with *last at rel's last name, or -1 with
- * errno (ELOOP/ENOTDIR: a link or a non-folder on the way).
+ * length of rel is not bounded by PATH_MAX.  With dev, each folder opened
+ * on the way must be on that device (-x: a mount on the way leaves the
+ * file system).  Returns an fd to close (a dup of dirfd when rel is one
+ * name) with *last at rel's last name, or -1 with errno (ELOOP/ENOTDIR: a
+ * link or a non-folder on the way; EXDEV: a folder on the way on another
+ * device than *dev).
  */
-int pw_open_parent_below(int dirfd, const char *rel, size_t len, const char **last);
+int pw_open_parent_below(int dirfd, const char *rel, size_t len, const char **last,
+                         const dev_t *dev);
 
 #endif

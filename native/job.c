@@ -129,7 +129,8 @@ int pw_job_open_front(const pw_job *j, const pw_item *it, int flags) {
     errno = EINVAL;
     return -1;
   }
-  int pfd = pw_open_parent_below(j->front_fd, rel, it->len - (size_t)(rel - it->path), &last);
+  int pfd = pw_open_parent_below(j->front_fd, rel, it->len - (size_t)(rel - it->path), &last,
+                                 j->opts->one_fs ? &j->root_st.st_dev : NULL);
   if (pfd < 0) return -1;
   int fd = openat(pfd, last, flags | O_NOFOLLOW);
   int e = errno;
@@ -144,7 +145,9 @@ int pw_job_open_front(const pw_job *j, const pw_item *it, int flags) {
    link leads nowhere else), and the folder there now is walked, with its
    parent's inode as it is now, as a whole run prints them.  A folder that
    is gone is an error, a link on its way or no folder there a race
-   (ENOTDIR: not a folder): neither is walked.  Returns -EINVAL for a malformed entry. */
+   (ENOTDIR: not a folder): neither is walked.  With -x, one on another
+   device than the root's, or below a folder that is, is left out with no
+   error, as a whole run leaves it out.  Returns -EINVAL for a malformed entry. */
 static int frontier(pw_job *j) {
   const pw_strlist *f = &j->opts->frontier;
   if (!f->n) return 0;
@@ -174,10 +177,16 @@ static int frontier(pw_job *j) {
     if (!rel) return -EINVAL;
     struct stat st, parent;
     int err = 0;
-    int pfd = pw_open_parent_below(j->front_fd, rel, len - (size_t)(rel - path), &last);
+    /* with -x, every folder on the way on the root's device: a mount on
+       the way (made after the plan) is where a whole run stops, so the
+       folder below it is not walked, and is no error (a whole run gives it
+       no row and no error either) */
+    int pfd = pw_open_parent_below(j->front_fd, rel, len - (size_t)(rel - path), &last,
+                                   j->opts->one_fs ? &j->root_st.st_dev : NULL);
     if (pfd < 0) {
       err = errno;
       if (err == EINVAL) return -EINVAL;
+      if (err == EXDEV) continue;
     } else {
       if (fstatat(pfd, last, &st, AT_SYMLINK_NOFOLLOW) || fstat(pfd, &parent)) err = errno;
       close(pfd);

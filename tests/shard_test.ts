@@ -40,7 +40,7 @@ import {
   unzstd,
   wholeLines,
 } from "./helpers/shard.ts";
-import { canMountTmpfs, mountTmpfs, scratchDir, tempDir } from "./helpers/temp.ts";
+import { canMountTmpfs, mountBind, mountTmpfs, scratchDir, tempDir } from "./helpers/temp.ts";
 import { flatTree, mktree, python } from "./helpers/tree.ts";
 import {
   readPlan,
@@ -1762,4 +1762,46 @@ Deno.test("a planned folder, or one on the way to it, now a file or a link: race
   assertEquals(rows.sort(), raced.map((p) => `"${p}",race,ENOTDIR,"${message}"`));
   for (const p of raced) assertStringIncludes(r.stderr, `pwalk: race '${p}': ${message}\n`);
   assert(!r.stderr.includes("Stale"), r.stderr);
+});
+
+testNeeding([ZSTD], {
+  name: "-x: a mount on the way to a planned folder after the plan: not walked, as a single run",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`;
+    for (const a of ["A", "B"]) {
+      for (let s = 0; s < 4; s++) {
+        await Deno.mkdir(`${root}/${a}/s${s}/inner`, { recursive: true });
+        for (let k = 0; k < 30; k++) await Deno.writeTextFile(`${root}/${a}/s${s}/f${k}`, "x");
+      }
+    }
+    // a folder on the root's file system, outside the tree
+    const other = `${tmp.path}/other`;
+    await Deno.mkdir(`${other}/deep`, { recursive: true });
+    for (let k = 0; k < 5; k++) await Deno.writeTextFile(`${other}/deep/o${k}`, "o");
+    const dir = `${tmp.path}/scan`;
+    await Deno.mkdir(dir);
+    const plan = await makePlan(root, 2, `${dir}/plan.json`, ["-x", "--min-folders", "8"]);
+    const inA = plan.frontier.filter((f) => f.path.startsWith(`${root}/A/`));
+    assert(inA.length > 0, "no planned folder in A");
+    // then A is mounted over (a tmpfs), and each planned folder's path in it
+    // leads, by a bind mount, to a folder on the root's file system
+    assertEquals(await mountTmpfs(`${root}/A`, "size=1m"), "");
+    for (const f of inA) {
+      await Deno.mkdir(f.path);
+      assertEquals(await mountBind(other, f.path), "");
+    }
+    const dev = Deno.statSync(root).dev;
+    assertNotEquals(Deno.statSync(`${root}/A`).dev, dev);
+    assert(inA.every((f) => Deno.statSync(f.path).dev === dev));
+    // a single -x run stops at A: no row at or below it, no error
+    const whole = await wholeLines(root, ["-x"]);
+    assert(!whole.some((l) => l.includes(`${root}/A`)), "a single run entered A");
+    await runShards(`${dir}/plan.json`, dir, plan.shards);
+    assertSameLines(await unionLines(dir, plan.shards), whole, "the shards' union");
+    for (let i = 0; i < plan.shards; i++) {
+      assertEquals(JSON.parse(Deno.readTextFileSync(`${dir}/scan-${i}.done.json`)).errors, 0);
+    }
+  },
 });

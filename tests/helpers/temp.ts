@@ -2,8 +2,8 @@
  * Temporary folders of the tests, and tmpfs mounts inside them: a folder per
  * test ({@link tempDir}, removed on dispose) or per test module
  * ({@link scratchDir}, removed when the module unloads). Either is removed
- * with any tmpfs mounted below it by {@link mountTmpfs}, mode-000 folders
- * and paths beyond PATH_MAX included.
+ * with any tmpfs or bind mount made below it by {@link mountTmpfs} or
+ * {@link mountBind}, mode-000 folders and paths beyond PATH_MAX included.
  *
  * Nothing here assumes a file system: the tests also pass with TMPDIR on a
  * tmpfs (README, Development).
@@ -73,6 +73,22 @@ export function scratchDir(): string {
 export async function mountTmpfs(dir: string, options: string): Promise<string> {
   const m = await new Deno.Command("mount", {
     args: ["-t", "tmpfs", "-o", options, "pwalk-test", dir],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!m.success) return new TextDecoder().decode(m.stderr).trim() || `mount exited ${m.code}`;
+  mounted.push(dir);
+  return "";
+}
+
+/**
+ * Bind-mount the folder `src` on the folder `dir` (root only: where
+ * {@link canMountTmpfs} holds); it is unmounted when the temporary folder
+ * holding `dir` is removed. Returns "" or why it could not be mounted.
+ */
+export async function mountBind(src: string, dir: string): Promise<string> {
+  const m = await new Deno.Command("mount", {
+    args: ["--bind", src, dir],
     stdout: "null",
     stderr: "piped",
   }).output();
