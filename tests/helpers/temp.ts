@@ -70,12 +70,13 @@ export function scratchDir(): string {
  * it is unmounted when the temporary folder holding it is removed. Returns
  * "" or why it could not be mounted.
  */
-export async function mountTmpfs(dir: string, options: string): Promise<string> {
-  const m = await new Deno.Command("mount", {
-    args: ["-t", "tmpfs", "-o", options, "pwalk-test", dir],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
+export function mountTmpfs(dir: string, options: string): Promise<string> {
+  return mount(["-t", "tmpfs", "-o", options, "pwalk-test", dir], dir);
+}
+
+/** Run mount(8) with `args`, mounting on `dir` (unmounted with its temporary folder): "" or why not. */
+async function mount(args: string[], dir: string): Promise<string> {
+  const m = await new Deno.Command("mount", { args, stdout: "null", stderr: "piped" }).output();
   if (!m.success) return new TextDecoder().decode(m.stderr).trim() || `mount exited ${m.code}`;
   mounted.push(dir);
   return "";
@@ -86,15 +87,8 @@ export async function mountTmpfs(dir: string, options: string): Promise<string> 
  * {@link canMountTmpfs} holds); it is unmounted when the temporary folder
  * holding `dir` is removed. Returns "" or why it could not be mounted.
  */
-export async function mountBind(src: string, dir: string): Promise<string> {
-  const m = await new Deno.Command("mount", {
-    args: ["--bind", src, dir],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!m.success) return new TextDecoder().decode(m.stderr).trim() || `mount exited ${m.code}`;
-  mounted.push(dir);
-  return "";
+export function mountBind(src: string, dir: string): Promise<string> {
+  return mount(["--bind", src, dir], dir);
 }
 
 let mountable: boolean | undefined;
