@@ -186,7 +186,7 @@ async function sameKeeper(e: Engine): Promise<void> {
   for (const t of ["o", "n"]) {
     await e.exec(`UPDATE ${t} SET
         ab = CASE WHEN ${t}."filename" = k.keep THEN ${t}."st_size" ELSE 0 END,
-        al = CASE WHEN ${t}."filename" = k.keep THEN ${t}."st_blocks" * 512 ELSE 0 END,
+        al = CASE WHEN ${t}."filename" = k.keep THEN ${t}."st_blocks"::HUGEINT * 512 ELSE 0 END,
         dupl = ${t}."filename" <> k.keep
       FROM (SELECT ${t}d AS d, i, min(name) AS keep FROM hk GROUP BY 1, 2) k
       WHERE ${t}."st_dev" = k.d AND ${t}."inode" = k.i AND ${t}.kind <> 'd'`);
@@ -221,8 +221,8 @@ async function breakdown(
     SELECT ${oldKey} AS k, 'o' AS side, st, oab AS ab, oal AS al, 0 AS dsz FROM j
       WHERE oi IS NOT NULL AND (${where})
     UNION ALL
-    SELECT ${newKey} AS k, 'g' AS side, st, nab - oab AS ab, nal - oal AS al,
-      sign(ns - os) AS dsz FROM j WHERE st = 'changed'
+    SELECT ${newKey} AS k, 'g' AS side, st, nab::HUGEINT - oab AS ab, nal - oal AS al,
+      sign(ns::HUGEINT - os) AS dsz FROM j WHERE st = 'changed'
   )
   SELECT k::VARCHAR AS k, ${BREAKDOWN} FROM c GROUP BY k
   ORDER BY net_al DESC, net_ab DESC, k LIMIT ${top}`);
@@ -378,8 +378,8 @@ export async function diff(
       ${agg("rem", "st = 'removed'", "oab", "oal")},
       ${agg("rep", "st = 'replaced'", "nab", "nal")},
       ${agg("chg", "st = 'changed'", "nab", "nal")},
-      ${agg("gro", "st = 'changed' AND ns > os", "nab - oab", "nal - oal")},
-      ${agg("shr", "st = 'changed' AND ns < os", "nab - oab", "nal - oal")},
+      ${agg("gro", "st = 'changed' AND ns > os", "nab::HUGEINT - oab", "nal - oal")},
+      ${agg("shr", "st = 'changed' AND ns < os", "nab::HUGEINT - oab", "nal - oal")},
       ${agg("same", "st = 'same'", "nab", "nal")}
       FROM j`))[0];
     const totals: Diff["totals"] = {
@@ -460,7 +460,7 @@ export async function diff(
     const deletedFiles = await files("st IN ('removed', 'replaced') AND ok = 'f'", "os DESC");
     const changedFiles = await files(
       "st = 'changed' AND nk = 'f'",
-      "abs(ns - os) DESC, ns DESC",
+      "abs(ns::HUGEINT - os) DESC, ns DESC",
     );
 
     if (options.names !== false) {

@@ -243,9 +243,14 @@ export const AGE_BUCKETS: ReadonlyArray<readonly [string, number, number | null]
   ["older", 1826, null],
 ];
 
-/** Extra columns of a loaded scan: kind, and bytes that count each hard-linked inode once. */
+/**
+ * Extra columns of a loaded scan: kind, and bytes that count each
+ * hard-linked inode once. Allocated bytes are a HUGEINT: st_blocks x 512
+ * of any 64-bit st_blocks (a FUSE file system's u64 may read as anything)
+ * would overflow a BIGINT.
+ */
 export const SCAN_EXTRA = `CASE "st_mode" // 4096 WHEN 8 THEN 'f' WHEN 4 THEN 'd' ` +
-  `WHEN 10 THEN 'l' ELSE 'o' END AS kind, "st_size" AS ab, "st_blocks" * 512 AS al, ` +
+  `WHEN 10 THEN 'l' ELSE 'o' END AS kind, "st_size" AS ab, "st_blocks"::HUGEINT * 512 AS al, ` +
   `false AS dupl`;
 
 /**
@@ -438,8 +443,18 @@ export async function summarize(
       )).map((r) => ({ id: num(r.id), name: null as string | null, ...amount(r) }));
     const users = await owners("UID");
     const groups = await owners("GID");
+    // Ages are now minus a time, in HUGEINT: any 64-bit time is real (on
+    // tmpfs any user sets one with utimensat), and far from now it would
+    // overflow a BIGINT. Times are whole seconds, so now's floor gives the
+    // same buckets; beyond 2^64 from 0 (the API's now may be any finite
+    // number) every time is as far from it.
+    const nowSql = `${BigInt(Math.min(Math.max(Math.floor(now), -(2 ** 64)), 2 ** 64))}::HUGEINT`;
+    const age = (col: string) => `${nowSql} - "${col}"`;
     // not read for 365 days or more: read at or before now - 365 days
-    const cold = await owners("UID", `WHERE kind = 'f' AND "st_atime" <= ${now - 365 * 86400}`);
+    const cold = await owners(
+      "UID",
+      `WHERE kind = 'f' AND "st_atime" <= ${nowSql} - ${365 * 86400}`,
+    );
 
     const extensions = (await e.all(
       `SELECT "fileExtension" AS ext, ${AMOUNT} FROM s WHERE kind = 'f' GROUP BY 1 ` +
@@ -462,7 +477,7 @@ export async function summarize(
       const cases = AGE_BUCKETS.map(([, lo], i) => `WHEN age >= ${lo * 86400} THEN ${i}`)
         .reverse().join(" ");
       const rows = await e.all(`SELECT CASE ${cases} ELSE 0 END AS bucket, ${AMOUNT}
-        FROM (SELECT ${now} - "${col}" AS age, al, ab, kind FROM s WHERE kind = 'f')
+        FROM (SELECT ${age(col)} AS age, al, ab, kind FROM s WHERE kind = 'f')
         GROUP BY 1`);
       const by = new Map(rows.map((r) => [num(r.bucket), amount(r)]));
       return AGE_BUCKETS.map(([label, minDays, maxDays], i) => ({
@@ -480,7 +495,7 @@ export async function summarize(
         .reverse().join(" ");
       const rows = await e.all(`SELECT uid, CASE ${cases} ELSE 0 END AS bucket,
           sum(al) AS al, sum(ab) AS ab
-        FROM (SELECT "UID" AS uid, ${now} - "${col}" AS age, al, ab FROM s
+        FROM (SELECT "UID" AS uid, ${age(col)} AS age, al, ab FROM s
               WHERE kind = 'f' AND "UID" IN (${users.map((u) => u.id).join(", ")}))
         GROUP BY 1, 2`);
       return users.map((u) => {

@@ -266,8 +266,15 @@ export function symlinkRaw(target: string | Uint8Array, path: string | Uint8Arra
   });
 }
 
-/** Set atime and mtime (whole seconds) without following a link (lutimes). */
-export function lutimes(path: string | Uint8Array, atime: number, mtime: number): void {
+/**
+ * Set atime and mtime (whole seconds; a bigint for times a number does not
+ * hold, up to 2^63 - 1) without following a link (lutimes).
+ */
+export function lutimes(
+  path: string | Uint8Array,
+  atime: number | bigint,
+  mtime: number | bigint,
+): void {
   const ts = new BigInt64Array([BigInt(atime), 0n, BigInt(mtime), 0n]);
   inParent(bytes(path), (fd, name) => {
     if (libc().utimensat(fd, name, new Uint8Array(ts.buffer), AT_SYMLINK_NOFOLLOW) !== 0) {
