@@ -15,9 +15,9 @@
  *   DuckDB or ECharts (they are imported dynamically, only by these
  *   commands), and the CLI's static graph does not even reach lib/answers/.
  */
-import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { convert, diff, summarize } from "../mod.ts";
+import { convert, diff, ScanInputError, summarize } from "../mod.ts";
 import { referenceReport } from "./helpers/reference.ts";
 import { lutimes, mkdirRaw, writeFileRaw } from "./helpers/libc.ts";
 import { bytes, concat, join } from "./helpers/bytes.ts";
@@ -25,7 +25,8 @@ import { COLUMNS } from "./helpers/csv.ts";
 import { closeLibc } from "./helpers/libc.ts";
 import { assertSameParquet } from "./helpers/duckdb.ts";
 import { cli, deno, REPO, UNPRIVILEGED } from "./helpers/run.ts";
-import { runShards } from "./helpers/shard.ts";
+import { makePlan, runShards } from "./helpers/shard.ts";
+import { python } from "./helpers/tree.ts";
 import { SETPRIV, testNeeding, ZSTD } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { existsSync } from "node:fs";
@@ -678,6 +679,97 @@ Deno.test("outputs that would replace an input or a shard of the scan are refuse
     assertEquals(r.code, 1, r.stderr);
     assertStringIncludes(r.stderr, `cannot write ${tmp.path}/nope/x.html: No such file`);
     assert(!r.stderr.includes(".partial"), r.stderr);
+  });
+});
+
+Deno.test("a scan of a tree beside a scan of a folder in it: refused (entries twice); of a folder it left out: read", async (t) => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  for (const d of ["sub/deep", "other"]) await Deno.mkdir(`${root}/${d}`, { recursive: true });
+  for (const [i, d] of ["", "sub", "sub/deep", "other"].entries()) {
+    for (let k = 0; k < 4; k++) {
+      await Deno.writeTextFile(`${root}/${d}/f${k}`, "x".repeat(100 * i + k));
+    }
+  }
+  // the reference: entries and st_size sums of the whole tree, by python
+  const [entries, size] = JSON.parse(
+    await python(
+      "import os, sys, json; r = sys.argv[1]; p = [r] + [os.path.join(d, n) for d, ds, fs in " +
+        "os.walk(r) for n in ds + fs]; print(json.dumps([len(p), sum(os.lstat(x).st_size " +
+        "for x in p)]))",
+      root,
+    ),
+  );
+  const scan = async (name: string, ...args: string[]) => {
+    const r = await cli(["-o", `${tmp.path}/${name}`, ...args]);
+    assertEquals(r.code, 0, r.stderr);
+    return `${tmp.path}/${name}`;
+  };
+  const whole = await scan("whole.csv", root);
+  const part = await scan("part.csv", `${root}/sub`);
+  const out = `${tmp.path}/both.csv`;
+  const refused = async (args: string[], inner: string, outer: string) => {
+    const r = await cli(args);
+    assertEquals(r.code, 2, r.stderr);
+    assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assertStringIncludes(r.stderr, `the root ${inner} is also a folder in the scan of ${outer}`);
+    assertEquals(r.text, "", "no answer printed");
+    assert(!existsSync(out), "nothing written");
+  };
+  await t.step("summary and convert, in either order: status 2, naming both files", async () => {
+    for (const files of [[whole, part], [part, whole]]) {
+      await refused(["summary", ...files], `${root}/sub`, root);
+      await refused(["convert", ...files, out], `${root}/sub`, root);
+      const r = await cli(["summary", ...files]);
+      for (const f of files) assertStringIncludes(r.stderr, f);
+    }
+  });
+  await t.step(
+    "a scan of a folder the other left out (--exclude): read, every entry once",
+    async () => {
+      const rest = await scan("rest.csv", "--exclude", `${root}/sub`, root);
+      const s = await summarize([rest, part], { names: false });
+      assertEquals([s.totals.entries, s.totals.apparentBytes], [entries, size]);
+      assertEquals(s.roots, [root, `${root}/sub`]);
+      assertEquals((await cli(["convert", rest, part, out])).code, 0);
+      const back = await summarize([out], { names: false });
+      assertEquals([back.totals.entries, back.totals.apparentBytes], [entries, size]);
+      await Deno.remove(out);
+    },
+  );
+  await t.step("a sharded scan's folder (one root row in all its shards) and a part", async () => {
+    const dir = `${tmp.path}/shards`;
+    await Deno.mkdir(dir);
+    const plan = await makePlan(root, 3, `${dir}/plan.json`);
+    assert(plan.shards >= 2, `${plan.shards} shards`);
+    await runShards(`${dir}/plan.json`, dir, plan.shards);
+    const s = await summarize([dir], { names: false });
+    assertEquals([s.totals.entries, s.totals.apparentBytes, s.roots], [entries, size, [root]]);
+    await refused(["summary", dir, part], `${root}/sub`, root);
+  });
+  await t.step("the root / and a name that only starts like another root", async () => {
+    const row = (ino: number, depth: number, path: string, dir: boolean) =>
+      `${ino},1,${depth},"${path}","",0,0,10,1,8,1,"${dir ? "0040755" : "0100644"}",1,1,1,-1,0`;
+    const csv = async (name: string, rows: string[]) => {
+      await Deno.writeTextFile(`${tmp.path}/${name}`, rows.join("\n") + "\n");
+      return `${tmp.path}/${name}`;
+    };
+    const slash = await csv("slash.csv", [row(2, -1, "/", true), row(3, 0, "/d", true)]);
+    const d = await csv("d.csv", [
+      row(3, -1, "/d", true),
+      row(4, 0, "/d/f", false),
+      row(7, 0, "/d/a", true),
+    ]);
+    const dx = await csv("dx.csv", [row(5, -1, "/dx", true), row(6, 0, "/dx/f", false)]);
+    const da = await csv("da.csv", [row(7, -1, "/d/a", true)]);
+    await refused(["summary", slash, d], "/d", "/");
+    await refused(["summary", dx, d, da], "/d/a", "/d");
+    // /dx is not below /d, and / holds no row of it
+    const r = await cli(["summary", "--json", slash, dx]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(JSON.parse(r.text).roots, ["/", "/dx"]);
+    // the API: the same error
+    await assertRejects(() => summarize([d, slash]), ScanInputError, "the root /d is also");
   });
 });
 

@@ -709,10 +709,14 @@ async function columnCountFirst(
 
 /**
  * Refuse what no one scan holds, once `name` is loaded (a table or a view:
- * one pass over it): no row at all (every scan has its root row: a file cut
- * to nothing), or one root row twice (two scans of one tree given together,
- * a scan beside its converted copy, or two joined into one file), whose
- * entries would all count twice. Returns the number of rows.
+ * one pass over it, two more when it has several roots): no row at all
+ * (every scan has its root row: a file cut to nothing), one root row twice
+ * (two scans of one tree given together, a scan beside its converted copy,
+ * or two joined into one file), or a root that is also a row of another
+ * scan (a scan of a tree beside a scan of a folder in it), whose entries
+ * would count twice. A scan of a folder that the other scan left out (with
+ * `--exclude`, or `-x` at a mount point: no row of it there) counts once
+ * and is read. Returns the number of rows.
  */
 export async function checkOneScan(e: Engine, name: string, files: ScanFile[]): Promise<number> {
   const [r] = await e.all(
@@ -741,6 +745,29 @@ export async function checkOneScan(e: Engine, name: string, files: ScanFile[]): 
           `(${where})`) +
         ": two scans of one tree would count every entry twice; give one scan",
     );
+  }
+  if (num(r.names) > 1) {
+    // a root that another scan lists as one of its entries (a scan's own
+    // root is its only row at depth -1)
+    const [inner] = await e.all(
+      `SELECT "filename" AS p FROM "${name}" WHERE "directory-depth" >= 0 AND "filename" IN ` +
+        `(SELECT "filename" FROM "${name}" WHERE "directory-depth" = -1) ORDER BY 1 LIMIT 1`,
+    );
+    if (inner) {
+      const p = String(inner.p);
+      const roots = (await e.all(
+        `SELECT DISTINCT "filename" AS p FROM "${name}" WHERE "directory-depth" = -1`,
+      )).map((x) => String(x.p));
+      // the root whose scan holds it: the longest root above its path
+      const outer = roots.filter((o) => o !== p && (o === "/" || p.startsWith(`${o}/`)))
+        .sort((a, b) => b.length - a.length)[0];
+      throw new ScanInputError(
+        `the root ${p} is also a folder in the scan of ${outer ?? "another root"}, ` +
+          (files.length === 1 ? `in ${where}` : `among the ${files.length} files (${where})`) +
+          `: a scan and a scan of a folder in it would count every entry below ${p} twice; ` +
+          "give one scan",
+      );
+    }
   }
   return num(r.n);
 }
