@@ -27,7 +27,7 @@ import { assertSameParquet } from "./helpers/duckdb.ts";
 import { cli, deno, REPO, UNPRIVILEGED } from "./helpers/run.ts";
 import { makePlan, runShards } from "./helpers/shard.ts";
 import { python } from "./helpers/tree.ts";
-import { SETPRIV, testNeeding, ZSTD } from "./helpers/system.ts";
+import { PYTHON3, SETPRIV, testNeeding, ZSTD } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { existsSync } from "node:fs";
 
@@ -305,14 +305,42 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
       "--now of more digits than a number holds",
       ["summary", "--now", many, good],
       2,
-      `pwalk: --now needs seconds since 1970 or a date, got '${many}'`,
+      `pwalk: --now needs seconds since 1970 or a date (YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM]), ` +
+      `got '${many}'`,
     ],
     [
       "--now rounded",
       ["summary", "--now", "99999999999999999999", good],
       2,
-      "pwalk: --now needs seconds since 1970 or a date, got '99999999999999999999'",
+      "pwalk: --now needs seconds since 1970 or a date (YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM]), " +
+      "got '99999999999999999999'",
     ],
+    // what JavaScript's Date.parse reads as some date: 1.5 as 2001-01-05,
+    // " 5" as 2001-05-01, 2026-02-30 as 2026-03-02
+    ...[
+      "1.5",
+      " 5",
+      "+5",
+      "12/31",
+      "project 7",
+      "2026-02-30",
+      "2023-02-29",
+      "2026-13-01",
+      "2026-1-31",
+      "2026-01-31 10:00",
+      "2026-01-31T24:00",
+      "2026-01-31T10:60",
+      "2026-01-31T10:00:60",
+      "2026-01-31T10",
+      "2026-01-31T10:00+24:00",
+      "Jan 31 2026",
+    ].map((v): [string, string[], number, string] => [
+      `--now '${v}': neither seconds nor a real ISO 8601 date`,
+      ["summary", "--now", v, good],
+      2,
+      `pwalk: --now needs seconds since 1970 or a date (YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM]), ` +
+      `got '${v}'`,
+    ]),
     [
       "Parquet: a column of another type than a number or text",
       ["summary", pq("timestamp")],
@@ -485,6 +513,59 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
     const s = await summarize([`${tmp.path}/g.parquet`]);
     assertEquals([s.totals.entries, s.totals.apparentBytes], [2, 4106]);
   });
+});
+
+testNeeding([PYTHON3], {
+  name: "summary --now: seconds, and ISO 8601 dates and times as python's datetime reads them",
+  async fn() {
+    await using tmp = await tempDir();
+    const scan = `${tmp.path}/s.csv`;
+    await Deno.writeTextFile(
+      scan,
+      '1,0,-1,"/t","",0,0,4096,1,8,2,"0040755",1,2,3,1,10\n' +
+        '2,1,0,"/t/a.txt","txt",0,0,10,1,8,1,"0100644",1,2,3,-1,0\n',
+    );
+    // (Asia/Tokyo: UTC+9, no daylight saving time; the test's own zone may be UTC)
+    const tz = "Asia/Tokyo";
+    for (
+      const [v, ref] of [
+        ["1800000000", "1800000000"],
+        ["-5", "-5"],
+        ["0", "0"],
+        ["9007199254740991", "9007199254740991"],
+        // a date alone: midnight UTC
+        ["2026-01-31", "datetime(2026, 1, 31, tzinfo=timezone.utc)"],
+        ["2024-02-29", "datetime(2024, 2, 29, tzinfo=timezone.utc)"],
+        ["2000-02-29", "datetime(2000, 2, 29, tzinfo=timezone.utc)"],
+        // a date and time without a zone: local time
+        ["2026-01-31T10:00", `datetime(2026, 1, 31, 10, 0, tzinfo=ZoneInfo("${tz}"))`],
+        ["2026-07-01T23:59:59", `datetime(2026, 7, 1, 23, 59, 59, tzinfo=ZoneInfo("${tz}"))`],
+        // with a zone: that zone's time (fractions of a second dropped)
+        ["2026-01-31T10:00:05.5Z", "datetime(2026, 1, 31, 10, 0, 5, tzinfo=timezone.utc)"],
+        [
+          "2026-01-31T10:00+05:30",
+          "datetime(2026, 1, 31, 10, 0, tzinfo=timezone(timedelta(hours=5, minutes=30)))",
+        ],
+        [
+          "2026-01-31T10:00:07-08:00",
+          "datetime(2026, 1, 31, 10, 0, 7, tzinfo=timezone(timedelta(hours=-8)))",
+        ],
+      ]
+    ) {
+      const want = ref.startsWith("datetime")
+        ? Number(
+          await python(
+            "from datetime import datetime, timezone, timedelta\n" +
+              "from zoneinfo import ZoneInfo\n" +
+              `print(int((${ref}).timestamp()))`,
+          ),
+        )
+        : Number(ref);
+      const r = await cli(["summary", "--json", "--now", v, scan], { env: { TZ: tz } });
+      assertEquals(r.code, 0, `${v}: ${r.stderr}`);
+      assertEquals(JSON.parse(r.text).now, want, v);
+    }
+  },
 });
 
 Deno.test("outputs that would replace an input or a shard of the scan are refused, untouched", async (t) => {

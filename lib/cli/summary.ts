@@ -39,8 +39,10 @@ Options:
   --depth D          deepest folder level of the folder view (root 0; default 2)
   --json             print the same numbers as JSON instead
   --html FILE        also write a self-contained HTML page with charts
-  --now TIME         ages relative to TIME (seconds since 1970, or a date such
-                     as 2026-01-31); default: the scan's time (its newest
+  --now TIME         ages relative to TIME: seconds since 1970 (a whole
+                     number), or a date 2026-01-31 (midnight UTC) or date
+                     and time 2026-01-31T18:00[:SS][Z|+HH:MM] (local time
+                     without a zone); default: the scan's time (its newest
                      file's modification time)
   --no-names         show uids and gids as numbers (no name service lookups)
   --memory-limit M   DuckDB's memory limit (e.g. 4GB; default 25% of RAM, at
@@ -50,20 +52,43 @@ Options:
 
 ${ANSWER_EXIT}`;
 
+/** --now's date forms: YYYY-MM-DD, optionally THH:MM[:SS[.fff]] and Z or ±HH:MM. */
+const ISO_DATE =
+  /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(?:Z|[+-](\d{2}):(\d{2}))?)?$/;
+
 /**
- * Parse --now: seconds since the epoch (a whole number JavaScript holds
- * exactly: more digits would be rounded, 400 of them Infinity) or an ISO
- * date/time.
+ * Parse --now: seconds since the epoch (a whole number, optionally
+ * negative, that JavaScript holds exactly: more digits would be rounded,
+ * 400 of them Infinity) or an ISO 8601 date, `YYYY-MM-DD` (midnight UTC),
+ * or date and time `YYYY-MM-DDTHH:MM[:SS[.fff]]` with `Z` or `±HH:MM` (local
+ * time without one), of a real day and time: anything else (`1.5`, `12/31`,
+ * `2026-02-30`, which JavaScript's Date.parse reads as some date) is a
+ * usage error.
  */
 export function parseNow(v: unknown): number | undefined {
   if (v === undefined) return undefined;
   const s = String(v);
-  const bad = () => new UsageError(`--now needs seconds since 1970 or a date, got '${s}'`);
+  const bad = () =>
+    new UsageError(
+      `--now needs seconds since 1970 or a date (YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM]), got '${s}'`,
+    );
   if (/^-?\d+$/.test(s)) {
     const n = Number(s);
     if (!Number.isSafeInteger(n)) throw bad();
     return n;
   }
+  const m = ISO_DATE.exec(s);
+  if (!m) throw bad();
+  const [y, mo, d, h, mi, sec, oh, om] = m.slice(1).map((x) => (x === undefined ? 0 : Number(x)));
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mo - 1];
+  if (
+    mo < 1 || mo > 12 || d < 1 || d > days || h > 23 || mi > 59 || sec > 59 || oh > 23 || om > 59
+  ) {
+    throw bad();
+  }
+  // (the forms checked above are those Date.parse reads as ISO 8601: a
+  // date alone as UTC, a date and time without a zone as local time)
   const t = Date.parse(s);
   if (isNaN(t)) throw bad();
   return Math.floor(t / 1000);
