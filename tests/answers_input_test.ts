@@ -513,6 +513,37 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
     const s = await summarize([`${tmp.path}/g.parquet`]);
     assertEquals([s.totals.entries, s.totals.apparentBytes], [2, 4106]);
   });
+  await t.step(
+    "CSV and Parquet in one scan: bad usage; CSV of any compression, and diff across",
+    async () => {
+      // (README: a scan's files are all CSV, any mix of .csv, .csv.zst, .csv.gz, or all Parquet)
+      const gz = `${tmp.path}/u.csv.gz`;
+      const u = '1,0,-1,"/u","",0,0,50,1,8,2,"0040755",1,2,3,1,10\n' +
+        '2,1,0,"/u/b","",0,0,7,1,8,1,"0100644",1,2,3,-1,0\n';
+      await Deno.writeFile(
+        gz,
+        new Uint8Array(
+          await new Response(
+            new Blob([u]).stream().pipeThrough(new CompressionStream("gzip")),
+          ).arrayBuffer(),
+        ),
+      );
+      const mixed = await summarize([good, gz], { names: false });
+      assertEquals([mixed.totals.entries, mixed.totals.apparentBytes], [4, 4106 + 57]);
+      const pq = `${tmp.path}/g.parquet`;
+      for (const args of [["summary", good, pq], ["convert", gz, pq, `${tmp.path}/m.csv`]]) {
+        const r = await cli(args);
+        assertEquals(r.code, 2, r.stderr);
+        assertEquals(
+          r.stderr.trim(),
+          "pwalk: one scan is either all Parquet or all CSV files, not both",
+        );
+      }
+      assert(!existsSync(`${tmp.path}/m.csv`));
+      const d = await cli(["diff", good, pq]);
+      assertEquals(d.code, 0, d.stderr);
+    },
+  );
 });
 
 testNeeding([PYTHON3], {

@@ -15,7 +15,8 @@ Usage:
   pwalk convert [options] IN... OUT
 
 IN is a scan: .csv, .csv.zst, .csv.gz or .parquet files, a glob, or a folder
-of shards (with or without pwalk's header). OUT's name picks the format:
+of shards (with or without pwalk's header); all CSV or all Parquet, not both.
+OUT's name picks the format:
 .csv, .csv.zst (or .csv.zstd), .csv.gz (pwalk's CSV format; a name that is
 not UTF-8 is written with \\xNN for its bad bytes, as DuckDB reads only UTF-8)
 or .parquet (typed columns under the header's names; st_mode as a number), in

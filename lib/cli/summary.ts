@@ -26,7 +26,8 @@ Usage:
   pwalk summary [options] SCAN...
 
 SCAN is a pwalk scan: a .csv, .csv.zst, .csv.gz or .parquet file, a glob, or
-a folder of shards (scan-*.csv.zst), with or without pwalk's header line.
+a folder of shards (scan-*.csv.zst), with or without pwalk's header line;
+all CSV (any mix of the three) or all Parquet, not both.
 The disk is not read: everything comes from the scan.
 
 Prints totals; users and groups by allocated size; extensions; file sizes
