@@ -1,8 +1,10 @@
 /**
  * What an interrupted command must remove: partial outputs and spill
  * folders registered while they exist, removed by the CLI's signal handler
- * (lib/cli/common.ts) before it exits. No imports: the CLI's static module
- * graph stays small.
+ * (lib/cli/common.ts) before it exits, and by the "unload" event that
+ * `Deno.exit()` dispatches (a script of the API's ending its process while
+ * a report is written). No imports: the CLI's static module graph stays
+ * small.
  *
  * @module
  */
@@ -10,10 +12,14 @@
 /** Paths to remove when the process is interrupted: partial outputs (true), spill folders. */
 const pending = new Map<string, boolean>();
 
+/** The "unload" listener, in place while anything is pending. */
+const onUnload = () => removePending();
+
 /**
  * Remove `path` (a partial output, or a spill folder when `output` is
  * false) if the process is interrupted before the returned function is
- * called.
+ * called: by a signal the CLI takes, or by `Deno.exit()` (its "unload"
+ * event; a process killed outright, `kill -9`, leaves it).
  *
  * @example
  * ```ts ignore
@@ -22,8 +28,11 @@ const pending = new Map<string, boolean>();
  * ```
  */
 export function removeOnInterrupt(path: string, output = true): () => void {
+  if (!pending.size) globalThis.addEventListener("unload", onUnload);
   pending.set(path, output);
-  return () => pending.delete(path);
+  return () => {
+    if (pending.delete(path) && !pending.size) globalThis.removeEventListener("unload", onUnload);
+  };
 }
 
 /**
@@ -41,5 +50,6 @@ export function removePending(): number {
     }
   }
   pending.clear();
+  globalThis.removeEventListener("unload", onUnload);
   return outputs;
 }

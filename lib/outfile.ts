@@ -67,6 +67,34 @@ export function partialBeside(file: string): string {
 export const PARTIAL_BESIDE: RegExp = /^\.partial-(\d+)-[0-9a-f-]{36}$/;
 
 /**
+ * What the library names its temporary beside FILE, after FILE's
+ * {@link tempPrefix}: `.partial-PID-N` (native/sink.c). A dead run's are
+ * removed by {@link removeBeside}.
+ */
+export const LIBRARY_PARTIAL: RegExp = /^\.partial-(\d+)-\d+$/;
+
+/**
+ * The temporary name the library's next output to the file `path` takes
+ * beside it, told before it starts: `FILE.partial-PID-N` with the first N
+ * (0-99) that names nothing now, as the library tries them (each made
+ * with O_EXCL, in this order). Undefined when none is free or the folder
+ * cannot be looked in. Told and used in one synchronous step with the
+ * start, no other output of this process can take it in between; the
+ * caller checks that the name is there after the start.
+ */
+export function libraryPartial(path: string): string | undefined {
+  for (let n = 0; n < 100; n++) {
+    const name = besidePath(path, `.partial-${Deno.pid}-${n}`);
+    try {
+      Deno.lstatSync(name);
+    } catch (e) {
+      return e instanceof Deno.errors.NotFound ? name : undefined;
+    }
+  }
+  return undefined;
+}
+
+/**
  * Give the new file `tmp`, about to replace `old` (its stat, or null for a
  * new name), the old file's owner and group (where allowed: root) and
  * permission bits, as -o does: a private file stays private.

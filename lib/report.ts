@@ -7,6 +7,8 @@
 import { Compress, native, Opt } from "./ffi.ts";
 import { commonNative, type CommonOptions } from "./options.ts";
 import { type NativeOption, runJob, type WalkError } from "./job.ts";
+import { LIBRARY_PARTIAL, libraryPartial, outputTarget, removeBeside } from "./outfile.ts";
+import { removeOnInterrupt } from "./interrupt.ts";
 
 /** Options of {@link report}. */
 export interface ReportOptions extends CommonOptions {
@@ -15,8 +17,13 @@ export interface ReportOptions extends CommonOptions {
    * decides the format (see `compress`).
    *
    * - A new name or a regular file is written under a temporary name beside
-   *   it and renamed into place only when the report succeeded; an existing
-   *   file keeps its permission bits (and, as root, its owner and group).
+   *   it (`FILE.partial-PID-N`) and renamed into place only when the report
+   *   succeeded; an existing file keeps its permission bits (and, as root,
+   *   its owner and group). A cancel, a failure, or `Deno.exit()` while it
+   *   runs (its "unload" event) removes the temporary; one that a process
+   *   killed outright (`kill -9`) left is removed by the next report to
+   *   FILE, before its walk, once that process is not alive on this host
+   *   (see {@link ReportSummary.leftoversRemoved}).
    * - A character or block device (`/dev/null`) or a FIFO is written
    *   directly, as the shell's `>` does; a FIFO with no reader yet is waited
    *   for. A write error (`/dev/full`) fails the report.
@@ -103,6 +110,14 @@ export interface ReportSummary {
   sharedParts: number;
   /** Wall time in milliseconds. */
   elapsedMs: number;
+  /**
+   * The temporary files (`FILE.partial-PID-N` beside the output) that
+   * earlier runs killed before their end left, removed before the walk
+   * (so that one inside the tree is never a row): those whose process is
+   * not alive on this host. Nothing is printed (the CLI says "removed ...,
+   * left by an earlier run killed before its end" for each).
+   */
+  leftoversRemoved: string[];
 }
 
 /** How a report is written: CSV compressed with zstd or gzip, plain CSV, or typed Parquet. */
@@ -267,7 +282,28 @@ export async function report(root: string, options: ReportOptions = {}): Promise
   opts.push(toStdout ? [Opt.OUTPUT_FD, 1] : [Opt.OUTPUT, output!]);
   if (options.printErrors) opts.push([Opt.ERROR_FD, 2]);
   if (options.printErrors && options.clearLineBeforeErrors) opts.push([Opt.ERROR_CLEAR, 1]);
-  const r = await runJob(opts, (o) => native().pw_report_start(o), options);
+  // A file, written under the library's FILE.partial-PID-N: those of runs
+  // killed before their end removed now, and this run's removed should the
+  // process end in Deno.exit() while it is written (a device or FIFO, a
+  // link to nothing, a folder: none; the library says what is wrong).
+  const target = toStdout ? null : await outputTarget(output!).catch(() => null);
+  const file = target && !target.direct ? target.path : null;
+  const leftoversRemoved = file ? await removeBeside(file, LIBRARY_PARTIAL) : [];
+  let forget = () => {};
+  const start = (o: Deno.PointerValue) => {
+    const partial = file ? libraryPartial(file) : undefined;
+    const job = native().pw_report_start(o);
+    try {
+      if (partial && Deno.lstatSync(partial).isFile) forget = removeOnInterrupt(partial);
+    } catch { /* not made: the library failed, or wrote no temporary */ }
+    return job;
+  };
+  let r;
+  try {
+    r = await runJob(opts, start, options);
+  } finally {
+    forget();
+  }
   const c = r.counters;
   return {
     output: toStdout ? null : output!,
@@ -283,5 +319,6 @@ export async function report(root: string, options: ReportOptions = {}): Promise
     badNames: c.badNames,
     sharedParts: c.sharedParts,
     elapsedMs: r.elapsedMs,
+    leftoversRemoved,
   };
 }

@@ -19,7 +19,7 @@
 import { assert, assertEquals, assertMatch, assertRejects } from "@std/assert";
 import { report } from "../mod.ts";
 import { lineSet, parsePwalk } from "./helpers/csv.ts";
-import { CLI, cli, run, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
+import { CLI, cli, deno, REPO, run, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
 import { CHATTR, PYTHON3, STRACE, testNeeding, ZSTD } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 
@@ -391,6 +391,63 @@ Deno.test("-o and --errors with names of 250-254 bytes: written, and a killed ru
   assert(r.stderr.includes(`removed ${stale}`), r.stderr);
   const left = [...Deno.readDirSync(tmp.path)].map((e) => e.name).sort();
   assertEquals(left, [out, errs, root, other].map((f) => f.slice(tmp.path.length + 1)).sort());
+});
+
+Deno.test("report() ended by Deno.exit() while it writes: no FILE.partial-* is left, in any format", async (t) => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  wideTree(root, 40);
+  // the child exits as soon as the library's temporary is there, the
+  // report still running (an output inside the tree: it would be a row of
+  // the next report, were it left)
+  const script = `${tmp.path}/exit.ts`;
+  await Deno.writeTextFile(
+    script,
+    `import { report, reportParquet } from "${REPO}/mod.ts";
+const [root, out] = Deno.args;
+const dir = out.slice(0, out.lastIndexOf("/")), name = out.slice(out.lastIndexOf("/") + 1);
+const write = name.endsWith(".parquet") ? reportParquet(root, { output: out, threads: 2 })
+  : report(root, { output: out, threads: 2 });
+write.then(() => { console.log("finished first"); Deno.exit(0); });
+setInterval(() => {
+  const t = [...Deno.readDirSync(dir)].find((e) => e.name.startsWith(name + ".partial-"));
+  if (t) { console.log(t.name); Deno.exit(3); }
+}, 1);
+`,
+  );
+  for (const name of ["scan.csv", "scan.csv.zst", "scan.csv.gz", "scan.parquet"]) {
+    await t.step(name, async () => {
+      const out = `${root}/d0/${name}`;
+      const r = await deno(["run", "-A", "--no-check", script, root, out], { timeoutMs: 60_000 });
+      assertEquals(r.code, 3, `${r.text}${r.stderr}`);
+      assertMatch(r.text.trim(), new RegExp(`^${name.replaceAll(".", "\\.")}\\.partial-\\d+-0$`));
+      assertEquals(leftovers(`${root}/d0`), []);
+      assertEquals(await Deno.lstat(out).catch(() => null), null);
+    });
+  }
+});
+
+Deno.test("report() removes the FILE.partial-PID-N a killed run left beside its output, never a row; a live one's stays", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  smallTree(root);
+  const ended = new Deno.Command("true").spawn();
+  const dead = (await ended.status, ended.pid); // ended: its pid names no process now
+  const out = `${root}/sub/scan.csv`;
+  const stale = `${out}.partial-${dead}-0`, live = `${out}.partial-${Deno.pid}-0`;
+  const other = `${out}.partial-notes`;
+  for (const f of [stale, live, other]) await Deno.writeTextFile(f, "rows");
+  const s = await report(root, { output: out });
+  assertEquals(s.leftoversRemoved, [stale]);
+  assertEquals(leftovers(`${root}/sub`).sort(), [
+    `scan.csv.partial-${Deno.pid}-0`,
+    "scan.csv.partial-notes",
+  ]);
+  // the rows: what find lists there now, but the output itself
+  const found = (await run("find", [root])).text.trim().split("\n").filter((p) => p !== out);
+  const rows = parsePwalk(await Deno.readFile(out)).rows;
+  assertEquals(rows.map((r) => new TextDecoder().decode(r.path)).sort(), found.sort());
+  assertEquals(s.entries, found.length);
 });
 
 Deno.test("-o /dev/stdout with stdout appended to a log: written through it, the log kept", async () => {

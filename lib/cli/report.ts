@@ -23,7 +23,7 @@ import {
   walkArgs,
 } from "./common.ts";
 import { duration, formatBytes } from "./progress.ts";
-import { outputApart, outputTarget, removeBeside } from "../outfile.ts";
+import { outputApart } from "../outfile.ts";
 
 /** `pwalk report --help`. */
 export const HELP = `Usage: pwalk [report] [options] ROOT
@@ -162,7 +162,6 @@ export async function run(args: string[]): Promise<number> {
     if (e instanceof RangeError) throw usage(e);
     throw e;
   }
-  let leftovers: string[] = [];
   return await runJob({
     ...ui,
     tag: "pwalk:",
@@ -170,24 +169,17 @@ export async function run(args: string[]): Promise<number> {
     toTerminal: direct && isStderrTerminal(output!),
     outputs: toStdout || direct ? [] : [output],
     // -o FILE.parquet: typed Parquet, written by the library (no DuckDB).
-    start: async (run) => {
-      // FILE.partial-PID-N of runs killed before their end (kill -9, a
-      // batch job's time limit): removed before the walk, so that one
-      // inside the tree is never a row of a file gone at the end
-      if (!toStdout && !direct) {
-        const target = await outputTarget(output).catch(() => null);
-        if (target) leftovers = await removeBeside(target.path, /^\.partial-(\d+)-\d+$/);
-      }
-      const s = await report(root, {
+    // FILE.partial-PID-N of runs killed before their end (kill -9, a batch
+    // job's time limit): report() removes them before the walk and names them
+    start: (run) =>
+      report(root, {
         ...walk,
         ...run,
         output,
         level,
         header: !!f.header,
         printErrors: true,
-      });
-      return s;
-    },
+      }),
     done: (s) => {
       const sizes = `${formatBytes(s.bytes)} apparent, ${formatBytes(s.allocatedBytes)} allocated`;
       const out = `${s.output ?? "stdout"} (${formatBytes(s.outputBytes)})`;
@@ -196,7 +188,7 @@ export async function run(args: string[]): Promise<number> {
           count(s.folders, "folder")
         }, ${sizes}, ` +
         `${errorCount(s.errors, ui.errors)} in ${duration(s.elapsedMs)} -> ${out}`,
-        ...leftovers.map((t) =>
+        ...s.leftoversRemoved.map((t) =>
           `pwalk: removed ${t}, left by an earlier run killed before its end`
         ),
       ];
