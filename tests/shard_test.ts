@@ -23,7 +23,7 @@ import { key, lineSet, parsePwalk, type PwalkRow, splitHeader } from "./helpers/
 import { duck } from "./helpers/duckdb.ts";
 import { assertRowsMatch } from "./helpers/compare.ts";
 import { printable, settledReference } from "./helpers/reference.ts";
-import { CLI, cli, run, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
+import { CLI, cli, deno, REPO, run, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
 import {
   assertSameLines,
   bash,
@@ -1130,6 +1130,51 @@ Deno.test("shard 0 written inside a frontier folder: no row of its own temporary
   const inDir = [...Deno.readDirSync(dir)]
     .filter((e) => !["scan-0.csv", "scan-0.done.json"].includes(e.name)).length;
   assertEquals(folder.fcount, inDir);
+});
+
+Deno.test("runShard() ended by Deno.exit() with its parts made: none of its temporaries is left", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/T`;
+  for (const d of ["a", "b", "c"]) {
+    await Deno.mkdir(`${root}/${d}/sub`, { recursive: true });
+    for (let i = 0; i < 30; i++) await Deno.writeTextFile(`${root}/${d}/f${i}`, "x");
+  }
+  const plan = `${tmp.path}/plan.json`;
+  assertEquals((await cli(["plan", root, "--shards", "1", "-o", plan])).code, 0);
+  const out = `${tmp.path}/scan-0.csv.zst`;
+  // the front part's last progress call comes once it is renamed into
+  // place, the top part done before it, and before they are joined: the
+  // child exits there, with both parts beside the output
+  const script = `${tmp.path}/exit.ts`;
+  await Deno.writeTextFile(
+    script,
+    `import { readPlan, runShard } from "${REPO}/mod.ts";
+const [plan, out] = Deno.args;
+const dir = out.slice(0, out.lastIndexOf("/")), name = out.slice(out.lastIndexOf("/") + 1);
+await runShard(await readPlan(plan), 0, { output: out, onProgress: () => {
+  const names = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.startsWith(name + "."));
+  if (names.some((n) => n.startsWith(name + ".front-"))) {
+    console.log(names.sort().join(" "));
+    Deno.exit(3);
+  }
+} });
+console.log("finished");
+`,
+  );
+  const r = await deno(["run", "-A", "--no-check", script, plan, out], { timeoutMs: 60_000 });
+  assertEquals(r.code, 3, `${r.text}${r.stderr}`);
+  const pid = /\.top-(\d+)\.zst/.exec(r.text)?.[1];
+  assertEquals(r.text.trim().split(" ").filter((n) => !n.endsWith(".lock")), [
+    `scan-0.csv.zst.front-${pid}.zst`,
+    `scan-0.csv.zst.top-${pid}.zst`,
+  ]);
+  // the lock file stays, as after kill -9 (its lock went with the process)
+  assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name).sort(), [
+    "T",
+    "exit.ts",
+    "plan.json",
+    "scan-0.csv.zst.lock",
+  ]);
 });
 
 Deno.test("a shard's -o: a device, FIFO or the plan is refused; a link is replaced", async () => {

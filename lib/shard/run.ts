@@ -10,6 +10,7 @@ import type { Progress } from "../job.ts";
 import { checkInt } from "../options.ts";
 import { native } from "../ffi.ts";
 import { besidePath, osErrorText, outputTarget, removeBeside } from "../outfile.ts";
+import { removeOnInterrupt } from "../interrupt.ts";
 import { PlanError, planExcludes, shardFolders, type ShardPlan, writeAtomic } from "./plan.ts";
 import { pathOfJson, recordPath } from "./paths.ts";
 import { lockShard, ShardBusyError } from "./lock.ts";
@@ -268,6 +269,9 @@ function openSkip(path: string): number {
  * has one), into one output; then, for a file output, the completion
  * record ({@link recordPath}), written last. A record left by an earlier
  * run of this shard is removed first, so only a finished shard has one.
+ * Its temporary parts beside the output (`OUTPUT.top-PID...`,
+ * `OUTPUT.front-PID...`) are removed at its end, cancelled or failed too,
+ * and by `Deno.exit()` while it runs.
  *
  * @example Run every shard of a plan here, one after the other
  * ```ts ignore
@@ -340,9 +344,11 @@ export async function runShard(
     };
     const runs: ReportSummary[] = [];
     const temps: string[] = [];
+    const forget: (() => void)[] = [];
     const tmp = (what: string) => {
       const p = besidePath(output!, `.${what}-${Deno.pid}${SUFFIX[compress]}`); // the suffix tells the format
       temps.push(p);
+      forget.push(removeOnInterrupt(p)); // Deno.exit() while they are made or joined
       return p;
     };
     try {
@@ -396,6 +402,7 @@ export async function runShard(
       }
     } finally {
       for (const t of temps) await Deno.remove(t).catch(() => {});
+      for (const f of forget) f();
     }
 
     const sum = (k: "entries" | "folders" | "bytes" | "allocatedBytes" | "errors") =>
