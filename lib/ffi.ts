@@ -431,7 +431,8 @@ function locate(): string | undefined {
 /**
  * Make sure the native library can be opened, downloading it first when
  * this module was imported from a URL (jsr:, https:) and no verified copy
- * is cached yet. report(), walk() and repair() call it; call it yourself
+ * is cached yet. report(), walk(), walkDirs(), repair(), chown(), undo()
+ * and runShard() call it before their first native call; call it yourself
  * before {@link nativeVersion} in code imported from JSR. Cheap and without
  * network access once the library is loaded or cached.
  */
@@ -457,7 +458,8 @@ export function native(): PwalkSymbols {
     if (mode() === "remote" && !chosen && !explicitPath) {
       throw new Error(
         `pwalk: the native library for ${targetKey()} is not downloaded yet: ` +
-          "`await ensureNative()` first (report(), walk() and repair() do).",
+          "`await ensureNative()` first (report(), walk(), repair(), chown(), undo() and " +
+          "runShard() do).",
       );
     }
     if (mode() === "standalone" && !chosen) {

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { native, Opt, RecKind } from "./ffi.ts";
+import { ensureNative, native, Opt, RecKind } from "./ffi.ts";
 import { checkInt, commonNative, type CommonOptions } from "./options.ts";
 import { type Counters, NativeJob, type NativeOption, type WalkError } from "./job.ts";
 import { errnoError } from "./errno.ts";
@@ -259,6 +259,10 @@ async function runChangeJob(
   const wanted = o.journal ?? !!o.apply;
   let journal: OpenJournal | undefined;
   if (wanted !== false) {
+    // the journal is opened through the library: loaded first (downloaded,
+    // from JSR); aborted meanwhile, no journal is made
+    await ensureNative();
+    o.signal?.throwIfAborted();
     journal = openJournal(kind, wanted === true ? undefined : wanted, real);
   }
   try {

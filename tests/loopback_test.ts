@@ -13,6 +13,15 @@ import { sha256Hex } from "../lib/fetchlib.ts";
 import { REPO, run, runOk } from "./helpers/run.ts";
 import { buildDist, makeTree, sortedRows } from "./helpers/ship.ts";
 import { tempDir } from "./helpers/temp.ts";
+import {
+  buildTree,
+  changesBetween,
+  diffSnapshots,
+  expectRepair,
+  generateTree,
+  snapshot,
+} from "./helpers/repair_tree.ts";
+import { readJournal } from "../lib/undo.ts";
 
 const TYPES: Record<string, string> = {
   ".ts": "application/typescript; charset=utf-8",
@@ -38,16 +47,30 @@ function listFiles(dir: string): string[] {
   return out;
 }
 
-Deno.test("loopback: a URL import downloads the library once, verifies it, caches it; a tampered one is refused", async () => {
+/** The repository served on 127.0.0.1, lib/manifest.json being the fresh dist/manifest.json. */
+interface Served extends AsyncDisposable {
+  /** `http://127.0.0.1:PORT` */
+  base: string;
+  /** The served path of this platform's library (`/dist/FILE`). */
+  libPath: string;
+  /** Requests per path. */
+  requests: Map<string, number>;
+  /** Serve the library with one byte flipped. */
+  tamper: boolean;
+}
+
+/** Serve the repository and dist/ over loopback (see the module doc). */
+async function serveRepo(): Promise<Served> {
   const m = await buildDist();
   const t = m.targets[`${Deno.build.os}-${Deno.build.arch}`];
-  const libPath = `/dist/${t.file}`;
-  const requests = new Map<string, number>();
-  let tamper = false;
-
+  const served: Omit<Served, "base" | typeof Symbol.asyncDispose> = {
+    libPath: `/dist/${t.file}`,
+    requests: new Map(),
+    tamper: false,
+  };
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     const path = decodeURIComponent(new URL(req.url).pathname);
-    requests.set(path, (requests.get(path) ?? 0) + 1);
+    served.requests.set(path, (served.requests.get(path) ?? 0) + 1);
     if (path.includes("..")) return new Response("no", { status: 400 });
     const file = path === "/lib/manifest.json" ? `${REPO}/dist/manifest.json` : REPO + path;
     let body: Uint8Array<ArrayBuffer>;
@@ -56,75 +79,155 @@ Deno.test("loopback: a URL import downloads the library once, verifies it, cache
     } catch {
       return new Response("not found", { status: 404 });
     }
-    if (tamper && path === libPath) body[body.length >> 1] ^= 0xff;
+    if (served.tamper && path === served.libPath) body[body.length >> 1] ^= 0xff;
     const ext = /\.[a-z]+$/.exec(path)?.[0] ?? "";
     return new Response(body, {
       headers: { "content-type": TYPES[ext] ?? "application/octet-stream" },
     });
   });
-  const base = `http://127.0.0.1:${server.addr.port}`;
+  return Object.assign(served, {
+    base: `http://127.0.0.1:${server.addr.port}`,
+    [Symbol.asyncDispose]: () => server.shutdown(),
+  });
+}
 
+/**
+ * The caller's environment (proxies, CA certificates for the npm registry)
+ * without PWALK_ settings or caches, then empty homes and caches made
+ * under `dir` (home, xdg, deno) and a working folder (cwd).
+ */
+function remoteEnv(dir: string, base: string): Record<string, string> {
+  for (const d of ["home", "xdg", "deno", "cwd"]) Deno.mkdirSync(`${dir}/${d}`);
+  const env: Record<string, string> = Object.fromEntries(
+    Object.entries(Deno.env.toObject()).filter(([k]) => !/^(PWALK_|DENO_DIR$|XDG_)/.test(k)),
+  );
+  return Object.assign(env, {
+    HOME: `${dir}/home`,
+    XDG_CACHE_HOME: `${dir}/xdg`,
+    DENO_DIR: `${dir}/deno`,
+    PWALK_LIB_URL: `${base}/dist/`,
+    NO_COLOR: "1",
+    DENO_NO_UPDATE_CHECK: "1",
+  });
+}
+
+/** `deno run -A BASE/cli.ts ARGS` in dir/cwd with {@link remoteEnv}'s environment. */
+function runRemote(dir: string, env: Record<string, string>, base: string, args: string[]) {
+  return run(Deno.execPath(), ["run", "-A", `${base}/cli.ts`, ...args], {
+    cwd: `${dir}/cwd`,
+    env,
+    clearEnv: true,
+  });
+}
+
+Deno.test("loopback: a URL import downloads the library once, verifies it, caches it; a tampered one is refused", async () => {
+  const m = await buildDist();
+  const t = m.targets[`${Deno.build.os}-${Deno.build.arch}`];
+  await using srv = await serveRepo();
+  const { base, libPath, requests } = srv;
   await using tmp = await tempDir("pwalk-loopback-");
-  try {
-    const tree = `${tmp.path}/tree`;
-    makeTree(tree);
-    for (const d of ["home", "xdg", "deno", "cwd"]) await Deno.mkdir(`${tmp.path}/${d}`);
-    // The caller's environment (proxies, CA certificates for the npm registry)
-    // without PWALK_ settings or caches, then empty homes and caches.
-    const env: Record<string, string> = Object.fromEntries(
-      Object.entries(Deno.env.toObject()).filter(([k]) => !/^(PWALK_|DENO_DIR$|XDG_)/.test(k)),
-    );
-    Object.assign(env, {
-      HOME: `${tmp.path}/home`,
-      XDG_CACHE_HOME: `${tmp.path}/xdg`,
-      DENO_DIR: `${tmp.path}/deno`,
-      PWALK_LIB_URL: `${base}/dist/`,
-      NO_COLOR: "1",
-      DENO_NO_UPDATE_CHECK: "1",
-    });
-    const remote = () =>
-      run(Deno.execPath(), ["run", "-A", `${base}/cli.ts`, tree], {
-        cwd: `${tmp.path}/cwd`,
-        env,
-        clearEnv: true,
-      });
-    const local = () => runOk(Deno.execPath(), ["run", "-A", `${REPO}/cli.ts`, tree]);
+  const tree = `${tmp.path}/tree`;
+  makeTree(tree);
+  const env = remoteEnv(tmp.path, base);
+  const remote = () => runRemote(tmp.path, env, base, [tree]);
+  const local = () => runOk(Deno.execPath(), ["run", "-A", `${REPO}/cli.ts`, tree]);
 
-    await local(); // a first walk may update folder access times (relatime)
-    const first = await remote();
-    assertEquals(first.code, 0, first.stderr);
-    const want = sortedRows((await local()).text);
-    assert(want.length > 100);
-    assertEquals(sortedRows(first.text), want);
-    assertEquals(requests.get(libPath), 1, "downloaded once");
-    assert((requests.get("/cli.ts") ?? 0) >= 1, "the CLI itself came over loopback");
+  await local(); // a first walk may update folder access times (relatime)
+  const first = await remote();
+  assertEquals(first.code, 0, first.stderr);
+  const want = sortedRows((await local()).text);
+  assert(want.length > 100);
+  assertEquals(sortedRows(first.text), want);
+  assertEquals(requests.get(libPath), 1, "downloaded once");
+  assert((requests.get("/cli.ts") ?? 0) >= 1, "the CLI itself came over loopback");
 
-    // Cached under DENO_DIR/pwalk/<version>/, verified, and nowhere else.
-    const cacheDir = `${tmp.path}/deno/pwalk/${m.version}`;
-    const cached = listFiles(cacheDir);
-    assertEquals(cached, [`${t.sha256.slice(0, 16)}-${t.file}`]);
-    assertEquals(sha256Hex(await Deno.readFile(`${cacheDir}/${cached[0]}`)), t.sha256);
-    assertEquals(listFiles(`${tmp.path}/home`), []);
-    assertEquals(listFiles(`${tmp.path}/xdg`), []);
+  // Cached under DENO_DIR/pwalk/<version>/, verified, and nowhere else.
+  const cacheDir = `${tmp.path}/deno/pwalk/${m.version}`;
+  const cached = listFiles(cacheDir);
+  assertEquals(cached, [`${t.sha256.slice(0, 16)}-${t.file}`]);
+  assertEquals(sha256Hex(await Deno.readFile(`${cacheDir}/${cached[0]}`)), t.sha256);
+  assertEquals(listFiles(`${tmp.path}/home`), []);
+  assertEquals(listFiles(`${tmp.path}/xdg`), []);
 
-    // A second run uses the cache: no download.
-    const second = await remote();
-    assertEquals(second.code, 0, second.stderr);
-    assertEquals(sortedRows(second.text), want);
-    assertEquals(requests.get(libPath), 1, "not downloaded again");
+  // A second run uses the cache: no download.
+  const second = await remote();
+  assertEquals(second.code, 0, second.stderr);
+  assertEquals(sortedRows(second.text), want);
+  assertEquals(requests.get(libPath), 1, "not downloaded again");
 
-    // A tampered library is refused, and nothing is cached.
-    await Deno.remove(`${tmp.path}/deno/pwalk`, { recursive: true });
-    tamper = true;
-    const bad = await remote();
-    assertEquals(bad.code, 1);
-    assertEquals(bad.text, "");
-    assertStringIncludes(bad.stderr, "does not match its SHA-256");
-    assertEquals(requests.get(libPath), 2);
-    assertEquals(listFiles(`${tmp.path}/deno/pwalk`), []);
-    assertEquals(listFiles(`${tmp.path}/home`), []);
-    assertEquals(listFiles(`${tmp.path}/xdg`), []);
-  } finally {
-    await server.shutdown();
-  }
+  // A tampered library is refused, and nothing is cached.
+  await Deno.remove(`${tmp.path}/deno/pwalk`, { recursive: true });
+  srv.tamper = true;
+  const bad = await remote();
+  assertEquals(bad.code, 1);
+  assertEquals(bad.text, "");
+  assertStringIncludes(bad.stderr, "does not match its SHA-256");
+  assertEquals(requests.get(libPath), 2);
+  assertEquals(listFiles(`${tmp.path}/deno/pwalk`), []);
+  assertEquals(listFiles(`${tmp.path}/home`), []);
+  assertEquals(listFiles(`${tmp.path}/xdg`), []);
+});
+
+Deno.test("loopback: from an empty cache, repair --apply --journal, repair({journal}) and a shard run download the library first", async () => {
+  await using srv = await serveRepo();
+  const { base, libPath, requests } = srv;
+  await using tmp = await tempDir("pwalk-loopback-");
+  const env = remoteEnv(tmp.path, base);
+  const remote = (args: string[]) => runRemote(tmp.path, env, base, args);
+  const emptyCache = () => Deno.removeSync(`${tmp.path}/deno/pwalk`, { recursive: true });
+  const downloads = () => requests.get(libPath) ?? 0;
+
+  // repair --apply --journal FILE: the journal is opened through the library
+  const root = `${tmp.path}/proj`;
+  buildTree(root, generateTree(3, 30));
+  const before = snapshot(root);
+  const want = expectRepair(root, before).after;
+  const journal = `${tmp.path}/repair.journal`;
+  const r = await remote(["repair", "--apply", "--journal", journal, root]);
+  assertEquals(r.code, 0, r.stderr);
+  assertEquals(downloads(), 1);
+  const after = snapshot(root);
+  assertEquals(diffSnapshots(want, after), []);
+  const changed = changesBetween(before, after);
+  assert(changed.length > 20, `only ${changed.length} changes`);
+  assertEquals((await readJournal(journal)).entries.length, changed.length);
+
+  // the API: repair(ROOT, { journal }) of a module imported by URL (a dry run)
+  emptyCache();
+  const dry = `${tmp.path}/dry.journal`;
+  const api = await run(Deno.execPath(), [
+    "eval",
+    `const { repair } = await import("${base}/mod.ts");
+     const s = await repair(${JSON.stringify(root)}, { journal: ${JSON.stringify(dry)} });
+     console.log(s.entriesChanged, s.journal);`,
+  ], { cwd: `${tmp.path}/cwd`, env, clearEnv: true });
+  assertEquals(api.code, 0, api.stderr);
+  assertEquals(api.text, `0 ${dry}\n`); // repaired above: nothing left to change
+  assertEquals(downloads(), 2);
+
+  // a shard run: plan (no library needed), then shard 0 (its lock opened through the library)
+  emptyCache();
+  const tree = `${tmp.path}/tree`;
+  makeTree(tree);
+  const scan = `${tmp.path}/scan`;
+  await Deno.mkdir(scan);
+  const p = await remote(["plan", tree, "--shards", "1", "-o", `${scan}/plan.json`]);
+  assertEquals(p.code, 0, p.stderr);
+  const local = () => runOk(Deno.execPath(), ["run", "-A", `${REPO}/cli.ts`, tree]);
+  await local(); // a first walk may update folder access times (relatime)
+  const s = await remote([
+    "report",
+    "--plan",
+    `${scan}/plan.json`,
+    "--shard",
+    "0",
+    "-o",
+    `${scan}/scan-0.csv`,
+  ]);
+  assertEquals(s.code, 0, s.stderr);
+  assertEquals(downloads(), 3);
+  const rows = sortedRows(await Deno.readTextFile(`${scan}/scan-0.csv`));
+  assert(rows.length > 100);
+  assertEquals(rows, sortedRows((await local()).text));
+  assert(listFiles(scan).includes("scan-0.done.json"), listFiles(scan).join(" "));
 });

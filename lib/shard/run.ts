@@ -8,7 +8,7 @@
 import { type Compression, report, reportFormat, type ReportSummary } from "../report.ts";
 import type { Progress } from "../job.ts";
 import { checkInt } from "../options.ts";
-import { native } from "../ffi.ts";
+import { ensureNative, native } from "../ffi.ts";
 import { besidePath, osErrorText, outputTarget, removeBeside } from "../outfile.ts";
 import { removeOnInterrupt } from "../interrupt.ts";
 import { PlanError, planExcludes, shardFolders, type ShardPlan, writeAtomic } from "./plan.ts";
@@ -316,6 +316,10 @@ export async function runShard(
   const compress: CsvCompression = format.compress;
   const level = format.level;
   const record = given ? options.record ?? recordPath(given) : null;
+  // The lock's descriptor is opened through the library: loaded first
+  // (downloaded, from JSR), before the lock is taken.
+  await ensureNative();
+  options.signal?.throwIfAborted();
   // One run of this shard at a time (the lock held until its record is written).
   const lock = output ? await lockShard(output, shard) : null;
   // the lock file may lie in the walked tree (beside an output there): no row
