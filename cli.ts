@@ -8,11 +8,8 @@
  *
  * @module
  */
-import { main } from "./lib/cli/main.ts";
-import { exitProcess } from "./lib/cli/common.ts";
+import { main, runMain } from "./lib/cli/main.ts";
 
 export { main };
 
-if (import.meta.main) {
-  exitProcess(await main(Deno.args));
-}
+if (import.meta.main) await runMain(Deno.args);

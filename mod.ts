@@ -179,8 +179,9 @@ export {
 } from "./lib/shard/slurm.ts";
 export { ensureNative, nativeVersion, setLibraryPath } from "./lib/ffi.ts";
 
-// `deno run -A jsr:@pwalk/cli /data`: the package's main entry is the CLI.
+// `deno run -A jsr:@pwalk/cli /data`: the package's main entry is the CLI,
+// ending as cli.ts does (killed by the signal that stopped it).
 if (import.meta.main) {
-  const { main } = await import("./lib/cli/main.ts");
-  Deno.exit(await main(Deno.args));
+  const { runMain } = await import("./lib/cli/main.ts");
+  await runMain(Deno.args);
 }

@@ -364,44 +364,47 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
   },
 });
 
-Deno.test("CLI: Ctrl-C stops a shell loop of reports, not only the report running", async () => {
-  await using tmp = await tempDir();
-  const root = `${tmp.path}/tree`;
-  await Deno.mkdir(root);
-  // 10,000 entries at one thread take some 0.04 s: the signal goes to the
-  // group at once (a pkill process, started first, once came after it)
-  await flatTree(root, 10, 1000);
-  // bash runs three reports in turn, in a process group of its own; Ctrl-C
-  // is SIGINT to the whole group, as a terminal sends it
-  const script = `for i in 1 2 3; do "$0" run -A "$1" -o "$2/out$i.csv" --threads 1 "$3"; ` +
-    `echo "rc=$?"; done; echo finished`;
-  const p = new Deno.Command("setsid", {
-    args: ["-w", "bash", "-c", script, Deno.execPath(), `${REPO}/cli.ts`, tmp.path, root],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let ended = false;
-  const result = p.output().finally(() => ended = true);
-  const started = await until(
-    () => names(tmp.path).some((n) => n.startsWith("out1.csv.partial-")),
-    () => ended,
-    "the first report to start writing",
-  );
-  assert(started, "the first report ended before the signal");
-  Deno.kill(-(await pgidOf(p.pid)), "SIGINT"); // the group, at once (no process to start)
-  const r = await result;
-  const out = dec.decode(r.stdout);
-  // bash saw its child killed by SIGINT and stopped too (a child that only
-  // exited 130 would have let it print rc=130 and start the next report)
-  assert(!out.includes("finished"), "the signal came after the loop: " + out);
-  assert(!out.includes("rc=130"), out + dec.decode(r.stderr));
-  assertEquals(r.signal, "SIGINT", out);
-  assertStringIncludes(
-    dec.decode(r.stderr),
-    "pwalk: interrupted by SIGINT; no output file was left",
-  );
-  assert(!names(tmp.path).some((n) => n.includes(".partial-")), names(tmp.path).join(" "));
-});
+// cli.ts, and mod.ts: the package's main entry (`deno run jsr:@pwalk/cli`)
+for (const entry of ["cli.ts", "mod.ts"]) {
+  Deno.test(`CLI: Ctrl-C stops a shell loop of reports, not only the report running (${entry})`, async () => {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`;
+    await Deno.mkdir(root);
+    // 10,000 entries at one thread take some 0.04 s: the signal goes to the
+    // group at once (a pkill process, started first, once came after it)
+    await flatTree(root, 10, 1000);
+    // bash runs three reports in turn, in a process group of its own; Ctrl-C
+    // is SIGINT to the whole group, as a terminal sends it
+    const script = `for i in 1 2 3; do "$0" run -A "$1" -o "$2/out$i.csv" --threads 1 "$3"; ` +
+      `echo "rc=$?"; done; echo finished`;
+    const p = new Deno.Command("setsid", {
+      args: ["-w", "bash", "-c", script, Deno.execPath(), `${REPO}/${entry}`, tmp.path, root],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    let ended = false;
+    const result = p.output().finally(() => ended = true);
+    const started = await until(
+      () => names(tmp.path).some((n) => n.startsWith("out1.csv.partial-")),
+      () => ended,
+      "the first report to start writing",
+    );
+    assert(started, "the first report ended before the signal");
+    Deno.kill(-(await pgidOf(p.pid)), "SIGINT"); // the group, at once (no process to start)
+    const r = await result;
+    const out = dec.decode(r.stdout);
+    // bash saw its child killed by SIGINT and stopped too (a child that only
+    // exited 130 would have let it print rc=130 and start the next report)
+    assert(!out.includes("finished"), "the signal came after the loop: " + out);
+    assert(!out.includes("rc=130"), out + dec.decode(r.stderr));
+    assertEquals(r.signal, "SIGINT", out);
+    assertStringIncludes(
+      dec.decode(r.stderr),
+      "pwalk: interrupted by SIGINT; no output file was left",
+    );
+    assert(!names(tmp.path).some((n) => n.includes(".partial-")), names(tmp.path).join(" "));
+  });
+}
 
 /** The process group of pid (/proc/PID/stat's 5th field). */
 async function pgidOf(pid: number): Promise<number> {

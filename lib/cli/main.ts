@@ -1,6 +1,7 @@
 /**
  * The `pwalk` command line: the table of commands, dispatch and the
- * top-level help. cli.ts and mod.ts only call {@link main}.
+ * top-level help. cli.ts and mod.ts, as the main module, only call
+ * {@link runMain}.
  *
  * A first argument naming a command runs it; else arguments with
  * --chown_from/--chown_to run chown (pwalk's spelling); else a report.
@@ -9,6 +10,7 @@
  */
 import {
   EXIT,
+  exitProcess,
   exitStatus,
   helpAmong,
   HelpRequested,
@@ -152,4 +154,19 @@ export async function main(argv: string[]): Promise<number> {
     if (stdoutClosed(e)) return EXIT.PIPE;
     return exitStatus(e);
   }
+}
+
+/**
+ * Run the command line as the main module and end the process with its
+ * status, through {@link exitProcess}: stopped by a signal, it dies by that
+ * signal, so a shell loop around it stops on Ctrl-C. What cli.ts and mod.ts
+ * (`deno run jsr:@pwalk/cli`) run; never returns.
+ *
+ * @example
+ * ```ts ignore
+ * if (import.meta.main) await runMain(Deno.args);
+ * ```
+ */
+export async function runMain(argv: string[]): Promise<never> {
+  exitProcess(await main(argv));
 }
