@@ -358,10 +358,34 @@ let lib: Deno.DynamicLibrary<typeof symbols> | undefined;
 let explicitPath: string | undefined;
 let pending: Promise<void> | undefined;
 
-/** Use this library file instead of searching (must be called before first use). */
+/**
+ * Use this library file instead of searching (must be called before first
+ * use). A relative path is taken from the working folder now.
+ */
 export function setLibraryPath(path: string): void {
   if (lib) throw new Error("pwalk: the native library is already loaded");
-  explicitPath = path;
+  explicitPath = absolute(path);
+}
+
+/**
+ * A relative path as an absolute one, from the working folder (the CLI's
+ * is PWALK_CWD under `deno task report`, as for ROOT): dlopen would look a
+ * name without "/" up on LD_LIBRARY_PATH and the system's folders instead
+ * of the file the user named.
+ */
+function absolute(path: string): string {
+  if (path.startsWith("/")) return path;
+  try {
+    return `${Deno.cwd()}/${path.replace(/^(?:\.\/+)+/, "")}`;
+  } catch {
+    return path; // the working folder not readable here: as given
+  }
+}
+
+/** PWALK_LIB, absolute (from the working folder when relative); undefined when unset. */
+function envLibrary(): string | undefined {
+  const env = readEnv("PWALK_LIB");
+  return env && absolute(env);
 }
 
 /** How this module was reached: a checkout, a `deno compile` binary, or a URL (jsr:, https:). */
@@ -383,7 +407,7 @@ function filePath(u: URL): string {
 export function libraryCandidates(): string[] {
   const out: string[] = [];
   if (explicitPath) out.push(explicitPath);
-  const env = readEnv("PWALK_LIB");
+  const env = envLibrary();
   if (env) out.push(env);
   if (mode() === "checkout") {
     out.push(filePath(new URL(`../zig-out/lib/${localFileName()}`, import.meta.url)));
@@ -414,7 +438,7 @@ function embeddedLibrary(): string | undefined {
 function locate(): string | undefined {
   // An explicit path or PWALK_LIB is used as given, even if it is wrong:
   // falling back silently would hide the mistake.
-  const chosen = explicitPath ?? readEnv("PWALK_LIB");
+  const chosen = explicitPath ?? envLibrary();
   if (chosen) return chosen;
   switch (mode()) {
     case "checkout":
@@ -438,7 +462,7 @@ function locate(): string | undefined {
  */
 export function ensureNative(): Promise<void> {
   if (lib) return Promise.resolve();
-  if (mode() !== "remote" || explicitPath || readEnv("PWALK_LIB")) {
+  if (mode() !== "remote" || explicitPath || envLibrary()) {
     try {
       native();
       return Promise.resolve();

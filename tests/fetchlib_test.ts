@@ -217,3 +217,36 @@ Deno.test("fetchlib: a bundled library (deno compile's case) is copied verified 
     undefined,
   );
 });
+
+Deno.test("a relative PWALK_LIB or setLibraryPath() names the file in the working folder (PWALK_CWD's under deno task report)", async () => {
+  await using tmp = await tempDir("pwalk-rellib-");
+  await Deno.copyFile(`${REPO}/zig-out/lib/libpwalk.so`, `${tmp.path}/good.so`);
+  makeTree(`${tmp.path}/t`);
+  // dlopen would search a bare "good.so" on LD_LIBRARY_PATH and the system's folders
+  const here = await run(Deno.execPath(), ["run", "-A", `${REPO}/cli.ts`, "t"], {
+    cwd: tmp.path,
+    env: { PWALK_LIB: "good.so" },
+  });
+  assertEquals(here.code, 0, here.stderr);
+  assert(here.text.split("\n").length > 100, here.text.slice(0, 200));
+  // `deno task report` runs in the checkout, PWALK_CWD where the user typed it
+  const task = await run(Deno.execPath(), ["run", "-A", `${REPO}/cli.ts`, "t"], {
+    cwd: REPO,
+    env: { PWALK_LIB: "./good.so", PWALK_CWD: tmp.path },
+  });
+  assertEquals(task.code, 0, task.stderr);
+  assertEquals(task.text.split("\n").length, here.text.split("\n").length);
+  // the API: the path taken from the working folder when set; the kernel's
+  // map of the process names the file opened
+  const api = await run(Deno.execPath(), [
+    "eval",
+    `import { nativeVersion, setLibraryPath } from "${REPO}/mod.ts";
+     setLibraryPath("good.so");
+     Deno.chdir("/");
+     nativeVersion();
+     const maps = Deno.readTextFileSync("/proc/self/maps").split("\\n");
+     console.log([...new Set(maps.filter((l) => /pwalk|good/.test(l)).map((l) => l.split(/ +/)[5]))].join(" "));`,
+  ], { cwd: tmp.path, env: { PWALK_LIB: "" } });
+  assertEquals(api.code, 0, api.stderr);
+  assertEquals(api.text.trim(), `${tmp.path}/good.so`);
+});
