@@ -5,7 +5,10 @@
  * The library is opened on first use, not at import, from the first of:
  * an explicit path ({@link setLibraryPath} or a `lib` option), the
  * `PWALK_LIB` environment variable, the local build output
- * (`zig-out/lib/` of a checkout, then `dist/` of `deno task dist`).
+ * (`zig-out/lib/` of a checkout, then `dist/` of `deno task dist`). Before
+ * dlopen, lib/libcheck.ts looks at the file's ELF headers (Linux): a
+ * truncated file or one of another architecture is one clear error, not a
+ * SIGBUS or glibc's "No such file or directory".
  *
  * Without a checkout (imported from jsr: or https:) the library of this
  * platform is downloaded once from the release (or `PWALK_LIB_URL`),
@@ -23,6 +26,7 @@ import {
   readEnv,
   targetKey,
 } from "./fetchlib.ts";
+import { libraryProblem } from "./libcheck.ts";
 
 const symbols = {
   pw_version: {
@@ -505,7 +509,16 @@ export function native(): PwalkSymbols {
         "Build it with `deno task build` in a checkout, or set PWALK_LIB to its path.",
     );
   }
-  lib = Deno.dlopen(chosen, symbols);
+  // a truncated file would kill the process with SIGBUS inside dlopen
+  const why = libraryProblem(chosen);
+  if (why) throw new Error(`pwalk: ${chosen} is not a usable library for ${targetKey()}: ${why}`);
+  try {
+    lib = Deno.dlopen(chosen, symbols);
+  } catch (e) {
+    // Deno says "Could not open library: Could not open library: " before dlerror's text
+    const m = String((e as Error)?.message ?? e).replace(/^(?:Could not open library: )+/, "");
+    throw new Error(`pwalk: ${m.startsWith(chosen) ? m : `${chosen}: ${m}`}`, { cause: e });
+  }
   return lib.symbols;
 }
 

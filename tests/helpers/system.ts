@@ -52,6 +52,8 @@ export const AARCH64_LIBC: Need = requireTool(
 export const LLVM_NM: Need = requireTool("llvm-nm", "llvm");
 /** llvm-objdump. */
 export const LLVM_OBJDUMP: Need = requireTool("llvm-objdump", "llvm");
+/** llvm-readelf (ELF headers and program headers, as readelf prints them). */
+export const LLVM_READELF: Need = requireTool("llvm-readelf", "llvm");
 /** Python 3 (a syslog socket listener). */
 export const PYTHON3: Need = requireTool("python3", "python3");
 /** The file command. */

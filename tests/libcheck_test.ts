@@ -1,0 +1,123 @@
+/**
+ * A library file no checksum vouches for (PWALK_LIB, a checkout's build)
+ * is looked at before dlopen (lib/libcheck.ts): a truncated copy, which
+ * dlopen would map past its end (SIGBUS, no message), or one of another
+ * architecture (glibc: "cannot open shared object file: No such file or
+ * directory") is one clear line and status 1. What dlopen itself refuses
+ * is said once, without Deno's doubled "Could not open library: ".
+ * llvm-readelf, on the same files, is the reference for what they hold.
+ */
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { libraryProblem } from "../lib/libcheck.ts";
+import { targetKey } from "../lib/fetchlib.ts";
+import { REPO, run, runOk } from "./helpers/run.ts";
+import { LLVM_READELF, testNeeding } from "./helpers/system.ts";
+import { tempDir } from "./helpers/temp.ts";
+
+const BUILT = `${REPO}/zig-out/lib/libpwalk.so`;
+/** ELF e_machine values: EM_X86_64, EM_AARCH64. */
+const EM: Record<string, number> = { x86_64: 62, aarch64: 183 };
+
+/** `pwalk TREE` with PWALK_LIB set. */
+function withLib(lib: string, tree: string) {
+  return run(Deno.execPath(), ["run", "-A", `${REPO}/cli.ts`, tree], {
+    env: { PWALK_LIB: lib, NO_COLOR: "1" },
+    timeoutMs: 60_000,
+  });
+}
+
+/** A copy of the built library with bytes patched at `offset`. */
+async function patched(dest: string, offset: number, bytes: number[]): Promise<string> {
+  const b = await Deno.readFile(BUILT);
+  b.set(bytes, offset);
+  await Deno.writeFile(dest, b);
+  return dest;
+}
+
+testNeeding([LLVM_READELF], {
+  name: "a truncated library, or one of another architecture: one clear line, status 1",
+  async fn() {
+    await using tmp = await tempDir("pwalk-libcheck-");
+    const tree = `${tmp.path}/t`;
+    await Deno.mkdir(tree);
+    await Deno.writeTextFile(`${tree}/f`, "x");
+    const lib = (name: string) => `${tmp.path}/${name}`;
+
+    // The loadable segments' end in the file, by llvm-readelf.
+    const ph = (await runOk("llvm-readelf", ["-lW", BUILT])).text;
+    const need = Math.max(
+      ...ph.split("\n").filter((l) => /^\s*LOAD\s/.test(l)).map((l) => {
+        const f = l.trim().split(/\s+/);
+        return parseInt(f[1], 16) + parseInt(f[4], 16);
+      }),
+    );
+    assert(need > 100_000, ph);
+    assertEquals(libraryProblem(BUILT), undefined);
+    const ok = await withLib(BUILT, tree);
+    assertEquals(ok.code, 0, ok.stderr);
+
+    // truncated: dlopen would map pages past the end (SIGBUS at the first touch)
+    const cut = lib("t.so");
+    await Deno.writeFile(cut, (await Deno.readFile(BUILT)).subarray(0, 100_000));
+    const t = await withLib(cut, tree);
+    assertEquals(t.signal, null, "killed by a signal: " + t.stderr);
+    assertEquals(t.code, 1, t.stderr);
+    assertEquals(t.text, "");
+    assertEquals(
+      t.stderr.trim(),
+      `pwalk: ${cut} is not a usable library for ${targetKey()}: ` +
+        `truncated: 100000 bytes, its segments need ${need}`,
+    );
+
+    // another architecture: e_machine (offset 18) of the other one
+    const other = Deno.build.arch === "x86_64" ? "aarch64" : "x86_64";
+    const arm = await patched(lib("other.so"), 18, [EM[other] & 0xff, EM[other] >> 8]);
+    const h = (await runOk("llvm-readelf", ["-h", arm])).text;
+    assertStringIncludes(h, other === "aarch64" ? "AArch64" : "X86-64");
+    const a = await withLib(arm, tree);
+    assertEquals(a.code, 1, a.stderr);
+    assertEquals(
+      a.stderr.trim(),
+      `pwalk: ${arm} is not a usable library for ${targetKey()}: ` +
+        `built for ${other}, not ${Deno.build.arch}`,
+    );
+
+    // not an ELF file at all
+    const text = lib("text.so");
+    await Deno.writeTextFile(text, "not a library\n");
+    const n = await withLib(text, tree);
+    assertEquals(n.code, 1, n.stderr);
+    assertEquals(
+      n.stderr.trim(),
+      `pwalk: ${text} is not a usable library for ${targetKey()}: not an ELF file`,
+    );
+  },
+});
+
+Deno.test("what dlopen refuses is said once, without Deno's doubled 'Could not open library: '", async () => {
+  await using tmp = await tempDir("pwalk-libcheck-");
+  await Deno.writeTextFile(`${tmp.path}/f`, "x");
+  // EI_VERSION (offset 6) 0: the headers pass the check, glibc refuses the file
+  const bad = await patched(`${tmp.path}/version.so`, 6, [0]);
+  assertEquals(libraryProblem(bad), undefined);
+  const r = await withLib(bad, tmp.path);
+  assertEquals(r.code, 1, r.stderr);
+  const line = r.stderr.trim();
+  assert(!line.includes("Could not open library"), line);
+  assert(line.startsWith(`pwalk: ${bad}: `), line);
+  assertEquals(line.split(bad).length, 2, `the path once: ${line}`);
+});
+
+Deno.test("libraryProblem: only Linux files are judged; a 32-bit, big-endian or non-shared ELF is named", async () => {
+  await using tmp = await tempDir("pwalk-libcheck-");
+  const text = `${tmp.path}/text`;
+  await Deno.writeTextFile(text, "not a library\n");
+  assertEquals(libraryProblem(text, "x86_64", "darwin"), undefined);
+  assertEquals(libraryProblem(`${tmp.path}/missing`), undefined, "dlopen says why");
+  assertEquals(libraryProblem(await patched(`${tmp.path}/32`, 4, [1])), "a 32-bit ELF file");
+  assertEquals(libraryProblem(await patched(`${tmp.path}/be`, 5, [2])), "a big-endian ELF file");
+  assertEquals(
+    libraryProblem(await patched(`${tmp.path}/exec`, 16, [2, 0])),
+    "not a shared object (ELF type 2)",
+  );
+});
