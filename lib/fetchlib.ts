@@ -57,6 +57,20 @@ export function readEnv(name: string): string | undefined {
   }
 }
 
+/**
+ * What to add to a failure to find the library when `name` cannot be read
+ * (no --allow-env for it): " (PWALK_LIB is not read without --allow-env)",
+ * since the user may have set it; "" when it can be.
+ */
+export function envNote(name = "PWALK_LIB"): string {
+  try {
+    if (Deno.permissions.querySync({ name: "env", variable: name }).state === "granted") return "";
+  } catch {
+    return "";
+  }
+  return ` (${name} is not read without --allow-env)`;
+}
+
 /** `linux-x86_64` and the like: the manifest key of a platform. */
 export function targetKey(os: string = Deno.build.os, arch: string = Deno.build.arch): string {
   return `${os}-${arch}`;
@@ -198,8 +212,8 @@ export async function downloadLibrary(
   const cached = cachedLibrary(t.file, t.sha256, dir);
   if (cached) return cached;
   const url = libraryBaseUrl() + t.file;
-  const hint = "Set PWALK_LIB to a local copy of the library, or PWALK_LIB_URL to a mirror " +
-    "of the release files.";
+  const hint = `Set PWALK_LIB to a local copy of the library${envNote()}, or PWALK_LIB_URL ` +
+    `to a mirror of the release files${envNote("PWALK_LIB_URL")}.`;
   let bytes: Uint8Array;
   try {
     const resp = await fetch(url);

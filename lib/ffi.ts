@@ -20,6 +20,7 @@
 import {
   cachedLibrary,
   downloadLibrary,
+  envNote,
   installEmbedded,
   MANIFEST,
   manifestTarget,
@@ -493,7 +494,7 @@ export function native(): PwalkSymbols {
     if (mode() === "standalone" && !chosen) {
       throw new Error(
         `pwalk: this executable carries no native library for ${targetKey()}: ` +
-          "build it with `deno task compile`, or set PWALK_LIB to the library's path.",
+          `build it with \`deno task compile\`, or set PWALK_LIB to the library's path${envNote()}.`,
       );
     }
     if (chosen && !exists(chosen)) { // set by the caller: the only one tried
@@ -506,7 +507,7 @@ export function native(): PwalkSymbols {
     const candidates = libraryCandidates();
     throw new Error(
       `pwalk: native library not found (tried: ${candidates.join(", ") || "nothing"}). ` +
-        "Build it with `deno task build` in a checkout, or set PWALK_LIB to its path.",
+        `Build it with \`deno task build\` in a checkout, or set PWALK_LIB to its path${envNote()}.`,
     );
   }
   // a truncated file would kill the process with SIGBUS inside dlopen

@@ -250,3 +250,40 @@ Deno.test("a relative PWALK_LIB or setLibraryPath() names the file in the workin
   assertEquals(api.code, 0, api.stderr);
   assertEquals(api.text.trim(), `${tmp.path}/good.so`);
 });
+
+Deno.test("without --allow-env a set PWALK_LIB is not read, and a library not found says so", async () => {
+  await using tmp = await tempDir("pwalk-noenv-");
+  // a checkout without a build: nothing in zig-out/ or dist/
+  const co = `${tmp.path}/co`;
+  await Deno.mkdir(co);
+  for (const f of ["cli.ts", "mod.ts", "deno.json", "deno.lock"]) {
+    await Deno.copyFile(`${REPO}/${f}`, `${co}/${f}`);
+  }
+  await runOk("cp", ["-r", `${REPO}/lib`, `${co}/lib`]);
+  makeTree(`${tmp.path}/t`);
+  const env = { PWALK_LIB: `${REPO}/zig-out/lib/libpwalk.so` };
+  const perms = ["--allow-read", "--allow-ffi", "--no-prompt"];
+  const noEnv = await run(Deno.execPath(), ["run", ...perms, `${co}/cli.ts`, `${tmp.path}/t`], {
+    env,
+  });
+  assertEquals(noEnv.code, 1, noEnv.stderr);
+  assertStringIncludes(noEnv.stderr, "pwalk: native library not found (tried: ");
+  assertStringIncludes(noEnv.stderr, "(PWALK_LIB is not read without --allow-env)");
+  // allowed for that one name, it is read
+  const withEnv = await run(Deno.execPath(), [
+    "run",
+    ...perms,
+    "--allow-env=PWALK_LIB",
+    `${co}/cli.ts`,
+    `${tmp.path}/t`,
+  ], { env });
+  assertEquals(withEnv.code, 0, withEnv.stderr);
+  assert(withEnv.text.split("\n").length > 100);
+  // with env permission, not found says nothing of it
+  const unset = await run(Deno.execPath(), ["run", "-A", `${co}/cli.ts`, `${tmp.path}/t`], {
+    env: { PWALK_LIB: "" },
+  });
+  assertEquals(unset.code, 1, unset.stderr);
+  assertStringIncludes(unset.stderr, "pwalk: native library not found (tried: ");
+  assert(!unset.stderr.includes("--allow-env"), unset.stderr);
+});
