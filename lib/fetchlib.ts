@@ -166,14 +166,21 @@ export function installLibrary(
 /**
  * A library file that dlopen cannot open where it is (inside a `deno
  * compile` binary's embedded file system): copy it into the cache, verified
- * by its own SHA-256, and return the cached path; undefined when there is
+ * by its own SHA-256, and return the copy's path; undefined when there is
  * no such file. The bytes may come from a development build newer than the
  * manifest, so the copy is named and checked by the bytes' own hash.
+ *
+ * When there is no cache folder (no HOME, XDG_CACHE_HOME or DENO_DIR) or
+ * it cannot be written (read-only), the copy goes to one folder of this
+ * user per library under `tmp` (TMPDIR or /tmp), reused by every start:
+ * `pwalk-lib-<sha256 prefix>-<uid>`, made 0700, and used only while it is
+ * a folder of this user that nobody else can write (not a link).
  */
 export function installEmbedded(
   url: URL,
   file: string,
   dir?: string,
+  tmp: string = readEnv("TMPDIR") ?? "/tmp",
 ): string | undefined {
   let bytes: Uint8Array;
   try {
@@ -182,14 +189,64 @@ export function installEmbedded(
     return undefined;
   }
   const sum = sha256Hex(bytes);
-  if (!dir) {
-    try {
-      dir = cacheDir();
-    } catch {
-      dir = Deno.makeTempDirSync({ prefix: "pwalk-lib-" });
-    }
+  let first: unknown;
+  try {
+    dir ??= cacheDir();
+    return cachedLibrary(file, sum, dir) ?? installLibrary(bytes, file, sum, dir, url.href);
+  } catch (e) {
+    first = e; // no cache folder, or one that cannot be written: the private temporary folder
   }
-  return cachedLibrary(file, sum, dir) ?? installLibrary(bytes, file, sum, dir, url.href);
+  try {
+    const own = privateTempDir(tmp, sum);
+    return cachedLibrary(file, sum, own) ?? installLibrary(bytes, file, sum, own, url.href);
+  } catch (e) {
+    const why = (x: unknown) =>
+      (x instanceof Error ? x.message : String(x)).replace(/^pwalk: /, "");
+    throw new Error(
+      `pwalk: cannot copy the library this executable carries out of it: ${why(first)}; ` +
+        `${why(e)}. Set PWALK_LIB to a copy of the library, or DENO_DIR to a folder to keep it in.`,
+    );
+  }
+}
+
+/** This process's user id: Deno.uid(), or (without --allow-sys) the owner of a file made now. */
+function ownUid(tmp: string): number {
+  try {
+    const uid = Deno.uid();
+    if (uid !== null) return uid;
+  } catch { /* no --allow-sys */ }
+  const probe = Deno.makeTempFileSync({ dir: tmp, prefix: ".pwalk-uid-" });
+  try {
+    return Deno.lstatSync(probe).uid!;
+  } finally {
+    Deno.removeSync(probe);
+  }
+}
+
+/**
+ * `tmp/pwalk-lib-<sha256 prefix>-<uid>`: made 0700 if missing; throws
+ * unless it is a folder (not a link) of this user that group and others
+ * cannot write, so nobody else can put a file there between its check and
+ * dlopen.
+ */
+function privateTempDir(tmp: string, sha256: string): string {
+  const uid = ownUid(tmp);
+  const path = `${tmp.replace(/\/+$/, "")}/pwalk-lib-${sha256.slice(0, 16)}-${uid}`;
+  try {
+    Deno.mkdirSync(path, { mode: 0o700 });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+  }
+  const st = Deno.lstatSync(path);
+  const problem = !st.isDirectory
+    ? (st.isSymlink ? "a symbolic link" : "not a folder")
+    : st.uid !== uid
+    ? `owned by uid ${st.uid}, not ${uid}`
+    : (st.mode! & 0o022)
+    ? `writable by others (mode ${(st.mode! & 0o7777).toString(8)})`
+    : "";
+  if (problem) throw new Error(`pwalk: ${path} is ${problem}: remove it`);
+  return path;
 }
 
 /** The base URL libraries are downloaded from (always ending in "/"). */

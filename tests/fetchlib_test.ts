@@ -22,7 +22,8 @@ import {
   sha256Hex,
   targetKey,
 } from "../lib/fetchlib.ts";
-import { REPO, run, runOk } from "./helpers/run.ts";
+import { REPO, run, runOk, UNPRIVILEGED } from "./helpers/run.ts";
+import { SETPRIV, testNeeding } from "./helpers/system.ts";
 import { buildDist, makeTree } from "./helpers/ship.ts";
 import { tempDir } from "./helpers/temp.ts";
 
@@ -286,4 +287,88 @@ Deno.test("without --allow-env a set PWALK_LIB is not read, and a library not fo
   assertEquals(unset.code, 1, unset.stderr);
   assertStringIncludes(unset.stderr, "pwalk: native library not found (tried: ");
   assert(!unset.stderr.includes("--allow-env"), unset.stderr);
+});
+
+/** installEmbedded(LIB, "libpwalk.so", DIR?, TMP?) in a child process; its stdout is the path. */
+function embedInChild(lib: string, args: string[], o: Parameters<typeof run>[2] = {}) {
+  const call = [`new URL("file://${lib}")`, '"libpwalk.so"', ...args].join(", ");
+  return run(Deno.execPath(), [
+    "eval",
+    `import { installEmbedded } from "file://${REPO}/lib/fetchlib.ts";
+     console.log(installEmbedded(${call}));`,
+  ], o);
+}
+
+Deno.test("fetchlib: a bundled library without HOME is copied once to a private folder under TMPDIR, reused by every start", async () => {
+  await using tmp = await tempDir("pwalk-embed-");
+  const lib = `${REPO}/zig-out/lib/libpwalk.so`;
+  const sum = (await runOk("sha256sum", [lib])).text.split(" ")[0];
+  const env = { TMPDIR: tmp.path }; // no HOME, XDG_CACHE_HOME or DENO_DIR: no cache folder
+  const first = await embedInChild(lib, [], { cwd: tmp.path, env, clearEnv: true });
+  assertEquals(first.code, 0, first.stderr);
+  const dir = `${tmp.path}/pwalk-lib-${sum.slice(0, 16)}-${Deno.uid()}`;
+  assertEquals(first.text.trim(), cachePath("libpwalk.so", sum, dir));
+  const second = await embedInChild(lib, [], { cwd: tmp.path, env, clearEnv: true });
+  assertEquals(second.text, first.text, "the second start reuses the copy");
+  assertEquals(listAll(tmp.path), [dir.slice(tmp.path.length + 1)]);
+  assertEquals(listAll(dir).length, 1);
+  const st = await Deno.lstat(dir);
+  assert(st.isDirectory);
+  assertEquals(st.mode! & 0o7777, 0o700);
+  assertEquals((await runOk("sha256sum", [first.text.trim()])).text.split(" ")[0], sum);
+});
+
+testNeeding([SETPRIV], {
+  name:
+    "fetchlib: a bundled library whose cache folder cannot be written goes to the private temporary folder",
+  async fn() {
+    await using tmp = await tempDir("pwalk-embed-");
+    const lib = `${REPO}/zig-out/lib/libpwalk.so`;
+    const sum = sha256Hex(await Deno.readFile(lib));
+    const cache = `${tmp.path}/cache`;
+    await Deno.mkdir(cache);
+    await Deno.chmod(cache, 0o555);
+    // uid 0 without capabilities: an ordinary user for permissions
+    const r = await embedInChild(lib, [JSON.stringify(cache), JSON.stringify(tmp.path)], {
+      prefix: UNPRIVILEGED,
+      cwd: tmp.path,
+    });
+    assertEquals(r.code, 0, r.stderr);
+    const dir = `${tmp.path}/pwalk-lib-${sum.slice(0, 16)}-${Deno.uid()}`;
+    assertEquals(r.text.trim(), cachePath("libpwalk.so", sum, dir));
+    assertEquals(listAll(cache), []);
+    assertEquals(sha256Hex(await Deno.readFile(r.text.trim())), sum);
+  },
+});
+
+Deno.test("fetchlib: the private temporary folder is refused when it is a link, another user's, or writable by others", async () => {
+  await using tmp = await tempDir("pwalk-embed-");
+  const lib = `${REPO}/zig-out/lib/libpwalk.so`;
+  const sum = sha256Hex(await Deno.readFile(lib));
+  const url = new URL(`file://${lib}`);
+  await Deno.writeTextFile(`${tmp.path}/file`, "");
+  const noCache = `${tmp.path}/file/cache`; // below a file: cannot be made
+  const dir = `${tmp.path}/pwalk-lib-${sum.slice(0, 16)}-${Deno.uid()}`;
+  const refused = (why: string) => {
+    const e = assertThrows(() => installEmbedded(url, "libpwalk.so", noCache, tmp.path), Error);
+    assertStringIncludes(e.message, `${dir} is ${why}: remove it`);
+    assertStringIncludes(e.message, "Set PWALK_LIB");
+  };
+  await Deno.mkdir(`${tmp.path}/elsewhere`);
+  await Deno.symlink(`${tmp.path}/elsewhere`, dir);
+  refused("a symbolic link");
+  assertEquals(listAll(`${tmp.path}/elsewhere`), []);
+  await Deno.remove(dir);
+  await Deno.mkdir(dir);
+  await Deno.chmod(dir, 0o777);
+  refused("writable by others (mode 777)");
+  await Deno.chmod(dir, 0o700);
+  await Deno.chown(dir, 4321, 4321);
+  refused(`owned by uid 4321, not ${Deno.uid()}`);
+  assertEquals(listAll(dir), []);
+  await Deno.chown(dir, Deno.uid(), Deno.gid());
+  assertEquals(
+    installEmbedded(url, "libpwalk.so", noCache, tmp.path),
+    cachePath("libpwalk.so", sum, dir),
+  );
 });
