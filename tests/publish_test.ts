@@ -1,7 +1,7 @@
 /**
  * The JSR package `@pwalk/cli`: `deno publish --dry-run` passes (slow types
- * included), its file list holds the module and nothing built, tested or
- * benchmarked, and its main entry (mod.ts) runs the CLI when it is the main
+ * included), its file list holds the module and the docs/ README links to,
+ * and nothing built, tested or benchmarked, and its main entry (mod.ts) runs the CLI when it is the main
  * module but not when imported.
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
@@ -17,6 +17,13 @@ Deno.test("publish: the dry run passes and ships only the module's files", async
   assertStringIncludes(out, "Dry run complete");
   const files = [...out.matchAll(/file:\/\/\S+/g)].map((m) => m[0].slice(`file://${REPO}/`.length));
   assert(files.includes("mod.ts") && files.includes("lib/manifest.json"), files.join(" "));
+  // README links docs/ (the CSV format, the repair rules): shipped with it
+  const linked = [...(await Deno.readTextFile(`${REPO}/README.md`)).matchAll(/\]\((docs\/[^)#]+)/g)]
+    .map((m) => m[1]);
+  assert(linked.length > 0);
+  for (const f of [...linked, "docs/csv-format.md", "docs/repair.md"]) {
+    assert(files.includes(f), `${f} is not published: ${files.join(" ")}`);
+  }
   const bad = files.filter((f) =>
     /^(tests|bench|dist|tools|native|zig-out|\.tools|\.zig-cache)\//.test(f) ||
     /\.(so|dylib|zst|csv)$/.test(f)
