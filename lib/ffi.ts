@@ -3,8 +3,9 @@
  * parameter commented with the C declaration it maps, and the lazy loader.
  *
  * The library is opened on first use, not at import, from the first of:
- * an explicit path ({@link setLibraryPath} or a `lib` option), the
- * `PWALK_LIB` environment variable, the local build output
+ * an explicit path ({@link setLibraryPath}), the `PWALK_LIB` environment
+ * variable (read only with --allow-env; a relative path from the working
+ * folder), the local build output
  * (`zig-out/lib/` of a checkout, then `dist/` of `deno task dist`). Before
  * dlopen, lib/libcheck.ts looks at the file's ELF headers (Linux): a
  * truncated file or one of another architecture is one clear error, not a
