@@ -8,7 +8,7 @@
  * as it would be released from this tree (tests/dist_test.ts checks that the
  * committed one equals it).
  */
-import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { sha256Hex } from "../lib/fetchlib.ts";
 import { REPO, run, runOk } from "./helpers/run.ts";
 import { buildDist, makeTree, sortedRows } from "./helpers/ship.ts";
@@ -168,7 +168,7 @@ Deno.test("loopback: a URL import downloads the library once, verifies it, cache
   assertEquals(listFiles(`${tmp.path}/xdg`), []);
 });
 
-Deno.test("loopback: from an empty cache, repair --apply --journal, repair({journal}) and a shard run download the library first", async () => {
+Deno.test("loopback: from an empty cache, repair --apply --journal, repair({journal}), undo and a shard run download the library first", async () => {
   await using srv = await serveRepo();
   const { base, libPath, requests } = srv;
   await using tmp = await tempDir("pwalk-loopback-");
@@ -205,6 +205,13 @@ Deno.test("loopback: from an empty cache, repair --apply --journal, repair({jour
   assertEquals(api.text, `0 ${dry}\n`); // repaired above: nothing left to change
   assertEquals(downloads(), 2);
 
+  // undo --apply of that journal puts the tree back as it was
+  emptyCache();
+  const u = await remote(["undo", "--apply", journal]);
+  assertEquals(u.code, 0, u.stderr);
+  assertEquals(downloads(), 3);
+  assertEquals(diffSnapshots(before, snapshot(root)), []);
+
   // a shard run: plan (no library needed), then shard 0 (its lock opened through the library)
   emptyCache();
   const tree = `${tmp.path}/tree`;
@@ -225,9 +232,19 @@ Deno.test("loopback: from an empty cache, repair --apply --journal, repair({jour
     `${scan}/scan-0.csv`,
   ]);
   assertEquals(s.code, 0, s.stderr);
-  assertEquals(downloads(), 3);
+  assertEquals(downloads(), 4);
   const rows = sortedRows(await Deno.readTextFile(`${scan}/scan-0.csv`));
   assert(rows.length > 100);
   assertEquals(rows, sortedRows((await local()).text));
   assert(listFiles(scan).includes("scan-0.done.json"), listFiles(scan).join(" "));
+
+  // status needs no library; --version loads it
+  emptyCache();
+  const st = await remote(["status", scan]);
+  assertEquals(st.code, 0, st.stderr);
+  assertEquals(downloads(), 4);
+  const v = await remote(["--version"]);
+  assertEquals(v.code, 0, v.stderr);
+  assertMatch(v.text, /^pwalk \S+ \(native \S+\)\n$/);
+  assertEquals(downloads(), 5);
 });
