@@ -79,8 +79,9 @@ size_t pw_escape_path(char *out, const char *path, size_t len);
 #define PW_DEVICE_TEXT                                                                       \
   "a device node: left alone (group access to it would be access to the device)"
 #define PW_HARDLINKS_TEXT                                                                  \
-  "a file with hard links outside the tree (or in folders the run did not enter): left "     \
-  "alone, lest its names elsewhere open with it (its other names: find / -samefile PATH)"
+  "a file with hard links outside the tree (or in folders the run did not enter, or whose "   \
+  "names changed during the run or just before it: run again later): left alone, lest its "  \
+  "names elsewhere open with it (its other names: find / -samefile PATH)"
 #define PW_LINKS_TEXT                                                                        \
   "a file with hard links in folders of different shared groups: it takes the group of the " \
   "name reached first, and is not changed again for this one"

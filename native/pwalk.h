@@ -192,8 +192,9 @@ typedef enum pw_op {
                           or memory node copied into a project); left alone: a notice */
   PW_OP_HARDLINKS = 15, /**< repair: a file with hard links the rules would change, one of
                           whose names the walk did not reach (outside ROOT, or in a folder
-                          not entered): its names elsewhere would open with it; left
-                          alone: a notice, when the walk ends */
+                          not entered), or whose names changed during the run or just
+                          before it: its names elsewhere would open with it; left
+                          alone: a notice, when the walk ends (or when it was to change) */
   PW_OP_ACL_NAMED = 16, /**< repair: an entry whose access ACL names users or groups the
                           mask keeps out, and whose wider group bits (the mask) would let
                           them in, beyond the project's group; left alone: a notice */

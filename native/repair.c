@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef __linux__
 #include <linux/capability.h>
@@ -51,6 +52,7 @@ typedef struct repair_ctx {
   int journal_fd, changes_fd;
   pw_channel *records; /**< change records for pw_job_next, or NULL */
   size_t root_len;     /**< the root as printed (trailing slashes dropped) */
+  int64_t start_sec;   /**< the second the job started (CLOCK_REALTIME), before the walk */
   size_t rel_off;      /**< where an entry's path below the root starts */
   atomic_bool ancestor_reported;
   /* Regular files with other hard links that the rules would change.  A
@@ -58,8 +60,9 @@ typedef struct repair_ctx {
      wherever those lie: repair changes it only once every one of its names
      (st_nlink) has been reached in the walked tree, through the last of
      them, and lists and counts it once; one with a name elsewhere (linked
-     in from outside ROOT, or in a folder the run did not enter) is left
-     alone (PW_OP_HARDLINKS, told when the walk ends).  chown changes such
+     in from outside ROOT, or in a folder the run did not enter), or whose
+     names may have changed during the run (names_settled), is left alone
+     (PW_OP_HARDLINKS, told when the walk ends).  chown changes such
      a file through its first name.  Open addressing on (dev, ino), under
      links_mu. */
   pthread_mutex_t links_mu;
@@ -73,9 +76,12 @@ typedef struct repair_ctx {
     char *path;       /**< the first name reached, for the notice when not all are */
     size_t len;
     struct timespec ctime; /**< its ctime when first reached */
-    bool moved;       /**< the ctime changed between two names: a name may have been
-                           renamed from a folder already listed to one not yet, and
-                           counted twice (never changed then; told as not all reached) */
+    bool moved;       /**< its names may have changed during the run: the ctime changed
+                           between two names, or was not older than the run's start
+                           second (names_settled) at one of them; a name may then have
+                           been renamed (or linked and unlinked) from a folder already
+                           listed to one not yet, and counted twice (never changed
+                           then; told as not all reached) */
   } *links;
   size_t links_cap, links_n;
 } repair_ctx;
@@ -351,6 +357,19 @@ static bool first_link(repair_ctx *c, const struct stat *st, uint32_t gid, uint3
   return !met;
 }
 
+/* Whether no name of st can have changed since the run started: a link,
+   unlink or rename sets the inode's ctime to "now", at the file system's
+   granularity, which may be a whole second (ext4 with 128-byte inodes,
+   Lustre) or a tick: names linked and unlinked within one granule leave
+   the ctime as it was, so equal ctimes at two names prove nothing by
+   themselves.  A ctime in a second before the one the run started in
+   does, whatever the granularity (a file server whose clock is behind
+   ours by more than the granularity weakens this; the ctimes of the
+   names reached must still be equal too). */
+static bool names_settled(const repair_ctx *c, const struct stat *st) {
+  return (int64_t)st->PW_CTIM.tv_sec < c->start_sec;
+}
+
 /* Count e, a name of st (a regular file with other hard links that the
    rules would change, to group gid), once however often it is reached (a
    folder seen twice through a bind mount).  1 when with it every name of
@@ -372,12 +391,15 @@ static int count_link(repair_ctx *c, const struct stat *st, const pw_entry *e, u
     if (!path) goto out;
     memcpy(path, e->path, e->len + 1);
     *l = (struct link_slot){.dev = (uint64_t)st->st_dev, .ino = (uint64_t)st->st_ino, .gid = gid,
-                            .used = true, .path = path, .len = e->len, .ctime = st->PW_CTIM};
+                            .used = true, .path = path, .len = e->len, .ctime = st->PW_CTIM,
+                            .moved = !names_settled(c, st)};
     c->links_n++;
-  } else if (l->ctime.tv_sec != st->PW_CTIM.tv_sec || l->ctime.tv_nsec != st->PW_CTIM.tv_nsec) {
+  } else if (l->ctime.tv_sec != st->PW_CTIM.tv_sec || l->ctime.tv_nsec != st->PW_CTIM.tv_nsec ||
+             !names_settled(c, st)) {
     /* a rename changes the renamed inode's ctime: one of its names moved
-       while the walk went (or the file changed otherwise): its names can
-       no longer be told apart by where they were seen */
+       while the walk went (or the file changed otherwise), or may have (a
+       ctime of the run's start second or later): its names can no longer
+       be told apart by where they were seen */
     l->moved = true;
   }
   *first = l->gid;
@@ -638,6 +660,12 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
     if (!c->chown_mode && S_ISREG(now.st_mode) && now.st_nlink > 1 && now.st_nlink > seen &&
         !pw_change_empty(&p)) {
       pw_job_note_error(j, PW_OP_HARDLINKS, 0, e->path, e->len); /* linked meanwhile */
+    } else if (seen && !pw_change_empty(&p) &&
+               (!names_settled(c, &now) || now.PW_CTIM.tv_sec != st->PW_CTIM.tv_sec ||
+                now.PW_CTIM.tv_nsec != st->PW_CTIM.tv_nsec)) {
+      /* its names changed since they were counted (or may have): as a
+         name moved during the walk (count_link), left alone, told */
+      pw_job_note_error(j, PW_OP_HARDLINKS, 0, e->path, e->len);
     } else if (!pw_change_empty(&p) && loses_caps(w, e, &now, &p, &t)) {
       if (S_ISREG(now.st_mode) && now.st_nlink > 1) mark_link_left(c, &now);
     } else if (!c->chown_mode && !pw_change_empty(&p) && widens_acl(w, e, &now, &p, &t)) {
@@ -786,12 +814,17 @@ static int repair_init(pw_job *j, void *arg) {
                 "fchmodat2 (Linux 6.6): mount /proc");
     return -ENOSYS;
   }
+  /* the run's start, before the walk: a hard-linked file's ctime older
+     than its second proves its names did not change during the run */
+  struct timespec start;
+  clock_gettime(CLOCK_REALTIME, &start);
   repair_ctx *c = calloc(1, sizeof *c);
   if (!c) goto oom;
   pw_job_set_ctx(j, c);
   *c = (repair_ctx){.chown_mode = chown_mode, .apply = o->apply, .force_gw = o->force_gw,
                     .from = o->chown_from, .to_uid = o->chown_uid, .to_gid = o->chown_gid,
-                    .ngroups = -1, .journal_fd = o->journal_fd, .changes_fd = o->changes_fd};
+                    .ngroups = -1, .journal_fd = o->journal_fd, .changes_fd = o->changes_fd,
+                    .start_sec = (int64_t)start.tv_sec};
   atomic_init(&c->ancestor_reported, false);
 #ifdef __linux__
   if (chown_mode && !has_fsetid()) {

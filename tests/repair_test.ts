@@ -35,7 +35,7 @@ import { type Shim, shimTest } from "./helpers/shim.ts";
 import { SETPRIV, testNeeding } from "./helpers/system.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { python } from "./helpers/tree.ts";
-import { waitFor } from "./helpers/wait.ts";
+import { ctimesPast, waitFor } from "./helpers/wait.ts";
 import {
   at,
   buildTree,
@@ -813,6 +813,8 @@ Deno.test("hard-linked files: changed once every name is reached in ROOT; a name
   Deno.linkSync(secret, `${root}/u/innocent`);
   Deno.linkSync(`${root}/u/both`, `${root}/v/both2`); // every name inside
   Deno.linkSync(`${root}/u/half`, `${root}/skip/half2`); // one name in an excluded folder
+  // names linked in the second a run starts in may be changing still: left alone (rule 9)
+  await ctimesPast(secret, `${root}/u/both`, `${root}/u/half`);
   const facts = (p: string) => {
     const st = Deno.lstatSync(p);
     return [st.uid, st.gid, st.mode! & 0o7777];
@@ -916,6 +918,135 @@ shimTest(
   },
 );
 
+Deno.test("hard-linked file whose names changed in the second the run starts in: left alone, told; a later run changes it", async () => {
+  await using tmp = await tempDir("pwalk-hlnow-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [
+    { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+    { rel: "d1", type: "dir", uid: 1001, gid: G.PROJECT, mode: 0o2770 },
+    { rel: "d2", type: "dir", uid: 1001, gid: G.PROJECT, mode: 0o2770 },
+    own("d1/A"),
+  ]);
+  const a = `${root}/d1/A`, b = `${root}/d2/B`;
+  const facts = () => {
+    const st = Deno.lstatSync(a);
+    return [st.gid, st.mode! & 0o7777];
+  };
+  const before = facts();
+  // Where ctime changes once a second (ext4 with 128-byte inodes, Lustre), a
+  // user's loop of link and unlink between the walk's two sightings of a
+  // file leaves its ctime as it was, and the second name may be one linked
+  // in from outside: a ctime of the run's start second proves nothing. The
+  // runs must start in the second of the link: early in a second (not in
+  // its first milliseconds, which the kernel's coarse clock of ctimes may
+  // still count in the second before), link, run (in this process:
+  // milliseconds), and the premise is checked after (tried again, the file
+  // as it was, the rare time it does not hold).
+  for (let attempt = 1;; attempt++) {
+    await waitFor(() => Date.now() % 1000 >= 50 && Date.now() % 1000 < 300, {
+      what: "the start of a second",
+    });
+    if (attempt > 1) {
+      Deno.removeSync(b);
+      Deno.chownSync(a, 1001, 1001); // as own() made it
+      Deno.chmodSync(a, 0o600);
+    }
+    Deno.linkSync(a, b);
+    const second = Math.floor(Deno.lstatSync(a).ctime!.getTime() / 1000);
+    const dry = await repair(root, { journal: false, listChanges: true });
+    const apply = await repair(root, { apply: true, journal: false, listChanges: true });
+    if (Math.floor(Date.now() / 1000) !== second) {
+      assert(attempt < 5, "the runs never started in the second of the link");
+      continue;
+    }
+    for (const [what, s] of [["dry run", dry], ["apply", apply]] as const) {
+      assertEquals(s.changeList, [], what);
+      const told = s.errorDetails.filter((e) => e.op === "hardlinks");
+      assertEquals(told.length, 1, what);
+      assert([a, b].includes(told[0].path), what);
+      assertStringIncludes(told[0].message, "names changed during the run or just before it");
+    }
+    assertEquals(facts(), before, "changed while its names may be changing");
+    break;
+  }
+  // in a later second its names are known to have stayed: changed, through one of them
+  await ctimesPast(a);
+  const s = await repair(root, { apply: true, journal: false });
+  assertEquals(noticesOf(s, "hardlinks"), [], JSON.stringify(s.errorDetails));
+  assertEquals(s.entriesChanged, 1);
+  assertEquals(facts(), [G.PROJECT, 0o640]);
+});
+
+/**
+ * An LD_PRELOAD shim: just after the walker's stat of the second name
+ * starting "relink-" it reaches, that name is linked as ".relinked" and
+ * unlinked again: the file's names are as many as before, its ctime the
+ * time now, between that name's counting and its change.
+ */
+const RELINK = `#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+static int seen;
+static void relink(int fd, const char *p) {
+  if (strncmp(p, "relink-", 7) || ++seen != 2) return;
+  if (linkat(fd, p, fd, ".relinked", 0) == 0) unlinkat(fd, ".relinked", 0);
+}
+typedef int (*fstatat_fn)(int, const char *, struct stat *, int);
+int fstatat(int fd, const char *p, struct stat *st, int fl) {
+  static fstatat_fn real;
+  if (!real) real = (fstatat_fn)dlsym(RTLD_NEXT, "fstatat");
+  int r = real(fd, p, st, fl);
+  if (r == 0) relink(fd, p);
+  return r;
+}
+typedef int (*fstatat64_fn)(int, const char *, struct stat64 *, int);
+int fstatat64(int fd, const char *p, struct stat64 *st, int fl) {
+  static fstatat64_fn real;
+  if (!real) real = (fstatat64_fn)dlsym(RTLD_NEXT, "fstatat64");
+  int r = real(fd, p, st, fl);
+  if (r == 0) relink(fd, p);
+  return r;
+}
+`;
+
+shimTest(
+  "hard-linked file whose names change between their counting and the change: left alone, told",
+  RELINK,
+  async (shim) => {
+    const root = `${shim.dir}/proj`;
+    buildTree(root, [
+      { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+      { rel: "u", type: "dir", uid: 1001, gid: G.PROJECT, mode: 0o2770 },
+      own("u/relink-a"),
+    ]);
+    Deno.linkSync(`${root}/u/relink-a`, `${root}/u/relink-b`);
+    await ctimesPast(`${root}/u/relink-a`); // settled when counted
+    const before = Deno.lstatSync(`${root}/u/relink-a`);
+    const r = await shim.cli(
+      [
+        "repair",
+        "--apply",
+        "--threads",
+        "1",
+        "--journal",
+        `${shim.dir}/j`,
+        "--errors",
+        "/dev/stderr",
+        root,
+      ],
+    );
+    assertEquals(r.code, 0, r.stderr);
+    const after = Deno.lstatSync(`${root}/u/relink-a`);
+    // the premise: its names changed (and came back to two) during the run
+    assert(after.ctime!.getTime() > before.ctime!.getTime(), "the names did not change");
+    assertEquals(after.nlink, 2);
+    assertEquals([after.gid, after.mode! & 0o7777], [before.gid, before.mode! & 0o7777], r.text);
+    assertStringIncludes(r.stderr, ",hardlinks,,");
+  },
+);
+
 Deno.test("ACL and capability notices: a dry run tells what --apply tells", async () => {
   await using tmp = await tempDir("pwalk-notices-");
   const root = `${tmp.path}/proj`;
@@ -963,6 +1094,7 @@ Deno.test("hard links: a file is changed, listed and counted once, dry run as --
   ]);
   Deno.linkSync(`${root}/a/f`, `${root}/b/f2`); // under two shared groups
   Deno.linkSync(`${root}/a/g`, `${root}/c/g2`); // under one
+  await ctimesPast(`${root}/a/f`, `${root}/a/g`); // names settled before the runs (rule 9)
   const notices = (s: Notices) => noticesOf(s, "links");
   const dry = await repair(root, { journal: false, listChanges: true });
   const apply = await repair(root, { apply: true, journal: false, listChanges: true });

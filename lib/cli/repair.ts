@@ -51,8 +51,9 @@ never followed nor changed):
     copied disk or memory node is access to the device;
   - a file with other hard links is changed once every one of its names
     has been reached inside ROOT; one with a name elsewhere (another
-    user's file linked in from outside ROOT) is left alone (a hardlinks
-    notice).
+    user's file linked in from outside ROOT), or whose names changed
+    during the run or just before it (run again later), is left alone (a
+    hardlinks notice).
 
 Refused (one line, exit 2): ROOT / without --force; a system folder or
 anything below one (/bin /boot /dev /etc /lib /lib64 /proc /root /sbin /sys

@@ -41,3 +41,25 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/**
+ * Wait until the wall clock is in a second later than the ctime of every
+ * one of `paths` (none: than now). Repair changes a file with other hard
+ * links only when its ctime is older than the second the run starts in
+ * (docs/repair.md, rule 9: its names cannot have changed during the run),
+ * so a test that links names and then expects the change waits for this
+ * first (at most a second).
+ *
+ * @example
+ * ```ts ignore
+ * Deno.linkSync(`${root}/a/f`, `${root}/b/f2`);
+ * await ctimesPast(`${root}/a/f`);
+ * ```
+ */
+export async function ctimesPast(...paths: string[]): Promise<void> {
+  const seconds = paths.length
+    ? paths.map((p) => Math.floor(Deno.lstatSync(p).ctime!.getTime() / 1000))
+    : [Math.floor(Date.now() / 1000)];
+  const after = (Math.max(...seconds) + 1) * 1000;
+  await waitFor(() => Date.now() >= after, { what: "the next second", everyMs: 20 });
+}
