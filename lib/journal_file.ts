@@ -223,12 +223,20 @@ export function refuseJournalInTree(journal: string, rootReal: string): void {
   }
 }
 
-/** An open journal: its fd for the native side, and its path. */
+/** An open journal: its fd for the native side, its path, and what it was when opened. */
 export interface OpenJournal {
   /** For PW_OPT_JOURNAL_FD; close with pw_fd_close. */
   fd: number;
   /** The file. */
   path: string;
+  /** Its device and inode (lstat's), to know it again by its path. */
+  dev: number;
+  /** Its inode number. */
+  ino: number;
+  /** Its size in bytes when opened (a torn last line cut off): what earlier runs left. */
+  size: number;
+  /** Whether this run created it (else an existing journal is appended to). */
+  made: boolean;
 }
 
 /**
@@ -251,7 +259,7 @@ export function openJournal(
 ): OpenJournal {
   if (named !== undefined) {
     refuseJournalInTree(named, rootReal);
-    return { fd: openChecked(named, false), path: named };
+    return { ...openChecked(named, false)!, path: named };
   }
   const dir = defaultJournalDir();
   const now = new Date();
@@ -260,20 +268,24 @@ export function openJournal(
   makePrivateDir(dir);
   for (let n = 0;; n++) {
     const path = `${dir}/${defaultJournalName(kind, now, n)}`;
-    const fd = openChecked(path, true, n < 100);
-    if (fd >= 0) return { fd, path };
+    const opened = openChecked(path, true, n < 100);
+    if (opened) return { ...opened, path };
   }
 }
 
-/** pw_journal_open and the checks; -1 for a taken name when `retry`. */
-function openChecked(path: string, mustBeNew: boolean, retry = false): number {
+/** pw_journal_open and the checks; undefined for a taken name when `retry`. */
+function openChecked(
+  path: string,
+  mustBeNew: boolean,
+  retry = false,
+): Omit<OpenJournal, "path"> | undefined {
   const sym = native();
   const info = new BigInt64Array(7);
   const b = pathBytes(path);
   const fd = sym.pw_journal_open(b, BigInt(b.length), mustBeNew ? JournalFlag.NEW : 0, info);
   if (fd < 0) {
     const [name, text] = errnoName(-fd);
-    if (name === "EEXIST" && retry) return -1;
+    if (name === "EEXIST" && retry) return undefined;
     if (name === "EAGAIN") { // EWOULDBLOCK
       throw new Error(
         `pwalk: journal ${path}: in use by another run (it holds the journal's lock); ` +
@@ -300,7 +312,44 @@ function openChecked(path: string, mustBeNew: boolean, retry = false): number {
     sym.pw_fd_close(fd);
     throw new RefusedError(`pwalk: journal ${path}: ${problem}: not appended to`);
   }
-  return fd;
+  return {
+    fd,
+    dev: Number(info[0]),
+    ino: Number(info[1]),
+    size: Number(info[4]),
+    made: info[6] !== 0n,
+  };
+}
+
+/**
+ * After a run that failed: when its journal holds nothing of it (the header
+ * could not be written: a full disk, a file size limit; or the run failed
+ * before it), nothing was changed, since no change is made without its
+ * line. The journal file is then removed if this run made it (an empty
+ * file, which undo would refuse as no journal), or left as it was. Returns
+ * what to add to the run's error message, or undefined when the journal
+ * holds lines of the run (or is no longer the file the run opened).
+ *
+ * @example
+ * ```ts ignore
+ * const note = dropUnwritten(journal); // "; nothing was changed (the journal /j, empty, was removed)"
+ * ```
+ */
+export function dropUnwritten(j: OpenJournal): string | undefined {
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.lstatSync(j.path);
+  } catch {
+    return undefined;
+  }
+  if (!st.isFile || st.dev !== j.dev || st.ino !== j.ino || st.size !== j.size) return undefined;
+  if (j.made && j.size === 0) {
+    try {
+      Deno.removeSync(j.path);
+      return `; nothing was changed (the journal ${j.path}, empty, was removed)`;
+    } catch { /* left: said so below */ }
+  }
+  return `; nothing was changed (the journal ${j.path} holds nothing of this run)`;
 }
 
 /**

@@ -14,7 +14,7 @@ import { checkInt, commonNative, type CommonOptions } from "./options.ts";
 import { type Counters, NativeJob, type NativeOption, type WalkError } from "./job.ts";
 import { errnoError } from "./errno.ts";
 import type { ChangeRecord } from "./journal.ts";
-import { type OpenJournal, openJournal, RefusedError } from "./journal_file.ts";
+import { dropUnwritten, type OpenJournal, openJournal, RefusedError } from "./journal_file.ts";
 import { logPath, syslogLine, whoRuns } from "./syslog.ts";
 
 export type { ChangeKind, ChangeRecord, EntryType, Ownership } from "./journal.ts";
@@ -31,7 +31,11 @@ export interface ChangeOptions extends CommonOptions {
    * created 0600, or appended to when it exists and is a journal of the
    * running user that nobody else may write. `false`: no journal. Never a
    * symbolic link, never inside the tree (both refused, `RefusedError`). A
-   * dry run with a journal writes its plan, which undo() skips.
+   * dry run with a journal writes its plan, which undo() skips. A run that
+   * fails before any line of it is written (a full disk under the header)
+   * changed nothing: a journal file it created is removed then, and its
+   * error says so (`; nothing was changed (the journal FILE, empty, was
+   * removed)`).
    */
   journal?: string | false;
   /** Called with the journal's path once it is open, before anything changes. */
@@ -273,6 +277,7 @@ async function runChangeJob(
   }
   let out: ChangeOutcome | undefined;
   let ended = "failed";
+  let failure: { error: unknown } | undefined;
   try {
     if (journal) opts.push([Opt.JOURNAL_FD, journal.fd]);
     await using job = await NativeJob.start(opts, (p) => native().pw_repair_start(p), o);
@@ -294,8 +299,18 @@ async function runChangeJob(
     } finally {
       if (o.apply) logRun(kind, real ?? root, job.counters(), ended, journal?.path);
     }
+  } catch (e) {
+    failure = { error: e };
+    throw e;
   } finally {
     const rc = journal ? native().pw_fd_close(journal.fd) : 0;
+    // failed with nothing of the run in the journal: no journal to undo
+    const note = failure && journal ? dropUnwritten(journal) : undefined;
+    if (note && failure!.error instanceof Error) {
+      try {
+        failure!.error.message += note;
+      } catch { /* a message that cannot be set (DOMException) */ }
+    }
     if (rc < 0) {
       // deno-lint-ignore no-unsafe-finally
       throw errnoError(

@@ -32,6 +32,7 @@ import {
   assertMatch,
   assertRejects,
   assertStringIncludes,
+  assertThrows,
 } from "@std/assert";
 import { chown, readJournal, RefusedError, repair, undo } from "../mod.ts";
 import { closeLibc, mkfifo } from "./helpers/libc.ts";
@@ -1056,6 +1057,49 @@ Deno.test({
     assertEquals(u.code, 0, u.stderr);
     assertEquals(diffSnapshots(before, snapshot(root)), []);
     closeLibc();
+  },
+});
+
+Deno.test({
+  name:
+    "a full disk before the journal's header: nothing changed, no undo to give, an empty journal the run made removed",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir("pwalk-safety-");
+    const root = `${tmp.path}/proj`;
+    buildTree(root, [PROJECT, own("a"), own("b", "dir")]);
+    const before = snapshot(root);
+    const mnt = `${tmp.path}/mnt`;
+    Deno.mkdirSync(mnt);
+    assertEquals(await mountTmpfs(mnt, "size=64k"), "");
+    // an earlier run's journal that ends at a page's end: no room in it either
+    const old = `${mnt}/old.journal`;
+    const head = "#pwalk-journal 1 repair dry-run 1 2 /";
+    const oldText = head + "x".repeat(4096 - head.length - 1) + "\n";
+    Deno.writeTextFileSync(old, oldText, { mode: 0o600 });
+    const fill = Deno.openSync(`${mnt}/fill`, { write: true, create: true });
+    try {
+      for (;;) if (fill.writeSync(new Uint8Array(4096)) < 4096) break;
+    } catch (e) {
+      assertStringIncludes(String(e), "No space left on device");
+    } finally {
+      fill.close();
+    }
+    for (const [journal, made] of [[`${mnt}/new.journal`, true], [old, false]] as const) {
+      const r = await cli(["repair", "--apply", "--journal", journal, root]);
+      assertEquals(r.code, 1, r.stderr);
+      assertStringIncludes(
+        r.stderr,
+        `pwalk: cannot write the journal: No space left on device; nothing was changed (the ` +
+          `journal ${journal}${made ? ", empty, was removed)" : " holds nothing of this run)"}\n`,
+      );
+      // no undo to run: it would refuse an empty file, or undo the earlier runs
+      assert(!r.stderr.includes("undo"), r.stderr);
+      assertEquals(diffSnapshots(before, snapshot(root)), []);
+      if (made) {
+        assertThrows(() => Deno.lstatSync(journal), Deno.errors.NotFound, undefined, "left");
+      } else assertEquals(Deno.readTextFileSync(journal), oldText);
+    }
   },
 });
 

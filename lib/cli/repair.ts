@@ -171,7 +171,13 @@ export async function runChange<T extends ChangeSummary>(
       return start(root, { ...o, ...run }).catch((e) => {
         if (e instanceof RefusedError) throw usage(e);
         // a full disk under the journal: what was changed is in it, whole
-        if (journal && /cannot write the journal: /.test(String((e as Error)?.message))) {
+        // (unless nothing of the run is: then nothing was changed, and no
+        // journal is left to undo, as the message says)
+        const message = String((e as Error)?.message);
+        if (
+          journal && /cannot write the journal: /.test(message) &&
+          !message.includes("; nothing was changed (the journal ")
+        ) {
           throw new Error(
             `${(e as Error).message.split("\n")[0]}; the changes made before it are in ` +
               `${journal}: pwalk undo --apply ${shellQuote(journal)} puts them back`,
