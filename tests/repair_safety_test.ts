@@ -36,9 +36,10 @@ import {
 } from "@std/assert";
 import { chown, readJournal, RefusedError, repair, undo } from "../mod.ts";
 import { closeLibc, mkfifo } from "./helpers/libc.ts";
-import { apiInChild, CLI, cli, run, runOk, UNPRIVILEGED } from "./helpers/run.ts";
+import { apiInChild, CLI, cli, REPO, run, runOk, UNPRIVILEGED } from "./helpers/run.ts";
 import { PYTHON3, SETPRIV, testNeeding } from "./helpers/system.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
+import { python } from "./helpers/tree.ts";
 import { ctimesPast, waitFor } from "./helpers/wait.ts";
 import {
   at,
@@ -1339,6 +1340,40 @@ async function getentGroup(gid: number): Promise<string | undefined> {
   const r = await run("getent", ["group", String(gid)]);
   return r.code === 0 ? r.text.split(":")[0] : undefined;
 }
+
+testNeeding([PYTHON3], {
+  name:
+    "a file with several names is listed under the last one reached, as README and docs/repair.md say",
+  async fn() {
+    await using tmp = await tempDir("pwalk-safety-");
+    const root = `${tmp.path}/proj`;
+    const names = ["alpha", "beta", "gamma", "delta", "eps", "zeta"];
+    buildTree(root, [PROJECT, own(names[0])]);
+    for (const n of names.slice(1)) Deno.linkSync(`${root}/${names[0]}`, `${root}/${n}`);
+    await ctimesPast(`${root}/${names[0]}`); // names settled before the run (rule 9)
+    // one worker reaches a folder's names in the order the folder lists them
+    // (getdents, as Python's os.listdir): the last of them is the one listed
+    const order = JSON.parse(
+      await python("import os, sys, json; print(json.dumps(os.listdir(sys.argv[1])))", root),
+    );
+    const r = await cli(["repair", "--threads", "1", root]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(
+      lines(r.stdout).map((l) => l.slice(`would change: ${root}/`.length).split(":")[0]),
+      [order.at(-1), order.at(-1)], // group and mode
+    );
+    const says = (f: string, text: string) =>
+      assert(
+        Deno.readTextFileSync(`${REPO}/${f}`).replace(/\s+/g, " ").includes(text),
+        `${f} does not say: ${text}`,
+      );
+    says(
+      "README.md",
+      "is changed, listed and counted once, under the last of its names a worker reaches",
+    );
+    says("docs/repair.md", "changed once, through the last of its names reached");
+  },
+});
 
 Deno.test("change lines: dry runs say so, groups by name, files with other hard links flagged", async () => {
   await using tmp = await tempDir("pwalk-safety-");
