@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,16 +126,48 @@ static bool sync_due(int fd) {
   return true;
 }
 
+/* Write all n bytes of line, as far as they go: the bytes written; *err
+   the errno that stopped it (0: all written).  A short write (a disk
+   filling up, RLIMIT_FSIZE reached, a quota) is followed by a write of the
+   rest, which says why: ENOSPC, EFBIG, EDQUOT... (or writes it: a write cut
+   short by a signal). */
+static size_t write_line(int fd, const char *line, size_t n, int *err) {
+  size_t done = 0;
+  *err = 0;
+  while (done < n) {
+    ssize_t w = write(fd, line + done, n - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      *err = w < 0 ? errno : ENOSPC; /* 0: no room, and no reason given */
+      break;
+    }
+    done += (size_t)w;
+  }
+  return done;
+}
+
 int pw_journal_append(int fd, const char *line, size_t n) {
   pthread_mutex_lock(&append_mu);
-  ssize_t wn;
-  do wn = write(fd, line, n);
-  while (wn < 0 && errno == EINTR);
-  int err = wn == (ssize_t)n ? 0 : wn < 0 ? errno : ENOSPC;
+  /* A write at RLIMIT_FSIZE raises SIGXFSZ, which kills the process (the
+     run's other changes half done, nothing said): blocked in this thread
+     while the line is written, and dropped if raised, so that the write
+     fails with EFBIG instead, said as the journal's error. */
+  sigset_t xfsz, old;
+  sigemptyset(&xfsz);
+  sigaddset(&xfsz, SIGXFSZ);
+  bool masked = pthread_sigmask(SIG_BLOCK, &xfsz, &old) == 0 && !sigismember(&old, SIGXFSZ);
+  int err;
+  size_t wn = write_line(fd, line, n, &err);
+  if (masked) {
+    sigset_t pending;
+    int sig;
+    if (sigpending(&pending) == 0 && sigismember(&pending, SIGXFSZ)) (void)sigwait(&xfsz, &sig);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+  }
   if (wn > 0 && err) {
     /* A torn line: cut the file back to where it began (O_APPEND: the end). */
     off_t end = lseek(fd, 0, SEEK_END);
-    if (end >= wn && ftruncate(fd, end - wn)) err = errno;
+    if (end >= (off_t)wn && ftruncate(fd, end - (off_t)wn)) err = errno;
   }
   bool due = !err && sync_due(fd);
   pthread_mutex_unlock(&append_mu);

@@ -36,8 +36,17 @@ import {
 } from "@std/assert";
 import { chown, readJournal, RefusedError, repair, undo } from "../mod.ts";
 import { closeLibc, mkfifo } from "./helpers/libc.ts";
-import { apiInChild, CLI, cli, REPO, run, runOk, UNPRIVILEGED } from "./helpers/run.ts";
-import { PYTHON3, SETPRIV, testNeeding } from "./helpers/system.ts";
+import {
+  apiInChild,
+  CLI,
+  cli,
+  helperScript,
+  REPO,
+  run,
+  runOk,
+  UNPRIVILEGED,
+} from "./helpers/run.ts";
+import { PRLIMIT, PYTHON3, SETPRIV, testNeeding } from "./helpers/system.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { python } from "./helpers/tree.ts";
 import { ctimesPast, waitFor } from "./helpers/wait.ts";
@@ -1058,6 +1067,49 @@ Deno.test({
     assertEquals(u.code, 0, u.stderr);
     assertEquals(diffSnapshots(before, snapshot(root)), []);
     closeLibc();
+  },
+});
+
+testNeeding([PRLIMIT], {
+  name:
+    "a file size limit under the journal (RLIMIT_FSIZE): File too large, not a full disk; the API's process not killed",
+  async fn() {
+    await using tmp = await tempDir("pwalk-safety-");
+    const root = `${tmp.path}/proj`;
+    buildTree(root, [PROJECT, own("a"), own("b", "dir")]);
+    const before = snapshot(root);
+    // A journal of an earlier run 40 bytes short of the limit, sparse: the
+    // next header's write is cut short there. The limit (64 GiB) is beyond
+    // Deno's own cache files, which the process may write too (the API's
+    // process would die of their SIGXFSZ).
+    const limit = 64 * 2 ** 30;
+    const journal = `${tmp.path}/j`;
+    const head = "#pwalk-journal 1 repair dry-run 1 2 /nowhere\n";
+    Deno.writeTextFileSync(journal, head, { mode: 0o600 });
+    Deno.truncateSync(journal, limit - 41);
+    Deno.writeTextFileSync(journal, "\n", { append: true });
+    const oldSize = Deno.statSync(journal).size;
+    assertEquals(oldSize, limit - 40);
+    const prefix = ["prlimit", `--fsize=${limit}`, "--"];
+    const r = await cli(["repair", "--apply", "--journal", journal, root], { prefix });
+    assertEquals([r.code, r.signal], [1, null], r.stderr);
+    // the errno of the write of the rest, not a full disk the short write was taken for
+    assertStringIncludes(
+      r.stderr,
+      `pwalk: cannot write the journal: File too large; nothing was changed (the journal ` +
+        `${journal} holds nothing of this run)\n`,
+    );
+    // the API in a process of its own, which (unlike the CLI) takes no
+    // SIGXFSZ: the write fails all the same, nothing kills the process
+    const api = await helperScript("api_json.ts", [
+      "repair",
+      root,
+      JSON.stringify({ apply: true, journal }),
+    ], { prefix });
+    assertEquals([api.code, api.signal], [1, null], api.stderr);
+    assertStringIncludes(api.stderr, "cannot write the journal: File too large");
+    assertEquals(Deno.statSync(journal).size, oldSize, "the journal changed");
+    assertEquals(diffSnapshots(before, snapshot(root)), []);
   },
 });
 

@@ -41,6 +41,8 @@ export const NPM: Need = requireTool("npm", "npm");
 export const ZSTD: Need = requireTool("zstd", "zstd");
 /** setpriv (run.ts: UNPRIVILEGED). */
 export const SETPRIV: Need = requireTool("setpriv", "util-linux");
+/** prlimit (a child run under a resource limit: RLIMIT_FSIZE). */
+export const PRLIMIT: Need = requireTool("prlimit", "util-linux");
 /** qemu-aarch64, to run the aarch64 library. */
 export const QEMU_AARCH64: Need = requireTool("qemu-aarch64", "qemu-user");
 /** The aarch64 glibc qemu-aarch64 runs with (-L /usr/aarch64-linux-gnu). */
