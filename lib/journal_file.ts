@@ -10,6 +10,7 @@
 import { JournalFlag, native } from "./ffi.ts";
 import { errnoName } from "./errno.ts";
 import { pathBytes } from "./job.ts";
+import { osErrorText } from "./outfile.ts";
 
 /**
  * A run, or an undo, refused before anything changed: a protected ROOT, a
@@ -110,7 +111,17 @@ function makePrivateDir(dir: string): void {
   if (before) {
     throw new RefusedError(`pwalk: journal folder ${dir}: ${before}: give --journal FILE`);
   }
-  Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    // no access where it goes (run as another user, HOME left as it was):
+    // the journal has to be given, as for the refusals here
+    if (e instanceof Error) {
+      e.message = `pwalk: journal folder ${dir}: cannot be created: ${osErrorText(e)}: ` +
+        "give --journal FILE (API: journal)";
+    }
+    throw e;
+  }
   const after = untrustedAncestor(dir);
   if (after) throw new RefusedError(`pwalk: journal folder ${dir}: ${after}: give --journal FILE`);
   const s = Deno.lstatSync(dir);

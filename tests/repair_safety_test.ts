@@ -565,6 +565,34 @@ Deno.test("a default journal folder below a folder someone else owns is refused 
   assertEquals([...Deno.readDirSync(`${home}/.local/state/pwalk`)].length, 1);
 });
 
+testNeeding([SETPRIV], {
+  name: "a default journal folder that cannot be created: the error says to give --journal",
+  async fn() {
+    await using tmp = await tempDir("pwalk-safety-");
+    const root = `${tmp.path}/proj`;
+    buildTree(root, [{ ...PROJECT, uid: 0, mode: 0o2775 }, own("f")]); // readable without capabilities
+    const before = snapshot(root);
+    // a HOME the run may not write in (a run as another user, HOME left as it was)
+    const home = `${tmp.path}/home`;
+    Deno.mkdirSync(home, { mode: 0o500 });
+    Deno.chmodSync(home, 0o500);
+    const env = { ...(await homelessEnv()), HOME: home };
+    const r = await cli(["repair", "--apply", root], {
+      clearEnv: true,
+      env,
+      prefix: UNPRIVILEGED,
+    });
+    assertEquals(r.code, 1, r.stderr);
+    assertEquals(
+      errLines(r.stderr).at(-1),
+      `pwalk: journal folder ${home}/.local/state/pwalk: cannot be created: Permission denied: ` +
+        "give --journal FILE (API: journal)",
+    );
+    assertEquals(diffSnapshots(before, snapshot(root)), [], "the tree changed");
+    assertEquals([...Deno.readDirSync(home)], []);
+  },
+});
+
 Deno.test("the journal is never inside the tree being changed", async (t) => {
   await using tmp = await tempDir("pwalk-safety-");
   const root = `${tmp.path}/proj`;
