@@ -1076,7 +1076,8 @@ Deno.test({
     assertStringIncludes(
       r.stderr,
       `cannot write the journal: No space left on device; the changes made before it are in ` +
-        `${journal}: pwalk undo --apply ${journal} puts them back`,
+        `${journal}: pwalk undo --apply ${journal} puts them back, with the changes of the ` +
+        `earlier runs it holds (pwalk undo ${journal} lists them all)`,
     );
     const text = Deno.readTextFileSync(journal);
     assert(text.endsWith("\n"), "a torn line was left at the end");

@@ -138,6 +138,8 @@ export async function runChange<T extends ChangeSummary>(
   if (why) throw new UsageError(why);
   const { ui, ...walk } = await walkArgs(f, root);
   let journal = f.journal as string | undefined;
+  // --journal FILE appended to: its earlier runs' lines come before this one's
+  let earlier = false;
   // `-` is stdout for -o and --errors; a journal there could not be undone
   // (undo reads the file back), and as a name it would be a file called -
   if (journal === "-") {
@@ -155,6 +157,9 @@ export async function runChange<T extends ChangeSummary>(
     printErrors: true,
     onJournal: (path) => {
       journal = path;
+      try {
+        earlier = Deno.lstatSync(path).size > 0;
+      } catch { /* gone: nothing to undo said below either way */ }
       if (apply) eprint(`${tag} applying; journal ${path}`);
     },
   };
@@ -180,7 +185,13 @@ export async function runChange<T extends ChangeSummary>(
         ) {
           throw new Error(
             `${(e as Error).message.split("\n")[0]}; the changes made before it are in ` +
-              `${journal}: pwalk undo --apply ${shellQuote(journal)} puts them back`,
+              `${journal}: pwalk undo --apply ${shellQuote(journal)} puts them back` +
+              // undo puts back every run of a journal, newest first
+              (earlier
+                ? `, with the changes of the earlier runs it holds (pwalk undo ${
+                  shellQuote(journal)
+                } lists them all)`
+                : ""),
           );
         }
         throw e;
