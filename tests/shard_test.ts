@@ -447,8 +447,19 @@ Deno.test("bad usage of plan, report --plan, slurm, status: one line on stderr, 
   const p = `${tmp.path}/p.json`;
   assertEquals((await cli(["plan", root, "--shards", "2", "-o", p])).code, 0);
   const first = await readPlan(p);
+  // a real Parquet scan of the tree (pwalk's own): --from reads CSV only
+  const parquet = `${tmp.path}/scan.parquet`;
+  assertEquals((await cli(["-o", parquet, root])).code, 0);
   const cases: [string[], RegExp][] = [
     [["plan", root], /missing --shards N/],
+    [
+      ["plan", root, "--shards", "2", "--from", parquet],
+      /--from .*scan\.parquet: a Parquet scan is not read here .*pwalk convert it to \.csv\.zst/,
+    ],
+    [
+      ["slurm", root, "--shards", "2", "--out", `${tmp.path}/sl`, "--from", parquet],
+      /--from .*scan\.parquet: a Parquet scan is not read here/,
+    ],
     [["plan", root, "--shards", "0"], /--shards needs a whole number from 1/],
     [["plan", `${tmp.path}/nope`, "--shards", "2"], /nope: No such file or directory/],
     [["plan", root, "--shards", "2", "--from", `${tmp.path}/nope.csv`], /--from .*nope\.csv/],
@@ -508,7 +519,7 @@ Deno.test("bad usage of plan, report --plan, slurm, status: one line on stderr, 
   );
   assertEquals(
     [...Deno.readDirSync(tmp.path)].map((e) => e.name).sort(),
-    ["notaplan.json", "p.json", "tree"],
+    ["notaplan.json", "p.json", "scan.parquet", "tree"],
   );
   assertEquals([...Deno.readDirSync(`${root}/a`)], []);
   // the refused plan is the first one still, and a file that is no plan is replaced

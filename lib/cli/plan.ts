@@ -21,7 +21,7 @@ import {
 } from "./common.ts";
 import { type PlanOptions, planShards, planText, readPlan, type ShardPlan } from "../shard/plan.ts";
 import { checkedOutput, type OutputTarget, writeWhole } from "../outfile.ts";
-import { scanFiles } from "../shard/scan.ts";
+import { PARQUET, PARQUET_FROM, scanFiles } from "../shard/scan.ts";
 import { checkDescriptorOutput, stdoutName } from "../report.ts";
 
 /** `pwalk plan --help`. */
@@ -50,8 +50,9 @@ Options:
                          run from it), nor a --from scan or --exclude list
   --from SCAN            estimate the work below each folder from a previous
                          scan (a pwalk .csv, .csv.zst or .csv.gz, or a folder
-                         of them; an earlier sharded scan's folder gives its
-                         plan's shards, all done); repeatable. A warning
+                         of them; not .parquet: convert it; an earlier
+                         sharded scan's folder gives its plan's shards, all
+                         done); repeatable. A warning
                          line when it knows less than half of the folders
                          listed (a scan of another tree).
                          Default: the rows the planner sees in listings
@@ -104,6 +105,7 @@ export async function planOptionsOf(flags: Flags): Promise<PlanOptions> {
     } catch (e) {
       throw new UsageError(`--from ${f}: ${(e as Error).message}`);
     }
+    if (PARQUET.test(f)) throw new UsageError(`--from ${f}: ${PARQUET_FROM}`);
   }
   return {
     shards,

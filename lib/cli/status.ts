@@ -27,7 +27,8 @@ A shard is
               node, or it died
   failed      it ran (a Slurm log, or a record whose output is not whole)
               but left no valid completion record
-  missing     no trace of it
+  missing     no trace of its run (no Slurm log, record or temporary output;
+              an earlier run's output without its record may be there)
 
 Options:
   --json      the whole status as JSON on stdout

@@ -47,8 +47,16 @@ export interface ScanCountOptions {
 
 const NL = 0x0a, COMMA = 0x2c, QUOTE = 0x22, SLASH = 0x2f, MINUS = 0x2d;
 
+/** A Parquet scan's name: --from reads CSV only (its rows' bytes, as the report wrote them). */
+export const PARQUET: RegExp = /\.parquet$/i;
+
+/** Why a Parquet scan is not read by --from, and what to do. */
+export const PARQUET_FROM =
+  "a Parquet scan is not read here (.csv, .csv.zst or .csv.gz only): pwalk convert it to .csv.zst first";
+
 /**
- * The scan files a --from argument names: the file; a sharded scan's
+ * The scan files a --from argument names: the file (not a .parquet one:
+ * an Error); a sharded scan's
  * folder (it holds plan.json): the outputs of its plan's shards, all done
  * (files of an older plan left there are not read, as `pwalk summary DIR`
  * reads none); any other folder: its *.csv, *.csv.zst and *.csv.gz.
@@ -61,6 +69,7 @@ const NL = 0x0a, COMMA = 0x2c, QUOTE = 0x22, SLASH = 0x2f, MINUS = 0x2d;
  */
 export async function scanFiles(from: string): Promise<string[]> {
   const st = await Deno.stat(from);
+  if (!st.isDirectory && PARQUET.test(from)) throw new Error(`${from}: ${PARQUET_FROM}`);
   if (!st.isDirectory) return [from];
   const dir = from.replace(/(.)\/+$/, "$1");
   let planned = false;
