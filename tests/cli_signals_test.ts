@@ -14,10 +14,11 @@
  * made bigger and the step runs again.
  */
 import { assert, assertEquals, assertStringIncludes, fail } from "@std/assert";
-import { CLI, REPO, run, runOk, spawnCli } from "./helpers/run.ts";
+import { CLI, REPO, run, spawnCli } from "./helpers/run.ts";
 import { CC, FUSERMOUNT, PKG_CONFIG, testNeeding } from "./helpers/system.ts";
 import { flatTree, growingTree } from "./helpers/tree.ts";
 import { tempDir } from "./helpers/temp.ts";
+import { mountSlowfs } from "./helpers/slowfs.ts";
 import { snapshot } from "./helpers/repair_tree.ts";
 import { formatBytes } from "../lib/cli/progress.ts";
 
@@ -304,63 +305,51 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
   name: "CLI: a second SIGINT quits a run stuck in a hung file system, its temporary removed",
   async fn() {
     await using tmp = await tempDir();
-    const bin = `${tmp.path}/slowfs`;
-    const fuse = (await runOk("pkg-config", ["--cflags", "--libs", "fuse3"])).text.trim();
-    await runOk("cc", ["-O2", "-o", bin, `${REPO}/bench/slowfs.c`, ...fuse.split(/\s+/)]);
     // a tree whose "hung" folder answers after 20 s, as a dead NFS server's part
-    const src = `${tmp.path}/src`, mnt = `${tmp.path}/mnt`;
+    const src = `${tmp.path}/src`;
     for (const d of ["ok", "hung/deep"]) Deno.mkdirSync(`${src}/${d}`, { recursive: true });
     for (let i = 0; i < 20; i++) Deno.writeTextFileSync(`${src}/ok/f${i}`, "x");
     Deno.writeTextFileSync(`${src}/hung/deep/f`, "x");
-    Deno.mkdirSync(mnt);
-    const fs = new Deno.Command(bin, {
-      args: [src, mnt, "-f", "-o", "ro,attr_timeout=0,entry_timeout=0"],
-      env: { SLOWFS_DELAY_US: "20000000", SLOWFS_ONLY: "/hung" },
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    try {
-      await until(() => Deno.statSync(mnt).dev !== Deno.statSync(src).dev, () => false, "mount");
-      const out = `${tmp.path}/out.csv`;
-      const p = spawnCli(["--threads", "2", "-o", out, mnt]);
-      const guard = setTimeout(() => p.kill("SIGKILL"), 120_000);
-      let err = "";
-      const reader = p.stderr.getReader();
-      const readUntil = async (text: string) => {
-        while (!err.includes(text)) {
-          const { value, done } = await reader.read();
-          if (done) fail(`stderr ended without "${text}": ${err}`);
-          err += dec.decode(value);
-        }
-      };
-      await until(
-        () => names(tmp.path).some((n) => n.startsWith("out.csv.partial-")),
-        () => false,
-        "the report's temporary output",
-      );
-      // the first signal cancels, but the workers wait in the file system
-      p.kill("SIGINT");
-      await readUntil("pwalk: stopping (SIGINT): waiting for the workers to return");
-      assert(names(tmp.path).some((n) => n.startsWith("out.csv.partial-")));
-      p.kill("SIGINT");
-      await readUntil("\n");
-      await readUntil("pwalk: SIGINT again: quit without waiting for the workers; ");
-      for (;;) {
+    await using fs = await mountSlowfs(tmp.path, src, {
+      SLOWFS_DELAY_US: "20000000",
+      SLOWFS_ONLY: "/hung",
+    });
+    const mnt = fs.path;
+    const out = `${tmp.path}/out.csv`;
+    const p = spawnCli(["--threads", "2", "-o", out, mnt]);
+    const guard = setTimeout(() => p.kill("SIGKILL"), 120_000);
+    let err = "";
+    const reader = p.stderr.getReader();
+    const readUntil = async (text: string) => {
+      while (!err.includes(text)) {
         const { value, done } = await reader.read();
-        if (done) break;
+        if (done) fail(`stderr ended without "${text}": ${err}`);
         err += dec.decode(value);
       }
-      const st = await p.status;
-      await p.stdout.cancel();
-      clearTimeout(guard);
-      assertEquals(st.signal, "SIGINT", err);
-      assertStringIncludes(err, "1 temporary file removed");
-      assertEquals(names(tmp.path).filter((n) => n.startsWith("out.csv")), []);
-    } finally {
-      fs.kill("SIGTERM");
-      await fs.status;
-      await run("fusermount3", ["-uz", mnt]);
+    };
+    await until(
+      () => names(tmp.path).some((n) => n.startsWith("out.csv.partial-")),
+      () => false,
+      "the report's temporary output",
+    );
+    // the first signal cancels, but the workers wait in the file system
+    p.kill("SIGINT");
+    await readUntil("pwalk: stopping (SIGINT): waiting for the workers to return");
+    assert(names(tmp.path).some((n) => n.startsWith("out.csv.partial-")));
+    p.kill("SIGINT");
+    await readUntil("\n");
+    await readUntil("pwalk: SIGINT again: quit without waiting for the workers; ");
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      err += dec.decode(value);
     }
+    const st = await p.status;
+    await p.stdout.cancel();
+    clearTimeout(guard);
+    assertEquals(st.signal, "SIGINT", err);
+    assertStringIncludes(err, "1 temporary file removed");
+    assertEquals(names(tmp.path).filter((n) => n.startsWith("out.csv")), []);
   },
 });
 

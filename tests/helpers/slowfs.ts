@@ -1,0 +1,62 @@
+/**
+ * bench/slowfs.c, a FUSE view of a folder that waits on every metadata
+ * request (as NFS or Lustre make each one a network round trip), built and
+ * mounted for a test. Needs cc, pkg-config with libfuse3-dev, and
+ * fusermount3 (system.ts CC, PKG_CONFIG, FUSERMOUNT).
+ *
+ * @module
+ */
+import { REPO, run, runOk } from "./run.ts";
+import { waitFor } from "./wait.ts";
+
+/** A mounted slowfs view, unmounted (and its server stopped) on dispose. */
+export interface Slowfs extends AsyncDisposable {
+  /** The mount point: src as slowfs serves it. */
+  path: string;
+}
+
+/**
+ * Build bench/slowfs.c in `work` (a test's temporary folder) and mount `src`
+ * at `${work}/mnt` with it. `env` sets slowfs's SLOWFS_DELAY_US (the wait
+ * per request, in microseconds) and SLOWFS_ONLY (wait only on paths that
+ * hold this name); `options` are its -o mount options (no kernel caching by
+ * default: every request waits).
+ */
+export async function mountSlowfs(
+  work: string,
+  src: string,
+  env: { SLOWFS_DELAY_US: string; SLOWFS_ONLY?: string },
+  options = "ro,attr_timeout=0,entry_timeout=0",
+): Promise<Slowfs> {
+  const bin = `${work}/slowfs`;
+  const fuse = (await runOk("pkg-config", ["--cflags", "--libs", "fuse3"])).text.trim();
+  await runOk("cc", ["-O2", "-o", bin, `${REPO}/bench/slowfs.c`, ...fuse.split(/\s+/)]);
+  const mnt = `${work}/mnt`;
+  await Deno.mkdir(mnt);
+  const fs = new Deno.Command(bin, {
+    args: [src, mnt, "-f", "-o", options],
+    env,
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  let ended = false;
+  const status = fs.status.finally(() => ended = true);
+  const stop = async () => {
+    if (!ended) fs.kill("SIGTERM");
+    await status;
+    await run("fusermount3", ["-uz", mnt]);
+  };
+  try {
+    await waitFor(
+      () => {
+        if (ended) throw new Error("slowfs ended before it mounted");
+        return Deno.statSync(mnt).dev !== Deno.statSync(src).dev;
+      },
+      { what: `slowfs to mount ${src} at ${mnt}` },
+    );
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { path: mnt, [Symbol.asyncDispose]: stop };
+}
