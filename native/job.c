@@ -380,6 +380,13 @@ static bool held_back(void *arg) {
   return j->vis->held_back && j->vis->held_back(j);
 }
 
+/* Worker i's Linux thread id, or 0 while it has none (not started, or not
+   running yet). */
+static int worker_tid(void *arg, int i) {
+  pw_job *j = arg;
+  return i < atomic_load(&j->nstarted) ? atomic_load(&j->workers[i].tid) : 0;
+}
+
 /* Start the worker threads (nothing after a fatal error). */
 static void launch(pw_job *j) {
   j->workers = calloc((size_t)j->nthreads, sizeof *j->workers);
@@ -405,7 +412,8 @@ static void launch(pw_job *j) {
   int first = j->governed && cpus.count < j->nthreads ? cpus.count : j->nthreads;
   for (int i = 0; i < first && spawn(j);) i++;
   /* If the governor cannot start, every worker reads, as with a count given. */
-  if (j->governed && pw_governor_start(&j->gov, &j->queue, &cpus, j->nthreads, grow, held_back, j))
+  if (j->governed && pw_governor_start(&j->gov, &j->queue, &cpus, j->nthreads, grow, held_back,
+                                      worker_tid, j))
     grow(j, j->nthreads);
   pw_cpus_free(&cpus);
   int n = atomic_load(&j->nstarted);

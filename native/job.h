@@ -43,6 +43,8 @@ struct pw_worker {
   void *vstate;               /**< the visitor's per-worker state */
   pw_item **held;             /**< held walks: the listing's subfolders to be entered */
   uint32_t nheld, held_cap;
+  atomic_int tid;             /**< the thread's Linux id once it runs, else 0 (the governor
+                                   reads its run-queue wait) */
   char pad[64];               /**< keep workers' hot fields on separate lines */
 };
 

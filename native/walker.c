@@ -12,6 +12,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#endif
 
 #include "job.h"
 
@@ -565,6 +568,9 @@ static void idle(void *arg) {
 void *pw_worker_main(void *arg) {
   pw_worker *w = arg;
   pw_job *j = w->job;
+#ifdef __linux__
+  atomic_store(&w->tid, (int)syscall(SYS_gettid));
+#endif
   listing l = {0};
   bool finished = false;
   for (;;) {
