@@ -166,6 +166,7 @@ export {
   readSubmissions,
   resumeScan,
   ScanFolderError,
+  scriptFolders,
   type ScriptOptions,
   shellQuote,
   type SlurmScan,

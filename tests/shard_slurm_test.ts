@@ -6,7 +6,9 @@
  * resubmission is cancelled with scancel while it waits, another shard's
  * output and completion record are deleted; `pwalk status` says so at each
  * step, and `pwalk slurm --resume` resubmits exactly the shards that lack
- * a record until the shards' union equals a single run again.
+ * a record until the shards' union equals a single run again. A copied scan
+ * folder, whose job.sbatch still names the original, is refused by
+ * --resume until its script names it.
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { cli, run } from "./helpers/run.ts";
@@ -227,6 +229,69 @@ await new Promise(() => setInterval(() => {}, 1000));`,
           detail: slurm.logs,
         });
         assertSameLines(await unionLines(dir2, 2), expected, "the corrected scan's union");
+      },
+    );
+
+    await t.step(
+      "a scan folder copied, its original kept or moved away: --resume refuses (2), submits nothing; fixed, it resumes there",
+      async () => {
+        const dir2 = `${tmp.path}/scan2`, copy = `${tmp.path}/scan2-copy`;
+        const all = async () => (await run("squeue", ["-h", "-r"], { env })).text.trim();
+        // the original's files as stat sees them: the copy's resume must not touch them
+        const stamp = async (d: string) =>
+          (await run("sh", ["-c", 'cd "$1" && stat -c "%n %s %Y %i" scan-*', "sh", d])).text;
+        assertEquals((await run("cp", ["-a", dir2, copy])).code, 0);
+        await Deno.remove(`${copy}/scan-1.csv.zst`);
+        await Deno.remove(`${copy}/scan-1.done.json`);
+        const before = await stamp(dir2);
+        const subs = await Deno.readTextFile(`${copy}/slurm.json`);
+        const refused = async (d: string, why: RegExp) => {
+          for (const dry of [[], ["--dry-run"]]) {
+            const r = await cli(["slurm", "--resume", d, ...dry], { env });
+            assertEquals(r.code, 2, r.stderr);
+            assertMatch(r.stderr, why);
+            assertEquals(r.stderr.split("\n").length, 2, r.stderr);
+            assertEquals(r.text, "");
+          }
+          assertEquals(await all(), "", "nothing was submitted");
+          assertEquals(await Deno.readTextFile(`${d}/slurm.json`), subs);
+        };
+        const msg = (old: string, d: string, gone = "") =>
+          new RegExp(
+            `^pwalk: ${d}/job\\.sbatch was written for ${old}${gone}, not for ${d}: the scan ` +
+              `folder was moved or copied, and its tasks would write there; nothing was ` +
+              `resubmitted \\(move the folder back, or replace ${old} by ${d} in ${d}/job\\.sbatch\\)$`,
+            "m",
+          );
+        // a copy, the original still there: its tasks would replace the original's files
+        await refused(copy, msg(dir2, copy));
+        assertEquals(await stamp(dir2), before, "the original's files");
+        // the original moved away, its old path gone: the copy's tasks would fail, their logs lost
+        const aside = `${tmp.path}/scan2-aside`;
+        await Deno.rename(dir2, aside);
+        await refused(copy, msg(dir2, copy, " \\(gone\\)"));
+        // the remedy the message gives; then --resume through a link to the folder
+        const job = `${copy}/job.sbatch`;
+        await Deno.writeTextFile(job, (await Deno.readTextFile(job)).replaceAll(dir2, copy));
+        await Deno.symlink(copy, `${tmp.path}/link`);
+        const r = await cli(["slurm", "--resume", `${tmp.path}/link`], { env });
+        assertEquals(r.code, 0, r.stderr);
+        assertMatch(r.stderr, /resubmitted shards 1 of 2 as job \d+/);
+        await waitFor(async () => (await all()) === "", {
+          what: "the resumed shard to leave the queue",
+          timeoutMs: 120_000,
+          everyMs: 250,
+          detail: slurm.logs,
+        });
+        const st = await cli(["status", copy], { env });
+        assertEquals(st.code, 0, st.text + st.stderr);
+        assertSameLines(await unionLines(copy, 2), expected, "the copy's union");
+        assertEquals(await stamp(aside), before, "the original's files");
+        assertEquals(
+          await Deno.lstat(dir2).catch(() => null),
+          null,
+          "nothing made at the old path",
+        );
       },
     );
   },

@@ -450,6 +450,10 @@ Deno.test("bad usage of plan, report --plan, slurm, status: one line on stderr, 
   // a real Parquet scan of the tree (pwalk's own): --from reads CSV only
   const parquet = `${tmp.path}/scan.parquet`;
   assertEquals((await cli(["-o", parquet, root])).code, 0);
+  // a scan folder of pwalk plan: a plan, no job.sbatch
+  const planned = `${tmp.path}/planned`;
+  await Deno.mkdir(planned);
+  assertEquals((await cli(["plan", root, "--shards", "2", "-o", `${planned}/plan.json`])).code, 0);
   const cases: [string[], RegExp][] = [
     [["plan", root], /missing --shards N/],
     [
@@ -496,6 +500,10 @@ Deno.test("bad usage of plan, report --plan, slurm, status: one line on stderr, 
     ],
     [["slurm", "--resume", tmp.path], /no plan\.json there/],
     [["slurm", "--resume", tmp.path, "--shards", "3"], /--resume takes the plan in DIR as it is/],
+    [
+      ["slurm", "--resume", planned],
+      /planned has a plan but no job\.sbatch \(a folder of pwalk plan, not of pwalk slurm\): run its shards with pwalk report --plan/,
+    ],
     [["status", tmp.path], /no plan\.json there/],
     [["status"], /give one scan folder/],
   ];
@@ -519,8 +527,9 @@ Deno.test("bad usage of plan, report --plan, slurm, status: one line on stderr, 
   );
   assertEquals(
     [...Deno.readDirSync(tmp.path)].map((e) => e.name).sort(),
-    ["notaplan.json", "p.json", "scan.parquet", "tree"],
+    ["notaplan.json", "p.json", "planned", "scan.parquet", "tree"],
   );
+  assertEquals([...Deno.readDirSync(planned)].map((e) => e.name), ["plan.json"]);
   assertEquals([...Deno.readDirSync(`${root}/a`)], []);
   // the refused plan is the first one still, and a file that is no plan is replaced
   assertEquals(await readPlan(p), first);

@@ -60,7 +60,8 @@ Exit status:
        be written
   2    bad usage: unknown option, bad value, a ROOT that is missing, not a
        folder, or that cannot be opened and listed, DIR holding a plan
-       already
+       already; for --resume, DIR with no job.sbatch (a folder of pwalk
+       plan) or one written for another folder (DIR was moved or copied)
   141  stdout closed early (| head): stopped quietly
 `;
 

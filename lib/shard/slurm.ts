@@ -422,6 +422,87 @@ export async function slurmScan(root: string, options: SlurmScanOptions): Promis
   return { ...s, plan, script, dir };
 }
 
+/** A word as {@link shellQuote} writes it, read back. */
+const QUOTED = String.raw`('(?:[^']|'\\'')*'|[A-Za-z0-9_./:=@%+,-]+)`;
+
+/** The word {@link shellQuote} wrote, unquoted. */
+function unquote(w: string): string {
+  return w.startsWith("'") ? w.slice(1, -1).replaceAll(`'\\''`, "'") : w;
+}
+
+/**
+ * The scan folders a batch script from {@link slurmScript} writes to: the
+ * folder of its tasks' logs (`#SBATCH --output`), of its plan (`--plan`)
+ * and of its outputs (`-o`), each null when the script does not say it as
+ * slurmScript writes it (edited by hand).
+ *
+ * @example
+ * ```ts ignore
+ * import { planShards, scriptFolders, slurmScript } from "jsr:@pwalk/cli";
+ * const script = slurmScript(await planShards("/data", { shards: 4 }), { dir: "/scratch/scan" });
+ * scriptFolders(script); // { logs: "/scratch/scan", plan: "/scratch/scan", outputs: "/scratch/scan" }
+ * ```
+ */
+export function scriptFolders(
+  script: string,
+): { logs: string | null; plan: string | null; outputs: string | null } {
+  const logs = /^#SBATCH --output="(.*)\/logs\/%A_%a\.out"$/m.exec(script)?.[1] ?? null;
+  const exec = script.split("\n").find((l) => l.startsWith("exec ")) ?? "";
+  const plan = new RegExp(` --plan ${QUOTED}(?= )`).exec(exec);
+  const outputs = new RegExp(` -o ${QUOTED}"\\$shard"\\.csv\\.zst(?: |$)`).exec(exec);
+  const folder = (m: RegExpExecArray | null, tail: string) => {
+    const p = m ? unquote(m[1]) : null;
+    return p?.endsWith(tail) ? p.slice(0, -tail.length) : null;
+  };
+  return { logs, plan: folder(plan, "/plan.json"), outputs: folder(outputs, "/scan-") };
+}
+
+/**
+ * Refuse (ScanFolderError) a scan folder whose job.sbatch is missing (a
+ * folder of `pwalk plan`) or writes to another folder than `dir`: a folder
+ * moved or copied keeps the script written for where it was, whose tasks
+ * would write their outputs and logs there (over another scan's, or fail
+ * when it is gone). The same folder by another path (a link on the way) is
+ * taken.
+ */
+async function checkScript(dir: string): Promise<void> {
+  let script: string;
+  try {
+    script = await Deno.readTextFile(`${dir}/job.sbatch`);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    throw new ScanFolderError(
+      `${dir} has a plan but no job.sbatch (a folder of pwalk plan, not of pwalk slurm): ` +
+        `run its shards with pwalk report --plan ${dir}/plan.json --shard I ` +
+        `(pwalk status ${dir} tells which)`,
+    );
+  }
+  const named = scriptFolders(script);
+  const here = await Deno.stat(dir);
+  for (const [what, p] of Object.entries(named)) {
+    if (p === null) {
+      throw new ScanFolderError(
+        `${dir}/job.sbatch does not say where its tasks ${
+          what === "plan" ? "read the plan" : `write their ${what}`
+        } as pwalk slurm writes it: nothing was resubmitted (submit it with sbatch yourself)`,
+      );
+    }
+    if (p === dir) continue;
+    const st = await Deno.stat(p).catch((e) => {
+      if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return null;
+      throw e;
+    });
+    if (st && st.dev === here.dev && st.ino === here.ino) continue; // the same folder
+    throw new ScanFolderError(
+      `${dir}/job.sbatch was written for ${p}${
+        st ? "" : " (gone)"
+      }, not for ${dir}: the scan folder was moved or copied, and its tasks would ` +
+        `write there; nothing was resubmitted (move the folder back, or replace ${p} ` +
+        `by ${dir} in ${dir}/job.sbatch)`,
+    );
+  }
+}
+
 /**
  * Resubmit the shards of a scan folder that have no completion record and
  * that Slurm does not hold (pending or running), as one array job (with the
@@ -430,7 +511,9 @@ export async function slurmScan(root: string, options: SlurmScanOptions): Promis
  * whose lock another process holds (a run by hand) is left alone, and
  * `busy` says so. Throws, changing nothing, when squeue does not answer,
  * and (ScanFolderError) when the scan folder or its `logs` is not the
- * runner's alone, as {@link slurmScan} refuses it.
+ * runner's alone, as {@link slurmScan} refuses it, and when its job.sbatch
+ * is missing or writes to another folder (the folder was moved or copied:
+ * see {@link scriptFolders}).
  *
  * @example
  * ```ts ignore
@@ -445,7 +528,7 @@ export async function resumeScan(
 ): Promise<Submitted & { plan: ShardPlan; busy: string[] }> {
   const dir = absolutePath(out);
   const plan = await readPlan(`${dir}/plan.json`);
-  await Deno.stat(`${dir}/job.sbatch`);
+  await checkScript(dir);
   await checkLogFolders(dir); // the resubmitted tasks' logs go there too
   const st = await scanStatus(dir, { squeue: true });
   // Without squeue's answer a running shard looks unfinished: resubmitting
