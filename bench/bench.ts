@@ -13,9 +13,10 @@
  *
  * Every command runs as its own process under bench/peakrss.c (fork, exec,
  * wait4), which gives its wall time, its CPU time in user space and in the
- * kernel (ru_utime, ru_stime) and the kernel's peak RSS (ru_maxrss) of the
- * process and its children. Runs go round-robin over the commands so that a
- * burst of load from elsewhere does not fall on one row only; the table
+ * kernel (ru_utime, ru_stime) and the kernel's peak RSS (ru_maxrss): the
+ * largest of the process and its children, not their sum. Runs go
+ * round-robin over the commands so that a burst of load from elsewhere does
+ * not fall on one row only; the table
  * shows the median wall and CPU times and the largest peak RSS of the runs,
  * and below it the wall time each target's CPU time allows at best.
  *
@@ -39,8 +40,9 @@ const HELP = `deno task bench [options]
   --cold           cold cache: the page cache is dropped before every run (root only);
                    limitwalk at 2, 8, 32 and 64 threads, fd, and the report at default
                    settings and fixed thread counts
-  --shards         a sharded scan (pwalk plan, then N pwalk report --plan --shard processes
-                   at once) against one process, default settings; with --slowfs on slowfs
+  --shards         a sharded scan (pwalk plan, then its shards, N or fewer on a small tree, as
+                   pwalk report --plan --shard processes at once) against one process,
+                   default settings; with --slowfs on slowfs
   --counts LIST    shard counts for --shards (default 1,2,4,8)
   --delay-us N     slowfs delay per request in microseconds (default 500)
   --keep           keep the report outputs in bench/work/out (plain CSV is deleted otherwise)
@@ -863,10 +865,12 @@ function shardNotes(ms: Measured[]): string[] {
 }
 
 /**
- * A sharded scan run here: `pwalk plan` and then N `pwalk report --plan
- * --shard I` processes at once (one command for peakrss: its wall time is
- * the plan's and the slowest shard's; its RSS the largest process's, and
- * the sum over all of them). Beside it one process at default settings, and
+ * A sharded scan run here: `pwalk plan` and then its shards, `pwalk report
+ * --plan --shard I` processes at once (bench/shards.sh: as many as the plan
+ * made, which may be fewer than N on a small tree; one command for peakrss:
+ * its wall time is the plan's and the slowest shard's; its peak RSS the
+ * largest single process's, as wait4's ru_maxrss gives the maximum over the
+ * process tree, not a sum). Beside it one process at default settings, and
  * the plan alone.
  */
 function shardRows(c: Ctx, counts: number[], pauseMs: number): Row[] {
@@ -888,7 +892,8 @@ function shardRows(c: Ctx, counts: number[], pauseMs: number): Row[] {
     },
     ...counts.map((n): Row => ({
       name: `shards-${n}`,
-      label: `pwalk plan --shards ${n}, then ${n} shard processes at once, default settings`,
+      label:
+        `pwalk plan --shards ${n}, then its shards (${n}, or fewer on a small tree) at once, default settings`,
       stages: [[
         "sh",
         `${ROOT}/bench/shards.sh`,
