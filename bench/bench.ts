@@ -210,7 +210,8 @@ async function sample(tree: string, n: number): Promise<string[]> {
 
 // ---------------------------------------------------------------- rows and measuring
 
-interface Row {
+/** A row of a table: a command (or a pipeline) timed under peakrss. */
+export interface Row {
   /** Name for --only. */
   name: string;
   /** What it is, for the table. */
@@ -235,7 +236,8 @@ interface Row {
   syscalls?: boolean;
 }
 
-interface Measured {
+/** A row's runs: the figures of those that succeeded, and why the others failed. */
+export interface Measured {
   row: Row;
   walls: number[];
   rss: number[];
@@ -244,14 +246,20 @@ interface Measured {
   user: number[];
   sys: number[];
   unavailable?: string;
-  failed?: string;
+  /** One entry per failed run: "run R: why". */
+  failures: string[];
   info?: string;
+}
+
+/** Whether a row's figures count: it ran, and no run of it failed. */
+export function usable(m: Measured | undefined): m is Measured {
+  return !!m && m.walls.length > 0 && m.failures.length === 0;
 }
 
 let peakrssBin = "";
 
-async function runOnce(row: Row, m: Measured): Promise<void> {
-  if (m.unavailable || m.failed) return;
+/** One timed run of a row: its figures added to `m`; why it failed, or null. */
+async function runOnce(row: Row, m: Measured): Promise<string | null> {
   if (row.pauseMs) await sleep(row.pauseMs);
   if (row.before) await row.before();
   const res = `${WORK}/peakrss.result`;
@@ -277,18 +285,14 @@ async function runOnce(row: Row, m: Measured): Promise<void> {
   const status = Number(f.status ?? out.code);
   if (status === 3 && stdout.startsWith("not available")) {
     m.unavailable = stdout;
-    return;
+    return null;
   }
   if (status !== 0 || f.wall_s === undefined) {
-    m.failed = `status ${status}: ${(stderr + "\n" + stdout).trim().slice(-600)}`;
-    return;
+    return `status ${status}: ${(stderr + "\n" + stdout).trim().slice(-600)}`;
   }
   if (row.output) {
     const size = (await Deno.stat(row.output).catch(() => null))?.size ?? 0;
-    if (size === 0) {
-      m.failed = `no output in ${row.output}`;
-      return;
-    }
+    if (size === 0) return `no output in ${row.output}`;
     m.info = `output ${(size / 2 ** 20).toFixed(1)} MiB`;
   }
   if (stdout) m.info = stdout.split("\n").pop()!.slice(0, 200);
@@ -297,6 +301,21 @@ async function runOnce(row: Row, m: Measured): Promise<void> {
   m.sumRss.push(Number(f.sum_maxrss_kib) / 1024);
   m.user.push(Number(f.user_s));
   m.sys.push(Number(f.sys_s));
+  return null;
+}
+
+/**
+ * The progress line of run `r` of `runs` of a row (stderr), or null when
+ * the row is not run any more (not available); `failure` is why this run
+ * failed, or null. A failed run says FAILED whichever run it is.
+ */
+export function runLine(m: Measured, r: number, runs: number, failure: string | null): string {
+  const what = m.unavailable
+    ? "not available"
+    : failure !== null
+    ? `FAILED: ${failure.trim().replaceAll("\n", "\n    ")}`
+    : `${m.walls.at(-1)!.toFixed(2)} s, ${m.rss.at(-1)!.toFixed(0)} MiB`;
+  return `bench: run ${r}/${runs} ${m.row.name.padEnd(22)} ${what}`;
 }
 
 async function measure(rows: Row[], runs: number): Promise<Measured[]> {
@@ -307,19 +326,15 @@ async function measure(rows: Row[], runs: number): Promise<Measured[]> {
     sumRss: [],
     user: [],
     sys: [],
+    failures: [],
   }));
   for (let r = 1; r <= runs; r++) {
     for (const m of ms) {
-      await runOnce(m.row, m);
-      const last = m.walls.at(-1);
-      const what = m.unavailable
-        ? "not available"
-        : m.failed
-        ? "FAILED"
-        : `${last!.toFixed(2)} s, ${m.rss.at(-1)!.toFixed(0)} MiB`;
-      if (r === 1 || (!m.unavailable && !m.failed)) {
-        say(`bench: run ${r}/${runs} ${m.row.name.padEnd(22)} ${what}`);
-      }
+      // a row that failed once is run still: the table says in how many runs
+      if (m.unavailable) continue;
+      const failure = await runOnce(m.row, m);
+      if (failure !== null) m.failures.push(`run ${r}: ${failure}`);
+      say(runLine(m, r, runs, failure));
     }
   }
   return ms;
@@ -386,9 +401,31 @@ function shorten(a: string): string {
   return a.includes(" ") || a.includes('"') ? `'${a}'` : a;
 }
 
-function table(ms: Measured[], yardstick: string): string {
+/**
+ * Why a row has no figures, for its table cell: not available, or FAILED in
+ * K of the N runs with the first failure's error (its lines joined) and the
+ * other runs' times; their median is not shown as the row's.
+ */
+export function failureCell(m: Measured): string {
+  if (m.unavailable) return "not available";
+  const n = m.walls.length + m.failures.length;
+  if (!m.failures.length) return "no run";
+  const [, run, why] = /^run (\d+): ([^]*)$/.exec(m.failures[0]) ?? [, "?", m.failures[0]];
+  let text = why.split("\n").map((l) => l.trim()).filter(Boolean).join(" / ");
+  if (text.length > 400) text = "..." + text.slice(-400);
+  const rest = m.walls.length
+    ? `; the other ${m.walls.length} took ${Math.min(...m.walls).toFixed(2)}-${
+      Math.max(...m.walls).toFixed(2)
+    } s`
+    : "";
+  return `FAILED in ${m.failures.length} of ${n} runs (run ${run}: ${text})${rest}`
+    .replaceAll("|", "\\|");
+}
+
+/** The table of a set of measured rows, ratios against the row named `yardstick`. */
+export function table(ms: Measured[], yardstick: string): string {
   const byName = new Map(ms.map((m) => [m.row.name, m]));
-  const ok = (m: Measured | undefined) => m && m.walls.length > 0;
+  const ok = (m: Measured | undefined): boolean => usable(m);
   const y = byName.get(yardstick);
   const lines = [
     `| row | command | median s | min-max s | CPU s user+sys | peak RSS MiB | x ${yardstick} | target | verdict |`,
@@ -397,8 +434,11 @@ function table(ms: Measured[], yardstick: string): string {
   for (const m of ms) {
     const cmd = m.row.stages.map((s) => s.map(shorten).join(" ")).join(" \\| ");
     if (!ok(m)) {
-      const why = m.unavailable ? "not available" : `failed: ${m.failed?.split("\n")[0]}`;
-      lines.push(`| ${m.row.name} | ${m.row.label} | - | - | - | - | - | - | ${why} |`);
+      lines.push(
+        `| ${m.row.name} | ${m.row.label}<br>\`${cmd}\` | - | - | - | - | - | - | ${
+          failureCell(m)
+        } |`,
+      );
       continue;
     }
     const med = median(m.walls);
@@ -460,7 +500,7 @@ function cpuFloorNotes(ms: Measured[], cores: number): string[] {
   for (const m of ms) {
     const baseName = m.row.maxRatio !== undefined ? m.row.ratioOf ?? "limitwalk-2" : undefined;
     const base = baseName ? byName.get(baseName) : undefined;
-    if (!base?.walls.length || !m.walls.length) continue;
+    if (!usable(base) || !usable(m)) continue;
     const cpu = medianCpu(m), bw = median(base.walls);
     out.push(
       `- CPU floor of ${m.row.name}: ${cpu.toFixed(2)} CPU-s (${cpuText(m)}) on ${cores} cores ` +
@@ -475,7 +515,7 @@ function cpuFloorNotes(ms: Measured[], cores: number): string[] {
 /** The median wall time of the row named `name`, NaN when it was not measured. */
 function medianWall(ms: Measured[], name: string): number {
   const m = ms.find((m) => m.row.name === name);
-  return m?.walls.length ? median(m.walls) : NaN;
+  return usable(m) ? median(m.walls) : NaN;
 }
 
 /**
@@ -566,7 +606,8 @@ function stealNote(): string[] {
 
 // ---------------------------------------------------------------- the row sets
 
-interface Ctx {
+/** What the rows of a table run: the tree and the helpers built for it. */
+export interface Ctx {
   tree: string;
   limitwalk: string;
   /** native/driver/pwdrive.c linked to zig-out/lib: the library without Deno. */
@@ -823,7 +864,7 @@ function coldRows(c: Ctx, fd: string | null): Row[] {
 /** --cold: the default report against the best limitwalk and fd. */
 function coldNotes(ms: Measured[]): string[] {
   const med = (name: string) => medianWall(ms, name);
-  const lws = ms.filter((m) => m.row.name.startsWith("limitwalk-") && m.walls.length);
+  const lws = ms.filter((m) => m.row.name.startsWith("limitwalk-") && usable(m));
   if (!lws.length) return [];
   const best = lws.reduce((a, b) => (median(a.walls) <= median(b.walls) ? a : b));
   const ours = med("report-zst-default");
@@ -835,7 +876,7 @@ function coldNotes(ms: Measured[]): string[] {
     out.push(`- report-zst-default: ${(ours / med("fd")).toFixed(2)}x fd (target <= 1.0x)`);
   }
   const mine = ms.find((m) => m.row.name === "report-zst-default");
-  if (mine?.walls.length) {
+  if (mine && usable(mine)) {
     const cores = navigator.hardwareConcurrency, cpu = medianCpu(mine);
     out.push(
       `- CPU: report-zst-default used ${cpu.toFixed(2)} CPU-s (${cpuText(mine)}), at least ` +
@@ -858,7 +899,7 @@ function coldNotes(ms: Measured[]): string[] {
 function shardNotes(ms: Measured[]): string[] {
   const one = medianWall(ms, "report-zst-default");
   if (isNaN(one)) return [];
-  return ms.filter((m) => m.row.name.startsWith("shards-") && m.walls.length).map((m) =>
+  return ms.filter((m) => m.row.name.startsWith("shards-") && usable(m)).map((m) =>
     `- ${m.row.name}: ${(median(m.walls) / one).toFixed(2)}x the wall time of ` +
     `one process (${(one / median(m.walls)).toFixed(2)}x as fast)`
   );
