@@ -33,7 +33,7 @@ const HELP = `deno task bench [options]
   --files N        files in the generated tree (default 1000000; slowfs 20000)
   --seed S         mktree seed (default 7; slowfs 5)
   --runs N         timed runs of each command (default 3); the median is shown
-  --only a,b,...   only these rows (the yardstick row is always measured)
+  --only a,b,...   only these rows of the table (the yardstick row is always measured)
   --sweep          report .csv.zst at several thread counts instead of the main table
   --threads LIST   thread counts for --sweep / --slowfs (default 1,2,4,8,16,32 / 2,4,8,16,32,64)
   --slowfs         the thread sweep on bench/slowfs.c (FUSE, a delay per metadata request)
@@ -46,8 +46,15 @@ const HELP = `deno task bench [options]
   --counts LIST    shard counts for --shards (default 1,2,4,8)
   --delay-us N     slowfs delay per request in microseconds (default 500)
   --keep           keep the report outputs in bench/work/out (plain CSV is deleted otherwise)
-  --list           list the row names and exit
+  --list           list the row names of the table the other options choose, and exit
   -h, --help       this help
+
+One table a run: --cold, --sweep and --shards are not combined (--cold with
+--slowfs neither); --slowfs is a thread sweep there (--sweep adds nothing),
+--shards --slowfs the sharded scan there. An option the table does not use (--threads, --counts,
+--delay-us), an unknown option and an --only name that is not one of the
+table's rows are refused (exit 1). A run that fails prints FAILED; its row
+shows in how many runs it failed and why, and no median.
 
 Rows of the main table: ROWS
 `;
@@ -1045,55 +1052,186 @@ async function withSlowfs<T>(
 
 // ---------------------------------------------------------------- main
 
+/** The tables `deno task bench` makes: one a run. */
+export type BenchKind = "main" | "sweep" | "shards" | "slowfs" | "shards-slowfs" | "cold";
+
+/** The table options of a run, as parsed. */
+export interface BenchFlags {
+  sweep?: boolean;
+  slowfs?: boolean;
+  shards?: boolean;
+  cold?: boolean;
+  threads?: string;
+  counts?: string;
+  "delay-us"?: string;
+}
+
+/**
+ * Which table the options ask for, its title's options and its file's
+ * name (bench/work/bench-FILE-N.md); throws, saying why, on options that
+ * make no table: --cold with --sweep, --slowfs or --shards (its rows are its
+ * own, on the local tree), --sweep with --shards, and --threads, --counts
+ * or --delay-us where the table does not use them. --sweep --slowfs is
+ * --slowfs (a thread sweep already).
+ */
+export function benchMode(
+  f: BenchFlags,
+  delayUs = 500,
+): { kind: BenchKind; title: string; file: string } {
+  const given = (["sweep", "slowfs", "shards"] as const).filter((k) => f[k]);
+  if (f.cold && given.length) {
+    throw new Error(
+      `--cold and --${given[0]} make no table: --cold has rows of its own (limitwalk at ` +
+        "2-64 threads, fd, the report at default and fixed thread counts, on the local tree); " +
+        "run them one at a time",
+    );
+  }
+  if (f.sweep && f.shards) {
+    throw new Error("--sweep and --shards make no table: run them one at a time");
+  }
+  const kind: BenchKind = f.cold
+    ? "cold"
+    : f.shards
+    ? (f.slowfs ? "shards-slowfs" : "shards")
+    : f.slowfs
+    ? "slowfs"
+    : f.sweep
+    ? "sweep"
+    : "main";
+  const unused = ([
+    ["threads", kind === "sweep" || kind === "slowfs", "--sweep or --slowfs (without --shards)"],
+    ["counts", kind === "shards" || kind === "shards-slowfs", "--shards"],
+    ["delay-us", kind === "slowfs" || kind === "shards-slowfs", "--slowfs"],
+  ] as const).find(([k, used]) => f[k] !== undefined && !used);
+  if (unused) {
+    throw new Error(`--${unused[0]} is for ${unused[2]}: the ${kind} table does not use it`);
+  }
+  const title = {
+    main: "",
+    sweep: " --sweep",
+    shards: " --shards",
+    slowfs: " --slowfs",
+    "shards-slowfs": " --shards --slowfs",
+    cold: " --cold",
+  }[kind];
+  const file = {
+    main: "main",
+    sweep: "sweep",
+    shards: "shards-local",
+    slowfs: `slowfs-${delayUs}us`,
+    "shards-slowfs": `shards-slowfs-${delayUs}us`,
+    cold: "cold",
+  }[kind];
+  return { kind, title, file };
+}
+
+/** The slowfs tables' pause before each run: entry_timeout=1, so FUSE's entry cache has expired. */
+const SLOWFS_PAUSE_MS = 1100;
+
+/**
+ * The rows of a table (its yardstick first). For slowfs, `c.tree` is the
+ * mount and `src` the tree under it.
+ */
+export function tableRows(
+  kind: BenchKind,
+  c: Ctx,
+  o: { threads: number[]; counts: number[]; fd: string | null; src: string },
+): Row[] {
+  const pauseMs = SLOWFS_PAUSE_MS;
+  const lw = (t: number): Row => ({
+    name: `limitwalk-${t}`,
+    label: `limitwalk, ${t} threads`,
+    stages: [[c.limitwalk, c.tree, String(t)]],
+    pauseMs,
+  });
+  switch (kind) {
+    case "main":
+      return mainRows(c);
+    case "sweep":
+      return sweepRows(c, o.threads, mainRows(c)[0]);
+    case "shards":
+      return [mainRows(c)[0], ...shardRows(c, o.counts, 0)];
+    case "cold":
+      return coldRows(c, o.fd);
+    case "shards-slowfs":
+      return [lw(32), ...shardRows(c, o.counts, pauseMs)];
+    case "slowfs":
+      return [lw(32), lw(8), ...sweepRows(c, o.threads, lw(32), pauseMs).slice(1), {
+        name: "limitwalk-2-local",
+        label: "limitwalk, 2 threads, on the source tree (no FUSE)",
+        stages: [[c.limitwalk, o.src, "2"]],
+      }];
+  }
+}
+
+/** The row every table measures, whatever --only says: the one the ratios are against. */
+export function yardstickOf(kind: BenchKind): string {
+  return kind === "slowfs" || kind === "shards-slowfs" ? "limitwalk-32" : "limitwalk-2";
+}
+
+/** Stand-ins for the paths of a table's rows, for their names (--list, --only). */
+const NAMES_ONLY: Ctx = {
+  tree: "TREE",
+  limitwalk: "limitwalk",
+  pwdrive: "pwdrive",
+  zstd: "zstd",
+  python: "python3",
+};
+
 async function main(): Promise<number> {
+  const bad: string[] = [];
   const flags = parseArgs(Deno.args, {
     string: ["files", "seed", "runs", "only", "threads", "delay-us", "counts"],
     boolean: ["sweep", "slowfs", "shards", "cold", "keep", "list", "help"],
     alias: { h: "help" },
+    unknown: (arg: string) => {
+      bad.push(arg);
+      return false;
+    },
   });
-  const nameList = mainRows({
-    tree: "TREE",
-    limitwalk: "limitwalk",
-    pwdrive: "pwdrive",
-    zstd: "zstd",
-    python: "python3",
-  })
-    .map((r) => r.name).join(", ");
+  const nameList = mainRows(NAMES_ONLY).map((r) => r.name).join(", ");
   if (flags.help) {
     console.log(HELP.replace("ROWS", nameList));
     return 0;
   }
-  if (flags.list) {
-    console.log(nameList);
-    return 0;
+  if (bad.length) {
+    throw new Error(
+      bad[0].startsWith("-")
+        ? `unknown option ${bad[0]} (try --help)`
+        : `no arguments, only options: ${bad[0]} (try --help)`,
+    );
   }
   const int = (v: string | undefined, d: number, name: string): number => {
     if (v === undefined) return d;
     if (!/^\d+$/.test(v) || Number(v) < 1) throw new Error(`--${name} needs a positive integer`);
     return Number(v);
   };
-  const slow = !!flags.slowfs;
+  const delayUs = int(flags["delay-us"], 500, "delay-us");
+  const mode = benchMode(flags, delayUs);
+  const slow = mode.kind === "slowfs" || mode.kind === "shards-slowfs";
   const files = int(flags.files, slow ? 20000 : 1_000_000, "files");
   const seed = int(flags.seed, slow ? 5 : 7, "seed");
   const runs = int(flags.runs, 3, "runs");
-  const delayUs = int(flags["delay-us"], 500, "delay-us");
   const threads = (flags.threads ?? (slow ? "2,4,8,16,32,64" : "1,2,4,8,16,32"))
     .split(",").map((t: string) => int(t.trim(), 0, "threads"));
   const only = flags.only?.split(",").map((s: string) => s.trim()).filter(Boolean);
   const counts = (flags.counts ?? "1,2,4,8").split(",").map((t: string) =>
     int(t.trim(), 0, "counts")
   );
-  const sharded = !!flags.shards;
-  const cold = !!flags.cold;
-
-  if (only && !slow && !sharded && !cold) {
-    const names = flags.sweep
-      ? ["limitwalk-2", "report-zst-default", ...threads.map((t: number) => `report-zst-t${t}`)]
-      : nameList.split(", ");
+  const cold = mode.kind === "cold";
+  const yardstick = yardstickOf(mode.kind);
+  // checked before any work (--cold drops the page cache at once)
+  const names = tableRows(mode.kind, NAMES_ONLY, { threads, counts, fd: "fd", src: "SRC" })
+    .map((r) => r.name);
+  if (only) {
     const unknown = only.filter((n: string) => !names.includes(n));
     if (unknown.length) {
       throw new Error(`--only: no row named ${unknown.join(", ")} (rows: ${names.join(", ")})`);
     }
+  }
+  if (flags.list) {
+    console.log(names.join(", "));
+    return 0;
   }
   if (slow) {
     const why = await slowfsPrereqs();
@@ -1127,32 +1265,17 @@ async function main(): Promise<number> {
 
   let md: string;
   if (slow) {
-    const lwSrc: Row = {
-      name: "limitwalk-2-local",
-      label: "limitwalk, 2 threads, on the source tree (no FUSE)",
-      stages: [[limitwalk, tree, "2"]],
-    };
     const [big, bigDir] = await largestFolder(tree);
     md = await withSlowfs(tree, delayUs, async (mnt) => {
       await sh([limitwalk, mnt, "32"]); // untimed: starts FUSE's threads
       const c: Ctx = { tree: mnt, limitwalk, pwdrive, zstd, python: py.exe };
       treeShown = mnt;
-      const pauseMs = 1100; // entry_timeout=1: each run starts with FUSE's entry cache expired
-      const lw = (t: number): Row => ({
-        name: `limitwalk-${t}`,
-        label: `limitwalk, ${t} threads`,
-        stages: [[limitwalk, mnt, String(t)]],
-        pauseMs,
-      });
-      let rows = sharded
-        ? [lw(32), ...shardRows(c, counts, pauseMs)]
-        : [lw(32), lw(8), ...sweepRows(c, threads, lw(32), pauseMs).slice(1), lwSrc];
-      if (only) rows = rows.filter((r) => r.name === "limitwalk-32" || only.includes(r.name));
+      const pauseMs = SLOWFS_PAUSE_MS;
+      let rows = tableRows(mode.kind, c, { threads, counts, fd: null, src: tree });
+      if (only) rows = rows.filter((r) => r.name === yardstick || only.includes(r.name));
       const ms = await measure(rows, runs);
       return [
-        `## pwalk bench${
-          sharded ? " --shards" : ""
-        } --slowfs: ${entries} under ${tree}, FUSE ${delayUs} us per request`,
+        `## pwalk bench${mode.title}: ${entries} under ${tree}, FUSE ${delayUs} us per request`,
         `- TREE = ${mnt} (slowfs view of the tree above)`,
         header,
         `- slowfs -o ro,attr_timeout=0,entry_timeout=1,max_threads=64; ${runs} runs each, round-robin, ${pauseMs} ms pause before each`,
@@ -1162,7 +1285,7 @@ async function main(): Promise<number> {
         `is a floor no thread count removes; pwalk's engine hands the names of a large folder ` +
         `to idle workers (sharedParts), and walkDirs (one worker per folder) does not`,
         "",
-        table(ms, "limitwalk-32"),
+        table(ms, yardstick),
         "",
         ...shardNotes(ms),
       ].join("\n");
@@ -1171,14 +1294,8 @@ async function main(): Promise<number> {
     const c: Ctx = { tree, limitwalk, pwdrive, zstd, python: py.exe };
     treeShown = tree;
     const fd = (await which("fdfind")) ?? (await which("fd"));
-    let rows = cold
-      ? coldRows(c, fd)
-      : sharded
-      ? [mainRows(c)[0], ...shardRows(c, counts, 0)]
-      : flags.sweep
-      ? sweepRows(c, threads, mainRows(c)[0])
-      : mainRows(c);
-    if (only) rows = rows.filter((r) => r.name === "limitwalk-2" || only.includes(r.name));
+    let rows = tableRows(mode.kind, c, { threads, counts, fd, src: tree });
+    if (only) rows = rows.filter((r) => r.name === yardstick || only.includes(r.name));
     if (rows.some((r) => r.name === "summary" || r.name === "diff")) {
       for (const f of [ANSWERS_OLD, ANSWERS_NEW]) {
         if (await mtime(f) < await mtime(`${tree}.done`)) {
@@ -1198,15 +1315,13 @@ async function main(): Promise<number> {
       );
     }
     md = [
-      `## pwalk bench${
-        flags.sweep ? " --sweep" : sharded ? " --shards" : cold ? " --cold" : ""
-      }: ${entries} under ${tree}`,
+      `## pwalk bench${mode.title}: ${entries} under ${tree}`,
       header,
       `- ${runs} runs of each command, round-robin, ${
         cold ? "the page cache dropped before each" : "warm cache"
       }; median wall, largest peak RSS`,
       "",
-      table(ms, "limitwalk-2"),
+      table(ms, yardstick),
       ...(cold ? [] : await syscallTable(rows, entryCount)),
       "",
       ...(cold ? coldNotes(ms) : cpuFloorNotes(ms, navigator.hardwareConcurrency)),
@@ -1225,17 +1340,7 @@ async function main(): Promise<number> {
   }\n`;
   for (const line of stealNote()) md += `${line}\n`;
   console.log(md);
-  const kind = (sharded ? "shards-" : "") +
-    (slow
-      ? `slowfs-${delayUs}us`
-      : flags.sweep
-      ? "sweep"
-      : sharded
-      ? "local"
-      : cold
-      ? "cold"
-      : "main");
-  const file = `${WORK}/bench-${kind}-${files}.md`;
+  const file = `${WORK}/bench-${mode.file}-${files}.md`;
   await Deno.writeTextFile(file, md);
   say(`bench: table also written to ${file.slice(ROOT.length + 1)}`);
   if (!flags.keep) await Deno.remove(`${OUT}/report.csv`).catch(() => {});

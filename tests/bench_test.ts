@@ -1,15 +1,112 @@
 /**
- * The bench without benchmarking: how a failed run shows in its progress
- * line and its table row (bench.ts's pure functions), and bench/shards.sh
- * on a small tree (as many shards as the plan made; a failed shard's own
- * error).
+ * `deno task bench` without benchmarking: its option handling (every case
+ * with --list, so nothing is built, measured, or dropped from the page
+ * cache), how a failed run shows in its progress line and its table row
+ * (bench.ts's pure functions), and bench/shards.sh on a small tree (as many
+ * shards as the plan made; a failed shard's own error).
  */
-import { assert, assertEquals, assertMatch } from "@std/assert";
-import { failureCell, type Measured, type Row, runLine, table, usable } from "../bench/bench.ts";
-import { REPO, run } from "./helpers/run.ts";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
+import {
+  benchMode,
+  failureCell,
+  type Measured,
+  type Row,
+  runLine,
+  table,
+  usable,
+} from "../bench/bench.ts";
+import { deno, REPO, run } from "./helpers/run.ts";
 import { assertSameLines, unionLines, wholeLines } from "./helpers/shard.ts";
 import { PYTHON3, testNeeding, ZSTD } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
+
+const bench = (...args: string[]) => deno(["run", "-A", `${REPO}/bench/bench.ts`, ...args]);
+
+Deno.test("bench: unknown options, tables that do not exist and --only names of no row are refused (exit 1, one line)", async () => {
+  const cases: [string[], RegExp][] = [
+    [["--bogus"], /^bench: unknown option --bogus \(try --help\)\n$/],
+    // a typo of --files, which would start the 1,000,000-file run
+    [["--file", "20000"], /^bench: unknown option --file /],
+    [["extra"], /^bench: no arguments, only options: extra/],
+    [["--cold", "--shards"], /^bench: --cold and --shards make no table/],
+    [["--cold", "--sweep"], /^bench: --cold and --sweep make no table/],
+    [["--cold", "--slowfs"], /^bench: --cold and --slowfs make no table/],
+    [["--sweep", "--shards"], /^bench: --sweep and --shards make no table/],
+    [["--sweep", "--shards", "--slowfs"], /^bench: --sweep and --shards make no table/],
+    [["--threads", "2,4"], /^bench: --threads is for --sweep or --slowfs .*the main table/],
+    [["--shards", "--slowfs", "--threads", "8"], /^bench: --threads .*shards-slowfs table/],
+    [["--sweep", "--counts", "2"], /^bench: --counts is for --shards: the sweep table/],
+    [["--cold", "--delay-us", "100"], /^bench: --delay-us is for --slowfs: the cold table/],
+    [["--shards", "--only", "shards-3"], /^bench: --only: no row named shards-3 \(rows: /],
+    [["--cold", "--only", "find"], /^bench: --only: no row named find \(rows: limitwalk-2, /],
+    [["--slowfs", "--only", "limitwalk-2"], /^bench: --only: no row named limitwalk-2 /],
+    [["--shards", "--slowfs", "--only", "report-zst"], /^bench: --only: no row named report-zst /],
+  ];
+  for (const [args, msg] of cases) {
+    // --list: were the refusal missing, the run would stop there, never measure
+    const r = await bench(...args, "--list");
+    assertEquals(r.code, 1, `${args.join(" ")}: ${r.stderr}${r.text}`);
+    assertMatch(r.stderr, msg, args.join(" "));
+    assertEquals(r.stderr.split("\n").length, 2, r.stderr);
+    assertEquals(r.text, "", args.join(" "));
+  }
+  // the tables that exist list their own rows; --only takes their names
+  const lists: [string[], string][] = [
+    [
+      ["--shards", "--counts", "2,8", "--only", "shards-8"],
+      "limitwalk-2, report-zst-default, plan-8, shards-2, shards-8",
+    ],
+    [
+      ["--shards", "--slowfs", "--counts", "4"],
+      "limitwalk-32, report-zst-default, plan-4, shards-4",
+    ],
+    [
+      ["--sweep", "--threads", "1,3"],
+      "limitwalk-2, report-zst-default, report-zst-t1, report-zst-t3",
+    ],
+    [
+      ["--slowfs", "--sweep", "--threads", "4", "--delay-us", "100"],
+      "limitwalk-32, limitwalk-8, report-zst-default, report-zst-t4, limitwalk-2-local",
+    ],
+    [
+      ["--cold", "--only", "fd,report-zst-t64"],
+      "limitwalk-2, limitwalk-8, limitwalk-32, limitwalk-64, fd, report-zst-default, report-zst-native, report-zst-t32, report-zst-t64, deno-startup",
+    ],
+  ];
+  for (const [args, names] of lists) {
+    const r = await bench(...args, "--list");
+    assertEquals(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
+    assertEquals(r.text, `${names}\n`, args.join(" "));
+  }
+  const main = await bench("--list");
+  assertEquals(main.code, 0, main.stderr);
+  assertStringIncludes(main.text, "limitwalk-2, report-zst, ");
+  // --help wins over a bad option
+  const help = await bench("--bogus", "--help");
+  assertEquals(help.code, 0, help.stderr);
+  assertMatch(help.text, /^deno task bench \[options\]/);
+});
+
+Deno.test("bench: each table's title and file", () => {
+  assertEquals(benchMode({}), { kind: "main", title: "", file: "main" });
+  assertEquals(benchMode({ sweep: true }), { kind: "sweep", title: " --sweep", file: "sweep" });
+  assertEquals(benchMode({ shards: true }), {
+    kind: "shards",
+    title: " --shards",
+    file: "shards-local",
+  });
+  assertEquals(benchMode({ slowfs: true, sweep: true }, 200), {
+    kind: "slowfs",
+    title: " --slowfs",
+    file: "slowfs-200us",
+  });
+  assertEquals(benchMode({ slowfs: true, shards: true }), {
+    kind: "shards-slowfs",
+    title: " --shards --slowfs",
+    file: "shards-slowfs-500us",
+  });
+  assertEquals(benchMode({ cold: true }), { kind: "cold", title: " --cold", file: "cold" });
+});
 
 /** A row measured 3 times whose second run failed. */
 function failedOnRun2(): Measured {
