@@ -43,11 +43,14 @@ import {
 import { canMountTmpfs, mountBind, mountTmpfs, scratchDir, tempDir } from "./helpers/temp.ts";
 import { flatTree, mktree, python } from "./helpers/tree.ts";
 import {
+  planShards,
   readPlan,
   runShard,
   ScanFolderError,
+  scriptFolders,
   ShardBusyError,
   slurmScan,
+  slurmScript,
   submitShards,
 } from "../mod.ts";
 import { existsSync } from "node:fs";
@@ -822,6 +825,31 @@ Deno.test("plan --from a scan that does not match the tree: one warning line; th
       assertEquals(warnings.length, 1, r.stderr);
       assertMatch(warnings[0], warning);
     } else assertEquals(warnings, [], r.stderr);
+  }
+});
+
+Deno.test("scriptFolders: the folders a script of slurmScript names, for any folder name; an edited script's not guessed", async () => {
+  await using tmp = await tempDir();
+  const { root } = await twoFolders(tmp.path);
+  const plan = await planShards(root, { shards: 2 });
+  const command = [Deno.execPath(), "run", "-A", "/opt/it's here/cli.ts"];
+  for (const dir of ["/scratch/scan", "/s/it's a 'scan'", "/s/$x `y`; z", "/s/ --plan /x -o y"]) {
+    const script = slurmScript(plan, { dir, threads: 4, level: 3, sbatch: ["--time=1"], command });
+    assertEquals(scriptFolders(script), { logs: dir, plan: dir, outputs: dir }, dir);
+    // a script written before the log path was quoted
+    const old = script.replace(
+      `--output="${dir}/logs/%A_%a.out"`,
+      `--output=${dir}/logs/%A_%a.out`,
+    );
+    assertNotEquals(old, script);
+    assertEquals(scriptFolders(old).logs, dir);
+    // lines edited by hand: not read as a folder
+    assertEquals(
+      scriptFolders(
+        script.replace(/^(exec .*?) --plan /m, "$1 --plan=").replace(/^#SBATCH --output=.*$/m, ""),
+      ),
+      { logs: null, plan: null, outputs: dir },
+    );
   }
 });
 

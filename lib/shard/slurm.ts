@@ -446,7 +446,8 @@ function unquote(w: string): string {
 export function scriptFolders(
   script: string,
 ): { logs: string | null; plan: string | null; outputs: string | null } {
-  const logs = /^#SBATCH --output="(.*)\/logs\/%A_%a\.out"$/m.exec(script)?.[1] ?? null;
+  // quoted since 9899ef9; a script written before says --output=DIR/logs/...
+  const logs = /^#SBATCH --output=("?)(.*)\/logs\/%A_%a\.out\1$/m.exec(script)?.[2] ?? null;
   const exec = script.split("\n").find((l) => l.startsWith("exec ")) ?? "";
   const plan = new RegExp(` --plan ${QUOTED}(?= )`).exec(exec);
   const outputs = new RegExp(` -o ${QUOTED}"\\$shard"\\.csv\\.zst(?: |$)`).exec(exec);
