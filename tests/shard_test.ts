@@ -566,6 +566,12 @@ testNeeding([ZSTD], {
     const script = await Deno.readTextFile(`${dir}/job.sbatch`);
     assertEquals(r.text, script + "\n");
     assertMatch(r.stderr, /submit with: sbatch --parsable --array=0-2%2 .*job\.sbatch\n$/);
+    // the script's own note of its submission: the same array, with its %K
+    const array = r.stderr.match(/ (--array=\S+) /)![1];
+    assertStringIncludes(
+      script,
+      `#   submit:  sbatch ${array} '${dir}/job.sbatch'   (pwalk slurm did)\n`,
+    );
     assertMatch(script, /^#SBATCH --time=10$/m);
     assertMatch(script, /^#SBATCH --partition=debug$/m);
     // double quotes: sbatch reads the blank as part of the value

@@ -80,6 +80,8 @@ export interface ScriptOptions {
   sbatch?: string[];
   /** How to run pwalk (default {@link pwalkCommand}). */
   command?: string[];
+  /** The submission's `%K` (see {@link SubmitOptions}), shown in the script's submit line. */
+  maxRunning?: number;
 }
 
 /** Control characters, written as \xNN where a name is shown in the script. */
@@ -124,9 +126,13 @@ export function slurmScript(plan: ShardPlan, o: ScriptOptions): string {
       plan.root.path.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`)
     } as a Slurm job array,`,
     `# one task per shard (plan ${plan.id}, ${plan.shards} shards).`,
-    `#   submit:  sbatch --array=0-${plan.shards - 1} ${o.dir}/job.sbatch   (pwalk slurm did)`,
-    `#   status:  pwalk status ${o.dir}`,
-    `#   resume:  pwalk slurm --resume ${o.dir}   (resubmits the shards without a completion record)`,
+    `#   submit:  sbatch --array=0-${plan.shards - 1}${o.maxRunning ? `%${o.maxRunning}` : ""} ${
+      q(`${o.dir}/job.sbatch`)
+    }   (pwalk slurm did)`,
+    `#   status:  pwalk status ${q(o.dir)}`,
+    `#   resume:  pwalk slurm --resume ${
+      q(o.dir)
+    }   (resubmits the shards without a completion record)`,
     `#SBATCH --job-name=${jobName(plan)}`,
     `#SBATCH --output="${o.dir}/logs/%A_%a.out"`,
     ...(o.sbatch ?? []).map((a) => `#SBATCH ${a}`),
