@@ -31,7 +31,7 @@ import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/
 import { chown, repair, undo } from "../mod.ts";
 import { closeLibc, lstatRaw } from "./helpers/libc.ts";
 import { CLI, cli, run, UNPRIVILEGED } from "./helpers/run.ts";
-import { type Shim, shimTest } from "./helpers/shim.ts";
+import { afterFstatat, type Shim, shimTest } from "./helpers/shim.ts";
 import { SETPRIV, testNeeding } from "./helpers/system.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { python } from "./helpers/tree.ts";
@@ -842,14 +842,9 @@ Deno.test("hard-linked files: changed once every name is reached in ROOT; a name
  * its own, listed later (one worker): reached there again, it would be
  * counted as a second name of the file.
  */
-const MOVER = `#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <fcntl.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-static int moved;
+const MOVER = afterFstatat(
+  "move",
+  `static int moved;
 static void move(int fd, const char *p) {
   if (moved || strcmp(p, "mover")) return;
   moved = 1;
@@ -858,24 +853,8 @@ static void move(int fd, const char *p) {
     renameat(fd, "mover", t, "mover");
     close(t);
   }
-}
-typedef int (*fstatat_fn)(int, const char *, struct stat *, int);
-int fstatat(int fd, const char *p, struct stat *st, int fl) {
-  static fstatat_fn real;
-  if (!real) real = (fstatat_fn)dlsym(RTLD_NEXT, "fstatat");
-  int r = real(fd, p, st, fl);
-  if (r == 0) move(fd, p);
-  return r;
-}
-typedef int (*fstatat64_fn)(int, const char *, struct stat64 *, int);
-int fstatat64(int fd, const char *p, struct stat64 *st, int fl) {
-  static fstatat64_fn real;
-  if (!real) real = (fstatat64_fn)dlsym(RTLD_NEXT, "fstatat64");
-  int r = real(fd, p, st, fl);
-  if (r == 0) move(fd, p);
-  return r;
-}
-`;
+}`,
+);
 
 shimTest(
   "hard-linked file whose name is moved during the walk into a folder not yet listed: not counted twice, left alone",
@@ -983,33 +962,14 @@ Deno.test("hard-linked file whose names changed in the second the run starts in:
  * unlinked again: the file's names are as many as before, its ctime the
  * time now, between that name's counting and its change.
  */
-const RELINK = `#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-static int seen;
+const RELINK = afterFstatat(
+  "relink",
+  `static int seen;
 static void relink(int fd, const char *p) {
   if (strncmp(p, "relink-", 7) || ++seen != 2) return;
   if (linkat(fd, p, fd, ".relinked", 0) == 0) unlinkat(fd, ".relinked", 0);
-}
-typedef int (*fstatat_fn)(int, const char *, struct stat *, int);
-int fstatat(int fd, const char *p, struct stat *st, int fl) {
-  static fstatat_fn real;
-  if (!real) real = (fstatat_fn)dlsym(RTLD_NEXT, "fstatat");
-  int r = real(fd, p, st, fl);
-  if (r == 0) relink(fd, p);
-  return r;
-}
-typedef int (*fstatat64_fn)(int, const char *, struct stat64 *, int);
-int fstatat64(int fd, const char *p, struct stat64 *st, int fl) {
-  static fstatat64_fn real;
-  if (!real) real = (fstatat64_fn)dlsym(RTLD_NEXT, "fstatat64");
-  int r = real(fd, p, st, fl);
-  if (r == 0) relink(fd, p);
-  return r;
-}
-`;
+}`,
+);
 
 shimTest(
   "hard-linked file whose names change between their counting and the change: left alone, told",

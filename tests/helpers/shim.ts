@@ -12,6 +12,39 @@ import { apiInChild, cli, type JsonSummary, type Ran, runOk, walkInChild } from 
 import { CC, testNeeding } from "./system.ts";
 import { tempDir } from "./temp.ts";
 
+/**
+ * The C source of a shim that calls `hook(dirfd, name)` just after each
+ * successful `fstatat` (and `fstatat64`) of the walker, `decls` being the
+ * hook and what it needs (after `<dlfcn.h>`, `<fcntl.h>`, `<stdlib.h>`,
+ * `<string.h>`, `<sys/stat.h>` and `<unistd.h>`).
+ *
+ * @example
+ * ```ts ignore
+ * const SHIM = afterFstatat("hit", `static void hit(int fd, const char *p) { ... }`);
+ * ```
+ */
+export function afterFstatat(hook: string, decls: string): string {
+  const wrap = (fn: string, st: string) =>
+    `typedef int (*${fn}_fn)(int, const char *, ${st} *, int);
+int ${fn}(int fd, const char *p, ${st} *st, int fl) {
+  static ${fn}_fn real;
+  if (!real) real = (${fn}_fn)dlsym(RTLD_NEXT, "${fn}");
+  int r = real(fd, p, st, fl);
+  if (r == 0) ${hook}(fd, p);
+  return r;
+}
+`;
+  return `#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+${decls}
+${wrap("fstatat", "struct stat")}${wrap("fstatat64", "struct stat64")}`;
+}
+
 /** What a {@link shimTest} body gets: its folder, and runners that preload the shim. */
 export interface Shim {
   /** The test's temporary folder (the shim is built in it). */
