@@ -47,7 +47,7 @@ import {
   UNPRIVILEGED,
 } from "./helpers/run.ts";
 import { PRLIMIT, PYTHON3, SETPRIV, testNeeding } from "./helpers/system.ts";
-import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
+import { canMountTmpfs, fillUp, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { python } from "./helpers/tree.ts";
 import { ctimesPast, waitFor } from "./helpers/wait.ts";
 import {
@@ -1062,14 +1062,7 @@ Deno.test({
     await repair(small, { journal });
     const room = 4096 - Deno.statSync(journal).size % 4096;
     assert(room > 600, `room ${room}`);
-    const fill = Deno.openSync(`${mnt}/fill`, { write: true, create: true });
-    try {
-      for (;;) if (fill.writeSync(new Uint8Array(4096)) < 4096) break;
-    } catch (e) {
-      assertStringIncludes(String(e), "No space left on device");
-    } finally {
-      fill.close();
-    }
+    fillUp(mnt);
 
     const r = await cli(["repair", "--apply", "--journal", journal, root]);
     assertEquals(r.code, 1, r.stderr);
@@ -1159,14 +1152,7 @@ Deno.test({
     const head = "#pwalk-journal 1 repair dry-run 1 2 /";
     const oldText = head + "x".repeat(4096 - head.length - 1) + "\n";
     Deno.writeTextFileSync(old, oldText, { mode: 0o600 });
-    const fill = Deno.openSync(`${mnt}/fill`, { write: true, create: true });
-    try {
-      for (;;) if (fill.writeSync(new Uint8Array(4096)) < 4096) break;
-    } catch (e) {
-      assertStringIncludes(String(e), "No space left on device");
-    } finally {
-      fill.close();
-    }
+    fillUp(mnt);
     for (const [journal, made] of [[`${mnt}/new.journal`, true], [old, false]] as const) {
       const r = await cli(["repair", "--apply", "--journal", journal, root]);
       assertEquals(r.code, 1, r.stderr);

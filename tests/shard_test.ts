@@ -1157,15 +1157,24 @@ Deno.test("pwalk slurm: a ROOT with a line break stays in the script's comment (
   assert(!injected, "the line after the break ran");
 });
 
-Deno.test("shard 0 written inside a frontier folder: no row of its own temporary parts", async () => {
-  await using tmp = await tempDir();
-  const root = `${tmp.path}/T`;
+/**
+ * A tree T in `dir` of three folders (30 files and a subfolder each) and
+ * a one-shard plan of it, `dir`/plan.json.
+ */
+async function oneShardPlan(dir: string): Promise<{ root: string; plan: string }> {
+  const root = `${dir}/T`;
   for (const d of ["a", "b", "c"]) {
     await Deno.mkdir(`${root}/${d}/sub`, { recursive: true });
     for (let i = 0; i < 30; i++) await Deno.writeTextFile(`${root}/${d}/f${i}`, "x");
   }
-  const plan = `${tmp.path}/plan.json`;
+  const plan = `${dir}/plan.json`;
   assertEquals((await cli(["plan", root, "--shards", "1", "-o", plan])).code, 0);
+  return { root, plan };
+}
+
+Deno.test("shard 0 written inside a frontier folder: no row of its own temporary parts", async () => {
+  await using tmp = await tempDir();
+  const { root, plan } = await oneShardPlan(tmp.path);
   // a frontier folder holds the output, so the parts are made beside it, in
   // the part of the tree the frontier run walks
   const p = JSON.parse(await Deno.readTextFile(plan));
@@ -1188,13 +1197,7 @@ Deno.test("shard 0 written inside a frontier folder: no row of its own temporary
 
 Deno.test("runShard() ended by Deno.exit() with its parts made: none of its temporaries is left", async () => {
   await using tmp = await tempDir();
-  const root = `${tmp.path}/T`;
-  for (const d of ["a", "b", "c"]) {
-    await Deno.mkdir(`${root}/${d}/sub`, { recursive: true });
-    for (let i = 0; i < 30; i++) await Deno.writeTextFile(`${root}/${d}/f${i}`, "x");
-  }
-  const plan = `${tmp.path}/plan.json`;
-  assertEquals((await cli(["plan", root, "--shards", "1", "-o", plan])).code, 0);
+  const { plan } = await oneShardPlan(tmp.path);
   const out = `${tmp.path}/scan-0.csv.zst`;
   // the front part's last progress call comes once it is renamed into
   // place, the top part done before it, and before they are joined: the

@@ -94,6 +94,26 @@ export function mountBind(src: string, dir: string): Promise<string> {
 let mountable: boolean | undefined;
 
 /**
+ * Fill the file system holding `dir` (a small tmpfs a test mounted) with
+ * the file `dir`/fill, until no whole page more fits.
+ *
+ * @example
+ * ```ts ignore
+ * fillUp(mnt); // later writes there fail with ENOSPC (or are short)
+ * ```
+ */
+export function fillUp(dir: string): void {
+  const fill = Deno.openSync(`${dir}/fill`, { write: true, create: true });
+  try {
+    for (;;) if (fill.writeSync(new Uint8Array(4096)) < 4096) break;
+  } catch (e) {
+    if (!String(e).includes("No space left on device")) throw e;
+  } finally {
+    fill.close();
+  }
+}
+
+/**
  * Whether this process may mount a tmpfs (root with CAP_SYS_ADMIN, outside
  * a locked container): tested once, by mounting one. When it may not, the
  * tests that need it are ignored (`ignore: !canMountTmpfs()`) and this says
