@@ -11,6 +11,7 @@ import { JournalFlag, native } from "./ffi.ts";
 import { errnoName } from "./errno.ts";
 import { pathBytes } from "./job.ts";
 import { osErrorText } from "./outfile.ts";
+import { untrustedAncestor } from "./trust.ts";
 
 /**
  * A run, or an undo, refused before anything changed: a protected ROOT, a
@@ -133,39 +134,6 @@ function makePrivateDir(dir: string): void {
       }): give --journal FILE (API: journal)`,
     );
   }
-}
-
-/**
- * Why a folder on the way to `dir` (as written, and its real path) is not
- * to be trusted, or undefined: each must be owned by root or the running
- * user and not writable by group or others (unless sticky, as /tmp).
- * Folders not made yet are skipped.
- */
-function untrustedAncestor(dir: string): string | undefined {
-  const uid = me();
-  if (uid === null) return undefined; // no uids here (Windows)
-  const prefixes = (p: string) => {
-    const parts = p.split("/").filter((x) => x);
-    return ["/", ...parts.map((_, i) => "/" + parts.slice(0, i + 1).join("/"))];
-  };
-  let real: string[] = [];
-  try {
-    real = prefixes(Deno.realPathSync(dir));
-  } catch { /* not made yet: the written path's prefixes */ }
-  for (const p of [...prefixes(dir), ...real]) {
-    let st: Deno.FileInfo;
-    try {
-      st = Deno.lstatSync(p);
-    } catch {
-      continue;
-    }
-    if (st.uid !== 0 && st.uid !== uid) return `${p} is owned by uid ${st.uid}, not by you or root`;
-    const mode = st.mode! & 0o7777;
-    if (!st.isSymlink && (mode & 0o022) && !(mode & 0o1000)) {
-      return `${p} is writable by group or others (mode ${octal(mode)})`;
-    }
-  }
-  return undefined;
 }
 
 /**
