@@ -21,7 +21,7 @@ import { convert, diff, ScanInputError, summarize } from "../mod.ts";
 import { referenceReport } from "./helpers/reference.ts";
 import { lutimes, mkdirRaw, writeFileRaw } from "./helpers/libc.ts";
 import { bytes, concat, join } from "./helpers/bytes.ts";
-import { COLUMNS } from "./helpers/csv.ts";
+import { COLUMNS, key, parsePwalk } from "./helpers/csv.ts";
 import { closeLibc } from "./helpers/libc.ts";
 import { assertSameParquet } from "./helpers/duckdb.ts";
 import { cli, deno, REPO, UNPRIVILEGED } from "./helpers/run.ts";
@@ -882,6 +882,111 @@ Deno.test("a scan of a tree beside a scan of a folder in it: refused (entries tw
     assertEquals(JSON.parse(r.text).roots, ["/", "/dx"]);
     // the API: the same error
     await assertRejects(() => summarize([d, slash]), ScanInputError, "the root /d is also");
+  });
+  await t.step(
+    "a scan of the folder through a link (ln -s tree/sub alias): refused too, CSV and Parquet",
+    async () => {
+      const alias = `${tmp.path}/alias`;
+      await Deno.symlink(`${root}/sub`, alias);
+      // the premise, by python: the link leads to the same folder (st_dev and inode)
+      const same = await python(
+        "import os, sys; s, t = os.stat(sys.argv[1]), os.lstat(sys.argv[2]); " +
+          "print(s.st_dev == t.st_dev and s.st_ino == t.st_ino)",
+        alias,
+        `${root}/sub`,
+      );
+      assertEquals(same.trim(), "True");
+      const through = await scan("through.csv", alias);
+      // ... and the two rows say so: the same st_dev, inode, mtime and ctime
+      const [inWhole, itsRoot] = [
+        parsePwalk(Deno.readFileSync(whole)).rows.find((x) => x.key === key(bytes(`${root}/sub`)))!,
+        parsePwalk(Deno.readFileSync(through)).rows.find((x) => x.depth === -1)!,
+      ];
+      assertEquals(
+        [itsRoot.dev, itsRoot.ino, itsRoot.mtime, itsRoot.ctime],
+        [inWhole.dev, inWhole.ino, inWhole.mtime, inWhole.ctime],
+      );
+      const s = await summarize([through], { names: false });
+      assertEquals(s.roots, [alias], "its root is named by the link, not as a path in the tree");
+      for (const files of [[whole, through], [through, whole]]) {
+        await refused(["summary", ...files], alias, root);
+        await refused(["convert", ...files, out], alias, root);
+        const r = await cli(["summary", ...files]);
+        assertStringIncludes(r.stderr, `(${root}/sub: the same st_dev, inode, mtime and ctime)`);
+        for (const f of files) assertStringIncludes(r.stderr, f);
+      }
+      // the same check on Parquet scans (convert's copies of each)
+      const pq = [`${tmp.path}/whole.parquet`, `${tmp.path}/through.parquet`];
+      assertEquals((await cli(["convert", whole, pq[0]])).code, 0);
+      assertEquals((await cli(["convert", through, pq[1]])).code, 0);
+      await refused(["summary", ...pq], alias, root);
+      await refused(["convert", ...pq, out], alias, root);
+      for (const f of [...pq, through]) await Deno.remove(f);
+      await Deno.remove(alias);
+    },
+  );
+  await t.step(
+    "hand-written scans of two hosts: the same st_dev and inode, other times: read",
+    async () => {
+      // the fields: inode, st_dev, depth, path, folder?, mtime, ctime, size
+      const row = (
+        ino: number,
+        dev: number,
+        depth: number,
+        path: string,
+        dir: boolean,
+        m: number,
+        c: number,
+        size = 10,
+      ) =>
+        `${ino},1,${depth},"${path}","",0,0,${size},${dev},8,1,"${
+          dir ? "0040755" : "0100644"
+        }",1,${m},${c},-1,0`;
+      const csv = async (name: string, rows: string[]) => {
+        await Deno.writeTextFile(`${tmp.path}/${name}`, rows.join("\n") + "\n");
+        return `${tmp.path}/${name}`;
+      };
+      // host a's /data (inode 2 of device 2049) holds a folder with inode 128;
+      // host b's /scratch is inode 128 of its device 2049, and holds inode 2
+      const a = await csv("host-a.csv", [
+        row(2, 2049, -1, "/data", true, 100, 100, 4096),
+        row(128, 2049, 0, "/data/proj", true, 200, 200, 4096),
+        row(130, 2049, 1, "/data/proj/f", false, 200, 200, 7),
+      ]);
+      const b = (m: number, c: number) =>
+        csv(`host-b-${m}-${c}.csv`, [
+          row(128, 2049, -1, "/scratch", true, m, c, 4096),
+          row(2, 2049, 0, "/scratch/tmp", true, 300, 300, 4096),
+          row(5, 2049, 0, "/scratch/g", false, 300, 300, 3),
+        ]);
+      // the same folder only when both times are the same as the other row's
+      for (const [m, c] of [[500, 500], [200, 500], [500, 200]]) {
+        const other = await b(m, c);
+        const r = await cli(["summary", "--json", a, other]);
+        assertEquals(r.code, 0, r.stderr);
+        const s = JSON.parse(r.text);
+        assertEquals(s.roots, ["/data", "/scratch"]);
+        // every row once: 6 entries, 4096 * 4 + 7 + 3 bytes
+        assertEquals([s.totals.entries, s.totals.apparentBytes], [6, 4096 * 4 + 10]);
+        assertEquals((await cli(["convert", a, other, out])).code, 0);
+        const rows = parsePwalk(Deno.readFileSync(out), { header: true }).rows;
+        assertEquals([rows.length, rows.reduce((n, x) => n + x.size, 0)], [6, 4096 * 4 + 10]);
+        await Deno.remove(out);
+      }
+      // /scratch at /data/proj's moment: the same folder as far as the rows tell
+      await refused(["summary", a, await b(200, 200)], "/scratch", "/data");
+    },
+  );
+  await t.step("the folder changed between the two scans: by its path, still refused", async () => {
+    await Deno.writeTextFile(`${root}/sub/new`, "n");
+    lutimes(`${root}/sub`, 1000, 1000);
+    const later = await scan("later.csv", `${root}/sub`);
+    const sub = (f: string) =>
+      parsePwalk(Deno.readFileSync(f)).rows.find((x) => x.key === key(bytes(`${root}/sub`)))!;
+    assert(sub(later).mtime !== sub(whole).mtime, "the folder's mtime moved on");
+    await refused(["summary", whole, later], `${root}/sub`, root);
+    await refused(["convert", later, whole, out], `${root}/sub`, root);
+    await Deno.remove(`${root}/sub/new`);
   });
 });
 

@@ -712,11 +712,16 @@ async function columnCountFirst(
  * one pass over it, two more when it has several roots): no row at all
  * (every scan has its root row: a file cut to nothing), one root row twice
  * (two scans of one tree given together, a scan beside its converted copy,
- * or two joined into one file), or a root that is also a row of another
- * scan (a scan of a tree beside a scan of a folder in it), whose entries
- * would count twice. A scan of a folder that the other scan left out (with
- * `--exclude`, or `-x` at a mount point: no row of it there) counts once
- * and is read. Returns the number of rows.
+ * or two joined into one file), or a root that is also a folder row of
+ * another scan (a scan of a tree beside a scan of a folder in it, by its
+ * path or another: through a link, a bind mount), whose entries would
+ * count twice. That folder is found as the root's folder itself, not its
+ * path: the same st_dev and inode, and, by another path, the same mtime
+ * and ctime too (scans from other hosts or file systems whose numbers
+ * happen to coincide are told apart by their times). A scan of a folder
+ * that the other scan left out (with `--exclude`, or `-x` at a mount
+ * point: no row of it there) counts once and is read. Returns the number
+ * of rows.
  */
 export async function checkOneScan(e: Engine, name: string, files: ScanFile[]): Promise<number> {
   const [r] = await e.all(
@@ -747,22 +752,35 @@ export async function checkOneScan(e: Engine, name: string, files: ScanFile[]): 
     );
   }
   if (num(r.names) > 1) {
-    // a root that another scan lists as one of its entries (a scan's own
-    // root is its only row at depth -1)
+    // a root that another scan lists as one of its folders (a scan's own
+    // root is its only row at depth -1): the same folder (st_dev and
+    // inode), not the same text (a scan through a link, or a bind mount,
+    // names it otherwise). Scans from other hosts or file systems may
+    // share those numbers: by another path, the folder's times must be
+    // the same too (the same folder at the same moment); by the same path,
+    // the numbers are enough (its scans at two moments, the folder changed
+    // in between, by a file added or -o's own output written there)
     const [inner] = await e.all(
-      `SELECT "filename" AS p FROM "${name}" WHERE "directory-depth" >= 0 AND "filename" IN ` +
-        `(SELECT "filename" FROM "${name}" WHERE "directory-depth" = -1) ORDER BY 1 LIMIT 1`,
+      `WITH r AS (SELECT "filename", "st_dev", "inode", "st_mtime", "st_ctime" FROM "${name}" ` +
+        `WHERE "directory-depth" = -1) ` +
+        `SELECT r."filename" AS p, t."filename" AS q FROM "${name}" t JOIN r ` +
+        `ON t."st_dev" = r."st_dev" AND t."inode" = r."inode" ` +
+        `WHERE t."directory-depth" >= 0 AND t."st_mode" // 4096 = 4 AND ` +
+        `(t."filename" = r."filename" OR ` +
+        `(t."st_mtime" = r."st_mtime" AND t."st_ctime" = r."st_ctime")) ORDER BY 1, 2 LIMIT 1`,
     );
     if (inner) {
-      const p = String(inner.p);
+      const [p, q] = [String(inner.p), String(inner.q)];
       const roots = (await e.all(
         `SELECT DISTINCT "filename" AS p FROM "${name}" WHERE "directory-depth" = -1`,
-      )).map((x) => String(x.p));
-      // the root whose scan holds it: the longest root above its path
-      const outer = roots.filter((o) => o !== p && (o === "/" || p.startsWith(`${o}/`)))
-        .sort((a, b) => b.length - a.length)[0];
+      )).map((x) => String(x.p)).filter((o) => o !== p);
+      // the root whose scan holds it: the longest root above the folder's
+      // path there, else the other root
+      const outer = roots.filter((o) => o === "/" ? q !== "/" : q.startsWith(`${o}/`))
+        .sort((a, b) => b.length - a.length)[0] ?? (roots.length === 1 ? roots[0] : undefined);
       throw new ScanInputError(
-        `the root ${p} is also a folder in the scan of ${outer ?? "another root"}, ` +
+        `the root ${p} is also a folder in the scan of ${outer ?? "another root"}` +
+          (q === p ? "" : ` (${q}: the same st_dev, inode, mtime and ctime)`) + ", " +
           (files.length === 1 ? `in ${where}` : `among the ${files.length} files (${where})`) +
           `: a scan and a scan of a folder in it would count every entry below ${p} twice; ` +
           "give one scan",
