@@ -472,13 +472,19 @@ async function* entryBatches(
 /**
  * Remove from `errors[from..]` the loop errors of folders `skip` names: the
  * engine finds a link back to an ancestor before JavaScript has tested
- * its path, and a skipped folder is never asked about.
+ * its path, and a skipped folder is never asked about. `path` gives an
+ * error's path as skip tests it (walkDirs: as its folders are spelled).
  */
-function dropSkippedLoops(errors: WalkError[], from: number, skip: RegExp[]): void {
+function dropSkippedLoops(
+  errors: WalkError[],
+  from: number,
+  skip: RegExp[],
+  path: (e: WalkError) => string = (e) => e.path,
+): void {
   let k = from;
   for (let i = from; i < errors.length; i++) {
     const e = errors[i];
-    if (!(e.op === "loop" && matchesAny(skip, e.path))) errors[k++] = e;
+    if (!(e.op === "loop" && matchesAny(skip, path(e)))) errors[k++] = e;
   }
   errors.length = k;
 }
@@ -631,6 +637,14 @@ function keepBytes(s: Gathered, shown: string, raw: Uint8Array, n: number): void
 
 const enc = new TextEncoder();
 
+/** `a` then `b`, in a new array. */
+function joinBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
 /**
  * Complete a folder's `bytes` before it is yielded: a name that is UTF-8
  * and holds a real U+FFFD shows the same as a name that is not: where a
@@ -710,6 +724,9 @@ function enterMask(dirs: string[], entered: [string, number][]): Uint8Array<Arra
  * nothing is yielded. The root's `path` is `root` as given, and it is
  * opened as given (not normalized as {@link walk} does it): `"link/.."` is
  * the parent of the link's target, as os.walk and Deno.readDir read it.
+ * Paths below it, the folders' and the errors', are os.path.join's
+ * (`"d//"` gives `"d//sub"`), as os.walk's dirpath and its onerror's
+ * `OSError.filename` spell them.
  * Order among folders that are not above one another is not defined.
  *
  * @example List every folder with its file count, skipping .git folders
@@ -742,6 +759,23 @@ export function walkDirs(
     const slashes = root.length - bare.length > 1;
     const dirPath = (e: WalkEntry) =>
       e.depth < 0 ? root : slashes ? root + e.path.slice(bare.length + 1) : e.path;
+    // An error's path as os.walk's onerror gets it (OSError.filename): the
+    // root's as given ("d/", "d//"), below it joined as dirPath joins; the
+    // walker's own drop ROOT's trailing slashes ("d", and "/" for "//").
+    const walkerRoot = bare === "" ? "/" : bare;
+    const below = walkerRoot === "/" ? "/" : `${walkerRoot}/`;
+    const rootBytes = enc.encode(root);
+    const belowBytes = enc.encode(below).length;
+    const spelled = (e: WalkError): WalkError => {
+      if (root === walkerRoot) return e;
+      if (e.path === walkerRoot) return { ...e, path: root, pathBytes: rootBytes.slice() };
+      if (!slashes || !e.path.startsWith(below)) return e;
+      return {
+        ...e,
+        path: root + e.path.slice(below.length),
+        pathBytes: joinBytes(rootBytes, e.pathBytes.subarray(belowBytes)),
+      };
+    };
     // Folders by listing number: every record says which listing it came
     // from, so names are grouped without building a key per entry.
     const open = new Map<number, Gathered>();
@@ -811,7 +845,9 @@ export function walkDirs(
     const loops = topDown && options.followSymlinks ? new Map<string, WalkError[]>() : undefined;
     for (let b; (b = await job.nextBatch(decode, !topDown));) {
       started = true;
-      if (skip && b.errors.length) dropSkippedLoops(b.errors, 0, skip);
+      if (skip && b.errors.length) {
+        dropSkippedLoops(b.errors, 0, skip, (e) => spelled(e).path);
+      }
       for (const e of b.errors) {
         if (loops && e.op === "loop") {
           const cut = e.pathBytes.lastIndexOf(0x2f);
@@ -824,7 +860,7 @@ export function walkDirs(
         // A folder that cannot be listed is reported, not yielded (its
         // row comes after its error, from the same worker).
         if (e.op === "open" || e.op === "read") unlisted.add(bytesKey(e.pathBytes));
-        report(e);
+        report(spelled(e));
       }
       for (let i = 0; i < b.n; i++) {
         if (signal?.aborted) throw signal.reason;
@@ -895,7 +931,9 @@ export function walkDirs(
             loops!.delete(entryKey(e));
             const kept = yielded ? new Set(s.dirs) : undefined;
             for (const err of pending) {
-              if (!kept || kept.has(err.path.slice(err.path.lastIndexOf("/") + 1))) report(err);
+              if (!kept || kept.has(err.path.slice(err.path.lastIndexOf("/") + 1))) {
+                report(spelled(err));
+              }
             }
           }
           // The caller had its say: enter what is left in dirs.
@@ -905,7 +943,7 @@ export function walkDirs(
       }
     }
     // loops of folders whose rows came first (a large folder's shared parts)
-    for (const list of loops?.values() ?? []) for (const err of list) report(err);
+    for (const list of loops?.values() ?? []) for (const err of list) report(spelled(err));
     try {
       await job.finish();
     } catch (e) {

@@ -429,6 +429,107 @@ interface Run {
 
 testNeeding([SETPRIV, PYTHON3], {
   name:
+    "walkDirs without capabilities: an error's path is os.walk onerror's filename, ROOT's extra slashes kept ('d/', 'd//', '//d')",
+  async fn() {
+    await using tmp = await tempDir("pwalk-walkdirs-");
+    const t = `${tmp.path}/t`;
+    await Deno.mkdir(`${t}/a/b`, { recursive: true });
+    await Deno.mkdir(`${t}/a/locked/inner`, { recursive: true });
+    await Deno.mkdir(`${t}/locked/inner`, { recursive: true });
+    await Deno.writeTextFile(`${t}/f`, "");
+    for (const d of ["locked", "a/locked"]) await Deno.chmod(`${t}/${d}`, 0o000);
+    const roots = [
+      t,
+      `${t}/`,
+      `${t}//`,
+      `${t}///`,
+      `/${t}`,
+      `/${t}//`,
+      "t//",
+      `${t}/locked/`,
+      `${t}/locked//`,
+    ];
+    const script = `${tmp.path}/child.ts`;
+    // both orders, errors by onError and in the iterator's list; the
+    // bytes of an error's path are its text's
+    await Deno.writeTextFile(
+      script,
+      `import { walkDirs } from "${new URL("../mod.ts", import.meta.url).href}";
+const out = [];
+for (const topDown of [true, false]) for (const viaOnError of [true, false]) {
+  const errors = [];
+  const onError = viaOnError ? (e) => errors.push(e) : undefined;
+  const it = walkDirs(Deno.args[0], { topDown, onError });
+  const items = [];
+  for await (const d of it) items.push([d.path, [...d.dirs].sort(), [...d.files].sort()]);
+  if (!viaOnError) errors.push(...it.errors);
+  for (const e of errors) {
+    if (new TextDecoder().decode(e.pathBytes) !== e.path) throw new Error(e.path);
+  }
+  out.push([items.sort(), errors.map((e) => [e.path, e.code]).sort()]);
+}
+console.log(JSON.stringify(out));`,
+    );
+    try {
+      for (const root of roots) {
+        const py = await run("python3", [
+          "-c",
+          `import errno, json, os, sys
+for topdown in [True, False]:
+    errors = []
+    walked = sorted([p, sorted(d), sorted(f)] for p, d, f in os.walk(sys.argv[1], topdown=topdown,
+        onerror=lambda e: errors.append([e.filename, errno.errorcode[e.errno]])))
+    print(json.dumps([walked, sorted(errors)]))`,
+          root,
+        ], { prefix: UNPRIVILEGED, cwd: tmp.path });
+        assertEquals(py.code, 0, py.stderr);
+        const [down, up] = py.text.trim().split("\n").map((l) => JSON.parse(l));
+        // the premise: os.walk cannot list the two 000 folders (or the
+        // root, one of them), and names them after ROOT as typed
+        const names = down[1].map(([p]: string[]) => p);
+        assertEquals(names.length, root.includes("locked") ? 1 : 2, root);
+        assert(names.every((p: string) => p.startsWith(root)), `${root}: ${names}`);
+        const r = await deno(["run", "-A", script, root], {
+          prefix: UNPRIVILEGED,
+          cwd: tmp.path,
+          timeoutMs: 60_000,
+        });
+        assertEquals(r.code, 0, r.stderr);
+        assertEquals(JSON.parse(r.text), [down, down, up, up], `walkDirs(${root})`);
+      }
+    } finally {
+      for (const d of ["locked", "a/locked"]) await Deno.chmod(`${t}/${d}`, 0o755);
+    }
+  },
+});
+
+Deno.test("walkDirs skip under ROOT 'd//' drops a loop error by the link's path as yielded ('d//x/up')", async () => {
+  await using tmp = await tempDir("pwalk-loop-");
+  const d = `${tmp.path}/d`;
+  await Deno.mkdir(`${d}/x`, { recursive: true });
+  await Deno.symlink("..", `${d}/x/up`);
+  for (const root of [d, `${d}//`]) {
+    const up = `${root}${root.endsWith("/") ? "" : "/"}x/up`;
+    for (const topDown of [true, false]) {
+      const loops = async (skip?: RegExp[]) => {
+        const it = walkDirs(root, { followSymlinks: true, topDown, skip });
+        for await (const _ of it) { /* walked */ }
+        return it.errors.map((e) => [e.op, e.path]);
+      };
+      // as yielded: "d//x", and its link "d//x/up", a loop
+      assertEquals(await loops(), [["loop", up]], `${root} topDown ${topDown}`);
+      const esc = up.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+      assertEquals(
+        await loops([new RegExp(`^${esc}$`)]),
+        [],
+        `${root} topDown ${topDown}: skip ${up}`,
+      );
+    }
+  }
+});
+
+testNeeding([SETPRIV, PYTHON3], {
+  name:
     "walkDirs without capabilities: of two folders alike but for bytes that are not UTF-8, the unlistable one is left out",
   async fn() {
     await using tmp = await tempDir("pwalk-walkdirs-");
