@@ -8,9 +8,17 @@
  * the cache folder and renamed into place, so a failed or tampered download
  * leaves nothing behind, and a cached file is checked again before each use.
  *
+ * A folder that holds a library (the cache folder, the private temporary
+ * folder) is used only while every folder on the way to it, as written and
+ * by real path, can be changed by nobody but root and the running user
+ * (lib/trust.ts): then nobody else can swap the file between its SHA-256
+ * check and dlopen. A cache folder that fails this is not used, as one that
+ * cannot be written: the library goes to the private temporary folder.
+ *
  * @module
  */
 import { sha256Hex } from "./sha256.ts";
+import { untrustedAncestor } from "./trust.ts";
 import manifestJson from "./manifest.json" with { type: "json" };
 
 /** One target's entry in the manifest. */
@@ -95,7 +103,9 @@ export { sha256Hex };
 /**
  * The cache folder of a version: `$DENO_DIR/pwalk/<version>` when DENO_DIR
  * is set, else `~/Library/Caches/pwalk/<version>` on macOS and
- * `${XDG_CACHE_HOME:-~/.cache}/pwalk/<version>` elsewhere.
+ * `${XDG_CACHE_HOME:-~/.cache}/pwalk/<version>` elsewhere. Only named
+ * here: {@link cachedLibrary} and {@link installLibrary} judge whether the
+ * folders on the way may be trusted.
  */
 export function cacheDir(version: string = MANIFEST.version): string {
   const denoDir = readEnv("DENO_DIR");
@@ -118,21 +128,102 @@ export function cachePath(file: string, sha256: string, dir: string = cacheDir()
   return `${dir}/${sha256.slice(0, 16)}-${file}`;
 }
 
-/** The cached file when it is there and its checksum is right, else undefined. */
-export function cachedLibrary(file: string, sha256: string, dir?: string): string | undefined {
-  let path: string;
+/** `dir` as an absolute path (a relative DENO_DIR is taken from the working folder). */
+function absoluteDir(dir: string): string {
+  return dir.startsWith("/") ? dir : `${Deno.cwd()}/${dir.replace(/^(?:\.\/+)+/, "")}`;
+}
+
+/**
+ * This process's user id: Deno.uid(); without --allow-sys, getuid() of the
+ * C library through FFI (loading pwalk needs --allow-ffi anyway); else the
+ * owner, by fstat, of a file made now in `tmp` (TMPDIR or /tmp).
+ *
+ * @example
+ * ```ts ignore
+ * runningUid(); // 0 as root
+ * ```
+ */
+export function runningUid(tmp: string = readEnv("TMPDIR") ?? "/tmp"): number {
   try {
-    path = cachePath(file, sha256, dir);
-    return sha256Hex(Deno.readFileSync(path)) === sha256 ? path : undefined;
+    const uid = Deno.uid();
+    if (uid !== null) return uid;
+  } catch { /* no --allow-sys */ }
+  try {
+    const libc = Deno.dlopen(Deno.build.os === "darwin" ? "libSystem.B.dylib" : "libc.so.6", {
+      getuid: { parameters: [], result: "u32" },
+    });
+    try {
+      return libc.symbols.getuid();
+    } finally {
+      libc.close();
+    }
+  } catch { /* no --allow-ffi, or another C library */ }
+  // made here by this process (O_EXCL): its owner is this user, whoever can rename it later
+  const probe = `${tmp.replace(/\/+$/, "")}/.pwalk-uid-${crypto.randomUUID()}`;
+  const f = Deno.openSync(probe, { write: true, createNew: true, mode: 0o600 });
+  try {
+    return f.statSync().uid!;
+  } finally {
+    f.close();
+    Deno.removeSync(probe);
+  }
+}
+
+/**
+ * Why `dir` may not hold a library pwalk opens, or undefined: a folder on
+ * the way (as written and by real path, lib/trust.ts) that someone other
+ * than root or this user (`uid`) owns, or that group or others can write
+ * (unless sticky, as /tmp).
+ */
+function folderProblem(dir: string, uid: number): string | undefined {
+  const why = untrustedAncestor(absoluteDir(dir), uid);
+  return why && `${dir}: ${why}`;
+}
+
+/**
+ * The cached file when it is there and its checksum is right, else
+ * undefined; also undefined when a folder on the way to `dir` could be
+ * changed by someone other than root or this user, or the file is not a
+ * regular file of theirs that only they can write: another user could
+ * then replace it between its check and dlopen.
+ */
+export function cachedLibrary(file: string, sha256: string, dir?: string): string | undefined {
+  try {
+    dir ??= cacheDir();
+    const uid = runningUid();
+    if (folderProblem(dir, uid)) return undefined;
+    const path = cachePath(file, sha256, dir);
+    if (!Deno.lstatSync(path).isFile) return undefined;
+    using f = Deno.openSync(path, { read: true });
+    const st = f.statSync();
+    if ((st.uid !== 0 && st.uid !== uid) || (st.mode! & 0o022)) return undefined;
+    const bytes = new Uint8Array(st.size);
+    let got = 0;
+    while (got < bytes.length) {
+      const n = f.readSync(bytes.subarray(got));
+      if (!n) break;
+      got += n;
+    }
+    return got === st.size && sha256Hex(bytes) === sha256 ? path : undefined;
   } catch {
     return undefined;
   }
 }
 
+/** The error of a library whose bytes do not have the expected checksum. */
+function mismatch(source: string, got: string, sha256: string): Error {
+  return new Error(
+    `pwalk: ${source} does not match its SHA-256 in pwalk's manifest ` +
+      `(got ${got}, expected ${sha256}); it was refused and nothing was cached.`,
+  );
+}
+
 /**
  * Put verified bytes into the cache atomically (temporary name, then
  * rename) and return their path. Throws, leaving nothing, when the bytes do
- * not have the expected checksum.
+ * not have the expected checksum, or when a folder on the way to `dir`
+ * (checked before it is made and after) could be changed by someone other
+ * than root or the running user.
  */
 export function installLibrary(
   bytes: Uint8Array,
@@ -142,17 +233,19 @@ export function installLibrary(
   source = file,
 ): string {
   const got = sha256Hex(bytes);
-  if (got !== sha256) {
-    throw new Error(
-      `pwalk: ${source} does not match its SHA-256 in pwalk's manifest ` +
-        `(got ${got}, expected ${sha256}); it was refused and nothing was cached.`,
-    );
-  }
+  if (got !== sha256) throw mismatch(source, got, sha256);
+  const uid = runningUid();
+  const refuse = (why: string | undefined) => {
+    if (why) throw new Error(`pwalk: cache folder ${why}`);
+  };
+  refuse(folderProblem(dir, uid)); // nothing made through another user's folder
   const path = cachePath(file, sha256, dir);
   Deno.mkdirSync(dir, { recursive: true });
+  refuse(folderProblem(dir, uid)); // the folder itself, and the real path, once made
   const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
   try {
-    Deno.writeFileSync(tmp, bytes, { mode: 0o755 });
+    Deno.writeFileSync(tmp, bytes, { mode: 0o755, createNew: true });
+    Deno.chmodSync(tmp, 0o755); // whatever the umask: cachedLibrary refuses a group-writable copy
     Deno.renameSync(tmp, path);
   } catch (e) {
     try {
@@ -164,17 +257,85 @@ export function installLibrary(
 }
 
 /**
+ * The verified copy of a library with this checksum: from the cache folder
+ * (`dir`, else {@link cacheDir}), else from the private temporary folder
+ * under `tmp` (see {@link installEmbedded}); undefined when neither holds
+ * one that may be trusted ({@link cachedLibrary}).
+ */
+export function findLibrary(
+  file: string,
+  sha256: string,
+  dir?: string,
+  tmp: string = readEnv("TMPDIR") ?? "/tmp",
+): string | undefined {
+  let found: string | undefined;
+  try {
+    found = cachedLibrary(file, sha256, dir ?? cacheDir());
+  } catch { /* no cache folder */ }
+  if (found) return found;
+  try {
+    const own = privateTempDir(tmp, sha256, false);
+    return own && cachedLibrary(file, sha256, own);
+  } catch {
+    return undefined; // refused: nothing there is opened
+  }
+}
+
+/**
+ * Keep verified bytes: in the cache folder (`dir`, else {@link cacheDir}),
+ * else, when there is none, it cannot be written or a folder on the way to
+ * it could be changed by another user, in the private temporary folder
+ * under `tmp`. Returns the copy's path; throws one line naming why both
+ * were refused, starting with `what`. A copy already there is reused.
+ */
+function keepLibrary(
+  bytes: Uint8Array,
+  file: string,
+  sha256: string,
+  source: string,
+  what: string,
+  dir?: string,
+  tmp: string = readEnv("TMPDIR") ?? "/tmp",
+): string {
+  const got = sha256Hex(bytes);
+  if (got !== sha256) throw mismatch(source, got, sha256);
+  let first: unknown;
+  try {
+    dir ??= cacheDir();
+    return cachedLibrary(file, sha256, dir) ?? installLibrary(bytes, file, sha256, dir, source);
+  } catch (e) {
+    first = e; // no cache folder, one that cannot be written or is not trusted: the private temporary folder
+  }
+  try {
+    const own = privateTempDir(tmp, sha256, true)!;
+    return cachedLibrary(file, sha256, own) ?? installLibrary(bytes, file, sha256, own, source);
+  } catch (e) {
+    const why = (x: unknown) =>
+      (x instanceof Error ? x.message : String(x)).replace(/^pwalk: /, "");
+    throw new Error(
+      `pwalk: ${what}: ${why(first)}; ${why(e)}. ` +
+        "Set PWALK_LIB to a copy of the library, or DENO_DIR to a folder of yours to keep it in.",
+    );
+  }
+}
+
+/**
  * A library file that dlopen cannot open where it is (inside a `deno
  * compile` binary's embedded file system): copy it into the cache, verified
  * by its own SHA-256, and return the copy's path; undefined when there is
  * no such file. The bytes may come from a development build newer than the
  * manifest, so the copy is named and checked by the bytes' own hash.
  *
- * When there is no cache folder (no HOME, XDG_CACHE_HOME or DENO_DIR) or
- * it cannot be written (read-only), the copy goes to one folder of this
- * user per library under `tmp` (TMPDIR or /tmp), reused by every start:
- * `pwalk-lib-<sha256 prefix>-<uid>`, made 0700, and used only while it is
- * a folder of this user that nobody else can write (not a link).
+ * When there is no cache folder (no HOME, XDG_CACHE_HOME or DENO_DIR), it
+ * cannot be written (read-only), or a folder on the way to it could be
+ * changed by someone other than root or this user (lib/trust.ts: another
+ * user's XDG_CACHE_HOME kept by `su` or `sudo -E`), the copy goes to one
+ * folder of this user per library under `tmp` (TMPDIR or /tmp), reused by
+ * every start: `pwalk-lib-<sha256 prefix>-<uid>`, made 0700, and used only
+ * while it is a folder of this user that nobody else can write (not a
+ * link) and the folders on the way to it pass the same rule. A TMPDIR that
+ * fails it is refused, not replaced by /tmp: it may have been set because
+ * /tmp is small or cannot hold programs (noexec), and the error says why.
  */
 export function installEmbedded(
   url: URL,
@@ -189,55 +350,44 @@ export function installEmbedded(
     return undefined;
   }
   const sum = sha256Hex(bytes);
-  let first: unknown;
-  try {
-    dir ??= cacheDir();
-    return cachedLibrary(file, sum, dir) ?? installLibrary(bytes, file, sum, dir, url.href);
-  } catch (e) {
-    first = e; // no cache folder, or one that cannot be written: the private temporary folder
-  }
-  try {
-    const own = privateTempDir(tmp, sum);
-    return cachedLibrary(file, sum, own) ?? installLibrary(bytes, file, sum, own, url.href);
-  } catch (e) {
-    const why = (x: unknown) =>
-      (x instanceof Error ? x.message : String(x)).replace(/^pwalk: /, "");
-    throw new Error(
-      `pwalk: cannot copy the library this executable carries out of it: ${why(first)}; ` +
-        `${why(e)}. Set PWALK_LIB to a copy of the library, or DENO_DIR to a folder to keep it in.`,
-    );
-  }
-}
-
-/** This process's user id: Deno.uid(), or (without --allow-sys) the owner of a file made now. */
-function ownUid(tmp: string): number {
-  try {
-    const uid = Deno.uid();
-    if (uid !== null) return uid;
-  } catch { /* no --allow-sys */ }
-  const probe = Deno.makeTempFileSync({ dir: tmp, prefix: ".pwalk-uid-" });
-  try {
-    return Deno.lstatSync(probe).uid!;
-  } finally {
-    Deno.removeSync(probe);
-  }
+  return keepLibrary(
+    bytes,
+    file,
+    sum,
+    url.href,
+    "cannot copy the library this executable carries out of it",
+    dir,
+    tmp,
+  );
 }
 
 /**
- * `tmp/pwalk-lib-<sha256 prefix>-<uid>`: made 0700 if missing; throws
- * unless it is a folder (not a link) of this user that group and others
- * cannot write, so nobody else can put a file there between its check and
- * dlopen.
+ * `tmp/pwalk-lib-<sha256 prefix>-<uid>`: made 0700 if missing (with
+ * `make`; else undefined when missing); throws unless every folder on the
+ * way to it may be changed only by root or this user (lib/trust.ts: a
+ * TMPDIR of another user is refused) and it is a folder (not a link) of
+ * this user that group and others cannot write, so nobody else can put a
+ * file there, or swap the folder, between its check and dlopen.
  */
-function privateTempDir(tmp: string, sha256: string): string {
-  const uid = ownUid(tmp);
+function privateTempDir(tmp: string, sha256: string, make: boolean): string | undefined {
+  const uid = runningUid(tmp);
   const path = `${tmp.replace(/\/+$/, "")}/pwalk-lib-${sha256.slice(0, 16)}-${uid}`;
-  try {
-    Deno.mkdirSync(path, { mode: 0o700 });
-  } catch (e) {
-    if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+  const above = folderProblem(tmp, uid);
+  if (above) throw new Error(`pwalk: temporary folder ${above}: set TMPDIR to a folder of yours`);
+  if (make) {
+    try {
+      Deno.mkdirSync(path, { mode: 0o700 });
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    }
   }
-  const st = Deno.lstatSync(path);
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.lstatSync(path);
+  } catch (e) {
+    if (!make && e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
   const problem = !st.isDirectory
     ? (st.isSymlink ? "a symbolic link" : "not a folder")
     : st.uid !== uid
@@ -258,15 +408,19 @@ export function libraryBaseUrl(): string {
 /**
  * Download this platform's library from {@link libraryBaseUrl}, verify it
  * against the manifest and cache it; resolves to the cached path. A cached
- * copy with the right checksum is used without any network access.
+ * copy with the right checksum is used without any network access. The
+ * cache folder, or the private temporary folder when it cannot be used, is
+ * chosen as for {@link installEmbedded}.
  */
 export async function downloadLibrary(
   manifest: Manifest = MANIFEST,
   dir?: string,
 ): Promise<string> {
   const t = manifestTarget(manifest);
-  dir ??= cacheDir(manifest.version);
-  const cached = cachedLibrary(t.file, t.sha256, dir);
+  try {
+    dir ??= cacheDir(manifest.version);
+  } catch { /* no cache folder: the private temporary folder (keepLibrary says why) */ }
+  const cached = findLibrary(t.file, t.sha256, dir);
   if (cached) return cached;
   const url = libraryBaseUrl() + t.file;
   const hint = `Set PWALK_LIB to a local copy of the library${envNote()}, or PWALK_LIB_URL ` +
@@ -285,5 +439,5 @@ export async function downloadLibrary(
         `${e instanceof Error ? e.message : String(e)}. ${hint}`,
     );
   }
-  return installLibrary(bytes, t.file, t.sha256, dir, url);
+  return keepLibrary(bytes, t.file, t.sha256, url, "cannot keep the downloaded library", dir);
 }

@@ -19,9 +19,9 @@
  * @module
  */
 import {
-  cachedLibrary,
   downloadLibrary,
   envNote,
+  findLibrary,
   installEmbedded,
   MANIFEST,
   manifestTarget,
@@ -453,7 +453,7 @@ function locate(): string | undefined {
       return embeddedLibrary();
     case "remote": {
       const t = manifestTarget();
-      return cachedLibrary(t.file, t.sha256);
+      return findLibrary(t.file, t.sha256);
     }
   }
 }
@@ -514,6 +514,12 @@ export function native(): PwalkSymbols {
   // a truncated file would kill the process with SIGBUS inside dlopen
   const why = libraryProblem(chosen);
   if (why) throw new Error(`pwalk: ${chosen} is not a usable library for ${targetKey()}: ${why}`);
+  // The checks (a cached copy's SHA-256 in findLibrary or installEmbedded,
+  // the ELF headers) and dlopen each open the file by path, yet nobody else
+  // can swap a cached copy in between: every folder on the way to it may be
+  // changed only by root or this user (lib/trust.ts), and the file itself
+  // only by them. (A checkout's build, setLibraryPath() and PWALK_LIB are
+  // files the user chose, where they chose.)
   try {
     lib = Deno.dlopen(chosen, symbols);
   } catch (e) {

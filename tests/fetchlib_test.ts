@@ -2,7 +2,9 @@
  * The download-verify-cache steps of lib/fetchlib.ts, each failure on its
  * own: a missing target, no network, an HTTP error, a checksum mismatch, a
  * damaged cache file; and PWALK_LIB / PWALK_LIB_URL need no --allow-env
- * when they are not set.
+ * when they are not set. A cache folder or TMPDIR that another user could
+ * change (uid 60001 plays her: the folders are chowned to it) is not used:
+ * her copy at the exact cached name is never opened.
  */
 import {
   assert,
@@ -15,8 +17,10 @@ import {
   cachedLibrary,
   cachePath,
   downloadLibrary,
+  findLibrary,
   installEmbedded,
   installLibrary,
+  MANIFEST,
   type Manifest,
   manifestTarget,
   sha256Hex,
@@ -371,4 +375,132 @@ Deno.test("fetchlib: the private temporary folder is refused when it is a link, 
     installEmbedded(url, "libpwalk.so", noCache, tmp.path),
     cachePath("libpwalk.so", sum, dir),
   );
+});
+
+/** The attacker of the tests below: her folders are chowned to this uid. */
+const OTHER = 60001;
+
+/** Make `path` (and missing parents) as OTHER's folder, mode 0755. */
+async function herFolder(path: string): Promise<string> {
+  await Deno.mkdir(path, { recursive: true });
+  await Deno.chown(path, OTHER, OTHER);
+  return path;
+}
+
+/** Set TMPDIR in this process while `fn` runs. */
+async function withTmpdir<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  const old = Deno.env.get("TMPDIR");
+  Deno.env.set("TMPDIR", dir);
+  try {
+    return await fn();
+  } finally {
+    if (old === undefined) Deno.env.delete("TMPDIR");
+    else Deno.env.set("TMPDIR", old);
+  }
+}
+
+Deno.test("fetchlib: a cache folder another user could change is not used; the download goes to the private temporary folder", async () => {
+  await using tmp = await tempDir("pwalk-fetch-");
+  const sum = sha256Hex(BYTES);
+  const own = `${tmp.path}/tmp`;
+  await Deno.mkdir(own, { mode: 0o700 });
+  const priv = `${own}/pwalk-lib-${sum.slice(0, 16)}-${Deno.uid()}`;
+  // her cache folder, reached directly or through root's link to it (its real path)
+  const cache = await herFolder(`${tmp.path}/alice/cache/pwalk/0.0.0-test`);
+  await Deno.symlink(`${tmp.path}/alice/cache`, `${tmp.path}/link`);
+  for (const dir of [cache, `${tmp.path}/link/pwalk/0.0.0-test`]) {
+    // her copy at the exact cached name, with the right checksum: she could
+    // swap it between the check and dlopen, so it is never chosen
+    const planted = cachePath(FILE, sum, cache);
+    await Deno.writeFile(planted, BYTES, { mode: 0o755 });
+    await Deno.chown(planted, OTHER, OTHER);
+    assertEquals(cachedLibrary(FILE, sum, dir), undefined);
+    await withTmpdir(own, () =>
+      withServer(() => new Response(BYTES), async (hits) => {
+        assertEquals(await downloadLibrary(fakeManifest(), dir), cachePath(FILE, sum, priv));
+        assertEquals(hits(), 1, "downloaded: her copy was not taken");
+        assertEquals(findLibrary(FILE, sum, dir, own), cachePath(FILE, sum, priv));
+      }));
+    assertEquals(listAll(cache), [planted.split("/").pop()], "nothing written in her folder");
+    assertEquals((await Deno.lstat(planted)).uid, OTHER);
+    await Deno.remove(priv, { recursive: true });
+  }
+});
+
+Deno.test("fetchlib: a bundled library is not copied to, nor taken from, another user's cache folder: the private temporary folder's copy is the one mapped", async () => {
+  await using tmp = await tempDir("pwalk-embed-");
+  // deno compile's case, as a copy of lib/ with the library in dist/ and
+  // Deno.build.standalone set before it loads (DENO_DIR hidden from pwalk)
+  const t = MANIFEST.targets[targetKey()];
+  const sa = `${tmp.path}/sa`;
+  await Deno.mkdir(`${sa}/dist`, { recursive: true });
+  await runOk("cp", ["-r", `${REPO}/lib`, `${sa}/lib`]);
+  await Deno.copyFile(`${REPO}/zig-out/lib/libpwalk.so`, `${sa}/dist/${t.file}`);
+  const bytes = await Deno.readFile(`${sa}/dist/${t.file}`);
+  const sum = sha256Hex(bytes);
+  await Deno.writeTextFile(
+    `${tmp.path}/standalone.ts`,
+    `Deno.env.delete("DENO_DIR");
+     Object.defineProperty(Deno, "build", { value: { ...Deno.build, standalone: true } });`,
+  );
+  await Deno.writeTextFile(
+    `${tmp.path}/probe.ts`,
+    `import { nativeVersion } from "file://${sa}/lib/ffi.ts";
+     nativeVersion();
+     const maps = Deno.readTextFileSync("/proc/self/maps").split("\\n");
+     console.log([...new Set(maps.filter((l) => l.includes("${t.file}")).map((l) => l.split(/ +/)[5]))].join(" "));`,
+  );
+  // her XDG_CACHE_HOME (kept by su without -), her copy at the exact cached name
+  const cache = await herFolder(`${tmp.path}/alice/cache/pwalk/${MANIFEST.version}`);
+  const planted = cachePath(t.file, sum, cache);
+  await Deno.writeFile(planted, bytes, { mode: 0o755 });
+  await Deno.chown(planted, OTHER, OTHER);
+  const own = `${tmp.path}/tmp`;
+  await Deno.mkdir(own, { mode: 0o700 });
+  const r = await run(Deno.execPath(), [
+    "run",
+    "-A",
+    "--no-config",
+    "--preload",
+    `${tmp.path}/standalone.ts`,
+    `${tmp.path}/probe.ts`,
+  ], { env: { XDG_CACHE_HOME: `${tmp.path}/alice/cache`, TMPDIR: own } });
+  assertEquals(r.code, 0, r.stderr);
+  const priv = `${own}/pwalk-lib-${sum.slice(0, 16)}-${Deno.uid()}`;
+  // the kernel's map of the process names the file dlopen opened
+  assertEquals(r.text.trim(), cachePath(t.file, sum, priv));
+  assertEquals(listAll(cache), [planted.split("/").pop()], "nothing written in her folder");
+});
+
+Deno.test("fetchlib: a TMPDIR another user could change is refused, with the cache folder's reason, and nothing is made in it", async () => {
+  await using tmp = await tempDir("pwalk-embed-");
+  const lib = `${REPO}/zig-out/lib/libpwalk.so`;
+  const url = new URL(`file://${lib}`);
+  const sum = sha256Hex(await Deno.readFile(lib));
+  await herFolder(`${tmp.path}/alice`);
+  const cache = await herFolder(`${tmp.path}/alice/cache`);
+  const hers = await herFolder(`${tmp.path}/alice/tmp`);
+  // root's own folder, below hers: she can rename it away and put hers there
+  const below = `${tmp.path}/alice/roottmp`;
+  await Deno.mkdir(below, { mode: 0o700 });
+  const cacheWhy = `cache folder ${cache}: ${tmp.path}/alice is owned by uid ${OTHER}, ` +
+    "not by you or root";
+  for (const dir of [hers, below]) {
+    const e = assertThrows(() => installEmbedded(url, "libpwalk.so", cache, dir), Error);
+    assertEquals(
+      e.message,
+      `pwalk: cannot copy the library this executable carries out of it: ${cacheWhy}; ` +
+        `temporary folder ${dir}: ${tmp.path}/alice is owned by uid ${OTHER}, not by you or root: ` +
+        "set TMPDIR to a folder of yours. Set PWALK_LIB to a copy of the library, or DENO_DIR " +
+        "to a folder of yours to keep it in.",
+    );
+    assertEquals(listAll(dir), [], "nothing made in it");
+    assertEquals(listAll(cache), []);
+    // nor is a copy already there taken
+    const priv = `${dir}/pwalk-lib-${sum.slice(0, 16)}-${Deno.uid()}`;
+    await Deno.mkdir(priv, { mode: 0o700 });
+    await Deno.copyFile(lib, cachePath("libpwalk.so", sum, priv));
+    assertEquals(findLibrary("libpwalk.so", sum, cache, dir), undefined);
+    await Deno.remove(priv, { recursive: true });
+  }
 });
