@@ -9,7 +9,11 @@
  * (`zig-out/lib/` of a checkout, then `dist/` of `deno task dist`). Before
  * dlopen, lib/libcheck.ts looks at the file's ELF headers (Linux): a
  * truncated file or one of another architecture is one clear error, not a
- * SIGBUS or glibc's "No such file or directory".
+ * SIGBUS or glibc's "No such file or directory". Run as root, pwalk opens
+ * a PWALK_LIB only when root owns it, nobody else can write it, and every
+ * folder on the way to it may be changed only by root (`su` without `-`
+ * and `sudo -E` keep a user's PWALK_LIB); any other user's PWALK_LIB is
+ * their own choice and is opened as given.
  *
  * Without a checkout (imported from jsr: or https:) the library of this
  * platform is downloaded once from the release (or `PWALK_LIB_URL`),
@@ -26,9 +30,11 @@ import {
   MANIFEST,
   manifestTarget,
   readEnv,
+  runningUid,
   targetKey,
 } from "./fetchlib.ts";
 import { libraryProblem } from "./libcheck.ts";
+import { untrustedAncestor } from "./trust.ts";
 
 const symbols = {
   pw_version: {
@@ -480,6 +486,26 @@ export function ensureNative(): Promise<void> {
   return pending;
 }
 
+/**
+ * Why root may not open the PWALK_LIB file at `path`, or undefined: it
+ * must be root's, writable by nobody else, and every folder on the way to
+ * it (as written and by real path) root's and not writable by others
+ * unless sticky, or another user could put their code in root's process.
+ * Undefined for any other user: their PWALK_LIB is their own choice.
+ */
+function envLibraryRefusal(path: string): string | undefined {
+  if (runningUid() !== 0) return undefined;
+  const above = untrustedAncestor(path, 0); // the file itself too (lstat: a link must be root's)
+  if (above) return above;
+  const st = Deno.statSync(path); // the file a link leads to (its sticky bit counts for nothing)
+  if (st.uid !== 0) return `${path} is owned by uid ${st.uid}, not by root`;
+  const mode = st.mode! & 0o7777;
+  if (mode & 0o022) {
+    return `${path} is writable by group or others (mode ${mode.toString(8).padStart(4, "0")})`;
+  }
+  return undefined;
+}
+
 /** Open the native library on first use and return its symbols. */
 export function native(): PwalkSymbols {
   if (lib) return lib.symbols;
@@ -511,15 +537,25 @@ export function native(): PwalkSymbols {
         `Build it with \`deno task build\` in a checkout, or set PWALK_LIB to its path${envNote()}.`,
     );
   }
+  if (!explicitPath && chosen === envLibrary()) {
+    const refused = envLibraryRefusal(chosen);
+    if (refused) {
+      throw new Error(
+        `pwalk: PWALK_LIB ${chosen} is not opened as root: ${refused} ` +
+          "(give root's own copy of the library, or unset PWALK_LIB)",
+      );
+    }
+  }
   // a truncated file would kill the process with SIGBUS inside dlopen
   const why = libraryProblem(chosen);
   if (why) throw new Error(`pwalk: ${chosen} is not a usable library for ${targetKey()}: ${why}`);
   // The checks (a cached copy's SHA-256 in findLibrary or installEmbedded,
-  // the ELF headers) and dlopen each open the file by path, yet nobody else
-  // can swap a cached copy in between: every folder on the way to it may be
-  // changed only by root or this user (lib/trust.ts), and the file itself
-  // only by them. (A checkout's build, setLibraryPath() and PWALK_LIB are
-  // files the user chose, where they chose.)
+  // root's PWALK_LIB's owner and mode above, the ELF headers) and dlopen
+  // each open the file by path, yet nobody else can swap it in between:
+  // every folder on the way to it may be changed only by root or this user
+  // (lib/trust.ts), and the file itself only by them. (A checkout's build,
+  // setLibraryPath() and a non-root user's PWALK_LIB are files the user
+  // chose, where they chose.)
   try {
     lib = Deno.dlopen(chosen, symbols);
   } catch (e) {

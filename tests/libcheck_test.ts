@@ -6,23 +6,26 @@
  * directory") is one clear line and status 1. What dlopen itself refuses
  * is said once, without Deno's doubled "Could not open library: ".
  * llvm-readelf, on the same files, is the reference for what they hold.
+ * Run as root, a PWALK_LIB another user could change is refused before it
+ * is opened: a library whose constructor leaves a mark shows it never ran.
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { libraryProblem } from "../lib/libcheck.ts";
 import { targetKey } from "../lib/fetchlib.ts";
-import { REPO, run, runOk } from "./helpers/run.ts";
-import { LLVM_READELF, testNeeding } from "./helpers/system.ts";
+import { REPO, run, runOk, UNPRIVILEGED } from "./helpers/run.ts";
+import { CC, LLVM_READELF, SETPRIV, testNeeding } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 
 const BUILT = `${REPO}/zig-out/lib/libpwalk.so`;
 /** ELF e_machine values: EM_X86_64, EM_AARCH64. */
 const EM: Record<string, number> = { x86_64: 62, aarch64: 183 };
 
-/** `pwalk TREE` with PWALK_LIB set. */
-function withLib(lib: string, tree: string) {
+/** `pwalk TREE` with PWALK_LIB set (and more variables, a command prefix). */
+function withLib(lib: string, tree: string, env: Record<string, string> = {}, prefix?: string[]) {
   return run(Deno.execPath(), ["run", "-A", `${REPO}/cli.ts`, tree], {
-    env: { PWALK_LIB: lib, NO_COLOR: "1" },
+    env: { PWALK_LIB: lib, NO_COLOR: "1", ...env },
     timeoutMs: 60_000,
+    prefix,
   });
 }
 
@@ -120,4 +123,84 @@ Deno.test("libraryProblem: only Linux files are judged; a 32-bit, big-endian or 
     libraryProblem(await patched(`${tmp.path}/exec`, 16, [2, 0])),
     "not a shared object (ELF type 2)",
   );
+});
+
+testNeeding([CC, SETPRIV], {
+  name:
+    "as root, a PWALK_LIB another user could change is refused before it runs; another user's is theirs",
+  async fn() {
+    await using tmp = await tempDir("pwalk-libcheck-");
+    await Deno.chmod(tmp.path, 0o755); // uid 60001 reaches her folder and the tree below
+    const tree = `${tmp.path}/t`;
+    await Deno.mkdir(tree);
+    await Deno.writeTextFile(`${tree}/f`, "x");
+    const mark = `${tmp.path}/mark`;
+    await Deno.writeTextFile(mark, "");
+    await Deno.chmod(mark, 0o666);
+    // her library: its constructor appends the uid it ran as to the mark
+    await Deno.writeTextFile(
+      `${tmp.path}/evil.c`,
+      `#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+__attribute__((constructor)) static void ran(void) {
+  FILE *f = fopen(getenv("PWALK_TEST_MARK"), "a");
+  if (f) { fprintf(f, "uid=%d\\n", (int)getuid()); fclose(f); }
+}
+`,
+    );
+    const evil = `${tmp.path}/evil.so`;
+    await runOk("cc", ["-shared", "-fPIC", "-o", evil, `${tmp.path}/evil.c`]);
+    const env = { PWALK_TEST_MARK: mark };
+    const refused = async (lib: string, why: string) => {
+      const r = await withLib(lib, tree, env);
+      assertEquals(r.code, 1, r.stderr);
+      assertEquals(r.text, "");
+      assertEquals(
+        r.stderr.trim(),
+        `pwalk: PWALK_LIB ${lib} is not opened as root: ${why} ` +
+          "(give root's own copy of the library, or unset PWALK_LIB)",
+      );
+      assertEquals(await Deno.readTextFile(mark), "", "her library never ran");
+    };
+    // owned by her (mode 0755)
+    await Deno.chown(evil, 60001, 60001);
+    await refused(evil, `${evil} is owned by uid 60001, not by you or root`);
+    // root's, but anyone may rewrite it (sticky means nothing on a file)
+    await Deno.chown(evil, 0, 0);
+    await Deno.chmod(evil, 0o666);
+    await refused(evil, `${evil} is writable by group or others (mode 0666)`);
+    await Deno.chmod(evil, 0o1666);
+    await refused(evil, `${evil} is writable by group or others (mode 1666)`);
+    // root's 0755, in her folder (she can rename another file there), or through her link
+    await Deno.chmod(evil, 0o755);
+    const hers = `${tmp.path}/alice`;
+    await Deno.mkdir(hers);
+    await Deno.chown(hers, 60001, 60001);
+    await Deno.copyFile(evil, `${hers}/lib.so`);
+    await refused(`${hers}/lib.so`, `${hers} is owned by uid 60001, not by you or root`);
+    await Deno.symlink(`${hers}/lib.so`, `${tmp.path}/via.so`); // root's link, to her folder
+    await refused(`${tmp.path}/via.so`, `${hers} is owned by uid 60001, not by you or root`);
+    // root's own copy, through folders only root can change: opened (and it is not pwalk)
+    const r = await withLib(evil, tree, env);
+    assertEquals(r.code, 1, r.stderr);
+    assertStringIncludes(r.stderr, "undefined symbol: pw_");
+    assertEquals(await Deno.readTextFile(mark), "uid=0\n");
+    await Deno.writeTextFile(mark, "");
+    // uid 60001's own PWALK_LIB, in her folder and writable by all, is her choice
+    await Deno.copyFile(evil, `${hers}/mine.so`);
+    await Deno.chown(`${hers}/mine.so`, 60001, 60001);
+    await Deno.chmod(`${hers}/mine.so`, 0o666);
+    const as = [
+      ...UNPRIVILEGED.slice(0, -1),
+      "--reuid=60001",
+      "--regid=60001",
+      "--clear-groups",
+      "--",
+    ];
+    const h = await withLib(`${hers}/mine.so`, tree, env, as);
+    assertEquals(h.code, 1, h.stderr);
+    assertStringIncludes(h.stderr, "undefined symbol: pw_");
+    assertEquals(await Deno.readTextFile(mark), "uid=60001\n");
+  },
 });
