@@ -311,7 +311,7 @@ function keepLibrary(
     return cachedLibrary(file, sha256, own) ?? installLibrary(bytes, file, sha256, own, source);
   } catch (e) {
     const why = (x: unknown) =>
-      (x instanceof Error ? x.message : String(x)).replace(/^pwalk: /, "");
+      (x instanceof Error ? x.message : String(x)).replace(/^pwalk: /, "").replace(/\.$/, "");
     throw new Error(
       `pwalk: ${what}: ${why(first)}; ${why(e)}. ` +
         "Set PWALK_LIB to a copy of the library, or DENO_DIR to a folder of yours to keep it in.",

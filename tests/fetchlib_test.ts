@@ -503,4 +503,13 @@ Deno.test("fetchlib: a TMPDIR another user could change is refused, with the cac
     assertEquals(findLibrary("libpwalk.so", sum, cache, dir), undefined);
     await Deno.remove(priv, { recursive: true });
   }
+  // no cache folder at all (no HOME, XDG_CACHE_HOME or DENO_DIR): both reasons, one sentence each
+  const none = await embedInChild(lib, [], { env: { TMPDIR: hers }, clearEnv: true });
+  assertEquals(none.code, 1, none.stderr);
+  assertStringIncludes(
+    none.stderr,
+    "or set PWALK_LIB to a local copy; " +
+      `temporary folder ${hers}: ${tmp.path}/alice is owned by uid ${OTHER}, not by you or root: `,
+  );
+  assertEquals(listAll(hers), []);
 });
