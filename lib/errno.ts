@@ -28,6 +28,8 @@ const TEXT: Record<string, string> = {
   ENXIO: "No such device or address",
   E2BIG: "Argument list too long",
   EBADF: "Bad file descriptor",
+  EFAULT: "Bad address",
+  ESPIPE: "Illegal seek",
   EBUSY: "Device or resource busy",
   EXDEV: "Invalid cross-device link",
   ENODEV: "No such device",
@@ -43,6 +45,15 @@ const TEXT: Record<string, string> = {
   ENOTSUP: "Operation not supported",
   ETIMEDOUT: "Connection timed out",
   EDQUOT: "Disk quota exceeded",
+  // what a network or FUSE file system whose server is gone gives
+  ENOTCONN: "Transport endpoint is not connected",
+  EHOSTDOWN: "Host is down",
+  EHOSTUNREACH: "No route to host",
+  ECONNABORTED: "Software caused connection abort",
+  ECONNRESET: "Connection reset by peer",
+  ECONNREFUSED: "Connection refused",
+  EREMOTEIO: "Remote I/O error",
+  ENODATA: "No data available",
 };
 const DARWIN_TEXT: Record<string, string> = {
   ESTALE: "Stale NFS file handle",
@@ -54,6 +65,8 @@ const DARWIN_TEXT: Record<string, string> = {
   ENXIO: "Device not configured",
   EBUSY: "Resource busy",
   EDQUOT: "Disc quota exceeded",
+  ENOTCONN: "Socket is not connected",
+  ENODATA: "No message available on STREAM",
 };
 
 /** errno numbers the two systems share, then each one's own. */
@@ -68,6 +81,7 @@ const COMMON: Record<number, string> = {
   9: "EBADF",
   12: "ENOMEM",
   13: "EACCES",
+  14: "EFAULT",
   16: "EBUSY",
   17: "EEXIST",
   18: "EXDEV",
@@ -80,6 +94,7 @@ const COMMON: Record<number, string> = {
   26: "ETXTBSY",
   27: "EFBIG",
   28: "ENOSPC",
+  29: "ESPIPE",
   30: "EROFS",
   31: "EMLINK",
   32: "EPIPE",
@@ -93,24 +108,39 @@ const BY_OS: Record<string, Record<number, string>> = {
     38: "ENOSYS",
     39: "ENOTEMPTY",
     40: "ELOOP",
+    61: "ENODATA",
     75: "EOVERFLOW",
     95: "ENOTSUP",
+    103: "ECONNABORTED",
+    104: "ECONNRESET",
+    107: "ENOTCONN",
     110: "ETIMEDOUT",
+    111: "ECONNREFUSED",
+    112: "EHOSTDOWN",
+    113: "EHOSTUNREACH",
     116: "ESTALE",
+    121: "EREMOTEIO",
     122: "EDQUOT",
   },
   darwin: {
     ...COMMON,
     35: "EAGAIN",
     45: "ENOTSUP",
+    53: "ECONNABORTED",
+    54: "ECONNRESET",
+    57: "ENOTCONN",
     60: "ETIMEDOUT",
+    61: "ECONNREFUSED",
     62: "ELOOP",
     63: "ENAMETOOLONG",
+    64: "EHOSTDOWN",
+    65: "EHOSTUNREACH",
     66: "ENOTEMPTY",
     69: "EDQUOT",
     70: "ESTALE",
     78: "ENOSYS",
     84: "EOVERFLOW",
+    96: "ENODATA",
   },
 };
 
@@ -180,6 +210,14 @@ function errnoClass(code: string, message: string): Error {
       return new Deno.errors.BrokenPipe(message);
     case "ELOOP":
       return new Deno.errors.FilesystemLoop(message);
+    case "ENOTCONN":
+      return new Deno.errors.NotConnected(message);
+    case "ECONNABORTED":
+      return new Deno.errors.ConnectionAborted(message);
+    case "ECONNRESET":
+      return new Deno.errors.ConnectionReset(message);
+    case "ECONNREFUSED":
+      return new Deno.errors.ConnectionRefused(message);
     default:
       return new Error(message);
   }

@@ -42,3 +42,32 @@ testNeeding([PYTHON3], {
     assertEquals(errnoName(24), ["EMFILE", "Too many open files"]);
   },
 });
+
+testNeeding([PYTHON3], {
+  name:
+    "the library's errno names (native/errlog.c, the --errors file) are lib/errno.ts's (walk()'s code)",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    // one name for one error in every output: the --errors CSV (native)
+    // said ENOTCONN where walk()'s onError said "E107" on a dead FUSE mount
+    const c = await Deno.readTextFile(new URL("../native/errlog.c", import.meta.url));
+    const body = c.slice(c.indexOf("const char *pw_errno_name"));
+    const native = [...body.slice(0, body.indexOf("\n}\n")).matchAll(/N\((E[A-Z0-9]+)\)/g)]
+      .map((m) => m[1]);
+    const py = await runOk("python3", [
+      "-c",
+      "import errno, json, sys\n" +
+      "print(json.dumps({n: getattr(errno, n) for n in json.loads(sys.argv[1])}))",
+      JSON.stringify(native),
+    ]);
+    const numbers: Record<string, number> = JSON.parse(py.text);
+    for (const name of native) assertEquals(errnoCode(numbers[name]), name, name);
+    // and the other way: every number lib/errno.ts names, the library names
+    const named = new Set(native);
+    for (let n = 1; n < 134; n++) {
+      const ours = errnoCode(n);
+      if (ours !== `E${n}`) assert(named.has(ours), `${ours} (${n}) not in native/errlog.c`);
+    }
+    for (const n of ["ENOTCONN", "ECONNABORTED", "EHOSTDOWN", "EREMOTEIO"]) assert(named.has(n), n);
+  },
+});
