@@ -599,6 +599,15 @@ const ROOT_ERRORS = new Set([
   "ENAMETOOLONG",
   "EIO",
   "ESTALE",
+  // a network or FUSE file system whose server is gone
+  "ENOTCONN",
+  "EHOSTDOWN",
+  "EHOSTUNREACH",
+  "ECONNABORTED",
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "EREMOTEIO",
+  "ETIMEDOUT",
 ]);
 
 /** What walkDirs gathers for a folder until it can be yielded. */

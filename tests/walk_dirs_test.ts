@@ -9,7 +9,8 @@ import { walk, walkDirs, type WalkDirsOptions } from "../mod.ts";
 import { mktree, python } from "./helpers/tree.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { deno, run, UNPRIVILEGED } from "./helpers/run.ts";
-import { PYTHON3, SETPRIV, testNeeding } from "./helpers/system.ts";
+import { CC, FUSERMOUNT, PKG_CONFIG, PYTHON3, SETPRIV, testNeeding } from "./helpers/system.ts";
+import { mountSlowfs } from "./helpers/slowfs.ts";
 
 /** Which folder names both walks prune: a rule of the name alone. */
 const PRUNE_RE = /[37]$/;
@@ -638,4 +639,40 @@ print(json.dumps([[h(p), sorted(map(h, d)), sorted(map(h, f))] for p, d, f in os
     if (d.path === root) d.dirs.splice(d.dirs.indexOf("c\uFFFD"), 1);
   }
   assertEquals(seen.filter((p) => p === `${root}/c\uFFFD`).length, 2, seen.join());
+});
+
+testNeeding([CC, PKG_CONFIG, FUSERMOUNT, PYTHON3], {
+  name:
+    "a dead FUSE mount (its server killed): walkDirs reports the ROOT to onError as os.walk's onerror, " +
+    "and walk() names the error ENOTCONN as Python does",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    await using tmp = await tempDir();
+    const src = `${tmp.path}/src`;
+    await Deno.mkdir(`${src}/a`, { recursive: true });
+    await using fs = await mountSlowfs(tmp.path, src, { SLOWFS_DELAY_US: "0" });
+    await fs.killServer();
+    const py = await python(
+      "import errno, json, os, sys\n" +
+        "errs = []\n" +
+        "dirs = [d for d, _, _ in os.walk(sys.argv[1], onerror=lambda e: " +
+        "errs.append([e.filename, errno.errorcode[e.errno]]))]\n" +
+        "try:\n  os.lstat(sys.argv[1] + '/a'); st = ''\n" +
+        "except OSError as e:\n  st = errno.errorcode[e.errno]\n" +
+        "print(json.dumps([dirs, errs, st]))",
+      fs.path,
+    );
+    const [dirs, errs, st] = JSON.parse(py) as [string[], [string, string][], string];
+    assertEquals(st, "ENOTCONN", "python's lstat below the dead mount");
+    const got: [string, string][] = [];
+    const yielded: string[] = [];
+    for await (const d of walkDirs(fs.path, { onError: (e) => got.push([e.path, e.code]) })) {
+      yielded.push(d.path);
+    }
+    assertEquals([yielded, got], [dirs, errs]);
+    // walk() of the folder holding the mount: the mount point's stat fails
+    const codes: string[] = [];
+    for await (const _ of walk(tmp.path, { onError: (e) => codes.push(e.code) })) { /* all */ }
+    assert(codes.length > 0 && codes.every((c) => c === st), codes.join(","));
+  },
 });

@@ -13,6 +13,12 @@ import { waitFor } from "./wait.ts";
 export interface Slowfs extends AsyncDisposable {
   /** The mount point: src as slowfs serves it. */
   path: string;
+  /**
+   * Kill the server outright (SIGKILL), leaving the mount dead: every
+   * request then fails with ENOTCONN, as on a network or FUSE file system
+   * whose server is gone. Dispose still unmounts it.
+   */
+  killServer(): Promise<void>;
 }
 
 /**
@@ -58,5 +64,9 @@ export async function mountSlowfs(
     await stop();
     throw e;
   }
-  return { path: mnt, [Symbol.asyncDispose]: stop };
+  const killServer = async () => {
+    if (!ended) fs.kill("SIGKILL");
+    await status;
+  };
+  return { path: mnt, killServer, [Symbol.asyncDispose]: stop };
 }
