@@ -16,6 +16,9 @@ import { walk } from "../mod.ts";
 import { lineSet } from "./helpers/csv.ts";
 import { cli, UNPRIVILEGED } from "./helpers/run.ts";
 import { tempDir } from "./helpers/temp.ts";
+import { mountSlowfs } from "./helpers/slowfs.ts";
+import { python } from "./helpers/tree.ts";
+import { CC, FUSERMOUNT, PKG_CONFIG, PYTHON3, testNeeding } from "./helpers/system.ts";
 import { printablePath } from "../lib/journal.ts";
 import { existsSync } from "node:fs";
 import { closeLibc, lchown, lstatRaw, mkdirRaw, writeFileRaw } from "./helpers/libc.ts";
@@ -421,4 +424,25 @@ Deno.test("CLI: a message naming a path with control characters stays one line",
     assertEquals(r.code, 2, r.stderr);
     assertEquals(r.stderr, "pwalk: /no\\npe\\x1b[2J\\xc2\\x9b: No such file or directory\n");
   }
+});
+
+testNeeding([CC, PKG_CONFIG, FUSERMOUNT, PYTHON3], {
+  name:
+    "a ROOT on a dead FUSE mount, typed relative or through a link: one line naming ROOT as typed",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    // the message named the real path too, after a stray colon:
+    // "pwalk: mnt:/tmp/.../mnt:  Transport endpoint is not connected"
+    await using tmp = await tempDir();
+    const src = `${tmp.path}/src`;
+    await Deno.mkdir(`${src}/a`, { recursive: true });
+    await using fs = await mountSlowfs(tmp.path, src, { SLOWFS_DELAY_US: "0" });
+    await fs.killServer();
+    await Deno.symlink(fs.path, `${tmp.path}/dead`);
+    const text = (await python("import errno, os\nprint(os.strerror(errno.ENOTCONN))")).trim();
+    for (const root of ["mnt", `${tmp.path}/dead`, fs.path]) {
+      const r = await cli([root], { cwd: tmp.path });
+      assertEquals([r.code, stderrLines(r.stderr)], [2, [`pwalk: ${root}: ${text}`]], root);
+    }
+  },
 });

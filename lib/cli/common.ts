@@ -571,7 +571,7 @@ export function oneRoot(f: Flags, refuse?: string): string {
     if (e instanceof UsageError) throw e;
     const why = e instanceof Deno.errors.NotFound
       ? "No such file or directory" + (root.includes("\uFFFD") ? ` (${NOT_UTF8})` : "")
-      : (e as Error).message;
+      : osErrorText(e); // the system's words: the path Deno names may be the real one, not ROOT
     throw new UsageError(`${root}: ${why}`);
   }
   if (refuse && real === "/" && !f.force) {
