@@ -353,6 +353,7 @@ export const Counter = {
   ALLOC_BYTES: 12,
   HARDLINKS: 13,
   SHARED: 14,
+  OUT_WRITING: 15,
   COUNT: 16,
 } as const;
 

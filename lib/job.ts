@@ -55,6 +55,11 @@ export interface Progress {
   rate: number;
   /** Report only: bytes written to the output so far. */
   outputBytes: number;
+  /**
+   * Report only: workers in a write to the output now (a reader that
+   * takes no more holds them there).
+   */
+  outputWriting: number;
   /** Repair only: changes made (or planned, in a dry run) so far. */
   changes: number;
 }
@@ -87,6 +92,8 @@ export interface Counters {
   noAncestor: number;
   /** Report: bytes written to the output. */
   outputBytes: number;
+  /** Report: workers in a write to the output now. */
+  outputWriting: number;
   /** Repair/chown: changed (or planned) regular files with other names (hard links). */
   hardLinked: number;
   /**
@@ -183,6 +190,7 @@ function toCounters(c: BigUint64Array): Counters {
     entriesChanged: n(Counter.CHANGED),
     noAncestor: n(Counter.NOANCESTOR),
     outputBytes: n(Counter.OUT_BYTES),
+    outputWriting: n(Counter.OUT_WRITING),
     hardLinked: n(Counter.HARDLINKS),
     sharedParts: n(Counter.SHARED),
   };
@@ -363,6 +371,7 @@ export class NativeJob implements AsyncDisposable {
       elapsedMs,
       rate: elapsedMs > 0 ? Math.round(c.entries * 1000 / elapsedMs) : 0,
       outputBytes: c.outputBytes,
+      outputWriting: c.outputWriting,
       changes: c.changes,
     };
   }

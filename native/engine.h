@@ -115,6 +115,8 @@ void pw_job_fail(pw_job *j, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /** Bytes written to the output so far (report). */
 void pw_job_set_out_bytes(pw_job *j, uint64_t n);
+/** A worker begins (+1) or ends (-1) a write to the output (report). */
+void pw_job_out_writing(pw_job *j, int delta);
 /** Record an error that is not a worker's walking error (repair's changes):
     counted and streamed, without the visitor's error hook. */
 void pw_job_note_error(pw_job *j, int op, int err, const char *path, size_t len);

@@ -54,6 +54,9 @@ bool pw_job_failed(const pw_job *j) { return atomic_load(&j->failed); }
 void pw_job_set_out_bytes(pw_job *j, uint64_t n) {
   atomic_store_explicit(&j->out_bytes, n, memory_order_relaxed);
 }
+void pw_job_out_writing(pw_job *j, int delta) {
+  atomic_fetch_add_explicit(&j->out_writing, delta, memory_order_relaxed);
+}
 /* Record an error; a row the --errors file could not take fails the job. */
 static void note(pw_job *j, int op, int err, const char *path, size_t len) {
   int r = pw_errlog_add(&j->errors, op, err, path, len);
@@ -583,6 +586,7 @@ PW_API void pw_job_progress(pw_job *j, uint64_t *out) {
         out[c] += atomic_load_explicit(&j->workers[i].pub.c[c], memory_order_relaxed);
   out[PW_C_ERRORS] = pw_errlog_count(&j->errors);
   out[PW_C_OUT_BYTES] = atomic_load_explicit(&j->out_bytes, memory_order_relaxed);
+  out[PW_C_OUT_WRITING] = (uint64_t)atomic_load_explicit(&j->out_writing, memory_order_relaxed);
 }
 
 PW_API int64_t pw_job_current(pw_job *j, uint8_t *buf, size_t cap) {

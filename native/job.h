@@ -76,6 +76,7 @@ struct pw_job {
   atomic_int live;            /**< worker threads not yet ended */
   pw_worker *workers;
   _Atomic uint64_t out_bytes; /**< report: bytes written so far */
+  atomic_int out_writing;     /**< report: workers in a write to the output now */
   pw_skip skip[16];           /**< files left out: own output, journal, errors file */
   int nskip;
   dev_t root_dev;

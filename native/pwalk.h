@@ -164,6 +164,8 @@ typedef enum pw_counter {
                             with more than one name (st_nlink > 1) */
   PW_C_SHARED = 14, /**< parts of large folders whose names were handed to
                          idle workers (report, walk, repair) */
+  PW_C_OUT_WRITING = 15, /**< report: workers in a write to the output now
+                              (waiting for it to take more, or for its lock) */
   PW_C_COUNT = 16   /**< size of the counter array */
 } pw_counter;
 

@@ -46,7 +46,7 @@ static int rw_start(pw_worker *w) {
 }
 
 /* A failed write ends the job (-ECANCELED: cancelled while a FIFO waited
-   for its reader). */
+   for its reader, or a pipe or FIFO for room). */
 static void wrote(pw_job *j, int e) {
   report_ctx *c = pw_job_ctx(j);
   if (e && e != -ECANCELED)
@@ -57,13 +57,19 @@ static void wrote(pw_job *j, int e) {
 /* Hand n bytes to the sink. */
 static void put(pw_job *j, const char *buf, size_t n) {
   report_ctx *c = pw_job_ctx(j);
-  wrote(j, pw_sink_write(c->sink, buf, n));
+  pw_job_out_writing(j, 1);
+  int e = pw_sink_write(c->sink, buf, n);
+  pw_job_out_writing(j, -1);
+  wrote(j, e);
 }
 static void flush(pw_worker *w, report_worker *r) {
   if (r->rows) {
     pw_job *j = pw_worker_job(w);
     report_ctx *c = pw_job_ctx(j);
-    wrote(j, pw_pq_flush(c->pq, r->rows, c->sink));
+    pw_job_out_writing(j, 1);
+    int e = pw_pq_flush(c->pq, r->rows, c->sink);
+    pw_job_out_writing(j, -1);
+    wrote(j, e);
     return;
   }
   if (!r->used) return;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -30,6 +31,9 @@
 #define PW_ZSTD_DEFAULT 1
 #define PW_GZIP_DEFAULT 1
 #define PW_FIFO_POLL_NS (20 * 1000 * 1000)
+/* A pipe or FIFO that takes no more: how long a writer waits in poll()
+   before it looks at the sink's cancelled flag again. */
+#define PW_FULL_POLL_MS 100
 /* A compressed chunk smaller than this is gathered with others into one
    frame (member) instead of being one of its own (see pw_sink_write). */
 #define PW_SINK_SMALL (64 * 1024)
@@ -74,15 +78,15 @@ struct pw_sink {
 /* ---- opening the output by its kind ---------------------------------------- */
 
 /* Open a FIFO for writing without blocking: -ENXIO while no reader has it
-   open.  With wait, poll until one has (or the sink is cancelled). */
+   open.  With wait, poll until one has (or the sink is cancelled).  It
+   stays non-blocking: a reader that stops reading leaves sink_write
+   polling, where pw_sink_cancel reaches it. */
 static int open_fifo(pw_sink *s, bool wait) {
   for (;;) {
     int fd = open(s->fifo_path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd >= 0) {
       struct stat st;
-      int fl = fcntl(fd, F_GETFL);
-      if (fstat(fd, &st) || !S_ISFIFO(st.st_mode) || fl < 0 ||
-          fcntl(fd, F_SETFL, fl & ~O_NONBLOCK)) {
+      if (fstat(fd, &st) || !S_ISFIFO(st.st_mode)) {
         close(fd);
         return -ESTALE; /* replaced between stat and open */
       }
@@ -98,6 +102,27 @@ static int open_fifo(pw_sink *s, bool wait) {
     struct timespec ts = {0, PW_FIFO_POLL_NS};
     nanosleep(&ts, NULL);
   }
+}
+
+/* A pipe (or FIFO) handed down as fd: written through a description of its
+   own, opened by /proc/self/fd (Linux), made non-blocking as open_fifo's is
+   without touching the flags of the caller's description (shared with the
+   parent shell, or with Deno's stdout).  Else (no /proc, a socket, a pipe
+   with no reader left) fd itself, as it is. */
+static void reopen_pipe(pw_sink *s, int fd) {
+  s->fd = fd;
+  struct stat st, nst;
+  if (fstat(fd, &st) || !S_ISFIFO(st.st_mode)) return;
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  int nfd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (nfd < 0) return;
+  if (fstat(nfd, &nst) || nst.st_dev != st.st_dev || nst.st_ino != st.st_ino) {
+    close(nfd);
+    return;
+  }
+  s->fd = nfd;
+  s->own_fd = true;
 }
 
 /* A character or block device: written in place, as `> /dev/null` does. */
@@ -344,29 +369,52 @@ static void give_slot(pw_sink *s, pw_cslot *c) {
 
 /* ---- writing ------------------------------------------------------------------ */
 
+/* Write all of buf, counting the bytes as they go.  A full pipe or FIFO
+   (non-blocking: open_fifo, reopen_pipe, or a descriptor handed down so)
+   is polled for room
+   PW_FULL_POLL_MS at a time, until the sink is cancelled: -ECANCELED, so
+   that a reader that stops reading cannot hold the walk past a signal.  A
+   reader that keeps up costs nothing more than the write itself. */
+static int sink_write(pw_sink *s, const char *p, size_t len) {
+  while (len) {
+    ssize_t n = write(s->fd, p, len);
+    if (n >= 0) {
+      atomic_fetch_add_explicit(&s->bytes, (uint64_t)n, memory_order_relaxed);
+      p += n;
+      len -= (size_t)n;
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return -errno;
+    if (atomic_load(&s->cancelled)) return -ECANCELED;
+    struct pollfd pfd = {.fd = s->fd, .events = POLLOUT};
+    if (poll(&pfd, 1, PW_FULL_POLL_MS) < 0 && errno != EINTR) return -errno;
+  }
+  return 0;
+}
+
 /* Write buf (len may be 0), after opening a waiting FIFO, writing the head
    and the small chunks gathered, if that is still to be done.  Holds
-   write_mu. */
+   write_mu.  Nothing more once cancelled (the walk is ending; the output,
+   incomplete, is not committed). */
 static int write_held(pw_sink *s, const char *buf, size_t len, uint64_t *offset) {
   int r = s->write_err;
+  if (!r && atomic_load_explicit(&s->cancelled, memory_order_relaxed)) r = -ECANCELED;
   if (!r && s->fd < 0) r = s->fifo_path ? open_fifo(s, true) : -EBADF;
   if (!r && s->head) {
-    r = pw_write_all(s->fd, s->head, s->head_len);
-    if (!r) atomic_fetch_add_explicit(&s->bytes, s->head_len, memory_order_relaxed);
+    r = sink_write(s, s->head, s->head_len);
     free(s->head);
     s->head = NULL;
   }
   if (!r && s->small_len) {
     size_t n = 0;
     r = compress_chunk(s, &s->small, s->small_buf, s->small_len, &n);
-    if (!r) r = pw_write_all(s->fd, s->small.out, n);
-    if (!r) atomic_fetch_add_explicit(&s->bytes, n, memory_order_relaxed);
+    if (!r) r = sink_write(s, s->small.out, n);
     s->small_len = 0;
   }
   if (offset) *offset = atomic_load_explicit(&s->bytes, memory_order_relaxed);
   if (!r && len) {
-    r = pw_write_all(s->fd, buf, len);
-    if (!r) atomic_fetch_add_explicit(&s->bytes, len, memory_order_relaxed);
+    r = sink_write(s, buf, len);
   }
   if (r) s->write_err = r;
   return r;
@@ -457,7 +505,7 @@ int pw_sink_open(pw_sink **out, const struct pw_opts *o, int nthreads, size_t ch
   if (o->output) {
     if ((r = open_path(s, o->output, msg, msgcap))) goto fail;
   } else if (o->output_fd >= 0) {
-    s->fd = o->output_fd;
+    reopen_pipe(s, o->output_fd);
   } else {
     snprintf(msg, msgcap, "no output given");
     r = -EINVAL;

@@ -44,7 +44,8 @@ typedef struct pw_sink pw_sink;
 int pw_sink_open(pw_sink **out, const struct pw_opts *o, int nthreads, size_t chunk,
                  const char *head, size_t head_len, char *msg, size_t msgcap);
 /** Write one chunk (thread-safe).  Returns 0, -ECANCELED after
- *  pw_sink_cancel while waiting for a FIFO's reader, or -errno. */
+ *  pw_sink_cancel while waiting for a FIFO's reader or for a full pipe or
+ *  FIFO to take more, or -errno. */
 int pw_sink_write(pw_sink *s, const char *buf, size_t len);
 /**
  * Write len raw bytes (thread-safe, as one piece) and tell at which offset
@@ -70,9 +71,10 @@ bool pw_sink_temporary(const pw_sink *s, struct stat *st);
  * onto (through a link: the file it names), or NULL.
  */
 const char *pw_sink_replaced(const pw_sink *s);
-/** Bytes written to the output so far. */
+/** Bytes written to the output so far (a write cut short counts its part). */
 uint64_t pw_sink_bytes(pw_sink *s);
-/** Stop waiting for a FIFO's reader (any thread, any time). */
+/** Stop waiting for a FIFO's reader, or for a full pipe or FIFO to take
+ *  more; no write begins after it (any thread, any time). */
 void pw_sink_cancel(pw_sink *s);
 /**
  * End the output: when commit, write what is pending and rename the

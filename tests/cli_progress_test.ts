@@ -76,6 +76,7 @@ Deno.test("progress line: a pane of any width gets a line that fits, with the cl
     errors: 3,
     rate: 14_874,
     outputBytes: 0,
+    outputWriting: 0,
     changes: 0,
   };
   for (const [elapsedMs, entries] of [[83_000, 1_234_567], [3_723_000, 5], [4_000, 0]]) {

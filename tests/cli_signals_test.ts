@@ -14,9 +14,9 @@
  * made bigger and the step runs again.
  */
 import { assert, assertEquals, assertStringIncludes, fail } from "@std/assert";
-import { CLI, REPO, run, spawnCli } from "./helpers/run.ts";
-import { CC, FUSERMOUNT, PKG_CONFIG, testNeeding } from "./helpers/system.ts";
-import { flatTree, growingTree } from "./helpers/tree.ts";
+import { CLI, deno, REPO, run, spawnCli } from "./helpers/run.ts";
+import { CC, FUSERMOUNT, PKG_CONFIG, PYTHON3, testNeeding } from "./helpers/system.ts";
+import { flatTree, growingTree, python } from "./helpers/tree.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { mountSlowfs } from "./helpers/slowfs.ts";
 import { snapshot } from "./helpers/repair_tree.ts";
@@ -107,7 +107,7 @@ Deno.test("CLI: SIGINT, SIGTERM, SIGHUP stop a report: 128+n, nothing left", asy
       assert(!stderr.includes("no output file"), stderr);
       // what reached the pipe, as counted when the job stopped (stderr is
       // no terminal here: no progress line, only the job's final count)
-      assertStringIncludes(stderr, `(${formatBytes(bytes)} were written before)`);
+      assertStringIncludes(stderr, `(${formatBytes(bytes)} were written)`);
       break;
     }
   });
@@ -143,6 +143,107 @@ Deno.test("CLI: SIGINT while writing to a FIFO: what reached it is said to be in
     assert(!stderr.includes("no output file"), stderr);
     break;
   }
+});
+
+Deno.test("CLI: one SIGTERM stops a report whose stdout reader reads nothing: 143, what the pipe holds said", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/wide`;
+  await growingTree(root); // about 10 MB of CSV: far more than a pipe holds
+  // stdout a pipe never read: the workers fill it and wait for room
+  const p = spawnCli(["--progress=1", root]);
+  const guard = setTimeout(() => p.kill("SIGKILL"), 20_000); // a hang guard
+  const reader = p.stderr.getReader();
+  let stderr = "";
+  while (!stderr.includes("\n")) { // a second in: the pipe is full by now
+    const c = await reader.read();
+    assert(!c.done, stderr);
+    stderr += dec.decode(c.value);
+  }
+  p.kill("SIGTERM"); // once, as Slurm does before its SIGKILL
+  for (let c = await reader.read(); !c.done; c = await reader.read()) stderr += dec.decode(c.value);
+  const r = await p.status;
+  clearTimeout(guard);
+  assert(r.signal !== "SIGKILL", `killed by the hang guard: ${stderr}`);
+  assertEquals([r.code, r.signal], [143, "SIGTERM"], stderr);
+  // what the pipe holds is all that was written
+  const held = (await new Response(p.stdout).bytes()).length;
+  assert(held > 0);
+  assertStringIncludes(
+    stderr,
+    `pwalk: interrupted by SIGTERM; the CSV on stdout is incomplete (${
+      formatBytes(held)
+    } were written)`,
+  );
+  assert(!stderr.includes("waiting for the workers"), stderr);
+});
+
+testNeeding([PYTHON3], {
+  name: "CLI: a stop that waits on a socket taking no more says so, and SIGTERM again quits",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/wide`;
+    await growingTree(root);
+    // stdout a socket never read (no description of its own to make
+    // non-blocking): the workers wait in write(2), where no cancel reaches
+    const r = JSON.parse(
+      await python(
+        `import json, signal, socket, subprocess, sys, time
+mine, theirs = socket.socketpair()
+p = subprocess.Popen(sys.argv[1:], stdout=theirs, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+theirs.close()
+err = p.stderr.readline()  # the first progress line: the socket is full by now
+p.send_signal(signal.SIGTERM)
+line = p.stderr.readline()
+while line and b"stopping" not in line: err += line; line = p.stderr.readline()
+err += line
+p.send_signal(signal.SIGTERM)
+err += p.stderr.read()
+print(json.dumps({"code": p.wait(20), "stderr": err.decode()}))`,
+        Deno.execPath(),
+        "run",
+        "-A",
+        CLI,
+        "--progress=1",
+        root,
+      ),
+    );
+    assertEquals(r.code, -15, r.stderr);
+    assertStringIncludes(
+      r.stderr,
+      "pwalk: stopping (SIGTERM): waiting for the workers to return from writing the output, " +
+        "which takes no more; SIGTERM again quits at once",
+    );
+    assertStringIncludes(r.stderr, "pwalk: SIGTERM again: quit without waiting for the workers");
+  },
+});
+
+Deno.test("report() to a FIFO whose reader reads nothing: aborted, it rejects instead of hanging", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/wide`;
+  await growingTree(root);
+  const fifo = `${tmp.path}/fifo`;
+  await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  // in a child: a hang would keep a native thread (and the test) forever
+  const code = `import { report } from "${REPO}/mod.ts";
+const abort = new AbortController();
+let waiting = 0; // progress calls in a row that found workers in a write
+const done = report(${JSON.stringify(root)}, {
+  output: ${JSON.stringify(fifo)},
+  signal: abort.signal,
+  progressIntervalMs: 50,
+  // ten in a row: the workers wait for the full FIFO to take more
+  onProgress: (p) => { waiting = p.outputWriting > 0 ? waiting + 1 : 0; },
+});
+// opened once the report's first write opens it, and never read
+const reader = await Deno.open(${JSON.stringify(fifo)}, { read: true });
+while (waiting < 10) await new Promise((r) => setTimeout(r, 20));
+abort.abort(new Error("stop"));
+await done.then(() => console.log("resolved"), (e) => console.log("rejected:", e.message));
+reader.close();`;
+  const r = await deno(["eval", "--ext=ts", code], { timeoutMs: 20_000 });
+  assert(!r.timedOut, `hung: ${r.stderr}`);
+  assertEquals(r.code, 0, r.stderr);
+  assertEquals(r.text, "rejected: stop\n");
 });
 
 Deno.test("CLI: SIGINT while waiting for a FIFO's reader: nothing was written, it says", async () => {
@@ -334,7 +435,9 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
     );
     // the first signal cancels, but the workers wait in the file system
     p.kill("SIGINT");
-    await readUntil("pwalk: stopping (SIGINT): waiting for the workers to return");
+    await readUntil(
+      "pwalk: stopping (SIGINT): waiting for the workers to return from the file system",
+    );
     assert(names(tmp.path).some((n) => n.startsWith("out.csv.partial-")));
     p.kill("SIGINT");
     await readUntil("\n");

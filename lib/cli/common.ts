@@ -927,14 +927,19 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
       }
       stopped ??= s;
       abort.abort(new DOMException(`interrupted by ${s[0]}`, "AbortError"));
-      // said when the stop takes long (workers blocked in the file system)
+      // said when the stop takes long: workers blocked in the file system,
+      // or in a write to an output that takes no more (a socket; a pipe or
+      // FIFO stops at the cancel)
       slow = setTimeout(() => {
         if (ended) return;
         noticed = true;
         line?.clear();
+        const what = last?.outputWriting
+          ? "to return from writing the output, which takes no more"
+          : "to return from the file system";
         eprint(
-          `${ui.tag} stopping (${s[0]}): waiting for the workers to return from the file ` +
-            `system; ${s[0]} again quits at once`,
+          `${ui.tag} stopping (${s[0]}): waiting for the workers ${what}; ` +
+            `${s[0]} again quits at once`,
         );
       }, 2000);
     };

@@ -194,7 +194,9 @@ export async function run(args: string[]): Promise<number> {
       ];
     },
     interrupted: (p) => {
-      const before = p?.outputBytes ? ` (${formatBytes(p.outputBytes)} were written before)` : "";
+      // all that reached it: no write begins after the cancel, and one cut
+      // short by it counts its part
+      const before = p?.outputBytes ? ` (${formatBytes(p.outputBytes)} were written)` : "";
       // nothing written yet (a FIFO no reader opened): nothing incomplete
       if (p && !p.outputBytes && (toStdout || direct)) {
         return toStdout ? "nothing was written to stdout" : `nothing was written to ${output}`;
