@@ -13,7 +13,7 @@
  * A run that finished before the signal landed proves nothing: the tree is
  * made bigger and the step runs again.
  */
-import { assert, assertEquals, assertStringIncludes, fail } from "@std/assert";
+import { assert, assertEquals, assertMatch, assertStringIncludes, fail } from "@std/assert";
 import { CLI, deno, REPO, run, spawnCli } from "./helpers/run.ts";
 import { CC, FUSERMOUNT, PKG_CONFIG, PYTHON3, testNeeding } from "./helpers/system.ts";
 import { flatTree, growingTree, python } from "./helpers/tree.ts";
@@ -526,6 +526,10 @@ Deno.test("CLI: a report removes the FILE.partial-PID-N a killed run left, not a
     r.stderr,
     `pwalk: removed ${stale}, left by an earlier run killed before its end`,
   );
+  // said before the summary, which ends the run (README)
+  const lines = r.stderr.trimEnd().split("\n");
+  assertEquals(lines.length, 2, r.stderr);
+  assertMatch(lines[1], /^pwalk: 2 entries, 1 folder, .* -> .*\/out\.csv \(/);
   assertEquals(
     names(tmp.path),
     ["out.csv", "out.csv.partial-notes", `out.csv.partial-${Deno.pid}-0`, "tree"].sort(),

@@ -183,14 +183,15 @@ export async function run(args: string[]): Promise<number> {
     done: (s) => {
       const sizes = `${formatBytes(s.bytes)} apparent, ${formatBytes(s.allocatedBytes)} allocated`;
       const out = `${s.output ?? "stdout"} (${formatBytes(s.outputBytes)})`;
+      // the summary last: every run ends with it (a log's last line)
       return [
+        ...s.leftoversRemoved.map((t) =>
+          `pwalk: removed ${t}, left by an earlier run killed before its end`
+        ),
         `pwalk: ${count(s.entries, "entry", "entries")}, ${
           count(s.folders, "folder")
         }, ${sizes}, ` +
         `${errorCount(s.errors, ui.errors)} in ${duration(s.elapsedMs)} -> ${out}`,
-        ...s.leftoversRemoved.map((t) =>
-          `pwalk: removed ${t}, left by an earlier run killed before its end`
-        ),
       ];
     },
     interrupted: (p) => {
