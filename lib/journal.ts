@@ -262,11 +262,17 @@ export function joinRoot(root: Uint8Array, rel: Uint8Array): Uint8Array {
   return out;
 }
 
+/** A bidirectional control: reorders what follows it on a line. */
+const BIDI = /^[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]$/;
+
 /**
  * Show a path on one line: control bytes as `\n`, `\t`, `\xHH`, C1
  * controls (U+0080-U+009F) as their two UTF-8 bytes `\xc2\xHH`, bytes
- * that are not UTF-8 as `\xHH` and the backslash as `\\`, as the native
- * side does (native/errlog.c pw_escape_path): no two names read the same.
+ * that are not UTF-8 as `\xHH`, the bidirectional controls (U+061C,
+ * U+200E, U+200F, U+202A-U+202E, U+2066-U+2069: they reorder what follows
+ * them, "a\u202etxt.exe" showing as "aexe.txt") as `\uXXXX`, and the
+ * backslash as `\\`, as the native side does (native/errlog.c
+ * pw_escape_path): no two names read the same.
  *
  * @example
  * ```ts
@@ -293,8 +299,12 @@ export function printablePath(b: Uint8Array): string {
       continue;
     }
     const n = utf8Seq(b, i);
-    if (n && !(c === 0xc2 && b[i + 1] <= 0x9f)) {
-      s += lossy.decode(b.subarray(i, i + n));
+    const ch = n ? lossy.decode(b.subarray(i, i + n)) : "";
+    if (BIDI.test(ch)) { // reorders what follows: written \uXXXX, as summary writes it
+      s += `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`;
+      i += n;
+    } else if (n && !(c === 0xc2 && b[i + 1] <= 0x9f)) {
+      s += ch;
       i += n;
     } else if (n) { // a C1 control: its UTF-8 bytes
       s += hex(0xc2) + hex(b[i + 1]);

@@ -72,6 +72,19 @@ static size_t utf8_seq(const unsigned char *p, size_t left) {
   return n;
 }
 
+/* The code point of the valid n-byte UTF-8 sequence at p when it is a
+   bidirectional control (U+061C, U+200E, U+200F, U+202A-U+202E,
+   U+2066-U+2069), else 0. */
+static unsigned bidi_control(const unsigned char *p, size_t n) {
+  if (n == 2) return p[0] == 0xd8 && p[1] == 0x9c ? 0x061c : 0;
+  if (n != 3 || p[0] != 0xe2) return 0;
+  unsigned cp = ((unsigned)(p[0] & 0x0f) << 12) | ((unsigned)(p[1] & 0x3f) << 6) | (p[2] & 0x3fu);
+  return cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
+                 (cp >= 0x2066 && cp <= 0x2069)
+             ? cp
+             : 0;
+}
+
 size_t pw_escape_path(char *out, const char *path, size_t len) {
   static const char hex[] = "0123456789abcdef";
   const unsigned char *p = (const unsigned char *)path;
@@ -84,6 +97,15 @@ size_t pw_escape_path(char *out, const char *path, size_t len) {
          C2 80-9F), which a terminal may obey as ESC [ and friends, is written
          as its two bytes \xc2\xHH, and a byte that is not UTF-8 (a lone 0x9b
          is CSI to an 8-bit terminal) as \xHH */
+      /* a bidirectional control (embeddings, overrides, isolates, marks),
+         which reorders what follows it on the line ("a\u202etxt.exe" shows
+         as "aexe.txt"), is written \uXXXX, as summary writes it */
+      unsigned cp = bidi_control(p + i, n);
+      if (cp) {
+        o += (size_t)sprintf(out + o, "\\u%04x", cp);
+        i += n - 1;
+        continue;
+      }
       if (n && !(c == 0xc2 && p[i + 1] <= 0x9f)) {
         memcpy(out + o, p + i, n);
         o += n;

@@ -389,6 +389,32 @@ Deno.test("stderr: a name's C1 control (U+009B, a terminal's CSI) is shown escap
   );
 });
 
+Deno.test("stderr: bidirectional controls in a name (U+202E shows 'a<RLO>txt.exe' as 'aexe.txt') are shown \\uXXXX, as summary shows them", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(root);
+  const controls = ["\u202e", "\u202a", "\u2066", "\u2069", "\u200f", "\u061c"];
+  for (const c of controls) await Deno.mkdir(`${root}/a${c}txt.exe`, { mode: 0o000 });
+  const r = await cli(["-o", `${tmp.path}/out.csv`, "--progress=1", root], {
+    prefix: UNPRIVILEGED,
+  });
+  assertEquals(r.code, 0, r.stderr);
+  // summary's spelling (lib/answers/text.ts visible) is the reference
+  const { visible } = await import("../lib/answers/text.ts");
+  const lines = stderrLines(r.stderr).filter((l) => l.startsWith("pwalk: open"));
+  assertEquals(
+    lines.sort(),
+    controls.map((c) => `pwalk: open '${visible(`${root}/a${c}txt.exe`)}': Permission denied`)
+      .sort(),
+  );
+  assert(!/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/.test(r.stderr), r.stderr);
+  // undo's lines (lib/journal.ts printablePath) spell them the same
+  for (const c of controls) {
+    const p = `${root}/a${c}txt.exe`;
+    assertEquals(printablePath(new TextEncoder().encode(p)), visible(p));
+  }
+});
+
 Deno.test("change lines: names that would read alike, or drive a terminal, are escaped apart", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/p`;
