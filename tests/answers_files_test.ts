@@ -3,7 +3,8 @@
  * short is refused (DuckDB alone reads it as if whole), an output that is a
  * device, FIFO or link is written as report's `-o` writes it (never
  * replaced), any case of suffix reads as report writes it, and a signal
- * removes the partial output and the spill folder.
+ * removes the partial output and the spill folder; a spill folder's parent
+ * another user could change is refused.
  *
  * @module
  */
@@ -208,4 +209,46 @@ Deno.test("convert and --html keep a replaced file's owner and mode, as -o does;
   const f = await cli(["convert", scan, `${tmp.path}/full.csv`]);
   assertEquals(f.code, 1, f.stderr);
   assertEquals(f.stderr, `pwalk: cannot write ${tmp.path}/full.csv: No space left on device\n`);
+});
+
+Deno.test({
+  name:
+    "a spill folder's parent (TMPDIR, --temp-dir) another user can change is refused by summary and convert, nothing written",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    await using tmp = await tempDir();
+    const scan = await scanOf(tmp.path, "scan.csv");
+    const hers = `${tmp.path}/hers`;
+    await Deno.mkdir(`${hers}/tmp`, { recursive: true });
+    await Deno.chown(hers, 60001, 60001);
+    const open = `${tmp.path}/open`; // root's, but anyone may rename in it
+    await Deno.mkdir(open);
+    await Deno.chmod(open, 0o777);
+    for (const dir of [`${hers}/tmp`, open]) {
+      const why = dir === open
+        ? `${open} is writable by group or others (mode 0777)`
+        : `${hers} is owned by uid 60001, not by you or root`;
+      for (const cmd of [["summary", scan], ["convert", scan, `${tmp.path}/c.csv`]]) {
+        const env = await cli(cmd, { env: { TMPDIR: dir } });
+        assertEquals(env.code, 1, env.stderr);
+        assertEquals(
+          env.stderr,
+          `pwalk: DuckDB's spill folder would go in ${dir} ($TMPDIR), which others can change ` +
+            `(${why}): set TMPDIR or --temp-dir to a folder of yours\n`,
+        );
+        const opt = await cli([cmd[0], "--temp-dir", dir, ...cmd.slice(1)]);
+        assertEquals(opt.code, 2, opt.stderr);
+        assertStringIncludes(
+          opt.stderr,
+          `pwalk: --temp-dir ${dir}: others can change it (${why}): give a folder of yours\n`,
+        );
+        assertEquals([...Deno.readDirSync(dir)], [], cmd.join(" "));
+        assertEquals(Deno.readDirSync(tmp.path).some((e) => e.name.includes("c.csv")), false);
+      }
+    }
+    // a sticky one (as /tmp) is the runner's to use
+    await Deno.chmod(open, 0o1777);
+    const r = await cli(["convert", "--temp-dir", open, scan, `${tmp.path}/c.csv`]);
+    assertEquals(r.code, 0, r.stderr);
+  },
 });

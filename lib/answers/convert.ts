@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { Engine, type EngineOptions, lit } from "./duck.ts";
+import { Engine, type EngineOptions, lit, spillParent } from "./duck.ts";
 import {
   checkOneScan,
   duckCompression,
@@ -165,10 +165,11 @@ export async function convert(
   const header = options.header ?? true;
   const files = await resolveScans(inputs);
   const target = await checkedOutput(output, files.map((f) => f.path), { who: "convert" });
+  const spill = spillParent(options);
   // A device or FIFO is written directly once the file is whole (made in
   // the temporary folder then, not beside it: never a new file in /dev).
   const partial = target.direct
-    ? await Deno.makeTempFile({ dir: options.tempDirectory, prefix: ".pwalk-convert-" })
+    ? await Deno.makeTempFile({ dir: spill, prefix: ".pwalk-convert-" })
     : partialBeside(target.path);
   if (!target.direct) {
     // Made now, so that a folder that is missing or not writable is told

@@ -12,6 +12,7 @@
  * @module
  */
 import { removeOnInterrupt } from "../interrupt.ts";
+import { untrustedAncestor } from "../trust.ts";
 
 /** The pinned DuckDB client (deno.json maps "@duckdb/node-api" to the same version). */
 export const DUCKDB_SPECIFIER = "npm:@duckdb/node-api@1.5.6-r.1";
@@ -20,7 +21,11 @@ export const DUCKDB_SPECIFIER = "npm:@duckdb/node-api@1.5.6-r.1";
 export interface EngineOptions {
   /** DuckDB's memory_limit, e.g. "2GB". Default: 25% of RAM, at most 8 GiB. */
   memoryLimit?: string;
-  /** Parent folder of the spill folder. Default: the system's temporary folder. */
+  /**
+   * Parent folder of the spill folder. Default: the system's temporary
+   * folder ($TMPDIR, else /tmp). Either must pass the journal's rule (see
+   * {@link spillParent}).
+   */
   tempDirectory?: string;
   /** DuckDB worker threads. Default: DuckDB's (one per CPU). */
   threads?: number;
@@ -81,6 +86,37 @@ export function lit(s: string): string {
   return `'${s.replaceAll("'", "''")}'`;
 }
 
+/**
+ * The folder the spill folder (and convert's temporary for a device or
+ * FIFO) is made in: `o.tempDirectory`, else $TMPDIR, else /tmp, checked
+ * as the journal's folder is ({@link untrustedAncestor}): each folder on
+ * the way owned by root or the runner and not writable by group or others
+ * unless sticky. DuckDB writes in it by name; in a folder another user can
+ * change she could move root's spill folder aside and put hers there, with
+ * a link where DuckDB writes. Refused: a RangeError for `--temp-dir`, an
+ * Error for $TMPDIR, naming the folder and the fix.
+ */
+export function spillParent(o: EngineOptions = {}): string {
+  let env: string | undefined;
+  try {
+    env = Deno.env.get("TMPDIR") || undefined;
+  } catch { /* no --allow-env: the system's default */ }
+  const dir = o.tempDirectory ?? env ?? "/tmp";
+  const why = untrustedAncestor(dir.startsWith("/") ? dir : `${Deno.cwd()}/${dir}`);
+  if (why === undefined) return dir;
+  if (o.tempDirectory !== undefined) {
+    throw new RangeError(
+      `pwalk: --temp-dir ${dir}: others can change it (${why}): give a folder of yours`,
+    );
+  }
+  throw new Error(
+    `pwalk: DuckDB's spill folder would go in ${dir}${
+      env ? " ($TMPDIR)" : ""
+    }, which others can change (${why}): ` +
+      "set TMPDIR or --temp-dir to a folder of yours",
+  );
+}
+
 /** One DuckDB database in memory, with bounded memory and its own spill folder. */
 export class Engine {
   #db: Instance;
@@ -99,10 +135,11 @@ export class Engine {
 
   /** Start a session. */
   static async open(o: EngineOptions = {}): Promise<Engine> {
+    const dir = spillParent(o);
     const { DuckDBInstance } = await loadDuckDB();
     let tempDir: string;
     try {
-      tempDir = await Deno.makeTempDir({ dir: o.tempDirectory, prefix: "pwalk-duckdb-" });
+      tempDir = await Deno.makeTempDir({ dir, prefix: "pwalk-duckdb-" });
     } catch (e) {
       // Deno's message names neither the folder nor the option
       const why = (e as Error).message.replace(/ \(os error \d+\).*$/s, "").replace(/:.*$/s, "");
