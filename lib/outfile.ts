@@ -203,6 +203,52 @@ async function named(path: string): Promise<boolean> {
   }
 }
 
+/** An output's link that the kernel's fs.protected_symlinks would not follow: refused. */
+export class ProtectedLinkError extends Error {}
+
+/**
+ * Refuse (a {@link ProtectedLinkError} naming `file`) a chain of links at `file` that the
+ * kernel's fs.protected_symlinks would not follow for this process,
+ * whatever the sysctl says: a link in a sticky folder that others can write
+ * (/tmp), owned by neither the runner nor the folder's owner. Another user
+ * could have put it there for root to write (and replace) a file of her
+ * choosing; with fs.protected_symlinks = 1 the shell's `>` refuses it too.
+ */
+function linksFollowable(file: string): void {
+  const uid = Deno.uid();
+  if (uid === null) return; // no owners here (Windows)
+  let at = file;
+  for (let hop = 0; hop < 40; hop++) {
+    let link: Deno.FileInfo, folder: Deno.FileInfo;
+    const dir = folderOf(at);
+    try {
+      link = Deno.lstatSync(at);
+      if (!link.isSymlink) return;
+      folder = Deno.statSync(dir);
+    } catch {
+      return; // a link to nothing: told by the caller
+    }
+    if (
+      (folder.mode! & 0o1002) === 0o1002 && link.uid !== uid && link.uid !== folder.uid
+    ) {
+      const which = at === file ? "a link" : `the link ${at} it leads to`;
+      throw new ProtectedLinkError(
+        `pwalk: ${file}: not followed: ${which} owned by uid ${link.uid} in ${dir}, a sticky ` +
+          "folder others can write, which the kernel's protected_symlinks refuses to follow " +
+          "(write to its target's name instead)",
+      );
+    }
+    const to = Deno.readLinkSync(at);
+    at = to.startsWith("/") ? to : `${dir === "/" ? "" : dir}/${to}`;
+  }
+}
+
+/** The folder of `file` as an absolute path ("/" for a name in the root). */
+function folderOf(file: string): string {
+  const abs = file.startsWith("/") ? file : `${Deno.cwd()}/${file}`;
+  return abs.slice(0, abs.lastIndexOf("/")) || "/";
+}
+
 /**
  * Where writing `file` whole should go, as report's `-o` does: a missing or
  * regular file is replaced by a complete new one, a link is written through
@@ -226,6 +272,7 @@ export async function outputTarget(
   let path = file;
   if (info.isSymlink && options.replaceLink) return { path: file, direct: false };
   if (info.isSymlink) {
+    linksFollowable(file);
     try {
       path = await Deno.realPath(file);
       info = await Deno.stat(path);

@@ -7,7 +7,13 @@
 import { Compress, native, Opt } from "./ffi.ts";
 import { commonNative, type CommonOptions } from "./options.ts";
 import { type NativeOption, runJob, type WalkError } from "./job.ts";
-import { LIBRARY_PARTIAL, libraryPartial, outputTarget, removeBeside } from "./outfile.ts";
+import {
+  LIBRARY_PARTIAL,
+  libraryPartial,
+  outputTarget,
+  ProtectedLinkError,
+  removeBeside,
+} from "./outfile.ts";
 import { removeOnInterrupt } from "./interrupt.ts";
 
 /** Options of {@link report}. */
@@ -285,8 +291,12 @@ export async function report(root: string, options: ReportOptions = {}): Promise
   // A file, written under the library's FILE.partial-PID-N: those of runs
   // killed before their end removed now, and this run's removed should the
   // process end in Deno.exit() while it is written (a device or FIFO, a
-  // link to nothing, a folder: none; the library says what is wrong).
-  const target = toStdout ? null : await outputTarget(output!).catch(() => null);
+  // link to nothing, a folder: none; the library says what is wrong). A
+  // link the kernel's protected_symlinks would not follow is refused here.
+  const target = toStdout ? null : await outputTarget(output!).catch((e) => {
+    if (e instanceof ProtectedLinkError) throw e;
+    return null;
+  });
   const file = target && !target.direct ? target.path : null;
   const leftoversRemoved = file ? await removeBeside(file, LIBRARY_PARTIAL) : [];
   let forget = () => {};

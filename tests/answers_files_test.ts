@@ -3,13 +3,14 @@
  * short is refused (DuckDB alone reads it as if whole), an output that is a
  * device, FIFO or link is written as report's `-o` writes it (never
  * replaced), any case of suffix reads as report writes it, and a signal
- * removes the partial output and the spill folder; a spill folder's parent
- * another user could change is refused.
+ * removes the partial output and the spill folder. What another user could
+ * change is not trusted: a link of hers in a sticky folder, a spill
+ * folder's parent.
  *
  * @module
  */
-import { assert, assertEquals, assertStringIncludes } from "@std/assert";
-import { cli, spawnCli } from "./helpers/run.ts";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
+import { cli, runOk, spawnCli } from "./helpers/run.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { smallTree } from "./helpers/tree.ts";
 import { waitFor } from "./helpers/wait.ts";
@@ -209,6 +210,55 @@ Deno.test("convert and --html keep a replaced file's owner and mode, as -o does;
   const f = await cli(["convert", scan, `${tmp.path}/full.csv`]);
   assertEquals(f.code, 1, f.stderr);
   assertEquals(f.stderr, `pwalk: cannot write ${tmp.path}/full.csv: No space left on device\n`);
+});
+
+Deno.test({
+  name:
+    "a link another user put in a sticky folder (/tmp) is not followed by any output, as the kernel's protected_symlinks refuses",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    await using tmp = await tempDir();
+    const scan = await scanOf(tmp.path, "scan.csv");
+    const sticky = `${tmp.path}/sticky`;
+    await Deno.mkdir(sticky);
+    await Deno.chmod(sticky, 0o1777);
+    const victim = `${tmp.path}/victim`;
+    const link = async (at: string, to: string, uid: number) => {
+      await Deno.symlink(to, at);
+      await runOk("chown", ["-h", `${uid}:${uid}`, at]);
+    };
+    // uid 60001's links, and root's own links to hers
+    for (const x of ["html", "csv"]) {
+      await link(`${sticky}/hers.${x}`, victim, 60001);
+      await link(`${sticky}/mine.${x}`, `${sticky}/hers.${x}`, 0);
+    }
+    for (const who of ["hers", "mine"]) {
+      const [html, csv] = [`${sticky}/${who}.html`, `${sticky}/${who}.csv`];
+      for (
+        const args of [
+          ["summary", "--html", html, scan],
+          ["convert", scan, csv],
+          ["--errors", html, "-o", `${tmp.path}/r.csv`, `${tmp.path}/tree`],
+          ["-o", csv, `${tmp.path}/tree`],
+        ]
+      ) {
+        Deno.writeTextFileSync(victim, "secret");
+        const r = await cli(args);
+        assertEquals(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
+        assertMatch(r.stderr, /^pwalk: .*: not followed: .* owned by uid 60001 in .*\n$/);
+        assertEquals(Deno.readTextFileSync(victim), "secret", args.join(" "));
+      }
+    }
+    // the folder's owner's link is followed, as the kernel follows it
+    const hersToo = `${tmp.path}/hers-too`;
+    await Deno.mkdir(hersToo);
+    await Deno.chown(hersToo, 60001, 60001);
+    await Deno.chmod(hersToo, 0o1777);
+    await link(`${hersToo}/s.html`, victim, 60001);
+    const r = await cli(["summary", "--html", `${hersToo}/s.html`, scan]);
+    assertEquals(r.code, 0, r.stderr);
+    assertStringIncludes(Deno.readTextFileSync(victim), 'id="pwalk-data"');
+  },
 });
 
 Deno.test({
