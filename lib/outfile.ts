@@ -1,12 +1,13 @@
 /**
  * Where a file written whole goes, by what is at its name now, as report's
  * `-o` decides it: shared by the answer commands' outputs and the CLI's
- * `--errors FILE`. (One import, itself without any: the CLI's static
- * module graph stays small.)
+ * `--errors FILE`. (Two imports, themselves without any: the CLI's
+ * static module graph stays small.)
  *
  * @module
  */
 import { removeOnInterrupt } from "./interrupt.ts";
+import { untrustedAncestor } from "./trust.ts";
 
 /** A file system error's text without Deno's " (os error N): op 'path'" tail. */
 export function osErrorText(e: unknown): string {
@@ -106,6 +107,42 @@ export function keepOwnerMode(tmp: string, old: Deno.FileInfo | null): void {
     Deno.chownSync(tmp, old.uid, old.gid);
   } catch { /* not root: the file is the runner's */ }
   Deno.chmodSync(tmp, old.mode! & 0o7777);
+}
+
+/**
+ * Whether a new file beside `file` may be handled by its name after it is
+ * made (chowned and chmodded by {@link keepOwnerMode}, written by DuckDB):
+ * only when no one but root and the runner can rename names in its folder
+ * or the folders above ({@link untrustedAncestor}; a sticky folder such as
+ * /tmp passes). Elsewhere another user could rename a link over the
+ * temporary name between two calls and have them act on a file of her
+ * choosing: there the temporary is written through the descriptor that
+ * made it ({@link createPartial}) and keeps no other owner.
+ */
+export function safeByName(file: string): boolean {
+  return untrustedAncestor(folderOf(file)) === undefined;
+}
+
+/**
+ * Make `tmp`, the temporary that will replace `old` (its stat, or null for
+ * a new name), open for writing: never through a link (O_CREAT|O_EXCL),
+ * with the old file's permission bits from the start (less the umask; a
+ * private file stays private), for writing through the descriptor.
+ */
+export async function createPartial(
+  tmp: string,
+  old: Deno.FileInfo | null,
+): Promise<Deno.FsFile> {
+  return await Deno.open(tmp, {
+    write: true,
+    createNew: true,
+    mode: old ? old.mode! & 0o777 : 0o666,
+  });
+}
+
+/** Write all of `bytes` to `f`. */
+export async function writeAll(f: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  for (let off = 0; off < bytes.length;) off += await f.write(bytes.subarray(off));
 }
 
 /** Where an output file is written. */
@@ -334,9 +371,10 @@ export async function checkedOutput(
  * `target`, when {@link checkedOutput} said it before the work): a missing
  * or regular file is replaced by a complete new one (made under a hidden
  * temporary name beside it, never through a link, with the old file's
- * owner and mode, then renamed over it); a link's target is replaced, the
- * link kept; a character device or FIFO is written directly, as the
- * shell's `>` does. Errors name `file`, never a temporary.
+ * owner and mode, then renamed over it; in a folder others can change, see
+ * {@link safeByName}: the runner's, with the old mode); a link's target is
+ * replaced, the link kept; a character device or FIFO is written directly,
+ * as the shell's `>` does. Errors name `file`, never a temporary.
  */
 export async function writeWhole(
   file: string,
@@ -355,8 +393,11 @@ export async function writeWhole(
   const forget = removeOnInterrupt(tmp);
   try {
     const old = await Deno.stat(target.path).catch(() => null);
-    await Deno.writeFile(tmp, bytes, { createNew: true });
-    keepOwnerMode(tmp, old);
+    {
+      using f = await createPartial(tmp, old);
+      await writeAll(f, bytes);
+    }
+    if (safeByName(target.path)) keepOwnerMode(tmp, old);
     await Deno.rename(tmp, target.path);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});

@@ -4,13 +4,16 @@
  * device, FIFO or link is written as report's `-o` writes it (never
  * replaced), any case of suffix reads as report writes it, and a signal
  * removes the partial output and the spill folder. What another user could
- * change is not trusted: a link of hers in a sticky folder, a spill
- * folder's parent.
+ * change is not trusted: an output's folder (its temporary never used by
+ * name there; --errors too), a link in a sticky folder, the spill folder's
+ * parent.
  *
  * @module
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
-import { cli, runOk, spawnCli } from "./helpers/run.ts";
+import { CLI, cli, run, runOk, spawnCli } from "./helpers/run.ts";
+import { STRACE, testNeeding } from "./helpers/system.ts";
+import { ERRORS_HEADER } from "../lib/cli/common.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { smallTree } from "./helpers/tree.ts";
 import { waitFor } from "./helpers/wait.ts";
@@ -210,6 +213,68 @@ Deno.test("convert and --html keep a replaced file's owner and mode, as -o does;
   const f = await cli(["convert", scan, `${tmp.path}/full.csv`]);
   assertEquals(f.code, 1, f.stderr);
   assertEquals(f.stderr, `pwalk: cannot write ${tmp.path}/full.csv: No space left on device\n`);
+});
+
+testNeeding([STRACE], {
+  name:
+    "in a folder another user can change, --html, convert and --errors never use their temporary by its name: the new file is the runner's",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    await using tmp = await tempDir();
+    const scan = await scanOf(tmp.path, "scan.csv");
+    const reference = `${tmp.path}/reference.csv`;
+    assertEquals((await cli(["convert", scan, reference])).code, 0);
+    // uid 60001's folder, open to all and not sticky: she could rename a link
+    // over the temporary between its creation and a chown, chmod or write by
+    // its name (the audit's race, won 7 of 10). Instead of racing her, the
+    // rule itself is checked: no system call but the O_EXCL creation (and
+    // the library's O_NOFOLLOW open of --errors) names the temporary.
+    const out = `${tmp.path}/hers`;
+    await Deno.mkdir(out);
+    await Deno.chown(out, 60001, 60001);
+    await Deno.chmod(out, 0o777);
+    const runs: [string, string[]][] = [
+      ["s.html", ["summary", "--no-names", "--html", `${out}/s.html`, scan]],
+      ["c.csv", ["convert", scan, `${out}/c.csv`]],
+      ["n.csv", ["convert", "--no-header", scan, `${out}/n.csv`]],
+      ["c.parquet", ["convert", scan, `${out}/c.parquet`]],
+      ["e.csv", ["--errors", `${out}/e.csv`, "-o", `${tmp.path}/r.csv`, `${tmp.path}/tree`]],
+    ];
+    for (const [name, args] of runs) {
+      await Deno.writeTextFile(`${out}/${name}`, "hers");
+      await Deno.chown(`${out}/${name}`, 60001, 60001);
+      await Deno.chmod(`${out}/${name}`, 0o640);
+      const log = `${tmp.path}/strace-${name}.log`;
+      const r = await run("strace", [
+        "-f",
+        "-e",
+        "trace=open,openat,creat,truncate,chown,lchown,fchownat,chmod,fchmodat,utimensat",
+        "-o",
+        log,
+        Deno.execPath(),
+        "run",
+        "-A",
+        CLI,
+        ...args,
+      ]);
+      assertEquals(r.code, 0, r.stderr);
+      const byName = Deno.readTextFileSync(log).split("\n")
+        .filter((l) => l.includes(`/.${name}.partial-`) && !/O_EXCL|O_NOFOLLOW/.test(l));
+      assertEquals(byName, [], `${name}: the temporary used by its name`);
+      // the runner's, with the old file's permission bits
+      const st = Deno.statSync(`${out}/${name}`);
+      assertEquals([st.uid, st.gid, st.mode! & 0o7777], [0, 0, 0o640], name);
+    }
+    // and whole: as convert writes into a folder of the runner's
+    const want = Deno.readTextFileSync(reference);
+    assertEquals(Deno.readTextFileSync(`${out}/c.csv`), want);
+    assertEquals(Deno.readTextFileSync(`${out}/n.csv`), want.slice(want.indexOf("\n") + 1));
+    const back = `${tmp.path}/back.csv`;
+    assertEquals((await cli(["convert", `${out}/c.parquet`, back])).code, 0);
+    assertEquals(Deno.readTextFileSync(back), want);
+    assertStringIncludes(Deno.readTextFileSync(`${out}/s.html`), 'id="pwalk-data"');
+    assertEquals(Deno.readTextFileSync(`${out}/e.csv`).split("\n")[0], ERRORS_HEADER);
+  },
 });
 
 Deno.test({

@@ -36,11 +36,14 @@ import { report, type ReportOptions, type ReportSummary } from "../report.ts";
 import { checkInt } from "../options.ts";
 import {
   checkedOutput,
+  createPartial,
   keepOwnerMode,
   osErrorText,
   PARTIAL_BESIDE,
   partialBeside,
   removeBeside,
+  safeByName,
+  writeAll,
 } from "./files.ts";
 import { removeOnInterrupt } from "../interrupt.ts";
 
@@ -96,20 +99,25 @@ async function gzipMember(text: string): Promise<Uint8Array> {
 
 /**
  * Write `head` then the bytes of `body` into `out` (a new file, or as it
- * is: a device, a FIFO); a failure is told as writing `shown` (OUT).
+ * is: a device, a FIFO; or a file open for writing, from its start, left
+ * open); a failure is told as writing `shown` (OUT).
  */
 async function concatInto(
-  out: string,
+  out: string | Deno.FsFile,
   head: Uint8Array,
   body: string,
   shown: string,
   create = true,
 ): Promise<void> {
-  const f = await Deno.open(out, { write: true, create, truncate: create });
+  const held = typeof out !== "string";
   let failed: unknown;
+  const f = held ? out : await Deno.open(out, { write: true, create, truncate: create });
   try {
-    let off = 0;
-    while (off < head.length) off += await f.write(head.subarray(off));
+    if (held) { // (a second attempt, after names that were not UTF-8)
+      await f.truncate(0);
+      await f.seek(0, Deno.SeekMode.Start);
+    }
+    await writeAll(f, head);
     using src = await Deno.open(body);
     const buf = new Uint8Array(1 << 20);
     for (let n; (n = await src.read(buf)) !== null;) {
@@ -119,7 +127,7 @@ async function concatInto(
     failed = e;
   } finally {
     try {
-      f.close();
+      if (!held) f.close();
     } catch (e) {
       failed ??= e;
     }
@@ -171,11 +179,18 @@ export async function convert(
   const partial = target.direct
     ? await Deno.makeTempFile({ dir: spill, prefix: ".pwalk-convert-" })
     : partialBeside(target.path);
+  // Beside OUT in a folder others can change (safeByName), the temporary
+  // is never used by its name after it is made: DuckDB writes in its
+  // private spill folder, the bytes are copied through the descriptor that
+  // made the temporary, and the new file keeps the runner as its owner.
+  let made: Deno.FsFile | undefined;
   if (!target.direct) {
     // Made now, so that a folder that is missing or not writable is told
     // as OUT's, not as an error of DuckDB's reading the input.
     try {
-      await Deno.writeFile(partial, new Uint8Array(), { createNew: true });
+      const f = await createPartial(partial, await Deno.stat(target.path).catch(() => null));
+      if (safeByName(target.path)) f.close();
+      else made = f;
     } catch (e) {
       (e as Error).message = `pwalk: cannot write ${output}: ${osErrorText(e)}`;
       throw e;
@@ -193,13 +208,15 @@ export async function convert(
       if (format === "parquet") {
         // straight into the temporary file (not DuckDB's own tmp_ beside it,
         // which an interrupt would leave)
+        const into = made ? `${e.tempDir}/out.parquet` : partial;
         const r = await e.all(
-          `COPY (SELECT * FROM t) TO ${lit(partial)} ` +
+          `COPY (SELECT * FROM t) TO ${lit(into)} ` +
             `(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${level}, USE_TMP_FILE false)`,
         );
         rows = Number(r[0]?.Count ?? 0);
+        if (made) await concatInto(made, new Uint8Array(0), into, output);
       } else {
-        const body = header ? `${e.tempDir}/body.csv` : partial;
+        const body = header || made ? `${e.tempDir}/body.csv` : partial;
         const r = await e.all(
           `COPY (SELECT ${LINE_SQL} AS line FROM t) TO ${lit(body)} ` +
             `(FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER '\t', ` +
@@ -213,8 +230,8 @@ export async function convert(
             : format === "csv.gz"
             ? await gzipMember(line)
             : new TextEncoder().encode(line);
-          await concatInto(partial, head, body, output);
-        }
+          await concatInto(made ?? partial, head, body, output);
+        } else if (made) await concatInto(made, new Uint8Array(0), body, output);
       }
       return { inputs: info.files, output, format, rows, nonUtf8Names: info.nonUtf8Rows };
     } finally {
@@ -235,12 +252,15 @@ export async function convert(
     } else {
       // the old OUT's owner and mode; the scan's time (its newest input's
       // mtime: summary's "ages as of"), as a copy of the scan keeps it
-      keepOwnerMode(partial, await Deno.stat(target.path).catch(() => null));
+      if (!made) keepOwnerMode(partial, await Deno.stat(target.path).catch(() => null));
       let newest = 0;
       for (const f of files) {
         newest = Math.max(newest, (await Deno.stat(f.path)).mtime?.getTime() ?? 0);
       }
-      if (newest) await Deno.utime(partial, new Date(), new Date(newest));
+      if (newest && made) await made.utime(new Date(), new Date(newest));
+      else if (newest) await Deno.utime(partial, new Date(), new Date(newest));
+      made?.close();
+      made = undefined;
       await Deno.rename(partial, target.path);
       // temporaries of runs killed outright (kill -9): theirs, and DuckDB's
       const slash = target.path.lastIndexOf("/");
@@ -252,6 +272,7 @@ export async function convert(
     await Deno.remove(partial).catch(() => {});
     throw err;
   } finally {
+    made?.close();
     forget();
   }
 }

@@ -8,6 +8,7 @@
 
 export {
   checkedOutput,
+  createPartial,
   keepOwnerMode,
   osErrorText,
   type OutputTarget,
@@ -15,6 +16,8 @@ export {
   PARTIAL_BESIDE,
   partialBeside,
   removeBeside,
+  safeByName,
+  writeAll,
 } from "../outfile.ts";
 
 /**

@@ -14,12 +14,15 @@ import { absolutePath } from "../shard/paths.ts";
 import { removePending } from "../interrupt.ts";
 import {
   checkedOutput,
+  createPartial,
   keepOwnerMode,
   osErrorText,
   PARTIAL_BESIDE,
   partialBeside,
   removeBeside,
+  safeByName,
   tempPrefix,
+  writeAll,
   writeWhole,
 } from "../outfile.ts";
 import { errnoName } from "../errno.ts";
@@ -727,7 +730,8 @@ interface ErrorsCsv {
  * Start `given` (--errors FILE; `-` is stdout) with the CSV header and
  * open it for the native side to append rows. It follows -o's rules (lib/outfile.ts): written whole under
  * a temporary name beside it and renamed when the run ends with its report
- * (an existing file keeps its mode, owner and group), a link written
+ * (an existing file keeps its mode, owner and group; in a folder others
+ * can change, its mode only: see safeByName), a link written
  * through, a character device or FIFO written directly; a folder, socket or
  * link to nothing is refused before anything is written, and so is one of
  * `inputs` or a shard's output in a scan folder (bad usage). This process's
@@ -790,6 +794,11 @@ async function openErrorsCsv(
   // FIFO's reader never sees the end of its input between the header and
   // the rows (the library opens its own descriptor meanwhile).
   let held: Deno.FsFile | undefined;
+  // In a folder others can change (safeByName): the temporary made here,
+  // its header written through this descriptor, never chowned or chmodded
+  // by its name (the runner's, with the old mode), and the library's own
+  // descriptor checked to be that same file.
+  let made: Deno.FsFile | undefined;
   try {
     if (target.direct) {
       held = await Deno.open(write, { write: true, append: true });
@@ -801,11 +810,17 @@ async function openErrorsCsv(
       for (const t of await removeBeside(hidden, PARTIAL_BESIDE)) {
         eprint(`pwalk: removed ${t}, left by an earlier run killed before its end`);
       }
-      Deno.writeTextFileSync(write, ERRORS_HEADER + "\n", { createNew: true });
-      keepOwnerMode(write, now);
+      made = await createPartial(write, now);
+      await writeAll(made, new TextEncoder().encode(ERRORS_HEADER + "\n"));
+      if (safeByName(target.path)) {
+        made.close();
+        made = undefined;
+        keepOwnerMode(write, now);
+      }
     }
   } catch (e) {
     held?.close();
+    made?.close();
     drop();
     throw fail(`cannot write: ${osErrorText(e)}`);
   }
@@ -813,8 +828,21 @@ async function openErrorsCsv(
   const fd = native().pw_fd_open(b, BigInt(b.length));
   if (fd < 0) {
     held?.close();
+    made?.close();
     drop();
     throw fail(errnoName(-fd)[1]);
+  }
+  if (made) {
+    // (opened by its name again, O_NOFOLLOW: another file renamed there
+    // meanwhile, a hard link, is not written)
+    const ours = made.statSync();
+    made.close();
+    const theirs = statOrNull(`/proc/self/fd/${fd}`); // (Linux: the open file itself)
+    if (theirs && (theirs.dev !== ours.dev || theirs.ino !== ours.ino)) {
+      native().pw_fd_close(fd);
+      drop();
+      throw fail("cannot write: its temporary file was replaced while it was opened");
+    }
   }
   return {
     fd,
