@@ -16,7 +16,7 @@ import { walk } from "../mod.ts";
 import { lineSet } from "./helpers/csv.ts";
 import { cli, UNPRIVILEGED } from "./helpers/run.ts";
 import { tempDir } from "./helpers/temp.ts";
-import { mountSlowfs } from "./helpers/slowfs.ts";
+import { deadMount } from "./helpers/slowfs.ts";
 import { python } from "./helpers/tree.ts";
 import { CC, FUSERMOUNT, PKG_CONFIG, PYTHON3, testNeeding } from "./helpers/system.ts";
 import { printablePath } from "../lib/journal.ts";
@@ -460,10 +460,7 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT, PYTHON3], {
     // the message named the real path too, after a stray colon:
     // "pwalk: mnt:/tmp/.../mnt:  Transport endpoint is not connected"
     await using tmp = await tempDir();
-    const src = `${tmp.path}/src`;
-    await Deno.mkdir(`${src}/a`, { recursive: true });
-    await using fs = await mountSlowfs(tmp.path, src, { SLOWFS_DELAY_US: "0" });
-    await fs.killServer();
+    await using fs = await deadMount(tmp.path);
     await Deno.symlink(fs.path, `${tmp.path}/dead`);
     const text = (await python("import errno, os\nprint(os.strerror(errno.ENOTCONN))")).trim();
     for (const root of ["mnt", `${tmp.path}/dead`, fs.path]) {

@@ -10,7 +10,7 @@ import { mktree, python } from "./helpers/tree.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { deno, run, UNPRIVILEGED } from "./helpers/run.ts";
 import { CC, FUSERMOUNT, PKG_CONFIG, PYTHON3, SETPRIV, testNeeding } from "./helpers/system.ts";
-import { mountSlowfs } from "./helpers/slowfs.ts";
+import { deadMount } from "./helpers/slowfs.ts";
 
 /** Which folder names both walks prune: a rule of the name alone. */
 const PRUNE_RE = /[37]$/;
@@ -648,10 +648,7 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT, PYTHON3], {
   ignore: Deno.build.os !== "linux",
   async fn() {
     await using tmp = await tempDir();
-    const src = `${tmp.path}/src`;
-    await Deno.mkdir(`${src}/a`, { recursive: true });
-    await using fs = await mountSlowfs(tmp.path, src, { SLOWFS_DELAY_US: "0" });
-    await fs.killServer();
+    await using fs = await deadMount(tmp.path);
     const py = await python(
       "import errno, json, os, sys\n" +
         "errs = []\n" +

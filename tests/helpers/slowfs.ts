@@ -70,3 +70,16 @@ export async function mountSlowfs(
   };
   return { path: mnt, killServer, [Symbol.asyncDispose]: stop };
 }
+
+/**
+ * A dead FUSE mount at `${work}/mnt`: slowfs over `${work}/src` (one folder,
+ * `a`), its server killed, so that every request there fails with
+ * ENOTCONN. Dispose unmounts it.
+ */
+export async function deadMount(work: string): Promise<Slowfs> {
+  const src = `${work}/src`;
+  await Deno.mkdir(`${src}/a`, { recursive: true });
+  const fs = await mountSlowfs(work, src, { SLOWFS_DELAY_US: "0" });
+  await fs.killServer();
+  return fs;
+}
