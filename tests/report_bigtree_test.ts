@@ -36,8 +36,8 @@ function tasks(pid: number): { state: string; wchan: string }[] {
 }
 
 /**
- * Start the CLI with stdout piped and never read; once a thread blocks
- * writing to that pipe and every thread sleeps (the walk can neither
+ * Start the CLI with stdout piped and never read; once a thread waits to
+ * write to that full pipe and every thread sleeps (the walk can neither
  * finish nor lose a worker now, and every worker has started), count the
  * threads named like the main thread (Deno's own pools name theirs, e.g.
  * "tokio-runtime-w").
@@ -48,7 +48,11 @@ async function threadsWhileBlocked(root: string, args: string[]): Promise<number
   try {
     await waitFor(() => {
       const ts = tasks(pid);
-      return ts.some((t) => t.wchan.includes("pipe_write")) && ts.every((t) => t.state === "S");
+      // the writer waits for the full pipe in poll() (the library writes a
+      // pipe through a non-blocking description of its own, so that a
+      // signal can stop it), or in pipe_write where it cannot reopen it
+      const writing = (w: string) => w.includes("pipe_write") || w.startsWith("poll_schedule");
+      return ts.some((t) => writing(t.wchan)) && ts.every((t) => t.state === "S");
     }, {
       what: `pwalk ${args.join(" ")} to block on its output`,
       detail: () => JSON.stringify(tasks(pid)),
