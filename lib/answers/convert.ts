@@ -152,6 +152,7 @@ async function concatInto(
  * input files, or is a shard's output in a sharded scan's folder (checked
  * before any work; nothing is written)
  * @throws {ScanInputError} when an input names nothing readable, or the same file twice
+ * @throws {SpillFullError} when DuckDB's spill folder runs out of space
  * @throws {Error} when `output` cannot be written (its folder is missing, or
  * it is a file the caller could not write itself)
  */

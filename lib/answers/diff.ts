@@ -311,6 +311,7 @@ async function pairOneToOne(e: Engine): Promise<void> {
  * ```
  *
  * @throws {ScanInputError} when a scan names nothing readable
+ * @throws {SpillFullError} when DuckDB's spill folder runs out of space
  */
 export async function diff(
   oldScans: string[],

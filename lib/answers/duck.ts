@@ -75,6 +75,18 @@ function defaultMemoryLimit(): string {
   return `${mib}MiB`;
 }
 
+/**
+ * DuckDB's spill folder ran out of room (its `max_temp_directory_size`,
+ * which is the free space of its disk when the session starts, or the disk
+ * itself): the folder's and the limits' fault, not a scan's, so the
+ * message names the folder, not the scan read at the time (see
+ * `namingScans`, which leaves it as it is).
+ */
+export class SpillFullError extends Error {
+  /** "SpillFullError". */
+  override name = "SpillFullError";
+}
+
 /** A value from DuckDB as a JavaScript number (BIGINT/HUGEINT sums included). */
 export function num(v: unknown): number {
   if (v === null || v === undefined) return 0;
@@ -125,12 +137,47 @@ export class Engine {
   readonly tempDir: string;
   /** Stop removing the spill folder on an interruption (close removes it). */
   #forget: () => void;
+  /** The options the session was opened with. */
+  #options: EngineOptions;
+  /** Its memory_limit. */
+  #memoryLimit: string;
 
-  private constructor(db: Instance, con: Connection, tempDir: string, forget: () => void) {
+  private constructor(
+    db: Instance,
+    con: Connection,
+    tempDir: string,
+    forget: () => void,
+    options: EngineOptions,
+    memoryLimit: string,
+  ) {
     this.#db = db;
     this.#con = con;
     this.tempDir = tempDir;
     this.#forget = forget;
+    this.#options = options;
+    this.#memoryLimit = memoryLimit;
+  }
+
+  /**
+   * DuckDB's error `err`, or a {@link SpillFullError} when it says that the
+   * spill folder is full: "failed to offload data block ... set by the
+   * 'max_temp_directory_size' setting", or a write there that failed for
+   * want of space.
+   */
+  #told(err: unknown): unknown {
+    const msg = String((err as Error)?.message ?? err);
+    const full = /failed to offload data block|max_temp_directory_size/.test(msg) ||
+      (msg.includes(this.tempDir) && /No space left on device|Disk quota exceeded/.test(msg));
+    if (!full) return err;
+    const where = this.#options.tempDirectory === undefined
+      ? `${this.tempDir.slice(0, this.tempDir.lastIndexOf("/")) || "/"} ($TMPDIR, or /tmp)`
+      : `--temp-dir ${this.#options.tempDirectory}`;
+    return new SpillFullError(
+      `pwalk: DuckDB's spill folder in ${where} ran out of space (memory limit ` +
+        `${this.#memoryLimit}): give --temp-dir a folder on a larger disk, or a larger ` +
+        "--memory-limit",
+      { cause: err },
+    );
   }
 
   /** Start a session. */
@@ -151,15 +198,16 @@ export class Engine {
       );
     }
     const forget = removeOnInterrupt(tempDir, false);
+    const memoryLimit = o.memoryLimit ?? defaultMemoryLimit();
     const options: Record<string, string> = {
-      memory_limit: o.memoryLimit ?? defaultMemoryLimit(),
+      memory_limit: memoryLimit,
       temp_directory: tempDir,
       preserve_insertion_order: "false",
     };
     if (o.threads) options.threads = String(o.threads);
     try {
       const db = await DuckDBInstance.create(":memory:", options);
-      return new Engine(db, await db.connect(), tempDir, forget);
+      return new Engine(db, await db.connect(), tempDir, forget, o, memoryLimit);
     } catch (e) {
       await Deno.remove(tempDir, { recursive: true }).catch(() => {});
       forget();
@@ -167,14 +215,30 @@ export class Engine {
     }
   }
 
-  /** Run statements that return nothing of interest. */
+  /**
+   * Run statements that return nothing of interest.
+   *
+   * @throws {SpillFullError} when the spill folder ran out of space
+   */
   async exec(sql: string): Promise<void> {
-    await this.#con.run(sql);
+    try {
+      await this.#con.run(sql);
+    } catch (err) {
+      throw this.#told(err);
+    }
   }
 
-  /** Run a query and return its rows as objects. */
+  /**
+   * Run a query and return its rows as objects.
+   *
+   * @throws {SpillFullError} when the spill folder ran out of space
+   */
   async all(sql: string): Promise<Record<string, unknown>[]> {
-    return (await this.#con.runAndReadAll(sql)).getRowObjectsJS();
+    try {
+      return (await this.#con.runAndReadAll(sql)).getRowObjectsJS();
+    } catch (err) {
+      throw this.#told(err);
+    }
   }
 
   /** Close the database and remove the spill folder. */

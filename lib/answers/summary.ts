@@ -392,6 +392,7 @@ async function scanTime(files: ScanFile[]): Promise<number> {
  * ```
  *
  * @throws {ScanInputError} when a scan names nothing readable
+ * @throws {SpillFullError} when DuckDB's spill folder runs out of space
  */
 export async function summarize(
   scans: string[],

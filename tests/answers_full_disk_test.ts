@@ -1,0 +1,79 @@
+/**
+ * summary, diff and convert on a full disk: DuckDB's spill folder (its
+ * --temp-dir) or convert's OUT on a small tmpfs. The message says which
+ * folder or file ran out of space, on one line, and names no scan: before,
+ * a full spill folder read "pwalk: SCAN: Out of Memory Error: failed to
+ * offload data block ...", blamed on the first scan file, and a full OUT's
+ * disk "pwalk: IN: pwalk: cannot write OUT: ..." or "pwalk: IN: IO Error:
+ * Could not write file OUT's-temporary ...".
+ *
+ * The reference that it is the disk's fault: the same command with the
+ * same memory limit and a spill folder (or OUT) on the large disk
+ * succeeds.
+ */
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { cli } from "./helpers/run.ts";
+import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
+
+/** A scan of one folder /d of `n` files with longish names (n=100000: 13 MB). */
+async function wideScan(path: string, n: number): Promise<void> {
+  const f = await Deno.open(path, { write: true, create: true, truncate: true });
+  const w = f.writable.getWriter();
+  const enc = new TextEncoder();
+  await w.write(enc.encode(`2,0,-1,"/d","",0,0,4096,1,8,2,"0040755",1,1,1,${n},0\n`));
+  for (let i = 0; i < n; i += 10_000) {
+    let chunk = "";
+    for (let j = i; j < Math.min(n, i + 10_000); j++) {
+      chunk += `${j + 10},2,0,"/d/file-with-a-longish-name-${String(j).padStart(9, "0")}.dat",` +
+        `"dat",${j % 500},0,${j * 37},1,8,1,"0100644",1700000000,1700000000,1700000000,-1,0\n`;
+    }
+    await w.write(enc.encode(chunk));
+  }
+  await w.close();
+}
+
+Deno.test({
+  name: "a full spill folder: one line naming the folder and what to change, not the scan",
+  ignore: !canMountTmpfs(),
+  async fn(t) {
+    await using tmp = await tempDir();
+    const scan = `${tmp.path}/scan.csv`;
+    await wideScan(scan, 100_000);
+    const small = `${tmp.path}/small`;
+    await Deno.mkdir(small);
+    assertEquals(await mountTmpfs(small, "size=1m"), "");
+    // (diff: summary's peak is near its memory limit's, spilled or not; a
+    // limit that spills reliably fails now and then without spilling)
+    const runs: [string, string[]][] = [
+      ["diff", ["diff", "--no-names", "--memory-limit", "100MB", scan, scan]],
+    ];
+    for (const [name, args] of runs) {
+      await t.step(`${name}: with a spill folder on the large disk, it succeeds`, async () => {
+        const r = await cli([...args, "--temp-dir", tmp.path]);
+        assertEquals([r.code, r.stderr], [0, ""]);
+      });
+      await t.step(`${name}: --temp-dir on a 1 MiB tmpfs`, async () => {
+        const r = await cli([...args, "--temp-dir", small]);
+        assertEquals(r.code, 1);
+        assertEquals(r.text, "");
+        const memory = args[args.indexOf("--memory-limit") + 1];
+        assertEquals(
+          r.stderr,
+          `pwalk: DuckDB's spill folder in --temp-dir ${small} ran out of space (memory limit ` +
+            `${memory}): give --temp-dir a folder on a larger disk, or a larger --memory-limit\n`,
+        );
+      });
+      await t.step(`${name}: TMPDIR on a 1 MiB tmpfs`, async () => {
+        const r = await cli(args, { env: { TMPDIR: small } });
+        assertEquals(r.code, 1);
+        assertStringIncludes(
+          r.stderr,
+          `pwalk: DuckDB's spill folder in ${small} ($TMPDIR, or /tmp)`,
+        );
+        assert(!r.stderr.includes(scan), r.stderr);
+      });
+      // the spill folder is removed at the end
+      assertEquals([...Deno.readDirSync(small)], []);
+    }
+  },
+});
