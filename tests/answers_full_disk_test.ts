@@ -9,9 +9,9 @@
  *
  * The reference that it is the disk's fault: the same command with the
  * same memory limit and a spill folder (or OUT) on the large disk
- * succeeds.
+ * succeeds (and writes an OUT larger than the small disk).
  */
-import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { assert, assertEquals, assertLess, assertStringIncludes } from "@std/assert";
 import { cli } from "./helpers/run.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
 
@@ -74,6 +74,41 @@ Deno.test({
       });
       // the spill folder is removed at the end
       assertEquals([...Deno.readDirSync(small)], []);
+    }
+  },
+});
+
+Deno.test({
+  name: "convert to a full disk: 'cannot write OUT: No space left on device', OUT named, no input",
+  ignore: !canMountTmpfs(),
+  async fn(t) {
+    await using tmp = await tempDir();
+    const scan = `${tmp.path}/scan.csv`;
+    await wideScan(scan, 100_000);
+    const small = `${tmp.path}/small`;
+    await Deno.mkdir(small);
+    assertEquals(await mountTmpfs(small, "size=256k"), "");
+    for (const name of ["out.csv", "out.csv.zst", "out.csv.gz", "out.parquet"]) {
+      // with its header: DuckDB writes the body in the spill folder and pwalk
+      // copies it behind the header; without: DuckDB writes OUT's temporary
+      for (const header of [[], ["--no-header"]]) {
+        const args = ["convert", ...header, scan];
+        await t.step([name, ...header].join(" "), async () => {
+          // the reference: on the large disk it is written, larger than the tmpfs
+          const big = `${tmp.path}/${name}`;
+          assertEquals((await cli([...args, big])).code, 0);
+          assertLess(256 * 1024, (await Deno.stat(big)).size);
+          await Deno.remove(big);
+          const out = `${small}/${name}`;
+          const r = await cli([...args, out]);
+          assertEquals(
+            [r.code, r.text, r.stderr],
+            [1, "", `pwalk: cannot write ${out}: No space left on device\n`],
+          );
+          // neither OUT nor its temporary left behind
+          assertEquals([...Deno.readDirSync(small)], []);
+        });
+      }
     }
   },
 });

@@ -97,6 +97,28 @@ async function gzipMember(text: string): Promise<Uint8Array> {
   return new Uint8Array(await new Response(s).arrayBuffer());
 }
 
+/** A failure to write convert's output (told as OUT's, never as an input's). */
+class OutputError extends Error {}
+
+/**
+ * An error of writing `partial` (OUT's temporary) told as writing `shown`
+ * (OUT): DuckDB's 'IO Error: Could not write file "PARTIAL": No space left
+ * on device' as "pwalk: cannot write OUT: No space left on device"; pwalk's
+ * own "cannot write OUT" as it is; anything else (an input's: COPY reads
+ * the input too) unchanged.
+ */
+function asOutputError(err: unknown, partial: string, shown: string): unknown {
+  const msg = String((err as Error)?.message ?? err);
+  const first = msg.split("\n")[0];
+  if (msg.startsWith(`pwalk: cannot write ${shown}: `)) {
+    return new OutputError(msg, { cause: err });
+  }
+  const at = first.indexOf(partial);
+  if (at < 0) return err;
+  const why = first.slice(at + partial.length).replace(/^["']?:\s*/, "") || first;
+  return new OutputError(`pwalk: cannot write ${shown}: ${why}`, { cause: err });
+}
+
 /**
  * Write `head` then the bytes of `body` into `out` (a new file, or as it
  * is: a device, a FIFO; or a file open for writing, from its start, left
@@ -153,8 +175,9 @@ async function concatInto(
  * before any work; nothing is written)
  * @throws {ScanInputError} when an input names nothing readable, or the same file twice
  * @throws {SpillFullError} when DuckDB's spill folder runs out of space
- * @throws {Error} when `output` cannot be written (its folder is missing, or
- * it is a file the caller could not write itself)
+ * @throws {Error} when `output` cannot be written (its folder is missing,
+ * it is a file the caller could not write itself, or its disk fills up:
+ * "pwalk: cannot write OUT: No space left on device", OUT as given)
  */
 export async function convert(
   inputs: string[],
@@ -202,6 +225,13 @@ export async function convert(
   // UTF-8 shows there: then all of it again, through the escaping filter.
   const attempt = async (escape: boolean): Promise<ConvertSummary> => {
     const e = await Engine.open(options);
+    const writing = async <T>(write: () => Promise<T>): Promise<T> => {
+      try {
+        return await write();
+      } catch (err) {
+        throw asOutputError(err, partial, output);
+      }
+    };
     try {
       const info = await loadScan(e, files, "t", "", escape, true);
       await checkOneScan(e, "t", files); // (a pass over the input before the copy)
@@ -210,18 +240,22 @@ export async function convert(
         // straight into the temporary file (not DuckDB's own tmp_ beside it,
         // which an interrupt would leave)
         const into = made ? `${e.tempDir}/out.parquet` : partial;
-        const r = await e.all(
-          `COPY (SELECT * FROM t) TO ${lit(into)} ` +
-            `(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${level}, USE_TMP_FILE false)`,
+        const r = await writing(() =>
+          e.all(
+            `COPY (SELECT * FROM t) TO ${lit(into)} ` +
+              `(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${level}, USE_TMP_FILE false)`,
+          )
         );
         rows = Number(r[0]?.Count ?? 0);
-        if (made) await concatInto(made, new Uint8Array(0), into, output);
+        if (made) await writing(() => concatInto(made!, new Uint8Array(0), into, output));
       } else {
         const body = header || made ? `${e.tempDir}/body.csv` : partial;
-        const r = await e.all(
-          `COPY (SELECT ${LINE_SQL} AS line FROM t) TO ${lit(body)} ` +
-            `(FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER '\t', ` +
-            `COMPRESSION ${duckCompression(format)}, USE_TMP_FILE false)`,
+        const r = await writing(() =>
+          e.all(
+            `COPY (SELECT ${LINE_SQL} AS line FROM t) TO ${lit(body)} ` +
+              `(FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER '\t', ` +
+              `COMPRESSION ${duckCompression(format)}, USE_TMP_FILE false)`,
+          )
         );
         rows = Number(r[0]?.Count ?? 0);
         if (header) {
@@ -231,8 +265,8 @@ export async function convert(
             : format === "csv.gz"
             ? await gzipMember(line)
             : new TextEncoder().encode(line);
-          await concatInto(made ?? partial, head, body, output);
-        } else if (made) await concatInto(made, new Uint8Array(0), body, output);
+          await writing(() => concatInto(made ?? partial, head, body, output));
+        } else if (made) await writing(() => concatInto(made!, new Uint8Array(0), body, output));
       }
       return { inputs: info.files, output, format, rows, nonUtf8Names: info.nonUtf8Rows };
     } finally {
@@ -244,6 +278,7 @@ export async function convert(
     try {
       r = await attempt(false);
     } catch (err) {
+      if (err instanceof OutputError) throw err;
       if (!isEncodingError(err)) throw namingScans(err, files.map((f) => f.path));
       r = await attempt(true);
     }
