@@ -5,7 +5,8 @@
  * `deno compile` nor `deno info` puts DuckDB into pwalk's static graph.
  *
  * Every session is bounded: `memory_limit` (default a quarter of the
- * machine's memory, at most 8 GiB) and a private `temp_directory` where
+ * machine's memory, or of the process's cgroup memory limit when smaller,
+ * at most 8 GiB: {@link defaultMemoryLimit}) and a private `temp_directory` where
  * DuckDB spills sorts, joins and aggregates that do not fit, removed on
  * close.
  *
@@ -19,7 +20,10 @@ export const DUCKDB_SPECIFIER = "npm:@duckdb/node-api@1.5.6-r.1";
 
 /** Options of a DuckDB session. */
 export interface EngineOptions {
-  /** DuckDB's memory_limit, e.g. "2GB". Default: 25% of RAM, at most 8 GiB. */
+  /**
+   * DuckDB's memory_limit, e.g. "2GB". Default: 25% of RAM (or of the
+   * process's cgroup memory limit when smaller), at least 256 MiB, at most 8 GiB.
+   */
   memoryLimit?: string;
   /**
    * Parent folder of the spill folder. Default: the system's temporary
@@ -64,13 +68,115 @@ export function loadDuckDB(): Promise<DuckModule> {
   return duckModule;
 }
 
-function defaultMemoryLimit(): string {
+/** Read a text file, or undefined when it cannot be (missing, not allowed). */
+function readText(path: string): string | undefined {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The mount point and root of a cgroup hierarchy, as /proc/self/mountinfo shows it. */
+interface CgroupMount {
+  /** Where it is mounted. */
+  point: string;
+  /** The cgroup shown at the mount point ("/", or a cgroup below the top). */
+  root: string;
+}
+
+/** mountinfo's field with its \NNN escapes (space, tab, newline, backslash) decoded. */
+function mountField(s: string): string {
+  return s.replace(/\\([0-3][0-7]{2})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/** How much of the cgroup path `cg` a mount of cgroup `root` covers: its length, or -1. */
+function covers(root: string, cg: string): number {
+  if (root === "/") return 0;
+  return cg === root || cg.startsWith(`${root}/`) ? root.length : -1;
+}
+
+/**
+ * The mount of the hierarchy with the memory controller (v2: a cgroup2
+ * mount; v1: a cgroup mount with the memory option): of several, the one
+ * whose root holds `cg` most closely; of none that holds it (a cgroup
+ * namespace's view), the first. As native/sys.c finds the cpu controller's.
+ */
+function memoryMount(mountinfo: string, v2: boolean, cg: string): CgroupMount | undefined {
+  let best: CgroupMount | undefined, most = -2;
+  for (const line of mountinfo.split("\n")) {
+    // id parent maj:min ROOT MOUNTPOINT options [optional...] - FSTYPE SOURCE SUPEROPTS
+    const [left, right] = line.split(" - ");
+    if (!right) continue;
+    const [fstype, , superOpts = ""] = right.split(" ");
+    if (
+      v2 ? fstype !== "cgroup2" : fstype !== "cgroup" || !superOpts.split(",").includes("memory")
+    ) {
+      continue;
+    }
+    const f = left.split(" ");
+    if (f.length < 5) continue;
+    const m = { root: mountField(f[3]), point: mountField(f[4]) };
+    const c = covers(m.root, cg);
+    if (c > most || (most === -2 && c === -1)) [best, most] = [m, c];
+  }
+  return best;
+}
+
+/**
+ * The memory limit of this process's cgroups in bytes, the smallest along
+ * each hierarchy's folders from its own cgroup up to the mount (cgroup v2:
+ * `memory.max`, "max" for none; v1: `memory.limit_in_bytes`, about 2^63
+ * for none), or undefined when none is set or none can be read. `prefix` is where /proc and the
+ * cgroup mounts are: "" but in tests, which build a fake tree.
+ *
+ * @example
+ * ```ts ignore
+ * cgroupMemoryLimit(); // 4294967296 in a Slurm job given --mem=4G
+ * ```
+ */
+export function cgroupMemoryLimit(prefix = ""): number | undefined {
+  const cgroups = readText(`${prefix}/proc/self/cgroup`);
+  const mountinfo = readText(`${prefix}/proc/self/mountinfo`);
+  if (cgroups === undefined || mountinfo === undefined) return undefined;
+  let least: number | undefined;
+  for (const line of cgroups.split("\n")) {
+    // "0::/path" (v2), "N:memory:/path" (v1)
+    const m = /^(\d+):([^:]*):(\/.*)$/.exec(line);
+    if (!m) continue;
+    const v2 = m[1] === "0" && m[2] === "";
+    if (!v2 && !m[2].split(",").includes("memory")) continue;
+    const mount = memoryMount(mountinfo, v2, m[3]);
+    if (!mount) continue;
+    let cg = m[3];
+    const skip = covers(mount.root, cg);
+    if (skip > 0) cg = cg.slice(skip); // a mount of a cgroup below the top: relative to it
+    if (cg.includes("/..")) continue; // outside what the mount shows
+    const base = `${prefix}${mount.point}`.replace(/\/+$/, "");
+    for (let dir = base + (cg === "/" ? "" : cg);; dir = dir.slice(0, dir.lastIndexOf("/"))) {
+      const text = readText(`${dir}/${v2 ? "memory.max" : "memory.limit_in_bytes"}`)?.trim();
+      // (v1's "no limit" is 2^63 - 1 rounded down to a page: none either)
+      const limit = text !== undefined && /^\d+$/.test(text) ? Number(text) : NaN;
+      if (limit < 2 ** 62 && (least === undefined || limit < least)) least = limit;
+      if (dir.length <= base.length) break;
+    }
+  }
+  return least;
+}
+
+/**
+ * DuckDB's memory limit when none is given: a quarter of the memory this
+ * process may use (the machine's, or its cgroup's limit when smaller: a
+ * Slurm job's, a container's), at least 256 MiB and at most 8 GiB.
+ */
+export function defaultMemoryLimit(): string {
   let total = 8 * 2 ** 30;
   try {
     total = Deno.systemMemoryInfo().total;
   } catch {
     // not allowed or not known: keep 8 GiB as the machine's size
   }
+  total = Math.min(total, cgroupMemoryLimit() ?? Infinity);
   const mib = Math.max(256, Math.min(8 * 1024, Math.floor(total / 4 / 2 ** 20)));
   return `${mib}MiB`;
 }

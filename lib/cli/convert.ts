@@ -26,7 +26,8 @@ character device or FIFO written directly (never replaced).
 Options:
   --no-header        CSV output without pwalk's header line
   --level N          zstd level of .csv.zst and .parquet output (1-19, default 3)
-  --memory-limit M   DuckDB's memory limit (default 25% of RAM, at most 8 GiB)
+  --memory-limit M   DuckDB's memory limit (default 25% of RAM, or of the
+                     cgroup's memory limit when lower; at most 8 GiB)
   --temp-dir DIR     where DuckDB spills
   -h, --help         this help
 

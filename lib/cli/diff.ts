@@ -39,7 +39,8 @@ Options:
   --json             print the same numbers as JSON instead
   --html FILE        also write a self-contained HTML page with charts
   --no-names         uids and gids as numbers
-  --memory-limit M   DuckDB's memory limit (default 25% of RAM, at most 8 GiB)
+  --memory-limit M   DuckDB's memory limit (default 25% of RAM, or of the
+                     cgroup's memory limit when lower; at most 8 GiB)
   --temp-dir DIR     where DuckDB spills
   -h, --help         this help
 

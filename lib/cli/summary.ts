@@ -46,8 +46,9 @@ Options:
                      without a zone); default: the scan's time (its newest
                      file's modification time)
   --no-names         show uids and gids as numbers (no name service lookups)
-  --memory-limit M   DuckDB's memory limit (e.g. 4GB; default 25% of RAM, at
-                     most 8 GiB); beyond it DuckDB spills to --temp-dir
+  --memory-limit M   DuckDB's memory limit (e.g. 4GB; default 25% of RAM, or
+                     of the cgroup's memory limit when lower; at most 8 GiB);
+                     beyond it DuckDB spills to --temp-dir
   --temp-dir DIR     where DuckDB spills (default: the system's temp folder)
   -h, --help         this help
 
