@@ -12,6 +12,7 @@ import { answersTree } from "./helpers/answers_tree.ts";
 import { cli } from "./helpers/run.ts";
 import { CHROMIUM, testNeeding } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
+import { concat } from "./helpers/bytes.ts";
 
 const NOW = 1_800_000_000;
 
@@ -286,6 +287,100 @@ testNeeding([CHROMIUM], {
       }
       // the JSON keeps the names as they are
       assert(dom.includes(names[0]));
+    }
+  },
+});
+
+/** The Totals list of a DOM dump: each dt's text to its dd's data-v (or text without one). */
+function totalsList(dom: string): Map<string, string> {
+  const sec = dom.match(/<section id="totals">([\s\S]*?)<\/section>/);
+  assert(sec, "section totals in the page");
+  return new Map(
+    [...sec![1].matchAll(/<dt>([^<]*)<\/dt>\s*<dd(?: data-v="([^"]*)")?>([^<]*)<\/dd>/g)]
+      .map((m) => [m[1], m[2] ?? m[3]]),
+  );
+}
+
+testNeeding([CHROMIUM], {
+  name:
+    "summary --html in Chromium: Totals hold hard links, names not UTF-8, errors and the warning",
+  async fn(t) {
+    await using tmp = await tempDir();
+    // a scan with one hard link's extra name (inode 10 twice), one name not
+    // UTF-8 (a byte 0xff), the folder inode 3 under two paths; the shard
+    // completion record beside it says 3 errors
+    const T = 1_700_000_000;
+    const row = (
+      ino: number,
+      parent: number,
+      depth: number,
+      name: string | Uint8Array,
+      rest: string,
+    ) => concat(`${ino},${parent},${depth},"`, name, `",${rest},${T},${T},${T}`);
+    const dir = (ino: number, depth: number, name: string, count: number) =>
+      concat(row(ino, 2, depth, name, `"",0,0,4096,1,8,2,"0040755"`), `,${count},0\n`);
+    const file = (ino: number, name: string | Uint8Array, nlink: number) =>
+      concat(row(ino, 3, 1, name, `"",1001,1001,5000,1,16,${nlink},"0100644"`), ",-1,0\n");
+    const lines = {
+      root: concat(row(2, 0, -1, "/r", `"",0,0,4096,1,8,4,"0040755"`), ",2,0\n"),
+      a: dir(3, 0, "/r/a", 3),
+      b: dir(3, 0, "/r/b", 3), // the same folder again
+      h1: file(10, "/r/a/h1", 2),
+      h2: file(10, "/r/a/h2", 2),
+      bad: file(11, concat("/r/a/x", new Uint8Array([0xff]), ".bin"), 1),
+    };
+    const scan = `${tmp.path}/scan.csv`;
+    const cases = [
+      { name: "all of them", twice: true, errors: 3 },
+      { name: "no errors recorded, no folder under two paths", twice: false, errors: null },
+    ];
+    for (const c of cases) {
+      await t.step(c.name, async () => {
+        const { b, ...rest } = lines;
+        await Deno.writeFile(scan, concat(...Object.values(c.twice ? { ...rest, b } : rest)));
+        const record = scan.replace(/\.csv$/, ".done.json");
+        await Deno.remove(record).catch(() => {});
+        if (c.errors !== null) {
+          await Deno.writeTextFile(
+            record,
+            JSON.stringify({
+              format: "pwalk-shard-done",
+              errors: c.errors,
+              output: scan,
+              outputBytes: (await Deno.stat(scan)).size,
+            }),
+          );
+        }
+        const page = `${tmp.path}/page.html`;
+        const r = await cli(["summary", "--json", "--html", page, "--no-names", scan]);
+        assertEquals(r.code, 0, r.stderr);
+        const json = JSON.parse(r.text).totals;
+        const text = await cli(["summary", "--no-names", scan], { env: { COLUMNS: "1000" } });
+        assertEquals(text.code, 0, text.stderr);
+        const dom = await chromium(["--dump-dom", `file://${page}`], `${tmp.path}/p-${c.errors}`);
+        const list = totalsList(dom);
+        // the rows written above, and --json's numbers
+        const want = [1, 1, c.errors ?? "not recorded in a scan", c.twice ? 1 : 0];
+        assertEquals(
+          [json.hardLinkNames, json.nonUtf8Names, json.errors ?? "not recorded in a scan"],
+          want.slice(0, 3),
+        );
+        assertEquals(json.foldersSeenTwice, want[3]);
+        assertEquals(
+          [list.get("hard links"), list.get("names not UTF-8"), list.get("errors")],
+          want.slice(0, 3).map(String),
+        );
+        const warning = dom.match(/<p class="warning" data-v="(\d+)">([^<]*)<\/p>/);
+        const textWarning = text.text.split("\n").find((l) => l.startsWith("warning: "));
+        if (c.twice) {
+          assert(warning, "a warning in the page");
+          assertEquals(Number(warning![1]), 1);
+          // as the text prints it (the page escapes the quote)
+          assertEquals(warning![2].replaceAll("&#39;", "'"), textWarning);
+        } else {
+          assertEquals([warning, textWarning], [null, undefined]);
+        }
+      });
     }
   },
 });

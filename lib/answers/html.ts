@@ -19,7 +19,7 @@
  */
 import type { Summary } from "./summary.ts";
 import type { ChangeRow, Diff, FileChange } from "./diff.ts";
-import { bytes, count, date, delta, deltaCount, visible } from "./text.ts";
+import { bytes, count, date, delta, deltaCount, seenTwiceWarning, visible } from "./text.ts";
 
 /** The pinned charting library. */
 export const ECHARTS_SPECIFIER = "npm:echarts@6.0.0";
@@ -86,7 +86,8 @@ h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.6em}
 table{border-collapse:collapse;margin:.4em 0}td,th{padding:.15em .6em;border-bottom:1px solid #ddd;
 text-align:left;vertical-align:top}td.n{text-align:right;font-variant-numeric:tabular-nums}
 th{background:#f3f3f3}.chart{margin:.6em 0}.chart svg{max-width:100%;height:auto}
-dl{display:grid;grid-template-columns:max-content auto;gap:.1em 1em}dt{font-weight:600}`;
+dl{display:grid;grid-template-columns:max-content auto;gap:.1em 1em}dt{font-weight:600}
+.warning{color:#a40;font-weight:600}`;
 
 function page(title: string, body: string, data: unknown): string {
   const json = JSON.stringify(data).replace(/</g, "\\u003c");
@@ -181,11 +182,23 @@ export async function summaryHtml(s: Summary): Promise<string> {
   const key = useAlloc ? "allocatedBytes" : "apparentBytes";
   const measure = useAlloc ? "allocated" : "apparent";
   const parts: string[] = [];
+  // the totals' lines the text prints below the counts (the warning only when it applies)
+  const errors = t.errors === null
+    ? "<dd>not recorded in a scan</dd>"
+    : `<dd data-v="${t.errors}">${count(t.errors)}</dd>`;
+  const warning = t.foldersSeenTwice
+    ? `<p class="warning" data-v="${t.foldersSeenTwice}">` +
+      `${esc(seenTwiceWarning(t.foldersSeenTwice))}</p>`
+    : "";
   parts.push(`<section id="totals"><h2>Totals</h2><dl>
 <dt>roots</dt><dd>${esc(s.roots.join(", ") || "(no root row)")}</dd>
 <dt>scan files</dt><dd>${esc(s.scans.join(", "))}</dd>
 <dt>ages as of</dt><dd data-v="${s.now}">${date(s.now)}</dd>
-</dl></section>`);
+<dt>hard links</dt><dd data-v="${t.hardLinkNames}">${count(t.hardLinkNames)} extra names \
+(bytes counted once)</dd>
+<dt>names not UTF-8</dt><dd data-v="${t.nonUtf8Names}">${count(t.nonUtf8Names)}</dd>
+<dt>errors</dt>${errors}
+</dl>${warning}</section>`);
   parts.push(htmlTable("totals-table", "Entries and bytes", [
     "entries",
     "files",

@@ -23,6 +23,16 @@ export function bytes(n: number): string {
   return i === 0 ? `${sign}${v} B` : `${sign}${v.toFixed(1)} ${units[i]}`;
 }
 
+/**
+ * The warning of a summary whose folders have rows under two or more paths
+ * (Totals' foldersSeenTwice; the text and the HTML page both print it).
+ */
+export function seenTwiceWarning(folders: number): string {
+  return `warning: ${count(folders)} folder(s) have rows under two or more paths ` +
+    "(a folder moved between two shards' walks, or a bind mount): their entries count " +
+    "once per path";
+}
+
 /** A signed byte amount: "+1.5 KiB", "-2 B", "0 B". */
 export function delta(n: number): string {
   return n > 0 ? `+${bytes(n)}` : bytes(n);

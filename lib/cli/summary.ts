@@ -17,7 +17,7 @@ import {
 } from "./common.ts";
 import { type AgeBucket, summarize, type Summary } from "../answers/summary.ts";
 import { shardWarnings } from "../answers/scan.ts";
-import { bytes, count, date, fit, outputWidth, table } from "../answers/text.ts";
+import { bytes, count, date, fit, outputWidth, seenTwiceWarning, table } from "../answers/text.ts";
 
 /** `pwalk summary --help`. */
 export const HELP: string = `pwalk summary: who uses the space, what is big, old, cold
@@ -160,14 +160,7 @@ export function formatSummary(s: Summary, width: number): string {
         `errors: ${t.errors === null ? "not recorded in a scan" : count(t.errors)}`,
       ]].flatMap((l) => l.join("  ").length <= width ? [l.join("  ")] : l),
     ].map((l) => fit(l, width)).join("\n") +
-      (t.foldersSeenTwice
-        ? "\n" + wrap(
-          `warning: ${count(t.foldersSeenTwice)} folder(s) have rows under two or more paths ` +
-            "(a folder moved between two shards' walks, or a bind mount): their entries count " +
-            "once per path",
-          width,
-        )
-        : ""),
+      (t.foldersSeenTwice ? "\n" + wrap(seenTwiceWarning(t.foldersSeenTwice), width) : ""),
   );
   const owners = (title: string, label: string, rows: Summary["users"], total: number) =>
     table(
