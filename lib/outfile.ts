@@ -145,6 +145,33 @@ export async function writeAll(f: Deno.FsFile, bytes: Uint8Array): Promise<void>
   for (let off = 0; off < bytes.length;) off += await f.write(bytes.subarray(off));
 }
 
+/** A file's identity: its device and inode (a Deno.FileInfo's). */
+export type FileId = Pick<Deno.FileInfo, "dev" | "ino">;
+
+/**
+ * Rename the temporary `tmp` over `dest`. With `id` (the temporary's
+ * fstat, taken through the descriptor that made it: in a folder others can
+ * change, {@link safeByName}), `dest` is then checked to be that file:
+ * another user who renamed a file or link of hers over the temporary just
+ * before would otherwise have it put at `dest` by this rename, the run's
+ * output lost with a status of success. Throws, naming what happened
+ * (callers put it after "cannot write FILE: ").
+ */
+export function renameWhole(tmp: string, dest: string, id?: FileId): void {
+  Deno.renameSync(tmp, dest);
+  if (!id) return;
+  let now: Deno.FileInfo | undefined;
+  try {
+    now = Deno.lstatSync(dest);
+  } catch { /* gone already: not ours either */ }
+  if (now?.dev !== id.dev || now?.ino !== id.ino) {
+    throw new Error(
+      "another file took the place of the one written before it was renamed " +
+        "(its folder can be changed by other users): write to a folder of yours",
+    );
+  }
+}
+
 /** Where an output file is written. */
 export interface OutputTarget {
   /** The file to write (a link's target, when the name is a link). */
@@ -393,12 +420,14 @@ export async function writeWhole(
   const forget = removeOnInterrupt(tmp);
   try {
     const old = await Deno.stat(target.path).catch(() => null);
+    let id: FileId | undefined;
     {
       using f = await createPartial(tmp, old);
       await writeAll(f, bytes);
+      if (!safeByName(target.path)) id = f.statSync();
     }
-    if (safeByName(target.path)) keepOwnerMode(tmp, old);
-    await Deno.rename(tmp, target.path);
+    if (!id) keepOwnerMode(tmp, old);
+    renameWhole(tmp, target.path, id);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
     throw fail(e);

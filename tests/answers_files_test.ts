@@ -17,6 +17,7 @@ import { ERRORS_HEADER } from "../lib/cli/common.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { smallTree } from "./helpers/tree.ts";
 import { waitFor } from "./helpers/wait.ts";
+import { shimTest } from "./helpers/shim.ts";
 
 const dec = new TextDecoder();
 
@@ -367,3 +368,67 @@ Deno.test({
     assertEquals(r.code, 0, r.stderr);
   },
 });
+
+/**
+ * The other user's move the rule above leaves her: a link renamed over the
+ * temporary just before it is renamed into place (an LD_PRELOAD shim makes
+ * her move, deterministically, inside the runner's rename()).
+ */
+const SWAP_BEFORE_RENAME_C = `#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+int rename(const char *old, const char *new) {
+  static int (*real)(const char *, const char *);
+  if (!real) real = (int (*)(const char *, const char *))dlsym(RTLD_NEXT, "rename");
+  const char *to = getenv("SWAP_TO");
+  if (to && strstr(old, ".partial-")) {
+    char hers[4096];
+    snprintf(hers, sizeof hers, "%s.hers", old);
+    unlink(hers);
+    if (symlink(to, hers) == 0) real(hers, old);
+  }
+  return real(old, new);
+}
+`;
+
+shimTest(
+  "in a folder another user can change, a link she renames over the temporary just before its rename fails the run (exit 1), never a success without the output",
+  SWAP_BEFORE_RENAME_C,
+  async (shim) => {
+    if (Deno.uid() !== 0) return; // chown to another user: root only
+    const scan = await scanOf(shim.dir, "scan.csv");
+    const out = `${shim.dir}/hers`;
+    await Deno.mkdir(out);
+    await Deno.chown(out, 60001, 60001);
+    await Deno.chmod(out, 0o777);
+    const victim = `${shim.dir}/victim`;
+    const runs: [string, string[]][] = [
+      ["s.html", ["summary", "--no-names", "--html", `${out}/s.html`, scan]],
+      ["c.csv", ["convert", scan, `${out}/c.csv`]],
+      ["e.csv", ["--errors", `${out}/e.csv`, "-o", `${shim.dir}/r.csv`, `${shim.dir}/tree`]],
+    ];
+    for (const [name, args] of runs) {
+      Deno.writeTextFileSync(victim, "secret");
+      const r = await shim.cli(args, { SWAP_TO: victim });
+      assertEquals(r.code, 1, `${name}: ${r.stderr}`);
+      assertMatch(
+        r.stderr,
+        /^pwalk: .*cannot write.*: another file took the place of the one written/m,
+      );
+      // what she put there is at the name (a link of hers), nothing of the run's
+      assert(Deno.lstatSync(`${out}/${name}`).isSymlink, name);
+      assertEquals(Deno.readTextFileSync(victim), "secret", name);
+      await Deno.remove(`${out}/${name}`);
+    }
+    // the shim's move is real: in the runner's own folder (used by name,
+    // as nobody else can rename there) nothing is checked, and the link
+    // is what the rename puts there
+    const mine = `${shim.dir}/mine.html`;
+    const r = await shim.cli(["summary", "--no-names", "--html", mine, scan], { SWAP_TO: victim });
+    assertEquals(r.code, 0, r.stderr);
+    assert(Deno.lstatSync(mine).isSymlink);
+  },
+);

@@ -42,6 +42,7 @@ import {
   PARTIAL_BESIDE,
   partialBeside,
   removeBeside,
+  renameWhole,
   safeByName,
   writeAll,
 } from "./files.ts";
@@ -295,9 +296,15 @@ export async function convert(
       }
       if (newest && made) await made.utime(new Date(), new Date(newest));
       else if (newest) await Deno.utime(partial, new Date(), new Date(newest));
+      const id = made?.statSync();
       made?.close();
       made = undefined;
-      await Deno.rename(partial, target.path);
+      try {
+        renameWhole(partial, target.path, id);
+      } catch (e) {
+        (e as Error).message = `pwalk: cannot write ${output}: ${osErrorText(e)}`;
+        throw e;
+      }
       // temporaries of runs killed outright (kill -9): theirs, and DuckDB's
       const slash = target.path.lastIndexOf("/");
       const dir = target.path.slice(0, slash + 1), name = target.path.slice(slash + 1);

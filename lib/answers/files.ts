@@ -16,6 +16,7 @@ export {
   PARTIAL_BESIDE,
   partialBeside,
   removeBeside,
+  renameWhole,
   safeByName,
   writeAll,
 } from "../outfile.ts";

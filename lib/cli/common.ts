@@ -15,11 +15,13 @@ import { removePending } from "../interrupt.ts";
 import {
   checkedOutput,
   createPartial,
+  type FileId,
   keepOwnerMode,
   osErrorText,
   PARTIAL_BESIDE,
   partialBeside,
   removeBeside,
+  renameWhole,
   safeByName,
   tempPrefix,
   writeAll,
@@ -832,10 +834,11 @@ async function openErrorsCsv(
     drop();
     throw fail(errnoName(-fd)[1]);
   }
+  let ours: FileId | undefined; // the temporary, in a folder others can change
   if (made) {
     // (opened by its name again, O_NOFOLLOW: another file renamed there
     // meanwhile, a hard link, is not written)
-    const ours = made.statSync();
+    ours = made.statSync();
     made.close();
     const theirs = statOrNull(`/proc/self/fd/${fd}`); // (Linux: the open file itself)
     if (theirs && (theirs.dev !== ours.dev || theirs.ino !== ours.ino)) {
@@ -855,7 +858,7 @@ async function openErrorsCsv(
       if (rc < 0 && ended) throw fail(`cannot write: ${errnoName(-rc)[1]}`);
       if (ended && !target.direct) {
         try {
-          Deno.renameSync(write, target.path);
+          renameWhole(write, target.path, ours);
         } catch (e) {
           drop();
           throw fail(
