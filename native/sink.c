@@ -57,6 +57,9 @@ struct pw_sink {
   const char *tmp_name, *final_name; /**< their last components */
   char *fifo_path;    /**< a FIFO opened at the first write (no reader yet) */
   bool has_old;       /**< final_path names a regular file being replaced */
+  dev_t tmp_dev;      /**< the temporary file's device and inode: after the rename, */
+  ino_t tmp_ino;      /**< final_name must be that file (see pw_sink_finish) */
+  bool taken;         /**< another file was at final_name after the rename */
   int compress;       /**< a pw_compress */
   int level;
   pthread_mutex_t write_mu;
@@ -198,6 +201,11 @@ static int open_replace(pw_sink *s, const char *target, const struct stat *old) 
     free(s->tmp_path);
     s->tmp_path = NULL;
     return -e;
+  }
+  struct stat made;
+  if (fstat(fd, &made) == 0) {
+    s->tmp_dev = made.st_dev;
+    s->tmp_ino = made.st_ino;
   }
   s->dir_fd = dfd;
   s->tmp_name = s->tmp_path + base;
@@ -586,6 +594,16 @@ int pw_sink_finish(pw_sink *s, bool commit, char *msg, size_t msgcap) {
       r = -errno;
       commit = false;
     }
+    /* The name now holds the file written, unless another user who can
+       rename in its folder put a file or link of hers at the temporary
+       name just before, which the rename then moved there: the run's
+       output is lost then, and the run fails rather than succeed. */
+    struct stat now;
+    if (commit && (fstatat(s->dir_fd, s->final_name, &now, AT_SYMLINK_NOFOLLOW) ||
+                   now.st_dev != s->tmp_dev || now.st_ino != s->tmp_ino)) {
+      s->taken = true;
+      r = -EEXIST;
+    }
     if (!commit && unlinkat(s->dir_fd, s->tmp_name, 0)) {
       /* a folder that lets no name go (chattr +a) keeps it, empty at least */
       int t = openat(s->dir_fd, s->tmp_name, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
@@ -598,7 +616,10 @@ int pw_sink_finish(pw_sink *s, bool commit, char *msg, size_t msgcap) {
   }
   if (r && msg) {
     snprintf(msg, msgcap, "cannot write %s: %s", s->name ? s->name : "the output",
-             r == -ECANCELED ? "cancelled while waiting for a reader" : strerror(-r));
+             s->taken ? "another file took the place of the one written before it was renamed "
+                        "(its folder can be changed by other users): write to a folder of yours"
+             : r == -ECANCELED ? "cancelled while waiting for a reader"
+                               : strerror(-r));
   }
   return r;
 }

@@ -376,26 +376,38 @@ Deno.test({
  */
 const SWAP_BEFORE_RENAME_C = `#define _GNU_SOURCE
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-int rename(const char *old, const char *new) {
+/* SWAP_TO: her link's target; SWAP_ONLY: the temporary's name holds this */
+static int hers(int dir, const char *old) {
+  const char *to = getenv("SWAP_TO"), *only = getenv("SWAP_ONLY");
+  if (!to || !only || !strstr(old, only)) return 0;
+  static int (*real)(int, const char *, int, const char *);
+  if (!real) real = (int (*)(int, const char *, int, const char *))dlsym(RTLD_NEXT, "renameat");
+  char name[4096];
+  snprintf(name, sizeof name, "%s.hers", old);
+  unlinkat(dir, name, 0);
+  return symlinkat(to, dir, name) == 0 ? real(dir, name, dir, old) : 0;
+}
+int rename(const char *old, const char *new) { /* Deno's */
   static int (*real)(const char *, const char *);
   if (!real) real = (int (*)(const char *, const char *))dlsym(RTLD_NEXT, "rename");
-  const char *to = getenv("SWAP_TO");
-  if (to && strstr(old, ".partial-")) {
-    char hers[4096];
-    snprintf(hers, sizeof hers, "%s.hers", old);
-    unlink(hers);
-    if (symlink(to, hers) == 0) real(hers, old);
-  }
+  hers(AT_FDCWD, old);
   return real(old, new);
+}
+int renameat(int od, const char *old, int nd, const char *new) { /* the library's */
+  static int (*real)(int, const char *, int, const char *);
+  if (!real) real = (int (*)(int, const char *, int, const char *))dlsym(RTLD_NEXT, "renameat");
+  hers(od, old);
+  return real(od, old, nd, new);
 }
 `;
 
 shimTest(
-  "in a folder another user can change, a link she renames over the temporary just before its rename fails the run (exit 1), never a success without the output",
+  "in a folder another user can change, a link she renames over the temporary just before its rename fails the run (exit 1), never a success without the output (-o too)",
   SWAP_BEFORE_RENAME_C,
   async (shim) => {
     if (Deno.uid() !== 0) return; // chown to another user: root only
@@ -409,10 +421,11 @@ shimTest(
       ["s.html", ["summary", "--no-names", "--html", `${out}/s.html`, scan]],
       ["c.csv", ["convert", scan, `${out}/c.csv`]],
       ["e.csv", ["--errors", `${out}/e.csv`, "-o", `${shim.dir}/r.csv`, `${shim.dir}/tree`]],
+      ["r.csv.zst", ["-o", `${out}/r.csv.zst`, `${shim.dir}/tree`]], // the library's
     ];
     for (const [name, args] of runs) {
       Deno.writeTextFileSync(victim, "secret");
-      const r = await shim.cli(args, { SWAP_TO: victim });
+      const r = await shim.cli(args, { SWAP_TO: victim, SWAP_ONLY: `${name}.partial-` });
       assertEquals(r.code, 1, `${name}: ${r.stderr}`);
       assertMatch(
         r.stderr,
@@ -427,7 +440,10 @@ shimTest(
     // as nobody else can rename there) nothing is checked, and the link
     // is what the rename puts there
     const mine = `${shim.dir}/mine.html`;
-    const r = await shim.cli(["summary", "--no-names", "--html", mine, scan], { SWAP_TO: victim });
+    const r = await shim.cli(["summary", "--no-names", "--html", mine, scan], {
+      SWAP_TO: victim,
+      SWAP_ONLY: "mine.html.partial-",
+    });
     assertEquals(r.code, 0, r.stderr);
     assert(Deno.lstatSync(mine).isSymlink);
   },
