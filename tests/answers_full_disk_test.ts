@@ -11,7 +11,7 @@
  * same memory limit and a spill folder (or OUT) on the large disk
  * succeeds (and writes an OUT larger than the small disk).
  */
-import { assert, assertEquals, assertLess, assertStringIncludes } from "@std/assert";
+import { assert, assertEquals, assertLess, assertMatch, assertStringIncludes } from "@std/assert";
 import { cli } from "./helpers/run.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
 
@@ -111,4 +111,33 @@ Deno.test({
       }
     }
   },
+});
+
+Deno.test("a memory limit too small for a query: one line naming the limit and the option, not the scan", async () => {
+  // before: "pwalk: SCAN: Out of Memory Error: could not allocate block ...",
+  // the limit's fault blamed on the first scan file
+  await using tmp = await tempDir();
+  const scan = `${tmp.path}/scan.csv`;
+  await wideScan(scan, 20_000);
+  const runs = [
+    ["summary", "--no-names", scan],
+    ["diff", "--no-names", scan, scan],
+    ["convert", scan, `${tmp.path}/out.parquet`],
+  ];
+  for (const args of runs) {
+    // the reference: the same command at the default limit succeeds
+    const ok = await cli(args);
+    assertEquals([ok.code, ok.stderr], [0, ""], args.join(" "));
+    await Deno.remove(`${tmp.path}/out.parquet`).catch(() => {});
+    const r = await cli([args[0], "--memory-limit", "1MB", ...args.slice(1)]);
+    assertEquals(r.code, 1, args.join(" "));
+    const lines = r.stderr.split("\n").filter((l) => l);
+    assertEquals(lines.length, 1, r.stderr);
+    assertMatch(
+      lines[0],
+      /^pwalk: DuckDB ran out of memory within its limit of 1MB \(could not allocate [^\n]*\): give a larger --memory-limit$/,
+    );
+    assert(!r.stderr.includes(scan), r.stderr);
+  }
+  assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name), ["scan.csv"]);
 });

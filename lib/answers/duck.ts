@@ -193,6 +193,17 @@ export class SpillFullError extends Error {
   override name = "SpillFullError";
 }
 
+/**
+ * DuckDB could not hold what a query needs within its memory limit (its
+ * "Out of Memory Error: could not allocate block ..." that no spilling
+ * avoids): the limit's fault, not a scan's, so the message names the
+ * limit and the option, not the scan read at the time.
+ */
+export class MemoryLimitError extends Error {
+  /** "MemoryLimitError". */
+  override name = "MemoryLimitError";
+}
+
 /** A value from DuckDB as a JavaScript number (BIGINT/HUGEINT sums included). */
 export function num(v: unknown): number {
   if (v === null || v === undefined) return 0;
@@ -268,12 +279,21 @@ export class Engine {
    * DuckDB's error `err`, or a {@link SpillFullError} when it says that the
    * spill folder is full: "failed to offload data block ... set by the
    * 'max_temp_directory_size' setting", or a write there that failed for
-   * want of space.
+   * want of space; a {@link MemoryLimitError} for any other "Out of Memory
+   * Error".
    */
   #told(err: unknown): unknown {
     const msg = String((err as Error)?.message ?? err);
     const full = /failed to offload data block|max_temp_directory_size/.test(msg) ||
       (msg.includes(this.tempDir) && /No space left on device|Disk quota exceeded/.test(msg));
+    if (!full && /^Out of Memory Error: /m.test(msg)) {
+      const what = msg.match(/^Out of Memory Error: ([^\n]*)/m)![1];
+      return new MemoryLimitError(
+        `pwalk: DuckDB ran out of memory within its limit of ${this.#memoryLimit} (${what}): ` +
+          "give a larger --memory-limit",
+        { cause: err },
+      );
+    }
     if (!full) return err;
     const where = this.#options.tempDirectory === undefined
       ? `${this.tempDir.slice(0, this.tempDir.lastIndexOf("/")) || "/"} ($TMPDIR, or /tmp)`

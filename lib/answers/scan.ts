@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { Engine, type EngineOptions, lit, num, SpillFullError } from "./duck.ts";
+import { Engine, type EngineOptions, lit, MemoryLimitError, num, SpillFullError } from "./duck.ts";
 import { decompressedStream } from "../decompress.ts";
 import { recordPath } from "../shard/paths.ts";
 import { scanStatus } from "../shard/status.ts";
@@ -794,11 +794,12 @@ export async function checkOneScan(e: Engine, name: string, files: ScanFile[]): 
  * A reading error that names the scan files it came from (DuckDB's "CSV
  * Error on Line: 8" does not say which of many): the same message, after
  * the files (the first three, and how many more).  Errors that already
- * name one of them in their first line, and a {@link SpillFullError} (the
- * spill folder's, not a scan's), are returned as they are.
+ * name one of them in their first line, a {@link SpillFullError} (the
+ * spill folder's, not a scan's) and a {@link MemoryLimitError} (the
+ * limit's), are returned as they are.
  */
 export function namingScans(err: unknown, paths: string[]): Error {
-  if (err instanceof SpillFullError) return err;
+  if (err instanceof SpillFullError || err instanceof MemoryLimitError) return err;
   const msg = err instanceof Error ? err.message : String(err);
   // (DuckDB names the file far down its message; the CLI prints the first line)
   const first = msg.split("\n")[0];
