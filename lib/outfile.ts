@@ -102,11 +102,16 @@ export function libraryPartial(path: string): string | undefined {
  */
 export function keepOwnerMode(tmp: string, old: Deno.FileInfo | null): void {
   if (!old) return;
-  // owner first: chown clears set-id bits, which the mode then puts back
+  // The mode first, while the file is the runner's: once chowned to another
+  // user, she may rename a link over it even in a sticky folder, and a
+  // chmod by its name would follow the link (a file of her choosing made
+  // set-id). So nothing is done by its name after the chown (the rename
+  // that follows is checked, renameWhole), and the kernel's chown clears
+  // set-id bits: they are kept only where the owner stays the same.
+  Deno.chmodSync(tmp, old.mode! & 0o7777);
   try {
     Deno.chownSync(tmp, old.uid, old.gid);
   } catch { /* not root: the file is the runner's */ }
-  Deno.chmodSync(tmp, old.mode! & 0o7777);
 }
 
 /**
@@ -150,8 +155,9 @@ export type FileId = Pick<Deno.FileInfo, "dev" | "ino">;
 
 /**
  * Rename the temporary `tmp` over `dest`. With `id` (the temporary's
- * fstat, taken through the descriptor that made it: in a folder others can
- * change, {@link safeByName}), `dest` is then checked to be that file:
+ * fstat, through a descriptor the caller holds open until this returns:
+ * a file closed and replaced could free its inode number for hers), `dest`
+ * is then checked to be that file:
  * another user who renamed a file or link of hers over the temporary just
  * before would otherwise have it put at `dest` by this rename, the run's
  * output lost with a status of success. Throws, naming what happened
@@ -420,14 +426,11 @@ export async function writeWhole(
   const forget = removeOnInterrupt(tmp);
   try {
     const old = await Deno.stat(target.path).catch(() => null);
-    let id: FileId | undefined;
-    {
-      using f = await createPartial(tmp, old);
-      await writeAll(f, bytes);
-      if (!safeByName(target.path)) id = f.statSync();
-    }
-    if (!id) keepOwnerMode(tmp, old);
-    renameWhole(tmp, target.path, id);
+    // held open to the end: its inode number cannot go to another file
+    using f = await createPartial(tmp, old);
+    await writeAll(f, bytes);
+    if (safeByName(target.path)) keepOwnerMode(tmp, old);
+    renameWhole(tmp, target.path, f.statSync());
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
     throw fail(e);

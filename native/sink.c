@@ -582,6 +582,10 @@ int pw_sink_finish(pw_sink *s, bool commit, char *msg, size_t msgcap) {
     r = -errno;
     commit = false;
   }
+  /* The temporary kept open past the rename, so that its inode number
+     cannot go to another file (one put there by another user) before the
+     check that the name holds it (close reports a failed flush, NFS). */
+  int kept = s->tmp_path && s->fd >= 0 ? fcntl(s->fd, F_DUPFD_CLOEXEC, 0) : -1;
   if (s->own_fd && s->fd >= 0) {
     if (close(s->fd) && commit) {
       r = -errno;
@@ -604,6 +608,7 @@ int pw_sink_finish(pw_sink *s, bool commit, char *msg, size_t msgcap) {
       s->taken = true;
       r = -EEXIST;
     }
+    if (kept >= 0) close(kept);
     if (!commit && unlinkat(s->dir_fd, s->tmp_name, 0)) {
       /* a folder that lets no name go (chattr +a) keeps it, empty at least */
       int t = openat(s->dir_fd, s->tmp_name, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);

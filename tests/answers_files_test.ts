@@ -381,7 +381,8 @@ const SWAP_BEFORE_RENAME_C = `#define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-/* SWAP_TO: her link's target; SWAP_ONLY: the temporary's name holds this */
+/* SWAP_TO: her link's target; SWAP_ONLY: the temporary's name holds this.
+   She moves just before a rename, and just after a chown made the file hers. */
 static int hers(int dir, const char *old) {
   const char *to = getenv("SWAP_TO"), *only = getenv("SWAP_ONLY");
   if (!to || !only || !strstr(old, only)) return 0;
@@ -397,6 +398,13 @@ int rename(const char *old, const char *new) { /* Deno's */
   if (!real) real = (int (*)(const char *, const char *))dlsym(RTLD_NEXT, "rename");
   hers(AT_FDCWD, old);
   return real(old, new);
+}
+int chown(const char *path, uid_t uid, gid_t gid) { /* Deno's: then hers, as the file is */
+  static int (*real)(const char *, uid_t, gid_t);
+  if (!real) real = (int (*)(const char *, uid_t, gid_t))dlsym(RTLD_NEXT, "chown");
+  int r = real(path, uid, gid);
+  hers(AT_FDCWD, path);
+  return r;
 }
 int renameat(int od, const char *old, int nd, const char *new) { /* the library's */
   static int (*real)(int, const char *, int, const char *);
@@ -436,15 +444,49 @@ shimTest(
       assertEquals(Deno.readTextFileSync(victim), "secret", name);
       await Deno.remove(`${out}/${name}`);
     }
-    // the shim's move is real: in the runner's own folder (used by name,
-    // as nobody else can rename there) nothing is checked, and the link
-    // is what the rename puts there
+    // the same check in the runner's own folder (where only the runner
+    // could make that move): the link the shim put there is at the name
     const mine = `${shim.dir}/mine.html`;
     const r = await shim.cli(["summary", "--no-names", "--html", mine, scan], {
       SWAP_TO: victim,
       SWAP_ONLY: "mine.html.partial-",
     });
-    assertEquals(r.code, 0, r.stderr);
+    assertEquals(r.code, 1, r.stderr);
     assert(Deno.lstatSync(mine).isSymlink);
+  },
+);
+
+shimTest(
+  "in a sticky folder, a replaced file of another user's: her link renamed over the temporary once it is hers is never chmodded through (--html, convert, --errors)",
+  SWAP_BEFORE_RENAME_C,
+  async (shim) => {
+    if (Deno.uid() !== 0) return; // chown to another user: root only
+    // the old file is hers, mode 6777: the temporary is chowned to her, and
+    // a chmod by its name after that followed her link to a file of root's
+    const scan = await scanOf(shim.dir, "scan.csv");
+    const sticky = `${shim.dir}/sticky`;
+    await Deno.mkdir(sticky);
+    await Deno.chmod(sticky, 0o1777);
+    const victim = `${shim.dir}/victim`;
+    const runs: [string, string[]][] = [
+      ["s.html", ["summary", "--no-names", "--html", `${sticky}/s.html`, scan]],
+      ["c.csv", ["convert", scan, `${sticky}/c.csv`]],
+      ["e.csv", ["--errors", `${sticky}/e.csv`, "-o", `${shim.dir}/r.csv`, `${shim.dir}/tree`]],
+    ];
+    for (const [name, args] of runs) {
+      Deno.writeTextFileSync(victim, "secret");
+      Deno.chmodSync(victim, 0o600);
+      Deno.writeTextFileSync(`${sticky}/${name}`, "hers");
+      Deno.chownSync(`${sticky}/${name}`, 60001, 60001);
+      Deno.chmodSync(`${sticky}/${name}`, 0o6777);
+      const r = await shim.cli(args, { SWAP_TO: victim, SWAP_ONLY: `${name}.partial-` });
+      const st = Deno.statSync(victim);
+      assertEquals([st.uid, st.mode! & 0o7777], [0, 0o600], `${name}: ${r.stderr}`);
+      assertEquals(Deno.readTextFileSync(victim), "secret", name);
+      // her move is seen: the run fails, not a success without its output
+      assertEquals(r.code, 1, `${name}: ${r.stderr}`);
+      assertMatch(r.stderr, /another file took the place of the one written/);
+      await Deno.remove(`${sticky}/${name}`);
+    }
   },
 );

@@ -209,13 +209,15 @@ export async function convert(
   // private spill folder, the bytes are copied through the descriptor that
   // made the temporary, and the new file keeps the runner as its owner.
   let made: Deno.FsFile | undefined;
+  let untrusted = false;
   if (!target.direct) {
     // Made now, so that a folder that is missing or not writable is told
     // as OUT's, not as an error of DuckDB's reading the input.
     try {
       const f = await createPartial(partial, await Deno.stat(target.path).catch(() => null));
-      if (safeByName(target.path)) f.close();
-      else made = f;
+      untrusted = !safeByName(target.path);
+      if (untrusted) made = f;
+      else f.close();
     } catch (e) {
       (e as Error).message = `pwalk: cannot write ${output}: ${osErrorText(e)}`;
       throw e;
@@ -289,22 +291,25 @@ export async function convert(
     } else {
       // the old OUT's owner and mode; the scan's time (its newest input's
       // mtime: summary's "ages as of"), as a copy of the scan keeps it
-      if (!made) keepOwnerMode(partial, await Deno.stat(target.path).catch(() => null));
       let newest = 0;
       for (const f of files) {
         newest = Math.max(newest, (await Deno.stat(f.path)).mtime?.getTime() ?? 0);
       }
       if (newest && made) await made.utime(new Date(), new Date(newest));
       else if (newest) await Deno.utime(partial, new Date(), new Date(newest));
-      const id = made?.statSync();
-      made?.close();
-      made = undefined;
+      // (the temporary is the runner's until the owner is set: nothing by
+      // its name after that but the rename, which is checked)
+      // held open to the end (its inode number cannot go to another file)
+      made ??= Deno.openSync(partial, { read: true });
+      if (!untrusted) keepOwnerMode(partial, await Deno.stat(target.path).catch(() => null));
       try {
-        renameWhole(partial, target.path, id);
+        renameWhole(partial, target.path, made.statSync());
       } catch (e) {
         (e as Error).message = `pwalk: cannot write ${output}: ${osErrorText(e)}`;
         throw e;
       }
+      made.close();
+      made = undefined;
       // temporaries of runs killed outright (kill -9): theirs, and DuckDB's
       const slash = target.path.lastIndexOf("/");
       const dir = target.path.slice(0, slash + 1), name = target.path.slice(slash + 1);

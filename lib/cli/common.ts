@@ -814,11 +814,6 @@ async function openErrorsCsv(
       }
       made = await createPartial(write, now);
       await writeAll(made, new TextEncoder().encode(ERRORS_HEADER + "\n"));
-      if (safeByName(target.path)) {
-        made.close();
-        made = undefined;
-        keepOwnerMode(write, now);
-      }
     }
   } catch (e) {
     held?.close();
@@ -834,19 +829,25 @@ async function openErrorsCsv(
     drop();
     throw fail(errnoName(-fd)[1]);
   }
-  let ours: FileId | undefined; // the temporary, in a folder others can change
+  let ours: FileId | undefined; // the temporary, as made
   if (made) {
     // (opened by its name again, O_NOFOLLOW: another file renamed there
     // meanwhile, a hard link, is not written)
-    ours = made.statSync();
-    made.close();
+    ours = made.statSync(); // (held open to the rename: its inode number stays its own)
     const theirs = statOrNull(`/proc/self/fd/${fd}`); // (Linux: the open file itself)
     if (theirs && (theirs.dev !== ours.dev || theirs.ino !== ours.ino)) {
       native().pw_fd_close(fd);
+      made.close();
       drop();
       throw fail("cannot write: its temporary file was replaced while it was opened");
     }
   }
+  // the temporary's descriptor, handed to whichever of close and abandon comes first
+  const release = () => {
+    const f = made;
+    made = undefined;
+    return f;
+  };
   return {
     fd,
     replaces: now && !target.direct ? target.path : undefined,
@@ -854,10 +855,14 @@ async function openErrorsCsv(
       // a failed flush (NFS, quota) is a lost row too: never renamed as whole
       const rc = native().pw_fd_close(fd);
       held?.close();
+      using _made = release(); // closed once renamed (or dropped)
       if (!ended || rc < 0) drop();
       if (rc < 0 && ended) throw fail(`cannot write: ${errnoName(-rc)[1]}`);
       if (ended && !target.direct) {
         try {
+          // the old file's owner and mode, by name only where nobody else
+          // can rename names (the temporary is the runner's until then)
+          if (safeByName(target.path)) keepOwnerMode(write, now);
           renameWhole(write, target.path, ours);
         } catch (e) {
           drop();
@@ -868,6 +873,7 @@ async function openErrorsCsv(
       }
     },
     abandon: async () => {
+      release()?.close();
       if (!target.direct) await Deno.remove(write).catch(() => {});
     },
   };
