@@ -141,3 +141,20 @@ Deno.test("a memory limit too small for a query: one line naming the limit and t
   }
   assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name), ["scan.csv"]);
 });
+
+Deno.test("a --temp-dir that cannot hold the spill folder: the same line and status 2 in summary, diff and convert, no scan named", async () => {
+  // convert said "pwalk: SCAN: pwalk: --temp-dir ...", status 1
+  await using tmp = await tempDir();
+  const scan = `${tmp.path}/scan.csv`;
+  await wideScan(scan, 10);
+  const missing = `${tmp.path}/nope`;
+  const want = `pwalk: --temp-dir ${missing}: cannot make DuckDB's spill folder: ` +
+    "No such file or directory";
+  for (
+    const args of [["summary", scan], ["diff", scan, scan], ["convert", scan, `${tmp.path}/o.csv`]]
+  ) {
+    const r = await cli([args[0], "--temp-dir", missing, ...args.slice(1)]);
+    assertEquals([r.code, r.stderr.split("\n").filter((l) => l)], [2, [want]], args[0]);
+  }
+  assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name), ["scan.csv"]);
+});

@@ -795,12 +795,16 @@ export async function checkOneScan(e: Engine, name: string, files: ScanFile[]): 
  * Error on Line: 8" does not say which of many): the same message, after
  * the files (the first three, and how many more).  Errors that already
  * name one of them in their first line, a {@link SpillFullError} (the
- * spill folder's, not a scan's) and a {@link MemoryLimitError} (the
- * limit's), are returned as they are.
+ * spill folder's, not a scan's), a {@link MemoryLimitError} (the limit's)
+ * and pwalk's own errors (their message starts "pwalk: ") are returned as
+ * they are.
  */
 export function namingScans(err: unknown, paths: string[]): Error {
   if (err instanceof SpillFullError || err instanceof MemoryLimitError) return err;
   const msg = err instanceof Error ? err.message : String(err);
+  // pwalk's own messages say what they are about already (a --temp-dir
+  // that cannot hold the spill folder is not a scan's fault)
+  if (err instanceof Error && msg.startsWith("pwalk: ")) return err;
   // (DuckDB names the file far down its message; the CLI prints the first line)
   const first = msg.split("\n")[0];
   if (paths.some((p) => first.includes(p))) return err instanceof Error ? err : new Error(msg);
