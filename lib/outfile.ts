@@ -178,12 +178,41 @@ export function renameWhole(tmp: string, dest: string, id?: FileId): void {
   }
 }
 
+/**
+ * Open a direct target (a character device or FIFO, {@link outputTarget})
+ * for writing, neither created nor truncated, and only if it is still the
+ * file that was looked at: a FIFO another user planted and then replaced by
+ * a link to a file of root's, during a long convert, is not written.
+ * Throws naming `shown`.
+ */
+export async function openDirect(target: OutputTarget, shown: string): Promise<Deno.FsFile> {
+  let f: Deno.FsFile;
+  try {
+    f = await Deno.open(target.path, { write: true });
+  } catch (e) {
+    throw new Error(`pwalk: cannot write ${shown}: ${osErrorText(e)}`);
+  }
+  const st = f.statSync();
+  if (
+    target.id && (st.dev !== target.id.dev || st.ino !== target.id.ino ||
+      !(st.isFifo || st.isCharDevice))
+  ) {
+    f.close();
+    throw new Error(
+      `pwalk: cannot write ${shown}: it was replaced by another file since it was checked`,
+    );
+  }
+  return f;
+}
+
 /** Where an output file is written. */
 export interface OutputTarget {
   /** The file to write (a link's target, when the name is a link). */
   path: string;
   /** A character device or FIFO: written as it is, not replaced by a new file. */
   direct: boolean;
+  /** A direct target's device and inode when it was looked at: {@link openDirect} opens only it. */
+  id?: FileId;
 }
 
 /** Options of {@link outputTarget} and {@link checkedOutput}. */
@@ -351,7 +380,9 @@ export async function outputTarget(
     }
   }
   if (info.isFile) return { path, direct: false };
-  if (info.isCharDevice || info.isFifo) return { path, direct: true };
+  if (info.isCharDevice || info.isFifo) {
+    return { path, direct: true, id: { dev: info.dev, ino: info.ino } };
+  }
   if (info.isDirectory) throw folderRefused(file);
   throw new Error(`pwalk: ${file}: not a file, character device or FIFO`);
 }
@@ -418,7 +449,8 @@ export async function writeWhole(
   target ??= await outputTarget(file);
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   if (target.direct) {
-    return await Deno.writeFile(target.path, bytes).catch((e) => {
+    using f = await openDirect(target, file);
+    return await writeAll(f, bytes).catch((e) => {
       throw fail(e);
     });
   }

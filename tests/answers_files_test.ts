@@ -490,3 +490,54 @@ shimTest(
     }
   },
 );
+
+/** Her move against a direct output: the FIFO she planted becomes a link to a file of root's just before it is opened. */
+const FIFO_TO_LINK_C = `#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+static void hers(const char *path, int flags) {
+  const char *fifo = getenv("SWAP_FIFO"), *to = getenv("SWAP_TO");
+  if (fifo && to && !strcmp(path, fifo) && (flags & O_ACCMODE) != O_RDONLY && !(flags & O_CREAT)) {
+    unlink(fifo);
+    symlink(to, fifo);
+  }
+}
+#define WRAP(name) \\
+  int name(const char *path, int flags, ...) { \\
+    static int (*real)(const char *, int, ...); \\
+    if (!real) real = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, #name); \\
+    va_list ap; va_start(ap, flags); int mode = va_arg(ap, int); va_end(ap); \\
+    hers(path, flags); \\
+    return real(path, flags, mode); \\
+  }
+WRAP(open)
+WRAP(open64)
+`;
+
+shimTest(
+  "a FIFO as OUT, replaced by a link to another file before it is opened: nothing written there (--html, convert)",
+  FIFO_TO_LINK_C,
+  async (shim) => {
+    const scan = await scanOf(shim.dir, "scan.csv");
+    const victim = `${shim.dir}/victim`;
+    for (const args of [["summary", "--no-names", "--html"], ["convert"]]) {
+      const fifo = `${shim.dir}/out.csv`;
+      await run("mkfifo", [fifo]);
+      Deno.writeTextFileSync(victim, "secret");
+      const [a, b] = args[0] === "convert" ? [scan, fifo] : [fifo, scan];
+      const r = await shim.cli([...args, a, b], { SWAP_FIFO: fifo, SWAP_TO: victim });
+      assertEquals(r.code, 1, `${args[0]}: ${r.stderr}`);
+      assertMatch(
+        r.stderr,
+        /cannot write .*out\.csv: it was replaced by another file since it was checked/,
+      );
+      assertEquals(Deno.readTextFileSync(victim), "secret", args[0]);
+      assert(Deno.lstatSync(fifo).isSymlink, "the shim's move happened");
+      await Deno.remove(fifo);
+    }
+  },
+);

@@ -38,6 +38,7 @@ import {
   checkedOutput,
   createPartial,
   keepOwnerMode,
+  openDirect,
   osErrorText,
   PARTIAL_BESIDE,
   partialBeside,
@@ -136,7 +137,7 @@ async function concatInto(
   let failed: unknown;
   const f = held ? out : await Deno.open(out, { write: true, create, truncate: create });
   try {
-    if (held) { // (a second attempt, after names that were not UTF-8)
+    if (held && create) { // (a second attempt, after names that were not UTF-8)
       await f.truncate(0);
       await f.seek(0, Deno.SeekMode.Start);
     }
@@ -286,7 +287,8 @@ export async function convert(
       r = await attempt(true);
     }
     if (target.direct) {
-      await concatInto(target.path, new Uint8Array(0), partial, output, false);
+      using f = await openDirect(target, output);
+      await concatInto(f, new Uint8Array(0), partial, output, false);
       await Deno.remove(partial);
     } else {
       // the old OUT's owner and mode; the scan's time (its newest input's

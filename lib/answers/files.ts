@@ -10,6 +10,7 @@ export {
   checkedOutput,
   createPartial,
   keepOwnerMode,
+  openDirect,
   osErrorText,
   type OutputTarget,
   outputTarget,
