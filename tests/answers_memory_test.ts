@@ -11,6 +11,7 @@
  * writable memory controller), its `memory_limit` setting read back from
  * DuckDB and compared with the limit the test wrote and /proc/meminfo.
  */
+import { cgroupMount } from "./helpers/cgroup.ts";
 import { assertEquals, assertNotEquals } from "@std/assert";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { cgroupMemoryLimit } from "../lib/answers/duck.ts";
@@ -147,30 +148,7 @@ Deno.test({
 function memoryCgroupParent(): { dir: string; v2: boolean } | string {
   if (Deno.build.os !== "linux") return "not Linux";
   if (Deno.uid() !== 0) return "not root";
-  let mounts: string;
-  try {
-    mounts = Deno.readTextFileSync("/proc/self/mountinfo");
-  } catch (e) {
-    return `no /proc/self/mountinfo (${e})`;
-  }
-  for (const line of mounts.split("\n")) {
-    const [left, right] = line.split(" - ");
-    if (!right) continue;
-    const mountPoint = left.split(" ")[4];
-    const [fstype, , superOpts = ""] = right.split(" ");
-    if (fstype === "cgroup" && superOpts.split(",").includes("memory")) {
-      return { dir: mountPoint, v2: false };
-    }
-    if (fstype === "cgroup2") {
-      try {
-        const ctl = Deno.readTextFileSync(`${mountPoint}/cgroup.controllers`);
-        if (ctl.split(/\s+/).includes("memory")) return { dir: mountPoint, v2: true };
-      } catch {
-        // not this one
-      }
-    }
-  }
-  return "no cgroup mount with the memory controller";
+  return cgroupMount("memory");
 }
 
 /** The memory limit DuckDB shows (current_setting) for a limit given as `value`. */

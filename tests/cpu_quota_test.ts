@@ -13,6 +13,7 @@
  * of a tenth of a CPU (root, with a writable cpu controller), its threads
  * counted in /proc the whole time.
  */
+import { cgroupMount } from "./helpers/cgroup.ts";
 import { assertEquals, assertLess } from "@std/assert";
 import { REPO, runOk, spawnCli } from "./helpers/run.ts";
 import { allowedCpus, CC, testNeeding, watchThreads } from "./helpers/system.ts";
@@ -197,30 +198,8 @@ testNeeding([CC], {
 
 /** A writable cgroup with the cpu controller to make a child in, or null. */
 function cpuCgroupParent(): { dir: string; v2: boolean } | null {
-  let mounts: string;
-  try {
-    mounts = Deno.readTextFileSync("/proc/self/mountinfo");
-  } catch {
-    return null;
-  }
-  for (const line of mounts.split("\n")) {
-    const [left, right] = line.split(" - ");
-    if (!right) continue;
-    const mountPoint = left.split(" ")[4];
-    const [fstype, , superOpts = ""] = right.split(" ");
-    if (fstype === "cgroup" && superOpts.split(",").includes("cpu")) {
-      return { dir: mountPoint, v2: false };
-    }
-    if (fstype === "cgroup2") {
-      try {
-        const ctl = Deno.readTextFileSync(`${mountPoint}/cgroup.controllers`);
-        if (ctl.split(/\s+/).includes("cpu")) return { dir: mountPoint, v2: true };
-      } catch {
-        // not this one
-      }
-    }
-  }
-  return null;
+  const m = cgroupMount("cpu");
+  return typeof m === "string" ? null : m;
 }
 
 Deno.test({
