@@ -32,16 +32,25 @@ async function wideScan(path: string, n: number): Promise<void> {
   await w.close();
 }
 
+/** A 100,000-row scan in `dir`, and a tmpfs of `size` mounted at dir/small (gone with dir). */
+async function scanBesideSmallDisk(
+  dir: string,
+  size: string,
+): Promise<{ scan: string; small: string }> {
+  const scan = `${dir}/scan.csv`;
+  await wideScan(scan, 100_000);
+  const small = `${dir}/small`;
+  await Deno.mkdir(small);
+  assertEquals(await mountTmpfs(small, `size=${size}`), "");
+  return { scan, small };
+}
+
 Deno.test({
   name: "a full spill folder: one line naming the folder and what to change, not the scan",
   ignore: !canMountTmpfs(),
   async fn(t) {
     await using tmp = await tempDir();
-    const scan = `${tmp.path}/scan.csv`;
-    await wideScan(scan, 100_000);
-    const small = `${tmp.path}/small`;
-    await Deno.mkdir(small);
-    assertEquals(await mountTmpfs(small, "size=1m"), "");
+    const { scan, small } = await scanBesideSmallDisk(tmp.path, "1m");
     // (diff: summary's peak is near its memory limit's, spilled or not; a
     // limit that spills reliably fails now and then without spilling)
     const runs: [string, string[]][] = [
@@ -83,11 +92,7 @@ Deno.test({
   ignore: !canMountTmpfs(),
   async fn(t) {
     await using tmp = await tempDir();
-    const scan = `${tmp.path}/scan.csv`;
-    await wideScan(scan, 100_000);
-    const small = `${tmp.path}/small`;
-    await Deno.mkdir(small);
-    assertEquals(await mountTmpfs(small, "size=256k"), "");
+    const { scan, small } = await scanBesideSmallDisk(tmp.path, "256k");
     for (const name of ["out.csv", "out.csv.zst", "out.csv.gz", "out.parquet"]) {
       // with its header: DuckDB writes the body in the spill folder and pwalk
       // copies it behind the header; without: DuckDB writes OUT's temporary
