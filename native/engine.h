@@ -106,6 +106,8 @@ void pw_job_skip_file(pw_job *j, const struct stat *st);
     will replace: its other hard-linked names stay rows).  Nothing there, or
     no regular file: nothing to leave out. */
 void pw_job_skip_path(pw_job *j, const char *path);
+/** pw_job_skip_path for the file name in the folder dirfd. */
+void pw_job_skip_at(pw_job *j, int dirfd, const char *name);
 /** Cancelled or failed: stop producing. */
 bool pw_job_stopping(const pw_job *j);
 /** A fatal error was recorded. */

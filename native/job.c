@@ -31,22 +31,28 @@ void pw_job_skip_file(pw_job *j, const struct stat *st) {
   if (j->nskip == (int)(sizeof j->skip / sizeof j->skip[0])) return;
   j->skip[j->nskip++] = (pw_skip){.dev = (uint64_t)st->st_dev, .ino = (uint64_t)st->st_ino};
 }
-void pw_job_skip_path(pw_job *j, const char *path) {
-  if (j->nskip == (int)(sizeof j->skip / sizeof j->skip[0])) return;
+/* Leave out name (its stat st) in the folder whose stat is dir. */
+static void skip_file_in(pw_job *j, const struct stat *st, const struct stat *dir,
+                         const char *name) {
+  if (j->nskip == (int)(sizeof j->skip / sizeof j->skip[0]) || !S_ISREG(st->st_mode)) return;
+  char *copy = *name ? strdup(name) : NULL;
+  if (!copy) return;
+  j->skip[j->nskip++] = (pw_skip){.dev = (uint64_t)st->st_dev,
+                                  .ino = (uint64_t)st->st_ino,
+                                  .dir_dev = (uint64_t)dir->st_dev,
+                                  .dir_ino = (uint64_t)dir->st_ino,
+                                  .name = copy};
+}
+void pw_job_skip_at(pw_job *j, int dirfd, const char *name) {
   struct stat st, dir;
-  if (stat(path, &st) || !S_ISREG(st.st_mode)) return;
+  if (!fstatat(dirfd, name, &st, 0) && !fstat(dirfd, &dir)) skip_file_in(j, &st, &dir, name);
+}
+void pw_job_skip_path(pw_job *j, const char *path) {
+  struct stat st, dir;
   const char *slash = strrchr(path, '/');
-  char *name = strdup(slash ? slash + 1 : path);
   char *folder = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-  if (name && folder && *name && !stat(folder, &dir)) {
-    j->skip[j->nskip++] = (pw_skip){.dev = (uint64_t)st.st_dev,
-                                    .ino = (uint64_t)st.st_ino,
-                                    .dir_dev = (uint64_t)dir.st_dev,
-                                    .dir_ino = (uint64_t)dir.st_ino,
-                                    .name = name};
-    name = NULL;
-  }
-  free(name);
+  if (folder && !stat(path, &st) && !stat(folder, &dir))
+    skip_file_in(j, &st, &dir, slash ? slash + 1 : path);
   free(folder);
 }
 bool pw_job_stopping(const pw_job *j) { return pw_queue_stopped((pw_queue *)&j->queue); }

@@ -164,7 +164,9 @@ static int report_init(pw_job *j, void *arg) {
      are rows, as they stay). */
   struct stat tmp;
   if (pw_sink_temporary(s, &tmp)) pw_job_skip_file(j, &tmp);
-  if (pw_sink_replaced(s)) pw_job_skip_path(j, pw_sink_replaced(s));
+  int dirfd;
+  const char *replaced = pw_sink_replaced(s, &dirfd);
+  if (replaced) pw_job_skip_at(j, dirfd, replaced);
   return 0;
 }
 

@@ -16,6 +16,7 @@
 
 #include "libdeflate.h"
 #include "pwalk.h"
+#include "resolve.h"
 #include "sys.h"
 #include "zstd.h"
 
@@ -50,13 +51,14 @@ struct pw_sink {
   int fd;             /**< -1 while a FIFO waits for its reader */
   bool own_fd;
   char *name;         /**< the output's name as given, for messages */
-  char *final_path;   /**< the name renamed onto (through a link); NULL unless replacing */
-  char *tmp_path;
-  int dir_fd;         /**< the folder of tmp_path and final_path (-1: none): renamed and
+  char *final_name;   /**< the name in dir_fd renamed onto (a link's target's); NULL unless
+                           replacing */
+  char *tmp_name;     /**< the temporary file's name in dir_fd; NULL: none */
+  int dir_fd;         /**< the folder of tmp_name and final_name (-1: none): renamed and
                            removed there, wherever it has moved since */
-  const char *tmp_name, *final_name; /**< their last components */
-  char *fifo_path;    /**< a FIFO opened at the first write (no reader yet) */
-  bool has_old;       /**< final_path names a regular file being replaced */
+  char *fifo_name;    /**< a FIFO in dir_fd opened at the first write (no reader yet) */
+  int fifo_nofollow;  /**< O_NOFOLLOW, or 0 for a link of /proc followed (resolve.h) */
+  bool has_old;       /**< final_name names a regular file being replaced */
   dev_t tmp_dev;      /**< the temporary file's device and inode: after the rename, */
   ino_t tmp_ino;      /**< final_name must be that file (see pw_sink_finish) */
   bool taken;         /**< another file was at final_name after the rename */
@@ -86,7 +88,8 @@ struct pw_sink {
    polling, where pw_sink_cancel reaches it. */
 static int open_fifo(pw_sink *s, bool wait) {
   for (;;) {
-    int fd = open(s->fifo_path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    int fd = openat(s->dir_fd, s->fifo_name,
+                    O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | s->fifo_nofollow);
     if (fd >= 0) {
       struct stat st;
       if (fstat(fd, &st) || !S_ISFIFO(st.st_mode)) {
@@ -95,8 +98,10 @@ static int open_fifo(pw_sink *s, bool wait) {
       }
       s->fd = fd;
       s->own_fd = true;
-      free(s->fifo_path);
-      s->fifo_path = NULL;
+      free(s->fifo_name);
+      s->fifo_name = NULL;
+      close(s->dir_fd);
+      s->dir_fd = -1;
       return 0;
     }
     if (errno == EINTR) continue;
@@ -128,10 +133,11 @@ static void reopen_pipe(pw_sink *s, int fd) {
   s->own_fd = true;
 }
 
-/* A character or block device: written in place, as `> /dev/null` does. */
-static int open_device(pw_sink *s, const char *name) {
-  int fd = open(name, O_WRONLY | O_NOCTTY | O_CLOEXEC);
-  if (fd < 0) return -errno;
+/* A character or block device (leaf in dir): written in place, as
+   `> /dev/null` does. */
+static int open_device(pw_sink *s, int dir, const char *leaf, int nofollow) {
+  int fd = openat(dir, leaf, O_WRONLY | O_NOCTTY | O_CLOEXEC | nofollow);
+  if (fd < 0) return errno == ELOOP ? -ESTALE : -errno;
   struct stat st;
   if (fstat(fd, &st) || !(S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))) {
     close(fd);
@@ -153,53 +159,36 @@ static int open_device(pw_sink *s, const char *name) {
 #define PW_TEMP_PREFIX_MAX 191
 #define PW_TEMP_HEAD 175
 
-static int open_replace(pw_sink *s, const char *target, const struct stat *old) {
-  size_t n = strlen(target) + 64;
-  s->final_path = strdup(target);
-  s->tmp_path = malloc(n);
-  if (!s->final_path || !s->tmp_path) return -ENOMEM;
-  const char *slash = strrchr(target, '/');
-  size_t base = slash ? (size_t)(slash + 1 - target) : 0, len = strlen(target) - base, keep = len;
+/* A new file named leaf in the folder dir (a descriptor the sink keeps,
+   on success: the temporary file is made, renamed and removed in it, even
+   if it is renamed meanwhile; by path, a moved folder left the complete
+   temporary file behind), or one replacing the regular file old there. */
+static int open_replace(pw_sink *s, int dir, const char *leaf, const struct stat *old) {
+  size_t len = strlen(leaf), keep = len;
+  s->final_name = strdup(leaf);
+  s->tmp_name = malloc(len + 64);
+  if (!s->final_name || !s->tmp_name) return -ENOMEM;
   char tag[16] = "";
   if (len > PW_TEMP_PREFIX_MAX) {
     keep = PW_TEMP_HEAD;
-    while (keep && ((unsigned char)target[base + keep] & 0xc0) == 0x80) keep--; /* whole characters */
+    while (keep && ((unsigned char)leaf[keep] & 0xc0) == 0x80) keep--; /* whole characters */
     uint32_t h = 0x811c9dc5u;
-    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)target[base + i]) * 0x01000193u;
+    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)leaf[i]) * 0x01000193u;
     snprintf(tag, sizeof tag, "~%08x", h);
   }
-  /* The folder, held: the temporary file is made, renamed and removed in
-     it, even if it is renamed meanwhile (by path, a moved folder left the
-     complete temporary file behind). */
-  int dfd;
-  if (base) {
-    char *dir = strndup(target, base);
-    dfd = dir ? open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
-    if (!dir) errno = ENOMEM;
-    free(dir);
-  } else {
-    dfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-  }
-  if (dfd < 0) {
-    int e = errno;
-    free(s->tmp_path); /* nothing made: pw_sink_finish has nothing to remove */
-    s->tmp_path = NULL;
-    return -e;
-  }
-  int fd = -1;
+  int dfd = dir, fd = -1;
   for (int attempt = 0; attempt < 100; attempt++) {
-    snprintf(s->tmp_path, n, "%.*s%s.partial-%ld-%d", (int)(base + keep), target, tag,
+    snprintf(s->tmp_name, len + 64, "%.*s%s.partial-%ld-%d", (int)keep, leaf, tag,
              (long)getpid(), attempt);
     /* Replacing a file: private until it has the old file's owner and mode. */
-    fd = openat(dfd, s->tmp_path + base, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+    fd = openat(dfd, s->tmp_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                 old ? 0600 : 0666);
     if (fd >= 0 || errno != EEXIST) break;
   }
   if (fd < 0) {
     int e = errno;
-    close(dfd);
-    free(s->tmp_path);
-    s->tmp_path = NULL;
+    free(s->tmp_name); /* nothing made: pw_sink_finish has nothing to remove */
+    s->tmp_name = NULL;
     return -e;
   }
   struct stat made;
@@ -208,8 +197,6 @@ static int open_replace(pw_sink *s, const char *target, const struct stat *old) 
     s->tmp_ino = made.st_ino;
   }
   s->dir_fd = dfd;
-  s->tmp_name = s->tmp_path + base;
-  s->final_name = s->final_path + base;
   s->fd = fd;
   s->own_fd = true;
   if (old) {
@@ -225,8 +212,12 @@ static int open_replace(pw_sink *s, const char *target, const struct stat *old) 
   return 0;
 }
 
+/* The output named name, by its kind, reached through its folder
+   (resolve.h: never through a link another user may have planted where
+   the kernel's protected_symlinks would not follow it; a link at the name
+   is followed, its target written or replaced, the link kept). */
 static int open_path(pw_sink *s, const char *name, char *msg, size_t msgcap) {
-  struct stat st, lst;
+  struct stat st;
   int r;
   bool replacing = false; /* an existing regular file */
   if (!*name) {
@@ -235,57 +226,61 @@ static int open_path(pw_sink *s, const char *name, char *msg, size_t msgcap) {
     snprintf(msg, msgcap, "output name is empty: not written");
     return -ENOENT;
   }
-  if (stat(name, &st)) {
-    int e = errno;
-    if (e == ENOENT && lstat(name, &lst) == 0 && S_ISLNK(lst.st_mode)) {
-      snprintf(msg, msgcap, "output %s is a symbolic link to a missing file: not written", name);
-      return -ENOENT;
-    }
-    if (e != ENOENT) {
-      snprintf(msg, msgcap, "cannot write %s: %s", name, strerror(e));
-      return -e;
-    }
-    r = open_replace(s, name, NULL);
+  pw_resolved at;
+  if ((r = pw_resolve(name, &at, msg, msgcap))) {
+    if (!*msg) snprintf(msg, msgcap, "cannot write %s: %s", name, strerror(-r));
+    return r;
+  }
+  int nofollow = at.follow ? 0 : O_NOFOLLOW;
+  if (fstatat(at.dirfd, at.leaf, &st, at.follow ? 0 : AT_SYMLINK_NOFOLLOW)) {
+    r = -errno;
+    if (r == -ENOENT && at.follow) r = -ESTALE;
+    else if (r == -ENOENT && !(r = open_replace(s, at.dirfd, at.leaf, NULL))) at.dirfd = -1; /* kept */
+  } else if (S_ISLNK(st.st_mode) ||
+             (at.follow && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))) {
+    r = -ESTALE; /* a link put there since it was resolved; a descriptor's file changed */
   } else if (S_ISDIR(st.st_mode)) {
     snprintf(msg, msgcap, "output %s is a folder", name);
-    return -EISDIR;
+    r = -EISDIR;
   } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
-    r = open_device(s, name);
+    r = open_device(s, at.dirfd, at.leaf, nofollow);
   } else if (S_ISFIFO(st.st_mode)) {
-    s->fifo_path = strdup(name);
-    if (!s->fifo_path) return -ENOMEM;
-    r = open_fifo(s, false);
-    if (r == -ENXIO) r = 0; /* no reader yet: opened at the first write */
+    if (!(s->fifo_name = strdup(at.leaf))) {
+      r = -ENOMEM;
+    } else {
+      s->dir_fd = at.dirfd; /* kept */
+      s->fifo_nofollow = nofollow;
+      at.dirfd = -1;
+      if ((r = open_fifo(s, false)) == -ENXIO) r = 0; /* no reader yet: opened at the first write */
+    }
   } else if (S_ISREG(st.st_mode)) {
     /* A file the caller could not write itself is not replaced either
        (as the shell's > refuses it): a new file renamed over it would
        take its place, with the caller as its owner. */
-    if (faccessat(AT_FDCWD, name, W_OK, AT_EACCESS)) {
-      int e = errno;
-      snprintf(msg, msgcap, "cannot write %s: %s", name, strerror(e));
-      return -e;
-    }
-    replacing = true;
-    /* Through a symbolic link: the file it names is replaced, the link stays. */
-    char *real = NULL;
-    if (lstat(name, &lst) == 0 && S_ISLNK(lst.st_mode) && !(real = realpath(name, NULL))) {
-      r = -errno;
-    } else {
-      r = open_replace(s, real ? real : name, &st);
-      free(real);
+    if (faccessat(at.dirfd, at.leaf, W_OK, AT_EACCESS)) r = -errno;
+    else {
+      replacing = true;
+      if (!(r = open_replace(s, at.dirfd, at.leaf, &st))) at.dirfd = -1; /* kept */
     }
   } else {
     snprintf(msg, msgcap, "cannot write %s: %s", name,
              S_ISSOCK(st.st_mode) ? "it is a socket" : "not a file, a device or a FIFO");
-    return -ENXIO;
+    r = -ENXIO;
   }
-  if (r == -ESTALE) snprintf(msg, msgcap, "cannot write %s: it changed while being opened", name);
-  else if ((r == -EACCES || r == -EROFS) && replacing && access(name, W_OK) == 0)
+  if (r == -EISDIR || r == -ENXIO) {
+    /* said above */
+  } else if (r == -ESTALE) {
+    snprintf(msg, msgcap, "cannot write %s: it changed while being opened", name);
+  } else if ((r == -EACCES || r == -EROFS) && replacing && at.dirfd >= 0 &&
+             faccessat(at.dirfd, at.leaf, W_OK, 0) == 0) {
     /* the file may be written, its folder not: the report goes beside it */
     snprintf(msg, msgcap,
              "cannot write %s: %s in its folder (a report is written whole beside it, then "
              "renamed over it)", name, strerror(-r));
-  else if (r) snprintf(msg, msgcap, "cannot write %s: %s", name, strerror(-r));
+  } else if (r) {
+    snprintf(msg, msgcap, "cannot write %s: %s", name, strerror(-r));
+  }
+  pw_resolved_free(&at);
   return r;
 }
 
@@ -408,7 +403,7 @@ static int sink_write(pw_sink *s, const char *p, size_t len) {
 static int write_held(pw_sink *s, const char *buf, size_t len, uint64_t *offset) {
   int r = s->write_err;
   if (!r && atomic_load_explicit(&s->cancelled, memory_order_relaxed)) r = -ECANCELED;
-  if (!r && s->fd < 0) r = s->fifo_path ? open_fifo(s, true) : -EBADF;
+  if (!r && s->fd < 0) r = s->fifo_name ? open_fifo(s, true) : -EBADF;
   if (!r && s->head) {
     r = sink_write(s, s->head, s->head_len);
     free(s->head);
@@ -562,10 +557,13 @@ int pw_sink_zstd(pw_sink *s, const void *src, size_t len, void *dst, size_t cap,
 const char *pw_sink_name(const pw_sink *s) { return s->name; }
 
 bool pw_sink_temporary(const pw_sink *s, struct stat *st) {
-  return s->tmp_path && s->fd >= 0 && fstat(s->fd, st) == 0;
+  return s->tmp_name && s->fd >= 0 && fstat(s->fd, st) == 0;
 }
 
-const char *pw_sink_replaced(const pw_sink *s) { return s->has_old ? s->final_path : NULL; }
+const char *pw_sink_replaced(const pw_sink *s, int *dirfd) {
+  *dirfd = s->dir_fd;
+  return s->has_old ? s->final_name : NULL;
+}
 
 uint64_t pw_sink_bytes(pw_sink *s) { return atomic_load_explicit(&s->bytes, memory_order_relaxed); }
 
@@ -578,14 +576,14 @@ int pw_sink_finish(pw_sink *s, bool commit, char *msg, size_t msgcap) {
   if (commit && (r = write_locked(s, NULL, 0, NULL))) commit = false;
   /* A new file is on the disk before it takes the name: after a crash the
      name holds the whole report or the old file, never one cut short. */
-  if (commit && s->tmp_path && s->fd >= 0 && fdatasync(s->fd)) {
+  if (commit && s->tmp_name && s->fd >= 0 && fdatasync(s->fd)) {
     r = -errno;
     commit = false;
   }
   /* The temporary kept open past the rename, so that its inode number
      cannot go to another file (one put there by another user) before the
      check that the name holds it (close reports a failed flush, NFS). */
-  int kept = s->tmp_path && s->fd >= 0 ? fcntl(s->fd, F_DUPFD_CLOEXEC, 0) : -1;
+  int kept = s->tmp_name && s->fd >= 0 ? fcntl(s->fd, F_DUPFD_CLOEXEC, 0) : -1;
   if (s->own_fd && s->fd >= 0) {
     if (close(s->fd) && commit) {
       r = -errno;
@@ -593,7 +591,7 @@ int pw_sink_finish(pw_sink *s, bool commit, char *msg, size_t msgcap) {
     }
     s->fd = -1;
   }
-  if (s->tmp_path) {
+  if (s->tmp_name) {
     if (commit && renameat(s->dir_fd, s->tmp_name, s->dir_fd, s->final_name)) {
       r = -errno;
       commit = false;
@@ -614,11 +612,11 @@ int pw_sink_finish(pw_sink *s, bool commit, char *msg, size_t msgcap) {
       int t = openat(s->dir_fd, s->tmp_name, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
       if (t >= 0) close(t);
     }
-    close(s->dir_fd);
-    s->dir_fd = -1;
-    free(s->tmp_path);
-    s->tmp_path = NULL;
+    free(s->tmp_name);
+    s->tmp_name = NULL;
   }
+  if (s->dir_fd >= 0) close(s->dir_fd);
+  s->dir_fd = -1;
   if (r && msg) {
     snprintf(msg, msgcap, "cannot write %s: %s", s->name ? s->name : "the output",
              s->taken ? "another file took the place of the one written before it was renamed "
@@ -631,7 +629,7 @@ int pw_sink_finish(pw_sink *s, bool commit, char *msg, size_t msgcap) {
 
 void pw_sink_free(pw_sink *s) {
   if (!s) return;
-  if (s->tmp_path) pw_sink_finish(s, false, NULL, 0);
+  if (s->tmp_name || s->dir_fd >= 0) pw_sink_finish(s, false, NULL, 0);
   for (int i = 0; i < s->nslots; i++) {
     ZSTD_freeCCtx(s->slots[i].zstd);
     libdeflate_free_compressor(s->slots[i].gzip);
@@ -643,8 +641,8 @@ void pw_sink_free(pw_sink *s) {
   free(s->small.out);
   free(s->small_buf);
   free(s->name);
-  free(s->final_path);
-  free(s->fifo_path);
+  free(s->final_name);
+  free(s->fifo_name);
   free(s->head);
   pthread_mutex_destroy(&s->write_mu);
   pthread_mutex_destroy(&s->pool_mu);

@@ -3,6 +3,10 @@
  * plain CSV, zstd or gzip, or bytes laid out by the caller (Parquet).
  *
  * Owns: what an output name may be and how each kind is written.
+ * Every name is reached through its folder, resolved component by
+ * component (resolve.h): a link the kernel's fs.protected_symlinks would
+ * not follow (another user's, in a sticky folder such as /tmp) is refused,
+ * in any component, whatever that sysctl says.
  *  - a new name or a regular file: written under a temporary name beside it
  *    (beside the file a symbolic link names, when it is one), renamed into
  *    place only when the report succeeded, removed otherwise; an existing
@@ -68,9 +72,10 @@ const char *pw_sink_name(const pw_sink *s);
 bool pw_sink_temporary(const pw_sink *s, struct stat *st);
 /**
  * The existing file the report will replace, by the name it is renamed
- * onto (through a link: the file it names), or NULL.
+ * onto (through a link: the file it names) in the folder *dirfd (valid
+ * until pw_sink_finish), or NULL.
  */
-const char *pw_sink_replaced(const pw_sink *s);
+const char *pw_sink_replaced(const pw_sink *s, int *dirfd);
 /** Bytes written to the output so far (a write cut short counts its part). */
 uint64_t pw_sink_bytes(pw_sink *s);
 /** Stop waiting for a FIFO's reader, or for a full pipe or FIFO to take

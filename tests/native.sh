@@ -100,6 +100,30 @@ check_all() { # binary
   grep -q "status=2 entries=0 .*fatal=output name is empty: not written" "$work/err"
   [ -z "$(ls -A "$work/emptycwd")" ]
   if grep -q "Sanitizer\|runtime error" "$work/err"; then cat "$work/err" >&2; return 1; fi
+  # an output reached through links (resolve.c): another user's link in a
+  # sticky folder others can write is not followed, at the last name, on
+  # the way from a link of root's, or as a folder on the way (as root: the
+  # links are uid 60001's), nothing written where they lead
+  if [ "$(id -u)" = 0 ]; then
+    local st="$work/sticky"
+    rm -rf "$st" "$work/vdir"; mkdir -p "$st" "$work/vdir"; chmod 1777 "$st"
+    echo secret >"$work/victim"
+    ln -s "$work/victim" "$st/hers.csv"; ln -s "$work/vdir" "$st/hersdir"
+    ln -s hers.csv "$st/mine.csv"; ln -s "$work/vdir" "$st/rootdir"
+    chown -h 60001:60001 "$st/hers.csv" "$st/hersdir"
+    local o
+    for o in "$st/hers.csv" "$st/mine.csv" "$st/hersdir/x.csv" "$st/rootdir/../sticky/hersdir/x.csv"; do
+      if "$b" -t 2 "$work/tree" "$o" >"$work/out" 2>"$work/err"; then cat "$work/err" >&2; return 1; fi
+      # (the folder as reached: "$work/vdir/../sticky" through rootdir)
+      grep -q "fatal=$o: not followed: .* owned by uid 60001 in [^ ]*/sticky, a sticky folder" "$work/err"
+      if grep -q "Sanitizer\|runtime error" "$work/err"; then cat "$work/err" >&2; return 1; fi
+    done
+    [ "$(cat "$work/victim")" = secret ]
+    [ -z "$(ls -A "$work/vdir")" ]
+    # root's own link is followed, `..` taken physically (rootdir/.. is $work)
+    run "$b" -t 2 "$work/tree" "$st/rootdir/../sticky/rootdir/y.csv"
+    [ "$(wc -l <"$work/vdir/y.csv")" -eq $((rows - 1)) ]
+  fi
   # repair refuses walk-only options (following links would change what they lead to)
   if "$b" -t 2 -F -R "$work/tree" >"$work/out" 2>"$work/err"; then cat "$work/err" >&2; return 1; fi
   grep -q "fatal=PW_OPT_FOLLOW, PW_OPT_NO_STAT and PW_OPT_LINK_DIRS are for walk jobs" "$work/err"
