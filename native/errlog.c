@@ -45,6 +45,7 @@ const char *pw_error_text(int op, int err) {
 
 int pw_errlog_init(pw_errlog *l, uint32_t max, int fd) {
   memset(l, 0, sizeof *l);
+  l->own_fd = l->own_csv_fd = -1;
   if (pthread_mutex_init(&l->mu, NULL)) return -ENOMEM;
   l->max = max;
   l->fd = fd;
@@ -52,7 +53,17 @@ int pw_errlog_init(pw_errlog *l, uint32_t max, int fd) {
   return 0;
 }
 
+void pw_errlog_unblock(pw_errlog *l) {
+  if (l->fd >= 0 && (l->own_fd = pw_reopen_nonblocking(l->fd)) >= 0) l->fd = l->own_fd;
+  if (l->csv_fd >= 0 && (l->own_csv_fd = pw_reopen_nonblocking(l->csv_fd)) >= 0)
+    l->csv_fd = l->own_csv_fd;
+}
+
+void pw_errlog_cancel(pw_errlog *l) { atomic_store(&l->stop, true); }
+
 void pw_errlog_fini(pw_errlog *l) {
+  if (l->own_fd >= 0) close(l->own_fd);
+  if (l->own_csv_fd >= 0) close(l->own_csv_fd);
   for (uint32_t i = 0; i < l->n; i++) free(l->items[i].path);
   free(l->items);
   pthread_mutex_destroy(&l->mu);
@@ -141,8 +152,10 @@ size_t pw_escape_path(char *out, const char *path, size_t len) {
   return o;
 }
 
-static void stream_line(int fd, bool clear, const char *a, const char *path, size_t len,
+static void stream_line(pw_errlog *l, const char *a, const char *path, size_t len,
                         const char *b) {
+  int fd = l->fd;
+  bool clear = l->clear_line;
   static const char wipe[] = "\r\x1b[K";
   size_t lw = clear ? sizeof wipe - 1 : 0, la = strlen(a), lb = strlen(b);
   char *line = malloc(lw + la + len * 4 + lb + 2);
@@ -153,7 +166,7 @@ static void stream_line(int fd, bool clear, const char *a, const char *path, siz
   memcpy(line + o, b, lb);
   o += lb;
   line[o++] = '\n';
-  (void)pw_write_all(fd, line, o);
+  (void)pw_write_until(fd, line, o, &l->stop, NULL);
   free(line);
 }
 
@@ -181,7 +194,8 @@ const char *pw_errno_name(int err) {
 /* One CSV row: "path",op,ERRNO,"message"; quotes doubled, bytes kept as they
    are (to a terminal, escaped as pw_escape_path does: a name must not
    drive the terminal). */
-static int csv_row(int fd, bool tty, int op, int err, const char *path, size_t len) {
+static int csv_row(pw_errlog *l, int op, int err, const char *path, size_t len) {
+  bool tty = l->csv_tty;
   const char *msg = pw_error_text(op, err);
   size_t lm = strlen(msg);
   /* to a terminal, the path as the stderr lines write it (pw_escape_path) */
@@ -212,7 +226,7 @@ static int csv_row(int fd, bool tty, int op, int err, const char *path, size_t l
   }
   row[o++] = '"';
   row[o++] = '\n';
-  int r = pw_write_all(fd, row, o);
+  int r = pw_write_until(l->csv_fd, row, o, &l->stop, NULL);
   free(row);
   return r;
 }
@@ -220,7 +234,7 @@ static int csv_row(int fd, bool tty, int op, int err, const char *path, size_t l
 int pw_errlog_add(pw_errlog *l, int op, int err, const char *path, size_t len) {
   int failed = 0;
   pthread_mutex_lock(&l->mu);
-  l->count++;
+  atomic_fetch_add_explicit(&l->count, 1, memory_order_relaxed);
   if (l->n < l->max) {
     if (!l->items) l->items = calloc(l->max, sizeof *l->items);
     char *copy = malloc(len + 1);
@@ -243,13 +257,13 @@ int pw_errlog_add(pw_errlog *l, int op, int err, const char *path, size_t len) {
     tail[2] = ' ';
     tail[3] = 0;
     strncat(tail, pw_error_text(op, err), sizeof tail - 8);
-    stream_line(l->fd, l->clear_line, head, path, len, tail);
+    stream_line(l, head, path, len, tail);
   }
   /* A row lost (a full disk) is never passed over: the first failure is
      the caller's to report, and no row is written after it (a later one
      could fit, leaving a file that looks whole but is not). */
   if (l->csv_fd >= 0 && !l->csv_err) {
-    failed = csv_row(l->csv_fd, l->csv_tty, op, err, path, len);
+    failed = csv_row(l, op, err, path, len);
     l->csv_err = -failed;
   }
   pthread_mutex_unlock(&l->mu);
@@ -259,13 +273,10 @@ int pw_errlog_add(pw_errlog *l, int op, int err, const char *path, size_t len) {
 void pw_errlog_badname(pw_errlog *l, const char *path, size_t len) {
   if (l->fd < 0) return;
   pthread_mutex_lock(&l->mu);
-  stream_line(l->fd, l->clear_line, "Bad File: ", path, len, "");
+  stream_line(l, "Bad File: ", path, len, "");
   pthread_mutex_unlock(&l->mu);
 }
 
 uint64_t pw_errlog_count(pw_errlog *l) {
-  pthread_mutex_lock(&l->mu);
-  uint64_t c = l->count;
-  pthread_mutex_unlock(&l->mu);
-  return c;
+  return atomic_load_explicit(&l->count, memory_order_relaxed);
 }

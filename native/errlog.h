@@ -11,6 +11,7 @@
 #define PW_ERRLOG_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,7 +25,8 @@ typedef struct pw_errdetail {
 
 typedef struct pw_errlog {
   pthread_mutex_t mu;
-  uint64_t count;        /**< all errors, also those past max */
+  _Atomic uint64_t count; /**< all errors, also those past max (read without mu: progress
+                             must not wait for a writer waiting on a full pipe) */
   pw_errdetail *items;   /**< the first max details */
   uint32_t n, max;
   int fd;                /**< -1 = do not stream */
@@ -32,9 +34,20 @@ typedef struct pw_errlog {
   int csv_err;           /**< the first failed CSV write (errno; no rows after it) */
   bool clear_line;       /**< stderr lines start with "\r\x1b[K" (a progress line there) */
   bool csv_tty;          /**< csv_fd is a terminal: control bytes in paths escaped */
+  int own_fd, own_csv_fd; /**< fd and csv_fd's pipes opened again non-blocking (-1: none) */
+  _Atomic bool stop;      /**< the job is cancelled: a full pipe is waited for no more */
 } pw_errlog;
 
 int pw_errlog_init(pw_errlog *l, uint32_t max, int fd);
+/**
+ * Once fd and csv_fd are set: a pipe among them (stdout read by a pager,
+ * `--errors -`) is written through a non-blocking description of its own
+ * (sys.h: pw_reopen_nonblocking), so that when its reader stops reading, a
+ * writer waiting for room still sees pw_errlog_cancel.
+ */
+void pw_errlog_unblock(pw_errlog *l);
+/** The job is cancelled: a write to a full pipe ends (its row lost, -ECANCELED). */
+void pw_errlog_cancel(pw_errlog *l);
 void pw_errlog_fini(pw_errlog *l);
 /** Record an error on path (len bytes).  Returns 0, or -errno when its CSV
  *  row could not be written (once: no rows are written after that). */

@@ -66,7 +66,8 @@ void pw_job_out_writing(pw_job *j, int delta) {
 /* Record an error; a row the --errors file could not take fails the job. */
 static void note(pw_job *j, int op, int err, const char *path, size_t len) {
   int r = pw_errlog_add(&j->errors, op, err, path, len);
-  if (r) pw_job_fail(j, -r, "cannot write the errors file: %s", strerror(-r));
+  /* (-ECANCELED: cancelled while its reader took no more; the job ends as cancelled) */
+  if (r && r != -ECANCELED) pw_job_fail(j, -r, "cannot write the errors file: %s", strerror(-r));
 }
 void pw_job_note_error(pw_job *j, int op, int err, const char *path, size_t len) {
   note(j, op, err, path, len);
@@ -269,6 +270,7 @@ static pw_job *create(const pw_opts *src, const pw_visitor *vis) {
   j->errors.csv_fd = j->opts->errors_csv_fd;
   j->errors.clear_line = j->opts->error_clear;
   j->errors.csv_tty = j->errors.csv_fd >= 0 && isatty(j->errors.csv_fd);
+  pw_errlog_unblock(&j->errors);
   struct pw_opts *o = j->opts;
   if (pw_strset_build(&j->excludes, o->excludes.items, o->excludes.lens, o->excludes.n)) {
     pw_job_fail(j, ENOMEM, "out of memory");
@@ -470,6 +472,7 @@ PW_API int32_t pw_job_wait(pw_job *j) {
 PW_API void pw_job_cancel(pw_job *j) {
   if (!j) return;
   atomic_store(&j->cancelled, true);
+  pw_errlog_cancel(&j->errors);
   pw_queue_stop(&j->queue);
   if (j->vis->cancel) j->vis->cancel(j);
 }

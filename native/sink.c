@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -32,9 +31,6 @@
 #define PW_ZSTD_DEFAULT 1
 #define PW_GZIP_DEFAULT 1
 #define PW_FIFO_POLL_NS (20 * 1000 * 1000)
-/* A pipe or FIFO that takes no more: how long a writer waits in poll()
-   before it looks at the sink's cancelled flag again. */
-#define PW_FULL_POLL_MS 100
 /* A compressed chunk smaller than this is gathered with others into one
    frame (member) instead of being one of its own (see pw_sink_write). */
 #define PW_SINK_SMALL (64 * 1024)
@@ -113,24 +109,12 @@ static int open_fifo(pw_sink *s, bool wait) {
 }
 
 /* A pipe (or FIFO) handed down as fd: written through a description of its
-   own, opened by /proc/self/fd (Linux), made non-blocking as open_fifo's is
-   without touching the flags of the caller's description (shared with the
-   parent shell, or with Deno's stdout).  Else (no /proc, a socket, a pipe
-   with no reader left) fd itself, as it is. */
+   own, made non-blocking as open_fifo's is (pw_reopen_nonblocking); else
+   fd itself, as it is. */
 static void reopen_pipe(pw_sink *s, int fd) {
-  s->fd = fd;
-  struct stat st, nst;
-  if (fstat(fd, &st) || !S_ISFIFO(st.st_mode)) return;
-  char path[64];
-  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-  int nfd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-  if (nfd < 0) return;
-  if (fstat(nfd, &nst) || nst.st_dev != st.st_dev || nst.st_ino != st.st_ino) {
-    close(nfd);
-    return;
-  }
-  s->fd = nfd;
-  s->own_fd = true;
+  int nfd = pw_reopen_nonblocking(fd);
+  s->fd = nfd >= 0 ? nfd : fd;
+  s->own_fd = nfd >= 0;
 }
 
 /* A character or block device (leaf in dir): written in place, as
@@ -379,21 +363,7 @@ static void give_slot(pw_sink *s, pw_cslot *c) {
    that a reader that stops reading cannot hold the walk past a signal.  A
    reader that keeps up costs nothing more than the write itself. */
 static int sink_write(pw_sink *s, const char *p, size_t len) {
-  while (len) {
-    ssize_t n = write(s->fd, p, len);
-    if (n >= 0) {
-      atomic_fetch_add_explicit(&s->bytes, (uint64_t)n, memory_order_relaxed);
-      p += n;
-      len -= (size_t)n;
-      continue;
-    }
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) return -errno;
-    if (atomic_load(&s->cancelled)) return -ECANCELED;
-    struct pollfd pfd = {.fd = s->fd, .events = POLLOUT};
-    if (poll(&pfd, 1, PW_FULL_POLL_MS) < 0 && errno != EINTR) return -errno;
-  }
-  return 0;
+  return pw_write_until(s->fd, p, len, &s->cancelled, &s->bytes);
 }
 
 /* Write buf (len may be 0), after opening a waiting FIFO, writing the head

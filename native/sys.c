@@ -4,6 +4,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #ifdef __linux__
 #include <sched.h>
@@ -33,24 +35,43 @@ __attribute__((constructor)) static void pw_pin(void) {
 #endif
 
 int pw_write_all(int fd, const void *buf, size_t len) {
+  return pw_write_until(fd, buf, len, NULL, NULL);
+}
+
+int pw_write_until(int fd, const void *buf, size_t len, _Atomic bool *stop,
+                   _Atomic uint64_t *count) {
   const char *p = buf;
   while (len) {
     ssize_t n = write(fd, p, len);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      /* a descriptor handed down non-blocking (a pipe from a parent that
-         set O_NONBLOCK): full for now, so wait until it takes more */
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-        if (poll(&pfd, 1, -1) < 0 && errno != EINTR) return -errno;
-        continue;
-      }
-      return -errno;
+    if (n >= 0) {
+      if (count) atomic_fetch_add_explicit(count, (uint64_t)n, memory_order_relaxed);
+      p += n;
+      len -= (size_t)n;
+      continue;
     }
-    p += n;
-    len -= (size_t)n;
+    if (errno == EINTR) continue;
+    /* a non-blocking description (pw_reopen_nonblocking, or one handed
+       down so by a parent): full for now, so wait until it takes more */
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return -errno;
+    if (stop && atomic_load(stop)) return -ECANCELED;
+    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+    if (poll(&pfd, 1, stop ? PW_FULL_POLL_MS : -1) < 0 && errno != EINTR) return -errno;
   }
   return 0;
+}
+
+int pw_reopen_nonblocking(int fd) {
+  struct stat st, nst;
+  if (fstat(fd, &st) || !S_ISFIFO(st.st_mode)) return -1;
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  int nfd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (nfd < 0) return -1;
+  if (fstat(nfd, &nst) || nst.st_dev != st.st_dev || nst.st_ino != st.st_ino) {
+    close(nfd);
+    return -1;
+  }
+  return nfd;
 }
 
 void *pw_grow(void *p, size_t *cap, size_t need) {

@@ -10,6 +10,8 @@
 #ifndef PW_SYS_H
 #define PW_SYS_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +29,29 @@
 /** Write all of buf to fd, retrying on EINTR and short writes (and waiting
     with poll while a non-blocking fd is full); 0 or -errno. */
 int pw_write_all(int fd, const void *buf, size_t len);
+
+/** How long a writer to a full pipe waits in poll() before it looks at its
+    stop flag again (pw_write_until). */
+#define PW_FULL_POLL_MS 100
+
+/**
+ * pw_write_all, but a full non-blocking fd (a pipe whose reader stopped
+ * reading) is polled for room PW_FULL_POLL_MS at a time until *stop is set
+ * (NULL: never), then -ECANCELED: a signal that cancels the job reaches a
+ * writer waiting there.  Each write's bytes are added to *count (NULL:
+ * not counted).  A reader that keeps up costs nothing more than write().
+ */
+int pw_write_until(int fd, const void *buf, size_t len, _Atomic bool *stop,
+                   _Atomic uint64_t *count);
+
+/**
+ * A pipe or FIFO handed down as fd, opened again through /proc/self/fd
+ * (Linux) as a non-blocking description of its own, without touching the
+ * flags of fd's description (shared with a parent shell, or Deno's stdout):
+ * the new fd (the caller closes it), or -1 where that cannot be done (no
+ * /proc, a socket, a pipe with no reader left): then fd is used as it is.
+ */
+int pw_reopen_nonblocking(int fd);
 
 /** Most cgroup folders with a quota that pw_cpus keeps. */
 #define PW_CPU_QUOTA_DIRS 8

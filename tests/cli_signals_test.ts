@@ -14,8 +14,8 @@
  * made bigger and the step runs again.
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes, fail } from "@std/assert";
-import { CLI, deno, REPO, run, spawnCli } from "./helpers/run.ts";
-import { CC, FUSERMOUNT, PKG_CONFIG, PYTHON3, testNeeding } from "./helpers/system.ts";
+import { CLI, deno, REPO, run, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
+import { CC, FUSERMOUNT, PKG_CONFIG, PYTHON3, SETPRIV, testNeeding } from "./helpers/system.ts";
 import { flatTree, growingTree, python } from "./helpers/tree.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { mountSlowfs } from "./helpers/slowfs.ts";
@@ -175,6 +175,51 @@ Deno.test("CLI: one SIGTERM stops a report whose stdout reader reads nothing: 14
     } were written)`,
   );
   assert(!stderr.includes("waiting for the workers"), stderr);
+});
+
+testNeeding([SETPRIV], {
+  name:
+    "CLI: one SIGTERM stops a run whose --errors - reader reads nothing: 143, the report not kept",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    await using tmp = await tempDir();
+    // 1,500 folders it cannot open (an unprivileged run: root's mode 000
+    // folders), each an error row of some 250 bytes: far more than a pipe holds
+    const root = `${tmp.path}/closed`;
+    await Deno.mkdir(root);
+    for (let i = 0; i < 1500; i++) await Deno.mkdir(`${root}/${"x".repeat(200)}-${i}`, { mode: 0 });
+    const out = `${tmp.path}/out.csv`;
+    // stdout, where the error rows go, a pipe never read: the workers fill it and wait for room
+    const p = spawnCli(["--errors", "-", "-o", out, root], { prefix: UNPRIVILEGED });
+    const guard = setTimeout(() => p.kill("SIGKILL"), 60_000); // a hang guard
+    let stderr = "";
+    const read = (async () => {
+      for await (const c of p.stderr) stderr += dec.decode(c);
+    })();
+    // once a worker waits for room in the full pipe (in poll(), through the
+    // library's non-blocking description of it; before: in pipe_write)
+    const waiting = () =>
+      Array.from(Deno.readDirSync(`/proc/${p.pid}/task`)).some((t) => {
+        try {
+          const w = Deno.readTextFileSync(`/proc/${p.pid}/task/${t.name}/wchan`);
+          return w === "pipe_write" || w.startsWith("poll_schedule");
+        } catch {
+          return false; // the thread ended meanwhile
+        }
+      });
+    while (!waiting()) await sleep(10);
+    p.kill("SIGTERM");
+    await read;
+    const r = await p.status;
+    clearTimeout(guard);
+    assert(r.signal !== "SIGKILL", `killed by the hang guard: ${stderr.slice(-2000)}`);
+    assertEquals([r.code, r.signal], [143, "SIGTERM"], stderr.slice(-2000));
+    // stopped before its end: no report, and the rows the pipe holds are whole rows
+    assertEquals(names(tmp.path), ["closed"]);
+    const rows = dec.decode(await new Response(p.stdout).bytes()).split("\n");
+    assert(rows.length > 100 && rows.length < 1500, `${rows.length} rows`);
+    assertEquals(rows[0], "path,operation,errno,message");
+  },
 });
 
 testNeeding([PYTHON3], {
