@@ -50,6 +50,8 @@ typedef struct repair_ctx {
   gid_t *groups;
   int ngroups; /**< -1: privileged (or not Linux): no such clearing planned */
   int journal_fd, changes_fd;
+  int own_changes_fd;  /**< changes_fd's pipe opened again non-blocking (-1: none) */
+  _Atomic bool stop;   /**< cancelled: a change line waits for a full pipe no more */
   pw_channel *records; /**< change records for pw_job_next, or NULL */
   size_t root_len;     /**< the root as printed (trailing slashes dropped) */
   int64_t start_sec;   /**< the second the job started (CLOCK_REALTIME), before the walk */
@@ -251,8 +253,9 @@ static void report_done(pw_worker *w, repair_worker *r, const pw_entry *e, const
   count_change(w, c, p, st);
   if (c->records) change_record(w, c, r, e, st, p);
   if (c->changes_fd >= 0) /* stdout closed: the counts still tell */
-    (void)pw_write_all(c->changes_fd, r->buf,
-                       pw_change_lines(r->buf, c->chown_mode, !c->apply, &r->names, e, st, p));
+    (void)pw_write_until(c->changes_fd, r->buf,
+                         pw_change_lines(r->buf, c->chown_mode, !c->apply, &r->names, e, st, p),
+                         &c->stop, NULL);
 }
 
 /* Journal line of a change about to be made (or planned); false: don't. */
@@ -738,7 +741,9 @@ static void rp_workers_done(pw_job *j) {
 
 static void rp_cancel(pw_job *j) {
   repair_ctx *c = pw_job_ctx(j);
-  if (c && c->records) pw_channel_cancel(c->records);
+  if (!c) return;
+  atomic_store(&c->stop, true);
+  if (c->records) pw_channel_cancel(c->records);
 }
 
 static int32_t rp_next(pw_job *j, uint64_t *out) {
@@ -762,6 +767,7 @@ static void rp_job_free(pw_job *j) {
   }
   free(c->links);
   free(c->groups);
+  if (c->own_changes_fd >= 0) close(c->own_changes_fd);
   free(c);
   pw_job_set_ctx(j, NULL);
 }
@@ -824,8 +830,13 @@ static int repair_init(pw_job *j, void *arg) {
   *c = (repair_ctx){.chown_mode = chown_mode, .apply = o->apply, .force_gw = o->force_gw,
                     .from = o->chown_from, .to_uid = o->chown_uid, .to_gid = o->chown_gid,
                     .ngroups = -1, .journal_fd = o->journal_fd, .changes_fd = o->changes_fd,
+                    .own_changes_fd = -1,
                     .start_sec = (int64_t)start.tv_sec};
   atomic_init(&c->ancestor_reported, false);
+  /* the change lines to a pipe (stdout read by a pager that stopped
+     reading): written so that a cancel still reaches a waiting writer */
+  c->own_changes_fd = c->changes_fd >= 0 ? pw_reopen_nonblocking(c->changes_fd) : -1;
+  if (c->own_changes_fd >= 0) c->changes_fd = c->own_changes_fd;
 #ifdef __linux__
   if (chown_mode && !has_fsetid()) {
     int n = getgroups(0, NULL);

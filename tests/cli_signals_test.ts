@@ -37,6 +37,22 @@ async function until(cond: () => boolean, done: () => boolean, what: string): Pr
   return false;
 }
 
+/**
+ * Whether a thread of process `pid` waits for room in a full pipe: in poll()
+ * (the library writes pipes through non-blocking descriptions of its own,
+ * so that a cancel reaches it) or in pipe_write (a blocking write).
+ */
+function waitingOnPipe(pid: number): boolean {
+  return Array.from(Deno.readDirSync(`/proc/${pid}/task`)).some((t) => {
+    try {
+      const w = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/wchan`);
+      return w === "pipe_write" || w.startsWith("poll_schedule");
+    } catch {
+      return false; // the thread ended meanwhile
+    }
+  });
+}
+
 /** Run the CLI, send `signal` once `ready()` holds; the child's result, or null if it finished first. */
 async function interrupt(args: string[], ready: () => boolean, signal: Deno.Signal) {
   const p = spawnCli(args);
@@ -196,18 +212,7 @@ testNeeding([SETPRIV], {
     const read = (async () => {
       for await (const c of p.stderr) stderr += dec.decode(c);
     })();
-    // once a worker waits for room in the full pipe (in poll(), through the
-    // library's non-blocking description of it; before: in pipe_write)
-    const waiting = () =>
-      Array.from(Deno.readDirSync(`/proc/${p.pid}/task`)).some((t) => {
-        try {
-          const w = Deno.readTextFileSync(`/proc/${p.pid}/task/${t.name}/wchan`);
-          return w === "pipe_write" || w.startsWith("poll_schedule");
-        } catch {
-          return false; // the thread ended meanwhile
-        }
-      });
-    while (!waiting()) await sleep(10);
+    while (!waitingOnPipe(p.pid)) await sleep(10);
     p.kill("SIGTERM");
     await read;
     const r = await p.status;
@@ -220,6 +225,39 @@ testNeeding([SETPRIV], {
     assert(rows.length > 100 && rows.length < 1500, `${rows.length} rows`);
     assertEquals(rows[0], "path,operation,errno,message");
   },
+});
+
+Deno.test("CLI: one SIGTERM stops a chown dry run whose stdout reader reads nothing: 143, nothing changed", async () => {
+  await using tmp = await tempDir();
+  // 3,000 files of uid 4242 with long names: a "would change:" line each,
+  // far more than a pipe holds
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(root);
+  for (let i = 0; i < 3000; i++) {
+    const f = `${root}/${"y".repeat(200)}-${i}`;
+    Deno.writeFileSync(f, new Uint8Array());
+    Deno.chownSync(f, 4242, 4242);
+  }
+  const p = spawnCli(["--chown_from", "4242", "--chown_to", "4343:4343", root]);
+  const guard = setTimeout(() => p.kill("SIGKILL"), 60_000); // a hang guard
+  let stderr = "";
+  const read = (async () => {
+    for await (const c of p.stderr) stderr += dec.decode(c);
+  })();
+  while (!waitingOnPipe(p.pid)) await sleep(10);
+  p.kill("SIGTERM");
+  await read;
+  const r = await p.status;
+  clearTimeout(guard);
+  assert(r.signal !== "SIGKILL", `killed by the hang guard: ${stderr.slice(-2000)}`);
+  assertEquals([r.code, r.signal], [143, "SIGTERM"], stderr.slice(-2000));
+  const lines = dec.decode(await new Response(p.stdout).bytes()).split("\n");
+  assert(lines.length > 100 && lines.length < 3000, `${lines.length} lines`);
+  assert(lines[0].startsWith("would change: "), lines[0]);
+  // a dry run: every file is still uid 4242's
+  for (const e of Deno.readDirSync(root)) {
+    assertEquals(Deno.lstatSync(`${root}/${e.name}`).uid, 4242);
+  }
 });
 
 testNeeding([PYTHON3], {
