@@ -305,40 +305,85 @@ async function named(path: string): Promise<boolean> {
 /** An output's link that the kernel's fs.protected_symlinks would not follow: refused. */
 export class ProtectedLinkError extends Error {}
 
+/** The links the kernel follows in one path before it gives up (ELOOP). */
+const MAX_LINKS = 40;
+
 /**
- * Refuse (a {@link ProtectedLinkError} naming `file`) a chain of links at `file` that the
- * kernel's fs.protected_symlinks would not follow for this process,
- * whatever the sysctl says: a link in a sticky folder that others can write
- * (/tmp), owned by neither the runner nor the folder's owner. Another user
- * could have put it there for root to write (and replace) a file of her
- * choosing; with fs.protected_symlinks = 1 the shell's `>` refuses it too.
+ * Refuse (a {@link ProtectedLinkError} naming `file`) a path to `file`
+ * that meets, anywhere in it, a link the kernel's fs.protected_symlinks
+ * would not follow for this process, whatever the sysctl says: a link in a
+ * sticky folder that others can write (/tmp), owned by neither the runner
+ * nor the folder's owner. Another user could have put it there for root to
+ * write (and replace) a file of her choosing: at the last name, or as a
+ * folder of the path (`/tmp/hers/out.csv`, `hers` her link to a folder of
+ * root's); with fs.protected_symlinks = 1 the shell's `>` refuses both.
+ *
+ * The path is walked as the kernel resolves it: name by name from the
+ * working folder (or /), `..` taken in the folder reached (not in the name
+ * as written), each link's target put in its place, and every link met
+ * checked; more than 40 links is an error, as the kernel's ELOOP. With
+ * `followLast` false a link at the last name is not followed (it is
+ * replaced, not written through), but the folders that lead to it are
+ * checked all the same. The walk stops quietly at a name that is not there
+ * (a new file) or cannot be looked at: what opens the file then says why.
  */
-function linksFollowable(file: string): void {
+function linksFollowable(file: string, followLast: boolean): void {
   const uid = Deno.uid();
   if (uid === null) return; // no owners here (Windows)
-  let at = file;
-  for (let hop = 0; hop < 40; hop++) {
-    let link: Deno.FileInfo, folder: Deno.FileInfo;
-    const dir = folderOf(at);
+  let at: string; // the folder reached: a path without links
+  try {
+    at = file.startsWith("/") ? "/" : Deno.cwd();
+  } catch {
+    return; // the working folder is gone: the open fails too
+  }
+  // The names still to walk, the next one last; `via`: the link whose
+  // target they come from (null: names of `file` itself).
+  type Name = { name: string; via: string | null };
+  const names = (path: string, via: string | null): Name[] =>
+    path.split("/").filter((n) => n !== "").reverse().map((name) => ({ name, via }));
+  const todo = names(file, null);
+  let links = 0;
+  while (todo.length) {
+    const { name, via } = todo.pop()!;
+    if (name === ".") continue;
+    if (name === "..") {
+      at = at.slice(0, at.lastIndexOf("/")) || "/";
+      continue;
+    }
+    const path = at === "/" ? `/${name}` : `${at}/${name}`;
+    const last = todo.length === 0;
+    let link: Deno.FileInfo, folder: Deno.FileInfo, to: string;
     try {
-      link = Deno.lstatSync(at);
-      if (!link.isSymlink) return;
-      folder = Deno.statSync(dir);
+      link = Deno.lstatSync(path);
+      if (!link.isSymlink) {
+        at = path;
+        continue;
+      }
+      if (last && !followLast) return;
+      folder = Deno.statSync(at);
+      to = Deno.readLinkSync(path);
     } catch {
-      return; // a link to nothing: told by the caller
+      return; // not there (a new file), or not to be looked at: told by the caller
+    }
+    if (++links > MAX_LINKS) {
+      throw new Error(`pwalk: ${file}: too many levels of symbolic links`);
     }
     if (
       (folder.mode! & 0o1002) === 0o1002 && link.uid !== uid && link.uid !== folder.uid
     ) {
-      const which = at === file ? "a link" : `the link ${at} it leads to`;
+      const which = via !== null
+        ? `the link ${path} it leads to`
+        : last
+        ? "a link"
+        : `the link ${path} in its path`;
       throw new ProtectedLinkError(
-        `pwalk: ${file}: not followed: ${which} owned by uid ${link.uid} in ${dir}, a sticky ` +
+        `pwalk: ${file}: not followed: ${which} owned by uid ${link.uid} in ${at}, a sticky ` +
           "folder others can write, which the kernel's protected_symlinks refuses to follow " +
           "(write to its target's name instead)",
       );
     }
-    const to = Deno.readLinkSync(at);
-    at = to.startsWith("/") ? to : `${dir === "/" ? "" : dir}/${to}`;
+    if (to.startsWith("/")) at = "/";
+    todo.push(...names(to, path));
   }
 }
 
@@ -355,12 +400,16 @@ function folderOf(file: string): string {
  * replaced), a character device or FIFO is written directly. Anything else
  * (a socket, a block device, a link to nothing) is refused: replacing
  * /dev/null as root would harm the system; a folder is bad usage (a
- * RangeError).
+ * RangeError). So is a path that meets, at its last name or in a folder of
+ * it, a link the kernel's protected_symlinks would not follow (a
+ * {@link ProtectedLinkError}), whether or not the file is there yet.
  */
 export async function outputTarget(
   file: string,
   options: OutputTargetOptions = {},
 ): Promise<OutputTarget> {
+  // every link on the way, the last name's only when it is followed
+  linksFollowable(file, !options.replaceLink);
   let info: Deno.FileInfo;
   try {
     info = await Deno.lstat(file);
@@ -371,7 +420,6 @@ export async function outputTarget(
   let path = file;
   if (info.isSymlink && options.replaceLink) return { path: file, direct: false };
   if (info.isSymlink) {
-    linksFollowable(file);
     try {
       path = await Deno.realPath(file);
       info = await Deno.stat(path);

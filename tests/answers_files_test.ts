@@ -329,6 +329,79 @@ Deno.test({
 
 Deno.test({
   name:
+    "a link another user put in a sticky folder is not followed as a folder of an output's path either (every output, new file or not); root's and the folder owner's are",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    await using tmp = await tempDir();
+    const scan = await scanOf(tmp.path, "scan.csv");
+    await Deno.mkdir(`${tmp.path}/plan`); // (a plan beside the scan would make it a shard's)
+    const plan = `${tmp.path}/plan/plan.json`;
+    assertEquals((await cli(["plan", `${tmp.path}/tree`, "--shards", "2", "-o", plan])).code, 0);
+    const sticky = `${tmp.path}/sticky`;
+    await Deno.mkdir(sticky);
+    await Deno.chmod(sticky, 0o1777);
+    // a folder of root's, with a file in it: what her link leads to
+    const victim = `${tmp.path}/victim`;
+    await Deno.mkdir(victim);
+    Deno.writeTextFileSync(`${victim}/keep.csv`, "secret");
+    const link = async (at: string, to: string, uid: number) => {
+      await Deno.symlink(to, at);
+      await runOk("chown", ["-h", `${uid}:${uid}`, at]);
+    };
+    await link(`${sticky}/hers`, victim, 60001);
+    await link(`${sticky}/mine`, `${sticky}/hers`, 0); // root's own link to hers
+    await link(`${sticky}/up`, "hers/../victim", 0); // ".." taken in the folder reached
+    const outputs = (dir: string, name: string): string[][] => [
+      ["summary", "--html", `${dir}/${name}`, scan],
+      ["convert", scan, `${dir}/${name}`],
+      ["--errors", `${dir}/${name}`, "-o", `${tmp.path}/r.csv`, `${tmp.path}/tree`],
+      ["-o", `${dir}/${name}`, `${tmp.path}/tree`],
+      ["plan", `${tmp.path}/tree`, "--shards", "2", "-o", `${dir}/${name}`],
+      ["report", "--plan", plan, "--shard", "0", "-o", `${dir}/${name}`], // replaceLink
+    ];
+    const cases: [string, string[], string][] = [];
+    for (const name of ["new.csv", "keep.csv"]) {
+      for (const args of outputs(`${sticky}/hers`, name)) {
+        cases.push([tmp.path, args, `the link ${sticky}/hers in its path`]);
+      }
+      for (const args of outputs(`${sticky}/mine`, name)) {
+        cases.push([tmp.path, args, `the link ${sticky}/hers it leads to`]);
+      }
+    }
+    // relative to the working folder, and through ".." after her link
+    cases.push([sticky, ["convert", scan, "hers/new.csv"], `the link ${sticky}/hers in its path`]);
+    cases.push([sticky, ["-o", "up/new.csv", `${tmp.path}/tree`], `${sticky}/hers it leads to`]);
+    for (const [cwd, args, which] of cases) {
+      const r = await cli(args, { cwd });
+      assertEquals(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
+      assertMatch(r.stderr, /^pwalk: .*: not followed: .* owned by uid 60001 in .*\n$/);
+      assertStringIncludes(r.stderr, which, args.join(" "));
+      // nothing written there: no file, no temporary left
+      assertEquals([...Deno.readDirSync(victim)].map((e) => e.name), ["keep.csv"], args.join(" "));
+      assertEquals(Deno.readTextFileSync(`${victim}/keep.csv`), "secret", args.join(" "));
+    }
+    // root's link in the sticky folder, and the link of a sticky folder's
+    // owner (hers), are followed, as the kernel follows them
+    const hersToo = `${tmp.path}/hers-too`;
+    await Deno.mkdir(hersToo);
+    await Deno.chown(hersToo, 60001, 60001);
+    await Deno.chmod(hersToo, 0o1777);
+    for (const [at, owner] of [[`${sticky}/root`, 0], [`${hersToo}/d`, 60001]] as const) {
+      const into = `${tmp.path}/into-${owner}`;
+      await Deno.mkdir(into);
+      await link(at, into, owner);
+      for (const args of outputs(at, "o.csv")) {
+        const r = await cli(args);
+        assertEquals(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
+        assert(Deno.statSync(`${into}/o.csv`).size > 0, args.join(" "));
+        Deno.removeSync(`${into}/o.csv`);
+      }
+    }
+  },
+});
+
+Deno.test({
+  name:
     "a spill folder's parent (TMPDIR, --temp-dir) another user can change is refused by summary and convert, nothing written",
   ignore: Deno.uid() !== 0,
   async fn() {
