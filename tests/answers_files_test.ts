@@ -17,7 +17,7 @@ import { ERRORS_HEADER } from "../lib/cli/common.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { smallTree } from "./helpers/tree.ts";
 import { waitFor } from "./helpers/wait.ts";
-import { shimTest } from "./helpers/shim.ts";
+import { shimTest, VANISH_C } from "./helpers/shim.ts";
 
 const dec = new TextDecoder();
 
@@ -612,5 +612,102 @@ shimTest(
       assert(Deno.lstatSync(fifo).isSymlink, "the shim's move happened");
       await Deno.remove(fifo);
     }
+  },
+);
+
+shimTest(
+  "--errors FIFO, replaced by a link to a file of root's before it is opened: nothing written there, the run fails before any work",
+  FIFO_TO_LINK_C,
+  async (shim) => {
+    await Deno.mkdir(`${shim.dir}/tree`);
+    await smallTree(`${shim.dir}/tree`);
+    const victim = `${shim.dir}/victim`;
+    const fifo = `${shim.dir}/errors.csv`;
+    await run("mkfifo", [fifo]);
+    Deno.writeTextFileSync(victim, "secret");
+    const out = `${shim.dir}/r.csv`;
+    const r = await shim.cli(["--errors", fifo, "-o", out, `${shim.dir}/tree`], {
+      SWAP_FIFO: fifo,
+      SWAP_TO: victim,
+    });
+    assertEquals(Deno.readTextFileSync(victim), "secret", r.stderr);
+    assertEquals(r.code, 1, r.stderr);
+    assertEquals(
+      r.stderr,
+      `pwalk: --errors ${fifo}: cannot write: it was replaced by another file since it was checked\n`,
+    );
+    assert(Deno.lstatSync(fifo).isSymlink, "the shim's move happened");
+    assert(!Deno.readDirSync(shim.dir).some((e) => e.name.includes("r.csv")), "the report ran");
+  },
+);
+
+/**
+ * Her move against the library's own descriptor of a direct --errors: once
+ * the FIFO is held open (a reader on it), a hard link to a file of root's
+ * is renamed over its name just before the library opens that name
+ * (O_CREAT: the library's open; the runner's own open of a FIFO creates
+ * nothing). With VANISH_C: an entry vanishes during the walk, an error row
+ * for --errors.
+ */
+const FIFO_TO_FILE_AT_CREATE_C = VANISH_C + `
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+static void hers(const char *path, int flags) {
+  const char *fifo = getenv("SWAP_FIFO"), *to = getenv("SWAP_TO");
+  if (fifo && to && !strcmp(path, fifo) && (flags & O_CREAT)) {
+    char name[4096];
+    snprintf(name, sizeof name, "%s.hers", fifo);
+    unlink(name);
+    if (link(to, name) == 0) rename(name, fifo);
+  }
+}
+#define WRAP(name) \\
+  int name(const char *path, int flags, ...) { \\
+    static int (*real)(const char *, int, ...); \\
+    if (!real) real = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, #name); \\
+    va_list ap; va_start(ap, flags); int mode = va_arg(ap, int); va_end(ap); \\
+    hers(path, flags); \\
+    return real(path, flags, mode); \\
+  }
+WRAP(open)
+WRAP(open64)
+`;
+
+shimTest(
+  "--errors FIFO, replaced by another file just before the library opens it by its name: the run fails, that file is not written",
+  FIFO_TO_FILE_AT_CREATE_C,
+  async (shim) => {
+    await Deno.mkdir(`${shim.dir}/tree`);
+    await smallTree(`${shim.dir}/tree`);
+    const victim = `${shim.dir}/victim`;
+    Deno.writeTextFileSync(`${shim.dir}/tree/vanish-1`, "x"); // an error row, if walked
+    Deno.writeTextFileSync(victim, "secret");
+    const fifo = `${shim.dir}/errors.csv`;
+    await run("mkfifo", [fifo]);
+    const reader = new Deno.Command("cat", { args: [fifo], stdout: "piped" }).spawn();
+    const out = `${shim.dir}/r.csv`;
+    const r = await shim.cli(["--errors", fifo, "-o", out, `${shim.dir}/tree`], {
+      SWAP_FIFO: fifo,
+      SWAP_TO: victim,
+    });
+    try {
+      reader.kill(); // (only if the run never opened the FIFO)
+    } catch { /* ended: the FIFO was opened and closed */ }
+    const read = dec.decode((await reader.output()).stdout);
+    assertEquals(Deno.readTextFileSync(victim), "secret", r.stderr);
+    assertEquals(r.code, 1, r.stderr);
+    assertEquals(
+      r.stderr,
+      `pwalk: --errors ${fifo}: cannot write: it was replaced by another file since it was checked\n`,
+    );
+    // the shim's move happened: the name is the victim's now
+    assertEquals(Deno.statSync(fifo).ino, Deno.statSync(victim).ino);
+    assertEquals(read, ERRORS_HEADER + "\n", "the FIFO held got the header");
+    assert(!Deno.readDirSync(shim.dir).some((e) => e.name.includes("r.csv")), "the report ran");
   },
 );

@@ -17,6 +17,7 @@ import {
   createPartial,
   type FileId,
   keepOwnerMode,
+  openDirect,
   osErrorText,
   PARTIAL_BESIDE,
   partialBeside,
@@ -769,19 +770,22 @@ async function openErrorsCsv(
   if (named?.isDirectory) {
     throw new UsageError(`--errors ${given} is a folder: give the errors a file`);
   }
+  // "pwalk: cannot write FILE: why" as "--errors FILE: cannot write: why"
+  const told = (e: unknown) => {
+    const m = (e as Error).message;
+    const prefix = `pwalk: cannot write ${path}: `;
+    return fail(
+      m.startsWith(prefix)
+        ? `cannot write: ${m.slice(prefix.length)}`
+        : m.replace(/^pwalk: [^\n]*?: /, ""),
+    );
+  };
   let target;
   try {
     target = await checkedOutput(path, inputs, { who: "--errors" });
   } catch (e) {
     if (e instanceof RangeError) throw new UsageError(`--errors ${usage(e).message}`);
-    // "pwalk: cannot write FILE: why" as "--errors FILE: cannot write: why"
-    const m = (e as Error).message;
-    const prefix = `pwalk: cannot write ${path}: `;
-    throw fail(
-      m.startsWith(prefix)
-        ? `cannot write: ${m.slice(prefix.length)}`
-        : m.replace(/^pwalk: [^\n]*?: /, ""),
-    );
+    throw told(e);
   }
   const now = target.direct ? null : named;
   const write = target.direct ? target.path : partialBeside(target.path);
@@ -794,17 +798,26 @@ async function openErrorsCsv(
   };
   // A FIFO or device: held open from the header to the end, so that a
   // FIFO's reader never sees the end of its input between the header and
-  // the rows (the library opens its own descriptor meanwhile).
+  // the rows (the library opens its own descriptor meanwhile). Opened only
+  // if it is still the file checked (openDirect: a FIFO another user
+  // planted, replaced by a link to a file of root's, is not written), and
+  // the library's descriptor checked to be that same file.
   let held: Deno.FsFile | undefined;
   // In a folder others can change (safeByName): the temporary made here,
   // its header written through this descriptor, never chowned or chmodded
   // by its name (the runner's, with the old mode), and the library's own
   // descriptor checked to be that same file.
   let made: Deno.FsFile | undefined;
+  if (target.direct) {
+    try {
+      held = await openDirect(target, path);
+    } catch (e) {
+      throw told(e);
+    }
+  }
   try {
-    if (target.direct) {
-      held = await Deno.open(write, { write: true, append: true });
-      await held.write(new TextEncoder().encode(ERRORS_HEADER + "\n"));
+    if (held) {
+      await writeAll(held, new TextEncoder().encode(ERRORS_HEADER + "\n"));
     } else {
       // .FILE.partial-PID-UUID of runs killed before their end: removed now
       const slash = target.path.lastIndexOf("/");
@@ -830,6 +843,17 @@ async function openErrorsCsv(
     throw fail(errnoName(-fd)[1]);
   }
   let ours: FileId | undefined; // the temporary, as made
+  if (held) {
+    // (opened by its name again: the FIFO or device is still the one held,
+    // not a file renamed there since)
+    const mine = held.statSync();
+    const theirs = statOrNull(`/proc/self/fd/${fd}`); // (Linux: the open file itself)
+    if (theirs && (theirs.dev !== mine.dev || theirs.ino !== mine.ino)) {
+      native().pw_fd_close(fd);
+      held.close();
+      throw fail("cannot write: it was replaced by another file since it was checked");
+    }
+  }
   if (made) {
     // (opened by its name again, O_NOFOLLOW: another file renamed there
     // meanwhile, a hard link, is not written)
