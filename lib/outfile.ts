@@ -1,13 +1,15 @@
 /**
  * Where a file written whole goes, by what is at its name now, as report's
  * `-o` decides it: shared by the answer commands' outputs and the CLI's
- * `--errors FILE`. (Two imports, themselves without any: the CLI's
- * static module graph stays small.)
+ * `--errors FILE`. (Three imports, themselves without any: the CLI's
+ * static module graph stays small; node:fs is loaded only to check an
+ * output that is there.)
  *
  * @module
  */
 import { removeOnInterrupt } from "./interrupt.ts";
 import { untrustedAncestor } from "./trust.ts";
+import { errnoText } from "./errno.ts";
 
 /** A file system error's text without Deno's " (os error N): op 'path'" tail. */
 export function osErrorText(e: unknown): string {
@@ -435,13 +437,62 @@ export async function outputTarget(
   throw new Error(`pwalk: ${file}: not a file, character device or FIFO`);
 }
 
+/** Linux's O_PATH: a descriptor of the file itself, which opens nothing (no FIFO waited for, no device's driver). */
+const O_PATH = 0o10000000;
+
+/**
+ * Whether this process may write the regular file `path`, `seen` when it
+ * was looked at (lstat), as the kernel answers it (owner, group and mode,
+ * ACLs, an immutable file, a read-only mount, an NFS server's say), with
+ * nothing opened that is not that file: a FIFO renamed there since would
+ * have the check wait forever for a reader, a device be opened (a tape
+ * rewound). Linux: the name's inode is taken with O_PATH and O_NOFOLLOW
+ * (opening nothing), checked to be `seen`, and only then opened for
+ * writing through /proc/self/fd, and closed. Elsewhere: opened for
+ * writing with O_NONBLOCK and O_NOFOLLOW (a FIFO not waited for), then
+ * checked. Throws an Error saying why not ("Permission denied"; "it was
+ * replaced by another file since it was checked").
+ */
+async function writableAsSeen(path: string, seen: Deno.FileInfo): Promise<void> {
+  if (Deno.build.os === "windows") return (await Deno.open(path, { write: true })).close();
+  const fs = await import("node:fs"); // only here: other outputs never load it
+  const c = fs.constants;
+  let proc = Deno.build.os === "linux";
+  try {
+    if (proc) Deno.statSync("/proc/self/fd");
+  } catch {
+    proc = false; // no /proc mounted
+  }
+  const replaced = () => new Error("it was replaced by another file since it was checked");
+  let fd: number;
+  try {
+    fd = fs.openSync(
+      path,
+      proc ? O_PATH | c.O_NOFOLLOW : c.O_WRONLY | c.O_NONBLOCK | c.O_NOFOLLOW | c.O_NOCTTY,
+    );
+  } catch (e) {
+    const code = String((e as { code?: string }).code);
+    // a link now (O_NOFOLLOW), a FIFO with no reader (O_NONBLOCK)
+    if (code === "ELOOP" || code === "ENXIO") throw replaced();
+    throw new Error(errnoText(code) ?? osErrorText(e));
+  }
+  try {
+    const now = fs.fstatSync(fd);
+    if (!now.isFile() || now.dev !== seen.dev || now.ino !== seen.ino) throw replaced();
+    if (proc) Deno.openSync(`/proc/self/fd/${fd}`, { write: true }).close();
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /**
  * {@link outputTarget}, checked before any work is done: a folder, or a
  * file there that is one of `inputs` ({@link outputApart}), or with `who`
  * a shard's output in a sharded scan's folder, is refused as bad usage
  * (RangeError: writing it would replace what is being read); a file the
  * caller could not write itself (`>` in a shell refuses it; a new file
- * renamed over it would take its place, with the caller as owner), and a
+ * renamed over it would take its place, with the caller as owner: asked
+ * of the kernel without opening a FIFO or device renamed there since), and a
  * folder that takes no new file (missing, not writable) fail now, not
  * after the work. Messages name `file`, never a temporary.
  */
@@ -463,7 +514,7 @@ export async function checkedOutput(
   if (options.who !== undefined) await refuseShardOutput(file, target.path, options.who);
   if (now) {
     try {
-      (await Deno.open(target.path, { write: true })).close();
+      await writableAsSeen(target.path, now);
     } catch (e) {
       throw new Error(`pwalk: cannot write ${file}: ${osErrorText(e)}`);
     }

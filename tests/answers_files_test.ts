@@ -11,7 +11,7 @@
  * @module
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
-import { CLI, cli, run, runOk, spawnCli } from "./helpers/run.ts";
+import { CLI, cli, run, runOk, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
 import { STRACE, testNeeding } from "./helpers/system.ts";
 import { ERRORS_HEADER } from "../lib/cli/common.ts";
 import { tempDir } from "./helpers/temp.ts";
@@ -711,3 +711,184 @@ shimTest(
     assert(!Deno.readDirSync(shim.dir).some((e) => e.name.includes("r.csv")), "the report ran");
   },
 );
+
+/** An output file replaced by a FIFO (or, with SWAP_DEV, /dev/null's twin) just before it is first opened by its name. */
+const FILE_TO_FIFO_C = `#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+static void hers(const char *path, int flags) {
+  static int done;
+  const char *out = getenv("SWAP_OUT");
+  if (done || !out || strcmp(path, out) || (flags & O_CREAT)) return;
+  done = 1;
+  unlink(out);
+  if (getenv("SWAP_DEV")) mknod(out, S_IFCHR | 0666, makedev(1, 3));
+  else mkfifo(out, 0666);
+}
+#define WRAP(name) \\
+  int name(const char *path, int flags, ...) { \\
+    static int (*real)(const char *, int, ...); \\
+    if (!real) real = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, #name); \\
+    va_list ap; va_start(ap, flags); int mode = va_arg(ap, int); va_end(ap); \\
+    hers(path, flags); \\
+    return real(path, flags, mode); \\
+  }
+#define WRAPAT(name) \\
+  int name(int dir, const char *path, int flags, ...) { \\
+    static int (*real)(int, const char *, int, ...); \\
+    if (!real) real = (int (*)(int, const char *, int, ...))dlsym(RTLD_NEXT, #name); \\
+    va_list ap; va_start(ap, flags); int mode = va_arg(ap, int); va_end(ap); \\
+    hers(path, flags); \\
+    return real(dir, path, flags, mode); \\
+  }
+WRAP(open)
+WRAP(open64)
+WRAPAT(openat)
+WRAPAT(openat64)
+`;
+
+shimTest(
+  "an existing output replaced by a FIFO or device between its look and the check that it can be written: refused before any work, nothing waited for (--html, convert, --errors, plan -o)",
+  FILE_TO_FIFO_C,
+  async (shim) => {
+    const scan = await scanOf(shim.dir, "scan.csv");
+    const out = `${shim.dir}/out`;
+    await Deno.mkdir(out);
+    const runs: [string, string[]][] = [
+      ["s.html", ["summary", "--no-names", "--html", `${out}/s.html`, scan]],
+      ["c.csv", ["convert", scan, `${out}/c.csv`]],
+      ["e.csv", ["--errors", `${out}/e.csv`, "-o", `${out}/r.csv`, `${shim.dir}/tree`]],
+      ["p.json", ["plan", `${shim.dir}/tree`, "--shards", "2", "-o", `${out}/p.json`]],
+    ];
+    const kinds = Deno.uid() === 0 ? ["fifo", "device"] : ["fifo"]; // mknod: root only
+    for (const kind of kinds) {
+      for (const [name, args] of runs) {
+        const file = `${out}/${name}`;
+        Deno.writeTextFileSync(file, "old");
+        const r = await cli(args, {
+          env: {
+            LD_PRELOAD: `${shim.dir}/shim.so`,
+            SWAP_OUT: file,
+            ...(kind === "device" ? { SWAP_DEV: "1" } : {}),
+          },
+          timeoutMs: 120_000, // a hang guard: the old check waited for a reader forever
+        });
+        assert(!r.timedOut, `${kind} ${name}: waited for the FIFO`);
+        assertEquals(r.code, 1, `${kind} ${name}: ${r.stderr}`);
+        const why = "it was replaced by another file since it was checked";
+        assertEquals(
+          r.stderr,
+          name === "e.csv"
+            ? `pwalk: --errors ${file}: cannot write: ${why}\n`
+            : `pwalk: cannot write ${file}: ${why}\n`,
+        );
+        const st = Deno.lstatSync(file); // the shim's move happened; still there, nothing else
+        assert(kind === "fifo" ? st.isFifo : st.isCharDevice, `${kind} ${name}`);
+        Deno.removeSync(file);
+        assertEquals([...Deno.readDirSync(out)], [], `${kind} ${name}: work done`);
+      }
+    }
+  },
+);
+
+testNeeding([STRACE], {
+  name:
+    "an existing output is checked writable without opening it by its name for writing; a file the runner may not write is still refused before any work",
+  async fn() {
+    await using tmp = await tempDir();
+    const scan = await scanOf(tmp.path, "scan.csv");
+    const out = `${tmp.path}/out`;
+    await Deno.mkdir(out);
+    const runs: [string, string[]][] = [
+      ["s.html", ["summary", "--no-names", "--html", `${out}/s.html`, scan]],
+      ["c.csv", ["convert", scan, `${out}/c.csv`]],
+      ["e.csv", ["--errors", `${out}/e.csv`, "-o", `${tmp.path}/r.csv`, `${tmp.path}/tree`]],
+      ["p.json", ["plan", `${tmp.path}/tree`, "--shards", "2", "-o", `${out}/p.json`]],
+    ];
+    for (const [name, args] of runs) {
+      const file = `${out}/${name}`;
+      Deno.writeTextFileSync(file, "old");
+      const log = `${tmp.path}/strace-${name}.log`;
+      const r = await run("strace", [
+        "-f",
+        "-e",
+        "trace=open,openat,openat2,creat",
+        "-o",
+        log,
+        Deno.execPath(),
+        "run",
+        "-A",
+        CLI,
+        ...args,
+      ]);
+      assertEquals(r.code, 0, `${name}: ${r.stderr}`);
+      const byName = Deno.readTextFileSync(log).split("\n")
+        .filter((l) => l.includes(`"${file}"`) && /O_WRONLY|O_RDWR/.test(l));
+      assertEquals(byName, [], `${name}: opened by its name for writing`);
+      assert(Deno.readTextFileSync(file) !== "old", `${name}: not written`);
+    }
+    Deno.removeSync(`${tmp.path}/r.csv`);
+    // still refused, before any work: a file of another user's the runner
+    // (uid 0 without capabilities) may not write, and (as root) an
+    // immutable one, which its mode alone would not tell
+    const refusals: [string, () => Promise<void>, () => Promise<void>, string][] = [[
+      "theirs",
+      async () => {
+        for (const [name] of runs) {
+          await Deno.chown(`${out}/${name}`, 1001, 1001);
+          await Deno.chmod(`${out}/${name}`, 0o644);
+        }
+        await Deno.chmod(out, 0o777);
+      },
+      async () => await Deno.chmod(out, 0o755),
+      "Permission denied",
+    ]];
+    // (chattr missing, or a file system without the flag: not tried)
+    const chattr = await run("chattr", ["+i", `${out}/c.csv`]).then(
+      (r) => r.code === 0,
+      () => false,
+    );
+    if (Deno.uid() === 0 && chattr) {
+      await run("chattr", ["-i", `${out}/c.csv`]);
+      refusals.push([
+        "immutable",
+        async () => {
+          for (const [name] of runs) await runOk("chattr", ["+i", `${out}/${name}`]);
+        },
+        async () => {
+          for (const [name] of runs) await runOk("chattr", ["-i", `${out}/${name}`]);
+        },
+        "Operation not permitted",
+      ]);
+    }
+    for (const [what, set, unset, why] of refusals) {
+      if (what === "theirs" && Deno.uid() !== 0) continue; // chown: root only
+      await set();
+      try {
+        for (const [name, args] of runs) {
+          const before = Deno.readTextFileSync(`${out}/${name}`);
+          const r = await cli(args, { prefix: what === "theirs" ? UNPRIVILEGED : [] });
+          assertEquals(r.code, 1, `${what} ${name}: ${r.stderr}`);
+          const file = `${out}/${name}`;
+          assertEquals(
+            r.stderr,
+            name === "e.csv"
+              ? `pwalk: --errors ${file}: cannot write: ${why}\n`
+              : `pwalk: cannot write ${file}: ${why}\n`,
+          );
+          assertEquals(Deno.readTextFileSync(file), before, `${what} ${name}`);
+        }
+        assertEquals([...Deno.readDirSync(out)].length, runs.length, `${what}: a temporary left`);
+        assert(!Deno.readDirSync(tmp.path).some((e) => e.name === "r.csv"), "the report ran");
+      } finally {
+        await unset();
+      }
+    }
+  },
+});
