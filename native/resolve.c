@@ -82,7 +82,7 @@ int pw_resolve(const char *path, pw_resolved *out, char *msg, size_t msgcap) {
   char *target = malloc(PATH_MAX);
   int cur = -1, r = 0, links = 0;
   bool via_link = false; /* the last name came from a link's target */
-  size_t pos = 0;
+  size_t pos = 0, via_end = 0; /* rest[0..via_end): names that came from a link's target */
   if (!rest || !target) {
     r = -ENOMEM;
     goto done;
@@ -149,15 +149,16 @@ int pw_resolve(const char *path, pw_resolved *out, char *msg, size_t msgcap) {
       if (!r && fstat(cur, &dir)) r = -errno;
       if (r) break;
       if (protected_link(st.st_uid, &dir)) {
-        bool given = links == 1 && last; /* the name as given */
+        /* in lib/outfile.ts linksFollowable's words */
+        bool via = start < via_end, given = !via && last; /* the name as given */
         int dlen = start > 1 ? (int)start - 1 : (int)start; /* without its last "/" */
         snprintf(msg, msgcap,
                  "%s: not followed: %s%.*s%s owned by uid %lu in %.*s, a sticky folder others can "
                  "write, which the kernel's protected_symlinks refuses to follow (write to its "
                  "target's name instead)",
                  path, given ? "a link" : "the link ", given ? 0 : (int)end, rest,
-                 given ? "" : " on its way", (unsigned long)st.st_uid, dlen ? dlen : 1,
-                 dlen ? rest : ".");
+                 given ? "" : via ? " it leads to" : " in its path", (unsigned long)st.st_uid,
+                 dlen ? dlen : 1, dlen ? rest : ".");
         r = -EACCES;
         break;
       }
@@ -174,6 +175,7 @@ int pw_resolve(const char *path, pw_resolved *out, char *msg, size_t msgcap) {
       memcpy(next, rest, keep);
       memcpy(next + keep, target, tl);
       memcpy(next + keep + tl, rest + end, after + 1);
+      via_end = keep + tl + (via_end > end ? via_end - end : 0);
       free(rest);
       rest = next;
       pos = keep;
