@@ -91,7 +91,7 @@ const symbols = {
       "buffer", // const uint8_t *path
       "usize", // size_t len
     ],
-    result: "i32", // int32_t: fd (append, created 0600) or -errno
+    result: "i32", // int32_t: fd (append, an existing file) or -errno
   },
   pw_fd_close: {
     parameters: [

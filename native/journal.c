@@ -189,7 +189,9 @@ PW_API int32_t pw_fd_open(const uint8_t *path, size_t len) {
   if (!p) return -ENOMEM;
   memcpy(p, path, len);
   p[len] = 0;
-  int fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  /* never created: every caller opens a file it made or checked (a
+     FIFO removed meanwhile is not replaced by a new file of root's) */
+  int fd = open(p, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
   int e = errno;
   free(p);
   return fd < 0 ? -e : fd;

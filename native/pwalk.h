@@ -230,9 +230,9 @@ PW_API pw_job *pw_walk_start(const pw_opts *o);
 PW_API pw_job *pw_repair_start(const pw_opts *o);
 
 /**
- * Files for the native side (journal.c).  pw_fd_open opens path for
- * appending (created 0600, never through a symlink) and returns an fd or
- * -errno, for PW_OPT_ERRORS_CSV_FD and friends; pw_fd_close flushes a file
+ * Files for the native side (journal.c).  pw_fd_open opens the existing
+ * path for appending (never created: -ENOENT; never through a symlink) and
+ * returns an fd or -errno, for PW_OPT_ERRORS_CSV_FD and friends; pw_fd_close flushes a file
  * to disk (when it can be) and closes any fd this library handed out.
  */
 PW_API int32_t pw_fd_open(const uint8_t *path, size_t len);

@@ -645,9 +645,9 @@ shimTest(
  * Her move against the library's own descriptor of a direct --errors: once
  * the FIFO is held open (a reader on it), a hard link to a file of root's
  * is renamed over its name just before the library opens that name
- * (O_CREAT: the library's open; the runner's own open of a FIFO creates
- * nothing). With VANISH_C: an entry vanishes during the walk, an error row
- * for --errors.
+ * (O_NOFOLLOW: the library's open, not the runner's own); with SWAP_UNLINK
+ * the FIFO is removed instead. With VANISH_C: an entry vanishes during the
+ * walk, an error row for --errors.
  */
 const FIFO_TO_FILE_AT_CREATE_C = VANISH_C + `
 #include <dlfcn.h>
@@ -659,7 +659,11 @@ const FIFO_TO_FILE_AT_CREATE_C = VANISH_C + `
 #include <unistd.h>
 static void hers(const char *path, int flags) {
   const char *fifo = getenv("SWAP_FIFO"), *to = getenv("SWAP_TO");
-  if (fifo && to && !strcmp(path, fifo) && (flags & O_CREAT)) {
+  if (fifo && to && !strcmp(path, fifo) && (flags & O_NOFOLLOW)) {
+    if (getenv("SWAP_UNLINK")) {
+      unlink(fifo);
+      return;
+    }
     char name[4096];
     snprintf(name, sizeof name, "%s.hers", fifo);
     unlink(name);
@@ -708,6 +712,30 @@ shimTest(
     // the shim's move happened: the name is the victim's now
     assertEquals(Deno.statSync(fifo).ino, Deno.statSync(victim).ino);
     assertEquals(read, ERRORS_HEADER + "\n", "the FIFO held got the header");
+    assert(!Deno.readDirSync(shim.dir).some((e) => e.name.includes("r.csv")), "the report ran");
+  },
+);
+
+shimTest(
+  "--errors FIFO, removed just before the library opens it by its name: the run fails, no file is made there",
+  FIFO_TO_FILE_AT_CREATE_C,
+  async (shim) => {
+    await Deno.mkdir(`${shim.dir}/tree`);
+    await smallTree(`${shim.dir}/tree`);
+    const fifo = `${shim.dir}/errors.csv`;
+    await run("mkfifo", [fifo]);
+    const reader = new Deno.Command("cat", { args: [fifo], stdout: "piped" }).spawn();
+    const out = `${shim.dir}/r.csv`;
+    const r = await shim.cli(["--errors", fifo, "-o", out, `${shim.dir}/tree`], {
+      SWAP_FIFO: fifo,
+      SWAP_TO: fifo,
+      SWAP_UNLINK: "1",
+    });
+    await reader.output();
+    assertEquals(r.code, 1, r.stderr);
+    assertEquals(r.stderr, `pwalk: --errors ${fifo}: No such file or directory\n`);
+    // nothing made at the name (a new file of root's, 0600, before)
+    assert(!Deno.readDirSync(shim.dir).some((e) => e.name === "errors.csv"), "a file was made");
     assert(!Deno.readDirSync(shim.dir).some((e) => e.name.includes("r.csv")), "the report ran");
   },
 );

@@ -25,10 +25,12 @@
  * an empty buffer), as Deno passes an empty Uint8Array: pw_opts_set_str,
  * pw_job_current, pw_job_message; status 4 if one is refused.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../pwalk.h"
 
@@ -86,6 +88,8 @@ int main(int argc, char **argv) {
       pw_opts_set_str(o, PW_OPT_EXCLUDE, (const uint8_t *)argv[i], strlen(argv[i]));
     } else if (i + 1 < argc && !strcmp(a, "-E")) { /* every error as a CSV row to FILE */
       i++;
+      int made = open(argv[i], O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (made >= 0) close(made); /* pw_fd_open opens existing files only */
       int fd = pw_fd_open((const uint8_t *)argv[i], strlen(argv[i]));
       if (fd < 0) return 1;
       pw_opts_set_int(o, PW_OPT_ERRORS_CSV_FD, fd);
