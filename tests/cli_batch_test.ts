@@ -22,7 +22,7 @@ import { ERRORS_HEADER } from "../lib/cli/common.ts";
 import { CLI, cli, REPO, UNPRIVILEGED } from "./helpers/run.ts";
 import { flatTree } from "./helpers/tree.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
-import { NPM, testNeeding, TMUX } from "./helpers/system.ts";
+import { NPM, PYTHON3, testNeeding, TMUX } from "./helpers/system.ts";
 import { closeLibc, mkdirRaw } from "./helpers/libc.ts";
 import { existsSync } from "node:fs";
 
@@ -272,6 +272,53 @@ Deno.test("--errors FILE: one CSV row per error, read back by DuckDB", async () 
     }
     assert(r.stderr.includes(`(listed in ${csv})`), r.stderr);
   }
+});
+
+testNeeding([PYTHON3], {
+  name:
+    "--errors FILE with a path that is not UTF-8: the README's filter makes it a file DuckDB reads, the path as \\xNN",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`;
+    await Deno.mkdir(root);
+    // caf\xe9 (Latin-1), a folder it cannot open
+    mkdirRaw(new Uint8Array([...new TextEncoder().encode(`${root}/caf`), 0xe9]), 0o000);
+    closeLibc();
+    const csv = `${tmp.path}/errors.csv`;
+    const r = await cli(["-o", `${tmp.path}/out.csv`, "--errors", csv, root], {
+      prefix: UNPRIVILEGED,
+    });
+    assertEquals(r.code, 0, r.stderr);
+    const raw = Deno.readFileSync(csv);
+    assert(raw.includes(0xe9), "the path's own bytes");
+    // the README's command, as written there
+    const readme = Deno.readTextFileSync(`${REPO}/README.md`);
+    const filter = /^python3 -c '(.*)' \\\n {2}< errors\.csv > errors-utf8\.csv$/m.exec(readme);
+    if (!filter) throw new Error("the README's filter is not there");
+    const fixed = `${tmp.path}/errors-utf8.csv`;
+    const p = new Deno.Command("python3", {
+      args: ["-c", filter[1]],
+      stdin: "piped",
+      stdout: "piped",
+    })
+      .spawn();
+    const w = p.stdin.getWriter();
+    await w.write(raw);
+    await w.close();
+    Deno.writeFileSync(fixed, (await p.output()).stdout);
+    const db = await DuckDBInstance.create(":memory:");
+    const c = await db.connect();
+    try {
+      const rows = (await c.runAndReadAll(
+        `SELECT path, operation, errno FROM read_csv('${fixed}')`,
+      )).getRows().map((row) => row.map(String));
+      assertEquals(rows, [[`${root}/caf\\xe9`, "open", "EACCES"]]);
+    } finally {
+      c.closeSync();
+      db.closeSync();
+    }
+  },
 });
 
 Deno.test({
