@@ -169,67 +169,81 @@ if (typeof parent === "string") {
   console.log(`ignored: the test in a real memory cgroup (${parent})`);
 }
 
-Deno.test({
-  name: "in a cgroup limited to 2 GiB, a session's default memory_limit is a quarter of it",
-  ignore: typeof parent === "string",
-  async fn() {
-    if (typeof parent === "string") return;
-    // a job's cgroup with the limit, and a step below it without one: the
-    // limit is found up the tree
-    const job = `${parent.dir}/pwalk-test-${Deno.pid}`;
-    const step = `${job}/step`;
-    const limit = 2 * GIB;
-    const removeCgroups = async () => {
-      await Deno.remove(step).catch(() => {});
-      await Deno.remove(job).catch(() => {});
-      if (enabled) {
-        await Deno.writeTextFile(`${parent.dir}/cgroup.subtree_control`, "-memory").catch(() => {});
-      }
-    };
-    let enabled = false; // the memory controller for the root's children, by this test
-    try {
-      await Deno.mkdir(job);
-      if (parent.v2) {
-        const sub = await Deno.readTextFile(`${parent.dir}/cgroup.subtree_control`);
-        if (!sub.split(/\s+/).includes("memory")) {
-          await Deno.writeTextFile(`${parent.dir}/cgroup.subtree_control`, "+memory");
-          enabled = true;
+/** DuckDB's default limit for `total` bytes: a quarter, at least 256 MiB but at most half, at most 8 GiB. */
+const defaultMib = (total: number) =>
+  Math.min(
+    8192,
+    Math.max(Math.floor(total / 4 / 2 ** 20), Math.min(256, Math.floor(total / 2 / 2 ** 20))),
+  );
+
+for (
+  const [limit, what] of [
+    [2 * GIB, "a quarter of it"],
+    [300 * 2 ** 20, "half of it, not the 256 MiB floor (the kernel would kill it first)"],
+  ] as const
+) {
+  Deno.test({
+    name: `in a cgroup limited to ${
+      limit / 2 ** 20
+    } MiB, a session's default memory_limit is ${what}`,
+    ignore: typeof parent === "string",
+    async fn() {
+      if (typeof parent === "string") return;
+      // a job's cgroup with the limit, and a step below it without one: the
+      // limit is found up the tree
+      const job = `${parent.dir}/pwalk-test-${Deno.pid}`;
+      const step = `${job}/step`;
+      const removeCgroups = async () => {
+        await Deno.remove(step).catch(() => {});
+        await Deno.remove(job).catch(() => {});
+        if (enabled) {
+          await Deno.writeTextFile(`${parent.dir}/cgroup.subtree_control`, "-memory").catch(
+            () => {},
+          );
         }
-        await Deno.writeTextFile(`${job}/memory.max`, String(limit));
-        await Deno.writeTextFile(`${job}/cgroup.subtree_control`, "+memory");
-      } else {
-        await Deno.writeTextFile(`${job}/memory.limit_in_bytes`, String(limit));
+      };
+      let enabled = false; // the memory controller for the root's children, by this test
+      try {
+        await Deno.mkdir(job);
+        if (parent.v2) {
+          const sub = await Deno.readTextFile(`${parent.dir}/cgroup.subtree_control`);
+          if (!sub.split(/\s+/).includes("memory")) {
+            await Deno.writeTextFile(`${parent.dir}/cgroup.subtree_control`, "+memory");
+            enabled = true;
+          }
+          await Deno.writeTextFile(`${job}/memory.max`, String(limit));
+          await Deno.writeTextFile(`${job}/cgroup.subtree_control`, "+memory");
+        } else {
+          await Deno.writeTextFile(`${job}/memory.limit_in_bytes`, String(limit));
+        }
+        await Deno.mkdir(step);
+      } catch (e) {
+        await removeCgroups();
+        throw new Error(`cannot make a cgroup with a memory limit in ${parent.dir}: ${e}`);
       }
-      await Deno.mkdir(step);
-    } catch (e) {
-      await removeCgroups();
-      throw new Error(`cannot make a cgroup with a memory limit in ${parent.dir}: ${e}`);
-    }
-    try {
-      // the process moves itself into the cgroup, then becomes Deno: a
-      // session opened by the library, its memory_limit as DuckDB has it
-      const script = "import { Engine } from './lib/answers/duck.ts';" +
-        "const e = await Engine.open();" +
-        "const [r] = await e.all(\"SELECT current_setting('memory_limit') AS m\");" +
-        "await e.close(); console.log(r.m);";
-      const r = await deno(["eval", script], {
-        prefix: ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', step],
-      });
-      assertEquals(r.stderr, "");
-      // the reference: MemTotal from the kernel, the limit as written
-      const memTotal = Number(
-        /^MemTotal:\s+(\d+) kB$/m.exec(await Deno.readTextFile("/proc/meminfo"))![1],
-      ) * 1024;
-      const mib = Math.max(
-        256,
-        Math.min(8192, Math.floor(Math.min(memTotal, limit) / 4 / 2 ** 20)),
-      );
-      const machine = Math.max(256, Math.min(8192, Math.floor(memTotal / 4 / 2 ** 20)));
-      assertNotEquals(mib, machine, "this machine's RAM gives the same default: nothing shown");
-      assertEquals(r.text.trim(), await duckShows(`${mib}MiB`));
-    } finally {
-      // the child is gone: its cgroups are empty
-      await removeCgroups();
-    }
-  },
-});
+      try {
+        // the process moves itself into the cgroup, then becomes Deno: a
+        // session opened by the library, its memory_limit as DuckDB has it
+        const script = "import { Engine } from './lib/answers/duck.ts';" +
+          "const e = await Engine.open();" +
+          "const [r] = await e.all(\"SELECT current_setting('memory_limit') AS m\");" +
+          "await e.close(); console.log(r.m);";
+        const r = await deno(["eval", script], {
+          prefix: ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', step],
+        });
+        assertEquals(r.stderr, "");
+        // the reference: MemTotal from the kernel, the limit as written
+        const memTotal = Number(
+          /^MemTotal:\s+(\d+) kB$/m.exec(await Deno.readTextFile("/proc/meminfo"))![1],
+        ) * 1024;
+        const mib = defaultMib(Math.min(memTotal, limit));
+        const machine = defaultMib(memTotal);
+        assertNotEquals(mib, machine, "this machine's RAM gives the same default: nothing shown");
+        assertEquals(r.text.trim(), await duckShows(`${mib}MiB`));
+      } finally {
+        // the child is gone: its cgroups are empty
+        await removeCgroups();
+      }
+    },
+  });
+}

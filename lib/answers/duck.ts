@@ -22,7 +22,8 @@ export const DUCKDB_SPECIFIER = "npm:@duckdb/node-api@1.5.6-r.1";
 export interface EngineOptions {
   /**
    * DuckDB's memory_limit, e.g. "2GB". Default: 25% of RAM (or of the
-   * process's cgroup memory limit when smaller), at least 256 MiB, at most 8 GiB.
+   * process's cgroup memory limit when smaller), at least 256 MiB (but at
+   * most half of a smaller limit), at most 8 GiB.
    */
   memoryLimit?: string;
   /**
@@ -167,7 +168,10 @@ export function cgroupMemoryLimit(prefix = ""): number | undefined {
 /**
  * DuckDB's memory limit when none is given: a quarter of the memory this
  * process may use (the machine's, or its cgroup's limit when smaller: a
- * Slurm job's, a container's), at least 256 MiB and at most 8 GiB.
+ * Slurm job's, a container's), at least 256 MiB and at most 8 GiB; but
+ * never more than half of what it may use: in a job limited to 300 MiB a
+ * floor of 256 MiB for DuckDB alone, with Deno and the scan's reader
+ * beside it, had the kernel kill the process rather than DuckDB spill.
  */
 export function defaultMemoryLimit(): string {
   let total = 8 * 2 ** 30;
@@ -177,7 +181,8 @@ export function defaultMemoryLimit(): string {
     // not allowed or not known: keep 8 GiB as the machine's size
   }
   total = Math.min(total, cgroupMemoryLimit() ?? Infinity);
-  const mib = Math.max(256, Math.min(8 * 1024, Math.floor(total / 4 / 2 ** 20)));
+  const quarter = Math.floor(total / 4 / 2 ** 20), half = Math.floor(total / 2 / 2 ** 20);
+  const mib = Math.min(8 * 1024, Math.max(quarter, Math.min(256, half)));
   return `${mib}MiB`;
 }
 
