@@ -55,6 +55,21 @@ static bool protected_link(uid_t uid, const struct stat *dir) {
          uid != dir->st_uid;
 }
 
+/* cur for "/": not opened, its names looked up as "/name" (dir_fd,
+   in_dir).  Under qemu-user -L (another architecture's library, as the
+   tests run it) open("/") gives the emulated system's root instead, while
+   "/tmp" stays /tmp; for the kernel the two are the same. */
+#define PW_ROOT (-2)
+
+static int dir_fd(int cur) { return cur == PW_ROOT ? AT_FDCWD : cur; }
+
+/* comp as looked up in cur: "/comp" (in buf, of PATH_MAX bytes) at the root. */
+static const char *in_dir(int cur, const char *comp, char *buf) {
+  if (cur != PW_ROOT) return comp;
+  snprintf(buf, PATH_MAX, "/%s", comp);
+  return buf;
+}
+
 /* Whether name in dir, the last name of a path, is a link of /proc that
    leads to a pipe, FIFO or device (a descriptor's: /dev/fd/1): the kernel
    follows it, its text names no file. */
@@ -79,15 +94,16 @@ int pw_resolve(const char *path, pw_resolved *out, char *msg, size_t msgcap) {
   /* rest: the path still to walk from pos; rest[0..pos) is the path of the
      folder cur as written (links spliced in), for messages. */
   char *rest = strdup(path), *leaf = NULL;
-  char *target = malloc(PATH_MAX);
+  char *target = malloc(PATH_MAX), *named = malloc(PATH_MAX);
   int cur = -1, r = 0, links = 0;
   bool via_link = false; /* the last name came from a link's target */
   size_t pos = 0, via_end = 0; /* rest[0..via_end): names that came from a link's target */
-  if (!rest || !target) {
+  if (!rest || !target || !named) {
     r = -ENOMEM;
     goto done;
   }
-  if ((cur = open(path[0] == '/' ? "/" : ".", PW_DIR_FLAGS)) < 0) {
+  if (path[0] == '/') cur = PW_ROOT;
+  else if ((cur = open(".", PW_DIR_FLAGS)) < 0) {
     r = -errno;
     goto done;
   }
@@ -106,7 +122,7 @@ int pw_resolve(const char *path, pw_resolved *out, char *msg, size_t msgcap) {
     const char *comp = rest + start;
     struct stat st;
     if (!strcmp(comp, ".") || !strcmp(comp, "..")) {
-      if (comp[1]) { /* "..": physically, as the kernel */
+      if (comp[1] && cur != PW_ROOT) { /* "..": physically, as the kernel ("/.." is "/") */
         int up = openat(cur, "..", PW_DIR_FLAGS);
         if (up < 0) {
           r = -errno;
@@ -119,7 +135,12 @@ int pw_resolve(const char *path, pw_resolved *out, char *msg, size_t msgcap) {
       pos = end;
       continue;
     }
-    if (fstatat(cur, comp, &st, AT_SYMLINK_NOFOLLOW)) {
+    if (end - start >= PATH_MAX - 1) {
+      r = -ENAMETOOLONG;
+      break;
+    }
+    const char *name = in_dir(cur, comp, named);
+    if (fstatat(dir_fd(cur), name, &st, AT_SYMLINK_NOFOLLOW)) {
       r = -errno;
       if (r == -ENOENT && last && via_link) {
         snprintf(msg, msgcap, "output %s is a symbolic link to a missing file: not written", path);
@@ -129,7 +150,7 @@ int pw_resolve(const char *path, pw_resolved *out, char *msg, size_t msgcap) {
       }
       break;
     }
-    if (S_ISLNK(st.st_mode) && last && proc_device(cur, comp)) {
+    if (S_ISLNK(st.st_mode) && last && cur != PW_ROOT && proc_device(cur, comp)) {
       out->follow = 1;
       if (!(leaf = strdup(comp))) r = -ENOMEM;
       break;
@@ -139,14 +160,14 @@ int pw_resolve(const char *path, pw_resolved *out, char *msg, size_t msgcap) {
         r = -ELOOP;
         break;
       }
-      r = read_link(cur, comp, &st, target, PATH_MAX);
+      r = read_link(dir_fd(cur), name, &st, target, PATH_MAX);
       if (r == -EAGAIN) { /* replaced since the fstatat: looked at again */
         r = 0;
         rest[end] = save;
         continue;
       }
       struct stat dir;
-      if (!r && fstat(cur, &dir)) r = -errno;
+      if (!r && (cur == PW_ROOT ? stat("/", &dir) : fstat(cur, &dir))) r = -errno;
       if (r) break;
       if (protected_link(st.st_uid, &dir)) {
         /* in lib/outfile.ts linksFollowable's words */
@@ -181,13 +202,8 @@ int pw_resolve(const char *path, pw_resolved *out, char *msg, size_t msgcap) {
       pos = keep;
       if (last) via_link = true;
       if (abs) {
-        int root = open("/", PW_DIR_FLAGS);
-        if (root < 0) {
-          r = -errno;
-          break;
-        }
-        close(cur);
-        cur = root;
+        if (cur >= 0) close(cur);
+        cur = PW_ROOT;
       }
       continue;
     }
@@ -199,7 +215,7 @@ int pw_resolve(const char *path, pw_resolved *out, char *msg, size_t msgcap) {
       r = -ENOTDIR;
       break;
     }
-    int sub = openat(cur, comp, PW_DIR_FLAGS | O_NOFOLLOW);
+    int sub = openat(dir_fd(cur), name, PW_DIR_FLAGS | O_NOFOLLOW);
     if (sub < 0) {
       r = -errno;
       /* made a link since the fstatat: looked at again (counted as one) */
@@ -210,7 +226,7 @@ int pw_resolve(const char *path, pw_resolved *out, char *msg, size_t msgcap) {
       }
       break;
     }
-    close(cur);
+    if (cur >= 0) close(cur);
     cur = sub;
     rest[end] = save;
     pos = end;
@@ -218,6 +234,9 @@ int pw_resolve(const char *path, pw_resolved *out, char *msg, size_t msgcap) {
 done:
   free(rest);
   free(target);
+  free(named);
+  /* a name in "/" itself: the folder opened now (its descriptor is what the caller uses) */
+  if (!r && cur == PW_ROOT && (cur = open("/", PW_DIR_FLAGS)) < 0) r = -errno;
   if (r) {
     free(leaf);
     if (cur >= 0) close(cur);
