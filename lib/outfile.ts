@@ -58,7 +58,7 @@ export function besidePath(path: string, suffix: string): string {
 }
 
 /** A hidden temporary name in the folder of `file`, for writing it whole and renaming. */
-export function partialBeside(file: string): string {
+function partialBeside(file: string): string {
   const slash = file.lastIndexOf("/");
   const dir = slash < 0 ? "." : file.slice(0, slash) || "/";
   return `${dir}/${
@@ -102,7 +102,7 @@ export function libraryPartial(path: string): string | undefined {
  * new name), the old file's owner and group (where allowed: root) and
  * permission bits, as -o does: a private file stays private.
  */
-export function keepOwnerMode(tmp: string, old: Deno.FileInfo | null): void {
+function keepOwnerMode(tmp: string, old: Deno.FileInfo | null): void {
   if (!old) return;
   // The mode first, while the file is the runner's: once chowned to another
   // user, she may rename a link over it even in a sticky folder, and a
@@ -136,7 +136,7 @@ export function safeByName(file: string): boolean {
  * with the old file's permission bits from the start (less the umask; a
  * private file stays private), for writing through the descriptor.
  */
-export async function createPartial(
+async function createPartial(
   tmp: string,
   old: Deno.FileInfo | null,
 ): Promise<Deno.FsFile> {
@@ -156,18 +156,16 @@ export async function writeAll(f: Deno.FsFile, bytes: Uint8Array): Promise<void>
 export type FileId = Pick<Deno.FileInfo, "dev" | "ino">;
 
 /**
- * Rename the temporary `tmp` over `dest`. With `id` (the temporary's
- * fstat, through a descriptor the caller holds open until this returns:
- * a file closed and replaced could free its inode number for hers), `dest`
- * is then checked to be that file:
- * another user who renamed a file or link of hers over the temporary just
- * before would otherwise have it put at `dest` by this rename, the run's
- * output lost with a status of success. Throws, naming what happened
- * (callers put it after "cannot write FILE: ").
+ * Rename the temporary `tmp` over `dest`, then check that `dest` is `id`
+ * (the temporary's fstat, through a descriptor the caller holds open until
+ * this returns: a file closed and replaced could free its inode number for
+ * hers): another user who renamed a file or link of hers over the
+ * temporary just before would otherwise have it put at `dest` by this
+ * rename, the run's output lost with a status of success. Throws, naming
+ * what happened (callers put it after "cannot write FILE: ").
  */
-export function renameWhole(tmp: string, dest: string, id?: FileId): void {
+function renameWhole(tmp: string, dest: string, id: FileId): void {
   Deno.renameSync(tmp, dest);
-  if (!id) return;
   let now: Deno.FileInfo | undefined;
   try {
     now = Deno.lstatSync(dest);
@@ -529,15 +527,136 @@ export async function checkedOutput(
   return target;
 }
 
+/** Options of {@link openPartial}. */
+export interface OpenPartialOptions {
+  /**
+   * Remove the temporary if the process is interrupted while it exists
+   * ({@link removeOnInterrupt}). Default true. The CLI's --errors file says
+   * false: its own close or abandon removes it, never the synchronous
+   * removal at exit, which a hung mount would block (the forced quit gives
+   * its clean-up 2 s).
+   */
+  removeOnInterrupt?: boolean;
+}
+
+/**
+ * A new file written whole under a hidden temporary name beside the file
+ * it will replace, then renamed over it: made by {@link openPartial}.
+ * Disposing of it (`using`) discards it unless it was committed.
+ */
+export interface PartialFile extends Disposable {
+  /**
+   * The temporary's name. Another writer (DuckDB, the library) may open
+   * it by this name only where {@link safeByName}; elsewhere the file is
+   * written through {@link PartialFile.file}.
+   */
+  readonly path: string;
+  /**
+   * The descriptor that made it, for writing, held open until it is
+   * committed or discarded: the temporary's inode number cannot go to
+   * another file meanwhile, so its fstat still tells it apart.
+   */
+  readonly file: Deno.FsFile;
+  /**
+   * Give it the replaced file's permission bits, owner and group (only
+   * where {@link safeByName} says now: elsewhere it stays the runner's,
+   * with the old mode it was made with), rename it over the file, check
+   * that the name then holds it ({@link renameWhole}), and close it. On
+   * failure the temporary is removed and the error thrown as the system
+   * gave it: callers tell it as the file's ({@link osErrorText}).
+   */
+  commit(): void;
+  /** Close and remove the temporary (the file it was to replace stays as it was); nothing once committed or discarded. */
+  discard(): void;
+  /** {@link PartialFile.discard}, the removal not waited for on the main thread (a forced quit, on a mount that may hang). */
+  abandon(): Promise<void>;
+}
+
+/**
+ * Start replacing `path` (a regular file or a new name: {@link outputTarget}'s
+ * path, not a direct one) with a file written whole: a temporary named by
+ * {@link partialBeside}, removed if the process is interrupted
+ * ({@link removeOnInterrupt}), made never through a link with the old
+ * file's permission bits ({@link createPartial}), and kept open until
+ * {@link PartialFile.commit} puts it in place or
+ * {@link PartialFile.discard} removes it. Errors are thrown as the system
+ * gave them (Deno's text names the temporary): callers tell them as
+ * `path`'s ({@link osErrorText}).
+ *
+ * @example Written through its descriptor
+ * ```ts ignore
+ * import { openPartial, writeAll } from "./outfile.ts";
+ * using out = await openPartial("report.html");
+ * await writeAll(out.file, new TextEncoder().encode("<html></html>\n"));
+ * out.commit(); // without it, `using` removes the temporary
+ * ```
+ */
+export async function openPartial(
+  path: string,
+  options: OpenPartialOptions = {},
+): Promise<PartialFile> {
+  const tmp = partialBeside(path);
+  const forget = options.removeOnInterrupt === false ? () => {} : removeOnInterrupt(tmp);
+  let old: Deno.FileInfo | null, file: Deno.FsFile;
+  try {
+    old = await Deno.stat(path).catch(() => null);
+    file = await createPartial(tmp, old);
+  } catch (e) {
+    forget();
+    throw e;
+  }
+  let open = true;
+  const close = (): boolean => {
+    if (!open) return false;
+    open = false;
+    file.close();
+    return true;
+  };
+  const discard = () => {
+    if (!close()) return;
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* gone already */ }
+    forget();
+  };
+  return {
+    path: tmp,
+    file,
+    commit() {
+      // (discarded meanwhile: the rename would find nothing to rename)
+      if (!open) throw new Deno.errors.NotFound("No such file or directory");
+      try {
+        // by its name only where nobody else can rename names there (the
+        // temporary is the runner's until then)
+        if (safeByName(path)) keepOwnerMode(tmp, old);
+        renameWhole(tmp, path, file.statSync());
+      } catch (e) {
+        discard();
+        throw e;
+      }
+      close();
+      forget();
+    },
+    discard,
+    async abandon() {
+      if (!close()) return;
+      await Deno.remove(tmp).catch(() => {});
+      forget();
+    },
+    [Symbol.dispose]: discard,
+  };
+}
+
 /**
  * Write `data` to `file` whole, where {@link outputTarget} says (or
  * `target`, when {@link checkedOutput} said it before the work): a missing
  * or regular file is replaced by a complete new one (made under a hidden
  * temporary name beside it, never through a link, with the old file's
- * owner and mode, then renamed over it; in a folder others can change, see
- * {@link safeByName}: the runner's, with the old mode); a link's target is
- * replaced, the link kept; a character device or FIFO is written directly,
- * as the shell's `>` does. Errors name `file`, never a temporary.
+ * owner and mode, then renamed over it: {@link openPartial}; in a folder
+ * others can change, see {@link safeByName}: the runner's, with the old
+ * mode); a link's target is replaced, the link kept; a character device or
+ * FIFO is written directly, as the shell's `>` does. Errors name `file`,
+ * never a temporary.
  */
 export async function writeWhole(
   file: string,
@@ -553,20 +672,12 @@ export async function writeWhole(
       throw fail(e);
     });
   }
-  const tmp = partialBeside(target.path);
-  const forget = removeOnInterrupt(tmp);
   try {
-    const old = await Deno.stat(target.path).catch(() => null);
-    // held open to the end: its inode number cannot go to another file
-    using f = await createPartial(tmp, old);
-    await writeAll(f, bytes);
-    if (safeByName(target.path)) keepOwnerMode(tmp, old);
-    renameWhole(tmp, target.path, f.statSync());
+    using out = await openPartial(target.path);
+    await writeAll(out.file, bytes);
+    out.commit();
   } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
     throw fail(e);
-  } finally {
-    forget();
   }
 }
 

@@ -36,14 +36,12 @@ import { report, type ReportOptions, type ReportSummary } from "../report.ts";
 import { checkInt } from "../options.ts";
 import {
   checkedOutput,
-  createPartial,
-  keepOwnerMode,
   openDirect,
+  openPartial,
   osErrorText,
   PARTIAL_BESIDE,
-  partialBeside,
+  type PartialFile,
   removeBeside,
-  renameWhole,
   safeByName,
   writeAll,
 } from "./files.ts";
@@ -200,31 +198,26 @@ export async function convert(
   const files = await resolveScans(inputs);
   const target = await checkedOutput(output, files.map((f) => f.path), { who: "convert" });
   const spill = spillParent(options);
-  // A device or FIFO is written directly once the file is whole (made in
-  // the temporary folder then, not beside it: never a new file in /dev).
-  const partial = target.direct
-    ? await Deno.makeTempFile({ dir: spill, prefix: ".pwalk-convert-" })
-    : partialBeside(target.path);
+  // The temporary beside OUT, made now, so that a folder that is missing or
+  // not writable is told as OUT's, not as an error of DuckDB's reading the
+  // input. A device or FIFO is written directly once the file is whole
+  // (made in the temporary folder then, not beside it: never a new file in
+  // /dev).
+  let out: PartialFile | undefined;
+  try {
+    if (!target.direct) out = await openPartial(target.path);
+  } catch (e) {
+    (e as Error).message = `pwalk: cannot write ${output}: ${osErrorText(e)}`;
+    throw e;
+  }
+  const partial = out?.path ??
+    await Deno.makeTempFile({ dir: spill, prefix: ".pwalk-convert-" });
+  const forget = out ? () => {} : removeOnInterrupt(partial);
   // Beside OUT in a folder others can change (safeByName), the temporary
   // is never used by its name after it is made: DuckDB writes in its
   // private spill folder, the bytes are copied through the descriptor that
   // made the temporary, and the new file keeps the runner as its owner.
-  let made: Deno.FsFile | undefined;
-  let untrusted = false;
-  if (!target.direct) {
-    // Made now, so that a folder that is missing or not writable is told
-    // as OUT's, not as an error of DuckDB's reading the input.
-    try {
-      const f = await createPartial(partial, await Deno.stat(target.path).catch(() => null));
-      untrusted = !safeByName(target.path);
-      if (untrusted) made = f;
-      else f.close();
-    } catch (e) {
-      (e as Error).message = `pwalk: cannot write ${output}: ${osErrorText(e)}`;
-      throw e;
-    }
-  }
-  const forget = removeOnInterrupt(partial);
+  const made = out && !safeByName(target.path) ? out.file : undefined;
   // With views DuckDB reads the files during COPY, so a name that is not
   // UTF-8 shows there: then all of it again, through the escaping filter.
   const attempt = async (escape: boolean): Promise<ConvertSummary> => {
@@ -251,7 +244,7 @@ export async function convert(
           )
         );
         rows = Number(r[0]?.Count ?? 0);
-        if (made) await writing(() => concatInto(made!, new Uint8Array(0), into, output));
+        if (made) await writing(() => concatInto(made, new Uint8Array(0), into, output));
       } else {
         const body = header || made ? `${e.tempDir}/body.csv` : partial;
         const r = await writing(() =>
@@ -270,7 +263,7 @@ export async function convert(
             ? await gzipMember(line)
             : new TextEncoder().encode(line);
           await writing(() => concatInto(made ?? partial, head, body, output));
-        } else if (made) await writing(() => concatInto(made!, new Uint8Array(0), body, output));
+        } else if (made) await writing(() => concatInto(made, new Uint8Array(0), body, output));
       }
       return { inputs: info.files, output, format, rows, nonUtf8Names: info.nonUtf8Rows };
     } finally {
@@ -286,32 +279,25 @@ export async function convert(
       if (!isEncodingError(err)) throw namingScans(err, files.map((f) => f.path));
       r = await attempt(true);
     }
-    if (target.direct) {
+    if (!out) {
       using f = await openDirect(target, output);
       await concatInto(f, new Uint8Array(0), partial, output, false);
       await Deno.remove(partial);
     } else {
-      // the old OUT's owner and mode; the scan's time (its newest input's
-      // mtime: summary's "ages as of"), as a copy of the scan keeps it
+      // the scan's time (its newest input's mtime: summary's "ages as
+      // of"), as a copy of the scan keeps it; then the old OUT's owner and
+      // mode, and the rename
       let newest = 0;
       for (const f of files) {
         newest = Math.max(newest, (await Deno.stat(f.path)).mtime?.getTime() ?? 0);
       }
-      if (newest && made) await made.utime(new Date(), new Date(newest));
-      else if (newest) await Deno.utime(partial, new Date(), new Date(newest));
-      // (the temporary is the runner's until the owner is set: nothing by
-      // its name after that but the rename, which is checked)
-      // held open to the end (its inode number cannot go to another file)
-      made ??= Deno.openSync(partial, { read: true });
-      if (!untrusted) keepOwnerMode(partial, await Deno.stat(target.path).catch(() => null));
+      if (newest) await out.file.utime(new Date(), new Date(newest));
       try {
-        renameWhole(partial, target.path, made.statSync());
+        out.commit();
       } catch (e) {
         (e as Error).message = `pwalk: cannot write ${output}: ${osErrorText(e)}`;
         throw e;
       }
-      made.close();
-      made = undefined;
       // temporaries of runs killed outright (kill -9): theirs, and DuckDB's
       const slash = target.path.lastIndexOf("/");
       const dir = target.path.slice(0, slash + 1), name = target.path.slice(slash + 1);
@@ -319,10 +305,10 @@ export async function convert(
     }
     return r;
   } catch (err) {
-    await Deno.remove(partial).catch(() => {});
+    if (out) await out.abandon();
+    else await Deno.remove(partial).catch(() => {});
     throw err;
   } finally {
-    made?.close();
     forget();
   }
 }

@@ -8,16 +8,14 @@
 
 export {
   checkedOutput,
-  createPartial,
-  keepOwnerMode,
   openDirect,
+  openPartial,
   osErrorText,
   type OutputTarget,
   outputTarget,
   PARTIAL_BESIDE,
-  partialBeside,
+  type PartialFile,
   removeBeside,
-  renameWhole,
   safeByName,
   writeAll,
 } from "../outfile.ts";

@@ -14,16 +14,12 @@ import { absolutePath } from "../shard/paths.ts";
 import { removePending } from "../interrupt.ts";
 import {
   checkedOutput,
-  createPartial,
-  type FileId,
-  keepOwnerMode,
   openDirect,
+  openPartial,
   osErrorText,
   PARTIAL_BESIDE,
-  partialBeside,
+  type PartialFile,
   removeBeside,
-  renameWhole,
-  safeByName,
   tempPrefix,
   writeAll,
   writeWhole,
@@ -787,15 +783,6 @@ async function openErrorsCsv(
     if (e instanceof RangeError) throw new UsageError(`--errors ${usage(e).message}`);
     throw told(e);
   }
-  const now = target.direct ? null : named;
-  const write = target.direct ? target.path : partialBeside(target.path);
-  const drop = () => {
-    if (!target.direct) {
-      try {
-        Deno.removeSync(write);
-      } catch { /* never made, or gone already */ }
-    }
-  };
   // A FIFO or device: held open from the header to the end, so that a
   // FIFO's reader never sees the end of its input between the header and
   // the rows (the library opens its own descriptor meanwhile). Opened only
@@ -803,11 +790,12 @@ async function openErrorsCsv(
   // planted, replaced by a link to a file of root's, is not written), and
   // the library's descriptor checked to be that same file.
   let held: Deno.FsFile | undefined;
-  // In a folder others can change (safeByName): the temporary made here,
-  // its header written through this descriptor, never chowned or chmodded
-  // by its name (the runner's, with the old mode), and the library's own
-  // descriptor checked to be that same file.
-  let made: Deno.FsFile | undefined;
+  // Else the temporary (lib/outfile.ts openPartial), made here, its header
+  // written through its descriptor, and the library's own descriptor
+  // checked to be that same file. It is not removed at exit by
+  // removeOnInterrupt, which would wait on a hung mount: its close or
+  // abandon does it.
+  let partial: PartialFile | undefined;
   if (target.direct) {
     try {
       held = await openDirect(target, path);
@@ -825,24 +813,21 @@ async function openErrorsCsv(
       for (const t of await removeBeside(hidden, PARTIAL_BESIDE)) {
         eprint(`pwalk: removed ${t}, left by an earlier run killed before its end`);
       }
-      made = await createPartial(write, now);
-      await writeAll(made, new TextEncoder().encode(ERRORS_HEADER + "\n"));
+      partial = await openPartial(target.path, { removeOnInterrupt: false });
+      await writeAll(partial.file, new TextEncoder().encode(ERRORS_HEADER + "\n"));
     }
   } catch (e) {
     held?.close();
-    made?.close();
-    drop();
+    partial?.discard();
     throw fail(`cannot write: ${osErrorText(e)}`);
   }
-  const b = new TextEncoder().encode(write);
+  const b = new TextEncoder().encode(partial?.path ?? target.path);
   const fd = native().pw_fd_open(b, BigInt(b.length));
   if (fd < 0) {
     held?.close();
-    made?.close();
-    drop();
+    partial?.discard();
     throw fail(errnoName(-fd)[1]);
   }
-  let ours: FileId | undefined; // the temporary, as made
   if (held) {
     // (opened by its name again: the FIFO or device is still the one held,
     // not a file renamed there since)
@@ -854,52 +839,37 @@ async function openErrorsCsv(
       throw fail("cannot write: it was replaced by another file since it was checked");
     }
   }
-  if (made) {
+  if (partial) {
     // (opened by its name again, O_NOFOLLOW: another file renamed there
     // meanwhile, a hard link, is not written)
-    ours = made.statSync(); // (held open to the rename: its inode number stays its own)
+    const ours = partial.file.statSync(); // (held open to the rename: its inode number stays its own)
     const theirs = statOrNull(`/proc/self/fd/${fd}`); // (Linux: the open file itself)
     if (theirs && (theirs.dev !== ours.dev || theirs.ino !== ours.ino)) {
       native().pw_fd_close(fd);
-      made.close();
-      drop();
+      partial.discard();
       throw fail("cannot write: its temporary file was replaced while it was opened");
     }
   }
-  // the temporary's descriptor, handed to whichever of close and abandon comes first
-  const release = () => {
-    const f = made;
-    made = undefined;
-    return f;
-  };
   return {
     fd,
-    replaces: now && !target.direct ? target.path : undefined,
+    replaces: named && partial ? target.path : undefined,
     close: (ended) => {
       // a failed flush (NFS, quota) is a lost row too: never renamed as whole
       const rc = native().pw_fd_close(fd);
       held?.close();
-      using _made = release(); // closed once renamed (or dropped)
-      if (!ended || rc < 0) drop();
+      if (!ended || rc < 0) partial?.discard();
       if (rc < 0 && ended) throw fail(`cannot write: ${errnoName(-rc)[1]}`);
-      if (ended && !target.direct) {
+      if (ended && partial) {
         try {
-          // the old file's owner and mode, by name only where nobody else
-          // can rename names (the temporary is the runner's until then)
-          if (safeByName(target.path)) keepOwnerMode(write, now);
-          renameWhole(write, target.path, ours);
+          partial.commit(); // (the old file's owner and mode, the checked rename)
         } catch (e) {
-          drop();
           throw fail(
             `cannot write: ${String((e as Error)?.message).replace(/ \(os error \d+\).*$/s, "")}`,
           );
         }
       }
     },
-    abandon: async () => {
-      release()?.close();
-      if (!target.direct) await Deno.remove(write).catch(() => {});
-    },
+    abandon: async () => await partial?.abandon(),
   };
 }
 
