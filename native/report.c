@@ -8,6 +8,7 @@
  * rows and appends it whole.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -145,7 +146,7 @@ static int report_init(pw_job *j, void *arg) {
   }
   pw_job_set_ctx(j, c);
   pw_sink *s;
-  char msg[512];
+  char msg[2 * PATH_MAX]; /* a path may be named in it more than once (resolve.c) */
   /* Parquet starts with its magic; the CSV with the header when asked. */
   const char *head = c->pq ? PW_PARQUET_MAGIC : PW_CSV_HEADER;
   size_t head_len = c->pq                      ? sizeof PW_PARQUET_MAGIC - 1
@@ -178,7 +179,7 @@ static void report_cancel(pw_job *j) {
 static void report_end(pw_job *j, int status) {
   report_ctx *c = pw_job_ctx(j);
   if (!c || !c->sink) return;
-  char msg[512];
+  char msg[2 * PATH_MAX]; /* a path may be named in it more than once (resolve.c) */
   bool ok = status == PW_OK;
   if (ok && c->pq) { /* the footer, after every worker's last row group */
     int e = pw_pq_finish(c->pq, c->sink);

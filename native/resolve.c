@@ -70,20 +70,28 @@ static const char *in_dir(int cur, const char *comp, char *buf) {
   return buf;
 }
 
-/* Whether name in dir, the last name of a path, is a link of /proc that
-   leads to a pipe, FIFO or device (a descriptor's: /dev/fd/1): the kernel
-   follows it, its text names no file. */
-static bool proc_device(int dir, const char *name) {
+/* Whether the folder dir is in /proc, whose links the kernel follows by
+   what they lead to, not by their text: /proc/PID/root of a process in
+   another mount namespace reads "/" but leads to that namespace's root;
+   /proc/self/fd/1 reads "pipe:[1234]". */
+static bool on_proc(int dir) {
 #ifdef __linux__
   struct statfs fs;
-  struct stat st;
-  return !fstatfs(dir, &fs) && fs.f_type == PW_PROC_SUPER_MAGIC && !fstatat(dir, name, &st, 0) &&
-         (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode));
+  return dir != PW_ROOT && !fstatfs(dir, &fs) && fs.f_type == PW_PROC_SUPER_MAGIC;
 #else
   (void)dir;
-  (void)name;
   return false;
 #endif
+}
+
+/* Whether name in dir, the last name of a path, is a link of /proc that
+   leads to a pipe, FIFO, socket or device (a descriptor's: /dev/fd/1): the
+   kernel follows it, its text names no file. */
+static bool proc_device(int dir, const char *name) {
+  struct stat st;
+  return on_proc(dir) && !fstatat(dir, name, &st, 0) &&
+         (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ||
+          S_ISSOCK(st.st_mode));
 }
 
 int pw_resolve(const char *path, pw_resolved *out, char *msg, size_t msgcap) {
@@ -97,6 +105,8 @@ int pw_resolve(const char *path, pw_resolved *out, char *msg, size_t msgcap) {
   char *target = malloc(PATH_MAX), *named = malloc(PATH_MAX);
   int cur = -1, r = 0, links = 0;
   bool via_link = false; /* the last name came from a link's target */
+  bool proc_last = false; /* ... of a /proc link: the file must be the one the kernel finds */
+  struct stat proc_file;
   size_t pos = 0, via_end = 0; /* rest[0..via_end): names that came from a link's target */
   if (!rest || !target || !named) {
     r = -ENOMEM;
@@ -150,10 +160,33 @@ int pw_resolve(const char *path, pw_resolved *out, char *msg, size_t msgcap) {
       }
       break;
     }
-    if (S_ISLNK(st.st_mode) && last && cur != PW_ROOT && proc_device(cur, comp)) {
+    if (S_ISLNK(st.st_mode) && last && proc_device(cur, comp)) {
       out->follow = 1;
       if (!(leaf = strdup(comp))) r = -ENOMEM;
       break;
+    }
+    if (S_ISLNK(st.st_mode) && !last && on_proc(cur)) {
+      /* a folder of /proc's (/proc/PID/root, /proc/PID/cwd): followed by
+         the kernel, the path's text kept for messages */
+      int sub = openat(cur, comp, PW_DIR_FLAGS);
+      if (sub < 0) {
+        r = -errno;
+        break;
+      }
+      close(cur);
+      cur = sub;
+      rest[end] = save;
+      pos = end;
+      continue;
+    }
+    if (S_ISLNK(st.st_mode) && last && on_proc(cur)) {
+      /* a file of /proc's (/proc/PID/fd/N): followed by its text, which
+         must then lead to the file the kernel finds */
+      if (fstatat(cur, comp, &proc_file, 0)) {
+        r = -errno;
+        break;
+      }
+      proc_last = true;
     }
     if (S_ISLNK(st.st_mode)) {
       if (++links > PW_MAX_LINKS) {
@@ -237,6 +270,15 @@ done:
   free(named);
   /* a name in "/" itself: the folder opened now (its descriptor is what the caller uses) */
   if (!r && cur == PW_ROOT && (cur = open("/", PW_DIR_FLAGS)) < 0) r = -errno;
+  struct stat found;
+  if (!r && proc_last &&
+      (fstatat(cur, leaf, &found, AT_SYMLINK_NOFOLLOW) || found.st_dev != proc_file.st_dev ||
+       found.st_ino != proc_file.st_ino)) {
+    snprintf(msg, msgcap,
+             "cannot write %s: a link of /proc whose text names another file than the one it "
+             "leads to (another mount namespace's, or one deleted): not written", path);
+    r = -EXDEV;
+  }
   if (r) {
     free(leaf);
     if (cur >= 0) close(cur);

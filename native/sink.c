@@ -101,6 +101,7 @@ static int open_fifo(pw_sink *s, bool wait) {
       return 0;
     }
     if (errno == EINTR) continue;
+    if (errno == ELOOP) return -ESTALE; /* a link put there since it was looked at */
     if (errno != ENXIO || !wait) return -errno;
     if (atomic_load(&s->cancelled)) return -ECANCELED;
     struct timespec ts = {0, PW_FIFO_POLL_NS};
@@ -221,7 +222,8 @@ static int open_path(pw_sink *s, const char *name, char *msg, size_t msgcap) {
     if (r == -ENOENT && at.follow) r = -ESTALE;
     else if (r == -ENOENT && !(r = open_replace(s, at.dirfd, at.leaf, NULL))) at.dirfd = -1; /* kept */
   } else if (S_ISLNK(st.st_mode) ||
-             (at.follow && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))) {
+             (at.follow && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode) &&
+              !S_ISSOCK(st.st_mode))) {
     r = -ESTALE; /* a link put there since it was resolved; a descriptor's file changed */
   } else if (S_ISDIR(st.st_mode)) {
     snprintf(msg, msgcap, "output %s is a folder", name);
@@ -576,12 +578,13 @@ int pw_sink_finish(pw_sink *s, bool commit, char *msg, size_t msgcap) {
       s->taken = true;
       r = -EEXIST;
     }
-    if (kept >= 0) close(kept);
-    if (!commit && unlinkat(s->dir_fd, s->tmp_name, 0)) {
-      /* a folder that lets no name go (chattr +a) keeps it, empty at least */
-      int t = openat(s->dir_fd, s->tmp_name, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
-      if (t >= 0) close(t);
+    /* a folder that lets no name go (chattr +a) keeps it, empty at least:
+       emptied through the descriptor still held, never by its name (which
+       another user may have pointed at a file of her choosing meanwhile) */
+    if (!commit && unlinkat(s->dir_fd, s->tmp_name, 0) && kept >= 0 && ftruncate(kept, 0)) {
+      /* nothing more to do */
     }
+    if (kept >= 0) close(kept);
     free(s->tmp_name);
     s->tmp_name = NULL;
   }

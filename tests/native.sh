@@ -123,6 +123,20 @@ check_all() { # binary
     # root's own link is followed, `..` taken physically (rootdir/.. is $work)
     run "$b" -t 2 "$work/tree" "$st/rootdir/../sticky/rootdir/y.csv"
     [ "$(wc -l <"$work/vdir/y.csv")" -eq $((rows - 1)) ]
+    # /proc's links are followed by the kernel, not by their text:
+    # /proc/PID/root of a process in another mount namespace reads "/" but
+    # leads to its root, where a tmpfs hides the host's folder
+    rm -rf "$work/ns"; mkdir -p "$work/ns/mnt"
+    unshare -m --propagation private --fork sh -c \
+      "mount -t tmpfs pwalk-ns '$work/ns/mnt' && : >'$work/ns/mnt/marker' && exec sleep 60" &
+    local ns=$! i
+    for i in $(seq 100); do [ -e "/proc/$ns/root$work/ns/mnt/marker" ] && break; sleep 0.1; done
+    local nsroot; nsroot=$(pgrep -P "$ns" sleep || echo "$ns")
+    run "$b" -t 2 "$work/tree" "/proc/$nsroot/root$work/ns/mnt/out.csv"
+    [ "$(ls "/proc/$nsroot/root$work/ns/mnt")" = "marker
+out.csv" ]
+    [ -z "$(ls -A "$work/ns/mnt")" ]
+    kill "$ns" 2>/dev/null; wait "$ns" 2>/dev/null || true
   fi
   # repair refuses walk-only options (following links would change what they lead to)
   if "$b" -t 2 -F -R "$work/tree" >"$work/out" 2>"$work/err"; then cat "$work/err" >&2; return 1; fi
