@@ -227,6 +227,57 @@ testNeeding([SETPRIV], {
   },
 });
 
+testNeeding([SETPRIV, PYTHON3], {
+  name:
+    "CLI: one SIGTERM stops a run whose stderr reader reads nothing (its error lines fill it): 143",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    await using tmp = await tempDir();
+    // 3,000 folders it cannot open, each a short line on stderr (shorter than
+    // the "interrupted by" line, which then cannot fit in what room is left)
+    const root = `${tmp.path}/closed`;
+    await Deno.mkdir(root);
+    for (let i = 0; i < 3000; i++) await Deno.mkdir(`${root}/d-${i}`, { mode: 0 });
+    // stderr a FIFO held open and never read (a stopped pager): once the
+    // error lines fill it, SIGTERM; the "interrupted by" line cannot be
+    // written either, and must not keep the process from ending
+    const r = JSON.parse(
+      await python(
+        `import fcntl, json, os, signal, struct, subprocess, sys, termios, time
+fifo = sys.argv[1]
+os.mkfifo(fifo)
+held = os.open(fifo, os.O_RDWR)
+size = fcntl.fcntl(held, 1032)  # F_GETPIPE_SZ
+w = os.open(fifo, os.O_WRONLY)
+p = subprocess.Popen(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=w, stdin=subprocess.DEVNULL)
+os.close(w)
+full = lambda: struct.unpack("i", fcntl.ioctl(held, termios.FIONREAD, bytes(4)))[0] >= size - 4096
+deadline = time.time() + 60
+while not full() and p.poll() is None and time.time() < deadline: time.sleep(0.01)
+filled = full()
+time.sleep(2)  # (the walk goes on: all its workers wait on the pipe)
+p.send_signal(signal.SIGTERM)
+try:
+  code = p.wait(20)
+except subprocess.TimeoutExpired:
+  p.kill(); code = "hung"; p.wait()
+print(json.dumps({"filled": filled, "code": code}))`,
+        `${tmp.path}/stderr`,
+        ...UNPRIVILEGED,
+        Deno.execPath(),
+        "run",
+        "-A",
+        CLI,
+        "-o",
+        "/dev/null",
+        root,
+      ),
+    );
+    assert(r.filled, "stderr never filled up");
+    assertEquals(r.code, -15); // killed by SIGTERM, as it ends after its clean-up
+  },
+});
+
 Deno.test("CLI: one SIGTERM stops a chown dry run whose stdout reader reads nothing: 143, nothing changed", async () => {
   await using tmp = await tempDir();
   // 3,000 files of uid 4242 with long names: a "would change:" line each,

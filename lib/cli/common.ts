@@ -91,12 +91,34 @@ export function listen(name: Deno.Signal, stop: () => void): () => void {
     hupTaken = true;
     return () => {};
   }
-  Deno.addSignalListener(name, stop);
-  return () => Deno.removeSignalListener(name, stop);
+  const taken = () => {
+    signalled = true; // eprint blocks the main thread no more
+    stop();
+  };
+  Deno.addSignalListener(name, taken);
+  return () => Deno.removeSignalListener(name, taken);
 }
 
 /** The do-nothing SIGHUP listener of a nohup run is in (it is never removed). */
 let hupTaken = false;
+
+/** The status a signal's listener ends the process with, once it has said why (runAnswer). */
+let quitting: number | undefined;
+
+/**
+ * End the process as {@link exitProcess} does, with `code`, once the lines
+ * {@link eprint} queued after a signal are written (at most 2 s): unless a
+ * signal's listener already decided how it ends. Never returns.
+ *
+ * @example
+ * ```ts ignore
+ * await exitAfterSaying(await main(Deno.args));
+ * ```
+ */
+export async function exitAfterSaying(code: number): Promise<never> {
+  await eprintFlushed();
+  exitProcess(quitting ?? code);
+}
 
 /** Signal numbers of the statuses that mean "stopped by a signal". */
 const SIGNAL_OF: Record<number, number> = { 129: 1, 130: 2, 141: 13, 143: 15 };
@@ -945,13 +967,14 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
           return n;
         })();
         const limit = new Promise<number>((r) => setTimeout(() => r(-1), 2000));
-        Promise.race([cleanup, limit]).then((n) => {
+        Promise.race([cleanup, limit]).then(async (n) => {
           eprint(
             `${ui.tag} ${s[0]} again: quit without waiting for the workers` +
               (n > 0 ? `; ${count(n, "temporary file")} removed` : "") +
               (n < 0 ? "; its temporary files could not be removed in time" : "") +
               soFar(last),
           );
+          await eprintFlushed();
           exitProcess(first[1]);
         });
         return;
@@ -1042,6 +1065,26 @@ export function errorCount(n: number, file: string | undefined): string {
 const enc = new TextEncoder();
 
 /**
+ * A signal was taken ({@link listen}): from then on {@link eprint} queues
+ * its lines for an asynchronous write, which leaves the main thread free:
+ * a stderr nobody reads (a pipe to a stopped pager) would otherwise block
+ * it in the "interrupted by" line, where no second signal is ever heard.
+ */
+let signalled = false;
+/** The lines eprint queued since, written in order. */
+let queued: Promise<void> = Promise.resolve();
+
+/**
+ * Wait for the lines {@link eprint} queued after a signal, at most `ms`
+ * (stderr may take no more): what the process says before it ends.
+ */
+export async function eprintFlushed(ms = 2000): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([queued, new Promise((r) => timer = setTimeout(r, ms))]);
+  clearTimeout(timer);
+}
+
+/**
  * One line on stderr (nothing when stderr is closed): `eprint("pwalk: ...")`.
  * Control characters in it (a path given with a newline or an escape
  * sequence) are written `\n`, `\t`, `\xHH` (C1 controls `\xc2\xHH`), as
@@ -1055,8 +1098,15 @@ export function eprint(s: string): void {
     const h = (x: number) => `\\x${x.toString(16).padStart(2, "0")}`;
     return c === "\n" ? "\\n" : c === "\t" ? "\\t" : n >= 0x80 ? h(0xc2) + h(n) : h(n);
   });
+  const bytes = enc.encode(line + "\n");
+  if (signalled) {
+    queued = queued.then(async () => {
+      for (let off = 0; off < bytes.length;) off += await Deno.stderr.write(bytes.subarray(off));
+    }).catch(() => {}); // stderr closed
+    return;
+  }
   try {
-    Deno.stderr.writeSync(enc.encode(line + "\n"));
+    Deno.stderr.writeSync(bytes);
   } catch {
     // stderr closed
   }
@@ -1119,7 +1169,8 @@ export async function runAnswer(
     const stop = () => {
       const removed = removePending() ? "; the partial output was removed" : "";
       eprint(`pwalk: interrupted by ${name}${removed}`);
-      exitProcess(status);
+      quitting = status; // (main's own end, should the work end meanwhile, keeps it)
+      void eprintFlushed().then(() => exitProcess(status));
     };
     return listen(name, stop);
   });

@@ -10,7 +10,7 @@
  */
 import {
   EXIT,
-  exitProcess,
+  exitAfterSaying,
   exitStatus,
   helpAmong,
   HelpRequested,
@@ -158,7 +158,7 @@ export async function main(argv: string[]): Promise<number> {
 
 /**
  * Run the command line as the main module and end the process with its
- * status, through {@link exitProcess}: stopped by a signal, it dies by that
+ * status, through {@link exitAfterSaying}: stopped by a signal, it dies by that
  * signal, so a shell loop around it stops on Ctrl-C. What cli.ts and mod.ts
  * (`deno run jsr:@pwalk/cli`) run; never returns.
  *
@@ -168,5 +168,5 @@ export async function main(argv: string[]): Promise<number> {
  * ```
  */
 export async function runMain(argv: string[]): Promise<never> {
-  exitProcess(await main(argv));
+  return await exitAfterSaying(await main(argv));
 }
