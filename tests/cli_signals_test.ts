@@ -53,6 +53,29 @@ function waitingOnPipe(pid: number): boolean {
   });
 }
 
+/**
+ * Run the CLI with `args` (after `prefix`), stdout a pipe never read; once
+ * a thread waits for room in it ({@link waitingOnPipe}), send one SIGTERM:
+ * the run must end killed by it (143), not by the hang guard. Resolves to
+ * what the pipe held.
+ */
+async function termWhenBlocked(args: string[], prefix: string[] = []): Promise<string> {
+  const p = spawnCli(args, { prefix });
+  const guard = setTimeout(() => p.kill("SIGKILL"), 60_000); // a hang guard
+  let stderr = "";
+  const read = (async () => {
+    for await (const c of p.stderr) stderr += dec.decode(c);
+  })();
+  while (!waitingOnPipe(p.pid)) await sleep(10);
+  p.kill("SIGTERM");
+  await read;
+  const r = await p.status;
+  clearTimeout(guard);
+  assert(r.signal !== "SIGKILL", `killed by the hang guard: ${stderr.slice(-2000)}`);
+  assertEquals([r.code, r.signal], [143, "SIGTERM"], stderr.slice(-2000));
+  return dec.decode(await new Response(p.stdout).bytes());
+}
+
 /** Run the CLI, send `signal` once `ready()` holds; the child's result, or null if it finished first. */
 async function interrupt(args: string[], ready: () => boolean, signal: Deno.Signal) {
   const p = spawnCli(args);
@@ -206,22 +229,10 @@ testNeeding([SETPRIV], {
     for (let i = 0; i < 1500; i++) await Deno.mkdir(`${root}/${"x".repeat(200)}-${i}`, { mode: 0 });
     const out = `${tmp.path}/out.csv`;
     // stdout, where the error rows go, a pipe never read: the workers fill it and wait for room
-    const p = spawnCli(["--errors", "-", "-o", out, root], { prefix: UNPRIVILEGED });
-    const guard = setTimeout(() => p.kill("SIGKILL"), 60_000); // a hang guard
-    let stderr = "";
-    const read = (async () => {
-      for await (const c of p.stderr) stderr += dec.decode(c);
-    })();
-    while (!waitingOnPipe(p.pid)) await sleep(10);
-    p.kill("SIGTERM");
-    await read;
-    const r = await p.status;
-    clearTimeout(guard);
-    assert(r.signal !== "SIGKILL", `killed by the hang guard: ${stderr.slice(-2000)}`);
-    assertEquals([r.code, r.signal], [143, "SIGTERM"], stderr.slice(-2000));
+    const stdout = await termWhenBlocked(["--errors", "-", "-o", out, root], UNPRIVILEGED);
     // stopped before its end: no report, and the rows the pipe holds are whole rows
     assertEquals(names(tmp.path), ["closed"]);
-    const rows = dec.decode(await new Response(p.stdout).bytes()).split("\n");
+    const rows = stdout.split("\n");
     assert(rows.length > 100 && rows.length < 1500, `${rows.length} rows`);
     assertEquals(rows[0], "path,operation,errno,message");
   },
@@ -289,20 +300,8 @@ Deno.test("CLI: one SIGTERM stops a chown dry run whose stdout reader reads noth
     Deno.writeFileSync(f, new Uint8Array());
     Deno.chownSync(f, 4242, 4242);
   }
-  const p = spawnCli(["--chown_from", "4242", "--chown_to", "4343:4343", root]);
-  const guard = setTimeout(() => p.kill("SIGKILL"), 60_000); // a hang guard
-  let stderr = "";
-  const read = (async () => {
-    for await (const c of p.stderr) stderr += dec.decode(c);
-  })();
-  while (!waitingOnPipe(p.pid)) await sleep(10);
-  p.kill("SIGTERM");
-  await read;
-  const r = await p.status;
-  clearTimeout(guard);
-  assert(r.signal !== "SIGKILL", `killed by the hang guard: ${stderr.slice(-2000)}`);
-  assertEquals([r.code, r.signal], [143, "SIGTERM"], stderr.slice(-2000));
-  const lines = dec.decode(await new Response(p.stdout).bytes()).split("\n");
+  const stdout = await termWhenBlocked(["--chown_from", "4242", "--chown_to", "4343:4343", root]);
+  const lines = stdout.split("\n");
   assert(lines.length > 100 && lines.length < 3000, `${lines.length} lines`);
   assert(lines[0].startsWith("would change: "), lines[0]);
   // a dry run: every file is still uid 4242's
