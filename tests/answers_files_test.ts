@@ -564,6 +564,39 @@ shimTest(
   },
 );
 
+/**
+ * The end of an LD_PRELOAD shim whose `hers(path, flags)` (defined before
+ * it) makes her move: open() and open64() call it, then the real call.
+ */
+const OPEN_HOOK_C = `#include <dlfcn.h>
+#include <stdarg.h>
+#define WRAP(name) \\
+  int name(const char *path, int flags, ...) { \\
+    static int (*real)(const char *, int, ...); \\
+    if (!real) real = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, #name); \\
+    va_list ap; va_start(ap, flags); int mode = va_arg(ap, int); va_end(ap); \\
+    hers(path, flags); \\
+    return real(path, flags, mode); \\
+  }
+WRAP(open)
+WRAP(open64)
+`;
+
+/** {@link OPEN_HOOK_C} for openat() and openat64(). */
+const OPENAT_HOOK_C = `#include <dlfcn.h>
+#include <stdarg.h>
+#define WRAPAT(name) \\
+  int name(int dir, const char *path, int flags, ...) { \\
+    static int (*real)(int, const char *, int, ...); \\
+    if (!real) real = (int (*)(int, const char *, int, ...))dlsym(RTLD_NEXT, #name); \\
+    va_list ap; va_start(ap, flags); int mode = va_arg(ap, int); va_end(ap); \\
+    hers(path, flags); \\
+    return real(dir, path, flags, mode); \\
+  }
+WRAPAT(openat)
+WRAPAT(openat64)
+`;
+
 /** Her move against a direct output: the FIFO she planted becomes a link to a file of root's just before it is opened. */
 const FIFO_TO_LINK_C = `#define _GNU_SOURCE
 #include <dlfcn.h>
@@ -579,17 +612,7 @@ static void hers(const char *path, int flags) {
     symlink(to, fifo);
   }
 }
-#define WRAP(name) \\
-  int name(const char *path, int flags, ...) { \\
-    static int (*real)(const char *, int, ...); \\
-    if (!real) real = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, #name); \\
-    va_list ap; va_start(ap, flags); int mode = va_arg(ap, int); va_end(ap); \\
-    hers(path, flags); \\
-    return real(path, flags, mode); \\
-  }
-WRAP(open)
-WRAP(open64)
-`;
+` + OPEN_HOOK_C;
 
 shimTest(
   "a FIFO as OUT, replaced by a link to another file before it is opened: nothing written there (--html, convert)",
@@ -670,17 +693,7 @@ static void hers(const char *path, int flags) {
     if (link(to, name) == 0) rename(name, fifo);
   }
 }
-#define WRAP(name) \\
-  int name(const char *path, int flags, ...) { \\
-    static int (*real)(const char *, int, ...); \\
-    if (!real) real = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, #name); \\
-    va_list ap; va_start(ap, flags); int mode = va_arg(ap, int); va_end(ap); \\
-    hers(path, flags); \\
-    return real(path, flags, mode); \\
-  }
-WRAP(open)
-WRAP(open64)
-`;
+` + OPEN_HOOK_C;
 
 shimTest(
   "--errors FIFO, replaced by another file just before the library opens it by its name: the run fails, that file is not written",
@@ -759,27 +772,7 @@ static void hers(const char *path, int flags) {
   if (getenv("SWAP_DEV")) mknod(out, S_IFCHR | 0666, makedev(1, 3));
   else mkfifo(out, 0666);
 }
-#define WRAP(name) \\
-  int name(const char *path, int flags, ...) { \\
-    static int (*real)(const char *, int, ...); \\
-    if (!real) real = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, #name); \\
-    va_list ap; va_start(ap, flags); int mode = va_arg(ap, int); va_end(ap); \\
-    hers(path, flags); \\
-    return real(path, flags, mode); \\
-  }
-#define WRAPAT(name) \\
-  int name(int dir, const char *path, int flags, ...) { \\
-    static int (*real)(int, const char *, int, ...); \\
-    if (!real) real = (int (*)(int, const char *, int, ...))dlsym(RTLD_NEXT, #name); \\
-    va_list ap; va_start(ap, flags); int mode = va_arg(ap, int); va_end(ap); \\
-    hers(path, flags); \\
-    return real(dir, path, flags, mode); \\
-  }
-WRAP(open)
-WRAP(open64)
-WRAPAT(openat)
-WRAPAT(openat64)
-`;
+` + OPEN_HOOK_C + OPENAT_HOOK_C;
 
 shimTest(
   "an existing output replaced by a FIFO or device between its look and the check that it can be written: refused before any work, nothing waited for (--html, convert, --errors, plan -o)",
