@@ -9,7 +9,8 @@
  * @module
  */
 import { main, runMain } from "./lib/cli/main.ts";
+import { commandLineArgs } from "./lib/cli/common.ts";
 
 export { main };
 
-if (import.meta.main) await runMain(Deno.args);
+if (import.meta.main) await runMain(commandLineArgs());

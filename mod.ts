@@ -184,5 +184,6 @@ export { ensureNative, nativeVersion, setLibraryPath } from "./lib/ffi.ts";
 // ending as cli.ts does (killed by the signal that stopped it).
 if (import.meta.main) {
   const { runMain } = await import("./lib/cli/main.ts");
-  await runMain(Deno.args);
+  const { commandLineArgs } = await import("./lib/cli/common.ts");
+  await runMain(commandLineArgs());
 }

@@ -475,6 +475,71 @@ testNeeding([PYTHON3], {
   },
 });
 
+testNeeding([PYTHON3], {
+  name: "CLI: an argument ending in a carriage return names the file whose name ends so",
+  async fn() {
+    // Deno drops the \r that ends an argument from Deno.args (for CRLF
+    // shebang lines); d\r would name d, and -o out\r overwrite out
+    await using tmp = await tempDir();
+    const cr = `${tmp.path}/cr`;
+    const ex = `${tmp.path}/ex`;
+    for (const d of ["cr/d", "cr/d\r", "ex/x", "ex/x\r"]) {
+      await Deno.mkdir(`${tmp.path}/${d}`, { recursive: true });
+    }
+    for (
+      const [f, t] of [["cr/d/plain", "1"], ["cr/d\r/in", "22"], ["ex/x/a", "3"], ["ex/x\r/c", "4"]]
+    ) {
+      await Deno.writeTextFile(`${tmp.path}/${f}`, t);
+    }
+    await Deno.writeTextFile(`${cr}/out`, "precious");
+    const names = () => [...Deno.readDirSync(cr)].map((e) => e.name).sort();
+    const before = names();
+    const cliRaw = (args: (string | Uint8Array)[]) =>
+      rawDeno(["run", "-A", `${REPO}/cli.ts`, ...args], tmp.path);
+
+    // ROOT: its own rows, not d's
+    const ref = settledReference(`${cr}/d\r`);
+    const r = await cliRaw([`${cr}/d\r`]);
+    assertEquals(r.code, 0, r.stderr);
+    assertRowsMatch(parsePwalk(r.stdout).rows, ref.rows);
+    // the same under `deno task report` (its process read the argument)
+    const task = await rawDeno(
+      ["task", "--quiet", "--config", `${REPO}/deno.json`, "report", `${cr}/d\r`],
+      tmp.path,
+    );
+    assertEquals(task.code, 0, task.stderr);
+    assertRowsMatch(parsePwalk(task.stdout).rows, ref.rows);
+    // -o and --errors: written under their own names, out untouched
+    const refD = settledReference(`${cr}/d`);
+    const o = await cliRaw(["-o", `${cr}/out\r`, "--errors", `${cr}/e\r`, `${cr}/d`]);
+    assertEquals(o.code, 0, o.stderr);
+    assertEquals(await Deno.readTextFile(`${cr}/out`), "precious");
+    assertRowsMatch(
+      parsePwalk(await Deno.readFile(`${cr}/out\r`)).rows,
+      refD.rows,
+    );
+    assertEquals(names(), [...before, "e\r", "out\r"].sort());
+    await Deno.remove(`${cr}/out\r`);
+    await Deno.remove(`${cr}/e\r`);
+    // --exclude x\r leaves x\r out, and x in
+    const exr = await cliRaw(["--exclude", `${ex}/x\r`, ex]);
+    assertEquals(exr.code, 0, exr.stderr);
+    const inos = (paths: string[]) =>
+      paths.map((p) => Deno.lstatSync(p).ino!).sort((a, b) => a - b);
+    assertEquals(
+      parsePwalk(exr.stdout).rows.map((row) => row.ino).sort((a, b) => a - b),
+      inos([ex, `${ex}/x`, `${ex}/x/a`]),
+    );
+    // an argument ending in \r keeps the guard against lossy names working
+    const lossy = concat(`${cr}/caf`, new Uint8Array([0xe9]));
+    const bad = await cliRaw(["--exclude", `${ex}/x\r`, lossy]);
+    assertStringIncludes(assertUsageError(bad), "not valid UTF-8");
+    const badCr = await cliRaw([concat(lossy, "\r")]);
+    assertStringIncludes(assertUsageError(badCr), "not valid UTF-8");
+    assertEquals(names(), before, "nothing written");
+  },
+});
+
 /** Spawn the CLI, read `chunks` chunks of its stdout (0: none), close it; status and stderr. */
 async function closeStdoutEarly(args: string[], chunks: number, prefix?: string[]) {
   const child = spawnCli(args, { prefix });

@@ -458,70 +458,89 @@ const NOT_UTF8 = "a name that is not valid UTF-8 reaches pwalk as an argument wi
   "in place of its bad bytes";
 
 /**
- * The arguments, as Deno.args has them, whose bytes were not valid UTF-8:
- * Deno put U+FFFD in place of the bad bytes, and the text may name another
- * file (one whose name holds a real U+FFFD). Read once, when an argument
- * with U+FFFD is met, from /proc/self/cmdline (the raw argv: the script's
- * arguments are its last Deno.args.length entries, after `deno run -A
- * cli.ts` or a compiled pwalk's own name). Under `deno task report`, the
- * task's process (the same deno, as parent) decoded the bytes already: its
- * own command line, `deno task report ARGS`, is read too. A command line
- * whose entries do not decode to Deno.args (another shape) tells nothing;
- * without /proc the set is empty, and only a lookup that fails says why
- * (oneRoot, excludeArgs). A valid UTF-8 argument spelled like a lossy one
- * is taken for one: refused too, never walked in its place.
+ * The command line as the kernel handed it over, read once from
+ * /proc/self/cmdline (the raw argv: the script's arguments are its last
+ * Deno.args.length entries, after `deno run -A cli.ts` or a compiled
+ * pwalk's own name). Two things Deno.args loses are taken from it:
+ *
+ * - **Trailing carriage returns.** Deno drops the `\r`s that end an
+ *   argument (for shebang lines saved with Windows line endings), so
+ *   `d\r` (a real name: macOS's `Icon\r`, folders made by CRLF scripts)
+ *   would name `d`, and pwalk would walk, exclude or write that one.
+ *   `args` has them back.
+ * - **Bytes that are not valid UTF-8.** Deno puts U+FFFD in their place,
+ *   and the text may name another file (one whose name holds a real
+ *   U+FFFD): `lossy` holds such arguments (as `args` has them and as
+ *   Deno.args has them), and {@link notUtf8} refuses them.
+ *
+ * Under `deno task report`, the task's process (the same deno, as parent)
+ * decoded the arguments already: its own command line, `deno task report
+ * ARGS`, is read too. A command line whose last entries are not Deno.args
+ * but for those two losses (another shape) tells nothing; without /proc,
+ * `args` is Deno.args and `lossy` is empty, and only a lookup that fails
+ * says why (oneRoot, excludeArgs). A valid UTF-8 argument spelled like a
+ * lossy one is taken for one: refused too, never walked in its place.
  */
-let lossyArgs: Set<string> | undefined;
+let commandLine: { args: string[]; lossy: Set<string> } | undefined;
 
-function notUtf8Args(): Set<string> {
-  if (lossyArgs) return lossyArgs;
-  lossyArgs = new Set();
+function readCommandLine(): { args: string[]; lossy: Set<string> } {
+  if (commandLine) return commandLine;
+  const given = [...Deno.args];
+  const args = [...given];
+  const lossySet = new Set<string>();
   const lossy = new TextDecoder();
   const strict = new TextDecoder("utf-8", { fatal: true });
-  // the arguments of a command line that end in Deno.args, not valid UTF-8
-  const badOf = (cmdline: Uint8Array): string[] => {
+  // take what a command line ending in Deno.args tells of each argument
+  const learn = (cmdline: Uint8Array) => {
     const entries: Uint8Array[] = [];
     for (let start = 0, end; (end = cmdline.indexOf(0, start)) >= 0; start = end + 1) {
       entries.push(cmdline.subarray(start, end));
     }
-    const args = Deno.args;
-    if (entries.length <= args.length) return [];
-    const tail = entries.slice(entries.length - args.length);
-    if (tail.some((e, i) => lossy.decode(e) !== args[i])) return []; // another shape
-    return args.filter((_, i) => {
+    if (entries.length <= given.length) return;
+    const tail = entries.slice(entries.length - given.length);
+    const text = tail.map((e) => lossy.decode(e));
+    if (text.some((t, i) => t.replace(/\r+$/, "") !== given[i])) return; // another shape
+    text.forEach((t, i) => {
+      if (t.length > args[i].length) args[i] = t; // its carriage returns back
       try {
         strict.decode(tail[i]);
-        return false;
       } catch {
-        return true;
+        lossySet.add(t).add(given[i]);
       }
     });
   };
   try {
-    for (const a of badOf(Deno.readFileSync("/proc/self/cmdline"))) lossyArgs.add(a);
+    learn(Deno.readFileSync("/proc/self/cmdline"));
   } catch { /* no /proc */ }
   try {
     const parent = `/proc/${Deno.ppid}`;
     if (Deno.realPathSync(`${parent}/exe`) === Deno.realPathSync(Deno.execPath())) {
       const cmdline = Deno.readFileSync(`${parent}/cmdline`);
-      if (lossy.decode(cmdline).split("\0").includes("task")) {
-        for (const a of badOf(cmdline)) lossyArgs.add(a);
-      }
+      if (lossy.decode(cmdline).split("\0").includes("task")) learn(cmdline);
     }
   } catch { /* no /proc, or a parent of another user's */ }
-  return lossyArgs;
+  return commandLine = { args, lossy: lossySet };
+}
+
+/**
+ * The script's arguments as the user typed them: Deno.args, with the
+ * carriage returns that ended an argument put back (see
+ * {@link readCommandLine}). What cli.ts hands to `runMain`.
+ */
+export function commandLineArgs(): string[] {
+  return [...readCommandLine().args];
 }
 
 /**
  * A bad-usage error when `arg`, a command-line argument as Deno.args has
- * it, was not valid UTF-8 (see {@link notUtf8Args}): its text, `value`
+ * it, was not valid UTF-8 (see {@link readCommandLine}): its text, `value`
  * (what `word`, an option or "" for an operand, got), may name another
  * file, and pwalk would walk, exclude, read or write that one. Every
  * argument of {@link parse} goes through it, and slurm's --sbatch values.
  * Example: `notUtf8("--exclude=d\uFFFD", "--exclude", "d\uFFFD")`.
  */
 export function notUtf8(arg: string, word: string, value = arg): UsageError | undefined {
-  if (!arg.includes("\uFFFD") || !notUtf8Args().has(arg)) return undefined;
+  if (!arg.includes("\uFFFD") || !readCommandLine().lossy.has(arg)) return undefined;
   const hint = word === "--exclude"
     ? "; list the folder in a file given to --exclude, which is read as bytes"
     : "";
