@@ -362,7 +362,14 @@ Deno.test("--exclude naming ROOT itself, however spelled: bad usage, nothing wri
   const root = `${tmp.path}/proj`;
   await Deno.mkdir(`${root}/sub`, { recursive: true });
   for (const spelling of [root, `${root}/`, `${root}/sub/..`, "proj"]) {
-    for (const cmd of [["-o", `${tmp.path}/out.csv`], ["repair"]]) {
+    for (
+      const cmd of [
+        ["-o", `${tmp.path}/out.csv`],
+        ["repair"],
+        ["plan", "--shards", "2", "-o", `${tmp.path}/plan.json`],
+        ["slurm", "--dry-run", "--shards", "2", "--out", `${tmp.path}/scan`],
+      ]
+    ) {
       const r = await cli([...cmd, "--exclude", spelling, root], { cwd: tmp.path });
       assertEquals(r.code, 2, `${spelling}: ${r.stderr}`);
       assertEquals(stderrLines(r.stderr), [
@@ -371,6 +378,18 @@ Deno.test("--exclude naming ROOT itself, however spelled: bad usage, nothing wri
     }
   }
   assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name), ["proj"]);
+  // plan and slurm warn of an exclude matching nothing, as report does
+  for (const cmd of [["plan", "--shards", "2"], ["slurm", "--dry-run", "--shards", "2"]]) {
+    const out = cmd[0] === "plan" ? ["-o", `${tmp.path}/plan.json`] : ["--out", `${tmp.path}/s`];
+    const r = await cli([...cmd, ...out, "--exclude", "proj/nothere", "proj"], { cwd: tmp.path });
+    assertEquals(r.code, 0, r.stderr);
+    assert(
+      stderrLines(r.stderr).includes(
+        "pwalk: warning: --exclude proj/nothere matched nothing under proj",
+      ),
+      r.stderr,
+    );
+  }
 });
 
 Deno.test("stderr: a name's C1 control (U+009B, a terminal's CSI) is shown escaped, as repair's lines", async () => {

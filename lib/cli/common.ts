@@ -349,15 +349,7 @@ export interface WalkArgs {
  */
 export async function walkArgs(f: Flags, root: string): Promise<WalkArgs> {
   const exclude = await excludeArgs(f, root);
-  // ROOT itself (however spelled) excluded: nothing would be walked
-  const r = statOrNull(root);
-  const texts = exclude.filter((p): p is string => typeof p === "string");
-  for (const p of texts) {
-    const e = lstatOrNull(p);
-    if (r && e?.isDirectory && e.dev === r.dev && e.ino === r.ino) {
-      throw new UsageError(`--exclude ${p} is ROOT itself: nothing would be walked`);
-    }
-  }
+  const warnings = excludeWarnings(root, exclude);
   return {
     threads: threadsArg(f),
     pwalkDepth: intArg("depth", f.depth, 0, 2 ** 31 - 1),
@@ -368,11 +360,29 @@ export async function walkArgs(f: Flags, root: string): Promise<WalkArgs> {
       progress: progressArg(f),
       errors: errorsArg(f),
       inputs: excludeLists(f),
-      warnings: unmatchedExcludes(root, texts).map((p) =>
-        `pwalk: warning: --exclude ${p} matched nothing under ${root}`
-      ),
+      warnings,
     },
   };
+}
+
+/**
+ * Checks --exclude's folders against `root` (report, plan and slurm alike):
+ * ROOT itself, however spelled, is bad usage (nothing would be walked); the
+ * warning lines for the folders that name nothing under `root`. Example:
+ * `excludeWarnings("/data", await excludeArgs(flags, "/data"))`.
+ */
+export function excludeWarnings(root: string, exclude: (string | Uint8Array)[]): string[] {
+  const r = statOrNull(root);
+  const texts = exclude.filter((p): p is string => typeof p === "string");
+  for (const p of texts) {
+    const e = lstatOrNull(p);
+    if (r && e?.isDirectory && e.dev === r.dev && e.ino === r.ino) {
+      throw new UsageError(`--exclude ${p} is ROOT itself: nothing would be walked`);
+    }
+  }
+  return unmatchedExcludes(root, texts).map((p) =>
+    `pwalk: warning: --exclude ${p} matched nothing under ${root}`
+  );
 }
 
 /** --maxthreads N (pwalk's spelling, which wins) or --threads N: 1-1024. */

@@ -9,6 +9,7 @@ import {
   eprint,
   excludeArgs,
   excludeLists,
+  excludeWarnings,
   type Flags,
   intArg,
   type Kind,
@@ -93,11 +94,18 @@ export const PLAN_OPTIONS: Record<string, Kind> = {
   "one-file-system": "flag",
 };
 
-/** The plan options of parsed flags (pwalk plan and pwalk slurm share them). */
-export async function planOptionsOf(flags: Flags): Promise<PlanOptions> {
+/**
+ * The plan options of parsed flags (pwalk plan and pwalk slurm share them),
+ * and the warning lines for --exclude folders that match nothing (to print
+ * once every argument is checked); an --exclude that is ROOT is bad usage.
+ */
+export async function planOptionsOf(
+  flags: Flags,
+): Promise<{ options: PlanOptions; warnings: string[] }> {
   const shards = intArg("shards", flags.shards, 1, 100_000);
   if (shards === undefined) throw new UsageError("missing --shards N (try --help)");
   const exclude = await excludeArgs(flags, flags._[0]);
+  const warnings = excludeWarnings(flags._[0], exclude);
   const from = (flags.from as string[] | undefined) ?? [];
   for (const f of from) {
     try {
@@ -107,7 +115,7 @@ export async function planOptionsOf(flags: Flags): Promise<PlanOptions> {
     }
     if (PARQUET.test(f)) throw new UsageError(`--from ${f}: ${PARQUET_FROM}`);
   }
-  return {
+  const options: PlanOptions = {
     shards,
     from,
     minFolders: intArg("min-folders", flags["min-folders"], 1, 1e9),
@@ -119,6 +127,7 @@ export async function planOptionsOf(flags: Flags): Promise<PlanOptions> {
     oneFileSystem: !!flags["one-file-system"],
     onWarning: (m) => eprint(`pwalk: warning: ${m}`),
   };
+  return { options, warnings };
 }
 
 /** One line about a plan, for stderr. */
@@ -170,7 +179,7 @@ async function planInputs(flags: Flags): Promise<string[]> {
 export async function run(args: string[]): Promise<number> {
   const flags = parse(args, { ...PLAN_OPTIONS, output: "value" });
   const root = oneRoot(flags);
-  const options = await planOptionsOf(flags);
+  const { options, warnings } = await planOptionsOf(flags);
   const given = flags.output as string | undefined;
   // -o /dev/stdout: this process's stdout, as -o - (by name it would be replaced)
   const output = given === undefined || given === "-" || stdoutName(given) ? undefined : given;
@@ -189,6 +198,7 @@ export async function run(args: string[]): Promise<number> {
     }
     if (!target.direct) await refuseReplacingPlan(output, target.path);
   }
+  for (const w of warnings) eprint(w);
   const t0 = performance.now();
   const plan = await planShards(root, options);
   const ms = performance.now() - t0;

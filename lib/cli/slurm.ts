@@ -167,10 +167,11 @@ export async function run(args: string[]): Promise<number> {
   const root = oneRoot(flags);
   const out = flags.out as string | undefined;
   if (!out) throw new UsageError("missing --out DIR (the scan folder)");
-  const options = await planOptionsOf(flags);
+  const { options, warnings } = await planOptionsOf(flags);
   const t0 = performance.now();
   const threads = intArg("threads", flags.threads, 1, 1024);
   const level = intArg("level", flags.level, 1, 19);
+  for (const w of warnings) eprint(w);
   let s;
   try {
     s = await slurmScan(root, {
