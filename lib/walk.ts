@@ -11,7 +11,7 @@ import { normalize } from "node:path/posix";
 import { native, Opt } from "./ffi.ts";
 import { decodeDirsBatch, decodeEntries, type HeldAnswers, RecKind, WalkEntry } from "./decode.ts";
 import { NativeJob, type NativeOption, type WalkError } from "./job.ts";
-import { checkInt, commonNative, type CommonOptions, typed } from "./options.ts";
+import { checkInt, commonNative, type CommonOptions, excludeList, typed } from "./options.ts";
 import { errnoText } from "./errno.ts";
 
 export { WalkEntry };
@@ -49,7 +49,9 @@ export interface WalkOptions
    * parent's listing arrives, and entered once answered; the names of a
    * large folder are then read by one worker, not shared among idle ones.)
    * Matched as @std/fs does, from the start of the path each time (also a
-   * RegExp with the g or y flag). With `followSymlinks`, a link back to an
+   * RegExp with the g or y flag); a frozen RegExp works too (a frozen /g
+   * or /y one through a copy, where @std/fs throws setting its
+   * `lastIndex`). With `followSymlinks`, a link back to an
    * ancestor that `skip` names is skipped, not a "loop" error.
    */
   skip?: RegExp[];
@@ -120,8 +122,16 @@ export interface WalkDirsOptions
    * os.walk's `topdown`. `true` (the default): a folder is yielded before
    * its subfolders, and the names left in its `dirs` when the loop body
    * returns decide which subfolders are entered (remove names in place to
-   * prune, as with os.walk). `false`: a folder is yielded after all its
-   * subfolders (bottom-up); changing `dirs` then changes nothing.
+   * prune, as with os.walk). A name added to `dirs` (a folder the caller
+   * created, or renamed and named anew) is walked too, as os.walk walks
+   * it: joined to the folder's path as os.path.join joins, once the rest of
+   * the walk has ended, each as a walkDirs of its own with these options
+   * (maxDepth still counted from ROOT; errors to the same onError or
+   * `errors`, a name that is no folder among them); a link only with
+   * `followSymlinks` (os.walk's islink test), and not a name skip,
+   * exclude, noSnap or oneFileSystem (another device than ROOT's) would
+   * leave out. `false`: a folder is yielded after all its subfolders
+   * (bottom-up); changing `dirs` then changes nothing.
    */
   topDown?: boolean;
 }
@@ -133,8 +143,10 @@ export interface WalkDir {
   /**
    * Names of its subfolders, and of symbolic links to folders (os.walk's
    * rule; entered only with `followSymlinks`), without those left out by
-   * skip/exclude/noSnap. Top-down, remove names to keep them from being
-   * entered.
+   * skip/exclude/noSnap, and with `oneFileSystem` without the mount points
+   * of other file systems (not walked either). Top-down, remove names to
+   * keep them from being entered, add names of folders created or renamed
+   * to have them walked ({@link WalkDirsOptions.topDown}).
    */
   dirs: string[];
   /** Names of everything else in it (files, other links, FIFOs, ...). */
@@ -155,13 +167,29 @@ export interface WalkDir {
 }
 
 /**
+ * Copies of the /g and /y RegExps whose `lastIndex` cannot be set (a
+ * frozen RegExp): their `test()` would set it, and throw.
+ */
+const fixedIndex = new WeakMap<RegExp, RegExp>();
+
+/**
  * Whether `s` matches one of `res`, as @std/fs walk tests it (`s.match(r)`):
  * from the start of `s` each time, also for a /g or /y RegExp, whose
- * `test()` would go on from the last match's end.
+ * `test()` would go on from the last match's end. Without g or y, `test()`
+ * neither uses nor sets `lastIndex` (a frozen RegExp works as it is); a
+ * frozen /g or /y one is tested through a copy of its own, from the start
+ * as the others (where `s.match(r)` throws setting its `lastIndex`).
  */
 function matchesAny(res: RegExp[] | undefined, s: string): boolean {
   return !!res?.some((r) => {
-    r.lastIndex = 0;
+    if (r.global || r.sticky) {
+      let copy = fixedIndex.get(r);
+      if (!copy && Object.getOwnPropertyDescriptor(r, "lastIndex")?.writable === false) {
+        fixedIndex.set(r, copy = new RegExp(r.source, r.flags));
+      }
+      if (copy) r = copy;
+      r.lastIndex = 0;
+    }
     return r.test(s);
   });
 }
@@ -346,7 +374,7 @@ class EntryIterator implements WalkIterator<WalkEntry> {
   /** A step that awaits (taking a batch, ending): later calls wait for it. */
   #busy?: Promise<unknown>;
 
-  constructor(root: string, o: WalkOptions) {
+  constructor(root: string | URL, o: WalkOptions) {
     this.#signal = o.signal;
     this.#batches = entryBatches(root, o, this.errors);
   }
@@ -428,10 +456,14 @@ class EntryIterator implements WalkIterator<WalkEntry> {
  * generator's frame (`await using`), so its return() frees it.
  */
 async function* entryBatches(
-  root: string,
+  rootIn: string | URL,
   o: WalkOptions,
   errors: WalkError[],
 ): AsyncGenerator<WalkEntry[]> {
+  // ROOT as @std/fs walk normalizes it (node's POSIX normalize is the same
+  // algorithm): "." and ".." resolved by name, one slash, a trailing one
+  // kept. (Checked here, at the first next(), as the options are.)
+  const root = normalize(rootPath(rootIn));
   const p = plan(root, o);
   // ROOT ".": "a", not "./a", below it (as @std/fs's join gives)
   if (root === "." || root === "./") p.native.push([Opt.BARE_DOT, 1]);
@@ -567,16 +599,20 @@ function entryFilter(o: WalkOptions, maxDepth: number): ((e: WalkEntry) => boole
  * (The root's entry keeps a trailing slash of `root`: "d/".)
  */
 export function walk(root: string | URL, options: WalkOptions = {}): WalkIterator<WalkEntry> {
-  // ROOT as @std/fs walk normalizes it (node's POSIX normalize is the same
-  // algorithm): "." and ".." resolved by name, one slash, a trailing one kept
-  return new EntryIterator(normalize(rootPath(root)), given(options));
+  return new EntryIterator(root, given(options));
 }
 
-/** A root given as a `file:` URL (as @std/fs walk takes it) as its path. */
+/**
+ * A root given as a `file:` URL (as @std/fs walk takes it) as its path.
+ * Called at the first `next()` (an async generator's body), as @std/fs
+ * walk meets a bad root, never by walk() or walkDirs() themselves.
+ */
 function rootPath(root: string | URL): string {
   if (!(root instanceof URL)) {
-    // ("" would be normalized to ".", the current folder: refused, as
-    // Deno.readDir(""), os.walk("") and @std/fs walk refuse it)
+    // "" is refused (a TypeError): Deno.readDir("") and os.walk("") find
+    // no folder there (NotFound; os.walk's onerror), where @std/fs walk
+    // normalizes it to "." and yields that before its readDir("") throws
+    // NotFound; normalized, it would walk the current folder
     if (typeof root !== "string" || root.length === 0) {
       throw new TypeError("pwalk: the root folder must be a non-empty string");
     }
@@ -618,6 +654,14 @@ interface Gathered {
   bytes?: Map<string, Uint8Array[]>;
   /** Subfolders to be entered: [name, index + 1 in the native hold]. */
   entered: [string, number][];
+  /** Top-down: held subfolders that `skip` names (never entered, not in dirs). */
+  skippedHolds?: number;
+  /**
+   * Top-down: names in `dirs` the walk holds no subfolder for (links to
+   * folders not followed, folders at maxDepth, loops): left there, they
+   * are no names the caller added.
+   */
+  unheld?: string[];
   /** Bottom-up: entered subfolders yielded so far. */
   done: number;
   /** The folder's own row, once it came. */
@@ -694,18 +738,26 @@ function entryKey(e: WalkEntry): string {
 
 /**
  * Which of a folder's subfolders to enter: those whose names are still in
- * `dirs` (mask index: the native hold's order).  `dirs` comes in the
- * listing's order and is most often left as it was: one pass along it
- * then finds every name; a count per name (names not UTF-8 may
- * show alike) only when the caller removed or reordered.
+ * `dirs` (mask index: the native hold's order; `size` holds in all).
+ * `dirs` comes in the listing's order and is most often left as it was:
+ * one pass along it then finds every name; a count per name (names not
+ * UTF-8 may show alike) only when the caller removed or reordered. The
+ * names in `dirs` that no held subfolder takes go to `others` (as many of
+ * each as are left over).
  */
-function enterMask(dirs: string[], entered: [string, number][]): Uint8Array<ArrayBuffer> {
-  const mask = new Uint8Array(entered.length);
+function enterMask(
+  dirs: string[],
+  entered: [string, number][],
+  size: number,
+  others: string[],
+): Uint8Array<ArrayBuffer> {
+  const mask = new Uint8Array(size);
   let j = 0;
   for (const [name, k] of entered) {
-    while (j < dirs.length && dirs[j] !== name) j++;
+    while (j < dirs.length && dirs[j] !== name) others.push(dirs[j++]);
     if (j === dirs.length) {
       // as many of a name as are left (names not UTF-8 may show alike)
+      others.length = 0;
       const left = new Map<string, number>();
       for (const d of dirs) left.set(d, (left.get(d) ?? 0) + 1);
       for (const [name, k] of entered) {
@@ -713,12 +765,68 @@ function enterMask(dirs: string[], entered: [string, number][]): Uint8Array<Arra
         mask[k - 1] = c > 0 ? 1 : 0;
         if (c > 0) left.set(name, c - 1);
       }
+      for (const [name, c] of left) for (let i = 0; i < c; i++) others.push(name);
       return mask;
     }
     mask[k - 1] = 1;
     j++;
   }
+  while (j < dirs.length) others.push(dirs[j++]);
   return mask;
+}
+
+/**
+ * The names of `others` that are not in `unheld` (each as often as it is
+ * in `others` beyond its count there): the names the caller added to a
+ * folder's `dirs`.
+ */
+function addedNames(others: string[], unheld: string[] | undefined): string[] {
+  if (!unheld?.length) return others.slice();
+  const left = new Map<string, number>();
+  for (const u of unheld) left.set(u, (left.get(u) ?? 0) + 1);
+  const out: string[] = [];
+  for (const name of others) {
+    const c = left.get(name) ?? 0;
+    if (c > 0) left.set(name, c - 1);
+    else out.push(name);
+  }
+  return out;
+}
+
+/** os.path.join(top, name): an absolute name replaces top. */
+function joinName(top: string, name: string): string {
+  return name.startsWith("/") ? name : top.endsWith("/") ? top + name : `${top}/${name}`;
+}
+
+/** A folder a caller added to a yielded folder's `dirs`, walked once the walk has ended. */
+interface Added {
+  path: string;
+  /** Its path as the walker spells its folders (exclude's spelling). */
+  walker: string;
+  /** maxDepth of its own walk. */
+  maxDepth: number;
+  /** The folder whose dirs named it, as yielded. */
+  parent: Base;
+}
+
+/** An added folder's walk: the folder whose dirs named it (depth below the first walk's root). */
+interface Base {
+  depth: number;
+  ino: number;
+  viaLink: boolean;
+}
+
+/**
+ * Give a folder of an added folder's walk (depth from -1 there) the depth
+ * below the first walk's root it has, and its root the inode of the folder
+ * above. Built by the decoder for this walk alone: its fields can be set.
+ */
+function shiftEntry(e: WalkEntry, base: Base): WalkEntry {
+  const w = e as { depth: number; parentIno: number; viaLink: boolean };
+  if (e.depth < 0) w.parentIno = base.ino;
+  w.depth = e.depth + base.depth + 2;
+  if (base.viaLink) w.viaLink = true;
+  return e;
 }
 
 /**
@@ -736,7 +844,9 @@ function enterMask(dirs: string[], entered: [string, number][]): Uint8Array<Arra
  * Paths below it, the folders' and the errors', are os.path.join's
  * (`"d//"` gives `"d//sub"`), as os.walk's dirpath and its onerror's
  * `OSError.filename` spell them.
- * Order among folders that are not above one another is not defined.
+ * Order among folders that are not above one another is not defined; a
+ * folder the caller adds to a `dirs` is walked once the rest of the walk
+ * has ended ({@link WalkDirsOptions.topDown}).
  *
  * @example List every folder with its file count, skipping .git folders
  * ```ts ignore
@@ -752,11 +862,20 @@ export function walkDirs(
   rootIn: string | URL,
   optionsIn: WalkDirsOptions = {},
 ): WalkIterator<WalkDir> {
-  const root = rootPath(rootIn);
+  return dirsWalk(rootIn, optionsIn);
+}
+
+/** {@link walkDirs}; `base`: the walk of a folder the caller added below it. */
+function dirsWalk(
+  rootIn: string | URL,
+  optionsIn: WalkDirsOptions,
+  base?: Base,
+): WalkIterator<WalkDir> {
   const options = given(optionsIn);
   const errors: WalkError[] = [];
   const topDown = options.topDown ?? true;
   async function* gen(): AsyncGenerator<WalkDir> {
+    const root = rootPath(rootIn); // at the first next(), as the options
     const p = plan(root, options, { hold: topDown });
     const skip = options.skip?.length ? options.skip : undefined;
     if (p.maxDepth < 0 || matchesAny(skip, root)) return;
@@ -806,7 +925,7 @@ export function walkDirs(
             path: dirPath(e),
             dirs: s.dirs,
             files: s.files,
-            entry: e,
+            entry: base ? shiftEntry(e, base) : e,
             bytes: withUtf8Twins(s),
           };
         }
@@ -852,6 +971,11 @@ export function walkDirs(
     // folder: removed from dirs, it is no error (os.walk never looks at a
     // name pruned). Kept by the folder's path until its row.
     const loops = topDown && options.followSymlinks ? new Map<string, WalkError[]>() : undefined;
+    /** Top-down: names a folder's dirs holds beyond its held subfolders (reused). */
+    const others: string[] = [];
+    /** Top-down: folders the caller added to dirs, walked once the walk has ended. */
+    const added: Added[] = [];
+    let rootDev = NaN;
     for (let b; (b = await job.nextBatch(decode, !topDown));) {
       started = true;
       if (skip && b.errors.length) {
@@ -892,14 +1016,19 @@ export function walkDirs(
               if (hold) s.entered.push([names[j], hold + j]);
               s.dirs.push(names[j]);
             }
+            if (!hold && topDown) (s.unheld ??= []).push(...names);
             continue;
           }
-          // skipped: not in dirs, so not entered either (top-down, entered
-          // keeps it for the answer's mask; bottom-up, entered counts the
-          // rows to wait for, and a skipped folder's never comes)
+          // skipped: not in dirs, so not entered either (top-down, counted
+          // for the answer's mask, with no name: put back in dirs by the
+          // caller, it is a name added, which skip refuses too; bottom-up,
+          // entered counts the rows to wait for, and a skipped folder's
+          // never comes)
           const skipped = skip && b.skipped[i];
-          if (hold && (topDown || !skipped)) s.entered.push([b.name[i], hold]);
+          if (hold && skipped && topDown) s.skippedHolds = (s.skippedHolds ?? 0) + 1;
+          else if (hold && !skipped) s.entered.push([b.name[i], hold]);
           if (!skipped) s.dirs.push(b.name[i]);
+          if (!hold && !skipped && topDown) (s.unheld ??= []).push(b.name[i]);
         } else if (kind === RecKind.ENTRY) {
           const flags = b.flags[i];
           // a folder at maxDepth comes as an entry: it is in dirs already
@@ -910,14 +1039,17 @@ export function walkDirs(
             // the listing's first files: the split array itself
             if (into === s.files && !into.length) s.files = names;
             else for (const name of names) into.push(name);
+            if (into === s.dirs && topDown) (s.unheld ??= []).push(...names);
             continue;
           }
           if (skip && b.skipped[i]) continue;
           into.push(b.name[i]);
+          if (into === s.dirs && topDown) (s.unheld ??= []).push(b.name[i]);
         } else {
           const e = b.entry[i]!;
           s.entry = e;
           s.parent = b.parentGroup[i];
+          if (e.depth < 0) rootDev = e.dev;
           if (unlisted.size) s.unlisted = unlisted.delete(entryKey(e));
           lastGroup = -1; // its listing is over
           if (!topDown) {
@@ -926,12 +1058,16 @@ export function walkDirs(
           }
           open.delete(group);
           const yielded = !s.unlisted && e.depth + 1 <= lastDepth;
+          // (this walk's depth: the entry's is below the first walk's root
+          // once yielded, in the walk of an added folder)
+          const depth = e.depth;
+          const path = dirPath(e);
           if (yielded) {
             yield {
-              path: dirPath(e),
+              path,
               dirs: s.dirs,
               files: s.files,
-              entry: e,
+              entry: base ? shiftEntry(e, base) : e,
               bytes: withUtf8Twins(s),
             };
           }
@@ -945,9 +1081,28 @@ export function walkDirs(
               }
             }
           }
-          // The caller had its say: enter what is left in dirs.
+          // The caller had its say: enter what is left in dirs, and keep
+          // the names it added for walks of their own.
           const token = b.hold[i];
-          if (token) job.descend(token, enterMask(s.dirs, s.entered));
+          if (!token && !yielded) continue;
+          const held = s.entered.length + (s.skippedHolds ?? 0);
+          const mask = enterMask(s.dirs, s.entered, held, others);
+          if (token) job.descend(token, mask);
+          if (others.length) {
+            const sub = p.maxDepth - (depth + 2);
+            if (yielded && sub > 0) {
+              const parent = { depth: e.depth, ino: e.ino, viaLink: e.viaLink };
+              for (const name of addedNames(others, s.unheld)) {
+                added.push({
+                  path: joinName(path, name),
+                  walker: joinName(e.path, name),
+                  maxDepth: sub,
+                  parent,
+                });
+              }
+            }
+            others.length = 0;
+          }
         }
       }
     }
@@ -967,6 +1122,33 @@ export function walkDirs(
         message: errnoText(code) ?? (e as Error).message,
         code,
       });
+    }
+    // Folders the caller added to dirs (created, renamed), as os.walk
+    // walks every name left in dirnames: each a walkDirs of its own, with
+    // these options (its own added names walked the same way), once the
+    // walk has ended. Not a link unless links are followed (os.walk's
+    // islink test, just before it walks the name); left out as the walk
+    // would leave it out: by exclude, noSnap, skip (the sub-walk's root
+    // test), or oneFileSystem (on another device than the root).
+    let excludes: Set<string> | undefined;
+    for (const a of added) {
+      if (signal?.aborted) throw signal.reason;
+      const st = await Deno.lstat(a.path).catch(() => undefined);
+      if (st?.isSymlink && !options.followSymlinks) continue;
+      if (options.noSnap && a.path.replace(/\/+$/, "").endsWith("/.snapshot")) continue;
+      if (options.exclude?.length) {
+        // (an added name is a string: bytes that are not UTF-8 name none)
+        excludes ??= new Set(
+          excludeList(root, options.exclude).map((x) => typeof x === "string" ? x : bytesKey(x)),
+        );
+        if (excludes.has(a.walker.length > 1 ? a.walker.replace(/\/+$/, "") : a.walker)) continue;
+      }
+      if (options.oneFileSystem && st) {
+        const dev = st.isSymlink ? (await Deno.stat(a.path).catch(() => undefined))?.dev : st.dev;
+        if (dev !== undefined && dev !== rootDev) continue;
+      }
+      const subOptions = { ...options, maxDepth: a.maxDepth, onError: report };
+      yield* dirsWalk(a.path, subOptions, a.parent);
     }
   }
   return makeIterator(gen(), errors);

@@ -673,3 +673,186 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT, PYTHON3], {
     assert(codes.length > 0 && codes.every((c) => c === st), codes.join(","));
   },
 });
+
+/**
+ * The caller's changes to a folder's dirs (top-down), made in both walks
+ * on a copy of the same tree by the folder's path below ROOT: at ROOT it
+ * renames `sub` (and names the new name in dirs), creates `created/deep`,
+ * a link `lnk` to `keep` and adds both, adds `missing` (no such folder)
+ * and `keep` a second time, and prunes `gone`; in the renamed folder it
+ * creates and adds `later` (a name added in a folder that was added).
+ */
+const OS_WALK_ADDED = `
+import json, os, sys
+root, follow = sys.argv[1], sys.argv[2] == "1"
+out, errs = [], []
+for p, d, f in os.walk(root, followlinks=follow, onerror=lambda e: errs.append([e.filename, e.strerror])):
+    rel = p[len(root):]
+    out.append([rel, sorted(d), sorted(f)])
+    if rel == "":
+        os.rename(root + "/sub", root + "/renamed"); d[d.index("sub")] = "renamed"
+        os.makedirs(root + "/created/deep"); open(root + "/created/deep/g", "w").close()
+        os.symlink("keep", root + "/lnk")
+        d.remove("gone")
+        d += ["created", "lnk", "missing", "keep"]
+    elif rel == "/renamed":
+        os.mkdir(root + "/renamed/later"); d.append("later")
+print(json.dumps([sorted(out), sorted([[n[len(root):], m] for n, m in errs])]))
+`;
+
+function addedTree(root: string): void {
+  Deno.mkdirSync(`${root}/sub/inner`, { recursive: true });
+  Deno.mkdirSync(`${root}/keep/x`, { recursive: true });
+  Deno.mkdirSync(`${root}/gone/y`, { recursive: true });
+  Deno.writeTextFileSync(`${root}/sub/inner/f`, "x");
+  Deno.writeTextFileSync(`${root}/top.txt`, "x");
+}
+
+async function walkAdded(root: string, o: WalkDirsOptions): Promise<[Item[], string[][]]> {
+  const out: Item[] = [];
+  const errs: string[][] = [];
+  const it = walkDirs(root, o);
+  for await (const d of it) {
+    const rel = d.path.slice(root.length);
+    out.push([rel, [...d.dirs].sort(), [...d.files].sort()]);
+    // the depth below ROOT, also for the folders of an added name's walk
+    assertEquals(d.entry.depth, rel.split("/").length - 2, d.path);
+    if (rel === "") {
+      Deno.renameSync(`${root}/sub`, `${root}/renamed`);
+      d.dirs[d.dirs.indexOf("sub")] = "renamed";
+      Deno.mkdirSync(`${root}/created/deep`, { recursive: true });
+      Deno.writeTextFileSync(`${root}/created/deep/g`, "");
+      Deno.symlinkSync("keep", `${root}/lnk`);
+      d.dirs.splice(d.dirs.indexOf("gone"), 1);
+      d.dirs.push("created", "lnk", "missing", "keep");
+    } else if (rel === "/renamed") {
+      Deno.mkdirSync(`${root}/renamed/later`);
+      d.dirs.push("later");
+    }
+  }
+  for (const e of o.onError ? [] : it.errors) errs.push([e.path.slice(root.length), e.message]);
+  return [out.sort(), errs.sort()];
+}
+
+Deno.test("walkDirs top-down walks the names a caller adds to dirs (created, renamed), as os.walk does", async () => {
+  await using tmp = await tempDir("pwalk-added-");
+  let n = 0;
+  for (const follow of [false, true]) {
+    for (const o of [{}, { stat: false }, { threads: 1 }] as WalkDirsOptions[]) {
+      const mine = `${tmp.path}/t${n}`;
+      const theirs = `${tmp.path}/py${n++}`;
+      addedTree(mine);
+      addedTree(theirs);
+      const want = JSON.parse(await python(OS_WALK_ADDED, theirs, follow ? "1" : "0"));
+      const got = await walkAdded(mine, { ...o, followSymlinks: follow });
+      assertEquals(got, want, `followSymlinks: ${follow}, ${JSON.stringify(o)}`);
+      // (the reference has what is tested: the added folders, walked twice
+      // for a name added twice, and the missing one's error)
+      const paths = want[0].map(([p]: Item) => p);
+      for (const p of ["/renamed/inner", "/renamed/later", "/created/deep"]) {
+        assert(paths.includes(p), p);
+      }
+      assertEquals(paths.filter((p: string) => p === "/keep/x").length, 2);
+      assertEquals(want[1], [["/missing", "No such file or directory"]]);
+      assertEquals(paths.includes("/lnk"), follow);
+    }
+  }
+});
+
+Deno.test("walkDirs: an added name goes through the walk's own rules (maxDepth, skip, exclude, noSnap, onError)", async () => {
+  await using tmp = await tempDir("pwalk-added-rules-");
+  let n = 0;
+  /** Walk a fresh ROOT; at `a`, move the folders `add` names into it from outside and add them. */
+  const run = async (o: WalkDirsOptions, add: string[]) => {
+    const root = `${tmp.path}/r${n}`;
+    const outside = `${tmp.path}/x${n++}`;
+    Deno.mkdirSync(`${root}/a`, { recursive: true });
+    for (const d of ["new/b/c", "skipme/e", "out/f", ".snapshot/g"]) {
+      Deno.mkdirSync(`${outside}/${d}`, { recursive: true });
+    }
+    const paths: string[] = [];
+    const errs: string[] = [];
+    const o2 = { ...o, onError: (e: { path: string }) => errs.push(e.path.slice(root.length)) };
+    for await (const d of walkDirs(root, o2)) {
+      paths.push(d.path.slice(root.length));
+      if (d.path !== `${root}/a`) continue;
+      for (const name of add) {
+        try {
+          Deno.renameSync(`${outside}/${name}`, `${root}/a/${name}`);
+        } catch { /* "nothing": no such folder */ }
+        d.dirs.push(name);
+      }
+    }
+    return [paths.sort(), errs];
+  };
+  // maxDepth counts from ROOT: a/new is at depth 2, a/new/b at 3
+  assertEquals(await run({ maxDepth: 4 }, ["new"]), [["", "/a", "/a/new", "/a/new/b"], []]);
+  assertEquals(await run({ maxDepth: 3 }, ["new"]), [["", "/a", "/a/new"], []]);
+  assertEquals(await run({ maxDepth: 2 }, ["new"]), [["", "/a"], []]);
+  assertEquals(await run({}, ["nothing"]), [["", "/a"], ["/a/nothing"]]);
+  // skip, exclude and noSnap leave an added folder out as they leave out a listed one
+  assertEquals(await run({ skip: [/skipme/], maxDepth: 3 }, ["skipme", "new"]), [
+    ["", "/a", "/a/new"],
+    [],
+  ]);
+  assertEquals(
+    await run({ exclude: [`${tmp.path}/r${n}/a/out`] }, ["out", "new"]),
+    [["", "/a", "/a/new", "/a/new/b", "/a/new/b/c"], []],
+  );
+  assertEquals(await run({ noSnap: true }, [".snapshot"]), [["", "/a"], []]);
+  assertEquals(await run({}, [".snapshot", "out"]), [
+    ["", "/a", "/a/.snapshot", "/a/.snapshot/g", "/a/out", "/a/out/f"],
+    [],
+  ]);
+});
+
+Deno.test("walkDirs: a subfolder skip leaves out stays out when the caller puts its name back in dirs", async () => {
+  await using tmp = await tempDir("pwalk-added-skip-");
+  const root = tmp.path;
+  Deno.mkdirSync(`${root}/a/inner`, { recursive: true });
+  Deno.mkdirSync(`${root}/skipme/inner`, { recursive: true });
+  const paths: string[] = [];
+  for await (const d of walkDirs(root, { skip: [/skipme/] })) {
+    paths.push(d.path.slice(root.length));
+    if (d.path === root) {
+      assertEquals(d.dirs, ["a"]);
+      d.dirs.push("skipme");
+    }
+  }
+  assertEquals(paths.sort(), ["", "/a", "/a/inner"]);
+});
+
+Deno.test({
+  name:
+    "walkDirs oneFileSystem: a mount point is in no dirs, and one the caller adds is not walked",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir("pwalk-added-mount-");
+    const root = `${tmp.path}/r`;
+    Deno.mkdirSync(`${root}/a`, { recursive: true });
+    Deno.mkdirSync(`${root}/mnt`);
+    assertEquals(await mountTmpfs(`${root}/mnt`, "size=1m"), "");
+    Deno.mkdirSync(`${root}/mnt/in`);
+    for (const oneFileSystem of [true, false]) {
+      const got: Item[] = [];
+      for await (const d of walkDirs(root, { oneFileSystem })) {
+        got.push([d.path.slice(root.length), [...d.dirs].sort(), d.files]);
+        if (d.path === root && oneFileSystem) {
+          Deno.mkdirSync(`${root}/b`); // created: walked, not the added mount point
+          d.dirs.push("mnt", "b");
+        }
+      }
+      assertEquals(
+        got.sort(),
+        oneFileSystem ? [["", ["a"], []], ["/a", [], []], ["/b", [], []]] : [
+          ["", ["a", "b", "mnt"], []],
+          ["/a", [], []],
+          ["/b", [], []],
+          ["/mnt", ["in"], []],
+          ["/mnt/in", [], []],
+        ],
+        `oneFileSystem: ${oneFileSystem}`,
+      );
+    }
+  },
+});

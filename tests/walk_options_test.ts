@@ -6,9 +6,16 @@
  * onError and the unprivileged cases of skip/exclude are in walk_test.ts;
  * signal is in walk_lifecycle_test.ts.
  */
-import { assert, assertEquals, assertNotEquals, assertRejects, assertThrows } from "@std/assert";
-import { nativeVersion, walk, type WalkDir, walkDirs, type WalkEntry } from "../mod.ts";
-import { canMountTmpfs, mountTmpfs, scratchDir } from "./helpers/temp.ts";
+import { assert, assertEquals, assertNotEquals, assertRejects } from "@std/assert";
+import {
+  nativeVersion,
+  walk,
+  type WalkDir,
+  walkDirs,
+  type WalkEntry,
+  type WalkOptions,
+} from "../mod.ts";
+import { canMountTmpfs, mountTmpfs, scratchDir, tempDir } from "./helpers/temp.ts";
 import { bytes, concat, join } from "./helpers/bytes.ts";
 import { closeLibc, mkdirChain, writeFileRaw } from "./helpers/libc.ts";
 import { referenceReport } from "./helpers/reference.ts";
@@ -630,8 +637,11 @@ Deno.test("walk and walkDirs take a file: URL as @std/fs walk does", async () =>
   const dirs: string[] = [];
   for await (const d of walkDirs(url)) dirs.push(d.path);
   assertEquals(dirs.sort(), [root, `${root}/a b`]);
-  assertThrows(() => walk(new URL("https://example.com/x")), TypeError, "file: URL");
-  assertThrows(() => walkDirs(new URL("file://otherhost/etc")), TypeError, "of this host");
+  // refused at the first next(), as @std/fs walk (an async generator) meets a bad root
+  await rejectsAtNext(() => walk(new URL("https://example.com/x")), TypeError, "file: URL");
+  await rejectsAtNext(() => walkDirs(new URL("file://otherhost/etc")), TypeError, "of this host");
+  await rejectsAtNext(() => walk(new URL("file:///x%FF")), URIError);
+  await rejectsAtNext(() => walkDirs(new URL("file:///x%FF")), URIError);
   // a "%" left unencoded in the URL is itself, as @std/path's fromFileUrl and Deno.readDir read it
   const raw = new URL(`file://${root.split("/").map((p) => p.replaceAll(" ", "%20")).join("/")}`);
   assert(raw.pathname.endsWith("dir%"), raw.pathname);
@@ -640,9 +650,11 @@ Deno.test("walk and walkDirs take a file: URL as @std/fs walk does", async () =>
 });
 
 Deno.test('walk roots as @std/fs walk takes them: "" refused, / named /; a long root\'s error keeps its reason', async () => {
-  // "" is no folder (Deno.readDir("") and os.walk("") refuse it), not "."
-  assertThrows(() => walk(""), TypeError, "non-empty string");
-  assertThrows(() => walkDirs(""), TypeError, "non-empty string");
+  // "" is no folder (Deno.readDir("") and os.walk("") find none), not ".":
+  // refused at the first next(), where @std/fs walk yields "." and then
+  // throws NotFound from its readDir("")
+  await rejectsAtNext(() => walk(""), TypeError, "non-empty string");
+  await rejectsAtNext(() => walkDirs(""), TypeError, "non-empty string");
   const rootOnly: WalkEntry[] = [];
   for await (const e of walk("/", { maxDepth: 0 })) rootOnly.push(e);
   assertEquals(rootOnly.map((e) => [e.path, e.name]), [["/", "/"]]);
@@ -653,4 +665,64 @@ Deno.test('walk roots as @std/fs walk takes them: "" refused, / named /; a long 
   }, Deno.errors.NotFound);
   assert(err.message.endsWith(": No such file or directory"), err.message);
   assert(err.message.includes(`${scratchDir()}/missing-folder/`), err.message);
+});
+
+/**
+ * `make()` returns its iterator without throwing (a try around the loop
+ * alone sees the error), and the first next() rejects with `cls`.
+ */
+async function rejectsAtNext(
+  make: () => AsyncIterator<unknown>,
+  // deno-lint-ignore no-explicit-any
+  cls: new (...args: any[]) => Error,
+  msg?: string,
+): Promise<void> {
+  const it = make();
+  await assertRejects(() => it.next(), cls, msg);
+  assertEquals(await it.next(), { value: undefined, done: true });
+}
+
+Deno.test("a frozen RegExp in skip and match works, as with @std/fs's path.match (also /g: from the start each time)", async () => {
+  await using tmp = await tempDir("pwalk-frozen-");
+  const root = tmp.path;
+  for (const d of ["node_modules/x", "src/node_modules", "src/lib"]) {
+    Deno.mkdirSync(`${root}/${d}`, { recursive: true });
+  }
+  for (const f of ["a.ts", "node_modules/x/b.ts", "src/c.ts", "src/lib/d.js"]) {
+    Deno.writeTextFileSync(`${root}/${f}`, "");
+  }
+  const all: string[] = [];
+  for await (const e of walk(root)) all.push(e.path);
+  const walked = async (o: WalkOptions) => {
+    const out: string[] = [];
+    for await (const e of walk(root, o)) out.push(e.path);
+    return out.sort();
+  };
+  const dirs = async (skip: RegExp[]) => {
+    const out: string[] = [];
+    for await (const d of walkDirs(root, { skip })) out.push(d.path);
+    return out.sort();
+  };
+  for (const src of [/node_modules/, /node_modules/g, /\.ts$/y, /\.ts$/gy]) {
+    // the reference: String.prototype.match on a RegExp of its own (frozen,
+    // a /g one throws there setting lastIndex)
+    const hit = (p: string) => !!p.match(new RegExp(src.source, src.flags));
+    const frozen = Object.freeze(new RegExp(src.source, src.flags));
+    for (let run = 0; run < 2; run++) {
+      assertEquals(await walked({ skip: [frozen] }), all.filter((p) => !hit(p)).sort(), `${src}`);
+      assertEquals(await walked({ match: [frozen] }), all.filter(hit).sort(), `${src}`);
+      const want: string[] = [];
+      for await (const d of walkDirs(root, { skip: [new RegExp(src.source, src.flags)] })) {
+        want.push(d.path);
+      }
+      assertEquals(await dirs([frozen]), want.sort(), `${src}`);
+    }
+    assertEquals(frozen.lastIndex, 0);
+  }
+  // a sticky RegExp matches at its start only: not a .ts path but for the
+  // root's own text there (none): the same answer as without the flag
+  assertEquals(
+    await walked({ match: [Object.freeze(/.*\.ts$/y)] }),
+    all.filter((p) => p.endsWith(".ts")).sort(),
+  );
 });
