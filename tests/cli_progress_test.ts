@@ -58,6 +58,9 @@ testNeeding([PYTHON3], {
 Deno.test("durations of the closing lines (report, repair, undo, plan): seconds, then h:mm:ss", () => {
   assertEquals(duration(1234), "1.23 s");
   assertEquals(duration(59_994), "59.99 s");
+  // what rounds to a whole minute is one: never "60.00 s"
+  assertEquals(duration(59_995), "0:01:00");
+  assertEquals(duration(59_999), "0:01:00");
   // 10,800 s, as a three-hour repair's line once said: now a clock, as report's
   for (const s of [60, 3723, 10_800, 36_000 + 59]) {
     const want = `${Math.floor(s / 3600)}:${String(Math.floor(s / 60) % 60).padStart(2, "0")}:${

@@ -4,7 +4,8 @@
  * prints, the independent reference here.
  */
 import { assertEquals } from "@std/assert";
-import { count } from "../lib/answers/text.ts";
+import { bytes, count } from "../lib/answers/text.ts";
+import { formatBytes } from "../lib/cli/progress.ts";
 import { groupDigits } from "../lib/digits.ts";
 import { num } from "../lib/cli/common.ts";
 import { rng } from "./helpers/tree.ts";
@@ -24,4 +25,41 @@ Deno.test("count() and num() print what Intl.NumberFormat('en-US') prints", () =
     assertEquals(num(v), intl.format(v), `${v}`);
     assertEquals(groupDigits(v), intl.format(v), `${v}`);
   }
+});
+
+/**
+ * The reference of a human size: exact integer arithmetic (BigInt), the
+ * smallest unit whose figure, rounded to tenths, is under 1024 (integers
+ * never fall on a tie: 1024^i / 20 is no integer).
+ */
+function iecTenths(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+  const a = BigInt(Math.abs(n));
+  const sign = n < 0 ? "-" : "";
+  if (a < 1024n) return `${sign}${a} B`;
+  for (let i = 1; i < units.length; i++) {
+    const d = 1024n ** BigInt(i);
+    const tenths = (a * 20n + d) / (2n * d); // round(a * 10 / d)
+    if (tenths < 10240n || i === units.length - 1) {
+      return `${sign}${tenths / 10n}.${tenths % 10n} ${units[i]}`;
+    }
+  }
+  throw new Error("unreachable");
+}
+
+Deno.test("bytes() and formatBytes(): the unit is the one whose rounded figure is under 1024", () => {
+  const values = [0, 1, 1023, 1024, 1075, 1536, 1048575, 1048576, 1073741823, 2 ** 40 - 1];
+  values.push(2 ** 50 - 1, 2 ** 53 - 1, -1048575, -1023, 1024 * 1023.95 - 1, 1024 * 1023.95);
+  for (let i = 1; i <= 5; i++) {
+    const d = 1024 ** i;
+    for (const k of [1, 51, 52, 53, 102, 103, 104, 105]) values.push(1024 * d - k, 1024 * d + k);
+  }
+  const rnd = rng(12);
+  for (let i = 0; i < 5000; i++) values.push(Math.floor(rnd() * 2 ** Math.floor(rnd() * 53)));
+  for (const v of values.map(Math.round)) {
+    assertEquals(bytes(v), iecTenths(v), `${v}`);
+    if (v >= 0) assertEquals(formatBytes(v), iecTenths(v), `${v}`);
+  }
+  assertEquals(bytes(1048575), "1.0 MiB");
+  assertEquals(formatBytes(1073741823), "1.0 GiB");
 });

@@ -10,13 +10,17 @@ import { columns, prefixInColumns } from "../width.ts";
 /** 1234567 -> "1,234,567" (see lib/digits.ts). */
 export const count: (n: number) => string = groupDigits;
 
-/** Bytes in binary units: 1536 -> "1.5 KiB", 0 -> "0 B"; a sign for negatives. */
+/**
+ * Bytes in binary units: 1536 -> "1.5 KiB", 0 -> "0 B"; a sign for
+ * negatives. The unit is the one where the rounded figure is under 1024:
+ * 1048575 is "1.0 MiB", not "1024.0 KiB".
+ */
 export function bytes(n: number): string {
   const sign = n < 0 ? "-" : "";
   let v = Math.abs(n);
   const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
   let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
+  while ((v >= 1024 || (i > 0 && v.toFixed(1) === "1024.0")) && i < units.length - 1) {
     v /= 1024;
     i++;
   }

@@ -14,12 +14,14 @@ import { native } from "../ffi.ts";
 import { columns, prefixInColumns } from "../width.ts";
 
 /**
- * Bytes in binary units: `formatBytes(1536)` is "1.5 KiB".
+ * Bytes in binary units: `formatBytes(1536)` is "1.5 KiB"; the unit is the
+ * one where the rounded figure is under 1024 (1048575 is "1.0 MiB", not
+ * "1024.0 KiB").
  */
 export function formatBytes(n: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
   let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
+  while ((n >= 1024 || (i > 0 && n.toFixed(1) === "1024.0")) && i < units.length - 1) {
     n /= 1024;
     i++;
   }
@@ -33,9 +35,13 @@ export function clock(ms: number): string {
   return `${Math.floor(s / 3600)}:${two(Math.floor(s / 60) % 60)}:${two(s % 60)}`;
 }
 
-/** A run's duration for a summary: "2.31 s" under a minute, else h:mm:ss. */
+/**
+ * A run's duration for a summary: "2.31 s" under a minute (as rounded to
+ * hundredths: 59,999 ms is "0:01:00", not "60.00 s"), else h:mm:ss.
+ */
 export function duration(ms: number): string {
-  return ms < 60_000 ? `${(ms / 1000).toFixed(2)} s` : clock(ms);
+  const cs = Math.round(ms / 10);
+  return cs < 6000 ? `${(cs / 100).toFixed(2)} s` : clock(Math.max(ms, 60_000));
 }
 
 /**
