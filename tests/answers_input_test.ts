@@ -18,6 +18,8 @@
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { convert, diff, ScanInputError, summarize } from "../mod.ts";
+import { LINE_SQL } from "../lib/answers/convert.ts";
+import { TYPED_COLUMNS } from "../lib/answers/scan.ts";
 import { referenceReport } from "./helpers/reference.ts";
 import { lutimes, mkdirRaw, writeFileRaw } from "./helpers/libc.ts";
 import { bytes, concat, join } from "./helpers/bytes.ts";
@@ -202,6 +204,166 @@ Deno.test("a negative st_dev (a signed long in the CSV; macOS's dev_t is signed)
     c.closeSync();
     db.closeSync();
   }
+});
+
+Deno.test("a NULL or an empty field where pwalk writes a number: summary, diff and convert refuse it, naming the column and the file", async (t) => {
+  await using tmp = await tempDir();
+  // a scan of /t (a folder, a file) and one of /u, as pwalk writes them
+  const scan = (root: string, ino: number) => [
+    `${ino},0,-1,"${root}","",0,0,4096,1,8,2,"0040755",1,2,3,1,10`,
+    `${ino + 1},${ino},0,"${root}/a.txt","txt",0,0,10,1,8,1,"0100644",1,2,3,-1,0`,
+  ];
+  const good = `${tmp.path}/good.csv`;
+  await Deno.writeTextFile(good, scan("/t", 1).join("\n") + "\n");
+  const other = `${tmp.path}/u.csv`;
+  await Deno.writeTextFile(other, scan("/u", 5).join("\n") + "\n");
+  const numbers = COLUMNS.filter((c) => c !== "filename" && c !== "fileExtension");
+  assertEquals(numbers.length, 15);
+  const names = `names = [${COLUMNS.map((n) => `'${n}'`).join(", ")}]`;
+  // per number column, a Parquet file (DuckDB writes it) whose file row
+  // holds NULL there: typed as pwalk's Parquet (st_mode as its octal text,
+  // as a view over the CSV writes it), and all text; the NULLs counted by
+  // DuckDB itself, the reference
+  const db = await DuckDBInstance.create(":memory:");
+  const c = await db.connect();
+  const made: [string, string][] = [];
+  try {
+    await c.run(
+      `CREATE VIEW v AS SELECT * FROM read_csv('${good}', header = false, ${names}, ` +
+        `types = {'st_mode': 'VARCHAR'})`,
+    );
+    await c.run(
+      `CREATE VIEW w AS SELECT * FROM read_csv('${good}', header = false, ${names}, ` +
+        `all_varchar = true)`,
+    );
+    for (const col of numbers) {
+      for (const [kind, view] of [["typed", "v"], ["text", "w"]]) {
+        const f = `${tmp.path}/null-${col}-${kind}.parquet`;
+        await c.run(
+          `COPY (SELECT * REPLACE (CASE WHEN "directory-depth"::INTEGER = 0 THEN NULL ` +
+            `ELSE "${col}" END AS "${col}") FROM ${view}) TO '${f}' (FORMAT parquet)`,
+        );
+        const [[n]] = (await c.runAndReadAll(
+          `SELECT count(*) FILTER ("${col}" IS NULL) FROM '${f}'`,
+        )).getRowsJS();
+        assertEquals(n, 1n, f);
+        made.push([col, f]);
+      }
+    }
+  } finally {
+    c.closeSync();
+    db.closeSync();
+  }
+  const before = [...Deno.readDirSync(tmp.path)].map((e) => e.name).sort();
+  const want = (col: string, f: string) =>
+    `${f}: Invalid Input Error: column ${col} holds NULL (no value), not a number as pwalk ` +
+    "writes it in every row";
+  await t.step("Parquet: each of the 15 number columns, by the library", async () => {
+    for (const [col, f] of made) {
+      const out = `${tmp.path}/out.csv`;
+      for (
+        const run of [
+          () => summarize([f], { names: false }),
+          () => diff([good], [f]),
+          () => diff([f], [good]),
+          () => convert([f], out),
+          () => convert([f], `${tmp.path}/out.parquet`),
+        ]
+      ) {
+        const err = await assertRejects(run);
+        assertEquals((err as Error).message.split("\n")[0], want(col, f));
+      }
+      assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name).sort(), before);
+    }
+  });
+  await t.step("Parquet: the file that holds the NULL is named, among several", async () => {
+    // u.parquet of the same column types: one read_parquet reads both
+    const u = `${tmp.path}/u.parquet`;
+    const db = await DuckDBInstance.create(":memory:");
+    const c = await db.connect();
+    await c.run(
+      `COPY (SELECT * FROM read_csv('${other}', header = false, ${names}, ` +
+        `types = {'st_mode': 'VARCHAR'})) TO '${u}' (FORMAT parquet)`,
+    );
+    c.closeSync();
+    db.closeSync();
+    const [col, f] = made.find(([c]) => c === "st_size")!;
+    const err = await assertRejects(() => summarize([u, f], { names: false }));
+    assertEquals((err as Error).message.split("\n")[0], want(col, f));
+    await Deno.remove(u);
+  });
+  await t.step("the CLI: status 1, one line, nothing written", async () => {
+    const [col, f] = made.find(([c]) => c === "st_blocks")!;
+    for (
+      const args of [
+        ["summary", f],
+        ["summary", "--html", `${tmp.path}/o.html`, f],
+        ["diff", good, f],
+        ["convert", f, `${tmp.path}/o.csv`],
+        ["convert", f, `${tmp.path}/o.csv.zst`],
+      ]
+    ) {
+      const r = await cli(args);
+      assertEquals([r.code, r.stderr], [1, `pwalk: ${want(col, f)}\n`], args.join(" "));
+    }
+    assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name).sort(), before);
+  });
+  await t.step("CSV: an empty number field is no 0 either", async () => {
+    const rows = scan("/t", 1);
+    for (const col of ["st_blocks", "st_size", "UID", "st_mode"]) {
+      const i = COLUMNS.indexOf(col as typeof COLUMNS[number]);
+      const fields = rows[1].split(",");
+      fields[i] = "";
+      const f = `${tmp.path}/empty-${col}.csv`;
+      await Deno.writeTextFile(f, [rows[0], fields.join(",")].join("\n") + "\n");
+      for (
+        const args of [["summary", f], ["diff", good, f], ["convert", f, `${tmp.path}/o.csv`]]
+      ) {
+        const r = await cli(args);
+        assertEquals(
+          [r.code, r.stderr],
+          [
+            1,
+            `pwalk: ${f}: Conversion Error: CSV Error on Line: 2: column ${col} is not a number ` +
+            "as pwalk's CSV writes it\n",
+          ],
+          args.join(" "),
+        );
+      }
+      await Deno.remove(f);
+    }
+    assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name).sort(), before);
+  });
+  await t.step(
+    "convert's CSV row: 17 fields always, a NULL number stops it, naming the column",
+    async () => {
+      const db = await DuckDBInstance.create(":memory:");
+      const c = await db.connect();
+      try {
+        // a typed row (convert's table): every number 7, st_mode 0100644
+        const value = (n: string) =>
+          n === "filename" || n === "fileExtension" ? "'x'" : n === "st_mode" ? "33188" : "7";
+        await c.run(
+          `CREATE TABLE r AS SELECT ${
+            TYPED_COLUMNS.map(([n, ty]) => `${value(n)}::${ty} AS "${n}"`).join(", ")
+          }`,
+        );
+        const [[line]] = (await c.runAndReadAll(`SELECT ${LINE_SQL} FROM r`)).getRowsJS();
+        assertEquals(line, `7,7,7,"x","x",7,7,7,7,7,7,"0100644",7,7,7,7,7`);
+        assertEquals(parsePwalk(new TextEncoder().encode(`${line}\n`)).rows.length, 1);
+        for (const col of numbers) {
+          await assertRejects(
+            () => c.run(`SELECT ${LINE_SQL} FROM (SELECT * REPLACE (NULL AS "${col}") FROM r)`),
+            Error,
+            `column ${col} holds NULL`,
+          );
+        }
+      } finally {
+        c.closeSync();
+        db.closeSync();
+      }
+    },
+  );
 });
 
 Deno.test("summary and diff text: control characters and bidi overrides in names shown escaped", async () => {

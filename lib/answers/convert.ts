@@ -72,16 +72,25 @@ export interface ConvertSummary {
 /** The output names convert writes (any case, as report's `-o`). */
 export const CONVERT_OUTPUT = /\.(csv|csv\.zstd?|csv\.gz|parquet)$/i;
 
-/** SQL: one pwalk CSV line (without newline) of a typed row. */
-const LINE_SQL = (() => {
+/**
+ * SQL: one pwalk CSV line (without newline) of a typed row, of its 17
+ * fields always: DuckDB's concat_ws leaves out NULL arguments, so a NULL
+ * number (which the readers refuse already) stops the copy here too,
+ * naming its column, rather than write a row of 16 fields.
+ */
+export const LINE_SQL: string = (() => {
   const q = (c: string) => `'"' || replace(coalesce("${c}", ''), '"', '""') || '"'`;
+  const set = (c: string, text: string) =>
+    `CASE WHEN "${c}" IS NULL THEN error(${
+      lit(`column ${c} holds NULL (no value), not a number as pwalk writes it in every row`)
+    }) ELSE ${text} END`;
   return "concat_ws(','," +
     TYPED_COLUMNS.map(([c]) =>
       c === "filename" || c === "fileExtension"
         ? q(c)
         : c === "st_mode"
-        ? `'"' || printf('%07o', "st_mode") || '"'`
-        : `"${c}"::VARCHAR`
+        ? set(c, `'"' || printf('%07o', "st_mode") || '"'`)
+        : set(c, `"${c}"::VARCHAR`)
     ).join(", ") + ")";
 })();
 

@@ -383,7 +383,9 @@ function columnsSql(typed: boolean): string {
 function csvOptions(header: boolean, compression: string, typed = true): string {
   return `header=${header}, auto_detect=false, delim=',', quote='"', escape='"', ` +
     `new_line='\\n', columns=${columnsSql(typed)}, compression=${lit(compression)}, ` +
-    `strict_mode=true, null_padding=false`;
+    `strict_mode=true, null_padding=false, force_not_null=[${
+      TYPED_COLUMNS.filter(([, t]) => t !== "VARCHAR").map(([c]) => lit(c)).join(", ")
+    }]`;
 }
 
 /** DuckDB's compression name for a CSV scan format (read, or written by COPY). */
@@ -412,6 +414,25 @@ const TYPED_FROM_CSV = TYPED_COLUMNS.map(([name]) =>
     : `"${name}"`
 ).join(", ");
 
+/**
+ * The column of the file's path that {@link parquetSource} reads beside a
+ * Parquet file's own (DuckDB's `filename` option), for the message of
+ * {@link nullError}.
+ */
+const FILE_COLUMN = "__pwalk_file";
+
+/**
+ * SQL: the reading stops on a NULL in number column `name` of a Parquet
+ * file, with "FILE: column NAME holds NULL ..." (pwalk writes a number in
+ * every row; a NULL read on would count as 0 in summary and diff, and
+ * leave a field out of convert's CSV row).
+ */
+function nullError(name: string): string {
+  return `error(${FILE_COLUMN} || ${
+    lit(`: column ${name} holds NULL (no value), not a number as pwalk writes it in every row`)
+  })`;
+}
+
 /** DuckDB's integer types: a Parquet column of one holds the number itself. */
 const INTEGER_TYPE = /^U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)$/;
 
@@ -425,7 +446,8 @@ const INTEGER_TYPE = /^U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)$/;
  */
 function textAsNumber(name: string, pattern: string, value: string, want: string): string {
   const c = `"${name}"`;
-  return `CASE WHEN ${c} IS NULL THEN NULL WHEN regexp_full_match(${c}, ${lit(pattern)}) ` +
+  return `CASE WHEN ${c} IS NULL THEN ${nullError(name)} ` +
+    `WHEN regexp_full_match(${c}, ${lit(pattern)}) ` +
     `THEN ${value} ELSE error(${lit(`column ${name} holds '`)} || ${c} || ${
       lit(`' (text), not ${want} as pwalk's CSV writes it`)
     }) END`;
@@ -442,7 +464,8 @@ function textAsNumber(name: string, pattern: string, value: string, want: string
  * octal digits (read as a decimal integer "0100644" would be 100644, a mode
  * of no file type), the others as decimal digits. A number column of any
  * other type (a TIMESTAMP, a DOUBLE) is refused, naming it: a cast would
- * misread it, or fail on a message that does not say which column.
+ * misread it, or fail on a message that does not say which column. A NULL
+ * in any number column stops the reading ({@link nullError}).
  */
 function typedFromParquet(path: string, types: Map<string, string>): string {
   return TYPED_COLUMNS.map(([name, type]) => {
@@ -455,10 +478,12 @@ function typedFromParquet(path: string, types: Map<string, string>): string {
     }
     if (type === "VARCHAR") return `coalesce(${c}::VARCHAR, '') AS ${c}`; // "" read as NULL before
     if (INTEGER_TYPE.test(t)) {
-      return name === "st_dev"
-        ? `(CASE WHEN ${c}::HUGEINT > 9223372036854775807 ` +
-          `THEN ${c}::HUGEINT - 18446744073709551616 ELSE ${c}::HUGEINT END)::BIGINT AS ${c}`
-        : `${c}::${type} AS ${c}`;
+      return `CASE WHEN ${c} IS NULL THEN ${nullError(name)} ELSE ` +
+        (name === "st_dev"
+          ? `(CASE WHEN ${c}::HUGEINT > 9223372036854775807 ` +
+            `THEN ${c}::HUGEINT - 18446744073709551616 ELSE ${c}::HUGEINT END)::BIGINT`
+          : `${c}::${type}`) +
+        ` END AS ${c}`;
     }
     if (t === "VARCHAR") {
       return (name === "st_mode"
@@ -503,7 +528,8 @@ async function parquetSource(e: Engine, files: ScanFile[]): Promise<string> {
     groups.set(sql, [...(groups.get(sql) ?? []), p]);
   }
   return [...groups].map(([sql, group]) =>
-    `SELECT ${sql} FROM read_parquet([${group.map(lit).join(", ")}])`
+    `SELECT ${sql} FROM read_parquet([${group.map(lit).join(", ")}], ` +
+    `filename = ${lit(FILE_COLUMN)})`
   ).join(" UNION ALL ");
 }
 
@@ -807,6 +833,15 @@ export function namingScans(err: unknown, paths: string[]): Error {
   if (err instanceof Error && msg.startsWith("pwalk: ")) return err;
   // (DuckDB names the file far down its message; the CLI prints the first line)
   const first = msg.split("\n")[0];
+  // pwalk's SQL error() that names its file ({@link nullError}): the file first, as below
+  const own = /^([A-Za-z ]+ Error): /.exec(first);
+  const file = own && paths.find((p) => first.startsWith(`${own[0]}${p}: `));
+  if (own && file) {
+    return new Error(
+      `${file}: ${own[1]}: ${msg.slice(own[0].length + file.length + 2)}`,
+      { cause: err },
+    );
+  }
   if (paths.some((p) => first.includes(p))) return err instanceof Error ? err : new Error(msg);
   const names = paths.length > 3
     ? `${paths.slice(0, 3).join(", ")} and ${paths.length - 3} more`

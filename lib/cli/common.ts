@@ -1179,6 +1179,12 @@ export function answerStatus(e: unknown): number {
   if (cols && /CSV Error on Line: \d+$/.test(message)) {
     message += ` has ${cols[2]} of the ${cols[1]} columns (a file cut short, or not pwalk's CSV?)`;
   }
+  // a field that is no number where pwalk writes one (empty too: the
+  // reader takes no empty number as NULL)
+  const field = /^Error when converting column "([^"\n]+)"/m.exec(full);
+  if (!cols && field && /CSV Error on Line: \d+$/.test(message)) {
+    message += `: column ${field[1]} is not a number as pwalk's CSV writes it`;
+  }
   return exitStatus(bad ? new UsageError(message) : new Error(`pwalk: ${message}`));
 }
 
