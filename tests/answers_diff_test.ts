@@ -305,6 +305,61 @@ Deno.test("diff: a hard link added beside a file moves no bytes to anyone (du: t
   }
 });
 
+Deno.test("diff: a hard link whose name prints as the old one's (a\\nb beside ab) moves no bytes (du: the same)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/t`;
+  await Deno.mkdir(root);
+  await Deno.writeFile(`${root}/ab`, new Uint8Array(100_000).fill(7));
+  await Deno.writeFile(`${root}/c`, new Uint8Array(10));
+  const du = async () => {
+    const r = await new Deno.Command("du", { args: ["-sB1", root] }).output();
+    return Number(new TextDecoder().decode(r.stdout).split("\t")[0]);
+  };
+  const scan = async (name: string) => {
+    const r = await cli(["--header", "-o", `${tmp.path}/${name}`, root]);
+    assertEquals(r.code, 0, r.stderr);
+    return [`${tmp.path}/${name}`, await du()] as const;
+  };
+  const [one, duOne] = await scan("one.csv");
+  // pwalk drops the control byte: both names print as t/ab, one inode
+  await Deno.link(`${root}/ab`, `${root}/a\nb`);
+  const [two, duTwo] = await scan("two.csv");
+  await Deno.writeFile(`${root}/ab`, new Uint8Array(50_000).fill(7), { append: true });
+  const [grown, duGrown] = await scan("grown.csv");
+  const zero = { entries: 0, apparentBytes: 0, allocatedBytes: 0 };
+  {
+    const d = await diff([one], [two]);
+    assertEquals([d.old.allocatedBytes, d.new.allocatedBytes], [duOne, duTwo]);
+    assertEquals(d.totals.added, { entries: 1, apparentBytes: 0, allocatedBytes: 0 });
+    assertEquals(d.totals.net.allocatedBytes, duTwo - duOne);
+    assertEquals(d.totals.unchanged.entries, 3);
+    for (const row of [...d.users, ...d.groups, ...d.folders]) {
+      assertEquals(row.net.allocatedBytes, duTwo - duOne, `${row.key}: ${JSON.stringify(row.net)}`);
+    }
+  }
+  {
+    const d = await diff([two], [one]);
+    assertEquals(d.totals.removed, { entries: 1, apparentBytes: 0, allocatedBytes: 0 });
+    assertEquals(d.totals.added, zero);
+    assertEquals(d.totals.net.allocatedBytes, duOne - duTwo);
+  }
+  {
+    // the scan against itself: every row paired, nothing moves
+    const d = await diff([two], [two]);
+    assertEquals(d.totals.unchanged.entries, 4);
+    assertEquals(d.totals.unchanged.allocatedBytes, duTwo);
+    assertEquals([d.totals.added, d.totals.removed, d.totals.net.allocatedBytes], [zero, zero, 0]);
+  }
+  {
+    // grown under both names, its bytes counted once
+    const d = await diff([two], [grown]);
+    assertEquals([d.old.allocatedBytes, d.new.allocatedBytes], [duTwo, duGrown]);
+    assertEquals([d.totals.grown.entries, d.totals.grown.apparentBytes], [2, 50_000]);
+    assertEquals(d.totals.net.allocatedBytes, duGrown - duTwo);
+    assertEquals([d.totals.added, d.totals.removed], [zero, zero]);
+  }
+});
+
 Deno.test("diff across a remount (NEW's st_dev differs): the same totals, breakdowns and moves", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/t`;

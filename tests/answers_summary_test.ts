@@ -544,3 +544,47 @@ Deno.test("summarize: a now that is no number of seconds is a RangeError, before
   // a number is taken as it is
   assertEquals((await summarize([scan], { now: 1_800_000_000 })).now, 1_800_000_000);
 });
+
+Deno.test("summary: hard links whose names print the same (a\\nb beside ab) count their inode once, as du", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/hl`;
+  await Deno.mkdir(root);
+  await Deno.writeFile(`${root}/ab`, new Uint8Array(100_000).fill(0x78));
+  // pwalk drops the control byte: both names print as hl/ab, one inode
+  await Deno.link(`${root}/ab`, `${root}/a\nb`);
+  await Deno.writeFile(`${root}/c`, new Uint8Array(10));
+  const scan = `${tmp.path}/hl.csv`;
+  const r = await cli(["--header", "-o", scan, root]);
+  assertEquals(r.code, 0, r.stderr);
+  // the reference: each inode once, from Deno.lstat; and du's total
+  const inodes = new Map<number, Deno.FileInfo>();
+  for (const p of [root, `${root}/ab`, `${root}/a\nb`, `${root}/c`]) {
+    const st = await Deno.lstat(p);
+    inodes.set(st.ino!, st);
+  }
+  assertEquals(inodes.size, 3);
+  const du = await new Deno.Command("du", { args: ["-sB1", root] }).output();
+  const duBytes = Number(new TextDecoder().decode(du.stdout).split("\t")[0]);
+  const all = [...inodes.values()];
+  const allocated = all.reduce((a, s) => a + s.blocks! * 512, 0);
+  assertEquals(allocated, duBytes);
+  for (const pq of [false, true]) {
+    let input = scan;
+    if (pq) {
+      input = `${tmp.path}/hl.parquet`;
+      await convert([scan], input);
+    }
+    const s = await summarize([input], { names: false, top: 100 });
+    assertEquals(
+      [s.totals.entries, s.totals.hardLinkNames, s.totals.allocatedBytes, s.totals.apparentBytes],
+      [4, 1, duBytes, all.reduce((a, s) => a + s.size, 0)],
+      input,
+    );
+    assertEquals(
+      s.largestFiles.map((f) => [f.path, f.apparentBytes]),
+      [[`${root}/ab`, 100_000], [`${root}/c`, 10]],
+      input,
+    );
+    assertEquals(s.users.map((u) => u.allocatedBytes), [duBytes]);
+  }
+});

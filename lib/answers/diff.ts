@@ -8,7 +8,7 @@
 import type { Engine, EngineOptions } from "./duck.ts";
 import { num } from "./duck.ts";
 import { openLoaded, resolveScans } from "./scan.ts";
-import { type Amount, folderTotals, loadForAnswers } from "./summary.ts";
+import { type Amount, CARRIER_KEY, folderTotals, loadForAnswers } from "./summary.ts";
 import { resolveNames } from "./names.ts";
 import { checkInt } from "../options.ts";
 
@@ -166,7 +166,8 @@ const agg = (p: string, cond: string, ab = "ab", al = "al") =>
 
 /**
  * A hard-linked inode's bytes are carried by one of its names in each scan
- * (the first in byte order; a name that is not UTF-8 by its `\xNN` text).
+ * (the first in byte order; a name that is not UTF-8 by its `\xNN` text;
+ * one row of names that print the same, see {@link CARRIER_KEY}).
  * When both scans have it, the carrier is the first name present in both,
  * so that a name added (or removed) beside it moves no bytes: an rsnapshot tree's new link is not a user's, group's and
  * folder's whole file gained.
@@ -184,11 +185,16 @@ async function sameKeeper(e: Engine): Promise<void> {
     FROM o JOIN n ON o."inode" = n."inode" AND o."filename" = n."filename"
     WHERE (o."st_nlink" > 1 OR n."st_nlink" > 1) AND o.kind <> 'd' AND n.kind <> 'd'`);
   for (const t of ["o", "n"]) {
+    // one row carries: of the names that print as the first shared one,
+    // the least by CARRIER_KEY (pairOneToOne pairs OLD's carrier with NEW's)
     await e.exec(`UPDATE ${t} SET
-        ab = CASE WHEN ${t}."filename" = k.keep THEN ${t}."st_size" ELSE 0 END,
-        al = CASE WHEN ${t}."filename" = k.keep THEN ${t}."st_blocks"::HUGEINT * 512 ELSE 0 END,
-        dupl = ${t}."filename" <> k.keep
-      FROM (SELECT ${t}d AS d, i, min(name) AS keep FROM hk GROUP BY 1, 2) k
+        ab = CASE WHEN ${t}.rowid = k.r THEN ${t}."st_size" ELSE 0 END,
+        al = CASE WHEN ${t}.rowid = k.r THEN ${t}."st_blocks"::HUGEINT * 512 ELSE 0 END,
+        dupl = ${t}.rowid <> k.r
+      FROM (SELECT ${t}."st_dev" AS d, ${t}."inode" AS i, arg_min(${t}.rowid, ${CARRIER_KEY}) AS r
+        FROM ${t} JOIN (SELECT ${t}d AS d, i, min(name) AS keep FROM hk GROUP BY 1, 2) h
+        ON ${t}."st_dev" = h.d AND ${t}."inode" = h.i AND ${t}."filename" = h.keep
+        WHERE ${t}.kind <> 'd' GROUP BY 1, 2) k
       WHERE ${t}."st_dev" = k.d AND ${t}."inode" = k.i AND ${t}.kind <> 'd'`);
   }
   await e.exec(`DROP TABLE hk`);
@@ -277,14 +283,15 @@ function joinSql(o: string, n: string, on: string): string {
 /**
  * Rebuild `j` pairing rows one to one when several rows print the same
  * path: first the rows of the same path and inode (the same entry, the
- * k-th with the k-th), then what is left of each path in inode order
+ * k-th with the k-th, the row that carries a hard link's bytes first, so
+ * that OLD's carrier pairs with NEW's), then what is left of each path in inode order
  * (replaced); whatever is left over is added or removed.
  */
 async function pairOneToOne(e: Engine): Promise<void> {
   for (const t of ["o", "n"]) {
     await e.exec(
       `CREATE OR REPLACE TEMP TABLE ${t}k AS SELECT *, ` +
-        `row_number() OVER (PARTITION BY "filename", "inode" ORDER BY kind) AS k FROM ${t}`,
+        `row_number() OVER (PARTITION BY "filename", "inode" ORDER BY kind, dupl) AS k FROM ${t}`,
     );
   }
   for (const [t, other] of [["o", "n"], ["n", "o"]]) {

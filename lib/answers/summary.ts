@@ -254,10 +254,24 @@ export const SCAN_EXTRA = `CASE "st_mode" // 4096 WHEN 8 THEN 'f' WHEN 4 THEN 'd
   `false AS dupl`;
 
 /**
+ * SQL: the key of a hard-linked inode's rows whose least (`arg_min`)
+ * carries its bytes: the name first in byte order, then, among rows whose
+ * names print the same (pwalk drops control bytes: hard links "ab" and
+ * "a\nb" are two rows "ab"), the rest of the row, the newest stat first
+ * (`~` reverses an integer's order, without overflow). Rows equal in all
+ * of it are alike, whichever carries.
+ */
+export const CARRIER_KEY = `{'f': "filename", 'c': ~"st_ctime", 'm': ~"st_mtime", ` +
+  `'s': ~"st_size", 'b': ~"st_blocks", 'a': ~"st_atime", 'n': ~"st_nlink", 'u': "UID", ` +
+  `'g': "GID", 'o': "st_mode", 'p': "parent-inode", 'dd': "directory-depth", ` +
+  `'e': "fileExtension"}`;
+
+/**
  * Load scan files into `table` with {@link SCAN_EXTRA}, and mark the extra
  * names of hard-linked inodes (same st_dev and inode, not folders; the name
  * first in byte order, a name that is not UTF-8 by its `\xNN` text,
- * keeps the bytes) so that bytes count each inode once.
+ * keeps the bytes; of names that print the same, one row: see
+ * {@link CARRIER_KEY}) so that bytes count each inode once.
  */
 export async function loadForAnswers(
   e: Engine,
@@ -269,10 +283,10 @@ export async function loadForAnswers(
   await checkOneScan(e, table, files);
   await e.exec(
     `UPDATE "${table}" SET ab = 0, al = 0, dupl = true FROM (` +
-      `SELECT "st_dev" AS d, "inode" AS i, min("filename") AS keep FROM "${table}" ` +
+      `SELECT "st_dev" AS d, "inode" AS i, arg_min(rowid, ${CARRIER_KEY}) AS r FROM "${table}" ` +
       `WHERE "st_nlink" > 1 AND kind <> 'd' GROUP BY 1, 2 HAVING count(*) > 1) h ` +
       `WHERE "${table}"."st_dev" = h.d AND "${table}"."inode" = h.i AND ` +
-      `"${table}"."filename" <> h.keep`,
+      `"${table}".rowid <> h.r`,
   );
   return info;
 }
