@@ -57,21 +57,28 @@ typedef struct repair_ctx {
   int64_t start_sec;   /**< the second the job started (CLOCK_REALTIME), before the walk */
   size_t rel_off;      /**< where an entry's path below the root starts */
   atomic_bool ancestor_reported;
-  /* Regular files with other hard links that the rules would change.  A
+  /* Regular files with other hard links that the rules would change at
+     one of their names (or, of a private group, might: rule 6).  A
      hard-linked file shares its inode with every other name of it,
      wherever those lie: repair changes it only once every one of its names
      (st_nlink) has been reached in the walked tree, through the last of
-     them, and lists and counts it once; one with a name elsewhere (linked
-     in from outside ROOT, or in a folder the run did not enter), or whose
-     names may have changed during the run (names_settled), is left alone
-     (PW_OP_HARDLINKS, told when the walk ends).  chown changes such
+     them, as its first name planned, and lists and counts it once; one
+     with a name elsewhere (linked in from outside ROOT, or in a folder the
+     run did not enter), or whose names may have changed during the run
+     (names_settled), is left alone (PW_OP_HARDLINKS, told when the walk
+     ends, if the first name's plan changed it).  chown changes such
      a file through its first name.  Open addressing on (dev, ino), under
      links_mu. */
   pthread_mutex_t links_mu;
   struct link_slot {
     uint64_t dev, ino;
-    uint32_t gid;     /**< the group the first name planned (LINK_LEFT: left alone) */
+    uint32_t gid;     /**< repair: the nearest shared group of the first name's folder
+                           (its e->user, 0: none), whose plan is the file's (rule 6);
+                           chown: the group the first name planned; LINK_LEFT: left
+                           alone */
     bool used;
+    bool change;      /**< the first name's plan changes the file (else it stays as it
+                           is, and no name reached or not is told) */
     bool done;        /**< every name reached: changed (or listed) through the last */
     uint32_t nnames, names_cap;
     uint64_t *names;  /**< the names reached: hashes of (folder, name), each once */
@@ -181,14 +188,16 @@ static void plan_chown(const repair_ctx *c, const struct stat *st, pw_change *p)
   }
 }
 
-/* The plan for st: chown's or repair's. */
-static void plan(pw_worker *w, const pw_entry *e, const struct stat *st, pw_change *p,
+/* The plan for st: chown's, or repair's below a folder whose nearest
+   shared group is anc (an entry's own: e->user; a hard-linked file's
+   last name: its first name's, rule 6). */
+static void plan(pw_worker *w, const struct stat *st, uint64_t anc, pw_change *p,
                  bool *noancestor) {
   pw_job *j = pw_worker_job(w);
   repair_ctx *c = pw_job_ctx(j);
   *noancestor = false;
   if (c->chown_mode) plan_chown(c, st, p);
-  else plan_repair(j, st, e->user, p, noancestor);
+  else plan_repair(j, st, anc, p, noancestor);
 }
 
 /* ---- what a change leaves ------------------------------------------------- */
@@ -297,8 +306,8 @@ static struct link_slot *find_link(repair_ctx *c, const struct stat *st) {
   return &c->links[k];
 }
 
-/* The group the first name of st (a file with other hard links) planned,
-   if one did: false when none did. */
+/* What the first name of st (a file with other hard links) left in its
+   slot (count_link, first_link), if one did: false when none did. */
 static bool seen_link(repair_ctx *c, const struct stat *st, uint32_t *first) {
   pthread_mutex_lock(&c->links_mu);
   struct link_slot *l = find_link(c, st);
@@ -373,14 +382,15 @@ static bool names_settled(const repair_ctx *c, const struct stat *st) {
   return (int64_t)st->PW_CTIM.tv_sec < c->start_sec;
 }
 
-/* Count e, a name of st (a regular file with other hard links that the
-   rules would change, to group gid), once however often it is reached (a
-   folder seen twice through a bind mount).  1 when with it every name of
-   the file (st_nlink as e's stat tells) has been reached: the caller
-   changes it, through e; 0 when not yet, or done already; -ENOMEM.
-   *first: the group its first name planned (LINK_LEFT: left alone). */
-static int count_link(repair_ctx *c, const struct stat *st, const pw_entry *e, uint32_t gid,
-                      uint32_t *first) {
+/* Count e, a name of st (a regular file with other hard links, below a
+   folder whose nearest shared group is anc; change: whether e's own plan
+   changes it), once however often it is reached (a folder seen twice
+   through a bind mount).  1 when with it every name of the file (st_nlink
+   as e's stat tells) has been reached: the caller changes it as its first
+   name planned, through e; 0 when not yet, or done already; -ENOMEM.
+   *first: the anc of its first name (LINK_LEFT: left alone). */
+static int count_link(repair_ctx *c, const struct stat *st, const pw_entry *e, uint32_t anc,
+                      bool change, uint32_t *first) {
   uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a of the folder's inode and the name */
   for (int i = 0; i < 8; i++) h = (h ^ ((e->parent_ino >> (8 * i)) & 0xff)) * 0x100000001b3ull;
   for (size_t i = e->name_off; i < e->len; i++)
@@ -393,9 +403,9 @@ static int count_link(repair_ctx *c, const struct stat *st, const pw_entry *e, u
     char *path = malloc(e->len + 1);
     if (!path) goto out;
     memcpy(path, e->path, e->len + 1);
-    *l = (struct link_slot){.dev = (uint64_t)st->st_dev, .ino = (uint64_t)st->st_ino, .gid = gid,
-                            .used = true, .path = path, .len = e->len, .ctime = st->PW_CTIM,
-                            .moved = !names_settled(c, st)};
+    *l = (struct link_slot){.dev = (uint64_t)st->st_dev, .ino = (uint64_t)st->st_ino, .gid = anc,
+                            .used = true, .change = change, .path = path, .len = e->len,
+                            .ctime = st->PW_CTIM, .moved = !names_settled(c, st)};
     c->links_n++;
   } else if (l->ctime.tv_sec != st->PW_CTIM.tv_sec || l->ctime.tv_nsec != st->PW_CTIM.tv_nsec ||
              !names_settled(c, st)) {
@@ -592,7 +602,7 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
   }
   pw_change p;
   bool noancestor;
-  plan(w, e, st, &p, &noancestor);
+  plan(w, st, e->user, &p, &noancestor);
   /* A device node: a new group or group access to it is access to the
      device itself (a disk or memory node copied into a project, a chroot,
      a container image), outside ROOT in effect.  Repair leaves it alone,
@@ -602,41 +612,69 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
     if (!pw_change_empty(&p)) pw_job_note_error(j, PW_OP_DEVICE, 0, e->path, e->len);
     return;
   }
-  /* a dry run looks now (an apply, below, through the entry's descriptor) */
-  if (!c->apply && !pw_change_empty(&p) && loses_caps(w, e, st, &p, NULL)) return;
-  if (!c->apply && !c->chown_mode && !pw_change_empty(&p) && widens_acl(w, e, st, &p, NULL)) {
+  bool linked = S_ISREG(st->st_mode) && st->st_nlink > 1;
+  /* Rules 6 and 9: a file with other hard links is counted at each of its
+     names and changed through the last, as its first name planned.  A
+     name whose own plan changes nothing counts too when the file's group
+     is private: another name's folder may want another group (else every
+     name plans the same: the plan of a shared group's file does not
+     depend on the folder). */
+  bool counted = linked && !c->chown_mode &&
+                 (!pw_change_empty(&p) || is_private(pw_job_opts(j), st->st_uid, st->st_gid));
+  /* a dry run looks now (an apply, below, through the entry's
+     descriptor); at a counted file's names, once its plan is known */
+  if (!c->apply && !counted && !pw_change_empty(&p) && loses_caps(w, e, st, &p, NULL)) return;
+  if (!c->apply && !counted && !c->chown_mode && !pw_change_empty(&p) &&
+      widens_acl(w, e, st, &p, NULL)) {
     if (noancestor) note_no_ancestor(w);
     return;
   }
   uint32_t first_gid = LINK_LEFT, seen = 0;
-  bool linked = S_ISREG(st->st_mode) && st->st_nlink > 1;
-  if (linked && !pw_change_empty(&p) && !c->chown_mode) {
+  if (counted) {
     /* Rule 9: changed once every name of it has been reached in the tree,
        through the last one reached; till then only counted (a name
        elsewhere: never changed, told when the walk ends) */
-    int k = count_link(c, st, e, p.ngid, &first_gid);
+    int k = count_link(c, st, e, (uint32_t)e->user, !pw_change_empty(&p), &first_gid);
     if (k < 0) {
       pw_job_fail(j, ENOMEM, "out of memory");
       return;
     }
-    /* two shared groups claiming it: this name's is told */
-    if (first_gid != LINK_LEFT && first_gid != p.ngid)
-      pw_job_note_error(j, PW_OP_LINKS, 0, e->path, e->len);
+    if (first_gid != LINK_LEFT) {
+      /* Rule 6: the file's plan is its first name's, rule 4 decided
+         against the group it then gets (setuid and setgid go with a new
+         group, stay without one); two shared groups claiming it: this
+         name's is told */
+      uint32_t own = p.ngid;
+      plan_repair(j, st, first_gid, &p, &noancestor);
+      if (p.ngid != own) pw_job_note_error(j, PW_OP_LINKS, 0, e->path, e->len);
+    }
+    /* left alone for want of a shared group above its first name: told
+       (and counted) at each name, dry run and --apply alike */
+    if (noancestor) note_no_ancestor(w);
+    noancestor = false;
     if (k == 0) {
-      /* --apply tells these names' notices now, as a dry run does (the
-         last name's come through its descriptor, below) */
-      if (c->apply && !loses_caps(w, e, st, &p, NULL)) (void)widens_acl(w, e, st, &p, NULL);
+      /* the notices of the file's plan, told at each name, dry run and
+         --apply alike (the last name's, with --apply, through its
+         descriptor, below) */
+      if (!pw_change_empty(&p) && !loses_caps(w, e, st, &p, NULL))
+        (void)widens_acl(w, e, st, &p, NULL);
       return;
     }
     seen = (uint32_t)st->st_nlink;
-    if (first_gid != LINK_LEFT) p.ngid = first_gid; /* the first name's group */
-  } else if (linked && !pw_change_empty(&p)) {
+    /* a dry run: left alone as --apply will leave it */
+    if (!c->apply && !pw_change_empty(&p) &&
+        (loses_caps(w, e, st, &p, NULL) || widens_acl(w, e, st, &p, NULL))) {
+      mark_link_left(c, st);
+      return;
+    }
+  } else if (linked && c->chown_mode && !pw_change_empty(&p)) {
     /* chown: through the first name reached */
     if (!first_link(c, st, p.ngid, &first_gid) && first_gid != LINK_LEFT) return;
   } else if (linked && !c->chown_mode && e->user && !root_row && seen_link(c, st, &first_gid) &&
-             first_gid != LINK_LEFT && first_gid != (uint32_t)e->user) {
+             first_gid != LINK_LEFT && st->st_gid != (uint32_t)e->user) {
     /* nothing to do here because another name already gave the file the
-       group of its folder (--apply), where this one's wants another */
+       group of its first name's folder (--apply), where this one's wants
+       another */
     pw_job_note_error(j, PW_OP_LINKS, 0, e->path, e->len);
   }
   if (!c->apply || pw_change_empty(&p)) {
@@ -657,9 +695,10 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
     if (rc == -ESTALE) change_error(w, e, PW_OP_RACE, ESTALE);
     else if (rc < 0) change_error(w, e, rc == -ENOENT ? PW_OP_STAT : PW_OP_CHANGE, -rc);
   } else if (!c->chown_mode || (int64_t)now.st_uid == c->from) { /* not given away meanwhile */
-    plan(w, e, &now, &p, &noancestor);
-    if (noancestor) note_no_ancestor(w);
-    if (seen && first_gid != LINK_LEFT) p.ngid = first_gid;
+    /* a counted file's last name: its first name's plan (rule 6), a
+       lack of a shared group above that told when counted */
+    plan(w, &now, seen && first_gid != LINK_LEFT ? first_gid : e->user, &p, &noancestor);
+    if (noancestor && !seen) note_no_ancestor(w);
     if (!c->chown_mode && S_ISREG(now.st_mode) && now.st_nlink > 1 && now.st_nlink > seen &&
         !pw_change_empty(&p)) {
       pw_job_note_error(j, PW_OP_HARDLINKS, 0, e->path, e->len); /* linked meanwhile */
@@ -733,7 +772,8 @@ static void rp_workers_done(pw_job *j) {
   if (!pw_job_stopping(j)) {
     for (size_t i = 0; i < c->links_cap; i++) {
       struct link_slot *l = &c->links[i];
-      if (l->used && !l->done && l->path) pw_job_note_error(j, PW_OP_HARDLINKS, 0, l->path, l->len);
+      if (l->used && !l->done && l->path && l->change)
+        pw_job_note_error(j, PW_OP_HARDLINKS, 0, l->path, l->len);
     }
   }
   if (c->records) pw_channel_close(c->records);

@@ -1069,6 +1069,117 @@ Deno.test("hard links: a file is changed, listed and counted once, dry run as --
   assertEquals(g.gid, 5000);
 });
 
+Deno.test("hard links under two shared groups, --threads 1: the first name's plan, rule 4 and capabilities by the group the file gets; the dry run lists what --apply changes", async (t) => {
+  await using tmp = await tempDir("pwalk-links1-");
+  const OTHER = 6001;
+  // A private file of uid 5000 (group 5000) named f in ROOT and t/f in a
+  // subfolder of another shared group. With one thread a folder's files are
+  // all reached before anything below its subfolders: f first, t/f last.
+  const cases = [
+    {
+      what: "setgid program given another group by its first name: setgid goes (rule 4)",
+      top: OTHER,
+      sub: G.PROJECT,
+      mode: 0o2711,
+      want: [OTHER, 0o751],
+    },
+    {
+      what: "setuid program whose first name keeps its group: setuid stays",
+      top: G.PROJECT,
+      sub: OTHER,
+      mode: 0o4711,
+      want: [G.PROJECT, 0o4751],
+    },
+    {
+      what: "file capabilities, first name keeps the group: the mode changes, capabilities kept",
+      top: G.PROJECT,
+      sub: OTHER,
+      mode: 0o700,
+      caps: true,
+      want: [G.PROJECT, 0o740],
+    },
+    {
+      what: "the first name's plan changes nothing: left as it is, all names reached",
+      top: G.PROJECT,
+      sub: OTHER,
+      mode: 0o640,
+      want: [G.PROJECT, 0o640],
+    },
+    {
+      what: "the last name's own plan changes nothing: changed through it as the first planned",
+      top: OTHER,
+      sub: G.PROJECT,
+      mode: 0o640,
+      want: [OTHER, 0o640],
+    },
+  ];
+  const notices = (stderr: string, op: string) =>
+    [...stderr.matchAll(new RegExp(`^pwalk: ${op} '([^']+)'`, "gm"))].map((m) => m[1]);
+  for (const [i, c] of cases.entries()) {
+    await t.step(c.what, async () => {
+      const root = `${tmp.path}/p${i}`;
+      buildTree(root, [
+        { rel: ".", type: "dir", uid: 100, gid: c.top, mode: 0o2775 },
+        { rel: "t", type: "dir", uid: 100, gid: c.sub, mode: 0o2775 },
+        { rel: "f", type: "file", uid: 5000, gid: 5000, mode: c.mode },
+      ]);
+      const f = `${root}/f`, last = `${root}/t/f`;
+      if (c.caps) {
+        await python(
+          `import os, struct, sys
+os.setxattr(sys.argv[1], 'security.capability', struct.pack('<IIIII', 0x02000001, 1 << 13, 0, 0, 0))`,
+          f,
+        );
+      }
+      Deno.linkSync(f, last);
+      await ctimesPast(f); // names settled before the runs (rule 9)
+      const facts = () => {
+        const st = Deno.lstatSync(f);
+        return [st.gid!, st.mode! & 0o7777];
+      };
+      const before = facts();
+      const dry = await cli(["repair", "--threads", "1", root]);
+      assertEquals(dry.code, 0, dry.stderr);
+      assertEquals(facts(), before, "the dry run changed it");
+      const apply = await cli(
+        ["repair", "--apply", "--threads", "1", "--journal", `${tmp.path}/j${i}`, root],
+      );
+      assertEquals(apply.code, 0, apply.stderr);
+      const after = facts();
+      assertEquals(after, c.want, apply.text + apply.stderr);
+      // --apply's lines are what lstat shows changed, through the last name
+      const oct = (m: number) => m.toString(8).padStart(4, "0");
+      const want = [
+        ...(after[0] !== before[0] ? [`${last}: group ${before[0]} -> ${after[0]}`] : []),
+        ...(after[1] !== before[1] ? [`${last}: mode ${oct(before[1])} -> ${oct(after[1])}`] : []),
+      ].sort();
+      assertEquals(lines(apply.stdout), want, apply.stderr);
+      // and the dry run listed exactly those
+      const listed = lines(dry.stdout).map((l) =>
+        l.replace(/^would change: /, "").replace(
+          / \[2 hard links: its other names change too\]$/,
+          "",
+        )
+      );
+      assertEquals(listed, want, dry.stderr);
+      for (const r of [dry, apply]) {
+        // every name reached: nothing told of names outside the tree
+        assertEquals(notices(r.stderr, "hardlinks"), [], r.stderr);
+        assertEquals(notices(r.stderr, "capability"), [], r.stderr);
+        assertEquals(notices(r.stderr, "links"), [last], r.stderr);
+      }
+      if (c.caps) {
+        const kept = await python(
+          `import os, sys
+print(os.getxattr(sys.argv[1], 'security.capability').hex())`,
+          f,
+        );
+        assertEquals(kept.trim(), "0100000200200000000000000000000000000000");
+      }
+    });
+  }
+});
+
 /**
  * `pwalk ARGS` (cli.ts) in a mount namespace of its own, after the shell
  * commands `setup` there (which see `env`): /proc unmounted, or replaced.
