@@ -147,6 +147,13 @@ export async function runChange<T extends ChangeSummary>(
   }
   errorsApart(ui.errors, journal, "journal");
   const tag = `pwalk ${kind}:`;
+  // the banner, once: after the journal is accepted (a refused one is
+  // one line), or at the start when there is none
+  let bannerSaid = false;
+  const sayBanner = () => {
+    if (!bannerSaid) { for (const l of banner) eprint(l); }
+    bannerSaid = true;
+  };
   const o: ChangeOptions = {
     ...walk,
     apply,
@@ -160,6 +167,7 @@ export async function runChange<T extends ChangeSummary>(
       try {
         earlier = Deno.lstatSync(path).size > 0;
       } catch { /* gone: nothing to undo said below either way */ }
+      sayBanner();
       if (apply) eprint(`${tag} applying; journal ${path}`);
     },
   };
@@ -168,8 +176,9 @@ export async function runChange<T extends ChangeSummary>(
     tag,
     toStdout: true,
     start: (run) => {
-      // once --errors FILE is checked and open (a refusal is one line)
-      for (const l of banner) eprint(l);
+      // once --errors FILE is checked and open (a refusal is one line);
+      // with a journal, once the library has accepted it (onJournal)
+      if (o.journal === undefined && !apply) sayBanner();
       // An exclusion that names nothing is said before any change too (and
       // again at the end, with the summary), when Ctrl-C can still save it.
       if (apply) { for (const l of ui.warnings ?? []) eprint(l); }
