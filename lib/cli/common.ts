@@ -641,7 +641,10 @@ export interface JobRun {
   signal: AbortSignal;
   /** Feeds the progress line (and what a signal left). */
   onProgress: (p: Progress) => void;
-  /** Infinity when no progress line is shown: only the final call, no timer. */
+  /**
+   * How often onProgress is called: undefined (200 ms) for a progress line;
+   * runJob gives 1000 without one (what an interrupted run tells it had done).
+   */
   progressIntervalMs?: number;
   /** --errors FILE, open for the native side. */
   errorsCsvFd?: number;
