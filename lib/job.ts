@@ -168,6 +168,7 @@ function makeOptions(options: NativeOption[]): Deno.PointerValue {
     }
     if (rc !== 0) {
       sym.pw_opts_free(o);
+      if (rc === -12) throw new Error("pwalk: out of memory"); // -ENOMEM
       throw new RangeError(`pwalk: invalid option value ${JSON.stringify(String(value))}`);
     }
   }

@@ -50,7 +50,8 @@ static int rw_start(pw_worker *w) {
    for its reader, or a pipe or FIFO for room). */
 static void wrote(pw_job *j, int e) {
   report_ctx *c = pw_job_ctx(j);
-  if (e && e != -ECANCELED)
+  if (e == -ENOMEM) pw_job_fail(j, ENOMEM, "out of memory"); /* as every allocation says */
+  else if (e && e != -ECANCELED)
     pw_job_fail(j, -e, "cannot write %s: %s", pw_sink_name(c->sink), strerror(-e));
   pw_job_set_out_bytes(j, pw_sink_bytes(c->sink));
 }

@@ -18,6 +18,7 @@
 #include "resolve.h"
 #include "sys.h"
 #include "zstd.h"
+#include "zstd_errors.h"
 
 /* Default levels: the fastest of each kind (zstd 1 is about 13:1 on pwalk
    CSV; libdeflate's gzip level 1 about 6:1, see README). */
@@ -317,6 +318,12 @@ static int make_slots(pw_sink *s, int nthreads, size_t chunk) {
   return s->small_buf ? 0 : -ENOMEM;
 }
 
+/* zstd's error z as a negated errno: out of memory is ENOMEM (said as
+   such), anything else EIO. */
+static int zstd_errno(size_t z) {
+  return ZSTD_getErrorCode(z) == ZSTD_error_memory_allocation ? -ENOMEM : -EIO;
+}
+
 /* Compress len bytes of buf into c->out: one zstd frame or gzip member. */
 static int compress_chunk(pw_sink *s, pw_cslot *c, const char *buf, size_t len, size_t *outlen) {
   size_t need = s->compress == PW_COMPRESS_ZSTD ? ZSTD_compressBound(len)
@@ -329,7 +336,7 @@ static int compress_chunk(pw_sink *s, pw_cslot *c, const char *buf, size_t len, 
   }
   if (s->compress == PW_COMPRESS_ZSTD) {
     size_t z = ZSTD_compress2(c->zstd, c->out, c->cap, buf, len);
-    if (ZSTD_isError(z)) return -EIO;
+    if (ZSTD_isError(z)) return zstd_errno(z);
     *outlen = z;
   } else {
     size_t z = libdeflate_gzip_compress(c->gzip, buf, len, c->out, c->cap);
@@ -521,7 +528,7 @@ int pw_sink_zstd(pw_sink *s, const void *src, size_t len, void *dst, size_t cap,
   pw_cslot *c = take_slot(s);
   size_t z = ZSTD_compress2(c->zstd, dst, cap, src, len);
   give_slot(s, c);
-  if (ZSTD_isError(z)) return -EIO;
+  if (ZSTD_isError(z)) return zstd_errno(z);
   *n = z;
   return 0;
 }

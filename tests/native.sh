@@ -246,4 +246,32 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 check_all "$work/asan/pwdrive"
 echo "native: TSan"
 build tsan -fsanitize=thread
 TSAN_OPTIONS=halt_on_error=1 check_all "$work/tsan/pwdrive"
+echo "native: allocation failures (each allocation of a run failing in turn)"
+# no sanitizer (ASan has its own malloc); zstd's and libdeflate's objects
+# are the ASan build's, which are not instrumented
+gcc -O1 -g -pthread -std=gnu11 -Wall -Wextra -Werror -I"$Z" -I"$D" -o "$work/plain" \
+  native/driver/pwdrive.c "${srcs[@]}" "$work"/asan/z/*.o "$work"/asan/d/*.o
+gcc -O1 -shared -fPIC -Wall -Wextra -Werror -o "$work/failmalloc.so" native/driver/failmalloc.c
+for fmt in "-z 1" "-p 1"; do
+  # shellcheck disable=SC2086 # fmt is two words
+  FAIL_COUNT=1 LD_PRELOAD="$work/failmalloc.so" "$work/plain" -t 1 $fmt -H "$work/tree" \
+    "$work/fm.out" 2>"$work/err"
+  full=$(grep -o 'entries=[0-9]*' "$work/err")
+  calls=$(sed -n 's/^MALLOCS=//p' "$work/err")
+  [ "$calls" -gt 100 ]
+  for n in $(seq 1 "$calls"); do
+    # every run either completes whole or fails saying so, as out of
+    # memory (never a crash, a hang, a wrong row count, or "Input/output
+    # error" for zstd's own allocation failing)
+    rc=0
+    # shellcheck disable=SC2086
+    FAIL_AT=$n LD_PRELOAD="$work/failmalloc.so" timeout 60 "$work/plain" -t 1 $fmt -H \
+      "$work/tree" "$work/fm.out" >/dev/null 2>"$work/err" || rc=$?
+    if [ "$rc" = 0 ]; then
+      grep -q "$full " "$work/err" || { echo "FAIL_AT=$n $fmt: exit 0, not $full" >&2; exit 1; }
+    elif [ "$rc" -ge 124 ] || grep -q "Input/output error" "$work/err"; then
+      echo "FAIL_AT=$n $fmt: status $rc" >&2; cat "$work/err" >&2; exit 1
+    fi
+  done
+done
 echo "native: sanitizer runs clean"

@@ -41,6 +41,10 @@ static void sleep_ms(long ms) {
 
 int main(int argc, char **argv) {
   pw_opts *o = pw_opts_new();
+  if (!o) {
+    fprintf(stderr, "pwdrive: out of memory\n");
+    return 1;
+  }
   long cancel_ms = -1;
   int walk = 0, repair = 0, hold = 0;
   int i = 1;
