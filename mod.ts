@@ -120,7 +120,13 @@ export {
   shardWarnings,
   TYPED_COLUMNS,
 } from "./lib/answers/scan.ts";
-export { type EngineOptions, MemoryLimitError, SpillFullError } from "./lib/answers/duck.ts";
+export {
+  type EngineOptions,
+  MemoryLimitError,
+  SpillFullError,
+  type Stage,
+  type StageOptions,
+} from "./lib/answers/duck.ts";
 export { diffHtml, summaryHtml } from "./lib/answers/html.ts";
 export {
   checkPlan,

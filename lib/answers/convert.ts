@@ -19,7 +19,14 @@
  *
  * @module
  */
-import { Engine, type EngineOptions, lit, spillParent } from "./duck.ts";
+import {
+  Engine,
+  type EngineOptions,
+  lit,
+  spillParent,
+  type StageOptions,
+  tellStage,
+} from "./duck.ts";
 import {
   checkOneScan,
   duckCompression,
@@ -48,7 +55,7 @@ import {
 import { removeOnInterrupt } from "../interrupt.ts";
 
 /** Options of {@link convert}. */
-export interface ConvertOptions extends EngineOptions {
+export interface ConvertOptions extends EngineOptions, StageOptions {
   /** Write pwalk's header line first (CSV outputs). Default true. */
   header?: boolean;
   /** zstd level of .csv.zst and .parquet outputs (a RangeError for others). Default 3 (DuckDB's). */
@@ -230,6 +237,7 @@ export async function convert(
   // With views DuckDB reads the files during COPY, so a name that is not
   // UTF-8 shows there: then all of it again, through the escaping filter.
   const attempt = async (escape: boolean): Promise<ConvertSummary> => {
+    tellStage(options, "reading", inputs);
     const e = await Engine.open(options);
     const writing = async <T>(write: () => Promise<T>): Promise<T> => {
       try {
@@ -241,6 +249,7 @@ export async function convert(
     try {
       const info = await loadScan(e, files, "t", "", escape, true);
       await checkOneScan(e, "t", files); // (a pass over the input before the copy)
+      tellStage(options, "writing", output);
       let rows: number;
       if (format === "parquet") {
         // straight into the temporary file (not DuckDB's own tmp_ beside it,

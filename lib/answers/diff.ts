@@ -5,15 +5,15 @@
  *
  * @module
  */
-import type { Engine, EngineOptions } from "./duck.ts";
-import { num } from "./duck.ts";
+import type { Engine, EngineOptions, StageOptions } from "./duck.ts";
+import { num, tellStage } from "./duck.ts";
 import { openLoaded, resolveScans } from "./scan.ts";
 import { type Amount, CARRIER_KEY, folderTotals, loadForAnswers } from "./summary.ts";
 import { resolveNames } from "./names.ts";
 import { checkInt } from "../options.ts";
 
 /** Options of {@link diff}. */
-export interface DiffOptions extends EngineOptions {
+export interface DiffOptions extends EngineOptions, StageOptions {
   /** Rows per table. Default 10. */
   top?: number;
   /**
@@ -330,11 +330,15 @@ export async function diff(
   const oldFiles = await resolveScans(oldScans);
   const newFiles = await resolveScans(newScans);
   const t0 = performance.now();
-  const [e, loads] = await openLoaded(options, async (e, escape) => [
-    await loadForAnswers(e, oldFiles, "o", escape),
-    await loadForAnswers(e, newFiles, "n", escape),
-  ]);
+  tellStage(options, "reading OLD", oldScans);
+  const [e, loads] = await openLoaded(options, async (e, escape) => {
+    tellStage(options, "reading OLD", oldScans);
+    const o = await loadForAnswers(e, oldFiles, "o", escape);
+    tellStage(options, "reading NEW", newScans);
+    return [o, await loadForAnswers(e, newFiles, "n", escape)];
+  });
   try {
+    tellStage(options, "comparing");
     await sameKeeper(e);
     await e.exec(joinSql("o", "n", `o."filename" = n."filename"`));
     // Names that print the same (pwalk drops control bytes: "a\nb" and "ab")
@@ -472,6 +476,7 @@ export async function diff(
     );
 
     if (options.names !== false) {
+      tellStage(options, "user and group names");
       const un = await resolveNames("passwd", [
         ...users.map((u) => u.id!),
         ...[...newFilesList, ...deletedFiles, ...changedFiles].map((f) => f.uid),

@@ -36,6 +36,48 @@ export interface EngineOptions {
   threads?: number;
 }
 
+/**
+ * A stage of the work of `summarize`, `diff` or `convert` (answers),
+ * told to {@link StageOptions.onStage} as it begins: what a progress line
+ * shows while DuckDB works (minutes on a scan of hundreds of millions of
+ * rows), e.g. `{ step: "reading", name: "/data/scan.csv.zst" }`, then
+ * `{ step: "users, groups, sizes, ages" }`.
+ */
+export interface Stage {
+  /**
+   * What is being done: "reading" (summary, convert), "reading OLD",
+   * "reading NEW", "comparing" (diff), "users, groups, sizes, ages",
+   * "folders, files" (summary), "user and group names" (summary, diff),
+   * "writing" (convert).
+   */
+  step: string;
+  /**
+   * The scan being read or the output being written, as given (several
+   * joined by ", "); absent for a step over what is already read.
+   */
+  name?: string;
+}
+
+/** The progress side of the options of summarize, diff and convert. */
+export interface StageOptions {
+  /**
+   * Called with each {@link Stage} as it begins (a stage may be told again,
+   * as when a scan is read a second time through the filter for names that
+   * are not UTF-8). Whatever it throws is ignored. Default: none.
+   */
+  onStage?: (stage: Stage) => void;
+}
+
+/** Tell `o.onStage` (if any) that `step` begins, on `name` when given. */
+export function tellStage(o: StageOptions, step: string, name?: readonly string[] | string): void {
+  if (!o.onStage) return;
+  try {
+    o.onStage(name === undefined ? { step } : { step, name: [name].flat().join(", ") });
+  } catch {
+    // a progress display that failed: the work goes on
+  }
+}
+
 // The few parts of @duckdb/node-api used here (the module itself is imported dynamically).
 interface Reader {
   getRowObjectsJS(): Record<string, unknown>[];

@@ -7,8 +7,8 @@
  *
  * @module
  */
-import type { Engine, EngineOptions } from "./duck.ts";
-import { num } from "./duck.ts";
+import type { Engine, EngineOptions, StageOptions } from "./duck.ts";
+import { num, tellStage } from "./duck.ts";
 import {
   checkOneScan,
   type LoadInfo,
@@ -22,7 +22,7 @@ import { resolveNames } from "./names.ts";
 import { checkInt } from "../options.ts";
 
 /** Options of {@link summarize}. */
-export interface SummaryOptions extends EngineOptions {
+export interface SummaryOptions extends EngineOptions, StageOptions {
   /** Rows per table (users, groups, extensions, folders, files). Default 10. */
   top?: number;
   /** Deepest folder level of the folder view (the scan's root is level 0). Default 2. */
@@ -422,11 +422,13 @@ export async function summarize(
   const files = await resolveScans(scans);
   const now = options.now ?? await scanTime(files);
   const t0 = performance.now();
-  const [e, load] = await openLoaded(
-    options,
-    (e, escape) => loadForAnswers(e, files, "s", escape),
-  );
+  tellStage(options, "reading", scans);
+  const [e, load] = await openLoaded(options, (e, escape) => {
+    tellStage(options, "reading", scans);
+    return loadForAnswers(e, files, "s", escape);
+  });
   try {
+    tellStage(options, "users, groups, sizes, ages");
     const tot = (await e.all(`SELECT count(*) AS n, count(*) FILTER (kind = 'f') AS nf,
       count(*) FILTER (kind = 'd') AS nd, count(*) FILTER (kind = 'l') AS nl,
       count(*) FILTER (kind = 'o') AS no, sum(ab) AS ab, sum(al) AS al,
@@ -526,6 +528,7 @@ export async function summarize(
     const mtimeAgesByUser = await byUser("st_mtime");
     const atimeAgesByUser = await byUser("st_atime");
 
+    tellStage(options, "folders, files");
     await folderTotals(e, "s", depth, "rec");
     const folders = (await e.all(
       `SELECT * FROM rec ORDER BY al DESC, ab DESC, path LIMIT ${top}`,
@@ -569,6 +572,7 @@ export async function summarize(
     }));
 
     if (options.names !== false) {
+      tellStage(options, "user and group names");
       const un = await resolveNames("passwd", [
         ...users.map((u) => u.id),
         ...cold.map((u) => u.id),
