@@ -7,8 +7,8 @@
  * the redrawn line never wraps in a terminal; and formatProgress() fits any
  * width, never an empty line where the clock fits.
  */
-import { assert, assertEquals } from "@std/assert";
-import { duration, formatProgress, middle } from "../lib/cli/progress.ts";
+import { assert, assertEquals, assertMatch } from "@std/assert";
+import { duration, formatProgress, formatStage, middle, StatusLine } from "../lib/cli/progress.ts";
 import { columns } from "../lib/width.ts";
 import { PYTHON3, testNeeding } from "./helpers/system.ts";
 import { python } from "./helpers/tree.ts";
@@ -100,5 +100,84 @@ Deno.test("progress line: a pane of any width gets a line that fits, with the cl
         assert(line !== "" && clock.endsWith(line), `${w} columns: ${JSON.stringify(line)}`);
       }
     }
+  }
+});
+
+Deno.test("status line of summary, diff, convert: fits any width, the clock kept longest", () => {
+  const name = "/data/projects/genome/scan-2026-01-31.csv.zst";
+  const stage = { step: "reading", name };
+  assertEquals(
+    formatStage("pwalk summary", stage, 83_000),
+    `pwalk summary: reading ${name}  0:01:23`,
+  );
+  for (let w = 1; w <= 120; w++) {
+    const l = formatStage("pwalk summary", stage, 83_000, w);
+    assert(columns(l) <= w, `${w}: ${l}`);
+    // the clock is the last to go (its hour first)
+    if (w >= 5) assert(l.endsWith(w >= 7 ? "0:01:23" : "01:23"), `${w}: ${l}`);
+    // the name is shown in the middle-shortened form, or not at all
+    const shown = l.match(/^pwalk summary: reading (.+) {2}0:01:23$/)?.[1];
+    if (shown !== undefined && shown !== name) {
+      const [head, tail] = shown.split("…");
+      assert(name.startsWith(head) && name.endsWith(tail) && columns(shown) >= 16, shown);
+    }
+  }
+  // a step without a name, and a name that would break the line
+  assertEquals(
+    formatStage("pwalk diff", { step: "comparing" }, 5_000),
+    "pwalk diff: comparing  0:00:05",
+  );
+  assertEquals(
+    formatStage("pwalk convert", { step: "writing", name: "a\nb" }, 0),
+    "pwalk convert: writing a?b  0:00:00",
+  );
+  // too narrow for the command: the step and the clock
+  assertEquals(
+    formatStage("pwalk summary", { step: "users, groups, sizes, ages" }, 70_000, 39),
+    "users, groups, sizes, ages  0:01:10",
+  );
+});
+
+Deno.test("status line: drawn in place once started, cleared, and never again after stop()", async () => {
+  // what the line writes to stderr, caught
+  const written: string[] = [];
+  const real = Deno.stderr.writeSync;
+  Deno.stderr.writeSync = (b: Uint8Array) => {
+    written.push(new TextDecoder().decode(b));
+    return b.length;
+  };
+  const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  try {
+    const off = new StatusLine("pwalk summary", { tty: false, afterMs: 0, everyMs: 5 });
+    off.set({ step: "reading", name: "/data/scan.csv" });
+    await tick(30);
+    off.stop();
+    assertEquals(written, [], "not a terminal: nothing");
+    const on = new StatusLine("pwalk summary", { tty: true, afterMs: 0, everyMs: 5 });
+    await tick(30);
+    assertEquals(written, [], "no stage yet: nothing drawn");
+    on.set({ step: "reading", name: "/data/scan.csv" });
+    await tick(30);
+    assert(written.length >= 2, `redrawn: ${JSON.stringify(written)}`);
+    for (const w of written) {
+      const text = w.slice(1, -3); // between "\r" and "\x1b[K"
+      assertEquals(w, `\r${text}\x1b[K`);
+      assertMatch(text, /^pwalk summary: reading \/data\/scan\.csv {2}\d+:\d\d:\d\d$/);
+    }
+    on.clear();
+    assertEquals(written.at(-1), "\r\x1b[K");
+    on.stop();
+    const n = written.length;
+    on.stop(); // twice: nothing more, the line already clear
+    await tick(30);
+    assertEquals(written.length, n, "drawn after stop()");
+    // stopped before its delay: never drawn
+    const later = new StatusLine("pwalk summary", { tty: true, afterMs: 10, everyMs: 5 });
+    later.set({ step: "comparing" });
+    later.stop();
+    await tick(30);
+    assertEquals(written.length, n);
+  } finally {
+    Deno.stderr.writeSync = real;
   }
 });

@@ -8,7 +8,7 @@
 import type { Progress } from "../job.ts";
 import { parseExcludeList, resolveExcludeBytes, unmatchedExcludes } from "../exclude.ts";
 import { ensureNative, native } from "../ffi.ts";
-import { duration, ProgressLine } from "./progress.ts";
+import { duration, ProgressLine, StatusLine } from "./progress.ts";
 import { groupDigits } from "../digits.ts";
 import { absolutePath } from "../shard/paths.ts";
 import { removePending } from "../interrupt.ts";
@@ -191,6 +191,8 @@ export function stdoutClosed(e: unknown): boolean {
  * error, a closed stdout throws (see {@link stdoutClosed}).
  */
 export function writeStdout(text: string): void {
+  // the answer, at the end of the work: the status line is done
+  statusLine?.stop();
   const b = enc.encode(text);
   for (let i = 0; i < b.length;) i += Deno.stdout.writeSync(b.subarray(i));
 }
@@ -1131,6 +1133,7 @@ export function eprint(s: string): void {
     return c === "\n" ? "\\n" : c === "\t" ? "\\t" : n >= 0x80 ? h(0xc2) + h(n) : h(n);
   });
   const bytes = enc.encode(line + "\n");
+  statusLine?.clear(); // (drawn again at its next redraw)
   if (signalled) {
     queued = queued.then(async () => {
       for (let off = 0; off < bytes.length;) off += await Deno.stderr.write(bytes.subarray(off));
@@ -1192,19 +1195,32 @@ export function answerStatus(e: unknown): number {
 }
 
 /**
+ * The status line of the summary, diff or convert running (runAnswer):
+ * {@link eprint} clears it before its line, {@link writeStdout} ends it.
+ */
+let statusLine: StatusLine | undefined;
+
+/**
  * Run summary, diff or convert: parse `args` by `spec` and
- * {@link ENGINE_OPTIONS}, then `body` with the flags and the operands.
- * Resolves to 0, or to {@link answerStatus} of what failed.
+ * {@link ENGINE_OPTIONS}, then `body` with the flags, the operands and the
+ * status line of `command` ("pwalk summary"; its `set` is the answers'
+ * `onStage`), drawn on stderr while the work goes on when that is a
+ * terminal ({@link StatusLine}), and cleared before anything else is
+ * printed and at the end. Resolves to 0, or to {@link answerStatus} of
+ * what failed.
  */
 export async function runAnswer(
   args: string[],
   spec: Record<string, Kind>,
-  body: (f: Flags, operands: string[]) => Promise<void>,
+  command: string,
+  body: (f: Flags, operands: string[], line: StatusLine) => Promise<void>,
 ): Promise<number> {
+  let line: StatusLine | undefined;
   // DuckDB's work cannot be cancelled midway: a signal removes the partial
   // output and the spill folder, says so, and exits at once.
   const listeners = SIGNALS.map(([name, status]) => {
     const stop = () => {
+      line?.stop(); // before the message, and never drawn again
       const removed = removePending() ? "; the partial output was removed" : "";
       eprint(`pwalk: interrupted by ${name}${removed}`);
       quitting = status; // (main's own end, should the work end meanwhile, keeps it)
@@ -1214,14 +1230,18 @@ export async function runAnswer(
   });
   try {
     const f = parse(args, { ...spec, ...ENGINE_OPTIONS });
-    await body(f, f._);
+    statusLine = line = new StatusLine(command);
+    await body(f, f._, line);
     return EXIT.OK;
   } catch (e) {
+    line?.stop(); // no half-drawn line before the error
     if (e instanceof HelpRequested) throw e;
     if (e instanceof UsageError && helpAmong(args)) throw new HelpRequested("--help");
     if (stdoutClosed(e)) return EXIT.PIPE; // `pwalk summary --json scan.csv | head -1`
     return answerStatus(e);
   } finally {
+    line?.stop();
+    if (statusLine === line) statusLine = undefined;
     for (const remove of listeners) remove();
   }
 }

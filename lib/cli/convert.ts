@@ -23,6 +23,10 @@ or .parquet (typed columns under the header's names; st_mode as a number), in
 any case. OUT appears only when complete; a link is written through, a
 character device or FIFO written directly (never replaced).
 
+On a terminal, after 2 s of work, a progress line on stderr shows the stage
+(reading, writing) and the time elapsed, cleared at the end; nothing is
+added to stderr in a log or a pipe, nor while OUT is that terminal.
+
 Options:
   --no-header        CSV output without pwalk's header line
   --level N          zstd level of .csv.zst and .parquet output (1-19, default 3)
@@ -35,7 +39,8 @@ ${ANSWER_EXIT}`;
 
 /** Run `pwalk convert ARGS`; resolves to the exit status. */
 export function run(args: string[]): Promise<number> {
-  return runAnswer(args, { level: "value", header: "toggle" }, async (flags, operands) => {
+  const spec = { level: "value", header: "toggle" } as const;
+  return runAnswer(args, spec, "pwalk convert", async (flags, operands, line) => {
     if (operands.length < 2) throw new UsageError("convert needs IN and OUT (try --help)");
     const out = operands.at(-1)!;
     if (!CONVERT_OUTPUT.test(out)) {
@@ -44,11 +49,29 @@ export function run(args: string[]): Promise<number> {
     if (flags.level !== undefined && !/\.(csv\.zstd?|parquet)$/i.test(out)) {
       throw new UsageError(`--level applies to .csv.zst and .parquet outputs, not ${out}`);
     }
+    // OUT on stderr's terminal (/dev/stdout, /dev/tty): the rows are
+    // written there directly, so no status line over them
+    if (onStderrTerminal(out)) line.stop();
     for (const w of await shardWarnings(operands.slice(0, -1))) eprint(`pwalk: ${w}`);
     await convert(operands.slice(0, -1), out, {
       header: flags.header !== false,
       level: intArg("level", flags.level, 1, 19),
       ...engineOptions(flags),
+      onStage: (stage) => line.set(stage),
     });
   });
+}
+
+/**
+ * Whether `path` is (a link to) the terminal stderr is on, or /dev/tty (the
+ * controlling terminal, device 5,0); false when not known.
+ */
+function onStderrTerminal(path: string): boolean {
+  try {
+    const o = Deno.statSync(path);
+    if (!o.isCharDevice || o.rdev === null) return false;
+    return o.rdev === 5 << 8 || o.rdev === Deno.statSync("/proc/self/fd/2").rdev;
+  } catch {
+    return false;
+  }
 }

@@ -33,6 +33,10 @@ moved. Prints the totals; per user, group and
 folder (at --depth) the bytes and entries added, removed, grown, shrunk and
 net; the folders that grew most; the largest new, deleted and changed files.
 
+On a terminal, after 2 s of work, a progress line on stderr shows the stage
+(reading OLD, reading NEW, comparing) and the time elapsed, cleared before
+the answer; nothing is added to stderr in a log or a pipe.
+
 Options:
   --top N            rows per table (default 10)
   --depth D          folder level of the per-folder tables (root 0; default 1)
@@ -48,7 +52,7 @@ ${ANSWER_EXIT}`;
 
 /** Run `pwalk diff ARGS`; resolves to the exit status. */
 export function run(args: string[]): Promise<number> {
-  return runAnswer(args, PRINT_OPTIONS, async (flags, scans) => {
+  return runAnswer(args, PRINT_OPTIONS, "pwalk diff", async (flags, scans, line) => {
     if (scans.length !== 2) {
       throw new UsageError(`diff needs OLD and NEW scans, got ${scans.length} (try --help)`);
     }
@@ -59,6 +63,7 @@ export function run(args: string[]): Promise<number> {
       depth: intArg("depth", flags.depth, 0, 10_000),
       names: flags.names !== false,
       ...engineOptions(flags),
+      onStage: (stage) => line.set(stage),
     });
     await printAnswer(
       flags,

@@ -9,6 +9,7 @@
  * @module
  */
 import type { Progress } from "../job.ts";
+import type { Stage } from "../answers/duck.ts";
 import { count, num } from "./common.ts";
 import { native } from "../ffi.ts";
 import { columns, prefixInColumns } from "../width.ts";
@@ -200,5 +201,171 @@ export class ProgressLine {
     } catch {
       // stderr closed: progress is best effort
     }
+  }
+}
+
+/** The narrowest a scan's name is shown in a status line; below that it is left out. */
+const MIN_NAME = 16;
+
+/**
+ * The status line of summary, diff and convert in at most `max` columns:
+ * `pwalk summary: reading /data/scan.csv.zst  0:00:42`, `command: step
+ * name  h:mm:ss`. A narrow terminal shortens the name in the middle (see
+ * {@link middle}); narrower still, the name goes, then the command, then
+ * the step: the clock goes last (its hour first), and an empty line only
+ * where not even that fits.
+ */
+export function formatStage(
+  command: string,
+  stage: Stage,
+  elapsedMs: number,
+  max = Infinity,
+): string {
+  const t = clock(elapsedMs);
+  const head = `${command}: ${stage.step}`;
+  if (stage.name !== undefined) {
+    const room = max - columns(head) - 1 - 2 - columns(t);
+    // (a short name is shown whole where it fits, a long one down to MIN_NAME)
+    const whole = columns(middle(stage.name, Infinity));
+    if (whole > 0 && room >= Math.min(MIN_NAME, whole)) {
+      return `${head} ${middle(stage.name, room)}  ${t}`;
+    }
+  }
+  const short = [`${head}  ${t}`, `${stage.step}  ${t}`, t, t.replace(/^0:/, "")];
+  return short.find((s) => columns(s) <= max) ?? "";
+}
+
+/** Options of a {@link StatusLine}. */
+export interface StatusLineOptions {
+  /** Whether stderr is a terminal. Default: `Deno.stderr.isTerminal()`. */
+  tty?: boolean;
+  /**
+   * How long the work goes on before the line is first drawn, in ms.
+   * Default 2000, or the environment variable PWALK_PROGRESS_AFTER_MS (for
+   * tests).
+   */
+  afterMs?: number;
+  /** How often it is redrawn, in ms. Default 500. */
+  everyMs?: number;
+}
+
+/** PWALK_PROGRESS_AFTER_MS (a whole number of ms), else 2000. */
+function delayFromEnv(): number {
+  let v: string | undefined;
+  try {
+    v = Deno.env.get("PWALK_PROGRESS_AFTER_MS");
+  } catch {
+    // no --allow-env: the default
+  }
+  return v !== undefined && /^\d{1,9}$/.test(v) ? Number(v) : 2000;
+}
+
+/**
+ * The status line of a long answer (summary, diff, convert), after
+ * DuckDB's own CLI and ncdu: on a terminal, once the work has gone on
+ * for 2 s, one line on stderr redrawn in place every 0.5 s with the
+ * command, the stage ({@link Stage}) and the time elapsed, fitting the
+ * terminal's width (see {@link formatStage}); not drawn while the process
+ * is in the background. Not a terminal: nothing at all. Its timer never
+ * keeps the process alive; {@link StatusLine.stop} ends it.
+ *
+ * @example
+ * ```ts ignore
+ * const line = new StatusLine("pwalk summary");
+ * try {
+ *   const s = await summarize(scans, { onStage: (st) => line.set(st) });
+ *   line.stop();
+ *   console.log(s.totals);
+ * } finally {
+ *   line.stop();
+ * }
+ * ```
+ */
+export class StatusLine {
+  #command: string;
+  #stage: Stage | undefined;
+  #start = performance.now();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #interval: ReturnType<typeof setInterval> | undefined;
+  #drawn = false;
+  #stopped = false;
+
+  /** A status line for `command` ("pwalk summary"), started now. */
+  constructor(command: string, o: StatusLineOptions = {}) {
+    this.#command = command;
+    const tty = o.tty ?? isTerminal();
+    if (!tty) {
+      this.#stopped = true;
+      return;
+    }
+    const every = o.everyMs ?? 500;
+    const timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#stopped) return;
+      this.#draw();
+      const interval = setInterval(() => this.#draw(), every);
+      Deno.unrefTimer(interval);
+      this.#interval = interval;
+    }, o.afterMs ?? delayFromEnv());
+    Deno.unrefTimer(timer);
+    this.#timer = timer;
+  }
+
+  /** The stage now begun: drawn at once once the line shows, else when it first does. */
+  set(stage: Stage): void {
+    this.#stage = stage;
+    if (this.#interval !== undefined) this.#draw();
+  }
+
+  /** Clear the line if drawn (before something else is printed); drawn again at the next redraw. */
+  clear(): void {
+    if (this.#drawn && foreground()) write("\r\x1b[K");
+    this.#drawn = false;
+  }
+
+  /** Clear the line and draw it no more (the work ended, or the answer is printed). */
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    clearInterval(this.#interval);
+    this.#timer = this.#interval = undefined;
+    this.clear();
+  }
+
+  #draw(): void {
+    if (this.#stopped || !this.#stage) return;
+    // in the background (Ctrl-Z, bg): the terminal is the shell's now
+    if (!foreground()) {
+      this.#drawn = false;
+      return;
+    }
+    let cols = 80;
+    try {
+      cols = Deno.consoleSize().columns || 80;
+    } catch {
+      // no size known: 80 columns
+    }
+    // One column short of the width: a line reaching the last column may wrap.
+    const line = formatStage(this.#command, this.#stage, performance.now() - this.#start, cols - 1);
+    write(`\r${line}\x1b[K`);
+    this.#drawn = true;
+  }
+}
+
+/** Whether stderr is a terminal (false when unknown). */
+function isTerminal(): boolean {
+  try {
+    return Deno.stderr.isTerminal();
+  } catch {
+    return false;
+  }
+}
+
+/** Write to stderr, best effort. */
+function write(s: string): void {
+  try {
+    Deno.stderr.writeSync(enc.encode(s));
+  } catch {
+    // stderr closed: progress is best effort
   }
 }

@@ -35,6 +35,10 @@ Prints totals; users and groups by allocated size; extensions; file sizes
 recursive size (du's view) down to --depth; the folders with the most
 entries; the largest files; per user, the bytes not read for a year.
 
+On a terminal, after 2 s of work, a progress line on stderr shows the stage
+and the time elapsed (pwalk summary: reading scan.csv.zst  0:00:42), cleared
+before the answer; nothing is added to stderr in a log or a pipe.
+
 Options:
   --top N            rows per table (default 10)
   --depth D          deepest folder level of the folder view (root 0; default 2)
@@ -98,24 +102,30 @@ export function parseNow(v: unknown): number | undefined {
 
 /** Run `pwalk summary ARGS`; resolves to the exit status. */
 export function run(args: string[]): Promise<number> {
-  return runAnswer(args, { ...PRINT_OPTIONS, now: "value" }, async (flags, scans) => {
-    if (scans.length === 0) throw new UsageError("summary: missing SCAN (try --help)");
-    await checkHtmlOutput(flags, scans);
-    for (const w of await shardWarnings(scans)) eprint(`pwalk: ${w}`);
-    const s = await summarize(scans, {
-      top: intArg("top", flags.top, 1, 1_000_000),
-      depth: intArg("depth", flags.depth, 0, 10_000),
-      now: parseNow(flags.now),
-      names: flags.names !== false,
-      ...engineOptions(flags),
-    });
-    await printAnswer(
-      flags,
-      s,
-      async (s) => (await import("../answers/html.ts")).summaryHtml(s),
-      (s) => formatSummary(s, outputWidth()),
-    );
-  });
+  return runAnswer(
+    args,
+    { ...PRINT_OPTIONS, now: "value" },
+    "pwalk summary",
+    async (flags, scans, line) => {
+      if (scans.length === 0) throw new UsageError("summary: missing SCAN (try --help)");
+      await checkHtmlOutput(flags, scans);
+      for (const w of await shardWarnings(scans)) eprint(`pwalk: ${w}`);
+      const s = await summarize(scans, {
+        top: intArg("top", flags.top, 1, 1_000_000),
+        depth: intArg("depth", flags.depth, 0, 10_000),
+        now: parseNow(flags.now),
+        names: flags.names !== false,
+        ...engineOptions(flags),
+        onStage: (stage) => line.set(stage),
+      });
+      await printAnswer(
+        flags,
+        s,
+        async (s) => (await import("../answers/html.ts")).summaryHtml(s),
+        (s) => formatSummary(s, outputWidth()),
+      );
+    },
+  );
 }
 
 const who = (name: string | null, id: number) => name ?? String(id);
