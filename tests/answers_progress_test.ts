@@ -18,18 +18,28 @@ import { tempDir } from "./helpers/temp.ts";
 /**
  * python3 -c DRIVER COLS MARK CMD...: run CMD under a new pseudo-terminal
  * COLS wide (stdin, stdout and stderr on it); when MARK (if not empty)
- * first appears in what it wrote, send it SIGINT. Prints JSON: what it
- * wrote (base64) and how it ended.
+ * first appears in what it wrote, send it SIGINT; after 100 s, SIGTERM, then
+ * SIGKILL (a hang guard, never a timing check: no child is left behind).
+ * Prints JSON:
+ * what it wrote (base64) and how it ended.
  */
 const DRIVER = `
-import base64, fcntl, json, os, pty, signal, struct, sys, termios
+import base64, fcntl, json, os, pty, select, signal, struct, sys, termios, time
 cols, mark, argv = int(sys.argv[1]), sys.argv[2].encode(), sys.argv[3:]
 pid, fd = pty.fork()
 if pid == 0:
     fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", 24, cols, 0, 0))
     os.execvp(argv[0], argv)
 out, sent = b"", False
+# a hang guard: SIGTERM after 100 s (pwalk removes its spill folder), SIGKILL
+# 10 s later; the child never outlives the test (which then fails)
+guard = [(100, signal.SIGTERM), (10, signal.SIGKILL)]
+deadline = time.monotonic() + guard[0][0]
 while True:
+    if not select.select([fd], [], [], max(0, deadline - time.monotonic()))[0]:
+        os.kill(pid, guard.pop(0)[1])
+        deadline = time.monotonic() + guard[0][0] if guard else float("inf")
+        continue
     try:
         d = os.read(fd, 65536)
     except OSError:
@@ -62,14 +72,20 @@ const ENV = { PWALK_PROGRESS_AFTER_MS: "0", NO_COLOR: "1", DENO_NO_UPDATE_CHECK:
 async function onTerminal(
   cols: number,
   args: string[],
-  o: { stdoutTo?: string; interruptAt?: string; env?: Record<string, string> } = {},
+  o: {
+    stdoutTo?: string;
+    interruptAt?: string;
+    env?: Record<string, string>;
+    /** DuckDB's spill folder goes here (the test's folder: removed with it). */
+    tmp?: string;
+  } = {},
 ): Promise<OnTerminal> {
   const deno = [Deno.execPath(), "run", "-A", `${REPO}/cli.ts`, ...args];
   const cmd = o.stdoutTo === undefined
     ? deno
     : ["sh", "-c", 'f=$1; shift; exec "$@" >"$f"', "sh", o.stdoutTo, ...deno];
   const r = await runOk("python3", ["-c", DRIVER, String(cols), o.interruptAt ?? "", ...cmd], {
-    env: { ...ENV, ...o.env },
+    env: { ...ENV, ...o.tmp ? { TMPDIR: o.tmp } : {}, ...o.env },
     cwd: REPO,
     timeoutMs: 120_000,
   });
@@ -112,7 +128,7 @@ testNeeding([PYTHON3], {
   async fn() {
     await using tmp = await tempDir();
     const scan = await longScan(tmp.path);
-    const t = await onTerminal(200, ["summary", scan]);
+    const t = await onTerminal(200, ["summary", scan], { tmp: tmp.path });
     assertEquals([t.code, t.signal], [0, null], t.out);
     const { lines, end } = draws(t.out);
     assert(lines.length > 0, `no status line drawn: ${JSON.stringify(t.out.slice(0, 300))}`);
@@ -139,7 +155,10 @@ testNeeding([PYTHON3], {
   async fn() {
     await using tmp = await tempDir();
     const scan = await longScan(tmp.path);
-    const t = await onTerminal(40, ["summary", scan], { stdoutTo: `${tmp.path}/out.txt` });
+    const t = await onTerminal(40, ["summary", scan], {
+      stdoutTo: `${tmp.path}/out.txt`,
+      tmp: tmp.path,
+    });
     assertEquals([t.code, t.signal], [0, null], t.out);
     const { lines, end } = draws(t.out);
     assert(lines.length > 0, JSON.stringify(t.out));
@@ -162,7 +181,10 @@ testNeeding([PYTHON3], {
   async fn() {
     await using tmp = await tempDir();
     const scan = await longScan(tmp.path);
-    const t = await onTerminal(60, ["diff", scan, scan], { stdoutTo: `${tmp.path}/out.txt` });
+    const t = await onTerminal(60, ["diff", scan, scan], {
+      stdoutTo: `${tmp.path}/out.txt`,
+      tmp: tmp.path,
+    });
     assertEquals([t.code, t.signal], [0, null], t.out);
     const { lines, end } = draws(t.out);
     const stages: string[] = [];
@@ -197,7 +219,7 @@ testNeeding([PYTHON3], {
     await using tmp = await tempDir();
     const scan = await longScan(tmp.path);
     const out = `${tmp.path}/o.parquet`;
-    const t = await onTerminal(200, ["convert", scan, out]);
+    const t = await onTerminal(200, ["convert", scan, out], { tmp: tmp.path });
     assertEquals([t.code, t.signal], [0, null], t.out);
     const { lines, end } = draws(t.out);
     const stages = lines.map((l) => STATUS.exec(l)?.slice(1, 3).join(": "));
@@ -217,7 +239,7 @@ testNeeding([PYTHON3], {
     await Deno.writeTextFile(bad, "1,2,3\n4,5,6\n");
     const plain = await cli(["summary", bad], { env: ENV });
     assert(plain.code !== 0 && plain.stderr.startsWith("pwalk: "), plain.stderr);
-    const t = await onTerminal(200, ["summary", bad]);
+    const t = await onTerminal(200, ["summary", bad], { tmp: tmp.path });
     assertEquals(t.code, plain.code, t.out);
     const { lines, end } = draws(t.out);
     assert(lines.some((l) => l.startsWith(`pwalk summary: reading ${bad}  `)), t.out);
@@ -270,6 +292,7 @@ testNeeding([PYTHON3, CC], {
     const scan = await longScan(tmp.path, "hang-here.csv");
     const t = await onTerminal(200, ["summary", scan], {
       interruptAt: `pwalk summary: reading ${scan}`,
+      tmp: tmp.path,
       env: { LD_PRELOAD: so },
     });
     assertEquals([t.code, t.signal], [null, 2], t.out); // killed by SIGINT, as the shell expects
