@@ -17,6 +17,12 @@ import { python } from "./helpers/tree.ts";
 
 const NOW = 1_800_000_000;
 
+/** Bytes allocated under `path` as du counts them (each hard-linked inode once). */
+async function duBytes(path: string): Promise<number> {
+  const r = await new Deno.Command("du", { args: ["-sB1", path] }).output();
+  return Number(new TextDecoder().decode(r.stdout).split("\t")[0]);
+}
+
 function perUid(es: RefEntry[]): Map<number, [number, number]> {
   const m = new Map<number, RefEntry[]>();
   for (const e of es) m.set(e.uid, [...(m.get(e.uid) ?? []), e]);
@@ -281,10 +287,7 @@ Deno.test("diff: a hard link added beside a file moves no bytes to anyone (du: t
   const root = `${tmp.path}/t`;
   await Deno.mkdir(`${root}/x`, { recursive: true });
   await Deno.writeFile(`${root}/x/f`, new Uint8Array(1 << 20).fill(7));
-  const du = async () => {
-    const r = await new Deno.Command("du", { args: ["-sB1", root] }).output();
-    return Number(new TextDecoder().decode(r.stdout).split("\t")[0]);
-  };
+  const du = () => duBytes(root);
   const scan = async (name: string) => {
     const r = await cli(["--header", "-o", `${tmp.path}/${name}`, root]);
     assertEquals(r.code, 0, r.stderr);
@@ -311,10 +314,7 @@ Deno.test("diff: a hard link whose name prints as the old one's (a\\nb beside ab
   await Deno.mkdir(root);
   await Deno.writeFile(`${root}/ab`, new Uint8Array(100_000).fill(7));
   await Deno.writeFile(`${root}/c`, new Uint8Array(10));
-  const du = async () => {
-    const r = await new Deno.Command("du", { args: ["-sB1", root] }).output();
-    return Number(new TextDecoder().decode(r.stdout).split("\t")[0]);
-  };
+  const du = () => duBytes(root);
   const scan = async (name: string) => {
     const r = await cli(["--header", "-o", `${tmp.path}/${name}`, root]);
     assertEquals(r.code, 0, r.stderr);

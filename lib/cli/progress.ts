@@ -122,6 +122,18 @@ export function formatProgress(p: Progress, max = Infinity): string {
 
 const enc = new TextEncoder();
 
+/**
+ * The terminal's width in columns, read at each draw (a resized pane is
+ * followed): 80 when unknown, or when it tells 0 (some CI pseudo-terminals).
+ */
+function terminalColumns(): number {
+  try {
+    return Deno.consoleSize().columns || 80;
+  } catch {
+    return 80; // no size known
+  }
+}
+
 /** Whether this process has the foreground of stderr's terminal (true when unknown). */
 function foreground(): boolean {
   try {
@@ -177,13 +189,7 @@ export class ProgressLine {
       this.#drawn = false;
       return;
     }
-    let cols = 80;
-    try {
-      // a terminal that tells 0 columns (some CI pseudo-terminals): 80
-      cols = Deno.consoleSize().columns || 80;
-    } catch {
-      // no size known: 80 columns
-    }
+    const cols = terminalColumns();
     // One column short of the width: a line reaching the last column may wrap.
     this.#write(`\r${formatProgress(p, cols - 1)}\x1b[K`);
     this.#drawn = true;
@@ -339,12 +345,7 @@ export class StatusLine {
       this.#drawn = false;
       return;
     }
-    let cols = 80;
-    try {
-      cols = Deno.consoleSize().columns || 80;
-    } catch {
-      // no size known: 80 columns
-    }
+    const cols = terminalColumns();
     // One column short of the width: a line reaching the last column may wrap.
     const line = formatStage(this.#command, this.#stage, performance.now() - this.#start, cols - 1);
     write(`\r${line}\x1b[K`);
