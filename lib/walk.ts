@@ -124,14 +124,18 @@ export interface WalkDirsOptions
    * returns decide which subfolders are entered (remove names in place to
    * prune, as with os.walk). A name added to `dirs` (a folder the caller
    * created, or renamed and named anew) is walked too, as os.walk walks
-   * it: joined to the folder's path as os.path.join joins, once the rest of
-   * the walk has ended, each as a walkDirs of its own with these options
-   * (maxDepth still counted from ROOT; errors to the same onError or
-   * `errors`, a name that is no folder among them); a link only with
-   * `followSymlinks` (os.walk's islink test), and not a name skip,
+   * it: joined to the folder's path, once the rest of the walk has ended,
+   * each as a walkDirs of its own with these options (maxDepth still
+   * counted from ROOT; errors to the same onError or `errors`, a name that
+   * is no folder among them); a link only with `followSymlinks` (os.walk's
+   * islink test; its folder's entry then has `viaLink`), and not a name skip,
    * exclude, noSnap or oneFileSystem (another device than ROOT's) would
-   * leave out. `false`: a folder is yielded after all its subfolders
-   * (bottom-up); changing `dirs` then changes nothing.
+   * leave out. A name only: one with "/", or "", "." or "..", is an error
+   * (EINVAL), not walked (os.walk would join it as a path). A name the walk
+   * listed as a link to a folder it did not follow stays unwalked even if
+   * the caller replaced the link with a folder meanwhile (os.walk looks
+   * again, and walks it). `false`: a folder is yielded after all its
+   * subfolders (bottom-up); changing `dirs` then changes nothing.
    */
   topDown?: boolean;
 }
@@ -813,6 +817,7 @@ interface Added {
 interface Base {
   depth: number;
   ino: number;
+  /** The added name is a link, followed: its folder's entry has viaLink (as a listed one's). */
   viaLink: boolean;
 }
 
@@ -824,8 +829,8 @@ interface Base {
 function shiftEntry(e: WalkEntry, base: Base): WalkEntry {
   const w = e as { depth: number; parentIno: number; viaLink: boolean };
   if (e.depth < 0) w.parentIno = base.ino;
+  if (e.depth < 0 && base.viaLink) w.viaLink = true;
   w.depth = e.depth + base.depth + 2;
-  if (base.viaLink) w.viaLink = true;
   return e;
 }
 
@@ -1091,8 +1096,23 @@ function dirsWalk(
           if (others.length) {
             const sub = p.maxDepth - (depth + 2);
             if (yielded && sub > 0) {
-              const parent = { depth: e.depth, ino: e.ino, viaLink: e.viaLink };
+              const parent = { depth: e.depth, ino: e.ino, viaLink: false };
               for (const name of addedNames(others, s.unheld)) {
+                if (name === "" || name === "." || name === ".." || name.includes("/")) {
+                  // a path, not a name: its depth, parent and exclusion
+                  // would be another folder's (os.walk joins it anyway)
+                  const at = joinName(path, name);
+                  report({
+                    path: at,
+                    pathBytes: new TextEncoder().encode(at),
+                    op: "open",
+                    message: `${JSON.stringify(name)} added to the dirs of ${path} is not ` +
+                      'one name in it (a folder added is walked by its name: no "/", not "." ' +
+                      'or "..")',
+                    code: "EINVAL",
+                  });
+                  continue;
+                }
                 added.push({
                   path: joinName(path, name),
                   walker: joinName(e.path, name),
@@ -1148,7 +1168,12 @@ function dirsWalk(
         if (dev !== undefined && dev !== rootDev) continue;
       }
       const subOptions = { ...options, maxDepth: a.maxDepth, onError: report };
-      yield* dirsWalk(a.path, subOptions, a.parent);
+      // a link followed: its folder came through it (viaLink), as a listed one does
+      yield* dirsWalk(
+        a.path,
+        subOptions,
+        st?.isSymlink ? { ...a.parent, viaLink: true } : a.parent,
+      );
     }
   }
   return makeIterator(gen(), errors);

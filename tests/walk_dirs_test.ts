@@ -806,6 +806,61 @@ Deno.test("walkDirs: an added name goes through the walk's own rules (maxDepth, 
   ]);
 });
 
+Deno.test("walkDirs: an added name must be one name (no /, not . or ..); an added link followed has viaLink", async () => {
+  await using tmp = await tempDir("pwalk-added-names-");
+  const root = `${tmp.path}/r`;
+  Deno.mkdirSync(`${root}/a/b/c`, { recursive: true });
+  Deno.mkdirSync(`${root}/ex/out/f`, { recursive: true });
+  Deno.mkdirSync(`${root}/keep/x`, { recursive: true });
+  // paths, not names: each an EINVAL error, and nothing walked twice or
+  // past an exclusion by another spelling of it
+  const bad = ["a/b/c", ".", "", "..", "a/..", "./ex", "ex/./out", `${root}/a`];
+  const paths: string[] = [];
+  const errs: [string, string][] = [];
+  for await (
+    const d of walkDirs(root, {
+      exclude: [`${root}/ex/out`],
+      onError: (e) => errs.push([e.path, e.code]),
+    })
+  ) {
+    paths.push(d.path);
+    if (d.path === root) d.dirs.push(...bad);
+  }
+  assertEquals(
+    paths.sort(),
+    [
+      root,
+      `${root}/a`,
+      `${root}/a/b`,
+      `${root}/a/b/c`,
+      `${root}/ex`,
+      `${root}/keep`,
+      `${root}/keep/x`,
+    ].sort(),
+  );
+  assertEquals(
+    errs.sort(),
+    bad.map((n) => [n.startsWith("/") ? n : `${root}/${n}`, "EINVAL"] as [string, string]).sort(),
+  );
+  // an added link to a folder, followed: its folder came through a link,
+  // as the listed link's did (Deno.lstat: a link)
+  Deno.symlinkSync("keep", `${root}/lnk`);
+  const via = new Map<string, boolean[]>();
+  for await (const d of walkDirs(root, { followSymlinks: true, maxDepth: 3 })) {
+    if (d.path.startsWith(`${root}/lnk`)) {
+      via.set(d.path, [...via.get(d.path) ?? [], d.entry.viaLink]);
+    }
+    if (d.path === root) d.dirs.push("lnk"); // listed already: walked once more
+  }
+  assert(Deno.lstatSync(`${root}/lnk`).isSymlink);
+  // (viaLink: the folder a followed link led to; below it, as the engine
+  // tells its own, not)
+  assertEquals(
+    [...via].sort(),
+    [[`${root}/lnk`, [true, true]], [`${root}/lnk/x`, [false, false]]],
+  );
+});
+
 Deno.test("walkDirs: a subfolder skip leaves out stays out when the caller puts its name back in dirs", async () => {
   await using tmp = await tempDir("pwalk-added-skip-");
   const root = tmp.path;
