@@ -34,6 +34,7 @@ import {
   isEncodingError,
   loadScan,
   namingScans,
+  nullText,
   PWALK_HEADER,
   resolveScans,
   type ScanFormat,
@@ -88,9 +89,7 @@ export const CONVERT_OUTPUT = /\.(csv|csv\.zstd?|csv\.gz|parquet)$/i;
 export const LINE_SQL: string = (() => {
   const q = (c: string) => `'"' || replace(coalesce("${c}", ''), '"', '""') || '"'`;
   const set = (c: string, text: string) =>
-    `CASE WHEN "${c}" IS NULL THEN error(${
-      lit(`column ${c} holds NULL (no value), not a number as pwalk writes it in every row`)
-    }) ELSE ${text} END`;
+    `CASE WHEN "${c}" IS NULL THEN error(${lit(nullText(c))}) ELSE ${text} END`;
   return "concat_ws(','," +
     TYPED_COLUMNS.map(([c]) =>
       c === "filename" || c === "fileExtension"

@@ -428,9 +428,12 @@ const FILE_COLUMN = "__pwalk_file";
  * leave a field out of convert's CSV row).
  */
 function nullError(name: string): string {
-  return `error(${FILE_COLUMN} || ${
-    lit(`: column ${name} holds NULL (no value), not a number as pwalk writes it in every row`)
-  })`;
+  return `error(${FILE_COLUMN} || ${lit(`: ${nullText(name)}`)})`;
+}
+
+/** Why a NULL in number column `name` is refused (the readers' and convert's words). */
+export function nullText(name: string): string {
+  return `column ${name} holds NULL (no value), not a number as pwalk writes it in every row`;
 }
 
 /** DuckDB's integer types: a Parquet column of one holds the number itself. */
