@@ -180,7 +180,7 @@ export class ProgressLine {
     if (!this.#tty) {
       if (p.elapsedMs - this.#last < this.#everyMs) return;
       this.#last = p.elapsedMs;
-      this.#write(`pwalk: progress ${formatProgress(p)}\n`);
+      write(`pwalk: progress ${formatProgress(p)}\n`);
       return;
     }
     // put in the background (Ctrl-Z, bg): the terminal is the shell's now,
@@ -191,22 +191,14 @@ export class ProgressLine {
     }
     const cols = terminalColumns();
     // One column short of the width: a line reaching the last column may wrap.
-    this.#write(`\r${formatProgress(p, cols - 1)}\x1b[K`);
+    write(`\r${formatProgress(p, cols - 1)}\x1b[K`);
     this.#drawn = true;
   }
 
   /** Clear the line (before printing something else). */
   clear(): void {
-    if (this.#drawn && foreground()) this.#write("\r\x1b[K");
+    if (this.#drawn && foreground()) write("\r\x1b[K");
     this.#drawn = false;
-  }
-
-  #write(s: string): void {
-    try {
-      Deno.stderr.writeSync(enc.encode(s));
-    } catch {
-      // stderr closed: progress is best effort
-    }
   }
 }
 
