@@ -1907,3 +1907,30 @@ testNeeding([ZSTD], {
     }
   },
 });
+
+Deno.test("status: a shard whose lock file is there before its temporary output is running (live pid) or incomplete (dead pid), not missing", async () => {
+  await using tmp = await tempDir();
+  const { root, dir } = await twoFolders(tmp.path);
+  await makePlan(root, 2, `${dir}/plan.json`);
+  const lock = `${dir}/scan-1.csv.zst.lock`;
+  const states = async () => {
+    const s = await cli(["status", dir, "--json"]);
+    assertEquals(s.code, 1, s.stderr);
+    return JSON.parse(s.text).shards.map((x: { state: string; detail?: string }) => x);
+  };
+  // a run by hand between taking its lock and making its temporary output:
+  // a process alive on this host (this test's own, as kill -0 says)
+  assertEquals((await run("kill", ["-0", String(Deno.pid)])).code, 0);
+  await Deno.writeTextFile(lock, `pid ${Deno.pid} on ${Deno.hostname()}\n`);
+  let s = await states();
+  assertEquals(s.map((x: { state: string }) => x.state), ["missing", "running"]);
+  assertMatch(s[1].detail, new RegExp(`pid ${Deno.pid} on .*outside Slurm`));
+  // a process that has ended (kill -0 fails): it died there
+  const gone = new Deno.Command("true").spawn();
+  await gone.status;
+  assertNotEquals((await run("kill", ["-0", String(gone.pid)])).code, 0);
+  await Deno.writeTextFile(lock, `pid ${gone.pid} on ${Deno.hostname()}\n`);
+  s = await states();
+  assertEquals(s.map((x: { state: string }) => x.state), ["missing", "incomplete"]);
+  assertMatch(s[1].detail, /scan-1\.csv\.zst\.lock is there, and .* which is not running: it died/);
+});

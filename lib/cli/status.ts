@@ -20,15 +20,15 @@ A shard is
   done        its completion record (of this plan) is there, and its output
               with the recorded size (--verify: and SHA-256)
   pending     queued in Slurm (squeue)
-  running     running in Slurm (squeue), or outside Slurm on this host (a
-              temporary output is there and the shard's lock file names a
-              live process here)
-  incomplete  a temporary output is there otherwise: running on another
-              node, or it died
+  running     running in Slurm (squeue), or outside Slurm on this host (the
+              shard's lock file names a live process here)
+  incomplete  a temporary output or lock file is there otherwise: running
+              on another node, or it died
   failed      it ran (a Slurm log, or a record whose output is not whole)
               but left no valid completion record
-  missing     no trace of its run (no Slurm log, record or temporary output;
-              an earlier run's output without its record may be there)
+  missing     no trace of its run (no Slurm log, record, lock file or
+              temporary output; an earlier run's output without its record
+              may be there)
 
 Options:
   --json      the whole status as JSON on stdout

@@ -204,9 +204,12 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
     }
     if (s.state === "failed") continue;
     const prefix = `scan-${s.shard}.`;
-    if (names.some((n) => n.startsWith(prefix) && /\.(partial|top|front)-\d+/.test(n))) {
-      // a run outside Slurm (by hand) names itself in its output's lock file
-      const holder = names.find((n) => n.startsWith(prefix) && n.endsWith(".lock"));
+    // a run outside Slurm (by hand) names itself in its output's lock file,
+    // taken before its temporary output is made and kept until its record is
+    // written: either is a trace of a run
+    const holder = names.find((n) => n.startsWith(prefix) && n.endsWith(".lock"));
+    const temp = names.some((n) => n.startsWith(prefix) && /\.(partial|top|front)-\d+/.test(n));
+    if (temp || holder) {
       const who = holder ? await lockHolder(`${dir}/${holder}`) : null;
       if (who) s.holder = who;
       if (who && who.host === Deno.hostname() && aliveHere(who.pid)) {
@@ -214,12 +217,13 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
         s.detail = `pid ${who.pid} on ${who.host}, outside Slurm (${holder} is its lock)`;
       } else {
         s.state = "incomplete";
+        const there = temp ? "a temporary output is there" : `${holder} is there`;
         s.detail = !who
-          ? "a temporary output is there: running elsewhere, or it died"
+          ? `${there}: running elsewhere, or it died`
           : who.host === Deno.hostname()
-          ? `a temporary output is there, and ${holder} names pid ${who.pid} on this host, ` +
+          ? `${there}, and ${holder} names pid ${who.pid} on this host, ` +
             "which is not running: it died"
-          : `a temporary output is there, and ${holder} names pid ${who.pid} on ${who.host}: ` +
+          : `${there}, and ${holder} names pid ${who.pid} on ${who.host}: ` +
             "running there, or it died";
       }
       continue;
