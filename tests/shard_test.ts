@@ -565,7 +565,18 @@ testNeeding([ZSTD], {
     assertEquals(r.code, 0, r.stderr);
     const script = await Deno.readTextFile(`${dir}/job.sbatch`);
     assertEquals(r.text, script + "\n");
-    assertMatch(r.stderr, /submit with: sbatch --parsable --array=0-2%2 .*job\.sbatch\n$/);
+    assertMatch(r.stderr, /submit with: sbatch --parsable --array=0-2%2 .*job\.sbatch'?\n$/);
+    // the command as printed, pasted into a shell: sbatch gets the script's
+    // path as one word (a fake sbatch tells its arguments, one per line)
+    const fake = `${tmp.path}/bin`;
+    await Deno.mkdir(fake);
+    await Deno.writeTextFile(`${fake}/sbatch`, `#!/bin/sh\nprintf '%s\\n' "$@"\n`);
+    await Deno.chmod(`${fake}/sbatch`, 0o755);
+    const pasted = await run("sh", ["-c", r.stderr.split("submit with: ")[1].trimEnd()], {
+      env: { PATH: `${fake}:${Deno.env.get("PATH")}` },
+    });
+    assertEquals(pasted.text.split("\n").slice(0, -1).at(-1), `${dir}/job.sbatch`, pasted.stderr);
+    assertEquals(pasted.text.split("\n")[0], "--parsable");
     // the script's own note of its submission: the same array, with its %K
     const array = r.stderr.match(/ (--array=\S+) /)![1];
     assertStringIncludes(

@@ -8,6 +8,7 @@
 import { eprint, intArg, notUtf8, oneRoot, parse, UsageError, writeStdout } from "./common.ts";
 import { PlanError } from "../shard/plan.ts";
 import { arrayList, resumeScan, ScanFolderError, slurmScan } from "../shard/slurm.ts";
+import { shellQuote } from "../shell.ts";
 import { describePlan, PLAN_OPTIONS, planOptionsOf } from "./plan.ts";
 
 /** `pwalk slurm --help`. */
@@ -190,7 +191,7 @@ export async function run(args: string[]): Promise<number> {
   eprint(describePlan(s.plan, performance.now() - t0) + ` -> ${s.dir}/plan.json`);
   if (dryRun) {
     writeStdout(`${s.script}\n`);
-    eprint(`pwalk slurm: dry run: submit with: ${s.command.join(" ")}`);
+    eprint(`pwalk slurm: dry run: submit with: ${s.command.map(shellQuote).join(" ")}`);
     return 0;
   }
   writeStdout(`${s.jobId}\n`);
