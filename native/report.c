@@ -161,11 +161,12 @@ static int report_init(pw_job *j, void *arg) {
   }
   c->sink = s;
   pw_job_set_out_bytes(j, pw_sink_bytes(s));
-  /* The output inside the tree is not a row of it: neither the temporary
-     file nor the file it replaces (by its name: other names of that file
-     are rows, as they stay). */
-  struct stat tmp;
-  if (pw_sink_temporary(s, &tmp)) pw_job_skip_file(j, &tmp);
+  /* The output inside the tree is not a row of it: neither the file being
+     written (the temporary, or standard output redirected into the tree)
+     nor the file it replaces (by its name: other names of that file are
+     rows, as they stay). */
+  struct stat out;
+  if (pw_sink_file(s, &out)) pw_job_skip_file(j, &out);
   int dirfd;
   const char *replaced = pw_sink_replaced(s, &dirfd);
   if (replaced) pw_job_skip_at(j, dirfd, replaced);

@@ -535,8 +535,8 @@ int pw_sink_zstd(pw_sink *s, const void *src, size_t len, void *dst, size_t cap,
 
 const char *pw_sink_name(const pw_sink *s) { return s->name; }
 
-bool pw_sink_temporary(const pw_sink *s, struct stat *st) {
-  return s->tmp_name && s->fd >= 0 && fstat(s->fd, st) == 0;
+bool pw_sink_file(const pw_sink *s, struct stat *st) {
+  return s->fd >= 0 && fstat(s->fd, st) == 0 && S_ISREG(st->st_mode);
 }
 
 const char *pw_sink_replaced(const pw_sink *s, int *dirfd) {

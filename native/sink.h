@@ -66,10 +66,12 @@ int pw_sink_zstd(pw_sink *s, const void *src, size_t len, void *dst, size_t cap,
 /** The output's name as given ("the output" for an fd), for messages. */
 const char *pw_sink_name(const pw_sink *s);
 /**
- * The files the report must leave out of itself.  The temporary file it is
- * written to: true and its stat in st (false when writing in place).
+ * The files the report must leave out of itself.  The regular file it is
+ * written to (the temporary file, a file written in place, or standard
+ * output redirected into a file, `pwalk /data > /data/scan.csv`): true and
+ * its stat in st; false for a pipe, FIFO, terminal or device.
  */
-bool pw_sink_temporary(const pw_sink *s, struct stat *st);
+bool pw_sink_file(const pw_sink *s, struct stat *st);
 /**
  * The existing file the report will replace, by the name it is renamed
  * onto (through a link: the file it names) in the folder *dirfd (valid

@@ -132,6 +132,36 @@ Deno.test("a file -o or --errors replaces is left out by that name only: its oth
   assertEquals(rows.find((row) => row.key === root)!.fcount, 2);
 });
 
+Deno.test("stdout redirected into the walked tree (pwalk ROOT > ROOT/scan.csv) is not a row of it, nor counted by its folder", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  smallTree(root);
+  const out = `${root}/sub/scan.csv`;
+  // the shell opens the file before pwalk starts, as a user's redirect does
+  const r = await run("sh", [
+    "-c",
+    `"$0" run -A "$1" --no-progress "$2" > "$3"`,
+    Deno.execPath(),
+    CLI,
+    root,
+    out,
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  const names: string[] = [root];
+  const list = (dir: string) => {
+    for (const e of Deno.readDirSync(dir)) {
+      names.push(`${dir}/${e.name}`);
+      if (e.isDirectory) list(`${dir}/${e.name}`);
+    }
+  };
+  list(root);
+  assert(names.includes(out), "the redirect made the file");
+  const { rows } = parsePwalk(await Deno.readFile(out));
+  assertEquals(rows.map((row) => row.key).sort(), names.filter((n) => n !== out).sort());
+  // sub's files, as Deno.readDir counts them, less the output
+  assertEquals(rows.find((row) => row.key === `${root}/sub`)!.fcount, 60);
+});
+
 Deno.test({
   name: "-o a character device: written in place, it stays a device; /dev/full fails with exit 1",
   ignore: !isRoot,
