@@ -220,8 +220,10 @@ export interface OutputTargetOptions {
   /**
    * A link at the name is replaced (a new file renamed over the link
    * itself), never written through, whatever it points to: a shard's output
-   * in a scan folder, where others may have put it. Default false (report's
-   * `-o`: a link is written through).
+   * in a scan folder, where others may have put it. A name of this
+   * process's descriptors (`/dev/stdout`, `/dev/fd/3`, `/proc/self/fd/2`,
+   * spelled so or otherwise) is refused (a RangeError): never replaced.
+   * Default false (report's `-o`: a link is written through).
    */
   replaceLink?: boolean;
   /**
@@ -231,6 +233,33 @@ export interface OutputTargetOptions {
    */
   who?: string;
 }
+
+/**
+ * Whether `file`, spelled out whole (made absolute, `.`, `..` and doubled
+ * slashes resolved by name), names one of this process's descriptors:
+ * `/dev/stdout`, `/dev/stderr`, `/dev/fd/3`, `/proc/self/fd/1`. These are
+ * links (in /dev, of the system; in /proc, of the kernel), never a file of
+ * a scan folder to be replaced.
+ */
+function descriptorName(file: string): boolean {
+  let abs = file;
+  if (!abs.startsWith("/")) {
+    try {
+      abs = `${Deno.cwd()}/${file}`;
+    } catch {
+      return false; // the working folder is gone: the write fails too
+    }
+  }
+  const names: string[] = [];
+  for (const n of abs.split("/")) {
+    if (n === "" || n === ".") continue;
+    if (n === "..") names.pop();
+    else names.push(n);
+  }
+  return DESCRIPTOR_PATH.test(`/${names.join("/")}`);
+}
+const DESCRIPTOR_PATH =
+  /^\/(?:dev\/std(?:in|out|err)|dev\/fd\/\d+|proc\/(?:self|thread-self|\d+)\/(?:task\/\d+\/)?fd\/\d+)$/;
 
 /** An output that is a folder: bad usage, in the same words for every command. */
 function folderRefused(file: string): RangeError {
@@ -397,7 +426,8 @@ function folderOf(file: string): string {
  * Where writing `file` whole should go, as report's `-o` does: a missing or
  * regular file is replaced by a complete new one, a link is written through
  * (its target replaced, the link kept; with `replaceLink`, the link itself
- * replaced), a character device or FIFO is written directly. Anything else
+ * replaced, but never `/dev/stdout` or another name of this process's
+ * descriptors: a RangeError), a character device or FIFO is written directly. Anything else
  * (a socket, a block device, a link to nothing) is refused: replacing
  * /dev/null as root would harm the system; a folder is bad usage (a
  * RangeError). So is a path that meets, at its last name or in a folder of
@@ -408,6 +438,15 @@ export async function outputTarget(
   file: string,
   options: OutputTargetOptions = {},
 ): Promise<OutputTarget> {
+  // A link replaced: never the system's /dev/stdout or /dev/fd/3 (a shard's
+  // `-o /dev/stderr` as root would put the CSV in its place).
+  if (options.replaceLink && descriptorName(file)) {
+    throw new RangeError(
+      `pwalk: output ${file} is a descriptor of this process, which a file written whole and ` +
+        "renamed over its name would replace (the system's link): give a file's own name " +
+        "(or - for stdout)",
+    );
+  }
   // every link on the way, the last name's only when it is followed
   linksFollowable(file, !options.replaceLink);
   let info: Deno.FileInfo;

@@ -1311,6 +1311,106 @@ Deno.test("a shard's -o: a device, FIFO or the plan is refused; a link is replac
   assertEquals(bad.code, 2, bad.stderr);
 });
 
+/**
+ * `pwalk ARGS` (cli.ts, or `deno eval CODE` with `eval`) in a mount
+ * namespace of its own whose /dev is the folder `dev` (bind-mounted over
+ * it), from the folder `cwd`: the system's /dev never touched.
+ */
+function inOwnDev(dev: string, cwd: string, args: string[], evalCode?: string) {
+  return run("unshare", [
+    "--mount",
+    "--propagation",
+    "private",
+    "sh",
+    "-c",
+    `mount --bind "$0" /dev && cd "$1" && shift && exec "$@"`,
+    dev,
+    cwd,
+    Deno.execPath(),
+    ...(evalCode === undefined ? ["run", "-A", CLI, ...args] : ["eval", evalCode]),
+  ], { cwd: REPO });
+}
+
+Deno.test({
+  name:
+    "a shard's -o /dev/stdout is stdout (no record); other descriptors' names are refused, never replaced",
+  ignore: !canMountTmpfs(),
+  fn: async () => {
+    await using tmp = await tempDir();
+    const { root, dir } = await twoFolders(tmp.path);
+    const plan = `${dir}/plan.json`;
+    await makePlan(root, 2, plan);
+    // the reference: shard 1 written to a file
+    const ref = await cli(shardArgs(plan, 1, `${dir}/scan-1.csv`));
+    assertEquals(ref.code, 0, ref.stderr);
+    const want = await Deno.readTextFile(`${dir}/scan-1.csv`);
+    assert(want.includes(`"${root}/`), want);
+    // a /dev of the test's own, with the system's links of this process's descriptors
+    const dev = `${tmp.path}/dev`;
+    await Deno.mkdir(dev);
+    const links: Record<string, string> = {
+      stdin: "/proc/self/fd/0",
+      stdout: "/proc/self/fd/1",
+      stderr: "/proc/self/fd/2",
+      fd: "/proc/self/fd",
+    };
+    for (const [name, to] of Object.entries(links)) await Deno.symlink(to, `${dev}/${name}`);
+    const devIntact = async (after: string) => {
+      const names = [...Deno.readDirSync(dev)].map((e) => e.name).sort();
+      assertEquals(names, Object.keys(links).sort(), `${after}: nothing added to /dev`);
+      for (const [name, to] of Object.entries(links)) {
+        assert(Deno.lstatSync(`${dev}/${name}`).isSymlink, `${after}: /dev/${name} still a link`);
+        assertEquals(await Deno.readLink(`${dev}/${name}`), to, `${after}: /dev/${name}`);
+      }
+    };
+    for (const name of ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"]) {
+      const r = await inOwnDev(dev, tmp.path, shardArgs(plan, 1, name));
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(r.text, want, `-o ${name}: the shard's CSV on stdout`);
+      await devIntact(`-o ${name}`);
+    }
+    // other descriptors, and stdout spelled otherwise (relative, from /dev):
+    // bad usage in one line, nothing replaced
+    for (
+      const [cwd, name] of [
+        [tmp.path, "/dev/stderr"],
+        [tmp.path, "/dev/./stdout"],
+        [tmp.path, "//dev/stdin"],
+        ["/dev", "stdout"],
+        [tmp.path, "/dev/fd/2"],
+        [tmp.path, "/proc/self/fd/2"],
+      ]
+    ) {
+      const r = await inOwnDev(dev, cwd, shardArgs(plan, 1, name));
+      assertEquals(r.code, 2, `-o ${name}: ${r.stderr}`);
+      assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assertStringIncludes(r.stderr, "descriptor of this process");
+      await devIntact(`-o ${name}`);
+    }
+    // the library: runShard() as the CLI
+    const mod = JSON.stringify(`${REPO}/mod.ts`);
+    const lib = await inOwnDev(
+      dev,
+      tmp.path,
+      [],
+      `import { readPlan, runShard } from ${mod};
+const plan = await readPlan(${JSON.stringify(plan)});
+try {
+  await runShard(plan, 1, { output: "/dev/stderr" });
+  console.error("written");
+} catch (e) {
+  console.error(e.constructor.name);
+}
+const s = await runShard(plan, 1, { output: "/dev/stdout" });
+console.error(JSON.stringify(s.output ?? null));`,
+    );
+    assertEquals(lib.code, 0, lib.stderr);
+    assertEquals(lib.text, want, 'runShard(..., { output: "/dev/stdout" }): the CSV on stdout');
+    assertEquals(lib.stderr.trim().split("\n")[0], "RangeError", lib.stderr);
+    await devIntact("runShard()");
+  },
+});
+
 /** Run `args`; assert bad usage (2, one line with `text`) and that `file` is `copy`, not replaced. */
 async function refusedUntouched(args: string[], text: string, file: string, copy: string) {
   const ino = Deno.statSync(file).ino;

@@ -21,7 +21,7 @@ import {
 import { duration, formatBytes } from "./progress.ts";
 import { PlanError, readPlan } from "../shard/plan.ts";
 import { notAFile, PlanMismatchError, recordPath, runShard, ShardBusyError } from "../shard/run.ts";
-import { reportFormat } from "../report.ts";
+import { reportFormat, stdoutName } from "../report.ts";
 
 /** `pwalk report --plan --help`. */
 export const HELP = `pwalk report --plan: one shard of a planned scan (see pwalk plan --help)
@@ -41,7 +41,9 @@ Options:
   --plan PLAN            the plan (pwalk plan -o PLAN)
   --shard I              which shard, 0 to N-1
   -o, --output FILE      write to FILE (a .zst or .gz suffix compresses); default
-                         stdout, and then no completion record
+                         stdout (-, /dev/stdout), and then no completion
+                         record; another descriptor's name (/dev/stderr,
+                         /dev/fd/N) is refused
   --level N              compression level: zstd 1-19, gzip 1-9 (default 1);
                          refused (exit 2) for plain CSV or out of the
                          suffix's range
@@ -84,7 +86,8 @@ export async function run(args: string[]): Promise<number> {
   if (f.shard === undefined) throw new UsageError("missing --shard I");
   const threads = threadsArg(f);
   const level = intArg("level", f.level, 1, 19);
-  let output = f.output as string | undefined;
+  // -o /dev/stdout: this process's stdout, as -o - (by name it would be replaced)
+  let output = stdoutName(f.output as string | undefined) ? "-" : f.output as string | undefined;
   if (output && /\.parquet$/i.test(output)) {
     throw new UsageError(
       `a shard writes CSV (.csv, .csv.zst or .csv.gz), not ${output}: ` +

@@ -5,7 +5,13 @@
  *
  * @module
  */
-import { type Compression, report, reportFormat, type ReportSummary } from "../report.ts";
+import {
+  type Compression,
+  report,
+  reportFormat,
+  type ReportSummary,
+  stdoutName,
+} from "../report.ts";
 import type { Progress } from "../job.ts";
 import { checkInt } from "../options.ts";
 import { ensureNative, native } from "../ffi.ts";
@@ -24,8 +30,10 @@ export interface ShardRunOptions {
   /**
    * The output file (a `.zst` suffix compresses), written under a temporary
    * name beside it and renamed over it when complete (a link there is
-   * replaced, never written through); `"-"` or omitted: stdout, and then no
-   * completion record.
+   * replaced, never written through); `"-"`, `"/dev/stdout"` (`/dev/fd/1`,
+   * `/proc/self/fd/1`) or omitted: stdout, and then no completion record.
+   * Another name of this process's descriptors (`/dev/stderr`, `/dev/fd/3`)
+   * throws a RangeError: never replaced.
    */
   output?: string;
   /**
@@ -284,7 +292,9 @@ function openSkip(path: string): number {
  *
  * @throws {PlanMismatchError} when the root is not the planned folder any more
  * @throws {ShardBusyError} when another run of this shard holds `OUTPUT.lock` (nothing touched)
- * @throws {RangeError} when the shard is not one of the plan's
+ * @throws {RangeError} when the shard is not one of the plan's, or the
+ *   output is a device, FIFO, folder or another descriptor's name than
+ *   stdout's (nothing written)
  */
 export async function runShard(
   plan: ShardPlan,
@@ -294,7 +304,9 @@ export async function runShard(
   checkInt("shard", shard, 0, plan.shards - 1);
   if (plan.format !== "pwalk-shard-plan") throw new PlanError("not a pwalk shard plan");
   await checkPlanRoot(plan);
-  const toStdout = options.output === undefined || options.output === "-";
+  // -o /dev/stdout: this process's stdout, as "-" (by name it would be replaced)
+  const toStdout = options.output === undefined || options.output === "-" ||
+    stdoutName(options.output);
   const given = toStdout ? null : options.output!;
   // A shard's output is a file: its parts are joined into it, and its size
   // and SHA-256 recorded; a device or FIFO, which -o of a whole report
