@@ -144,8 +144,8 @@ testNeeding([...SLURM_NEEDS, ZSTD], {
         await Deno.remove(`${dir}/scan-3.csv.zst`);
         await Deno.remove(`${dir}/scan-3.done.json`);
         // a run of shard 3 outside Slurm, as report --plan takes its lock:
-        // flock on OUTPUT.lock, its pid and host written in it; its temporary beside
-        const lock = `${dir}/scan-3.csv.zst.lock`;
+        // flock on scan-3.lock, its pid and host written in it; its temporary beside
+        const lock = `${dir}/scan-3.lock`;
         const holder = new Deno.Command(Deno.execPath(), {
           args: [
             "eval",

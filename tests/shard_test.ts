@@ -1241,7 +1241,7 @@ console.log("finished");
     "T",
     "exit.ts",
     "plan.json",
-    "scan-0.csv.zst.lock",
+    "scan-0.lock",
   ]);
 });
 
@@ -1625,14 +1625,14 @@ testNeeding([ZSTD], {
   },
 });
 
-Deno.test("a shard already running (its OUTPUT.lock held): a second run is refused, nothing touched", async () => {
+Deno.test("a shard already running (its scan-I.lock held): a second run is refused, its output spelled with another suffix too, nothing touched", async () => {
   await using tmp = await tempDir();
   const { root, dir } = await twoFolders(tmp.path);
   await makePlan(root, 2, `${dir}/plan.json`);
-  const out = `${dir}/scan-1.csv`;
+  const out = `${dir}/scan-1.csv`, lock = `${dir}/scan-1.lock`;
   const first = await cli(shardArgs(`${dir}/plan.json`, 1, out));
   assertEquals(first.code, 0, first.stderr);
-  assert(!existsSync(`${out}.lock`), "the lock file was left after the run");
+  assert(!existsSync(lock), "the lock file was left after the run");
   const before = [Deno.readTextFileSync(out), Deno.readTextFileSync(`${dir}/scan-1.done.json`)];
 
   // Another process holds the lock, as a run of this shard does (flock, from Python).
@@ -1645,7 +1645,7 @@ fcntl.flock(f, fcntl.LOCK_EX)
 f.truncate(0); f.write("pid 4242 on node07\\n"); f.flush()
 print("held", flush=True)
 sys.stdin.read()`,
-      `${out}.lock`,
+      lock,
     ],
     stdin: "piped",
     stdout: "piped",
@@ -1653,13 +1653,17 @@ sys.stdin.read()`,
   const reader = holder.stdout.getReader();
   assertEquals(new TextDecoder().decode((await reader.read()).value).trim(), "held");
 
-  const second = await cli(shardArgs(`${dir}/plan.json`, 1, out));
-  assertEquals(second.code, 1, second.stderr);
-  assertEquals(
-    second.stderr.trim(),
-    `pwalk: refused: shard 1 is already running (pid 4242 on node07): ${out}.lock is locked ` +
-      "by it; wait for it to end, or end it",
-  );
+  // the same output, or one that differs in its suffix only (the same
+  // record, scan-1.done.json, which both would write)
+  for (const o of [out, `${dir}/scan-1.csv.zst`, `${dir}/scan-1.csv.gz`, `${dir}/scan-1`]) {
+    const second = await cli(shardArgs(`${dir}/plan.json`, 1, o));
+    assertEquals(second.code, 1, `${o}: ${second.stderr}`);
+    assertEquals(
+      second.stderr.trim(),
+      `pwalk: refused: shard 1 is already running (pid 4242 on node07): ${lock} is locked ` +
+        "by it; wait for it to end, or end it",
+    );
+  }
   // the running shard's output and record are untouched, no temporary was made
   assertEquals(
     [Deno.readTextFileSync(out), Deno.readTextFileSync(`${dir}/scan-1.done.json`)],
@@ -1667,10 +1671,14 @@ sys.stdin.read()`,
   );
   assertEquals(
     [...Deno.readDirSync(dir)].map((e) => e.name).sort(),
-    ["plan.json", "scan-1.csv", "scan-1.csv.lock", "scan-1.done.json"],
+    ["plan.json", "scan-1.csv", "scan-1.done.json", "scan-1.lock"],
   );
   const plan = await readPlan(`${dir}/plan.json`);
   await assertRejects(() => runShard(plan, 1, { output: out }), ShardBusyError);
+  await assertRejects(
+    () => runShard(plan, 1, { output: `${dir}/scan-1.csv.zst` }),
+    ShardBusyError,
+  );
 
   // once the holder is gone, the shard runs and leaves no lock file
   await holder.stdin.close();
@@ -1678,7 +1686,7 @@ sys.stdin.read()`,
   await holder.status;
   const third = await cli(shardArgs(`${dir}/plan.json`, 1, out));
   assertEquals(third.code, 0, third.stderr);
-  assert(!existsSync(`${out}.lock`));
+  assert(!existsSync(lock));
   const st = await cli(["status", "--verify", "--json", dir]);
   const shard1 = JSON.parse(st.text).shards.find((x: { shard: number }) => x.shard === 1);
   assertEquals(shard1.state, "done", st.text);
@@ -1686,14 +1694,14 @@ sys.stdin.read()`,
   // a lock file someone made a link (dangling, or to a file) or a second
   // name of another file: never opened through, nothing created or written
   const target = `${tmp.path}/made-by-root`;
-  Deno.symlinkSync(target, `${out}.lock`);
+  Deno.symlinkSync(target, lock);
   const linked = await cli(shardArgs(`${dir}/plan.json`, 1, out));
   assertEquals(linked.code, 1, linked.stderr);
-  assertStringIncludes(linked.stderr, `${out}.lock: not a lock file of yours (a symbolic link)`);
+  assertStringIncludes(linked.stderr, `${lock}: not a lock file of yours (a symbolic link)`);
   assert(!existsSync(target), "the link's target was created");
-  Deno.removeSync(`${out}.lock`);
+  Deno.removeSync(lock);
   Deno.writeTextFileSync(target, "precious\n");
-  Deno.linkSync(target, `${out}.lock`);
+  Deno.linkSync(target, lock);
   const hard = await cli(shardArgs(`${dir}/plan.json`, 1, out));
   assertEquals(hard.code, 1, hard.stderr);
   assertStringIncludes(hard.stderr, "(a file with 2 names)");
@@ -1742,7 +1750,7 @@ Deno.test({
     assertStringIncludes(dd.stderr, "No space left on device");
     const r = await cli(shardArgs(`${dir}/plan.json`, 1, `${full}/s1.csv`));
     assertEquals(r.code, 1, r.stderr);
-    assertEquals(r.stderr, `pwalk: cannot write ${full}/s1.csv.lock: No space left on device\n`);
+    assertEquals(r.stderr, `pwalk: cannot write ${full}/s1.lock: No space left on device\n`);
     assertEquals([...Deno.readDirSync(full)].map((e) => e.name), ["filler"], "left behind");
   },
 });
@@ -2023,7 +2031,7 @@ Deno.test("status: a shard whose lock file is there before its temporary output 
   await using tmp = await tempDir();
   const { root, dir } = await twoFolders(tmp.path);
   await makePlan(root, 2, `${dir}/plan.json`);
-  const lock = `${dir}/scan-1.csv.zst.lock`;
+  const lock = `${dir}/scan-1.lock`; // lockPath(): one per shard
   const states = async () => {
     const s = await cli(["status", dir, "--json"]);
     assertEquals(s.code, 1, s.stderr);
@@ -2043,5 +2051,21 @@ Deno.test("status: a shard whose lock file is there before its temporary output 
   await Deno.writeTextFile(lock, `pid ${gone.pid} on ${Deno.hostname()}\n`);
   s = await states();
   assertEquals(s.map((x: { state: string }) => x.state), ["missing", "incomplete"]);
-  assertMatch(s[1].detail, /scan-1\.csv\.zst\.lock is there, and .* which is not running: it died/);
+  assertMatch(s[1].detail, /scan-1\.lock is there, and .* which is not running: it died/);
+});
+
+Deno.test("lockShard(): outputs that differ in their suffix only (one record) share one lock", async () => {
+  await using tmp = await tempDir();
+  const { lockShard } = await import("../lib/shard/lock.ts");
+  const a = await lockShard(`${tmp.path}/scan-2.csv.zst`, 2);
+  if (!a) throw new Error("no lock taken");
+  for (const o of ["scan-2.csv", "scan-2.csv.gz", "scan-2.CSV.ZSTD", "scan-2"]) {
+    await assertRejects(() => lockShard(`${tmp.path}/${o}`, 2), ShardBusyError, undefined, o);
+  }
+  // another shard's output: its own lock
+  const b = await lockShard(`${tmp.path}/scan-20.csv.zst`, 20);
+  if (!b) throw new Error("scan-20's lock not taken");
+  await b.release();
+  await a.release();
+  assertEquals([...Deno.readDirSync(tmp.path)], [], "no lock file left");
 });

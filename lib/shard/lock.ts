@@ -1,15 +1,18 @@
 /**
  * One run of a shard at a time: a shard holds an exclusive lock on
- * `OUTPUT.lock` (flock; over NFS the client turns it into a lock the
- * server keeps for every node) from before it touches its record until its
- * record is written, so that a second run of the same shard (by hand, or a
- * requeue while the first still runs) is refused at its start instead of
- * racing the first for the output and the record.
+ * `scan-I.lock`, named after its record `scan-I.done.json` (flock; over NFS
+ * the client turns it into a lock the server keeps for every node) from
+ * before it touches its record until its record is written, so that a
+ * second run of the same shard (by hand, or a requeue while the first still
+ * runs; its output spelled with another suffix too, which shares the
+ * record) is refused at its start instead of racing the first for the
+ * output and the record.
  *
  * @module
  */
 
 import { besidePath, osErrorText } from "../outfile.ts";
+import { recordPath } from "./paths.ts";
 
 /** A second run of a shard that is running now: refused, nothing touched. */
 export class ShardBusyError extends Error {}
@@ -25,14 +28,23 @@ export interface ShardLock {
 const same = (a: Deno.FileInfo, b: Deno.FileInfo) => a.dev === b.dev && a.ino === b.ino;
 
 /**
- * Lock `${output}.lock` for shard `shard`. Throws {@link ShardBusyError}
+ * The lock file of the shard writing `output`: its record's name
+ * ({@link recordPath}) with `.lock` for `.done.json` (`scan-3.csv.zst` and
+ * `scan-3.csv` both give `scan-3.lock`: they share the record, so one lock).
+ */
+export function lockPath(output: string): string {
+  return besidePath(recordPath(output).replace(/\.done\.json$/, ""), ".lock");
+}
+
+/**
+ * Lock {@link lockPath} of `output` for shard `shard`. Throws {@link ShardBusyError}
  * when another process holds it (naming its pid and host, as that process
  * wrote them into the file). Resolves to null when the file system has no
  * locks (Lustre mounted without `flock`): the run goes on unlocked, as
  * before.
  */
 export async function lockShard(output: string, shard: number): Promise<ShardLock | null> {
-  const path = besidePath(output, ".lock");
+  const path = lockPath(output);
   // A lock file removed by the run that held it, between our open and our
   // lock, is not the lock any more: open the new one (a few rounds at most).
   for (let round = 0;; round++) {

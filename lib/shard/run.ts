@@ -291,7 +291,8 @@ function openSkip(path: string): number {
  * ```
  *
  * @throws {PlanMismatchError} when the root is not the planned folder any more
- * @throws {ShardBusyError} when another run of this shard holds `OUTPUT.lock` (nothing touched)
+ * @throws {ShardBusyError} when another run of this shard holds its lock,
+ *   `scan-I.lock` beside the record `scan-I.done.json` (nothing touched)
  * @throws {RangeError} when the shard is not one of the plan's, or the
  *   output is a device, FIFO, folder or another descriptor's name than
  *   stdout's (nothing written)
