@@ -54,6 +54,7 @@ import {
   writeAll,
 } from "./files.ts";
 import { removeOnInterrupt } from "../interrupt.ts";
+import { zstdChunks } from "../zstd.ts";
 
 /** Options of {@link convert}. */
 export interface ConvertOptions extends EngineOptions, StageOptions {
@@ -173,6 +174,53 @@ async function concatInto(
 }
 
 /**
+ * Write `head` then the text of `body` (a .zst file, DuckDB's, at its
+ * level) into the new file `out`, as one zstd frame at `level`: DuckDB's
+ * COPY to CSV takes no COMPRESSION_LEVEL. The body is read back
+ * compressed, so the spill folder never holds the CSV text whole. A
+ * failure is told as writing `shown` (OUT).
+ */
+async function recompressInto(
+  out: string | Deno.FsFile,
+  head: string,
+  body: string,
+  level: number,
+  shown: string,
+): Promise<void> {
+  const zlib = await import("node:zlib");
+  const { Readable } = await import("node:stream");
+  const held = typeof out !== "string";
+  let failed: unknown;
+  const f = held ? out : await Deno.open(out, { write: true, create: true, truncate: true });
+  try {
+    if (held) { // (a second attempt, after names that were not UTF-8)
+      await f.truncate(0);
+      await f.seek(0, Deno.SeekMode.Start);
+    }
+    using src = await Deno.open(body);
+    const text = async function* (): AsyncGenerator<Uint8Array> {
+      if (head) yield new TextEncoder().encode(head);
+      yield* zstdChunks(src.readable);
+    };
+    const z = Readable.from(text()).pipe(zlib.createZstdCompress({
+      params: { [zlib.constants.ZSTD_c_compressionLevel]: level },
+    }));
+    for await (const b of z) {
+      await writeAll(f, new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+    }
+  } catch (e) {
+    failed = e;
+  } finally {
+    try {
+      if (!held) f.close();
+    } catch (e) {
+      failed ??= e;
+    }
+  }
+  if (failed) throw new Error(`pwalk: cannot write ${shown}: ${osErrorText(failed)}`);
+}
+
+/**
  * Convert scan files (a file, glob or shard folder; CSV with or without
  * header, or Parquet) into one `output` file whose format its name gives:
  * `.csv`, `.csv.zst`, `.csv.gz` or `.parquet`. The output appears only when
@@ -263,7 +311,13 @@ export async function convert(
         rows = Number(r[0]?.Count ?? 0);
         if (made) await writing(() => concatInto(made, new Uint8Array(0), into, output));
       } else {
-        const body = header || made ? `${e.tempDir}/body.csv` : partial;
+        // DuckDB's zstd is level 3; another level is the text again, recompressed
+        const again = format === "csv.zst" && level !== 3;
+        const body = again
+          ? `${e.tempDir}/body.csv.zst`
+          : header || made
+          ? `${e.tempDir}/body.csv`
+          : partial;
         const r = await writing(() =>
           e.all(
             `COPY (SELECT ${LINE_SQL} AS line FROM t) TO ${lit(body)} ` +
@@ -272,7 +326,10 @@ export async function convert(
           )
         );
         rows = Number(r[0]?.Count ?? 0);
-        if (header) {
+        if (again) {
+          const line = header ? PWALK_HEADER + "\n" : "";
+          await writing(() => recompressInto(made ?? partial, line, body, level, output));
+        } else if (header) {
           const line = PWALK_HEADER + "\n";
           const head = format === "csv.zst"
             ? await zstdFrame(line, level)
