@@ -344,6 +344,7 @@ Deno.test({
     const victim = `${tmp.path}/victim`;
     await Deno.mkdir(victim);
     Deno.writeTextFileSync(`${victim}/keep.csv`, "secret");
+    Deno.writeTextFileSync(`${victim}/keep.html`, "secret"); // (--html's: a page's name)
     const link = async (at: string, to: string, uid: number) => {
       await Deno.symlink(to, at);
       await runOk("chown", ["-h", `${uid}:${uid}`, at]);
@@ -352,7 +353,7 @@ Deno.test({
     await link(`${sticky}/mine`, `${sticky}/hers`, 0); // root's own link to hers
     await link(`${sticky}/up`, "hers/../victim", 0); // ".." taken in the folder reached
     const outputs = (dir: string, name: string): string[][] => [
-      ["summary", "--html", `${dir}/${name}`, scan],
+      ["summary", "--html", `${dir}/${name.replace(/\.csv$/, ".html")}`, scan],
       ["convert", scan, `${dir}/${name}`],
       ["--errors", `${dir}/${name}`, "-o", `${tmp.path}/r.csv`, `${tmp.path}/tree`],
       ["-o", `${dir}/${name}`, `${tmp.path}/tree`],
@@ -377,8 +378,13 @@ Deno.test({
       assertMatch(r.stderr, /^pwalk: .*: not followed: .* owned by uid 60001 in .*\n$/);
       assertStringIncludes(r.stderr, which, args.join(" "));
       // nothing written there: no file, no temporary left
-      assertEquals([...Deno.readDirSync(victim)].map((e) => e.name), ["keep.csv"], args.join(" "));
+      assertEquals(
+        [...Deno.readDirSync(victim)].map((e) => e.name).sort(),
+        ["keep.csv", "keep.html"],
+        args.join(" "),
+      );
       assertEquals(Deno.readTextFileSync(`${victim}/keep.csv`), "secret", args.join(" "));
+      assertEquals(Deno.readTextFileSync(`${victim}/keep.html`), "secret", args.join(" "));
     }
     // root's link in the sticky folder, and the link of a sticky folder's
     // owner (hers), are followed, as the kernel follows them
@@ -393,8 +399,9 @@ Deno.test({
       for (const args of outputs(at, "o.csv")) {
         const r = await cli(args);
         assertEquals(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
-        assert(Deno.statSync(`${into}/o.csv`).size > 0, args.join(" "));
-        Deno.removeSync(`${into}/o.csv`);
+        const made = `${into}/o.${args[0] === "summary" ? "html" : "csv"}`;
+        assert(Deno.statSync(made).size > 0, args.join(" "));
+        Deno.removeSync(made);
       }
     }
   },

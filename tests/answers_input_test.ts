@@ -840,6 +840,21 @@ Deno.test("outputs that would replace an input or a shard of the scan are refuse
     await refused(["summary", "--html", scan, scan], "is also an input");
     await refused(["diff", "--html", scan, copy, scan], "is also an input");
   });
+  await t.step("--html named as a scan (another scan typed for the page): refused", async () => {
+    const other = `${tmp.path}/other.csv.zst`;
+    await Deno.copyFile(scan, other);
+    for (
+      const name of [other, `${tmp.path}/new.csv`, `${tmp.path}/n.CSV.GZ`, `${tmp.path}/n.parquet`]
+    ) {
+      await refused(["summary", "--html", name, scan], "a scan's name");
+      await refused(["diff", "--html", name, copy, scan], "a scan's name");
+    }
+    assertEquals(await Deno.readFile(other), before, "the scan untouched");
+    for (const name of ["new.csv", "n.CSV.GZ", "n.parquet"]) {
+      assert(!existsSync(`${tmp.path}/${name}`), `${name}: nothing written`);
+    }
+    await Deno.remove(other);
+  });
   await t.step("--html that is a file of a folder or a quoted glob given as the scan", async () => {
     const dir = `${tmp.path}/two`;
     await Deno.mkdir(dir);

@@ -1269,7 +1269,10 @@ export const PRINT_OPTIONS: Record<string, Kind> = {
 
 /**
  * Check --html FILE before the work (DuckDB's can take minutes): refused
- * when it is one of the `scans` given, or when it cannot be written.
+ * when it is one of the `scans` given, when it cannot be written, or when
+ * it is a file (not a device or FIFO) named as a scan (.csv, .csv.zst,
+ * .csv.gz, .parquet: a scan typed for the page, `--html old.csv.zst
+ * new.csv`, would be replaced by HTML).
  */
 export async function checkHtmlOutput(f: Flags, scans: readonly string[]): Promise<void> {
   if (f.html === undefined) return;
@@ -1281,7 +1284,14 @@ export async function checkHtmlOutput(f: Flags, scans: readonly string[]): Promi
       files.push(...(await resolveScans([scan])).map((s) => s.path));
     } catch { /* told by the work itself */ }
   }
-  await checkedOutput(String(f.html), files, { who: "--html" });
+  const target = await checkedOutput(String(f.html), files, { who: "--html" });
+  const { CONVERT_OUTPUT } = await import("../answers/convert.ts");
+  if (!target.direct && CONVERT_OUTPUT.test(String(f.html))) {
+    throw new RangeError(
+      `pwalk: --html ${f.html}: a scan's name (.csv, .csv.zst, .csv.gz, .parquet), ` +
+        "not an HTML page's; nothing written",
+    );
+  }
 }
 
 /**

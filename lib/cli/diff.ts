@@ -42,6 +42,7 @@ Options:
   --depth D          folder level of the per-folder tables (root 0; default 1)
   --json             print the same numbers as JSON instead
   --html FILE        also write a self-contained HTML page with charts
+                     (not named as a scan: .csv, .csv.zst, .csv.gz, .parquet)
   --no-names         uids and gids as numbers
   --memory-limit M   DuckDB's memory limit (default 25% of RAM, or of the
                      cgroup's memory limit when lower; at most 8 GiB)

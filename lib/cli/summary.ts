@@ -44,6 +44,7 @@ Options:
   --depth D          deepest folder level of the folder view (root 0; default 2)
   --json             print the same numbers as JSON instead
   --html FILE        also write a self-contained HTML page with charts
+                     (not named as a scan: .csv, .csv.zst, .csv.gz, .parquet)
   --now TIME         ages relative to TIME: seconds since 1970 (a whole
                      number), or a date 2026-01-31 (midnight UTC) or date
                      and time 2026-01-31T18:00[:SS][Z|+HH:MM] (local time
