@@ -66,6 +66,42 @@ Deno.test("a .csv.zst cut short is refused by summary, diff and convert; whole, 
   assertEquals(JSON.parse(r.text).totals.entries, entries);
 });
 
+Deno.test("a scan of another format than its suffix says is told so, not as cut short", async () => {
+  await using tmp = await tempDir("pwalk-files-");
+  const plain = await scanOf(tmp.path, "scan.csv");
+  const made: Record<string, string> = {};
+  for (const suffix of ["csv.zst", "csv.gz", "parquet"]) {
+    made[suffix] = `${tmp.path}/real.${suffix}`;
+    assertEquals((await cli(["convert", plain, made[suffix]])).code, 0);
+  }
+  // what the file is, from its first bytes, as file(1) tells it
+  const kind = async (f: string) => (await runOk("file", ["-b", f])).text;
+  assertMatch(await kind(made["csv.zst"]), /^Zstandard/);
+  assertMatch(await kind(made["csv.gz"]), /^gzip/);
+  assertMatch(await kind(made["parquet"]), /^Apache Parquet/);
+  const cases: [string, string, string][] = [
+    ["csv.zst", "z.csv", "not CSV text: zstd data (wrong suffix?)"],
+    ["parquet", "p.csv", "not CSV text: Parquet data (wrong suffix?)"],
+    ["csv.gz", "g.csv", "not CSV text: gzip data (wrong suffix?)"],
+    ["csv.zst", "z.csv.gz", "not gzip data at byte 0: zstd data (wrong suffix?)"],
+    ["parquet", "p.csv.gz", "not gzip data at byte 0: Parquet data (wrong suffix?)"],
+    ["csv.gz", "g.csv.zst", "not zstd data at byte 0: gzip data (wrong suffix?)"],
+  ];
+  for (const [from, name, says] of cases) {
+    const f = `${tmp.path}/${name}`;
+    await Deno.copyFile(made[from], f);
+    for (const args of [["summary", f], ["convert", f, `${tmp.path}/o.parquet`]]) {
+      const r = await cli(args);
+      assertEquals(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
+      assertEquals(r.stderr.trim(), `pwalk: ${f}: ${says}`);
+    }
+  }
+  // plain text named .csv.gz: not gzip, not "damaged"
+  await Deno.copyFile(plain, `${tmp.path}/t.csv.gz`);
+  const r = await cli(["summary", `${tmp.path}/t.csv.gz`]);
+  assertEquals(r.stderr.trim(), `pwalk: ${tmp.path}/t.csv.gz: not gzip data at byte 0`);
+});
+
 Deno.test("suffixes in any case, and .zstd, read as report wrote them", async () => {
   await using tmp = await tempDir("pwalk-files-");
   const plain = await scanOf(tmp.path, "scan.csv");

@@ -21,6 +21,25 @@ export {
 } from "../outfile.ts";
 
 /**
+ * What another format's file is, from its first bytes (zstd's, gzip's and
+ * Parquet's magic numbers): "zstd data", "gzip data", "Parquet data", or
+ * undefined (text, or anything else). A scan named with the wrong suffix
+ * is told so, not as a copy cut short.
+ */
+function formatSeen(path: string): string | undefined {
+  using f = Deno.openSync(path, { read: true });
+  const b = new Uint8Array(4);
+  let got = 0;
+  for (let r; got < 4 && (r = f.readSync(b.subarray(got))) !== null;) got += r;
+  if (got >= 4 && b[0] === 0x28 && b[1] === 0xb5 && b[2] === 0x2f && b[3] === 0xfd) {
+    return "zstd data";
+  }
+  if (got >= 2 && b[0] === 0x1f && b[1] === 0x8b) return "gzip data";
+  if (got >= 4 && new TextDecoder().decode(b) === "PAR1") return "Parquet data";
+  return undefined;
+}
+
+/**
  * Check that a zstd file ends where a frame ends: it walks the frame and
  * block headers (no decompression, a few bytes read per 128 KiB block) and
  * throws when the data stops inside a frame, as a copy cut short does
@@ -64,7 +83,12 @@ export function checkZstdComplete(path: string): void {
       if (at > size) throw cut(frame);
       continue;
     }
-    if (magic !== 0xfd2fb528) throw new Error(`pwalk: ${path}: not zstd data at byte ${at}`);
+    if (magic !== 0xfd2fb528) {
+      const seen = at === 0 ? formatSeen(path) : undefined;
+      throw new Error(
+        `pwalk: ${path}: not zstd data at byte ${at}` + (seen ? `: ${seen} (wrong suffix?)` : ""),
+      );
+    }
     const d = read(at + 4, 1);
     if (!d) throw cut(frame);
     const fhd = d[0];
@@ -94,7 +118,13 @@ export function checkZstdComplete(path: string): void {
  * cannot be seen. About 4 ms a MiB of compressed data.
  */
 export async function checkGzipComplete(path: string): Promise<void> {
-  Deno.statSync(path); // a missing file: Deno's NotFound, as for the other formats
+  // (a missing file: Deno's NotFound, as for the other formats)
+  const seen = Deno.statSync(path).size >= 2 ? formatSeen(path) : "gzip data";
+  if (seen !== "gzip data") {
+    throw new Error(
+      `pwalk: ${path}: not gzip data at byte 0` + (seen ? `: ${seen} (wrong suffix?)` : ""),
+    );
+  }
   const { createGunzip } = await import("node:zlib");
   const { createReadStream } = await import("node:fs");
   await new Promise<void>((resolve, reject) => {
@@ -115,12 +145,15 @@ export async function checkGzipComplete(path: string): Promise<void> {
 /**
  * Check that a plain CSV scan ends with a line end, as every row pwalk
  * writes does: a copy cut inside its last row throws. (A cut exactly after
- * a row cannot be seen.)
+ * a row cannot be seen.) A zstd, gzip or Parquet file (a wrong suffix)
+ * throws, told so.
  */
 export function checkCsvComplete(path: string): void {
   using f = Deno.openSync(path, { read: true });
   const size = f.statSync().size;
   if (size === 0) return;
+  const seen = formatSeen(path);
+  if (seen) throw new Error(`pwalk: ${path}: not CSV text: ${seen} (wrong suffix?)`);
   const last = new Uint8Array(1);
   f.seekSync(size - 1, Deno.SeekMode.Start);
   if (f.readSync(last) === 1 && last[0] !== 10) {
