@@ -131,8 +131,9 @@ export interface UserAges {
 /** One folder with the totals of everything below it (itself included for the bytes). */
 /**
  * A folder's recursive totals, as `du -s` counts: its bytes are its own
- * row's and every row's below it; its `entries` and `files` count what is
- * below it (not the folder itself: `du --inodes` counts one more).
+ * row's and every row's below it; its `entries` and `files` count the names
+ * below it (not the folder itself, and every name of a hard-linked file:
+ * `du --inodes` counts the folder and each inode once).
  */
 export interface FolderRow extends Amount {
   /** The folder's path. */
