@@ -145,6 +145,49 @@ export function checkInt(name: string, v: number, min: number, max: number): num
   return v;
 }
 
+/**
+ * A boolean option, else a TypeError naming it (undefined: the default):
+ * `checkBool("apply", "false")` throws 'pwalk: apply must be true or
+ * false, got "false" (a string)' (a string "false" is truthy: taken as
+ * given, it would turn the option on).
+ */
+export function checkBool(name: string, v: unknown): boolean | undefined {
+  if (v !== undefined && typeof v !== "boolean") {
+    throw new TypeError(`pwalk: ${name} must be true or false, got ${typed(v)}`);
+  }
+  return v;
+}
+
+/** {@link checkBool} for each of `names` in `o`. */
+export function checkBools(o: object, names: readonly string[]): void {
+  for (const k of names) checkBool(k, (o as Record<string, unknown>)[k]);
+}
+
+const isId = (v: unknown) =>
+  (typeof v === "number" && Number.isInteger(v) && v >= 0) ||
+  (typeof v === "bigint" && v >= 0n);
+
+/** The frontier option checked for form, else a TypeError (not an internal one later). */
+function checkFrontier(frontier: unknown): FrontierFolder[] {
+  if (frontier === undefined) return [];
+  const ok = (f: unknown) => {
+    if (typeof f !== "object" || f === null) return false;
+    const x = f as Record<string, unknown>;
+    return (typeof x.path === "string" || x.path instanceof Uint8Array) &&
+      isId(x.dev) && isId(x.ino) && isId(x.parentIno) &&
+      typeof x.depth === "number" && Number.isInteger(x.depth);
+  };
+  if (!Array.isArray(frontier) || !frontier.every(ok)) {
+    throw new TypeError(
+      "pwalk: frontier must be an array of { path, dev, ino, parentIno, depth } " +
+        `(path a string or Uint8Array, the others integers), got ${
+          Array.isArray(frontier) ? "an array with another item" : typed(frontier)
+        }`,
+    );
+  }
+  return frontier;
+}
+
 /** A folder path in bytes (not UTF-8) without trailing slashes, as the walker builds paths. */
 export function normaliseFolderBytes(p: Uint8Array): Uint8Array {
   let n = p.length;
@@ -175,6 +218,7 @@ export function commonNative(root: string, o: CommonOptions): NativeOption[] {
   if (typeof root !== "string" || root.length === 0) {
     throw new TypeError("pwalk: the root folder must be a non-empty string");
   }
+  checkBools(o, ["noSnap", "oneFileSystem"]);
   const out: NativeOption[] = [[Opt.ROOT, root]];
   if (o.threads !== undefined) out.push([Opt.THREADS, checkInt("threads", o.threads, 1, 1024)]);
   if (o.noSnap) out.push([Opt.NOSNAP, 1]);
@@ -184,7 +228,7 @@ export function commonNative(root: string, o: CommonOptions): NativeOption[] {
   if (o.oneFileSystem) out.push([Opt.ONE_FS, 1]);
   for (const e of excludeList(root, o.exclude)) out.push([Opt.EXCLUDE, e]);
   const enc = new TextEncoder();
-  for (const f of o.frontier ?? []) {
+  for (const f of checkFrontier(o.frontier)) {
     const head = enc.encode(`${f.dev} ${f.ino} ${f.parentIno} ${f.depth} `);
     const path = typeof f.path === "string" ? enc.encode(f.path) : f.path;
     const b = new Uint8Array(head.length + path.length);

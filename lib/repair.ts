@@ -10,7 +10,7 @@
  * @module
  */
 import { ensureNative, native, Opt, RecKind } from "./ffi.ts";
-import { checkInt, commonNative, type CommonOptions } from "./options.ts";
+import { checkBools, checkInt, commonNative, type CommonOptions, typed } from "./options.ts";
 import { type Counters, NativeJob, type NativeOption, type WalkError } from "./job.ts";
 import { errnoError } from "./errno.ts";
 import type { ChangeRecord } from "./journal.ts";
@@ -231,6 +231,30 @@ function checkRoot(kind: string, root: string, o: ChangeOptions): string {
   return real;
 }
 
+/**
+ * The options of a repair or chown that are checked before anything else
+ * (before the root is resolved; `apply: "false"` would be truthy): the
+ * boolean ones (`more` besides the shared ones) and the journal.
+ */
+function checkChangeOptions(o: ChangeOptions, more: string[]): void {
+  checkBools(o, [
+    "apply",
+    "listChanges",
+    "printChanges",
+    "printErrors",
+    "clearLineBeforeErrors",
+    "force",
+    "allowSystem",
+    ...more,
+  ]);
+  if (
+    o.journal !== undefined && o.journal !== false &&
+    (typeof o.journal !== "string" || o.journal === "")
+  ) {
+    throw new TypeError(`pwalk: journal must be a file path or false, got ${typed(o.journal)}`);
+  }
+}
+
 interface ChangeOutcome {
   counters: Counters;
   errors: WalkError[];
@@ -247,9 +271,6 @@ async function runChangeJob(
   opts: NativeOption[],
   o: ChangeOptions,
 ): Promise<ChangeOutcome> {
-  if (o.journal !== undefined && o.journal !== false && typeof o.journal !== "string") {
-    throw new TypeError("pwalk: journal must be a file path or false");
-  }
   // The job walks only the folder whose real path was checked (a folder on
   // the way swapped for a link between the two lookups fails it).
   opts.push([Opt.ROOT_REAL, real]);
@@ -403,6 +424,12 @@ function summary(root: string, o: ChangeOptions, r: ChangeOutcome): ChangeSummar
  * @throws the signal's reason when cancelled (changes made so far stay, and are in the journal)
  */
 export async function repair(root: string, options: RepairOptions = {}): Promise<RepairSummary> {
+  checkChangeOptions(options, ["forceGroupWritable"]);
+  if (options.changeGids !== undefined && !Array.isArray(options.changeGids)) {
+    throw new TypeError(
+      `pwalk: changeGids must be an array of group ids, got ${typed(options.changeGids)}`,
+    );
+  }
   const real = checkRoot("repair", root, options);
   const opts = commonNative(root, {
     ...options,
@@ -442,6 +469,7 @@ export async function chown(root: string, options: ChownOptions): Promise<ChownS
   if (!options || options.from === undefined || !options.to) {
     throw new TypeError("pwalk: chown needs { from: uid, to: { uid, gid? } }");
   }
+  checkChangeOptions(options, []);
   const real = checkRoot("chown", root, options);
   const opts = commonNative(root, options);
   opts.push([Opt.CHOWN_FROM, checkId("from", options.from)]);

@@ -5,7 +5,7 @@
  * @module
  */
 import { Compress, native, Opt } from "./ffi.ts";
-import { commonNative, type CommonOptions } from "./options.ts";
+import { checkBools, commonNative, type CommonOptions, typed } from "./options.ts";
 import { type NativeOption, runJob, type WalkError } from "./job.ts";
 import {
   LIBRARY_PARTIAL,
@@ -190,6 +190,9 @@ export function reportFormat(
     throw new RangeError(`pwalk: compress "${compress}" contradicts ${where}, which names ${says}`);
   }
   const kind = compress ?? named ?? "none";
+  if (level !== undefined && typeof level !== "number") {
+    throw new TypeError(`pwalk: level must be an integer, got ${typed(level)}`);
+  }
   if (level !== undefined && !Number.isInteger(level)) {
     throw new RangeError(`pwalk: level must be an integer, got ${level}`);
   }
@@ -259,7 +262,8 @@ export function checkDescriptorOutput(output: string): void {
  * console.log(`${s.entries} entries, ${s.bytes} bytes, ${s.errors} errors`);
  * ```
  *
- * @throws {TypeError} when `output` is `""` or not a string (nothing is walked)
+ * @throws {TypeError} when `output` is `""` or not a string, or an option has
+ *   the wrong type (a boolean one not true, false or undefined) (nothing is walked)
  * @throws {RangeError} when `compress`, `level` and the output's suffix
  *   contradict each other (nothing is written)
  * @throws {Deno.errors.NotFound} when the root does not exist
@@ -276,6 +280,7 @@ export async function report(root: string, options: ReportOptions = {}): Promise
       }`,
     );
   }
+  checkBools(options, ["header", "printErrors", "clearLineBeforeErrors"]);
   const output = stdoutName(options.output) ? "-" : options.output;
   const toStdout = output === undefined || output === "-";
   if (!toStdout) checkDescriptorOutput(output!);

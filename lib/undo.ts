@@ -7,6 +7,7 @@
  */
 import { ensureNative, native, Restore as R } from "./ffi.ts";
 import { errnoName } from "./errno.ts";
+import { checkBools, checkInt } from "./options.ts";
 import type { WalkError } from "./job.ts";
 import {
   joinRoot,
@@ -309,12 +310,14 @@ function refuseWithoutModeChanges(): void {
  * @throws the signal's reason when cancelled
  */
 export async function undo(journalFile: string, options: UndoOptions = {}): Promise<UndoSummary> {
+  // checked first: a string "false" would be truthy, an apply
+  checkBools(options, ["apply", "printChanges", "printErrors"]);
+  const maxErrors = checkInt("maxErrors", options.maxErrors ?? 100, 0, 1_000_000);
   options.signal?.throwIfAborted();
   await ensureNative();
   const sym = native();
   const t0 = performance.now();
   const apply = options.apply ?? false;
-  const maxErrors = options.maxErrors ?? 100;
   const ix = indexJournal(await readJournalFile(journalFile), journalFile);
   if (apply) refuseWithoutModeChanges();
   const { dryRun, tornLine } = ix;

@@ -11,7 +11,14 @@ import { normalize } from "node:path/posix";
 import { native, Opt } from "./ffi.ts";
 import { decodeDirsBatch, decodeEntries, type HeldAnswers, RecKind, WalkEntry } from "./decode.ts";
 import { NativeJob, type NativeOption, type WalkError } from "./job.ts";
-import { checkInt, commonNative, type CommonOptions, excludeList, typed } from "./options.ts";
+import {
+  checkBools,
+  checkInt,
+  commonNative,
+  type CommonOptions,
+  excludeList,
+  typed,
+} from "./options.ts";
 import { errnoText } from "./errno.ts";
 
 export { WalkEntry };
@@ -274,6 +281,12 @@ function plan(root: string, o: WalkOptions, dirs?: DirsMode): Plan {
       "pwalk: canonicalize: only false is supported (paths below a followed link keep its path)",
     );
   }
+  checkBools(o, [
+    "followSymlinks",
+    "canonicalize",
+    "stat",
+    ...(dirs ? ["topDown"] : ["includeFiles", "includeDirs", "includeSymlinks"]),
+  ]);
   const given = dirs &&
     YIELD_FILTERS.filter((k) => (o as Record<string, unknown>)[k] !== undefined);
   if (given?.length) {

@@ -2046,3 +2046,88 @@ Deno.test("stdout closed early (| head -1): repair --apply and undo --apply go o
   assert(!r.stderr.includes("Broken pipe"), r.stderr);
   assertEquals(diffSnapshots(before, snapshot(root)), [], "everything restored");
 });
+
+Deno.test("apply and the other boolean options: a value that is not true or false is a TypeError, nothing changed (audit)", async () => {
+  await using tmp = await tempDir("pwalk-repair-");
+  const root = `${tmp.path}/t`;
+  buildTree(root, [
+    { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+    own("a"),
+    own("d", "dir"),
+  ]);
+  const before = snapshot(root);
+  // the tree has what an applied repair and chown would change
+  const dry = await repair(root, { listChanges: true });
+  assert(dry.entriesChanged > 0, "nothing for repair to change");
+  assert((await chown(root, { from: 1001, to: { uid: 1002 } })).entriesChanged > 0);
+  const bad = async (run: () => Promise<unknown>, msg: string) => {
+    const e = await assertRejects(run, TypeError);
+    assertEquals(e.message, msg);
+    assertEquals(diffSnapshots(before, snapshot(root)), [], `changed by ${msg}`);
+  };
+  const journal = `${tmp.path}/j`;
+  await bad(
+    () => repair(root, { apply: "false" as unknown as boolean, journal }),
+    'pwalk: apply must be true or false, got "false" (a string)',
+  );
+  await bad(
+    () => repair(root, { apply: 1 as unknown as boolean, journal }),
+    "pwalk: apply must be true or false, got 1 (a number)",
+  );
+  await bad(
+    () => chown(root, { from: 1001, to: { uid: 1002 }, apply: "false" as unknown as boolean }),
+    'pwalk: apply must be true or false, got "false" (a string)',
+  );
+  await bad(
+    () => repair(root, { forceGroupWritable: "no" as unknown as boolean }),
+    'pwalk: forceGroupWritable must be true or false, got "no" (a string)',
+  );
+  await bad(
+    () => repair(root, { changeGids: 100 as unknown as number[] }),
+    "pwalk: changeGids must be an array of group ids, got 100 (a number)",
+  );
+  await bad(
+    () => repair(root, { apply: true, journal: "" }),
+    'pwalk: journal must be a file path or false, got "" (a string)',
+  );
+  await assertRejects(() => Deno.lstat(journal), Deno.errors.NotFound);
+
+  // undo: a journal of an applied repair; apply "false" is refused, the tree stays repaired
+  const applied = await repair(root, { apply: true, journal });
+  assert(applied.entriesChanged > 0);
+  const repaired = snapshot(root);
+  const undone = async (opts: Record<string, unknown>, type: typeof TypeError, msg: string) => {
+    const e = await assertRejects(() => undo(journal, opts), type);
+    assertEquals(e.message, msg);
+    assertEquals(diffSnapshots(repaired, snapshot(root)), [], `undo changed the tree: ${msg}`);
+  };
+  await undone(
+    { apply: "false" },
+    TypeError,
+    'pwalk: apply must be true or false, got "false" (a string)',
+  );
+  await undone(
+    { printErrors: 0 },
+    TypeError,
+    "pwalk: printErrors must be true or false, got 0 (a number)",
+  );
+  // maxErrors as report, repair and chown check it
+  for (const m of [-1, 1.5, 2_000_000]) {
+    await undone(
+      { maxErrors: m, apply: true },
+      RangeError,
+      `pwalk: maxErrors must be an integer from 0 to 1000000, got ${m}`,
+    );
+  }
+  await undone(
+    { maxErrors: "5", apply: true },
+    TypeError,
+    'pwalk: maxErrors must be an integer from 0 to 1000000, got "5" (a string)',
+  );
+  // true and false still do what they did
+  assertEquals((await undo(journal, { apply: false })).applied, false);
+  assertEquals(diffSnapshots(repaired, snapshot(root)), []);
+  assertEquals((await undo(journal, { apply: true })).applied, true);
+  assertEquals(diffSnapshots(before, snapshot(root)), []);
+  closeLibc();
+});

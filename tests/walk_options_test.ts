@@ -9,6 +9,7 @@
 import { assert, assertEquals, assertNotEquals, assertRejects } from "@std/assert";
 import {
   nativeVersion,
+  report,
   walk,
   type WalkDir,
   walkDirs,
@@ -556,6 +557,88 @@ Deno.test("walk options of the wrong type (onError, maxDepth) are TypeErrors bef
   }
   // a number that is no limit is out of range, not of the wrong type
   await assertRejects(() => walk(root, { maxDepth: NaN }).next(), RangeError, "got NaN");
+});
+
+Deno.test("boolean options of walk, walkDirs and report: a value that is not true or false is a TypeError, not taken as on (audit)", async () => {
+  await using tmp = await tempDir("pwalk-bool-");
+  const root = `${tmp.path}/t`;
+  Deno.mkdirSync(`${root}/d`, { recursive: true });
+  Deno.writeTextFileSync(`${root}/d/f`, "x");
+  Deno.symlinkSync("d", `${root}/l`);
+  const outDir = `${tmp.path}/out`;
+  Deno.mkdirSync(outDir);
+  const output = `${outDir}/r.csv`;
+  const bad = (name: string, v: unknown, shown: string) =>
+    [{ [name]: v }, `pwalk: ${name} must be true or false, got ${shown}`] as const;
+  const both = [
+    bad("followSymlinks", "false", '"false" (a string)'),
+    bad("stat", "false", '"false" (a string)'),
+    bad("stat", 0, "0 (a number)"),
+    bad("noSnap", "yes", '"yes" (a string)'),
+    bad("oneFileSystem", 1, "1 (a number)"),
+    bad("canonicalize", "true", '"true" (a string)'),
+  ];
+  for (const [o, msg] of both) {
+    // deno-lint-ignore no-explicit-any
+    const e = await assertRejects(() => walk(root, o as any).next(), TypeError);
+    assertEquals(e.message, msg);
+    // deno-lint-ignore no-explicit-any
+    const d = await assertRejects(() => walkDirs(root, o as any).next(), TypeError);
+    assertEquals(d.message, msg);
+  }
+  for (
+    const [o, msg] of [
+      bad("includeFiles", "false", '"false" (a string)'),
+      bad("includeDirs", 0, "0 (a number)"),
+      bad("includeSymlinks", "no", '"no" (a string)'),
+    ]
+  ) {
+    // deno-lint-ignore no-explicit-any
+    const e = await assertRejects(() => walk(root, o as any).next(), TypeError);
+    assertEquals(e.message, msg);
+  }
+  {
+    const [o, msg] = bad("topDown", "false", '"false" (a string)');
+    // deno-lint-ignore no-explicit-any
+    const e = await assertRejects(() => walkDirs(root, o as any).next(), TypeError);
+    assertEquals(e.message, msg);
+  }
+  for (
+    const [o, msg] of [
+      bad("noSnap", "yes", '"yes" (a string)'),
+      bad("oneFileSystem", 1, "1 (a number)"),
+      bad("header", "false", '"false" (a string)'),
+      bad("printErrors", 1, "1 (a number)"),
+      bad("clearLineBeforeErrors", "x", '"x" (a string)'),
+    ]
+  ) {
+    // deno-lint-ignore no-explicit-any
+    const e = await assertRejects(() => report(root, { output, ...o } as any), TypeError);
+    assertEquals(e.message, msg);
+  }
+  // a frontier of the wrong form: pwalk's TypeError, not an internal one
+  const fmsg = "pwalk: frontier must be an array of { path, dev, ino, parentIno, depth }";
+  for (const f of ["x", [{ path: root }], [null], 5]) {
+    // deno-lint-ignore no-explicit-any
+    const e = await assertRejects(() => walk(root, { frontier: f } as any).next(), TypeError);
+    assert(e.message.startsWith(fmsg), e.message);
+    // deno-lint-ignore no-explicit-any
+    const r = await assertRejects(() => report(root, { output, frontier: f } as any), TypeError);
+    assert(r.message.startsWith(fmsg), r.message);
+  }
+  // level of the wrong type: a TypeError showing it as given
+  const l = await assertRejects(
+    // deno-lint-ignore no-explicit-any
+    () => report(root, { output: `${output}.zst`, level: "3" } as any),
+    TypeError,
+  );
+  assertEquals(l.message, 'pwalk: level must be an integer, got "3" (a string)');
+  // none of them wrote a report
+  assertEquals([...Deno.readDirSync(outDir)], []);
+  // true, false and undefined are still taken
+  const n = async (o: WalkOptions) => (await paths(root, o)).length;
+  assertEquals(await n({ followSymlinks: false, stat: true, noSnap: false }), await n({}));
+  assert((await report(root, { output, header: false, printErrors: false })).entries > 0);
 });
 
 Deno.test("walk and walkDirs: an option that is null is not given (its default), as undefined", async () => {
