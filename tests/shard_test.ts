@@ -43,6 +43,8 @@ import {
 import { canMountTmpfs, mountBind, mountTmpfs, scratchDir, tempDir } from "./helpers/temp.ts";
 import { flatTree, mktree, python } from "./helpers/tree.ts";
 import {
+  PlanError,
+  PlanMismatchError,
   planShards,
   readPlan,
   runShard,
@@ -2068,4 +2070,17 @@ Deno.test("lockShard(): outputs that differ in their suffix only (one record) sh
   await b.release();
   await a.release();
   assertEquals([...Deno.readDirSync(tmp.path)], [], "no lock file left");
+});
+
+Deno.test('shard errors are named as their classes (as RefusedError is), not "Error" (audit)', async () => {
+  await using tmp = await tempDir("pwalk-shard-");
+  const f = `${tmp.path}/plan.json`;
+  Deno.writeTextFileSync(f, "not json");
+  const e = await assertRejects(() => readPlan(f), PlanError);
+  assertEquals(e.name, "PlanError");
+  assert(String(e).startsWith("PlanError: "), String(e));
+  for (const C of [PlanError, PlanMismatchError, ShardBusyError, ScanFolderError]) {
+    const x = new C("m", { cause: 1 });
+    assertEquals([x.name, x.message, x.cause, x instanceof Error], [C.name, "m", 1, true]);
+  }
 });

@@ -15,7 +15,13 @@ import { besidePath, osErrorText } from "../outfile.ts";
 import { recordPath } from "./paths.ts";
 
 /** A second run of a shard that is running now: refused, nothing touched. */
-export class ShardBusyError extends Error {}
+export class ShardBusyError extends Error {
+  /** An error named "ShardBusyError" (as RefusedError is named). */
+  constructor(message?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ShardBusyError";
+  }
+}
 
 /** A held shard lock; {@link ShardLock.release} removes the lock file and lets go. */
 export interface ShardLock {

@@ -509,7 +509,13 @@ export function shardFolders(
  * }
  * ```
  */
-export class PlanError extends Error {}
+export class PlanError extends Error {
+  /** An error named "PlanError" (as RefusedError is named). */
+  constructor(message?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "PlanError";
+  }
+}
 
 function isInt(v: unknown, min = 0): v is number {
   return typeof v === "number" && Number.isInteger(v) && v >= min;

@@ -153,7 +153,13 @@ export interface ShardSummary extends
  * }
  * ```
  */
-export class PlanMismatchError extends Error {}
+export class PlanMismatchError extends Error {
+  /** An error named "PlanMismatchError" (as RefusedError is named). */
+  constructor(message?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "PlanMismatchError";
+  }
+}
 
 /** The CSV kinds a shard writes (its parts are joined, which Parquet files cannot be). */
 type CsvCompression = Exclude<Compression, "parquet">;

@@ -255,7 +255,13 @@ export async function submitShards(
  * }
  * ```
  */
-export class ScanFolderError extends Error {}
+export class ScanFolderError extends Error {
+  /** An error named "ScanFolderError" (as RefusedError is named). */
+  constructor(message?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ScanFolderError";
+  }
+}
 
 /** Options of {@link slurmScan}. */
 export interface SlurmScanOptions extends PlanOptions, Omit<ScriptOptions, "dir"> {
