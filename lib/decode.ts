@@ -25,7 +25,11 @@ const S_IFLNK = 0o120000;
  * milliseconds since the epoch (with the sub-millisecond fraction).
  */
 export class WalkEntry {
-  /** Full path: the root as given, then "/" and the names below it. */
+  /**
+   * Full path: the root as walk() normalizes it (as @std/fs walk does:
+   * "./d//a" is "d/a"; the root's own entry keeps a trailing slash, "d/"),
+   * then "/" and the names below it.
+   */
   readonly path: string;
   /** Base name. */
   readonly name: string;
