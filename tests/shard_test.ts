@@ -2084,3 +2084,18 @@ Deno.test('shard errors are named as their classes (as RefusedError is), not "Er
     assertEquals([x.name, x.message, x.cause, x instanceof Error], [C.name, "m", 1, true]);
   }
 });
+
+Deno.test("planShards: header, noSnap, oneFileSystem that are not true or false are TypeErrors, no plan (audit)", async () => {
+  await using tmp = await tempDir("pwalk-shard-");
+  Deno.mkdirSync(`${tmp.path}/t/d`, { recursive: true });
+  for (const k of ["header", "noSnap", "oneFileSystem"]) {
+    const e = await assertRejects(
+      // deno-lint-ignore no-explicit-any
+      () => planShards(`${tmp.path}/t`, { shards: 2, [k]: "false" } as any),
+      TypeError,
+    );
+    assertEquals(e.message, `pwalk: ${k} must be true or false, got "false" (a string)`);
+  }
+  const p = await planShards(`${tmp.path}/t`, { shards: 2, header: false, noSnap: true });
+  assertEquals([p.options.header, p.options.noSnap, p.options.oneFileSystem], [false, true, false]);
+});

@@ -16,7 +16,7 @@
  * @module
  */
 import denoJson from "../../deno.json" with { type: "json" };
-import { checkInt, excludeList } from "../options.ts";
+import { checkBools, checkInt, excludeList } from "../options.ts";
 import { besidePath, writeWhole } from "../outfile.ts";
 import { type FolderId, folderId, listFolder } from "./list.ts";
 import {
@@ -222,6 +222,8 @@ export async function planShards(root: string, options: PlanOptions): Promise<Sh
   if (typeof root !== "string" || root.length === 0) {
     throw new TypeError("pwalk: the root folder must be a non-empty string");
   }
+  // a plan fixes them for every shard: "false" must not be taken as on
+  checkBools(options, ["header", "noSnap", "oneFileSystem"]);
   const shards = checkInt("shards", options.shards, 1, 1_000_000);
   const minFolders = checkInt("minFolders", options.minFolders ?? 16 * shards, 1, 1e9);
   const maxListed = checkInt(
