@@ -3,7 +3,13 @@
  *
  * @module
  */
-import { checkDescriptorOutput, report, reportFormat, stdoutName } from "../report.ts";
+import {
+  checkDescriptorOutput,
+  compressionOf,
+  report,
+  reportFormat,
+  stdoutName,
+} from "../report.ts";
 import { ensureNative, nativeVersion } from "../ffi.ts";
 import {
   count,
@@ -134,12 +140,13 @@ export async function run(args: string[]): Promise<number> {
   }
   const root = oneRoot(f);
   const { ui, ...walk } = await walkArgs(f, root);
-  const level = intArg("level", f.level, 1, 19);
   // -o /dev/stdout: this process's stdout, written through its descriptor
   // as -o - is (by name it would be replaced: a log redirected with >> lost)
   const given = f.output as string | undefined;
   const output = stdoutName(given) ? "-" : given;
   const toStdout = output === undefined || output === "-";
+  // gzip's levels are 1-9, zstd's (and Parquet's pages) 1-19: the range the output takes
+  const level = intArg("level", f.level, 1, !toStdout && compressionOf(output) === "gzip" ? 9 : 19);
   // a folder, or an --exclude list read above: bad usage
   if (!toStdout) {
     await outputApart(output, ui.inputs ?? []).catch((e) => {
