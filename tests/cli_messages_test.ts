@@ -9,7 +9,8 @@
  *   relative root, `./x`, trailing slashes, `a//b`, a list file with CRLF,
  *   a UTF-8 BOM, blank lines), in report, repair and walk(): each spelling
  *   gives exactly the rows of a run excluding the walker's own spelling;
- * - an exclude that names no folder under ROOT is one warning at the end.
+ * - an exclude that names no folder under ROOT is one warning at the end,
+ *   just before the summary.
  */
 import { assert, assertEquals, assertNotEquals, assertStringIncludes } from "@std/assert";
 import { walk } from "../mod.ts";
@@ -241,29 +242,39 @@ Deno.test("--exclude: every spelling excludes the same folder (report, repair, w
     const w = "pwalk: warning: --exclude data/nothere matched nothing under data";
     const applying = lines.findIndex((x) => x.startsWith("pwalk repair: applying"));
     assert(applying > 0 && lines.slice(0, applying).includes(w), r.stderr);
-    assertEquals(lines.at(-1), w, "and again at the end");
+    // and again at the end, just before the closing summary
+    const summary = lines.findIndex((x) => /^pwalk repair: \d+ entries seen/.test(x));
+    assert(summary > applying + 1, r.stderr);
+    assertEquals(lines[summary - 1], w, r.stderr);
   });
 
-  await t.step("an exclude naming nothing under ROOT: one warning at the end", async () => {
-    const l = await list("stray", "/nowhere/x\r\ndata/skip\r\ndata/top\r\n");
-    await Deno.mkdir(`${tmp.path}/outside`);
-    for (const cmd of [[], ["repair"]]) {
-      const r = await cli(
-        [...cmd, "--exclude", l, "--exclude", `${tmp.path}/outside`, "data"],
-        opts,
-      );
-      assertEquals(r.code, 0, r.stderr);
-      const lines = stderrLines(r.stderr);
-      const warnings = lines.filter((x) => x.includes("warning"));
-      assertEquals(warnings, [
-        "pwalk: warning: --exclude /nowhere/x matched nothing under data",
-        "pwalk: warning: --exclude data/top matched nothing under data",
-        `pwalk: warning: --exclude ${tmp.path}/outside matched nothing under data`,
-      ]);
-      assertEquals(lines.slice(-3), warnings, "the warnings come last");
-      assert(!dec.decode(r.stdout).includes("data/skip/"), "data/skip is still excluded");
-    }
-  });
+  await t.step(
+    "an exclude naming nothing under ROOT: one warning at the end, before the summary",
+    async () => {
+      const l = await list("stray", "/nowhere/x\r\ndata/skip\r\ndata/top\r\n");
+      await Deno.mkdir(`${tmp.path}/outside`);
+      for (const cmd of [[], ["repair"]]) {
+        const r = await cli(
+          [...cmd, "--exclude", l, "--exclude", `${tmp.path}/outside`, "data"],
+          opts,
+        );
+        assertEquals(r.code, 0, r.stderr);
+        const lines = stderrLines(r.stderr);
+        const warnings = lines.filter((x) => x.includes("warning"));
+        assertEquals(warnings, [
+          "pwalk: warning: --exclude /nowhere/x matched nothing under data",
+          "pwalk: warning: --exclude data/top matched nothing under data",
+          `pwalk: warning: --exclude ${tmp.path}/outside matched nothing under data`,
+        ]);
+        // the warnings, then the closing summary (report's one line, repair's
+        // count and its dry-run line): a log's last line is the summary's
+        const summary = lines.findIndex((x) => /^pwalk( repair)?: \d+ entries/.test(x));
+        assertEquals(lines.slice(summary - 3, summary), warnings, r.stderr);
+        assertEquals(lines.length - summary, cmd.length ? 2 : 1, r.stderr);
+        assert(!dec.decode(r.stdout).includes("data/skip/"), "data/skip is still excluded");
+      }
+    },
+  );
 });
 
 Deno.test("CLI: a file system error reads as path and reason, without Deno's own wording", async () => {

@@ -677,7 +677,8 @@ export function isStderrTerminal(path: string): boolean {
  * progress setting ({@link walkArgs}); `errors`: a file for every error as
  * a CSV row; start it; the summary lines once done, or what a signal left
  * (after "interrupted by SIGTERM"; with the last progress record);
- * `warnings` come last; `toStdout`: the job writes to stdout.
+ * `warnings` come just before them (the summary stays a log's last line);
+ * `toStdout`: the job writes to stdout.
  */
 export interface JobUi<T> {
   /** "pwalk:", "pwalk repair:", ... */
@@ -1053,14 +1054,15 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
     closeErrors(true);
     succeeded = true;
     line?.clear();
-    for (const l of [...ui.done(s, last), ...ui.warnings ?? []]) eprint(l);
+    // the warnings, then the summary: a log's last line (tail -1) is the summary
+    for (const l of [...ui.warnings ?? [], ...ui.done(s, last)]) eprint(l);
     return EXIT.OK;
   } catch (e) {
     line?.clear();
     if (stopped) {
       ended = true;
-      eprint(`${ui.tag} interrupted by ${stopped[0]}; ${ui.interrupted(last)}${soFar(last)}`);
       for (const l of ui.warnings ?? []) eprint(l);
+      eprint(`${ui.tag} interrupted by ${stopped[0]}; ${ui.interrupted(last)}${soFar(last)}`);
       return stopped[1];
     }
     // stdout closed early (`pwalk /data | head`): stop quietly, as SIGPIPE would.
