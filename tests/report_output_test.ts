@@ -93,6 +93,19 @@ testNeeding([ZSTD], {
   },
 });
 
+/** ROOT and every name below it, as Deno.readDir lists them. */
+function namesUnder(root: string): string[] {
+  const names: string[] = [root];
+  const list = (dir: string) => {
+    for (const e of Deno.readDirSync(dir)) {
+      names.push(`${dir}/${e.name}`);
+      if (e.isDirectory) list(`${dir}/${e.name}`);
+    }
+  };
+  list(root);
+  return names;
+}
+
 Deno.test("a file -o or --errors replaces is left out by that name only: its other hard-linked names are rows", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/tree`;
@@ -109,14 +122,7 @@ Deno.test("a file -o or --errors replaces is left out by that name only: its oth
   const r = await cli(["--no-progress", "-o", out, "--errors", errs, root]);
   assertEquals(r.code, 0, r.stderr);
   // Every name Deno.readDir finds, but errs.csv itself (replaced by the run)
-  const names: string[] = [root];
-  const list = (dir: string) => {
-    for (const e of Deno.readDirSync(dir)) {
-      names.push(`${dir}/${e.name}`);
-      if (e.isDirectory) list(`${dir}/${e.name}`);
-    }
-  };
-  list(root);
+  const names = namesUnder(root);
   const expected = names.filter((n) => n !== errs).sort();
   const { rows } = parsePwalk(await Deno.readFile(out));
   assertEquals(rows.map((row) => row.key).sort(), expected);
@@ -147,14 +153,7 @@ Deno.test("stdout redirected into the walked tree (pwalk ROOT > ROOT/scan.csv) i
     out,
   ]);
   assertEquals(r.code, 0, r.stderr);
-  const names: string[] = [root];
-  const list = (dir: string) => {
-    for (const e of Deno.readDirSync(dir)) {
-      names.push(`${dir}/${e.name}`);
-      if (e.isDirectory) list(`${dir}/${e.name}`);
-    }
-  };
-  list(root);
+  const names = namesUnder(root);
   assert(names.includes(out), "the redirect made the file");
   const { rows } = parsePwalk(await Deno.readFile(out));
   assertEquals(rows.map((row) => row.key).sort(), names.filter((n) => n !== out).sort());

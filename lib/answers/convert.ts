@@ -136,16 +136,15 @@ function asOutputError(err: unknown, partial: string, shown: string): unknown {
 }
 
 /**
- * Write `head` then the bytes of `body` into `out` (a new file, or as it
- * is: a device, a FIFO; or a file open for writing, from its start, left
- * open); a failure is told as writing `shown` (OUT).
+ * Open `out` (a new file, or as it is: a device, a FIFO; or a file open for
+ * writing, from its start, left open), run `write` on it, close what was
+ * opened here; a failure is told as writing `shown` (OUT).
  */
-async function concatInto(
+async function writeInto(
   out: string | Deno.FsFile,
-  head: Uint8Array,
-  body: string,
   shown: string,
-  create = true,
+  create: boolean,
+  write: (f: Deno.FsFile) => Promise<void>,
 ): Promise<void> {
   const held = typeof out !== "string";
   let failed: unknown;
@@ -155,12 +154,7 @@ async function concatInto(
       await f.truncate(0);
       await f.seek(0, Deno.SeekMode.Start);
     }
-    await writeAll(f, head);
-    using src = await Deno.open(body);
-    const buf = new Uint8Array(1 << 20);
-    for (let n; (n = await src.read(buf)) !== null;) {
-      for (let off = 0; off < n;) off += await f.write(buf.subarray(off, n));
-    }
+    await write(f);
   } catch (e) {
     failed = e;
   } finally {
@@ -171,6 +165,24 @@ async function concatInto(
     }
   }
   if (failed) throw new Error(`pwalk: cannot write ${shown}: ${osErrorText(failed)}`);
+}
+
+/** Write `head` then the bytes of `body` into `out`, as {@link writeInto} opens it. */
+function concatInto(
+  out: string | Deno.FsFile,
+  head: Uint8Array,
+  body: string,
+  shown: string,
+  create = true,
+): Promise<void> {
+  return writeInto(out, shown, create, async (f) => {
+    await writeAll(f, head);
+    using src = await Deno.open(body);
+    const buf = new Uint8Array(1 << 20);
+    for (let n; (n = await src.read(buf)) !== null;) {
+      for (let off = 0; off < n;) off += await f.write(buf.subarray(off, n));
+    }
+  });
 }
 
 /**
@@ -189,14 +201,7 @@ async function recompressInto(
 ): Promise<void> {
   const zlib = await import("node:zlib");
   const { Readable } = await import("node:stream");
-  const held = typeof out !== "string";
-  let failed: unknown;
-  const f = held ? out : await Deno.open(out, { write: true, create: true, truncate: true });
-  try {
-    if (held) { // (a second attempt, after names that were not UTF-8)
-      await f.truncate(0);
-      await f.seek(0, Deno.SeekMode.Start);
-    }
+  await writeInto(out, shown, true, async (f) => {
     using src = await Deno.open(body);
     const text = async function* (): AsyncGenerator<Uint8Array> {
       if (head) yield new TextEncoder().encode(head);
@@ -208,16 +213,7 @@ async function recompressInto(
     for await (const b of z) {
       await writeAll(f, new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
     }
-  } catch (e) {
-    failed = e;
-  } finally {
-    try {
-      if (!held) f.close();
-    } catch (e) {
-      failed ??= e;
-    }
-  }
-  if (failed) throw new Error(`pwalk: cannot write ${shown}: ${osErrorText(failed)}`);
+  });
 }
 
 /**
