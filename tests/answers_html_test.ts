@@ -384,3 +384,44 @@ testNeeding([CHROMIUM], {
     }
   },
 });
+
+Deno.test("summary and diff --html: the second run prints no npm Download line (ECharts' registry entry cached)", async () => {
+  await using tmp = await tempDir();
+  await Deno.mkdir(`${tmp.path}/t`);
+  await Deno.writeFile(`${tmp.path}/t/f`, new Uint8Array(5000).fill(1));
+  const scan = `${tmp.path}/s.csv`;
+  assertEquals((await cli(["--header", "-o", scan, `${tmp.path}/t`])).code, 0);
+  // Deno's npm cache as it is but for ECharts' registry entry: the package
+  // from the lockfile, not its packument (as a cache is after a run that
+  // drew no page, or after the runs of pwalk before this fix). Hard links
+  // (a copy across file systems): Deno takes a symlink's target for a path
+  // outside its cache.
+  const info = await new Deno.Command(Deno.execPath(), { args: ["info", "--json"] }).output();
+  const real = JSON.parse(new TextDecoder().decode(info.stdout)).npmCache as string;
+  const download = /Download\S* https:\/\/registry\.npmjs\.org\/echarts$/m;
+  for (const args of [["summary", scan], ["diff", scan, scan]]) {
+    const dir = `${tmp.path}/deno-${args[0]}`;
+    await Deno.mkdir(dir);
+    if (await Deno.stat(real).then(() => true, () => false)) {
+      const cp = (flags: string) =>
+        new Deno.Command("cp", { args: [flags, real, `${dir}/npm`], stderr: "null" }).output();
+      if (!(await cp("-al")).success) {
+        await Deno.remove(`${dir}/npm`, { recursive: true }).catch(() => {});
+        assert((await cp("-a")).success, "npm cache copied");
+      }
+      await Deno.remove(`${dir}/npm/registry.npmjs.org/echarts/registry.json`).catch(() => {});
+    }
+    const run = async (n: number) => {
+      const r = await cli([args[0], "--html", `${tmp.path}/${n}.html`, ...args.slice(1)], {
+        env: { DENO_DIR: dir },
+      });
+      assertEquals(r.code, 0, r.stderr);
+      assert((await Deno.readTextFile(`${tmp.path}/${n}.html`)).includes("<svg"), "charts drawn");
+      return r.stderr;
+    };
+    const first = await run(1);
+    assert(download.test(first), `${args[0]}: the first run fetched it:\n${first}`);
+    const second = await run(2);
+    assert(!/Download/.test(second), `${args[0]}: the second run:\n${second}`);
+  }
+});

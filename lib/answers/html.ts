@@ -35,6 +35,19 @@ function loadECharts(): Promise<ECharts> {
   return echartsModule;
 }
 
+/**
+ * Start importing ECharts now, without waiting for it (a failure is told
+ * when a chart is drawn). `summary --html` and `diff --html` call it before
+ * their DuckDB work: on importing an npm package Deno also fetches its
+ * registry entry ("Download https://registry.npmjs.org/echarts") in the
+ * background, even when the lockfile and the cached package need none, and
+ * caches it once the fetch ends; imported only when the page was drawn, the
+ * process exited first, and every run downloaded it again.
+ */
+export function preloadECharts(): void {
+  loadECharts().catch(() => {});
+}
+
 /** One chart as an SVG string (ECharts SSR); the chart is disposed. */
 async function chart(option: Record<string, unknown>, width = 900, height = 360): Promise<string> {
   const echarts = await loadECharts();

@@ -1274,7 +1274,8 @@ export const PRINT_OPTIONS: Record<string, Kind> = {
  * when it is one of the `scans` given, when it cannot be written, or when
  * it is a file (not a device or FIFO) named as a scan (.csv, .csv.zst,
  * .csv.gz, .parquet: a scan typed for the page, `--html old.csv.zst
- * new.csv`, would be replaced by HTML).
+ * new.csv`, would be replaced by HTML). Then starts importing ECharts,
+ * which draws the page's charts.
  */
 export async function checkHtmlOutput(f: Flags, scans: readonly string[]): Promise<void> {
   if (f.html === undefined) return;
@@ -1294,6 +1295,9 @@ export async function checkHtmlOutput(f: Flags, scans: readonly string[]): Promi
         "not an HTML page's; nothing written",
     );
   }
+  // loaded while DuckDB works, so that Deno's fetch of its registry entry
+  // ends (and is cached) before the process does (see preloadECharts)
+  (await import("../answers/html.ts")).preloadECharts();
 }
 
 /**
