@@ -7,7 +7,7 @@
  */
 import { assert, assertEquals } from "@std/assert";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { diff } from "../mod.ts";
+import { type Diff, diff, type FileChange } from "../mod.ts";
 import { answersTree, type RefEntry, sums, walkRef } from "./helpers/answers_tree.ts";
 import { COLUMNS } from "./helpers/csv.ts";
 import { cli } from "./helpers/run.ts";
@@ -421,6 +421,78 @@ Deno.test("diff across a remount (NEW's st_dev differs): the same totals, breakd
         [d.totals.net.entries, d.totals.net.apparentBytes, d.totals.net.allocatedBytes],
       );
     }
+  }
+});
+
+Deno.test("diff: a deleted file's owner is OLD's (also when another user's file replaced it), a new or changed file's NEW's", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/t`;
+  await Deno.mkdir(root);
+  const put = async (p: string, n: number, uid: number) => {
+    await Deno.writeFile(p, new Uint8Array(n).fill(5));
+    await Deno.chown(p, uid, 2001);
+  };
+  await put(`${root}/replaced`, 50_000, 1001);
+  await put(`${root}/gone`, 30_000, 1001);
+  await put(`${root}/changed`, 1_000, 1001);
+  const scan = async (name: string) => {
+    const r = await cli(["--header", "-o", `${tmp.path}/${name}`, root]);
+    assertEquals(r.code, 0, r.stderr);
+    return `${tmp.path}/${name}`;
+  };
+  const old = await scan("old.csv");
+  const before = await walkRef(root);
+  await put(`${root}/replaced.new`, 1_000, 1002);
+  await Deno.rename(`${root}/replaced.new`, `${root}/replaced`); // 1002's file over 1001's
+  await Deno.remove(`${root}/gone`);
+  await Deno.writeFile(`${root}/changed`, new Uint8Array(9_000), { append: true });
+  await Deno.chown(`${root}/changed`, 1003, 2001); // grown and given to 1003
+  await put(`${root}/added`, 2_000, 1004);
+  const now = await scan("new.csv");
+  const after = await walkRef(root);
+  const uid = (es: RefEntry[], p: string) => es.find((e) => e.path === p)!.uid;
+  const owners = (fs: FileChange[]) => fs.map((f) => [f.path, f.status, f.uid]);
+  const want = {
+    deletedFiles: [
+      [`${root}/replaced`, "replaced", uid(before, `${root}/replaced`)],
+      [`${root}/gone`, "removed", uid(before, `${root}/gone`)],
+    ],
+    newFiles: [
+      [`${root}/added`, "added", uid(after, `${root}/added`)],
+      [`${root}/replaced`, "replaced", uid(after, `${root}/replaced`)],
+    ],
+    changedFiles: [[`${root}/changed`, "changed", uid(after, `${root}/changed`)]],
+  };
+  assertEquals(want.deletedFiles.map((r) => r[2]), [1001, 1001]);
+  assertEquals(want.newFiles.map((r) => r[2]), [1004, 1002]);
+  assertEquals(want.changedFiles[0][2], 1003);
+  const d = await diff([old], [now], { names: false });
+  for (const k of ["deletedFiles", "newFiles", "changedFiles"] as const) {
+    assertEquals(owners(d[k]), want[k], k);
+  }
+  // --json says the same; the text's owner column too
+  const j = await cli(["diff", "--json", "--no-names", old, now]);
+  assertEquals(j.code, 0, j.stderr);
+  const json = JSON.parse(j.text) as Diff;
+  for (const k of ["deletedFiles", "newFiles", "changedFiles"] as const) {
+    assertEquals(owners(json[k]), want[k], `--json ${k}`);
+  }
+  const text = await cli(["diff", "--no-names", old, now], { env: { COLUMNS: "" } });
+  assertEquals(text.code, 0, text.stderr);
+  for (
+    const [title, k] of [
+      ["Largest deleted files", "deletedFiles"],
+      ["Largest new files", "newFiles"],
+      ["Files changed most (size or mtime)", "changedFiles"],
+    ] as const
+  ) {
+    const rows = text.text.split("\n\n").find((b) => b.startsWith(title))!.split("\n").slice(2)
+      .filter((l) => l !== "");
+    assertEquals(
+      rows.map((l) => l.trim().split(/\s+/)).map((c) => [c[0], c[1], Number(c.at(-1))]),
+      want[k],
+      `${title}:\n${rows.join("\n")}`,
+    );
   }
 });
 

@@ -69,7 +69,11 @@ export interface FileChange {
   oldMtime: number | null;
   /** st_mtime in NEW, seconds since the epoch (null when absent from NEW). */
   newMtime: number | null;
-  /** Owner's uid: NEW's, or OLD's when the entry is gone from NEW. */
+  /**
+   * The owner's uid on the side its list is about: in `deletedFiles` OLD's
+   * (who owned what was deleted, also when another user's file replaced
+   * it), in `newFiles` and `changedFiles` NEW's (who owns it now).
+   */
   uid: number;
   /** The owner's user name (null when unknown, or names are not resolved). */
   user: string | null;
@@ -142,11 +146,11 @@ export interface Diff {
   folders: ChangeRow[];
   /** Folders (levels 0..depth) whose recursive allocated size grew most. */
   growingFolders: FolderChange[];
-  /** Largest regular files added (replaced included), by NEW's st_size. */
+  /** Largest regular files added (replaced included), by NEW's st_size; NEW's owner. */
   newFiles: FileChange[];
-  /** Largest regular files removed (replaced included), by OLD's st_size. */
+  /** Largest regular files removed (replaced included), by OLD's st_size; OLD's owner. */
   deletedFiles: FileChange[];
-  /** Regular files whose size or mtime changed, largest size change first. */
+  /** Regular files whose size or mtime changed, largest size change first; NEW's owner. */
   changedFiles: FileChange[];
   /** Seconds DuckDB took (loading included). */
   elapsedSeconds: number;
@@ -462,17 +466,25 @@ export async function diff(
       };
     });
 
-    const files = async (where: string, order: string) =>
-      (await e.all(`SELECT path, st, os, ns, om, nm, coalesce(nu, ou) AS uid FROM j
+    // the owner on the side each list is about: a deleted file's is OLD's
+    // (what is gone was theirs, whoever's file took its path since)
+    const files = async (where: string, order: string, owner: "nu" | "ou") =>
+      (await e.all(`SELECT path, st, os, ns, om, nm, ${owner} AS uid FROM j
         WHERE ${where} ORDER BY ${order}, path LIMIT ${top}`)).map(fileChange);
     const newFilesList = await files(
       "st IN ('added', 'replaced') AND nk = 'f'",
       "ns DESC",
+      "nu",
     );
-    const deletedFiles = await files("st IN ('removed', 'replaced') AND ok = 'f'", "os DESC");
+    const deletedFiles = await files(
+      "st IN ('removed', 'replaced') AND ok = 'f'",
+      "os DESC",
+      "ou",
+    );
     const changedFiles = await files(
       "st = 'changed' AND nk = 'f'",
       "abs(ns::HUGEINT - os) DESC, ns DESC",
+      "nu",
     );
 
     if (options.names !== false) {

@@ -31,7 +31,8 @@ inode changed counts as replaced; an entry at a new path that OLD had at a
 path it is gone from (same inode, type, size, mtime) is also counted as
 moved. Prints the totals; per user, group and
 folder (at --depth) the bytes and entries added, removed, grown, shrunk and
-net; the folders that grew most; the largest new, deleted and changed files.
+net; the folders that grew most; the largest new, deleted and changed files
+(owner: a deleted file's in OLD, a new or changed file's in NEW).
 
 On a terminal, after 2 s of work, a progress line on stderr shows the stage
 (reading OLD, reading NEW, comparing) and the time elapsed, cleared before
