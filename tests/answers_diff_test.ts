@@ -595,6 +595,49 @@ Deno.test("diff: a folder moved and a file renamed are counted as moved, a new f
   }
 });
 
+Deno.test("diff: a hard link made to a moved file (or beside one left in place) is added, not moved", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/t`;
+  await Deno.mkdir(`${root}/d`, { recursive: true });
+  for (const [i, f] of ["f1", "f2", "f3", "f4", "g"].entries()) {
+    await Deno.writeFile(`${root}/${f}`, new Uint8Array(20_000 * (i + 1)).fill(i + 1));
+  }
+  await Deno.link(`${root}/f3`, `${root}/f3b`);
+  const scan = async (name: string) => {
+    const r = await cli(["--header", "-o", `${tmp.path}/${name}`, root]);
+    assertEquals(r.code, 0, r.stderr);
+    return `${tmp.path}/${name}`;
+  };
+  const old = await scan("old.csv");
+  const before = await walkRef(root);
+  const duBefore = await duBytes(root);
+  // what happens on disk: four renames, four links
+  const renames = [["f1", "d/f1m"], ["f3", "f3m"], ["f4", "f4m"], ["g", "g2"]];
+  const links = [["d/f1m", "a_link1"], ["f2", "link2"], ["f4m", "f4n"], ["f4m", "f4o"]];
+  for (const [from, to] of renames) await Deno.rename(`${root}/${from}`, `${root}/${to}`);
+  for (const [to, name] of links) await Deno.link(`${root}/${to}`, `${root}/${name}`);
+  const now = await scan("new.csv");
+  const after = await walkRef(root);
+  const at = (es: RefEntry[], p: string) => es.find((e) => e.path === `${root}/${p}`)!;
+  for (const [from, to] of renames) assertEquals(at(after, to).ino, at(before, from).ino, to);
+  const oldPaths = new Set(before.map((e) => e.path));
+  const added = after.filter((e) => !oldPaths.has(e.path));
+  assertEquals(added.length, renames.length + links.length);
+  assertEquals(await duBytes(root), duBefore, "no data written: du the same");
+
+  const d = await diff([old], [now]);
+  assertEquals(d.totals.added.entries, added.length);
+  assertEquals(d.totals.moved.entries, renames.length, JSON.stringify(d.totals.moved));
+  // the bytes moved: the renamed files' but f3's, whose bytes f3b (left
+  // in place) carries; the links carry none
+  const alloc = (p: string) => at(after, p).blocks * 512;
+  assertEquals(d.totals.moved.allocatedBytes, alloc("d/f1m") + alloc("f4m") + alloc("g2"));
+  assertEquals(d.totals.moved.allocatedBytes, d.totals.added.allocatedBytes);
+  assertEquals(d.totals.net.allocatedBytes, 0);
+  const text = await cli(["diff", old, now]);
+  assert(/^moved\s+4 entries/m.test(text.text), text.text);
+});
+
 Deno.test("diff and summary text: every line fits COLUMNS; written to a file, whole paths", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/t`;

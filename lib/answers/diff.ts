@@ -127,7 +127,10 @@ export interface Diff {
     /**
      * Of `added` and `replaced`: entries that are an entry of OLD at
      * another path, gone from it (the same file system, inode, type, size
-     * and mtime), i.e. moved or renamed (NEW's bytes). They are counted as
+     * and mtime), i.e. moved or renamed (NEW's bytes). One per name gone:
+     * an inode's new names beyond the number of its OLD names gone are hard
+     * links added (`mv a b; ln b c`: b moved, c added only), the names
+     * that carry its bytes moved first. They are counted as
      * added and removed too. The file system is told by st_dev; across a
      * remount that changed it, OLD's and NEW's devices that hold the same
      * entry (inode and type) at some path are taken for one.
@@ -384,10 +387,22 @@ export async function diff(
       SELECT DISTINCT odv AS d FROM j WHERE odv IS NOT NULL AND odv NOT IN (SELECT o FROM dm)
       INTERSECT
       SELECT DISTINCT ndv FROM j WHERE ndv IS NOT NULL AND ndv NOT IN (SELECT n FROM dm))`);
-    const mv = (await e.all(`SELECT ${agg("mov", "true", "nab", "nal")} FROM j a
-      WHERE a.st IN ('added', 'replaced') AND EXISTS (SELECT 1 FROM j b JOIN dm ON dm.o = b.odv
-        WHERE b.st IN ('removed', 'replaced') AND b.oi = a.ni AND dm.n = a.ndv AND b.ok = a.nk
-          AND b.os = a.ns AND b.om = a.nm AND b.path <> a.path)`))[0];
+    // One name moved per name gone: an inode's new names (of one file
+    // system, type, size and mtime) are moved as many as OLD's names of it
+    // that are gone, the others are links added to it (`mv a b; ln b c`:
+    // b moved, c added). The names that carry the bytes are taken first.
+    const mv = (await e.all(`WITH p AS (
+        SELECT a.rowid AS ar, b.rowid AS br, a.ndv, a.ni, a.nk, a.ns, a.nm
+        FROM j a JOIN dm ON dm.n = a.ndv JOIN j b ON b.odv = dm.o
+        WHERE a.st IN ('added', 'replaced') AND b.st IN ('removed', 'replaced')
+          AND b.oi = a.ni AND b.ok = a.nk AND b.os = a.ns AND b.om = a.nm AND b.path <> a.path),
+      g AS (SELECT ndv, ni, nk, ns, nm, count(DISTINCT br) AS gone FROM p GROUP BY ALL),
+      c AS (SELECT x.ar, g.gone, row_number() OVER (PARTITION BY x.ndv, x.ni, x.nk, x.ns, x.nm
+          ORDER BY j.nal DESC, j.nab DESC, j.path, x.ar) AS k
+        FROM (SELECT DISTINCT ar, ndv, ni, nk, ns, nm FROM p) x
+        JOIN g USING (ndv, ni, nk, ns, nm) JOIN j ON j.rowid = x.ar)
+      SELECT ${agg("mov", "true", "nab", "nal")} FROM j
+      WHERE rowid IN (SELECT ar FROM c WHERE k <= gone)`))[0];
     await e.exec(`DROP TABLE dm`);
     const t = (await e.all(`SELECT
       ${agg("add", "st = 'added'", "nab", "nal")},

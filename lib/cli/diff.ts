@@ -29,7 +29,8 @@ OLD and NEW are scans (a .csv, .csv.zst, .csv.gz or .parquet file, a glob in
 quotes, or a folder of shards). Entries are matched by path; a path whose
 inode changed counts as replaced; an entry at a new path that OLD had at a
 path it is gone from (same inode, type, size, mtime) is also counted as
-moved. Prints the totals; per user, group and
+moved (one name per name gone: a hard link made beside it is added).
+Prints the totals; per user, group and
 folder (at --depth) the bytes and entries added, removed, grown, shrunk and
 net; the folders that grew most; the largest new, deleted and changed files
 (owner: a deleted file's in OLD, a new or changed file's in NEW).
