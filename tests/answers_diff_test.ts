@@ -11,6 +11,7 @@ import { type Diff, diff, type FileChange } from "../mod.ts";
 import { answersTree, type RefEntry, sums, walkRef } from "./helpers/answers_tree.ts";
 import { COLUMNS } from "./helpers/csv.ts";
 import { cli } from "./helpers/run.ts";
+import { formatDiff } from "../lib/cli/diff.ts";
 import { PYTHON3, testNeeding } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { python } from "./helpers/tree.ts";
@@ -667,6 +668,79 @@ Deno.test("diff and summary text: every line fits COLUMNS; written to a file, wh
     assertEquals(r.code, 0, r.stderr);
     assert(r.text.includes(file.slice(tmp.path.length + 1)) || r.text.includes(file), r.text);
     assert(!r.text.includes("…"), r.text);
+  }
+});
+
+Deno.test("diff text on a narrow terminal: lines wrapped or laid out anew between words, never a word cut", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/a_rather_long_root_folder_name`;
+  await Deno.mkdir(`${root}/sub`, { recursive: true });
+  await Deno.writeFile(`${root}/sub/one`, new Uint8Array(100_000).fill(1));
+  const scan = async (name: string) => {
+    const r = await cli(["-o", `${tmp.path}/${name}`, root]);
+    assertEquals(r.code, 0, r.stderr);
+    return `${tmp.path}/${name}`;
+  };
+  const old = await scan("old.csv");
+  await Deno.writeFile(`${root}/sub/two`, new Uint8Array(300_000).fill(2));
+  await Deno.rename(`${root}/sub/one`, `${root}/one`);
+  const now = await scan("new.csv");
+  const kinds = [
+    "added",
+    "removed",
+    "replaced",
+    "changed",
+    "moved",
+    "grown",
+    "shrunk",
+    "unchanged",
+    "net",
+  ] as const;
+  // each kind's figures as the whole (uncut) text gives them: "added 2
+  // entries 304.0 KiB allocated" -> ["2", "304.0", "KiB"]
+  const figures = (text: string) =>
+    new Map(kinds.map((k) => {
+      const l = text.split("\n").find((x) => x.split(/\s+/)[0] === k)!;
+      return [k, l.split(/\s+/).slice(1).filter((w) => /^[-+]?[\d,.]+$|^[KMGTPE]?i?B$/.test(w))];
+    }));
+  const check = (text: string, width: number, want: Map<string, string[]>) => {
+    for (const l of text.split("\n")) assert([...l].length <= width, `at ${width}: ${l}`);
+    // "…" only inside a path (a folder or file name cut keeping its ends)
+    for (const w of text.split(/\s+/).filter((w) => w.includes("…"))) {
+      assert(w.startsWith("/"), `at ${width}: a word cut: ${w}\n${text}`);
+    }
+    assertEquals(figures(text), want, `at ${width}:\n${text}`);
+  };
+  const whole = await cli(["diff", old, now], { env: { COLUMNS: "" } });
+  assertEquals(whole.code, 0, whole.stderr);
+  const want = figures(whole.text);
+  assertEquals(want.get("moved"), ["1", "100.0", "KiB"]);
+  for (const columns of [40, 44, 50, 55, 60]) {
+    const r = await cli(["diff", old, now], { env: { COLUMNS: String(columns) } });
+    assertEquals(r.code, 0, r.stderr);
+    check(r.text, columns, want);
+    // the titles' words whole, wrapped where they are too wide
+    const titles = r.text.split("\n\n").slice(1).map((b) => b.split("\n"));
+    for (const t of ["Folders at level 1 by net allocated growth", "Largest new files"]) {
+      const block = titles.find((b) => t.startsWith(b[0].trim()))!;
+      assertEquals(block.slice(0, t.length <= columns ? 1 : 2).join(" ").replace(/\s+/g, " "), t);
+    }
+  }
+  // figures too wide for "N entries  B allocated" lines at 40 columns: a
+  // header over the columns instead
+  const d = await diff([old], [now]);
+  const big = { entries: 1_234_567_890, apparentBytes: 2 ** 50, allocatedBytes: 1.5 * 2 ** 50 };
+  const wide = {
+    ...d,
+    totals: { ...d.totals, unchanged: big, net: { ...big, entries: -big.entries } },
+  };
+  const bigText = formatDiff(wide, Infinity);
+  const bigWant = figures(bigText);
+  assertEquals(bigWant.get("unchanged"), ["1,234,567,890", "1.5", "PiB"]);
+  for (const columns of [40, 50]) {
+    const text = formatDiff(wide, columns);
+    check(text, columns, bigWant);
+    assert(/^\s+entries\s+allocated$/m.test(text), text);
   }
 });
 

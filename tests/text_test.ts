@@ -1,14 +1,16 @@
 /**
  * The CLI's and the answers' thousands separators are written by hand (Intl
  * costs the CLI 6.6 MiB): they must print what Intl.NumberFormat("en-US")
- * prints, the independent reference here.
+ * prints, the independent reference here; wrap() must break lines where
+ * Python's textwrap does.
  */
-import { assertEquals } from "@std/assert";
-import { bytes, count } from "../lib/answers/text.ts";
+import { assert, assertEquals } from "@std/assert";
+import { bytes, count, wrap } from "../lib/answers/text.ts";
 import { formatBytes } from "../lib/cli/progress.ts";
 import { groupDigits } from "../lib/digits.ts";
 import { num } from "../lib/cli/common.ts";
-import { rng } from "./helpers/tree.ts";
+import { python, rng } from "./helpers/tree.ts";
+import { PYTHON3, testNeeding } from "./helpers/system.ts";
 
 Deno.test("count() and num() print what Intl.NumberFormat('en-US') prints", () => {
   const intl = new Intl.NumberFormat("en-US");
@@ -62,4 +64,37 @@ Deno.test("bytes() and formatBytes(): the unit is the one whose rounded figure i
   }
   assertEquals(bytes(1048575), "1.0 MiB");
   assertEquals(formatBytes(1073741823), "1.0 GiB");
+});
+
+testNeeding([PYTHON3], {
+  name:
+    "wrap() breaks lines between words as Python's textwrap does; a word wider than a line is cut keeping its ends",
+  async fn() {
+    const rnd = rng(5);
+    const cases: [string, number][] = [];
+    for (let i = 0; i < 300; i++) {
+      const words = Array.from(
+        { length: 1 + Math.floor(rnd() * 14) },
+        () => "abcdefghij,.()+-:;0123456789".slice(0, 1 + Math.floor(rnd() * 12)),
+      );
+      cases.push([words.join(" "), 14 + Math.floor(rnd() * 50)]);
+    }
+    const want = JSON.parse(
+      await python(
+        `import json, sys, textwrap
+print(json.dumps([textwrap.wrap(s, w, subsequent_indent="  ", break_long_words=False,
+                                break_on_hyphens=False) for s, w in json.loads(sys.argv[1])]))`,
+        JSON.stringify(cases),
+      ),
+    ) as string[][];
+    for (const [i, [s, w]] of cases.entries()) {
+      assertEquals(wrap(s, w).split("\n"), want[i], `${w}: ${s}`);
+    }
+    // a path wider than its line: cut in the middle, the other words whole
+    const path = "/data/projects/a_very_long_folder_name/and_another_one/file.h5";
+    const lines = wrap(`pwalk diff: ${path} -> /data`, 30).split("\n");
+    assertEquals(lines[0], "pwalk diff:");
+    assert(lines[1].startsWith("  /data/proj") && lines[1].endsWith("file.h5"), lines[1]);
+    assertEquals([lines[1].length, lines[2]], [30, "  -> /data"]);
+  },
 });

@@ -106,8 +106,33 @@ export function fit(s: string, w: number): string {
 }
 
 /**
- * A table: a title line, a header, rows, measured in terminal columns (a
- * CJK name's characters take two each). Column `flex` (default 0) takes
+ * A line fitted to `w` terminal columns by breaking it between words (at
+ * spaces; the lines after the first indented by `indent`), never inside
+ * one: only a word wider than its line, a long path, is cut by {@link fit}
+ * (keeping its start and end). Made {@link visible} first, as fit() does.
+ */
+export function wrap(s: string, w: number, indent = "  "): string {
+  s = visible(s);
+  if (columns(s) <= w) return s;
+  const lines: string[] = [];
+  let line = "";
+  for (const word of s.split(" ").filter((x) => x !== "")) {
+    if (line !== "" && columns(line) + 1 + columns(word) <= w) {
+      line += ` ${word}`;
+      continue;
+    }
+    if (line !== "") lines.push(line);
+    const lead = lines.length ? indent : "";
+    line = lead + fit(word, Math.max(1, w - columns(lead)));
+  }
+  lines.push(line);
+  return lines.join("\n");
+}
+
+/**
+ * A table: a title (wrapped between words where it is too wide), a header,
+ * rows, measured in terminal columns (a CJK name's characters take two
+ * each). Column `flex` (default 0) takes
  * the width left by the others and is cut to fit; the other columns are
  * right-aligned unless listed in `left`. Columns listed in `optional`
  * (default: every column after the first besides the flex one) are left
@@ -151,7 +176,7 @@ export function table(
       const pad = " ".repeat(Math.max(0, widths[i] - columns(s)));
       return aligned.has(i) ? s + pad : pad + s;
     }).join("  ").trimEnd();
-  const out = [fit(title, width), line(head)];
+  const out = [wrap(title, width), line(head)];
   if (rows.length === 0) out.push("  (none)");
   for (const r of rows) out.push(line(r));
   return out.join("\n");

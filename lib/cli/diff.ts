@@ -15,9 +15,18 @@ import {
   runAnswer,
   UsageError,
 } from "./common.ts";
-import { type ChangeRow, type Diff, diff, type FileChange } from "../answers/diff.ts";
+import { type Change, type ChangeRow, type Diff, diff, type FileChange } from "../answers/diff.ts";
 import { shardWarnings } from "../answers/scan.ts";
-import { bytes, count, date, delta, deltaCount, fit, outputWidth, table } from "../answers/text.ts";
+import {
+  bytes,
+  count,
+  date,
+  delta,
+  deltaCount,
+  outputWidth,
+  table,
+  wrap,
+} from "../answers/text.ts";
 
 /** `pwalk diff --help`. */
 export const HELP: string = `pwalk diff: what changed between two scans of a tree
@@ -128,33 +137,66 @@ function fileTable(title: string, rows: FileChange[], width: number): string {
   );
 }
 
+/**
+ * The totals' lines, one per kind of change, in the first layout whose
+ * lines all fit `width`: the figures in wide columns; in columns as wide
+ * as their widest figure; under a header ("entries", "allocated") when
+ * even that is too wide. A line is never cut (nor a word in it).
+ */
+function totalsLines(t: Diff["totals"], width: number): string[] {
+  const rows: [string, Change, boolean][] = [
+    ["added", t.added, false],
+    ["removed", t.removed, false],
+    ["replaced", t.replaced, false],
+    ["changed", t.changed, false],
+    ["moved", t.moved, false],
+    ["grown", t.grown, true],
+    ["shrunk", t.shrunk, true],
+    ["unchanged", t.unchanged, false],
+    ["net", t.net, true],
+  ];
+  const size = (c: Change, signed: boolean) =>
+    signed ? delta(c.allocatedBytes) : bytes(c.allocatedBytes);
+  const cw = Math.max(...rows.map(([, c]) => count(c.entries).length));
+  const bw = Math.max(...rows.map(([, c, signed]) => size(c, signed).length));
+  // the moved note as it fits (cut, it broke the line's own words)
+  const notes = [" (of added and replaced: renamed or moved here)", " (renamed or moved here)", ""];
+  for (const [lw, nw, sw] of [[10, 12, 12], [10, cw, bw]]) {
+    const lines = rows.map(([what, c, signed]) => {
+      const l = `${what.padEnd(lw)} ${count(c.entries).padStart(nw)} entries  ${
+        size(c, signed).padStart(sw)
+      } allocated`;
+      return what === "moved" ? notes.map((n) => l + n).find((x) => x.length <= width) ?? l : l;
+    });
+    if (lines.every((l) => l.length <= width)) return lines;
+  }
+  const [ew, aw] = [Math.max(cw, "entries".length), Math.max(bw, "allocated".length)];
+  return [
+    `${"".padEnd(9)}  ${"entries".padStart(ew)}  ${"allocated".padStart(aw)}`,
+    ...rows.map(([what, c, signed]) =>
+      `${what.padEnd(9)}  ${count(c.entries).padStart(ew)}  ${size(c, signed).padStart(aw)}`
+    ),
+  ];
+}
+
 /** The text `pwalk diff` prints, fitted to `width` columns. */
 export function formatDiff(d: Diff, width: number): string {
-  const t = d.totals;
-  const line = (what: string, c: { entries: number; allocatedBytes: number }, signed = false) =>
-    `${what.padEnd(10)} ${count(c.entries).padStart(12)} entries  ${
-      (signed ? delta(c.allocatedBytes) : bytes(c.allocatedBytes)).padStart(12)
-    } allocated`;
+  const sides = [
+    `old: ${count(d.old.entries)} entries, ${bytes(d.old.allocatedBytes)} allocated`,
+    `new: ${count(d.new.entries)} entries, ${bytes(d.new.allocatedBytes)} allocated`,
+  ];
   const parts = [
     [
-      `pwalk diff: ${d.old.roots.join(", ") || "(no root row)"} -> ${
-        d.new.roots.join(", ") || "(no root row)"
-      }`,
-      `old: ${count(d.old.entries)} entries, ${bytes(d.old.allocatedBytes)} allocated; ` +
-      `new: ${count(d.new.entries)} entries, ${bytes(d.new.allocatedBytes)} allocated`,
-      line("added", t.added),
-      line("removed", t.removed),
-      line("replaced", t.replaced),
-      line("changed", t.changed),
-      // the note as it fits (cut by fit(), it broke the line's own words)
-      [" (of added and replaced: renamed or moved here)", " (renamed or moved here)", ""]
-        .map((note) => line("moved", t.moved) + note)
-        .find((l) => l.length <= width) ?? line("moved", t.moved),
-      line("grown", t.grown, true),
-      line("shrunk", t.shrunk, true),
-      line("unchanged", t.unchanged),
-      line("net", t.net, true),
-    ].map((l) => fit(l, width)).join("\n"),
+      wrap(
+        `pwalk diff: ${d.old.roots.join(", ") || "(no root row)"} -> ${
+          d.new.roots.join(", ") || "(no root row)"
+        }`,
+        width,
+      ),
+      // both sides on one line, or each on its own
+      sides.join("; ").length <= width ? sides.join("; ") : sides.map((l) => wrap(l, width)),
+      ...totalsLines(d.totals, width),
+    ].flat().join("\n"),
     changeTable("Users by net allocated growth", "user", d.users, width),
     changeTable("Groups by net allocated growth", "group", d.groups, width),
     changeTable(`Folders at level ${d.depth} by net allocated growth`, "folder", d.folders, width),
