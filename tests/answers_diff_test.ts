@@ -12,6 +12,7 @@ import { answersTree, type RefEntry, sums, walkRef } from "./helpers/answers_tre
 import { COLUMNS } from "./helpers/csv.ts";
 import { cli } from "./helpers/run.ts";
 import { formatDiff } from "../lib/cli/diff.ts";
+import { bytes } from "../lib/answers/text.ts";
 import { PYTHON3, testNeeding } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { python } from "./helpers/tree.ts";
@@ -671,7 +672,7 @@ Deno.test("diff and summary text: every line fits COLUMNS; written to a file, wh
   }
 });
 
-Deno.test("diff text on a narrow terminal: lines wrapped or laid out anew between words, never a word cut", async () => {
+Deno.test("diff and summary text on a narrow terminal: lines wrapped or laid out anew between words, never a word cut", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/a_rather_long_root_folder_name`;
   await Deno.mkdir(`${root}/sub`, { recursive: true });
@@ -725,6 +726,27 @@ Deno.test("diff text on a narrow terminal: lines wrapped or laid out anew betwee
       const block = titles.find((b) => t.startsWith(b[0].trim()))!;
       assertEquals(block.slice(0, t.length <= columns ? 1 : 2).join(" ").replace(/\s+/g, " "), t);
     }
+  }
+  // summary's totals alike: each name on the line of its figure
+  const sj = await cli(["summary", "--json", now]);
+  const st = JSON.parse(sj.text).totals;
+  const pairs = [
+    `entries ${st.entries}`,
+    `files ${st.files}`,
+    `folders ${st.folders}`,
+    `allocated ${bytes(st.allocatedBytes)}`,
+    `apparent ${bytes(st.apparentBytes)}`,
+    `users 1`,
+    `groups 1`,
+  ];
+  for (const columns of [40, 50]) {
+    const r = await cli(["summary", now], { env: { COLUMNS: String(columns) } });
+    assertEquals(r.code, 0, r.stderr);
+    for (const l of r.text.split("\n")) assert([...l].length <= columns, `at ${columns}: ${l}`);
+    for (const w of r.text.split(/\s+/).filter((w) => w.includes("…"))) {
+      assert(w.startsWith("/"), `summary at ${columns}: a word cut: ${w}\n${r.text}`);
+    }
+    for (const p of pairs) assert(r.text.split("\n").some((l) => l.includes(p)), `${p}\n${r.text}`);
   }
   // figures too wide for "N entries  B allocated" lines at 40 columns: a
   // header over the columns instead

@@ -107,18 +107,20 @@ export function fit(s: string, w: number): string {
 
 /**
  * A line fitted to `w` terminal columns by breaking it between words (at
- * spaces; the lines after the first indented by `indent`), never inside
- * one: only a word wider than its line, a long path, is cut by {@link fit}
- * (keeping its start and end). Made {@link visible} first, as fit() does.
+ * `sep`, a space by default: "entries 12  files 10" broken at "  " keeps
+ * each name with its figure; the lines after the first indented by
+ * `indent`), never inside one: only a word wider than its line, a long
+ * path, is cut by {@link fit} (keeping its start and end). Made
+ * {@link visible} first, as fit() does.
  */
-export function wrap(s: string, w: number, indent = "  "): string {
+export function wrap(s: string, w: number, indent = "  ", sep = " "): string {
   s = visible(s);
   if (columns(s) <= w) return s;
   const lines: string[] = [];
   let line = "";
-  for (const word of s.split(" ").filter((x) => x !== "")) {
-    if (line !== "" && columns(line) + 1 + columns(word) <= w) {
-      line += ` ${word}`;
+  for (const word of s.split(sep).map((x) => x.trim()).filter((x) => x !== "")) {
+    if (line !== "" && columns(line) + columns(sep) + columns(word) <= w) {
+      line += sep + word;
       continue;
     }
     if (line !== "") lines.push(line);

@@ -17,7 +17,8 @@ import {
 } from "./common.ts";
 import { type AgeBucket, summarize, type Summary } from "../answers/summary.ts";
 import { shardWarnings } from "../answers/scan.ts";
-import { bytes, count, date, fit, outputWidth, seenTwiceWarning, table } from "../answers/text.ts";
+import { bytes, count, date, outputWidth, seenTwiceWarning, table, wrap } from "../answers/text.ts";
+import { columns } from "../width.ts";
 
 /** `pwalk summary --help`. */
 export const HELP: string = `pwalk summary: who uses the space, what is big, old, cold
@@ -140,17 +141,16 @@ function ageTable(title: string, ages: AgeBucket[], width: number): string {
   );
 }
 
-/** `text` in lines of at most `width` columns, broken at spaces. */
-function wrap(text: string, width: number): string {
-  const lines: string[] = [];
-  let line = "";
-  for (const word of text.split(" ")) {
-    if (line && line.length + 1 + word.length > width) {
-      lines.push(line);
-      line = word;
-    } else line = line ? `${line} ${word}` : word;
-  }
-  return [...lines, line].join("\n");
+/**
+ * A line of the totals fitted to `width`: broken between its items (two
+ * spaces apart, "entries 12  files 10", each name kept with its figure)
+ * when each fits a line, else between words.
+ */
+function lineOf(l: string, width: number): string {
+  const items = l.split("  ");
+  return items.length > 1 && items.every((x) => columns(x) <= width - 2)
+    ? wrap(l, width, "  ", "  ")
+    : wrap(l, width);
 }
 
 /** The text `pwalk summary` prints, fitted to `width` columns. */
@@ -170,8 +170,8 @@ export function formatSummary(s: Summary, width: number): string {
         `names not UTF-8: ${count(t.nonUtf8Names)}`,
         `errors: ${t.errors === null ? "not recorded in a scan" : count(t.errors)}`,
       ]].flatMap((l) => l.join("  ").length <= width ? [l.join("  ")] : l),
-    ].map((l) => fit(l, width)).join("\n") +
-      (t.foldersSeenTwice ? "\n" + wrap(seenTwiceWarning(t.foldersSeenTwice), width) : ""),
+    ].map((l) => lineOf(l, width)).join("\n") +
+      (t.foldersSeenTwice ? "\n" + wrap(seenTwiceWarning(t.foldersSeenTwice), width, "") : ""),
   );
   const owners = (title: string, label: string, rows: Summary["users"], total: number) =>
     table(
