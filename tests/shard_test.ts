@@ -490,7 +490,16 @@ Deno.test("bad usage of plan, report --plan, slurm, status: one line on stderr, 
     ],
     [
       ["report", "--plan", p, "--shard", "0", "-o", `${tmp.path}/s.csv.gz`, "--level", "12"],
-      /level 12 is not a gzip level \(1-9\)/,
+      /--level needs a whole number from 1 to 9, got '12'/,
+    ],
+    // gzip's range, not zstd's, named (as a report names it)
+    [
+      ["report", "--plan", p, "--shard", "0", "-o", `${tmp.path}/s.csv.gz`, "--level", "0"],
+      /--level needs a whole number from 1 to 9, got '0'/,
+    ],
+    [
+      ["report", "--plan", p, "--shard", "0", "-o", `${tmp.path}/s.csv.zst`, "--level", "0"],
+      /--level needs a whole number from 1 to 19, got '0'/,
     ],
     [["report", "--plan", `${tmp.path}/notaplan.json`, "--shard", "0"], /not a pwalk shard plan/],
     [["report", "--plan", `${tmp.path}/nope.json`, "--shard", "0"], /--plan .*nope\.json/],

@@ -21,7 +21,7 @@ import {
 import { duration, formatBytes } from "./progress.ts";
 import { PlanError, readPlan } from "../shard/plan.ts";
 import { notAFile, PlanMismatchError, recordPath, runShard, ShardBusyError } from "../shard/run.ts";
-import { reportFormat, stdoutName } from "../report.ts";
+import { compressionOf, reportFormat, stdoutName } from "../report.ts";
 
 /** `pwalk report --plan --help`. */
 export const HELP = `pwalk report --plan: one shard of a planned scan (see pwalk plan --help)
@@ -85,9 +85,11 @@ export async function run(args: string[]): Promise<number> {
   const planPath = f.plan as string;
   if (f.shard === undefined) throw new UsageError("missing --shard I");
   const threads = threadsArg(f);
-  const level = intArg("level", f.level, 1, 19);
   // -o /dev/stdout: this process's stdout, as -o - (by name it would be replaced)
   let output = stdoutName(f.output as string | undefined) ? "-" : f.output as string | undefined;
+  // gzip's levels are 1-9, zstd's 1-19: the range the output takes (as for a report)
+  const gzip = output !== undefined && output !== "-" && compressionOf(output) === "gzip";
+  const level = intArg("level", f.level, 1, gzip ? 9 : 19);
   if (output && /\.parquet$/i.test(output)) {
     throw new UsageError(
       `a shard writes CSV (.csv, .csv.zst or .csv.gz), not ${output}: ` +
