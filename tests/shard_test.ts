@@ -519,6 +519,9 @@ Deno.test("bad usage of plan, report --plan, slurm, status: one line on stderr, 
       /planned has a plan but no job\.sbatch \(a folder of pwalk plan, not of pwalk slurm\): run its shards with pwalk report --plan/,
     ],
     [["status", tmp.path], /no plan\.json there/],
+    // a folder that is not there is said to be missing, not planless
+    [["status", `${tmp.path}/nonexist`], /^pwalk: \S+\/nonexist: no such folder\n$/],
+    [["slurm", "--resume", `${tmp.path}/nonexist`], /^pwalk: \S+\/nonexist: no such folder\n$/],
     [["status"], /give one scan folder/],
   ];
   // the shard's own help, with its own options

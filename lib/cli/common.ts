@@ -637,6 +637,21 @@ export function oneRoot(f: Flags, refuse?: string): string {
   return root;
 }
 
+/**
+ * Why the scan folder `dir` is not there at all ("DIR: no such folder"),
+ * or undefined when it is (a file too: the caller says what is wrong with
+ * it). `pwalk status /nonexist` is told so, not that it has no plan.json.
+ */
+export function missingFolder(dir: string): string | undefined {
+  try {
+    Deno.statSync(dir);
+    return undefined;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) return undefined;
+  }
+  return `${dir}: no such folder`;
+}
+
 /** What {@link runJob} hands to a job's start: spread it into the job's options. */
 export interface JobRun {
   /** Aborted by SIGINT, SIGTERM or SIGHUP. */

@@ -5,7 +5,16 @@
  *
  * @module
  */
-import { eprint, intArg, notUtf8, oneRoot, parse, UsageError, writeStdout } from "./common.ts";
+import {
+  eprint,
+  intArg,
+  missingFolder,
+  notUtf8,
+  oneRoot,
+  parse,
+  UsageError,
+  writeStdout,
+} from "./common.ts";
 import { PlanError } from "../shard/plan.ts";
 import { arrayList, resumeScan, ScanFolderError, slurmScan } from "../shard/slurm.ts";
 import { shellQuote } from "../shell.ts";
@@ -133,7 +142,8 @@ export async function run(args: string[]): Promise<number> {
       await Deno.stat(`${dir}/plan.json`);
     } catch {
       throw new UsageError(
-        `${dir}: no plan.json there (pwalk slurm ROOT --out ${dir} makes one)`,
+        missingFolder(dir) ??
+          `${dir}: no plan.json there (pwalk slurm ROOT --out ${dir} makes one)`,
       );
     }
     let r;

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { num as n, parse, UsageError, writeStdout } from "./common.ts";
+import { missingFolder, num as n, parse, UsageError, writeStdout } from "./common.ts";
 import { PlanError } from "../shard/plan.ts";
 import { scanStatus, type ShardState } from "../shard/status.ts";
 
@@ -35,7 +35,8 @@ Options:
   --verify    also check each done shard's output against its SHA-256
   -h, --help  this help
 
-Exit status: 0 every shard is done, 1 some are not, 2 bad usage (no plan),
+Exit status: 0 every shard is done, 1 some are not, 2 bad usage (no such
+folder, no plan),
 141 stdout closed early (| head).
 `;
 
@@ -53,7 +54,10 @@ export async function run(args: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof PlanError) throw new UsageError(e.message);
     if (e instanceof Deno.errors.NotFound) {
-      throw new UsageError(`${dir}: no plan.json there (not a scan folder)`);
+      // a folder that is not there at all is no scan folder "without a plan"
+      throw new UsageError(
+        missingFolder(dir) ?? `${dir}: no plan.json there (not a scan folder)`,
+      );
     }
     if (e instanceof Deno.errors.NotADirectory) {
       throw new UsageError(`${dir}: not a folder (give the scan's folder, which holds plan.json)`);
