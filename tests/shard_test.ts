@@ -1750,6 +1750,31 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a shard writing a part on a full disk: one line naming the output given, nothing left",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`;
+    await Deno.mkdir(root);
+    await flatTree(root, 6, 600);
+    const dir = `${tmp.path}/scan`;
+    await Deno.mkdir(dir);
+    await makePlan(root, 2, `${dir}/plan.json`);
+    // each shard's rows (some 600 KiB) do not fit in 64 KiB
+    const full = `${tmp.path}/full`;
+    await Deno.mkdir(full);
+    assertEquals(await mountTmpfs(full, "size=64k"), "");
+    for (const [shard, out] of [[1, `${full}/s1.csv`], [0, `${full}/s0.csv`]] as const) {
+      const r = await cli(shardArgs(`${dir}/plan.json`, shard, out));
+      assertEquals(r.code, 1, r.stderr);
+      // the -o given, not its temporary part (s1.csv.front-PID)
+      assertEquals(r.stderr, `pwalk: cannot write ${out}: No space left on device\n`);
+      assertEquals([...Deno.readDirSync(full)], [], "nothing left behind");
+    }
+  },
+});
+
+Deno.test({
   name: "a shard's lock file on a full disk: one line naming it, nothing left",
   ignore: !canMountTmpfs(),
   async fn() {

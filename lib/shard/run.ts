@@ -30,7 +30,8 @@ export interface ShardRunOptions {
   /**
    * The output file (a `.zst` suffix compresses), written under a temporary
    * name beside it and renamed over it when complete (a link there is
-   * replaced, never written through); `"-"`, `"/dev/stdout"` (`/dev/fd/1`,
+   * replaced, never written through; a failure to write it, such as a full
+   * disk, names it, never a temporary part); `"-"`, `"/dev/stdout"` (`/dev/fd/1`,
    * `/proc/self/fd/1`) or omitted: stdout, and then no completion record.
    * Another name of this process's descriptors (`/dev/stderr`, `/dev/fd/3`)
    * throws a RangeError: never replaced.
@@ -374,34 +375,49 @@ export async function runShard(
       forget.push(removeOnInterrupt(p)); // Deno.exit() while they are made or joined
       return p;
     };
+    // A part's failure (a full disk, a quota) names the output given, as a
+    // report's names its -o: the part's temporary name is none of the user's.
+    const part = async (to: string, run: () => Promise<ReportSummary>) => {
+      try {
+        return await run();
+      } catch (e) {
+        if (output && e instanceof Error && to !== "-" && e.message.includes(to)) {
+          try {
+            e.message = e.message.replaceAll(to, output);
+          } catch { /* a message that cannot be changed (a DOMException's) stays */ }
+        }
+        throw e;
+      }
+    };
     try {
       if (shard === 0) {
         // the rows above the frontier: the root with the frontier left out
         const exclude = [...planExcludes(plan), ...plan.frontier.map(pathOfJson)];
+        const to = output ? tmp("top") : "-";
         runs.push(
-          await report(root, {
-            ...common,
-            exclude,
-            header: plan.options.header,
-            output: output ? tmp("top") : "-",
-          }),
+          await part(
+            to,
+            () => report(root, { ...common, exclude, header: plan.options.header, output: to }),
+          ),
         );
       }
       if (folders.length) {
         // shard 0's first part, done, may lie in a frontier folder: no row
         const top = output && shard === 0 ? temps[0] : null;
         const skip = top ? openSkip(top) : -1;
+        // a part, renamed over the name given: the library's -o would
+        // write a link's target
+        const to = output ? tmp("front") : "-";
         try {
           runs.push(
-            await report(root, {
-              ...common,
-              exclude: planExcludes(plan),
-              frontier: folders,
-              // a part, renamed over the name given: the library's -o would
-              // write a link's target
-              output: output ? tmp("front") : "-",
-              skipFds: skip >= 0 ? [...lockSkip, skip] : common.skipFds,
-            }),
+            await part(to, () =>
+              report(root, {
+                ...common,
+                exclude: planExcludes(plan),
+                frontier: folders,
+                output: to,
+                skipFds: skip >= 0 ? [...lockSkip, skip] : common.skipFds,
+              })),
           );
         } finally {
           if (skip >= 0) native().pw_fd_close(skip);
