@@ -57,6 +57,7 @@ import {
 } from "../mod.ts";
 import { existsSync } from "node:fs";
 import { SETPRIV, testNeeding, ZSTD } from "./helpers/system.ts";
+import { formatBytes } from "../lib/cli/progress.ts";
 
 const DUCKDB_COLUMNS = "names=['inode','parent_inode','depth','filename','ext','uid','gid'," +
   "'size','dev','blocks','nlink','mode','atime','mtime','ctime','fcount','dirsum']";
@@ -1981,6 +1982,58 @@ testNeeding([ZSTD], {
     );
     assert(!existsSync(out));
   },
+});
+
+Deno.test("shard 0 stopped in its second part: what it had done counts both parts", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(root);
+  // shard 0's first part: the root and its 10,000 files (above the
+  // frontier); its second: 16 frontier folders of long-named files (4 MiB)
+  await python(
+    `import os, sys
+for i in range(10000): os.close(os.open(os.path.join(sys.argv[1], "t%05d" % i), os.O_CREAT | os.O_WRONLY))`,
+    root,
+  );
+  const inFolders = await flatTree(root, 16, 1000);
+  const dir = `${tmp.path}/scan`;
+  await Deno.mkdir(dir);
+  const plan = await makePlan(root, 2, `${dir}/plan.json`);
+  assertEquals(plan.frontier.length, 16);
+  // to stdout, read until the second part's rows come, then no more: it
+  // waits on the pipe in its second part, where SIGTERM stops it
+  const p = spawnCli(["report", "--plan", `${dir}/plan.json`, "--shard", "0", "--threads", "2"]);
+  const reader = p.stdout.getReader();
+  let text = "";
+  while (!text.includes(`${root}/dir0`)) {
+    const c = await reader.read();
+    assert(!c.done, "stdout ended before the second part");
+    text += new TextDecoder().decode(c.value);
+  }
+  p.kill("SIGTERM");
+  for (let c = await reader.read(); !c.done; c = await reader.read()) {
+    text += new TextDecoder().decode(c.value);
+  }
+  const status = await p.status;
+  const stderr = new TextDecoder().decode(await new Response(p.stderr).bytes());
+  assertEquals(status.code, 143, stderr);
+  // whole lines (the cancel may cut the last write short)
+  const lines = text.split("\n").slice(0, -1);
+  const rows = lines.length;
+  const above = lines.filter((l) => !l.includes(`${root}/dir0`)).length;
+  assertEquals(above, 10001, "the first part whole: the root and its files");
+  assert(rows < 10001 + inFolders, "stopped before its end");
+  // every row that reached stdout was counted: the first part's too
+  const m = /^pwalk: interrupted by SIGTERM; .*; ([\d,]+) entries, 0 errors in /m.exec(stderr);
+  if (!m) throw new Error(`no count of what it had done: ${stderr}`);
+  const told = Number(m[1].replaceAll(",", ""));
+  assert(told >= rows, `told ${told} entries, ${rows} rows were written: ${stderr}`);
+  assert(told <= 10001 + inFolders, stderr);
+  // what reached stdout, both parts: the CSV there is incomplete (no file was meant)
+  assertStringIncludes(
+    stderr,
+    `; the CSV on stdout is incomplete (${formatBytes(text.length)} were written); `,
+  );
 });
 
 Deno.test("a planned folder, or one on the way to it, now a file or a link: race, ENOTDIR", async () => {

@@ -174,7 +174,13 @@ export async function run(args: string[]): Promise<number> {
       (s.record ? `, record ${s.record}` : ""),
       ...s.leftovers.map((t) => `pwalk: removed ${t}, left by an earlier run of this shard`),
     ],
-    interrupted: () => {
+    interrupted: (p) => {
+      // to stdout: what reached it, shard 0's two parts (as a report says)
+      if (toStdout) {
+        if (p && !p.outputBytes) return "nothing was written to stdout";
+        const before = p?.outputBytes ? ` (${formatBytes(p.outputBytes)} were written)` : "";
+        return `the CSV on stdout is incomplete${before}`;
+      }
       // the record goes when a run starts, an earlier run's output only
       // when this run's replaces it (renamed over it, then recorded)
       let earlier = false;

@@ -53,7 +53,11 @@ export interface ShardRunOptions {
   clearLineBeforeErrors?: boolean;
   /** Cancels the shard: no output and no record are left. */
   signal?: AbortSignal;
-  /** Progress of the walk running now. */
+  /**
+   * Progress of the shard: shard 0's second part (its frontier folders)
+   * counts on from its first (the rows above them), and its time from the
+   * shard's start.
+   */
   onProgress?: (p: Progress) => void;
   /** Every error also as a CSV row to this open file (the CLI's --errors). */
   errorsCsvFd?: number;
@@ -367,6 +371,29 @@ export async function runShard(
       skipFds: lockSkip.length ? lockSkip : undefined,
     };
     const runs: ReportSummary[] = [];
+    // The progress is the shard's: shard 0's second part goes on from its
+    // first (a progress line does not start again from 0, and what a stopped
+    // shard says it had done counts both parts).
+    const onProgress = (before: readonly ReportSummary[]) => {
+      const on = options.onProgress;
+      const b = before[0];
+      if (!on || !b) return on;
+      return (p: Progress) => {
+        const entries = b.entries + p.entries;
+        const elapsedMs = performance.now() - t0;
+        return on({
+          ...p,
+          entries,
+          folders: b.folders + p.folders,
+          bytes: b.bytes + p.bytes,
+          allocatedBytes: b.allocatedBytes + p.allocatedBytes,
+          errors: b.errors + p.errors,
+          outputBytes: b.outputBytes + p.outputBytes,
+          elapsedMs,
+          rate: elapsedMs > 0 ? Math.round(entries * 1000 / elapsedMs) : 0,
+        });
+      };
+    };
     const temps: string[] = [];
     const forget: (() => void)[] = [];
     const tmp = (what: string) => {
@@ -415,6 +442,7 @@ export async function runShard(
                 ...common,
                 exclude: planExcludes(plan),
                 frontier: folders,
+                onProgress: onProgress(runs),
                 output: to,
                 skipFds: skip >= 0 ? [...lockSkip, skip] : common.skipFds,
               })),
