@@ -589,6 +589,64 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
   },
 });
 
+testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
+  name: "CLI: SIGTERM, SIGINT stop pwalk plan: one line, 143/130, no plan written",
+  async fn() {
+    await using tmp = await tempDir();
+    // a tree whose "slow" part answers each request after 0.3 s (a slow
+    // network file system): the planner is still listing it when stopped
+    const src = `${tmp.path}/src`;
+    for (let i = 0; i < 40; i++) Deno.mkdirSync(`${src}/slow/d${i}/e`, { recursive: true });
+    Deno.mkdirSync(`${src}/fast`);
+    await using fs = await mountSlowfs(tmp.path, src, {
+      SLOWFS_DELAY_US: "300000",
+      SLOWFS_ONLY: "/slow",
+    });
+    const mnt = fs.path;
+    const out = `${tmp.path}/out`;
+    await Deno.mkdir(out);
+    for (
+      const [signal, code, toFile] of [["SIGTERM", 143, true], ["SIGINT", 130, false]] as const
+    ) {
+      const args = ["plan", mnt, "--shards", "2", ...(toFile ? ["-o", `${out}/plan.json`] : [])];
+      const p = spawnCli(args);
+      const guard = setTimeout(() => p.kill("SIGKILL"), 120_000); // a hang guard
+      let ended = false;
+      const result = p.output().finally(() => ended = true);
+      // planning: a folder of the tree open in the process (its listing waits)
+      const listing = () => {
+        try {
+          return Array.from(Deno.readDirSync(`/proc/${p.pid}/fd`)).some((e) => {
+            try {
+              return Deno.readLinkSync(`/proc/${p.pid}/fd/${e.name}`).startsWith(`${mnt}/slow`);
+            } catch {
+              return false; // closed meanwhile
+            }
+          });
+        } catch {
+          return false; // ended
+        }
+      };
+      assert(await until(listing, () => ended, "the planner to list the tree"), "plan ended first");
+      p.kill(signal);
+      const r = await result;
+      clearTimeout(guard);
+      const stderr = dec.decode(r.stderr);
+      assertEquals([r.code, r.signal], [code, signal], stderr);
+      // its last line says so (a stop that waits on the file system says that first)
+      const lines = stderr.trimEnd().split("\n");
+      assertEquals(
+        lines.at(-1),
+        `pwalk plan: interrupted by ${signal}; ` +
+          (toFile ? `no plan was written to ${out}/plan.json` : "no plan was printed"),
+      );
+      assert(lines.slice(0, -1).every((l) => l.startsWith(`pwalk plan: stopping (${signal})`)));
+      assertEquals(r.stdout.length, 0);
+      assertEquals(names(out), [], "no plan, no temporary");
+    }
+  },
+});
+
 // cli.ts, and mod.ts: the package's main entry (`deno run jsr:@pwalk/cli`)
 for (const entry of ["cli.ts", "mod.ts"]) {
   Deno.test(`CLI: Ctrl-C stops a shell loop of reports, not only the report running (${entry})`, async () => {

@@ -16,6 +16,7 @@ import {
   num,
   oneRoot,
   parse,
+  runJob,
   usage,
   UsageError,
   writeStdout,
@@ -78,6 +79,8 @@ Exit status:
   2    bad usage: unknown option, bad value, a ROOT that is missing, not a
        folder, or that cannot be opened and listed, a plan already at -o,
        or a folder, a file the plan reads or a shard's output there
+  129, 130, 143   stopped by SIGHUP, SIGINT (Ctrl-C), SIGTERM: no plan
+       is written (nor printed)
   141  stdout closed early (the plan printed | head): stopped quietly
 `;
 
@@ -200,10 +203,26 @@ export async function run(args: string[]): Promise<number> {
   }
   for (const w of warnings) eprint(w);
   const t0 = performance.now();
-  const plan = await planShards(root, options);
-  const ms = performance.now() - t0;
-  if (output === undefined) writeStdout(planText(plan).trimEnd() + "\n");
-  else await writeWhole(output, planText(plan), target);
-  eprint(describePlan(plan, ms) + (output !== undefined ? ` -> ${output}` : ""));
-  return 0;
+  // as every command that works on a tree: SIGINT, SIGTERM, SIGHUP stop
+  // the planner, with one line and 128 + the signal's number; no plan is
+  // written then (one is written whole, or not at all)
+  return await runJob({
+    tag: "pwalk plan:",
+    progress: false,
+    toStdout: output === undefined,
+    outputs: output === undefined || target!.direct ? [] : [output],
+    start: async ({ signal }) => {
+      const plan = await planShards(root, { ...options, signal });
+      const ms = performance.now() - t0;
+      signal.throwIfAborted(); // stopped as it ended: not written
+      if (output === undefined) writeStdout(planText(plan).trimEnd() + "\n");
+      else await writeWhole(output, planText(plan), target);
+      return { plan, ms };
+    },
+    done: (
+      { plan, ms },
+    ) => [describePlan(plan, ms) + (output !== undefined ? ` -> ${output}` : "")],
+    interrupted: () =>
+      output === undefined ? "no plan was printed" : `no plan was written to ${output}`,
+  });
 }
