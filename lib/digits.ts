@@ -28,3 +28,13 @@ export function groupDigits(n: number): string {
   }
   return `${n < 0 || Object.is(n, -0) ? "-" : ""}${out}${frac ? `.${frac}` : ""}`;
 }
+
+/**
+ * A count and its noun, singular or plural, the count's digits grouped:
+ * `count(1, "error")` is "1 error", `count(2, "entry", "entries")` "2
+ * entries", `count(1200, "shard")` "1,200 shards". Every message that
+ * counts something says it through this.
+ */
+export function count(n: number, one: string, many = `${one}s`): string {
+  return `${groupDigits(n)} ${n === 1 ? one : many}`;
+}

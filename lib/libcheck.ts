@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { count } from "./digits.ts";
 
 /** ELF e_machine of each Deno.build.arch. */
 const MACHINE: Record<string, number> = { x86_64: 62, aarch64: 183 };
@@ -91,7 +92,7 @@ export function libraryProblem(
     const phoff = Number(v.getBigUint64(32, true));
     const phentsize = v.getUint16(54, true);
     const phnum = v.getUint16(56, true);
-    if (phentsize < PHDR_SIZE) return `program headers of ${phentsize} bytes`;
+    if (phentsize < PHDR_SIZE) return `program headers of ${count(phentsize, "byte")}`;
     const phend = phoff + phentsize * phnum;
     if (phend > size) {
       return `truncated: ${size} bytes, its program headers end at byte ${phend}`;

@@ -21,6 +21,7 @@ import { deadMount } from "./helpers/slowfs.ts";
 import { python } from "./helpers/tree.ts";
 import { CC, FUSERMOUNT, PKG_CONFIG, PYTHON3, testNeeding } from "./helpers/system.ts";
 import { printablePath } from "../lib/journal.ts";
+import { seenTwiceWarning } from "../lib/answers/text.ts";
 import { existsSync } from "node:fs";
 import { closeLibc, lchown, lstatRaw, mkdirRaw, writeFileRaw } from "./helpers/libc.ts";
 
@@ -59,6 +60,61 @@ Deno.test("CLI: counts are singular or plural as they should be", async () => {
   assertEquals(r4.code, 0, r4.stderr);
   assertStringIncludes(r4.stderr, "pwalk undo: 1 journal entry, 1 restored");
   assertEquals(Deno.statSync(`${proj}/f`).gid, 0);
+});
+
+Deno.test("CLI: plan, status, summary and diff say 1 shard, 1 error, 1 entry (not 1 shards)", async () => {
+  await using tmp = await tempDir();
+  // a tree of the root and one folder, which holds one folder nobody may read
+  const tree = `${tmp.path}/t`;
+  await Deno.mkdir(`${tree}/a/no`, { recursive: true });
+  await Deno.chmod(`${tree}/a/no`, 0o000);
+  const scan = `${tmp.path}/scan`;
+  await Deno.mkdir(scan);
+  await Deno.chmod(scan, 0o777); // the shard runs unprivileged
+  const plan = await cli(["plan", tree, "--shards", "1", "-o", `${scan}/plan.json`]);
+  assertEquals(plan.code, 0, plan.stderr);
+  assertStringIncludes(plan.stderr, "pwalk plan: 1 shard over 1 frontier folder, ");
+  const id = JSON.parse(Deno.readTextFileSync(`${scan}/plan.json`)).id;
+  const again = await cli(["plan", tree, "--shards", "1", "-o", `${scan}/plan.json`]);
+  assertEquals(again.code, 2, again.stderr);
+  assertStringIncludes(again.stderr, `already holds a plan (${id}, 1 shard): `);
+  const early = await cli(["summary", scan]);
+  assertEquals(early.code, 1, early.stderr);
+  assertStringIncludes(early.stderr, "the scan is not complete: 0 of 1 shard done");
+  // the shard as nobody: the root, a and a/no (unreadable: 1 error)
+  const shard = await cli(
+    ["report", "--plan", `${scan}/plan.json`, "--shard", "0", "-o", `${scan}/scan-0.csv`],
+    { prefix: UNPRIVILEGED },
+  );
+  assertEquals(shard.code, 0, shard.stderr);
+  assertStringIncludes(shard.stderr, "pwalk: shard 0 of 1: 3 entries, 3 folders, ");
+  assertStringIncludes(shard.stderr, ", 1 error in ");
+  const st = await cli(["status", scan]);
+  assertEquals(st.code, 0, st.stderr);
+  const lines = st.text.trimEnd().split("\n");
+  assertEquals(lines[0], `${scan}: 1 shard of ${tree} (plan ${id})`);
+  assert(lines[1].startsWith("shard 0  done        3 rows, 1 error, "), lines[1]);
+  assertEquals(lines.at(-1), "1 shard: 1 done; 3 rows");
+  // diff: one entry, then two
+  const d = `${tmp.path}/d`;
+  await Deno.mkdir(d);
+  assertEquals((await cli(["-o", `${tmp.path}/s1.csv`, d])).code, 0);
+  await Deno.writeTextFile(`${d}/f`, "");
+  assertEquals((await cli(["-o", `${tmp.path}/s2.csv`, d])).code, 0);
+  const diff = await cli(["diff", `${tmp.path}/s1.csv`, `${tmp.path}/s2.csv`]);
+  assertEquals(diff.code, 0, diff.stderr);
+  assertStringIncludes(diff.text, "old: 1 entry, ");
+  assertStringIncludes(diff.text, "; new: 2 entries, ");
+  const added = /^added +1 entry +0 B allocated$/m.exec(diff.text);
+  const removed = /^removed +0 entries +0 B allocated$/m.exec(diff.text);
+  if (!added || !removed) throw new Error(diff.text);
+  assertEquals(added[0].length, removed[0].length, "the columns stay aligned");
+  // summary's and diff's warning of folders seen under two paths
+  assertStringIncludes(seenTwiceWarning(1), "warning: 1 folder has rows under two or more paths");
+  assertStringIncludes(seenTwiceWarning(2), "warning: 2 folders have rows under two or more paths");
+  for (const text of [plan.stderr, again.stderr, early.stderr, shard.stderr, st.text, diff.text]) {
+    assert(!/\b1 (shards|frontier folders|errors|rows|entries|folders)\b/.test(text), text);
+  }
 });
 
 Deno.test("CLI: a bad option value is named as such", async () => {

@@ -1846,7 +1846,7 @@ testNeeding([ZSTD], {
     const text = await cli(["summary", dir], { env: { COLUMNS: "80" } });
     assertStringIncludes(
       text.text,
-      `warning: ${twice} folder(s) have rows under two or more paths`,
+      `warning: ${twice} folder${twice === 1 ? " has" : "s have"} rows under two or more paths`,
     );
     // a scan of one walk has none
     const single = `${tmp.path}/whole.csv`;

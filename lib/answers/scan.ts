@@ -23,6 +23,7 @@ import { decompressedStream } from "../decompress.ts";
 import { recordPath } from "../shard/paths.ts";
 import { scanStatus } from "../shard/status.ts";
 import { compressionOf } from "../report.ts";
+import { count } from "../digits.ts";
 import { checkCsvComplete, checkGzipComplete, checkZstdComplete } from "./files.ts";
 
 /** pwalk's 17 columns, in order, as its header names them. */
@@ -267,7 +268,9 @@ async function shardOutputs(dir: string): Promise<string[]> {
     const open = st.shards.filter((s) => s.state !== "done");
     const list = open.slice(0, 5).map((s) => `shard ${s.shard}: ${s.state}`).join(", ");
     throw new Error(
-      `${dir}: the scan is not complete: ${st.counts.done} of ${st.plan.shards} shards done ` +
+      `${dir}: the scan is not complete: ${st.counts.done} of ${
+        count(st.plan.shards, "shard")
+      } done ` +
         `(${list}${open.length > 5 ? ", ..." : ""}); see pwalk status ${dir}`,
     );
   }
@@ -329,9 +332,11 @@ export async function shardWarnings(specs: string[]): Promise<string[]> {
     const others = given.length - of;
     if (st.complete && of === st.plan.shards && others === 0) continue;
     out.push(
-      `warning: ${dir} holds a scan of ${st.plan.shards} shards` +
+      `warning: ${dir} holds a scan of ${count(st.plan.shards, "shard")}` +
         `${st.complete ? "" : ` (${st.counts.done} done)`}: ${of} of their outputs` +
-        `${others ? ` and ${others} other file(s)` : ""} are read as given; ` +
+        `${others ? ` and ${count(others, "other file")}` : ""} ${
+          of === 1 && !others ? "is" : "are"
+        } read as given; ` +
         `give the folder ${dir} to have the scan checked whole`,
     );
   }

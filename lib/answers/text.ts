@@ -4,7 +4,7 @@
  * @module
  */
 
-import { groupDigits } from "../digits.ts";
+import { count as counted, groupDigits } from "../digits.ts";
 import { columns, prefixInColumns } from "../width.ts";
 
 /** 1234567 -> "1,234,567" (see lib/digits.ts). */
@@ -32,7 +32,8 @@ export function bytes(n: number): string {
  * (Totals' foldersSeenTwice; the text and the HTML page both print it).
  */
 export function seenTwiceWarning(folders: number): string {
-  return `warning: ${count(folders)} folder(s) have rows under two or more paths ` +
+  return `warning: ${counted(folders, "folder")} ${folders === 1 ? "has" : "have"} rows under ` +
+    "two or more paths " +
     "(a folder moved between two shards' walks, or a bind mount): their entries count " +
     "once per path";
 }

@@ -9,7 +9,7 @@ import type { Progress } from "../job.ts";
 import { parseExcludeList, resolveExcludeBytes, unmatchedExcludes } from "../exclude.ts";
 import { ensureNative, native } from "../ffi.ts";
 import { duration, ProgressLine, StatusLine } from "./progress.ts";
-import { groupDigits } from "../digits.ts";
+import { count, groupDigits } from "../digits.ts";
 import { absolutePath } from "../shard/paths.ts";
 import { removePending } from "../interrupt.ts";
 import {
@@ -1332,6 +1332,4 @@ export async function printAnswer<T>(
 /** Thousands separators: 1234567 -> "1,234,567". */
 export const num: (n: number) => string = groupDigits;
 
-/** A count and its noun, singular or plural: `count(1, "error")` is "1 error", `count(2, "entry", "entries")` "2 entries". */
-export const count = (n: number, one: string, many = `${one}s`): string =>
-  `${num(n)} ${n === 1 ? one : many}`;
+export { count };

@@ -27,6 +27,7 @@ import {
   table,
   wrap,
 } from "../answers/text.ts";
+import { count as counted } from "../digits.ts";
 
 /** `pwalk diff --help`. */
 export const HELP: string = `pwalk diff: what changed between two scans of a tree
@@ -163,9 +164,9 @@ function totalsLines(t: Diff["totals"], width: number): string[] {
   const notes = [" (of added and replaced: renamed or moved here)", " (renamed or moved here)", ""];
   for (const [lw, nw, sw] of [[10, 12, 12], [10, cw, bw]]) {
     const lines = rows.map(([what, c, signed]) => {
-      const l = `${what.padEnd(lw)} ${count(c.entries).padStart(nw)} entries  ${
-        size(c, signed).padStart(sw)
-      } allocated`;
+      const l = `${what.padEnd(lw)} ${count(c.entries).padStart(nw)} ${
+        (c.entries === 1 ? "entry" : "entries").padEnd(7)
+      }  ${size(c, signed).padStart(sw)} allocated`;
       return what === "moved" ? notes.map((n) => l + n).find((x) => x.length <= width) ?? l : l;
     });
     if (lines.every((l) => l.length <= width)) return lines;
@@ -182,8 +183,8 @@ function totalsLines(t: Diff["totals"], width: number): string[] {
 /** The text `pwalk diff` prints, fitted to `width` columns. */
 export function formatDiff(d: Diff, width: number): string {
   const sides = [
-    `old: ${count(d.old.entries)} entries, ${bytes(d.old.allocatedBytes)} allocated`,
-    `new: ${count(d.new.entries)} entries, ${bytes(d.new.allocatedBytes)} allocated`,
+    `old: ${counted(d.old.entries, "entry", "entries")}, ${bytes(d.old.allocatedBytes)} allocated`,
+    `new: ${counted(d.new.entries, "entry", "entries")}, ${bytes(d.new.allocatedBytes)} allocated`,
   ];
   const parts = [
     [

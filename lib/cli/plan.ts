@@ -6,6 +6,7 @@
  */
 import { duration } from "./progress.ts";
 import {
+  count,
   eprint,
   excludeArgs,
   excludeLists,
@@ -137,12 +138,15 @@ export async function planOptionsOf(
 export function describePlan(plan: ShardPlan, ms: number): string {
   const e = plan.estimate;
   const fewer = plan.shards < plan.requestedShards
-    ? ` (not ${plan.requestedShards}: ${plan.frontier.length} frontier folders; the tree has no ` +
+    ? ` (not ${plan.requestedShards}: ${
+      count(plan.frontier.length, "frontier folder")
+    }; the tree has no ` +
       "more, or splitting them would put more than a shard's share of rows above them, in shard 0)"
     : "";
   const loads = e.loads.map(num).join(", ");
-  return `pwalk plan: ${plan.shards} shards${fewer} over ${num(plan.frontier.length)} frontier ` +
-    `folders, ${num(plan.listed)} folders listed in ${duration(ms)}; estimated rows ` +
+  return `pwalk plan: ${count(plan.shards, "shard")}${fewer} over ` +
+    `${count(plan.frontier.length, "frontier folder")}, ${count(plan.listed, "folder")} listed ` +
+    `in ${duration(ms)}; estimated rows ` +
     `(${e.source === "scan" ? "from the previous scan" : "seen in listings"}): ${num(e.total)}, ` +
     `per shard ${loads} (shard 0 with the ${num(e.top)} above the frontier)`;
 }
@@ -162,7 +166,9 @@ async function refuseReplacingPlan(output: string, path: string): Promise<void> 
     return; // missing, unreadable or not a plan: the write says what goes wrong
   }
   throw new UsageError(
-    `${output} already holds a plan (${old.id}, ${old.shards} shards): shards run from it would ` +
+    `${output} already holds a plan (${old.id}, ${
+      count(old.shards, "shard")
+    }): shards run from it would ` +
       "no longer match; remove it first or choose another file",
   );
 }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { missingFolder, num as n, parse, UsageError, writeStdout } from "./common.ts";
+import { count, missingFolder, parse, UsageError, writeStdout } from "./common.ts";
 import { PlanError } from "../shard/plan.ts";
 import { scanStatus, type ShardState } from "../shard/status.ts";
 
@@ -68,13 +68,15 @@ export async function run(args: string[]): Promise<number> {
     writeStdout(JSON.stringify(st, null, 1) + "\n");
     return st.complete ? 0 : 1;
   }
-  const lines = [`${dir}: ${st.plan.shards} shards of ${st.plan.root.path} (plan ${st.plan.id})`];
+  const lines = [
+    `${dir}: ${count(st.plan.shards, "shard")} of ${st.plan.root.path} (plan ${st.plan.id})`,
+  ];
   const w = String(st.plan.shards - 1).length;
   for (const s of st.shards) {
     let what = s.detail ?? "";
     if (s.record) {
       const r = s.record;
-      what = `${n(r.rows)} rows, ${n(r.errors)} errors, ${r.host}, ` +
+      what = `${count(r.rows, "row")}, ${count(r.errors, "error")}, ${r.host}, ` +
         `${(r.elapsedMs / 1000).toFixed(1)} s, ended ${r.end}`;
     }
     lines.push(`shard ${String(s.shard).padStart(w)}  ${s.state.padEnd(10)}  ${what}`.trimEnd());
@@ -82,7 +84,7 @@ export async function run(args: string[]): Promise<number> {
   const parts = STATES.filter((k) => st.counts[k]).map((k) => `${st.counts[k]} ${k}`);
   const rows = st.shards.reduce((a, s) => a + (s.record?.rows ?? 0), 0);
   lines.push(
-    `${st.plan.shards} shards: ${parts.join(", ")}; ${n(rows)} rows${
+    `${count(st.plan.shards, "shard")}: ${parts.join(", ")}; ${count(rows, "row")}${
       st.complete ? "" : " so far"
     }` +
       (st.squeue || !st.submissions ? "" : " (squeue did not answer: queued shards look failed)"),

@@ -16,6 +16,7 @@
  * @module
  */
 import denoJson from "../../deno.json" with { type: "json" };
+import { count as counted } from "../digits.ts";
 import { checkBools, checkInt, excludeList } from "../options.ts";
 import { besidePath, writeWhole } from "../outfile.ts";
 import { type FolderId, folderId, listFolder } from "./list.ts";
@@ -479,7 +480,9 @@ function scanCoverage(
   };
   visit(root);
   return known * 2 < all
-    ? `the previous scan knows ${known} of the ${all} folders listed below the root: is it a ` +
+    ? `the previous scan knows ${known} of the ${
+      counted(all, "folder")
+    } listed below the root: is it a ` +
       "scan of this tree? The others are estimated at 1 row each"
     : "";
 }

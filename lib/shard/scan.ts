@@ -14,6 +14,7 @@
  * @module
  */
 import { byteKey } from "./paths.ts";
+import { count } from "../digits.ts";
 import { decompressedStream } from "../decompress.ts";
 import { compressionOf } from "../report.ts";
 
@@ -82,7 +83,7 @@ export async function scanFiles(from: string): Promise<string[]> {
     if (!status.complete) {
       throw new Error(
         `${from}: the sharded scan is not complete (${status.counts.done} of ` +
-          `${status.plan.shards} shards done; see pwalk status ${from})`,
+          `${count(status.plan.shards, "shard")} done; see pwalk status ${from})`,
       );
     }
     return status.shards.map((s) => s.output!);

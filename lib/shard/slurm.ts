@@ -10,6 +10,7 @@
  * @module
  */
 import denoJson from "../../deno.json" with { type: "json" };
+import { count } from "../digits.ts";
 import {
   type PlanOptions,
   planShards,
@@ -125,7 +126,7 @@ export function slurmScript(plan: ShardPlan, o: ScriptOptions): string {
     `# pwalk ${denoJson.version}: a sharded scan of ${
       plan.root.path.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`)
     } as a Slurm job array,`,
-    `# one task per shard (plan ${plan.id}, ${plan.shards} shards).`,
+    `# one task per shard (plan ${plan.id}, ${count(plan.shards, "shard")}).`,
     `#   submit:  sbatch --array=0-${plan.shards - 1}${o.maxRunning ? `%${o.maxRunning}` : ""} ${
       q(`${o.dir}/job.sbatch`)
     }   (pwalk slurm did)`,
