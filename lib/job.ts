@@ -19,7 +19,9 @@ export interface WalkError {
   /**
    * What failed: "open", "read", "stat", "write", "loop"; repair and chown
    * also "chown" and "chmod" (a change the system refused), "change" (the
-   * entry could not be opened for its change), "race", "ancestor".
+   * entry could not be opened for its change), "race", "ancestor", and
+   * "loop" with code "" (ROOT reached again through a bind mount inside
+   * the tree: neither changed nor entered).
    */
   op: string;
   /** The system's error text, e.g. "Permission denied". */

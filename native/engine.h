@@ -76,6 +76,14 @@ typedef struct pw_visitor {
       listing's type and inode only (no_stat), as @std/fs walk and os.walk
       list it.  Not for a vanished name (ENOENT), nor one of unknown type. */
   bool keep_unstatted;
+  /** A subfolder that is the root itself again (its device and inode: a
+      bind mount of the root, or of a folder above it, inside the tree) is
+      not entered: handed to entry as a folder that is no row (is_dir_row
+      false), after a PW_OP_LOOP notice (err 0).  One compare per folder
+      listed.  (Repair and chown: the root is never changed through a
+      second path; walks and reports list it again, as pwalk, os.walk and
+      @std/fs walk do.) */
+  bool root_once;
 } pw_visitor;
 
 /**

@@ -99,6 +99,10 @@ size_t pw_escape_path(char *out, const char *path, size_t len);
   "a file with hard links in folders of different shared groups: it takes the group of the " \
   "name reached first, and is not changed again for this one"
 
+/** The message of a PW_OP_LOOP notice (err 0): repair or chown reached the root again. */
+#define PW_ROOT_AGAIN_TEXT                                                                   \
+  "ROOT itself, reached again (a bind mount inside the tree): not changed, not entered"
+
 /** The message of an error: strerror(err), or the notice's text for ops
     that are notices rather than system errors (PW_OP_ANCESTOR, PW_OP_ACL,
     PW_OP_CAPABILITY). */

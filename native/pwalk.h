@@ -178,7 +178,9 @@ typedef enum pw_op {
   PW_OP_CHANGE = 5, /**< repair/chown: the entry could not be opened for its change */
   PW_OP_RACE = 6,  /**< repair/chown: entry replaced while being examined */
   PW_OP_ANCESTOR = 7, /**< repair: no ancestor with a shared group */
-  PW_OP_LOOP = 8,  /**< walk with follow: a folder of its own walked path (link cycle) */
+  PW_OP_LOOP = 8,  /**< walk with follow: a folder of its own walked path (link cycle);
+                        repair/chown (a notice, err 0): the root reached again (a bind
+                        mount inside the tree), neither changed nor entered */
   PW_OP_CHOWN = 9, /**< repair/chown: an owner or group change the system refused
                         (the entry's mode is then left as it was too) */
   PW_OP_CHMOD = 10, /**< repair/chown: a mode change the system refused (or a setgid

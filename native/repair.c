@@ -590,6 +590,13 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
   if (e->subdir_ref || e->raced) return; /* raced: the engine reported it */
   const struct stat *st = e->st;
   bool root_row = e->is_dir_row && e->depth < 0;
+  /* The root itself reached again (a bind mount inside the tree; the
+     walker did not enter it, and said so: root_once): never changed by
+     repair, and chown changed it at its own row. */
+  if (!e->is_dir_row && S_ISDIR(st->st_mode)) {
+    const struct stat *rst = pw_job_root_stat(j);
+    if (st->st_ino == rst->st_ino && st->st_dev == rst->st_dev) return;
+  }
   if (c->chown_mode) {
     if ((int64_t)st->st_uid != c->from) return;
   } else if (root_row || S_ISLNK(st->st_mode)) {
@@ -930,6 +937,7 @@ static const pw_visitor repair_visitor = {
     .held_back = rp_held_back,
     .job_free = rp_job_free,
     .share_listings = true,
+    .root_once = true,
 };
 
 PW_API pw_job *pw_repair_start(const pw_opts *o) {

@@ -319,8 +319,12 @@ static bool dispatch(pw_worker *w, listing *l, const pw_dent *d) {
   }
   if (drop_subfolder(w, l, d)) return true;
   /* Entered unless at walk's last level, or (following links) a folder
-     of its own walked path: a cycle. */
-  bool enter = !l->leaf_dirs && !(o->follow && pw_anc_has(l->it->anc, &st));
+     of its own walked path: a cycle; or, for a visitor that asks (repair),
+     the root itself reached again (a bind mount inside the tree: -x
+     compares devices only, and a bind mount of the same file system has
+     the root's).  The inode compared first: one compare per folder. */
+  bool again = st.st_ino == j->root_st.st_ino && st.st_dev == j->root_dev && j->vis->root_once;
+  bool enter = !l->leaf_dirs && !again && !(o->follow && pw_anc_has(l->it->anc, &st));
   if (o->subdirs) {
     e->subdir_ref = true;
     e->hold = enter ? (o->hold ? w->nheld + 1 : 1) : 0;
@@ -332,8 +336,8 @@ static bool dispatch(pw_worker *w, listing *l, const pw_dent *d) {
     emit(w, e);
     return true;
   }
-  if (!enter) { /* a cycle: yielded (walk), never entered */
-    pw_worker_error(w, PW_OP_LOOP, ELOOP, w->path, len);
+  if (!enter) { /* a cycle: yielded (walk), never entered; the root again: a notice */
+    pw_worker_error(w, PW_OP_LOOP, again ? 0 : ELOOP, w->path, len);
     emit(w, e);
     return true;
   }

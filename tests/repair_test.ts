@@ -1812,6 +1812,65 @@ Deno.test("exclusions, --NoSnap and -x leave those folders untouched", async (t)
   closeLibc();
 });
 
+Deno.test({
+  name:
+    "ROOT reached again through a bind mount inside the tree (-x crosses it): never changed, not entered, a loop notice",
+  ignore: !canMountTmpfs(),
+  fn: async () => {
+    await using tmp = await tempDir("pwalk-rootagain-");
+    // ROOT private (no shared group above it), a shared project folder in
+    // it, and in that a folder over which ROOT itself is bind-mounted (in
+    // a mount namespace of the run's own: nothing is left mounted)
+    const root = `${tmp.path}/b`;
+    buildTree(root, [
+      { rel: ".", type: "dir", uid: 1042, gid: 1042, mode: 0o700 },
+      { rel: "proj", type: "dir", uid: 1042, gid: G.PROJECT, mode: 0o2775 },
+      { rel: "proj/loop", type: "dir", uid: 1042, gid: 1042, mode: 0o700 },
+      { rel: "proj/f", type: "file", uid: 1042, gid: 1042, mode: 0o600 },
+    ]);
+    const before = snapshot(root);
+    // the rules, with proj/loop hidden under the mount: ROOT is reached
+    // there, and the folder it covers is not reached at all
+    const want = expectRepair(root, before).after;
+    want.set("proj/loop", before.get("proj/loop")!);
+    const journal = `${tmp.path}/j`;
+    const bind = 'mount --bind "$ROOT" "$ROOT/proj/loop"';
+    const r = await cliInMountNamespace(
+      bind,
+      ["repair", "-x", "--apply", "--journal", journal, root],
+      { ROOT: root },
+    );
+    assertEquals(r.code, 0, r.stderr);
+    const after = snapshot(root);
+    assertEquals(after.get("."), before.get("."), "ROOT changed");
+    assertEquals(diffSnapshots(want, after), []);
+    assertEquals(after.get("proj/f")!.gid, G.PROJECT); // the rest is repaired
+    assertStringIncludes(
+      r.stderr,
+      `pwalk: loop '${root}/proj/loop': ROOT itself, reached again (a bind mount inside the ` +
+        "tree): not changed, not entered\n",
+    );
+    // no journal line for ROOT's inode (undo would "put back" what never changed)
+    const rootIno = ` ${before.get(".")!.ino} `;
+    const entries = Deno.readTextFileSync(journal).split("\n").filter((l) => /^\d/.test(l));
+    assertEquals(entries.filter((l) => l.includes(rootIno)), [], entries.join("\n"));
+    // chown: ROOT once, at its own row; nothing below it a second time
+    const c = await cliInMountNamespace(
+      bind,
+      ["--chown_from", "1042", "--chown_to", "1043:1043", root],
+      { ROOT: root },
+    );
+    assertEquals(c.code, 0, c.stderr);
+    assertEquals(
+      lines(c.stdout),
+      [root, `${root}/proj`, `${root}/proj/f`].map((p) => `would change: ${p}`).sort(),
+      c.stderr,
+    );
+    assert(!Deno.readTextFileSync("/proc/self/mountinfo").includes(root), "left mounted");
+    closeLibc();
+  },
+});
+
 testNeeding([SETPRIV], {
   name: "without privileges: refused changes are reported and the run goes on",
   async fn() {

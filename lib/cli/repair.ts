@@ -38,8 +38,9 @@ Usage:
   pwalk undo [--apply] JOURNAL      show (with --apply: put back) what a run
                                     changed (also: pwalk repair --undo JOURNAL)
 
-For every entry below ROOT (ROOT itself is not changed; symbolic links are
-never followed nor changed):
+For every entry below ROOT (ROOT itself is not changed, not even where a
+bind mount inside the tree leads to it again, which is not entered then;
+symbolic links are never followed nor changed):
   - folders get the setgid bit;
   - a private group (the owner's own id, 0, or one of --change-gids) becomes
     the group of the nearest folder above whose group is not private; with
@@ -68,7 +69,11 @@ Options:
   --exclude PATH           skip this folder and everything below it;
                            repeatable. A PATH that is a file lists folders,
                            one per line
-  -x, --one-file-system    stay on ROOT's file system
+  -x, --one-file-system    stay on ROOT's file system, by device (st_dev, as
+                           find -xdev): a bind mount of a folder of ROOT's own
+                           file system is entered (--exclude it); ROOT
+                           itself reached again that way is neither changed
+                           nor entered (a loop notice)
   --NoSnap                 skip folders named .snapshot
   --threads N              worker threads (default: one per CPU, more while
                            the file system makes them wait; --maxthreads too)

@@ -45,7 +45,9 @@ Report options (pwalk's):
   --depth N              do not list folders at depth N or deeper (0: no limit)
   --exclude PATH         skip this folder and everything below it; a PATH that
                          is a file lists such folders, one per line. Repeatable
-  -x, --one-file-system  skip entries on other file systems than ROOT's
+  -x, --one-file-system  skip entries on other file systems than ROOT's (by
+                         device, as find -xdev: a bind mount of ROOT's own
+                         file system is entered; --exclude it)
   --maxthreads N         worker threads (the same as --threads)
 
 More:
