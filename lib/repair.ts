@@ -19,8 +19,16 @@ import { logPath, syslogLine, whoRuns } from "./syslog.ts";
 
 export type { ChangeKind, ChangeRecord, EntryType, Ownership } from "./journal.ts";
 
-/** Options that repair() and chown() share. */
-export interface ChangeOptions extends CommonOptions {
+/**
+ * Options that repair() and chown() share: the common ones but `frontier`,
+ * which is a TypeError. A repair or chown walks the whole tree from its
+ * root: a shard's frontier folders alone would leave the root and the
+ * folders above them unchanged, reach only the names of a hard-linked
+ * file that lie in that shard (the others are in other shards: never
+ * changed), and repair would not know the shared groups of the folders
+ * above them (their private entries left alone, as if none had one).
+ */
+export interface ChangeOptions extends Omit<CommonOptions, "frontier"> {
   /** Make the changes. Default false: a dry run that plans and reports them but changes nothing. */
   apply?: boolean;
   /**
@@ -234,9 +242,17 @@ function checkRoot(kind: string, root: string, o: ChangeOptions): string {
 /**
  * The options of a repair or chown that are checked before anything else
  * (before the root is resolved; `apply: "false"` would be truthy): the
- * boolean ones (`more` besides the shared ones) and the journal.
+ * boolean ones (`more` besides the shared ones), the journal, and no
+ * `frontier`.
  */
 function checkChangeOptions(o: ChangeOptions, more: string[]): void {
+  if ((o as { frontier?: unknown }).frontier !== undefined) {
+    throw new TypeError(
+      "pwalk: frontier is for report() and walk() shards, not repair() or chown(): they walk " +
+        "the whole tree from the root (a shard's folders alone would leave the folders above " +
+        "them unchanged, and miss its hard links' other names)",
+    );
+  }
   checkBools(o, [
     "apply",
     "listChanges",

@@ -2190,3 +2190,42 @@ Deno.test("apply and the other boolean options: a value that is not true or fals
   assertEquals(diffSnapshots(before, snapshot(root)), []);
   closeLibc();
 });
+
+Deno.test("frontier (a shard's folders) with repair or chown: a TypeError, nothing changed (audit)", async () => {
+  await using tmp = await tempDir("pwalk-repair-");
+  const root = `${tmp.path}/t`;
+  // s/d's nearest shared group is s's (OTHER), not the root's
+  buildTree(root, [
+    { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+    { rel: "s", type: "dir", uid: 100, gid: G.OTHER, mode: 0o2770 },
+    own("s/d", "dir"),
+    own("s/d/f"),
+  ]);
+  const before = snapshot(root);
+  const d = Deno.lstatSync(`${root}/s/d`), s = Deno.lstatSync(`${root}/s`);
+  const frontier = [{ path: `${root}/s/d`, dev: d.dev, ino: d.ino!, parentIno: s.ino!, depth: 1 }];
+  const msg = "pwalk: frontier is for report() and walk() shards, not repair() or chown(): they " +
+    "walk the whole tree from the root (a shard's folders alone would leave the folders above " +
+    "them unchanged, and miss its hard links' other names)";
+  const journal = `${tmp.path}/j`;
+  // (not in the options' types: as a caller without type checks passes it)
+  const bad = async (run: () => Promise<unknown>) => {
+    const e = await assertRejects(run, TypeError);
+    assertEquals(e.message, msg);
+    assertEquals(diffSnapshots(before, snapshot(root)), [], "changed");
+  };
+  await bad(() => repair(root, { apply: true, journal, frontier } as Parameters<typeof repair>[1]));
+  await bad(() =>
+    chown(
+      root,
+      { from: 1001, to: { uid: 1002 }, apply: true, journal, frontier } as Parameters<
+        typeof chown
+      >[1],
+    )
+  );
+  await assertRejects(() => Deno.lstat(journal), Deno.errors.NotFound);
+  // the whole tree: s/d and s/d/f get s's group, the nearest shared one
+  await repair(root, { apply: true, journal: false });
+  assertEquals(Deno.lstatSync(`${root}/s/d/f`).gid, G.OTHER);
+  closeLibc();
+});
