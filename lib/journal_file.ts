@@ -221,9 +221,10 @@ export interface OpenJournal {
 /**
  * Open a journal for a run. `named`: the user named it (--journal FILE,
  * `journal: "FILE"`): an existing file is appended to if it passes the
- * checks ({@link journalFileProblem}, and it starts with a journal header),
- * else a new file is made. Not named: the default place, always a new file
- * (O_EXCL; another name if taken). Never through a symbolic link; 0600.
+ * checks ({@link journalFileProblem}, and it starts with a journal header:
+ * an existing empty file is refused), else a new file is made. Not named:
+ * the default place, always a new file (O_EXCL; another name if taken).
+ * Never through a symbolic link; 0600.
  *
  * @example
  * ```ts ignore
@@ -251,6 +252,9 @@ export function openJournal(
     if (opened) return { ...opened, path };
   }
 }
+
+/** Why an existing empty file is refused as a journal. */
+const EMPTY = "an empty file, not a pwalk journal";
 
 /** pw_journal_open and the checks; undefined for a taken name when `retry`. */
 function openChecked(
@@ -286,10 +290,17 @@ function openChecked(
     isFile: (mode & 0o170000) === 0o100000,
     uid: Number(info[3]),
     mode,
-  }) ?? (info[5] ? undefined : "not a pwalk journal (it does not start with #pwalk-journal)");
+  }) ?? (info[5]
+    ? undefined
+    // an existing empty file (an empty /etc/motd, a lock file, a mktemp
+    // name) is no journal either: lines would go into whatever it is
+    : info[4] === 0n
+    ? EMPTY
+    : "not a pwalk journal (it does not start with #pwalk-journal)");
   if (problem) {
     sym.pw_fd_close(fd);
-    throw new RefusedError(`pwalk: journal ${path}: ${problem}: not appended to`);
+    const hint = problem === EMPTY ? " (name a new file: it is created)" : "";
+    throw new RefusedError(`pwalk: journal ${path}: ${problem}: not appended to${hint}`);
   }
   return {
     fd,

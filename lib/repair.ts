@@ -37,7 +37,9 @@ export interface ChangeOptions extends Omit<CommonOptions, "frontier"> {
    * `$XDG_STATE_HOME/pwalk/` or `~/.local/state/pwalk/` (created 0700),
    * named in the summary's `journal`; none in a dry run. A path: that file,
    * created 0600, or appended to when it exists and is a journal of the
-   * running user that nobody else may write. `false`: no journal. Never a
+   * running user that nobody else may write (it starts with a journal
+   * header: an existing empty file is refused too, `RefusedError`; name a
+   * new file). `false`: no journal. Never a
    * symbolic link, never inside the tree (both refused, `RefusedError`). A
    * dry run with a journal writes its plan, which undo() skips. A run that
    * fails before any line of it is written (a full disk under the header)

@@ -251,7 +251,10 @@ PW_API int32_t pw_journal_open(const uint8_t *path, size_t len, int32_t flags, i
   }
   static const char magic[] = "#pwalk-journal 1 ";
   char head[sizeof magic - 1];
-  bool journal = st.st_size == 0;
+  /* Made now, or starting with a journal header.  An existing empty file
+     is no journal (an empty /etc/motd, a lock file, a mktemp name): the
+     caller refuses it, as README says. */
+  bool journal = made;
   if (!journal && S_ISREG(st.st_mode)) {
     ssize_t n = pread(fd, head, sizeof head, 0);
     journal = n == (ssize_t)sizeof head && memcmp(head, magic, sizeof head) == 0;

@@ -264,8 +264,9 @@ PW_API int32_t pw_can_change_modes(void);
  * new file is made (O_CREAT | O_EXCL, mode 0600; -EEXIST when the name is
  * taken); without it an existing file is opened, or a new one made.  What
  * the fd is goes to info[0..6]: device, inode, st_mode, owner uid, size,
- * 1 when it is empty or starts with a journal header (else 0), 1 when it
- * was made now.  A journal (empty or with a header) is locked (flock,
+ * 1 when it was made now or starts with a journal header (else 0: an
+ * existing empty file too), 1 when it was made now.  A journal (made now
+ * or with a header) is locked (flock,
  * exclusive, while fd is open: -EWOULDBLOCK when another run holds it;
  * unlocked where the file system has no locks), and a torn last line
  * (no newline) is cut off.  The caller decides whether to use it

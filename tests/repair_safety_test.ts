@@ -739,6 +739,34 @@ Deno.test("a journal is a new private file, never a link; an existing one only i
     await refused(`${tmp.path}/fifo`, "not a regular file: not appended to");
   });
 
+  await t.step(
+    "an existing empty file (a lock file, an empty motd, mktemp's): refused, left empty",
+    async () => {
+      // root's own, 0600 or 0644: nothing but the missing header tells it from a journal
+      for (const mode of [0o600, 0o644]) {
+        const empty = `${tmp.path}/empty-${mode.toString(8)}`;
+        Deno.writeFileSync(empty, new Uint8Array(0), { mode });
+        Deno.chmodSync(empty, mode);
+        await refused(
+          empty,
+          "an empty file, not a pwalk journal: not appended to (name a new file: it is created)",
+        );
+        assertEquals(Deno.lstatSync(empty).size, 0);
+      }
+      const made = Deno.makeTempFileSync({ dir: tmp.path }); // mktemp: 0600, empty
+      const e = await assertRejects(
+        () => repair(root, { apply: true, journal: made }),
+        RefusedError,
+      );
+      assertStringIncludes(e.message, `pwalk: journal ${made}: an empty file, not a pwalk journal`);
+      assertEquals(Deno.lstatSync(made).size, 0);
+      // a name that does not exist yet is created, as ever
+      const fresh = `${tmp.path}/fresh.journal`;
+      await repair(root, { journal: fresh });
+      assert(Deno.readTextFileSync(fresh).startsWith("#pwalk-journal 1 repair dry-run "));
+    },
+  );
+
   await t.step("a journal of yours, named: appended to", async () => {
     const j = `${tmp.path}/mine.journal`;
     await repair(root, { journal: j });
