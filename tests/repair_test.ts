@@ -2068,6 +2068,11 @@ Deno.test("refuses / unless forced", async () => {
       ["repair", "--apply", "--dry-run", tmp.path],
       ["repair", "--threads", "0", tmp.path],
       ["repair", "--change-gids", "x", tmp.path],
+      // no group named: refused as well, not run as if none were given
+      ["repair", "--change-gids", ",", tmp.path],
+      ["repair", "--change-gids", "", tmp.path],
+      ["repair", "--change-gids", "5000,", tmp.path],
+      ["repair", "--change-gids", "5000,,6000", tmp.path],
       ["repair", "--what", tmp.path],
       ["repair", `${tmp.path}/missing`],
     ]

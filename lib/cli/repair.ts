@@ -65,6 +65,7 @@ Options:
   --dry-run                print what would change (the default; for
                            repair-shared users)
   --change-gids LIST       comma-separated groups to replace as if private
+                           (numeric ids; an empty item is bad usage)
   --force-group-writable   add group write too
   --exclude PATH           skip this folder and everything below it;
                            repeatable. A PATH that is a file lists folders,
@@ -271,7 +272,12 @@ export async function run(args: string[]): Promise<number> {
   const changeGids: number[] = [];
   for (const list of (f["change-gids"] as string[] | undefined) ?? []) {
     for (const g of list.split(",")) {
-      if (g.trim() !== "") changeGids.push(idArg("--change-gids", g.trim()));
+      // an empty item (",", "5000,", "") is bad usage too: a list that
+      // names no group would run as if none had been given
+      if (g.trim() === "") {
+        throw new UsageError(`--change-gids needs group ids separated by commas, got '${list}'`);
+      }
+      changeGids.push(idArg("--change-gids", g.trim()));
     }
   }
   return await runChange(
