@@ -24,7 +24,8 @@ const char *pw_op_name(int op) {
     case PW_OP_CHMOD: return "chmod";
     case PW_OP_ACL: return "acl";
     case PW_OP_CAPABILITY: return "capability";
-    case PW_OP_LINKS: return "links";
+    case PW_OP_LINKS:
+    case PW_OP_LINKS_LEFT: return "links";
     case PW_OP_DEVICE: return "device";
     case PW_OP_HARDLINKS: return "hardlinks";
     case PW_OP_ACL_NAMED: return "acl_named";
@@ -37,6 +38,7 @@ const char *pw_error_text(int op, int err) {
          : op == PW_OP_ACL    ? PW_ACL_TEXT
          : op == PW_OP_CAPABILITY && !err ? PW_CAPS_TEXT
          : op == PW_OP_LINKS   ? PW_LINKS_TEXT
+         : op == PW_OP_LINKS_LEFT ? PW_LINKS_LEFT_TEXT
          : op == PW_OP_DEVICE  ? PW_DEVICE_TEXT
          : op == PW_OP_HARDLINKS ? PW_HARDLINKS_TEXT
          : op == PW_OP_ACL_NAMED ? PW_ACL_NAMED_TEXT

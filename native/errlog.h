@@ -98,6 +98,13 @@ size_t pw_escape_path(char *out, const char *path, size_t len);
 #define PW_LINKS_TEXT                                                                        \
   "a file with hard links in folders of different shared groups: it takes the group of the " \
   "name reached first, and is not changed again for this one"
+/** A PW_OP_LINKS notice (op "links" too) of a file left alone: its first
+    name has no shared group above it (rule 2), where this name has one.
+    Repair's own, never in a walk's records (not in enum pw_op). */
+#define PW_OP_LINKS_LEFT (PW_OP_LINKS | 0x100)
+#define PW_LINKS_LEFT_TEXT                                                                   \
+  "a file with hard links: the name reached first has no folder with a shared group above " \
+  "it, so the file is left as it is, and not changed for this one either"
 
 /** The message of a PW_OP_LOOP notice (err 0): repair or chown reached the root again. */
 #define PW_ROOT_AGAIN_TEXT                                                                   \

@@ -653,7 +653,10 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
          name's is told */
       uint32_t own = p.ngid;
       plan_repair(j, st, first_gid, &p, &noancestor);
-      if (p.ngid != own) pw_job_note_error(j, PW_OP_LINKS, 0, e->path, e->len);
+      /* (no shared group above the first name: the file is left alone,
+         and the notice says so, not that it takes that name's group) */
+      if (p.ngid != own)
+        pw_job_note_error(j, noancestor ? PW_OP_LINKS_LEFT : PW_OP_LINKS, 0, e->path, e->len);
     }
     /* left alone for want of a shared group above its first name: told
        (and counted) at each name, dry run and --apply alike */
@@ -678,10 +681,12 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
     /* chown: through the first name reached */
     if (!first_link(c, st, p.ngid, &first_gid) && first_gid != LINK_LEFT) return;
   } else if (linked && !c->chown_mode && e->user && !root_row && seen_link(c, st, &first_gid) &&
-             first_gid != LINK_LEFT && st->st_gid != (uint32_t)e->user) {
+             first_gid != LINK_LEFT && st->st_gid == first_gid &&
+             st->st_gid != (uint32_t)e->user) {
     /* nothing to do here because another name already gave the file the
        group of its first name's folder (--apply), where this one's wants
-       another */
+       another (a file that has a shared group of its own, or whose first
+       name had none above it, was given none: nothing to tell) */
     pw_job_note_error(j, PW_OP_LINKS, 0, e->path, e->len);
   }
   if (!c->apply || pw_change_empty(&p)) {

@@ -1180,6 +1180,40 @@ print(os.getxattr(sys.argv[1], 'security.capability').hex())`,
   }
 });
 
+Deno.test("hard links whose first name has no shared group above it: left alone, and the links notice says so, dry run and --apply", async () => {
+  await using tmp = await tempDir("pwalk-links0-");
+  // ROOT private, with no shared group above it (the temporary folder and
+  // /tmp are root's, group 0); x in ROOT, reached first with one thread,
+  // and S/x, a name of it below a shared group
+  const root = `${tmp.path}/h`;
+  buildTree(root, [
+    { rel: ".", type: "dir", uid: 1042, gid: 1042, mode: 0o755 },
+    { rel: "x", type: "file", uid: 1042, gid: 1042, mode: 0o600 },
+    { rel: "S", type: "dir", uid: 1042, gid: G.PROJECT, mode: 0o2775 },
+  ]);
+  Deno.linkSync(`${root}/x`, `${root}/S/x`);
+  await ctimesPast(`${root}/x`); // names settled before the runs (rule 9)
+  const facts = () => {
+    const st = Deno.lstatSync(`${root}/x`);
+    return [st.gid!, st.mode! & 0o7777, st.nlink];
+  };
+  assertEquals(facts(), [1042, 0o600, 2]);
+  for (const args of [[], ["--apply", "--journal", `${tmp.path}/j`]]) {
+    const r = await cli(["repair", "--threads", "1", ...args, root]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(facts(), [1042, 0o600, 2], r.stderr);
+    assertEquals(lines(r.stdout), [], r.stderr);
+    assert(!r.stderr.includes("takes the group of the name reached first"), r.stderr);
+    assertStringIncludes(
+      r.stderr,
+      `pwalk: links '${root}/S/x': a file with hard links: the name reached first has no folder ` +
+        "with a shared group above it, so the file is left as it is, and not changed for this " +
+        "one either\n",
+    );
+    assertStringIncludes(r.stderr, `pwalk: ancestor '${root}': no ancestor folder`);
+  }
+});
+
 /**
  * `pwalk ARGS` (cli.ts) in a mount namespace of its own, after the shell
  * commands `setup` there (which see `env`): /proc unmounted, or replaced.
