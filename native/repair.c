@@ -40,6 +40,27 @@
 #include "names.h"
 #include "sys.h"
 
+/* What a hard-linked file's slot keeps while its names are being counted
+   (count_link): freed once every name has been reached (done), kept till
+   the end for a file that is never done, whose first name's path the
+   hardlinks notice then names. */
+struct link_wait {
+  struct timespec ctime; /**< its ctime when first reached */
+  uint32_t nnames;       /**< names reached so far */
+  uint32_t names_cap;    /**< room in names (0: names_in, 2) */
+  uint64_t *names;       /**< the names reached, hashes of (folder, name), each once;
+                              NULL: in names_in (two names: most hard-linked files) */
+  uint64_t names_in[2];
+  size_t len;            /**< the path's length (0: not kept: the first name's plan
+                              changes nothing, and nothing is told) */
+  char path[];           /**< the first name reached, for the notice when not all are */
+};
+
+static void free_wait(struct link_wait *w) {
+  if (w) free(w->names);
+  free(w);
+}
+
 typedef struct repair_ctx {
   bool chown_mode;
   bool apply;
@@ -68,10 +89,16 @@ typedef struct repair_ctx {
      (names_settled), is left alone (PW_OP_HARDLINKS, told when the walk
      ends, if the first name's plan changed it).  chown changes such
      a file through its first name.  Open addressing on (dev, ino), under
-     links_mu. */
+     links_mu.  Memory: a slot is 32 bytes, in a table at most half full
+     (64 to 128 bytes per file, till the run ends); a file still waiting
+     for names has a link_wait besides (56 bytes and its first name's
+     path, one allocation; 8 bytes a name beyond two), freed once every
+     name is reached (docs/repair.md, "Memory"). */
   pthread_mutex_t links_mu;
   struct link_slot {
     uint64_t dev, ino;
+    struct link_wait *wait; /**< while its names are counted (repair), else NULL: freed
+                                 once done (chown's slots have none) */
     uint32_t gid;     /**< repair: the nearest shared group of the first name's folder
                            (its e->user, 0: none), whose plan is the file's (rule 6);
                            chown: the group the first name planned; LINK_LEFT: left
@@ -80,17 +107,12 @@ typedef struct repair_ctx {
     bool change;      /**< the first name's plan changes the file (else it stays as it
                            is, and no name reached or not is told) */
     bool done;        /**< every name reached: changed (or listed) through the last */
-    uint32_t nnames, names_cap;
-    uint64_t *names;  /**< the names reached: hashes of (folder, name), each once */
-    char *path;       /**< the first name reached, for the notice when not all are */
-    size_t len;
-    struct timespec ctime; /**< its ctime when first reached */
     bool moved;       /**< its names may have changed during the run: the ctime changed
                            between two names, or was not older than the run's start
                            second (names_settled) at one of them; a name may then have
                            been renamed (or linked and unlinked) from a folder already
                            listed to one not yet, and counted twice (never changed
-                           then; told as not all reached) */
+                           then; told as not all reached, its names no longer counted) */
   } *links;
   size_t links_cap, links_n;
 } repair_ctx;
@@ -400,15 +422,23 @@ static int count_link(repair_ctx *c, const struct stat *st, const pw_entry *e, u
   if (!grow_links(c)) goto out;
   struct link_slot *l = find_link(c, st);
   if (!l->used) {
-    char *path = malloc(e->len + 1);
-    if (!path) goto out;
-    memcpy(path, e->path, e->len + 1);
-    *l = (struct link_slot){.dev = (uint64_t)st->st_dev, .ino = (uint64_t)st->st_ino, .gid = anc,
-                            .used = true, .change = change, .path = path, .len = e->len,
-                            .ctime = st->PW_CTIM, .moved = !names_settled(c, st)};
+    /* the path only for a file the first name's plan changes: else
+       nothing is told of it */
+    size_t keep = change ? e->len : 0;
+    struct link_wait *w = malloc(sizeof *w + keep + 1);
+    if (!w) goto out;
+    memset(w, 0, sizeof *w);
+    w->ctime = st->PW_CTIM;
+    w->len = keep;
+    memcpy(w->path, e->path, keep);
+    w->path[keep] = 0;
+    *l = (struct link_slot){.dev = (uint64_t)st->st_dev, .ino = (uint64_t)st->st_ino, .wait = w,
+                            .gid = anc, .used = true, .change = change,
+                            .moved = !names_settled(c, st)};
     c->links_n++;
-  } else if (l->ctime.tv_sec != st->PW_CTIM.tv_sec || l->ctime.tv_nsec != st->PW_CTIM.tv_nsec ||
-             !names_settled(c, st)) {
+  } else if (l->wait && !l->moved &&
+             (l->wait->ctime.tv_sec != st->PW_CTIM.tv_sec ||
+              l->wait->ctime.tv_nsec != st->PW_CTIM.tv_nsec || !names_settled(c, st))) {
     /* a rename changes the renamed inode's ctime: one of its names moved
        while the walk went (or the file changed otherwise), or may have (a
        ctime of the run's start second or later): its names can no longer
@@ -416,21 +446,42 @@ static int count_link(repair_ctx *c, const struct stat *st, const pw_entry *e, u
     l->moved = true;
   }
   *first = l->gid;
-  bool known = false;
-  for (uint32_t i = 0; i < l->nnames && !known; i++) known = l->names[i] == h;
-  if (!known) {
-    if (l->nnames == l->names_cap) {
-      uint32_t cap = l->names_cap ? 2 * l->names_cap : 4;
-      uint64_t *n = realloc(l->names, cap * sizeof *n);
-      if (!n) goto out;
-      l->names = n;
-      l->names_cap = cap;
-    }
-    l->names[l->nnames++] = h;
-  }
   rc = 0;
-  if (!l->done && !l->moved && l->nnames >= (uint64_t)st->st_nlink) {
+  struct link_wait *w = l->wait;
+  /* done (or never to be: moved), or chown's: nothing more to count */
+  if (!w || l->done || l->moved) {
+    if (w && l->moved && w->names) { /* its names are no use now: only its path is */
+      free(w->names);
+      w->names = NULL;
+      w->names_cap = 0;
+      w->nnames = 0;
+    }
+    goto out;
+  }
+  uint64_t *names = w->names ? w->names : w->names_in;
+  bool known = false;
+  for (uint32_t i = 0; i < w->nnames && !known; i++) known = names[i] == h;
+  if (!known) {
+    uint32_t cap = w->names ? w->names_cap : 2;
+    if (w->nnames == cap) {
+      uint64_t *n = w->names ? realloc(w->names, 2 * cap * sizeof *n) : malloc(2 * cap * sizeof *n);
+      if (!n) {
+        rc = -ENOMEM;
+        goto out;
+      }
+      if (!w->names) memcpy(n, w->names_in, sizeof w->names_in);
+      w->names = names = n;
+      w->names_cap = 2 * cap;
+    }
+    names[w->nnames++] = h;
+  }
+  if (w->nnames >= (uint64_t)st->st_nlink) {
+    /* every name reached: changed through this one; the names and the
+       path are no use any more (a name reached again, through a bind
+       mount, finds the slot done) */
     l->done = true;
+    l->wait = NULL;
+    free_wait(w);
     rc = 1;
   }
 out:
@@ -784,8 +835,8 @@ static void rp_workers_done(pw_job *j) {
   if (!pw_job_stopping(j)) {
     for (size_t i = 0; i < c->links_cap; i++) {
       struct link_slot *l = &c->links[i];
-      if (l->used && !l->done && l->path && l->change)
-        pw_job_note_error(j, PW_OP_HARDLINKS, 0, l->path, l->len);
+      if (l->used && !l->done && l->change && l->wait)
+        pw_job_note_error(j, PW_OP_HARDLINKS, 0, l->wait->path, l->wait->len);
     }
   }
   if (c->records) pw_channel_close(c->records);
@@ -813,10 +864,7 @@ static void rp_job_free(pw_job *j) {
   if (!c) return;
   pw_channel_free(c->records);
   pthread_mutex_destroy(&c->links_mu);
-  for (size_t i = 0; i < c->links_cap; i++) {
-    free(c->links[i].names);
-    free(c->links[i].path);
-  }
+  for (size_t i = 0; i < c->links_cap; i++) free_wait(c->links[i].wait);
   free(c->links);
   free(c->groups);
   if (c->own_changes_fd >= 0) close(c->own_changes_fd);

@@ -219,6 +219,23 @@ out.csv" ]
   run "$b" -t 4 -R -A "$work/copy" "$work/journal"
   run "$b" -t 4 -C 0:4242:4343 -A "$work/copy"
   [ "$(stat -c %u "$work/copy/weird/with space.txt")" = 4242 ]
+  # hard links (rule 9; repair.c count_link): a file of five names (their
+  # hashes outgrow the slot's two), one of two, one with a name outside
+  # ROOT; their ctimes a second old, so that their names count as settled
+  # and the slots are done (and freed) once every name is reached
+  rm -rf "$work/links"; mkdir -p "$work/links/t/a" "$work/links/t/b"
+  : >"$work/links/t/a/five"; : >"$work/links/t/a/two"; : >"$work/links/t/out"
+  for n in 2 3 4 5; do ln "$work/links/t/a/five" "$work/links/t/b/five$n"; done
+  ln "$work/links/t/a/two" "$work/links/t/b/two"; ln "$work/links/t/out" "$work/links/outside"
+  chmod 600 "$work/links/t/a/five" "$work/links/t/a/two" "$work/links/t/out"
+  # (as root: ROOT's group shared, so that the files' plans change them)
+  if [ "$(id -u)" = 0 ]; then chgrp 5000 "$work/links/t" && chmod 2775 "$work/links/t"; fi
+  sleep 1.1
+  run "$b" -t 4 -R "$work/links/t"
+  if [ "$(id -u)" = 0 ]; then
+    grep -q "hardlinks '$work/links/t/out'" "$work/err"
+    [ "$(grep -c "hardlinks '" "$work/err")" = 1 ]
+  fi
   # a missing root is a fatal error (status 1), reported, with nothing leaked
   if "$b" -t 2 /nonexistent >/dev/null 2>"$work/err"; then return 1; fi
   ! grep -q "Sanitizer\|runtime error" "$work/err"

@@ -1214,6 +1214,65 @@ Deno.test("hard links whose first name has no shared group above it: left alone,
   }
 });
 
+Deno.test("hard-linked files: what repair keeps of each once all its names are reached is a slot, not its names and path (24,000 files, 2 names)", async () => {
+  await using tmp = await tempDir("pwalk-linkmem-");
+  const root = `${tmp.path}/p`;
+  const N = 24_000;
+  // 24 folders of a shared group; in each, files f<i> with a second name
+  // g<i> beside them (long names, as data files have), already shared
+  // (group 5000, 0640): nothing to plan, nothing counted
+  await python(
+    `import os, sys
+root, n = sys.argv[1], int(sys.argv[2])
+os.mkdir(root); os.chown(root, 100, 5000); os.chmod(root, 0o2775)
+pad = "-" + "x" * 80
+for d in range(24):
+    p = f"{root}/d{d}"; os.mkdir(p); os.chown(p, 100, 5000); os.chmod(p, 0o2775)
+for i in range(n):
+    f = f"{root}/d{i % 24}/f{i}{pad}"
+    fd = os.open(f, os.O_CREAT | os.O_WRONLY, 0o640); os.fchown(fd, 1042, 5000); os.close(fd)
+    os.link(f, f"{root}/d{i % 24}/g{i}{pad}")`,
+    root,
+    String(N),
+  );
+  const child = `${tmp.path}/child.ts`;
+  Deno.writeTextFileSync(
+    child,
+    `import { repair } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
+const s = await repair(Deno.args[0], { threads: 4, journal: false });
+const hwm = Number(/VmHWM:\\s+(\\d+) kB/.exec(Deno.readTextFileSync("/proc/self/status"))![1]);
+console.log(JSON.stringify({ changed: s.entriesChanged, linked: s.hardLinked, errors: s.errors, hwm }));
+`,
+  );
+  const peak = async () => {
+    const r = await run(Deno.execPath(), ["run", "-A", child, root]);
+    assertEquals(r.code, 0, r.stderr);
+    return JSON.parse(r.text);
+  };
+  const shared = await peak();
+  assertEquals([shared.changed, shared.linked, shared.errors], [0, 0, 0]);
+  // now each file private (1042:1042, 0600): every one planned, through
+  // both of its names, and counted at each (rule 9)
+  await python(
+    `import os, sys
+root, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    f = f"{root}/d{i % 24}/f{i}-" + "x" * 80
+    os.chown(f, 1042, 1042); os.chmod(f, 0o600)`,
+    root,
+    String(N),
+  );
+  await ctimesPast(`${root}/d${(N - 1) % 24}/f${N - 1}-${"x".repeat(80)}`);
+  const linked = await peak();
+  assertEquals([linked.changed, linked.linked, linked.errors], [N, N, 0]);
+  // a 32-byte slot in a table at most half full (and the table before its
+  // last growth, freed after it), and the files whose second name is not
+  // reached yet: 180 bytes a file here; each slot kept the first name's
+  // path and its names' array besides till the run ended: 480 bytes
+  const perFile = (linked.hwm - shared.hwm) * 1024 / N;
+  assert(perFile < 320, `${Math.round(perFile)} bytes per hard-linked file`);
+});
+
 /**
  * `pwalk ARGS` (cli.ts) in a mount namespace of its own, after the shell
  * commands `setup` there (which see `env`): /proc unmounted, or replaced.
