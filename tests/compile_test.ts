@@ -12,6 +12,7 @@
  * the packaging check runs.
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { cachePath, sha256Hex } from "../lib/fetchlib.ts";
 import { REPO, run, runOk } from "./helpers/run.ts";
 import { buildDist, makeTree, sortedRows } from "./helpers/ship.ts";
 import { tempDir } from "./helpers/temp.ts";
@@ -48,7 +49,7 @@ Deno.test({
   name: "compile: the executable alone, with empty HOME and DENO_DIR, prints the library's CSV",
   ignore: missing !== "",
   async fn() {
-    await buildDist();
+    const m = await buildDist();
     await using tmp = await tempDir("pwalk-compile-");
     await runOk(Deno.execPath(), [
       "run",
@@ -81,9 +82,16 @@ Deno.test({
     const want = sortedRows((await local()).text);
     assert(want.length > 100);
     assertEquals(sortedRows(bin.text), want);
-    // The embedded library was copied, verified, into DENO_DIR's pwalk cache.
-    const cached = [...Deno.readDirSync(`${tmp.path}/deno/pwalk`)];
-    assertEquals(cached.length, 1);
+    // The embedded library was copied, verified, into DENO_DIR's pwalk cache:
+    // that file itself, with the bytes of dist/'s (the folder alone would
+    // be there even if nothing was copied into it).
+    const t = m.targets[`${Deno.build.os}-${Deno.build.arch}`];
+    const copy = cachePath(t.file, t.sha256, `${tmp.path}/deno/pwalk/${m.version}`);
+    assertEquals(sha256Hex(await Deno.readFile(copy)), t.sha256);
+    assertEquals(
+      [...Deno.readDirSync(`${tmp.path}/deno/pwalk/${m.version}`)].map((e) => e.name),
+      [copy.slice(copy.lastIndexOf("/") + 1)],
+    );
   },
 });
 
