@@ -10,7 +10,30 @@
 //!
 //! The library is every .c file directly in native/ (native/driver/ holds
 //! test drivers): the one list of sources, which tests/native.sh reads too.
+//!
+//! Without -Dtarget the library is built for the host's OS and architecture
+//! at the release libraries' floor (tools/dist.ts TARGETS: glibc 2.27,
+//! macOS 11.0) and the architecture's baseline CPU, never the build
+//! machine's: a checkout built on a new login node runs on older compute
+//! nodes, and its zig-out/lib/libpwalk.so is byte for byte the release
+//! library of its platform.  -Dtarget=native builds for this machine only.
 const std = @import("std");
+
+/// The target when no -Dtarget is given: the host's OS and architecture as
+/// tools/dist.ts builds them (the same triple strings), baseline CPU; on a
+/// platform without a release library, the host itself.
+fn defaultTarget(b: *std.Build) std.Target.Query {
+    const host = b.graph.host.result;
+    if (host.cpu.arch != .x86_64 and host.cpu.arch != .aarch64) return .{};
+    const arch = @tagName(host.cpu.arch);
+    const triple = switch (host.os.tag) {
+        .linux => b.fmt("{s}-linux-gnu.2.27", .{arch}),
+        .macos => b.fmt("{s}-macos.11.0", .{arch}),
+        else => return .{},
+    };
+    return std.Target.Query.parse(.{ .arch_os_abi = triple }) catch |e|
+        std.debug.panic("cannot parse {s}: {s}", .{ triple, @errorName(e) });
+}
 
 /// The C files of native/, sorted (a stable link order keeps builds reproducible).
 fn pwalkSources(b: *std.Build) []const []const u8 {
@@ -61,7 +84,7 @@ fn sourceDir(b: *std.Build, dir: []const u8) std.Build.LazyPath {
 }
 
 pub fn build(b: *std.Build) void {
-    const target = b.standardTargetOptions(.{});
+    const target = b.standardTargetOptions(.{ .default_target = defaultTarget(b) });
     const optimize = b.standardOptimizeOption(.{});
     const zstd_dir = b.option([]const u8, "zstd", "zstd's lib/ folder (sources)") orelse
         ".tools/zstd/node_modules/zstd-napi/deps/zstd/lib";
@@ -74,7 +97,8 @@ pub fn build(b: *std.Build) void {
         .target = target,
         .optimize = optimize,
         .link_libc = true,
-        // Reproducible, portable code: no CPU-specific instructions.
+        // No debug info (so no source paths in the file: reproducible at
+        // any path) but in Debug builds.
         .strip = optimize != .Debug,
     });
     mod.addIncludePath(zstd_root);

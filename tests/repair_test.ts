@@ -31,7 +31,7 @@ import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/
 import { chown, repair, undo } from "../mod.ts";
 import { closeLibc, lstatRaw } from "./helpers/libc.ts";
 import { CLI, cli, run, UNPRIVILEGED } from "./helpers/run.ts";
-import { afterFstatat, type Shim, shimTest } from "./helpers/shim.ts";
+import { afterFstatat, OLD_GLIBC_STAT_C, type Shim, shimTest } from "./helpers/shim.ts";
 import { SETPRIV, testNeeding } from "./helpers/system.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { python } from "./helpers/tree.ts";
@@ -589,7 +589,7 @@ int stat(const char *p, struct stat *st) {
   }
   return real(p, st);
 }
-`;
+${OLD_GLIBC_STAT_C}`;
 
 shimTest(
   "ROOT swapped for a link after its real path was checked: the run stops, nothing outside changes",

@@ -1,6 +1,9 @@
 #!/bin/sh
-# Build libpwalk for the host into zig-out/lib.  On first use it fetches the
-# pinned C sources it compiles in:
+# Build libpwalk for the host into zig-out/lib: for its OS and architecture
+# at the release libraries' floor (glibc 2.27, macOS 11.0) and baseline CPU,
+# as build.zig does without -Dtarget, so that it runs on older machines than
+# the one that built it.  On first use it fetches the pinned C sources it
+# compiles in:
 #   zstd 1.5.7's lib/     from npm zstd-napi (npm)
 #   libdeflate 1.26       from crates.io libdeflate-sys (cargo), checked by SHA-256
 set -eu

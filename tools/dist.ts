@@ -26,7 +26,11 @@ export interface DistTarget {
   os: "linux" | "darwin";
   /** `Deno.build.arch`. */
   arch: "x86_64" | "aarch64";
-  /** zig's target triple (glibc 2.27 floor on Linux, as Deno's own builds). */
+  /**
+   * zig's target triple (glibc 2.27 floor on Linux, as Deno's own builds).
+   * build.zig builds the host's own triple from this list when no -Dtarget
+   * is given (tests/dist_test.ts checks they agree).
+   */
   zigTarget: string;
   /** The file name in dist/ and in a release. */
   file: string;

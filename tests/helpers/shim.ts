@@ -13,8 +13,38 @@ import { CC, testNeeding } from "./system.ts";
 import { tempDir } from "./temp.ts";
 
 /**
+ * C to put at the end of a shim that defines `fstatat`, `fstatat64`, `stat`
+ * or `stat64`: glibc before 2.33 has none of them as functions, and a
+ * library built against it calls `__fxstatat`, `__fxstatat64`, `__xstat`
+ * and `__xstat64` instead (with a struct version first) — pwalk's library
+ * does, built for the release libraries' glibc 2.27 floor (build.zig).
+ * These pass such calls on to the shim's own function (else libc's), so
+ * that the shim sees the library's calls. The version is not looked at:
+ * on x86_64 and aarch64 each one's struct is the struct of today's call.
+ */
+export const OLD_GLIBC_STAT_C: string = `
+int __fxstatat(int ver, int fd, const char *p, struct stat *st, int fl) {
+  (void)ver;
+  return fstatat(fd, p, st, fl);
+}
+int __fxstatat64(int ver, int fd, const char *p, struct stat64 *st, int fl) {
+  (void)ver;
+  return fstatat64(fd, p, st, fl);
+}
+int __xstat(int ver, const char *p, struct stat *st) {
+  (void)ver;
+  return stat(p, st);
+}
+int __xstat64(int ver, const char *p, struct stat64 *st) {
+  (void)ver;
+  return stat64(p, st);
+}
+`;
+
+/**
  * The C source of a shim that calls `hook(dirfd, name)` just after each
- * successful `fstatat` (and `fstatat64`) of the walker, `decls` being the
+ * successful `fstatat` (and `fstatat64`, and glibc 2.27's forms:
+ * {@link OLD_GLIBC_STAT_C}) of the walker, `decls` being the
  * hook and what it needs (after `<dlfcn.h>`, `<fcntl.h>`, `<stdlib.h>`,
  * `<string.h>`, `<sys/stat.h>` and `<unistd.h>`).
  *
@@ -42,7 +72,7 @@ int ${fn}(int fd, const char *p, ${st} *st, int fl) {
 #include <sys/stat.h>
 #include <unistd.h>
 ${decls}
-${wrap("fstatat", "struct stat")}${wrap("fstatat64", "struct stat64")}`;
+${wrap("fstatat", "struct stat")}${wrap("fstatat64", "struct stat64")}${OLD_GLIBC_STAT_C}`;
 }
 
 /** What a {@link shimTest} body gets: its folder, and runners that preload the shim. */
@@ -122,4 +152,4 @@ int fstatat64(int fd, const char *p, struct stat64 *st, int fl) {
   vanish(fd, p);
   return real(fd, p, st, fl);
 }
-`;
+${OLD_GLIBC_STAT_C}`;
