@@ -438,6 +438,14 @@ function exists(path: string): boolean {
   }
 }
 
+function isFolder(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * A `deno compile` binary carries dist/<file> (`--include`) in its virtual
  * file system, which dlopen cannot read: copy it, verified, to the cache.
@@ -526,10 +534,16 @@ export function native(): PwalkSymbols {
       );
     }
     if (chosen && !exists(chosen)) { // set by the caller: the only one tried
+      const how = explicitPath ? "setLibraryPath()" : "PWALK_LIB";
+      if (isFolder(chosen)) {
+        throw new Error(
+          `pwalk: the native library ${chosen} (${how}) is a folder, not a library file: ` +
+            `give the path of the library file (${chosen.replace(/\/+$/, "")}/${localFileName()}?)`,
+        );
+      }
       throw new Error(
-        `pwalk: the native library ${chosen} (${
-          explicitPath ? "setLibraryPath()" : "PWALK_LIB"
-        }) does not exist: give the path of a built libpwalk, or unset it`,
+        `pwalk: the native library ${chosen} (${how}) does not exist: ` +
+          "give the path of a built libpwalk, or unset it",
       );
     }
     const candidates = libraryCandidates();

@@ -200,6 +200,24 @@ Deno.test("a PWALK_LIB that does not exist is named as the one tried, with no ad
   );
 });
 
+Deno.test("a PWALK_LIB that is a folder is said to be one, not a missing file", async () => {
+  await using tmp = await tempDir("pwalk-dirlib-");
+  makeTree(`${tmp.path}/t`);
+  const dir = `${REPO}/zig-out/lib`; // the folder of a built library: it is there, as a folder
+  assert((await Deno.stat(dir)).isDirectory);
+  for (const given of [dir, `${dir}/`]) {
+    const r = await run(Deno.execPath(), ["run", "-A", `${REPO}/cli.ts`, `${tmp.path}/t`], {
+      env: { PWALK_LIB: given },
+    });
+    assertEquals(r.code, 1, r.stderr);
+    assertEquals(
+      r.stderr.trim(),
+      `pwalk: the native library ${given} (PWALK_LIB) is a folder, not a library file: ` +
+        `give the path of the library file (${dir}/libpwalk.so?)`,
+    );
+  }
+});
+
 Deno.test("fetchlib: a bundled library (deno compile's case) is copied verified into the cache and opens there", async () => {
   const m = await buildDist();
   const t = m.targets[targetKey()];
