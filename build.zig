@@ -17,6 +17,10 @@
 //! machine's: a checkout built on a new login node runs on older compute
 //! nodes, and its zig-out/lib/libpwalk.so is byte for byte the release
 //! library of its platform.  -Dtarget=native builds for this machine only.
+//!
+//! The library carries the source id of native/ (sourceId below), which
+//! pw_source_id() returns and lib/ffi.ts compares with its own before it
+//! uses the library.
 const std = @import("std");
 
 /// The target when no -Dtarget is given: the host's OS and architecture as
@@ -35,7 +39,43 @@ fn defaultTarget(b: *std.Build) std.Target.Query {
         std.debug.panic("cannot parse {s}: {s}", .{ triple, @errorName(e) });
 }
 
-/// The C files of native/, sorted (a stable link order keeps builds reproducible).
+/// The source id of native/: SHA-256, lowercase hex, over every regular
+/// file directly in native/ whose name ends in ".c" or ".h", in byte order
+/// of their names, each as its name, a NUL byte, its size in decimal, a NUL
+/// byte and its bytes.  lib/source_id.ts computes the same; no path, time
+/// or build option goes in, so reproducible builds stay reproducible.
+fn sourceId(b: *std.Build) [64]u8 {
+    var dir = b.build_root.handle.openDir("native", .{ .iterate = true }) catch |e|
+        std.debug.panic("cannot list native/: {s}", .{@errorName(e)});
+    defer dir.close();
+    var names: std.ArrayList([]const u8) = .empty;
+    var it = dir.iterate();
+    while (it.next() catch |e| std.debug.panic("cannot list native/: {s}", .{@errorName(e)})) |entry| {
+        if (entry.kind == .file and (std.mem.endsWith(u8, entry.name, ".c") or
+            std.mem.endsWith(u8, entry.name, ".h")))
+            names.append(b.allocator, b.dupe(entry.name)) catch @panic("OOM");
+    }
+    std.mem.sort([]const u8, names.items, {}, struct {
+        fn lt(_: void, a: []const u8, c: []const u8) bool {
+            return std.mem.lessThan(u8, a, c);
+        }
+    }.lt);
+    var h = std.crypto.hash.sha2.Sha256.init(.{});
+    for (names.items) |name| {
+        const bytes = dir.readFileAlloc(b.allocator, name, 1 << 26) catch |e|
+            std.debug.panic("cannot read native/{s}: {s}", .{ name, @errorName(e) });
+        h.update(name);
+        h.update(b.fmt("\x00{d}\x00", .{bytes.len}));
+        h.update(bytes);
+    }
+    return std.fmt.bytesToHex(h.finalResult(), .lower);
+}
+
+/// The file that defines pw_source_id(): compiled on its own, with the id.
+const source_id_file = "source_id.c";
+
+/// The C files of native/ but source_id.c, sorted (a stable link order
+/// keeps builds reproducible).
 fn pwalkSources(b: *std.Build) []const []const u8 {
     var dir = b.build_root.handle.openDir("native", .{ .iterate = true }) catch |e|
         std.debug.panic("cannot list native/: {s}", .{@errorName(e)});
@@ -43,7 +83,8 @@ fn pwalkSources(b: *std.Build) []const []const u8 {
     var names: std.ArrayList([]const u8) = .empty;
     var it = dir.iterate();
     while (it.next() catch |e| std.debug.panic("cannot list native/: {s}", .{@errorName(e)})) |entry| {
-        if (entry.kind == .file and std.mem.endsWith(u8, entry.name, ".c"))
+        if (entry.kind == .file and std.mem.endsWith(u8, entry.name, ".c") and
+            !std.mem.eql(u8, entry.name, source_id_file))
             names.append(b.allocator, b.dupe(entry.name)) catch @panic("OOM");
     }
     std.mem.sort([]const u8, names.items, {}, struct {
@@ -103,10 +144,15 @@ pub fn build(b: *std.Build) void {
     });
     mod.addIncludePath(zstd_root);
     mod.addIncludePath(deflate_root);
-    mod.addCSourceFiles(.{
-        .root = b.path("native"),
-        .files = pwalkSources(b),
-        .flags = &.{ "-std=gnu11", "-Wall", "-Wextra", "-fvisibility=hidden", "-fno-sanitize=undefined" },
+    const c_flags = [_][]const u8{
+        "-std=gnu11", "-Wall", "-Wextra", "-fvisibility=hidden", "-fno-sanitize=undefined",
+    };
+    mod.addCSourceFiles(.{ .root = b.path("native"), .files = pwalkSources(b), .flags = &c_flags });
+    // the id on source_id.c's command line alone: a change in native/
+    // recompiles that file and the changed one, not every file
+    mod.addCSourceFile(.{
+        .file = b.path("native/" ++ source_id_file),
+        .flags = &(c_flags ++ [_][]const u8{b.fmt("-DPW_SOURCE_ID=\"{s}\"", .{&sourceId(b)})}),
     });
     mod.addCSourceFiles(.{
         .root = zstd_root,

@@ -45,6 +45,12 @@ export interface Manifest {
   version: string;
   /** The zig release that built them. */
   zig: string;
+  /**
+   * The source id of the native/ sources they were built from
+   * (lib/source_id.ts): what the published package, which has no native/,
+   * expects of a library (lib/ffi.ts).
+   */
+  sourceId: string;
   /** Per `${os}-${arch}` target. */
   targets: Record<string, ManifestTarget>;
 }

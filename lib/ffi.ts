@@ -9,7 +9,13 @@
  * (`zig-out/lib/` of a checkout, then `dist/` of `deno task dist`). Before
  * dlopen, lib/libcheck.ts looks at the file's ELF headers (Linux): a
  * truncated file or one of another architecture is one clear error, not a
- * SIGBUS or glibc's "No such file or directory". Run as root, pwalk opens
+ * SIGBUS or glibc's "No such file or directory". Then the library's source
+ * id (`pw_source_id()`, lib/source_id.ts) must be the one this TypeScript
+ * expects: that of the native/ folder beside lib/ in a checkout, else the
+ * one `deno task dist` recorded in lib/manifest.json; a library built from
+ * other sources (a zig-out/ not rebuilt after `git pull`, an old PWALK_LIB)
+ * is refused in one line that says to run `deno task build`, since it
+ * would take the arguments of this interface wrongly. Run as root, pwalk opens
  * a PWALK_LIB only when root owns it, nobody else can write it, and every
  * folder on the way to it may be changed only by root (`su` without `-`
  * and `sudo -E` keep a user's PWALK_LIB); any other user's PWALK_LIB is
@@ -34,12 +40,17 @@ import {
   targetKey,
 } from "./fetchlib.ts";
 import { libraryProblem } from "./libcheck.ts";
+import { sourceId } from "./source_id.ts";
 import { untrustedAncestor } from "./trust.ts";
 
 const symbols = {
   pw_version: {
     parameters: [],
     result: "pointer", // const char *
+  },
+  pw_source_id: {
+    parameters: [],
+    result: "pointer", // const char *: SHA-256 hex of native/ (lib/source_id.ts)
   },
   pw_opts_new: {
     parameters: [],
@@ -446,6 +457,108 @@ function isFolder(path: string): boolean {
   }
 }
 
+/** The source id this module expects of its library, and where it comes from. */
+interface Expected {
+  /** The id (lib/source_id.ts). */
+  id: string;
+  /** Whose sources, for "built from other sources than WHAT": "/x/native/", "pwalk 0.1.0's". */
+  what: string;
+  /** Whether it came from a native/ folder, so that `deno task build` there makes a match. */
+  checkout: boolean;
+}
+
+let expected: Expected | undefined;
+
+/**
+ * The source id the library must have, computed once per process: that of
+ * the native/ folder beside lib/ when there is one (a checkout: edited
+ * sources and a fresh `deno task build` agree), else, in a `deno compile`
+ * binary, that of the dist/manifest.json it carries (written by the same
+ * `deno task dist` that built its library), else lib/manifest.json's (the
+ * published package has no native/).
+ */
+function expectedSourceId(): Expected {
+  if (expected) return expected;
+  if (import.meta.url.startsWith("file:")) {
+    const dir = new URL("../native/", import.meta.url);
+    const id = sourceId(dir);
+    if (id) return expected = { id, what: filePath(dir), checkout: true };
+  }
+  if (mode() === "standalone") {
+    try {
+      const m = JSON.parse(
+        Deno.readTextFileSync(new URL("../dist/manifest.json", import.meta.url)),
+      );
+      if (typeof m.sourceId === "string") {
+        return expected = { id: m.sourceId, what: "this executable's build", checkout: false };
+      }
+    } catch { /* not carried: the module's manifest */ }
+  }
+  return expected = {
+    id: MANIFEST.sourceId,
+    what: `pwalk ${MANIFEST.version}'s (lib/manifest.json)`,
+    checkout: false,
+  };
+}
+
+/** dlopen's error as one line naming the file (Deno repeats "Could not open library: "). */
+function openError(path: string, e: unknown): Error {
+  const m = String((e as Error)?.message ?? e).replace(/^(?:Could not open library: )+/, "");
+  return new Error(`pwalk: ${m.startsWith(path) ? m : `${path}: ${m}`}`, { cause: e });
+}
+
+/**
+ * Open the library at `path` for its source id alone (a library older than
+ * pw_source_id() lacks other symbols too, and dlopen of the full set would
+ * fail naming one of those) and throw one line unless it is the expected
+ * one; returns the library, to be closed once the full set is open (so
+ * that the same mapping is the one checked). `how` says where the path
+ * came from: "PWALK_LIB", "setLibraryPath()", or "" for the module's own
+ * choice (a checkout's build, a cached or embedded release library).
+ */
+function checkSourceId(path: string, how: string): Deno.DynamicLibrary<typeof idSymbol> {
+  const want = expectedSourceId();
+  let probe: Deno.DynamicLibrary<typeof idSymbol>;
+  try {
+    probe = Deno.dlopen(path, idSymbol);
+  } catch (e) {
+    throw openError(path, e);
+  }
+  const fn = probe.symbols.pw_source_id;
+  const p = fn ? fn() : null;
+  const got = p ? new Deno.UnsafePointerView(p).getCString() : undefined;
+  if (got === want.id) return probe;
+  probe.close();
+  const short = (id: string) => (/^[0-9a-f]{64}$/.test(id) ? id.slice(0, 12) : JSON.stringify(id));
+  const why = got === undefined
+    ? "it has no pw_source_id(): built before pwalk checked its libraries"
+    : `source id ${short(got)}, expected ${short(want.id)}`;
+  const zigOut = `zig-out/lib/${localFileName()}`;
+  const build = want.checkout
+    ? "run `deno task build`"
+    : `build one with \`deno task build\` in a checkout of pwalk ${MANIFEST.version}`;
+  const own = want.checkout ? filePath(new URL(`../${zigOut}`, import.meta.url)) : `its ${zigOut}`;
+  const fix = how === "PWALK_LIB"
+    ? (want.checkout
+      ? `${build} and unset PWALK_LIB (or set it to ${own})`
+      : `${build} and set PWALK_LIB to ${own}, or unset PWALK_LIB`)
+    : how
+    ? `${build} and give ${how} ${own}`
+    : want.checkout
+    ? `rebuild it: ${build}`
+    : `${build} and set PWALK_LIB to ${own} (the release's library and manifest disagree: ` +
+      "please report it)";
+  throw new Error(
+    `pwalk: the native library ${path}${how ? ` (${how})` : ""} was built from other sources ` +
+      `than ${want.what} (${why}): ${fix}`,
+  );
+}
+
+/** The one symbol {@link checkSourceId} opens a library for. */
+const idSymbol = {
+  pw_source_id: { parameters: [], result: "pointer", optional: true },
+} as const;
+
 /**
  * A `deno compile` binary carries dist/<file> (`--include`) in its virtual
  * file system, which dlopen cannot read: copy it, verified, to the cache.
@@ -571,12 +684,14 @@ export function native(): PwalkSymbols {
   // (lib/trust.ts), and the file itself only by them. (A checkout's build,
   // setLibraryPath() and a non-root user's PWALK_LIB are files the user
   // chose, where they chose.)
+  const how = explicitPath ? "setLibraryPath()" : chosen === envLibrary() ? "PWALK_LIB" : "";
+  const probe = checkSourceId(chosen, how);
   try {
     lib = Deno.dlopen(chosen, symbols);
   } catch (e) {
-    // Deno says "Could not open library: Could not open library: " before dlerror's text
-    const m = String((e as Error)?.message ?? e).replace(/^(?:Could not open library: )+/, "");
-    throw new Error(`pwalk: ${m.startsWith(chosen) ? m : `${chosen}: ${m}`}`, { cause: e });
+    throw openError(chosen, e);
+  } finally {
+    probe.close();
   }
   return lib.symbols;
 }

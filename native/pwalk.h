@@ -208,6 +208,8 @@ typedef struct pw_opts pw_opts;
 typedef struct pw_job pw_job;
 
 PW_API const char *pw_version(void);
+/** SHA-256 (hex) of the native/ sources this library was built from: source_id.c. */
+PW_API const char *pw_source_id(void);
 PW_API pw_opts *pw_opts_new(void);
 PW_API void pw_opts_free(pw_opts *o);
 /** Returns 0, or -EINVAL for an unknown key or a value out of range. */

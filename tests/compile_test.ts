@@ -111,6 +111,12 @@ Deno.test("compile: the package embeds cli.ts, lib/ and the host library side by
   assertEquals(r.code, 0, r.stderr);
   const tree = r.text + r.stderr;
   assertStringIncludes(tree, `dist/${m.targets[key].file}`);
+  // dist/manifest.json beside it: the source id the binary expects of its
+  // library (lib/ffi.ts); lib/'s own manifest.json is listed too unless
+  // lib/ is listed as "lib/*" (the command line compile.ts prints left out)
+  const listing = tree.split("\n").filter((l) => !l.startsWith("compile:")).join("\n");
+  const manifests = listing.match(/manifest\.json/g)?.length ?? 0;
+  assertEquals(manifests, tree.includes("lib/*") ? 1 : 2, listing);
   // lib/ listed file by file, or (deno compile's listing, once lib/ has
   // subfolders) as "lib/*": all of it, ffi.ts and manifest.json included
   if (!tree.includes("lib/*")) {

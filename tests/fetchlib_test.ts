@@ -39,6 +39,7 @@ function fakeManifest(sha256 = sha256Hex(BYTES)): Manifest {
     name: "@pwalk/cli",
     version: "0.0.0-test",
     zig: "0.15.2",
+    sourceId: "0".repeat(64),
     targets: {
       [targetKey()]: {
         os: Deno.build.os,
@@ -176,7 +177,9 @@ Deno.test("a checkout under a path with a space and a non-ASCII name finds its o
   for (const f of ["cli.ts", "mod.ts", "deno.json", "deno.lock"]) {
     await Deno.copyFile(`${REPO}/${f}`, `${co}/${f}`);
   }
-  await new Deno.Command("cp", { args: ["-r", `${REPO}/lib`, `${co}/lib`] }).output();
+  for (const d of ["lib", "native"]) {
+    await runOk("cp", ["-r", `${REPO}/${d}`, `${co}/${d}`]); // native/: the source id expected
+  }
   await Deno.symlink(`${REPO}/zig-out`, `${co}/zig-out`);
   makeTree(`${tmp.path}/t`);
   const r = await run(Deno.execPath(), ["run", "-A", `${co}/cli.ts`, `${tmp.path}/t`], {

@@ -9,7 +9,8 @@
  *
  * At run time the binary finds dist/<library> in its embedded file system,
  * copies it (verified by SHA-256) into the cache folder and opens it there:
- * see lib/ffi.ts. `deno compile` needs Deno's `denort` runtime for the
+ * see lib/ffi.ts. It carries dist/manifest.json too: the source id there is
+ * the one its library (and a PWALK_LIB given to it) must have. `deno compile` needs Deno's `denort` runtime for the
  * target: Deno downloads it on first use, or takes the file named by the
  * DENORT_BIN environment variable (for machines without internet access).
  *
@@ -66,6 +67,8 @@ if (import.meta.main) {
     "--no-config",
     "--include",
     lib,
+    "--include",
+    "dist/manifest.json",
     ...(host ? [] : ["--target", target]),
     "--output",
     output,

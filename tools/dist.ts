@@ -1,7 +1,8 @@
 /**
  * `deno task dist`: cross-compile libpwalk with zig for every supported
- * target and write the libraries and `dist/manifest.json` (version, and per
- * target: os, arch, zig target, file, size, SHA-256).
+ * target and write the libraries and `dist/manifest.json` (version, the
+ * source id of native/ that every library carries (lib/source_id.ts), and
+ * per target: os, arch, zig target, file, size, SHA-256).
  *
  *   deno task dist                    build dist/ (fast when zig's cache is warm)
  *   deno task dist --update-manifest  ... then copy dist/manifest.json to
@@ -19,6 +20,7 @@
  */
 import denoJson from "../deno.json" with { type: "json" };
 import type { Manifest } from "../lib/fetchlib.ts";
+import { sourceId } from "../lib/source_id.ts";
 
 /** One shipped library. */
 export interface DistTarget {
@@ -101,11 +103,24 @@ async function build(t: DistTarget, prefix: string): Promise<string> {
   return `${prefix}/lib/libpwalk.${t.os === "darwin" ? "dylib" : "so"}`;
 }
 
+/** Whether `bytes` hold `text` (ASCII). */
+function holds(bytes: Uint8Array, text: string): boolean {
+  const t = new TextEncoder().encode(text);
+  outer: for (let i = bytes.indexOf(t[0]); i >= 0; i = bytes.indexOf(t[0], i + 1)) {
+    for (let j = 1; j < t.length; j++) if (bytes[i + j] !== t[j]) continue outer;
+    return true;
+  }
+  return false;
+}
+
 async function buildAll(): Promise<Manifest> {
+  const id = sourceId(`${root}/native`);
+  if (!id) throw new Error(`dist: no C sources in ${root}/native`);
   const manifest: Manifest = {
     name: denoJson.name,
     version: denoJson.version,
     zig: ZIG_VERSION,
+    sourceId: id,
     targets: {},
   };
   await Deno.mkdir(`${dist}/tmp`, { recursive: true });
@@ -114,6 +129,12 @@ async function buildAll(): Promise<Manifest> {
     console.error(`dist: ${key} (${t.zigTarget})`);
     const built = await build(t, `${dist}/tmp/${key}`);
     const bytes = await Deno.readFile(built);
+    // build.zig hashes native/ itself: its id and lib/source_id.ts's must agree
+    if (!holds(bytes, id)) {
+      throw new Error(
+        `dist: ${built} does not carry source id ${id} (build.zig and lib/source_id.ts differ)`,
+      );
+    }
     const tmp = `${dist}/.${t.file}.tmp`;
     await Deno.writeFile(tmp, bytes, { mode: 0o755 });
     await Deno.rename(tmp, `${dist}/${t.file}`);
@@ -173,6 +194,7 @@ async function verifyRepro(m: Manifest): Promise<boolean> {
 export function manifestDiff(a: Manifest, b: Manifest): string[] {
   const out: string[] = [];
   if (a.version !== b.version) out.push(`version ${a.version} != ${b.version}`);
+  if (a.sourceId !== b.sourceId) out.push(`sourceId ${a.sourceId} != ${b.sourceId}`);
   const keys = new Set([...Object.keys(a.targets), ...Object.keys(b.targets)]);
   for (const k of keys) {
     const x = a.targets[k], y = b.targets[k];
