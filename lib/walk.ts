@@ -2,8 +2,10 @@
  * walk() and walkDirs(): the parallel native walker as async iterators.
  *
  * The C workers fill binary batches; one `nonblocking` FFI call hands over
- * each full batch, decoded here in one pass (lib/decode.ts).  A fixed pool
- * of batches bounds memory: a slow consumer makes the workers wait.
+ * each full batch, decoded here in one pass (lib/decode.ts), or what the
+ * workers have when none filled for 10 ms (a slow folder holds back no
+ * entries read elsewhere).  A fixed pool of batches bounds memory: a slow
+ * consumer makes the workers wait.
  *
  * @module
  */

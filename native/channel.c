@@ -6,8 +6,13 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "sys.h"
+
+/* How long the reader waits for a full batch before it takes what the
+   writers have as it is (pw_channel_offer). */
+#define PW_PARTIAL_AFTER_MS 10
 
 struct pw_batch {
   struct pw_batch *next;
@@ -19,6 +24,10 @@ struct pw_batch {
   bool run_open;
   uint32_t run_kind, run_type, run_hold_next;
   uint64_t run_group;
+  /* Offered (pw_channel_offer): the writer's token (the address of its
+     cur), which the reader may take the batch by (setting it to 0) while
+     the writer is away; 0 otherwise. */
+  atomic_uintptr_t offer;
 };
 
 struct pw_channel {
@@ -35,7 +44,21 @@ struct pw_channel {
   atomic_uint_fast64_t stalls; /**< waits for a free batch begun so far */
   atomic_int waiting;          /**< writers waiting for a free batch now */
   uint64_t stalls_seen;        /**< stalls at the last pw_channel_held_back */
+  /* The reader waits with nothing ready and nothing offered: the next
+     writer to append hands its batch over as it is.  Read by every writer
+     at every record: a cache line of its own, written only when the
+     reader starts or stops starving. */
+  char pad_before[64];
+  atomic_bool starved;
+  char pad_after[64 - sizeof(atomic_bool)];
 };
+
+/* A writer's cur while its batch is offered: the batch's address with its
+   low bit set (batches are aligned: the bit is otherwise 0).  Only the
+   writer reads and writes its cur; the reader, taking an offered batch,
+   changes the batch's offer, never the writer's cur. */
+static inline bool is_offered(const pw_batch *b) { return (uintptr_t)b & 1; }
+static inline pw_batch *untag(pw_batch *b) { return (pw_batch *)((uintptr_t)b & ~(uintptr_t)1); }
 
 static void batch_release(pw_batch *b) {
   free(b->rec);
@@ -139,14 +162,76 @@ static pw_batch *take_free(pw_channel *c, int *err) {
   return b;
 }
 
-static void submit(pw_channel *c, pw_batch *b) {
-  pthread_mutex_lock(&c->mu);
+/* With the lock held: b to the end of the ready queue. */
+static void enqueue(pw_channel *c, pw_batch *b) {
   b->next = NULL;
   if (c->ready_tail) c->ready_tail->next = b;
   else c->ready_head = b;
   c->ready_tail = b;
   pthread_cond_signal(&c->cv_ready);
+}
+
+static void submit(pw_channel *c, pw_batch *b) {
+  pthread_mutex_lock(&c->mu);
+  enqueue(c, b);
   pthread_mutex_unlock(&c->mu);
+}
+
+/* The reader starves: hand b over as it is, unless another writer fed it
+   first (one batch ends a wait).  True when b was handed over. */
+static bool feed(pw_channel *c, pw_batch *b) {
+  pthread_mutex_lock(&c->mu);
+  bool fed = atomic_load_explicit(&c->starved, memory_order_relaxed) && !c->cancelled;
+  if (fed) {
+    atomic_store_explicit(&c->starved, false, memory_order_relaxed);
+    enqueue(c, b);
+  }
+  pthread_mutex_unlock(&c->mu);
+  return fed;
+}
+
+/* The writer's batch back from its offer: still its own (the reader did
+   not take it), or NULL.  (The token is the writer's own: a batch the
+   reader took and another writer offered since has another.) */
+static pw_batch *reclaim(pw_batch **cur) {
+  pw_batch *b = untag(*cur);
+  uintptr_t tok = (uintptr_t)cur;
+  *cur = atomic_compare_exchange_strong(&b->offer, &tok, 0) ? b : NULL;
+  return *cur;
+}
+
+/* The batch a writer appends to next: its own, back from an offer, or
+   NULL; handed over as it is when the reader starves (one relaxed load
+   per record, of a line the reader writes only as it starts or stops
+   starving). */
+static inline pw_batch *writer_batch(pw_channel *c, pw_batch **cur) {
+  pw_batch *b = *cur;
+  if (is_offered(b)) b = reclaim(cur);
+  if (b && b->nrec && atomic_load_explicit(&c->starved, memory_order_relaxed) && feed(c, b))
+    *cur = b = NULL;
+  return b;
+}
+
+void pw_channel_offer(pw_channel *c, pw_batch **cur) {
+  pw_batch *b = *cur;
+  if (!b || is_offered(b) || !b->nrec) return;
+  atomic_store(&b->offer, (uintptr_t)cur);
+  *cur = (pw_batch *)((uintptr_t)b | 1);
+  /* The reader may have looked for offers just before this one and wait
+     now: hand the batch over.  (Its store of starved and its look at the
+     offers, and this store of the offer and look at starved, are
+     sequentially consistent: one of the two sees the other.) */
+  if (atomic_load(&c->starved) && (b = reclaim(cur)) && feed(c, b)) *cur = NULL;
+}
+
+/* With the lock held: an offered batch, taken from its writer, or NULL. */
+static pw_batch *take_offered(pw_channel *c) {
+  for (int i = 0; i < c->nmade; i++) {
+    pw_batch *b = &c->all[i];
+    uintptr_t v = atomic_load(&b->offer);
+    if (v && atomic_compare_exchange_strong(&b->offer, &v, 0)) return b;
+  }
+  return NULL;
 }
 
 static void give_back(pw_channel *c, pw_batch *b) {
@@ -159,6 +244,7 @@ static void give_back(pw_channel *c, pw_batch *b) {
 
 void pw_channel_release(pw_channel *c, pw_batch **cur, bool keep) {
   pw_batch *b = *cur;
+  if (is_offered(b)) b = reclaim(cur);
   *cur = NULL;
   if (!b) return;
   if (b->nrec && keep) submit(c, b);
@@ -195,11 +281,44 @@ int32_t pw_channel_next(pw_channel *c, uint64_t *out) {
     c->held = NULL;
     pthread_cond_signal(&c->cv_free);
   }
-  while (!c->ready_head && !c->closed && !c->cancelled) pthread_cond_wait(&c->cv_ready, &c->mu);
-  pw_batch *b = c->cancelled ? NULL : c->ready_head;
-  if (b) {
+  /* Nothing ready for PW_PARTIAL_AFTER_MS: a batch a writer offered (it
+     went idle, or ended a folder) as it is; none either: starve, and the
+     next writer to append hands over what it has, however little.  So
+     entries already read reach JavaScript while a folder is slow to read,
+     not when the walk ends; and while full batches keep coming (a reader
+     that is the bottleneck, or briefly ahead), batches stay full: taken
+     at once, partial ones made the reader starve after each of them, one
+     FFI call per folder or so (3,000 calls instead of 250 on a warm
+     200,000-entry walk). */
+  pw_batch *b = NULL;
+  bool starving = false;
+  struct timespec until = {0};
+  while (!c->ready_head && !c->closed && !c->cancelled) {
+    if (!starving) {
+      if (!until.tv_sec) {
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += PW_PARTIAL_AFTER_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+          until.tv_sec++;
+          until.tv_nsec -= 1000000000L;
+        }
+      }
+      if (pthread_cond_timedwait(&c->cv_ready, &c->mu, &until) != ETIMEDOUT) continue;
+      starving = true;
+      continue;
+    }
+    if ((b = take_offered(c))) break;
+    atomic_store(&c->starved, true);
+    if ((b = take_offered(c))) break;
+    pthread_cond_wait(&c->cv_ready, &c->mu);
+  }
+  atomic_store_explicit(&c->starved, false, memory_order_relaxed);
+  if (!b && !c->cancelled && c->ready_head) {
+    b = c->ready_head;
     c->ready_head = b->next;
     if (!c->ready_head) c->ready_tail = NULL;
+  }
+  if (b) {
     c->held = b;
     out[0] = (uint64_t)(uintptr_t)b->rec;
     out[1] = b->rec_len;
@@ -251,7 +370,7 @@ static int put_path(pw_batch *b, uint8_t *r, const char *path, size_t len, int64
 uint8_t *pw_channel_put(pw_channel *c, pw_batch **cur, uint32_t kind, const char *path,
                         size_t len, size_t name_off, int *err) {
   *err = 0;
-  pw_batch *b = *cur;
+  pw_batch *b = writer_batch(c, cur);
   int64_t u16 = pw_utf16_len((const uint8_t *)path, len);
   /* The path goes to str (UTF-8) or to raw (not), never to both. */
   size_t raw_add = u16 < 0 ? len : 0, str_add = len - raw_add;
@@ -291,7 +410,7 @@ uint8_t *pw_channel_put(pw_channel *c, pw_batch **cur, uint32_t kind, const char
 int pw_channel_put_name(pw_channel *c, pw_batch **cur, uint32_t kind, const char *name,
                         size_t len, uint32_t type, int32_t depth, uint32_t hold,
                         uint64_t group) {
-  pw_batch *b = *cur;
+  pw_batch *b = writer_batch(c, cur);
   if (b && b->run_open && b->run_kind == kind && b->run_type == type && b->run_group == group &&
       b->run_hold_next == hold && b->str_len + 1 + len <= b->str_cap) {
     int64_t u16 = pw_utf16_len((const uint8_t *)name, len);

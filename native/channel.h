@@ -6,7 +6,9 @@
  * and JavaScript has not taken them, workers wait), made as they are first
  * needed, one per writer and a few more, so that a walk whose workers grow
  * late (the governor) pays for their batches only then; the ready queue that
- * pw_job_next hands out one batch at a time, and the record layout below
+ * pw_job_next hands out one batch at a time (full batches, and when the
+ * reader has nothing else, a batch as it is: pw_channel_offer), and the
+ * record layout below
  * (lib/decode.ts decodes it; keep the two in step).
  *
  * A batch has three regions, handed out by pw_job_next as
@@ -119,6 +121,15 @@ int pw_channel_put_name(pw_channel *c, pw_batch **cur, uint32_t kind, const char
                         uint64_t group);
 /** Append n bytes to the raw region of b; their offset in *off.  0 or ENOMEM. */
 int pw_channel_raw(pw_batch *b, const char *s, size_t n, uint32_t *off);
+/**
+ * A writer pauses (a folder ended, or it waits for work): the reader may
+ * take its batch as it is if it has nothing else (the writer's next call
+ * takes it back, or a new one when it was taken), so that what was
+ * written reaches the reader without waiting for the batch to fill.  A
+ * reader that waits with nothing ready also makes the next writer to
+ * append hand over its batch as it is (one relaxed load per record).
+ */
+void pw_channel_offer(pw_channel *c, pw_batch **cur);
 /** A writer is done: its batch goes to the reader (submit) or back to the pool. */
 void pw_channel_release(pw_channel *c, pw_batch **cur, bool submit);
 /**

@@ -71,6 +71,9 @@ static void bw_entry(pw_worker *w, const pw_entry *e) {
   pw_put_u32(r + 124, 1);
   pw_put_f64(r + 128, (double)e->group);
   pw_put_f64(r + 136, (double)e->parent_group);
+  /* A folder ended: what this worker wrote may go to JavaScript as it is
+     if JavaScript waits (the next folder may be slow to read). */
+  if (e->is_dir_row) pw_channel_offer(c->ch, (pw_batch **)pw_worker_state(w));
 }
 
 static void bw_error(pw_worker *w, int op, int err, const char *path, size_t len) {
@@ -95,11 +98,15 @@ static void bw_end(pw_worker *w) {
   pw_channel_release(c->ch, (pw_batch **)pw_worker_state(w), !pw_job_stopping(pw_worker_job(w)));
 }
 
-/* A held walk waits on the rows this worker holds back: hand them over. */
+/* The worker waits for work: a held walk waits on the rows it holds back,
+   hand them over; else JavaScript may take them as it is when it has
+   nothing else for a while (channel.h). */
 static void bw_idle(pw_worker *w) {
   pw_job *j = pw_worker_job(w);
   walk_ctx *c = pw_job_ctx(j);
-  if (pw_job_opts(j)->hold) pw_channel_release(c->ch, (pw_batch **)pw_worker_state(w), true);
+  pw_batch **cur = (pw_batch **)pw_worker_state(w);
+  if (pw_job_opts(j)->hold) pw_channel_release(c->ch, cur, true);
+  else pw_channel_offer(c->ch, cur);
 }
 
 /* A shared folder's entries go to JavaScript before its row. */

@@ -19,25 +19,32 @@ export interface Slowfs extends AsyncDisposable {
    * whose server is gone. Dispose still unmounts it.
    */
   killServer(): Promise<void>;
+  /**
+   * Stop the server (SIGSTOP): every request then waits, as on a hung NFS
+   * or FUSE server, until {@link Slowfs.resume}. Dispose resumes it.
+   */
+  pause(): void;
+  /** Let a paused server go on (SIGCONT). */
+  resume(): void;
 }
 
 /**
  * Build bench/slowfs.c in `work` (a test's temporary folder) and mount `src`
- * at `${work}/mnt` with it. `env` sets slowfs's SLOWFS_DELAY_US (the wait
- * per request, in microseconds) and SLOWFS_ONLY (wait only on paths that
- * hold this name); `options` are its -o mount options (no kernel caching by
- * default: every request waits).
+ * at `mnt` (default `${work}/mnt`, made here) with it. `env` sets slowfs's
+ * SLOWFS_DELAY_US (the wait per request, in microseconds) and SLOWFS_ONLY
+ * (wait only on paths that hold this name); `options` are its -o mount
+ * options (no kernel caching by default: every request waits).
  */
 export async function mountSlowfs(
   work: string,
   src: string,
   env: { SLOWFS_DELAY_US: string; SLOWFS_ONLY?: string },
   options = "ro,attr_timeout=0,entry_timeout=0",
+  mnt = `${work}/mnt`,
 ): Promise<Slowfs> {
   const bin = `${work}/slowfs`;
   const fuse = (await runOk("pkg-config", ["--cflags", "--libs", "fuse3"])).text.trim();
   await runOk("cc", ["-O2", "-o", bin, `${REPO}/bench/slowfs.c`, ...fuse.split(/\s+/)]);
-  const mnt = `${work}/mnt`;
   await Deno.mkdir(mnt);
   const fs = new Deno.Command(bin, {
     args: [src, mnt, "-f", "-o", options],
@@ -46,8 +53,14 @@ export async function mountSlowfs(
     stderr: "null",
   }).spawn();
   let ended = false;
+  let paused = false;
   const status = fs.status.finally(() => ended = true);
+  const resume = () => {
+    if (paused && !ended) fs.kill("SIGCONT");
+    paused = false;
+  };
   const stop = async () => {
+    resume(); // (a stopped server would not end)
     if (!ended) fs.kill("SIGTERM");
     await status;
     await run("fusermount3", ["-uz", mnt]);
@@ -68,7 +81,11 @@ export async function mountSlowfs(
     if (!ended) fs.kill("SIGKILL");
     await status;
   };
-  return { path: mnt, killServer, [Symbol.asyncDispose]: stop };
+  const pause = () => {
+    if (!ended) fs.kill("SIGSTOP");
+    paused = true;
+  };
+  return { path: mnt, killServer, pause, resume, [Symbol.asyncDispose]: stop };
 }
 
 /**
