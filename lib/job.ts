@@ -484,16 +484,54 @@ export class NativeJob implements AsyncDisposable {
     this.#run.signal?.removeEventListener("abort", this.#cancel);
   }
 
-  /** Cancel if still running, wait for every thread, free everything. */
+  /**
+   * Cancel if still running, wait for every thread, free everything. A
+   * worker blocked in a file system call that does not return (a hung
+   * NFS or FUSE server) cannot be interrupted: after {@link FREE_WAIT_MS}
+   * this resolves anyway, and the job is freed in the background once its
+   * workers come back (the call in flight keeps the process alive until
+   * then).
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.#freed) return;
     reclaim.unregister(this.#leftover);
     this.#stopWatching();
     this.cancel(); // no-op when finished; wakes the workers otherwise
+    // (returns at once once cancelled: the reader waits on no worker)
     if (this.#pending) await this.#pending;
     this.#freed = true;
-    await native().pw_job_free(this.#job);
+    const out = this.#out; // what the job was handed stays alive until it is freed
+    const freed = native().pw_job_free(this.#job).then(() => void out.fill(0n));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<boolean>((resolve) => timer = setTimeout(resolve, FREE_WAIT_MS, true));
+    if (await Promise.race([freed.then(() => false), late])) {
+      // workers still in the file system: freed when they return
+      freeing.add(freed);
+      freed.finally(() => freeing.delete(freed));
+    }
+    clearTimeout(timer);
   }
+}
+
+/**
+ * How long disposing of a job waits for its workers before it lets them
+ * end in the background (ms): long enough for workers that finish the
+ * entry at hand (they stop between entries), so that leaving a walk frees
+ * everything before the loop ends; a worker in a hung file system call
+ * may never come back.
+ */
+export const FREE_WAIT_MS = 100;
+
+/** Jobs being freed in the background (their workers were in the file system). */
+const freeing = new Set<Promise<void>>();
+
+/**
+ * Resolves once every job left to be freed in the background (see
+ * NativeJob's dispose) is freed: for tests, after a hung file system
+ * came back.
+ */
+export async function backgroundFrees(): Promise<void> {
+  while (freeing.size) await Promise.all(freeing);
 }
 
 /** Run a job to its end without records: start, wait, free. */

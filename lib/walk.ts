@@ -517,6 +517,9 @@ async function* entryBatches(
     yield batch;
     batch = undefined; // not held while the next one is awaited
   }
+  // Aborted: the reason now, not once every worker came back (one may
+  // wait in a hung file system; the job is freed when it returns).
+  o.signal?.throwIfAborted();
   await job.finish();
 }
 
@@ -1141,6 +1144,8 @@ function dirsWalk(
         }
       }
     }
+    // aborted: the reason now, not once every worker came back (walk())
+    signal?.throwIfAborted();
     // loops of folders whose rows came first (a large folder's shared parts)
     for (const list of loops?.values() ?? []) for (const err of list) report(spelled(err));
     try {

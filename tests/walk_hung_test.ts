@@ -1,17 +1,22 @@
 /**
  * walk() and walkDirs() on a tree with a file system that stops answering
  * below it (bench/slowfs.c stopped with SIGSTOP, as a hung NFS server):
- * what was read elsewhere still comes out at once, not when the walk ends.
+ * what was read elsewhere still comes out at once, not when the walk ends,
+ * and leaving the walk (an abort, a break) settles while the server is
+ * still stopped; the job is freed once it answers again.
  *
  * The tree: `fast/` (50 files) and `a/mnt`, the slowfs mount point (over a
  * folder `inner/` of 3 files). Stopped, the server holds the worker that
  * stats `a/mnt` (a FUSE request); nothing else needs it.
  */
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals, assertStrictEquals } from "@std/assert";
 import { walk, walkDirs } from "../mod.ts";
+import { backgroundFrees } from "../lib/job.ts";
 import { mountSlowfs, type Slowfs } from "./helpers/slowfs.ts";
 import { CC, FUSERMOUNT, PKG_CONFIG, testNeeding } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
+import { waitFor } from "./helpers/wait.ts";
+import { startNamed, threadsLeft, WORKER_NAME } from "./helpers/walk_tree.ts";
 
 /**
  * How long a step may take before the test lets the server go on and
@@ -67,6 +72,37 @@ async function whileStopped<T>(
   return [first !== "guard", await settled];
 }
 
+/** Worker threads (startNamed's) waiting for an answer of a FUSE server. */
+function inFuse(): number[] {
+  const out: number[] = [];
+  for (const t of Deno.readDirSync("/proc/self/task")) {
+    try {
+      const dir = `/proc/self/task/${t.name}`;
+      if (Deno.readTextFileSync(`${dir}/comm`).trim() !== WORKER_NAME) continue;
+      if (Deno.readTextFileSync(`${dir}/wchan`).trim() === "request_wait_answer") {
+        out.push(Number(t.name));
+      }
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
+/** Descriptors of this process open on paths below `dir`. */
+function fdsBelow(dir: string): string[] {
+  const out: string[] = [];
+  for (const fd of Deno.readDirSync("/proc/self/fd")) {
+    try {
+      const to = Deno.readLinkSync(`/proc/self/fd/${fd.name}`);
+      if (to === dir || to.startsWith(`${dir}/`)) out.push(to);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return out;
+}
+
 const NEEDS = [CC, PKG_CONFIG, FUSERMOUNT];
 
 testNeeding(NEEDS, {
@@ -116,6 +152,57 @@ testNeeding(NEEDS, {
       for await (const x of it) seen.push(x.path);
       const all = await reference(root, mode.name !== "walk");
       assertEquals(seen.sort(), all, mode.name);
+    }
+  },
+});
+
+testNeeding(NEEDS, {
+  name: "walk, walkDirs: an abort or a break settles while a worker hangs in the file system; " +
+    "freed once it answers",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    await using tmp = await tempDir();
+    const { root, fs } = await hungTree(tmp.path);
+    await using _ = fs;
+    for (const api of ["walk", "walkDirs top-down", "walkDirs bottom-up"]) {
+      for (const how of ["abort", "break"]) {
+        const what = `${api}, ${how}`;
+        fs.pause();
+        const ac = new AbortController();
+        const options = { threads: 4, signal: ac.signal };
+        const it: AsyncIterableIterator<unknown> = api === "walk"
+          ? walk(root, options)
+          : walkDirs(root, { ...options, topDown: api === "walkDirs top-down" });
+        await startNamed(it);
+        // top-down, a/ is entered once the root's turn is over
+        if (api === "walkDirs top-down") await it.next();
+        await waitFor(() => inFuse().length > 0, {
+          what: `${what}: a worker to wait on the stopped server`,
+          timeoutMs: HANG_GUARD_MS,
+        });
+        const reason = new Error("enough");
+        const left: Promise<unknown> = how === "abort"
+          ? (async () => {
+            setTimeout(() => ac.abort(reason), 0);
+            for await (const _ of it) { /* what comes before the abort */ }
+          })()
+          // (what `break` calls; the consumer holds an item: the one
+          // just taken, a folder of walkDirs, whose next one never comes)
+          : it.return!(undefined);
+        const [inTime, settled] = await whileStopped(fs, left);
+        assert(inTime, `${what}: did not settle while the server was stopped`);
+        if (how === "abort") {
+          assertEquals(settled.status, "rejected", what);
+          assertStrictEquals((settled as PromiseRejectedResult).reason, reason, what);
+        } else {
+          assertEquals(settled.status, "fulfilled", what);
+        }
+        // the server answers again: the worker comes back, the job is freed
+        await backgroundFrees();
+        assertEquals(await threadsLeft(), [], what);
+        assertEquals(fdsBelow(root), [], what);
+        assertEquals(await it.next(), { done: true, value: undefined }, what);
+      }
     }
   },
 });
