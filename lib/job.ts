@@ -17,11 +17,13 @@ export interface WalkError {
   /** The path's exact bytes. */
   pathBytes: Uint8Array;
   /**
-   * What failed: "open", "read", "stat", "write", "loop"; repair and chown
-   * also "chown" and "chmod" (a change the system refused), "change" (the
-   * entry could not be opened for its change), "race", "ancestor", and
-   * "loop" with code "" (ROOT reached again through a bind mount inside
-   * the tree: neither changed nor entered).
+   * What failed: "open", "read", "stat", "write", "loop", "race" (a folder
+   * replaced between its listing and its reading; ENOTDIR: by a link or a
+   * file); repair and chown also "chown" and "chmod" (a change the system
+   * refused), "change" (the entry could not be opened for its change),
+   * "race" of other entries, "ancestor", and "loop" with code "" (ROOT
+   * reached again through a bind mount inside the tree: neither changed
+   * nor entered).
    */
   op: string;
   /** The system's error text, e.g. "Permission denied". */

@@ -753,6 +753,13 @@ function bytesKey(bytes: Uint8Array): string {
   }
 }
 
+/** Whether the path of `e` is a symbolic link now (false when it cannot be told). */
+async function isLink(e: WalkError): Promise<boolean> {
+  // (a path that is not UTF-8 cannot be named to Deno.lstat)
+  if (bytesKey(e.pathBytes) !== e.path) return false;
+  return (await Deno.lstat(e.path).catch(() => undefined))?.isSymlink === true;
+}
+
 /** {@link bytesKey} of an entry's path (pathBytes is set only when not UTF-8). */
 function entryKey(e: WalkEntry): string {
   return e.pathBytes ? bytesKey(e.pathBytes) : e.path;
@@ -861,7 +868,9 @@ function shiftEntry(e: WalkEntry, base: Base): WalkEntry {
  * many at a time. `topDown: false` gives every folder after its subfolders.
  * A folder that cannot be listed is an error, not yielded (as os.walk);
  * so is a root that cannot be walked (missing, a file, a link loop):
- * nothing is yielded. The root's `path` is `root` as given, and it is
+ * nothing is yielded. A folder replaced by a symbolic link after it was
+ * listed (by the loop's body, say) is neither yielded nor an error
+ * (os.walk's islink test). The root's `path` is `root` as given, and it is
  * opened as given (not normalized as {@link walk} does it): `"link/.."` is
  * the parent of the link's target, as os.walk and Deno.readDir read it.
  * Paths below it, the folders' and the errors', are os.path.join's
@@ -1015,7 +1024,14 @@ function dirsWalk(
         }
         // A folder that cannot be listed is reported, not yielded (its
         // row comes after its error, from the same worker).
-        if (e.op === "open" || e.op === "read") unlisted.add(bytesKey(e.pathBytes));
+        if (e.op === "open" || e.op === "read" || e.op === "race") {
+          unlisted.add(bytesKey(e.pathBytes));
+        }
+        // A folder replaced by a link since it was listed (by the loop's
+        // body, say): os.walk looks again (islink) and leaves it, no error.
+        if (e.op === "race" && e.code === "ENOTDIR" && !options.followSymlinks && await isLink(e)) {
+          continue;
+        }
         report(spelled(e));
       }
       for (let i = 0; i < b.n; i++) {

@@ -120,6 +120,15 @@ static int open_folder(pw_worker *w, pw_item *it, bool *raced) {
   }
   *raced = false;
   if (fd < 0) {
+    /* No longer a folder: a link (O_NOFOLLOW: ENOTDIR on Linux, ELOOP on
+       macOS) or a file put in its place since it was listed.  A race, as
+       for a shard's planned folder replaced so (job.c), with the errno
+       opening it as a folder gives: ENOTDIR. */
+    if (!it->is_root && (e == ENOTDIR || (e == ELOOP && (flags & O_NOFOLLOW)))) {
+      *raced = true;
+      pw_worker_error(w, PW_OP_RACE, ENOTDIR, it->path, it->len);
+      return -1;
+    }
     pw_worker_error(w, PW_OP_OPEN, e, it->path, it->len);
     return -1;
   }

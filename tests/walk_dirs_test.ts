@@ -5,9 +5,9 @@
  * only when following links), and the same answers without a stat per entry.
  */
 import { assert, assertEquals } from "@std/assert";
-import { walk, walkDirs, type WalkDirsOptions } from "../mod.ts";
+import { walk, walkDirs, type WalkDirsOptions, type WalkError } from "../mod.ts";
 import { mktree, python } from "./helpers/tree.ts";
-import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
+import { canMountTmpfs, mountTmpfs, removeTree, tempDir } from "./helpers/temp.ts";
 import { deno, run, UNPRIVILEGED } from "./helpers/run.ts";
 import { CC, FUSERMOUNT, PKG_CONFIG, PYTHON3, SETPRIV, testNeeding } from "./helpers/system.ts";
 import { deadMount } from "./helpers/slowfs.ts";
@@ -908,6 +908,53 @@ Deno.test({
         ],
         `oneFileSystem: ${oneFileSystem}`,
       );
+    }
+  },
+});
+
+const OS_WALK_SWAP = `
+import errno, json, os, shutil, sys
+root, by = sys.argv[1], sys.argv[2]
+out, errs = [], []
+onerror = lambda e: errs.append([e.filename, errno.errorcode[e.errno]])
+for dirpath, dirnames, filenames in os.walk(root, onerror=onerror):
+    out.append(dirpath)
+    if dirpath == root:
+        shutil.rmtree(os.path.join(root, "a"))
+        if by == "link":
+            os.symlink("other", os.path.join(root, "a"))
+        else:
+            open(os.path.join(root, "a"), "w").close()
+print(json.dumps([sorted(out), sorted(errs)]))
+`;
+
+testNeeding([PYTHON3], {
+  name: "walkDirs: a folder the loop body replaces by a link is left out with no error, " +
+    "by a file an ENOTDIR error, as os.walk",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/swap`;
+    const make = () => {
+      removeTree(root);
+      for (const d of ["a/x", "other/y", "b"]) Deno.mkdirSync(`${root}/${d}`, { recursive: true });
+      Deno.writeTextFileSync(`${root}/a/x/f`, "f");
+    };
+    for (const by of ["link", "file"]) {
+      make();
+      const want = JSON.parse(await python(OS_WALK_SWAP, root, by));
+      make();
+      const out: string[] = [];
+      const errs: [string, string][] = [];
+      const onError = (e: WalkError) => errs.push([e.path, e.code]);
+      for await (const d of walkDirs(root, { onError })) {
+        out.push(d.path);
+        if (d.path !== root) continue;
+        // in the loop's body, as os.walk's caller above
+        Deno.removeSync(`${root}/a`, { recursive: true });
+        if (by === "link") Deno.symlinkSync("other", `${root}/a`);
+        else Deno.writeTextFileSync(`${root}/a`, "");
+      }
+      assertEquals([out.sort(), errs.sort()], want, by);
     }
   },
 });

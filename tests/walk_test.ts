@@ -359,6 +359,33 @@ Deno.test("walk: a folder that vanishes mid-walk is an error; the walk goes on",
   });
 });
 
+Deno.test("walk: a folder replaced by a link or a file between its listing and its reading is a race, ENOTDIR", async () => {
+  for (const by of ["link", "file"] as const) {
+    const root = vanishTree(`replaced-${by}`);
+    const target = `${root}/gone`;
+    const swap = new VanishOnAsk(target, (p) => {
+      if (by === "link") Deno.symlinkSync("keep2", p);
+      else Deno.writeTextFileSync(p, "now a file");
+    });
+    const it = walk(root, { skip: [swap], threads: 1 });
+    const paths: string[] = [];
+    for await (const e of it) paths.push(e.path.slice(root.length));
+    // the swap really happened, before the folder was read
+    const now = Deno.lstatSync(target);
+    assertEquals([now.isSymlink, now.isFile], [by === "link", by === "file"], by);
+    // yielded as listed, never entered (not through the link either)
+    assert(paths.includes("/gone"), by);
+    assertEquals(paths.filter((p) => p.startsWith("/gone/")), [], by);
+    assertEquals(paths.filter((p) => p === "/keep2/c").length, 1, by);
+    // the error says what happened: replaced ("race"), no longer a folder
+    assertEquals(
+      it.errors.map((e) => [e.path, e.op, e.code, e.message]),
+      [[target, "race", "ENOTDIR", "Not a directory"]],
+      by,
+    );
+  }
+});
+
 shimTest(
   "walk: a file that vanishes between listing and stat is a stat error, with and without skip",
   VANISH_C,

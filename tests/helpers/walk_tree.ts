@@ -442,20 +442,27 @@ export function blockedWorkers(): Promise<ThreadInfo[]> {
  * A RegExp for `skip` that never matches but removes `target` the first
  * time the walk asks about it (as its parent's listing is decoded, before
  * the folder is entered): the folder then vanishes between being listed
- * and being read.
+ * and being read; `replace` then puts something else in its place (a link,
+ * a file).
  */
 export class VanishOnAsk extends RegExp {
   /** The folder to remove. */
   target: string;
+  /** What to put at `target` once it is removed. */
+  replace?: (path: string) => void;
   /** How many times `target` was asked about. */
   asked = 0;
-  constructor(target: string) {
+  constructor(target: string, replace?: (path: string) => void) {
     super("(?!)");
     this.target = target;
+    this.replace = replace;
   }
   override test(path: string): boolean {
     // Asked again on the JavaScript side for the folder's own row.
-    if (path === this.target && this.asked++ === 0) Deno.removeSync(path, { recursive: true });
+    if (path === this.target && this.asked++ === 0) {
+      Deno.removeSync(path, { recursive: true });
+      this.replace?.(path);
+    }
     return false;
   }
 }
