@@ -518,11 +518,12 @@ export class NativeJob implements AsyncDisposable {
 /**
  * How long disposing of a job waits for its workers before it lets them
  * end in the background (ms): long enough for workers that finish the
- * entry at hand (they stop between entries), so that leaving a walk frees
- * everything before the loop ends; a worker in a hung file system call
- * may never come back.
+ * entry at hand (they stop between entries) even on a loaded machine, so
+ * that leaving a walk frees everything before the loop ends (a free left
+ * pending would also be a leaking op to Deno's test sanitizer); a worker
+ * in a hung file system call may never come back.
  */
-export const FREE_WAIT_MS = 100;
+export const FREE_WAIT_MS = 1000;
 
 /** Jobs being freed in the background (their workers were in the file system). */
 const freeing = new Set<Promise<void>>();

@@ -78,7 +78,7 @@ export interface CommonOptions {
    * Cancels the job: it stops promptly and rejects with the signal's
    * reason. A worker blocked in a file system call that does not return
    * (a hung NFS or FUSE server) cannot be interrupted: a walk still rejects
-   * (after 0.1 s) and is freed in the background once the call returns
+   * (after 1 s) and is freed in the background once the call returns
    * (the process may not exit before); a report or repair waits for it.
    */
   signal?: AbortSignal;
