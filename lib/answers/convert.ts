@@ -101,18 +101,6 @@ export const LINE_SQL: string = (() => {
     ).join(", ") + ")";
 })();
 
-async function zstdFrame(text: string, level: number): Promise<Uint8Array> {
-  const { zstdCompressSync, constants } = await import("node:zlib");
-  return new Uint8Array(zstdCompressSync(new TextEncoder().encode(text), {
-    params: { [constants.ZSTD_c_compressionLevel]: level },
-  }));
-}
-
-async function gzipMember(text: string): Promise<Uint8Array> {
-  const s = new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"));
-  return new Uint8Array(await new Response(s).arrayBuffer());
-}
-
 /** A failure to write convert's output (told as OUT's, never as an input's). */
 class OutputError extends Error {}
 
@@ -186,15 +174,14 @@ function concatInto(
 }
 
 /**
- * Write `head` then the text of `body` (a .zst file, DuckDB's, at its
- * level) into the new file `out`, as one zstd frame at `level`: DuckDB's
+ * Write the text of `body` (a .zst file, DuckDB's, at its level) into the
+ * new file `out`, as one zstd frame at `level`: DuckDB's
  * COPY to CSV takes no COMPRESSION_LEVEL. The body is read back
- * compressed, so the spill folder never holds the CSV text whole. A
+ * compressed, so the staged body never holds the CSV text whole. A
  * failure is told as writing `shown` (OUT).
  */
 async function recompressInto(
   out: string | Deno.FsFile,
-  head: string,
   body: string,
   level: number,
   shown: string,
@@ -203,11 +190,7 @@ async function recompressInto(
   const { Readable } = await import("node:stream");
   await writeInto(out, shown, true, async (f) => {
     using src = await Deno.open(body);
-    const text = async function* (): AsyncGenerator<Uint8Array> {
-      if (head) yield new TextEncoder().encode(head);
-      yield* zstdChunks(src.readable);
-    };
-    const z = Readable.from(text()).pipe(zlib.createZstdCompress({
+    const z = Readable.from(zstdChunks(src.readable)).pipe(zlib.createZstdCompress({
       params: { [zlib.constants.ZSTD_c_compressionLevel]: level },
     }));
     for await (const b of z) {
@@ -307,33 +290,37 @@ export async function convert(
         rows = Number(r[0]?.Count ?? 0);
         if (made) await writing(() => concatInto(made, new Uint8Array(0), into, output));
       } else {
-        // DuckDB's zstd is level 3; another level is the text again, recompressed
+        // DuckDB's zstd is level 3; another level is the text again,
+        // recompressed. DuckDB writes the header itself (the one column is
+        // named by it), so the text is written once, where it is to be:
+        // into the temporary beside OUT; only where that cannot be used by
+        // its name (made) or another level is asked for is it staged first,
+        // beside OUT too where the folder is safe by name (so that OUT's
+        // disk alone needs the room: the spill folder may be a small
+        // tmpfs), in the private spill folder otherwise.
         const again = format === "csv.zst" && level !== 3;
-        const body = again
-          ? `${e.tempDir}/body.csv.zst`
-          : header || made
-          ? `${e.tempDir}/body.csv`
-          : partial;
-        const r = await writing(() =>
-          e.all(
-            `COPY (SELECT ${LINE_SQL} AS line FROM t) TO ${lit(body)} ` +
-              `(FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER '\t', ` +
-              `COMPRESSION ${duckCompression(format)}, USE_TMP_FILE false)`,
-          )
-        );
-        rows = Number(r[0]?.Count ?? 0);
-        if (again) {
-          const line = header ? PWALK_HEADER + "\n" : "";
-          await writing(() => recompressInto(made ?? partial, line, body, level, output));
-        } else if (header) {
-          const line = PWALK_HEADER + "\n";
-          const head = format === "csv.zst"
-            ? await zstdFrame(line, level)
-            : format === "csv.gz"
-            ? await gzipMember(line)
-            : new TextEncoder().encode(line);
-          await writing(() => concatInto(made ?? partial, head, body, output));
-        } else if (made) await writing(() => concatInto(made, new Uint8Array(0), body, output));
+        const staged = again && !made ? await openPartial(target.path) : undefined;
+        try {
+          const body = staged
+            ? staged.path
+            : again || made
+            ? `${e.tempDir}/body.csv${again ? ".zst" : ""}`
+            : partial;
+          const r = await writing(() =>
+            e.all(
+              `COPY (SELECT ${LINE_SQL} AS "${PWALK_HEADER.replaceAll('"', '""')}" FROM t) ` +
+                `TO ${lit(body)} (FORMAT csv, HEADER ${header}, QUOTE '', ESCAPE '', ` +
+                `DELIMITER '\t', COMPRESSION ${duckCompression(format)}, USE_TMP_FILE false)`,
+            )
+          );
+          rows = Number(r[0]?.Count ?? 0);
+          if (again) await writing(() => recompressInto(made ?? partial, body, level, output));
+          else if (made) await writing(() => concatInto(made, new Uint8Array(0), body, output));
+        } catch (err) {
+          throw staged ? asOutputError(err, staged.path, output) : err;
+        } finally {
+          await staged?.abandon();
+        }
       }
       return { inputs: info.files, output, format, rows, nonUtf8Names: info.nonUtf8Rows };
     } finally {
