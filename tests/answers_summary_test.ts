@@ -588,3 +588,104 @@ Deno.test("summary: hard links whose names print the same (a\\nb beside ab) coun
     assertEquals(s.users.map((u) => u.allocatedBytes), [duBytes]);
   }
 });
+
+/** A pwalk CSV row (no header) of the fields that matter here. */
+function hostRow(
+  ino: number,
+  parent: number,
+  depth: number,
+  path: string,
+  size: number,
+  nlink: number,
+  dir: boolean,
+  dev = 64768,
+): string {
+  const mode = dir ? "0040755" : "0100644";
+  return `${ino},${parent},${depth},"${path}","",1001,2001,${size},${dev},${
+    Math.ceil(size / 512)
+  },${nlink},"${mode}",1700000000,1700000000,1700000000,${dir ? 1 : -1},0\n`;
+}
+
+/** Totals of CSV files the independent way: DuckDB, each file's (st_dev, inode) once. */
+async function hostTotals(files: string[][]): Promise<[number, number, number]> {
+  const db = await DuckDBInstance.create(":memory:");
+  const c = await db.connect();
+  try {
+    // files: groups of paths that are one namespace
+    const src = files.flatMap((g, i) =>
+      g.map((f) =>
+        `SELECT ${i} AS g, column03 AS name, column07 AS size, column08 AS dev, column00 AS ino, ` +
+        `column11 AS mode FROM read_csv('${f}', header = false, all_varchar = true)`
+      )
+    ).join(" UNION ALL ");
+    const r = await c.runAndReadAll(`WITH t AS (${src}),
+      u AS (SELECT g, dev, ino, CASE WHEN mode = '0040755' THEN name ELSE '' END AS d,
+                   any_value(size::BIGINT) AS size, count(*) AS names FROM t GROUP BY ALL)
+      SELECT sum(size), sum(names - 1), count(*) FILTER (d <> '') -
+             count(DISTINCT (g, dev, ino)) FILTER (d <> '') FROM u`);
+    return r.getRows()[0].map(Number) as [number, number, number];
+  } finally {
+    c.closeSync();
+    db.closeSync();
+  }
+}
+
+Deno.test("summary: scans of unrelated roots whose st_dev and inodes coincide (two hosts' 253:0) are apart; a plan's shards still share hard links", async () => {
+  // before: hostB's /scratch/d/x was taken for a second name of hostA's
+  // /home/d/x (st_dev 64768 and inode 5000 both), its bytes dropped, and
+  // the folders numbered 131073 in both "seen twice"
+  await using tmp = await tempDir();
+  const GiB = 2 ** 30;
+  const a = `${tmp.path}/hostA-home.csv`, b = `${tmp.path}/hostB-scratch.csv`;
+  await Deno.writeTextFile(
+    a,
+    hostRow(2, 2, -1, "/home", 4096, 4, true) +
+      hostRow(131073, 2, 0, "/home/d", 4096, 2, true) +
+      hostRow(5000, 131073, 1, "/home/d/x", 4 * GiB, 2, false) +
+      hostRow(5000, 2, 0, "/home/y", 4 * GiB, 2, false), // (a hard link in A: once)
+  );
+  await Deno.writeTextFile(
+    b,
+    hostRow(2, 2, -1, "/scratch", 4096, 3, true) +
+      hostRow(131073, 2, 0, "/scratch/d", 4096, 2, true) +
+      hostRow(5000, 131073, 1, "/scratch/d/x", 6.5 * GiB, 2, false) +
+      hostRow(77, 2, 0, "/scratch/z", 700 * 2 ** 20, 1, false),
+  );
+  const [bytes, extra, twice] = await hostTotals([[a], [b]]);
+  assertEquals([bytes, extra, twice], [4 * GiB + 6.5 * GiB + 700 * 2 ** 20 + 4 * 4096, 1, 0]);
+  const s = await summarize([a, b], { names: false, top: 100, depth: 1 });
+  assertEquals(
+    [s.totals.apparentBytes, s.totals.hardLinkNames, s.totals.foldersSeenTwice],
+    [bytes, extra, twice],
+  );
+  const byPath = new Map(s.folders.map((f) => [f.path, f.apparentBytes]));
+  assertEquals(byPath.get("/home"), 4 * GiB + 2 * 4096);
+  assertEquals(byPath.get("/scratch"), 6.5 * GiB + 700 * 2 ** 20 + 2 * 4096);
+  assertEquals(byPath.get("/scratch/d"), 6.5 * GiB + 4096);
+  const text = await cli(["summary", "--no-names", a, b]);
+  assertEquals(text.code, 0, text.stderr);
+  assert(!text.text.includes("two or more paths"), text.text);
+  // diff: B's x against itself with A beside it on both sides: nothing changed
+  const d = await cli(["diff", "--json", "--no-names", `${tmp.path}/`, `${tmp.path}/`]);
+  assertEquals(d.code, 0, d.stderr);
+  assertEquals(JSON.parse(d.text).new.apparentBytes, bytes);
+
+  // shards of one plan: shard 0 holds ROOT's row, shard 1 rows below it
+  // only; a hard link between them is one inode (as a single run's scan)
+  const sh = `${tmp.path}/shards`;
+  await Deno.mkdir(sh);
+  await Deno.writeTextFile(
+    `${sh}/scan-0.csv`,
+    hostRow(2, 2, -1, "/data", 4096, 4, true) +
+      hostRow(5000, 2, 0, "/data/x", 3 * GiB, 2, false),
+  );
+  await Deno.writeTextFile(
+    `${sh}/scan-1.csv`,
+    hostRow(131073, 2, 0, "/data/d", 4096, 2, true) +
+      hostRow(5000, 131073, 1, "/data/d/x", 3 * GiB, 2, false),
+  );
+  const [sb, se] = await hostTotals([[`${sh}/scan-0.csv`, `${sh}/scan-1.csv`]]);
+  const ss = await summarize([sh], { names: false });
+  assertEquals([ss.totals.apparentBytes, ss.totals.hardLinkNames], [sb, se]);
+  assertEquals([sb, se], [3 * GiB + 2 * 4096, 1]);
+});

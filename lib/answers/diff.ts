@@ -184,11 +184,12 @@ const agg = (p: string, cond: string, ab = "ab", al = "al") =>
  * another device number in NEW, and its paths and inodes are still the
  * same entries (as {@link joinSql} pairs them). st_dev only groups one
  * scan's names into inodes: each side's carrier is the first shared name
- * of its own (st_dev, inode).
+ * of its own (st_dev, inode), within one namespace (see markNamespaces).
  */
 async function sameKeeper(e: Engine): Promise<void> {
   await e.exec(`CREATE OR REPLACE TEMP TABLE hk AS
-    SELECT o."st_dev" AS od, n."st_dev" AS nd, o."inode" AS i, o."filename" AS name
+    SELECT o.nsp AS ons, n.nsp AS nns, o."st_dev" AS od, n."st_dev" AS nd, o."inode" AS i,
+           o."filename" AS name
     FROM o JOIN n ON o."inode" = n."inode" AND o."filename" = n."filename"
     WHERE (o."st_nlink" > 1 OR n."st_nlink" > 1) AND o.kind <> 'd' AND n.kind <> 'd'`);
   for (const t of ["o", "n"]) {
@@ -198,11 +199,14 @@ async function sameKeeper(e: Engine): Promise<void> {
         ab = CASE WHEN ${t}.rowid = k.r THEN ${t}."st_size" ELSE 0 END,
         al = CASE WHEN ${t}.rowid = k.r THEN ${t}."st_blocks"::HUGEINT * 512 ELSE 0 END,
         dupl = ${t}.rowid <> k.r
-      FROM (SELECT ${t}."st_dev" AS d, ${t}."inode" AS i, arg_min(${t}.rowid, ${CARRIER_KEY}) AS r
-        FROM ${t} JOIN (SELECT ${t}d AS d, i, min(name) AS keep FROM hk GROUP BY 1, 2) h
-        ON ${t}."st_dev" = h.d AND ${t}."inode" = h.i AND ${t}."filename" = h.keep
-        WHERE ${t}.kind <> 'd' GROUP BY 1, 2) k
-      WHERE ${t}."st_dev" = k.d AND ${t}."inode" = k.i AND ${t}.kind <> 'd'`);
+      FROM (SELECT ${t}.nsp AS s, ${t}."st_dev" AS d, ${t}."inode" AS i,
+               arg_min(${t}.rowid, ${CARRIER_KEY}) AS r
+        FROM ${t} JOIN (SELECT ${t}ns AS s, ${t}d AS d, i, min(name) AS keep FROM hk
+                        GROUP BY 1, 2, 3) h
+        ON ${t}.nsp = h.s AND ${t}."st_dev" = h.d AND ${t}."inode" = h.i AND
+           ${t}."filename" = h.keep
+        WHERE ${t}.kind <> 'd' GROUP BY 1, 2, 3) k
+      WHERE ${t}.nsp = k.s AND ${t}."st_dev" = k.d AND ${t}."inode" = k.i AND ${t}.kind <> 'd'`);
   }
   await e.exec(`DROP TABLE hk`);
 }

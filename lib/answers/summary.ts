@@ -8,7 +8,7 @@
  * @module
  */
 import type { Engine, EngineOptions, StageOptions } from "./duck.ts";
-import { num, tellStage } from "./duck.ts";
+import { lit, num, tellStage } from "./duck.ts";
 import {
   checkOneScan,
   type LoadInfo,
@@ -64,7 +64,7 @@ export interface Totals {
   /** Rows whose name was not UTF-8 (read with `\xNN` escapes). */
   nonUtf8Names: number;
   /**
-   * Folders (by st_dev and inode) with rows under more than one path: a
+   * Folders (by st_dev and inode, within one namespace: see markNamespaces) with rows under more than one path: a
    * folder moved between the walks of two shards (its entries then count
    * twice), or a bind mount inside the tree. 0 in a scan of one walk
    * without bind mounts.
@@ -252,7 +252,7 @@ export const AGE_BUCKETS: ReadonlyArray<readonly [string, number, number | null]
  */
 export const SCAN_EXTRA = `CASE "st_mode" // 4096 WHEN 8 THEN 'f' WHEN 4 THEN 'd' ` +
   `WHEN 10 THEN 'l' ELSE 'o' END AS kind, "st_size" AS ab, "st_blocks"::HUGEINT * 512 AS al, ` +
-  `false AS dupl`;
+  `false AS dupl, 0 AS nsp`;
 
 /**
  * SQL: the key of a hard-linked inode's rows whose least (`arg_min`)
@@ -282,14 +282,55 @@ export async function loadForAnswers(
 ): Promise<LoadInfo> {
   const info = await loadScan(e, files, table, SCAN_EXTRA, escape);
   await checkOneScan(e, table, files);
+  await markNamespaces(e, table);
   await e.exec(
     `UPDATE "${table}" SET ab = 0, al = 0, dupl = true FROM (` +
-      `SELECT "st_dev" AS d, "inode" AS i, arg_min(rowid, ${CARRIER_KEY}) AS r FROM "${table}" ` +
-      `WHERE "st_nlink" > 1 AND kind <> 'd' GROUP BY 1, 2 HAVING count(*) > 1) h ` +
-      `WHERE "${table}"."st_dev" = h.d AND "${table}"."inode" = h.i AND ` +
-      `"${table}".rowid <> h.r`,
+      `SELECT nsp AS s, "st_dev" AS d, "inode" AS i, arg_min(rowid, ${CARRIER_KEY}) AS r ` +
+      `FROM "${table}" WHERE "st_nlink" > 1 AND kind <> 'd' GROUP BY 1, 2, 3 ` +
+      `HAVING count(*) > 1) h ` +
+      `WHERE "${table}".nsp = h.s AND "${table}"."st_dev" = h.d AND "${table}"."inode" = h.i ` +
+      `AND "${table}".rowid <> h.r`,
   );
   return info;
+}
+
+/**
+ * The roots of a loaded scan (its rows at directory-depth -1) in groups of
+ * one tree: a root and the roots below it (by path; a trailing "/" of an
+ * old C pwalk's root, "/data/", read as "/data"). Each group's outermost
+ * root, the groups in no order.
+ */
+export function rootGroups(roots: string[]): string[] {
+  const trim = (r: string) => r.replace(/\/+$/, "") || "/";
+  const outer: string[] = [];
+  for (const r of roots.map(trim).sort((a, b) => a.length - b.length)) {
+    if (!outer.some((o) => o === "/" || r === o || r.startsWith(`${o}/`))) outer.push(r);
+  }
+  return outer;
+}
+
+/**
+ * Number the file-system namespaces of loaded scan rows into their `nsp`
+ * column: st_dev and inode tell one file only within one host's view, and
+ * device numbers coincide across hosts (253:0, the first LVM volume, is
+ * 64768 on every host; NFS mounts too). Rows under one root, or under
+ * roots of which one holds the others (a scan and the shards of its plan:
+ * shard 0's file holds ROOT's row, the others rows below it), are one
+ * namespace (0, as loaded); the rows of scans of unrelated roots (hostA's
+ * /home and hostB's /scratch) are numbered apart by their root, so that
+ * their hard links and folders are never taken for one another's. Rows
+ * under no root (a shard's file without shard 0's) stay 0.
+ */
+export async function markNamespaces(e: Engine, table: string): Promise<void> {
+  const roots = (await e.all(
+    `SELECT DISTINCT "filename" AS p FROM "${table}" WHERE "directory-depth" = -1`,
+  )).map((r) => String(r.p));
+  const groups = rootGroups(roots);
+  if (groups.length < 2) return;
+  const cases = groups.map((g, i) =>
+    `WHEN "filename" = ${lit(g)} OR starts_with("filename", ${lit(`${g}/`)}) THEN ${i + 1}`
+  ).join(" ");
+  await e.exec(`UPDATE "${table}" SET nsp = CASE ${cases} ELSE 0 END`);
 }
 
 const AMOUNT = `sum(al) AS al, sum(ab) AS ab, count(*) AS n, count(*) FILTER (kind = 'f') AS nf`;
@@ -318,16 +359,17 @@ export async function folderTotals(
 ): Promise<void> {
   // Step 1, over all rows: sums per folder, keyed by integers (a folder's
   // own st_dev and inode; a file's parent-inode and st_dev: a file lives on
-  // its folder's device). Folder rows give each key its path and level.
+  // its folder's device; within its namespace, see markNamespaces). Folder
+  // rows give each key its path and level.
   await e.exec(`CREATE OR REPLACE TEMP TABLE "${into}_g" AS
     SELECT CASE WHEN kind = 'd' THEN "inode" ELSE "parent-inode" END AS fino, "st_dev" AS fdev,
-           ${AMOUNT}
-    FROM "${table}" GROUP BY 1, 2`);
+           nsp AS fns, ${AMOUNT}
+    FROM "${table}" GROUP BY 1, 2, 3`);
   await e.exec(`CREATE OR REPLACE TEMP TABLE "${into}_k" AS
     SELECT g.*, d."filename" AS key, d."directory-depth" + 1 AS lvl
-    FROM "${into}_g" g LEFT JOIN (SELECT "inode", "st_dev", "filename", "directory-depth"
+    FROM "${into}_g" g LEFT JOIN (SELECT "inode", "st_dev", nsp, "filename", "directory-depth"
                                   FROM "${table}" WHERE kind = 'd') d
-      ON d."inode" = g.fino AND d."st_dev" = g.fdev`);
+      ON d."inode" = g.fino AND d."st_dev" = g.fdev AND d.nsp = g.fns`);
   const orphans = num(
     (await e.all(
       `SELECT count(*) AS n FROM "${into}_k" WHERE key IS NULL`,
@@ -337,7 +379,7 @@ export async function folderTotals(
   // device and inode): key them by path instead, which is slower.
   const dupFolders = num(
     (await e.all(
-      `SELECT count(*) AS n FROM (SELECT fino, fdev FROM "${into}_k" GROUP BY 1, 2 HAVING count(*) > 1)`,
+      `SELECT count(*) AS n FROM (SELECT fino, fdev, fns FROM "${into}_k" GROUP BY 1, 2, 3 HAVING count(*) > 1)`,
     ))[0].n,
   );
   const groups = orphans === 0 && dupFolders === 0
@@ -436,7 +478,7 @@ export async function summarize(
       count(*) FILTER (dupl) AS dupl, count(DISTINCT "UID") AS users,
       count(DISTINCT "GID") AS groups FROM s`))[0];
     const seenTwice = (await e.all(`SELECT count(*) AS n FROM (SELECT 1 FROM s WHERE kind = 'd'
-      GROUP BY "st_dev", "inode" HAVING count(*) > 1)`))[0];
+      GROUP BY nsp, "st_dev", "inode" HAVING count(*) > 1)`))[0];
     const totals: Totals = {
       entries: num(tot.n),
       files: num(tot.nf),
