@@ -6,7 +6,7 @@
  * @module
  */
 import type { Engine, EngineOptions, StageOptions } from "./duck.ts";
-import { num, tellStage } from "./duck.ts";
+import { lit, num, tellStage } from "./duck.ts";
 import { openLoaded, resolveScans } from "./scan.ts";
 import { type Amount, CARRIER_KEY, folderTotals, loadForAnswers } from "./summary.ts";
 import { resolveNames } from "./names.ts";
@@ -319,6 +319,28 @@ async function pairOneToOne(e: Engine): Promise<void> {
 }
 
 /**
+ * Spell the paths of table `t` under a root written with a trailing slash
+ * as under the root without it: the C pwalk prints ROOT as given and joins
+ * names to it with another slash ("/data/", "/data//a"; docs/csv-format.md),
+ * where this pwalk drops it ("/data", "/data/a"), so that an old scan pairs
+ * with a new one of the same tree by path. Nothing is rewritten when no
+ * root ends in "/" (the common case: one look at the roots).
+ */
+async function dropRootSlash(e: Engine, t: string): Promise<void> {
+  const roots = (await e.all(
+    `SELECT DISTINCT "filename" AS p FROM ${t} WHERE "directory-depth" = -1 ` +
+      `AND "filename" LIKE '%/' AND "filename" <> '/'`,
+  )).map((r) => String(r.p));
+  for (const r of roots) {
+    const bare = r.replace(/\/+$/, "") || "/";
+    const under = bare === "/" ? "/" : `${bare}/`;
+    await e.exec(`UPDATE ${t} SET "filename" = CASE WHEN "filename" = ${lit(r)} THEN ${lit(bare)}
+        ELSE ${lit(under)} || substr("filename", length(${lit(r)}) + 2) END
+      WHERE "filename" = ${lit(r)} OR starts_with("filename", ${lit(`${r}/`)})`);
+  }
+}
+
+/**
  * Compare two scans of the same tree (each: files, globs or shard folders).
  *
  * @example What grew since last week, and who grew it
@@ -350,6 +372,7 @@ export async function diff(
   });
   try {
     tellStage(options, "comparing");
+    for (const t of ["o", "n"]) await dropRootSlash(e, t);
     await sameKeeper(e);
     await e.exec(joinSql("o", "n", `o."filename" = n."filename"`));
     // Names that print the same (pwalk drops control bytes: "a\nb" and "ab")

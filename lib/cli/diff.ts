@@ -36,7 +36,9 @@ Usage:
   pwalk diff [options] OLD NEW
 
 OLD and NEW are scans (a .csv, .csv.zst, .csv.gz or .parquet file, a glob in
-quotes, or a folder of shards). Entries are matched by path; a path whose
+quotes, or a folder of shards). Entries are matched by path (an old C
+pwalk's root typed with a trailing slash, "/data/" and "/data//a", is read
+as "/data" and "/data/a"); a path whose
 inode changed counts as replaced; an entry at a new path that OLD had at a
 path it is gone from (same inode, type, size, mtime) is also counted as
 moved (one name per name gone: a hard link made beside it is added).
