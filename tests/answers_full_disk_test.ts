@@ -210,3 +210,48 @@ Deno.test({
     }
   },
 });
+
+Deno.test("a spill folder left by a run killed outright is removed by the next run on this host, saying so; a live process's and another host's are kept", async () => {
+  // before: /tmp/pwalk-duckdb-XXXX of a kill -9'd (or OOM-killed) run stayed forever
+  await using tmp = await tempDir();
+  const scan = `${tmp.path}/scan.csv`;
+  await wideScan(scan, 10);
+  const spills = `${tmp.path}/spills`;
+  await Deno.mkdir(spills);
+  const host = Deno.hostname().replace(/[^A-Za-z0-9._]/g, "_");
+  // a pid that is surely gone: a child that has exited and been reaped
+  const gone = new Deno.Command("true").spawn();
+  await gone.status;
+  const live = new Deno.Command("sleep", { args: ["60"] }).spawn();
+  try {
+    const dead = `${spills}/pwalk-duckdb-${host}-${gone.pid}-a1b2c3`;
+    const kept = `${spills}/pwalk-duckdb-${host}-${live.pid}-d4e5f6`;
+    const other = `${spills}/pwalk-duckdb-${host}x-${gone.pid}-a1b2c3`;
+    const deadConvert = `${spills}/.pwalk-convert-${host}-${gone.pid}-a1b2c3`;
+    for (const d of [dead, kept, other]) {
+      await Deno.mkdir(d);
+      await Deno.writeFile(`${d}/duckdb_temp_storage-0.tmp`, new Uint8Array(4096));
+    }
+    await Deno.writeFile(deadConvert, new Uint8Array(10));
+    const r = await cli(["summary", "--no-names", scan], { env: { TMPDIR: spills } });
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(
+      r.stderr.split("\n").filter((l) => l).sort(),
+      [dead, deadConvert].map((p) =>
+        `pwalk: removed ${p}, left by an earlier run killed before its end`
+      )
+        .sort(),
+    );
+    // the reference: what is left in the folder, by Deno.readDir
+    assertEquals(
+      [...Deno.readDirSync(spills)].map((e) => e.name).sort(),
+      [kept, other].map((p) => p.slice(spills.length + 1)).sort(),
+    );
+    // the next run finds nothing more to remove
+    const again = await cli(["summary", "--no-names", scan], { env: { TMPDIR: spills } });
+    assertEquals([again.code, again.stderr], [0, ""]);
+  } finally {
+    live.kill();
+    await live.status;
+  }
+});

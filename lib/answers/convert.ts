@@ -24,6 +24,7 @@ import {
   type EngineOptions,
   lit,
   spillParent,
+  spillPrefix,
   type StageOptions,
   tellStage,
 } from "./duck.ts";
@@ -253,7 +254,7 @@ export async function convert(
     throw e;
   }
   const partial = out?.path ??
-    await Deno.makeTempFile({ dir: spill, prefix: ".pwalk-convert-" });
+    await Deno.makeTempFile({ dir: spill, prefix: spillPrefix(".pwalk-convert") });
   const forget = out ? () => {} : removeOnInterrupt(partial);
   // Beside OUT in a folder others can change (safeByName), the temporary
   // is never used by its name after it is made: DuckDB writes in its

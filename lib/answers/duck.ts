@@ -14,6 +14,7 @@
  */
 import { removeOnInterrupt } from "../interrupt.ts";
 import { untrustedAncestor } from "../trust.ts";
+import { aliveHere } from "../outfile.ts";
 
 /** The pinned DuckDB client (deno.json maps "@duckdb/node-api" to the same version). */
 export const DUCKDB_SPECIFIER = "npm:@duckdb/node-api@1.5.6-r.1";
@@ -34,6 +35,14 @@ export interface EngineOptions {
   tempDirectory?: string;
   /** DuckDB worker threads. Default: DuckDB's (one per CPU). */
   threads?: number;
+  /**
+   * Told each temporary of a run on this host that was killed before its
+   * end (SIGKILL, the OOM killer: no cleanup ran) as it is removed, when a
+   * session starts: a spill folder `pwalk-duckdb-HOST-PID-*` or convert's
+   * `.pwalk-convert-HOST-PID-*` in the spill folder's parent whose process
+   * is gone (see {@link removeDeadSpills}).
+   */
+  onLeftoverRemoved?: (path: string) => void;
 }
 
 /**
@@ -293,6 +302,52 @@ export function spillParent(o: EngineOptions = {}): string {
   );
 }
 
+/** This host's name as temporaries' names carry it: letters, digits, `.` and `_` only. */
+function hostTag(): string {
+  try {
+    return Deno.hostname().replace(/[^A-Za-z0-9._]/g, "_") || "host";
+  } catch {
+    return "host"; // (no --allow-sys)
+  }
+}
+
+/**
+ * The start of the name of a temporary of this run in the spill folder's
+ * parent (`pwalk-duckdb`: the spill folder; `.pwalk-convert`: convert's
+ * output for a device or FIFO): `KIND-HOST-PID-`, so that a later run on
+ * this host can tell that its process is gone ({@link removeDeadSpills}).
+ */
+export function spillPrefix(kind: "pwalk-duckdb" | ".pwalk-convert"): string {
+  return `${kind}-${hostTag()}-${Deno.pid}-`;
+}
+
+const SPILL_NAME = /^(pwalk-duckdb|\.pwalk-convert)-([A-Za-z0-9._]+)-(\d+)-[^-/]+$/;
+
+/**
+ * Remove from `dir` (a spill folder's parent) the temporaries
+ * ({@link spillPrefix}) of runs on this host whose process is no longer
+ * alive: a run killed outright (SIGKILL, the OOM killer) leaves its spill
+ * folder, which may hold a large staged body. Those of other hosts (a
+ * shared folder) and of live processes are kept; one that cannot be
+ * removed (another user's) is left. Returns the paths removed.
+ */
+export async function removeDeadSpills(dir: string): Promise<string[]> {
+  const host = hostTag(), removed: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      const m = SPILL_NAME.exec(e.name);
+      if (!m || m[2] !== host || aliveHere(Number(m[3]))) continue;
+      if (m[1] === "pwalk-duckdb" ? !e.isDirectory : !e.isFile) continue;
+      const path = `${dir === "/" ? "" : dir.replace(/\/+$/, "")}/${e.name}`;
+      try {
+        await Deno.remove(path, { recursive: true });
+        removed.push(path);
+      } catch { /* gone already, or not ours to remove: left */ }
+    }
+  } catch { /* the folder cannot be listed: nothing to tidy */ }
+  return removed;
+}
+
 /** One DuckDB database in memory, with bounded memory and its own spill folder. */
 export class Engine {
   #db: Instance;
@@ -357,9 +412,10 @@ export class Engine {
   static async open(o: EngineOptions = {}): Promise<Engine> {
     const dir = spillParent(o);
     const { DuckDBInstance } = await loadDuckDB();
+    for (const p of await removeDeadSpills(dir)) o.onLeftoverRemoved?.(p);
     let tempDir: string;
     try {
-      tempDir = await Deno.makeTempDir({ dir, prefix: "pwalk-duckdb-" });
+      tempDir = await Deno.makeTempDir({ dir, prefix: spillPrefix("pwalk-duckdb") });
     } catch (e) {
       // Deno's message names neither the folder nor the option
       const why = (e as Error).message.replace(/ \(os error \d+\).*$/s, "").replace(/:.*$/s, "");

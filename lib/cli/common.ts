@@ -1179,12 +1179,19 @@ export function usage(e: Error): UsageError {
 const ENGINE_OPTIONS = { "memory-limit": "value", "temp-dir": "value" } as const;
 
 /** The engine options of parsed flags: --memory-limit M (a size such as 4GB), --temp-dir DIR. */
-export function engineOptions(f: Flags): { memoryLimit?: string; tempDirectory?: string } {
+export function engineOptions(
+  f: Flags,
+): { memoryLimit?: string; tempDirectory?: string; onLeftoverRemoved: (path: string) => void } {
   const memoryLimit = f["memory-limit"] as string | undefined;
   if (memoryLimit !== undefined && !/^\d+(\.\d+)?\s*[KMGT]i?B$/i.test(memoryLimit)) {
     throw new UsageError(`--memory-limit needs a size such as 4GB, got '${memoryLimit}'`);
   }
-  return { memoryLimit, tempDirectory: f["temp-dir"] as string | undefined };
+  return {
+    memoryLimit,
+    tempDirectory: f["temp-dir"] as string | undefined,
+    onLeftoverRemoved: (p) =>
+      eprint(`pwalk: removed ${p}, left by an earlier run killed before its end`),
+  };
 }
 
 /**
