@@ -39,29 +39,41 @@ fn defaultTarget(b: *std.Build) std.Target.Query {
         std.debug.panic("cannot parse {s}: {s}", .{ triple, @errorName(e) });
 }
 
-/// The source id of native/: SHA-256, lowercase hex, over every regular
-/// file directly in native/ whose name ends in ".c" or ".h", in byte order
-/// of their names, each as its name, a NUL byte, its size in decimal, a NUL
-/// byte and its bytes.  lib/source_id.ts computes the same; no path, time
-/// or build option goes in, so reproducible builds stay reproducible.
-fn sourceId(b: *std.Build) [64]u8 {
+/// The names of the regular files directly in native/ that `keep` takes,
+/// sorted in byte order (a stable order keeps builds reproducible).
+fn nativeFiles(b: *std.Build, keep: *const fn ([]const u8) bool) []const []const u8 {
     var dir = b.build_root.handle.openDir("native", .{ .iterate = true }) catch |e|
         std.debug.panic("cannot list native/: {s}", .{@errorName(e)});
     defer dir.close();
     var names: std.ArrayList([]const u8) = .empty;
     var it = dir.iterate();
     while (it.next() catch |e| std.debug.panic("cannot list native/: {s}", .{@errorName(e)})) |entry| {
-        if (entry.kind == .file and (std.mem.endsWith(u8, entry.name, ".c") or
-            std.mem.endsWith(u8, entry.name, ".h")))
+        if (entry.kind == .file and keep(entry.name))
             names.append(b.allocator, b.dupe(entry.name)) catch @panic("OOM");
     }
     std.mem.sort([]const u8, names.items, {}, struct {
-        fn lt(_: void, a: []const u8, c: []const u8) bool {
-            return std.mem.lessThan(u8, a, c);
+        fn lt(_: void, x: []const u8, y: []const u8) bool {
+            return std.mem.lessThan(u8, x, y);
         }
     }.lt);
+    return names.items;
+}
+
+fn isSource(name: []const u8) bool {
+    return std.mem.endsWith(u8, name, ".c") or std.mem.endsWith(u8, name, ".h");
+}
+
+/// The source id of native/: SHA-256, lowercase hex, over every regular
+/// file directly in native/ whose name ends in ".c" or ".h", in byte order
+/// of their names, each as its name, a NUL byte, its size in decimal, a NUL
+/// byte and its bytes.  lib/source_id.ts computes the same; no path, time
+/// or build option goes in, so reproducible builds stay reproducible.
+fn sourceId(b: *std.Build) [64]u8 {
+    var dir = b.build_root.handle.openDir("native", .{}) catch |e|
+        std.debug.panic("cannot open native/: {s}", .{@errorName(e)});
+    defer dir.close();
     var h = std.crypto.hash.sha2.Sha256.init(.{});
-    for (names.items) |name| {
+    for (nativeFiles(b, isSource)) |name| {
         const bytes = dir.readFileAlloc(b.allocator, name, 1 << 26) catch |e|
             std.debug.panic("cannot read native/{s}: {s}", .{ name, @errorName(e) });
         h.update(name);
@@ -74,25 +86,14 @@ fn sourceId(b: *std.Build) [64]u8 {
 /// The file that defines pw_source_id(): compiled on its own, with the id.
 const source_id_file = "source_id.c";
 
+fn isPwalkSource(name: []const u8) bool {
+    return std.mem.endsWith(u8, name, ".c") and !std.mem.eql(u8, name, source_id_file);
+}
+
 /// The C files of native/ but source_id.c, sorted (a stable link order
 /// keeps builds reproducible).
 fn pwalkSources(b: *std.Build) []const []const u8 {
-    var dir = b.build_root.handle.openDir("native", .{ .iterate = true }) catch |e|
-        std.debug.panic("cannot list native/: {s}", .{@errorName(e)});
-    defer dir.close();
-    var names: std.ArrayList([]const u8) = .empty;
-    var it = dir.iterate();
-    while (it.next() catch |e| std.debug.panic("cannot list native/: {s}", .{@errorName(e)})) |entry| {
-        if (entry.kind == .file and std.mem.endsWith(u8, entry.name, ".c") and
-            !std.mem.eql(u8, entry.name, source_id_file))
-            names.append(b.allocator, b.dupe(entry.name)) catch @panic("OOM");
-    }
-    std.mem.sort([]const u8, names.items, {}, struct {
-        fn lt(_: void, a: []const u8, c: []const u8) bool {
-            return std.mem.lessThan(u8, a, c);
-        }
-    }.lt);
-    return names.items;
+    return nativeFiles(b, isPwalkSource);
 }
 
 // zstd 1.5.x: the compressor and what it needs; no decompressor, no zstdmt
