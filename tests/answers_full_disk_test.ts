@@ -211,7 +211,7 @@ Deno.test({
   },
 });
 
-Deno.test("a spill folder left by a run killed outright is removed by the next run on this host, saying so; a live process's and another host's are kept", async () => {
+Deno.test("a spill folder left by a run killed outright is removed by the next run on this host, saying so; a live process's, another host's and another user's are kept", async () => {
   // before: /tmp/pwalk-duckdb-XXXX of a kill -9'd (or OOM-killed) run stayed forever
   await using tmp = await tempDir();
   const scan = `${tmp.path}/scan.csv`;
@@ -228,10 +228,13 @@ Deno.test("a spill folder left by a run killed outright is removed by the next r
     const kept = `${spills}/pwalk-duckdb-${host}-${live.pid}-d4e5f6`;
     const other = `${spills}/pwalk-duckdb-${host}x-${gone.pid}-a1b2c3`;
     const deadConvert = `${spills}/.pwalk-convert-${host}-${gone.pid}-a1b2c3`;
-    for (const d of [dead, kept, other]) {
+    // another user's, of a dead process too: not the running user's to remove
+    const theirs = `${spills}/pwalk-duckdb-${host}-${gone.pid}-g7h8i9`;
+    for (const d of [dead, kept, other, theirs]) {
       await Deno.mkdir(d);
       await Deno.writeFile(`${d}/duckdb_temp_storage-0.tmp`, new Uint8Array(4096));
     }
+    await Deno.chown(theirs, Deno.uid() === 0 ? 65534 : 0, null);
     await Deno.writeFile(deadConvert, new Uint8Array(10));
     const r = await cli(["summary", "--no-names", scan], { env: { TMPDIR: spills } });
     assertEquals(r.code, 0, r.stderr);
@@ -245,7 +248,7 @@ Deno.test("a spill folder left by a run killed outright is removed by the next r
     // the reference: what is left in the folder, by Deno.readDir
     assertEquals(
       [...Deno.readDirSync(spills)].map((e) => e.name).sort(),
-      [kept, other].map((p) => p.slice(spills.length + 1)).sort(),
+      [kept, other, theirs].map((p) => p.slice(spills.length + 1)).sort(),
     );
     // the next run finds nothing more to remove
     const again = await cli(["summary", "--no-names", scan], { env: { TMPDIR: spills } });

@@ -328,8 +328,8 @@ const SPILL_NAME = /^(pwalk-duckdb|\.pwalk-convert)-([A-Za-z0-9._]+)-(\d+)-[^-/]
  * ({@link spillPrefix}) of runs on this host whose process is no longer
  * alive: a run killed outright (SIGKILL, the OOM killer) leaves its spill
  * folder, which may hold a large staged body. Those of other hosts (a
- * shared folder) and of live processes are kept; one that cannot be
- * removed (another user's) is left. Returns the paths removed.
+ * shared folder), of live processes and of other users (root's run too
+ * leaves them) are kept. Returns the paths removed.
  */
 export async function removeDeadSpills(dir: string): Promise<string[]> {
   const host = hostTag(), removed: string[] = [];
@@ -340,6 +340,8 @@ export async function removeDeadSpills(dir: string): Promise<string[]> {
       if (m[1] === "pwalk-duckdb" ? !e.isDirectory : !e.isFile) continue;
       const path = `${dir === "/" ? "" : dir.replace(/\/+$/, "")}/${e.name}`;
       try {
+        // only the running user's own (root in a shared /tmp too)
+        if ((await Deno.lstat(path)).uid !== Deno.uid()) continue;
         await Deno.remove(path, { recursive: true });
         removed.push(path);
       } catch { /* gone already, or not ours to remove: left */ }
