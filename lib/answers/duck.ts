@@ -321,7 +321,7 @@ export function spillPrefix(kind: "pwalk-duckdb" | ".pwalk-convert"): string {
   return `${kind}-${hostTag()}-${Deno.pid}-`;
 }
 
-const SPILL_NAME = /^(pwalk-duckdb|\.pwalk-convert)-([A-Za-z0-9._]+)-(\d+)-[^-/]+$/;
+const SPILL_NAME = /^(pwalk-duckdb|\.pwalk-convert)-([A-Za-z0-9._]+)-(\d+)-[^\/-]+$/;
 
 /**
  * Remove from `dir` (a spill folder's parent) the temporaries
