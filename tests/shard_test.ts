@@ -1723,17 +1723,27 @@ sys.stdin.read()`,
   assertEquals(Deno.readTextFileSync(target), "precious\n");
 });
 
+/**
+ * A tree of 6 folders of 600 files under `tmp`/tree and its plan of 2
+ * shards in `tmp`/scan/plan.json (shard rows of some 600 KiB, for the
+ * full-disk tests): the scan folder.
+ */
+async function wideTreePlan(tmp: string): Promise<string> {
+  const root = `${tmp}/tree`;
+  await Deno.mkdir(root);
+  await flatTree(root, 6, 600);
+  const dir = `${tmp}/scan`;
+  await Deno.mkdir(dir);
+  await makePlan(root, 2, `${dir}/plan.json`);
+  return dir;
+}
+
 Deno.test({
   name: "shard 0 joining its two parts on a full disk: one line naming the output, nothing left",
   ignore: !canMountTmpfs(),
   async fn() {
     await using tmp = await tempDir();
-    const root = `${tmp.path}/tree`;
-    await Deno.mkdir(root);
-    await flatTree(root, 6, 600);
-    const dir = `${tmp.path}/scan`;
-    await Deno.mkdir(dir);
-    await makePlan(root, 2, `${dir}/plan.json`);
+    const dir = await wideTreePlan(tmp.path);
     // shard 0's plain CSV where there is room: its size S
     const roomy = await cli(shardArgs(`${dir}/plan.json`, 0, `${dir}/s0.csv`));
     assertEquals(roomy.code, 0, roomy.stderr);
@@ -1755,12 +1765,7 @@ Deno.test({
   ignore: !canMountTmpfs(),
   async fn() {
     await using tmp = await tempDir();
-    const root = `${tmp.path}/tree`;
-    await Deno.mkdir(root);
-    await flatTree(root, 6, 600);
-    const dir = `${tmp.path}/scan`;
-    await Deno.mkdir(dir);
-    await makePlan(root, 2, `${dir}/plan.json`);
+    const dir = await wideTreePlan(tmp.path);
     // each shard's rows (some 600 KiB) do not fit in 64 KiB
     const full = `${tmp.path}/full`;
     await Deno.mkdir(full);
