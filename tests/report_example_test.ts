@@ -1,5 +1,7 @@
 /**
- * The spec's example (tests/fixtures/example-small.csv, real pwalk output)
+ * The spec's example (tests/fixtures/example-small.csv, real pwalk output;
+ * its `trailing.` row's empty extension is what pwalk's stack happened to
+ * hold: pwalk prints uninitialised memory there, docs/csv-format.md)
  * rebuilt in a temporary folder: report() and the CLI must print every row
  * of it, field by field, except what differs on every machine (inode,
  * st_dev, ctime, the root's atime/mtime, row order), which is checked
