@@ -26,12 +26,19 @@ export interface WalkError {
    * nor entered).
    */
   op: string;
-  /** The system's error text, e.g. "Permission denied". */
+  /**
+   * The system's error text, e.g. "Permission denied", or a notice's
+   * (an "acl" or "acl_named" notice with a code says the entry's ACL could
+   * not be read, and why).
+   */
   message: string;
   /**
    * The errno's name, e.g. "EACCES" (as Deno's errors' `code`, and the
    * `errno` column of `--errors`); "" for a notice of repair or chown
-   * (ancestor, acl, links, ...), which is no system error.
+   * (ancestor, acl, links, ...), which is no system error, except for an
+   * "acl", "acl_named" or "capability" notice of an entry whose attributes
+   * could not be read (with "acl_named", and "capability" in repair, the
+   * entry is then left alone).
    */
   code: string;
 }

@@ -34,6 +34,12 @@ const char *pw_op_name(int op) {
 }
 
 const char *pw_error_text(int op, int err) {
+  if ((op == PW_OP_ACL || op == PW_OP_ACL_NAMED) && err) {
+    static _Thread_local char unread[320];
+    snprintf(unread, sizeof unread, op == PW_OP_ACL ? PW_ACL_UNREAD_FMT : PW_ACL_NAMED_UNREAD_FMT,
+             strerror(err));
+    return unread;
+  }
   return op == PW_OP_ANCESTOR ? PW_NO_ANCESTOR_TEXT
          : op == PW_OP_ACL    ? PW_ACL_TEXT
          : op == PW_OP_CAPABILITY && !err ? PW_CAPS_TEXT

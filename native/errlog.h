@@ -82,6 +82,17 @@ size_t pw_escape_path(char *out, const char *path, size_t len);
   "the group bits the rules give (the mask) would let them in too: left alone (see getfacl; "  \
   "setfacl -x removes an entry, or chmod g+r gives access all the same)"
 
+/** The message of a PW_OP_ACL_NAMED notice with an errno: the ACL could not be read
+    (%s: strerror), so the entry is left alone as one whose named entries it would let in. */
+#define PW_ACL_NAMED_UNREAD_FMT                                                             \
+  "its access ACL could not be read (%s), so whether the group bits the rules give (the "   \
+  "mask) would let users or groups it names in is unknown: left alone (see getfacl)"
+
+/** The message of a PW_OP_ACL notice with an errno: the ACL could not be read (%s). */
+#define PW_ACL_UNREAD_FMT                                                                   \
+  "its access ACL could not be read (%s): whether its group entry (group::) gives the "    \
+  "group what the mode's group bits show is unknown (see getfacl)"
+
 /** The message of a PW_OP_CAPABILITY notice (a file with capabilities). */
 #define PW_CAPS_TEXT                                                                       \
   "it has file capabilities (security.capability), which the kernel drops when its owner "  \
@@ -112,7 +123,9 @@ size_t pw_escape_path(char *out, const char *path, size_t len);
 
 /** The message of an error: strerror(err), or the notice's text for ops
     that are notices rather than system errors (PW_OP_ANCESTOR, PW_OP_ACL,
-    PW_OP_CAPABILITY). */
+    PW_OP_CAPABILITY); an ACL notice with an errno (the ACL could not be read)
+    says so with strerror(err) in it, in a buffer of the calling thread's,
+    valid till its next call. */
 const char *pw_error_text(int op, int err);
 
 #endif

@@ -186,7 +186,8 @@ typedef enum pw_op {
   PW_OP_CHMOD = 10, /**< repair/chown: a mode change the system refused (or a setgid
                          bit it dropped) */
   PW_OP_ACL = 11,  /**< repair: an entry's access ACL gives its group less than the
-                        mode's group bits show (they are the ACL's mask): a notice */
+                        mode's group bits show (they are the ACL's mask): a notice; with an
+                        errno, the ACL could not be read to tell */
   PW_OP_CAPABILITY = 12, /**< repair/chown: a file with capabilities, which the kernel drops
                         on a change of owner or group (repair leaves it alone): a notice */
   PW_OP_LINKS = 13, /**< repair: a file with hard links in folders of two shared groups
@@ -201,7 +202,8 @@ typedef enum pw_op {
                           alone: a notice, when the walk ends (or when it was to change) */
   PW_OP_ACL_NAMED = 16, /**< repair: an entry whose access ACL names users or groups the
                           mask keeps out, and whose wider group bits (the mask) would let
-                          them in, beyond the project's group; left alone: a notice */
+                          them in, beyond the project's group; left alone: a notice; with
+                          an errno, the ACL could not be read to tell: left alone too */
 } pw_op;
 
 typedef struct pw_opts pw_opts;

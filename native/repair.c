@@ -516,32 +516,78 @@ static bool loses_caps(pw_worker *w, const pw_entry *e, const struct stat *st, c
 #endif
 }
 
+#ifdef __linux__
+/* The access ACL of e (through t, when given, the very descriptor the
+   change goes through), read whole: its size, *v pointing at it (buf, or
+   memory of its own when it is larger than cap: the caller frees *v when
+   it is not buf), or -errno (-ENODATA: none).  One read when it fits buf:
+   most entries have none, and that read's ENODATA says so.  A larger one
+   (over 500 named entries) is asked its size and read again, as long as it
+   grew meanwhile (a few times at most: -ERANGE then).  A value that is not
+   a version-2 ACL (an empty one is none) is -EBADMSG: never read as none. */
+static ssize_t read_acl(const pw_entry *e, const pw_target *t, unsigned char *buf, size_t cap,
+                        unsigned char **v) {
+  static const char attr[] = "system.posix_acl_access";
+  *v = buf;
+  ssize_t n = t ? pw_target_xattr(t, e, attr, buf, cap) : pw_entry_xattr(e, attr, buf, cap);
+  unsigned char *m = NULL;
+  for (int tries = 0; n == -ERANGE && tries < 8; tries++) {
+    free(m);
+    m = NULL;
+    ssize_t size = t ? pw_target_xattr(t, e, attr, NULL, 0) : pw_entry_xattr(e, attr, NULL, 0);
+    if (size <= 0) {
+      n = size;
+      break;
+    }
+    if (!(m = malloc((size_t)size))) {
+      n = -ENOMEM;
+      break;
+    }
+    n = t ? pw_target_xattr(t, e, attr, m, (size_t)size) : pw_entry_xattr(e, attr, m, (size_t)size);
+  }
+  if (n > 0 && m) *v = m;
+  else free(m);
+  if (n > 0 && (n < 4 || (n - 4) % 8 || (*v)[0] != 2 || (*v)[1] || (*v)[2] || (*v)[3])) {
+    if (*v != buf) free(*v);
+    *v = buf;
+    return -EBADMSG;
+  }
+  return n;
+}
+#endif
+
 /* An entry with an access ACL that names users or groups (user:bob:rw-,
    group:students:r--): its mode's group bits are the ACL's mask, which
    limits those entries too.  An owner's chmod 600 leaves them in the ACL
    with the mask at ---, shut out; the group bits the plan gives would
    raise the mask and let them in, beyond the project's group.  Such an
-   entry is left alone, and said (PW_OP_ACL_NAMED).  One attribute read per
-   entry to change (pw_entry_xattr, through descriptors); with t, through
-   the very descriptor the change goes through. */
+   entry is left alone, and said (PW_OP_ACL_NAMED); so is one whose ACL
+   cannot be read (no way to tell: the notice carries the errno), as
+   loses_caps does.  One attribute read per entry to change, the ACL read
+   whole however large (read_acl, through descriptors); with t, through the
+   very descriptor the change goes through. */
 static bool widens_acl(pw_worker *w, const pw_entry *e, const struct stat *st, const pw_change *p,
                        const pw_target *t) {
 #ifdef __linux__
   if (S_ISLNK(st->st_mode)) return false;
   unsigned more = ((p->nmode >> 3) & 7) & ~((p->omode >> 3) & 7); /* mask bits added */
   if (!more) return false;
-  unsigned char b[4096];
-  ssize_t n = t ? pw_target_xattr(t, e, "system.posix_acl_access", b, sizeof b)
-                : pw_entry_xattr(e, "system.posix_acl_access", b, sizeof b);
-  if (n < 4 || b[0] != 2 || b[1] || b[2] || b[3]) return false; /* none, or not version 2 */
-  for (ssize_t k = 4; k + 8 <= n; k += 8) {
-    unsigned tag = b[k] | (unsigned)b[k + 1] << 8, perm = b[k + 2] | (unsigned)b[k + 3] << 8;
-    if ((tag == 0x02 /* ACL_USER */ || tag == 0x08 /* ACL_GROUP */) && (perm & more)) {
-      pw_job_note_error(pw_worker_job(w), PW_OP_ACL_NAMED, 0, e->path, e->len);
-      return true;
-    }
+  unsigned char b[4096], *v;
+  ssize_t n = read_acl(e, t, b, sizeof b, &v);
+  /* none (or no ACLs on that file system) */
+  if (n == 0 || n == -ENODATA || n == -ENOTSUP) return false;
+  if (n < 0) {
+    pw_job_note_error(pw_worker_job(w), PW_OP_ACL_NAMED, (int)-n, e->path, e->len);
+    return true;
   }
-  return false;
+  bool named = false;
+  for (ssize_t k = 4; k + 8 <= n && !named; k += 8) {
+    unsigned tag = v[k] | (unsigned)v[k + 1] << 8, perm = v[k + 2] | (unsigned)v[k + 3] << 8;
+    named = (tag == 0x02 /* ACL_USER */ || tag == 0x08 /* ACL_GROUP */) && (perm & more);
+  }
+  if (v != b) free(v);
+  if (named) pw_job_note_error(pw_worker_job(w), PW_OP_ACL_NAMED, 0, e->path, e->len);
+  return named;
 #else
   (void)w, (void)e, (void)st, (void)p, (void)t;
   return false;
@@ -551,25 +597,29 @@ static bool widens_acl(pw_worker *w, const pw_entry *e, const struct stat *st, c
 /* An entry with an access ACL: its mode's group bits are the ACL's mask,
    and the group's own entry (group::) may still keep the group out, which
    no chmod changes.  Said as a notice (PW_OP_ACL) when that entry lacks
-   what the plan gives the group.  One attribute read per changed entry,
-   through descriptors (pw_entry_xattr). */
+   what the plan gives the group, or when the ACL cannot be read (with the
+   errno: no way to tell).  One attribute read per changed entry, the ACL
+   read whole (read_acl, through descriptors). */
 static void check_acl(pw_worker *w, const pw_entry *e, const struct stat *st, const pw_change *p,
                       const pw_target *t) {
 #ifdef __linux__
   if (S_ISLNK(st->st_mode)) return;
   unsigned need = (p->nmode >> 3) & 7;
   if (!need) return;
-  unsigned char b[4096];
-  ssize_t n = t ? pw_target_xattr(t, e, "system.posix_acl_access", b, sizeof b)
-                : pw_entry_xattr(e, "system.posix_acl_access", b, sizeof b);
-  if (n < 4 || b[0] != 2 || b[1] || b[2] || b[3]) return; /* none, or not version 2 */
-  for (ssize_t k = 4; k + 8 <= n; k += 8) {
-    unsigned tag = b[k] | (unsigned)b[k + 1] << 8, perm = b[k + 2] | (unsigned)b[k + 3] << 8;
-    if (tag == 0x04 /* ACL_GROUP_OBJ */ && (perm & need) != need) {
-      pw_job_note_error(pw_worker_job(w), PW_OP_ACL, 0, e->path, e->len);
-      return;
-    }
+  unsigned char b[4096], *v;
+  ssize_t n = read_acl(e, t, b, sizeof b, &v);
+  if (n == 0 || n == -ENODATA || n == -ENOTSUP) return; /* none */
+  if (n < 0) {
+    pw_job_note_error(pw_worker_job(w), PW_OP_ACL, (int)-n, e->path, e->len);
+    return;
   }
+  bool lacks = false;
+  for (ssize_t k = 4; k + 8 <= n && !lacks; k += 8) {
+    unsigned tag = v[k] | (unsigned)v[k + 1] << 8, perm = v[k + 2] | (unsigned)v[k + 3] << 8;
+    lacks = tag == 0x04 /* ACL_GROUP_OBJ */ && (perm & need) != need;
+  }
+  if (v != b) free(v);
+  if (lacks) pw_job_note_error(pw_worker_job(w), PW_OP_ACL, 0, e->path, e->len);
 #else
   (void)w, (void)e, (void)st, (void)p, (void)t;
 #endif

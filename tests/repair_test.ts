@@ -704,6 +704,181 @@ os.setxattr(sys.argv[1] + '/dshut', 'system.posix_acl_access', ${acl([[8, 5, 100
   }
 });
 
+Deno.test({
+  name: "an ACL larger than 4096 bytes (600 named entries) is read whole: its named entries " +
+    "stay shut out, its group entry is told",
+  ignore: !canMountTmpfs(),
+  fn: async () => {
+    await using tmp = await tempDir("pwalk-bigacl-");
+    const root = `${tmp.path}/proj`;
+    Deno.mkdirSync(root);
+    // tmpfs holds an attribute value of up to 64 KiB (ext4 one of a block at most)
+    assertEquals(await mountTmpfs(root, "size=4m"), "");
+    buildTree(root, [
+      { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+      own("shut"), // 600 named users r--, mask::---: 4,828 bytes
+      own("dshut", "dir"), // 600 named groups r-x, mask::---
+      own("small"), // 10 named users r--, mask::---: the same, 108 bytes
+      own("blind"), // 600 named users ---, group::---: none let in, the group kept out
+      own("plain"),
+    ]);
+    // access ACLs (version 2; tag, perm, id, in the kernel's order): user::rw-,
+    // named users, group::, named groups, mask::---, other::---
+    const acl = (tag: number, perm: number, n: number, groupPerm = 4) =>
+      `struct.pack('<I',2)+b''.join(struct.pack('<HHI',*x) for x in ` +
+      `[(1,6,0xffffffff)]+[(2,${perm},20000+i) for i in range(${tag === 2 ? n : 0})]+` +
+      `[(4,${groupPerm},0xffffffff)]+[(8,${perm},30000+i) for i in range(${tag === 8 ? n : 0})]+` +
+      `[(0x10,0,0xffffffff),(0x20,0,0xffffffff)])`;
+    await python(
+      `import os, struct, sys
+for name, value in (('shut', ${acl(2, 4, 600)}), ('dshut', ${acl(8, 5, 600)}),
+                    ('small', ${acl(2, 4, 10)}), ('blind', ${acl(2, 0, 600, 0)})):
+    os.setxattr(sys.argv[1] + '/' + name, 'system.posix_acl_access', value)`,
+      root,
+    );
+    /** The mask's permissions (mask::) as the kernel holds the ACL now (python reads it). */
+    const mask = async (rel: string) => {
+      const [size, perm] = (await python(
+        `import os, struct, sys
+v = os.getxattr(sys.argv[1], 'system.posix_acl_access')
+print(len(v), [p for t, p, i in struct.iter_unpack('<HHI', v[4:]) if t == 0x10][0])`,
+        `${root}/${rel}`,
+      )).trim().split(" ").map(Number);
+      assert(rel === "small" || size > 4096, `${rel}: ${size} bytes`);
+      return perm;
+    };
+    const before = snapshot(root);
+    for (const rel of ["shut", "dshut", "small", "blind"]) {
+      assertEquals(await mask(rel), 0, rel);
+      assertEquals(before.get(rel)!.mode & 0o070, 0, `${rel}: the mask (group bits) is ---`);
+    }
+    for (const apply of [false, true]) {
+      const s = await repair(root, { apply, journal: false });
+      assertEquals(
+        noticesOf(s, "acl_named").sort(),
+        [`${root}/dshut`, `${root}/shut`, `${root}/small`],
+        `apply ${apply}`,
+      );
+      for (const e of s.errorDetails.filter((e) => e.op === "acl_named")) {
+        assertStringIncludes(e.message, "would let them in too: left alone", e.path);
+      }
+      // the group entry of the large one is read too: told
+      assertEquals(noticesOf(s, "acl"), [`${root}/blind`], `apply ${apply}`);
+    }
+    const after = snapshot(root);
+    for (const rel of ["shut", "dshut", "small"]) {
+      assertEquals(after.get(rel), before.get(rel), `${rel}: left exactly as it was`);
+      assertEquals(await mask(rel), 0, `${rel}: its named entries still shut out`);
+    }
+    // a large ACL that names no one the group bits would let in is repaired as any entry
+    for (const rel of ["blind", "plain"]) {
+      assertEquals(after.get(rel)!.gid, G.PROJECT, rel);
+      assertEquals(after.get(rel)!.mode & 0o070, 0o040, `${rel}: g+r`);
+    }
+    assertEquals(await mask("blind"), 4, "blind: the mask is the group bits");
+  },
+});
+
+/**
+ * An LD_PRELOAD shim for the access ACL reads (getxattr of /proc/self/fd/N,
+ * fgetxattr) of entries by name: "eio-" ones fail (EIO); the first read
+ * into a buffer of a "grow-" one (per process) says ERANGE, as if the ACL
+ * grew past the buffer, and every such read of an "always-" one does (an
+ * ACL that grows each time its size is asked).
+ */
+const ACL_READS = `#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+typedef ssize_t (*get_fn)(const char *, const char *, void *, size_t);
+typedef ssize_t (*fget_fn)(int, const char *, void *, size_t);
+static int grown;
+/* errno to fail this read with, or 0: link leads to the entry */
+static int mischief(const char *link, const char *attr, size_t cap) {
+  char b[4096];
+  ssize_t n = readlink(link, b, sizeof b - 1);
+  if (n < 0 || strcmp(attr, "system.posix_acl_access")) return 0;
+  b[n] = 0;
+  const char *name = strrchr(b, '/') ? strrchr(b, '/') + 1 : b;
+  if (!strncmp(name, "eio-", 4)) return EIO;
+  if (cap && !strncmp(name, "grow-", 5) && !grown++) return ERANGE;
+  return cap && !strncmp(name, "always-", 7) ? ERANGE : 0;
+}
+ssize_t getxattr(const char *p, const char *attr, void *v, size_t cap) {
+  static get_fn real;
+  if (!real) real = (get_fn)dlsym(RTLD_NEXT, "getxattr");
+  int err = mischief(p, attr, cap);
+  if (err) return errno = err, -1;
+  return real(p, attr, v, cap);
+}
+ssize_t fgetxattr(int fd, const char *attr, void *v, size_t cap) {
+  static fget_fn real;
+  if (!real) real = (fget_fn)dlsym(RTLD_NEXT, "fgetxattr");
+  char link[64];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  int err = mischief(link, attr, cap);
+  if (err) return errno = err, -1;
+  return real(fd, attr, v, cap);
+}
+`;
+
+shimTest(
+  "an ACL that cannot be read whole: the entry is left alone, and the notice says why",
+  ACL_READS,
+  async (shim) => {
+    const root = `${shim.dir}/proj`;
+    buildTree(root, [
+      { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+      own("eio-f"), // read, its ACL would let no one in: it would be repaired
+      own("eio-d", "dir"),
+      own("always-f"),
+      own("grow-shut"), // read again, whole: user:1005:r-- shut out
+      own("grow-open"), // read again, whole: nobody named let in (named perms ---)
+      own("plain"),
+    ]);
+    // user::rw-, user:1005 (perm), group::r--, mask::---, other::---
+    const acl = (perm: number) =>
+      `struct.pack('<I',2)+b''.join(struct.pack('<HHI',*x) for x in ` +
+      `[(1,6,0xffffffff),(2,${perm},1005),(4,4,0xffffffff),(0x10,0,0xffffffff),(0x20,0,0xffffffff)])`;
+    await python(
+      `import os, struct, sys
+for name, value in (('eio-f', ${acl(0)}), ('eio-d', ${acl(0)}), ('always-f', ${acl(0)}),
+                    ('grow-shut', ${acl(4)}), ('grow-open', ${acl(0)})):
+    os.setxattr(sys.argv[1] + '/' + name, 'system.posix_acl_access', value)`,
+      root,
+    );
+    const before = snapshot(root);
+    for (const apply of [false, true]) {
+      const s = await shim.api("repair", root, { apply, journal: false });
+      const told = s.errorDetails.filter((e) => e.op === "acl_named")
+        .map((e) => [e.path.slice(root.length + 1), e.code, e.message]).sort();
+      const unread = (text: string) =>
+        `its access ACL could not be read (${text}), so whether the group bits the rules give ` +
+        "(the mask) would let users or groups it names in is unknown: left alone (see getfacl)";
+      assertEquals(told.map(([rel, code]) => [rel, code]), [
+        ["always-f", "ERANGE"],
+        ["eio-d", "EIO"],
+        ["eio-f", "EIO"],
+        ["grow-shut", ""],
+      ], `apply ${apply}`);
+      assertEquals(told[0][2], unread("Numerical result out of range"));
+      assertEquals(told[1][2], unread("Input/output error"));
+      assertStringIncludes(told[3][2], "would let them in too: left alone");
+    }
+    const after = snapshot(root);
+    for (const rel of ["eio-f", "eio-d", "always-f", "grow-shut"]) {
+      assertEquals(after.get(rel), before.get(rel), `${rel}: left exactly as it was`);
+    }
+    for (const rel of ["grow-open", "plain"]) {
+      assertEquals(after.get(rel)!.gid, G.PROJECT, rel);
+      assertEquals(after.get(rel)!.mode & 0o070, 0o040, `${rel}: g+r`);
+    }
+  },
+);
+
 Deno.test("a file with capabilities: repair leaves it alone, chown says they go", async () => {
   await using tmp = await tempDir("pwalk-caps-");
   const root = `${tmp.path}/proj`;
