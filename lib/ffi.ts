@@ -291,6 +291,7 @@ export const Opt = {
   FRONTIER: 103,
   ROOT_REAL: 104,
   SKIP_PATH: 105,
+  DEV_MAP: 106,
 } as const;
 
 /** Bytes of a record: PW_REC_SIZE in native/channel.h. */

@@ -76,6 +76,15 @@ export interface ReportOptions extends CommonOptions {
    * it is redrawn at its next tick). Default false.
    */
   clearLineBeforeErrors?: boolean;
+  /**
+   * Device numbers to print in the st_dev column (CSV and Parquet): each
+   * pair `[from, to]` makes the rows of files on device `from` carry `to`.
+   * A shard uses it to write its plan's device numbers on a node whose
+   * mounts have other ones (NFS, Lustre, FUSE: a number per mount, in mount
+   * order). Nothing else changes (`oneFileSystem` compares the real
+   * numbers). A `from` or a `to` given twice throws a RangeError.
+   */
+  deviceMap?: [from: number | bigint, to: number | bigint][];
 }
 
 /** What {@link report} returns. */
@@ -251,6 +260,25 @@ export function checkDescriptorOutput(output: string): void {
   }
 }
 
+/** ReportOptions.deviceMap checked, as the library's "FROM TO" strings. */
+function checkDeviceMap(map: unknown): string[] {
+  if (map === undefined) return [];
+  const dev = (v: unknown) =>
+    (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) ||
+    (typeof v === "bigint" && v >= 0n && v < 2n ** 64n);
+  if (
+    !Array.isArray(map) || !map.every((m) => Array.isArray(m) && m.length === 2 && m.every(dev))
+  ) {
+    throw new TypeError("pwalk: deviceMap must be an array of [from, to] device numbers");
+  }
+  const froms = new Set(map.map((m) => String(m[0])));
+  const tos = new Set(map.map((m) => String(m[1])));
+  if (froms.size !== map.length || tos.size !== map.length) {
+    throw new RangeError("pwalk: deviceMap: a device is mapped twice, or two onto one");
+  }
+  return map.map((m) => `${m[0]} ${m[1]}`);
+}
+
 /**
  * Write pwalk's CSV report of `root` (or the same rows as typed Parquet:
  * `output: "scan.parquet"`).
@@ -290,6 +318,7 @@ export async function report(root: string, options: ReportOptions = {}): Promise
   opts.push([Opt.COMPRESS, compress === "parquet" ? Compress.PARQUET : native_compress[compress]]);
   opts.push([Opt.LEVEL, level]);
   if (options.header) opts.push([Opt.HEADER, 1]);
+  for (const m of checkDeviceMap(options.deviceMap)) opts.push([Opt.DEV_MAP, m]);
   opts.push(toStdout ? [Opt.OUTPUT_FD, 1] : [Opt.OUTPUT, output!]);
   if (options.printErrors) opts.push([Opt.ERROR_FD, 2]);
   if (options.printErrors && options.clearLineBeforeErrors) opts.push([Opt.ERROR_CLEAR, 1]);

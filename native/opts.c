@@ -50,10 +50,37 @@ PW_API void pw_opts_free(pw_opts *o) {
   strlist_free(&o->excludes);
   strlist_free(&o->frontier);
   free(o->change_gids);
+  free(o->dev_from);
+  free(o->dev_to);
   free(o->root);
   free(o->root_real);
   free(o->output);
   free(o);
+}
+
+/* PW_OPT_DEV_MAP: "FROM TO" added to the table (one-to-one both ways). */
+static int dev_map_add(pw_opts *o, const char *s) {
+  char *end;
+  uint64_t v[2];
+  for (int k = 0; k < 2; k++) {
+    if (*s < '0' || *s > '9') return -EINVAL;
+    errno = 0;
+    unsigned long long n = strtoull(s, &end, 10);
+    if (errno || *end != (k ? '\0' : ' ')) return -EINVAL;
+    v[k] = (uint64_t)n;
+    s = end + 1;
+  }
+  for (size_t i = 0; i < o->n_dev_map; i++)
+    if (o->dev_from[i] == v[0] || o->dev_to[i] == v[1]) return -EINVAL;
+  uint64_t *f = realloc(o->dev_from, (o->n_dev_map + 1) * sizeof *f);
+  if (!f) return -ENOMEM;
+  o->dev_from = f;
+  uint64_t *t = realloc(o->dev_to, (o->n_dev_map + 1) * sizeof *t);
+  if (!t) return -ENOMEM;
+  o->dev_to = t;
+  f[o->n_dev_map] = v[0];
+  t[o->n_dev_map++] = v[1];
+  return 0;
 }
 
 static char *dup_bytes(const uint8_t *s, size_t len) {
@@ -180,6 +207,11 @@ PW_API int32_t pw_opts_set_str(pw_opts *o, int32_t key, const uint8_t *s, size_t
     case PW_OPT_FRONTIER:
       if (strlist_add(&o->frontier, p, len)) break;
       return 0;
+    case PW_OPT_DEV_MAP: {
+      int e = dev_map_add(o, p);
+      free(p);
+      return e;
+    }
     case PW_OPT_SKIP_PATH:
       if (o->skip_paths.n == 8 || memchr(p, 0, len)) {
         free(p);
@@ -207,6 +239,8 @@ struct pw_opts *pw_opts_clone(const struct pw_opts *o) {
   memset(&c->skip_paths, 0, sizeof c->skip_paths);
   c->change_gids = NULL;
   c->n_change_gids = 0;
+  c->dev_from = c->dev_to = NULL;
+  c->n_dev_map = 0;
   if (o->root && pw_opts_set_str(c, PW_OPT_ROOT, (const uint8_t *)o->root, o->root_len)) goto fail;
   if (o->output && pw_opts_set_str(c, PW_OPT_OUTPUT, (const uint8_t *)o->output, strlen(o->output)))
     goto fail;
@@ -227,6 +261,14 @@ struct pw_opts *pw_opts_clone(const struct pw_opts *o) {
       goto fail;
   for (size_t i = 0; i < o->n_change_gids; i++)
     if (pw_opts_set_int(c, PW_OPT_CHANGE_GID, o->change_gids[i])) goto fail;
+  if (o->n_dev_map) {
+    c->dev_from = malloc(o->n_dev_map * sizeof *c->dev_from);
+    c->dev_to = malloc(o->n_dev_map * sizeof *c->dev_to);
+    if (!c->dev_from || !c->dev_to) goto fail;
+    memcpy(c->dev_from, o->dev_from, o->n_dev_map * sizeof *c->dev_from);
+    memcpy(c->dev_to, o->dev_to, o->n_dev_map * sizeof *c->dev_to);
+    c->n_dev_map = o->n_dev_map;
+  }
   return c;
 fail:
   pw_opts_free(c);

@@ -68,7 +68,17 @@ struct pw_opts {
   pw_strlist excludes; /**< raw list, turned into a pw_strset by the job */
   pw_strlist frontier; /**< "DEV INO PARENT_INO DEPTH PATH" (PW_OPT_FRONTIER) */
   pw_strlist skip_paths; /**< files left out by name (PW_OPT_SKIP_PATH) */
+  uint64_t *dev_from;  /**< PW_OPT_DEV_MAP: rows on device dev_from[i] */
+  uint64_t *dev_to;    /**< print dev_to[i] as their st_dev */
+  size_t n_dev_map;
 };
+
+/** st_dev as a report's row prints it: PW_OPT_DEV_MAP's number for a mapped device. */
+static inline uint64_t pw_opts_row_dev(const struct pw_opts *o, uint64_t dev) {
+  for (size_t i = 0; i < o->n_dev_map; i++)
+    if (o->dev_from[i] == dev) return o->dev_to[i];
+  return dev;
+}
 
 /** Deep copy; returns NULL when out of memory. */
 struct pw_opts *pw_opts_clone(const struct pw_opts *o);

@@ -127,6 +127,14 @@ typedef enum pw_opt {
                               out of the walk by this name only (one its
                               caller will replace: the --errors file); its
                               other hard-linked names are rows */
+  PW_OPT_DEV_MAP = 106,  /**< str, repeatable: "FROM TO", two device numbers
+                              in decimal: a report's rows (CSV and Parquet)
+                              of a file on device FROM carry TO as st_dev
+                              (a shard run on a node where the planned file
+                              systems have other numbers writes the plan's);
+                              the walk itself (-x) uses the real numbers.  A
+                              FROM given twice, or a TO given twice, is
+                              refused (EINVAL) */
 } pw_opt;
 
 /** Values of PW_OPT_COMPRESS. */

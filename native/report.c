@@ -15,6 +15,7 @@
 
 #include "csvfmt.h"
 #include "engine.h"
+#include "opts.h"
 #include "parquet.h"
 #include "sink.h"
 
@@ -82,6 +83,20 @@ static void flush(pw_worker *w, report_worker *r) {
 static void rw_entry(pw_worker *w, const pw_entry *e) {
   report_worker *r = *pw_worker_state(w);
   bool bad = false;
+  /* PW_OPT_DEV_MAP: the row carries the mapped device number */
+  const pw_opts *o = pw_job_opts(pw_worker_job(w));
+  pw_entry mapped;
+  struct stat mst;
+  if (o->n_dev_map) {
+    uint64_t dev = pw_opts_row_dev(o, (uint64_t)e->st->st_dev);
+    if (dev != (uint64_t)e->st->st_dev) {
+      mst = *e->st;
+      mst.st_dev = (dev_t)dev;
+      mapped = *e;
+      mapped.st = &mst;
+      e = &mapped;
+    }
+  }
   if (r->rows) {
     int full = pw_pq_add(r->rows, e, &bad);
     if (full == -ENOMEM) pw_job_fail(pw_worker_job(w), ENOMEM, "out of memory");

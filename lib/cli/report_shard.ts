@@ -34,8 +34,9 @@ the header line when planned with --header) with the plan's report options,
 into FILE; then it writes FILE's completion record beside it
 (scan-I.csv.zst gives scan-I.done.json: shard, rows, bytes, errors, host,
 start, end, output size and SHA-256). A record left by an earlier run of the
-shard is removed first. A plan whose ROOT is not the same folder (device
-and inode) any more is refused.
+shard is removed first. A plan whose ROOT is not the same folder (its
+inode) any more is refused; another device number is not (each node numbers
+its NFS, Lustre or FUSE mounts): the rows carry the plan's device numbers.
 
 Options:
   --plan PLAN            the plan (pwalk plan -o PLAN)

@@ -85,9 +85,10 @@ export interface PlanOptions extends PlanReportOptions {
 /** One folder of the frontier: where it is, what it is, and which shard walks it. */
 export interface PlannedFolder extends JsonPath {
   /**
-   * Device when planned. A shard does not compare it: it walks the folder at
-   * the path now, another one too, as a whole run would (README, "What a
-   * shard walks").
+   * Device when planned. A shard walks the folder at the path now, another
+   * one too, as a whole run would (README, "What a shard walks"); when its
+   * inode is the planned one, its device now is mapped to this one in the
+   * shard's rows (a node that numbers the mounts differently).
    */
   dev: number;
   /** Inode when planned (not compared either). */

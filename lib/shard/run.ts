@@ -20,6 +20,7 @@ import { removeOnInterrupt } from "../interrupt.ts";
 import { PlanError, planExcludes, shardFolders, type ShardPlan, writeAtomic } from "./plan.ts";
 import { pathOfJson, recordPath } from "./paths.ts";
 import { lockShard, ShardBusyError } from "./lock.ts";
+import { folderId } from "./list.ts";
 
 export { ShardBusyError };
 
@@ -240,8 +241,11 @@ function slurmInfo(): ShardRecord["slurm"] {
 }
 
 /**
- * Check that the plan's root is still the folder it was: same device and
- * inode. Throws {@link PlanMismatchError} otherwise.
+ * Check that the plan's root is still the folder it was: the same inode,
+ * on the planned device or on another device number (a file system
+ * mounted again, or seen from another node: NFS, Lustre, GPFS and FUSE
+ * number each mount on its own). Throws {@link PlanMismatchError}
+ * otherwise. Returns the root's device now.
  *
  * @example
  * ```ts ignore
@@ -249,7 +253,7 @@ function slurmInfo(): ShardRecord["slurm"] {
  * await checkPlanRoot(await readPlan("plan.json")); // throws when /data was replaced
  * ```
  */
-export async function checkPlanRoot(plan: ShardPlan): Promise<void> {
+export async function checkPlanRoot(plan: ShardPlan): Promise<number> {
   const root = plan.root.path;
   if (!root.startsWith("/") && Deno.cwd() !== plan.cwd) {
     throw new PlanMismatchError(
@@ -262,12 +266,43 @@ export async function checkPlanRoot(plan: ShardPlan): Promise<void> {
   } catch (e) {
     throw new PlanMismatchError(`the plan's root ${root}: ${(e as Error).message}`);
   }
-  if (st.dev !== plan.root.dev || st.ino !== plan.root.ino) {
+  if (st.ino !== plan.root.ino) {
     throw new PlanMismatchError(
       `${root} is not the planned folder any more (planned device ${plan.root.dev} inode ` +
         `${plan.root.ino}, now ${st.dev} ${st.ino}): make a new plan`,
     );
   }
+  return st.dev;
+}
+
+/**
+ * The plan's device numbers as this node numbers them: the root's (checked
+ * by {@link checkPlanRoot}), then each of the shard's frontier folders that
+ * is still the planned one (its inode) under a one-to-one mapping: a
+ * planned device maps to one device now, and no two planned devices to the
+ * same one. A folder that breaks it, is gone or has another inode is
+ * another folder now (walked as a whole run would, its rows with the
+ * device numbers now) and maps nothing. Returns the pairs `[now, planned]`
+ * that differ: the shard's rows carry the plan's numbers (report's
+ * `deviceMap`), so shards run on nodes that number the file systems
+ * differently merge as one run on the planning node.
+ */
+async function planDevices(
+  plan: ShardPlan,
+  rootDev: number,
+  folders: { path: Uint8Array; dev: number; ino: number }[],
+): Promise<[number, number][]> {
+  const now = new Map<number, number>([[plan.root.dev, rootDev]]); // planned -> now
+  const taken = new Set<number>([rootDev]);
+  for (const f of folders) {
+    // lstat (a frontier folder is never a link); a name that is not UTF-8 maps nothing
+    const st = await folderId(f.path);
+    if (!st || st.ino !== f.ino) continue;
+    if (now.has(f.dev) || taken.has(st.dev)) continue; // mapped already (or inconsistent)
+    now.set(f.dev, st.dev);
+    taken.add(st.dev);
+  }
+  return [...now].filter(([p, n]) => p !== n).map(([p, n]) => [n, p]);
 }
 
 /** Why a device or FIFO cannot be a shard's output. */
@@ -315,7 +350,7 @@ export async function runShard(
 ): Promise<ShardSummary> {
   checkInt("shard", shard, 0, plan.shards - 1);
   if (plan.format !== "pwalk-shard-plan") throw new PlanError("not a pwalk shard plan");
-  await checkPlanRoot(plan);
+  const rootDev = await checkPlanRoot(plan);
   // -o /dev/stdout: this process's stdout, as "-" (by name it would be replaced)
   const toStdout = options.output === undefined || options.output === "-" ||
     stdoutName(options.output);
@@ -356,6 +391,7 @@ export async function runShard(
     const t0 = performance.now();
     const root = plan.root.path;
     const folders = shardFolders(plan, shard);
+    const deviceMap = await planDevices(plan, rootDev, folders);
     const common = {
       noSnap: plan.options.noSnap,
       pwalkDepth: plan.options.pwalkDepth,
@@ -369,6 +405,7 @@ export async function runShard(
       onProgress: options.onProgress,
       errorsCsvFd: options.errorsCsvFd,
       skipFds: lockSkip.length ? lockSkip : undefined,
+      deviceMap: deviceMap.length ? deviceMap : undefined,
     };
     const runs: ReportSummary[] = [];
     // The progress is the shard's: shard 0's second part goes on from its
