@@ -173,7 +173,7 @@ type CsvCompression = Exclude<Compression, "parquet">;
 /** A suffix that names each kind (for the parts shard 0 joins). */
 const SUFFIX: Record<CsvCompression, string> = { zstd: ".zst", gzip: ".gz", none: "" };
 
-/** An empty output of each kind (a shard with nothing to walk). */
+/** An empty output of each kind (a shard with nothing to walk, or that wrote no row). */
 const EMPTY: Record<CsvCompression, Uint8Array> = {
   zstd: new Uint8Array([0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x00, 0x01, 0x00, 0x00]),
   gzip: new Uint8Array([31, 139, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
@@ -495,7 +495,13 @@ export async function runShard(
         const whole = parts.length === 1 ? parts[0] : tmp("partial");
         try {
           if (whole !== parts[0]) await concatFiles(parts, whole);
-          await Deno.rename(whole, output);
+          if (compress !== "none" && (await Deno.stat(whole)).size === 0) {
+            // no row (every frontier folder gone, or on another file system
+            // with -x): the library wrote no frame, and an empty .zst or
+            // .gz is no valid file: an empty frame (member) instead
+            await writeAtomic(output, EMPTY[compress]);
+            await Deno.remove(whole);
+          } else await Deno.rename(whole, output);
         } catch (e) {
           await Deno.remove(whole).catch(() => {});
           // a full disk while the two parts are joined: named as -o's failures are
