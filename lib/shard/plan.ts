@@ -17,6 +17,7 @@
  */
 import denoJson from "../../deno.json" with { type: "json" };
 import { count as counted } from "../digits.ts";
+import { errnoText } from "../errno.ts";
 import { checkBools, checkInt, excludeList } from "../options.ts";
 import { besidePath, writeWhole } from "../outfile.ts";
 import { type FolderId, folderId, listFolder } from "./list.ts";
@@ -594,8 +595,9 @@ export async function readPlan(path: string): Promise<ShardPlan> {
  * over `path`, which is replaced whatever it is (a link there is replaced,
  * never written through). For the files a shard or `pwalk slurm` keeps in
  * a scan folder that others may write: root must not write or chmod a file
- * a link there points to. `mode`: the new file's permission bits (default
- * 0o666 less the umask).
+ * a link there points to. The file's data is synced (fdatasync) before the
+ * rename. `mode`: the new file's permission bits (default 0o666 less the
+ * umask).
  */
 export async function writeAtomic(
   path: string,
@@ -607,16 +609,28 @@ export async function writeAtomic(
     // one of a dead run with this pid, or anything put there: removed (a
     // link itself, not its target), then made new
     await Deno.remove(tmp).catch(() => {});
-    await Deno.writeFile(tmp, typeof data === "string" ? enc.encode(data) : data, {
-      createNew: true,
-      ...(mode === undefined ? {} : { mode }),
-    });
+    // node's file handle: Deno's files have no fchmod (writeFile's mode is
+    // one), nor Deno.writeFile a sync
+    const { open } = await import("node:fs/promises"); // loaded only by the shard commands
+    const f = await open(tmp, "wx", mode ?? 0o666); // O_CREAT | O_EXCL: never through a link
+    try {
+      await f.writeFile(typeof data === "string" ? enc.encode(data) : data);
+      if (mode !== undefined) await f.chmod(mode); // the bits asked for, whatever the umask
+      // on the disk before it takes the name (as the library's outputs): after
+      // a crash the name holds the whole file or the old one, never a short one
+      await f.datasync();
+    } finally {
+      await f.close();
+    }
     await Deno.rename(tmp, path);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
     // Deno's text names the temporary file: "No such file or directory (os
-    // error 2): writefile '/x/plan.json.partial-42'"; say which file it was
-    const why = String((e as Error)?.message ?? e).replace(/ \(os error \d+\).*$/s, "");
+    // error 2): writefile '/x/plan.json.partial-42'", node's "ENOSPC: no
+    // space left on device, write"; say which file it was, in C's words
+    const code = (e as { code?: unknown })?.code;
+    const why = (typeof code === "string" && errnoText(code)) ||
+      String((e as Error)?.message ?? e).replace(/ \(os error \d+\).*$/s, "");
     throw new Error(`cannot write ${path}: ${why}`, { cause: e });
   }
 }

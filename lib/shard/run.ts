@@ -201,7 +201,7 @@ export async function sha256File(path: string): Promise<string> {
   return h.digest("hex");
 }
 
-/** Join `parts` into `to`, a new file (never opened through a link put there). */
+/** Join `parts` into `to`, a new file (never opened through a link put there), synced. */
 async function concatFiles(parts: string[], to: string): Promise<void> {
   await Deno.remove(to).catch(() => {}); // a dead run's with this pid, or anything put there
   using out = await Deno.open(to, { write: true, createNew: true });
@@ -215,6 +215,9 @@ async function concatFiles(parts: string[], to: string): Promise<void> {
       while (off < n) off += await out.write(buf.subarray(off, n));
     }
   }
+  // on the disk before it takes the output's name, as the library's outputs
+  // (sink.c): after a crash a completion record never stands beside a short file
+  await out.syncData();
 }
 
 function dirname(p: string): string {
