@@ -402,6 +402,12 @@ testNeeding([ZSTD], {
     s = await status();
     assertEquals(s.code, 1);
     assertMatch(s.text, /^shard 1 {2}failed +scan-1\.done\.json: its output scan-1\.csv\.zst has/m);
+    // both sizes written alike, digits grouped (audit: "has 296,135 bytes, the record says 296235")
+    const grouped = (n: number) => n.toLocaleString("en-US");
+    assertStringIncludes(
+      s.text,
+      `has ${grouped(data.length - 1)} bytes, the record says ${grouped(data.length)}\n`,
+    );
     data[data.length - 1] ^= 1; // same size, other bytes: only --verify sees it
     await Deno.writeFile(f, data);
     assertEquals((await status()).code, 0);

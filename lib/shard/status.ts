@@ -16,7 +16,7 @@ import { sha256File, type ShardRecord } from "./run.ts";
 import { jobName, queuedTasks, readSubmissions } from "./squeue.ts";
 import { lockHolder } from "./lock.ts";
 import { aliveHere } from "../outfile.ts";
-import { count } from "../digits.ts";
+import { count, groupDigits } from "../digits.ts";
 
 /** What became of one shard. */
 export type ShardState = "done" | "pending" | "running" | "incomplete" | "failed" | "missing";
@@ -174,9 +174,9 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
       s.state = "failed";
       s.detail = size < 0
         ? `${name}: its output ${r.output} is gone`
-        : `${name}: its output ${r.output} has ${
-          count(size, "byte")
-        }, the record says ${r.outputBytes}`;
+        : `${name}: its output ${r.output} has ${count(size, "byte")}, the record says ${
+          groupDigits(r.outputBytes)
+        }`;
       continue;
     }
     if (options.verify && (await sha256File(output)) !== r.sha256) {
