@@ -130,6 +130,7 @@ export {
 export { diffHtml, summaryHtml } from "./lib/answers/html.ts";
 export {
   checkPlan,
+  planDigest,
   PlanError,
   type PlannedFolder,
   type PlanOptions,

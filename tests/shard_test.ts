@@ -2200,3 +2200,111 @@ Deno.test("planShards: header, noSnap, oneFileSystem that are not true or false 
   const p = await planShards(`${tmp.path}/t`, { shards: 2, header: false, noSnap: true });
   assertEquals([p.options.header, p.options.noSnap, p.options.oneFileSystem], [false, true, false]);
 });
+
+testNeeding([ZSTD], {
+  name:
+    "plan.json edited after shards ran: their records do not count; a folder planned twice or inside another is refused (audit)",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`;
+    await shardTree(root, 600, 11);
+    await wholeLines(root); // settle folder atimes
+    const expected = await wholeLines(root);
+    const dir = `${tmp.path}/scan`;
+    await Deno.mkdir(dir);
+    const planFile = `${dir}/plan.json`;
+    const plan = await makePlan(root, 3, planFile);
+    assertEquals(plan.shards, 3);
+    await runShards(planFile, dir, 3);
+    assertEquals((await cli(["status", dir])).code, 0);
+    const rerun = async (i: number) => {
+      const r = await cli(shardArgs(planFile, i, `${dir}/scan-${i}.csv.zst`));
+      assertEquals(r.code, 0, r.stderr);
+    };
+    const states = async () => {
+      const r = await cli(["status", dir, "--json"]);
+      const s = JSON.parse(r.text);
+      return [
+        r.code,
+        s.shards.map((x: { state: string }) => x.state),
+        s.shards.map((x: { detail?: string }) => x.detail ?? ""),
+      ];
+    };
+
+    // a frontier folder of shard 1 moved to shard 2, and shard 2 run again:
+    // shard 1's record (and shard 0's) are of the plan as it was
+    const edited = structuredClone(plan);
+    const moved = edited.frontier.find((f) => f.shard === 1)!;
+    moved.shard = 2;
+    await Deno.writeTextFile(planFile, JSON.stringify(edited, null, 1) + "\n");
+    await rerun(2);
+    let [code, st, details] = await states();
+    assertEquals([code, st], [1, ["failed", "failed", "done"]], details.join("\n"));
+    assertEquals(
+      details[1],
+      "scan-1.done.json: made from another version of plan.json (edited since): run the shard again",
+    );
+    const text = await cli(["status", dir]);
+    assertMatch(text.text, /^shard 1 {2}failed +scan-1\.done\.json: made from another version/m);
+    assertMatch(text.text, /3 shards: 1 done, 2 failed; [\d,]+ rows so far\n$/);
+    // the folder is not a complete scan for summary either
+    const sum = await cli(["summary", "--json", dir]);
+    assertEquals(sum.code, 1, sum.stderr);
+    assertMatch(sum.stderr, /the scan is not complete: 1 of 3 shards done/);
+    // run again, the shards together are a whole run's rows once more
+    await rerun(0);
+    await rerun(1);
+    [code, st] = await states();
+    assertEquals([code, st], [0, ["done", "done", "done"]]);
+    assertSameLines(await unionLines(dir, 3), expected, "after the edit");
+
+    // a frontier folder removed: every record is of another version
+    const fewer = structuredClone(edited);
+    fewer.frontier.splice(0, 1);
+    await Deno.writeTextFile(planFile, JSON.stringify(fewer, null, 1) + "\n");
+    [code, st] = await states();
+    assertEquals([code, st], [1, ["failed", "failed", "failed"]]);
+    // the options changed: the same
+    await Deno.writeTextFile(
+      planFile,
+      JSON.stringify({ ...edited, options: { ...edited.options, noSnap: true } }, null, 1) + "\n",
+    );
+    [code, st] = await states();
+    assertEquals([code, st], [1, ["failed", "failed", "failed"]]);
+    // only its layout changed (JSON.stringify without indentation): still done
+    await Deno.writeTextFile(planFile, JSON.stringify(edited));
+    [code, st] = await states();
+    assertEquals([code, st], [0, ["done", "done", "done"]]);
+
+    // a folder planned twice, or one inside another: refused by status,
+    // a shard and summary, one line, exit 2
+    const f0 = edited.frontier.find((f) => f.pathBase64 === undefined)!;
+    const twice = {
+      ...edited,
+      frontier: [...edited.frontier, { ...f0, shard: (f0.shard + 1) % 3 }],
+    };
+    const inside = {
+      ...edited,
+      frontier: [...edited.frontier, { ...f0, path: `${f0.path}/x`, pathBase64: undefined }],
+    };
+    for (
+      const [bad, why] of [
+        [twice, /is planned twice \(shards \d and \d\): its rows would be counted twice/],
+        [inside, /\(shard \d\) lies inside frontier folder .* \(shard \d\): its rows would be/],
+      ] as const
+    ) {
+      await Deno.writeTextFile(planFile, JSON.stringify(bad, null, 1) + "\n");
+      for (
+        const args of [
+          ["status", dir],
+          shardArgs(planFile, 1, `${tmp.path}/other-1.csv.zst`),
+        ]
+      ) {
+        const r = await cli(args);
+        assertEquals(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+        assertMatch(r.stderr, new RegExp(`^pwalk: ${planFile}: .*${why.source}.*\\n$`));
+      }
+    }
+    assert(!existsSync(`${tmp.path}/other-1.csv.zst`), "no shard ran");
+  },
+});

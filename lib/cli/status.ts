@@ -17,14 +17,16 @@ Usage:
 DIR holds plan.json and the shards' outputs (pwalk slurm --out DIR, or
 pwalk plan -o DIR/plan.json and pwalk report --plan ... -o DIR/scan-I.csv.zst).
 A shard is
-  done        its completion record (of this plan) is there, and its output
-              with the recorded size (--verify: and SHA-256)
+  done        its completion record (of this plan, as plan.json is now) is
+              there, and its output with the recorded size (--verify: and
+              SHA-256)
   pending     queued in Slurm (squeue)
   running     running in Slurm (squeue), or outside Slurm on this host (the
               shard's lock file names a live process here)
   incomplete  a temporary output or lock file is there otherwise: running
               on another node, or it died
-  failed      it ran (a Slurm log, or a record whose output is not whole)
+  failed      it ran (a Slurm log, or a record whose output is not whole,
+              or one made from another version of plan.json: edited since)
               but left no valid completion record
   missing     no trace of its run (no Slurm log, record, lock file or
               temporary output; an earlier run's output without its record

@@ -20,6 +20,7 @@ import { count as counted } from "../digits.ts";
 import { errnoText } from "../errno.ts";
 import { checkBools, checkInt, excludeList } from "../options.ts";
 import { besidePath, writeWhole } from "../outfile.ts";
+import { sha256Hex } from "../sha256.ts";
 import { type FolderId, folderId, listFolder } from "./list.ts";
 import {
   byteKey,
@@ -489,6 +490,34 @@ function scanCoverage(
     : "";
 }
 
+/**
+ * SHA-256 (hex) of what a plan makes its shards write: its id, working
+ * folder, root, report options, number of shards and every frontier folder
+ * with its shard (not its estimates, its date or the pwalk that made it).
+ * A completion record carries it (`planSha256`): a record of the same plan
+ * id whose digest differs was made from another version of plan.json
+ * (edited since), and counts as not done.
+ *
+ * @example
+ * ```ts ignore
+ * import { planDigest, readPlan } from "jsr:@pwalk/cli";
+ * console.log(planDigest(await readPlan("scan/plan.json")));
+ * ```
+ */
+export function planDigest(plan: ShardPlan): string {
+  const p = (j: JsonPath) => [j.path, j.pathBase64 ?? null];
+  const o = plan.options;
+  const content = [
+    plan.id,
+    plan.cwd,
+    [plan.root.path, plan.root.dev, plan.root.ino],
+    [!!o.header, !!o.noSnap, o.pwalkDepth, o.exclude.map(p), !!o.oneFileSystem],
+    plan.shards,
+    plan.frontier.map((f) => [...p(f), f.dev, f.ino, f.parentIno, f.depth, f.shard]),
+  ];
+  return sha256Hex(enc.encode(JSON.stringify(content)));
+}
+
 /** The frontier folders of one shard, with their paths in bytes. */
 export function shardFolders(
   plan: ShardPlan,
@@ -529,7 +558,9 @@ function isInt(v: unknown, min = 0): v is number {
 }
 
 /**
- * Check that a parsed JSON value is a plan; returns it typed.
+ * Check that a parsed JSON value is a plan; returns it typed. A frontier
+ * folder planned twice, or inside another, is refused (its rows would be
+ * counted twice).
  *
  * @example
  * ```ts ignore
@@ -560,8 +591,40 @@ export function checkPlan(v: unknown, where = "plan"): ShardPlan {
   for (const f of p.frontier!) {
     if (
       typeof f.path !== "string" || !isInt(f.dev) || !isInt(f.ino) || !isInt(f.parentIno) ||
-      !isInt(f.depth) || !isInt(f.shard) || f.shard >= p.shards!
+      !isInt(f.depth) || !isInt(f.shard) || f.shard >= p.shards! ||
+      (f.pathBase64 !== undefined && typeof f.pathBase64 !== "string")
     ) bad(`bad frontier folder ${JSON.stringify(f.path)}`);
+  }
+  // a folder twice, or one inside another, would be walked by two shards
+  // (or twice by one): its rows counted twice
+  const seen = new Map<string, PlannedFolder>();
+  for (const f of p.frontier!) {
+    let k: string;
+    try {
+      k = byteKey(pathOfJson(f));
+    } catch {
+      bad(`bad frontier folder ${JSON.stringify(f.path)}`);
+    }
+    const twice = seen.get(k!);
+    if (twice) {
+      throw new PlanError(
+        `${where}: frontier folder ${JSON.stringify(f.path)} is planned twice (shards ` +
+          `${twice.shard} and ${f.shard}): its rows would be counted twice; make a new plan`,
+      );
+    }
+    seen.set(k!, f);
+  }
+  for (const [k, f] of seen) {
+    for (let i = k.indexOf("/", 1); i > 0; i = k.indexOf("/", i + 1)) {
+      const outer = seen.get(k.slice(0, i));
+      if (outer) {
+        throw new PlanError(
+          `${where}: frontier folder ${JSON.stringify(f.path)} (shard ${f.shard}) lies inside ` +
+            `frontier folder ${JSON.stringify(outer.path)} (shard ${outer.shard}): its rows ` +
+            "would be counted twice; make a new plan",
+        );
+      }
+    }
   }
   return p as ShardPlan;
 }

@@ -17,7 +17,14 @@ import { checkInt } from "../options.ts";
 import { ensureNative, native } from "../ffi.ts";
 import { besidePath, osErrorText, outputTarget, removeBeside } from "../outfile.ts";
 import { removeOnInterrupt } from "../interrupt.ts";
-import { PlanError, planExcludes, shardFolders, type ShardPlan, writeAtomic } from "./plan.ts";
+import {
+  planDigest,
+  PlanError,
+  planExcludes,
+  shardFolders,
+  type ShardPlan,
+  writeAtomic,
+} from "./plan.ts";
 import { pathOfJson, recordPath } from "./paths.ts";
 import { lockShard, ShardBusyError } from "./lock.ts";
 import { folderId } from "./list.ts";
@@ -72,6 +79,12 @@ export interface ShardRecord {
   version: 1;
   /** The plan's id. */
   plan: string;
+  /**
+   * SHA-256 of the plan's content ({@link planDigest}): a record whose plan
+   * has the same id but another digest was made from another version of
+   * plan.json (edited after the shard ran), and does not count.
+   */
+  planSha256: string;
   /** This shard's number. */
   shard: number;
   /** The plan's number of shards. */
@@ -537,6 +550,7 @@ export async function runShard(
         format: "pwalk-shard-done",
         version: 1,
         plan: plan.id,
+        planSha256: planDigest(plan),
         shard,
         shards: plan.shards,
         output: outputFromRecord(record, given!),

@@ -1,6 +1,7 @@
 /**
  * Which shards of a scan folder are done: a completion record of the
- * folder's plan whose output is there, whole (its size, and with `verify`
+ * folder's plan (its id, and the digest of its content: a record made
+ * before plan.json was edited does not count) whose output is there, whole (its size, and with `verify`
  * its SHA-256); the others are queued or running (Slurm's squeue, when
  * available), incomplete (a temporary output is there), failed (a Slurm
  * log says the task ran) or missing.
@@ -11,7 +12,7 @@
  *
  * @module
  */
-import { readPlan, type ShardPlan } from "./plan.ts";
+import { planDigest, readPlan, type ShardPlan } from "./plan.ts";
 import { sha256File, type ShardRecord } from "./run.ts";
 import { jobName, queuedTasks, readSubmissions } from "./squeue.ts";
 import { lockHolder } from "./lock.ts";
@@ -154,8 +155,10 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
   for await (const e of Deno.readDir(dir)) if (e.isFile) names.push(e.name);
   names.sort();
 
-  // completion records of this plan whose output is whole
+  // completion records of this plan (its content too) whose output is whole
+  const digest = planDigest(plan);
   const foreign = new Map<number, string>(); // records of another plan, by shard
+  const stale = new Map<number, string>(); // records of another version of plan.json, by shard
   for (const name of names) {
     if (!name.endsWith(".done.json")) continue;
     const r = await readRecord(`${dir}/${name}`);
@@ -163,6 +166,16 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
       foreign.set(r.shard, `${name}: a record of another plan (${r.plan}), not of this one`);
     }
     if (!r || r.plan !== plan.id || r.shard < 0 || r.shard >= plan.shards) continue;
+    if (r.planSha256 !== digest) {
+      // plan.json edited after the shard ran: its rows are not this plan's
+      if (shards[r.shard].state !== "done") {
+        stale.set(
+          r.shard,
+          `${name}: made from another version of plan.json (edited since): run the shard again`,
+        );
+      }
+      continue;
+    }
     const s = shards[r.shard];
     if (s.state === "done") continue;
     const output = resolveIn(dir, r.output);
@@ -229,6 +242,11 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
           : `${there}, and ${holder} names pid ${who.pid} on ${who.host}: ` +
             "running there, or it died";
       }
+      continue;
+    }
+    if (stale.has(s.shard)) {
+      s.state = "failed"; // it ran, from another plan.json
+      s.detail = stale.get(s.shard);
       continue;
     }
     const log = logs.filter((l) => l[1] === s.shard).at(-1)?.[2];
