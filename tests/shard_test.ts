@@ -2308,3 +2308,30 @@ testNeeding([ZSTD], {
     assert(!existsSync(`${tmp.path}/other-1.csv.zst`), "no shard ran");
   },
 });
+
+testNeeding([ZSTD], {
+  name:
+    "a shard whose record could not be written: status says its output is there without it, not missing (audit)",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`;
+    await shardTree(root, 200, 4);
+    const dir = `${tmp.path}/scan`;
+    await Deno.mkdir(dir);
+    const planFile = `${dir}/plan.json`;
+    await makePlan(root, 2, planFile);
+    // the record's name is a folder that is not empty: it cannot be replaced
+    await Deno.mkdir(`${dir}/scan-1.done.json/x`, { recursive: true });
+    const r = await cli(shardArgs(planFile, 1, `${dir}/scan-1.csv.zst`));
+    assertEquals(r.code, 1, r.stderr);
+    assertMatch(r.stderr, /cannot write .*scan-1\.done\.json/);
+    assert((await Deno.stat(`${dir}/scan-1.csv.zst`)).size > 0, "the output is in place");
+    const s = await cli(["status", dir]);
+    assertEquals(s.code, 1);
+    assertMatch(
+      s.text,
+      /^shard 1 {2}incomplete +scan-1\.csv\.zst is there without its record scan-1\.done\.json: its run did not end, or could not write the record; run the shard again$/m,
+    );
+    assertMatch(s.text, /^shard 0 {2}missing$/m); // no trace of shard 0
+  },
+});

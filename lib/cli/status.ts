@@ -24,13 +24,14 @@ A shard is
   running     running in Slurm (squeue), or outside Slurm on this host (the
               shard's lock file names a live process here)
   incomplete  a temporary output or lock file is there otherwise: running
-              on another node, or it died
+              on another node, or it died; or its output scan-I.csv.zst
+              is there without its record (the run did not end, or could
+              not write the record)
   failed      it ran (a Slurm log, or a record whose output is not whole,
               or one made from another version of plan.json: edited since)
               but left no valid completion record
-  missing     no trace of its run (no Slurm log, record, lock file or
-              temporary output; an earlier run's output without its record
-              may be there)
+  missing     no trace of its run (no Slurm log, record, lock file,
+              output or temporary output; a record of another plan may be)
 
 Options:
   --json      the whole status as JSON on stdout

@@ -70,6 +70,9 @@ export interface StatusOptions {
   squeue?: boolean;
 }
 
+/** A shard output's suffix after `scan-I.` (as recordPath reads it). */
+const OUTPUT = /^csv(\.zstd?|\.gz)?$/i;
+
 function resolveIn(dir: string, p: string): string {
   return p.startsWith("/") ? p : `${dir}/${p}`;
 }
@@ -260,6 +263,15 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
         : `logs/${log}: ${last || "(empty)"}`;
     } else if (foreign.has(s.shard)) {
       s.detail = foreign.get(s.shard); // still missing: this plan's run of it is
+    } else {
+      // an output without a record: a run that did not end (its record is
+      // written last), or whose record could not be written (a full disk)
+      const out = names.find((n) => n.startsWith(prefix) && OUTPUT.test(n.slice(prefix.length)));
+      if (out) {
+        s.state = "incomplete";
+        s.detail = `${out} is there without its record scan-${s.shard}.done.json: its run did ` +
+          "not end, or could not write the record; run the shard again";
+      }
     }
   }
   const counts: Record<ShardState, number> = {
