@@ -2335,3 +2335,55 @@ testNeeding([ZSTD], {
     assertMatch(s.text, /^shard 0 {2}missing$/m); // no trace of shard 0
   },
 });
+
+Deno.test("status finds the tasks of job.sbatch submitted by hand (no slurm.json) in squeue; no squeue note once all are done (audit)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  for (const d of ["a", "b", "c"]) {
+    await Deno.mkdir(`${root}/${d}`, { recursive: true });
+    await Deno.writeTextFile(`${root}/${d}/f`, d);
+  }
+  const dir = `${tmp.path}/scan`;
+  const made = await cli(["slurm", root, "--shards", "2", "--out", dir, "--dry-run"]);
+  assertEquals(made.code, 0, made.stderr);
+  const plan: TestPlan = JSON.parse(await Deno.readTextFile(`${dir}/plan.json`));
+  assertEquals(plan.shards, 2);
+  const name = `pwalk-${plan.id.slice(0, 8)}`;
+  assertStringIncludes(await Deno.readTextFile(`${dir}/job.sbatch`), `--job-name=${name}\n`);
+  // a squeue that holds that job's two tasks (the user's own sbatch of
+  // job.sbatch), and answers nothing for any other name
+  const bin = `${tmp.path}/bin`;
+  await Deno.mkdir(bin);
+  await Deno.writeTextFile(
+    `${bin}/squeue`,
+    `#!/bin/sh\ncase " $* " in *" --name=${name} "*) printf '0|PENDING\\n1|RUNNING\\n';; esac\n`,
+  );
+  await Deno.chmod(`${bin}/squeue`, 0o755);
+  const env = { PATH: `${bin}:${Deno.env.get("PATH")}` };
+  const status = async () => {
+    const r = await cli(["status", dir, "--json"], { env });
+    return [r.code, JSON.parse(r.text).shards.map((x: { state: string }) => x.state)];
+  };
+  assert(!existsSync(`${dir}/slurm.json`));
+  assertEquals(await status(), [1, ["pending", "running"]]);
+  const text = await cli(["status", dir], { env });
+  assertMatch(text.text, /^shard 0 {2}pending +Slurm: PENDING$/m);
+  assertMatch(text.text, /^shard 1 {2}running +Slurm: RUNNING$/m);
+
+  // squeue that does not answer: told while shards are not done ...
+  await Deno.writeTextFile(`${bin}/squeue`, "#!/bin/sh\necho 'timeout' >&2\nexit 1\n");
+  let r = await cli(["status", dir], { env });
+  assertEquals(r.code, 1);
+  assertMatch(r.text, /\(squeue did not answer: queued shards look failed\)\n$/);
+  // ... not once every shard is done (slurm.json listing a submission too)
+  await runShards(`${dir}/plan.json`, dir, 2);
+  await Deno.writeTextFile(
+    `${dir}/slurm.json`,
+    JSON.stringify({
+      submissions: [{ jobId: "7", array: "0-1", submitted: "2026-12-04T00:00:00Z", sbatch: [] }],
+    }),
+  );
+  r = await cli(["status", dir], { env });
+  assertEquals(r.code, 0, r.text);
+  assertMatch(r.text, /2 shards: 2 done; [\d,]+ rows\n$/);
+});

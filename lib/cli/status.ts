@@ -20,7 +20,9 @@ A shard is
   done        its completion record (of this plan, as plan.json is now) is
               there, and its output with the recorded size (--verify: and
               SHA-256)
-  pending     queued in Slurm (squeue)
+  pending     queued in Slurm (squeue, asked when DIR has job.sbatch or
+              slurm.json: the tasks of its job name, pwalk-ID, however
+              submitted)
   running     running in Slurm (squeue), or outside Slurm on this host (the
               shard's lock file names a live process here)
   incomplete  a temporary output or lock file is there otherwise: running
@@ -90,7 +92,9 @@ export async function run(args: string[]): Promise<number> {
     `${count(st.plan.shards, "shard")}: ${parts.join(", ")}; ${count(rows, "row")}${
       st.complete ? "" : " so far"
     }` +
-      (st.squeue || !st.submissions ? "" : " (squeue did not answer: queued shards look failed)"),
+      (st.squeue || !st.squeueAsked || st.complete
+        ? ""
+        : " (squeue did not answer: queued shards look failed)"),
   );
   writeStdout(lines.join("\n") + "\n");
   return st.complete ? 0 : 1;

@@ -58,6 +58,12 @@ export interface ScanStatus {
   complete: boolean;
   /** Whether squeue answered (else queued and running shards look incomplete, failed or missing). */
   squeue: boolean;
+  /**
+   * Whether squeue was asked: by default when the folder is one of `pwalk
+   * slurm` (it has job.sbatch or slurm.json), since its tasks may have been
+   * submitted by hand (`sbatch ... DIR/job.sbatch` after `--dry-run`).
+   */
+  squeueAsked: boolean;
   /** Slurm submissions recorded in the folder (slurm.json). */
   submissions: number;
 }
@@ -66,7 +72,11 @@ export interface ScanStatus {
 export interface StatusOptions {
   /** Check each done shard's output against its record's SHA-256 (reads every output). */
   verify?: boolean;
-  /** Ask Slurm's squeue about shards without a record (default: when the folder has slurm.json). */
+  /**
+   * Ask Slurm's squeue about shards without a record, for the tasks of the
+   * plan's job name ({@link jobName}: job.sbatch sets it, whoever submits
+   * it). Default: when the folder has job.sbatch or slurm.json.
+   */
   squeue?: boolean;
 }
 
@@ -147,7 +157,11 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
   const subs = await readSubmissions(dir);
   let squeue = false;
   let queued = new Map<number, string>();
-  if (options.squeue ?? subs.length > 0) {
+  // job.sbatch names its tasks by the plan (#SBATCH --job-name): submitted
+  // by pwalk slurm (slurm.json) or by hand, squeue finds them
+  const squeueAsked = options.squeue ??
+    (subs.length > 0 || await Deno.lstat(`${dir}/job.sbatch`).then(() => true, () => false));
+  if (squeueAsked) {
     const q = await queuedTasks(jobName(plan));
     if (q) {
       squeue = true;
@@ -289,6 +303,7 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
     counts,
     complete: counts.done === plan.shards,
     squeue,
+    squeueAsked,
     submissions: subs.length,
   };
 }
