@@ -2387,3 +2387,45 @@ Deno.test("status finds the tasks of job.sbatch submitted by hand (no slurm.json
   assertEquals(r.code, 0, r.text);
   assertMatch(r.text, /2 shards: 2 done; [\d,]+ rows\n$/);
 });
+
+Deno.test("pwalk slurm: slurm.json not written after sbatch took the job: the job id on stdout, a warning naming it, exit 3 (audit)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  for (const d of ["a", "b", "c"]) {
+    await Deno.mkdir(`${root}/${d}`, { recursive: true });
+    await Deno.writeTextFile(`${root}/${d}/f`, d);
+  }
+  const dir = `${tmp.path}/scan`;
+  // an sbatch that takes the job, after which DIR/slurm.json cannot be
+  // replaced (a folder that is not empty there); a squeue with nothing queued
+  const bin = `${tmp.path}/bin`;
+  await Deno.mkdir(bin);
+  await Deno.writeTextFile(
+    `${bin}/sbatch`,
+    '#!/bin/bash\nd=$(dirname "${@: -1}")\nmkdir -p "$d/slurm.json/x"\n' +
+      `echo "$*" >> ${tmp.path}/sbatch-calls\necho 4242\n`,
+  );
+  await Deno.writeTextFile(`${bin}/squeue`, "#!/bin/sh\nexit 0\n");
+  await Deno.chmod(`${bin}/sbatch`, 0o755);
+  await Deno.chmod(`${bin}/squeue`, 0o755);
+  const env = { PATH: `${bin}:${Deno.env.get("PATH")}` };
+  const warned = new RegExp(
+    `^pwalk slurm: warning: job 4242 is submitted, but cannot write ${dir}/slurm\\.json: .*` +
+      `${dir}/slurm\\.json does not record job 4242; status and --resume still find its tasks`,
+    "m",
+  );
+  const r = await cli(["slurm", root, "--shards", "2", "--out", dir], { env });
+  assertEquals([r.code, r.text], [3, "4242\n"], r.stderr);
+  assertMatch(r.stderr, warned);
+  assertMatch(r.stderr, /^pwalk slurm: submitted job 4242 /m);
+  // the plan and the script are kept (the job runs them)
+  assert(existsSync(`${dir}/plan.json`) && existsSync(`${dir}/job.sbatch`));
+  const res = await cli(["slurm", "--resume", dir], { env });
+  assertEquals([res.code, res.text], [3, "4242\n"], res.stderr);
+  assertMatch(res.stderr, warned);
+  assertEquals(
+    (await Deno.readTextFile(`${tmp.path}/sbatch-calls`)).trim().split("\n").length,
+    2,
+    "one sbatch per command",
+  );
+});

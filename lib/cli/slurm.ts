@@ -72,8 +72,22 @@ Exit status:
        folder, or that cannot be opened and listed, DIR holding a plan
        already; for --resume, DIR with no job.sbatch (a folder of pwalk
        plan) or one written for another folder (DIR was moved or copied)
+  3    submitted (the job id printed on stdout), but DIR/slurm.json could
+       not be written (a full disk): a warning names the job, which status
+       and --resume still find in squeue by its job name, but a later
+       --resume does not know its --max-running
   141  stdout closed early (| head): stopped quietly
 `;
+
+/** Exit status of a job submitted whose DIR/slurm.json could not be written. */
+const UNRECORDED = 3;
+
+/** The warning for a job that slurm.json does not record. */
+function unrecorded(dir: string, jobId: string, why: string): string {
+  return `pwalk slurm: warning: job ${jobId} is submitted, but ${why}: ${dir}/slurm.json ` +
+    `does not record job ${jobId}; status and --resume still find its tasks in squeue by ` +
+    "their job name, but a later --resume does not know its --max-running (give it again)";
+}
 
 /**
  * Take every `--sbatch X` / `--sbatch=X` out of args (X may start with "-");
@@ -173,6 +187,10 @@ export async function run(args: string[]): Promise<number> {
         arrayList(r.shards)
       } of ${r.plan.shards} as job ${r.jobId}`,
     );
+    if (r.unrecorded) {
+      eprint(unrecorded(dir, r.jobId!, r.unrecorded));
+      return UNRECORDED;
+    }
     return 0;
   }
   const root = oneRoot(flags);
@@ -209,5 +227,9 @@ export async function run(args: string[]): Promise<number> {
     `pwalk slurm: submitted job ${s.jobId} (array ${arrayList(s.shards)}); ` +
       `pwalk status ${s.dir} tells which shards are done`,
   );
+  if (s.unrecorded) {
+    eprint(unrecorded(s.dir, s.jobId!, s.unrecorded));
+    return UNRECORDED;
+  }
   return 0;
 }

@@ -176,6 +176,11 @@ export interface Submitted {
   jobId?: string;
   /** The shards submitted. */
   shards: number[];
+  /**
+   * Why slurm.json could not be written after sbatch took the job (a full
+   * disk): the job is submitted all the same, but not recorded there.
+   */
+  unrecorded?: string;
 }
 
 /** sbatch could not be run, or refused the job: nothing was submitted. */
@@ -183,7 +188,9 @@ class NotSubmitted extends Error {}
 
 /**
  * Submit shards of a scan folder (its job.sbatch) as one array job, and
- * record it in slurm.json. With `dryRun`, only say what would be run.
+ * record it in slurm.json. With `dryRun`, only say what would be run. When
+ * slurm.json cannot be written after sbatch took the job, the job id is
+ * returned all the same, with `unrecorded` saying why.
  *
  * @example
  * ```ts ignore
@@ -239,7 +246,12 @@ export async function submitShards(
     sbatch: o.sbatch ?? [],
     ...(o.maxRunning ? { maxRunning: o.maxRunning } : {}),
   });
-  await writeAtomic(`${dir}/slurm.json`, JSON.stringify({ submissions: subs }, null, 1) + "\n");
+  try {
+    await writeAtomic(`${dir}/slurm.json`, JSON.stringify({ submissions: subs }, null, 1) + "\n");
+  } catch (e) {
+    // the job is queued: its id must not be lost with the error
+    return { command, jobId, shards, unrecorded: (e as Error).message };
+  }
   return { command, jobId, shards };
 }
 
@@ -425,7 +437,7 @@ export async function slurmScan(root: string, options: SlurmScanOptions): Promis
       maxRunning: options.maxRunning,
     });
   } catch (e) {
-    if (!(e instanceof NotSubmitted)) throw e; // slurm.json, after sbatch: submitted
+    if (!(e instanceof NotSubmitted)) throw e;
     await undo();
     throw new Error(
       `${(e as Error).message} (nothing was submitted; the plan and the script were removed)`,
