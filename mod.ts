@@ -159,6 +159,7 @@ export {
 } from "./lib/shard/scan.ts";
 export {
   readRecord,
+  scanLeftovers,
   type ScanStatus,
   scanStatus,
   type ShardState,

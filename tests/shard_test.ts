@@ -2429,3 +2429,49 @@ Deno.test("pwalk slurm: slurm.json not written after sbatch took the job: the jo
     "one sbatch per command",
   );
 });
+
+Deno.test("a scan folder holding another plan's outputs and records: slurm and plan refuse to plan there, naming them; status names strays (audit)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  for (const d of ["a", "b", "c", "d", "e", "f"]) {
+    await Deno.mkdir(`${root}/${d}`, { recursive: true });
+    await Deno.writeTextFile(`${root}/${d}/f`, d);
+  }
+  const dir = `${tmp.path}/scan`;
+  const made = await cli(["slurm", root, "--shards", "4", "--out", dir, "--dry-run"]);
+  assertEquals(made.code, 0, made.stderr);
+  assertEquals(JSON.parse(await Deno.readTextFile(`${dir}/plan.json`)).shards, 4);
+  await runShards(`${dir}/plan.json`, dir, 4);
+  await Deno.mkdir(`${dir}/logs`, { recursive: true });
+  await Deno.writeTextFile(`${dir}/logs/17_3.out`, "pwalk: shard 3 of 4 on node1\n");
+  // README: remove plan.json to plan again
+  await Deno.remove(`${dir}/plan.json`);
+  const before = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+  const olds = [0, 1, 2, 3].flatMap((i) => [`scan-${i}.csv.zst`, `scan-${i}.done.json`]);
+  for (
+    const args of [
+      ["slurm", root, "--shards", "2", "--out", dir, "--dry-run"],
+      ["plan", root, "--shards", "2", "-o", `${dir}/plan.json`],
+    ]
+  ) {
+    const r = await cli(args);
+    assertEquals(r.code, 2, `${args[0]}: ${r.stderr}`);
+    assertEquals(r.stderr.split("\n").length, 2, r.stderr);
+    assertStringIncludes(
+      r.stderr,
+      `${dir} holds files of another scan (${olds.slice(0, 6).join(", ")}, and 3 more): ` +
+        "a new plan there would mix with them",
+    );
+    assertEquals([...Deno.readDirSync(dir)].map((e) => e.name).sort(), before, "nothing written");
+  }
+  // a 2-shard plan put there all the same: status names the old files
+  const other = `${tmp.path}/other`;
+  await Deno.mkdir(other);
+  await makePlan(root, 2, `${other}/plan.json`);
+  await Deno.copyFile(`${other}/plan.json`, `${dir}/plan.json`);
+  const s = await cli(["status", dir]);
+  assertEquals(s.code, 1);
+  assertStringIncludes(s.text, `\nfiles of another scan: ${olds.join(", ")} (not this plan's`);
+  const j = JSON.parse((await cli(["status", dir, "--json"])).text);
+  assertEquals(j.strays, olds);
+});

@@ -25,6 +25,7 @@ import {
 import { type PlanOptions, planShards, planText, readPlan, type ShardPlan } from "../shard/plan.ts";
 import { checkedOutput, type OutputTarget, writeWhole } from "../outfile.ts";
 import { PARQUET, PARQUET_FROM, scanFiles } from "../shard/scan.ts";
+import { leftoversText, scanLeftovers } from "../shard/status.ts";
 import { checkDescriptorOutput, stdoutName } from "../report.ts";
 
 /** `pwalk plan --help`. */
@@ -50,7 +51,9 @@ Options:
   -o, --output FILE      write the plan there (default: stdout), as report's -o
                          writes: a link through, a device or FIFO directly;
                          an existing plan is not replaced (shards may have
-                         run from it), nor a --from scan or --exclude list
+                         run from it), nor a --from scan or --exclude list;
+                         a folder with another scan's completion records or
+                         slurm.json is refused (remove its files first)
   --from SCAN            estimate the work below each folder from a previous
                          scan (a pwalk .csv, .csv.zst or .csv.gz, or a folder
                          of them; not .parquet: convert it; an earlier
@@ -78,8 +81,8 @@ Exit status:
   1    failed while running (the plan cannot be written, a --from scan
        cannot be read whole)
   2    bad usage: unknown option, bad value, a ROOT that is missing, not a
-       folder, or that cannot be opened and listed, a plan already at -o,
-       or a folder, a file the plan reads or a shard's output there
+       folder, or that cannot be opened and listed, a plan already at -o
+       or another scan's records beside it, or a folder, a file the plan reads or a shard's output there
   129, 130, 143   stopped by SIGHUP, SIGINT (Ctrl-C), SIGTERM: no plan
        is written (nor printed)
   141  stdout closed early (the plan printed | head): stopped quietly
@@ -173,6 +176,20 @@ async function refuseReplacingPlan(output: string, path: string): Promise<void> 
   );
 }
 
+/**
+ * A plan written where another sharded scan left its completion records
+ * or slurm.json (plan.json removed to plan again) would mix with them:
+ * refused, naming them ({@link scanLeftovers}).
+ */
+async function refuseOtherScan(path: string): Promise<void> {
+  const i = path.lastIndexOf("/");
+  const dir = i < 0 ? "." : path.slice(0, i) || "/";
+  const old = await scanLeftovers(dir);
+  if (old.some((n) => n.endsWith(".done.json") || n === "slurm.json")) {
+    throw new UsageError(leftoversText(dir, old));
+  }
+}
+
 /** The files a plan reads: the --from scans (a folder's too) and the --exclude lists. */
 async function planInputs(flags: Flags): Promise<string[]> {
   const files = [...(flags.from as string[] | undefined) ?? [], ...excludeLists(flags)];
@@ -205,7 +222,10 @@ export async function run(args: string[]): Promise<number> {
       if (e instanceof RangeError) throw usage(e);
       throw e;
     }
-    if (!target.direct) await refuseReplacingPlan(output, target.path);
+    if (!target.direct) {
+      await refuseReplacingPlan(output, target.path);
+      await refuseOtherScan(target.path);
+    }
   }
   for (const w of warnings) eprint(w);
   const t0 = performance.now();

@@ -42,7 +42,9 @@ Then:
 
 Options:
   --shards N             how many shards (array tasks)
-  --out DIR              the scan folder (made if needed; not one holding a plan)
+  --out DIR              the scan folder (made if needed; not one holding a
+                         plan, or another scan's outputs, records,
+                         slurm.json or task logs: remove them first)
   --sbatch ARG           an sbatch option for every task, one option a time:
                          --sbatch=--partition=scan --sbatch='--time=8:00:00'
                          (#SBATCH lines in the script; with --resume, given to
@@ -70,7 +72,7 @@ Exit status:
        be written
   2    bad usage: unknown option, bad value, a ROOT that is missing, not a
        folder, or that cannot be opened and listed, DIR holding a plan
-       already; for --resume, DIR with no job.sbatch (a folder of pwalk
+       or another scan's files already; for --resume, DIR with no job.sbatch (a folder of pwalk
        plan) or one written for another folder (DIR was moved or copied)
   3    submitted (the job id printed on stdout), but DIR/slurm.json could
        not be written (a full disk): a warning names the job, which status

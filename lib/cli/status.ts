@@ -96,6 +96,12 @@ export async function run(args: string[]): Promise<number> {
         ? ""
         : " (squeue did not answer: queued shards look failed)"),
   );
+  if (st.strays.length) {
+    lines.push(
+      `files of another scan: ${st.strays.join(", ")} (not this plan's shards, but a glob ` +
+        `such as ${dir}/scan-*.csv.zst reads them too: remove them)`,
+    );
+  }
   writeStdout(lines.join("\n") + "\n");
   return st.complete ? 0 : 1;
 }

@@ -20,7 +20,7 @@ import {
   writeAtomic,
 } from "./plan.ts";
 import { absolutePath } from "./paths.ts";
-import { scanStatus } from "./status.ts";
+import { leftoversText, scanLeftovers, scanStatus } from "./status.ts";
 import { jobName, readSubmissions } from "./squeue.ts";
 import { lockShard, ShardBusyError, type ShardLock } from "./lock.ts";
 import { shellQuote } from "../shell.ts";
@@ -278,7 +278,10 @@ export class ScanFolderError extends Error {
 
 /** Options of {@link slurmScan}. */
 export interface SlurmScanOptions extends PlanOptions, Omit<ScriptOptions, "dir"> {
-  /** The scan folder (made if needed; it must not hold a plan yet, nor be inside the root). */
+  /**
+   * The scan folder (made if needed; it must not hold a plan or another
+   * scan's files yet, nor be inside the root).
+   */
   out: string;
   /** At most this many shards at once (`--array=0-(N-1)%K`). Default: no limit. */
   maxRunning?: number;
@@ -339,7 +342,9 @@ async function checkLogFolders(dir: string): Promise<void> {
 
 /**
  * Plan a scan of `root` into the folder `out`, write its batch script, and
- * submit it as a Slurm job array (one task per shard). A scan folder or
+ * submit it as a Slurm job array (one task per shard). A folder holding
+ * another scan's files ({@link scanLeftovers}: outputs, records,
+ * slurm.json, task logs) is refused (ScanFolderError). A scan folder or
  * `logs` already there must be the runner's, written by no one else
  * (ScanFolderError otherwise). When sbatch cannot be run or refuses the
  * job, or the run fails before it, nothing was submitted: the plan and the
@@ -375,6 +380,10 @@ export async function slurmScan(root: string, options: SlurmScanOptions): Promis
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
+  // plan.json removed to plan again: the old plan's outputs, records,
+  // slurm.json and logs would mix with the new plan's
+  const old = await scanLeftovers(dir);
+  if (old.length) throw new ScanFolderError(leftoversText(dir, old));
   const realRoot = await Deno.realPath(root);
   // the folder as it will be: its deepest existing ancestor, links resolved
   let base = dir, rest = "";

@@ -66,6 +66,13 @@ export interface ScanStatus {
   squeueAsked: boolean;
   /** Slurm submissions recorded in the folder (slurm.json). */
   submissions: number;
+  /**
+   * Files of another scan in the folder, by name: shard outputs
+   * (`scan-I.csv.zst`, ...) beyond this plan's shards, records of another
+   * plan and the outputs they name. A glob such as `DIR/scan-*.csv.zst`
+   * would read them with this plan's.
+   */
+  strays: string[];
 }
 
 /** Options of {@link scanStatus}. */
@@ -130,6 +137,54 @@ export async function readRecord(path: string): Promise<ShardRecord | null> {
   }
 }
 
+/** A shard output's name in a scan folder (`scan-I.csv.zst`, ...), and its shard. */
+const SHARD_OUTPUT = /^scan-(\d+)\.csv(\.zstd?|\.gz)?$/i;
+
+/**
+ * The files of a sharded scan in the folder `dir` that a new plan there
+ * would mix with: completion records (and the outputs they name), shard
+ * outputs (`scan-I.csv.zst`, ...), slurm.json, and task logs in `logs/`
+ * (one entry, `logs/ (N task logs)`). Sorted names; none when the folder
+ * is not there.
+ *
+ * @example
+ * ```ts ignore
+ * import { scanLeftovers } from "jsr:@pwalk/cli";
+ * const old = await scanLeftovers("/scratch/scan"); // ["scan-0.csv.zst", "scan-0.done.json", ...]
+ * ```
+ */
+export async function scanLeftovers(dir: string): Promise<string[]> {
+  const found = new Set<string>();
+  const files: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) if (e.isFile) files.push(e.name);
+  } catch {
+    return [];
+  }
+  for (const name of files) {
+    if (SHARD_OUTPUT.test(name) || name === "slurm.json") found.add(name);
+    if (!name.endsWith(".done.json")) continue;
+    const r = await readRecord(`${dir}/${name}`);
+    if (!r) continue;
+    found.add(name);
+    if (typeof r.output === "string" && files.includes(r.output)) found.add(r.output);
+  }
+  const out = [...found].sort();
+  let logs = 0;
+  try {
+    for await (const e of Deno.readDir(`${dir}/logs`)) if (/^\d+_\d+\.out$/.test(e.name)) logs++;
+  } catch { /* none */ }
+  if (logs) out.push(`logs/ (${count(logs, "task log")})`);
+  return out;
+}
+
+/** Why a folder holding another scan's files ({@link scanLeftovers}) takes no new plan. */
+export function leftoversText(dir: string, names: string[]): string {
+  const shown = names.length > 6 ? [...names.slice(0, 6), `and ${names.length - 6} more`] : names;
+  return `${dir} holds files of another scan (${shown.join(", ")}): a new plan there would ` +
+    "mix with them (a glob of scan-*.csv.zst reads them all); remove them, or choose another folder";
+}
+
 /**
  * The state of every shard of the scan in `dir` (a folder holding
  * plan.json and the shards' outputs and completion records).
@@ -176,9 +231,16 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
   const digest = planDigest(plan);
   const foreign = new Map<number, string>(); // records of another plan, by shard
   const stale = new Map<number, string>(); // records of another version of plan.json, by shard
+  const strays = new Set<string>();
   for (const name of names) {
+    const m = SHARD_OUTPUT.exec(name);
+    if (m && Number(m[1]) >= plan.shards) strays.add(name);
     if (!name.endsWith(".done.json")) continue;
     const r = await readRecord(`${dir}/${name}`);
+    if (r && r.plan !== plan.id) {
+      strays.add(name);
+      if (typeof r.output === "string" && names.includes(r.output)) strays.add(r.output);
+    }
     if (r && r.plan !== plan.id && r.shard >= 0 && r.shard < plan.shards) {
       foreign.set(r.shard, `${name}: a record of another plan (${r.plan}), not of this one`);
     }
@@ -305,5 +367,6 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
     squeue,
     squeueAsked,
     submissions: subs.length,
+    strays: [...strays].sort(),
   };
 }
