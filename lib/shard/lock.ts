@@ -1,7 +1,9 @@
 /**
  * One run of a shard at a time: a shard holds an exclusive lock on
  * `scan-I.lock`, named after its record `scan-I.done.json` (flock; over NFS
- * the client turns it into a lock the server keeps for every node) from
+ * the client turns it into a lock the server keeps for every node, but a
+ * share mounted with `nolock` or `local_lock=flock|all`, or Lustre with
+ * `localflock`, keeps it on each node alone: runs on two nodes both take it) from
  * before it touches its record until its record is written, so that a
  * second run of the same shard (by hand, or a requeue while the first still
  * runs; its output spelled with another suffix too, which shares the
