@@ -294,5 +294,40 @@ await new Promise(() => setInterval(() => {}, 1000));`,
         );
       },
     );
+
+    await t.step(
+      "job.sbatch submitted by hand after --dry-run (no slurm.json): status finds its tasks in squeue",
+      async () => {
+        const dir3 = `${tmp.path}/scan3`;
+        const dry = await cli(["slurm", root, "--shards", "2", "--out", dir3, "--dry-run"], {
+          env,
+        });
+        assertEquals(dry.code, 0, dry.stderr);
+        const sb = await run("sbatch", [
+          "--parsable",
+          "--hold",
+          "--array=0-1",
+          `${dir3}/job.sbatch`,
+        ], {
+          env,
+        });
+        assertEquals(sb.code, 0, sb.stderr);
+        const held = sb.text.trim().split(";")[0];
+        assert(!(await Deno.lstat(`${dir3}/slurm.json`).catch(() => null)), "no slurm.json");
+        const r = await cli(["status", dir3, "--json"], { env });
+        assertEquals(r.code, 1, r.stderr);
+        assertEquals(
+          JSON.parse(r.text).shards.map((x: { state: string; detail?: string }) =>
+            `${x.state} ${x.detail}`
+          ),
+          ["pending Slurm: PENDING", "pending Slurm: PENDING"],
+        );
+        assertEquals((await run("scancel", [held], { env })).code, 0);
+        await waitFor(
+          async () => (await run("squeue", ["-h", "-r", "-j", held], { env })).text.trim() === "",
+          { what: "the held job to leave the queue", timeoutMs: 60_000, everyMs: 250 },
+        );
+      },
+    );
   },
 });
