@@ -25,9 +25,8 @@ import {
   type ShardPlan,
   writeAtomic,
 } from "./plan.ts";
-import { pathOfJson, recordPath } from "./paths.ts";
+import { pathOfJson, recordPath, utf8 } from "./paths.ts";
 import { lockShard, ShardBusyError } from "./lock.ts";
-import { folderId } from "./list.ts";
 
 export { ShardBusyError };
 
@@ -310,15 +309,51 @@ async function planDevices(
 ): Promise<[number, number][]> {
   const now = new Map<number, number>([[plan.root.dev, rootDev]]); // planned -> now
   const taken = new Set<number>([rootDev]);
+  const plain = new Map<string, boolean>(); // folder -> reached without a link
   for (const f of folders) {
-    // lstat (a frontier folder is never a link); a name that is not UTF-8 maps nothing
-    const st = await folderId(f.path);
+    // only a folder of a device not mapped yet is looked at (most are on
+    // ROOT's: no request at all); reached one name at a time from ROOT with
+    // lstat, never through a link (the walk does not follow one either, and
+    // following one reads it: its atime would change under the report)
+    if (now.has(f.dev)) continue;
+    const st = await plainFolderId(plan.root.path, f.path, plain);
     if (!st || st.ino !== f.ino) continue;
     if (now.has(f.dev) || taken.has(st.dev)) continue; // mapped already (or inconsistent)
     now.set(f.dev, st.dev);
     taken.add(st.dev);
   }
   return [...now].filter(([p, n]) => p !== n).map(([p, n]) => [n, p]);
+}
+
+/**
+ * The device and inode of the folder `path` below `root`, each folder on
+ * the way from `root` lstat'ed (never followed): null when one of them is
+ * a link or not a folder, is gone, or the name is not UTF-8 below `root`.
+ * `plain` remembers the folders already found plain.
+ */
+async function plainFolderId(
+  root: string,
+  path: Uint8Array,
+  plain: Map<string, boolean>,
+): Promise<{ dev: number; ino: number } | null> {
+  const s = utf8(path);
+  const base = root.replace(/\/+$/, "");
+  if (s === null || !s.startsWith(`${base}/`)) return null;
+  let at = base, last: Deno.FileInfo | null = null;
+  for (const name of s.slice(base.length + 1).split("/").filter((n) => n !== "")) {
+    at = `${at}/${name}`;
+    const known = plain.get(at);
+    if (known === false) return null;
+    if (known && at !== s) continue;
+    try {
+      last = await Deno.lstat(at);
+    } catch {
+      last = null;
+    }
+    plain.set(at, last?.isDirectory ?? false);
+    if (!last?.isDirectory) return null;
+  }
+  return last ? { dev: last.dev, ino: last.ino! } : null;
 }
 
 /** Why a device or FIFO cannot be a shard's output. */
