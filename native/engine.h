@@ -132,6 +132,16 @@ void pw_job_out_writing(pw_job *j, int delta);
 void pw_job_note_error(pw_job *j, int op, int err, const char *path, size_t len);
 /** pwalk's "Bad File: <path>" notice on the error stream. */
 void pw_job_badname(pw_job *j, const char *path, size_t len);
+/** Whether err is the tool's lack of a resource, not a fact of the tree:
+    out of file descriptors (EMFILE, ENFILE) or of kernel memory (ENOMEM).
+    An entry or folder not reached for it fails the job (pw_worker_error):
+    going on would leave it out of a run that ends as if complete. */
+bool pw_out_of_resources(int err);
+/** Out of descriptors (err EMFILE or ENFILE): wait for one to come free, as
+    they do when workers finish their folders.  *waited (0 at the first
+    call) counts the milliseconds slept; true: try again, false (at once
+    for any other err) once 10 s in all have gone or the job is stopping. */
+bool pw_job_wait_fd(const pw_job *j, int err, long *waited);
 
 /* ---- the worker, for visitors ------------------------------------------- */
 
@@ -140,7 +150,8 @@ pw_job *pw_worker_job(const pw_worker *w);
 void **pw_worker_state(pw_worker *w);
 /** Add to one of the worker's counters (published once per folder). */
 void pw_count(pw_worker *w, int counter, uint64_t n);
-/** Record an error met by the worker (error log, then the visitor's hook). */
+/** Record an error met by the worker (error log, then the visitor's hook);
+    one that pw_out_of_resources says is the tool's fails the job. */
 void pw_worker_error(pw_worker *w, int op, int err, const char *path, size_t len);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sys.h"
@@ -80,14 +81,33 @@ pw_job *pw_worker_job(const pw_worker *w) { return w->job; }
 void **pw_worker_state(pw_worker *w) { return &w->vstate; }
 void pw_count(pw_worker *w, int c, uint64_t n) { w->local[c] += n; }
 
+bool pw_out_of_resources(int err) { return err == EMFILE || err == ENFILE || err == ENOMEM; }
+
+bool pw_job_wait_fd(const pw_job *j, int err, long *waited) {
+  if ((err != EMFILE && err != ENFILE) || *waited >= 10000 || pw_job_stopping(j)) return false;
+  long ms = *waited ? (*waited < 256 ? *waited : 256) : 1; /* 1, 1, 2, 4 ... 256 ms */
+  struct timespec ts = {0, ms * 1000000L};
+  nanosleep(&ts, NULL);
+  *waited += ms;
+  return true;
+}
+
+/* The fatal error of a resource pw_out_of_resources says the tool lacks. */
+static void fail_resources(pw_job *j, int err) {
+  if (err == ENOMEM)
+    pw_job_fail(j, err, "%s: the system is out of memory", strerror(err));
+  else
+    pw_job_fail(j, err, "%s: raise the limit of open files (ulimit -n) or use fewer threads",
+                strerror(err));
+}
+
 void pw_worker_error(pw_worker *w, int op, int err, const char *path, size_t len) {
   note(w->job, op, err, path, len);
   if (w->job->vis->error) w->job->vis->error(w, op, err, path, len);
-  /* Out of file descriptors is the tool's failure, not a fact of the tree:
-     going on would leave folders out of a run that ends as if complete. */
-  if (err == EMFILE || err == ENFILE)
-    pw_job_fail(w->job, err, "%s: raise the limit of open files (ulimit -n) or use fewer threads",
-                strerror(err));
+  /* Out of file descriptors (or kernel memory) is the tool's failure, not
+     a fact of the tree: going on would leave folders (or a repair's
+     entries) out of a run that ends as if complete. */
+  if (pw_out_of_resources(err)) fail_resources(w->job, err);
 }
 
 void pw_job_fail(pw_job *j, int err, const char *fmt, ...) {

@@ -503,8 +503,18 @@ static bool loses_caps(pw_worker *w, const pw_entry *e, const struct stat *st, c
 #ifdef __linux__
   if (!S_ISREG(st->st_mode) || (p->nuid == p->ouid && p->ngid == p->ogid)) return false;
   /* --apply: through the very descriptor the change goes through */
-  ssize_t n = t ? pw_target_xattr(t, e, "security.capability", NULL, 0)
-                : pw_entry_xattr(e, "security.capability", NULL, 0);
+  ssize_t n;
+  /* (the read may open a descriptor: out of them, waited for as a folder's
+     open is, then the job fails, the file left alone) */
+  for (long waited = 0;;) {
+    n = t ? pw_target_xattr(t, e, "security.capability", NULL, 0)
+          : pw_entry_xattr(e, "security.capability", NULL, 0);
+    if (n >= 0 || !pw_job_wait_fd(pw_worker_job(w), (int)-n, &waited)) break;
+  }
+  if (n < 0 && pw_out_of_resources((int)-n)) {
+    pw_worker_error(w, PW_OP_CAPABILITY, (int)-n, e->path, e->len);
+    return true;
+  }
   /* none; or gone, or replaced: the change's own check says so (stat, race) */
   if (n == -ENODATA || n == -ENOTSUP || n == 0 || n == -ENOENT || n == -ESTALE) return false;
   /* capabilities, or no way to tell (then repair leaves it too): said */
@@ -625,8 +635,11 @@ static void check_acl(pw_worker *w, const pw_entry *e, const struct stat *st, co
 #endif
 }
 
+/* An entry's change not made: its error, which for want of descriptors or
+   memory fails the job (pw_worker_error): a run must not end as if whole
+   with entries left unchanged for the tool's lack. */
 static void change_error(pw_worker *w, const pw_entry *e, int op, int err) {
-  pw_job_note_error(pw_worker_job(w), op, err, e->path, e->len);
+  pw_worker_error(w, op, err, e->path, e->len);
 }
 
 /* Make the change p to the entry t holds (stat now); returns what really
@@ -804,6 +817,13 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
   pw_target t;
   struct stat now;
   int rc = pw_target_entry(e, &t, &now);
+  /* Out of descriptors (the process's limit, or the system's): others
+     come free as workers finish their folders; waited for, 10 s in all,
+     as a folder's open is, then change_error fails the job. */
+  for (long waited = 0; rc < 0 && pw_job_wait_fd(j, -rc, &waited);) {
+    pw_target_close(&t);
+    rc = pw_target_entry(e, &t, &now);
+  }
   if (rc) {
     if (rc == -ESTALE) change_error(w, e, PW_OP_RACE, ESTALE);
     else if (rc < 0) change_error(w, e, rc == -ENOENT ? PW_OP_STAT : PW_OP_CHANGE, -rc);

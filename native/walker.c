@@ -106,13 +106,8 @@ static int open_folder(pw_worker *w, pw_item *it, bool *raced) {
      come free as workers finish their folders.  Waited for, 10 s in all;
      then pw_worker_error makes it fatal, since going on would leave the
      folder out of a run that looks complete. */
-  for (long ms = 1, waited = 0; fd < 0 && (errno == EMFILE || errno == ENFILE) &&
-                                waited < 10000 && !pw_job_stopping(w->job);
-       waited += ms, ms = ms < 256 ? ms * 2 : 256) {
-    struct timespec ts = {0, ms * 1000000L};
-    nanosleep(&ts, NULL);
+  for (long waited = 0; fd < 0 && pw_job_wait_fd(w->job, errno, &waited);)
     fd = open_once(w, it, flags);
-  }
   int e = errno;
   if (it->parent) {
     pw_dirref_put(&w->job->queue, it->parent);

@@ -1083,6 +1083,82 @@ Deno.test("undo of a journal of 1,200 runs under a limit of 256 open files puts 
   assertEquals(files.filter((f) => (Deno.statSync(f).mode! & 0o7777) !== 0o600), []);
 });
 
+testNeeding([PRLIMIT], {
+  name:
+    "out of descriptors during --apply: the run fails (Too many open files), never ends as complete with entries left; undo puts back what it did",
+  async fn() {
+    await using tmp = await tempDir("pwalk-safety-");
+    // four folders of ten private files, four workers: each worker holds its
+    // folder's descriptor and needs one more per entry it changes (an O_PATH
+    // descriptor); at the right limit a worker's folder opens and its
+    // entries' descriptors do not
+    const spec: EntrySpec[] = [PROJECT];
+    for (let d = 0; d < 4; d++) {
+      spec.push(own(`s${d}`, "dir"));
+      for (let i = 0; i < 10; i++) spec.push(own(`s${d}/f${i}`));
+    }
+    // the reference: the same tree repaired with descriptors to spare
+    const ref = `${tmp.path}/ref`;
+    buildTree(ref, spec);
+    const r0 = await cli(["repair", "--apply", "--journal", `${tmp.path}/ref.j`, ref]);
+    assertEquals(r0.code, 0, r0.stderr);
+    const want = snapshot(ref);
+    // Limits from where the CLI has enough down to where it runs out: each
+    // run completes whole (status 0, the reference's every entry), or fails
+    // saying why (the journal then undoes whatever it did); the first that
+    // fails for want of descriptors ends the search (each waits 10 s).
+    let done = 0, fatal = 0;
+    for (let n = 48; n >= 12 && !fatal; n--) {
+      const root = `${tmp.path}/t${n}`, journal = `${tmp.path}/j${n}`;
+      buildTree(root, spec);
+      const before = snapshot(root);
+      const r = await run("prlimit", [
+        `--nofile=${n}:${n}`,
+        "--",
+        Deno.execPath(),
+        "run",
+        "-A",
+        CLI,
+        "repair",
+        "--apply",
+        "--threads",
+        "4",
+        "--journal",
+        journal,
+        root,
+      ], { env: { NO_COLOR: "1" } });
+      if (r.code === 0) {
+        // (status 0 with entries left: each a "Too many open files" error)
+        assertEquals(
+          diffSnapshots(want, snapshot(root), ["uid", "gid", "mode", "type"]),
+          [],
+          `n=${n}`,
+        );
+        assertStringIncludes(r.stderr, " 0 errors", `n=${n}`);
+        done++;
+        continue;
+      }
+      if (r.stderr.includes("Too many open files: raise the limit of open files (ulimit -n)")) {
+        assertEquals(r.code, 1, r.stderr);
+        fatal++;
+      }
+      // failed (or the runtime could not start): undone, the tree is as before
+      let jst: Deno.FileInfo | undefined;
+      try {
+        jst = Deno.statSync(journal);
+      } catch { /* no journal: nothing was changed */ }
+      if (jst) {
+        const u = await cli(["undo", "--apply", journal]);
+        assertEquals(u.code, 0, u.stderr);
+        assertStringIncludes(u.stderr, " 0 errors", u.stderr);
+      }
+      assertEquals(diffSnapshots(before, snapshot(root)), [], `n=${n}: ${r.stderr}`);
+    }
+    assert(done > 0, "no limit was enough");
+    assert(fatal > 0, "no limit ran out of descriptors during the walk");
+  },
+});
+
 // ---------------------------------------------------------------------------
 // 8. A journal torn by a full disk.
 

@@ -105,7 +105,8 @@ other names, maybe outside ROOT, change with it). Errors on stderr, then a
 summary. With --apply, one line goes to the system log (authpriv.notice, tag
 pwalk: who, ROOT, the counts, the journal; PWALK_SYSLOG_SOCKET names another
 socket). Exit status: 0 done (refused changes included), 1 failed (the
-journal cannot be written), 2 bad usage (a ROOT that is missing, not a
+journal cannot be written; out of open files past a 10 s wait: raise
+ulimit -n or use fewer --threads, then undo or run again), 2 bad usage (a ROOT that is missing, not a
 folder, or that cannot be opened and listed included; nothing is done) or
 refused, 129/130/143 stopped by SIGHUP/SIGINT/SIGTERM (the change in progress
 is finished; every change made is in the journal).
