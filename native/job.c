@@ -175,7 +175,10 @@ int pw_job_open_front(const pw_job *j, const pw_item *it, int flags) {
    link leads nowhere else), and the folder there now is walked, with its
    parent's inode as it is now, as a whole run prints them.  A folder that
    is gone is an error, a link on its way or no folder there a race
-   (ENOTDIR: not a folder): neither is walked.  With -x, one on another
+   (ENOTDIR: not a folder): neither is walked.  One that cannot be reached
+   for want of descriptors (after the wait a worker's folder open makes)
+   or kernel memory fails the job: a shard must not end as if complete
+   without it.  With -x, one on another
    device than the root's, or below a folder that is, is left out with no
    error, as a whole run leaves it out.  Returns -EINVAL for a malformed entry. */
 static int frontier(pw_job *j) {
@@ -211,8 +214,14 @@ static int frontier(pw_job *j) {
        the way (made after the plan) is where a whole run stops, so the
        folder below it is not walked, and is no error (a whole run gives it
        no row and no error either) */
-    int pfd = pw_open_parent_below(j->front_fd, rel, len - (size_t)(rel - path), &last,
-                                   j->opts->one_fs ? &j->root_st.st_dev : NULL);
+    int pfd;
+    /* out of descriptors: waited for as a worker's folder open waits
+       (another job of the process may free some) */
+    for (long waited = 0;;) {
+      pfd = pw_open_parent_below(j->front_fd, rel, len - (size_t)(rel - path), &last,
+                                 j->opts->one_fs ? &j->root_st.st_dev : NULL);
+      if (pfd >= 0 || !pw_job_wait_fd(j, errno, &waited)) break;
+    }
     if (pfd < 0) {
       err = errno;
       if (err == EINVAL) return -EINVAL;
@@ -223,6 +232,12 @@ static int frontier(pw_job *j) {
     }
     if (err && err != ELOOP && err != ENOTDIR) {
       note(j, PW_OP_OPEN, err, path, len);
+      /* the tool's lack (descriptors, memory), not the tree's: the shard
+         fails, never ends as if complete without this folder */
+      if (pw_out_of_resources(err)) {
+        fail_resources(j, err);
+        return 0;
+      }
       continue;
     }
     /* A link or a file on the way (the open said ENOTDIR, or ELOOP), or no

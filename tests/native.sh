@@ -204,6 +204,27 @@ out.csv" ]
   run "$b" -t 4 -f "$(stat -c '%d %i 0 1' "$f1") $f1" -f "$(stat -c '%d %i 0 0' "$f2") $f2" \
     "$work/tree" "$work/front.csv"
   [ "$(grep -o 'entries=[0-9]*' "$work/err")" = "entries=$(find "$f1" "$f2" -print0 | tr -dc '\0' | wc -c)" ]
+  # ... and the limit of open files raised from too few upward (ROOT
+  # relative: one descriptor opens it, so that at the lowest limit it opens
+  # and the frontier folder below it does not): a frontier folder that
+  # cannot be reached for want of them fails the shard (job.c frontier,
+  # after the wait), never a shard that ends OK without it; the first run
+  # that ends OK has every entry, no error
+  local n front f2rows nofd=0
+  front="$(stat -c '%d %i 0 0' "$f2") tree/${f2#"$work/tree/"}"
+  f2rows=$(find "$f2" -print0 | tr -dc '\0' | wc -c)
+  for n in 4 5 6 7 8 9 10 11 12; do
+    (cd "$work" && ulimit -n "$n" && exec "$b" -t 2 -f "$front" tree) >"$work/out" 2>"$work/err" ||
+      true
+    if grep -q "Sanitizer\|runtime error" "$work/err"; then cat "$work/err" >&2; return 1; fi
+    if grep -q "^status=0 " "$work/err"; then
+      grep -q "^status=0 entries=$f2rows .*errors=0 " "$work/err" || { cat "$work/err" >&2; return 1; }
+      break
+    fi
+    grep -q "^status=2 .*fatal=.*Too many open files" "$work/err"
+    if grep -q "fatal=Too many open files: raise the limit" "$work/err"; then nofd=1; fi
+  done
+  [ "$nofd" = 1 ]
   run "$b" -t 4 -w -D "$work/tree"   # held walk: every folder waits for its answer
   local held; held=$(cat "$work/out")
   run "$b" -t 4 -w -S "$work/tree"
