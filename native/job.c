@@ -399,9 +399,14 @@ static bool spawn(pw_job *j) {
     pw_worker *w = &j->workers[i];
     w->job = j;
     if (i >= j->nalloc) j->nalloc = i + 1;
-    if (pw_dirstream_init(&w->ds) || !pw_path_reserve(w, 4096) ||
-        (j->vis->worker_start && j->vis->worker_start(w)) ||
-        pthread_create(&w->thread, &j->attr, pw_worker_main, w)) {
+    /* What a start that failed set up is kept for the next try, never
+       made again over it (a listing buffer lost, the visitor's state
+       lost, its writer counted twice); pw_job_free frees it. */
+    if (!w->ds_ready && !pw_dirstream_init(&w->ds)) w->ds_ready = true;
+    if (w->ds_ready && !w->vis_ready && pw_path_reserve(w, 4096) &&
+        (!j->vis->worker_start || !j->vis->worker_start(w)))
+      w->vis_ready = true;
+    if (!w->vis_ready || pthread_create(&w->thread, &j->attr, pw_worker_main, w)) {
       /* not started: as if it had ended at once */
       if (atomic_fetch_sub(&j->live, 1) == 1 && j->vis->workers_done) j->vis->workers_done(j);
     } else {

@@ -45,6 +45,8 @@ struct pw_worker {
   uint32_t nheld, held_cap;
   atomic_int tid;             /**< the thread's Linux id once it runs, else 0 (the governor
                                    reads its run-queue wait) */
+  bool ds_ready, vis_ready;   /**< ds set up, the visitor's worker_start done: kept when
+                                   the thread's start fails, for a later try (spawn) */
   char pad[64];               /**< keep workers' hot fields on separate lines */
 };
 
