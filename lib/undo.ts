@@ -308,6 +308,9 @@ function refuseWithoutModeChanges(): void {
  * @throws {SyntaxError} when the file is not a pwalk journal, or holds a bad line
  * @throws {RefusedError} when the journal file is not safe to trust
  * @throws the signal's reason when cancelled
+ * @throws {Error} when out of open files (after 10 s of waiting for one) or
+ * of kernel memory: the lines not reached are left as they are, not counted
+ * as errors (undo the journal again once there are more)
  */
 export async function undo(journalFile: string, options: UndoOptions = {}): Promise<UndoSummary> {
   // checked first: a string "false" would be truthy, an apply
@@ -366,7 +369,8 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
     if (typeof cur?.root === "number") sym.pw_fd_close(cur.root);
     cur = undefined;
   };
-  const rootOf = (run: number): number | string => {
+  // (fd: the root, already opened by the caller)
+  const rootOf = (run: number, fd?: number): number | string => {
     if (cur?.run === run) return cur.root;
     const h = ix.headers[run];
     if (typeof cur?.root === "number" && sameRoot(ix.headers[cur.run], h)) {
@@ -374,7 +378,9 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
       return cur.root;
     }
     closeRoot();
-    const fd = sym.pw_restore_root(h.root, BigInt(h.root.length), h.rootDev, h.rootIno);
+    fd ??= sym.pw_restore_root(h.root, BigInt(h.root.length), h.rootDev, h.rootIno);
+    // out of descriptors: the caller waits for one (its lines are not errors)
+    if (lacking(fd)) return fd;
     let r: number | string = fd;
     if (fd < 0) {
       const [name, text] = errnoName(-fd);
@@ -398,6 +404,7 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
   // A dry run changes nothing, so an older run's line of an entry a newer
   // line would restore is judged by the state that restore would leave.
   const would = apply ? undefined : new Map<string, [bigint, bigint, bigint]>();
+  let ended = false; // every line reached (not stopped, nor failed)
   try {
     for (let i = ix.count - 1; i >= 0; i--) {
       if ((ix.count - i) % 1000 === 0) {
@@ -405,7 +412,17 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
       }
       options.signal?.throwIfAborted(); // before each entry: nothing more once aborted
       const header = ix.headers[ix.runOf[i]];
-      const rootFd = rootOf(ix.runOf[i]);
+      let rootFd = rootOf(ix.runOf[i]);
+      if (typeof rootFd === "number" && rootFd < 0) {
+        const h = header;
+        rootFd = rootOf(
+          ix.runOf[i],
+          await whenFree(
+            () => sym.pw_restore_root(h.root, BigInt(h.root.length), h.rootDev, h.rootIno),
+            rootFd,
+          ),
+        );
+      }
       const line = parseLine(lineAt(ix.bytes, ix.starts[i]));
       const key = `${line.dev}:${line.ino}`;
       const watched = ix.setid.has(key);
@@ -432,7 +449,14 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
       const state = would?.get(key);
       v[13] = state ? 1n : 0n;
       if (state) [v[14], v[15], v[16]] = state;
-      const rc = sym.pw_restore(rootFd, rel, BigInt(rel.length), v, apply ? 1 : 0);
+      const fd = rootFd;
+      let rc = sym.pw_restore(fd, rel, BigInt(rel.length), v, apply ? 1 : 0);
+      if (lacking(rc)) {
+        rc = await whenFree(
+          () => sym.pw_restore(fd, rel, BigInt(rel.length), v, apply ? 1 : 0),
+          rc,
+        );
+      }
       if (rc >= 0) would?.set(key, [v[10], v[11], v[12]]);
       if (rc < 0) {
         const [name, text] = errnoName(-rc);
@@ -483,18 +507,51 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
         }
       }
     }
+    ended = true;
   } finally {
     closeRoot();
     out.elapsedMs = performance.now() - t0;
     if (apply) {
       syslogLine(
         `undo --apply by ${whoRuns()} of journal ${logPath(journalFile)}: ` +
-          `${options.signal?.aborted ? "stopped" : "done"}; ${out.entries} entries, ` +
+          `${options.signal?.aborted ? "stopped" : ended ? "done" : "failed"}; ` +
+          `${out.entries} entries, ` +
           `${out.restored} restored, ${out.kept} kept, ${out.errors} errors`,
       );
     }
   }
   return out;
+}
+
+/** Whether rc (-errno) is out of descriptors or kernel memory: the tool's lack, not the entry's. */
+function lacking(rc: number): boolean {
+  return rc < 0 && ["EMFILE", "ENFILE", "ENOMEM"].includes(errnoName(-rc)[0]);
+}
+
+/**
+ * rc, from call, again once a descriptor came free (waited for 10 s in all,
+ * as the walker waits); still out of them, or of kernel memory: an Error,
+ * the lines not reached left as they are (never errors counted while the
+ * undo goes on and ends as done).
+ */
+async function whenFree(call: () => number, rc: number): Promise<number> {
+  for (let waited = 0; rc < 0 && waited < 10_000;) {
+    const [name] = errnoName(-rc);
+    if (name !== "EMFILE" && name !== "ENFILE") break;
+    const ms = waited ? Math.min(waited, 256) : 1;
+    await new Promise((r) => setTimeout(r, ms));
+    waited += ms;
+    rc = call();
+  }
+  if (!lacking(rc)) return rc;
+  const [name, text] = errnoName(-rc);
+  throw new Error(
+    `pwalk undo: ${text}: ` +
+      (name === "ENOMEM"
+        ? "the system is out of memory"
+        : "raise the limit of open files (ulimit -n)") +
+      "; the lines not undone yet are left as they are: undo the journal again",
+  );
 }
 
 const groupNames = new Map<number, string | undefined>();

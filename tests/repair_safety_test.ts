@@ -1159,6 +1159,59 @@ testNeeding([PRLIMIT], {
   },
 });
 
+testNeeding([PRLIMIT], {
+  name:
+    "out of descriptors during undo: it fails (Too many open files), never ends as done with lines left; undone again, all is back",
+  async fn() {
+    await using tmp = await tempDir("pwalk-safety-");
+    // entries a folder down: undo reaches each one name at a time, a
+    // descriptor per folder on the way
+    const spec: EntrySpec[] = [PROJECT, own("a", "dir")];
+    for (let i = 0; i < 20; i++) spec.push(own(`a/f${i}`));
+    // Limits from where the CLI has enough down to where it runs out: each
+    // undo puts every entry back (status 0, no error), or fails saying why
+    // (undone again, with descriptors to spare, every entry is back); the
+    // first that fails for want of descriptors ends the search (each waits 10 s).
+    let done = 0, fatal = 0;
+    for (let n = 48; n >= 12 && !fatal; n--) {
+      const root = `${tmp.path}/t${n}`, journal = `${tmp.path}/j${n}`;
+      buildTree(root, spec);
+      const before = snapshot(root);
+      const ap = await cli(["repair", "--apply", "--journal", journal, root]);
+      assertEquals(ap.code, 0, ap.stderr);
+      assert(diffSnapshots(before, snapshot(root)).length > 20, "the repair changed nothing");
+      const r = await run("prlimit", [
+        `--nofile=${n}:${n}`,
+        "--",
+        Deno.execPath(),
+        "run",
+        "-A",
+        CLI,
+        "undo",
+        "--apply",
+        journal,
+      ], { env: { NO_COLOR: "1" } });
+      if (r.code === 0) {
+        // (status 0 with lines left: each a "Too many open files" error)
+        assertStringIncludes(r.stderr, " 0 errors", `n=${n}`);
+        assertEquals(diffSnapshots(before, snapshot(root)), [], `n=${n}`);
+        done++;
+        continue;
+      }
+      if (r.stderr.includes("Too many open files: raise the limit of open files (ulimit -n)")) {
+        assertEquals(r.code, 1, r.stderr);
+        fatal++;
+      }
+      const again = await cli(["undo", "--apply", journal]);
+      assertEquals(again.code, 0, again.stderr);
+      assertStringIncludes(again.stderr, " 0 errors", again.stderr);
+      assertEquals(diffSnapshots(before, snapshot(root)), [], `n=${n}: ${r.stderr}`);
+    }
+    assert(done > 0, "no limit was enough");
+    assert(fatal > 0, "no limit ran out of descriptors during the undo");
+  },
+});
+
 // ---------------------------------------------------------------------------
 // 8. A journal torn by a full disk.
 

@@ -33,7 +33,8 @@ With --apply, one line goes to the system log (authpriv.notice, tag pwalk:
 who, the journal, the counts; PWALK_SYSLOG_SOCKET names another socket).
 One line per entry on stdout, errors on stderr, then a summary.
 Exit status: 0 done (errors included), 1 failed (also: a journal a repair
-or chown still running holds), 2 bad usage or a refused journal, 129/130/143
+or chown still running holds; out of open files past a 10 s wait: raise
+ulimit -n and undo the journal again), 2 bad usage or a refused journal, 129/130/143
 stopped by a signal between two entries.
 `;
 
