@@ -54,7 +54,14 @@ export interface ChangeOptions extends Omit<CommonOptions, "frontier"> {
   listChanges?: boolean;
   /** Called with each change made (or planned, in a dry run), in batches while the run goes on. */
   onChange?: (change: ChangeRecord) => void;
-  /** Print the CLI's change lines to stdout (the CLI does). Default false. */
+  /**
+   * Print the CLI's change lines to stdout (the CLI does). Default false.
+   * The list is never cut short silently: a stdout that cannot take a
+   * line (a full disk) stops the run with `pwalk: cannot write stdout: ...`
+   * (with `apply`, the changes made so far stay, each in the journal); a
+   * closed pipe (`| head`) stops a dry run so too (a Deno.errors.BrokenPipe),
+   * while with `apply` it ends the lines alone, and the run goes on.
+   */
   printChanges?: boolean;
   /** Stream one line per error to stderr (the CLI does). Default false. */
   printErrors?: boolean;

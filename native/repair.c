@@ -72,6 +72,8 @@ typedef struct repair_ctx {
   int ngroups; /**< -1: privileged (or not Linux): no such clearing planned */
   int journal_fd, changes_fd;
   int own_changes_fd;  /**< changes_fd's pipe opened again non-blocking (-1: none) */
+  bool changes_stdout; /**< changes_fd is fd 1: named stdout in a write error */
+  atomic_bool lines_off; /**< --apply whose change lines' pipe was closed: no more lines */
   _Atomic bool stop;   /**< cancelled: a change line waits for a full pipe no more */
   pw_channel *records; /**< change records for pw_job_next, or NULL */
   size_t root_len;     /**< the root as printed (trailing slashes dropped) */
@@ -283,10 +285,25 @@ static void report_done(pw_worker *w, repair_worker *r, const pw_entry *e, const
   repair_ctx *c = pw_job_ctx(pw_worker_job(w));
   count_change(w, c, p, st);
   if (c->records) change_record(w, c, r, e, st, p);
-  if (c->changes_fd >= 0) /* stdout closed: the counts still tell */
-    (void)pw_write_until(c->changes_fd, r->buf,
-                         pw_change_lines(r->buf, c->chown_mode, !c->apply, &r->names, e, st, p),
-                         &c->stop, NULL);
+  if (c->changes_fd < 0 || atomic_load_explicit(&c->lines_off, memory_order_relaxed)) return;
+  int err = pw_write_until(c->changes_fd, r->buf,
+                           pw_change_lines(r->buf, c->chown_mode, !c->apply, &r->names, e, st, p),
+                           &c->stop, NULL);
+  if (!err || err == -ECANCELED) return; /* cancelled: the job is stopping already */
+  if (err == -EPIPE && c->apply) {
+    /* closed early (| head): an applied run goes on to its end without its
+       lines (a repair stopped part way is worse than lines not seen; the
+       journal holds every change) */
+    atomic_store(&c->lines_off, true);
+    return;
+  }
+  /* A dry run's list whose reader went away (EPIPE: the CLI's quiet 141),
+     or a list that cannot be written whole (a full disk, EIO, /dev/full):
+     the run stops, as a report does, rather than end with a list cut short
+     and a summary that counts what it lacks.  With --apply the change just
+     made was journaled before it: the journal holds every change made. */
+  pw_job_fail(pw_worker_job(w), -err, "cannot write %s: %s",
+              c->changes_stdout ? "stdout" : "the change lines", strerror(-err));
 }
 
 /* Journal line of a change about to be made (or planned); false: don't. */
@@ -1000,9 +1017,10 @@ static int repair_init(pw_job *j, void *arg) {
   *c = (repair_ctx){.chown_mode = chown_mode, .apply = o->apply, .force_gw = o->force_gw,
                     .from = o->chown_from, .to_uid = o->chown_uid, .to_gid = o->chown_gid,
                     .ngroups = -1, .journal_fd = o->journal_fd, .changes_fd = o->changes_fd,
-                    .own_changes_fd = -1,
+                    .own_changes_fd = -1, .changes_stdout = o->changes_fd == 1,
                     .start_sec = (int64_t)start.tv_sec};
   atomic_init(&c->ancestor_reported, false);
+  atomic_init(&c->lines_off, false);
   /* the change lines to a pipe (stdout read by a pager that stopped
      reading): written so that a cancel still reaches a waiting writer */
   c->own_changes_fd = c->changes_fd >= 0 ? pw_reopen_nonblocking(c->changes_fd) : -1;

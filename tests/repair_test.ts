@@ -28,7 +28,7 @@
  * @module
  */
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
-import { chown, repair, undo } from "../mod.ts";
+import { chown, readJournal, repair, undo } from "../mod.ts";
 import { closeLibc, lstatRaw } from "./helpers/libc.ts";
 import { CLI, cli, run, UNPRIVILEGED } from "./helpers/run.ts";
 import { afterFstatat, OLD_GLIBC_STAT_C, type Shim, shimTest } from "./helpers/shim.ts";
@@ -2377,6 +2377,114 @@ Deno.test("stdout closed early (| head -1): repair --apply and undo --apply go o
   assertEquals(Deno.readTextFileSync(status).trim(), "0", r.stderr);
   assert(!r.stderr.includes("Broken pipe"), r.stderr);
   assertEquals(diffSnapshots(before, snapshot(root)), [], "everything restored");
+});
+
+/** A tree of `n` private files (user 1001) in 20 folders below the shared project root. */
+function manyFiles(root: string, n: number): EntrySpec[] {
+  const spec: EntrySpec[] = [{ rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 }];
+  for (let d = 0; d < 20; d++) spec.push(own(`folder-${d}`, "dir"));
+  for (let i = 0; i < n; i++) spec.push(own(`folder-${i % 20}/a-file-with-a-longish-name-${i}`));
+  buildTree(root, spec);
+  return spec;
+}
+
+/** The journal's lines of changes (its header lines left out). */
+function journalLines(path: string): string[] {
+  return Deno.readTextFileSync(path).split("\n").filter((l) => l !== "" && !l.startsWith("#"));
+}
+
+Deno.test("a dry run's stdout closed early (| head -1): repair and chown stop their walk, status 141, quietly", async () => {
+  await using tmp = await tempDir("pwalk-repair-");
+  const root = `${tmp.path}/t`;
+  // 6,000 change lines, many times what a pipe holds (64 KiB): the run
+  // cannot reach its end before head has gone, and its next line meets EPIPE
+  const n = 6000;
+  manyFiles(root, n);
+  const before = snapshot(root);
+  const status = `${tmp.path}/status`;
+  const piped = (args: string[]) =>
+    run("bash", [
+      "-c",
+      `"$0" run -A "$1" "\${@:3}" | head -1 >/dev/null; echo "\${PIPESTATUS[0]}" > "$2"`,
+      Deno.execPath(),
+      CLI,
+      status,
+      ...args,
+    ]);
+  const chownArgs = ["--chown_from", "1001", "--chown_to", "2000:2000"];
+  for (
+    const [args, stderr] of [
+      [["repair"], ""],
+      [chownArgs, "chown UID_orig: 1001  UID_new: 2000 GID_new: 2000\n"],
+    ] as const
+  ) {
+    // a dry run's journal holds a line per change planned: how far the walk went
+    const journal = `${tmp.path}/j-${args[0]}`;
+    const r = await piped([...args, "--journal", journal, root]);
+    assertEquals(
+      [Deno.readTextFileSync(status).trim(), r.stderr],
+      ["141", stderr],
+      "quietly, as SIGPIPE would",
+    );
+    const planned = journalLines(journal).length;
+    assert(planned > 0 && planned < n, `the walk went on to plan ${planned} of ${n + 20} changes`);
+  }
+  assertEquals(diffSnapshots(before, snapshot(root)), [], "a dry run changes nothing");
+  // --apply, its lines past what the pipe holds: on to its end, status 0
+  const r = await piped(["repair", "--apply", "--journal", `${tmp.path}/applied`, root]);
+  assertEquals(Deno.readTextFileSync(status).trim(), "0", r.stderr);
+  assertEquals(journalLines(`${tmp.path}/applied`).length, n + 20);
+  assertEquals(diffSnapshots(expectRepair(root, before).after, snapshot(root)), [], "all made");
+});
+
+Deno.test("stdout that cannot be written (/dev/full): repair and chown stop, status 1, one line; with --apply every change made is in the journal and undo puts it back", async () => {
+  await using tmp = await tempDir("pwalk-repair-");
+  const root = `${tmp.path}/t`;
+  const n = 2000;
+  manyFiles(root, n);
+  const before = snapshot(root);
+  const toFull = (args: string[]) =>
+    run("bash", [
+      "-c",
+      `"$0" run -A "$1" "\${@:2}" > /dev/full`,
+      Deno.execPath(),
+      CLI,
+      ...args,
+    ], { env: { NO_COLOR: "1" } });
+  const chownArgs = ["--chown_from", "1001", "--chown_to", "2000:2000"];
+  const line = "pwalk: cannot write stdout: No space left on device";
+  // dry runs: one line, no summary counting changes the list lacks
+  for (
+    const [args, banner] of [[["repair"], ""], [
+      chownArgs,
+      "chown UID_orig: 1001  UID_new: 2000 GID_new: 2000\n",
+    ]] as const
+  ) {
+    const r = await toFull([...args, root]);
+    assertEquals([r.code, r.stderr], [1, `${banner}${line}\n`], args[0]);
+  }
+  assertEquals(diffSnapshots(before, snapshot(root)), [], "a dry run changes nothing");
+  // --apply: stopped after a change or a few (one per worker at most), each
+  // in the journal, which undo reads back whole
+  for (const args of [["repair"], chownArgs]) {
+    const journal = `${tmp.path}/apply-${args[0]}.journal`;
+    const r = await toFull([...args, "--apply", "--journal", journal, root]);
+    assertEquals(r.code, 1, r.stderr);
+    assertStringIncludes(
+      r.stderr,
+      `${line}; stopped part way: every change made, its line written or not, is in ${journal}: ` +
+        `pwalk undo --apply ${journal} puts them back\n`,
+    );
+    assert(!r.stderr.includes(" changed, "), `a summary: ${r.stderr}`);
+    const { entries, tornLine } = await readJournal(journal);
+    assertEquals(tornLine, 0);
+    const changed = diffSnapshots(before, snapshot(root)).map((d) => d.split(":")[0]).sort();
+    assertEquals(entries.map((e) => dec.decode(e.line.rel)).sort(), changed, "journal = changes");
+    assert(changed.length > 0 && changed.length < n, `${changed.length} of ${n} changed`);
+    const u = await cli(["undo", "--apply", journal]);
+    assertEquals(u.code, 0, u.stderr);
+    assertEquals(diffSnapshots(before, snapshot(root)), [], "everything put back");
+  }
 });
 
 Deno.test("apply and the other boolean options: a value that is not true or false is a TypeError, nothing changed (audit)", async () => {

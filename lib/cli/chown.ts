@@ -25,7 +25,9 @@ not entered, a loop notice), --depth N, --threads N (--maxthreads N),
 --force (ROOT may be /), --allow-system (ROOT may be a system folder:
 /bin /boot /dev /etc /lib /lib64 /proc /root /sbin /sys /usr or below),
 --errors FILE, --progress[=SECONDS], --no-progress; refusals, the system
-log line and exit statuses as for pwalk repair. Undo with:
+log line and exit statuses as for pwalk repair (among them: 1 when stdout
+cannot take the lines, a full disk, and the run stops; 141 a dry run's
+stdout closed early, | head, the walk stopped quietly). Undo with:
 pwalk undo --apply JOURNAL.
 `;
 

@@ -105,11 +105,16 @@ other names, maybe outside ROOT, change with it). Errors on stderr, then a
 summary. With --apply, one line goes to the system log (authpriv.notice, tag
 pwalk: who, ROOT, the counts, the journal; PWALK_SYSLOG_SOCKET names another
 socket). Exit status: 0 done (refused changes included), 1 failed (the
-journal cannot be written; out of open files past a 10 s wait: raise
-ulimit -n or use fewer --threads, then undo or run again), 2 bad usage (a ROOT that is missing, not a
-folder, or that cannot be opened and listed included; nothing is done) or
-refused, 129/130/143 stopped by SIGHUP/SIGINT/SIGTERM (the change in progress
-is finished; every change made is in the journal).
+journal cannot be written, or stdout: a full disk, an I/O error; the run
+stops rather than leave its list cut short, and with --apply every change
+made is in the journal, as the error line says; out of open files past a
+10 s wait: raise ulimit -n or use fewer --threads, then undo or run again),
+2 bad usage (a ROOT that is missing, not a folder, or that cannot be
+opened and listed included; nothing is done) or refused, 129/130/143
+stopped by SIGHUP/SIGINT/SIGTERM (the change in progress is finished;
+every change made is in the journal), 141 stdout closed early in a dry
+run (| head): the walk stopped quietly, as SIGPIPE would (with --apply
+the run goes on to its end without its lines).
 `;
 
 /** The options repair and chown both take. */
@@ -196,12 +201,19 @@ export async function runChange<T extends ChangeSummary>(
         // (unless nothing of the run is: then nothing was changed, and no
         // journal is left to undo, as the message says)
         const message = String((e as Error)?.message);
+        // stdout (the change lines) not writable with --apply: the run
+        // stopped, and the changes made up to then are in the journal, those
+        // whose lines failed too (each is journaled before it is made)
+        const lines = apply && /cannot write stdout: /.test(message);
         if (
-          journal && /cannot write the journal: /.test(message) &&
+          journal && (lines || /cannot write the journal: /.test(message)) &&
           !message.includes("; nothing was changed (the journal ")
         ) {
           throw new Error(
-            `${(e as Error).message.split("\n")[0]}; the changes made before it are in ` +
+            `${(e as Error).message.split("\n")[0]}; ` +
+              (lines
+                ? "stopped part way: every change made, its line written or not, is in "
+                : "the changes made before it are in ") +
               `${journal}: pwalk undo --apply ${shellQuote(journal)} puts them back` +
               // undo puts back every run of a journal, newest first
               (earlier
