@@ -97,6 +97,20 @@ testNeeding([ZSTD], {
     await report(root, { output: pq, deviceMap: [[real, other]] });
     assertEquals(await duck(`SELECT DISTINCT st_dev FROM '${pq}'`), [[other]]);
 
+    // the root's inode on another device, but none of the frontier folders
+    // the planned ones (another file system whose root has the same inode,
+    // as every ext4's is 2): refused
+    await Deno.writeTextFile(
+      planFile,
+      JSON.stringify({
+        ...edited,
+        frontier: edited.frontier.map((f) => ({ ...f, ino: f.ino + 1_000_000_007 })),
+      }),
+    );
+    const fs = await cli(shardArgs(planFile, 2, `${dir}/other-fs-2.csv.zst`));
+    assertEquals(fs.code, 1, fs.stderr);
+    assertStringIncludes(fs.stderr, "another file system is mounted there; make a new plan");
+
     // a root with another inode is still another folder: refused
     await Deno.writeTextFile(
       planFile,

@@ -14,6 +14,7 @@ import {
 } from "../report.ts";
 import type { Progress } from "../job.ts";
 import { checkInt } from "../options.ts";
+import { count } from "../digits.ts";
 import { ensureNative, native } from "../ffi.ts";
 import { besidePath, osErrorText, outputTarget, removeBeside } from "../outfile.ts";
 import { removeOnInterrupt } from "../interrupt.ts";
@@ -259,8 +260,10 @@ function slurmInfo(): ShardRecord["slurm"] {
  * Check that the plan's root is still the folder it was: the same inode,
  * on the planned device or on another device number (a file system
  * mounted again, or seen from another node: NFS, Lustre, GPFS and FUSE
- * number each mount on its own). Throws {@link PlanMismatchError}
- * otherwise. Returns the root's device now.
+ * number each mount on its own; then one of the plan's frontier folders on
+ * ROOT's file system, up to 8 looked at, must be the planned one, or it is
+ * another file system whose root has the same inode). Throws
+ * {@link PlanMismatchError} otherwise. Returns the root's device now.
  *
  * @example
  * ```ts ignore
@@ -286,6 +289,28 @@ export async function checkPlanRoot(plan: ShardPlan): Promise<number> {
       `${root} is not the planned folder any more (planned device ${plan.root.dev} inode ` +
         `${plan.root.ino}, now ${st.dev} ${st.ino}): make a new plan`,
     );
+  }
+  if (st.dev !== plan.root.dev) {
+    // Another device number: the same file system numbered by this node,
+    // or another one whose root has the same inode (every ext4's is 2).
+    // Some of the plan's frontier folders on ROOT's file system must be
+    // the planned ones (up to 8 looked at, one lstat a name).
+    const plain = new Map<string, boolean>();
+    let looked = 0, found = 0;
+    for (const f of plan.frontier) {
+      if (f.dev !== plan.root.dev) continue;
+      const id = await plainFolderId(root, pathOfJson(f), plain);
+      looked++;
+      if (id && id.ino === f.ino && id.dev === st.dev) found++;
+      if (found || looked >= 8) break;
+    }
+    if (looked && !found) {
+      throw new PlanMismatchError(
+        `${root} has the planned inode ${plan.root.ino} on another device (planned ` +
+          `${plan.root.dev}, now ${st.dev}), but none of the ${count(looked, "frontier folder")} ` +
+          "looked at is the planned one: another file system is mounted there; make a new plan",
+      );
+    }
   }
   return st.dev;
 }
