@@ -406,74 +406,82 @@ Deno.test("CLI: SIGINT while waiting for a FIFO's reader: nothing was written, i
   assertEquals((await Deno.lstat(fifo)).isFifo, true);
 });
 
-Deno.test("CLI: under nohup (SIGHUP ignored), a SIGHUP does not stop a report", async () => {
-  await using tmp = await tempDir();
-  const root = `${tmp.path}/wide`;
-  const wide = await growingTree(root, 10, 1000); // 2.2 MB of CSV: far more than a pipe holds
-  const fifo = `${tmp.path}/fifo`;
-  await new Deno.Command("mkfifo", { args: [fifo] }).output();
-  // nohup's way: SIGHUP ignored, then exec (the shell's trap '' is kept across exec)
-  const p = new Deno.Command("sh", {
-    args: [
-      "-c",
-      `trap '' HUP; exec "$0" run -A "$1" --threads 1 -o "$2" "$3"`,
-      Deno.execPath(),
-      CLI,
-      fifo,
-      root,
-    ],
-    cwd: REPO,
-    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const file = await Deno.open(fifo, { read: true });
-  const reader = file.readable.getReader();
-  let rows = 0;
-  const count = (b: Uint8Array) => b.forEach((x) => x === 10 && rows++);
-  const first = await reader.read(); // rows are arriving: the run's signal listeners are set
-  if (first.done || !first.value) throw new Error("no rows came");
-  count(first.value);
-  // The report cannot end while nothing is read: its writes wait for the pipe.
-  p.kill("SIGHUP");
-  let ended = false;
-  const status = p.status.finally(() => ended = true);
-  await sleep(500);
-  assert(!ended, "the report ended at SIGHUP");
-  for (let c = await reader.read(); !c.done; c = await reader.read()) count(c.value);
-  const r = await p.output();
-  await status;
-  assertEquals(r.code, 0, dec.decode(r.stderr));
-  assertEquals(rows, wide.entries);
-});
+for (
+  const [sig, trap, how] of [
+    ["SIGHUP", "HUP", "under nohup (SIGHUP ignored)"],
+    ["SIGINT", "INT", "as a script's background job (SIGINT ignored)"],
+  ] as const
+) {
+  Deno.test(`CLI: ${how}, a ${sig} does not stop a report`, async () => {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/wide`;
+    const wide = await growingTree(root, 10, 1000); // 2.2 MB of CSV: far more than a pipe holds
+    const fifo = `${tmp.path}/fifo`;
+    await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    // nohup's way, and a shell's for `cmd &` in a script: ignored, then exec
+    // (the shell's trap '' is kept across exec)
+    const p = new Deno.Command("sh", {
+      args: [
+        "-c",
+        `trap '' ${trap}; exec "$0" run -A "$1" --threads 1 -o "$2" "$3"`,
+        Deno.execPath(),
+        CLI,
+        fifo,
+        root,
+      ],
+      cwd: REPO,
+      env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const file = await Deno.open(fifo, { read: true });
+    const reader = file.readable.getReader();
+    let rows = 0;
+    const count = (b: Uint8Array) => b.forEach((x) => x === 10 && rows++);
+    const first = await reader.read(); // rows are arriving: the run's signal listeners are set
+    if (first.done || !first.value) throw new Error("no rows came");
+    count(first.value);
+    // The report cannot end while nothing is read: its writes wait for the pipe.
+    p.kill(sig);
+    let ended = false;
+    const status = p.status.finally(() => ended = true);
+    await sleep(500);
+    assert(!ended, `the report ended at ${sig}`);
+    for (let c = await reader.read(); !c.done; c = await reader.read()) count(c.value);
+    const r = await p.output();
+    await status;
+    assertEquals(r.code, 0, dec.decode(r.stderr));
+    assertEquals(rows, wide.entries);
+  });
 
-Deno.test("CLI: under nohup, a SIGHUP after a job's listeners are gone still changes nothing", async () => {
-  // between two jobs, or after the last: Deno's own SIGHUP handler stays in
-  const script = `import { listen } from "${REPO}/lib/cli/common.ts";
-const stop = listen("SIGHUP", () => console.log("stopped"));
+  Deno.test(`CLI: ${how}, a ${sig} after a job's listeners are gone still changes nothing`, async () => {
+    // between two jobs, or after the last: Deno's own handler stays in
+    const script = `import { listen } from "${REPO}/lib/cli/common.ts";
+const stop = listen("${sig}", () => console.log("stopped"));
 stop();
 console.log("ready");
 await new Promise((r) => setTimeout(r, 1500));
 console.log("alive");`;
-  const p = new Deno.Command("sh", {
-    args: ["-c", `trap '' HUP; exec "$0" eval "$1"`, Deno.execPath(), script],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const reader = p.stdout.getReader();
-  let out = "";
-  while (!out.includes("ready")) {
-    const c = await reader.read();
-    if (c.done) break;
-    out += dec.decode(c.value);
-  }
-  p.kill("SIGHUP");
-  for (let c = await reader.read(); !c.done; c = await reader.read()) out += dec.decode(c.value);
-  const err = await new Response(p.stderr).text();
-  const st = await p.status;
-  assertEquals([st.code, st.signal], [0, null], err);
-  assertEquals(out.trim().split("\n"), ["ready", "alive"]);
-});
+    const p = new Deno.Command("sh", {
+      args: ["-c", `trap '' ${trap}; exec "$0" eval "$1"`, Deno.execPath(), script],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const reader = p.stdout.getReader();
+    let out = "";
+    while (!out.includes("ready")) {
+      const c = await reader.read();
+      if (c.done) break;
+      out += dec.decode(c.value);
+    }
+    p.kill(sig);
+    for (let c = await reader.read(); !c.done; c = await reader.read()) out += dec.decode(c.value);
+    const err = await new Response(p.stderr).text();
+    const st = await p.status;
+    assertEquals([st.code, st.signal], [0, null], err);
+    assertEquals(out.trim().split("\n"), ["ready", "alive"]);
+  });
+}
 
 /** Journal entry lines: DEV INO TYPE OLDUID OLDGID OLDMODE NEWUID NEWGID NEWMODE PATH. */
 function journalEntries(text: string) {

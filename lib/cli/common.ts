@@ -67,15 +67,24 @@ function ignoredAtStart(signal: number): boolean {
 /** The signals that cancel a run (Ctrl-C, batch schedulers, a closed terminal), with their statuses. */
 const SIGNALS = [["SIGHUP", 129], ["SIGINT", 130], ["SIGTERM", 143]] as const;
 
-/** SIGHUP was ignored when the process started (nohup): it must stay so. */
-const HUP_IGNORED = ignoredAtStart(1);
+/**
+ * The signals among {@link SIGNALS} ignored when the process started: they
+ * must stay so. nohup and `trap '' HUP` leave SIGHUP ignored; a shell that
+ * is not interactive starts its background jobs (`pwalk ... &` in a script)
+ * with SIGINT ignored, and `trap '' INT` does so too.
+ */
+const IGNORED_AT_START: ReadonlySet<string> = new Set(
+  ([["SIGHUP", 1], ["SIGINT", 2], ["SIGTERM", 15]] as const)
+    .filter(([, n]) => ignoredAtStart(n)).map(([name]) => name),
+);
 
 /**
  * Call `stop` on signal `name` until the returned function is called. A
- * SIGHUP that nohup ignored stays ignored: Deno installs its own handler for
- * SIGHUP as soon as any signal is listened to, and that handler ends the
- * process on a SIGHUP no listener takes, so a listener that does nothing
- * takes it, for the rest of the process's life.
+ * signal ignored when the process started (SIGHUP under nohup, SIGINT in a
+ * script's background job) stays ignored: Deno installs its own handler for
+ * a signal as soon as it is listened to, and that handler ends the process
+ * on a signal no listener takes, so a listener that does nothing takes it,
+ * for the rest of the process's life.
  *
  * @example
  * ```ts ignore
@@ -84,11 +93,11 @@ const HUP_IGNORED = ignoredAtStart(1);
  * ```
  */
 export function listen(name: Deno.Signal, stop: () => void): () => void {
-  if (name === "SIGHUP" && HUP_IGNORED) {
-    // for the life of the process: once Deno's handler is in, a SIGHUP
+  if (IGNORED_AT_START.has(name)) {
+    // for the life of the process: once Deno's handler is in, a signal
     // that no listener takes would end it (between two jobs, at the end)
-    if (!hupTaken) Deno.addSignalListener("SIGHUP", () => {});
-    hupTaken = true;
+    if (!ignoredTaken.has(name)) Deno.addSignalListener(name, () => {});
+    ignoredTaken.add(name);
     return () => {};
   }
   const taken = () => {
@@ -99,8 +108,8 @@ export function listen(name: Deno.Signal, stop: () => void): () => void {
   return () => Deno.removeSignalListener(name, taken);
 }
 
-/** The do-nothing SIGHUP listener of a nohup run is in (it is never removed). */
-let hupTaken = false;
+/** The signals ignored at start whose do-nothing listener is in (it is never removed). */
+const ignoredTaken = new Set<string>();
 
 /** The status a signal's listener ends the process with, once it has said why (runAnswer). */
 let quitting: number | undefined;
