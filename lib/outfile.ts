@@ -428,8 +428,8 @@ function folderOf(file: string): string {
  * (its target replaced, the link kept; with `replaceLink`, the link itself
  * replaced, but never `/dev/stdout` or another name of this process's
  * descriptors: a RangeError), a character device or FIFO is written directly. Anything else
- * (a socket, a block device, a link to nothing) is refused: replacing
- * /dev/null as root would harm the system; a folder is bad usage (a
+ * (a block device) is refused: replacing /dev/null as root would harm the
+ * system; a folder, a socket and a link to nothing are bad usage (a
  * RangeError). So is a path that meets, at its last name or in a folder of
  * it, a link the kernel's protected_symlinks would not follow (a
  * {@link ProtectedLinkError}), whether or not the file is there yet.
@@ -460,17 +460,24 @@ export async function outputTarget(
   if (info.isSymlink && options.replaceLink) return { path: file, direct: false };
   if (info.isSymlink) {
     try {
-      path = await Deno.realPath(file);
-      info = await Deno.stat(path);
-    } catch {
-      throw new Error(`pwalk: ${file}: a link to nothing (write to its target's name instead)`);
+      info = await Deno.stat(file);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      throw new RangeError(
+        `pwalk: ${file} is a link to nothing: write to its target's name instead`,
+      );
     }
+    // a descriptor's link to a pipe (/dev/fd/63 of >(zstd)) has no path: its own name
+    path = await Deno.realPath(file).catch(() => file);
   }
   if (info.isFile) return { path, direct: false };
   if (info.isCharDevice || info.isFifo) {
     return { path, direct: true, id: { dev: info.dev, ino: info.ino } };
   }
   if (info.isDirectory) throw folderRefused(file);
+  if (info.isSocket) {
+    throw new RangeError(`pwalk: ${file} is a socket: give the name of a file to write`);
+  }
   throw new Error(`pwalk: ${file}: not a file, character device or FIFO`);
 }
 

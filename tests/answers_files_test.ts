@@ -175,10 +175,10 @@ Deno.test("convert and --html write through a link and into a device or FIFO, ne
   const m = await cli(["convert", scan, missing]);
   assertEquals(m.code, 1, m.stderr);
   assertEquals(m.stderr.trim(), `pwalk: cannot write ${missing}: No such file or directory`);
-  // a folder or a link to nothing: one line, status 1, nothing written
+  // a link to nothing: one line, bad usage (as a folder), nothing written
   await Deno.symlink("nowhere/x.csv", `${tmp.path}/dangling.csv`);
   const r = await cli(["convert", scan, `${tmp.path}/dangling.csv`]);
-  assertEquals(r.code, 1, r.stderr);
+  assertEquals(r.code, 2, r.stderr);
   assertStringIncludes(r.stderr, "a link to nothing");
   assert(Deno.lstatSync(`${tmp.path}/dangling.csv`).isSymlink);
 });

@@ -393,14 +393,20 @@ Deno.test("--errors FILE is written as -o is: whole, through a link, never clobb
   assertEquals(await Deno.readTextFile(precious), HEAD);
   assertEquals(Deno.statSync(precious).mode! & 0o777, 0o640);
 
-  // a link to nothing and a folder are refused before anything is written
+  // a link to nothing, a socket and a folder are refused before anything is
+  // written: bad usage, as for -o
   await Deno.symlink("nowhere.csv", `${tmp.path}/dangling.csv`);
-  for (const [bad, code] of [[`${tmp.path}/dangling.csv`, 1], [`${tmp.path}/tree`, 2]] as const) {
-    const was = names();
-    r = await cli(["--errors", bad, "-o", out, root]);
-    assertEquals(r.code, code, r.stderr); // a folder is bad usage, as for -o
-    assertMatch(r.stderr, /^pwalk: --errors [^\n]*\n$/);
-    assertEquals(names(), was);
+  const listener = Deno.listen({ transport: "unix", path: `${tmp.path}/sock` });
+  try {
+    for (const bad of [`${tmp.path}/dangling.csv`, `${tmp.path}/sock`, `${tmp.path}/tree`]) {
+      const was = names();
+      r = await cli(["--errors", bad, "-o", out, root]);
+      assertEquals(r.code, 2, r.stderr);
+      assertMatch(r.stderr, /^pwalk: --errors [^\n]*\n$/);
+      assertEquals(names(), was);
+    }
+  } finally {
+    listener.close(); // (removes the socket)
   }
 
   // a file that cannot take even the header: the same words as a row that does not fit

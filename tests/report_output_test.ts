@@ -9,9 +9,10 @@
  *   temporary folder, so that a regression replaces a copy, never /dev/null;
  * - a FIFO stays a FIFO and its reader gets the whole report, whether it
  *   opened the FIFO before pwalk or after, plain or gzip;
- * - a socket is refused with one line and stays a socket;
+ * - a socket is refused with one line (bad usage, exit 2, as a folder) and
+ *   stays a socket;
  * - a symbolic link stays a link and the file it names takes the report; a
- *   dangling link is refused and nothing is created;
+ *   dangling link is refused (bad usage) and nothing is created;
  * - an existing file keeps its permission bits, owner and group (root);
  * - without privileges, a device in a folder the user cannot write (as
  *   /dev/null is for a user) is written (no temporary file is needed).
@@ -277,7 +278,7 @@ Deno.test("-o a FIFO: its reader gets the whole report, plain or gzip; it stays 
   }
 });
 
-Deno.test("-o a socket is refused with one line; the socket stays", async () => {
+Deno.test("-o a socket or a link to nothing is bad usage, as a folder: one line, exit 2, nothing made", async () => {
   await using tmp = await tempDir("pwalk-out-");
   const root = `${tmp.path}/tree`;
   smallTree(root);
@@ -285,13 +286,23 @@ Deno.test("-o a socket is refused with one line; the socket stays", async () => 
   const listener = Deno.listen({ transport: "unix", path: sock });
   try {
     const r = await cli(["-o", sock, root]);
-    assertEquals(r.code, 1, r.stderr);
-    oneLine(r.stderr, /^pwalk: cannot write .*\/sock: it is a socket$/);
+    assertEquals(r.code, 2, r.stderr);
+    oneLine(r.stderr, /^pwalk: .*\/sock is a socket: give the name of a file to write$/);
     assert(Deno.lstatSync(sock).isSocket, "the socket was replaced");
     assertEquals(leftovers(tmp.path), []);
   } finally {
     listener.close();
   }
+  const dangling = `${tmp.path}/dangling.csv`;
+  await Deno.symlink("nowhere/x.csv", dangling);
+  const d = await cli(["-o", dangling, root]);
+  assertEquals(d.code, 2, d.stderr);
+  oneLine(d.stderr, /^pwalk: .*\/dangling.csv is a link to nothing: write to its target's name/);
+  assert(Deno.lstatSync(dangling).isSymlink, "the link was replaced");
+  assertEquals(leftovers(tmp.path), []);
+  // a folder: the same status
+  const f = await cli(["-o", root, root]);
+  assertEquals(f.code, 2, f.stderr);
 });
 
 Deno.test("-o a file that may be written in a folder that may not: the message says the folder", async () => {
@@ -336,8 +347,8 @@ Deno.test("-o a symbolic link: the link stays, the file it names takes the repor
   const dangling = `${tmp.path}/dangling.csv`;
   Deno.symlinkSync("data/missing.csv", dangling);
   const d = await cli(["-o", dangling, root]);
-  assertEquals(d.code, 1, d.stderr);
-  oneLine(d.stderr, /^pwalk: output .*dangling\.csv is a symbolic link to a missing file/);
+  assertEquals(d.code, 2, d.stderr); // bad usage, as a folder
+  oneLine(d.stderr, /^pwalk: .*dangling\.csv is a link to nothing: write to its target's name/);
   assert(Deno.lstatSync(dangling).isSymlink);
   assertEquals([...Deno.readDirSync(`${tmp.path}/data`)].map((e) => e.name), ["real.csv"]);
 });

@@ -1604,10 +1604,10 @@ Deno.test("plan -o as report's -o: a device or FIFO is written directly, a link 
   const again = await plan(`${tmp.path}/link`);
   assertEquals(again.code, 2, again.stderr);
   assertStringIncludes(again.stderr, `${tmp.path}/link already holds a plan`);
-  // a link to nothing: refused, as report's -o refuses it
+  // a link to nothing: refused as bad usage, as report's -o refuses it
   await Deno.symlink(`${tmp.path}/nothing`, `${tmp.path}/dangling`);
   const dangling = await plan(`${tmp.path}/dangling`);
-  assertEquals(dangling.code, 1, dangling.stderr);
+  assertEquals(dangling.code, 2, dangling.stderr);
   assertStringIncludes(dangling.stderr, "a link to nothing");
   assert(!existsSync(`${tmp.path}/nothing`));
 });

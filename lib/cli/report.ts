@@ -29,7 +29,7 @@ import {
   walkArgs,
 } from "./common.ts";
 import { duration, formatBytes } from "./progress.ts";
-import { outputApart } from "../outfile.ts";
+import { outputApart, outputTarget } from "../outfile.ts";
 
 /** `pwalk report --help`. */
 export const HELP = `Usage: pwalk [report] [options] ROOT
@@ -149,8 +149,12 @@ export async function run(args: string[]): Promise<number> {
   const toStdout = output === undefined || output === "-";
   // gzip's levels are 1-9, zstd's (and Parquet's pages) 1-19: the range the output takes
   const level = intArg("level", f.level, 1, !toStdout && compressionOf(output) === "gzip" ? 9 : 19);
-  // a folder, or an --exclude list read above: bad usage
+  // a folder, a socket, a link to nothing, or an --exclude list read above:
+  // bad usage (anything else the library tells, as it opens it)
   if (!toStdout) {
+    await outputTarget(output).catch((e) => {
+      if (e instanceof RangeError) throw usage(e);
+    });
     await outputApart(output, ui.inputs ?? []).catch((e) => {
       throw e instanceof RangeError ? usage(e) : e;
     });
