@@ -555,3 +555,17 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT, PYTHON3], {
     }
   },
 });
+
+Deno.test("CLI: an answer that stdout cannot take (a full disk, > /dev/full) says it was stdout", async () => {
+  await using tmp = await tempDir();
+  await Deno.mkdir(`${tmp.path}/tree`);
+  await Deno.writeTextFile(`${tmp.path}/tree/a`, "a\n");
+  const made = await cli(["-o", `${tmp.path}/scan.csv`, `${tmp.path}/tree`]);
+  assertEquals(made.code, 0, made.stderr);
+  const full = { prefix: ["sh", "-c", 'exec "$@" > /dev/full', "sh"] };
+  for (const args of [["summary"], ["summary", "--json"]]) {
+    const r = await cli([...args, `${tmp.path}/scan.csv`], full);
+    assertEquals(r.code, 1, r.stderr);
+    assertEquals(r.stderr, "pwalk: cannot write stdout: No space left on device\n");
+  }
+});

@@ -124,6 +124,37 @@ Deno.test("CLI: SIGINT, SIGTERM, SIGHUP stop a report: 128+n, nothing left", asy
     });
   }
 
+  await t.step(
+    "SIGTERM with FILE there before: FILE is said to be left as it was, and is",
+    async () => {
+      for (let attempt = 0;; attempt++) {
+        const out = `${outDir}/scan.csv`;
+        const before = "path,an earlier scan\n";
+        await Deno.writeTextFile(out, before);
+        const partial = () =>
+          names(outDir).some((n) =>
+            n.startsWith("scan.csv.partial-") && Deno.statSync(`${outDir}/${n}`).size > 0
+          );
+        const r = await interrupt(["--threads", "1", "-o", out, root], partial, "SIGTERM");
+        if (!r) {
+          if (attempt >= 3) fail("the report always finished before the signal");
+          await wide.grow();
+          continue;
+        }
+        assertEquals(r.code, 143, r.stderr);
+        assertStringIncludes(
+          r.stderr,
+          `pwalk: interrupted by SIGTERM; no new output was left (${out} was left as it was); `,
+        );
+        assert(!r.stderr.includes("was not written"), r.stderr);
+        assertEquals(await Deno.readTextFile(out), before);
+        assertEquals(names(outDir), ["scan.csv"], "no partial file");
+        await Deno.remove(out);
+        break;
+      }
+    },
+  );
+
   await t.step("SIGINT while writing to stdout: the CSV is said to be incomplete", async () => {
     for (let attempt = 0;; attempt++) {
       const p = spawnCli(["--threads", "1", root]);
@@ -147,6 +178,8 @@ Deno.test("CLI: SIGINT, SIGTERM, SIGHUP stop a report: 128+n, nothing left", asy
       // what reached the pipe, as counted when the job stopped (stderr is
       // no terminal here: no progress line, only the job's final count)
       assertStringIncludes(stderr, `(${formatBytes(bytes)} were written)`);
+      // what the job had walked: not rows the pipe took
+      assertMatch(stderr, /were written\); [\d,]+ entr(y|ies) walked, \d+ errors? in /);
       break;
     }
   });

@@ -2035,7 +2035,9 @@ for i in range(10000): os.close(os.open(os.path.join(sys.argv[1], "t%05d" % i), 
   assertEquals(above, 10001, "the first part whole: the root and its files");
   assert(rows < 10001 + inFolders, "stopped before its end");
   // every row that reached stdout was counted: the first part's too
-  const m = /^pwalk: interrupted by SIGTERM; .*; ([\d,]+) entries, 0 errors in /m.exec(stderr);
+  const m = /^pwalk: interrupted by SIGTERM; .*; ([\d,]+) entries walked, 0 errors in /m.exec(
+    stderr,
+  );
   if (!m) throw new Error(`no count of what it had done: ${stderr}`);
   const told = Number(m[1].replaceAll(",", ""));
   assert(told >= rows, `told ${told} entries, ${rows} rows were written: ${stderr}`);

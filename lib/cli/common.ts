@@ -197,13 +197,20 @@ export function stdoutClosed(e: unknown): boolean {
 
 /**
  * Write `text` whole on stdout. Unlike console.log, which drops a write
- * error, a closed stdout throws (see {@link stdoutClosed}).
+ * error, a closed stdout throws (see {@link stdoutClosed}); any other
+ * write error (a full disk, `> /dev/full`) throws "pwalk: cannot write
+ * stdout: ...".
  */
 export function writeStdout(text: string): void {
   // the answer, at the end of the work: the status line is done
   statusLine?.stop();
   const b = enc.encode(text);
-  for (let i = 0; i < b.length;) i += Deno.stdout.writeSync(b.subarray(i));
+  try {
+    for (let i = 0; i < b.length;) i += Deno.stdout.writeSync(b.subarray(i));
+  } catch (e) {
+    if (stdoutClosed(e)) throw e;
+    throw new Error(`pwalk: cannot write stdout: ${osErrorText(e)}`, { cause: e });
+  }
 }
 
 /**
@@ -1106,10 +1113,13 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
   }
 }
 
-/** "; 12,345 entries, 3 errors in 4.2 s before it": what a stopped run had done. */
+/**
+ * "; 12,345 entries walked, 3 errors in 4.2 s before it": what a stopped
+ * run had done (entries walked, not rows an output took: those may lag).
+ */
 function soFar(p: Progress | undefined): string {
   if (!p) return "";
-  return `; ${count(p.entries, "entry", "entries")}, ${count(p.errors, "error")} in ` +
+  return `; ${count(p.entries, "entry", "entries")} walked, ${count(p.errors, "error")} in ` +
     `${duration(p.elapsedMs)} before it`;
 }
 

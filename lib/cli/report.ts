@@ -217,8 +217,15 @@ export async function run(args: string[]): Promise<number> {
       }
       if (toStdout) return `the CSV on stdout is incomplete${before}`;
       // a device or FIFO is written directly: what reached it stays
-      return direct
-        ? `the CSV written to ${output} is incomplete${before}`
+      if (direct) return `the CSV written to ${output} is incomplete${before}`;
+      // the temporary is gone; a file there now is the one there before
+      // (a report renames its own over it only once done)
+      let there = false;
+      try {
+        there = !!Deno.lstatSync(output!);
+      } catch { /* none */ }
+      return there
+        ? `no new output was left (${output} was left as it was)`
         : `no output file was left (${output} was not written)`;
     },
   });
