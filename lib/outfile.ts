@@ -641,15 +641,21 @@ export async function openPartial(
   path: string,
   options: OpenPartialOptions = {},
 ): Promise<PartialFile> {
-  const tmp = partialBeside(path);
-  const forget = options.removeOnInterrupt === false ? () => {} : removeOnInterrupt(tmp);
-  let old: Deno.FileInfo | null, file: Deno.FsFile;
-  try {
-    old = await Deno.stat(path).catch(() => null);
-    file = await createPartial(tmp, old);
-  } catch (e) {
+  const old = await Deno.stat(path).catch(() => null);
+  let tmp: string, forget: () => void, file: Deno.FsFile;
+  for (let attempt = 0;; attempt++) {
+    tmp = partialBeside(path);
+    forget = options.removeOnInterrupt === false ? () => {} : removeOnInterrupt(tmp);
+    try {
+      file = await createPartial(tmp, old);
+    } catch (e) {
+      forget();
+      throw e;
+    }
+    // locked for its whole life: another run's tidying never takes it
+    if (await claimTemp(tmp, file) || attempt >= 99) break;
+    file.close(); // being removed by another run's tidying: another name
     forget();
-    throw e;
   }
   let open = true;
   const close = (): boolean => {
@@ -740,9 +746,15 @@ export function aliveHere(pid: number): boolean {
 
 /**
  * Remove the files beside `file` named `file` + a suffix `temp` matches
- * (its first group that matched: a PID) whose process is not alive on this
- * host: what a run killed before its end (kill -9, a lost node) left.
- * Returns their paths.
+ * (its first group that matched: a PID) that a run killed before its end
+ * (kill -9, a lost node) left: those whose process is not alive on this
+ * host and that no live run holds locked. A run locks its temporary for
+ * as long as it writes it (flock: the library's `FILE.partial-PID-N`, and
+ * {@link openPartial}'s), and over NFS the server keeps that lock for
+ * every node, so a live run on another host, in another PID namespace or
+ * hidden from /proc (hidepid) keeps its file; a dead run's lock is gone.
+ * Where the file system has no locks only the PID is asked. Returns their
+ * paths.
  */
 export async function removeBeside(file: string, temp: RegExp): Promise<string[]> {
   const slash = file.lastIndexOf("/");
@@ -756,10 +768,71 @@ export async function removeBeside(file: string, temp: RegExp): Promise<string[]
       if (!m || aliveHere(Number(m[1] ?? m[2]))) continue;
       const path = slash < 0 ? e.name : `${dir === "/" ? "" : dir}/${e.name}`;
       try {
-        await Deno.remove(path);
-        removed.push(path);
+        if (await removeUnlocked(path)) removed.push(path);
       } catch { /* gone already, or not ours to remove: left */ }
     }
   } catch { /* the folder cannot be listed: nothing to tidy */ }
   return removed;
+}
+
+/**
+ * Remove the regular file `path` unless a live process holds a lock on it
+ * ({@link claimTemp}): a shared lock is taken (no writer's exclusive one
+ * can be held meanwhile) and the name removed while it is held, if it
+ * still names the file locked. Nothing but that file is opened: not a
+ * FIFO (no waiting for a writer), nor a device put there since it was
+ * listed. Whether it was removed.
+ */
+async function removeUnlocked(path: string): Promise<boolean> {
+  const fs = await import("node:fs/promises");
+  const c = (await import("node:fs")).constants;
+  // the file itself, no link followed, no FIFO waited for
+  const h = await fs.open(path, c.O_RDONLY | c.O_NOFOLLOW | c.O_NONBLOCK | c.O_NOCTTY);
+  try {
+    const seen = await h.stat();
+    if (!seen.isFile()) return false;
+    let f: Deno.FsFile;
+    try {
+      f = await Deno.open(`/proc/self/fd/${h.fd}`, { read: true }); // a description with a lock of its own
+    } catch {
+      f = await Deno.open(path, { read: true }); // no /proc: by its name, checked below
+    }
+    try {
+      const st = await f.stat();
+      if (st.dev !== seen.dev || st.ino !== seen.ino) return false;
+      try {
+        if (!await f.tryLock(false)) return false; // a live run writes it
+      } catch { /* no locks here (ENOLCK, EOPNOTSUPP): the PID said it */ }
+      const now = await Deno.lstat(path);
+      if (now.dev !== st.dev || now.ino !== st.ino) return false;
+      await Deno.remove(path);
+      return true;
+    } finally {
+      f.close();
+    }
+  } finally {
+    await h.close();
+  }
+}
+
+/**
+ * Lock `f`, the temporary just made as `path`, for as long as it is open
+ * (flock, exclusive), so that {@link removeBeside} in another run never
+ * takes it for a dead run's leftover. False when the name is being removed
+ * by such a run (it holds a lock on the file, or the name no longer holds
+ * it once locked): the caller closes it and takes another name. True when
+ * locked, or when the file system has no locks.
+ */
+async function claimTemp(path: string, f: Deno.FsFile): Promise<boolean> {
+  try {
+    if (!await f.tryLock(true)) return false;
+  } catch {
+    return true; // no locks here: as before, the PID in the name tells
+  }
+  try {
+    const [mine, now] = [await f.stat(), await Deno.lstat(path)];
+    return mine.dev === now.dev && mine.ino === now.ino;
+  } catch {
+    return false;
+  }
 }

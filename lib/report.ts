@@ -29,7 +29,9 @@ export interface ReportOptions extends CommonOptions {
    *   runs (its "unload" event) removes the temporary; one that a process
    *   killed outright (`kill -9`) left is removed by the next report to
    *   FILE, before its walk, once that process is not alive on this host
-   *   (see {@link ReportSummary.leftoversRemoved}).
+   *   and no process holds a lock on the file (a run locks its temporary,
+   *   flock, while it writes it: a live run on another host or in another
+   *   PID namespace keeps it) (see {@link ReportSummary.leftoversRemoved}).
    * - A character or block device (`/dev/null`) or a FIFO is written
    *   directly, as the shell's `>` does; a FIFO with no reader yet is waited
    *   for. A write error (`/dev/full`) fails the report.
@@ -129,8 +131,9 @@ export interface ReportSummary {
    * The temporary files (`FILE.partial-PID-N` beside the output) that
    * earlier runs killed before their end left, removed before the walk
    * (so that one inside the tree is never a row): those whose process is
-   * not alive on this host. Nothing is printed (the CLI says "removed ...,
-   * left by an earlier run killed before its end" for each).
+   * not alive on this host and that no live process holds locked (a run
+   * locks its own while it writes it). Nothing is printed (the CLI says
+   * "removed ..., left by an earlier run killed before its end" for each).
    */
   leftoversRemoved: string[];
 }

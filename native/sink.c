@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -145,6 +147,22 @@ static int open_device(pw_sink *s, int dir, const char *leaf, int nofollow) {
 #define PW_TEMP_PREFIX_MAX 191
 #define PW_TEMP_HEAD 175
 
+/* Lock the temporary fd, just made as name in dir, for the life of the
+   descriptor (flock; over NFS the client makes it a lock the server keeps
+   for every node): a run that tidies what runs killed before their end
+   left (lib/outfile.ts removeBeside) removes only a temporary it can lock,
+   so never a live run's, on another host or in another PID namespace too.
+   Such a tidier takes a shared lock and removes the name while it holds
+   it: a lock refused here, or a name no longer ours once locked, means the
+   name is being removed (false: take another). A file system without locks
+   (ENOLCK, EOPNOTSUPP, ENOSYS) leaves it unlocked (true). */
+static bool claim_temp(int dir, const char *name, int fd) {
+  if (flock(fd, LOCK_EX | LOCK_NB)) return errno != EWOULDBLOCK && errno != EINTR;
+  struct stat mine, now;
+  return fstat(fd, &mine) == 0 && fstatat(dir, name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+         mine.st_dev == now.st_dev && mine.st_ino == now.st_ino;
+}
+
 /* A new file named leaf in the folder dir (a descriptor the sink keeps,
    on success: the temporary file is made, renamed and removed in it, even
    if it is renamed meanwhile; by path, a moved folder left the complete
@@ -169,7 +187,13 @@ static int open_replace(pw_sink *s, int dir, const char *leaf, const struct stat
     /* Replacing a file: private until it has the old file's owner and mode. */
     fd = openat(dfd, s->tmp_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                 old ? 0600 : 0666);
-    if (fd >= 0 || errno != EEXIST) break;
+    if (fd < 0 && errno != EEXIST) break;
+    if (fd >= 0 && claim_temp(dfd, s->tmp_name, fd)) break;
+    if (fd >= 0) { /* a tidier of another run has it: it removes the name */
+      close(fd);
+      fd = -1;
+      errno = EEXIST;
+    }
   }
   if (fd < 0) {
     int e = errno;

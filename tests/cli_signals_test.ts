@@ -14,8 +14,16 @@
  * made bigger and the step runs again.
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes, fail } from "@std/assert";
-import { CLI, deno, REPO, run, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
-import { CC, FUSERMOUNT, PKG_CONFIG, PYTHON3, SETPRIV, testNeeding } from "./helpers/system.ts";
+import { CLI, cli, deno, REPO, run, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
+import {
+  CC,
+  FUSERMOUNT,
+  PKG_CONFIG,
+  PYTHON3,
+  SETPRIV,
+  testNeeding,
+  UNSHARE,
+} from "./helpers/system.ts";
 import { flatTree, growingTree, python } from "./helpers/tree.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { mountSlowfs } from "./helpers/slowfs.ts";
@@ -811,4 +819,108 @@ Deno.test("CLI: a killed run's leftovers inside the tree are removed before the 
     names(tmp.path),
     ["errs.csv", liveErrs.slice(tmp.path.length + 1), "tree"].sort(),
   );
+});
+
+Deno.test("CLI: a temporary that a live process holds locked is never removed as a leftover, whatever its PID says", async () => {
+  // a run on another host or in another PID namespace (its PID not in this
+  // host's /proc) locks its temporaries for as long as it writes them
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(root);
+  await Deno.writeTextFile(`${root}/f`, "x");
+  const p = spawnCli(["-o", `${tmp.path}/x.csv`, root]);
+  await p.stdout.cancel();
+  await p.stderr.cancel();
+  const dead = (await p.status, p.pid); // ended: its pid names no process here now
+  await Deno.remove(`${tmp.path}/x.csv`);
+  const out = `${tmp.path}/out.csv`, errs = `${tmp.path}/errs.csv`;
+  const held = [
+    `${out}.partial-${dead}-0`,
+    `${tmp.path}/.errs.csv.partial-${dead}-${crypto.randomUUID()}`,
+  ];
+  const stale = [
+    `${out}.partial-${dead}-1`,
+    `${tmp.path}/.errs.csv.partial-${dead}-${crypto.randomUUID()}`,
+  ];
+  for (const f of [...held, ...stale]) await Deno.writeTextFile(f, "rows");
+  const locks = await Promise.all(held.map(async (f) => {
+    const h = await Deno.open(f, { read: true, write: true });
+    await h.lock(true); // as a live run holds its own
+    return h;
+  }));
+  try {
+    const r = await cli(["-o", out, "--errors", errs, root]);
+    assertEquals(r.code, 0, r.stderr);
+    for (const t of stale) {
+      assertStringIncludes(
+        r.stderr,
+        `pwalk: removed ${t}, left by an earlier run killed before its end`,
+      );
+    }
+    for (const t of held) assert(!r.stderr.includes(t), r.stderr);
+    assertEquals(
+      names(tmp.path),
+      ["errs.csv", "out.csv", "tree", ...held.map((f) => f.slice(tmp.path.length + 1))].sort(),
+    );
+  } finally {
+    for (const h of locks) h.close();
+  }
+});
+
+testNeeding([CC, PKG_CONFIG, FUSERMOUNT, UNSHARE], {
+  name:
+    "CLI: a report in another PID namespace to the same -o and --errors leaves a live run's temporaries alone",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    await using tmp = await tempDir();
+    const src = `${tmp.path}/src`, other = `${tmp.path}/other`;
+    await Deno.mkdir(src);
+    await Deno.mkdir(other);
+    for (let i = 0; i < 40; i++) await Deno.writeTextFile(`${src}/f${i}`, "x");
+    await Deno.writeTextFile(`${other}/g`, "y");
+    await using fs = await mountSlowfs(tmp.path, src, { SLOWFS_DELAY_US: "20000" });
+    const out = `${tmp.path}/shared.csv`, errs = `${tmp.path}/errs.csv`;
+    // the first run: its temporaries made, its walk then held in the hung mount
+    const first = spawnCli(["--threads", "1", "-o", out, "--errors", errs, fs.path]);
+    const firstOut = first.output();
+    const temps = () =>
+      names(tmp.path).filter((n) =>
+        n.startsWith("shared.csv.partial-") || n.startsWith(".errs.csv.partial-")
+      );
+    const deadline = Date.now() + 60_000; // a hang guard
+    while (temps().length < 2) {
+      if (Date.now() > deadline) fail(`no temporaries: ${names(tmp.path)}`);
+      await sleep(5);
+    }
+    fs.pause();
+    const before = temps();
+    try {
+      // the second: its own PID namespace, where the first's PID is no process
+      const second = await run("unshare", [
+        "-p",
+        "-f",
+        "--mount-proc",
+        Deno.execPath(),
+        "run",
+        "-A",
+        CLI,
+        "-o",
+        out,
+        "--errors",
+        errs,
+        other,
+      ], { cwd: REPO, env: { NO_COLOR: "1" }, timeoutMs: 120_000 });
+      assertEquals(second.code, 0, second.stderr);
+      assert(!second.stderr.includes("removed"), second.stderr);
+      assertEquals(temps().filter((n) => before.includes(n)), before);
+    } finally {
+      fs.resume();
+    }
+    const r = await firstOut;
+    assertEquals(r.code, 0, dec.decode(r.stderr));
+    // the first run's rows in place: its 41 entries, the mount's
+    const rows = (await Deno.readTextFile(out)).split("\n").filter(Boolean);
+    assertEquals(rows.length, 41);
+    assertEquals(temps(), []);
+  },
 });

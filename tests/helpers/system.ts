@@ -43,6 +43,8 @@ export const ZSTD: Need = requireTool("zstd", "zstd");
 export const SETPRIV: Need = requireTool("setpriv", "util-linux");
 /** prlimit (a child run under a resource limit: RLIMIT_FSIZE). */
 export const PRLIMIT: Need = requireTool("prlimit", "util-linux");
+/** unshare (a run in a PID namespace of its own). */
+export const UNSHARE: Need = requireTool("unshare", "util-linux");
 /** qemu-aarch64, to run the aarch64 library. */
 export const QEMU_AARCH64: Need = requireTool("qemu-aarch64", "qemu-user");
 /** The aarch64 glibc qemu-aarch64 runs with (-L /usr/aarch64-linux-gnu). */
