@@ -924,3 +924,89 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT, UNSHARE], {
     assertEquals(temps(), []);
   },
 });
+
+/** Whether a thread of process `pid` waits for an answer of a FUSE server. */
+function waitingOnFuse(pid: number): boolean {
+  return Array.from(Deno.readDirSync(`/proc/${pid}/task`)).some((t) => {
+    try {
+      return Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/wchan`).trim() ===
+        "request_wait_answer";
+    } catch {
+      return false; // the thread ended meanwhile
+    }
+  });
+}
+
+testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
+  name:
+    "CLI: a ROOT on a hung mount: a signal is heard while ROOT is looked at (stopping..., a second quits; or, once it answers, nothing done)",
+  async fn(t) {
+    await using tmp = await tempDir();
+    const src = `${tmp.path}/src`;
+    await Deno.mkdir(`${src}/a`, { recursive: true });
+    await using fs = await mountSlowfs(tmp.path, src, { SLOWFS_DELAY_US: "0" });
+    const out = `${tmp.path}/hung.csv`;
+    // each command that takes a ROOT looks at it the same way
+    const runs: [string, string[], Deno.Signal, number, boolean][] = [
+      ["report", ["-o", out, fs.path], "SIGINT", 130, true],
+      ["report", ["-o", out, fs.path], "SIGTERM", 143, false],
+      ["repair", ["repair", fs.path], "SIGTERM", 143, true],
+      [
+        "plan",
+        ["plan", "--shards", "2", "-o", `${tmp.path}/plan.json`, fs.path],
+        "SIGINT",
+        130,
+        false,
+      ],
+      ["chown", ["--chown_from", "1", "--chown_to", "2:2", fs.path], "SIGHUP", 129, true],
+    ];
+    for (const [what, args, signal, code, twice] of runs) {
+      await t.step(`${what}: ${signal}${twice ? " twice" : ", then ROOT answers"}`, async () => {
+        fs.pause();
+        const p = spawnCli(args);
+        const guard = setTimeout(() => p.kill("SIGKILL"), 60_000); // a hang guard
+        try {
+          let stderr = "";
+          const reader = p.stderr.getReader();
+          while (!waitingOnFuse(p.pid)) await sleep(10);
+          p.kill(signal);
+          if (twice) {
+            // told what it waits on, then a second signal quits at once
+            while (!stderr.includes(`stopping (${signal})`)) {
+              const c = await reader.read();
+              if (c.done) break;
+              stderr += dec.decode(c.value);
+            }
+            assertStringIncludes(
+              stderr,
+              `pwalk: stopping (${signal}): ROOT ${fs.path} does not answer`,
+            );
+            p.kill(signal);
+          } else {
+            await sleep(100);
+            fs.resume(); // ROOT answers: the run ends, nothing done
+          }
+          for (let c = await reader.read(); !c.done; c = await reader.read()) {
+            stderr += dec.decode(c.value);
+          }
+          await p.stdout.cancel();
+          const r = await p.status;
+          assert(r.signal !== "SIGKILL", `killed by the hang guard: ${stderr}`);
+          assertEquals([r.code, r.signal], [code, signal], stderr);
+          assertStringIncludes(
+            stderr,
+            twice
+              ? `pwalk: ${signal} again: quit without waiting for ROOT ${fs.path}; nothing was done`
+              : `pwalk: interrupted by ${signal}; nothing was done`,
+          );
+          assert(
+            !names(tmp.path).some((n) => n.startsWith("hung.csv") || n.startsWith("plan.json")),
+          );
+        } finally {
+          clearTimeout(guard);
+          fs.resume();
+        }
+      });
+    }
+  },
+});

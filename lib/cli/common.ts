@@ -219,6 +219,10 @@ export function writeStdout(text: string): void {
  * the journal cannot be written). Example: `catch (e) { return exitStatus(e); }`.
  */
 export function exitStatus(e: unknown): number {
+  if (e instanceof Interrupted) {
+    eprint(e.message);
+    return e.status;
+  }
   const text = plainMessage(e instanceof Error ? e.message : String(e));
   eprint(e instanceof UsageError || !text.startsWith("pwalk") ? `pwalk: ${text}` : text);
   return e instanceof UsageError ? EXIT.USAGE : EXIT.FAILED;
@@ -621,9 +625,11 @@ function inside(root: string, path: string): boolean {
  * cannot is bad usage, as a missing one: nothing under it could be walked,
  * and a run would end with status 0 and only ROOT's row); `refuse` names
  * the change a root of `/` is refused for unless --force:
- * `oneRoot(flags, "repair")`.
+ * `await oneRoot(flags, "repair")`. ROOT is looked at off the main thread,
+ * with the signals listened to ({@link untilAnswered}): a ROOT on a hung
+ * mount (a dead NFS server) is stopped as a hung walk is.
  */
-export function oneRoot(f: Flags, refuse?: string): string {
+export async function oneRoot(f: Flags, refuse?: string): Promise<string> {
   if (f._.length === 0) throw new UsageError("missing ROOT folder (try --help)");
   if (f._.length > 1) {
     // `--progress 5 ROOT`: the number taken for a folder
@@ -633,24 +639,87 @@ export function oneRoot(f: Flags, refuse?: string): string {
     throw new UsageError(`one ROOT folder only, got ${f._.length}: ${f._.join(" ")}${hint}`);
   }
   const root = f._[0];
-  let real: string;
-  try {
-    real = Deno.realPathSync(root);
-    if (!Deno.statSync(real).isDirectory) throw new UsageError(`${root}: Not a directory`);
-    Deno.openSync(root).close(); // listable: opened for reading, as the walker opens it
-  } catch (e) {
-    if (e instanceof UsageError) throw e;
-    const why = e instanceof Deno.errors.NotFound
-      ? "No such file or directory" + (root.includes("\uFFFD") ? ` (${NOT_UTF8})` : "")
-      : osErrorText(e); // the system's words: the path Deno names may be the real one, not ROOT
-    throw new UsageError(`${root}: ${why}`);
-  }
+  const real = await untilAnswered(`ROOT ${root}`, async () => {
+    try {
+      const real = await Deno.realPath(root);
+      if (!(await Deno.stat(real)).isDirectory) throw new UsageError(`${root}: Not a directory`);
+      (await Deno.open(root)).close(); // listable: opened for reading, as the walker opens it
+      return real;
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      const why = e instanceof Deno.errors.NotFound
+        ? "No such file or directory" + (root.includes("\uFFFD") ? ` (${NOT_UTF8})` : "")
+        : osErrorText(e); // the system's words: the path Deno names may be the real one, not ROOT
+      throw new UsageError(`${root}: ${why}`);
+    }
+  });
   if (refuse && real === "/" && !f.force) {
     throw new UsageError(
       `refusing to ${refuse} / (the whole file system): add --force if you really mean it`,
     );
   }
   return root;
+}
+
+/**
+ * A run stopped by a signal before its work began (nothing written):
+ * {@link exitStatus} says its message and gives its status, 128 + n.
+ */
+export class Interrupted extends Error {
+  /** An Interrupted error: `message` is its whole line, `status` the exit status. */
+  constructor(message: string, readonly status: number) {
+    super(message);
+    this.name = "Interrupted";
+  }
+}
+
+/**
+ * Run `work` (asynchronous file system calls, which run off the main
+ * thread) with SIGINT, SIGTERM and SIGHUP listened to, as {@link runJob}
+ * listens to them during a walk: a signal stops the run once `work` is
+ * done (an {@link Interrupted} thrown: "interrupted by SIGINT; nothing was
+ * done"); if `work` has not answered 2 s later (a hung mount), it says
+ * "stopping (SIGINT): WHAT does not answer; SIGINT again quits at once",
+ * and a second signal after that ends the process at once.
+ */
+export async function untilAnswered<T>(what: string, work: () => Promise<T>): Promise<T> {
+  let stopped: (typeof SIGNALS)[number] | undefined;
+  let slow: ReturnType<typeof setTimeout> | undefined;
+  let noticed = false, quitting = false;
+  const listeners = SIGNALS.map((s) =>
+    listen(s[0], () => {
+      if (stopped) {
+        // before the notice a second signal changes nothing, as in a walk
+        if (!noticed || quitting) return;
+        quitting = true;
+        const first = stopped;
+        eprint(`pwalk: ${s[0]} again: quit without waiting for ${what}; nothing was done`);
+        void eprintFlushed().then(() => exitProcess(first[1]));
+        return;
+      }
+      stopped = s;
+      slow = setTimeout(() => {
+        noticed = true;
+        eprint(
+          `pwalk: stopping (${s[0]}): ${what} does not answer (a hung file system?); ` +
+            `${s[0]} again quits at once`,
+        );
+      }, 2000);
+    })
+  );
+  let result: T;
+  try {
+    result = await work();
+  } catch (e) {
+    if (!stopped) throw e;
+  } finally {
+    clearTimeout(slow);
+    for (const remove of listeners) remove();
+  }
+  if (stopped) {
+    throw new Interrupted(`pwalk: interrupted by ${stopped[0]}; nothing was done`, stopped[1]);
+  }
+  return result!;
 }
 
 /**

@@ -143,7 +143,7 @@ export async function runChange<T extends ChangeSummary>(
 ): Promise<number> {
   if (f.apply && f["dry-run"]) throw new UsageError("--apply and --dry-run exclude each other");
   const apply = !!f.apply;
-  const root = oneRoot(f);
+  const root = await oneRoot(f);
   const why = rootRefusal(kind, Deno.realPathSync(root), {
     force: !!f.force,
     allowSystem: !!f["allow-system"],

@@ -140,7 +140,7 @@ export async function run(args: string[]): Promise<number> {
     console.log(`pwalk ${VERSION} (native ${nativeVersion()})`);
     return 0;
   }
-  const root = oneRoot(f);
+  const root = await oneRoot(f);
   const { ui, ...walk } = await walkArgs(f, root);
   // -o /dev/stdout: this process's stdout, written through its descriptor
   // as -o - is (by name it would be replaced: a log redirected with >> lost)

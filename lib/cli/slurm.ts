@@ -195,7 +195,7 @@ export async function run(args: string[]): Promise<number> {
     }
     return 0;
   }
-  const root = oneRoot(flags);
+  const root = await oneRoot(flags);
   const out = flags.out as string | undefined;
   if (!out) throw new UsageError("missing --out DIR (the scan folder)");
   const { options, warnings } = await planOptionsOf(flags);
