@@ -623,7 +623,9 @@ export interface PartialFile extends Disposable {
  * path, not a direct one) with a file written whole: a temporary named by
  * {@link partialBeside}, removed if the process is interrupted
  * ({@link removeOnInterrupt}), made never through a link with the old
- * file's permission bits ({@link createPartial}), and kept open until
+ * file's permission bits ({@link createPartial}), locked while open so that
+ * no other run takes it for a dead run's leftover ({@link removeBeside}),
+ * and kept open until
  * {@link PartialFile.commit} puts it in place or
  * {@link PartialFile.discard} removes it. Errors are thrown as the system
  * gave them (Deno's text names the temporary): callers tell them as
