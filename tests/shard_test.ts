@@ -154,6 +154,14 @@ testNeeding([ZSTD], {
   },
 });
 
+/** A tree of three folders a, b, c, a file f in each: the smallest a plan splits. */
+async function threeFolders(root: string): Promise<void> {
+  for (const d of ["a", "b", "c"]) {
+    await Deno.mkdir(`${root}/${d}`, { recursive: true });
+    await Deno.writeTextFile(`${root}/${d}/f`, d);
+  }
+}
+
 Deno.test("DuckDB reads a sharded scan as one glob: the single run's count and sums", async () => {
   // (DuckDB reads only UTF-8: a tree without the hostile names)
   await using tmp = await tempDir();
@@ -894,10 +902,7 @@ Deno.test("scriptFolders: the folders a script of slurmScript names, for any fol
 Deno.test("pwalk slurm --resume when squeue does not answer: refused, nothing resubmitted or removed", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/tree`;
-  for (const d of ["a", "b", "c"]) {
-    await Deno.mkdir(`${root}/${d}`, { recursive: true });
-    await Deno.writeTextFile(`${root}/${d}/f`, d);
-  }
+  await threeFolders(root);
   const dir = `${tmp.path}/scan`;
   const made = await cli(["slurm", root, "--shards", "2", "--out", dir, "--dry-run"]);
   assertEquals(made.code, 0, made.stderr);
@@ -2341,10 +2346,7 @@ testNeeding([ZSTD], {
 Deno.test("status finds the tasks of job.sbatch submitted by hand (no slurm.json) in squeue; no squeue note once all are done (audit)", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/tree`;
-  for (const d of ["a", "b", "c"]) {
-    await Deno.mkdir(`${root}/${d}`, { recursive: true });
-    await Deno.writeTextFile(`${root}/${d}/f`, d);
-  }
+  await threeFolders(root);
   const dir = `${tmp.path}/scan`;
   const made = await cli(["slurm", root, "--shards", "2", "--out", dir, "--dry-run"]);
   assertEquals(made.code, 0, made.stderr);
@@ -2393,10 +2395,7 @@ Deno.test("status finds the tasks of job.sbatch submitted by hand (no slurm.json
 Deno.test("pwalk slurm: slurm.json not written after sbatch took the job: the job id on stdout, a warning naming it, exit 3 (audit)", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/tree`;
-  for (const d of ["a", "b", "c"]) {
-    await Deno.mkdir(`${root}/${d}`, { recursive: true });
-    await Deno.writeTextFile(`${root}/${d}/f`, d);
-  }
+  await threeFolders(root);
   const dir = `${tmp.path}/scan`;
   // an sbatch that takes the job, after which DIR/slurm.json cannot be
   // replaced (a folder that is not empty there); a squeue with nothing queued
