@@ -25,7 +25,7 @@ import {
   UNSHARE,
 } from "./helpers/system.ts";
 import { flatTree, growingTree, python } from "./helpers/tree.ts";
-import { tempDir } from "./helpers/temp.ts";
+import { scratchDir, tempDir } from "./helpers/temp.ts";
 import { mountSlowfs } from "./helpers/slowfs.ts";
 import { snapshot } from "./helpers/repair_tree.ts";
 import { formatBytes } from "../lib/cli/progress.ts";
@@ -99,6 +99,18 @@ async function interrupt(args: string[], ready: () => boolean, signal: Deno.Sign
   // shell loop around it needs to stop too; its status is 128 + n
   assertEquals(r.signal, signal, dec.decode(r.stderr));
   return { code: r.code, stdout: r.stdout, stderr: dec.decode(r.stderr) };
+}
+
+/** The module's one tree of 40,000 long names (about 10 MB of CSV), for the
+ * tests that only read it: made once, since on some disks it takes tens of
+ * seconds (growingTree). */
+let wide: Promise<string> | undefined;
+function sharedWide(): Promise<string> {
+  return wide ??= (async () => {
+    const root = `${scratchDir()}/wide`;
+    await growingTree(root);
+    return root;
+  })();
 }
 
 Deno.test("CLI: SIGINT, SIGTERM, SIGHUP stop a report: 128+n, nothing left", async (t) => {
@@ -226,9 +238,7 @@ Deno.test("CLI: SIGINT while writing to a FIFO: what reached it is said to be in
 });
 
 Deno.test("CLI: one SIGTERM stops a report whose stdout reader reads nothing: 143, what the pipe holds said", async () => {
-  await using tmp = await tempDir();
-  const root = `${tmp.path}/wide`;
-  await growingTree(root); // about 10 MB of CSV: far more than a pipe holds
+  const root = await sharedWide(); // about 10 MB of CSV: far more than a pipe holds
   // stdout a pipe never read: the workers fill it and wait for room
   const p = spawnCli(["--progress=1", root]);
   const guard = setTimeout(() => p.kill("SIGKILL"), 20_000); // a hang guard
@@ -354,9 +364,7 @@ Deno.test("CLI: one SIGTERM stops a chown dry run whose stdout reader reads noth
 testNeeding([PYTHON3], {
   name: "CLI: a stop that waits on a socket taking no more says so, and SIGTERM again quits",
   async fn() {
-    await using tmp = await tempDir();
-    const root = `${tmp.path}/wide`;
-    await growingTree(root);
+    const root = await sharedWide();
     // stdout a socket never read (no description of its own to make
     // non-blocking): the workers wait in write(2), where no cancel reaches
     const r = JSON.parse(
@@ -393,8 +401,7 @@ print(json.dumps({"code": p.wait(20), "stderr": err.decode()}))`,
 
 Deno.test("report() to a FIFO whose reader reads nothing: aborted, it rejects instead of hanging", async () => {
   await using tmp = await tempDir();
-  const root = `${tmp.path}/wide`;
-  await growingTree(root);
+  const root = await sharedWide();
   const fifo = `${tmp.path}/fifo`;
   await new Deno.Command("mkfifo", { args: [fifo] }).output();
   // in a child: a hang would keep a native thread (and the test) forever
