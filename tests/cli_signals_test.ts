@@ -606,7 +606,9 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
     });
     const mnt = fs.path;
     const out = `${tmp.path}/out.csv`;
-    const p = spawnCli(["--threads", "2", "-o", out, mnt]);
+    // a progress line a second: the first comes a second in, when a worker
+    // waits in the hung folder (the temporary output appears before any)
+    const p = spawnCli(["--threads", "2", "--progress=1", "-o", out, mnt]);
     const guard = setTimeout(() => p.kill("SIGKILL"), 120_000);
     let err = "";
     const reader = p.stderr.getReader();
@@ -622,6 +624,7 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
       () => false,
       "the report's temporary output",
     );
+    await readUntil("\n");
     // the first signal cancels, but the workers wait in the file system
     p.kill("SIGINT");
     await readUntil(
