@@ -498,7 +498,9 @@ int pw_sink_open(pw_sink **out, const struct pw_opts *o, int nthreads, size_t ch
     r = -EINVAL;
     goto fail;
   }
-  s->name = strdup(o->output ? o->output : "the output");
+  char fd_name[32]; /* messages name a descriptor as the shell knows it */
+  snprintf(fd_name, sizeof fd_name, o->output_fd == 1 ? "stdout" : "descriptor %d", o->output_fd);
+  s->name = strdup(o->output ? o->output : fd_name);
   if (!s->name) {
     r = -ENOMEM;
     goto fail;

@@ -556,7 +556,7 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT, PYTHON3], {
   },
 });
 
-Deno.test("CLI: an answer that stdout cannot take (a full disk, > /dev/full) says it was stdout", async () => {
+Deno.test("CLI: a report or an answer that stdout cannot take (a full disk, > /dev/full) says it was stdout", async () => {
   await using tmp = await tempDir();
   await Deno.mkdir(`${tmp.path}/tree`);
   await Deno.writeTextFile(`${tmp.path}/tree/a`, "a\n");
@@ -565,6 +565,12 @@ Deno.test("CLI: an answer that stdout cannot take (a full disk, > /dev/full) say
   const full = { prefix: ["sh", "-c", 'exec "$@" > /dev/full', "sh"] };
   for (const args of [["summary"], ["summary", "--json"]]) {
     const r = await cli([...args, `${tmp.path}/scan.csv`], full);
+    assertEquals(r.code, 1, r.stderr);
+    assertEquals(r.stderr, "pwalk: cannot write stdout: No space left on device\n");
+  }
+  // the report itself, plain and through the stdout's names that mean fd 1
+  for (const args of [[], ["-o", "-"], ["-o", "/dev/stdout"]]) {
+    const r = await cli([...args, `${tmp.path}/tree`], full);
     assertEquals(r.code, 1, r.stderr);
     assertEquals(r.stderr, "pwalk: cannot write stdout: No space left on device\n");
   }
