@@ -1,7 +1,7 @@
 /**
  * Where a file written whole goes, by what is at its name now, as report's
  * `-o` decides it: shared by the answer commands' outputs and the CLI's
- * `--errors FILE`. (Three imports, themselves without any: the CLI's
+ * `--errors FILE`. (Four imports, themselves without any: the CLI's
  * static module graph stays small; node:fs is loaded only to check an
  * output that is there.)
  *
@@ -10,6 +10,7 @@
 import { removeOnInterrupt } from "./interrupt.ts";
 import { untrustedAncestor } from "./trust.ts";
 import { errnoText } from "./errno.ts";
+import { nodeLayerWorks } from "./node_layer.ts";
 
 /** A file system error's text without Deno's " (os error N): op 'path'" tail. */
 export function osErrorText(e: unknown): string {
@@ -499,6 +500,10 @@ const O_PATH = 0o10000000;
  */
 async function writableAsSeen(path: string, seen: Deno.FileInfo): Promise<void> {
   if (Deno.build.os === "windows") return (await Deno.open(path, { write: true })).close();
+  // Linux without /proc: node:fs cannot load (nodeLayerWorks), nor is a
+  // descriptor reopened for writing: not asked now; the write tells, after
+  // the work (the probe beside it still checks its folder takes a file)
+  if (!nodeLayerWorks()) return;
   const fs = await import("node:fs"); // only here: other outputs never load it
   const c = fs.constants;
   let proc = Deno.build.os === "linux";
@@ -786,6 +791,7 @@ export async function removeBeside(file: string, temp: RegExp): Promise<string[]
  * listed. Whether it was removed.
  */
 async function removeUnlocked(path: string): Promise<boolean> {
+  if (!nodeLayerWorks()) return false; // left: no safe way to open only that file here
   const fs = await import("node:fs/promises");
   const c = (await import("node:fs")).constants;
   // the file itself, no link followed, no FIFO waited for

@@ -1503,6 +1503,72 @@ Deno.test("repair --apply where /proc is not mounted: modes set all the same, or
   closeLibc();
 });
 
+Deno.test("where /proc is not mounted: a FIFO's ACL is read all the same, an existing --errors FILE is rewritten, and the commands that need Deno's Node.js layer say so in one line", async () => {
+  await using tmp = await tempDir("pwalk-noproc-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [
+    { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+    { rel: "shut", type: "fifo", uid: 1001, gid: 1001, mode: 0o600 },
+  ]);
+  // user::rw- user:1005:rw- group::--- mask::--- other::---: the mask shuts 1005 out
+  await python(
+    `import os, struct, sys
+os.setxattr(sys.argv[1], 'system.posix_acl_access', struct.pack('<I',2)+b''.join(
+  struct.pack('<HHI',*x) for x in [(1,6,0xffffffff),(2,6,1005),(4,0,0xffffffff),(0x10,0,0xffffffff),(0x20,0,0xffffffff)]))`,
+    `${root}/shut`,
+  );
+  const before = snapshot(root);
+  const errors = `${tmp.path}/errors.csv`;
+  Deno.writeTextFileSync(errors, "an old list\n");
+  // with /proc, for reference: the FIFO is left alone, its named entry told
+  const withProc = await cli(["repair", "--apply", "--journal", `${tmp.path}/j0`, root]);
+  assertEquals(withProc.code, 0, withProc.stderr);
+  assertStringIncludes(withProc.stderr, `acl_named '${root}/shut': its access ACL names users`);
+  const r = await cliInMountNamespace("umount -l /proc", [
+    "repair",
+    "--apply",
+    "--journal",
+    `${tmp.path}/j`,
+    "--errors",
+    errors,
+    root,
+  ]);
+  const [major, minor] = Deno.osRelease().split(".").map(Number);
+  if (r.code === 1) {
+    // a kernel without fchmodat2 (before Linux 6.6): refused, nothing changed
+    assertStringIncludes(r.stderr, "/proc is not mounted");
+  } else if (major * 1000 + minor < 6013) {
+    // no getxattrat (Linux 6.13) either: unreadable, so left alone all the same
+    assertEquals(r.code, 0, r.stderr);
+    assertStringIncludes(r.stderr, "its access ACL could not be read (Function not implemented)");
+  } else {
+    assertEquals(r.code, 0, r.stderr);
+    assertStringIncludes(r.stderr, `acl_named '${root}/shut': its access ACL names users`);
+    const rows = Deno.readTextFileSync(errors).split("\n");
+    assertEquals(rows[0], "path,operation,errno,message");
+    assertStringIncludes(rows[1], `"${root}/shut",acl_named,,"its access ACL names users`);
+  }
+  assertEquals(diffSnapshots(before, snapshot(root)), [], "the FIFO was changed");
+  // an answer, which loads DuckDB: one line, status 1, not Deno's panic
+  const scan = `${tmp.path}/scan.csv`;
+  assertEquals((await cli(["-o", scan, root])).code, 0);
+  for (
+    const args of [["summary", scan], ["convert", scan, `${tmp.path}/s.parquet`], [
+      "plan",
+      "--help",
+    ]]
+  ) {
+    const a = await cliInMountNamespace("umount -l /proc", args);
+    assertEquals(a.code, 1, a.stderr);
+    assertEquals(
+      a.stderr,
+      `pwalk ${args[0]}: /proc is not mounted, and Deno's Node.js layer, which this command ` +
+        "loads, needs it: mount /proc (report, repair, chown and undo run without it)\n",
+    );
+  }
+  closeLibc();
+});
+
 Deno.test("repair --apply where /proc is a plain folder with planted fd links: nothing outside ROOT changes", async () => {
   await using tmp = await tempDir("pwalk-fakeproc-");
   const root = `${tmp.path}/proj`;

@@ -18,6 +18,7 @@ import {
   UsageError,
   VERSION,
 } from "./common.ts";
+import { nodeLayerWorks } from "../node_layer.ts";
 
 /** A row of the command table: `pwalk NAME ...`, its line in the help, and its run. */
 export interface Command {
@@ -56,11 +57,29 @@ async function runModule(
 
 const loadReport = () => import("./report.ts");
 
-/** A command in its own file, loaded when it runs; `--help` prints its HELP. */
-const row = (name: string, about: string, load: () => Promise<Module>): Command => ({
+/**
+ * A command in its own file, loaded when it runs; `--help` prints its HELP.
+ * One whose file loads Deno's Node.js layer (`node`: DuckDB, node:zlib)
+ * first asks whether it can start here: without it, one line and status 1,
+ * not Deno's panic (see lib/node_layer.ts).
+ */
+const row = (
+  name: string,
+  about: string,
+  load: () => Promise<Module>,
+  node = false,
+): Command => ({
   name,
   about,
-  run: (args) => runModule(load, args),
+  run: (args) => {
+    if (node && !nodeLayerWorks()) {
+      throw new Error(
+        `pwalk ${name}: /proc is not mounted, and Deno's Node.js layer, which this command ` +
+          "loads, needs it: mount /proc (report, repair, chown and undo run without it)",
+      );
+    }
+    return runModule(load, args);
+  },
 });
 
 /** Every command. A new command is one file in lib/cli/ and one row here. */
@@ -73,15 +92,21 @@ export const COMMANDS: readonly Command[] = [
     "put back what a repair or chown changed (dry run by default)",
     () => import("./undo.ts"),
   ),
-  row("plan", "plan a scan of ROOT split into shards", () => import("./plan.ts")),
-  row("slurm", "scan ROOT as a Slurm job array, or resume one", () => import("./slurm.ts")),
-  row("status", "which shards of a scan folder are done", () => import("./status.ts")),
-  row("summary", "users, groups, sizes, ages, folders of a scan", () => import("./summary.ts")),
-  row("diff", "what changed between two scans", () => import("./diff.ts")),
+  row("plan", "plan a scan of ROOT split into shards", () => import("./plan.ts"), true),
+  row("slurm", "scan ROOT as a Slurm job array, or resume one", () => import("./slurm.ts"), true),
+  row("status", "which shards of a scan folder are done", () => import("./status.ts"), true),
+  row(
+    "summary",
+    "users, groups, sizes, ages, folders of a scan",
+    () => import("./summary.ts"),
+    true,
+  ),
+  row("diff", "what changed between two scans", () => import("./diff.ts"), true),
   row(
     "convert",
     "a scan between .csv, .csv.zst, .csv.gz and .parquet",
     () => import("./convert.ts"),
+    true,
   ),
   { name: "help", about: "this help, or a command's: pwalk help COMMAND", run: help },
 ];
