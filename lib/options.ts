@@ -6,7 +6,7 @@
  */
 import { Opt } from "./ffi.ts";
 import type { NativeOption, Progress } from "./job.ts";
-import { resolveExcludes } from "./exclude.ts";
+import { resolveExcludeBytes, resolveExcludes } from "./exclude.ts";
 
 /**
  * A folder of the tree a shard walks instead of the root (see
@@ -59,7 +59,8 @@ export interface CommonOptions {
   /**
    * Folders to skip, with everything below them (pwalk `--exclude`): any
    * spelling of the folder (absolute under a relative root, `./x`, `x/`;
-   * lib/exclude.ts resolveExcludes), or its path's bytes when it is not UTF-8.
+   * lib/exclude.ts resolveExcludes), or its path's bytes when it is not
+   * UTF-8, spelled any of those ways too (resolveExcludeBytes).
    */
   exclude?: (string | Uint8Array)[];
   /** Stay on the root's file system (pwalk `-x`). Default false. */
@@ -194,18 +195,12 @@ function checkFrontier(frontier: unknown): FrontierFolder[] {
   return frontier;
 }
 
-/** A folder path in bytes (not UTF-8) without trailing slashes, as the walker builds paths. */
-export function normaliseFolderBytes(p: Uint8Array): Uint8Array {
-  let n = p.length;
-  while (n > 1 && p[n - 1] === 0x2f) n--;
-  return p.subarray(0, n);
-}
-
 /**
  * The exclude list as the walker compares it: each spelling of a folder
- * given as a string resolved (lib/exclude.ts), bytes (names that are not
- * UTF-8: the walker's own spelling, see resolveExcludeBytes) as given,
- * without trailing slashes.
+ * resolved into the walker's (lib/exclude.ts), a string by resolveExcludes,
+ * bytes (names that are not UTF-8) by resolveExcludeBytes, so absolute,
+ * `./x`, `x/` and relative spellings all exclude the same folder, as the
+ * CLI's --exclude does. Idempotent: spellings already resolved stay as they are.
  */
 export function excludeList(root: string, exclude: readonly (string | Uint8Array)[] = []) {
   if (
@@ -216,7 +211,9 @@ export function excludeList(root: string, exclude: readonly (string | Uint8Array
   }
   const strings = exclude.filter((e): e is string => typeof e === "string");
   const bytes = exclude.filter((e): e is Uint8Array => typeof e !== "string");
-  return [...resolveExcludes(root, strings), ...bytes.map(normaliseFolderBytes)];
+  const resolved = new Map<string, Uint8Array>();
+  for (const b of bytes) for (const r of resolveExcludeBytes(root, b)) resolved.set(r.join(), r);
+  return [...resolveExcludes(root, strings), ...resolved.values()];
 }
 
 /** The native options for the common fields, validated. */

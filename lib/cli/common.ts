@@ -6,7 +6,7 @@
  * @module
  */
 import type { Progress } from "../job.ts";
-import { parseExcludeList, resolveExcludeBytes, unmatchedExcludes } from "../exclude.ts";
+import { parseExcludeList, unmatchedExcludes } from "../exclude.ts";
 import { ensureNative, native } from "../ffi.ts";
 import { duration, ProgressLine, StatusLine } from "./progress.ts";
 import { count, groupDigits } from "../digits.ts";
@@ -453,12 +453,9 @@ export async function excludeArgs(f: Flags, root?: string): Promise<(string | Ui
     try {
       if (Deno.statSync(p).isDirectory) exclude.push(p);
       else {
-        // a line that is not UTF-8: in the walker's spellings of it, as the
-        // API takes bytes (text lines are resolved by the API itself)
-        for (const e of excludeListBytes(await Deno.readFile(p))) {
-          if (typeof e === "string" || root === undefined) exclude.push(e);
-          else exclude.push(...resolveExcludeBytes(root, e));
-        }
+        // a line that is not UTF-8 stays bytes: the API resolves every
+        // spelling of them, as it does of text lines (lib/options.ts excludeList)
+        exclude.push(...excludeListBytes(await Deno.readFile(p)));
       }
     } catch (e) {
       if (e instanceof Deno.errors.NotFound && p.includes("\uFFFD")) {
