@@ -70,7 +70,11 @@ export class WalkEntry {
    * for folders that were not entered (at walk's maxDepth).
    */
   readonly fcount: number;
-  /** Folders: sum of its direct children's sizes (pwalk's pw_dirsum); others 0. */
+  /**
+   * Folders: sum of its direct children's sizes (pwalk's pw_dirsum); others
+   * 0. With walk's `stat: false` NaN for every folder, the root too: its
+   * children's sizes are not known.
+   */
   readonly dirsum: number;
   /** Reached through a symbolic link (followSymlinks). */
   readonly viaLink: boolean;

@@ -97,7 +97,9 @@ export interface WalkOptions
    * walk's use): much faster, and the stat facts of an entry (size, times,
    * uid, dev, ...) are then NaN, but for `ino` and the type bits of `mode`,
    * which the listing gives. Names whose type the file system does not give in
-   * its listings, and folders under `oneFileSystem`, are still stat'ed.
+   * its listings, and folders under `oneFileSystem`, are still stat'ed; so is
+   * the root (its facts are all there), but every folder's `dirsum`, the
+   * root's too, is NaN: its children's sizes are not known.
    * With stat, a name whose stat is refused (EACCES: its folder may be read
    * but not searched) is an error and still yielded, as `stat: false`
    * would (listing's type, NaN facts), as @std/fs walk yields it.

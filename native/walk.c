@@ -3,6 +3,7 @@
  * channel (channel.h), for lib/walk.ts's async generators.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 typedef struct walk_ctx {
   pw_channel *ch;
   bool names_only;       /**< PW_OPT_NAMES_ONLY */
+  bool no_stat;          /**< PW_OPT_NO_STAT: a folder's pw_dirsum is unknown (NaN) */
 } walk_ctx;
 
 
@@ -66,7 +68,10 @@ static void bw_entry(pw_worker *w, const pw_entry *e) {
   pw_put_f64(r + 88, ms(st->PW_MTIM));
   pw_put_f64(r + 96, ms(st->PW_CTIM));
   pw_put_f64(r + 104, (double)(e->is_dir_row ? e->fcount : -1));
-  pw_put_f64(r + 112, (double)(e->is_dir_row ? e->dirsum : 0));
+  /* without a stat per entry its children's sizes are unknown: NaN, the
+     root's too (stat'ed itself, as are folders under one_fs or followed
+     links, but their listings are not) */
+  pw_put_f64(r + 112, !e->is_dir_row ? 0 : c->no_stat ? NAN : (double)e->dirsum);
   pw_put_u32(r + 120, e->hold);
   pw_put_u32(r + 124, 1);
   pw_put_f64(r + 128, (double)e->group);
@@ -153,6 +158,7 @@ static int walk_init(pw_job *j, void *arg) {
   }
   pw_job_set_ctx(j, c);
   c->names_only = o->names_only;
+  c->no_stat = o->no_stat;
   /* Every worker fills one batch (bw_worker_start); the rest wait for
      JavaScript. */
   int extra = o->batches ? (int)o->batches : 4;

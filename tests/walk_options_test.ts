@@ -256,6 +256,45 @@ Deno.test("walk option exclude: these folders and everything below them are left
   assertEquals(setDiff(got, want), "");
 });
 
+Deno.test("walk option stat: false: listing facts only, and no folder's dirsum (the root's neither)", async () => {
+  const root = `${scratchDir()}/nostat`;
+  for (const d of ["a/b", "c"]) Deno.mkdirSync(`${root}/${d}`, { recursive: true });
+  for (const [f, n] of [["top", 5], ["a/f", 7], ["a/b/g", 11], ["c/h", 13]] as const) {
+    Deno.writeTextFileSync(`${root}/${f}`, "x".repeat(n));
+  }
+  // the reference: lstat of each entry, readDir of each folder
+  const sumOf = (dir: string) =>
+    [...Deno.readDirSync(dir)].reduce((n, e) => n + Deno.lstatSync(`${dir}/${e.name}`).size, 0);
+  const countOf = (dir: string) => [...Deno.readDirSync(dir)].length;
+  for (const o of [{}, { oneFileSystem: true }, { followSymlinks: true }] as WalkOptions[]) {
+    const seen: string[] = [];
+    for await (const e of walk(root, { ...o, stat: false })) {
+      seen.push(e.path);
+      const st = Deno.lstatSync(e.path);
+      const what = `${JSON.stringify(o)} ${e.path}`;
+      assertEquals(e.ino, st.ino, what);
+      assertEquals(e.isDirectory, st.isDirectory, what);
+      // the root is stat'ed to be walked, folders under oneFileSystem for their device
+      if (e.path === root || (o.oneFileSystem && e.isDirectory)) {
+        assertEquals([e.size, e.uid], [st.size, st.uid], `${what}: stat'ed`);
+      } else assert(Number.isNaN(e.uid), `${what}: uid ${e.uid}`);
+      if (e.isDirectory) {
+        assertEquals(e.fcount, countOf(e.path), what);
+        assert(Number.isNaN(e.dirsum), `${what}: dirsum ${e.dirsum}, children not stat'ed`);
+      } else assertEquals([e.fcount, e.dirsum], [-1, e.path === root ? 0 : NaN], what);
+    }
+    assertEquals(seen.length, 8);
+    for await (const d of walkDirs(root, { ...o, stat: false })) {
+      assert(Number.isNaN(d.entry.dirsum), `walkDirs ${JSON.stringify(o)} ${d.path}: dirsum`);
+      assertEquals(d.entry.fcount, countOf(d.path));
+    }
+  }
+  // with stat, each folder's dirsum is its children's sizes, the root's too
+  for await (const e of walk(root)) {
+    if (e.isDirectory) assertEquals([e.fcount, e.dirsum], [countOf(e.path), sumOf(e.path)]);
+  }
+});
+
 Deno.test("walk option noSnap: folders named .snapshot are not entered", async () => {
   const root = `${scratchDir()}/snap`;
   for (const d of [".snapshot/hourly.0", "x/.snapshot", "x/.snapshot2", "y"]) {
