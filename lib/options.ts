@@ -170,6 +170,33 @@ export function checkBools(o: object, names: readonly string[]): void {
   for (const k of names) checkBool(k, (o as Record<string, unknown>)[k]);
 }
 
+/**
+ * A path option without a NUL byte (no path holds one: the system would cut
+ * it there), else a RangeError naming the option: `checkNoNul("exclude",
+ * "a\0b")` throws 'pwalk: exclude contains a NUL byte, which no path can
+ * hold: "a\u0000b"'.
+ */
+export function checkNoNul<T extends string | Uint8Array>(name: string, p: T): T {
+  if (typeof p === "string" ? p.includes("\0") : p.includes(0)) {
+    const shown = typeof p === "string" ? p : new TextDecoder().decode(p);
+    throw new RangeError(
+      `pwalk: ${name} contains a NUL byte, which no path can hold: ${JSON.stringify(shown)}`,
+    );
+  }
+  return p;
+}
+
+/**
+ * The root folder of a job as the API takes it: a non-empty string (else a
+ * TypeError) without a NUL byte (else a RangeError, {@link checkNoNul}).
+ */
+export function checkRootPath(root: unknown): string {
+  if (typeof root !== "string" || root.length === 0) {
+    throw new TypeError("pwalk: the root folder must be a non-empty string");
+  }
+  return checkNoNul("the root folder", root);
+}
+
 const isId = (v: unknown) =>
   (typeof v === "number" && Number.isInteger(v) && v >= 0) ||
   (typeof v === "bigint" && v >= 0n);
@@ -209,6 +236,7 @@ export function excludeList(root: string, exclude: readonly (string | Uint8Array
   ) {
     throw new TypeError("pwalk: exclude must be an array of paths (strings, or Uint8Array bytes)");
   }
+  for (const e of exclude) checkNoNul("exclude", e);
   const strings = exclude.filter((e): e is string => typeof e === "string");
   const bytes = exclude.filter((e): e is Uint8Array => typeof e !== "string");
   const resolved = new Map<string, Uint8Array>();
@@ -218,9 +246,7 @@ export function excludeList(root: string, exclude: readonly (string | Uint8Array
 
 /** The native options for the common fields, validated. */
 export function commonNative(root: string, o: CommonOptions): NativeOption[] {
-  if (typeof root !== "string" || root.length === 0) {
-    throw new TypeError("pwalk: the root folder must be a non-empty string");
-  }
+  checkRootPath(root);
   checkBools(o, ["noSnap", "oneFileSystem"]);
   const out: NativeOption[] = [[Opt.ROOT, root]];
   if (o.threads !== undefined) out.push([Opt.THREADS, checkInt("threads", o.threads, 1, 1024)]);
@@ -233,7 +259,7 @@ export function commonNative(root: string, o: CommonOptions): NativeOption[] {
   const enc = new TextEncoder();
   for (const f of checkFrontier(o.frontier)) {
     const head = enc.encode(`${f.dev} ${f.ino} ${f.parentIno} ${f.depth} `);
-    const path = typeof f.path === "string" ? enc.encode(f.path) : f.path;
+    const path = checkNoNul("frontier", typeof f.path === "string" ? enc.encode(f.path) : f.path);
     const b = new Uint8Array(head.length + path.length);
     b.set(head);
     b.set(path, head.length);
@@ -249,9 +275,8 @@ export function commonNative(root: string, o: CommonOptions): NativeOption[] {
   }
   if ((o.skipPaths?.length ?? 0) > 8) throw new RangeError("pwalk: skipPaths: at most 8");
   for (const p of o.skipPaths ?? []) {
-    if (!p || p.includes("\0")) {
-      throw new RangeError(`pwalk: skipPaths: not a path: ${JSON.stringify(p)}`);
-    }
+    if (!p) throw new RangeError(`pwalk: skipPaths: not a path: ${JSON.stringify(p)}`);
+    checkNoNul("skipPaths", p);
     out.push([Opt.SKIP_PATH, p]);
   }
   return out;

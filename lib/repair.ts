@@ -10,7 +10,14 @@
  * @module
  */
 import { ensureNative, native, Opt, RecKind } from "./ffi.ts";
-import { checkBools, checkInt, commonNative, type CommonOptions, typed } from "./options.ts";
+import {
+  checkBools,
+  checkInt,
+  checkRootPath,
+  commonNative,
+  type CommonOptions,
+  typed,
+} from "./options.ts";
 import { type Counters, NativeJob, type NativeOption, type WalkError } from "./job.ts";
 import { errnoError } from "./errno.ts";
 import type { ChangeRecord } from "./journal.ts";
@@ -225,9 +232,7 @@ export function rootRefusal(
  * directory".
  */
 function checkRoot(kind: string, root: string, o: ChangeOptions): string {
-  if (typeof root !== "string" || root.length === 0) {
-    throw new TypeError("pwalk: the root folder must be a non-empty string");
-  }
+  checkRootPath(root);
   let real: string;
   try {
     real = Deno.realPathSync(root);

@@ -5,7 +5,7 @@
  * @module
  */
 import { Compress, native, Opt } from "./ffi.ts";
-import { checkBools, commonNative, type CommonOptions, typed } from "./options.ts";
+import { checkBools, checkNoNul, commonNative, type CommonOptions, typed } from "./options.ts";
 import { type NativeOption, runJob, type WalkError } from "./job.ts";
 import {
   LIBRARY_PARTIAL,
@@ -296,7 +296,8 @@ function checkDeviceMap(map: unknown): string[] {
  * @throws {TypeError} when `output` is `""` or not a string, or an option has
  *   the wrong type (a boolean one not true, false or undefined) (nothing is walked)
  * @throws {RangeError} when `compress`, `level` and the output's suffix
- *   contradict each other (nothing is written)
+ *   contradict each other, or the root, `output` or an `exclude` holds a NUL
+ *   byte (nothing is written)
  * @throws {Deno.errors.NotFound} when the root does not exist
  * @throws {Deno.errors.NotADirectory} when the root is not a folder
  * @throws the signal's reason when cancelled (no output file is left)
@@ -311,6 +312,7 @@ export async function report(root: string, options: ReportOptions = {}): Promise
       }`,
     );
   }
+  if (options.output !== undefined) checkNoNul("output", options.output);
   checkBools(options, ["header", "printErrors", "clearLineBeforeErrors"]);
   const output = stdoutName(options.output) ? "-" : options.output;
   const toStdout = output === undefined || output === "-";

@@ -145,6 +145,17 @@ Deno.test("CLI: a bad option value is named as such", async () => {
   assertEquals(stderrLines(r.stderr), [
     "pwalk: --threads needs a whole number from 1 to 1024, got '-5'",
   ]);
+  // an --exclude list line holding a NUL byte (no argument can hold one)
+  const list = `${tmp.path}/nul.list`;
+  await Deno.writeFile(list, new TextEncoder().encode(`${tmp.path}/a\n\n${tmp.path}/b\0c\n`));
+  for (const cmd of [[], ["repair"], ["plan", "--shards", "2"]]) {
+    const n = await cli([...cmd, "--exclude", list, tmp.path]);
+    assertEquals(n.code, 2, n.stderr);
+    assertEquals(n.stdout.length, 0);
+    assertEquals(stderrLines(n.stderr), [
+      `pwalk: --exclude ${list}: line 3 contains a NUL byte, which no path can hold`,
+    ]);
+  }
 });
 
 Deno.test("--exclude: every spelling excludes the same folder (report, repair, walk)", async (t) => {

@@ -8,7 +8,10 @@
  */
 import { assert, assertEquals, assertNotEquals, assertRejects } from "@std/assert";
 import {
+  chown,
   nativeVersion,
+  planShards,
+  repair,
   report,
   walk,
   type WalkDir,
@@ -596,6 +599,50 @@ Deno.test("walk options of the wrong type (onError, maxDepth) are TypeErrors bef
   }
   // a number that is no limit is out of range, not of the wrong type
   await assertRejects(() => walk(root, { maxDepth: NaN }).next(), RangeError, "got NaN");
+});
+
+Deno.test("a NUL byte in a root or an exclude (walk, walkDirs, repair, chown, planShards): a RangeError naming it", async () => {
+  const { root } = await tree();
+  const nul = `${root}\0/x`;
+  const said = (what: string, p: string) =>
+    `pwalk: ${what} contains a NUL byte, which no path can hold: ${JSON.stringify(p)}`;
+  // a string, and a file: URL whose %00 decodes to one (the path it names shown)
+  for (const r of [nul, new URL(`file://${root}%00/x`)]) {
+    await assertRejects(() => walk(r).next(), RangeError, said("the root folder", nul));
+    await assertRejects(() => walkDirs(r).next(), RangeError, said("the root folder", nul));
+  }
+  const ex = `${root}/a\0`;
+  await assertRejects(() => walk(root, { exclude: [ex] }).next(), RangeError, said("exclude", ex));
+  await assertRejects(
+    () => walkDirs(root, { exclude: [ex] }).next(),
+    RangeError,
+    said("exclude", ex),
+  );
+  await assertRejects(
+    () => repair(nul, { journal: false }),
+    RangeError,
+    said("the root folder", nul),
+  );
+  await assertRejects(
+    () => repair(root, { journal: false, exclude: [ex] }),
+    RangeError,
+    said("exclude", ex),
+  );
+  await assertRejects(
+    () => chown(nul, { from: 1, to: { uid: 2 } }),
+    RangeError,
+    said("the root folder", nul),
+  );
+  await assertRejects(
+    () => planShards(nul, { shards: 2 }),
+    RangeError,
+    said("the root folder", nul),
+  );
+  await assertRejects(
+    () => planShards(root, { shards: 2, exclude: [ex] }),
+    RangeError,
+    said("exclude", ex),
+  );
 });
 
 Deno.test("boolean options of walk, walkDirs and report: a value that is not true or false is a TypeError, not taken as on (audit)", async () => {

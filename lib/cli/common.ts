@@ -453,9 +453,15 @@ export async function excludeArgs(f: Flags, root?: string): Promise<(string | Ui
     try {
       if (Deno.statSync(p).isDirectory) exclude.push(p);
       else {
+        const list = await Deno.readFile(p);
+        const nul = list.indexOf(0);
+        if (nul >= 0) {
+          const line = list.subarray(0, nul).filter((c) => c === 10).length + 1;
+          throw new Error(`line ${line} contains a NUL byte, which no path can hold`);
+        }
         // a line that is not UTF-8 stays bytes: the API resolves every
         // spelling of them, as it does of text lines (lib/options.ts excludeList)
-        exclude.push(...excludeListBytes(await Deno.readFile(p)));
+        exclude.push(...excludeListBytes(list));
       }
     } catch (e) {
       if (e instanceof Deno.errors.NotFound && p.includes("\uFFFD")) {

@@ -18,7 +18,7 @@
 import denoJson from "../../deno.json" with { type: "json" };
 import { count as counted } from "../digits.ts";
 import { errnoText } from "../errno.ts";
-import { checkBools, checkInt, excludeList } from "../options.ts";
+import { checkBools, checkInt, checkRootPath, excludeList } from "../options.ts";
 import { besidePath, writeWhole } from "../outfile.ts";
 import { sha256Hex } from "../sha256.ts";
 import { type FolderId, folderId, listFolder } from "./list.ts";
@@ -223,9 +223,7 @@ function ahead(a: Node, b: Node): boolean {
  * @throws {Deno.errors.NotADirectory} when the root is not a folder
  */
 export async function planShards(root: string, options: PlanOptions): Promise<ShardPlan> {
-  if (typeof root !== "string" || root.length === 0) {
-    throw new TypeError("pwalk: the root folder must be a non-empty string");
-  }
+  checkRootPath(root);
   // a plan fixes them for every shard: "false" must not be taken as on
   checkBools(options, ["header", "noSnap", "oneFileSystem"]);
   const shards = checkInt("shards", options.shards, 1, 1_000_000);
