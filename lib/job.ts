@@ -9,6 +9,7 @@
 import { Counter, ensureNative, native, Status } from "./ffi.ts";
 import { errnoCode, errnoError } from "./errno.ts";
 import { decodeBatch, type Decoded } from "./decode.ts";
+import { typed } from "./options.ts";
 
 /** One error met during a walk: the walk went on. */
 export interface WalkError {
@@ -251,14 +252,13 @@ function checkRun(run: RunOptions): void {
   if (run.onProgress !== undefined && typeof run.onProgress !== "function") {
     throw new TypeError(`pwalk: onProgress must be a function, got a ${typeof run.onProgress}`);
   }
-  const ms = run.progressIntervalMs;
-  if (ms !== undefined && !(typeof ms === "number" && ms > 0)) {
-    throw new RangeError(
-      `pwalk: progressIntervalMs must be a number of milliseconds above 0 (or Infinity), got ${
-        typeof ms === "string" ? JSON.stringify(ms) : String(ms)
-      }`,
-    );
+  const ms: unknown = run.progressIntervalMs;
+  const want = "progressIntervalMs must be a number of milliseconds above 0 (or Infinity)";
+  // a value of another type is a TypeError, as for every numeric option (checkInt)
+  if (ms !== undefined && typeof ms !== "number") {
+    throw new TypeError(`pwalk: ${want}, got ${typed(ms)}`);
   }
+  if (ms !== undefined && !(ms > 0)) throw new RangeError(`pwalk: ${want}, got ${ms}`);
   if (run.signal !== undefined && !(run.signal instanceof AbortSignal)) {
     throw new TypeError("pwalk: signal must be an AbortSignal");
   }

@@ -190,6 +190,19 @@ Deno.test("report(): options of the wrong type or range throw one clear error be
     [{ exclude: [5] }, TypeError, "exclude must be an array"],
     [{ progressIntervalMs: -5, onProgress() {} }, RangeError, "progressIntervalMs"],
     [{ progressIntervalMs: NaN, onProgress() {} }, RangeError, "progressIntervalMs"],
+    // of another type: a TypeError, as for every numeric option (maxErrors: "3")
+    [{ progressIntervalMs: "5" }, TypeError, 'above 0 (or Infinity), got "5" (a string)'],
+    [{ progressIntervalMs: 5n }, TypeError, "got 5 (a bigint)"],
+    [{ maxErrors: "3" }, TypeError, 'maxErrors must be an integer from 0 to 1000000, got "3"'],
+    // a NUL byte, which no path holds: the option named
+    [
+      { exclude: ["a\0b"] },
+      RangeError,
+      'exclude contains a NUL byte, which no path can hold: "a\\u0000b"',
+    ],
+    [{ exclude: [Uint8Array.of(0x61, 0, 0xff)] }, RangeError, "exclude contains a NUL byte"],
+    [{ output: `${tmp.path}/o\0.csv` }, RangeError, "output contains a NUL byte, which no path"],
+    [{ skipPaths: ["a\0"] }, RangeError, "skipPaths contains a NUL byte, which no path"],
     [{ onProgress: "yes" }, TypeError, "onProgress must be a function"],
     [{ threads: "4" }, TypeError, 'got "4" (a string)'],
     [{ signal: {} }, TypeError, "AbortSignal"],
@@ -198,6 +211,13 @@ Deno.test("report(): options of the wrong type or range throw one clear error be
     await assertRejects(() => report(root, { output: out, ...opts }), type, text);
     assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name).sort(), ["tree"]);
   }
+  await assertRejects(
+    () => report(`${root}\0/sub`, { output: out }),
+    RangeError,
+    `pwalk: the root folder contains a NUL byte, which no path can hold: ${
+      JSON.stringify(`${root}\0/sub`)
+    }`,
+  );
   // A descriptor that cannot take the error rows fails at the start, not at
   // the first error after the walk: not open, or open for reading only
   // (a child whose stdin, descriptor 0, is a file opened for reading).
