@@ -67,7 +67,9 @@ export class WalkEntry {
   readonly parentIno: number;
   /**
    * Folders: names in its listing (pwalk's pw_fcount); -1 for others, and
-   * for folders that were not entered (at walk's maxDepth).
+   * for folders that were not entered (at walk's maxDepth). A folder
+   * entered but not listable (no read permission, mode 000) has 0 (and
+   * dirsum 0), as an empty folder has: its `open` error tells them apart.
    */
   readonly fcount: number;
   /**

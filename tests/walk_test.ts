@@ -707,6 +707,8 @@ testNeeding([SETPRIV], {
     const expected = [...ref.keys()].filter((p) => p !== `${locked}/secret.txt`);
     assertEquals(setDiff(out.plain.paths, expected), "");
     assertEquals(out.plain.errors, [denied]);
+    // its fcount and dirsum are 0, as an empty folder's (WalkEntry.fcount)
+    assertEquals(out.plain.lockedCounts, [0, 0]);
     // onError gets the error with path, op and message; nothing is collected.
     assertEquals(out.onError.calls, [denied]);
     assertEquals(out.onError.collected, 0);

@@ -22,7 +22,11 @@ try {
 
 const plainIt = walk(root);
 const paths: string[] = [];
-for await (const e of plainIt) paths.push(e.path);
+let lockedCounts: number[] = [];
+for await (const e of plainIt) {
+  paths.push(e.path);
+  if (e.path === locked) lockedCounts = [e.fcount, e.dirsum];
+}
 
 const calls: ReturnType<typeof brief>[] = [];
 const onErrorIt = walk(root, { onError: (e) => calls.push(brief(e)) });
@@ -65,7 +69,7 @@ for await (const e of leafIt) leafEntries.push(e);
 
 console.log(JSON.stringify({
   premise,
-  plain: { paths, errors: plainIt.errors.map(brief) },
+  plain: { paths, errors: plainIt.errors.map(brief), lockedCounts },
   onError: { calls, collected: onErrorIt.errors.length, count: onErrorCount },
   dirs,
   skip: { count: skipCount, errors: skipIt.errors.map(brief) },
