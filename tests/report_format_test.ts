@@ -203,6 +203,11 @@ Deno.test("report(): options of the wrong type or range throw one clear error be
     [{ exclude: [Uint8Array.of(0x61, 0, 0xff)] }, RangeError, "exclude contains a NUL byte"],
     [{ output: `${tmp.path}/o\0.csv` }, RangeError, "output contains a NUL byte, which no path"],
     [{ skipPaths: ["a\0"] }, RangeError, "skipPaths contains a NUL byte, which no path"],
+    [
+      { frontier: [{ path: `${root}/a\0`, dev: 1, ino: 2, parentIno: 3, depth: 0 }] },
+      RangeError,
+      "frontier contains a NUL byte, which no path",
+    ],
     [{ onProgress: "yes" }, TypeError, "onProgress must be a function"],
     [{ threads: "4" }, TypeError, 'got "4" (a string)'],
     [{ signal: {} }, TypeError, "AbortSignal"],
