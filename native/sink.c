@@ -230,6 +230,7 @@ static int open_path(pw_sink *s, const char *name, char *msg, size_t msgcap) {
   struct stat st;
   int r;
   bool replacing = false; /* an existing regular file */
+  bool no_temp = false;   /* replacing it, its temporary file could not be made */
   if (!*name) {
     /* no name (stat says ENOENT): else a temporary file in the current
        folder, written all walk long, and a failed rename at the end */
@@ -272,6 +273,7 @@ static int open_path(pw_sink *s, const char *name, char *msg, size_t msgcap) {
     else {
       replacing = true;
       if (!(r = open_replace(s, at.dirfd, at.leaf, &st))) at.dirfd = -1; /* kept */
+      else no_temp = r != -ENOMEM;
     }
   } else {
     snprintf(msg, msgcap, "cannot write %s: %s", name,
@@ -288,6 +290,12 @@ static int open_path(pw_sink *s, const char *name, char *msg, size_t msgcap) {
     snprintf(msg, msgcap,
              "cannot write %s: %s in its folder (a report is written whole beside it, then "
              "renamed over it)", name, strerror(-r));
+  } else if (no_temp) {
+    /* the file is there and may be written: what failed is the file beside
+       it (a folder that takes no new names, such as /proc; ENOSPC, EDQUOT) */
+    snprintf(msg, msgcap,
+             "cannot write %s: cannot make its temporary file in its folder: %s (a report is "
+             "written whole beside it, then renamed over it)", name, strerror(-r));
   } else if (r) {
     snprintf(msg, msgcap, "cannot write %s: %s", name, strerror(-r));
   }

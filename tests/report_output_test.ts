@@ -324,6 +324,33 @@ Deno.test("-o a file that may be written in a folder that may not: the message s
   }
 });
 
+Deno.test({
+  name:
+    "-o a file that may be written in a folder that takes no new file (/proc): the message says the temporary",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    await using tmp = await tempDir("pwalk-out-");
+    const root = `${tmp.path}/tree`;
+    smallTree(root);
+    // the reference: /proc/version is there and writable to root, and /proc
+    // takes no new name (the reason the kernel gives for it)
+    const before = await Deno.readTextFile("/proc/version");
+    const why = await Deno.writeTextFile("/proc/pwalk-test", "").then(
+      () => null,
+      (e: Error) => e.message.replace(/ \(os error \d+\).*/, ""),
+    );
+    assert(why !== null, "/proc took a new file");
+    const want = `pwalk: cannot write /proc/version: cannot make its temporary file in its ` +
+      `folder: ${why} (a report is written whole beside it, then renamed over it)`;
+    const e = await assertRejects(() => report(root, { output: "/proc/version" }), Error);
+    assertEquals(e.message, want);
+    const r = await cli(["-o", "/proc/version", root]);
+    assertEquals(r.code, 1, r.stderr);
+    assertEquals(r.stderr.trim(), want);
+    assertEquals(await Deno.readTextFile("/proc/version"), before);
+  },
+});
+
 Deno.test("-o a symbolic link: the link stays, the file it names takes the report", async () => {
   await using tmp = await tempDir("pwalk-out-");
   const root = `${tmp.path}/tree`;
