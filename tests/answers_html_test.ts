@@ -425,3 +425,95 @@ Deno.test("summary and diff --html: the second run prints no npm Download line (
     assert(!/Download/.test(second), `${args[0]}: the second run:\n${second}`);
   }
 });
+
+/** The boxes of an ECharts SVG section: x, y, width, height of each rectangle path. */
+function svgBoxes(svg: string): { x: number; y: number; w: number; h: number }[] {
+  return [
+    ...svg.matchAll(
+      /<path d="M0 0l([\d.]+) 0l0 ([\d.]+)l-[\d.]+ 0Z" transform="translate\(([\d.]+) ([\d.]+)\)"/g,
+    ),
+  ].map((m) => ({ w: Number(m[1]), h: Number(m[2]), x: Number(m[3]), y: Number(m[4]) }));
+}
+
+/** The labels of an ECharts SVG section: text and position (y offset included). */
+function svgLabels(svg: string): { text: string; x: number; y: number }[] {
+  return [
+    ...svg.matchAll(
+      /<text [^>]*?(?:y="(-?[\d.]+)" )?transform="translate\(([\d.]+) ([\d.]+)\)"[^>]*>([^<]*)<\/text>/g,
+    ),
+  ].map((m) => ({ text: m[4], x: Number(m[2]), y: Number(m[3]) + Number(m[1] ?? 0) }));
+}
+
+Deno.test("summary --html: the treemap gives each folder its share of its parent's box (a folder's own files keep theirs)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  // a: 300 KB of its own beside b (20 KB) and c (150 KB); d holds e (level
+  // 2, files below it); x: files of the root itself
+  const files: [string, number][] = [
+    ["a/big", 300_000],
+    ["a/b/f", 20_000],
+    ["a/c/g", 150_000],
+    ["d/e/deep/h", 120_000],
+    ["d/k", 60_000],
+    ["x", 250_000],
+  ];
+  for (const [p, n] of files) {
+    await Deno.mkdir(`${root}/${p}`.replace(/\/[^/]*$/, ""), { recursive: true });
+    await Deno.writeFile(`${root}/${p}`, new Uint8Array(n).fill(7));
+  }
+  const scan = `${tmp.path}/s.csv`;
+  assertEquals((await cli(["-o", scan, root])).code, 0);
+  const page = `${tmp.path}/s.html`;
+  const r = await cli(["summary", "--no-names", "--depth", "2", "--html", page, scan]);
+  assertEquals(r.code, 0, r.stderr);
+  // each folder's allocated bytes, recursive, from Deno.lstat
+  const alloc = async (p: string): Promise<number> => {
+    const st = await Deno.lstat(p);
+    let n = (st.blocks ?? 0) * 512;
+    if (st.isDirectory) {
+      for await (const e of Deno.readDir(p)) {
+        n += await alloc(`${p}/${e.name}`);
+      }
+    }
+    return n;
+  };
+  assert((await alloc(root)) > 0, "a file system that allocates blocks");
+  const html = await Deno.readTextFile(page);
+  const svg = html.match(/<section id="chart-folders">([\s\S]*?)<\/section>/)![1];
+  const boxes = svgBoxes(svg);
+  const labels = svgLabels(svg);
+  // a folder's box: the smallest box that holds its name's label
+  const boxOf = (name: string) => {
+    const l = labels.find((l) => l.text === name);
+    assert(l, `a label ${name} in the treemap`);
+    const inside = boxes.filter((b) =>
+      l!.x >= b.x - 0.5 && l!.x <= b.x + b.w + 0.5 && l!.y >= b.y - 0.5 && l!.y <= b.y + b.h + 0.5
+    );
+    return inside.reduce((a, b) => a.w * a.h <= b.w * b.h ? a : b);
+  };
+  const area = (name: string) => {
+    const b = boxOf(name);
+    return b.w * b.h;
+  };
+  for (
+    const [parent, child] of [
+      [root, "a"],
+      [root, "d"],
+      ["a", "b"],
+      ["a", "c"],
+      ["d", "e"],
+    ]
+  ) {
+    const pp = parent === root ? root : `${root}/${parent}`;
+    const cp = `${root}/${
+      child === "b" || child === "c" ? "a/" : child === "e" ? "d/" : ""
+    }${child}`;
+    const want = (await alloc(cp)) / (await alloc(pp));
+    const got = area(child) / area(parent);
+    // a parent's box holds its label band and gaps besides its children
+    assert(
+      got > want * 0.8 && got < want * 1.02,
+      `${child} in ${parent}: ${got.toFixed(3)} of the box for ${want.toFixed(3)} of the bytes`,
+    );
+  }
+});

@@ -161,7 +161,13 @@ function barOption(names: string[], values: number[], horizontal = true) {
 
 /** The treemap data of a folder tree (nested by parent). */
 function treemapData(s: Summary, key: "allocatedBytes" | "apparentBytes") {
-  type Node = { name: string; path: string; value: number; children: Node[] };
+  type Node = {
+    name: string;
+    path: string;
+    value: number;
+    children: Node[];
+    itemStyle?: { color: string };
+  };
   const nodes = new Map<string, Node>();
   const roots: Node[] = [];
   for (const f of s.folderTree) {
@@ -176,7 +182,25 @@ function treemapData(s: Summary, key: "allocatedBytes" | "apparentBytes") {
     if (parent) parent.children.push(n);
     else roots.push(n);
   }
-  // A parent's value holds its own files too: the treemap shows them as the rest.
+  // ECharts shares a box among the children by their values, not by the
+  // parent's: a folder's own files (with its folder entry, and the
+  // subfolders past --top when it has `top` shown) get a grey box of their
+  // own, or a subfolder would fill its whole parent.
+  const rest = (n: Node) => {
+    if (n.children.length === 0) return;
+    n.children.forEach(rest);
+    const left = n.value - n.children.reduce((a, c) => a + c.value, 0);
+    if (left > 0) {
+      n.children.push({
+        name: n.children.length < s.top ? "(files here)" : "(files here, other folders)",
+        path: n.path,
+        value: left,
+        children: [],
+        itemStyle: { color: "#bbbbbb" },
+      });
+    }
+  };
+  roots.forEach(rest);
   return roots;
 }
 
