@@ -517,3 +517,67 @@ Deno.test("summary --html: the treemap gives each folder its share of its parent
     );
   }
 });
+
+Deno.test("summary --html: the age charts stack the users past --top as one layer, each bar its bucket's total", async () => {
+  await using tmp = await tempDir();
+  // uid 1001 is the top user; 1002 and 1003 have files 10 and 400 days old,
+  // alone in the 1-2 years bucket
+  const N = 1_800_000_000, D = 86_400;
+  const files = [
+    { uid: 1001, blocks: 600, age: 10 },
+    { uid: 1002, blocks: 200, age: 10 },
+    { uid: 1002, blocks: 400, age: 400 },
+    { uid: 1003, blocks: 100, age: 400 },
+  ];
+  const scan = `${tmp.path}/ages.csv`;
+  await Deno.writeTextFile(
+    scan,
+    `2,0,-1,"/r","",0,0,4096,1,8,2,"0040755",${N},${N},${N},${files.length},4096\n` +
+      files.map((f, i) => {
+        const t = N - f.age * D;
+        return `${10 + i},2,0,"/r/f${i}","",${f.uid},${f.uid},${f.blocks * 500},1,${f.blocks},1,` +
+          `"0100644",${t},${t},${N},-1,0\n`;
+      }).join(""),
+  );
+  const page = `${tmp.path}/ages.html`;
+  const r = await cli([
+    "summary",
+    "--no-names",
+    "--top",
+    "1",
+    "--now",
+    String(N),
+    "--html",
+    page,
+    scan,
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  const html = await Deno.readTextFile(page);
+  for (const id of ["mtime", "atime"]) {
+    // the table's buckets, and the rows' own (allocated: st_blocks x 512)
+    const table = tableValues(html, id).map((v) => Number(v[0]));
+    const want = [0, 30, 182, 365, 730, 1826].map((lo, i, a) =>
+      files.filter((f) => f.age >= lo && (i === a.length - 1 || f.age < a[i + 1]))
+        .reduce((n, f) => n + f.blocks * 512, 0)
+    );
+    assertEquals(table, want, `${id}: the table`);
+    const svg = html.match(new RegExp(`<section id="chart-${id}">([\\s\\S]*?)</section>`))![1];
+    // each bar: its left edge (the bucket) and its height
+    const heights = new Map<number, number>();
+    for (
+      const m of svg.matchAll(
+        /<path d="M([\d.]+) [\d.]+l[\d.]+ 0l0 -?([\d.]+)l-[\d.]+ 0Z"[^>]*ecmeta_ssr_type="chart"/g,
+      )
+    ) heights.set(Number(m[1]), (heights.get(Number(m[1])) ?? 0) + Number(m[2]));
+    const stacks = [...heights.entries()].sort((a, b) => a[0] - b[0]).map(([, h]) => h);
+    assertEquals(stacks.length, want.length, `${id}: a stack per bucket`);
+    const scale = stacks.reduce((a, b) => a + b) / want.reduce((a, b) => a + b);
+    for (const [i, h] of stacks.entries()) {
+      assert(
+        Math.abs(h - want[i] * scale) <= 1,
+        `${id} bucket ${i}: a stack ${h} px high for ${want[i] * scale} px of bytes`,
+      );
+    }
+    assert(svg.includes("(other users)"), `${id}: the layer is named`);
+  }
+});

@@ -131,6 +131,8 @@ const PALETTE = [
   "#9a60b4",
   "#ea7ccc",
 ];
+/** The layer of the age charts that holds the users past `--top`. */
+const OTHER_USERS = "(other users)";
 const base = (p: string) => p.slice(p.lastIndexOf("/") + 1) || p;
 
 function barOption(names: string[], values: number[], horizontal = true) {
@@ -361,6 +363,17 @@ export async function summaryHtml(s: Summary): Promise<string> {
       ["atime", "Files by last access (atime)", s.atimeAges, s.atimeAgesByUser],
     ] as const
   ) {
+    // the users past --top as one more layer, so that each bar is its bucket's total
+    const others = ages.map((a, i) => a[key] - byUser.reduce((n, u) => n + u[key][i], 0));
+    const othersSeries = others.some((v) => v > 0)
+      ? [{
+        type: "bar",
+        stack: "users",
+        name: OTHER_USERS,
+        data: others,
+        itemStyle: { color: "#bbbbbb" },
+      }]
+      : [];
     parts.push(figure(
       `chart-${id}`,
       `${title}: ${measure} bytes, stacked by user`,
@@ -369,12 +382,15 @@ export async function summaryHtml(s: Summary): Promise<string> {
         grid: { left: 80, right: 20, top: 40, bottom: 30 },
         xAxis: { type: "category", data: ages.map((a) => a.label) },
         yAxis: { type: "value", axisLabel: { formatter: (v: number) => bytes(v) } },
-        series: byUser.map((u) => ({
-          type: "bar",
-          stack: "users",
-          name: visible(who(u.name, u.id)),
-          data: u[key],
-        })),
+        series: [
+          ...byUser.map((u) => ({
+            type: "bar",
+            stack: "users",
+            name: visible(who(u.name, u.id)),
+            data: u[key],
+          })),
+          ...othersSeries,
+        ],
       }),
     ));
     parts.push(

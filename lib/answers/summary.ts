@@ -210,9 +210,13 @@ export interface Summary {
   mtimeAges: AgeBucket[];
   /** Regular files by age of st_atime, all six buckets. */
   atimeAges: AgeBucket[];
-  /** The top users' files by age of st_mtime (for stacked charts). */
+  /**
+   * The top users' files by age of st_mtime (for stacked charts): the
+   * users of `users`; the other users' bytes are `mtimeAges` less these
+   * (the HTML page stacks them as "(other users)").
+   */
   mtimeAgesByUser: UserAges[];
-  /** The top users' files by age of st_atime. */
+  /** The top users' files by age of st_atime (the others: `atimeAges` less these). */
   atimeAgesByUser: UserAges[];
   /** The largest folders by recursive allocated bytes, levels 0..depth. */
   folders: FolderRow[];
