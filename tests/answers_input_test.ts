@@ -1247,3 +1247,36 @@ Deno.test("module graph: no DuckDB or ECharts in cli.ts's or mod.ts's graph; the
   // and the dynamic import is what the summary command uses
   assert(cliGraph.all.some((s) => s.endsWith("/lib/answers/summary.ts")));
 });
+
+testNeeding([SETPRIV], {
+  name:
+    "a scan the caller cannot read: summary, diff and convert say 'pwalk: FILE: Permission denied'",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`;
+    await Deno.mkdir(root);
+    await Deno.writeTextFile(`${root}/f`, "x");
+    const good = `${tmp.path}/good.csv`;
+    assertEquals((await cli(["-o", good, root])).code, 0);
+    // someone else's scan, for them alone (uid 0 without capabilities may not read it)
+    const theirs = `${tmp.path}/theirs.csv`;
+    await Deno.copyFile(good, theirs);
+    await Deno.chown(theirs, 1001, 1001);
+    await Deno.chmod(theirs, 0o600);
+    for (
+      const args of [
+        ["summary", theirs],
+        ["diff", good, theirs],
+        ["diff", theirs, good],
+        ["convert", theirs, `${tmp.path}/o.parquet`],
+      ]
+    ) {
+      const r = await cli(args, { prefix: UNPRIVILEGED });
+      assertEquals(
+        [r.code, r.stderr],
+        [1, `pwalk: ${theirs}: Permission denied\n`],
+        args.join(" "),
+      );
+    }
+  },
+});

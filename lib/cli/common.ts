@@ -237,13 +237,19 @@ export function exitStatus(e: unknown): number {
  * import { plainMessage } from "./common.ts";
  * console.log(plainMessage("--plan p.json: No such file or directory (os error 2): readfile 'p.json'"));
  * // "--plan p.json: No such file or directory"
+ * console.log(plainMessage("pwalk: Permission denied (os error 13): open 's.csv'"));
+ * // "pwalk: s.csv: Permission denied"
  * ```
  */
 export function plainMessage(text: string): string {
   return text.replace(
     /^(.*?)([^:\n]*) \(os error \d+\)(?:: \w+ '([^'\n]*)')?/,
-    (_all, pre: string, msg: string, path?: string) =>
-      path === undefined || pre.includes(path) ? `${pre}${msg}` : `${pre}${path}: ${msg}`,
+    (_all, pre: string, msg: string, path?: string) => {
+      if (path === undefined || pre.includes(path)) return `${pre}${msg}`;
+      // the path after the space that followed pre's colon ("pwalk: x: ...")
+      const text = msg.trimStart();
+      return `${pre}${msg.slice(0, msg.length - text.length)}${path}: ${text}`;
+    },
   );
 }
 
