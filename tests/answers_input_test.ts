@@ -1280,3 +1280,30 @@ testNeeding([SETPRIV], {
     }
   },
 });
+
+Deno.test("CSV files read together: a row of too few columns names the file it is in, not the group", async () => {
+  await using tmp = await tempDir();
+  const root = (ino: number, name: string) =>
+    `${ino},0,-1,"${name}","",0,0,4096,1,8,2,"0040755",1,2,3,1,10\n`;
+  const file = (ino: number, parent: number, name: string, tail: string) =>
+    `${ino},${parent},0,"${name}/a","",0,0,10,1,8,1,"0100644",1,2,3${tail}\n`;
+  const u1 = `${tmp.path}/u1.csv`;
+  await Deno.writeTextFile(u1, root(5, "/u") + file(6, 5, "/u", ",-1,0"));
+  const u2 = `${tmp.path}/u2.csv`;
+  await Deno.writeTextFile(u2, root(8, "/v") + file(9, 8, "/v", ",-1,0"));
+  // its second line: 15 of the 17 columns
+  const short = `${tmp.path}/short.csv`;
+  await Deno.writeTextFile(short, root(1, "/w") + file(2, 1, "/w", ""));
+  const want = `pwalk: ${short}: Invalid Input Error: CSV Error on Line: 2 has 15 of the 17 ` +
+    "columns (a file cut short, or not pwalk's CSV?)\n";
+  for (
+    const args of [
+      ["summary", u1, short, u2],
+      ["diff", u1, `${tmp.path}/*.csv`],
+      ["convert", u1, short, `${tmp.path}/o.parquet`],
+    ]
+  ) {
+    const r = await cli(args);
+    assertEquals([r.code, r.stderr], [1, want], args.join(" "));
+  }
+});

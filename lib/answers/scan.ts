@@ -827,7 +827,8 @@ export async function checkOneScan(e: Engine, name: string, files: ScanFile[]): 
 /**
  * A reading error that names the scan files it came from (DuckDB's "CSV
  * Error on Line: 8" does not say which of many): the same message, after
- * the files (the first three, and how many more).  Errors that already
+ * the file that DuckDB names further down its message when it is one of
+ * them, else after the files (the first three, and how many more).  Errors that already
  * name one of them in their first line, a {@link SpillFullError} (the
  * spill folder's, not a scan's), a {@link MemoryLimitError} (the limit's)
  * and pwalk's own errors (their message starts "pwalk: ") are returned as
@@ -851,7 +852,11 @@ export function namingScans(err: unknown, paths: string[]): Error {
     );
   }
   if (paths.some((p) => first.includes(p))) return err instanceof Error ? err : new Error(msg);
-  const names = paths.length > 3
+  // DuckDB's CSV reader names the file further down ("  file = PATH"): that one alone
+  const at = /^ *file = (.*)$/m.exec(msg)?.[1];
+  const names = at !== undefined && paths.includes(at)
+    ? at
+    : paths.length > 3
     ? `${paths.slice(0, 3).join(", ")} and ${paths.length - 3} more`
     : paths.join(", ");
   return new Error(`${names}: ${msg}`, { cause: err });
