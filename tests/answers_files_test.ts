@@ -86,7 +86,13 @@ Deno.test("a scan of another format than its suffix says is told so, not as cut 
     ["csv.zst", "z.csv.gz", "not gzip data at byte 0: zstd data (wrong suffix?)"],
     ["parquet", "p.csv.gz", "not gzip data at byte 0: Parquet data (wrong suffix?)"],
     ["csv.gz", "g.csv.zst", "not zstd data at byte 0: gzip data (wrong suffix?)"],
+    ["csv", "t.csv.gz", "not gzip data at byte 0: text (wrong suffix?)"],
+    ["csv", "t.csv.zst", "not zstd data at byte 0: text (wrong suffix?)"],
+    ["csv", "t.parquet", "not Parquet data (no PAR1 at byte 0): text (wrong suffix?)"],
+    ["csv.zst", "z.parquet", "not Parquet data (no PAR1 at byte 0): zstd data (wrong suffix?)"],
+    ["csv.gz", "g.parquet", "not Parquet data (no PAR1 at byte 0): gzip data (wrong suffix?)"],
   ];
+  made["csv"] = plain;
   for (const [from, name, says] of cases) {
     const f = `${tmp.path}/${name}`;
     await Deno.copyFile(made[from], f);
@@ -96,10 +102,26 @@ Deno.test("a scan of another format than its suffix says is told so, not as cut 
       assertEquals(r.stderr.trim(), `pwalk: ${f}: ${says}`);
     }
   }
-  // plain text named .csv.gz: not gzip, not "damaged"
-  await Deno.copyFile(plain, `${tmp.path}/t.csv.gz`);
-  const r = await cli(["summary", `${tmp.path}/t.csv.gz`]);
-  assertEquals(r.stderr.trim(), `pwalk: ${tmp.path}/t.csv.gz: not gzip data at byte 0`);
+  // a Parquet file cut short, or empty: as the other formats' copies cut short
+  const bytes = await Deno.readFile(made["parquet"]);
+  for (
+    const [name, data, says] of [
+      [
+        "cut.parquet",
+        bytes.subarray(0, bytes.length - 1),
+        "truncated: its Parquet data does not end with PAR1 (byte " + (bytes.length - 1) +
+        "); an incomplete copy?",
+      ],
+      ["empty.parquet", new Uint8Array(0), "empty (0 bytes): no Parquet data; an incomplete copy?"],
+    ] as const
+  ) {
+    const f = `${tmp.path}/${name}`;
+    await Deno.writeFile(f, data);
+    for (const args of [["summary", f], ["diff", plain, f], ["convert", f, `${tmp.path}/o.csv`]]) {
+      const r = await cli(args);
+      assertEquals([r.code, r.stderr.trim()], [1, `pwalk: ${f}: ${says}`], args.join(" "));
+    }
+  }
 });
 
 Deno.test("suffixes in any case, and .zstd, read as report wrote them", async () => {

@@ -22,9 +22,10 @@ export {
 
 /**
  * What another format's file is, from its first bytes (zstd's, gzip's and
- * Parquet's magic numbers): "zstd data", "gzip data", "Parquet data", or
- * undefined (text, or anything else). A scan named with the wrong suffix
- * is told so, not as a copy cut short.
+ * Parquet's magic numbers): "zstd data", "gzip data", "Parquet data",
+ * "text" (printable ASCII, as pwalk's CSV starts), or undefined (anything
+ * else). A scan named with the wrong suffix is told so, not as a copy cut
+ * short.
  */
 function formatSeen(path: string): string | undefined {
   using f = Deno.openSync(path, { read: true });
@@ -36,7 +37,42 @@ function formatSeen(path: string): string | undefined {
   }
   if (got >= 2 && b[0] === 0x1f && b[1] === 0x8b) return "gzip data";
   if (got >= 4 && new TextDecoder().decode(b) === "PAR1") return "Parquet data";
+  const printable = (c: number) => c === 9 || c === 10 || c === 13 || (c >= 0x20 && c < 0x7f);
+  if (got > 0 && b.subarray(0, got).every(printable)) return "text";
   return undefined;
+}
+
+/**
+ * Check that a Parquet scan starts and ends with Parquet's magic bytes
+ * (PAR1): another format's file (a wrong suffix) or a copy cut short
+ * throws, told so, as the other formats' checks do (DuckDB's own message
+ * names neither).
+ */
+export function checkParquetComplete(path: string): void {
+  using f = Deno.openSync(path, { read: true });
+  const size = f.statSync().size;
+  if (size === 0) {
+    throw new Error(`pwalk: ${path}: empty (0 bytes): no Parquet data; an incomplete copy?`);
+  }
+  const seen = formatSeen(path);
+  if (seen !== "Parquet data") {
+    throw new Error(
+      `pwalk: ${path}: not Parquet data (no PAR1 at byte 0)` +
+        (seen ? `: ${seen} (wrong suffix?)` : ""),
+    );
+  }
+  const tail = new Uint8Array(4);
+  let got = 0;
+  if (size >= 12) {
+    f.seekSync(size - 4, Deno.SeekMode.Start);
+    for (let r; got < 4 && (r = f.readSync(tail.subarray(got))) !== null;) got += r;
+  }
+  if (got < 4 || new TextDecoder().decode(tail) !== "PAR1") {
+    throw new Error(
+      `pwalk: ${path}: truncated: its Parquet data does not end with PAR1 (byte ${size}); ` +
+        "an incomplete copy?",
+    );
+  }
 }
 
 /**
@@ -153,7 +189,9 @@ export function checkCsvComplete(path: string): void {
   const size = f.statSync().size;
   if (size === 0) return;
   const seen = formatSeen(path);
-  if (seen) throw new Error(`pwalk: ${path}: not CSV text: ${seen} (wrong suffix?)`);
+  if (seen && seen !== "text") {
+    throw new Error(`pwalk: ${path}: not CSV text: ${seen} (wrong suffix?)`);
+  }
   const last = new Uint8Array(1);
   f.seekSync(size - 1, Deno.SeekMode.Start);
   if (f.readSync(last) === 1 && last[0] !== 10) {

@@ -24,7 +24,12 @@ import { recordPath } from "../shard/paths.ts";
 import { scanStatus } from "../shard/status.ts";
 import { compressionOf } from "../report.ts";
 import { count } from "../digits.ts";
-import { checkCsvComplete, checkGzipComplete, checkZstdComplete } from "./files.ts";
+import {
+  checkCsvComplete,
+  checkGzipComplete,
+  checkParquetComplete,
+  checkZstdComplete,
+} from "./files.ts";
 
 /** pwalk's 17 columns, in order, as its header names them. */
 export const PWALK_COLUMNS = [
@@ -230,17 +235,16 @@ export async function resolveScans(specs: string[]): Promise<ScanFile[]> {
   const out = files.map((path) => ({ path, format: formatOf(path) }));
   // DuckDB reads a file cut short as if it were whole: refuse it here.
   for (const f of out) {
-    if (f.format !== "parquet") {
-      try {
-        if (f.format === "csv.zst") checkZstdComplete(f.path);
-        else if (f.format === "csv.gz") await checkGzipComplete(f.path);
-        else checkCsvComplete(f.path);
-      } catch (e) {
-        if (e instanceof Deno.errors.NotFound) {
-          throw new ScanInputError(`${f.path}: No such file or directory`);
-        }
-        throw e;
+    try {
+      if (f.format === "csv.zst") checkZstdComplete(f.path);
+      else if (f.format === "csv.gz") await checkGzipComplete(f.path);
+      else if (f.format === "parquet") checkParquetComplete(f.path);
+      else checkCsvComplete(f.path);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) {
+        throw new ScanInputError(`${f.path}: No such file or directory`);
       }
+      throw e;
     }
   }
   return out;
