@@ -689,3 +689,38 @@ Deno.test("summary: scans of unrelated roots whose st_dev and inodes coincide (t
   assertEquals([ss.totals.apparentBytes, ss.totals.hardLinkNames], [sb, se]);
   assertEquals([sb, se], [3 * GiB + 2 * 4096, 1]);
 });
+
+Deno.test("summary and diff: --top and --depth up to the limits --help tells, $COLUMNS below 40 ignored as --help says", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/a-folder-with-a-name-long-enough-to-be-cut`;
+  await Deno.mkdir(`${root}/sub`, { recursive: true });
+  await Deno.writeTextFile(`${root}/sub/a-file-with-a-long-name-too.txt`, "x".repeat(5000));
+  const scan = `${tmp.path}/s.csv`;
+  assertEquals((await cli(["-o", scan, root])).code, 0);
+  for (const [command, scans] of [["summary", [scan]], ["diff", [scan, scan]]] as const) {
+    const help = (await cli([command, "--help"])).text;
+    for (const option of ["top", "depth"]) {
+      const m = new RegExp(`--${option} [A-Z][\\s\\S]*?at most ([\\d,]+)\\)`).exec(help);
+      assert(m, `${command} --help tells --${option}'s limit`);
+      const limit = Number(m![1].replaceAll(",", ""));
+      const ok = await cli([command, "--no-names", `--${option}`, String(limit), ...scans]);
+      assertEquals(ok.code, 0, `${command} --${option} ${limit}: ${ok.stderr}`);
+      const over = await cli([command, `--${option}`, String(limit + 1), ...scans]);
+      assertEquals(over.code, 2, `${command} --${option} ${limit + 1}`);
+      assertStringIncludes(over.stderr, `--${option} needs a whole number from`);
+      assertStringIncludes(over.stderr, ` to ${limit}, got '${limit + 1}'`);
+    }
+    assertStringIncludes(
+      help.replace(/\s+/g, " "),
+      "$COLUMNS when it is 40 or more (a smaller one is ignored",
+    );
+    const at = async (columns: string) =>
+      (await cli([command, "--no-names", ...scans], { env: { COLUMNS: columns } })).text;
+    const whole = await at("1000000");
+    assertEquals(await at("39"), whole, `${command}: COLUMNS=39 is ignored`);
+    const narrow = await at("40");
+    assert(narrow !== whole, `${command}: COLUMNS=40 is taken`);
+    for (const line of narrow.split("\n")) assert(line.length <= 40, `${command}: ${line}`);
+    assert(whole.split("\n").some((l) => l.length > 40), `${command}: a line wider than 40`);
+  }
+});

@@ -47,13 +47,17 @@ folder (at --depth) the bytes and entries added, removed, grown, shrunk and
 net; the folders that grew most; the largest new, deleted and changed files
 (owner: a deleted file's in OLD, a new or changed file's in NEW).
 
+The text is fitted to the terminal's width (40 columns at least), else to
+$COLUMNS when it is 40 or more (a smaller one is ignored: nothing is cut).
+
 On a terminal, after 2 s of work, a progress line on stderr shows the stage
 (reading OLD, reading NEW, comparing) and the time elapsed, cleared before
 the answer; nothing is added to stderr in a log or a pipe.
 
 Options:
-  --top N            rows per table (default 10)
-  --depth D          folder level of the per-folder tables (root 0; default 1)
+  --top N            rows per table (default 10; at most 1,000,000)
+  --depth D          folder level of the per-folder tables (root 0; default 1;
+                     at most 10,000)
   --json             print the same numbers as JSON instead
   --html FILE        also write a self-contained HTML page with charts
                      (not named as a scan: .csv, .csv.zst, .csv.gz, .parquet)

@@ -36,13 +36,17 @@ Prints totals; users and groups by allocated size; extensions; file sizes
 recursive size (du's view) down to --depth; the folders with the most
 entries; the largest files; per user, the bytes not read for a year.
 
+The text is fitted to the terminal's width (40 columns at least), else to
+$COLUMNS when it is 40 or more (a smaller one is ignored: nothing is cut).
+
 On a terminal, after 2 s of work, a progress line on stderr shows the stage
 and the time elapsed (pwalk summary: reading scan.csv.zst  0:00:42), cleared
 before the answer; nothing is added to stderr in a log or a pipe.
 
 Options:
-  --top N            rows per table (default 10)
-  --depth D          deepest folder level of the folder view (root 0; default 2)
+  --top N            rows per table (default 10; at most 1,000,000)
+  --depth D          deepest folder level of the folder view (root 0; default 2;
+                     at most 10,000)
   --json             print the same numbers as JSON instead
   --html FILE        also write a self-contained HTML page with charts
                      (not named as a scan: .csv, .csv.zst, .csv.gz, .parquet)
