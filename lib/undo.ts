@@ -21,6 +21,7 @@ import {
   typeBits,
 } from "./journal.ts";
 import { readJournalFile, RefusedError } from "./journal_file.ts";
+import { osErrorText } from "./outfile.ts";
 import { idName, logPath, syslogLine, whoRuns } from "./syslog.ts";
 
 const lossy = new TextDecoder("utf-8", { ignoreBOM: true });
@@ -34,7 +35,16 @@ export interface UndoOptions {
   apply?: boolean;
   /** Called for each entry restored (or that would be), and each with a field kept. */
   onRestore?: (restored: RestoreRecord) => void;
-  /** Print one line per restored entry to stdout (the CLI does). Default false. */
+  /**
+   * Print one line per restored entry to stdout (the CLI does). Default
+   * false. A dry run's list is never cut short silently: a stdout that
+   * cannot take a line (a full disk) stops it with `pwalk: cannot write
+   * stdout: ...`, and a closed pipe (`| head`) stops it so too (a
+   * Deno.errors.BrokenPipe). With `apply` the undo goes on to its end
+   * without its lines either way (putting back is the point; half of it
+   * done would be worse), and a write that failed for another reason than
+   * a closed pipe is named in the summary's `stdoutError`.
+   */
   printChanges?: boolean;
   /** Stream one line per error to stderr (the CLI does). Default false. */
   printErrors?: boolean;
@@ -108,6 +118,14 @@ export interface UndoSummary {
   errors: number;
   /** The first errors, in detail. */
   errorDetails: WalkError[];
+  /**
+   * With `apply` and `printChanges`: why stdout stopped taking the lines
+   * (`No space left on device`: a full disk, `> /dev/full`, an I/O
+   * error); the undo went on to its end without them, and every count
+   * here is whole. Absent when every line was written, or when the reader
+   * went away (a closed pipe, `| head`: the lines end quietly).
+   */
+  stdoutError?: string;
   /** Wall time in milliseconds. */
   elapsedMs: number;
 }
@@ -500,9 +518,16 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
         try {
           writeAll(enc.encode(dry + restoreLine(rec) + "\n"));
         } catch (e) {
-          // stdout closed early (`| head`): the lines stop, the undo goes
-          // on to its end (half of it done would be worse), as repair's
-          if (!(e instanceof Deno.errors.BrokenPipe)) throw e;
+          // a dry run's list is never cut short silently: it stops there,
+          // as repair's does (a closed pipe quietly, the CLI's status 141)
+          if (!apply) {
+            if (e instanceof Deno.errors.BrokenPipe) throw e;
+            throw new Error(`pwalk: cannot write stdout: ${osErrorText(e)}`, { cause: e });
+          }
+          // --apply: the lines stop, the undo goes on to its end (half of
+          // it done would be worse), as repair's does on a closed pipe; a
+          // full disk is said at the end (the CLI: status 1)
+          if (!(e instanceof Deno.errors.BrokenPipe)) out.stdoutError = osErrorText(e);
           printing = false;
         }
       }

@@ -2553,6 +2553,45 @@ Deno.test("stdout that cannot be written (/dev/full): repair and chown stop, sta
   }
 });
 
+Deno.test("stdout that cannot be written (/dev/full): undo --apply goes on to its end, then says so, status 1; a dry-run undo stops, one line; a dry-run undo's closed pipe: 141, quietly (audit)", async () => {
+  await using tmp = await tempDir("pwalk-repair-");
+  const root = `${tmp.path}/t`;
+  manyFiles(root, 300);
+  const before = snapshot(root);
+  const journal = `${tmp.path}/j`;
+  const r0 = await cli(["repair", "--apply", "--journal", journal, root]);
+  assertEquals(r0.code, 0, r0.stderr);
+  const changed = snapshot(root);
+  const entries = journalLines(journal).length;
+  assert(entries > 300, `${entries} journal lines`);
+  const shell = (script: string, args: string[]) =>
+    run("bash", ["-c", script, Deno.execPath(), CLI, ...args], { env: { NO_COLOR: "1" } });
+  const toFull = (args: string[]) => shell(`"$0" run -A "$1" "\${@:2}" > /dev/full`, args);
+  const line = "pwalk: cannot write stdout: No space left on device";
+  // a dry run: stopped at its first line, nothing else said
+  let r = await toFull(["undo", journal]);
+  assertEquals([r.code, r.stderr], [1, `${line}\n`]);
+  assertEquals(diffSnapshots(changed, snapshot(root)), [], "a dry run changes nothing");
+  // a dry run whose reader goes away: stopped quietly, as SIGPIPE would
+  const status = `${tmp.path}/status`;
+  r = await shell(
+    `"$0" run -A "$1" undo "$2" | head -1 >/dev/null; echo "\${PIPESTATUS[0]}" > "$3"`,
+    [journal, status],
+  );
+  assertEquals([Deno.readTextFileSync(status).trim(), r.stderr], ["141", ""]);
+  // --apply: every entry put back, the summary counting them all, then the failure
+  r = await toFull(["undo", "--apply", journal]);
+  assertEquals(r.code, 1, r.stderr);
+  assertEquals(diffSnapshots(before, snapshot(root)), [], "everything put back");
+  const err = r.stderr.trimEnd().split("\n");
+  assertStringIncludes(err.at(-2)!, `${entries} journal entries, ${entries} restored, `);
+  assertEquals(
+    err.at(-1),
+    `${line}; the undo went on to its end without its lines: every entry was handled, and the ` +
+      "summary above counts them all",
+  );
+});
+
 Deno.test("apply and the other boolean options: a value that is not true or false is a TypeError, nothing changed (audit)", async () => {
   await using tmp = await tempDir("pwalk-repair-");
   const root = `${tmp.path}/t`;

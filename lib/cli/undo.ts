@@ -7,7 +7,7 @@
 import { duration } from "./progress.ts";
 import { undo } from "../undo.ts";
 import { RefusedError } from "../journal_file.ts";
-import { count, num, parse, runJob, usage, UsageError } from "./common.ts";
+import { count, eprint, EXIT, num, parse, runJob, usage, UsageError } from "./common.ts";
 
 /** `pwalk undo --help`. */
 export const HELP = `Usage: pwalk undo [--apply | --dry-run] JOURNAL
@@ -34,8 +34,12 @@ who, the journal, the counts; PWALK_SYSLOG_SOCKET names another socket).
 One line per entry on stdout, errors on stderr, then a summary.
 Exit status: 0 done (errors included), 1 failed (also: a journal a repair
 or chown still running holds; out of open files past a 10 s wait: raise
-ulimit -n and undo the journal again), 2 bad usage or a refused journal, 129/130/143
-stopped by a signal between two entries.
+ulimit -n and undo the journal again; stdout cannot be written, a full
+disk: a dry run stops there, while --apply goes on to its end without its
+lines, then says so after its summary), 2 bad usage or a refused journal,
+129/130/143 stopped by a signal between two entries, 141 stdout closed
+early in a dry run (| head): stopped quietly, as SIGPIPE would (--apply
+goes on to its end without its lines, status as it would be).
 `;
 
 /**
@@ -49,9 +53,14 @@ export async function run(args: string[]): Promise<number> {
   const file = f._[0];
   const apply = !!f.apply;
   const tag = "pwalk undo:";
-  return await runJob({
+  // --apply with a stdout that took no more lines (a full disk): the undo
+  // went on to its end, then says so and fails (repair's status for it)
+  let stdoutError: string | undefined;
+  const status = await runJob({
     tag,
     progress: false,
+    // a dry run's lines meeting a closed pipe (`| head`): 141, quietly
+    toStdout: true,
     start: ({ signal }) =>
       undo(file, { apply, printChanges: true, printErrors: true, signal }).catch((e) => {
         if (e instanceof SyntaxError || e instanceof RefusedError) throw usage(e);
@@ -59,6 +68,7 @@ export async function run(args: string[]): Promise<number> {
         throw e;
       }),
     done: (s) => {
+      stdoutError = s.stdoutError;
       const restored = `${num(s.restored)} ${apply ? "restored" : "would be restored"}`;
       const setid = s.setidKept ? ` (${num(s.setidKept)} of them: setuid/setgid not put back)` : "";
       return [
@@ -73,4 +83,10 @@ export async function run(args: string[]): Promise<number> {
     },
     interrupted: () => "the entries not reached yet were left as they are",
   });
+  if (status !== EXIT.OK || stdoutError === undefined) return status;
+  eprint(
+    `pwalk: cannot write stdout: ${stdoutError}; the undo went on to its end without its ` +
+      "lines: every entry was handled, and the summary above counts them all",
+  );
+  return EXIT.FAILED;
 }
