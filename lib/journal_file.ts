@@ -112,6 +112,10 @@ function makePrivateDir(dir: string): void {
   if (before) {
     throw new RefusedError(`pwalk: journal folder ${dir}: ${before}: give --journal FILE`);
   }
+  // the folders made now, outermost first: each one's parent is synced
+  // after, so that a power loss keeps the journal's folder too
+  const made: string[] = [];
+  for (let d = dir; d !== "/" && d !== "." && !exists(d); d = parentOf(d)) made.unshift(d);
   try {
     Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (e) {
@@ -125,6 +129,7 @@ function makePrivateDir(dir: string): void {
   }
   const after = untrustedAncestor(dir);
   if (after) throw new RefusedError(`pwalk: journal folder ${dir}: ${after}: give --journal FILE`);
+  for (const d of made) syncFolder(parentOf(d));
   const s = Deno.lstatSync(dir);
   const uid = me();
   if (!s.isDirectory || (uid !== null && s.uid !== uid) || (s.mode! & 0o022)) {
@@ -134,6 +139,28 @@ function makePrivateDir(dir: string): void {
       }): give --journal FILE (API: journal)`,
     );
   }
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function parentOf(path: string): string {
+  const i = path.replace(/\/+$/, "").lastIndexOf("/");
+  return i > 0 ? path.slice(0, i) : i === 0 ? "/" : ".";
+}
+
+/** fsync a folder (best effort: one that cannot be opened is left to the file system). */
+function syncFolder(dir: string): void {
+  try {
+    using f = Deno.openSync(dir, { read: true });
+    f.syncSync();
+  } catch { /* not readable, or a file system without fsync of folders */ }
 }
 
 /**

@@ -86,8 +86,11 @@ static pthread_mutex_t append_mu = PTHREAD_MUTEX_INITIALIZER;
    well have written.  Each journal (several jobs in a process) keeps its
    own clock. */
 static int64_t sync_ns = -1;
-/* the last sync of each journal, by descriptor number (0: none yet) */
-static int64_t *sync_last;
+/* By descriptor number: the last sync of each journal (0: none yet), when
+   its oldest line not synced yet was written (0: none), and the error of a
+   sync its syncer made (told by the next append, and by the syncer's stop) */
+static int64_t *sync_last, *dirty_at;
+static int *sync_err;
 static size_t sync_cap;
 
 static int64_t now_ns(void) {
@@ -96,34 +99,65 @@ static int64_t now_ns(void) {
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Under append_mu: whether fd's lines are due for a sync (sync_ns since
-   its last one; the first line of an fd starts its clock), taking the
-   time as that sync's. */
+static void read_sync_ns(void) {
+  if (sync_ns >= 0) return;
+  const char *e = getenv("PWALK_JOURNAL_SYNC_MS");
+  char *end;
+  long ms = e && *e ? strtol(e, &end, 10) : -1;
+  if (ms > 86400000L) ms = 86400000L; /* a day at most (and no overflow below) */
+  sync_ns = e && *e && !*end && ms >= 0 ? (int64_t)ms * 1000000 : 1000000000;
+}
+
+/* Under append_mu: room for fd in the arrays above; false: none. */
+static bool sync_room(int fd) {
+  if ((size_t)fd < sync_cap) return true;
+  size_t cap = (size_t)fd + 64;
+  int64_t *t = realloc(sync_last, cap * sizeof *t);
+  if (!t) return false;
+  sync_last = t;
+  int64_t *d = realloc(dirty_at, cap * sizeof *d);
+  if (!d) return false;
+  dirty_at = d;
+  int *er = realloc(sync_err, cap * sizeof *er);
+  if (!er) return false;
+  sync_err = er;
+  memset(sync_last + sync_cap, 0, (cap - sync_cap) * sizeof *sync_last);
+  memset(dirty_at + sync_cap, 0, (cap - sync_cap) * sizeof *dirty_at);
+  memset(sync_err + sync_cap, 0, (cap - sync_cap) * sizeof *sync_err);
+  sync_cap = cap;
+  return true;
+}
+
+/* Under append_mu, after a line was written to fd: whether fd's lines are
+   due for a sync (sync_ns since its last one; the first line of an fd
+   starts its clock), taking the time as that sync's.  Lines not due are
+   left to the next line, or to the journal's syncer (pw_journal_syncer)
+   when no line comes in time. */
 static bool sync_due(int fd) {
-  if (sync_ns < 0) {
-    const char *e = getenv("PWALK_JOURNAL_SYNC_MS");
-    char *end;
-    long ms = e && *e ? strtol(e, &end, 10) : -1;
-    if (ms > 86400000L) ms = 86400000L; /* a day at most (and no overflow below) */
-    sync_ns = e && *e && !*end && ms >= 0 ? (int64_t)ms * 1000000 : 1000000000;
-  }
+  read_sync_ns();
   if (fd < 0) return false;
-  if ((size_t)fd >= sync_cap) {
-    size_t cap = (size_t)fd + 64;
-    int64_t *t = realloc(sync_last, cap * sizeof *t);
-    if (!t) return true; /* no room to keep time: sync now */
-    memset(t + sync_cap, 0, (cap - sync_cap) * sizeof *t);
-    sync_last = t;
-    sync_cap = cap;
-  }
+  if (!sync_room(fd)) return true; /* no room to keep time: sync now */
   int64_t t = now_ns();
+  bool due;
   if (!sync_last[fd]) {
     sync_last[fd] = t;
-    return sync_ns == 0;
+    due = sync_ns == 0;
+  } else {
+    due = t - sync_last[fd] >= sync_ns;
+    if (due) sync_last[fd] = t;
   }
-  if (t - sync_last[fd] < sync_ns) return false;
-  sync_last[fd] = t;
-  return true;
+  if (due) dirty_at[fd] = 0; /* the sync takes every line written before it */
+  else if (!dirty_at[fd]) dirty_at[fd] = t;
+  return due;
+}
+
+static int datasync(int fd) {
+#ifdef __APPLE__
+  int e = fsync(fd); /* no fdatasync in macOS's headers */
+#else
+  int e = fdatasync(fd);
+#endif
+  return e && errno != EINVAL && errno != EROFS ? errno : 0;
 }
 
 /* Write all n bytes of line, as far as they go: the bytes written; *err
@@ -170,16 +204,122 @@ int pw_journal_append(int fd, const char *line, size_t n) {
     if (end >= (off_t)wn && ftruncate(fd, end - (off_t)wn)) err = errno;
   }
   bool due = !err && sync_due(fd);
+  /* a sync the syncer made failed (EIO): the lines may not be on the disk,
+     and the file's next sync may not say so again */
+  if (!err && fd >= 0 && (size_t)fd < sync_cap && sync_err[fd]) {
+    err = sync_err[fd];
+    sync_err[fd] = 0;
+  }
   pthread_mutex_unlock(&append_mu);
   /* the disk's wait outside the lock: other workers go on appending */
   if (due) {
-#ifdef __APPLE__
-    int e = fsync(fd); /* no fdatasync in macOS's headers */
-#else
-    int e = fdatasync(fd);
-#endif
-    if (e && errno != EINVAL && errno != EROFS) err = errno;
+    int e = datasync(fd);
+    if (e && !err) err = e;
   }
+  return -err;
+}
+
+/* How often the syncer looks: a quarter of the interval, 1 ms to 250 ms. */
+static int64_t syncer_step(void) {
+  int64_t step = sync_ns / 4;
+  return step < 1000000 ? 1000000 : step > 250000000 ? 250000000 : step;
+}
+
+static void *syncer_main(void *arg) {
+  pw_journal_syncer *s = arg;
+  const int fd = s->fd;
+  const int64_t step = syncer_step();
+  pthread_mutex_lock(&s->mu);
+  while (!s->stop) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)(step / 1000000000);
+    until.tv_nsec += (long)(step % 1000000000);
+    if (until.tv_nsec >= 1000000000L) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000L;
+    }
+    int e = pthread_cond_timedwait(&s->cv, &s->mu, &until);
+    if (s->stop) break;
+    if (e != ETIMEDOUT) continue;
+    pthread_mutex_unlock(&s->mu);
+    /* lines written sync_ns ago or more and not synced since: no line came
+       after them to sync them (a burst of changes, then a quiet walk) */
+    pthread_mutex_lock(&append_mu);
+    int64_t t = now_ns();
+    bool due = (size_t)fd < sync_cap && dirty_at[fd] && t - dirty_at[fd] >= sync_ns;
+    if (due) {
+      dirty_at[fd] = 0;
+      sync_last[fd] = t;
+    }
+    pthread_mutex_unlock(&append_mu);
+    int err = due ? datasync(fd) : 0;
+    if (err) {
+      pthread_mutex_lock(&append_mu);
+      if ((size_t)fd < sync_cap && !sync_err[fd]) sync_err[fd] = err;
+      pthread_mutex_unlock(&append_mu);
+    }
+    pthread_mutex_lock(&s->mu);
+  }
+  pthread_mutex_unlock(&s->mu);
+  return NULL;
+}
+
+int pw_journal_syncer_start(pw_journal_syncer *s, int fd) {
+  s->running = false;
+  s->stop = false;
+  s->fd = fd;
+  pthread_mutex_lock(&append_mu);
+  read_sync_ns();
+  bool room = fd >= 0 && sync_room(fd);
+  if (room) sync_err[fd] = 0;
+  pthread_mutex_unlock(&append_mu);
+  /* every line synced at once (0), or no room to keep time (each line is
+     synced then): nothing to watch */
+  if (!room || sync_ns == 0) return 0;
+  if (pthread_mutex_init(&s->mu, NULL)) return -ENOMEM;
+  if (pthread_cond_init(&s->cv, NULL)) {
+    pthread_mutex_destroy(&s->mu);
+    return -ENOMEM;
+  }
+  /* no signal is taken on this thread: the process's own (Deno's) threads
+     take them */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 64 * 1024);
+  int e = pthread_create(&s->thread, &attr, syncer_main, s);
+  pthread_attr_destroy(&attr);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (e) {
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
+    return -e;
+  }
+  s->running = true;
+  return 0;
+}
+
+int pw_journal_syncer_stop(pw_journal_syncer *s) {
+  if (!s->running) return 0;
+  pthread_mutex_lock(&s->mu);
+  s->stop = true;
+  pthread_cond_signal(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+  pthread_join(s->thread, NULL);
+  pthread_cond_destroy(&s->cv);
+  pthread_mutex_destroy(&s->mu);
+  s->running = false;
+  /* told once: an append since took it from sync_err, or it is told here */
+  pthread_mutex_lock(&append_mu);
+  int err = (size_t)s->fd < sync_cap ? sync_err[s->fd] : 0;
+  if ((size_t)s->fd < sync_cap) {
+    sync_err[s->fd] = 0;
+    dirty_at[s->fd] = 0; /* the caller's close fsyncs the file */
+  }
+  pthread_mutex_unlock(&append_mu);
   return -err;
 }
 
@@ -225,6 +365,22 @@ static int64_t cut_torn_tail(int fd, off_t size) {
   return ftruncate(fd, 0) ? -errno : 1;
 }
 
+/* fsync the folder that holds path (best effort: a folder that cannot be
+   opened or synced leaves the name to the file system's own writeback). */
+static void sync_parent(char *path) {
+  char *slash = strrchr(path, '/');
+  const char *dir = ".";
+  if (slash) {
+    *slash = 0;
+    dir = slash == path ? "/" : path;
+  }
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (slash) *slash = '/';
+  if (dfd < 0) return;
+  (void)fsync(dfd);
+  close(dfd);
+}
+
 PW_API int32_t pw_journal_open(const uint8_t *path, size_t len, int32_t flags, int64_t *info) {
   if (!path || !len || memchr(path, 0, len) || !info) return -EINVAL;
   char *p = malloc(len + 1);
@@ -241,6 +397,9 @@ PW_API int32_t pw_journal_open(const uint8_t *path, size_t len, int32_t flags, i
     fd = open(p, base);
   }
   int e = errno;
+  /* A journal made now: its name reaches the disk too (its folder synced),
+     lest a power loss keep the synced lines of a file no folder names. */
+  if (fd >= 0 && made) sync_parent(p);
   free(p);
   if (fd < 0) return -e;
   struct stat st;

@@ -22,6 +22,7 @@
 #ifndef PW_JOURNAL_H
 #define PW_JOURNAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -64,5 +65,32 @@ int pw_journal_header(int fd, const char *kind, bool apply, const struct stat *r
  * 0 or -errno (-ENOSPC for a short write).
  */
 int pw_journal_append(int fd, const char *line, size_t n);
+
+/**
+ * A thread that syncs a journal's lines once they are PWALK_JOURNAL_SYNC_MS
+ * old when no later line came to sync them (a burst of changes, then a
+ * long walk over entries already right): without it they would wait for
+ * the file's final fsync.  It looks a few times per interval (the appends
+ * themselves make no system call to time it).
+ */
+typedef struct pw_journal_syncer {
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int fd;
+  bool running, stop;
+} pw_journal_syncer;
+
+/**
+ * Start fd's syncer (none with PWALK_JOURNAL_SYNC_MS=0: each line is
+ * synced).  0 or -errno (no thread: the lines are synced by the next line,
+ * or at the end, as before).  A sync it makes that fails is returned by fd's
+ * next pw_journal_append, or else by pw_journal_syncer_stop.
+ */
+int pw_journal_syncer_start(pw_journal_syncer *s, int fd);
+
+/** Stop and join it (no-op if it never started): 0, or -errno of a sync of
+    its that failed and that no append has told. */
+int pw_journal_syncer_stop(pw_journal_syncer *s);
 
 #endif

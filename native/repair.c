@@ -71,6 +71,7 @@ typedef struct repair_ctx {
   gid_t *groups;
   int ngroups; /**< -1: privileged (or not Linux): no such clearing planned */
   int journal_fd, changes_fd;
+  pw_journal_syncer syncer; /**< syncs journal lines no later line came to sync */
   int own_changes_fd;  /**< changes_fd's pipe opened again non-blocking (-1: none) */
   bool changes_stdout; /**< changes_fd is fd 1: named stdout in a write error */
   atomic_bool lines_off; /**< --apply whose change lines' pipe was closed: no more lines */
@@ -946,9 +947,21 @@ static bool rp_held_back(pw_job *j) {
   return c && c->records && pw_channel_held_back(c->records);
 }
 
+/* Every worker ended: the journal's syncer too (a sync of its that failed
+   fails the run: the lines may not be on the disk); the caller's close
+   fsyncs the journal. */
+static void rp_job_end(pw_job *j, int status) {
+  (void)status;
+  repair_ctx *c = pw_job_ctx(j);
+  if (!c) return;
+  int err = pw_journal_syncer_stop(&c->syncer);
+  if (err) pw_job_fail(j, -err, "cannot write the journal: %s", strerror(-err));
+}
+
 static void rp_job_free(pw_job *j) {
   repair_ctx *c = pw_job_ctx(j);
   if (!c) return;
+  (void)pw_journal_syncer_stop(&c->syncer);
   pw_channel_free(c->records);
   pthread_mutex_destroy(&c->links_mu);
   for (size_t i = 0; i < c->links_cap; i++) free_wait(c->links[i].wait);
@@ -1059,6 +1072,8 @@ static int repair_init(pw_job *j, void *arg) {
                                : 0;
   free(real);
   if (err) pw_job_fail(j, -err, "cannot write the journal: %s", strerror(-err));
+  /* no thread: the lines are synced by later lines and at the end, as before */
+  else if (c->journal_fd >= 0) (void)pw_journal_syncer_start(&c->syncer, c->journal_fd);
   return err;
 oom:
   pw_job_fail(j, ENOMEM, "out of memory");
@@ -1074,6 +1089,7 @@ static const pw_visitor repair_visitor = {
     .worker_free = rp_worker_free,
     .workers_done = rp_workers_done,
     .cancel = rp_cancel,
+    .job_end = rp_job_end,
     .next = rp_next,
     .held_back = rp_held_back,
     .job_free = rp_job_free,

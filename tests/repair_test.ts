@@ -1699,6 +1699,122 @@ shimTest(
 );
 
 /**
+ * An LD_PRELOAD shim: each fdatasync logs `datasync SIZE` (the file's size,
+ * once synced) and each fsync `fsync PATH` (what the descriptor names) to
+ * $SHIM_LOG; the walker's fstatat of a file named "quiet" then waits (10 s
+ * at most) until a fdatasync has taken the journal ($SHIM_JOURNAL) as it
+ * is: a walk that stays quiet, no line written, long enough for any sync
+ * due to come.
+ */
+const QUIET_SYNC = afterFstatat(
+  "quiet",
+  `#include <stdio.h>
+#include <time.h>
+static long long synced = -1; /* the size the last fdatasync took */
+static void logline(const char *l) {
+  const char *log = getenv("SHIM_LOG");
+  if (!log) return;
+  int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd >= 0) { if (write(fd, l, strlen(l)) < 0) {} close(fd); }
+}
+typedef int (*sync_fn)(int);
+int fdatasync(int fd) {
+  static sync_fn real;
+  if (!real) real = (sync_fn)dlsym(RTLD_NEXT, "fdatasync");
+  struct stat st;
+  int have = fstat(fd, &st) == 0;
+  int r = real(fd);
+  if (have) {
+    char b[64];
+    snprintf(b, sizeof b, "datasync %lld\\n", (long long)st.st_size);
+    logline(b);
+    __atomic_store_n(&synced, (long long)st.st_size, __ATOMIC_SEQ_CST);
+  }
+  return r;
+}
+int fsync(int fd) {
+  static sync_fn real;
+  if (!real) real = (sync_fn)dlsym(RTLD_NEXT, "fsync");
+  char link[64], path[4096], b[4200];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(link, path, sizeof path - 1);
+  path[n > 0 ? n : 0] = 0;
+  snprintf(b, sizeof b, "fsync %s\\n", path);
+  logline(b);
+  return real(fd);
+}
+static void quiet(int fd, const char *p) {
+  (void)fd;
+  const char *j = getenv("SHIM_JOURNAL");
+  if (!j || strcmp(p, "quiet") != 0) return;
+  struct stat st;
+  for (int i = 0; i < 1000 && stat(j, &st) == 0; i++) {
+    if (__atomic_load_n(&synced, __ATOMIC_SEQ_CST) >= (long long)st.st_size) return;
+    struct timespec ts = {0, 10000000};
+    nanosleep(&ts, NULL);
+  }
+}
+`,
+);
+
+shimTest(
+  "journal lines reach the disk within the interval though no later line comes (a burst, then a quiet walk), and a new journal's folder is synced (audit)",
+  QUIET_SYNC,
+  async (shim) => {
+    const root = `${shim.dir}/proj`;
+    // with one worker, the root's five private files first (changed), then
+    // the folder below, already right, whose file keeps the walk quiet
+    const spec: EntrySpec[] = [
+      { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+      { rel: "sub", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+      { rel: "sub/quiet", type: "file", uid: 100, gid: G.PROJECT, mode: 0o640 },
+    ];
+    for (let i = 0; i < 5; i++) spec.push(own(`f${i}`));
+    buildTree(root, spec);
+    const before = snapshot(root);
+    const want = expectRepair(root, before);
+    const folder = `${shim.dir}/journals`;
+    Deno.mkdirSync(folder);
+    const journal = `${folder}/j`;
+    const log = `${shim.dir}/syncs`;
+    const r = await shim.cli(
+      ["repair", "--apply", "--threads", "1", "--journal", journal, root],
+      { SHIM_LOG: log, SHIM_JOURNAL: journal, PWALK_JOURNAL_SYNC_MS: "100" },
+    );
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(diffSnapshots(want.after, snapshot(root)), []);
+    const changed = diffSnapshots(before, snapshot(root)).length;
+    assertEquals(journalLines(journal).length, changed, "a line per changed entry");
+    const size = Deno.statSync(journal).size;
+    const events = Deno.readTextFileSync(log).split("\n").filter(Boolean);
+    const whole = events.indexOf(`datasync ${size}`);
+    const last = events.lastIndexOf(`fsync ${journal}`);
+    assert(last >= 0, `the journal's final fsync: ${events}`);
+    assert(whole >= 0 && whole < last, `every line synced before the final fsync: ${events}`);
+    // the journal made now: its folder synced, before any line was
+    assert(
+      events.indexOf(`fsync ${folder}`) >= 0 &&
+        events.indexOf(`fsync ${folder}`) < events.findIndex((e) => e.startsWith("datasync")),
+      `the journal's folder synced: ${events}`,
+    );
+    // the default journal, in folders made now: each synced in its parent
+    const state = `${shim.dir}/state`;
+    const log2 = `${shim.dir}/syncs2`;
+    const r2 = await shim.cli(["repair", "--apply", root], {
+      SHIM_LOG: log2,
+      XDG_STATE_HOME: state,
+    });
+    assertEquals(r2.code, 0, r2.stderr);
+    const [made] = [...Deno.readDirSync(`${state}/pwalk`)].map((e) => `${state}/pwalk/${e.name}`);
+    const synced = Deno.readTextFileSync(log2).split("\n").filter(Boolean);
+    for (const f of [shim.dir, state, `${state}/pwalk`, made]) {
+      assert(synced.includes(`fsync ${f}`), `${f} not synced: ${synced}`);
+    }
+    closeLibc();
+  },
+);
+
+/**
  * An LD_PRELOAD shim: while $SHIM_DENY is set, the engine's check of ROOT's
  * real path (pw_open_nofollow: `/` opened O_PATH|O_NOFOLLOW|O_DIRECTORY,
  * then each component below it) fails with EACCES at its first step: the
