@@ -815,6 +815,34 @@ Deno.test("the undo command printed after a run is quoted for the shell, when it
   closeLibc();
 });
 
+Deno.test("the undo command printed for a journal named with control characters is $'…' quoted: bash reads back the very path (audit)", async () => {
+  await using tmp = await tempDir("pwalk-safety-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [PROJECT, own("a")]);
+  const before = snapshot(root);
+  // a newline, a tab, an escape, a C1 control, a quote and a backslash
+  const journal = `${tmp.path}/it's a\nj\tk\x1b[31m\x85 \\x01 é`;
+  const r = await cli(["repair", "--apply", "--journal", journal, root]);
+  assertEquals(r.code, 0, r.stderr);
+  const hint = errLines(r.stderr).at(-1)!;
+  const start = hint.indexOf("(undo: pwalk undo --apply ");
+  assert(start > 0 && hint.endsWith(")"), hint);
+  const word = hint.slice(start + "(undo: pwalk undo --apply ".length, -1);
+  assert(word.startsWith("$'"), word);
+  // the word, given to bash, is the journal's bytes
+  const printed = await run("bash", ["-c", `printf '%s' ${word}`]);
+  assertEquals(printed.code, 0, printed.stderr);
+  assertEquals(printed.stdout, new TextEncoder().encode(journal));
+  // and the whole command undoes the run
+  const command = hint.slice(start + 7, -1);
+  const sh = await run("bash", ["-c", `pwalk() { "$DENO" run -A "$CLI" "$@"; }\n${command}`], {
+    env: { DENO: Deno.execPath(), CLI, NO_COLOR: "1" },
+  });
+  assertEquals(sh.code, 0, sh.stderr);
+  assertEquals(diffSnapshots(before, snapshot(root)), []);
+  closeLibc();
+});
+
 Deno.test("the engine leaves the journal out of the walk (a hard link of it in the tree)", async () => {
   await using tmp = await tempDir("pwalk-safety-");
   const root = `${tmp.path}/proj`;

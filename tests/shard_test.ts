@@ -879,7 +879,16 @@ Deno.test("scriptFolders: the folders a script of slurmScript names, for any fol
   const { root } = await twoFolders(tmp.path);
   const plan = await planShards(root, { shards: 2 });
   const command = [Deno.execPath(), "run", "-A", "/opt/it's here/cli.ts"];
-  for (const dir of ["/scratch/scan", "/s/it's a 'scan'", "/s/$x `y`; z", "/s/ --plan /x -o y"]) {
+  for (
+    const dir of [
+      "/scratch/scan",
+      "/s/it's a 'scan'",
+      "/s/$x `y`; z",
+      "/s/ --plan /x -o y",
+      // control characters: written $'…' (audit)
+      "/s/a\tb \\c 'd\x01e\x85 é😀",
+    ]
+  ) {
     const script = slurmScript(plan, { dir, threads: 4, level: 3, sbatch: ["--time=1"], command });
     assertEquals(scriptFolders(script), { logs: dir, plan: dir, outputs: dir }, dir);
     // a script written before the log path was quoted

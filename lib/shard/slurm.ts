@@ -457,10 +457,29 @@ export async function slurmScan(root: string, options: SlurmScanOptions): Promis
 }
 
 /** A word as {@link shellQuote} writes it, read back. */
-const QUOTED = String.raw`('(?:[^']|'\\'')*'|[A-Za-z0-9_./:=@%+,-]+)`;
+const QUOTED = String.raw`('(?:[^']|'\\'')*'|\$'(?:[^'\\]|\\.)*'|[A-Za-z0-9_./:=@%+,-]+)`;
 
 /** The word {@link shellQuote} wrote, unquoted. */
 function unquote(w: string): string {
+  if (w.startsWith("$'")) {
+    // a word with control characters: $'…' with \\ \' \n \t \xHH escapes
+    const bytes: number[] = [];
+    const body = Array.from(w.slice(2, -1)); // by code point
+    const enc = new TextEncoder();
+    for (let i = 0; i < body.length; i++) {
+      const c = body[i];
+      if (c !== "\\") {
+        bytes.push(...enc.encode(c));
+      } else if (body[i + 1] === "x") {
+        bytes.push(parseInt(body.slice(i + 2, i + 4).join(""), 16));
+        i += 3;
+      } else {
+        const e = body[++i];
+        bytes.push((e === "n" ? "\n" : e === "t" ? "\t" : e).charCodeAt(0));
+      }
+    }
+    return new TextDecoder().decode(new Uint8Array(bytes));
+  }
   return w.startsWith("'") ? w.slice(1, -1).replaceAll(`'\\''`, "'") : w;
 }
 
