@@ -72,7 +72,7 @@ export interface JournalLine {
   dev: bigint;
   /** Inode, exactly. */
   ino: bigint;
-  /** The type letter (d f l p s c b). */
+  /** The type letter (d f l p s c b; any other refuses the line). */
   type: string;
   /** Before the change. */
   old: Ownership;
@@ -118,10 +118,13 @@ export function unescapeBytes(s: string): Uint8Array {
     const c = s.charCodeAt(i);
     if (c === 0x5c) {
       const hex = s.slice(i + 2, i + 4);
-      if (s[i + 1] !== "x" || !/^[0-9a-f]{2}$/.test(hex)) {
+      const b = /^[0-9a-f]{2}$/.test(hex) ? parseInt(hex, 16) : -1;
+      // only as the journal writes them: a byte outside 0x21-0x7e, or the
+      // backslash; never NUL, which no name holds (nor `\x2f` for a slash)
+      if (s[i + 1] !== "x" || b <= 0 || (b >= 0x21 && b <= 0x7e && b !== 0x5c)) {
         throw new SyntaxError(`bad escape in journal path: ${JSON.stringify(s)}`);
       }
-      out.push(parseInt(hex, 16));
+      out.push(b);
       i += 3;
     } else if (c < 0x21 || c > 0x7e) {
       throw new SyntaxError(`unescaped byte in journal path: ${JSON.stringify(s)}`);
@@ -132,16 +135,22 @@ export function unescapeBytes(s: string): Uint8Array {
   return new Uint8Array(out);
 }
 
-/** A uid or gid: 0 to 4294967294 (2^32 - 1 is chown's "no change", never an id). */
+/**
+ * A uid or gid: 0 to 4294967294 (2^32 - 1 is chown's "no change", never an
+ * id), in decimal as the journal writes it (no leading zero).
+ */
 function uint(s: string, what: string): number {
-  if (!/^\d{1,10}$/.test(s) || Number(s) > 0xfffffffe) {
+  if (!/^(?:0|[1-9]\d{0,9})$/.test(s) || Number(s) > 0xfffffffe) {
     throw new SyntaxError(`bad ${what} in journal: ${s}`);
   }
   return Number(s);
 }
 
+/** A device or inode number: 0 to 2^64 - 1, in decimal without a leading zero. */
 function big(s: string, what: string): bigint {
-  if (!/^\d+$/.test(s)) throw new SyntaxError(`bad ${what} in journal: ${s}`);
+  if (!/^(?:0|[1-9]\d{0,19})$/.test(s) || BigInt(s) > 0xffffffffffffffffn) {
+    throw new SyntaxError(`bad ${what} in journal: ${s}`);
+  }
   return BigInt(s);
 }
 
@@ -191,7 +200,7 @@ function checkRel(rel: Uint8Array, field: string): void {
 /** Parse an entry line (without its newline). */
 export function parseLine(line: string): JournalLine {
   const f = line.split(" ");
-  if (f.length !== 10 || !/^[dflpscb?]$/.test(f[2])) {
+  if (f.length !== 10 || !/^[dflpscb]$/.test(f[2])) {
     throw new SyntaxError(`not a pwalk journal line: ${line.slice(0, 80)}`);
   }
   const rel = f[9] === "." ? enc.encode(".") : unescapeBytes(f[9]);

@@ -199,34 +199,33 @@ function indexJournal(bytes: Uint8Array, file: string): JournalIndex {
   for (let start = 0; start < whole;) {
     const nl = bytes.indexOf(0x0a, start);
     lineNo++;
-    if (nl > start) {
-      const l = lineAt(bytes, start);
-      try {
-        if (l.startsWith("#")) {
-          headers.push(parseHeader(l));
-          perHeader.push(0);
+    // an empty line too is one no run writes: it refuses the file
+    const l = lineAt(bytes, start);
+    try {
+      if (l.startsWith("#")) {
+        headers.push(parseHeader(l));
+        perHeader.push(0);
+      } else {
+        const line = parseLine(l);
+        if (!headers.length) throw new SyntaxError("an entry line before any header");
+        if (!headers[headers.length - 1].applied) {
+          dryRun++;
         } else {
-          const line = parseLine(l);
-          if (!headers.length) throw new SyntaxError("an entry line before any header");
-          if (!headers[headers.length - 1].applied) {
-            dryRun++;
-          } else {
-            if (count === starts.length) {
-              const s2 = new Float64Array(count * 2), r2 = new Uint32Array(count * 2);
-              s2.set(starts);
-              r2.set(runOf);
-              starts = s2;
-              runOf = r2;
-            }
-            starts[count] = start;
-            runOf[count++] = headers.length - 1;
-            perHeader[headers.length - 1]++;
-            if (line.old.mode & 0o6000 && line.type !== "d") setid.add(`${line.dev}:${line.ino}`);
+          if (count === starts.length) {
+            const s2 = new Float64Array(count * 2), r2 = new Uint32Array(count * 2);
+            s2.set(starts);
+            r2.set(runOf);
+            starts = s2;
+            runOf = r2;
           }
+          starts[count] = start;
+          runOf[count++] = headers.length - 1;
+          perHeader[headers.length - 1]++;
+          if (line.old.mode & 0o6000 && line.type !== "d") setid.add(`${line.dev}:${line.ino}`);
         }
-      } catch (e) {
-        throw new SyntaxError(`pwalk: ${file}:${lineNo}: ${(e as Error).message}`);
       }
+    } catch (e) {
+      throw new SyntaxError(`pwalk: ${file}:${lineNo}: ${(e as Error).message}`);
     }
     start = nl + 1;
   }

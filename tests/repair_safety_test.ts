@@ -1472,6 +1472,57 @@ Deno.test("undo: a torn last line is one error, a bad line in the middle refuses
   closeLibc();
 });
 
+Deno.test("undo refuses, whole, lines no run writes: an empty line, leading zeros, a device past 2^64 - 1, a NUL or needless escape, type ? (audit)", async () => {
+  await using tmp = await tempDir("pwalk-safety-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [PROJECT, own("a"), own("b"), own("c")]);
+  const journal = `${tmp.path}/j`;
+  await repair(root, { apply: true, journal, threads: 1 });
+  const mid = snapshot(root);
+  const ls = Deno.readTextFileSync(journal).split("\n").filter((l) => l);
+  assertEquals(ls.length, 4, "a header and three lines");
+  // the second entry line (line 3 of the file) with field k set to v
+  const edit = (k: number, v: (old: string) => string) => {
+    const f = ls[2].split(" ");
+    f[k] = v(f[k]);
+    return [ls[0], ls[1], f.join(" "), ls[3]];
+  };
+  const bad = `${tmp.path}/bad`;
+  const cases: [string, string[], string][] = [
+    ["an empty line", [ls[0], ls[1], "", ls[2], ls[3]], "not a pwalk journal line: "],
+    ["a uid with a leading zero", edit(3, (u) => `0${u}`), "bad uid in journal: 0"],
+    ["a gid with a leading zero", edit(7, (g) => `0${g}`), "bad gid in journal: 0"],
+    ["a device with a leading zero", edit(0, (d) => `0${d}`), "bad device in journal: 0"],
+    ["an inode with a leading zero", edit(1, (i) => `00${i}`), "bad inode in journal: 00"],
+    ["a device of 2^64", edit(0, () => "18446744073709551616"), "bad device in journal: "],
+    ["an inode past 2^64", edit(1, () => "99999999999999999999"), "bad inode in journal: "],
+    ["a NUL byte", edit(9, (p) => `${p}\\x00x`), "bad escape in journal path: "],
+    ["a slash escaped", edit(9, (p) => `${p}\\x2fx`), "bad escape in journal path: "],
+    ["a letter escaped", edit(9, (p) => `\\x61${p}`), "bad escape in journal path: "],
+    ["type ?", edit(2, () => "?"), "not a pwalk journal line: "],
+  ];
+  for (const [what, lines, message] of cases) {
+    Deno.writeTextFileSync(bad, lines.join("\n") + "\n", { mode: 0o600 });
+    const r = await cli(["undo", "--apply", bad]);
+    assertEquals(r.code, 2, `${what}: ${r.stderr}`);
+    assertStringIncludes(r.stderr, `pwalk: ${bad}:3: ${message}`, what);
+    assertEquals(diffSnapshots(mid, snapshot(root)), [], what);
+    await assertRejects(() => readJournal(bad), SyntaxError, `${bad}:3: ${message}`);
+  }
+  // what the journal does write reads: a device of 2^64 - 1, an escaped backslash
+  Deno.writeTextFileSync(
+    bad,
+    [...edit(0, () => "18446744073709551615"), "0 0 f 0 0 0644 0 0 0644 a\\x5cb\\x0a"].join(
+      "\n",
+    ) + "\n",
+    { mode: 0o600 },
+  );
+  const { entries } = await readJournal(bad);
+  assertEquals(entries[1].line.dev, 18446744073709551615n);
+  assertEquals(entries[3].line.rel, new TextEncoder().encode("a\\b\n"));
+  closeLibc();
+});
+
 // ---------------------------------------------------------------------------
 // 9. Dry runs by default; the API's default journal.
 
