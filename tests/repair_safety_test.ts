@@ -843,6 +843,36 @@ Deno.test("the undo command printed for a journal named with control characters 
   closeLibc();
 });
 
+Deno.test("a dry run with --journal FILE names the file that holds its plan in its summary (audit)", async () => {
+  await using tmp = await tempDir("pwalk-safety-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [PROJECT, own("a")]);
+  const before = snapshot(root);
+  for (
+    const [kind, args] of [
+      ["repair", ["repair"]],
+      ["chown", ["--chown_from", "1001", "--chown_to", "1002:1002"]],
+    ] as const
+  ) {
+    const journal = `${tmp.path}/${kind}.plan`;
+    const r = await cli([...args, "--journal", journal, root]);
+    assertEquals(r.code, 0, r.stderr);
+    // the file is there, a dry run's journal
+    const { entries } = await readJournal(journal);
+    assertEquals(entries.length, 0, "a dry run's lines are not an applied run's");
+    assertStringIncludes(Deno.readTextFileSync(journal), `#pwalk-journal 1 ${kind} dry-run `);
+    assertEquals(errLines(r.stderr).slice(-2), [
+      `pwalk ${kind}: the plan is in the journal ${journal} (a dry run's lines: undo skips them)`,
+      `pwalk ${kind}: dry run, nothing was changed; add --apply to make these changes`,
+    ]);
+    // without --journal, no such line
+    const plain = await cli([...args, root]);
+    assert(!plain.stderr.includes("the plan is in"), plain.stderr);
+  }
+  assertEquals(diffSnapshots(before, snapshot(root)), []);
+  closeLibc();
+});
+
 Deno.test("the engine leaves the journal out of the walk (a hard link of it in the tree)", async () => {
   await using tmp = await tempDir("pwalk-safety-");
   const root = `${tmp.path}/proj`;

@@ -87,7 +87,8 @@ Options:
                            (~/.local/state/pwalk/... without XDG_STATE_HOME;
                            refused when HOME is unset too). Never a symbolic
                            link, never inside ROOT, never - (stdout): all
-                           refused
+                           refused. A dry run writes its plan there (undo
+                           skips it), and its summary names the file
   --force                  allow ROOT to be / (refused otherwise)
   --allow-system           allow a system folder (refused otherwise)
   --errors FILE            every error also as a CSV row in FILE:
@@ -246,6 +247,11 @@ export async function runChange<T extends ChangeSummary>(
         duration(s.elapsedMs),
         ...links,
         ...extra(s).map((l) => `${tag} ${l}`),
+        // a dry run with --journal FILE wrote its plan there: said, as the
+        // file is left behind (undo skips a dry run's lines)
+        ...(!apply && s.journal
+          ? [`${tag} the plan is in the journal ${s.journal} (a dry run's lines: undo skips them)`]
+          : []),
         apply
           ? `${tag} journal ${s.journal} (undo: pwalk undo --apply ${shellQuote(s.journal!)})`
           : `${tag} dry run, nothing was changed; add --apply to make these changes`,
