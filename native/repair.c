@@ -794,14 +794,13 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
        (and counted) at each name, dry run and --apply alike */
     if (noancestor) note_no_ancestor(w);
     noancestor = false;
-    if (k == 0) {
-      /* the notices of the file's plan, told at each name, dry run and
-         --apply alike (the last name's, with --apply, through its
-         descriptor, below) */
-      if (!pw_change_empty(&p) && !loses_caps(w, e, st, &p, NULL))
-        (void)widens_acl(w, e, st, &p, NULL);
-      return;
-    }
+    /* the notices of the file's plan (capabilities, an ACL naming users
+       or groups) are told once per file, at its last name, dry run and
+       --apply alike (with --apply through its descriptor, below), where it
+       is left alone for them: told at each name, one file read as several
+       in the notices and their count.  A file whose last name is never
+       reached is left alone anyway, the hardlinks notice says why. */
+    if (k == 0) return;
     seen = (uint32_t)st->st_nlink;
     /* a dry run: left alone as --apply will leave it */
     if (!c->apply && !pw_change_empty(&p) &&
