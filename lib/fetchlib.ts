@@ -225,6 +225,26 @@ function mismatch(source: string, got: string, sha256: string): Error {
 }
 
 /**
+ * Make `dir` and the folders missing on the way to it, each mode 0755
+ * whatever the umask (under `umask 002`, Ubuntu's for a user, mkdir's 0775
+ * would make pwalk refuse the folder it just made: lib/trust.ts). Folders
+ * already there are left as they are.
+ */
+function makeFolders(dir: string): void {
+  const parts = dir.split("/").filter((x) => x);
+  for (let i = 1; i <= parts.length; i++) {
+    const p = "/" + parts.slice(0, i).join("/");
+    try {
+      Deno.mkdirSync(p, { mode: 0o755 });
+    } catch (e) {
+      if (e instanceof Deno.errors.AlreadyExists) continue;
+      throw e;
+    }
+    Deno.chmodSync(p, 0o755); // made now by this process: the umask took group write away or not
+  }
+}
+
+/**
  * Put verified bytes into the cache atomically (temporary name, then
  * rename) and return their path. Throws, leaving nothing, when the bytes do
  * not have the expected checksum, or when a folder on the way to `dir`
@@ -246,7 +266,7 @@ export function installLibrary(
   };
   refuse(folderProblem(dir, uid)); // nothing made through another user's folder
   const path = cachePath(file, sha256, dir);
-  Deno.mkdirSync(dir, { recursive: true });
+  makeFolders(absoluteDir(dir));
   refuse(folderProblem(dir, uid)); // the folder itself, and the real path, once made
   const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
   try {
@@ -281,10 +301,46 @@ export function findLibrary(
   if (found) return found;
   try {
     const own = privateTempDir(tmp, sha256, false);
-    return own && cachedLibrary(file, sha256, own);
+    const copy = own && cachedLibrary(file, sha256, own);
+    if (copy) noteFallback(copy, dir);
+    return copy;
   } catch {
     return undefined; // refused: nothing there is opened
   }
+}
+
+/** Why the cache folder was not used, per copy in the private temporary folder. */
+const fallbacks = new Map<string, string>();
+
+/** An error's message without "pwalk: " and the final period. */
+function message(x: unknown): string {
+  return (x instanceof Error ? x.message : String(x)).replace(/^pwalk: /, "").replace(/\.$/, "");
+}
+
+/** Remember why `copy`, found in the private temporary folder, was not taken from the cache `dir`. */
+function noteFallback(copy: string, dir: string | undefined): void {
+  let why: string | undefined;
+  try {
+    dir ??= cacheDir();
+    const bad = folderProblem(dir, runningUid());
+    why = bad ? `cache folder ${bad}` : `cache folder ${dir} holds no copy`;
+  } catch (e) {
+    why = message(e);
+  }
+  fallbacks.set(copy, why);
+}
+
+/**
+ * What to add to dlopen's failure to open `path` when it is a copy in the
+ * private temporary folder (a TMPDIR or /tmp mounted noexec cannot map it):
+ * why the cache folder was not used, and what to do; "" for any other path.
+ */
+export function fallbackNote(path: string): string {
+  const why = fallbacks.get(path);
+  if (why === undefined) return "";
+  return ` (it is in a temporary folder, not in the cache: ${why}; ` +
+    "make the cache folder yours and not writable by others, or set DENO_DIR to a folder of " +
+    "yours, TMPDIR to one that may hold programs, or PWALK_LIB to a copy of the library)";
 }
 
 /**
@@ -314,10 +370,12 @@ function keepLibrary(
   }
   try {
     const own = privateTempDir(tmp, sha256, true)!;
-    return cachedLibrary(file, sha256, own) ?? installLibrary(bytes, file, sha256, own, source);
+    const copy = cachedLibrary(file, sha256, own) ??
+      installLibrary(bytes, file, sha256, own, source);
+    fallbacks.set(copy, message(first));
+    return copy;
   } catch (e) {
-    const why = (x: unknown) =>
-      (x instanceof Error ? x.message : String(x)).replace(/^pwalk: /, "").replace(/\.$/, "");
+    const why = message;
     throw new Error(
       `pwalk: ${what}: ${why(first)}; ${why(e)}. ` +
         "Set PWALK_LIB to a copy of the library, or DENO_DIR to a folder of yours to keep it in.",

@@ -31,6 +31,7 @@
 import {
   downloadLibrary,
   envNote,
+  fallbackNote,
   findLibrary,
   installEmbedded,
   MANIFEST,
@@ -505,7 +506,9 @@ function expectedSourceId(): Expected {
 /** dlopen's error as one line naming the file (Deno repeats "Could not open library: "). */
 function openError(path: string, e: unknown): Error {
   const m = String((e as Error)?.message ?? e).replace(/^(?:Could not open library: )+/, "");
-  return new Error(`pwalk: ${m.startsWith(path) ? m : `${path}: ${m}`}`, { cause: e });
+  return new Error(`pwalk: ${m.startsWith(path) ? m : `${path}: ${m}`}${fallbackNote(path)}`, {
+    cause: e,
+  });
 }
 
 /**
