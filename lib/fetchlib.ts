@@ -129,6 +129,48 @@ export function cacheDir(version: string = MANIFEST.version): string {
   return `${base}/pwalk/${version}`;
 }
 
+/**
+ * Deno's own cache folder, where it keeps the modules it downloaded (pwalk's
+ * TypeScript from JSR, npm packages) and their compiled form: DENO_DIR,
+ * else `$XDG_CACHE_HOME/deno` or `~/.cache/deno` (`~/Library/Caches/deno`
+ * on macOS); undefined when none can be named.
+ */
+export function denoCacheDir(): string | undefined {
+  const denoDir = readEnv("DENO_DIR");
+  if (denoDir) return absoluteDir(denoDir);
+  const home = readEnv("HOME");
+  if (Deno.build.os === "darwin") return home && absoluteDir(`${home}/Library/Caches/deno`);
+  const base = readEnv("XDG_CACHE_HOME") ?? (home && `${home}/.cache`);
+  return base && absoluteDir(`${base}/deno`);
+}
+
+/**
+ * Run as root, a warning when another user could change Deno's cache
+ * folder ({@link denoCacheDir}; lib/trust.ts's rule): what Deno loaded from
+ * it, pwalk's own code included, may be theirs (another user's HOME or
+ * XDG_CACHE_HOME kept by `sudo -E` or `su` without `-`). pwalk's checks
+ * protect only its native library, whose SHA-256 it verifies. Undefined
+ * for any other user, or when the folder passes.
+ */
+export function denoCacheWarning(): string | undefined {
+  let uid: number | null = null;
+  try {
+    uid = Deno.uid();
+  } catch { /* no --allow-sys: not checked */ }
+  if (uid !== 0) return undefined;
+  try {
+    const dir = denoCacheDir();
+    const why = dir && untrustedAncestor(dir, 0);
+    if (!why) return undefined;
+    return `pwalk: warning: running as root with Deno's module cache ${dir}, which another user ` +
+      `can change (${why}): the code Deno loaded from it, pwalk's included, may be theirs; ` +
+      "run root's pwalk with root's own environment (`sudo -i`, sudo's env_reset, no `sudo -E`) " +
+      "or a DENO_DIR of root's";
+  } catch {
+    return undefined; // not readable here: nothing to say
+  }
+}
+
 /** The cache path of a library with this checksum (content-addressed). */
 export function cachePath(file: string, sha256: string, dir: string = cacheDir()): string {
   return `${dir}/${sha256.slice(0, 16)}-${file}`;

@@ -19,6 +19,7 @@ import {
   VERSION,
 } from "./common.ts";
 import { nodeLayerWorks } from "../node_layer.ts";
+import { denoCacheWarning } from "../fetchlib.ts";
 
 /** A row of the command table: `pwalk NAME ...`, its line in the help, and its run. */
 export interface Command {
@@ -162,6 +163,9 @@ export async function main(argv: string[]): Promise<number> {
   // temporary file left. Taken, the write fails with EFBIG instead, and the
   // run ends as on a full disk: one line, status 1, nothing left behind.
   Deno.addSignalListener("SIGXFSZ", ignore);
+  // root with a user's Deno cache (`sudo -E`): pwalk's code may be theirs
+  const warning = denoCacheWarning();
+  if (warning) console.error(warning);
   try {
     // `deno task report` runs in the checkout; PWALK_CWD (the task's
     // "$INIT_CWD") is where the user typed it: ROOT and -o are relative to it.
