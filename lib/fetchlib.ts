@@ -511,16 +511,44 @@ export function libraryBaseUrl(): string {
   return base.endsWith("/") ? base : base + "/";
 }
 
+/** A download stopped by its caller's signal ({@link downloadLibrary}): nothing was cached. */
+export class DownloadInterrupted extends Error {
+  /** "the download of the native library from URL stopped; nothing was cached" */
+  what: string;
+  constructor(url: string, reason: unknown, cause?: unknown) {
+    const what = `the download of the native library from ${url} stopped; nothing was cached`;
+    super(`pwalk: ${reason instanceof Error ? reason.message : String(reason)}: ${what}`, {
+      cause,
+    });
+    this.name = "DownloadInterrupted";
+    this.what = what;
+  }
+}
+
+/** Seconds without a byte after which a download is given up: PWALK_DOWNLOAD_TIMEOUT, else 60. */
+export function downloadTimeout(): number {
+  const v = Number(readEnv("PWALK_DOWNLOAD_TIMEOUT"));
+  return v > 0 && Number.isFinite(v) ? v : 60;
+}
+
 /**
  * Download this platform's library from {@link libraryBaseUrl}, verify it
  * against the manifest and cache it; resolves to the cached path. A cached
  * copy with the right checksum is used without any network access. The
  * cache folder, or the private temporary folder when it cannot be used, is
  * chosen as for {@link installEmbedded}.
+ *
+ * The download is given up when no byte comes for
+ * {@link downloadTimeout} seconds (PWALK_DOWNLOAD_TIMEOUT), or when the
+ * server sends more bytes than the manifest's size (read no further), and
+ * stops when `signal` aborts: then it rejects with a
+ * {@link DownloadInterrupted} (the CLI's first Ctrl-C or SIGTERM). Nothing is
+ * cached in any of these cases.
  */
 export async function downloadLibrary(
   manifest: Manifest = MANIFEST,
   dir?: string,
+  signal?: AbortSignal,
 ): Promise<string> {
   const t = manifestTarget(manifest);
   try {
@@ -531,19 +559,54 @@ export async function downloadLibrary(
   const url = libraryBaseUrl() + t.file;
   const hint = `Set PWALK_LIB to a local copy of the library${envNote()}, or PWALK_LIB_URL ` +
     `to a mirror of the release files${envNote("PWALK_LIB_URL")}.`;
+  signal?.throwIfAborted();
+  const seconds = downloadTimeout();
+  const abort = new AbortController();
+  let stalled = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const wait = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      stalled = true;
+      abort.abort(new Error(`no data for ${seconds} s`));
+    }, seconds * 1000);
+  };
+  const onSignal = () => abort.abort(signal!.reason);
+  signal?.addEventListener("abort", onSignal, { once: true });
   let bytes: Uint8Array;
   try {
-    const resp = await fetch(url);
+    wait();
+    const resp = await fetch(url, { signal: abort.signal });
     if (!resp.ok) {
       await resp.body?.cancel();
       throw new Error(`HTTP ${resp.status} ${resp.statusText}`.trim());
     }
-    bytes = new Uint8Array(await resp.arrayBuffer());
+    bytes = new Uint8Array(t.size);
+    let got = 0;
+    const reader = resp.body!.getReader();
+    for (;;) {
+      wait();
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (got + value.length > t.size) {
+        await reader.cancel().catch(() => {});
+        throw new Error(`the server sent more than the ${t.size} bytes of the manifest`);
+      }
+      bytes.set(value, got);
+      got += value.length;
+    }
+    if (got < t.size) bytes = bytes.subarray(0, got); // the checksum says it is short
   } catch (e) {
+    if (signal?.aborted && !stalled) throw new DownloadInterrupted(url, signal.reason, e);
+    const why = stalled
+      ? `no data for ${seconds} s (PWALK_DOWNLOAD_TIMEOUT sets how long to wait)`
+      : (e instanceof Error ? e.message : String(e));
     throw new Error(
-      `pwalk: could not download the native library for ${targetKey()} from ${url}: ` +
-        `${e instanceof Error ? e.message : String(e)}. ${hint}`,
+      `pwalk: could not download the native library for ${targetKey()} from ${url}: ${why}. ${hint}`,
     );
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", onSignal);
   }
   return keepLibrary(bytes, t.file, t.sha256, url, "cannot keep the downloaded library", dir);
 }

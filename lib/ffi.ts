@@ -596,9 +596,11 @@ function locate(): string | undefined {
  * is cached yet. report(), walk(), walkDirs(), repair(), chown(), undo()
  * and runShard() call it before their first native call; call it yourself
  * before {@link nativeVersion} in code imported from JSR. Cheap and without
- * network access once the library is loaded or cached.
+ * network access once the library is loaded or cached. `signal` stops the
+ * download (rejecting with a DownloadInterrupted error); a
+ * download that gets no byte for PWALK_DOWNLOAD_TIMEOUT seconds (60) fails.
  */
-export function ensureNative(): Promise<void> {
+export function ensureNative(signal?: AbortSignal): Promise<void> {
   if (lib) return Promise.resolve();
   if (mode() !== "remote" || explicitPath || envLibrary()) {
     try {
@@ -607,6 +609,10 @@ export function ensureNative(): Promise<void> {
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+  if (signal) {
+    // this caller's own download, stopped by its signal (the CLI's first Ctrl-C)
+    return downloadLibrary(undefined, undefined, signal).then(() => void native());
   }
   pending ??= downloadLibrary().then(() => void native()).finally(() => pending = undefined);
   return pending;

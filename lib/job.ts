@@ -335,7 +335,7 @@ export class NativeJob implements AsyncDisposable {
   ): Promise<NativeJob> {
     checkRun(run);
     run.signal?.throwIfAborted();
-    await ensureNative();
+    await ensureNative(run.signal);
     // aborted while the library loaded (a download, from JSR): nothing started
     run.signal?.throwIfAborted();
     const sym = native();

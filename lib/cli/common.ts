@@ -8,6 +8,7 @@
 import type { Progress } from "../job.ts";
 import { parseExcludeList, unmatchedExcludes } from "../exclude.ts";
 import { ensureNative, native } from "../ffi.ts";
+import { DownloadInterrupted } from "../fetchlib.ts";
 import { duration, ProgressLine, StatusLine } from "./progress.ts";
 import { count, groupDigits } from "../digits.ts";
 import { absolutePath } from "../shard/paths.ts";
@@ -1171,7 +1172,11 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
     if (stopped) {
       ended = true;
       for (const l of ui.warnings ?? []) eprint(l);
-      eprint(`${ui.tag} interrupted by ${stopped[0]}; ${ui.interrupted(last)}${soFar(last)}`);
+      // stopped while the library was downloaded (from JSR): no job ran
+      eprint(
+        `${ui.tag} interrupted by ${stopped[0]}; ` +
+          (e instanceof DownloadInterrupted ? e.what : `${ui.interrupted(last)}${soFar(last)}`),
+      );
       return stopped[1];
     }
     // stdout closed early (`pwalk /data | head`): stop quietly, as SIGPIPE would.

@@ -1,0 +1,267 @@
+/**
+ * The library download (lib/fetchlib.ts downloadLibrary) against servers
+ * that misbehave: one that accepts and never answers is given up after
+ * PWALK_DOWNLOAD_TIMEOUT seconds without a byte; one that sends more than
+ * the manifest's size is not read further; a caller's signal stops it. And
+ * the command, imported over loopback as from JSR, stops its download at
+ * the first SIGTERM, saying so, instead of waiting for workers that do not
+ * exist. No timing is asserted: the timeouts given only make the tests
+ * short, and each child has a hang guard.
+ */
+import {
+  assert,
+  assertEquals,
+  assertInstanceOf,
+  assertRejects,
+  assertStringIncludes,
+} from "@std/assert";
+import {
+  DownloadInterrupted,
+  downloadLibrary,
+  MANIFEST,
+  type Manifest,
+  sha256Hex,
+  targetKey,
+} from "../lib/fetchlib.ts";
+import { REPO } from "./helpers/run.ts";
+import { tempDir } from "./helpers/temp.ts";
+
+const BYTES = new TextEncoder().encode("a library of some bytes, checked by their SHA-256\n");
+const FILE = `libpwalk-${targetKey()}.so`;
+
+function fakeManifest(): Manifest {
+  return {
+    ...MANIFEST,
+    version: "0.0.0-stall",
+    targets: {
+      [targetKey()]: {
+        os: Deno.build.os,
+        arch: Deno.build.arch,
+        zigTarget: "test",
+        file: FILE,
+        size: BYTES.length,
+        sha256: sha256Hex(BYTES),
+      },
+    },
+  };
+}
+
+/** A TCP server that accepts every connection and never answers; resolves `accepted` on the first. */
+function silentServer() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  let accepted!: () => void;
+  const first = new Promise<void>((r) => accepted = r);
+  (async () => {
+    try {
+      for await (const c of listener) {
+        conns.push(c);
+        accepted();
+      }
+    } catch { /* closed */ }
+  })();
+  return {
+    url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/`,
+    first,
+    close() {
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+      listener.close();
+    },
+  };
+}
+
+/** Run `fn` with these environment variables set in this process. */
+async function withEnv(vars: Record<string, string>, fn: () => Promise<void>): Promise<void> {
+  const old = Object.fromEntries(Object.keys(vars).map((k) => [k, Deno.env.get(k)]));
+  for (const [k, v] of Object.entries(vars)) Deno.env.set(k, v);
+  try {
+    await fn();
+  } finally {
+    for (const [k, v] of Object.entries(old)) {
+      if (v === undefined) Deno.env.delete(k);
+      else Deno.env.set(k, v);
+    }
+  }
+}
+
+const listAll = (dir: string) => {
+  try {
+    return [...Deno.readDirSync(dir)].map((e) => e.name);
+  } catch {
+    return [];
+  }
+};
+
+Deno.test("fetchlib: a server that never answers is given up after PWALK_DOWNLOAD_TIMEOUT seconds without a byte", async () => {
+  await using tmp = await tempDir("pwalk-stall-");
+  const srv = silentServer();
+  try {
+    await withEnv({ PWALK_LIB_URL: srv.url, PWALK_DOWNLOAD_TIMEOUT: "0.3" }, async () => {
+      const e = await assertRejects(() => downloadLibrary(fakeManifest(), `${tmp.path}/c`), Error);
+      assertStringIncludes(e.message, `could not download the native library for ${targetKey()}`);
+      assertStringIncludes(
+        e.message,
+        `${srv.url}${FILE}: no data for 0.3 s (PWALK_DOWNLOAD_TIMEOUT`,
+      );
+    });
+  } finally {
+    srv.close();
+  }
+  assertEquals(listAll(tmp.path), [], "nothing cached");
+});
+
+Deno.test("fetchlib: a caller's signal stops a download that gets no answer", async () => {
+  await using tmp = await tempDir("pwalk-stall-");
+  const srv = silentServer();
+  try {
+    await withEnv({ PWALK_LIB_URL: srv.url }, async () => {
+      const abort = new AbortController();
+      const p = downloadLibrary(fakeManifest(), `${tmp.path}/c`, abort.signal);
+      await srv.first;
+      abort.abort(new Error("stopped by the test"));
+      const e = await assertRejects(() => p, Error);
+      assertInstanceOf(e, DownloadInterrupted);
+      assertEquals(
+        e.message,
+        `pwalk: stopped by the test: the download of the native library from ${srv.url}${FILE} ` +
+          "stopped; nothing was cached",
+      );
+    });
+  } finally {
+    srv.close();
+  }
+  assertEquals(listAll(tmp.path), []);
+});
+
+Deno.test("fetchlib: a server that sends more than the manifest's size is not read further", async () => {
+  await using tmp = await tempDir("pwalk-stall-");
+  let sent = 0;
+  const chunk = new Uint8Array(1 << 16);
+  // BYTES, then an endless stream: only a reader that stops can finish
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () =>
+    new Response(
+      new ReadableStream({
+        start(c) {
+          c.enqueue(BYTES);
+        },
+        pull(c) {
+          sent += chunk.length;
+          c.enqueue(chunk);
+        },
+      }),
+    ));
+  try {
+    await withEnv({ PWALK_LIB_URL: `http://127.0.0.1:${server.addr.port}/` }, async () => {
+      const e = await assertRejects(() => downloadLibrary(fakeManifest(), `${tmp.path}/c`), Error);
+      assertStringIncludes(
+        e.message,
+        `the server sent more than the ${BYTES.length} bytes of the manifest`,
+      );
+    });
+  } finally {
+    await server.shutdown();
+  }
+  assert(sent < 1 << 30, `${sent} bytes sent`);
+  assertEquals(listAll(tmp.path), [], "nothing cached");
+});
+
+/**
+ * The module served over loopback as JSR would (cli.ts, mod.ts, deno.json,
+ * lib/), the library's URL answered by `lib` (a silent server).
+ */
+function serveModule() {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const path = decodeURIComponent(new URL(req.url).pathname);
+    if (path.includes("..")) return new Response("no", { status: 400 });
+    try {
+      const body = await Deno.readFile(REPO + path);
+      const type = path.endsWith(".ts") ? "application/typescript" : "application/json";
+      return new Response(body, { headers: { "content-type": type } });
+    } catch {
+      return new Response("not found", { status: 404 });
+    }
+  });
+  return {
+    base: `http://127.0.0.1:${server.addr.port}`,
+    [Symbol.asyncDispose]: () => server.shutdown(),
+  };
+}
+
+/** A clean environment for a URL import: empty home and caches under dir. */
+function remoteEnv(dir: string, libUrl: string, extra: Record<string, string> = {}) {
+  for (const d of ["home", "xdg", "deno", "cwd", "tree"]) Deno.mkdirSync(`${dir}/${d}`);
+  const env: Record<string, string> = Object.fromEntries(
+    Object.entries(Deno.env.toObject()).filter(([k]) => !/^(PWALK_|DENO_DIR$|XDG_)/.test(k)),
+  );
+  return Object.assign(env, {
+    HOME: `${dir}/home`,
+    XDG_CACHE_HOME: `${dir}/xdg`,
+    DENO_DIR: `${dir}/deno`,
+    PWALK_LIB_URL: libUrl,
+    NO_COLOR: "1",
+    DENO_NO_UPDATE_CHECK: "1",
+    ...extra,
+  });
+}
+
+/** `deno run -A BASE/cli.ts DIR/tree` spawned, with a hang guard (SIGKILL after 120 s). */
+function spawnRemote(dir: string, base: string, env: Record<string, string>) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${base}/cli.ts`, `${dir}/tree`],
+    cwd: `${dir}/cwd`,
+    env,
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const guard = setTimeout(() => child.kill("SIGKILL"), 120_000);
+  const out = child.output().then((o) => {
+    clearTimeout(guard);
+    return { code: o.code, stderr: new TextDecoder().decode(o.stderr) };
+  });
+  return { child, out };
+}
+
+Deno.test("cli: imported as from JSR, the first SIGTERM during the library's download stops it and says so", async () => {
+  await using tmp = await tempDir("pwalk-stall-");
+  await using mod = serveModule();
+  const srv = silentServer();
+  try {
+    const env = remoteEnv(tmp.path, srv.url, { PWALK_DOWNLOAD_TIMEOUT: "600" });
+    const { child, out } = spawnRemote(tmp.path, mod.base, env);
+    await srv.first; // the download has begun, and gets no answer
+    child.kill("SIGTERM");
+    const r = await out;
+    const url = `${srv.url}${MANIFEST.targets[targetKey()].file}`;
+    assertEquals(
+      r.stderr.trim().split("\n").at(-1),
+      `pwalk: interrupted by SIGTERM; the download of the native library from ${url} stopped; nothing was cached`,
+    );
+    assertEquals(r.code, 143, r.stderr);
+  } finally {
+    srv.close();
+  }
+  assertEquals(listAll(`${tmp.path}/deno/pwalk/${MANIFEST.version}`), [], "nothing cached");
+});
+
+Deno.test("cli: imported as from JSR, a download that gets no answer fails after PWALK_DOWNLOAD_TIMEOUT", async () => {
+  await using tmp = await tempDir("pwalk-stall-");
+  await using mod = serveModule();
+  const srv = silentServer();
+  try {
+    const env = remoteEnv(tmp.path, srv.url, { PWALK_DOWNLOAD_TIMEOUT: "0.5" });
+    const r = await spawnRemote(tmp.path, mod.base, env).out;
+    assertEquals(r.code, 1, r.stderr);
+    assertStringIncludes(
+      r.stderr,
+      "no data for 0.5 s (PWALK_DOWNLOAD_TIMEOUT sets how long to wait)",
+    );
+  } finally {
+    srv.close();
+  }
+});
