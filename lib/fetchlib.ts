@@ -439,7 +439,9 @@ function keepLibrary(
  * folder of this user per library under `tmp` (TMPDIR or /tmp), reused by
  * every start: `pwalk-lib-<sha256 prefix>-<uid>`, made 0700, and used only
  * while it is a folder of this user that nobody else can write (not a
- * link) and the folders on the way to it pass the same rule. A TMPDIR that
+ * link) and the folders on the way to it pass the same rule; when that
+ * name is taken by something else (another user made it first), a fresh
+ * folder of an unpredictable name beside it is made for this start. A TMPDIR that
  * fails it is refused, not replaced by /tmp: it may have been set because
  * /tmp is small or cannot hold programs (noexec), and the error says why.
  */
@@ -471,9 +473,12 @@ export function installEmbedded(
  * `tmp/pwalk-lib-<sha256 prefix>-<uid>`: made 0700 if missing (with
  * `make`; else undefined when missing); throws unless every folder on the
  * way to it may be changed only by root or this user (lib/trust.ts: a
- * TMPDIR of another user is refused) and it is a folder (not a link) of
- * this user that group and others cannot write, so nobody else can put a
- * file there, or swap the folder, between its check and dlopen.
+ * TMPDIR of another user is refused). It is used only while it is a
+ * folder (not a link) of this user that group and others cannot write, so
+ * nobody else can put a file there, or swap the folder, between its check
+ * and dlopen; when it is not (another user made it first), nothing in it
+ * is opened, and with `make` a fresh folder of an unpredictable name,
+ * `pwalk-lib-<sha256 prefix>-<uid>-XXXXXX` (0700), is made and returned.
  */
 function privateTempDir(tmp: string, sha256: string, make: boolean): string | undefined {
   const uid = runningUid(tmp);
@@ -501,8 +506,12 @@ function privateTempDir(tmp: string, sha256: string, make: boolean): string | un
     : (st.mode! & 0o022)
     ? `writable by others (mode ${(st.mode! & 0o7777).toString(8)})`
     : "";
-  if (problem) throw new Error(`pwalk: ${path} is ${problem}: remove it`);
-  return path;
+  if (!problem) return path;
+  if (!make) return undefined; // not ours: nothing in it is opened
+  // Someone else's (made before this user's first run: the name is
+  // predictable), or one this user cannot remove from a sticky /tmp: a
+  // fresh folder of an unpredictable name instead, made 0700 by this call.
+  return Deno.makeTempDirSync({ dir: tmp, prefix: `${path.slice(path.lastIndexOf("/") + 1)}-` });
 }
 
 /** The base URL libraries are downloaded from (always ending in "/"). */

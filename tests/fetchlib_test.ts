@@ -366,30 +366,44 @@ testNeeding([SETPRIV], {
   },
 });
 
-Deno.test("fetchlib: the private temporary folder is refused when it is a link, another user's, or writable by others", async () => {
+Deno.test("fetchlib: a private temporary folder's name that is a link, another user's, or writable by others is not used: a fresh folder of an unpredictable name is", async () => {
   await using tmp = await tempDir("pwalk-embed-");
   const lib = `${REPO}/zig-out/lib/libpwalk.so`;
   const sum = sha256Hex(await Deno.readFile(lib));
   const url = new URL(`file://${lib}`);
   await Deno.writeTextFile(`${tmp.path}/file`, "");
   const noCache = `${tmp.path}/file/cache`; // below a file: cannot be made
-  const dir = `${tmp.path}/pwalk-lib-${sum.slice(0, 16)}-${Deno.uid()}`;
-  const refused = (why: string) => {
-    const e = assertThrows(() => installEmbedded(url, "libpwalk.so", noCache, tmp.path), Error);
-    assertStringIncludes(e.message, `${dir} is ${why}: remove it`);
-    assertStringIncludes(e.message, "Set PWALK_LIB");
+  const name = `pwalk-lib-${sum.slice(0, 16)}-${Deno.uid()}`;
+  const dir = `${tmp.path}/${name}`;
+  /** The copy is made in a fresh folder beside `dir`, of this user, mode 0700; nothing in `dir`. */
+  const fresh = async () => {
+    const before = new Set(listAll(tmp.path));
+    const got = installEmbedded(url, "libpwalk.so", noCache, tmp.path)!;
+    const made = listAll(tmp.path).filter((n) => !before.has(n));
+    assertEquals(made.length, 1, made.join(" "));
+    assert(made[0].startsWith(`${name}-`) && made[0].length > name.length + 4, made[0]);
+    assertEquals(got, cachePath("libpwalk.so", sum, `${tmp.path}/${made[0]}`));
+    const st = await Deno.lstat(`${tmp.path}/${made[0]}`);
+    assertEquals([st.uid, st.mode! & 0o7777], [Deno.uid(), 0o700]);
+    assertEquals(sha256Hex(await Deno.readFile(got)), sum);
+    assertEquals(
+      findLibrary("libpwalk.so", sum, noCache, tmp.path),
+      undefined,
+      "never taken from `dir`",
+    );
+    await Deno.remove(`${tmp.path}/${made[0]}`, { recursive: true });
   };
   await Deno.mkdir(`${tmp.path}/elsewhere`);
   await Deno.symlink(`${tmp.path}/elsewhere`, dir);
-  refused("a symbolic link");
+  await fresh();
   assertEquals(listAll(`${tmp.path}/elsewhere`), []);
   await Deno.remove(dir);
   await Deno.mkdir(dir);
   await Deno.chmod(dir, 0o777);
-  refused("writable by others (mode 777)");
+  await fresh();
   await Deno.chmod(dir, 0o700);
   await Deno.chown(dir, 4321, 4321);
-  refused(`owned by uid 4321, not ${Deno.uid()}`);
+  await fresh();
   assertEquals(listAll(dir), []);
   await Deno.chown(dir, Deno.uid(), Deno.gid());
   assertEquals(
