@@ -503,12 +503,28 @@ function expectedSourceId(): Expected {
   };
 }
 
-/** dlopen's error as one line naming the file (Deno repeats "Could not open library: "). */
-function openError(path: string, e: unknown): Error {
+/**
+ * dlopen's error as one line naming the file (Deno repeats "Could not open
+ * library: "), with what to do: `how` says where the path came from
+ * ("PWALK_LIB", "setLibraryPath()", "" for the module's own choice).
+ */
+function openError(path: string, e: unknown, how = ""): Error {
   const m = String((e as Error)?.message ?? e).replace(/^(?:Could not open library: )+/, "");
-  return new Error(`pwalk: ${m.startsWith(path) ? m : `${path}: ${m}`}${fallbackNote(path)}`, {
-    cause: e,
-  });
+  let fix = "";
+  if (/Permission denied/.test(m)) {
+    fix = `: make it readable by you (chmod a+r ${path})` +
+      (how ? `, or give ${how} a copy you can read` : "");
+  } else if (how) {
+    const what = /position-independent executable/.test(m)
+      ? "it is a program, not a library: "
+      : "";
+    fix = ` (${how}): ${what}give the path of a built libpwalk (\`deno task build\` makes ` +
+      `zig-out/lib/${localFileName()})` + (how === "PWALK_LIB" ? ", or unset PWALK_LIB" : "");
+  }
+  return new Error(
+    `pwalk: ${m.startsWith(path) ? m : `${path}: ${m}`}${fix}${fallbackNote(path)}`,
+    { cause: e },
+  );
 }
 
 /**
@@ -526,13 +542,23 @@ function checkSourceId(path: string, how: string): Deno.DynamicLibrary<typeof id
   try {
     probe = Deno.dlopen(path, idSymbol);
   } catch (e) {
-    throw openError(path, e);
+    throw openError(path, e, how);
   }
   const fn = probe.symbols.pw_source_id;
   const p = fn ? fn() : null;
   const got = p ? new Deno.UnsafePointerView(p).getCString() : undefined;
   if (got === want.id) return probe;
+  const pwalks = !!fn || !!probe.symbols.pw_version;
   probe.close();
+  if (!pwalks) {
+    // neither symbol: another library altogether (libz...), not an old pwalk
+    const unset = how === "PWALK_LIB" ? ", or unset PWALK_LIB" : "";
+    throw new Error(
+      `pwalk: ${path}${how ? ` (${how})` : ""} is not pwalk's native library (it has neither ` +
+        `pw_version() nor pw_source_id()): give the path of a built libpwalk (\`deno task build\` ` +
+        `makes zig-out/lib/${localFileName()})${unset}`,
+    );
+  }
   const short = (id: string) => (/^[0-9a-f]{64}$/.test(id) ? id.slice(0, 12) : JSON.stringify(id));
   const why = got === undefined
     ? "it has no pw_source_id(): built before pwalk checked its libraries"
@@ -561,6 +587,7 @@ function checkSourceId(path: string, how: string): Deno.DynamicLibrary<typeof id
 /** The one symbol {@link checkSourceId} opens a library for. */
 const idSymbol = {
   pw_source_id: { parameters: [], result: "pointer", optional: true },
+  pw_version: { parameters: [], result: "pointer", optional: true },
 } as const;
 
 /**
@@ -699,7 +726,7 @@ export function native(): PwalkSymbols {
   try {
     lib = Deno.dlopen(chosen, symbols);
   } catch (e) {
-    throw openError(chosen, e);
+    throw openError(chosen, e, how);
   } finally {
     probe.close();
   }
