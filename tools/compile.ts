@@ -6,6 +6,7 @@
  *   deno task compile                                  dist/pwalk for this machine
  *   deno task compile --target aarch64-unknown-linux-gnu   dist/pwalk-linux-aarch64
  *   deno task compile --output /opt/site/bin/pwalk     another output path
+ *                                                      (a relative one: from where you are)
  *
  * At run time the binary finds dist/<library> in its embedded file system,
  * copies it (verified by SHA-256) into the cache folder and opens it there:
@@ -58,6 +59,11 @@ if (import.meta.main) {
   }
   const manifest: Manifest = JSON.parse(await Deno.readTextFile(`${root}/dist/manifest.json`));
   const lib = `dist/${manifest.targets[key].file}`;
+  // a relative --output names a file where the user typed the command
+  // (`deno task` runs in the checkout and gives that folder as INIT_CWD)
+  if (output !== undefined && !output.startsWith("/")) {
+    output = `${Deno.env.get("INIT_CWD") || Deno.cwd()}/${output}`;
+  }
   output ??= host ? `${root}/dist/pwalk` : `${root}/dist/pwalk-${key}`;
   const cmd = [
     "compile",

@@ -6,7 +6,8 @@
  *
  *   deno task dist                    build dist/ (fast when zig's cache is warm)
  *   deno task dist --update-manifest  ... then copy dist/manifest.json to
- *                                     lib/manifest.json (the one the module uses)
+ *                                     lib/manifest.json (the one the module uses;
+ *                                     not when --verify-repro, given too, fails)
  *   deno task dist --check            ... then fail unless lib/manifest.json matches
  *   deno task dist --verify-repro     ... then rebuild every target from a copy of
  *                                     the sources at another path with empty zig
@@ -190,17 +191,23 @@ async function verifyRepro(m: Manifest): Promise<boolean> {
   }
 }
 
-/** Targets whose file, size or checksum differ between two manifests. */
+/**
+ * How two manifests differ: name, version, zig release, source id, and per
+ * target its presence, os, arch, zig target, file, size and checksum.
+ */
 export function manifestDiff(a: Manifest, b: Manifest): string[] {
   const out: string[] = [];
-  if (a.version !== b.version) out.push(`version ${a.version} != ${b.version}`);
-  if (a.sourceId !== b.sourceId) out.push(`sourceId ${a.sourceId} != ${b.sourceId}`);
+  for (const f of ["name", "version", "zig", "sourceId"] as const) {
+    if (a[f] !== b[f]) out.push(`${f} ${a[f]} != ${b[f]}`);
+  }
   const keys = new Set([...Object.keys(a.targets), ...Object.keys(b.targets)]);
   for (const k of keys) {
     const x = a.targets[k], y = b.targets[k];
     if (!x || !y) out.push(`${k}: only in one manifest`);
-    else if (x.file !== y.file || x.size !== y.size || x.sha256 !== y.sha256) {
-      out.push(`${k}: ${x.file} ${x.size} ${x.sha256} != ${y.file} ${y.size} ${y.sha256}`);
+    else {
+      for (const f of ["os", "arch", "zigTarget", "file", "size", "sha256"] as const) {
+        if (x[f] !== y[f]) out.push(`${k}: ${f} ${x[f]} != ${y[f]}`);
+      }
     }
   }
   return out;
@@ -227,7 +234,10 @@ if (import.meta.main) {
   }
   let failed = false;
   if (args.has("--verify-repro")) failed = !(await verifyRepro(m));
-  if (args.has("--update-manifest")) {
+  if (args.has("--update-manifest") && failed) {
+    // libraries that another build does not reproduce are not to be published
+    console.error("dist: lib/manifest.json not updated: the build is not reproducible");
+  } else if (args.has("--update-manifest")) {
     await Deno.copyFile(`${dist}/manifest.json`, `${root}/lib/manifest.json`);
     console.error("dist: lib/manifest.json updated");
   } else if (args.has("--check")) {
