@@ -110,6 +110,12 @@ function privateGroup(uid: number): number | undefined {
   if (privateGroups.has(uid)) return privateGroups.get(uid);
   let gid: number | undefined;
   try {
+    // never a permission prompt: without --allow-read for them, no private group
+    for (const path of ["/etc/passwd", "/etc/group", "/etc/nsswitch.conf"]) {
+      if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") {
+        throw new Error("not permitted");
+      }
+    }
     gid = privateGroupOf(
       uid,
       Deno.readTextFileSync("/etc/passwd"),
