@@ -28,6 +28,7 @@ import { flatTree, growingTree, python } from "./helpers/tree.ts";
 import { scratchDir, tempDir } from "./helpers/temp.ts";
 import { mountSlowfs } from "./helpers/slowfs.ts";
 import { snapshot } from "./helpers/repair_tree.ts";
+import { waitFor } from "./helpers/wait.ts";
 import { formatBytes } from "../lib/cli/progress.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -882,29 +883,52 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT, UNSHARE], {
     "CLI: a report in another PID namespace to the same -o and --errors leaves a live run's temporaries alone",
   ignore: Deno.uid() !== 0,
   async fn() {
-    await using tmp = await tempDir();
-    const src = `${tmp.path}/src`, other = `${tmp.path}/other`;
-    await Deno.mkdir(src);
-    await Deno.mkdir(other);
-    for (let i = 0; i < 40; i++) await Deno.writeTextFile(`${src}/f${i}`, "x");
-    await Deno.writeTextFile(`${other}/g`, "y");
-    await using fs = await mountSlowfs(tmp.path, src, { SLOWFS_DELAY_US: "20000" });
-    const out = `${tmp.path}/shared.csv`, errs = `${tmp.path}/errs.csv`;
-    // the first run: its temporaries made, its walk then held in the hung mount
-    const first = spawnCli(["--threads", "1", "-o", out, "--errors", errs, fs.path]);
-    const firstOut = first.output();
-    const temps = () =>
-      names(tmp.path).filter((n) =>
-        n.startsWith("shared.csv.partial-") || n.startsWith(".errs.csv.partial-")
-      );
-    const deadline = Date.now() + 60_000; // a hang guard
-    while (temps().length < 2) {
-      if (Date.now() > deadline) fail(`no temporaries: ${names(tmp.path)}`);
-      await sleep(5);
+    // The first run must still be walking when the mount is paused: on a
+    // loaded machine the pause may land after its walk (under 2 s at 20 ms
+    // a request) ended; then the tree's mount is made slower and it is tried again.
+    for (let attempt = 0;; attempt++) {
+      if (await pidNamespaceRun(20_000 << (2 * attempt))) return;
+      assert(attempt < 3, "the first run always ended before the mount was paused");
     }
-    fs.pause();
-    const before = temps();
-    try {
+  },
+});
+
+/**
+ * The PID-namespace test with SLOWFS_DELAY_US `delayUs`: false when the
+ * first run was not held in the paused mount (its walk ended first).
+ */
+async function pidNamespaceRun(delayUs: number): Promise<boolean> {
+  await using tmp = await tempDir();
+  const src = `${tmp.path}/src`, other = `${tmp.path}/other`;
+  await Deno.mkdir(src);
+  await Deno.mkdir(other);
+  for (let i = 0; i < 40; i++) await Deno.writeTextFile(`${src}/f${i}`, "x");
+  await Deno.writeTextFile(`${other}/g`, "y");
+  await using fs = await mountSlowfs(tmp.path, src, { SLOWFS_DELAY_US: String(delayUs) });
+  const out = `${tmp.path}/shared.csv`, errs = `${tmp.path}/errs.csv`;
+  // the first run: its temporaries made, its walk then held in the paused mount
+  const first = spawnCli(["--threads", "1", "-o", out, "--errors", errs, fs.path]);
+  const firstOut = first.output();
+  const temps = () =>
+    names(tmp.path).filter((n) =>
+      n.startsWith("shared.csv.partial-") || n.startsWith(".errs.csv.partial-")
+    );
+  await waitFor(() => temps().length === 2, {
+    what: "the first run's two temporaries",
+    timeoutMs: 60_000,
+    detail: () => names(tmp.path).join(", "),
+  });
+  fs.pause();
+  let held = false;
+  try {
+    // held: a thread of it waits for the paused server (or it ended first)
+    await waitFor(() => (held = waitingOnFuse(first.pid)) || temps().length < 2, {
+      what: "the first run to wait in the paused mount or to end",
+      timeoutMs: 60_000,
+    });
+    if (held) {
+      const before = temps();
+      assertEquals(before.length, 2, "the first run's temporaries, held");
       // the second: its own PID namespace, where the first's PID is no process
       const second = await run("unshare", [
         "-p",
@@ -922,22 +946,31 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT, UNSHARE], {
       ], { cwd: REPO, env: { NO_COLOR: "1" }, timeoutMs: 120_000 });
       assertEquals(second.code, 0, second.stderr);
       assert(!second.stderr.includes("removed"), second.stderr);
-      assertEquals(temps().filter((n) => before.includes(n)), before);
-    } finally {
-      fs.resume();
+      assertEquals(temps(), before);
     }
-    const r = await firstOut;
-    assertEquals(r.code, 0, dec.decode(r.stderr));
-    // the first run's rows in place: its 41 entries, the mount's
-    const rows = (await Deno.readTextFile(out)).split("\n").filter(Boolean);
-    assertEquals(rows.length, 41);
-    assertEquals(temps(), []);
-  },
-});
+  } finally {
+    fs.resume();
+  }
+  const r = await firstOut;
+  assertEquals(r.code, 0, dec.decode(r.stderr));
+  if (!held) return false;
+  // the first run's rows in place: its 41 entries, the mount's
+  const rows = (await Deno.readTextFile(out)).split("\n").filter(Boolean);
+  assertEquals(rows.length, 41);
+  assertEquals(temps(), []);
+  return true;
+}
 
-/** Whether a thread of process `pid` waits for an answer of a FUSE server. */
+/** Whether a thread of process `pid` waits for an answer of a FUSE server (false: it ended). */
 function waitingOnFuse(pid: number): boolean {
-  return Array.from(Deno.readDirSync(`/proc/${pid}/task`)).some((t) => {
+  let tasks: Deno.DirEntry[];
+  try {
+    tasks = Array.from(Deno.readDirSync(`/proc/${pid}/task`));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false; // the process ended
+    throw e;
+  }
+  return tasks.some((t) => {
     try {
       return Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/wchan`).trim() ===
         "request_wait_answer";
