@@ -422,7 +422,7 @@ while (waiting < 10) await new Promise((r) => setTimeout(r, 20));
 abort.abort(new Error("stop"));
 await done.then(() => console.log("resolved"), (e) => console.log("rejected:", e.message));
 reader.close();`;
-  const r = await deno(["eval", "--ext=ts", code], { timeoutMs: 20_000 });
+  const r = await deno(["eval", "--ext=ts", code], { timeoutMs: 120_000 }); // a hang guard
   assert(!r.timedOut, `hung: ${r.stderr}`);
   assertEquals(r.code, 0, r.stderr);
   assertEquals(r.text, "rejected: stop\n");

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { IN_CI } from "./system.ts";
 
 /** A temporary folder, removed (with any tmpfs mounted below it) on dispose. */
 export interface Temp extends AsyncDisposable {
@@ -117,7 +118,7 @@ export function fillUp(dir: string): void {
  * Whether this process may mount a tmpfs (root with CAP_SYS_ADMIN, outside
  * a locked container): tested once, by mounting one. When it may not, the
  * tests that need it are ignored (`ignore: !canMountTmpfs()`) and this says
- * so once, on one line.
+ * so once, on one line; with CI=true it throws instead (they must run there).
  */
 export function canMountTmpfs(): boolean {
   if (mountable === undefined) {
@@ -136,6 +137,12 @@ export function canMountTmpfs(): boolean {
       } finally {
         Deno.removeSync(dir);
       }
+    }
+    if (!mountable && IN_CI) {
+      // in CI they must run: a machine that cannot is no place to land from
+      throw new Error(
+        "CI=true and a tmpfs cannot be mounted here: the tests that mount one need root with CAP_SYS_ADMIN",
+      );
     }
     if (!mountable) {
       console.log("ignored: the tests that mount a tmpfs (needs root with CAP_SYS_ADMIN)");

@@ -408,14 +408,14 @@ export function nativeThreads(name: string = WORKER_NAME): ThreadInfo[] {
 
 /**
  * The workers still there after a walk that joined them: {@link nativeThreads}
- * once it is empty, or after 2 s. The kernel wakes pthread_join (clearing
+ * once it is empty, or after 10 s (a loaded machine may be slow to drop them). The kernel wakes pthread_join (clearing
  * the thread id) before it drops the exiting thread's memory map, so for a
  * moment a joined thread still shows in /proc, running, with its map (seen
  * once: a worker in state R with 0 ticks). A thread that was not joined
  * (a leak) stays, and is returned.
  */
 export async function threadsLeft(name: string = WORKER_NAME): Promise<ThreadInfo[]> {
-  const deadline = performance.now() + 2000;
+  const deadline = performance.now() + 10_000;
   for (;;) {
     const ts = nativeThreads(name);
     if (ts.length === 0 || performance.now() > deadline) return ts;
