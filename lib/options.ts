@@ -222,12 +222,29 @@ function checkFrontier(frontier: unknown): FrontierFolder[] {
   return frontier;
 }
 
+/** Exclude paths already in the walker's spelling: see {@link walkerSpelled}. */
+const spelled = new WeakSet<Uint8Array>();
+
+/**
+ * Mark `paths` as already in the walker's spelling (a shard plan's frontier
+ * folders and excludes, resolved when the plan was made): {@link excludeList}
+ * passes them as they are. Resolved again, a link made since the plan could
+ * name another folder through them (a frontier folder's parent renamed and
+ * a link left in its place: the real folder, no longer reached by the
+ * frontier's path, would be left out by the trunk too). Returns `paths`.
+ */
+export function walkerSpelled(paths: Uint8Array[]): Uint8Array[] {
+  for (const p of paths) spelled.add(p);
+  return paths;
+}
+
 /**
  * The exclude list as the walker compares it: each spelling of a folder
  * resolved into the walker's (lib/exclude.ts), a string by resolveExcludes,
  * bytes (names that are not UTF-8) by resolveExcludeBytes, so absolute,
  * `./x`, `x/` and relative spellings all exclude the same folder, as the
- * CLI's --exclude does. Idempotent: spellings already resolved stay as they are.
+ * CLI's --exclude does; bytes marked {@link walkerSpelled} as they are.
+ * Idempotent: spellings already resolved stay as they are.
  */
 export function excludeList(root: string, exclude: readonly (string | Uint8Array)[] = []) {
   if (
@@ -240,7 +257,9 @@ export function excludeList(root: string, exclude: readonly (string | Uint8Array
   const strings = exclude.filter((e): e is string => typeof e === "string");
   const bytes = exclude.filter((e): e is Uint8Array => typeof e !== "string");
   const resolved = new Map<string, Uint8Array>();
-  for (const b of bytes) for (const r of resolveExcludeBytes(root, b)) resolved.set(r.join(), r);
+  for (const b of bytes) {
+    for (const r of spelled.has(b) ? [b] : resolveExcludeBytes(root, b)) resolved.set(r.join(), r);
+  }
   return [...resolveExcludes(root, strings), ...resolved.values()];
 }
 

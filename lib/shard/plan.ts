@@ -18,7 +18,7 @@
 import denoJson from "../../deno.json" with { type: "json" };
 import { count as counted } from "../digits.ts";
 import { errnoText } from "../errno.ts";
-import { checkBools, checkInt, checkRootPath, excludeList } from "../options.ts";
+import { checkBools, checkInt, checkRootPath, excludeList, walkerSpelled } from "../options.ts";
 import { besidePath, writeWhole } from "../outfile.ts";
 import { sha256Hex } from "../sha256.ts";
 import { type FolderId, folderId, listFolder } from "./list.ts";
@@ -718,7 +718,7 @@ export async function writePlan(plan: ShardPlan, path: string): Promise<void> {
   await writeWhole(path, planText(plan));
 }
 
-/** The exclude list of a plan, as the report options take it. */
+/** The exclude list of a plan, as the report options take it (resolved when it was made). */
 export function planExcludes(plan: ShardPlan): Uint8Array[] {
-  return plan.options.exclude.map(pathOfJson);
+  return walkerSpelled(plan.options.exclude.map(pathOfJson));
 }

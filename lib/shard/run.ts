@@ -13,7 +13,7 @@ import {
   stdoutName,
 } from "../report.ts";
 import type { Progress } from "../job.ts";
-import { checkInt } from "../options.ts";
+import { checkInt, walkerSpelled } from "../options.ts";
 import { count } from "../digits.ts";
 import { ensureNative, native } from "../ffi.ts";
 import { besidePath, osErrorText, outputTarget, removeBeside } from "../outfile.ts";
@@ -532,7 +532,8 @@ export async function runShard(
     try {
       if (shard === 0) {
         // the rows above the frontier: the root with the frontier left out
-        const exclude = [...planExcludes(plan), ...plan.frontier.map(pathOfJson)];
+        // the frontier's paths as the plan spelled them, never resolved again
+        const exclude = [...planExcludes(plan), ...walkerSpelled(plan.frontier.map(pathOfJson))];
         const to = output ? tmp("top") : "-";
         runs.push(
           await part(
