@@ -22,7 +22,9 @@ import { report } from "../mod.ts";
 import { lineSet, parsePwalk } from "./helpers/csv.ts";
 import { CLI, cli, deno, REPO, run, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
 import { CHATTR, PYTHON3, STRACE, testNeeding, ZSTD } from "./helpers/system.ts";
+import { openNames, threadWchans, waitingForFifoReader } from "./helpers/proc.ts";
 import { tempDir } from "./helpers/temp.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 const isRoot = Deno.uid() === 0;
 
@@ -254,7 +256,15 @@ Deno.test("-o a FIFO: its reader gets the whole report, plain or gzip; it stays 
       const watchdog = setTimeout(() => pw.kill("SIGKILL"), 60_000);
       try {
         if (!rd) {
-          await new Promise((ok) => setTimeout(ok, 500));
+          // the reader comes once pwalk tries the FIFO and waits for one
+          await waitFor(() => waitingForFifoReader(pw.pid, Deno.realPathSync(tmp.path)), {
+            what: "pwalk to wait for a reader of the FIFO",
+            timeoutMs: 50_000,
+            detail: () =>
+              `threads in ${threadWchans(pw.pid).join(", ")}; open: ${
+                openNames(pw.pid).join(", ")
+              }`,
+          });
           rd = reader(fifo, gz);
         }
         const r = await pw.output();
