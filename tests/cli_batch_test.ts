@@ -22,7 +22,7 @@ import { ERRORS_HEADER } from "../lib/cli/common.ts";
 import { CLI, cli, REPO, UNPRIVILEGED } from "./helpers/run.ts";
 import { flatTree } from "./helpers/tree.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
-import { NPM, PYTHON3, testNeeding, TMUX } from "./helpers/system.ts";
+import { NPM, PYTHON3, STRACE, testNeeding, TMUX } from "./helpers/system.ts";
 import { closeLibc, mkdirRaw } from "./helpers/libc.ts";
 import { existsSync } from "node:fs";
 
@@ -596,7 +596,7 @@ Deno.test("--errors FIFO: its reader gets the header and every row, run after ru
   }
 });
 
-testNeeding([TMUX], {
+testNeeding([TMUX, STRACE], {
   name: "a run put in the background (Ctrl-Z, bg) stops drawing over the shell's prompt",
   async fn() {
     await using tmp = await tempDir();
@@ -643,14 +643,34 @@ testNeeding([TMUX], {
       await tmux("send-keys", "-t", "t", "bg", "Enter");
       await until(async () => /&$/m.test(await pane()), "the job in the background");
       await tmux("send-keys", "-t", "t", "echo typed-at-the-prompt");
-      // a few progress ticks (each 100-200 ms) while the shell has the terminal
-      await new Promise((r) => setTimeout(r, 1500));
-      const last = (await pane()).split("\n").at(-1)!;
       // the shell's prompt and what was typed, no progress frame over them
-      assert(
-        last.endsWith("# echo typed-at-the-prompt") || last.endsWith("$ echo typed-at-the-prompt"),
-        `the prompt was drawn over: ${JSON.stringify(last)}`,
-      );
+      const atPrompt = (l: string) =>
+        l.endsWith("# echo typed-at-the-prompt") || l.endsWith("$ echo typed-at-the-prompt");
+      await until(async () => atPrompt((await pane()).split("\n").at(-1)!), "the typed text");
+      // then progress ticks while the shell has the terminal: each asks
+      // whether it has the foreground (pw_foreground: tcgetpgrp, the ioctl
+      // TIOCGPGRP on stderr) before it would draw, seen by strace
+      const shell = (await tmux("display-message", "-p", "-t", "t", "#{pane_pid}")).trim();
+      const kids = Deno.readTextFileSync(`/proc/${shell}/task/${shell}/children`).trim();
+      assertEquals(kids.split(" ").length, 1, `the shell's children: ${kids}`);
+      const log = `${tmp.path}/strace.log`;
+      const strace = new Deno.Command("strace", {
+        args: ["-f", "-e", "trace=ioctl,write", "-o", log, "-p", kids],
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      const traced = () => Deno.readTextFileSync(log).split("\n");
+      const asks = (ls: string[]) => ls.filter((l) => /\bioctl\(2, TIOCGPGRP\b/.test(l)).length;
+      try {
+        await until(() => existsSync(log) && asks(traced()) >= 2, "two progress ticks");
+      } finally {
+        strace.kill("SIGTERM"); // detaches
+        await strace.status;
+      }
+      const drawn = traced().filter((l) => /\bwrite\(2, /.test(l));
+      assertEquals(drawn, [], "written to the terminal in the background");
+      const last = (await pane()).split("\n").at(-1)!;
+      assert(atPrompt(last), `the prompt was drawn over: ${JSON.stringify(last)}`);
       await new Response((await reader).readable).arrayBuffer(); // let it finish
     } finally {
       await new Deno.Command("tmux", { args: ["-L", sock, "kill-server"] }).output();
