@@ -12,9 +12,9 @@ import { answersTree, type RefEntry, sums, walkRef } from "./helpers/answers_tre
 import { COLUMNS } from "./helpers/csv.ts";
 import { cli } from "./helpers/run.ts";
 import { formatDiff } from "../lib/cli/diff.ts";
-import { bytes } from "../lib/answers/text.ts";
 import { PYTHON3, testNeeding } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
+import { iecTenths } from "./helpers/units.ts";
 import { python } from "./helpers/tree.ts";
 
 const NOW = 1_800_000_000;
@@ -716,9 +716,25 @@ Deno.test("diff and summary text on a narrow terminal: lines wrapped or laid out
     }
     assertEquals(figures(text), want, `at ${width}:\n${text}`);
   };
+  // each row's figures written apart from the code under test: entries as
+  // Intl writes them, allocated bytes by iecTenths, net's bytes signed; the
+  // totals themselves from diff() and checked against the sizes written
+  const d = await diff([old], [now]);
+  assertEquals(
+    [d.totals.added.apparentBytes, d.totals.removed.apparentBytes, d.totals.moved.apparentBytes],
+    [400_000, 100_000, 100_000],
+  );
+  const intl = new Intl.NumberFormat("en-US");
+  const pinned = (totals: Diff["totals"]) =>
+    new Map(kinds.map((k) => {
+      const t = totals[k];
+      const sign = k === "net" && t.allocatedBytes > 0 ? "+" : "";
+      return [k, [intl.format(t.entries), ...`${sign}${iecTenths(t.allocatedBytes)}`.split(" ")]];
+    }));
   const whole = await cli(["diff", old, now], { env: { COLUMNS: "" } });
   assertEquals(whole.code, 0, whole.stderr);
-  const want = figures(whole.text);
+  const want = pinned(d.totals);
+  assertEquals(figures(whole.text), want, whole.text);
   assertEquals(want.get("moved"), ["1", "100.0", "KiB"]);
   for (const columns of [40, 44, 50, 55, 60]) {
     const r = await cli(["diff", old, now], { env: { COLUMNS: String(columns) } });
@@ -738,8 +754,8 @@ Deno.test("diff and summary text on a narrow terminal: lines wrapped or laid out
     `entries ${st.entries}`,
     `files ${st.files}`,
     `folders ${st.folders}`,
-    `allocated ${bytes(st.allocatedBytes)}`,
-    `apparent ${bytes(st.apparentBytes)}`,
+    `allocated ${iecTenths(st.allocatedBytes)}`,
+    `apparent ${iecTenths(st.apparentBytes)}`,
     `users 1`,
     `groups 1`,
   ];
@@ -754,15 +770,16 @@ Deno.test("diff and summary text on a narrow terminal: lines wrapped or laid out
   }
   // figures too wide for "N entries  B allocated" lines at 40 columns: a
   // header over the columns instead
-  const d = await diff([old], [now]);
   const big = { entries: 1_234_567_890, apparentBytes: 2 ** 50, allocatedBytes: 1.5 * 2 ** 50 };
   const wide = {
     ...d,
     totals: { ...d.totals, unchanged: big, net: { ...big, entries: -big.entries } },
   };
-  const bigText = formatDiff(wide, Infinity);
-  const bigWant = figures(bigText);
+  const bigWant = pinned(wide.totals);
   assertEquals(bigWant.get("unchanged"), ["1,234,567,890", "1.5", "PiB"]);
+  assertEquals(bigWant.get("net"), ["-1,234,567,890", "+1.5", "PiB"]);
+  const bigText = formatDiff(wide, Infinity);
+  assertEquals(figures(bigText), bigWant, bigText);
   for (const columns of [40, 50]) {
     const text = formatDiff(wide, columns);
     check(text, columns, bigWant);

@@ -29,7 +29,7 @@ import { scratchDir, tempDir } from "./helpers/temp.ts";
 import { mountSlowfs } from "./helpers/slowfs.ts";
 import { snapshot } from "./helpers/repair_tree.ts";
 import { waitFor } from "./helpers/wait.ts";
-import { formatBytes } from "../lib/cli/progress.ts";
+import { iecTenths } from "./helpers/units.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const names = (dir: string) => Array.from(Deno.readDirSync(dir), (e) => e.name).sort();
@@ -198,7 +198,7 @@ Deno.test("CLI: SIGINT, SIGTERM, SIGHUP stop a report: 128+n, nothing left", asy
       assert(!stderr.includes("no output file"), stderr);
       // what reached the pipe, as counted when the job stopped (stderr is
       // no terminal here: no progress line, only the job's final count)
-      assertStringIncludes(stderr, `(${formatBytes(bytes)} were written)`);
+      assertStringIncludes(stderr, `(${iecTenths(bytes)} were written)`);
       // what the job had walked: not rows the pipe took
       assertMatch(stderr, /were written\); [\d,]+ entr(y|ies) walked, \d+ errors? in /);
       break;
@@ -262,7 +262,7 @@ Deno.test("CLI: one SIGTERM stops a report whose stdout reader reads nothing: 14
   assertStringIncludes(
     stderr,
     `pwalk: interrupted by SIGTERM; the CSV on stdout is incomplete (${
-      formatBytes(held)
+      iecTenths(held)
     } were written)`,
   );
   assert(!stderr.includes("waiting for the workers"), stderr);

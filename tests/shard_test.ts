@@ -57,7 +57,7 @@ import {
 } from "../mod.ts";
 import { existsSync } from "node:fs";
 import { SETPRIV, testNeeding, ZSTD } from "./helpers/system.ts";
-import { formatBytes } from "../lib/cli/progress.ts";
+import { iecTenths } from "./helpers/units.ts";
 
 const DUCKDB_COLUMNS = "names=['inode','parent_inode','depth','filename','ext','uid','gid'," +
   "'size','dev','blocks','nlink','mode','atime','mtime','ctime','fcount','dirsum']";
@@ -2059,7 +2059,7 @@ for i in range(10000): os.close(os.open(os.path.join(sys.argv[1], "t%05d" % i), 
   // what reached stdout, both parts: the CSV there is incomplete (no file was meant)
   assertStringIncludes(
     stderr,
-    `; the CSV on stdout is incomplete (${formatBytes(text.length)} were written); `,
+    `; the CSV on stdout is incomplete (${iecTenths(text.length)} were written); `,
   );
 });
 

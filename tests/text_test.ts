@@ -11,6 +11,7 @@ import { groupDigits } from "../lib/digits.ts";
 import { num } from "../lib/cli/common.ts";
 import { python, rng } from "./helpers/tree.ts";
 import { PYTHON3, testNeeding } from "./helpers/system.ts";
+import { iecTenths } from "./helpers/units.ts";
 
 Deno.test("count() and num() print what Intl.NumberFormat('en-US') prints", () => {
   const intl = new Intl.NumberFormat("en-US");
@@ -28,26 +29,6 @@ Deno.test("count() and num() print what Intl.NumberFormat('en-US') prints", () =
     assertEquals(groupDigits(v), intl.format(v), `${v}`);
   }
 });
-
-/**
- * The reference of a human size: exact integer arithmetic (BigInt), the
- * smallest unit whose figure, rounded to tenths, is under 1024 (integers
- * never fall on a tie: 1024^i / 20 is no integer).
- */
-function iecTenths(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-  const a = BigInt(Math.abs(n));
-  const sign = n < 0 ? "-" : "";
-  if (a < 1024n) return `${sign}${a} B`;
-  for (let i = 1; i < units.length; i++) {
-    const d = 1024n ** BigInt(i);
-    const tenths = (a * 20n + d) / (2n * d); // round(a * 10 / d)
-    if (tenths < 10240n || i === units.length - 1) {
-      return `${sign}${tenths / 10n}.${tenths % 10n} ${units[i]}`;
-    }
-  }
-  throw new Error("unreachable");
-}
 
 Deno.test("bytes() and formatBytes(): the unit is the one whose rounded figure is under 1024", () => {
   const values = [0, 1, 1023, 1024, 1075, 1536, 1048575, 1048576, 1073741823, 2 ** 40 - 1];
