@@ -12,7 +12,7 @@
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { CLI, cli, run, runOk, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
-import { STRACE, testNeeding } from "./helpers/system.ts";
+import { notHere, STRACE, testNeeding } from "./helpers/system.ts";
 import { ERRORS_HEADER } from "../lib/cli/common.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { smallTree } from "./helpers/tree.ts";
@@ -935,12 +935,15 @@ testNeeding([STRACE], {
       async () => await Deno.chmod(out, 0o755),
       "Permission denied",
     ]];
-    // (chattr missing, or a file system without the flag: not tried)
+    // (chattr missing, or a file system without the flag: not tried, said)
     const chattr = await run("chattr", ["+i", `${out}/c.csv`]).then(
-      (r) => r.code === 0,
-      () => false,
+      (r) => r.code === 0 ? "" : r.stderr.trim(),
+      (e) => String(e),
     );
-    if (Deno.uid() === 0 && chattr) {
+    if (Deno.uid() === 0 && chattr !== "") {
+      notHere(`the immutable case: chattr +i ${out}/c.csv fails: ${chattr}`);
+    }
+    if (Deno.uid() === 0 && chattr === "") {
       await run("chattr", ["-i", `${out}/c.csv`]);
       refusals.push([
         "immutable",

@@ -16,7 +16,7 @@
 import { cgroupMount } from "./helpers/cgroup.ts";
 import { assertEquals, assertLess } from "@std/assert";
 import { REPO, runOk, spawnCli } from "./helpers/run.ts";
-import { allowedCpus, CC, testNeeding, watchThreads } from "./helpers/system.ts";
+import { allowedCpus, CC, notHere, testNeeding, watchThreads } from "./helpers/system.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { emptyFilesTree } from "./helpers/tree.ts";
 
@@ -208,10 +208,7 @@ Deno.test({
   ignore: Deno.build.os !== "linux" || Deno.uid() !== 0 || allowedCpus() > 4,
   async fn(t) {
     const parent = cpuCgroupParent();
-    if (!parent) {
-      console.log("no cpu cgroup controller to use here: nothing to test");
-      return;
-    }
+    if (!parent) return notHere("no writable cgroup with the cpu controller");
     const cg = `${parent.dir}/pwalk-test-${Deno.pid}`;
     try {
       await Deno.mkdir(cg);
@@ -227,8 +224,7 @@ Deno.test({
       }
     } catch (e) {
       await Deno.remove(cg).catch(() => {});
-      console.log(`cannot make a cgroup with a CPU quota here (${e}): nothing to test`);
-      return;
+      return notHere(`cannot make a cgroup with a CPU quota (${e})`);
     }
     await using tmp = await tempDir();
     try {

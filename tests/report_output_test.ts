@@ -21,7 +21,7 @@ import { assert, assertEquals, assertMatch, assertRejects } from "@std/assert";
 import { report } from "../mod.ts";
 import { lineSet, parsePwalk } from "./helpers/csv.ts";
 import { CLI, cli, deno, REPO, run, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
-import { CHATTR, PYTHON3, STRACE, testNeeding, ZSTD } from "./helpers/system.ts";
+import { CHATTR, notHere, PYTHON3, STRACE, testNeeding, ZSTD } from "./helpers/system.ts";
 import { openNames, threadWchans, waitingForFifoReader } from "./helpers/proc.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { waitFor } from "./helpers/wait.ts";
@@ -706,7 +706,8 @@ testNeeding([CHATTR], {
     const out = `${tmp.path}/out`;
     Deno.mkdirSync(out);
     const a = await run("chattr", ["+a", out]);
-    if (a.code !== 0) return; // a file system without the flag (tmpfs): nothing to test
+    // a file system without the flag (tmpfs): nothing to test
+    if (a.code !== 0) return notHere(`chattr +a ${out} fails: ${a.stderr.trim()}`);
     try {
       const r = await cli(["-o", `${out}/scan.csv`, root]);
       assertEquals(r.code, 1, r.stderr);
@@ -788,7 +789,8 @@ testNeeding([CHATTR], {
     const dir = `${tmp.path}/errs`;
     Deno.mkdirSync(dir);
     const a = await run("chattr", ["+a", dir]); // names may come, none go (no rename)
-    if (a.code !== 0) return; // a file system without the flag (tmpfs): nothing to test
+    // a file system without the flag (tmpfs): nothing to test
+    if (a.code !== 0) return notHere(`chattr +a ${dir} fails: ${a.stderr.trim()}`);
     try {
       const r = await cli(["-o", `${tmp.path}/scan.csv`, "--errors", `${dir}/errs.csv`, root]);
       assertEquals(r.code, 1, r.stderr);
