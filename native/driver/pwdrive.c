@@ -25,6 +25,7 @@
  * an empty buffer), as Deno passes an empty Uint8Array: pw_opts_set_str,
  * pw_job_current, pw_job_message; status 4 if one is refused.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,20 @@
 
 #include "../pwalk.h"
 
+/* An allocation failed (tests/native.sh makes each fail in turn): said so,
+   as out of memory, never left as a wrong run with an option missing. */
+static void out_of_memory(void) {
+  fprintf(stderr, "pwdrive: out of memory\n");
+  exit(1);
+}
+
+/* pw_opts_set_str with argument `s`: its copy failing is out of memory. */
+static int32_t set_str(pw_opts *o, int32_t key, const char *s) {
+  int32_t r = pw_opts_set_str(o, key, (const uint8_t *)s, s ? strlen(s) : 0);
+  if (r == -ENOMEM) out_of_memory();
+  return r;
+}
+
 static void sleep_ms(long ms) {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);
@@ -41,10 +56,7 @@ static void sleep_ms(long ms) {
 
 int main(int argc, char **argv) {
   pw_opts *o = pw_opts_new();
-  if (!o) {
-    fprintf(stderr, "pwdrive: out of memory\n");
-    return 1;
-  }
+  if (!o) out_of_memory();
   long cancel_ms = -1;
   int walk = 0, repair = 0, hold = 0;
   int i = 1;
@@ -86,10 +98,10 @@ int main(int argc, char **argv) {
     else if (i + 1 < argc && !strcmp(a, "-c")) cancel_ms = atol(argv[++i]);
     else if (i + 1 < argc && !strcmp(a, "-f")) { /* a frontier folder: walked instead */
       i++;
-      pw_opts_set_str(o, PW_OPT_FRONTIER, (const uint8_t *)argv[i], strlen(argv[i]));
+      set_str(o, PW_OPT_FRONTIER, argv[i]);
     } else if (i + 1 < argc && !strcmp(a, "-e")) {
       i++;
-      pw_opts_set_str(o, PW_OPT_EXCLUDE, (const uint8_t *)argv[i], strlen(argv[i]));
+      set_str(o, PW_OPT_EXCLUDE, argv[i]);
     } else if (i + 1 < argc && !strcmp(a, "-E")) { /* every error as a CSV row to FILE */
       i++;
       int made = open(argv[i], O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -109,8 +121,8 @@ int main(int argc, char **argv) {
   /* An empty string as Deno passes an empty Uint8Array (a NULL pointer):
      accepted, with nothing read through the pointer (the root is set
      again below). */
-  if (pw_opts_set_str(o, PW_OPT_ROOT, NULL, 0)) return 4;
-  pw_opts_set_str(o, PW_OPT_ROOT, (const uint8_t *)argv[i], strlen(argv[i]));
+  if (set_str(o, PW_OPT_ROOT, NULL)) return 4;
+  set_str(o, PW_OPT_ROOT, argv[i]);
   int journal = -1;
   if (repair) {
     pw_opts_set_int(o, PW_OPT_CHANGES_FD, 1);
@@ -121,14 +133,14 @@ int main(int argc, char **argv) {
       pw_opts_set_int(o, PW_OPT_JOURNAL_FD, journal);
     }
   } else if (i + 1 < argc) {
-    pw_opts_set_str(o, PW_OPT_OUTPUT, (const uint8_t *)argv[i + 1], strlen(argv[i + 1]));
+    set_str(o, PW_OPT_OUTPUT, argv[i + 1]);
   } else {
     pw_opts_set_int(o, PW_OPT_OUTPUT_FD, 1);
   }
   pw_opts_set_int(o, PW_OPT_ERROR_FD, 2);
   pw_job *j = walk ? pw_walk_start(o) : repair ? pw_repair_start(o) : pw_report_start(o);
   pw_opts_free(o);
-  if (!j) return 1;
+  if (!j) out_of_memory(); /* NULL only when the job's own allocation fails */
   if (walk) {
     uint64_t out[7], records = 0, batches = 0;
     while (pw_job_next(j, out)) {
