@@ -14,7 +14,7 @@ import { report } from "../mod.ts";
 import { parsePwalk, type PwalkRow } from "./helpers/csv.ts";
 import { assertRowsMatch } from "./helpers/compare.ts";
 import { referenceReport, type RefOptions, settledReference } from "./helpers/reference.ts";
-import { closeLibc, mkdirChain, writeFileRaw } from "./helpers/libc.ts";
+import { closeFd, closeLibc, mkdirChain, openFile, writeFileRaw } from "./helpers/libc.ts";
 import { bytes } from "./helpers/bytes.ts";
 import { cli } from "./helpers/run.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
@@ -339,4 +339,47 @@ Deno.test('report(): output "" is refused at once, nothing walked, nothing made 
   }
   assertEquals(seen, [], "a job ran");
   assertEquals(listing(), []);
+});
+
+Deno.test("report(): skipFds leaves out the files open on them, every name of each (by device and inode); more than 8 is a RangeError", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(`${root}/a/b`, { recursive: true });
+  await Deno.mkdir(`${root}/c`);
+  for (const f of ["a/part1", "a/b/part2", "c/keep", "keep2"]) {
+    await Deno.writeTextFile(`${root}/${f}`, f);
+  }
+  await Deno.link(`${root}/a/part1`, `${root}/c/part1-link`); // another name, same inode
+  const ref = settledReference(root);
+  const skipped = new Set(
+    [`${root}/a/part1`, `${root}/a/b/part2`].map((p) => Deno.lstatSync(p).ino),
+  );
+  const keys = (rows: { key: string }[]) => rows.map((r) => r.key).sort();
+  const all = keys([...ref.rows.values()]);
+  // by the reference (Deno.lstat): the names of the skipped inodes go, the rest stay
+  const kept = keys([...ref.rows.values()].filter((r) => !skipped.has(Deno.lstatSync(r.key).ino)));
+  assertEquals(all.length - kept.length, 3);
+  const fds = [openFile(`${root}/a/part1`), openFile(`${root}/a/b/part2`)];
+  try {
+    const plain = `${tmp.path}/plain.csv`;
+    await report(root, { output: plain });
+    assertEquals(keys(parsePwalk(await Deno.readFile(plain)).rows), all);
+    const out = `${tmp.path}/skip.csv`;
+    await report(root, { output: out, skipFds: fds });
+    assertEquals(keys(parsePwalk(await Deno.readFile(out)).rows), kept);
+    // at most 8: 8 are taken, 9 refused before any work, nothing written
+    const eight = `${tmp.path}/eight.csv`;
+    await report(root, { output: eight, skipFds: Array(8).fill(fds[0]) });
+    assert(Deno.lstatSync(eight).isFile);
+    const nine = `${tmp.path}/nine.csv`;
+    await assertRejects(
+      () => report(root, { output: nine, skipFds: Array(9).fill(fds[0]) }),
+      RangeError,
+      "pwalk: skipFds: at most 8",
+    );
+    assertEquals(Deno.readDirSync(tmp.path).some((e) => e.name.startsWith("nine")), false);
+  } finally {
+    fds.forEach(closeFd);
+    closeLibc();
+  }
 });

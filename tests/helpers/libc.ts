@@ -164,6 +164,21 @@ export function openDir(path: Uint8Array): number {
   }
 }
 
+/**
+ * Open the file at `path` read-only and return its fd (a descriptor number
+ * to hand to the library, as report()'s skipFds takes); {@link closeFd} it.
+ */
+export function openFile(path: string | Uint8Array): number {
+  const fd = libc().openat(AT_FDCWD, cstr(bytes(path)), O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) throw new LibcError(`open ${String(path)}`, errno());
+  return fd;
+}
+
+/** Close a descriptor of {@link openFile}. */
+export function closeFd(fd: number): void {
+  libc().close(fd);
+}
+
 function split(path: Uint8Array): [Uint8Array, Uint8Array] {
   const i = path.lastIndexOf(0x2f);
   if (i < 0) return [bytes("."), path];
