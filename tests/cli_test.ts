@@ -619,3 +619,32 @@ Deno.test("summary, diff, plan, status: stdout closed early (| head) stops quiet
     assertEquals([r.code, r.stderr], [141, ""], args[0]);
   }
 });
+
+Deno.test("a folder named like a command is given as ./repair: reported; `pwalk repair` runs repair", async () => {
+  await using tmp = await tempDir();
+  const dir = `${tmp.path}/repair`;
+  await Deno.mkdir(`${dir}/sub`, { recursive: true });
+  await Deno.writeTextFile(`${dir}/sub/f`, "x");
+  // the reference by Deno.lstat, its paths as given (./repair) on the command line
+  const ref = [...settledReference(dir).rows.values()].map((r) => ({
+    key: `./repair${r.key.slice(dir.length)}`,
+    ino: r.ino,
+  })).sort((a, b) => a.key.localeCompare(b.key));
+  assertEquals(ref.map((r) => r.key), ["./repair", "./repair/sub", "./repair/sub/f"]);
+  const asFolder = await cli(["./repair"], { cwd: tmp.path });
+  assertEquals(asFolder.code, 0, asFolder.stderr);
+  const rows = parsePwalk(asFolder.stdout).rows.map((r) => ({ key: r.key, ino: r.ino }));
+  assertEquals(rows.sort((a, b) => a.key.localeCompare(b.key)), ref);
+  // the bare name is the command, even with that folder here: repair's
+  // dry run on ROOT, its own summary, no report row; without ROOT, repair
+  // asks for one
+  const asCommand = await cli(["repair", "repair"], { cwd: tmp.path });
+  assertEquals(asCommand.code, 0, asCommand.stderr);
+  assertEquals(asCommand.text, "");
+  assertMatch(asCommand.stderr, /^pwalk repair: 3 entries seen, 0 would change /m);
+  assertMatch(asCommand.stderr, /^pwalk repair: dry run, nothing was changed/m);
+  const bare = await cli(["repair"], { cwd: tmp.path });
+  assertEquals([bare.code, bare.text], [2, ""], bare.stderr);
+  const help = await cli(["repair", "--help"], { cwd: tmp.path });
+  assertMatch(help.text, /^pwalk repair: /);
+});
