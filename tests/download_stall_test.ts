@@ -20,30 +20,17 @@ import {
   downloadLibrary,
   MANIFEST,
   type Manifest,
-  sha256Hex,
   targetKey,
 } from "../lib/fetchlib.ts";
 import { REPO } from "./helpers/run.ts";
+import { fakeManifest as shipManifest } from "./helpers/ship.ts";
 import { tempDir } from "./helpers/temp.ts";
 
 const BYTES = new TextEncoder().encode("a library of some bytes, checked by their SHA-256\n");
 const FILE = `libpwalk-${targetKey()}.so`;
 
 function fakeManifest(): Manifest {
-  return {
-    ...MANIFEST,
-    version: "0.0.0-stall",
-    targets: {
-      [targetKey()]: {
-        os: Deno.build.os,
-        arch: Deno.build.arch,
-        zigTarget: "test",
-        file: FILE,
-        size: BYTES.length,
-        sha256: sha256Hex(BYTES),
-      },
-    },
-  };
+  return shipManifest(BYTES, FILE, "0.0.0-stall");
 }
 
 /** A TCP server that accepts every connection and never answers; resolves `accepted` on the first. */

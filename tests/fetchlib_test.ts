@@ -28,29 +28,19 @@ import {
 } from "../lib/fetchlib.ts";
 import { REPO, run, runOk, UNPRIVILEGED } from "./helpers/run.ts";
 import { SETPRIV, testNeeding } from "./helpers/system.ts";
-import { buildDist, makeTree } from "./helpers/ship.ts";
+import {
+  buildDist,
+  fakeManifest as shipManifest,
+  makeTree,
+  standaloneLayout,
+} from "./helpers/ship.ts";
 import { tempDir } from "./helpers/temp.ts";
 
 const BYTES = new TextEncoder().encode("not really a library, but bytes with a checksum\n");
 const FILE = `libpwalk-${targetKey()}.so`;
 
 function fakeManifest(sha256 = sha256Hex(BYTES)): Manifest {
-  return {
-    name: "@pwalk/cli",
-    version: "0.0.0-test",
-    zig: "0.15.2",
-    sourceId: "0".repeat(64),
-    targets: {
-      [targetKey()]: {
-        os: Deno.build.os,
-        arch: Deno.build.arch,
-        zigTarget: "test",
-        file: FILE,
-        size: BYTES.length,
-        sha256,
-      },
-    },
-  };
+  return shipManifest(BYTES, FILE, "0.0.0-test", sha256);
 }
 
 function listAll(dir: string): string[] {
@@ -467,24 +457,14 @@ Deno.test("fetchlib: a bundled library is not copied to, nor taken from, another
   // deno compile's case, as a copy of lib/ with the library in dist/ and
   // Deno.build.standalone set before it loads (DENO_DIR hidden from pwalk)
   const t = MANIFEST.targets[targetKey()];
-  const sa = `${tmp.path}/sa`;
-  await Deno.mkdir(`${sa}/dist`, { recursive: true });
-  await runOk("cp", ["-r", `${REPO}/lib`, `${sa}/lib`]);
-  await Deno.copyFile(`${REPO}/zig-out/lib/libpwalk.so`, `${sa}/dist/${t.file}`);
-  const bytes = await Deno.readFile(`${sa}/dist/${t.file}`);
-  const sum = sha256Hex(bytes);
-  await Deno.writeTextFile(
-    `${tmp.path}/standalone.ts`,
-    `Deno.env.delete("DENO_DIR");
-     Object.defineProperty(Deno, "build", { value: { ...Deno.build, standalone: true } });`,
-  );
-  await Deno.writeTextFile(
-    `${tmp.path}/probe.ts`,
-    `import { nativeVersion } from "file://${sa}/lib/ffi.ts";
-     nativeVersion();
+  const sa = await standaloneLayout(
+    tmp.path,
+    `nativeVersion();
      const maps = Deno.readTextFileSync("/proc/self/maps").split("\\n");
      console.log([...new Set(maps.filter((l) => l.includes("${t.file}")).map((l) => l.split(/ +/)[5]))].join(" "));`,
   );
+  const bytes = await Deno.readFile(`${sa.sa}/dist/${t.file}`);
+  const sum = sha256Hex(bytes);
   // her XDG_CACHE_HOME (kept by su without -), her copy at the exact cached name
   const cache = await herFolder(`${tmp.path}/alice/cache/pwalk/${MANIFEST.version}`);
   const planted = cachePath(t.file, sum, cache);
@@ -492,14 +472,9 @@ Deno.test("fetchlib: a bundled library is not copied to, nor taken from, another
   await Deno.chown(planted, OTHER, OTHER);
   const own = `${tmp.path}/tmp`;
   await Deno.mkdir(own, { mode: 0o700 });
-  const r = await run(Deno.execPath(), [
-    "run",
-    "-A",
-    "--no-config",
-    "--preload",
-    `${tmp.path}/standalone.ts`,
-    `${tmp.path}/probe.ts`,
-  ], { env: { XDG_CACHE_HOME: `${tmp.path}/alice/cache`, TMPDIR: own } });
+  const r = await run(Deno.execPath(), sa.args, {
+    env: { XDG_CACHE_HOME: `${tmp.path}/alice/cache`, TMPDIR: own },
+  });
   assertEquals(r.code, 0, r.stderr);
   const priv = `${own}/pwalk-lib-${sum.slice(0, 16)}-${Deno.uid()}`;
   // the kernel's map of the process names the file dlopen opened

@@ -8,9 +8,10 @@
  * noexec), the error says why the cache was not used and what to do.
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
-import { cachePath, MANIFEST, sha256Hex, targetKey } from "../lib/fetchlib.ts";
+import { cachePath, MANIFEST, sha256Hex } from "../lib/fetchlib.ts";
 import { privateGroupOf, untrustedAncestor } from "../lib/trust.ts";
 import { REPO, run, runOk } from "./helpers/run.ts";
+import { standaloneLayout } from "./helpers/ship.ts";
 import { SETPRIV, testNeeding } from "./helpers/system.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
 
@@ -144,20 +145,9 @@ Deno.test({
   async fn() {
     await using tmp = await tempDir("pwalk-umask-");
     // deno compile's case (as in fetchlib_test.ts): lib/ with the library in dist/
-    const t = MANIFEST.targets[targetKey()];
-    const sa = `${tmp.path}/sa`;
-    await Deno.mkdir(`${sa}/dist`, { recursive: true });
-    await runOk("cp", ["-r", `${REPO}/lib`, `${sa}/lib`]);
-    await Deno.copyFile(LIB, `${sa}/dist/${t.file}`);
-    await Deno.writeTextFile(
-      `${tmp.path}/standalone.ts`,
-      `Deno.env.delete("DENO_DIR");
-       Object.defineProperty(Deno, "build", { value: { ...Deno.build, standalone: true } });`,
-    );
-    await Deno.writeTextFile(
-      `${tmp.path}/probe.ts`,
-      `import { nativeVersion } from "file://${sa}/lib/ffi.ts";
-       try { nativeVersion(); } catch (e) { console.error(e.message); Deno.exit(1); }`,
+    const sa = await standaloneLayout(
+      tmp.path,
+      `try { nativeVersion(); } catch (e) { console.error(e.message); Deno.exit(1); }`,
     );
     const xdg = `${tmp.path}/xdg`; // group-writable: refused
     await Deno.mkdir(xdg);
@@ -165,14 +155,7 @@ Deno.test({
     const nx = `${tmp.path}/nx`;
     await Deno.mkdir(nx);
     assertEquals(await mountTmpfs(nx, "size=16m,noexec,mode=0700"), "");
-    const r = await run(Deno.execPath(), [
-      "run",
-      "-A",
-      "--no-config",
-      "--preload",
-      `${tmp.path}/standalone.ts`,
-      `${tmp.path}/probe.ts`,
-    ], { env: { XDG_CACHE_HOME: xdg, TMPDIR: nx } });
+    const r = await run(Deno.execPath(), sa.args, { env: { XDG_CACHE_HOME: xdg, TMPDIR: nx } });
     assertEquals(r.code, 1, r.stderr);
     const line = r.stderr.trim();
     assertEquals(line.split("\n").length, 1, line);

@@ -1,11 +1,12 @@
 /**
  * Helpers of the shipping tests (dist, cross, loopback, compile, fetchlib,
  * publish): `deno task dist` run once per test file, the committed
- * manifest, a small test tree with awkward names, and sorted CSV rows.
+ * manifest, a manifest of made-up bytes, deno compile's layout without
+ * deno compile, a small test tree with awkward names, and sorted CSV rows.
  *
  * @module
  */
-import type { Manifest } from "../../lib/fetchlib.ts";
+import { MANIFEST, type Manifest, sha256Hex, targetKey } from "../../lib/fetchlib.ts";
 import { REPO, runOk } from "./run.ts";
 
 let built: Promise<Manifest> | undefined;
@@ -21,6 +22,73 @@ export function buildDist(): Promise<Manifest> {
 /** The committed manifest, lib/manifest.json. */
 export async function committedManifest(): Promise<Manifest> {
   return JSON.parse(await Deno.readTextFile(`${REPO}/lib/manifest.json`));
+}
+
+/**
+ * A manifest (version `version`) whose one target, this machine's, is
+ * `bytes` as file `file` (its checksum `sha256`, by default theirs): for
+ * the download and cache steps, whatever the bytes.
+ */
+export function fakeManifest(
+  bytes: Uint8Array,
+  file: string,
+  version: string,
+  sha256: string = sha256Hex(bytes),
+): Manifest {
+  return {
+    ...MANIFEST,
+    version,
+    sourceId: "0".repeat(64),
+    targets: {
+      [targetKey()]: {
+        os: Deno.build.os,
+        arch: Deno.build.arch,
+        zigTarget: "test",
+        file,
+        size: bytes.length,
+        sha256,
+      },
+    },
+  };
+}
+
+/** {@link standaloneLayout}'s files. */
+export interface Standalone {
+  /** The copy of lib/ is `${sa}/lib`, the library `${sa}/dist/${file}`. */
+  sa: string;
+  /** The library's file name (this target's, as the manifest names it). */
+  file: string;
+  /** `deno` arguments that run the probe as a compiled binary would load lib/. */
+  args: string[];
+}
+
+/**
+ * deno compile's case without deno compile (its runtime cannot be
+ * downloaded here): in `dir`, a copy of lib/ with the built library in
+ * dist/, a preload script that hides DENO_DIR from pwalk and sets
+ * Deno.build.standalone before lib/ loads, and probe.ts: an import of the
+ * copy's `nativeVersion` followed by `body` (JavaScript).
+ */
+export async function standaloneLayout(dir: string, body: string): Promise<Standalone> {
+  const file = MANIFEST.targets[targetKey()].file;
+  const sa = `${dir}/sa`;
+  await Deno.mkdir(`${sa}/dist`, { recursive: true });
+  await runOk("cp", ["-r", `${REPO}/lib`, `${sa}/lib`]);
+  await Deno.copyFile(`${REPO}/zig-out/lib/libpwalk.so`, `${sa}/dist/${file}`);
+  await Deno.writeTextFile(
+    `${dir}/standalone.ts`,
+    `Deno.env.delete("DENO_DIR");
+     Object.defineProperty(Deno, "build", { value: { ...Deno.build, standalone: true } });`,
+  );
+  await Deno.writeTextFile(
+    `${dir}/probe.ts`,
+    `import { nativeVersion } from "file://${sa}/lib/ffi.ts";\n${body}`,
+  );
+  return {
+    sa,
+    file,
+    args: ["run", "-A", "--no-config", "--preload", `${dir}/standalone.ts`, `${dir}/probe.ts`],
+  };
 }
 
 /**
