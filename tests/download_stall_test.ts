@@ -23,7 +23,7 @@ import {
   targetKey,
 } from "../lib/fetchlib.ts";
 import { REPO } from "./helpers/run.ts";
-import { fakeManifest as shipManifest } from "./helpers/ship.ts";
+import { fakeManifest as shipManifest, remoteEnv } from "./helpers/ship.ts";
 import { tempDir } from "./helpers/temp.ts";
 
 const BYTES = new TextEncoder().encode("a library of some bytes, checked by their SHA-256\n");
@@ -178,21 +178,10 @@ function serveModule() {
   };
 }
 
-/** A clean environment for a URL import: empty home and caches under dir. */
-function remoteEnv(dir: string, libUrl: string, extra: Record<string, string> = {}) {
-  for (const d of ["home", "xdg", "deno", "cwd", "tree"]) Deno.mkdirSync(`${dir}/${d}`);
-  const env: Record<string, string> = Object.fromEntries(
-    Object.entries(Deno.env.toObject()).filter(([k]) => !/^(PWALK_|DENO_DIR$|XDG_)/.test(k)),
-  );
-  return Object.assign(env, {
-    HOME: `${dir}/home`,
-    XDG_CACHE_HOME: `${dir}/xdg`,
-    DENO_DIR: `${dir}/deno`,
-    PWALK_LIB_URL: libUrl,
-    NO_COLOR: "1",
-    DENO_NO_UPDATE_CHECK: "1",
-    ...extra,
-  });
+/** A clean environment for a URL import (helpers/ship.ts remoteEnv), and DIR/tree to walk. */
+function cleanEnv(dir: string, libUrl: string, extra: Record<string, string>) {
+  Deno.mkdirSync(`${dir}/tree`);
+  return remoteEnv(dir, libUrl, extra);
 }
 
 /** `deno run -A BASE/cli.ts DIR/tree` spawned, with a hang guard (SIGKILL after 120 s). */
@@ -219,7 +208,7 @@ Deno.test("cli: imported as from JSR, the first SIGTERM during the library's dow
   await using mod = serveModule();
   const srv = silentServer();
   try {
-    const env = remoteEnv(tmp.path, srv.url, { PWALK_DOWNLOAD_TIMEOUT: "600" });
+    const env = cleanEnv(tmp.path, srv.url, { PWALK_DOWNLOAD_TIMEOUT: "600" });
     const { child, out } = spawnRemote(tmp.path, mod.base, env);
     await srv.first; // the download has begun, and gets no answer
     child.kill("SIGTERM");
@@ -241,7 +230,7 @@ Deno.test("cli: imported as from JSR, a download that gets no answer fails after
   await using mod = serveModule();
   const srv = silentServer();
   try {
-    const env = remoteEnv(tmp.path, srv.url, { PWALK_DOWNLOAD_TIMEOUT: "0.5" });
+    const env = cleanEnv(tmp.path, srv.url, { PWALK_DOWNLOAD_TIMEOUT: "0.5" });
     const r = await spawnRemote(tmp.path, mod.base, env).out;
     assertEquals(r.code, 1, r.stderr);
     assertStringIncludes(

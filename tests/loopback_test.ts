@@ -11,7 +11,7 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { sha256Hex } from "../lib/fetchlib.ts";
 import { REPO, run, runOk } from "./helpers/run.ts";
-import { buildDist, makeTree, sortedRows } from "./helpers/ship.ts";
+import { buildDist, makeTree, remoteEnv, sortedRows } from "./helpers/ship.ts";
 import { tempDir } from "./helpers/temp.ts";
 import {
   buildTree,
@@ -91,26 +91,6 @@ async function serveRepo(): Promise<Served> {
   });
 }
 
-/**
- * The caller's environment (proxies, CA certificates for the npm registry)
- * without PWALK_ settings or caches, then empty homes and caches made
- * under `dir` (home, xdg, deno) and a working folder (cwd).
- */
-function remoteEnv(dir: string, base: string): Record<string, string> {
-  for (const d of ["home", "xdg", "deno", "cwd"]) Deno.mkdirSync(`${dir}/${d}`);
-  const env: Record<string, string> = Object.fromEntries(
-    Object.entries(Deno.env.toObject()).filter(([k]) => !/^(PWALK_|DENO_DIR$|XDG_)/.test(k)),
-  );
-  return Object.assign(env, {
-    HOME: `${dir}/home`,
-    XDG_CACHE_HOME: `${dir}/xdg`,
-    DENO_DIR: `${dir}/deno`,
-    PWALK_LIB_URL: `${base}/dist/`,
-    NO_COLOR: "1",
-    DENO_NO_UPDATE_CHECK: "1",
-  });
-}
-
 /** `deno run -A BASE/cli.ts ARGS` in dir/cwd with {@link remoteEnv}'s environment. */
 function runRemote(dir: string, env: Record<string, string>, base: string, args: string[]) {
   return run(Deno.execPath(), ["run", "-A", `${base}/cli.ts`, ...args], {
@@ -128,7 +108,7 @@ Deno.test("loopback: a URL import downloads the library once, verifies it, cache
   await using tmp = await tempDir("pwalk-loopback-");
   const tree = `${tmp.path}/tree`;
   makeTree(tree);
-  const env = remoteEnv(tmp.path, base);
+  const env = remoteEnv(tmp.path, `${base}/dist/`);
   const remote = () => runRemote(tmp.path, env, base, [tree]);
   const local = () => runOk(Deno.execPath(), ["run", "-A", `${REPO}/cli.ts`, tree]);
 
@@ -172,7 +152,7 @@ Deno.test("loopback: from an empty cache, repair --apply --journal, repair({jour
   await using srv = await serveRepo();
   const { base, libPath, requests } = srv;
   await using tmp = await tempDir("pwalk-loopback-");
-  const env = remoteEnv(tmp.path, base);
+  const env = remoteEnv(tmp.path, `${base}/dist/`);
   const remote = (args: string[]) => runRemote(tmp.path, env, base, args);
   const emptyCache = () => Deno.removeSync(`${tmp.path}/deno/pwalk`, { recursive: true });
   const downloads = () => requests.get(libPath) ?? 0;

@@ -52,6 +52,33 @@ export function fakeManifest(
   };
 }
 
+/**
+ * The environment of a child that imports pwalk by URL as a user would:
+ * the caller's (proxies, CA certificates for the npm registry) without
+ * PWALK_ settings or caches, then empty homes and caches made under `dir`
+ * (home, xdg, deno) and a working folder (cwd); the library fetched from
+ * `libUrl`; `extra` last.
+ */
+export function remoteEnv(
+  dir: string,
+  libUrl: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  for (const d of ["home", "xdg", "deno", "cwd"]) Deno.mkdirSync(`${dir}/${d}`);
+  const env: Record<string, string> = Object.fromEntries(
+    Object.entries(Deno.env.toObject()).filter(([k]) => !/^(PWALK_|DENO_DIR$|XDG_)/.test(k)),
+  );
+  return Object.assign(env, {
+    HOME: `${dir}/home`,
+    XDG_CACHE_HOME: `${dir}/xdg`,
+    DENO_DIR: `${dir}/deno`,
+    PWALK_LIB_URL: libUrl,
+    NO_COLOR: "1",
+    DENO_NO_UPDATE_CHECK: "1",
+    ...extra,
+  });
+}
+
 /** {@link standaloneLayout}'s files. */
 export interface Standalone {
   /** The copy of lib/ is `${sa}/lib`, the library `${sa}/dist/${file}`. */
