@@ -102,7 +102,7 @@ pw_channel *pw_channel_new(int max, int spare, size_t batch_bytes) {
   if (!c) return NULL;
   pthread_mutex_init(&c->mu, NULL);
   pthread_cond_init(&c->cv_free, NULL);
-  pthread_cond_init(&c->cv_ready, NULL);
+  pw_cond_init(&c->cv_ready);
   c->all = calloc((size_t)max, sizeof *c->all);
   if (!c->all) {
     pw_channel_free(c);
@@ -292,17 +292,12 @@ int32_t pw_channel_next(pw_channel *c, uint64_t *out) {
      200,000-entry walk). */
   pw_batch *b = NULL;
   bool starving = false;
-  struct timespec until = {0};
+  struct timespec until;
+  bool timed = false; /* until set */
   while (!c->ready_head && !c->closed && !c->cancelled) {
     if (!starving) {
-      if (!until.tv_sec) {
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += PW_PARTIAL_AFTER_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-          until.tv_sec++;
-          until.tv_nsec -= 1000000000L;
-        }
-      }
+      if (!timed) pw_deadline(&until, PW_PARTIAL_AFTER_MS * 1000000LL);
+      timed = true;
       if (pthread_cond_timedwait(&c->cv_ready, &c->mu, &until) != ETIMEDOUT) continue;
       starving = true;
       continue;

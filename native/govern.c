@@ -279,12 +279,7 @@ static void *govern_main(void *arg) {
   pthread_mutex_lock(&g->mu);
   while (!g->stop) {
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += TICK_NS;
-    if (until.tv_nsec >= 1000000000l) {
-      until.tv_sec++;
-      until.tv_nsec -= 1000000000l;
-    }
+    pw_deadline(&until, TICK_NS);
     int e = pthread_cond_timedwait(&g->cv, &g->mu, &until);
     if (g->stop) break;
     if (e != ETIMEDOUT) continue;
@@ -427,7 +422,7 @@ int pw_governor_start(pw_governor *g, pw_queue *q, const pw_cpus *cpus, int max,
     close_stats(g);
     return -ENOMEM;
   }
-  if (pthread_cond_init(&g->cv, NULL)) {
+  if (pw_cond_init(&g->cv)) {
     pthread_mutex_destroy(&g->mu);
     close_stats(g);
     return -ENOMEM;

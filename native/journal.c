@@ -232,13 +232,7 @@ static void *syncer_main(void *arg) {
   pthread_mutex_lock(&s->mu);
   while (!s->stop) {
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += (time_t)(step / 1000000000);
-    until.tv_nsec += (long)(step % 1000000000);
-    if (until.tv_nsec >= 1000000000L) {
-      until.tv_sec++;
-      until.tv_nsec -= 1000000000L;
-    }
+    pw_deadline(&until, step);
     int e = pthread_cond_timedwait(&s->cv, &s->mu, &until);
     if (s->stop) break;
     if (e != ETIMEDOUT) continue;
@@ -278,7 +272,7 @@ int pw_journal_syncer_start(pw_journal_syncer *s, int fd) {
      synced then): nothing to watch */
   if (!room || sync_ns == 0) return 0;
   if (pthread_mutex_init(&s->mu, NULL)) return -ENOMEM;
-  if (pthread_cond_init(&s->cv, NULL)) {
+  if (pw_cond_init(&s->cv)) {
     pthread_mutex_destroy(&s->mu);
     return -ENOMEM;
   }

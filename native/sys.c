@@ -34,6 +34,31 @@ __attribute__((constructor)) static void pw_pin(void) {
 }
 #endif
 
+#ifdef __APPLE__
+#define COND_CLOCK CLOCK_REALTIME /* no pthread_condattr_setclock */
+#else
+#define COND_CLOCK CLOCK_MONOTONIC
+#endif
+
+int pw_cond_init(pthread_cond_t *cv) {
+  pthread_condattr_t a;
+  int e = pthread_condattr_init(&a);
+  if (e) return e;
+#ifndef __APPLE__
+  e = pthread_condattr_setclock(&a, COND_CLOCK);
+#endif
+  if (!e) e = pthread_cond_init(cv, &a);
+  pthread_condattr_destroy(&a);
+  return e;
+}
+
+void pw_deadline(struct timespec *until, int64_t ns) {
+  clock_gettime(COND_CLOCK, until);
+  ns += until->tv_nsec;
+  until->tv_sec += (time_t)(ns / 1000000000);
+  until->tv_nsec = (long)(ns % 1000000000);
+}
+
 int pw_write_all(int fd, const void *buf, size_t len) {
   return pw_write_until(fd, buf, len, NULL, NULL);
 }

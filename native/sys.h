@@ -4,16 +4,19 @@
  * Owns: keeping the library loaded until the process ends (sys.c's
  * constructor), writing a whole buffer to an fd, the number of CPUs this
  * process may use (affinity and cgroup quota), growing a buffer, and
- * telling valid UTF-8 (with its UTF-16 length), and the names of struct
- * stat's timespec fields (PW_ATIM, PW_MTIM, PW_CTIM).
+ * telling valid UTF-8 (with its UTF-16 length), the names of struct
+ * stat's timespec fields (PW_ATIM, PW_MTIM, PW_CTIM), and timed waits on
+ * condition variables that a step of the wall clock does not stretch.
  */
 #ifndef PW_SYS_H
 #define PW_SYS_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* struct stat's timespec fields (st_atim...; macOS: st_atimespec...) */
 #ifdef __APPLE__
@@ -25,6 +28,20 @@
 #define PW_MTIM st_mtim
 #define PW_CTIM st_ctim
 #endif
+
+/**
+ * Initialise cv for pw_deadline's timed waits: on Linux they are timed by
+ * CLOCK_MONOTONIC, so a step of the wall clock (NTP setting it back an
+ * hour, a VM resumed) neither stalls a wait nor ends it early; macOS has
+ * no such attribute and keeps the wall clock.  0 or an errno.
+ */
+int pw_cond_init(pthread_cond_t *cv);
+
+/**
+ * *until set to ns nanoseconds from now, on the clock pw_cond_init's
+ * variables wait by: the deadline for pthread_cond_timedwait on them.
+ */
+void pw_deadline(struct timespec *until, int64_t ns);
 
 /** Write all of buf to fd, retrying on EINTR and short writes (and waiting
     with poll while a non-blocking fd is full); 0 or -errno. */

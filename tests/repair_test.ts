@@ -1732,9 +1732,11 @@ shimTest(
  * An LD_PRELOAD shim: each fdatasync logs `datasync SIZE` (the file's size,
  * once synced) and each fsync `fsync PATH` (what the descriptor names) to
  * $SHIM_LOG; the walker's fstatat of a file named "quiet" then waits (10 s
- * at most) until a fdatasync has taken the journal ($SHIM_JOURNAL) as it
- * is: a walk that stays quiet, no line written, long enough for any sync
- * due to come.
+ * at most, then it logs `quiet gave up`) until a fdatasync has taken the
+ * journal ($SHIM_JOURNAL) as it is: a walk that stays quiet, no line
+ * written, long enough for any sync due to come.  With $SHIM_CLOCK_AHEAD
+ * the wall clock (CLOCK_REALTIME) reads a day ahead, as after NTP stepped
+ * it back a day.
  */
 const QUIET_SYNC = afterFstatat(
   "quiet",
@@ -1746,6 +1748,14 @@ static void logline(const char *l) {
   if (!log) return;
   int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if (fd >= 0) { if (write(fd, l, strlen(l)) < 0) {} close(fd); }
+}
+typedef int (*clock_fn)(clockid_t, struct timespec *);
+int clock_gettime(clockid_t c, struct timespec *t) {
+  static clock_fn real;
+  if (!real) real = (clock_fn)dlsym(RTLD_NEXT, "clock_gettime");
+  int r = real(c, t);
+  if (r == 0 && c == CLOCK_REALTIME && getenv("SHIM_CLOCK_AHEAD")) t->tv_sec += 86400;
+  return r;
 }
 typedef int (*sync_fn)(int);
 int fdatasync(int fd) {
@@ -1783,6 +1793,7 @@ static void quiet(int fd, const char *p) {
     struct timespec ts = {0, 10000000};
     nanosleep(&ts, NULL);
   }
+  logline("quiet gave up\\n");
 }
 `,
 );
@@ -1840,6 +1851,43 @@ shimTest(
     for (const f of [shim.dir, state, `${state}/pwalk`, made]) {
       assert(synced.includes(`fsync ${f}`), `${f} not synced: ${synced}`);
     }
+    closeLibc();
+  },
+);
+
+shimTest(
+  "a step of the wall clock does not stall the journal's syncer (its waits are timed by the monotonic clock)",
+  QUIET_SYNC,
+  async (shim) => {
+    const root = `${shim.dir}/proj`;
+    const spec: EntrySpec[] = [
+      { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+      { rel: "sub", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+      { rel: "sub/quiet", type: "file", uid: 100, gid: G.PROJECT, mode: 0o640 },
+    ];
+    for (let i = 0; i < 5; i++) spec.push(own(`f${i}`));
+    buildTree(root, spec);
+    const journal = `${shim.dir}/j`;
+    const log = `${shim.dir}/syncs`;
+    // the wall clock a day ahead of the monotonic one: a wait timed by the
+    // wall clock from a reading taken now would last a day
+    const r = await shim.cli(
+      ["repair", "--apply", "--threads", "1", "--journal", journal, root],
+      {
+        SHIM_LOG: log,
+        SHIM_JOURNAL: journal,
+        SHIM_CLOCK_AHEAD: "1",
+        PWALK_JOURNAL_SYNC_MS: "100",
+      },
+    );
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(journalLines(journal).length, 5, "a line per changed file");
+    const size = Deno.statSync(journal).size;
+    const events = Deno.readTextFileSync(log).split("\n").filter(Boolean);
+    assert(!events.includes("quiet gave up"), `no sync came while the walk was quiet: ${events}`);
+    const whole = events.indexOf(`datasync ${size}`);
+    const last = events.lastIndexOf(`fsync ${journal}`);
+    assert(whole >= 0 && whole < last, `every line synced before the final fsync: ${events}`);
     closeLibc();
   },
 );
