@@ -406,7 +406,9 @@ static bool spawn(pw_job *j) {
     if (w->ds_ready && !w->vis_ready && pw_path_reserve(w, 4096) &&
         (!j->vis->worker_start || !j->vis->worker_start(w)))
       w->vis_ready = true;
-    if (!w->vis_ready || pthread_create(&w->thread, &j->attr, pw_worker_main, w)) {
+    int e = !w->vis_ready ? ENOMEM : pthread_create(&w->thread, &j->attr, pw_worker_main, w);
+    if (e) {
+      if (!j->spawn_err) j->spawn_err = e;
       /* not started: as if it had ended at once */
       if (atomic_fetch_sub(&j->live, 1) == 1 && j->vis->workers_done) j->vis->workers_done(j);
     } else {
@@ -469,7 +471,11 @@ static void launch(pw_job *j) {
   pw_cpus_free(&cpus);
   int n = atomic_load(&j->nstarted);
   if (atomic_fetch_sub(&j->live, 1) == 1 && j->vis->workers_done) j->vis->workers_done(j);
-  if (!n) pw_job_fail(j, EAGAIN, "cannot start worker threads");
+  if (!n) {
+    /* a thread limit (ulimit -u, a cgroup's pids.max) answers EAGAIN */
+    int e = j->spawn_err ? j->spawn_err : EAGAIN;
+    pw_job_fail(j, e, "cannot start worker threads: %s", strerror(e));
+  }
 }
 
 pw_job *pw_job_start(const pw_opts *o, const pw_visitor *vis, void *arg) {

@@ -71,6 +71,7 @@ struct pw_job {
   atomic_int nstarted;        /**< worker threads started so far (a governed job
                                    starts them as the governor lets more read) */
   pthread_mutex_t spawn_mu;   /**< one worker started at a time */
+  int spawn_err;              /**< why the first worker start that failed did (errno; under spawn_mu) */
   pthread_attr_t attr;        /**< the workers' thread attributes */
   bool governed;              /**< default thread count: readers governed (govern.h) */
   pw_governor gov;

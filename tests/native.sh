@@ -298,6 +298,12 @@ if taskset -c 0,1 true 2>/dev/null; then
   # (the retry made: w0, w1 failed, the governor failed, w1 again, ...)
   [ "$(sed -n 's/^THREADS=//p' "$work/err")" -ge 4 ]
 fi
+# no worker can start (a thread limit reached): the job fails saying why
+FAIL_THREADS=1 LD_PRELOAD="$(gcc -print-file-name=libasan.so):$work/failthread.so" \
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 "$work/asan/pwdrive" -t 1 -H "$work/tree" \
+  "$work/out" 2>"$work/err" && { echo "no worker started, yet exit 0" >&2; exit 1; }
+grep -q "fatal=cannot start worker threads: Resource temporarily unavailable$" "$work/err" ||
+  { echo "no worker started: not said why" >&2; cat "$work/err" >&2; exit 1; }
 echo "native: TSan"
 build tsan -fsanitize=thread
 TSAN_OPTIONS=halt_on_error=1 check_all "$work/tsan/pwdrive"
@@ -307,7 +313,7 @@ echo "native: allocation failures (each allocation of a run failing in turn)"
 gcc -O1 -g -pthread -std=gnu11 -Wall -Wextra -Werror -I"$Z" -I"$D" -o "$work/plain" \
   native/driver/pwdrive.c "${srcs[@]}" "$work"/asan/z/*.o "$work"/asan/d/*.o
 gcc -O1 -shared -fPIC -Wall -Wextra -Werror -o "$work/failmalloc.so" native/driver/failmalloc.c
-oom='^(pwdrive: out of memory|status=[0-9]+ .* fatal=(out of memory|cannot write .*: Cannot allocate memory|cannot start worker threads))$'
+oom='^(pwdrive: out of memory|status=[0-9]+ .* fatal=(out of memory|cannot write .*: Cannot allocate memory|cannot start worker threads: (Cannot allocate memory|Resource temporarily unavailable)))$'
 for fmt in "-z 1" "-p 1"; do
   # shellcheck disable=SC2086 # fmt is two words
   FAIL_COUNT=1 LD_PRELOAD="$work/failmalloc.so" "$work/plain" -t 1 $fmt -H "$work/tree" \
