@@ -58,9 +58,11 @@ export interface WalkOptions
    * parent's listing arrives, and entered once answered; the names of a
    * large folder are then read by one worker, not shared among idle ones.)
    * Matched as @std/fs does, from the start of the path each time (also a
-   * RegExp with the g or y flag); a frozen RegExp works too (a frozen /g
-   * or /y one through a copy, where @std/fs throws setting its
-   * `lastIndex`). With `followSymlinks`, a link back to an
+   * RegExp with the g flag; and with the y flag, where @std/fs's match
+   * starts at the `lastIndex` the path before left and so passes every
+   * other path); a frozen RegExp works too (a frozen /g or /y one through
+   * a copy, where @std/fs throws setting its `lastIndex`). In walkDirs,
+   * files `skip` matches are left out of `files` too. With `followSymlinks`, a link back to an
    * ancestor that `skip` names is skipped, not a "loop" error.
    */
   skip?: RegExp[];
@@ -164,7 +166,10 @@ export interface WalkDir {
    * to have them walked ({@link WalkDirsOptions.topDown}).
    */
   dirs: string[];
-  /** Names of everything else in it (files, other links, FIFOs, ...). */
+  /**
+   * Names of everything else in it (files, other links, FIFOs, ...),
+   * without those whose path `skip` or `skipPaths` names.
+   */
   files: string[];
   /** The folder itself, with its stat facts, fcount and dirsum. */
   entry: WalkEntry;
@@ -616,8 +621,8 @@ function entryFilter(o: WalkOptions, maxDepth: number): ((e: WalkEntry) => boole
  * next()); `NotADirectory`, `FilesystemLoop`, `PermissionDenied` when it
  * is a file, a link loop, or cannot be stat'ed (a folder above it may not
  * be searched): the error's `code` is the errno name, before anything is
- * yielded (@std/fs walk yields a file root first, then throws at its
- * listing; with maxDepth 0 it only yields it). A root that is stat'ed but cannot be
+ * yielded, at every maxDepth, 0 too (@std/fs walk yields a file root
+ * first, then throws at its listing; with maxDepth 0 it only yields it). A root that is stat'ed but cannot be
  * listed is yielded, and its listing's error goes to `onError`/`errors`
  * (with maxDepth 0 it is not listed: no error).
  * (The root's entry keeps a trailing slash of `root`: "d/".)

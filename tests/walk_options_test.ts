@@ -244,6 +244,28 @@ Deno.test("walk option skip: matching entries are not yielded, matching folders 
     );
     assert(!named.includes("weird"), `topDown ${topDown}`);
   }
+  // walkDirs: files skip matches are left out of `files` too (as walk()
+  // leaves them out), every other file of each folder listed there.
+  for (const topDown of [true, false]) {
+    const listed: string[] = [];
+    for await (const d of walkDirs(root, { skip: [files], topDown })) {
+      for (const f of d.files) listed.push(`${d.path}/${f}`);
+    }
+    // (links to folders are in dirs, os.walk's rule: Deno.statSync follows them)
+    const toDir = (p: string) => {
+      try {
+        return Deno.statSync(p).isDirectory;
+      } catch {
+        return false;
+      }
+    };
+    const want = refPaths(
+      ref,
+      (r) => r.kind !== "dir" && r.depth >= 0 && !files.test(r.path) && !toDir(r.path),
+    );
+    assert(want.length > 0 && refPaths(ref, (r) => files.test(r.path)).length > 0);
+    assertEquals(setDiff(listed, want), "", `topDown ${topDown}`);
+  }
   // A root that matches yields nothing.
   assertEquals(await paths(root, { skip: [/weird-tree$/] }), []);
 });
