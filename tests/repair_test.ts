@@ -1798,20 +1798,28 @@ static void quiet(int fd, const char *p) {
 `,
 );
 
+/**
+ * DIR/proj for QUIET_SYNC: with one worker, the root's five private files
+ * first (changed), then the folder below, already right, whose file keeps
+ * the walk quiet.  Its path.
+ */
+function quietTree(dir: string): string {
+  const root = `${dir}/proj`;
+  const spec: EntrySpec[] = [
+    { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+    { rel: "sub", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+    { rel: "sub/quiet", type: "file", uid: 100, gid: G.PROJECT, mode: 0o640 },
+  ];
+  for (let i = 0; i < 5; i++) spec.push(own(`f${i}`));
+  buildTree(root, spec);
+  return root;
+}
+
 shimTest(
   "journal lines reach the disk within the interval though no later line comes (a burst, then a quiet walk), and a new journal's folder is synced (audit)",
   QUIET_SYNC,
   async (shim) => {
-    const root = `${shim.dir}/proj`;
-    // with one worker, the root's five private files first (changed), then
-    // the folder below, already right, whose file keeps the walk quiet
-    const spec: EntrySpec[] = [
-      { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
-      { rel: "sub", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
-      { rel: "sub/quiet", type: "file", uid: 100, gid: G.PROJECT, mode: 0o640 },
-    ];
-    for (let i = 0; i < 5; i++) spec.push(own(`f${i}`));
-    buildTree(root, spec);
+    const root = quietTree(shim.dir);
     const before = snapshot(root);
     const want = expectRepair(root, before);
     const folder = `${shim.dir}/journals`;
@@ -1859,14 +1867,7 @@ shimTest(
   "a step of the wall clock does not stall the journal's syncer (its waits are timed by the monotonic clock)",
   QUIET_SYNC,
   async (shim) => {
-    const root = `${shim.dir}/proj`;
-    const spec: EntrySpec[] = [
-      { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
-      { rel: "sub", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
-      { rel: "sub/quiet", type: "file", uid: 100, gid: G.PROJECT, mode: 0o640 },
-    ];
-    for (let i = 0; i < 5; i++) spec.push(own(`f${i}`));
-    buildTree(root, spec);
+    const root = quietTree(shim.dir);
     const journal = `${shim.dir}/j`;
     const log = `${shim.dir}/syncs`;
     // the wall clock a day ahead of the monotonic one: a wait timed by the
