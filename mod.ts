@@ -169,6 +169,7 @@ export {
 export {
   arrayList,
   jobName,
+  ownSbatchOption,
   pwalkCommand,
   queuedTasks,
   readSubmissions,

@@ -16,7 +16,13 @@ import {
   writeStdout,
 } from "./common.ts";
 import { PlanError } from "../shard/plan.ts";
-import { arrayList, resumeScan, ScanFolderError, slurmScan } from "../shard/slurm.ts";
+import {
+  arrayList,
+  ownSbatchOption,
+  resumeScan,
+  ScanFolderError,
+  slurmScan,
+} from "../shard/slurm.ts";
 import { shellQuote } from "../shell.ts";
 import { describePlan, PLAN_OPTIONS, planOptionsOf } from "./plan.ts";
 
@@ -48,7 +54,8 @@ Options:
   --sbatch ARG           an sbatch option for every task, one option a time:
                          --sbatch=--partition=scan --sbatch='--time=8:00:00'
                          (#SBATCH lines in the script; with --resume, given to
-                         sbatch for the resubmitted tasks only)
+                         sbatch for the resubmitted tasks only); not --job-name,
+                         -J, --output, -o, --error, -e: pwalk sets them
   --max-running K        at most K shards at once (--array=0-(N-1)%K): with
                          several times more shards than K, Slurm starts the
                          next shard as one ends, evening out unequal shards
@@ -122,6 +129,13 @@ function takeSbatch(
   }
   for (const s of sbatch) {
     if (/[\r\n]/.test(s)) throw new UsageError("--sbatch: no line breaks in an argument");
+    const own = ownSbatchOption(s);
+    if (own) {
+      throw new UsageError(
+        `--sbatch ${s}: pwalk sets ${own} itself (status and --resume find the tasks by ` +
+          "their job name and read their logs in DIR/logs); leave it out",
+      );
+    }
   }
   return { rest, sbatch, lossy };
 }

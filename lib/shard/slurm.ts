@@ -85,6 +85,76 @@ export interface ScriptOptions {
   maxRunning?: number;
 }
 
+/**
+ * The sbatch options pwalk sets itself: the job name (status and --resume
+ * find the tasks in squeue by it) and the tasks' logs (status reads them in
+ * DIR/logs). A later `#SBATCH` line, or the same option on sbatch's command
+ * line, would win over pwalk's.
+ */
+const OWN_OPTIONS: [short: string, long: string][] = [
+  ["J", "job-name"],
+  ["o", "output"],
+  ["e", "error"],
+];
+
+/** sbatch's short options that take no argument (sbatch --help, Slurm 22.05). */
+const SHORT_FLAGS = "hHOQsuvVW";
+
+/** The words of an `#SBATCH` line as sbatch splits it: at blanks, quotes kept together. */
+function sbatchWords(line: string): string[] {
+  return line.match(/(?:"[^"]*"?|'[^']*'?|[^\s"']+)+/g) ?? [];
+}
+
+/**
+ * The option of an sbatch argument (one `--sbatch` value) that would
+ * override one pwalk sets (`--job-name`, `-J`, `--output`, `-o`, `--error`,
+ * `-e`, their abbreviations as `--job=`, and `-HJname`), or null. Each
+ * word is checked: an `#SBATCH` line may hold several options.
+ *
+ * @example
+ * ```ts ignore
+ * import { ownSbatchOption } from "jsr:@pwalk/cli";
+ * ownSbatchOption("--job-name=myscan"); // "--job-name"
+ * ownSbatchOption("--partition=io"); // null
+ * ```
+ */
+export function ownSbatchOption(arg: string): string | null {
+  for (const w of sbatchWords(arg)) {
+    const word = w.replace(/["']/g, "");
+    if (word.startsWith("--")) {
+      const name = word.slice(2).split("=")[0];
+      // getopt takes any unambiguous start of a long option (--job=x, --out=x)
+      const own = OWN_OPTIONS.find(([, l]) => name && l.startsWith(name));
+      if (own) return `--${own[1]}`;
+    } else if (/^-[A-Za-z]/.test(word)) {
+      // a cluster of short options: flags, then at most one taking the rest as its value
+      for (const c of word.slice(1)) {
+        const own = OWN_OPTIONS.find(([sh]) => sh === c);
+        if (own) return `-${own[0]}`;
+        if (!SHORT_FLAGS.includes(c)) break;
+      }
+    }
+  }
+  return null;
+}
+
+/**
+ * Refuse (RangeError) sbatch arguments with a line break, or that set an
+ * option pwalk sets ({@link ownSbatchOption}).
+ */
+function checkSbatch(args: string[]): void {
+  for (const a of args) {
+    if (/[\n\r]/.test(a)) throw new RangeError(`an sbatch argument holds a line break: ${a}`);
+    const own = ownSbatchOption(a);
+    if (own) {
+      throw new RangeError(
+        `--sbatch ${a}: pwalk sets ${own} itself (status and --resume find the tasks by their ` +
+          "job name and read their logs in DIR/logs); leave it out",
+      );
+    }
+  }
+}
+
 /** Control characters, written as \xNN where a name is shown in the script. */
 // deno-lint-ignore no-control-regex
 const CONTROL = /[\x00-\x1f\x7f]/g;
@@ -102,9 +172,7 @@ const CONTROL = /[\x00-\x1f\x7f]/g;
  */
 export function slurmScript(plan: ShardPlan, o: ScriptOptions): string {
   const q = shellQuote;
-  for (const a of o.sbatch ?? []) {
-    if (/[\n\r]/.test(a)) throw new RangeError(`an sbatch argument holds a line break: ${a}`);
-  }
+  checkSbatch(o.sbatch ?? []);
   const cmd = o.command ?? pwalkCommand();
   const args = [
     ...cmd.slice(1).map(q),
@@ -204,6 +272,7 @@ export async function submitShards(
   shards: number[],
   o: SubmitOptions = {},
 ): Promise<Submitted> {
+  checkSbatch(o.sbatch ?? []);
   const array = arrayList(shards);
   const limit = o.maxRunning ? `%${o.maxRunning}` : "";
   const command = [
@@ -359,6 +428,7 @@ async function checkLogFolders(dir: string): Promise<void> {
  * ```
  */
 export async function slurmScan(root: string, options: SlurmScanOptions): Promise<SlurmScan> {
+  checkSbatch(options.sbatch ?? []); // before the (long) planning
   const dir = absolutePath(options.out);
   // The script's `#SBATCH --output="DIR/logs/%A_%a.out"`: sbatch reads a
   // double-quoted value whole (blanks and ' included; tried on Slurm 22.05)
@@ -580,6 +650,7 @@ export async function resumeScan(
   out: string,
   o: SubmitOptions = {},
 ): Promise<Submitted & { plan: ShardPlan; busy: string[] }> {
+  checkSbatch(o.sbatch ?? []);
   const dir = absolutePath(out);
   const plan = await readPlan(`${dir}/plan.json`);
   await checkScript(dir);

@@ -54,6 +54,9 @@ export async function readSubmissions(dir: string): Promise<Submission[]> {
 /**
  * The array tasks of a job name that Slurm still holds (pending, running,
  * ...), by task index, from `squeue -r`; null when squeue cannot be asked.
+ * With `jobIds` (the submissions slurm.json records), the tasks of those
+ * array jobs too, whatever their name (an SBATCH_JOB_NAME in sbatch's
+ * environment overrides the script's job name).
  *
  * @example
  * ```ts ignore
@@ -61,23 +64,37 @@ export async function readSubmissions(dir: string): Promise<Submission[]> {
  * const q = await queuedTasks("pwalk-0baa1cb3"); // Map { 2 => "RUNNING", 3 => "PENDING" }
  * ```
  */
-export async function queuedTasks(name: string): Promise<Map<number, string> | null> {
-  let out: Deno.CommandOutput;
-  try {
-    out = await new Deno.Command("squeue", {
-      args: ["-h", "-r", `--name=${name}`, "-o", "%K|%T"],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-  } catch {
-    return null;
-  }
-  if (!out.success) return null;
+export async function queuedTasks(
+  name: string,
+  jobIds: string[] = [],
+): Promise<Map<number, string> | null> {
   const m = new Map<number, string>();
-  for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
-    const [task, state] = line.trim().split("|");
-    if (/^\d+$/.test(task ?? "") && state) m.set(Number(task), state);
+  const ids = jobIds.filter((j) => /^\d+$/.test(j));
+  // squeue ANDs --name and --jobs: asked once for each. With one job id,
+  // squeue fails ("Invalid job id specified") once the job has left the
+  // queue; with a list it lists those still there, so one id is given twice
+  // (Slurm 22.05).
+  const asks = [
+    [`--name=${name}`],
+    ...(ids.length ? [[`--jobs=${[...ids, ...ids].join(",")}`]] : []),
+  ];
+  for (const ask of asks) {
+    let out: Deno.CommandOutput;
+    try {
+      out = await new Deno.Command("squeue", {
+        args: ["-h", "-r", ...ask, "-o", "%K|%T"],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    } catch {
+      return null;
+    }
+    if (!out.success) return null;
+    for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
+      const [task, state] = line.trim().split("|");
+      if (/^\d+$/.test(task ?? "") && state) m.set(Number(task), state);
+    }
   }
   return m;
 }

@@ -217,7 +217,7 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
   const squeueAsked = options.squeue ??
     (subs.length > 0 || await Deno.lstat(`${dir}/job.sbatch`).then(() => true, () => false));
   if (squeueAsked) {
-    const q = await queuedTasks(jobName(plan));
+    const q = await queuedTasks(jobName(plan), subs.map((x) => x.jobId));
     if (q) {
       squeue = true;
       queued = q;

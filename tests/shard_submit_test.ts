@@ -1,0 +1,139 @@
+/**
+ * What `pwalk slurm` takes from `--sbatch`, and how status and --resume
+ * find the tasks it submitted: an `--sbatch` option that would override the
+ * job name or the task logs pwalk sets is refused (exit 2, nothing
+ * written); against a real single-node Slurm (helpers/slurm.ts), tasks
+ * whose job name an SBATCH_JOB_NAME in sbatch's environment changed are
+ * still found by the job ids slurm.json records, so --resume submits
+ * nothing twice.
+ */
+import { assert, assertEquals, assertMatch } from "@std/assert";
+import { cli, run } from "./helpers/run.ts";
+import { SLURM_NEEDS, startSlurm } from "./helpers/slurm.ts";
+import { testNeeding } from "./helpers/system.ts";
+import { tempDir } from "./helpers/temp.ts";
+import { waitFor } from "./helpers/wait.ts";
+
+/** A small tree: three folders of one file each. */
+async function threeFolders(root: string): Promise<void> {
+  for (const d of ["a", "b", "c"]) {
+    await Deno.mkdir(`${root}/${d}`, { recursive: true });
+    await Deno.writeTextFile(`${root}/${d}/f`, d);
+  }
+}
+
+Deno.test("--sbatch setting the job name or the task logs: refused (exit 2), nothing written; other options taken", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await threeFolders(root);
+  const dir = `${tmp.path}/scan`;
+  for (
+    const [arg, own] of [
+      ["--job-name=myscan", "--job-name"],
+      ["--job-name myscan", "--job-name"],
+      ["--job=myscan", "--job-name"],
+      ["-J", "-J"],
+      ["-J myscan", "-J"],
+      ["-Jmyscan", "-J"],
+      ["-HJmyscan", "-J"],
+      ["--hold --job-name=myscan", "--job-name"],
+      ["--output=/tmp/x.out", "--output"],
+      ["--out=/tmp/x.out", "--output"],
+      ["-o /tmp/x.out", "-o"],
+      ["--error=/tmp/x.err", "--error"],
+      ["-e", "-e"],
+      ["-Q -e /tmp/x.err", "-e"],
+    ]
+  ) {
+    for (const form of [[`--sbatch=${arg}`], ["--sbatch", arg]]) {
+      const r = await cli(["slurm", root, "--shards", "2", "--out", dir, "--dry-run", ...form]);
+      assertEquals(r.code, 2, `${arg}: ${r.stderr}`);
+      assertEquals(
+        r.stderr,
+        `pwalk: --sbatch ${arg}: pwalk sets ${own} itself (status and --resume find the tasks ` +
+          "by their job name and read their logs in DIR/logs); leave it out\n",
+      );
+      assertEquals(r.text, "");
+      assert(!(await Deno.lstat(dir).catch(() => null)), `${arg}: the scan folder was made`);
+    }
+  }
+  // options that only look alike: taken, one #SBATCH line each
+  const taken = [
+    "--exclusive",
+    "--export=ALL",
+    "--open-mode=append",
+    "-p debug",
+    "-Hc2",
+    "--comment='a -J b'",
+  ];
+  const ok = await cli([
+    "slurm",
+    root,
+    "--shards",
+    "2",
+    "--out",
+    dir,
+    "--dry-run",
+    ...taken.map((a) => `--sbatch=${a}`),
+  ]);
+  assertEquals(ok.code, 0, ok.stderr);
+  const script = await Deno.readTextFile(`${dir}/job.sbatch`);
+  for (const a of taken) assert(script.includes(`\n#SBATCH ${a}\n`), `${a}: ${script}`);
+  // --resume refuses them alike, before asking Slurm anything
+  const r = await cli(["slurm", "--resume", dir, "--dry-run", "--sbatch=-J", "--sbatch=x"]);
+  assertEquals(r.code, 2, r.stderr);
+  assertMatch(r.stderr, /^pwalk: --sbatch -J: pwalk sets -J itself .*\n$/);
+});
+
+testNeeding(SLURM_NEEDS, {
+  name: "pwalk slurm on a real Slurm: tasks renamed by SBATCH_JOB_NAME are found by their job id",
+  ignore: Deno.uid() !== 0, // the daemons run as root
+  async fn(t) {
+    await using slurm = await startSlurm();
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`;
+    await threeFolders(root);
+    const all = async () =>
+      (await run("squeue", ["-h", "-r", "-o", "%F %K %T"], { env: slurm.env })).text.trim()
+        .split("\n").filter(Boolean);
+    const cancel = async (ids: string[]) => {
+      if (ids.length) assertEquals((await run("scancel", ids, { env: slurm.env })).code, 0);
+      await waitFor(async () => (await all()).length === 0, {
+        what: "the queue to empty",
+        timeoutMs: 60_000,
+        everyMs: 250,
+        detail: slurm.logs,
+      });
+    };
+    const states = async (dir: string) => {
+      const r = await cli(["status", dir, "--json"], { env: slurm.env });
+      return JSON.parse(r.text).shards.map((x: { state: string }) => x.state) as string[];
+    };
+
+    await t.step(
+      "SBATCH_JOB_NAME in sbatch's environment: status and --resume see the tasks",
+      async () => {
+        const dir = `${tmp.path}/named`;
+        const env = { ...slurm.env, SBATCH_JOB_NAME: "myscan" };
+        const sub = await cli(
+          ["slurm", root, "--shards", "2", "--out", dir, "--sbatch=--hold"],
+          { env },
+        );
+        assertEquals(sub.code, 0, sub.stderr);
+        const job = sub.text.trim();
+        try {
+          // Slurm took the environment's name: the tasks are not pwalk's name's
+          const names = await run("squeue", ["-h", "-r", "-j", job, "-o", "%j"], { env });
+          assertEquals(names.text.trim().split("\n"), ["myscan", "myscan"]);
+          assertEquals(await states(dir), ["pending", "pending"]);
+          const r = await cli(["slurm", "--resume", dir, "--dry-run"], { env });
+          assertEquals(r.code, 0, r.stderr);
+          assertMatch(r.stderr, /nothing to resubmit/);
+          assertEquals(r.text, "");
+        } finally {
+          await cancel([job]);
+        }
+      },
+    );
+  },
+});
