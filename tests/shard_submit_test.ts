@@ -5,10 +5,11 @@
  * written); against a real single-node Slurm (helpers/slurm.ts), tasks
  * whose job name an SBATCH_JOB_NAME in sbatch's environment changed are
  * still found by the job ids slurm.json records, so --resume submits
- * nothing twice.
+ * nothing twice; and a second `pwalk slurm --resume` of a folder while the
+ * first waits on sbatch is refused (exit 1), submitting nothing.
  */
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import { cli, run } from "./helpers/run.ts";
+import { cli, run, spawnCli } from "./helpers/run.ts";
 import { SLURM_NEEDS, startSlurm } from "./helpers/slurm.ts";
 import { testNeeding } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
@@ -86,7 +87,8 @@ Deno.test("--sbatch setting the job name or the task logs: refused (exit 2), not
 });
 
 testNeeding(SLURM_NEEDS, {
-  name: "pwalk slurm on a real Slurm: tasks renamed by SBATCH_JOB_NAME are found by their job id",
+  name:
+    "pwalk slurm on a real Slurm: tasks found by their job id; one submission of a folder at a time",
   ignore: Deno.uid() !== 0, // the daemons run as root
   async fn(t) {
     await using slurm = await startSlurm();
@@ -132,6 +134,70 @@ testNeeding(SLURM_NEEDS, {
           assertEquals(r.text, "");
         } finally {
           await cancel([job]);
+        }
+      },
+    );
+
+    await t.step(
+      "two --resume of one folder at once: the second refused (1), each shard submitted once",
+      async () => {
+        const dir = `${tmp.path}/twice`;
+        const dry = await cli(["slurm", root, "--shards", "2", "--out", dir, "--dry-run"], {
+          env: slurm.env,
+        });
+        assertEquals(dry.code, 0, dry.stderr);
+        // an sbatch whose first call waits (its marker made) until the test lets it go
+        const real = (await run("sh", ["-c", "command -v sbatch"])).text.trim();
+        const bin = `${tmp.path}/bin`;
+        await Deno.mkdir(bin);
+        const go = `${tmp.path}/go`;
+        assertEquals((await run("mkfifo", [go])).code, 0);
+        await Deno.writeTextFile(
+          `${bin}/sbatch`,
+          `#!/bin/sh\nif mkdir '${tmp.path}/first' 2>/dev/null; then\n  read line < '${go}'\nfi\n` +
+            `exec '${real}' "$@"\n`,
+          { mode: 0o755 },
+        );
+        const env = { ...slurm.env, PATH: `${bin}:${Deno.env.get("PATH")}` };
+        const first = spawnCli(["slurm", "--resume", dir, "--sbatch=--hold"], { env });
+        const ids: string[] = [];
+        try {
+          await waitFor(() => Deno.lstat(`${tmp.path}/first`).then(() => true, () => false), {
+            what: "the first --resume to call sbatch",
+            timeoutMs: 60_000,
+            everyMs: 100,
+          });
+          const second = await cli(["slurm", "--resume", dir, "--sbatch=--hold"], { env });
+          assertEquals(second.code, 1, second.stderr);
+          assertEquals(second.text, "");
+          assertEquals(
+            second.stderr,
+            `pwalk: ${dir} is being submitted by another pwalk slurm (pid ${first.pid} on ` +
+              `${Deno.hostname()}), which holds ${dir}/slurm.lock: nothing was submitted; wait ` +
+              `for it to end (pwalk status ${dir} then tells what is left)\n`,
+          );
+          await Deno.writeTextFile(go, "go\n");
+          const out = await first.output();
+          const text = new TextDecoder().decode(out.stdout).trim();
+          assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+          ids.push(text);
+          // squeue: each shard once, of the job slurm.json records alone
+          assertEquals((await all()).sort(), [`${text} 0 PENDING`, `${text} 1 PENDING`]);
+          const subs = JSON.parse(await Deno.readTextFile(`${dir}/slurm.json`)).submissions;
+          assertEquals(subs.map((x: { jobId: string }) => x.jobId), [text]);
+          assert(!(await Deno.lstat(`${dir}/slurm.lock`).catch(() => null)), "slurm.lock left");
+          // and now a --resume finds them queued: nothing submitted
+          const third = await cli(["slurm", "--resume", dir], { env });
+          assertEquals(third.code, 0, third.stderr);
+          assertMatch(third.stderr, /nothing to resubmit/);
+        } finally {
+          // the first let go whatever happened (its sbatch reads the FIFO)
+          if (!ids.length) {
+            await Deno.open(go, { write: true }).then((f) => f.close()).catch(() => {});
+            await first.output().catch(() => {});
+          }
+          const left = (await all()).map((l) => l.split(" ")[0]);
+          await cancel([...new Set(left)]);
         }
       },
     );

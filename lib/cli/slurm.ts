@@ -76,7 +76,8 @@ Exit status:
   1    failed: sbatch refused the job (its error shown; a first submission
        leaves no plan or script in DIR, so the corrected command runs),
        squeue did not answer for --resume, the plan or the script cannot
-       be written
+       be written, another pwalk slurm of DIR is running (it holds
+       DIR/slurm.lock: nothing submitted)
   2    bad usage: unknown option, bad value, a ROOT that is missing, not a
        folder, or that cannot be opened and listed, DIR holding a plan
        or another scan's files already; for --resume, DIR with no job.sbatch (a folder of pwalk

@@ -51,8 +51,43 @@ export function lockPath(output: string): string {
  * locks (Lustre mounted without `flock`): the run goes on unlocked, as
  * before.
  */
-export async function lockShard(output: string, shard: number): Promise<ShardLock | null> {
+export function lockShard(output: string, shard: number): Promise<ShardLock | null> {
   const path = lockPath(output);
+  return lockFile(path, (holder) =>
+    new ShardBusyError(
+      `shard ${shard} is already running${holder ? ` (${holder})` : ""}: ` +
+        `${path} is locked by it; wait for it to end, or end it`,
+    ));
+}
+
+/**
+ * Lock a scan folder's `slurm.lock` while a `pwalk slurm` plans, submits
+ * or resubmits its shards and records the submission in slurm.json: a
+ * second one at once (two `--resume` of the same folder would both submit
+ * the same shards, and slurm.json keep one of the two submissions) is
+ * refused with {@link ShardBusyError} naming the first. Resolves to null
+ * when the file system has no locks.
+ */
+export function lockScanFolder(dir: string): Promise<ShardLock | null> {
+  const path = `${dir}/slurm.lock`;
+  return lockFile(path, (holder) =>
+    new ShardBusyError(
+      `${dir} is being submitted by another pwalk slurm${holder ? ` (${holder})` : ""}, ` +
+        `which holds ${path}: nothing was submitted; wait for it to end (pwalk status ${dir} ` +
+        "then tells what is left)",
+    ));
+}
+
+/**
+ * Lock the file `path` (made if needed; {@link openLockFile}) and write
+ * `pid N on HOST` in it; `busy(holder)` is thrown when another process
+ * holds it (`holder`: what it wrote, or ""). Null when the file system has
+ * no locks.
+ */
+async function lockFile(
+  path: string,
+  busy: (holder: string) => Error,
+): Promise<ShardLock | null> {
   // A lock file removed by the run that held it, between our open and our
   // lock, is not the lock any more: open the new one (a few rounds at most).
   for (let round = 0;; round++) {
@@ -67,10 +102,7 @@ export async function lockShard(output: string, shard: number): Promise<ShardLoc
     if (!held) {
       const holder = await holderOf(f);
       f.close();
-      throw new ShardBusyError(
-        `shard ${shard} is already running${holder ? ` (${holder})` : ""}: ` +
-          `${path} is locked by it; wait for it to end, or end it`,
-      );
+      throw busy(holder);
     }
     let now: Deno.FileInfo | null = null;
     try {
@@ -128,7 +160,7 @@ async function openLockFile(path: string): Promise<Deno.FsFile> {
           : l.nlink !== 1
           ? `a file with ${l.nlink} names`
           : `owned by uid ${l.uid}`
-      }): remove it, or run the shard as its owner`,
+      }): remove it, or run pwalk as its owner`,
     );
   }
   const f = await Deno.open(path, { read: true, write: true });

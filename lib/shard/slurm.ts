@@ -22,7 +22,7 @@ import {
 import { absolutePath } from "./paths.ts";
 import { leftoversText, scanLeftovers, scanStatus } from "./status.ts";
 import { jobName, readSubmissions } from "./squeue.ts";
-import { lockShard, ShardBusyError, type ShardLock } from "./lock.ts";
+import { lockScanFolder, lockShard, ShardBusyError, type ShardLock } from "./lock.ts";
 import { shellQuote } from "../shell.ts";
 
 export { shellQuote };
@@ -418,7 +418,9 @@ async function checkLogFolders(dir: string): Promise<void> {
  * (ScanFolderError otherwise). When sbatch cannot be run or refuses the
  * job, or the run fails before it, nothing was submitted: the plan and the
  * script are removed again, and every folder this run made, when empty, so
- * that the same call, corrected, can run.
+ * that the same call, corrected, can run. DIR/slurm.lock is held from
+ * before the plan is written until slurm.json records the job (see
+ * {@link resumeScan}).
  *
  * @example
  * ```ts ignore
@@ -483,11 +485,16 @@ export async function slurmScan(root: string, options: SlurmScanOptions): Promis
     made.push(p);
   }
   const wrote: string[] = [];
+  // DIR/slurm.lock, held from before plan.json is written until slurm.json
+  // is: another pwalk slurm of DIR meanwhile (a --resume, a second scan) is refused
+  const held: { lock: ShardLock | null } = { lock: null };
   // Nothing was submitted: what this run wrote and made is removed, so
   // that the command corrected (an sbatch option sbatch refused) just runs;
   // a plan left there would be refused as one to resume.
   const undo = async () => {
     for (const f of wrote) await Deno.remove(f).catch(() => {});
+    await held.lock?.release();
+    held.lock = null;
     for (const d of made) await Deno.remove(d).catch(() => {}); // when empty
   };
   let script: string;
@@ -497,6 +504,14 @@ export async function slurmScan(root: string, options: SlurmScanOptions): Promis
       await Deno.mkdir(d, d === dir || d === `${dir}/logs` ? { mode: 0o755 } : {});
     }
     await checkLogFolders(dir); // as they are now
+    held.lock = await lockScanFolder(dir);
+    // another pwalk slurm of DIR may have planned it meanwhile
+    if (await Deno.lstat(`${dir}/plan.json`).then(() => true, () => false)) {
+      throw new ScanFolderError(
+        `${dir} already holds a plan (another pwalk slurm wrote it meanwhile): resume it ` +
+          "(--resume) or choose another folder",
+      );
+    }
     script = slurmScript(plan, { ...options, dir });
     // replaced whole, never written through a link (writePlan, as -o, would)
     wrote.push(`${dir}/plan.json`);
@@ -516,13 +531,17 @@ export async function slurmScan(root: string, options: SlurmScanOptions): Promis
       maxRunning: options.maxRunning,
     });
   } catch (e) {
-    if (!(e instanceof NotSubmitted)) throw e;
+    if (!(e instanceof NotSubmitted)) {
+      await held.lock?.release();
+      throw e;
+    }
     await undo();
     throw new Error(
       `${(e as Error).message} (nothing was submitted; the plan and the script were removed)`,
       { cause: e },
     );
   }
+  await held.lock?.release();
   return { ...s, plan, script, dir };
 }
 
@@ -637,7 +656,9 @@ async function checkScript(dir: string): Promise<void> {
  * and (ScanFolderError) when the scan folder or its `logs` is not the
  * runner's alone, as {@link slurmScan} refuses it, and when its job.sbatch
  * is missing or writes to another folder (the folder was moved or copied:
- * see {@link scriptFolders}).
+ * see {@link scriptFolders}). Holds DIR/slurm.lock from squeue's answer
+ * until slurm.json records the job: throws ShardBusyError, submitting
+ * nothing, while another resumeScan or slurmScan of DIR holds it.
  *
  * @example
  * ```ts ignore
@@ -655,6 +676,22 @@ export async function resumeScan(
   const plan = await readPlan(`${dir}/plan.json`);
   await checkScript(dir);
   await checkLogFolders(dir); // the resubmitted tasks' logs go there too
+  // one pwalk slurm of DIR at a time, from squeue's answer to slurm.json's
+  // update: two at once would both submit the shards neither sees queued
+  const lock = await lockScanFolder(dir);
+  try {
+    return await resumeLocked(dir, plan, o);
+  } finally {
+    await lock?.release();
+  }
+}
+
+/** {@link resumeScan}, DIR's slurm.lock held. */
+async function resumeLocked(
+  dir: string,
+  plan: ShardPlan,
+  o: SubmitOptions,
+): Promise<Submitted & { plan: ShardPlan; busy: string[] }> {
   const st = await scanStatus(dir, { squeue: true });
   // Without squeue's answer a running shard looks unfinished: resubmitting
   // it, and removing its temporary output, would break it.
