@@ -2481,7 +2481,7 @@ Deno.test("a scan folder holding another plan's outputs and records: slurm and p
   await Deno.copyFile(`${other}/plan.json`, `${dir}/plan.json`);
   const s = await cli(["status", dir]);
   assertEquals(s.code, 1);
-  assertStringIncludes(s.text, `\nfiles of another scan: ${olds.join(", ")} (not this plan's`);
+  assertStringIncludes(s.text, `\nstray files: ${olds.join(", ")} (not this plan's`);
   const j = JSON.parse((await cli(["status", dir, "--json"])).text);
   assertEquals(j.strays, olds);
 });

@@ -98,8 +98,9 @@ export async function run(args: string[]): Promise<number> {
   );
   if (st.strays.length) {
     lines.push(
-      `files of another scan: ${st.strays.join(", ")} (not this plan's shards, but a glob ` +
-        `such as ${dir}/scan-*.csv.zst reads them too: remove them)`,
+      `stray files: ${st.strays.join(", ")} (not this plan's shards' outputs: another ` +
+        "scan's, or an earlier run's of a shard under another name; but a glob such as " +
+        `${dir}/scan-*.csv.zst reads them too: remove them)`,
     );
   }
   writeStdout(lines.join("\n") + "\n");

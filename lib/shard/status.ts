@@ -67,10 +67,13 @@ export interface ScanStatus {
   /** Slurm submissions recorded in the folder (slurm.json). */
   submissions: number;
   /**
-   * Files of another scan in the folder, by name: shard outputs
-   * (`scan-I.csv.zst`, ...) beyond this plan's shards, records of another
-   * plan and the outputs they name. A glob such as `DIR/scan-*.csv.zst`
-   * would read them with this plan's.
+   * Files in the folder that are not this plan's shards', by name: shard
+   * outputs (`scan-I.csv.zst`, ...) beyond this plan's shards or spelled
+   * with zeros (`scan-02.csv.zst`), records of another plan and the
+   * outputs they name, and a done shard's outputs its record does not name
+   * (`scan-2.csv.zst` left by an earlier run when a rerun wrote
+   * `scan-2.csv.gz`). A glob such as `DIR/scan-*.csv.zst` would read them
+   * with this plan's.
    */
   strays: string[];
 }
@@ -277,6 +280,18 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
       continue;
     }
     Object.assign(s, { state: "done", record: r, output, detail: undefined });
+  }
+
+  // shard outputs no record of this plan names: spelled with zeros, or a
+  // done shard's under another name (an earlier run's, left by a rerun
+  // written with another suffix)
+  for (const name of names) {
+    const m = SHARD_OUTPUT.exec(name);
+    if (!m) continue;
+    const s = shards[Number(m[1])];
+    if (m[1] !== String(Number(m[1])) || (s?.state === "done" && s.output !== `${dir}/${name}`)) {
+      strays.add(name);
+    }
   }
 
   // the rest: temporary outputs, Slurm's queue (asked first, above), Slurm's logs
