@@ -2,9 +2,11 @@
  * What `pwalk status` and the shard commands make of a scan folder and a
  * plan edited or mixed by hand: outputs that no completion record names
  * (a rerun's old output under another suffix, a zero-padded name) are
- * named as strays, which a glob of the folder would read.
+ * named as strays, which a glob of the folder would read; a frontier
+ * folder edited to lie outside ROOT, or spelled with "", "." or ".."
+ * names, is refused (exit 2) naming it, before any shard runs.
  */
-import { assertEquals, assertStringIncludes } from "@std/assert";
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { cli } from "./helpers/run.ts";
 import { makePlan, runShards, shardArgs } from "./helpers/shard.ts";
 import { tempDir } from "./helpers/temp.ts";
@@ -51,4 +53,47 @@ Deno.test("status names shard outputs no record names: a rerun's old output unde
   const t = await cli(["status", dir]);
   assertEquals(t.code, 0, t.stderr);
   assertStringIncludes(t.text, `\nstray files: ${unnamed.join(", ")} (not this plan's`);
+});
+
+Deno.test("a plan whose frontier folder is not ROOT/NAME/... (edited by hand): status and a shard refuse it (2), naming it", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/T`;
+  await fourFolders(root);
+  await fourFolders(`${tmp.path}/T2`);
+  await Deno.mkdir(`${tmp.path}/Tops`);
+  const dir = `${tmp.path}/scan`;
+  await Deno.mkdir(dir);
+  const planFile = `${dir}/plan.json`;
+  const plan = await makePlan(root, 2, planFile);
+  const f0 = plan.frontier[0];
+  assertEquals(f0.path, `${root}/a`); // as planned: ROOT/NAME
+  const good = await cli(shardArgs(planFile, f0.shard, `${tmp.path}/good.csv.zst`));
+  assertEquals(good.code, 0, good.stderr);
+  for (
+    const path of [
+      `${tmp.path}/T2/a`,
+      `${root}/../T2`,
+      `${root}/./a`,
+      `${root}//a`,
+      `${root}/a/`,
+      `${root}/`,
+      `${tmp.path}/Tops`,
+      `${root}/..`,
+    ]
+  ) {
+    const edited = { ...plan, frontier: [{ ...f0, path }, ...plan.frontier.slice(1)] };
+    await Deno.writeTextFile(planFile, JSON.stringify(edited, null, 1) + "\n");
+    const out = `${tmp.path}/bad-${f0.shard}.csv.zst`;
+    for (const args of [["status", dir], shardArgs(planFile, f0.shard, out)]) {
+      const r = await cli(args);
+      assertEquals(r.code, 2, `${path}: ${args.join(" ")}: ${r.stderr}`);
+      assertEquals(
+        r.stderr,
+        `pwalk: ${planFile}: frontier folder ${JSON.stringify(path)} (shard ${f0.shard}) is ` +
+          `not a folder below the plan's root ${JSON.stringify(root)} spelled as the plan ` +
+          "spells it (ROOT/NAME/...): the shard cannot walk it; make a new plan\n",
+      );
+    }
+    assert(!(await Deno.lstat(out).catch(() => null)), `${path}: a shard ran`);
+  }
 });

@@ -558,7 +558,9 @@ function isInt(v: unknown, min = 0): v is number {
 /**
  * Check that a parsed JSON value is a plan; returns it typed. A frontier
  * folder planned twice, or inside another, is refused (its rows would be
- * counted twice).
+ * counted twice), and one that is not `ROOT/NAME/...` as the plan spells
+ * its root (outside it, or with an empty, `.` or `..` name: a shard
+ * reaches it from ROOT one name at a time).
  *
  * @example
  * ```ts ignore
@@ -596,12 +598,25 @@ export function checkPlan(v: unknown, where = "plan"): ShardPlan {
   // a folder twice, or one inside another, would be walked by two shards
   // (or twice by one): its rows counted twice
   const seen = new Map<string, PlannedFolder>();
+  const root = enc.encode(r!.path);
   for (const f of p.frontier!) {
     let k: string;
+    let bytes: Uint8Array;
     try {
-      k = byteKey(pathOfJson(f));
+      bytes = pathOfJson(f);
+      k = byteKey(bytes);
     } catch {
       bad(`bad frontier folder ${JSON.stringify(f.path)}`);
+    }
+    // the shard reaches it from ROOT one name at a time: ROOT/NAME/... as
+    // the plan spells ROOT, no "", "." or ".." name (a hand-edited plan)
+    const rel = belowRoot(root, bytes!);
+    if (rel === null || rel.split("/").some((n) => n === "" || n === "." || n === "..")) {
+      throw new PlanError(
+        `${where}: frontier folder ${JSON.stringify(f.path)} (shard ${f.shard}) is not a ` +
+          `folder below the plan's root ${JSON.stringify(r!.path)} spelled as the plan spells ` +
+          "it (ROOT/NAME/...): the shard cannot walk it; make a new plan",
+      );
     }
     const twice = seen.get(k!);
     if (twice) {
@@ -625,6 +640,18 @@ export function checkPlan(v: unknown, where = "plan"): ShardPlan {
     }
   }
   return p as ShardPlan;
+}
+
+/**
+ * What follows `root` and a slash in `path` (as the walker joins them: no
+ * second slash after a root "/"), one char per byte; null when `path` is
+ * not below `root` so spelled.
+ */
+function belowRoot(root: Uint8Array, path: Uint8Array): string | null {
+  const n = root.length === 1 && root[0] === 0x2f ? 0 : root.length;
+  if (path.length <= n + 1 || path[n] !== 0x2f) return null;
+  for (let i = 0; i < n; i++) if (path[i] !== root[i]) return null;
+  return byteKey(path.subarray(n + 1));
 }
 
 /**
