@@ -4,7 +4,8 @@
  * (a rerun's old output under another suffix, a zero-padded name) are
  * named as strays, which a glob of the folder would read; a frontier
  * folder edited to lie outside ROOT, or spelled with "", "." or ".."
- * names, is refused (exit 2) naming it, before any shard runs.
+ * names, is refused (exit 2) naming it, before any shard runs; a record
+ * that is not one is said to be unreadable, not absent.
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { cli } from "./helpers/run.ts";
@@ -96,4 +97,35 @@ Deno.test("a plan whose frontier folder is not ROOT/NAME/... (edited by hand): s
     }
     assert(!(await Deno.lstat(out).catch(() => null)), `${path}: a shard ran`);
   }
+});
+
+Deno.test("a completion record that cannot be read: status says so, not that the record is absent", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await fourFolders(root);
+  const dir = `${tmp.path}/scan`;
+  await Deno.mkdir(dir);
+  const plan = `${dir}/plan.json`;
+  await makePlan(root, 3, plan);
+  await runShards(plan, dir, 3);
+  await Deno.writeTextFile(`${dir}/scan-1.done.json`, "{");
+  await Deno.writeTextFile(`${dir}/scan-2.done.json`, "{}\n");
+  const s = JSON.parse((await cli(["status", dir, "--json"])).text);
+  assertEquals(
+    s.shards.map((x: { state: string; detail?: string }) => `${x.state}: ${x.detail ?? ""}`),
+    [
+      "done: ",
+      "incomplete: scan-1.done.json is unreadable (not JSON), so scan-1.csv.zst is not known " +
+      "whole: run the shard again",
+      "incomplete: scan-2.done.json is unreadable (not a pwalk completion record), so " +
+      "scan-2.csv.zst is not known whole: run the shard again",
+    ],
+  );
+  await Deno.remove(`${dir}/scan-1.done.json`);
+  const gone = JSON.parse((await cli(["status", dir, "--json"])).text);
+  assertEquals(
+    gone.shards[1].detail,
+    "scan-1.csv.zst is there without its record scan-1.done.json: its run did not end, or " +
+      "could not write the record; run the shard again",
+  );
 });

@@ -140,6 +140,22 @@ export async function readRecord(path: string): Promise<ShardRecord | null> {
   }
 }
 
+/** Why a file named as a completion record is not one ({@link readRecord} said null). */
+async function recordProblem(path: string): Promise<string> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    return (e as Error).message.replace(/ \(os error \d+\).*$/s, "");
+  }
+  try {
+    JSON.parse(text);
+  } catch {
+    return text.trim() ? "not JSON" : "empty";
+  }
+  return "not a pwalk completion record";
+}
+
 /** A shard output's name in a scan folder (`scan-I.csv.zst`, ...), and its shard. */
 const SHARD_OUTPUT = /^scan-(\d+)\.csv(\.zstd?|\.gz)?$/i;
 
@@ -235,11 +251,16 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
   const foreign = new Map<number, string>(); // records of another plan, by shard
   const stale = new Map<number, string>(); // records of another version of plan.json, by shard
   const strays = new Set<string>();
+  const unreadable = new Map<number, string>(); // scan-I.done.json that is no record, by shard
   for (const name of names) {
     const m = SHARD_OUTPUT.exec(name);
     if (m && Number(m[1]) >= plan.shards) strays.add(name);
     if (!name.endsWith(".done.json")) continue;
     const r = await readRecord(`${dir}/${name}`);
+    const own = /^scan-(\d+)\.done\.json$/.exec(name);
+    if (!r && own && String(Number(own[1])) === own[1]) {
+      unreadable.set(Number(own[1]), await recordProblem(`${dir}/${name}`));
+    }
     if (r && r.plan !== plan.id) {
       strays.add(name);
       if (typeof r.output === "string" && names.includes(r.output)) strays.add(r.output);
@@ -348,7 +369,11 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
       s.state = "failed";
       const { last, done } = await readLog(`${dir}/logs/${log}`, s.shard, plan.shards);
       // that task ended well, and its record is gone since: not its line
-      s.detail = done
+      const bad = unreadable.get(s.shard);
+      s.detail = done && bad
+        ? `logs/${log} ended done, but scan-${s.shard}.done.json is unreadable now (${bad}): ` +
+          "run the shard again"
+        : done
         ? `logs/${log} ended done, but no record is there now: a later run (by hand) failed ` +
           "or was stopped, or the record was removed"
         : `logs/${log}: ${last || "(empty)"}`;
@@ -358,8 +383,14 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
       // an output without a record: a run that did not end (its record is
       // written last), or whose record could not be written (a full disk)
       const out = names.find((n) => n.startsWith(prefix) && OUTPUT.test(n.slice(prefix.length)));
-      if (out) {
-        s.state = "incomplete";
+      const bad = unreadable.get(s.shard);
+      if (out) s.state = "incomplete";
+      if (bad) {
+        // there, but not a record: damaged or edited, not absent
+        s.detail = `scan-${s.shard}.done.json is unreadable (${bad})${
+          out ? `, so ${out} is not known whole` : ""
+        }: run the shard again`;
+      } else if (out) {
         s.detail = `${out} is there without its record scan-${s.shard}.done.json: its run did ` +
           "not end, or could not write the record; run the shard again";
       }
