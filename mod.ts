@@ -130,6 +130,7 @@ export {
 export { diffHtml, summaryHtml } from "./lib/answers/html.ts";
 export {
   checkPlan,
+  MAX_SHARDS,
   planDigest,
   PlanError,
   type PlannedFolder,

@@ -5,9 +5,11 @@
  * named as strays, which a glob of the folder would read; a frontier
  * folder edited to lie outside ROOT, or spelled with "", "." or ".."
  * names, is refused (exit 2) naming it, before any shard runs; a record
- * that is not one is said to be unreadable, not absent.
+ * that is not one is said to be unreadable, not absent; `--shards` and
+ * planShards take the same range.
  */
-import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
+import { MAX_SHARDS, planShards } from "../mod.ts";
 import { cli } from "./helpers/run.ts";
 import { makePlan, runShards, shardArgs } from "./helpers/shard.ts";
 import { tempDir } from "./helpers/temp.ts";
@@ -128,4 +130,26 @@ Deno.test("a completion record that cannot be read: status says so, not that the
     "scan-1.csv.zst is there without its record scan-1.done.json: its run did not end, or " +
       "could not write the record; run the shard again",
   );
+});
+
+Deno.test("--shards and planShards take one range: 1 to MAX_SHARDS (100,000)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await fourFolders(root);
+  assertEquals(MAX_SHARDS, 100_000);
+  for (const n of [0, MAX_SHARDS + 1]) {
+    for (const cmd of ["plan", "slurm"]) {
+      const r = await cli([cmd, root, "--shards", String(n), "--out", `${tmp.path}/s`, "--dry-run"]
+        .slice(0, cmd === "plan" ? 4 : 8));
+      assertEquals(r.code, 2, `${cmd} ${n}: ${r.stderr}`);
+      assertStringIncludes(r.stderr, "--shards");
+    }
+    await assertRejects(() => planShards(root, { shards: n }), RangeError);
+  }
+  // the top of the range is taken (a tree of 4 folders gets fewer shards)
+  const p = await planShards(root, { shards: MAX_SHARDS });
+  assertEquals(p.requestedShards, MAX_SHARDS);
+  assert(p.shards >= 1 && p.shards < MAX_SHARDS, `${p.shards} shards`);
+  const r = await cli(["plan", root, "--shards", String(MAX_SHARDS), "-o", `${tmp.path}/p.json`]);
+  assertEquals(r.code, 0, r.stderr);
 });

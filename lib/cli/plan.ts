@@ -22,7 +22,14 @@ import {
   UsageError,
   writeStdout,
 } from "./common.ts";
-import { type PlanOptions, planShards, planText, readPlan, type ShardPlan } from "../shard/plan.ts";
+import {
+  MAX_SHARDS,
+  type PlanOptions,
+  planShards,
+  planText,
+  readPlan,
+  type ShardPlan,
+} from "../shard/plan.ts";
 import { checkedOutput, type OutputTarget, writeWhole } from "../outfile.ts";
 import { PARQUET, PARQUET_FROM, scanFiles } from "../shard/scan.ts";
 import { leftoversText, scanLeftovers } from "../shard/status.ts";
@@ -47,7 +54,8 @@ until at least 16 x N folders (the frontier) share the work, and gives each
 shard frontier folders, biggest first, to the least loaded shard.
 
 Options:
-  --shards N             how many shards (fewer when the tree has fewer folders)
+  --shards N             how many shards, 1 to 100,000 (fewer when the tree has
+                         fewer folders)
   -o, --output FILE      write the plan there (default: stdout), as report's -o
                          writes: a link through, a device or FIFO directly;
                          an existing plan is not replaced (shards may have
@@ -109,7 +117,7 @@ export const PLAN_OPTIONS: Record<string, Kind> = {
 export async function planOptionsOf(
   flags: Flags,
 ): Promise<{ options: PlanOptions; warnings: string[] }> {
-  const shards = intArg("shards", flags.shards, 1, 100_000);
+  const shards = intArg("shards", flags.shards, 1, MAX_SHARDS);
   if (shards === undefined) throw new UsageError("missing --shards N (try --help)");
   const exclude = await excludeArgs(flags, flags._[0]);
   const warnings = excludeWarnings(flags._[0], exclude);

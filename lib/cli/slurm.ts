@@ -47,7 +47,7 @@ Then:
   duckdb -c "SELECT count(*) FROM 'DIR/scan-*.csv.zst'"
 
 Options:
-  --shards N             how many shards (array tasks)
+  --shards N             how many shards (array tasks), 1 to 100,000
   --out DIR              the scan folder (made if needed; not one holding a
                          plan, or another scan's outputs, records,
                          slurm.json or task logs: remove them first)

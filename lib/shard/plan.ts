@@ -47,9 +47,12 @@ export interface PlanReportOptions {
   oneFileSystem?: boolean;
 }
 
+/** The most shards a plan may ask for (`--shards`, {@link PlanOptions.shards}). */
+export const MAX_SHARDS = 100_000;
+
 /** Options of {@link planShards}. */
 export interface PlanOptions extends PlanReportOptions {
-  /** How many shards (1 or more). A tree with fewer folders gets fewer. */
+  /** How many shards (1 to {@link MAX_SHARDS}). A tree with fewer folders gets fewer. */
   shards: number;
   /**
    * Previous scans (pwalk CSV, .csv.zst or .csv.gz files, or folders of them, such
@@ -226,7 +229,7 @@ export async function planShards(root: string, options: PlanOptions): Promise<Sh
   checkRootPath(root);
   // a plan fixes them for every shard: "false" must not be taken as on
   checkBools(options, ["header", "noSnap", "oneFileSystem"]);
-  const shards = checkInt("shards", options.shards, 1, 1_000_000);
+  const shards = checkInt("shards", options.shards, 1, MAX_SHARDS);
   const minFolders = checkInt("minFolders", options.minFolders ?? 16 * shards, 1, 1e9);
   const maxListed = checkInt(
     "maxListed",
