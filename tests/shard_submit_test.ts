@@ -1,17 +1,18 @@
 /**
  * What `pwalk slurm` takes from `--sbatch`, and how status and --resume
  * find the tasks it submitted: an `--sbatch` option that would override the
- * job name or the task logs pwalk sets is refused (exit 2, nothing
- * written); against a real single-node Slurm (helpers/slurm.ts), tasks
- * whose job name an SBATCH_JOB_NAME in sbatch's environment changed are
- * still found by the job ids slurm.json records, so --resume submits
+ * job name, the task logs or the array pwalk sets is refused (exit 2, nothing
+ * written); against a real single-node Slurm (helpers/slurm.ts),
+ * SBATCH_JOB_NAME, SBATCH_OUTPUT and SBATCH_ERROR in the environment do
+ * not move the tasks' name or logs, a job renamed after its submission is
+ * still found by the job id slurm.json records, so --resume submits
  * nothing twice; and a second `pwalk slurm --resume` of a folder while the
  * first waits on sbatch is refused (exit 1), submitting nothing.
  */
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { cli, run, spawnCli } from "./helpers/run.ts";
 import { SLURM_NEEDS, startSlurm } from "./helpers/slurm.ts";
-import { testNeeding } from "./helpers/system.ts";
+import { requireTool, testNeeding } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { waitFor } from "./helpers/wait.ts";
 
@@ -23,27 +24,32 @@ async function threeFolders(root: string): Promise<void> {
   }
 }
 
-Deno.test("--sbatch setting the job name or the task logs: refused (exit 2), nothing written; other options taken", async () => {
+Deno.test("--sbatch setting the job name, the task logs or the array: refused (exit 2), nothing written; other options taken", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/tree`;
   await threeFolders(root);
   const dir = `${tmp.path}/scan`;
+  const named = "status and --resume find the tasks in squeue by their job name";
+  const logs = "status reads the tasks' logs in DIR/logs";
+  const array = "each submission's array is the shards it runs";
   for (
-    const [arg, own] of [
-      ["--job-name=myscan", "--job-name"],
-      ["--job-name myscan", "--job-name"],
-      ["--job=myscan", "--job-name"],
-      ["-J", "-J"],
-      ["-J myscan", "-J"],
-      ["-Jmyscan", "-J"],
-      ["-HJmyscan", "-J"],
-      ["--hold --job-name=myscan", "--job-name"],
-      ["--output=/tmp/x.out", "--output"],
-      ["--out=/tmp/x.out", "--output"],
-      ["-o /tmp/x.out", "-o"],
-      ["--error=/tmp/x.err", "--error"],
-      ["-e", "-e"],
-      ["-Q -e /tmp/x.err", "-e"],
+    const [arg, own, why] of [
+      ["--job-name=myscan", "--job-name", named],
+      ["--job-name myscan", "--job-name", named],
+      ["--job=myscan", "--job-name", named],
+      ["-J", "-J", named],
+      ["-J myscan", "-J", named],
+      ["-Jmyscan", "-J", named],
+      ["-HJmyscan", "-J", named],
+      ["--hold --job-name=myscan", "--job-name", named],
+      ["--output=/tmp/x.out", "--output", logs],
+      ["--out=/tmp/x.out", "--output", logs],
+      ["-o /tmp/x.out", "-o", logs],
+      ["--error=/tmp/x.err", "--error", logs],
+      ["-e", "-e", logs],
+      ["-Q -e /tmp/x.err", "-e", logs],
+      ["--array=0-99", "--array", array],
+      ["-a 3", "-a", array],
     ]
   ) {
     for (const form of [[`--sbatch=${arg}`], ["--sbatch", arg]]) {
@@ -51,8 +57,7 @@ Deno.test("--sbatch setting the job name or the task logs: refused (exit 2), not
       assertEquals(r.code, 2, `${arg}: ${r.stderr}`);
       assertEquals(
         r.stderr,
-        `pwalk: --sbatch ${arg}: pwalk sets ${own} itself (status and --resume find the tasks ` +
-          "by their job name and read their logs in DIR/logs); leave it out\n",
+        `pwalk: --sbatch ${arg}: pwalk sets ${own} itself (${why}); leave it out\n`,
       );
       assertEquals(r.text, "");
       assert(!(await Deno.lstat(dir).catch(() => null)), `${arg}: the scan folder was made`);
@@ -66,6 +71,7 @@ Deno.test("--sbatch setting the job name or the task logs: refused (exit 2), not
     "-p debug",
     "-Hc2",
     "--comment='a -J b'",
+    "-A account",
   ];
   const ok = await cli([
     "slurm",
@@ -86,9 +92,9 @@ Deno.test("--sbatch setting the job name or the task logs: refused (exit 2), not
   assertMatch(r.stderr, /^pwalk: --sbatch -J: pwalk sets -J itself .*\n$/);
 });
 
-testNeeding(SLURM_NEEDS, {
+testNeeding([...SLURM_NEEDS, requireTool("scontrol", "slurm-wlm")], {
   name:
-    "pwalk slurm on a real Slurm: tasks found by their job id; one submission of a folder at a time",
+    "pwalk slurm on a real Slurm: its job name and logs kept; tasks found by job id; one submission of a folder at a time",
   ignore: Deno.uid() !== 0, // the daemons run as root
   async fn(t) {
     await using slurm = await startSlurm();
@@ -113,22 +119,62 @@ testNeeding(SLURM_NEEDS, {
     };
 
     await t.step(
-      "SBATCH_JOB_NAME in sbatch's environment: status and --resume see the tasks",
+      "SBATCH_JOB_NAME, SBATCH_OUTPUT, SBATCH_ERROR in the environment: pwalk's name and logs kept",
       async () => {
         const dir = `${tmp.path}/named`;
-        const env = { ...slurm.env, SBATCH_JOB_NAME: "myscan" };
+        // shard 1 cannot put its output in place: it fails, and its log says why
+        await Deno.mkdir(`${dir}/scan-1.csv.zst`, { recursive: true });
+        const elsewhere = `${tmp.path}/elsewhere`;
+        await Deno.mkdir(elsewhere);
+        const env = {
+          ...slurm.env,
+          SBATCH_JOB_NAME: "myscan",
+          SBATCH_OUTPUT: `${elsewhere}/%A_%a.out`,
+          SBATCH_ERROR: `${elsewhere}/%A_%a.err`,
+        };
+        const sub = await cli(["slurm", root, "--shards", "2", "--out", dir], { env });
+        assertEquals(sub.code, 0, sub.stderr);
+        const job = sub.text.trim();
+        await waitFor(async () => (await all()).length === 0, {
+          what: "the job array to leave the queue",
+          timeoutMs: 120_000,
+          everyMs: 250,
+          detail: slurm.logs,
+        });
+        assertEquals([...Deno.readDirSync(elsewhere)], [], "task logs written elsewhere");
+        assertEquals(
+          [...Deno.readDirSync(`${dir}/logs`)].map((e) => e.name).sort(),
+          [`${job}_0.out`, `${job}_1.out`],
+        );
+        const r = await cli(["status", dir, "--json"], { env });
+        const s = JSON.parse(r.text).shards as { state: string; detail?: string }[];
+        assertEquals(s.map((x) => x.state), ["done", "failed"], r.text);
+        assertMatch(s[1].detail!, new RegExp(`^logs/${job}_1\\.out: `));
+      },
+    );
+
+    await t.step(
+      "a job renamed after its submission (scontrol): status and --resume find its tasks by job id",
+      async () => {
+        const dir = `${tmp.path}/renamed`;
         const sub = await cli(
           ["slurm", root, "--shards", "2", "--out", dir, "--sbatch=--hold"],
-          { env },
+          { env: slurm.env },
         );
         assertEquals(sub.code, 0, sub.stderr);
         const job = sub.text.trim();
         try {
-          // Slurm took the environment's name: the tasks are not pwalk's name's
-          const names = await run("squeue", ["-h", "-r", "-j", job, "-o", "%j"], { env });
+          const renamed = await run("scontrol", ["update", `JobId=${job}`, "JobName=myscan"], {
+            env: slurm.env,
+          });
+          assertEquals(renamed.code, 0, renamed.stderr);
+          // squeue: the tasks are not pwalk's name's now
+          const names = await run("squeue", ["-h", "-r", "-j", job, "-o", "%j"], {
+            env: slurm.env,
+          });
           assertEquals(names.text.trim().split("\n"), ["myscan", "myscan"]);
           assertEquals(await states(dir), ["pending", "pending"]);
-          const r = await cli(["slurm", "--resume", dir, "--dry-run"], { env });
+          const r = await cli(["slurm", "--resume", dir, "--dry-run"], { env: slurm.env });
           assertEquals(r.code, 0, r.stderr);
           assertMatch(r.stderr, /nothing to resubmit/);
           assertEquals(r.text, "");

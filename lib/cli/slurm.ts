@@ -18,8 +18,8 @@ import {
 import { PlanError } from "../shard/plan.ts";
 import {
   arrayList,
-  ownSbatchOption,
   resumeScan,
+  sbatchRefusal,
   ScanFolderError,
   slurmScan,
 } from "../shard/slurm.ts";
@@ -55,7 +55,7 @@ Options:
                          --sbatch=--partition=scan --sbatch='--time=8:00:00'
                          (#SBATCH lines in the script; with --resume, given to
                          sbatch for the resubmitted tasks only); not --job-name,
-                         -J, --output, -o, --error, -e: pwalk sets them
+                         -J, --output, -o, --error, -e, --array, -a: pwalk sets them
   --max-running K        at most K shards at once (--array=0-(N-1)%K): with
                          several times more shards than K, Slurm starts the
                          next shard as one ends, evening out unequal shards
@@ -129,14 +129,8 @@ function takeSbatch(
     } else rest.push(a);
   }
   for (const s of sbatch) {
-    if (/[\r\n]/.test(s)) throw new UsageError("--sbatch: no line breaks in an argument");
-    const own = ownSbatchOption(s);
-    if (own) {
-      throw new UsageError(
-        `--sbatch ${s}: pwalk sets ${own} itself (status and --resume find the tasks by ` +
-          "their job name and read their logs in DIR/logs); leave it out",
-      );
-    }
+    const why = sbatchRefusal(s);
+    if (why) throw new UsageError(why);
   }
   return { rest, sbatch, lossy };
 }

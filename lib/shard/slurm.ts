@@ -77,7 +77,12 @@ export interface ScriptOptions {
   threads?: number;
   /** zstd level of the outputs (default 1). */
   level?: number;
-  /** `#SBATCH` directives to add, one option each, e.g. `--partition=scan`, `--time=4:00:00`. */
+  /**
+   * `#SBATCH` directives to add, one option each, e.g. `--partition=scan`,
+   * `--time=4:00:00`; not `--job-name`, `-J`, `--output`, `-o`, `--error`,
+   * `-e`, `--array` or `-a` ({@link ownSbatchOption}: a RangeError), which
+   * pwalk sets.
+   */
   sbatch?: string[];
   /** How to run pwalk (default {@link pwalkCommand}). */
   command?: string[];
@@ -86,15 +91,17 @@ export interface ScriptOptions {
 }
 
 /**
- * The sbatch options pwalk sets itself: the job name (status and --resume
- * find the tasks in squeue by it) and the tasks' logs (status reads them in
- * DIR/logs). A later `#SBATCH` line, or the same option on sbatch's command
- * line, would win over pwalk's.
+ * The sbatch options pwalk sets itself, and why: the job name (status and
+ * --resume find the tasks in squeue by it), the tasks' logs (status reads
+ * them in DIR/logs) and the array (the shards a submission runs). A later
+ * `#SBATCH` line, or the same option later on sbatch's command line, would
+ * win over pwalk's.
  */
-const OWN_OPTIONS: [short: string, long: string][] = [
-  ["J", "job-name"],
-  ["o", "output"],
-  ["e", "error"],
+const OWN_OPTIONS: [short: string, long: string, why: string][] = [
+  ["J", "job-name", "status and --resume find the tasks in squeue by their job name"],
+  ["o", "output", "status reads the tasks' logs in DIR/logs"],
+  ["e", "error", "status reads the tasks' logs in DIR/logs"],
+  ["a", "array", "each submission's array is the shards it runs"],
 ];
 
 /** sbatch's short options that take no argument (sbatch --help, Slurm 22.05). */
@@ -108,8 +115,9 @@ function sbatchWords(line: string): string[] {
 /**
  * The option of an sbatch argument (one `--sbatch` value) that would
  * override one pwalk sets (`--job-name`, `-J`, `--output`, `-o`, `--error`,
- * `-e`, their abbreviations as `--job=`, and `-HJname`), or null. Each
- * word is checked: an `#SBATCH` line may hold several options.
+ * `-e`, `--array`, `-a`, their abbreviations as `--job=`, and `-HJname`),
+ * or null. Each word is checked: an `#SBATCH` line may hold several
+ * options.
  *
  * @example
  * ```ts ignore
@@ -119,18 +127,23 @@ function sbatchWords(line: string): string[] {
  * ```
  */
 export function ownSbatchOption(arg: string): string | null {
+  return ownOption(arg)?.[0] ?? null;
+}
+
+/** {@link ownSbatchOption}, and why pwalk sets it. */
+function ownOption(arg: string): [option: string, why: string] | null {
   for (const w of sbatchWords(arg)) {
     const word = w.replace(/["']/g, "");
     if (word.startsWith("--")) {
       const name = word.slice(2).split("=")[0];
       // getopt takes any unambiguous start of a long option (--job=x, --out=x)
       const own = OWN_OPTIONS.find(([, l]) => name && l.startsWith(name));
-      if (own) return `--${own[1]}`;
+      if (own) return [`--${own[1]}`, own[2]];
     } else if (/^-[A-Za-z]/.test(word)) {
       // a cluster of short options: flags, then at most one taking the rest as its value
       for (const c of word.slice(1)) {
         const own = OWN_OPTIONS.find(([sh]) => sh === c);
-        if (own) return `-${own[0]}`;
+        if (own) return [`-${own[0]}`, own[2]];
         if (!SHORT_FLAGS.includes(c)) break;
       }
     }
@@ -139,19 +152,20 @@ export function ownSbatchOption(arg: string): string | null {
 }
 
 /**
- * Refuse (RangeError) sbatch arguments with a line break, or that set an
- * option pwalk sets ({@link ownSbatchOption}).
+ * Why an sbatch argument (one `--sbatch` value) is refused: a line break,
+ * or an option pwalk sets ({@link ownSbatchOption}); null when it is taken.
  */
+export function sbatchRefusal(arg: string): string | null {
+  if (/[\n\r]/.test(arg)) return "--sbatch: no line breaks in an argument";
+  const own = ownOption(arg);
+  return own && `--sbatch ${arg}: pwalk sets ${own[0]} itself (${own[1]}); leave it out`;
+}
+
+/** Refuse (RangeError) sbatch arguments {@link sbatchRefusal} refuses. */
 function checkSbatch(args: string[]): void {
   for (const a of args) {
-    if (/[\n\r]/.test(a)) throw new RangeError(`an sbatch argument holds a line break: ${a}`);
-    const own = ownSbatchOption(a);
-    if (own) {
-      throw new RangeError(
-        `--sbatch ${a}: pwalk sets ${own} itself (status and --resume find the tasks by their ` +
-          "job name and read their logs in DIR/logs); leave it out",
-      );
-    }
+    const why = sbatchRefusal(a);
+    if (why) throw new RangeError(why);
   }
 }
 
@@ -224,7 +238,7 @@ export function slurmScript(plan: ShardPlan, o: ScriptOptions): string {
 
 /** Options of a submission. */
 export interface SubmitOptions {
-  /** Extra sbatch arguments for this submission. */
+  /** Extra sbatch arguments for this submission (as {@link ScriptOptions.sbatch}). */
   sbatch?: string[];
   /**
    * At most this many tasks at once (`--array=...%K`): with more shards than
@@ -249,6 +263,29 @@ export interface Submitted {
    * disk): the job is submitted all the same, but not recorded there.
    */
   unrecorded?: string;
+}
+
+/**
+ * sbatch's input variables that set what job.sbatch sets (they override
+ * `#SBATCH` lines): the job name, by which status and --resume find the
+ * tasks, and the task logs, which status reads in DIR/logs.
+ */
+const OWN_VARIABLES = ["SBATCH_JOB_NAME", "SBATCH_OUTPUT", "SBATCH_ERROR"];
+
+/**
+ * The environment for sbatch without {@link OWN_VARIABLES} (an
+ * `export SBATCH_OUTPUT=...` in a profile), or nothing to change.
+ */
+function sbatchEnv(): { clearEnv?: boolean; env?: Record<string, string> } {
+  let env: Record<string, string>;
+  try {
+    env = Deno.env.toObject();
+  } catch {
+    return {}; // no permission to read it all: as it is
+  }
+  if (!OWN_VARIABLES.some((v) => v in env)) return {};
+  for (const v of OWN_VARIABLES) delete env[v];
+  return { clearEnv: true, env };
 }
 
 /** sbatch could not be run, or refused the job: nothing was submitted. */
@@ -290,6 +327,7 @@ export async function submitShards(
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
+      ...sbatchEnv(),
     }).output();
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
