@@ -751,11 +751,27 @@ export function aliveHere(pid: number): boolean {
   }
 }
 
+/** Options of {@link removeBeside}. */
+export interface RemoveBesideOptions {
+  /**
+   * Every file `temp` matches is locked by its writer for as long as it
+   * writes it ({@link openPartial}'s, the library's `FILE.partial-PID-N`):
+   * then the lock alone tells a live run's, and the PID in the name is
+   * asked only where the file system has no locks. A PID names nothing
+   * sure: in a PID namespace (a container, a Kubernetes job) every run has
+   * the same one, and after a reboot a dead run's PID is another process's
+   * (this one's too). Default false: a file whose process is alive on this
+   * host is kept, locked or not (temporaries written unlocked).
+   */
+  locked?: boolean;
+}
+
 /**
  * Remove the files beside `file` named `file` + a suffix `temp` matches
  * (its first group that matched: a PID) that a run killed before its end
- * (kill -9, a lost node) left: those whose process is not alive on this
- * host and that no live run holds locked. A run locks its temporary for
+ * (kill -9, a lost node) left: those that no live run holds locked and,
+ * unless {@link RemoveBesideOptions.locked} says their writers lock them,
+ * whose process is not alive on this host. A run locks its temporary for
  * as long as it writes it (flock: the library's `FILE.partial-PID-N`, and
  * {@link openPartial}'s), and over NFS the server keeps that lock for
  * every node, so a live run on another host, in another PID namespace or
@@ -763,7 +779,11 @@ export function aliveHere(pid: number): boolean {
  * Where the file system has no locks only the PID is asked. Returns their
  * paths.
  */
-export async function removeBeside(file: string, temp: RegExp): Promise<string[]> {
+export async function removeBeside(
+  file: string,
+  temp: RegExp,
+  options: RemoveBesideOptions = {},
+): Promise<string[]> {
   const slash = file.lastIndexOf("/");
   const dir = slash < 0 ? "." : file.slice(0, slash) || "/";
   const base = tempPrefix(file.slice(slash + 1));
@@ -772,10 +792,12 @@ export async function removeBeside(file: string, temp: RegExp): Promise<string[]
     for await (const e of Deno.readDir(dir)) {
       if (!e.isFile || !e.name.startsWith(base)) continue;
       const m = temp.exec(e.name.slice(base.length));
-      if (!m || aliveHere(Number(m[1] ?? m[2]))) continue;
+      if (!m) continue;
+      const pid = Number(m.slice(1).find((g) => g !== undefined));
+      if (!options.locked && aliveHere(pid)) continue;
       const path = slash < 0 ? e.name : `${dir === "/" ? "" : dir}/${e.name}`;
       try {
-        if (await removeUnlocked(path)) removed.push(path);
+        if (await removeUnlocked(path, pid)) removed.push(path);
       } catch { /* gone already, or not ours to remove: left */ }
     }
   } catch { /* the folder cannot be listed: nothing to tidy */ }
@@ -788,9 +810,10 @@ export async function removeBeside(file: string, temp: RegExp): Promise<string[]
  * can be held meanwhile) and the name removed while it is held, if it
  * still names the file locked. Nothing but that file is opened: not a
  * FIFO (no waiting for a writer), nor a device put there since it was
- * listed. Whether it was removed.
+ * listed. Where the file system has no locks, only if process `pid` (its
+ * name's) is not alive on this host. Whether it was removed.
  */
-async function removeUnlocked(path: string): Promise<boolean> {
+async function removeUnlocked(path: string, pid: number): Promise<boolean> {
   if (!nodeLayerWorks()) return false; // left: no safe way to open only that file here
   const fs = await import("node:fs/promises");
   const c = (await import("node:fs")).constants;
@@ -810,7 +833,9 @@ async function removeUnlocked(path: string): Promise<boolean> {
       if (st.dev !== seen.dev || st.ino !== seen.ino) return false;
       try {
         if (!await f.tryLock(false)) return false; // a live run writes it
-      } catch { /* no locks here (ENOLCK, EOPNOTSUPP): the PID said it */ }
+      } catch { // no locks here (ENOLCK, EOPNOTSUPP): only the PID can tell
+        if (aliveHere(pid)) return false;
+      }
       const now = await Deno.lstat(path);
       if (now.dev !== st.dev || now.ino !== st.ino) return false;
       await Deno.remove(path);

@@ -337,7 +337,7 @@ export async function report(root: string, options: ReportOptions = {}): Promise
     return null;
   });
   const file = target && !target.direct ? target.path : null;
-  const leftoversRemoved = file ? await removeBeside(file, LIBRARY_PARTIAL) : [];
+  const leftoversRemoved = file ? await removeBeside(file, LIBRARY_PARTIAL, { locked: true }) : [];
   let forget = () => {};
   const start = (o: Deno.PointerValue) => {
     const partial = file ? libraryPartial(file) : undefined;

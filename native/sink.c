@@ -290,6 +290,13 @@ static int open_path(pw_sink *s, const char *name, char *msg, size_t msgcap) {
     snprintf(msg, msgcap,
              "cannot write %s: %s in its folder (a report is written whole beside it, then "
              "renamed over it)", name, strerror(-r));
+  } else if (r == -EEXIST) {
+    /* open_replace tried its 100 names: each one there already (a live
+       run's, locked, or one no tidying could remove) */
+    snprintf(msg, msgcap,
+             "cannot write %s: cannot make its temporary file in its folder: the 100 names it "
+             "may take (its name and .partial-%ld-0 to .partial-%ld-99) are all there already",
+             name, (long)getpid(), (long)getpid());
   } else if (no_temp) {
     /* the file is there and may be written: what failed is the file beside
        it (a folder that takes no new names, such as /proc; ENOSPC, EDQUOT) */

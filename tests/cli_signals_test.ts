@@ -755,7 +755,7 @@ async function pgidOf(pid: number): Promise<number> {
   return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
 }
 
-Deno.test("CLI: a report removes the FILE.partial-PID-N a killed run left, not a live one's", async () => {
+Deno.test("CLI: a report removes the FILE.partial-PID-N a killed run left (its PID another's now too), not a live one's (locked)", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/tree`;
   await Deno.mkdir(root);
@@ -768,19 +768,26 @@ Deno.test("CLI: a report removes the FILE.partial-PID-N a killed run left, not a
   await p.stdout.cancel();
   await p.stderr.cancel();
   const dead = (await p.status, p.pid); // ended: its pid names no process now
-  const stale = `${out}.partial-${dead}-0`, live = `${out}.partial-${Deno.pid}-0`;
+  // one whose PID is a live process's now (this one's: a reused PID, a
+  // PID namespace where every run has the same): unlocked, a dead run's
+  const stale = [`${out}.partial-${dead}-0`, `${out}.partial-${Deno.pid}-1`];
+  const live = `${out}.partial-${Deno.pid}-0`;
   const other = `${out}.partial-notes`;
-  for (const f of [stale, live, other]) await Deno.writeTextFile(f, "rows");
+  for (const f of [...stale, live, other]) await Deno.writeTextFile(f, "rows");
+  using held = await Deno.open(live, { read: true, write: true });
+  await held.lock(true); // as a live run holds its own
   const r = await run(Deno.execPath(), ["run", "-A", `${REPO}/cli.ts`, "-o", out, root]);
   assertEquals(r.code, 0, r.stderr);
-  assertStringIncludes(
-    r.stderr,
-    `pwalk: removed ${stale}, left by an earlier run killed before its end`,
-  );
+  for (const t of stale) {
+    assertStringIncludes(
+      r.stderr,
+      `pwalk: removed ${t}, left by an earlier run killed before its end`,
+    );
+  }
   // said before the summary, which ends the run (README)
   const lines = r.stderr.trimEnd().split("\n");
-  assertEquals(lines.length, 2, r.stderr);
-  assertMatch(lines[1], /^pwalk: 2 entries, 1 folder, .* -> .*\/out\.csv \(/);
+  assertEquals(lines.length, 3, r.stderr);
+  assertMatch(lines[2], /^pwalk: 2 entries, 1 folder, .* -> .*\/out\.csv \(/);
   assertEquals(
     names(tmp.path),
     ["out.csv", "out.csv.partial-notes", `out.csv.partial-${Deno.pid}-0`, "tree"].sort(),
@@ -801,8 +808,12 @@ Deno.test("CLI: a killed run's leftovers inside the tree are removed before the 
   const out = `${root}/scan.csv`, errs = `${tmp.path}/errs.csv`;
   const stale = `${out}.partial-${dead}-0`;
   const staleErrs = `${tmp.path}/.errs.csv.partial-${dead}-${crypto.randomUUID()}`;
+  // (its PID a live process's: this one's; unlocked, a dead run's all the same)
+  const staleLivePid = `${tmp.path}/.errs.csv.partial-${Deno.pid}-${crypto.randomUUID()}`;
   const liveErrs = `${tmp.path}/.errs.csv.partial-${Deno.pid}-${crypto.randomUUID()}`;
-  for (const f of [stale, staleErrs, liveErrs]) await Deno.writeTextFile(f, "rows");
+  for (const f of [stale, staleErrs, staleLivePid, liveErrs]) await Deno.writeTextFile(f, "rows");
+  using held = await Deno.open(liveErrs, { read: true, write: true });
+  await held.lock(true); // as a live run holds its own
   const r = await run(Deno.execPath(), [
     "run",
     "-A",
@@ -814,7 +825,7 @@ Deno.test("CLI: a killed run's leftovers inside the tree are removed before the 
     root,
   ]);
   assertEquals(r.code, 0, r.stderr);
-  for (const t of [stale, staleErrs]) {
+  for (const t of [stale, staleErrs, staleLivePid]) {
     assertStringIncludes(
       r.stderr,
       `pwalk: removed ${t}, left by an earlier run killed before its end`,

@@ -504,20 +504,22 @@ setInterval(() => {
   }
 });
 
-Deno.test("report() removes the FILE.partial-PID-N a killed run left beside its output, never a row; a live one's stays", async () => {
+Deno.test("report() removes the FILE.partial-PID-N a killed run left beside its output, never a row; a live one's (locked) stays", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/tree`;
   smallTree(root);
   const ended = new Deno.Command("true").spawn();
   const dead = (await ended.status, ended.pid); // ended: its pid names no process now
   const out = `${root}/sub/scan.csv`;
-  const stale = `${out}.partial-${dead}-0`, live = `${out}.partial-${Deno.pid}-0`;
+  const stale = `${out}.partial-${dead}-0`, live = `${out}.partial-${dead}-1`;
   const other = `${out}.partial-notes`;
   for (const f of [stale, live, other]) await Deno.writeTextFile(f, "rows");
+  using held = await Deno.open(live, { read: true, write: true });
+  await held.lock(true); // as a live run (another host, another PID namespace) holds its own
   const s = await report(root, { output: out });
   assertEquals(s.leftoversRemoved, [stale]);
   assertEquals(leftovers(`${root}/sub`).sort(), [
-    `scan.csv.partial-${Deno.pid}-0`,
+    `scan.csv.partial-${dead}-1`,
     "scan.csv.partial-notes",
   ]);
   // the rows: what find lists there now, but the output itself
@@ -525,6 +527,73 @@ Deno.test("report() removes the FILE.partial-PID-N a killed run left beside its 
   const rows = parsePwalk(await Deno.readFile(out)).rows;
   assertEquals(rows.map((r) => new TextDecoder().decode(r.path)).sort(), found.sort());
   assertEquals(s.entries, found.length);
+});
+
+Deno.test("report() removes a dead run's FILE.partial-PID-N whose PID a live process has now (this one's, another's): the lock tells, not the PID", async () => {
+  // in a PID namespace (a container) every run has the same PID; after a
+  // reboot a dead run's PID is another process's
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  smallTree(root);
+  const sleeper = new Deno.Command("sleep", { args: ["300"] }).spawn();
+  try {
+    const out = `${root}/sub/scan.csv`;
+    const stale = [`${out}.partial-${Deno.pid}-0`, `${out}.partial-${sleeper.pid}-0`];
+    const live = `${out}.partial-${Deno.pid}-1`;
+    for (const f of [...stale, live]) await Deno.writeTextFile(f, "rows");
+    for (const pid of [Deno.pid, sleeper.pid]) {
+      assert((await Deno.stat(`/proc/${pid}`)).isDirectory);
+    }
+    using held = await Deno.open(live, { read: true, write: true });
+    await held.lock(true); // this process's live temporary: locked, as the library's
+    const s = await report(root, { output: out });
+    assertEquals(s.leftoversRemoved.sort(), stale.sort());
+    for (const f of stale) assertEquals(await Deno.lstat(f).catch(() => null), null);
+    assertEquals(leftovers(`${root}/sub`), [`scan.csv.partial-${Deno.pid}-1`]);
+    // never a row: the rows are what Deno.readDir finds there now, but the output
+    const rows = parsePwalk(await Deno.readFile(out)).rows.map((r) =>
+      new TextDecoder().decode(r.path)
+    );
+    const onDisk = [...Deno.readDirSync(`${root}/sub`)].map((e) => `${root}/sub/${e.name}`)
+      .filter((p) => p !== out);
+    assertEquals(rows.filter((p) => p.startsWith(`${root}/sub/`)).sort(), onDisk.sort());
+  } finally {
+    sleeper.kill();
+    await sleeper.status;
+  }
+});
+
+Deno.test("report() with 100 dead runs' FILE.partial-PID-N of this process's PID: removed, the report written; 100 live (locked) ones: an honest error", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  smallTree(root);
+  const out = `${tmp.path}/scan.csv`;
+  const names = Array.from({ length: 100 }, (_, n) => `${out}.partial-${Deno.pid}-${n}`);
+  for (const f of names) await Deno.writeTextFile(f, "x\n");
+  const s = await report(root, { output: out });
+  assertEquals(s.leftoversRemoved.length, 100);
+  assertEquals(leftovers(tmp.path), []);
+  assertEquals(parsePwalk(await Deno.readFile(out)).rows.length, s.entries);
+  // each held by a live run: none removed, and the error says what is wrong
+  const held: Deno.FsFile[] = [];
+  try {
+    for (const f of names) {
+      await Deno.writeTextFile(f, "x\n");
+      const h = await Deno.open(f, { read: true, write: true });
+      await h.lock(true);
+      held.push(h);
+    }
+    const before = await Deno.readFile(out);
+    const e = await assertRejects(() => report(root, { output: out }));
+    assertMatch(
+      (e as Error).message,
+      /cannot write .*scan\.csv: cannot make its temporary file in its folder: the 100 names .* are all there already/,
+    );
+    assertEquals(leftovers(tmp.path).length, 100);
+    assertEquals(await Deno.readFile(out), before);
+  } finally {
+    for (const h of held) h.close();
+  }
 });
 
 Deno.test("-o /dev/stdout with stdout appended to a log: written through it, the log kept", async () => {

@@ -977,7 +977,7 @@ async function openErrorsCsv(
       // .FILE.partial-PID-UUID of runs killed before their end: removed now
       const slash = target.path.lastIndexOf("/");
       const hidden = `${target.path.slice(0, slash + 1)}.${target.path.slice(slash + 1)}`;
-      for (const t of await removeBeside(hidden, PARTIAL_BESIDE)) {
+      for (const t of await removeBeside(hidden, PARTIAL_BESIDE, { locked: true })) {
         eprint(`pwalk: removed ${t}, left by an earlier run killed before its end`);
       }
       partial = await openPartial(target.path, { removeOnInterrupt: false });
