@@ -283,7 +283,12 @@ function weakCanceller(job: NativeJob, signal: AbortSignal | undefined, leftover
 export class NativeJob implements AsyncDisposable {
   readonly #job: Deno.PointerObject;
   readonly #run: RunOptions;
-  readonly #t0 = performance.now();
+  /**
+   * When the job was started: taken before the start call, in which the
+   * library starts its threads one after another while the first already
+   * walk (1024 of them take a while).
+   */
+  readonly #t0: number;
   /**
    * The signal's listener. It reaches the job through a WeakRef: a signal
    * that lives on (one controller for many walks) must not keep a dropped
@@ -298,8 +303,9 @@ export class NativeJob implements AsyncDisposable {
   #freed = false;
   readonly #leftover: Leftover;
 
-  private constructor(job: Deno.PointerObject, run: RunOptions) {
+  private constructor(job: Deno.PointerObject, run: RunOptions, t0: number) {
     this.#job = job;
+    this.#t0 = t0;
     this.#run = run;
     this.#leftover = { job, out: this.#out };
     this.#cancel = weakCanceller(this, run.signal, this.#leftover);
@@ -341,13 +347,14 @@ export class NativeJob implements AsyncDisposable {
     const sym = native();
     const opts = makeOptions(options);
     let job: Deno.PointerValue;
+    const t0 = performance.now(); // the walk begins inside start: its time counts
     try {
       job = start(opts);
     } finally {
       sym.pw_opts_free(opts);
     }
     if (!job) throw new Error("pwalk: out of memory");
-    return new NativeJob(job, run);
+    return new NativeJob(job, run, t0);
   }
 
   /** Milliseconds since the start. */

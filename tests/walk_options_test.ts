@@ -917,3 +917,27 @@ Deno.test("a frozen RegExp in skip and match works, as with @std/fs's path.match
     all.filter((p) => p.endsWith(".ts")).sort(),
   );
 });
+
+Deno.test("NativeJob: elapsedMs counts from before the start call, in which the threads start and already walk", async () => {
+  // pw_*_start starts its threads one after another while the first walk
+  // (--threads 1024: most of a short run): that time is the run's. The
+  // start is made to take a while here (as many threads' does), and the
+  // elapsed time told at the end must cover at least the span from entering
+  // the start to just before finish() (no threshold: an order of clock
+  // readings, which holds however long each part takes).
+  await using tmp = await tempDir();
+  for (let i = 0; i < 20; i++) await Deno.writeTextFile(`${tmp.path}/f${i}`, "x");
+  let entered = NaN;
+  await using job = await NativeJob.start([[Opt.ROOT, tmp.path], [Opt.THREADS, 2]], (o) => {
+    entered = performance.now();
+    const j = native().pw_walk_start(o);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100); // a slow start
+    return j;
+  });
+  let n = 0;
+  for (let b; (b = await job.nextBatch((out) => Number(out[6]))) !== undefined;) n += b;
+  assertEquals(n, 21); // the root and its 20 files
+  const before = performance.now();
+  const { elapsedMs } = await job.finish();
+  assert(elapsedMs >= before - entered, `elapsed ${elapsedMs} ms < ${before - entered} ms`);
+});
