@@ -619,8 +619,12 @@ export interface PartialFile extends Disposable {
   commit(): void;
   /** Close and remove the temporary (the file it was to replace stays as it was); nothing once committed or discarded. */
   discard(): void;
-  /** {@link PartialFile.discard}, the removal not waited for on the main thread (a forced quit, on a mount that may hang). */
-  abandon(): Promise<void>;
+  /**
+   * {@link PartialFile.discard}, the removal not waited for on the main
+   * thread (a forced quit, on a mount that may hang). Whether it removed
+   * the temporary (false once committed or discarded, or if it was gone).
+   */
+  abandon(): Promise<boolean>;
 }
 
 /**
@@ -698,9 +702,10 @@ export async function openPartial(
     },
     discard,
     async abandon() {
-      if (!close()) return;
-      await Deno.remove(tmp).catch(() => {});
+      if (!close()) return false;
+      const removed = await Deno.remove(tmp).then(() => true, () => false);
       forget();
+      return removed;
     },
     [Symbol.dispose]: discard,
   };

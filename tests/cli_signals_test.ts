@@ -593,7 +593,8 @@ Deno.test("CLI: repair --apply stopped by SIGTERM: 143, and the journal is exact
 });
 
 testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
-  name: "CLI: a second SIGINT quits a run stuck in a hung file system, its temporary removed",
+  name:
+    "CLI: a second SIGINT quits a run stuck in a hung file system, its temporaries removed and counted (--errors' too)",
   async fn() {
     await using tmp = await tempDir();
     // a tree whose "hung" folder answers after 20 s, as a dead NFS server's part
@@ -606,46 +607,56 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
       SLOWFS_ONLY: "/hung",
     });
     const mnt = fs.path;
-    const out = `${tmp.path}/out.csv`;
-    // a progress line a second: the first comes a second in, when a worker
-    // waits in the hung folder (the temporary output appears before any)
-    const p = spawnCli(["--threads", "2", "--progress=1", "-o", out, mnt]);
-    const guard = setTimeout(() => p.kill("SIGKILL"), 120_000);
-    let err = "";
-    const reader = p.stderr.getReader();
-    const readUntil = async (text: string) => {
-      while (!err.includes(text)) {
+    const out = `${tmp.path}/out.csv`, errs = `${tmp.path}/errs.csv`;
+    // the temporaries each run makes, by the start of their names
+    const ours = (n: string) => n.startsWith("out.csv") || n.startsWith(".errs.csv.partial-");
+    for (
+      const [args, temps] of [
+        [["-o", out], ["out.csv.partial-"]],
+        [["-o", out, "--errors", errs], ["out.csv.partial-", ".errs.csv.partial-"]],
+        [["--errors", errs], [".errs.csv.partial-"]], // the report on stdout
+      ] as const
+    ) {
+      // a progress line a second: the first comes a second in, when a worker
+      // waits in the hung folder (the temporary output appears before any)
+      const p = spawnCli(["--threads", "2", "--progress=1", ...args, mnt]);
+      const guard = setTimeout(() => p.kill("SIGKILL"), 120_000);
+      let err = "";
+      const reader = p.stderr.getReader();
+      const readUntil = async (text: string) => {
+        while (!err.includes(text)) {
+          const { value, done } = await reader.read();
+          if (done) fail(`stderr ended without "${text}": ${err}`);
+          err += dec.decode(value);
+        }
+      };
+      const made = () => temps.every((t) => names(tmp.path).some((n) => n.startsWith(t)));
+      await until(made, () => false, "the run's temporary files");
+      await readUntil("\n");
+      // the first signal cancels, but the workers wait in the file system
+      p.kill("SIGINT");
+      await readUntil(
+        "pwalk: stopping (SIGINT): waiting for the workers to return from the file system",
+      );
+      assert(made());
+      p.kill("SIGINT");
+      await readUntil("\n");
+      await readUntil("pwalk: SIGINT again: quit without waiting for the workers; ");
+      for (;;) {
         const { value, done } = await reader.read();
-        if (done) fail(`stderr ended without "${text}": ${err}`);
+        if (done) break;
         err += dec.decode(value);
       }
-    };
-    await until(
-      () => names(tmp.path).some((n) => n.startsWith("out.csv.partial-")),
-      () => false,
-      "the report's temporary output",
-    );
-    await readUntil("\n");
-    // the first signal cancels, but the workers wait in the file system
-    p.kill("SIGINT");
-    await readUntil(
-      "pwalk: stopping (SIGINT): waiting for the workers to return from the file system",
-    );
-    assert(names(tmp.path).some((n) => n.startsWith("out.csv.partial-")));
-    p.kill("SIGINT");
-    await readUntil("\n");
-    await readUntil("pwalk: SIGINT again: quit without waiting for the workers; ");
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      err += dec.decode(value);
+      const st = await p.status;
+      await p.stdout.cancel();
+      clearTimeout(guard);
+      assertEquals(st.signal, "SIGINT", err);
+      assertStringIncludes(
+        err,
+        `; ${temps.length} temporary file${temps.length > 1 ? "s" : ""} removed`,
+      );
+      assertEquals(names(tmp.path).filter(ours), []);
     }
-    const st = await p.status;
-    await p.stdout.cancel();
-    clearTimeout(guard);
-    assertEquals(st.signal, "SIGINT", err);
-    assertStringIncludes(err, "1 temporary file removed");
-    assertEquals(names(tmp.path).filter((n) => n.startsWith("out.csv")), []);
   },
 });
 

@@ -888,8 +888,11 @@ interface ErrorsCsv {
    * was there stays.
    */
   close(ended: boolean): void;
-  /** Remove its temporary file without closing it or waiting for its data (a forced quit). */
-  abandon(): Promise<void>;
+  /**
+   * Remove its temporary file without closing it or waiting for its data
+   * (a forced quit). How many files it removed (0 or 1).
+   */
+  abandon(): Promise<number>;
 }
 
 /**
@@ -928,7 +931,7 @@ async function openErrorsCsv(
       );
     }
     stream.writeSync(new TextEncoder().encode(ERRORS_HEADER + "\n"));
-    return { fd, close: () => {}, abandon: () => Promise.resolve() };
+    return { fd, close: () => {}, abandon: () => Promise.resolve(0) };
   }
   if (named?.isDirectory) {
     throw new UsageError(`--errors ${given} is a folder: give the errors a file`);
@@ -1036,7 +1039,7 @@ async function openErrorsCsv(
         }
       }
     },
-    abandon: async () => await partial?.abandon(),
+    abandon: async () => await partial?.abandon() ? 1 : 0,
   };
 }
 
@@ -1107,9 +1110,9 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
         // The clean-up may itself block (the output on the hung mount):
         // off the main thread, and given 2 s at most.
         const cleanup = (async () => {
+          // the output's and the --errors file's: each one counted
           const n = await removeOwnTemporaries(ui.outputs ?? []);
-          await errorsCsv?.abandon();
-          return n;
+          return n + (await errorsCsv?.abandon() ?? 0);
         })();
         const limit = new Promise<number>((r) => setTimeout(() => r(-1), 2000));
         Promise.race([cleanup, limit]).then(async (n) => {
