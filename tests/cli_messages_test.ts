@@ -15,7 +15,7 @@
 import { assert, assertEquals, assertNotEquals, assertStringIncludes } from "@std/assert";
 import { walk } from "../mod.ts";
 import { lineSet } from "./helpers/csv.ts";
-import { cli, UNPRIVILEGED } from "./helpers/run.ts";
+import { CLI, cli, run, UNPRIVILEGED } from "./helpers/run.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { deadMount } from "./helpers/slowfs.ts";
 import { python } from "./helpers/tree.ts";
@@ -584,5 +584,128 @@ Deno.test("CLI: a report or an answer that stdout cannot take (a full disk, > /d
     const r = await cli([...args, `${tmp.path}/tree`], full);
     assertEquals(r.code, 1, r.stderr);
     assertEquals(r.stderr, "pwalk: cannot write stdout: No space left on device\n");
+  }
+});
+
+Deno.test('an empty ROOT (pwalk ""): one line that says so, bad usage (2), for every command that takes one', async () => {
+  await using tmp = await tempDir();
+  const out = `${tmp.path}/out`;
+  const commands: [string, string[]][] = [
+    ["report", ["-o", `${out}.csv`]],
+    ["repair", ["--apply", "--journal", `${out}.journal`]],
+    ["plan", ["--shards", "2", "-o", `${out}.json`]],
+  ];
+  for (const [name, options] of commands) {
+    const r = await cli([name, ...options, ""]);
+    assertEquals(r.code, 2, `${name}: ${r.stderr}`);
+    assertEquals(stderrLines(r.stderr), ["pwalk: ROOT is empty"], name);
+    assertEquals(r.stdout.length, 0, name);
+  }
+  assertEquals([...Deno.readDirSync(tmp.path)], []); // nothing written
+});
+
+Deno.test("--help, --version and a command's help to a full device: 'cannot write stdout', as a report's, status 1", async () => {
+  // /dev/full: every write fails with ENOSPC (the reference: the system's text for it)
+  const why = "No space left on device";
+  for (const args of [["--help"], ["help"], ["convert", "--help"], ["--version"]]) {
+    const r = await run("sh", [
+      "-c",
+      `exec "$0" run -A "$@" > /dev/full`,
+      Deno.execPath(),
+      CLI,
+      ...args,
+    ]);
+    assertEquals(r.code, 1, `${args}: ${r.stderr}`);
+    assertEquals(stderrLines(r.stderr), [`pwalk: cannot write stdout: ${why}`], `${args}`);
+  }
+});
+
+Deno.test("-o FIFO whose reader quits: stopped quietly with 141, as --help and README say", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(root);
+  // more rows than a pipe holds (64 KiB): the writer is still writing when the reader goes
+  for (let i = 0; i < 3000; i++) Deno.writeTextFileSync(`${root}/f${i}`, "");
+  const fifo = `${tmp.path}/fifo`;
+  assertEquals((await run("mkfifo", [fifo])).code, 0);
+  const reader = run("sh", ["-c", 'head -c 10 "$0" > /dev/null', fifo]);
+  const r = await cli(["-o", fifo, root]);
+  assertEquals((await reader).code, 0);
+  assertEquals(r.code, 141, r.stderr);
+  assertEquals(r.stderr, "");
+  const help = (await cli(["--help"])).text;
+  assertStringIncludes(help, "141  stdout, or an -o FIFO, closed early by its reader");
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  assertStringIncludes(readme.replace(/\s+/g, " "), "or an `-o FIFO` whose reader quits, ends");
+});
+
+Deno.test("-o that is a link to nothing, a socket, or /dev/stderr open on a file: bad usage (2), nothing written, as --help's exit statuses say", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(root);
+  await Deno.writeTextFile(`${root}/f`, "x");
+  const link = `${tmp.path}/link`, sock = `${tmp.path}/sock`, log = `${tmp.path}/log`;
+  await Deno.symlink(`${tmp.path}/nowhere`, link);
+  using _listener = Deno.listen({ transport: "unix", path: sock });
+  for (const out of [link, sock]) {
+    const r = await cli(["-o", out, root]);
+    assertEquals(r.code, 2, r.stderr);
+    assertEquals(stderrLines(r.stderr).length, 1, r.stderr);
+  }
+  assertEquals(await Deno.lstat(`${tmp.path}/nowhere`).catch(() => null), null);
+  await Deno.writeTextFile(log, "kept\n");
+  const r = await run("sh", [
+    "-c",
+    `exec "$0" run -A "$1" -o /dev/stderr "$2" 2>> "$3"`,
+    Deno.execPath(),
+    CLI,
+    root,
+    log,
+  ]);
+  assertEquals(r.code, 2);
+  const logged = (await Deno.readTextFile(log)).split("\n").filter(Boolean);
+  assertEquals(logged[0], "kept");
+  assertEquals(logged.length, 2, logged.join("\n")); // the one line
+  const help = (await cli(["--help"])).text.replace(/\s+/g, " ");
+  assertStringIncludes(
+    help,
+    "an -o or --errors that is a folder, a socket, a link to nothing, a file the report reads, " +
+      "or a descriptor of pwalk's open on a file (-o /dev/stderr 2>>log",
+  );
+});
+
+Deno.test("-o a writable file in a folder the caller cannot write: refused (status 1, one line), where the shell's > would write it, as README says", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(root);
+  await Deno.writeTextFile(`${root}/f`, "x");
+  const dir = `${tmp.path}/ro`, out = `${dir}/out.csv`;
+  await Deno.mkdir(dir);
+  await Deno.writeTextFile(out, "old\n");
+  await Deno.chmod(out, 0o666);
+  await Deno.chmod(dir, 0o555);
+  try {
+    // the reference: the shell's > writes it in place (no capabilities, as the run below)
+    const sh = await run(UNPRIVILEGED[0], [
+      ...UNPRIVILEGED.slice(1),
+      "sh",
+      "-c",
+      'echo shell > "$0"',
+      out,
+    ]);
+    assertEquals(sh.code, 0, sh.stderr);
+    assertEquals(await Deno.readTextFile(out), "shell\n");
+    const r = await cli(["-o", out, root], { prefix: UNPRIVILEGED });
+    assertEquals(r.code, 1, r.stderr);
+    const why = "Permission denied in its folder (a report is written whole beside it, then " +
+      "renamed over it)";
+    assertEquals(stderrLines(r.stderr), [`pwalk: cannot write ${out}: ${why}`]);
+    assertEquals(await Deno.readTextFile(out), "shell\n");
+    const readme = (await Deno.readTextFile(new URL("../README.md", import.meta.url)))
+      .replace(/\s+/g, " ");
+    assertStringIncludes(readme, "One file `>` would write is refused");
+    assertStringIncludes(readme, `\`pwalk: cannot write FILE: ${why}\``);
+  } finally {
+    await Deno.chmod(dir, 0o755);
   }
 });

@@ -649,6 +649,8 @@ export async function oneRoot(f: Flags, refuse?: string): Promise<string> {
     throw new UsageError(`one ROOT folder only, got ${f._.length}: ${f._.join(" ")}${hint}`);
   }
   const root = f._[0];
+  // (the system's "No such file or directory" would name nothing: `pwalk ""`)
+  if (root === "") throw new UsageError("ROOT is empty");
   const real = await untilAnswered(`ROOT ${root}`, async () => {
     try {
       const real = await Deno.realPath(root);

@@ -17,6 +17,7 @@ import {
   stdoutClosed,
   UsageError,
   VERSION,
+  writeStdout,
 } from "./common.ts";
 import { nodeLayerWorks } from "../node_layer.ts";
 import { denoCacheWarning } from "../fetchlib.ts";
@@ -51,7 +52,7 @@ async function runModule(
   } catch (e) {
     if (!(e instanceof HelpRequested || (e instanceof UsageError && helpAmong(args)))) throw e;
     if (onHelp) return await onHelp();
-    console.log(m.HELP);
+    writeStdout(`${m.HELP}\n`); // (a write error said as the report's: cannot write stdout)
     return 0;
   }
 }
@@ -132,7 +133,7 @@ async function help(args: string[]): Promise<number> {
     return await command(args[0]).run(["--help"]);
   }
   const rows = COMMANDS.map((c) => `  ${c.name.padEnd(8)} ${c.about}`).join("\n");
-  console.log(`pwalk ${VERSION}: inventory a file system fast (John Dey's pwalk CSV)
+  writeStdout(`pwalk ${VERSION}: inventory a file system fast (John Dey's pwalk CSV)
 
 Usage: pwalk [COMMAND] [options] ...   (pwalk help COMMAND, pwalk COMMAND --help)
 
@@ -141,6 +142,7 @@ ${rows}
 
 Without a command, --chown_from/--chown_to run chown (pwalk's spelling) and
 anything else a report:
+
 `);
   return await command("report").run(["--help"]);
 }

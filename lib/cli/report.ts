@@ -27,6 +27,7 @@ import {
   VERSION,
   WALK_OPTIONS,
   walkArgs,
+  writeStdout,
 } from "./common.ts";
 import { duration, formatBytes } from "./progress.ts";
 import { outputApart, outputTarget } from "../outfile.ts";
@@ -100,13 +101,17 @@ apparent and allocated bytes, errors, time, the output and its size.
 Exit status:
   0    done (errors met on the way included, as in pwalk)
   1    failed while running (output or --errors file not writable)
-  2    bad usage: unknown option, bad value, a ROOT that is missing, not a
-       folder, or that cannot be opened and listed (nothing is written;
-       a folder below ROOT that cannot be is an error line, and its row),
-       an -o or --errors that is a folder or a file the report reads
+  2    bad usage: unknown option, bad value, an empty ROOT,
+       a ROOT that is missing, not a folder, or that cannot be
+       opened and listed (nothing is written; a folder below ROOT that
+       cannot be is an error line, and its row), an -o or --errors that
+       is a folder, a socket, a link to nothing, a file the report reads,
+       or a descriptor of pwalk's open on a file (-o /dev/stderr 2>>log:
+       give the file's own name)
   129, 130, 143   stopped by SIGHUP, SIGINT (Ctrl-C), SIGTERM: the partial
        output file is removed
-  141  stdout closed early (| head): stopped quietly, as SIGPIPE would
+  141  stdout, or an -o FIFO, closed early by its reader (| head): stopped
+       quietly, as SIGPIPE would
 `;
 
 /**
@@ -123,7 +128,7 @@ export async function run(args: string[]): Promise<number> {
     } catch (e) {
       // `pwalk report --plan --help` (--help taken as the plan): the shard's own options
       if (!(e instanceof HelpRequested || (e instanceof UsageError && helpAmong(args)))) throw e;
-      console.log(shard.HELP);
+      writeStdout(`${shard.HELP}\n`);
       return 0;
     }
   }
@@ -137,7 +142,7 @@ export async function run(args: string[]): Promise<number> {
   });
   if (f.version) {
     await ensureNative();
-    console.log(`pwalk ${VERSION} (native ${nativeVersion()})`);
+    writeStdout(`pwalk ${VERSION} (native ${nativeVersion()})\n`);
     return 0;
   }
   const root = await oneRoot(f);
