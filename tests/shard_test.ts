@@ -2485,3 +2485,32 @@ Deno.test("a scan folder holding another plan's outputs and records: slurm and p
   const j = JSON.parse((await cli(["status", dir, "--json"])).text);
   assertEquals(j.strays, olds);
 });
+
+Deno.test("a shard removes the library's temporaries a killed run left whatever process has their PID now, unless locked; shard 0's unlocked parts of a live PID stay", async () => {
+  // in a container every run has the same PID, after a reboot a dead run's
+  // PID is another process's: here this test's own (alive) PID
+  await using tmp = await tempDir();
+  const root = await sharedTree();
+  const dir = `${tmp.path}/scan`;
+  await Deno.mkdir(dir);
+  const plan = await makePlan(root, 2, `${dir}/plan.json`);
+  const pid = Deno.pid;
+  const stale = [
+    `scan-0.csv.zst.partial-${pid}-0`,
+    `scan-0.csv.zst.top-${pid}.zst.partial-${pid}-0`,
+  ];
+  const live = `scan-0.csv.zst.partial-${pid}-1`; // locked below, as a live run's
+  const part = `scan-0.csv.zst.top-${pid}.zst`; // a part: never locked, its live PID keeps it
+  for (const n of [...stale, live, part]) await Deno.writeTextFile(`${dir}/${n}`, "rows");
+  using held = await Deno.open(`${dir}/${live}`, { read: true, write: true });
+  await held.lock(true);
+  const stderr = await runShards(`${dir}/plan.json`, dir, plan.shards);
+  for (const n of stale) {
+    assertMatch(stderr[0], new RegExp(`removed ${dir}/${n.replaceAll(".", "\\.")}, left by`));
+  }
+  assertEquals(stderr[0].match(/removed .*, left by/g)?.length, stale.length, stderr[0]);
+  const temps = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) =>
+    /\.(top|front|partial)-\d/.test(n)
+  );
+  assertEquals(temps.sort(), [live, part].sort());
+});

@@ -653,18 +653,23 @@ export async function runShard(
 /**
  * Remove the temporary outputs that runs of this shard killed before their
  * end (kill -9, a node lost) left beside `output` (and beside its record),
- * and name them. Only once the output is whole, and not those of a
- * process still alive on this host. (A run of the same shard still
- * writing, on another node, is kept out by the shard's lock; only where
+ * and name them. Only once the output is whole, and not those a live
+ * process holds locked (the library's temporaries), nor the unlocked
+ * parts of shard 0 whose process is still alive on this host. (A run of
+ * the same shard still writing, on another node, is kept out by the
+ * shard's lock; only where
  * the file system has no locks would it lose its temporary and fail at
  * its end, this run's output and record standing.)
  */
 async function removeLeftovers(output: string, record: string | null): Promise<string[]> {
-  // the library's OUTPUT.partial-PID-N; shard 0's parts OUTPUT.(top|front|partial)-PID[.zst|.gz],
-  // and the library's temporary of such a part, OUTPUT.top-PID.zst.partial-PID-N
-  const temp =
-    /^\.(?:partial-(\d+)-\d+|(?:top|front|partial)-(\d+)(?:\.zst|\.gz)?(?:\.partial-\d+-\d+)?)$/;
-  const removed = await removeBeside(output, temp);
+  // the library's OUTPUT.partial-PID-N, and its temporary of a part of
+  // shard 0, OUTPUT.top-PID.zst.partial-PID-N: locked while written, so
+  // their lock tells (a PID in a container is every run's, and after a
+  // reboot another process's)
+  const library = /^\.(?:(?:top|front|partial)-\d+(?:\.zst|\.gz)?\.)?partial-(\d+)-\d+$/;
+  const removed = await removeBeside(output, library, { locked: true });
+  // shard 0's parts OUTPUT.(top|front|partial)-PID[.zst|.gz], written unlocked: their PID too
+  removed.push(...await removeBeside(output, /^\.(?:top|front|partial)-(\d+)(?:\.zst|\.gz)?$/));
   // the record's own: RECORD.partial-PID (writeAtomic)
   if (record) removed.push(...await removeBeside(record, /^\.partial-(\d+)$/));
   return removed.sort();
