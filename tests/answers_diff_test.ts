@@ -742,7 +742,10 @@ Deno.test("diff and summary text on a narrow terminal: lines wrapped or laid out
     check(r.text, columns, want);
     // the titles' words whole, wrapped where they are too wide
     const titles = r.text.split("\n\n").slice(1).map((b) => b.split("\n"));
-    for (const t of ["Folders at level 1 by net allocated growth", "Largest new files"]) {
+    const folderTitle = `Folders at level 1 (top ${d.folders.length} of ${
+      intl.format(d.folderCount)
+    }) by net allocated change`;
+    for (const t of [folderTitle, "Largest new files"]) {
       const block = titles.find((b) => t.startsWith(b[0].trim()))!;
       assertEquals(block.slice(0, t.length <= columns ? 1 : 2).join(" ").replace(/\s+/g, " "), t);
     }
@@ -832,11 +835,14 @@ print(json.dumps([sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c 
           assert(w[i] <= columns, `${args[0]} at ${columns}: ${w[i]} columns: ${l}`);
         }
         // each table (after the totals): the header and its rows end in the
-        // same column, the last column being right-aligned
+        // same column, the last column being right-aligned (after its title,
+        // wrapped onto lines indented by two spaces where it is too wide)
         let at = 0;
         for (const block of r.text.trimEnd().split("\n\n")) {
-          const n = block.split("\n").length;
-          const rows = w.slice(at + 1, at + n).filter((_, k) => lines[at + 1 + k] !== "  (none)");
+          const bl = block.split("\n"), n = bl.length;
+          let t = 1;
+          while (t < n && bl[t].startsWith("  ") && bl[t] !== "  (none)") t++;
+          const rows = w.slice(at + t, at + n).filter((_, k) => lines[at + t + k] !== "  (none)");
           if (at > 0) {
             assert(
               rows.every((x) => x === rows[0]),
@@ -892,4 +898,204 @@ Deno.test("diff: an old C pwalk's scan with ROOT typed as 'R/' ('R/', 'R//a') pa
   // (the note of roots that differ, once "R/" is not "R", is not printed)
   const c = await cli(["diff", "--no-names", old, now]);
   assertEquals([c.code, c.stderr], [0, ""]);
+});
+
+Deno.test("diff --top: the largest net changes either way (the user who freed most is listed), and how many changed", async () => {
+  // A crafted pair of scans: many owners' files grow a little, a few
+  // owners delete or shrink much, some files change owner. The reference
+  // is computed here from the rows written (no hard links: each row's
+  // bytes count), ranked by the size of the change.
+  await using tmp = await tempDir();
+  let seed = 7;
+  const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+  type Row = { ino: number; path: string; depth: number; uid: number; size: number; mt: number };
+  // (parent-inode: the folder's inode, as pwalk writes it)
+  const parent = (r: Row) =>
+    dirs.find((d) => r.path.startsWith(`${d.path}/`) && d.depth === r.depth - 1)?.ino ?? 0;
+  const row = (r: Row, dir = false) =>
+    [
+      r.ino,
+      parent(r),
+      r.depth,
+      `"${r.path}"`,
+      `""`,
+      r.uid,
+      r.uid + 1000,
+      r.size,
+      2049,
+      Math.ceil(r.size / 4096) * 8,
+      dir ? 2 : 1,
+      dir ? `"0040755"` : `"0100644"`,
+      1,
+      r.mt,
+      1,
+      dir ? 3 : -1,
+      0,
+    ].join(",");
+  const folders = ["/p/a", "/p/b", "/p/c", "/p/d", "/p/e", "/p/f"];
+  const dirs: Row[] = [
+    { ino: 1, path: "/p", depth: -1, uid: 0, size: 4096, mt: 1 },
+    ...folders.map((path, i) => ({ ino: 2 + i, path, depth: 0, uid: 0, size: 4096, mt: 1 })),
+  ];
+  const old: Row[] = [], neu: Row[] = [];
+  for (let i = 0; i < 120; i++) {
+    const r: Row = {
+      ino: 100 + i,
+      path: `${folders[i % folders.length]}/f${i}`,
+      depth: 1,
+      uid: 2000 + (i % 15),
+      size: 1 + rnd(3) * 50_000 + rnd(4000),
+      mt: 10,
+    };
+    old.push(r);
+    const k = rnd(20);
+    if (k === 0) continue; // deleted
+    if (k === 1) neu.push({ ...r, size: 1 + rnd(10) * 4096, mt: 20 }); // shrunk
+    else if (k === 2) neu.push({ ...r, uid: 2000 + rnd(15) }); // given away
+    else if (k < 12) neu.push({ ...r, size: r.size + 1 + rnd(9_000), mt: 20 }); // grown a little
+    else neu.push(r);
+  }
+  // a few big deletions, and new files
+  for (const [i, uid] of [[0, 2003], [1, 2011]]) {
+    old.push({ ino: 900 + i, path: `/p/${"ef"[i]}/big`, depth: 1, uid, size: 3 * 2 ** 30, mt: 5 });
+  }
+  for (let i = 0; i < 6; i++) {
+    neu.push({
+      ino: 1000 + i,
+      path: `/p/a/new${i}`,
+      depth: 1,
+      uid: 2020 + i,
+      size: 5000 * i,
+      mt: 30,
+    });
+  }
+  const header = COLUMNS.join(",");
+  const write = (f: string, rows: Row[]) =>
+    Deno.writeTextFile(
+      f,
+      [header, ...dirs.map((d) => row(d, true)), ...rows.map((r) => row(r))].join("\n") + "\n",
+    );
+  await write(`${tmp.path}/old.csv`, old);
+  await write(`${tmp.path}/new.csv`, neu);
+
+  // the reference: per key, NEW's sums minus OLD's; the keys with a row
+  // that changed (or changed owner) on either side
+  const al = (r: Row) => Math.ceil(r.size / 4096) * 4096;
+  const byPath = (rows: Row[]) => new Map(rows.map((r) => [r.path, r]));
+  const om = byPath(old), nm = byPath(neu);
+  // the same entry unchanged; for owners, also with the same owner (a file
+  // given away is the old owner's loss and the new one's gain)
+  const same = (a: Row | undefined, b: Row | undefined, owner: boolean) =>
+    a !== undefined && b !== undefined && a.ino === b.ino && a.size === b.size &&
+    a.mt === b.mt && (!owner || a.uid === b.uid);
+  const rank = (net: Map<string, number[]>) => (a: string, b: string) => {
+    const [x, y] = [net.get(a)!, net.get(b)!];
+    for (const i of [0, 1, 2]) {
+      if (Math.abs(x[i]) !== Math.abs(y[i])) return Math.abs(y[i]) - Math.abs(x[i]);
+    }
+    for (const i of [0, 1, 2]) if (x[i] !== y[i]) return y[i] - x[i];
+    return a < b ? -1 : 1;
+  };
+  const ref = (key: (r: Row) => string, owner = true) => {
+    const net = new Map<string, number[]>();
+    const add = (r: Row, s: number) => {
+      const v = net.get(key(r)) ?? [0, 0, 0];
+      net.set(key(r), [v[0] + s * al(r), v[1] + s * r.size, v[2] + s]);
+    };
+    const changed = new Set<string>();
+    for (const r of old) if (!same(r, nm.get(r.path), owner)) add(r, -1), changed.add(key(r));
+    for (const r of neu) if (!same(om.get(r.path), r, owner)) add(r, 1), changed.add(key(r));
+    return { order: [...changed].sort(rank(net)), net, count: changed.size };
+  };
+  const users = ref((r) => String(r.uid));
+  const groups = ref((r) => String(r.uid + 1000));
+  const fold = ref((r) => r.path.slice(0, r.path.lastIndexOf("/")), false);
+  // the crafted data holds what the cut used to hide: a loss larger than
+  // every growth, ranked past --top by growth
+  const top = 4;
+  const lossUid = users.order[0];
+  assert(users.net.get(lossUid)![0] < 0, "the largest change is a loss");
+  assert(users.count > top);
+
+  const d = await diff([`${tmp.path}/old.csv`], [`${tmp.path}/new.csv`], { top, names: false });
+  for (
+    const [got, want, n] of [
+      [d.users, users, d.userCount],
+      [d.groups, groups, d.groupCount],
+      [d.folders, fold, d.folderCount],
+    ] as const
+  ) {
+    assertEquals(got.map((r) => r.key), want.order.slice(0, top));
+    assertEquals(
+      got.map((r) => [r.net.allocatedBytes, r.net.apparentBytes, r.net.entries]),
+      want.order.slice(0, top).map((k) => want.net.get(k)),
+    );
+    assertEquals(n, want.count);
+  }
+  // the recursive folder table, ranked the same way: the root and the
+  // level-1 folders (all of them compared)
+  const rec = new Map<string, number[]>(dirs.map((d) => [d.path, [0, 0, 0]]));
+  for (const [rows, s] of [[old, -1], [neu, 1]] as const) {
+    for (const r of rows) {
+      for (const f of new Set(["/p", r.path.slice(0, r.path.lastIndexOf("/"))])) {
+        const v = rec.get(f)!;
+        rec.set(f, [v[0] + s * al(r), v[1] + s * r.size, v[2] + s]);
+      }
+    }
+  }
+  assertEquals(d.growingFolderCount, dirs.length);
+  assertEquals(
+    d.growingFolders.map((f) => [
+      f.path,
+      f.delta.allocatedBytes,
+      f.delta.apparentBytes,
+      f.delta.entries,
+    ]),
+    [...rec.keys()].sort(rank(rec)).slice(0, top).map((k) => [k, ...rec.get(k)!]),
+  );
+
+  // the text says where the cut is, and lists the loss; JSON the counts
+  const t = await cli([
+    "diff",
+    "--no-names",
+    "--top",
+    `${top}`,
+    `${tmp.path}/old.csv`,
+    `${tmp.path}/new.csv`,
+  ]);
+  assertEquals(t.code, 0, t.stderr);
+  const users1 = t.text.split("\n\n").find((p) => p.startsWith("Users"))!;
+  assert(users1.startsWith(`Users (top ${top} of ${users.count})`), users1);
+  assert(new RegExp(`^${lossUid}\\s+-`, "m").test(users1), users1);
+  // the HTML page's tables alike
+  const html = `${tmp.path}/d.html`;
+  const h = await cli([
+    "diff",
+    "--no-names",
+    "--top",
+    `${top}`,
+    "--html",
+    html,
+    `${tmp.path}/old.csv`,
+    `${tmp.path}/new.csv`,
+  ]);
+  assertEquals(h.code, 0, h.stderr);
+  const page = await Deno.readTextFile(html);
+  for (const [what, n] of [["Users", users.count], ["Groups", groups.count]] as const) {
+    assert(page.includes(`<h2>${what} (top ${top} of ${n}) by net allocated change`), what);
+  }
+  const j = await cli([
+    "diff",
+    "--json",
+    "--no-names",
+    "--top",
+    `${top}`,
+    `${tmp.path}/old.csv`,
+    `${tmp.path}/new.csv`,
+  ]);
+  const jd = JSON.parse(j.text);
+  assertEquals(
+    [jd.userCount, jd.groupCount, jd.folderCount, jd.growingFolderCount],
+    [users.count, groups.count, fold.count, dirs.length],
+  );
 });

@@ -141,14 +141,32 @@ export interface Diff {
     unchanged: Change;
     net: Change;
   };
-  /** Top users by net allocated growth. */
+  /**
+   * The `top` users whose net allocated bytes changed most, growth or loss
+   * alike (by the size of the change: a user who freed 1 TiB comes before
+   * one who used 1 GiB more); ties by net apparent bytes, then net entries
+   * (each by size), then growth before loss, then the uid as text.
+   */
   users: ChangeRow[];
-  /** Top groups by net allocated growth. */
+  /** Users with any change (`users` is the first `top` of them). */
+  userCount: number;
+  /** The `top` groups whose net allocated bytes changed most (ordered as `users`). */
   groups: ChangeRow[];
-  /** Folders at level `depth` by net allocated growth. */
+  /** Groups with any change (`groups` is the first `top` of them). */
+  groupCount: number;
+  /** The `top` folders at level `depth` whose net allocated bytes changed most (ordered as `users`). */
   folders: ChangeRow[];
-  /** Folders (levels 0..depth) whose recursive allocated size grew most. */
+  /** Folders at level `depth` with any change (`folders` is the first `top` of them). */
+  folderCount: number;
+  /**
+   * The `top` folders (levels 0..depth) whose recursive allocated size
+   * changed most, grown or shrunk (by the size of the change; ties by the
+   * apparent change's size, growth first, then path). Named for what it
+   * held first, when only growth was listed.
+   */
   growingFolders: FolderChange[];
+  /** Folders at levels 0..depth in either scan (`growingFolders` is the first `top` of them). */
+  growingFolderCount: number;
   /** Largest regular files added (replaced included), by NEW's st_size; NEW's owner. */
   newFiles: FileChange[];
   /** Largest regular files removed (replaced included), by OLD's st_size; OLD's owner. */
@@ -224,13 +242,21 @@ const BREAKDOWN = [
   `coalesce(sum(al) FILTER (side = 'n'), 0) - coalesce(sum(al) FILTER (side = 'o'), 0) AS net_al`,
 ].join(",\n  ");
 
+/**
+ * SQL ORDER BY terms: the largest changes first, growth or loss alike (a
+ * cut to --top that kept the largest growth only would hide who freed the
+ * most), ties by the next figure's size, then growth before loss.
+ */
+const BY_SIZE = (al: string, ab: string, n: string) =>
+  `abs(${al}) DESC, abs(${ab}) DESC, abs(${n}) DESC, ${al} DESC, ${ab} DESC, ${n} DESC`;
+
 async function breakdown(
   e: Engine,
   newKey: string,
   oldKey: string,
   where: string,
   top: number,
-): Promise<ChangeRow[]> {
+): Promise<[ChangeRow[], number]> {
   const rows = await e.all(`WITH c AS (
     SELECT ${newKey} AS k, 'n' AS side, st, nab AS ab, nal AS al, 0 AS dsz FROM j
       WHERE ni IS NOT NULL AND (${where})
@@ -241,9 +267,9 @@ async function breakdown(
     SELECT ${newKey} AS k, 'g' AS side, st, nab::HUGEINT - oab AS ab, nal - oal AS al,
       sign(ns::HUGEINT - os) AS dsz FROM j WHERE st = 'changed'
   )
-  SELECT k::VARCHAR AS k, ${BREAKDOWN} FROM c GROUP BY k
-  ORDER BY net_al DESC, net_ab DESC, k LIMIT ${top}`);
-  return rows.map((r) => ({
+  SELECT k::VARCHAR AS k, ${BREAKDOWN}, count(*) OVER () AS m FROM c GROUP BY k
+  ORDER BY ${BY_SIZE("net_al", "net_ab", "net_n")}, k LIMIT ${top}`);
+  const list = rows.map((r) => ({
     key: String(r.k),
     id: null,
     name: null,
@@ -253,6 +279,7 @@ async function breakdown(
     shrunk: change(r, "shr"),
     net: change(r, "net"),
   }));
+  return [list, rows.length ? num(rows[0].m) : 0];
 }
 
 function fileChange(r: Record<string, unknown>): FileChange {
@@ -456,8 +483,8 @@ export async function diff(
       },
     };
 
-    const users = await breakdown(e, "nu", "ou", "st <> 'same' OR ou <> nu", top);
-    const groups = await breakdown(e, "ng", "og", "st <> 'same' OR og <> ng", top);
+    const [users, userCount] = await breakdown(e, "nu", "ou", "st <> 'same' OR ou <> nu", top);
+    const [groups, groupCount] = await breakdown(e, "ng", "og", "st <> 'same' OR og <> ng", top);
     // The folder at level `depth` holding each entry (or its parent chain up to there).
     // (computed for changed rows only: string work on every row would cost more than the join)
     // Each side by its own kind and depth: a file that became a folder is
@@ -469,7 +496,7 @@ export async function diff(
       return `coalesce(nullif(array_to_string(list_slice(string_split(${dkey}, '/'), 1, ` +
         `len(string_split(${dkey}, '/')) - (${lvl}) + least(${lvl}, ${depth})), '/'), ''), '/')`;
     };
-    const folders = await breakdown(
+    const [folders, folderCount] = await breakdown(
       e,
       folderKey("coalesce(nk, ok)", "coalesce(nd, od)"),
       folderKey("coalesce(ok, nk)", "coalesce(od, nd)"),
@@ -480,13 +507,14 @@ export async function diff(
 
     await folderTotals(e, "o", depth, "ro");
     await folderTotals(e, "n", depth, "rn");
-    const growingFolders = (await e.all(`SELECT coalesce(rn.path, ro.path) AS path,
+    const growing = await e.all(`SELECT coalesce(rn.path, ro.path) AS path,
         coalesce(rn.level, ro.level) AS level,
         coalesce(ro.al, 0) AS o_al, coalesce(ro.ab, 0) AS o_ab, coalesce(ro.n, 0) AS o_n,
         coalesce(ro.nf, 0) AS o_nf, coalesce(rn.al, 0) AS n_al, coalesce(rn.ab, 0) AS n_ab,
-        coalesce(rn.n, 0) AS n_n, coalesce(rn.nf, 0) AS n_nf
+        coalesce(rn.n, 0) AS n_n, coalesce(rn.nf, 0) AS n_nf, count(*) OVER () AS m
       FROM ro FULL OUTER JOIN rn ON ro.path = rn.path AND ro.level = rn.level
-      ORDER BY n_al - o_al DESC, n_ab - o_ab DESC, path LIMIT ${top}`)).map((r) => {
+      ORDER BY ${BY_SIZE("n_al - o_al", "n_ab - o_ab", "n_n - o_n")}, path LIMIT ${top}`);
+    const growingFolders = growing.map((r) => {
       const a = (p: string): Amount => ({
         allocatedBytes: num(r[`${p}_al`]),
         apparentBytes: num(r[`${p}_ab`]),
@@ -549,9 +577,13 @@ export async function diff(
       depth,
       totals,
       users,
+      userCount,
       groups,
+      groupCount,
       folders,
+      folderCount,
       growingFolders,
+      growingFolderCount: growing.length ? num(growing[0].m) : 0,
       newFiles: newFilesList,
       deletedFiles,
       changedFiles,

@@ -510,6 +510,10 @@ export async function diffHtml(d: Diff): Promise<string> {
       C(r.shrunk.entries),
       D(r.shrunk.allocatedBytes),
     ]);
+  // the largest changes either way, and how many there were (a cut to --top
+  // shows as one)
+  const cut = (what: string, rows: ChangeRow[], total: number) =>
+    `${what} (top ${rows.length} of ${count(total)}) by net allocated change`;
   const head = [
     "",
     "net allocated",
@@ -526,9 +530,9 @@ export async function diffHtml(d: Diff): Promise<string> {
   ];
   for (
     const [id, title, rows] of [
-      ["users", "Users by net allocated growth", d.users],
-      ["groups", "Groups by net allocated growth", d.groups],
-      ["folders", `Folders at level ${d.depth} by net allocated growth`, d.folders],
+      ["users", cut("Users", d.users, d.userCount), d.users],
+      ["groups", cut("Groups", d.groups, d.groupCount), d.groups],
+      ["folders", cut(`Folders at level ${d.depth}`, d.folders, d.folderCount), d.folders],
     ] as const
   ) {
     // What the four kinds of change leave of the net: entries whose owner
@@ -585,7 +589,9 @@ export async function diffHtml(d: Diff): Promise<string> {
   parts.push(
     htmlTable(
       "growing",
-      `Folders (levels 0-${d.depth}) that grew most, recursive`,
+      `Folders (levels 0-${d.depth}; top ${d.growingFolders.length} of ${
+        count(d.growingFolderCount)
+      }) that changed most, recursive`,
       ["folder", "old allocated", "new allocated", "change", "entries change"],
       d.growingFolders.map((
         f,

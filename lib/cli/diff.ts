@@ -44,8 +44,11 @@ path it is gone from (same inode, type, size, mtime) is also counted as
 moved (one name per name gone: a hard link made beside it is added).
 Prints the totals; per user, group and
 folder (at --depth) the bytes and entries added, removed, grown, shrunk and
-net; the folders that grew most; the largest new, deleted and changed files
-(owner: a deleted file's in OLD, a new or changed file's in NEW).
+net; the folders whose recursive size changed most; the largest new, deleted
+and changed files (owner: a deleted file's in OLD, a new or changed file's in
+NEW). The tables per user, group and folder list the --top largest net
+changes, growth or loss alike (who freed the most is listed beside who used
+the most), each titled with how many had a change ("top 10 of 25").
 
 The text is fitted to the terminal's width (40 columns at least), else to
 $COLUMNS when it is 40 or more (a smaller one is ignored: nothing is cut).
@@ -102,10 +105,17 @@ export function run(args: string[]): Promise<number> {
   });
 }
 
-function changeTable(title: string, label: string, rows: ChangeRow[], width: number): string {
+function changeTable(
+  what: string,
+  label: string,
+  rows: ChangeRow[],
+  total: number,
+  width: number,
+): string {
   // added ... shrunk: entries, then their allocated bytes in parentheses;
   // left out from the right where the width is short
   const both = (n: number, b: string) => `${count(n)} (${b})`;
+  const title = `${what} (top ${rows.length} of ${count(total)}) by net allocated change`;
   const legend = `${title} (added ... shrunk: entries (allocated))`;
   return table(
     legend.length <= width ? legend : title,
@@ -204,11 +214,13 @@ export function formatDiff(d: Diff, width: number): string {
       sides.join("; ").length <= width ? sides.join("; ") : sides.map((l) => wrap(l, width)),
       ...totalsLines(d.totals, width),
     ].flat().join("\n"),
-    changeTable("Users by net allocated growth", "user", d.users, width),
-    changeTable("Groups by net allocated growth", "group", d.groups, width),
-    changeTable(`Folders at level ${d.depth} by net allocated growth`, "folder", d.folders, width),
+    changeTable("Users", "user", d.users, d.userCount, width),
+    changeTable("Groups", "group", d.groups, d.groupCount, width),
+    changeTable(`Folders at level ${d.depth}`, "folder", d.folders, d.folderCount, width),
     table(
-      `Folders (levels 0-${d.depth}) that grew most, recursive`,
+      `Folders (levels 0-${d.depth}; top ${d.growingFolders.length} of ${
+        count(d.growingFolderCount)
+      }) that changed most, recursive`,
       ["folder", "old alloc", "new alloc", "change", "entries change"],
       d.growingFolders.map((f) => [
         f.path,
