@@ -267,6 +267,27 @@ Deno.test("convert and --html keep a replaced file's owner and mode, as -o does;
   assertEquals(r.code, 0, r.stderr);
   const names = [...Deno.readDirSync(tmp.path)].map((e) => e.name);
   for (const n of left) assert(!names.includes(n), `${n} left`);
+  // and one a killed --html run left, by summary's and diff's --html (a live
+  // run's temporary, its process alive and its lock held, is kept)
+  for (const cmd of ["summary", "diff"]) {
+    const gone = `${tmp.path}/.s.html.partial-${dead}-${crypto.randomUUID()}`;
+    const live = `${tmp.path}/.s.html.partial-${Deno.pid}-${crypto.randomUUID()}`;
+    for (const n of [gone, live]) await Deno.writeTextFile(n, "<html>");
+    using held = await Deno.open(live, { write: true });
+    await held.lock(true);
+    const h = await cli([
+      cmd,
+      "--no-names",
+      "--html",
+      `${tmp.path}/s.html`,
+      ...(cmd === "diff" ? [scan, scan] : [scan]),
+    ]);
+    assertEquals(h.code, 0, h.stderr);
+    const after = [...Deno.readDirSync(tmp.path)].map((e) => `${tmp.path}/${e.name}`);
+    assert(!after.includes(gone), `${cmd}: ${gone} left`);
+    assert(after.includes(live), `${cmd}: a live run's ${live} removed`);
+    await Deno.remove(live);
+  }
   // a write that fails: said as OUT's
   await Deno.symlink("/dev/full", `${tmp.path}/full.csv`);
   const f = await cli(["convert", scan, `${tmp.path}/full.csv`]);

@@ -18,6 +18,7 @@ import {
   openDirect,
   openPartial,
   osErrorText,
+  outputTarget,
   PARTIAL_BESIDE,
   type PartialFile,
   removeBeside,
@@ -1431,7 +1432,8 @@ export async function checkHtmlOutput(f: Flags, scans: readonly string[]): Promi
 
 /**
  * Print an answer on stdout: as JSON with --json, else as `text` gives it;
- * with --html FILE also the page `html` gives, written whole.
+ * with --html FILE also the page `html` gives, written whole (and the
+ * temporaries beside FILE that runs killed outright left, removed).
  */
 export async function printAnswer<T>(
   f: Flags,
@@ -1439,7 +1441,19 @@ export async function printAnswer<T>(
   html: (answer: T) => Promise<string>,
   text: (answer: T) => string,
 ): Promise<void> {
-  if (f.html) await writeWhole(f.html as string, await html(answer));
+  if (f.html) {
+    const page = await html(answer), target = await outputTarget(String(f.html));
+    await writeWhole(String(f.html), page, target);
+    // temporaries a run killed outright (kill -9) left beside it, as convert
+    // removes its own
+    if (!target.direct) {
+      const slash = target.path.lastIndexOf("/");
+      await removeBeside(
+        `${target.path.slice(0, slash + 1)}.${target.path.slice(slash + 1)}`,
+        PARTIAL_BESIDE,
+      );
+    }
+  }
   writeStdout((f.json ? JSON.stringify(answer, null, 2) : text(answer)) + "\n");
 }
 
