@@ -9,15 +9,26 @@
  * @module
  */
 
-/** Paths to remove when the process is interrupted: partial outputs (true), spill folders. */
+/** Paths to remove when the process is interrupted: partial outputs (true), spill folders and probes. */
 const pending = new Map<string, boolean>();
+
+/** Whether {@link removePending} ran: the process is ending. */
+let ended = false;
+
+/**
+ * Whether an interrupt's clean-up ({@link removePending}) ran: the process
+ * is ending, and a temporary made now would not be removed.
+ */
+export function interrupted(): boolean {
+  return ended;
+}
 
 /** The "unload" listener, in place while anything is pending. */
 const onUnload = () => removePending();
 
 /**
- * Remove `path` (a partial output, or a spill folder when `output` is
- * false) if the process is interrupted before the returned function is
+ * Remove `path` (a partial output, or a spill folder or an empty probe
+ * when `output` is false) if the process is interrupted before the returned function is
  * called: by a signal the CLI takes, or by `Deno.exit()` (its "unload"
  * event; a process killed outright, `kill -9`, leaves it).
  *
@@ -40,6 +51,7 @@ export function removeOnInterrupt(path: string, output = true): () => void {
  * signal handler); returns how many partial outputs there were.
  */
 export function removePending(): number {
+  ended = true;
   let outputs = 0;
   for (const [p, output] of pending) {
     try {

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { removeOnInterrupt } from "./interrupt.ts";
+import { interrupted, removeOnInterrupt } from "./interrupt.ts";
 import { untrustedAncestor } from "./trust.ts";
 import { errnoText } from "./errno.ts";
 import { nodeLayerWorks } from "./node_layer.ts";
@@ -141,11 +141,22 @@ async function createPartial(
   tmp: string,
   old: Deno.FileInfo | null,
 ): Promise<Deno.FsFile> {
-  return await Deno.open(tmp, {
-    write: true,
-    createNew: true,
-    mode: old ? old.mode! & 0o777 : 0o666,
-  });
+  return await Deno.open(tmp, partialOpen(old));
+}
+
+/**
+ * {@link createPartial} in one synchronous step, for a temporary registered
+ * for removal on interrupt in the same step: a signal's handler runs only
+ * between steps, so it finds the file made and registered, or neither (made
+ * by an asynchronous call, the file could appear after the handler's
+ * removal, and be left though the handler said it removed it).
+ */
+function createPartialSync(tmp: string, old: Deno.FileInfo | null): Deno.FsFile {
+  return Deno.openSync(tmp, partialOpen(old));
+}
+
+function partialOpen(old: Deno.FileInfo | null): Deno.OpenOptions {
+  return { write: true, createNew: true, mode: old ? old.mode! & 0o777 : 0o666 };
 }
 
 /** Write all of `bytes` to `f`. */
@@ -569,12 +580,18 @@ export async function checkedOutput(
     }
   }
   const probe = partialBeside(target.path);
+  let forget: () => void;
   try {
-    await Deno.writeFile(probe, new Uint8Array(), { createNew: true });
+    if (interrupted()) throw new Deno.errors.Interrupted("Interrupted"); // ending: none made
+    // made and registered for removal on interrupt in one synchronous step
+    // (see createPartialSync); not counted as a partial output
+    Deno.openSync(probe, { write: true, createNew: true }).close();
+    forget = removeOnInterrupt(probe, false);
   } catch (e) {
     throw new Error(`pwalk: cannot write ${file}: ${osErrorText(e)}`);
   }
   await Deno.remove(probe).catch(() => {});
+  forget();
   return target;
 }
 
@@ -631,7 +648,8 @@ export interface PartialFile extends Disposable {
  * Start replacing `path` (a regular file or a new name: {@link outputTarget}'s
  * path, not a direct one) with a file written whole: a temporary named by
  * {@link partialBeside}, removed if the process is interrupted
- * ({@link removeOnInterrupt}), made never through a link with the old
+ * ({@link removeOnInterrupt}; made and registered in one synchronous step,
+ * none made once an interrupt's clean-up ran: Deno.errors.Interrupted), made never through a link with the old
  * file's permission bits ({@link createPartial}), locked while open so that
  * no other run takes it for a dead run's leftover ({@link removeBeside}),
  * and kept open until
@@ -656,12 +674,16 @@ export async function openPartial(
   let tmp: string, forget: () => void, file: Deno.FsFile;
   for (let attempt = 0;; attempt++) {
     tmp = partialBeside(path);
-    forget = options.removeOnInterrupt === false ? () => {} : removeOnInterrupt(tmp);
-    try {
+    if (options.removeOnInterrupt === false) {
+      forget = () => {};
       file = await createPartial(tmp, old);
-    } catch (e) {
-      forget();
-      throw e;
+    } else {
+      // an interrupt's handler ran (it removed what was registered, this
+      // run's temporary too): no new one, it would be left at the exit
+      if (interrupted()) throw new Deno.errors.Interrupted("Interrupted");
+      // made and registered in one synchronous step (createPartialSync)
+      file = createPartialSync(tmp, old);
+      forget = removeOnInterrupt(tmp);
     }
     // locked for its whole life: another run's tidying never takes it
     if (await claimTemp(tmp, file) || attempt >= 99) break;

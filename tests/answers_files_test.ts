@@ -1030,3 +1030,61 @@ Deno.test("convert --level N compresses a .csv.zst at level N, as the zstd comma
     `convert: ${JSON.stringify(size)}, zstd: ${JSON.stringify(cliSize)}`,
   );
 });
+
+Deno.test("an interrupt's clean-up run as soon as --html's temporary (or the write probe) is registered finds it made and removes it; none is made after", async () => {
+  // The CLI's signal handler is removePending(), run between two steps of
+  // the event loop. Here it runs at the first such point after the
+  // registration (a microtask queued when the first path is registered:
+  // interrupt.ts then adds its "unload" listener, where the folder is
+  // listed), in a child process of its own (the clean-up ends the
+  // process's outputs).
+  await using tmp = await tempDir();
+  const script = `${tmp.path}/interrupt.ts`;
+  await Deno.writeTextFile(
+    script,
+    `import { checkedOutput, openPartial } from ${
+      JSON.stringify(new URL("../lib/outfile.ts", import.meta.url).href)
+    };
+import { removePending } from ${
+      JSON.stringify(new URL("../lib/interrupt.ts", import.meta.url).href)
+    };
+const [what, dir] = Deno.args;
+const temps = () => [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.includes(".partial-"));
+const seen = [];
+const add = globalThis.addEventListener.bind(globalThis);
+globalThis.addEventListener = (type, l, o) => {
+  if (type === "unload") {
+    const there = temps(); // as it is registered
+    queueMicrotask(() => seen.push({ there, removed: removePending() }));
+  }
+  return add(type, l, o);
+};
+let error = null, out = null;
+try {
+  out = what === "probe" ? await checkedOutput(dir + "/page.html") : await openPartial(dir + "/page.html");
+} catch (e) {
+  error = e.name;
+}
+const after = temps();
+if (out?.discard) out.discard();
+console.log(JSON.stringify({ seen, error, after }));
+`,
+  );
+  for (const what of ["partial", "probe"]) {
+    const dir = `${tmp.path}/${what}`;
+    await Deno.mkdir(dir);
+    const r = await run(Deno.execPath(), ["run", "-A", script, what, dir]);
+    assertEquals(r.code, 0, r.stderr);
+    const got = JSON.parse(r.text);
+    // registered once it was made; the clean-up ran once and removed it (a
+    // probe is no partial output: not counted; its own removal, started
+    // before, may have been first)
+    assertEquals(got.seen.length, 1, `${what}: ${r.text}`);
+    assertEquals(got.seen[0].there.length, 1, `${what}: made when registered: ${r.text}`);
+    if (what === "partial") assertEquals(got.seen[0].removed, 1, r.text);
+    // and nothing is left, nor made after it (the partial output: refused)
+    assertEquals(got.after, [], `${what}: ${r.text}`);
+    assertEquals(got.error, what === "partial" ? "Interrupted" : null, `${what}: ${r.text}`);
+    assertEquals([...Deno.readDirSync(dir)], []);
+  }
+});
