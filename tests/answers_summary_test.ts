@@ -13,7 +13,13 @@
  * - Parquet: DuckDB reads it back with the documented types and the same
  *   rows as the CSV; converted back to .csv.zst it holds the same lines.
  */
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertRejects,
+  assertStringIncludes,
+} from "@std/assert";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { AGE_BUCKETS, convert, summarize, type Summary } from "../mod.ts";
 import {
@@ -489,23 +495,69 @@ testNeeding([ZSTD], {
   },
 });
 
-Deno.test("summary with a name service that hangs: numbers after PWALK_NAMES_TIMEOUT, not a hang", async () => {
+Deno.test("summary and diff with a name service that hangs: numbers after PWALK_NAMES_TIMEOUT, one warning, both lookups at once", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/tree`;
   await Deno.mkdir(root);
   await Deno.writeTextFile(`${root}/f`, "x");
   const scan = `${tmp.path}/s.csv`;
   assertEquals((await cli(["-o", scan, root])).code, 0);
-  // a getent that never answers (a dead LDAP server), first on PATH
-  const bin = `${tmp.path}/bin`;
+  await Deno.writeTextFile(`${root}/g`, "y"); // (for diff: a change, a user and a group to name)
+  const scan2 = `${tmp.path}/s2.csv`;
+  assertEquals((await cli(["-o", scan2, root])).code, 0);
+  // a getent that never answers (a dead LDAP server), first on PATH; each
+  // notes whether the other one ran when it began (its PID alive)
+  const bin = `${tmp.path}/bin`, log = `${tmp.path}/getent`;
   await Deno.mkdir(bin);
-  await Deno.writeTextFile(`${bin}/getent`, "#!/bin/sh\nexec sleep 600\n", { mode: 0o755 });
+  await Deno.mkdir(log);
+  await Deno.writeTextFile(
+    `${bin}/getent`,
+    `#!/bin/sh
+echo $$ > '${log}'/"$1.pid"
+for f in '${log}'/*.pid; do
+  [ "$f" = '${log}'/"$1.pid" ] && continue
+  [ -d /proc/"$(cat "$f")" ] && echo "$1 began while $f ran" >> '${log}/overlap'
+done
+exec sleep 600
+`,
+    { mode: 0o755 },
+  );
   const env = { PATH: `${bin}:${Deno.env.get("PATH")}`, PWALK_NAMES_TIMEOUT: "1" };
-  const r = await cli(["summary", "--json", scan], { env, timeoutMs: 120_000 });
-  assert(!r.timedOut, "summary hung on getent");
-  assertEquals(r.code, 0, r.stderr);
-  const s = JSON.parse(r.text) as Summary;
-  assertEquals(s.users.map((u) => [u.id, u.name]), [[Deno.uid(), null]]);
+  for (const args of [["summary", "--json", scan], ["diff", "--json", scan, scan2]]) {
+    await Deno.remove(`${log}/overlap`).catch(() => {});
+    const r = await cli(args, { env, timeoutMs: 120_000 });
+    assert(!r.timedOut, `${args[0]} hung on getent`);
+    assertEquals(r.code, 0, r.stderr);
+    const s = JSON.parse(r.text) as Summary;
+    if (args[0] === "summary") {
+      assertEquals(s.users.map((u) => [u.id, u.name]), [[Deno.uid(), null]]);
+    }
+    // said in one line; both getents asked (passwd and group), the one
+    // begun while the other ran
+    assertEquals(r.stderr.trimEnd().split("\n").length, 1, r.stderr);
+    assertMatch(
+      r.stderr,
+      /^pwalk: getent passwd and getent group did not answer within 1 s.*PWALK_NAMES_TIMEOUT/,
+    );
+    assertEquals(
+      [...Deno.readDirSync(log)].map((e) => e.name).filter((n) => n.endsWith(".pid")).sort(),
+      ["group.pid", "passwd.pid"],
+    );
+    assert(
+      (await Deno.stat(`${log}/overlap`).catch(() => null))?.size,
+      `${args[0]}: getent passwd and group one after the other`,
+    );
+  }
+  // a value that is no number of seconds above 0 (at most an hour): bad usage, one line
+  for (const v of ["abc", "-1", "0", "3601", "1s", "0x10"]) {
+    const r = await cli(["summary", scan], { env: { PWALK_NAMES_TIMEOUT: v } });
+    assertEquals([r.code, r.stderr.trimEnd().split("\n").length], [2, 1], `${v}: ${r.stderr}`);
+    assertMatch(r.stderr, new RegExp(`^pwalk: PWALK_NAMES_TIMEOUT .*'${v}'`));
+  }
+  for (const v of ["", "0.5", "30"]) {
+    const r = await cli(["summary", "--json", scan], { env: { PWALK_NAMES_TIMEOUT: v } });
+    assertEquals([r.code, r.stderr], [0, ""], `'${v}'`);
+  }
 });
 
 Deno.test("summary: sizes just below a power of two land in their own bucket, up to 2^62", async () => {

@@ -9,7 +9,7 @@ import type { Engine, EngineOptions, StageOptions } from "./duck.ts";
 import { lit, num, tellStage } from "./duck.ts";
 import { openLoaded, resolveScans } from "./scan.ts";
 import { type Amount, CARRIER_KEY, folderTotals, loadForAnswers } from "./summary.ts";
-import { resolveNames } from "./names.ts";
+import { lookupNames, namesTimeout } from "./names.ts";
 import { checkInt } from "../options.ts";
 
 /** Options of {@link diff}. */
@@ -21,8 +21,16 @@ export interface DiffOptions extends EngineOptions, StageOptions {
    * scan's root is 0). Default 1: the folders directly below the root.
    */
   depth?: number;
-  /** Resolve uids and gids to names (getent). Default true. */
+  /**
+   * Resolve uids and gids to names (getent; each lookup waits up to 20 s,
+   * or `PWALK_NAMES_TIMEOUT` seconds). Default true.
+   */
   names?: boolean;
+  /**
+   * Told in one line when a name lookup timed out (the ids it did not name
+   * keep their numbers). Default: none.
+   */
+  onNamesTimeout?: (message: string) => void;
 }
 
 /** A number of entries and their bytes. */
@@ -379,6 +387,7 @@ async function dropRootSlash(e: Engine, t: string): Promise<void> {
  *
  * @throws {ScanInputError} when a scan names nothing readable
  * @throws {SpillFullError} when DuckDB's spill folder runs out of space
+ * @throws {RangeError} when PWALK_NAMES_TIMEOUT is set to no number of seconds (names resolved)
  */
 export async function diff(
   oldScans: string[],
@@ -387,6 +396,7 @@ export async function diff(
 ): Promise<Diff> {
   const top = checkInt("top", options.top ?? 10, 1, 1_000_000);
   const depth = checkInt("depth", options.depth ?? 1, 0, 10_000);
+  if (options.names !== false) namesTimeout(); // a bad PWALK_NAMES_TIMEOUT: refused before the work
   const oldFiles = await resolveScans(oldScans);
   const newFiles = await resolveScans(newScans);
   const t0 = performance.now();
@@ -559,11 +569,14 @@ export async function diff(
 
     if (options.names !== false) {
       tellStage(options, "user and group names");
-      const un = await resolveNames("passwd", [
-        ...users.map((u) => u.id!),
-        ...[...newFilesList, ...deletedFiles, ...changedFiles].map((f) => f.uid),
-      ]);
-      const gn = await resolveNames("group", groups.map((g) => g.id!));
+      const [un, gn] = await lookupNames(
+        [
+          ...users.map((u) => u.id!),
+          ...[...newFilesList, ...deletedFiles, ...changedFiles].map((f) => f.uid),
+        ],
+        groups.map((g) => g.id!),
+        options.onNamesTimeout,
+      );
       for (const u of users) u.name = un.get(u.id!) ?? null;
       for (const g of groups) g.name = gn.get(g.id!) ?? null;
       for (const f of [...newFilesList, ...deletedFiles, ...changedFiles]) {

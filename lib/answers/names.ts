@@ -11,30 +11,47 @@
 export type NameDb = "passwd" | "group";
 
 const BATCH = 500;
+
 /**
  * How long one getent may take (a hung LDAP or SSSD server) before numbers
- * only: 20 s, or `PWALK_NAMES_TIMEOUT` seconds.
+ * only, in seconds: 20, or `PWALK_NAMES_TIMEOUT` (above 0, at most 3600;
+ * empty is unset).
+ *
+ * @throws {RangeError} when PWALK_NAMES_TIMEOUT is set to anything else
  */
-function timeoutMs(): number {
+export function namesTimeout(): number {
   let v: string | undefined;
   try {
     v = Deno.env.get("PWALK_NAMES_TIMEOUT");
   } catch { /* no env permission */ }
+  if (v === undefined || v === "") return 20;
   const s = Number(v);
   // (setTimeout holds at most 2^31-1 ms: an hour is plenty)
-  return v !== undefined && Number.isFinite(s) && s > 0 ? Math.min(s, 3600) * 1000 : 20_000;
+  if (!/^(\d+(\.\d*)?|\.\d+)$/.test(v) || !(s > 0 && s <= 3600)) {
+    throw new RangeError(
+      `pwalk: PWALK_NAMES_TIMEOUT needs seconds above 0, at most 3600 (the wait for a name ` +
+        `service), got '${v}'`,
+    );
+  }
+  return s;
 }
 
 /**
- * Names of numeric ids, from `getent DB id...`.
+ * Names of numeric ids, from `getent DB id...`, and whether getent timed
+ * out (`seconds`, default {@link namesTimeout}: the ids not named by then
+ * keep their numbers).
  *
  * @example
  * ```ts ignore
- * const users = await resolveNames("passwd", [0, 1000]);
- * users.get(0); // "root"
+ * const { names } = await resolveNames("passwd", [0, 1000]);
+ * names.get(0); // "root"
  * ```
  */
-export async function resolveNames(db: NameDb, ids: number[]): Promise<Map<number, string>> {
+export async function resolveNames(
+  db: NameDb,
+  ids: number[],
+  seconds: number = namesTimeout(),
+): Promise<{ names: Map<number, string>; timedOut: boolean }> {
   const out = new Map<number, string>();
   const todo = [...new Set(ids)].filter((i) => Number.isInteger(i) && i >= 0);
   for (let i = 0; i < todo.length; i += BATCH) {
@@ -54,12 +71,13 @@ export async function resolveNames(db: NameDb, ids: number[]): Promise<Map<numbe
         try {
           child.kill("SIGKILL");
         } catch { /* ended meanwhile */ }
-      }, timeoutMs());
+      }, seconds * 1000);
       const r = await child.output().finally(() => clearTimeout(timer));
-      if (hung) return out; // the name service does not answer: numbers from here on
+      // the name service does not answer: numbers from here on
+      if (hung) return { names: out, timedOut: true };
       text = new TextDecoder().decode(r.stdout);
     } catch {
-      return out; // no getent here (macOS): numbers only
+      return { names: out, timedOut: false }; // no getent here (macOS): numbers only
     }
     for (const line of text.split("\n")) {
       const f = line.split(":");
@@ -68,5 +86,35 @@ export async function resolveNames(db: NameDb, ids: number[]): Promise<Map<numbe
       if (Number.isInteger(id) && !out.has(id)) out.set(id, f[0]);
     }
   }
-  return out;
+  return { names: out, timedOut: false };
+}
+
+/**
+ * User names of `uids` and group names of `gids`, both asked at once (a
+ * hung name service costs one timeout, not two). When a lookup timed out,
+ * `onTimeout` is told so in one line (the ids it did not name keep their
+ * numbers).
+ */
+export async function lookupNames(
+  uids: number[],
+  gids: number[],
+  onTimeout?: (message: string) => void,
+): Promise<[Map<number, string>, Map<number, string>]> {
+  const seconds = namesTimeout();
+  const [u, g] = await Promise.all([
+    resolveNames("passwd", uids, seconds),
+    resolveNames("group", gids, seconds),
+  ]);
+  const slow = [u.timedOut && "passwd", g.timedOut && "group"].filter((x) => x);
+  if (slow.length && onTimeout) {
+    try {
+      onTimeout(
+        `getent ${slow.join(" and getent ")} did not answer within ${seconds} s (a name ` +
+          `service that hangs?): ${
+            [u.timedOut && "users", g.timedOut && "groups"].filter((x) => x).join(" and ")
+          } not named by then are shown as numbers; PWALK_NAMES_TIMEOUT=SECONDS sets the wait`,
+      );
+    } catch { /* a display that failed: the answer goes on */ }
+  }
+  return [u.names, g.names];
 }

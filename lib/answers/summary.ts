@@ -18,7 +18,7 @@ import {
   resolveScans,
   type ScanFile,
 } from "./scan.ts";
-import { resolveNames } from "./names.ts";
+import { lookupNames, namesTimeout } from "./names.ts";
 import { checkInt } from "../options.ts";
 
 /** Options of {@link summarize}. */
@@ -33,8 +33,16 @@ export interface SummaryOptions extends EngineOptions, StageOptions {
    * it), so that a summary of last month's scan tells the ages of last month.
    */
   now?: number;
-  /** Resolve uids and gids to names (getent). Default true. */
+  /**
+   * Resolve uids and gids to names (getent; each lookup waits up to 20 s,
+   * or `PWALK_NAMES_TIMEOUT` seconds). Default true.
+   */
   names?: boolean;
+  /**
+   * Told in one line when a name lookup timed out (the ids it did not name
+   * keep their numbers). Default: none.
+   */
+  onNamesTimeout?: (message: string) => void;
 }
 
 /** Entry counts and sizes of the whole scan. */
@@ -454,6 +462,7 @@ async function scanTime(files: ScanFile[]): Promise<number> {
  *
  * @throws {ScanInputError} when a scan names nothing readable
  * @throws {SpillFullError} when DuckDB's spill folder runs out of space
+ * @throws {RangeError} when PWALK_NAMES_TIMEOUT is set to no number of seconds (names resolved)
  */
 export async function summarize(
   scans: string[],
@@ -461,6 +470,7 @@ export async function summarize(
 ): Promise<Summary> {
   const top = checkInt("top", options.top ?? 10, 1, 1_000_000);
   const depth = checkInt("depth", options.depth ?? 2, 0, 10_000);
+  if (options.names !== false) namesTimeout(); // a bad PWALK_NAMES_TIMEOUT: refused before the work
   if (options.now !== undefined && (typeof options.now !== "number" || !isFinite(options.now))) {
     throw new RangeError(
       `pwalk: now must be seconds since 1970 (a finite number), got ${JSON.stringify(options.now)}`,
@@ -620,16 +630,16 @@ export async function summarize(
 
     if (options.names !== false) {
       tellStage(options, "user and group names");
-      const un = await resolveNames("passwd", [
-        ...users.map((u) => u.id),
-        ...cold.map((u) => u.id),
-        ...largestFiles.map((f) => f.uid),
-        ...busiestFolders.map((f) => f.uid),
-      ]);
-      const gn = await resolveNames("group", [
-        ...groups.map((g) => g.id),
-        ...largestFiles.map((f) => f.gid),
-      ]);
+      const [un, gn] = await lookupNames(
+        [
+          ...users.map((u) => u.id),
+          ...cold.map((u) => u.id),
+          ...largestFiles.map((f) => f.uid),
+          ...busiestFolders.map((f) => f.uid),
+        ],
+        [...groups.map((g) => g.id), ...largestFiles.map((f) => f.gid)],
+        options.onNamesTimeout,
+      );
       for (const u of [...users, ...cold, ...mtimeAgesByUser, ...atimeAgesByUser]) {
         u.name = un.get(u.id) ?? null;
       }

@@ -64,7 +64,9 @@ Options:
   --json             print the same numbers as JSON instead
   --html FILE        also write a self-contained HTML page with charts
                      (not named as a scan: .csv, .csv.zst, .csv.gz, .parquet)
-  --no-names         uids and gids as numbers
+  --no-names         uids and gids as numbers (no name service lookups; a
+                     lookup waits 20 s, or $PWALK_NAMES_TIMEOUT seconds, then
+                     gives numbers with a warning on stderr)
   --memory-limit M   DuckDB's memory limit (default 25% of RAM, or of the
                      cgroup's memory limit when lower; at most 8 GiB)
   --temp-dir DIR     where DuckDB spills
@@ -86,6 +88,7 @@ export function run(args: string[]): Promise<number> {
       names: flags.names !== false,
       ...engineOptions(flags),
       onStage: (stage) => line.set(stage),
+      onNamesTimeout: (m) => eprint(`pwalk: ${m}`),
     });
     await printAnswer(
       flags,

@@ -55,7 +55,9 @@ Options:
                      and time 2026-01-31T18:00[:SS][Z|+HH:MM] (local time
                      without a zone); default: the scan's time (its newest
                      file's modification time)
-  --no-names         show uids and gids as numbers (no name service lookups)
+  --no-names         show uids and gids as numbers (no name service lookups;
+                     a lookup waits 20 s, or $PWALK_NAMES_TIMEOUT seconds,
+                     then gives numbers with a warning on stderr)
   --memory-limit M   DuckDB's memory limit (e.g. 4GB; default 25% of RAM, or
                      of the cgroup's memory limit when lower; at most 8 GiB);
                      beyond it DuckDB spills to --temp-dir
@@ -123,6 +125,7 @@ export function run(args: string[]): Promise<number> {
         names: flags.names !== false,
         ...engineOptions(flags),
         onStage: (stage) => line.set(stage),
+        onNamesTimeout: (m) => eprint(`pwalk: ${m}`),
       });
       await printAnswer(
         flags,
