@@ -517,14 +517,20 @@ Deno.test("diff: a file that became a folder is removed from its parent, the fol
   await Deno.remove(`${root}/x`);
   await Deno.mkdir(`${root}/x`);
   const dirAlloc = Deno.lstatSync(`${root}/x`).blocks! * 512;
-  const d = await diff([old], [await scan("new.csv")], { depth: 1 });
-  const row = (key: string) => d.folders.find((f) => f.key === key);
-  assertEquals(row(root)?.removed, {
+  const now = await scan("new.csv");
+  // at level 0 the root holds both: the file removed, the folder added
+  const d0 = await diff([old], [now], { depth: 0 });
+  assertEquals(d0.folders.map((f) => f.key), [root]);
+  assertEquals(d0.folders[0].removed, {
     entries: 1,
     apparentBytes: 12 * 1024,
     allocatedBytes: fileAlloc,
   });
-  assertEquals(row(root)?.added.entries, 0);
+  assertEquals(d0.folders[0].added.entries, 1);
+  // at level 1 the folder is added as itself; the file, in the root, in none
+  const d = await diff([old], [now], { depth: 1 });
+  const row = (key: string) => d.folders.find((f) => f.key === key);
+  assertEquals(row(root), undefined);
   assertEquals(row(`${root}/x`)?.added.entries, 1);
   assertEquals(row(`${root}/x`)?.added.allocatedBytes, dirAlloc);
   assertEquals(row(`${root}/x`)?.removed.entries, 0, "the old file filed under the new folder");
@@ -1098,4 +1104,36 @@ Deno.test("diff --top: the largest net changes either way (the user who freed mo
     [jd.userCount, jd.groupCount, jd.folderCount, jd.growingFolderCount],
     [users.count, groups.count, fold.count, dirs.length],
   );
+});
+
+Deno.test("diff: the folders table at --depth D holds folders of level D only (the root's own files are in none), each with the bytes below it", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/data`;
+  await Deno.mkdir(`${root}/sub/deep`, { recursive: true });
+  const files = [`${root}/top.bin`, `${root}/sub/b.bin`, `${root}/sub/deep/c.bin`];
+  for (const f of files) await Deno.writeFile(f, new Uint8Array(5000));
+  const scan = async (name: string) => {
+    const r = await cli(["-o", `${tmp.path}/${name}`, root]);
+    assertEquals(r.code, 0, r.stderr);
+    return `${tmp.path}/${name}`;
+  };
+  const old = await scan("old.csv");
+  const before = await walkRef(root);
+  for (const [i, f] of files.entries()) {
+    await Deno.writeFile(f, new Uint8Array(70_000 * (i + 1)).fill(1), { append: true });
+  }
+  const now = await scan("new.csv");
+  const after = await walkRef(root);
+  // the reference: each level's folders, and the change below each, by lstat
+  const under = (es: RefEntry[], p: string) => es.filter((e) => e.path.startsWith(`${p}/`));
+  const grew = (p: string) => sums(under(after, p), after)[0] - sums(under(before, p), before)[0];
+  for (
+    const [depth, want] of [[0, [root]], [1, [`${root}/sub`]], [2, [`${root}/sub/deep`]]] as const
+  ) {
+    const d = await diff([old], [now], { depth, names: false });
+    assertEquals(d.folders.map((f) => f.key), want, `depth ${depth}`);
+    assertEquals(d.folderCount, want.length);
+    // (depth 0: the root itself, its own row in it too; below, folders' rows unchanged)
+    if (depth > 0) assertEquals(d.folders[0].net.apparentBytes, grew(want[0]), `depth ${depth}`);
+  }
 });

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Engine, EngineOptions, StageOptions } from "./duck.ts";
-import { lit, num, tellStage } from "./duck.ts";
+import { num, tellStage } from "./duck.ts";
 import { openLoaded, resolveScans } from "./scan.ts";
 import { type Amount, CARRIER_KEY, folderTotals, loadForAnswers } from "./summary.ts";
 import { lookupNames, namesTimeout } from "./names.ts";
@@ -162,7 +162,12 @@ export interface Diff {
   groups: ChangeRow[];
   /** Groups with any change (`groups` is the first `top` of them). */
   groupCount: number;
-  /** The `top` folders at level `depth` whose net allocated bytes changed most (ordered as `users`). */
+  /**
+   * The `top` folders at level `depth` whose net allocated bytes changed
+   * most (ordered as `users`), each with the entries below it; entries above
+   * that level (the root's own row and files, at depth 1) are in none (the
+   * totals and `growingFolders` hold them).
+   */
   folders: ChangeRow[];
   /** Folders at level `depth` with any change (`folders` is the first `top` of them). */
   folderCount: number;
@@ -264,6 +269,7 @@ async function breakdown(
   oldKey: string,
   where: string,
   top: number,
+  dropNull = false,
 ): Promise<[ChangeRow[], number]> {
   const rows = await e.all(`WITH c AS (
     SELECT ${newKey} AS k, 'n' AS side, st, nab AS ab, nal AS al, 0 AS dsz FROM j
@@ -275,7 +281,8 @@ async function breakdown(
     SELECT ${newKey} AS k, 'g' AS side, st, nab::HUGEINT - oab AS ab, nal - oal AS al,
       sign(ns::HUGEINT - os) AS dsz FROM j WHERE st = 'changed'
   )
-  SELECT k::VARCHAR AS k, ${BREAKDOWN}, count(*) OVER () AS m FROM c GROUP BY k
+  SELECT k::VARCHAR AS k, ${BREAKDOWN}, count(*) OVER () AS m FROM c
+  ${dropNull ? "WHERE k IS NOT NULL" : ""} GROUP BY k
   ORDER BY ${BY_SIZE("net_al", "net_ab", "net_n")}, k LIMIT ${top}`);
   const list = rows.map((r) => ({
     key: String(r.k),
@@ -354,28 +361,6 @@ async function pairOneToOne(e: Engine): Promise<void> {
 }
 
 /**
- * Spell the paths of table `t` under a root written with a trailing slash
- * as under the root without it: the C pwalk prints ROOT as given and joins
- * names to it with another slash ("/data/", "/data//a"; docs/csv-format.md),
- * where this pwalk drops it ("/data", "/data/a"), so that an old scan pairs
- * with a new one of the same tree by path. Nothing is rewritten when no
- * root ends in "/" (the common case: one look at the roots).
- */
-async function dropRootSlash(e: Engine, t: string): Promise<void> {
-  const roots = (await e.all(
-    `SELECT DISTINCT "filename" AS p FROM ${t} WHERE "directory-depth" = -1 ` +
-      `AND "filename" LIKE '%/' AND "filename" <> '/'`,
-  )).map((r) => String(r.p));
-  for (const r of roots) {
-    const bare = r.replace(/\/+$/, "") || "/";
-    const under = bare === "/" ? "/" : `${bare}/`;
-    await e.exec(`UPDATE ${t} SET "filename" = CASE WHEN "filename" = ${lit(r)} THEN ${lit(bare)}
-        ELSE ${lit(under)} || substr("filename", length(${lit(r)}) + 2) END
-      WHERE "filename" = ${lit(r)} OR starts_with("filename", ${lit(`${r}/`)})`);
-  }
-}
-
-/**
  * Compare two scans of the same tree (each: files, globs or shard folders).
  *
  * @example What grew since last week, and who grew it
@@ -409,7 +394,6 @@ export async function diff(
   });
   try {
     tellStage(options, "comparing");
-    for (const t of ["o", "n"]) await dropRootSlash(e, t);
     await sameKeeper(e);
     await e.exec(joinSql("o", "n", `o."filename" = n."filename"`));
     // Names that print the same (pwalk drops control bytes: "a\nb" and "ab")
@@ -499,12 +483,15 @@ export async function diff(
     // (computed for changed rows only: string work on every row would cost more than the join)
     // Each side by its own kind and depth: a file that became a folder is
     // removed from its parent, and the folder added as itself.
+    // Entries above that level (the root's own row and files, at level 1)
+    // are in no folder of the level: NULL, left out.
     const folderKey = (kind: string, dep: string) => {
       const dkey = `CASE WHEN ${kind} = 'd' THEN path ` +
         `ELSE coalesce(nullif(regexp_extract(path, '^(.*)/', 1), ''), '/') END`;
       const lvl = `CASE WHEN ${kind} = 'd' THEN ${dep} + 1 ELSE ${dep} END`;
-      return `coalesce(nullif(array_to_string(list_slice(string_split(${dkey}, '/'), 1, ` +
-        `len(string_split(${dkey}, '/')) - (${lvl}) + least(${lvl}, ${depth})), '/'), ''), '/')`;
+      return `CASE WHEN (${lvl}) < ${depth} THEN NULL ELSE ` +
+        `coalesce(nullif(array_to_string(list_slice(string_split(${dkey}, '/'), 1, ` +
+        `len(string_split(${dkey}, '/')) - (${lvl}) + ${depth}), '/'), ''), '/') END`;
     };
     const [folders, folderCount] = await breakdown(
       e,
@@ -512,6 +499,7 @@ export async function diff(
       folderKey("coalesce(ok, nk)", "coalesce(od, nd)"),
       "st <> 'same'",
       top,
+      true,
     );
     for (const r of [...users, ...groups]) r.id = Number(r.key);
 

@@ -280,7 +280,32 @@ export const CARRIER_KEY = `{'f': "filename", 'c': ~"st_ctime", 'm': ~"st_mtime"
   `'e': "fileExtension"}`;
 
 /**
- * Load scan files into `table` with {@link SCAN_EXTRA}, and mark the extra
+ * Spell the paths of table `t` under a root written with a trailing slash
+ * as under the root without it: the C pwalk prints ROOT as given and joins
+ * names to it with another slash ("/data/", "/data//a"; docs/csv-format.md),
+ * where this pwalk drops it ("/data", "/data/a"), so that an old scan pairs
+ * with a new one of the same tree by path (diff), and its folders print as
+ * this pwalk's (summary). Nothing is rewritten when no
+ * root ends in "/" (the common case: one look at the roots).
+ */
+export async function dropRootSlash(e: Engine, t: string): Promise<void> {
+  const roots = (await e.all(
+    `SELECT DISTINCT "filename" AS p FROM ${t} WHERE "directory-depth" = -1 ` +
+      `AND "filename" LIKE '%/' AND "filename" <> '/'`,
+  )).map((r) => String(r.p));
+  for (const r of roots) {
+    const bare = r.replace(/\/+$/, "") || "/";
+    const under = bare === "/" ? "/" : `${bare}/`;
+    await e.exec(`UPDATE ${t} SET "filename" = CASE WHEN "filename" = ${lit(r)} THEN ${lit(bare)}
+        ELSE ${lit(under)} || substr("filename", length(${lit(r)}) + 2) END
+      WHERE "filename" = ${lit(r)} OR starts_with("filename", ${lit(`${r}/`)})`);
+  }
+}
+
+/**
+ * Load scan files into `table` with {@link SCAN_EXTRA}, an old C pwalk's
+ * root typed with a trailing slash read as this pwalk writes it
+ * ({@link dropRootSlash}), and mark the extra
  * names of hard-linked inodes (same st_dev and inode, not folders; the name
  * first in byte order, a name that is not UTF-8 by its `\xNN` text,
  * keeps the bytes; of names that print the same, one row: see
@@ -294,6 +319,7 @@ export async function loadForAnswers(
 ): Promise<LoadInfo> {
   const info = await loadScan(e, files, table, SCAN_EXTRA, escape);
   await checkOneScan(e, table, files);
+  await dropRootSlash(e, table);
   await markNamespaces(e, table);
   await e.exec(
     `UPDATE "${table}" SET ab = 0, al = 0, dupl = true FROM (` +

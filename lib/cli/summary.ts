@@ -28,8 +28,9 @@ Usage:
 
 SCAN is a pwalk scan: a .csv, .csv.zst, .csv.gz or .parquet file, a glob, or
 a folder of shards (scan-*.csv.zst), with or without pwalk's header line;
-all CSV (any mix of the three) or all Parquet, not both.
-The disk is not read: everything comes from the scan.
+all CSV (any mix of the three) or all Parquet, not both (an old C pwalk's
+root typed with a trailing slash, "/data/" and "/data//a", is read as "/data"
+and "/data/a"). The disk is not read: everything comes from the scan.
 
 Prints totals; users and groups by allocated size; extensions; file sizes
 (powers of two); ages by modification and by access time; folders by
