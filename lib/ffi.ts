@@ -338,6 +338,7 @@ export const Restore = {
   MODE_KEPT: 8,
   SETID_KEPT: 16,
   SETID_WRITABLE: 32,
+  SETGID_OWNER: 64,
 } as const;
 
 /** pw_journal_open's flags: enum pw_journal_flags in native/pwalk.h. */

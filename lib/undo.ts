@@ -68,7 +68,13 @@ export type KeptField =
    * run of the same journal, gave it another owner, or group or others
    * write).
    */
-  | "setid-bits";
+  | "setid-bits"
+  /**
+   * The mode went back without its setgid bit: the file's owner (not root)
+   * could have rewritten it since the run, while the bit was off, and
+   * setgid would run that as the old group, which the owner may not be in.
+   */
+  | "setgid-owner";
 
 /** One entry put back by {@link undo} (or, in a dry run, that would be). */
 export interface RestoreRecord {
@@ -103,7 +109,8 @@ export interface UndoSummary {
   /**
    * Among `kept`: setuid/setgid not put back, on an entry someone else owns
    * now (its mode kept) or a file others could have rewritten since the run
-   * (its mode put back without them).
+   * (its mode put back without them), or setgid on a file its owner (not
+   * root) could have.
    */
   setidKept: number;
   /** Entry lines of dry runs, skipped. */
@@ -303,7 +310,9 @@ function refuseWithoutModeChanges(): void {
  * someone besides its owner could have rewritten since the run (the run,
  * or a later run of the same journal, gave it another owner, or group or
  * others write): its mode goes back without them (`kept` names
- * "setid-bits"). Runs in another journal are not known: undo the newest
+ * "setid-bits"); nor does setgid on a file owned by anyone but root, whose
+ * owner could have rewritten it while the bit was off and have it run as
+ * a group the owner may not be in ("setgid-owner"). Runs in another journal are not known: undo the newest
  * journal first, and mind that an older one may then put setuid/setgid
  * back on a file a newer run let others write (README).
  *
@@ -490,8 +499,9 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
       if (rc & R.SETID_KEPT) kept.push("setid");
       else if (rc & R.MODE_KEPT) kept.push("mode");
       if (rc & R.SETID_WRITABLE) kept.push("setid-bits");
+      if (rc & R.SETGID_OWNER) kept.push("setgid-owner");
       if (kept.length) out.kept++;
-      if (rc & (R.SETID_KEPT | R.SETID_WRITABLE)) out.setidKept++;
+      if (rc & (R.SETID_KEPT | R.SETID_WRITABLE | R.SETGID_OWNER)) out.setidKept++;
       const restored = (rc & (R.OWNER | R.MODE)) !== 0;
       if (!restored && !kept.length) {
         out.unchanged++;
@@ -611,7 +621,7 @@ export function restoreLine(r: RestoreRecord): string {
     );
   }
   const notes: string[] = [];
-  const changed = r.kept.filter((k) => k !== "setid" && k !== "setid-bits");
+  const changed = r.kept.filter((k) => k === "owner" || k === "mode");
   if (changed.length) notes.push(`${changed.join(" and ")} changed since: kept`);
   if (r.kept.includes("setid")) {
     notes.push("mode kept: setuid/setgid never go back on an entry someone else owns now");
@@ -619,6 +629,12 @@ export function restoreLine(r: RestoreRecord): string {
   if (r.kept.includes("setid-bits")) {
     notes.push(
       "setuid/setgid not put back: someone besides its owner could have rewritten it since the run",
+    );
+  }
+  if (r.kept.includes("setgid-owner")) {
+    notes.push(
+      "setgid not put back: its owner could have rewritten it since the run, " +
+        "and setgid would run that with a group its owner may not be in",
     );
   }
   const what = parts.length ? parts.join(", ") : "left as it is";

@@ -318,9 +318,11 @@ PW_API int32_t pw_restore_root(const uint8_t *path, size_t len, uint64_t dev, ui
  * PW_RESTORE_SETID_KEPT), nor on a file that someone besides its owner
  * could have written since the run (the run, or a newer one: v[17], gave
  * it another owner, or group or others write: the mode goes back without
- * those bits, PW_RESTORE_SETID_WRITABLE; a file already so, under its old
- * owner and group, undone before or chowned back since, is left as it is,
- * with that bit alone).  Changes nothing unless apply.  Returns
+ * those bits, PW_RESTORE_SETID_WRITABLE), nor setgid on a file owned by
+ * anyone but root, which its owner could have rewritten while the bit was
+ * off (the mode goes back without it, PW_RESTORE_SETGID_OWNER); a file
+ * already so, under its old owner and group, undone before or chowned back
+ * since, is left as it is, with that bit alone.  Changes nothing unless apply.  Returns
  * PW_RESTORE_* bits or -errno (-ESTALE: a different entry is there now;
  * -ELOOP/-ENOTDIR: a link on the way; -EINVAL: a bad path).
  */
@@ -339,6 +341,9 @@ typedef enum pw_restore_bits {
                                        bits: others could have rewritten the
                                        file since (another owner, or group or
                                        others write) */
+  PW_RESTORE_SETGID_OWNER = 64, /**< mode put back without setgid: the file's
+                                     owner (not root) could have rewritten
+                                     it since the run */
 } pw_restore_bits;
 
 /**

@@ -77,6 +77,18 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
      putting them back would bless what that person wrote. */
   bool others_wrote = !S_ISDIR(now.st_mode) &&
                       (v[17] || nuid != ouid || (nmode & (S_IWGRP | S_IWOTH)));
+  /* The bits held back.  The owner's own writes are harmless to setuid
+     (it runs as that owner), not to setgid: a file owned by anyone but
+     root that its owner could have rewritten while the bit was off (after
+     the run, a write by the owner no longer clears it) would run the
+     owner's code as a group the owner may not be in (root's group 0,
+     say).  So setgid goes back on a file (not a folder, where it only
+     hands the group down) only when root owns it and nobody else could
+     have written it. */
+  uint32_t held = others_wrote ? SETID
+                  : (!S_ISDIR(now.st_mode) && nuid != 0) ? (uint32_t)S_ISGID
+                                                         : 0;
+  int32_t held_bit = others_wrote ? PW_RESTORE_SETID_WRITABLE : PW_RESTORE_SETGID_OWNER;
   uid_t uid = (uid_t)-1;
   gid_t gid = (gid_t)-1;
   /* Owner+group, and mode, each go back only while they still hold what
@@ -96,17 +108,17 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
   bool chown_cleared = owned_as_run && (nuid != ouid || ngid != ogid) &&
                        (cmode | (omode & SETID)) == omode;
   bool mode_back = false;
-  /* the mode others_wrote puts back: the old one less the setuid/setgid
-     bits the file has lost since */
-  uint32_t bare = (omode & ~SETID) | (omode & cmode & SETID);
-  if (cmode != omode && others_wrote && now.st_uid == ouid && now.st_gid == ogid &&
+  /* the mode put back when bits are held: the old one less the held bits
+     the file has lost since */
+  uint32_t bare = (omode & ~held) | (omode & cmode & held);
+  if (cmode != omode && (omode & held) && now.st_uid == ouid && now.st_gid == ogid &&
       cmode == bare) {
     /* Under its old owner and group, with the old mode less setuid/setgid:
        undone before (the journal undone a second time), or put so by
        someone (an admin's chown back, which cleared them).  Nothing on the
        entry tells the two apart, and either way the bits stay off: said so
        (not "as before", which a first undo would make a lie). */
-    out |= PW_RESTORE_SETID_WRITABLE;
+    out |= held_bit;
   } else if (cmode != omode) {
     /* a chown may have cleared setuid/setgid after the journal's change */
     if (cmode != nmode && (cmode | (nmode & SETID)) != nmode && !chown_cleared) {
@@ -115,11 +127,11 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
       /* Never a setuid/setgid bit on an entry that someone else owns now
          (given to root since, say): the whole mode is kept. */
       out |= PW_RESTORE_MODE_KEPT | PW_RESTORE_SETID_KEPT;
-    } else if ((omode & ~cmode & SETID) && others_wrote) {
-      /* ... nor on a file others could have rewritten since: the mode goes
-         back without those bits. */
+    } else if (omode & ~cmode & held) {
+      /* ... nor on a file others could have rewritten since, nor setgid on
+         one its owner could have: the mode goes back without those bits. */
       omode = bare;
-      out |= PW_RESTORE_SETID_WRITABLE;
+      out |= held_bit;
       mode_back = omode != cmode;
     } else {
       mode_back = true;

@@ -145,7 +145,8 @@ Deno.test("a run killed between a file's chown and its chmod: undo puts the setg
   const root = `${tmp.path}/proj`;
   buildTree(root, [
     PROJECT,
-    { rel: "tool", type: "file", uid: 1042, gid: 1042, mode: 0o2711 },
+    // root's: setgid goes back on a file only when nobody but root could write it
+    { rel: "tool", type: "file", uid: 0, gid: 0, mode: 0o2711 },
     { rel: "suid", type: "file", uid: 1043, gid: 1043, mode: 0o4700 },
   ]);
   const before = snapshot(root);
@@ -161,7 +162,7 @@ Deno.test("a run killed between a file's chown and its chmod: undo puts the setg
   }
   const un = await cli(["undo", "--apply", journal]);
   assertEquals(un.code, 0, un.stderr);
-  assertEquals(ugm(at(root, "tool")), "1042:1042:2711");
+  assertEquals(ugm(at(root, "tool")), "0:0:2711");
   assertEquals(ugm(at(root, "suid")), "1043:1043:4700");
   assertEquals(diffSnapshots(before, snapshot(root), ["type", "ino"]), []);
   closeLibc();
@@ -177,21 +178,36 @@ Deno.test("undo puts setuid/setgid back only on a file nobody but its owner coul
     // only its owner can write it, before and after
     { rel: "mine", type: "file", uid: 1043, gid: 1043, mode: 0o4755 },
     { rel: "d", type: "dir", uid: 1043, gid: 1043, mode: 0o2700 },
+    // setgid to root's group on a file of 1043's (which root set up): its
+    // owner's write cleared setgid before the run, not after it (audit)
+    { rel: "sg", type: "file", uid: 1043, gid: 0, mode: 0o2755 },
+    // the same on a file of root's: nobody but root could write it
+    { rel: "rootsg", type: "file", uid: 0, gid: 0, mode: 0o2755 },
   ]);
   const before = snapshot(root);
   const journal = `${tmp.path}/j`;
   const ap = await cli(["repair", "--apply", "--journal", journal, root]);
   assertEquals(ap.code, 0, ap.stderr);
   assertEquals(ugm(at(root, "grpw")), `1042:${G.PROJECT}:0775`);
-  // A member of the project group rewrites grpw now (as root here; the
-  // kernel would have cleared setuid on such a write before the run).
+  for (const f of ["sg", "rootsg"]) assertEquals(ugm(at(root, f)).slice(-5), ":0755", f);
+  // A member of the project group rewrites grpw now, and 1043 its sg (as
+  // root here; the kernel would have cleared setuid/setgid on such writes
+  // before the run).
   Deno.writeTextFileSync(at(root, "grpw"), "#!/bin/sh\nid\n");
+  Deno.writeTextFileSync(at(root, "sg"), "#!/bin/sh\nid\n");
 
   const un = await cli(["undo", "--apply", journal]);
   assertEquals(un.code, 0, un.stderr);
   assertEquals(ugm(at(root, "grpw")), "1042:1042:0775", "setuid put back on a group-writable file");
   assertEquals(ugm(at(root, "mine")), "1043:1043:4755");
   assertEquals(ugm(at(root, "d")), "1043:1043:2700");
+  assertEquals(ugm(at(root, "sg")), "1043:0:0755", "setgid root put back on the owner's code");
+  assertEquals(ugm(at(root, "rootsg")), "0:0:2755");
+  assertEquals(
+    lines(un.stdout).find((l) => l.startsWith(`${root}/sg: `)),
+    `${root}/sg: group ${G.PROJECT} -> 0 (root) (setgid not put back: its owner could have ` +
+      "rewritten it since the run, and setgid would run that with a group its owner may not be in)",
+  );
   const line = lines(un.stdout).find((l) => l.startsWith(`${root}/grpw: `)) ?? "";
   assertStringIncludes(line, `${root}/grpw: group ${G.PROJECT}`);
   assertStringIncludes(
@@ -199,11 +215,12 @@ Deno.test("undo puts setuid/setgid back only on a file nobody but its owner coul
     "(setuid/setgid not put back: someone besides its owner could have rewritten it since the run)",
   );
   assert(!line.includes("mode "), line); // 0775 before and after undo
+  const lost = new Map([["grpw", 0o775], ["sg", 0o755]]); // the modes less setuid/setgid
   const back = new Map(
-    [...before].map(([rel, s]) => [rel, rel === "grpw" ? { ...s, mode: 0o775 } : s]),
+    [...before].map(([rel, s]) => [rel, lost.has(rel) ? { ...s, mode: lost.get(rel)! } : s]),
   );
   assertEquals(diffSnapshots(back, snapshot(root), ["type", "ino", "size"]), []);
-  assertStringIncludes(un.stderr, "(1 of them: setuid/setgid not put back)");
+  assertStringIncludes(un.stderr, "(2 of them: setuid/setgid not put back)");
   closeLibc();
 });
 
@@ -483,17 +500,17 @@ testNeeding([SETPRIV], {
     await using tmp = await tempDir("pwalk-safety-");
     Deno.chmodSync(tmp.path, 0o755); // the user below reaches the tree
     const root = `${tmp.path}/P`, home = `${tmp.path}/home`;
+    // root's (undo puts setgid back on a file only when root owns it)
     buildTree(root, [
       { rel: ".", type: "dir", uid: 0, gid: 60100, mode: 0o2775 },
-      { rel: "d", type: "dir", uid: 60001, gid: 60200, mode: 0o700 },
-      { rel: "d/sg", type: "file", uid: 60001, gid: 60200, mode: 0o2600 },
+      { rel: "d", type: "dir", uid: 0, gid: 60200, mode: 0o700 },
+      { rel: "d/sg", type: "file", uid: 0, gid: 60200, mode: 0o2600 },
     ]);
     Deno.mkdirSync(home, { mode: 0o755 });
-    Deno.chownSync(home, 60001, 60001);
-    // user 60001 without capabilities, in group 60100 (not 60200)
+    // uid 0 without capabilities, in groups 60001 and 60100 (not 60200)
     const prefix = [
       ...UNPRIVILEGED.slice(0, -1),
-      "--reuid=60001",
+      "--reuid=0",
       "--regid=60001",
       "--groups=60100",
       "--",
@@ -502,12 +519,12 @@ testNeeding([SETPRIV], {
     const journal = `${home}/j`;
     const r = await cli(["repair", "--apply", "--journal", journal, root], { prefix, env });
     assertEquals(r.code, 0, r.stderr);
-    assertEquals(ugm(at(root, "d/sg")), "60001:60200:0640", "the kernel kept setgid");
+    assertEquals(ugm(at(root, "d/sg")), "0:60200:0640", "the kernel kept setgid");
     const un = await cli(["undo", "--apply", journal], { prefix, env });
     assertEquals(un.code, 0, un.stderr);
     // the kernel dropped setgid again: not the journal's old 2600
-    assertEquals(ugm(at(root, "d/sg")), "60001:60200:0600");
-    assertEquals(ugm(at(root, "d")), "60001:60200:0700");
+    assertEquals(ugm(at(root, "d/sg")), "0:60200:0600");
+    assertEquals(ugm(at(root, "d")), "0:60200:0700");
     assertEquals(lines(un.stdout), [`${root}/d: mode 2750 -> 0700`]);
     assertStringIncludes(un.stderr, `pwalk: undo '${root}/d/sg': Operation not permitted\n`);
     assertStringIncludes(

@@ -49,6 +49,7 @@ import {
   setOwnerMode,
   type Snapshot,
   snapshot,
+  undoneSnapshot,
 } from "./helpers/repair_tree.ts";
 
 const dec = new TextDecoder();
@@ -308,10 +309,14 @@ Deno.test("undo restores the snapshot exactly", async (t) => {
   });
 
   await t.step("undo puts every owner, group and mode back", async () => {
+    // setgid, which the repair took off files of users, stays off them
+    const want = undoneSnapshot(before, snapshot(root));
+    const held = diffSnapshots(before, want).length;
+    assert(held > 0, "no setgid file of a user's in the tree");
     const u = await undo(journal, { apply: true });
     assertEquals(u.errors, 0, JSON.stringify(u.errorDetails));
-    assertEquals(u.kept, 0);
-    assertEquals(diffSnapshots(before, snapshot(root)), []);
+    assertEquals([u.kept, u.setidKept], [held, held]);
+    assertEquals(diffSnapshots(want, snapshot(root)), []);
     const r = lstatRaw(badPath);
     assertEquals([r.uid, r.gid, r.mode, r.ino], [
       rawBefore.uid,
@@ -319,9 +324,14 @@ Deno.test("undo restores the snapshot exactly", async (t) => {
       rawBefore.mode,
       rawBefore.ino,
     ]);
-    // Undoing again finds everything as it was before.
+    // Undoing again finds everything as it was before (setgid said again).
     const again = await undo(journal, { apply: true });
-    assertEquals([again.restored, again.unchanged, again.errors], [0, u.entries, 0]);
+    assertEquals([again.restored, again.unchanged, again.kept, again.errors], [
+      0,
+      u.entries - held,
+      held,
+      0,
+    ]);
   });
 
   await t.step("replaced entries and fields changed since are left alone", async () => {
@@ -2637,7 +2647,12 @@ Deno.test("stdout closed early (| head -1): repair --apply and undo --apply go o
   r = await piped(["undo", "--apply", journal]);
   assertEquals(Deno.readTextFileSync(status).trim(), "0", r.stderr);
   assert(!r.stderr.includes("Broken pipe"), r.stderr);
-  assertEquals(diffSnapshots(before, snapshot(root)), [], "everything restored");
+  // (setgid, which the repair took off files of users, stays off them)
+  assertEquals(
+    diffSnapshots(undoneSnapshot(before, want.after), snapshot(root)),
+    [],
+    "everything restored",
+  );
 });
 
 /** A tree of `n` private files (user 1001) in 20 folders below the shared project root. */

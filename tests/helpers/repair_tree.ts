@@ -102,6 +102,24 @@ export function snapshot(root: string): Snapshot {
   return out;
 }
 
+/**
+ * What undo of a repair puts back: `before`, less setgid on each file (not
+ * a folder) of an owner other than root that the repair took it off
+ * (`afterRepair` without it): undo holds setgid back on a file its owner
+ * could have rewritten since the run (README, "setgid goes back on a file
+ * only when root owns it").
+ */
+export function undoneSnapshot(before: Snapshot, afterRepair: Snapshot): Snapshot {
+  const out: Snapshot = new Map();
+  for (const [rel, s] of before) {
+    const a = afterRepair.get(rel);
+    const held = s.type !== "dir" && s.type !== "symlink" && s.uid !== 0 &&
+      (s.mode & 0o2000) !== 0 && a !== undefined && (a.mode & 0o2000) === 0;
+    out.set(rel, held ? { ...s, mode: s.mode & ~0o2000 } : s);
+  }
+  return out;
+}
+
 /** The differences between two snapshots, as readable lines (empty when equal). */
 export function diffSnapshots(
   a: Snapshot,
