@@ -325,3 +325,182 @@ export function printablePath(b: Uint8Array): string {
   }
   return s;
 }
+
+/**
+ * A journal read for undo without an object per line (a repair of a large
+ * tree journals millions): its bytes, where each entry line of an applied
+ * run starts, and which run it belongs to; 12 bytes per line besides the
+ * file's own.
+ */
+export interface JournalIndex {
+  bytes: Uint8Array;
+  /** Byte offset of each applied entry line, in file order. */
+  starts: Float64Array;
+  /** Its run: an index into `headers`. */
+  runOf: Uint32Array;
+  /** Entry lines of applied runs. */
+  count: number;
+  headers: JournalHeader[];
+  /** Applied entry lines per header. */
+  perHeader: number[];
+  dryRun: number;
+  tornLine: number;
+  /**
+   * `dev:ino` of each non-folder an applied line would give setuid/setgid
+   * back (its old mode has them): the only ones whose newer lines' owners
+   * and modes undo needs to remember.
+   */
+  setid: Set<string>;
+}
+
+const ascii = new TextDecoder();
+
+/** The line starting at `start` (without its newline). Journal lines are
+ *  ASCII: any other byte becomes U+FFFD, which the parser refuses. */
+export function lineAt(bytes: Uint8Array, start: number): string {
+  const nl = bytes.indexOf(0x0a, start);
+  return ascii.decode(bytes.subarray(start, nl < 0 ? bytes.length : nl));
+}
+
+/**
+ * Check every line of a journal's bytes (any bad line refuses the whole
+ * file, before anything changes) and index its applied entry lines;
+ * `file` names it in errors.
+ */
+export function indexJournal(bytes: Uint8Array, file: string): JournalIndex {
+  const lastNl = bytes.lastIndexOf(0x0a);
+  const whole = lastNl + 1; // bytes in complete lines
+  const first = lineAt(bytes, 0).slice(0, JOURNAL_MAGIC.length);
+  if (!first.startsWith(JOURNAL_MAGIC)) {
+    throw new SyntaxError(`pwalk: ${file} is not a pwalk journal`);
+  }
+  let starts = new Float64Array(1024);
+  let runOf = new Uint32Array(1024);
+  let count = 0;
+  const headers: JournalHeader[] = [];
+  const perHeader: number[] = [];
+  let dryRun = 0;
+  let lineNo = 0;
+  const setid = new Set<string>();
+  for (let start = 0; start < whole;) {
+    const nl = bytes.indexOf(0x0a, start);
+    lineNo++;
+    // an empty line too is one no run writes: it refuses the file
+    const l = lineAt(bytes, start);
+    try {
+      if (l.startsWith("#")) {
+        headers.push(parseHeader(l));
+        perHeader.push(0);
+      } else {
+        const line = parseLine(l);
+        if (!headers.length) throw new SyntaxError("an entry line before any header");
+        if (!headers[headers.length - 1].applied) {
+          dryRun++;
+        } else {
+          if (count === starts.length) {
+            const s2 = new Float64Array(count * 2), r2 = new Uint32Array(count * 2);
+            s2.set(starts);
+            r2.set(runOf);
+            starts = s2;
+            runOf = r2;
+          }
+          starts[count] = start;
+          runOf[count++] = headers.length - 1;
+          perHeader[headers.length - 1]++;
+          if (line.old.mode & 0o6000 && line.type !== "d") setid.add(`${line.dev}:${line.ino}`);
+        }
+      }
+    } catch (e) {
+      throw new SyntaxError(`pwalk: ${file}:${lineNo}: ${(e as Error).message}`);
+    }
+    start = nl + 1;
+  }
+  return {
+    bytes,
+    starts,
+    runOf,
+    count,
+    headers,
+    perHeader,
+    dryRun,
+    tornLine: whole < bytes.length ? lineNo + 1 : 0,
+    setid,
+  };
+}
+
+/**
+ * Check the first `size` bytes of a journal as undo reads it
+ * ({@link indexJournal}: any bad line refuses the whole file), reading
+ * them from `f` a chunk at a time (a journal of millions of lines is not
+ * held whole); a last line without its newline is left out, as undo leaves
+ * it. A byte no run writes in a line (a NUL, a control byte, one past
+ * 0x7e) refuses it at once, however long the line.
+ *
+ * @throws {SyntaxError} as indexJournal does: `pwalk: FILE:LINE: why`
+ */
+export function checkJournal(
+  f: { readSync(p: Uint8Array): number | null },
+  size: number,
+  file: string,
+): void {
+  const chunk = new Uint8Array(Math.min(size, 1 << 20) || 1);
+  let line = new Uint8Array(4096); // the line being read
+  let len = 0;
+  let lineNo = 0;
+  let headers = 0;
+  const fail = (why: string): never => {
+    throw new SyntaxError(`pwalk: ${file}:${lineNo + 1}: ${why}`);
+  };
+  const check = (l: string) => {
+    if (lineNo === 0 && !l.startsWith(JOURNAL_MAGIC)) {
+      throw new SyntaxError(`pwalk: ${file} is not a pwalk journal`);
+    }
+    try {
+      if (l.startsWith("#")) {
+        parseHeader(l);
+        headers++;
+      } else {
+        parseLine(l);
+        if (!headers) throw new SyntaxError("an entry line before any header");
+      }
+    } catch (e) {
+      fail((e as Error).message);
+    }
+  };
+  for (let left = size; left > 0;) {
+    const n = f.readSync(chunk.subarray(0, Math.min(left, chunk.length)));
+    if (n === null) break;
+    left -= n;
+    let from = 0;
+    for (let i = 0; i < n; i++) {
+      const b = chunk[i];
+      if (b === 0x0a) {
+        const part = chunk.subarray(from, i);
+        let whole = part;
+        if (len) {
+          if (len + part.length > line.length) {
+            const l2 = new Uint8Array(2 * (len + part.length));
+            l2.set(line.subarray(0, len));
+            line = l2;
+          }
+          line.set(part, len);
+          whole = line.subarray(0, len + part.length);
+          len = 0;
+        }
+        check(ascii.decode(whole));
+        lineNo++;
+        from = i + 1;
+      } else if (b < 0x20 || b > 0x7e) {
+        fail(`a byte no run writes in a line (0x${b.toString(16).padStart(2, "0")})`);
+      }
+    }
+    const rest = chunk.subarray(from, n);
+    if (len + rest.length > line.length) {
+      const l2 = new Uint8Array(2 * (len + rest.length));
+      l2.set(line.subarray(0, len));
+      line = l2;
+    }
+    line.set(rest, len);
+    len += rest.length;
+  }
+}

@@ -9,6 +9,7 @@
  */
 import { JournalFlag, native } from "./ffi.ts";
 import { errnoName } from "./errno.ts";
+import { checkJournal } from "./journal.ts";
 import { pathBytes } from "./job.ts";
 import { osErrorText } from "./outfile.ts";
 import { untrustedAncestor } from "./trust.ts";
@@ -249,7 +250,9 @@ export interface OpenJournal {
  * Open a journal for a run. `named`: the user named it (--journal FILE,
  * `journal: "FILE"`): an existing file is appended to if it passes the
  * checks ({@link journalFileProblem}, and it starts with a journal header:
- * an existing empty file is refused), else a new file is made. Not named:
+ * an existing empty file is refused; and undo would read it: a bad line,
+ * which makes undo refuse the whole file, refuses it), else a new file is
+ * made. Not named:
  * the default place, always a new file (O_EXCL; another name if taken).
  * Never through a symbolic link; 0600.
  *
@@ -329,6 +332,25 @@ function openChecked(
     const hint = problem === EMPTY ? " (name a new file: it is created)" : "";
     throw new RefusedError(`pwalk: journal ${path}: ${problem}: not appended to${hint}`);
   }
+  if (info[6] === 0n) {
+    // An existing journal: undo refuses a whole file with one bad line, so
+    // a run appended to one could not be undone either (its torn last
+    // line, already cut off, aside).
+    let bad: string | undefined;
+    try {
+      bad = undoProblem(path, info[0], info[1], Number(info[4]));
+    } catch (e) {
+      sym.pw_fd_close(fd);
+      throw e;
+    }
+    if (bad !== undefined) {
+      sym.pw_fd_close(fd);
+      throw new RefusedError(
+        `pwalk: journal ${path}: ${bad}: undo would refuse it whole, so it is not appended to ` +
+          "(name a new file: it is created)",
+      );
+    }
+  }
   return {
     fd,
     dev: Number(info[0]),
@@ -336,6 +358,27 @@ function openChecked(
     size: Number(info[4]),
     made: info[6] !== 0n,
   };
+}
+
+/**
+ * Why undo would refuse the journal at `path` (its first `size` bytes, the
+ * file opened as dev+ino), or undefined when it would read it.
+ */
+function undoProblem(path: string, dev: bigint, ino: bigint, size: number): string | undefined {
+  using f = Deno.openSync(path, { read: true });
+  const st = f.statSync();
+  if (BigInt(st.dev) !== dev || BigInt(st.ino!) !== ino) {
+    throw new RefusedError(`pwalk: journal ${path}: replaced while being opened: not appended to`);
+  }
+  try {
+    checkJournal(f, size, path);
+    return undefined;
+  } catch (e) {
+    if (!(e instanceof SyntaxError)) throw e;
+    // "pwalk: FILE:LINE: why": the line and why
+    const m = e.message.slice(`pwalk: ${path}:`.length);
+    return e.message.startsWith(`pwalk: ${path}:`) ? `line ${m}` : e.message;
+  }
 }
 
 /**

@@ -10,12 +10,12 @@ import { errnoName } from "./errno.ts";
 import { checkBools, checkInt } from "./options.ts";
 import type { WalkError } from "./job.ts";
 import {
+  indexJournal,
   joinRoot,
-  JOURNAL_MAGIC,
   type JournalHeader,
   type JournalLine,
+  lineAt,
   type Ownership,
-  parseHeader,
   parseLine,
   printablePath,
   typeBits,
@@ -145,108 +145,6 @@ export interface JournalContents {
   dryRun: number;
   /** The 1-based number of a last line without its newline (torn), or 0. */
   tornLine: number;
-}
-
-/**
- * A journal read for undo without an object per line (a repair of a large
- * tree journals millions): its bytes, where each entry line of an applied
- * run starts, and which run it belongs to; 12 bytes per line besides the
- * file's own.
- */
-interface JournalIndex {
-  bytes: Uint8Array;
-  /** Byte offset of each applied entry line, in file order. */
-  starts: Float64Array;
-  /** Its run: an index into `headers`. */
-  runOf: Uint32Array;
-  /** Entry lines of applied runs. */
-  count: number;
-  headers: JournalHeader[];
-  /** Applied entry lines per header. */
-  perHeader: number[];
-  dryRun: number;
-  tornLine: number;
-  /**
-   * `dev:ino` of each non-folder an applied line would give setuid/setgid
-   * back (its old mode has them): the only ones whose newer lines' owners
-   * and modes undo needs to remember.
-   */
-  setid: Set<string>;
-}
-
-const ascii = new TextDecoder();
-
-/** The line starting at `start` (without its newline). Journal lines are
- *  ASCII: any other byte becomes U+FFFD, which the parser refuses. */
-function lineAt(bytes: Uint8Array, start: number): string {
-  const nl = bytes.indexOf(0x0a, start);
-  return ascii.decode(bytes.subarray(start, nl < 0 ? bytes.length : nl));
-}
-
-/**
- * Check every line of a journal's bytes (any bad line refuses the whole
- * file, before anything changes) and index its applied entry lines;
- * `file` names it in errors.
- */
-function indexJournal(bytes: Uint8Array, file: string): JournalIndex {
-  const lastNl = bytes.lastIndexOf(0x0a);
-  const whole = lastNl + 1; // bytes in complete lines
-  const first = lineAt(bytes, 0).slice(0, JOURNAL_MAGIC.length);
-  if (!first.startsWith(JOURNAL_MAGIC)) {
-    throw new SyntaxError(`pwalk: ${file} is not a pwalk journal`);
-  }
-  let starts = new Float64Array(1024);
-  let runOf = new Uint32Array(1024);
-  let count = 0;
-  const headers: JournalHeader[] = [];
-  const perHeader: number[] = [];
-  let dryRun = 0;
-  let lineNo = 0;
-  const setid = new Set<string>();
-  for (let start = 0; start < whole;) {
-    const nl = bytes.indexOf(0x0a, start);
-    lineNo++;
-    // an empty line too is one no run writes: it refuses the file
-    const l = lineAt(bytes, start);
-    try {
-      if (l.startsWith("#")) {
-        headers.push(parseHeader(l));
-        perHeader.push(0);
-      } else {
-        const line = parseLine(l);
-        if (!headers.length) throw new SyntaxError("an entry line before any header");
-        if (!headers[headers.length - 1].applied) {
-          dryRun++;
-        } else {
-          if (count === starts.length) {
-            const s2 = new Float64Array(count * 2), r2 = new Uint32Array(count * 2);
-            s2.set(starts);
-            r2.set(runOf);
-            starts = s2;
-            runOf = r2;
-          }
-          starts[count] = start;
-          runOf[count++] = headers.length - 1;
-          perHeader[headers.length - 1]++;
-          if (line.old.mode & 0o6000 && line.type !== "d") setid.add(`${line.dev}:${line.ino}`);
-        }
-      }
-    } catch (e) {
-      throw new SyntaxError(`pwalk: ${file}:${lineNo}: ${(e as Error).message}`);
-    }
-    start = nl + 1;
-  }
-  return {
-    bytes,
-    starts,
-    runOf,
-    count,
-    headers,
-    perHeader,
-    dryRun,
-    tornLine: whole < bytes.length ? lineNo + 1 : 0,
-    setid,
-  };
 }
 
 /** Parse a journal's bytes into one record per line (readJournal's; undo indexes instead). */

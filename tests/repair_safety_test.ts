@@ -793,6 +793,39 @@ Deno.test("a journal is a new private file, never a link; an existing one only i
     const heads = Deno.readTextFileSync(j).split("\n").filter((l) => l.startsWith("#pwalk"));
     assertEquals(heads.map((h) => h.split(" ")[3]), ["dry-run", "apply"]);
   });
+
+  await t.step(
+    "a journal of yours that undo would refuse (a bad line in the middle): not appended to",
+    async () => {
+      const j = `${tmp.path}/damaged.journal`;
+      await repair(root, { journal: j });
+      const ls = Deno.readTextFileSync(j).split("\n");
+      ls.splice(1, 0, "GARBAGE");
+      Deno.writeTextFileSync(j, ls.join("\n"));
+      const text = Deno.readTextFileSync(j);
+      // undo's own verdict on it, the reference
+      const u = await cli(["undo", j]);
+      assertEquals(u.code, 2, u.stderr);
+      assertEquals(errLines(u.stderr), [`pwalk: ${j}:2: not a pwalk journal line: GARBAGE`]);
+      const tree = snapshot(root);
+      await refused(
+        j,
+        "line 2: not a pwalk journal line: GARBAGE: undo would refuse it whole, so it is not " +
+          "appended to (name a new file: it is created)",
+      );
+      assertEquals(Deno.readTextFileSync(j), text);
+      assertEquals(diffSnapshots(tree, snapshot(root)), []);
+      // a torn last line is still cut off by an appending run, as before
+      const torn = `${tmp.path}/torn.journal`;
+      await repair(root, { journal: torn });
+      Deno.writeTextFileSync(torn, "65024 1 f 0 0 06", { append: true });
+      Deno.chmodSync(`${root}/b`, 0o600);
+      const r = await cli(["repair", "--apply", "--journal", torn, root]);
+      assertEquals(r.code, 0, r.stderr);
+      const un = await cli(["undo", torn]);
+      assertEquals(un.code, 0, un.stderr);
+    },
+  );
   closeLibc();
 });
 
@@ -1350,18 +1383,34 @@ testNeeding([PRLIMIT], {
     const root = `${tmp.path}/proj`;
     buildTree(root, [PROJECT, own("a"), own("b", "dir")]);
     const before = snapshot(root);
-    // A journal of an earlier run 40 bytes short of the limit, sparse: the
-    // next header's write is cut short there. The limit (64 GiB) is beyond
+    // A journal of an earlier run 40 bytes short of the limit: the next
+    // header's write is cut short there. The limit (256 MiB) is beyond
     // Deno's own cache files, which the process may write too (the API's
-    // process would die of their SIGXFSZ).
-    const limit = 64 * 2 ** 30;
+    // process would die of their SIGXFSZ). Lines undo reads, 1 MiB each (a
+    // journal with a bad line, a sparse one's NULs, is not appended to).
+    const limit = 256 * 2 ** 20;
     const journal = `${tmp.path}/j`;
-    const head = "#pwalk-journal 1 repair dry-run 1 2 /nowhere\n";
-    Deno.writeTextFileSync(journal, head, { mode: 0o600 });
-    Deno.truncateSync(journal, limit - 41);
-    Deno.writeTextFileSync(journal, "\n", { append: true });
+    let entries = 0;
+    {
+      using f = Deno.openSync(journal, { write: true, createNew: true, mode: 0o600 });
+      const entry = (n: number) => `1 1 f 0 0 0600 0 0 0600 ${"a".repeat(n - 25)}\n`;
+      const head = "#pwalk-journal 1 repair dry-run 1 2 /nowhere\n";
+      let left = limit - 40 - head.length;
+      const text = [head];
+      while (left > 0) {
+        const n = left > 2 * 2 ** 20 ? 2 ** 20 : left;
+        text.push(entry(n));
+        left -= n;
+      }
+      for (const t of text) {
+        const b = new TextEncoder().encode(t);
+        for (let o = 0; o < b.length;) o += f.writeSync(b.subarray(o));
+      }
+      entries = text.length - 1;
+    }
     const oldSize = Deno.statSync(journal).size;
     assertEquals(oldSize, limit - 40);
+    assertEquals((await readJournal(journal)).dryRun, entries, "a journal undo reads");
     const prefix = ["prlimit", `--fsize=${limit}`, "--"];
     const r = await cli(["repair", "--apply", "--journal", journal, root], { prefix });
     assertEquals([r.code, r.signal], [1, null], r.stderr);

@@ -81,8 +81,9 @@ Options:
   --journal FILE           the journal: one line per change, written before
                            the change. FILE is created 0600, or appended to
                            when it is already a journal of yours that nobody
-                           else may write (an existing empty file is
-                           refused). Default with --apply: a new file
+                           else may write (an existing empty file, or one
+                           with a bad line, which undo would refuse whole,
+                           is refused). Default with --apply: a new file
                            $XDG_STATE_HOME/pwalk/repair-TIME-PID.journal
                            (~/.local/state/pwalk/... without XDG_STATE_HOME;
                            refused when HOME is unset too). Never a symbolic
