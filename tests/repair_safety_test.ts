@@ -829,6 +829,45 @@ Deno.test("a journal is a new private file, never a link; an existing one only i
   closeLibc();
 });
 
+Deno.test("a safety option given twice is refused, not the last one kept (audit)", async () => {
+  await using tmp = await tempDir("pwalk-safety-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [PROJECT, own("a")]);
+  const before = snapshot(root);
+  const a = `${tmp.path}/a.journal`, b = `${tmp.path}/b.journal`;
+  const chownTo = ["--chown_from", "1001", "--chown_to", "1001:1001"];
+  const cases: [string[], string][] = [
+    [["repair", "--apply", "--journal", a, "--journal", b, root], "--journal"],
+    [["repair", "--apply", `--journal=${a}`, `--journal=${a}`, root], "--journal"],
+    [["repair", "--apply", "--errors", a, "--errors", b, "--journal", a, root], "--errors"],
+    [["chown", ...chownTo, "--apply", "--journal", a, "--journal", b, root], "--journal"],
+    [["chown", ...chownTo, "--chown_to", "0:0", "--apply", "--journal", a, root], "--chown_to"],
+    [[...chownTo, "--chown_from", "0", "--apply", "--journal", a, root], "--chown_from"],
+    [["repair", "--undo", a, "--undo", b, "--apply"], "--undo"],
+  ];
+  const exists = (p: string) => Deno.lstat(p).then(() => true, () => false);
+  for (const [args, option] of cases) {
+    const r = await cli(args);
+    assertEquals(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assertEquals(errLines(r.stderr), [`pwalk: ${option} given twice: give it once`]);
+    assertEquals(diffSnapshots(before, snapshot(root)), [], args.join(" "));
+    for (const f of [a, b]) assert(!(await exists(f)), `${f} made by ${args.join(" ")}`);
+  }
+  // a value option that is not one of them, and a flag, given twice: taken
+  const r = await cli([
+    "repair",
+    "--threads",
+    "1",
+    "--threads",
+    "2",
+    "--dry-run",
+    "--dry-run",
+    root,
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  closeLibc();
+});
+
 Deno.test("the undo command printed after a run is quoted for the shell, when it needs to be", async () => {
   await using tmp = await tempDir("pwalk-safety-");
   const root = `${tmp.path}/proj`;

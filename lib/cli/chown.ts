@@ -38,8 +38,8 @@ pwalk undo --apply JOURNAL.
 export async function run(args: string[]): Promise<number> {
   const f = parse(args, {
     ...CHANGE_OPTIONS,
-    chown_from: "value",
-    chown_to: "value",
+    chown_from: "once",
+    chown_to: "once",
     depth: "value",
   });
   if (f.chown_from === undefined || f.chown_to === undefined) {

@@ -258,9 +258,11 @@ export function plainMessage(text: string): string {
 /**
  * Option kinds: a switch, a switch with `--no-NAME`, the same that also
  * takes an optional `--NAME=VALUE` (`--progress=SECONDS`), a value (last
- * wins), a repeatable value.
+ * wins), a value that may be given only once (a second is bad usage: the
+ * safety options of repair, chown and undo, where a silently dropped value
+ * would change files other than those meant), a repeatable value.
  */
-export type Kind = "flag" | "toggle" | "toggle=" | "value" | "list";
+export type Kind = "flag" | "toggle" | "toggle=" | "value" | "once" | "list";
 
 /** Parsed arguments: values by long option name, operands in `_`. */
 export type Flags = { [name: string]: string | string[] | boolean | undefined } & { _: string[] };
@@ -325,6 +327,9 @@ export function parse(args: string[], spec: Record<string, Kind>): Flags {
     const v = eq < 0 ? args[++i] : a.slice(eq + 1);
     if (v === "") throw new UsageError(`${word} needs a value, not an empty string`);
     lossy ??= notUtf8(args[i], word, v);
+    if (kind === "once" && f[name] !== undefined) {
+      throw new UsageError(`--${name} given twice: give it once`);
+    }
     f[name] = kind === "list" ? [...(f[name] as string[] ?? []), v] : v;
   }
   if (lossy) throw lossy;

@@ -58,7 +58,9 @@ symbolic links are never followed nor changed):
 
 Refused (one line, exit 2): ROOT / without --force; a system folder or
 anything below one (/bin /boot /dev /etc /lib /lib64 /proc /root /sbin /sys
-/usr, compared by real path: a link to one counts) without --allow-system.
+/usr, compared by real path: a link to one counts) without --allow-system;
+--journal, --errors or --undo (chown: --chown_from, --chown_to too) given
+twice, rather than the last one kept.
 
 Options:
   --apply                  make the changes (default: dry run, change nothing)
@@ -122,9 +124,11 @@ the run goes on to its end without its lines).
 /** The options repair and chown both take. */
 export const CHANGE_OPTIONS: Record<string, Kind> = {
   ...WALK_OPTIONS,
+  // given twice, refused rather than the last one silently kept
+  errors: "once",
   apply: "flag",
   "dry-run": "flag",
-  journal: "value",
+  journal: "once",
   force: "flag",
   "allow-system": "flag",
 };
@@ -273,7 +277,7 @@ export async function run(args: string[]): Promise<number> {
     ...CHANGE_OPTIONS,
     "change-gids": "list",
     "force-group-writable": "flag",
-    undo: "value",
+    undo: "once",
   });
   if (f.undo !== undefined) {
     if (f._.length) throw new UsageError("--undo takes a journal, not a ROOT folder");
