@@ -51,8 +51,10 @@ size_t pw_change_lines(char *b, bool chown, bool dry_run, pw_names *names, const
   size_t n = 0;
   if (chown) {
     n += line_start(dry_run, b + n, e);
-    /* the kernel's chown takes setuid (and setgid when group-executable) off */
-    if (dry_run && p->nmode != p->omode)
+    /* the kernel's chown takes setuid (and setgid when group-executable)
+       off: said by --apply as by the dry run, so that a saved log of an
+       applied run tells the bits were cleared (p: what the run left) */
+    if (p->nmode != p->omode)
       n += (size_t)sprintf(b + n, ": mode %04o -> %04o", p->omode, p->nmode);
     return n + line_end(dry_run, b + n, st);
   }

@@ -2192,26 +2192,40 @@ Deno.test("chown: only entries of UID change; links themselves, never their targ
   );
 
   const journal = `${tmp.path}/chown.journal`;
-  await t.step("CLI --apply prints each changed path, as pwalk does", async () => {
-    const r = await cli([
-      "--chown_from",
-      String(A),
-      "--chown_to",
-      `${C}:${GC}`,
-      "--apply",
-      "--journal",
-      journal,
-      root,
-    ]);
-    assertEquals(r.code, 0, r.stderr);
-    assertEquals(diffSnapshots(want, snapshot(root)), []);
-    assertEquals(diffSnapshots(outBefore, snapshot(outside)), [], "a link's target changed");
-    assertEquals(
-      lines(r.stdout),
-      [...before].filter(([, s]) => s.uid === A).map(([rel]) => at(root, rel)).sort(),
-    );
-    assertStringIncludes(r.stderr, `chown UID_orig: ${A}  UID_new: ${C} GID_new: ${GC}`);
-  });
+  await t.step(
+    "CLI --apply prints each changed path, with the mode chown left as the dry run says",
+    async () => {
+      const r = await cli([
+        "--chown_from",
+        String(A),
+        "--chown_to",
+        `${C}:${GC}`,
+        "--apply",
+        "--journal",
+        journal,
+        root,
+      ]);
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(diffSnapshots(want, snapshot(root)), []);
+      assertEquals(diffSnapshots(outBefore, snapshot(outside)), [], "a link's target changed");
+      // the mode read back (lstat), not the plan: an applied run's log tells
+      // setuid/setgid were cleared, as its dry run did (audit)
+      const after = snapshot(root);
+      const oct = (m: number) => (m & 0o7777).toString(8).padStart(4, "0");
+      assertEquals(
+        lines(r.stdout).sort(),
+        [...before].filter(([, s]) => s.uid === A).map(([rel, s]) => {
+          const m = after.get(rel)!.mode;
+          const mode = s.type === "symlink" || (m & 0o7777) === (s.mode & 0o7777)
+            ? ""
+            : `: mode ${oct(s.mode)} -> ${oct(m)}`;
+          return `${at(root, rel)}${mode}`;
+        }).sort(),
+      );
+      assert(r.text.includes(": mode 4755 -> 0755"), r.text);
+      assertStringIncludes(r.stderr, `chown UID_orig: ${A}  UID_new: ${C} GID_new: ${GC}`);
+    },
+  );
 
   await t.step(
     "undo puts the owners back; setuid/setgid not on files C could have rewritten",
