@@ -210,6 +210,15 @@ function realAsFarAsItExists(path: string): string {
 }
 
 /**
+ * Whether the file `path` would be inside the tree whose real path is
+ * `rootReal`: the real path of its folder (as far as it exists) is that
+ * or below it; never for a root of `/` (which holds every file).
+ */
+export function insideTree(path: string, rootReal: string): boolean {
+  return rootReal !== "/" && below(realAsFarAsItExists(folderOf(path)), rootReal);
+}
+
+/**
  * Refuse a journal inside the tree being changed: the real path of its
  * folder (as far as it exists) is the root's real path or below it. (A
  * root of `/`, allowed only with force, holds every file: there the engine
@@ -221,8 +230,7 @@ function realAsFarAsItExists(path: string): string {
  * ```
  */
 export function refuseJournalInTree(journal: string, rootReal: string): void {
-  if (rootReal === "/") return;
-  if (below(realAsFarAsItExists(folderOf(journal)), rootReal)) {
+  if (insideTree(journal, rootReal)) {
     throw new RefusedError(
       `pwalk: the journal ${journal} would be inside the tree ${rootReal}: ` +
         "put it outside (--journal FILE)",

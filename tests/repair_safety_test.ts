@@ -693,6 +693,40 @@ Deno.test("the journal is never inside the tree being changed", async (t) => {
   closeLibc();
 });
 
+Deno.test("--errors of a repair or chown is never inside the tree: a link planted there is not written through (audit)", async () => {
+  await using tmp = await tempDir("pwalk-safety-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [PROJECT, own("a"), own("d", "dir")]);
+  const victim = `${tmp.path}/victim`;
+  Deno.writeTextFileSync(victim, "keep\n");
+  // a user of the tree plants a link where root's errors would go
+  Deno.symlinkSync(victim, `${root}/d/errs.csv`);
+  const before = snapshot(root);
+  const journal = `${tmp.path}/j`;
+  const chownArgs = ["chown", "--chown_from", "1001", "--chown_to", "1002:1002"];
+  for (
+    const [cmd, errors] of [
+      [["repair"], `${root}/d/errs.csv`],
+      [chownArgs, `${root}/d/errs.csv`],
+      [["repair"], `${root}/d/new.csv`], // not there yet: a name it could take
+    ] as const
+  ) {
+    const r = await cli([...cmd, "--apply", "--journal", journal, "--errors", errors, root]);
+    assertEquals(r.code, 2, r.stderr);
+    assertEquals(errLines(r.stderr), [
+      `pwalk: --errors ${errors} would be inside the tree ${Deno.realPathSync(root)}: put it ` +
+      "outside (a link there would be written through)",
+    ]);
+    assertEquals(Deno.readTextFileSync(victim), "keep\n");
+    assertEquals(diffSnapshots(before, snapshot(root)), []);
+    assert(!(await Deno.lstat(journal).then(() => true, () => false)), "a journal was made");
+  }
+  // outside the tree: taken, as ever
+  const r = await cli(["repair", "--errors", `${tmp.path}/errs.csv`, root]);
+  assertEquals(r.code, 0, r.stderr);
+  closeLibc();
+});
+
 Deno.test("a journal is a new private file, never a link; an existing one only if it is yours", async (t) => {
   await using tmp = await tempDir("pwalk-safety-");
   const root = `${tmp.path}/proj`;

@@ -7,7 +7,7 @@
  */
 import { duration } from "./progress.ts";
 import { type ChangeOptions, type ChangeSummary, repair, rootRefusal } from "../repair.ts";
-import { RefusedError } from "../journal_file.ts";
+import { insideTree, RefusedError } from "../journal_file.ts";
 import { shellQuote } from "../shell.ts";
 import {
   count,
@@ -95,7 +95,8 @@ Options:
   --force                  allow ROOT to be / (refused otherwise)
   --allow-system           allow a system folder (refused otherwise)
   --errors FILE            every error also as a CSV row in FILE:
-                           path,operation,errno,message
+                           path,operation,errno,message (never inside
+                           ROOT: refused)
   --progress, --progress=SECONDS, --no-progress
                            as for pwalk report (default: redrawn when stderr
                            is a terminal and stdout is not)
@@ -150,11 +151,21 @@ export async function runChange<T extends ChangeSummary>(
   if (f.apply && f["dry-run"]) throw new UsageError("--apply and --dry-run exclude each other");
   const apply = !!f.apply;
   const root = await oneRoot(f);
-  const why = rootRefusal(kind, Deno.realPathSync(root), {
+  const rootReal = Deno.realPathSync(root);
+  const why = rootRefusal(kind, rootReal, {
     force: !!f.force,
     allowSystem: !!f["allow-system"],
   });
   if (why) throw new UsageError(why);
+  // Never inside the tree, as the journal: a user of the tree could make
+  // its name a link there, for root to write the errors through.
+  const errors = f.errors as string | undefined;
+  if (errors !== undefined && errors !== "-" && insideTree(errors, rootReal)) {
+    throw new UsageError(
+      `--errors ${errors} would be inside the tree ${rootReal}: put it outside (a link there ` +
+        "would be written through)",
+    );
+  }
   const { ui, ...walk } = await walkArgs(f, root);
   let journal = f.journal as string | undefined;
   // --journal FILE appended to: its earlier runs' lines come before this one's
