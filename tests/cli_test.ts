@@ -398,8 +398,8 @@ testNeeding([PYTHON3], {
         [["summary", bad("s", 0xff)], "pwalk: s\uFFFD: not valid UTF-8"],
         [["convert", "nu", bad("c", 0xff)], "pwalk: c\uFFFD: not valid UTF-8"],
         [
-          ["slurm", "--dry-run", bad("--sbatch=--output=o", 0xff), "--out", "s", "nu"],
-          "pwalk: --sbatch --output=o\uFFFD: not valid UTF-8",
+          ["slurm", "--dry-run", bad("--sbatch=--comment=o", 0xff), "--out", "s", "nu"],
+          "pwalk: --sbatch --comment=o\uFFFD: not valid UTF-8",
         ],
       ];
       for (const [args, start] of cases) {
