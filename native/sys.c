@@ -63,8 +63,46 @@ int pw_write_all(int fd, const void *buf, size_t len) {
   return pw_write_until(fd, buf, len, NULL, NULL);
 }
 
+/* SIGXFSZ, which a write past RLIMIT_FSIZE (`ulimit -f`) raises, kills
+   the process by default: a script's report() would die with its
+   temporary output left behind.  The CLI listens for it, a script need
+   not: blocked in this thread while it writes, and a raised one taken
+   (sigwait) before the mask is put back, so that the write fails with
+   EFBIG instead, said as the output's error.  A thread that had it
+   blocked already keeps its mask and whatever is pending. */
+typedef struct xfsz_mask {
+  sigset_t set, old;
+  bool masked;
+} xfsz_mask;
+
+static void xfsz_block(xfsz_mask *m) {
+  sigemptyset(&m->set);
+  sigaddset(&m->set, SIGXFSZ);
+  m->masked = pthread_sigmask(SIG_BLOCK, &m->set, &m->old) == 0 && !sigismember(&m->old, SIGXFSZ);
+}
+
+static void xfsz_restore(xfsz_mask *m) {
+  if (!m->masked) return;
+  sigset_t pending;
+  int sig;
+  if (sigpending(&pending) == 0 && sigismember(&pending, SIGXFSZ)) (void)sigwait(&m->set, &sig);
+  pthread_sigmask(SIG_SETMASK, &m->old, NULL);
+}
+
+static int write_until(int fd, const void *buf, size_t len, _Atomic bool *stop,
+                       _Atomic uint64_t *count);
+
 int pw_write_until(int fd, const void *buf, size_t len, _Atomic bool *stop,
                    _Atomic uint64_t *count) {
+  xfsz_mask m;
+  xfsz_block(&m);
+  int r = write_until(fd, buf, len, stop, count);
+  xfsz_restore(&m);
+  return r;
+}
+
+static int write_until(int fd, const void *buf, size_t len, _Atomic bool *stop,
+                       _Atomic uint64_t *count) {
   const char *p = buf;
   while (len) {
     ssize_t n = write(fd, p, len);

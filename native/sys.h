@@ -57,6 +57,9 @@ int pw_write_all(int fd, const void *buf, size_t len);
  * (NULL: never), then -ECANCELED: a signal that cancels the job reaches a
  * writer waiting there.  Each write's bytes are added to *count (NULL:
  * not counted).  A reader that keeps up costs nothing more than write().
+ * SIGXFSZ is blocked in the calling thread while it writes (and taken if
+ * raised): past a file size limit the write fails with -EFBIG rather than
+ * killing a process that does not handle the signal (a script's report()).
  */
 int pw_write_until(int fd, const void *buf, size_t len, _Atomic bool *stop,
                    _Atomic uint64_t *count);
