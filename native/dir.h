@@ -47,7 +47,8 @@ typedef struct pw_dirpart {
 /** Allocate the listing buffer once per worker; returns 0 or -ENOMEM. */
 int pw_dirstream_init(pw_dirstream *d);
 void pw_dirstream_fini(pw_dirstream *d);
-/** Start listing the folder open at fd (the fd stays the caller's). */
+/** Start listing the folder open at fd (the fd stays the caller's): 0, or
+    -errno (elsewhere than Linux: no descriptor or DIR for the listing). */
 int pw_dir_begin(pw_dirstream *d, int fd);
 /**
  * Next name, skipping "." and "..", or NULL at the end (*err = 0) or on

@@ -101,19 +101,37 @@ static int open_once(pw_worker *w, pw_item *it, int flags) {
 static int open_folder(pw_worker *w, pw_item *it, bool *raced) {
   int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (it->is_root || it->via_link ? 0 : O_NOFOLLOW);
   bool opened_by_name = it->parent != NULL;
-  int fd = open_once(w, it, flags);
   /* Out of descriptors (the process's limit, or the system's): others
      come free as workers finish their folders.  Waited for, 10 s in all;
      then pw_worker_error makes it fatal, since going on would leave the
-     folder out of a run that looks complete. */
-  for (long waited = 0; fd < 0 && pw_job_wait_fd(w->job, errno, &waited);)
+     folder out of a run that looks complete.  Elsewhere than Linux the
+     listing needs a descriptor of its own and a DIR (pw_dir_begin: dup,
+     fdopendir): when either cannot be had, the folder's descriptor is
+     given back while it waits (workers each holding one and waiting for a
+     second would wait for one another), and a failure is said as the
+     folder's open error. */
+  int fd, e, begun = 0;
+  for (long waited = 0;;) {
+    begun = 0;
     fd = open_once(w, it, flags);
-  int e = errno;
+    if (fd >= 0 && (begun = pw_dir_begin(&w->ds, fd)) < 0) {
+      pw_dir_end(&w->ds);
+      close(fd);
+      fd = -1;
+      errno = -begun;
+    }
+    e = errno;
+    if (fd >= 0 || !pw_job_wait_fd(w->job, e, &waited)) break;
+  }
   if (it->parent) {
     pw_dirref_put(&w->job->queue, it->parent);
     it->parent = NULL;
   }
   *raced = false;
+  if (fd < 0 && begun < 0) {
+    pw_worker_error(w, PW_OP_OPEN, e, it->path, it->len);
+    return -1;
+  }
   if (fd < 0) {
     /* No longer a folder: a link (O_NOFOLLOW: ENOTDIR on Linux, ELOOP on
        macOS) or a file put in its place since it was listed.  A race, as
@@ -134,7 +152,6 @@ static int open_folder(pw_worker *w, pw_item *it, bool *raced) {
      cost; opened by path, or when "." does not tell, fstat checks device
      and inode.  Without a stat of the listing (PW_OPT_NO_STAT) there is
      only the listing's inode to compare. */
-  pw_dir_begin(&w->ds, fd);
   int known = opened_by_name ? pw_dir_is(&w->ds, (uint64_t)it->st.st_ino) : -1;
   struct stat now;
   if (known == 0 || (known < 0 && (!it->no_stat || !opened_by_name) &&

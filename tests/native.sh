@@ -304,6 +304,36 @@ FAIL_THREADS=1 LD_PRELOAD="$(gcc -print-file-name=libasan.so):$work/failthread.s
   "$work/out" 2>"$work/err" && { echo "no worker started, yet exit 0" >&2; exit 1; }
 grep -q "fatal=cannot start worker threads: Resource temporarily unavailable$" "$work/err" ||
   { echo "no worker started: not said why" >&2; cat "$work/err" >&2; exit 1; }
+echo "native: the code paths of other systems (-U__linux__: macOS's dup + fdopendir listing), ASan + UBSan"
+# every row as the Linux build's; a listing's dup or fdopendir that fails
+# (failopendir.c) is the folder's open error: out of memory fatal (status
+# 1, said), out of descriptors waited for and the run whole (never a
+# readdir(NULL))
+mkdir -p "$work/nl"
+gcc -O1 -g -pthread -std=gnu11 -Wall -Wextra -Werror -fno-omit-frame-pointer -U__linux__ \
+  -fsanitize=address,undefined -fno-sanitize-recover=all -I"$Z" -I"$D" -o "$work/nl/pwdrive" \
+  native/driver/pwdrive.c "${srcs[@]}" "$work"/asan/z/*.o "$work"/asan/d/*.o
+gcc -O1 -shared -fPIC -Wall -Wextra -Werror -o "$work/failopendir.so" native/driver/failopendir.c -ldl
+nlpre="$(gcc -print-file-name=libasan.so):$work/failopendir.so"
+run "$work/asan/pwdrive" -t 2 -H "$work/tree"
+rows=$(wc -l <"$work/out")
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 run "$work/nl/pwdrive" -t 2 -H "$work/tree"
+[ "$(wc -l <"$work/out")" -eq "$rows" ]
+(ulimit -n 6 && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 run "$work/nl/pwdrive" -t 8 -H "$work/tree")
+[ "$(wc -l <"$work/out")" -eq "$rows" ]
+for dup in "" 1; do
+  rc=0
+  FAIL_DIR=4 FAIL_DUP=$dup LD_PRELOAD="$nlpre" ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+    "$work/nl/pwdrive" -t 2 -H "$work/tree" >"$work/out" 2>"$work/err" || rc=$?
+  [ "$rc" = 1 ] || { echo "failed listing (dup=$dup): status $rc" >&2; cat "$work/err" >&2; exit 1; }
+  grep -q "^pwalk: open '$work/tree/.*': Cannot allocate memory$" "$work/err"
+  grep -q "^status=2 .*fatal=Cannot allocate memory: the system is out of memory$" "$work/err"
+  if grep -q "Sanitizer\|runtime error" "$work/err"; then cat "$work/err" >&2; exit 1; fi
+  FAIL_DIR=4 FAIL_DUP=$dup FAIL_ERRNO=EMFILE LD_PRELOAD="$nlpre" \
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 run "$work/nl/pwdrive" -t 2 -H "$work/tree"
+  [ "$(wc -l <"$work/out")" -eq "$rows" ]
+  grep -q "^status=0 .*errors=0 " "$work/err"
+done
 echo "native: TSan"
 build tsan -fsanitize=thread
 TSAN_OPTIONS=halt_on_error=1 check_all "$work/tsan/pwdrive"
