@@ -25,6 +25,53 @@ static void target_init(pw_target *t) {
   *t = (pw_target){.fd = -1, .dirfd = -1};
 }
 
+#ifndef __linux__
+/* No O_PATH: an entry checked by name and then changed by name
+   (fchownat, fchmodat) could be another by then, a hard link to a file
+   outside the tree renamed over the name by a user of the tree (macOS has
+   no protected_hardlinks).  So the entry is opened (never followed, never
+   waiting: a FIFO), the descriptor's fstat is the check and its fchown or
+   fchmod the change: the very inode checked.  O_EVTONLY (macOS) opens a
+   file for no reading at all, as O_PATH would.  A link is reached as the
+   link (O_SYMLINK); where that flag is missing, by name, since lchown and
+   lchmod of a name that is a link change only the link.  What cannot be
+   opened so (a device, whose open may act on it; a socket) is reached
+   by name to be looked at, but not changed: its change is -ENOTSUP, said
+   as the entry's error. */
+static int open_entry(int dirfd, const char *name, pw_target *t, struct stat *now) {
+  if (fstatat(dirfd, name, now, AT_SYMLINK_NOFOLLOW)) return -errno;
+  int flags = O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+#ifdef O_EVTONLY
+  flags |= O_EVTONLY;
+#else
+  flags |= O_RDONLY;
+#endif
+  if (S_ISLNK(now->st_mode)) {
+#ifdef O_SYMLINK
+    flags = (flags & ~O_NOFOLLOW) | O_SYMLINK;
+#else
+    t->dirfd = dirfd;
+    t->name = name;
+    return 0;
+#endif
+  } else if (S_ISDIR(now->st_mode)) {
+    flags |= O_DIRECTORY;
+  } else if (!S_ISREG(now->st_mode) && !S_ISFIFO(now->st_mode)) {
+    t->dirfd = dirfd;
+    t->name = name;
+    t->no_change = true;
+    return 0;
+  }
+  t->fd = openat(dirfd, name, flags);
+  /* a link or another type put in its place since the fstatat: a race */
+  if (t->fd < 0) return errno == ELOOP || errno == ENOTDIR || errno == ENXIO ? -ESTALE : -errno;
+  t->own = true;
+  struct stat was = *now;
+  if (fstat(t->fd, now)) return -errno;
+  return pw_same_entry(now, &was) ? 0 : -ESTALE;
+}
+#endif
+
 int pw_target_entry(const pw_entry *e, pw_target *t, struct stat *now) {
   target_init(t);
   if (e->is_dir_row) {
@@ -54,9 +101,8 @@ int pw_target_entry(const pw_entry *e, pw_target *t, struct stat *now) {
     t->opath = true;
     if (fstat(t->fd, now)) return -errno;
 #else
-    t->dirfd = e->dirfd;
-    t->name = name;
-    if (fstatat(e->dirfd, name, now, AT_SYMLINK_NOFOLLOW)) return -errno;
+    int r = open_entry(e->dirfd, name, t, now);
+    if (r) return r;
 #endif
   }
   return pw_same_entry(now, e->st) ? 0 : -ESTALE;
@@ -138,9 +184,14 @@ int pw_target_at(int dirfd, const char *rel, pw_target *t, struct stat *now) {
       t->own = true;
       t->opath = true;
 #else
-      t->dirfd = fd;
-      t->own_dirfd = true;
-      t->name = name; /* NUL-terminated: the rest of rel */
+      /* (name: NUL-terminated, the rest of rel) */
+      int r = open_entry(fd, name, t, now);
+      if (t->fd >= 0 || r) {
+        close(fd);
+        return r;
+      }
+      t->own_dirfd = true; /* reached by name: a device, a socket, a link */
+      return 0;
 #endif
       break;
     }
@@ -155,6 +206,7 @@ int pw_target_at(int dirfd, const char *rel, pw_target *t, struct stat *now) {
 }
 
 int pw_target_chown(const pw_target *t, uid_t uid, gid_t gid) {
+  if (t->no_change) return -ENOTSUP;
   int rc;
 #ifdef __linux__
   if (t->opath) rc = fchownat(t->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
@@ -331,6 +383,7 @@ bool pw_can_chmod_opath(void) { return true; }
 #endif
 
 int pw_target_chmod(const pw_target *t, mode_t mode) {
+  if (t->no_change) return -ENOTSUP;
   int rc;
 #ifdef __linux__
   if (t->opath) {

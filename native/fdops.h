@@ -28,6 +28,8 @@ typedef struct pw_target {
   int dirfd;        /**< without O_PATH: the verified folder ... */
   const char *name; /**< ... and the name in it */
   bool own_dirfd;   /**< close dirfd afterwards */
+  bool no_change;   /**< without O_PATH, a device or socket: looked at by
+                         name, never changed (chown, chmod: -ENOTSUP) */
 } pw_target;
 
 /** Same device, inode and file type. */
@@ -35,9 +37,13 @@ bool pw_same_entry(const struct stat *a, const struct stat *b);
 
 /**
  * The entry e of a walk, for changing: a folder through its own fd (or an
- * O_PATH one when it could not be read), anything else by name inside its
- * folder's fd.  Its fstat goes to *now.  0, -ESTALE when a different entry
- * is there now, 1 to skip silently (no way to reach it), or -errno.
+ * O_PATH one when it could not be read), anything else through an O_PATH fd
+ * opened by name inside its folder's fd.  Without O_PATH (macOS) it is
+ * opened O_NOFOLLOW | O_NONBLOCK (O_EVTONLY where there is one; a link
+ * O_SYMLINK, or by name where that is missing) and changed through that
+ * fd, never by name; a device's or socket's change is -ENOTSUP.  Its fstat goes to
+ * *now.  0, -ESTALE when a different entry is there now, 1 to skip
+ * silently (no way to reach it), or -errno.
  */
 int pw_target_entry(const pw_entry *e, pw_target *t, struct stat *now);
 /**
