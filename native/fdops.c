@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -289,6 +290,30 @@ ssize_t pw_entry_xattr(const pw_entry *e, const char *attr, void *buf, size_t ca
       return rc < 0 ? rc : -EBADF;
     }
     n = opath_xattr(t.fd, attr, buf, cap);
+    char *up = n == -ENOENT && !procfs() && e->name_off > 0 && e->name_off < e->len
+                   ? malloc(e->name_off + 1)
+                   : NULL;
+    if (up) {
+      /* no /proc: by name in the folder above (getxattrat; O_PATH, no
+         read permission needed), the name checked after to be the inode
+         the O_PATH descriptor holds (which keeps its number from going
+         to another folder) */
+      size_t ul = e->name_off > 1 ? e->name_off - 1 : 1; /* "/" kept for "/NAME" */
+      memcpy(up, e->path, ul);
+      up[ul] = 0;
+      int pfd = pw_open_path(up, ul, O_PATH | O_DIRECTORY | O_CLOEXEC);
+      free(up);
+      const char *name = e->path + e->name_off;
+      struct stat again;
+      if (pfd < 0) n = -errno;
+      else {
+        n = named_xattr(pfd, name, attr, buf, cap);
+        if (n >= 0 && (fstatat(pfd, name, &again, AT_SYMLINK_NOFOLLOW) ||
+                       again.st_dev != now.st_dev || again.st_ino != now.st_ino))
+          n = -ESTALE;
+        close(pfd);
+      }
+    }
     pw_target_close(&t);
     return n;
   }
@@ -307,6 +332,7 @@ ssize_t pw_entry_xattr(const pw_entry *e, const char *attr, void *buf, size_t ca
   }
   n = opath_xattr(fd, attr, buf, cap);
   int err = n < 0 ? (int)-n : 0;
+  bool by_name = err == ENOENT && !procfs();
   if (err == ENOENT && S_ISREG(now.st_mode)) {
     /* no /proc: a descriptor that can read attributes (a regular file:
        opening it has no side effect), checked again */
@@ -320,7 +346,11 @@ ssize_t pw_entry_xattr(const pw_entry *e, const char *attr, void *buf, size_t ca
       err = n < 0 ? errno : 0;
     }
     if (rfd >= 0) close(rfd);
-  } else if (err == ENOENT && !procfs()) {
+    /* a file the caller may not read (its owner's 0200 file): its
+       attributes are still the owner's to read, by name */
+    by_name = by_name && rfd < 0 && (err == EACCES || err == EPERM);
+  }
+  if (by_name) {
     /* no /proc, and no descriptor to read through: by name inside the
        verified folder (the O_PATH descriptor held keeps its inode number
        from going to another file), and the name checked again after: it
