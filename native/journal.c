@@ -187,6 +187,7 @@ int pw_journal_append(int fd, const char *line, size_t n) {
      while the line is written, and dropped if raised, so that the write
      fails with EFBIG instead, said as the journal's error. */
   sigset_t xfsz, old;
+  pw_xfsz_nodefault();
   sigemptyset(&xfsz);
   sigaddset(&xfsz, SIGXFSZ);
   bool masked = pthread_sigmask(SIG_BLOCK, &xfsz, &old) == 0 && !sigismember(&old, SIGXFSZ);

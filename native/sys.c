@@ -75,7 +75,27 @@ typedef struct xfsz_mask {
   bool masked;
 } xfsz_mask;
 
+void pw_xfsz_nodefault(void) {
+#ifdef __APPLE__
+  /* macOS sends SIGXFSZ to the process, not to the writing thread: the
+     first thread that does not block it takes it (the host's own, Deno's
+     main thread), and its default action ends the process all the same.
+     Ignored, it only makes the write fail with EFBIG (as Node.js sets it
+     at its start); a handler the host set (the CLI's listener) is kept.
+     Once per process. */
+  static _Atomic bool done;
+  if (atomic_exchange(&done, true)) return;
+  struct sigaction sa;
+  if (sigaction(SIGXFSZ, NULL, &sa) == 0 && !(sa.sa_flags & SA_SIGINFO) &&
+      sa.sa_handler == SIG_DFL) {
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGXFSZ, &sa, NULL);
+  }
+#endif
+}
+
 static void xfsz_block(xfsz_mask *m) {
+  pw_xfsz_nodefault();
   sigemptyset(&m->set);
   sigaddset(&m->set, SIGXFSZ);
   m->masked = pthread_sigmask(SIG_BLOCK, &m->set, &m->old) == 0 && !sigismember(&m->old, SIGXFSZ);

@@ -65,6 +65,14 @@ int pw_write_until(int fd, const void *buf, size_t len, _Atomic bool *stop,
                    _Atomic uint64_t *count);
 
 /**
+ * On macOS, where SIGXFSZ goes to the process (whichever thread does not
+ * block it) rather than to the thread that wrote: set it ignored if it has
+ * its default action (a handler is kept), once.  Elsewhere nothing (the
+ * writer blocks it, pw_write_until).
+ */
+void pw_xfsz_nodefault(void);
+
+/**
  * A pipe or FIFO handed down as fd, opened again through /proc/self/fd
  * (Linux) as a non-blocking description of its own, without touching the
  * flags of fd's description (shared with a parent shell, or Deno's stdout):

@@ -359,6 +359,13 @@ if [ "$(id -u)" = 0 ]; then
       { echo "$job changed a file outside the tree" >&2; cat "$work/err" >&2; exit 1; }
   done
 fi
+# SIGXFSZ as macOS sends it, to the process (the first thread that does
+# not block it): sys.c built as for macOS sets it ignored while it has its
+# default action, so that a write past `ulimit -f` fails with EFBIG
+# (r=-27) and ends no process (xfsz.c)
+gcc -O1 -std=gnu11 -Wall -Wextra -Werror -D__APPLE__ -U__linux__ -pthread -o "$work/xfsz" \
+  native/driver/xfsz.c native/sys.c -lm
+[ "$(ulimit -f 4 && exec "$work/xfsz" "$work/xfsz.out")" = "r=-27 ign=1 n=-1" ]
 echo "native: TSan"
 build tsan -fsanitize=thread
 TSAN_OPTIONS=halt_on_error=1 check_all "$work/tsan/pwdrive"
