@@ -64,6 +64,19 @@ run() { # binary, args... (sanitizer output makes the run fail)
   if grep -q "Sanitizer\|runtime error" "$work/err"; then cat "$work/err" >&2; return 1; fi
 }
 
+# Sharing a wide folder's names needs idle workers to wake while one lists
+# it: on a loaded machine (CI beside other jobs) the lister may finish it
+# first, so a run that shared is looked for among three.
+shares() { # run's args...
+  local i
+  for i in 1 2 3; do
+    run "$@" || return 1
+    if grep -q " shared=[1-9]" "$work/err"; then return 0; fi
+  done
+  echo "native: $* never shared the wide folder's names in 3 runs" >&2
+  return 1
+}
+
 check_all() { # binary
   local b=$1
   run "$b" -t 4 -H "$work/tree"
@@ -181,19 +194,21 @@ out.csv" ]
   # parts), every row the same as one worker's (the atime column aside)
   run "$b" -t 1 "$work/wide"
   local one; one=$(cut -d, --complement -f13 "$work/out" | sort)
-  run "$b" -t 8 "$work/wide"
-  grep -q " shared=[1-9]" "$work/err"
+  shares "$b" -t 8 "$work/wide"
   [ "$one" = "$(cut -d, --complement -f13 "$work/out" | sort)" ]
   run "$b" -t 1 -w "$work/wide"
   one=$(cat "$work/out")
-  run "$b" -t 8 -w "$work/wide"
-  grep -q " shared=[1-9]" "$work/err"
+  shares "$b" -t 8 -w "$work/wide"
   [ "$one" = "$(cat "$work/out")" ]
-  # ... and repaired so (a copy: it changes it), journal and all
-  rm -rf "$work/wide2" "$work/wjournal"; cp -a "$work/wide" "$work/wide2"
+  # ... and repaired so (a copy each try: it changes it), journal and all
   # (a sync interval beyond any sense: clamped, no overflow for UBSan to see)
-  PWALK_JOURNAL_SYNC_MS=10000000000000 run "$b" -t 8 -R -A "$work/wide2" "$work/wjournal"
-  grep -q " shared=[1-9]" "$work/err"
+  local try
+  for try in 1 2 3; do
+    rm -rf "$work/wide2" "$work/wjournal"; cp -a "$work/wide" "$work/wide2"
+    PWALK_JOURNAL_SYNC_MS=10000000000000 run "$b" -t 8 -R -A "$work/wide2" "$work/wjournal"
+    if grep -q " shared=[1-9]" "$work/err"; then break; fi
+    [ "$try" != 3 ] || { echo "native: the repair never shared the wide folder's names" >&2; exit 1; }
+  done
   run "$b" -t 8 -c 0 "$work/wide"   # cancelled while parts wait: nothing leaked
   run "$b" -t 8 -w -c 0 "$work/wide"
   run "$b" -t 4 -w -F "$work/tree"
