@@ -51,7 +51,9 @@ export interface ReportOptions extends CommonOptions {
    * insensitive: `.zst` or `.zstd` zstd, `.gz` gzip, `.parquet` typed
    * Parquet, anything else (and stdout) `"none"`, plain CSV. A value the
    * suffix contradicts (`"zstd"` for `scan.csv.gz` or `scan.csv`) throws a
-   * RangeError; on stdout any value goes.
+   * RangeError; on stdout any value goes. A suffix of a format pwalk does
+   * not write (`.xz`, `.bz2`, `.lz4`, `.zip`, ...) throws a RangeError
+   * unless `compress` is given (`"none"`: plain CSV under that name).
    *
    * `"parquet"`: pwalk's 17 columns under the header's names, typed as
    * summary and DuckDB read them (inode UBIGINT, directory-depth INTEGER,
@@ -170,6 +172,32 @@ export function compressionOf(name: string): Compression {
   return "none";
 }
 
+/** Suffixes of compressed or archive formats pwalk does not write, and what they name. */
+const FOREIGN_SUFFIXES: [string, string][] = [
+  [".bz2", "bzip2 compression"],
+  [".xz", "xz compression"],
+  [".lzma", "lzma compression"],
+  [".lz", "lzip compression"],
+  [".lz4", "lz4 compression"],
+  [".br", "brotli compression"],
+  [".sz", "snappy compression"],
+  [".z", "Unix compress"],
+  [".zip", "a zip archive"],
+  [".tgz", "a gzipped tar archive"],
+  [".tar", "a tar archive"],
+  [".7z", "a 7-Zip archive"],
+];
+
+/**
+ * The format a name's suffix names that pwalk does not write (`scan.csv.xz`:
+ * "xz"), or undefined: such a file written as plain CSV would carry a name
+ * that every tool (DuckDB too) reads as that format, and fails on.
+ */
+function foreignFormat(name: string): string | undefined {
+  const n = name.toLowerCase();
+  return FOREIGN_SUFFIXES.find(([suffix]) => n.endsWith(suffix))?.[1];
+}
+
 /**
  * The format of a report: `compress` and `level` checked against each other
  * and against the output's suffix, defaults filled in. Throws a RangeError
@@ -200,6 +228,12 @@ export function reportFormat(
   if (named !== undefined && compress !== undefined && compress !== named) {
     const says = named === "none" ? "plain CSV (no .zst, .zstd, .gz or .parquet suffix)" : named;
     throw new RangeError(`pwalk: compress "${compress}" contradicts ${where}, which names ${says}`);
+  }
+  const foreign = named === "none" && compress === undefined ? foreignFormat(output!) : undefined;
+  if (foreign) {
+    throw new RangeError(
+      `pwalk: ${where} names ${foreign}, which pwalk does not write: name it .zst, .gz or .parquet (or .csv for plain CSV)`,
+    );
   }
   const kind = compress ?? named ?? "none";
   if (level !== undefined && typeof level !== "number") {

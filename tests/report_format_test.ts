@@ -84,6 +84,11 @@ Deno.test("CLI: a --level the suffix contradicts is bad usage (exit 2, one line,
     [["--level", "10", "-o", "s.csv.gz"], /--level needs a whole number from 1 to 9, got '10'/],
     [["--level", "0", "-o", "s.csv.gz"], /--level needs a whole number from 1 to 9, got '0'/],
     [["--level", "3"], /level 3 given for plain CSV to stdout/],
+    // a suffix of a format pwalk does not write: never plain CSV under it
+    [["-o", "s.csv.xz"], /s\.csv\.xz names xz compression, which pwalk does not write/],
+    [["-o", "s.CSV.BZ2"], /names bzip2 compression, which pwalk does not write/],
+    [["-o", "s.tgz"], /names a gzipped tar archive/],
+    [["-o", "s.zip"], /names a zip archive/],
   ];
   for (const [args, what] of cases) {
     const full = args.map((a) => a.includes(".") ? `${tmp.path}/${a}` : a);
@@ -126,6 +131,7 @@ Deno.test("report(): compress defaults from the suffix; contradictions throw a R
       /compress "zstd" contradicts .*s\.parquet, which names parquet/,
     ],
     ["s.parquet", { level: 20 }, /level 20 is not a parquet level/],
+    ["s.csv.lz4", {}, /s\.csv\.lz4 names lz4 compression, which pwalk does not write/],
   ];
   for (const [name, opts, what] of bad) {
     const e = await assertRejects(() => report(root, { output: `${tmp.path}/${name}`, ...opts }));
@@ -141,6 +147,8 @@ Deno.test("report(): compress defaults from the suffix; contradictions throw a R
     ["c.csv", { compress: "none" }, "none"],
     ["d.CSV.ZSTD", { level: 5 }, "zstd"],
     ["e.Parquet", { level: 3 }, "parquet"],
+    // plain CSV under a foreign suffix only when asked for by name
+    ["f.csv.xz", { compress: "none" }, "none"],
   ];
   for (const [name, opts, kind] of ok) {
     const s = await report(root, { output: `${tmp.path}/${name}`, ...opts });

@@ -54,10 +54,11 @@ Report options (pwalk's):
 More:
   -o, --output FILE      write to FILE instead of stdout; its suffix decides:
                          .zst/.zstd zstd, .gz gzip, .parquet typed Parquet,
-                         else plain CSV. A file appears (or is replaced,
-                         keeping its mode) only when the report is complete;
-                         a device or FIFO is written directly, a link is
-                         written through
+                         else plain CSV (.xz, .bz2, .zip and other formats
+                         pwalk does not write: refused). A file appears
+                         (or is replaced, keeping its mode) only when the
+                         report is complete; a device or FIFO is written
+                         directly, a link is written through
   --level N              compression level: zstd (and Parquet's zstd pages)
                          1-19, gzip 1-9 (default 1);
                          refused with plain CSV
