@@ -588,7 +588,11 @@ export async function checkedOutput(
     Deno.openSync(probe, { write: true, createNew: true }).close();
     forget = removeOnInterrupt(probe, false);
   } catch (e) {
-    throw new Error(`pwalk: cannot write ${file}: ${osErrorText(e)}`);
+    // a file one may write, in a folder one may not (where `>` would write it)
+    const folder = now && e instanceof Deno.errors.PermissionDenied
+      ? " in its folder (it is written whole beside it, then renamed over it)"
+      : "";
+    throw new Error(`pwalk: cannot write ${file}: ${osErrorText(e)}${folder}`);
   }
   await Deno.remove(probe).catch(() => {});
   forget();

@@ -705,6 +705,20 @@ Deno.test("-o a writable file in a folder the caller cannot write: refused (stat
       .replace(/\s+/g, " ");
     assertStringIncludes(readme, "One file `>` would write is refused");
     assertStringIncludes(readme, `\`pwalk: cannot write FILE: ${why}\``);
+    // --errors FILE so too, and nothing walked or written
+    const e = await cli(["--errors", out, "-o", `${tmp.path}/r.csv`, root], {
+      prefix: UNPRIVILEGED,
+    });
+    assertEquals(e.code, 1, e.stderr);
+    assertEquals(stderrLines(e.stderr), [
+      `pwalk: --errors ${out}: cannot write: Permission denied in its folder ` +
+      "(it is written whole beside it, then renamed over it)",
+    ]);
+    assertEquals(await Deno.readTextFile(out), "shell\n");
+    assertEquals((await Array.fromAsync(Deno.readDir(tmp.path))).map((d) => d.name).sort(), [
+      "ro",
+      "tree",
+    ]);
   } finally {
     await Deno.chmod(dir, 0o755);
   }
