@@ -10,6 +10,7 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { type Diff, diff, type FileChange } from "../mod.ts";
 import { answersTree, type RefEntry, sums, walkRef } from "./helpers/answers_tree.ts";
 import { COLUMNS } from "./helpers/csv.ts";
+import { slashRootScans } from "./helpers/c_scan.ts";
 import { cli } from "./helpers/run.ts";
 import { formatDiff } from "../lib/cli/diff.ts";
 import { PYTHON3, testNeeding } from "./helpers/system.ts";
@@ -865,29 +866,7 @@ print(json.dumps([sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c 
 Deno.test("diff: an old C pwalk's scan with ROOT typed as 'R/' ('R/', 'R//a') pairs with this pwalk's ('R', 'R/a'), no note of other roots", async () => {
   // before: every entry of the tree was removed, added and moved
   await using tmp = await tempDir();
-  const root = `${tmp.path}/data`;
-  await Deno.mkdir(`${root}/sub/deeper`, { recursive: true });
-  await Deno.writeTextFile(`${root}/a.txt`, "x".repeat(5000));
-  await Deno.writeTextFile(`${root}/sub/b.bin`, "y".repeat(70000));
-  await Deno.writeTextFile(`${root}/sub/deeper/c`, "z");
-  const now = `${tmp.path}/now.csv`;
-  const r = await cli(["-o", now, root]);
-  assertEquals(r.code, 0, r.stderr);
-  // the C pwalk's spelling (docs/csv-format.md): the root as given, names
-  // joined to it with another slash
-  const lines = (await Deno.readTextFile(now)).split("\n").filter((l) => l);
-  const old = `${tmp.path}/old-c.csv`;
-  await Deno.writeTextFile(
-    old,
-    lines.map((l) =>
-      l.includes(`,"${root}",`)
-        ? l.replace(`,"${root}",`, `,"${root}/",`)
-        : l.replace(`,"${root}/`, `,"${root}//`)
-    )
-      .join("\n") + "\n",
-  );
-  const oldText = await Deno.readTextFile(old);
-  assert(oldText.includes(`"${root}/"`) && oldText.includes(`"${root}//sub/b.bin"`), oldText);
+  const { root, now, old } = await slashRootScans(tmp.path);
   // the reference: the entries on disk, by Deno.lstat
   let entries = 0;
   for (const p of ["", "/a.txt", "/sub", "/sub/b.bin", "/sub/deeper", "/sub/deeper/c"]) {

@@ -32,6 +32,7 @@ import {
 } from "./helpers/answers_tree.ts";
 import { lineSet, splitHeader } from "./helpers/csv.ts";
 import { assertSameParquet } from "./helpers/duckdb.ts";
+import { slashRootScans } from "./helpers/c_scan.ts";
 import { cli } from "./helpers/run.ts";
 import { makePlan, runShards, unzstd } from "./helpers/shard.ts";
 import { testNeeding, ZSTD } from "./helpers/system.ts";
@@ -779,27 +780,7 @@ Deno.test("summary and diff: --top and --depth up to the limits --help tells, $C
 
 Deno.test("summary of an old C pwalk's scan with ROOT typed as 'R/' ('R/', 'R//a'): the same answer as this pwalk's scan ('R', 'R/a')", async () => {
   await using tmp = await tempDir();
-  const root = `${tmp.path}/data`;
-  await Deno.mkdir(`${root}/sub/deeper`, { recursive: true });
-  await Deno.writeTextFile(`${root}/a.txt`, "x".repeat(5000));
-  await Deno.writeTextFile(`${root}/sub/b.bin`, "y".repeat(70000));
-  await Deno.writeTextFile(`${root}/sub/deeper/c`, "z");
-  const now = `${tmp.path}/now.csv`;
-  assertEquals((await cli(["-o", now, root])).code, 0);
-  // the C pwalk's spelling (docs/csv-format.md): the root as given, names
-  // joined to it with another slash
-  const lines = (await Deno.readTextFile(now)).split("\n").filter((l) => l);
-  const old = `${tmp.path}/old-c.csv`;
-  await Deno.writeTextFile(
-    old,
-    lines.map((l) =>
-      l.includes(`,"${root}",`)
-        ? l.replace(`,"${root}",`, `,"${root}/",`)
-        : l.replace(`,"${root}/`, `,"${root}//`)
-    ).join("\n") + "\n",
-  );
-  const oldText = await Deno.readTextFile(old);
-  assert(oldText.includes(`"${root}/"`) && oldText.includes(`"${root}//sub/b.bin"`), oldText);
+  const { root, now, old } = await slashRootScans(tmp.path);
   const answer = async (scan: string) => {
     const { scans: _s, elapsedSeconds: _e, ...rest } = await summarize([scan], {
       names: false,
