@@ -186,19 +186,11 @@ int pw_journal_append(int fd, const char *line, size_t n) {
      run's other changes half done, nothing said): blocked in this thread
      while the line is written, and dropped if raised, so that the write
      fails with EFBIG instead, said as the journal's error. */
-  sigset_t xfsz, old;
-  pw_xfsz_nodefault();
-  sigemptyset(&xfsz);
-  sigaddset(&xfsz, SIGXFSZ);
-  bool masked = pthread_sigmask(SIG_BLOCK, &xfsz, &old) == 0 && !sigismember(&old, SIGXFSZ);
+  pw_xfsz_mask xfsz;
+  pw_xfsz_block(&xfsz);
   int err;
   size_t wn = write_line(fd, line, n, &err);
-  if (masked) {
-    sigset_t pending;
-    int sig;
-    if (sigpending(&pending) == 0 && sigismember(&pending, SIGXFSZ)) (void)sigwait(&xfsz, &sig);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-  }
+  pw_xfsz_restore(&xfsz);
   if (wn > 0 && err) {
     /* A torn line: cut the file back to where it began (O_APPEND: the end). */
     off_t end = lseek(fd, 0, SEEK_END);

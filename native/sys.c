@@ -70,12 +70,7 @@ int pw_write_all(int fd, const void *buf, size_t len) {
    (sigwait) before the mask is put back, so that the write fails with
    EFBIG instead, said as the output's error.  A thread that had it
    blocked already keeps its mask and whatever is pending. */
-typedef struct xfsz_mask {
-  sigset_t set, old;
-  bool masked;
-} xfsz_mask;
-
-void pw_xfsz_nodefault(void) {
+static void xfsz_nodefault(void) {
 #ifdef __APPLE__
   /* macOS sends SIGXFSZ to the process, not to the writing thread: the
      first thread that does not block it takes it (the host's own, Deno's
@@ -94,14 +89,14 @@ void pw_xfsz_nodefault(void) {
 #endif
 }
 
-static void xfsz_block(xfsz_mask *m) {
-  pw_xfsz_nodefault();
+void pw_xfsz_block(pw_xfsz_mask *m) {
+  xfsz_nodefault();
   sigemptyset(&m->set);
   sigaddset(&m->set, SIGXFSZ);
   m->masked = pthread_sigmask(SIG_BLOCK, &m->set, &m->old) == 0 && !sigismember(&m->old, SIGXFSZ);
 }
 
-static void xfsz_restore(xfsz_mask *m) {
+void pw_xfsz_restore(pw_xfsz_mask *m) {
   if (!m->masked) return;
   sigset_t pending;
   int sig;
@@ -114,10 +109,10 @@ static int write_until(int fd, const void *buf, size_t len, _Atomic bool *stop,
 
 int pw_write_until(int fd, const void *buf, size_t len, _Atomic bool *stop,
                    _Atomic uint64_t *count) {
-  xfsz_mask m;
-  xfsz_block(&m);
+  pw_xfsz_mask m;
+  pw_xfsz_block(&m);
   int r = write_until(fd, buf, len, stop, count);
-  xfsz_restore(&m);
+  pw_xfsz_restore(&m);
   return r;
 }
 

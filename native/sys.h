@@ -12,6 +12,7 @@
 #define PW_SYS_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -64,13 +65,24 @@ int pw_write_all(int fd, const void *buf, size_t len);
 int pw_write_until(int fd, const void *buf, size_t len, _Atomic bool *stop,
                    _Atomic uint64_t *count);
 
+/** What pw_xfsz_block changed, for pw_xfsz_restore. */
+typedef struct pw_xfsz_mask {
+  sigset_t set, old;
+  bool masked; /**< SIGXFSZ was blocked here (not by the thread's own mask before) */
+} pw_xfsz_mask;
+
 /**
- * On macOS, where SIGXFSZ goes to the process (whichever thread does not
- * block it) rather than to the thread that wrote: set it ignored if it has
- * its default action (a handler is kept), once.  Elsewhere nothing (the
- * writer blocks it, pw_write_until).
+ * Keep SIGXFSZ, which a write past RLIMIT_FSIZE (`ulimit -f`) raises and
+ * whose default action ends the process, from this thread's writes until
+ * pw_xfsz_restore: blocked here (on macOS, which sends it to the process,
+ * set ignored once if it has its default action; a handler is kept), so
+ * that the write fails with EFBIG instead.  pw_write_until and the
+ * journal's appends use it.
  */
-void pw_xfsz_nodefault(void);
+void pw_xfsz_block(pw_xfsz_mask *m);
+
+/** Take a SIGXFSZ raised meanwhile (sigwait), then put the thread's mask back. */
+void pw_xfsz_restore(pw_xfsz_mask *m);
 
 /**
  * A pipe or FIFO handed down as fd, opened again through /proc/self/fd
