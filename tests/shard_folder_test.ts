@@ -22,15 +22,23 @@ async function fourFolders(root: string): Promise<void> {
   }
 }
 
-Deno.test("status names shard outputs no record names: a rerun's old output under another suffix, a zero-padded name", async () => {
-  await using tmp = await tempDir();
-  const root = `${tmp.path}/tree`;
+/** TMP/tree (fourFolders) planned into 3 shards in TMP/scan, each run: the folder, plan and shard count. */
+async function threeShardScan(
+  tmp: string,
+): Promise<{ dir: string; plan: string; shards: number }> {
+  const root = `${tmp}/tree`;
   await fourFolders(root);
-  const dir = `${tmp.path}/scan`;
+  const dir = `${tmp}/scan`;
   await Deno.mkdir(dir);
   const plan = `${dir}/plan.json`;
   const p = await makePlan(root, 3, plan);
   await runShards(plan, dir, p.shards);
+  return { dir, plan, shards: p.shards };
+}
+
+Deno.test("status names shard outputs no record names: a rerun's old output under another suffix, a zero-padded name", async () => {
+  await using tmp = await tempDir();
+  const { dir, plan, shards } = await threeShardScan(tmp.path);
   const clean = JSON.parse((await cli(["status", dir, "--json"])).text);
   assertEquals(clean.strays, []);
   // shard 2 run again as .csv.gz: its record now names that; the .zst stays
@@ -42,7 +50,7 @@ Deno.test("status names shard outputs no record names: a rerun's old output unde
   await Deno.copyFile(`${dir}/scan-1.csv.zst`, `${dir}/scan-01.csv.zst`);
   // the folder's shard outputs, as readDir lists them, less those the records name
   const named = new Set<string>();
-  for (let i = 0; i < p.shards; i++) {
+  for (let i = 0; i < shards; i++) {
     named.add(JSON.parse(await Deno.readTextFile(`${dir}/scan-${i}.done.json`)).output);
   }
   const unnamed = [...Deno.readDirSync(dir)].map((e) => e.name)
@@ -103,13 +111,7 @@ Deno.test("a plan whose frontier folder is not ROOT/NAME/... (edited by hand): s
 
 Deno.test("a completion record that cannot be read: status says so, not that the record is absent", async () => {
   await using tmp = await tempDir();
-  const root = `${tmp.path}/tree`;
-  await fourFolders(root);
-  const dir = `${tmp.path}/scan`;
-  await Deno.mkdir(dir);
-  const plan = `${dir}/plan.json`;
-  await makePlan(root, 3, plan);
-  await runShards(plan, dir, 3);
+  const { dir } = await threeShardScan(tmp.path);
   await Deno.writeTextFile(`${dir}/scan-1.done.json`, "{");
   await Deno.writeTextFile(`${dir}/scan-2.done.json`, "{}\n");
   const s = JSON.parse((await cli(["status", dir, "--json"])).text);
