@@ -146,16 +146,32 @@ export function unmatchedExcludes(root: string, paths: readonly string[]): strin
 }
 
 /**
- * The folder paths of an exclude list file's text, one per line: CRLF or LF
- * line ends, a UTF-8 byte order mark, and blank lines are all allowed.
+ * The lines of an exclude list file's bytes, blank ones included. A UTF-8
+ * byte order mark at the start is dropped; a line ends at each `\n`. The
+ * `\r` of a CRLF line end is dropped only in a CRLF file, one where every
+ * line that ends with `\n` ends with `\r\n`: in any other file (LF, or LF
+ * and CRLF mixed) a line's `\r` is part of its name, as it is to pwalk,
+ * which drops only the `\n` (a folder may end in `\r`: macOS's `Icon\r`,
+ * folders made by CRLF scripts). The last line, when no `\n` ends it, is
+ * taken exactly as it is, `\r` and all, in any file (no line end follows
+ * it; a Windows editor ends a file with `\r\n` or with nothing).
  *
  * @example
  * ```ts ignore
- * parseExcludeList("\uFEFF/data/a\r\n\r\n/data/b/\r\n"); // ["/data/a", "/data/b/"]
+ * const lines = (s: string) => excludeListLines(new TextEncoder().encode(s));
+ * lines("\uFEFFa\r\n\r\nb\r\n"); // a, "", b, "" (a CRLF file)
+ * lines("Icon\r\nb\n"); // "Icon\r", b, "" (not a CRLF file)
+ * lines("a\r\nb\r"); // a, "b\r" (the last line taken as it is)
  * ```
  */
-export function parseExcludeList(text: string): string[] {
-  return text.replace(/^\uFEFF/, "").split(/\r?\n/).filter((l) => l.trim() !== "");
+export function excludeListLines(b: Uint8Array): Uint8Array[] {
+  const lines: Uint8Array[] = [];
+  let start = b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
+  for (let end; (end = b.indexOf(10, start)) >= 0; start = end + 1) {
+    lines.push(b.subarray(start, end));
+  }
+  const crlf = lines.length > 0 && lines.every((l) => l.at(-1) === 13);
+  return [...crlf ? lines.map((l) => l.subarray(0, l.length - 1)) : lines, b.subarray(start)];
 }
 
 /** Where the bytes of `b` stop being UTF-8: the first bad byte's index, or b.length. */

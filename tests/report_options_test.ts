@@ -11,11 +11,19 @@
  */
 import { assert, assertEquals, assertNotEquals, assertRejects } from "@std/assert";
 import { report } from "../mod.ts";
-import { parsePwalk, type PwalkRow } from "./helpers/csv.ts";
+import { key, parsePwalk, type PwalkRow } from "./helpers/csv.ts";
 import { assertRowsMatch } from "./helpers/compare.ts";
 import { referenceReport, type RefOptions, settledReference } from "./helpers/reference.ts";
-import { closeFd, closeLibc, mkdirChain, openFile, writeFileRaw } from "./helpers/libc.ts";
-import { bytes } from "./helpers/bytes.ts";
+import {
+  closeFd,
+  closeLibc,
+  lstatRaw,
+  mkdirChain,
+  mkdirRaw,
+  openFile,
+  writeFileRaw,
+} from "./helpers/libc.ts";
+import { bytes, concat } from "./helpers/bytes.ts";
 import { cli } from "./helpers/run.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { emptyFilesTree, mktree, specExTree } from "./helpers/tree.ts";
@@ -164,6 +172,62 @@ Deno.test("--exclude with more than 512 lines", async () => {
   let sizes = 0;
   for (const e of Deno.readDirSync(root)) sizes += Deno.lstatSync(`${root}/${e.name}`).size;
   assertEquals(rootRow.dirsum, sizes, "and in pw_dirsum");
+});
+
+Deno.test("--exclude LIST: the \\r before \\n is dropped only in a CRLF file; elsewhere it is part of the name", async (t) => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/cr`;
+  // p and p\r side by side, q, and a name that is not UTF-8 ending in \r (and without)
+  const BAD = Uint8Array.of(0x62, 0xff); // "b\xff"
+  const at = (...d: (string | Uint8Array)[]) => concat(root, "/", ...d);
+  const dirs = [at("p"), at("p\r"), at("q"), at(BAD), at(BAD, "\r")];
+  mkdirRaw(bytes(root));
+  for (const d of dirs) {
+    mkdirRaw(d);
+    writeFileRaw(concat(d, "/f"), bytes("x"));
+  }
+  // p and p\r print alike (a row drops control bytes): the rows are told
+  // apart by inode, against lstat(2) of the folders left and their files
+  const expected = (excluded: Uint8Array[]) => {
+    const left = dirs.filter((d) => !excluded.some((e) => key(e) === key(d)));
+    return [bytes(root), ...left, ...left.map((d) => concat(d, "/f"))]
+      .map((p) => lstatRaw(p).ino).sort((a, b) => a - b);
+  };
+  const cases: [string, Uint8Array, Uint8Array[]][] = [
+    // every line ending with \n ends with \r\n: a CRLF file, as Windows writes it
+    ["CRLF file", concat(at("p"), "\r\n", at("q"), "\r\n"), [at("p"), at("q")]],
+    ["CRLF file, last line without a line end", concat(at("p"), "\r\n", at("q")), [
+      at("p"),
+      at("q"),
+    ]],
+    ["CRLF file, a line not UTF-8", concat(at(BAD), "\r\n", at("q"), "\r\n"), [at(BAD), at("q")]],
+    // an LF file (or a mixed one): a \r is the name's, as C pwalk has it
+    ["LF file", concat(at("p\r"), "\n", at("q"), "\n"), [at("p\r"), at("q")]],
+    // (so the line p\r\n names p\r here, and p in a CRLF file)
+    ["mixed file", concat(at("q"), "\n", at("p"), "\r\n"), [at("q"), at("p\r")]],
+    ["LF file, a line not UTF-8", concat(at(BAD, "\r"), "\n", at("q"), "\n"), [
+      at(BAD, "\r"),
+      at("q"),
+    ]],
+    // one folder ending in \r: no line end, or a blank line after it
+    ["one line, no line end", at("p\r"), [at("p\r")]],
+    ["one line, then a blank line", concat(at("p\r"), "\n\n"), [at("p\r")]],
+    ["CRLF file ending in \\r: the last line as it is", concat(at("q"), "\r\n", at("p\r")), [
+      at("q"),
+      at("p\r"),
+    ]],
+  ];
+  for (const [name, text, excluded] of cases) {
+    await t.step(name, async () => {
+      const list = `${tmp.path}/list`;
+      await Deno.writeFile(list, text);
+      const r = await cli(["--exclude", list, root]);
+      assertEquals(r.code, 0, r.stderr);
+      const rows = parsePwalk(r.stdout).rows.map((x) => x.ino).sort((a, b) => a - b);
+      assertEquals(rows, expected(excluded));
+    });
+  }
+  closeLibc();
 });
 
 Deno.test("--exclude of a folder past PATH_MAX, as an argument and in a list: excluded, no warning", async () => {

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Progress } from "../job.ts";
-import { parseExcludeList, unmatchedExcludes } from "../exclude.ts";
+import { excludeListLines, unmatchedExcludes } from "../exclude.ts";
 import { ensureNative, native } from "../ffi.ts";
 import { DownloadInterrupted } from "../fetchlib.ts";
 import { duration, ProgressLine, StatusLine } from "./progress.ts";
@@ -599,23 +599,16 @@ export function notUtf8(arg: string, word: string, value = arg): UsageError | un
 }
 
 /**
- * The folders an exclude list file names, one a line: text lines as
- * {@link parseExcludeList} reads them, and a line that is not valid UTF-8
+ * The folders an exclude list file names, one a line as
+ * {@link excludeListLines} splits them: text lines (blank ones left out),
+ * and a line that is not valid UTF-8
  * as its bytes (a folder whose name is not UTF-8, which no argument can
  * name exactly).
  */
 function excludeListBytes(b: Uint8Array): (string | Uint8Array)[] {
-  try {
-    return parseExcludeList(new TextDecoder("utf-8", { fatal: true }).decode(b));
-  } catch { /* some line is not UTF-8 */ }
   const out: (string | Uint8Array)[] = [];
-  const strict = new TextDecoder("utf-8", { fatal: true });
-  let start = b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
-  while (start <= b.length) {
-    let end = b.indexOf(10, start);
-    if (end < 0) end = b.length;
-    const line = b.subarray(start, end > start && b[end - 1] === 13 ? end - 1 : end);
-    start = end + 1;
+  const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  for (const line of excludeListLines(b)) {
     try {
       const text = strict.decode(line);
       if (text.trim() !== "") out.push(text);
