@@ -24,7 +24,7 @@ import {
   writeFileRaw,
 } from "./helpers/libc.ts";
 import { bytes, concat } from "./helpers/bytes.ts";
-import { cli } from "./helpers/run.ts";
+import { CLI, cli, run } from "./helpers/run.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { emptyFilesTree, mktree, specExTree } from "./helpers/tree.ts";
 
@@ -228,6 +228,56 @@ Deno.test("--exclude LIST: the \\r before \\n is dropped only in a CRLF file; el
     });
   }
   closeLibc();
+});
+
+Deno.test("--exclude DEVICE or SOCKET is refused, exit 2 (/dev/zero would fill the memory); a FIFO, <(...), is read as a list", async (t) => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  for (const d of ["a/in", "b/in"]) await Deno.mkdir(`${root}/${d}`, { recursive: true });
+  await Deno.writeTextFile(`${root}/a/in/f`, "x");
+  const sock = `${tmp.path}/sock`;
+  using _listener = Deno.listen({ transport: "unix", path: sock });
+  const loop = [...Deno.readDirSync("/dev")].map((e) => `/dev/${e.name}`)
+    .find((p) => /^\/dev\/loop\d+$/.test(p) && Deno.statSync(p).isBlockDevice);
+  const cases: [string, string, string][] = [
+    ["/dev/zero", "/dev/zero", "a character device"],
+    ["/dev/null", "/dev/null", "a character device"],
+    ["a socket", sock, "a socket"],
+    ...loop ? [["a loop device", loop, "a block device"] as [string, string, string]] : [],
+  ];
+  for (const [name, path, kind] of cases) {
+    await t.step(name, async () => {
+      const st = Deno.statSync(path); // the reference for the kind
+      assertEquals(
+        st.isCharDevice ? "a character device" : st.isBlockDevice ? "a block device" : "a socket",
+        kind,
+      );
+      // a data limit: were the device read, the test ends and says so
+      const r = await cli(["--exclude", path, root], {
+        prefix: ["prlimit", `--data=${2 ** 30}`, "--"],
+      });
+      assertEquals(r.code, 2, r.stderr);
+      assertEquals(r.text, "");
+      assertEquals(
+        r.stderr,
+        `pwalk: --exclude ${path}: ${kind}, not a folder or a file listing folders\n`,
+      );
+    });
+  }
+  await t.step("a FIFO: process substitution", async () => {
+    const ref = settledReference(root, { exclude: [`${root}/a`] });
+    const r = await run("bash", [
+      "-c",
+      'exec "$0" run -A "$1" --exclude <(printf "%s\\n" "$2") "$3"',
+      Deno.execPath(),
+      CLI,
+      `${root}/a`,
+      root,
+    ], { env: { NO_COLOR: "1" } });
+    assertEquals(r.code, 0, r.stderr);
+    assertRowsMatch(parsePwalk(r.stdout).rows, ref.rows);
+    assertEquals(ref.rows.size, 3); // ROOT, b and b/in: a and all below it gone
+  });
 });
 
 Deno.test("--exclude of a folder past PATH_MAX, as an argument and in a list: excluded, no warning", async () => {

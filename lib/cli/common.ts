@@ -455,7 +455,8 @@ export function excludeLists(f: Flags): string[] {
 
 /**
  * The folders of --exclude PATH options: a PATH that is a folder, or the
- * lines of a PATH that is a file (one folder a line).  A PATH that does not
+ * lines of a PATH that is a file or a FIFO (one folder a line); a device
+ * or a socket is bad usage.  A PATH that does not
  * exist is kept as a folder when it lies inside `root` (a folder deleted
  * since the job was written: walkArgs warns that it matched nothing, and
  * a nightly scan goes on); anywhere else it is bad usage (a missing list?).
@@ -464,7 +465,20 @@ export async function excludeArgs(f: Flags, root?: string): Promise<(string | Ui
   const exclude: (string | Uint8Array)[] = [];
   for (const p of (f.exclude as string[] | undefined) ?? []) {
     try {
-      if (Deno.statSync(p).isDirectory) exclude.push(p);
+      const st = Deno.statSync(p);
+      const device = st.isCharDevice
+        ? "a character device"
+        : st.isBlockDevice
+        ? "a block device"
+        : st.isSocket
+        ? "a socket"
+        : "";
+      // read to its end, /dev/zero would fill the memory; a FIFO (the
+      // shell's <(...)) is read as a file is
+      if (device) {
+        throw new UsageError(`--exclude ${p}: ${device}, not a folder or a file listing folders`);
+      }
+      if (st.isDirectory) exclude.push(p);
       else {
         const list = await Deno.readFile(p);
         const nul = list.indexOf(0);
@@ -477,6 +491,7 @@ export async function excludeArgs(f: Flags, root?: string): Promise<(string | Ui
         exclude.push(...excludeListBytes(list));
       }
     } catch (e) {
+      if (e instanceof UsageError) throw e;
       if (e instanceof Deno.errors.NotFound && p.includes("\uFFFD")) {
         throw new UsageError(
           `--exclude ${p}: No such file or directory; ${NOT_UTF8}: list the folder in a file ` +
