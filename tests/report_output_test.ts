@@ -3,6 +3,8 @@
  * plain report of the same tree:
  * - the output file inside the walked tree is never a row of it: not under
  *   its temporary name, and not the existing file it replaces;
+ * - an `-o` or `--errors` FIFO inside the tree keeps its row (only regular
+ *   files are left out), as in pwalk;
  * - a character device is written in place and stays a device: `null`
  *   takes the report, `full` fails the run (exit 1, one line).  The devices
  *   are mknod copies of /dev/null and /dev/full (same major and minor) in a
@@ -108,6 +110,39 @@ function namesUnder(root: string): string[] {
   list(root);
   return names;
 }
+
+Deno.test("-o and --errors FIFOs inside the tree keep their rows, as pwalk's (only regular files are left out)", async () => {
+  await using tmp = await tempDir("pwalk-out-");
+  const root = `${tmp.path}/tree`;
+  smallTree(root);
+  const out = `${root}/out.fifo`;
+  const errs = `${root}/sub/errors.fifo`;
+  await sh("mkfifo", out);
+  await sh("mkfifo", errs);
+  const rdOut = reader(out);
+  const rdErrs = reader(errs);
+  const r = await cli(["-o", out, "--errors", errs, root]);
+  if (r.code !== 0) {
+    for (const p of [rdOut, rdErrs]) p.kill("SIGKILL"); // no writer came: not left waiting
+  }
+  const got = await rdOut.output();
+  await rdErrs.output();
+  assertEquals(r.code, 0, r.stderr);
+  const rows = parsePwalk(got.stdout).rows;
+  // the reference: every name under ROOT, the FIFOs too, by Deno.lstat's inode
+  const all = namesUnder(root);
+  assertEquals(rows.map((x) => x.ino).sort(), all.map((p) => Deno.lstatSync(p).ino).sort());
+  for (const fifo of [out, errs]) {
+    assert(Deno.lstatSync(fifo).isFifo);
+    const row = rows.find((x) => x.ino === Deno.lstatSync(fifo).ino);
+    assertEquals(row && new TextDecoder().decode(row.path), fifo);
+  }
+  // and counted in their folders
+  for (const dir of [root, `${root}/sub`]) {
+    const row = rows.find((x) => x.ino === Deno.lstatSync(dir).ino)!;
+    assertEquals(row.fcount, [...Deno.readDirSync(dir)].length);
+  }
+});
 
 Deno.test("a file -o or --errors replaces is left out by that name only: its other hard-linked names are rows", async () => {
   await using tmp = await tempDir();
