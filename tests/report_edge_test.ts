@@ -12,7 +12,8 @@
  *   else is walked;
  * - entries that vanish between the listing and their stat (made to vanish
  *   exactly then by an LD_PRELOAD shim around fstatat): reported with path,
- *   operation and message; counted in pw_fcount, not in pw_dirsum.
+ *   operation and message; counted in pw_fcount, not in pw_dirsum;
+ * - ROOT `/` and `t//`: names joined with one slash (pwalk prints "//tmp").
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { report } from "../mod.ts";
@@ -235,3 +236,21 @@ shimTest(
     });
   },
 );
+
+Deno.test('ROOT `/` and `t//`: names joined with one slash ("/tmp", "t/f"), where pwalk prints "//tmp" and "t///f"', async () => {
+  await using tmp = await tempDir();
+  Deno.mkdirSync(`${tmp.path}/t/sub`, { recursive: true });
+  Deno.writeTextFileSync(`${tmp.path}/t/sub/f`, "x");
+  Deno.writeTextFileSync(`${tmp.path}/t/a`, "x");
+  const paths = (r: { stdout: Uint8Array }, depth = Infinity) =>
+    parsePwalk(r.stdout).rows.filter((x) => x.depth <= depth).map((x) => dec.decode(x.path)).sort();
+  const t = await cli(["t//"], { cwd: tmp.path });
+  assertEquals(t.code, 0, t.stderr);
+  assertEquals(paths(t), ["t", "t/a", "t/sub", "t/sub/f"]);
+  // `/`: its entries by Deno.readDir (--depth 1: no folder below them entered)
+  const slash = await cli(["--depth", "1", "/"]);
+  assertEquals(slash.code, 0, slash.stderr); // errors met on the way (an unreadable /root) too
+  const names = [...Deno.readDirSync("/")].map((e) => `/${e.name}`);
+  assertEquals(paths(slash, 0), ["/", ...names].sort());
+  assertEquals(paths(slash).filter((p) => p.startsWith("//")), []);
+});
