@@ -241,7 +241,6 @@ Deno.test("--exclude DEVICE or SOCKET is refused, exit 2 (/dev/zero would fill t
     .find((p) => /^\/dev\/loop\d+$/.test(p) && Deno.statSync(p).isBlockDevice);
   const cases: [string, string, string][] = [
     ["/dev/zero", "/dev/zero", "a character device"],
-    ["/dev/null", "/dev/null", "a character device"],
     ["a socket", sock, "a socket"],
     ...loop ? [["a loop device", loop, "a block device"] as [string, string, string]] : [],
   ];
@@ -264,6 +263,14 @@ Deno.test("--exclude DEVICE or SOCKET is refused, exit 2 (/dev/zero would fill t
       );
     });
   }
+  await t.step("the null device: an empty list, every row there", async () => {
+    const ref = settledReference(root);
+    const r = await cli(["--exclude", "/dev/null", root]);
+    assertEquals(r.code, 0, r.stderr);
+    assert(!r.stderr.includes("warning"), r.stderr);
+    assertRowsMatch(parsePwalk(r.stdout).rows, ref.rows);
+    assertEquals(ref.rows.size, 6); // ROOT, a, a/in, a/in/f, b and b/in
+  });
   await t.step("a FIFO: process substitution", async () => {
     const ref = settledReference(root, { exclude: [`${root}/a`] });
     const r = await run("bash", [

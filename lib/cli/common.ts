@@ -453,10 +453,16 @@ export function excludeLists(f: Flags): string[] {
   });
 }
 
+/** Is `st` the null device's (its device number, whatever the name)? */
+function isNullDevice(st: Deno.FileInfo): boolean {
+  const nul = statOrNull("/dev/null");
+  return !!nul && nul.isCharDevice === true && nul.rdev === st.rdev;
+}
+
 /**
  * The folders of --exclude PATH options: a PATH that is a folder, or the
- * lines of a PATH that is a file or a FIFO (one folder a line); a device
- * or a socket is bad usage.  A PATH that does not
+ * lines of a PATH that is a file or a FIFO (one folder a line); the null
+ * device lists none; any other device or a socket is bad usage.  A PATH that does not
  * exist is kept as a folder when it lies inside `root` (a folder deleted
  * since the job was written: walkArgs warns that it matched nothing, and
  * a nightly scan goes on); anywhere else it is bad usage (a missing list?).
@@ -466,6 +472,9 @@ export async function excludeArgs(f: Flags, root?: string): Promise<(string | Ui
   for (const p of (f.exclude as string[] | undefined) ?? []) {
     try {
       const st = Deno.statSync(p);
+      // the null device (any name of it) is an empty list, as a script's
+      // ${EXCLUDE:-/dev/null} means it; every other device is refused
+      if (st.isCharDevice && isNullDevice(st)) continue;
       const device = st.isCharDevice
         ? "a character device"
         : st.isBlockDevice
