@@ -19,7 +19,7 @@ import { CLI, cli, run, UNPRIVILEGED } from "./helpers/run.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { deadMount } from "./helpers/slowfs.ts";
 import { python } from "./helpers/tree.ts";
-import { CC, FUSERMOUNT, PKG_CONFIG, PYTHON3, testNeeding } from "./helpers/system.ts";
+import { CC, FUSERMOUNT, PKG_CONFIG, PYTHON3, testNeeding, UNSHARE } from "./helpers/system.ts";
 import { printablePath } from "../lib/journal.ts";
 import { seenTwiceWarning } from "../lib/answers/text.ts";
 import { existsSync } from "node:fs";
@@ -722,4 +722,92 @@ Deno.test("-o a writable file in a folder the caller cannot write: refused (stat
   } finally {
     await Deno.chmod(dir, 0o755);
   }
+});
+
+/** The permissions README's "Install and use" lists: `base` for everything, `more` beside them. */
+function readmePermissions(): { base: string[]; more: string[] } {
+  const readme = Deno.readTextFileSync(new URL("../README.md", import.meta.url)).replace(
+    /\s+/g,
+    " ",
+  );
+  const flags = (s: string) => [...s.matchAll(/`(--allow-[a-z]+)`/g)].map((m) => m[1]);
+  const base = /The permissions are (.*?) \(HOME/.exec(readme)![1];
+  const more = /the dry runs of repair and chown; (.*?) also need (.*?)\. /.exec(readme)!;
+  return { base: flags(base), more: flags(more[2]) };
+}
+
+Deno.test("CLI: every command runs with exactly the permissions README lists (no false '/proc is not mounted'), and a missing one is named", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(`${root}/a`, { recursive: true });
+  await Deno.writeTextFile(`${root}/a/f`, "x");
+  const scan = `${tmp.path}/s.csv`;
+  assertEquals((await cli(["--header", "-o", scan, root])).code, 0);
+  const { base, more } = readmePermissions();
+  assertEquals(base, ["--allow-ffi", "--allow-read", "--allow-env"]);
+  const limited = (perms: string[], args: string[]) =>
+    run(Deno.execPath(), ["run", "--no-prompt", ...perms, CLI, ...args], {
+      env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+    });
+  // the commands README says the three suffice for, with those alone
+  for (
+    const args of [[root], ["repair", root], [
+      "chown",
+      "--chown_from",
+      "1",
+      "--chown_to",
+      "2:2",
+      root,
+    ]]
+  ) {
+    const [r, want] = [await limited(base, args), await cli(args)];
+    assertEquals([r.code, r.text], [want.code, want.text], r.stderr);
+  }
+  // the others with the ones README adds, and the same answers as with -A
+  const all = [...base, ...more];
+  for (
+    const args of [
+      ["summary", scan],
+      ["diff", scan, scan],
+      ["convert", scan, `${tmp.path}/c.csv.zst`],
+      ["plan", "--shards", "2", "-o", `${tmp.path}/p.json`, root],
+      ["-o", `${tmp.path}/r.csv`, "--errors", `${tmp.path}/e.csv`, root],
+    ]
+  ) {
+    const r = await limited(all, args);
+    assertEquals(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
+    assert(!r.stderr.includes("/proc"), r.stderr);
+    if (args[0] === "summary" || args[0] === "diff") assertEquals(r.text, (await cli(args)).text);
+  }
+  // one left out: one line that names it, not a word about /proc
+  for (const flag of more) {
+    const r = await limited(all.filter((p) => p !== flag), ["summary", scan]);
+    if (r.code === 0) continue; // (not every one is needed by summary)
+    assertEquals(stderrLines(r.stderr).length, 1, r.stderr);
+    assertStringIncludes(r.stderr, flag);
+  }
+});
+
+testNeeding([UNSHARE], {
+  name: "CLI: without -A, a command that loads Deno's Node.js layer still tells a missing /proc",
+  async fn() {
+    await using tmp = await tempDir();
+    const scan = `${tmp.path}/s.csv`;
+    assertEquals((await cli(["-o", scan, tmp.path])).code, 0);
+    const r = await run("unshare", [
+      "--mount",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      'umount -l /proc && exec "$0" run --no-prompt --allow-ffi --allow-read --allow-env ' +
+      '--allow-write --allow-sys --allow-run "$@"',
+      Deno.execPath(),
+      CLI,
+      "summary",
+      scan,
+    ]);
+    assertEquals(r.code, 1, r.stderr);
+    assertStringIncludes(r.stderr, "pwalk summary: /proc is not mounted");
+  },
 });
