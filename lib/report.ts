@@ -184,6 +184,10 @@ const FOREIGN_SUFFIXES: [string, string][] = [
   [".z", "Unix compress"],
   [".zip", "a zip archive"],
   [".tgz", "a gzipped tar archive"],
+  [".tzst", "a zstd-compressed tar archive"],
+  [".txz", "an xz-compressed tar archive"],
+  [".tbz2", "a bzip2-compressed tar archive"],
+  [".tbz", "a bzip2-compressed tar archive"],
   [".tar", "a tar archive"],
   [".7z", "a 7-Zip archive"],
 ];
@@ -191,10 +195,14 @@ const FOREIGN_SUFFIXES: [string, string][] = [
 /**
  * The format a name's suffix names that pwalk does not write (`scan.csv.xz`:
  * "xz"), or undefined: such a file written as plain CSV would carry a name
- * that every tool (DuckDB too) reads as that format, and fails on.
+ * that every tool (DuckDB too) reads as that format, and fails on. A tar
+ * name under a compression pwalk writes (`scan.tar.gz`, `scan.tar.zst`)
+ * is one too: its content would be compressed CSV, not an archive.
  */
 function foreignFormat(name: string): string | undefined {
   const n = name.toLowerCase();
+  const tar = /\.tar\.(gz|zstd?)$/.exec(n);
+  if (tar) return `a ${tar[1] === "gz" ? "gzipped" : "zstd-compressed"} tar archive`;
   return FOREIGN_SUFFIXES.find(([suffix]) => n.endsWith(suffix))?.[1];
 }
 
@@ -229,7 +237,9 @@ export function reportFormat(
     const says = named === "none" ? "plain CSV (no .zst, .zstd, .gz or .parquet suffix)" : named;
     throw new RangeError(`pwalk: compress "${compress}" contradicts ${where}, which names ${says}`);
   }
-  const foreign = named === "none" && compress === undefined ? foreignFormat(output!) : undefined;
+  const foreign = named !== undefined && (named !== "none" || compress === undefined)
+    ? foreignFormat(output!)
+    : undefined;
   if (foreign) {
     throw new RangeError(
       `pwalk: ${where} names ${foreign}, which pwalk does not write: name it .zst, .gz or .parquet (or .csv for plain CSV)`,

@@ -88,6 +88,17 @@ Deno.test("CLI: a --level the suffix contradicts is bad usage (exit 2, one line,
     [["-o", "s.csv.xz"], /s\.csv\.xz names xz compression, which pwalk does not write/],
     [["-o", "s.CSV.BZ2"], /names bzip2 compression, which pwalk does not write/],
     [["-o", "s.tgz"], /names a gzipped tar archive/],
+    // a tar name under a compression pwalk writes: compressed CSV is no archive
+    [["-o", "s.tar.gz"], /s\.tar\.gz names a gzipped tar archive, which pwalk does not write/],
+    [
+      ["-o", "s.tar.zst"],
+      /names a zstd-compressed tar archive, .*: name it \.zst, \.gz or \.parquet/,
+    ],
+    [["-o", "s.TAR.Zstd"], /names a zstd-compressed tar archive/],
+    [["-o", "s.tzst"], /names a zstd-compressed tar archive/],
+    [["-o", "s.tar.xz"], /names xz compression/],
+    [["-o", "s.txz"], /names an xz-compressed tar archive/],
+    [["-o", "s.tbz2"], /names a bzip2-compressed tar archive/],
     [["-o", "s.zip"], /names a zip archive/],
   ];
   for (const [args, what] of cases) {
@@ -132,6 +143,7 @@ Deno.test("report(): compress defaults from the suffix; contradictions throw a R
     ],
     ["s.parquet", { level: 20 }, /level 20 is not a parquet level/],
     ["s.csv.lz4", {}, /s\.csv\.lz4 names lz4 compression, which pwalk does not write/],
+    ["s.tar.gz", { compress: "gzip" }, /s\.tar\.gz names a gzipped tar archive/],
   ];
   for (const [name, opts, what] of bad) {
     const e = await assertRejects(() => report(root, { output: `${tmp.path}/${name}`, ...opts }));
