@@ -209,7 +209,8 @@ function foreignFormat(name: string): string | undefined {
 /**
  * The format of a report: `compress` and `level` checked against each other
  * and against the output's suffix, defaults filled in. Throws a RangeError
- * with a one-line message on a contradiction.
+ * with a one-line message on a contradiction, which names `suffixes` as
+ * the names that compress (a shard's: ".zst or .gz").
  *
  * @example
  * ```ts ignore
@@ -222,6 +223,7 @@ export function reportFormat(
   output: string | undefined,
   compress?: Compression,
   level?: number,
+  suffixes = ".zst, .gz or .parquet",
 ): { compress: Compression; level: number } {
   const toStdout = output === undefined || output === "-";
   const where = toStdout ? "stdout" : output;
@@ -242,7 +244,7 @@ export function reportFormat(
     : undefined;
   if (foreign) {
     throw new RangeError(
-      `pwalk: ${where} names ${foreign}, which pwalk does not write: name it .zst, .gz or .parquet (or .csv for plain CSV)`,
+      `pwalk: ${where} names ${foreign}, which pwalk does not write: name it ${suffixes} (or .csv for plain CSV)`,
     );
   }
   const kind = compress ?? named ?? "none";
@@ -255,7 +257,7 @@ export function reportFormat(
   if (kind === "none") {
     if (level !== undefined) {
       throw new RangeError(
-        `pwalk: level ${level} given for plain CSV to ${where} (a .zst, .gz or .parquet name compresses)`,
+        `pwalk: level ${level} given for plain CSV to ${where} (a ${suffixes} name compresses)`,
       );
     }
     return { compress: kind, level: 0 };

@@ -501,7 +501,16 @@ Deno.test("bad usage of plan, report --plan, slurm, status: one line on stderr, 
     ],
     [
       ["report", "--plan", p, "--shard", "0", "-o", `${tmp.path}/s.csv`, "--level", "5"],
-      /level 5 given for plain CSV/,
+      /level 5 given for plain CSV to .*s\.csv \(a \.zst or \.gz name compresses\)/,
+    ],
+    // what a shard writes named, not .parquet, which it refuses
+    [
+      ["report", "--plan", p, "--shard", "0", "-o", `${tmp.path}/s.xz`],
+      /s\.xz names xz compression, which pwalk does not write: name it \.zst or \.gz \(or \.csv for plain CSV\)/,
+    ],
+    [
+      ["report", "--plan", p, "--shard", "0", "-o", `${tmp.path}/s.tar.zst`],
+      /s\.tar\.zst names a zstd-compressed tar archive, .*: name it \.zst or \.gz /,
     ],
     [
       ["report", "--plan", p, "--shard", "0", "-o", `${tmp.path}/s.csv.gz`, "--level", "12"],

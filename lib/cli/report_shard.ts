@@ -100,7 +100,7 @@ export async function run(args: string[]): Promise<number> {
   // The suffix decides the format: a --level it contradicts is bad usage,
   // told before anything is written (as for a report).
   try {
-    reportFormat(output === "-" ? undefined : output, undefined, level);
+    reportFormat(output === "-" ? undefined : output, undefined, level, ".zst or .gz");
   } catch (e) {
     if (e instanceof RangeError) throw new UsageError(e.message.replace(/^pwalk: /, ""));
     throw e;

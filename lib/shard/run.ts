@@ -441,7 +441,7 @@ export async function runShard(
   if (target?.direct) throw new RangeError(`pwalk: ${notAFile(given!)}`);
   const output = given;
   // The output's suffix decides, as given (the temporary parts have their own).
-  const format = reportFormat(given ?? undefined, undefined, options.level);
+  const format = reportFormat(given ?? undefined, undefined, options.level, ".zst or .gz");
   if (format.compress === "parquet") {
     throw new RangeError(
       `pwalk: a shard writes CSV (.csv, .csv.zst or .csv.gz), not ${given}: ` +
