@@ -9,11 +9,11 @@ import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/as
 import { lineSet, parsePwalk } from "./helpers/csv.ts";
 import { assertRowsMatch } from "./helpers/compare.ts";
 import { settledReference } from "./helpers/reference.ts";
-import { cli, REPO, run, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
+import { cli, REPO, run, runOk, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { concat } from "./helpers/bytes.ts";
 import { closeLibc, listRaw, mkdirRaw, writeFileRaw } from "./helpers/libc.ts";
-import { PYTHON3, testNeeding } from "./helpers/system.ts";
+import { PYTHON3, SETPRIV, testNeeding } from "./helpers/system.ts";
 
 const denoJson = JSON.parse(await Deno.readTextFile(`${REPO}/deno.json`));
 
@@ -647,4 +647,90 @@ Deno.test("a folder named like a command is given as ./repair: reported; `pwalk 
   assertEquals([bare.code, bare.text], [2, ""], bare.stderr);
   const help = await cli(["repair", "--help"], { cwd: tmp.path });
   assertMatch(help.text, /^pwalk repair: /);
+});
+
+testNeeding([SETPRIV], {
+  name:
+    "deno task build: zig runs only when an input changed, and a checkout the user cannot write is one line, not zig's AccessDenied",
+  async fn() {
+    await using tmp = await tempDir();
+    await Deno.chmod(tmp.path, 0o755);
+    // a copy of the checkout's build inputs, whose zig is a stub that logs its runs
+    const co = `${tmp.path}/checkout`;
+    await Deno.mkdir(`${co}/tools`, { recursive: true });
+    await runOk("cp", ["-R", `${REPO}/build.zig`, `${REPO}/native`, co]);
+    await Deno.copyFile(`${REPO}/tools/build.sh`, `${co}/tools/build.sh`);
+    await Deno.writeTextFile(
+      `${co}/tools/zig.sh`,
+      'echo "$*" >>zig.log && mkdir -p zig-out/lib && : >zig-out/lib/libpwalk.so\n',
+    );
+    const sh = await Deno.readTextFile(`${REPO}/tools/build.sh`);
+    const deflate = /^LIBDEFLATE_SYS_VERSION=(\S+)$/m.exec(sh)![1];
+    for (
+      const f of [
+        ".tools/zstd/node_modules/zstd-napi/deps/zstd/lib/zstd.h",
+        `.tools/libdeflate/libdeflate-sys-${deflate}/libdeflate/libdeflate.h`,
+      ]
+    ) {
+      await Deno.mkdir(`${co}/${f.slice(0, f.lastIndexOf("/"))}`, { recursive: true });
+      await Deno.writeTextFile(`${co}/${f}`, "");
+    }
+    const zigRuns = () => {
+      try {
+        return Deno.readTextFileSync(`${co}/zig.log`).split("\n").filter((l) => l).length;
+      } catch {
+        return 0;
+      }
+    };
+    const build = (env: Record<string, string> = {}, args: string[] = [], prefix?: string[]) =>
+      run("sh", [`${co}/tools/build.sh`, ...args], { cwd: tmp.path, env, prefix });
+    // every input an hour old; a change: the stamp (the last build's start)
+    // set 2 s back and the input 1 s back, so that it is newer than that
+    // build and older than the next
+    const hourAgo = Math.floor(Date.now() / 1000) - 3600;
+    await runOk("find", [co, "-exec", "touch", "-h", "-d", `@${hourAgo}`, "{}", "+"]);
+    const touch = (rel: string) => {
+      const stamp = `${co}/zig-out/.pwalk-build`;
+      const t = Deno.statSync(stamp).mtime!.getTime() / 1000;
+      Deno.utimeSync(stamp, t - 2, t - 2);
+      Deno.utimeSync(`${co}/${rel}`, t - 1, t - 1);
+    };
+    const steps: [string, () => Promise<unknown>, number][] = [
+      ["first build", () => build(), 1],
+      ["nothing changed", () => build(), 0],
+      ["a native source changed", async () => (touch("native/dir.c"), await build()), 1],
+      ["nothing changed since", () => build(), 0],
+      ["build.zig changed", async () => (touch("build.zig"), await build()), 1],
+      ["tools/zig.sh changed", async () => (touch("tools/zig.sh"), await build()), 1],
+      ["another PWALK_OPTIMIZE", () => build({ PWALK_OPTIMIZE: "Debug" }), 1],
+      ["back to the default", () => build(), 1],
+      ["arguments", () => build({}, ["-Dtarget=native"]), 1],
+      ["after a build with arguments", () => build(), 1],
+      [
+        "the library gone",
+        async () => (Deno.removeSync(`${co}/zig-out/lib/libpwalk.so`), await build()),
+        1,
+      ],
+    ];
+    for (const [what, step, runs] of steps) {
+      const before = zigRuns();
+      const r = await step() as { code: number; stderr: string };
+      assertEquals(r.code, 0, `${what}: ${r.stderr}`);
+      assertEquals(zigRuns() - before, runs, what);
+    }
+    // a user who cannot write the checkout: current, nothing to do; stale, one line that says what to do
+    const nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"];
+    const current = await build({ HOME: tmp.path }, [], nobody);
+    assertEquals([current.code, current.stderr], [0, ""]);
+    touch("native/opts.c");
+    const before = zigRuns();
+    const stale = await build({ HOME: tmp.path }, [], nobody);
+    assertEquals(stale.code, 1);
+    assertEquals(
+      stale.stderr,
+      `pwalk: the native library must be built, and you cannot write ${co}: ask the checkout's ` +
+        `owner to run \`deno task build\` in ${co}\n`,
+    );
+    assertEquals(zigRuns(), before);
+  },
 });

@@ -14,6 +14,33 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 
 zstd_lib=.tools/zstd/node_modules/zstd-napi/deps/zstd/lib
+deflate_dir=.tools/libdeflate/libdeflate-sys-$LIBDEFLATE_SYS_VERSION/libdeflate
+
+# Up to date: a build without arguments (zig-out/lib, for the host) leaves
+# zig-out/.pwalk-build, made when it started and naming its -Doptimize;
+# when no input (native/, build.zig, these scripts, the fetched sources) has
+# changed since, zig is not run: `deno task report` (which builds first)
+# works for a user who cannot write the checkout, where zig would write
+# .zig-cache/. Anything else builds: arguments, another PWALK_OPTIMIZE, no
+# stamp or library, an input newer than the stamp, or one find cannot read.
+stamp=zig-out/.pwalk-build
+config="optimize=${PWALK_OPTIMIZE:-ReleaseFast}"
+case "$(uname -s)" in Darwin) lib=zig-out/lib/libpwalk.dylib ;; *) lib=zig-out/lib/libpwalk.so ;; esac
+if [ $# -eq 0 ] && [ -f "$lib" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$config" ] &&
+  [ -f "$zstd_lib/zstd.h" ] && [ -f "$deflate_dir/libdeflate.h" ]; then
+  newer=$(find native build.zig tools/build.sh tools/zig.sh "$zstd_lib" "$deflate_dir" \
+    -newer "$stamp" -print 2>/dev/null) || newer=unknown
+  [ -n "$newer" ] || exit 0
+fi
+# a build is needed: where it writes must be writable (else zig's bare AccessDenied)
+for d in . .tools .zig-cache zig-out zig-out/lib; do
+  if [ -e "$d" ] && [ ! -w "$d" ]; then
+    [ "$d" = . ] && d=$here || d=$here/$d
+    echo "pwalk: the native library must be built, and you cannot write $d: ask the checkout's owner to run \`deno task build\` in $here" >&2
+    exit 1
+  fi
+done
+
 if [ ! -f "$zstd_lib/zstd.h" ]; then
   echo "pwalk: fetching zstd sources (npm zstd-napi@$ZSTD_NAPI_VERSION) into .tools/zstd" >&2
   mkdir -p .tools/zstd
@@ -26,7 +53,6 @@ sha256() {
   else shasum -a 256 "$1" | cut -d' ' -f1; fi
 }
 
-deflate_dir=.tools/libdeflate/libdeflate-sys-$LIBDEFLATE_SYS_VERSION/libdeflate
 if [ ! -f "$deflate_dir/libdeflate.h" ]; then
   echo "pwalk: fetching libdeflate sources (crates.io libdeflate-sys@$LIBDEFLATE_SYS_VERSION) into .tools/libdeflate" >&2
   cargo=$(command -v cargo || echo "$HOME/.cargo/bin/cargo")
@@ -64,5 +90,14 @@ if [ ! -f "$deflate_dir/libdeflate.h" ]; then
   [ -f "$deflate_dir/libdeflate.h" ]
 fi
 
-exec sh tools/zig.sh build -Doptimize="${PWALK_OPTIMIZE:-ReleaseFast}" -Dzstd="$zstd_lib" \
-  -Dlibdeflate="$deflate_dir" "$@"
+mkdir -p zig-out
+rm -f "$stamp"
+if [ $# -gt 0 ]; then
+  exec sh tools/zig.sh build -Doptimize="${PWALK_OPTIMIZE:-ReleaseFast}" -Dzstd="$zstd_lib" \
+    -Dlibdeflate="$deflate_dir" "$@"
+fi
+# the stamp's time is the build's start: an input changed during the build is newer
+printf '%s\n' "$config" >"$stamp.new"
+sh tools/zig.sh build -Doptimize="${PWALK_OPTIMIZE:-ReleaseFast}" -Dzstd="$zstd_lib" \
+  -Dlibdeflate="$deflate_dir"
+mv -f "$stamp.new" "$stamp"
