@@ -811,3 +811,20 @@ testNeeding([UNSHARE], {
     assertStringIncludes(r.stderr, "pwalk summary: /proc is not mounted");
   },
 });
+
+Deno.test("CLI: a PWALK_CWD that is no folder is named as PWALK_CWD, not taken for ROOT", async () => {
+  await using tmp = await tempDir();
+  await Deno.mkdir(`${tmp.path}/tree`);
+  await Deno.writeTextFile(`${tmp.path}/file`, "");
+  for (const cwd of [`${tmp.path}/gone`, `${tmp.path}/file`]) {
+    const r = await cli(["tree"], { env: { PWALK_CWD: cwd } });
+    assertEquals(r.code, 1, r.stderr);
+    assertEquals(stderrLines(r.stderr).length, 1, r.stderr);
+    assert(r.stderr.startsWith(`pwalk: PWALK_CWD=${cwd}: `), r.stderr);
+    assertEquals(r.stdout.length, 0);
+  }
+  // and a good one is where ROOT is read from
+  const r = await cli(["tree"], { env: { PWALK_CWD: tmp.path } });
+  assertEquals(r.code, 0, r.stderr);
+  assertStringIncludes(r.text, '"tree"');
+});

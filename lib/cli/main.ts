@@ -172,7 +172,12 @@ export async function main(argv: string[]): Promise<number> {
     // `deno task report` runs in the checkout; PWALK_CWD (the task's
     // "$INIT_CWD") is where the user typed it: ROOT and -o are relative to it.
     const cwd = env("PWALK_CWD");
-    if (cwd) Deno.chdir(cwd);
+    try {
+      if (cwd) Deno.chdir(cwd);
+    } catch (e) {
+      // named as the variable's, not as ROOT's ("pwalk: /gone: No such file or directory")
+      throw new Error(`PWALK_CWD=${cwd}: ${(e as Error).message}`);
+    }
     const named = COMMANDS.find((c) => c.name === argv[0]);
     if (named) return await named.run(argv.slice(1));
     const end = argv.indexOf("--");
