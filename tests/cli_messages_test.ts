@@ -828,3 +828,35 @@ Deno.test("CLI: a PWALK_CWD that is no folder is named as PWALK_CWD, not taken f
   assertEquals(r.code, 0, r.stderr);
   assertStringIncludes(r.text, '"tree"');
 });
+
+Deno.test("CLI: -V goes alone and help takes one COMMAND: anything more is bad usage (exit 2, one line), unless -h/--help is among it", async () => {
+  const version = await cli(["-V"]);
+  assertEquals(version.code, 0, version.stderr);
+  for (
+    const args of [
+      ["-V", "extra", "args"],
+      ["--threads", "x", "-V"],
+      ["--version", "--header"],
+      ["report", "-V", "/tmp"],
+      ["help", "report", "extra"],
+      ["help", "help", "extra"],
+    ]
+  ) {
+    const r = await cli(args);
+    assertEquals(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assertEquals(stderrLines(r.stderr).length, 1, r.stderr);
+    assertEquals(r.stdout.length, 0, args.join(" "));
+  }
+  // -h/--help anywhere still wins: the help of the command named, status 0
+  const [reportHelp, mainHelp] = [await cli(["report", "--help"]), await cli(["help"])];
+  for (
+    const [args, want] of [
+      [["-V", "extra", "--help"], mainHelp.text],
+      [["help", "report", "extra", "--help"], reportHelp.text],
+      [["help", "report"], reportHelp.text],
+    ] as const
+  ) {
+    const r = await cli([...args]);
+    assertEquals([r.code, r.text], [0, want], args.join(" "));
+  }
+});

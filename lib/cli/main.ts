@@ -128,6 +128,10 @@ function command(name: string): Command {
 }
 
 async function help(args: string[]): Promise<number> {
+  // one COMMAND at most: more is bad usage, unless -h/--help is among them (help wins)
+  if (args.length > 1 && !helpAmong(args)) {
+    throw new UsageError(`help takes one COMMAND, got '${args[1]}' after '${args[0]}'`);
+  }
   // `pwalk help help`, `pwalk help --help`: this general help
   if (args.length && !["help", "--help", "-h"].includes(args[0])) {
     return await command(args[0]).run(["--help"]);

@@ -74,7 +74,7 @@ More:
   --no-progress          no progress line (the default when stderr is not a
                          terminal). The summary line comes in any case
   -h, --help             this help
-  -V, --version          print the version
+  -V, --version          print the version (alone: anything beside it is bad usage)
 
 Columns (--header prints their names):
   inode              inode number
@@ -142,6 +142,9 @@ export async function run(args: string[]): Promise<number> {
     version: "flag",
   });
   if (f.version) {
+    // alone: an operand or another option (a bad value too) is bad usage, not ignored
+    const other = args.find((a) => a !== "-V" && a !== "--version");
+    if (other !== undefined) throw new UsageError(`--version takes nothing else, got '${other}'`);
     await ensureNative();
     writeStdout(`pwalk ${VERSION} (native ${nativeVersion()})\n`);
     return 0;
