@@ -199,7 +199,7 @@ const FOREIGN_SUFFIXES: [string, string][] = [
  * name under a compression pwalk writes (`scan.tar.gz`, `scan.tar.zst`)
  * is one too: its content would be compressed CSV, not an archive.
  */
-function foreignFormat(name: string): string | undefined {
+export function foreignFormat(name: string): string | undefined {
   const n = name.toLowerCase();
   const tar = /\.tar\.(gz|zstd?)$/.exec(n);
   if (tar) return `a ${tar[1] === "gz" ? "gzipped" : "zstd-compressed"} tar archive`;

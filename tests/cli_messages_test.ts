@@ -12,7 +12,13 @@
  * - an exclude that names no folder under ROOT is one warning at the end,
  *   just before the summary.
  */
-import { assert, assertEquals, assertNotEquals, assertStringIncludes } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertNotEquals,
+  assertStringIncludes,
+} from "@std/assert";
 import { walk } from "../mod.ts";
 import { lineSet } from "./helpers/csv.ts";
 import { CLI, cli, run, UNPRIVILEGED } from "./helpers/run.ts";
@@ -859,4 +865,51 @@ Deno.test("CLI: -V goes alone and help takes one COMMAND: anything more is bad u
     const r = await cli([...args]);
     assertEquals([r.code, r.text], [0, want], args.join(" "));
   }
+});
+
+Deno.test("CLI: options a command accepts are in its --help and README (convert --header, --names, a shard's --maxthreads)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(root);
+  const scan = `${tmp.path}/s.csv`;
+  assertEquals((await cli(["--header", "-o", scan, root])).code, 0);
+  const plan = `${tmp.path}/p.json`;
+  assertEquals((await cli(["plan", "--shards", "1", "-o", plan, root])).code, 0);
+  const readme = (await Deno.readTextFile(new URL("../README.md", import.meta.url))).replace(
+    /\s+/g,
+    " ",
+  );
+  const cases: [string[], string, string[], RegExp][] = [
+    [["convert", "--header", scan, `${tmp.path}/c.csv`], "--header", ["convert"], /`--header`/],
+    [
+      ["summary", "--names", scan],
+      "--names",
+      ["summary"],
+      /`--no-names` \(`--names`, the default\)/,
+    ],
+    [
+      ["diff", "--names", scan, scan],
+      "--names",
+      ["diff"],
+      /`--no-names` \(`--names`, the default\)/,
+    ],
+    [
+      ["report", "--plan", plan, "--shard", "0", "--maxthreads", "2", "-o", `${tmp.path}/s0.csv`],
+      "--maxthreads",
+      ["report", "--plan", plan],
+      /`--threads` or `--maxthreads`/,
+    ],
+  ];
+  for (const [args, option, helpOf, inReadme] of cases) {
+    const r = await cli(args);
+    assertEquals(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
+    const help = await cli([...helpOf, "--help"]);
+    assert(
+      help.text.split("\n").some((l) => l.includes(option)),
+      `${helpOf.join(" ")} --help: ${option}`,
+    );
+    assertMatch(readme, inReadme);
+  }
+  // and the same answers as without the option (its default)
+  assertEquals((await cli(["summary", "--names", scan])).text, (await cli(["summary", scan])).text);
 });

@@ -92,6 +92,29 @@ Deno.test("--sbatch setting the job name, the task logs or the array: refused (e
   assertMatch(r.stderr, /^pwalk: --sbatch -J: pwalk sets -J itself .*\n$/);
 });
 
+Deno.test("slurm takes --maxthreads N as --threads N, as report, repair and chown do (--help says so)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await threeFolders(root);
+  const scripts: string[] = [];
+  for (
+    const [i, form] of [["--threads", "4"], ["--maxthreads", "4"], ["--maxthreads=4"]].entries()
+  ) {
+    const dir = `${tmp.path}/scan${i}`;
+    const r = await cli(["slurm", root, "--shards", "2", "--out", dir, "--dry-run", ...form]);
+    assertEquals(r.code, 0, `${form.join(" ")}: ${r.stderr}`);
+    // the line that runs the shard (the plan's id differs from run to run)
+    const exec = Deno.readTextFileSync(`${dir}/job.sbatch`).split("\n").find((l) =>
+      l.includes("--plan")
+    );
+    scripts.push(exec!.replaceAll(dir, "DIR"));
+  }
+  assertMatch(scripts[0], / --threads 4$/);
+  assertEquals(scripts[1], scripts[0]);
+  assertEquals(scripts[2], scripts[0]);
+  assertMatch((await cli(["slurm", "--help"])).text, /--maxthreads N/);
+});
+
 testNeeding([...SLURM_NEEDS, requireTool("scontrol", "slurm-wlm")], {
   name:
     "pwalk slurm on a real Slurm: its job name and logs kept; tasks found by job id; one submission of a folder at a time",

@@ -488,6 +488,16 @@ Deno.test("bad usage of plan, report --plan, slurm, status: one line on stderr, 
     [["plan", `${tmp.path}/nope`, "--shards", "2"], /nope: No such file or directory/],
     [["plan", root, "--shards", "2", "--from", `${tmp.path}/nope.csv`], /--from .*nope\.csv/],
     [["plan", root, "--shards", "3", "-o", p], /p\.json already holds a plan \(.+, \d shards?\)/],
+    // a plan is plain JSON: not under a compressed or archive name
+    [
+      ["plan", root, "--shards", "2", "-o", `${tmp.path}/q.xz`],
+      /q\.xz names xz compression, but a plan is plain JSON/,
+    ],
+    [
+      ["plan", root, "--shards", "2", "-o", `${tmp.path}/q.json.zst`],
+      /names zstd compression, but a plan is plain JSON/,
+    ],
+    [["plan", root, "--shards", "2", "-o", `${tmp.path}/q.tgz`], /a plan is plain JSON/],
     [["report", "--plan", p], /missing --shard I/],
     [["report", "--plan", p, "--shard", "2"], /--shard needs a whole number from 0 to 1/],
     [

@@ -28,7 +28,8 @@ On a terminal, after 2 s of work, a progress line on stderr shows the stage
 added to stderr in a log or a pipe, nor while OUT is that terminal.
 
 Options:
-  --no-header        CSV output without pwalk's header line
+  --no-header        CSV output without pwalk's header line (--header: with
+                     it, the default)
   --level N          zstd level of .csv.zst and .parquet output (1-19, default 3)
   --memory-limit M   DuckDB's memory limit (default 25% of RAM, or of the
                      cgroup's memory limit when lower; at most 8 GiB)

@@ -67,7 +67,8 @@ Options:
                      (not named as a scan: .csv, .csv.zst, .csv.gz, .parquet)
   --no-names         uids and gids as numbers (no name service lookups; a
                      lookup waits 20 s, or $PWALK_NAMES_TIMEOUT seconds, then
-                     gives numbers with a warning on stderr)
+                     gives numbers with a warning on stderr); --names:
+                     names, the default
   --memory-limit M   DuckDB's memory limit (default 25% of RAM, or of the
                      cgroup's memory limit when lower; at most 8 GiB)
   --temp-dir DIR     where DuckDB spills

@@ -33,7 +33,7 @@ import {
 import { checkedOutput, type OutputTarget, writeWhole } from "../outfile.ts";
 import { PARQUET, PARQUET_FROM, scanFiles } from "../shard/scan.ts";
 import { leftoversText, scanLeftovers } from "../shard/status.ts";
-import { checkDescriptorOutput, stdoutName } from "../report.ts";
+import { checkDescriptorOutput, compressionOf, foreignFormat, stdoutName } from "../report.ts";
 
 /** `pwalk plan --help`. */
 export const HELP = `pwalk plan: split a scan of ROOT into shards that together give its rows
@@ -61,7 +61,9 @@ Options:
                          an existing plan is not replaced (shards may have
                          run from it), nor a --from scan or --exclude list;
                          a folder with another scan's completion records or
-                         slurm.json is refused (remove its files first)
+                         slurm.json is refused (remove its files first); a
+                         plan is plain JSON: a compressed, Parquet or archive
+                         name (.zst, .gz, .parquet, .xz, .tgz ...) is refused
   --from SCAN            estimate the work below each folder from a previous
                          scan (a pwalk .csv, .csv.zst or .csv.gz, or a folder
                          of them; not .parquet: convert it; an earlier
@@ -233,6 +235,16 @@ export async function run(args: string[]): Promise<number> {
     if (!target.direct) {
       await refuseReplacingPlan(output, target.path);
       await refuseOtherScan(target.path);
+    }
+    // a plan is plain JSON: never under a name every tool reads as compressed or archived
+    const named = compressionOf(output);
+    const format = named === "none"
+      ? foreignFormat(output)
+      : { zstd: "zstd compression", gzip: "gzip compression", parquet: "Parquet" }[named];
+    if (format) {
+      throw new UsageError(
+        `-o ${output} names ${format}, but a plan is plain JSON: name it .json (plan.json)`,
+      );
     }
   }
   for (const w of warnings) eprint(w);

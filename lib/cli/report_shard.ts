@@ -48,7 +48,8 @@ Options:
   --level N              compression level: zstd 1-19, gzip 1-9 (default 1);
                          refused (exit 2) for plain CSV or out of the
                          suffix's range
-  --threads N            worker threads (default: one per CPU, more while the
+  --threads N, --maxthreads N
+                         worker threads (default: one per CPU, more while the
                          file system makes them wait: up to 64, 32 for a
                          cold disk)
   --progress[=SECONDS], --no-progress, --errors FILE: as for pwalk report

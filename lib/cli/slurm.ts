@@ -12,6 +12,7 @@ import {
   notUtf8,
   oneRoot,
   parse,
+  threadsArg,
   UsageError,
   writeStdout,
 } from "./common.ts";
@@ -60,7 +61,8 @@ Options:
                          several times more shards than K, Slurm starts the
                          next shard as one ends, evening out unequal shards
                          (--resume keeps the last K unless given another)
-  --threads N            worker threads per task (default: the walker's own:
+  --threads N, --maxthreads N
+                         worker threads per task (default: the walker's own:
                          one reader per allocated CPU, more while waiting)
   --level N              zstd level of the outputs (default 1)
   --dry-run              write DIR/plan.json and DIR/job.sbatch and print the
@@ -143,6 +145,7 @@ export async function run(args: string[]): Promise<number> {
     out: "value",
     resume: "value",
     threads: "value",
+    maxthreads: "value",
     level: "value",
     "max-running": "value",
     "dry-run": "flag",
@@ -209,7 +212,7 @@ export async function run(args: string[]): Promise<number> {
   if (!out) throw new UsageError("missing --out DIR (the scan folder)");
   const { options, warnings } = await planOptionsOf(flags);
   const t0 = performance.now();
-  const threads = intArg("threads", flags.threads, 1, 1024);
+  const threads = threadsArg(flags);
   const level = intArg("level", flags.level, 1, 19);
   for (const w of warnings) eprint(w);
   let s;

@@ -58,7 +58,8 @@ Options:
                      file's modification time)
   --no-names         show uids and gids as numbers (no name service lookups;
                      a lookup waits 20 s, or $PWALK_NAMES_TIMEOUT seconds,
-                     then gives numbers with a warning on stderr)
+                     then gives numbers with a warning on stderr); --names:
+                     names, the default
   --memory-limit M   DuckDB's memory limit (e.g. 4GB; default 25% of RAM, or
                      of the cgroup's memory limit when lower; at most 8 GiB);
                      beyond it DuckDB spills to --temp-dir
