@@ -913,3 +913,27 @@ Deno.test("CLI: options a command accepts are in its --help and README (convert 
   // and the same answers as without the option (its default)
   assertEquals((await cli(["summary", "--names", scan])).text, (await cli(["summary", scan])).text);
 });
+
+Deno.test("CLI: option values as README says: the next argument whatever it is, or after '=' (-o=F too); no -oF, no clustered -xo", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(root);
+  const readme = (await Deno.readTextFile(new URL("../README.md", import.meta.url))).replace(
+    /\s+/g,
+    " ",
+  );
+  assert(!readme.includes("as getopt does"), "README: pwalk's parsing is not getopt's");
+  assertStringIncludes(readme, "short options are neither clustered (`-xo F`) nor joined");
+  const eq = await cli(["-o=eq.csv", root], { cwd: tmp.path });
+  assertEquals(eq.code, 0, eq.stderr);
+  assert(existsSync(`${tmp.path}/eq.csv`));
+  const next = await cli(["-o", "-x", root], { cwd: tmp.path });
+  assertEquals(next.code, 0, next.stderr);
+  assert(existsSync(`${tmp.path}/-x`));
+  for (const args of [["-ojoined.csv", root], ["-xo", "c.csv", root]]) {
+    const r = await cli(args, { cwd: tmp.path });
+    assertEquals(r.code, 2, r.stderr);
+    assertEquals(r.stderr, `pwalk: unknown option ${args[0]} (try --help)\n`);
+  }
+  assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name).sort(), ["-x", "eq.csv", "tree"]);
+});

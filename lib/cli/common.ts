@@ -281,9 +281,9 @@ export const WALK_OPTIONS: Record<string, Kind> = {
 const SHORT: Record<string, string> = { x: "one-file-system", o: "output", V: "version" };
 
 /**
- * Parse arguments as getopt_long does: an option that takes a value takes
- * the next argument whatever it looks like (`--depth -1`, `-o ""`, `-o -h`),
- * or `--name=value`; `--` ends the options; unknown options are usage
+ * Parse arguments: an option that takes a value takes the next argument
+ * whatever it looks like (`--depth -1`, `-o ""`, `-o -h`), or `--name=value`
+ * (`-o=F` too; unlike getopt, no `-oF` and no clustered `-xo F`); `--` ends the options; unknown options are usage
  * errors; `-h`/`--help` as an option throws {@link HelpRequested}; an
  * argument that was not valid UTF-8 ({@link notUtf8}) is bad usage.
  * Example: `parse(["--threads", "4", "-x", "/d"], WALK_OPTIONS)` is
