@@ -78,12 +78,12 @@ Deno.test("CLI: a --level the suffix contradicts is bad usage (exit 2, one line,
   await smallTree(root);
   const cases: [string[], RegExp][] = [
     [["--level", "0", "-o", "x.csv.zst"], /--level needs a whole number from 1 to 19, got '0'/],
-    [["--level", "19", "-o", "s.csv"], /level 19 given for plain CSV/],
-    [["--level", "1", "-o", "s.csv"], /level 1 given for plain CSV/],
+    [["--level", "19", "-o", "s.csv"], /^pwalk: --level 19 given for plain CSV/],
+    [["--level", "1", "-o", "s.csv"], /^pwalk: --level 1 given for plain CSV/],
     // gzip's range, not zstd's, in the message
     [["--level", "10", "-o", "s.csv.gz"], /--level needs a whole number from 1 to 9, got '10'/],
     [["--level", "0", "-o", "s.csv.gz"], /--level needs a whole number from 1 to 9, got '0'/],
-    [["--level", "3"], /level 3 given for plain CSV to stdout/],
+    [["--level", "3"], /^pwalk: --level 3 given for plain CSV to stdout/],
     // a suffix of a format pwalk does not write: never plain CSV under it
     [["-o", "s.csv.xz"], /s\.csv\.xz names xz compression, which pwalk does not write/],
     [["-o", "s.CSV.BZ2"], /names bzip2 compression, which pwalk does not write/],

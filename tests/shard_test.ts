@@ -511,7 +511,7 @@ Deno.test("bad usage of plan, report --plan, slurm, status: one line on stderr, 
     ],
     [
       ["report", "--plan", p, "--shard", "0", "-o", `${tmp.path}/s.csv`, "--level", "5"],
-      /level 5 given for plain CSV to .*s\.csv \(a \.zst or \.gz name compresses\)/,
+      /^pwalk: --level 5 given for plain CSV to .*s\.csv \(a \.zst or \.gz name compresses\)/,
     ],
     // what a shard writes named, not .parquet, which it refuses
     [

@@ -1302,6 +1302,14 @@ export function usage(e: Error): UsageError {
   return new UsageError(e.message.replace(/^pwalk: /, ""));
 }
 
+/**
+ * {@link usage} for a refusal of lib/report.ts's reportFormat, whose `level N`
+ * (the API's option) is spelled as the CLI's, `--level N`.
+ */
+export function formatUsage(e: Error): UsageError {
+  return usage(new Error(e.message.replace(/^(pwalk: )?level /, "--level ")));
+}
+
 // ---------------------------------------------------------------------------
 // The commands that answer from scans: summary, diff and convert.
 

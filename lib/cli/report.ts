@@ -15,6 +15,7 @@ import {
   count,
   errorCount,
   errorsApart,
+  formatUsage,
   helpAmong,
   HelpRequested,
   intArg,
@@ -181,7 +182,7 @@ export async function run(args: string[]): Promise<number> {
     reportFormat(output, undefined, level);
     if (!toStdout) checkDescriptorOutput(output);
   } catch (e) {
-    if (e instanceof RangeError) throw usage(e);
+    if (e instanceof RangeError) throw formatUsage(e);
     throw e;
   }
   return await runJob({

@@ -10,6 +10,7 @@ import {
   errorCount,
   errorsApart,
   errorsArg,
+  formatUsage,
   intArg,
   parse,
   progressArg,
@@ -103,7 +104,7 @@ export async function run(args: string[]): Promise<number> {
   try {
     reportFormat(output === "-" ? undefined : output, undefined, level, ".zst or .gz");
   } catch (e) {
-    if (e instanceof RangeError) throw new UsageError(e.message.replace(/^pwalk: /, ""));
+    if (e instanceof RangeError) throw formatUsage(e);
     throw e;
   }
   let plan;
