@@ -534,10 +534,22 @@ export class DownloadInterrupted extends Error {
   }
 }
 
-/** Seconds without a byte after which a download is given up: PWALK_DOWNLOAD_TIMEOUT, else 60. */
+/**
+ * Seconds without a byte after which a download is given up:
+ * PWALK_DOWNLOAD_TIMEOUT, else 60. A value that is not a number of seconds
+ * above 0 and at most 2,147,483 (setTimeout's longest wait) throws, naming
+ * the variable: it was meant, and 60 s would not be what was meant.
+ */
 export function downloadTimeout(): number {
-  const v = Number(readEnv("PWALK_DOWNLOAD_TIMEOUT"));
-  return v > 0 && Number.isFinite(v) ? v : 60;
+  const given = readEnv("PWALK_DOWNLOAD_TIMEOUT");
+  if (given === undefined) return 60;
+  const v = Number(given.trim());
+  if (given.trim() === "" || !(v > 0 && v <= 2147483)) {
+    throw new Error(
+      `pwalk: PWALK_DOWNLOAD_TIMEOUT must be a number of seconds above 0 (at most 2147483), got '${given}'`,
+    );
+  }
+  return v;
 }
 
 /**

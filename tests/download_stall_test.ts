@@ -241,3 +241,40 @@ Deno.test("cli: imported as from JSR, a download that gets no answer fails after
     srv.close();
   }
 });
+
+Deno.test("fetchlib: a PWALK_DOWNLOAD_TIMEOUT that is no number of seconds is refused, naming it (not 60 s instead)", async () => {
+  await using tmp = await tempDir("pwalk-stall-");
+  const srv = silentServer();
+  try {
+    for (const bad of ["abc", "0", "-5", "1e9", "Infinity", " "]) {
+      await withEnv({ PWALK_LIB_URL: srv.url, PWALK_DOWNLOAD_TIMEOUT: bad }, async () => {
+        const e = await assertRejects(
+          () => downloadLibrary(fakeManifest(), `${tmp.path}/c`),
+          Error,
+        );
+        assertStringIncludes(e.message, "PWALK_DOWNLOAD_TIMEOUT must be a number of seconds");
+        assertStringIncludes(e.message, `got '${bad}'`);
+        assertEquals(e.message.split("\n").length, 1);
+      });
+    }
+  } finally {
+    srv.close();
+  }
+  assertEquals(listAll(tmp.path), [], "nothing cached");
+});
+
+Deno.test("cli: imported as from JSR, a bad PWALK_DOWNLOAD_TIMEOUT is one line naming it", async () => {
+  await using tmp = await tempDir("pwalk-stall-");
+  await using mod = serveModule();
+  const srv = silentServer();
+  try {
+    const env = cleanEnv(tmp.path, srv.url, { PWALK_DOWNLOAD_TIMEOUT: "abc" });
+    const r = await spawnRemote(tmp.path, mod.base, env).out;
+    assertEquals(r.code, 1, r.stderr);
+    const lines = r.stderr.split("\n").filter((l) => l.startsWith("pwalk"));
+    assertEquals(lines.length, 1, r.stderr);
+    assertStringIncludes(lines[0], "PWALK_DOWNLOAD_TIMEOUT must be a number of seconds");
+  } finally {
+    srv.close();
+  }
+});
