@@ -258,6 +258,15 @@ export interface Measured {
   info?: string;
 }
 
+/**
+ * The tree's size in a table's title: limitwalk's count (the entries below
+ * ROOT) and ROOT, as the rows count it (walk-api's entries, os.walk's and
+ * walkDirs' folders, readdir-lstat's both).
+ */
+export function entriesTitle(belowRoot: number): string {
+  return `${(belowRoot + 1).toLocaleString("en-US")} entries (ROOT included)`;
+}
+
 /** Whether a row's figures count: it ran, and no run of it failed. */
 export function usable(m: Measured | undefined): m is Measured {
   return !!m && m.walls.length > 0 && m.failures.length === 0;
@@ -350,8 +359,9 @@ async function measure(rows: Row[], runs: number): Promise<Measured[]> {
 /**
  * System calls per entry of the rows marked `syscalls`: one more run each
  * under `strace -f -c` (which slows it, so it is not timed), its total of
- * calls divided by the tree's entries. "Less kernel work than limitwalk"
- * shows here, independent of the machine's noise.
+ * calls divided by the tree's entries (ROOT included, as in the title).
+ * "Less kernel work than limitwalk" shows here, independent of the
+ * machine's noise.
  */
 async function syscallTable(rows: Row[], entries: number): Promise<string[]> {
   const marked = rows.filter((r) => r.syscalls && r.stages.length === 1);
@@ -1259,8 +1269,8 @@ async function main(): Promise<number> {
 
   say("bench: warming the cache (one untimed limitwalk run, one untimed CLI start)");
   const warm = await sh([limitwalk, tree, "2"]);
-  const entries = warm.stdout.trim();
-  const entryCount = Number(/^(\d+)/.exec(entries)?.[1] ?? NaN);
+  const entryCount = Number(/^(\d+)/.exec(warm.stdout)?.[1] ?? NaN);
+  const entries = entriesTitle(entryCount);
   await sh(cli("--version"));
 
   let md: string;
@@ -1322,7 +1332,7 @@ async function main(): Promise<number> {
       }; median wall, largest peak RSS`,
       "",
       table(ms, yardstick),
-      ...(cold ? [] : await syscallTable(rows, entryCount)),
+      ...(cold ? [] : await syscallTable(rows, entryCount + 1)),
       "",
       ...(cold ? coldNotes(ms) : cpuFloorNotes(ms, navigator.hardwareConcurrency)),
       ...(cold && !fd ? ["- fd not on PATH (Debian: fd-find): no fd row"] : []),

@@ -1,7 +1,8 @@
 /**
  * The baseline of issue 3: walk a tree with Deno.readDir + Deno.lstat only,
  * all the stats of a folder at once (Promise.all), reading each entry's size.
- * Prints `{"entries":N,"folders":F,"bytes":B,"errors":E}` on stdout.
+ * Prints `{"entries":N,"folders":F,"bytes":B,"errors":E}` on stdout, ROOT
+ * counted (as walk() and walkDirs() count it: one table, one count).
  *
  * usage: deno run -A bench/readdir_lstat.ts ROOT
  *
@@ -46,5 +47,11 @@ async function visit(dir: string): Promise<void> {
   for (const s of subs) await visit(s);
 }
 
-await visit(root.length > 1 ? root.replace(/\/+$/, "") : root);
+const top = root.length > 1 ? root.replace(/\/+$/, "") : root;
+// ROOT itself: an entry and a folder, as walk()'s first row and os.walk's first folder
+const info = await Deno.lstat(top);
+entries++;
+bytes += info.size;
+if (info.isDirectory) folders++;
+await visit(top);
 console.log(JSON.stringify({ entries, folders, bytes, errors }));

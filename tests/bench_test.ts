@@ -8,6 +8,7 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import {
   benchMode,
+  entriesTitle,
   failureCell,
   type Measured,
   type Row,
@@ -15,9 +16,9 @@ import {
   table,
   usable,
 } from "../bench/bench.ts";
-import { deno, REPO, run } from "./helpers/run.ts";
+import { deno, REPO, run, runOk } from "./helpers/run.ts";
 import { assertSameLines, unionLines, wholeLines } from "./helpers/shard.ts";
-import { PYTHON3, testNeeding, ZSTD } from "./helpers/system.ts";
+import { CC, PYTHON3, testNeeding, ZSTD } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 
 const bench = (...args: string[]) => deno(["run", "-A", `${REPO}/bench/bench.ts`, ...args]);
@@ -190,5 +191,44 @@ testNeeding([PYTHON3, ZSTD], {
     const f = await shards(fake);
     assertEquals(f.code, 1, f.stderr);
     assertEquals(f.stderr, `shards.sh: shard 1 of ${made} failed (status 3):\nshard one broke\n`);
+  },
+});
+
+testNeeding([CC], {
+  name:
+    "bench: the title and the rows count the tree alike, ROOT included (walk-api, walkdirs, readdir-lstat)",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`;
+    for (const d of ["a", "a/b", "c"]) await Deno.mkdir(`${root}/${d}`, { recursive: true });
+    for (const f of ["f", "a/g", "a/b/h", "c/i"]) await Deno.writeTextFile(`${root}/${f}`, f);
+    await Deno.symlink("f", `${root}/l`);
+    // the reference: Deno's own listing, below ROOT, and ROOT
+    let below = 0, folders = 1;
+    const list = (dir: string) => {
+      for (const e of Deno.readDirSync(dir)) {
+        below++;
+        if (e.isDirectory) {
+          folders++;
+          list(`${dir}/${e.name}`);
+        }
+      }
+    };
+    list(root);
+    const json = async (script: string, ...args: string[]) => {
+      const r = await deno(["run", "-A", `${REPO}/bench/${script}`, root, ...args]);
+      assertEquals(r.code, 0, r.stderr);
+      return JSON.parse(r.text);
+    };
+    const lstat = await json("readdir_lstat.ts");
+    assertEquals([lstat.entries, lstat.folders], [below + 1, folders]);
+    assertEquals((await json("walk_api.ts")).entries, below + 1);
+    assertEquals((await json("walkdirs_api.ts", "names")).folders, folders);
+    // limitwalk's count is the entries below ROOT: the title adds ROOT and says so
+    const limitwalk = `${tmp.path}/limitwalk`;
+    await runOk("cc", ["-O1", "-pthread", "-o", limitwalk, `${REPO}/bench/limitwalk.c`]);
+    const counted = Number(/^(\d+) entries$/m.exec((await runOk(limitwalk, [root, "2"])).text)![1]);
+    assertEquals(counted, below);
+    assertEquals(entriesTitle(counted), `${below + 1} entries (ROOT included)`);
   },
 });
