@@ -778,6 +778,8 @@ Deno.test("CLI: every command runs with exactly the permissions README lists (no
       ["convert", scan, `${tmp.path}/c.csv.zst`],
       ["plan", "--shards", "2", "-o", `${tmp.path}/p.json`, root],
       ["-o", `${tmp.path}/r.csv`, "--errors", `${tmp.path}/e.csv`, root],
+      ["repair", "--apply", "--journal", `${tmp.path}/j`, root],
+      ["undo", `${tmp.path}/j`],
     ]
   ) {
     const r = await limited(all, args);
