@@ -2,14 +2,16 @@
  * What `pwalk status` and the shard commands make of a scan folder and a
  * plan edited or mixed by hand: outputs that no completion record names
  * (a rerun's old output under another suffix, a zero-padded name) are
- * named as strays, which a glob of the folder would read; a frontier
+ * named as strays, which a glob of the folder would read, and those a
+ * record names are not, whatever scan-J number they carry (a shard's -o
+ * named scan-J.* for another shard J in the plan's folder is refused); a frontier
  * folder edited to lie outside ROOT, or spelled with "", "." or ".."
  * names, is refused (exit 2) naming it, before any shard runs; a record
  * that is not one is said to be unreadable, not absent; `--shards` and
  * planShards take the same range.
  */
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
-import { MAX_SHARDS, planShards } from "../mod.ts";
+import { MAX_SHARDS, planShards, readPlan, runShard } from "../mod.ts";
 import { cli } from "./helpers/run.ts";
 import { makePlan, runShards, shardArgs } from "./helpers/shard.ts";
 import { tempDir } from "./helpers/temp.ts";
@@ -64,6 +66,91 @@ Deno.test("status names shard outputs no record names: a rerun's old output unde
   const t = await cli(["status", dir]);
   assertEquals(t.code, 0, t.stderr);
   assertStringIncludes(t.text, `\nstray files: ${unnamed.join(", ")} (not this plan's`);
+});
+
+/** The files of a folder, sorted by name. */
+function namesIn(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+}
+
+Deno.test("status: shard outputs that done records name are no strays, whatever scan-J number they carry", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await fourFolders(root);
+  const dir = `${tmp.path}/scan`;
+  await Deno.mkdir(dir);
+  const planFile = `${dir}/plan.json`;
+  const p = await makePlan(root, 3, planFile, ["--min-folders", "5"]);
+  assertEquals(p.shards, 3);
+  // run by the library (the CLI refuses such names now): shard 0 into
+  // scan-1, shard 1 into scan-0, shard 2 into scan-7 (beyond the shards)
+  const outs = ["scan-1.csv.zst", "scan-0.csv.zst", "scan-7.csv.zst"];
+  const plan = await readPlan(planFile);
+  for (const [i, o] of outs.entries()) await runShard(plan, i, { output: `${dir}/${o}` });
+  // the outputs the records name, read from the records themselves
+  const named = new Set<string>();
+  for (const n of namesIn(dir).filter((n) => n.endsWith(".done.json"))) {
+    named.add(JSON.parse(await Deno.readTextFile(`${dir}/${n}`)).output);
+  }
+  assertEquals([...named].sort(), [...outs].sort());
+  const j = await cli(["status", dir, "--json"]);
+  assertEquals(j.code, 0, j.stderr);
+  const s = JSON.parse(j.text);
+  assertEquals(s.shards.map((x: { state: string }) => x.state), ["done", "done", "done"]);
+  assertEquals(s.strays, []);
+  const t = await cli(["status", dir]);
+  assertEquals(t.code, 0, t.stderr);
+  assert(!t.text.includes("stray"), t.text);
+  // shard 2's canonical name, which its record does not name: still a stray
+  await Deno.copyFile(`${dir}/scan-0.csv.zst`, `${dir}/scan-2.csv.zst`);
+  const again = JSON.parse((await cli(["status", dir, "--json"])).text);
+  assertEquals(again.strays, ["scan-2.csv.zst"]);
+});
+
+Deno.test("a shard's -o named scan-J.* in the plan's folder for another shard J: refused (2), nothing written; other names run", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await fourFolders(root);
+  const dir = `${tmp.path}/scan`;
+  await Deno.mkdir(dir);
+  await Deno.symlink(dir, `${tmp.path}/link`);
+  await Deno.mkdir(`${tmp.path}/elsewhere`);
+  const planFile = `${dir}/plan.json`;
+  const p = await makePlan(root, 3, planFile, ["--min-folders", "5"]);
+  assertEquals(p.shards, 3);
+  const before = namesIn(dir);
+  for (
+    const [shard, out] of [
+      [0, `${dir}/scan-1.csv.zst`],
+      [1, `${dir}/scan-0.csv`],
+      [0, `${dir}/SCAN-2.CSV.GZ`],
+      [0, `${dir}/scan-1`],
+      [1, `${dir}/scan-01.csv.zst`],
+      [0, `${dir}/scan-1.data.csv.zst`],
+      [0, `${tmp.path}/link/scan-2.csv.zst`], // the same folder by another path
+    ] as const
+  ) {
+    const r = await cli([...shardArgs(planFile, shard, out), "--errors", `${tmp.path}/e.csv`]);
+    assertEquals(r.code, 2, `${shard} ${out}: ${r.stderr}`);
+    assertEquals(r.stderr.split("\n").length, 2, r.stderr);
+    assertStringIncludes(r.stderr, `pwalk: -o ${out}: in the plan's folder the files scan-J.* `);
+    assertEquals(namesIn(dir), before, `${shard} ${out}: written`);
+    assert(!(await Deno.lstat(`${tmp.path}/e.csv`).catch(() => null)), "--errors written");
+  }
+  // other names in the plan's folder, and scan-J elsewhere, run; status
+  // takes the records' word for whose they are
+  for (
+    const [shard, out] of [[0, `${dir}/data-0.csv.zst`], [
+      1,
+      `${tmp.path}/elsewhere/scan-2.csv.zst`,
+    ], [2, `${dir}/scan-2.csv.zst`]] as const
+  ) {
+    const r = await cli(shardArgs(planFile, shard, out));
+    assertEquals(r.code, 0, `${shard} ${out}: ${r.stderr}`);
+  }
+  const s = JSON.parse((await cli(["status", dir, "--json"])).text);
+  assertEquals(s.shards.map((x: { state: string }) => x.state), ["done", "missing", "done"]);
+  assertEquals(s.strays, []);
 });
 
 Deno.test("a plan whose frontier folder is not ROOT/NAME/... (edited by hand): status and a shard refuse it (2), naming it", async () => {

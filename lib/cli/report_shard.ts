@@ -45,7 +45,9 @@ Options:
   -o, --output FILE      write to FILE (a .zst or .gz suffix compresses); default
                          stdout (-, /dev/stdout), and then no completion
                          record; another descriptor's name (/dev/stderr,
-                         /dev/fd/N) is refused
+                         /dev/fd/N) is refused, and so is, in the plan's
+                         folder, scan-J or scan-J.* for another shard J
+                         (its record, lock and pwalk status go by it)
   --level N              compression level: zstd 1-19, gzip 1-9 (default 1);
                          refused (exit 2) for plain CSV or out of the
                          suffix's range
@@ -63,6 +65,42 @@ plan's: give them to pwalk plan.
 
 /** The report options a shard takes from its plan, never from its arguments. */
 const PLANNED = ["header", "NoSnap", "one-file-system", "depth", "exclude"];
+
+/** The folder of a path as given: `.` for a bare name. */
+function folderOf(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i < 0 ? "." : path.slice(0, i) || "/";
+}
+
+/**
+ * Why `output` may not be shard `shard`'s, or null: in the plan's folder
+ * (the same folder, by device and inode), a name `scan-J` or `scan-J.*` is
+ * shard J's (its output, record and lock, and pwalk status reads them so),
+ * and shard I writing there under another J (`scan-1.csv.zst` for shard 0,
+ * or `scan-01.csv.zst` for shard 1) would share shard J's record and lock
+ * and leave its output looking stray. Other names stay allowed: their
+ * record says whose they are.
+ */
+async function otherShardsName(
+  output: string,
+  planPath: string,
+  shard: number,
+): Promise<string | null> {
+  const name = output.slice(output.lastIndexOf("/") + 1);
+  const m = /^scan-(\d+)(\.|$)/i.exec(name);
+  if (!m || m[1] === String(shard)) return null;
+  try {
+    const [a, b] = await Promise.all(
+      [folderOf(output), folderOf(planPath)].map((d) => Deno.stat(d)),
+    );
+    if (a.dev !== b.dev || a.ino !== b.ino) return null;
+  } catch {
+    return null; // a folder that is not there: the write (or the plan's read) says so
+  }
+  return `-o ${output}: in the plan's folder the files scan-J.* are shard J's (its output, ` +
+    `record and lock; pwalk status reads them so), not shard ${shard}'s: write ` +
+    `scan-${shard}.csv.zst (.csv, .csv.gz) there, or a name that is no scan-J`;
+}
 
 /** `pwalk report --plan ... ARGS` (the arguments after `report`); resolves to the exit status. */
 export async function run(args: string[]): Promise<number> {
@@ -127,6 +165,8 @@ export async function run(args: string[]): Promise<number> {
       throw e;
     }
     if (target.direct) throw new UsageError(notAFile(output));
+    const why = await otherShardsName(output, planPath, shard);
+    if (why) throw new UsageError(why);
   }
   let errors = errorsArg(f);
   // --errors FILE is neither the shard's output nor its record (nor, told

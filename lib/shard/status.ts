@@ -68,12 +68,12 @@ export interface ScanStatus {
   submissions: number;
   /**
    * Files in the folder that are not this plan's shards', by name: shard
-   * outputs (`scan-I.csv.zst`, ...) beyond this plan's shards or spelled
-   * with zeros (`scan-02.csv.zst`), records of another plan and the
-   * outputs they name, and a done shard's outputs its record does not name
-   * (`scan-2.csv.zst` left by an earlier run when a rerun wrote
-   * `scan-2.csv.gz`). A glob such as `DIR/scan-*.csv.zst` would read them
-   * with this plan's.
+   * outputs (`scan-I.csv.zst`, ...) that no done shard's record names,
+   * beyond this plan's shards, spelled with zeros (`scan-02.csv.zst`) or
+   * of a done shard whose record names another file (`scan-2.csv.zst` left
+   * by an earlier run when a rerun wrote `scan-2.csv.gz`); records of
+   * another plan and the outputs they name. A glob such as
+   * `DIR/scan-*.csv.zst` would read them with this plan's.
    */
   strays: string[];
 }
@@ -253,8 +253,6 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
   const strays = new Set<string>();
   const unreadable = new Map<number, string>(); // scan-I.done.json that is no record, by shard
   for (const name of names) {
-    const m = SHARD_OUTPUT.exec(name);
-    if (m && Number(m[1]) >= plan.shards) strays.add(name);
     if (!name.endsWith(".done.json")) continue;
     const r = await readRecord(`${dir}/${name}`);
     const own = /^scan-(\d+)\.done\.json$/.exec(name);
@@ -303,16 +301,18 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
     Object.assign(s, { state: "done", record: r, output, detail: undefined });
   }
 
-  // shard outputs no record of this plan names: spelled with zeros, or a
-  // done shard's under another name (an earlier run's, left by a rerun
-  // written with another suffix)
+  // shard outputs no done record of this plan names: beyond the plan's
+  // shards, spelled with zeros, or a done shard's under another name (an
+  // earlier run's, left by a rerun written with another suffix). One that
+  // a done record names is that shard's, whatever its number says (a
+  // shard run by hand with -o scan-1.csv.zst for shard 0, as pwalk report
+  // refuses now): never to be removed.
+  const named = new Set(shards.filter((s) => s.state === "done").map((s) => s.output));
   for (const name of names) {
     const m = SHARD_OUTPUT.exec(name);
-    if (!m) continue;
+    if (!m || named.has(`${dir}/${name}`)) continue;
     const s = shards[Number(m[1])];
-    if (m[1] !== String(Number(m[1])) || (s?.state === "done" && s.output !== `${dir}/${name}`)) {
-      strays.add(name);
-    }
+    if (!s || m[1] !== String(Number(m[1])) || s.state === "done") strays.add(name);
   }
 
   // the rest: temporary outputs, Slurm's queue (asked first, above), Slurm's logs
