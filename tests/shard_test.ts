@@ -505,6 +505,19 @@ Deno.test("bad usage of plan, report --plan, slurm, status: one line on stderr, 
       /--header: a planned shard uses the plan's/,
     ],
     [["report", "--plan", p, "--shard", "0", root], /no ROOT with --plan/],
+    // given once: a second would run another shard (plan) into the output named
+    [
+      ["report", "--plan", p, "--shard", "0", "-o", `${tmp.path}/s-0.csv`, "--shard", "1"],
+      /^pwalk: --shard given twice: give it once\n$/,
+    ],
+    [
+      ["report", "--plan", p, "--shard=1", "--shard=1", "-o", `${tmp.path}/s-1.csv`],
+      /^pwalk: --shard given twice: give it once\n$/,
+    ],
+    [
+      ["report", `--plan=${p}`, "--shard", "0", "--plan", first.id, "-o", `${tmp.path}/s-0.csv`],
+      /^pwalk: --plan given twice: give it once\n$/,
+    ],
     [
       ["report", "--plan", p, "--shard", "0", "-o", `${tmp.path}/s.parquet`],
       /a shard writes CSV .* Parquet files cannot be/,

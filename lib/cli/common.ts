@@ -260,7 +260,9 @@ export function plainMessage(text: string): string {
  * takes an optional `--NAME=VALUE` (`--progress=SECONDS`), a value (last
  * wins), a value that may be given only once (a second is bad usage: the
  * safety options of repair, chown and undo, where a silently dropped value
- * would change files other than those meant), a repeatable value.
+ * would change files other than those meant, and a shard's --plan and
+ * --shard, which would write another shard into the output named), a
+ * repeatable value.
  */
 export type Kind = "flag" | "toggle" | "toggle=" | "value" | "once" | "list";
 

@@ -40,8 +40,8 @@ inode) any more is refused; another device number is not (each node numbers
 its NFS, Lustre or FUSE mounts): the rows carry the plan's device numbers.
 
 Options:
-  --plan PLAN            the plan (pwalk plan -o PLAN)
-  --shard I              which shard, 0 to N-1
+  --plan PLAN            the plan (pwalk plan -o PLAN); given once
+  --shard I              which shard, 0 to N-1; given once
   -o, --output FILE      write to FILE (a .zst or .gz suffix compresses); default
                          stdout (-, /dev/stdout), and then no completion
                          record; another descriptor's name (/dev/stderr,
@@ -106,8 +106,10 @@ async function otherShardsName(
 export async function run(args: string[]): Promise<number> {
   const f = parse(args, {
     ...WALK_OPTIONS,
-    plan: "value",
-    shard: "value",
+    // given once: a second --shard (or --plan) would silently run another
+    // shard (plan) into the output the first one was meant for
+    plan: "once",
+    shard: "once",
     output: "value",
     level: "value",
     header: "flag",
