@@ -153,6 +153,58 @@ Deno.test("a shard's -o named scan-J.* in the plan's folder for another shard J:
   assertEquals(s.strays, []);
 });
 
+/** Every path below `dir` (links not followed), sorted. */
+function treeOf(dir: string, pre = ""): string[] {
+  const out: string[] = [];
+  for (const e of Deno.readDirSync(`${dir}${pre}`)) {
+    out.push(`${pre}/${e.name}`);
+    if (e.isDirectory) out.push(...treeOf(dir, `${pre}/${e.name}`));
+  }
+  return out.sort();
+}
+
+Deno.test("plan -o and a shard's -o inside ROOT (as reached through links): refused (2) as slurm --out is, nothing written", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await fourFolders(root);
+  await Deno.symlink(`${root}/a`, `${tmp.path}/into`);
+  const dir = `${tmp.path}/scan`;
+  await Deno.mkdir(dir);
+  const planFile = `${dir}/plan.json`;
+  await makePlan(root, 2, planFile);
+  const before = treeOf(root);
+  const tail = ": the shards would list each other's outputs; choose a folder outside it\n";
+  const cases: [string[], string, string?][] = [
+    [["plan", root, "--shards", "2", "-o", `${root}/p.json`], `-o ${root}/p.json`],
+    [["plan", root, "--shards", "2", "-o", `${root}/a/p.json`], `-o ${root}/a/p.json`],
+    [
+      ["plan", root, "--shards", "2", "-o", `${tmp.path}/into/p.json`],
+      `-o ${tmp.path}/into/p.json`,
+    ],
+    [["plan", ".", "--shards", "2", "-o", "p.json"], "-o p.json", root],
+    [shardArgs(planFile, 0, `${root}/b/scan-0.csv.zst`), `-o ${root}/b/scan-0.csv.zst`],
+    [shardArgs(planFile, 1, `${tmp.path}/into/s-1.csv`), `-o ${tmp.path}/into/s-1.csv`],
+    [shardArgs(planFile, 1, "s-1.csv"), "-o s-1.csv", `${root}/c`],
+    [
+      ["slurm", root, "--shards", "2", "--out", `${tmp.path}/into/s`, "--dry-run"],
+      `${tmp.path}/into/s`,
+    ],
+  ];
+  for (const [args, what, cwd] of cases) {
+    const r = await cli(args, { cwd });
+    assertEquals(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    const named = args[0] === "plan" && args[1] === "." ? "." : root;
+    assertEquals(r.stderr, `pwalk: ${what} is inside ${named}${tail}`);
+    assertEquals(treeOf(root), before, `${args.join(" ")}: written`);
+  }
+  // outside ROOT, both run
+  const ok = await cli(shardArgs(planFile, 0, `${dir}/scan-0.csv.zst`));
+  assertEquals(ok.code, 0, ok.stderr);
+  const plan2 = await cli(["plan", root, "--shards", "2", "-o", `${tmp.path}/p2.json`]);
+  assertEquals(plan2.code, 0, plan2.stderr);
+  assertEquals(treeOf(root), before);
+});
+
 Deno.test("a plan whose frontier folder is not ROOT/NAME/... (edited by hand): status and a shard refuse it (2), naming it", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/T`;

@@ -34,6 +34,7 @@ import { checkedOutput, type OutputTarget, writeWhole } from "../outfile.ts";
 import { PARQUET, PARQUET_FROM, scanFiles } from "../shard/scan.ts";
 import { leftoversText, scanLeftovers } from "../shard/status.ts";
 import { checkDescriptorOutput, compressionOf, foreignFormat, stdoutName } from "../report.ts";
+import { folderInside, insideRootText } from "../shard/paths.ts";
 
 /** `pwalk plan --help`. */
 export const HELP = `pwalk plan: split a scan of ROOT into shards that together give its rows
@@ -61,9 +62,11 @@ Options:
                          an existing plan is not replaced (shards may have
                          run from it), nor a --from scan or --exclude list;
                          a folder with another scan's completion records or
-                         slurm.json is refused (remove its files first); a
-                         plan is plain JSON: a compressed, Parquet or archive
-                         name (.zst, .gz, .parquet, .xz, .tgz ...) is refused
+                         slurm.json is refused (remove its files first), and
+                         so is a folder inside ROOT (the shards would list
+                         each other's outputs there); a plan is plain JSON:
+                         a compressed, Parquet or archive name (.zst, .gz,
+                         .parquet, .xz, .tgz ...) is refused
   --from SCAN            estimate the work below each folder from a previous
                          scan (a pwalk .csv, .csv.zst or .csv.gz, or a folder
                          of them; not .parquet: convert it; an earlier
@@ -92,7 +95,7 @@ Exit status:
        cannot be read whole)
   2    bad usage: unknown option, bad value, a ROOT that is missing, not a
        folder, or that cannot be opened and listed, a plan already at -o
-       or another scan's records beside it, or a folder, a file the plan reads or a shard's output there
+       or another scan's records beside it, an -o inside ROOT, or a folder, a file the plan reads or a shard's output there
   129, 130, 143   stopped by SIGHUP, SIGINT (Ctrl-C), SIGTERM: no plan
        is written (nor printed)
   141  stdout closed early (the plan printed | head): stopped quietly
@@ -186,14 +189,19 @@ async function refuseReplacingPlan(output: string, path: string): Promise<void> 
   );
 }
 
+/** The folder of a path as given: `.` for a bare name. */
+function folderOf(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i < 0 ? "." : path.slice(0, i) || "/";
+}
+
 /**
  * A plan written where another sharded scan left its completion records
  * or slurm.json (plan.json removed to plan again) would mix with them:
  * refused, naming them ({@link scanLeftovers}).
  */
 async function refuseOtherScan(path: string): Promise<void> {
-  const i = path.lastIndexOf("/");
-  const dir = i < 0 ? "." : path.slice(0, i) || "/";
+  const dir = folderOf(path);
   const old = await scanLeftovers(dir);
   if (old.some((n) => n.endsWith(".done.json") || n === "slurm.json")) {
     throw new UsageError(leftoversText(dir, old));
@@ -233,6 +241,11 @@ export async function run(args: string[]): Promise<number> {
       throw e;
     }
     if (!target.direct) {
+      // the plan's folder is the scan folder (pwalk status reads it): inside
+      // ROOT, each shard would list the others' outputs, as pwalk slurm refuses
+      if (await folderInside(folderOf(output), root)) {
+        throw new UsageError(insideRootText(`-o ${output}`, root));
+      }
       await refuseReplacingPlan(output, target.path);
       await refuseOtherScan(target.path);
     }

@@ -23,6 +23,7 @@ import { duration, formatBytes } from "./progress.ts";
 import { PlanError, readPlan } from "../shard/plan.ts";
 import { notAFile, PlanMismatchError, recordPath, runShard, ShardBusyError } from "../shard/run.ts";
 import { compressionOf, reportFormat, stdoutName } from "../report.ts";
+import { folderInside, insideRootText } from "../shard/paths.ts";
 
 /** `pwalk report --plan --help`. */
 export const HELP = `pwalk report --plan: one shard of a planned scan (see pwalk plan --help)
@@ -47,7 +48,9 @@ Options:
                          record; another descriptor's name (/dev/stderr,
                          /dev/fd/N) is refused, and so is, in the plan's
                          folder, scan-J or scan-J.* for another shard J
-                         (its record, lock and pwalk status go by it)
+                         (its record, lock and pwalk status go by it), and
+                         a FILE inside the plan's ROOT (the other shards
+                         would list it)
   --level N              compression level: zstd 1-19, gzip 1-9 (default 1);
                          refused (exit 2) for plain CSV or out of the
                          suffix's range
@@ -169,6 +172,14 @@ export async function run(args: string[]): Promise<number> {
     if (target.direct) throw new UsageError(notAFile(output));
     const why = await otherShardsName(output, planPath, shard);
     if (why) throw new UsageError(why);
+    // inside ROOT, the other shards would list this one's output (and its
+    // temporaries, its record), as pwalk plan -o and pwalk slurm refuse
+    const root = plan.root.path;
+    const reached = root.startsWith("/") ? root : `${plan.cwd}/${root}`;
+    // (a ROOT not there now: the run says so)
+    if (await folderInside(folderOf(output), reached).catch(() => false)) {
+      throw new UsageError(insideRootText(`-o ${output}`, root));
+    }
   }
   let errors = errorsArg(f);
   // --errors FILE is neither the shard's output nor its record (nor, told

@@ -29,6 +29,41 @@ export function absolutePath(p: string): string {
   return "/" + parts.join("/");
 }
 
+/**
+ * Whether the folder `dir` is `root` or lies inside it, both as really
+ * reached (links resolved; a `dir` not made yet by its deepest existing
+ * ancestor): a scan folder there would have the shards list each other's
+ * outputs. `root` must be there (its realPath is taken: the error of
+ * Deno.realPath is thrown).
+ *
+ * @example
+ * ```ts ignore
+ * await folderInside("/data/scan", "/data"); // true
+ * await folderInside("/scratch/scan", "/data"); // false
+ * ```
+ */
+export async function folderInside(dir: string, root: string): Promise<boolean> {
+  const realRoot = await Deno.realPath(root);
+  let base = absolutePath(dir), rest = "";
+  for (;;) {
+    try {
+      base = await Deno.realPath(base);
+      break;
+    } catch {
+      rest = base.slice(base.lastIndexOf("/")) + rest;
+      base = base.slice(0, base.lastIndexOf("/")) || "/";
+    }
+  }
+  const realDir = (base === "/" ? "" : base) + rest || "/";
+  return realDir === realRoot || realDir.startsWith(realRoot === "/" ? "/" : `${realRoot}/`);
+}
+
+/** Why a scan folder (or a shard's output) inside the root is refused ({@link folderInside}). */
+export function insideRootText(what: string, root: string): string {
+  return `${what} is inside ${root}: the shards would list each other's outputs; ` +
+    "choose a folder outside it";
+}
+
 /** The path as a string when it is valid UTF-8, else null. */
 export function utf8(p: Uint8Array): string | null {
   try {

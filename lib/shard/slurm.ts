@@ -19,7 +19,7 @@ import {
   type ShardPlan,
   writeAtomic,
 } from "./plan.ts";
-import { absolutePath } from "./paths.ts";
+import { absolutePath, folderInside, insideRootText } from "./paths.ts";
 import { leftoversText, scanLeftovers, scanStatus } from "./status.ts";
 import { jobName, readSubmissions } from "./squeue.ts";
 import { lockScanFolder, lockShard, ShardBusyError, type ShardLock } from "./lock.ts";
@@ -494,24 +494,8 @@ export async function slurmScan(root: string, options: SlurmScanOptions): Promis
   // slurm.json and logs would mix with the new plan's
   const old = await scanLeftovers(dir);
   if (old.length) throw new ScanFolderError(leftoversText(dir, old));
-  const realRoot = await Deno.realPath(root);
-  // the folder as it will be: its deepest existing ancestor, links resolved
-  let base = dir, rest = "";
-  for (;;) {
-    try {
-      base = await Deno.realPath(base);
-      break;
-    } catch {
-      rest = base.slice(base.lastIndexOf("/")) + rest;
-      base = base.slice(0, base.lastIndexOf("/")) || "/";
-    }
-  }
-  const realDir = (base === "/" ? "" : base) + rest || "/";
-  if (realDir === realRoot || realDir.startsWith(realRoot === "/" ? "/" : `${realRoot}/`)) {
-    throw new ScanFolderError(
-      `${dir} is inside ${root}: the shards would list each other's outputs; choose a folder outside it`,
-    );
-  }
+  // the folder as it will be (pwalk plan -o and a shard's -o refuse the same)
+  if (await folderInside(dir, root)) throw new ScanFolderError(insideRootText(dir, root));
   // the tasks' logs go there: refused before the (long) planning
   await checkLogFolders(dir);
   const plan = await planShards(root, options);
