@@ -205,6 +205,49 @@ Deno.test("plan -o and a shard's -o inside ROOT (as reached through links): refu
   assertEquals(treeOf(root), before);
 });
 
+Deno.test("status escapes what it prints: the folder, ROOT, a record's host, a Slurm log's last line, a stray's name", async () => {
+  await using tmp = await tempDir();
+  // an escape sequence, a title (OSC ... BEL), a line break and a C1 control (CSI)
+  const odd = "x\x1b[31mRED\x1b]0;title\x07\nnext\u009b";
+  const shown = "x\\x1b[31mRED\\x1b]0;title\\x07\\nnext\\xc2\\x9b"; // as eprint writes it
+  const root = `${tmp.path}/R${odd}`;
+  await fourFolders(root);
+  const dir = `${tmp.path}/D${odd}`;
+  await Deno.mkdir(dir);
+  const planFile = `${dir}/plan.json`;
+  const p = await makePlan(root, 3, planFile, ["--min-folders", "5"]);
+  assertEquals(p.shards, 3);
+  // shard 0 done (its record's host edited), shard 1 failed in a Slurm log,
+  // a record of another plan under an odd name
+  const r0 = await cli(shardArgs(planFile, 0, `${dir}/scan-0.csv.zst`));
+  assertEquals(r0.code, 0, r0.stderr);
+  const rec = JSON.parse(await Deno.readTextFile(`${dir}/scan-0.done.json`));
+  await Deno.writeTextFile(
+    `${dir}/scan-0.done.json`,
+    JSON.stringify({ ...rec, host: `node${odd}` }),
+  );
+  await Deno.mkdir(`${dir}/logs`);
+  await Deno.writeTextFile(`${dir}/logs/7_1.out`, `started\nboom ${odd.replace("\n", " ")}\n`);
+  await Deno.writeTextFile(
+    `${dir}/old${odd}.done.json`,
+    JSON.stringify({ ...rec, plan: "another", shard: 2, output: "gone.csv.zst" }),
+  );
+  const r = await cli(["status", dir]);
+  assertEquals(r.code, 1, r.stderr);
+  // deno-lint-ignore no-control-regex
+  assert(!/[\x00-\x09\x0b-\x1f\x7f-\x9f]/.test(r.text), JSON.stringify(r.text));
+  const lines = r.text.split("\n");
+  assertEquals(lines.length, 1 + 3 + 2 + 1, r.text); // head, shards, total, strays, ""
+  assert(lines[0].startsWith(`${tmp.path}/D${shown}: 3 shards of ${tmp.path}/R${shown} (plan `));
+  assertStringIncludes(lines[1], `, node${shown}, `);
+  assertStringIncludes(lines[2], `logs/7_1.out: boom ${shown.replace("\\n", " ")}`);
+  assertStringIncludes(lines[5], `old${shown}.done.json`);
+  // --json: JSON's own escapes, the values as they are
+  const j = JSON.parse((await cli(["status", dir, "--json"])).text);
+  assertEquals(j.plan.root.path, root);
+  assertEquals(j.shards[0].record.host, `node${odd}`);
+});
+
 Deno.test("a plan whose frontier folder is not ROOT/NAME/... (edited by hand): status and a shard refuse it (2), naming it", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/T`;

@@ -1268,20 +1268,28 @@ export async function eprintFlushed(ms = 2000): Promise<void> {
 }
 
 /**
- * One line on stderr (nothing when stderr is closed): `eprint("pwalk: ...")`.
- * Control characters in it (a path given with a newline or an escape
- * sequence) are written `\n`, `\t`, `\xHH` (C1 controls `\xc2\xHH`), as
- * the library writes them: one message is one line, and a name cannot
- * drive the terminal.
+ * A text as one line that cannot drive the terminal: control characters
+ * (a path with a newline or an escape sequence) written `\n`, `\t`,
+ * `\xHH` (C1 controls `\xc2\xHH`), as the library writes them.
+ * {@link eprint} writes every line so; lines on stdout that name paths
+ * (`pwalk status`) go through it too.
  */
-export function eprint(s: string): void {
+export function oneLine(s: string): string {
   // deno-lint-ignore no-control-regex
-  const line = s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => {
+  return s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => {
     const n = c.charCodeAt(0);
     const h = (x: number) => `\\x${x.toString(16).padStart(2, "0")}`;
     return c === "\n" ? "\\n" : c === "\t" ? "\\t" : n >= 0x80 ? h(0xc2) + h(n) : h(n);
   });
-  const bytes = enc.encode(line + "\n");
+}
+
+/**
+ * One line on stderr (nothing when stderr is closed): `eprint("pwalk: ...")`.
+ * Control characters in it are escaped ({@link oneLine}): one message is
+ * one line, and a name cannot drive the terminal.
+ */
+export function eprint(s: string): void {
+  const bytes = enc.encode(oneLine(s) + "\n");
   statusLine?.clear(); // (drawn again at its next redraw)
   if (signalled) {
     queued = queued.then(async () => {

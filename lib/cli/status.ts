@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { count, missingFolder, parse, UsageError, writeStdout } from "./common.ts";
+import { count, missingFolder, oneLine, parse, UsageError, writeStdout } from "./common.ts";
 import { PlanError } from "../shard/plan.ts";
 import { scanStatus, type ShardState } from "../shard/status.ts";
 
@@ -103,6 +103,9 @@ export async function run(args: string[]): Promise<number> {
         `${dir}/scan-*.csv.zst reads them too: remove them)`,
     );
   }
-  writeStdout(lines.join("\n") + "\n");
+  // each line as one line that cannot drive the terminal, as plan and
+  // report print names (oneLine): the folder, ROOT, a record's host, a
+  // Slurm log's last line, a lock file's host, a stray's name
+  writeStdout(lines.map(oneLine).join("\n") + "\n");
   return st.complete ? 0 : 1;
 }
