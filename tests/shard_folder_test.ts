@@ -101,10 +101,17 @@ Deno.test("status: shard outputs that done records name are no strays, whatever 
   const t = await cli(["status", dir]);
   assertEquals(t.code, 0, t.stderr);
   assert(!t.text.includes("stray"), t.text);
+  // a record of another plan naming a file this plan's done record names
+  // (written over since): the record is a stray, the output is not
+  const rec = JSON.parse(await Deno.readTextFile(`${dir}/scan-1.done.json`));
+  await Deno.writeTextFile(`${dir}/old.done.json`, JSON.stringify({ ...rec, plan: "another" }));
+  assertEquals(rec.output, "scan-1.csv.zst");
+  const foreign = JSON.parse((await cli(["status", dir, "--json"])).text);
+  assertEquals(foreign.strays, ["old.done.json"]);
   // shard 2's canonical name, which its record does not name: still a stray
   await Deno.copyFile(`${dir}/scan-0.csv.zst`, `${dir}/scan-2.csv.zst`);
   const again = JSON.parse((await cli(["status", dir, "--json"])).text);
-  assertEquals(again.strays, ["scan-2.csv.zst"]);
+  assertEquals(again.strays, ["old.done.json", "scan-2.csv.zst"]);
 });
 
 Deno.test("a shard's -o named scan-J.* in the plan's folder for another shard J: refused (2), nothing written; other names run", async () => {

@@ -72,7 +72,7 @@ export interface ScanStatus {
    * beyond this plan's shards, spelled with zeros (`scan-02.csv.zst`) or
    * of a done shard whose record names another file (`scan-2.csv.zst` left
    * by an earlier run when a rerun wrote `scan-2.csv.gz`); records of
-   * another plan and the outputs they name. A glob such as
+   * another plan and the outputs they name (but no done shard's). A glob such as
    * `DIR/scan-*.csv.zst` would read them with this plan's.
    */
   strays: string[];
@@ -252,6 +252,7 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
   const stale = new Map<number, string>(); // records of another version of plan.json, by shard
   const strays = new Set<string>();
   const unreadable = new Map<number, string>(); // scan-I.done.json that is no record, by shard
+  const foreignOutputs = new Set<string>(); // the outputs records of another plan name
   for (const name of names) {
     if (!name.endsWith(".done.json")) continue;
     const r = await readRecord(`${dir}/${name}`);
@@ -261,7 +262,7 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
     }
     if (r && r.plan !== plan.id) {
       strays.add(name);
-      if (typeof r.output === "string" && names.includes(r.output)) strays.add(r.output);
+      if (typeof r.output === "string" && names.includes(r.output)) foreignOutputs.add(r.output);
     }
     if (r && r.plan !== plan.id && r.shard >= 0 && r.shard < plan.shards) {
       foreign.set(r.shard, `${name}: a record of another plan (${r.plan}), not of this one`);
@@ -308,6 +309,9 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
   // shard run by hand with -o scan-1.csv.zst for shard 0, as pwalk report
   // refuses now): never to be removed.
   const named = new Set(shards.filter((s) => s.state === "done").map((s) => s.output));
+  // another plan's record naming a file that a done record of this plan
+  // names too (its output written over since): this plan's, not a stray
+  for (const name of foreignOutputs) if (!named.has(`${dir}/${name}`)) strays.add(name);
   for (const name of names) {
     const m = SHARD_OUTPUT.exec(name);
     if (!m || named.has(`${dir}/${name}`)) continue;
