@@ -1504,7 +1504,7 @@ async function twoShardScan(tmp: string) {
   return { root, dir, plan, out, record };
 }
 
-Deno.test("a shard's --errors is neither its output, its record nor its plan", async () => {
+Deno.test("a shard's --errors is neither its output, its record, its lock file nor its plan", async () => {
   await using tmp = await tempDir();
   const { dir, plan, out, record } = await twoShardScan(tmp.path);
   const shard = (
@@ -1530,6 +1530,23 @@ Deno.test("a shard's --errors is neither its output, its record nor its plan", a
   assertEquals(r.code, 2, r.stderr);
   assertStringIncludes(r.stderr, "is the shard's completion record");
   assert(!existsSync(fresh) && !existsSync(`${tmp.path}/s1.done.json`), "nothing written");
+  // its lock file, which the run takes and removes (and the next run takes
+  // over): by name, and one a killed run left
+  const unlocked = await cli(shard(`${tmp.path}/s1.lock`, fresh));
+  assertEquals(unlocked.code, 2, unlocked.stderr);
+  assertStringIncludes(unlocked.stderr, `--errors ${tmp.path}/s1.lock is the shard's lock file`);
+  assertEquals(unlocked.stderr.split("\n").length, 2, unlocked.stderr);
+  assert(!existsSync(fresh) && !existsSync(`${tmp.path}/s1.lock`), "nothing written");
+  const lock = `${dir}/scan-1.lock`;
+  await Deno.writeTextFile(lock, "left by a killed run\n");
+  await Deno.copyFile(lock, `${lock}.orig`);
+  await refusedUntouched(
+    shard(lock),
+    `--errors ${lock} is the shard's lock file`,
+    lock,
+    `${lock}.orig`,
+  );
+  await Deno.remove(lock);
   await refusedUntouched(
     shard(plan),
     `--errors ${plan} is also an input (${plan}): writing it would replace what is read`,

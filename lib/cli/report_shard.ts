@@ -24,6 +24,7 @@ import { PlanError, readPlan } from "../shard/plan.ts";
 import { notAFile, PlanMismatchError, recordPath, runShard, ShardBusyError } from "../shard/run.ts";
 import { compressionOf, reportFormat, stdoutName } from "../report.ts";
 import { folderInside, insideRootText } from "../shard/paths.ts";
+import { lockPath } from "../shard/lock.ts";
 
 /** `pwalk report --plan --help`. */
 export const HELP = `pwalk report --plan: one shard of a planned scan (see pwalk plan --help)
@@ -59,7 +60,8 @@ Options:
                          file system makes them wait: up to 64, 32 for a
                          cold disk)
   --progress[=SECONDS], --no-progress, --errors FILE: as for pwalk report
-                         (--errors neither FILE, its record nor PLAN)
+                         (--errors neither FILE, its record, its lock
+                         file nor PLAN)
   -h, --help             this help
 
 The report options (--header, --NoSnap, --depth, --exclude, -x) are the
@@ -182,11 +184,13 @@ export async function run(args: string[]): Promise<number> {
     }
   }
   let errors = errorsArg(f);
-  // --errors FILE is neither the shard's output nor its record (nor, told
-  // by runJob, the plan it reads)
+  // --errors FILE is neither the shard's output, its record nor its lock
+  // file (taken and removed by the run, and by the next one) (nor, told by
+  // runJob, the plan it reads)
   if (output !== undefined && output !== "-") {
     errorsApart(errors, output, "shard's output");
     errorsApart(errors, recordPath(output), "shard's completion record");
+    errorsApart(errors, lockPath(output), "shard's lock file");
   }
   let inputs = [planPath];
   // A relative root is the plan's folder's: run from there (the output and
