@@ -143,6 +143,13 @@ Deno.test("suffixes in any case, and .zstd, read as report wrote them", async ()
     assertEquals(r.code, 2, r.stderr);
     assertStringIncludes(r.stderr, "--level applies to .csv.zst and .parquet outputs");
   }
+  // and --no-header where there is no header line to leave out (Parquet):
+  // one line, status 2, nothing written
+  const pq = `${tmp.path}/nh.parquet`;
+  const nh = await cli(["convert", "--no-header", plain, pq]);
+  assertEquals([nh.code, nh.stderr.trim().split("\n").length], [2, 1], nh.stderr);
+  assertStringIncludes(nh.stderr, "--no-header applies to CSV outputs");
+  assertEquals([...Deno.readDirSync(tmp.path)].filter((e) => e.name.includes("nh")), []);
 });
 
 Deno.test("convert and --html write through a link and into a device or FIFO, never replacing them", async () => {

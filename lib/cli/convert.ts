@@ -50,6 +50,10 @@ export function run(args: string[]): Promise<number> {
     if (flags.level !== undefined && !/\.(csv\.zstd?|parquet)$/i.test(out)) {
       throw new UsageError(`--level applies to .csv.zst and .parquet outputs, not ${out}`);
     }
+    // (Parquet has no header line: --no-header would be silently ignored)
+    if (flags.header === false && /\.parquet$/i.test(out)) {
+      throw new UsageError(`--no-header applies to CSV outputs, not ${out}`);
+    }
     // OUT on stderr's terminal (/dev/stdout, /dev/tty): the rows are
     // written there directly, so no status line over them
     if (onStderrTerminal(out)) line.stop();
