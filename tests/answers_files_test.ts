@@ -212,32 +212,36 @@ Deno.test("convert and --html write through a link and into a device or FIFO, ne
   assert(Deno.lstatSync(`${tmp.path}/dangling.csv`).isSymlink);
 });
 
-Deno.test("SIGINT while convert waits to write: the partial file and the spill folder are removed", async () => {
+Deno.test("SIGINT or SIGTERM while convert waits to write: the partial file and the spill folder are removed, OUT left as it was", async () => {
   await using tmp = await tempDir("pwalk-files-");
   const scan = await scanOf(tmp.path, "scan.csv");
-  const spill = `${tmp.path}/spill`;
-  await Deno.mkdir(spill);
-  // A FIFO with no reader: convert finishes the file in the spill folder,
-  // closes DuckDB, then waits to open the FIFO; that is when it is stopped.
-  const fifo = `${tmp.path}/out.csv`;
-  await new Deno.Command("mkfifo", { args: [fifo] }).output();
-  const p = spawnCli(["convert", "--temp-dir", spill, scan, fifo]);
-  await waitFor(() => {
-    const names = [...Deno.readDirSync(spill)].map((e) => e.name);
-    // only the finished file left: DuckDB's spill folder is gone (closed)
-    const done = names.length === 1 && names[0].startsWith(".pwalk-convert-") &&
-      Deno.statSync(`${spill}/${names[0]}`).size > 0;
-    return done ? names : undefined;
-  }, { what: "convert to wait for a reader with its file made" });
-  p.kill("SIGINT");
-  const out = await p.output();
-  assertEquals(out.code, 130, dec.decode(out.stderr));
-  assertStringIncludes(
-    dec.decode(out.stderr),
-    "pwalk: interrupted by SIGINT; the partial output was removed",
-  );
-  assertEquals([...Deno.readDirSync(spill)], []);
-  assert(Deno.lstatSync(fifo).isFifo);
+  for (const [signal, status] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+    const spill = `${tmp.path}/spill-${signal}`;
+    await Deno.mkdir(spill);
+    // A FIFO with no reader: convert finishes the file in the spill folder,
+    // closes DuckDB, then waits to open the FIFO; that is when it is stopped.
+    const fifo = `${tmp.path}/out-${signal}.csv`;
+    await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    const p = spawnCli(["convert", "--temp-dir", spill, scan, fifo]);
+    await waitFor(() => {
+      const names = [...Deno.readDirSync(spill)].map((e) => e.name);
+      // only the finished file left: DuckDB's spill folder is gone (closed)
+      const done = names.length === 1 && names[0].startsWith(".pwalk-convert-") &&
+        Deno.statSync(`${spill}/${names[0]}`).size > 0;
+      return done ? names : undefined;
+    }, { what: "convert to wait for a reader with its file made" });
+    p.kill(signal);
+    const out = await p.output();
+    assertEquals(out.code, status, dec.decode(out.stderr));
+    // OUT was there before (the FIFO, untouched): told so, as report tells it
+    assertEquals(
+      dec.decode(out.stderr).trim(),
+      `pwalk: interrupted by ${signal}; the partial output was removed ` +
+        `(${fifo} was left as it was)`,
+    );
+    assertEquals([...Deno.readDirSync(spill)], []);
+    assert(Deno.lstatSync(fifo).isFifo);
+  }
 });
 
 Deno.test("convert and --html keep a replaced file's owner and mode, as -o does; convert keeps the scan's time", async () => {

@@ -1379,21 +1379,29 @@ let statusLine: StatusLine | undefined;
  * `onStage`), drawn on stderr while the work goes on when that is a
  * terminal ({@link StatusLine}), and cleared before anything else is
  * printed and at the end. Resolves to 0, or to {@link answerStatus} of
- * what failed.
+ * what failed. `outputs` names the files the command writes (default:
+ * --html FILE): one there before, when a signal removes the partial
+ * output, is said to be left as it was (as report says it).
  */
 export async function runAnswer(
   args: string[],
   spec: Record<string, Kind>,
   command: string,
   body: (f: Flags, operands: string[], line: StatusLine) => Promise<void>,
+  outputs: (f: Flags) => string[] = (f) => f.html === undefined ? [] : [String(f.html)],
 ): Promise<number> {
   let line: StatusLine | undefined;
+  let flags: Flags | undefined;
   // DuckDB's work cannot be cancelled midway: a signal removes the partial
   // output and the spill folder, says so, and exits at once.
   const listeners = SIGNALS.map(([name, status]) => {
     const stop = () => {
       line?.stop(); // before the message, and never drawn again
-      const removed = removePending() ? "; the partial output was removed" : "";
+      let removed = removePending() ? "; the partial output was removed" : "";
+      // the temporary is gone; a file there now is the one there before
+      // (the command renames its own over it only once done)
+      const kept = removed && flags ? outputs(flags).filter((o) => lexists(o)) : [];
+      if (kept.length) removed += ` (${kept.join(", ")} was left as it was)`;
       eprint(`pwalk: interrupted by ${name}${removed}`);
       quitting = status; // (main's own end, should the work end meanwhile, keeps it)
       void eprintFlushed().then(() => exitProcess(status));
@@ -1401,7 +1409,7 @@ export async function runAnswer(
     return listen(name, stop);
   });
   try {
-    const f = parse(args, { ...spec, ...ENGINE_OPTIONS });
+    const f = flags = parse(args, { ...spec, ...ENGINE_OPTIONS });
     statusLine = line = new StatusLine(command);
     await body(f, f._, line);
     return EXIT.OK;
@@ -1415,6 +1423,16 @@ export async function runAnswer(
     line?.stop();
     if (statusLine === line) statusLine = undefined;
     for (const remove of listeners) remove();
+  }
+}
+
+/** Whether `path` names anything (a link to nothing too). */
+function lexists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -64,7 +64,7 @@ export function run(args: string[]): Promise<number> {
       ...engineOptions(flags),
       onStage: (stage) => line.set(stage),
     });
-  });
+  }, (f) => f._.length >= 2 ? [String(f._.at(-1))] : []);
 }
 
 /**
