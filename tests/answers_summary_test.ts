@@ -22,6 +22,7 @@ import {
 } from "@std/assert";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { AGE_BUCKETS, convert, summarize, type Summary } from "../mod.ts";
+import { formatSummary } from "../lib/cli/summary.ts";
 import {
   answersTree,
   du,
@@ -153,6 +154,15 @@ testNeeding([ZSTD], {
       assertEquals(
         new Map(s.extensions.map((x) => [x.ext, { ...x, ext: undefined }])),
         new Map([...byExt].map(([x, es]) => [x, { ...amount(es), ext: undefined }])),
+      );
+      // how many there are, as for users and groups, in the JSON and the
+      // text's title
+      assertEquals(s.extensionCount, byExt.size);
+      const cut = { ...s, extensions: s.extensions.slice(0, 3) };
+      assert(
+        formatSummary(cut, Infinity).includes(
+          `Extensions (files; top 3 of ${byExt.size}) by allocated size`,
+        ),
       );
       const bucket = (size: number) => {
         if (size === 0) return 0;

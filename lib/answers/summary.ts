@@ -212,6 +212,11 @@ export interface Summary {
   groups: OwnerRow[];
   /** Top extensions by allocated bytes (regular files). */
   extensions: ExtensionRow[];
+  /**
+   * Distinct extensions of regular files, "" (none) among them
+   * (`extensions` is the first `top` of them).
+   */
+  extensionCount: number;
   /** File sizes in powers of two (regular files; empty buckets left out). */
   sizeHistogram: SizeBucket[];
   /** Regular files by age of st_mtime, all six buckets. */
@@ -556,10 +561,11 @@ export async function summarize(
       `WHERE kind = 'f' AND "st_atime" <= ${nowSql} - ${365 * 86400}`,
     );
 
-    const extensions = (await e.all(
-      `SELECT "fileExtension" AS ext, ${AMOUNT} FROM s WHERE kind = 'f' GROUP BY 1 ` +
-        `ORDER BY al DESC, n DESC, ext LIMIT ${top}`,
-    )).map((r) => ({ ext: String(r.ext ?? ""), ...amount(r) }));
+    const extRows = await e.all(
+      `SELECT "fileExtension" AS ext, ${AMOUNT}, count(*) OVER () AS m FROM s ` +
+        `WHERE kind = 'f' GROUP BY 1 ORDER BY al DESC, n DESC, ext LIMIT ${top}`,
+    );
+    const extensions = extRows.map((r) => ({ ext: String(r.ext ?? ""), ...amount(r) }));
 
     // floor(log2) in floating point, corrected by exact integer powers of
     // two (a double rounds 2^55 - 1 up to 2^55)
@@ -689,6 +695,7 @@ export async function summarize(
       users,
       groups,
       extensions,
+      extensionCount: extRows.length ? num(extRows[0].m) : 0,
       sizeHistogram,
       mtimeAges,
       atimeAges,

@@ -198,7 +198,9 @@ export function formatSummary(s: Summary, width: number): string {
   parts.push(owners("Users", "user", s.users, s.userCount));
   parts.push(owners("Groups", "group", s.groups, s.groupCount));
   parts.push(table(
-    "Extensions (files) by allocated size",
+    `Extensions (files; top ${s.extensions.length} of ${
+      count(s.extensionCount)
+    }) by allocated size`,
     ["extension", "allocated", "apparent", "files"],
     s.extensions.map((x) => [
       x.ext === "" ? "(none)" : x.ext,
