@@ -366,7 +366,7 @@ Deno.test("a NULL or an empty field where pwalk writes a number: summary, diff a
   );
 });
 
-Deno.test("summary and diff text: control characters and bidi overrides in names shown escaped", async () => {
+Deno.test("summary and diff text: control characters, bidi overrides and invisible format characters in names shown escaped", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/t`;
   await Deno.mkdir(root);
@@ -381,21 +381,31 @@ Deno.test("summary and diff text: control characters and bidi overrides in names
   await Deno.writeFile(`${root}/${evil}/a\u202etxt.exe`, new Uint8Array(100_000).fill(1));
   // and one with the right-to-left and Arabic letter marks
   await Deno.writeFile(`${root}/m\u200f\u061cz`, new Uint8Array(150_000).fill(1));
+  // and invisible ones: the line separator, zero-width space, BOM, word
+  // joiner, a tag character (format characters, Unicode's Cf)
+  await Deno.writeFile(
+    `${root}/z\u2028\u200b\ufeff\u2060\u{e0041}z`,
+    new Uint8Array(120_000).fill(1),
+  );
   const scan = `${tmp.path}/new.csv`;
   assertEquals((await cli(["-o", scan, root])).code, 0);
   // the scan keeps the names as they are (pwalk drops only bytes below 0x20)
   assertStringIncludes(await Deno.readTextFile(scan), `${root}/${evil}/a\u202etxt.exe`);
   const shown = "evil\\xc2\\x9b31mRED\\x7f";
   // deno-lint-ignore no-control-regex
-  const raw = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+  const raw = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\p{Cf}]/u;
   for (
     const [args, want] of [
       [["summary", scan], [
         `${root}/${shown}/big.dat`,
         `${root}/${shown}/a\\u202etxt.exe`,
         `${root}/m\\u200f\\u061cz`,
+        `${root}/z\\u2028\\u200b\\ufeff\\u2060\\u{e0041}z`,
       ]],
-      [["diff", old, scan], [`${root}/${shown}`]],
+      [["diff", old, scan], [
+        `${root}/${shown}`,
+        `${root}/z\\u2028\\u200b\\ufeff\\u2060\\u{e0041}z`,
+      ]],
     ] as const
   ) {
     for (const env of [{}, { COLUMNS: "300" }] as Record<string, string>[]) {

@@ -73,19 +73,28 @@ export function outputWidth(): number {
  * A name as it may reach a terminal: control characters (C0, DEL, and the
  * C1 controls U+0080-U+009F, which terminals honouring 8-bit controls act
  * on) written `\xHH` (a C1 control `\xc2\xHH`, its UTF-8 bytes, as
- * the CLI's messages write them), and the bidirectional controls, which
+ * the CLI's messages write them); the line and paragraph separators
+ * U+2028, U+2029 (a line break to some terminals); and every format
+ * character (Unicode category Cf): the bidirectional controls, which
  * reorder what follows them on the line (embeddings, overrides and
  * isolates U+202A-U+202E, U+2066-U+2069; the marks U+200E, U+200F,
- * U+061C), written `\u202e`: a file named by another user cannot drive the
- * admin's terminal or disguise a path ("a\u202etxt.exe" shown as
- * "aexe.txt"). The HTML pages show names the same way.
+ * U+061C), and the invisible ones (zero-width space and joiners
+ * U+200B-U+200D, word joiner and invisible operators U+2060-U+2064, the
+ * BOM U+FEFF, the soft hyphen U+00AD, tag characters U+E0000-U+E007F,
+ * ...), written `\u202e` (`\u{e0041}` above U+FFFF): a file named by
+ * another user cannot drive the admin's terminal or disguise a path
+ * ("a\u202etxt.exe" shown as "aexe.txt", "a\u200bb" as "ab"). An emoji
+ * sequence joined by U+200D shows its parts with `\u200d` between: its
+ * width differs between terminals. The HTML pages show names the same way.
  */
 export function visible(s: string): string {
   // deno-lint-ignore no-control-regex
-  return s.replace(/[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
-    const n = c.charCodeAt(0);
+  return s.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029\p{Cf}]/gu, (c) => {
+    const n = c.codePointAt(0)!;
     const h = (x: number) => `\\x${x.toString(16).padStart(2, "0")}`;
-    return n > 0xff ? `\\u${n.toString(16).padStart(4, "0")}` : n >= 0x80 ? h(0xc2) + h(n) : h(n);
+    if (n > 0xffff) return `\\u{${n.toString(16)}}`;
+    if (n > 0x9f) return `\\u${n.toString(16).padStart(4, "0")}`;
+    return n >= 0x80 ? h(0xc2) + h(n) : h(n);
   });
 }
 
