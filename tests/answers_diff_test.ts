@@ -5,7 +5,7 @@
  * is recomputed here from Deno.lstat before and after; the per-user net is
  * lstat's sum per uid after minus before.
  */
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { type Diff, diff, type FileChange } from "../mod.ts";
 import { answersTree, type RefEntry, sums, walkRef } from "./helpers/answers_tree.ts";
@@ -1028,7 +1028,8 @@ Deno.test("diff --top: the largest net changes either way (the user who freed mo
       }
     }
   }
-  assertEquals(d.growingFolderCount, dirs.length);
+  const recChanged = [...rec.keys()].filter((k) => rec.get(k)!.some((v) => v !== 0));
+  assertEquals(d.growingFolderCount, recChanged.length);
   assertEquals(
     d.growingFolders.map((f) => [
       f.path,
@@ -1036,7 +1037,7 @@ Deno.test("diff --top: the largest net changes either way (the user who freed mo
       f.delta.apparentBytes,
       f.delta.entries,
     ]),
-    [...rec.keys()].sort(rank(rec)).slice(0, top).map((k) => [k, ...rec.get(k)!]),
+    recChanged.sort(rank(rec)).slice(0, top).map((k) => [k, ...rec.get(k)!]),
   );
 
   // the text says where the cut is, and lists the loss; JSON the counts
@@ -1081,7 +1082,7 @@ Deno.test("diff --top: the largest net changes either way (the user who freed mo
   const jd = JSON.parse(j.text);
   assertEquals(
     [jd.userCount, jd.groupCount, jd.folderCount, jd.growingFolderCount],
-    [users.count, groups.count, fold.count, dirs.length],
+    [users.count, groups.count, fold.count, recChanged.length],
   );
 });
 
@@ -1114,5 +1115,51 @@ Deno.test("diff: the folders table at --depth D holds folders of level D only (t
     assertEquals(d.folderCount, want.length);
     // (depth 0: the root itself, its own row in it too; below, folders' rows unchanged)
     if (depth > 0) assertEquals(d.folders[0].net.apparentBytes, grew(want[0]), `depth ${depth}`);
+  }
+});
+
+Deno.test("diff: the recursive folder table leaves out folders that did not change, and counts those that did", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/data`;
+  for (const d of ["grows/deep", "same/deep", "quiet"]) {
+    await Deno.mkdir(`${root}/${d}`, { recursive: true });
+  }
+  for (const f of ["grows/deep/a", "same/deep/b", "quiet/c"]) {
+    await Deno.writeFile(`${root}/${f}`, new Uint8Array(9000).fill(1));
+  }
+  const scan = async (name: string) => {
+    const r = await cli(["-o", `${tmp.path}/${name}`, root]);
+    assertEquals(r.code, 0, r.stderr);
+    return `${tmp.path}/${name}`;
+  };
+  const old = await scan("old.csv");
+  const before = await walkRef(root);
+  await Deno.writeFile(`${root}/grows/deep/a`, new Uint8Array(90_000).fill(2), { append: true });
+  await Deno.mkdir(`${root}/fresh`);
+  await Deno.writeFile(`${root}/fresh/n`, new Uint8Array(5000).fill(3));
+  const now = await scan("new.csv");
+  const after = await walkRef(root);
+  // the reference: each folder of levels 0..depth in either tree, its
+  // recursive totals by lstat (bytes with its own, entries below it); the
+  // folders whose totals differ, or that one tree lacks
+  for (const depth of [1, 2]) {
+    const rec = (es: RefEntry[], p: string) => {
+      const below = es.filter((e) => e.path.startsWith(`${p}/`));
+      const own = es.find((e) => e.path === p);
+      return own ? [...sums([own, ...below], es), below.length].join() : "none";
+    };
+    const folders = new Set(
+      [...before, ...after].filter((e) => e.kind === "d" && e.depth < depth).map((e) => e.path),
+    );
+    const changed = [...folders].filter((p) => rec(before, p) !== rec(after, p)).sort();
+    assert(changed.length < folders.size, "some folders did not change");
+    const d = await diff([old], [now], { depth, names: false, top: 1000 });
+    assertEquals(d.growingFolders.map((f) => f.path).sort(), changed, `depth ${depth}`);
+    assertEquals(d.growingFolderCount, changed.length);
+    // the text's title counts the same
+    assertStringIncludes(
+      formatDiff(d, Infinity),
+      `Folders (levels 0-${depth}; top ${changed.length} of ${changed.length}) that changed most`,
+    );
   }
 });

@@ -174,11 +174,16 @@ export interface Diff {
   /**
    * The `top` folders (levels 0..depth) whose recursive allocated size
    * changed most, grown or shrunk (by the size of the change; ties by the
-   * apparent change's size, growth first, then path). Named for what it
-   * held first, when only growth was listed.
+   * apparent change's size, growth first, then path); a folder whose
+   * recursive totals are the same in both scans is left out. Named for
+   * what it held first, when only growth was listed.
    */
   growingFolders: FolderChange[];
-  /** Folders at levels 0..depth in either scan (`growingFolders` is the first `top` of them). */
+  /**
+   * Folders at levels 0..depth with any change (in one scan only, or
+   * recursive totals that differ; `growingFolders` is the first `top` of
+   * them), as `userCount` counts users with any change.
+   */
   growingFolderCount: number;
   /** Largest regular files added (replaced included), by NEW's st_size; NEW's owner. */
   newFiles: FileChange[];
@@ -511,6 +516,9 @@ export async function diff(
         coalesce(ro.nf, 0) AS o_nf, coalesce(rn.al, 0) AS n_al, coalesce(rn.ab, 0) AS n_ab,
         coalesce(rn.n, 0) AS n_n, coalesce(rn.nf, 0) AS n_nf, count(*) OVER () AS m
       FROM ro FULL OUTER JOIN rn ON ro.path = rn.path AND ro.level = rn.level
+      -- (a folder whose recursive totals are the same in both is no change)
+      WHERE ro.path IS NULL OR rn.path IS NULL OR ro.al <> rn.al OR ro.ab <> rn.ab OR
+        ro.n <> rn.n OR ro.nf <> rn.nf
       ORDER BY ${BY_SIZE("n_al - o_al", "n_ab - o_ab", "n_n - o_n")}, path LIMIT ${top}`);
     const growingFolders = growing.map((r) => {
       const a = (p: string): Amount => ({
