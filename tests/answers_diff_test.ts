@@ -141,7 +141,11 @@ Deno.test("diff: added, removed, grown, shrunk, replaced, chowned: counts and by
   assertEquals(fresh.new.files, 2);
   // the per-folder table at level 1 holds "fresh" with its bytes
   const freshRow = d.folders.find((f) => f.key === `${root}/fresh`)!;
-  assertEquals(freshRow.added.entries, 3); // the folder and its two files
+  // its two files, the entries below it; its bytes the folder's own too
+  assertEquals(
+    freshRow.added.entries,
+    after.filter((e) => e.path.startsWith(`${root}/fresh/`)).length,
+  );
   assertEquals(
     freshRow.added.allocatedBytes,
     sums(after.filter((e) => e.path.startsWith(`${root}/fresh`)), after)[1],
@@ -532,8 +536,11 @@ Deno.test("diff: a file that became a folder is removed from its parent, the fol
   const d = await diff([old], [now], { depth: 1 });
   const row = (key: string) => d.folders.find((f) => f.key === key);
   assertEquals(row(root), undefined);
-  assertEquals(row(`${root}/x`)?.added.entries, 1);
+  // (its own row: its bytes, but no entry below it, as the recursive table counts it)
+  assertEquals(row(`${root}/x`)?.added.entries, 0);
   assertEquals(row(`${root}/x`)?.added.allocatedBytes, dirAlloc);
+  const rec = d.growingFolders.find((f) => f.path === `${root}/x`)!;
+  assertEquals([rec.delta.entries, rec.delta.allocatedBytes], [0, dirAlloc]);
   assertEquals(row(`${root}/x`)?.removed.entries, 0, "the old file filed under the new folder");
 });
 
@@ -1161,5 +1168,59 @@ Deno.test("diff: the recursive folder table leaves out folders that did not chan
       formatDiff(d, Infinity),
       `Folders (levels 0-${depth}; top ${changed.length} of ${changed.length}) that changed most`,
     );
+  }
+});
+
+Deno.test("diff: a folder's row in the folders table counts what the recursive table counts for it (entries below it, bytes with its own)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/data`;
+  await Deno.mkdir(`${root}/t1/old`, { recursive: true });
+  await Deno.writeFile(`${root}/t1/old/f`, new Uint8Array(3000));
+  const scan = async (name: string) => {
+    const r = await cli(["-o", `${tmp.path}/${name}`, root]);
+    assertEquals(r.code, 0, r.stderr);
+    return `${tmp.path}/${name}`;
+  };
+  const old = await scan("old.csv");
+  const before = await walkRef(root);
+  // a new folder with a subfolder and 25 files; the old one removed
+  await Deno.mkdir(`${root}/t1/newdir/sub`, { recursive: true });
+  for (let i = 0; i < 25; i++) {
+    await Deno.writeFile(`${root}/t1/newdir/${i < 12 ? "" : "sub/"}f${i}`, new Uint8Array(i * 700));
+  }
+  await Deno.remove(`${root}/t1/old`, { recursive: true });
+  const now = await scan("new.csv");
+  const after = await walkRef(root);
+  // the reference, by lstat: each folder's entries below it, and its bytes with its own
+  const rec = (es: RefEntry[], p: string) => {
+    const below = es.filter((e) => e.path.startsWith(`${p}/`));
+    const own = es.filter((e) => e.path === p);
+    return { entries: below.length, allocatedBytes: sums([...own, ...below], es)[1] };
+  };
+  for (
+    const [depth, paths] of [
+      [1, [`${root}/t1`]],
+      [2, [`${root}/t1/newdir`, `${root}/t1/old`]],
+    ] as const
+  ) {
+    const d = await diff([old], [now], { depth, names: false, top: 1000 });
+    for (const p of paths) {
+      const want = {
+        entries: rec(after, p).entries - rec(before, p).entries,
+        allocatedBytes: rec(after, p).allocatedBytes - rec(before, p).allocatedBytes,
+      };
+      const row = d.folders.find((f) => f.key === p)!;
+      const r = d.growingFolders.find((f) => f.path === p)!;
+      assertEquals(
+        { entries: row.net.entries, allocatedBytes: row.net.allocatedBytes },
+        want,
+        `${p}: folders table`,
+      );
+      assertEquals(
+        { entries: r.delta.entries, allocatedBytes: r.delta.allocatedBytes },
+        want,
+        `${p}: recursive table`,
+      );
+    }
   }
 });

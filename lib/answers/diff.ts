@@ -164,7 +164,10 @@ export interface Diff {
   groupCount: number;
   /**
    * The `top` folders at level `depth` whose net allocated bytes changed
-   * most (ordered as `users`), each with the entries below it; entries above
+   * most (ordered as `users`), each with the entries below it: their
+   * entries and bytes, and the bytes of the folder's own row too, as
+   * `growingFolders` (and summary's folders, and `du -s`) count a folder,
+   * so that a folder's net change here is its change there. Entries above
    * that level (the root's own row and files, at depth 1) are in none (the
    * totals and `growingFolders` hold them).
    */
@@ -247,15 +250,20 @@ async function sameKeeper(e: Engine): Promise<void> {
   await e.exec(`DROP TABLE hk`);
 }
 
-/** SQL: the breakdown columns over table c (k, side, st, ab, al, dsz). */
+/** {@link agg} counting each row as its `e`: 1, or 0 for a folder's own row in its row of the folders table. */
+const aggE = (p: string, cond: string) =>
+  `coalesce(sum(e) FILTER (${cond}), 0) AS ${p}_n, coalesce(sum(ab) FILTER (${cond}), 0) AS ${p}_ab, ` +
+  `coalesce(sum(al) FILTER (${cond}), 0) AS ${p}_al`;
+
+/** SQL: the breakdown columns over table c (k, side, st, ab, al, dsz, e). */
 const BREAKDOWN = [
-  agg("add", "side = 'n' AND st IN ('added', 'replaced')"),
-  agg("rem", "side = 'o' AND st IN ('removed', 'replaced')"),
+  aggE("add", "side = 'n' AND st IN ('added', 'replaced')"),
+  aggE("rem", "side = 'o' AND st IN ('removed', 'replaced')"),
   // grown or shrunk by st_size, each name: a hard link's other names carry
   // no bytes (counted once), yet they grew too
-  agg("gro", "side = 'g' AND dsz > 0"),
-  agg("shr", "side = 'g' AND dsz < 0"),
-  `count(*) FILTER (side = 'n') - count(*) FILTER (side = 'o') AS net_n`,
+  aggE("gro", "side = 'g' AND dsz > 0"),
+  aggE("shr", "side = 'g' AND dsz < 0"),
+  `coalesce(sum(e) FILTER (side = 'n'), 0) - coalesce(sum(e) FILTER (side = 'o'), 0) AS net_n`,
   `coalesce(sum(ab) FILTER (side = 'n'), 0) - coalesce(sum(ab) FILTER (side = 'o'), 0) AS net_ab`,
   `coalesce(sum(al) FILTER (side = 'n'), 0) - coalesce(sum(al) FILTER (side = 'o'), 0) AS net_al`,
 ].join(",\n  ");
@@ -275,16 +283,23 @@ async function breakdown(
   where: string,
   top: number,
   dropNull = false,
+  own: [string, string] = ["false", "false"],
 ): Promise<[ChangeRow[], number]> {
+  // (own: SQL that is true of a row that is its key's folder itself, on
+  // NEW's side and on OLD's: its bytes count, as du -s counts a folder's
+  // own, but it is no entry below the folder)
   const rows = await e.all(`WITH c AS (
-    SELECT ${newKey} AS k, 'n' AS side, st, nab AS ab, nal AS al, 0 AS dsz FROM j
+    SELECT ${newKey} AS k, 'n' AS side, st, nab AS ab, nal AS al, 0 AS dsz,
+      CASE WHEN ${own[0]} THEN 0 ELSE 1 END AS e FROM j
       WHERE ni IS NOT NULL AND (${where})
     UNION ALL
-    SELECT ${oldKey} AS k, 'o' AS side, st, oab AS ab, oal AS al, 0 AS dsz FROM j
+    SELECT ${oldKey} AS k, 'o' AS side, st, oab AS ab, oal AS al, 0 AS dsz,
+      CASE WHEN ${own[1]} THEN 0 ELSE 1 END AS e FROM j
       WHERE oi IS NOT NULL AND (${where})
     UNION ALL
     SELECT ${newKey} AS k, 'g' AS side, st, nab::HUGEINT - oab AS ab, nal - oal AS al,
-      sign(ns::HUGEINT - os) AS dsz FROM j WHERE st = 'changed'
+      sign(ns::HUGEINT - os) AS dsz, CASE WHEN ${own[0]} THEN 0 ELSE 1 END AS e FROM j
+      WHERE st = 'changed'
   )
   SELECT k::VARCHAR AS k, ${BREAKDOWN}, count(*) OVER () AS m FROM c
   ${dropNull ? "WHERE k IS NOT NULL" : ""} GROUP BY k
@@ -498,6 +513,10 @@ export async function diff(
         `coalesce(nullif(array_to_string(list_slice(string_split(${dkey}, '/'), 1, ` +
         `len(string_split(${dkey}, '/')) - (${lvl}) + ${depth}), '/'), ''), '/') END`;
     };
+    // A folder's own row (a folder at level `depth`) counts its bytes in
+    // its row, as the recursive table and summary count them (du -s), but
+    // not as an entry: the entries are those below it, as theirs are.
+    const ownRow = (kind: string, dep: string) => `(${kind} = 'd' AND ${dep} + 1 = ${depth})`;
     const [folders, folderCount] = await breakdown(
       e,
       folderKey("coalesce(nk, ok)", "coalesce(nd, od)"),
@@ -505,6 +524,10 @@ export async function diff(
       "st <> 'same'",
       top,
       true,
+      [
+        ownRow("coalesce(nk, ok)", "coalesce(nd, od)"),
+        ownRow("coalesce(ok, nk)", "coalesce(od, nd)"),
+      ],
     );
     for (const r of [...users, ...groups]) r.id = Number(r.key);
 

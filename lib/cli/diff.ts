@@ -43,8 +43,9 @@ inode changed counts as replaced; an entry at a new path that OLD had at a
 path it is gone from (same inode, type, size, mtime) is also counted as
 moved (one name per name gone: a hard link made beside it is added).
 Prints the totals; per user, group and
-folder (at --depth; a folder with the entries below it, the root's own files
-in none) the bytes and entries added, removed, grown, shrunk and net; the
+folder (at --depth; a folder with the entries below it, and its own bytes,
+as the recursive table and summary count it; the root's own files in none)
+the bytes and entries added, removed, grown, shrunk and net; the
 folders whose recursive size changed most; the largest new, deleted and
 changed files (owner: a deleted file's in OLD, a new or changed file's in
 NEW). The tables per user, group and folder list the --top largest net
