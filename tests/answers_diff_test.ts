@@ -8,7 +8,7 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { type Diff, diff, type FileChange } from "../mod.ts";
-import { answersTree, type RefEntry, sums, walkRef } from "./helpers/answers_tree.ts";
+import { answersTree, extraNames, type RefEntry, sums, walkRef } from "./helpers/answers_tree.ts";
 import { COLUMNS } from "./helpers/csv.ts";
 import { slashRootScans } from "./helpers/c_scan.ts";
 import { cli } from "./helpers/run.ts";
@@ -759,7 +759,8 @@ Deno.test("diff and summary text on a narrow terminal: lines wrapped or laid out
     const folderTitle = `Folders at level 1 (top ${d.folders.length} of ${
       intl.format(d.folderCount)
     }) by net allocated change`;
-    for (const t of [folderTitle, "Largest new files"]) {
+    // (sub/one renamed to one: marked moved, its mark told in the title)
+    for (const t of [folderTitle, "Largest new files (moved: renamed or moved here)"]) {
       const block = titles.find((b) => t.startsWith(b[0].trim()))!;
       assertEquals(block.slice(0, t.length <= columns ? 1 : 2).join(" ").replace(/\s+/g, " "), t);
     }
@@ -1223,4 +1224,80 @@ Deno.test("diff: a folder's row in the folders table counts what the recursive t
       );
     }
   }
+});
+
+Deno.test("diff: the file tables mark files moved and a hard link's extra names, and agree with the totals", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/mv`;
+  await Deno.mkdir(`${root}/d`, { recursive: true });
+  const rnd = (n: number) => new Uint8Array(n).fill(7);
+  await Deno.writeFile(`${root}/d/a`, rnd(300_000));
+  await Deno.writeFile(`${root}/e1`, rnd(120_000)); // two names, both deleted
+  await Deno.link(`${root}/e1`, `${root}/e2`);
+  await Deno.writeFile(`${root}/g1`, rnd(50_000)); // two names, grown
+  await Deno.link(`${root}/g1`, `${root}/g2`);
+  const scan = async (name: string) => {
+    const r = await cli(["-o", `${tmp.path}/${name}`, root]);
+    assertEquals(r.code, 0, r.stderr);
+    return `${tmp.path}/${name}`;
+  };
+  const old = await scan("m1.csv");
+  const before = await walkRef(root);
+  await Deno.rename(`${root}/d/a`, `${root}/d/b`);
+  await Deno.link(`${root}/d/b`, `${root}/d/c`);
+  await Deno.remove(`${root}/e1`);
+  await Deno.remove(`${root}/e2`);
+  await Deno.writeFile(`${root}/g1`, rnd(90_000), { append: true });
+  const now = await scan("m2.csv");
+  const after = await walkRef(root);
+  // the reference, by lstat: moved = at a new path, an entry of OLD (inode,
+  // size, mtime) at a path gone, one per name gone; extra names = a hard
+  // link's names but the first in byte order (no name of these files is in
+  // both scans but g1's and g2's, whose first is g1 in both)
+  const oldPaths = new Set(before.map((e) => e.path));
+  const newPaths = new Set(after.map((e) => e.path));
+  const sig = (e: RefEntry) => `${e.ino} ${e.size} ${e.mtime}`;
+  const goneSigs = before.filter((e) => !newPaths.has(e.path)).map(sig);
+  const cameSigs = after.filter((e) => !oldPaths.has(e.path)).map(sig);
+  const movedHere = new Set<string>(), movedAway = new Set<string>();
+  for (
+    const [es, set, other] of [[after, movedHere, goneSigs], [before, movedAway, cameSigs]] as const
+  ) {
+    const left = [...other];
+    for (const e of es.filter((e) => e.kind === "f").sort((a, b) => a.path < b.path ? -1 : 1)) {
+      const at = left.indexOf(sig(e));
+      if ((es === after ? !oldPaths.has(e.path) : !newPaths.has(e.path)) && at >= 0) {
+        set.add(e.path);
+        left.splice(at, 1);
+      }
+    }
+  }
+  assertEquals([...movedHere], [`${root}/d/b`]);
+  assertEquals([...movedAway], [`${root}/d/a`]);
+  const extraNew = extraNames(after), extraOld = extraNames(before);
+  const d = await diff([old], [now], { names: false, top: 100 });
+  const marks = (fs: FileChange[]) => fs.map((f) => [f.path, f.moved, f.extraName]);
+  const want = (fs: FileChange[], moved: Set<string>, extra: Set<string>) =>
+    fs.map((f) => [f.path, moved.has(f.path), extra.has(f.path)]);
+  assertEquals(marks(d.newFiles), want(d.newFiles, movedHere, extraNew));
+  assertEquals(marks(d.deletedFiles), want(d.deletedFiles, movedAway, extraOld));
+  assertEquals(marks(d.changedFiles), want(d.changedFiles, new Set(), extraNew));
+  assert(d.newFiles.some((f) => f.extraName) && d.deletedFiles.some((f) => f.extraName));
+  assert(d.changedFiles.some((f) => f.extraName));
+  // every added or removed entry is a file listed here: the tables' sizes,
+  // extra names at 0, are the totals', and so are the moved ones
+  const alloc = (es: RefEntry[], p: string) => es.find((e) => e.path === p)!.blocks * 512;
+  const counted = (fs: FileChange[], es: RefEntry[], only = (_: FileChange) => true) =>
+    fs.filter((f) => !f.extraName && only(f)).reduce((n, f) => n + alloc(es, f.path), 0);
+  assertEquals(counted(d.newFiles, after), d.totals.added.allocatedBytes);
+  assertEquals(counted(d.deletedFiles, before), d.totals.removed.allocatedBytes);
+  assertEquals(counted(d.newFiles, after, (f) => f.moved), d.totals.moved.allocatedBytes);
+  assertEquals(d.newFiles.filter((f) => f.moved).length, d.totals.moved.entries);
+  // the text marks them, and says what the marks mean
+  const text = formatDiff(d, Infinity);
+  const line = (p: string) => text.split("\n").find((l) => l.startsWith(`${p} `))!;
+  assertStringIncludes(line(`${root}/d/b`), "added, moved");
+  assertStringIncludes(line(`${root}/d/c`), "added, link");
+  assertStringIncludes(line(`${root}/d/a`), "removed, moved");
+  assertStringIncludes(text, "link: another name of a hard-linked file, 0 bytes in the totals");
 });

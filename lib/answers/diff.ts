@@ -85,6 +85,44 @@ export interface FileChange {
   uid: number;
   /** The owner's user name (null when unknown, or names are not resolved). */
   user: string | null;
+  /**
+   * Counted as moved in the totals: in `newFiles`, an entry of OLD at a
+   * path it is gone from (renamed or moved here, `totals.moved`); in
+   * `deletedFiles`, the name it was moved from. Always false in
+   * `changedFiles`.
+   */
+  moved: boolean;
+  /**
+   * Another name of a hard-linked file whose bytes another name carries on
+   * the side its list is about (NEW's for `newFiles` and `changedFiles`,
+   * OLD's for `deletedFiles`): the totals, users, groups and folders count
+   * it as an entry with 0 bytes (each file's bytes once, as du), while its
+   * sizes here are the file's.
+   */
+  extraName: boolean;
+}
+
+/**
+ * A {@link FileChange}'s status as the text and the HTML page show it:
+ * "added", "replaced", ..., with ", moved" and ", link" (an extra name
+ * of a hard-linked file) where they apply.
+ */
+export function fileStatus(f: FileChange): string {
+  return f.status + (f.moved ? ", moved" : "") + (f.extraName ? ", link" : "");
+}
+
+/**
+ * What the marks of {@link fileStatus} in `rows` mean, for a table's title
+ * ("" when none is there).
+ */
+export function fileMarks(rows: FileChange[], list: "new" | "deleted" | "changed"): string {
+  const marks = [
+    rows.some((f) => f.moved) &&
+    (list === "new" ? "moved: renamed or moved here" : "moved: renamed or moved away"),
+    rows.some((f) => f.extraName) &&
+    "link: another name of a hard-linked file, 0 bytes in the totals",
+  ].filter((m) => m);
+  return marks.length ? ` (${marks.join("; ")})` : "";
 }
 
 /** A folder's recursive totals in both scans. */
@@ -188,11 +226,22 @@ export interface Diff {
    * them), as `userCount` counts users with any change.
    */
   growingFolderCount: number;
-  /** Largest regular files added (replaced included), by NEW's st_size; NEW's owner. */
+  /**
+   * Largest regular files added (replaced included), by NEW's st_size;
+   * NEW's owner. Those moved here, and a hard link's extra names (0 bytes
+   * in the totals), are marked (`moved`, `extraName`).
+   */
   newFiles: FileChange[];
-  /** Largest regular files removed (replaced included), by OLD's st_size; OLD's owner. */
+  /**
+   * Largest regular files removed (replaced included), by OLD's st_size;
+   * OLD's owner. Those moved away, and a hard link's extra names, are
+   * marked.
+   */
   deletedFiles: FileChange[];
-  /** Regular files whose size or mtime changed, largest size change first; NEW's owner. */
+  /**
+   * Regular files whose size or mtime changed, largest size change first;
+   * NEW's owner. A hard link's extra names are marked (`extraName`).
+   */
   changedFiles: FileChange[];
   /** Seconds DuckDB took (loading included). */
   elapsedSeconds: number;
@@ -328,6 +377,8 @@ function fileChange(r: Record<string, unknown>): FileChange {
     newMtime: n(r.nm),
     uid: num(r.uid),
     user: null,
+    moved: r.mvd === true,
+    extraName: r.dup === true,
   };
 }
 
@@ -341,7 +392,7 @@ function joinSql(o: string, n: string, on: string): string {
         o."inode" AS oi, n."inode" AS ni, o.kind AS ok, n.kind AS nk,
         o."st_dev" AS odv, n."st_dev" AS ndv,
         o."UID" AS ou, n."UID" AS nu, o."GID" AS og, n."GID" AS ng,
-        o.ab AS oab, n.ab AS nab, o.al AS oal, n.al AS nal,
+        o.ab AS oab, n.ab AS nab, o.al AS oal, n.al AS nal, o.dupl AS odup, n.dupl AS ndup,
         o."st_size" AS os, n."st_size" AS ns, o."st_mtime" AS om, n."st_mtime" AS nm,
         coalesce(n.kind, o.kind) AS kind,
         coalesce(n."directory-depth", o."directory-depth") AS depth,
@@ -459,19 +510,25 @@ export async function diff(
     // system, type, size and mtime) are moved as many as OLD's names of it
     // that are gone, the others are links added to it (`mv a b; ln b c`:
     // b moved, c added). The names that carry the bytes are taken first.
-    const mv = (await e.all(`WITH p AS (
+    // mvn: NEW's rows (of j) moved here; mvo: OLD's rows moved away, as
+    // many of an inode's as of its NEW's (the names carrying bytes first)
+    await e.exec(`CREATE OR REPLACE TEMP TABLE mp AS
         SELECT a.rowid AS ar, b.rowid AS br, a.ndv, a.ni, a.nk, a.ns, a.nm
         FROM j a JOIN dm ON dm.n = a.ndv JOIN j b ON b.odv = dm.o
         WHERE a.st IN ('added', 'replaced') AND b.st IN ('removed', 'replaced')
-          AND b.oi = a.ni AND b.ok = a.nk AND b.os = a.ns AND b.om = a.nm AND b.path <> a.path),
-      g AS (SELECT ndv, ni, nk, ns, nm, count(DISTINCT br) AS gone FROM p GROUP BY ALL),
-      c AS (SELECT x.ar, g.gone, row_number() OVER (PARTITION BY x.ndv, x.ni, x.nk, x.ns, x.nm
-          ORDER BY j.nal DESC, j.nab DESC, j.path, x.ar) AS k
-        FROM (SELECT DISTINCT ar, ndv, ni, nk, ns, nm FROM p) x
-        JOIN g USING (ndv, ni, nk, ns, nm) JOIN j ON j.rowid = x.ar)
-      SELECT ${agg("mov", "true", "nab", "nal")} FROM j
-      WHERE rowid IN (SELECT ar FROM c WHERE k <= gone)`))[0];
-    await e.exec(`DROP TABLE dm`);
+          AND b.oi = a.ni AND b.ok = a.nk AND b.os = a.ns AND b.om = a.nm AND b.path <> a.path`);
+    for (const [t, r, other, o] of [["mvn", "ar", "br", "n"], ["mvo", "br", "ar", "o"]]) {
+      await e.exec(`CREATE OR REPLACE TEMP TABLE ${t} AS WITH
+        g AS (SELECT ndv, ni, nk, ns, nm, count(DISTINCT ${other}) AS m FROM mp GROUP BY ALL),
+        c AS (SELECT x.${r} AS r, g.m, row_number() OVER (PARTITION BY x.ndv, x.ni, x.nk, x.ns, x.nm
+            ORDER BY j.${o}al DESC, j.${o}ab DESC, j.path, x.${r}) AS k
+          FROM (SELECT DISTINCT ${r}, ndv, ni, nk, ns, nm FROM mp) x
+          JOIN g USING (ndv, ni, nk, ns, nm) JOIN j ON j.rowid = x.${r})
+        SELECT r FROM c WHERE k <= m`);
+    }
+    const mv = (await e.all(`SELECT ${agg("mov", "true", "nab", "nal")} FROM j
+      WHERE rowid IN (SELECT r FROM mvn)`))[0];
+    await e.exec(`DROP TABLE dm; DROP TABLE mp`);
     const t = (await e.all(`SELECT
       ${agg("add", "st = 'added'", "nab", "nal")},
       ${agg("rem", "st = 'removed'", "oab", "oal")},
@@ -567,24 +624,31 @@ export async function diff(
 
     // the owner on the side each list is about: a deleted file's is OLD's
     // (what is gone was theirs, whoever's file took its path since)
-    const files = async (where: string, order: string, owner: "nu" | "ou") =>
-      (await e.all(`SELECT path, st, os, ns, om, nm, ${owner} AS uid FROM j
+    // (and whether it is counted as moved, and an extra name of a hard
+    // link, on that side: the totals count such a name with 0 bytes)
+    const files = async (where: string, order: string, side: "n" | "o", moved: string) =>
+      (await e.all(`SELECT path, st, os, ns, om, nm, ${side}u AS uid, ${side}dup AS dup,
+          rowid IN (SELECT r FROM ${moved}) AS mvd FROM j
         WHERE ${where} ORDER BY ${order}, path LIMIT ${top}`)).map(fileChange);
     const newFilesList = await files(
       "st IN ('added', 'replaced') AND nk = 'f'",
       "ns DESC",
-      "nu",
+      "n",
+      "mvn",
     );
     const deletedFiles = await files(
       "st IN ('removed', 'replaced') AND ok = 'f'",
       "os DESC",
-      "ou",
+      "o",
+      "mvo",
     );
     const changedFiles = await files(
       "st = 'changed' AND nk = 'f'",
       "abs(ns::HUGEINT - os) DESC, ns DESC",
-      "nu",
+      "n",
+      "(SELECT NULL AS r WHERE false)",
     );
+    await e.exec(`DROP TABLE mvn; DROP TABLE mvo`);
 
     if (options.names !== false) {
       tellStage(options, "user and group names");

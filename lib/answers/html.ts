@@ -18,7 +18,7 @@
  * @module
  */
 import type { Summary } from "./summary.ts";
-import type { ChangeRow, Diff, FileChange } from "./diff.ts";
+import { type ChangeRow, type Diff, type FileChange, fileMarks, fileStatus } from "./diff.ts";
 import { bytes, count, date, delta, deltaCount, seenTwiceWarning, visible } from "./text.ts";
 
 /** The pinned charting library. */
@@ -609,7 +609,7 @@ export async function diffHtml(d: Diff): Promise<string> {
       f,
     ) => [
       f.path,
-      f.status,
+      fileStatus(f),
       f.oldSize === null ? "-" : B(f.oldSize),
       f.newSize === null ? "-" : B(f.newSize),
       f.oldMtime === null ? "-" : date(f.oldMtime),
@@ -617,8 +617,12 @@ export async function diffHtml(d: Diff): Promise<string> {
       f.user ?? String(f.uid),
     ]);
   const fh = ["file", "status", "old size", "new size", "old mtime", "new mtime", "owner"];
-  parts.push(htmlTable("new-files", "Largest new files", fh, fileRows(d.newFiles)));
-  parts.push(htmlTable("deleted-files", "Largest deleted files", fh, fileRows(d.deletedFiles)));
-  parts.push(htmlTable("changed-files", "Files changed most", fh, fileRows(d.changedFiles)));
+  for (
+    const [id, title, rows, list] of [
+      ["new-files", "Largest new files", d.newFiles, "new"],
+      ["deleted-files", "Largest deleted files", d.deletedFiles, "deleted"],
+      ["changed-files", "Files changed most", d.changedFiles, "changed"],
+    ] as const
+  ) parts.push(htmlTable(id, title + fileMarks(rows, list), fh, fileRows(rows)));
   return page(`pwalk diff: ${d.old.roots.join(", ")}`, parts.join("\n"), d);
 }

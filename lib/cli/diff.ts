@@ -15,7 +15,15 @@ import {
   runAnswer,
   UsageError,
 } from "./common.ts";
-import { type Change, type ChangeRow, type Diff, diff, type FileChange } from "../answers/diff.ts";
+import {
+  type Change,
+  type ChangeRow,
+  type Diff,
+  diff,
+  type FileChange,
+  fileMarks,
+  fileStatus,
+} from "../answers/diff.ts";
 import { shardWarnings } from "../answers/scan.ts";
 import {
   bytes,
@@ -48,7 +56,8 @@ as the recursive table and summary count it; the root's own files in none)
 the bytes and entries added, removed, grown, shrunk and net; the
 folders whose recursive size changed most; the largest new, deleted and
 changed files (owner: a deleted file's in OLD, a new or changed file's in
-NEW). The tables per user, group and folder list the --top largest net
+NEW; marked "moved" when counted as moved, "link" when a hard link's extra
+name: 0 bytes in the totals, its bytes under another name). The tables per user, group and folder list the --top largest net
 changes, growth or loss alike (who freed the most is listed beside who used
 the most), each titled with how many had a change ("top 10 of 25").
 
@@ -141,15 +150,20 @@ function changeTable(
   );
 }
 
-function fileTable(title: string, rows: FileChange[], width: number): string {
+function fileTable(
+  title: string,
+  rows: FileChange[],
+  list: "new" | "deleted" | "changed",
+  width: number,
+): string {
   const size = (v: number | null) => (v === null ? "-" : bytes(v));
   const when = (v: number | null) => (v === null ? "-" : date(v));
   return table(
-    title,
+    title + fileMarks(rows, list),
     ["file", "status", "old size", "new size", "old mtime", "new mtime", "owner"],
     rows.map((f) => [
       f.path,
-      f.status,
+      fileStatus(f),
       size(f.oldSize),
       size(f.newSize),
       when(f.oldMtime),
@@ -237,9 +251,9 @@ export function formatDiff(d: Diff, width: number): string {
       ]),
       width,
     ),
-    fileTable("Largest new files", d.newFiles, width),
-    fileTable("Largest deleted files", d.deletedFiles, width),
-    fileTable("Files changed most (size or mtime)", d.changedFiles, width),
+    fileTable("Largest new files", d.newFiles, "new", width),
+    fileTable("Largest deleted files", d.deletedFiles, "deleted", width),
+    fileTable("Files changed most (size or mtime)", d.changedFiles, "changed", width),
   ];
   return parts.join("\n\n");
 }
