@@ -821,6 +821,8 @@ testNeeding([PYTHON3], {
       return `${tmp.path}/${name}`;
     };
     const old = await scan("old.csv");
+    // (the CJK folders changed too: the recursive table lists only folders that changed)
+    await Deno.writeFile(`${cjk}/大文件.dat`, new Uint8Array(70_000).fill(4), { append: true });
     await Deno.mkdir(`${root}/新しいフォルダ`);
     await Deno.writeFile(
       `${root}/新しいフォルダ/ファイル名がとても長い日本語のファイル.bin`,
