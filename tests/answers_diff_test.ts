@@ -6,8 +6,9 @@
  * lstat's sum per uid after minus before.
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { Buffer } from "node:buffer";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { type Diff, diff, type FileChange } from "../mod.ts";
+import { type Diff, diff, type FileChange, summarize } from "../mod.ts";
 import { answersTree, extraNames, type RefEntry, sums, walkRef } from "./helpers/answers_tree.ts";
 import { COLUMNS } from "./helpers/csv.ts";
 import { slashRootScans } from "./helpers/c_scan.ts";
@@ -1302,4 +1303,79 @@ Deno.test("diff: the file tables mark files moved and a hard link's extra names,
   assertStringIncludes(line(`${root}/d/c`), "added, link");
   assertStringIncludes(line(`${root}/d/a`), "removed, moved");
   assertStringIncludes(text, "link: another name of a hard-linked file, 0 bytes in the totals");
+});
+
+Deno.test("diff: the recursive table's old and new sizes count hard links as the totals do, and say where summary's differ", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/ht`;
+  for (const d of ["A", "B", "C"]) await Deno.mkdir(`${root}/${d}`, { recursive: true });
+  await Deno.writeFile(`${root}/B/y`, new Uint8Array(1_000_000).fill(1));
+  await Deno.link(`${root}/B/y`, `${root}/A/x`); // A/x first in byte order: summary's carrier
+  await Deno.writeFile(`${root}/C/p`, new Uint8Array(200_000).fill(2));
+  await Deno.link(`${root}/C/p`, `${root}/C/q`); // both stay: no change of carrier
+  const scan = async (name: string) => {
+    const r = await cli(["-o", `${tmp.path}/${name}`, root]);
+    assertEquals(r.code, 0, r.stderr);
+    return `${tmp.path}/${name}`;
+  };
+  const h1 = await scan("h1.csv");
+  const before = await walkRef(root);
+  await Deno.remove(`${root}/A/x`);
+  const h2 = await scan("h2.csv");
+  const after = await walkRef(root);
+  // the reference, by lstat: a hard-linked file's bytes under its first
+  // name (byte order) present in both trees, else its first name
+  const byteOrder = (a: RefEntry, b: RefEntry) =>
+    Buffer.compare(Buffer.from(a.path), Buffer.from(b.path));
+  const carriers = (es: RefEntry[], other: RefEntry[]) => {
+    const inOther = new Set(other.map((e) => `${e.path} ${e.ino}`));
+    const names = new Map<number, RefEntry[]>();
+    for (const e of es.filter((e) => e.kind !== "d" && e.nlink > 1)) {
+      names.set(e.ino, [...(names.get(e.ino) ?? []), e]);
+    }
+    const carrier = new Set<string>();
+    let moved = 0;
+    for (const ns of names.values()) {
+      ns.sort(byteOrder);
+      const shared = ns.filter((e) => inOther.has(`${e.path} ${e.ino}`));
+      const c = shared.length ? shared[0] : ns[0];
+      carrier.add(c.path);
+      if (c !== ns[0]) moved++;
+    }
+    return { carrier, moved };
+  };
+  const alloc = (es: RefEntry[], other: RefEntry[], p: string) => {
+    const { carrier } = carriers(es, other);
+    return es.filter((e) => e.path === p || e.path.startsWith(`${p}/`))
+      .reduce(
+        (n, e) => n + (e.kind !== "d" && e.nlink > 1 && !carrier.has(e.path) ? 0 : e.blocks * 512),
+        0,
+      );
+  };
+  const d = await diff([h1], [h2], { names: false, top: 100 });
+  assertEquals(d.recarried, {
+    old: carriers(before, after).moved,
+    new: carriers(after, before).moved,
+  });
+  assertEquals(d.recarried.old, 1);
+  for (const f of d.growingFolders) {
+    assertEquals(f.old.allocatedBytes, alloc(before, after, f.path), `${f.path} old`);
+    assertEquals(f.new.allocatedBytes, alloc(after, before, f.path), `${f.path} new`);
+  }
+  // the totals: the link removed is 0 bytes, and no folder's size changed
+  assertEquals(d.totals.removed.allocatedBytes, 0);
+  assert(d.growingFolders.every((f) => f.delta.allocatedBytes === 0));
+  // summary of OLD counts the file under A/x: A's size there is not diff's,
+  // and the table's title says why
+  const s = await summarize([h1], { names: false, depth: 1 });
+  const sa = s.folders.find((f) => f.path === `${root}/A`)!;
+  assert(
+    sa.allocatedBytes !== d.growingFolders.find((f) => f.path === `${root}/A`)!.old.allocatedBytes,
+  );
+  const text = formatDiff(d, Infinity);
+  assertStringIncludes(text, "not summary's first name, for 1 file of OLD)");
+  // no such note where every carrier is summary's (h2 against itself)
+  const same = await diff([h2], [h2], { names: false });
+  assertEquals(same.recarried, { old: 0, new: 0 });
+  assert(!formatDiff(same, Infinity).includes("summary's first name"));
 });

@@ -11,6 +11,7 @@ import { openLoaded, resolveScans } from "./scan.ts";
 import { type Amount, CARRIER_KEY, folderTotals, loadForAnswers } from "./summary.ts";
 import { lookupNames, namesTimeout } from "./names.ts";
 import { checkInt } from "../options.ts";
+import { count as counted } from "../digits.ts";
 
 /** Options of {@link diff}. */
 export interface DiffOptions extends EngineOptions, StageOptions {
@@ -103,6 +104,23 @@ export interface FileChange {
 }
 
 /**
+ * The note of the recursive folder table's title ("" when none is due):
+ * where hard-linked files' bytes are under another name than summary
+ * counts them under ({@link Diff}'s `recarried`), the old or new sizes of
+ * folders differ from summary's, and the table says why.
+ */
+export function recarriedNote(d: Pick<Diff, "recarried">): string {
+  const sides = [
+    d.recarried.old > 0 && `${counted(d.recarried.old, "file")} of OLD`,
+    d.recarried.new > 0 && `${counted(d.recarried.new, "file")} of NEW`,
+  ].filter((x) => x);
+  return sides.length
+    ? ` (hard links as in the totals: a file's bytes under a name it has in both scans, ` +
+      `not summary's first name, for ${sides.join(" and ")})`
+    : "";
+}
+
+/**
  * A {@link FileChange}'s status as the text and the HTML page show it:
  * "added", "replaced", ..., with ", moved" and ", link" (an extra name
  * of a hard-linked file) where they apply.
@@ -125,15 +143,22 @@ export function fileMarks(rows: FileChange[], list: "new" | "deleted" | "changed
   return marks.length ? ` (${marks.join("; ")})` : "";
 }
 
-/** A folder's recursive totals in both scans. */
+/**
+ * A folder's recursive totals in both scans. A hard-linked file's bytes
+ * are counted as the totals count them: under its first name present in
+ * both scans (summary, and du, count them under its first name in byte
+ * order), so that a link added or removed beside a file moves no bytes;
+ * where that is another name than summary's ({@link Diff}'s `recarried`),
+ * a folder's `old` or `new` bytes may differ from summary's of that scan.
+ */
 export interface FolderChange {
   /** The folder's path. */
   path: string;
   /** Level below the scan's root (root 0). */
   level: number;
-  /** Its recursive totals in OLD (zeros when OLD lacks the folder). */
+  /** Its recursive totals in OLD (zeros when OLD lacks the folder), hard links as above. */
   old: Amount;
-  /** Its recursive totals in NEW (zeros when NEW lacks the folder). */
+  /** Its recursive totals in NEW (zeros when NEW lacks the folder), hard links as above. */
   new: Amount;
   /** new minus old. */
   delta: Amount;
@@ -227,6 +252,15 @@ export interface Diff {
    */
   growingFolderCount: number;
   /**
+   * Hard-linked files (in OLD, in NEW) whose bytes this diff counts under
+   * another name than summary of that scan does: under their first name
+   * present in both scans rather than their first in byte order (a link
+   * removed or added beside a file then moves no bytes). Above 0, some
+   * folders' recursive totals in `growingFolders` (`old`, `new`) differ
+   * from summary's; the whole tree's do not.
+   */
+  recarried: { old: number; new: number };
+  /**
    * Largest regular files added (replaced included), by NEW's st_size;
    * NEW's owner. Those moved here, and a hard link's extra names (0 bytes
    * in the totals), are marked (`moved`, `extraName`).
@@ -274,16 +308,20 @@ const agg = (p: string, cond: string, ab = "ab", al = "al") =>
  * scan's names into inodes: each side's carrier is the first shared name
  * of its own (st_dev, inode), within one namespace (see markNamespaces).
  */
-async function sameKeeper(e: Engine): Promise<void> {
+async function sameKeeper(e: Engine): Promise<{ old: number; new: number }> {
   await e.exec(`CREATE OR REPLACE TEMP TABLE hk AS
     SELECT o.nsp AS ons, n.nsp AS nns, o."st_dev" AS od, n."st_dev" AS nd, o."inode" AS i,
            o."filename" AS name
     FROM o JOIN n ON o."inode" = n."inode" AND o."filename" = n."filename"
     WHERE (o."st_nlink" > 1 OR n."st_nlink" > 1) AND o.kind <> 'd' AND n.kind <> 'd'`);
+  const moved: Record<string, number> = {};
   for (const t of ["o", "n"]) {
     // one row carries: of the names that print as the first shared one,
-    // the least by CARRIER_KEY (pairOneToOne pairs OLD's carrier with NEW's)
-    await e.exec(`UPDATE ${t} SET
+    // the least by CARRIER_KEY (pairOneToOne pairs OLD's carrier with NEW's).
+    // Only rows whose part changes are updated (the others hold already
+    // what they would be given): two per file whose carrier is no longer
+    // the one the load (and summary) gave it.
+    const r = await e.all(`UPDATE ${t} SET
         ab = CASE WHEN ${t}.rowid = k.r THEN ${t}."st_size" ELSE 0 END,
         al = CASE WHEN ${t}.rowid = k.r THEN ${t}."st_blocks"::HUGEINT * 512 ELSE 0 END,
         dupl = ${t}.rowid <> k.r
@@ -294,9 +332,12 @@ async function sameKeeper(e: Engine): Promise<void> {
         ON ${t}.nsp = h.s AND ${t}."st_dev" = h.d AND ${t}."inode" = h.i AND
            ${t}."filename" = h.keep
         WHERE ${t}.kind <> 'd' GROUP BY 1, 2, 3) k
-      WHERE ${t}.nsp = k.s AND ${t}."st_dev" = k.d AND ${t}."inode" = k.i AND ${t}.kind <> 'd'`);
+      WHERE ${t}.nsp = k.s AND ${t}."st_dev" = k.d AND ${t}."inode" = k.i AND ${t}.kind <> 'd'
+        AND ${t}.dupl <> (${t}.rowid <> k.r)`);
+    moved[t] = r.length ? num(Object.values(r[0])[0]) / 2 : 0;
   }
   await e.exec(`DROP TABLE hk`);
+  return { old: moved.o, new: moved.n };
 }
 
 /** {@link agg} counting each row as its `e`: 1, or 0 for a folder's own row in its row of the folders table. */
@@ -465,7 +506,7 @@ export async function diff(
   });
   try {
     tellStage(options, "comparing");
-    await sameKeeper(e);
+    const recarried = await sameKeeper(e);
     await e.exec(joinSql("o", "n", `o."filename" = n."filename"`));
     // Names that print the same (pwalk drops control bytes: "a\nb" and "ab")
     // would pair every such row of OLD with every one of NEW: a row matched
@@ -680,6 +721,7 @@ export async function diff(
       folderCount,
       growingFolders,
       growingFolderCount: growing.length ? num(growing[0].m) : 0,
+      recarried,
       newFiles: newFilesList,
       deletedFiles,
       changedFiles,

@@ -18,7 +18,14 @@
  * @module
  */
 import type { Summary } from "./summary.ts";
-import { type ChangeRow, type Diff, type FileChange, fileMarks, fileStatus } from "./diff.ts";
+import {
+  type ChangeRow,
+  type Diff,
+  type FileChange,
+  fileMarks,
+  fileStatus,
+  recarriedNote,
+} from "./diff.ts";
 import { bytes, count, date, delta, deltaCount, seenTwiceWarning, visible } from "./text.ts";
 
 /** The pinned charting library. */
@@ -591,7 +598,7 @@ export async function diffHtml(d: Diff): Promise<string> {
       "growing",
       `Folders (levels 0-${d.depth}; top ${d.growingFolders.length} of ${
         count(d.growingFolderCount)
-      }) that changed most, recursive`,
+      }) that changed most, recursive${recarriedNote(d)}`,
       ["folder", "old allocated", "new allocated", "change", "entries change"],
       d.growingFolders.map((
         f,

@@ -23,6 +23,7 @@ import {
   type FileChange,
   fileMarks,
   fileStatus,
+  recarriedNote,
 } from "../answers/diff.ts";
 import { shardWarnings } from "../answers/scan.ts";
 import {
@@ -54,7 +55,9 @@ Prints the totals; per user, group and
 folder (at --depth; a folder with the entries below it, and its own bytes,
 as the recursive table and summary count it; the root's own files in none)
 the bytes and entries added, removed, grown, shrunk and net; the
-folders whose recursive size changed most; the largest new, deleted and
+folders whose recursive size changed most (hard links counted as in the
+totals, under a name in both scans: a folder's size may differ from summary's,
+as its title then says); the largest new, deleted and
 changed files (owner: a deleted file's in OLD, a new or changed file's in
 NEW; marked "moved" when counted as moved, "link" when a hard link's extra
 name: 0 bytes in the totals, its bytes under another name). The tables per user, group and folder list the --top largest net
@@ -240,7 +243,7 @@ export function formatDiff(d: Diff, width: number): string {
     table(
       `Folders (levels 0-${d.depth}; top ${d.growingFolders.length} of ${
         count(d.growingFolderCount)
-      }) that changed most, recursive`,
+      }) that changed most, recursive${recarriedNote(d)}`,
       ["folder", "old alloc", "new alloc", "change", "entries change"],
       d.growingFolders.map((f) => [
         f.path,
