@@ -70,8 +70,12 @@ export interface WalkOptions
    * Follow symbolic links: links to folders are entered (under the link's
    * path), links to files yield the target's facts (`isFile` true,
    * `isSymlink` false, where @std/fs keeps the link's own type), and a link
-   * to nothing is yielded as the link, with no error (@std/fs throws
-   * NotFound from its realPath, ending its walk). A folder reached by
+   * to nothing (ENOENT, ENOTDIR) is yielded as the link, with no error
+   * (@std/fs throws NotFound from its realPath, ending its walk); a link
+   * whose target cannot be reached for another reason (EACCES: a folder on
+   * its way cannot be searched, ELOOP: a loop of links, EIO...) is yielded
+   * as the link too, and is an error with op "stat" and that code (in
+   * walkDirs, as in os.walk, it is a name in `files`, with no error). A folder reached by
    * several paths is walked under each, as @std/fs and os.walk walk it; a
    * link to a folder of its own path (by device and inode: a cycle) is not
    * entered: it is yielded as the folder it leads to, and is an error with

@@ -312,13 +312,21 @@ static bool dispatch(pw_worker *w, listing *l, const pw_dent *d) {
   bool via_link = false, link_dir = false;
   if (S_ISLNK(st.st_mode) && (o->follow || o->link_dirs)) {
     struct stat target;
-    if (pw_dir_stat_target(&w->ds, d, &target) == 0) {
+    int terr = pw_dir_stat_target(&w->ds, d, &target);
+    if (terr == 0) {
       link_dir = S_ISDIR(target.st_mode);
       if (o->follow) {
         st = target;
         via_link = true;
         no_stat = false;
       }
+    } else if (o->follow && !o->link_dirs && terr != ENOENT && terr != ENOTDIR) {
+      /* walk() following links: a link whose target is there but cannot
+         be reached (EACCES, ELOOP, EIO...) is yielded as the link, and is
+         an error (@std/fs's realPath throws).  A link to nothing (ENOENT,
+         ENOTDIR) is no error; nor is any for walkDirs (link_dirs), which
+         lists the name among the files, as os.walk does. */
+      pw_worker_error(w, PW_OP_STAT, terr, w->path, len);
     }
   }
   if (o->one_fs && st.st_dev != j->root_dev) return true;

@@ -20,6 +20,8 @@ import {
   type WalkOptions,
 } from "../mod.ts";
 import { canMountTmpfs, mountTmpfs, scratchDir, tempDir } from "./helpers/temp.ts";
+import { deno, run, UNPRIVILEGED } from "./helpers/run.ts";
+import { PYTHON3, SETPRIV, testNeeding } from "./helpers/system.ts";
 import { bytes, concat, join } from "./helpers/bytes.ts";
 import { closeLibc, mkdirChain, writeFileRaw } from "./helpers/libc.ts";
 import { referenceReport } from "./helpers/reference.ts";
@@ -447,8 +449,14 @@ Deno.test("walk option followSymlinks: off, links are entries; on, they are ente
     "/tooutside/osub",
     "/tooutside/osub/o2.txt",
   ]);
-  // The loop is reported, yielded as the folder it leads to, and not entered.
-  assertEquals(onIt.errors.map((e) => [rel(e.path), e.op]), [["/real/up", "loop"]]);
+  // The loop is reported, yielded as the folder it leads to, and not entered;
+  // the link to itself cannot be followed (ELOOP): an error too.
+  const selfCode = await Deno.stat(`${root}/self`).then(() => "", (e) => e.code);
+  assertEquals(selfCode, "ELOOP");
+  assertEquals(sorted(onIt.errors.map((e) => `${rel(e.path)} ${e.op} ${e.code}`)), [
+    "/real/up loop ELOOP",
+    `/self stat ${selfCode}`,
+  ]);
   const up = on.get("/real/up")!;
   assert(up.isDirectory && up.viaLink && !up.isSymlink);
   assertEquals(up.ino, Deno.statSync(root).ino);
@@ -471,7 +479,8 @@ Deno.test("walk option followSymlinks: off, links are entries; on, they are ente
     const it = walk(root, { followSymlinks: true, skip: [skip] });
     const seen: string[] = [];
     for await (const e of it) seen.push(rel(e.path));
-    assertEquals(it.errors.map((e) => [rel(e.path), e.op]), errs, `walk skip ${skip}`);
+    const walkErrs = it.errors.filter((e) => e.op !== "stat"); // (/self's, above)
+    assertEquals(walkErrs.map((e) => [rel(e.path), e.op]), errs, `walk skip ${skip}`);
     assert(!seen.some((p) => skip.test(p)), `walk skip ${skip}`);
     for (const topDown of [true, false]) {
       const d = walkDirs(root, { followSymlinks: true, skip: [skip], topDown });
@@ -479,6 +488,92 @@ Deno.test("walk option followSymlinks: off, links are entries; on, they are ente
       assertEquals(d.errors.map((e) => [rel(e.path), e.op]), errs, `walkDirs ${topDown} ${skip}`);
     }
   }
+});
+
+/** walk() and walkDirs() following links, each link's Deno.stat as the reference (a child's JSON). */
+const FOLLOW_CHILD = `
+import { walk, walkDirs } from "${new URL("../mod.ts", import.meta.url).href}";
+const root = Deno.args[0];
+const stat = {};
+for (const e of Deno.readDirSync(root)) {
+  if (!e.isSymlink) continue;
+  const p = root + "/" + e.name;
+  stat[p] = await Deno.stat(p).then(() => "", (err) => err.code);
+}
+const it = walk(root, { followSymlinks: true });
+const links = [];
+for await (const e of it) if (e.isSymlink) links.push(e.path);
+const errors = it.errors.map((e) => [e.path, e.op, e.code]);
+const d = walkDirs(root, { followSymlinks: true });
+const dirs = [];
+for await (const x of d) dirs.push([x.path, [...x.dirs].sort(), [...x.files].sort()]);
+const dirErrors = d.errors.map((e) => [e.path, e.code]);
+console.log(JSON.stringify({ stat, links: links.sort(), errors: errors.sort(), dirs, dirErrors }));
+`;
+
+testNeeding([SETPRIV, PYTHON3], {
+  name:
+    "walk option followSymlinks: a link whose target cannot be reached (EACCES, ELOOP) is yielded as the link, with a 'stat' error; a dangling one with none; walkDirs as os.walk(followlinks=True)",
+  async fn() {
+    await using tmp = await tempDir("pwalk-follow-");
+    const root = `${tmp.path}/r1`;
+    await Deno.mkdir(`${tmp.path}/secret/d`, { recursive: true });
+    await Deno.mkdir(`${root}/real`, { recursive: true });
+    await Deno.writeTextFile(`${root}/f`, "");
+    for (
+      const [target, name] of [
+        ["../secret/d", "hidden"], // EACCES: uid 0 without capabilities cannot search secret
+        ["ping", "pong"], // ELOOP
+        ["pong", "ping"],
+        ["nowhere", "dangling"], // ENOENT
+        ["f/x", "through-file"], // ENOTDIR
+        ["real", "ok"],
+      ]
+    ) await Deno.symlink(target, `${root}/${name}`);
+    await Deno.chmod(`${tmp.path}/secret`, 0o000);
+    try {
+      const script = `${tmp.path}/child.ts`;
+      await Deno.writeTextFile(script, FOLLOW_CHILD);
+      const r = await deno(["run", "-A", script, root], {
+        prefix: UNPRIVILEGED,
+        timeoutMs: 60_000,
+      });
+      assertEquals(r.code, 0, r.stderr);
+      const got = JSON.parse(r.text);
+      // the premise: each kind of failure is there
+      assertEquals(
+        Object.values(got.stat).sort(),
+        ["", "EACCES", "ELOOP", "ELOOP", "ENOENT", "ENOTDIR"],
+      );
+      // walk(): every link that leads nowhere reachable is yielded as the
+      // link; those whose target is there but cannot be reached are errors
+      const unreached = Object.keys(got.stat).filter((p) => got.stat[p] !== "").sort();
+      assertEquals(got.links, unreached);
+      assertEquals(
+        got.errors,
+        unreached.filter((p) => !["ENOENT", "ENOTDIR"].includes(got.stat[p]))
+          .map((p) => [p, "stat", got.stat[p]]).sort(),
+      );
+      // walkDirs(): os.walk(followlinks=True) lists them all among the
+      // files, with no error
+      const py = await run("python3", [
+        "-c",
+        `import errno, json, os, sys
+errors = []
+walked = [[p, sorted(d), sorted(f)] for p, d, f in os.walk(sys.argv[1], followlinks=True,
+    onerror=lambda e: errors.append([e.filename, errno.errorcode[e.errno]]))]
+print(json.dumps([walked, errors]))`,
+        root,
+      ], { prefix: UNPRIVILEGED });
+      assertEquals(py.code, 0, py.stderr);
+      const [walked, pyErrors] = JSON.parse(py.text);
+      const asSet = (items: unknown[]) => new Set(items.map((i) => JSON.stringify(i)));
+      assertEquals(asSet(got.dirs), asSet(walked));
+      assertEquals(got.dirErrors, pyErrors);
+    } finally {
+      await Deno.chmod(`${tmp.path}/secret`, 0o755);
+    }
+  },
 });
 
 Deno.test("walk option followSymlinks: the generated tree's loop ends the walk with a loop error", async () => {
