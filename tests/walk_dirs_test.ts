@@ -8,7 +8,8 @@ import { assert, assertEquals } from "@std/assert";
 import { walk, walkDirs, type WalkDirsOptions, type WalkError } from "../mod.ts";
 import { mktree, python } from "./helpers/tree.ts";
 import { canMountTmpfs, mountTmpfs, removeTree, tempDir } from "./helpers/temp.ts";
-import { deno, run, UNPRIVILEGED } from "./helpers/run.ts";
+import { deno, REPO, run, UNPRIVILEGED } from "./helpers/run.ts";
+import { must } from "./helpers/compare.ts";
 import { CC, FUSERMOUNT, PKG_CONFIG, PYTHON3, SETPRIV, testNeeding } from "./helpers/system.ts";
 import { deadMount } from "./helpers/slowfs.ts";
 
@@ -957,4 +958,65 @@ testNeeding([PYTHON3], {
       assertEquals([out.sort(), errs.sort()], want, by);
     }
   },
+});
+
+Deno.test("walkDirs: the documented examples (its JSDoc's, README's loop) print what os.walk pruning .git gives", async () => {
+  await using tmp = await tempDir("pwalk-walkdirs-example-");
+  const data = `${tmp.path}/data`;
+  for (const d of [".git/objects/ab", "src/.git/refs", "src/lib", "docs/.github", "empty"]) {
+    await Deno.mkdir(`${data}/${d}`, { recursive: true });
+  }
+  for (const f of [".git/HEAD", ".git/objects/ab/cd", "src/a.ts", "src/lib/b.ts", "docs/c.md"]) {
+    await Deno.writeTextFile(`${data}/${f}`, "x");
+  }
+  await Deno.writeTextFile(`${data}/docs/.git`, "gitdir: elsewhere"); // a file: not pruned
+  // the reference: os.walk, ".git" removed from each folder's dirnames
+  const reference = async (withDirs: boolean) =>
+    JSON.parse(
+      await python(
+        `import json, os, sys
+out = []
+for p, d, f in os.walk(sys.argv[1]):
+    d[:] = [n for n in d if n != ".git"]
+    out.append(" ".join([p] + ([str(len(d))] if sys.argv[2] == "1" else []) + [str(len(f))]))
+print(json.dumps(sorted(out)))`,
+        data,
+        withDirs ? "1" : "0",
+      ),
+    ) as string[];
+  const runs = async (code: string) => {
+    const file = `${tmp.path}/example.ts`;
+    await Deno.writeTextFile(
+      file,
+      code.replaceAll('"jsr:@pwalk/cli"', JSON.stringify(`${REPO}/mod.ts`))
+        .replaceAll('"./mod.ts"', JSON.stringify(`${REPO}/mod.ts`))
+        .replaceAll('"/data"', JSON.stringify(data)),
+    );
+    const r = await deno(["run", "-A", file]);
+    assertEquals(r.code, 0, r.stderr);
+    return r.text.trim().split("\n").sort();
+  };
+  const want = await reference(false);
+  // the premise: os.walk pruned the .git folders, not .github (nor the file docs/.git)
+  assert(!want.some((l) => /\/\.git[ /]/.test(l)), want.join("\n"));
+  assert(want.some((l) => l.includes("/docs/.github ")), want.join("\n"));
+  // walkDirs()'s JSDoc example
+  const src = await Deno.readTextFile(`${REPO}/lib/walk.ts`);
+  const jsdoc = must(
+    src.match(/@example List every folder[^\n]*\n \* ```ts ignore\n([^]*?) \* ```/),
+    "walkDirs()'s example in lib/walk.ts",
+  );
+  assertEquals(await runs(jsdoc[1].replace(/^ \* ?/gm, "")), want, jsdoc[1]);
+  // README's Deno API example: its walkDirs() loop
+  const readme = await Deno.readTextFile(`${REPO}/README.md`);
+  const block = readme.match(/## Deno API\n\n```ts\n([^]*?)```/);
+  const loop = must(
+    block?.[1].match(/^for await \(const d of walkDirs\([^]*?\n\}\n/m),
+    "README's walkDirs() example",
+  );
+  assertEquals(
+    await runs(`import { walkDirs } from "./mod.ts";\n${loop[0]}`),
+    await reference(true),
+    loop[0],
+  );
 });
