@@ -286,6 +286,7 @@ export const Opt = {
   NAMES_ONLY: 30,
   BARE_DOT: 31,
   ERROR_CLEAR: 32,
+  CANONICAL: 33,
   ROOT: 100,
   OUTPUT: 101,
   EXCLUDE: 102,

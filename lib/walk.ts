@@ -80,14 +80,18 @@ export interface WalkOptions
    * link to a folder of its own path (by device and inode: a cycle) is not
    * entered: it is yielded as the folder it leads to, and is an error with
    * op "loop" (where @std/fs and os.walk go round until the path is too
-   * long). Paths below a followed link keep the link's path: @std/fs walk's
-   * `canonicalize: false`. Default false.
+   * long). Paths under a followed link: see `canonicalize`. Default false.
    */
   followSymlinks?: boolean;
   /**
-   * As in @std/fs walk: with `followSymlinks`, yield the real paths under
-   * a followed link (its default, true). Only `false` is supported, the
-   * behaviour of this walk (a RangeError otherwise); without
+   * As in @std/fs walk: with `followSymlinks`, a link followed is yielded
+   * under its real path (`Deno.realPath`'s: absolute, every link on the way
+   * resolved; `name` is its last name, where @std/fs keeps a link to a
+   * file's own name) and its folder walked under it, so every path below it
+   * is real too; `skip`, `match` and `exts` test those paths, as @std/fs's
+   * do. A link whose real path cannot be had (longer than PATH_MAX:
+   * ENAMETOOLONG) is yielded as the link, with a "stat" error. `false`:
+   * paths under a followed link keep the link's path. Default true; without
    * `followSymlinks` it changes nothing.
    */
   canonicalize?: boolean;
@@ -133,8 +137,17 @@ export interface WalkIterator<T> extends AsyncIterableIterator<T> {
  * is yielded (os.walk has none: a folder's names are all listed; a
  * RangeError if given), and the order of folders.
  */
-export interface WalkDirsOptions
-  extends Omit<WalkOptions, "includeFiles" | "includeDirs" | "includeSymlinks" | "exts" | "match"> {
+export interface WalkDirsOptions extends
+  Omit<
+    WalkOptions,
+    "includeFiles" | "includeDirs" | "includeSymlinks" | "exts" | "match" | "canonicalize"
+  > {
+  /**
+   * Only `false`, the default here: folders under a followed link keep the
+   * link's path, as os.walk(followlinks=True) gives them (it has no
+   * canonicalize); `true` is a RangeError.
+   */
+  canonicalize?: boolean;
   /**
    * os.walk's `topdown`. `true` (the default): a folder is yielded before
    * its subfolders, and the names left in its `dirs` when the loop body
@@ -289,17 +302,18 @@ const YIELD_FILTERS = ["includeFiles", "includeDirs", "includeSymlinks", "exts",
 
 function plan(root: string, o: WalkOptions, dirs?: DirsMode): Plan {
   const maxDepth = depthLimit(o.maxDepth);
-  if (o.followSymlinks && o.canonicalize !== undefined && o.canonicalize !== false) {
-    throw new RangeError(
-      "pwalk: canonicalize: only false is supported (paths below a followed link keep its path)",
-    );
-  }
   checkBools(o, [
     "followSymlinks",
     "canonicalize",
     "stat",
     ...(dirs ? ["topDown"] : ["includeFiles", "includeDirs", "includeSymlinks"]),
   ]);
+  if (dirs && o.canonicalize === true) {
+    throw new RangeError(
+      "pwalk: walkDirs: canonicalize: only false (folders under a followed link keep its path, " +
+        "as os.walk(followlinks=True) gives them)",
+    );
+  }
   const given = dirs &&
     YIELD_FILTERS.filter((k) => (o as Record<string, unknown>)[k] !== undefined);
   if (given?.length) {
@@ -330,6 +344,8 @@ function plan(root: string, o: WalkOptions, dirs?: DirsMode): Plan {
   // itself is stat'ed only, never opened nor listed, as @std/fs walk does.)
   if (maxDepth !== Infinity) opts.push([Opt.LEAF_DEPTH, maxDepth - 1]);
   if (o.followSymlinks) opts.push([Opt.FOLLOW, 1]);
+  // @std/fs's default: a followed link under its real path (walk() only)
+  if (o.followSymlinks && !dirs && o.canonicalize !== false) opts.push([Opt.CANONICAL, 1]);
   if (o.batchBytes !== undefined) {
     opts.push([Opt.BATCH_BYTES, checkInt("batchBytes", o.batchBytes, 4096, 64 << 20)]);
   }

@@ -58,6 +58,7 @@ struct pw_opts {
   bool names_only;     /**< walk: entry and subdir records carry the base name only */
   bool error_clear;    /**< error lines start with "\r\x1b[K" (a progress line there) */
   bool bare_dot;       /**< walk: no "./" before the paths below a root of "." */
+  bool canonical;      /**< walk with follow: a followed link under its real path */
   int skip_fds[8];     /**< files the walk leaves out (PW_OPT_SKIP_FD) */
   int n_skip_fds;
   int errors_csv_fd;   /**< every error as a CSV row; -1 = none */

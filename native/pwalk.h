@@ -98,6 +98,10 @@ typedef enum pw_opt {
                                starts by clearing the terminal's line ("\\r",
                                ESC [K): a progress line drawn there is not
                                glued to it (it is redrawn at the next tick) */
+  PW_OPT_CANONICAL = 33,  /**< int: walk with PW_OPT_FOLLOW: 1 = a link followed
+                               is handed over, and its folder walked, under
+                               its real path (realpath(3)), not the link's
+                               (@std/fs walk's canonicalize) */
   PW_OPT_ROOT = 100,     /**< str: the folder to walk, exactly as printed */
   PW_OPT_OUTPUT = 101,   /**< str: report file.  A regular file (or a new
                               name) is written under a temporary name beside

@@ -180,15 +180,15 @@ static int open_folder(pw_worker *w, pw_item *it, bool *raced) {
   return fd;
 }
 
-/* Filter: whether a listed subfolder (its path in w->path) is dropped
-   altogether: no row, not entered. */
-static bool drop_subfolder(pw_worker *w, const listing *l, const pw_dent *d) {
+/* Filter: whether a listed subfolder (path: w->path, or a followed link's
+   real path) is dropped altogether: no row, not entered. */
+static bool drop_subfolder(pw_worker *w, const listing *l, const pw_dent *d, const char *path,
+                           size_t len) {
   pw_job *j = w->job;
   const struct pw_opts *o = j->opts;
   if (o->nosnap && d->len == 9 && memcmp(d->name, ".snapshot", 9) == 0) return true;
   if (l->skip_deep_dirs) return true;
-  size_t len = l->pre + d->len;
-  return j->excludes.count && pw_strset_has(&j->excludes, w->path, len);
+  return j->excludes.count && pw_strset_has(&j->excludes, path, len);
 }
 
 /* Keep a subfolder for the answer of a held walk; false when out of memory. */
@@ -205,25 +205,26 @@ static bool hold_subfolder(pw_worker *w, pw_item *c) {
 }
 
 /* Queue a subfolder for any worker (or hold it: PW_OPT_HOLD); false when
-   the walk must stop. */
-static bool queue_subfolder(pw_worker *w, listing *l, const struct stat *st, size_t len,
-                            bool via_link, bool no_stat) {
+   the walk must stop.  real: its path is a followed link's real path
+   (e->path), not the link's: opened by that path, not by name here. */
+static bool queue_subfolder(pw_worker *w, listing *l, const struct stat *st, const pw_entry *e,
+                            bool via_link, bool no_stat, bool real) {
   pw_job *j = w->job;
-  pw_item *c = pw_item_new(w->path, len);
+  pw_item *c = pw_item_new(e->path, e->len);
   if (!c) {
     pw_job_fail(j, ENOMEM, "out of memory");
     return false;
   }
   /* The subfolder opens itself relative to this folder's descriptor. */
-  if (!l->ref && !l->no_ref) {
+  if (!real && !l->ref && !l->no_ref) {
     l->ref = pw_dirref_new(&j->queue, l->fd);
     l->no_ref = !l->ref;
   }
-  if (l->ref) {
+  if (!real && l->ref) {
     pw_dirref_get(l->ref);
     c->parent = l->ref;
   }
-  c->name_off = l->pre;
+  c->name_off = e->name_off;
   c->group = l->e.group;
   c->st = *st;
   c->parent_ino = l->it->st.st_ino;
@@ -282,8 +283,10 @@ static void listing_facts(struct stat *st, const pw_dent *d, const listing *l) {
   st->st_dev = l->it->st.st_dev;
 }
 
-/* Stat, filter and dispatch one name of the listing; false to stop. */
-static bool dispatch(pw_worker *w, listing *l, const pw_dent *d) {
+/* Stat, filter and dispatch one name of the listing; false to stop.
+   *real: a followed link's real path (PW_OPT_CANONICAL), for the caller
+   to free. */
+static bool dispatch_name(pw_worker *w, listing *l, const pw_dent *d, char **real) {
   pw_job *j = w->job;
   const struct pw_opts *o = j->opts;
   l->fcount++;
@@ -313,7 +316,14 @@ static bool dispatch(pw_worker *w, listing *l, const pw_dent *d) {
   if (S_ISLNK(st.st_mode) && (o->follow || o->link_dirs)) {
     struct stat target;
     int terr = pw_dir_stat_target(&w->ds, d, &target);
-    if (terr == 0) {
+    /* walk()'s canonicalize: a link followed is yielded, and its folder
+       walked, under its real path (@std/fs's realPath), so every path below
+       it is real too.  One that cannot be had (ENAMETOOLONG past PATH_MAX,
+       the link replaced meanwhile) is an error, the link yielded as itself. */
+    if (terr == 0 && o->follow && o->canonical && !(*real = realpath(w->path, NULL))) {
+      terr = errno;
+      pw_worker_error(w, PW_OP_STAT, terr, w->path, len);
+    } else if (terr == 0) {
       link_dir = S_ISDIR(target.st_mode);
       if (o->follow) {
         st = target;
@@ -338,6 +348,11 @@ static bool dispatch(pw_worker *w, listing *l, const pw_dent *d) {
   e->path = w->path;
   e->len = len;
   e->name_off = l->pre;
+  if (*real) {
+    e->path = *real;
+    e->len = strlen(*real);
+    e->name_off = base_offset(*real, e->len);
+  }
   e->st = &st;
   e->via_link = via_link;
   e->no_stat = no_stat;
@@ -346,7 +361,7 @@ static bool dispatch(pw_worker *w, listing *l, const pw_dent *d) {
     emit(w, e);
     return true;
   }
-  if (drop_subfolder(w, l, d)) return true;
+  if (drop_subfolder(w, l, d, e->path, e->len)) return true;
   /* Entered unless at walk's last level, or (following links) a folder
      of its own walked path: a cycle; or, for a visitor that asks (repair),
      the root itself reached again (a bind mount inside the tree: -x
@@ -366,11 +381,18 @@ static bool dispatch(pw_worker *w, listing *l, const pw_dent *d) {
     return true;
   }
   if (!enter) { /* a cycle: yielded (walk), never entered; the root again: a notice */
-    pw_worker_error(w, PW_OP_LOOP, again ? 0 : ELOOP, w->path, len);
+    pw_worker_error(w, PW_OP_LOOP, again ? 0 : ELOOP, e->path, e->len);
     emit(w, e);
     return true;
   }
-  return queue_subfolder(w, l, &st, len, via_link, no_stat);
+  return queue_subfolder(w, l, &st, e, via_link, no_stat, *real != NULL);
+}
+
+static bool dispatch(pw_worker *w, listing *l, const pw_dent *d) {
+  char *real = NULL;
+  bool go_on = dispatch_name(w, l, d, &real);
+  free(real);
+  return go_on;
 }
 
 /* Set up w->path and l->e for the names of l's folder; false when out of

@@ -281,7 +281,7 @@ print(json.dumps([[p, sorted(d), sorted(f)] for p, d, f in os.walk(sys.argv[1], 
   );
   // walk(): every path once, the folder under the link as under its own path
   const paths = new Set<string>();
-  const it = walk(root, { followSymlinks: true, threads: 4 });
+  const it = walk(root, { followSymlinks: true, canonicalize: false, threads: 4 });
   for await (const e of it) {
     assert(!paths.has(e.path), `${e.path} twice`);
     paths.add(e.path);

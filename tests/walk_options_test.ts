@@ -431,7 +431,8 @@ Deno.test("walk option followSymlinks: off, links are entries; on, they are ente
   }
 
   const on = new Map<string, WalkEntry>();
-  const onIt = walk(root, { followSymlinks: true });
+  // (the links' paths: canonicalize false; real paths are tested below)
+  const onIt = walk(root, { followSymlinks: true, canonicalize: false });
   for await (const e of onIt) {
     on.set(rel(e.path), e);
     assert(on.size < 100, "the walk does not end");
@@ -476,7 +477,7 @@ Deno.test("walk option followSymlinks: off, links are entries; on, they are ente
   // A loop that skip names is skipped, not an error (a skipped folder is
   // never asked about); skip that names another folder leaves its error.
   for (const [skip, errs] of [[/\/up$/, []], [/\/tooutside$/, [["/real/up", "loop"]]]] as const) {
-    const it = walk(root, { followSymlinks: true, skip: [skip] });
+    const it = walk(root, { followSymlinks: true, canonicalize: false, skip: [skip] });
     const seen: string[] = [];
     for await (const e of it) seen.push(rel(e.path));
     const walkErrs = it.errors.filter((e) => e.op !== "stat"); // (/self's, above)
@@ -578,7 +579,7 @@ print(json.dumps([walked, errors]))`,
 
 Deno.test("walk option followSymlinks: the generated tree's loop ends the walk with a loop error", async () => {
   const { root, ref } = await tree();
-  const it = walk(root, { followSymlinks: true, threads: 4 });
+  const it = walk(root, { followSymlinks: true, canonicalize: false, threads: 4 });
   let n = 0;
   let sawLoopTarget = false;
   for await (const e of it) {
@@ -901,17 +902,121 @@ Deno.test("walk option match: [] matches nothing, as in @std/fs; walkDirs refuse
   }
 });
 
-Deno.test("walk option canonicalize: false is this walk's behaviour; true with followSymlinks is refused", async () => {
-  const { root } = await tree();
-  const all = async (o: Parameters<typeof walk>[1]) => {
+/**
+ * @std/fs walk's paths with followSymlinks and canonicalize (its default),
+ * from Deno.readDir, Deno.realPath and Deno.stat as its code does: a link
+ * is replaced by its real path (a link to nothing is yielded as itself),
+ * a folder is walked under the path it is yielded as; `skip` drops a path
+ * and what is below it, `match` only what is yielded. A folder of its own
+ * walked path (by device and inode) is yielded, not entered (where @std/fs
+ * goes round).
+ */
+function stdFollowed(root: string, skip?: RegExp, match?: RegExp): string[] {
+  const out: string[] = [];
+  const key = (p: string) => {
+    const st = Deno.statSync(p);
+    return `${st.dev}:${st.ino}`;
+  };
+  const keep = (p: string) => !skip?.test(p);
+  const put = (p: string) => {
+    if (!match || match.test(p)) out.push(p);
+  };
+  const visit = (dir: string, above: string[]) => {
+    for (const e of Deno.readDirSync(dir)) {
+      let path = `${dir}/${e.name}`;
+      if (e.isSymlink) {
+        try {
+          path = Deno.realPathSync(path);
+        } catch {
+          put(path);
+          continue;
+        }
+      }
+      if (!keep(path)) continue;
+      put(path);
+      if (Deno.statSync(path).isDirectory && !above.includes(key(path))) {
+        visit(path, [...above, key(path)]);
+      }
+    }
+  };
+  if (keep(root)) {
+    put(root);
+    visit(root, [key(root)]);
+  }
+  return out.sort();
+}
+
+Deno.test("walk option canonicalize: with followSymlinks, a followed link and all below it under its real path (@std/fs's default); false keeps the link's path", async () => {
+  await using tmp = await tempDir("pwalk-canon-");
+  const t = tmp.path;
+  for (const d of ["real/sub", "out/inner/deep", "other/x"]) {
+    await Deno.mkdir(`${t}/${d}`, { recursive: true });
+  }
+  for (
+    const f of ["real/f.txt", "real/sub/g.txt", "out/o.txt", "out/inner/deep/h.txt", "other/x/y"]
+  ) {
+    await Deno.writeTextFile(`${t}/${f}`, "x");
+  }
+  await Deno.symlink("real", `${t}/root`); // ROOT itself a link: its paths stay "root/..."
+  for (
+    const [target, name] of [
+      ["../out", "real/toout"], // a folder outside
+      ["../../other/x/../x", "real/sub/toother"], // ".." in the target
+      ["toout", "real/chain"], // a link to a link to a folder
+      ["../out/o.txt", "real/tofile"], // a link to a file
+      ["..", "out/inner/up"], // in a followed folder: back to out, a cycle
+      ["nowhere", "real/dangling"],
+    ]
+  ) await Deno.symlink(target, `${t}/${name}`);
+  const root = `${t}/root`;
+  const all = async (o: WalkOptions) => {
+    const it = walk(root, { followSymlinks: true, ...o });
     const out: string[] = [];
-    for await (const e of walk(root, o)) out.push(e.path); // (the tree's loop is an error)
+    const viaLink = new Map<string, boolean>();
+    for await (const e of it) {
+      out.push(e.path);
+      if (e.viaLink) viaLink.set(e.path, true);
+      assertEquals(e.name, e.path.slice(e.path.lastIndexOf("/") + 1), e.path);
+    }
+    return { paths: out.sort(), errors: it.errors.map((e) => [e.path, e.op]).sort(), viaLink };
+  };
+  const real = Deno.realPathSync(`${t}/out`);
+  // the premise: real paths differ from the links' and the tree's
+  assert(!real.startsWith(root));
+  const canon = await all({});
+  assertEquals(canon.paths, stdFollowed(root));
+  assertEquals(canon.paths, (await all({ canonicalize: true })).paths);
+  assert(canon.paths.includes(`${real}/inner/deep/h.txt`));
+  assert(canon.viaLink.get(real) && canon.viaLink.get(Deno.realPathSync(`${t}/out/o.txt`)));
+  // the cycle: yielded under its real path (out), reported there, not
+  // entered, once for each path out is walked under (toout, chain)
+  assertEquals(canon.errors, [[real, "loop"], [real, "loop"]]);
+  // skip and match test the real paths, as @std/fs's do
+  for (const [skip, match] of [[/\/inner$/, undefined], [undefined, /\/out\//]] as const) {
+    const got = await all({ skip: skip ? [skip] : undefined, match: match ? [match] : undefined });
+    assertEquals(got.paths, stdFollowed(root, skip, match), `skip ${skip} match ${match}`);
+  }
+  // canonicalize: false: the links' paths (each path under ROOT, as readDir joins them)
+  const kept = await all({ canonicalize: false });
+  assert(kept.paths.every((p) => p.startsWith(root)), kept.paths.join("\n"));
+  assert(kept.paths.includes(`${root}/chain/inner/deep/h.txt`));
+  assertEquals(
+    kept.errors,
+    [[`${root}/toout/inner/up`, "loop"], [`${root}/chain/inner/up`, "loop"]].sort(),
+  );
+  assertEquals(kept.paths.length, canon.paths.length);
+  // without followSymlinks it changes nothing
+  const plain = async (o: WalkOptions) => {
+    const out: string[] = [];
+    for await (const e of walk(root, o)) out.push(e.path);
     return out.sort();
   };
-  const plain = await all({ followSymlinks: true });
-  assertEquals(await all({ followSymlinks: true, canonicalize: false }), plain);
-  await assertRejects(() => all({ followSymlinks: true, canonicalize: true }), RangeError);
-  assertEquals(await all({ canonicalize: true }), await all({}));
+  assertEquals(await plain({ canonicalize: true }), await plain({}));
+  assertEquals(await plain({ canonicalize: false }), await plain({}));
+  // walkDirs keeps os.walk's link paths: true is refused
+  await assertRejects(async () => {
+    for await (const _ of walkDirs(root, { followSymlinks: true, canonicalize: true })) { /* */ }
+  }, RangeError);
 });
 
 Deno.test("walk and walkDirs take a file: URL as @std/fs walk does", async () => {
