@@ -611,12 +611,18 @@ function entryFilter(o: WalkOptions, maxDepth: number): ((e: WalkEntry) => boole
 
 /**
  * Walk `root` with the parallel native walker, yielding one {@link WalkEntry}
- * per file, folder and link, with its stat facts. A drop-in upgrade of
- * @std/fs walk (same option names, ROOT normalized and paths joined as it
- * does: "." gives "a", not "./a"); entries come in no defined order (a
- * folder comes after the files directly in it, like pwalk's rows, and most
- * often before its subfolders: not a large folder whose names idle workers
- * shared).
+ * per file, folder and link, with its stat facts. It takes @std/fs walk's
+ * options and gives its entry fields (ROOT normalized and paths joined as
+ * it does: "." gives "a", not "./a"), with the stat facts added, but it is
+ * no drop-in replacement: entries come in no defined order (a folder comes
+ * after the files directly in it, like pwalk's rows, and most often before
+ * its subfolders: not a large folder whose names idle workers shared; the
+ * root too, where @std/fs yields it first, each folder before its names);
+ * errors below the root (a folder that cannot be read, an entry gone) are
+ * collected in the iterator's `errors` or given to `onError`, never thrown
+ * (@std/fs throws the first and ends); a root that is a file throws before
+ * anything is yielded (below); and each option's own differences are told
+ * with it ({@link WalkOptions}: `followSymlinks`, `skip`, `stat`, ...).
  *
  * ROOT is normalized as text before it is opened, as @std/fs walk does:
  * a `..` takes away the name before it even when that name is a symbolic

@@ -782,3 +782,36 @@ Deno.test("walk and walkDirs: a root and names that begin with U+FEFF keep it (n
     Deno.chdir(cwd);
   }
 });
+
+Deno.test("walk: its docs say how it differs from @std/fs walk (no 'drop-in'), and those differences hold", async () => {
+  // the headline in mod.ts and walk()'s JSDoc
+  const mod = await Deno.readTextFile(`${REPO}/mod.ts`);
+  const headline = must(mod.match(/ \* - \{@link walk\}[^]*?\{@link walkDirs\}/), "mod.ts: walk()");
+  const src = await Deno.readTextFile(`${REPO}/lib/walk.ts`);
+  const jsdoc = must(
+    src.match(/\/\*\*\n \* Walk `root` with the parallel native walker[^]*?\*\//),
+    "walk()'s JSDoc",
+  );
+  for (const [where, text] of [["mod.ts", headline[0]], ["walk()", jsdoc[0]]]) {
+    assert(!/drop-in (upgrade|replacement) of/.test(text), `${where} says drop-in: ${text}`);
+    assert(/no defined\s+(\*\s+)?order/.test(text), `${where}: order`);
+    assert(/`errors`/.test(text) && /`onError`/.test(text), `${where}: errors`);
+  }
+  // what they say: the root comes after its files (@std/fs yields it first)
+  const root = Deno.makeTempDirSync({ dir: scratchDir() });
+  for (const f of ["a", "b", "c"]) Deno.writeTextFileSync(`${root}/${f}`, "");
+  Deno.symlinkSync("loop2", `${root}/loop1`);
+  Deno.symlinkSync("loop1", `${root}/loop2`);
+  const order: string[] = [];
+  const it = walk(root, { followSymlinks: true });
+  for await (const e of it) order.push(e.path);
+  assertEquals(order.length, [...Deno.readDirSync(root)].length + 1);
+  assertEquals(order.at(-1), root);
+  // an error is collected, not thrown, where @std/fs's realPath throws
+  const thrown = await Deno.realPath(`${root}/loop1`).then(() => "", (e) => e.code);
+  assertEquals(thrown, "ELOOP");
+  assertEquals(it.errors.map((e) => e.code), [thrown, thrown]);
+  // a root that is a file throws before anything is yielded (@std/fs yields it first)
+  const fileRoot = walk(`${root}/a`);
+  await assertRejects(() => fileRoot.next(), Deno.errors.NotADirectory);
+});
