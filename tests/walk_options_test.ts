@@ -20,6 +20,7 @@ import {
   type WalkOptions,
 } from "../mod.ts";
 import { canMountTmpfs, mountTmpfs, scratchDir, tempDir } from "./helpers/temp.ts";
+import { python } from "./helpers/tree.ts";
 import { deno, run, UNPRIVILEGED } from "./helpers/run.ts";
 import { PYTHON3, SETPRIV, testNeeding } from "./helpers/system.ts";
 import { bytes, concat, join } from "./helpers/bytes.ts";
@@ -1017,6 +1018,44 @@ Deno.test("walk option canonicalize: with followSymlinks, a followed link and al
   await assertRejects(async () => {
     for await (const _ of walkDirs(root, { followSymlinks: true, canonicalize: true })) { /* */ }
   }, RangeError);
+});
+
+Deno.test("walk option canonicalize: a link whose real path cannot be had (past PATH_MAX) is yielded as the link, with a 'stat' error", async () => {
+  await using tmp = await tempDir("pwalk-canon-long-");
+  // 20 folders of 244-byte names (a path past 4,096 bytes), then a link to a folder
+  await python(
+    `import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+for i in range(20):
+    n = "d%02d" % i + "x" * 241
+    os.mkdir(n, dir_fd=fd)
+    sub = os.open(n, os.O_RDONLY, dir_fd=fd)
+    os.close(fd)
+    fd = sub
+os.mkdir("target", dir_fd=fd)
+os.symlink("target", "link", dir_fd=fd)`,
+    tmp.path,
+  );
+  const kinds = async (o: WalkOptions) => {
+    const it = walk(tmp.path, { followSymlinks: true, ...o });
+    let link: string[] = [];
+    for await (const e of it) {
+      if (e.name === "link") link = [e.path, e.isSymlink ? "symlink" : e.isDirectory ? "dir" : "?"];
+    }
+    return { link, errors: it.errors.map((e) => [e.path, e.op, e.code]) };
+  };
+  const kept = await kinds({ canonicalize: false });
+  assertEquals(kept.errors, []);
+  assertEquals(kept.link[1], "dir");
+  const linkPath = kept.link[0];
+  assert(new TextEncoder().encode(linkPath).length > 4096);
+  // the premise: @std/fs's realPath cannot have it either
+  const code = await Deno.realPath(linkPath).then(() => "", (e) => e.code);
+  assertEquals(code, "ENAMETOOLONG");
+  assertEquals(await kinds({}), {
+    link: [linkPath, "symlink"],
+    errors: [[linkPath, "stat", code]],
+  });
 });
 
 Deno.test("walk and walkDirs take a file: URL as @std/fs walk does", async () => {
