@@ -997,6 +997,10 @@ Deno.test("walk option canonicalize: with followSymlinks, a followed link and al
     const got = await all({ skip: skip ? [skip] : undefined, match: match ? [match] : undefined });
     assertEquals(got.paths, stdFollowed(root, skip, match), `skip ${skip} match ${match}`);
   }
+  // exclude names a folder by the path it is yielded under: its real path
+  const excluded = await all({ exclude: [`${real}/inner`] });
+  assertEquals(excluded.paths, stdFollowed(root, new RegExp(`^${RegExp.escape(real)}/inner$`)));
+  assert(excluded.paths.length < canon.paths.length);
   // canonicalize: false: the links' paths (each path under ROOT, as readDir joins them)
   const kept = await all({ canonicalize: false });
   assert(kept.paths.every((p) => p.startsWith(root)), kept.paths.join("\n"));
