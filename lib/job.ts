@@ -106,7 +106,7 @@ export interface Counters {
   outputBytes: number;
   /** Report: workers in a write to the output now. */
   outputWriting: number;
-  /** Repair/chown: changed (or planned) regular files with other names (hard links). */
+  /** Repair/chown: changed (or planned) files (FIFOs, sockets... too) with other names (hard links). */
   hardLinked: number;
   /**
    * Report, walk and repair: parts of large folders whose names were handed to

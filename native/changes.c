@@ -15,7 +15,9 @@ uint32_t pw_shown_mode(const pw_change *p, bool dir) {
 }
 
 bool pw_hard_linked(const struct stat *st) {
-  return S_ISREG(st->st_mode) && st->st_nlink > 1;
+  /* a FIFO, a socket, a device node or a symbolic link can have other
+     names too (link(2) takes any but a folder): one inode, wherever they lie */
+  return !S_ISDIR(st->st_mode) && st->st_nlink > 1;
 }
 
 /* "PATH" of a change line; a dry run's lines start "would change: ". */

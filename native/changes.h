@@ -22,7 +22,8 @@
 bool pw_setgid_added(const pw_change *p, bool dir);
 /** The new mode as the mode line shows it (without an added setgid bit). */
 uint32_t pw_shown_mode(const pw_change *p, bool dir);
-/** A regular file with other names: changing it changes them all. */
+/** An entry other than a folder with other names (a file, a FIFO, a socket...): changing
+    it changes them all. */
 bool pw_hard_linked(const struct stat *st);
 
 /** Bytes pw_change_lines writes at most for a path of len bytes. */

@@ -172,8 +172,8 @@ typedef enum pw_counter {
   PW_C_NOANCESTOR = 10, /**< repair: entries with no qualifying ancestor */
   PW_C_OUT_BYTES = 11, /**< report: bytes written to the output */
   PW_C_ALLOC_BYTES = 12, /**< st_blocks x 512 of the entries produced */
-  PW_C_HARDLINKS = 13, /**< repair/chown: changed (or planned) regular files
-                            with more than one name (st_nlink > 1) */
+  PW_C_HARDLINKS = 13, /**< repair/chown: changed (or planned) entries other than
+                            folders with more than one name (st_nlink > 1) */
   PW_C_SHARED = 14, /**< parts of large folders whose names were handed to
                          idle workers (report, walk, repair) */
   PW_C_OUT_WRITING = 15, /**< report: workers in a write to the output now

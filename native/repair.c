@@ -81,8 +81,9 @@ typedef struct repair_ctx {
   int64_t start_sec;   /**< the second the job started (CLOCK_REALTIME), before the walk */
   size_t rel_off;      /**< where an entry's path below the root starts */
   atomic_bool ancestor_reported;
-  /* Regular files with other hard links that the rules would change at
-     one of their names (or, of a private group, might: rule 6).  A
+  /* Files (of any type but a folder: a FIFO or socket too) with other
+     hard links that the rules would change at one of their names (or, of
+     a private group, might: rule 6).  A
      hard-linked file shares its inode with every other name of it,
      wherever those lie: repair changes it only once every one of its names
      (st_nlink) has been reached in the walked tree, through the last of
@@ -422,8 +423,9 @@ static bool names_settled(const repair_ctx *c, const struct stat *st) {
   return (int64_t)st->PW_CTIM.tv_sec < c->start_sec;
 }
 
-/* Count e, a name of st (a regular file with other hard links, below a
-   folder whose nearest shared group is anc; change: whether e's own plan
+/* Count e, a name of st (a file of any type but a folder, a FIFO or a
+   socket too, with other hard links, below a folder whose nearest shared
+   group is anc; change: whether e's own plan
    changes it), once however often it is reached (a folder seen twice
    through a bind mount).  1 when with it every name of the file (st_nlink
    as e's stat tells) has been reached: the caller changes it as its first
@@ -751,7 +753,7 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
     if (!pw_change_empty(&p)) pw_job_note_error(j, PW_OP_DEVICE, 0, e->path, e->len);
     return;
   }
-  bool linked = S_ISREG(st->st_mode) && st->st_nlink > 1;
+  bool linked = pw_hard_linked(st); /* any type but a folder: a FIFO or socket too */
   /* Rules 6 and 9: a file with other hard links is counted at each of its
      names and changed through the last, as its first name planned.  A
      name whose own plan changes nothing counts too when the file's group
@@ -849,7 +851,7 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
        lack of a shared group above that told when counted */
     plan(w, &now, seen && first_gid != LINK_LEFT ? first_gid : e->user, &p, &noancestor);
     if (noancestor && !seen) note_no_ancestor(w);
-    if (!c->chown_mode && S_ISREG(now.st_mode) && now.st_nlink > 1 && now.st_nlink > seen &&
+    if (!c->chown_mode && pw_hard_linked(&now) && now.st_nlink > seen &&
         !pw_change_empty(&p)) {
       pw_job_note_error(j, PW_OP_HARDLINKS, 0, e->path, e->len); /* linked meanwhile */
     } else if (seen && !pw_change_empty(&p) &&
@@ -859,9 +861,9 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
          name moved during the walk (count_link), left alone, told */
       pw_job_note_error(j, PW_OP_HARDLINKS, 0, e->path, e->len);
     } else if (!pw_change_empty(&p) && loses_caps(w, e, &now, &p, &t)) {
-      if (S_ISREG(now.st_mode) && now.st_nlink > 1) mark_link_left(c, &now);
+      if (pw_hard_linked(&now)) mark_link_left(c, &now);
     } else if (!c->chown_mode && !pw_change_empty(&p) && widens_acl(w, e, &now, &p, &t)) {
-      if (S_ISREG(now.st_mode) && now.st_nlink > 1) mark_link_left(c, &now);
+      if (pw_hard_linked(&now)) mark_link_left(c, &now);
     } else if (!pw_change_empty(&p) && journal(w, r, e, &now, &p)) {
       pw_change got = apply_change(w, e, &t, &now, &p);
       if (!pw_change_empty(&got)) {

@@ -29,10 +29,10 @@
  */
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { chown, readJournal, repair, undo } from "../mod.ts";
-import { closeLibc, lstatRaw } from "./helpers/libc.ts";
+import { closeLibc, lstatRaw, mkfifo } from "./helpers/libc.ts";
 import { CLI, cli, run, UNPRIVILEGED } from "./helpers/run.ts";
 import { afterFstatat, OLD_GLIBC_STAT_C, type Shim, shimTest } from "./helpers/shim.ts";
-import { SETPRIV, testNeeding } from "./helpers/system.ts";
+import { PYTHON3, SETPRIV, testNeeding } from "./helpers/system.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { python } from "./helpers/tree.ts";
 import { ctimesPast, waitFor } from "./helpers/wait.ts";
@@ -1048,6 +1048,92 @@ Deno.test("hard-linked files: changed once every name is reached in ROOT; a name
   }
   assertEquals(facts(`${root}/u/both`)[1], G.PROJECT, "every name inside: changed");
   assertEquals(Deno.lstatSync(`${root}/u/plain`).gid, G.PROJECT, "the rest is repaired");
+});
+
+testNeeding([PYTHON3], {
+  name:
+    "a FIFO or socket with other hard links is a hard-linked file: a name outside ROOT leaves it alone, told; all names inside: changed once, flagged (audit)",
+  async fn() {
+    await using tmp = await tempDir("pwalk-hlfifo-");
+    // root's private FIFO and socket outside the project, and a FIFO and a
+    // socket whose two names both lie inside it
+    const out = `${tmp.path}/outside`, root = `${tmp.path}/proj`;
+    Deno.mkdirSync(out);
+    buildTree(root, [
+      { rel: ".", type: "dir", uid: 0, gid: G.PROJECT, mode: 0o2770 },
+      { rel: "d", type: "dir", uid: 0, gid: G.PROJECT, mode: 0o2770 },
+      { rel: "e", type: "dir", uid: 0, gid: G.PROJECT, mode: 0o2770 },
+    ]);
+    const sock = (p: string) =>
+      python("import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", p);
+    mkfifo(`${out}/fifo`, 0o600);
+    await sock(`${out}/sock`);
+    mkfifo(`${root}/d/fifo-in`, 0o600);
+    await sock(`${root}/d/sock-in`);
+    for (const p of [`${out}/fifo`, `${out}/sock`, `${root}/d/fifo-in`, `${root}/d/sock-in`]) {
+      Deno.chownSync(p, 0, 0); // root's private group, as under a setgid folder they are not
+      Deno.chmodSync(p, 0o600);
+    }
+    Deno.linkSync(`${out}/fifo`, `${root}/d/fifo`);
+    Deno.linkSync(`${out}/sock`, `${root}/d/sock`);
+    Deno.linkSync(`${root}/d/fifo-in`, `${root}/e/fifo-in`);
+    Deno.linkSync(`${root}/d/sock-in`, `${root}/e/sock-in`);
+    const all = [`${out}/fifo`, `${out}/sock`, `${root}/d/fifo-in`, `${root}/d/sock-in`];
+    await ctimesPast(...all); // names settled before the runs (rule 9)
+    const facts = (p: string) => {
+      const st = Deno.lstatSync(p);
+      return [st.uid, st.gid, st.mode! & 0o7777, st.nlink];
+    };
+    const outBefore = [facts(`${out}/fifo`), facts(`${out}/sock`)];
+    assertEquals(outBefore, [[0, 0, 0o600, 2], [0, 0, 0o600, 2]]);
+    const inside = ["fifo-in", "sock-in"];
+    for (const apply of [false, true]) {
+      const args = apply ? ["--apply", "--journal", `${tmp.path}/j`] : [];
+      const r = await cli(
+        ["repair", ...args, "--force-group-writable", "--errors", "/dev/stderr", root],
+      );
+      assertEquals(r.code, 0, r.stderr);
+      // the names of the files linked in from outside: told, left alone
+      const told = [...r.stderr.matchAll(/^"([^"]+)",hardlinks,,/gm)].map((m) => m[1]).sort();
+      assertEquals(told, [`${root}/d/fifo`, `${root}/d/sock`], r.stderr);
+      assertEquals(
+        [facts(`${out}/fifo`), facts(`${out}/sock`)],
+        outBefore,
+        "changed outside ROOT",
+      );
+      // the ones whose names are all inside: listed once each (group and
+      // mode), under one of their names, flagged in a dry run
+      const listed = lines(r.stdout).filter((l) => /(fifo|sock)(-in)?:/.test(l));
+      assertEquals(listed.length, 4, listed.join("\n"));
+      for (const n of inside) {
+        assertEquals(listed.filter((l) => l.includes(`/${n}:`)).length, 2, listed.join("\n"));
+      }
+      assertEquals(
+        listed.every((l) => l.endsWith(" [2 hard links: its other names change too]")),
+        !apply,
+        listed.join("\n"),
+      );
+      assertStringIncludes(
+        r.stderr,
+        `pwalk repair: 2 of them files with other hard links: every name of each ${
+          apply ? "was changed" : "would change"
+        }`,
+      );
+    }
+    for (const n of inside) {
+      assertEquals(facts(`${root}/d/${n}`), [0, G.PROJECT, 0o660, 2], n);
+    }
+    // chown moves an owner's entries through their first name: once each
+    for (const p of all) Deno.chownSync(p, 4242, 4242);
+    const c = await cli(["--chown_from", "4242", "--chown_to", "4243:4243", root]);
+    assertEquals(c.code, 0, c.stderr);
+    const chowned = lines(c.stdout);
+    assertEquals(chowned.length, 4, chowned.join("\n"));
+    for (const n of ["fifo", "sock", ...inside]) {
+      assertEquals(chowned.filter((l) => new RegExp(`/${n}( |$)`).test(l)).length, 1, n);
+    }
+    closeLibc();
+  },
 });
 
 /**

@@ -50,8 +50,8 @@ symbolic links are never followed nor changed):
     with chgrp;
   - device nodes are left alone (a device notice): group access to a
     copied disk or memory node is access to the device;
-  - a file with other hard links is changed once every one of its names
-    has been reached inside ROOT; one with a name elsewhere (another
+  - a file with other hard links (a FIFO or socket too) is changed once
+    every one of its names has been reached inside ROOT; one with a name elsewhere (another
     user's file linked in from outside ROOT), or whose names changed
     during the run or just before it (run again later), is left alone (a
     hardlinks notice).
