@@ -77,12 +77,13 @@ export interface ChangeOptions extends Omit<CommonOptions, "frontier"> {
    * current line, where a progress line is drawn (the CLI's). Default false.
    */
   clearLineBeforeErrors?: boolean;
-  /** Allow a root of `/` (refused otherwise). Default false. */
+  /** Allow a root of `/` (or `/` bind-mounted elsewhere; refused otherwise). Default false. */
   force?: boolean;
   /**
    * Allow a root that is a system folder or below one (`/bin /boot /dev
    * /etc /lib /lib64 /proc /root /sbin /sys /usr`, by real path: a link to
-   * one counts). Refused otherwise. Default false.
+   * one counts; and through a mount: a bind mount of one, or of a folder
+   * below one). Refused otherwise. Default false.
    */
   allowSystem?: boolean;
 }
@@ -191,10 +192,125 @@ function realOr(p: string): string {
   }
 }
 
+/** A mount of /proc/self/mountinfo: its id, its parent's, its file system
+ * (major:minor), the folder of that file system it shows, and where. */
+interface Mount {
+  id: number;
+  parent: number;
+  dev: string;
+  root: string;
+  at: string;
+}
+
+/** The mounts of this process's namespace, or undefined (no /proc). */
+function mountTable(): Mount[] | undefined {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync("/proc/self/mountinfo");
+  } catch {
+    return undefined;
+  }
+  // a space, tab, newline or backslash in a path is written \ooo
+  const path = (s: string) =>
+    s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  const table: Mount[] = [];
+  for (const line of text.split("\n")) {
+    const f = line.split(" ");
+    if (f.length < 5) continue;
+    table.push({ id: +f[0], parent: +f[1], dev: f[2], root: path(f[3]), at: path(f[4]) });
+  }
+  return table;
+}
+
+/**
+ * The mount through which the real path `real` is reached, as the kernel
+ * walks it (from the root mount, each component stepping onto what is
+ * mounted there, the last mount on top: a mount hidden by a later one on a
+ * folder above it is never reached), and the path within that mount's file
+ * system the folder has.
+ */
+function fsPath(table: Mount[], real: string): { dev: string; path: string } | undefined {
+  const ids = new Set(table.map((m) => m.id));
+  let cur: Mount | undefined;
+  for (const m of table) if (m.at === "/" && !ids.has(m.parent)) cur = m;
+  if (!cur) return undefined;
+  const on = (at: string) => {
+    for (let up = true; up;) {
+      up = false;
+      for (const m of table) {
+        if (m.parent === cur!.id && m.at === at) {
+          cur = m;
+          up = true;
+        }
+      }
+    }
+  };
+  on("/");
+  let at = "";
+  for (const part of real.split("/").filter((p) => p !== "")) on(at += `/${part}`);
+  const rest = cur.at === "/" ? real : real.slice(cur.at.length);
+  return { dev: cur.dev, path: ((cur.root === "/" ? "" : cur.root) + rest) || "/" };
+}
+
+/** The system folder `path` (a real path) is, or is below, by its path. */
+function systemOf(path: string): string | undefined {
+  for (const f of SYSTEM_FOLDERS) {
+    for (const s of new Set([f, realOr(f)])) {
+      if (path === s || path.startsWith(`${s}/`)) return f;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The system folder the folder whose real path is `real` is, or is below,
+ * through a mount (a bind mount of it, of a folder below it, or of a
+ * folder above `real`): "F" or "PATH, below F" (PATH: the folder's path
+ * there), or undefined. Compared by device and inode (`real` and the
+ * folders above it, with each system folder: needs no /proc), and by
+ * /proc/self/mountinfo: a bind mount of `/usr/share/doc` has no inode of
+ * `/usr`'s, but shows the folder `/usr/share/doc` of the file system
+ * mounted at `/`, which every mount of that file system shows at its own
+ * path: a folder of it that one of them shows below a system folder is
+ * below that system folder.
+ */
+function systemThroughMount(real: string): string | undefined {
+  const stat = (p: string) => {
+    try {
+      return Deno.statSync(p);
+    } catch {
+      return undefined;
+    }
+  };
+  const shown = (f: string, at: string) => at === f || at === realOr(f) ? f : `${at}, below ${f}`;
+  const systems = SYSTEM_FOLDERS.map((f) => ({ f, st: stat(f) }));
+  for (let a = real; a !== "/"; a = a.slice(0, a.lastIndexOf("/")) || "/") {
+    const st = stat(a);
+    for (const s of systems) {
+      if (st && s.st && s.st.dev === st.dev && s.st.ino === st.ino) {
+        return shown(s.f, s.f + real.slice(a.length));
+      }
+    }
+  }
+  const table = mountTable();
+  const mine = table && fsPath(table, real);
+  if (!table || !mine) return undefined;
+  for (const m of table) {
+    if (m.dev !== mine.dev) continue;
+    const top = m.root === "/" ? "" : m.root;
+    if (mine.path !== m.root && !mine.path.startsWith(`${top}/`)) continue;
+    const at = ((m.at === "/" ? "" : m.at) + mine.path.slice(top.length)) || "/";
+    const f = systemOf(at);
+    if (f) return shown(f, at);
+  }
+  return undefined;
+}
+
 /**
  * Why a change run may not start at the folder whose real path is `real`,
  * or undefined: `/` without force, a system folder (or below one, by real
- * path) without allowSystem. `kind` names the run in the message.
+ * path, or through a mount: by device and inode, and by the folder a mount
+ * shows) without allowSystem. `kind` names the run in the message.
  *
  * @example
  * ```ts ignore
@@ -207,18 +323,30 @@ export function rootRefusal(
   real: string,
   o: { force?: boolean; allowSystem?: boolean },
 ): string | undefined {
+  const force = "add --force (API: force: true) if you really mean it";
   if (real === "/") {
-    return o.force ? undefined : `refusing to ${kind} / (the whole file system): ` +
-      "add --force (API: force: true) if you really mean it";
+    return o.force ? undefined : `refusing to ${kind} / (the whole file system): ${force}`;
+  }
+  if (!o.force) {
+    // `/` mounted elsewhere (mount --bind / DIR): the whole file system again
+    const [st, top] = [real, "/"].map((p) => {
+      try {
+        return Deno.statSync(p);
+      } catch {
+        return undefined;
+      }
+    });
+    if (st && top && st.dev === top.dev && st.ino === top.ino) {
+      return `refusing to ${kind} ${real}: / (the whole file system), through a mount: ${force}`;
+    }
   }
   if (o.allowSystem) return undefined;
-  for (const f of SYSTEM_FOLDERS) {
-    for (const s of new Set([f, realOr(f)])) {
-      if (real === s || real.startsWith(`${s}/`)) {
-        return `refusing to ${kind} ${real}: a system folder (${f}); ` +
-          "add --allow-system (API: allowSystem: true) if you really mean it";
-      }
-    }
+  const system = "add --allow-system (API: allowSystem: true) if you really mean it";
+  const f = systemOf(real);
+  if (f) return `refusing to ${kind} ${real}: a system folder (${f}); ${system}`;
+  const mounted = systemThroughMount(real);
+  if (mounted) {
+    return `refusing to ${kind} ${real}: a system folder (${mounted}, through a mount); ${system}`;
   }
   return undefined;
 }
@@ -424,7 +552,7 @@ function summary(root: string, o: ChangeOptions, r: ChangeOutcome): ChangeSummar
  * (the default place unless `journal` names a file; `journal: false` for
  * none) so that {@link undo} can put everything back, and one line goes to
  * the system log. A root of `/` needs `force`, a system folder
- * (`SYSTEM_FOLDERS`, by real path) `allowSystem`.
+ * (`SYSTEM_FOLDERS`, by real path or through a bind mount) `allowSystem`.
  *
  * @example Dry run: what would change?
  * ```ts ignore

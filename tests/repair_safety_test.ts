@@ -46,8 +46,8 @@ import {
   runOk,
   UNPRIVILEGED,
 } from "./helpers/run.ts";
-import { PRLIMIT, PYTHON3, SETPRIV, testNeeding } from "./helpers/system.ts";
-import { canMountTmpfs, fillUp, mountTmpfs, tempDir } from "./helpers/temp.ts";
+import { notHere, PRLIMIT, PYTHON3, SETPRIV, testNeeding } from "./helpers/system.ts";
+import { canMountTmpfs, fillUp, mountBind, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { python } from "./helpers/tree.ts";
 import { ctimesPast, waitFor } from "./helpers/wait.ts";
 import {
@@ -1820,6 +1820,112 @@ Deno.test("system folders are refused without --allow-system (by real path)", as
   assertStringIncludes(slash.stderr, "refusing to repair / (the whole file system)");
   // An ordinary folder is not refused.
   assertEquals((await cli(["repair", tmp.path])).code, 0);
+});
+
+Deno.test({
+  name:
+    "a system folder reached through a bind mount is refused too: by device and inode, and by the folder the mount shows (audit)",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir("pwalk-safety-");
+    const at = (name: string) => {
+      Deno.mkdirSync(`${tmp.path}/${name}`);
+      return `${tmp.path}/${name}`;
+    };
+    // a folder below /usr (a bind mount of it has no inode of /usr's), /usr
+    // itself, and / (the whole file system again)
+    let below = "/usr/share/doc";
+    try {
+      Deno.readDirSync(below);
+    } catch {
+      below = "/usr/share";
+    }
+    const [docb, usrb, rootb] = [at("docb"), at("usrb"), at("rootb")];
+    const plain = at("plain"), src = at("src");
+    const umount = (m: string) =>
+      new Deno.Command("umount", { args: ["-l", m], stdout: "null", stderr: "null" }).output();
+    /** A read-only bind mount: should it outlive the test, removing the
+     * temporary folder must not reach into /usr or / through it. */
+    const bindRo = async (from: string, to: string) => {
+      const m = await run("mount", ["-o", "bind,ro", from, to]);
+      if (m.code !== 0) return m.stderr.trim() || `mount exited ${m.code}`;
+      try {
+        Deno.removeSync(Deno.makeTempDirSync({ dir: to }));
+      } catch (e) {
+        if ((e as { code?: string }).code === "EROFS") return "";
+        throw e;
+      }
+      await umount(to);
+      return "the bind mount is not read-only";
+    };
+    try {
+      for (const [from, to] of [[below, docb], ["/usr", usrb], ["/", rootb]]) {
+        const why = await bindRo(from, to);
+        if (why) return notHere(`mount -o bind,ro fails here: ${why}`);
+      }
+      const why = await mountBind(src, plain);
+      if (why) return notHere(`mount --bind fails here: ${why}`);
+      // each ROOT, the folder of the system it is (by real path: what the
+      // admin would see refused there), the refusal's flag
+      const cases: [string, string, string][] = [
+        [docb, below, "--allow-system"],
+        [`${usrb}/share`, "/usr/share", "--allow-system"],
+        [usrb, "/usr", "--allow-system"],
+        [`${rootb}/usr/share`, "/usr/share", "--allow-system"],
+        [rootb, "/", "--force"],
+      ];
+      for (const [root, is, flag] of cases) {
+        // the premise: the same folder, by device and inode
+        const a = Deno.statSync(root), b = Deno.statSync(is);
+        assertEquals([a.dev, a.ino], [b.dev, b.ino], root);
+        for (
+          const [kind, args] of [
+            ["repair", ["repair", "--apply", "--journal", `${tmp.path}/j`, root]],
+            [
+              "chown",
+              [
+                "--chown_from",
+                "4242",
+                "--chown_to",
+                "4243:4243",
+                "--apply",
+                "--journal",
+                `${tmp.path}/j`,
+                root,
+              ],
+            ],
+          ] as const
+        ) {
+          const r = await cli([...args]);
+          assertEquals(r.code, 2, `${root}: ${r.stderr}`);
+          assertEquals(r.stdout.length, 0);
+          const line = errLines(r.stderr)[0];
+          assert(line.startsWith(`pwalk: refusing to ${kind} ${root}: `), line);
+          assertStringIncludes(line, "through a mount");
+          assert(
+            line.endsWith(
+              `add ${flag} (API: ${
+                flag === "--force" ? "force" : "allowSystem"
+              }: true) if you really mean it`,
+            ),
+            line,
+          );
+          if (is !== "/") {
+            assertStringIncludes(line, is === "/usr" ? "(/usr, " : `(${is}, below /usr, `);
+          }
+        }
+      }
+      await assertRejects(() => repair(docb), RefusedError, "through a mount");
+      // asked for: a dry run, nothing changed
+      const s = await repair(docb, { allowSystem: true });
+      assertEquals(s.applied, false);
+      // a bind mount of an ordinary folder is not refused
+      assertEquals((await cli(["repair", plain])).code, 0);
+    } finally {
+      // unmounted before the folder is removed (tempDir's disposal does it for plain too)
+      for (const m of [docb, usrb, rootb, plain]) await umount(m);
+    }
+  },
 });
 
 // ---------------------------------------------------------------------------

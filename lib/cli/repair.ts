@@ -56,9 +56,11 @@ symbolic links are never followed nor changed):
     during the run or just before it (run again later), is left alone (a
     hardlinks notice).
 
-Refused (one line, exit 2): ROOT / without --force; a system folder or
-anything below one (/bin /boot /dev /etc /lib /lib64 /proc /root /sbin /sys
-/usr, compared by real path: a link to one counts) without --allow-system;
+Refused (one line, exit 2): ROOT / without --force (also / bind-mounted
+elsewhere); a system folder or anything below one (/bin /boot /dev /etc /lib
+/lib64 /proc /root /sbin /sys /usr, compared by real path: a link to one
+counts; and through a mount: a bind mount of one, or of a folder below one)
+without --allow-system;
 --journal, --errors or --undo (chown: --chown_from, --chown_to too) given
 twice, rather than the last one kept.
 
