@@ -60,13 +60,17 @@ export type KeptField =
   | "owner"
   /** Mode changed again since the run. */
   | "mode"
-  /** The mode would put setuid/setgid back on an entry whose owner or group is not the run's now. */
+  /**
+   * The mode would put setuid/setgid back on an entry whose owner or group
+   * is not the run's now, nor the one before it (someone else owns it now).
+   */
   | "setid"
   /**
    * The mode went back without its setuid/setgid bits: someone besides the
    * file's owner could have rewritten it since the run (the run, or a later
    * run of the same journal, gave it another owner, or group or others
-   * write).
+   * write; or its owner or group changed since the run, and is back to the
+   * old one: chowned back by hand, whoever held it in between).
    */
   | "setid-bits"
   /**
@@ -204,10 +208,11 @@ function refuseWithoutModeChanges(): void {
  * is put back only while it still holds the value the run set; a field
  * changed again since is left alone and counted in `kept`, and so is a
  * mode that would put setuid/setgid on an entry whose owner or group is
- * not the run's any more. Setuid/setgid never go back on a file that
- * someone besides its owner could have rewritten since the run (the run,
- * or a later run of the same journal, gave it another owner, or group or
- * others write): its mode goes back without them (`kept` names
+ * not the run's any more, nor the one before it. Setuid/setgid never go
+ * back on a file that someone besides its owner could have rewritten since
+ * the run (the run, or a later run of the same journal, gave it another
+ * owner, or group or others write; or it was chowned back to its old owner
+ * and group by hand since): its mode goes back without them (`kept` names
  * "setid-bits"); nor does setgid on a file owned by anyone but root, whose
  * owner could have rewritten it while the bit was off and have it run as
  * a group the owner may not be in ("setgid-owner"). Runs in another journal are not known: undo the newest

@@ -318,11 +318,12 @@ PW_API int32_t pw_restore_root(const uint8_t *path, size_t len, uint64_t dev, ui
  * following any link and must still be the same dev+inode.  Owner+group,
  * and mode, are each restored only while they still hold the journal's new
  * values; a setuid/setgid bit is never put back on an entry whose owner or
- * group is no longer the journal's new one (the mode is then kept,
- * PW_RESTORE_SETID_KEPT), nor on a file that someone besides its owner
- * could have written since the run (the run, or a newer one: v[17], gave
- * it another owner, or group or others write: the mode goes back without
- * those bits, PW_RESTORE_SETID_WRITABLE), nor setgid on a file owned by
+ * group is no longer the journal's new one, nor its old one (the mode is
+ * then kept, PW_RESTORE_SETID_KEPT), nor on a file that someone besides
+ * its owner could have written since the run (the run, or a newer one:
+ * v[17], gave it another owner, or group or others write; or it is under
+ * its old owner and group again, chowned back by hand: the mode goes back
+ * without those bits, PW_RESTORE_SETID_WRITABLE), nor setgid on a file owned by
  * anyone but root, which its owner could have rewritten while the bit was
  * off (the mode goes back without it, PW_RESTORE_SETGID_OWNER); a file
  * already so, under its old owner and group, undone before or chowned back

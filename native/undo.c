@@ -107,31 +107,43 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
      under the run's owner and group: its own state, not someone's change. */
   bool chown_cleared = owned_as_run && (nuid != ouid || ngid != ogid) &&
                        (cmode | (omode & SETID)) == omode;
+  /* Under its old owner and group again, not the run's: chowned back by
+     hand since the run (an admin's chgrp, which cleared setuid).  Who held
+     it in between, and could have rewritten it, is unknown: its mode goes
+     back as on a file someone besides its owner could have rewritten
+     (without the setuid/setgid bits it lost), not kept as on one someone
+     else owns now, which it is not. */
+  bool back_home = !owned_as_run && now.st_uid == ouid && now.st_gid == ogid;
   bool mode_back = false;
   /* the mode put back when bits are held: the old one less the held bits
      the file has lost since */
   uint32_t bare = (omode & ~held) | (omode & cmode & held);
-  if (cmode != omode && (omode & held) && now.st_uid == ouid && now.st_gid == ogid &&
-      cmode == bare) {
+  /* ... and on a file chowned back by hand (back_home), every such bit */
+  uint32_t bare_home = (omode & ~SETID) | (omode & cmode & SETID);
+  bool as_held = (omode & held) && cmode == bare;
+  if (cmode != omode && now.st_uid == ouid && now.st_gid == ogid &&
+      (as_held || (back_home && (omode & ~cmode & SETID) && cmode == bare_home))) {
     /* Under its old owner and group, with the old mode less setuid/setgid:
        undone before (the journal undone a second time), or put so by
        someone (an admin's chown back, which cleared them).  Nothing on the
        entry tells the two apart, and either way the bits stay off: said so
-       (not "as before", which a first undo would make a lie). */
-    out |= held_bit;
+       (not "as before", which a first undo would make a lie), with the
+       note a first undo gave. */
+    out |= as_held ? held_bit : PW_RESTORE_SETID_WRITABLE;
   } else if (cmode != omode) {
     /* a chown may have cleared setuid/setgid after the journal's change */
     if (cmode != nmode && (cmode | (nmode & SETID)) != nmode && !chown_cleared) {
       out |= PW_RESTORE_MODE_KEPT;
-    } else if ((omode & ~cmode & SETID) && !owned_as_run) {
+    } else if ((omode & ~cmode & SETID) && !owned_as_run && !back_home) {
       /* Never a setuid/setgid bit on an entry that someone else owns now
          (given to root since, say): the whole mode is kept. */
       out |= PW_RESTORE_MODE_KEPT | PW_RESTORE_SETID_KEPT;
-    } else if (omode & ~cmode & held) {
-      /* ... nor on a file others could have rewritten since, nor setgid on
-         one its owner could have: the mode goes back without those bits. */
-      omode = bare;
-      out |= held_bit;
+    } else if (omode & ~cmode & (back_home ? SETID : held)) {
+      /* ... nor on a file others could have rewritten since (chowned back
+         by hand since, too), nor setgid on one its owner could have: the
+         mode goes back without those bits. */
+      omode = back_home ? bare_home : bare;
+      out |= back_home ? PW_RESTORE_SETID_WRITABLE : held_bit;
       mode_back = omode != cmode;
     } else {
       mode_back = true;

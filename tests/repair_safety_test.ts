@@ -140,6 +140,44 @@ Deno.test("undo never puts setuid/setgid back on an entry someone else owns now"
   closeLibc();
 });
 
+Deno.test("undo of a file chowned back by hand since the run: the mode without setuid/setgid, and a note that says why, not that someone else owns it (audit)", async () => {
+  await using tmp = await tempDir("pwalk-safety-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [
+    PROJECT,
+    // repair gives them the project group and takes setuid off (rule 4)
+    { rel: "su", type: "file", uid: 1042, gid: 1042, mode: 0o4755 },
+    { rel: "su2", type: "file", uid: 1042, gid: 1042, mode: 0o4700 },
+  ]);
+  const journal = `${tmp.path}/j`;
+  const ap = await cli(["repair", "--apply", "--journal", journal, root]);
+  assertEquals(ap.code, 0, ap.stderr);
+  assertEquals(ugm(at(root, "su")), `1042:${G.PROJECT}:0755`);
+  assertEquals(ugm(at(root, "su2")), `1042:${G.PROJECT}:0740`);
+  // an admin gives them their old group back (chgrp, by hand)
+  for (const f of ["su", "su2"]) Deno.chownSync(at(root, f), null, 1042);
+  const why =
+    "(setuid/setgid not put back: someone besides its owner could have rewritten it since the run)";
+  // twice: a second undo says what the first did, not "already as before"
+  for (const pass of [1, 2]) {
+    const un = await cli(["undo", "--apply", journal]);
+    assertEquals(un.code, 0, un.stderr);
+    // owned by its old owner and group: its old mode but for setuid
+    assertEquals(ugm(at(root, "su")), "1042:1042:0755", `pass ${pass}`);
+    assertEquals(ugm(at(root, "su2")), "1042:1042:0700", `pass ${pass}`);
+    const out = lines(un.stdout);
+    const line = (f: string) => out.find((l) => l.startsWith(`${root}/${f}: `));
+    assertEquals(line("su"), `${root}/su: left as it is ${why}`, un.stdout.toString());
+    assertEquals(
+      line("su2"),
+      pass === 1 ? `${root}/su2: mode 0740 -> 0700 ${why}` : `${root}/su2: left as it is ${why}`,
+    );
+    assert(!out.some((l) => l.includes("someone else owns")), out.join("\n"));
+    assertStringIncludes(un.stderr, "2 with fields kept (2 of them: setuid/setgid not put back)");
+  }
+  closeLibc();
+});
+
 Deno.test("a run killed between a file's chown and its chmod: undo puts the setgid/setuid the chown cleared back", async () => {
   await using tmp = await tempDir("pwalk-safety-");
   const root = `${tmp.path}/proj`;

@@ -24,7 +24,8 @@ folder (device and inode) its journal header recorded; every entry is
 reached from it name by name, never through a symbolic link or "..", and
 only while it is still the same device and inode. A field changed again
 since the run is left as it is; so is a mode that would put setuid or setgid
-back on an entry whose owner or group is not the run's any more ("kept").
+back on an entry whose owner or group is not the run's any more, nor the one
+before it ("kept"; one chowned back by hand gets its mode back without them).
 A torn last line (the run stopped while writing it, e.g. a full disk) is one
 error; the lines before it are still undone. A bad line anywhere else makes
 the whole journal refused.
