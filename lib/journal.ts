@@ -169,7 +169,13 @@ export function parseHeader(line: string): JournalHeader {
   if (f[3] !== "apply" && f[3] !== "dry-run") throw new SyntaxError(`bad journal mode: ${f[3]}`);
   const root = unescapeBytes(f[6]);
   if (root[0] !== 0x2f) throw new SyntaxError(`a journal ROOT that is not absolute: ${f[6]}`);
-  if (root.length > 1) checkRel(root.subarray(1), f[6]);
+  if (root.length > 1 && !relOk(root.subarray(1))) {
+    // as the run writes it: its real path (a journal edited by hand may not be)
+    throw new SyntaxError(
+      `a journal ROOT that is not a canonical path (an empty, . or .. component, or a ` +
+        `trailing slash): ${f[6].slice(0, 80)}`,
+    );
+  }
   return {
     kind: f[2],
     applied: f[3] === "apply",
@@ -179,21 +185,27 @@ export function parseHeader(line: string): JournalHeader {
   };
 }
 
+/** Whether rel is names separated by single slashes, none of them `.` or `..`. */
+function relOk(rel: Uint8Array): boolean {
+  let start = 0;
+  for (let i = 0; i <= rel.length; i++) {
+    if (i < rel.length && rel[i] !== 0x2f) continue;
+    const n = i - start;
+    const dots = n <= 2 && rel.subarray(start, i).every((c) => c === 0x2e);
+    if (n === 0 || dots) return false;
+    start = i + 1;
+  }
+  return true;
+}
+
 /**
  * Throw unless rel stays below the root: `.` (the root itself), or names
  * separated by single slashes, none of them `.` or `..`.
  */
 function checkRel(rel: Uint8Array, field: string): void {
   if (rel.length === 1 && rel[0] === 0x2e) return;
-  let start = 0;
-  for (let i = 0; i <= rel.length; i++) {
-    if (i < rel.length && rel[i] !== 0x2f) continue;
-    const n = i - start;
-    const dots = n <= 2 && rel.subarray(start, i).every((c) => c === 0x2e);
-    if (n === 0 || dots) {
-      throw new SyntaxError(`a path that does not stay below its ROOT: ${field.slice(0, 80)}`);
-    }
-    start = i + 1;
+  if (!relOk(rel)) {
+    throw new SyntaxError(`a path that does not stay below its ROOT: ${field.slice(0, 80)}`);
   }
 }
 

@@ -1730,6 +1730,44 @@ Deno.test("undo refuses, whole, lines no run writes: an empty line, leading zero
   closeLibc();
 });
 
+Deno.test("a journal header whose ROOT is not canonical is refused as such, not as a path leaving its ROOT; repair's --errors - names what its stdout carries (audit)", async () => {
+  await using tmp = await tempDir("pwalk-safety-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [PROJECT, own("a")]);
+  const journal = `${tmp.path}/j`;
+  await repair(root, { apply: true, journal, threads: 1 });
+  const ls = Deno.readTextFileSync(journal).split("\n").filter((l) => l);
+  assert(ls[0].endsWith(` ${root}`), ls[0]);
+  const bad = `${tmp.path}/bad`;
+  // respelled by hand: a trailing slash, a doubled one, a "." component
+  const spelled = [`${root}/`, root.replace("/", "//"), `${tmp.path}/./proj`];
+  for (const other of spelled) {
+    const header = ls[0].slice(0, -root.length) + other;
+    Deno.writeTextFileSync(bad, [header, ...ls.slice(1)].join("\n") + "\n", { mode: 0o600 });
+    const r = await cli(["undo", bad]);
+    assertEquals(r.code, 2, `${other}: ${r.stderr}`);
+    assertStringIncludes(r.stderr, `pwalk: ${bad}:1: a journal ROOT that is not a canonical path`);
+    assertStringIncludes(r.stderr, other);
+    assert(!r.stderr.includes("does not stay below"), r.stderr);
+  }
+  // --errors - of a repair or chown: stdout carries the change lines, no report
+  for (
+    const args of [
+      ["repair"],
+      ["--chown_from", "4242", "--chown_to", "4243:4243"],
+    ]
+  ) {
+    const r = await cli([...args, "--errors", "-", root]);
+    assertEquals(r.code, 2, r.stderr);
+    assertStringIncludes(
+      r.stderr,
+      "pwalk: --errors - is stdout, which carries the change lines: give the errors a file of " +
+        "their own",
+    );
+    assert(!r.stderr.includes("report"), r.stderr);
+  }
+});
+
 // ---------------------------------------------------------------------------
 // 9. Dry runs by default; the API's default journal.
 

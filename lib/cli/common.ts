@@ -934,10 +934,19 @@ interface ErrorsCsv {
  * own stdout or stderr (/dev/stderr, redirected to a log) is written
  * through its descriptor.
  */
+/** What stdout carries, by the job's tag: "the report's stdout", or "stdout, which carries ...". */
+function stdoutHolds(tag: string): string {
+  if (tag === "pwalk repair:" || tag === "pwalk chown:") {
+    return "stdout, which carries the change lines";
+  }
+  return tag === "pwalk plan:" ? "stdout, which carries the plan" : "the report's stdout";
+}
+
 async function openErrorsCsv(
   given: string,
   toStdout: boolean,
   inputs: readonly string[] = [],
+  tag = "pwalk:",
 ): Promise<ErrorsCsv> {
   await ensureNative();
   const fail = (why: string) => new Error(`pwalk: --errors ${given}: ${why}`);
@@ -954,7 +963,7 @@ async function openErrorsCsv(
     if (!same(name)) continue;
     if (fd === 1 && toStdout && !named!.isCharDevice) {
       throw new UsageError(
-        `--errors ${given} is the report's stdout: give the errors a file of their own`,
+        `--errors ${given} is ${stdoutHolds(tag)}: give the errors a file of their own`,
       );
     }
     stream.writeSync(new TextEncoder().encode(ERRORS_HEADER + "\n"));
@@ -1103,7 +1112,7 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
   try {
     errorsCsv = ui.errors === undefined
       ? undefined
-      : await openErrorsCsv(ui.errors, !!ui.toStdout, ui.inputs);
+      : await openErrorsCsv(ui.errors, !!ui.toStdout, ui.inputs, ui.tag);
   } catch (e) {
     if (stdoutClosed(e)) return EXIT.PIPE; // the header of `--errors -` met a closed pipe
     throw e;
