@@ -130,6 +130,8 @@ void pw_job_out_writing(pw_job *j, int delta);
 /** Record an error that is not a worker's walking error (repair's changes):
     counted and streamed, without the visitor's error hook. */
 void pw_job_note_error(pw_job *j, int op, int err, const char *path, size_t len);
+/** pw_job_note_error of a notice (err 0) with a message of its own (one line). */
+void pw_job_note_text(pw_job *j, int op, const char *path, size_t len, const char *text);
 /** pwalk's "Bad File: <path>" notice on the error stream. */
 void pw_job_badname(pw_job *j, const char *path, size_t len);
 /** Whether err is the tool's lack of a resource, not a fact of the tree:

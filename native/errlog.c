@@ -73,7 +73,10 @@ void pw_errlog_cancel(pw_errlog *l) { atomic_store(&l->stop, true); }
 void pw_errlog_fini(pw_errlog *l) {
   if (l->own_fd >= 0) close(l->own_fd);
   if (l->own_csv_fd >= 0) close(l->own_csv_fd);
-  for (uint32_t i = 0; i < l->n; i++) free(l->items[i].path);
+  for (uint32_t i = 0; i < l->n; i++) {
+    free(l->items[i].path);
+    free(l->items[i].text);
+  }
   free(l->items);
   pthread_mutex_destroy(&l->mu);
 }
@@ -203,9 +206,10 @@ const char *pw_errno_name(int err) {
 /* One CSV row: "path",op,ERRNO,"message"; quotes doubled, bytes kept as they
    are (to a terminal, escaped as pw_escape_path does: a name must not
    drive the terminal). */
-static int csv_row(pw_errlog *l, int op, int err, const char *path, size_t len) {
+static int csv_row(pw_errlog *l, int op, int err, const char *path, size_t len,
+                   const char *text) {
   bool tty = l->csv_tty;
-  const char *msg = pw_error_text(op, err);
+  const char *msg = text ? text : pw_error_text(op, err);
   size_t lm = strlen(msg);
   /* to a terminal, the path as the stderr lines write it (pw_escape_path) */
   char *shown = tty ? malloc(4 * len + 1) : NULL;
@@ -241,18 +245,25 @@ static int csv_row(pw_errlog *l, int op, int err, const char *path, size_t len) 
 }
 
 int pw_errlog_add(pw_errlog *l, int op, int err, const char *path, size_t len) {
+  return pw_errlog_add_text(l, op, err, path, len, NULL);
+}
+
+int pw_errlog_add_text(pw_errlog *l, int op, int err, const char *path, size_t len,
+                       const char *text) {
   int failed = 0;
   pthread_mutex_lock(&l->mu);
   atomic_fetch_add_explicit(&l->count, 1, memory_order_relaxed);
   if (l->n < l->max) {
     if (!l->items) l->items = calloc(l->max, sizeof *l->items);
     char *copy = malloc(len + 1);
-    if (l->items && copy) {
+    char *tcopy = text ? strdup(text) : NULL;
+    if (l->items && copy && (tcopy || !text)) {
       memcpy(copy, path, len);
       copy[len] = 0;
-      l->items[l->n++] = (pw_errdetail){op, err, copy, len};
+      l->items[l->n++] = (pw_errdetail){op, err, copy, len, tcopy};
     } else {
       free(copy);
+      free(tcopy);
     }
   }
   if (l->fd >= 0) {
@@ -261,18 +272,22 @@ int pw_errlog_add(pw_errlog *l, int op, int err, const char *path, size_t len) {
     memcpy(head, "pwalk: ", hl);
     strcpy(head + hl, pw_op_name(op));
     strcat(head, " '");
-    tail[0] = '\'';
-    tail[1] = ':';
-    tail[2] = ' ';
-    tail[3] = 0;
-    strncat(tail, pw_error_text(op, err), sizeof tail - 8);
-    stream_line(l, head, path, len, tail);
+    const char *msg = text ? text : pw_error_text(op, err);
+    size_t lm = strlen(msg);
+    /* a message of its own may be longer (a path in it) */
+    char *t = lm + 4 > sizeof tail ? malloc(lm + 4) : tail;
+    if (t) {
+      memcpy(t, "': ", 3);
+      memcpy(t + 3, msg, lm + 1);
+      stream_line(l, head, path, len, t);
+      if (t != tail) free(t);
+    }
   }
   /* A row lost (a full disk) is never passed over: the first failure is
      the caller's to report, and no row is written after it (a later one
      could fit, leaving a file that looks whole but is not). */
   if (l->csv_fd >= 0 && !l->csv_err) {
-    failed = csv_row(l, op, err, path, len);
+    failed = csv_row(l, op, err, path, len, text);
     l->csv_err = -failed;
   }
   pthread_mutex_unlock(&l->mu);

@@ -21,6 +21,7 @@ typedef struct pw_errdetail {
   int err;      /**< errno */
   char *path;   /**< NUL-terminated copy */
   size_t len;
+  char *text;   /**< the notice's own message (a copy), or NULL: pw_error_text's */
 } pw_errdetail;
 
 typedef struct pw_errlog {
@@ -52,6 +53,10 @@ void pw_errlog_fini(pw_errlog *l);
 /** Record an error on path (len bytes).  Returns 0, or -errno when its CSV
  *  row could not be written (once: no rows are written after that). */
 int pw_errlog_add(pw_errlog *l, int op, int err, const char *path, size_t len);
+/** pw_errlog_add with a message of its own (text, a line: no control bytes), not
+ *  pw_error_text's (NULL: that one). */
+int pw_errlog_add_text(pw_errlog *l, int op, int err, const char *path, size_t len,
+                       const char *text);
 /** Write "Bad File: <path>" (pwalk's notice for control bytes) to the fd. */
 void pw_errlog_badname(pw_errlog *l, const char *path, size_t len);
 uint64_t pw_errlog_count(pw_errlog *l);
@@ -106,9 +111,9 @@ size_t pw_escape_path(char *out, const char *path, size_t len);
   "a file with hard links outside the tree (or in folders the run did not enter, or whose "   \
   "names changed during the run or just before it: run again later): left alone, lest its "  \
   "names elsewhere open with it (its other names: find / -samefile PATH)"
-#define PW_LINKS_TEXT                                                                        \
+#define PW_LINKS_TEXT                                                                       \
   "a file with hard links in folders of different shared groups: it takes the group of the " \
-  "name reached first, and is not changed again for this one"
+  "folder above the name reached first, not this name's folder's"
 /** A PW_OP_LINKS notice (op "links" too) of a file left alone: its first
     name has no shared group above it (rule 2), where this name has one.
     Repair's own, never in a walk's records (not in enum pw_op). */

@@ -73,6 +73,10 @@ static void note(pw_job *j, int op, int err, const char *path, size_t len) {
 void pw_job_note_error(pw_job *j, int op, int err, const char *path, size_t len) {
   note(j, op, err, path, len);
 }
+void pw_job_note_text(pw_job *j, int op, const char *path, size_t len, const char *text) {
+  int r = pw_errlog_add_text(&j->errors, op, 0, path, len, text);
+  if (r && r != -ECANCELED) pw_job_fail(j, -r, "cannot write the errors file: %s", strerror(-r));
+}
 void pw_job_badname(pw_job *j, const char *path, size_t len) {
   pw_errlog_badname(&j->errors, path, len);
 }
@@ -668,7 +672,7 @@ PW_API int64_t pw_job_error(pw_job *j, uint32_t i, uint8_t *buf, size_t cap) {
   }
   pw_errdetail *d = &j->errors.items[i];
   const char *op = pw_op_name(d->op);
-  const char *msg = pw_error_text(d->op, d->err);
+  const char *msg = d->text ? d->text : pw_error_text(d->op, d->err);
   char num[16];
   snprintf(num, sizeof num, "%d", d->err);
   size_t lo = strlen(op), lm = strlen(msg), ln = strlen(num);

@@ -203,7 +203,8 @@ typedef enum pw_op {
   PW_OP_CAPABILITY = 12, /**< repair/chown: a file with capabilities, which the kernel drops
                         on a change of owner or group (repair leaves it alone): a notice */
   PW_OP_LINKS = 13, /**< repair: a file with hard links in folders of two shared groups
-                         (it takes the group of the name reached first): a notice */
+                         (it takes the group of the folder above the name reached first,
+                         which its message names): a notice */
   PW_OP_DEVICE = 14, /**< repair: a character or block device the rules would change
                           (group or group access to it is access to the device: a disk
                           or memory node copied into a project); left alone: a notice */

@@ -430,13 +430,17 @@ static bool names_settled(const repair_ctx *c, const struct stat *st) {
    through a bind mount).  1 when with it every name of the file (st_nlink
    as e's stat tells) has been reached: the caller changes it as its first
    name planned, through e; 0 when not yet, or done already; -ENOMEM.
-   *first: the anc of its first name (LINK_LEFT: left alone). */
+   *first: the anc of its first name (LINK_LEFT: left alone); *first_path:
+   NULL, or, when its first name's anc is not anc (its folder wants another
+   group: a links notice may follow) and that name's path is still kept, a
+   copy of it for the notice (the caller frees it). */
 static int count_link(repair_ctx *c, const struct stat *st, const pw_entry *e, uint32_t anc,
-                      bool change, uint32_t *first) {
+                      bool change, uint32_t *first, char **first_path) {
   uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a of the folder's inode and the name */
   for (int i = 0; i < 8; i++) h = (h ^ ((e->parent_ino >> (8 * i)) & 0xff)) * 0x100000001b3ull;
   for (size_t i = e->name_off; i < e->len; i++)
     h = (h ^ (unsigned char)e->path[i]) * 0x100000001b3ull;
+  *first_path = NULL;
   pthread_mutex_lock(&c->links_mu);
   int rc = -ENOMEM;
   if (!grow_links(c)) goto out;
@@ -468,6 +472,8 @@ static int count_link(repair_ctx *c, const struct stat *st, const pw_entry *e, u
   *first = l->gid;
   rc = 0;
   struct link_wait *w = l->wait;
+  if (w && w->len && l->gid != anc && (*first_path = malloc(w->len + 1)))
+    memcpy(*first_path, w->path, w->len + 1);
   /* done (or never to be: moved), or chown's: nothing more to count */
   if (!w || l->done || l->moved) {
     if (w && l->moved && w->names) { /* its names are no use now: only its path is */
@@ -717,6 +723,44 @@ static pw_change apply_change(pw_worker *w, const pw_entry *e, const pw_target *
   return got;
 }
 
+/* A group as the change lines show it: "5000 (genome)", or "5000". */
+static int group_shown(repair_worker *r, char *b, size_t cap, uint32_t gid) {
+  const char *name = pw_group_name(&r->names, gid);
+  return name ? snprintf(b, cap, "%u (%s)", gid, name) : snprintf(b, cap, "%u", gid);
+}
+
+/* The links notice of e, a name of a file with other hard links whose
+   folder (nearest shared group here, 0: none) wants another group than
+   the one it takes (took), that of its name reached first (first, when its
+   path is known: NULL else).  The file is changed (and listed) through
+   the last of its names reached, which may be e: the notice names the
+   group it takes and the name that decided it, not "not changed here". */
+static void note_links(pw_job *j, repair_worker *r, const pw_entry *e, uint32_t took,
+                       uint32_t here, const char *first) {
+  char tg[PW_NAME_MAX + 32], hg[PW_NAME_MAX + 32];
+  group_shown(r, tg, sizeof tg, took);
+  if (here) group_shown(r, hg, sizeof hg, here);
+  size_t fl = first ? strlen(first) : 0;
+  char *shown = first ? malloc(4 * fl + 1) : NULL;
+  if (shown) shown[pw_escape_path(shown, first, fl)] = 0;
+  size_t cap = 4 * fl + sizeof tg + sizeof hg + 256;
+  char *text = malloc(cap);
+  if (!text) {
+    free(shown);
+    pw_job_note_error(j, PW_OP_LINKS, 0, e->path, e->len); /* the op's own text */
+    return;
+  }
+  int n = snprintf(text, cap,
+                   "a file with hard links in folders of different shared groups: it takes group "
+                   "%s, that of the folder above its name reached first%s%s%s, ",
+                   tg, shown ? " (" : "", shown ? shown : "", shown ? ")" : "");
+  if (here) snprintf(text + n, cap - (size_t)n, "not this name's folder's group %s", hg);
+  else snprintf(text + n, cap - (size_t)n, "where no folder above this name has a shared group");
+  pw_job_note_text(j, PW_OP_LINKS, e->path, e->len, text);
+  free(text);
+  free(shown);
+}
+
 static void rp_entry(pw_worker *w, const pw_entry *e) {
   pw_job *j = pw_worker_job(w);
   repair_ctx *c = pw_job_ctx(j);
@@ -775,8 +819,11 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
     /* Rule 9: changed once every name of it has been reached in the tree,
        through the last one reached; till then only counted (a name
        elsewhere: never changed, told when the walk ends) */
-    int k = count_link(c, st, e, (uint32_t)e->user, !pw_change_empty(&p), &first_gid);
+    char *first_path;
+    int k = count_link(c, st, e, (uint32_t)e->user, !pw_change_empty(&p), &first_gid,
+                       &first_path);
     if (k < 0) {
+      free(first_path);
       pw_job_fail(j, ENOMEM, "out of memory");
       return;
     }
@@ -789,9 +836,12 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
       plan_repair(j, st, first_gid, &p, &noancestor);
       /* (no shared group above the first name: the file is left alone,
          and the notice says so, not that it takes that name's group) */
-      if (p.ngid != own)
-        pw_job_note_error(j, noancestor ? PW_OP_LINKS_LEFT : PW_OP_LINKS, 0, e->path, e->len);
+      if (p.ngid != own && noancestor)
+        pw_job_note_error(j, PW_OP_LINKS_LEFT, 0, e->path, e->len);
+      else if (p.ngid != own)
+        note_links(j, r, e, p.ngid, (uint32_t)e->user, first_path);
     }
+    free(first_path);
     /* left alone for want of a shared group above its first name: told
        (and counted) at each name, dry run and --apply alike */
     if (noancestor) note_no_ancestor(w);
@@ -820,7 +870,7 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
        group of its first name's folder (--apply), where this one's wants
        another (a file that has a shared group of its own, or whose first
        name had none above it, was given none: nothing to tell) */
-    pw_job_note_error(j, PW_OP_LINKS, 0, e->path, e->len);
+    note_links(j, r, e, first_gid, (uint32_t)e->user, NULL);
   }
   if (!c->apply || pw_change_empty(&p)) {
     /* A dry run, or nothing to do by the listing: no fd needed. */

@@ -1481,6 +1481,44 @@ print(os.getxattr(sys.argv[1], 'security.capability').hex())`,
   }
 });
 
+Deno.test("hard links under two shared groups: the links notice names the group the file takes, its name reached first and this name's folder's group, as the change lines and lstat show (audit)", async () => {
+  await using tmp = await tempDir("pwalk-links2-");
+  const root = `${tmp.path}/lk`;
+  buildTree(root, [
+    { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2775 },
+    { rel: "g1", type: "dir", uid: 100, gid: 6000, mode: 0o2775 },
+    { rel: "g2", type: "dir", uid: 100, gid: 7000, mode: 0o2775 },
+    { rel: "g1/f", type: "file", uid: 1042, gid: 1042, mode: 0o644 },
+  ]);
+  Deno.linkSync(`${root}/g1/f`, `${root}/g2/f`);
+  await ctimesPast(`${root}/g1/f`); // names settled before the runs (rule 9)
+  const names = [`${root}/g1/f`, `${root}/g2/f`];
+  const gidOf = (p: string) => Deno.lstatSync(p).gid!;
+  for (const args of [[], ["--apply", "--journal", `${tmp.path}/j`]]) {
+    const r = await cli(["repair", "--threads", "1", ...args, root]);
+    assertEquals(r.code, 0, r.stderr);
+    const told = [...r.stderr.matchAll(/^pwalk: links '([^']+)': (.*)$/gm)];
+    assertEquals(told.length, 1, r.stderr);
+    const [, at, text] = told[0];
+    assert(names.includes(at), at);
+    const other = names.find((n) => n !== at)!;
+    // the group change is listed once, under the last name reached
+    const changes = lines(r.stdout).filter((l) => l.includes(": group "));
+    assertEquals(changes.length, 1, r.text);
+    const took = Number(changes[0].match(/-> (\d+)/)![1]);
+    if (args.length) assertEquals(gidOf(other), took, "the group lstat shows");
+    // took: the group of the other name's folder, reached first
+    assertEquals(took, gidOf(other.slice(0, other.lastIndexOf("/"))));
+    assertStringIncludes(text, `it takes group ${took}, that of the folder above its name `);
+    assertStringIncludes(text, `reached first (${other})`);
+    assertStringIncludes(
+      text,
+      `not this name's folder's group ${gidOf(at.slice(0, at.lastIndexOf("/")))}`,
+    );
+    assert(!text.includes("not changed again"), text);
+  }
+});
+
 Deno.test("hard links whose first name has no shared group above it: left alone, and the links notice says so, dry run and --apply", async () => {
   await using tmp = await tempDir("pwalk-links0-");
   // ROOT private, with no shared group above it (the temporary folder and
