@@ -7,9 +7,10 @@
  * @module
  */
 import { Counter, ensureNative, native, Status } from "./ffi.ts";
-import { errnoCode, errnoError } from "./errno.ts";
+import { errnoCode, errnoError, errnoName } from "./errno.ts";
 import { decodeBatch, type Decoded } from "./decode.ts";
 import { typed } from "./options.ts";
+import { MORE_FILES } from "./outfile.ts";
 
 /** One error met during a walk: the walk went on. */
 export interface WalkError {
@@ -481,7 +482,13 @@ export class NativeJob implements AsyncDisposable {
       const buf = new Uint8Array(1024);
       const err = new Int32Array(1);
       const len = Number(sym.pw_job_message(this.#job, buf, BigInt(buf.length), err));
-      const message = lossy.decode(buf.subarray(0, Math.min(len, buf.length)));
+      let message = lossy.decode(buf.subarray(0, Math.min(len, buf.length)));
+      // out of descriptors wherever it happened (an output, the errors
+      // file, a folder): what to do, as the walker's own message says it
+      const code = errnoName(err[0])[0];
+      if ((code === "EMFILE" || code === "ENFILE") && !message.includes("ulimit")) {
+        message += `: ${MORE_FILES}`;
+      }
       throw errnoError(err[0], `pwalk: ${message}`);
     }
     this.#stopWatching();

@@ -14,8 +14,13 @@ import { nodeLayerWorks } from "./node_layer.ts";
 
 /** A file system error's text without Deno's " (os error N): op 'path'" tail. */
 export function osErrorText(e: unknown): string {
-  return String((e as Error)?.message ?? e).replace(/:? ?\(os error \d+\).*$/s, "");
+  const text = String((e as Error)?.message ?? e).replace(/:? ?\(os error \d+\).*$/s, "");
+  // out of descriptors (EMFILE, ENFILE): what to do, as the walker says it
+  return /^Too many open files( in system)?$/.test(text) ? `${text}: ${MORE_FILES}` : text;
 }
+
+/** What to do when out of descriptors (EMFILE, ENFILE), as every message says it. */
+export const MORE_FILES = "raise the limit of open files (ulimit -n) or use fewer threads";
 
 /**
  * Bytes of a file's name kept whole at the head of the temporary names

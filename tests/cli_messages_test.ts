@@ -939,3 +939,37 @@ Deno.test("CLI: option values as README says: the next argument whatever it is, 
   }
   assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name).sort(), ["-x", "eq.csv", "tree"]);
 });
+
+Deno.test("out of descriptors (ulimit -n), wherever it happens (the errors file, the output, a folder): the message says to raise the limit, and nothing is written", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/t`;
+  await Deno.mkdir(`${root}/a/b`, { recursive: true });
+  await Deno.writeTextFile(`${root}/a/b/f`, "x");
+  const out = `${tmp.path}/x.parquet`;
+  const errs = `${tmp.path}/x.err`;
+  // limits from too few for Deno itself (it panics: not pwalk's to say)
+  // to enough: the ones between run out in pwalk's own opening of files
+  let hits = 0, ran = 0;
+  for (let n = 16; n <= 48; n++) {
+    const r = await cli(["--threads", "64", "-o", out, "--errors", errs, root], {
+      prefix: ["prlimit", `--nofile=${n}`, "--"],
+    });
+    if (r.code === 0) {
+      ran++;
+      await Deno.remove(out);
+      await Deno.remove(errs);
+      continue;
+    }
+    if (r.stderr.includes("Deno has panicked")) continue;
+    // the line that ended the run: the last (before it, a folder's error
+    // line, or Deno's own warning of certificates it could not load)
+    const line = r.stderr.trimEnd().split("\n").at(-1)!;
+    if (!line.includes("Too many open files")) continue;
+    hits++;
+    assert(line.endsWith(": raise the limit of open files (ulimit -n) or use fewer threads"), line);
+    assertEquals(r.code, 1, r.stderr);
+    assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name), ["t"], `ulimit -n ${n}`);
+  }
+  assert(hits > 0, "no limit ran out in pwalk's own opening of files");
+  assert(ran > 0, "no limit was enough to run");
+});

@@ -15,6 +15,7 @@ import { absolutePath } from "../shard/paths.ts";
 import { removePending } from "../interrupt.ts";
 import {
   checkedOutput,
+  MORE_FILES,
   openDirect,
   openPartial,
   osErrorText,
@@ -225,7 +226,10 @@ export function exitStatus(e: unknown): number {
     eprint(e.message);
     return e.status;
   }
-  const text = plainMessage(e instanceof Error ? e.message : String(e));
+  let text = plainMessage(e instanceof Error ? e.message : String(e));
+  // out of descriptors, wherever it happened (a folder, an input, the
+  // output): what to do, as the library's own messages say it
+  if (/Too many open files( in system)?$/.test(text)) text += `: ${MORE_FILES}`;
   eprint(e instanceof UsageError || !text.startsWith("pwalk") ? `pwalk: ${text}` : text);
   return e instanceof UsageError ? EXIT.USAGE : EXIT.FAILED;
 }
@@ -1032,7 +1036,7 @@ async function openErrorsCsv(
   if (fd < 0) {
     held?.close();
     partial?.discard();
-    throw fail(errnoName(-fd)[1]);
+    throw fail(`cannot write: ${errnoName(-fd)[1]}`);
   }
   if (held) {
     // (opened by its name again: the FIFO or device is still the one held,
