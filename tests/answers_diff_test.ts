@@ -21,6 +21,14 @@ import { python } from "./helpers/tree.ts";
 
 const NOW = 1_800_000_000;
 
+/** A report of `root` written by the CLI to `dir/name` (with pwalk's header when `header`): its path. */
+async function scanTo(dir: string, name: string, root: string, header = false): Promise<string> {
+  const out = `${dir}/${name}`;
+  const r = await cli([...header ? ["--header"] : [], "-o", out, root]);
+  assertEquals(r.code, 0, r.stderr);
+  return out;
+}
+
 /** Bytes allocated under `path` as du counts them (each hard-linked inode once). */
 async function duBytes(path: string): Promise<number> {
   const r = await new Deno.Command("du", { args: ["-sB1", path] }).output();
@@ -296,11 +304,7 @@ Deno.test("diff: a hard link added beside a file moves no bytes to anyone (du: t
   await Deno.mkdir(`${root}/x`, { recursive: true });
   await Deno.writeFile(`${root}/x/f`, new Uint8Array(1 << 20).fill(7));
   const du = () => duBytes(root);
-  const scan = async (name: string) => {
-    const r = await cli(["--header", "-o", `${tmp.path}/${name}`, root]);
-    assertEquals(r.code, 0, r.stderr);
-    return `${tmp.path}/${name}`;
-  };
+  const scan = (name: string) => scanTo(tmp.path, name, root, true);
   const old = await scan("old.csv");
   const duOld = await du();
   // a new name that sorts before the old one (it would carry the bytes)
@@ -384,11 +388,7 @@ Deno.test("diff across a remount (NEW's st_dev differs): the same totals, breakd
     now: NOW,
   });
   await Deno.mkdir(`${root}/zz`);
-  const scan = async (name: string) => {
-    const r = await cli(["--header", "-o", `${tmp.path}/${name}`, root]);
-    assertEquals(r.code, 0, r.stderr);
-    return `${tmp.path}/${name}`;
-  };
+  const scan = (name: string) => scanTo(tmp.path, name, root, true);
   const old = await scan("old.csv");
   // hard links added before (in byte order) and after the old name, one
   // owned by someone else; a file renamed, one moved to another folder, one
@@ -447,11 +447,7 @@ Deno.test("diff: a deleted file's owner is OLD's (also when another user's file 
   await put(`${root}/replaced`, 50_000, 1001);
   await put(`${root}/gone`, 30_000, 1001);
   await put(`${root}/changed`, 1_000, 1001);
-  const scan = async (name: string) => {
-    const r = await cli(["--header", "-o", `${tmp.path}/${name}`, root]);
-    assertEquals(r.code, 0, r.stderr);
-    return `${tmp.path}/${name}`;
-  };
+  const scan = (name: string) => scanTo(tmp.path, name, root, true);
   const old = await scan("old.csv");
   const before = await walkRef(root);
   await put(`${root}/replaced.new`, 1_000, 1002);
@@ -514,11 +510,7 @@ Deno.test("diff: a file that became a folder is removed from its parent, the fol
   await Deno.mkdir(`${root}/y`, { recursive: true });
   await Deno.writeFile(`${root}/x`, new Uint8Array(12 * 1024).fill(1));
   const fileAlloc = Deno.lstatSync(`${root}/x`).blocks! * 512;
-  const scan = async (name: string) => {
-    const r = await cli(["--header", "-o", `${tmp.path}/${name}`, root]);
-    assertEquals(r.code, 0, r.stderr);
-    return `${tmp.path}/${name}`;
-  };
+  const scan = (name: string) => scanTo(tmp.path, name, root, true);
   const old = await scan("old.csv");
   await Deno.remove(`${root}/x`);
   await Deno.mkdir(`${root}/x`);
@@ -577,11 +569,7 @@ Deno.test("diff: a folder moved and a file renamed are counted as moved, a new f
   ) {
     await Deno.writeFile(`${root}/${f}`, new Uint8Array(n).fill(1));
   }
-  const scan = async (name: string) => {
-    const r = await cli(["--header", "-o", `${tmp.path}/${name}`, root]);
-    assertEquals(r.code, 0, r.stderr);
-    return `${tmp.path}/${name}`;
-  };
+  const scan = (name: string) => scanTo(tmp.path, name, root, true);
   const old = await scan("old.csv");
   const before = await walkRef(root);
   await Deno.rename(`${root}/proj/a`, `${root}/archive/a`); // a folder moved, with what is in it
@@ -624,11 +612,7 @@ Deno.test("diff: a hard link made to a moved file (or beside one left in place) 
     await Deno.writeFile(`${root}/${f}`, new Uint8Array(20_000 * (i + 1)).fill(i + 1));
   }
   await Deno.link(`${root}/f3`, `${root}/f3b`);
-  const scan = async (name: string) => {
-    const r = await cli(["--header", "-o", `${tmp.path}/${name}`, root]);
-    assertEquals(r.code, 0, r.stderr);
-    return `${tmp.path}/${name}`;
-  };
+  const scan = (name: string) => scanTo(tmp.path, name, root, true);
   const old = await scan("old.csv");
   const before = await walkRef(root);
   const duBefore = await duBytes(root);
@@ -664,11 +648,7 @@ Deno.test("diff and summary text: every line fits COLUMNS; written to a file, wh
   const root = `${tmp.path}/t`;
   const deep = `${root}/a_rather_long_project_folder_name/another_long_subfolder_name`;
   await Deno.mkdir(deep, { recursive: true });
-  const scan = async (name: string) => {
-    const r = await cli(["-o", `${tmp.path}/${name}`, root]);
-    assertEquals(r.code, 0, r.stderr);
-    return `${tmp.path}/${name}`;
-  };
+  const scan = (name: string) => scanTo(tmp.path, name, root);
   const old = await scan("old.csv");
   const file = `${deep}/results_of_the_experiment_2026.h5`;
   await Deno.writeFile(file, new Uint8Array(300_000).fill(7));
@@ -696,11 +676,7 @@ Deno.test("diff and summary text on a narrow terminal: lines wrapped or laid out
   const root = `${tmp.path}/a_rather_long_root_folder_name`;
   await Deno.mkdir(`${root}/sub`, { recursive: true });
   await Deno.writeFile(`${root}/sub/one`, new Uint8Array(100_000).fill(1));
-  const scan = async (name: string) => {
-    const r = await cli(["-o", `${tmp.path}/${name}`, root]);
-    assertEquals(r.code, 0, r.stderr);
-    return `${tmp.path}/${name}`;
-  };
+  const scan = (name: string) => scanTo(tmp.path, name, root);
   const old = await scan("old.csv");
   await Deno.writeFile(`${root}/sub/two`, new Uint8Array(300_000).fill(2));
   await Deno.rename(`${root}/sub/one`, `${root}/one`);
@@ -816,11 +792,7 @@ testNeeding([PYTHON3], {
     await Deno.mkdir(`${root}/plain`);
     await Deno.writeFile(`${cjk}/大文件.dat`, new Uint8Array(300_000).fill(1));
     await Deno.writeFile(`${root}/plain/x.dat`, new Uint8Array(100_000).fill(2));
-    const scan = async (name: string) => {
-      const r = await cli(["-o", `${tmp.path}/${name}`, root]);
-      assertEquals(r.code, 0, r.stderr);
-      return `${tmp.path}/${name}`;
-    };
+    const scan = (name: string) => scanTo(tmp.path, name, root);
     const old = await scan("old.csv");
     // (the CJK folders changed too: the recursive table lists only folders that changed)
     await Deno.writeFile(`${cjk}/大文件.dat`, new Uint8Array(70_000).fill(4), { append: true });
@@ -1103,11 +1075,7 @@ Deno.test("diff: the folders table at --depth D holds folders of level D only (t
   await Deno.mkdir(`${root}/sub/deep`, { recursive: true });
   const files = [`${root}/top.bin`, `${root}/sub/b.bin`, `${root}/sub/deep/c.bin`];
   for (const f of files) await Deno.writeFile(f, new Uint8Array(5000));
-  const scan = async (name: string) => {
-    const r = await cli(["-o", `${tmp.path}/${name}`, root]);
-    assertEquals(r.code, 0, r.stderr);
-    return `${tmp.path}/${name}`;
-  };
+  const scan = (name: string) => scanTo(tmp.path, name, root);
   const old = await scan("old.csv");
   const before = await walkRef(root);
   for (const [i, f] of files.entries()) {
@@ -1138,11 +1106,7 @@ Deno.test("diff: the recursive folder table leaves out folders that did not chan
   for (const f of ["grows/deep/a", "same/deep/b", "quiet/c"]) {
     await Deno.writeFile(`${root}/${f}`, new Uint8Array(9000).fill(1));
   }
-  const scan = async (name: string) => {
-    const r = await cli(["-o", `${tmp.path}/${name}`, root]);
-    assertEquals(r.code, 0, r.stderr);
-    return `${tmp.path}/${name}`;
-  };
+  const scan = (name: string) => scanTo(tmp.path, name, root);
   const old = await scan("old.csv");
   const before = await walkRef(root);
   await Deno.writeFile(`${root}/grows/deep/a`, new Uint8Array(90_000).fill(2), { append: true });
@@ -1180,11 +1144,7 @@ Deno.test("diff: a folder's row in the folders table counts what the recursive t
   const root = `${tmp.path}/data`;
   await Deno.mkdir(`${root}/t1/old`, { recursive: true });
   await Deno.writeFile(`${root}/t1/old/f`, new Uint8Array(3000));
-  const scan = async (name: string) => {
-    const r = await cli(["-o", `${tmp.path}/${name}`, root]);
-    assertEquals(r.code, 0, r.stderr);
-    return `${tmp.path}/${name}`;
-  };
+  const scan = (name: string) => scanTo(tmp.path, name, root);
   const old = await scan("old.csv");
   const before = await walkRef(root);
   // a new folder with a subfolder and 25 files; the old one removed
@@ -1239,11 +1199,7 @@ Deno.test("diff: the file tables mark files moved and a hard link's extra names,
   await Deno.link(`${root}/e1`, `${root}/e2`);
   await Deno.writeFile(`${root}/g1`, rnd(50_000)); // two names, grown
   await Deno.link(`${root}/g1`, `${root}/g2`);
-  const scan = async (name: string) => {
-    const r = await cli(["-o", `${tmp.path}/${name}`, root]);
-    assertEquals(r.code, 0, r.stderr);
-    return `${tmp.path}/${name}`;
-  };
+  const scan = (name: string) => scanTo(tmp.path, name, root);
   const old = await scan("m1.csv");
   const before = await walkRef(root);
   await Deno.rename(`${root}/d/a`, `${root}/d/b`);
@@ -1313,11 +1269,7 @@ Deno.test("diff: the recursive table's old and new sizes count hard links as the
   await Deno.link(`${root}/B/y`, `${root}/A/x`); // A/x first in byte order: summary's carrier
   await Deno.writeFile(`${root}/C/p`, new Uint8Array(200_000).fill(2));
   await Deno.link(`${root}/C/p`, `${root}/C/q`); // both stay: no change of carrier
-  const scan = async (name: string) => {
-    const r = await cli(["-o", `${tmp.path}/${name}`, root]);
-    assertEquals(r.code, 0, r.stderr);
-    return `${tmp.path}/${name}`;
-  };
+  const scan = (name: string) => scanTo(tmp.path, name, root);
   const h1 = await scan("h1.csv");
   const before = await walkRef(root);
   await Deno.remove(`${root}/A/x`);
