@@ -8,7 +8,7 @@ import { assert, assertEquals } from "@std/assert";
 import { walk, walkDirs, type WalkDirsOptions, type WalkError } from "../mod.ts";
 import { mktree, python } from "./helpers/tree.ts";
 import { canMountTmpfs, mountTmpfs, removeTree, tempDir } from "./helpers/temp.ts";
-import { deno, REPO, run, UNPRIVILEGED } from "./helpers/run.ts";
+import { deno, REPO, run, runExample, UNPRIVILEGED } from "./helpers/run.ts";
 import { must } from "./helpers/compare.ts";
 import { CC, FUSERMOUNT, PKG_CONFIG, PYTHON3, SETPRIV, testNeeding } from "./helpers/system.ts";
 import { deadMount } from "./helpers/slowfs.ts";
@@ -984,18 +984,8 @@ print(json.dumps(sorted(out)))`,
         withDirs ? "1" : "0",
       ),
     ) as string[];
-  const runs = async (code: string) => {
-    const file = `${tmp.path}/example.ts`;
-    await Deno.writeTextFile(
-      file,
-      code.replaceAll('"jsr:@pwalk/cli"', JSON.stringify(`${REPO}/mod.ts`))
-        .replaceAll('"./mod.ts"', JSON.stringify(`${REPO}/mod.ts`))
-        .replaceAll('"/data"', JSON.stringify(data)),
-    );
-    const r = await deno(["run", "-A", file]);
-    assertEquals(r.code, 0, r.stderr);
-    return r.text.trim().split("\n").sort();
-  };
+  const runs = async (code: string) =>
+    (await runExample(code, `${tmp.path}/example.ts`, data)).trim().split("\n").sort();
   const want = await reference(false);
   // the premise: os.walk pruned the .git folders, not .github (nor the file docs/.git)
   assert(!want.some((l) => /\/\.git[ /]/.test(l)), want.join("\n"));

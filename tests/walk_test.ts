@@ -17,7 +17,7 @@ import {
   type WalkEntry,
   type WalkOptions,
 } from "../mod.ts";
-import { deno, helperScript, REPO, UNPRIVILEGED, walkInChild } from "./helpers/run.ts";
+import { helperScript, REPO, runExample, UNPRIVILEGED, walkInChild } from "./helpers/run.ts";
 import { shimTest, VANISH_C } from "./helpers/shim.ts";
 import { SETPRIV, testNeeding } from "./helpers/system.ts";
 import { must } from "./helpers/compare.ts";
@@ -650,18 +650,8 @@ print(json.dumps([sum(z for _, z in reg), sum(z for n, z in reg if n.endswith(".
   );
   assertEquals([all, h5], [157, 150]); // the premise
   // run each example as written, on this tree
-  const runs = async (code: string) => {
-    const file = `${data}.example.ts`;
-    Deno.writeTextFileSync(
-      file,
-      code.replaceAll('"jsr:@pwalk/cli"', JSON.stringify(`${REPO}/mod.ts`))
-        .replaceAll('"./mod.ts"', JSON.stringify(`${REPO}/mod.ts`))
-        .replaceAll('"/data"', JSON.stringify(data)),
-    );
-    const r = await deno(["run", "-A", file]);
-    assertEquals(r.code, 0, r.stderr);
-    return Number(r.text.trim());
-  };
+  const runs = async (code: string) =>
+    Number((await runExample(code, `${data}.example.ts`, data)).trim());
   // walk()'s JSDoc example
   const src = Deno.readTextFileSync(`${REPO}/lib/walk.ts`);
   const jsdoc = must(

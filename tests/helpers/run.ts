@@ -114,6 +114,23 @@ export function deno(args: string[], o: RunOptions = {}): Promise<Ran> {
   });
 }
 
+/**
+ * Run a documented example as written, at `file`, on the tree `data`: its
+ * imports of the module (`jsr:@pwalk/cli`, `./mod.ts`) point at this
+ * checkout and its `/data` at `data`. It must succeed: its stdout.
+ */
+export async function runExample(code: string, file: string, data: string): Promise<string> {
+  const mod = JSON.stringify(`${REPO}/mod.ts`);
+  await Deno.writeTextFile(
+    file,
+    code.replaceAll('"jsr:@pwalk/cli"', mod).replaceAll('"./mod.ts"', mod)
+      .replaceAll('"/data"', JSON.stringify(data)),
+  );
+  const r = await deno(["run", "-A", file]);
+  if (r.code !== 0) throw new Error(`the example ${file} exited ${r.code}:\n${r.stderr}`);
+  return r.text;
+}
+
 /** Run `deno run -A cli.ts <args>`. */
 export function cli(args: string[], o: RunOptions = {}): Promise<Ran> {
   return deno(["run", "-A", CLI, ...args], o);
