@@ -1317,3 +1317,19 @@ Deno.test("CSV files read together: a row of too few columns names the file it i
     assertEquals([r.code, r.stderr], [1, want], args.join(" "));
   }
 });
+
+Deno.test("convert's header option is true or false, checked before any work (it goes into DuckDB's COPY options)", async () => {
+  await using tmp = await tempDir();
+  const csv = `${tmp.path}/o1.csv`;
+  await Deno.copyFile(`${REPO}/tests/fixtures/example-small.csv`, csv);
+  for (const header of ["false, DELIMITER ';'", "nonsense", "false", 0]) {
+    const out = `${tmp.path}/c9.csv`;
+    const err = await assertRejects(
+      // deno-lint-ignore no-explicit-any
+      () => convert([csv], out, { header: header as any }),
+      TypeError,
+    );
+    assertStringIncludes(err.message, "pwalk: header must be true or false, got ");
+    assert(!existsSync(out), `${out} written for header ${JSON.stringify(header)}`);
+  }
+});

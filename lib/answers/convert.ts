@@ -42,7 +42,7 @@ import {
   TYPED_COLUMNS,
 } from "./scan.ts";
 import { report, type ReportOptions, type ReportSummary } from "../report.ts";
-import { checkInt } from "../options.ts";
+import { checkBool, checkInt } from "../options.ts";
 import {
   checkedOutput,
   openDirect,
@@ -216,6 +216,7 @@ async function recompressInto(
  * @throws {RangeError} when `output` has no known suffix, is one of the
  * input files, or is a shard's output in a sharded scan's folder (checked
  * before any work; nothing is written)
+ * @throws {TypeError} when `header` is not true or false (checked before any work)
  * @throws {ScanInputError} when an input names nothing readable, or the same file twice
  * @throws {SpillFullError} when DuckDB's spill folder runs out of space
  * @throws {Error} when `output` cannot be written (its folder is missing,
@@ -237,7 +238,8 @@ export async function convert(
     throw new RangeError(`pwalk: level applies to .csv.zst and .parquet outputs, not ${output}`);
   }
   const level = checkInt("level", options.level ?? 3, 1, 19);
-  const header = options.header ?? true;
+  // (checked: it is written into DuckDB's COPY options)
+  const header = checkBool("header", options.header) ?? true;
   const files = await resolveScans(inputs);
   const target = await checkedOutput(output, files.map((f) => f.path), { who: "convert" });
   const spill = spillParent(options);
