@@ -171,6 +171,21 @@ export function checkBools(o: object, names: readonly string[]): void {
 }
 
 /**
+ * Callback options: each of `names` in `o` a function or undefined, else a
+ * TypeError naming it, checked before the job starts (called only once
+ * the job runs, a value of another type would fail only after the work:
+ * `onChange: "x"` after every change was made).
+ */
+export function checkFunctions(o: object, names: readonly string[]): void {
+  for (const k of names) {
+    const v = (o as Record<string, unknown>)[k];
+    if (v !== undefined && typeof v !== "function") {
+      throw new TypeError(`pwalk: ${k} must be a function, got ${typed(v)}`);
+    }
+  }
+}
+
+/**
  * A path option without a NUL byte (no path holds one: the system would cut
  * it there), else a RangeError naming the option: `checkNoNul("exclude",
  * "a\0b")` throws 'pwalk: exclude contains a NUL byte, which no path can

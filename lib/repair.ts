@@ -12,6 +12,7 @@
 import { ensureNative, native, Opt, RecKind } from "./ffi.ts";
 import {
   checkBools,
+  checkFunctions,
   checkInt,
   checkRootPath,
   commonNative,
@@ -55,11 +56,20 @@ export interface ChangeOptions extends Omit<CommonOptions, "frontier"> {
    * removed)`).
    */
   journal?: string | false;
-  /** Called with the journal's path once it is open, before anything changes. */
+  /**
+   * Called with the journal's path once it is open, before anything
+   * changes. If it throws, the run rejects with what it threw, nothing changed.
+   */
   onJournal?: (path: string) => void;
   /** Keep every change in the summary's `changeList` (memory grows with the changes). */
   listChanges?: boolean;
-  /** Called with each change made (or planned, in a dry run), in batches while the run goes on. */
+  /**
+   * Called with each change made (or planned, in a dry run), in batches
+   * while the run goes on (a value that is not a function: a TypeError
+   * before anything changes). If it throws, the run stops and rejects with
+   * what it threw; with `apply` the changes made so far stay, each in the
+   * journal (written before the change), which {@link undo} puts back.
+   */
   onChange?: (change: ChangeRecord) => void;
   /**
    * Print the CLI's change lines to stdout (the CLI does). Default false.
@@ -384,8 +394,8 @@ function checkRoot(kind: string, root: string, o: ChangeOptions): string {
 /**
  * The options of a repair or chown that are checked before anything else
  * (before the root is resolved; `apply: "false"` would be truthy): the
- * boolean ones (`more` besides the shared ones), the journal, and no
- * `frontier`.
+ * boolean ones (`more` besides the shared ones), the callbacks, the
+ * journal, and no `frontier`.
  */
 function checkChangeOptions(o: ChangeOptions, more: string[]): void {
   if ((o as { frontier?: unknown }).frontier !== undefined) {
@@ -405,6 +415,7 @@ function checkChangeOptions(o: ChangeOptions, more: string[]): void {
     "allowSystem",
     ...more,
   ]);
+  checkFunctions(o, ["onChange", "onJournal"]);
   if (
     o.journal !== undefined && o.journal !== false &&
     (typeof o.journal !== "string" || o.journal === "")

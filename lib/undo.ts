@@ -7,7 +7,7 @@
  */
 import { ensureNative, native, Restore as R } from "./ffi.ts";
 import { errnoName } from "./errno.ts";
-import { checkBools, checkInt } from "./options.ts";
+import { checkBools, checkFunctions, checkInt } from "./options.ts";
 import type { WalkError } from "./job.ts";
 import {
   indexJournal,
@@ -244,6 +244,7 @@ function refuseWithoutModeChanges(): void {
 export async function undo(journalFile: string, options: UndoOptions = {}): Promise<UndoSummary> {
   // checked first: a string "false" would be truthy, an apply
   checkBools(options, ["apply", "printChanges", "printErrors"]);
+  checkFunctions(options, ["onRestore"]);
   const maxErrors = checkInt("maxErrors", options.maxErrors ?? 100, 0, 1_000_000);
   options.signal?.throwIfAborted();
   await ensureNative();

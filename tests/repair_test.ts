@@ -3063,3 +3063,59 @@ Deno.test("frontier (a shard's folders) with repair or chown: a TypeError, nothi
   assertEquals(Deno.lstatSync(`${root}/s/d/f`).gid, G.OTHER);
   closeLibc();
 });
+
+Deno.test("callback options that are not functions: a TypeError before any change; an onChange that throws stops the run, the changes made so far in the journal, undo puts them back (audit)", async () => {
+  await using tmp = await tempDir("pwalk-repair-");
+  const root = `${tmp.path}/t`;
+  const n = 2000;
+  manyFiles(root, n);
+  const before = snapshot(root);
+  const journal = `${tmp.path}/j`;
+  const bad = async (run: () => Promise<unknown>, msg: string) => {
+    const e = await assertRejects(run, TypeError);
+    assertEquals(e.message, msg);
+    assertEquals(diffSnapshots(before, snapshot(root)), [], `changed by ${msg}`);
+    await assertRejects(() => Deno.lstat(journal), Deno.errors.NotFound);
+  };
+  const x = "x" as unknown as () => void;
+  await bad(
+    () => repair(root, { apply: true, journal, onChange: x }),
+    'pwalk: onChange must be a function, got "x" (a string)',
+  );
+  await bad(
+    () => repair(root, { apply: true, journal, onJournal: x }),
+    'pwalk: onJournal must be a function, got "x" (a string)',
+  );
+  await bad(
+    () => chown(root, { from: 1001, to: { uid: 1002 }, apply: true, journal, onChange: x }),
+    'pwalk: onChange must be a function, got "x" (a string)',
+  );
+  // an onChange that throws: the run stops with what it threw; what was
+  // changed stays, each change in the journal, and undo puts it back
+  const boom = new Error("enough");
+  let calls = 0;
+  const e = await assertRejects(() =>
+    repair(root, {
+      apply: true,
+      journal,
+      threads: 1,
+      onChange: () => {
+        if (++calls === 1) throw boom;
+      },
+    })
+  );
+  assert(e === boom, String(e));
+  const { entries, tornLine } = await readJournal(journal);
+  assertEquals(tornLine, 0);
+  const changed = diffSnapshots(before, snapshot(root)).map((d) => d.split(":")[0]).sort();
+  assertEquals(entries.map((e) => dec.decode(e.line.rel)).sort(), changed, "journal = changes");
+  assert(changed.length > 0 && changed.length < n + 20, `${changed.length} changed`);
+  const u = await undo(journal, { apply: true });
+  assertEquals(u.applied, true);
+  assertEquals(diffSnapshots(before, snapshot(root)), [], "everything put back");
+  // undo's callback too
+  const r = await undo(journal, { onRestore: x }).catch((e) => e);
+  assert(r instanceof TypeError, String(r));
+  assertEquals(r.message, 'pwalk: onRestore must be a function, got "x" (a string)');
+  closeLibc();
+});
