@@ -186,6 +186,90 @@ export function checkFunctions(o: object, names: readonly string[]): void {
 }
 
 /**
+ * Every option name of an options interface `T`, each `true`: written as an
+ * object literal typed `OptionNames<T>`, a list that lacks one of T's
+ * names, or has one T lacks, does not type-check (the list the function
+ * accepts stays the interface's).
+ */
+export type OptionNames<T> = Record<keyof T, true>;
+
+/** The known name nearest `name` (a typo: case, or up to 2 edits), if any. */
+function nearest(name: string, known: readonly string[]): string | undefined {
+  const dist = (a: string, b: string) => {
+    let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      const cur = [i];
+      for (let j = 1; j <= b.length; j++) {
+        cur[j] = Math.min(
+          prev[j] + 1,
+          cur[j - 1] + 1,
+          prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
+        );
+      }
+      prev = cur;
+    }
+    return prev[b.length];
+  };
+  const lower = name.toLowerCase();
+  let best: string | undefined, bestD = 3;
+  for (const k of known) {
+    const d = k.toLowerCase() === lower ? 0 : dist(name, k);
+    if (d < bestD) [best, bestD] = [k, d];
+  }
+  return best;
+}
+
+/**
+ * The options object of `who` (a function's name): undefined (none), else
+ * an object (null, an array or another value: a TypeError) whose names are
+ * all among `known` (made from an {@link OptionNames} literal), else a
+ * TypeError naming the first other one, with the nearest known name:
+ * `report("/x", { ouput: "scan.csv" })` throws 'pwalk: report: unknown
+ * option "ouput" (did you mean "output"?)' rather than write to stdout. An
+ * unknown name whose value is undefined asks for nothing and passes.
+ */
+export function checkOptionNames(
+  who: string,
+  o: unknown,
+  known: OptionNames<unknown> | object,
+): void {
+  if (o === undefined) return;
+  if (typeof o !== "object" || o === null || Array.isArray(o)) {
+    throw new TypeError(
+      `pwalk: ${who}'s options must be an object, got ${
+        o === null ? "null" : Array.isArray(o) ? "an array" : typed(o)
+      }`,
+    );
+  }
+  const names = Object.keys(known);
+  for (const k of Object.keys(o)) {
+    if (Object.hasOwn(known, k) || (o as Record<string, unknown>)[k] === undefined) continue;
+    const near = nearest(k, names);
+    throw new TypeError(
+      `pwalk: ${who}: unknown option ${JSON.stringify(k)}` +
+        (near ? ` (did you mean ${JSON.stringify(near)}?)` : ""),
+    );
+  }
+}
+
+/** The names of {@link CommonOptions}. */
+export const COMMON_OPTIONS: OptionNames<CommonOptions> = {
+  threads: true,
+  noSnap: true,
+  pwalkDepth: true,
+  exclude: true,
+  oneFileSystem: true,
+  frontier: true,
+  signal: true,
+  onProgress: true,
+  progressIntervalMs: true,
+  maxErrors: true,
+  errorsCsvFd: true,
+  skipFds: true,
+  skipPaths: true,
+};
+
+/**
  * A path option without a NUL byte (no path holds one: the system would cut
  * it there), else a RangeError naming the option: `checkNoNul("exclude",
  * "a\0b")` throws 'pwalk: exclude contains a NUL byte, which no path can

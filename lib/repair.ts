@@ -14,9 +14,12 @@ import {
   checkBools,
   checkFunctions,
   checkInt,
+  checkOptionNames,
   checkRootPath,
+  COMMON_OPTIONS,
   commonNative,
   type CommonOptions,
+  type OptionNames,
   typed,
 } from "./options.ts";
 import { type Counters, NativeJob, type NativeOption, type WalkError } from "./job.ts";
@@ -97,6 +100,31 @@ export interface ChangeOptions extends Omit<CommonOptions, "frontier"> {
    */
   allowSystem?: boolean;
 }
+
+const { frontier: _frontier, ...NOT_FRONTIER } = COMMON_OPTIONS;
+/** The names of {@link ChangeOptions}. */
+const CHANGE_OPTIONS: OptionNames<ChangeOptions> = {
+  ...NOT_FRONTIER,
+  apply: true,
+  journal: true,
+  onJournal: true,
+  listChanges: true,
+  onChange: true,
+  printChanges: true,
+  printErrors: true,
+  clearLineBeforeErrors: true,
+  force: true,
+  allowSystem: true,
+};
+const { pwalkDepth: _pwalkDepth, ...NOT_DEPTH } = CHANGE_OPTIONS;
+/** The names of {@link RepairOptions} (any other: a TypeError). */
+export const REPAIR_OPTIONS: OptionNames<RepairOptions> = {
+  ...NOT_DEPTH,
+  changeGids: true,
+  forceGroupWritable: true,
+};
+/** The names of {@link ChownOptions} (any other: a TypeError). */
+export const CHOWN_OPTIONS: OptionNames<ChownOptions> = { ...CHANGE_OPTIONS, from: true, to: true };
 
 /** Options of {@link repair} (docs/repair.md's options). */
 export interface RepairOptions extends Omit<ChangeOptions, "pwalkDepth"> {
@@ -593,6 +621,7 @@ function summary(root: string, o: ChangeOptions, r: ChangeOutcome): ChangeSummar
  * @throws the signal's reason when cancelled (changes made so far stay, and are in the journal)
  */
 export async function repair(root: string, options: RepairOptions = {}): Promise<RepairSummary> {
+  checkOptionNames("repair", options, { ...REPAIR_OPTIONS, frontier: true }); // (frontier: below)
   checkChangeOptions(options, ["forceGroupWritable"]);
   if (options.changeGids !== undefined && !Array.isArray(options.changeGids)) {
     throw new TypeError(
@@ -635,6 +664,7 @@ export async function repair(root: string, options: RepairOptions = {}): Promise
  * @throws {RefusedError} as {@link repair}
  */
 export async function chown(root: string, options: ChownOptions): Promise<ChownSummary> {
+  checkOptionNames("chown", options, { ...CHOWN_OPTIONS, frontier: true }); // (frontier: below)
   if (!options || options.from === undefined || !options.to) {
     throw new TypeError("pwalk: chown needs { from: uid, to: { uid, gid? } }");
   }

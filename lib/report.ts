@@ -5,7 +5,16 @@
  * @module
  */
 import { Compress, native, Opt } from "./ffi.ts";
-import { checkBools, checkNoNul, commonNative, type CommonOptions, typed } from "./options.ts";
+import {
+  checkBools,
+  checkNoNul,
+  checkOptionNames,
+  COMMON_OPTIONS,
+  commonNative,
+  type CommonOptions,
+  type OptionNames,
+  typed,
+} from "./options.ts";
 import { type NativeOption, runJob, type WalkError } from "./job.ts";
 import {
   LIBRARY_PARTIAL,
@@ -15,6 +24,18 @@ import {
   removeBeside,
 } from "./outfile.ts";
 import { removeOnInterrupt } from "./interrupt.ts";
+
+/** The names of {@link ReportOptions} (any other: a TypeError). */
+export const REPORT_OPTIONS: OptionNames<ReportOptions> = {
+  ...COMMON_OPTIONS,
+  output: true,
+  header: true,
+  compress: true,
+  level: true,
+  printErrors: true,
+  clearLineBeforeErrors: true,
+  deviceMap: true,
+};
 
 /** Options of {@link report}. */
 export interface ReportOptions extends CommonOptions {
@@ -349,6 +370,7 @@ function checkDeviceMap(map: unknown): string[] {
  * @throws the signal's reason when cancelled (no output file is left)
  */
 export async function report(root: string, options: ReportOptions = {}): Promise<ReportSummary> {
+  checkOptionNames("report", options, REPORT_OPTIONS);
   // "" names no file (the library refuses it too, ENOENT): refused here
   // with the API's own error, before anything starts, as the CLI's -o "" is.
   if (options.output !== undefined && (typeof options.output !== "string" || !options.output)) {

@@ -7,7 +7,13 @@
  */
 import { ensureNative, native, Restore as R } from "./ffi.ts";
 import { errnoName } from "./errno.ts";
-import { checkBools, checkFunctions, checkInt } from "./options.ts";
+import {
+  checkBools,
+  checkFunctions,
+  checkInt,
+  checkOptionNames,
+  type OptionNames,
+} from "./options.ts";
 import type { WalkError } from "./job.ts";
 import {
   indexJournal,
@@ -25,6 +31,16 @@ import { osErrorText } from "./outfile.ts";
 import { idName, logPath, syslogLine, whoRuns } from "./syslog.ts";
 
 const lossy = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/** The names of {@link UndoOptions} (any other: a TypeError). */
+export const UNDO_OPTIONS: OptionNames<UndoOptions> = {
+  apply: true,
+  onRestore: true,
+  printChanges: true,
+  printErrors: true,
+  signal: true,
+  maxErrors: true,
+};
 
 /** Options of {@link undo}. */
 export interface UndoOptions {
@@ -243,6 +259,7 @@ function refuseWithoutModeChanges(): void {
  */
 export async function undo(journalFile: string, options: UndoOptions = {}): Promise<UndoSummary> {
   // checked first: a string "false" would be truthy, an apply
+  checkOptionNames("undo", options, UNDO_OPTIONS);
   checkBools(options, ["apply", "printChanges", "printErrors"]);
   checkFunctions(options, ["onRestore"]);
   const maxErrors = checkInt("maxErrors", options.maxErrors ?? 100, 0, 1_000_000);

@@ -504,3 +504,70 @@ Deno.test("report(): skipFds leaves out the files open on them, every name of ea
     closeLibc();
   }
 });
+
+Deno.test("an option name no function knows (a typo) is a TypeError naming it, before any work; null options too (audit)", async () => {
+  const api = await import("../mod.ts");
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(root);
+  await Deno.writeTextFile(`${root}/f`, "x");
+  const out = `${tmp.path}/scan.csv`;
+  const scan = `${tmp.path}/in.csv`;
+  await Deno.copyFile(new URL("./fixtures/example-small.csv", import.meta.url), scan);
+  const cases: [string, (o: never) => Promise<unknown>, Record<string, unknown>, string][] = [
+    ["report", (o) => api.report(root, o), { ouput: out }, ' (did you mean "output"?)'],
+    [
+      "report",
+      (o) => api.report(root, o),
+      { Threads: 2, output: out },
+      ' (did you mean "threads"?)',
+    ],
+    ["report", (o) => api.report(root, o), { zzzzzzzz: 1, output: out }, ""],
+    [
+      "reportParquet",
+      (o) => api.reportParquet(root, o),
+      { output: `${out}.parquet`, heder: 1 },
+      "",
+    ],
+    ["repair", (o) => api.repair(root, o), { aply: true }, ' (did you mean "apply"?)'],
+    ["repair", (o) => api.repair(root, o), { pwalkDepth: 1 }, ""],
+    [
+      "chown",
+      (o) => api.chown(root, o),
+      { from: 0, to: { uid: 1 }, apply: true, jurnal: out },
+      ' (did you mean "journal"?)',
+    ],
+    ["undo", (o) => api.undo(out, o), { aply: true }, ' (did you mean "apply"?)'],
+    ["summarize", (o) => api.summarize([scan], o), { tpo: 3 }, ' (did you mean "top"?)'],
+    ["diff", (o) => api.diff([scan], [scan], o), { dpeth: 3 }, ' (did you mean "depth"?)'],
+    [
+      "convert",
+      (o) => api.convert([scan], out, o),
+      { headers: false },
+      ' (did you mean "header"?)',
+    ],
+  ];
+  for (const [who, call, opts, hint] of cases) {
+    const name = Object.keys(opts).find((k) => !["output", "from", "to", "apply"].includes(k))!;
+    const e = await assertRejects(() => call(opts as never), TypeError);
+    assertEquals(e.message, `pwalk: ${who}: unknown option ${JSON.stringify(name)}${hint}`);
+    await assertRejects(() => Deno.lstat(out), Deno.errors.NotFound, undefined, who);
+    await assertRejects(() => Deno.lstat(`${out}.parquet`), Deno.errors.NotFound);
+  }
+  // null or an array for the options: a TypeError saying so, not a property read of null
+  for (
+    const [who, call] of [
+      ["report", (o: never) => api.report(root, o)],
+      ["summarize", (o: never) => api.summarize([scan], o)],
+    ] as const
+  ) {
+    for (const [v, shown] of [[null, "null"], [[], "an array"], ["x", '"x" (a string)']] as const) {
+      const e = await assertRejects(() => call(v as never), TypeError);
+      assertEquals(e.message, `pwalk: ${who}'s options must be an object, got ${shown}`);
+    }
+  }
+  // the names they know still pass, undefined values of other names too
+  const s = await api.report(root, { output: out, threads: 2, typo: undefined } as never);
+  assertEquals(s.entries, 2);
+  closeLibc();
+});

@@ -21,6 +21,7 @@
  */
 import {
   Engine,
+  ENGINE_OPTIONS,
   type EngineOptions,
   lit,
   spillParent,
@@ -41,8 +42,8 @@ import {
   type ScanFormat,
   TYPED_COLUMNS,
 } from "./scan.ts";
-import { report, type ReportOptions, type ReportSummary } from "../report.ts";
-import { checkBool, checkInt } from "../options.ts";
+import { report, REPORT_OPTIONS, type ReportOptions, type ReportSummary } from "../report.ts";
+import { checkBool, checkInt, checkOptionNames, type OptionNames } from "../options.ts";
 import {
   checkedOutput,
   openDirect,
@@ -56,6 +57,13 @@ import {
 } from "./files.ts";
 import { removeOnInterrupt } from "../interrupt.ts";
 import { zstdChunks } from "../zstd.ts";
+
+/** The names of {@link ConvertOptions} (any other: a TypeError). */
+export const CONVERT_OPTIONS: OptionNames<ConvertOptions> = {
+  ...ENGINE_OPTIONS,
+  header: true,
+  level: true,
+};
 
 /** Options of {@link convert}. */
 export interface ConvertOptions extends EngineOptions, StageOptions {
@@ -228,6 +236,7 @@ export async function convert(
   output: string,
   options: ConvertOptions = {},
 ): Promise<ConvertSummary> {
+  checkOptionNames("convert", options, CONVERT_OPTIONS);
   if (!CONVERT_OUTPUT.test(output)) {
     throw new RangeError(
       `pwalk: ${output}: the output must end in .csv, .csv.zst, .csv.gz or .parquet`,
@@ -399,6 +408,9 @@ export async function reportParquet(
   root: string,
   options: ReportParquetOptions,
 ): Promise<ReportSummary> {
+  const { output: _o, header: _h, compress: _c, ...names } = REPORT_OPTIONS;
+  const known: OptionNames<ReportParquetOptions> = { ...names, output: true, engine: true };
+  checkOptionNames("reportParquet", options, known);
   const { output, engine: _, ...rest } = options;
   if (!/\.parquet$/i.test(output)) {
     throw new RangeError(`pwalk: reportParquet's output must end in .parquet, got ${output}`);

@@ -6,12 +6,21 @@
  * @module
  */
 import type { Engine, EngineOptions, StageOptions } from "./duck.ts";
-import { num, tellStage } from "./duck.ts";
+import { ENGINE_OPTIONS, num, tellStage } from "./duck.ts";
 import { openLoaded, resolveScans } from "./scan.ts";
 import { type Amount, CARRIER_KEY, folderTotals, loadForAnswers } from "./summary.ts";
 import { lookupNames, namesTimeout } from "./names.ts";
-import { checkInt } from "../options.ts";
+import { checkInt, checkOptionNames, type OptionNames } from "../options.ts";
 import { count as counted } from "../digits.ts";
+
+/** The names of {@link DiffOptions} (any other: a TypeError). */
+export const DIFF_OPTIONS: OptionNames<DiffOptions> = {
+  ...ENGINE_OPTIONS,
+  top: true,
+  depth: true,
+  names: true,
+  onNamesTimeout: true,
+};
 
 /** Options of {@link diff}. */
 export interface DiffOptions extends EngineOptions, StageOptions {
@@ -491,6 +500,7 @@ export async function diff(
   newScans: string[],
   options: DiffOptions = {},
 ): Promise<Diff> {
+  checkOptionNames("diff", options, DIFF_OPTIONS);
   const top = checkInt("top", options.top ?? 10, 1, 1_000_000);
   const depth = checkInt("depth", options.depth ?? 1, 0, 10_000);
   if (options.names !== false) namesTimeout(); // a bad PWALK_NAMES_TIMEOUT: refused before the work

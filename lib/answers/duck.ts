@@ -15,9 +15,19 @@
 import { removeOnInterrupt } from "../interrupt.ts";
 import { untrustedAncestor } from "../trust.ts";
 import { aliveHere } from "../outfile.ts";
+import type { OptionNames } from "../options.ts";
 
 /** The pinned DuckDB client (deno.json maps "@duckdb/node-api" to the same version). */
 export const DUCKDB_SPECIFIER = "npm:@duckdb/node-api@1.5.6-r.1";
+
+/** The names of {@link EngineOptions} and {@link StageOptions}. */
+export const ENGINE_OPTIONS: OptionNames<EngineOptions & StageOptions> = {
+  memoryLimit: true,
+  tempDirectory: true,
+  threads: true,
+  onLeftoverRemoved: true,
+  onStage: true,
+};
 
 /** Options of a DuckDB session. */
 export interface EngineOptions {

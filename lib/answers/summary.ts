@@ -8,7 +8,7 @@
  * @module
  */
 import type { Engine, EngineOptions, StageOptions } from "./duck.ts";
-import { lit, num, tellStage } from "./duck.ts";
+import { ENGINE_OPTIONS, lit, num, tellStage } from "./duck.ts";
 import {
   checkOneScan,
   type LoadInfo,
@@ -19,7 +19,17 @@ import {
   type ScanFile,
 } from "./scan.ts";
 import { lookupNames, namesTimeout } from "./names.ts";
-import { checkInt } from "../options.ts";
+import { checkInt, checkOptionNames, type OptionNames } from "../options.ts";
+
+/** The names of {@link SummaryOptions} (any other: a TypeError). */
+export const SUMMARY_OPTIONS: OptionNames<SummaryOptions> = {
+  ...ENGINE_OPTIONS,
+  top: true,
+  depth: true,
+  now: true,
+  names: true,
+  onNamesTimeout: true,
+};
 
 /** Options of {@link summarize}. */
 export interface SummaryOptions extends EngineOptions, StageOptions {
@@ -499,6 +509,7 @@ export async function summarize(
   scans: string[],
   options: SummaryOptions = {},
 ): Promise<Summary> {
+  checkOptionNames("summarize", options, SUMMARY_OPTIONS);
   const top = checkInt("top", options.top ?? 10, 1, 1_000_000);
   const depth = checkInt("depth", options.depth ?? 2, 0, 10_000);
   if (options.names !== false) namesTimeout(); // a bad PWALK_NAMES_TIMEOUT: refused before the work
