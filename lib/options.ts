@@ -387,6 +387,22 @@ export function commonNative(root: string, o: CommonOptions): NativeOption[] {
   if (o.errorsCsvFd !== undefined) {
     out.push([Opt.ERRORS_CSV_FD, checkInt("errorsCsvFd", o.errorsCsvFd, 0, 2 ** 31 - 1)]);
   }
+  // an array each: a string would be taken character by character
+  if (o.skipFds !== undefined && !Array.isArray(o.skipFds)) {
+    throw new TypeError(
+      `pwalk: skipFds must be an array of file descriptors, got ${typed(o.skipFds)}`,
+    );
+  }
+  if (
+    o.skipPaths !== undefined &&
+    !(Array.isArray(o.skipPaths) && o.skipPaths.every((p) => typeof p === "string"))
+  ) {
+    throw new TypeError(
+      `pwalk: skipPaths must be an array of paths (strings), got ${
+        Array.isArray(o.skipPaths) ? "an array with another item" : typed(o.skipPaths)
+      }`,
+    );
+  }
   if ((o.skipFds?.length ?? 0) > 8) throw new RangeError("pwalk: skipFds: at most 8");
   for (const fd of o.skipFds ?? []) {
     out.push([Opt.SKIP_FD, checkInt("skipFds", fd, 0, 2 ** 31 - 1)]);

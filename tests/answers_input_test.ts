@@ -1333,3 +1333,34 @@ Deno.test("convert's header option is true or false, checked before any work (it
     assert(!existsSync(out), `${out} written for header ${JSON.stringify(header)}`);
   }
 });
+
+Deno.test("summarize, diff, convert: a scan list that is a string (one scan alone) or holds another type is a TypeError saying to give an array, before any work (audit)", async () => {
+  await using tmp = await tempDir();
+  const scan = `${tmp.path}/o1.csv`;
+  await Deno.copyFile(`${REPO}/tests/fixtures/example-small.csv`, scan);
+  const out = `${tmp.path}/c.parquet`;
+  const str = (name: string) =>
+    `pwalk: ${name} must be an array of scan files, globs or folders, got ` +
+    `${JSON.stringify(scan)} (a string: give [${JSON.stringify(scan)}])`;
+  const cases: [() => Promise<unknown>, string][] = [
+    [() => summarize(scan as never), str("scans")],
+    [
+      () => summarize([scan, 1] as never),
+      "pwalk: scans must be an array of scan files, globs or folders, got an array with another item",
+    ],
+    [() => convert(scan as never, out), str("inputs")],
+    [() => diff(scan as never, [scan]), str("oldScans")],
+    [() => diff([scan], scan as never), str("newScans")],
+    [
+      () => summarize(null as never),
+      "pwalk: scans must be an array of scan files, globs or folders, got null",
+    ],
+  ];
+  for (const [call, msg] of cases) {
+    const e = await assertRejects(call, TypeError);
+    assertEquals(e.message, msg);
+  }
+  assert(!existsSync(out));
+  // an array of one still reads
+  assertEquals((await summarize([scan], { names: false })).scans, [scan]);
+});

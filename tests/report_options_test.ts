@@ -571,3 +571,27 @@ Deno.test("an option name no function knows (a typo) is a TypeError naming it, b
   assertEquals(s.entries, 2);
   closeLibc();
 });
+
+Deno.test("skipFds and skipPaths: a string or items of another type is a TypeError saying what they take, not read character by character (audit)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(root);
+  const out = `${tmp.path}/scan.csv`;
+  const cases: [Record<string, unknown>, string][] = [
+    [
+      { skipPaths: "abc" },
+      'pwalk: skipPaths must be an array of paths (strings), got "abc" (a string)',
+    ],
+    [
+      { skipPaths: [1] },
+      "pwalk: skipPaths must be an array of paths (strings), got an array with another item",
+    ],
+    [{ skipFds: "12" }, 'pwalk: skipFds must be an array of file descriptors, got "12" (a string)'],
+    [{ skipFds: 3 }, "pwalk: skipFds must be an array of file descriptors, got 3 (a number)"],
+  ];
+  for (const [opts, msg] of cases) {
+    const e = await assertRejects(() => report(root, { output: out, ...opts }), TypeError);
+    assertEquals(e.message, msg);
+    await assertRejects(() => Deno.lstat(out), Deno.errors.NotFound);
+  }
+});

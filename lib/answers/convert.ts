@@ -31,6 +31,7 @@ import {
 } from "./duck.ts";
 import {
   checkOneScan,
+  checkScanList,
   duckCompression,
   formatOf,
   isEncodingError,
@@ -224,7 +225,9 @@ async function recompressInto(
  * @throws {RangeError} when `output` has no known suffix, is one of the
  * input files, or is a shard's output in a sharded scan's folder (checked
  * before any work; nothing is written)
- * @throws {TypeError} when `header` is not true or false (checked before any work)
+ * @throws {TypeError} when `inputs` is not an array of strings (one file
+ * alone too: give `["scan.csv"]`), or `header` is not true or false
+ * (checked before any work)
  * @throws {ScanInputError} when an input names nothing readable, or the same file twice
  * @throws {SpillFullError} when DuckDB's spill folder runs out of space
  * @throws {Error} when `output` cannot be written (its folder is missing,
@@ -237,6 +240,7 @@ export async function convert(
   options: ConvertOptions = {},
 ): Promise<ConvertSummary> {
   checkOptionNames("convert", options, CONVERT_OPTIONS);
+  checkScanList("inputs", inputs);
   if (!CONVERT_OUTPUT.test(output)) {
     throw new RangeError(
       `pwalk: ${output}: the output must end in .csv, .csv.zst, .csv.gz or .parquet`,

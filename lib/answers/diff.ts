@@ -7,7 +7,7 @@
  */
 import type { Engine, EngineOptions, StageOptions } from "./duck.ts";
 import { ENGINE_OPTIONS, num, tellStage } from "./duck.ts";
-import { openLoaded, resolveScans } from "./scan.ts";
+import { checkScanList, openLoaded, resolveScans } from "./scan.ts";
 import { type Amount, CARRIER_KEY, folderTotals, loadForAnswers } from "./summary.ts";
 import { lookupNames, namesTimeout } from "./names.ts";
 import { checkInt, checkOptionNames, type OptionNames } from "../options.ts";
@@ -491,6 +491,8 @@ async function pairOneToOne(e: Engine): Promise<void> {
  * console.log(d.totals.net.allocatedBytes, d.users[0], d.growingFolders[0]);
  * ```
  *
+ * @throws {TypeError} when `oldScans` or `newScans` is not an array of
+ * strings (one scan alone too: give `["scan.csv"]`), or an option has another type
  * @throws {ScanInputError} when a scan names nothing readable
  * @throws {SpillFullError} when DuckDB's spill folder runs out of space
  * @throws {RangeError} when PWALK_NAMES_TIMEOUT is set to no number of seconds (names resolved)
@@ -501,6 +503,8 @@ export async function diff(
   options: DiffOptions = {},
 ): Promise<Diff> {
   checkOptionNames("diff", options, DIFF_OPTIONS);
+  checkScanList("oldScans", oldScans);
+  checkScanList("newScans", newScans);
   const top = checkInt("top", options.top ?? 10, 1, 1_000_000);
   const depth = checkInt("depth", options.depth ?? 1, 0, 10_000);
   if (options.names !== false) namesTimeout(); // a bad PWALK_NAMES_TIMEOUT: refused before the work

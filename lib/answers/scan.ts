@@ -189,6 +189,29 @@ async function expandScans(specs: string[]): Promise<string[]> {
 }
 
 /**
+ * A list of scans as summarize, diff, convert and resolveScans take it: an
+ * array of strings (file names, globs, shard folders), else a TypeError
+ * naming it (`name`). A string alone is refused, not taken as one scan: it
+ * would be read character by character ("o: No such file or directory"),
+ * and an array says where one scan ends and the next begins.
+ */
+export function checkScanList(name: string, v: unknown): string[] {
+  if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) {
+    const given = Array.isArray(v)
+      ? "an array with another item"
+      : typeof v === "string"
+      ? `${JSON.stringify(v)} (a string: give [${JSON.stringify(v)}])`
+      : v === null
+      ? "null"
+      : `a ${typeof v}`;
+    throw new TypeError(
+      `pwalk: ${name} must be an array of scan files, globs or folders, got ${given}`,
+    );
+  }
+  return v;
+}
+
+/**
  * The scan files named by `specs`: files, globs (`*`, `?`, `[...]` in the
  * last path component; the shell usually expands them first) or folders
  * (every `.csv`, `.csv.zst`, `.csv.gz`, `.parquet` file directly inside;
@@ -201,10 +224,12 @@ async function expandScans(specs: string[]): Promise<string[]> {
  * await resolveScans(["/scans/2026-12-01/"]); // [{ path: ".../scan-0.csv.zst", format: "csv.zst" }, ...]
  * ```
  *
+ * @throws {TypeError} when `specs` is not an array of strings (a string alone too: {@link checkScanList})
  * @throws {ScanInputError} when a spec names nothing readable
  * @throws {Error} when a sharded scan's folder has shards not done
  */
 export async function resolveScans(specs: string[]): Promise<ScanFile[]> {
+  checkScanList("scans", specs);
   if (specs.length === 0) throw new ScanInputError("no scan file given");
   const files = await expandScans(specs);
   // The same file twice (given twice, or by a glob and by its name) would

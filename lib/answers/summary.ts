@@ -11,6 +11,7 @@ import type { Engine, EngineOptions, StageOptions } from "./duck.ts";
 import { ENGINE_OPTIONS, lit, num, tellStage } from "./duck.ts";
 import {
   checkOneScan,
+  checkScanList,
   type LoadInfo,
   loadScan,
   openLoaded,
@@ -501,6 +502,8 @@ async function scanTime(files: ScanFile[]): Promise<number> {
  * console.log(s.coldByUser[0], s.folders[0]);
  * ```
  *
+ * @throws {TypeError} when `scans` is not an array of strings (one scan
+ * alone too: give `["scan.csv"]`), or an option has another type
  * @throws {ScanInputError} when a scan names nothing readable
  * @throws {SpillFullError} when DuckDB's spill folder runs out of space
  * @throws {RangeError} when PWALK_NAMES_TIMEOUT is set to no number of seconds (names resolved)
@@ -510,6 +513,7 @@ export async function summarize(
   options: SummaryOptions = {},
 ): Promise<Summary> {
   checkOptionNames("summarize", options, SUMMARY_OPTIONS);
+  checkScanList("scans", scans);
   const top = checkInt("top", options.top ?? 10, 1, 1_000_000);
   const depth = checkInt("depth", options.depth ?? 2, 0, 10_000);
   if (options.names !== false) namesTimeout(); // a bad PWALK_NAMES_TIMEOUT: refused before the work
