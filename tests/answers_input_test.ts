@@ -1364,3 +1364,62 @@ Deno.test("summarize, diff, convert: a scan list that is a string (one scan alon
   // an array of one still reads
   assertEquals((await summarize([scan], { names: false })).scans, [scan]);
 });
+
+Deno.test("summarize, diff, convert: DuckDB's options and names checked before any work, with pwalk's messages (audit)", async () => {
+  await using tmp = await tempDir();
+  const scan = `${tmp.path}/o1.csv`;
+  await Deno.copyFile(`${REPO}/tests/fixtures/example-small.csv`, scan);
+  const out = `${tmp.path}/c.parquet`;
+  const cases: [Record<string, unknown>, typeof TypeError, string][] = [
+    [{ threads: 0 }, RangeError, "pwalk: threads must be an integer from 1 to 1024, got 0"],
+    [
+      { threads: "2" },
+      TypeError,
+      'pwalk: threads must be an integer from 1 to 1024, got "2" (a string)',
+    ],
+    [
+      { memoryLimit: "lots" },
+      RangeError,
+      'pwalk: memoryLimit must be a size such as "4GB", got "lots"',
+    ],
+    [
+      { memoryLimit: 4e9 },
+      TypeError,
+      'pwalk: memoryLimit must be a size such as "4GB", got 4000000000 (a number)',
+    ],
+    [
+      { tempDirectory: 1 },
+      TypeError,
+      "pwalk: tempDirectory must be a folder's path, got 1 (a number)",
+    ],
+    [{ onStage: "x" }, TypeError, 'pwalk: onStage must be a function, got "x" (a string)'],
+  ];
+  let stages = 0;
+  const onStage = () => void stages++;
+  for (const [opts, type, msg] of cases) {
+    for (
+      const call of [
+        () => summarize([scan], { onStage, ...opts }),
+        () => diff([scan], [scan], { onStage, ...opts }),
+        () => convert([scan], out, { onStage, ...opts }),
+      ]
+    ) {
+      const e = await assertRejects(call, type);
+      assertEquals(e.message, msg);
+    }
+  }
+  for (
+    const call of [
+      () => summarize([scan], { names: "false" as never }),
+      () => diff([scan], [scan], { names: "false" as never }),
+    ]
+  ) {
+    const e = await assertRejects(call, TypeError);
+    assertEquals(e.message, 'pwalk: names must be true or false, got "false" (a string)');
+  }
+  assertEquals(stages, 0, "work began");
+  assert(!existsSync(out));
+  // sizes DuckDB reads, and a thread count, still work
+  const s = await summarize([scan], { names: false, threads: 1, memoryLimit: "512MiB" });
+  assert(s.totals.entries > 0);
+});

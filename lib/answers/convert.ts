@@ -20,6 +20,7 @@
  * @module
  */
 import {
+  checkEngineOptions,
   Engine,
   ENGINE_OPTIONS,
   type EngineOptions,
@@ -240,6 +241,7 @@ export async function convert(
   options: ConvertOptions = {},
 ): Promise<ConvertSummary> {
   checkOptionNames("convert", options, CONVERT_OPTIONS);
+  checkEngineOptions(options);
   checkScanList("inputs", inputs);
   if (!CONVERT_OUTPUT.test(output)) {
     throw new RangeError(

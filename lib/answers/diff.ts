@@ -6,11 +6,17 @@
  * @module
  */
 import type { Engine, EngineOptions, StageOptions } from "./duck.ts";
-import { ENGINE_OPTIONS, num, tellStage } from "./duck.ts";
+import { checkEngineOptions, ENGINE_OPTIONS, num, tellStage } from "./duck.ts";
 import { checkScanList, openLoaded, resolveScans } from "./scan.ts";
 import { type Amount, CARRIER_KEY, folderTotals, loadForAnswers } from "./summary.ts";
 import { lookupNames, namesTimeout } from "./names.ts";
-import { checkInt, checkOptionNames, type OptionNames } from "../options.ts";
+import {
+  checkBool,
+  checkFunctions,
+  checkInt,
+  checkOptionNames,
+  type OptionNames,
+} from "../options.ts";
 import { count as counted } from "../digits.ts";
 
 /** The names of {@link DiffOptions} (any other: a TypeError). */
@@ -503,6 +509,9 @@ export async function diff(
   options: DiffOptions = {},
 ): Promise<Diff> {
   checkOptionNames("diff", options, DIFF_OPTIONS);
+  checkEngineOptions(options);
+  checkBool("names", options.names);
+  checkFunctions(options, ["onNamesTimeout"]);
   checkScanList("oldScans", oldScans);
   checkScanList("newScans", newScans);
   const top = checkInt("top", options.top ?? 10, 1, 1_000_000);

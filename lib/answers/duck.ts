@@ -15,7 +15,7 @@
 import { removeOnInterrupt } from "../interrupt.ts";
 import { untrustedAncestor } from "../trust.ts";
 import { aliveHere } from "../outfile.ts";
-import type { OptionNames } from "../options.ts";
+import { checkFunctions, checkInt, type OptionNames, typed } from "../options.ts";
 
 /** The pinned DuckDB client (deno.json maps "@duckdb/node-api" to the same version). */
 export const DUCKDB_SPECIFIER = "npm:@duckdb/node-api@1.5.6-r.1";
@@ -29,10 +29,36 @@ export const ENGINE_OPTIONS: OptionNames<EngineOptions & StageOptions> = {
   onStage: true,
 };
 
+/**
+ * The options of a DuckDB session (and `onStage`) checked before any work,
+ * with pwalk's messages (DuckDB would say "Failed to set config" of a
+ * memoryLimit it cannot read; threads 0 would be dropped silently):
+ * threads an integer from 1 to 1024, memoryLimit a size such as "4GB"
+ * (a number, then KB, MB, GB or TB, or KiB...TiB), tempDirectory a
+ * non-empty string, the callbacks functions.
+ */
+export function checkEngineOptions(o: EngineOptions & StageOptions): void {
+  if (o.threads !== undefined) checkInt("threads", o.threads, 1, 1024);
+  const m: unknown = o.memoryLimit;
+  if (m !== undefined && typeof m !== "string") {
+    throw new TypeError(`pwalk: memoryLimit must be a size such as "4GB", got ${typed(m)}`);
+  }
+  if (m !== undefined && !/^\d+(\.\d+)?\s*[KMGT]i?B$/i.test(m)) {
+    throw new RangeError(
+      `pwalk: memoryLimit must be a size such as "4GB", got ${JSON.stringify(m)}`,
+    );
+  }
+  const t: unknown = o.tempDirectory;
+  if (t !== undefined && (typeof t !== "string" || t === "")) {
+    throw new TypeError(`pwalk: tempDirectory must be a folder's path, got ${typed(t)}`);
+  }
+  checkFunctions(o, ["onLeftoverRemoved", "onStage"]);
+}
+
 /** Options of a DuckDB session. */
 export interface EngineOptions {
   /**
-   * DuckDB's memory_limit, e.g. "2GB". Default: 25% of RAM (or of the
+   * DuckDB's memory_limit, e.g. "2GB" (a number, then KB, MB, GB or TB, or KiB...TiB). Default: 25% of RAM (or of the
    * process's cgroup memory limit when smaller), at least 256 MiB (but at
    * most half of a smaller limit), at most 8 GiB.
    */
@@ -43,7 +69,7 @@ export interface EngineOptions {
    * {@link spillParent}).
    */
   tempDirectory?: string;
-  /** DuckDB worker threads. Default: DuckDB's (one per CPU). */
+  /** DuckDB worker threads, 1 to 1024. Default: DuckDB's (one per CPU). */
   threads?: number;
   /**
    * Told each temporary of a run on this host that was killed before its
@@ -422,6 +448,7 @@ export class Engine {
 
   /** Start a session. */
   static async open(o: EngineOptions = {}): Promise<Engine> {
+    checkEngineOptions(o);
     const dir = spillParent(o);
     const { DuckDBInstance } = await loadDuckDB();
     for (const p of await removeDeadSpills(dir)) o.onLeftoverRemoved?.(p);

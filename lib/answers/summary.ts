@@ -8,7 +8,7 @@
  * @module
  */
 import type { Engine, EngineOptions, StageOptions } from "./duck.ts";
-import { ENGINE_OPTIONS, lit, num, tellStage } from "./duck.ts";
+import { checkEngineOptions, ENGINE_OPTIONS, lit, num, tellStage } from "./duck.ts";
 import {
   checkOneScan,
   checkScanList,
@@ -20,7 +20,13 @@ import {
   type ScanFile,
 } from "./scan.ts";
 import { lookupNames, namesTimeout } from "./names.ts";
-import { checkInt, checkOptionNames, type OptionNames } from "../options.ts";
+import {
+  checkBool,
+  checkFunctions,
+  checkInt,
+  checkOptionNames,
+  type OptionNames,
+} from "../options.ts";
 
 /** The names of {@link SummaryOptions} (any other: a TypeError). */
 export const SUMMARY_OPTIONS: OptionNames<SummaryOptions> = {
@@ -513,6 +519,9 @@ export async function summarize(
   options: SummaryOptions = {},
 ): Promise<Summary> {
   checkOptionNames("summarize", options, SUMMARY_OPTIONS);
+  checkEngineOptions(options);
+  checkBool("names", options.names);
+  checkFunctions(options, ["onNamesTimeout"]);
   checkScanList("scans", scans);
   const top = checkInt("top", options.top ?? 10, 1, 1_000_000);
   const depth = checkInt("depth", options.depth ?? 2, 0, 10_000);
