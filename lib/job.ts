@@ -143,7 +143,7 @@ export interface RunOptions {
   signal?: AbortSignal;
   /**
    * Called about every `progressIntervalMs` while the job runs, and once at
-   * the end (cancelled too). If it throws, the job is cancelled and its
+   * the end, done or cancelled (not when the job fails). If it throws, the job is cancelled and its
    * promise rejects with what it threw (a report's partial output removed).
    * The call at the end comes once the job has ended and a report's output
    * is in place: a throw from it rejects too, and that output stays (as

@@ -85,7 +85,9 @@ export interface CommonOptions {
   signal?: AbortSignal;
   /**
    * Called about every `progressIntervalMs` while the job runs, and once at
-   * the end (cancelled too). If it throws, the job is cancelled and rejects
+   * the end when the job ends, done or cancelled; a job that fails (a
+   * fatal error: a root that does not exist, an output that cannot be
+   * written or whose disk fills up) rejects without that last call. If it throws, the job is cancelled and rejects
    * with what it threw (a report's partial output removed). The call at
    * the end comes once the job has ended and a report's output is in
    * place: a throw from it rejects too, and that output stays (as does one

@@ -11,6 +11,14 @@
  */
 import { assert, assertEquals, assertNotEquals, assertRejects } from "@std/assert";
 import { report } from "../mod.ts";
+
+const existsFull = () => {
+  try {
+    return Deno.statSync("/dev/full").isCharDevice === true;
+  } catch {
+    return false;
+  }
+};
 import { key, parsePwalk, type PwalkRow } from "./helpers/csv.ts";
 import { assertRowsMatch } from "./helpers/compare.ts";
 import { referenceReport, type RefOptions, settledReference } from "./helpers/reference.ts";
@@ -594,4 +602,37 @@ Deno.test("skipFds and skipPaths: a string or items of another type is a TypeErr
     assertEquals(e.message, msg);
     await assertRejects(() => Deno.lstat(out), Deno.errors.NotFound);
   }
+});
+
+Deno.test({
+  ignore: !existsFull(),
+  name:
+    "report(): a job that fails (root missing, output /dev/full) rejects without the call at the end, as onProgress's doc says (audit)",
+  async fn() {
+    await using tmp = await tempDir("pwalk-progress-");
+    const root = `${tmp.path}/tree`;
+    await mktree(root, 50, 2);
+    // deno-lint-ignore no-explicit-any
+    const runs: [string, string, new (...a: any[]) => Error][] = [
+      [`${tmp.path}/missing`, `${tmp.path}/out.csv`, Deno.errors.NotFound],
+      [root, "/dev/full", Error],
+    ];
+    for (const [r, output, type] of runs) {
+      let calls = 0;
+      await assertRejects(
+        () => report(r, { output, progressIntervalMs: Infinity, onProgress: () => void calls++ }),
+        type,
+      );
+      assertEquals(calls, 0, `${r} -> ${output}`);
+    }
+    // done: the one call at the end
+    let calls = 0;
+    await report(root, {
+      output: `${tmp.path}/ok.csv`,
+      progressIntervalMs: Infinity,
+      onProgress: () => void calls++,
+    });
+    assertEquals(calls, 1);
+    closeLibc();
+  },
 });
