@@ -8,7 +8,16 @@
  * width, never an empty line where the clock fits.
  */
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import { duration, formatProgress, formatStage, middle, StatusLine } from "../lib/cli/progress.ts";
+import {
+  duration,
+  formatProgress,
+  formatStage,
+  middle,
+  ProgressLine,
+  StatusLine,
+  terminalColumns,
+} from "../lib/cli/progress.ts";
+import type { Progress } from "../lib/job.ts";
 import { columns } from "../lib/width.ts";
 import { PYTHON3, testNeeding } from "./helpers/system.ts";
 import { python } from "./helpers/tree.ts";
@@ -179,5 +188,72 @@ Deno.test("status line: drawn in place once started, cleared, and never again af
     assertEquals(written.length, n);
   } finally {
     Deno.stderr.writeSync = real;
+  }
+});
+
+Deno.test("progress line: a terminal that tells 0 columns (script with no terminal above) takes $COLUMNS when valid, else 80 (audit)", () => {
+  const realSize = Deno.consoleSize;
+  const before = Deno.env.get("COLUMNS");
+  try {
+    Deno.consoleSize = () => ({ columns: 0, rows: 0 });
+    for (
+      const [env, want] of [
+        ["40", 40],
+        ["137", 137],
+        [" 50 ", 50],
+        ["0", 80],
+        ["x", 80],
+        ["-3", 80],
+        ["", 80],
+        [undefined, 80],
+      ] as const
+    ) {
+      if (env === undefined) Deno.env.delete("COLUMNS");
+      else Deno.env.set("COLUMNS", env);
+      assertEquals(terminalColumns(), want, `COLUMNS=${env}`);
+    }
+    // the redrawn line fits in them (one column short)
+    Deno.env.set("COLUMNS", "40");
+    const written: string[] = [];
+    const realWrite = Deno.stderr.writeSync;
+    Deno.stderr.writeSync = (b: Uint8Array) => {
+      written.push(new TextDecoder().decode(b));
+      return b.length;
+    };
+    try {
+      new ProgressLine(true).update({
+        entries: 123456789,
+        folders: 4567,
+        bytes: 98765432101,
+        allocatedBytes: 98765432101,
+        current: "/data/some/folder/with/a/long/name",
+        errors: 12,
+        elapsedMs: 3_723_000,
+        rate: 45678,
+        outputBytes: 123456789,
+        outputWriting: 0,
+        changes: 0,
+      } as Progress);
+    } finally {
+      Deno.stderr.writeSync = realWrite;
+    }
+    assertEquals(written.length, 1);
+    const w = written[0];
+    assert(w.startsWith("\r") && w.endsWith("\x1b[K"), JSON.stringify(w));
+    const text = w.slice(1, -3);
+    assert(text.length > 0 && columns(text) <= 39, JSON.stringify(text));
+    // a size the terminal tells wins over $COLUMNS
+    Deno.consoleSize = () => ({ columns: 120, rows: 30 });
+    Deno.env.set("COLUMNS", "40");
+    assertEquals(terminalColumns(), 120);
+    // none known at all (not a terminal): $COLUMNS too
+    Deno.consoleSize = () => {
+      throw new Deno.errors.NotConnected("not a terminal");
+    };
+    assertEquals(terminalColumns(), 40);
+  } finally {
+    Deno.consoleSize = realSize;
+    if (before === undefined) Deno.env.delete("COLUMNS");
+    else Deno.env.set("COLUMNS", before);
   }
 });

@@ -124,14 +124,25 @@ const enc = new TextEncoder();
 
 /**
  * The terminal's width in columns, read at each draw (a resized pane is
- * followed): 80 when unknown, or when it tells 0 (some CI pseudo-terminals).
+ * followed); when it tells 0 (`script` with no terminal above it, some CI
+ * pseudo-terminals) or none, $COLUMNS when it is a whole number of columns
+ * (1 to 10000), else 80.
  */
-function terminalColumns(): number {
+export function terminalColumns(): number {
   try {
-    return Deno.consoleSize().columns || 80;
+    const cols = Deno.consoleSize().columns;
+    if (cols > 0) return cols;
   } catch {
-    return 80; // no size known
+    // no size known
   }
+  let env: string | undefined;
+  try {
+    env = Deno.env.get("COLUMNS");
+  } catch {
+    // no --allow-env
+  }
+  const n = env !== undefined && /^\d{1,5}$/.test(env.trim()) ? Number(env.trim()) : 0;
+  return n >= 1 && n <= 10_000 ? n : 80;
 }
 
 /** Whether this process has the foreground of stderr's terminal (true when unknown). */
