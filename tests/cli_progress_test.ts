@@ -19,7 +19,9 @@ import {
 } from "../lib/cli/progress.ts";
 import type { Progress } from "../lib/job.ts";
 import { columns } from "../lib/width.ts";
-import { PYTHON3, testNeeding } from "./helpers/system.ts";
+import { PYTHON3, SCRIPT, testNeeding } from "./helpers/system.ts";
+import { CLI, run } from "./helpers/run.ts";
+import { tempDir } from "./helpers/temp.ts";
 import { python } from "./helpers/tree.ts";
 
 const WCWIDTH = `
@@ -256,4 +258,45 @@ Deno.test("progress line: a terminal that tells 0 columns (script with no termin
     if (before === undefined) Deno.env.delete("COLUMNS");
     else Deno.env.set("COLUMNS", before);
   }
+});
+
+testNeeding([SCRIPT], {
+  name:
+    "--progress with stdout on the same terminal: plain lines, never a line redrawn into the change lines or the CSV; stdout elsewhere: redrawn (audit)",
+  async fn() {
+    await using tmp = await tempDir("pwalk-progress-");
+    const root = `${tmp.path}/tree`;
+    await Deno.mkdir(root);
+    await Deno.chmod(root, 0o2770);
+    await Deno.chown(root, 0, 100);
+    for (let i = 0; i < 300; i++) {
+      const f = `${root}/f${i}`;
+      await Deno.writeTextFile(f, "x");
+      await Deno.chmod(f, 0o600);
+      await Deno.chown(f, 1001, 1001);
+    }
+    const q = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
+    const term = async (cmd: string) => {
+      const r = await run("script", ["-q", "-e", "-c", `stty cols 100; ${cmd}`, "/dev/null"]);
+      assertEquals(r.code, 0, r.stderr);
+      return r.text;
+    };
+    const pwalk = `${q(Deno.execPath())} run -A ${q(CLI)}`;
+    const REDRAW = "\x1b[K";
+    // repair's change lines and a report's CSV on the terminal stderr is on
+    const changes = await term(`${pwalk} repair --progress --threads 1 ${q(root)}`);
+    assert(!changes.includes(REDRAW), JSON.stringify(changes.slice(0, 400)));
+    const lines = changes.split(/\r?\n/).filter((l) => l.includes(`${root}/f`));
+    // every change line whole, each file's there
+    for (const l of lines) assert(l.startsWith(`would change: ${root}/f`), JSON.stringify(l));
+    assertEquals(new Set(lines.map((l) => l.split(": ")[1])).size, 300, changes.slice(0, 400));
+    const csv = await term(`${pwalk} --progress --threads 1 ${q(root)}`);
+    assert(!csv.includes(REDRAW), JSON.stringify(csv.slice(0, 400)));
+    assertEquals(csv.split(/\r?\n/).filter((l) => l.includes(`"${root}/f`)).length, 300);
+    // stdout to a file: the line is redrawn on the terminal, as before
+    const apart = await term(
+      `${pwalk} --progress --threads 1 -o ${q(`${tmp.path}/o.csv`)} ${q(root)}`,
+    );
+    assert(apart.includes(REDRAW), JSON.stringify(apart));
+  },
 });

@@ -853,8 +853,11 @@ export interface JobUi<T> {
 /**
  * The progress line of a run: `--progress=SECONDS` a plain line every
  * SECONDS; `--progress` a redrawn line on a terminal, else a plain line
- * every 60 s; by default a redrawn line when stderr is a terminal (and the
- * job's output is not going to that terminal too); `--no-progress` none.
+ * every 60 s; by default a redrawn line when stderr is a terminal;
+ * `--no-progress` none. When the job's output goes to a terminal too
+ * (stdout: a report's CSV, repair's change lines; `-o /dev/tty`), a line
+ * redrawn there would be mixed into it: then none by default, and plain
+ * lines every 60 s with `--progress`, which stay apart from the output's.
  */
 function progressLine(
   setting: boolean | number | undefined,
@@ -862,11 +865,10 @@ function progressLine(
   toTerminal?: boolean,
 ) {
   const tty = Deno.stderr.isTerminal();
+  const shared = !!toTerminal || (!!toStdout && Deno.stdout.isTerminal());
   if (typeof setting === "number") return new ProgressLine(false, setting * 1000);
-  if (setting === true) return new ProgressLine(tty, 60_000);
-  if (setting === undefined && tty && !toTerminal && !(toStdout && Deno.stdout.isTerminal())) {
-    return new ProgressLine(true);
-  }
+  if (setting === true) return new ProgressLine(tty && !shared, 60_000);
+  if (setting === undefined && tty && !shared) return new ProgressLine(true);
 }
 
 /**

@@ -101,7 +101,8 @@ Options:
                            ROOT: refused)
   --progress, --progress=SECONDS, --no-progress
                            as for pwalk report (default: redrawn when stderr
-                           is a terminal and stdout is not)
+                           is a terminal and stdout is not; --progress with
+                           stdout on a terminal: a plain line every 60 s)
   -h, --help               this help
 
 Output: one line per change on stdout (path: group 1001 -> 5000 (genome),

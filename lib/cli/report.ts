@@ -71,6 +71,8 @@ More:
                          an --exclude list)
   --progress             a progress line on stderr: redrawn on a terminal
                          (the default there), else a plain line every 60 s
+                         (also when the output goes to that terminal too:
+                         the lines stay apart)
   --progress=SECONDS     a plain progress line every SECONDS (for logs)
   --no-progress          no progress line (the default when stderr is not a
                          terminal). The summary line comes in any case
