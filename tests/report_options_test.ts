@@ -562,6 +562,57 @@ Deno.test("an option name no function knows (a typo) is a TypeError naming it, b
     await assertRejects(() => Deno.lstat(out), Deno.errors.NotFound, undefined, who);
     await assertRejects(() => Deno.lstat(`${out}.parquet`), Deno.errors.NotFound);
   }
+  // the shard functions
+  const plan = await api.planShards(root, { shards: 2 });
+  const shardCases: [string, () => Promise<unknown>, string][] = [
+    [
+      "planShards",
+      () => api.planShards(root, { shards: 2, shard: 1 } as never),
+      '"shard" (did you mean "shards"?)',
+    ],
+    [
+      "runShard",
+      () => api.runShard(plan, 0, { ouput: out } as never),
+      '"ouput" (did you mean "output"?)',
+    ],
+    [
+      "slurmScan",
+      () => api.slurmScan(root, { shards: 2, out: `${tmp.path}/s`, sbtach: [] } as never),
+      '"sbtach" (did you mean "sbatch"?)',
+    ],
+    [
+      "slurmScript",
+      () =>
+        Promise.resolve().then(() => api.slurmScript(plan, { dir: tmp.path, treads: 2 } as never)),
+      '"treads" (did you mean "threads"?)',
+    ],
+    [
+      "submitShards",
+      () => api.submitShards(tmp.path, [0], { dryrun: true } as never),
+      '"dryrun" (did you mean "dryRun"?)',
+    ],
+    [
+      "resumeScan",
+      () => api.resumeScan(tmp.path, { dryrun: true } as never),
+      '"dryrun" (did you mean "dryRun"?)',
+    ],
+    [
+      "scanStatus",
+      () => api.scanStatus(tmp.path, { verfy: true } as never),
+      '"verfy" (did you mean "verify"?)',
+    ],
+    [
+      "readScanCounts",
+      () => api.readScanCounts([scan], { maxFolder: 1 } as never),
+      '"maxFolder" (did you mean "maxFolders"?)',
+    ],
+  ];
+  for (const [who, call, what] of shardCases) {
+    const e = await assertRejects(call, TypeError);
+    assertEquals(e.message, `pwalk: ${who}: unknown option ${what}`);
+  }
+  await assertRejects(() => Deno.lstat(out), Deno.errors.NotFound);
+  await assertRejects(() => Deno.lstat(`${tmp.path}/s`), Deno.errors.NotFound);
   // null or an array for the options: a TypeError saying so, not a property read of null
   for (
     const [who, call] of [

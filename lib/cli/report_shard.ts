@@ -218,7 +218,19 @@ export async function run(args: string[]): Promise<number> {
     outputs: toStdout ? [] : [output!, recordPath(output!)],
     start: async (run) => {
       try {
-        return await runShard(plan, shard, { output, level, threads, printErrors: true, ...run });
+        // (the run's fields runShard takes: a shard's progress comes at the
+        // default interval, its parts are no --errors FILE's)
+        const { signal, onProgress, errorsCsvFd, clearLineBeforeErrors } = run;
+        return await runShard(plan, shard, {
+          output,
+          level,
+          threads,
+          printErrors: true,
+          signal,
+          onProgress,
+          errorsCsvFd,
+          clearLineBeforeErrors,
+        });
       } catch (e) {
         if (e instanceof PlanMismatchError || e instanceof ShardBusyError) {
           throw new Error(`pwalk: refused: ${e.message}`);

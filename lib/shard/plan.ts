@@ -18,7 +18,15 @@
 import denoJson from "../../deno.json" with { type: "json" };
 import { count as counted } from "../digits.ts";
 import { errnoText } from "../errno.ts";
-import { checkBools, checkInt, checkRootPath, excludeList, walkerSpelled } from "../options.ts";
+import {
+  checkBools,
+  checkInt,
+  checkOptionNames,
+  checkRootPath,
+  excludeList,
+  type OptionNames,
+  walkerSpelled,
+} from "../options.ts";
 import { besidePath, writeWhole } from "../outfile.ts";
 import { sha256Hex } from "../sha256.ts";
 import { type FolderId, folderId, listFolder } from "./list.ts";
@@ -32,6 +40,23 @@ import {
   pathOfJson,
 } from "./paths.ts";
 import { readScanCounts, type ScanCounts, scanFiles } from "./scan.ts";
+
+/** The names of {@link PlanOptions} (any other: a TypeError). */
+export const PLAN_OPTIONS: OptionNames<PlanOptions> = {
+  header: true,
+  noSnap: true,
+  pwalkDepth: true,
+  exclude: true,
+  oneFileSystem: true,
+  shards: true,
+  from: true,
+  minFolders: true,
+  maxListed: true,
+  concurrency: true,
+  signal: true,
+  onProgress: true,
+  onWarning: true,
+};
 
 /** The report options a plan fixes for all its shards (pwalk's). */
 export interface PlanReportOptions {
@@ -226,6 +251,12 @@ function ahead(a: Node, b: Node): boolean {
  * @throws {Deno.errors.NotADirectory} when the root is not a folder
  */
 export async function planShards(root: string, options: PlanOptions): Promise<ShardPlan> {
+  checkOptionNames("planShards", options, PLAN_OPTIONS);
+  return await planOf(root, options);
+}
+
+/** {@link planShards} without the check of its option names (slurmScan's hold more). */
+export async function planOf(root: string, options: PlanOptions): Promise<ShardPlan> {
   checkRootPath(root);
   // a plan fixes them for every shard: "false" must not be taken as on
   checkBools(options, ["header", "noSnap", "oneFileSystem"]);

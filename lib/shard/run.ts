@@ -13,7 +13,7 @@ import {
   stdoutName,
 } from "../report.ts";
 import type { Progress } from "../job.ts";
-import { checkInt, walkerSpelled } from "../options.ts";
+import { checkInt, checkOptionNames, type OptionNames, walkerSpelled } from "../options.ts";
 import { count } from "../digits.ts";
 import { ensureNative, native } from "../ffi.ts";
 import { besidePath, osErrorText, outputTarget, removeBeside } from "../outfile.ts";
@@ -32,6 +32,19 @@ import { lockShard, ShardBusyError } from "./lock.ts";
 export { ShardBusyError };
 
 export { recordPath };
+
+/** The names of {@link ShardRunOptions} (any other: a TypeError). */
+export const SHARD_RUN_OPTIONS: OptionNames<ShardRunOptions> = {
+  output: true,
+  level: true,
+  threads: true,
+  record: true,
+  printErrors: true,
+  clearLineBeforeErrors: true,
+  signal: true,
+  onProgress: true,
+  errorsCsvFd: true,
+};
 
 /** Options of {@link runShard}. */
 export interface ShardRunOptions {
@@ -424,6 +437,7 @@ export async function runShard(
   shard: number,
   options: ShardRunOptions = {},
 ): Promise<ShardSummary> {
+  checkOptionNames("runShard", options, SHARD_RUN_OPTIONS);
   checkInt("shard", shard, 0, plan.shards - 1);
   if (plan.format !== "pwalk-shard-plan") throw new PlanError("not a pwalk shard plan");
   const rootDev = await checkPlanRoot(plan);

@@ -16,6 +16,7 @@
 import { byteKey } from "./paths.ts";
 import { count } from "../digits.ts";
 import { decompressedStream } from "../decompress.ts";
+import { checkOptionNames, type OptionNames } from "../options.ts";
 import { compressionOf } from "../report.ts";
 
 /** Recursive row counts of a previous scan, by path relative to its root. */
@@ -37,6 +38,12 @@ export interface ScanCounts {
   /** Files read. */
   readonly files: string[];
 }
+
+/** The names of {@link ScanCountOptions} (any other: a TypeError). */
+export const SCAN_COUNT_OPTIONS: OptionNames<ScanCountOptions> = {
+  maxFolders: true,
+  maxLevels: true,
+};
 
 /** Options of {@link readScanCounts}. */
 export interface ScanCountOptions {
@@ -152,6 +159,7 @@ export async function readScanCounts(
   files: string[],
   options: ScanCountOptions = {},
 ): Promise<ScanCounts> {
+  checkOptionNames("readScanCounts", options, SCAN_COUNT_OPTIONS);
   const maxFolders = options.maxFolders ?? 2_000_000;
   let maxLevel = options.maxLevels ?? 32;
   // levels[k]: folders k levels below the root, by relative path key

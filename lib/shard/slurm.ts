@@ -12,8 +12,9 @@
 import denoJson from "../../deno.json" with { type: "json" };
 import { count } from "../digits.ts";
 import {
+  PLAN_OPTIONS,
+  planOf,
   type PlanOptions,
-  planShards,
   planText,
   readPlan,
   type ShardPlan,
@@ -24,6 +25,7 @@ import { leftoversText, scanLeftovers, scanStatus } from "./status.ts";
 import { jobName, readSubmissions } from "./squeue.ts";
 import { lockScanFolder, lockShard, ShardBusyError, type ShardLock } from "./lock.ts";
 import { shellQuote } from "../shell.ts";
+import { checkOptionNames, type OptionNames } from "../options.ts";
 
 export { shellQuote };
 
@@ -68,6 +70,23 @@ export function arrayList(indexes: number[]): string {
   }
   return out.join(",");
 }
+
+/** The names of {@link ScriptOptions} (any other: a TypeError). */
+export const SCRIPT_OPTIONS: OptionNames<ScriptOptions> = {
+  dir: true,
+  threads: true,
+  level: true,
+  sbatch: true,
+  command: true,
+  maxRunning: true,
+};
+
+/** The names of {@link SubmitOptions} (any other: a TypeError). */
+export const SUBMIT_OPTIONS: OptionNames<SubmitOptions> = {
+  sbatch: true,
+  maxRunning: true,
+  dryRun: true,
+};
 
 /** Options of {@link slurmScript}. */
 export interface ScriptOptions {
@@ -185,6 +204,12 @@ const CONTROL = /[\x00-\x1f\x7f]/g;
  * ```
  */
 export function slurmScript(plan: ShardPlan, o: ScriptOptions): string {
+  checkOptionNames("slurmScript", o, SCRIPT_OPTIONS);
+  return scriptOf(plan, o);
+}
+
+/** {@link slurmScript} without the check of its option names (slurmScan's hold more). */
+function scriptOf(plan: ShardPlan, o: ScriptOptions): string {
   const q = shellQuote;
   checkSbatch(o.sbatch ?? []);
   const cmd = o.command ?? pwalkCommand();
@@ -309,6 +334,7 @@ export async function submitShards(
   shards: number[],
   o: SubmitOptions = {},
 ): Promise<Submitted> {
+  checkOptionNames("submitShards", o, SUBMIT_OPTIONS);
   checkSbatch(o.sbatch ?? []);
   const array = arrayList(shards);
   const limit = o.maxRunning ? `%${o.maxRunning}` : "";
@@ -396,6 +422,18 @@ export interface SlurmScanOptions extends PlanOptions, Omit<ScriptOptions, "dir"
   dryRun?: boolean;
 }
 
+/** The names of {@link SlurmScanOptions} (any other: a TypeError). */
+export const SLURM_SCAN_OPTIONS: OptionNames<SlurmScanOptions> = {
+  ...PLAN_OPTIONS,
+  out: true,
+  maxRunning: true,
+  dryRun: true,
+  threads: true,
+  level: true,
+  sbatch: true,
+  command: true,
+};
+
 /** What {@link slurmScan} did. */
 export interface SlurmScan extends Submitted {
   /** The plan written to DIR/plan.json. */
@@ -468,6 +506,7 @@ async function checkLogFolders(dir: string): Promise<void> {
  * ```
  */
 export async function slurmScan(root: string, options: SlurmScanOptions): Promise<SlurmScan> {
+  checkOptionNames("slurmScan", options, SLURM_SCAN_OPTIONS);
   checkSbatch(options.sbatch ?? []); // before the (long) planning
   const dir = absolutePath(options.out);
   // The script's `#SBATCH --output="DIR/logs/%A_%a.out"`: sbatch reads a
@@ -498,7 +537,7 @@ export async function slurmScan(root: string, options: SlurmScanOptions): Promis
   if (await folderInside(dir, root)) throw new ScanFolderError(insideRootText(dir, root));
   // the tasks' logs go there: refused before the (long) planning
   await checkLogFolders(dir);
-  const plan = await planShards(root, options);
+  const plan = await planOf(root, options);
   // the folders this run makes (as mkdir -p), deepest first: removed again,
   // when empty, if nothing is submitted
   const there = async (p: string) => !!(await Deno.lstat(p).catch(() => null));
@@ -534,7 +573,7 @@ export async function slurmScan(root: string, options: SlurmScanOptions): Promis
           "(--resume) or choose another folder",
       );
     }
-    script = slurmScript(plan, { ...options, dir });
+    script = scriptOf(plan, { ...options, dir });
     // replaced whole, never written through a link (writePlan, as -o, would)
     wrote.push(`${dir}/plan.json`);
     await writeAtomic(`${dir}/plan.json`, planText(plan));
@@ -693,6 +732,7 @@ export async function resumeScan(
   out: string,
   o: SubmitOptions = {},
 ): Promise<Submitted & { plan: ShardPlan; busy: string[] }> {
+  checkOptionNames("resumeScan", o, SUBMIT_OPTIONS);
   checkSbatch(o.sbatch ?? []);
   const dir = absolutePath(out);
   const plan = await readPlan(`${dir}/plan.json`);
@@ -714,6 +754,7 @@ async function resumeLocked(
   plan: ShardPlan,
   o: SubmitOptions,
 ): Promise<Submitted & { plan: ShardPlan; busy: string[] }> {
+  checkOptionNames("resumeScan", o, SUBMIT_OPTIONS);
   const st = await scanStatus(dir, { squeue: true });
   // Without squeue's answer a running shard looks unfinished: resubmitting
   // it, and removing its temporary output, would break it.

@@ -18,6 +18,7 @@ import { jobName, queuedTasks, readSubmissions } from "./squeue.ts";
 import { lockHolder } from "./lock.ts";
 import { aliveHere } from "../outfile.ts";
 import { count, groupDigits } from "../digits.ts";
+import { checkOptionNames, type OptionNames } from "../options.ts";
 
 /** What became of one shard. */
 export type ShardState = "done" | "pending" | "running" | "incomplete" | "failed" | "missing";
@@ -77,6 +78,12 @@ export interface ScanStatus {
    */
   strays: string[];
 }
+
+/** The names of {@link StatusOptions} (any other: a TypeError). */
+export const STATUS_OPTIONS: OptionNames<StatusOptions> = {
+  verify: true,
+  squeue: true,
+};
 
 /** Options of {@link scanStatus}. */
 export interface StatusOptions {
@@ -219,6 +226,7 @@ export function leftoversText(dir: string, names: string[]): string {
  * ```
  */
 export async function scanStatus(dir: string, options: StatusOptions = {}): Promise<ScanStatus> {
+  checkOptionNames("scanStatus", options, STATUS_OPTIONS);
   dir = dir.length > 1 ? dir.replace(/\/+$/, "") : dir;
   const plan = await readPlan(`${dir}/plan.json`);
   const shards: ShardStatus[] = Array.from({ length: plan.shards }, (_, shard) => ({
