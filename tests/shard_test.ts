@@ -1504,9 +1504,9 @@ async function twoShardScan(tmp: string) {
   return { root, dir, plan, out, record };
 }
 
-Deno.test("a shard's --errors is neither its output, its record, its lock file nor its plan", async () => {
+Deno.test("a shard's --errors is neither its output, its record, its lock file, its plan nor inside ROOT", async () => {
   await using tmp = await tempDir();
-  const { dir, plan, out, record } = await twoShardScan(tmp.path);
+  const { root, dir, plan, out, record } = await twoShardScan(tmp.path);
   const shard = (
     errors: string,
     o = out,
@@ -1571,6 +1571,21 @@ Deno.test("a shard's --errors is neither its output, its record, its lock file n
     await Deno.readFile(`${tmp.path}/rel.json`),
     await Deno.readFile(`${tmp.path}/rel.orig`),
   );
+  // inside ROOT, where another shard would list it (a plain report leaves
+  // its own out), through a link to ROOT too; ROOT stays as it was
+  const before = [...Deno.readDirSync(root)].map((e) => e.name).sort();
+  await Deno.symlink(root, `${tmp.path}/via`);
+  for (const errors of [`${root}/errs.csv`, `${tmp.path}/via/errs.csv`]) {
+    const inside = await cli(shard(errors, fresh));
+    assertEquals(inside.code, 2, inside.stderr);
+    assertEquals(
+      inside.stderr,
+      `pwalk: --errors ${errors} is inside ${root}: the shards would list each other's outputs; ` +
+        "choose a folder outside it\n",
+    );
+    assert(!existsSync(fresh), "nothing written");
+  }
+  assertEquals([...Deno.readDirSync(root)].map((e) => e.name).sort(), before);
   // the shards' folder is whole: status checks every output's SHA-256
   const st = await cli(["status", "--verify", dir]);
   assertEquals(st.code, 0, st.text + st.stderr);

@@ -61,7 +61,8 @@ Options:
                          cold disk)
   --progress[=SECONDS], --no-progress, --errors FILE: as for pwalk report
                          (--errors neither FILE, its record, its lock
-                         file nor PLAN)
+                         file nor PLAN, nor inside ROOT: the other shards
+                         would list it)
   -h, --help             this help
 
 The report options (--header, --NoSnap, --depth, --exclude, -x) are the
@@ -160,6 +161,10 @@ export async function run(args: string[]): Promise<number> {
     throw new UsageError(`--plan ${planPath}: ${(e as Error).message}`);
   }
   const shard = intArg("shard", f.shard, 0, plan.shards - 1)!;
+  const root = plan.root.path;
+  const reached = root.startsWith("/") ? root : `${plan.cwd}/${root}`;
+  /** Is `path`'s folder inside ROOT? (A ROOT not there now: no; the run says so.) */
+  const insideRoot = (path: string) => folderInside(folderOf(path), reached).catch(() => false);
   // -o the plan itself, a device or FIFO (a shard's parts are joined into
   // a file, recorded), or a file the caller could not write: refused now;
   // a link there is replaced, never written through (runShard)
@@ -176,14 +181,13 @@ export async function run(args: string[]): Promise<number> {
     if (why) throw new UsageError(why);
     // inside ROOT, the other shards would list this one's output (and its
     // temporaries, its record), as pwalk plan -o and pwalk slurm refuse
-    const root = plan.root.path;
-    const reached = root.startsWith("/") ? root : `${plan.cwd}/${root}`;
-    // (a ROOT not there now: the run says so)
-    if (await folderInside(folderOf(output), reached).catch(() => false)) {
-      throw new UsageError(insideRootText(`-o ${output}`, root));
-    }
+    if (await insideRoot(output)) throw new UsageError(insideRootText(`-o ${output}`, root));
   }
   let errors = errorsArg(f);
+  // so would they list its errors file
+  if (errors !== undefined && errors !== "-" && await insideRoot(errors)) {
+    throw new UsageError(insideRootText(`--errors ${errors}`, root));
+  }
   // --errors FILE is neither the shard's output, its record nor its lock
   // file (taken and removed by the run, and by the next one) (nor, told by
   // runJob, the plan it reads)
