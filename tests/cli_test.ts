@@ -702,6 +702,28 @@ testNeeding([SETPRIV], {
       ["nothing changed since", () => build(), 0],
       ["build.zig changed", async () => (touch("build.zig"), await build()), 1],
       ["tools/zig.sh changed", async () => (touch("tools/zig.sh"), await build()), 1],
+      [
+        // (cp -a, tar x, a clock behind: new content under an old time)
+        "a native source's content changed, its time an hour back",
+        async () => {
+          const f = `${co}/native/dir.c`;
+          await Deno.writeTextFile(f, "/* changed */\n", { append: true });
+          Deno.utimeSync(f, hourAgo, hourAgo);
+          return await build();
+        },
+        1,
+      ],
+      ["nothing changed since that", () => build(), 0],
+      [
+        "a file added to native/, both times an hour back",
+        async () => {
+          await Deno.writeTextFile(`${co}/native/new.h`, "/* new */\n");
+          Deno.utimeSync(`${co}/native/new.h`, hourAgo, hourAgo);
+          Deno.utimeSync(`${co}/native`, hourAgo, hourAgo);
+          return await build();
+        },
+        1,
+      ],
       ["another PWALK_OPTIMIZE", () => build({ PWALK_OPTIMIZE: "Debug" }), 1],
       ["back to the default", () => build(), 1],
       ["arguments", () => build({}, ["-Dtarget=native"]), 1],

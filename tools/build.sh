@@ -16,15 +16,28 @@ cd "$here"
 zstd_lib=.tools/zstd/node_modules/zstd-napi/deps/zstd/lib
 deflate_dir=.tools/libdeflate/libdeflate-sys-$LIBDEFLATE_SYS_VERSION/libdeflate
 
+sha256() {
+  if command -v sha256sum >/dev/null 2>&1; then sha256sum "$@" | cut -d' ' -f1
+  else shasum -a 256 "$@" | cut -d' ' -f1; fi
+}
+
 # Up to date: a build without arguments (zig-out/lib, for the host) leaves
-# zig-out/.pwalk-build, made when it started and naming its -Doptimize;
-# when no input (native/, build.zig, these scripts, the fetched sources) has
-# changed since, zig is not run: `deno task report` (which builds first)
-# works for a user who cannot write the checkout, where zig would write
-# .zig-cache/. Anything else builds: arguments, another PWALK_OPTIMIZE, no
-# stamp or library, an input newer than the stamp, or one find cannot read.
+# zig-out/.pwalk-build, made when it started, naming its -Doptimize and the
+# SHA-256 of the project's own inputs (native/, build.zig, these scripts:
+# their names and contents); when that is the same now and no input (the
+# fetched sources too) is newer than the stamp, zig is not run: `deno task
+# report` (which builds first) works for a user who cannot write the
+# checkout, where zig would write .zig-cache/. Anything else builds:
+# arguments, another PWALK_OPTIMIZE, no stamp or library, an input changed
+# (by its time, or by its content under an older time: cp -a, tar x, an
+# NFS client whose clock is behind), or one find cannot read.
 stamp=zig-out/.pwalk-build
-config="optimize=${PWALK_OPTIMIZE:-ReleaseFast}"
+own_inputs() {
+  find native build.zig tools/build.sh tools/zig.sh -type f | LC_ALL=C sort | while IFS= read -r f; do
+    printf '%s %s\n' "$(sha256 "$f")" "$f"
+  done | sha256 -
+}
+config="optimize=${PWALK_OPTIMIZE:-ReleaseFast} inputs=$(own_inputs)"
 case "$(uname -s)" in Darwin) lib=zig-out/lib/libpwalk.dylib ;; *) lib=zig-out/lib/libpwalk.so ;; esac
 if [ $# -eq 0 ] && [ -f "$lib" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$config" ] &&
   [ -f "$zstd_lib/zstd.h" ] && [ -f "$deflate_dir/libdeflate.h" ]; then
@@ -47,11 +60,6 @@ if [ ! -f "$zstd_lib/zstd.h" ]; then
   npm install --silent --prefix .tools/zstd --no-save --ignore-scripts --no-audit --no-fund \
     "zstd-napi@$ZSTD_NAPI_VERSION" >&2
 fi
-
-sha256() {
-  if command -v sha256sum >/dev/null 2>&1; then sha256sum "$1" | cut -d' ' -f1
-  else shasum -a 256 "$1" | cut -d' ' -f1; fi
-}
 
 if [ ! -f "$deflate_dir/libdeflate.h" ]; then
   echo "pwalk: fetching libdeflate sources (crates.io libdeflate-sys@$LIBDEFLATE_SYS_VERSION) into .tools/libdeflate" >&2
