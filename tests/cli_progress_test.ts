@@ -300,3 +300,35 @@ testNeeding([SCRIPT], {
     assert(apart.includes(REDRAW), JSON.stringify(apart));
   },
 });
+
+testNeeding([PYTHON3], {
+  name:
+    "progress line: a line separator, a bidi control or an invisible character in a name shows as '?', as Python's unicodedata classes it",
+  async fn() {
+    const names = [
+      "a\u2028b",
+      "a\u2029b",
+      "a\u202etxt.exe",
+      "a\u200bb",
+      "a\u200db",
+      "\ufeffab",
+      "a\u2060b",
+      "a\u00adb",
+      "a\u{e0041}b",
+      "a\nb\u009b",
+      "é€日本",
+    ];
+    // the reference: Unicode's category from Python, not the library's regex
+    const want = JSON.parse(
+      await python(
+        `import json, sys, unicodedata
+def shown(s):
+    return "".join("?" if ord(c) < 0x20 or 0x7f <= ord(c) <= 0x9f or c in "\\u2028\\u2029"
+                   or unicodedata.category(c) == "Cf" else c for c in s)
+print(json.dumps([shown(s) for s in json.loads(sys.argv[1])]))`,
+        JSON.stringify(names),
+      ),
+    );
+    assertEquals(names.map((n) => middle(n, Infinity)), want);
+  },
+});

@@ -47,14 +47,19 @@ export function duration(ms: number): string {
 
 /**
  * `s` in at most `max` columns, shortened in the middle with "…"; control
- * characters (a newline in a name) become "?" so that it stays one line:
+ * characters (a newline in a name), U+2028, U+2029 and format characters
+ * (U+202E, U+200B, ...) become "?" so that it stays one line and shows
+ * what is there:
  * `middle("/data/projects/genome/raw", 16)` is "/data/pr…ome/raw".
  */
 export function middle(s: string, max: number): string {
-  // control characters (C0, DEL, C1) and bidirectional overrides, which a
-  // terminal would act on, become "?"
+  // control characters (C0, DEL, C1), which a terminal would act on, the
+  // line and paragraph separators U+2028, U+2029 (a line break to some
+  // terminals) and the format characters (Unicode's Cf: bidirectional
+  // controls, zero-width characters, the BOM), the set summary escapes
+  // (lib/answers/text.ts visible), become "?"
   // deno-lint-ignore no-control-regex
-  s = s.replace(/[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g, "?");
+  s = s.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029\p{Cf}]/gu, "?");
   const chars = [...s];
   if (columns(s) <= max) return chars.join("");
   if (max < 1) return "";
