@@ -96,14 +96,22 @@ static size_t utf8_seq(const unsigned char *p, size_t left) {
 }
 
 /* The code point of the valid n-byte UTF-8 sequence at p when it is a
-   bidirectional control (U+061C, U+200E, U+200F, U+202A-U+202E,
-   U+2066-U+2069), else 0. */
-static unsigned bidi_control(const unsigned char *p, size_t n) {
+   character escaped \uXXXX on one line, else 0: the bidirectional controls
+   (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069), which reorder
+   what follows them; the line and paragraph separators U+2028, U+2029 (a
+   line break to some terminals); the invisible ones (zero-width space and
+   joiners U+200B-U+200D, word joiner and invisible operators
+   U+2060-U+2064, the BOM U+FEFF), which make two names read alike. From
+   the bytes alone (D8 9C; E2 80 8B-8F, A8-AE; E2 81 A0-A4, A6-A9; EF BB BF):
+   no table, no allocation. */
+static unsigned shown_escaped(const unsigned char *p, size_t n) {
   if (n == 2) return p[0] == 0xd8 && p[1] == 0x9c ? 0x061c : 0;
-  if (n != 3 || p[0] != 0xe2) return 0;
+  if (n != 3) return 0;
+  if (p[0] == 0xef) return p[1] == 0xbb && p[2] == 0xbf ? 0xfeff : 0;
+  if (p[0] != 0xe2) return 0;
   unsigned cp = ((unsigned)(p[0] & 0x0f) << 12) | ((unsigned)(p[1] & 0x3f) << 6) | (p[2] & 0x3fu);
-  return cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
-                 (cp >= 0x2066 && cp <= 0x2069)
+  return (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) ||
+                 (cp >= 0x2060 && cp <= 0x2064) || (cp >= 0x2066 && cp <= 0x2069)
              ? cp
              : 0;
 }
@@ -122,8 +130,11 @@ size_t pw_escape_path(char *out, const char *path, size_t len) {
          is CSI to an 8-bit terminal) as \xHH */
       /* a bidirectional control (embeddings, overrides, isolates, marks),
          which reorders what follows it on the line ("a\u202etxt.exe" shows
-         as "aexe.txt"), is written \uXXXX, as summary writes it */
-      unsigned cp = bidi_control(p + i, n);
+         as "aexe.txt"), a line or paragraph separator, and an invisible
+         character ("a\u200bb" shows as "ab") are written \uXXXX, as
+         summary writes them (6 bytes for 2 or 3: within the 4 per byte
+         callers allow) */
+      unsigned cp = shown_escaped(p + i, n);
       if (cp) {
         o += (size_t)sprintf(out + o, "\\u%04x", cp);
         i += n - 1;

@@ -547,6 +547,115 @@ Deno.test("change lines: names that would read alike, or drive a terminal, are e
   );
 });
 
+/**
+ * The test's own spelling of a name on one line, from its bytes: the line
+ * and paragraph separators, bidirectional controls and invisible
+ * characters listed here written \\uXXXX, a backslash doubled, the rest (these
+ * names are plain UTF-8 otherwise) as it is.
+ */
+function shownFromBytes(b: Uint8Array): string {
+  const escaped = new Set([
+    0x061c,
+    0x200b,
+    0x200c,
+    0x200d,
+    0x200e,
+    0x200f,
+    0x2028,
+    0x2029,
+    0x202a,
+    0x202b,
+    0x202c,
+    0x202d,
+    0x202e,
+    0x2060,
+    0x2061,
+    0x2062,
+    0x2063,
+    0x2064,
+    0x2066,
+    0x2067,
+    0x2068,
+    0x2069,
+    0xfeff,
+  ]);
+  let out = "";
+  for (let i = 0; i < b.length;) {
+    const c = b[i];
+    const n = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+    const cp = n === 1
+      ? c
+      : n === 2
+      ? ((c & 0x1f) << 6) | (b[i + 1] & 0x3f)
+      : n === 3
+      ? ((c & 0x0f) << 12) | ((b[i + 1] & 0x3f) << 6) | (b[i + 2] & 0x3f)
+      : ((c & 0x07) << 18) | ((b[i + 1] & 0x3f) << 12) | ((b[i + 2] & 0x3f) << 6) |
+        (b[i + 3] & 0x3f);
+    out += escaped.has(cp)
+      ? `\\u${cp.toString(16).padStart(4, "0")}`
+      : cp === 0x5c
+      ? "\\\\"
+      : String.fromCodePoint(cp);
+    i += n;
+  }
+  return out;
+}
+
+/** Names with a line separator, an override, invisible characters. */
+const ALIKE = [
+  "a\u2028b", // LINE SEPARATOR: a line break to some terminals
+  "a\u2029b",
+  "a\u202etxt.exe", // RLO: shows as "aexe.txt"
+  "a\u200bb", // zero-width space: reads as "ab"
+  "a\u200db",
+  "\ufeffab", // BOM
+  "a\u2060b", // word joiner
+  "a\u061cb",
+];
+
+Deno.test("stderr: line separators and invisible characters in a name (U+2028, U+200B, U+FEFF) are shown \\uXXXX", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(root);
+  for (const n of ALIKE) await Deno.mkdir(`${root}/${n}`, { mode: 0o000 });
+  const r = await cli(["-o", `${tmp.path}/out.csv`, root], { prefix: UNPRIVILEGED });
+  assertEquals(r.code, 0, r.stderr);
+  const enc = new TextEncoder();
+  const lines = stderrLines(r.stderr).filter((l) => l.startsWith("pwalk: open"));
+  assertEquals(
+    lines.sort(),
+    ALIKE.map((n) =>
+      `pwalk: open '${shownFromBytes(enc.encode(`${root}/${n}`))}': Permission denied`
+    ).sort(),
+  );
+  assert(!/[\u2028\u2029\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/.test(r.stderr), r.stderr);
+});
+
+Deno.test("change lines: line separators and invisible characters in a name are shown \\uXXXX", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/p`;
+  await Deno.mkdir(root);
+  Deno.chownSync(root, 0, 5000);
+  const enc = new TextEncoder();
+  for (const n of ALIKE) {
+    const p = enc.encode(`${root}/${n}`);
+    writeFileRaw(p);
+    lchown(p, 1001, 1001);
+  }
+  closeLibc();
+  const r = await cli(["repair", root]);
+  assertEquals(r.code, 0, r.stderr);
+  const out = dec.decode(r.stdout);
+  const got = out.split("\n").filter((l) => l.includes(": group "));
+  assertEquals(
+    got.sort(),
+    ALIKE.map((n) =>
+      `would change: ${shownFromBytes(enc.encode(`${root}/${n}`))}: group 1001 -> 5000`
+    ).sort(),
+  );
+  assert(!/[\u2028\u2029\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/.test(out), out);
+});
+
 Deno.test("CLI: a message naming a path with control characters stays one line", async () => {
   for (const cmd of [[], ["repair"]]) {
     const r = await cli([...cmd, "/no\npe\x1b[2J\u009b"]);
