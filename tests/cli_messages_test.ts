@@ -664,6 +664,14 @@ Deno.test("CLI: a message naming a path with control characters stays one line",
   }
 });
 
+Deno.test("undo's lines (printablePath) show line separators and invisible characters \\uXXXX, as the native lines", () => {
+  const enc = new TextEncoder();
+  for (const n of ALIKE) {
+    const b = enc.encode(`/p/${n}`);
+    assertEquals(printablePath(b), shownFromBytes(b));
+  }
+});
+
 testNeeding([CC, PKG_CONFIG, FUSERMOUNT, PYTHON3], {
   name:
     "a ROOT on a dead FUSE mount, typed relative or through a link: one line naming ROOT as typed",
