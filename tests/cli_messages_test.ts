@@ -664,6 +664,20 @@ Deno.test("CLI: a message naming a path with control characters stays one line",
   }
 });
 
+Deno.test("CLI: a message naming a path with a line separator or invisible characters shows them \\uXXXX", async () => {
+  const enc = new TextEncoder();
+  for (const cmd of [[], ["repair"]]) {
+    for (const n of ALIKE) {
+      const r = await cli([...cmd, `/no/${n}`]);
+      assertEquals(r.code, 2, r.stderr);
+      assertEquals(
+        r.stderr,
+        `pwalk: ${shownFromBytes(enc.encode(`/no/${n}`))}: No such file or directory\n`,
+      );
+    }
+  }
+});
+
 Deno.test("undo's lines (printablePath) show line separators and invisible characters \\uXXXX, as the native lines", () => {
   const enc = new TextEncoder();
   for (const n of ALIKE) {
