@@ -1038,7 +1038,7 @@ async function openErrorsCsv(
   if (fd < 0) {
     held?.close();
     partial?.discard();
-    throw fail(`cannot write: ${errnoName(-fd)[1]}`);
+    throw fail(errnoName(-fd)[1]);
   }
   if (held) {
     // (opened by its name again: the FIFO or device is still the one held,
