@@ -115,6 +115,22 @@ function lexicalBelow(p: string, given: string, realRoot: string | null): string
 }
 
 /**
+ * Where a relative exclude path is looked up: the current folder followed
+ * by the path (tidied, `..` kept as given), not ROOT nor a list file's
+ * folder; an absolute path as given, tidied. For warnings that name it.
+ *
+ * @example
+ * ```ts ignore
+ * Deno.chdir("/tmp/w");
+ * excludeLookedUp("a/"); // "/tmp/w/a"
+ * excludeLookedUp("/data/x"); // "/data/x"
+ * ```
+ */
+export function excludeLookedUp(p: string): string {
+  return tidy(p.startsWith("/") ? p : `${Deno.cwd()}/${p}`);
+}
+
+/**
  * The exclude paths that name no folder inside `root` (a typo, another
  * tree, a file): worth a warning, since they exclude nothing.
  *

@@ -312,7 +312,9 @@ Deno.test("--exclude: every spelling excludes the same folder (report, repair, w
     );
     assertEquals(r.code, 0, r.stderr);
     const lines = stderrLines(r.stderr);
-    const w = "pwalk: warning: --exclude data/nothere matched nothing under data";
+    const w = `pwalk: warning: --exclude data/nothere (${
+      Deno.realPathSync(tmp.path)
+    }/data/nothere) matched nothing under data`;
     const applying = lines.findIndex((x) => x.startsWith("pwalk repair: applying"));
     assert(applying > 0 && lines.slice(0, applying).includes(w), r.stderr);
     // and again at the end, just before the closing summary
@@ -336,7 +338,9 @@ Deno.test("--exclude: every spelling excludes the same folder (report, repair, w
         const warnings = lines.filter((x) => x.includes("warning"));
         assertEquals(warnings, [
           "pwalk: warning: --exclude /nowhere/x matched nothing under data",
-          "pwalk: warning: --exclude data/top matched nothing under data",
+          `pwalk: warning: --exclude data/top (${
+            Deno.realPathSync(tmp.path)
+          }/data/top) matched nothing under data`,
           `pwalk: warning: --exclude ${tmp.path}/outside matched nothing under data`,
         ]);
         // the warnings, then the closing summary (report's one line, repair's
@@ -348,6 +352,34 @@ Deno.test("--exclude: every spelling excludes the same folder (report, repair, w
       }
     },
   );
+});
+
+Deno.test("--exclude: a relative line is looked up from the current folder (not ROOT, not the list's folder), and the warning names where", async () => {
+  await using tmp = await tempDir();
+  const real = Deno.realPathSync(tmp.path);
+  const root = `${real}/ex`;
+  await Deno.mkdir(`${root}/a`, { recursive: true });
+  await Deno.writeTextFile(`${root}/a/f`, "f");
+  await Deno.mkdir(`${real}/w`);
+  const list = `${root}/list`; // in ROOT's folder: still not where `a` is looked up
+  await Deno.writeTextFile(list, "a\n");
+  const rowOf = (csv: string, path: string) =>
+    csv.split("\n").some((l) => l.includes(`,"${path}",`));
+  {
+    // from /w: the line `a` is /w/a, not under ROOT: a warning naming /w/a, ex/a walked
+    const r = await cli(["--exclude", list, root], { cwd: `${real}/w` });
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(stderrLines(r.stderr).filter((l) => l.includes("warning")), [
+      `pwalk: warning: --exclude a (${real}/w/a) matched nothing under ${root}`,
+    ]);
+    assert(rowOf(r.text, `${root}/a/f`), r.text);
+    // from ROOT: the same line is ROOT/a, excluded, no warning
+    const inRoot = await cli(["--exclude", list, root], { cwd: root });
+    assertEquals(inRoot.code, 0, inRoot.stderr);
+    assert(!inRoot.stderr.includes("warning"), inRoot.stderr);
+    assert(rowOf(inRoot.text, `${root}/list`), inRoot.text);
+    assert(!rowOf(inRoot.text, `${root}/a`), inRoot.text);
+  }
 });
 
 Deno.test("CLI: a file system error reads as path and reason, without Deno's own wording", async () => {
@@ -469,7 +501,9 @@ Deno.test("--exclude naming ROOT itself, however spelled: bad usage, nothing wri
     assertEquals(r.code, 0, r.stderr);
     assert(
       stderrLines(r.stderr).includes(
-        "pwalk: warning: --exclude proj/nothere matched nothing under proj",
+        `pwalk: warning: --exclude proj/nothere (${
+          Deno.realPathSync(tmp.path)
+        }/proj/nothere) matched nothing under proj`,
       ),
       r.stderr,
     );

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Progress } from "../job.ts";
-import { excludeListLines, unmatchedExcludes } from "../exclude.ts";
+import { excludeListLines, excludeLookedUp, unmatchedExcludes } from "../exclude.ts";
 import { ensureNative, native } from "../ffi.ts";
 import { DownloadInterrupted } from "../fetchlib.ts";
 import { duration, ProgressLine, StatusLine } from "./progress.ts";
@@ -421,8 +421,12 @@ export function excludeWarnings(root: string, exclude: (string | Uint8Array)[]):
       throw new UsageError(`--exclude ${p} is ROOT itself: nothing would be walked`);
     }
   }
+  // a relative path is looked up from the current folder, not ROOT nor its
+  // list's folder: the warning says where it was looked for
   return unmatchedExcludes(root, texts).map((p) =>
-    `pwalk: warning: --exclude ${p} matched nothing under ${root}`
+    `pwalk: warning: --exclude ${p}${
+      p.startsWith("/") ? "" : ` (${excludeLookedUp(p)})`
+    } matched nothing under ${root}`
   );
 }
 

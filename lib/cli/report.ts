@@ -46,7 +46,9 @@ Report options (pwalk's):
   --NoSnap               skip folders named .snapshot
   --depth N              do not list folders at depth N or deeper (0: no limit)
   --exclude PATH         skip this folder and everything below it; a PATH that
-                         is a file lists such folders, one per line. Repeatable
+                         is a file lists such folders, one per line. Repeatable.
+                         A relative path, or line, is from the current folder
+                         (not ROOT, nor the list's folder)
   -x, --one-file-system  skip entries on other file systems than ROOT's (by
                          device, as find -xdev: a bind mount of ROOT's own
                          file system is entered; --exclude it)
