@@ -47,6 +47,17 @@ Deno.test("CLI usage errors: one line on stderr, exit 2, nothing on stdout", asy
   await t.step("unknown short option", async () => {
     assertUsageError(await cli(["-q", root]));
   });
+  await t.step(
+    "pwalk's -v (its --version and --header at once) is unknown here, as docs/csv-format.md says",
+    async () => {
+      assertEquals(
+        assertUsageError(await cli(["-v", root])),
+        "pwalk: unknown option -v (try --help)",
+      );
+      const doc = await Deno.readTextFile(new URL("../docs/csv-format.md", import.meta.url));
+      assertStringIncludes(doc.replace(/\s+/g, " "), "`pwalk: unknown option -v (try --help)`");
+    },
+  );
   await t.step("unknown option after the root", async () => {
     assertUsageError(await cli([root, "--frobnicate=3"]));
   });
