@@ -26,7 +26,7 @@ import { type Counters, NativeJob, type NativeOption, type WalkError } from "./j
 import { errnoError } from "./errno.ts";
 import type { ChangeRecord } from "./journal.ts";
 import { dropUnwritten, type OpenJournal, openJournal, RefusedError } from "./journal_file.ts";
-import { logPath, syslogLine, whoRuns } from "./syslog.ts";
+import { logCount, logPath, syslogLine, whoRuns } from "./syslog.ts";
 
 export type { ChangeKind, ChangeRecord, EntryType, Ownership } from "./journal.ts";
 
@@ -549,8 +549,9 @@ function logRun(
   journal: string | undefined,
 ): void {
   syslogLine(
-    `${kind} --apply by ${whoRuns()} on ${logPath(root)}: ${ended}; ${c.entries} entries seen, ` +
-      `${c.entriesChanged} changed (${c.changes} changes), ${c.errors} errors; journal ` +
+    `${kind} --apply by ${whoRuns()} on ${logPath(root)}: ${ended}; ` +
+      `${logCount(c.entries, "entry", "entries")} seen, ${c.entriesChanged} changed ` +
+      `(${logCount(c.changes, "change")}), ${logCount(c.errors, "error")}; journal ` +
       (journal ? logPath(journal) : "none"),
   );
 }

@@ -69,6 +69,15 @@ export function logPath(p: string): string {
 }
 
 /**
+ * A count and its noun for a log line, singular or plural, its digits not
+ * grouped (a log is parsed): `logCount(1, "change")` is "1 change",
+ * `logCount(1204, "entry", "entries")` "1204 entries".
+ */
+export function logCount(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/**
  * Send `text` to the system log; false when it could not be sent (no
  * syslog socket), which is not an error of the run.
  *

@@ -28,7 +28,7 @@ import {
 } from "./journal.ts";
 import { readJournalFile, RefusedError } from "./journal_file.ts";
 import { osErrorText } from "./outfile.ts";
-import { idName, logPath, syslogLine, whoRuns } from "./syslog.ts";
+import { idName, logCount, logPath, syslogLine, whoRuns } from "./syslog.ts";
 
 const lossy = new TextDecoder("utf-8", { ignoreBOM: true });
 
@@ -470,8 +470,8 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
       syslogLine(
         `undo --apply by ${whoRuns()} of journal ${logPath(journalFile)}: ` +
           `${options.signal?.aborted ? "stopped" : ended ? "done" : "failed"}; ` +
-          `${out.entries} entries, ` +
-          `${out.restored} restored, ${out.kept} kept, ${out.errors} errors`,
+          `${logCount(out.entries, "entry", "entries")}, ` +
+          `${out.restored} restored, ${out.kept} kept, ${logCount(out.errors, "error")}`,
       );
     }
   }

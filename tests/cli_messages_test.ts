@@ -68,6 +68,64 @@ Deno.test("CLI: counts are singular or plural as they should be", async () => {
   assertEquals(Deno.statSync(`${proj}/f`).gid, 0);
 });
 
+testNeeding([PYTHON3], {
+  name: "the system log lines say 1 entry, 1 change, 1 error, not '1 changed (1 changes)'",
+  async fn() {
+    await using tmp = await tempDir();
+    // a listener on its own datagram socket (PWALK_SYSLOG_SOCKET), until `stop` exists
+    const sock = `${tmp.path}/log.sock`;
+    const stop = `${tmp.path}/stop`;
+    const listener = new Deno.Command("python3", {
+      args: [
+        "-c",
+        `import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(0.05)
+while True:
+    try:
+        sys.stdout.write(s.recv(65536).decode("utf-8", "replace") + "\\n")
+    except socket.timeout:
+        if os.path.exists(sys.argv[2]):
+            break
+`,
+        sock,
+        stop,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    while (!existsSync(sock)) await new Promise((r) => setTimeout(r, 10));
+    const env = { PWALK_SYSLOG_SOCKET: sock };
+    // an empty ROOT owned by 1001: chown changes it, the one entry, once
+    const root = `${tmp.path}/one`;
+    await Deno.mkdir(root);
+    Deno.chownSync(root, 1001, 1001);
+    const journal = `${tmp.path}/j`;
+    const ch = await cli(
+      ["--chown_from", "1001", "--chown_to", "1042:1042", "--apply", "--journal", journal, root],
+      { env },
+    );
+    assertEquals(ch.code, 0, ch.stderr);
+    assertEquals(Deno.statSync(root).uid, 1042);
+    // undo it once ROOT is gone: its one entry is one error
+    await Deno.remove(root);
+    const un = await cli(["undo", "--apply", journal], { env });
+    assertEquals(un.code, 0, un.stderr);
+    assertStringIncludes(un.stderr, ", 1 error in ");
+    await Deno.writeTextFile(stop, "");
+    const out = await listener.output();
+    assert(out.success, dec.decode(out.stderr));
+    const got = dec.decode(out.stdout).split("\n").filter((l) => l);
+    assertEquals(got.length, 2, got.join("\n"));
+    const entries = [...Deno.readTextFileSync(journal).matchAll(/^\d+ \d+ /gm)].length;
+    assertEquals(entries, 1, "the journal holds the one change");
+    assertStringIncludes(got[0], "; 1 entry seen, 1 changed (1 change), 0 errors; journal ");
+    assertStringIncludes(got[1], ": done; 1 entry, 0 restored, 0 kept, 1 error");
+    assert(!/\b1 (entries|changes|errors)\b/.test(got.join("\n")), got.join("\n"));
+  },
+});
+
 Deno.test("CLI: plan, status, summary and diff say 1 shard, 1 error, 1 entry (not 1 shards)", async () => {
   await using tmp = await tempDir();
   // a tree of the root and one folder, which holds one folder nobody may read
