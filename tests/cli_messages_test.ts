@@ -1139,6 +1139,30 @@ Deno.test("CLI: options a command accepts are in its --help and README (convert 
   assertEquals((await cli(["summary", "--names", scan])).text, (await cli(["summary", scan])).text);
 });
 
+Deno.test("summary --help's --now forms are the ones it takes: .fff and -HH:MM too, as README says", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(root);
+  const scan = `${tmp.path}/s.csv`;
+  assertEquals((await cli(["--header", "-o", scan, root])).code, 0);
+  const help = (await cli(["summary", "--help"])).text.replace(/\s+/g, " ");
+  assertStringIncludes(help, "2026-01-31T18:00[:SS[.fff]] with Z, +HH:MM or -HH:MM");
+  const readme = (await Deno.readTextFile(new URL("../README.md", import.meta.url)))
+    .replace(/\s+/g, " ");
+  assertStringIncludes(readme, "`.fff`, and `Z` or `+HH:MM`/`-HH:MM`");
+  for (
+    const now of [
+      "2026-01-31T18:00:00.250-05:00",
+      "2026-01-31T18:00:07.5Z",
+      "2026-01-31T18:00+02:30",
+    ]
+  ) {
+    const r = await cli(["summary", "--json", "--now", now, scan]);
+    assertEquals(r.code, 0, `${now}: ${r.stderr}`);
+    assertEquals(JSON.parse(r.text).now, Math.floor(Date.parse(now) / 1000), now);
+  }
+});
+
 Deno.test("CLI: option values as README says: the next argument whatever it is, or after '=' (-o=F too); no -oF, no clustered -xo", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/tree`;

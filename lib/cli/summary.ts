@@ -53,9 +53,9 @@ Options:
                      (not named as a scan: .csv, .csv.zst, .csv.gz, .parquet)
   --now TIME         ages relative to TIME: seconds since 1970 (a whole
                      number), or a date 2026-01-31 (midnight UTC) or date
-                     and time 2026-01-31T18:00[:SS][Z|+HH:MM] (local time
-                     without a zone); default: the scan's time (its newest
-                     file's modification time)
+                     and time 2026-01-31T18:00[:SS[.fff]] with Z, +HH:MM or
+                     -HH:MM (local time without a zone); default: the
+                     scan's time (its newest file's modification time)
   --no-names         show uids and gids as numbers (no name service lookups;
                      a lookup waits 20 s, or $PWALK_NAMES_TIMEOUT seconds,
                      then gives numbers with a warning on stderr); --names:
