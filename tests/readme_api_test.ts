@@ -11,6 +11,7 @@ import { chown, repair, report, undo } from "../mod.ts";
 import { REPORT_OPTIONS } from "../lib/report.ts";
 import { CHOWN_OPTIONS, REPAIR_OPTIONS } from "../lib/repair.ts";
 import { UNDO_OPTIONS } from "../lib/undo.ts";
+import { CHANGE_OPTIONS } from "../lib/cli/repair.ts";
 import { cli, REPO } from "./helpers/run.ts";
 import { tempDir } from "./helpers/temp.ts";
 
@@ -108,4 +109,16 @@ Deno.test("chown's first stderr line is pwalk's 'chown UID_orig: ...', as README
     assertEquals(r.code, 0, r.stderr);
     assertEquals(r.stderr.split("\n")[0], line);
   }
+});
+
+Deno.test("docs/repair.md's Options name every option pwalk repair takes (its parser's and its --help's)", async () => {
+  const doc = Deno.readTextFileSync(`${REPO}/docs/repair.md`);
+  const options = doc.split("\n## Options\n")[1].split("\n## ")[0];
+  const help = (await cli(["repair", "--help"])).text;
+  const helpNames = [...help.split("\nOptions:\n")[1].matchAll(/--([A-Za-z][\w-]*)/g)]
+    .map((m) => m[1]);
+  const names = new Set([...Object.keys(CHANGE_OPTIONS), ...helpNames]);
+  names.delete("help");
+  const missing = [...names].filter((n) => !options.includes(`--${n}`));
+  assertEquals(missing, [], "docs/repair.md's Options leave them out");
 });
