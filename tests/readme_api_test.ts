@@ -122,3 +122,33 @@ Deno.test("docs/repair.md's Options name every option pwalk repair takes (its pa
   const missing = [...names].filter((n) => !options.includes(`--${n}`));
   assertEquals(missing, [], "docs/repair.md's Options leave them out");
 });
+
+Deno.test("convert's --level: default 3 in README as in its --help; refused for .csv.gz, which a report takes (1-9)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(root);
+  const flat = readme.replace(/\s*\n\s*/g, " ");
+  const help = (await cli(["convert", "--help"])).text.replace(/\s+/g, " ");
+  const dflt = /--level N zstd level of \.csv\.zst and \.parquet output \(1-19, default (\d+)\)/
+    .exec(help);
+  if (dflt === null) throw new Error("convert --help states --level's default");
+  assert(
+    flat.includes(`\`.parquet\`, 1-19, **default ${dflt[1]}**`),
+    `\`.parquet\`, 1-19, **default ${dflt[1]}**`,
+  );
+  assert(
+    flat.includes(`\`pwalk convert\` writes \`.csv.zst\` and \`.parquet\` at level ${dflt[1]}`),
+    `\`pwalk convert\` writes \`.csv.zst\` and \`.parquet\` at level ${dflt[1]}`,
+  );
+  // a report takes a gzip level; convert refuses one for a .csv.gz OUT, nothing written
+  const scan = `${tmp.path}/s.csv.gz`;
+  const r = await cli(["--header", "--level", "9", "-o", scan, root]);
+  assertEquals(r.code, 0, r.stderr);
+  const c = await cli(["convert", "--level", "9", scan, `${tmp.path}/c.csv.gz`]);
+  assertEquals(c.code, 2, c.stderr);
+  assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name).sort(), [
+    "s.csv.gz",
+    "tree",
+  ]);
+  assert(flat.includes("a `.csv.gz` OUT takes no `--level`"), "a `.csv.gz` OUT takes no `--level`");
+});
