@@ -4,10 +4,17 @@
 # as build.zig does without -Dtarget, so that it runs on older machines than
 # the one that built it.  On first use it fetches the pinned C sources it
 # compiles in:
-#   zstd 1.5.7's lib/     from npm zstd-napi (npm)
+#   zstd 1.5.7's lib/     from npm zstd-napi (npm), checked by SHA-256
 #   libdeflate 1.26       from crates.io libdeflate-sys (cargo), checked by SHA-256
+# Each is fetched into a private folder and renamed into place whole, so
+# that builds run at once see either nothing or the whole tree; a tree that
+# is not the pinned one (damaged, another version) is set aside and fetched
+# again.  (tests/build_test.ts checks the pins' other copies agree.)
 set -eu
 ZSTD_NAPI_VERSION=0.0.13
+# SHA-256 of the zstd lib/ tree: `tree_sum` below, the sorted list of its
+# files' SHA-256 and names
+ZSTD_LIB_SHA256=496d7740df69e36c00b4ee143043fd643b078f21e77cf67f1aacec5d69c40dd5
 LIBDEFLATE_SYS_VERSION=1.26.1
 LIBDEFLATE_SYS_SHA256=d7870e5fbd2766179a937c725fb11f4ca0ef025d982beb61bd3ce755425bd19c
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,15 +27,28 @@ sha256() {
   if command -v sha256sum >/dev/null 2>&1; then sha256sum "$@" | cut -d' ' -f1
   else shasum -a 256 "$@" | cut -d' ' -f1; fi
 }
+# the SHA-256 of folder $1's files: their "SHA-256 ./name" lines, in byte
+# order of the names (nothing for a folder that is not there)
+tree_sum() {
+  [ -d "$1" ] || return 0
+  (cd "$1" && find . -type f | LC_ALL=C sort | if command -v sha256sum >/dev/null 2>&1; then
+    xargs sha256sum
+  else xargs shasum -a 256; fi) | awk '{ print $1, $2 }' | sha256 -
+}
+zstd_ok() {
+  [ -f "$zstd_lib/zstd.h" ] && [ "$(tree_sum "$zstd_lib")" = "$ZSTD_LIB_SHA256" ]
+}
 
 # Up to date: a build without arguments (zig-out/lib, for the host) leaves
 # zig-out/.pwalk-build, made when it started, naming its -Doptimize and the
 # SHA-256 of the project's own inputs (native/, build.zig, these scripts:
-# their names and contents); when that is the same now and no input (the
+# their names and contents) and, when it ended, the library's SHA-256; when
+# that is the same now (a library damaged or rebuilt otherwise, by
+# `tools/zig.sh build -Doptimize=Debug`, is not) and no input (the
 # fetched sources too) is newer than the stamp, zig is not run: `deno task
 # report` (which builds first) works for a user who cannot write the
 # checkout, where zig would write .zig-cache/. Anything else builds:
-# arguments, another PWALK_OPTIMIZE, no stamp or library, an input changed
+# arguments, another PWALK_OPTIMIZE, no stamp or library, another library, an input changed
 # (by its time, or by its content under an older time: cp -a, tar x, an
 # NFS client whose clock is behind), or one find cannot read.
 stamp=zig-out/.pwalk-build
@@ -39,8 +59,9 @@ own_inputs() {
 }
 config="optimize=${PWALK_OPTIMIZE:-ReleaseFast} inputs=$(own_inputs)"
 case "$(uname -s)" in Darwin) lib=zig-out/lib/libpwalk.dylib ;; *) lib=zig-out/lib/libpwalk.so ;; esac
-if [ $# -eq 0 ] && [ -f "$lib" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$config" ] &&
-  [ -f "$zstd_lib/zstd.h" ] && [ -f "$deflate_dir/libdeflate.h" ]; then
+if [ $# -eq 0 ] && [ -f "$lib" ] && [ -f "$stamp" ] &&
+  [ "$(cat "$stamp")" = "$config
+library=$(sha256 "$lib")" ] && zstd_ok && [ -f "$deflate_dir/libdeflate.h" ]; then
   newer=$(find native build.zig tools/build.sh tools/zig.sh "$zstd_lib" "$deflate_dir" \
     -newer "$stamp" -print 2>/dev/null) || newer=unknown
   [ -n "$newer" ] || exit 0
@@ -54,11 +75,33 @@ for d in . .tools .zig-cache zig-out zig-out/lib; do
   fi
 done
 
-if [ ! -f "$zstd_lib/zstd.h" ]; then
+if ! zstd_ok; then
   echo "pwalk: fetching zstd sources (npm zstd-napi@$ZSTD_NAPI_VERSION) into .tools/zstd" >&2
-  mkdir -p .tools/zstd
-  npm install --silent --prefix .tools/zstd --no-save --ignore-scripts --no-audit --no-fund \
-    "zstd-napi@$ZSTD_NAPI_VERSION" >&2
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "pwalk: npm (Node.js) is needed to fetch zstd's sources from npm (zstd-napi@$ZSTD_NAPI_VERSION)" >&2
+    exit 1
+  fi
+  work=.tools/zstd-fetch-$$
+  rm -rf "$work"
+  mkdir -p "$work/zstd"
+  if ! npm install --silent --prefix "$work/zstd" --no-save --ignore-scripts --no-audit --no-fund \
+    "zstd-napi@$ZSTD_NAPI_VERSION" >&2; then
+    echo "pwalk: npm could not fetch zstd-napi@$ZSTD_NAPI_VERSION (see above)" >&2
+    rm -rf "$work"
+    exit 1
+  fi
+  sum=$(tree_sum "$work/zstd/node_modules/zstd-napi/deps/zstd/lib")
+  if [ "$sum" != "$ZSTD_LIB_SHA256" ]; then
+    echo "pwalk: zstd-napi@$ZSTD_NAPI_VERSION's deps/zstd/lib has SHA-256 ${sum:-(none)}, expected $ZSTD_LIB_SHA256" >&2
+    rm -rf "$work"
+    exit 1
+  fi
+  # one rename each: a concurrent build sees either nothing or a whole
+  # tree; a tree that is not the pinned one is set aside first
+  if [ -e .tools/zstd ] && ! zstd_ok; then mv .tools/zstd "$work/old" 2>/dev/null || true; fi
+  mv "$work/zstd" .tools/ 2>/dev/null || true
+  rm -rf "$work"
+  zstd_ok
 fi
 
 if [ ! -f "$deflate_dir/libdeflate.h" ]; then
@@ -98,14 +141,23 @@ if [ ! -f "$deflate_dir/libdeflate.h" ]; then
   [ -f "$deflate_dir/libdeflate.h" ]
 fi
 
+# a build that writes zig-out (no --prefix elsewhere) makes its stamp stale
+into_zig_out=yes
+for a in "$@"; do
+  case $a in -p | --prefix | --prefix=*) into_zig_out=no ;; esac
+done
 mkdir -p zig-out
-rm -f "$stamp"
+[ "$into_zig_out" = no ] || rm -f "$stamp"
 if [ $# -gt 0 ]; then
   exec sh tools/zig.sh build -Doptimize="${PWALK_OPTIMIZE:-ReleaseFast}" -Dzstd="$zstd_lib" \
     -Dlibdeflate="$deflate_dir" "$@"
 fi
-# the stamp's time is the build's start: an input changed during the build is newer
-printf '%s\n' "$config" >"$stamp.new"
+# the stamp's time is the build's start (an input changed during the build
+# is newer); its names are this process's own (builds run at once)
+: >"$stamp.start.$$"
+trap 'rm -f "$stamp.start.$$" "$stamp.new.$$"' EXIT
 sh tools/zig.sh build -Doptimize="${PWALK_OPTIMIZE:-ReleaseFast}" -Dzstd="$zstd_lib" \
   -Dlibdeflate="$deflate_dir"
-mv -f "$stamp.new" "$stamp"
+printf '%s\nlibrary=%s\n' "$config" "$(sha256 "$lib")" >"$stamp.new.$$"
+touch -r "$stamp.start.$$" "$stamp.new.$$"
+mv -f "$stamp.new.$$" "$stamp"

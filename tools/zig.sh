@@ -1,18 +1,40 @@
 #!/bin/sh
 # Run the pinned zig: `zig` on PATH when it is the pinned release, else the
-# official build from PyPI (ziglang), installed on first use into .tools/zig.
+# official build from PyPI (ziglang), installed on first use into .tools/zig
+# (and again when the one there is another release: the pin was changed).
 set -eu
 ZIG_VERSION=0.15.2
 here=$(cd "$(dirname "$0")/.." && pwd)
 if command -v zig >/dev/null 2>&1 && [ "$(zig version)" = "$ZIG_VERSION" ]; then
   exec zig "$@"
 fi
-if [ -x "$here/.tools/zig/ziglang/zig" ]; then
-  exec "$here/.tools/zig/ziglang/zig" "$@"
+tools=$here/.tools
+# pip's record of the release it installed there
+if [ -x "$tools/zig/ziglang/zig" ] && [ -d "$tools/zig/ziglang-$ZIG_VERSION.dist-info" ]; then
+  exec "$tools/zig/ziglang/zig" "$@"
+fi
+if ! command -v python3 >/dev/null 2>&1; then
+  echo "pwalk: python3 (with pip) is needed to install zig $ZIG_VERSION from PyPI (ziglang), or put zig $ZIG_VERSION on PATH" >&2
+  exit 1
 fi
 if python3 -c "import ziglang, sys; import importlib.metadata as m; sys.exit(m.version('ziglang') != '$ZIG_VERSION')" 2>/dev/null; then
   exec python3 -m ziglang "$@"
 fi
 echo "pwalk: installing zig $ZIG_VERSION from PyPI into .tools/zig" >&2
-python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$here/.tools/zig" "ziglang==$ZIG_VERSION" >&2
-exec "$here/.tools/zig/ziglang/zig" "$@"
+# into a private folder, renamed into place whole (one rename: builds run at
+# once see either no zig or a whole one); another release there is set aside
+work=$tools/zig-fetch-$$
+rm -rf "$work"
+mkdir -p "$work"
+if ! python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+  --target "$work/zig" "ziglang==$ZIG_VERSION" >&2; then
+  echo "pwalk: pip could not install ziglang==$ZIG_VERSION from PyPI (see above)" >&2
+  rm -rf "$work"
+  exit 1
+fi
+if [ -e "$tools/zig" ] && [ ! -d "$tools/zig/ziglang-$ZIG_VERSION.dist-info" ]; then
+  mv "$tools/zig" "$work/old" 2>/dev/null || true
+fi
+mv "$work/zig" "$tools/" 2>/dev/null || true
+rm -rf "$work"
+exec "$tools/zig/ziglang/zig" "$@"

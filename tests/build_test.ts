@@ -1,0 +1,281 @@
+/**
+ * tools/build.sh and tools/zig.sh around zig: the fetched sources and tools
+ * (complete, the pinned ones, healed when not), the up-to-date stamp (the
+ * library it names, builds run at once, builds elsewhere), their one-line
+ * messages, and the pins' copies agreeing. zig, npm and pip are stubs in a
+ * copy of the checkout's build inputs; zstd's tree is the checkout's own
+ * (which tools/build.sh checked against its pinned SHA-256 when it built).
+ */
+import { assert, assertEquals, assertMatch } from "@std/assert";
+import { REPO, run, runOk } from "./helpers/run.ts";
+import { tempDir } from "./helpers/temp.ts";
+
+const ZSTD_LIB = ".tools/zstd/node_modules/zstd-napi/deps/zstd/lib";
+const buildSh = Deno.readTextFileSync(`${REPO}/tools/build.sh`);
+const zigSh = Deno.readTextFileSync(`${REPO}/tools/zig.sh`);
+const pin = (text: string, name: string) => new RegExp(`^${name}=(\\S+)$`, "m").exec(text)![1];
+
+/** A folder of links to the system commands the scripts use (and nothing else, npm and zig included). */
+async function systemBin(dir: string): Promise<string> {
+  await Deno.mkdir(dir, { recursive: true });
+  const tools = [
+    "sh",
+    "dirname",
+    "find",
+    "sort",
+    "sha256sum",
+    "shasum",
+    "cut",
+    "awk",
+    "xargs",
+    "cat",
+    "uname",
+    "mkdir",
+    "rm",
+    "mv",
+    "cp",
+    "touch",
+    "ls",
+    "wc",
+    "sleep",
+    "head",
+    "sed",
+    "tar",
+    "chmod",
+  ];
+  for (const t of tools) {
+    const r = await run("sh", ["-c", `command -v ${t}`]);
+    if (r.code === 0) await Deno.symlink(r.text.trim(), `${dir}/${t}`);
+  }
+  return dir;
+}
+
+/**
+ * A copy of the build inputs whose zig is a stub: it logs its arguments to
+ * zig.log, writes "built" as the library (into --prefix's lib/ when given,
+ * else zig-out/lib/) and, with BARRIER set, waits until two stubs run.
+ */
+async function checkout(tmp: string) {
+  const co = `${tmp}/checkout`;
+  await Deno.mkdir(`${co}/tools`, { recursive: true });
+  await runOk("cp", ["-R", `${REPO}/build.zig`, `${REPO}/native`, co]);
+  await Deno.copyFile(`${REPO}/tools/build.sh`, `${co}/tools/build.sh`);
+  await Deno.writeTextFile(
+    `${co}/tools/zig.sh`,
+    `echo "$*" >>zig.log
+if [ -n "\${BARRIER:-}" ]; then
+  : >"$BARRIER.$$"; n=0
+  while [ "$(ls "$BARRIER".* | wc -l)" -lt 2 ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+fi
+out=zig-out
+while [ $# -gt 0 ]; do [ "$1" = --prefix ] && out=$2; shift; done
+mkdir -p "$out/lib" && echo built >"$out/lib/libpwalk.so"
+`,
+  );
+  await Deno.mkdir(`${co}/${ZSTD_LIB}`, { recursive: true });
+  await runOk("cp", ["-R", `${REPO}/${ZSTD_LIB}/.`, `${co}/${ZSTD_LIB}`]);
+  const deflate = `.tools/libdeflate/libdeflate-sys-${
+    pin(buildSh, "LIBDEFLATE_SYS_VERSION")
+  }/libdeflate`;
+  await Deno.mkdir(`${co}/${deflate}`, { recursive: true });
+  await Deno.writeTextFile(`${co}/${deflate}/libdeflate.h`, "");
+  // npm: installs the checkout's zstd-napi into --prefix (BROKEN: less a file), logs to npm.log
+  const bin = await systemBin(`${tmp}/bin`);
+  await Deno.writeTextFile(
+    `${bin}/npm`,
+    `#!/bin/sh
+echo "$*" >>"${co}/npm.log"
+while [ $# -gt 0 ]; do [ "$1" = --prefix ] && p=$2; shift; done
+cp -R "${REPO}/.tools/zstd/node_modules" "$p/"
+[ -z "\${BROKEN:-}" ] || rm "$p/node_modules/zstd-napi/deps/zstd/lib/common/debug.c"
+`,
+    { mode: 0o755 },
+  );
+  const lines = (f: string) => {
+    try {
+      return Deno.readTextFileSync(`${co}/${f}`).split("\n").filter((l) => l).length;
+    } catch {
+      return 0;
+    }
+  };
+  const build = (args: string[] = [], env: Record<string, string> = {}) =>
+    run("sh", [`${co}/tools/build.sh`, ...args], {
+      cwd: tmp,
+      env: { PATH: bin, ...env },
+      timeoutMs: 120_000,
+    });
+  return { co, bin, build, zigRuns: () => lines("zig.log"), npmRuns: () => lines("npm.log") };
+}
+
+Deno.test("build: a zstd tree that is not the pinned one is fetched again; a fetch that is not it stops", async () => {
+  await using tmp = await tempDir();
+  const { co, build, npmRuns } = await checkout(tmp.path);
+  const first = await build();
+  assertEquals([first.code, npmRuns()], [0, 0], first.stderr);
+  // a first build cut short left the tree without some of its files
+  const debug = `${co}/${ZSTD_LIB}/common/debug.c`;
+  await Deno.remove(debug);
+  const healed = await build();
+  assertEquals(healed.code, 0, healed.stderr);
+  assertEquals(npmRuns(), 1);
+  assertEquals(
+    await Deno.readFile(debug),
+    await Deno.readFile(`${REPO}/${ZSTD_LIB}/common/debug.c`),
+  );
+  // npm gives another tree (another version, a damaged package): nothing is built from it
+  await Deno.remove(debug);
+  const other = await build([], { BROKEN: "1" });
+  assertEquals(other.code, 1);
+  assertMatch(
+    other.stderr,
+    /^pwalk: zstd-napi@\S+'s deps\/zstd\/lib has SHA-256 [0-9a-f]{64}, expected [0-9a-f]{64}$/m,
+  );
+  assertEquals([...Deno.readDirSync(`${co}/.tools`)].map((e) => e.name).sort(), [
+    "libdeflate",
+    "zstd",
+  ]);
+});
+
+Deno.test("build: no npm, no zstd sources: one line naming what to install", async () => {
+  await using tmp = await tempDir();
+  const { co, bin, build } = await checkout(tmp.path);
+  await Deno.remove(`${bin}/npm`);
+  await Deno.remove(`${co}/.tools/zstd`, { recursive: true });
+  const r = await build();
+  assertEquals(r.code, 1);
+  assertEquals(
+    r.stderr.split("\n").filter((l) => l).at(-1),
+    `pwalk: npm (Node.js) is needed to fetch zstd's sources from npm (zstd-napi@${
+      pin(buildSh, "ZSTD_NAPI_VERSION")
+    })`,
+  );
+});
+
+Deno.test("build: two builds at once both succeed and leave one stamp", async () => {
+  await using tmp = await tempDir();
+  const { co, build, zigRuns } = await checkout(tmp.path);
+  // both are in zig at once (the stub waits for the other)
+  const env = { BARRIER: `${tmp.path}/in-zig` };
+  const [a, b] = await Promise.all([build([], env), build([], env)]);
+  assertEquals([a.code, b.code], [0, 0], a.stderr + b.stderr);
+  assertEquals(zigRuns(), 2);
+  assertEquals([...Deno.readDirSync(`${co}/zig-out`)].map((e) => e.name).sort(), [
+    ".pwalk-build",
+    "lib",
+  ]);
+  const again = await build();
+  assertEquals([again.code, zigRuns()], [0, 2], again.stderr);
+});
+
+Deno.test("build: the stamp names the library: one damaged or built otherwise is rebuilt; a build elsewhere keeps it", async () => {
+  await using tmp = await tempDir();
+  const { co, build, zigRuns } = await checkout(tmp.path);
+  const lib = `${co}/zig-out/lib/libpwalk.so`;
+  const steps: [string, () => Promise<unknown>, number][] = [
+    ["first build", () => build(), 1],
+    ["nothing changed", () => build(), 0],
+    ["the library cut short", async () => (await Deno.truncate(lib, 2), await build()), 1],
+    ["nothing changed since", () => build(), 0],
+    [
+      // as `sh tools/zig.sh build -Doptimize=Debug` leaves it
+      "another library in its place",
+      async () => (await Deno.writeTextFile(lib, "debug build\n"), await build()),
+      1,
+    ],
+    [
+      "a build into another --prefix (tools/dist.ts)",
+      () => build(["--prefix", `${tmp.path}/d`]),
+      1,
+    ],
+    ["after it", () => build(), 0],
+    ["a build into zig-out with arguments", () => build(["-Dtarget=native"]), 1],
+    ["after that", () => build(), 1],
+  ];
+  for (const [what, step, runs] of steps) {
+    const before = zigRuns();
+    const r = await step() as { code: number; stderr: string };
+    assertEquals(r.code, 0, `${what}: ${r.stderr}`);
+    assertEquals(zigRuns() - before, runs, what);
+  }
+  assertEquals(await Deno.readTextFile(lib), "built\n");
+});
+
+/** A copy of tools/zig.sh with no zig on PATH; python3 a stub whose pip "installs" ziglang (logged). */
+async function zigCheckout(tmp: string) {
+  const co = `${tmp}/checkout`;
+  await Deno.mkdir(`${co}/tools`, { recursive: true });
+  await Deno.copyFile(`${REPO}/tools/zig.sh`, `${co}/tools/zig.sh`);
+  const bin = await systemBin(`${tmp}/bin`);
+  await Deno.writeTextFile(
+    `${bin}/python3`,
+    `#!/bin/sh
+[ "$1" = -m ] && [ "$2" = pip ] || exit 1
+echo "$*" >>"${co}/pip.log"
+for a; do case $a in ziglang==*) v=\${a#ziglang==} ;; esac; done
+while [ $# -gt 0 ]; do [ "$1" = --target ] && t=$2; shift; done
+mkdir -p "$t/ziglang" "$t/ziglang-$v.dist-info"
+printf '#!/bin/sh\\necho %s\\n' "$v" >"$t/ziglang/zig" && chmod +x "$t/ziglang/zig"
+`,
+    { mode: 0o755 },
+  );
+  const zig = (args: string[]) =>
+    run("sh", [`${co}/tools/zig.sh`, ...args], { env: { PATH: bin }, timeoutMs: 60_000 });
+  return { co, bin, zig };
+}
+
+Deno.test("zig.sh: the zig in .tools of another release (the pin changed) is replaced by the pinned one", async () => {
+  await using tmp = await tempDir();
+  const { co, zig } = await zigCheckout(tmp.path);
+  const want = pin(zigSh, "ZIG_VERSION");
+  // the release installed before the pin moved
+  await Deno.mkdir(`${co}/.tools/zig/ziglang`, { recursive: true });
+  await Deno.mkdir(`${co}/.tools/zig/ziglang-0.0.1.dist-info`);
+  await Deno.writeTextFile(`${co}/.tools/zig/ziglang/zig`, "#!/bin/sh\necho 0.0.1\n", {
+    mode: 0o755,
+  });
+  const r = await zig(["version"]);
+  assertEquals([r.code, r.text], [0, `${want}\n`], r.stderr);
+  assertEquals(r.stderr, `pwalk: installing zig ${want} from PyPI into .tools/zig\n`);
+  // installed once, then used as it is
+  const again = await zig(["version"]);
+  assertEquals([again.code, again.text, again.stderr], [0, `${want}\n`, ""]);
+  assertEquals(Deno.readTextFileSync(`${co}/pip.log`).trim().split("\n").length, 1);
+  assertEquals([...Deno.readDirSync(`${co}/.tools`)].map((e) => e.name), ["zig"]);
+});
+
+Deno.test("zig.sh: no zig and no python3: one line naming what to install", async () => {
+  await using tmp = await tempDir();
+  const { bin, zig } = await zigCheckout(tmp.path);
+  await Deno.remove(`${bin}/python3`);
+  const r = await zig(["version"]);
+  const want = pin(zigSh, "ZIG_VERSION");
+  assertEquals([r.code, r.stderr], [
+    1,
+    `pwalk: python3 (with pip) is needed to install zig ${want} from PyPI (ziglang), or put zig ${want} on PATH\n`,
+  ]);
+});
+
+Deno.test("the pinned versions' copies agree with the pins (tools/build.sh, tools/zig.sh)", async () => {
+  const zigV = pin(zigSh, "ZIG_VERSION");
+  const zstdV = pin(buildSh, "ZSTD_NAPI_VERSION");
+  const deflateV = pin(buildSh, "LIBDEFLATE_SYS_VERSION");
+  const buildZig = await Deno.readTextFile(`${REPO}/build.zig`);
+  assert(buildZig.includes(`Written for zig ${zigV} (pinned in tools/zig.sh)`), "build.zig's zig");
+  assert(buildZig.includes(`".tools/libdeflate/libdeflate-sys-${deflateV}/libdeflate"`));
+  const readme = await Deno.readTextFile(`${REPO}/README.md`);
+  for (
+    const s of [
+      `zig **${zigV}**`,
+      `zig ${zigV} (PyPI`,
+      `zstd-napi@${zstdV}`,
+      `libdeflate-sys@${deflateV}`,
+    ]
+  ) {
+    assert(readme.includes(s), `README: ${s}`);
+  }
+  // the release library's manifest names the zig that built it: the pinned one
+  const manifest = JSON.parse(await Deno.readTextFile(`${REPO}/lib/manifest.json`));
+  assertEquals(manifest.zig, zigV);
+  const ran = await runOk("sh", [`${REPO}/tools/zig.sh`, "version"]);
+  assertEquals(ran.text.trim(), zigV);
+});
