@@ -67,7 +67,6 @@ export const TARGETS: readonly DistTarget[] = [
   },
 ];
 
-const ZIG_VERSION = "0.15.2"; // tools/zig.sh pins the same release
 const root = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
 const dist = `${root}/dist`;
 
@@ -89,6 +88,18 @@ function libdeflateDir(): string {
   const v = /^LIBDEFLATE_SYS_VERSION=(\S+)$/m.exec(sh)?.[1];
   if (!v) throw new Error("dist: no LIBDEFLATE_SYS_VERSION in tools/build.sh");
   return `.tools/libdeflate/libdeflate-sys-${v}/libdeflate`;
+}
+
+/** The release of the zig that builds (`tools/zig.sh version`: the one tools/zig.sh pins). */
+async function zigVersion(): Promise<string> {
+  const p = new Deno.Command("sh", {
+    args: [`${root}/tools/zig.sh`, "version"],
+    stderr: "inherit",
+  });
+  const { code, stdout } = await p.output();
+  const v = new TextDecoder().decode(stdout).trim();
+  if (code !== 0 || !v) throw new Error(`dist: \`sh tools/zig.sh version\` failed (exit ${code})`);
+  return v;
 }
 
 function nativeVersion(): string {
@@ -120,7 +131,7 @@ async function buildAll(): Promise<Manifest> {
   const manifest: Manifest = {
     name: denoJson.name,
     version: denoJson.version,
-    zig: ZIG_VERSION,
+    zig: await zigVersion(),
     sourceId: id,
     targets: {},
   };
