@@ -453,6 +453,74 @@ function exists(path: string): boolean {
   }
 }
 
+/** What the file at `path` is when it is there but not a regular file ("a FIFO"), else undefined. */
+function specialFile(path: string): string | undefined {
+  try {
+    const st = Deno.statSync(path);
+    if (st.isFile || st.isDirectory) return undefined;
+    return st.isFifo
+      ? "a FIFO"
+      : st.isCharDevice
+      ? "a character device"
+      : st.isBlockDevice
+      ? "a block device"
+      : st.isSocket
+      ? "a socket"
+      : "not a regular file";
+  } catch {
+    return undefined;
+  }
+}
+
+/** The checkout this module is in (a file: URL beside native/), with no trailing slash. */
+function checkoutRoot(): string {
+  return filePath(new URL("..", import.meta.url)).replace(/\/+$/, "");
+}
+
+/**
+ * A folder of the checkout that `deno task build` writes (as tools/build.sh
+ * checks them) and this user cannot, or undefined: known only with write
+ * permission for it (a file made and removed there); without, undefined.
+ */
+function unwritableBuildFolder(): string | undefined {
+  const root = checkoutRoot();
+  for (
+    const d of [
+      root,
+      `${root}/.tools`,
+      `${root}/.zig-cache`,
+      `${root}/zig-out`,
+      `${root}/zig-out/lib`,
+    ]
+  ) {
+    try {
+      if (!Deno.statSync(d).isDirectory) continue;
+      if (Deno.permissions.querySync({ name: "write", path: d }).state !== "granted") {
+        return undefined;
+      }
+      Deno.removeSync(Deno.makeTempFileSync({ dir: d, prefix: ".pwalk-write-" }));
+    } catch (e) {
+      if (e instanceof Deno.errors.PermissionDenied || (e as { code?: string }).code === "EROFS") {
+        return d;
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * What to do about the checkout's own library (zig-out/lib) that is not
+ * the one wanted: run `deno task build`, or, when this user cannot write
+ * the checkout, ask its owner to (tools/build.sh's own line).
+ */
+function rebuildFix(): string {
+  const d = unwritableBuildFolder();
+  return d
+    ? `it must be rebuilt, and you cannot write ${d}: ask the checkout's owner to run ` +
+      `\`deno task build\` in ${checkoutRoot()}`
+    : "rebuild it: run `deno task build`";
+}
+
 function isFolder(path: string): boolean {
   try {
     return Deno.statSync(path).isDirectory;
@@ -577,7 +645,7 @@ function checkSourceId(path: string, how: string): Deno.DynamicLibrary<typeof id
     : how
     ? `${build} and give ${how} ${own}`
     : want.checkout
-    ? `rebuild it: ${build}`
+    ? rebuildFix()
     : `${build} and set PWALK_LIB to ${own} (the release's library and manifest disagree: ` +
       "please report it)";
   throw new Error(
@@ -693,9 +761,11 @@ export function native(): PwalkSymbols {
             `give the path of the library file (${chosen.replace(/\/+$/, "")}/${localFileName()}?)`,
         );
       }
+      const special = specialFile(chosen);
       throw new Error(
-        `pwalk: the native library ${chosen} (${how}) does not exist: ` +
-          "give the path of a built libpwalk, or unset it",
+        `pwalk: the native library ${chosen} (${how}) ` +
+          (special ? `is ${special}, not a regular file` : "does not exist") +
+          ": give the path of a built libpwalk, or unset it",
       );
     }
     const candidates = libraryCandidates();
@@ -713,9 +783,24 @@ export function native(): PwalkSymbols {
       );
     }
   }
+  const how = explicitPath ? "setLibraryPath()" : chosen === envLibrary() ? "PWALK_LIB" : "";
   // a truncated file would kill the process with SIGBUS inside dlopen
   const why = libraryProblem(chosen);
-  if (why) throw new Error(`pwalk: ${chosen} is not a usable library for ${targetKey()}: ${why}`);
+  if (why) {
+    const zigOut = `zig-out/lib/${localFileName()}`;
+    const fix = how
+      ? `: give the path of a built libpwalk (\`deno task build\` makes ${zigOut})` +
+        (how === "PWALK_LIB" ? ", or unset PWALK_LIB" : "")
+      : chosen === `${checkoutRoot()}/${zigOut}`
+      ? `: ${rebuildFix()}`
+      : chosen.startsWith(`${checkoutRoot()}/dist/`)
+      ? ": rebuild it: run `deno task dist`"
+      : "";
+    throw new Error(
+      `pwalk: ${chosen}${how ? ` (${how})` : ""} is not a usable library for ${targetKey()}: ` +
+        `${why}${fix}`,
+    );
+  }
   // The checks (a cached copy's SHA-256 in findLibrary or installEmbedded,
   // root's PWALK_LIB's owner and mode above, the ELF headers) and dlopen
   // each open the file by path, yet nobody else can swap it in between:
@@ -723,7 +808,6 @@ export function native(): PwalkSymbols {
   // (lib/trust.ts), and the file itself only by them. (A checkout's build,
   // setLibraryPath() and a non-root user's PWALK_LIB are files the user
   // chose, where they chose.)
-  const how = explicitPath ? "setLibraryPath()" : chosen === envLibrary() ? "PWALK_LIB" : "";
   const probe = checkSourceId(chosen, how);
   try {
     lib = Deno.dlopen(chosen, symbols);

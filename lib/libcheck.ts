@@ -76,7 +76,12 @@ export function libraryProblem(
     const size = f.statSync().size;
     const h = readAt(f, 0, ELF_HEADER);
     if (h.length < 4 || h[0] !== 0x7f || h[1] !== 0x45 || h[2] !== 0x4c || h[3] !== 0x46) {
-      return "not an ELF file";
+      const magic = h.length < 4 ? 0 : new DataView(h.buffer, h.byteOffset, 4).getUint32(0);
+      // MH_MAGIC_64, MH_MAGIC (either byte order), FAT_MAGIC
+      const macho = [0xfeedfacf, 0xcffaedfe, 0xfeedface, 0xcefaedfe, 0xcafebabe];
+      return macho.includes(magic)
+        ? "a macOS library (Mach-O), not a Linux one"
+        : "not an ELF file";
     }
     if (h.length < ELF_HEADER) return `truncated: ${size} bytes, shorter than an ELF header`;
     if (h[4] !== 2) return h[4] === 1 ? "a 32-bit ELF file" : `an ELF file of class ${h[4]}`;

@@ -17,6 +17,10 @@ import { CC, LLVM_READELF, SETPRIV, testNeeding } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 
 const BUILT = `${REPO}/zig-out/lib/libpwalk.so`;
+/** What a PWALK_LIB that is not a usable library is told. */
+const GIVE =
+  "give the path of a built libpwalk (`deno task build` makes zig-out/lib/libpwalk.so), " +
+  "or unset PWALK_LIB";
 /** ELF e_machine values: EM_X86_64, EM_AARCH64. */
 const EM: Record<string, number> = { x86_64: 62, aarch64: 183 };
 
@@ -68,8 +72,8 @@ testNeeding([LLVM_READELF], {
     assertEquals(t.text, "");
     assertEquals(
       t.stderr.trim(),
-      `pwalk: ${cut} is not a usable library for ${targetKey()}: ` +
-        `truncated: 100000 bytes, its segments need ${need}`,
+      `pwalk: ${cut} (PWALK_LIB) is not a usable library for ${targetKey()}: ` +
+        `truncated: 100000 bytes, its segments need ${need}: ${GIVE}`,
     );
 
     // another architecture: e_machine (offset 18) of the other one
@@ -81,8 +85,8 @@ testNeeding([LLVM_READELF], {
     assertEquals(a.code, 1, a.stderr);
     assertEquals(
       a.stderr.trim(),
-      `pwalk: ${arm} is not a usable library for ${targetKey()}: ` +
-        `built for ${other}, not ${Deno.build.arch}`,
+      `pwalk: ${arm} (PWALK_LIB) is not a usable library for ${targetKey()}: ` +
+        `built for ${other}, not ${Deno.build.arch}: ${GIVE}`,
     );
 
     // not an ELF file at all
@@ -92,8 +96,107 @@ testNeeding([LLVM_READELF], {
     assertEquals(n.code, 1, n.stderr);
     assertEquals(
       n.stderr.trim(),
-      `pwalk: ${text} is not a usable library for ${targetKey()}: not an ELF file`,
+      `pwalk: ${text} (PWALK_LIB) is not a usable library for ${targetKey()}: not an ELF file: ` +
+        GIVE,
     );
+
+    // a macOS library (Mach-O 64-bit, as tools/dist.ts builds; \`file\` is the reference)
+    const mac = lib("mac.dylib");
+    const m = new Uint8Array(4096);
+    new DataView(m.buffer).setUint32(0, 0xfeedfacf, true); // MH_MAGIC_64, little-endian
+    new DataView(m.buffer).setUint32(4, 0x0100000c, true); // CPU_TYPE_ARM64
+    new DataView(m.buffer).setUint32(12, 6, true); // MH_DYLIB
+    await Deno.writeFile(mac, m);
+    if ((await run("file", ["-b", mac])).code === 0) {
+      assertStringIncludes((await runOk("file", ["-b", mac])).text, "Mach-O");
+    }
+    const d = await withLib(mac, tree);
+    assertEquals(d.code, 1, d.stderr);
+    assertEquals(
+      d.stderr.trim(),
+      `pwalk: ${mac} (PWALK_LIB) is not a usable library for ${targetKey()}: ` +
+        `a macOS library (Mach-O), not a Linux one: ${GIVE}`,
+    );
+  },
+});
+
+Deno.test("a PWALK_LIB that is a FIFO or a device is said to be no regular file, not a missing one", async () => {
+  await using tmp = await tempDir("pwalk-libcheck-");
+  await Deno.mkdir(`${tmp.path}/t`);
+  const fifo = `${tmp.path}/fifo`;
+  await runOk("mkfifo", [fifo]);
+  for (const [path, what] of [[fifo, "a FIFO"], ["/dev/null", "a character device"]]) {
+    assert(!Deno.statSync(path).isFile && !Deno.statSync(path).isDirectory, path);
+    const r = await withLib(path, `${tmp.path}/t`);
+    assertEquals(r.code, 1, r.stderr);
+    assertEquals(
+      r.stderr.trim(),
+      `pwalk: the native library ${path} (PWALK_LIB) is ${what}, not a regular file: ` +
+        "give the path of a built libpwalk, or unset it",
+    );
+  }
+});
+
+/** A copy of the checkout (its TypeScript, native/ and zig-out/) in `dir`; returns its path. */
+async function checkoutCopy(dir: string): Promise<string> {
+  const co = `${dir}/checkout`;
+  await Deno.mkdir(co);
+  await runOk("cp", [
+    "-R",
+    ...["cli.ts", "mod.ts", "deno.json", "deno.lock", "lib", "native", "zig-out"].map((f) =>
+      `${REPO}/${f}`
+    ),
+    co,
+  ]);
+  return co;
+}
+
+testNeeding([SETPRIV], {
+  name:
+    "the checkout's own library, damaged or stale: the line says to rebuild it, or, when the user cannot write the checkout, to ask its owner",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    await using tmp = await tempDir("pwalk-libcheck-");
+    await Deno.chmod(tmp.path, 0o755);
+    const tree = `${tmp.path}/t`;
+    await Deno.mkdir(tree);
+    const co = await checkoutCopy(tmp.path);
+    const zigOut = `${co}/zig-out/lib/libpwalk.so`;
+    const pwalk = (prefix?: string[]) =>
+      run(Deno.execPath(), ["run", "-A", `${co}/cli.ts`, tree], {
+        env: { PWALK_LIB: "", NO_COLOR: "1" },
+        prefix,
+        timeoutMs: 60_000,
+      });
+    // damaged (cut short)
+    const bytes = await Deno.readFile(zigOut);
+    await Deno.writeFile(zigOut, bytes.subarray(0, 100_000));
+    const cut = await pwalk();
+    assertEquals(cut.code, 1, cut.stderr);
+    assertEquals(
+      cut.stderr.trim(),
+      `pwalk: ${zigOut} is not a usable library for ${targetKey()}: ${libraryProblem(zigOut)}: ` +
+        "rebuild it: run `deno task build`",
+    );
+    // stale: native/ changed since it was built
+    await Deno.writeFile(zigOut, bytes);
+    await Deno.writeTextFile(`${co}/native/pwalk.h`, "/* changed */\n", { append: true });
+    const stale = await pwalk();
+    assertEquals(stale.code, 1, stale.stderr);
+    assertStringIncludes(stale.stderr, " was built from other sources than ");
+    assert(stale.stderr.trim().endsWith("): rebuild it: run `deno task build`"), stale.stderr);
+    // the same for a user who cannot write the checkout (another owner's, no capability)
+    await runOk("chown", ["-R", "60001:60001", co]);
+    const theirs = await pwalk(UNPRIVILEGED);
+    assertEquals(theirs.code, 1, theirs.stderr);
+    assert(
+      theirs.stderr.trim().endsWith(
+        `): it must be rebuilt, and you cannot write ${co}: ask the checkout's owner to run ` +
+          `\`deno task build\` in ${co}`,
+      ),
+      theirs.stderr,
+    );
+    assertEquals([...Deno.readDirSync(co)].length, 7, "nothing left in the checkout");
   },
 });
 
