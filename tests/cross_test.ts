@@ -7,8 +7,11 @@
  *   the glibc of Debian's libc6-arm64-cross as its -L root) and walks a test
  *   tree; its CSV rows equal those of the same driver built for x86_64 and
  *   linked to dist/libpwalk-linux-x86_64.so, on the same tree.
- * - macOS: each .dylib is a Mach-O dynamic library of its architecture and
- *   exports every symbol lib/ffi.ts binds (llvm-objdump, llvm-nm).
+ * - macOS: each .dylib is a Mach-O dynamic library of its architecture for
+ *   macOS 11.0 or newer (LC_BUILD_VERSION), ad hoc signed on arm64
+ *   (LC_CODE_SIGNATURE, its CodeDirectory's CS_ADHOC flag), and exports
+ *   every symbol lib/ffi.ts binds (llvm-objdump, llvm-nm, the load commands
+ *   read here too).
  * - Linux: each .so is an ELF shared object of its architecture exporting
  *   every bound symbol.
  */
@@ -113,8 +116,53 @@ async function unexported(path: string, nmArgs: string[], prefix = ""): Promise<
   return SYMBOL_NAMES.filter((s) => !exported.has(`${prefix}${s}`));
 }
 
+/** What the load commands of a 64-bit little-endian Mach-O file say, read here from its bytes. */
+interface MachOFacts {
+  /** LC_BUILD_VERSION's platform (1: macOS) and minimum OS ("11.0"), if there is one. */
+  build?: { platform: number; minos: string };
+  /** LC_CODE_SIGNATURE's blob: whether its CodeDirectory is ad hoc (CS_ADHOC), if there is one. */
+  signature?: { adhoc: boolean };
+}
+
+/** Read `bytes`' load commands (mach-o/loader.h) and code signature (the kernel's cs_blobs.h). */
+function machO(bytes: Uint8Array): MachOFacts {
+  const le = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  assertEquals(le.getUint32(0, true), 0xfeedfacf, "MH_MAGIC_64");
+  const ncmds = le.getUint32(16, true);
+  const out: MachOFacts = {};
+  for (let i = 0, at = 32; i < ncmds; i++) {
+    const cmd = le.getUint32(at, true);
+    const size = le.getUint32(at + 4, true);
+    if (cmd === 0x32) { // LC_BUILD_VERSION: platform, minos (xxxx.yy.zz nibbles)
+      const v = le.getUint32(at + 12, true);
+      const patch = v & 0xff;
+      out.build = {
+        platform: le.getUint32(at + 8, true),
+        minos: `${v >>> 16}.${(v >>> 8) & 0xff}${patch ? `.${patch}` : ""}`,
+      };
+    } else if (cmd === 0x1d) { // LC_CODE_SIGNATURE: dataoff, datasize
+      const off = le.getUint32(at + 8, true);
+      // a SuperBlob (big-endian): magic, length, count, then {type, offset}
+      assertEquals(le.getUint32(off), 0xfade0cc0, "CSMAGIC_EMBEDDED_SIGNATURE");
+      let adhoc = false;
+      for (let j = 0; j < le.getUint32(off + 8); j++) {
+        const type = le.getUint32(off + 12 + 8 * j);
+        const blob = off + le.getUint32(off + 16 + 8 * j);
+        // the CodeDirectory: magic, length, version, flags (CS_ADHOC 0x2)
+        if (type === 0 && le.getUint32(blob) === 0xfade0c02) {
+          adhoc = (le.getUint32(blob + 12) & 0x2) !== 0;
+        }
+      }
+      out.signature = { adhoc };
+    }
+    at += size;
+  }
+  return out;
+}
+
 testNeeding([LLVM_OBJDUMP, LLVM_NM], {
-  name: "cross: macOS libraries are Mach-O dylibs of their arch exporting every bound symbol",
+  name:
+    "cross: macOS libraries are Mach-O dylibs of their arch for macOS 11, ad hoc signed on arm64, exporting every bound symbol",
   async fn() {
     const cpu: Record<string, string> = { x86_64: "X86_64", aarch64: "ARM64" };
     for (const lib of await libraries("darwin")) {
@@ -123,6 +171,16 @@ testNeeding([LLVM_OBJDUMP, LLVM_NM], {
       assertEquals(fields[0], "MH_MAGIC_64", lib.file);
       assertEquals(fields[1], cpu[lib.arch], lib.file);
       assertEquals(fields[4], "DYLIB", lib.file);
+      // macOS 11 or newer (README's Supported targets), as llvm-objdump reads it too
+      const facts = machO(await Deno.readFile(lib.path));
+      assertEquals(facts.build, { platform: 1, minos: "11.0" }, lib.file);
+      const cmds = (await runOk("llvm-objdump", ["--macho", "--private-headers", lib.path])).text;
+      assertEquals(/^\s*minos (\S+)$/m.exec(cmds)?.[1], "11.0", lib.file);
+      // arm64 macOS runs only signed code: an ad hoc signature (none needed on x86_64)
+      if (lib.arch === "aarch64") {
+        assertEquals(facts.signature, { adhoc: true }, lib.file);
+        assert(/^\s*cmd LC_CODE_SIGNATURE$/m.test(cmds), lib.file);
+      }
       assertEquals(
         await unexported(lib.path, ["-gU"], "_"),
         [],
