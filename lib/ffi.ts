@@ -14,8 +14,9 @@
  * expects: that of the native/ folder beside lib/ in a checkout, else the
  * one `deno task dist` recorded in lib/manifest.json; a library built from
  * other sources (a zig-out/ not rebuilt after `git pull`, an old PWALK_LIB)
- * is refused in one line that says to run `deno task build`, since it
- * would take the arguments of this interface wrongly. Run as root, pwalk opens
+ * is refused in one line that says to run `deno task build` (or, to a user
+ * who cannot write the checkout, to ask its owner to), since it would take
+ * the arguments of this interface wrongly. Run as root, pwalk opens
  * a PWALK_LIB only when root owns it, nobody else can write it, and every
  * folder on the way to it may be changed only by root (`su` without `-`
  * and `sudo -E` keep a user's PWALK_LIB); any other user's PWALK_LIB is
