@@ -71,14 +71,17 @@ Options:
                          scan (a pwalk .csv, .csv.zst or .csv.gz, or a folder
                          of them; not .parquet: convert it; an earlier
                          sharded scan's folder gives its plan's shards, all
-                         done); repeatable. A warning
-                         line when it knows less than half of the folders
-                         listed (a scan of another tree).
+                         done); repeatable. A warning line when it does
+                         not fit the tree: one of another tree (it knows
+                         less than half of ROOT's folders) is set aside,
+                         the plan made from listings; one made with a
+                         shallower --depth underestimates.
                          Default: the rows the planner sees in listings
   --min-folders N        frontier folders to aim for (default 16 x N)
   --max-listed N         folders the planner may list (default 1024 x N
                          within 16,384 and 131,072, and at least
-                         4 x --min-folders)
+                         4 x --min-folders); fewer shards than asked
+                         when it runs out too soon (the line says why)
 
 Report options, fixed in the plan for every shard (pwalk's):
   --header               the header line, at the top of shard 0's file
@@ -150,17 +153,59 @@ export async function planOptionsOf(
   return { options, warnings };
 }
 
+/** Why a plan has fewer shards than asked ("": it has not), for {@link describePlan}. */
+export function fewerText(plan: ShardPlan): string {
+  if (plan.shards >= plan.requestedShards) return "";
+  const u = plan.unsplit;
+  const reasons: string[] = [];
+  if (!u) {
+    // a plan of an older version: it did not say
+    reasons.push(
+      "the tree has no more, or splitting them would put more than a shard's share of rows " +
+        "above them, in shard 0",
+    );
+  } else {
+    const all = plan.frontier.length;
+    if (u.budget) {
+      reasons.push(
+        `the listing budget (--max-listed) ran out before ${
+          u.budget === all ? "they" : `${num(u.budget)} of them`
+        } were listed`,
+      );
+    }
+    if (u.share) {
+      reasons.push(
+        `splitting ${
+          u.share === all ? "them" : `${num(u.share)} of them`
+        } would put more than a shard's share of the estimated rows ` +
+          "above them, in shard 0",
+      );
+    }
+    if (u.bottom) {
+      reasons.push(
+        `${u.bottom === all ? "they hold" : `${num(u.bottom)} of them hold`} ` +
+          "no folder to split into",
+      );
+    }
+    if (u.minFolders) reasons.push("they are --min-folders, none more than half a shard's share");
+    if (u.partial && plan.estimate.source === "listing" && !u.budget) {
+      reasons.push(
+        `the estimates count the rows in the ${
+          count(plan.listed, "folder")
+        } listed, as --max-listed allows: a larger one reads more`,
+      );
+    }
+  }
+  return ` (not ${plan.requestedShards}: ${count(plan.frontier.length, "frontier folder")}; ${
+    reasons.join("; ")
+  })`;
+}
+
 /** One line about a plan, for stderr. */
 export function describePlan(plan: ShardPlan, ms: number): string {
   const e = plan.estimate;
-  const fewer = plan.shards < plan.requestedShards
-    ? ` (not ${plan.requestedShards}: ${
-      count(plan.frontier.length, "frontier folder")
-    }; the tree has no ` +
-      "more, or splitting them would put more than a shard's share of rows above them, in shard 0)"
-    : "";
   const loads = e.loads.map(num).join(", ");
-  return `pwalk plan: ${count(plan.shards, "shard")}${fewer} over ` +
+  return `pwalk plan: ${count(plan.shards, "shard")}${fewerText(plan)} over ` +
     `${count(plan.frontier.length, "frontier folder")}, ${count(plan.listed, "folder")} listed ` +
     `in ${duration(ms)}; estimated rows ` +
     `(${e.source === "scan" ? "from the previous scan" : "seen in listings"}): ${num(e.total)}, ` +

@@ -104,10 +104,15 @@ export interface PlanOptions extends PlanReportOptions {
   /** Called after each folder is expanded. */
   onProgress?: (p: { listed: number; frontier: number }) => void;
   /**
-   * Told (one line, at most once) when the previous scans of `from` know
-   * less than half of the folders the planner listed below the root (or no
-   * folder at all): not a pwalk scan, or one of another tree, whose
-   * estimates are then guesses. The plan is made all the same.
+   * Told (one line, at most once) what makes the previous scans of `from`
+   * poor estimates; the plan is made all the same. When they hold no
+   * folder row, or know less than half of the root's folders (not a pwalk
+   * scan, or one of another tree), the plan estimates from listings as
+   * without `from`. When they know less than half of the folders below
+   * the root the planner saw in its listings, the others are estimated
+   * from their listings (1 row a folder it did not list). When they were
+   * made with a `--depth` shallower than the plan's (or the plan has
+   * none), they leave out the deeper rows.
    */
   onWarning?: (message: string) => void;
 }
@@ -179,6 +184,27 @@ export interface ShardPlan {
   };
   /** Folders the planner listed. */
   listed: number;
+  /**
+   * How many frontier folders were left whole, for each reason (the plan
+   * has fewer shards than asked when the frontier holds fewer than that
+   * many folders). `budget`: the listing budget (`maxListed`) ran out
+   * before they were listed; `share`: splitting them would have put more
+   * than a shard's share of rows above the frontier (their own files),
+   * as estimated; `bottom`: they hold no folder a whole run would walk
+   * (none, `--depth`, `--exclude`, or not readable). `minFolders`: the
+   * frontier reached `minFolders` folders, none more than half a shard's
+   * share, and the splitting stopped there. `partial`: the listing budget
+   * ran out with folders of the tree not listed (estimates from listings
+   * then count only the rows the planner saw). (Plans of older versions
+   * have none.)
+   */
+  unsplit?: {
+    budget: number;
+    share: number;
+    bottom: number;
+    minFolders: boolean;
+    partial: boolean;
+  };
   /** The frontier folders, sorted by path. */
   frontier: PlannedFolder[];
 }
@@ -206,6 +232,8 @@ interface Node {
   dead: boolean;
   /** Not to be split further. */
   leaf: boolean;
+  /** Why not (a {@link ShardPlan.unsplit} reason). */
+  stop?: "budget" | "share" | "bottom";
 }
 
 const enc = new TextEncoder();
@@ -335,10 +363,32 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
   await list(rootNode);
   if (rootNode.error) throw new Error(`${rootPath}: ${rootNode.error}`);
 
+  // What the warning line tells about the previous scans. Scans with no
+  // folder row, or that know less than half of the root's folders, are
+  // not this tree's: the plan estimates from listings, as without them.
+  const warnings: string[] = [];
+  if (scan) {
+    const none = scan.get(new Uint8Array()) === undefined;
+    const { known, all } = coverage(rootNode, scan, relOf, 1);
+    if (none || known * 2 < all) {
+      warnings.push(
+        none
+          ? `no folder row of a pwalk scan in ${
+            scan.files.join(", ")
+          }: the plan estimates from listings instead`
+          : `the previous scan knows ${known} of the root's ${
+            counted(all, "folder")
+          }: is it a scan of this tree? The plan estimates from listings instead`,
+      );
+      scan = undefined;
+    }
+  }
+
   // Without a previous scan, read the top of the tree breadth first, about
   // 3/4 of the listing budget (the first level whole), the folders of a
   // level in the order of their parent's size: estimates are then the rows
   // seen below each folder.
+  let partial = false; // folders left unlisted for the budget
   if (!scan) {
     let level = rootNode.children!;
     while (level.length && listed < (maxListed * 3) / 4) {
@@ -348,8 +398,10 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
       const room = level[0].depth === 0 ? sorted.length : Math.floor((maxListed * 3) / 4) - listed;
       const now = sorted.slice(0, Math.max(0, room));
       await pool(now, concurrency, list);
+      partial ||= now.length < level.length;
       level = now.flatMap((n) => n.children ?? []).filter((c) => !c.dead);
     }
+    partial ||= level.length > 0;
   }
   const settle = (n: Node): number => {
     let seen = 1;
@@ -384,6 +436,7 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
     options.onProgress?.({ listed, frontier: cands.size });
   };
   await split(rootNode);
+  let reachedMin = false;
   for (;;) {
     signal?.throwIfAborted();
     let best: Node | undefined;
@@ -393,22 +446,27 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
       if (!c.leaf && (!best || ahead(c, best))) best = c;
     }
     if (!best) break;
-    if (cands.size >= minFolders && best.estimate * 2 * shards <= sum) break;
+    if (cands.size >= minFolders && best.estimate * 2 * shards <= sum) {
+      reachedMin = true;
+      break;
+    }
     if (!best.children) {
       // not read yet: read it now, while the budget lasts
       if (listed >= maxListed) {
-        best.leaf = true;
+        [best.leaf, best.stop] = [true, "budget"];
         continue;
       }
       await list(best);
-      if (!scan) best.estimate = settle(best);
+      // (a folder the scan does not know: the rows seen in its listing)
+      settle(best);
     }
     if (best.dead) {
       cands.delete(best.key); // gone, or not a folder a whole run would walk
       continue;
     }
     if (best.error || best.children!.every((c) => c.dead)) {
-      best.leaf = true; // nothing to split it into (--depth, or no folders)
+      // nothing to split it into (--depth, or no folders)
+      [best.leaf, best.stop] = [true, "bottom"];
       continue;
     }
     // Its own entries would join the rows above the frontier (shard 0's):
@@ -416,16 +474,38 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
     // so big that it alone outweighs them twice.
     const own = 1 + (best.count ?? 0) - best.children!.filter((c) => !c.dead).length;
     if (top + own > Math.max(sum / shards, best.estimate / 2)) {
-      best.leaf = true;
+      [best.leaf, best.stop] = [true, "share"];
       continue;
     }
     cands.delete(best.key);
     await split(best);
   }
-  if (scan && options.onWarning) {
-    const why = scanCoverage(rootNode, scan, relOf);
-    if (why) options.onWarning(`--from: ${why}`);
+  if (scan) {
+    // (those within the levels the scan reached and kept: a scan made with
+    // --depth is not blamed for the levels below; folders made since count
+    // as unknown)
+    const { known, all } = coverage(rootNode, scan, relOf, scan.levels);
+    if (known * 2 < all) {
+      warnings.push(
+        `the previous scan knows ${known} of the ${
+          counted(all, "folder")
+        } below the root in the planner's listings: is it a scan of this tree? The others are ` +
+          "estimated from their listings (1 row a folder not listed)",
+      );
+    }
+    const limit = scan.depthLimit;
+    if (limit > 0 && (maxDepth === 0 || maxDepth > limit)) {
+      warnings.push(
+        `the previous scan seems made with --depth ${limit} (no row of its folders at depth ${limit}` +
+          `), this plan (${maxDepth ? `--depth ${maxDepth}` : "no --depth"}) walks them: its ` +
+          "estimates leave out those folders and all below them, and the shards may be unequal",
+      );
+    }
   }
+  if (warnings.length) options.onWarning?.(`--from: ${warnings.join("; ")}`);
+  const unsplit = { budget: 0, share: 0, bottom: 0, minFolders: reachedMin, partial };
+  for (const c of cands.values()) if (c.stop) unsplit[c.stop]++;
+  unsplit.partial ||= unsplit.budget > 0;
   // Biggest first, each to the least loaded shard (the lowest on ties).
   const front = [...cands.values()].sort((a, b) => (ahead(a, b) ? -1 : ahead(b, a) ? 1 : 0));
   const parentIno = (n: Node) => n.parent!.id!.ino;
@@ -470,12 +550,13 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
     requestedShards: shards,
     estimate: {
       source: scan ? "scan" : "listing",
-      scans,
+      scans: scan ? scans : [],
       total: loads.reduce((a, b) => a + b, 0),
       top,
       loads,
     },
     listed,
+    unsplit,
     frontier: front.map((c) => ({
       ...jsonPath(c.path),
       dev: c.id!.dev,
@@ -489,37 +570,26 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
 }
 
 /**
- * Why a previous scan's estimates are guesses, or "": it has no folder
- * row, or knows less than half of the folders listed below the root
- * (those within the levels it reached and kept: a scan made with --depth
- * is not blamed for the levels below; folders made since count as unknown).
+ * How many of the folders `levels` levels below the root or less that the
+ * planner listed a previous scan knows.
  */
-function scanCoverage(
+function coverage(
   root: Node,
   scan: ScanCounts,
   relOf: (p: Uint8Array) => Uint8Array,
-): string {
-  if (scan.get(new Uint8Array()) === undefined) {
-    return `no folder row of a pwalk scan in ${
-      scan.files.join(", ")
-    }: estimates are 1 row a folder`;
-  }
+  levels: number,
+): { known: number; all: number } {
   let known = 0, all = 0;
   const visit = (n: Node) => {
     for (const c of n.children ?? []) {
-      if (c.dead || c.depth + 1 > scan.levels) continue;
+      if (c.dead || c.depth + 1 > levels) continue;
       all++;
       if (scan.get(relOf(c.path)) !== undefined) known++;
       visit(c);
     }
   };
   visit(root);
-  return known * 2 < all
-    ? `the previous scan knows ${known} of the ${
-      counted(all, "folder")
-    } listed below the root: is it a ` +
-      "scan of this tree? The others are estimated at 1 row each"
-    : "";
+  return { known, all };
 }
 
 /**

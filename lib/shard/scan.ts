@@ -33,6 +33,13 @@ export interface ScanCounts {
    * folders are not known.
    */
   readonly levels: number;
+  /**
+   * The `--depth N` the scan seems made with (0: none seen): its deepest
+   * folder rows, at depth N - 1, counted more entries (pw_fcount) than it
+   * has rows at depth N (a --depth N scan has no row of a folder at depth
+   * N). Its counts then leave out the rows of those folders and below.
+   */
+  readonly depthLimit: number;
   /** Rows read. */
   readonly rows: number;
   /** Files read. */
@@ -166,6 +173,18 @@ export async function readScanCounts(
   const levels: Map<string, number>[] = [new Map()];
   let kept = 0;
   let rows = 0;
+  // by depth + 1: rows, and the entries the folders there counted (a
+  // scan made with --depth N has no row of the folders its folders at
+  // depth N - 1 counted)
+  const rowsAt: number[] = [], countedAt: number[] = [];
+  let deepest = -2; // the deepest folder row's depth
+  const rowDepth = (depth: number, fcount: number) => {
+    if (depth < -1 || depth > 1e6) return;
+    rowsAt[depth + 1] = (rowsAt[depth + 1] ?? 0) + 1;
+    if (fcount < 0) return;
+    countedAt[depth + 1] = (countedAt[depth + 1] ?? 0) + fcount;
+    if (depth > deepest) deepest = depth;
+  };
 
   const fold = () => {
     // the deepest level joins its parents' entries
@@ -211,20 +230,22 @@ export async function readScanCounts(
     const c2 = b.lastIndexOf(COMMA, e - 1);
     if (c2 <= s) return;
     const c1 = b.lastIndexOf(COMMA, c2 - 1);
+    const a = b.indexOf(COMMA, s);
+    const d = a < 0 ? -1 : b.indexOf(COMMA, a + 1);
+    const p = d < 0 ? -1 : b.indexOf(COMMA, d + 1);
+    const depth = p < 0 ? NaN : b[d + 1] === MINUS ? -1 : parseInt10(b, d + 1, p);
     if (c1 < s || b[c1 + 1] === MINUS) {
       rows++;
+      if (!Number.isNaN(depth)) rowDepth(depth, -1);
       return;
     }
     const fcount = parseInt10(b, c1 + 1, c2);
     if (Number.isNaN(fcount)) return; // a header line
     rows++;
-    const a = b.indexOf(COMMA, s);
-    const d = a < 0 ? -1 : b.indexOf(COMMA, a + 1);
-    const p = d < 0 ? -1 : b.indexOf(COMMA, d + 1);
     if (p < 0 || p > c1) return;
-    const depth = b[d + 1] === MINUS ? -1 : parseInt10(b, d + 1, p);
     const q = quoted(b, p + 1, c1);
     if (!q || Number.isNaN(depth)) return;
+    rowDepth(depth, fcount);
     const path = q[0];
     const level = depth + 1; // names below the root
     if (rootLen < 0) {
@@ -289,6 +310,9 @@ export async function readScanCounts(
       return v === undefined ? undefined : v + 1;
     },
     levels: Math.min(maxLevel, levels.length - 1), // the deepest level with a folder row
+    depthLimit: deepest >= -1 && countedAt[deepest + 1] > (rowsAt[deepest + 2] ?? 0)
+      ? deepest + 1
+      : 0,
     rows,
     files,
   };

@@ -1,0 +1,133 @@
+/**
+ * What `pwalk plan` says about its plan: why it has fewer shards than
+ * asked, and what a `--from` scan that does not fit the tree does to it.
+ *
+ * @module
+ */
+import { assert, assertEquals, assertMatch } from "@std/assert";
+import { cli } from "./helpers/run.ts";
+import { makePlan, type TestPlan } from "./helpers/shard.ts";
+import { tempDir } from "./helpers/temp.ts";
+import { mktree } from "./helpers/tree.ts";
+import { readScanCounts } from "../mod.ts";
+
+/** The folders in `dir`, by Deno.readDir. */
+function foldersIn(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].filter((e) => e.isDirectory).map((e) => e.name);
+}
+
+/** pwalk plan's stderr, and the plan. */
+async function plan(root: string, file: string, args: string[]) {
+  const r = await cli(["plan", root, "-o", file, ...args]);
+  assertEquals(r.code, 0, r.stderr);
+  return { stderr: r.stderr, plan: JSON.parse(await Deno.readTextFile(file)) };
+}
+
+Deno.test("plan with fewer shards than asked says why: the listing budget, or no folder to split into", async () => {
+  await using tmp = await tempDir();
+  // three folders that hold folders, and files
+  const root = `${tmp.path}/deep`;
+  for (const d of ["a", "b", "c"]) {
+    for (const s of ["x", "y", "z"]) {
+      await Deno.mkdir(`${root}/${d}/${s}`, { recursive: true });
+      await Deno.writeTextFile(`${root}/${d}/${s}/f.txt`, s);
+    }
+  }
+  const n = foldersIn(root).length;
+  // --max-listed 1: the root only, its folders never listed
+  const budget = await plan(root, `${tmp.path}/p1.json`, ["--shards", "8", "--max-listed", "1"]);
+  assertEquals([budget.plan.shards, budget.plan.frontier.length], [n + 1, n]);
+  assertEquals(budget.plan.unsplit.budget, n);
+  assertMatch(
+    budget.stderr,
+    new RegExp(
+      `^pwalk plan: ${n + 1} shards \\(not 8: ${n} frontier folders; the listing budget ` +
+        "\\(--max-listed\\) ran out before they were listed\\) over ",
+    ),
+  );
+  // a tree whose folders hold files only
+  const flat = `${tmp.path}/flat`;
+  for (const d of ["a", "b"]) {
+    await Deno.mkdir(`${flat}/${d}`, { recursive: true });
+    await Deno.writeTextFile(`${flat}/${d}/f.txt`, d);
+  }
+  const m = foldersIn(flat).length;
+  const whole = await plan(flat, `${tmp.path}/p2.json`, ["--shards", "8"]);
+  assertEquals(whole.plan.frontier.length, m);
+  assertEquals(whole.plan.unsplit.bottom, m);
+  assertMatch(
+    whole.stderr,
+    new RegExp(`\\(not 8: ${m} frontier folders; they hold no folder to split into\\) over `),
+  );
+  assert(!/the tree has no more/.test(budget.stderr + whole.stderr));
+});
+
+Deno.test("plan --from a scan of another tree: one warning, and the plan made from listings", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`, other = `${tmp.path}/other`;
+  await mktree(root, 3000, 7);
+  await mktree(other, 300, 8);
+  const scan = `${tmp.path}/other.csv`;
+  assertEquals((await cli(["-o", scan, other])).code, 0);
+  // the root's folders are none of the other tree's
+  const mine = foldersIn(root), theirs = new Set(foldersIn(other));
+  assert(mine.every((d) => !theirs.has(d)), "the trees share a folder name");
+  const listing = await makePlan(root, 8, `${tmp.path}/a.json`);
+  const from = await plan(root, `${tmp.path}/b.json`, ["--shards", "8", "--from", scan]);
+  const b: TestPlan = from.plan;
+  assertEquals(b.estimate.source, "listing");
+  assertEquals([b.shards, b.frontier, b.estimate.loads], [
+    listing.shards,
+    listing.frontier,
+    listing.estimate.loads,
+  ]);
+  const warnings = from.stderr.split("\n").filter((l) => l.includes("warning"));
+  assertEquals(warnings.length, 1, from.stderr);
+  assertMatch(
+    warnings[0],
+    new RegExp(
+      `^pwalk: warning: --from: the previous scan knows 0 of the root's ${mine.length} ` +
+        "folders: is it a scan of this tree\\? The plan estimates from listings instead$",
+    ),
+  );
+});
+
+Deno.test("plan --from a scan made with --depth: readScanCounts tells its depth; a warning when the plan walks deeper", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await mktree(root, 3000, 7);
+  // the deepest folder, by Deno.readDir: the tree goes deeper than --depth 3
+  let levels = 0;
+  for (let now = [root]; now.length; levels++) {
+    now = now.flatMap((d) => foldersIn(d).map((n) => `${d}/${n}`));
+  }
+  assert(levels > 4, `the tree has ${levels} levels of folders`);
+  for (const depth of [0, 1, 2, 3]) {
+    const scan = `${tmp.path}/d${depth}.csv`;
+    assertEquals((await cli(["-o", scan, "--depth", String(depth), root])).code, 0);
+    assertEquals((await readScanCounts([scan])).depthLimit, depth, scan);
+  }
+  const cases: [string[], RegExp | null][] = [
+    [
+      [],
+      /seems made with --depth 2 \(no row of its folders at depth 2\), this plan \(no --depth\)/,
+    ],
+    [["--depth", "3"], /seems made with --depth 2 [^\n]*, this plan \(--depth 3\) walks them/],
+    [["--depth", "2"], null],
+    [["--depth", "1"], null],
+  ];
+  for (const [i, [args, warning]] of cases.entries()) {
+    const r = await plan(root, `${tmp.path}/p${i}.json`, [
+      "--shards",
+      "4",
+      "--from",
+      `${tmp.path}/d2.csv`,
+      ...args,
+    ]);
+    const warnings = r.stderr.split("\n").filter((l) => l.includes("warning"));
+    if (warning) {
+      assertEquals(warnings.length, 1, r.stderr);
+      assertMatch(warnings[0], warning);
+    } else assertEquals(warnings, [], r.stderr);
+  }
+});
