@@ -131,3 +131,43 @@ Deno.test("plan --from a scan made with --depth: readScanCounts tells its depth;
     } else assertEquals(warnings, [], r.stderr);
   }
 });
+
+Deno.test("pwalk slurm --resume names the shards it resubmits out of the plan's: shard 1 (of 3), shards 1-2 (of 3)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  for (const d of ["a", "b", "c"]) {
+    await Deno.mkdir(`${root}/${d}`, { recursive: true });
+    await Deno.writeTextFile(`${root}/${d}/f.txt`, d);
+  }
+  const dir = `${tmp.path}/scan`;
+  const made = await cli(["slurm", root, "--shards", "3", "--out", dir, "--dry-run"]);
+  assertEquals(made.code, 0, made.stderr);
+  // a Slurm whose queue is empty, and an sbatch that takes any job
+  const bin = `${tmp.path}/bin`;
+  await Deno.mkdir(bin);
+  await Deno.writeTextFile(`${bin}/squeue`, "#!/bin/sh\nexit 0\n");
+  await Deno.writeTextFile(`${bin}/sbatch`, "#!/bin/sh\necho 4242\n");
+  await Deno.chmod(`${bin}/squeue`, 0o755);
+  await Deno.chmod(`${bin}/sbatch`, 0o755);
+  const env = { PATH: `${bin}:${Deno.env.get("PATH")}` };
+  // shards 0 and 2 run here: shard 1 alone is left
+  for (const i of [0, 2]) {
+    const r = await cli([
+      "report",
+      "--plan",
+      `${dir}/plan.json`,
+      "--shard",
+      String(i),
+      "-o",
+      `${dir}/scan-${i}.csv.zst`,
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+  }
+  const one = await cli(["slurm", "--resume", dir], { env });
+  assertEquals(one.code, 0, one.stderr);
+  assertMatch(one.stderr, /^pwalk slurm: resubmitted shard 1 \(of 3\) as job 4242$/m);
+  await Deno.remove(`${dir}/scan-2.done.json`);
+  const dry = await cli(["slurm", "--resume", dir, "--dry-run"], { env });
+  assertEquals(dry.code, 0, dry.stderr);
+  assertMatch(dry.stderr, /^pwalk slurm: dry run: would resubmit shards 1-2 \(of 3\)$/m);
+});

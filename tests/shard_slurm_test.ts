@@ -91,7 +91,7 @@ testNeeding([...SLURM_NEEDS, ZSTD], {
       const r = await cli(["slurm", "--resume", dir, "--sbatch=--hold"], { env });
       assertEquals(r.code, 0, r.stderr);
       const held = r.text.trim();
-      assertMatch(r.stderr, new RegExp(`resubmitted shards 2 of 4 as job ${held}`));
+      assertMatch(r.stderr, new RegExp(`resubmitted shard 2 \\(of 4\\) as job ${held}`));
       assertEquals((await submissions()).at(-1)?.array, "2");
       assertEquals(await queued(), `${held}_2 PENDING`);
       let s = await status();
@@ -200,7 +200,7 @@ await new Promise(() => setInterval(() => {}, 1000));`,
         // its temporary is a dead run's, removed, and the shard rerun
         const r = await cli(["slurm", "--resume", dir], { env });
         assertEquals(r.code, 0, r.stderr);
-        assertMatch(r.stderr, /resubmitted shards 3 of 4/);
+        assertMatch(r.stderr, /resubmitted shard 3 \(of 4\)/);
         await drained();
         const s = await status();
         assertEquals(s.states, ["done", "done", "done", "done"], s.details.join("\n"));
@@ -276,7 +276,7 @@ await new Promise(() => setInterval(() => {}, 1000));`,
         await Deno.symlink(copy, `${tmp.path}/link`);
         const r = await cli(["slurm", "--resume", `${tmp.path}/link`], { env });
         assertEquals(r.code, 0, r.stderr);
-        assertMatch(r.stderr, /resubmitted shards 1 of 2 as job \d+/);
+        assertMatch(r.stderr, /resubmitted shard 1 \(of 2\) as job \d+/);
         await waitFor(async () => (await all()) === "", {
           what: "the resumed shard to leave the queue",
           timeoutMs: 120_000,

@@ -137,6 +137,14 @@ function takeSbatch(
   return { rest, sbatch, lossy };
 }
 
+/**
+ * Resubmitted shards, out of a plan's: "shard 2 (of 4)", "shards 1,3 (of 4)"
+ * (not "shards 2 of 4", read as two of the four).
+ */
+function shardsOf(shards: number[], of: number): string {
+  return `${shards.length === 1 ? "shard" : "shards"} ${arrayList(shards)} (of ${of})`;
+}
+
 /** `pwalk slurm ARGS`; resolves to the exit status. */
 export async function run(args: string[]): Promise<number> {
   const { rest, sbatch, lossy } = takeSbatch(args);
@@ -192,15 +200,11 @@ export async function run(args: string[]): Promise<number> {
     }
     if (dryRun) {
       writeStdout(r.command.join(" ") + "\n");
-      eprint(`pwalk slurm: dry run: would resubmit shards ${arrayList(r.shards)}`);
+      eprint(`pwalk slurm: dry run: would resubmit ${shardsOf(r.shards, r.plan.shards)}`);
       return 0;
     }
     writeStdout(`${r.jobId}\n`);
-    eprint(
-      `pwalk slurm: resubmitted shards ${
-        arrayList(r.shards)
-      } of ${r.plan.shards} as job ${r.jobId}`,
-    );
+    eprint(`pwalk slurm: resubmitted ${shardsOf(r.shards, r.plan.shards)} as job ${r.jobId}`);
     if (r.unrecorded) {
       eprint(unrecorded(dir, r.jobId!, r.unrecorded));
       return UNRECORDED;
