@@ -776,14 +776,25 @@ export async function writeWhole(
   }
 }
 
-/** Whether process `pid` runs on this host (Linux's /proc; elsewhere: not known, false). */
+/**
+ * Whether process `pid` runs on this host (Linux's /proc; elsewhere: not
+ * known, false). A zombie (state Z or X in /proc/PID/stat: ended, its
+ * parent not yet told) does not run.
+ */
 export function aliveHere(pid: number): boolean {
   if (pid === Deno.pid) return true;
   try {
     Deno.statSync(`/proc/${pid}`);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    // "PID (COMM) S ...": COMM may hold ") ", the state follows the last ")"
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const state = stat[stat.lastIndexOf(")") + 2];
+    return state !== "Z" && state !== "X";
+  } catch {
+    return true; // there, its state not readable: as before, running
   }
 }
 

@@ -1,11 +1,12 @@
 /**
- * What `pwalk plan` says about its plan: why it has fewer shards than
- * asked, and what a `--from` scan that does not fit the tree does to it.
+ * What the shard commands say: why a plan has fewer shards than
+ * asked, what a `--from` scan that does not fit the tree does to it, which
+ * shards `slurm --resume` resubmits, and a lock of a zombie in `status`.
  *
  * @module
  */
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import { cli } from "./helpers/run.ts";
+import { cli, run } from "./helpers/run.ts";
 import { makePlan, type TestPlan } from "./helpers/shard.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { mktree } from "./helpers/tree.ts";
@@ -170,4 +171,44 @@ Deno.test("pwalk slurm --resume names the shards it resubmits out of the plan's:
   const dry = await cli(["slurm", "--resume", dir, "--dry-run"], { env });
   assertEquals(dry.code, 0, dry.stderr);
   assertMatch(dry.stderr, /^pwalk slurm: dry run: would resubmit shards 1-2 \(of 3\)$/m);
+});
+
+Deno.test("status: a shard whose lock names a zombie (ended, not yet reaped by its parent) is incomplete, not running", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  for (const d of ["a", "b"]) await Deno.mkdir(`${root}/${d}`, { recursive: true });
+  const dir = `${tmp.path}/scan`;
+  await Deno.mkdir(dir);
+  await makePlan(root, 2, `${dir}/plan.json`);
+  // its child ends after it has exec-ed sleep, which never reaps it
+  const parent = new Deno.Command("sh", {
+    args: ["-c", "sleep 0.2 & echo $!; exec sleep 60"],
+    stdout: "piped",
+  }).spawn();
+  try {
+    const reader = parent.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let out = "";
+    while (!out.includes("\n")) out += (await reader.read()).value ?? "";
+    reader.releaseLock();
+    const pid = Number(out.trim());
+    // ps says when it is a zombie
+    for (
+      let i = 0;
+      (await run("ps", ["-o", "stat=", "-p", String(pid)])).text.trim()[0] !== "Z";
+      i++
+    ) {
+      assert(i < 500, `pid ${pid} never became a zombie`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await Deno.writeTextFile(`${dir}/scan-1.lock`, `pid ${pid} on ${Deno.hostname()}\n`);
+    const s = await cli(["status", dir, "--json"]);
+    assertEquals(s.code, 1, s.stderr);
+    const shard = JSON.parse(s.text).shards[1];
+    assertEquals(shard.state, "incomplete", shard.detail);
+    assertMatch(shard.detail, new RegExp(`names pid ${pid} on this host, which is not running`));
+  } finally {
+    parent.kill();
+    await parent.status;
+    await parent.stdout.cancel().catch(() => {});
+  }
 });
