@@ -419,6 +419,13 @@ class EntryIterator implements WalkIterator<WalkEntry> {
   #done = false;
   /** A step that awaits (taking a batch, ending): later calls wait for it. */
   #busy?: Promise<unknown>;
+  /**
+   * Calls made while a step awaits, in order: each runs once, when the
+   * steps before it are done (a FIFO, so that N calls made at once cost N,
+   * not N per batch taken meanwhile).
+   */
+  #waiting: (() => void)[] = [];
+  #first = 0; // the next of #waiting to run
 
   constructor(root: string | URL, o: WalkOptions) {
     this.#signal = o.signal;
@@ -430,7 +437,7 @@ class EntryIterator implements WalkIterator<WalkEntry> {
   }
 
   next(): Promise<IteratorResult<WalkEntry>> {
-    if (this.#busy) return this.#busy.then(() => this.next(), () => this.next());
+    if (this.#busy) return this.#wait(() => this.next());
     if (this.#i < this.#batch.length) {
       // Aborted while the consumer held an entry: no more of this batch.
       if (this.#signal?.aborted) return this.#step(this.#end(this.#signal.reason));
@@ -441,7 +448,7 @@ class EntryIterator implements WalkIterator<WalkEntry> {
   }
 
   return(value?: unknown): Promise<IteratorResult<WalkEntry>> {
-    if (this.#busy) return this.#busy.then(() => this.return(value), () => this.return(value));
+    if (this.#busy) return this.#wait(() => this.return(value));
     return this.#step(this.#end().then(() => ({ value, done: true }) as IteratorResult<WalkEntry>));
   }
 
@@ -455,10 +462,29 @@ class EntryIterator implements WalkIterator<WalkEntry> {
 
   #step<T>(p: Promise<T>): Promise<T> {
     const busy = p.finally(() => {
-      if (this.#busy === busy) this.#busy = undefined;
+      if (this.#busy !== busy) return;
+      this.#busy = undefined;
+      // The calls that waited, in order, until one of them awaits again.
+      const w = this.#waiting;
+      while (!this.#busy && this.#first < w.length) {
+        const run = w[this.#first];
+        w[this.#first++] = undefined!; // (let what it holds go)
+        run();
+      }
+      if (this.#first === w.length) {
+        this.#waiting = [];
+        this.#first = 0;
+      }
     });
     this.#busy = busy;
     return busy;
+  }
+
+  /** Run `call` once the steps before it are done. */
+  #wait<T>(call: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#waiting.push(() => call().then(resolve, reject));
+    });
   }
 
   /** Take batches until one has an entry, or the walk ended. */

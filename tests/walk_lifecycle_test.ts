@@ -12,7 +12,7 @@ import {
   assertStrictEquals,
   assertStringIncludes,
 } from "@std/assert";
-import { nativeVersion, walk, walkDirs } from "../mod.ts";
+import { nativeVersion, walk, walkDirs, type WalkEntry } from "../mod.ts";
 import { helperScript, REPO, run } from "./helpers/run.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { allowedCpus } from "./helpers/system.ts";
@@ -274,4 +274,61 @@ Deno.test({
     assertLess(most, ncpu + 2, `named native threads at most ${most}, CPUs ${ncpu}`);
     assertEquals(await threadsLeft(), []);
   },
+});
+
+Deno.test("walk: next() called 12,000 times at once: each call waits once, in order (FIFO), every entry once", async () => {
+  await using tmp = await tempDir();
+  const root = tmp.path;
+  const want = new Set([root]);
+  for (let d = 0; d < 20; d++) {
+    Deno.mkdirSync(`${root}/d${d}`);
+    want.add(`${root}/d${d}`);
+    for (let f = 0; f < 500; f++) {
+      Deno.writeFileSync(`${root}/d${d}/f${f}`, new Uint8Array());
+      want.add(`${root}/d${d}/f${f}`);
+    }
+  }
+  // Small batches: the 10,021 entries come in hundreds of them, each one a
+  // step the calls not yet answered wait behind.
+  const it = walk(root, { batchBytes: 4096 });
+  const n = want.size + 2000;
+  // The promise reactions made meanwhile, counted: calls waiting one
+  // step at a time cost one each; chained anew on every batch taken, they
+  // cost one per waiting call per batch (here millions: seconds and GBs
+  // at 100,000 calls).
+  const then = Promise.prototype.then;
+  let reactions = 0;
+  Promise.prototype.then = function (this: Promise<unknown>, ...a) {
+    reactions++;
+    return then.apply(this, a);
+  } as typeof then;
+  let results: IteratorResult<WalkEntry>[];
+  try {
+    results = await Promise.all(Array.from({ length: n }, () => it.next()));
+  } finally {
+    Promise.prototype.then = then;
+  }
+  assertLess(reactions, 4 * n);
+  const got = results.filter((r) => !r.done).map((r) => (r.value as WalkEntry).path);
+  // the entries first, then only ends
+  assertEquals(results.slice(got.length).filter((r) => !r.done), []);
+  assertEquals(got.length, want.size);
+  assertEquals(new Set(got), want);
+  assertEquals(it.errors, []);
+
+  // Answered in the order made: the next() calls before a return() get
+  // entries, the return() ends the walk, the calls after it get the end.
+  const again = walk(root, { batchBytes: 4096 });
+  const k = 5000;
+  const calls = [
+    ...Array.from({ length: k }, () => again.next()),
+    again.return!("x"),
+    ...Array.from({ length: k }, () => again.next()),
+  ];
+  const answers = await Promise.all(calls);
+  const early = answers.slice(0, k).map((r) => r.done ? "(end)" : (r.value as WalkEntry).path);
+  assertEquals(early.filter((p) => !want.has(p)), []);
+  assertEquals(new Set(early).size, k);
+  assertEquals(answers[k], { value: "x", done: true });
+  assertEquals(answers.slice(k + 1).filter((r) => !r.done), []);
 });
