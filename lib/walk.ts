@@ -198,7 +198,10 @@ export interface WalkDir {
    * that shows the same (holding a real U+FFFD), if there is one, last.
    * Join them with "/" to the folder's
    * bytes (`entry.pathBytes`, or `path` encoded when that is undefined) to
-   * reach the entries. Undefined when every name is UTF-8.
+   * reach the entries. Undefined when every name is UTF-8. Top-down,
+   * removing from `dirs` n of the names that show alike prunes n of those
+   * folders: the ones whose bytes were removed from their list here too
+   * (the caller says which), else the last ones listed.
    */
   bytes?: Map<string, Uint8Array[]>;
 }
@@ -733,8 +736,11 @@ interface Gathered {
   files: string[];
   /** Names that are not UTF-8: their bytes (WalkDir.bytes). */
   bytes?: Map<string, Uint8Array[]>;
-  /** Subfolders to be entered: [name, index + 1 in the native hold]. */
-  entered: [string, number][];
+  /**
+   * Subfolders to be entered: [name, index + 1 in the native hold, its
+   * bytes when the name is not UTF-8].
+   */
+  entered: [string, number, Uint8Array?][];
   /** Top-down: held subfolders that `skip` names (never entered, not in dirs). */
   skippedHolds?: number;
   /**
@@ -753,10 +759,14 @@ interface Gathered {
   unlisted?: boolean;
 }
 
-/** Keep the bytes of a record's names that are not UTF-8 (a run's split at "/"). */
-function keepBytes(s: Gathered, shown: string, raw: Uint8Array, n: number): void {
+/**
+ * Keep the bytes of a record's names that are not UTF-8 (a run's split at
+ * "/"); returns them, name by name.
+ */
+function keepBytes(s: Gathered, shown: string, raw: Uint8Array, n: number): Uint8Array[] {
   const names = n > 1 ? shown.split("/") : [shown];
   const map = s.bytes ??= new Map();
+  const kept: Uint8Array[] = [];
   let start = 0;
   for (const name of names) {
     let end = n > 1 ? raw.indexOf(0x2f, start) : raw.length;
@@ -765,8 +775,10 @@ function keepBytes(s: Gathered, shown: string, raw: Uint8Array, n: number): void
     const bytes = raw.slice(start, end);
     if (list) list.push(bytes);
     else map.set(name, [bytes]);
+    kept.push(bytes);
     start = end + 1;
   }
+  return kept;
 }
 
 const enc = new TextEncoder();
@@ -829,15 +841,19 @@ function entryKey(e: WalkEntry): string {
  * `dirs` (mask index: the native hold's order; `size` holds in all).
  * `dirs` comes in the listing's order and is most often left as it was:
  * one pass along it then finds every name; a count per name (names not
- * UTF-8 may show alike) only when the caller removed or reordered. The
- * names in `dirs` that no held subfolder takes go to `others` (as many of
- * each as are left over).
+ * UTF-8 may show alike) only when the caller removed or reordered. Of the
+ * subfolders that show alike, as many as `dirs` still holds of the name
+ * are entered: first those whose bytes are still in the folder's `bytes`
+ * (as the caller left it), in listing order; then the others. The names
+ * in `dirs` that no held subfolder takes go to `others` (as many of each
+ * as are left over).
  */
 function enterMask(
   dirs: string[],
-  entered: [string, number][],
+  entered: [string, number, Uint8Array?][],
   size: number,
   others: string[],
+  bytes?: Map<string, Uint8Array[]>,
 ): Uint8Array<ArrayBuffer> {
   const mask = new Uint8Array(size);
   let j = 0;
@@ -848,7 +864,26 @@ function enterMask(
       others.length = 0;
       const left = new Map<string, number>();
       for (const d of dirs) left.set(d, (left.get(d) ?? 0) + 1);
-      for (const [name, k] of entered) {
+      // the caller removed its bytes from `bytes`: entered last, if at all
+      const listed = new Map<string, Set<string>>();
+      const unlisted = (name: string, raw?: Uint8Array) => {
+        const list = bytes?.get(name);
+        if (!list) return false;
+        let keys = listed.get(name);
+        if (!keys) listed.set(name, keys = new Set(list.map(bytesKey)));
+        return !keys.has(bytesKey(raw ?? enc.encode(name)));
+      };
+      const later: [string, number][] = [];
+      for (const [name, k, raw] of entered) {
+        const c = left.get(name) ?? 0;
+        if (c > 0 && unlisted(name, raw)) {
+          later.push([name, k]);
+          continue;
+        }
+        mask[k - 1] = c > 0 ? 1 : 0;
+        if (c > 0) left.set(name, c - 1);
+      }
+      for (const [name, k] of later) {
         const c = left.get(name) ?? 0;
         mask[k - 1] = c > 0 ? 1 : 0;
         if (c > 0) left.set(name, c - 1);
@@ -1100,10 +1135,11 @@ function dirsWalk(
         const group = b.group[i];
         const s = group === lastGroup ? last! : (last = slot(lastGroup = group));
         const n = b.count[i];
+        let raw: Uint8Array[] | undefined;
         if (
           b.raw?.has(i) && !(skip && b.skipped[i]) && !(kind === RecKind.ENTRY && b.flags[i] & 2)
         ) {
-          keepBytes(s, b.name[i], b.raw.get(i)!, n);
+          raw = keepBytes(s, b.name[i], b.raw.get(i)!, n);
         }
         if (kind === RecKind.SUBDIR) {
           const hold = b.hold[i];
@@ -1111,7 +1147,7 @@ function dirsWalk(
             // a run of names (no skip then): holds count up from the first
             const names = b.name[i].split("/");
             for (let j = 0; j < n; j++) {
-              if (hold) s.entered.push([names[j], hold + j]);
+              if (hold) s.entered.push([names[j], hold + j, raw?.[j]]);
               s.dirs.push(names[j]);
             }
             if (!hold && topDown) (s.unheld ??= []).push(...names);
@@ -1124,7 +1160,7 @@ function dirsWalk(
           // never comes)
           const skipped = skip && b.skipped[i];
           if (hold && skipped && topDown) s.skippedHolds = (s.skippedHolds ?? 0) + 1;
-          else if (hold && !skipped) s.entered.push([b.name[i], hold]);
+          else if (hold && !skipped) s.entered.push([b.name[i], hold, raw?.[0]]);
           if (!skipped) s.dirs.push(b.name[i]);
           if (!hold && !skipped && topDown) (s.unheld ??= []).push(b.name[i]);
         } else if (kind === RecKind.ENTRY) {
@@ -1184,7 +1220,7 @@ function dirsWalk(
           const token = b.hold[i];
           if (!token && !yielded) continue;
           const held = s.entered.length + (s.skippedHolds ?? 0);
-          const mask = enterMask(s.dirs, s.entered, held, others);
+          const mask = enterMask(s.dirs, s.entered, held, others, s.bytes);
           if (token) job.descend(token, mask);
           if (others.length) {
             const sub = p.maxDepth - (depth + 2);

@@ -642,6 +642,67 @@ print(json.dumps([[h(p), sorted(map(h, d)), sorted(map(h, f))] for p, d, f in os
   assertEquals(seen.filter((p) => p === `${root}/c\uFFFD`).length, 2, seen.join());
 });
 
+Deno.test("walkDirs: of folders that show alike, the ones whose bytes the caller removed from bytes are pruned, else the last listed", async () => {
+  await using tmp = await tempDir("pwalk-walkdirs-alike-");
+  const root = `${tmp.path}/t`;
+  // x\xfe, x\xef\xbf\xbd (a real U+FFFD) and x\xff all show as "x\uFFFD"
+  await python(
+    `import os, sys
+r = sys.argv[1].encode(); os.mkdir(r)
+for d in [b'x\\xfe', b'x\\xef\\xbf\\xbd', b'y', b'x\\xff']:
+    os.makedirs(r + b'/' + d + b'/in')`,
+    root,
+  );
+  const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  const enc = new TextEncoder();
+  const shown = "x\uFFFD";
+  const alike = ["78fe", "78efbfbd", "78ff"];
+  // os.walk on bytes, top-down, with `pruned` (hex names) removed from the
+  // root's dirnames: the folders it lists (hex)
+  const osWalk = async (pruned: string[]) =>
+    JSON.parse(
+      await python(
+        `import json, os, sys
+out = []
+for p, d, f in os.walk(sys.argv[1].encode()):
+    out.append(p.hex())
+    if p == sys.argv[1].encode():
+        d[:] = [x for x in d if x.hex() not in sys.argv[2].split(',')]
+print(json.dumps(sorted(out)))`,
+        root,
+        pruned.join(","),
+      ),
+    ) as string[];
+  // os.listdir's order (the listing's): the last of the three listed
+  const listed: string[] = JSON.parse(
+    await python(
+      `import json, os, sys
+print(json.dumps([n.hex() for n in os.listdir(sys.argv[1].encode())]))`,
+      root,
+    ),
+  );
+  const last = listed.filter((h) => alike.includes(h)).at(-1)!;
+  /** walkDirs pruning one "x\uFFFD", and the bytes of `removed` from bytes */
+  const walked = async (removed: string[]) => {
+    const out: string[] = [];
+    for await (const d of walkDirs(root, { stat: false })) {
+      out.push(hex(d.entry.pathBytes ?? enc.encode(d.path)));
+      if (d.path !== root) continue;
+      assertEquals(d.bytes?.get(shown)?.map(hex).sort(), alike.slice().sort());
+      d.dirs.splice(d.dirs.indexOf(shown), removed.length || 1);
+      const list = d.bytes!.get(shown)!;
+      for (const r of removed) list.splice(list.findIndex((b) => hex(b) === r), 1);
+    }
+    return out.sort();
+  };
+  // bytes left as they were: the last one listed is pruned
+  assertEquals(await walked([]), await osWalk([last]));
+  // the caller says which: each of the three, and two of them
+  for (const which of [...alike.map((a) => [a]), ["78ff", "78fe"], ["78efbfbd", "78fe"]]) {
+    assertEquals(await walked(which), await osWalk(which), which.join());
+  }
+});
+
 testNeeding([CC, PKG_CONFIG, FUSERMOUNT, PYTHON3], {
   name:
     "a dead FUSE mount (its server killed): walkDirs reports the ROOT to onError as os.walk's onerror, " +
