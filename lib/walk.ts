@@ -89,8 +89,10 @@ export interface WalkOptions
    * resolved; `name` is its last name, where @std/fs keeps a link to a
    * file's own name) and its folder walked under it, so every path below it
    * is real too; `skip`, `match` and `exts` test those paths, as @std/fs's
-   * do (and `exclude` names such folders by them). A link whose real path cannot be had (longer than PATH_MAX:
-   * ENAMETOOLONG) is yielded as the link, with a "stat" error. `false`:
+   * do (and `exclude` names such folders by them). A link whose real path cannot be had (that path longer than
+   * PATH_MAX: ENAMETOOLONG; on Linux a link however deep is resolved from
+   * its folder, elsewhere, or without /proc, the link's own path must fit
+   * in PATH_MAX too) is yielded as the link, with a "stat" error. `false`:
    * paths under a followed link keep the link's path. Default true; without
    * `followSymlinks` it changes nothing.
    */

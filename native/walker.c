@@ -8,6 +8,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -283,6 +285,50 @@ static void listing_facts(struct stat *st, const pw_dent *d, const listing *l) {
   st->st_dev = l->it->st.st_dev;
 }
 
+/* The real path of the link d (w->path) of the listing being read, as
+   realpath gives it, for the caller to free; NULL with errno.  realpath
+   resolves the link's own path, which fails (ENAMETOOLONG) when that path
+   is past PATH_MAX, however short the real one: on Linux the link is
+   followed from the folder's descriptor instead (O_PATH: nothing opened
+   for reading, no side effect on a device) and the kernel tells its path.
+   When it cannot (no descriptor; no /proc; a path not absolute:
+   unreachable from this root; " (deleted)" on a file with no link left:
+   removed meanwhile), realpath decides. */
+static char *link_real_path(pw_worker *w, const pw_dent *d) {
+#if defined(__linux__) && defined(O_PATH)
+  int fd = openat(w->ds.fd, d->name, O_PATH | O_CLOEXEC);
+  char proc[32], *buf = fd >= 0 ? malloc(PATH_MAX + 1) : NULL;
+  if (!buf) { /* (out of descriptors, say) */
+    if (fd >= 0) close(fd);
+    return realpath(w->path, NULL);
+  }
+  snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(proc, buf, PATH_MAX + 1);
+  int e = errno;
+  /* " (deleted)" is the kernel's mark only on a file with no name left */
+  static const char deleted[] = " (deleted)";
+  size_t dl = sizeof deleted - 1;
+  struct stat st;
+  bool gone = n >= (ssize_t)dl && memcmp(buf + n - dl, deleted, dl) == 0 &&
+              (fstat(fd, &st) || st.st_nlink == 0);
+  close(fd);
+  if (n > PATH_MAX || (n < 0 && e == ENAMETOOLONG)) { /* past PATH_MAX itself */
+    free(buf);
+    errno = ENAMETOOLONG;
+    return NULL;
+  }
+  if (n > 0 && n <= PATH_MAX && buf[0] == '/' && !gone) {
+    buf[n] = '\0';
+    char *r = realloc(buf, (size_t)n + 1);
+    return r ? r : buf;
+  }
+  free(buf);
+#else
+  (void)d;
+#endif
+  return realpath(w->path, NULL);
+}
+
 /* Stat, filter and dispatch one name of the listing; false to stop.
    *real: a followed link's real path (PW_OPT_CANONICAL), for the caller
    to free. */
@@ -318,9 +364,10 @@ static bool dispatch_name(pw_worker *w, listing *l, const pw_dent *d, char **rea
     int terr = pw_dir_stat_target(&w->ds, d, &target);
     /* walk()'s canonicalize: a link followed is yielded, and its folder
        walked, under its real path (@std/fs's realPath), so every path below
-       it is real too.  One that cannot be had (ENAMETOOLONG past PATH_MAX,
-       the link replaced meanwhile) is an error, the link yielded as itself. */
-    if (terr == 0 && o->follow && o->canonical && !(*real = realpath(w->path, NULL))) {
+       it is real too.  One that cannot be had (a real path past PATH_MAX:
+       ENAMETOOLONG; the link replaced meanwhile) is an error, the link
+       yielded as itself. */
+    if (terr == 0 && o->follow && o->canonical && !(*real = link_real_path(w, d))) {
       terr = errno;
       pw_worker_error(w, PW_OP_STAT, terr, w->path, len);
     } else if (terr == 0) {

@@ -1062,6 +1062,51 @@ os.symlink("target", "link", dir_fd=fd)`,
   });
 });
 
+Deno.test("walk option canonicalize: a link deeper than PATH_MAX to a short real path is followed under that path", async () => {
+  await using tmp = await tempDir("pwalk-canon-deep-");
+  // short/a holds a file and a folder; 20 folders of 244-byte names (past
+  // 4,096 bytes) end in links to it, absolute and relative, to a file, and
+  // to a folder named as the kernel marks a removed one ("x (deleted)")
+  await python(
+    `import os, sys
+top = sys.argv[1]
+os.makedirs(top + "/short/a/sub")
+os.makedirs(top + "/short/t (deleted)/in")
+open(top + "/short/a/f", "w").close()
+fd = os.open(top, os.O_RDONLY)
+for i in range(20):
+    n = "d%02d" % i + "x" * 241
+    os.mkdir(n, dir_fd=fd)
+    sub = os.open(n, os.O_RDONLY, dir_fd=fd)
+    os.close(fd)
+    fd = sub
+os.symlink(top + "/short/a", "abs", dir_fd=fd)
+os.symlink("../" * 20 + "short/a", "rel", dir_fd=fd)
+os.symlink(top + "/short/a/f", "file", dir_fd=fd)
+os.symlink(top + "/short/t (deleted)", "del", dir_fd=fd)`,
+    tmp.path,
+  );
+  const real = await Deno.realPath(`${tmp.path}/short/a`);
+  const found = new Map<string, string[]>();
+  const it = walk(tmp.path, { followSymlinks: true });
+  for await (const e of it) {
+    const list = found.get(e.name) ?? [];
+    list.push(`${e.path} ${e.isSymlink ? "symlink" : e.isDirectory ? "dir" : "file"}`);
+    found.set(e.name, list);
+  }
+  assertEquals(it.errors, []);
+  // the links: yielded as what they lead to, under its real path (as
+  // Deno.realPath gives it); their folder walked under it
+  assertEquals(found.get("a")?.sort(), [`${real} dir`, `${real} dir`, `${real} dir`]);
+  assertEquals(found.get("sub"), [`${real}/sub dir`, `${real}/sub dir`, `${real}/sub dir`]);
+  // short/a/f in the three walks of short/a, and the link "file" (named f)
+  assertEquals(found.get("f"), Array(4).fill(`${real}/f file`));
+  const t = await Deno.realPath(`${tmp.path}/short/t (deleted)`);
+  assertEquals(found.get("t (deleted)"), [`${t} dir`, `${t} dir`]);
+  assertEquals(found.get("in"), [`${t}/in dir`, `${t}/in dir`]);
+  for (const name of ["abs", "rel", "file", "del"]) assertEquals(found.get(name), undefined);
+});
+
 Deno.test("walk and walkDirs take a file: URL as @std/fs walk does", async () => {
   const root = `${scratchDir()}/url- dir%`;
   await Deno.mkdir(`${root}/a b`, { recursive: true });
