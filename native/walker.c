@@ -15,7 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 #ifdef __linux__
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #endif
 
 #include "job.h"
@@ -90,17 +92,67 @@ typedef struct listing {
   size_t n;
 } listing;
 
-/* Open the folder of it: by its name in the folder that listed it (one
-   lookup, and no path to swap), else by its full path, and begin its
-   listing.  Returns an fd, or -1 after reporting why (*raced: it is no
-   longer the folder that was listed). */
+/* One try at opening the folder of it: by its name in the folder that
+   listed it (one lookup, and no path to swap), else by its full path. */
 static int open_once(pw_worker *w, pw_item *it, int flags) {
   if (it->parent) return openat(it->parent->fd, it->path + it->name_off, flags);
   if (it->front) return pw_job_open_front(w->job, it, flags);
   return pw_open_path(it->path, it->len, flags);
 }
 
-static int open_folder(pw_worker *w, pw_item *it, bool *raced) {
+#ifdef __linux__
+#ifndef STATX_MNT_ID
+#define STATX_MNT_ID 0x1000U
+#endif
+#define PW_OVERLAYFS_MAGIC 0x794c7630
+
+/* The mount a folder (fd, name) is on, or 0 when the kernel does not say
+   (before Linux 5.8).  statx by its system call: glibc 2.27 has no wrapper. */
+static uint64_t mount_id(int fd, const char *name) {
+  struct statx sx;
+  memset(&sx, 0, sizeof sx);
+  if (syscall(SYS_statx, fd, name, *name ? AT_SYMLINK_NOFOLLOW : AT_EMPTY_PATH, STATX_MNT_ID,
+              &sx) ||
+      !(sx.stx_mask & STATX_MNT_ID))
+    return 0;
+  return sx.stx_mnt_id;
+}
+#endif
+
+/* PW_OPT_NO_STAT, the folder opened (fd, now: its fstat) not the inode
+   its listing gave: whether it is the folder listed all the same.  A
+   mount point lists as the folder it covers, and an overlayfs folder can
+   list as its layer's (until looked up); a folder swapped for another
+   since its listing is neither, and stays a race.  So: its ".." is the
+   folder that listed it (device and inode), its name there holds it now,
+   and it is a mounted file system's root (another mount than its "..",
+   or another device) or on overlayfs.  Only on a mismatch: three or four
+   calls. */
+static bool listed_after_all(const pw_item *it, int fd, const struct stat *now) {
+  struct stat up, named;
+  if (fstatat(fd, "..", &up, AT_SYMLINK_NOFOLLOW) || (uint64_t)up.st_ino != it->parent_ino ||
+      up.st_dev != it->st.st_dev)
+    return false;
+  int at = it->parent ? it->parent->fd : AT_FDCWD;
+  const char *name = it->parent ? it->path + it->name_off : it->path;
+  if (fstatat(at, name, &named, AT_SYMLINK_NOFOLLOW) || named.st_ino != now->st_ino ||
+      named.st_dev != now->st_dev)
+    return false;
+  if (now->st_dev != up.st_dev) return true;
+#ifdef __linux__
+  uint64_t mine = mount_id(fd, ""), above = mount_id(fd, "..");
+  if (mine && above && mine != above) return true;
+  struct statfs fs;
+  return !fstatfs(fd, &fs) && fs.f_type == PW_OVERLAYFS_MAGIC;
+#else
+  return false;
+#endif
+}
+
+/* Open the folder of it (open_once) and begin its listing.  Returns an fd,
+   or -1 after reporting why (*raced: it is no longer the folder that was
+   listed). */
+static int open_checked(pw_worker *w, pw_item *it, bool *raced) {
   int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (it->is_root || it->via_link ? 0 : O_NOFOLLOW);
   bool opened_by_name = it->parent != NULL;
   /* Out of descriptors (the process's limit, or the system's): others
@@ -124,10 +176,6 @@ static int open_folder(pw_worker *w, pw_item *it, bool *raced) {
     }
     e = errno;
     if (fd >= 0 || !pw_job_wait_fd(w->job, e, &waited)) break;
-  }
-  if (it->parent) {
-    pw_dirref_put(&w->job->queue, it->parent);
-    it->parent = NULL;
   }
   *raced = false;
   if (fd < 0 && begun < 0) {
@@ -153,22 +201,21 @@ static int open_folder(pw_worker *w, pw_item *it, bool *raced) {
      can lead elsewhere, and the listing's own "." tells the inode at no
      cost; opened by path, or when "." does not tell, fstat checks device
      and inode.  Without a stat of the listing (PW_OPT_NO_STAT) there is
-     only the listing's inode to compare. */
+     only the listing's inode to compare (and, when it differs,
+     listed_after_all). */
   int known = opened_by_name ? pw_dir_is(&w->ds, (uint64_t)it->st.st_ino) : -1;
-  struct stat now;
-  if (known == 0 || (known < 0 && (!it->no_stat || !opened_by_name) &&
-                     (fstat(fd, &now) || now.st_ino != it->st.st_ino ||
-                      (!it->no_stat && now.st_dev != it->st.st_dev)))) {
+  if (known == 0 || (known < 0 && (!it->no_stat || !opened_by_name))) {
     /* "." can disagree with fstat on a few file systems (overlayfs): a
        mismatch there is confirmed by fstat before it counts. */
-    bool seen = known == 0 && !fstat(fd, &now);
+    struct stat now;
+    bool seen = !fstat(fd, &now);
     if (seen && now.st_ino == it->st.st_ino && (it->no_stat || now.st_dev == it->st.st_dev))
       return fd;
-    /* Without a stat, a mount point's inode in the listing is the one of
-       the folder it covers; opened by name (O_NOFOLLOW: no link), it is
-       the mounted file system's root, on another device.  Its own facts
-       are the ones its entries live on. */
-    if (seen && it->no_stat && now.st_dev != it->st.st_dev) {
+    /* Without a stat, the listing's inode is not always the folder's own:
+       a mount point's is the one of the folder it covers, an overlayfs
+       folder's can be its layer's.  Its own facts are the ones its entries
+       live on. */
+    if (seen && it->no_stat && listed_after_all(it, fd, &now)) {
       it->st.st_dev = now.st_dev;
       it->st.st_ino = now.st_ino;
       return fd;
@@ -179,6 +226,16 @@ static int open_folder(pw_worker *w, pw_item *it, bool *raced) {
     pw_worker_error(w, PW_OP_RACE, ESTALE, it->path, it->len);
     return -1;
   }
+  return fd;
+}
+
+/* Open the folder of it (open_checked), then let go of the folder that
+   listed it (kept until then for listed_after_all). */
+static int open_folder(pw_worker *w, pw_item *it, bool *raced) {
+  pw_dirref *parent = it->parent;
+  int fd = open_checked(w, it, raced);
+  if (parent) pw_dirref_put(&w->job->queue, parent);
+  it->parent = NULL;
   return fd;
 }
 

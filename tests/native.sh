@@ -14,7 +14,7 @@ Z=.tools/zstd/node_modules/zstd-napi/deps/zstd/lib
 D=$(sed -n 's/^LIBDEFLATE_SYS_VERSION=//p' tools/build.sh)
 D=.tools/libdeflate/libdeflate-sys-$D/libdeflate
 work=$(mktemp -d)
-trap 'umount "$work/huge" 2>/dev/null; chmod -R u+rwx "$work" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'umount "$work/huge" "$work"/mnts/{m0,bind,a/b/c/d/e/m} 2>/dev/null; chmod -R u+rwx "$work" 2>/dev/null; rm -rf "$work"' EXIT
 python3 bench/mktree.py "$work/tree" --files 4000 --seed 11 --weird 2>/dev/null
 # big enough for the governor (govern.c) to look a few dozen times
 python3 bench/mktree.py "$work/big" --files 30000 --seed 13 2>/dev/null
@@ -30,6 +30,16 @@ if [ "$(id -u)" = 0 ] && mkdir -p "$work/huge" &&
   mount -t tmpfs -o size=1m pwalk-huge "$work/huge" 2>/dev/null; then
   huge="$work/huge"
   truncate -s 9223372036854775807 "$huge/a" "$huge/b" && truncate -s 16T "$huge/c"
+fi
+
+# mount points, whose listing inode is the covered folder's (as root): two
+# tmpfs, one deep, and a bind mount of the same file system
+mnts=""
+if [ "$(id -u)" = 0 ] && mkdir -p "$work/mnts/a/b/c/d/e/m" "$work/mnts/m0" "$work/mnts/bind" &&
+  mount -t tmpfs -o size=1m pwalk-m "$work/mnts/a/b/c/d/e/m" 2>/dev/null &&
+  mount -t tmpfs -o size=1m pwalk-m0 "$work/mnts/m0" && mount --bind "$work/wide/w/s1" "$work/mnts/bind"; then
+  mnts="$work/mnts"
+  : >"$work/mnts/a/b/c/d/e/m/inside"; : >"$work/mnts/m0/in0"
 fi
 
 srcs=(native/*.c) # the library is every .c file in native/ (as build.zig builds it)
@@ -245,6 +255,16 @@ out.csv" ]
   run "$b" -t 4 -w -S "$work/tree"
   [ "$held" = "$(cat "$work/out")" ]  # the same records, held or not
   run "$b" -t 4 -w -c 0 "$work/tree"
+  if [ -n "$mnts" ]; then
+    # a walk without stat (-S) enters every mount point, opened by name and,
+    # the descriptor budget spent (ulimit -n 12), by path: every entry find
+    # sees, no error (never a "race")
+    local lim want; want=$(find "$mnts" | wc -l)
+    for lim in 12 1024; do
+      (ulimit -n "$lim" && run "$b" -t 1 -S -w "$mnts")
+      grep -q "^status=0 entries=$want .*errors=0 " "$work/err" || { cat "$work/err" >&2; return 1; }
+    done
+  fi
   # repair and chown on a copy (they change it): dry run, apply, chown
   chmod -R u+rwx "$work/copy" 2>/dev/null || true; rm -rf "$work/copy"
   python3 bench/mktree.py "$work/copy" --files 2000 --seed 12 --weird 2>/dev/null

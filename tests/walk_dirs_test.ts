@@ -7,7 +7,14 @@
 import { assert, assertEquals } from "@std/assert";
 import { walk, walkDirs, type WalkDirsOptions, type WalkError } from "../mod.ts";
 import { mktree, python } from "./helpers/tree.ts";
-import { canMountTmpfs, mountTmpfs, removeTree, tempDir } from "./helpers/temp.ts";
+import {
+  canMountTmpfs,
+  mountBind,
+  mountOverlay,
+  mountTmpfs,
+  removeTree,
+  tempDir,
+} from "./helpers/temp.ts";
 import { deno, REPO, run, runExample, UNPRIVILEGED } from "./helpers/run.ts";
 import { must } from "./helpers/compare.ts";
 import { CC, FUSERMOUNT, PKG_CONFIG, PYTHON3, SETPRIV, testNeeding } from "./helpers/system.ts";
@@ -156,6 +163,85 @@ Deno.test({
       const paths: string[] = [];
       for await (const e of walk(root, { stat })) paths.push(e.path);
       assert(paths.includes(`${root}/mnt/inside/deeper/g.txt`), `walk, stat: ${stat}`);
+    }
+  },
+});
+
+/** Every folder below root as [path, sorted dirs, sorted files], by Deno.readDir (which enters mounts). */
+async function readDirTree(root: string): Promise<Item[]> {
+  const out: Item[] = [];
+  const todo = [root];
+  for (let p = todo.pop(); p !== undefined; p = todo.pop()) {
+    const dirs: string[] = [], files: string[] = [];
+    for await (const e of Deno.readDir(p)) (e.isDirectory ? dirs : files).push(e.name);
+    out.push([p, dirs.sort(), files.sort()]);
+    todo.push(...dirs.map((d) => `${p}/${d}`));
+  }
+  return out;
+}
+
+Deno.test({
+  name: "stat: false walks the folders whose listing inode is not theirs (a bind mount of the " +
+    "same file system, overlayfs folders, a tmpfs), as Deno.readDir; walk() too",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir("pwalk-listed-ino-");
+    const root = `${tmp.path}/tree`;
+    const dirs = ["bind", "ov", "tmp", "plain/sub"].map((d) => `tree/${d}`);
+    for (const d of [...dirs, "src/sub", "lower/d/sub", "upper/d", "work"]) {
+      Deno.mkdirSync(`${tmp.path}/${d}`, { recursive: true });
+    }
+    for (const f of ["tree/plain/sub/a", "src/f1", "src/sub/f2", "lower/d/lf", "lower/d/sub/g"]) {
+      Deno.writeTextFileSync(`${tmp.path}/${f}`, f);
+    }
+    Deno.writeTextFileSync(`${tmp.path}/upper/d/uf`, "uf");
+    // the bind mount's listing inode is the covered folder's, on the same device
+    assertEquals(await mountBind(`${tmp.path}/src`, `${root}/bind`), "");
+    assertEquals(await mountTmpfs(`${root}/tmp`, "size=1m"), "");
+    Deno.mkdirSync(`${root}/tmp/in/deeper`, { recursive: true });
+    Deno.writeTextFileSync(`${root}/tmp/in/deeper/h`, "h");
+    // overlayfs: a merged folder lists with its layer's inode until it is
+    // looked up, so each walk gets a fresh mount, read by Deno.readDir
+    // after the walk (and unmounted then)
+    const overlay = async (fn: () => Promise<Item[]>): Promise<[Item[], Item[]]> => {
+      const ov = `${root}/ov`;
+      const layers = ["lower", "upper", "work"].map((d) => `${tmp.path}/${d}`);
+      assertEquals(await mountOverlay(layers[0], layers[1], layers[2], ov), "");
+      try {
+        const got = await fn();
+        return [got, await readDirTree(root)];
+      } finally {
+        const u = await new Deno.Command("umount", { args: [ov] }).output();
+        assert(u.success, "umount overlay");
+      }
+    };
+    for (const stat of [false, true]) {
+      const errors: string[] = [];
+      const onError = (e: WalkError) => void errors.push(`${e.op} ${e.path}: ${e.message}`);
+      const [got, want] = await overlay(async () => {
+        const got: Item[] = [];
+        for await (const d of walkDirs(root, { stat, onError })) {
+          got.push([d.path, [...d.dirs].sort(), [...d.files].sort()]);
+        }
+        return got;
+      });
+      for (const p of ["bind/sub", "ov/d/sub", "tmp/in/deeper"]) {
+        assert(want.some(([w]) => w === `${root}/${p}`), `the reference enters ${p}`);
+      }
+      assertEquals(errors, [], `walkDirs, stat: ${stat}`);
+      assertEquals(asSet(got), asSet(want), `walkDirs, stat: ${stat}`);
+      const [paths, tree] = await overlay(async () => {
+        const paths: Item[] = [];
+        for await (const e of walk(root, { stat, onError })) paths.push([e.path, [], []]);
+        return paths;
+      });
+      const wantPaths = tree.flatMap(([p, d, f]) => [...d, ...f].map((n) => `${p}/${n}`));
+      assertEquals(errors, [], `walk, stat: ${stat}`);
+      assertEquals(
+        new Set(paths.map(([p]) => p)),
+        new Set([root, ...wantPaths]),
+        `walk, stat: ${stat}`,
+      );
     }
   },
 });

@@ -386,6 +386,31 @@ Deno.test("walk: a folder replaced by a link or a file between its listing and i
   }
 });
 
+Deno.test("walk: a folder replaced by another folder between its listing and its reading is a race, ESTALE, with and without stat", async () => {
+  for (const stat of [true, false]) {
+    const root = vanishTree(`swapped-${stat}`);
+    const target = `${root}/gone`;
+    // the other folder made before gone is removed: its inode is not gone's
+    const other = `${root}-other`;
+    Deno.mkdirSync(`${other}/inner`, { recursive: true });
+    const was = Deno.lstatSync(target).ino;
+    const swap = new VanishOnAsk(target, (p) => Deno.renameSync(other, p));
+    const it = walk(root, { skip: [swap], threads: 1, stat });
+    const paths: string[] = [];
+    for await (const e of it) paths.push(e.path.slice(root.length));
+    // the swap really happened, before the folder was read
+    assert(Deno.lstatSync(target).isDirectory && Deno.lstatSync(target).ino !== was, `${stat}`);
+    assert(paths.includes("/gone"), `stat: ${stat}`);
+    assertEquals(paths.filter((p) => p.startsWith("/gone/")), [], `stat: ${stat}`);
+    assertEquals(paths.filter((p) => p === "/keep2/c").length, 1, `stat: ${stat}`);
+    assertEquals(
+      it.errors.map((e) => [e.path, e.op, e.code]),
+      [[target, "race", "ESTALE"]],
+      `stat: ${stat}`,
+    );
+  }
+});
+
 shimTest(
   "walk: a file that vanishes between listing and stat is a stat error, with and without skip",
   VANISH_C,

@@ -92,6 +92,17 @@ export function mountBind(src: string, dir: string): Promise<string> {
   return mount(["--bind", src, dir], dir);
 }
 
+/**
+ * Mount an overlayfs on the folder `dir`: `lower` under `upper` (`work`:
+ * an empty folder on upper's file system); root only, as {@link mountBind}.
+ * Unmounted when the temporary folder holding `dir` is removed. Returns ""
+ * or why it could not be mounted.
+ */
+export function mountOverlay(lower: string, upper: string, work: string, dir: string) {
+  const o = `lowerdir=${lower},upperdir=${upper},workdir=${work}`;
+  return mount(["-t", "overlay", "-o", o, "pwalk-test", dir], dir);
+}
+
 let mountable: boolean | undefined;
 
 /**
