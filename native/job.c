@@ -28,6 +28,8 @@ const char *pw_job_root(const pw_job *j, size_t *len) {
 void pw_job_set_root_user(pw_job *j, uint64_t user) {
   if (j->root) j->root->user = user;
 }
+/* (skip holds every file a job can leave out, PW_SKIP_MAX: the checks for
+   a full array below never drop one) */
 void pw_job_skip_file(pw_job *j, const struct stat *st) {
   if (j->nskip == (int)(sizeof j->skip / sizeof j->skip[0])) return;
   j->skip[j->nskip++] = (pw_skip){.dev = (uint64_t)st->st_dev, .ino = (uint64_t)st->st_ino};

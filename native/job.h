@@ -60,6 +60,12 @@ typedef struct pw_skip {
                                   hard-linked names stay rows).  Owned by the job */
 } pw_skip;
 
+/* Files a job leaves out, at most: every PW_OPT_SKIP_FD, the errors file,
+   every PW_OPT_SKIP_PATH, and its own: a report's output and the file it
+   replaces, a repair's journal.  All of them fit: one dropped would be a
+   row of the job's own output. */
+#define PW_SKIP_MAX (PW_SKIP_FDS_MAX + 1 + PW_SKIP_PATHS_MAX + 3)
+
 struct pw_job {
   struct pw_opts *opts;
   const pw_visitor *vis;
@@ -80,7 +86,7 @@ struct pw_job {
   pw_worker *workers;
   _Atomic uint64_t out_bytes; /**< report: bytes written so far */
   atomic_int out_writing;     /**< report: workers in a write to the output now */
-  pw_skip skip[16];           /**< files left out: own output, journal, errors file */
+  pw_skip skip[PW_SKIP_MAX];  /**< files left out: own output, journal, errors file */
   int nskip;
   dev_t root_dev;
   struct stat root_st;        /**< the root's stat (the root may be a link to a folder) */

@@ -175,7 +175,7 @@ PW_API int32_t pw_opts_set_int(pw_opts *o, int32_t key, int64_t v) {
     case PW_OPT_ERROR_CLEAR: o->error_clear = v != 0; return 0;
     case PW_OPT_CANONICAL: o->canonical = v != 0; return 0;
     case PW_OPT_SKIP_FD:
-      if (v < 0 || v > INT32_MAX || o->n_skip_fds == 8) return -EINVAL;
+      if (v < 0 || v > INT32_MAX || o->n_skip_fds == PW_SKIP_FDS_MAX) return -EINVAL;
       o->skip_fds[o->n_skip_fds++] = (int)v;
       return 0;
     default: return -EINVAL;
@@ -214,7 +214,7 @@ PW_API int32_t pw_opts_set_str(pw_opts *o, int32_t key, const uint8_t *s, size_t
       return e;
     }
     case PW_OPT_SKIP_PATH:
-      if (o->skip_paths.n == 8 || memchr(p, 0, len)) {
+      if (o->skip_paths.n == PW_SKIP_PATHS_MAX || memchr(p, 0, len)) {
         free(p);
         return -EINVAL;
       }

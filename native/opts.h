@@ -27,6 +27,11 @@ typedef struct pw_strset {
   size_t count;   /**< strings stored */
 } pw_strset;
 
+/* At most this many PW_OPT_SKIP_FD, and PW_OPT_SKIP_PATH (lib/options.ts
+   says the same); a job's array of files left out holds them all (job.h). */
+#define PW_SKIP_FDS_MAX 8
+#define PW_SKIP_PATHS_MAX 8
+
 struct pw_opts {
   int threads;         /**< 0 = default */
   bool header;         /**< --header */
@@ -59,7 +64,7 @@ struct pw_opts {
   bool error_clear;    /**< error lines start with "\r\x1b[K" (a progress line there) */
   bool bare_dot;       /**< walk: no "./" before the paths below a root of "." */
   bool canonical;      /**< walk with follow: a followed link under its real path */
-  int skip_fds[8];     /**< files the walk leaves out (PW_OPT_SKIP_FD) */
+  int skip_fds[PW_SKIP_FDS_MAX]; /**< files the walk leaves out (PW_OPT_SKIP_FD) */
   int n_skip_fds;
   int errors_csv_fd;   /**< every error as a CSV row; -1 = none */
   char *root;          /**< NUL-terminated copy */

@@ -513,6 +513,40 @@ Deno.test("report(): skipFds leaves out the files open on them, every name of ea
   }
 });
 
+Deno.test("report(): with 8 skipFds, 8 skipPaths and errorsCsvFd in ROOT, its own output (and the file it replaces) is still no row (audit)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(`${root}/sub`, { recursive: true });
+  const fdFiles = Array.from({ length: 8 }, (_, i) => `${root}/fd${i}`);
+  const pathFiles = Array.from({ length: 8 }, (_, i) => `${root}/sub/p${i}`);
+  const errorsFile = `${root}/errors.csv`, out = `${root}/out.csv`;
+  for (const f of [...fdFiles, ...pathFiles, errorsFile, out, `${root}/keep`, `${root}/sub/keep`]) {
+    await Deno.writeTextFile(f, "x");
+  }
+  // by the reference (Deno.lstat, before the run): every row but the 18 left out
+  const ref = settledReference(root);
+  const gone = new Set([...fdFiles, ...pathFiles, errorsFile, out]);
+  const kept = [...ref.rows.values()].filter((r) => !gone.has(r.key));
+  assertEquals(ref.rows.size - kept.length, 18);
+  const fds = [...fdFiles.map((f) => openFile(f)), openFile(errorsFile, true)];
+  try {
+    await report(root, {
+      output: out,
+      skipFds: fds.slice(0, 8),
+      errorsCsvFd: fds[8],
+      skipPaths: pathFiles,
+    });
+    const rows = parsePwalk(await Deno.readFile(out)).rows;
+    assertEquals(rows.map((r) => r.key).sort(), kept.map((r) => r.key).sort());
+    // ROOT's pw_fcount counts neither the output being written nor the one
+    // it replaced, nor the 9 files of descriptors there
+    assertEquals(rows.find((r) => r.key === root)?.fcount, ref.rows.get(root)!.fcount - 10);
+  } finally {
+    fds.forEach(closeFd);
+    closeLibc();
+  }
+});
+
 Deno.test("an option name no function knows (a typo) is a TypeError naming it, before any work; null options too (audit)", async () => {
   const api = await import("../mod.ts");
   await using tmp = await tempDir();

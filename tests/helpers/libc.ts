@@ -165,11 +165,13 @@ export function openDir(path: Uint8Array): number {
 }
 
 /**
- * Open the file at `path` read-only and return its fd (a descriptor number
- * to hand to the library, as report()'s skipFds takes); {@link closeFd} it.
+ * Open the file at `path` read-only (`write`: write-only) and return its fd
+ * (a descriptor number to hand to the library, as report()'s skipFds and
+ * errorsCsvFd take); {@link closeFd} it.
  */
-export function openFile(path: string | Uint8Array): number {
-  const fd = libc().openat(AT_FDCWD, cstr(bytes(path)), O_RDONLY | O_CLOEXEC, 0);
+export function openFile(path: string | Uint8Array, write = false): number {
+  const flags = (write ? O_WRONLY : O_RDONLY) | O_CLOEXEC;
+  const fd = libc().openat(AT_FDCWD, cstr(bytes(path)), flags, 0);
   if (fd < 0) throw new LibcError(`open ${String(path)}`, errno());
   return fd;
 }
