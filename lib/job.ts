@@ -51,7 +51,10 @@ export interface Progress {
   entries: number;
   /** Folders among them. */
   folders: number;
-  /** Sum of st_size of the entries produced (apparent size). */
+  /**
+   * Sum of st_size of the entries produced (apparent size), modulo 2^64
+   * (only sparse files of 16 EiB in all wrap it).
+   */
   bytes: number;
   /**
    * Sum of st_blocks x 512 of the entries produced (allocated size; a file
@@ -83,7 +86,7 @@ export interface Counters {
   entries: number;
   /** Folders among them. */
   folders: number;
-  /** Sum of st_size. */
+  /** Sum of st_size, modulo 2^64. */
   bytes: number;
   /** Sum of st_blocks x 512. */
   allocatedBytes: number;

@@ -13,7 +13,9 @@
  * - entries that vanish between the listing and their stat (made to vanish
  *   exactly then by an LD_PRELOAD shim around fstatat): reported with path,
  *   operation and message; counted in pw_fcount, not in pw_dirsum;
- * - ROOT `/` and `t//`: names joined with one slash (pwalk prints "//tmp").
+ * - ROOT `/` and `t//`: names joined with one slash (pwalk prints "//tmp");
+ * - sparse files whose sizes add up past 2^64 (on a tmpfs): report()'s
+ *   bytes is their sum modulo 2^64, as documented.
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { report } from "../mod.ts";
@@ -23,7 +25,7 @@ import { printable, settledReference } from "./helpers/reference.ts";
 import { apiInChild, cli, UNPRIVILEGED } from "./helpers/run.ts";
 import { shimTest, VANISH_C } from "./helpers/shim.ts";
 import { SETPRIV, testNeeding } from "./helpers/system.ts";
-import { tempDir } from "./helpers/temp.ts";
+import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { edgeTree } from "./helpers/tree.ts";
 
 const dec = new TextDecoder();
@@ -253,4 +255,27 @@ Deno.test('ROOT `/` and `t//`: names joined with one slash ("/tmp", "t/f"), wher
   const names = [...Deno.readDirSync("/")].map((e) => `/${e.name}`);
   assertEquals(paths(slash, 0), ["/", ...names].sort());
   assertEquals(paths(slash).filter((p) => p.startsWith("//")), []);
+});
+
+Deno.test({
+  name:
+    "report(): bytes is the apparent size modulo 2^64, as its doc says (three sparse files of " +
+    "2^63 - 1 bytes on a tmpfs)",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir("pwalk-wrap-");
+    const root = `${tmp.path}/t`;
+    await Deno.mkdir(root);
+    assertEquals(await mountTmpfs(root, "size=1m"), "");
+    const files = ["a", "b", "c"].map((f) => `${root}/${f}`);
+    const t = await new Deno.Command("truncate", { args: ["-s", `${2n ** 63n - 1n}`, ...files] })
+      .output();
+    assert(t.success, new TextDecoder().decode(t.stderr));
+    // by Deno.lstat: the true sum, past 2^64
+    let sum = 0n;
+    for (const p of [root, ...files]) sum += BigInt(Deno.lstatSync(p).size);
+    assert(sum >= 2n ** 64n, `${sum}`);
+    const r = await report(root, { output: `${tmp.path}/out.csv` });
+    assertEquals(r.bytes, Number(BigInt.asUintN(64, sum)));
+  },
 });
