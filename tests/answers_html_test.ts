@@ -581,3 +581,58 @@ Deno.test("summary --html: the age charts stack the users past --top as one laye
     assert(svg.includes("(other users)"), `${id}: the layer is named`);
   }
 });
+
+Deno.test("summary --html: a root without subfolders is a filled box of the treemap (was blank: the roots' level has no colour)", async () => {
+  await using tmp = await tempDir();
+  // two SCANs: a root with files and no subfolder, and an empty folder (one row)
+  const flat = `${tmp.path}/flat`, empty = `${tmp.path}/empty`;
+  await Deno.mkdir(flat);
+  await Deno.mkdir(empty);
+  await Deno.writeFile(`${flat}/f1`, new Uint8Array(30_000).fill(1));
+  await Deno.writeFile(`${flat}/f2`, new Uint8Array(20_000).fill(2));
+  const scans = [];
+  for (const root of [flat, empty]) {
+    const scan = `${root}.csv`;
+    assertEquals((await cli(["--header", "-o", scan, root])).code, 0);
+    scans.push(scan);
+  }
+  for (const s of [[scans[0]], [scans[1]], scans]) {
+    const page = `${tmp.path}/p.html`;
+    const r = await cli(["summary", "--no-names", "--html", page, ...s]);
+    assertEquals(r.code, 0, r.stderr);
+    const html = await Deno.readTextFile(page);
+    const svg = html.match(/<section id="chart-folders">([\s\S]*?)<\/section>/)![1];
+    // each rectangle with its fill
+    const boxes = [
+      ...svg.matchAll(
+        /<path d="M0 0l([\d.]+) 0l0 ([\d.]+)l-[\d.]+ 0Z" transform="translate\(([\d.]+) ([\d.]+)\)" fill="([^"]+)"/g,
+      ),
+    ].map((m) => ({
+      w: Number(m[1]),
+      h: Number(m[2]),
+      x: Number(m[3]),
+      y: Number(m[4]),
+      fill: m[5],
+    }));
+    const json = JSON.parse((await cli(["summary", "--no-names", "--json", ...s])).text);
+    assertEquals(json.roots.length, s.length);
+    const holds = (b: { x: number; y: number; w: number; h: number }, x: number, y: number) =>
+      x >= b.x - 0.5 && x <= b.x + b.w + 0.5 && y >= b.y - 0.5 && y <= b.y + b.h + 0.5;
+    const white = (b: { fill: string }) => /^(#fff|#ffffff|white)$/i.test(b.fill);
+    // the white boxes: the chart's frame (the largest) and a box per root
+    // (fill "none": the outline ECharts draws over a leaf for the mouse)
+    const frame = boxes.reduce((a, b) => a.w * a.h >= b.w * b.h ? a : b);
+    const rootBoxes = boxes.filter((b) => white(b) && b !== frame);
+    assertEquals(rootBoxes.length, json.roots.length, "a box per root");
+    for (const box of rootBoxes) {
+      // the largest coloured rectangle inside the root's box
+      const filled = boxes.filter((b) =>
+        !white(b) && b.fill !== "none" && holds(box, b.x, b.y) && holds(box, b.x + b.w, b.y + b.h)
+      ).reduce((n, b) => Math.max(n, b.w * b.h), 0);
+      assert(
+        filled > 0.8 * box.w * box.h,
+        `a root's box (of ${s.length} scans): ${filled} of its ${box.w * box.h} filled`,
+      );
+    }
+  }
+});

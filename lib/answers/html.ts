@@ -194,10 +194,12 @@ function treemapData(s: Summary, key: "allocatedBytes" | "apparentBytes") {
   // ECharts shares a box among the children by their values, not by the
   // parent's: a folder's own files (with its folder entry, and the
   // subfolders past --top when it has `top` shown) get a grey box of their
-  // own, or a subfolder would fill its whole parent.
-  const rest = (n: Node) => {
-    if (n.children.length === 0) return;
-    n.children.forEach(rest);
+  // own, or a subfolder would fill its whole parent. A root without
+  // subfolders gets its box too: the roots' level has no colour of its own
+  // (the palette starts below it), so a root drawn as a leaf was blank.
+  const rest = (n: Node, root: boolean) => {
+    if (n.children.length === 0 && !root) return;
+    n.children.forEach((c) => rest(c, false));
     const left = n.value - n.children.reduce((a, c) => a + c.value, 0);
     if (left > 0) {
       n.children.push({
@@ -209,7 +211,7 @@ function treemapData(s: Summary, key: "allocatedBytes" | "apparentBytes") {
       });
     }
   };
-  roots.forEach(rest);
+  roots.forEach((r) => rest(r, true));
   return roots;
 }
 
