@@ -11,7 +11,7 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { type Diff, diff, type FileChange, summarize } from "../mod.ts";
 import { answersTree, extraNames, type RefEntry, sums, walkRef } from "./helpers/answers_tree.ts";
 import { COLUMNS } from "./helpers/csv.ts";
-import { slashRootScans } from "./helpers/c_scan.ts";
+import { rootSlashScans, slashRootScans } from "./helpers/c_scan.ts";
 import { cli } from "./helpers/run.ts";
 import { formatDiff } from "../lib/cli/diff.ts";
 import { PYTHON3, testNeeding } from "./helpers/system.ts";
@@ -864,6 +864,29 @@ Deno.test("diff: an old C pwalk's scan with ROOT typed as 'R/' ('R/', 'R//a') pa
   );
   assertEquals([d.old.roots, d.new.roots], [[root], [root]]);
   // (the note of roots that differ, once "R/" is not "R", is not printed)
+  const c = await cli(["diff", "--no-names", old, now]);
+  assertEquals([c.code, c.stderr], [0, ""]);
+});
+
+Deno.test("diff: an old C pwalk's scan of ROOT '/' ('/', '//a') pairs with this pwalk's ('/', '/a')", async () => {
+  // before: the root '/' was left out of the fix-up, every entry below it
+  // removed and added
+  await using tmp = await tempDir();
+  const { root, now, old } = await rootSlashScans(tmp.path);
+  // the reference: the entries on disk the rows describe, by Deno.lstat
+  let entries = 0;
+  for (const p of ["", "/a.txt", "/sub", "/sub/b.bin", "/sub/deeper", "/sub/deeper/c"]) {
+    await Deno.lstat(`${root}${p}`);
+    entries++;
+  }
+  const d = await diff([old], [now], { names: false });
+  const t = d.totals;
+  assertEquals(
+    [t.added.entries, t.removed.entries, t.moved.entries, t.replaced.entries, t.unchanged.entries],
+    [0, 0, 0, 0, entries],
+  );
+  assertEquals([d.old.roots, d.new.roots], [["/"], ["/"]]);
+  assert(!JSON.stringify(d).includes("//"), JSON.stringify(d));
   const c = await cli(["diff", "--no-names", old, now]);
   assertEquals([c.code, c.stderr], [0, ""]);
 });

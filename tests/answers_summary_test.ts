@@ -33,7 +33,7 @@ import {
 } from "./helpers/answers_tree.ts";
 import { lineSet, splitHeader } from "./helpers/csv.ts";
 import { assertSameParquet } from "./helpers/duckdb.ts";
-import { slashRootScans } from "./helpers/c_scan.ts";
+import { rootSlashScans, slashRootScans } from "./helpers/c_scan.ts";
 import { cli } from "./helpers/run.ts";
 import { makePlan, runShards, unzstd } from "./helpers/shard.ts";
 import { testNeeding, ZSTD } from "./helpers/system.ts";
@@ -801,6 +801,23 @@ Deno.test("summary of an old C pwalk's scan with ROOT typed as 'R/' ('R/', 'R//a
   };
   const c = await answer(old);
   assertEquals(c.roots, [root]);
+  assertEquals(c, await answer(now));
+  assert(!JSON.stringify(c).includes("//"), JSON.stringify(c));
+});
+
+Deno.test("summary of an old C pwalk's scan of ROOT '/' ('/', '//a'): the same answer as this pwalk's ('/', '/a')", async () => {
+  await using tmp = await tempDir();
+  const { now, old } = await rootSlashScans(tmp.path);
+  const answer = async (scan: string) => {
+    const { scans: _s, elapsedSeconds: _e, ...rest } = await summarize([scan], {
+      names: false,
+      now: 1_800_000_000,
+      depth: 3,
+    });
+    return rest;
+  };
+  const c = await answer(old);
+  assertEquals(c.roots, ["/"]);
   assertEquals(c, await answer(now));
   assert(!JSON.stringify(c).includes("//"), JSON.stringify(c));
 });

@@ -304,23 +304,26 @@ export const CARRIER_KEY = `{'f': "filename", 'c': ~"st_ctime", 'm': ~"st_mtime"
 /**
  * Spell the paths of table `t` under a root written with a trailing slash
  * as under the root without it: the C pwalk prints ROOT as given and joins
- * names to it with another slash ("/data/", "/data//a"; docs/csv-format.md),
- * where this pwalk drops it ("/data", "/data/a"), so that an old scan pairs
- * with a new one of the same tree by path (diff), and its folders print as
- * this pwalk's (summary). Nothing is rewritten when no
- * root ends in "/" (the common case: one look at the roots).
+ * names to it with another slash ("/data/", "/data//a"; for the root "/":
+ * "/" and "//tmp"; docs/csv-format.md), where this pwalk drops it ("/data",
+ * "/data/a"; "/tmp"), so that an old scan pairs with a new one of the same
+ * tree by path (diff), and its folders print as this pwalk's (summary).
+ * Nothing is rewritten when no root ends in "/" (the common case: one look
+ * at the roots; a scan of "/" takes one more, for names spelled "//").
  */
 export async function dropRootSlash(e: Engine, t: string): Promise<void> {
   const roots = (await e.all(
     `SELECT DISTINCT "filename" AS p FROM ${t} WHERE "directory-depth" = -1 ` +
-      `AND "filename" LIKE '%/' AND "filename" <> '/'`,
+      `AND "filename" LIKE '%/'`,
   )).map((r) => String(r.p));
   for (const r of roots) {
     const bare = r.replace(/\/+$/, "") || "/";
     const under = bare === "/" ? "/" : `${bare}/`;
+    // (the root "/" is spelled alike by both: only the names below it change)
+    const self = r === bare ? "" : `"filename" = ${lit(r)} OR `;
     await e.exec(`UPDATE ${t} SET "filename" = CASE WHEN "filename" = ${lit(r)} THEN ${lit(bare)}
         ELSE ${lit(under)} || substr("filename", length(${lit(r)}) + 2) END
-      WHERE "filename" = ${lit(r)} OR starts_with("filename", ${lit(`${r}/`)})`);
+      WHERE ${self}starts_with("filename", ${lit(`${r}/`)})`);
   }
 }
 

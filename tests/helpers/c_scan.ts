@@ -39,3 +39,30 @@ export async function slashRootScans(dir: string): Promise<SlashRootScans> {
   assert(oldText.includes(`"${root}/"`) && oldText.includes(`"${root}//sub/b.bin"`), oldText);
   return { root, now, old };
 }
+
+/**
+ * The scans of {@link slashRootScans} as of the ROOT `/`: its rows
+ * relabelled (the root's row "/", the names below it "/a" in this pwalk's
+ * spelling, `now`; "//a" in the C pwalk's, `old`: docs/csv-format.md).
+ * `root` is the folder on disk whose entries the rows describe.
+ */
+export async function rootSlashScans(dir: string): Promise<SlashRootScans> {
+  const { root, now } = await slashRootScans(dir);
+  const lines = (await Deno.readTextFile(now)).split("\n").filter((l) => l);
+  const write = async (path: string, below: string) => {
+    await Deno.writeTextFile(
+      path,
+      lines.map((l) =>
+        l.includes(`,"${root}",`)
+          ? l.replace(`,"${root}",`, `,"/",`)
+          : l.replace(`,"${root}/`, `,"${below}`)
+      ).join("\n") + "\n",
+    );
+  };
+  const slash = { root, now: `${dir}/now-slash.csv`, old: `${dir}/old-c-slash.csv` };
+  await write(slash.now, "/");
+  await write(slash.old, "//");
+  const oldText = await Deno.readTextFile(slash.old);
+  assert(oldText.includes(`,"/",`) && oldText.includes(`,"//sub/b.bin",`), oldText);
+  return slash;
+}
