@@ -923,6 +923,8 @@ Deno.test("outputs that would replace an input or a shard of the scan are refuse
     const r = await cli(["convert", ...outs]);
     assertEquals(r.code, 2, r.stderr);
     assertStringIncludes(r.stderr, "is a shard's output of the scan");
+    // bad usage is one line: no warning about the inputs before it
+    assertEquals(r.stderr.trimEnd().split("\n").length, 1, r.stderr);
     assertEquals(await Deno.readFile(last), shard);
     const st = await cli(["status", dir]);
     assertEquals(st.code, 0, st.stdout + st.stderr);

@@ -6,7 +6,8 @@
  */
 import { ANSWER_EXIT, engineOptions, eprint, intArg, runAnswer, UsageError } from "./common.ts";
 import { convert, CONVERT_OUTPUT } from "../answers/convert.ts";
-import { shardWarnings } from "../answers/scan.ts";
+import { resolveScans, shardWarnings } from "../answers/scan.ts";
+import { checkedOutput } from "../outfile.ts";
 
 /** `pwalk convert --help`. */
 export const HELP: string = `pwalk convert: a scan in another format
@@ -57,6 +58,10 @@ export function run(args: string[]): Promise<number> {
     // OUT on stderr's terminal (/dev/stdout, /dev/tty): the rows are
     // written there directly, so no status line over them
     if (onStderrTerminal(out)) line.stop();
+    // OUT checked before the warnings about the inputs, so that a forgotten
+    // OUT (`convert scans/scan-*.csv.zst`: the last shard taken for OUT) is
+    // one line of bad usage; convert checks it again
+    await checkOutputFirst(operands.slice(0, -1), out);
     for (const w of await shardWarnings(operands.slice(0, -1))) eprint(`pwalk: ${w}`);
     await convert(operands.slice(0, -1), out, {
       header: flags.header !== false,
@@ -65,6 +70,20 @@ export function run(args: string[]): Promise<number> {
       onStage: (stage) => line.set(stage),
     });
   }, (f) => f._.length >= 2 ? [String(f._.at(-1))] : []);
+}
+
+/**
+ * convert's own check of OUT against the files the inputs name (when they
+ * all resolve: else convert tells what is wrong with them).
+ */
+async function checkOutputFirst(inputs: string[], out: string): Promise<void> {
+  let files: string[];
+  try {
+    files = (await resolveScans(inputs)).map((f) => f.path);
+  } catch {
+    return;
+  }
+  await checkedOutput(out, files, { who: "convert" });
 }
 
 /**
