@@ -6,7 +6,7 @@
  * overflow: the expected numbers are worked out here in BigInt from the
  * values the rows hold (and, on tmpfs, from python's os.stat of the files).
  */
-import { assertEquals } from "@std/assert";
+import { assert, assertEquals } from "@std/assert";
 import { AGE_BUCKETS, diff, summarize } from "../mod.ts";
 import { lutimes } from "./helpers/libc.ts";
 import { cli } from "./helpers/run.ts";
@@ -175,4 +175,57 @@ testNeeding([PYTHON3], {
     const g = got(s);
     assertEquals([g.mtime, g.atime, g.cold], [want.mtime, want.atime, want.cold]);
   },
+});
+
+/**
+ * The UTC date of `t` seconds, the reference: JavaScript's Date, moved by
+ * whole 400-year Gregorian cycles (146097 days) into its range when `t` is
+ * past it; a year outside 0000-9999 signed, of six digits at least.
+ */
+function refDate(t: bigint): string {
+  const cycle = 146_097n * DAY, range = 8_000_000_000_000n;
+  let k = 0n;
+  if (t > range || t < -range) k = t / cycle;
+  const iso = new Date(Number(t - k * cycle) * 1000).toISOString();
+  const [, sign, y, md] = iso.match(/^([+-]?)(\d+)(-\d\d-\d\d)T/)!;
+  const year = BigInt(sign === "-" ? `-${y}` : y) + 400n * k;
+  const text = year >= 0n && year <= 9999n
+    ? String(year).padStart(4, "0")
+    : (year < 0n ? "-" : "+") + String(year < 0n ? -year : year).padStart(6, "0");
+  return text + md;
+}
+
+Deno.test("summary and diff: dates of times outside years 0-9999 whole (sign, six digits), past JavaScript's Date too", async () => {
+  await using tmp = await tempDir();
+  // 8e12 s: year 255479; -1e11 s: year -1199; -2^63 (a double exactly);
+  // 2^63 - 1 reads as the nearest double, 2^63 (README: numbers are doubles)
+  const far = 8_000_000_000_000n, early = -99_999_999_999n;
+  const scan = `${tmp.path}/s.csv`;
+  await Deno.writeTextFile(
+    scan,
+    [ROOT_ROW, fileRow(2, "a", 9000n, 24n, early, far), fileRow(3, "b", 5000n, 16n, MAX, MIN)]
+      .join("\n") + "\n",
+  );
+  const dates = [far, early, MIN, 2n ** 63n].map(refDate);
+  for (const d of dates) assertEquals(d.slice(-6, -5), "-", d); // a whole date, day included
+  const env = { COLUMNS: "1000" };
+  const s = await cli(["summary", "--no-names", scan], { env });
+  assertEquals(s.code, 0, s.stderr);
+  const shown = (text: string, d: string) => new RegExp(`(^|\\s)\\${d}(\\s|$)`, "m").test(text);
+  for (const d of dates) assert(shown(s.text, d), `summary shows ${d}:\n${s.text}`);
+  // diff: b's mtime from -2^63 to 8e12 s
+  const now = `${tmp.path}/n.csv`;
+  await Deno.writeTextFile(
+    now,
+    [ROOT_ROW, fileRow(2, "a", 9000n, 24n, early, far), fileRow(3, "b", 5000n, 16n, MAX, far)]
+      .join("\n") + "\n",
+  );
+  const html = `${tmp.path}/d.html`;
+  const d = await cli(["diff", "--no-names", "--html", html, scan, now], { env });
+  assertEquals(d.code, 0, d.stderr);
+  const line = d.text.split("\n").find((l) => l.includes("E/b"));
+  assert(line && shown(line, refDate(MIN)) && shown(line, refDate(far)), d.text);
+  assert(!d.text.includes("922337203685477"), "no time printed as a number");
+  const page = await Deno.readTextFile(html);
+  assert(page.includes(`>${refDate(MIN)}<`) && page.includes(`>${refDate(far)}<`));
 });

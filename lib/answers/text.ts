@@ -48,10 +48,36 @@ export function deltaCount(n: number): string {
   return n > 0 ? `+${count(n)}` : count(n);
 }
 
-/** Seconds since the epoch as a UTC date, "2026-11-30". */
+/**
+ * Seconds since the epoch as a UTC date, "2026-11-30", in the proleptic
+ * Gregorian calendar. Any 64-bit time is a date (a file's mtime may be
+ * anything: on tmpfs any user sets one with utimensat): a year outside
+ * 0000-9999 is written with its sign and six digits at least, as
+ * `Date.prototype.toISOString` writes one ("+255479-11-28",
+ * "-001199-02-15"); past JavaScript's dates (about 275,000 years from 1970)
+ * too, by integer arithmetic. A time beyond ±2^53 s (285 million years) is
+ * read from the scan as the nearest double: its date is that one's.
+ */
 export function date(secs: number): string {
-  const d = new Date(secs * 1000);
-  return isNaN(d.getTime()) ? String(secs) : d.toISOString().slice(0, 10);
+  if (!Number.isFinite(secs)) return String(secs);
+  // days since 1970-01-01, then civil_from_days (H. Hinnant): 400-year eras
+  // of 146097 days, years from March so the leap day ends the year
+  const s = BigInt(Math.floor(secs));
+  const days = s / 86400n - (s % 86400n < 0n ? 1n : 0n);
+  const z = days + 719468n;
+  const era = (z >= 0n ? z : z - 146096n) / 146097n;
+  const doe = z - era * 146097n;
+  const yoe = (doe - doe / 1460n + doe / 36524n - doe / 146096n) / 365n;
+  const doy = doe - (365n * yoe + yoe / 4n - yoe / 100n);
+  const mp = (5n * doy + 2n) / 153n;
+  const d = doy - (153n * mp + 2n) / 5n + 1n;
+  const m = mp < 10n ? mp + 3n : mp - 9n;
+  const y = yoe + era * 400n + (m <= 2n ? 1n : 0n);
+  const two = (n: bigint) => String(n).padStart(2, "0");
+  const year = y >= 0n && y <= 9999n
+    ? String(y).padStart(4, "0")
+    : (y < 0n ? "-" : "+") + String(y < 0n ? -y : y).padStart(6, "0");
+  return `${year}-${two(m)}-${two(d)}`;
 }
 
 /**
