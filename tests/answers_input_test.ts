@@ -1320,6 +1320,53 @@ Deno.test("CSV files read together: a row of too few columns names the file it i
   }
 });
 
+Deno.test("summary, diff and convert say the same of one bad CSV file: its first bad line, a column it has (convert named another)", async () => {
+  await using tmp = await tempDir();
+  // pwalk's header line, as it writes it: the names of its columns
+  await Deno.mkdir(`${tmp.path}/t`);
+  const real = `${tmp.path}/real.csv`;
+  assertEquals((await cli(["--header", "-o", real, `${tmp.path}/t`])).code, 0);
+  const [head, rootRow] = (await Deno.readTextFile(real)).split("\n");
+  const names = head.split(",").map((c) => c.replaceAll('"', ""));
+  const fields = rootRow.split(",");
+  const size = names.indexOf("st_size");
+  const badSize = [...fields.slice(0, size), "x", ...fields.slice(size + 1)].join(",");
+  const short = fields.slice(0, 6).join(",");
+  const cases: Record<string, string[]> = {
+    "not pwalk's": ["a,b,c", "1,2,3"],
+    "a bad number, then a short line": [rootRow, badSize, short],
+    "a short line, then a bad number": [rootRow, short, badSize],
+    "with the header: a bad number, then a short line": [head, rootRow, badSize, short],
+  };
+  for (const [name, lines] of Object.entries(cases)) {
+    const file = `${tmp.path}/bad.csv`;
+    await Deno.writeTextFile(file, lines.join("\n") + "\n");
+    // the reference: the first line (the header aside) of another count of
+    // fields, or whose st_size is not digits
+    const n = lines.findIndex((l, i) =>
+      !(i === 0 && l === head) &&
+      (l.split(",").length !== names.length || !/^\d+$/.test(l.split(",")[size]))
+    );
+    const k = lines[n].split(",").length;
+    const why = k !== names.length
+      ? `Invalid Input Error: CSV Error on Line: ${n + 1} has ${k} of the ${names.length} ` +
+        "columns (a file cut short, or not pwalk's CSV?)"
+      : `Conversion Error: CSV Error on Line: ${n + 1}: column st_size is not a number as ` +
+        "pwalk's CSV writes it";
+    for (
+      const args of [
+        ["summary", file],
+        ["diff", real, file],
+        ["convert", file, `${tmp.path}/o.parquet`],
+        ["convert", file, `${tmp.path}/o.csv`],
+      ]
+    ) {
+      const r = await cli(args);
+      assertEquals([r.code, r.stderr], [1, `pwalk: ${file}: ${why}\n`], `${name}: ${args[0]}`);
+    }
+  }
+});
+
 Deno.test("convert's header option is true or false, checked before any work (it goes into DuckDB's COPY options)", async () => {
   await using tmp = await tempDir();
   const csv = `${tmp.path}/o1.csv`;

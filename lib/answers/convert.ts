@@ -43,6 +43,7 @@ import {
   resolveScans,
   type ScanFormat,
   TYPED_COLUMNS,
+  viewErrorAsLoaded,
 } from "./scan.ts";
 import { report, REPORT_OPTIONS, type ReportOptions, type ReportSummary } from "../report.ts";
 import { checkBool, checkInt, checkOptionNames, type OptionNames } from "../options.ts";
@@ -341,6 +342,9 @@ export async function convert(
         }
       }
       return { inputs: info.files, output, format, rows, nonUtf8Names: info.nonUtf8Rows };
+    } catch (err) {
+      // (the view is read here: told as summary's and diff's loading tells it)
+      throw escape || err instanceof OutputError ? err : await viewErrorAsLoaded(e, err, files);
     } finally {
       await e.close();
     }

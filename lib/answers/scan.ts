@@ -681,11 +681,6 @@ export async function loadScan(
       `INSERT INTO "${name}" SELECT ${sel} FROM (SELECT ${TYPED_FROM_CSV} FROM read_csv([${
         paths.map(lit).join(", ")
       }], ${csvOptions(header, compression)}))`;
-    // the same rows as text, up to `lines` ({@link columnCountFirst})
-    const probe = (paths: string[], header: boolean, compression: string, lines: number) =>
-      `SELECT count(*) FROM (SELECT 1 FROM read_csv([${paths.map(lit).join(", ")}], ${
-        csvOptions(header, compression, false)
-      }) LIMIT ${lines})`;
     if (escape) {
       for (const [i, f] of files.entries()) {
         try {
@@ -723,6 +718,57 @@ export async function loadScan(
   }
   if (!view) info.rows = num((await e.all(`SELECT count(*) AS n FROM "${name}"`))[0].n);
   return info;
+}
+
+/** SQL: the rows of CSV `paths` as text, up to `lines` ({@link columnCountFirst}). */
+function probe(paths: string[], header: boolean, compression: string, lines: number): string {
+  return `SELECT count(*) FROM (SELECT 1 FROM read_csv([${paths.map(lit).join(", ")}], ${
+    csvOptions(header, compression, false)
+  }) LIMIT ${lines})`;
+}
+
+/**
+ * An error met reading the view {@link loadScan} made of CSV `files` (with
+ * `view`, as convert reads them: DuckDB converts only the columns a query
+ * uses, and may meet a row's count of columns before a value) as loading
+ * the table tells it (summary's and diff's way: every column converted,
+ * then {@link columnCountFirst}): the file DuckDB names is loaded so up to
+ * the line of `err`, and the error met there by that line is returned, so
+ * that convert says of one file what summary and diff say. Else `err`.
+ */
+export async function viewErrorAsLoaded(
+  e: Engine,
+  err: unknown,
+  files: ScanFile[],
+): Promise<unknown> {
+  const msg = String((err as Error)?.message ?? err);
+  const at = /^ *file = (.*)$/m.exec(msg)?.[1];
+  const line = /CSV Error on Line: (\d+)/.exec(msg);
+  const f = files.find((f) => f.path === at && f.format !== "parquet");
+  if (!f || !line) return err;
+  const header = await hasHeader(f), compression = duckCompression(f.format);
+  const n = Number(line[1]);
+  try {
+    // rows in the file's order, so that the LIMIT stops at line N
+    await e.exec("SET preserve_insertion_order = true");
+    await e.exec(
+      `CREATE TEMP TABLE __pwalk_probe AS SELECT * FROM (SELECT ${TYPED_FROM_CSV} FROM ` +
+        `read_csv([${lit(f.path)}], ${csvOptions(header, compression)})) LIMIT ${n}`,
+    );
+  } catch (other) {
+    const there = /CSV Error on Line: (\d+)/.exec(String((other as Error)?.message ?? other));
+    if (there && Number(there[1]) <= n) {
+      return await columnCountFirst(
+        e,
+        other,
+        (lines) => e.all(probe([f.path], header, compression, lines)),
+      );
+    }
+  } finally {
+    await e.exec("SET preserve_insertion_order = false").catch(() => {});
+    await e.exec("DROP TABLE IF EXISTS __pwalk_probe").catch(() => {});
+  }
+  return err;
 }
 
 /**
