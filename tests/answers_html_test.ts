@@ -636,3 +636,32 @@ Deno.test("summary --html: a root without subfolders is a filled box of the tree
     }
   }
 });
+
+Deno.test("summary --html: the treemap's grey box says 'other folders' only when subfolders were left out (--top 2 of exactly 2 said so)", async () => {
+  await using tmp = await tempDir();
+  for (const n of [1, 2, 3]) {
+    const root = `${tmp.path}/r${n}`;
+    await Deno.mkdir(root);
+    await Deno.writeFile(`${root}/own`, new Uint8Array(40_000).fill(1));
+    for (let i = 0; i < n; i++) {
+      await Deno.mkdir(`${root}/d${i}`);
+      await Deno.writeFile(`${root}/d${i}/f`, new Uint8Array(20_000 * (i + 1)).fill(2));
+    }
+    // the reference: the root's subfolders on disk
+    let subs = 0;
+    for await (const e of Deno.readDir(root)) if (e.isDirectory) subs++;
+    const scan = `${tmp.path}/r${n}.csv`;
+    assertEquals((await cli(["-o", scan, root])).code, 0);
+    const page = `${tmp.path}/r${n}.html`;
+    const r = await cli(["summary", "--json", "--no-names", "--top", "2", "--html", page, scan]);
+    assertEquals(r.code, 0, r.stderr);
+    const json = JSON.parse(r.text);
+    assertEquals(json.folderTree[0].subfolders, subs, "--json: the root's subfolders");
+    const svg = (await Deno.readTextFile(page))
+      .match(/<section id="chart-folders">([\s\S]*?)<\/section>/)![1];
+    const labels = svgLabels(svg).map((l) => l.text);
+    const grey = labels.filter((t) => t.startsWith("(files here"));
+    assert(grey.length > 0, `${n}: a grey box: ${labels}`);
+    assertEquals(grey[0], subs > 2 ? "(files here, other folders)" : "(files here)", `${n}`);
+  }
+});

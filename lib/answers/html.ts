@@ -175,6 +175,8 @@ function treemapData(s: Summary, key: "allocatedBytes" | "apparentBytes") {
     path: string;
     value: number;
     children: Node[];
+    /** Its subfolders in the scan (`children` holds the `top` largest). */
+    subfolders: number;
     itemStyle?: { color: string };
   };
   const nodes = new Map<string, Node>();
@@ -185,6 +187,7 @@ function treemapData(s: Summary, key: "allocatedBytes" | "apparentBytes") {
       path: f.path,
       value: f[key],
       children: [],
+      subfolders: f.subfolders ?? 0,
     };
     nodes.set(`${f.level}\0${f.path}`, n);
     const parent = f.parent === null ? undefined : nodes.get(`${f.level - 1}\0${f.parent}`);
@@ -203,10 +206,11 @@ function treemapData(s: Summary, key: "allocatedBytes" | "apparentBytes") {
     const left = n.value - n.children.reduce((a, c) => a + c.value, 0);
     if (left > 0) {
       n.children.push({
-        name: n.children.length < s.top ? "(files here)" : "(files here, other folders)",
+        name: n.children.length < n.subfolders ? "(files here, other folders)" : "(files here)",
         path: n.path,
         value: left,
         children: [],
+        subfolders: 0,
         itemStyle: { color: "#bbbbbb" },
       });
     }

@@ -167,6 +167,11 @@ export interface FolderRow extends Amount {
   level: number;
   /** The folder above (null for a root). */
   parent: string | null;
+  /**
+   * In {@link Summary.folderTree}, of a folder above its `depth`: how many
+   * subfolders it has (the tree holds the `top` largest of them).
+   */
+  subfolders?: number;
 }
 
 /** A folder by its direct entries (pwalk's pw_fcount, pw_dirsum). */
@@ -649,10 +654,17 @@ export async function summarize(
     const folders = (await e.all(
       `SELECT * FROM rec ORDER BY al DESC, ab DESC, path LIMIT ${top}`,
     )).map(folderRow);
-    const folderTree = (await e.all(`SELECT * FROM (
+    // (with how many subfolders each has in `rec`, of which `top` are kept)
+    const folderTree = (await e.all(`SELECT t.*, coalesce(c.subs, 0) AS subs FROM (
         SELECT *, row_number() OVER (PARTITION BY parent ORDER BY al DESC, ab DESC, path) AS rn
-        FROM rec) WHERE parent IS NULL OR rn <= ${top} ORDER BY level, al DESC, path`))
-      .map(folderRow);
+        FROM rec) t
+      LEFT JOIN (SELECT parent AS pp, level - 1 AS pl, count(*) AS subs FROM rec
+        WHERE parent IS NOT NULL GROUP BY 1, 2) c ON c.pp = t.path AND c.pl = t.level
+      WHERE t.parent IS NULL OR t.rn <= ${top} ORDER BY t.level, t.al DESC, t.path`))
+      .map((r) => ({
+        ...folderRow(r),
+        ...(num(r.level) < depth ? { subfolders: num(r.subs) } : {}),
+      }));
     // keep only nodes whose parent was kept
     const kept = new Set<string>();
     const tree = folderTree.filter((f) => {
