@@ -665,3 +665,42 @@ Deno.test("summary --html: the treemap's grey box says 'other folders' only when
     assertEquals(grey[0], subs > 2 ? "(files here, other folders)" : "(files here)", `${n}`);
   }
 });
+
+testNeeding([CHROMIUM], {
+  name:
+    "summary and diff --html in Chromium: a long name without spaces wraps in its cell, the page no wider than the window",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/t`;
+    await Deno.mkdir(root);
+    const old = `${tmp.path}/old.csv`;
+    assertEquals((await cli(["-o", old, root])).code, 0);
+    const long = "x".repeat(250);
+    await Deno.writeFile(`${root}/${long}`, new Uint8Array(50_000).fill(1));
+    const scan = `${tmp.path}/new.csv`;
+    assertEquals((await cli(["-o", scan, root])).code, 0);
+    for (const args of [["summary", scan], ["diff", old, scan]]) {
+      const page = `${tmp.path}/${args[0]}.html`;
+      const r = await cli([args[0], "--no-names", "--html", page, ...args.slice(1)]);
+      assertEquals(r.code, 0, r.stderr);
+      // the page's widths as laid out, written into the DOM by a script
+      // added here (the page itself has none)
+      const probe = `${tmp.path}/${args[0]}-probe.html`;
+      await Deno.writeTextFile(
+        probe,
+        (await Deno.readTextFile(page)).replace(
+          "</body>",
+          "<script>const d = document.documentElement; document.body.dataset.widths = " +
+            "`${d.scrollWidth} ${d.clientWidth}`;</script></body>",
+        ),
+      );
+      const dom = await chromium(
+        ["--window-size=1000,800", "--dump-dom", `file://${probe}`],
+        `${tmp.path}/p-${args[0]}`,
+      );
+      assert(dom.includes(long), `${args[0]}: the name in the page`);
+      const [scroll, client] = dom.match(/data-widths="(\d+) (\d+)"/)!.slice(1).map(Number);
+      assert(scroll <= client, `${args[0]}: ${scroll} px of page in a ${client} px window`);
+    }
+  },
+});

@@ -104,7 +104,7 @@ const ID = (n: number): Cell => ({ text: String(n), v: n });
 const CSS = `body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;max-width:1200px}
 h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.6em}
 table{border-collapse:collapse;margin:.4em 0}td,th{padding:.15em .6em;border-bottom:1px solid #ddd;
-text-align:left;vertical-align:top}td.n{text-align:right;font-variant-numeric:tabular-nums}
+text-align:left;vertical-align:top;overflow-wrap:anywhere}td.n{text-align:right;font-variant-numeric:tabular-nums}
 th{background:#f3f3f3}.chart{margin:.6em 0}.chart svg{max-width:100%;height:auto}
 dl{display:grid;grid-template-columns:max-content auto;gap:.1em 1em}dt{font-weight:600}
 .warning{color:#a40;font-weight:600}`;
