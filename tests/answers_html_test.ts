@@ -227,6 +227,11 @@ testNeeding([CHROMIUM], {
     const dom = await chromium(["--dump-dom", `file://${page}`], `${tmp.path}/profile`);
     for (const id of ["chart-users", "chart-groups", "chart-folders"]) {
       const sec = dom.match(new RegExp(`<section id="${id}">([\\s\\S]*?)</section>`));
+      // (no folder at --depth changed: the root's own files are in none)
+      if (id === "chart-folders" && json.folders.length === 0) {
+        assert(sec && sec[1].includes("(no changes)") && !sec[1].includes("<svg"), id);
+        continue;
+      }
       assert(sec && /<svg[\s\S]*<path/.test(sec[1]), `${id}: an SVG chart`);
       // the chown shows as a bar of its own where it moved bytes: between users only
       assertEquals(
@@ -391,6 +396,10 @@ Deno.test("summary and diff --html: the second run prints no npm Download line (
   await Deno.writeFile(`${tmp.path}/t/f`, new Uint8Array(5000).fill(1));
   const scan = `${tmp.path}/s.csv`;
   assertEquals((await cli(["--header", "-o", scan, `${tmp.path}/t`])).code, 0);
+  // a change for diff to draw (a diff of nothing changed has no chart)
+  await Deno.writeFile(`${tmp.path}/t/g`, new Uint8Array(9000).fill(2));
+  const scan2 = `${tmp.path}/s2.csv`;
+  assertEquals((await cli(["--header", "-o", scan2, `${tmp.path}/t`])).code, 0);
   // Deno's npm cache as it is but for ECharts' registry entry: the package
   // from the lockfile, not its packument (as a cache is after a run that
   // drew no page, or after the runs of pwalk before this fix). Hard links
@@ -399,7 +408,7 @@ Deno.test("summary and diff --html: the second run prints no npm Download line (
   const info = await new Deno.Command(Deno.execPath(), { args: ["info", "--json"] }).output();
   const real = JSON.parse(new TextDecoder().decode(info.stdout)).npmCache as string;
   const download = /Download\S* https:\/\/registry\.npmjs\.org\/echarts$/m;
-  for (const args of [["summary", scan], ["diff", scan, scan]]) {
+  for (const args of [["summary", scan], ["diff", scan, scan2]]) {
     const dir = `${tmp.path}/deno-${args[0]}`;
     await Deno.mkdir(dir);
     if (await Deno.stat(real).then(() => true, () => false)) {
@@ -703,4 +712,36 @@ testNeeding([CHROMIUM], {
       assert(scroll <= client, `${args[0]}: ${scroll} px of page in a ${client} px window`);
     }
   },
+});
+
+Deno.test("summary and diff --html: a chart with nothing to draw is a note, not empty axes", async () => {
+  await using tmp = await tempDir();
+  // an empty folder: no file (Deno.readDir: nothing in it)
+  const root = `${tmp.path}/empty`;
+  await Deno.mkdir(root);
+  for await (const _ of Deno.readDir(root)) throw new Error("not empty");
+  const scan = `${tmp.path}/s.csv`;
+  assertEquals((await cli(["-o", scan, root])).code, 0);
+  const section = (html: string, id: string) =>
+    html.match(new RegExp(`<section id="${id}">([\\s\\S]*?)</section>`))![1];
+  const page = `${tmp.path}/s.html`;
+  let r = await cli(["summary", "--no-names", "--html", page, scan]);
+  assertEquals(r.code, 0, r.stderr);
+  let html = await Deno.readTextFile(page);
+  for (const id of ["chart-extensions", "chart-sizes"]) {
+    const sec = section(html, id);
+    assert(!sec.includes("<svg") && sec.includes("(no files)"), `summary ${id}: ${sec}`);
+  }
+  assert(section(html, "chart-folders").includes("<svg"), "the treemap drawn");
+  // a scan against itself: nothing changed
+  const d = `${tmp.path}/d.html`;
+  r = await cli(["diff", "--no-names", "--json", "--html", d, scan, scan]);
+  assertEquals(r.code, 0, r.stderr);
+  const json = JSON.parse(r.text);
+  assertEquals([json.users, json.groups, json.folders], [[], [], []]);
+  html = await Deno.readTextFile(d);
+  for (const id of ["chart-users", "chart-groups", "chart-folders"]) {
+    const sec = section(html, id);
+    assert(!sec.includes("<svg") && sec.includes("(no changes)"), `diff ${id}: ${sec}`);
+  }
 });

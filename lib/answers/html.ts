@@ -122,8 +122,12 @@ ${body}
 `;
 }
 
-function figure(id: string, title: string, svg: string): string {
-  return `<section id="${id}"><h2>${esc(title)}</h2><div class="chart">${svg}</div></section>`;
+/** A chart's section; with no data (`svg` null), `note` in its place, not empty axes. */
+function figure(id: string, title: string, svg: string | null, note = "(none)"): string {
+  const body = svg === null
+    ? `<p class="none">${esc(note)}</p>`
+    : `<div class="chart">${svg}</div>`;
+  return `<section id="${id}"><h2>${esc(title)}</h2>${body}</section>`;
 }
 
 const who = (name: string | null, id: number) => name ?? String(id);
@@ -330,9 +334,12 @@ export async function summaryHtml(s: Summary): Promise<string> {
   parts.push(figure(
     "chart-extensions",
     `Extensions by ${measure} size`,
-    await chart(
-      barOption(s.extensions.map((x) => x.ext || "(none)"), s.extensions.map((x) => x[key])),
-    ),
+    s.extensions.length
+      ? await chart(
+        barOption(s.extensions.map((x) => x.ext || "(none)"), s.extensions.map((x) => x[key])),
+      )
+      : null,
+    "(no files)",
   ));
   parts.push(
     htmlTable(
@@ -348,7 +355,7 @@ export async function summaryHtml(s: Summary): Promise<string> {
   parts.push(figure(
     "chart-sizes",
     "File sizes (count of files)",
-    await chart({
+    s.sizeHistogram.length === 0 ? null : await chart({
       grid: { left: 70, right: 20, top: 20, bottom: 80 },
       xAxis: {
         type: "category",
@@ -358,6 +365,7 @@ export async function summaryHtml(s: Summary): Promise<string> {
       yAxis: { type: "value" },
       series: [{ type: "bar", data: s.sizeHistogram.map((b) => b.files) }],
     }),
+    "(no files)",
   ));
   parts.push(
     htmlTable(
@@ -562,7 +570,7 @@ export async function diffHtml(d: Diff): Promise<string> {
     parts.push(figure(
       `chart-${id}`,
       title,
-      await chart({
+      rows.length === 0 ? null : await chart({
         grid: { left: 200, right: 40, top: 30, bottom: 40 },
         legend: { top: 0 },
         xAxis: { type: "value", axisLabel: { formatter: (v: number) => bytes(v) } },
@@ -589,6 +597,7 @@ export async function diffHtml(d: Diff): Promise<string> {
           ...movedSeries,
         ],
       }),
+      "(no changes)",
     ));
     parts.push(
       htmlTable(
