@@ -745,3 +745,37 @@ Deno.test("summary and diff --html: a chart with nothing to draw is a note, not 
     assert(!sec.includes("<svg") && sec.includes("(no changes)"), `diff ${id}: ${sec}`);
   }
 });
+
+Deno.test("summary: with no allocated bytes (no blocks reported) the top extensions are the largest by apparent size, as the page's chart titles them", async () => {
+  await using tmp = await tempDir();
+  const N = 1_800_000_000;
+  // st_blocks 0 throughout: five small .a files, one large .b
+  const files = [
+    ...Array.from({ length: 5 }, (_, i) => ({ name: `s${i}.a`, ext: "a", size: 100 })),
+    { name: "big.b", ext: "b", size: 100_000 },
+  ];
+  const scan = `${tmp.path}/noblocks.csv`;
+  await Deno.writeTextFile(
+    scan,
+    `2,0,-1,"/r","",0,0,4096,1,0,2,"0040755",${N},${N},${N},${files.length},0\n` +
+      files.map((f, i) =>
+        `${10 + i},2,0,"/r/${f.name}","${f.ext}",1001,1001,${f.size},1,0,1,` +
+        `"0100644",${N},${N},${N},-1,0\n`
+      ).join(""),
+  );
+  // the reference: apparent bytes per extension, from the rows written
+  const by = new Map<string, number>();
+  for (const f of files) by.set(f.ext, (by.get(f.ext) ?? 0) + f.size);
+  const largest = [...by].sort((a, b) => b[1] - a[1])[0];
+  const page = `${tmp.path}/p.html`;
+  const r = await cli(["summary", "--json", "--no-names", "--top", "1", "--html", page, scan]);
+  assertEquals(r.code, 0, r.stderr);
+  const json = JSON.parse(r.text);
+  assertEquals(json.totals.allocatedBytes, 0);
+  assertEquals(
+    json.extensions.map((x: { ext: string; apparentBytes: number }) => [x.ext, x.apparentBytes]),
+    [largest],
+  );
+  const html = await Deno.readTextFile(page);
+  assert(html.includes("<h2>Extensions by apparent size</h2>"), "the chart's title");
+});

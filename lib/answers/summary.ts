@@ -232,7 +232,7 @@ export interface Summary {
   users: OwnerRow[];
   /** Top groups by allocated bytes. */
   groups: OwnerRow[];
-  /** Top extensions by allocated bytes (regular files). */
+  /** Top extensions by allocated bytes, then apparent bytes, then count (regular files). */
   extensions: ExtensionRow[];
   /**
    * Distinct extensions of regular files, "" (none) among them
@@ -595,7 +595,7 @@ export async function summarize(
 
     const extRows = await e.all(
       `SELECT "fileExtension" AS ext, ${AMOUNT}, count(*) OVER () AS m FROM s ` +
-        `WHERE kind = 'f' GROUP BY 1 ORDER BY al DESC, n DESC, ext LIMIT ${top}`,
+        `WHERE kind = 'f' GROUP BY 1 ORDER BY al DESC, ab DESC, n DESC, ext LIMIT ${top}`,
     );
     const extensions = extRows.map((r) => ({ ext: String(r.ext ?? ""), ...amount(r) }));
 
