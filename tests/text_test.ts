@@ -5,9 +5,10 @@
  * Python's textwrap does.
  */
 import { assert, assertEquals } from "@std/assert";
-import { bytes, count, wrap } from "../lib/answers/text.ts";
+import { bytes, count, fit, wrap } from "../lib/answers/text.ts";
 import { formatBytes } from "../lib/cli/progress.ts";
 import { groupDigits } from "../lib/digits.ts";
+import { charColumns } from "../lib/width.ts";
 import { num } from "../lib/cli/common.ts";
 import { python, rng } from "./helpers/tree.ts";
 import { PYTHON3, testNeeding } from "./helpers/system.ts";
@@ -78,4 +79,37 @@ print(json.dumps([textwrap.wrap(s, w, subsequent_indent="  ", break_long_words=F
     assert(lines[1].startsWith("  /data/proj") && lines[1].endsWith("file.h5"), lines[1]);
     assertEquals([lines[1].length, lines[2]], [30, "  -> /data"]);
   },
+});
+
+Deno.test("fit() cuts a name between grapheme clusters: never inside a flag or between a letter and its accent", () => {
+  // names built from known clusters: a flag is two regional indicators, é
+  // here is e and U+0301 (combining acute), 👍🏽 a thumb and a skin tone
+  const flag = "\u{1F1EB}\u{1F1F7}", e = "e\u0301", thumb = "\u{1F44D}\u{1F3FD}";
+  const names: string[][] = [
+    Array(30).fill(flag),
+    [..."r/", ...Array(40).fill(e), ..."x.txt"],
+    [..."data/", ...Array(12).fill(thumb), ..."/", ...Array(9).fill(flag), ...Array(7).fill(e)],
+  ];
+  // (columns: lib/width.ts counts each code point, as fit() must fit them)
+  const cols = (s: string) => [...s].reduce((n, c) => n + charColumns(c.codePointAt(0)!), 0);
+  for (const clusters of names) {
+    const name = clusters.join("");
+    const starts = new Set<number>([0]); // offsets where a cluster starts (and the end)
+    let at = 0;
+    for (const c of clusters) starts.add(at += c.length);
+    for (let w = 2; w <= cols(name); w++) {
+      const got = fit(name, w);
+      assert(cols(got) <= w, `${w}: ${got}`);
+      if (!got.includes("…")) {
+        assertEquals(got, name);
+        continue;
+      }
+      const [head, tail] = got.split("…");
+      assert(name.startsWith(head) && starts.has(head.length), `${w}: head ${head}`);
+      assert(
+        name.endsWith(tail) && starts.has(name.length - tail.length),
+        `${w}: tail ${tail}`,
+      );
+    }
+  }
 });

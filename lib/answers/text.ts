@@ -5,7 +5,7 @@
  */
 
 import { count as counted, groupDigits } from "../digits.ts";
-import { columns, prefixInColumns } from "../width.ts";
+import { columns } from "../width.ts";
 
 /** 1234567 -> "1,234,567" (see lib/digits.ts). */
 export const count: (n: number) => string = groupDigits;
@@ -124,20 +124,39 @@ export function visible(s: string): string {
   });
 }
 
+let graphemes: Intl.Segmenter | undefined;
+
+/**
+ * The longest start of `parts` (grapheme clusters) that fits in `room`
+ * columns, each cluster taking the columns of its code points.
+ */
+function prefixOfClusters(parts: string[], room: number): string[] {
+  const out: string[] = [];
+  for (const p of parts) {
+    room -= columns(p);
+    if (room < 0) break;
+    out.push(p);
+  }
+  return out;
+}
+
 /**
  * Cut a string to `w` terminal columns (a wide character, CJK or emoji,
  * takes two: see lib/width.ts), keeping its start and end ("/data/…/file"),
  * after making it {@link visible}: every name the text output prints goes
- * through here.
+ * through here. The cut falls between grapheme clusters (Intl.Segmenter,
+ * made when a name is first cut): never between a flag's two regional
+ * indicators, nor between a letter and its combining accent.
  */
 export function fit(s: string, w: number): string {
   s = visible(s);
   if (columns(s) <= w) return s;
-  const chars = [...s];
-  if (w <= 1) return prefixInColumns(chars, w).join("");
-  const head = prefixInColumns(chars, Math.ceil((w - 1) / 2));
+  graphemes ??= new Intl.Segmenter("en", { granularity: "grapheme" });
+  const parts = Array.from(graphemes.segment(s), (g) => g.segment);
+  if (w <= 1) return prefixOfClusters(parts, w).join("");
+  const head = prefixOfClusters(parts, Math.ceil((w - 1) / 2));
   const room = w - 1 - columns(head.join(""));
-  const tail = prefixInColumns(chars.slice(head.length).reverse(), room).reverse();
+  const tail = prefixOfClusters(parts.slice(head.length).reverse(), room).reverse();
   return head.join("") + "…" + tail.join("");
 }
 
