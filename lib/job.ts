@@ -23,7 +23,8 @@ export interface WalkError {
    * replaced between its listing and its reading; ENOTDIR: by a link or a
    * file); repair and chown also "chown" and "chmod" (a change the system
    * refused), "change" (the entry could not be opened for its change),
-   * "race" of other entries, "ancestor", and "loop" with code "" (ROOT
+   * "race" of other entries (with code "": a mode someone else changed
+   * between the chmod and its read-back), "ancestor", and "loop" with code "" (ROOT
    * reached again through a bind mount inside the tree: neither changed
    * nor entered).
    */

@@ -129,6 +129,13 @@ size_t pw_escape_path(char *out, const char *path, size_t len);
 #define PW_ROOT_AGAIN_TEXT                                                                   \
   "ROOT itself, reached again (a bind mount inside the tree): not changed, not entered"
 
+/** The message of a PW_OP_RACE error (err 0) of repair or chown: the mode read back
+    after its chmod (%04o) is another than the one set (%04o), not as the kernel's
+    dropped setgid bit would leave it: someone changed it meanwhile. */
+#define PW_MODE_RACE_FMT                                                                   \
+  "its mode changed meanwhile (by someone else, after pwalk set it): %04o, not the %04o " \
+  "set; left as it is now"
+
 /** The message of an error: strerror(err), or the notice's text for ops
     that are notices rather than system errors (PW_OP_ANCESTOR, PW_OP_ACL,
     PW_OP_CAPABILITY); an ACL notice with an errno (the ACL could not be read)

@@ -188,7 +188,8 @@ typedef enum pw_op {
   PW_OP_STAT = 3,  /**< stat of an entry (vanished, ...) */
   PW_OP_WRITE = 4, /**< writing the output */
   PW_OP_CHANGE = 5, /**< repair/chown: the entry could not be opened for its change */
-  PW_OP_RACE = 6,  /**< repair/chown: entry replaced while being examined */
+  PW_OP_RACE = 6,  /**< repair/chown: entry replaced while being examined; err 0: its
+                        mode changed by someone else between the chmod and its read-back */
   PW_OP_ANCESTOR = 7, /**< repair: no ancestor with a shared group */
   PW_OP_LOOP = 8,  /**< walk with follow: a folder of its own walked path (link cycle);
                         repair/chown (a notice, err 0): the root reached again (a bind

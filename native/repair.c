@@ -712,11 +712,20 @@ static pw_change apply_change(pw_worker *w, const pw_entry *e, const pw_target *
     return got;
   }
   /* Without CAP_FSETID the kernel drops a setgid bit silently (the caller
-     is not in the group): report what really happened. */
+     is not in the group): report what really happened.  Any other
+     difference is not the kernel's: someone (the owner) changed the mode
+     between the chmod and this read-back, a race, said as one. */
   struct stat chk;
-  if (pw_target_stat(t, &chk) == 0 && (uint32_t)(chk.st_mode & 07777) != p->nmode) {
-    change_error(w, e, PW_OP_CHMOD, EPERM);
-    got.nmode = chk.st_mode & 07777;
+  uint32_t cm;
+  if (pw_target_stat(t, &chk) == 0 && (cm = chk.st_mode & 07777) != p->nmode) {
+    if ((p->nmode & S_ISGID) && cm == (p->nmode & ~(uint32_t)S_ISGID)) {
+      change_error(w, e, PW_OP_CHMOD, EPERM);
+    } else {
+      char text[160];
+      snprintf(text, sizeof text, PW_MODE_RACE_FMT, (unsigned)cm, (unsigned)p->nmode);
+      pw_job_note_text(pw_worker_job(w), PW_OP_RACE, e->path, e->len, text);
+    }
+    got.nmode = cm;
   } else {
     got.nmode = p->nmode;
   }

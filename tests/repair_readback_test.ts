@@ -1,0 +1,106 @@
+/**
+ * The mode repair, chown and undo read back after their chmod: a difference
+ * that is exactly the setgid bit the kernel drops (a caller without
+ * CAP_FSETID outside the file's group) is "Operation not permitted"; any
+ * other is someone's chmod between pwalk's and the read-back (the owner's):
+ * repair says "race" with both modes, undo keeps that mode (a "mode" kept),
+ * never "Operation not permitted".
+ *
+ * The race is made deterministic by an LD_PRELOAD shim: just after each
+ * successful chmod of the library (fchmodat, fchmod), it chmods the same
+ * inode again to $SHIM_MODE (octal), as the file's owner would.
+ *
+ * @module
+ */
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { shimTest } from "./helpers/shim.ts";
+import { buildTree, G } from "./helpers/repair_tree.ts";
+
+/** After each successful chmod, chmod the same inode again to $SHIM_MODE. */
+const MODE_AFTER = `#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+typedef int (*fchmodat_fn)(int, const char *, mode_t, int);
+typedef int (*fchmod_fn)(int, mode_t);
+static mode_t want(void) {
+  const char *m = getenv("SHIM_MODE");
+  return m ? (mode_t)strtol(m, NULL, 8) : (mode_t)-1;
+}
+int fchmodat(int fd, const char *p, mode_t mode, int fl) {
+  static fchmodat_fn real;
+  if (!real) real = (fchmodat_fn)dlsym(RTLD_NEXT, "fchmodat");
+  int r = real(fd, p, mode, fl);
+  if (r == 0 && want() != (mode_t)-1) real(fd, p, want(), fl);
+  return r;
+}
+int fchmod(int fd, mode_t mode) {
+  static fchmod_fn real;
+  if (!real) real = (fchmod_fn)dlsym(RTLD_NEXT, "fchmod");
+  int r = real(fd, mode);
+  if (r == 0 && want() != (mode_t)-1) real(fd, want());
+  return r;
+}
+`;
+
+shimTest(
+  "a mode changed by someone else between pwalk's chmod and its read-back: a race with both modes, not 'Operation not permitted'; undo keeps that mode (audit)",
+  MODE_AFTER,
+  async (shim) => {
+    const root = `${shim.dir}/proj`;
+    buildTree(root, [
+      { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+      { rel: "f", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
+    ]);
+    const j = `${shim.dir}/j`;
+    const r = await shim.cli(
+      ["repair", "--apply", "--journal", j, "--errors", `${shim.dir}/e.csv`, root],
+      { SHIM_MODE: "604" },
+    );
+    const st = Deno.lstatSync(`${root}/f`);
+    // the premise: the repair changed the group, and the shim's mode won
+    assertEquals([st.gid, st.mode! & 0o7777], [G.PROJECT, 0o604], r.stderr);
+    assert(!r.stderr.includes("Operation not permitted"), r.stderr);
+    assertStringIncludes(r.stderr, `pwalk: race '${root}/f': its mode changed meanwhile`);
+    assertStringIncludes(r.stderr, "0604, not the 0640 set");
+    const csv = Deno.readTextFileSync(`${shim.dir}/e.csv`);
+    assertStringIncludes(csv, `"${root}/f",race,,"its mode changed meanwhile`);
+
+    // undo: its chmod back to 0600 is followed by the shim's 0604 again
+    Deno.chmodSync(`${root}/f`, 0o640); // the mode the run set, so undo puts 0600 back
+    const u = await shim.cli(["undo", "--apply", j], { SHIM_MODE: "644" });
+    assert(!u.stderr.includes("Operation not permitted"), u.stderr);
+    assertEquals(u.code, 0, u.stderr);
+    assertStringIncludes(
+      u.text,
+      `${root}/f: group ${G.PROJECT} -> 1001 (mode changed since: kept)`,
+    );
+    assertStringIncludes(u.stderr, "1 with fields kept, 0 errors");
+    const back = Deno.lstatSync(`${root}/f`);
+    assertEquals([back.uid, back.gid, back.mode! & 0o7777], [1001, 1001, 0o644]);
+  },
+);
+
+shimTest(
+  "the setgid bit the kernel drops on a chmod by a caller outside the group is still 'Operation not permitted' (audit)",
+  MODE_AFTER,
+  async (shim) => {
+    // the shim plays the kernel: the mode set less setgid
+    const root = `${shim.dir}/proj`;
+    buildTree(root, [
+      { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+      { rel: "d", type: "dir", uid: 1001, gid: 1001, mode: 0o700 },
+    ]);
+    const r = await shim.cli(
+      ["repair", "--apply", "--journal", `${shim.dir}/j`, root],
+      { SHIM_MODE: "750" },
+    );
+    const st = Deno.lstatSync(`${root}/d`);
+    assertEquals([st.gid, st.mode! & 0o7777], [G.PROJECT, 0o750], r.stderr);
+    assertStringIncludes(r.stderr, `pwalk: chmod '${root}/d': Operation not permitted`);
+    assert(!r.stderr.includes("race"), r.stderr);
+  },
+);
