@@ -210,17 +210,48 @@ function realAsFarAsItExists(path: string): string {
 }
 
 /**
+ * Whether `root` itself (its device and inode) is the folder `real` (a real
+ * path, as far as it exists) or one of its folders above: the tree reached
+ * by another path, a bind mount of it (`mount --bind ROOT /alias`), which
+ * real paths do not tell.
+ */
+function rootAbove(real: string, rootReal: string): boolean {
+  let root: Deno.FileInfo;
+  try {
+    root = Deno.lstatSync(rootReal);
+  } catch {
+    return false;
+  }
+  for (let p = real;;) {
+    try {
+      const s = Deno.lstatSync(p || "/");
+      if (s.dev === root.dev && s.ino === root.ino) return true;
+    } catch {
+      // a name that does not exist yet
+    }
+    if (p === "/" || p === "") return false;
+    p = p.slice(0, p.lastIndexOf("/"));
+  }
+}
+
+/**
  * Whether the file `path` would be inside the tree whose real path is
  * `rootReal`: the real path of its folder (as far as it exists) is that
- * or below it; never for a root of `/` (which holds every file).
+ * or below it, or that folder or one above it is the root's very device
+ * and inode (the tree bind-mounted elsewhere); never for a root of `/`
+ * (which holds every file).
  */
 export function insideTree(path: string, rootReal: string): boolean {
-  return rootReal !== "/" && below(realAsFarAsItExists(folderOf(path)), rootReal);
+  if (rootReal === "/") return false;
+  const real = realAsFarAsItExists(folderOf(path));
+  return below(real, rootReal) || rootAbove(real, rootReal);
 }
 
 /**
  * Refuse a journal inside the tree being changed: the real path of its
- * folder (as far as it exists) is the root's real path or below it. (A
+ * folder (as far as it exists) is the root's real path or below it, or the
+ * root's device and inode is that folder or one above it (the tree
+ * reached through a bind mount of it). (A
  * root of `/`, allowed only with force, holds every file: there the engine
  * leaves the journal's device and inode out of the walk, as it always does.)
  *
