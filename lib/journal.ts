@@ -1,19 +1,26 @@
 /**
- * The repair journal (format version 1, written by native/repair.c): parsing
- * its lines, and turning them into typed change records.
+ * The repair journal (format version 2, written by native/repair.c, and
+ * version 1, read as before): parsing its lines, and turning them into
+ * typed change records.
  *
  * A journal is ASCII text, one line per changed entry, appended with a
  * single write() before the entry is changed:
  *
  * ```text
- * #pwalk-journal 1 KIND MODE ROOTDEV ROOTINO ROOT
- * DEV INO T OLDUID OLDGID OLDMODE NEWUID NEWGID NEWMODE PATH
+ * #pwalk-journal 2 KIND MODE ROOTDEV ROOTINO ROOT
+ * DEV INO T OLDUID OLDGID OLDMODE NEWUID NEWGID NEWMODE BIRTH PATH
  * ```
  *
  * KIND is `repair` or `chown`; MODE `apply` or `dry-run`; ROOT the real path
  * of the walked root (no symbolic links in it); T the entry type (`d` folder,
  * `f` file, `l` link, `p` FIFO, `s` socket, `c`/`b` devices); modes are four
- * octal digits; PATH is relative to ROOT (`.` for the root itself). In ROOT
+ * octal digits; BIRTH is the entry's birth time when it was changed,
+ * `SECONDS.NANOSECONDS` (nine digits; statx's STATX_BTIME), or `-` where
+ * the file system gives none (and in a dry run): undo leaves alone a file
+ * born since, which took the changed one's inode number. Version 1 (runs
+ * before it; a journal may hold runs of both) has no BIRTH field, and its
+ * lines are undone as before, by device, inode and type only. PATH is
+ * relative to ROOT (`.` for the root itself). In ROOT
  * and PATH every byte outside 0x21-0x7e, and the backslash, is written as
  * `\xHH`, so any name (newlines, bytes that are not UTF-8) is one exact line.
  * A journal may hold several runs, each after its own header line.
@@ -78,12 +85,20 @@ export interface JournalLine {
   old: Ownership;
   /** After the change. */
   new: Ownership;
+  /**
+   * The entry's birth time when it was changed (version 2): seconds and
+   * nanoseconds; null where the file system gave none (`-`); absent in a
+   * version 1 line.
+   */
+  birth?: { sec: bigint; nsec: number } | null;
   /** The path below the root, exactly (`.` for the root itself). */
   rel: Uint8Array;
 }
 
 /** A parsed header line: the run the following entry lines belong to. */
 export interface JournalHeader {
+  /** The format version of the run's lines: 1 (no birth time) or 2. */
+  version: 1 | 2;
   /** `repair` or `chown`. */
   kind: string;
   /** Whether the run changed things (false: a dry run's plan). */
@@ -96,8 +111,11 @@ export interface JournalHeader {
   root: Uint8Array;
 }
 
-/** The first bytes of a journal's header line. */
-export const JOURNAL_MAGIC = "#pwalk-journal 1 ";
+/** The first bytes of a journal's header line (any version). */
+export const JOURNAL_MAGIC = "#pwalk-journal ";
+
+/** A header's magic and version: `#pwalk-journal 1 ` or `#pwalk-journal 2 `. */
+const HEADER = /^#pwalk-journal [12] /;
 
 const enc = new TextEncoder();
 const lossy = new TextDecoder("utf-8", { ignoreBOM: true });
@@ -162,7 +180,7 @@ function octal(s: string): number {
 /** Parse a header line (without its newline). */
 export function parseHeader(line: string): JournalHeader {
   const f = line.split(" ");
-  if (!line.startsWith(JOURNAL_MAGIC) || f.length !== 7) {
+  if (!HEADER.test(line) || f.length !== 7) {
     throw new SyntaxError(`not a pwalk journal header: ${line.slice(0, 80)}`);
   }
   if (f[2] !== "repair" && f[2] !== "chown") throw new SyntaxError(`bad journal kind: ${f[2]}`);
@@ -177,6 +195,7 @@ export function parseHeader(line: string): JournalHeader {
     );
   }
   return {
+    version: f[1] === "2" ? 2 : 1,
     kind: f[2],
     applied: f[3] === "apply",
     rootDev: big(f[4], "device"),
@@ -209,20 +228,36 @@ function checkRel(rel: Uint8Array, field: string): void {
   }
 }
 
-/** Parse an entry line (without its newline). */
-export function parseLine(line: string): JournalLine {
+/** A birth time as version 2 writes it: `SECONDS.NANOSECONDS` (nine digits), or `-`. */
+function birth(s: string): { sec: bigint; nsec: number } | null {
+  if (s === "-") return null;
+  const m = /^(0|[1-9]\d{0,18})\.(\d{9})$/.exec(s);
+  if (!m || BigInt(m[1]) > 0x7fffffffffffffffn) {
+    throw new SyntaxError(`bad birth time in journal: ${s}`);
+  }
+  return { sec: BigInt(m[1]), nsec: Number(m[2]) };
+}
+
+/**
+ * Parse an entry line (without its newline) of a run of format `version`
+ * (its header's: 2 has the BIRTH field, 1 not).
+ */
+export function parseLine(line: string, version: 1 | 2 = 1): JournalLine {
   const f = line.split(" ");
-  if (f.length !== 10 || !/^[dflpscb]$/.test(f[2])) {
+  const n = version === 2 ? 11 : 10;
+  if (f.length !== n || !/^[dflpscb]$/.test(f[2])) {
     throw new SyntaxError(`not a pwalk journal line: ${line.slice(0, 80)}`);
   }
-  const rel = f[9] === "." ? enc.encode(".") : unescapeBytes(f[9]);
-  checkRel(rel, f[9]);
+  const path = f[n - 1];
+  const rel = path === "." ? enc.encode(".") : unescapeBytes(path);
+  checkRel(rel, path);
   return {
     dev: big(f[0], "device"),
     ino: big(f[1], "inode"),
     type: f[2],
     old: { uid: uint(f[3], "uid"), gid: uint(f[4], "gid"), mode: octal(f[5]) },
     new: { uid: uint(f[6], "uid"), gid: uint(f[7], "gid"), mode: octal(f[8]) },
+    ...(version === 2 ? { birth: birth(f[9]) } : {}),
     rel,
   };
 }
@@ -411,8 +446,8 @@ export function indexJournal(bytes: Uint8Array, file: string): JournalIndex {
         headers.push(parseHeader(l));
         perHeader.push(0);
       } else {
-        const line = parseLine(l);
         if (!headers.length) throw new SyntaxError("an entry line before any header");
+        const line = parseLine(l, headers[headers.length - 1].version);
         if (!headers[headers.length - 1].applied) {
           dryRun++;
         } else {
@@ -467,6 +502,7 @@ export function checkJournal(
   let len = 0;
   let lineNo = 0;
   let headers = 0;
+  let version: 1 | 2 = 1;
   const fail = (why: string): never => {
     throw new SyntaxError(`pwalk: ${file}:${lineNo + 1}: ${why}`);
   };
@@ -476,11 +512,11 @@ export function checkJournal(
     }
     try {
       if (l.startsWith("#")) {
-        parseHeader(l);
+        version = parseHeader(l).version;
         headers++;
       } else {
-        parseLine(l);
         if (!headers) throw new SyntaxError("an entry line before any header");
+        parseLine(l, version);
       }
     } catch (e) {
       fail((e as Error).message);

@@ -138,7 +138,8 @@ export interface UndoSummary {
   /** A last line without its newline (a run stopped mid-write): left out, counted in errors. */
   tornLastLine: boolean;
   /**
-   * Entries not restored: replaced (dev+inode differ), vanished, a link on
+   * Entries not restored: replaced (dev+inode differ, or another birth
+   * time: a file written anew under the same inode number), vanished, a link on
    * the way, refused, below a ROOT that is not the recorded folder any
    * more; and a torn last line.
    */
@@ -172,7 +173,8 @@ function parseJournal(bytes: Uint8Array, file: string): JournalContents {
   const ix = indexJournal(bytes, file);
   const entries: { header: JournalHeader; line: JournalLine }[] = [];
   for (let i = 0; i < ix.count; i++) {
-    entries.push({ header: ix.headers[ix.runOf[i]], line: parseLine(lineAt(bytes, ix.starts[i])) });
+    const header = ix.headers[ix.runOf[i]];
+    entries.push({ header, line: parseLine(lineAt(bytes, ix.starts[i]), header.version) });
   }
   return { entries, dryRun: ix.dryRun, tornLine: ix.tornLine };
 }
@@ -220,7 +222,9 @@ function refuseWithoutModeChanges(): void {
  * run's ROOT is opened from `/` without following any link and must still
  * be the device and inode its header recorded; each entry is reached from
  * it component by component (never through a link or a `..`), and changed
- * only when it is still the same dev+inode. A field (owner/group, or mode)
+ * only when it is still the same dev+inode (and, in a version 2 journal,
+ * the same birth time: a file born since under that inode number is left
+ * alone, an error). A field (owner/group, or mode)
  * is put back only while it still holds the value the run set; a field
  * changed again since is left alone and counted in `kept`, and so is a
  * mode that would put setuid/setgid on an entry whose owner or group is
@@ -343,7 +347,7 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
     cur = { run, root: r };
     return r;
   };
-  const v = new BigInt64Array(18); // pw_restore's values (native/pwalk.h)
+  const v = new BigInt64Array(21); // pw_restore's values (native/pwalk.h)
   // Files a newer line (undone first) gave another owner, or group or
   // others write: someone besides the owner could have rewritten them
   // since, so no older line puts setuid/setgid back on them either.
@@ -370,7 +374,7 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
           ),
         );
       }
-      const line = parseLine(lineAt(ix.bytes, ix.starts[i]));
+      const line = parseLine(lineAt(ix.bytes, ix.starts[i]), ix.headers[ix.runOf[i]].version);
       const key = `${line.dev}:${line.ino}`;
       const watched = ix.setid.has(key);
       const exposedBefore = watched && exposed.has(key);
@@ -393,6 +397,10 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
       v[7] = BigInt(line.new.gid);
       v[8] = BigInt(line.new.mode);
       v[17] = exposedBefore ? 1n : 0n;
+      // version 2: the birth time the entry had when the run changed it
+      v[18] = line.birth ? 1n : 0n;
+      v[19] = line.birth ? line.birth.sec : 0n;
+      v[20] = line.birth ? BigInt(line.birth.nsec) : 0n;
       const state = would?.get(key);
       v[13] = state ? 1n : 0n;
       if (state) [v[14], v[15], v[16]] = state;
@@ -407,7 +415,10 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
       if (rc >= 0) would?.set(key, [v[10], v[11], v[12]]);
       if (rc < 0) {
         const [name, text] = errnoName(-rc);
-        const message = name === "ESTALE"
+        const message = name === "ESTALE" && v[18] === 2n
+          ? "a different file is there now (born since the run, under the same inode number): " +
+            "left alone"
+          : name === "ESTALE"
           ? "a different entry is there now: left alone"
           : name === "ELOOP" || name === "ENOTDIR"
           ? "a symbolic link (or a non-folder) is on the way now: left alone"

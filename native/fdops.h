@@ -15,6 +15,7 @@
 #define PW_FDOPS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -65,6 +66,12 @@ int pw_target_at(int dirfd, const char *rel, pw_target *t, struct stat *now);
 int pw_target_chown(const pw_target *t, uid_t uid, gid_t gid);
 int pw_target_chmod(const pw_target *t, mode_t mode);
 int pw_target_stat(const pw_target *t, struct stat *st);
+/**
+ * The entry's birth time (statx STATX_BTIME on Linux, st_birthtimespec on
+ * macOS): true and *sec, *nsec, or false where the system or the file
+ * system gives none (or the call fails).
+ */
+bool pw_target_btime(const pw_target *t, int64_t *sec, uint32_t *nsec);
 void pw_target_close(pw_target *t);
 
 /**

@@ -47,12 +47,15 @@ static size_t escape(char *out, const char *s, size_t len) {
   return o;
 }
 
-size_t pw_journal_line(char *out, const struct stat *st, const pw_change *c, const char *rel,
-                       size_t rel_len) {
+size_t pw_journal_line(char *out, const struct stat *st, const pw_change *c, const pw_btime *bt,
+                       const char *rel, size_t rel_len) {
   size_t n = (size_t)sprintf(out, "%llu %llu %c %u %u %04o %u %u %04o ",
                              (unsigned long long)st->st_dev, (unsigned long long)st->st_ino,
                              pw_type_char(st->st_mode), c->ouid, c->ogid, c->omode, c->nuid,
                              c->ngid, c->nmode);
+  if (bt && bt->known && bt->sec >= 0 && bt->nsec < 1000000000u)
+    n += (size_t)sprintf(out + n, "%lld.%09u ", (long long)bt->sec, (unsigned)bt->nsec);
+  else n += (size_t)sprintf(out + n, "- ");
   if (!rel) out[n++] = '.';
   else n += escape(out + n, rel, rel_len);
   out[n++] = '\n';
@@ -64,7 +67,7 @@ int pw_journal_header(int fd, const char *kind, bool apply, const struct stat *r
   size_t rl = strlen(real);
   char *line = malloc(rl * 4 + 128);
   if (!line) return -ENOMEM;
-  size_t n = (size_t)sprintf(line, "#pwalk-journal 1 %s %s %llu %llu ", kind,
+  size_t n = (size_t)sprintf(line, "#pwalk-journal 2 %s %s %llu %llu ", kind,
                              apply ? "apply" : "dry-run", (unsigned long long)root->st_dev,
                              (unsigned long long)root->st_ino);
   n += escape(line + n, real, rl);
@@ -395,7 +398,8 @@ PW_API int32_t pw_journal_open(const uint8_t *path, size_t len, int32_t flags, i
     close(fd);
     return -e;
   }
-  static const char magic[] = "#pwalk-journal 1 ";
+  /* either version's header: a run of version 2 appends to one of version 1 */
+  static const char magic[] = "#pwalk-journal 2 ";
   char head[sizeof magic - 1];
   /* Made now, or starting with a journal header.  An existing empty file
      is no journal (an empty /etc/motd, a lock file, a mktemp name): the
@@ -403,7 +407,9 @@ PW_API int32_t pw_journal_open(const uint8_t *path, size_t len, int32_t flags, i
   bool journal = made;
   if (!journal && S_ISREG(st.st_mode)) {
     ssize_t n = pread(fd, head, sizeof head, 0);
-    journal = n == (ssize_t)sizeof head && memcmp(head, magic, sizeof head) == 0;
+    journal = n == (ssize_t)sizeof head && memcmp(head, magic, sizeof head - 2) == 0 &&
+              (head[sizeof head - 2] == '1' || head[sizeof head - 2] == '2') &&
+              head[sizeof head - 1] == ' ';
   }
   if (journal && S_ISREG(st.st_mode)) {
     /* One run appends at a time: two at once would interleave their lines

@@ -2,18 +2,23 @@
  * journal.h — the journal of a repair or chown: one line per changed entry,
  * written before the change, so that undo can put everything back.
  *
- * Owns: the format (version 1; lib/journal.ts parses it, undo.c applies
- * it), the line formatter, and writing a line whole or not at all.
+ * Owns: the format (version 2; lib/journal.ts parses it and version 1,
+ * undo.c applies them), the line formatter, and writing a line whole or
+ * not at all.
  *
  * ASCII lines; a path is written with every byte <= 0x20, >= 0x7f and the
  * backslash as \xHH, so any name (newlines, non-UTF-8) is one exact line:
  *
- *   #pwalk-journal 1 KIND MODE ROOTDEV ROOTINO ROOT
- *   DEV INO T OLDUID OLDGID OLDMODE NEWUID NEWGID NEWMODE PATH
+ *   #pwalk-journal 2 KIND MODE ROOTDEV ROOTINO ROOT
+ *   DEV INO T OLDUID OLDGID OLDMODE NEWUID NEWGID NEWMODE BIRTH PATH
  *
  * KIND is repair or chown, MODE apply or dry-run, ROOT the root's real
  * path (no links), T one of d f l p s c b, modes four octal digits (07777
- * bits), PATH relative to ROOT ("." for the root itself).  An entry line is
+ * bits), BIRTH the entry's birth time as SECONDS.NANOSECONDS (nine digits)
+ * read at its change (statx STATX_BTIME), "-" where the file system gives
+ * none or in a dry run: undo leaves alone a file born since, which reuses
+ * the inode number of the one changed (version 1 had no BIRTH field),
+ * PATH relative to ROOT ("." for the root itself).  An entry line is
  * appended with a single write() before its change is made, so a crash
  * leaves a line for every change that may have happened; the lines are
  * fdatasync'ed at least every PWALK_JOURNAL_SYNC_MS (default 1000; 0:
@@ -42,15 +47,23 @@ static inline bool pw_change_empty(const pw_change *c) {
 char pw_type_char(mode_t m);
 
 /** Bytes a journal line for a path of len bytes needs at most. */
-static inline size_t pw_journal_bound(size_t len) { return 4 * len + 128; }
+static inline size_t pw_journal_bound(size_t len) { return 4 * len + 192; }
+
+/** An entry's birth time (known: false where the file system gives none). */
+typedef struct pw_btime {
+  bool known;
+  int64_t sec;
+  uint32_t nsec;
+} pw_btime;
 
 /**
- * The entry line for st (its dev, inode and type) changed as c, with rel
- * the path below the root (NULL: the root itself, written "."), into out
- * (pw_journal_bound(rel_len) bytes); returns its length, newline included.
+ * The entry line for st (its dev, inode and type) changed as c, born at
+ * *bt (NULL or unknown: "-"), with rel the path below the root (NULL: the
+ * root itself, written "."), into out (pw_journal_bound(rel_len) bytes);
+ * returns its length, newline included.
  */
-size_t pw_journal_line(char *out, const struct stat *st, const pw_change *c, const char *rel,
-                       size_t rel_len);
+size_t pw_journal_line(char *out, const struct stat *st, const pw_change *c, const pw_btime *bt,
+                       const char *rel, size_t rel_len);
 
 /**
  * Write the header of a run (kind "repair" or "chown") to fd: the root's

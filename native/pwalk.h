@@ -314,7 +314,10 @@ PW_API int32_t pw_restore_root(const uint8_t *path, size_t len, uint64_t dev, ui
  * leaves (or would), in: 1 to judge (in a dry run) from the uid, gid and
  * mode that follow instead of the entry's own, those three, in: 1 when a
  * newer line of the journal gave the file another owner or group or others
- * write} (18 values): a dry run of a journal of several runs passes what
+ * write, in: 1 when the line has the entry's birth time (journal version
+ * 2; 0: none, "-" or version 1), its seconds and nanoseconds} (21 values;
+ * on a birth time that differs, -ESTALE with v[18] set to 2): a dry run of
+ * a journal of several runs passes what
  * the newer lines' restores would have left.  rel is reached from rootfd
  * component by component without
  * following any link and must still be the same dev+inode.  Owner+group,
@@ -330,7 +333,8 @@ PW_API int32_t pw_restore_root(const uint8_t *path, size_t len, uint64_t dev, ui
  * off (the mode goes back without it, PW_RESTORE_SETGID_OWNER); a file
  * already so, under its old owner and group, undone before or chowned back
  * since, is left as it is, with that bit alone.  Changes nothing unless apply.  Returns
- * PW_RESTORE_* bits or -errno (-ESTALE: a different entry is there now;
+ * PW_RESTORE_* bits or -errno (-ESTALE: a different entry is there now,
+ * or one born since under the same inode number (v[18] 2);
  * -ELOOP/-ENOTDIR: a link on the way; -EINVAL: a bad path).
  */
 PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_t *v,

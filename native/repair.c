@@ -237,9 +237,9 @@ static bool buf_reserve(repair_worker *r, size_t need) {
 
 /* The journal line of e (stat st) changed as p into r->buf; its length. */
 static size_t journal_line(const repair_ctx *c, repair_worker *r, const pw_entry *e,
-                           const struct stat *st, const pw_change *p) {
+                           const struct stat *st, const pw_change *p, const pw_btime *bt) {
   bool root = e->len <= c->root_len;
-  return pw_journal_line(r->buf, st, p, root ? NULL : e->path + c->rel_off,
+  return pw_journal_line(r->buf, st, p, bt, root ? NULL : e->path + c->rel_off,
                          root ? 0 : e->len - c->rel_off);
 }
 
@@ -308,13 +308,18 @@ static void report_done(pw_worker *w, repair_worker *r, const pw_entry *e, const
               c->changes_stdout ? "stdout" : "the change lines", strerror(-err));
 }
 
-/* Journal line of a change about to be made (or planned); false: don't. */
+/* Journal line of a change about to be made through t (or planned: t
+   NULL); false: don't.  The entry's birth time, read only for an entry
+   to change, lets undo tell it from a file born since under its inode
+   number. */
 static bool journal(pw_worker *w, repair_worker *r, const pw_entry *e, const struct stat *st,
-                    const pw_change *p) {
+                    const pw_change *p, const pw_target *t) {
   pw_job *j = pw_worker_job(w);
   repair_ctx *c = pw_job_ctx(j);
   if (c->journal_fd < 0) return true;
-  int err = pw_journal_append(c->journal_fd, r->buf, journal_line(c, r, e, st, p));
+  pw_btime bt = {.known = false};
+  if (t) bt.known = pw_target_btime(t, &bt.sec, &bt.nsec);
+  int err = pw_journal_append(c->journal_fd, r->buf, journal_line(c, r, e, st, p, &bt));
   if (!err) return true;
   pw_job_fail(j, -err, "cannot write the journal: %s", strerror(-err));
   return false; /* nothing is changed without its journal line */
@@ -884,7 +889,7 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
   if (!c->apply || pw_change_empty(&p)) {
     /* A dry run, or nothing to do by the listing: no fd needed. */
     if (noancestor) note_no_ancestor(w);
-    if (!pw_change_empty(&p) && journal(w, r, e, st, &p)) {
+    if (!pw_change_empty(&p) && journal(w, r, e, st, &p, NULL)) {
       report_done(w, r, e, st, &p);
       if (!c->chown_mode) check_acl(w, e, st, &p, NULL);
     }
@@ -923,7 +928,7 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
       if (pw_hard_linked(&now)) mark_link_left(c, &now);
     } else if (!c->chown_mode && !pw_change_empty(&p) && widens_acl(w, e, &now, &p, &t)) {
       if (pw_hard_linked(&now)) mark_link_left(c, &now);
-    } else if (!pw_change_empty(&p) && journal(w, r, e, &now, &p)) {
+    } else if (!pw_change_empty(&p) && journal(w, r, e, &now, &p, &t)) {
       pw_change got = apply_change(w, e, &t, &now, &p);
       if (!pw_change_empty(&got)) {
         report_done(w, r, e, &now, &got);

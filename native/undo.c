@@ -58,6 +58,19 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
     out = -ESTALE;
     goto end;
   }
+  /* A journal line with the entry's birth time (version 2): a file born
+     since, which took the inode number of the one changed (the owner the
+     run gave it deleted it and wrote another), is not the run's.  Where
+     the birth time cannot be read now, the line is judged as one without. */
+  if (v[18]) { /* 2: set so by a try of this line before (out of descriptors) */
+    int64_t sec;
+    uint32_t nsec;
+    if (pw_target_btime(&t, &sec, &nsec) && (sec != v[19] || (int64_t)nsec != v[20])) {
+      v[18] = 2;
+      out = -ESTALE;
+      goto end;
+    }
+  }
   if (v[13] && !apply) {
     /* a dry run of a journal of several runs: the state the newer lines'
        restores would have left (pw_restore's callers keep it) */

@@ -532,11 +532,11 @@ console.log("alive");`;
   });
 }
 
-/** Journal entry lines: DEV INO TYPE OLDUID OLDGID OLDMODE NEWUID NEWGID NEWMODE PATH. */
+/** Journal entry lines: DEV INO TYPE OLDUID OLDGID OLDMODE NEWUID NEWGID NEWMODE BIRTH PATH. */
 function journalEntries(text: string) {
   return text.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => {
     const f = l.split(" ");
-    const rel = f.slice(9).join(" ").replace(
+    const rel = f.slice(10).join(" ").replace(
       /\\x([0-9a-f]{2})/g,
       (_, h) => String.fromCharCode(parseInt(h, 16)),
     );

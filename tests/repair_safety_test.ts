@@ -852,7 +852,7 @@ Deno.test("a journal is a new private file, never a link; an existing one only i
       // a name that does not exist yet is created, as ever
       const fresh = `${tmp.path}/fresh.journal`;
       await repair(root, { journal: fresh });
-      assert(Deno.readTextFileSync(fresh).startsWith("#pwalk-journal 1 repair dry-run "));
+      assert(Deno.readTextFileSync(fresh).startsWith("#pwalk-journal 2 repair dry-run "));
     },
   );
 
@@ -1021,7 +1021,7 @@ Deno.test("a dry run with --journal FILE names the file that holds its plan in i
     // the file is there, a dry run's journal
     const { entries } = await readJournal(journal);
     assertEquals(entries.length, 0, "a dry run's lines are not an applied run's");
-    assertStringIncludes(Deno.readTextFileSync(journal), `#pwalk-journal 1 ${kind} dry-run `);
+    assertStringIncludes(Deno.readTextFileSync(journal), `#pwalk-journal 2 ${kind} dry-run `);
     assertEquals(errLines(r.stderr).slice(-2), [
       `pwalk ${kind}: the plan is in the journal ${journal} (a dry run's lines: undo skips them)`,
       `pwalk ${kind}: dry run, nothing was changed; add --apply to make these changes`,
@@ -1070,7 +1070,7 @@ testNeeding([SETPRIV], {
     assertEquals(s.entriesChanged, 1);
     const repaired = ugm(`${root}/f`);
     const o = Deno.lstatSync(`${outside}/tool`);
-    const evil = `${o.dev} ${o.ino} f 0 0 4755 0 0 0755 ../outside/tool`;
+    const evil = `${o.dev} ${o.ino} f 0 0 4755 0 0 0755 - ../outside/tool`;
     const untouched = () => {
       assertEquals(ugm(`${outside}/tool`), "0:0:0755", "undo changed a file outside the tree");
       assertEquals(ugm(`${root}/f`), repaired, "undo trusted the journal");
@@ -1208,7 +1208,7 @@ sys.stdin.read()`,
     assertEquals(second.code, 0, second.stderr);
     const text = Deno.readTextFileSync(journal);
     const cut = dec.decode(kept).split("\n").slice(0, -2).join("\n") + "\n";
-    assert(text.startsWith(cut + "#pwalk-journal 1 repair apply "), text);
+    assert(text.startsWith(cut + "#pwalk-journal 2 repair apply "), text);
     const un = await cli(["undo", "--apply", journal]);
     assertEquals(un.code, 0, un.stderr);
     // the cut line's change stays (its line is gone); everything else goes back
@@ -1632,7 +1632,7 @@ Deno.test("undo: a torn last line is one error, a bad line in the middle refuses
   const mid = snapshot(root);
   const text = Deno.readTextFileSync(journal);
   const ls = text.split("\n").filter((l) => l);
-  const last = ls[ls.length - 1].split(" ")[9];
+  const last = ls[ls.length - 1].split(" ")[10];
 
   // The middle: refused whole, nothing changed.
   const bad = `${tmp.path}/bad`;
@@ -1703,9 +1703,16 @@ Deno.test("undo refuses, whole, lines no run writes: an empty line, leading zero
     ["an inode with a leading zero", edit(1, (i) => `00${i}`), "bad inode in journal: 00"],
     ["a device of 2^64", edit(0, () => "18446744073709551616"), "bad device in journal: "],
     ["an inode past 2^64", edit(1, () => "99999999999999999999"), "bad inode in journal: "],
-    ["a NUL byte", edit(9, (p) => `${p}\\x00x`), "bad escape in journal path: "],
-    ["a slash escaped", edit(9, (p) => `${p}\\x2fx`), "bad escape in journal path: "],
-    ["a letter escaped", edit(9, (p) => `\\x61${p}`), "bad escape in journal path: "],
+    ["a NUL byte", edit(10, (p) => `${p}\\x00x`), "bad escape in journal path: "],
+    ["a slash escaped", edit(10, (p) => `${p}\\x2fx`), "bad escape in journal path: "],
+    ["a letter escaped", edit(10, (p) => `\\x61${p}`), "bad escape in journal path: "],
+    ["a birth time without its nine digits", edit(9, () => "12.5"), "bad birth time in journal: "],
+    ["an empty birth time", edit(9, () => ""), "bad birth time in journal: "],
+    [
+      "a version 1 line (no birth time) in a version 2 run",
+      [ls[0], ls[1], ls[2].split(" ").filter((_, k) => k !== 9).join(" "), ls[3]],
+      "not a pwalk journal line: ",
+    ],
     ["type ?", edit(2, () => "?"), "not a pwalk journal line: "],
   ];
   for (const [what, lines, message] of cases) {
@@ -1719,7 +1726,7 @@ Deno.test("undo refuses, whole, lines no run writes: an empty line, leading zero
   // what the journal does write reads: a device of 2^64 - 1, an escaped backslash
   Deno.writeTextFileSync(
     bad,
-    [...edit(0, () => "18446744073709551615"), "0 0 f 0 0 0644 0 0 0644 a\\x5cb\\x0a"].join(
+    [...edit(0, () => "18446744073709551615"), "0 0 f 0 0 0644 0 0 0644 - a\\x5cb\\x0a"].join(
       "\n",
     ) + "\n",
     { mode: 0o600 },

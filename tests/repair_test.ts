@@ -292,11 +292,13 @@ Deno.test("undo restores the snapshot exactly", async (t) => {
     assert(s.entriesChanged > 50);
     const text = await Deno.readFile(journal);
     const ls = dec.decode(text).split("\n").filter((l) => l);
-    assert(ls[0].startsWith("#pwalk-journal 1 repair apply "), ls[0]);
+    assert(ls[0].startsWith("#pwalk-journal 2 repair apply "), ls[0]);
     assertEquals(ls.length - 1, s.entriesChanged);
     for (const l of ls.slice(1)) {
       assert(
-        /^\d+ \d+ [dfpsclb] \d+ \d+ [0-7]{4} \d+ \d+ [0-7]{4} [\x21-\x7e]+$/.test(l),
+        /^\d+ \d+ [dfpsclb] \d+ \d+ [0-7]{4} \d+ \d+ [0-7]{4} (?:-|\d+\.\d{9}) [\x21-\x7e]+$/.test(
+          l,
+        ),
         `journal line: ${JSON.stringify(l)}`,
       );
     }
@@ -367,7 +369,7 @@ Deno.test("undo restores the snapshot exactly", async (t) => {
     const j3 = `${tmp.path}/dry.journal`;
     const s = await repair(root, { journal: j3 });
     const text = await Deno.readTextFile(j3);
-    assert(text.startsWith("#pwalk-journal 1 repair dry-run "));
+    assert(text.startsWith("#pwalk-journal 2 repair dry-run "));
     const u = await undo(j3, { apply: true });
     assertEquals([u.entries, u.skippedDryRun, u.restored], [0, s.entriesChanged, 0]);
   });
@@ -2620,7 +2622,7 @@ testNeeding([SETPRIV], {
       new Map(
         Deno.readTextFileSync(file).split("\n").filter((l) => /^\d/.test(l)).map((l) => {
           const f = l.split(" ");
-          return [f[9], `${f[6]}:${f[7]}:${f[8]}`];
+          return [f[10], `${f[6]}:${f[7]}:${f[8]}`];
         }),
       );
     // the file itself, as lstat shows it
@@ -2668,7 +2670,7 @@ testNeeding([SETPRIV], {
     const modes = (file: string, into: Map<string, string>) => {
       for (const l of Deno.readTextFileSync(file).split("\n").filter((l) => /^\d/.test(l))) {
         const f = l.split(" ");
-        into.set(f[9], `${f[6]}:${f[7]}:${f[8]}`);
+        into.set(f[10], `${f[6]}:${f[7]}:${f[8]}`);
       }
     };
     for (const [i, [from, to]] of runs.entries()) {

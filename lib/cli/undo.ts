@@ -22,7 +22,9 @@ undo, that group and others cannot write; any other is refused, since a
 journal names the files undo changes. Each run's ROOT must still be the
 folder (device and inode) its journal header recorded; every entry is
 reached from it name by name, never through a symbolic link or "..", and
-only while it is still the same device and inode. A field changed again
+only while it is still the same device and inode (and, in a journal of
+version 2, the same birth time: not a file written anew since under the
+inode number of the one changed). A field changed again
 since the run is left as it is; so is a mode that would put setuid or setgid
 back on an entry whose owner or group is not the run's any more, nor the one
 before it ("kept"; one chowned back by hand gets its mode back without them).

@@ -1,0 +1,174 @@
+/**
+ * Journal format version 2: each entry line holds the entry's birth time
+ * at its change (statx STATX_BTIME), and undo leaves alone a file born
+ * since under the same inode number (the owner the run gave it deleted it
+ * and wrote another, which ext4 puts at the freed inode): without it, undo
+ * of a chown gave that owner's new private file to the old owner. A
+ * version 1 journal (no birth time) is still undone as before, also with a
+ * version 2 run appended to it.
+ *
+ * @module
+ */
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { closeLibc, lchown } from "./helpers/libc.ts";
+import { cli } from "./helpers/run.ts";
+import { tempDir } from "./helpers/temp.ts";
+
+const dec = new TextDecoder();
+
+/** The birth time coreutils' stat gives (`%.9W`), as the journal writes it; "-" when unknown. */
+function statBirth(path: string): string {
+  const o = new Deno.Command("stat", { args: ["-c", "%.9W", path] }).outputSync();
+  assert(o.success, dec.decode(o.stderr));
+  const s = dec.decode(o.stdout).trim();
+  return s === "0.000000000" ? "-" : s;
+}
+
+/** A tree of user 1042: d (mode 777, anyone may replace its files) and d/f. */
+function tree(root: string): void {
+  Deno.mkdirSync(`${root}/d`, { recursive: true });
+  Deno.writeTextFileSync(`${root}/d/f`, "secret\n");
+  for (const p of [root, `${root}/d`, `${root}/d/f`]) lchown(p, 1042, 1042);
+  Deno.chmodSync(`${root}/d`, 0o777);
+}
+
+/**
+ * Delete p and write a new file of uid:uid, mode 600, that takes p's inode
+ * number (ext4 hands a freed one out again; new files are made, and kept
+ * meanwhile, until one gets it), in p's place.
+ */
+function reborn(p: string, uid: number): number {
+  const ino = Deno.lstatSync(p).ino!;
+  Deno.removeSync(p);
+  const made: string[] = [];
+  try {
+    for (let i = 0; i < 2000; i++) {
+      const n = `${p}.${i}`;
+      Deno.writeTextFileSync(n, `${uid} private data\n`);
+      if (Deno.lstatSync(n).ino !== ino) {
+        made.push(n);
+        continue;
+      }
+      lchown(n, uid, uid);
+      Deno.chmodSync(n, 0o600);
+      Deno.renameSync(n, p);
+      return ino;
+    }
+  } finally {
+    for (const n of made) Deno.removeSync(n);
+  }
+  throw new Error(`the file system gives ${p} no freed inode number again`);
+}
+
+/** `pwalk chown 1042 -> 2000:2000 --apply` of root, journal j. */
+async function chown(root: string, j: string): Promise<void> {
+  const r = await cli([
+    "--chown_from",
+    "1042",
+    "--chown_to",
+    "2000:2000",
+    "--apply",
+    "--journal",
+    j,
+    root,
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+}
+
+Deno.test("undo leaves alone a file born since the chown under the inode number of the one changed; the journal holds each entry's birth time (audit)", async () => {
+  await using tmp = await tempDir("pwalk-birth-");
+  const root = `${tmp.path}/r`, j = `${tmp.path}/j`;
+  tree(root);
+  const births = [".", "d", "d/f"].map((rel) => statBirth(rel === "." ? root : `${root}/${rel}`));
+  await chown(root, j);
+  const lines = Deno.readTextFileSync(j).split("\n").filter((l) => l);
+  assert(lines[0].startsWith("#pwalk-journal 2 chown apply "), lines[0]);
+  // each line's BIRTH field is the entry's birth time, as stat(1) reads it
+  const byRel = new Map(
+    lines.slice(1).map((l) => {
+      const f = l.split(" ");
+      assertEquals(f.length, 11, l);
+      return [f[10], f[9]];
+    }),
+  );
+  assertEquals([".", "d", "d/f"].map((rel) => byRel.get(rel)), births);
+
+  const ino = reborn(`${root}/d/f`, 2000);
+  const u = await cli(["undo", "--apply", j]);
+  assertEquals(u.code, 0, u.stderr);
+  const f = Deno.lstatSync(`${root}/d/f`);
+  // 2000's new file stays 2000's; the folders the run changed go back
+  assertEquals([f.ino, f.uid, f.gid, f.mode! & 0o7777], [ino, 2000, 2000, 0o600]);
+  assertEquals(Deno.readTextFileSync(`${root}/d/f`), "2000 private data\n");
+  for (const p of [root, `${root}/d`]) {
+    const s = Deno.lstatSync(p);
+    assertEquals([s.uid, s.gid], [1042, 1042], p);
+  }
+  assertStringIncludes(
+    u.stderr,
+    `'${root}/d/f': a different file is there now (born since the run, under the same inode number): left alone`,
+  );
+  assertStringIncludes(u.stderr, "2 restored");
+  assertStringIncludes(u.stderr, "1 error");
+  closeLibc();
+});
+
+Deno.test("a version 1 journal (no birth time) is undone as before, also with a version 2 run appended to it (audit)", async () => {
+  await using tmp = await tempDir("pwalk-birth-");
+  const root = `${tmp.path}/r`, j = `${tmp.path}/j`;
+  tree(root);
+  await chown(root, j);
+  // the same run as version 1 wrote it: header 1, no BIRTH field
+  const v1 = Deno.readTextFileSync(j).split("\n").filter((l) => l).map((l, i) => {
+    if (i === 0) return l.replace(/^#pwalk-journal 2 /, "#pwalk-journal 1 ");
+    const f = l.split(" ");
+    return [...f.slice(0, 9), f[10]].join(" ");
+  });
+  assert(v1[0].startsWith("#pwalk-journal 1 chown apply "));
+  Deno.writeTextFileSync(j, v1.join("\n") + "\n", { mode: 0o600 });
+  // a second run appends to it: 2000 -> 3000, a version 2 run after the version 1 one
+  Deno.writeTextFileSync(`${root}/new`, "x");
+  lchown(`${root}/new`, 2000, 2000);
+  const r = await cli([
+    "--chown_from",
+    "2000",
+    "--chown_to",
+    "3000:3000",
+    "--apply",
+    "--journal",
+    j,
+    root,
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  const text = Deno.readTextFileSync(j);
+  assertEquals(
+    text.split("\n").filter((l) => l.startsWith("#")).map((l) =>
+      l.split(" ").slice(0, 4).join(" ")
+    ),
+    ["#pwalk-journal 1 chown apply", "#pwalk-journal 2 chown apply"],
+  );
+  const u = await cli(["undo", "--apply", j]);
+  assertEquals(u.code, 0, u.stderr);
+  for (const p of [root, `${root}/d`, `${root}/d/f`]) {
+    const s = Deno.lstatSync(p);
+    assertEquals([s.uid, s.gid], [1042, 1042], p);
+  }
+  const n = Deno.lstatSync(`${root}/new`);
+  assertEquals([n.uid, n.gid], [2000, 2000]);
+  assertStringIncludes(u.stderr, "0 errors");
+
+  // version 1 cannot tell a file born since: undone by device and inode, as before
+  await chown(root, `${tmp.path}/j2`);
+  const v1b = Deno.readTextFileSync(`${tmp.path}/j2`).split("\n").filter((l) => l).map((l, i) =>
+    i === 0
+      ? l.replace(/^#pwalk-journal 2 /, "#pwalk-journal 1 ")
+      : [...l.split(" ").slice(0, 9), l.split(" ")[10]].join(" ")
+  );
+  Deno.writeTextFileSync(`${tmp.path}/j2`, v1b.join("\n") + "\n", { mode: 0o600 });
+  reborn(`${root}/d/f`, 2000);
+  const u2 = await cli(["undo", "--apply", `${tmp.path}/j2`]);
+  assertEquals(u2.code, 0, u2.stderr);
+  const f = Deno.lstatSync(`${root}/d/f`);
+  assertEquals([f.uid, f.gid], [1042, 1042]);
+  closeLibc();
+});
