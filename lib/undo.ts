@@ -154,6 +154,13 @@ export interface UndoSummary {
    * went away (a closed pipe, `| head`: the lines end quietly).
    */
   stdoutError?: string;
+  /**
+   * Runs of the journal none of whose lines could be undone: their ROOT
+   * could not be opened (gone, moved, a symbolic link on its path now) or
+   * is not the folder the header recorded; each is also an error ("root")
+   * counting its lines. The CLI exits 1 then.
+   */
+  runsLeft: number;
   /** Wall time in milliseconds. */
   elapsedMs: number;
 }
@@ -287,6 +294,7 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
     tornLastLine: tornLine > 0,
     errors: 0,
     errorDetails: [],
+    runsLeft: 0,
     elapsedMs: 0,
   };
   const enc = new TextEncoder();
@@ -341,6 +349,7 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
         ? "a symbolic link (or a non-folder) is on the way now"
         : text;
       const n = ix.perHeader[run];
+      out.runsLeft++;
       const them = n === 1 ? "entry" : "entries";
       fail("root", `${r}: the run's ${n} ${them} below it left alone`, h.root, n, name);
     }

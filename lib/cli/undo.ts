@@ -35,7 +35,9 @@ the whole journal refused.
 With --apply, one line goes to the system log (authpriv.notice, tag pwalk:
 who, the journal, the counts; PWALK_SYSLOG_SOCKET names another socket).
 One line per entry on stdout, errors on stderr, then a summary.
-Exit status: 0 done (errors included), 1 failed (also: a journal a repair
+Exit status: 0 done (errors included), 1 failed (also: a run's ROOT that
+could not be reached, gone, moved, or not the folder its header records:
+none of that run's lines undone, the others are; a journal a repair
 or chown still running holds; out of open files past a 10 s wait: raise
 ulimit -n and undo the journal again; stdout cannot be written, a full
 disk: a dry run stops there, while --apply goes on to its end without its
@@ -59,6 +61,8 @@ export async function run(args: string[]): Promise<number> {
   // --apply with a stdout that took no more lines (a full disk): the undo
   // went on to its end, then says so and fails (repair's status for it)
   let stdoutError: string | undefined;
+  // runs whose ROOT could not be reached: none of their lines undone
+  let runsLeft = 0;
   const status = await runJob({
     tag,
     progress: false,
@@ -72,6 +76,7 @@ export async function run(args: string[]): Promise<number> {
       }),
     done: (s) => {
       stdoutError = s.stdoutError;
+      runsLeft = s.runsLeft;
       const restored = `${num(s.restored)} ${apply ? "restored" : "would be restored"}`;
       const setid = s.setidKept ? ` (${num(s.setidKept)} of them: setuid/setgid not put back)` : "";
       return [
@@ -86,7 +91,16 @@ export async function run(args: string[]): Promise<number> {
     },
     interrupted: () => "the entries not reached yet were left as they are",
   });
-  if (status !== EXIT.OK || stdoutError === undefined) return status;
+  if (status !== EXIT.OK) return status;
+  if (runsLeft) {
+    // a whole run not undone is no per-entry error: a script must see it
+    eprint(
+      `pwalk undo: ${count(runsLeft, "run")} of the journal left alone, ROOT not reached (see ` +
+        "above): put the tree back at the path its header records (or give the header its new " +
+        "path), then undo the journal again",
+    );
+  }
+  if (stdoutError === undefined) return runsLeft ? EXIT.FAILED : status;
   eprint(
     `pwalk: cannot write stdout: ${stdoutError}; the undo went on to its end without its ` +
       "lines: every entry was handled, and the summary above counts them all",
