@@ -49,6 +49,8 @@ const HELP = `deno task bench [options]
   --list           list the row names of the table the other options choose, and exit
   -h, --help       this help
 
+PWALK_BENCH_WORK=DIR: helpers, trees and outputs go to DIR instead of bench/work.
+
 One table a run: --cold, --sweep and --shards are not combined (--cold with
 --slowfs neither); --slowfs is a thread sweep there (--sweep adds nothing),
 --shards --slowfs the sharded scan there. An option the table does not use (--threads, --counts,
@@ -62,7 +64,8 @@ Rows of the main table: ROWS
 // ---------------------------------------------------------------- paths
 
 const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
-const WORK = `${ROOT}/bench/work`;
+/** bench/work, or PWALK_BENCH_WORK (the tests' own folder: trees, helpers, outputs). */
+const WORK = Deno.env.get("PWALK_BENCH_WORK") || `${ROOT}/bench/work`;
 const OUT = `${WORK}/out`;
 /** Two scans of the bench tree for the summary and diff rows (made untimed, once per tree). */
 const ANSWERS_OLD = `${OUT}/answers-old.csv.zst`;
@@ -273,18 +276,34 @@ export function usable(m: Measured | undefined): m is Measured {
 }
 
 let peakrssBin = "";
+let peakrssDir = WORK;
 
-/** One timed run of a row: its figures added to `m`; why it failed, or null. */
-async function runOnce(row: Row, m: Measured): Promise<string | null> {
+/**
+ * The bench/peakrss.c binary that {@link runOnce} runs the rows under, and
+ * the folder of its result and stderr files (default bench/work).
+ */
+export function usePeakrss(bin: string, dir = WORK): void {
+  peakrssBin = bin;
+  peakrssDir = dir;
+}
+
+/**
+ * One timed run of a row: its figures added to `m`; why it failed, or null.
+ * Its result is the one peakrss writes in this run (the file is removed
+ * before): a peakrss that dies without writing one, or whose exit status is
+ * not the one it wrote, failed.
+ */
+export async function runOnce(row: Row, m: Measured): Promise<string | null> {
   if (row.pauseMs) await sleep(row.pauseMs);
   if (row.before) await row.before();
-  const res = `${WORK}/peakrss.result`;
-  const err = `${WORK}/peakrss.stderr`;
+  const res = `${peakrssDir}/peakrss.result`;
+  const err = `${peakrssDir}/peakrss.stderr`;
   const args = ["-r", res, "-E", err];
   if (row.stdout) args.push("-O", row.stdout);
   args.push("--");
   row.stages.forEach((s, i) => args.push(...(i ? [":::"] : []), ...s));
   if (row.output) await Deno.remove(row.output).catch(() => {});
+  for (const f of [res, err]) await Deno.remove(f).catch(() => {});
   const out = await new Deno.Command(peakrssBin, {
     args,
     cwd: ROOT,
@@ -298,14 +317,20 @@ async function runOnce(row: Row, m: Measured): Promise<string | null> {
   const f = Object.fromEntries(
     line.trim().split(/\s+/).filter(Boolean).map((kv) => kv.split("=") as [string, string]),
   );
-  const status = Number(f.status ?? out.code);
+  const said = (stderr + "\n" + stdout).trim().slice(-600);
+  const peakrss = out.signal ? `killed by ${out.signal}` : `status ${out.code}`;
+  if (f.status === undefined || f.wall_s === undefined) {
+    return `peakrss wrote no result (${peakrss})${said ? `: ${said}` : ""}`;
+  }
+  const status = Number(f.status);
+  if (out.code !== status) {
+    return `peakrss exited with ${peakrss}, its result says status ${status}: ${said}`;
+  }
   if (status === 3 && stdout.startsWith("not available")) {
     m.unavailable = stdout;
     return null;
   }
-  if (status !== 0 || f.wall_s === undefined) {
-    return `status ${status}: ${(stderr + "\n" + stdout).trim().slice(-600)}`;
-  }
+  if (status !== 0) return `status ${status}: ${said}`;
   if (row.output) {
     const size = (await Deno.stat(row.output).catch(() => null))?.size ?? 0;
     if (size === 0) return `no output in ${row.output}`;
@@ -1259,7 +1284,7 @@ async function main(): Promise<number> {
   }
 
   await Deno.mkdir(OUT, { recursive: true });
-  peakrssBin = await compile("peakrss");
+  usePeakrss(await compile("peakrss"));
   const limitwalk = await compile("limitwalk", ["-pthread"]);
   const pwdrive = await compileDriver();
   const zstd = await which("zstd");

@@ -13,8 +13,10 @@ import {
   type Measured,
   type Row,
   runLine,
+  runOnce,
   table,
   usable,
+  usePeakrss,
 } from "../bench/bench.ts";
 import { deno, REPO, run, runOk } from "./helpers/run.ts";
 import { assertSameLines, unionLines, wholeLines } from "./helpers/shard.ts";
@@ -230,5 +232,40 @@ testNeeding([CC], {
     const counted = Number(/^(\d+) entries$/m.exec((await runOk(limitwalk, [root, "2"])).text)![1]);
     assertEquals(counted, below);
     assertEquals(entriesTitle(counted), `${below + 1} entries (ROOT included)`);
+  },
+});
+
+/** A row's runs so far: none. */
+function fresh(row: Row): Measured {
+  return { row, walls: [], rss: [], sumRss: [], user: [], sys: [], failures: [] };
+}
+
+/** bench/peakrss.c compiled into `dir`, which runOnce then uses for its result files. */
+async function peakrssIn(dir: string): Promise<void> {
+  const bin = `${dir}/peakrss`;
+  await runOk("cc", ["-O1", "-o", bin, `${REPO}/bench/peakrss.c`]);
+  usePeakrss(bin, dir);
+}
+
+testNeeding([CC], {
+  name:
+    "bench: a run whose peakrss dies without a result fails, whatever result file an earlier run left",
+  async fn() {
+    await using tmp = await tempDir();
+    await peakrssIn(tmp.path);
+    const ok = fresh({ name: "true", label: "true", stages: [["true"]] });
+    assertEquals(await runOnce(ok.row, ok), null);
+    assertEquals(ok.walls.length, 1);
+    // the row kills peakrss, its parent, before peakrss can write a result:
+    // the result file of the run before is still there when runOnce does not remove it
+    const killed = fresh({
+      name: "kills-peakrss",
+      label: "kills peakrss",
+      stages: [["sh", "-c", "kill -KILL $PPID; sleep 1"]],
+    });
+    const why = await runOnce(killed.row, killed);
+    assert(why !== null, "a run without a result of its own counts as a success");
+    assertMatch(why, /^peakrss wrote no result \(killed by SIGKILL\)/);
+    assertEquals(killed.walls, []);
   },
 });
