@@ -218,6 +218,47 @@ async function sample(tree: string, n: number): Promise<string[]> {
   return out;
 }
 
+/**
+ * A group for the tree's root that repair (docs/repair.md, rule 2) takes as
+ * shared: not 0 and not the root's owner's id, one the running user may
+ * give (root: any, "users" first; others: one of their own groups), or null.
+ */
+export function sharedGid(
+  owner: number,
+  uid: number,
+  myGroups: number[],
+  etcGroup: string,
+): number | null {
+  const ok = (g: number) => g !== 0 && g !== owner;
+  if (uid !== 0) return myGroups.find(ok) ?? null;
+  const gids = etcGroup.split("\n").map((l) => l.split(":")).filter((f) => f.length >= 3)
+    .map((f) => ({ name: f[0], gid: Number(f[2]) })).filter((g) => Number.isInteger(g.gid));
+  return (gids.find((g) => g.name === "users" && ok(g.gid)) ?? gids.find((g) => ok(g.gid)))?.gid ??
+    null;
+}
+
+/**
+ * The repair-dry row's tree: its root gets a shared group (untimed), so that
+ * the dry run decides a group, setgid and mode for every entry below it (the
+ * trees mktree.py builds have the builder's group, private to repair: the
+ * dry run found no folder above any entry with a shared group, and decided
+ * nothing). Returns what it did, or why it could not.
+ */
+async function shareRootGroup(tree: string): Promise<string> {
+  const st = await Deno.stat(tree);
+  const uid = Deno.uid() ?? -1;
+  if (st.gid !== null && st.gid !== 0 && st.gid !== st.uid) return `group ${st.gid} already`;
+  const mine = (await sh(["id", "-G"], { allowFail: true })).stdout.trim().split(/\s+/)
+    .filter(Boolean).map(Number);
+  const etc = await Deno.readTextFile("/etc/group").catch(() => "");
+  const gid = sharedGid(st.uid ?? -1, uid, mine, etc);
+  if (gid === null) {
+    return "no shared group to give it (not root, and no group of one's own but a private one)";
+  }
+  await Deno.chown(tree, null, gid);
+  return `group ${gid} given`;
+}
+
 // ---------------------------------------------------------------- rows and measuring
 
 /** A row of a table: a command (or a pipeline) timed under peakrss. */
@@ -244,6 +285,72 @@ export interface Row {
   before?: () => Promise<void>;
   /** Count this row's system calls per entry (one extra run under strace -f -c). */
   syscalls?: boolean;
+  /**
+   * What a run says it walked, from its stdout and stderr (see
+   * {@link limitwalkCounts}, {@link cliCounts}, {@link jsonCounts},
+   * {@link pwdriveCounts}); a run that walked another number of entries than
+   * the tree holds, or met errors, failed. Rows without it print no counts
+   * to compare (find, fd, os.walk, walkDirs' scripts, whose folders and
+   * files leave out links to folders, the plan and shard rows), or do not
+   * walk the tree (summary, diff, deno-startup).
+   */
+  counts?: (stdout: string, stderr: string) => Walked | null;
+}
+
+/** What a run walked: its entries, ROOT included, and its errors when it counts them. */
+export interface Walked {
+  entries: number;
+  errors?: number;
+}
+
+/** limitwalk's "N entries" (below ROOT; it skips what it cannot read, uncounted). */
+export function limitwalkCounts(stdout: string): Walked | null {
+  const m = /^(\d+) entries$/m.exec(stdout);
+  return m ? { entries: Number(m[1]) + 1 } : null;
+}
+
+/** The CLI report's last line: "pwalk: N entries, F folders, ..., E errors in ...". */
+export function cliCounts(_stdout: string, stderr: string): Walked | null {
+  const all = [...stderr.matchAll(/^pwalk: ([\d,]+) entr(?:y|ies), .*?\b([\d,]+) errors? /gm)];
+  const m = all.at(-1);
+  const n = (x: string) => Number(x.replaceAll(",", ""));
+  return m ? { entries: n(m[1]), errors: n(m[2]) } : null;
+}
+
+/** The JSON line of walk_api.ts, readdir_lstat.ts (entries) or repair_dry.ts (entriesSeen). */
+export function jsonCounts(stdout: string): Walked | null {
+  try {
+    const j = JSON.parse(stdout.trim().split("\n").at(-1) ?? "");
+    const entries = j.entries ?? j.entriesSeen;
+    if (typeof entries !== "number") return null;
+    return typeof j.errors === "number" ? { entries, errors: j.errors } : { entries };
+  } catch {
+    return null;
+  }
+}
+
+/** The C driver's "status=S entries=N dirs=D bytes=B errors=E ..." (stderr). */
+export function pwdriveCounts(_stdout: string, stderr: string): Walked | null {
+  const m = /^status=\d+ entries=(\d+) .*\berrors=(\d+)/m.exec(stderr);
+  return m ? { entries: Number(m[1]), errors: Number(m[2]) } : null;
+}
+
+/**
+ * Why a run's counts do not fit the tree of `expected` entries (ROOT
+ * included), or null when they do.
+ */
+export function countsFailure(w: Walked | null, expected: number): string | null {
+  if (!w) return "printed no entry count";
+  const what: string[] = [];
+  if (w.entries !== expected) {
+    what.push(
+      `walked ${w.entries.toLocaleString("en-US")} entries of the tree's ${
+        expected.toLocaleString("en-US")
+      }`,
+    );
+  }
+  if (w.errors) what.push(`${w.errors.toLocaleString("en-US")} errors`);
+  return what.length ? what.join(", ") : null;
 }
 
 /** A row's runs: the figures of those that succeeded, and why the others failed. */
@@ -277,6 +384,15 @@ export function usable(m: Measured | undefined): m is Measured {
 
 let peakrssBin = "";
 let peakrssDir = WORK;
+let treeEntries: number | undefined;
+
+/**
+ * The entries (ROOT included) of the tree the rows walk, which a row's
+ * `counts` must give; undefined: not checked.
+ */
+export function expectEntries(n: number | undefined): void {
+  treeEntries = n;
+}
 
 /**
  * The bench/peakrss.c binary that {@link runOnce} runs the rows under, and
@@ -331,6 +447,10 @@ export async function runOnce(row: Row, m: Measured): Promise<string | null> {
     return null;
   }
   if (status !== 0) return `status ${status}: ${said}`;
+  if (row.counts && treeEntries !== undefined) {
+    const why = countsFailure(row.counts(stdout, stderr), treeEntries);
+    if (why) return said ? `${why}: ${said}` : why;
+  }
   if (row.output) {
     const size = (await Deno.stat(row.output).catch(() => null))?.size ?? 0;
     if (size === 0) return `no output in ${row.output}`;
@@ -675,12 +795,14 @@ function mainRows(c: Ctx): Row[] {
       name: "limitwalk-2",
       label: "limitwalk, 2 threads (the yardstick)",
       stages: [[c.limitwalk, c.tree, "2"]],
+      counts: limitwalkCounts,
       syscalls: true,
     },
     {
       name: "report-zst",
       label: "pwalk report to .csv.zst (CLI)",
       stages: [cli("-o", `${OUT}/report.csv.zst`, c.tree)],
+      counts: cliCounts,
       output: `${OUT}/report.csv.zst`,
       maxRatio: 1.0,
       maxRssMiB: 64,
@@ -689,6 +811,7 @@ function mainRows(c: Ctx): Row[] {
       name: "report-zst-native",
       label: "the same report by the C driver (the library alone: no Deno start or exit)",
       stages: [[c.pwdrive, "-z", "1", c.tree, `${OUT}/native.csv.zst`]],
+      counts: pwdriveCounts,
       output: `${OUT}/native.csv.zst`,
       syscalls: true,
     },
@@ -696,6 +819,7 @@ function mainRows(c: Ctx): Row[] {
       name: "report-csv-stdout",
       label: "pwalk report, plain CSV on stdout to /dev/null (CLI)",
       stages: [cli(c.tree)],
+      counts: cliCounts,
       stdout: "/dev/null",
       maxRssMiB: 64,
     },
@@ -703,6 +827,7 @@ function mainRows(c: Ctx): Row[] {
       name: "report-csv-file",
       label: "pwalk report to a plain .csv file (CLI)",
       stages: [cli("-o", `${OUT}/report.csv`, c.tree)],
+      counts: cliCounts,
       output: `${OUT}/report.csv`,
       maxRssMiB: 64,
     },
@@ -710,6 +835,7 @@ function mainRows(c: Ctx): Row[] {
       name: "limitwalk-1",
       label: "limitwalk, 1 thread",
       stages: [[c.limitwalk, c.tree, "1"]],
+      counts: limitwalkCounts,
     },
     {
       name: "find",
@@ -734,6 +860,7 @@ function mainRows(c: Ctx): Row[] {
       name: "walk-api",
       label: "walk() from mod.ts, reading each entry's size",
       stages: [script("walk_api.ts", c.tree)],
+      counts: jsonCounts,
       maxRatio: 1.15,
       maxRssMiB: 128,
     },
@@ -747,6 +874,7 @@ function mainRows(c: Ctx): Row[] {
       label:
         "limitwalk names only (no stat, folders by d_type), 2 threads: the floor of a names-only walk",
       stages: [[c.limitwalk, c.tree, "2", "names"]],
+      counts: limitwalkCounts,
       syscalls: true,
     },
     {
@@ -761,6 +889,7 @@ function mainRows(c: Ctx): Row[] {
       label:
         "the same walk by the C driver (names only, each folder held for its answer: the library alone)",
       stages: [[c.pwdrive, "-w", "-D", c.tree]],
+      counts: pwdriveCounts,
       stdout: "/dev/null",
     },
     {
@@ -772,11 +901,13 @@ function mainRows(c: Ctx): Row[] {
       name: "readdir-lstat",
       label: "Deno.readDir + Deno.lstat (a folder's stats at once)",
       stages: [script("readdir_lstat.ts", c.tree)],
+      counts: jsonCounts,
     },
     {
       name: "repair-dry",
-      label: "repair(root, {apply: false}) from mod.ts (dry run)",
+      label: "repair(root, {apply: false}) from mod.ts (dry run; the root has a shared group)",
       stages: [script("repair_dry.ts", c.tree)],
+      counts: jsonCounts,
       maxRatio: 1.5,
       ratioOf: "report-zst",
     },
@@ -784,6 +915,7 @@ function mainRows(c: Ctx): Row[] {
       name: "report-parquet",
       label: "pwalk report to .parquet (CLI: typed Parquet written by the library)",
       stages: [cli("-o", `${OUT}/report.parquet`, c.tree)],
+      counts: cliCounts,
       output: `${OUT}/report.parquet`,
       maxRatio: 1.5,
       ratioOf: "report-zst",
@@ -819,6 +951,7 @@ function sweepRows(c: Ctx, threads: number[], yardstick: Row, pauseMs = 0): Row[
       label:
         "pwalk report to .csv.zst, default threads (governed: one reader per CPU, more while they wait)",
       stages: [cli("-o", `${OUT}/sweep.csv.zst`, c.tree)],
+      counts: cliCounts,
       output: `${OUT}/sweep.csv.zst`,
       maxRssMiB: 64,
       pauseMs,
@@ -827,6 +960,7 @@ function sweepRows(c: Ctx, threads: number[], yardstick: Row, pauseMs = 0): Row[
       name: `report-zst-t${t}`,
       label: `pwalk report to .csv.zst, --threads ${t}`,
       stages: [cli("--threads", String(t), "-o", `${OUT}/sweep.csv.zst`, c.tree)],
+      counts: cliCounts,
       output: `${OUT}/sweep.csv.zst`,
       maxRssMiB: 64,
       pauseMs,
@@ -858,6 +992,7 @@ function coldRows(c: Ctx, fd: string | null): Row[] {
     name: `limitwalk-${t}`,
     label: `limitwalk, ${t} threads`,
     stages: [[c.limitwalk, c.tree, String(t)]],
+    counts: limitwalkCounts,
     before,
   });
   const rows: Row[] = [lw(2), lw(8), lw(32), lw(64)];
@@ -875,6 +1010,7 @@ function coldRows(c: Ctx, fd: string | null): Row[] {
       name: "report-zst-default",
       label: "pwalk report to .csv.zst, default threads (CLI)",
       stages: [cli("-o", `${OUT}/cold.csv.zst`, c.tree)],
+      counts: cliCounts,
       output: `${OUT}/cold.csv.zst`,
       before,
     },
@@ -882,6 +1018,7 @@ function coldRows(c: Ctx, fd: string | null): Row[] {
       name: "report-zst-native",
       label: "the same report by the C driver, default threads (no Deno)",
       stages: [[c.pwdrive, "-z", "1", c.tree, `${OUT}/cold-native.csv.zst`]],
+      counts: pwdriveCounts,
       output: `${OUT}/cold-native.csv.zst`,
       before,
     },
@@ -889,6 +1026,7 @@ function coldRows(c: Ctx, fd: string | null): Row[] {
       name: `report-zst-t${t}`,
       label: `pwalk report to .csv.zst, --threads ${t} (CLI)`,
       stages: [cli("--threads", String(t), "-o", `${OUT}/cold.csv.zst`, c.tree)],
+      counts: cliCounts,
       output: `${OUT}/cold.csv.zst`,
       before,
     })),
@@ -963,6 +1101,7 @@ function shardRows(c: Ctx, counts: number[], pauseMs: number): Row[] {
       name: "report-zst-default",
       label: "one pwalk report to .csv.zst, default settings",
       stages: [cli("-o", `${OUT}/one.csv.zst`, c.tree)],
+      counts: cliCounts,
       output: `${OUT}/one.csv.zst`,
       pauseMs,
     },
@@ -1177,6 +1316,7 @@ export function tableRows(
     name: `limitwalk-${t}`,
     label: `limitwalk, ${t} threads`,
     stages: [[c.limitwalk, c.tree, String(t)]],
+    counts: limitwalkCounts,
     pauseMs,
   });
   switch (kind) {
@@ -1195,6 +1335,7 @@ export function tableRows(
         name: "limitwalk-2-local",
         label: "limitwalk, 2 threads, on the source tree (no FUSE)",
         stages: [[c.limitwalk, o.src, "2"]],
+        counts: limitwalkCounts,
       }];
   }
 }
@@ -1296,6 +1437,7 @@ async function main(): Promise<number> {
   const warm = await sh([limitwalk, tree, "2"]);
   const entryCount = Number(/^(\d+)/.exec(warm.stdout)?.[1] ?? NaN);
   const entries = entriesTitle(entryCount);
+  expectEntries(entryCount + 1);
   await sh(cli("--version"));
 
   let md: string;
@@ -1338,6 +1480,9 @@ async function main(): Promise<number> {
           await sh(cli("--header", "-o", f, tree));
         }
       }
+    }
+    if (rows.some((r) => r.name === "repair-dry")) {
+      say(`bench: the tree's root for repair-dry, a shared group: ${await shareRootGroup(tree)}`);
     }
     const guard = rows.some((r) => r.name === "repair-dry") ? await sample(tree, 3000) : [];
     const ms = await measure(rows, runs);

@@ -8,12 +8,15 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import {
   benchMode,
+  cliCounts,
   entriesTitle,
+  expectEntries,
   failureCell,
   type Measured,
   type Row,
   runLine,
   runOnce,
+  sharedGid,
   table,
   usable,
   usePeakrss,
@@ -268,4 +271,84 @@ testNeeding([CC], {
     assertMatch(why, /^peakrss wrote no result \(killed by SIGKILL\)/);
     assertEquals(killed.walls, []);
   },
+});
+
+testNeeding([CC], {
+  name:
+    "bench: a run that walked another number of entries than the tree holds, or met errors, fails",
+  async fn() {
+    await using tmp = await tempDir();
+    await peakrssIn(tmp.path);
+    const tree = `${tmp.path}/tree`;
+    for (const d of ["a/b", "c"]) await Deno.mkdir(`${tree}/${d}`, { recursive: true });
+    for (const f of ["a/b/f", "c/g", "top"]) await Deno.writeTextFile(`${tree}/${f}`, f);
+    let below = 0;
+    const list = (dir: string) => {
+      for (const e of Deno.readDirSync(dir)) {
+        below++;
+        if (e.isDirectory) list(`${dir}/${e.name}`);
+      }
+    };
+    list(tree);
+    const report: Row = {
+      name: "report-zst",
+      label: "pwalk report",
+      stages: [[
+        Deno.execPath(),
+        "run",
+        "-A",
+        `${REPO}/cli.ts`,
+        "-o",
+        `${tmp.path}/o.csv.zst`,
+        tree,
+      ]],
+      counts: cliCounts,
+    };
+    try {
+      expectEntries(below + 1);
+      const ok = fresh(report);
+      assertEquals(await runOnce(report, ok), null);
+      // the same run against a tree of one entry more: it did not walk all of it
+      expectEntries(below + 2);
+      const short = fresh(report);
+      const why = await runOnce(report, short);
+      assertMatch(
+        why ?? "",
+        new RegExp(`^walked ${below + 1} entries of the tree's ${below + 2}: `),
+      );
+      assertEquals(short.walls, []);
+      // a run that counts errors, and all the entries
+      const errs: Row = {
+        name: "errors",
+        label: "errors",
+        stages: [["sh", "-c", `echo '{"entries":${below + 1},"errors":2}'`]],
+        counts: (out) => JSON.parse(out),
+      };
+      expectEntries(below + 1);
+      assertEquals(
+        await runOnce(errs, fresh(errs)),
+        `2 errors: {"entries":${below + 1},"errors":2}`,
+      );
+      // a row that should print counts and printed none
+      const silent: Row = {
+        name: "silent",
+        label: "silent",
+        stages: [["true"]],
+        counts: cliCounts,
+      };
+      assertEquals(await runOnce(silent, fresh(silent)), "printed no entry count");
+    } finally {
+      expectEntries(undefined);
+    }
+  },
+});
+
+Deno.test("bench: the repair-dry tree's root gets a group repair takes as shared (not 0, not its owner's)", () => {
+  const etc = "root:x:0:\ndaemon:x:1:\nalice:x:1000:\nusers:x:100:\n";
+  assertEquals(sharedGid(0, 0, [0], etc), 100);
+  assertEquals(sharedGid(0, 0, [0], "root:x:0:\ndaemon:x:1:\n"), 1);
+  assertEquals(sharedGid(1000, 0, [0], "root:x:0:\nalice:x:1000:\n"), null);
+  // not root: only a group of one's own
+  assertEquals(sharedGid(1000, 1000, [1000, 27], etc), 27);
+  assertEquals(sharedGid(1000, 1000, [1000], etc), null);
 });
