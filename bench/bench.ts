@@ -67,9 +67,38 @@ const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname).replace
 /** bench/work, or PWALK_BENCH_WORK (the tests' own folder: trees, helpers, outputs). */
 const WORK = Deno.env.get("PWALK_BENCH_WORK") || `${ROOT}/bench/work`;
 const OUT = `${WORK}/out`;
-/** Two scans of the bench tree for the summary and diff rows (made untimed, once per tree). */
-const ANSWERS_OLD = `${OUT}/answers-old.csv.zst`;
-const ANSWERS_NEW = `${OUT}/answers-new.csv.zst`;
+/**
+ * The two scans of a tree for the summary and diff rows, named after the
+ * tree (bench/work/out/answers-{old,new}-tree-N-sS.csv.zst), and the file
+ * that says which tree and which pwalk made them (see {@link answersStamp}).
+ */
+export function answersFiles(tree: string): { old: string; new: string; made: string } {
+  const name = tree.slice(tree.lastIndexOf("/") + 1);
+  return {
+    old: `${OUT}/answers-old-${name}.csv.zst`,
+    new: `${OUT}/answers-new-${name}.csv.zst`,
+    made: `${OUT}/answers-${name}.made`,
+  };
+}
+
+/**
+ * What the answers of a tree must have been made by: the tree (its path and
+ * its .done marker's time) and pwalk (its version, the checkout's commit;
+ * with uncommitted changes the time, so that they are made again each run).
+ */
+async function answersStamp(tree: string): Promise<string> {
+  const version = (await sh(cli("--version"))).stdout.trim();
+  const commit = (await sh(["git", "rev-parse", "HEAD"], { allowFail: true })).stdout.trim();
+  const dirty = (await sh(["git", "status", "--porcelain", "--untracked-files=no"], {
+    allowFail: true,
+  })).stdout.trim();
+  return [
+    `tree ${tree} made ${await mtime(`${tree}.done`)}`,
+    `${version} at ${commit || "no commit"}${
+      dirty ? ` with uncommitted changes, ${Date.now()}` : ""
+    }`,
+  ].join("\n") + "\n";
+}
 const DENO = Deno.execPath();
 
 // ---------------------------------------------------------------- small helpers
@@ -923,14 +952,14 @@ function mainRows(c: Ctx): Row[] {
     {
       name: "summary",
       label: "pwalk summary --json of the tree's scan (.csv.zst, with header)",
-      stages: [cli("summary", "--json", ANSWERS_OLD)],
+      stages: [cli("summary", "--json", answersFiles(c.tree).old)],
       stdout: "/dev/null",
       maxSeconds: 2,
     },
     {
       name: "diff",
       label: "pwalk diff --json of two scans of the tree",
-      stages: [cli("diff", "--json", ANSWERS_OLD, ANSWERS_NEW)],
+      stages: [cli("diff", "--json", answersFiles(c.tree).old, answersFiles(c.tree).new)],
       stdout: "/dev/null",
       maxSeconds: 4,
     },
@@ -1474,11 +1503,15 @@ async function main(): Promise<number> {
     let rows = tableRows(mode.kind, c, { threads, counts, fd, src: tree });
     if (only) rows = rows.filter((r) => r.name === yardstick || only.includes(r.name));
     if (rows.some((r) => r.name === "summary" || r.name === "diff")) {
-      for (const f of [ANSWERS_OLD, ANSWERS_NEW]) {
-        if (await mtime(f) < await mtime(`${tree}.done`)) {
-          say(`bench: writing ${f.slice(ROOT.length + 1)} (untimed)`);
+      const a = answersFiles(tree);
+      const stamp = await answersStamp(tree);
+      if (await Deno.readTextFile(a.made).catch(() => "") !== stamp) {
+        await Deno.remove(a.made).catch(() => {});
+        for (const f of [a.old, a.new]) {
+          say(`bench: writing ${f.slice(f.lastIndexOf("/") + 1)} (untimed)`);
           await sh(cli("--header", "-o", f, tree));
         }
+        await Deno.writeTextFile(a.made, stamp);
       }
     }
     if (rows.some((r) => r.name === "repair-dry")) {

@@ -352,3 +352,42 @@ Deno.test("bench: the repair-dry tree's root gets a group repair takes as shared
   assertEquals(sharedGid(1000, 1000, [1000, 27], etc), 27);
   assertEquals(sharedGid(1000, 1000, [1000], etc), null);
 });
+
+testNeeding([CC, PYTHON3, ZSTD], {
+  name:
+    "bench: the summary and diff rows read scans of the tree in the title, made again for another tree",
+  async fn() {
+    await using tmp = await tempDir();
+    const env = { PWALK_BENCH_WORK: tmp.path };
+    const table = async (files: number) => {
+      const args = ["--files", String(files), "--runs", "1", "--only", "summary,diff"];
+      const r = await deno(["run", "-A", `${REPO}/bench/bench.ts`, ...args], { env });
+      assertEquals(r.code, 0, r.stderr);
+      return r.text;
+    };
+    /** Rows of a header scan file: its lines less the header. */
+    const rows = async (f: string) =>
+      (await runOk("zstd", ["-dc", f])).text.split("\n").filter(Boolean).length - 1;
+    /** Entries of a tree, ROOT included: Deno's own listing. */
+    const entries = (dir: string): number => {
+      let n = 1;
+      for (const e of Deno.readDirSync(dir)) {
+        n += e.isDirectory ? entries(`${dir}/${e.name}`) : 1;
+      }
+      return n;
+    };
+    // tree-20 again: built before the scans of tree-30, which are newer than it
+    for (const files of [20, 30, 20]) {
+      const text = await table(files);
+      const tree = `${tmp.path}/tree-${files}-s7`;
+      assertStringIncludes(text, `under ${tree}\n`);
+      const summary = /^\| summary \|.*`deno run -A cli.ts summary --json (\S+)`/m.exec(text)?.[1];
+      const diff = /^\| diff \|.*`deno run -A cli.ts diff --json (\S+) (\S+)`/m.exec(text);
+      if (!summary || !diff) throw new Error(`no summary and diff rows in:\n${text}`);
+      assertEquals(diff[1], summary);
+      for (const f of [summary, diff[2]]) {
+        assertEquals(await rows(f), entries(tree), `${f} is a scan of ${tree}`);
+      }
+    }
+  },
+});
