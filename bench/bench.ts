@@ -1070,13 +1070,16 @@ function coldRows(c: Ctx, fd: string | null): Row[] {
   return rows;
 }
 
-/** --cold: the default report against the best limitwalk and fd. */
-function coldNotes(ms: Measured[]): string[] {
+/**
+ * --cold: the default report against the best limitwalk and fd; none when
+ * either the report or every limitwalk was not measured (--only, failed).
+ */
+export function coldNotes(ms: Measured[]): string[] {
   const med = (name: string) => medianWall(ms, name);
   const lws = ms.filter((m) => m.row.name.startsWith("limitwalk-") && usable(m));
-  if (!lws.length) return [];
-  const best = lws.reduce((a, b) => (median(a.walls) <= median(b.walls) ? a : b));
   const ours = med("report-zst-default");
+  if (!lws.length || isNaN(ours)) return [];
+  const best = lws.reduce((a, b) => (median(a.walls) <= median(b.walls) ? a : b));
   const out = [
     `- best limitwalk: ${best.row.name} (${median(best.walls).toFixed(2)} s); ` +
     `report-zst-default: ${(ours / median(best.walls)).toFixed(2)}x of it (target <= 1.05x)`,

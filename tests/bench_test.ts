@@ -9,6 +9,7 @@ import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/as
 import {
   benchMode,
   cliCounts,
+  coldNotes,
   entriesTitle,
   expectEntries,
   failureCell,
@@ -390,4 +391,23 @@ testNeeding([CC, PYTHON3, ZSTD], {
       }
     }
   },
+});
+
+Deno.test("bench --cold: no notes about the default report when it was not measured (--only), no NaN", () => {
+  const m = (name: string, walls: number[], failures: string[] = []): Measured => ({
+    row: { name, label: name, stages: [[name]] },
+    walls,
+    rss: walls.map(() => 1),
+    sumRss: walls.map(() => 1),
+    user: walls.map(() => 1),
+    sys: walls.map(() => 1),
+    failures,
+  });
+  const lw = m("limitwalk-2", [2]), fd = m("fd", [1]), start = m("deno-startup", [0.1]);
+  const notes = coldNotes([lw, fd, start]);
+  assertEquals(notes, []);
+  assertEquals(coldNotes([lw, fd, m("report-zst-default", [3], ["run 1: status 1: x"])]), []);
+  const measured = coldNotes([lw, fd, start, m("report-zst-default", [3])]);
+  assert(measured.length > 0 && measured.every((l) => !l.includes("NaN")), measured.join("\n"));
+  assertStringIncludes(measured[0], "report-zst-default: 1.50x of it");
 });
