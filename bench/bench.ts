@@ -55,8 +55,10 @@ One table a run: --cold, --sweep and --shards are not combined (--cold with
 --slowfs neither); --slowfs is a thread sweep there (--sweep adds nothing),
 --shards --slowfs the sharded scan there. An option the table does not use (--threads, --counts,
 --delay-us), an unknown option and an --only name that is not one of the
-table's rows are refused (exit 1). A run that fails prints FAILED; its row
-shows in how many runs it failed and why, and no median.
+table's rows are refused (exit 1). A table this machine cannot make (--cold
+without root, --slowfs without FUSE) is skipped, saying why: exit 77. A run
+that fails prints FAILED; its row shows in how many runs it failed and why,
+and no median.
 
 Rows of the main table: ROWS
 `;
@@ -1003,9 +1005,12 @@ async function dropCaches(): Promise<void> {
   await Deno.writeTextFile("/proc/sys/vm/drop_caches", "3");
 }
 
-/** Why --cold cannot run here, or null. */
-async function coldPrereqs(): Promise<string | null> {
-  if (Deno.uid() !== 0) return "dropping the page cache needs root";
+/** The exit status of a table this machine cannot make (--cold not as root, --slowfs without FUSE). */
+export const SKIPPED = 77;
+
+/** Why --cold cannot run here (for the user `uid`), or null. */
+export async function coldPrereqs(uid = Deno.uid()): Promise<string | null> {
+  if (uid !== 0) return "dropping the page cache needs root";
   try {
     await dropCaches();
   } catch (e) {
@@ -1423,6 +1428,7 @@ async function main(): Promise<number> {
   const threads = (flags.threads ?? (slow ? "2,4,8,16,32,64" : "1,2,4,8,16,32"))
     .split(",").map((t: string) => int(t.trim(), 0, "threads"));
   const only = flags.only?.split(",").map((s: string) => s.trim()).filter(Boolean);
+  if (only && !only.length) throw new Error("--only needs row names (a,b,...; see --list)");
   const counts = (flags.counts ?? "1,2,4,8").split(",").map((t: string) =>
     int(t.trim(), 0, "counts")
   );
@@ -1445,14 +1451,14 @@ async function main(): Promise<number> {
     const why = await slowfsPrereqs();
     if (why) {
       say(`bench --slowfs: skipped: ${why}`);
-      return 0;
+      return SKIPPED;
     }
   }
   if (cold) {
     const why = await coldPrereqs();
     if (why) {
       say(`bench --cold: skipped: ${why}`);
-      return 0;
+      return SKIPPED;
     }
   }
 

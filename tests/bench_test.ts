@@ -10,6 +10,7 @@ import {
   benchMode,
   cliCounts,
   coldNotes,
+  coldPrereqs,
   entriesTitle,
   expectEntries,
   failureCell,
@@ -18,6 +19,7 @@ import {
   runLine,
   runOnce,
   sharedGid,
+  SKIPPED,
   table,
   usable,
   usePeakrss,
@@ -44,6 +46,8 @@ Deno.test("bench: unknown options, tables that do not exist and --only names of 
     [["--shards", "--slowfs", "--threads", "8"], /^bench: --threads .*shards-slowfs table/],
     [["--sweep", "--counts", "2"], /^bench: --counts is for --shards: the sweep table/],
     [["--cold", "--delay-us", "100"], /^bench: --delay-us is for --slowfs: the cold table/],
+    [["--only"], /^bench: --only needs row names/],
+    [["--only", ","], /^bench: --only needs row names/],
     [["--shards", "--only", "shards-3"], /^bench: --only: no row named shards-3 \(rows: /],
     [["--cold", "--only", "find"], /^bench: --only: no row named find \(rows: limitwalk-2, /],
     [["--slowfs", "--only", "limitwalk-2"], /^bench: --only: no row named limitwalk-2 /],
@@ -410,4 +414,19 @@ Deno.test("bench --cold: no notes about the default report when it was not measu
   const measured = coldNotes([lw, fd, start, m("report-zst-default", [3])]);
   assert(measured.length > 0 && measured.every((l) => !l.includes("NaN")), measured.join("\n"));
   assertStringIncludes(measured[0], "report-zst-default: 1.50x of it");
+});
+
+Deno.test("bench: a table this machine cannot make is skipped with its reason and exit status 77, not 0", async () => {
+  await using tmp = await tempDir();
+  // a PATH of sh alone: no pkg-config, no fusermount3
+  await Deno.symlink("/bin/sh", `${tmp.path}/sh`);
+  const r = await deno(["run", "-A", `${REPO}/bench/bench.ts`, "--slowfs", "--files", "5"], {
+    env: { PATH: tmp.path, PWALK_BENCH_WORK: `${tmp.path}/work` },
+  });
+  assertEquals(SKIPPED, 77);
+  assertEquals(r.code, SKIPPED, r.stderr);
+  assertMatch(r.stderr, /^bench --slowfs: skipped: missing pkg-config, fuse3: /);
+  assertEquals(r.text, "");
+  // --cold as another user than root: why, on the same path to the same status
+  assertEquals(await coldPrereqs(65534), "dropping the page cache needs root");
 });
