@@ -17,7 +17,10 @@ if ! "$deno" run -A "$root/cli.ts" plan "$tree" --shards "$n" -o "$out/plan.json
   tail -n 5 "$out/plan.err" >&2
   exit 1
 fi
-m=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["shards"])' "$out/plan.json")
+# the distribution's Python (a pyenv shim on PATH adds a shell's start, timed with the shards)
+py=python3
+if [ -x /usr/bin/python3 ]; then py=/usr/bin/python3; fi
+m=$("$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))["shards"])' "$out/plan.json")
 i=0 pids=""
 while [ "$i" -lt "$m" ]; do
   "$deno" run -A "$root/cli.ts" report --plan "$out/plan.json" --shard "$i" \

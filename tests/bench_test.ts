@@ -29,6 +29,10 @@ import { assertSameLines, unionLines, wholeLines } from "./helpers/shard.ts";
 import { CC, PYTHON3, testNeeding, ZSTD } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 
+async function exists(p: string): Promise<boolean> {
+  return await Deno.lstat(p).then(() => true, () => false);
+}
+
 const bench = (...args: string[]) => deno(["run", "-A", `${REPO}/bench/bench.ts`, ...args]);
 
 Deno.test("bench: unknown options, tables that do not exist and --only names of no row are refused (exit 1, one line)", async () => {
@@ -178,9 +182,18 @@ testNeeding([PYTHON3, ZSTD], {
     await wholeLines(tree); // settle folder atimes (relatime: the first listing sets them)
     const expected = await wholeLines(tree);
     const out = `${tmp.path}/out`;
-    const shards = (denoExe: string) =>
-      run("sh", [`${REPO}/bench/shards.sh`, denoExe, REPO, tree, "8", out]);
-    const r = await shards(Deno.execPath());
+    const shards = (denoExe: string, env?: Record<string, string>) =>
+      run("sh", [`${REPO}/bench/shards.sh`, denoExe, REPO, tree, "8", out], { env });
+    // the distribution's Python, not the first python3 on PATH (a pyenv shim, timed with the row)
+    const bin = `${tmp.path}/bin`;
+    await Deno.mkdir(bin);
+    await Deno.writeTextFile(`${bin}/python3`, "#!/bin/sh\necho not this python3 >&2\nexit 9\n");
+    await Deno.chmod(`${bin}/python3`, 0o755);
+    const path = `${bin}:${Deno.env.get("PATH")}`;
+    const r = await shards(
+      Deno.execPath(),
+      (await exists("/usr/bin/python3")) ? { PATH: path } : {},
+    );
     assertEquals(r.code, 0, r.stderr);
     const made = JSON.parse(await Deno.readTextFile(`${out}/plan.json`)).shards as number;
     assert(made >= 2 && made < 8, `a plan of ${made} shards`);
