@@ -58,7 +58,8 @@ One table a run: --cold, --sweep and --shards are not combined (--cold with
 table's rows are refused (exit 1). A table this machine cannot make (--cold
 without root, --slowfs without FUSE) is skipped, saying why: exit 77. A run
 that fails prints FAILED; its row shows in how many runs it failed and why,
-and no median.
+and no median. Ctrl-C (SIGINT) stops the run in progress and the bench
+(unmounting slowfs, removing the plain CSV): exit 130, no table.
 
 Rows of the main table: ROWS
 `;
@@ -417,6 +418,44 @@ let peakrssBin = "";
 let peakrssDir = WORK;
 let treeEntries: number | undefined;
 
+/** The run in progress (peakrss), which an interrupt stops. */
+let running: Deno.ChildProcess | null = null;
+/** Whether SIGINT came: the runs stop, the table is not made. */
+let interrupted = false;
+/** Whether the runs are going on (an interrupt then stops them, else ends the bench at once). */
+let measuring = false;
+/**
+ * What is done when the bench ends, however it ends (an interrupt outside
+ * the runs at once): unmount slowfs, remove the plain CSV.
+ */
+const cleanups: (() => Promise<void>)[] = [];
+
+async function cleanUp(): Promise<void> {
+  for (const f of cleanups.splice(0).reverse()) await f().catch(() => {});
+}
+
+/** Thrown by {@link measure} when SIGINT stopped its runs. */
+class Interrupted extends Error {}
+
+/**
+ * SIGINT (Ctrl-C): during the runs, the one in progress is stopped (peakrss
+ * hands the signal to its command) and no other starts; the bench ends with
+ * status 130 once the run's files and the slowfs mount are cleaned up.
+ * Outside the runs, that cleaning and the end come at once.
+ */
+function onSigint(): void {
+  if (interrupted) return;
+  interrupted = true;
+  say("bench: interrupted (SIGINT): stopping");
+  if (measuring) {
+    try {
+      running?.kill("SIGINT");
+    } catch { /* it ended meanwhile */ }
+    return;
+  }
+  cleanUp().finally(() => Deno.exit(130));
+}
+
 /**
  * The entries (ROOT included) of the tree the rows walk, which a row's
  * `counts` must give; undefined: not checked.
@@ -451,13 +490,14 @@ export async function runOnce(row: Row, m: Measured): Promise<string | null> {
   row.stages.forEach((s, i) => args.push(...(i ? [":::"] : []), ...s));
   if (row.output) await Deno.remove(row.output).catch(() => {});
   for (const f of [res, err]) await Deno.remove(f).catch(() => {});
-  const out = await new Deno.Command(peakrssBin, {
+  running = new Deno.Command(peakrssBin, {
     args,
     cwd: ROOT,
     stdin: "null",
     stdout: "piped",
     stderr: "inherit",
-  }).output();
+  }).spawn();
+  const out = await running.output().finally(() => running = null);
   const stdout = dec.decode(out.stdout).trim();
   const stderr = await Deno.readTextFile(err).catch(() => "");
   const line = await Deno.readTextFile(res).catch(() => "");
@@ -520,14 +560,21 @@ async function measure(rows: Row[], runs: number): Promise<Measured[]> {
     sys: [],
     failures: [],
   }));
-  for (let r = 1; r <= runs; r++) {
-    for (const m of ms) {
-      // a row that failed once is run still: the table says in how many runs
-      if (m.unavailable) continue;
-      const failure = await runOnce(m.row, m);
-      if (failure !== null) m.failures.push(`run ${r}: ${failure}`);
-      say(runLine(m, r, runs, failure));
+  measuring = true;
+  try {
+    for (let r = 1; r <= runs; r++) {
+      for (const m of ms) {
+        // a row that failed once is run still: the table says in how many runs
+        if (m.unavailable) continue;
+        if (interrupted) throw new Interrupted();
+        const failure = await runOnce(m.row, m);
+        if (interrupted) throw new Interrupted();
+        if (failure !== null) m.failures.push(`run ${r}: ${failure}`);
+        say(runLine(m, r, runs, failure));
+      }
     }
+  } finally {
+    measuring = false;
   }
   return ms;
 }
@@ -1244,10 +1291,8 @@ async function withSlowfs<T>(
     await status;
     clearTimeout(t);
   };
-  const onSigint = () => {
-    unmount().finally(() => Deno.exit(130));
-  };
-  Deno.addSignalListener("SIGINT", onSigint);
+  // an interrupt outside the runs ends the bench at once: unmount first
+  cleanups.push(unmount);
   try {
     for (let i = 0; !(await mounted(mnt)); i++) {
       if (exited || i > 100) throw new Error("slowfs did not mount");
@@ -1255,7 +1300,7 @@ async function withSlowfs<T>(
     }
     return await body(mnt);
   } finally {
-    Deno.removeSignalListener("SIGINT", onSigint);
+    cleanups.splice(cleanups.indexOf(unmount), 1);
     await unmount();
     say(`bench: unmounted ${mnt}`);
   }
@@ -1462,6 +1507,8 @@ async function main(): Promise<number> {
     }
   }
 
+  Deno.addSignalListener("SIGINT", onSigint);
+  if (!flags.keep) cleanups.push(() => Deno.remove(`${OUT}/report.csv`).catch(() => {}));
   await Deno.mkdir(OUT, { recursive: true });
   usePeakrss(await compile("peakrss"));
   const limitwalk = await compile("limitwalk", ["-pthread"]);
@@ -1565,15 +1612,18 @@ async function main(): Promise<number> {
   const file = `${WORK}/bench-${mode.file}-${files}.md`;
   await Deno.writeTextFile(file, md);
   say(`bench: table also written to ${file.slice(ROOT.length + 1)}`);
-  if (!flags.keep) await Deno.remove(`${OUT}/report.csv`).catch(() => {});
   return 0;
 }
 
 if (import.meta.main) {
+  let status = 1;
   try {
-    Deno.exit(await main());
+    status = await main();
   } catch (e) {
-    say(`bench: ${e instanceof Error ? e.message : e}`);
-    Deno.exit(1);
+    if (e instanceof Interrupted) status = 130;
+    else say(`bench: ${e instanceof Error ? e.message : e}`);
+  } finally {
+    await cleanUp();
   }
+  Deno.exit(status);
 }

@@ -14,10 +14,14 @@
 //   stages, their threads and their children (wait4's ru_utime, ru_stime).
 //   status: the exit status of the last stage (128+signal when killed), or,
 //   when the last stage succeeded, the first non-zero status of another stage.
+// SIGINT, SIGTERM and SIGHUP sent to peakrss go on to the stages, which it
+// waits for as ever: a run interrupted writes its result (status 130 for
+// SIGINT), and leaves no stage running.
 // build: cc -O2 -o peakrss peakrss.c
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +31,13 @@
 #include <unistd.h>
 
 #define MAX_STAGES 16
+
+static pid_t pid[MAX_STAGES];
+static volatile sig_atomic_t started;
+
+static void forward(int sig) {
+  for (int s = 0; s < started; s++) kill(pid[s], sig);
+}
 
 static double now(void) {
   struct timespec t;
@@ -71,7 +82,13 @@ int main(int argc, char **argv) {
     }
   }
   int outfd = out ? open_out(out) : -1, errfd = err ? open_out(err) : -1;
-  pid_t pid[MAX_STAGES];
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = forward;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
   double t0 = now();
   int in = -1;
   for (int s = 0; s < ns; s++) {
@@ -80,6 +97,9 @@ int main(int argc, char **argv) {
     pid[s] = fork();
     if (pid[s] < 0) { perror("peakrss: fork"); return 125; }
     if (pid[s] == 0) {
+      signal(SIGINT, SIG_DFL);
+      signal(SIGTERM, SIG_DFL);
+      signal(SIGHUP, SIG_DFL);
       if (in >= 0) dup2(in, 0);
       if (s + 1 < ns) dup2(p[1], 1);
       else if (outfd >= 0) dup2(outfd, 1);
@@ -88,6 +108,7 @@ int main(int argc, char **argv) {
       fprintf(stderr, "peakrss: %s: %s\n", stage[s][0], strerror(errno));
       _exit(127);
     }
+    started = s + 1;
     if (in >= 0) close(in);
     if (s + 1 < ns) { close(p[1]); in = p[0]; }
   }

@@ -443,3 +443,67 @@ Deno.test("bench: a table this machine cannot make is skipped with its reason an
   // --cold as another user than root: why, on the same path to the same status
   assertEquals(await coldPrereqs(65534), "dropping the page cache needs root");
 });
+
+testNeeding([CC], {
+  name: "bench/peakrss.c: SIGINT goes on to the command, and the run still writes its result",
+  async fn() {
+    await using tmp = await tempDir();
+    const bin = `${tmp.path}/peakrss`;
+    await runOk("cc", ["-O1", "-o", bin, `${REPO}/bench/peakrss.c`]);
+    const res = `${tmp.path}/result`, pidFile = `${tmp.path}/pid`;
+    const child = new Deno.Command(bin, {
+      args: ["-r", res, "--", "sh", "-c", `echo $$ > ${pidFile}; exec sleep 60`],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    while (!(await Deno.readTextFile(pidFile).catch(() => "")).endsWith("\n")) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const cmd = Number((await Deno.readTextFile(pidFile)).trim());
+    child.kill("SIGINT");
+    const st = await child.status;
+    assertEquals(st.code, 130);
+    assertMatch(await Deno.readTextFile(res), / status=130\n$/);
+    // the command is gone (its pid no longer a process of ours: /proc has no such entry)
+    assertEquals(await exists(`/proc/${cmd}`), false);
+  },
+});
+
+testNeeding([CC, PYTHON3], {
+  name:
+    "bench: SIGINT stops the runs and the bench (exit 130, no table) and removes the plain CSV unless --keep",
+  async fn() {
+    await using tmp = await tempDir();
+    const args = ["--files", "20", "--runs", "1000", "--only", "report-csv-file"];
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${REPO}/bench/bench.ts`, ...args],
+      cwd: REPO,
+      env: { PWALK_BENCH_WORK: tmp.path, NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const out = new Response(child.stdout).text();
+    let err = "";
+    const dec = new TextDecoder();
+    const reader = child.stderr.getReader();
+    // two runs of the CSV row are done: their report.csv is there
+    while (!/run 2\/1000 report-csv-file/.test(err)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      err += dec.decode(value);
+    }
+    assert(await exists(`${tmp.path}/out/report.csv`), err);
+    child.kill("SIGINT");
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      err += dec.decode(value);
+    }
+    const st = await child.status;
+    assertEquals(st.code, 130, err);
+    assertStringIncludes(err, "bench: interrupted (SIGINT)");
+    assertEquals(await out, "");
+    assertEquals(await exists(`${tmp.path}/out/report.csv`), false, "report.csv left");
+  },
+});
