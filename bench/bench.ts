@@ -632,10 +632,11 @@ async function syscallTable(rows: Row[], entries: number): Promise<string[]> {
 
 // ---------------------------------------------------------------- the table
 
-/** A command argument as shown in the table: deno, TREE, bench/work/... */
+/** A command argument as shown in the table: deno, TREE, bench/work/..., the checkout as "." (the commands' folder). */
 let treeShown = "";
 function shorten(a: string): string {
   if (a === DENO) return "deno";
+  if (a === ROOT) return ".";
   if (treeShown && a === treeShown) return "TREE";
   if (a.startsWith(ROOT + "/")) return a.slice(ROOT.length + 1);
   return a.includes(" ") || a.includes('"') ? `'${a}'` : a;

@@ -507,3 +507,20 @@ testNeeding([CC, PYTHON3], {
     assertEquals(await exists(`${tmp.path}/out/report.csv`), false, "report.csv left");
   },
 });
+
+Deno.test("bench: a table shows the checkout as . (the commands' folder) and deno as deno", () => {
+  const m: Measured = {
+    row: {
+      name: "shards-2",
+      label: "shards",
+      stages: [["sh", `${REPO}/bench/shards.sh`, Deno.execPath(), REPO, "TREE", "2"]],
+    },
+    walls: [1],
+    rss: [1],
+    sumRss: [1],
+    user: [1],
+    sys: [1],
+    failures: [],
+  };
+  assertStringIncludes(table([m], "limitwalk-2"), "`sh bench/shards.sh deno . TREE 2`");
+});
