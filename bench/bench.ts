@@ -49,16 +49,17 @@ const HELP = `deno task bench [options]
   --list           list the row names of the table the other options choose, and exit
   -h, --help       this help
 
-PWALK_BENCH_WORK=DIR: helpers, trees and outputs go to DIR instead of bench/work.
+PWALK_BENCH_WORK=DIR: helpers, trees, outputs and tables go to DIR instead of bench/work.
 
 One table a run: --cold, --sweep and --shards are not combined (--cold with
 --slowfs neither); --slowfs is a thread sweep there (--sweep adds nothing),
 --shards --slowfs the sharded scan there. An option the table does not use (--threads, --counts,
---delay-us), an unknown option and an --only name that is not one of the
-table's rows are refused (exit 1). A table this machine cannot make (--cold
+--delay-us), an unknown option, --only without names and an --only name
+that is not one of the table's rows are refused (exit 1). A table this machine cannot make (--cold
 without root, --slowfs without FUSE) is skipped, saying why: exit 77. A run
-that fails prints FAILED; its row shows in how many runs it failed and why,
-and no median. Ctrl-C (SIGINT) stops the run in progress and the bench
+that fails (its status, or another number of entries than the tree holds,
+or errors, where the command prints its counts) prints FAILED; its row shows
+in how many runs it failed and why, and no median. Ctrl-C (SIGINT) stops the run in progress and the bench
 (unmounting slowfs, removing the plain CSV): exit 130, no table.
 
 Rows of the main table: ROWS
