@@ -1613,7 +1613,7 @@ async function main(): Promise<number> {
   console.log(md);
   const file = `${WORK}/bench-${mode.file}-${files}.md`;
   await Deno.writeTextFile(file, md);
-  say(`bench: table also written to ${file.slice(ROOT.length + 1)}`);
+  say(`bench: table also written to ${shorten(file)}`);
   return 0;
 }
 

@@ -381,6 +381,8 @@ testNeeding([CC, PYTHON3, ZSTD], {
       const args = ["--files", String(files), "--runs", "1", "--only", "summary,diff"];
       const r = await deno(["run", "-A", `${REPO}/bench/bench.ts`, ...args], { env });
       assertEquals(r.code, 0, r.stderr);
+      // PWALK_BENCH_WORK's own path, not a part of it
+      assertStringIncludes(r.stderr, `table also written to ${tmp.path}/bench-main-${files}.md\n`);
       return r.text;
     };
     /** Rows of a header scan file: its lines less the header. */
