@@ -16,8 +16,10 @@
  * `f` file, `l` link, `p` FIFO, `s` socket, `c`/`b` devices); modes are four
  * octal digits; BIRTH is the entry's birth time when it was changed,
  * `SECONDS.NANOSECONDS` (nine digits; statx's STATX_BTIME), or `-` where
- * the file system gives none (and in a dry run): undo leaves alone a file
- * born since, which took the changed one's inode number. Version 1 (runs
+ * the file system gives none, on overlayfs (there the change itself copies
+ * an entry of a lower layer up: same inode number, a new birth time), and
+ * in a dry run: undo leaves alone a file born since, which took the
+ * changed one's inode number. Version 1 (runs
  * before it; a journal may hold runs of both) has no BIRTH field, and its
  * lines are undone as before, by device, inode and type only. PATH is
  * relative to ROOT (`.` for the root itself). In ROOT
@@ -87,8 +89,8 @@ export interface JournalLine {
   new: Ownership;
   /**
    * The entry's birth time when it was changed (version 2): seconds and
-   * nanoseconds; null where the file system gave none (`-`); absent in a
-   * version 1 line.
+   * nanoseconds; null where the file system gave none or on overlayfs
+   * (`-`); absent in a version 1 line.
    */
   birth?: { sec: bigint; nsec: number } | null;
   /** The path below the root, exactly (`.` for the root itself). */

@@ -230,8 +230,9 @@ function refuseWithoutModeChanges(): void {
  * be the device and inode its header recorded; each entry is reached from
  * it component by component (never through a link or a `..`), and changed
  * only when it is still the same dev+inode (and, in a version 2 journal,
- * the same birth time: a file born since under that inode number is left
- * alone, an error). A field (owner/group, or mode)
+ * the same birth time, except on overlayfs, where the run's change copied
+ * the entry up: a file born since under that inode number is left alone,
+ * an error). A field (owner/group, or mode)
  * is put back only while it still holds the value the run set; a field
  * changed again since is left alone and counted in `kept`, and so is a
  * mode that would put setuid/setgid on an entry whose owner or group is

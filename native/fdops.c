@@ -12,6 +12,7 @@
 
 #include "dir.h"
 #include "pwalk.h"
+#include "sys.h"
 
 #ifndef O_PATH
 #define O_PATH 0
@@ -267,6 +268,10 @@ bool pw_target_btime(const pw_target *t, int64_t *sec, uint32_t *nsec) {
   (void)t, (void)sec, (void)nsec;
   return false;
 #endif
+}
+
+bool pw_target_on_overlayfs(const pw_target *t) {
+  return pw_fd_on_overlayfs(t->fd >= 0 ? t->fd : t->dirfd);
 }
 
 #ifdef __linux__

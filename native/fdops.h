@@ -72,6 +72,13 @@ int pw_target_stat(const pw_target *t, struct stat *st);
  * system gives none (or the call fails).
  */
 bool pw_target_btime(const pw_target *t, int64_t *sec, uint32_t *nsec);
+/**
+ * Whether the entry is on overlayfs (sys.h pw_fd_on_overlayfs: its fd, or
+ * else the folder holding it).  There the first chown or chmod of an entry
+ * of a lower layer copies it up, with the same inode number and a new
+ * birth time: its birth time tells nothing about the file being another.
+ */
+bool pw_target_on_overlayfs(const pw_target *t);
 void pw_target_close(pw_target *t);
 
 /**

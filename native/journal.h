@@ -16,7 +16,8 @@
  * path (no links), T one of d f l p s c b, modes four octal digits (07777
  * bits), BIRTH the entry's birth time as SECONDS.NANOSECONDS (nine digits)
  * read at its change (statx STATX_BTIME), "-" where the file system gives
- * none or in a dry run: undo leaves alone a file born since, which reuses
+ * none, on overlayfs (the change copies an entry of a lower layer up: same
+ * inode number, a new birth time) or in a dry run: undo leaves alone a file born since, which reuses
  * the inode number of the one changed (version 1 had no BIRTH field),
  * PATH relative to ROOT ("." for the root itself).  An entry line is
  * appended with a single write() before its change is made, so a crash

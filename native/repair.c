@@ -311,14 +311,16 @@ static void report_done(pw_worker *w, repair_worker *r, const pw_entry *e, const
 /* Journal line of a change about to be made through t (or planned: t
    NULL); false: don't.  The entry's birth time, read only for an entry
    to change, lets undo tell it from a file born since under its inode
-   number. */
+   number.  Not on overlayfs ("-"): the change itself copies an entry of
+   a lower layer up, under the same inode number with a new birth time,
+   and undo would take the run's own entry for another file. */
 static bool journal(pw_worker *w, repair_worker *r, const pw_entry *e, const struct stat *st,
                     const pw_change *p, const pw_target *t) {
   pw_job *j = pw_worker_job(w);
   repair_ctx *c = pw_job_ctx(j);
   if (c->journal_fd < 0) return true;
   pw_btime bt = {.known = false};
-  if (t) bt.known = pw_target_btime(t, &bt.sec, &bt.nsec);
+  if (t && !pw_target_on_overlayfs(t)) bt.known = pw_target_btime(t, &bt.sec, &bt.nsec);
   int err = pw_journal_append(c->journal_fd, r->buf, journal_line(c, r, e, st, p, &bt));
   if (!err) return true;
   pw_job_fail(j, -err, "cannot write the journal: %s", strerror(-err));

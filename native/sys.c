@@ -18,6 +18,7 @@
 #include <unistd.h>
 #ifdef __linux__
 #include <sched.h>
+#include <sys/vfs.h>
 #endif
 
 #include "pwalk.h"
@@ -33,6 +34,18 @@ __attribute__((constructor)) static void pw_pin(void) {
     dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
 }
 #endif
+
+#define PW_OVERLAYFS_MAGIC 0x794c7630
+
+bool pw_fd_on_overlayfs(int fd) {
+#ifdef __linux__
+  struct statfs fs;
+  return !fstatfs(fd, &fs) && fs.f_type == PW_OVERLAYFS_MAGIC;
+#else
+  (void)fd;
+  return false;
+#endif
+}
 
 #ifdef __APPLE__
 #define COND_CLOCK CLOCK_REALTIME /* no pthread_condattr_setclock */

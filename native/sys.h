@@ -5,8 +5,9 @@
  * constructor), writing a whole buffer to an fd, the number of CPUs this
  * process may use (affinity and cgroup quota), growing a buffer, and
  * telling valid UTF-8 (with its UTF-16 length), the names of struct
- * stat's timespec fields (PW_ATIM, PW_MTIM, PW_CTIM), and timed waits on
- * condition variables that a step of the wall clock does not stretch.
+ * stat's timespec fields (PW_ATIM, PW_MTIM, PW_CTIM), timed waits on
+ * condition variables that a step of the wall clock does not stretch, and
+ * telling an fd on overlayfs.
  */
 #ifndef PW_SYS_H
 #define PW_SYS_H
@@ -92,6 +93,15 @@ void pw_xfsz_restore(pw_xfsz_mask *m);
  * /proc, a socket, a pipe with no reader left): then fd is used as it is.
  */
 int pw_reopen_nonblocking(int fd);
+
+/**
+ * Whether fd (any descriptor, O_PATH too) is on overlayfs (fstatfs: Linux
+ * only, false elsewhere or when the call fails).  There a folder can list
+ * as its layer's inode until looked up (the walker), and the first change
+ * of a lower layer's entry copies it up: same inode number, a new birth
+ * time (the journal, undo).
+ */
+bool pw_fd_on_overlayfs(int fd);
 
 /** Most cgroup folders with a quota that pw_cpus keeps. */
 #define PW_CPU_QUOTA_DIRS 8

@@ -61,11 +61,16 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
   /* A journal line with the entry's birth time (version 2): a file born
      since, which took the inode number of the one changed (the owner the
      run gave it deleted it and wrote another), is not the run's.  Where
-     the birth time cannot be read now, the line is judged as one without. */
+     the birth time cannot be read now, the line is judged as one without;
+     so is one on overlayfs (looked at on a mismatch only), where the run's
+     own change copied the entry up from a lower layer: same inode number,
+     a new birth time (runs write "-" there now; earlier builds wrote the
+     birth time the entry had before its copy-up). */
   if (v[18]) { /* 2: set so by a try of this line before (out of descriptors) */
     int64_t sec;
     uint32_t nsec;
-    if (pw_target_btime(&t, &sec, &nsec) && (sec != v[19] || (int64_t)nsec != v[20])) {
+    if (pw_target_btime(&t, &sec, &nsec) && (sec != v[19] || (int64_t)nsec != v[20]) &&
+        !pw_target_on_overlayfs(&t)) {
       v[18] = 2;
       out = -ESTALE;
       goto end;

@@ -17,10 +17,10 @@
 #ifdef __linux__
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/vfs.h>
 #endif
 
 #include "job.h"
+#include "sys.h"
 
 /* Subfolders are handed to other workers in chains of this many. */
 #define PW_CHAIN 32
@@ -104,7 +104,6 @@ static int open_once(pw_worker *w, pw_item *it, int flags) {
 #ifndef STATX_MNT_ID
 #define STATX_MNT_ID 0x1000U
 #endif
-#define PW_OVERLAYFS_MAGIC 0x794c7630
 
 /* The mount a folder (fd, name) is on, or 0 when the kernel does not say
    (before Linux 5.8).  statx by its system call: glibc 2.27 has no wrapper. */
@@ -142,8 +141,7 @@ static bool listed_after_all(const pw_item *it, int fd, const struct stat *now) 
 #ifdef __linux__
   uint64_t mine = mount_id(fd, ""), above = mount_id(fd, "..");
   if (mine && above && mine != above) return true;
-  struct statfs fs;
-  return !fstatfs(fd, &fs) && fs.f_type == PW_OVERLAYFS_MAGIC;
+  return pw_fd_on_overlayfs(fd);
 #else
   return false;
 #endif

@@ -5,14 +5,16 @@
  * and wrote another, which ext4 puts at the freed inode): without it, undo
  * of a chown gave that owner's new private file to the old owner. A
  * version 1 journal (no birth time) is still undone as before, also with a
- * version 2 run appended to it.
+ * version 2 run appended to it. On overlayfs, where the run's own change
+ * copies an entry of a lower layer up (same inode number, a new birth
+ * time), no birth time is journaled and none is held against the entry.
  *
  * @module
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { closeLibc, lchown } from "./helpers/libc.ts";
 import { cli } from "./helpers/run.ts";
-import { tempDir } from "./helpers/temp.ts";
+import { canMountTmpfs, mountOverlay, mountTmpfs, tempDir } from "./helpers/temp.ts";
 
 const dec = new TextDecoder();
 
@@ -171,4 +173,61 @@ Deno.test("a version 1 journal (no birth time) is undone as before, also with a 
   const f = Deno.lstatSync(`${root}/d/f`);
   assertEquals([f.uid, f.gid], [1042, 1042]);
   closeLibc();
+});
+
+Deno.test({
+  name:
+    "on overlayfs, undo puts back the entries the chown copied up from the lower layer (same inode number, new birth time); no birth time is journaled there (audit)",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir("pwalk-birth-");
+    // the layers on a tmpfs of their own: overlayfs takes no upper layer on
+    // overlayfs, whatever TMPDIR is on
+    const fs = `${tmp.path}/fs`, mnt = `${tmp.path}/mnt`, j = `${tmp.path}/j`;
+    for (const d of [fs, mnt]) Deno.mkdirSync(d);
+    assertEquals(await mountTmpfs(fs, "size=4m"), "");
+    const [lower, upper, work] = ["lower", "upper", "work"].map((d) => `${fs}/${d}`);
+    for (const d of [upper, work]) Deno.mkdirSync(d);
+    tree(`${lower}/proj`);
+    Deno.chmodSync(`${lower}/proj/d`, 0o755);
+    const rels = [".", "d", "d/f"];
+    // what the build before journaled: the birth times read before the
+    // change, the lower layer's
+    const lowerBirths = new Map(rels.map((rel) => [rel, statBirth(`${lower}/proj/${rel}`)]));
+    assertEquals(await mountOverlay(lower, upper, work, mnt), "");
+    const root = `${mnt}/proj`;
+    const inos = rels.map((rel) => Deno.lstatSync(`${root}/${rel}`).ino);
+
+    await chown(root, j);
+    const lines = Deno.readTextFileSync(j).split("\n").filter((l) => l);
+    assertEquals(lines.length, 1 + rels.length, lines.join("\n"));
+    // copied up by the chown: the same inode numbers, other birth times
+    assertEquals(rels.map((rel) => Deno.lstatSync(`${root}/${rel}`).ino), inos);
+    const copied = rels.map((rel) => statBirth(`${root}/${rel}`));
+    assert(
+      copied.some((b, i) => b !== "-" && b !== lowerBirths.get(rels[i])),
+      `copied up: ${copied}, lower: ${[...lowerBirths.values()]}`,
+    );
+    // no BIRTH on overlayfs
+    for (const l of lines.slice(1)) assertEquals(l.split(" ")[9], "-", l);
+
+    // undo holds no birth time against an entry there either: the lines as
+    // the build before wrote them (the lower layer's birth times) are undone
+    const old = lines.map((l, i) => {
+      if (i === 0) return l;
+      const f = l.split(" ");
+      f[9] = lowerBirths.get(f[10])!;
+      return f.join(" ");
+    });
+    Deno.writeTextFileSync(j, old.join("\n") + "\n", { mode: 0o600 });
+    const u = await cli(["undo", "--apply", j]);
+    assertEquals(u.code, 0, u.stderr);
+    assertStringIncludes(u.stderr, "3 restored");
+    assertStringIncludes(u.stderr, "0 errors");
+    rels.forEach((rel, i) => {
+      const s = Deno.lstatSync(`${root}/${rel}`);
+      assertEquals([s.ino, s.uid, s.gid], [inos[i], 1042, 1042], rel);
+    });
+    closeLibc();
+  },
 });
