@@ -126,18 +126,27 @@ static uint64_t mount_id(int fd, const char *name) {
    folder that listed it (device and inode), its name there holds it now,
    and it is a mounted file system's root (another mount than its "..",
    or another device) or on overlayfs.  Only on a mismatch: three or four
-   calls. */
+   calls.  A folder on another device than the one that listed it is
+   taken, as before these checks, when one of them cannot be made: its
+   ".." cannot be looked up in it without search permission (a mount
+   point's root of mode 0744, say, which can still be listed: EACCES),
+   nor its path past PATH_MAX (ENAMETOOLONG). */
 static bool listed_after_all(const pw_item *it, int fd, const struct stat *now) {
+  bool other_dev = now->st_dev != it->st.st_dev;
   struct stat up, named;
-  if (fstatat(fd, "..", &up, AT_SYMLINK_NOFOLLOW) || (uint64_t)up.st_ino != it->parent_ino ||
-      up.st_dev != it->st.st_dev)
+  if (fstatat(fd, "..", &up, AT_SYMLINK_NOFOLLOW)) {
+    if (errno != EACCES || !other_dev) return false;
+  } else if ((uint64_t)up.st_ino != it->parent_ino || up.st_dev != it->st.st_dev) {
     return false;
+  }
   int at = it->parent ? it->parent->fd : AT_FDCWD;
   const char *name = it->parent ? it->path + it->name_off : it->path;
-  if (fstatat(at, name, &named, AT_SYMLINK_NOFOLLOW) || named.st_ino != now->st_ino ||
-      named.st_dev != now->st_dev)
+  if (fstatat(at, name, &named, AT_SYMLINK_NOFOLLOW)) {
+    if (errno != ENAMETOOLONG || !other_dev) return false;
+  } else if (named.st_ino != now->st_ino || named.st_dev != now->st_dev) {
     return false;
-  if (now->st_dev != up.st_dev) return true;
+  }
+  if (other_dev) return true; /* ".." (when it could be looked up) is it->st's device */
 #ifdef __linux__
   uint64_t mine = mount_id(fd, ""), above = mount_id(fd, "..");
   if (mine && above && mine != above) return true;

@@ -246,6 +246,53 @@ Deno.test({
   },
 });
 
+testNeeding([SETPRIV, PYTHON3], {
+  name: "stat: false without capabilities enters a mount point whose root can be listed but not " +
+    "searched (its '..' cannot be looked up), as os.walk: its entries, no race",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir("pwalk-listed-ino-");
+    const root = `${tmp.path}/t`, m = `${root}/m`;
+    Deno.mkdirSync(m, { recursive: true });
+    assertEquals(await mountTmpfs(m, "size=1m"), "");
+    Deno.writeTextFileSync(`${m}/f1`, "f1");
+    Deno.mkdirSync(`${m}/sub`);
+    Deno.writeTextFileSync(`${m}/sub/g`, "g");
+    // another owner's, mode 0744: uid 0 without capabilities may read it, not search it
+    Deno.chownSync(m, 1042, 1042);
+    Deno.chmodSync(m, 0o744);
+    const py = await run("python3", ["-c", OS_WALK, root, "0", "1"], { prefix: UNPRIVILEGED });
+    assertEquals(py.code, 0, py.stderr);
+    const want: Item[] = JSON.parse(py.text);
+    // the premise: os.walk lists m (f1 and sub), and cannot enter sub
+    assert(want.some(([p, d, f]) => p === m && d.includes("sub") && f.includes("f1")), py.text);
+    assert(!want.some(([p]) => p === `${m}/sub`), py.text);
+    const script = `${tmp.path}/child.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { walk, walkDirs } from "${new URL("../mod.ts", import.meta.url).href}";
+const errors = [];
+const onError = (e) => void errors.push([e.op, e.path]);
+const items = [];
+for await (const d of walkDirs(Deno.args[0], { stat: false, onError })) {
+  items.push([d.path, [...d.dirs].sort(), [...d.files].sort()]);
+}
+const paths = [];
+for await (const e of walk(Deno.args[0], { stat: false, onError })) paths.push(e.path);
+console.log(JSON.stringify({ items, paths, errors }));`,
+    );
+    const r = await deno(["run", "-A", script, root], { prefix: UNPRIVILEGED, timeoutMs: 60_000 });
+    assertEquals(r.code, 0, r.stderr);
+    const got: { items: Item[]; paths: string[]; errors: string[][] } = JSON.parse(r.text);
+    assertEquals(asSet(got.items), asSet(want), r.text);
+    const wantPaths = want.flatMap(([p, d, f]) => [...d, ...f].map((n) => `${p}/${n}`));
+    assertEquals(got.paths.sort(), [root, ...wantPaths].sort(), r.text);
+    // only sub, which nobody without search permission on m can open (once per walk)
+    assertEquals(got.errors.map(([, p]) => p), [`${m}/sub`, `${m}/sub`], r.text);
+    assert(!got.errors.some(([op]) => op === "race"), r.text);
+  },
+});
+
 Deno.test("walkDirs: a root os.walk cannot walk is an error, and ROOT is dirpath as given", async () => {
   await using tmp = await tempDir("pwalk-walkdirs-root-");
   const d = `${tmp.path}/d`;
