@@ -131,10 +131,12 @@ size_t pw_escape_path(char *out, const char *path, size_t len);
 
 /** The message of a PW_OP_RACE error (err 0) of repair or chown: the mode read back
     after its chmod (%04o) is another than the one set (%04o), not as the kernel's
-    dropped setgid bit would leave it: someone changed it meanwhile. */
-#define PW_MODE_RACE_FMT                                                                   \
-  "its mode changed meanwhile (by someone else, after pwalk set it): %04o, not the %04o " \
-  "set; left as it is now"
+    dropped setgid bit would leave it: someone changed it meanwhile, or the file
+    system took the chmod without keeping the mode (vfat or exfat mounted with
+    "quiet", CIFS without Unix extensions), which the read-back cannot tell apart. */
+#define PW_MODE_RACE_FMT                                                                \
+  "its mode read back is %04o, not the %04o set (changed by someone else meanwhile, " \
+  "or the file system does not keep modes); left as it is now"
 
 /** The message of an error: strerror(err), or the notice's text for ops
     that are notices rather than system errors (PW_OP_ANCESTOR, PW_OP_ACL,

@@ -720,8 +720,10 @@ static pw_change apply_change(pw_worker *w, const pw_entry *e, const pw_target *
   }
   /* Without CAP_FSETID the kernel drops a setgid bit silently (the caller
      is not in the group): report what really happened.  Any other
-     difference is not the kernel's: someone (the owner) changed the mode
-     between the chmod and this read-back, a race, said as one. */
+     difference is not the kernel's rule: someone (the owner) changed the
+     mode between the chmod and this read-back, or the file system took
+     the chmod without keeping the mode (vfat "quiet", CIFS without Unix
+     extensions); the message names both. */
   struct stat chk;
   uint32_t cm;
   if (pw_target_stat(t, &chk) == 0 && (cm = chk.st_mode & 07777) != p->nmode) {

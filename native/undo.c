@@ -212,8 +212,9 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
       /* Without CAP_FSETID, a caller outside the file's group gets a
          setgid bit dropped silently: an error, as repair reports it (not
          a mode put back that is not there).  Any other difference is
-         someone's chmod between this one and the read-back: their mode,
-         kept (not "Operation not permitted"). */
+         someone's chmod between this one and the read-back, or a file
+         system that does not keep modes: the mode there, kept (not
+         "Operation not permitted"). */
       uint32_t am;
       if (!rc && pw_target_stat(&t, &after) == 0 && (am = after.st_mode & 07777) != want) {
         if ((want & S_ISGID) && am == (want & ~(uint32_t)S_ISGID)) rc = -EPERM;
