@@ -103,6 +103,33 @@ export function mountOverlay(lower: string, upper: string, work: string, dir: st
   return mount(["-t", "overlay", "-o", o, "pwalk-test", dir], dir);
 }
 
+/**
+ * Make an ext4 file system of `sizeMiB` in the image file `image` (mkfs.ext4)
+ * and mount it on the folder `dir` through a loop device (root only, where
+ * loop devices are there): for what needs ext4 whatever TMPDIR is on (a
+ * freed inode number handed out again, which tmpfs never does). Unmounted
+ * with the temporary folder holding `dir`. Returns "" or why it could not
+ * be mounted.
+ */
+export async function mountExt4(image: string, dir: string, sizeMiB = 16): Promise<string> {
+  Deno.writeFileSync(image, new Uint8Array());
+  Deno.truncateSync(image, sizeMiB * 1024 * 1024);
+  let mk: Deno.CommandOutput;
+  try {
+    mk = await new Deno.Command("mkfs.ext4", {
+      args: ["-q", "-F", image],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+  } catch (e) {
+    return `mkfs.ext4: ${(e as Error).message}`;
+  }
+  if (!mk.success) {
+    return new TextDecoder().decode(mk.stderr).trim() || `mkfs.ext4 exited ${mk.code}`;
+  }
+  return mount(["-t", "ext4", "-o", "loop", image, dir], dir);
+}
+
 let mountable: boolean | undefined;
 
 /**
