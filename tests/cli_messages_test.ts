@@ -108,11 +108,15 @@ while True:
     );
     assertEquals(ch.code, 0, ch.stderr);
     assertEquals(Deno.statSync(root).uid, 1042);
-    // undo it once ROOT is gone: its one entry is one error
+    // undo it once ROOT is gone: its one entry is one error, and the run left alone is status 1
     await Deno.remove(root);
     const un = await cli(["undo", "--apply", journal], { env });
-    assertEquals(un.code, 0, un.stderr);
+    assertEquals(un.code, 1, un.stderr);
     assertStringIncludes(un.stderr, ", 1 error in ");
+    assertStringIncludes(
+      un.stderr,
+      "pwalk undo: 1 run of the journal left alone, ROOT not reached",
+    );
     await Deno.writeTextFile(stop, "");
     const out = await listener.output();
     assert(out.success, dec.decode(out.stderr));
