@@ -24,7 +24,9 @@ try {
 }
 `;
 
-/** Run PROGRAM under `ulimit -f blocks` (none: no limit), fd 3 appending to errs. */
+/** Run PROGRAM under `ulimit -f blocks` (none: no limit), fd 3 appending to errs.
+ * `--no-code-cache`: V8's code cache of a function first run on the error path
+ * would be written into DENO_DIR under the limit (SIGXFSZ kills Deno itself). */
 async function underLimit(
   dir: string,
   blocks: number | null,
@@ -37,7 +39,7 @@ async function underLimit(
     ...prefix,
     "sh",
     "-c",
-    `${limit}exec "$0" run -A --no-check "$@" 3>>"${errs}"`,
+    `${limit}exec "$0" run -A --no-check --no-code-cache "$@" 3>>"${errs}"`,
     Deno.execPath(),
     `${dir}/program.ts`,
     ...args,
