@@ -234,6 +234,11 @@ interface Leftover {
   job: Deno.PointerObject;
   out: BigUint64Array;
   pending?: Promise<number>;
+  /**
+   * The job's wait (pw_job_wait) in flight, when finish() left it behind
+   * after an abort: the job is freed only once it returned.
+   */
+  waiting?: Promise<number>;
   /** Takes the job's listener off the caller's signal. */
   unlisten?: () => void;
 }
@@ -248,7 +253,7 @@ const reclaim = new FinalizationRegistry<Leftover>((l) => {
   const sym = native();
   l.unlisten?.();
   sym.pw_job_cancel(l.job);
-  Promise.resolve(l.pending).then(() => sym.pw_job_free(l.job), () => sym.pw_job_free(l.job))
+  Promise.allSettled([l.pending, l.waiting]).then(() => sym.pw_job_free(l.job))
     .finally(() => l.out.fill(0n)).catch(() => {});
 });
 
@@ -306,6 +311,11 @@ export class NativeJob implements AsyncDisposable {
   #pending?: Promise<number>;
   readonly #out = new BigUint64Array(7);
   #freed = false;
+  /**
+   * finish() gave up waiting for the workers after an abort (one is in a
+   * hung file system): dispose hands the job to the background at once.
+   */
+  #left = false;
   readonly #leftover: Leftover;
 
   private constructor(job: Deno.PointerObject, run: RunOptions, t0: number) {
@@ -476,11 +486,21 @@ export class NativeJob implements AsyncDisposable {
   /**
    * Wait for the end: the counters, errors and time of a finished job.
    * Throws the signal's reason when cancelled, and a Deno error class
-   * (NotFound, PermissionDenied, ...) on a fatal error.
+   * (NotFound, PermissionDenied, ...) on a fatal error.  With `leave`, once
+   * the signal aborted, the workers are waited for {@link FREE_WAIT_MS} at
+   * most (only for a job whose workers write to nothing the caller may
+   * close or reuse once this settled: a repair's journal, a caller's
+   * errors file do not go): one
+   * blocked in a file system call that does not return (a hung NFS or FUSE
+   * server) cannot be interrupted, so the reason is thrown then, and
+   * disposing of the job frees it in the background once its workers
+   * return (what a report's job does at its end, e.g. removing its
+   * temporary output, is then done only when they return).
    */
-  async finish(): Promise<JobOutcome> {
+  async finish(leave = false): Promise<JobOutcome> {
     const sym = native();
-    const status = await sym.pw_job_wait(this.#job);
+    const waiting = sym.pw_job_wait(this.#job);
+    const status = leave ? await this.#untilLeft(waiting) : await waiting;
     const elapsedMs = this.elapsedMs;
     if (status === Status.FAILED) {
       const buf = new Uint8Array(1024);
@@ -503,6 +523,34 @@ export class NativeJob implements AsyncDisposable {
       throw this.#run.signal?.reason ?? new DOMException("pwalk: cancelled", "AbortError");
     }
     return { counters: this.counters(), errors: this.errors(), elapsedMs };
+  }
+
+  /**
+   * `waiting`, or the signal's reason thrown {@link FREE_WAIT_MS} after it
+   * aborted if `waiting` has not settled by then (the wait is then kept for
+   * dispose, which frees the job only once it returned).
+   */
+  async #untilLeft(waiting: Promise<number>): Promise<number> {
+    const signal = this.#run.signal;
+    if (!signal) return await waiting;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let arm: (() => void) | undefined;
+    const late = new Promise<"late">((resolve) => {
+      arm = () => timer = setTimeout(resolve, FREE_WAIT_MS, "late");
+      if (signal.aborted) arm();
+      else signal.addEventListener("abort", arm, { once: true });
+    });
+    try {
+      const first = await Promise.race([waiting, late]);
+      if (first !== "late") return first;
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", arm!);
+    }
+    this.#left = true;
+    this.#leftover.waiting = waiting;
+    this.#stopWatching();
+    throw signal.reason;
   }
 
   #stopWatching(): void {
@@ -528,9 +576,14 @@ export class NativeJob implements AsyncDisposable {
     if (this.#pending) await this.#pending;
     this.#freed = true;
     const out = this.#out; // what the job was handed stays alive until it is freed
-    const freed = native().pw_job_free(this.#job).then(() => void out.fill(0n));
+    const job = this.#job;
+    // a wait finish() left behind returns first: the job is never freed under it
+    const freed = (this.#leftover.waiting ?? Promise.resolve(0))
+      .then(() => native().pw_job_free(job)).then(() => void out.fill(0n));
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<boolean>((resolve) => timer = setTimeout(resolve, FREE_WAIT_MS, true));
+    const late = new Promise<boolean>((resolve) =>
+      timer = setTimeout(resolve, this.#left ? 0 : FREE_WAIT_MS, true)
+    );
     if (await Promise.race([freed.then(() => false), late])) {
       // workers still in the file system: freed when they return
       freeing.add(freed);
@@ -562,12 +615,17 @@ export async function backgroundFrees(): Promise<void> {
   while (freeing.size) await Promise.all(freeing);
 }
 
-/** Run a job to its end without records: start, wait, free. */
+/**
+ * Run a job to its end without records: start, wait, free. With `leave`,
+ * an abort settles even while workers hang in the file system (see
+ * {@link NativeJob.finish}).
+ */
 export async function runJob(
   options: NativeOption[],
   start: (opts: Deno.PointerValue) => Deno.PointerValue,
   run: RunOptions,
+  leave = false,
 ): Promise<JobOutcome> {
   await using job = await NativeJob.start(options, start, run);
-  return await job.finish();
+  return await job.finish(leave);
 }

@@ -367,9 +367,37 @@ function checkDeviceMap(map: unknown): string[] {
  *   byte (nothing is written)
  * @throws {Deno.errors.NotFound} when the root does not exist
  * @throws {Deno.errors.NotADirectory} when the root is not a folder
- * @throws the signal's reason when cancelled (no output file is left)
+ * @throws the signal's reason when cancelled (no output file is left). A
+ *   worker blocked in a hung file system (an NFS or FUSE server that does
+ *   not answer) cannot be interrupted: 1 s after the abort the promise
+ *   rejects anyway and the temporary output is removed; the workers end,
+ *   and the job is freed, when the file system answers (until then they
+ *   keep the process alive). With `errorsCsvFd` it waits for them (they
+ *   may still write to it).
  */
 export async function report(root: string, options: ReportOptions = {}): Promise<ReportSummary> {
+  return await reportRun(root, options, true);
+}
+
+/**
+ * {@link report}, but an abort waits for every worker, also one that hangs
+ * in a file system: for the CLI and a shard's run, which say what they
+ * wait for and quit on a second signal (their process could not end before
+ * the workers return anyway).
+ */
+export async function reportToEnd(
+  root: string,
+  options: ReportOptions = {},
+): Promise<ReportSummary> {
+  return await reportRun(root, options, false);
+}
+
+/** {@link report}; `leave`: an abort settles without waiting for workers that hang. */
+async function reportRun(
+  root: string,
+  options: ReportOptions,
+  leave: boolean,
+): Promise<ReportSummary> {
   checkOptionNames("report", options, REPORT_OPTIONS);
   // "" names no file (the library refuses it too, ENOENT): refused here
   // with the API's own error, before anything starts, as the CLI's -o "" is.
@@ -407,17 +435,34 @@ export async function report(root: string, options: ReportOptions = {}): Promise
   const file = target && !target.direct ? target.path : null;
   const leftoversRemoved = file ? await removeBeside(file, LIBRARY_PARTIAL, { locked: true }) : [];
   let forget = () => {};
+  let made: { path: string; ino: number | null } | undefined;
   const start = (o: Deno.PointerValue) => {
     const partial = file ? libraryPartial(file) : undefined;
     const job = native().pw_report_start(o);
     try {
-      if (partial && Deno.lstatSync(partial).isFile) forget = removeOnInterrupt(partial);
+      const info = partial ? Deno.lstatSync(partial) : undefined;
+      if (info?.isFile) {
+        forget = removeOnInterrupt(partial!);
+        made = { path: partial!, ino: info.ino };
+      }
     } catch { /* not made: the library failed, or wrote no temporary */ }
     return job;
   };
   let r;
   try {
-    r = await runJob(opts, start, options);
+    // An abort settles even while a worker hangs in the file system (see
+    // `signal`), unless the workers may still write to the caller's
+    // errorsCsvFd, which she may close once this settled.
+    r = await runJob(opts, start, options, leave && options.errorsCsvFd === undefined);
+  } catch (e) {
+    // Left while workers hang: the library removes its temporary only when
+    // they return; removed now (still the one it made: by its inode).
+    if (made && options.signal?.aborted) {
+      try {
+        if (Deno.lstatSync(made.path).ino === made.ino) Deno.removeSync(made.path);
+      } catch { /* removed by the library */ }
+    }
+    throw e;
   } finally {
     forget();
   }

@@ -6,8 +6,8 @@
 import {
   checkDescriptorOutput,
   compressionOf,
-  report,
   reportFormat,
+  reportToEnd,
   stdoutName,
 } from "../report.ts";
 import { ensureNative, nativeVersion } from "../ffi.ts";
@@ -199,7 +199,7 @@ export async function run(args: string[]): Promise<number> {
     // FILE.partial-PID-N of runs killed before their end (kill -9, a batch
     // job's time limit): report() removes them before the walk and names them
     start: (run) =>
-      report(root, {
+      reportToEnd(root, {
         ...walk,
         ...run,
         output,

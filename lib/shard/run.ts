@@ -7,9 +7,9 @@
  */
 import {
   type Compression,
-  report,
   reportFormat,
   type ReportSummary,
+  reportToEnd,
   stdoutName,
 } from "../report.ts";
 import type { Progress } from "../job.ts";
@@ -552,7 +552,8 @@ export async function runShard(
         runs.push(
           await part(
             to,
-            () => report(root, { ...common, exclude, header: plan.options.header, output: to }),
+            () =>
+              reportToEnd(root, { ...common, exclude, header: plan.options.header, output: to }),
           ),
         );
       }
@@ -566,7 +567,7 @@ export async function runShard(
         try {
           runs.push(
             await part(to, () =>
-              report(root, {
+              reportToEnd(root, {
                 ...common,
                 exclude: planExcludes(plan),
                 frontier: folders,
