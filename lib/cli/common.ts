@@ -71,6 +71,15 @@ function ignoredAtStart(signal: number): boolean {
 const SIGNALS = [["SIGHUP", 129], ["SIGINT", 130], ["SIGTERM", 143]] as const;
 
 /**
+ * What a second signal's quit cannot do, said with it: a thread in a
+ * request that a FUSE (or network) file system's server has already taken
+ * waits for its answer uninterruptibly, even through SIGKILL, and the
+ * process ends only then (or once the mount is forced off).
+ */
+const STILL_HELD = "(a thread in a request the file system's server already took keeps the " +
+  "process until it answers, or until umount -f)";
+
+/**
  * The signals among {@link SIGNALS} ignored when the process started: they
  * must stay so. nohup and `trap '' HUP` leave SIGHUP ignored; a shell that
  * is not interactive starts its background jobs (`pwalk ... &` in a script)
@@ -724,8 +733,10 @@ export class Interrupted extends Error {
  * listens to them during a walk: a signal stops the run once `work` is
  * done (an {@link Interrupted} thrown: "interrupted by SIGINT; nothing was
  * done"); if `work` has not answered 2 s later (a hung mount), it says
- * "stopping (SIGINT): WHAT does not answer; SIGINT again quits at once",
- * and a second signal after that ends the process at once.
+ * "stopping (SIGINT): WHAT does not answer; SIGINT again quits without
+ * waiting for it", and a second signal after that ends the process without
+ * waiting (a thread in a request a FUSE server already took holds it
+ * until the server answers).
  */
 export async function untilAnswered<T>(what: string, work: () => Promise<T>): Promise<T> {
   let stopped: (typeof SIGNALS)[number] | undefined;
@@ -738,7 +749,9 @@ export async function untilAnswered<T>(what: string, work: () => Promise<T>): Pr
         if (!noticed || quitting) return;
         quitting = true;
         const first = stopped;
-        eprint(`pwalk: ${s[0]} again: quit without waiting for ${what}; nothing was done`);
+        eprint(
+          `pwalk: ${s[0]} again: quit without waiting for ${what} ${STILL_HELD}; nothing was done`,
+        );
         void eprintFlushed().then(() => exitProcess(first[1]));
         return;
       }
@@ -747,7 +760,7 @@ export async function untilAnswered<T>(what: string, work: () => Promise<T>): Pr
         noticed = true;
         eprint(
           `pwalk: stopping (${s[0]}): ${what} does not answer (a hung file system?); ` +
-            `${s[0]} again quits at once`,
+            `${s[0]} again quits without waiting for it`,
         );
       }, 2000);
     })
@@ -1153,6 +1166,8 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
         quitting = true;
         line?.clear();
         const first = stopped;
+        // (a write to an output that takes no more is interrupted)
+        const inFileSystem = !last?.outputWriting;
         // The clean-up may itself block (the output on the hung mount):
         // off the main thread, and given 2 s at most.
         const cleanup = (async () => {
@@ -1164,6 +1179,7 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
         Promise.race([cleanup, limit]).then(async (n) => {
           eprint(
             `${ui.tag} ${s[0]} again: quit without waiting for the workers` +
+              (inFileSystem ? ` ${STILL_HELD}` : "") +
               (n > 0 ? `; ${count(n, "temporary file")} removed` : "") +
               (n < 0 ? "; its temporary files could not be removed in time" : "") +
               soFar(last),
@@ -1187,7 +1203,7 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
           : "to return from the file system";
         eprint(
           `${ui.tag} stopping (${s[0]}): waiting for the workers ${what}; ` +
-            `${s[0]} again quits at once`,
+            `${s[0]} again quits without them`,
         );
       }, 2000);
     };
