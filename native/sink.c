@@ -628,9 +628,20 @@ int pw_sink_finish(pw_sink *s, bool commit, char *msg, size_t msgcap) {
     }
     /* a folder that lets no name go (chattr +a) keeps it, empty at least:
        emptied through the descriptor still held, never by its name (which
-       another user may have pointed at a file of her choosing meanwhile) */
-    if (!commit && unlinkat(s->dir_fd, s->tmp_name, 0) && kept >= 0 && ftruncate(kept, 0)) {
-      /* nothing more to do */
+       another user may have pointed at a file of her choosing meanwhile).
+       The name is removed only while it still holds the file written: a
+       report that JavaScript left after an abort (its workers in a hung
+       file system) ends late, after its temporary was removed by name and
+       the name perhaps taken by a later report of the same process (the
+       held descriptor keeps the inode number from being reused). */
+    struct stat cur;
+    if (!commit) {
+      bool ours = s->tmp_ino == 0 ||
+                  (fstatat(s->dir_fd, s->tmp_name, &cur, AT_SYMLINK_NOFOLLOW) == 0 &&
+                   cur.st_dev == s->tmp_dev && cur.st_ino == s->tmp_ino);
+      if ((!ours || unlinkat(s->dir_fd, s->tmp_name, 0)) && kept >= 0 && ftruncate(kept, 0)) {
+        /* nothing more to do */
+      }
     }
     if (kept >= 0) close(kept);
     free(s->tmp_name);

@@ -104,3 +104,60 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
     }
   },
 });
+
+testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
+  name: "report: the late end of a report left after an abort does not remove the temporary " +
+    "of a later report to the same file (it takes the same name)",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    await using tmp = await tempDir();
+    // every request waits 50 ms: the later report is still walking when the
+    // left one's worker comes back
+    const served = `${tmp.path}/served`;
+    for (let d = 0; d < 20; d++) {
+      await Deno.mkdir(`${served}/d${d}`, { recursive: true });
+      await Deno.writeTextFile(`${served}/d${d}/f`, "f");
+    }
+    // the mount below a local root: a report's start (which examines the
+    // root on this thread) never waits on the stopped server
+    const root = `${tmp.path}/tree`;
+    await Deno.mkdir(root);
+    const fs = await mountSlowfs(
+      tmp.path,
+      served,
+      { SLOWFS_DELAY_US: "50000" },
+      undefined,
+      `${root}/m`,
+    );
+    await using _ = fs;
+    const out = `${tmp.path}/rep.csv`;
+    fs.pause();
+    const ac = new AbortController();
+    const left = report(root, { output: out, threads: 2, signal: ac.signal });
+    await waitFor(() => inFuse().length > 0, {
+      what: "a worker to wait on the stopped server",
+      timeoutMs: HANG_GUARD_MS,
+    });
+    ac.abort();
+    await left.catch(() => {});
+    assertEquals(names(tmp.path).filter((n) => n.startsWith("rep.csv")), []);
+    // the same file again, while the first one's worker still waits: the
+    // library gives its temporary the same name
+    const later = report(root, { output: out, threads: 2 });
+    await waitFor(() => names(tmp.path).some((n) => n.startsWith("rep.csv.partial-")), {
+      what: "the later report's temporary",
+      timeoutMs: HANG_GUARD_MS,
+    });
+    fs.resume();
+    const s = await later;
+    await backgroundFrees();
+    // every entry, by Deno.readDir: the root, the mount point, 20 folders, 20 files
+    let want = 2;
+    for (const e of Deno.readDirSync(served)) {
+      want += 1 + [...Deno.readDirSync(`${served}/${e.name}`)].length;
+    }
+    assertEquals(s.entries, want);
+    assertEquals((await Deno.readTextFile(out)).split("\n").length - 1, want);
+    assertEquals(names(tmp.path).filter((n) => n.startsWith("rep.csv")), ["rep.csv"]);
+  },
+});
