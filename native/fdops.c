@@ -224,38 +224,14 @@ int pw_target_stat(const pw_target *t, struct stat *st) {
   return rc ? -errno : 0;
 }
 
-#ifdef __linux__
-#include <sys/syscall.h>
-/* statx by its number: glibc has its wrapper from 2.28 on, after the
-   release libraries' 2.27 floor */
-#if defined(SYS_statx)
-#define PW_SYS_STATX SYS_statx
-#elif defined(__x86_64__)
-#define PW_SYS_STATX 332
-#elif defined(__aarch64__)
-#define PW_SYS_STATX 291
-#endif
-#endif
-
 bool pw_target_btime(const pw_target *t, int64_t *sec, uint32_t *nsec) {
-#if defined(__linux__) && defined(PW_SYS_STATX)
-  /* struct statx as the kernel lays it out (256 bytes): stx_mask at 0,
-     stx_btime {int64 tv_sec; uint32 tv_nsec} at 80 */
-  union {
-    unsigned char b[256];
-    uint64_t align;
-  } sx;
-  memset(&sx, 0, sizeof sx);
-  const unsigned btime_mask = 0x800; /* STATX_BTIME */
-  long rc = t->fd >= 0 ? syscall(PW_SYS_STATX, t->fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
-                                 btime_mask, sx.b)
-                       : syscall(PW_SYS_STATX, t->dirfd, t->name, AT_SYMLINK_NOFOLLOW,
-                                 btime_mask, sx.b);
-  uint32_t mask;
-  memcpy(&mask, sx.b, sizeof mask);
-  if (rc || !(mask & btime_mask)) return false;
-  memcpy(sec, sx.b + 80, sizeof *sec);
-  memcpy(nsec, sx.b + 88, sizeof *nsec);
+#ifdef __linux__
+  pw_statx_res sx;
+  if (pw_statx(t->fd >= 0 ? t->fd : t->dirfd, t->fd >= 0 ? "" : t->name, PW_STATX_BTIME, &sx) ||
+      !(sx.mask & PW_STATX_BTIME))
+    return false;
+  *sec = sx.btime_sec;
+  *nsec = sx.btime_nsec;
   return true;
 #elif defined(__APPLE__)
   struct stat st;

@@ -18,7 +18,17 @@
 #include <unistd.h>
 #ifdef __linux__
 #include <sched.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
+/* statx by its number: glibc has its wrapper from 2.28 on, after the
+   release libraries' 2.27 floor */
+#if defined(SYS_statx)
+#define PW_SYS_STATX SYS_statx
+#elif defined(__x86_64__)
+#define PW_SYS_STATX 332
+#elif defined(__aarch64__)
+#define PW_SYS_STATX 291
+#endif
 #endif
 
 #include "pwalk.h"
@@ -44,6 +54,33 @@ bool pw_fd_on_overlayfs(int fd) {
 #else
   (void)fd;
   return false;
+#endif
+}
+
+int pw_statx(int dirfd, const char *name, unsigned want, pw_statx_res *out) {
+  memset(out, 0, sizeof *out);
+#if defined(__linux__) && defined(PW_SYS_STATX)
+  /* struct statx as the kernel lays it out (256 bytes): stx_mask (u32) at
+     0, stx_btime {s64 tv_sec; u32 tv_nsec} at 80, stx_mnt_id (u64) at 144 */
+  union {
+    unsigned char b[256];
+    uint64_t align;
+  } sx;
+  memset(&sx, 0, sizeof sx);
+  int flags = AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH);
+  if (syscall(PW_SYS_STATX, dirfd, name, flags, want, sx.b)) return -errno;
+  uint32_t mask;
+  memcpy(&mask, sx.b, sizeof mask);
+  out->mask = mask & want & (PW_STATX_BTIME | PW_STATX_MNT_ID);
+  if (out->mask & PW_STATX_BTIME) {
+    memcpy(&out->btime_sec, sx.b + 80, sizeof out->btime_sec);
+    memcpy(&out->btime_nsec, sx.b + 88, sizeof out->btime_nsec);
+  }
+  if (out->mask & PW_STATX_MNT_ID) memcpy(&out->mnt_id, sx.b + 144, sizeof out->mnt_id);
+  return 0;
+#else
+  (void)dirfd, (void)name, (void)want;
+  return -ENOSYS;
 #endif
 }
 

@@ -6,8 +6,9 @@
  * process may use (affinity and cgroup quota), growing a buffer, and
  * telling valid UTF-8 (with its UTF-16 length), the names of struct
  * stat's timespec fields (PW_ATIM, PW_MTIM, PW_CTIM), timed waits on
- * condition variables that a step of the wall clock does not stretch, and
- * telling an fd on overlayfs.
+ * condition variables that a step of the wall clock does not stretch,
+ * telling an fd on overlayfs, and the one statx call (pw_statx) for the
+ * facts struct stat lacks: birth time and mount id.
  */
 #ifndef PW_SYS_H
 #define PW_SYS_H
@@ -102,6 +103,30 @@ int pw_reopen_nonblocking(int fd);
  * time (the journal, undo).
  */
 bool pw_fd_on_overlayfs(int fd);
+
+/** statx mask bits (values of <linux/stat.h>, defined here for headers
+    that lack them) that pw_statx may be asked for. */
+#define PW_STATX_BTIME 0x800U   /**< stx_btime: birth time */
+#define PW_STATX_MNT_ID 0x1000U /**< stx_mnt_id: mount id (Linux 5.8 on) */
+
+/** What pw_statx read: a field is valid only when its bit is in mask. */
+typedef struct pw_statx_res {
+  uint32_t mask;       /**< the PW_STATX_* bits the kernel filled */
+  int64_t btime_sec;   /**< birth time, seconds (PW_STATX_BTIME) */
+  uint32_t btime_nsec; /**< birth time, nanoseconds (PW_STATX_BTIME) */
+  uint64_t mnt_id;     /**< mount id (PW_STATX_MNT_ID) */
+} pw_statx_res;
+
+/**
+ * statx(2) of name in dirfd ("" : dirfd itself, any descriptor, O_PATH
+ * too), never following a symbolic link, asking for the PW_STATX_* bits in
+ * want; *out zeroed first, then filled with what the kernel gave.  The one
+ * statx caller of libpwalk: by its system-call number, since glibc has its
+ * wrapper only from 2.28 on (the release libraries' floor is 2.27).  0 or
+ * -errno; -ENOSYS on other systems than Linux, and where the kernel lacks
+ * statx (before 4.11).
+ */
+int pw_statx(int dirfd, const char *name, unsigned want, pw_statx_res *out);
 
 /** Most cgroup folders with a quota that pw_cpus keeps. */
 #define PW_CPU_QUOTA_DIRS 8

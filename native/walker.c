@@ -101,20 +101,12 @@ static int open_once(pw_worker *w, pw_item *it, int flags) {
 }
 
 #ifdef __linux__
-#ifndef STATX_MNT_ID
-#define STATX_MNT_ID 0x1000U
-#endif
-
 /* The mount a folder (fd, name) is on, or 0 when the kernel does not say
-   (before Linux 5.8).  statx by its system call: glibc 2.27 has no wrapper. */
+   (before Linux 5.8). */
 static uint64_t mount_id(int fd, const char *name) {
-  struct statx sx;
-  memset(&sx, 0, sizeof sx);
-  if (syscall(SYS_statx, fd, name, *name ? AT_SYMLINK_NOFOLLOW : AT_EMPTY_PATH, STATX_MNT_ID,
-              &sx) ||
-      !(sx.stx_mask & STATX_MNT_ID))
-    return 0;
-  return sx.stx_mnt_id;
+  pw_statx_res sx;
+  if (pw_statx(fd, name, PW_STATX_MNT_ID, &sx) || !(sx.mask & PW_STATX_MNT_ID)) return 0;
+  return sx.mnt_id;
 }
 #endif
 
