@@ -1452,8 +1452,16 @@ os.setxattr(sys.argv[1], 'security.capability', struct.pack('<IIIII', 0x02000001
       assertEquals(after, c.want, apply.text + apply.stderr);
       // --apply's lines are what lstat shows changed, through the last name
       const oct = (m: number) => m.toString(8).padStart(4, "0");
+      // a group as the lines show it: "5000 (name)" when getent names it
+      const group = (gid: number) => {
+        const r = new Deno.Command("getent", { args: ["group", `${gid}`] }).outputSync();
+        const name = new TextDecoder().decode(r.stdout).split(":")[0];
+        return r.code === 0 && name ? `${gid} (${name})` : `${gid}`;
+      };
       const want = [
-        ...(after[0] !== before[0] ? [`${last}: group ${before[0]} -> ${after[0]}`] : []),
+        ...(after[0] !== before[0]
+          ? [`${last}: group ${group(before[0])} -> ${group(after[0])}`]
+          : []),
         ...(after[1] !== before[1] ? [`${last}: mode ${oct(before[1])} -> ${oct(after[1])}`] : []),
       ].sort();
       assertEquals(lines(apply.stdout), want, apply.stderr);
