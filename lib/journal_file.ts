@@ -209,6 +209,66 @@ function realAsFarAsItExists(path: string): string {
   }
 }
 
+/** A mount of /proc/self/mountinfo: its id, its parent's, its file system
+ * (major:minor), the folder of that file system it shows, and where. */
+export interface Mount {
+  id: number;
+  parent: number;
+  dev: string;
+  root: string;
+  at: string;
+}
+
+/** The mounts of this process's namespace, or undefined (no /proc). */
+export function mountTable(): Mount[] | undefined {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync("/proc/self/mountinfo");
+  } catch {
+    return undefined;
+  }
+  // a space, tab, newline or backslash in a path is written \ooo
+  const path = (s: string) =>
+    s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  const table: Mount[] = [];
+  for (const line of text.split("\n")) {
+    const f = line.split(" ");
+    if (f.length < 5) continue;
+    table.push({ id: +f[0], parent: +f[1], dev: f[2], root: path(f[3]), at: path(f[4]) });
+  }
+  return table;
+}
+
+/**
+ * The mount through which the real path `real` is reached, as the kernel
+ * walks it (from the root mount, each component stepping onto what is
+ * mounted there, the last mount on top: a mount hidden by a later one on a
+ * folder above it is never reached), and the path within that mount's file
+ * system the folder has.
+ */
+export function fsPath(table: Mount[], real: string): { dev: string; path: string } | undefined {
+  const ids = new Set(table.map((m) => m.id));
+  let cur: Mount | undefined;
+  for (const m of table) if (m.at === "/" && !ids.has(m.parent)) cur = m;
+  if (!cur) return undefined;
+  const on = (at: string) => {
+    for (let up = true; up;) {
+      up = false;
+      for (const m of table) {
+        if (m.parent === cur!.id && m.at === at) {
+          cur = m;
+          up = true;
+        }
+      }
+    }
+  };
+  on("/");
+  let at = "";
+  for (const part of real.split("/").filter((p) => p !== "")) on(at += `/${part}`);
+  const rest = cur.at === "/" ? real : real.slice(cur.at.length);
+  return { dev: cur.dev, path: ((cur.root === "/" ? "" : cur.root) + rest) || "/" };
+}
+
 /**
  * Whether `root` itself (its device and inode) is the folder `real` (a real
  * path, as far as it exists) or one of its folders above: the tree reached
@@ -235,23 +295,44 @@ function rootAbove(real: string, rootReal: string): boolean {
 }
 
 /**
+ * Whether the folder whose real path is `real` (as far as it exists) is,
+ * by /proc/self/mountinfo, ROOT's folder of the same file system or one
+ * below it, reached through another mount: a bind mount of a folder of
+ * the tree elsewhere (`mount --bind ROOT/u /alias`), which neither real
+ * paths nor the device and inode of the folders above tell (`/alias` is
+ * ROOT/u, and above it are `/` and its folders). Every mount shows a
+ * folder of its file system (major:minor); two mounts of one file system
+ * show the same folder by the same path within it. False without /proc.
+ */
+function insideThroughMount(real: string, rootReal: string): boolean {
+  const table = mountTable();
+  if (!table) return false;
+  const at = fsPath(table, real), root = fsPath(table, rootReal);
+  return !!at && !!root && at.dev === root.dev && below(at.path, root.path);
+}
+
+/**
  * Whether the file `path` would be inside the tree whose real path is
  * `rootReal`: the real path of its folder (as far as it exists) is that
  * or below it, or that folder or one above it is the root's very device
- * and inode (the tree bind-mounted elsewhere); never for a root of `/`
- * (which holds every file).
+ * and inode (the tree bind-mounted elsewhere), or a mount shows it as
+ * the root's folder or one below it (a folder of the tree bind-mounted
+ * elsewhere); never for a root of `/` (which holds every file).
  */
 export function insideTree(path: string, rootReal: string): boolean {
   if (rootReal === "/") return false;
   const real = realAsFarAsItExists(folderOf(path));
-  return below(real, rootReal) || rootAbove(real, rootReal);
+  return below(real, rootReal) || rootAbove(real, rootReal) ||
+    insideThroughMount(real, rootReal);
 }
 
 /**
  * Refuse a journal inside the tree being changed: the real path of its
  * folder (as far as it exists) is the root's real path or below it, or the
  * root's device and inode is that folder or one above it (the tree
- * reached through a bind mount of it). (A
+ * reached through a bind mount of it), or a mount shows that folder as
+ * the root's or one below it (a folder of the tree bind-mounted
+ * elsewhere). (A
  * root of `/`, allowed only with force, holds every file: there the engine
  * leaves the journal's device and inode out of the walk, as it always does.)
  *

@@ -25,7 +25,14 @@ import {
 import { type Counters, NativeJob, type NativeOption, type WalkError } from "./job.ts";
 import { errnoError } from "./errno.ts";
 import type { ChangeRecord } from "./journal.ts";
-import { dropUnwritten, type OpenJournal, openJournal, RefusedError } from "./journal_file.ts";
+import {
+  dropUnwritten,
+  fsPath,
+  mountTable,
+  type OpenJournal,
+  openJournal,
+  RefusedError,
+} from "./journal_file.ts";
 import { logCount, logPath, syslogLine, whoRuns } from "./syslog.ts";
 
 export type { ChangeKind, ChangeRecord, EntryType, Ownership } from "./journal.ts";
@@ -228,66 +235,6 @@ function realOr(p: string): string {
   } catch {
     return p;
   }
-}
-
-/** A mount of /proc/self/mountinfo: its id, its parent's, its file system
- * (major:minor), the folder of that file system it shows, and where. */
-interface Mount {
-  id: number;
-  parent: number;
-  dev: string;
-  root: string;
-  at: string;
-}
-
-/** The mounts of this process's namespace, or undefined (no /proc). */
-function mountTable(): Mount[] | undefined {
-  let text: string;
-  try {
-    text = Deno.readTextFileSync("/proc/self/mountinfo");
-  } catch {
-    return undefined;
-  }
-  // a space, tab, newline or backslash in a path is written \ooo
-  const path = (s: string) =>
-    s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-  const table: Mount[] = [];
-  for (const line of text.split("\n")) {
-    const f = line.split(" ");
-    if (f.length < 5) continue;
-    table.push({ id: +f[0], parent: +f[1], dev: f[2], root: path(f[3]), at: path(f[4]) });
-  }
-  return table;
-}
-
-/**
- * The mount through which the real path `real` is reached, as the kernel
- * walks it (from the root mount, each component stepping onto what is
- * mounted there, the last mount on top: a mount hidden by a later one on a
- * folder above it is never reached), and the path within that mount's file
- * system the folder has.
- */
-function fsPath(table: Mount[], real: string): { dev: string; path: string } | undefined {
-  const ids = new Set(table.map((m) => m.id));
-  let cur: Mount | undefined;
-  for (const m of table) if (m.at === "/" && !ids.has(m.parent)) cur = m;
-  if (!cur) return undefined;
-  const on = (at: string) => {
-    for (let up = true; up;) {
-      up = false;
-      for (const m of table) {
-        if (m.parent === cur!.id && m.at === at) {
-          cur = m;
-          up = true;
-        }
-      }
-    }
-  };
-  on("/");
-  let at = "";
-  for (const part of real.split("/").filter((p) => p !== "")) on(at += `/${part}`);
-  const rest = cur.at === "/" ? real : real.slice(cur.at.length);
-  return { dev: cur.dev, path: ((cur.root === "/" ? "" : cur.root) + rest) || "/" };
 }
 
 /** The system folder `path` (a real path) is, or is below, by its path. */
