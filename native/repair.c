@@ -78,7 +78,7 @@ typedef struct repair_ctx {
   _Atomic bool stop;   /**< cancelled: a change line waits for a full pipe no more */
   pw_channel *records; /**< change records for pw_job_next, or NULL */
   size_t root_len;     /**< the root as printed (trailing slashes dropped) */
-  int64_t start_sec;   /**< the second the job started (CLOCK_REALTIME), before the walk */
+  int64_t start_sec;   /**< the second the job started (Linux: CLOCK_REALTIME_COARSE), before the walk */
   size_t rel_off;      /**< where an entry's path below the root starts */
   atomic_bool ancestor_reported;
   /* Files (of any type but a folder: a FIFO or socket too) with other
@@ -1090,9 +1090,27 @@ static int repair_init(pw_job *j, void *arg) {
     return -ENOSYS;
   }
   /* the run's start, before the walk: a hard-linked file's ctime older
-     than its second proves its names did not change during the run */
+     than its second proves its names did not change during the run.
+     On Linux it is read from the coarse clock, the one file systems stamp
+     ctimes from (current_time(), ktime_get_coarse_real_ts64): that clock
+     runs up to a tick behind CLOCK_REALTIME, so just after a second
+     begins, CLOCK_REALTIME's second can be one ahead of the ctime a link
+     made after it gets (measured on ext4: a ctime of .998 s after a start
+     of .000000009 s in the next second), and that change would look older
+     than the run.  Every timestamp taken later, coarse or fine (multigrain
+     ctimes, Linux 6.13), is at or after the coarse clock's now.  On a
+     Linux without it (before 2.6.32), CLOCK_REALTIME a second early (only
+     stricter); elsewhere CLOCK_REALTIME, as before. */
   struct timespec start;
-  clock_gettime(CLOCK_REALTIME, &start);
+#if defined(__linux__) && defined(CLOCK_REALTIME_COARSE)
+  if (clock_gettime(CLOCK_REALTIME_COARSE, &start) != 0)
+#endif
+  {
+    clock_gettime(CLOCK_REALTIME, &start);
+#if defined(__linux__) && defined(CLOCK_REALTIME_COARSE)
+    start.tv_sec--;
+#endif
+  }
   repair_ctx *c = calloc(1, sizeof *c);
   if (!c) goto oom;
   pw_job_set_ctx(j, c);
