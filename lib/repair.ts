@@ -176,10 +176,12 @@ export interface ChangeSummary {
   /** Changes by kind. */
   changes: ChangeCounts;
   /**
-   * Changed (or, in a dry run, planned) regular files that have other
-   * names (hard links): each change reaches every name (repair changes
-   * one only when all its names lie in the tree; chown whatever they are).
-   * The dry run's lines flag them.
+   * Changed (or, in a dry run, planned) entries of any type but a folder
+   * that have other names (hard links, st_nlink above 1): regular files,
+   * and FIFOs, sockets and, under chown, device nodes and symbolic links
+   * too (link(2) takes any of them). Each change reaches every name
+   * (repair changes one only when all its names lie in the tree; chown
+   * whatever they are). The dry run's lines flag them.
    */
   hardLinked: number;
   /** Errors (refused changes, unreadable folders, races, the no-ancestor notice). */
