@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { Counter, ensureNative, native, Status } from "./ffi.ts";
+import { Counter, ensureNative, native, Opt, Status } from "./ffi.ts";
 import { errnoCode, errnoError, errnoName } from "./errno.ts";
 import { decodeBatch, type Decoded } from "./decode.ts";
 import { typed } from "./options.ts";
@@ -316,12 +316,25 @@ export class NativeJob implements AsyncDisposable {
    * hung file system): dispose hands the job to the background at once.
    */
   #left = false;
+  /**
+   * The job writes to a descriptor of the caller's (`errorsCsvFd`): dispose
+   * waits for every worker, however long one hangs in a file system. Left
+   * to return in the background, a worker would write its error row to
+   * whatever file the caller opened under that number after closing hers.
+   */
+  readonly #callerFd: boolean;
   readonly #leftover: Leftover;
 
-  private constructor(job: Deno.PointerObject, run: RunOptions, t0: number) {
+  private constructor(
+    job: Deno.PointerObject,
+    run: RunOptions,
+    t0: number,
+    callerFd: boolean,
+  ) {
     this.#job = job;
     this.#t0 = t0;
     this.#run = run;
+    this.#callerFd = callerFd;
     this.#leftover = { job, out: this.#out };
     this.#cancel = weakCanceller(this, run.signal, this.#leftover);
     reclaim.register(this, this.#leftover, this.#leftover);
@@ -369,7 +382,7 @@ export class NativeJob implements AsyncDisposable {
       sym.pw_opts_free(opts);
     }
     if (!job) throw new Error("pwalk: out of memory");
-    return new NativeJob(job, run, t0);
+    return new NativeJob(job, run, t0, options.some(([key]) => key === Opt.ERRORS_CSV_FD));
   }
 
   /** Milliseconds since the start. */
@@ -565,7 +578,8 @@ export class NativeJob implements AsyncDisposable {
    * NFS or FUSE server) cannot be interrupted: after {@link FREE_WAIT_MS}
    * this resolves anyway, and the job is freed in the background once its
    * workers come back (the call in flight keeps the process alive until
-   * then).
+   * then). A job given the caller's `errorsCsvFd` waits for them (they
+   * may still write to it).
    */
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.#freed) return;
@@ -580,6 +594,7 @@ export class NativeJob implements AsyncDisposable {
     // a wait finish() left behind returns first: the job is never freed under it
     const freed = (this.#leftover.waiting ?? Promise.resolve(0))
       .then(() => native().pw_job_free(job)).then(() => void out.fill(0n));
+    if (this.#callerFd) return await freed; // (its workers may still write to it)
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<boolean>((resolve) =>
       timer = setTimeout(resolve, this.#left ? 0 : FREE_WAIT_MS, true)

@@ -683,6 +683,12 @@ function entryFilter(o: WalkOptions, maxDepth: number): ((e: WalkEntry) => boole
  * listed is yielded, and its listing's error goes to `onError`/`errors`
  * (with maxDepth 0 it is not listed: no error).
  * (The root's entry keeps a trailing slash of `root`: "d/".)
+ * @throws the signal's reason when cancelled. A worker blocked in a hung
+ * file system (an NFS or FUSE server that does not answer) cannot be
+ * interrupted: 1 s after the abort (or the `break`) the loop is left
+ * anyway, and the walk is freed when the file system answers (until then
+ * its workers keep the process alive). With `errorsCsvFd` it waits for
+ * them (they may still write to it).
  */
 export function walk(root: string | URL, options: WalkOptions = {}): WalkIterator<WalkEntry> {
   return new EntryIterator(root, given(options));
@@ -985,6 +991,13 @@ function shiftEntry(e: WalkEntry, base: Base): WalkEntry {
  *   console.log(d.path, d.files.length);
  * }
  * ```
+ *
+ * @throws the signal's reason when cancelled. A worker blocked in a hung
+ * file system (an NFS or FUSE server that does not answer) cannot be
+ * interrupted: 1 s after the abort (or the `break`) the loop is left
+ * anyway, and the walk is freed when the file system answers (until then
+ * its workers keep the process alive). With `errorsCsvFd` it waits for
+ * them (they may still write to it).
  */
 export function walkDirs(
   rootIn: string | URL,
