@@ -11,6 +11,7 @@ import { errnoCode, errnoError, errnoName } from "./errno.ts";
 import { decodeBatch, type Decoded } from "./decode.ts";
 import { typed } from "./options.ts";
 import { MORE_FILES } from "./outfile.ts";
+import { DownloadInterrupted } from "./fetchlib.ts";
 
 /** One error met during a walk: the walk went on. */
 export interface WalkError {
@@ -369,7 +370,14 @@ export class NativeJob implements AsyncDisposable {
   ): Promise<NativeJob> {
     checkRun(run);
     run.signal?.throwIfAborted();
-    await ensureNative(run.signal);
+    try {
+      await ensureNative(run.signal);
+    } catch (e) {
+      // the download (from JSR) stopped by the signal: its reason, as a
+      // job's abort gives it (a caller tests `e === signal.reason`, or its name)
+      if (e instanceof DownloadInterrupted && run.signal?.aborted) throw run.signal.reason;
+      throw e;
+    }
     // aborted while the library loaded (a download, from JSR): nothing started
     run.signal?.throwIfAborted();
     const sym = native();

@@ -278,3 +278,82 @@ Deno.test("cli: imported as from JSR, a bad PWALK_DOWNLOAD_TIMEOUT is one line n
     srv.close();
   }
 });
+
+/**
+ * The child of the test below: imports pwalk from BASE (as from JSR) and
+ * runs report(), walk() and walkDirs() on ROOT, one after another, each
+ * with a signal that SIGUSR1 aborts; prints a line per call: whether it
+ * rejected with the signal's reason, and the name of what it threw.
+ */
+const ABORT_CHILD = `
+const [base, root, out] = Deno.args;
+const { report, walk, walkDirs } = await import(base + "/mod.ts");
+const calls = {
+  report: (signal) => report(root, { output: out, signal }),
+  walk: async (signal) => { for await (const _ of walk(root, { signal })) {} },
+  walkDirs: async (signal) => { for await (const _ of walkDirs(root, { signal })) {} },
+};
+for (const [api, call] of Object.entries(calls)) {
+  const ac = new AbortController();
+  const reason = new DOMException("stopped by the test", "AbortError");
+  const stop = () => ac.abort(reason);
+  Deno.addSignalListener("SIGUSR1", stop);
+  let line;
+  try {
+    await call(ac.signal);
+    line = { api, settled: "fulfilled" };
+  } catch (e) {
+    line = { api, settled: "rejected", isReason: e === reason, name: e?.name };
+  }
+  Deno.removeSignalListener("SIGUSR1", stop);
+  console.log(JSON.stringify(line));
+}
+`;
+
+Deno.test("report, walk, walkDirs: imported as from JSR, an abort during the library's download rejects with the signal's reason (audit)", async () => {
+  await using tmp = await tempDir("pwalk-stall-");
+  await using mod = serveModule();
+  const env = cleanEnv(tmp.path, "", { PWALK_DOWNLOAD_TIMEOUT: "600" });
+  const script = `${tmp.path}/child.ts`;
+  await Deno.writeTextFile(script, ABORT_CHILD);
+  // a library server that never answers: each download it accepts, the
+  // child is told to abort (SIGUSR1)
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  env.PWALK_LIB_URL = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", script, mod.base, `${tmp.path}/tree`, `${tmp.path}/out.csv`],
+    cwd: `${tmp.path}/cwd`,
+    env,
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const guard = setTimeout(() => child.kill("SIGKILL"), 120_000);
+  const conns: Deno.Conn[] = [];
+  const serving = (async () => {
+    try {
+      for await (const c of listener) {
+        conns.push(c);
+        child.kill("SIGUSR1");
+      }
+    } catch { /* closed */ }
+  })();
+  const o = await child.output();
+  clearTimeout(guard);
+  for (const c of conns) {
+    try {
+      c.close();
+    } catch { /* closed */ }
+  }
+  listener.close();
+  await serving;
+  const stderr = new TextDecoder().decode(o.stderr);
+  assertEquals(o.code, 0, stderr);
+  const lines = new TextDecoder().decode(o.stdout).trim().split("\n").map((l) => JSON.parse(l));
+  const want = (api: string) => ({ api, settled: "rejected", isReason: true, name: "AbortError" });
+  assertEquals(lines, [want("report"), want("walk"), want("walkDirs")], stderr);
+  assertEquals(conns.length, 3, "one download per call");
+  assertEquals(listAll(tmp.path).filter((n) => n.startsWith("out.csv")), [], "no output");
+  assertEquals(listAll(`${tmp.path}/deno/pwalk/${MANIFEST.version}`), [], "nothing cached");
+});

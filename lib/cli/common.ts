@@ -1214,6 +1214,9 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
     line?.update(p);
   };
   try {
+    // the library first (downloaded, from JSR), stopped by a signal with a
+    // DownloadInterrupted that says so (a job's start gives the signal's reason)
+    await ensureNative(abort.signal);
     // without a line, once a second: what an interrupted run tells it had done
     const progressIntervalMs = line ? undefined : 1000;
     const s = await ui.start({
