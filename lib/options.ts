@@ -78,9 +78,11 @@ export interface CommonOptions {
   /**
    * Cancels the job: it stops promptly and rejects with the signal's
    * reason. A worker blocked in a file system call that does not return
-   * (a hung NFS or FUSE server) cannot be interrupted: a walk still rejects
-   * (after 1 s) and is freed in the background once the call returns
-   * (the process may not exit before); a report or repair waits for it.
+   * (a hung NFS or FUSE server) cannot be interrupted: a walk or a report
+   * still rejects (after 1 s; a report's temporary output removed) and is
+   * freed in the background once the call returns (the process may not
+   * exit before); given `errorsCsvFd`, which that worker may still write
+   * to, it waits for it, as a repair or chown always does.
    */
   signal?: AbortSignal;
   /**
@@ -99,17 +101,20 @@ export interface CommonOptions {
   /** How many error details to keep in the summary. Default 100. */
   maxErrors?: number;
   /**
-   * An open file descriptor (e.g. from the native `pw_fd_open`) that gets
+   * An open file descriptor, one the process inherited (Deno's `FsFile`
+   * gives no number): `3` of `deno run -A scan.ts 3>errors.csv`. It gets
    * every error of the job as one CSV row, however many there are:
    * `"path",operation,errno,"message"`, with `"` doubled inside quotes and
    * the path's bytes as they are; errno is its name (`EACCES`, else
    * `E<number>`). No header: write `path,operation,errno,message` first.
-   * The CLI's `--errors FILE`. Default: none.
+   * The CLI's `--errors FILE`. The job writes to it until it settled (a
+   * walk: until its loop is left), also after an abort while a worker
+   * hangs in a file system (see `signal`): close it only then. Default: none.
    *
    * @example
    * ```ts ignore
-   * // fd: a descriptor open for writing, the header already in it
-   * await report("/data", { output: "scan.csv", errorsCsvFd: fd });
+   * // run as `deno run -A scan.ts 3>errors.csv` (rows only: no header)
+   * await report("/data", { output: "scan.csv", errorsCsvFd: 3 });
    * ```
    */
   errorsCsvFd?: number;
