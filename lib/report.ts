@@ -47,8 +47,11 @@ export interface ReportOptions extends CommonOptions {
    *   it (`FILE.partial-PID-N`) and renamed into place only when the report
    *   succeeded; an existing file keeps its permission bits (and, as root,
    *   its owner and group). A cancel, a failure, or `Deno.exit()` while it
-   *   runs (its "unload" event) removes the temporary; one that a process
-   *   killed outright (`kill -9`) left is removed by the next report to
+   *   runs (its "unload" event) removes the temporary. A process that ends
+   *   otherwise leaves it: one killed outright (`kill -9`, a batch time
+   *   limit), or a script ended by an uncaught exception, an unhandled
+   *   rejection or a signal it does not listen for (SIGTERM, SIGHUP, SIGINT:
+   *   Deno's default; no "unload" event then). Such a leftover is removed by the next report to
    *   FILE, before its walk, once that process is not alive on this host
    *   and no process holds a lock on the file (a run locks its temporary,
    *   flock, while it writes it: a live run on another host or in another

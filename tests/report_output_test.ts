@@ -539,6 +539,46 @@ setInterval(() => {
   }
 });
 
+Deno.test("report() in a script ended by an uncaught exception, an unhandled rejection or SIGTERM: its FILE.partial-PID-N stays (no unload event), and the next report removes it (audit: README said only kill -9)", async (t) => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  wideTree(root, 40);
+  const script = `${tmp.path}/end.ts`;
+  await Deno.writeTextFile(
+    script,
+    `import { report } from "${REPO}/mod.ts";
+const [root, out, how] = Deno.args;
+const dir = out.slice(0, out.lastIndexOf("/")), name = out.slice(out.lastIndexOf("/") + 1);
+report(root, { output: out, threads: 2 }).then(() => { console.log("finished first"); Deno.exit(0); });
+setInterval(() => {
+  const t = [...Deno.readDirSync(dir)].find((e) => e.name.startsWith(name + ".partial-"));
+  if (!t) return;
+  console.log(t.name);
+  if (how === "throw") throw new Error("uncaught");
+  if (how === "reject") Promise.reject(new Error("unhandled"));
+  if (how === "SIGTERM") Deno.kill(Deno.pid, "SIGTERM");
+}, 1);
+`,
+  );
+  for (const how of ["throw", "reject", "SIGTERM"]) {
+    await t.step(how, async () => {
+      const dir = `${tmp.path}/${how}`;
+      await Deno.mkdir(dir);
+      const out = `${dir}/scan.csv`;
+      const r = await deno(["run", "-A", "--no-check", script, root, out, how], {
+        timeoutMs: 60_000,
+      });
+      const said = r.text.trim().split("\n")[0];
+      assertMatch(said, /^scan\.csv\.partial-\d+-0$/, `${r.text}${r.stderr}`);
+      assert(r.code !== 0, `${r.text}${r.stderr}`);
+      assertEquals(leftovers(dir), [said]);
+      const s = await report(root, { output: out });
+      assertEquals(s.leftoversRemoved, [`${dir}/${said}`]);
+      assertEquals(leftovers(dir), []);
+    });
+  }
+});
+
 Deno.test("report() removes the FILE.partial-PID-N a killed run left beside its output, never a row; a live one's (locked) stays", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/tree`;
