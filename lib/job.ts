@@ -259,7 +259,7 @@ const reclaim = new FinalizationRegistry<Leftover>((l) => {
 });
 
 /** The watching options checked before anything starts: one clear error, not a late one. */
-function checkRun(run: RunOptions): void {
+export function checkRun(run: RunOptions): void {
   if (run.onProgress !== undefined && typeof run.onProgress !== "function") {
     throw new TypeError(`pwalk: onProgress must be a function, got a ${typeof run.onProgress}`);
   }

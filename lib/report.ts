@@ -15,7 +15,7 @@ import {
   type OptionNames,
   typed,
 } from "./options.ts";
-import { type NativeOption, runJob, type WalkError } from "./job.ts";
+import { checkRun, type NativeOption, runJob, type WalkError } from "./job.ts";
 import {
   LIBRARY_PARTIAL,
   libraryPartial,
@@ -426,6 +426,10 @@ async function reportRun(
   opts.push(toStdout ? [Opt.OUTPUT_FD, 1] : [Opt.OUTPUT, output!]);
   if (options.printErrors) opts.push([Opt.ERROR_FD, 2]);
   if (options.printErrors && options.clearLineBeforeErrors) opts.push([Opt.ERROR_CLEAR, 1]);
+  // signal and onProgress checked, and a signal aborted already its reason,
+  // before anything is done (the leftovers of dead runs removed, below)
+  checkRun(options);
+  options.signal?.throwIfAborted();
   // A file, written under the library's FILE.partial-PID-N: those of runs
   // killed before their end removed now, and this run's removed should the
   // process end in Deno.exit() while it is written (a device or FIFO, a

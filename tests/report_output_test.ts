@@ -579,6 +579,29 @@ setInterval(() => {
   }
 });
 
+Deno.test("report() with a signal aborted already, or a signal or onProgress of the wrong type, rejects before it removes a dead run's FILE.partial-PID-N: nothing done (audit)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  smallTree(root);
+  const ended = new Deno.Command("true").spawn();
+  const dead = (await ended.status, ended.pid); // ended: its pid names no process now
+  const out = `${tmp.path}/scan.csv`;
+  const stale = `${out}.partial-${dead}-0`;
+  await Deno.writeTextFile(stale, "rows");
+  const reason = new Error("aborted before");
+  const e = await report(root, { output: out, signal: AbortSignal.abort(reason) }).catch((e) => e);
+  assert(e === reason, String(e));
+  const bad = { signal: "no signal" } as unknown as { signal: AbortSignal };
+  await assertRejects(() => report(root, { output: out, ...bad }), TypeError, "signal");
+  const badProgress = { onProgress: 5 } as unknown as { onProgress: () => void };
+  await assertRejects(() => report(root, { output: out, ...badProgress }), TypeError, "onProgress");
+  // still there (Deno.lstat), no output made
+  assert((await Deno.lstat(stale)).isFile);
+  assertEquals(await Deno.lstat(out).catch(() => null), null);
+  // a report that runs removes it
+  assertEquals((await report(root, { output: out })).leftoversRemoved, [stale]);
+});
+
 Deno.test("report() removes the FILE.partial-PID-N a killed run left beside its output, never a row; a live one's (locked) stays", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/tree`;
