@@ -695,7 +695,9 @@ function locate(): string | undefined {
  * and runShard() call it before their first native call; call it yourself
  * before {@link nativeVersion} in code imported from JSR. Cheap and without
  * network access once the library is loaded or cached. `signal` stops the
- * download (rejecting with a DownloadInterrupted error); a
+ * download: it rejects with an Error whose `name` is "DownloadInterrupted"
+ * and whose message gives the signal's reason and that nothing was cached
+ * (report(), walk() and walkDirs() reject with the reason itself); a
  * download that gets no byte for PWALK_DOWNLOAD_TIMEOUT seconds (60) fails.
  */
 export function ensureNative(signal?: AbortSignal): Promise<void> {
