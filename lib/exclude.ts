@@ -89,6 +89,34 @@ export function resolveExcludes(root: string, paths: readonly string[] | undefin
   return [...out];
 }
 
+/**
+ * walk() with `followSymlinks` and `canonicalize`: a folder reached through
+ * a link is walked under its real path (every link resolved, as
+ * `Deno.realPath` gives it), which no spelling {@link resolveExcludes}
+ * makes names unless it is written so. So each exclude path that is there
+ * is also given by its real path, any way it is spelled (relative, through
+ * a linked ROOT or another link: a link named is the folder it leads to).
+ * Paths that are not there, or too long to resolve, add nothing.
+ *
+ * @example
+ * ```ts ignore
+ * // p/alias -> big, followed: p/big is walked under /data/p/big through it
+ * Deno.chdir("/data");
+ * realExcludes(["p/big", "p/alias/"]); // ["/data/p/big"]
+ * ```
+ */
+export function realExcludes(paths: readonly (string | Uint8Array)[] | undefined): string[] {
+  const out = new Set<string>();
+  const cache = new Map<string, string | null>();
+  for (const p of paths ?? []) {
+    // (bytes, a name that is not UTF-8: no realPath takes them)
+    if (typeof p !== "string" || p === "" || tooLong(p)) continue;
+    const real = realPath(p, cache);
+    if (real !== null) out.add(real);
+  }
+  return [...out];
+}
+
 const enc = new TextEncoder();
 /** Linux's limit on a path given to a system call, its NUL included. */
 const PATH_MAX = 4096;

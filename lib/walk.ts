@@ -22,6 +22,7 @@ import {
   typed,
 } from "./options.ts";
 import { errnoText } from "./errno.ts";
+import { realExcludes } from "./exclude.ts";
 
 export { WalkEntry };
 
@@ -89,7 +90,10 @@ export interface WalkOptions
    * resolved; `name` is its last name, where @std/fs keeps a link to a
    * file's own name) and its folder walked under it, so every path below it
    * is real too; `skip`, `match` and `exts` test those paths, as @std/fs's
-   * do (and `exclude` names such folders by them). A link whose real path cannot be had (that path longer than
+   * do. Each `exclude` path, spelled any way, is then also resolved to its
+   * real path, so that its folder stays out when reached through a link
+   * (an excluded link stands for the folder it leads to there; bytes that
+   * are not UTF-8 are not resolved so). A link whose real path cannot be had (that path longer than
    * PATH_MAX: ENAMETOOLONG; on Linux a link however deep is resolved from
    * its folder, elsewhere, or without /proc, the link's own path must fit
    * in PATH_MAX too) is yielded as the link, with a "stat" error. `false`:
@@ -350,7 +354,12 @@ function plan(root: string, o: WalkOptions, dirs?: DirsMode): Plan {
   if (maxDepth !== Infinity) opts.push([Opt.LEAF_DEPTH, maxDepth - 1]);
   if (o.followSymlinks) opts.push([Opt.FOLLOW, 1]);
   // @std/fs's default: a followed link under its real path (walk() only)
-  if (o.followSymlinks && !dirs && o.canonicalize !== false) opts.push([Opt.CANONICAL, 1]);
+  if (o.followSymlinks && !dirs && o.canonicalize !== false) {
+    opts.push([Opt.CANONICAL, 1]);
+    // folders reached through a link are then named by their real paths:
+    // each exclude by its real path too, however it was spelled
+    for (const r of realExcludes(o.exclude)) opts.push([Opt.EXCLUDE, r]);
+  }
   if (o.batchBytes !== undefined) {
     opts.push([Opt.BATCH_BYTES, checkInt("batchBytes", o.batchBytes, 4096, 64 << 20)]);
   }

@@ -1024,6 +1024,49 @@ Deno.test("walk option canonicalize: with followSymlinks, a followed link and al
   }, RangeError);
 });
 
+Deno.test("walk option canonicalize: an excluded folder, spelled any way, stays out when a followed link leads to it (walked under its real path)", async () => {
+  await using tmp = await tempDir("pwalk-canon-exclude-");
+  const t = tmp.path;
+  await Deno.mkdir(`${t}/real/big/sub`, { recursive: true });
+  await Deno.mkdir(`${t}/real/keep`);
+  for (const f of ["real/big/f", "real/big/sub/g", "real/keep/k"]) {
+    await Deno.writeTextFile(`${t}/${f}`, "x");
+  }
+  await Deno.symlink("big", `${t}/real/alias`); // big again, under its real path
+  await Deno.symlink("real", `${t}/root`); // a linked ROOT: its own paths stay "root/..."
+  const root = `${t}/root`, big = Deno.realPathSync(`${t}/real/big`);
+  const paths = async (exclude: string[]) => {
+    const out: string[] = [];
+    for await (const e of walk(root, { followSymlinks: true, exclude })) out.push(e.path);
+    return out.sort();
+  };
+  const cwd = Deno.cwd();
+  Deno.chdir(t); // (relative spellings are looked up from the working folder)
+  try {
+    // the premise: big is reached twice, by ROOT's path and through the link by its real path
+    const all = await paths([]);
+    assertEquals(all, stdFollowed(root));
+    assert(all.includes(`${root}/big/f`) && all.includes(`${big}/f`), all.join("\n"));
+    // every spelling of big: left out both ways, as the reference skipping both paths
+    const bothWays = stdFollowed(
+      root,
+      new RegExp(`^(${RegExp.escape(`${root}/big`)}|${RegExp.escape(big)})$`),
+    );
+    assert(!bothWays.some((p) => p.includes("/big")), bothWays.join("\n"));
+    for (const ex of [`${root}/big`, `${big}/`, "root/big", "./real/big", "real//big/.", big]) {
+      assertEquals(await paths([ex]), bothWays, ex);
+    }
+    // the link named: the folder it leads to, where it leads to it (by its real path)
+    const viaLink = stdFollowed(root, new RegExp(`^${RegExp.escape(big)}$`));
+    assert(viaLink.includes(`${root}/big/f`), viaLink.join("\n"));
+    for (const ex of [`${t}/real/alias/`, "root/alias", "./real/alias"]) {
+      assertEquals(await paths([ex]), viaLink, ex);
+    }
+  } finally {
+    Deno.chdir(cwd);
+  }
+});
+
 Deno.test("walk option canonicalize: a link whose real path cannot be had (past PATH_MAX) is yielded as the link, with a 'stat' error", async () => {
   await using tmp = await tempDir("pwalk-canon-long-");
   // 20 folders of 244-byte names (a path past 4,096 bytes), then a link to a folder
