@@ -74,8 +74,9 @@ export class WalkEntry {
   readonly fcount: number;
   /**
    * Folders: sum of its direct children's sizes (pwalk's pw_dirsum); others
-   * 0. With walk's `stat: false` NaN for every folder, the root too: its
-   * children's sizes are not known.
+   * 0. With walk's `stat: false` NaN for every entry: for every folder, the
+   * root too (its children's sizes are not known), and for every other
+   * entry, as its other stat facts are.
    */
   readonly dirsum: number;
   /** Reached through a symbolic link (followSymlinks). */

@@ -194,7 +194,12 @@ export interface WalkDir {
    * without those whose path `skip` or `skipPaths` names.
    */
   files: string[];
-  /** The folder itself, with its stat facts, fcount and dirsum. */
+  /**
+   * The folder itself, with its stat facts, fcount and dirsum. Below ROOT
+   * its `path` (and `pathBytes`) is spelled as `path` is, also under a
+   * ROOT ending in `//`; the root's own is ROOT without its trailing
+   * slashes.
+   */
   entry: WalkEntry;
   /**
    * Names in `dirs` and `files` that are not valid UTF-8 (shown with
@@ -1054,6 +1059,14 @@ function dirsWalk(
         pathBytes: joinBytes(rootBytes, e.pathBytes.subarray(belowBytes)),
       };
     };
+    // A yielded folder's entry below ROOT, its path and pathBytes spelled
+    // as its dirpath (ROOT "d//": "d//sub", where the walker's is "d/sub"):
+    // a copy, the walker's own staying the folder's key here.
+    const asDir = (e: WalkEntry, path: string): WalkEntry => {
+      if (!slashes || e.depth < 0) return e;
+      const pathBytes = e.pathBytes && joinBytes(rootBytes, e.pathBytes.subarray(belowBytes));
+      return Object.assign(Object.create(Object.getPrototypeOf(e)), e, { path, pathBytes });
+    };
     // Folders by listing number: every record says which listing it came
     // from, so names are grouped without building a key per entry.
     const open = new Map<number, Gathered>();
@@ -1071,11 +1084,12 @@ function dirsWalk(
         open.delete(group);
         const e = s.entry;
         if (!s.unlisted && e.depth + 1 <= lastDepth) {
+          const path = dirPath(e);
           yield {
-            path: dirPath(e),
+            path,
             dirs: s.dirs,
             files: s.files,
-            entry: base ? shiftEntry(e, base) : e,
+            entry: base ? shiftEntry(asDir(e, path), base) : asDir(e, path),
             bytes: withUtf8Twins(s),
           };
         }
@@ -1225,7 +1239,7 @@ function dirsWalk(
               path,
               dirs: s.dirs,
               files: s.files,
-              entry: base ? shiftEntry(e, base) : e,
+              entry: base ? shiftEntry(asDir(e, path), base) : asDir(e, path),
               bytes: withUtf8Twins(s),
             };
           }

@@ -293,6 +293,36 @@ console.log(JSON.stringify({ items, paths, errors }));`,
   },
 });
 
+Deno.test("walkDirs: under a ROOT ending in '//', each folder's entry.path and entry.pathBytes are spelled as os.walk's dirpath (bytes mode), as path is", async () => {
+  await using tmp = await tempDir("pwalk-walkdirs-slashes-");
+  const d = `${tmp.path}/d`;
+  // a folder whose name is not UTF-8 (its bytes only in pathBytes), and one below it
+  await python(
+    "import os, sys; os.makedirs(os.fsencode(sys.argv[1]) + b'/bad\\xfe/sub'); os.makedirs(sys.argv[1] + '/ok')",
+    d,
+  );
+  const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  for (const root of [`${d}//`, `${d}///`]) {
+    const want: string[] = JSON.parse(
+      await python(
+        "import json, os, sys\nprint(json.dumps([p.hex() for p, _, _ in os.walk(os.fsencode(sys.argv[1]))][1:]))",
+        root,
+      ),
+    );
+    const got: string[] = [];
+    for await (const w of walkDirs(root)) {
+      if (w.path === root) {
+        assertEquals(w.entry.path, d); // the root's own: ROOT without its trailing slashes
+        continue;
+      }
+      assertEquals(w.entry.path, w.path);
+      got.push(hex(w.entry.pathBytes ?? new TextEncoder().encode(w.entry.path)));
+    }
+    assertEquals(got.sort(), want.sort(), root);
+    assert(want.length === 3 && want.some((h) => h.includes("fe")), "the premise");
+  }
+});
+
 Deno.test("walkDirs: a root os.walk cannot walk is an error, and ROOT is dirpath as given", async () => {
   await using tmp = await tempDir("pwalk-walkdirs-root-");
   const d = `${tmp.path}/d`;
