@@ -120,6 +120,11 @@ void pw_job_skip_at(pw_job *j, int dirfd, const char *name);
 bool pw_job_stopping(const pw_job *j);
 /** A fatal error was recorded. */
 bool pw_job_failed(const pw_job *j);
+/** job_end (its status PW_OK) gave up its output for a cancel that came
+    after that status was fixed (the final write still waited for a FIFO's
+    reader or for room in a pipe): the job ends PW_CANCELLED, as a cancel
+    before it would, not PW_OK and not failed. */
+void pw_job_end_cancelled(pw_job *j);
 /** Record a fatal error and cancel the walk (the first one wins). */
 void pw_job_fail(pw_job *j, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -512,14 +512,18 @@ PW_API int32_t pw_job_wait(pw_job *j) {
     pw_job_progress(j, j->final);
     int status = pw_job_failed(j) ? PW_FAILED : atomic_load(&j->cancelled) ? PW_CANCELLED : PW_OK;
     if (j->vis->job_end) j->vis->job_end(j, status);
-    /* job_end may fail (e.g. the final write): re-read the status. */
+    /* job_end may fail (e.g. the final write), or give up for a cancel
+       that came after the status above: re-read it. */
     if (pw_job_failed(j)) status = PW_FAILED;
+    else if (j->end_cancelled) status = PW_CANCELLED;
     pw_job_progress(j, j->final);
     atomic_store(&j->status, status);
   }
   pthread_mutex_unlock(&j->wait_mu);
   return atomic_load(&j->status);
 }
+
+void pw_job_end_cancelled(pw_job *j) { j->end_cancelled = true; } /* (job_end: pw_job_wait's thread) */
 
 PW_API void pw_job_cancel(pw_job *j) {
   if (!j) return;

@@ -103,6 +103,7 @@ struct pw_job {
   pthread_mutex_t fatal_mu;
   bool started;               /**< threads were created */
   bool waited;                /**< pw_job_wait has joined them */
+  bool end_cancelled;         /**< job_end gave up for a late cancel (pw_job_end_cancelled) */
   pthread_mutex_t wait_mu;
   uint64_t final[PW_C_COUNT];
   pthread_mutex_t hold_mu;    /**< guards the held groups */

@@ -198,15 +198,20 @@ static void report_end(pw_job *j, int status) {
   if (!c || !c->sink) return;
   char msg[2 * PATH_MAX]; /* a path may be named in it more than once (resolve.c) */
   bool ok = status == PW_OK;
+  /* -ECANCELED while ok: a cancel that came after the workers ended (the
+     footer, the head of an empty report or the small chunks gathered were
+     still to be written, perhaps waiting for a FIFO's reader or for room in
+     a pipe).  The output is not committed then: the job ends cancelled,
+     as a cancel a moment earlier would, not failed. */
   if (ok && c->pq) { /* the footer, after every worker's last row group */
     int e = pw_pq_finish(c->pq, c->sink);
-    if (e) {
-      pw_job_fail(j, -e, "cannot write %s: %s", pw_sink_name(c->sink), strerror(-e));
-      ok = false;
-    }
+    if (e == -ECANCELED) pw_job_end_cancelled(j);
+    else if (e) pw_job_fail(j, -e, "cannot write %s: %s", pw_sink_name(c->sink), strerror(-e));
+    if (e) ok = false;
   }
   int e = pw_sink_finish(c->sink, ok, msg, sizeof msg);
-  if (e && ok) pw_job_fail(j, -e, "%s", msg);
+  if (e == -ECANCELED && ok) pw_job_end_cancelled(j);
+  else if (e && ok) pw_job_fail(j, -e, "%s", msg);
   pw_job_set_out_bytes(j, pw_sink_bytes(c->sink));
 }
 

@@ -653,8 +653,7 @@ int pw_sink_finish(pw_sink *s, bool commit, char *msg, size_t msgcap) {
     snprintf(msg, msgcap, "cannot write %s: %s", s->name ? s->name : "the output",
              s->taken ? "another file took the place of the one written before it was renamed "
                         "(its folder can be changed by other users): write to a folder of yours"
-             : r == -ECANCELED ? "cancelled while waiting for a reader"
-                               : strerror(-r));
+                      : strerror(-r));
   }
   return r;
 }

@@ -4,7 +4,7 @@
  * check under qemu.  It is not the product's CLI (that is cli.ts).
  *
  *   pwdrive [-t THREADS] [-z LEVEL | -g LEVEL | -p LEVEL] [-H] [-n] [-d DEPTH] [-x] [-c CANCEL_MS]
- *           [-e EXCLUDE]... [-f FRONTIER]... [-E ERRORS_CSV] [-w] [-F] [-S|-D] [-b BATCH_BYTES]
+ *           [-e EXCLUDE]... [-f FRONTIER]... [-E ERRORS_CSV] [-w] [-F] [-S|-D] [-b BATCH_BYTES] [-K]
  *           ROOT [OUTPUT]
  *
  * Writes the report to OUTPUT, or to stdout (zstd with -z, gzip with -g,
@@ -21,12 +21,17 @@
  * pwalk's chown mode; change lines go to stdout.  -E appends every error
  * as a CSV row to ERRORS_CSV (PW_OPT_ERRORS_CSV_FD).  -f "DEV INO PARENT_INO
  * DEPTH PATH" walks that folder instead of ROOT (a shard's frontier).
+ * -K cancels the job when the process gets SIGUSR1 (a thread waits for it),
+ * at any time, even while pw_job_wait ends the job (as JavaScript's abort
+ * may come while its pw_job_wait runs).
  * Every run also hands the library NULL with length 0 (an empty string,
  * an empty buffer), as Deno passes an empty Uint8Array: pw_opts_set_str,
  * pw_job_current, pw_job_message; status 4 if one is refused.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,11 +59,21 @@ static void sleep_ms(long ms) {
   nanosleep(&ts, NULL);
 }
 
+/* -K: cancel the job at the first SIGUSR1 (blocked in every thread). */
+static void *cancel_on_usr1(void *arg) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR1);
+  int sig;
+  if (sigwait(&set, &sig) == 0) pw_job_cancel(arg);
+  return NULL;
+}
+
 int main(int argc, char **argv) {
   pw_opts *o = pw_opts_new();
   if (!o) out_of_memory();
   long cancel_ms = -1;
-  int walk = 0, repair = 0, hold = 0;
+  int walk = 0, repair = 0, hold = 0, usr1 = 0;
   int i = 1;
   for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
     const char *a = argv[i];
@@ -66,6 +81,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "-n")) pw_opts_set_int(o, PW_OPT_NOSNAP, 1);
     else if (!strcmp(a, "-x")) pw_opts_set_int(o, PW_OPT_ONE_FS, 1);
     else if (!strcmp(a, "-w")) walk = 1;
+    else if (!strcmp(a, "-K")) usr1 = 1;
     else if (!strcmp(a, "-F")) pw_opts_set_int(o, PW_OPT_FOLLOW, 1);
     else if (!strcmp(a, "-D") || !strcmp(a, "-S")) {
       /* walkDirs' walk, names only: -S bottom-up, -D top-down (held) */
@@ -138,9 +154,18 @@ int main(int argc, char **argv) {
     pw_opts_set_int(o, PW_OPT_OUTPUT_FD, 1);
   }
   pw_opts_set_int(o, PW_OPT_ERROR_FD, 2);
+  if (usr1) { /* blocked before the job's threads start: they inherit it */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+  }
   pw_job *j = walk ? pw_walk_start(o) : repair ? pw_repair_start(o) : pw_report_start(o);
   pw_opts_free(o);
   if (!j) out_of_memory(); /* NULL only when the job's own allocation fails */
+  pthread_t canceller;
+  if (usr1 && pthread_create(&canceller, NULL, cancel_on_usr1, j)) return 1;
+  if (usr1) pthread_detach(canceller);
   if (walk) {
     uint64_t out[7], records = 0, batches = 0;
     while (pw_job_next(j, out)) {
