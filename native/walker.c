@@ -122,12 +122,17 @@ static uint64_t mount_id(int fd, const char *name) {
    taken, as before these checks, when one of them cannot be made: its
    ".." cannot be looked up in it without search permission (a mount
    point's root of mode 0744, say, which can still be listed: EACCES),
-   nor its path past PATH_MAX (ENAMETOOLONG). */
+   nor its path past PATH_MAX (ENAMETOOLONG).  On the same device (a bind
+   mount of that file system) such a ".." is not needed: its name in the
+   folder that listed it holds it now, and its mount is another than that
+   folder's (statx needs no search permission). */
 static bool listed_after_all(const pw_item *it, int fd, const struct stat *now) {
   bool other_dev = now->st_dev != it->st.st_dev;
   struct stat up, named;
+  bool up_seen = true;
   if (fstatat(fd, "..", &up, AT_SYMLINK_NOFOLLOW)) {
-    if (errno != EACCES || !other_dev) return false;
+    if (errno != EACCES) return false;
+    up_seen = false;
   } else if ((uint64_t)up.st_ino != it->parent_ino || up.st_dev != it->st.st_dev) {
     return false;
   }
@@ -140,10 +145,13 @@ static bool listed_after_all(const pw_item *it, int fd, const struct stat *now) 
   }
   if (other_dev) return true; /* ".." (when it could be looked up) is it->st's device */
 #ifdef __linux__
-  uint64_t mine = mount_id(fd, ""), above = mount_id(fd, "..");
+  uint64_t mine = mount_id(fd, ""), above = up_seen      ? mount_id(fd, "..")
+                                           : it->parent ? mount_id(it->parent->fd, "")
+                                                        : 0;
   if (mine && above && mine != above) return true;
-  return pw_fd_on_overlayfs(fd);
+  return up_seen && pw_fd_on_overlayfs(fd);
 #else
+  (void)up_seen;
   return false;
 #endif
 }

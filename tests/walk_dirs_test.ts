@@ -246,31 +246,45 @@ Deno.test({
   },
 });
 
-testNeeding([SETPRIV, PYTHON3], {
-  name: "stat: false without capabilities enters a mount point whose root can be listed but not " +
-    "searched (its '..' cannot be looked up), as os.walk: its entries, no race",
-  ignore: !canMountTmpfs(),
-  async fn() {
-    await using tmp = await tempDir("pwalk-listed-ino-");
-    const root = `${tmp.path}/t`, m = `${root}/m`;
-    Deno.mkdirSync(m, { recursive: true });
-    assertEquals(await mountTmpfs(m, "size=1m"), "");
-    Deno.writeTextFileSync(`${m}/f1`, "f1");
-    Deno.mkdirSync(`${m}/sub`);
-    Deno.writeTextFileSync(`${m}/sub/g`, "g");
-    // another owner's, mode 0744: uid 0 without capabilities may read it, not search it
-    Deno.chownSync(m, 1042, 1042);
-    Deno.chmodSync(m, 0o744);
-    const py = await run("python3", ["-c", OS_WALK, root, "0", "1"], { prefix: UNPRIVILEGED });
-    assertEquals(py.code, 0, py.stderr);
-    const want: Item[] = JSON.parse(py.text);
-    // the premise: os.walk lists m (f1 and sub), and cannot enter sub
-    assert(want.some(([p, d, f]) => p === m && d.includes("sub") && f.includes("f1")), py.text);
-    assert(!want.some(([p]) => p === `${m}/sub`), py.text);
-    const script = `${tmp.path}/child.ts`;
-    await Deno.writeTextFile(
-      script,
-      `import { walk, walkDirs } from "${new URL("../mod.ts", import.meta.url).href}";
+for (const kind of ["a tmpfs", "a bind mount of the same file system"] as const) {
+  testNeeding([SETPRIV, PYTHON3], {
+    name: `stat: false without capabilities enters a mount point (${kind}) whose root can be ` +
+      "listed but not searched (its '..' cannot be looked up), as os.walk: its entries, no race",
+    ignore: !canMountTmpfs(),
+    fn: () => unsearchableMount(kind === "a tmpfs"),
+  });
+}
+
+/** The test above, for a tmpfs (another device) or a bind mount (the same device). */
+async function unsearchableMount(tmpfs: boolean) {
+  await using tmp = await tempDir("pwalk-listed-ino-");
+  const root = `${tmp.path}/t`, m = `${root}/m`;
+  Deno.mkdirSync(m, { recursive: true });
+  // a bind mount: the same device as the folder listing it, only its
+  // mount differs (and its listing inode, the covered folder's)
+  const src = tmpfs ? m : `${tmp.path}/src`;
+  if (tmpfs) assertEquals(await mountTmpfs(m, "size=1m"), "");
+  else Deno.mkdirSync(src);
+  Deno.writeTextFileSync(`${src}/f1`, "f1");
+  Deno.mkdirSync(`${src}/sub`);
+  Deno.writeTextFileSync(`${src}/sub/g`, "g");
+  // another owner's, mode 0744: uid 0 without capabilities may read it, not search it
+  Deno.chownSync(src, 1042, 1042);
+  Deno.chmodSync(src, 0o744);
+  if (!tmpfs) {
+    assertEquals(await mountBind(src, m), "");
+    assertEquals(Deno.statSync(m).dev, Deno.statSync(root).dev, "the premise: one device");
+  }
+  const py = await run("python3", ["-c", OS_WALK, root, "0", "1"], { prefix: UNPRIVILEGED });
+  assertEquals(py.code, 0, py.stderr);
+  const want: Item[] = JSON.parse(py.text);
+  // the premise: os.walk lists m (f1 and sub), and cannot enter sub
+  assert(want.some(([p, d, f]) => p === m && d.includes("sub") && f.includes("f1")), py.text);
+  assert(!want.some(([p]) => p === `${m}/sub`), py.text);
+  const script = `${tmp.path}/child.ts`;
+  await Deno.writeTextFile(
+    script,
+    `import { walk, walkDirs } from "${new URL("../mod.ts", import.meta.url).href}";
 const errors = [];
 const onError = (e) => void errors.push([e.op, e.path]);
 const items = [];
@@ -280,18 +294,17 @@ for await (const d of walkDirs(Deno.args[0], { stat: false, onError })) {
 const paths = [];
 for await (const e of walk(Deno.args[0], { stat: false, onError })) paths.push(e.path);
 console.log(JSON.stringify({ items, paths, errors }));`,
-    );
-    const r = await deno(["run", "-A", script, root], { prefix: UNPRIVILEGED, timeoutMs: 60_000 });
-    assertEquals(r.code, 0, r.stderr);
-    const got: { items: Item[]; paths: string[]; errors: string[][] } = JSON.parse(r.text);
-    assertEquals(asSet(got.items), asSet(want), r.text);
-    const wantPaths = want.flatMap(([p, d, f]) => [...d, ...f].map((n) => `${p}/${n}`));
-    assertEquals(got.paths.sort(), [root, ...wantPaths].sort(), r.text);
-    // only sub, which nobody without search permission on m can open (once per walk)
-    assertEquals(got.errors.map(([, p]) => p), [`${m}/sub`, `${m}/sub`], r.text);
-    assert(!got.errors.some(([op]) => op === "race"), r.text);
-  },
-});
+  );
+  const r = await deno(["run", "-A", script, root], { prefix: UNPRIVILEGED, timeoutMs: 60_000 });
+  assertEquals(r.code, 0, r.stderr);
+  const got: { items: Item[]; paths: string[]; errors: string[][] } = JSON.parse(r.text);
+  assertEquals(asSet(got.items), asSet(want), r.text);
+  const wantPaths = want.flatMap(([p, d, f]) => [...d, ...f].map((n) => `${p}/${n}`));
+  assertEquals(got.paths.sort(), [root, ...wantPaths].sort(), r.text);
+  // only sub, which nobody without search permission on m can open (once per walk)
+  assertEquals(got.errors.map(([, p]) => p), [`${m}/sub`, `${m}/sub`], r.text);
+  assert(!got.errors.some(([op]) => op === "race"), r.text);
+}
 
 Deno.test("walkDirs: under a ROOT ending in '//', each folder's entry.path and entry.pathBytes are spelled as os.walk's dirpath (bytes mode), as path is", async () => {
   await using tmp = await tempDir("pwalk-walkdirs-slashes-");
