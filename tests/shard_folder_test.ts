@@ -160,6 +160,64 @@ Deno.test("a shard's -o named scan-J.* in the plan's folder for another shard J:
   assertEquals(s.strays, []);
 });
 
+/** Each file of a folder with its bytes' SHA-256, by name. */
+async function contentsOf(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const n of namesIn(dir)) {
+    const b = await Deno.readFile(`${dir}/${n}`);
+    out[n] = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", b)))
+      .map((x) => x.toString(16).padStart(2, "0")).join("");
+  }
+  return out;
+}
+
+Deno.test("a shard's -o in the folder of another plan (its plan.json another plan's, or no plan): refused (2), that scan untouched; a copy of the plan there is the same scan", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await fourFolders(root);
+  const [a, b, c] = ["A", "B", "C"].map((d) => `${tmp.path}/${d}`);
+  for (const d of [a, b, c]) await Deno.mkdir(d);
+  const pa = await makePlan(root, 2, `${a}/plan.json`, ["--min-folders", "2"]);
+  const pb = await makePlan(root, 2, `${b}/plan.json`, ["--min-folders", "2"]);
+  assertEquals([pa.shards, pb.shards], [2, 2]);
+  await runShards(`${a}/plan.json`, a, pa.shards);
+  const before = await contentsOf(a);
+  const idA = (await readPlan(`${a}/plan.json`)).id;
+  const idB = (await readPlan(`${b}/plan.json`)).id;
+  // B's shard 1 into A's folder (a mistyped --plan), under A's name or another
+  for (const out of [`${a}/scan-1.csv.zst`, `${a}/data-1.csv.zst`, `${a}/scan-1.csv`]) {
+    const r = await cli(shardArgs(`${b}/plan.json`, 1, out));
+    assertEquals(r.code, 2, `${out}: ${r.stderr}`);
+    assertEquals(r.stderr.split("\n").length, 2, r.stderr);
+    assertStringIncludes(
+      r.stderr,
+      `pwalk: -o ${out}: its folder holds another plan (${a}/plan.json, plan ${idA}), ` +
+        `not --plan ${b}/plan.json (plan ${idB})`,
+    );
+    assertEquals(await contentsOf(a), before, `${out}: A's folder changed`);
+  }
+  // a plan.json there that is no plan: refused too
+  await Deno.writeTextFile(`${c}/plan.json`, "{}");
+  const r = await cli(shardArgs(`${b}/plan.json`, 0, `${c}/scan-0.csv.zst`));
+  assertEquals(r.code, 2, r.stderr);
+  assertStringIncludes(r.stderr, `its folder holds ${c}/plan.json, which is no plan`);
+  assertEquals(namesIn(c), ["plan.json"]);
+  const st = JSON.parse((await cli(["status", a, "--json"])).text);
+  assertEquals(st.shards.map((x: { state: string }) => x.state), ["done", "done"]);
+  assertEquals(st.strays, []);
+  // A's plan given by a copy elsewhere: A's folder is its scan folder
+  // (same content), so scan-J there is still shard J's
+  await Deno.copyFile(`${a}/plan.json`, `${tmp.path}/copy.json`);
+  const wrong = await cli(shardArgs(`${tmp.path}/copy.json`, 0, `${a}/scan-1.csv.zst`));
+  assertEquals(wrong.code, 2, wrong.stderr);
+  assertStringIncludes(wrong.stderr, "in the plan's folder the files scan-J.* are shard J's");
+  assertEquals(await contentsOf(a), before);
+  const right = await cli(shardArgs(`${tmp.path}/copy.json`, 1, `${a}/scan-1.csv.zst`));
+  assertEquals(right.code, 0, right.stderr);
+  const again = JSON.parse((await cli(["status", a, "--json"])).text);
+  assertEquals(again.shards.map((x: { state: string }) => x.state), ["done", "done"]);
+});
+
 /** Every path below `dir` (links not followed), sorted. */
 function treeOf(dir: string, pre = ""): string[] {
   const out: string[] = [];

@@ -20,7 +20,7 @@ import {
   WALK_OPTIONS,
 } from "./common.ts";
 import { duration, formatBytes } from "./progress.ts";
-import { PlanError, readPlan } from "../shard/plan.ts";
+import { planDigest, PlanError, readPlan, type ShardPlan } from "../shard/plan.ts";
 import { notAFile, PlanMismatchError, recordPath, runShard, ShardBusyError } from "../shard/run.ts";
 import { compressionOf, reportFormat, stdoutName } from "../report.ts";
 import { folderInside, insideRootText } from "../shard/paths.ts";
@@ -49,9 +49,11 @@ Options:
                          record; another descriptor's name (/dev/stderr,
                          /dev/fd/N) is refused, and so is, in the plan's
                          folder, scan-J or scan-J.* for another shard J
-                         (its record, lock and pwalk status go by it), and
-                         a FILE inside the plan's ROOT (the other shards
-                         would list it)
+                         (its record, lock and pwalk status go by it), a
+                         FILE in a folder whose plan.json is another plan
+                         (or no plan: that scan's shard would be
+                         replaced), and a FILE inside the plan's ROOT (the
+                         other shards would list it)
   --level N              compression level: zstd 1-19, gzip 1-9 (default 1);
                          refused (exit 2) for plain CSV or out of the
                          suffix's range
@@ -79,30 +81,67 @@ function folderOf(path: string): string {
 }
 
 /**
- * Why `output` may not be shard `shard`'s, or null: in the plan's folder
- * (the same folder, by device and inode), a name `scan-J` or `scan-J.*` is
+ * Whether `output`'s folder is the scan folder of `plan` (read from
+ * `planPath`): the plan's own folder (the same folder, by device and
+ * inode), or a folder whose plan.json is that plan (the same file, or one
+ * with the same content: a copy, a link). Else null when the folder holds
+ * no plan.json (any folder takes a shard's output), or why it is refused:
+ * its plan.json is another plan's (or no plan), whose records, status and
+ * summary go by it, and the shard would replace that scan's shard output
+ * and record.
+ */
+async function scanFolderOf(
+  output: string,
+  planPath: string,
+  plan: ShardPlan,
+): Promise<{ scan: boolean; refused?: string }> {
+  const dir = folderOf(output);
+  let here: Deno.FileInfo;
+  try {
+    here = await Deno.stat(dir);
+  } catch {
+    return { scan: false }; // a folder that is not there: the write says so
+  }
+  const given = await Deno.stat(planPath).catch(() => null);
+  const planDir = await Deno.stat(folderOf(planPath)).catch(() => null);
+  if (planDir && planDir.dev === here.dev && planDir.ino === here.ino) return { scan: true };
+  const there = `${dir}/plan.json`;
+  let st: Deno.FileInfo;
+  try {
+    st = await Deno.stat(there);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return { scan: false };
+    return { scan: false, refused: `-o ${output}: ${there}: ${(e as Error).message}` };
+  }
+  if (given && st.dev === given.dev && st.ino === given.ino) return { scan: true };
+  let other: ShardPlan | null = null;
+  try {
+    other = await readPlan(there);
+  } catch { /* not a plan: refused below */ }
+  if (other && planDigest(other) === planDigest(plan)) return { scan: true };
+  return {
+    scan: false,
+    refused:
+      `-o ${output}: its folder holds ${
+        other ? `another plan (${there}, plan ${other.id})` : `${there}, which is no plan`
+      }, not --plan ${planPath} (plan ${plan.id}): a shard there would replace that scan's ` +
+      "shard output and record; write it beside its own plan, or to a folder without plan.json",
+  };
+}
+
+/**
+ * Why `output` may not be shard `shard`'s, or null: in the plan's scan
+ * folder ({@link scanFolderOf}), a name `scan-J` or `scan-J.*` is
  * shard J's (its output, record and lock, and pwalk status reads them so),
  * and shard I writing there under another J (`scan-1.csv.zst` for shard 0,
  * or `scan-01.csv.zst` for shard 1) would share shard J's record and lock
  * and leave its output looking stray. Other names stay allowed: their
  * record says whose they are.
  */
-async function otherShardsName(
-  output: string,
-  planPath: string,
-  shard: number,
-): Promise<string | null> {
+function otherShardsName(output: string, shard: number): string | null {
   const name = output.slice(output.lastIndexOf("/") + 1);
   const m = /^scan-(\d+)(\.|$)/i.exec(name);
   if (!m || m[1] === String(shard)) return null;
-  try {
-    const [a, b] = await Promise.all(
-      [folderOf(output), folderOf(planPath)].map((d) => Deno.stat(d)),
-    );
-    if (a.dev !== b.dev || a.ino !== b.ino) return null;
-  } catch {
-    return null; // a folder that is not there: the write (or the plan's read) says so
-  }
   return `-o ${output}: in the plan's folder the files scan-J.* are shard J's (its output, ` +
     `record and lock; pwalk status reads them so), not shard ${shard}'s: write ` +
     `scan-${shard}.csv.zst (.csv, .csv.gz) there, or a name that is no scan-J`;
@@ -177,7 +216,11 @@ export async function run(args: string[]): Promise<number> {
       throw e;
     }
     if (target.direct) throw new UsageError(notAFile(output));
-    const why = await otherShardsName(output, planPath, shard);
+    // the folder of another plan: that scan's output and record would be
+    // replaced (a mistyped --plan); the plan's own: scan-J is shard J's
+    const folder = await scanFolderOf(output, planPath, plan);
+    if (folder.refused) throw new UsageError(folder.refused);
+    const why = folder.scan ? otherShardsName(output, shard) : null;
     if (why) throw new UsageError(why);
     // inside ROOT, the other shards would list this one's output (and its
     // temporaries, its record), as pwalk plan -o and pwalk slurm refuse
