@@ -218,6 +218,51 @@ Deno.test("a shard's -o in the folder of another plan (its plan.json another pla
   assertEquals(again.shards.map((x: { state: string }) => x.state), ["done", "done"]);
 });
 
+Deno.test("status: two records of one shard (outputs of two names): the latest run's is taken, said so, the earlier one's files are strays; summary reads the latest", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await fourFolders(root);
+  const dir = `${tmp.path}/scan`;
+  await Deno.mkdir(dir);
+  const planFile = `${dir}/plan.json`;
+  const p = await makePlan(root, 2, planFile, ["--min-folders", "2"]);
+  assertEquals(p.shards, 2);
+  for (const [i, out] of [[0, "scan-0.csv.zst"], [1, "data-1.csv.zst"]] as const) {
+    const r = await cli(shardArgs(planFile, i, `${dir}/${out}`));
+    assertEquals(r.code, 0, r.stderr);
+  }
+  // a file added in one of shard 1's frontier folders, then shard 1 run
+  // again under its own name: the newer run, a row more
+  const f = p.frontier.find((x) => x.shard === 1)!;
+  await Deno.writeTextFile(`${f.path}/added`, "x");
+  const again = await cli(shardArgs(planFile, 1, `${dir}/scan-1.csv.zst`));
+  assertEquals(again.code, 0, again.stderr);
+  const older = JSON.parse(await Deno.readTextFile(`${dir}/data-1.done.json`));
+  const newer = JSON.parse(await Deno.readTextFile(`${dir}/scan-1.done.json`));
+  assert(Date.parse(newer.end) > Date.parse(older.end), `${older.end} ${newer.end}`);
+  assertEquals(newer.rows, older.rows + 1);
+  const j = await cli(["status", dir, "--json"]);
+  assertEquals(j.code, 0, j.stderr);
+  const st = JSON.parse(j.text);
+  assertEquals(st.shards.map((x: { state: string }) => x.state), ["done", "done"]);
+  assertEquals(st.shards[1].record, newer);
+  assertEquals(st.shards[1].output, `${dir}/scan-1.csv.zst`);
+  assertEquals(st.strays, ["data-1.csv.zst", "data-1.done.json"]);
+  const t = await cli(["status", dir]);
+  assertStringIncludes(
+    t.text,
+    `ended ${newer.end}; the latest of 2 records (by their end): earlier run data-1.done.json set aside`,
+  );
+  assertStringIncludes(t.text, "stray files: data-1.csv.zst, data-1.done.json (");
+  // the merge reads the latest run's output: its rows, the added file's among them
+  const zero = JSON.parse(await Deno.readTextFile(`${dir}/scan-0.done.json`));
+  const sum = await cli(["summary", "--json", dir]);
+  assertEquals(sum.code, 0, sum.stderr);
+  const js = JSON.parse(sum.text);
+  assertEquals(js.scans, [`${dir}/scan-0.csv.zst`, `${dir}/scan-1.csv.zst`]);
+  assertEquals(js.totals.entries, zero.rows + newer.rows);
+});
+
 /** Every path below `dir` (links not followed), sorted. */
 function treeOf(dir: string, pre = ""): string[] {
   const out: string[] = [];

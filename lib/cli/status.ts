@@ -19,7 +19,8 @@ pwalk plan -o DIR/plan.json and pwalk report --plan ... -o DIR/scan-I.csv.zst).
 A shard is
   done        its completion record (of this plan, as plan.json is now) is
               there, and its output with the recorded size (--verify: and
-              SHA-256)
+              SHA-256); of two records of a shard (outputs of two names),
+              the latest run's (the other two files are strays)
   pending     queued in Slurm (squeue, asked when DIR has job.sbatch or
               slurm.json: the tasks of its job name, pwalk-ID, however
               submitted)
@@ -82,7 +83,7 @@ export async function run(args: string[]): Promise<number> {
     if (s.record) {
       const r = s.record;
       what = `${count(r.rows, "row")}, ${count(r.errors, "error")}, ${r.host}, ` +
-        `${(r.elapsedMs / 1000).toFixed(1)} s, ended ${r.end}`;
+        `${(r.elapsedMs / 1000).toFixed(1)} s, ended ${r.end}` + (s.detail ? `; ${s.detail}` : "");
     }
     lines.push(`shard ${String(s.shard).padStart(w)}  ${s.state.padEnd(10)}  ${what}`.trimEnd());
   }

@@ -36,7 +36,9 @@ export interface ShardStatus {
   /**
    * More about the state: Slurm's state, the last line of a failed task's
    * log (or, when that log ended with the shard done, that its record is
-   * gone since), ...
+   * gone since), ...; for a shard with records of two runs (outputs of two
+   * names), that the latest (by its `end`) is the one taken and which
+   * earlier records are set aside.
    */
   detail?: string;
   /**
@@ -73,7 +75,9 @@ export interface ScanStatus {
    * beyond this plan's shards, spelled with zeros (`scan-02.csv.zst`) or
    * of a done shard whose record names another file (`scan-2.csv.zst` left
    * by an earlier run when a rerun wrote `scan-2.csv.gz`); records of
-   * another plan and the outputs they name (but no done shard's). A glob such as
+   * another plan and the outputs they name (but no done shard's); a shard's
+   * records older than its latest (by their `end`: two runs into outputs of
+   * two names) and the outputs they name. A glob such as
    * `DIR/scan-*.csv.zst` would read them with this plan's.
    */
   strays: string[];
@@ -261,6 +265,8 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
   const strays = new Set<string>();
   const unreadable = new Map<number, string>(); // scan-I.done.json that is no record, by shard
   const foreignOutputs = new Set<string>(); // the outputs records of another plan name
+  const records: { name: string; r: ShardRecord }[][] = []; // this plan's, by shard
+  const earlierOutputs = new Set<string>(); // the outputs of records not the latest of their shard
   for (const name of names) {
     if (!name.endsWith(".done.json")) continue;
     const r = await readRecord(`${dir}/${name}`);
@@ -278,36 +284,59 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
     if (!r || r.plan !== plan.id || r.shard < 0 || r.shard >= plan.shards) continue;
     if (r.planSha256 !== digest) {
       // plan.json edited after the shard ran: its rows are not this plan's
-      if (shards[r.shard].state !== "done") {
-        stale.set(
-          r.shard,
-          `${name}: made from another version of plan.json (edited since): run the shard again`,
-        );
-      }
+      stale.set(
+        r.shard,
+        `${name}: made from another version of plan.json (edited since): run the shard again`,
+      );
       continue;
     }
-    const s = shards[r.shard];
-    if (s.state === "done") continue;
+    (records[r.shard] ??= []).push({ name, r });
+  }
+  // a shard with two records of this plan (outputs of two names, run one
+  // after the other): the latest run (its record's end) is the shard's,
+  // the earlier one's record and output strays
+  for (const [i, list] of records.entries()) {
+    if (!list) continue;
+    const when = (x: { r: ShardRecord }) => {
+      const t = Date.parse(x.r.end);
+      return Number.isFinite(t) ? t : -Infinity;
+    };
+    list.sort((a, b) => when(b) - when(a) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const [{ name, r }, ...earlier] = list;
+    stale.delete(i);
+    const s = shards[i];
     const output = resolveIn(dir, r.output);
+    const older = earlier.length
+      ? `; the latest of ${list.length} records (by their end): earlier run${
+        earlier.length > 1 ? "s" : ""
+      } ${earlier.map((x) => x.name).join(", ")} set aside`
+      : "";
+    for (const x of earlier) {
+      strays.add(x.name);
+      const o = x.r.output;
+      if (typeof o === "string" && resolveIn(dir, o) !== output && names.includes(o)) {
+        earlierOutputs.add(o);
+      }
+    }
     let size = -1;
     try {
       size = (await Deno.stat(output)).size;
     } catch { /* gone */ }
     if (size !== r.outputBytes) {
       s.state = "failed";
-      s.detail = size < 0
+      s.detail = (size < 0
         ? `${name}: its output ${r.output} is gone`
         : `${name}: its output ${r.output} has ${count(size, "byte")}, the record says ${
           groupDigits(r.outputBytes)
-        }`;
+        }`) + older;
       continue;
     }
     if (options.verify && (await sha256File(output)) !== r.sha256) {
       s.state = "failed";
-      s.detail = `${name}: the SHA-256 of ${r.output} is not the record's`;
+      s.detail = `${name}: the SHA-256 of ${r.output} is not the record's${older}`;
       continue;
     }
-    Object.assign(s, { state: "done", record: r, output, detail: undefined });
+    Object.assign(s, { state: "done", record: r, output, detail: older.slice(2) || undefined });
   }
 
   // shard outputs no done record of this plan names: beyond the plan's
@@ -319,7 +348,9 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
   const named = new Set(shards.filter((s) => s.state === "done").map((s) => s.output));
   // another plan's record naming a file that a done record of this plan
   // names too (its output written over since): this plan's, not a stray
-  for (const name of foreignOutputs) if (!named.has(`${dir}/${name}`)) strays.add(name);
+  for (const name of [...foreignOutputs, ...earlierOutputs]) {
+    if (!named.has(`${dir}/${name}`)) strays.add(name);
+  }
   for (const name of names) {
     const m = SHARD_OUTPUT.exec(name);
     if (!m || named.has(`${dir}/${name}`)) continue;
