@@ -10,11 +10,17 @@
  * that is not one is said to be unreadable, not absent; `--shards` and
  * planShards take the same range.
  */
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertNotEquals,
+  assertRejects,
+  assertStringIncludes,
+} from "@std/assert";
 import { MAX_SHARDS, planShards, readPlan, runShard } from "../mod.ts";
 import { cli } from "./helpers/run.ts";
-import { makePlan, runShards, shardArgs } from "./helpers/shard.ts";
-import { tempDir } from "./helpers/temp.ts";
+import { makePlan, runShards, shardArgs, unionLines, wholeLines } from "./helpers/shard.ts";
+import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
 
 /** A small tree: four folders of one file each. */
 async function fourFolders(root: string): Promise<void> {
@@ -263,6 +269,100 @@ Deno.test("status: two records of one shard (outputs of two names): the latest r
   assertEquals(js.totals.entries, zero.rows + newer.rows);
 });
 
+/** The inode and path of each row of CSV lines (line keys): what a walk listed. */
+function listed(lines: string[]): string[] {
+  return lines.map((l) => /^(\d+),-?\d+,-?\d+,"([^"]*)"/.exec(l)).map((m) => `${m![1]} ${m![2]}`)
+    .sort();
+}
+
+Deno.test("a scan folder inside ROOT that the scan does not enter (--exclude): plan -o, a shard's -o and slurm --out take it, as a report does; one the scan enters is still refused", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await fourFolders(root);
+  const dir = `${root}/x/scan`; // under an excluded folder
+  await Deno.mkdir(dir, { recursive: true });
+  const planFile = `${dir}/plan.json`;
+  const p = await makePlan(root, 2, planFile, ["--exclude", `${root}/x`, "--min-folders", "2"]);
+  assertEquals(p.shards, 2);
+  for (let i = 0; i < p.shards; i++) {
+    const r = await cli(shardArgs(planFile, i, `${dir}/scan-${i}.csv.zst`));
+    assertEquals(r.code, 0, r.stderr);
+  }
+  const st = await cli(["status", dir]);
+  assertEquals(st.code, 0, st.stdout);
+  // the shards listed what a whole run with the same exclude lists: nothing of the scan folder
+  const whole = listed(await wholeLines(root, ["report", "--exclude", `${root}/x`]));
+  const union = listed(await unionLines(dir, p.shards));
+  assertEquals(union, whole);
+  assert(!union.some((l) => l.includes("/x/")), "the scan folder listed");
+  const dry = await cli([
+    "slurm",
+    root,
+    "--shards",
+    "2",
+    "--exclude",
+    `${root}/x`,
+    "--out",
+    `${root}/x/s`,
+    "--dry-run",
+  ]);
+  assertEquals(dry.code, 0, dry.stderr);
+  // folders the scan enters: refused, as before
+  const tail = "the shards would list each other's outputs; choose a folder outside it";
+  for (
+    const args of [
+      ["plan", root, "--shards", "2", "--exclude", `${root}/x`, "-o", `${root}/a/p.json`],
+      ["plan", root, "--shards", "2", "-o", `${root}/x/p.json`],
+      ["slurm", root, "--shards", "2", "--out", `${root}/x/s2`, "--dry-run"],
+      shardArgs(planFile, 0, `${root}/b/scan-0.csv.zst`),
+    ]
+  ) {
+    const r = await cli(args);
+    assertEquals(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assertStringIncludes(r.stderr, tail);
+  }
+  assert(!(await Deno.lstat(`${root}/x/s2`).catch(() => null)), "slurm --out made");
+});
+
+Deno.test({
+  name:
+    "a scan folder inside ROOT on another file system: taken with -x (the scan does not enter it), refused without",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`;
+    await fourFolders(root);
+    const m = `${root}/m`;
+    await Deno.mkdir(m);
+    assertEquals(await mountTmpfs(m, "size=16m"), "");
+    assertNotEquals((await Deno.stat(m)).dev, (await Deno.stat(root)).dev);
+    const planFile = `${m}/plan.json`;
+    const p = await makePlan(root, 2, planFile, ["-x", "--min-folders", "2"]);
+    assertEquals(p.shards, 2);
+    for (let i = 0; i < p.shards; i++) {
+      const r = await cli(shardArgs(planFile, i, `${m}/scan-${i}.csv.zst`));
+      assertEquals(r.code, 0, r.stderr);
+    }
+    assertEquals((await cli(["status", m])).code, 0);
+    const whole = listed(await wholeLines(root, ["report", "-x"]));
+    assertEquals(listed(await unionLines(m, p.shards)), whole);
+    assert(!whole.some((l) => l.includes("/m/")), "the mount's files listed");
+    const dry = await cli(["slurm", root, "-x", "--shards", "2", "--out", `${m}/s`, "--dry-run"]);
+    assertEquals(dry.code, 0, dry.stderr);
+    // without -x the scan enters the mount: refused
+    for (
+      const args of [
+        ["plan", root, "--shards", "2", "-o", `${m}/p2.json`],
+        ["slurm", root, "--shards", "2", "--out", `${m}/s2`, "--dry-run"],
+      ]
+    ) {
+      const r = await cli(args);
+      assertEquals(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assertStringIncludes(r.stderr, `is inside ${root}: the shards would list`);
+    }
+  },
+});
+
 /** Every path below `dir` (links not followed), sorted. */
 function treeOf(dir: string, pre = ""): string[] {
   const out: string[] = [];
@@ -283,7 +383,8 @@ Deno.test("plan -o and a shard's -o inside ROOT (as reached through links): refu
   const planFile = `${dir}/plan.json`;
   await makePlan(root, 2, planFile);
   const before = treeOf(root);
-  const tail = ": the shards would list each other's outputs; choose a folder outside it\n";
+  const tail = ": the shards would list each other's outputs; choose a folder outside it (or " +
+    "one the scan does not enter: excluded, or with -x on another file system)\n";
   const cases: [string[], string, string?][] = [
     [["plan", root, "--shards", "2", "-o", `${root}/p.json`], `-o ${root}/p.json`],
     [["plan", root, "--shards", "2", "-o", `${root}/a/p.json`], `-o ${root}/a/p.json`],

@@ -1587,7 +1587,8 @@ Deno.test("a shard's --errors is neither its output, its record, its lock file, 
     assertEquals(
       inside.stderr,
       `pwalk: --errors ${errors} is inside ${root}: the shards would list each other's outputs; ` +
-        "choose a folder outside it\n",
+        "choose a folder outside it (or one the scan does not enter: excluded, or with -x on " +
+        "another file system)\n",
     );
     assert(!existsSync(fresh), "nothing written");
   }

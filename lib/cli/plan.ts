@@ -34,7 +34,8 @@ import { checkedOutput, type OutputTarget, writeWhole } from "../outfile.ts";
 import { PARQUET, PARQUET_FROM, scanFiles } from "../shard/scan.ts";
 import { leftoversText, scanLeftovers } from "../shard/status.ts";
 import { checkDescriptorOutput, compressionOf, foreignFormat, stdoutName } from "../report.ts";
-import { folderInside, insideRootText } from "../shard/paths.ts";
+import { insideRootText, scanEnters } from "../shard/paths.ts";
+import { excludeList } from "../options.ts";
 
 /** `pwalk plan --help`. */
 export const HELP = `pwalk plan: split a scan of ROOT into shards that together give its rows
@@ -63,8 +64,10 @@ Options:
                          run from it), nor a --from scan or --exclude list;
                          a folder with another scan's completion records or
                          slurm.json is refused (remove its files first), and
-                         so is a folder inside ROOT (the shards would list
-                         each other's outputs there); a plan is plain JSON:
+                         so is a folder inside ROOT that the scan enters
+                         (the shards would list each other's outputs
+                         there; excluded, or with -x on another file
+                         system, it is taken); a plan is plain JSON:
                          a compressed, Parquet or archive name (.zst, .gz,
                          .parquet, .xz, .tgz ...) is refused
   --from SCAN            estimate the work below each folder from a previous
@@ -288,7 +291,14 @@ export async function run(args: string[]): Promise<number> {
     if (!target.direct) {
       // the plan's folder is the scan folder (pwalk status reads it): inside
       // ROOT, each shard would list the others' outputs, as pwalk slurm refuses
-      if (await folderInside(folderOf(output), root)) {
+      // (a folder the scan does not enter, excluded or with -x on another
+      // file system, is as good as one outside ROOT)
+      const skips = {
+        exclude: excludeList(root, options.exclude),
+        oneFileSystem: options.oneFileSystem,
+        noSnap: options.noSnap,
+      };
+      if (await scanEnters(folderOf(output), root, skips)) {
         throw new UsageError(insideRootText(`-o ${output}`, root));
       }
       await refuseReplacingPlan(output, target.path);

@@ -20,10 +20,10 @@ import {
   WALK_OPTIONS,
 } from "./common.ts";
 import { duration, formatBytes } from "./progress.ts";
-import { planDigest, PlanError, readPlan, type ShardPlan } from "../shard/plan.ts";
+import { planDigest, PlanError, planExcludes, readPlan, type ShardPlan } from "../shard/plan.ts";
 import { notAFile, PlanMismatchError, recordPath, runShard, ShardBusyError } from "../shard/run.ts";
 import { compressionOf, reportFormat, stdoutName } from "../report.ts";
-import { folderInside, insideRootText } from "../shard/paths.ts";
+import { insideRootText, scanEnters } from "../shard/paths.ts";
 import { lockPath } from "../shard/lock.ts";
 
 /** `pwalk report --plan --help`. */
@@ -52,8 +52,9 @@ Options:
                          (its record, lock and pwalk status go by it), a
                          FILE in a folder whose plan.json is another plan
                          (or no plan: that scan's shard would be
-                         replaced), and a FILE inside the plan's ROOT (the
-                         other shards would list it)
+                         replaced), and a FILE inside the plan's ROOT,
+                         unless the plan leaves its folder out (the other
+                         shards would list it)
   --level N              compression level: zstd 1-19, gzip 1-9 (default 1);
                          refused (exit 2) for plain CSV or out of the
                          suffix's range
@@ -63,8 +64,8 @@ Options:
                          cold disk)
   --progress[=SECONDS], --no-progress, --errors FILE: as for pwalk report
                          (--errors neither FILE, its record, its lock
-                         file nor PLAN, nor inside ROOT: the other shards
-                         would list it)
+                         file nor PLAN, nor inside ROOT where the scan
+                         enters: the other shards would list it)
   -h, --help             this help
 
 The report options (--header, --NoSnap, --depth, --exclude, -x) are the
@@ -202,8 +203,19 @@ export async function run(args: string[]): Promise<number> {
   const shard = intArg("shard", f.shard, 0, plan.shards - 1)!;
   const root = plan.root.path;
   const reached = root.startsWith("/") ? root : `${plan.cwd}/${root}`;
-  /** Is `path`'s folder inside ROOT? (A ROOT not there now: no; the run says so.) */
-  const insideRoot = (path: string) => folderInside(folderOf(path), reached).catch(() => false);
+  /**
+   * Would the shards list `path`'s folder: inside ROOT, and not left out
+   * (excluded, or with -x on another file system)? (A ROOT not there now:
+   * no; the run says so.)
+   */
+  const skips = {
+    exclude: planExcludes(plan),
+    oneFileSystem: plan.options.oneFileSystem,
+    noSnap: plan.options.noSnap,
+    spelled: root,
+  };
+  const insideRoot = (path: string) =>
+    scanEnters(folderOf(path), reached, skips).catch(() => false);
   // -o the plan itself, a device or FIFO (a shard's parts are joined into
   // a file, recorded), or a file the caller could not write: refused now;
   // a link there is replaced, never written through (runShard)

@@ -39,8 +39,10 @@ DIR/job.sbatch (each array task runs pwalk report --plan DIR/plan.json
 --shard $SLURM_ARRAY_TASK_ID -o DIR/scan-$SLURM_ARRAY_TASK_ID.csv.zst with
 this Deno and this pwalk, by absolute path), submits it with
 sbatch --array=0-(N-1) and prints the job id. Task logs go to DIR/logs/.
-DIR must be outside ROOT; a DIR or DIR/logs there already must be yours,
-writable by no group or other user (Slurm writes the logs through links).
+DIR must be outside ROOT (or where the scan does not enter: excluded, or
+with -x on another file system); a DIR or DIR/logs there already must be
+yours, writable by no group or other user (Slurm writes the logs through
+links).
 Then:
   pwalk status DIR                 which shards are done, queued, failed
   pwalk slurm --resume DIR         resubmit the shards without a completion

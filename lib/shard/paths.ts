@@ -44,6 +44,12 @@ export function absolutePath(p: string): string {
  */
 export async function folderInside(dir: string, root: string): Promise<boolean> {
   const realRoot = await Deno.realPath(root);
+  const realDir = await reachedFolder(dir);
+  return realDir === realRoot || realDir.startsWith(realRoot === "/" ? "/" : `${realRoot}/`);
+}
+
+/** A folder as really reached: links resolved, a part not made yet by its deepest existing ancestor. */
+async function reachedFolder(dir: string): Promise<string> {
   let base = absolutePath(dir), rest = "";
   for (;;) {
     try {
@@ -54,14 +60,77 @@ export async function folderInside(dir: string, root: string): Promise<boolean> 
       base = base.slice(0, base.lastIndexOf("/")) || "/";
     }
   }
-  const realDir = (base === "/" ? "" : base) + rest || "/";
-  return realDir === realRoot || realDir.startsWith(realRoot === "/" ? "/" : `${realRoot}/`);
+  return (base === "/" ? "" : base) + rest || "/";
 }
 
-/** Why a scan folder (or a shard's output) inside the root is refused ({@link folderInside}). */
+/** What a scan leaves out, for {@link scanEnters}. */
+export interface ScanSkips {
+  /**
+   * The excluded folders in the walker's spelling under `spelled`
+   * (lib/options.ts excludeList, or planExcludes of a plan).
+   */
+  exclude?: readonly (string | Uint8Array)[];
+  /** -x: folders on another file system than ROOT's are not entered. */
+  oneFileSystem?: boolean;
+  /** --NoSnap: `.snapshot` folders are not entered. */
+  noSnap?: boolean;
+  /** ROOT as the walker is given it (the excludes' spelling); default `root`. */
+  spelled?: string;
+}
+
+/**
+ * Whether a scan of `root` would list what is in the folder `dir`: `dir`
+ * is inside `root` as really reached ({@link folderInside}), and no folder
+ * on the way down to it, itself included, is one the walk leaves out (an
+ * excluded folder, with `oneFileSystem` one on another file system than
+ * ROOT's, with `noSnap` a `.snapshot`). A scan folder the walk lists
+ * would have the shards list each other's outputs; one it does not enter
+ * is as good as one outside ROOT (`/` scanned with -x, written to
+ * /dev/shm). `root` must be there (the error of Deno.realPath is thrown).
+ *
+ * @example
+ * ```ts ignore
+ * await scanEnters("/dev/shm/scan", "/", { oneFileSystem: true }); // false: a tmpfs
+ * await scanEnters("/data/scan", "/data", { exclude: ["/data/scan"] }); // false
+ * await scanEnters("/data/scan", "/data"); // true
+ * ```
+ */
+export async function scanEnters(
+  dir: string,
+  root: string,
+  skips: ScanSkips = {},
+): Promise<boolean> {
+  const realRoot = await Deno.realPath(root);
+  const realDir = await reachedFolder(dir);
+  if (realDir === realRoot) return true;
+  const prefix = realRoot === "/" ? "/" : `${realRoot}/`;
+  if (!realDir.startsWith(prefix)) return false;
+  const given = normaliseRoot(skips.spelled ?? root);
+  const excluded = new Set(
+    (skips.exclude ?? []).map((e) => byteKey(typeof e === "string" ? enc.encode(e) : e)),
+  );
+  const rootDev = skips.oneFileSystem ? (await Deno.stat(root)).dev : 0;
+  const names = realDir.slice(prefix.length).split("/");
+  for (let i = 1; i <= names.length; i++) {
+    const name = names[i - 1], rel = names.slice(0, i).join("/");
+    if (skips.noSnap && name === ".snapshot") return false;
+    // the walker's spelling of the folder: ROOT as given, then the names
+    const spelled = [`${given === "/" ? "" : given}/${rel}`, ...(given === "." ? [rel] : [])];
+    if (spelled.some((p) => excluded.has(byteKey(enc.encode(p))))) return false;
+    if (skips.oneFileSystem) {
+      // (a folder not made yet: on its parent's file system)
+      const st = await Deno.lstat(`${prefix}${rel}`).catch(() => null);
+      if (st && st.dev !== rootDev) return false;
+    }
+  }
+  return true;
+}
+
+/** Why a scan folder (or a shard's output) inside the root is refused ({@link scanEnters}). */
 export function insideRootText(what: string, root: string): string {
   return `${what} is inside ${root}: the shards would list each other's outputs; ` +
-    "choose a folder outside it";
+    "choose a folder outside it (or one the scan does not enter: excluded, or with -x on " +
+    "another file system)";
 }
 
 /** The path as a string when it is valid UTF-8, else null. */

@@ -20,12 +20,12 @@ import {
   type ShardPlan,
   writeAtomic,
 } from "./plan.ts";
-import { absolutePath, folderInside, insideRootText } from "./paths.ts";
+import { absolutePath, insideRootText, scanEnters } from "./paths.ts";
 import { leftoversText, scanLeftovers, scanStatus } from "./status.ts";
 import { jobName, readSubmissions } from "./squeue.ts";
 import { lockScanFolder, lockShard, ShardBusyError, type ShardLock } from "./lock.ts";
 import { shellQuote } from "../shell.ts";
-import { checkOptionNames, type OptionNames } from "../options.ts";
+import { checkOptionNames, excludeList, type OptionNames } from "../options.ts";
 
 export { shellQuote };
 
@@ -413,7 +413,8 @@ export class ScanFolderError extends Error {
 export interface SlurmScanOptions extends PlanOptions, Omit<ScriptOptions, "dir"> {
   /**
    * The scan folder (made if needed; it must not hold a plan or another
-   * scan's files yet, nor be inside the root).
+   * scan's files yet, nor be inside the root where the scan enters: a
+   * folder excluded, or with `oneFileSystem` on another file system, is taken).
    */
   out: string;
   /** At most this many shards at once (`--array=0-(N-1)%K`). Default: no limit. */
@@ -534,7 +535,14 @@ export async function slurmScan(root: string, options: SlurmScanOptions): Promis
   const old = await scanLeftovers(dir);
   if (old.length) throw new ScanFolderError(leftoversText(dir, old));
   // the folder as it will be (pwalk plan -o and a shard's -o refuse the same)
-  if (await folderInside(dir, root)) throw new ScanFolderError(insideRootText(dir, root));
+  // (a folder the scan does not enter, excluded or with -x on another file
+  // system, is as good as one outside ROOT)
+  const skips = {
+    exclude: excludeList(root, options.exclude),
+    oneFileSystem: options.oneFileSystem,
+    noSnap: options.noSnap,
+  };
+  if (await scanEnters(dir, root, skips)) throw new ScanFolderError(insideRootText(dir, root));
   // the tasks' logs go there: refused before the (long) planning
   await checkLogFolders(dir);
   const plan = await planOf(root, options);
