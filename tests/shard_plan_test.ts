@@ -212,3 +212,20 @@ Deno.test("status: a shard whose lock names a zombie (ended, not yet reaped by i
     await parent.stdout.cancel().catch(() => {});
   }
 });
+
+Deno.test("plan and slurm --min-folders above a quarter of the --max-listed range: the default budget stays in range (the plan of an explicit --max-listed 1000000000)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  for (const d of ["a", "b", "c", "a/x", "b/y"]) {
+    await Deno.mkdir(`${root}/${d}`, { recursive: true });
+    await Deno.writeTextFile(`${root}/${d}/f`, d);
+  }
+  const args = ["--shards", "4", "--min-folders", "300000000"];
+  const byDefault = await plan(root, `${tmp.path}/p1.json`, args);
+  const given = await plan(root, `${tmp.path}/p2.json`, [...args, "--max-listed", "1000000000"]);
+  assertEquals(byDefault.plan.frontier, given.plan.frontier);
+  assertEquals(byDefault.plan.listed, given.plan.listed);
+  const s = await cli(["slurm", root, ...args, "--out", `${tmp.path}/s`, "--dry-run"]);
+  assertEquals(s.code, 0, s.stderr);
+  assert(!s.stderr.includes("maxListed"), s.stderr);
+});

@@ -83,8 +83,9 @@ Options:
   --min-folders N        frontier folders to aim for (default 16 x N)
   --max-listed N         folders the planner may list (default 1024 x N
                          within 16,384 and 131,072, and at least
-                         4 x --min-folders); fewer shards than asked
-                         when it runs out too soon (the line says why)
+                         4 x --min-folders, at most 1,000,000,000);
+                         fewer shards than asked when it runs out too
+                         soon (the line says why)
 
 Report options, fixed in the plan for every shard (pwalk's):
   --header               the header line, at the top of shard 0's file

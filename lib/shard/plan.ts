@@ -91,7 +91,7 @@ export interface PlanOptions extends PlanReportOptions {
    * The planner lists at most this many folders (more only to list all of
    * the root's folders). Default 1024 x shards within 16,384 and 131,072
    * (what the planner keeps in memory grows with it), and at least 4 x
-   * minFolders.
+   * minFolders (at most 1,000,000,000).
    */
   maxListed?: number;
   /**
@@ -292,7 +292,9 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
   const minFolders = checkInt("minFolders", options.minFolders ?? 16 * shards, 1, 1e9);
   const maxListed = checkInt(
     "maxListed",
-    options.maxListed ?? Math.max(Math.min(1024 * shards, 131072), 4 * minFolders, 16384),
+    // (the default stays within the range a given one must keep)
+    options.maxListed ??
+      Math.min(Math.max(Math.min(1024 * shards, 131072), 4 * minFolders, 16384), 1e9),
     1,
     1e9,
   );
