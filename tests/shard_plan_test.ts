@@ -229,3 +229,39 @@ Deno.test("plan and slurm --min-folders above a quarter of the --max-listed rang
   assertEquals(s.code, 0, s.stderr);
   assert(!s.stderr.includes("maxListed"), s.stderr);
 });
+
+Deno.test("plan's line gives a reason when ROOT has no folder the scan walks (files only, or every folder excluded), and the planner's rule for a chain", async () => {
+  await using tmp = await tempDir();
+  const flat = `${tmp.path}/flat`;
+  await Deno.mkdir(flat);
+  for (let i = 0; i < 5; i++) await Deno.writeTextFile(`${flat}/f${i}`, "x");
+  const excl = `${tmp.path}/excl`;
+  await Deno.mkdir(`${excl}/only`, { recursive: true });
+  await Deno.writeTextFile(`${excl}/only/f`, "x");
+  for (
+    const [root, extra] of [[flat, []], [excl, ["--exclude", `${excl}/only`]]] as const
+  ) {
+    const p = await plan(root, `${tmp.path}/p.json`, ["--shards", "4", ...extra]);
+    await Deno.remove(`${tmp.path}/p.json`);
+    assertEquals([p.plan.shards, p.plan.frontier.length], [1, 0]);
+    assertMatch(
+      p.stderr,
+      /^pwalk plan: 1 shard \(not 4: 0 frontier folders; ROOT holds no folder the scan walks \(none, or only links, excluded folders, [^;)]*\)\) over 0 frontier folders/,
+    );
+  }
+  // a chain of folders of one file each: shard 0 gets more than a shard's
+  // share above the frontier (the planner splits a folder while it holds
+  // more than twice those rows), and the line says so
+  const chain = `${tmp.path}/chain`;
+  let d = chain;
+  for (let i = 0; i < 60; i++) {
+    d = `${d}/d`;
+    await Deno.mkdir(d, { recursive: true });
+    await Deno.writeTextFile(`${d}/f`, "x");
+  }
+  const c = await plan(chain, `${tmp.path}/c.json`, ["--shards", "4"]);
+  const e = c.plan.estimate;
+  assert(c.plan.shards < 4, c.stderr);
+  assert(e.top * 4 > e.total, `${e.top} above the frontier of ${e.total}`);
+  assert(c.stderr.includes("than a shard's share and than half of the rows"), c.stderr);
+});

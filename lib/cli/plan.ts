@@ -178,11 +178,15 @@ export function fewerText(plan: ShardPlan): string {
       );
     }
     if (u.share) {
+      // (the planner's rule: a folder stays whole when its own entries
+      // would take the rows above the frontier past both a shard's share
+      // and half of the folder's rows)
+      const one = u.share === 1;
       reasons.push(
         `splitting ${
-          u.share === all ? "them" : `${num(u.share)} of them`
-        } would put more than a shard's share of the estimated rows ` +
-          "above them, in shard 0",
+          u.share === all ? (one ? "it" : "them") : `${num(u.share)} of them`
+        } would put more estimated rows above ${one ? "it" : "them"}, in shard 0, than a ` +
+          `shard's share and than half of the rows ${one ? "it holds" : "they hold"}`,
       );
     }
     if (u.bottom) {
@@ -199,6 +203,15 @@ export function fewerText(plan: ShardPlan): string {
         } listed, as --max-listed allows: a larger one reads more`,
       );
     }
+  }
+  if (!reasons.length) {
+    // (a frontier with folders always has a reason above)
+    reasons.push(
+      plan.frontier.length
+        ? "the tree has no more folders to split into"
+        : "ROOT holds no folder the scan walks (none, or only links, excluded folders, " +
+          ".snapshot with --NoSnap, other file systems with -x, or beyond --depth)",
+    );
   }
   return ` (not ${plan.requestedShards}: ${count(plan.frontier.length, "frontier folder")}; ${
     reasons.join("; ")
