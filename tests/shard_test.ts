@@ -2462,7 +2462,12 @@ Deno.test("status finds the tasks of job.sbatch submitted by hand (no slurm.json
   await Deno.writeTextFile(`${bin}/squeue`, "#!/bin/sh\necho 'timeout' >&2\nexit 1\n");
   let r = await cli(["status", dir], { env });
   assertEquals(r.code, 1);
-  assertMatch(r.text, /\(squeue did not answer: queued shards look failed\)\n$/);
+  // (those queued tasks left no trace in the folder: they look missing, not failed)
+  assertEquals(await status(), [1, ["missing", "missing"]]);
+  assertMatch(
+    r.text,
+    /\(squeue did not answer: queued and running shards look incomplete, failed or missing\)\n$/,
+  );
   // ... not once every shard is done (slurm.json listing a submission too)
   await runShards(`${dir}/plan.json`, dir, 2);
   await Deno.writeTextFile(

@@ -95,7 +95,8 @@ export async function run(args: string[]): Promise<number> {
     }` +
       (st.squeue || !st.squeueAsked || st.complete
         ? ""
-        : " (squeue did not answer: queued shards look failed)"),
+        : " (squeue did not answer: queued and running shards look incomplete, failed or " +
+          "missing)"),
   );
   if (st.strays.length) {
     lines.push(
