@@ -8,6 +8,7 @@
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { cli, run } from "./helpers/run.ts";
 import { makePlan, type TestPlan } from "./helpers/shard.ts";
+import { testNeeding, ZSTD } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { mktree } from "./helpers/tree.ts";
 import { readScanCounts } from "../mod.ts";
@@ -264,4 +265,48 @@ Deno.test("plan's line gives a reason when ROOT has no folder the scan walks (fi
   assert(c.plan.shards < 4, c.stderr);
   assert(e.top * 4 > e.total, `${e.top} above the frontier of ${e.total}`);
   assert(c.stderr.includes("than a shard's share and than half of the rows"), c.stderr);
+});
+
+testNeeding([ZSTD], {
+  name: "plan --from a damaged scan (truncated, a byte flipped): the error names the file",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`;
+    for (const d of ["a", "b", "a/x"]) {
+      await Deno.mkdir(`${root}/${d}`, { recursive: true });
+      for (let i = 0; i < 50; i++) await Deno.writeTextFile(`${root}/${d}/f${i}`, "x".repeat(i));
+    }
+    const good = `${tmp.path}/good.csv.zst`;
+    const r = await cli(["report", root, "-o", good]);
+    assertEquals(r.code, 0, r.stderr);
+    const bytes = await Deno.readFile(good);
+    const cut = `${tmp.path}/cut.csv.zst`;
+    await Deno.writeFile(cut, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    const flipped = `${tmp.path}/flipped.csv.zst`;
+    const f = bytes.slice();
+    f[Math.floor(f.length / 2)] ^= 0xff;
+    await Deno.writeFile(flipped, f);
+    for (const bad of [cut, flipped]) {
+      // the zstd command finds it damaged too
+      const z = await run("zstd", ["-t", "-q", bad]);
+      assert(z.code !== 0, `zstd -t ${bad}`);
+      const p = await cli([
+        "plan",
+        root,
+        "--shards",
+        "2",
+        "--from",
+        good,
+        "--from",
+        bad,
+        "-o",
+        "-",
+      ]);
+      assertEquals(p.code, 1, p.stderr);
+      assertEquals(p.stderr.split("\n").length, 2, p.stderr);
+      assert(p.stderr.startsWith(`pwalk: ${bad}: `), p.stderr);
+      const e = await readScanCounts([good, bad]).then(() => null, (e: Error) => e);
+      assert(e?.message.startsWith(`${bad}: `), e?.message);
+    }
+  },
 });

@@ -153,7 +153,9 @@ function quoted(b: Uint8Array, s: number, end: number): [Uint8Array, number] | n
 }
 
 /**
- * Read previous scans into recursive counts per folder.
+ * Read previous scans into recursive counts per folder. A file that cannot
+ * be read (missing, damaged, truncated) rejects with its error, its message
+ * starting with the file's name.
  *
  * @example Estimate the rows below a folder from last week's scan
  * ```ts ignore
@@ -263,6 +265,15 @@ export async function readScanCounts(
   };
 
   for (const file of files) {
+    try {
+      await readOne(file);
+    } catch (e) {
+      // a damaged or truncated scan: which of the files (as summary says)
+      if (e instanceof Error && !e.message.includes(file)) e.message = `${file}: ${e.message}`;
+      throw e;
+    }
+  }
+  async function readOne(file: string): Promise<void> {
     rootLen = -1;
     let carry: Uint8Array | null = null;
     for await (const chunk of chunks(file)) {
