@@ -19,6 +19,7 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { concat } from "./helpers/bytes.ts";
+import { lockShard } from "../lib/shard/lock.ts";
 import { key, lineSet, parsePwalk, type PwalkRow, splitHeader } from "./helpers/csv.ts";
 import { duck } from "./helpers/duckdb.ts";
 import { assertRowsMatch } from "./helpers/compare.ts";
@@ -1733,6 +1734,47 @@ testNeeding([ZSTD], {
     const sum = await cli(["summary", dir]);
     assertEquals(sum.code, 0, sum.stderr);
   },
+});
+
+Deno.test("two shards (or plans) given one output outside the plan's folder: the lock refusal names the shard that holds it, as its lock file says", async () => {
+  await using tmp = await tempDir();
+  const { root, dir } = await twoFolders(tmp.path);
+  await makePlan(root, 2, `${dir}/plan.json`);
+  await makePlan(root, 2, `${dir}/other.json`);
+  const [plan, other] = await Promise.all(
+    [`${dir}/plan.json`, `${dir}/other.json`].map((p) => readPlan(p)),
+  );
+  const outDir = `${tmp.path}/out`;
+  await Deno.mkdir(outDir);
+  const out = `${outDir}/x.csv`, lock = `${outDir}/x.lock`;
+  // shard 0 of the plan holds the output's lock (this process, as its run would)
+  const held = await lockShard(out, 0, plan.id);
+  assert(held);
+  try {
+    const [first, second] = (await Deno.readTextFile(lock)).split("\n");
+    assertEquals(first, `pid ${Deno.pid} on ${Deno.hostname()}`);
+    assertEquals(second, `shard 0 of plan ${plan.id}`);
+    const who = `(pid ${Deno.pid} on ${Deno.hostname()})`;
+    const cases: [string, number, string][] = [
+      [`${dir}/plan.json`, 1, `shard 0 ${who} is running with the same record and lock`],
+      [`${dir}/plan.json`, 0, `shard 0 is already running ${who}`],
+      [
+        `${dir}/other.json`,
+        0,
+        `shard 0 of another plan (${plan.id}) ${who} is running with the same record and lock`,
+      ],
+    ];
+    for (const [p, shard, said] of cases) {
+      const r = await cli(shardArgs(p, shard, out));
+      assertEquals(r.code, 1, r.stderr);
+      assertEquals(r.stderr.split("\n").length, 2, r.stderr);
+      assertStringIncludes(r.stderr, `pwalk: refused: ${said}: ${lock} is locked by it; `);
+    }
+    assertEquals([...Deno.readDirSync(outDir)].map((e) => e.name), ["x.lock"]);
+    assert(other.id !== plan.id);
+  } finally {
+    await held?.release();
+  }
 });
 
 Deno.test("a shard already running (its scan-I.lock held): a second run is refused, its output spelled with another suffix too, nothing touched", async () => {

@@ -45,19 +45,34 @@ export function lockPath(output: string): string {
 }
 
 /**
- * Lock {@link lockPath} of `output` for shard `shard`. Throws {@link ShardBusyError}
- * when another process holds it (naming its pid and host, as that process
- * wrote them into the file). Resolves to null when the file system has no
- * locks (Lustre mounted without `flock`): the run goes on unlocked, as
- * before.
+ * Lock {@link lockPath} of `output` for shard `shard` of the plan `plan`
+ * (its id), both written into the file after the holder's pid and host
+ * (`shard 3 of plan ID`). Throws {@link ShardBusyError} when another
+ * process holds it, naming its pid and host and, when that is another
+ * shard (two shards given one output, outside the plan's folder) or
+ * another plan's, which one it is. Resolves to null when the file system
+ * has no locks (Lustre mounted without `flock`): the run goes on unlocked,
+ * as before.
  */
-export function lockShard(output: string, shard: number): Promise<ShardLock | null> {
+export function lockShard(output: string, shard: number, plan = ""): Promise<ShardLock | null> {
   const path = lockPath(output);
-  return lockFile(path, (holder) =>
-    new ShardBusyError(
-      `shard ${shard} is already running${holder ? ` (${holder})` : ""}: ` +
-        `${path} is locked by it; wait for it to end, or end it`,
-    ));
+  const mine = `shard ${shard} of plan ${plan}`;
+  return lockFile(path, (holder, theirs) => {
+    const m = /^shard (\d+) of plan (\S*)$/.exec(theirs);
+    const who = holder ? ` (${holder})` : "";
+    // (a lock written without its shard, by an older pwalk: by its name, this shard's)
+    if (!m || theirs === mine || (m[1] === String(shard) && (!m[2] || !plan))) {
+      return new ShardBusyError(
+        `shard ${shard} is already running${who}: ${path} is locked by it; ` +
+          "wait for it to end, or end it",
+      );
+    }
+    const whose = m[2] === plan ? `shard ${m[1]}` : `shard ${m[1]} of another plan (${m[2]})`;
+    return new ShardBusyError(
+      `${whose}${who} is running with the same record and lock: ${path} is locked by it; ` +
+        `wait for it to end, or write shard ${shard} to another file`,
+    );
+  }, mine);
 }
 
 /**
@@ -80,13 +95,14 @@ export function lockScanFolder(dir: string): Promise<ShardLock | null> {
 
 /**
  * Lock the file `path` (made if needed; {@link openLockFile}) and write
- * `pid N on HOST` in it; `busy(holder)` is thrown when another process
- * holds it (`holder`: what it wrote, or ""). Null when the file system has
- * no locks.
+ * `pid N on HOST` in it, and the line `about` when given; `busy(holder,
+ * about)` is thrown when another process holds it (what it wrote, or "").
+ * Null when the file system has no locks.
  */
 async function lockFile(
   path: string,
-  busy: (holder: string) => Error,
+  busy: (holder: string, about: string) => Error,
+  about = "",
 ): Promise<ShardLock | null> {
   // A lock file removed by the run that held it, between our open and our
   // lock, is not the lock any more: open the new one (a few rounds at most).
@@ -100,9 +116,9 @@ async function lockFile(
       return null;
     }
     if (!held) {
-      const holder = await holderOf(f);
+      const [holder, theirs] = await holderOf(f);
       f.close();
-      throw busy(holder);
+      throw busy(holder, theirs);
     }
     let now: Deno.FileInfo | null = null;
     try {
@@ -116,7 +132,9 @@ async function lockFile(
     }
     try {
       await f.truncate(0);
-      await f.write(new TextEncoder().encode(`pid ${Deno.pid} on ${Deno.hostname()}\n`));
+      const text = `pid ${Deno.pid} on ${Deno.hostname()}\n${about ? `${about}\n` : ""}`;
+      const b = new TextEncoder().encode(text);
+      for (let n = 0; n < b.length;) n += await f.write(b.subarray(n));
     } catch (e) {
       // a full disk, a quota: the file removed while still held, and named
       await Deno.remove(path).catch(() => {});
@@ -188,14 +206,14 @@ export async function lockHolder(path: string): Promise<{ pid: number; host: str
   }
 }
 
-/** What the holder wrote into the lock file (`pid N on HOST`), or "". */
-async function holderOf(f: Deno.FsFile): Promise<string> {
+/** What the holder wrote into the lock file: `pid N on HOST` (or ""), and its next line (or ""). */
+async function holderOf(f: Deno.FsFile): Promise<[string, string]> {
   try {
-    const b = new Uint8Array(256);
+    const b = new Uint8Array(512);
     const n = await f.read(b);
-    const line = new TextDecoder().decode(b.subarray(0, n ?? 0)).split("\n")[0];
-    return /^pid \d+ on \S+$/.test(line) ? line : "";
+    const [line, next = ""] = new TextDecoder().decode(b.subarray(0, n ?? 0)).split("\n");
+    return [/^pid \d+ on \S+$/.test(line) ? line : "", next];
   } catch {
-    return "";
+    return ["", ""];
   }
 }

@@ -470,7 +470,7 @@ export async function runShard(
   await ensureNative();
   options.signal?.throwIfAborted();
   // One run of this shard at a time (the lock held until its record is written).
-  const lock = output ? await lockShard(output, shard) : null;
+  const lock = output ? await lockShard(output, shard, plan.id) : null;
   // the lock file may lie in the walked tree (beside an output there): no row
   const lockFd = lock ? openSkip(lock.path) : -1;
   const lockSkip = lockFd >= 0 ? [lockFd] : [];

@@ -787,7 +787,7 @@ async function resumeLocked(
   for (const i of candidates) {
     let lock: ShardLock | null;
     try {
-      lock = await lockShard(`${dir}/scan-${i}.csv.zst`, i);
+      lock = await lockShard(`${dir}/scan-${i}.csv.zst`, i, plan.id);
     } catch (e) {
       if (!(e instanceof ShardBusyError)) throw e;
       busy.push(e.message);
