@@ -202,6 +202,16 @@ Deno.test("a shard's -o in the folder of another plan (its plan.json another pla
     );
     assertEquals(await contentsOf(a), before, `${out}: A's folder changed`);
   }
+  // B's plan put in A's folder by another name: A's plan.json decides
+  await Deno.copyFile(`${b}/plan.json`, `${a}/p2.json`);
+  const beside = await cli(shardArgs(`${a}/p2.json`, 1, `${a}/scan-1.csv.zst`));
+  assertEquals(beside.code, 2, beside.stderr);
+  assertStringIncludes(
+    beside.stderr,
+    `its folder holds another plan (${a}/plan.json, plan ${idA})`,
+  );
+  await Deno.remove(`${a}/p2.json`);
+  assertEquals(await contentsOf(a), before);
   // a plan.json there that is no plan: refused too
   await Deno.writeTextFile(`${c}/plan.json`, "{}");
   const r = await cli(shardArgs(`${b}/plan.json`, 0, `${c}/scan-0.csv.zst`));

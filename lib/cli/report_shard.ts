@@ -83,13 +83,14 @@ function folderOf(path: string): string {
 
 /**
  * Whether `output`'s folder is the scan folder of `plan` (read from
- * `planPath`): the plan's own folder (the same folder, by device and
- * inode), or a folder whose plan.json is that plan (the same file, or one
- * with the same content: a copy, a link). Else null when the folder holds
- * no plan.json (any folder takes a shard's output), or why it is refused:
- * its plan.json is another plan's (or no plan), whose records, status and
- * summary go by it, and the shard would replace that scan's shard output
- * and record.
+ * `planPath`): a folder whose plan.json is that plan (the same file, or
+ * one with the same content: a copy, a link), or, holding no plan.json,
+ * the plan's own folder (the same folder, by device and inode; the plan
+ * there by another name). Any other folder without plan.json takes a
+ * shard's output too; one whose plan.json is another plan's (or no plan)
+ * is refused (`refused` says why): its records, status and summary go by
+ * that plan, and the shard would replace that scan's shard output and
+ * record.
  */
 async function scanFolderOf(
   output: string,
@@ -105,14 +106,16 @@ async function scanFolderOf(
   }
   const given = await Deno.stat(planPath).catch(() => null);
   const planDir = await Deno.stat(folderOf(planPath)).catch(() => null);
-  if (planDir && planDir.dev === here.dev && planDir.ino === here.ino) return { scan: true };
   const there = `${dir}/plan.json`;
   let st: Deno.FileInfo;
   try {
     st = await Deno.stat(there);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return { scan: false };
-    return { scan: false, refused: `-o ${output}: ${there}: ${(e as Error).message}` };
+    if (!(e instanceof Deno.errors.NotFound)) {
+      return { scan: false, refused: `-o ${output}: ${there}: ${(e as Error).message}` };
+    }
+    // no plan.json: the plan's own folder (its file by another name), or any other
+    return { scan: !!planDir && planDir.dev === here.dev && planDir.ino === here.ino };
   }
   if (given && st.dev === given.dev && st.ino === given.ino) return { scan: true };
   let other: ShardPlan | null = null;
