@@ -1777,6 +1777,36 @@ Deno.test("two shards (or plans) given one output outside the plan's folder: the
   }
 });
 
+Deno.test("one output given to two shards of a plan, one after the other: the second is refused (2), the first's output and record kept; another plan's record there is replaced", async () => {
+  await using tmp = await tempDir();
+  const { root, dir } = await twoFolders(tmp.path);
+  await makePlan(root, 2, `${dir}/plan.json`);
+  await makePlan(root, 2, `${dir}/other.json`);
+  const outDir = `${tmp.path}/out`;
+  await Deno.mkdir(outDir);
+  const out = `${outDir}/x.csv`, rec = `${outDir}/x.done.json`;
+  const first = await cli(shardArgs(`${dir}/plan.json`, 0, out));
+  assertEquals(first.code, 0, first.stderr);
+  const before = [await Deno.readFile(out), await Deno.readTextFile(rec)];
+  assertEquals(JSON.parse(before[1] as string).shard, 0);
+  for (const o of [out, `${outDir}/x.csv.zst`]) {
+    const second = await cli(shardArgs(`${dir}/plan.json`, 1, o));
+    assertEquals(second.code, 2, second.stderr);
+    assertStringIncludes(
+      second.stderr,
+      `pwalk: -o ${o}: ${rec} is the record of shard 0 of this plan, not of shard 1: `,
+    );
+    assertEquals([await Deno.readFile(out), await Deno.readTextFile(rec)], before);
+    assertEquals([...Deno.readDirSync(outDir)].map((e) => e.name).sort(), ["x.csv", "x.done.json"]);
+  }
+  // shard 0 again, and another plan's shard 1 (a later scan to the same file): they run
+  for (const [p, i] of [[`${dir}/plan.json`, 0], [`${dir}/other.json`, 1]] as const) {
+    const r = await cli(shardArgs(p, i, out));
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(JSON.parse(await Deno.readTextFile(rec)).shard, i);
+  }
+});
+
 Deno.test("a shard already running (its scan-I.lock held): a second run is refused, its output spelled with another suffix too, nothing touched", async () => {
   await using tmp = await tempDir();
   const { root, dir } = await twoFolders(tmp.path);

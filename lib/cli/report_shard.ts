@@ -25,6 +25,7 @@ import { notAFile, PlanMismatchError, recordPath, runShard, ShardBusyError } fro
 import { compressionOf, reportFormat, stdoutName } from "../report.ts";
 import { insideRootText, scanEnters } from "../shard/paths.ts";
 import { lockPath } from "../shard/lock.ts";
+import { readRecord } from "../shard/status.ts";
 
 /** `pwalk report --plan --help`. */
 export const HELP = `pwalk report --plan: one shard of a planned scan (see pwalk plan --help)
@@ -52,7 +53,8 @@ Options:
                          (its record, lock and pwalk status go by it), a
                          FILE in a folder whose plan.json is another plan
                          (or no plan: that scan's shard would be
-                         replaced), and a FILE inside the plan's ROOT,
+                         replaced), a FILE whose record is another shard's
+                         of this plan, and a FILE inside the plan's ROOT,
                          unless the plan leaves its folder out (the other
                          shards would list it)
   --level N              compression level: zstd 1-19, gzip 1-9 (default 1);
@@ -237,6 +239,16 @@ export async function run(args: string[]): Promise<number> {
     if (folder.refused) throw new UsageError(folder.refused);
     const why = folder.scan ? otherShardsName(output, shard) : null;
     if (why) throw new UsageError(why);
+    // the record beside it is another shard's of this plan (one -o given
+    // to two shards): this run would replace that shard's finished output
+    const old = await readRecord(recordPath(output));
+    if (old && old.plan === plan.id && old.shard !== shard) {
+      throw new UsageError(
+        `-o ${output}: ${recordPath(output)} is the record of shard ${old.shard} of this ` +
+          `plan, not of shard ${shard}: this run would replace that shard's output; write ` +
+          `shard ${shard} to another file (or remove that record first)`,
+      );
+    }
     // inside ROOT, the other shards would list this one's output (and its
     // temporaries, its record), as pwalk plan -o and pwalk slurm refuse
     if (await insideRoot(output)) throw new UsageError(insideRootText(`-o ${output}`, root));
