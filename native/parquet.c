@@ -555,7 +555,7 @@ static int by_offset(const void *a, const void *b) {
 }
 
 int pw_pq_finish(pw_pq *pq, pw_sink *s) {
-  qsort(pq->groups, pq->n, sizeof *pq->groups, by_offset);
+  if (pq->n) qsort(pq->groups, pq->n, sizeof *pq->groups, by_offset); /* none: NULL groups */
   buf out = {0};
   tw w = {.b = &out};
   uint64_t rows = 0;
