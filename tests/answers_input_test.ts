@@ -1472,3 +1472,105 @@ Deno.test("summarize, diff, convert: DuckDB's options and names checked before a
   const s = await summarize([scan], { names: false, threads: 1, memoryLimit: "512MiB" });
   assert(s.totals.entries > 0);
 });
+
+Deno.test("scan files named with glob characters (*, ?, [...]) or a leading ~ are read as named, never the files DuckDB's pattern would match (audit)", async () => {
+  await using tmp = await tempDir();
+  const fixture = await Deno.readTextFile(`${REPO}/tests/fixtures/example-small.csv`);
+  const home = `${tmp.path}/home`;
+  await Deno.mkdir(home);
+  await Deno.mkdir(`${tmp.path}/~`);
+  let n = 0;
+  // a scan of its own root (so that the root read tells which file was)
+  const scan = async (path: string, root: string) =>
+    await Deno.writeTextFile(path, fixture.replaceAll('"/tmp/small', `"${root}`));
+  // [the scan as given (relative to tmp), the files its pattern matches too]
+  const cases: [string, string[]][] = [
+    ["scan[1].csv", ["scan1.csv"]],
+    ["st*r.csv", ["stAr.csv"]],
+    ["q?.csv", ["qx.csv"]],
+    ["a\\[1].csv", ["a\\1.csv"]],
+    ["~/t.csv", [`${home}/t.csv`]],
+    ["sub[ab]/scan-0.csv", ["suba/scan-0.csv"]],
+  ];
+  const db = await DuckDBInstance.create(":memory:");
+  const c = await db.connect();
+  const rows = async (sql: string) => (await c.runAndReadAll(sql)).getRowObjectsJson();
+  try {
+    for (const [given, decoys] of cases) {
+      const at = (p: string) => p.startsWith("/") ? p : `${tmp.path}/${p}`;
+      await Deno.mkdir(at(given).slice(0, at(given).lastIndexOf("/")), { recursive: true });
+      for (const d of decoys) {
+        await Deno.mkdir(at(d).slice(0, at(d).lastIndexOf("/")), { recursive: true });
+        await scan(at(d), `/tmp/decoy${++n}`);
+      }
+      const root = `/tmp/root${++n}`;
+      await scan(at(given), root);
+      // the reference: DuckDB reading a copy of a plain name
+      const plain = `${tmp.path}/plain${n}.csv`;
+      await Deno.copyFile(at(given), plain);
+      const [want] = await rows(
+        `SELECT count(*)::INT AS entries, sum(st_size)::BIGINT AS bytes FROM read_csv('${plain}')`,
+      );
+      const env = { HOME: home };
+      const s = await cli(["summary", "--json", given], { cwd: tmp.path, env });
+      assertEquals(s.code, 0, `${given}: ${s.stderr}`);
+      const sum = JSON.parse(s.text);
+      assertEquals([sum.roots, sum.totals.entries], [[root], Number(want.entries)], given);
+      // diff: the file against its plain copy, in either order, unchanged
+      for (const args of [[plain, given], [given, plain]]) {
+        const d = await cli(["diff", "--json", ...args], { cwd: tmp.path, env });
+        assertEquals(d.code, 0, `${given}: ${d.stderr}`);
+        const r = JSON.parse(d.text);
+        assertEquals(
+          [r.old.roots, r.new.roots, r.new.entries, r.totals.added.entries],
+          [[root], [root], Number(want.entries), 0],
+          `diff ${args.join(" ")}`,
+        );
+      }
+      // convert: to CSV, the very bytes of the file (it has pwalk's
+      // header); to Parquet of a name with the same characters, its rows
+      const csv = `${tmp.path}/out${n}.csv`;
+      assertEquals((await cli(["convert", given, csv], { cwd: tmp.path, env })).code, 0);
+      assertEquals(await Deno.readTextFile(csv), await Deno.readTextFile(plain), given);
+      const pq = given.replace(/\.csv$/, ".parquet");
+      const decoyPq = decoys.map((d) => d.replace(/\.csv$/, ".parquet"));
+      for (const d of decoyPq) {
+        assertEquals((await cli(["convert", at(d.replace(/parquet$/, "csv")), at(d)])).code, 0);
+      }
+      const p = await cli(["convert", given, pq], { cwd: tmp.path, env });
+      assertEquals(p.code, 0, `${given}: ${p.stderr}`);
+      await Deno.copyFile(at(pq), `${tmp.path}/plain${n}.parquet`);
+      const names = `SELECT string_agg(filename, '|' ORDER BY filename) AS f, count(*)::INT AS n`;
+      assertEquals(
+        await rows(`${names} FROM '${tmp.path}/plain${n}.parquet'`),
+        await rows(`${names} FROM read_csv('${plain}')`),
+        `convert ${given} ${pq}`,
+      );
+      // and read back from Parquet by the name with those characters
+      const b = await cli(["summary", "--json", pq], { cwd: tmp.path, env });
+      assertEquals(b.code, 0, `${pq}: ${b.stderr}`);
+      assertEquals(JSON.parse(b.text).roots, [root], pq);
+    }
+    // an error in such a file names it as given
+    await Deno.writeTextFile(`${tmp.path}/bad[1].csv`, fixture + "1,2,3\n");
+    await scan(`${tmp.path}/bad1.csv`, "/tmp/decoy");
+    const lines = fixture.split("\n").length;
+    for (const args of [["summary"], ["convert", "bad[1].csv", "o.parquet"]]) {
+      const r = await cli(args.length > 1 ? args : [...args, "bad[1].csv"], { cwd: tmp.path });
+      assertEquals(
+        [r.code, r.stderr],
+        [
+          1,
+          `pwalk: bad[1].csv: Invalid Input Error: CSV Error on Line: ${lines} has 3 of the 17 columns (a file cut short, or not pwalk's CSV?)\n`,
+        ],
+      );
+    }
+    // a folder of such a name: the scan inside it, not another folder's
+    await Deno.remove(`${tmp.path}/sub[ab]/scan-0.parquet`);
+    const f = await cli(["summary", "--json", "sub[ab]"], { cwd: tmp.path });
+    assertEquals([f.code, JSON.parse(f.text).roots], [0, [`/tmp/root${n}`]], f.stderr);
+  } finally {
+    c.closeSync();
+    db.closeSync();
+  }
+});

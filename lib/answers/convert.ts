@@ -29,6 +29,7 @@ import {
   spillPrefix,
   type StageOptions,
   tellStage,
+  writable,
 } from "./duck.ts";
 import {
   checkOneScan,
@@ -302,7 +303,7 @@ export async function convert(
         const into = made ? `${e.tempDir}/out.parquet` : partial;
         const r = await writing(() =>
           e.all(
-            `COPY (SELECT * FROM t) TO ${lit(into)} ` +
+            `COPY (SELECT * FROM t) TO ${lit(writable(into))} ` +
               `(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${level}, USE_TMP_FILE false)`,
           )
         );
@@ -328,7 +329,7 @@ export async function convert(
           const r = await writing(() =>
             e.all(
               `COPY (SELECT ${LINE_SQL} AS "${PWALK_HEADER.replaceAll('"', '""')}" FROM t) ` +
-                `TO ${lit(body)} (FORMAT csv, HEADER ${header}, QUOTE '', ESCAPE '', ` +
+                `TO ${lit(writable(body))} (FORMAT csv, HEADER ${header}, QUOTE '', ESCAPE '', ` +
                 `DELIMITER '\t', COMPRESSION ${duckCompression(format)}, USE_TMP_FILE false)`,
             )
           );

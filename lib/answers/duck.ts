@@ -302,6 +302,24 @@ export function num(v: unknown): number {
   return typeof v === "number" ? v : Number(v);
 }
 
+/**
+ * A glob pattern that matches exactly the absolute path `path` (DuckDB
+ * globs a path that holds `*`, `?` or `[`): each of them as a bracket
+ * class (`[[]`, `[*]`, `[?]`). (A backslash in such a path would still be
+ * taken as a folder's end: {@link Engine.readable} gives a link instead.)
+ */
+export function patternOf(path: string): string {
+  return path.replace(/[[*?]/g, "[$&]");
+}
+
+/**
+ * A path DuckDB writes (COPY TO) as the file it names: DuckDB takes a
+ * leading `~` as $HOME (it globs no path it writes).
+ */
+export function writable(path: string): string {
+  return path.startsWith("~") ? `./${path}` : path;
+}
+
 /** A SQL string literal. */
 export function lit(s: string): string {
   return `'${s.replaceAll("'", "''")}'`;
@@ -398,6 +416,10 @@ export class Engine {
   #options: EngineOptions;
   /** Its memory_limit. */
   #memoryLimit: string;
+  /** The links {@link readable} made: the file's path as given -> the link's. */
+  #links = new Map<string, string>();
+  /** The other way: the link's path -> the file's as given. */
+  #linked = new Map<string, string>();
 
   private constructor(
     db: Instance,
@@ -423,6 +445,10 @@ export class Engine {
    * Error".
    */
   #told(err: unknown): unknown {
+    if (this.#linked.size && err instanceof Error) {
+      // (a file read through a link of readable's is named as it was given)
+      for (const [link, path] of this.#linked) err.message = err.message.replaceAll(link, path);
+    }
     const msg = String((err as Error)?.message ?? err);
     const full = /failed to offload data block|max_temp_directory_size/.test(msg) ||
       (msg.includes(this.tempDir) && /No space left on device|Disk quota exceeded/.test(msg));
@@ -455,6 +481,8 @@ export class Engine {
     let tempDir: string;
     try {
       tempDir = await Deno.makeTempDir({ dir, prefix: spillPrefix("pwalk-duckdb") });
+      // absolute: DuckDB takes a path that starts with '~' as one in $HOME
+      if (!tempDir.startsWith("/")) tempDir = `${Deno.cwd()}/${tempDir}`;
     } catch (e) {
       // Deno's message names neither the folder nor the option
       const why = (e as Error).message.replace(/ \(os error \d+\).*$/s, "").replace(/:.*$/s, "");
@@ -481,6 +509,37 @@ export class Engine {
       forget();
       throw e;
     }
+  }
+
+  /**
+   * The path to give DuckDB's readers (read_csv, read_parquet,
+   * parquet_schema) so that they read the file `path` and only it: DuckDB
+   * takes a path as a glob pattern when it holds `*`, `?` or `[` (then
+   * `scan[1].csv` reads scan1.csv, `st*r.csv` every file it matches, and
+   * the name itself only when nothing matches), and a leading `~` as
+   * $HOME. Such a path is given as a link of a plain name in the spill
+   * folder (a pattern cannot name every file: DuckDB's splits it at a
+   * backslash too); the messages of {@link exec} and {@link all}, and
+   * {@link given}, name it as `path` again.
+   */
+  async readable(path: string): Promise<string> {
+    if (!/[*?[]/.test(path) && !path.startsWith("~")) return path;
+    let link = this.#links.get(path);
+    if (link === undefined) {
+      link = `${this.tempDir}/file-${this.#links.size}.link`;
+      await Deno.symlink(path.startsWith("/") ? path : `${Deno.cwd()}/${path}`, link);
+      this.#links.set(path, link);
+      this.#linked.set(link, path);
+    }
+    return patternOf(link);
+  }
+
+  /**
+   * The path as given to {@link readable} of a file that DuckDB names
+   * `name` (parquet_schema's file_name, read_parquet's filename column).
+   */
+  given(name: string): string {
+    return this.#linked.get(name) ?? name;
   }
 
   /**

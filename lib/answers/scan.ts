@@ -18,7 +18,15 @@
  *
  * @module
  */
-import { Engine, type EngineOptions, lit, MemoryLimitError, num, SpillFullError } from "./duck.ts";
+import {
+  Engine,
+  type EngineOptions,
+  lit,
+  MemoryLimitError,
+  num,
+  patternOf,
+  SpillFullError,
+} from "./duck.ts";
 import { decompressedStream } from "../decompress.ts";
 import { recordPath } from "../shard/paths.ts";
 import { scanStatus } from "../shard/status.ts";
@@ -545,17 +553,18 @@ function typedFromParquet(path: string, types: Map<string, string>): string {
 async function parquetSource(e: Engine, files: ScanFile[]): Promise<string> {
   const paths = files.map((f) => f.path);
   const types = new Map<string, Map<string, string>>(paths.map((p) => [p, new Map()]));
+  const given = await readables(e, paths);
   let rows;
   try {
     rows = await e.all(
-      `SELECT file_name, name, duckdb_type FROM parquet_schema([${paths.map(lit).join(", ")}]) ` +
+      `SELECT file_name, name, duckdb_type FROM parquet_schema([${given(paths)}]) ` +
         `WHERE duckdb_type IS NOT NULL`,
     );
   } catch (err) {
     throw namingScans(err, paths);
   }
   for (const r of rows) {
-    const m = types.get(String(r.file_name));
+    const m = types.get(e.given(String(r.file_name)));
     const name = String(r.name).toLowerCase();
     if (m && !m.has(name)) m.set(name, String(r.duckdb_type));
   }
@@ -565,9 +574,19 @@ async function parquetSource(e: Engine, files: ScanFile[]): Promise<string> {
     groups.set(sql, [...(groups.get(sql) ?? []), p]);
   }
   return [...groups].map(([sql, group]) =>
-    `SELECT ${sql} FROM read_parquet([${group.map(lit).join(", ")}], ` +
+    `SELECT ${sql} FROM read_parquet([${given(group)}], ` +
     `filename = ${lit(FILE_COLUMN)})`
   ).join(" UNION ALL ");
+}
+
+/**
+ * The paths to give DuckDB for `paths` ({@link Engine.readable}): a
+ * function of some of them to their SQL list ('a', 'b').
+ */
+async function readables(e: Engine, paths: string[]): Promise<(some: string[]) => string> {
+  const sql = new Map<string, string>();
+  for (const p of paths) sql.set(p, lit(await e.readable(p)));
+  return (some) => some.map((p) => sql.get(p)!).join(", ");
 }
 
 const HEADER_START = new TextEncoder().encode("inode,parent-inode,");
@@ -661,10 +680,11 @@ export async function loadScan(
       if (group) group.push(f);
       else groups.set(k, [f]);
     }
+    const given = await readables(e, escape ? [] : files.map((f) => f.path));
     if (view && !escape) {
       const parts = [...groups].map(([k, group]) =>
         `SELECT ${sel} FROM (SELECT ${TYPED_FROM_CSV} FROM read_csv([${
-          group.map((f) => lit(f.path)).join(", ")
+          given(group.map((f) => f.path))
         }], ${csvOptions(k.startsWith("true"), duckCompression(group[0].format))}))`
       );
       await e.exec(`CREATE VIEW "${name}" AS ${parts.join(" UNION ALL ")}`);
@@ -677,20 +697,20 @@ export async function loadScan(
       `CREATE TABLE "${name}" AS SELECT ${sel} FROM (SELECT ${TYPED_FROM_CSV} FROM ` +
         `(SELECT ${nulls})) WHERE false`,
     );
-    const src = (paths: string[], header: boolean, compression: string) =>
-      `INSERT INTO "${name}" SELECT ${sel} FROM (SELECT ${TYPED_FROM_CSV} FROM read_csv([${
-        paths.map(lit).join(", ")
-      }], ${csvOptions(header, compression)}))`;
+    // (the paths as SQL: the files' own, or a FIFO's of the escaping filter)
+    const src = (paths: string, header: boolean, compression: string) =>
+      `INSERT INTO "${name}" SELECT ${sel} FROM (SELECT ${TYPED_FROM_CSV} FROM read_csv([${paths}], ` +
+      `${csvOptions(header, compression)}))`;
     if (escape) {
       for (const [i, f] of files.entries()) {
         try {
-          info.nonUtf8Rows += await loadEscaped(e, f, (fifo) => src([fifo], heads[i], "none"));
+          info.nonUtf8Rows += await loadEscaped(e, f, (fifo) => src(fifo, heads[i], "none"));
         } catch (err) {
           throw namingScans(
             await columnCountFirst(
               e,
               err,
-              (lines) => loadEscaped(e, f, (fifo) => probe([fifo], heads[i], "none", lines)),
+              (lines) => loadEscaped(e, f, (fifo) => probe(fifo, heads[i], "none", lines)),
             ),
             [f.path],
           );
@@ -702,13 +722,13 @@ export async function loadScan(
         const header = k.startsWith("true");
         const compression = duckCompression(group[0].format);
         try {
-          await e.exec(src(paths, header, compression));
+          await e.exec(src(given(paths), header, compression));
         } catch (err) {
           throw namingScans(
             await columnCountFirst(
               e,
               err,
-              (lines) => e.all(probe(paths, header, compression, lines)),
+              (lines) => e.all(probe(given(paths), header, compression, lines)),
             ),
             paths,
           );
@@ -720,9 +740,12 @@ export async function loadScan(
   return info;
 }
 
-/** SQL: the rows of CSV `paths` as text, up to `lines` ({@link columnCountFirst}). */
-function probe(paths: string[], header: boolean, compression: string, lines: number): string {
-  return `SELECT count(*) FROM (SELECT 1 FROM read_csv([${paths.map(lit).join(", ")}], ${
+/**
+ * SQL: the rows of CSV files as text, up to `lines` ({@link columnCountFirst});
+ * `paths` their SQL list ({@link readables}).
+ */
+function probe(paths: string, header: boolean, compression: string, lines: number): string {
+  return `SELECT count(*) FROM (SELECT 1 FROM read_csv([${paths}], ${
     csvOptions(header, compression, false)
   }) LIMIT ${lines})`;
 }
@@ -748,12 +771,13 @@ export async function viewErrorAsLoaded(
   if (!f || !line) return err;
   const header = await hasHeader(f), compression = duckCompression(f.format);
   const n = Number(line[1]);
+  const given = lit(await e.readable(f.path));
   try {
     // rows in the file's order, so that the LIMIT stops at line N
     await e.exec("SET preserve_insertion_order = true");
     await e.exec(
       `CREATE TEMP TABLE __pwalk_probe AS SELECT * FROM (SELECT ${TYPED_FROM_CSV} FROM ` +
-        `read_csv([${lit(f.path)}], ${csvOptions(header, compression)})) LIMIT ${n}`,
+        `read_csv([${given}], ${csvOptions(header, compression)})) LIMIT ${n}`,
     );
   } catch (other) {
     const there = /CSV Error on Line: (\d+)/.exec(String((other as Error)?.message ?? other));
@@ -761,7 +785,7 @@ export async function viewErrorAsLoaded(
       return await columnCountFirst(
         e,
         other,
-        (lines) => e.all(probe([f.path], header, compression, lines)),
+        (lines) => e.all(probe(given, header, compression, lines)),
       );
     }
   } finally {
@@ -1103,7 +1127,8 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 
 /**
  * Load one file through the escaping filter: its text goes through a named
- * pipe to the statement `sql(fifo)`; in a transaction, so a failure on
+ * pipe to the statement `sql(fifo)` (`fifo` the pipe's path as SQL, a
+ * pattern of it: {@link patternOf}); in a transaction, so a failure on
  * either side leaves nothing. Returns the number of escaped lines.
  */
 async function loadEscaped(
@@ -1135,7 +1160,7 @@ async function loadEscaped(
   })();
   await e.exec("BEGIN TRANSACTION");
   try {
-    await e.exec(sql(fifo));
+    await e.exec(sql(lit(patternOf(fifo))));
   } catch (err) {
     await e.exec("ROLLBACK");
     // Unblock a writer still waiting for a reader, then let it finish.
