@@ -19,7 +19,7 @@ import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/
 import { DuckDBInstance } from "@duckdb/node-api";
 import { convert, diff, ScanInputError, summarize } from "../mod.ts";
 import { LINE_SQL } from "../lib/answers/convert.ts";
-import { TYPED_COLUMNS } from "../lib/answers/scan.ts";
+import { namingScans, TYPED_COLUMNS } from "../lib/answers/scan.ts";
 import { referenceReport } from "./helpers/reference.ts";
 import { lutimes, mkdirRaw, writeFileRaw } from "./helpers/libc.ts";
 import { bytes, concat, join } from "./helpers/bytes.ts";
@@ -1569,6 +1569,83 @@ Deno.test("scan files named with glob characters (*, ?, [...]) or a leading ~ ar
     await Deno.remove(`${tmp.path}/sub[ab]/scan-0.parquet`);
     const f = await cli(["summary", "--json", "sub[ab]"], { cwd: tmp.path });
     assertEquals([f.code, JSON.parse(f.text).roots], [0, [`/tmp/root${n}`]], f.stderr);
+  } finally {
+    c.closeSync();
+    db.closeSync();
+  }
+});
+
+Deno.test("a scan with lines longer than DuckDB's default 2,000,000 bytes (a path thousands of folders deep) is read by summary, diff and convert; a line too long says so (audit)", async () => {
+  await using tmp = await tempDir();
+  const fixture = await Deno.readTextFile(`${REPO}/tests/fixtures/example-small.csv`);
+  const [head, rootRow] = fixture.split("\n");
+  const root = rootRow.split(",")[3].replaceAll('"', "");
+  // pwalk's rows of a chain of folders below the root, each named with
+  // 250 bytes, as a tree 12,000 deep gives: its deepest path 3 MB long
+  const name = "d".repeat(250);
+  const depth = 12000;
+  const rows = [head, rootRow];
+  let path = root;
+  for (let i = 0; i < depth; i++) {
+    path += `/${name}`;
+    if (i < depth - 3) continue; // (rows of the last three: lines of 3 MB)
+    const kind = i === depth - 1 ? `"0100644"` : `"0040755"`;
+    rows.push(
+      `${1000 + i},${999 + i},${i},"${path}","",0,0,${100 + i},65024,8,1,${kind},1,2,3,-1,0`,
+    );
+  }
+  const file = `${tmp.path}/deep.csv`;
+  await Deno.writeTextFile(file, rows.join("\n") + "\n");
+  const longest = Math.max(...rows.map((r) => new TextEncoder().encode(r).length));
+  assert(longest > 3_000_000);
+  // the reference: DuckDB told to read such lines
+  const db = await DuckDBInstance.create(":memory:");
+  const c = await db.connect();
+  try {
+    const [want] = (await c.runAndReadAll(
+      `SELECT count(*)::INT AS n, sum(st_size)::INT AS bytes FROM read_csv('${file}', ` +
+        `max_line_size=${2 * longest})`,
+    )).getRowObjectsJson();
+    const s = await cli(["summary", "--json", file]);
+    assertEquals(s.code, 0, s.stderr);
+    const sum = JSON.parse(s.text);
+    assertEquals(
+      [sum.totals.entries, sum.totals.apparentBytes],
+      [Number(want.n), Number(want.bytes)],
+    );
+    // convert: to CSV the very bytes (pwalk's header), to Parquet its rows
+    const csv = `${tmp.path}/again.csv`;
+    const pq = `${tmp.path}/deep.parquet`;
+    for (const out of [csv, pq]) {
+      const r = await cli(["convert", file, out]);
+      assertEquals(r.code, 0, r.stderr);
+    }
+    assertEquals(await Deno.readTextFile(csv), await Deno.readTextFile(file));
+    const [got] = (await c.runAndReadAll(
+      `SELECT count(*)::INT AS n, sum(st_size)::INT AS bytes FROM '${pq}'`,
+    )).getRowObjectsJson();
+    assertEquals(got, want);
+    const d = await cli(["diff", "--json", file, pq]);
+    assertEquals(d.code, 0, d.stderr);
+    const diff = JSON.parse(d.text);
+    assertEquals([diff.new.entries, diff.totals.added.entries], [Number(want.n), 0]);
+    // DuckDB's error for such a line, as pwalk tells it: why on its first line
+    const err = await c.run(
+      `SELECT count(*) FROM read_csv('${file}', header=true, delim=',', quote='"', ` +
+        `escape='"', new_line='\\n')`,
+    ).then(
+      () => null,
+      (e) => e,
+    );
+    assert(err, "DuckDB reads no line over 2,000,000 bytes by default");
+    // (DuckDB's own count of the line: its bytes, its newline too)
+    const bytes = new TextEncoder().encode(rows[2]).length;
+    const first = namingScans(err, [file]).message.split("\n")[0];
+    const m = new RegExp(
+      `^${file}: Invalid Input Error: CSV Error on Line: \\d+: a line of (\\d+) bytes, ` +
+        "longer than the 2000000 that DuckDB reads$",
+    ).exec(first);
+    assert(m && [bytes, bytes + 1].includes(Number(m[1])), first);
   } finally {
     c.closeSync();
     db.closeSync();

@@ -32,11 +32,13 @@ import {
   writable,
 } from "./duck.ts";
 import {
+  allowLines,
   checkOneScan,
   checkScanList,
   duckCompression,
   formatOf,
   isEncodingError,
+  lineSizeAfter,
   loadScan,
   namingScans,
   nullText,
@@ -282,9 +284,13 @@ export async function convert(
   const made = out && !safeByName(target.path) ? out.file : undefined;
   // With views DuckDB reads the files during COPY, so a name that is not
   // UTF-8 shows there: then all of it again, through the escaping filter.
+  // A line longer than DuckDB reads by default: all of it again, letting
+  // DuckDB read lines that long (lineSizeAfter).
+  let lineSize = 0;
   const attempt = async (escape: boolean): Promise<ConvertSummary> => {
     tellStage(options, "reading", inputs);
     const e = await Engine.open(options);
+    allowLines(e, lineSize);
     const writing = async <T>(write: () => Promise<T>): Promise<T> => {
       try {
         return await write();
@@ -345,19 +351,28 @@ export async function convert(
       return { inputs: info.files, output, format, rows, nonUtf8Names: info.nonUtf8Rows };
     } catch (err) {
       // (the view is read here: told as summary's and diff's loading tells it)
-      throw escape || err instanceof OutputError ? err : await viewErrorAsLoaded(e, err, files);
+      // (a line too long: read again, see lineSize)
+      throw escape || err instanceof OutputError || lineSizeAfter(err, lineSize)
+        ? err
+        : await viewErrorAsLoaded(e, err, files);
     } finally {
       await e.close();
     }
   };
   try {
     let r: ConvertSummary;
-    try {
-      r = await attempt(false);
-    } catch (err) {
-      if (err instanceof OutputError) throw err;
-      if (!isEncodingError(err)) throw namingScans(err, files.map((f) => f.path));
-      r = await attempt(true);
+    for (;;) {
+      try {
+        r = await attempt(false);
+        break;
+      } catch (err) {
+        if (err instanceof OutputError) throw err;
+        lineSize = lineSizeAfter(err, lineSize);
+        if (lineSize) continue;
+        if (!isEncodingError(err)) throw namingScans(err, files.map((f) => f.path));
+        r = await attempt(true);
+        break;
+      }
     }
     if (!out) {
       using f = await openDirect(target, output);

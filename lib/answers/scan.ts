@@ -422,8 +422,72 @@ function columnsSql(typed: boolean): string {
     ).join(", ") + "}";
 }
 
-function csvOptions(header: boolean, compression: string, typed = true): string {
+/**
+ * The longest line DuckDB's CSV reader is let read in a session
+ * (max_line_size), where {@link readingLongLines} raised it from DuckDB's
+ * default, 2,000,000 bytes (a larger value costs memory on every scan: its
+ * buffers grow with it).
+ */
+const lineSizes = new WeakMap<Engine, number>();
+
+/** The longest line {@link readingLongLines} lets DuckDB read: 1 GiB. */
+export const MAX_LINE_SIZE = 2 ** 30;
+
+/**
+ * A line's length where `err` is DuckDB's CSV reader meeting a line longer
+ * than it reads ("Maximum line size of 2000000 bytes exceeded. Actual
+ * Size:3012063 bytes"), in bytes; else 0.
+ */
+function longLine(err: unknown): number {
+  return Number(LONG_LINE.exec(String((err as Error)?.message ?? err))?.[2] ?? 0);
+}
+
+/** DuckDB's words for a line longer than it reads: its limit, the line's length. */
+const LONG_LINE = /Maximum line size of (\d+) bytes exceeded\. Actual Size: ?(\d+) bytes/;
+
+/**
+ * Run `read` (a reading of CSV scans in session `e`), again with a larger
+ * max_line_size each time it meets a line longer than DuckDB reads (pwalk
+ * writes a path of any length: a tree 9,000 folders deep has lines of
+ * megabytes): twice that line, up to {@link MAX_LINE_SIZE}, so that a scan
+ * whose lines grow with its depth is read in a few tries. A line longer
+ * than that is the error ({@link namingScans} words it).
+ */
+export async function readingLongLines<T>(e: Engine, read: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      return await read();
+    } catch (err) {
+      const next = lineSizeAfter(err, lineSizes.get(e) ?? 0);
+      if (!next) throw err;
+      lineSizes.set(e, next);
+    }
+  }
+}
+
+/**
+ * Let DuckDB read lines of `size` bytes in session `e` (convert's reading
+ * of a view, tried again in a new session: {@link lineSizeAfter}).
+ */
+export function allowLines(e: Engine, size: number): void {
+  if (size > 0) lineSizes.set(e, size);
+}
+
+/**
+ * The max_line_size to read again with after `err`, read with `size` (0:
+ * DuckDB's default): as {@link readingLongLines}; 0 when `err` is not a
+ * line too long, or one longer than {@link MAX_LINE_SIZE}.
+ */
+export function lineSizeAfter(err: unknown, size: number): number {
+  const need = longLine(err);
+  if (!need || need > MAX_LINE_SIZE || size >= MAX_LINE_SIZE) return 0;
+  return Math.min(MAX_LINE_SIZE, Math.max(2 * need, 2 * size));
+}
+
+function csvOptions(e: Engine, header: boolean, compression: string, typed = true): string {
+  const lines = lineSizes.get(e);
   return `header=${header}, auto_detect=false, delim=',', quote='"', escape='"', ` +
+    (lines ? `max_line_size=${lines}, ` : "") +
     `new_line='\\n', columns=${columnsSql(typed)}, compression=${lit(compression)}, ` +
     `strict_mode=true, null_padding=false, force_not_null=[${
       TYPED_COLUMNS.filter(([, t]) => t !== "VARCHAR").map(([c]) => lit(c)).join(", ")
@@ -685,7 +749,7 @@ export async function loadScan(
       const parts = [...groups].map(([k, group]) =>
         `SELECT ${sel} FROM (SELECT ${TYPED_FROM_CSV} FROM read_csv([${
           given(group.map((f) => f.path))
-        }], ${csvOptions(k.startsWith("true"), duckCompression(group[0].format))}))`
+        }], ${csvOptions(e, k.startsWith("true"), duckCompression(group[0].format))}))`
       );
       await e.exec(`CREATE VIEW "${name}" AS ${parts.join(" UNION ALL ")}`);
       return info;
@@ -700,17 +764,20 @@ export async function loadScan(
     // (the paths as SQL: the files' own, or a FIFO's of the escaping filter)
     const src = (paths: string, header: boolean, compression: string) =>
       `INSERT INTO "${name}" SELECT ${sel} FROM (SELECT ${TYPED_FROM_CSV} FROM read_csv([${paths}], ` +
-      `${csvOptions(header, compression)}))`;
+      `${csvOptions(e, header, compression)}))`;
     if (escape) {
       for (const [i, f] of files.entries()) {
         try {
-          info.nonUtf8Rows += await loadEscaped(e, f, (fifo) => src(fifo, heads[i], "none"));
+          info.nonUtf8Rows += await readingLongLines(
+            e,
+            () => loadEscaped(e, f, (fifo) => src(fifo, heads[i], "none")),
+          );
         } catch (err) {
           throw namingScans(
             await columnCountFirst(
               e,
               err,
-              (lines) => loadEscaped(e, f, (fifo) => probe(fifo, heads[i], "none", lines)),
+              (lines) => loadEscaped(e, f, (fifo) => probe(e, fifo, heads[i], "none", lines)),
             ),
             [f.path],
           );
@@ -722,13 +789,13 @@ export async function loadScan(
         const header = k.startsWith("true");
         const compression = duckCompression(group[0].format);
         try {
-          await e.exec(src(given(paths), header, compression));
+          await readingLongLines(e, () => e.exec(src(given(paths), header, compression)));
         } catch (err) {
           throw namingScans(
             await columnCountFirst(
               e,
               err,
-              (lines) => e.all(probe(given(paths), header, compression, lines)),
+              (lines) => e.all(probe(e, given(paths), header, compression, lines)),
             ),
             paths,
           );
@@ -744,9 +811,15 @@ export async function loadScan(
  * SQL: the rows of CSV files as text, up to `lines` ({@link columnCountFirst});
  * `paths` their SQL list ({@link readables}).
  */
-function probe(paths: string, header: boolean, compression: string, lines: number): string {
+function probe(
+  e: Engine,
+  paths: string,
+  header: boolean,
+  compression: string,
+  lines: number,
+): string {
   return `SELECT count(*) FROM (SELECT 1 FROM read_csv([${paths}], ${
-    csvOptions(header, compression, false)
+    csvOptions(e, header, compression, false)
   }) LIMIT ${lines})`;
 }
 
@@ -777,7 +850,7 @@ export async function viewErrorAsLoaded(
     await e.exec("SET preserve_insertion_order = true");
     await e.exec(
       `CREATE TEMP TABLE __pwalk_probe AS SELECT * FROM (SELECT ${TYPED_FROM_CSV} FROM ` +
-        `read_csv([${given}], ${csvOptions(header, compression)})) LIMIT ${n}`,
+        `read_csv([${given}], ${csvOptions(e, header, compression)})) LIMIT ${n}`,
     );
   } catch (other) {
     const there = /CSV Error on Line: (\d+)/.exec(String((other as Error)?.message ?? other));
@@ -785,7 +858,7 @@ export async function viewErrorAsLoaded(
       return await columnCountFirst(
         e,
         other,
-        (lines) => e.all(probe(given, header, compression, lines)),
+        (lines) => e.all(probe(e, given, header, compression, lines)),
       );
     }
   } finally {
@@ -935,7 +1008,15 @@ export async function checkOneScan(e: Engine, name: string, files: ScanFile[]): 
  */
 export function namingScans(err: unknown, paths: string[]): Error {
   if (err instanceof SpillFullError || err instanceof MemoryLimitError) return err;
-  const msg = err instanceof Error ? err.message : String(err);
+  let msg = err instanceof Error ? err.message : String(err);
+  // a line too long: why, on the first line (DuckDB says it further down)
+  const long = LONG_LINE.exec(msg);
+  const eol = msg.indexOf("\n") < 0 ? msg.length : msg.indexOf("\n");
+  if (long && /CSV Error on Line: \d+$/.test(msg.slice(0, eol))) {
+    msg = `${msg.slice(0, eol)}: a line of ${long[2]} bytes, longer than the ${long[1]} ` +
+      `that DuckDB reads${msg.slice(eol)}`;
+    err = new Error(msg, { cause: err });
+  }
   // pwalk's own messages say what they are about already (a --temp-dir
   // that cannot hold the spill folder is not a scan's fault)
   if (err instanceof Error && msg.startsWith("pwalk: ")) return err;
