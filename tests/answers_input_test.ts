@@ -1651,3 +1651,78 @@ Deno.test("a scan with lines longer than DuckDB's default 2,000,000 bytes (a pat
     db.closeSync();
   }
 });
+
+Deno.test("a CSV header other than pwalk's (its names in another order, one missing) is refused by summary, diff and convert naming the first that differs; a UTF-8 BOM before pwalk's is skipped (audit)", async () => {
+  await using tmp = await tempDir();
+  const fixture = `${REPO}/tests/fixtures/example-small.csv`;
+  const text = await Deno.readTextFile(fixture);
+  // pwalk's header as documented
+  const doc = await Deno.readTextFile(`${REPO}/docs/csv-format.md`);
+  const header = /## The header line[\s\S]*?```\n([^\n]+)\n```/.exec(doc)![1];
+  assertEquals(text.split("\n")[0], header);
+  const names = header.split(",").map((n) => n.replaceAll('"', ""));
+  // st_size and st_dev swapped, in the header and in every row
+  const [a, b] = [names.indexOf("st_size"), names.indexOf("st_dev")];
+  const swap = (line: string) => {
+    const f = line.split(",");
+    [f[a], f[b]] = [f[b], f[a]];
+    return f.join(",");
+  };
+  const lines = text.trimEnd().split("\n");
+  const reordered = `${tmp.path}/reordered.csv`;
+  await Deno.writeTextFile(reordered, lines.map(swap).join("\n") + "\n");
+  const short = `${tmp.path}/short.csv`;
+  await Deno.writeTextFile(
+    short,
+    [header.split(",").slice(0, -1).join(","), ...lines.slice(1)].join("\n") + "\n",
+  );
+  const why = "(its columns are read by their place: see pwalk's header in docs/csv-format.md)";
+  const cases: [string, string][] = [
+    [
+      reordered,
+      `name ${Math.min(a, b) + 1} is "${names[Math.max(a, b)]}", pwalk's "${
+        names[Math.min(a, b)]
+      }"`,
+    ],
+    [short, `${names.length - 1} names, pwalk's ${names.length}`],
+  ];
+  for (const [file, what] of cases) {
+    for (
+      const args of [
+        ["summary", file],
+        ["diff", fixture, file],
+        ["convert", file, `${tmp.path}/o.parquet`],
+      ]
+    ) {
+      const r = await cli(args);
+      assertEquals(
+        [r.code, r.stderr],
+        [2, `pwalk: ${file}: its first line is a header other than pwalk's: ${what} ${why}\n`],
+        args.join(" "),
+      );
+      assert(!existsSync(`${tmp.path}/o.parquet`));
+    }
+  }
+  // a byte order mark before pwalk's header (a file saved by a Windows
+  // tool), in UTF-8 text and not (read through the escaping filter): the
+  // same scan
+  const bom = `${tmp.path}/bom.csv`;
+  await Deno.writeTextFile(bom, "\uFEFF" + text);
+  // (a name of a byte that is not UTF-8: /tmp/small/\xff... for /tmp/small/a...)
+  const bad = `${tmp.path}/bad.csv`;
+  const nonUtf8 = concat(bytes("\uFEFF"), bytes(text)); // (the fixture is ASCII)
+  nonUtf8[3 + text.indexOf('"/tmp/small/') + '"/tmp/small/'.length] = 0xff;
+  const totals = async (file: string) => {
+    const r = await cli(["summary", "--json", file]);
+    assertEquals(r.code, 0, r.stderr);
+    return JSON.parse(r.text).totals;
+  };
+  assertEquals(await totals(bom), await totals(fixture));
+  await Deno.writeFile(bad, nonUtf8);
+  // (read through the escaping filter: its one name told)
+  assertEquals(await totals(bad), { ...await totals(fixture), nonUtf8Names: 1 });
+  const d = await cli(["diff", "--json", fixture, bom]);
+  assertEquals([d.code, JSON.parse(d.text).totals.added.entries], [0, 0], d.stderr);
+  assertEquals((await cli(["convert", bom, `${tmp.path}/o.csv`])).code, 0);
+  assertEquals(await Deno.readTextFile(`${tmp.path}/o.csv`), text);
+});

@@ -653,11 +653,18 @@ async function readables(e: Engine, paths: string[]): Promise<(some: string[]) =
   return (some) => some.map((p) => sql.get(p)!).join(", ");
 }
 
-const HEADER_START = new TextEncoder().encode("inode,parent-inode,");
-
-/** Whether a CSV scan file starts with pwalk's header (reads its first bytes only). */
+/**
+ * Whether a CSV scan file starts with pwalk's header (reads its first
+ * bytes only): its 17 names in order, each quoted as pwalk writes it or not
+ * (DuckDB writes them without quotes), after a UTF-8 byte order mark or
+ * not (DuckDB skips it). A first line whose first field is `inode` is any
+ * other header: refused, naming the first name that differs, since the
+ * columns are read by their place (a header of st_dev before st_size
+ * would have the device numbers summed as sizes).
+ *
+ * @throws {ScanInputError} for a header other than pwalk's, or lines that end in CR LF
+ */
 async function hasHeader(f: ScanFile): Promise<boolean> {
-  const want = HEADER_START.length;
   let got: Uint8Array = new Uint8Array(0);
   for await (const chunk of decompressed(f, true)) {
     got = concat(got, chunk);
@@ -675,7 +682,20 @@ async function hasHeader(f: ScanFile): Promise<boolean> {
       `${f.path}: its lines end in CR LF, pwalk's in LF: convert it back first (dos2unix)`,
     );
   }
-  return got.length >= want && HEADER_START.every((b, i) => got[i] === b);
+  const bom = got[0] === 0xef && got[1] === 0xbb && got[2] === 0xbf ? 3 : 0;
+  const line = new TextDecoder().decode(got.subarray(bom, nl < 0 ? got.length : nl));
+  const names = line.split(",").map((n) => n.length > 1 && /^".*"$/s.test(n) ? n.slice(1, -1) : n);
+  if (names[0].toLowerCase() !== "inode") return false; // a row: its first field a number
+  const at = PWALK_COLUMNS.findIndex((c, i) => names[i] !== c);
+  if (at < 0 && names.length === PWALK_COLUMNS.length) return true;
+  const shown = (n: string) => JSON.stringify(n.length > 40 ? `${n.slice(0, 40)}...` : n);
+  throw new ScanInputError(
+    `${f.path}: its first line is a header other than pwalk's: ` +
+      (at < 0 || at >= names.length
+        ? `${names.length} names, pwalk's ${PWALK_COLUMNS.length}`
+        : `name ${at + 1} is ${shown(names[at])}, pwalk's ${shown(PWALK_COLUMNS[at])}`) +
+      " (its columns are read by their place: see pwalk's header in docs/csv-format.md)",
+  );
 }
 
 /**
