@@ -1726,3 +1726,30 @@ Deno.test("a CSV header other than pwalk's (its names in another order, one miss
   assertEquals((await cli(["convert", bom, `${tmp.path}/o.csv`])).code, 0);
   assertEquals(await Deno.readTextFile(`${tmp.path}/o.csv`), text);
 });
+
+Deno.test("a scan file whose name is not UTF-8, found in a folder or by a glob, is refused as not UTF-8 (as such an argument is), not as missing (audit)", async () => {
+  await using tmp = await tempDir();
+  const dir = `${tmp.path}/scans`;
+  await Deno.mkdir(dir);
+  const fixture = await Deno.readFile(`${REPO}/tests/fixtures/example-small.csv`);
+  const raw = concat(bytes("sc"), new Uint8Array([0xff]), bytes(".csv"));
+  writeFileRaw(join(bytes(dir), raw), fixture);
+  // the name as Deno lists it (U+FFFD for the byte), which names no file
+  const shown = `${dir}/${new TextDecoder().decode(raw)}`;
+  assert(!existsSync(shown));
+  const want = (spec: string) =>
+    `pwalk: ${shown}: not valid UTF-8, so it could name another file (a name that is not ` +
+    `valid UTF-8 reaches pwalk from ${spec}'s listing with U+FFFD in place of its bad bytes): ` +
+    "rename it\n";
+  for (
+    const [args, from] of [
+      [["summary", dir], dir],
+      [["summary", `${dir}/sc*.csv`], dir],
+      [["diff", `${REPO}/tests/fixtures/example-small.csv`, dir], dir],
+      [["convert", `${dir}/*`, `${tmp.path}/o.parquet`], dir],
+    ] as [string[], string][]
+  ) {
+    const r = await cli(args);
+    assertEquals([r.code, r.stderr], [2, want(from)], args.join(" "));
+  }
+});

@@ -138,10 +138,28 @@ function globRegExp(pattern: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
+/**
+ * The files in folder `dir` whose names `keep` takes, as paths, sorted.
+ * Deno lists a name that is not UTF-8 with U+FFFD in place of its bad
+ * bytes: by that name it is no file, or another one. Such a file is
+ * refused as such an argument is ("not valid UTF-8"), not as a missing one.
+ *
+ * @throws {ScanInputError} for a name taken that is not UTF-8
+ */
 async function listDir(dir: string, keep: (name: string) => boolean): Promise<string[]> {
   const out: string[] = [];
   for await (const e of Deno.readDir(dir)) {
-    if (!e.isDirectory && keep(e.name)) out.push(`${dir.replace(/\/+$/, "") || "/"}/${e.name}`);
+    if (e.isDirectory || !keep(e.name)) continue;
+    const path = `${dir.replace(/\/+$/, "") || "/"}/${e.name}`;
+    // (a name holding U+FFFD itself, in UTF-8, is there by its name)
+    if (e.name.includes("\uFFFD") && !(await exists(path))) {
+      throw new ScanInputError(
+        `${path}: not valid UTF-8, so it could name another file (a name that is not valid ` +
+          `UTF-8 reaches pwalk from ${dir}'s listing with U+FFFD in place of its bad bytes): ` +
+          "rename it",
+      );
+    }
+    out.push(path);
   }
   return out.sort();
 }
@@ -184,7 +202,8 @@ async function expandScans(specs: string[]): Promise<string[]> {
       let found: string[] = [];
       try {
         found = await listDir(dir, (n) => re.test(n));
-      } catch {
+      } catch (e) {
+        if (e instanceof ScanInputError) throw e; // (a name that is not UTF-8)
         // a missing folder matches nothing
       }
       if (found.length === 0) throw new ScanInputError(`${spec}: no file matches`);
