@@ -779,3 +779,69 @@ Deno.test("summary: with no allocated bytes (no blocks reported) the top extensi
   const html = await Deno.readTextFile(page);
   assert(html.includes("<h2>Extensions by apparent size</h2>"), "the chart's title");
 });
+
+Deno.test("summary and diff --html: a byte axis has its ticks at round binary amounts ('0 B, 2.0 KiB, 4.0 KiB'), not decimal ones labelled in binary units ('1000 B, 2.0 KiB, 2.9 KiB')", async () => {
+  await using tmp = await tempDir();
+  const N = 1_800_000_000;
+  // files of decimal sizes, owners, extensions and ages apart
+  const files: [string, number, number, number][] = [
+    ["a.dat", 5_000, 0, N - 86400 * 10],
+    ["b.txt", 3_000, 1, N - 86400 * 100],
+    ["c.bin", 200_000_000, 2, N - 86400 * 400],
+    ["d.iso", 381_000_000, 3, N - 86400 * 900],
+  ];
+  const row = (i: number, [name, size, uid, t]: (typeof files)[0]) =>
+    `${10 + i},2,0,"/r/${name}","${name.split(".")[1]}",${uid},${uid},${size},1,` +
+    `${Math.ceil(size / 512)},1,"0100644",${t},${t},${t},-1,0`;
+  const scan = (list: typeof files) =>
+    `2,0,-1,"/r","",0,0,4096,1,8,2,"0040755",${N},${N},${N},${list.length},0\n` +
+    list.map((f, i) => row(i, f)).join("\n") + "\n";
+  const old = `${tmp.path}/old.csv`, now = `${tmp.path}/new.csv`;
+  await Deno.writeTextFile(old, scan(files.slice(0, 2)));
+  await Deno.writeTextFile(now, scan(files));
+  const units = ["B", "KiB", "MiB", "GiB"];
+  // a byte axis's labels: the byte labels of a chart at one height (a
+  // horizontal axis) or one x (a vertical one), three or more of them
+  const axis = (svg: string): string[] => {
+    const labels = svgLabels(svg).filter((l) => /^-?[\d.]+ (B|KiB|MiB|GiB)$/.test(l.text));
+    const by = (k: "x" | "y") => {
+      const groups = new Map<number, string[]>();
+      for (const l of labels) {
+        groups.set(Math.round(l[k]), [...groups.get(Math.round(l[k])) ?? [], l.text]);
+      }
+      return [...groups.values()].filter((g) => g.length >= 3);
+    };
+    const found = [...by("y"), ...by("x")];
+    assertEquals(found.length, 1, `one axis of bytes: ${labels.map((l) => l.text)}`);
+    return found[0];
+  };
+  const value = (t: string) => {
+    const [n, u] = t.split(" ");
+    return Number(n) * 1024 ** units.indexOf(u);
+  };
+  const pages: [string, string[]][] = [
+    ["summary", ["chart-users", "chart-groups", "chart-extensions", "chart-mtime", "chart-atime"]],
+    ["diff", ["chart-users", "chart-groups"]],
+  ];
+  for (const [cmd, ids] of pages) {
+    const page = `${tmp.path}/${cmd}.html`;
+    const r = await cli([
+      cmd,
+      "--no-names",
+      "--html",
+      page,
+      ...(cmd === "diff" ? [old, now] : ["--now", String(N), now]),
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    const html = await Deno.readTextFile(page);
+    for (const id of ids) {
+      const svg = html.match(new RegExp(`<section id="${id}">([\\s\\S]*?)</section>`))![1];
+      const ticks = axis(svg);
+      // each a whole number of its unit, the same step apart
+      for (const t of ticks) assert(/^-?\d+(\.0)? /.test(t), `${cmd} ${id}: ${ticks}`);
+      const v = ticks.map(value).sort((a, b) => a - b);
+      const steps = new Set(v.slice(1).map((x, i) => x - v[i]));
+      assertEquals(steps.size, 1, `${cmd} ${id}: ${ticks}`);
+    }
+  }
+});

@@ -146,6 +146,38 @@ const PALETTE = [
 const OTHER_USERS = "(other users)";
 const base = (p: string) => p.slice(p.lastIndexOf("/") + 1) || p;
 
+/**
+ * A value axis of bytes from `lo` to `hi` (0 within): its ticks at
+ * multiples of a step that reads round in the binary units of its labels
+ * (1, 2 or 5 times a power of ten of B, KiB, MiB...: "0 B, 2.0 KiB,
+ * 4.0 KiB"; ECharts' own steps are decimal: "1000 B, 2.0 KiB, 2.9 KiB").
+ */
+function bytesAxis(lo: number, hi: number) {
+  const [min, max] = [Math.min(0, lo), Math.max(0, hi)];
+  const raw = (max - min) / 5;
+  let unit = 1;
+  while (unit * 1024 <= raw) unit *= 1024;
+  const step = unit * ([1, 2, 5, 10, 20, 50, 100, 200, 500].find((m) => m * unit >= raw) ?? 1024);
+  return {
+    type: "value",
+    min: Math.floor(min / step) * step,
+    max: Math.max(step, Math.ceil(max / step) * step),
+    interval: step,
+    axisLabel: { formatter: (v: number) => bytes(v) },
+  };
+}
+
+/** The lowest and highest ends of stacked bars of `series` (a stack's negative and positive parts apart). */
+function stackEnds(series: number[][]): [number, number] {
+  let lo = 0, hi = 0;
+  for (let i = 0; i < (series[0]?.length ?? 0); i++) {
+    const at = series.map((s) => s[i] ?? 0);
+    lo = Math.min(lo, at.filter((v) => v < 0).reduce((a, v) => a + v, 0));
+    hi = Math.max(hi, at.filter((v) => v > 0).reduce((a, v) => a + v, 0));
+  }
+  return [lo, hi];
+}
+
 function barOption(names: string[], values: number[], horizontal = true) {
   const cat = {
     type: "category",
@@ -153,7 +185,7 @@ function barOption(names: string[], values: number[], horizontal = true) {
     inverse: horizontal,
     axisLabel: { width: 160, overflow: "truncate" },
   };
-  const val = { type: "value", axisLabel: { formatter: (v: number) => bytes(v) } };
+  const val = bytesAxis(...stackEnds([values]));
   return {
     // room on the right for the longest bar's label ("1023.9 KiB")
     grid: { left: horizontal ? 180 : 70, right: horizontal ? 90 : 30, top: 20, bottom: 40 },
@@ -402,7 +434,7 @@ export async function summaryHtml(s: Summary): Promise<string> {
         legend: { top: 0 },
         grid: { left: 80, right: 20, top: 40, bottom: 30 },
         xAxis: { type: "category", data: ages.map((a) => a.label) },
-        yAxis: { type: "value", axisLabel: { formatter: (v: number) => bytes(v) } },
+        yAxis: bytesAxis(...stackEnds([ages.map((a) => a[key])])),
         series: [
           ...byUser.map((u) => ({
             type: "bar",
@@ -573,7 +605,13 @@ export async function diffHtml(d: Diff): Promise<string> {
       rows.length === 0 ? null : await chart({
         grid: { left: 200, right: 40, top: 30, bottom: 40 },
         legend: { top: 0 },
-        xAxis: { type: "value", axisLabel: { formatter: (v: number) => bytes(v) } },
+        xAxis: bytesAxis(...stackEnds([
+          ...["added", "grown", "shrunk"].map((k) =>
+            rows.map((r) => r[k as "added" | "grown" | "shrunk"].allocatedBytes)
+          ),
+          rows.map((r) => -r.removed.allocatedBytes),
+          moved,
+        ])),
         yAxis: {
           type: "category",
           inverse: true,
