@@ -728,11 +728,17 @@ Deno.test("summary and diff --html: a chart with nothing to draw is a note, not 
   let r = await cli(["summary", "--no-names", "--html", page, scan]);
   assertEquals(r.code, 0, r.stderr);
   let html = await Deno.readTextFile(page);
-  for (const id of ["chart-extensions", "chart-sizes"]) {
+  for (const id of ["chart-extensions", "chart-sizes", "chart-mtime", "chart-atime"]) {
     const sec = section(html, id);
     assert(!sec.includes("<svg") && sec.includes("(no files)"), `summary ${id}: ${sec}`);
   }
   assert(section(html, "chart-folders").includes("<svg"), "the treemap drawn");
+  // its one box: the folder's own entry, not files (it has none)
+  const boxes = svgLabels(section(html, "chart-folders")).map((l) => l.text);
+  assert(
+    boxes.includes("(the folder itself)") && !boxes.some((t) => t.startsWith("(files here")),
+    `the treemap's labels: ${boxes}`,
+  );
   // a scan against itself: nothing changed
   const d = `${tmp.path}/d.html`;
   r = await cli(["diff", "--no-names", "--json", "--html", d, scan, scan]);

@@ -213,6 +213,8 @@ function treemapData(s: Summary, key: "allocatedBytes" | "apparentBytes") {
     children: Node[];
     /** Its subfolders in the scan (`children` holds the `top` largest). */
     subfolders: number;
+    /** Its entries, recursive (not itself). */
+    entries: number;
     itemStyle?: { color: string };
   };
   const nodes = new Map<string, Node>();
@@ -224,6 +226,7 @@ function treemapData(s: Summary, key: "allocatedBytes" | "apparentBytes") {
       value: f[key],
       children: [],
       subfolders: f.subfolders ?? 0,
+      entries: f.entries,
     };
     nodes.set(`${f.level}\0${f.path}`, n);
     const parent = f.parent === null ? undefined : nodes.get(`${f.level - 1}\0${f.parent}`);
@@ -236,17 +239,25 @@ function treemapData(s: Summary, key: "allocatedBytes" | "apparentBytes") {
   // own, or a subfolder would fill its whole parent. A root without
   // subfolders gets its box too: the roots' level has no colour of its own
   // (the palette starts below it), so a root drawn as a leaf was blank.
+  // With every subfolder shown and no other entry of its own, that box is
+  // the folder's own entry: named so, not "(files here)".
   const rest = (n: Node, root: boolean) => {
     if (n.children.length === 0 && !root) return;
     n.children.forEach((c) => rest(c, false));
     const left = n.value - n.children.reduce((a, c) => a + c.value, 0);
+    const own = n.entries - n.children.reduce((a, c) => a + c.entries + 1, 0);
     if (left > 0) {
       n.children.push({
-        name: n.children.length < n.subfolders ? "(files here, other folders)" : "(files here)",
+        name: n.children.length < n.subfolders
+          ? "(files here, other folders)"
+          : own > 0
+          ? "(files here)"
+          : "(the folder itself)",
         path: n.path,
         value: left,
         children: [],
         subfolders: 0,
+        entries: 0,
         itemStyle: { color: "#bbbbbb" },
       });
     }
@@ -430,7 +441,7 @@ export async function summaryHtml(s: Summary): Promise<string> {
     parts.push(figure(
       `chart-${id}`,
       `${title}: ${measure} bytes, stacked by user`,
-      await chart({
+      ages.every((a) => a.files === 0) ? null : await chart({
         legend: { top: 0 },
         grid: { left: 80, right: 20, top: 40, bottom: 30 },
         xAxis: { type: "category", data: ages.map((a) => a.label) },
@@ -445,6 +456,7 @@ export async function summaryHtml(s: Summary): Promise<string> {
           ...othersSeries,
         ],
       }),
+      "(no files)",
     ));
     parts.push(
       htmlTable(
