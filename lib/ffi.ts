@@ -132,10 +132,25 @@ const symbols = {
     parameters: [
       "buffer", // const uint8_t *path
       "usize", // size_t len
-      "i32", // int32_t flags (PW_JOURNAL_NEW)
+      "i32", // int32_t flags (PW_JOURNAL_NEW, PW_JOURNAL_READ)
       "buffer", // int64_t *info (dev, ino, st_mode, uid, size, is journal, made now)
     ],
-    result: "i32", // int32_t: fd (read+append, never through a link) or -errno
+    result: "i32", // int32_t: fd (read+append, or read-only; never through a link) or -errno
+  },
+  pw_journal_cut: {
+    parameters: [
+      "i32", // int32_t fd (pw_journal_open)
+    ],
+    result: "i64", // int64_t: the size after a torn last line was cut off, or -errno
+  },
+  pw_fd_read: {
+    parameters: [
+      "i32", // int32_t fd
+      "buffer", // uint8_t *buf
+      "usize", // size_t len
+      "u64", // uint64_t offset
+    ],
+    result: "i64", // int64_t: bytes read (0: the end) or -errno
   },
   pw_restore_root: {
     parameters: [
@@ -344,7 +359,7 @@ export const Restore = {
 } as const;
 
 /** pw_journal_open's flags: enum pw_journal_flags in native/pwalk.h. */
-export const JournalFlag = { NEW: 1 } as const;
+export const JournalFlag = { NEW: 1, READ: 2 } as const;
 
 /** Values of Opt.COMPRESS: enum pw_compress in native/pwalk.h. */
 export const Compress = { NONE: 0, ZSTD: 1, GZIP: 2, PARQUET: 3 } as const;

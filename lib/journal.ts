@@ -489,8 +489,8 @@ export function indexJournal(bytes: Uint8Array, file: string): JournalIndex {
  * ({@link indexJournal}: any bad line refuses the whole file), reading
  * them from `f` a chunk at a time (a journal of millions of lines is not
  * held whole); a last line without its newline is left out, as undo leaves
- * it. A byte no run writes in a line (a NUL, a control byte, one past
- * 0x7e) refuses it at once, however long the line.
+ * it. A line with a byte no run writes (a NUL, a control byte, one past
+ * 0x7e) is refused at its newline, and not kept meanwhile, however long.
  *
  * @throws {SyntaxError} as indexJournal does: `pwalk: FILE:LINE: why`
  */
@@ -524,6 +524,10 @@ export function checkJournal(
       fail((e as Error).message);
     }
   };
+  // the first byte no run writes in the line being read (-1: none): the
+  // line is refused at its newline (a torn last line, which has none, is
+  // left out as undo leaves it), and not kept meanwhile
+  let bad = -1;
   for (let left = size; left > 0;) {
     const n = f.readSync(chunk.subarray(0, Math.min(left, chunk.length)));
     if (n === null) break;
@@ -532,6 +536,9 @@ export function checkJournal(
     for (let i = 0; i < n; i++) {
       const b = chunk[i];
       if (b === 0x0a) {
+        if (bad >= 0) {
+          fail(`a byte no run writes in a line (0x${bad.toString(16).padStart(2, "0")})`);
+        }
         const part = chunk.subarray(from, i);
         let whole = part;
         if (len) {
@@ -547,10 +554,12 @@ export function checkJournal(
         check(ascii.decode(whole));
         lineNo++;
         from = i + 1;
-      } else if (b < 0x20 || b > 0x7e) {
-        fail(`a byte no run writes in a line (0x${b.toString(16).padStart(2, "0")})`);
+      } else if ((b < 0x20 || b > 0x7e) && bad < 0) {
+        bad = b;
+        len = 0;
       }
     }
+    if (bad >= 0) continue;
     const rest = chunk.subarray(from, n);
     if (len + rest.length > line.length) {
       const l2 = new Uint8Array(2 * (len + rest.length));

@@ -8,7 +8,7 @@
  * @module
  */
 import { JournalFlag, native } from "./ffi.ts";
-import { errnoName } from "./errno.ts";
+import { errnoError, errnoName } from "./errno.ts";
 import { checkJournal } from "./journal.ts";
 import { pathBytes } from "./job.ts";
 import { osErrorText } from "./outfile.ts";
@@ -452,13 +452,25 @@ function openChecked(
     const hint = problem === EMPTY ? " (name a new file: it is created)" : "";
     throw new RefusedError(`pwalk: journal ${path}: ${problem}: not appended to${hint}`);
   }
+  let size = Number(info[4]);
   if (info[6] === 0n) {
     // An existing journal: undo refuses a whole file with one bad line, so
     // a run appended to one could not be undone either (its torn last
-    // line, already cut off, aside).
+    // line aside, which undo leaves out). Only one accepted loses that
+    // torn line (cut off, lest the next header be glued to it): a refused
+    // one is left as it was.
     let bad: string | undefined;
     try {
-      bad = undoProblem(path, info[0], info[1], Number(info[4]));
+      bad = undoProblem(fd, path, size);
+      if (bad === undefined) {
+        const cut = Number(sym.pw_journal_cut(fd));
+        if (cut < 0) {
+          throw new Error(
+            `pwalk: journal ${path}: its torn last line cannot be cut off: ${errnoName(-cut)[1]}`,
+          );
+        }
+        size = cut;
+      }
     } catch (e) {
       sym.pw_fd_close(fd);
       throw e;
@@ -475,23 +487,37 @@ function openChecked(
     fd,
     dev: Number(info[0]),
     ino: Number(info[1]),
-    size: Number(info[4]),
+    size,
     made: info[6] !== 0n,
   };
 }
 
 /**
- * Why undo would refuse the journal at `path` (its first `size` bytes, the
- * file opened as dev+ino), or undefined when it would read it.
+ * Reads of the file open at `fd` from its start, a chunk at a time
+ * (pread: the descriptor's own file, never its path again).
  */
-function undoProblem(path: string, dev: bigint, ino: bigint, size: number): string | undefined {
-  using f = Deno.openSync(path, { read: true });
-  const st = f.statSync();
-  if (BigInt(st.dev) !== dev || BigInt(st.ino!) !== ino) {
-    throw new RefusedError(`pwalk: journal ${path}: replaced while being opened: not appended to`);
-  }
+function fdReader(fd: number, path: string): { readSync(p: Uint8Array): number | null } {
+  let offset = 0;
+  return {
+    readSync(p: Uint8Array): number | null {
+      const n = Number(native().pw_fd_read(fd, p, BigInt(p.length), BigInt(offset)));
+      if (n < 0) {
+        throw errnoError(-n, `pwalk: cannot read the journal ${path}: ${errnoName(-n)[1]}`);
+      }
+      if (n === 0) return null;
+      offset += n;
+      return n;
+    },
+  };
+}
+
+/**
+ * Why undo would refuse the journal open at `fd` (its first `size`
+ * bytes), or undefined when it would read it.
+ */
+function undoProblem(fd: number, path: string, size: number): string | undefined {
   try {
-    checkJournal(f, size, path);
+    checkJournal(fdReader(fd, path), size, path);
     return undefined;
   } catch (e) {
     if (!(e instanceof SyntaxError)) throw e;
@@ -535,7 +561,12 @@ export function dropUnwritten(j: OpenJournal): string | undefined {
 /**
  * Read a journal for undo, refusing (RefusedError, one line) a symbolic
  * link, anything but a regular file, a file of another user, or one that
- * group or others may write: such a journal could name any file.
+ * group or others may write: such a journal could name any file; and one
+ * that cannot be read ("cannot read the journal J: Permission denied").
+ * It is looked at (lstat) before it is opened, then opened without
+ * following a link and without waiting (a FIFO or a device swapped in
+ * meanwhile is neither waited on nor read), and the open file must be the
+ * one looked at.
  *
  * @throws {Deno.errors.NotFound} when there is no such file
  *
@@ -545,41 +576,66 @@ export function dropUnwritten(j: OpenJournal): string | undefined {
  * ```
  */
 export async function readJournalFile(path: string): Promise<Uint8Array> {
-  const l = await Deno.lstat(path);
+  let l: Deno.FileInfo;
+  try {
+    l = await Deno.lstat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw e;
+    throw new RefusedError(`pwalk: cannot read the journal ${path}: ${osErrorText(e)}`);
+  }
   if (l.isSymlink) throw new RefusedError(`pwalk: journal ${path}: a symbolic link: not trusted`);
   if (!l.isFile) throw new RefusedError(`pwalk: journal ${path}: not a regular file: not trusted`);
-  using f = await Deno.open(path, { read: true });
-  const s = await f.stat();
-  if (s.dev !== l.dev || s.ino !== l.ino) {
-    throw new RefusedError(`pwalk: journal ${path}: replaced while being opened: not trusted`);
+  const sym = native();
+  const info = new BigInt64Array(7);
+  const b = pathBytes(path);
+  const fd = sym.pw_journal_open(b, BigInt(b.length), JournalFlag.READ, info);
+  if (fd < 0) {
+    const [name, text] = errnoName(-fd);
+    if (name === "ENOENT") throw errnoError(-fd, `pwalk: ${path}: no such journal`);
+    if (name === "ELOOP") {
+      throw new RefusedError(`pwalk: journal ${path}: a symbolic link: not trusted`);
+    }
+    if (name === "EAGAIN") throw inUse(path); // EWOULDBLOCK
+    throw new RefusedError(`pwalk: cannot read the journal ${path}: ${text}`);
   }
-  const problem = journalFileProblem({ isFile: s.isFile, uid: s.uid!, mode: s.mode! });
-  if (problem) throw new RefusedError(`pwalk: journal ${path}: ${problem}: not trusted`);
-  // a run still appending to it holds its lock: its lines are not all there
-  let free = true;
   try {
-    free = await f.tryLock(false);
-  } catch { /* a file system without locks */ }
-  if (!free) {
-    throw new Error(
-      `pwalk: journal ${path}: in use by a repair or chown still running (it holds the ` +
-        "journal's lock); undo it once that run has ended",
-    );
+    const mode = Number(info[2]);
+    if (info[0] !== BigInt(l.dev) || info[1] !== BigInt(l.ino!)) {
+      throw new RefusedError(`pwalk: journal ${path}: replaced while being opened: not trusted`);
+    }
+    const problem = journalFileProblem({
+      isFile: (mode & 0o170000) === 0o100000,
+      uid: Number(info[3]),
+      mode,
+    });
+    if (problem) throw new RefusedError(`pwalk: journal ${path}: ${problem}: not trusted`);
+    // read to its end (a run may have appended since the fstat)
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    const reader = fdReader(fd, path);
+    for (;;) {
+      const buf = new Uint8Array(1 << 20);
+      const n = reader.readSync(buf);
+      if (n === null) break;
+      chunks.push(buf.subarray(0, n));
+      total += n;
+    }
+    const out = new Uint8Array(total);
+    let o = 0;
+    for (const c of chunks) {
+      out.set(c, o);
+      o += c.length;
+    }
+    return out;
+  } finally {
+    sym.pw_fd_close(fd);
   }
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const buf = new Uint8Array(1 << 20);
-    const n = await f.read(buf);
-    if (n === null) break;
-    chunks.push(buf.subarray(0, n));
-    total += n;
-  }
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
+}
+
+/** A journal whose lock a run holds: its lines are not all there. */
+function inUse(path: string): Error {
+  return new Error(
+    `pwalk: journal ${path}: in use by a repair or chown still running (it holds the ` +
+      "journal's lock); undo it once that run has ended",
+  );
 }

@@ -378,11 +378,14 @@ PW_API int32_t pw_journal_open(const uint8_t *path, size_t len, int32_t flags, i
   memcpy(p, path, len);
   p[len] = 0;
   /* O_NOFOLLOW: never through a link; O_NONBLOCK: a FIFO cannot hang us
-     (and is refused by the caller: not a regular file). */
-  const int base = O_RDWR | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
-  bool made = true;
-  int fd = open(p, base | O_CREAT | O_EXCL, 0600);
-  if (fd < 0 && errno == EEXIST && !(flags & PW_JOURNAL_NEW)) {
+     (and is refused by the caller: not a regular file); O_NOCTTY: a
+     terminal named is no controlling terminal. */
+  const bool reading = flags & PW_JOURNAL_READ;
+  const int base = (reading ? O_RDONLY : O_RDWR | O_APPEND) | O_NOFOLLOW | O_NONBLOCK |
+                   O_NOCTTY | O_CLOEXEC;
+  bool made = !reading;
+  int fd = reading ? -1 : open(p, base | O_CREAT | O_EXCL, 0600);
+  if (reading || (fd < 0 && errno == EEXIST && !(flags & PW_JOURNAL_NEW))) {
     made = false;
     fd = open(p, base);
   }
@@ -411,31 +414,26 @@ PW_API int32_t pw_journal_open(const uint8_t *path, size_t len, int32_t flags, i
               (head[sizeof head - 2] == '1' || head[sizeof head - 2] == '2') &&
               head[sizeof head - 1] == ' ';
   }
-  if (journal && S_ISREG(st.st_mode)) {
+  /* Locked only when the caller will trust it (its owner's, writable by
+     nobody else): the others are refused as they are, not as "in use". */
+  if (journal && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+      !(st.st_mode & (S_IWGRP | S_IWOTH))) {
     /* One run appends at a time: two at once would interleave their lines
        under each other's headers, and a cut-back could take the other's
-       line.  The lock lasts while fd is open.  A file system without
-       locks (ENOLCK, EOPNOTSUPP...) is written unlocked, as before. */
-    if (flock(fd, LOCK_EX | LOCK_NB) && (errno == EWOULDBLOCK || errno == EINTR)) {
+       line.  Undo reads one no run is appending to (a shared lock: -EWOULDBLOCK
+       while a run holds it).  The lock lasts while fd is open.  A file system
+       without locks (ENOLCK, EOPNOTSUPP...) is used unlocked, as before. */
+    if (flock(fd, (reading ? LOCK_SH : LOCK_EX) | LOCK_NB) &&
+        (errno == EWOULDBLOCK || errno == EINTR)) {
       close(fd);
       return -EWOULDBLOCK;
     }
-    /* Its size now that no other run appends (one may have ended between
-       the open and the lock); cut only a journal the caller will accept
-       (its owner's, writable by nobody else), the others are refused as
-       they are. */
+    /* its size now that no other run appends (one may have ended between
+       the open and the lock) */
     if (fstat(fd, &st)) {
       e = errno;
       close(fd);
       return -e;
-    }
-    if (st.st_uid == geteuid() && !(st.st_mode & (S_IWGRP | S_IWOTH))) {
-      int64_t t = cut_torn_tail(fd, st.st_size);
-      if (t < 0) {
-        close(fd);
-        return (int32_t)t;
-      }
-      if (t > 0) st.st_size = (off_t)(t - 1);
     }
   }
   info[0] = (int64_t)st.st_dev;
@@ -446,6 +444,23 @@ PW_API int32_t pw_journal_open(const uint8_t *path, size_t len, int32_t flags, i
   info[5] = journal;
   info[6] = made;
   return fd;
+}
+
+PW_API int64_t pw_journal_cut(int32_t fd) {
+  struct stat st;
+  if (fstat(fd, &st)) return -errno;
+  if (!S_ISREG(st.st_mode)) return -EINVAL;
+  int64_t t = cut_torn_tail(fd, st.st_size);
+  return t < 0 ? t : t > 0 ? t - 1 : (int64_t)st.st_size;
+}
+
+PW_API int64_t pw_fd_read(int32_t fd, uint8_t *buf, size_t len, uint64_t offset) {
+  if (!buf && len) return -EINVAL;
+  for (;;) {
+    ssize_t n = pread(fd, buf, len, (off_t)offset);
+    if (n >= 0) return n;
+    if (errno != EINTR) return -errno;
+  }
 }
 
 PW_API int32_t pw_fd_close(int32_t fd) {

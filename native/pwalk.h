@@ -280,23 +280,37 @@ PW_API int32_t pw_can_change_modes(void);
  * Open a journal for PW_OPT_JOURNAL_FD: read+append, never through a
  * symbolic link (-ELOOP), never blocking on a FIFO.  With PW_JOURNAL_NEW a
  * new file is made (O_CREAT | O_EXCL, mode 0600; -EEXIST when the name is
- * taken); without it an existing file is opened, or a new one made.  What
- * the fd is goes to info[0..6]: device, inode, st_mode, owner uid, size,
- * 1 when it was made now or starts with a journal header (else 0: an
- * existing empty file too), 1 when it was made now.  A journal (made now
- * or with a header) is locked (flock,
- * exclusive, while fd is open: -EWOULDBLOCK when another run holds it;
- * unlocked where the file system has no locks), and a torn last line
- * (no newline) is cut off.  The caller decides whether to use it
+ * taken); without it an existing file is opened, or a new one made.  With
+ * PW_JOURNAL_READ (undo) an existing file is opened read-only, the same
+ * way (never made).  What the fd is goes to info[0..6]: device, inode,
+ * st_mode, owner uid, size, 1 when it was made now or starts with a
+ * journal header (else 0: an existing empty file too), 1 when it was made
+ * now.  A journal (made now or with a header) that is a regular file of
+ * the caller's that nobody else may write is locked (flock while fd is
+ * open, exclusive, or shared with PW_JOURNAL_READ: -EWOULDBLOCK when
+ * another run holds it; unlocked where the file system has no locks).
+ * Nothing is cut or written: the caller decides whether to use it
  * (lib/journal_file.ts: a regular file of the running user, writable by
- * nobody else) and closes it with pw_fd_close.  Returns the fd or -errno.
+ * nobody else, whose lines undo would read), then cuts a torn last line
+ * (pw_journal_cut) of one it appends to, and closes it with pw_fd_close.
+ * Returns the fd or -errno.
  */
 PW_API int32_t pw_journal_open(const uint8_t *path, size_t len, int32_t flags, int64_t *info);
 
 /** pw_journal_open flags. */
 typedef enum pw_journal_flags {
-  PW_JOURNAL_NEW = 1, /**< a new file only (O_EXCL) */
+  PW_JOURNAL_NEW = 1,  /**< a new file only (O_EXCL) */
+  PW_JOURNAL_READ = 2, /**< an existing file, read-only (undo) */
 } pw_journal_flags;
+
+/**
+ * Cut a torn last line (no newline: a run killed mid-write) off the
+ * journal open at fd (pw_journal_open, accepted by the caller), lest the
+ * next header be glued to it.  Returns the file's size after, or -errno.
+ */
+PW_API int64_t pw_journal_cut(int32_t fd);
+/** pread(2) of up to len bytes at offset: the bytes read (0 at the end) or -errno. */
+PW_API int64_t pw_fd_read(int32_t fd, uint8_t *buf, size_t len, uint64_t offset);
 
 /**
  * Undo, step 1: the ROOT of a journal's run, an absolute canonical path,

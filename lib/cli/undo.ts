@@ -41,8 +41,9 @@ none of that run's lines undone, the others are; a journal a repair
 or chown still running holds; out of open files past a 10 s wait: raise
 ulimit -n and undo the journal again; stdout cannot be written, a full
 disk: a dry run stops there, while --apply goes on to its end without its
-lines, then says so after its summary), 2 bad usage or a refused journal,
-129/130/143 stopped by a signal between two entries, 141 stdout closed
+lines, then says so after its summary), 2 bad usage, a journal that is
+missing or cannot be read ("cannot read the journal J: Permission denied"),
+or a refused journal, 129/130/143 stopped by a signal between two entries, 141 stdout closed
 early in a dry run (| head): stopped quietly, as SIGPIPE would (--apply
 goes on to its end without its lines, status as it would be).
 `;

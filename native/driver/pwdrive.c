@@ -146,6 +146,8 @@ int main(int argc, char **argv) {
       int64_t info[7];
       journal = pw_journal_open((const uint8_t *)argv[i + 1], strlen(argv[i + 1]), 0, info);
       if (journal < 0 || !info[5]) return 1; /* not a journal: never appended to */
+      /* appended to: its torn last line cut off first, as lib/journal_file.ts does */
+      if (!info[6] && pw_journal_cut(journal) < 0) return 1;
       pw_opts_set_int(o, PW_OPT_JOURNAL_FD, journal);
     }
   } else if (i + 1 < argc) {

@@ -1,0 +1,155 @@
+/**
+ * The journal file undo reads, and the one repair appends to, against the
+ * findings of an audit of undo:
+ *
+ * - undo opens the journal without following a link and without waiting:
+ *   a FIFO (or a link to one) swapped in between its lstat and its open
+ *   is refused at once, not waited on for ever;
+ * - a journal that cannot be read is named, and bad input (status 2);
+ * - a journal repair refuses to append to is left as it was, its torn
+ *   last line too.
+ *
+ * @module
+ */
+import { assert, assertEquals, assertRejects } from "@std/assert";
+import { repair } from "../mod.ts";
+import { ensureNative } from "../lib/ffi.ts";
+import { readJournalFile, RefusedError } from "../lib/journal_file.ts";
+import { closeLibc, mkfifo } from "./helpers/libc.ts";
+import { cli, UNPRIVILEGED } from "./helpers/run.ts";
+import { SETPRIV, testNeeding } from "./helpers/system.ts";
+import { tempDir } from "./helpers/temp.ts";
+import { buildTree, diffSnapshots, type EntrySpec, G, snapshot } from "./helpers/repair_tree.ts";
+
+function errLines(s: string): string[] {
+  return s.split("\n").filter((l) => l && !l.startsWith("Warning"));
+}
+
+/** A hang guard only (not a timing threshold): what a run that never returns gets. */
+const HUNG = 60_000;
+
+Deno.test("undo: a FIFO or a link to one swapped in after the lstat is refused, not waited on (audit)", async () => {
+  await ensureNative();
+  await using tmp = await tempDir("pwalk-undofile-");
+  const fifo = `${tmp.path}/fifo`;
+  mkfifo(fifo, 0o600);
+  const realLstat = Deno.lstat;
+  for (
+    const [name, swapped, why] of [
+      ["link", () => Deno.symlinkSync("fifo", `${tmp.path}/link`), "a symbolic link: not trusted"],
+      ["fifo", () => {}, "not a regular file: not trusted"],
+    ] as const
+  ) {
+    swapped();
+    const path = `${tmp.path}/${name}`;
+    // the swap at its worst moment: lstat still saw a regular file there
+    // (the FIFO's own device and inode, as a rename of it over the name does)
+    const seen = { ...(await realLstat(fifo)), isFile: true, isSymlink: false, isFifo: false };
+    Deno.lstat = (p: string | URL) => p === path ? Promise.resolve(seen) : realLstat(p);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const read = readJournalFile(path).then(() => "read", (e) => e);
+      const got = await Promise.race([
+        read,
+        new Promise<"hung">((ok) => timer = setTimeout(() => ok("hung"), HUNG)),
+      ]);
+      if (got === "hung") {
+        // a writer lets the open return, so that the test can end
+        Deno.openSync(fifo, { write: true }).close();
+        await read;
+      }
+      assert(got instanceof RefusedError, `${name}: ${got}`);
+      assertEquals(got.message, `pwalk: journal ${path}: ${why}`);
+    } finally {
+      clearTimeout(timer);
+      Deno.lstat = realLstat;
+    }
+  }
+  // and named as such, the CLI refuses them in one line
+  for (
+    const [path, why] of [[`${tmp.path}/link`, "a symbolic link"], [fifo, "not a regular file"]]
+  ) {
+    const r = await cli(["undo", "--apply", path], { timeoutMs: HUNG });
+    assertEquals(r.code, 2, r.stderr);
+    assertEquals(errLines(r.stderr), [`pwalk: journal ${path}: ${why}: not trusted`]);
+  }
+  await assertRejects(() => readJournalFile(`${tmp.path}/none`), Deno.errors.NotFound);
+  closeLibc();
+});
+
+/** A private entry of user 1001 (group 1001, no group bits): one that repair changes. */
+function own(rel: string): EntrySpec {
+  return { rel, type: "file", uid: 1001, gid: 1001, mode: 0o600 };
+}
+
+/** The project root entry: owned 100, the shared group, setgid. */
+const PROJECT: EntrySpec = { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 };
+
+testNeeding([SETPRIV], {
+  name: "undo: a journal that cannot be read is named, status 2 as bad input (audit)",
+  async fn() {
+    await using tmp = await tempDir("pwalk-undofile-");
+    const root = `${tmp.path}/proj`;
+    buildTree(root, [PROJECT, own("a")]);
+    const j = `${tmp.path}/j`;
+    await repair(root, { journal: j });
+    Deno.chmodSync(j, 0o200);
+    Deno.mkdirSync(`${tmp.path}/shut`, { mode: 0o700 });
+    Deno.copyFileSync(j, `${tmp.path}/shut/j`);
+    Deno.chmodSync(`${tmp.path}/shut/j`, 0o600);
+    Deno.chmodSync(`${tmp.path}/shut`, 0);
+    // uid 0 without capabilities: the modes hold for it
+    for (
+      const [path, why] of [[j, "Permission denied"], [`${tmp.path}/shut/j`, "Permission denied"]]
+    ) {
+      const r = await cli(["undo", path], { prefix: UNPRIVILEGED, timeoutMs: HUNG });
+      assertEquals(r.code, 2, r.stderr);
+      assertEquals(errLines(r.stderr), [`pwalk: cannot read the journal ${path}: ${why}`]);
+    }
+    Deno.chmodSync(`${tmp.path}/shut`, 0o700);
+    const r = await cli(["undo", `${j}/`], { timeoutMs: HUNG });
+    assertEquals(r.code, 2, r.stderr);
+    assertEquals(errLines(r.stderr), [`pwalk: cannot read the journal ${j}/: Not a directory`]);
+    closeLibc();
+  },
+});
+
+Deno.test("repair: a journal it refuses is left as it was, its torn last line too (audit)", async () => {
+  await using tmp = await tempDir("pwalk-undofile-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [PROJECT, own("a")]);
+  const tree = snapshot(root);
+  const j = `${tmp.path}/j`;
+  await repair(root, { journal: j });
+  const ls = Deno.readTextFileSync(j).split("\n");
+  ls.splice(2, 0, "GARBAGE");
+  Deno.writeTextFileSync(j, ls.join("\n") + "65024 1 f 0 0 0644 0 5000 0644 - torn");
+  const bytes = Deno.readFileSync(j);
+  const r = await cli(["repair", "--apply", "--journal", j, root], { timeoutMs: HUNG });
+  assertEquals(r.code, 2, r.stderr);
+  assertEquals(errLines(r.stderr), [
+    `pwalk: journal ${j}: line 3: not a pwalk journal line: GARBAGE: undo would refuse it whole, ` +
+    "so it is not appended to (name a new file: it is created)",
+  ]);
+  assertEquals(Deno.readFileSync(j), bytes, "the refused journal was changed");
+  assertEquals(diffSnapshots(tree, snapshot(root)), []);
+  // one it takes loses its torn last line (which undo leaves out, whatever
+  // its bytes), and the run's lines follow the complete ones
+  const k = `${tmp.path}/k`;
+  await repair(root, { journal: k });
+  const whole = Deno.readFileSync(k);
+  const torn = new Uint8Array([...whole, ...new TextEncoder().encode("65024 1 f \xff"), 0xff]);
+  Deno.writeFileSync(k, torn);
+  const u = await cli(["undo", k], { timeoutMs: HUNG });
+  assertEquals(u.code, 0, u.stderr); // undo's own verdict: read, the torn line an error
+  const a = await cli(["repair", "--apply", "--journal", k, root], { timeoutMs: HUNG });
+  assertEquals(a.code, 0, a.stderr);
+  const after = Deno.readFileSync(k);
+  assertEquals(after.subarray(0, whole.length), whole);
+  assert(
+    new TextDecoder().decode(after.subarray(whole.length)).startsWith(
+      "#pwalk-journal 2 repair apply ",
+    ),
+  );
+  closeLibc();
+});
