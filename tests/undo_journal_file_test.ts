@@ -7,7 +7,9 @@
  *   is refused at once, not waited on for ever;
  * - a journal that cannot be read is named, and bad input (status 2);
  * - a journal repair refuses to append to is left as it was, its torn
- *   last line too.
+ *   last line too;
+ * - the undo command printed for a journal named `-jx` works, and so does
+ *   `repair --undo=-jx`.
  *
  * @module
  */
@@ -16,7 +18,7 @@ import { repair } from "../mod.ts";
 import { ensureNative } from "../lib/ffi.ts";
 import { readJournalFile, RefusedError } from "../lib/journal_file.ts";
 import { closeLibc, mkfifo } from "./helpers/libc.ts";
-import { cli, UNPRIVILEGED } from "./helpers/run.ts";
+import { CLI, cli, run, UNPRIVILEGED } from "./helpers/run.ts";
 import { SETPRIV, testNeeding } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { buildTree, diffSnapshots, type EntrySpec, G, snapshot } from "./helpers/repair_tree.ts";
@@ -151,5 +153,33 @@ Deno.test("repair: a journal it refuses is left as it was, its torn last line to
       "#pwalk-journal 2 repair apply ",
     ),
   );
+  closeLibc();
+});
+
+Deno.test("the undo command printed for a journal named -jx works, and so does repair --undo=-jx (audit)", async () => {
+  await using tmp = await tempDir("pwalk-undofile-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [PROJECT, own("a")]);
+  const before = snapshot(root);
+  const r = await cli(["repair", "--apply", "--journal", "-jx", root], {
+    cwd: tmp.path,
+    timeoutMs: HUNG,
+  });
+  assertEquals(r.code, 0, r.stderr);
+  const hint = errLines(r.stderr).at(-1)!;
+  assertEquals(hint, "pwalk repair: journal -jx (undo: pwalk undo --apply ./-jx)");
+  const dry = await cli(["repair", "--undo=-jx"], { cwd: tmp.path, timeoutMs: HUNG });
+  assertEquals(dry.code, 0, dry.stderr);
+  assertEquals(dry.text.split("\n").filter((l) => l).length, 1, dry.text);
+  assert(dry.text.startsWith("would restore: "), dry.text);
+  // the command as printed, in a shell, undoes the run
+  const command = hint.slice(hint.indexOf("(undo: ") + 7, -1);
+  const sh = await run("sh", ["-c", `pwalk() { "$DENO" run -A "$CLI" "$@"; }\n${command}`], {
+    cwd: tmp.path,
+    env: { DENO: Deno.execPath(), CLI, NO_COLOR: "1" },
+    timeoutMs: HUNG,
+  });
+  assertEquals(sh.code, 0, sh.stderr);
+  assertEquals(diffSnapshots(before, snapshot(root)), []);
   closeLibc();
 });

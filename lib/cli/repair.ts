@@ -234,11 +234,11 @@ export async function runChange<T extends ChangeSummary>(
               (lines
                 ? "stopped part way: every change made, its line written or not, is in "
                 : "the changes made before it are in ") +
-              `${journal}: pwalk undo --apply ${shellQuote(journal)} puts them back` +
+              `${journal}: pwalk undo --apply ${undoArg(journal)} puts them back` +
               // undo puts back every run of a journal, newest first
               (earlier
                 ? `, with the changes of the earlier runs it holds (pwalk undo ${
-                  shellQuote(journal)
+                  undoArg(journal)
                 } lists them all)`
                 : ""),
           );
@@ -272,7 +272,7 @@ export async function runChange<T extends ChangeSummary>(
           ? [`${tag} the plan is in the journal ${s.journal} (a dry run's lines: undo skips them)`]
           : []),
         apply
-          ? `${tag} journal ${s.journal} (undo: pwalk undo --apply ${shellQuote(s.journal!)})`
+          ? `${tag} journal ${s.journal} (undo: pwalk undo --apply ${undoArg(s.journal!)})`
           : `${tag} dry run, nothing was changed; add --apply to make these changes`,
       ];
     },
@@ -283,6 +283,15 @@ export async function runChange<T extends ChangeSummary>(
           : "nothing was changed (no journal was opened)"
         : "nothing was changed",
   });
+}
+
+/**
+ * The journal as the undo command printed for it takes it: quoted for the
+ * shell, and `./-jx` for a (relative) name that starts with `-`, which
+ * undo would take for an option.
+ */
+function undoArg(journal: string): string {
+  return shellQuote(journal.startsWith("-") ? `./${journal}` : journal);
 }
 
 /** Run `pwalk repair` (the arguments after its name): `await run(["--apply", "/p"])`. */
@@ -302,9 +311,11 @@ export async function run(args: string[]): Promise<number> {
       }
     }
     return undo([
-      f.undo as string,
       ...(f.apply ? ["--apply"] : []),
       ...(f["dry-run"] ? ["--dry-run"] : []),
+      // after --: a journal named -jx is not an option of undo's
+      "--",
+      f.undo as string,
     ]);
   }
   const changeGids: number[] = [];
