@@ -321,23 +321,25 @@ export function joinRoot(root: Uint8Array, rel: Uint8Array): Uint8Array {
 }
 
 /**
- * A character written `\uXXXX` on one line: a bidirectional control (it
- * reorders what follows it), a line or paragraph separator (a line break
- * to some terminals), an invisible character (two names would read
- * alike). The set native/errlog.c's pw_escape_path escapes.
+ * A character written `\uXXXX` on one line: every format character
+ * (Unicode's Cf: a bidirectional control reorders what follows it, an
+ * invisible one makes two names read alike) and the line and paragraph
+ * separators (a line break to some terminals), as lib/cli/common.ts
+ * oneLine escapes them. The set native/errlog.c's pw_escape_path escapes.
  */
-const ESCAPED = /^[\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]$/;
+const ESCAPED = /^[\u2028\u2029\p{Cf}]$/u;
 
 /**
  * Show a path on one line: control bytes as `\n`, `\t`, `\xHH`, C1
  * controls (U+0080-U+009F) as their two UTF-8 bytes `\xc2\xHH`, bytes
- * that are not UTF-8 as `\xHH`, the bidirectional controls (U+061C,
- * U+200E, U+200F, U+202A-U+202E, U+2066-U+2069: they reorder what follows
- * them, "a\u202etxt.exe" showing as "aexe.txt"), the line and paragraph
- * separators U+2028, U+2029 (a line break to some terminals) and the
- * invisible U+200B-U+200D, U+2060-U+2064, U+FEFF ("a\u200bb" reads as
- * "ab") as `\uXXXX`, and the backslash as `\\`, as the native side does
- * (native/errlog.c pw_escape_path): no two names read the same.
+ * that are not UTF-8 as `\xHH`, every format character (Unicode's Cf: the
+ * bidirectional controls such as U+202E, which reorder what follows them,
+ * "a\u202etxt.exe" showing as "aexe.txt"; the invisible ones such as
+ * U+200B, U+180E or the tags U+E0020-U+E007F, "a\u200bb" reading as "ab")
+ * and the line and paragraph separators U+2028, U+2029 (a line break to
+ * some terminals) as `\uXXXX` (`\u{e0041}` above U+FFFF), and the
+ * backslash as `\\`, as the native side does (native/errlog.c
+ * pw_escape_path) and the CLI's messages do: no two names read the same.
  *
  * @example
  * ```ts
@@ -366,7 +368,8 @@ export function printablePath(b: Uint8Array): string {
     const n = utf8Seq(b, i);
     const ch = n ? lossy.decode(b.subarray(i, i + n)) : "";
     if (ESCAPED.test(ch)) { // reorders, breaks or hides: written \uXXXX, as summary writes it
-      s += `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`;
+      const cp = ch.codePointAt(0)!;
+      s += cp > 0xffff ? `\\u{${cp.toString(16)}}` : `\\u${cp.toString(16).padStart(4, "0")}`;
       i += n;
     } else if (n && !(c === 0xc2 && b[i + 1] <= 0x9f)) {
       s += ch;

@@ -95,23 +95,44 @@ static size_t utf8_seq(const unsigned char *p, size_t left) {
   return n;
 }
 
-/* The code point of the valid n-byte UTF-8 sequence at p when it is a
-   character escaped \uXXXX on one line, else 0: the bidirectional controls
-   (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069), which reorder
-   what follows them; the line and paragraph separators U+2028, U+2029 (a
-   line break to some terminals); the invisible ones (zero-width space and
-   joiners U+200B-U+200D, word joiner and invisible operators
-   U+2060-U+2064, the BOM U+FEFF), which make two names read alike. From
-   the bytes alone (D8 9C; E2 80 8B-8F, A8-AE; E2 81 A0-A4, A6-A9; EF BB BF):
-   no table, no allocation. */
-static unsigned shown_escaped(const unsigned char *p, size_t n) {
-  if (n == 2) return p[0] == 0xd8 && p[1] == 0x9c ? 0x061c : 0;
-  if (n != 3) return 0;
-  if (p[0] == 0xef) return p[1] == 0xbb && p[2] == 0xbf ? 0xfeff : 0;
-  if (p[0] != 0xe2) return 0;
-  unsigned cp = ((unsigned)(p[0] & 0x0f) << 12) | ((unsigned)(p[1] & 0x3f) << 6) | (p[2] & 0x3fu);
-  return (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) ||
-                 (cp >= 0x2060 && cp <= 0x2064) || (cp >= 0x2066 && cp <= 0x2069)
+/* The code points written \uXXXX (\u{XXXXX} above U+FFFF) on one line:
+   every format character (Unicode's Cf: the bidirectional controls, which
+   reorder what follows them, "a\u202etxt.exe" showing as "aexe.txt"; the
+   invisible ones, zero-width space and joiners, word joiner, the BOM,
+   the Mongolian vowel separator, the tags U+E0001, U+E0020-U+E007F, which
+   make two names read alike) and the line and paragraph separators U+2028,
+   U+2029 (a line break to some terminals): what lib/cli/common.ts oneLine
+   and lib/journal.ts printablePath escape, /[\u2028\u2029\p{Cf}]/u.
+   Ranges, in order.  tests/undo_journal_file_test.ts checks them against
+   that regex of the running Deno, and prints them anew when Unicode has
+   grown. */
+/* escaped ranges: begin */
+static const uint32_t escaped_ranges[][2] = {
+    {0xad, 0xad}, {0x600, 0x605}, {0x61c, 0x61c}, {0x6dd, 0x6dd}, {0x70f, 0x70f},
+    {0x890, 0x891}, {0x8e2, 0x8e2}, {0x180e, 0x180e}, {0x200b, 0x200f}, {0x2028, 0x202e},
+    {0x2060, 0x2064}, {0x2066, 0x206f}, {0xfeff, 0xfeff}, {0xfff9, 0xfffb}, {0x110bd, 0x110bd},
+    {0x110cd, 0x110cd}, {0x13430, 0x1343f}, {0x1bca0, 0x1bca3}, {0x1d173, 0x1d17a},
+    {0xe0001, 0xe0001}, {0xe0020, 0xe007f},
+};
+/* escaped ranges: end */
+
+/* The code point of the valid n-byte UTF-8 sequence at p when it is one
+   escaped (escaped_ranges), else 0. */
+static uint32_t shown_escaped(const unsigned char *p, size_t n) {
+  uint32_t cp = n == 2   ? ((uint32_t)(p[0] & 0x1f) << 6) | (p[1] & 0x3fu)
+                : n == 3 ? ((uint32_t)(p[0] & 0x0f) << 12) | ((uint32_t)(p[1] & 0x3f) << 6) |
+                               (p[2] & 0x3fu)
+                : n == 4 ? ((uint32_t)(p[0] & 0x07) << 18) | ((uint32_t)(p[1] & 0x3f) << 12) |
+                               ((uint32_t)(p[2] & 0x3f) << 6) | (p[3] & 0x3fu)
+                         : 0;
+  size_t lo = 0, hi = sizeof escaped_ranges / sizeof escaped_ranges[0];
+  while (lo < hi) { /* the first range that ends at cp or after */
+    size_t mid = (lo + hi) / 2;
+    if (escaped_ranges[mid][1] < cp) lo = mid + 1;
+    else hi = mid;
+  }
+  return cp && lo < sizeof escaped_ranges / sizeof escaped_ranges[0] &&
+                 escaped_ranges[lo][0] <= cp
              ? cp
              : 0;
 }
@@ -128,15 +149,15 @@ size_t pw_escape_path(char *out, const char *path, size_t len) {
          C2 80-9F), which a terminal may obey as ESC [ and friends, is written
          as its two bytes \xc2\xHH, and a byte that is not UTF-8 (a lone 0x9b
          is CSI to an 8-bit terminal) as \xHH */
-      /* a bidirectional control (embeddings, overrides, isolates, marks),
-         which reorders what follows it on the line ("a\u202etxt.exe" shows
-         as "aexe.txt"), a line or paragraph separator, and an invisible
-         character ("a\u200bb" shows as "ab") are written \uXXXX, as
-         summary writes them (6 bytes for 2 or 3: within the 4 per byte
-         callers allow) */
-      unsigned cp = shown_escaped(p + i, n);
+      /* a format character (a bidirectional control: "a\u202etxt.exe"
+         shows as "aexe.txt"; an invisible one: "a\u200bb" shows as "ab")
+         and a line or paragraph separator are written \uXXXX, \u{XXXXX}
+         above U+FFFF, as summary and the CLI's messages write them (6
+         bytes for 2 or 3, 9 for 4: within the 4 per byte callers allow) */
+      uint32_t cp = shown_escaped(p + i, n);
       if (cp) {
-        o += (size_t)sprintf(out + o, "\\u%04x", cp);
+        o += (size_t)(cp > 0xffff ? sprintf(out + o, "\\u{%x}", (unsigned)cp)
+                                  : sprintf(out + o, "\\u%04x", (unsigned)cp));
         i += n - 1;
         continue;
       }

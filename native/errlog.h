@@ -67,11 +67,11 @@ const char *pw_errno_name(int err);
 /**
  * Copy path to out with control bytes escaped (\n, \t, \xHH), C1
  * controls in UTF-8 (C2 80-9F) as \xc2\xHH, bytes that are not UTF-8 as
- * \xHH, the backslash as \\, and the bidirectional controls, line and
- * paragraph separators (U+2028, U+2029) and invisible characters (U+200B-
- * U+200D, U+2060-U+2064, U+FEFF) as \uXXXX, so that one path is one line a
- * terminal only shows, and no two names read the same; returns the bytes
- * written.
+ * \xHH, the backslash as \\, and every format character (Unicode's Cf:
+ * the bidirectional controls, the invisible ones) and the line and
+ * paragraph separators (U+2028, U+2029) as \uXXXX (\u{XXXXX} above
+ * U+FFFF), so that one path is one line a terminal only shows, and no two
+ * names read the same; returns the bytes written.
  * out needs 4 * len bytes.
  */
 size_t pw_escape_path(char *out, const char *path, size_t len);

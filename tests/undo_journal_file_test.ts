@@ -9,7 +9,9 @@
  * - a journal repair refuses to append to is left as it was, its torn
  *   last line too;
  * - the undo command printed for a journal named `-jx` works, and so does
- *   `repair --undo=-jx`.
+ *   `repair --undo=-jx`;
+ * - undo's and repair's lines escape every format character (Cf), as the
+ *   CLI's messages do: no two names read the same.
  *
  * @module
  */
@@ -181,5 +183,76 @@ Deno.test("the undo command printed for a journal named -jx works, and so does r
   });
   assertEquals(sh.code, 0, sh.stderr);
   assertEquals(diffSnapshots(before, snapshot(root)), []);
+  closeLibc();
+});
+
+/** Every code point written \\u on one line, as the CLI's messages write them. */
+const SHOWN_ESCAPED = /[\u2028\u2029\p{Cf}]/u;
+
+/** The escaped code points, as ranges in order. */
+function escapedRanges(): [number, number][] {
+  const r: [number, number][] = [];
+  for (let c = 0; c <= 0x10ffff; c++) {
+    if (c >= 0xd800 && c <= 0xdfff) continue;
+    if (!SHOWN_ESCAPED.test(String.fromCodePoint(c))) continue;
+    const last = r.at(-1);
+    if (last && last[1] === c - 1) last[1] = c;
+    else r.push([c, c]);
+  }
+  return r;
+}
+
+/** A name as the lines should show it: the escaped code points as `\\uXXXX`, `\\u{XXXXX}`. */
+function shown(s: string): string {
+  return s.replace(new RegExp(SHOWN_ESCAPED.source, "gu"), (c) => {
+    const n = c.codePointAt(0)!;
+    return n > 0xffff ? `\\u{${n.toString(16)}}` : `\\u${n.toString(16).padStart(4, "0")}`;
+  });
+}
+
+Deno.test("native/errlog.c escapes the code points JavaScript's \\p{Cf} (and U+2028, U+2029) holds, every one", () => {
+  const src = Deno.readTextFileSync(new URL("../native/errlog.c", import.meta.url));
+  const table = src.slice(
+    src.indexOf("/* escaped ranges: begin */"),
+    src.indexOf("/* escaped ranges: end */"),
+  );
+  const native = [...table.matchAll(/\{0x([0-9a-f]+), 0x([0-9a-f]+)\}/g)]
+    .map((m) => [parseInt(m[1], 16), parseInt(m[2], 16)]);
+  const js = escapedRanges();
+  const c = (r: number[][]) => r.map(([a, b]) => `{0x${a.toString(16)}, 0x${b.toString(16)}}`);
+  // when Unicode has grown: the table as it should now be
+  assertEquals(c(native).join(", "), c(js).join(", "), "native/errlog.c escaped_ranges");
+});
+
+Deno.test("repair's and undo's lines escape every format character: no two names read the same (audit)", async () => {
+  await using tmp = await tempDir("pwalk-undofile-");
+  const root = `${tmp.path}/proj`;
+  // the audit's three, then every escaped code point and those beside each range
+  const set = new Set(["xy", "x\u{e0041}y", "x\u{180e}y"]);
+  for (const [a, b] of escapedRanges()) {
+    for (let c = a - 1; c <= b + 1; c++) {
+      if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || c === 0x2f) continue; // controls, "/"
+      set.add(`c${String.fromCodePoint(c)}.${c.toString(16)}`);
+    }
+  }
+  const names = [...set];
+  buildTree(root, [PROJECT, ...names.map(own)]);
+  const j = `${tmp.path}/j`;
+  const r = await cli(["repair", "--apply", "--journal", j, root], { timeoutMs: HUNG });
+  assertEquals(r.code, 0, r.stderr);
+  const u = await cli(["undo", j], { timeoutMs: HUNG });
+  assertEquals(u.code, 0, u.stderr);
+  const repaired = new Set(r.text.split("\n").filter((l) => l.includes(": group ")));
+  const undone = new Set(u.text.split("\n").filter((l) => l));
+  for (const name of names) {
+    const p = `${root}/${shown(name)}`;
+    assert(repaired.has(`${p}: group 1001 -> ${G.PROJECT}`), `repair: ${p}\n${r.text}`);
+    assert(
+      undone.has(`would restore: ${p}: group ${G.PROJECT} -> 1001, mode 0640 -> 0600`),
+      `undo: ${p}`,
+    );
+  }
+  assertEquals(repaired.size, names.length);
+  assertEquals(undone.size, names.length);
   closeLibc();
 });
