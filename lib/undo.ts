@@ -108,6 +108,13 @@ export interface RestoreRecord {
   to: Ownership;
   /** Fields left alone, and why. */
   kept: KeptField[];
+  /**
+   * What the entry holds after undo (in a dry run: would hold): `to` with
+   * the fields kept as they are now (who changed the owner or the group
+   * since the run, when "owner" is kept). Absent in records made
+   * elsewhere.
+   */
+  left?: Ownership;
   /** Whether it was changed (false: a dry run, or only fields kept). */
   applied: boolean;
 }
@@ -461,6 +468,7 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
           mode: rc & R.MODE ? Number(v[9]) : line.new.mode,
         },
         kept,
+        left: { uid: Number(v[10]), gid: Number(v[11]), mode: Number(v[12]) },
         applied: apply && restored,
       };
       options.onRestore?.(rec);
@@ -563,8 +571,21 @@ export function restoreLine(r: RestoreRecord): string {
     );
   }
   const notes: string[] = [];
-  const changed = r.kept.filter((k) => k === "owner" || k === "mode");
-  if (changed.length) notes.push(`${changed.join(" and ")} changed since: kept`);
+  // "owner" kept: owner and group, each said when it is the one changed
+  const changed: string[] = [];
+  if (r.kept.includes("owner")) {
+    const uid = !r.left || r.left.uid !== r.from.uid;
+    const gid = !!r.left && r.left.gid !== r.from.gid;
+    if (uid || !gid) changed.push("owner");
+    if (gid) changed.push("group");
+  }
+  if (r.kept.includes("mode")) changed.push("mode");
+  if (changed.length) {
+    const said = changed.length > 1
+      ? `${changed.slice(0, -1).join(", ")} and ${changed.at(-1)}`
+      : changed[0];
+    notes.push(`${said} changed since: kept`);
+  }
   if (r.kept.includes("setid")) {
     notes.push("mode kept: setuid/setgid never go back on an entry someone else owns now");
   }

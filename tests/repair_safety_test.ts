@@ -133,7 +133,13 @@ Deno.test("undo never puts setuid/setgid back on an entry someone else owns now"
   const out = lines(un.stdout);
   assertEquals(
     out.find((l) => l.startsWith(`${root}/tool: `)),
-    `${root}/tool: left as it is (owner changed since: kept; mode kept: setuid/setgid never ` +
+    `${root}/tool: left as it is (owner and group changed since: kept; mode kept: setuid/setgid ` +
+      "never go back on an entry someone else owns now)",
+  );
+  // only its group changed: said so (audit)
+  assertEquals(
+    out.find((l) => l.startsWith(`${root}/sgid: `)),
+    `${root}/sgid: left as it is (group changed since: kept; mode kept: setuid/setgid never ` +
       "go back on an entry someone else owns now)",
   );
   assertStringIncludes(un.stderr, "2 with fields kept (2 of them: setuid/setgid not put back)");

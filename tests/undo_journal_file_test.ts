@@ -11,7 +11,8 @@
  * - the undo command printed for a journal named `-jx` works, and so does
  *   `repair --undo=-jx`;
  * - undo's and repair's lines escape every format character (Cf), as the
- *   CLI's messages do: no two names read the same.
+ *   CLI's messages do: no two names read the same;
+ * - a dry-run undo of a journal of dry runs only does not say to add --apply.
  *
  * @module
  */
@@ -254,5 +255,21 @@ Deno.test("repair's and undo's lines escape every format character: no two names
   }
   assertEquals(repaired.size, names.length);
   assertEquals(undone.size, names.length);
+  closeLibc();
+});
+
+Deno.test("undo: a dry run of a journal of dry runs only does not say --apply would restore (audit)", async () => {
+  await using tmp = await tempDir("pwalk-undofile-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [PROJECT, own("a")]);
+  const j = `${tmp.path}/j`;
+  await repair(root, { journal: j }); // a dry run: its plan in the journal
+  const r = await cli(["undo", j], { timeoutMs: HUNG });
+  assertEquals(r.code, 0, r.stderr);
+  assertEquals(errLines(r.stderr).slice(1), [
+    "pwalk undo: 1 line of dry runs skipped",
+    "pwalk undo: dry run, nothing was changed; the journal holds no change of an applied run to " +
+    "restore",
+  ]);
   closeLibc();
 });

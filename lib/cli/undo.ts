@@ -87,7 +87,14 @@ export async function run(args: string[]): Promise<number> {
         ...(s.skippedDryRun
           ? [`${tag} ${count(s.skippedDryRun, "line")} of dry runs skipped`]
           : []),
-        ...(apply ? [] : [`${tag} dry run, nothing was changed; add --apply to restore`]),
+        ...(apply ? [] : [
+          `${tag} dry run, nothing was changed; ${
+            s.entries
+              ? "add --apply to restore"
+              // only dry runs' lines (or none): --apply would restore nothing either
+              : "the journal holds no change of an applied run to restore"
+          }`,
+        ]),
       ];
     },
     interrupted: () => "the entries not reached yet were left as they are",
