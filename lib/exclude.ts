@@ -93,16 +93,19 @@ export function resolveExcludes(root: string, paths: readonly string[] | undefin
  * walk() with `followSymlinks` and `canonicalize`: a folder reached through
  * a link is walked under its real path (every link resolved, as
  * `Deno.realPath` gives it), which no spelling {@link resolveExcludes}
- * makes names unless it is written so. So each exclude path that is there
- * is also given by its real path, any way it is spelled (relative, through
- * a linked ROOT or another link: a link named is the folder it leads to).
- * Paths that are not there, or too long to resolve, add nothing.
+ * makes names unless it is written so. So each exclude path whose folder
+ * is there is also given by its real path, any way it is spelled (relative,
+ * through a linked ROOT or another link), the folders above resolved and
+ * its own name kept: a link named stays that link (it stands for the
+ * folder it leads to there, where the walk meets it), never the folder
+ * itself wherever else it is reached. Paths whose folder is not there, or
+ * too long to resolve, add nothing.
  *
  * @example
  * ```ts ignore
  * // p/alias -> big, followed: p/big is walked under /data/p/big through it
  * Deno.chdir("/data");
- * realExcludes(["p/big", "p/alias/"]); // ["/data/p/big"]
+ * realExcludes(["p/big", "p/alias/"]); // ["/data/p/big", "/data/p/alias"]
  * ```
  */
 export function realExcludes(paths: readonly (string | Uint8Array)[] | undefined): string[] {
@@ -111,7 +114,10 @@ export function realExcludes(paths: readonly (string | Uint8Array)[] | undefined
   for (const p of paths ?? []) {
     // (bytes, a name that is not UTF-8: no realPath takes them)
     if (typeof p !== "string" || p === "" || tooLong(p)) continue;
-    const real = realPath(p, cache);
+    // the folders above resolved, its own name kept (physical): a link
+    // named stays that link, which stands for its folder only there, not
+    // wherever else that folder is reached (by its real path)
+    const real = physical(p, cache);
     if (real !== null) out.add(real);
   }
   return [...out];

@@ -91,9 +91,11 @@ export interface WalkOptions
    * file's own name) and its folder walked under it, so every path below it
    * is real too; `skip`, `match` and `exts` test those paths, as @std/fs's
    * do. Each `exclude` path, spelled any way, is then also resolved to its
-   * real path, so that its folder stays out when reached through a link
-   * (an excluded link stands for the folder it leads to there; bytes that
-   * are not UTF-8 are not resolved so). A link whose real path cannot be had (that path longer than
+   * real path (the folders above it resolved, its own name kept), so that
+   * its folder stays out when reached through a link (an excluded link
+   * stands for the folder it leads to there: that link is not followed,
+   * while the folder, reached otherwise, is walked; bytes that are not
+   * UTF-8 are not resolved so). A link whose real path cannot be had (that path longer than
    * PATH_MAX: ENAMETOOLONG; on Linux a link however deep is resolved from
    * its folder, elsewhere, or without /proc, the link's own path must fit
    * in PATH_MAX too) is yielded as the link, with a "stat" error. `false`:

@@ -472,7 +472,11 @@ static bool dispatch_name(pw_worker *w, listing *l, const pw_dent *d, char **rea
     emit(w, e);
     return true;
   }
-  if (drop_subfolder(w, l, d, e->path, e->len)) return true;
+  /* a followed link under its real path: dropped by that path, or by the
+     link's own (an excluded link stands for the folder it leads to there,
+     not wherever else that folder is reached) */
+  if (drop_subfolder(w, l, d, e->path, e->len) || (*real && drop_subfolder(w, l, d, w->path, len)))
+    return true;
   /* Entered unless at walk's last level, or (following links) a folder
      of its own walked path: a cycle; or, for a visitor that asks (repair),
      the root itself reached again (a bind mount inside the tree: -x

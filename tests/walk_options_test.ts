@@ -1062,6 +1062,24 @@ Deno.test("walk option canonicalize: an excluded folder, spelled any way, stays 
     for (const ex of [`${t}/real/alias/`, "root/alias", "./real/alias"]) {
       assertEquals(await paths([ex]), viaLink, ex);
     }
+    // a ROOT that is its real path: big reached directly and through the
+    // link has one path; the link named keeps only the way through it out
+    // (each path once: the reference's copies through the link dropped),
+    // never the folder reached directly
+    const realRoot = Deno.realPathSync(`${t}/real`);
+    const both = stdFollowed(realRoot);
+    const once = [...new Set(both)].sort();
+    assert(both.length > once.length, "the premise: big is reached twice by one path");
+    for (const ex of [`${realRoot}/alias`, "real/alias/", "./root/alias"]) {
+      const got: string[] = [];
+      for await (const e of walk(realRoot, { followSymlinks: true, exclude: [ex] })) {
+        got.push(e.path);
+      }
+      assertEquals(got.sort(), once.filter((p) => p !== `${realRoot}/alias`), ex);
+    }
+    // a link outside the tree to big names no path in it: nothing left out
+    await Deno.symlink("real/big", `${t}/outside`);
+    assertEquals(await paths([`${t}/outside`]), all);
   } finally {
     Deno.chdir(cwd);
   }
