@@ -28,6 +28,7 @@ import {
   writeWhole,
 } from "../outfile.ts";
 import { errnoName } from "../errno.ts";
+import { nodeLayerWorks } from "../node_layer.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
 /** The version of this package. */
@@ -945,6 +946,58 @@ interface ErrorsCsv {
   abandon(): Promise<number>;
 }
 
+/** A wait for a FIFO's reader ({@link fifoReader}) stopped by a signal: `what` says what was not done. */
+export class FifoWaitInterrupted extends Error {
+  /** "nothing was done (--errors FIFO had no reader yet)" */
+  what: string;
+  constructor(what: string, cause: unknown) {
+    super(`pwalk: ${what}`, { cause });
+    this.name = "FifoWaitInterrupted";
+    this.what = what;
+  }
+}
+
+/**
+ * Wait until the FIFO `path` has a reader, as the library's report output
+ * waits (a non-blocking open every 20 ms), so that `signal` reaches the
+ * wait: a blocking open (Deno.open) of a FIFO with no reader is an
+ * operation no abort ends, and a first Ctrl-C or SIGTERM would go
+ * unheeded. Throws `signal`'s reason once it aborts. Resolves to a closer
+ * of the descriptor that found the reader: kept open until the output is
+ * opened (its own open then returns at once), so that the FIFO has a
+ * writer meanwhile. Anything that is not a FIFO, and any other error
+ * (where node:fs cannot load: no wait), resolves at once to a closer that
+ * does nothing: the output's own open tells.
+ */
+export async function fifoReader(path: string, signal?: AbortSignal): Promise<() => void> {
+  const none = () => {};
+  try {
+    if (!Deno.statSync(path).isFifo || !nodeLayerWorks()) return none;
+  } catch {
+    return none;
+  }
+  const fs = await import("node:fs");
+  const c = fs.constants;
+  for (;;) {
+    signal?.throwIfAborted();
+    try {
+      const fd = fs.openSync(path, c.O_WRONLY | c.O_NONBLOCK | c.O_NOCTTY);
+      return () => fs.closeSync(fd);
+    } catch (e) {
+      if ((e as { code?: string }).code !== "ENXIO") return none; // no reader yet: ENXIO
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** What stdout carries, by the job's tag: "the report's stdout", or "stdout, which carries ...". */
+function stdoutHolds(tag: string): string {
+  if (tag === "pwalk repair:" || tag === "pwalk chown:") {
+    return "stdout, which carries the change lines";
+  }
+  return tag === "pwalk plan:" ? "stdout, which carries the plan" : "the report's stdout";
+}
+
 /**
  * Start `given` (--errors FILE; `-` is stdout) with the CSV header and
  * open it for the native side to append rows. It follows -o's rules (lib/outfile.ts): written whole under
@@ -957,19 +1010,12 @@ interface ErrorsCsv {
  * own stdout or stderr (/dev/stderr, redirected to a log) is written
  * through its descriptor.
  */
-/** What stdout carries, by the job's tag: "the report's stdout", or "stdout, which carries ...". */
-function stdoutHolds(tag: string): string {
-  if (tag === "pwalk repair:" || tag === "pwalk chown:") {
-    return "stdout, which carries the change lines";
-  }
-  return tag === "pwalk plan:" ? "stdout, which carries the plan" : "the report's stdout";
-}
-
 async function openErrorsCsv(
   given: string,
   toStdout: boolean,
   inputs: readonly string[] = [],
   tag = "pwalk:",
+  signal?: AbortSignal,
 ): Promise<ErrorsCsv> {
   await ensureNative();
   const fail = (why: string) => new Error(`pwalk: --errors ${given}: ${why}`);
@@ -1026,10 +1072,22 @@ async function openErrorsCsv(
   // abandon does it.
   let partial: PartialFile | undefined;
   if (target.direct) {
+    // a FIFO with no reader yet: waited for where a signal reaches the wait
+    let release: () => void;
+    try {
+      release = await fifoReader(target.path, signal);
+    } catch (e) {
+      if (signal?.aborted) {
+        throw new FifoWaitInterrupted(`nothing was done (--errors ${given} had no reader yet)`, e);
+      }
+      throw e;
+    }
     try {
       held = await openDirect(target, path);
     } catch (e) {
       throw told(e);
+    } finally {
+      release();
     }
   }
   try {
@@ -1131,16 +1189,10 @@ function statOrNull(path: string): Deno.FileInfo | null {
  * { ...run }), done: (s) => [...], interrupted: () => "..." })`.
  */
 export async function runJob<T>(ui: JobUi<T>): Promise<number> {
+  // opened once the signals are listened for: a FIFO with no reader is
+  // waited for, and a signal then stops the wait with its line
   let errorsCsv: ErrorsCsv | undefined;
-  try {
-    errorsCsv = ui.errors === undefined
-      ? undefined
-      : await openErrorsCsv(ui.errors, !!ui.toStdout, ui.inputs, ui.tag);
-  } catch (e) {
-    if (stdoutClosed(e)) return EXIT.PIPE; // the header of `--errors -` met a closed pipe
-    throw e;
-  }
-  const errorsCsvFd = errorsCsv?.fd;
+  let errorsCsvFd: number | undefined;
   let errorsClosed = false;
   const closeErrors = (whole: boolean) => {
     if (errorsClosed) return;
@@ -1217,6 +1269,15 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
     // the library first (downloaded, from JSR), stopped by a signal with a
     // DownloadInterrupted that says so (a job's start gives the signal's reason)
     await ensureNative(abort.signal);
+    try {
+      errorsCsv = ui.errors === undefined
+        ? undefined
+        : await openErrorsCsv(ui.errors, !!ui.toStdout, ui.inputs, ui.tag, abort.signal);
+    } catch (e) {
+      if (stdoutClosed(e)) return EXIT.PIPE; // the header of `--errors -` met a closed pipe
+      throw e;
+    }
+    errorsCsvFd = errorsCsv?.fd;
     // without a line, once a second: what an interrupted run tells it had done
     const progressIntervalMs = line ? undefined : 1000;
     const s = await ui.start({
@@ -1243,7 +1304,9 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
       // stopped while the library was downloaded (from JSR): no job ran
       eprint(
         `${ui.tag} interrupted by ${stopped[0]}; ` +
-          (e instanceof DownloadInterrupted ? e.what : `${ui.interrupted(last)}${soFar(last)}`),
+          (e instanceof DownloadInterrupted || e instanceof FifoWaitInterrupted
+            ? e.what
+            : `${ui.interrupted(last)}${soFar(last)}`),
       );
       return stopped[1];
     }
@@ -1441,10 +1504,14 @@ export async function runAnswer(
   const listeners = SIGNALS.map(([name, status]) => {
     const stop = () => {
       line?.stop(); // before the message, and never drawn again
-      let removed = removePending() ? "; the partial output was removed" : "";
+      // a device or FIFO (written directly) has no partial file: what the
+      // command staged for it is removed, and nothing is said of a file
+      const files = flags ? outputs(flags).filter((o) => !directOutput(o)) : [];
+      const staged = removePending();
+      let removed = staged && files.length ? "; the partial output was removed" : "";
       // the temporary is gone; a file there now is the one there before
       // (the command renames its own over it only once done)
-      const kept = removed && flags ? outputs(flags).filter((o) => lexists(o)) : [];
+      const kept = removed ? files.filter((o) => lexists(o)) : [];
       if (kept.length) removed += ` (${kept.join(", ")} was left as it was)`;
       eprint(`pwalk: interrupted by ${name}${removed}`);
       quitting = status; // (main's own end, should the work end meanwhile, keeps it)
@@ -1467,6 +1534,16 @@ export async function runAnswer(
     line?.stop();
     if (statusLine === line) statusLine = undefined;
     for (const remove of listeners) remove();
+  }
+}
+
+/** Whether `path` is (a link to) a device or FIFO: an output written directly. */
+function directOutput(path: string): boolean {
+  try {
+    const st = Deno.statSync(path);
+    return !st.isFile && !st.isDirectory;
+  } catch {
+    return false;
   }
 }
 

@@ -11,6 +11,7 @@ import {
   excludeArgs,
   excludeLists,
   excludeWarnings,
+  fifoReader,
   type Flags,
   intArg,
   type Kind,
@@ -344,7 +345,16 @@ export async function run(args: string[]): Promise<number> {
       const ms = performance.now() - t0;
       signal.throwIfAborted(); // stopped as it ended: not written
       if (output === undefined) writeStdout(planText(plan).trimEnd() + "\n");
-      else await writeWhole(output, planText(plan), target);
+      else {
+        // a FIFO with no reader yet: waited for where the signal reaches
+        // the wait (Deno's blocking open would not return on a Ctrl-C)
+        const release = target!.direct ? await fifoReader(target!.path, signal) : () => {};
+        try {
+          await writeWhole(output, planText(plan), target);
+        } finally {
+          release();
+        }
+      }
       return { plan, ms };
     },
     done: (
