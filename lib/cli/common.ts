@@ -259,7 +259,7 @@ export function exitStatus(e: unknown): number {
  */
 export function plainMessage(text: string): string {
   return text.replace(
-    /^(.*?)([^:\n]*) \(os error \d+\)(?:: \w+ '([^'\n]*)')?/,
+    /^(.*?)([^:\n]*) \(os error \d+\)(?:: \w+ '([^']*)')?/s,
     (_all, pre: string, msg: string, path?: string) => {
       if (path === undefined || pre.includes(path)) return `${pre}${msg}`;
       // the path after the space that followed pre's colon ("pwalk: x: ...")
@@ -1452,12 +1452,19 @@ export function engineOptions(
 /**
  * The exit status of an error that ended summary, diff or convert: a bad
  * scan or value is bad usage (2), anything else a failure (1); the error's
- * first line is printed.
+ * first line is printed (DuckDB's errors go on over several). `paths`, the
+ * names the command was given (its operands and option values), are
+ * escaped in it first ({@link oneLine}): a newline in one of them is no
+ * end of the first line (the message would stop inside the name).
  */
-export function answerStatus(e: unknown): number {
+export function answerStatus(e: unknown, paths: readonly string[] = []): number {
   const bad = e instanceof UsageError || e instanceof RangeError ||
     (e as Error)?.name === "ScanInputError";
-  const full = String((e as Error)?.message ?? e);
+  let full = String((e as Error)?.message ?? e);
+  // the longest first: a name that holds another is escaped whole
+  for (const p of [...paths].filter((p) => p.includes("\n")).sort((a, b) => b.length - a.length)) {
+    full = full.replaceAll(p, oneLine(p));
+  }
   let message = full.split("\n")[0].replace(/^pwalk: /, "");
   // DuckDB's CSV errors put the reason on later lines: keep it on this one
   const cols = /Expected Number of Columns: (\d+) Found: (\d+)/.exec(full);
@@ -1529,7 +1536,17 @@ export async function runAnswer(
     if (e instanceof HelpRequested) throw e;
     if (e instanceof UsageError && helpAmong(args)) throw new HelpRequested("--help");
     if (stdoutClosed(e)) return EXIT.PIPE; // `pwalk summary --json scan.csv | head -1`
-    return answerStatus(e);
+    // the names given: operands and option values (a path with a newline
+    // in it is kept whole in the message)
+    const given = flags
+      ? [
+        ...flags._,
+        ...Object.values(flags).flatMap((v) =>
+          typeof v === "string" ? [v] : Array.isArray(v) ? v : []
+        ),
+      ]
+      : args;
+    return answerStatus(e, given);
   } finally {
     line?.stop();
     if (statusLine === line) statusLine = undefined;
