@@ -297,6 +297,53 @@ export const WALK_OPTIONS: Record<string, Kind> = {
 const SHORT: Record<string, string> = { x: "one-file-system", o: "output", V: "version" };
 
 /**
+ * The options that take a value on a command line of report's (a shard's
+ * and chown's, which run without a command too): what {@link optionsAmong}
+ * needs to tell which of them the command line gives, before it is
+ * parsed by the command it picks.
+ */
+export const BARE_OPTIONS: Record<string, Kind> = {
+  ...WALK_OPTIONS,
+  depth: "value",
+  output: "value",
+  level: "value",
+  plan: "once",
+  shard: "once",
+  journal: "once",
+  chown_from: "once",
+  chown_to: "once",
+};
+
+/**
+ * The long names of the options `args` gives as options, read as
+ * {@link parse} reads them by `spec`: an option's value (`-o --plan`: a
+ * file named --plan) and anything after `--` are none; nothing refused (an
+ * unknown option is taken to have no value: parse refuses it after).
+ *
+ * @example
+ * ```ts
+ * import { BARE_OPTIONS, optionsAmong } from "./common.ts";
+ * console.log(optionsAmong(["-o", "--plan", "--", "--shard", "d"], BARE_OPTIONS).has("plan"));
+ * // false
+ * ```
+ */
+export function optionsAmong(args: readonly string[], spec: Record<string, Kind>): Set<string> {
+  const given = new Set<string>();
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--") break;
+    if (!a.startsWith("-") || a === "-") continue;
+    const eq = a.indexOf("=");
+    const word = eq < 0 ? a : a.slice(0, eq);
+    const name = word.startsWith("--") ? word.slice(2) : SHORT[word.slice(1)] ?? word.slice(1);
+    given.add(name);
+    const kind = spec[name];
+    if (eq < 0 && (kind === "value" || kind === "once" || kind === "list")) i++; // its value
+  }
+  return given;
+}
+
+/**
  * Parse arguments: an option that takes a value takes the next argument
  * whatever it looks like (`--depth -1`, `-o ""`, `-o -h`), or `--name=value`
  * (`-o=F` too; unlike getopt, no `-oF` and no clustered `-xo F`); `--` ends the options; unknown options are usage

@@ -9,11 +9,13 @@
  * @module
  */
 import {
+  BARE_OPTIONS,
   EXIT,
   exitAfterSaying,
   exitStatus,
   helpAmong,
   HelpRequested,
+  optionsAmong,
   stdoutClosed,
   UsageError,
   VERSION,
@@ -184,8 +186,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     const named = COMMANDS.find((c) => c.name === argv[0]);
     if (named) return await named.run(argv.slice(1));
-    const end = argv.indexOf("--");
-    if ((end < 0 ? argv : argv.slice(0, end)).some((a) => /^--chown_(from|to)(=|$)/.test(a))) {
+    // as options: not a value (`-o --chown_from`), nor after `--`
+    const given = optionsAmong(argv, BARE_OPTIONS);
+    if (given.has("chown_from") || given.has("chown_to")) {
       return await command("chown").run(argv);
     }
     return await runModule(loadReport, argv, () => help([]));

@@ -12,6 +12,7 @@ import {
 } from "../report.ts";
 import { ensureNative, nativeVersion } from "../ffi.ts";
 import {
+  BARE_OPTIONS,
   count,
   errorCount,
   errorsApart,
@@ -21,6 +22,7 @@ import {
   intArg,
   isStderrTerminal,
   oneRoot,
+  optionsAmong,
   parse,
   runJob,
   usage,
@@ -127,7 +129,8 @@ Exit status:
 
 export async function run(args: string[]): Promise<number> {
   // One shard of a planned scan: its own options (lib/cli/report_shard.ts).
-  if (args.some((a) => a === "--plan" || a.startsWith("--plan="))) {
+  // (as an option: not a value, `-o --plan`, nor after `--`)
+  if (optionsAmong(args, BARE_OPTIONS).has("plan")) {
     const shard = await import("./report_shard.ts");
     try {
       return await shard.run(args);
