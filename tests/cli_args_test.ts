@@ -4,6 +4,10 @@
  *   command only as options: not as another option's value (`-o --plan`
  *   writes a file named --plan), nor after `--` (a ROOT named --plan is
  *   walked);
+ * - an option that names where something is written, given twice, is bad
+ *   usage (2, one line), nothing written: -o, --errors (report, a shard),
+ *   --html, plan's -o, slurm's --out and --resume (the last one was kept
+ *   silently, while repair refused a second --errors).
  */
 import { assert, assertEquals } from "@std/assert";
 import { cli } from "./helpers/run.ts";
@@ -39,4 +43,51 @@ Deno.test("--plan and --chown_from as -o's value or after --: a report, as writt
     }
     await Deno.remove(`${cwd}/${name}`);
   }
+});
+
+Deno.test("an output option given twice: bad usage (2), one line, nothing written", async () => {
+  await using t = await tempDir();
+  const cwd = t.path;
+  await Deno.mkdir(`${cwd}/tree/a`, { recursive: true });
+  const scan = await cli(["--header", "-o", "s.csv", "tree"], { cwd });
+  assertEquals(scan.code, 0, scan.stderr);
+  await Deno.mkdir(`${cwd}/p`);
+  const plan = await cli(["plan", "--shards", "2", "-o", "p/plan.json", "tree"], { cwd });
+  assertEquals(plan.code, 0, plan.stderr);
+  const before = new Set(Array.from(Deno.readDirSync(cwd), (e) => e.name));
+  const cases: [string[], string][] = [
+    [["-o", "a.csv", "-o", "b.csv", "tree"], "-o (--output)"],
+    [["report", "--output", "a.csv", "-o=b.csv", "tree"], "-o (--output)"],
+    [["-o", "a.csv", "--output=b.csv", "tree"], "--output"],
+    [["--errors", "e1.csv", "--errors", "e2.csv", "tree"], "--errors"],
+    [["summary", "--html", "a1.html", "--html", "a2.html", "s.csv"], "--html"],
+    [["diff", "--html", "a1.html", "--html=a2.html", "s.csv", "s.csv"], "--html"],
+    [["plan", "--shards", "2", "-o", "q1.json", "-o", "q2.json", "tree"], "-o (--output)"],
+    [["slurm", "tree", "--shards", "2", "--out", "slA", "--out", "slB", "--dry-run"], "--out"],
+    [["slurm", "--resume", "p", "--resume", "p", "--dry-run"], "--resume"],
+    [
+      ["report", "--plan", "p/plan.json", "--shard", "0", "-o", "x0.csv", "-o", "x1.csv"],
+      "-o (--output)",
+    ],
+    [
+      ["--plan", "p/plan.json", "--shard", "0", "--errors", "e1.csv", "--errors", "e2.csv"],
+      "--errors",
+    ],
+  ];
+  for (const [args, shown] of cases) {
+    const r = await cli(args, { cwd });
+    assertEquals(
+      [r.code, lines(r.stderr)],
+      [2, [`pwalk: ${shown} given twice: give it once`]],
+      args.join(" "),
+    );
+    assertEquals(r.text, "", args.join(" "));
+    const now = Array.from(Deno.readDirSync(cwd), (e) => e.name).filter((n) => !before.has(n));
+    assertEquals(now, [], args.join(" "));
+    assertEquals(Array.from(Deno.readDirSync(`${cwd}/p`), (e) => e.name), ["plan.json"]);
+  }
+  // a value that says how, not where, given twice: the last one taken
+  const r = await cli(["--threads", "1", "--threads", "2", "-o", "c.csv", "tree"], { cwd });
+  assertEquals(r.code, 0, r.stderr);
+  assert((await Deno.lstat(`${cwd}/c.csv`)).isFile);
 });

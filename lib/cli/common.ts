@@ -272,11 +272,12 @@ export function plainMessage(text: string): string {
 /**
  * Option kinds: a switch, a switch with `--no-NAME`, the same that also
  * takes an optional `--NAME=VALUE` (`--progress=SECONDS`), a value (last
- * wins), a value that may be given only once (a second is bad usage: the
- * safety options of repair, chown and undo, where a silently dropped value
- * would change files other than those meant, and a shard's --plan and
- * --shard, which would write another shard into the output named), a
- * repeatable value.
+ * wins: numbers, --level, --depth), a value that may be given only once (a
+ * second is bad usage: the safety options of repair, chown and undo, where
+ * a silently dropped value would change files other than those meant, a
+ * shard's --plan and --shard, which would write another shard into the
+ * output named, and every option naming where something is written: -o,
+ * --errors, --html, slurm's --out and --resume), a repeatable value.
  */
 export type Kind = "flag" | "toggle" | "toggle=" | "value" | "once" | "list";
 
@@ -291,7 +292,9 @@ export const WALK_OPTIONS: Record<string, Kind> = {
   "one-file-system": "flag",
   NoSnap: "flag",
   progress: "toggle=",
-  errors: "value",
+  // given twice, refused: the last one kept silently would put the errors
+  // elsewhere than the reader of the command line looks
+  errors: "once",
 };
 
 const SHORT: Record<string, string> = { x: "one-file-system", o: "output", V: "version" };
@@ -305,7 +308,7 @@ const SHORT: Record<string, string> = { x: "one-file-system", o: "output", V: "v
 export const BARE_OPTIONS: Record<string, Kind> = {
   ...WALK_OPTIONS,
   depth: "value",
-  output: "value",
+  output: "once",
   level: "value",
   plan: "once",
   shard: "once",
@@ -391,7 +394,9 @@ export function parse(args: string[], spec: Record<string, Kind>): Flags {
     if (v === "") throw new UsageError(`${word} needs a value, not an empty string`);
     lossy ??= notUtf8(args[i], word, v);
     if (kind === "once" && f[name] !== undefined) {
-      throw new UsageError(`--${name} given twice: give it once`);
+      // (-o: named as typed, and as its long name)
+      const shown = word.startsWith("--") ? word : `${word} (--${name})`;
+      throw new UsageError(`${shown} given twice: give it once`);
     }
     f[name] = kind === "list" ? [...(f[name] as string[] ?? []), v] : v;
   }
@@ -1637,7 +1642,7 @@ export const ANSWER_EXIT = `Exit status:
 export const PRINT_OPTIONS: Record<string, Kind> = {
   top: "value",
   depth: "value",
-  html: "value",
+  html: "once",
   json: "flag",
   names: "toggle",
 };

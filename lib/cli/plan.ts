@@ -284,7 +284,7 @@ async function planInputs(flags: Flags): Promise<string[]> {
 
 /** `pwalk plan ARGS`; resolves to the exit status. */
 export async function run(args: string[]): Promise<number> {
-  const flags = parse(args, { ...PLAN_OPTIONS, output: "value" });
+  const flags = parse(args, { ...PLAN_OPTIONS, output: "once" });
   const root = await oneRoot(flags);
   const { options, warnings } = await planOptionsOf(flags);
   const given = flags.output as string | undefined;

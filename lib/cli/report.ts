@@ -144,7 +144,7 @@ export async function run(args: string[]): Promise<number> {
   const f = parse(args, {
     ...WALK_OPTIONS,
     depth: "value",
-    output: "value",
+    output: "once",
     level: "value",
     header: "flag",
     version: "flag",

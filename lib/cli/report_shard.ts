@@ -161,7 +161,7 @@ export async function run(args: string[]): Promise<number> {
     // shard (plan) into the output the first one was meant for
     plan: "once",
     shard: "once",
-    output: "value",
+    output: "once",
     level: "value",
     header: "flag",
     depth: "value",

@@ -152,8 +152,8 @@ export async function run(args: string[]): Promise<number> {
   const { rest, sbatch, lossy } = takeSbatch(args);
   const flags = parse(rest, {
     ...PLAN_OPTIONS,
-    out: "value",
-    resume: "value",
+    out: "once",
+    resume: "once",
     threads: "value",
     maxthreads: "value",
     level: "value",
