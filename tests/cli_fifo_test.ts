@@ -8,9 +8,13 @@
  * - `pwalk --errors FIFO`: 143, "nothing was done" (the FIFO was opened
  *   before the signals were listened for: killed with no line at all);
  * Every FIFO is still a FIFO after (Deno.lstat), and no -o file was made.
+ *
+ * And convert's OUT closed early by its reader (a FIFO; a link to
+ * /dev/stdout, a pipe): 141 and nothing said, as report and convert's
+ * --help say (it was 1, "cannot write OUT: Broken pipe").
  */
 import { assert, assertEquals } from "@std/assert";
-import { run, spawnCli } from "./helpers/run.ts";
+import { cli, run, spawnCli } from "./helpers/run.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { waitFor } from "./helpers/wait.ts";
 
@@ -85,4 +89,53 @@ Deno.test("--errors FIFO with no reader: one SIGTERM stops it (143) with its lin
   assert((await Deno.lstat(fifo)).isFifo);
   const names = Array.from(Deno.readDirSync(t.path), (e) => e.name).sort();
   assertEquals(names, ["errors.csv", "tree"]); // no out.csv, no temporary
+});
+
+/** A scan of more rows than a pipe holds (64 KiB), made by the CLI as `dir`/s.csv. */
+async function bigScan(dir: string): Promise<void> {
+  await Deno.mkdir(`${dir}/tree`);
+  for (let i = 0; i < 1500; i++) {
+    await Deno.writeFile(`${dir}/tree/file-${i}.txt`, new Uint8Array());
+  }
+  const r = await cli(["--header", "-o", `${dir}/s.csv`, `${dir}/tree`]);
+  assertEquals(r.code, 0, r.stderr);
+  assert((await Deno.lstat(`${dir}/s.csv`)).size > 1 << 17);
+}
+
+Deno.test("convert to a FIFO its reader closes early: 141, quietly", async () => {
+  await using t = await tempDir();
+  await bigScan(t.path);
+  const fifo = `${t.path}/f.csv`;
+  await mkfifo(fifo);
+  const spill = `${t.path}/spill`;
+  await Deno.mkdir(spill);
+  // reads 100 bytes, then closes its end
+  const reader = new Deno.Command("head", { args: ["-c", "100", fifo], stdout: "piped" }).spawn();
+  const r = await cli(["convert", "--temp-dir", spill, `${t.path}/s.csv`, fifo], {
+    timeoutMs: 120_000,
+  });
+  const head = await reader.output();
+  assertEquals(head.stdout.length, 100);
+  assertEquals([r.code, r.stderr], [141, ""]);
+  assert((await Deno.lstat(fifo)).isFifo);
+  assertEquals(Array.from(Deno.readDirSync(spill)), []); // nothing staged left
+});
+
+Deno.test("convert to a link to /dev/stdout, a pipe closed early: 141, quietly", async () => {
+  await using t = await tempDir();
+  await bigScan(t.path);
+  await Deno.symlink("/dev/stdout", `${t.path}/so.csv`);
+  const p = spawnCli(["convert", `${t.path}/s.csv`, `${t.path}/so.csv`]);
+  const guard = setTimeout(() => p.kill("SIGKILL"), 120_000); // a hang guard
+  try {
+    const rd = p.stdout.getReader();
+    const first = await rd.read(); // some of the CSV, then the pipe closed
+    assert(!first.done && first.value.length > 0);
+    await rd.cancel();
+    const [status, err] = await Promise.all([p.status, new Response(p.stderr).text()]);
+    assertEquals([status.code, err], [141, ""]);
+  } finally {
+    clearTimeout(guard);
+  }
+  assert((await Deno.lstat(`${t.path}/so.csv`)).isSymlink);
 });

@@ -167,7 +167,14 @@ async function writeInto(
       failed ??= e;
     }
   }
-  if (failed) throw new Error(`pwalk: cannot write ${shown}: ${osErrorText(failed)}`);
+  if (!failed) return;
+  const message = `pwalk: cannot write ${shown}: ${osErrorText(failed)}`;
+  // a FIFO (or stdout, by a link) closed early by its reader: a BrokenPipe
+  // still, which the CLI ends quietly with 141, as a report's
+  if (failed instanceof Deno.errors.BrokenPipe) {
+    throw new Deno.errors.BrokenPipe(message, { cause: failed });
+  }
+  throw new Error(message);
 }
 
 /** Write `head` then the bytes of `body` into `out`, as {@link writeInto} opens it. */

@@ -1634,8 +1634,8 @@ export const ANSWER_EXIT = `Exit status:
   2    bad usage: unknown option, bad value, a scan that names no file
   129, 130, 143   stopped by SIGHUP, SIGINT, SIGTERM (a partial output
        removed)
-  141  stdout closed early (summary, diff | head): stopped quietly, as
-       SIGPIPE would
+  141  stdout closed early (summary, diff | head), or convert's OUT, a
+       FIFO, closed early by its reader: stopped quietly, as SIGPIPE would
 `;
 
 /** The options of the commands that print an answer (summary, diff). */
