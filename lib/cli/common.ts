@@ -726,9 +726,9 @@ function inside(root: string, path: string): boolean {
 }
 
 /**
- * The one ROOT operand, a folder this process can open and list (one it
- * cannot is bad usage, as a missing one: nothing under it could be walked,
- * and a run would end with status 0 and only ROOT's row); `refuse` names
+ * The one ROOT operand, a folder this process can open, list and search
+ * (one it cannot is bad usage, as a missing one: nothing under it could be
+ * walked, and a run would end with status 0 and only ROOT's row); `refuse` names
  * the change a root of `/` is refused for unless --force:
  * `await oneRoot(flags, "repair")`. ROOT is looked at off the main thread,
  * with the signals listened to ({@link untilAnswered}): a ROOT on a hung
@@ -751,6 +751,18 @@ export async function oneRoot(f: Flags, refuse?: string): Promise<string> {
       const real = await Deno.realPath(root);
       if (!(await Deno.stat(real)).isDirectory) throw new UsageError(`${root}: Not a directory`);
       (await Deno.open(root)).close(); // listable: opened for reading, as the walker opens it
+      // searchable: its entries looked at (a name looked up in it, `.`), as
+      // the walker stats them; a ROOT with r but not x would be listed with
+      // every entry an error, status 0 and only ROOT's row
+      try {
+        await Deno.stat(`${root}/.`);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.PermissionDenied)) throw e;
+        throw new UsageError(
+          `${root}: Permission denied (it can be listed but not searched: no x permission, ` +
+            "so none of its entries could be looked at)",
+        );
+      }
       return real;
     } catch (e) {
       if (e instanceof UsageError) throw e;

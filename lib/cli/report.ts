@@ -111,8 +111,9 @@ Exit status:
   1    failed while running (output or --errors file not writable)
   2    bad usage: unknown option, bad value, an empty ROOT,
        a ROOT that is missing, not a folder, or that cannot be
-       opened and listed (nothing is written; a folder below ROOT that
-       cannot be is an error line, and its row), an -o or --errors that
+       opened and listed, or searched (r but no x permission; nothing
+       is written; a folder below ROOT that cannot be is an error line,
+       and its row), an -o or --errors that
        is a folder, a socket, a link to nothing, a file the report reads,
        or a descriptor of pwalk's open on a file (-o /dev/stderr 2>>log:
        give the file's own name)

@@ -1,0 +1,54 @@
+/**
+ * A ROOT that can be listed but not searched (mode r--, no x): every
+ * command that walks it refuses it as bad usage (2), one line, nothing
+ * written, as one it cannot open and list (a report ran with status 0 and
+ * ROOT's row alone, an error line for each entry). Run without
+ * capabilities (setpriv), the folder root's: its owner bits apply.
+ */
+import { assertEquals, assertStringIncludes } from "@std/assert";
+import { cli, run, UNPRIVILEGED } from "./helpers/run.ts";
+import { tempDir } from "./helpers/temp.ts";
+import { SETPRIV, testNeeding } from "./helpers/system.ts";
+
+const lines = (s: string) => s.split("\n").filter((l) => l !== "");
+
+testNeeding([SETPRIV], {
+  name: "a ROOT listed but not searched (r--): bad usage (2) for every command, nothing written",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    await using t = await tempDir();
+    const root = `${t.path}/rnx`;
+    await Deno.mkdir(`${root}/a`, { recursive: true });
+    await Deno.mkdir(`${root}/b`);
+    await Deno.chmod(root, 0o444);
+    // the premise, by other tools: ls lists it, stat cannot look at an entry
+    const ls = await run(UNPRIVILEGED[0], [...UNPRIVILEGED.slice(1), "ls", root]);
+    assertEquals(lines(ls.text).sort(), ["a", "b"]);
+    const st = await run(UNPRIVILEGED[0], [...UNPRIVILEGED.slice(1), "stat", `${root}/a`]);
+    assertEquals(st.code, 1);
+    assertStringIncludes(st.stderr, "Permission denied");
+    const out = `${t.path}/out`;
+    const commands: string[][] = [
+      ["-o", `${out}.csv`],
+      ["report", "--errors", `${out}.errors.csv`],
+      ["repair", "--apply", "--journal", `${out}.journal`],
+      ["--chown_from", "1", "--chown_to", "2:2", "--apply", "--journal", `${out}.j`],
+      ["plan", "--shards", "2", "-o", `${out}.json`],
+      ["slurm", "--shards", "2", "--out", `${out}.scan`, "--dry-run"],
+    ];
+    for (const args of commands) {
+      const r = await cli([...args, root], { prefix: UNPRIVILEGED });
+      assertEquals(
+        [r.code, lines(r.stderr), r.text],
+        [2, [
+          `pwalk: ${root}: Permission denied (it can be listed but not searched: no x ` +
+          "permission, so none of its entries could be looked at)",
+        ], ""],
+        args.join(" "),
+      );
+    }
+    const left = Array.from(Deno.readDirSync(t.path), (e) => e.name);
+    assertEquals(left, ["rnx"], "nothing written");
+    assertEquals((await Deno.lstat(root)).mode! & 0o7777, 0o444); // as it was
+  },
+});
