@@ -7,7 +7,10 @@
  * - an option that names where something is written, given twice, is bad
  *   usage (2, one line), nothing written: -o, --errors (report, a shard),
  *   --html, plan's -o, slurm's --out and --resume (the last one was kept
- *   silently, while repair refused a second --errors).
+ *   silently, while repair refused a second --errors);
+ * - plan --from reads each scan file once: the same file twice (by its
+ *   name, a link, or a folder and its file) is bad usage, as summary's
+ *   (it counted its rows twice: the estimates doubled).
  */
 import { assert, assertEquals } from "@std/assert";
 import { cli } from "./helpers/run.ts";
@@ -90,4 +93,36 @@ Deno.test("an output option given twice: bad usage (2), one line, nothing writte
   const r = await cli(["--threads", "1", "--threads", "2", "-o", "c.csv", "tree"], { cwd });
   assertEquals(r.code, 0, r.stderr);
   assert((await Deno.lstat(`${cwd}/c.csv`)).isFile);
+});
+
+Deno.test("plan --from the same scan file twice: bad usage (2), no plan", async () => {
+  await using t = await tempDir();
+  const cwd = t.path;
+  await Deno.mkdir(`${cwd}/tree/a`, { recursive: true });
+  await Deno.mkdir(`${cwd}/scans`);
+  const scan = await cli(["--header", "-o", "scans/s.csv", "tree"], { cwd });
+  assertEquals(scan.code, 0, scan.stderr);
+  await Deno.symlink("scans/s.csv", `${cwd}/link.csv`);
+  const a = await Deno.stat(`${cwd}/link.csv`), b = await Deno.lstat(`${cwd}/scans/s.csv`);
+  assertEquals([a.dev, a.ino], [b.dev, b.ino]); // the premise: one file
+  const same = (x: string, y: string) =>
+    `pwalk: --from: ${x} and ${y} are the same file: each file of a scan is read once`;
+  const cases: [string[], string][] = [
+    [
+      ["--from", "scans/s.csv", "--from", "scans/s.csv"],
+      "pwalk: --from scans/s.csv is given twice: each file of a scan is read once",
+    ],
+    [["--from", "scans/s.csv", "--from", "link.csv"], same("scans/s.csv", "link.csv")],
+    [["--from", "scans", "--from=link.csv"], same("scans/s.csv", "link.csv")],
+  ];
+  for (const [from, line] of cases) {
+    const args = ["plan", "--shards", "2", ...from, "-o", "plan.json", "tree"];
+    const r = await cli(args, { cwd });
+    assertEquals([r.code, lines(r.stderr), r.text], [2, [line], ""], args.join(" "));
+    const names = Array.from(Deno.readDirSync(cwd), (e) => e.name).sort();
+    assertEquals(names, ["link.csv", "scans", "tree"], "no plan written");
+  }
+  // each once: the plan is made from them
+  const ok = await cli(["plan", "--shards", "2", "--from", "scans/s.csv", "tree"], { cwd });
+  assertEquals(ok.code, 0, ok.stderr);
 });

@@ -143,6 +143,7 @@ export async function planOptionsOf(
     }
     if (PARQUET.test(f)) throw new UsageError(`--from ${f}: ${PARQUET_FROM}`);
   }
+  await refuseFromTwice(from);
   const options: PlanOptions = {
     shards,
     from,
@@ -156,6 +157,43 @@ export async function planOptionsOf(
     onWarning: (m) => eprint(`pwalk: warning: ${m}`),
   };
   return { options, warnings };
+}
+
+/**
+ * The same scan file read twice by --from (given twice, or by a folder and
+ * by its name, or through a link) would count its rows twice and skew the
+ * estimates: refused, as summary refuses it ("each file of a scan is read
+ * once"). Folders are looked into as the planner reads them (scanFiles);
+ * one that cannot be is left to the planner to tell.
+ */
+async function refuseFromTwice(from: readonly string[]): Promise<void> {
+  const seen = new Map<string, string>();
+  for (const spec of from) {
+    let files: string[];
+    try {
+      files = await scanFiles(spec);
+    } catch {
+      continue; // told by the planner itself
+    }
+    for (const f of files) {
+      let key: string;
+      try {
+        const st = await Deno.stat(f);
+        key = `${st.dev}:${st.ino}`;
+      } catch {
+        continue;
+      }
+      const first = seen.get(key);
+      if (first !== undefined) {
+        throw new UsageError(
+          first === f
+            ? `--from ${f} is given twice: each file of a scan is read once`
+            : `--from: ${first} and ${f} are the same file: each file of a scan is read once`,
+        );
+      }
+      seen.set(key, f);
+    }
+  }
 }
 
 /** Why a plan has fewer shards than asked ("": it has not), for {@link describePlan}. */
