@@ -177,7 +177,7 @@ async function contentsOf(dir: string): Promise<Record<string, string>> {
   return out;
 }
 
-Deno.test("a shard's -o in the folder of another plan (its plan.json another plan's, or no plan): refused (2), that scan untouched; a copy of the plan there is the same scan", async () => {
+Deno.test("a shard's -o in the folder of another plan (its plan.json another pwalk plan's, or a pwalk plan this pwalk cannot read): refused (2), that scan untouched; a copy of the plan there is the same scan", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/tree`;
   await fourFolders(root);
@@ -212,12 +212,25 @@ Deno.test("a shard's -o in the folder of another plan (its plan.json another pla
   );
   await Deno.remove(`${a}/p2.json`);
   assertEquals(await contentsOf(a), before);
-  // a plan.json there that is no plan: refused too
-  await Deno.writeTextFile(`${c}/plan.json`, "{}");
-  const r = await cli(shardArgs(`${b}/plan.json`, 0, `${c}/scan-0.csv.zst`));
-  assertEquals(r.code, 2, r.stderr);
-  assertStringIncludes(r.stderr, `its folder holds ${c}/plan.json, which is no plan`);
-  assertEquals(namesIn(c), ["plan.json"]);
+  // a pwalk plan there that this pwalk cannot read (another version, cut
+  // short): it may be another scan's, refused too
+  const text = await Deno.readTextFile(`${a}/plan.json`);
+  for (
+    const [bad, why] of [
+      [text.replace('"version": 1', '"version": 2'), "version 2, this pwalk reads 1"],
+      [text.slice(0, text.length >> 1), "not JSON ("],
+    ]
+  ) {
+    assertNotEquals(bad, text);
+    await Deno.writeTextFile(`${c}/plan.json`, bad);
+    const r = await cli(shardArgs(`${b}/plan.json`, 0, `${c}/scan-0.csv.zst`));
+    assertEquals(r.code, 2, r.stderr);
+    assertStringIncludes(
+      r.stderr,
+      `its folder holds ${c}/plan.json, a pwalk plan this pwalk cannot read (${why}`,
+    );
+    assertEquals(namesIn(c), ["plan.json"]);
+  }
   const st = JSON.parse((await cli(["status", a, "--json"])).text);
   assertEquals(st.shards.map((x: { state: string }) => x.state), ["done", "done"]);
   assertEquals(st.strays, []);
@@ -232,6 +245,33 @@ Deno.test("a shard's -o in the folder of another plan (its plan.json another pla
   assertEquals(right.code, 0, right.stderr);
   const again = JSON.parse((await cli(["status", a, "--json"])).text);
   assertEquals(again.shards.map((x: { state: string }) => x.state), ["done", "done"]);
+});
+
+Deno.test("a shard's -o in a folder whose plan.json is no pwalk plan (a Terraform plan, JSON of anything else, other text): the shard runs and is recorded", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await fourFolders(root);
+  const planFile = `${tmp.path}/plan.json`;
+  const p = await makePlan(root, 2, planFile, ["--min-folders", "2"]);
+  assertEquals(p.shards, 2);
+  const w = `${tmp.path}/w`;
+  await Deno.mkdir(w);
+  const others = ['{"format_version":"1.2"}', "{}", "[]", "null", "plan: yes\n", ""];
+  for (const [k, other] of others.entries()) {
+    await Deno.writeTextFile(`${w}/plan.json`, other);
+    const out = `${w}/out-${k}.csv`;
+    const r = await cli(shardArgs(planFile, 0, out));
+    assertEquals(r.code, 0, `${JSON.stringify(other)}: ${r.stderr}`);
+    // the output is the one its record describes (size, SHA-256)
+    const rec = JSON.parse(await Deno.readTextFile(`${w}/out-${k}.done.json`));
+    assertEquals(rec.shard, 0);
+    assertEquals(rec.outputBytes, (await Deno.stat(out)).size);
+    const sha = Array.from(
+      new Uint8Array(await crypto.subtle.digest("SHA-256", await Deno.readFile(out))),
+    ).map((x) => x.toString(16).padStart(2, "0")).join("");
+    assertEquals(rec.sha256, sha);
+    assertEquals(await Deno.readTextFile(`${w}/plan.json`), other);
+  }
 });
 
 Deno.test("status: two records of one shard (outputs of two names): the latest run's is taken, said so, the earlier one's files are strays; summary reads the latest", async () => {

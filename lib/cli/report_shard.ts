@@ -20,7 +20,14 @@ import {
   WALK_OPTIONS,
 } from "./common.ts";
 import { duration, formatBytes } from "./progress.ts";
-import { planDigest, PlanError, planExcludes, readPlan, type ShardPlan } from "../shard/plan.ts";
+import {
+  checkPlan,
+  planDigest,
+  PlanError,
+  planExcludes,
+  readPlan,
+  type ShardPlan,
+} from "../shard/plan.ts";
 import { notAFile, PlanMismatchError, recordPath, runShard, ShardBusyError } from "../shard/run.ts";
 import { compressionOf, reportFormat, stdoutName } from "../report.ts";
 import { insideRootText, scanEnters } from "../shard/paths.ts";
@@ -51,10 +58,12 @@ Options:
                          /dev/fd/N) is refused, and so is, in the plan's
                          folder, scan-J or scan-J.* for another shard J
                          (its record, lock and pwalk status go by it), a
-                         FILE in a folder whose plan.json is another plan
-                         (or no plan: that scan's shard would be
-                         replaced), a FILE whose record is another shard's
-                         of this plan, and a FILE inside the plan's ROOT,
+                         FILE in a folder whose plan.json is another pwalk
+                         plan, or one this pwalk cannot read (that scan's
+                         shard would be replaced; a plan.json that is no
+                         pwalk plan, a Terraform one, does not count), a
+                         FILE whose record is another shard's of this
+                         plan, and a FILE inside the plan's ROOT,
                          unless the plan leaves its folder out (the other
                          shards would list it)
   --level N              compression level: zstd 1-19, gzip 1-9 (default 1);
@@ -84,15 +93,47 @@ function folderOf(path: string): string {
 }
 
 /**
+ * What a folder's plan.json is: a plan this pwalk reads (`plan`), a pwalk
+ * plan it cannot read (`damaged`: its `format` says pwalk's, or, not
+ * JSON, its text names it), or no pwalk plan (`other`: JSON without
+ * pwalk's format, such as a Terraform plan, or text that never names it).
+ */
+async function planFileKind(
+  path: string,
+): Promise<{ plan: ShardPlan } | { damaged: string } | { other: true }> {
+  const text = await Deno.readTextFile(path); // unreadable: the caller refuses
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    // a pwalk plan cut short still names its format near the top
+    return text.includes("pwalk-shard-plan")
+      ? { damaged: `not JSON (${(e as Error).message})` }
+      : { other: true };
+  }
+  if ((v as { format?: unknown } | null)?.format !== "pwalk-shard-plan") return { other: true };
+  try {
+    return { plan: checkPlan(v, path) };
+  } catch (e) {
+    // checkPlan's "PATH: not a pwalk shard plan (WHY)", or its longer words
+    const why = (e as Error).message.slice(path.length + 2);
+    return { damaged: /^not a pwalk shard plan \((.*)\)$/s.exec(why)?.[1] ?? why };
+  }
+}
+
+/**
  * Whether `output`'s folder is the scan folder of `plan` (read from
  * `planPath`): a folder whose plan.json is that plan (the same file, or
- * one with the same content: a copy, a link), or, holding no plan.json,
- * the plan's own folder (the same folder, by device and inode; the plan
- * there by another name). Any other folder without plan.json takes a
- * shard's output too; one whose plan.json is another plan's (or no plan)
- * is refused (`refused` says why): its records, status and summary go by
- * that plan, and the shard would replace that scan's shard output and
- * record.
+ * one with the same content: a copy, a link), or, holding no pwalk plan
+ * as plan.json (none, or a plan.json of something else: a Terraform plan,
+ * JSON without pwalk's `format`), the plan's own folder (the same folder,
+ * by device and inode; the plan there by another name). Any other folder
+ * without a pwalk plan takes a shard's output too. One whose plan.json is
+ * another pwalk plan, or a pwalk plan this pwalk cannot read (another
+ * version, damaged), or a plan.json that cannot be read at all (it may be
+ * one), is refused (`refused` says why): its records, status and summary
+ * go by that plan, and the shard would replace that scan's shard output
+ * and record.
  */
 async function scanFolderOf(
   output: string,
@@ -108,30 +149,37 @@ async function scanFolderOf(
   }
   const given = await Deno.stat(planPath).catch(() => null);
   const planDir = await Deno.stat(folderOf(planPath)).catch(() => null);
+  // no pwalk plan there: the plan's own folder (its file by another name), or any other
+  const ownFolder = () => ({
+    scan: !!planDir && planDir.dev === here.dev && planDir.ino === here.ino,
+  });
   const there = `${dir}/plan.json`;
+  const advice = ": a shard there would replace that scan's shard output and record; write it " +
+    "beside its own plan, or to a folder without a pwalk plan.json";
   let st: Deno.FileInfo;
+  let kind;
   try {
     st = await Deno.stat(there);
+    if (given && st.dev === given.dev && st.ino === given.ino) return { scan: true };
+    kind = await planFileKind(there);
   } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) {
-      return { scan: false, refused: `-o ${output}: ${there}: ${(e as Error).message}` };
-    }
-    // no plan.json: the plan's own folder (its file by another name), or any other
-    return { scan: !!planDir && planDir.dev === here.dev && planDir.ino === here.ino };
+    if (e instanceof Deno.errors.NotFound) return ownFolder();
+    const why = (e as Error).message.replace(/ \(os error \d+\).*$/s, "");
+    return {
+      scan: false,
+      refused: `-o ${output}: its folder holds ${there}, which cannot be read (${why}): it may ` +
+        `be another scan's plan${advice}`,
+    };
   }
-  if (given && st.dev === given.dev && st.ino === given.ino) return { scan: true };
-  let other: ShardPlan | null = null;
-  try {
-    other = await readPlan(there);
-  } catch { /* not a plan: refused below */ }
-  if (other && planDigest(other) === planDigest(plan)) return { scan: true };
+  if ("other" in kind) return ownFolder();
+  if ("plan" in kind && planDigest(kind.plan) === planDigest(plan)) return { scan: true };
   return {
     scan: false,
-    refused:
-      `-o ${output}: its folder holds ${
-        other ? `another plan (${there}, plan ${other.id})` : `${there}, which is no plan`
-      }, not --plan ${planPath} (plan ${plan.id}): a shard there would replace that scan's ` +
-      "shard output and record; write it beside its own plan, or to a folder without plan.json",
+    refused: `-o ${output}: its folder holds ${
+      "plan" in kind
+        ? `another plan (${there}, plan ${kind.plan.id})`
+        : `${there}, a pwalk plan this pwalk cannot read (${kind.damaged})`
+    }, not --plan ${planPath} (plan ${plan.id})${advice}`,
   };
 }
 
