@@ -413,6 +413,89 @@ Deno.test({
   },
 });
 
+Deno.test("status: of two records of one shard, a latest run that left no whole output is set aside and the earlier whole one taken (never called a stray); none whole: failed, no stray; summary reads what status takes", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await fourFolders(root);
+  const dir = `${tmp.path}/scan`;
+  await Deno.mkdir(dir);
+  const planFile = `${dir}/plan.json`;
+  const p = await makePlan(root, 2, planFile, ["--min-folders", "2"]);
+  assertEquals(p.shards, 2);
+  for (const [i, out] of [[0, "scan-0.csv"], [1, "scan-1.csv"]] as const) {
+    const r = await cli(shardArgs(planFile, i, `${dir}/${out}`));
+    assertEquals(r.code, 0, r.stderr);
+  }
+  // shard 0 run again under another name: the newer record
+  const again = await cli(shardArgs(planFile, 0, `${dir}/data-0.csv`));
+  assertEquals(again.code, 0, again.stderr);
+  const older = JSON.parse(await Deno.readTextFile(`${dir}/scan-0.done.json`));
+  const newer = JSON.parse(await Deno.readTextFile(`${dir}/data-0.done.json`));
+  const one = JSON.parse(await Deno.readTextFile(`${dir}/scan-1.done.json`));
+  assert(Date.parse(newer.end) > Date.parse(older.end), `${older.end} ${newer.end}`);
+  const statusOf = async (...more: string[]) => {
+    const j = await cli(["status", dir, "--json", ...more]);
+    assert(j.code === 0 || j.code === 1, j.stderr);
+    return JSON.parse(j.text);
+  };
+  const summaryOf = async () => {
+    const s = await cli(["summary", "--json", dir]);
+    assertEquals(s.code, 0, s.stderr);
+    return JSON.parse(s.text);
+  };
+  // both whole: the newer is taken (as before)
+  assertEquals((await statusOf()).shards[0].record, newer);
+
+  // the newer output emptied: the older whole one is the shard's
+  await Deno.writeFile(`${dir}/data-0.csv`, new Uint8Array());
+  assertEquals((await Deno.stat(`${dir}/data-0.csv`)).size, 0);
+  assertEquals((await Deno.stat(`${dir}/scan-0.csv`)).size, older.outputBytes);
+  let st = await statusOf();
+  assertEquals(st.shards.map((x: { state: string }) => x.state), ["done", "done"]);
+  assertEquals(st.shards[0].record, older);
+  assertEquals(st.shards[0].output, `${dir}/scan-0.csv`);
+  assertEquals(st.strays, ["data-0.csv", "data-0.done.json"]);
+  const t = await cli(["status", dir]);
+  assertEquals(t.code, 0, t.stderr);
+  assertStringIncludes(
+    t.text,
+    `ended ${older.end}; scan-0.done.json taken, an earlier run's; set aside the later run, ` +
+      `which left no whole output: data-0.done.json: its output data-0.csv has 0 bytes, the ` +
+      `record says ${newer.outputBytes.toLocaleString("en-US")}\n`,
+  );
+  assertStringIncludes(t.text, "stray files: data-0.csv, data-0.done.json (");
+  const sum = await summaryOf();
+  assertEquals(sum.scans, [`${dir}/scan-0.csv`, `${dir}/scan-1.csv`]);
+  assertEquals(sum.totals.entries, older.rows + one.rows);
+
+  // the newer output its recorded size but not its bytes: taken by size,
+  // set aside by --verify (its SHA-256)
+  const good = await Deno.readFile(`${dir}/scan-0.csv`);
+  const bad = new Uint8Array(newer.outputBytes).fill(0x78);
+  bad.set(good.subarray(0, Math.min(good.length, bad.length - 1)));
+  await Deno.writeFile(`${dir}/data-0.csv`, bad);
+  assertEquals((await statusOf()).shards[0].record, newer);
+  st = await statusOf("--verify");
+  assertEquals(st.shards[0].record, older);
+  assertEquals(st.strays, ["data-0.csv", "data-0.done.json"]);
+
+  // no whole output: failed, by the latest record, each named, no stray
+  await Deno.writeFile(`${dir}/data-0.csv`, new Uint8Array());
+  await Deno.writeFile(`${dir}/scan-0.csv`, good.subarray(0, good.length - 1));
+  st = await statusOf();
+  assertEquals(st.shards.map((x: { state: string }) => x.state), ["failed", "done"]);
+  assertEquals(st.strays, []);
+  assertStringIncludes(st.shards[0].detail, "data-0.done.json: its output data-0.csv has 0 bytes");
+  assertStringIncludes(
+    st.shards[0].detail,
+    `the earlier run's output is not whole either (scan-0.done.json: its output scan-0.csv has ` +
+      `${(good.length - 1).toLocaleString("en-US")} bytes`,
+  );
+  const no = await cli(["summary", "--json", dir]);
+  assertNotEquals(no.code, 0);
+  assertStringIncludes(no.stderr, "shard 0: failed");
+});
+
 /** Every path below `dir` (links not followed), sorted. */
 function treeOf(dir: string, pre = ""): string[] {
   const out: string[] = [];

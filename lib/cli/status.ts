@@ -20,7 +20,9 @@ A shard is
   done        its completion record (of this plan, as plan.json is now) is
               there, and its output with the recorded size (--verify: and
               SHA-256); of two records of a shard (outputs of two names),
-              the latest run's (the other two files are strays)
+              the latest run's whose output is whole (the other run's
+              record and output are strays; none whole: failed, and
+              neither is a stray)
   pending     queued in Slurm (squeue, asked when DIR has job.sbatch or
               slurm.json: the tasks of its job name, pwalk-ID, however
               submitted)
@@ -101,7 +103,8 @@ export async function run(args: string[]): Promise<number> {
   if (st.strays.length) {
     lines.push(
       `stray files: ${st.strays.join(", ")} (not this plan's shards' outputs: another ` +
-        "scan's, or an earlier run's of a shard under another name; but a glob such as " +
+        "scan's, or another run's of a done shard under another name: an earlier one, or a " +
+        "later one that left no whole output; but a glob such as " +
         `${dir}/scan-*.csv.zst reads them too: remove them)`,
     );
   }

@@ -37,8 +37,10 @@ export interface ShardStatus {
    * More about the state: Slurm's state, the last line of a failed task's
    * log (or, when that log ended with the shard done, that its record is
    * gone since), ...; for a shard with records of two runs (outputs of two
-   * names), that the latest (by its `end`) is the one taken and which
-   * earlier records are set aside.
+   * names), which record is taken and which are set aside: the latest (by
+   * its `end`) whose output is whole, and the later runs' records whose
+   * outputs are not (gone, another size, with `verify` another SHA-256);
+   * none whole, the shard is failed and its line says why for each.
    */
   detail?: string;
   /**
@@ -75,9 +77,11 @@ export interface ScanStatus {
    * beyond this plan's shards, spelled with zeros (`scan-02.csv.zst`) or
    * of a done shard whose record names another file (`scan-2.csv.zst` left
    * by an earlier run when a rerun wrote `scan-2.csv.gz`); records of
-   * another plan and the outputs they name (but no done shard's); a shard's
-   * records older than its latest (by their `end`: two runs into outputs of
-   * two names) and the outputs they name. A glob such as
+   * another plan and the outputs they name (but no done shard's); a done
+   * shard's records other than the one taken (two runs into outputs of two
+   * names: the earlier ones, and later ones whose output is not whole) and
+   * the outputs they name; never a record or output of a shard that is not
+   * done (its line names them). A glob such as
    * `DIR/scan-*.csv.zst` would read them with this plan's.
    */
   strays: string[];
@@ -266,7 +270,7 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
   const unreadable = new Map<number, string>(); // scan-I.done.json that is no record, by shard
   const foreignOutputs = new Set<string>(); // the outputs records of another plan name
   const records: { name: string; r: ShardRecord }[][] = []; // this plan's, by shard
-  const earlierOutputs = new Set<string>(); // the outputs of records not the latest of their shard
+  const otherOutputs = new Set<string>(); // the outputs of a done shard's records not taken
   for (const name of names) {
     if (!name.endsWith(".done.json")) continue;
     const r = await readRecord(`${dir}/${name}`);
@@ -293,8 +297,12 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
     (records[r.shard] ??= []).push({ name, r });
   }
   // a shard with two records of this plan (outputs of two names, run one
-  // after the other): the latest run (its record's end) is the shard's,
-  // the earlier one's record and output strays
+  // after the other): the latest run (its record's end) whose output is
+  // whole is the shard's, the other runs' records and outputs strays; a
+  // later run whose output is not whole (gone, cut short) is named on the
+  // shard's line, and an earlier whole output taken, never called a stray.
+  // None whole: failed, by the latest, and no record of it a stray (the
+  // user decides which output to keep).
   for (const [i, list] of records.entries()) {
     if (!list) continue;
     const when = (x: { r: ShardRecord }) => {
@@ -302,41 +310,77 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
       return Number.isFinite(t) ? t : -Infinity;
     };
     list.sort((a, b) => when(b) - when(a) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const [{ name, r }, ...earlier] = list;
     stale.delete(i);
     const s = shards[i];
+    // why a record's output is not the one it describes, or null when it is
+    const problem = async ({ name, r }: { name: string; r: ShardRecord }) => {
+      const output = resolveIn(dir, r.output);
+      let size = -1;
+      try {
+        size = (await Deno.stat(output)).size;
+      } catch { /* gone */ }
+      if (size !== r.outputBytes) {
+        return size < 0
+          ? `${name}: its output ${r.output} is gone`
+          : `${name}: its output ${r.output} has ${count(size, "byte")}, the record says ${
+            groupDigits(r.outputBytes)
+          }`;
+      }
+      if (options.verify && (await sha256File(output)) !== r.sha256) {
+        return `${name}: the SHA-256 of ${r.output} is not the record's`;
+      }
+      return null;
+    };
+    const failed: string[] = []; // the later runs' problems, latest first
+    let taken = -1;
+    for (const [k, x] of list.entries()) {
+      const why = await problem(x);
+      if (why === null) {
+        taken = k;
+        break;
+      }
+      failed.push(why);
+    }
+    const listed = (xs: { name: string }[]) => xs.map((x) => x.name).join(", ");
+    const runs = (n: number) => `run${n > 1 ? "s" : ""}`;
+    if (taken < 0) {
+      s.state = "failed";
+      s.detail = failed[0] +
+        (list.length > 1
+          ? `; the latest of ${list.length} records (by their end): the earlier ${
+            list.length > 2 ? "runs' outputs are" : "run's output is"
+          } not whole either (${failed.slice(1).join("; ")})`
+          : "");
+      continue;
+    }
+    const { name, r } = list[taken];
     const output = resolveIn(dir, r.output);
-    const older = earlier.length
-      ? `; the latest of ${list.length} records (by their end): earlier run${
-        earlier.length > 1 ? "s" : ""
-      } ${earlier.map((x) => x.name).join(", ")} set aside`
-      : "";
-    for (const x of earlier) {
+    const later = list.slice(0, taken);
+    const earlier = list.slice(taken + 1);
+    for (const x of [...later, ...earlier]) {
       strays.add(x.name);
       const o = x.r.output;
       if (typeof o === "string" && resolveIn(dir, o) !== output && names.includes(o)) {
-        earlierOutputs.add(o);
+        otherOutputs.add(o);
       }
     }
-    let size = -1;
-    try {
-      size = (await Deno.stat(output)).size;
-    } catch { /* gone */ }
-    if (size !== r.outputBytes) {
-      s.state = "failed";
-      s.detail = (size < 0
-        ? `${name}: its output ${r.output} is gone`
-        : `${name}: its output ${r.output} has ${count(size, "byte")}, the record says ${
-          groupDigits(r.outputBytes)
-        }`) + older;
-      continue;
+    const parts: string[] = [];
+    if (later.length) {
+      parts.push(
+        `${name} taken, an earlier run's; set aside the later ${runs(later.length)}, which ` +
+          `left no whole output: ${failed.join("; ")}`,
+      );
     }
-    if (options.verify && (await sha256File(output)) !== r.sha256) {
-      s.state = "failed";
-      s.detail = `${name}: the SHA-256 of ${r.output} is not the record's${older}`;
-      continue;
+    if (earlier.length) {
+      parts.push(
+        later.length
+          ? `earlier ${runs(earlier.length)} ${listed(earlier)} set aside`
+          : `the latest of ${list.length} records (by their end): earlier ${runs(earlier.length)} ${
+            listed(earlier)
+          } set aside`,
+      );
     }
-    Object.assign(s, { state: "done", record: r, output, detail: older.slice(2) || undefined });
+    Object.assign(s, { state: "done", record: r, output, detail: parts.join("; ") || undefined });
   }
 
   // shard outputs no done record of this plan names: beyond the plan's
@@ -348,7 +392,7 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
   const named = new Set(shards.filter((s) => s.state === "done").map((s) => s.output));
   // another plan's record naming a file that a done record of this plan
   // names too (its output written over since): this plan's, not a stray
-  for (const name of [...foreignOutputs, ...earlierOutputs]) {
+  for (const name of [...foreignOutputs, ...otherOutputs]) {
     if (!named.has(`${dir}/${name}`)) strays.add(name);
   }
   for (const name of names) {
