@@ -272,3 +272,17 @@ testNeeding([...SLURM_NEEDS, requireTool("scontrol", "slurm-wlm")], {
     );
   },
 });
+
+Deno.test("--sbatch with --resume: sbatch gets a value split and unquoted as it reads the same #SBATCH line", async () => {
+  const { submitShards } = await import("../lib/shard/slurm.ts");
+  const lines = ['--comment="two words"', "--qos=low --nice=5", "--comment='a b' --hold"];
+  const s = await submitShards("/nonexistent/scan", [1, 3], { sbatch: lines, dryRun: true });
+  // the reference: how sh splits and unquotes the same text (sbatch's rule
+  // for an #SBATCH line: blanks split, quotes group and are removed)
+  const sh = new Deno.Command("sh", {
+    args: ["-c", `for a in ${lines.join(" ")}; do printf '%s\\0' "$a"; done`],
+  }).outputSync();
+  const want = new TextDecoder().decode(sh.stdout).split("\0").slice(0, -1);
+  assertEquals(want[0], "--comment=two words");
+  assertEquals(s.command.slice(3, -1), want);
+});

@@ -57,7 +57,10 @@ Options:
   --sbatch ARG           an sbatch option for every task, one option a time:
                          --sbatch=--partition=scan --sbatch='--time=8:00:00'
                          (#SBATCH lines in the script; with --resume, given to
-                         sbatch for the resubmitted tasks only); not --job-name,
+                         sbatch for the resubmitted tasks only, split and
+                         unquoted as sbatch reads such a line: a value with
+                         blanks quoted, --sbatch='--comment="two words"');
+                         not --job-name,
                          -J, --output, -o, --error, -e, --array, -a: pwalk sets them
   --max-running K        at most K shards at once (--array=0-(N-1)%K): with
                          several times more shards than K, Slurm starts the

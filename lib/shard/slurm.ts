@@ -98,7 +98,8 @@ export interface ScriptOptions {
   level?: number;
   /**
    * `#SBATCH` directives to add, one option each, e.g. `--partition=scan`,
-   * `--time=4:00:00`; not `--job-name`, `-J`, `--output`, `-o`, `--error`,
+   * `--time=4:00:00` (a value with blanks quoted as in an `#SBATCH` line,
+   * `--comment="two words"`: sbatch splits such a line at blanks); not `--job-name`, `-J`, `--output`, `-o`, `--error`,
    * `-e`, `--array` or `-a` ({@link ownSbatchOption}: a RangeError), which
    * pwalk sets.
    */
@@ -129,6 +130,18 @@ const SHORT_FLAGS = "hHOQsuvVW";
 /** The words of an `#SBATCH` line as sbatch splits it: at blanks, quotes kept together. */
 function sbatchWords(line: string): string[] {
   return line.match(/(?:"[^"]*"?|'[^']*'?|[^\s"']+)+/g) ?? [];
+}
+
+/**
+ * The arguments sbatch takes from an `#SBATCH` line: its words, each
+ * without its quotes (`--comment="two words"` is one argument,
+ * `--comment=two words`), so that a `--sbatch` value given to sbatch on
+ * --resume means what the same value means in job.sbatch.
+ */
+export function sbatchLineArgs(line: string): string[] {
+  return sbatchWords(line).map((w) =>
+    w.replace(/"([^"]*)"?|'([^']*)'?/g, (_, d, s) => d ?? s ?? "")
+  );
 }
 
 /**
@@ -263,7 +276,11 @@ function scriptOf(plan: ShardPlan, o: ScriptOptions): string {
 
 /** Options of a submission. */
 export interface SubmitOptions {
-  /** Extra sbatch arguments for this submission (as {@link ScriptOptions.sbatch}). */
+  /**
+   * Extra sbatch arguments for this submission, as {@link ScriptOptions.sbatch}:
+   * each an `#SBATCH` line's text, split and unquoted as sbatch reads such a
+   * line ({@link sbatchLineArgs}), so it means here what it means there.
+   */
   sbatch?: string[];
   /**
    * At most this many tasks at once (`--array=...%K`): with more shards than
@@ -342,7 +359,7 @@ export async function submitShards(
     "sbatch",
     "--parsable",
     `--array=${array}${limit}`,
-    ...(o.sbatch ?? []),
+    ...(o.sbatch ?? []).flatMap(sbatchLineArgs),
     `${dir}/job.sbatch`,
   ];
   if (o.dryRun) return { command, shards };
