@@ -47,12 +47,19 @@ static void publish(pw_worker *w) {
     atomic_store_explicit(&w->pub.c[i], w->local[i], memory_order_relaxed);
 }
 
+/* How many entries a worker counts between two publishes within a folder
+   (besides one at each folder's end): one folder of a million names on a
+   slow file system would otherwise hold the progress still for minutes
+   (with one thread, the whole count).  A power of two: one mask a row. */
+#define PW_PUBLISH_EVERY 256
+
 static void emit(pw_worker *w, const pw_entry *e) {
   w->local[PW_C_ENTRIES]++;
   w->local[PW_C_BYTES] += (uint64_t)e->st->st_size;
   w->local[PW_C_ALLOC_BYTES] += (uint64_t)e->st->st_blocks * 512;
   if (e->is_dir_row) w->local[PW_C_DIRS]++;
   w->job->vis->entry(w, e);
+  if ((w->local[PW_C_ENTRIES] & (PW_PUBLISH_EVERY - 1)) == 0) publish(w);
 }
 
 static size_t base_offset(const char *path, size_t len) {
