@@ -63,7 +63,11 @@ export interface Progress {
    * with several names counts once per name, where `du` counts it once).
    */
   allocatedBytes: number;
-  /** A folder being read now (its last 1,024 bytes at most; "" when none), for progress lines. */
+  /**
+   * A folder being read now, for progress lines ("" when none): a path
+   * longer than 1,024 bytes is "…" and its last bytes (at most 1,024, from
+   * a whole character on).
+   */
   current: string;
   /** Errors counted so far. */
   errors: number;
@@ -405,11 +409,15 @@ export class NativeJob implements AsyncDisposable {
     return toCounters(buf);
   }
 
-  /** The folder being read now ("" when none). */
+  /** The folder being read now ("" when none; "…" and its last bytes when longer than 1,024). */
   current(): string {
     const buf = new Uint8Array(1024);
     const len = Number(native().pw_job_current(this.#job, buf, BigInt(buf.length)));
-    return lossy.decode(buf.subarray(0, Math.min(len, buf.length)));
+    if (len <= buf.length) return lossy.decode(buf.subarray(0, len));
+    // cut: from the first whole character (no U+FFFD for a cut one), led by "…"
+    let i = 0;
+    while (i < 4 && (buf[i] & 0xc0) === 0x80) i++;
+    return "…" + lossy.decode(buf.subarray(i));
   }
 
   /** A progress record of now. */
