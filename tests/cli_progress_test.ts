@@ -114,6 +114,28 @@ Deno.test("progress line: a pane of any width gets a line that fits, with the cl
   }
 });
 
+Deno.test("progress line: a folder shorter than the narrowest shown takes only its own width, leaving room for the next field", () => {
+  const p = {
+    folders: 45_678,
+    bytes: 2 ** 40,
+    allocatedBytes: 2 ** 40,
+    errors: 3,
+    rate: 14_874,
+    outputBytes: 0,
+    outputWriting: 0,
+    changes: 0,
+    elapsedMs: 83_000,
+    entries: 1_234_567,
+  };
+  for (const current of ["/data", "/d", "/data/x1"]) {
+    // the fields by rank, as the doc lists them, down to the folders
+    const want =
+      `0:01:23  1,234,567 entries  14,874/s  45,678 folders  1.0 TiB  3 errors  ${current}`;
+    // just wide enough for all of them: the folders are kept (79 columns for an 80-column pane)
+    assertEquals(formatProgress({ ...p, current }, columns(want)), want);
+  }
+});
+
 Deno.test("status line of summary, diff, convert: fits any width, the clock kept longest", () => {
   const name = "/data/projects/genome/scan-2026-01-31.csv.zst";
   const stage = { step: "reading", name };

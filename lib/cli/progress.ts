@@ -101,7 +101,9 @@ export function formatProgress(p: Progress, max = Infinity): string {
   let used = -2;
   let withPath = false;
   for (const [rank, text] of [...fields, ...path ? [path] : []].sort((a, b) => a[0] - b[0])) {
-    const w = 2 + (rank === 3 ? MIN_PATH : columns(text));
+    // (the folder: its own width when shorter than the narrowest shown)
+    const w = 2 +
+      (rank === 3 ? Math.min(MIN_PATH, columns(middle(text, Infinity))) : columns(text));
     // a field that does not fit ends the line: the next ones rank lower
     // (the folder being read alone is left out and the rest go on)
     if (used + w > max) {
