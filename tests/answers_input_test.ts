@@ -477,14 +477,14 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
       "--now of more digits than a number holds",
       ["summary", "--now", many, good],
       2,
-      `pwalk: --now needs seconds since 1970 or a date (YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM]), ` +
+      `pwalk: --now needs seconds since 1970 or a date (YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|+HH:MM|-HH:MM]), ` +
       `got '${many}'`,
     ],
     [
       "--now rounded",
       ["summary", "--now", "99999999999999999999", good],
       2,
-      "pwalk: --now needs seconds since 1970 or a date (YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM]), " +
+      "pwalk: --now needs seconds since 1970 or a date (YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|+HH:MM|-HH:MM]), " +
       "got '99999999999999999999'",
     ],
     // what JavaScript's Date.parse reads as some date: 1.5 as 2001-01-05,
@@ -510,7 +510,7 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
       `--now '${v}': neither seconds nor a real ISO 8601 date`,
       ["summary", "--now", v, good],
       2,
-      `pwalk: --now needs seconds since 1970 or a date (YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM]), ` +
+      `pwalk: --now needs seconds since 1970 or a date (YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|+HH:MM|-HH:MM]), ` +
       `got '${v}'`,
     ]),
     [

@@ -86,7 +86,7 @@ export function parseNow(v: unknown): number | undefined {
   const s = String(v);
   const bad = () =>
     new UsageError(
-      `--now needs seconds since 1970 or a date (YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM]), got '${s}'`,
+      `--now needs seconds since 1970 or a date (YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|+HH:MM|-HH:MM]), got '${s}'`,
     );
   if (/^-?\d+$/.test(s)) {
     const n = Number(s);

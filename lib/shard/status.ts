@@ -223,11 +223,12 @@ export function leftoversText(dir: string, names: string[]): string {
  * The state of every shard of the scan in `dir` (a folder holding
  * plan.json and the shards' outputs and completion records).
  *
- * @example Wait until a scan folder is complete
+ * @example Wait until a scan folder is complete (or a shard needs running again)
  * ```ts ignore
  * import { scanStatus } from "jsr:@pwalk/cli";
  * let s = await scanStatus("scan");
- * while (!s.complete && s.counts.failed + s.counts.missing === 0) {
+ * // failed, missing and incomplete shards do not end by themselves: run them again
+ * while (!s.complete && s.counts.failed + s.counts.missing + s.counts.incomplete === 0) {
  *   await new Promise((r) => setTimeout(r, 60_000));
  *   s = await scanStatus("scan");
  * }
