@@ -52,3 +52,41 @@ testNeeding([SETPRIV], {
     assertEquals((await Deno.lstat(root)).mode! & 0o7777, 0o444); // as it was
   },
 });
+
+testNeeding([SETPRIV], {
+  name:
+    "a relative ROOT below a folder the user cannot search (a working folder inherited by sudo -u or su) is walked, as C pwalk walks it",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    await using t = await tempDir();
+    // t/locked (another user's, 0700) / sub (root's, with a file): the
+    // caller, root without capabilities, is in sub and cannot search locked
+    const sub = `${t.path}/locked/sub`;
+    await Deno.mkdir(sub, { recursive: true });
+    await Deno.writeTextFile(`${sub}/f`, "data");
+    await Deno.chown(`${t.path}/locked`, 65534, 65534);
+    await Deno.chmod(`${t.path}/locked`, 0o700);
+    // the premise: a path through locked cannot be looked at
+    const st = await run(UNPRIVILEGED[0], [...UNPRIVILEGED.slice(1), "stat", sub]);
+    assertStringIncludes(st.stderr, "Permission denied");
+    // the reference: what the user sees of "." (lstat and listing as given)
+    const py = await run(UNPRIVILEGED[0], [
+      ...UNPRIVILEGED.slice(1),
+      "/usr/bin/python3", // (not a pyenv shim, which cannot look at its working folder here)
+      "-c",
+      "import os; d, f = os.lstat('.'), os.lstat('f'); print(d.st_ino, d.st_size, f.st_ino, f.st_size)",
+    ], { cwd: sub });
+    assertEquals(py.code, 0, py.stderr);
+    const [dotIno, dotSize, fIno, fSize] = lines(py.text)[0].split(" ");
+    for (const args of [["."], ["-o", "/dev/stdout", "."]]) {
+      const r = await cli(args, { prefix: UNPRIVILEGED, cwd: sub });
+      assertEquals(r.code, 0, r.stderr);
+      const rows = lines(r.text).map((l) => l.split(","));
+      assertEquals(
+        rows.map((c) => [c[0], c[3], c[7]]).sort(),
+        [[dotIno, '"."', dotSize], [fIno, '"./f"', fSize]].sort(),
+        r.stderr,
+      );
+    }
+  },
+});

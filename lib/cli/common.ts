@@ -749,7 +749,11 @@ export async function oneRoot(f: Flags, refuse?: string): Promise<string> {
   const real = await untilAnswered(`ROOT ${root}`, async () => {
     try {
       const real = await Deno.realPath(root);
-      if (!(await Deno.stat(real)).isDirectory) throw new UsageError(`${root}: Not a directory`);
+      // (by ROOT as given, as the walker opens it: the real path, absolute,
+      // needs search permission on every folder above it, which a relative
+      // ROOT below a folder that cannot be searched, a working folder
+      // inherited from another user by sudo -u or su, does not)
+      if (!(await Deno.stat(root)).isDirectory) throw new UsageError(`${root}: Not a directory`);
       (await Deno.open(root)).close(); // listable: opened for reading, as the walker opens it
       // searchable: its entries looked at (a name looked up in it, `.`), as
       // the walker stats them; a ROOT with r but not x would be listed with
