@@ -60,6 +60,9 @@ export async function ctimesPast(...paths: string[]): Promise<void> {
   const seconds = paths.length
     ? paths.map((p) => Math.floor(Deno.lstatSync(p).ctime!.getTime() / 1000))
     : [Math.floor(Date.now() / 1000)];
-  const after = (Math.max(...seconds) + 1) * 1000;
+  // (and a tick more: repair reads its start second from the coarse
+  // clock, CLOCK_REALTIME_COARSE, which runs up to a tick, 10 ms at most,
+  // behind Date.now(): 50 ms past the second, both have passed it)
+  const after = (Math.max(...seconds) + 1) * 1000 + 50;
   await waitFor(() => Date.now() >= after, { what: "the next second", everyMs: 20 });
 }
