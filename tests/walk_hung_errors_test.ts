@@ -19,27 +19,10 @@ import { closeFd, closeLibc, openFile } from "./helpers/libc.ts";
 import { CC, FUSERMOUNT, PKG_CONFIG, testNeeding } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { waitFor } from "./helpers/wait.ts";
-import { startNamed, WORKER_NAME } from "./helpers/walk_tree.ts";
+import { inFuse, startNamed } from "./helpers/walk_tree.ts";
 
 /** A hang guard for the steps that must happen (never a timing check). */
 const HANG_GUARD_MS = 20_000;
-
-/** Worker threads (startNamed's) waiting for an answer of a FUSE server. */
-function inFuse(): number[] {
-  const out: number[] = [];
-  for (const t of Deno.readDirSync("/proc/self/task")) {
-    try {
-      const dir = `/proc/self/task/${t.name}`;
-      if (Deno.readTextFileSync(`${dir}/comm`).trim() !== WORKER_NAME) continue;
-      if (Deno.readTextFileSync(`${dir}/wchan`).trim() === "request_wait_answer") {
-        out.push(Number(t.name));
-      }
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return out;
-}
 
 const OTHER_TEXT = "another file of the caller's\n";
 

@@ -16,7 +16,7 @@ import { mountSlowfs, type Slowfs } from "./helpers/slowfs.ts";
 import { CC, FUSERMOUNT, PKG_CONFIG, testNeeding } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { waitFor } from "./helpers/wait.ts";
-import { startNamed, threadsLeft, WORKER_NAME } from "./helpers/walk_tree.ts";
+import { inFuse, startNamed, threadsLeft } from "./helpers/walk_tree.ts";
 
 /**
  * How long a step may take before the test lets the server go on and
@@ -70,23 +70,6 @@ async function whileStopped<T>(
   atResume();
   fs.resume();
   return [first !== "guard", await settled];
-}
-
-/** Worker threads (startNamed's) waiting for an answer of a FUSE server. */
-function inFuse(): number[] {
-  const out: number[] = [];
-  for (const t of Deno.readDirSync("/proc/self/task")) {
-    try {
-      const dir = `/proc/self/task/${t.name}`;
-      if (Deno.readTextFileSync(`${dir}/comm`).trim() !== WORKER_NAME) continue;
-      if (Deno.readTextFileSync(`${dir}/wchan`).trim() === "request_wait_answer") {
-        out.push(Number(t.name));
-      }
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return out;
 }
 
 /** Descriptors of this process open on paths below `dir`. */

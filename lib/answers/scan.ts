@@ -239,6 +239,32 @@ export function checkScanList(name: string, v: unknown): string[] {
 }
 
 /**
+ * The first file of `files` that is one read before (by device and inode:
+ * given twice, by a glob and by its name, or through a link), as [the name
+ * it was read by first, this name]; files that cannot be stat'ed are
+ * skipped (the caller tells them). Summary, diff and convert refuse such a
+ * scan, and plan's `--from` too: its rows would count twice.
+ */
+export async function sameFileTwice(
+  files: readonly string[],
+): Promise<[first: string, again: string] | undefined> {
+  const seen = new Map<string, string>();
+  for (const f of files) {
+    let key: string;
+    try {
+      const st = await Deno.stat(f);
+      key = `${st.dev}:${st.ino}`;
+    } catch {
+      continue;
+    }
+    const first = seen.get(key);
+    if (first !== undefined) return [first, f];
+    seen.set(key, f);
+  }
+  return undefined;
+}
+
+/**
  * The scan files named by `specs`: files, globs (`*`, `?`, `[...]` in the
  * last path component; the shell usually expands them first) or folders
  * (every `.csv`, `.csv.zst`, `.csv.gz`, `.parquet` file directly inside;
@@ -261,24 +287,14 @@ export async function resolveScans(specs: string[]): Promise<ScanFile[]> {
   const files = await expandScans(specs);
   // The same file twice (given twice, or by a glob and by its name) would
   // count every row twice.
-  const seen = new Map<string, string>();
-  for (const f of files) {
-    let key: string;
-    try {
-      const st = await Deno.stat(f);
-      key = `${st.dev}:${st.ino}`;
-    } catch {
-      continue; // told below, as a missing scan
-    }
-    const first = seen.get(key);
-    if (first !== undefined) {
-      throw new ScanInputError(
-        first === f
-          ? `${f} is given twice: each file of a scan is read once`
-          : `${first} and ${f} are the same file: each file of a scan is read once`,
-      );
-    }
-    seen.set(key, f);
+  const twice = await sameFileTwice(files);
+  if (twice) {
+    const [first, f] = twice;
+    throw new ScanInputError(
+      first === f
+        ? `${f} is given twice: each file of a scan is read once`
+        : `${first} and ${f} are the same file: each file of a scan is read once`,
+    );
   }
   const groups = new Set(files.map((f) => formatOf(f) === "parquet"));
   if (groups.size > 1) {

@@ -33,6 +33,7 @@ import {
 } from "../shard/plan.ts";
 import { checkedOutput, type OutputTarget, writeWhole } from "../outfile.ts";
 import { PARQUET, PARQUET_FROM, scanFiles } from "../shard/scan.ts";
+import { sameFileTwice } from "../answers/scan.ts";
 import { leftoversText, scanLeftovers } from "../shard/status.ts";
 import { checkDescriptorOutput, compressionOf, foreignFormat, stdoutName } from "../report.ts";
 import { insideRootText, scanEnters } from "../shard/paths.ts";
@@ -167,32 +168,22 @@ export async function planOptionsOf(
  * one that cannot be is left to the planner to tell.
  */
 async function refuseFromTwice(from: readonly string[]): Promise<void> {
-  const seen = new Map<string, string>();
+  const files: string[] = [];
   for (const spec of from) {
-    let files: string[];
     try {
-      files = await scanFiles(spec);
+      files.push(...await scanFiles(spec));
     } catch {
       continue; // told by the planner itself
     }
-    for (const f of files) {
-      let key: string;
-      try {
-        const st = await Deno.stat(f);
-        key = `${st.dev}:${st.ino}`;
-      } catch {
-        continue;
-      }
-      const first = seen.get(key);
-      if (first !== undefined) {
-        throw new UsageError(
-          first === f
-            ? `--from ${f} is given twice: each file of a scan is read once`
-            : `--from: ${first} and ${f} are the same file: each file of a scan is read once`,
-        );
-      }
-      seen.set(key, f);
-    }
+  }
+  const twice = await sameFileTwice(files);
+  if (twice) {
+    const [first, f] = twice;
+    throw new UsageError(
+      first === f
+        ? `--from ${f} is given twice: each file of a scan is read once`
+        : `--from: ${first} and ${f} are the same file: each file of a scan is read once`,
+    );
   }
 }
 

@@ -466,3 +466,20 @@ export class VanishOnAsk extends RegExp {
     return false;
   }
 }
+
+/** Worker threads (startNamed's) waiting for an answer of a FUSE server. */
+export function inFuse(): number[] {
+  const out: number[] = [];
+  for (const t of Deno.readDirSync("/proc/self/task")) {
+    try {
+      const dir = `/proc/self/task/${t.name}`;
+      if (Deno.readTextFileSync(`${dir}/comm`).trim() !== WORKER_NAME) continue;
+      if (Deno.readTextFileSync(`${dir}/wchan`).trim() === "request_wait_answer") {
+        out.push(Number(t.name));
+      }
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
