@@ -243,6 +243,29 @@ Deno.test("zig.sh: the zig in .tools of another release (the pin changed) is rep
   assertEquals([...Deno.readDirSync(`${co}/.tools`)].map((e) => e.name), ["zig"]);
 });
 
+Deno.test("zig.sh: a damaged zig of the pinned release in .tools (missing, empty, not executable) is replaced", async () => {
+  const want = pin(zigSh, "ZIG_VERSION");
+  const damages: [string, (zig: string) => Promise<void>][] = [
+    ["missing", (zig) => Deno.remove(zig)],
+    ["empty", (zig) => Deno.writeTextFile(zig, "")],
+    ["not executable", (zig) => Deno.chmod(zig, 0o644)],
+  ];
+  for (const [what, damage] of damages) {
+    await using tmp = await tempDir();
+    const { co, zig } = await zigCheckout(tmp.path);
+    const installed = await zig(["version"]);
+    assertEquals([installed.code, installed.text], [0, `${want}\n`], installed.stderr);
+    await damage(`${co}/.tools/zig/ziglang/zig`);
+    const r = await zig(["version"]);
+    assertEquals([r.code, r.text], [0, `${want}\n`], `${what}: ${r.stderr}`);
+    assertEquals(r.stderr, `pwalk: installing zig ${want} from PyPI into .tools/zig\n`, what);
+    const again = await zig(["version"]);
+    assertEquals([again.code, again.text, again.stderr], [0, `${want}\n`, ""], what);
+    assertEquals(Deno.readTextFileSync(`${co}/pip.log`).trim().split("\n").length, 2, what);
+    assertEquals([...Deno.readDirSync(`${co}/.tools`)].map((e) => e.name), ["zig"], what);
+  }
+});
+
 Deno.test("zig.sh: no zig and no python3: one line naming what to install", async () => {
   await using tmp = await tempDir();
   const { bin, zig } = await zigCheckout(tmp.path);
