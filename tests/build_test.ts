@@ -9,6 +9,7 @@
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { REPO, run, runOk } from "./helpers/run.ts";
 import { tempDir } from "./helpers/temp.ts";
+import { sourceId } from "../lib/source_id.ts";
 
 const ZSTD_LIB = ".tools/zstd/node_modules/zstd-napi/deps/zstd/lib";
 const buildSh = Deno.readTextFileSync(`${REPO}/tools/build.sh`);
@@ -42,6 +43,7 @@ async function systemBin(dir: string): Promise<string> {
     "sed",
     "tar",
     "chmod",
+    "grep",
   ];
   for (const t of tools) {
     const r = await run("sh", ["-c", `command -v ${t}`]);
@@ -52,14 +54,17 @@ async function systemBin(dir: string): Promise<string> {
 
 /**
  * A copy of the build inputs whose zig is a stub: it logs its arguments to
- * zig.log, writes "built" as the library (into --prefix's lib/ when given,
- * else zig-out/lib/) and, with BARRIER set, waits until two stubs run.
+ * zig.log, writes "built" and native/'s source id (`built`) as the library
+ * (into --prefix's lib/ when given, else zig-out/lib/) and, with BARRIER
+ * set, waits until two stubs run. The fetched trees are the checkout's own;
+ * no cargo (HOME is the temp folder).
  */
 async function checkout(tmp: string) {
   const co = `${tmp}/checkout`;
   await Deno.mkdir(`${co}/tools`, { recursive: true });
   await runOk("cp", ["-R", `${REPO}/build.zig`, `${REPO}/native`, co]);
   await Deno.copyFile(`${REPO}/tools/build.sh`, `${co}/tools/build.sh`);
+  const built = `built ${sourceId(`${co}/native`)}\n`;
   await Deno.writeTextFile(
     `${co}/tools/zig.sh`,
     `echo "$*" >>zig.log
@@ -69,7 +74,7 @@ if [ -n "\${BARRIER:-}" ]; then
 fi
 out=zig-out
 while [ $# -gt 0 ]; do [ "$1" = --prefix ] && out=$2; shift; done
-mkdir -p "$out/lib" && echo built >"$out/lib/libpwalk.so"
+mkdir -p "$out/lib" && printf '${built}' >"$out/lib/libpwalk.so"
 `,
   );
   await Deno.mkdir(`${co}/${ZSTD_LIB}`, { recursive: true });
@@ -78,7 +83,7 @@ mkdir -p "$out/lib" && echo built >"$out/lib/libpwalk.so"
     pin(buildSh, "LIBDEFLATE_SYS_VERSION")
   }/libdeflate`;
   await Deno.mkdir(`${co}/${deflate}`, { recursive: true });
-  await Deno.writeTextFile(`${co}/${deflate}/libdeflate.h`, "");
+  await runOk("cp", ["-R", `${REPO}/${deflate}/.`, `${co}/${deflate}`]);
   // npm: installs the checkout's zstd-napi into --prefix (BROKEN: less a file), logs to npm.log
   const bin = await systemBin(`${tmp}/bin`);
   await Deno.writeTextFile(
@@ -98,13 +103,23 @@ cp -R "${REPO}/.tools/zstd/node_modules" "$p/"
       return 0;
     }
   };
-  const build = (args: string[] = [], env: Record<string, string> = {}) =>
+  /** build.sh with `env` added (clearEnv: `env` alone, PATH then the stubs' unless given) */
+  const build = (args: string[] = [], env: Record<string, string> = {}, clearEnv = false) =>
     run("sh", [`${co}/tools/build.sh`, ...args], {
       cwd: tmp,
-      env: { PATH: bin, ...env },
+      env: clearEnv ? { PATH: bin, ...env } : { PATH: bin, HOME: tmp, ...env },
+      clearEnv,
       timeoutMs: 120_000,
     });
-  return { co, bin, build, zigRuns: () => lines("zig.log"), npmRuns: () => lines("npm.log") };
+  return {
+    co,
+    bin,
+    build,
+    built,
+    deflate,
+    zigRuns: () => lines("zig.log"),
+    npmRuns: () => lines("npm.log"),
+  };
 }
 
 Deno.test("build: a zstd tree that is not the pinned one is fetched again; a fetch that is not it stops", async () => {
@@ -169,7 +184,7 @@ Deno.test("build: two builds at once both succeed and leave one stamp", async ()
 
 Deno.test("build: the stamp names the library: one damaged or built otherwise is rebuilt; a build elsewhere keeps it", async () => {
   await using tmp = await tempDir();
-  const { co, build, zigRuns } = await checkout(tmp.path);
+  const { co, build, built, zigRuns } = await checkout(tmp.path);
   const lib = `${co}/zig-out/lib/libpwalk.so`;
   const steps: [string, () => Promise<unknown>, number][] = [
     ["first build", () => build(), 1],
@@ -197,7 +212,75 @@ Deno.test("build: the stamp names the library: one damaged or built otherwise is
     assertEquals(r.code, 0, `${what}: ${r.stderr}`);
     assertEquals(zigRuns() - before, runs, what);
   }
-  assertEquals(await Deno.readTextFile(lib), "built\n");
+  assertEquals(await Deno.readTextFile(lib), built);
+});
+
+const lastLine = (text: string) => text.split("\n").filter((l) => l).at(-1);
+
+Deno.test("build: a zig that exits 0 having built nothing fails in one line and records no stamp", async () => {
+  await using tmp = await tempDir();
+  const { co, build } = await checkout(tmp.path);
+  const stamp = `${co}/zig-out/.pwalk-build`;
+  const first = await build();
+  assertEquals(first.code, 0, first.stderr);
+  // an empty zig binary (a copy cut short) runs as an empty script: exit 0
+  await Deno.writeTextFile(`${co}/tools/zig.sh`, "");
+  await Deno.writeTextFile(`${co}/native/pwalk.h`, "// y\n", { append: true });
+  const id = sourceId(`${co}/native`)!;
+  for (let i = 0; i < 2; i++) {
+    const r = await build();
+    assertEquals(r.code, 1, `run ${i}: ${r.stderr}`);
+    assertEquals(
+      r.stderr,
+      `pwalk: zig exited 0 but built no library: ${co}/zig-out/lib/libpwalk.so does not carry native/'s source id ${id} (check that \`sh tools/zig.sh version\` prints zig's release)\n`,
+    );
+    assertEquals(await Deno.lstat(stamp).then(() => true, () => false), false, `run ${i}`);
+  }
+  await Deno.remove(`${co}/zig-out`, { recursive: true });
+  const none = await build();
+  assertEquals([none.code, lastLine(none.stderr)], [
+    1,
+    `pwalk: zig exited 0 but built no library: there is no ${co}/zig-out/lib/libpwalk.so (check that \`sh tools/zig.sh version\` prints zig's release)`,
+  ]);
+  assertEquals(await Deno.lstat(stamp).then(() => true, () => false), false);
+});
+
+Deno.test("build: a libdeflate tree that is not the pinned one, even under an old time, is fetched again, not compiled", async () => {
+  await using tmp = await tempDir();
+  const { co, build, deflate, zigRuns } = await checkout(tmp.path);
+  const first = await build();
+  assertEquals(first.code, 0, first.stderr);
+  const file = `${co}/${deflate}/lib/deflate_compress.c`;
+  const old = (await Deno.stat(file)).mtime!;
+  await Deno.writeTextFile(file, "#error tampered libdeflate tree\n", { append: true });
+  await Deno.utime(file, old, old);
+  // no cargo (HOME is the temp folder): the fetch stops, and zig never sees the tree
+  const r = await build();
+  assertEquals(r.code, 1, r.stderr);
+  assertEquals(r.stderr.split("\n").filter((l) => l), [
+    `pwalk: fetching libdeflate sources (crates.io libdeflate-sys@${
+      pin(buildSh, "LIBDEFLATE_SYS_VERSION")
+    }) into .tools/libdeflate`,
+    "pwalk: cargo (Rust) is needed to fetch libdeflate's sources from crates.io",
+  ]);
+  assertEquals(zigRuns(), 1);
+  // the pinned tree back: up to date again, no zig
+  await Deno.copyFile(`${REPO}/${deflate}/lib/deflate_compress.c`, file);
+  await Deno.utime(file, old, old);
+  const again = await build();
+  assertEquals([again.code, zigRuns()], [0, 1], again.stderr);
+});
+
+Deno.test("build: no cargo and HOME unset: the one line naming cargo", async () => {
+  await using tmp = await tempDir();
+  const { co, build, deflate } = await checkout(tmp.path);
+  await Deno.remove(`${co}/${deflate}`, { recursive: true });
+  const r = await build([], {}, true);
+  assertEquals(
+    [r.code, lastLine(r.stderr)],
+    [1, "pwalk: cargo (Rust) is needed to fetch libdeflate's sources from crates.io"],
+    r.stderr,
+  );
 });
 
 /** A copy of tools/zig.sh with no zig on PATH; python3 a stub whose pip "installs" ziglang (logged). */

@@ -666,21 +666,25 @@ testNeeding([SETPRIV], {
   async fn() {
     await using tmp = await tempDir();
     await Deno.chmod(tmp.path, 0o755);
-    // a copy of the checkout's build inputs, whose zig is a stub that logs its runs
+    // a copy of the checkout's build inputs, whose zig is a stub that logs its
+    // runs and writes a library carrying native/'s source id (tools/build.sh checks it)
     const co = `${tmp.path}/checkout`;
     await Deno.mkdir(`${co}/tools`, { recursive: true });
     await runOk("cp", ["-R", `${REPO}/build.zig`, `${REPO}/native`, co]);
     await Deno.copyFile(`${REPO}/tools/build.sh`, `${co}/tools/build.sh`);
+    const writeId = `import { sourceId } from "${REPO}/lib/source_id.ts"; ` +
+      `Deno.writeTextFileSync("zig-out/lib/libpwalk.so", "built " + sourceId("native"));`;
     await Deno.writeTextFile(
       `${co}/tools/zig.sh`,
-      'echo "$*" >>zig.log && mkdir -p zig-out/lib && : >zig-out/lib/libpwalk.so\n',
+      `echo "$*" >>zig.log && mkdir -p zig-out/lib && '${Deno.execPath()}' eval '${writeId}'\n`,
     );
+    // libdeflate's and zstd's: the checkout's own trees (tools/build.sh checks them against their SHA-256)
     const sh = await Deno.readTextFile(`${REPO}/tools/build.sh`);
-    const deflate = /^LIBDEFLATE_SYS_VERSION=(\S+)$/m.exec(sh)![1];
-    const f = `.tools/libdeflate/libdeflate-sys-${deflate}/libdeflate/libdeflate.h`;
-    await Deno.mkdir(`${co}/${f.slice(0, f.lastIndexOf("/"))}`, { recursive: true });
-    await Deno.writeTextFile(`${co}/${f}`, "");
-    // zstd's: the checkout's own tree (tools/build.sh checks it against its SHA-256)
+    const deflate = `.tools/libdeflate/libdeflate-sys-${
+      /^LIBDEFLATE_SYS_VERSION=(\S+)$/m.exec(sh)![1]
+    }/libdeflate`;
+    await Deno.mkdir(`${co}/${deflate}`, { recursive: true });
+    await runOk("cp", ["-R", `${REPO}/${deflate}/.`, `${co}/${deflate}`]);
     const zstd = ".tools/zstd/node_modules/zstd-napi/deps/zstd/lib";
     await Deno.mkdir(`${co}/${zstd}`, { recursive: true });
     await runOk("cp", ["-R", `${REPO}/${zstd}/.`, `${co}/${zstd}`]);

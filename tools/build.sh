@@ -6,6 +6,7 @@
 # compiles in:
 #   zstd 1.5.7's lib/     from npm zstd-napi (npm), checked by SHA-256
 #   libdeflate 1.26       from crates.io libdeflate-sys (cargo), checked by SHA-256
+#                         (the .crate when fetched, its libdeflate/ tree at every build)
 # Each is fetched into a private folder and renamed into place whole, so
 # that builds run at once see either nothing or the whole tree; a tree that
 # is not the pinned one (damaged, another version) is set aside and fetched
@@ -17,6 +18,8 @@ ZSTD_NAPI_VERSION=0.0.13
 ZSTD_LIB_SHA256=496d7740df69e36c00b4ee143043fd643b078f21e77cf67f1aacec5d69c40dd5
 LIBDEFLATE_SYS_VERSION=1.26.1
 LIBDEFLATE_SYS_SHA256=d7870e5fbd2766179a937c725fb11f4ca0ef025d982beb61bd3ce755425bd19c
+# SHA-256 of its libdeflate/ tree (the sources compiled in): `tree_sum` below
+LIBDEFLATE_TREE_SHA256=16eea1ed27f4a58b87de5a362e48cad0dc19d51d197a1d86e62a6564ee233cc8
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 
@@ -37,6 +40,16 @@ tree_sum() {
 }
 zstd_ok() {
   [ -f "$zstd_lib/zstd.h" ] && [ "$(tree_sum "$zstd_lib")" = "$ZSTD_LIB_SHA256" ]
+}
+deflate_ok() {
+  [ -f "$deflate_dir/libdeflate.h" ] && [ "$(tree_sum "$deflate_dir")" = "$LIBDEFLATE_TREE_SHA256" ]
+}
+# the source id of native/ (lib/source_id.ts): SHA-256 over its .c and .h
+# files in byte order of their names, each as name, NUL, size, NUL, bytes
+source_id() {
+  (cd native && find . -type f -name '*.[ch]' ! -path './*/*' | LC_ALL=C sort | while IFS= read -r f; do
+    printf '%s\0%s\0' "${f#./}" "$(($(wc -c <"$f")))" && cat "$f"
+  done) | sha256 -
 }
 
 # Up to date: a build without arguments (zig-out/lib, for the host) leaves
@@ -61,7 +74,7 @@ config="optimize=${PWALK_OPTIMIZE:-ReleaseFast} inputs=$(own_inputs)"
 case "$(uname -s)" in Darwin) lib=zig-out/lib/libpwalk.dylib ;; *) lib=zig-out/lib/libpwalk.so ;; esac
 if [ $# -eq 0 ] && [ -f "$lib" ] && [ -f "$stamp" ] &&
   [ "$(cat "$stamp")" = "$config
-library=$(sha256 "$lib")" ] && zstd_ok && [ -f "$deflate_dir/libdeflate.h" ]; then
+library=$(sha256 "$lib")" ] && zstd_ok && deflate_ok; then
   newer=$(find native build.zig tools/build.sh tools/zig.sh "$zstd_lib" "$deflate_dir" \
     -newer "$stamp" -print 2>/dev/null) || newer=unknown
   [ -n "$newer" ] || exit 0
@@ -104,9 +117,9 @@ if ! zstd_ok; then
   zstd_ok
 fi
 
-if [ ! -f "$deflate_dir/libdeflate.h" ]; then
+if ! deflate_ok; then
   echo "pwalk: fetching libdeflate sources (crates.io libdeflate-sys@$LIBDEFLATE_SYS_VERSION) into .tools/libdeflate" >&2
-  cargo=$(command -v cargo || echo "$HOME/.cargo/bin/cargo")
+  cargo=$(command -v cargo || echo "${HOME:-}/.cargo/bin/cargo")
   if [ ! -x "$cargo" ]; then
     echo "pwalk: cargo (Rust) is needed to fetch libdeflate's sources from crates.io" >&2
     exit 1
@@ -135,10 +148,23 @@ if [ ! -f "$deflate_dir/libdeflate.h" ]; then
   fi
   mkdir -p "$work/src"
   tar -xzf "$crate" -C "$work/src"
-  # one rename: a concurrent build sees either nothing or the whole tree
+  sum=$(tree_sum "$work/src/libdeflate-sys-$LIBDEFLATE_SYS_VERSION/libdeflate")
+  if [ "$sum" != "$LIBDEFLATE_TREE_SHA256" ]; then
+    echo "pwalk: libdeflate-sys-$LIBDEFLATE_SYS_VERSION.crate's libdeflate/ has SHA-256 ${sum:-(none)}, expected $LIBDEFLATE_TREE_SHA256" >&2
+    rm -rf "$work"
+    exit 1
+  fi
+  # one rename: a concurrent build sees either nothing or the whole tree; a
+  # tree that is not the pinned one is set aside first
+  if [ -e ".tools/libdeflate/libdeflate-sys-$LIBDEFLATE_SYS_VERSION" ] && ! deflate_ok; then
+    mv ".tools/libdeflate/libdeflate-sys-$LIBDEFLATE_SYS_VERSION" "$work/old" 2>/dev/null || true
+  fi
   mv "$work/src/libdeflate-sys-$LIBDEFLATE_SYS_VERSION" .tools/libdeflate/ 2>/dev/null || true
   rm -rf "$work"
-  [ -f "$deflate_dir/libdeflate.h" ]
+  if ! deflate_ok; then
+    echo "pwalk: could not put libdeflate-sys@$LIBDEFLATE_SYS_VERSION's sources in place: $here/$deflate_dir is still not the pinned tree" >&2
+    exit 1
+  fi
 fi
 
 # a build that writes zig-out (no --prefix elsewhere) makes its stamp stale
@@ -158,6 +184,15 @@ fi
 trap 'rm -f "$stamp.start.$$" "$stamp.new.$$"' EXIT
 sh tools/zig.sh build -Doptimize="${PWALK_OPTIMIZE:-ReleaseFast}" -Dzstd="$zstd_lib" \
   -Dlibdeflate="$deflate_dir"
+# zig said it built: the library must be there and carry native/'s source id
+# (zig installs an unchanged library from its cache with the cache's time, so
+# the time cannot tell; an empty or broken zig exits 0 having built nothing)
+id=$(source_id)
+if [ ! -f "$lib" ] || ! grep -qaF "$id" "$lib"; then
+  if [ -f "$lib" ]; then what="$here/$lib does not carry native/'s source id $id"; else what="there is no $here/$lib"; fi
+  echo "pwalk: zig exited 0 but built no library: $what (check that \`sh tools/zig.sh version\` prints zig's release)" >&2
+  exit 1
+fi
 printf '%s\nlibrary=%s\n' "$config" "$(sha256 "$lib")" >"$stamp.new.$$"
 touch -r "$stamp.start.$$" "$stamp.new.$$"
 mv -f "$stamp.new.$$" "$stamp"
