@@ -2,7 +2,7 @@
  * tools/build.sh and tools/zig.sh around zig: the fetched sources and tools
  * (complete, the pinned ones, healed when not), the up-to-date stamp (the
  * library it names, builds run at once, builds elsewhere), their one-line
- * messages, and the pins' copies agreeing. zig, npm and pip are stubs in a
+ * messages, and the pins' copies agreeing; `deno task dist`'s one-line failures. zig, npm and pip are stubs in a
  * copy of the checkout's build inputs; zstd's tree is the checkout's own
  * (which tools/build.sh checked against its pinned SHA-256 when it built).
  */
@@ -384,4 +384,21 @@ Deno.test("the pinned versions' copies agree with the pins (tools/build.sh, tool
   assertEquals(manifest.zig, zigV);
   const ran = await runOk("sh", [`${REPO}/tools/zig.sh`, "version"]);
   assertEquals(ran.text.trim(), zigV);
+});
+
+Deno.test("dist: a failing step is one line, `dist: ...`, exit 1 (no stack trace)", async () => {
+  await using tmp = await tempDir();
+  const co = `${tmp.path}/checkout`;
+  await Deno.mkdir(`${co}/tools`, { recursive: true });
+  await Deno.mkdir(`${co}/native`);
+  await runOk("cp", ["-R", `${REPO}/deno.json`, `${REPO}/lib`, co]);
+  await Deno.copyFile(`${REPO}/native/pwalk.h`, `${co}/native/pwalk.h`);
+  await Deno.copyFile(`${REPO}/tools/dist.ts`, `${co}/tools/dist.ts`);
+  // a zig that fails, as a damaged one does
+  await Deno.writeTextFile(`${co}/tools/zig.sh`, "exit 3\n");
+  const r = await run(Deno.execPath(), ["run", "-A", "--no-lock", `${co}/tools/dist.ts`], {
+    cwd: co,
+    timeoutMs: 60_000,
+  });
+  assertEquals([r.code, r.stderr], [1, "dist: `sh tools/zig.sh version` failed (exit 3)\n"]);
 });

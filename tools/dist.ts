@@ -224,7 +224,8 @@ export function manifestDiff(a: Manifest, b: Manifest): string[] {
   return out;
 }
 
-if (import.meta.main) {
+/** Runs `deno task dist`; a failure is one line, `dist: ...`, and exit 1. */
+async function main(): Promise<void> {
   const args = new Set(Deno.args);
   for (const a of args) {
     if (!["--update-manifest", "--check", "--verify-repro"].includes(a)) {
@@ -264,4 +265,14 @@ if (import.meta.main) {
     }
   }
   Deno.exit(failed ? 1 : 0);
+}
+
+if (import.meta.main) {
+  try {
+    await main();
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    console.error(msg.startsWith("dist: ") ? msg : `dist: ${msg}`);
+    Deno.exit(1);
+  }
 }
