@@ -19,6 +19,7 @@ import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/
 import { DuckDBInstance } from "@duckdb/node-api";
 import { convert, diff, ScanInputError, summarize } from "../mod.ts";
 import { LINE_SQL } from "../lib/answers/convert.ts";
+import { Engine } from "../lib/answers/duck.ts";
 import { namingScans, TYPED_COLUMNS } from "../lib/answers/scan.ts";
 import { referenceReport } from "./helpers/reference.ts";
 import { lutimes, mkdirRaw, writeFileRaw } from "./helpers/libc.ts";
@@ -1751,5 +1752,72 @@ Deno.test("a scan file whose name is not UTF-8, found in a folder or by a glob, 
   ) {
     const r = await cli(args);
     assertEquals([r.code, r.stderr], [2, want(from)], args.join(" "));
+  }
+});
+
+Deno.test("scan and OUT names that read as URLs (s3://, https://, file:/) are the local files named, never a bucket or another path; DuckDB loads no extension on its own (audit)", async () => {
+  await using tmp = await tempDir();
+  const fixture = await Deno.readTextFile(`${REPO}/tests/fixtures/example-small.csv`);
+  const db = await DuckDBInstance.create(":memory:");
+  const c = await db.connect();
+  const rows = async (sql: string) => (await c.runAndReadAll(sql)).getRowObjectsJson();
+  let n = 0;
+  try {
+    // (file:/x.csv is /x.csv to DuckDB; s3:// and https:// need httpfs)
+    for (const given of ["s3://b/x.csv", "https://h/x.csv", "file:/x.csv", "hf://d/x.csv"]) {
+      const root = `/tmp/root${++n}`;
+      const at = `${tmp.path}/${given}`;
+      await Deno.mkdir(at.slice(0, at.lastIndexOf("/")), { recursive: true });
+      await Deno.writeTextFile(at, fixture.replaceAll('"/tmp/small', `"${root}`));
+      // the reference: DuckDB reading a copy of a plain name
+      const plain = `${tmp.path}/plain${n}.csv`;
+      await Deno.copyFile(at, plain);
+      const [want] = await rows(`SELECT count(*)::INT AS n FROM read_csv('${plain}')`);
+      const s = await cli(["summary", "--json", given], { cwd: tmp.path });
+      assertEquals(s.code, 0, `${given}: ${s.stderr}`);
+      assertEquals(
+        [JSON.parse(s.text).roots, JSON.parse(s.text).totals.entries],
+        [[root], Number(want.n)],
+        given,
+      );
+      // converted to such a name: written at the local path, to CSV the
+      // very bytes, to Parquet the same rows
+      const dir = given.slice(0, given.lastIndexOf("/"));
+      const csv = `${dir}/o${n}.csv`, pq = `${dir}/o${n}.parquet`;
+      const o = await cli(["convert", plain, csv], { cwd: tmp.path });
+      assertEquals(o.code, 0, `${csv}: ${o.stderr}`);
+      assertEquals(
+        await Deno.readTextFile(`${tmp.path}/${csv}`),
+        fixture.replaceAll('"/tmp/small', `"${root}`),
+      );
+      const p = await cli(["convert", given, pq], { cwd: tmp.path });
+      assertEquals(p.code, 0, `${pq}: ${p.stderr}`);
+      const names = `SELECT string_agg(filename, '|' ORDER BY filename) AS f, count(*)::INT AS n`;
+      assertEquals(
+        await rows(`${names} FROM '${tmp.path}/${pq}'`),
+        await rows(`${names} FROM read_csv('${plain}')`),
+        pq,
+      );
+      // diff of the two such names: the same scan
+      const d = await cli(["diff", "--json", given, pq], { cwd: tmp.path });
+      assertEquals(d.code, 0, `${given} ${pq}: ${d.stderr}`);
+      assertEquals(JSON.parse(d.text).totals.added.entries, 0);
+    }
+  } finally {
+    c.closeSync();
+    db.closeSync();
+  }
+  // the settings DuckDB itself reports for pwalk's session
+  const e = await Engine.open({ tempDirectory: tmp.path });
+  try {
+    assertEquals(
+      await e.all(
+        "SELECT current_setting('autoinstall_known_extensions') AS i, " +
+          "current_setting('autoload_known_extensions') AS l",
+      ),
+      [{ i: false, l: false }],
+    );
+  } finally {
+    await e.close();
   }
 });

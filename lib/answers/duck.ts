@@ -313,11 +313,22 @@ export function patternOf(path: string): string {
 }
 
 /**
+ * A name DuckDB would take for a remote or special location rather than
+ * the local file it names: one that starts with what reads as a URL's
+ * scheme and a colon (`s3://b/x.csv`, `https://...`, `hf://...`, and
+ * `file:/x.csv`, which DuckDB reads as `/x.csv`), or with `~` ($HOME).
+ */
+function notLocal(path: string): boolean {
+  return path.startsWith("~") || /^[A-Za-z][A-Za-z0-9+.-]*:/.test(path);
+}
+
+/**
  * A path DuckDB writes (COPY TO) as the file it names: DuckDB takes a
- * leading `~` as $HOME (it globs no path it writes).
+ * leading `~` as $HOME and a name such as `s3://b/o.csv` as a bucket's
+ * (it globs no path it writes), so those are given as `./NAME`.
  */
 export function writable(path: string): string {
-  return path.startsWith("~") ? `./${path}` : path;
+  return notLocal(path) ? `./${path}` : path;
 }
 
 /** A SQL string literal. */
@@ -499,6 +510,11 @@ export class Engine {
       memory_limit: memoryLimit,
       temp_directory: tempDir,
       preserve_insertion_order: "false",
+      // never fetch or load an extension on DuckDB's own initiative (httpfs
+      // for a name that reads as a URL): what pwalk uses (CSV, Parquet,
+      // JSON, zstd, gzip) is built in
+      autoinstall_known_extensions: "false",
+      autoload_known_extensions: "false",
     };
     if (o.threads) options.threads = String(o.threads);
     try {
@@ -516,14 +532,15 @@ export class Engine {
    * parquet_schema) so that they read the file `path` and only it: DuckDB
    * takes a path as a glob pattern when it holds `*`, `?` or `[` (then
    * `scan[1].csv` reads scan1.csv, `st*r.csv` every file it matches, and
-   * the name itself only when nothing matches), and a leading `~` as
-   * $HOME. Such a path is given as a link of a plain name in the spill
-   * folder (a pattern cannot name every file: DuckDB's splits it at a
-   * backslash too); the messages of {@link exec} and {@link all}, and
+   * the name itself only when nothing matches), a leading `~` as $HOME,
+   * and a name that starts like a URL (`s3://b/x.csv`, `https://...`,
+   * `file:/x.csv`) as a remote or other file. Such a path is given as a
+   * link of a plain name in the spill folder (a pattern cannot name every
+   * file: DuckDB's splits it at a backslash too); the messages of {@link exec} and {@link all}, and
    * {@link given}, name it as `path` again.
    */
   async readable(path: string): Promise<string> {
-    if (!/[*?[]/.test(path) && !path.startsWith("~")) return path;
+    if (!/[*?[]/.test(path) && !notLocal(path)) return path;
     let link = this.#links.get(path);
     if (link === undefined) {
       link = `${this.tempDir}/file-${this.#links.size}.link`;
