@@ -1821,3 +1821,33 @@ Deno.test("scan and OUT names that read as URLs (s3://, https://, file:/) are th
     await e.close();
   }
 });
+
+Deno.test("a scan with a newline in its name found in a SCAN folder or by a glob: the message names it whole, escaped, then why (audit)", async () => {
+  await using tmp = await tempDir();
+  // the same bad scan by a plain name and by one with a newline
+  await Deno.mkdir(`${tmp.path}/pd`);
+  await Deno.mkdir(`${tmp.path}/nd`);
+  await Deno.writeTextFile(`${tmp.path}/pd/badname.csv`, "garbage\n");
+  await Deno.writeTextFile(`${tmp.path}/nd/bad\nname.csv`, "garbage\n");
+  const lines = (s: string) => s.split("\n").filter((l) => l !== "");
+  // [arguments for the plain name, for the other, the directory they run in]
+  const cases: [string[], string[], string][] = [
+    [["summary", "pd"], ["summary", "nd"], ""],
+    [["summary", "pd/*.csv"], ["summary", "nd/*.csv"], ""],
+    [["summary", "*.csv"], ["summary", "*.csv"], "/X"],
+    [["convert", "pd", "o.parquet"], ["convert", "nd", "o.parquet"], ""],
+  ];
+  for (const [plainArgs, args, sub] of cases) {
+    const cwd = (d: string) => `${tmp.path}${sub.replace("X", d)}`;
+    const want = await cli(plainArgs, { cwd: cwd("pd") });
+    assertEquals(lines(want.stderr).length, 1, want.stderr);
+    const r = await cli(args, { cwd: cwd("nd") });
+    assertEquals(
+      [r.code, lines(r.stderr)],
+      [want.code, [
+        want.stderr.trim().replace("badname.csv", "bad\\nname.csv").replace("pd/", "nd/"),
+      ]],
+      args.join(" "),
+    );
+  }
+});

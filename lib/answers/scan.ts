@@ -139,6 +139,14 @@ function globRegExp(pattern: string): RegExp {
 }
 
 /**
+ * The scan files with a newline in their name that folder listings and
+ * globs found (expandScans): names no command line gave, which the
+ * CLI escapes in a message before it prints the message's first line
+ * (such a name would end it). Only those names are kept.
+ */
+export const FOUND_MULTILINE_NAMES: Set<string> = new Set();
+
+/**
  * The files in folder `dir` whose names `keep` takes, as paths, sorted.
  * Deno lists a name that is not UTF-8 with U+FFFD in place of its bad
  * bytes: by that name it is no file, or another one. Such a file is
@@ -151,6 +159,7 @@ async function listDir(dir: string, keep: (name: string) => boolean): Promise<st
   for await (const e of Deno.readDir(dir)) {
     if (e.isDirectory || !keep(e.name)) continue;
     const path = `${dir.replace(/\/+$/, "") || "/"}/${e.name}`;
+    if (path.includes("\n")) FOUND_MULTILINE_NAMES.add(path);
     // (a name holding U+FFFD itself, in UTF-8, is there by its name)
     if (e.name.includes("\uFFFD") && !(await exists(path))) {
       throw new ScanInputError(
@@ -212,6 +221,7 @@ async function expandScans(specs: string[]): Promise<string[]> {
       throw new ScanInputError(`${spec}: No such file or directory`);
     }
   }
+  for (const f of files) if (f.includes("\n")) FOUND_MULTILINE_NAMES.add(f);
   return files;
 }
 

@@ -1521,9 +1521,10 @@ export function engineOptions(
  * The exit status of an error that ended summary, diff or convert: a bad
  * scan or value is bad usage (2), anything else a failure (1); the error's
  * first line is printed (DuckDB's errors go on over several). `paths`, the
- * names the command was given (its operands and option values), are
- * escaped in it first ({@link oneLine}): a newline in one of them is no
- * end of the first line (the message would stop inside the name).
+ * names the command was given (its operands and option values) and the
+ * scan files found in its folders and globs, are escaped in it first
+ * ({@link oneLine}): a newline in one of them is no end of the first line
+ * (the message would stop inside the name).
  */
 export function answerStatus(e: unknown, paths: readonly string[] = []): number {
   const bad = e instanceof UsageError || e instanceof RangeError ||
@@ -1614,7 +1615,12 @@ export async function runAnswer(
         ),
       ]
       : args;
-    return answerStatus(e, given);
+    // and those found in a folder or by a glob, where a newline may be
+    // (the module is loaded already when the work has begun)
+    const found = String((e as Error)?.message ?? e).includes("\n")
+      ? [...(await import("../answers/scan.ts")).FOUND_MULTILINE_NAMES]
+      : [];
+    return answerStatus(e, [...given, ...found]);
   } finally {
     line?.stop();
     if (statusLine === line) statusLine = undefined;
