@@ -786,7 +786,7 @@ Deno.test("summary: with no allocated bytes (no blocks reported) the top extensi
   assert(html.includes("<h2>Extensions by apparent size</h2>"), "the chart's title");
 });
 
-Deno.test("summary and diff --html: a byte axis has its ticks at round binary amounts ('0 B, 2.0 KiB, 4.0 KiB'), not decimal ones labelled in binary units ('1000 B, 2.0 KiB, 2.9 KiB')", async () => {
+Deno.test("summary and diff --html: a byte axis has its ticks at round binary amounts in one unit ('0 B, 2.0 KiB, 4.0 KiB', '0 B, 0.5 GiB, 1.0 GiB, 1.5 GiB'), not decimal ones labelled in binary units ('1000 B, 2.0 KiB, 2.9 KiB') nor 1500 MiB as '1.5 GiB'", async () => {
   await using tmp = await tempDir();
   const N = 1_800_000_000;
   // files of decimal sizes, owners, extensions and ages apart
@@ -821,9 +821,31 @@ Deno.test("summary and diff --html: a byte axis has its ticks at round binary am
     assertEquals(found.length, 1, `one axis of bytes: ${labels.map((l) => l.text)}`);
     return found[0];
   };
-  const value = (t: string) => {
-    const [n, u] = t.split(" ");
-    return Number(n) * 1024 ** units.indexOf(u);
+  // every label exact: all in one unit (0 B aside), the largest not above
+  // the largest bar (`top`, when known), at a step of 1, 2 or 5 x 10^k of
+  // it (counted in tenths of a thousandth, exact), from 0 past `top`
+  const checkTicks = (ticks: string[], what: string, top?: number) => {
+    const parsed = ticks.map((t) => t.split(" ")).map(([n, u]) => ({ n, u }));
+    const inUnits = new Set(parsed.filter((t) => Number(t.n) !== 0).map((t) => t.u));
+    assertEquals(inUnits.size, 1, `${what}: one unit: ${ticks}`);
+    const unit = [...inUnits][0];
+    if (top !== undefined) {
+      const want = units.findLast((_, i) => 1024 ** i <= top);
+      assertEquals(unit, want, `${what}: the unit of the largest bar, ${top} B: ${ticks}`);
+    }
+    // (a label as a whole number of 10^-4 of the unit: "1.5" -> 15000)
+    const fixed = (n: string) => Math.round(Number(n) * 10000);
+    for (const t of parsed) {
+      assertEquals(String(fixed(t.n) / 10000), String(Number(t.n)), `${what}: ${ticks}`);
+    }
+    const v = parsed.map((t) => fixed(t.n)).sort((a, b) => a - b);
+    const steps = [...new Set(v.slice(1).map((x, i) => x - v[i]))];
+    assertEquals(steps.length, 1, `${what}: evenly spaced: ${ticks}`);
+    assert(/^[125]0*$/.test(String(steps[0])), `${what}: a step of 1, 2 or 5 x 10^k: ${ticks}`);
+    assert(v.includes(0), `${what}: 0 is a tick: ${ticks}`);
+    if (top !== undefined) {
+      assert(v.at(-1)! * 1024 ** units.indexOf(unit) >= top * 10000, `${what}: past ${top}`);
+    }
   };
   const pages: [string, string[]][] = [
     ["summary", ["chart-users", "chart-groups", "chart-extensions", "chart-mtime", "chart-atime"]],
@@ -842,12 +864,26 @@ Deno.test("summary and diff --html: a byte axis has its ticks at round binary am
     const html = await Deno.readTextFile(page);
     for (const id of ids) {
       const svg = html.match(new RegExp(`<section id="${id}">([\\s\\S]*?)</section>`))![1];
-      const ticks = axis(svg);
-      // each a whole number of its unit, the same step apart
-      for (const t of ticks) assert(/^-?\d+(\.0)? /.test(t), `${cmd} ${id}: ${ticks}`);
-      const v = ticks.map(value).sort((a, b) => a - b);
-      const steps = new Set(v.slice(1).map((x, i) => x - v[i]));
-      assertEquals(steps.size, 1, `${cmd} ${id}: ${ticks}`);
+      checkTicks(axis(svg), `${cmd} ${id}`);
     }
+  }
+  // one file of each of these sizes, no blocks allocated: the extensions
+  // chart (by apparent size then) has it as its largest bar (a step of
+  // 500 of a unit went past 1024 of it, labelled rounded in the next
+  // unit: 1500 MiB as '1.5 GiB')
+  for (const size of [1023, Math.round(1.2 * 2 ** 30), 2400 * 2 ** 20, 5000, 381_000_000]) {
+    const one = `${tmp.path}/one${size}.csv`;
+    const text = scan([["e.dat", size, 0, N - 86400]]);
+    await Deno.writeTextFile(
+      one,
+      text.replace(",1,8,2,", ",1,0,2,").replace(/,1,\d+,1,"0100644",/, ',1,0,1,"0100644",'),
+    );
+    const page = `${tmp.path}/one${size}.html`;
+    const r = await cli(["summary", "--no-names", "--html", page, "--now", String(N), one]);
+    assertEquals(r.code, 0, r.stderr);
+    const html = await Deno.readTextFile(page);
+    assert(html.includes("<h2>Extensions by apparent size</h2>"), `${size}: by apparent size`);
+    const svg = html.match(/<section id="chart-extensions">([\s\S]*?)<\/section>/)![1];
+    checkTicks(axis(svg), `extensions, largest ${size} B`, size);
   }
 });

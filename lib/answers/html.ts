@@ -147,23 +147,36 @@ const OTHER_USERS = "(other users)";
 const base = (p: string) => p.slice(p.lastIndexOf("/") + 1) || p;
 
 /**
- * A value axis of bytes from `lo` to `hi` (0 within): its ticks at
- * multiples of a step that reads round in the binary units of its labels
- * (1, 2 or 5 times a power of ten of B, KiB, MiB...: "0 B, 2.0 KiB,
- * 4.0 KiB"; ECharts' own steps are decimal: "1000 B, 2.0 KiB, 2.9 KiB").
+ * A value axis of bytes from `lo` to `hi` (0 within), labelled in one
+ * binary unit: the largest (B, KiB, MiB...) not above the axis's largest
+ * end, its ticks at a step of 1, 2 or 5 times a power of ten of that unit
+ * (fractions too: 0.5 GiB), so every label is the tick's exact amount
+ * ("0 B, 0.5 GiB, 1.0 GiB, 1.5 GiB"; ECharts' own steps are decimal:
+ * "1000 B, 2.0 KiB, 2.9 KiB", and a step of 500 MiB put 1.5 GiB, rounded,
+ * where 1500 MiB is).
  */
 function bytesAxis(lo: number, hi: number) {
   const [min, max] = [Math.min(0, lo), Math.max(0, hi)];
-  const raw = (max - min) / 5;
-  let unit = 1;
-  while (unit * 1024 <= raw) unit *= 1024;
-  const step = unit * ([1, 2, 5, 10, 20, 50, 100, 200, 500].find((m) => m * unit >= raw) ?? 1024);
+  const names = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+  let u = 0;
+  while (u < names.length - 1 && 1024 ** (u + 1) <= Math.max(-min, max)) u++;
+  const unit = 1024 ** u;
+  // the step in units: the least of 1, 2, 5 x 10^k at least a fifth of the span
+  const raw = (max - min) / 5 / unit;
+  let k = raw > 0 ? Math.floor(Math.log10(raw)) : 0;
+  let m = [1, 2, 5, 10].find((x) => x * 10 ** k >= raw * (1 - 1e-12)) ?? 10;
+  if (m === 10) [m, k] = [1, k + 1];
+  if (u === 0 && k < 0) [m, k] = [1, 0]; // whole bytes
+  const step = m * 10 ** k * unit;
+  const decimals = u === 0 ? 0 : Math.max(1, -k);
   return {
     type: "value",
     min: Math.floor(min / step) * step,
     max: Math.max(step, Math.ceil(max / step) * step),
     interval: step,
-    axisLabel: { formatter: (v: number) => bytes(v) },
+    axisLabel: {
+      formatter: (v: number) => v === 0 ? "0 B" : `${(v / unit).toFixed(decimals)} ${names[u]}`,
+    },
   };
 }
 
