@@ -258,6 +258,29 @@ Deno.test("repair's and undo's lines escape every format character: no two names
   closeLibc();
 });
 
+Deno.test("undo: a dry run of a journal already undone does not say to add --apply (review r2)", async () => {
+  await using tmp = await tempDir("pwalk-undofile-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [PROJECT, own("a"), own("b")]);
+  const before = snapshot(root);
+  const j = `${tmp.path}/j`;
+  await repair(root, { apply: true, journal: j });
+  assert(diffSnapshots(before, snapshot(root)).length > 0, "the repair changed the tree");
+  const a = await cli(["undo", "--apply", j], { timeoutMs: HUNG });
+  assertEquals(a.code, 0, a.stderr);
+  assertEquals(diffSnapshots(before, snapshot(root)), [], "the undo put the tree back");
+  // each entry as before now: --apply would restore nothing
+  const r = await cli(["undo", j], { timeoutMs: HUNG });
+  assertEquals(r.code, 0, r.stderr);
+  const [sum, ...rest] = errLines(r.stderr);
+  assert(sum.includes(", 0 would be restored, "), sum);
+  assertEquals(rest, [
+    "pwalk undo: dry run, nothing was changed; --apply would restore nothing either",
+  ]);
+  assertEquals(diffSnapshots(before, snapshot(root)), []);
+  closeLibc();
+});
+
 Deno.test("undo: a dry run of a journal of dry runs only does not say --apply would restore (audit)", async () => {
   await using tmp = await tempDir("pwalk-undofile-");
   const root = `${tmp.path}/proj`;

@@ -79,6 +79,12 @@ export async function run(args: string[]): Promise<number> {
       stdoutError = s.stdoutError;
       runsLeft = s.runsLeft;
       const restored = `${num(s.restored)} ${apply ? "restored" : "would be restored"}`;
+      // --apply advised only when it would restore something
+      const advice = s.restored ? "add --apply to restore" : s.entries
+        // every entry already as before, or kept, or failing
+        ? "--apply would restore nothing either"
+        // only dry runs' lines (or none)
+        : "the journal holds no change of an applied run to restore";
       const setid = s.setidKept ? ` (${num(s.setidKept)} of them: setuid/setgid not put back)` : "";
       return [
         `${tag} ${count(s.entries, "journal entry", "journal entries")}, ${restored}, ` +
@@ -87,14 +93,7 @@ export async function run(args: string[]): Promise<number> {
         ...(s.skippedDryRun
           ? [`${tag} ${count(s.skippedDryRun, "line")} of dry runs skipped`]
           : []),
-        ...(apply ? [] : [
-          `${tag} dry run, nothing was changed; ${
-            s.entries
-              ? "add --apply to restore"
-              // only dry runs' lines (or none): --apply would restore nothing either
-              : "the journal holds no change of an applied run to restore"
-          }`,
-        ]),
+        ...(apply ? [] : [`${tag} dry run, nothing was changed; ${advice}`]),
       ];
     },
     interrupted: () => "the entries not reached yet were left as they are",
