@@ -1644,7 +1644,7 @@ Deno.test("a scan with lines longer than DuckDB's default 2,000,000 bytes (a pat
     const first = namingScans(err, [file]).message.split("\n")[0];
     const m = new RegExp(
       `^${file}: Invalid Input Error: CSV Error on Line: \\d+: a line of (\\d+) bytes, ` +
-        "longer than the 2000000 that DuckDB reads$",
+        "longer than the 2000000 that pwalk reads$",
     ).exec(first);
     assert(m && [bytes, bytes + 1].includes(Number(m[1])), first);
   } finally {
@@ -1850,4 +1850,39 @@ Deno.test("a scan with a newline in its name found in a SCAN folder or by a glob
       args.join(" "),
     );
   }
+});
+
+Deno.test("a scan line past 32 MiB is refused, saying how long it is and what pwalk reads; one of 10 MB is read within a 256MiB --memory-limit (review r2)", async () => {
+  await using tmp = await tempDir();
+  const fixture = await Deno.readTextFile(`${REPO}/tests/fixtures/example-small.csv`);
+  const [head, rootRow] = fixture.split("\n");
+  const root = rootRow.split(",")[3].replaceAll('"', "");
+  const scanOf = (len: number) =>
+    [head, rootRow, `9,1,0,"${root}/${"x".repeat(len)}","",0,0,5,65024,8,1,"0100644",1,2,3,-1,0`]
+      .join("\n") + "\n";
+  // the reference: the line's own length in bytes (with its newline, as DuckDB counts it)
+  const big = `${tmp.path}/big.csv`;
+  await Deno.writeTextFile(big, scanOf(60_000_000));
+  const text = await Deno.readTextFile(big);
+  const line = text.slice(text.lastIndexOf("\n", text.length - 2) + 1);
+  const max = 2 ** 25;
+  for (const args of [["summary", big], ["convert", big, `${tmp.path}/o.parquet`]]) {
+    const r = await cli(args);
+    assertEquals(r.code, 1, r.stderr);
+    // DuckDB tells the line's length, or (a line past its read buffer) a
+    // quote not closed
+    const m = new RegExp(
+      "^pwalk: .*big\\.csv: Invalid Input Error: CSV Error on Line: 3: (?:a line of (\\d+) " +
+        `bytes, longer than the ${max} that pwalk reads|a quoted value not closed \\(a line ` +
+        `longer than the ${max} bytes that pwalk reads, or not pwalk's CSV\\))\n$`,
+    ).exec(r.stderr);
+    if (!m) throw new Error(r.stderr);
+    if (m[1]) assert([line.length - 1, line.length].includes(Number(m[1])), r.stderr);
+  }
+  // 10 MB: read (DuckDB's buffers were 16 times max_line_size, 300 MiB)
+  const mid = `${tmp.path}/mid.csv`;
+  await Deno.writeTextFile(mid, scanOf(10_000_000));
+  const s = await cli(["summary", "--json", "--memory-limit", "256MiB", mid]);
+  assertEquals(s.code, 0, s.stderr);
+  assertEquals(JSON.parse(s.text).totals.entries, 2);
 });

@@ -475,8 +475,23 @@ function columnsSql(typed: boolean): string {
  */
 const lineSizes = new WeakMap<Engine, number>();
 
-/** The longest line {@link readingLongLines} lets DuckDB read: 1 GiB. */
-export const MAX_LINE_SIZE = 2 ** 30;
+/**
+ * The size of DuckDB's CSV read buffers where max_line_size is raised:
+ * its default, 32 MiB, or the longest line when larger (by default DuckDB
+ * makes them 16 times max_line_size: 300 MiB a buffer for a 10 MB line,
+ * past a --memory-limit of 256MiB).
+ */
+const CSV_BUFFER_SIZE = 2 ** 25;
+
+/**
+ * The longest line {@link readingLongLines} lets DuckDB read: 32 MiB.
+ * Memory grows with the longest line, about 65 times it (a summary of a
+ * scan with a 33 MB line peaks near 2 GB, with --html near 3 GB: the
+ * copies of the path DuckDB and the answer make), and summary's text of a
+ * 60 MB path is past the longest string JavaScript holds; a longer line is
+ * refused, saying so ({@link namingScans}).
+ */
+export const MAX_LINE_SIZE = 2 ** 25;
 
 /**
  * A line's length where `err` is DuckDB's CSV reader meeting a line longer
@@ -520,19 +535,27 @@ export function allowLines(e: Engine, size: number): void {
 
 /**
  * The max_line_size to read again with after `err`, read with `size` (0:
- * DuckDB's default): as {@link readingLongLines}; 0 when `err` is not a
- * line too long, or one longer than {@link MAX_LINE_SIZE}.
+ * DuckDB's default): as {@link readingLongLines}, and MAX_LINE_SIZE for a
+ * quote not closed (DuckDB's words for a line past its read buffer); 0
+ * when `err` is neither, or a line longer than {@link MAX_LINE_SIZE}, or
+ * the reading had room for that already.
  */
 export function lineSizeAfter(err: unknown, size: number): number {
+  if (size >= MAX_LINE_SIZE) return 0;
   const need = longLine(err);
-  if (!need || need > MAX_LINE_SIZE || size >= MAX_LINE_SIZE) return 0;
-  return Math.min(MAX_LINE_SIZE, Math.max(2 * need, 2 * size));
+  if (need) return need > MAX_LINE_SIZE ? 0 : Math.min(MAX_LINE_SIZE, Math.max(2 * need, 2 * size));
+  // a quoted field longer than DuckDB's read buffer (32 MiB by default) is
+  // told as a quote not closed: once more with room for the longest line
+  // (then it is read, or told as too long, or it is the CSV's fault)
+  return /Value with unterminated quote found/.test(String((err as Error)?.message ?? err))
+    ? MAX_LINE_SIZE
+    : 0;
 }
 
 function csvOptions(e: Engine, header: boolean, compression: string, typed = true): string {
   const lines = lineSizes.get(e);
   return `header=${header}, auto_detect=false, delim=',', quote='"', escape='"', ` +
-    (lines ? `max_line_size=${lines}, ` : "") +
+    (lines ? `max_line_size=${lines}, buffer_size=${Math.max(lines, CSV_BUFFER_SIZE)}, ` : "") +
     `new_line='\\n', columns=${columnsSql(typed)}, compression=${lit(compression)}, ` +
     `strict_mode=true, null_padding=false, force_not_null=[${
       TYPED_COLUMNS.filter(([, t]) => t !== "VARCHAR").map(([c]) => lit(c)).join(", ")
@@ -1079,7 +1102,16 @@ export function namingScans(err: unknown, paths: string[]): Error {
   const eol = msg.indexOf("\n") < 0 ? msg.length : msg.indexOf("\n");
   if (long && /CSV Error on Line: \d+$/.test(msg.slice(0, eol))) {
     msg = `${msg.slice(0, eol)}: a line of ${long[2]} bytes, longer than the ${long[1]} ` +
-      `that DuckDB reads${msg.slice(eol)}`;
+      `that pwalk reads${msg.slice(eol)}`;
+    err = new Error(msg, { cause: err });
+  } else if (
+    /^Value with unterminated quote found/m.test(msg) &&
+    /CSV Error on Line: \d+$/.test(msg.slice(0, eol))
+  ) {
+    // (read again with lines of MAX_LINE_SIZE first: lineSizeAfter) DuckDB
+    // tells a line longer than its read buffer so too
+    msg = `${msg.slice(0, eol)}: a quoted value not closed (a line longer than the ` +
+      `${MAX_LINE_SIZE} bytes that pwalk reads, or not pwalk's CSV)${msg.slice(eol)}`;
     err = new Error(msg, { cause: err });
   }
   // pwalk's own messages say what they are about already (a --temp-dir
