@@ -1886,3 +1886,17 @@ Deno.test("a scan line past 32 MiB is refused, saying how long it is and what pw
   assertEquals(s.code, 0, s.stderr);
   assertEquals(JSON.parse(s.text).totals.entries, 2);
 });
+
+Deno.test("an answer past V8's longest string (a Parquet scan's path of tens of MB) fails with status 1, not as bad usage", async () => {
+  const { answerStatus } = await import("../lib/cli/common.ts");
+  // V8's own error, as a too long string raises it
+  let tooLong: unknown;
+  try {
+    "x".repeat(2 ** 30 + 2 ** 29);
+  } catch (e) {
+    tooLong = e;
+  }
+  assert(tooLong instanceof RangeError && tooLong.message === "Invalid string length");
+  assertEquals(answerStatus(tooLong), 1);
+  assertEquals(answerStatus(new RangeError("--top needs a whole number")), 2); // still bad usage
+});

@@ -1527,9 +1527,15 @@ export function engineOptions(
  * (the message would stop inside the name).
  */
 export function answerStatus(e: unknown, paths: readonly string[] = []): number {
-  const bad = e instanceof UsageError || e instanceof RangeError ||
+  // V8's limit on a string (about 512 MiB of text: a path of tens of MB
+  // in a Parquet scan, whose rows have no line limit) is no bad usage
+  const tooLong = e instanceof RangeError && e.message === "Invalid string length";
+  const bad = e instanceof UsageError || (e instanceof RangeError && !tooLong) ||
     (e as Error)?.name === "ScanInputError";
-  let full = String((e as Error)?.message ?? e);
+  let full = tooLong
+    ? "the answer is longer than a JavaScript string can hold (Invalid string length): a path " +
+      "in the scan of tens of megabytes?"
+    : String((e as Error)?.message ?? e);
   // the longest first: a name that holds another is escaped whole
   for (const p of [...paths].filter((p) => p.includes("\n")).sort((a, b) => b.length - a.length)) {
     full = full.replaceAll(p, oneLine(p));
