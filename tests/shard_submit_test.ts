@@ -286,3 +286,40 @@ Deno.test("--sbatch with --resume: sbatch gets a value split and unquoted as it 
   assertEquals(want[0], "--comment=two words");
   assertEquals(s.command.slice(3, -1), want);
 });
+
+Deno.test("--sbatch values sbatch reads otherwise in an #SBATCH line (backslash, #, empty or unmatched quotes) are refused (exit 2), nothing written", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await threeFolders(root);
+  for (
+    const arg of ["--comment=a\\ b", "--comment=x#y", '--comment="a', "''", "--job\\-name=evil"]
+  ) {
+    const dir = `${tmp.path}/scan`;
+    const r = await cli([
+      "slurm",
+      root,
+      "--shards",
+      "2",
+      "--out",
+      dir,
+      "--dry-run",
+      `--sbatch=${arg}`,
+    ]);
+    assertEquals(r.code, 2, `${arg}: ${r.stderr}`);
+    assertEquals(r.stderr.split("\n").filter((l) => l).length, 1, r.stderr);
+    assertMatch(r.stderr, /^pwalk: --sbatch .*: no backslash, #, empty or unmatched quotes/);
+    assertEquals(await Deno.lstat(dir).then(() => true, () => false), false, `${arg}: written`);
+  }
+  // quoted blanks and a quoted # stay taken
+  const ok = await cli([
+    "slurm",
+    root,
+    "--shards",
+    "2",
+    "--out",
+    `${tmp.path}/ok`,
+    "--dry-run",
+    '--sbatch=--comment="two words #1"',
+  ]);
+  assertEquals(ok.code, 0, ok.stderr);
+});

@@ -59,7 +59,8 @@ Options:
                          (#SBATCH lines in the script; with --resume, given to
                          sbatch for the resubmitted tasks only, split and
                          unquoted as sbatch reads such a line: a value with
-                         blanks quoted, --sbatch='--comment="two words"');
+                         blanks quoted, --sbatch='--comment="two words"';
+                         no backslash, #, empty or unmatched quotes);
                          not --job-name,
                          -J, --output, -o, --error, -e, --array, -a: pwalk sets them
   --max-running K        at most K shards at once (--array=0-(N-1)%K): with

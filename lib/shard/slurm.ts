@@ -189,6 +189,17 @@ function ownOption(arg: string): [option: string, why: string] | null {
  */
 export function sbatchRefusal(arg: string): string | null {
   if (/[\n\r]/.test(arg)) return "--sbatch: no line breaks in an argument";
+  // sbatch reads an #SBATCH line with rules of its own: `\` escapes the
+  // next character, an unquoted `#` ends the line, a quote left open
+  // fails the whole script, and '' or "" is no argument. pwalk splits a
+  // value only at blanks and quotes (sbatchLineArgs, for --resume), so a
+  // value that leans on the other rules would mean two things, and could
+  // hide one of pwalk's own options (--job\-name): refused.
+  const words = arg.replace(/"[^"]*"|'[^']*'/g, (q) => q.length === 2 ? "\0" : "");
+  if (arg.includes("\\") || /[#"']/.test(words) || words.includes("\0")) {
+    return `--sbatch ${arg}: no backslash, #, empty or unmatched quotes (sbatch reads an ` +
+      "#SBATCH line otherwise than --resume could pass it): write the option without them";
+  }
   const own = ownOption(arg);
   return own && `--sbatch ${arg}: pwalk sets ${own[0]} itself (${own[1]}); leave it out`;
 }
