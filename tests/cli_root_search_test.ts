@@ -64,6 +64,8 @@ testNeeding([SETPRIV], {
     const sub = `${t.path}/locked/sub`;
     await Deno.mkdir(sub, { recursive: true });
     await Deno.writeTextFile(`${sub}/f`, "data");
+    await Deno.mkdir(`${sub}/in`);
+    await Deno.writeTextFile(`${sub}/in/g`, "more");
     await Deno.chown(`${t.path}/locked`, 65534, 65534);
     await Deno.chmod(`${t.path}/locked`, 0o700);
     // the premise: a path through locked cannot be looked at
@@ -74,18 +76,35 @@ testNeeding([SETPRIV], {
       ...UNPRIVILEGED.slice(1),
       "/usr/bin/python3", // (not a pyenv shim, which cannot look at its working folder here)
       "-c",
-      "import os; d, f = os.lstat('.'), os.lstat('f'); print(d.st_ino, d.st_size, f.st_ino, f.st_size)",
+      "import os; print(*(x for p in ['.', 'f', 'in', 'in/g'] for x in (os.lstat(p).st_ino, " +
+      "os.lstat(p).st_size)))",
     ], { cwd: sub });
     assertEquals(py.code, 0, py.stderr);
-    const [dotIno, dotSize, fIno, fSize] = lines(py.text)[0].split(" ");
+    const [dotIno, dotSize, fIno, fSize, inIno, inSize, gIno, gSize] = lines(py.text)[0].split(" ");
     for (const args of [["."], ["-o", "/dev/stdout", "."]]) {
       const r = await cli(args, { prefix: UNPRIVILEGED, cwd: sub });
       assertEquals(r.code, 0, r.stderr);
       const rows = lines(r.text).map((l) => l.split(","));
       assertEquals(
         rows.map((c) => [c[0], c[3], c[7]]).sort(),
-        [[dotIno, '"."', dotSize], [fIno, '"./f"', fSize]].sort(),
+        [[dotIno, '"."', dotSize], [fIno, '"./f"', fSize], [inIno, '"./in"', inSize], [
+          gIno,
+          '"./in/g"',
+          gSize,
+        ]].sort(),
         r.stderr,
+      );
+    }
+    // any relative ROOT there, not only "."
+    for (const root of ["in", "./in/", "in/../in"]) {
+      const r = await cli([root], { prefix: UNPRIVILEGED, cwd: sub });
+      assertEquals(r.code, 0, `${root}: ${r.stderr}`);
+      const rows = lines(r.text).map((l) => l.split(","));
+      const name = root.replace(/\/+$/, "");
+      assertEquals(
+        rows.map((c) => [c[0], c[3], c[7]]).sort(),
+        [[inIno, `"${name}"`, inSize], [gIno, `"${name}/g"`, gSize]].sort(),
+        `${root}: ${r.stderr}`,
       );
     }
   },

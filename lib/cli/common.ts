@@ -748,11 +748,20 @@ export async function oneRoot(f: Flags, refuse?: string): Promise<string> {
   if (root === "") throw new UsageError("ROOT is empty");
   const real = await untilAnswered(`ROOT ${root}`, async () => {
     try {
-      const real = await Deno.realPath(root);
-      // (by ROOT as given, as the walker opens it: the real path, absolute,
-      // needs search permission on every folder above it, which a relative
-      // ROOT below a folder that cannot be searched, a working folder
-      // inherited from another user by sudo -u or su, does not)
+      // realpath(3) needs search permission on every folder above ROOT,
+      // which a relative ROOT below a folder that cannot be searched (a
+      // working folder inherited from another user by sudo -u or su) does
+      // not have: it is walked all the same, as C pwalk walks it, and is
+      // not "/" (whose real path needs no permission), the one thing the
+      // real path is asked here for
+      let real: string | null;
+      try {
+        real = await Deno.realPath(root);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.PermissionDenied) || root.startsWith("/")) throw e;
+        real = null;
+      }
+      // (by ROOT as given, as the walker opens it, for the same reason)
       if (!(await Deno.stat(root)).isDirectory) throw new UsageError(`${root}: Not a directory`);
       (await Deno.open(root)).close(); // listable: opened for reading, as the walker opens it
       // searchable: its entries looked at (a name looked up in it, `.`), as
