@@ -155,7 +155,7 @@ bool pw_job_wait_fd(const pw_job *j, int err, long *waited);
 pw_job *pw_worker_job(const pw_worker *w);
 /** The visitor's per-worker state slot. */
 void **pw_worker_state(pw_worker *w);
-/** Add to one of the worker's counters (published once per folder). */
+/** Add to one of the worker's counters (published every 256 entries and once per folder). */
 void pw_count(pw_worker *w, int counter, uint64_t n);
 /** Record an error met by the worker (error log, then the visitor's hook);
     one that pw_out_of_resources says is the tool's fails the job. */

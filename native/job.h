@@ -39,7 +39,7 @@ struct pw_worker {
   size_t path_cap;
   uint64_t listings;          /**< folders listed by this worker (pw_entry.listing) */
   uint64_t local[PW_C_COUNT]; /**< counts not yet published */
-  pw_counters pub;            /**< published once per folder */
+  pw_counters pub;            /**< published every 256 entries and once per folder */
   void *vstate;               /**< the visitor's per-worker state */
   pw_item **held;             /**< held walks: the listing's subfolders to be entered */
   uint32_t nheld, held_cap;
