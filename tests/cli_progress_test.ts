@@ -354,3 +354,23 @@ print(json.dumps([shown(s) for s in json.loads(sys.argv[1])]))`,
     assertEquals(names.map((n) => middle(n, Infinity)), want);
   },
 });
+
+Deno.test("progress line: a pane too narrow for the clock and the count shows the clock, not the entries alone", () => {
+  const p = {
+    folders: 1,
+    bytes: 0,
+    allocatedBytes: 0,
+    errors: 0,
+    rate: 170,
+    outputBytes: 0,
+    outputWriting: 0,
+    changes: 0,
+    elapsedMs: 3_000,
+    entries: 512,
+    current: "/data",
+  };
+  // 11 columns (a 12-column pane): "0:00:03  512" is 12, "512 entries" would fit
+  assertEquals(formatProgress(p, 11), "0:00:03");
+  assertEquals(formatProgress(p, 12), "0:00:03  512");
+  assertEquals(formatProgress(p, 5), "00:03");
+});

@@ -78,7 +78,7 @@ const MIN_PATH = 16;
  * apparent size, folders, allocated size, output written; the least
  * important go first when the line is narrow; too narrow for the clock
  * after the entries, the shortest forms that fit: the clock and the bare
- * count, the entries, the clock, the clock without its hour. In display
+ * count, the clock, the clock without its hour. In display
  * order:
  * `0:01:23  1,234,567 entries  14,874/s  45,678 folders  1.2 TiB (1.1 TiB
  * alloc)  0 errors  /data/pro…/run1`.
@@ -119,7 +119,8 @@ export function formatProgress(p: Progress, max = Infinity): string {
     // a pane too narrow for the entries and the clock (a tmux split): the
     // shortest forms, never an empty line while one fits
     const t = clock(p.elapsedMs);
-    const short = [`${t}  ${num(p.entries)}`, ...parts, t, t.replace(/^0:/, "")];
+    // (the clock before the entries alone: it shows the run is alive)
+    const short = [`${t}  ${num(p.entries)}`, t, t.replace(/^0:/, "")];
     return short.find((s) => columns(s) <= max) ?? "";
   }
   const line = parts.join("  ");
