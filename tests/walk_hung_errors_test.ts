@@ -12,14 +12,12 @@
  * stats `a/mnt`; killed, that stat fails, and the worker writes its row.
  */
 import { assert, assertEquals, assertStrictEquals } from "@std/assert";
-import { walk, walkDirs } from "../mod.ts";
 import { backgroundFrees, FREE_WAIT_MS } from "../lib/job.ts";
 import { mountSlowfs } from "./helpers/slowfs.ts";
 import { closeFd, closeLibc, openFile } from "./helpers/libc.ts";
 import { CC, FUSERMOUNT, PKG_CONFIG, testNeeding } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
-import { waitFor } from "./helpers/wait.ts";
-import { inFuse, startNamed } from "./helpers/walk_tree.ts";
+import { leaveHungWalk } from "./helpers/walk_tree.ts";
 
 /** A hang guard for the steps that must happen (never a timing check). */
 const HANG_GUARD_MS = 20_000;
@@ -66,24 +64,14 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
         const fd = openFile(errorsFile, true);
         let otherFd = -1;
         fs.pause();
-        const ac = new AbortController();
-        const options = { threads: 4, signal: ac.signal, errorsCsvFd: fd };
-        const it: AsyncIterableIterator<unknown> = api === "walk"
-          ? walk(root, options)
-          : walkDirs(root, { ...options, topDown: api === "walkDirs top-down" });
-        await startNamed(it);
-        if (api === "walkDirs top-down") await it.next(); // a/ is entered after the root's turn
-        await waitFor(() => inFuse().length > 0, {
-          what: `${what}: a worker to wait on the stopped server`,
-          timeoutMs: HANG_GUARD_MS,
-        });
-        const reason = new Error("enough");
-        const left: Promise<unknown> = how === "abort"
-          ? (async () => {
-            setTimeout(() => ac.abort(reason), 0);
-            for await (const _ of it) { /* what comes before the abort */ }
-          })()
-          : it.return!(undefined); // (what `break` calls)
+        const { left, reason } = await leaveHungWalk(
+          api,
+          how,
+          root,
+          { errorsCsvFd: fd },
+          what,
+          HANG_GUARD_MS,
+        );
         // The caller, once the walk settled: done with her errors file, she
         // closes it and opens another file, which takes the lowest free
         // number (hers, as nothing else opens one meanwhile), and writes to it.

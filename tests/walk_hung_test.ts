@@ -15,8 +15,7 @@ import { backgroundFrees } from "../lib/job.ts";
 import { mountSlowfs, type Slowfs } from "./helpers/slowfs.ts";
 import { CC, FUSERMOUNT, PKG_CONFIG, testNeeding } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
-import { waitFor } from "./helpers/wait.ts";
-import { inFuse, startNamed, threadsLeft } from "./helpers/walk_tree.ts";
+import { leaveHungWalk, threadsLeft } from "./helpers/walk_tree.ts";
 
 /**
  * How long a step may take before the test lets the server go on and
@@ -151,27 +150,7 @@ testNeeding(NEEDS, {
       for (const how of ["abort", "break"]) {
         const what = `${api}, ${how}`;
         fs.pause();
-        const ac = new AbortController();
-        const options = { threads: 4, signal: ac.signal };
-        const it: AsyncIterableIterator<unknown> = api === "walk"
-          ? walk(root, options)
-          : walkDirs(root, { ...options, topDown: api === "walkDirs top-down" });
-        await startNamed(it);
-        // top-down, a/ is entered once the root's turn is over
-        if (api === "walkDirs top-down") await it.next();
-        await waitFor(() => inFuse().length > 0, {
-          what: `${what}: a worker to wait on the stopped server`,
-          timeoutMs: HANG_GUARD_MS,
-        });
-        const reason = new Error("enough");
-        const left: Promise<unknown> = how === "abort"
-          ? (async () => {
-            setTimeout(() => ac.abort(reason), 0);
-            for await (const _ of it) { /* what comes before the abort */ }
-          })()
-          // (what `break` calls; the consumer holds an item: the one
-          // just taken, a folder of walkDirs, whose next one never comes)
-          : it.return!(undefined);
+        const { it, left, reason } = await leaveHungWalk(api, how, root, {}, what, HANG_GUARD_MS);
         const [inTime, settled] = await whileStopped(fs, left);
         assert(inTime, `${what}: did not settle while the server was stopped`);
         if (how === "abort") {

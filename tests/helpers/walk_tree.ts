@@ -9,6 +9,7 @@
 import { mountTmpfs, scratchDir } from "./temp.ts";
 import { mktree, python } from "./tree.ts";
 import { waitFor } from "./wait.ts";
+import { walk, walkDirs } from "../../mod.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -482,4 +483,44 @@ export function inFuse(): number[] {
     }
   }
   return out;
+}
+
+/**
+ * Start `api` ("walk", "walkDirs top-down" or "walkDirs bottom-up") on
+ * `root` with 4 threads (started by {@link startNamed}) and `extra`
+ * options, wait (at most `guardMs`, a hang guard) until one of its workers
+ * waits on a stopped FUSE server, then leave it as `how` says: "abort"
+ * (the signal aborted with `reason`, the loop run to its end) or "break"
+ * (the iterator's return(), what `break` calls; the consumer holds an
+ * item, the one just taken, a folder of walkDirs whose next never comes).
+ * `left` settles when the walk does; `it` is the walk's iterator.
+ */
+export async function leaveHungWalk(
+  api: string,
+  how: string,
+  root: string,
+  extra: { errorsCsvFd?: number },
+  what: string,
+  guardMs: number,
+): Promise<{ it: AsyncIterableIterator<unknown>; left: Promise<unknown>; reason: Error }> {
+  const ac = new AbortController();
+  const options = { threads: 4, signal: ac.signal, ...extra };
+  const it: AsyncIterableIterator<unknown> = api === "walk"
+    ? walk(root, options)
+    : walkDirs(root, { ...options, topDown: api === "walkDirs top-down" });
+  await startNamed(it);
+  // top-down, a/ is entered once the root's turn is over
+  if (api === "walkDirs top-down") await it.next();
+  await waitFor(() => inFuse().length > 0, {
+    what: `${what}: a worker to wait on the stopped server`,
+    timeoutMs: guardMs,
+  });
+  const reason = new Error("enough");
+  const left: Promise<unknown> = how === "abort"
+    ? (async () => {
+      setTimeout(() => ac.abort(reason), 0);
+      for await (const _ of it) { /* what comes before the abort */ }
+    })()
+    : it.return!(undefined);
+  return { it, left, reason };
 }
