@@ -44,6 +44,25 @@ async function threeShardScan(
   return { dir, plan, shards: p.shards };
 }
 
+/**
+ * TMP/tree (fourFolders) planned into 2 shards in TMP/scan (--min-folders
+ * 2), shard i run into TMP/scan/outs[i]: the folder, plan file and plan.
+ */
+async function twoShardScan(tmp: string, outs: readonly [string, string]) {
+  const root = `${tmp}/tree`;
+  await fourFolders(root);
+  const dir = `${tmp}/scan`;
+  await Deno.mkdir(dir);
+  const planFile = `${dir}/plan.json`;
+  const p = await makePlan(root, 2, planFile, ["--min-folders", "2"]);
+  assertEquals(p.shards, 2);
+  for (const [i, out] of outs.entries()) {
+    const r = await cli(shardArgs(planFile, i, `${dir}/${out}`));
+    assertEquals(r.code, 0, r.stderr);
+  }
+  return { dir, planFile, p };
+}
+
 Deno.test("status names shard outputs no record names: a rerun's old output under another suffix, a zero-padded name", async () => {
   await using tmp = await tempDir();
   const { dir, plan, shards } = await threeShardScan(tmp.path);
@@ -276,17 +295,7 @@ Deno.test("a shard's -o in a folder whose plan.json is no pwalk plan (a Terrafor
 
 Deno.test("status: two records of one shard (outputs of two names): the latest run's is taken, said so, the earlier one's files are strays; summary reads the latest", async () => {
   await using tmp = await tempDir();
-  const root = `${tmp.path}/tree`;
-  await fourFolders(root);
-  const dir = `${tmp.path}/scan`;
-  await Deno.mkdir(dir);
-  const planFile = `${dir}/plan.json`;
-  const p = await makePlan(root, 2, planFile, ["--min-folders", "2"]);
-  assertEquals(p.shards, 2);
-  for (const [i, out] of [[0, "scan-0.csv.zst"], [1, "data-1.csv.zst"]] as const) {
-    const r = await cli(shardArgs(planFile, i, `${dir}/${out}`));
-    assertEquals(r.code, 0, r.stderr);
-  }
+  const { dir, planFile, p } = await twoShardScan(tmp.path, ["scan-0.csv.zst", "data-1.csv.zst"]);
   // a file added in one of shard 1's frontier folders, then shard 1 run
   // again under its own name: the newer run, a row more
   const f = p.frontier.find((x) => x.shard === 1)!;
@@ -415,17 +424,7 @@ Deno.test({
 
 Deno.test("status: of two records of one shard, a latest run that left no whole output is set aside and the earlier whole one taken (never called a stray); none whole: failed, no stray; summary reads what status takes", async () => {
   await using tmp = await tempDir();
-  const root = `${tmp.path}/tree`;
-  await fourFolders(root);
-  const dir = `${tmp.path}/scan`;
-  await Deno.mkdir(dir);
-  const planFile = `${dir}/plan.json`;
-  const p = await makePlan(root, 2, planFile, ["--min-folders", "2"]);
-  assertEquals(p.shards, 2);
-  for (const [i, out] of [[0, "scan-0.csv"], [1, "scan-1.csv"]] as const) {
-    const r = await cli(shardArgs(planFile, i, `${dir}/${out}`));
-    assertEquals(r.code, 0, r.stderr);
-  }
+  const { dir, planFile } = await twoShardScan(tmp.path, ["scan-0.csv", "scan-1.csv"]);
   // shard 0 run again under another name: the newer record
   const again = await cli(shardArgs(planFile, 0, `${dir}/data-0.csv`));
   assertEquals(again.code, 0, again.stderr);
