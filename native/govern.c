@@ -229,6 +229,7 @@ static void set_readers(pw_governor *g, int n) {
 
 static void *govern_main(void *arg) {
   pw_governor *g = arg;
+  pw_thread_name("pwalk-governor");
   /* CPUs to use (a cgroup quota caps them), and those we may run on:
      the others' busy time is taken from the latter */
   const int ncpu = g->min, naff = g->naff;

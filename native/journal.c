@@ -223,6 +223,7 @@ static int64_t syncer_step(void) {
 
 static void *syncer_main(void *arg) {
   pw_journal_syncer *s = arg;
+  pw_thread_name("pwalk-journal");
   const int fd = s->fd;
   const int64_t step = syncer_step();
   pthread_mutex_lock(&s->mu);

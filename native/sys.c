@@ -18,6 +18,7 @@
 #include <unistd.h>
 #ifdef __linux__
 #include <sched.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 /* statx by its number: glibc has its wrapper from 2.28 on, after the
@@ -54,6 +55,18 @@ bool pw_fd_on_overlayfs(int fd) {
 #else
   (void)fd;
   return false;
+#endif
+}
+
+void pw_thread_name(const char *name) {
+#if defined(__linux__)
+  (void)prctl(PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);
+#elif defined(__APPLE__) && defined(__MACH__)
+  /* (macOS's takes the calling thread's name only; tests/native.sh's
+     macOS-like build of this file on Linux has no __MACH__) */
+  (void)pthread_setname_np(name);
+#else
+  (void)name;
 #endif
 }
 

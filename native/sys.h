@@ -7,8 +7,9 @@
  * telling valid UTF-8 (with its UTF-16 length), the names of struct
  * stat's timespec fields (PW_ATIM, PW_MTIM, PW_CTIM), timed waits on
  * condition variables that a step of the wall clock does not stretch,
- * telling an fd on overlayfs, and the one statx call (pw_statx) for the
- * facts struct stat lacks: birth time and mount id.
+ * telling an fd on overlayfs, the one statx call (pw_statx) for the
+ * facts struct stat lacks: birth time and mount id, and naming the
+ * library's threads (pw_thread_name).
  */
 #ifndef PW_SYS_H
 #define PW_SYS_H
@@ -127,6 +128,16 @@ typedef struct pw_statx_res {
  * statx (before 4.11).
  */
 int pw_statx(int dirfd, const char *name, unsigned want, pw_statx_res *out);
+
+/**
+ * Name the calling thread (at most 15 bytes): what `ps -L`, `top -H`,
+ * /proc/PID/task/TID/comm and debuggers show for it. The library's
+ * threads are "pwalk-worker" (a walk's readers), "pwalk-governor" (the
+ * thread that sets how many of them read) and "pwalk-journal" (repair's
+ * journal syncer), whatever thread started them. Best effort: nothing on
+ * failure.
+ */
+void pw_thread_name(const char *name);
 
 /** Most cgroup folders with a quota that pw_cpus keeps. */
 #define PW_CPU_QUOTA_DIRS 8

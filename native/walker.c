@@ -744,6 +744,7 @@ static void idle(void *arg) {
 
 void *pw_worker_main(void *arg) {
   pw_worker *w = arg;
+  pw_thread_name("pwalk-worker");
   pw_job *j = w->job;
 #ifdef __linux__
   atomic_store(&w->tid, (int)syscall(SYS_gettid));

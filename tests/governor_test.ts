@@ -12,10 +12,10 @@
  * added, on an idle machine or a saturated one (the readers' run-queue
  * waits tell them from readers waiting for a CPU).
  *
- * Each report runs in a child CLI process; its worker threads (named like
- * its main thread, as they inherit the name) are counted in /proc the
- * whole time: the main thread, the governor, the output's writer and the
- * readers.
+ * Each report runs in a child CLI process; its threads (those named like
+ * its main thread, which inherit its name, and the library's own:
+ * pwalk-worker, pwalk-governor) are counted in /proc the whole time: the
+ * main thread, the governor, the output's writer and the readers.
  */
 import { assertGreater, assertLess } from "@std/assert";
 import { spawnCli } from "./helpers/run.ts";

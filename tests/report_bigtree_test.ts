@@ -39,8 +39,8 @@ function tasks(pid: number): { state: string; wchan: string }[] {
  * Start the CLI with stdout piped and never read; once a thread waits to
  * write to that full pipe and every thread sleeps (the walk can neither
  * finish nor lose a worker now, and every worker has started), count the
- * threads named like the main thread (Deno's own pools name theirs, e.g.
- * "tokio-runtime-w").
+ * the main thread and the threads named like it or by the library (Deno's
+ * own pools name theirs, e.g. "tokio-runtime-w").
  */
 async function threadsWhileBlocked(root: string, args: string[]): Promise<number> {
   const p = spawnCli([...args, root]);

@@ -22,7 +22,6 @@ import {
   bigTree,
   blockedWorkers,
   nativeThreads,
-  startNamed,
   threadsLeft,
 } from "./helpers/walk_tree.ts";
 
@@ -40,7 +39,7 @@ Deno.test({
     for (const how of ["break", "stalled-break", "skip-break", "return", "throw"]) {
       // skip-break: the workers call back into JavaScript for every folder.
       const it = walk(root, { threads: 4, skip: how === "skip-break" ? [/no-such-name$/] : [] });
-      await startNamed(it);
+      await it.next();
       let n = 1;
       try {
         for await (const _ of it) {
@@ -102,7 +101,7 @@ Deno.test({
       const ac = new AbortController();
       const reason = new Error("enough");
       const it = walk(root, { signal: ac.signal });
-      await startNamed(it);
+      await it.next();
       let n = 1;
       const err = await assertRejects(async () => {
         for await (const _ of it) if (++n === 100) ac.abort(reason);
@@ -116,7 +115,7 @@ Deno.test({
     {
       const ac = new AbortController();
       const it = walkDirs(root, { signal: ac.signal, batches: 1, batchBytes: 4096, threads: 2 });
-      await startNamed(it);
+      await it.next();
       await blockedWorkers();
       setTimeout(() => ac.abort("timer"), 0);
       await waitFor(() => nativeThreads().length === 0, {
@@ -257,7 +256,7 @@ Deno.test({
     const ncpu = allowedCpus();
     // Default threads: governed, one reader per CPU at first, up to 64.
     const it = walk(root);
-    await startNamed(it);
+    await it.next();
     let n = 1;
     let most = 0;
     for await (const _ of it) {

@@ -36,7 +36,6 @@ import {
   reference,
   setDiff,
   sorted,
-  startNamed,
   stdDepth,
   threadsLeft,
   VanishOnAsk,
@@ -71,7 +70,7 @@ Deno.test("walk option threads: that many worker threads walk the tree", async (
     // A stalled consumer: the workers wait for free batches, so all of
     // them are alive while we look.
     const it = walk(root, { threads, batches: 1, batchBytes: 4096 });
-    const first = await startNamed(it); // the workers inherit a unique name
+    const first = await it.next(); // (the library names its workers)
     const seen: string[] = [first.value!.path];
     const during = await blockedWorkers();
     for await (const e of it) seen.push(e.path);

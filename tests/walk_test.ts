@@ -29,7 +29,6 @@ import {
   reference,
   setDiff,
   sorted,
-  startNamed,
   threadsLeft,
   VanishOnAsk,
   weirdTree,
@@ -351,7 +350,7 @@ Deno.test("walk: a folder that vanishes mid-walk is an error; the walk goes on",
       },
     });
     const err = await assertRejects(async () => {
-      await startNamed(it); // the error may come with the very first batch
+      await it.next(); // the error may come with the very first batch
       for await (const _ of it) { /* nothing */ }
     });
     assertStrictEquals(err, boom);

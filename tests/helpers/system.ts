@@ -155,9 +155,13 @@ export function allowedCpus(): number {
   return n;
 }
 
+/** The names the library gives its threads (native/sys.h, pw_thread_name). */
+export const LIBRARY_THREADS = ["pwalk-worker", "pwalk-governor", "pwalk-journal"];
+
 /**
- * Threads of process `pid` named like its main thread (-1 once it is gone):
- * the native walker's threads inherit the name of the thread that started them.
+ * Threads of process `pid` named like its main thread or by the library
+ * ({@link LIBRARY_THREADS}): the main thread, the threads it started
+ * (they inherit its name) and the library's (-1 once the process is gone).
  */
 export function namedLikeMain(pid: number): number {
   const read = (t: string) => {
@@ -169,8 +173,10 @@ export function namedLikeMain(pid: number): number {
   };
   try {
     const main = read(String(pid));
-    return Array.from(Deno.readDirSync(`/proc/${pid}/task`)).filter((t) => read(t.name) === main)
-      .length;
+    return Array.from(Deno.readDirSync(`/proc/${pid}/task`)).filter((t) => {
+      const name = read(t.name);
+      return name === main || LIBRARY_THREADS.includes(name.trim());
+    }).length;
   } catch {
     return -1;
   }
@@ -178,7 +184,7 @@ export function namedLikeMain(pid: number): number {
 
 /**
  * Watch child `p` until it ends, counting its threads named like its main
- * one ({@link namedLikeMain}) every 2 ms: the most seen, how many looks saw
+ * one or by the library ({@link namedLikeMain}) every 2 ms: the most seen, how many looks saw
  * it running, and its output. Fails unless it exits 0 after at least 10 looks.
  */
 export async function watchThreads(

@@ -16,7 +16,7 @@
  * @module
  */
 import { walk, walkDirs } from "../../mod.ts";
-import { nativeThreads, startNamed } from "./walk_tree.ts";
+import { nativeThreads } from "./walk_tree.ts";
 
 const [root, n, withSignal] = Deno.args;
 const controller = new AbortController();
@@ -28,7 +28,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const fdsBefore = fds();
 async function abandon(i: number): Promise<void> {
   const it = i % 2 ? walkDirs(root, { threads: 2, signal }) : walk(root, { threads: 2, signal });
-  await startNamed(it); // one item; the iterator is then dropped
+  await it.next(); // one item; the iterator is then dropped
 }
 for (let i = 0; i < Number(n); i++) await abandon(i);
 await sleep(200); // the workers fill their batches and block

@@ -13,7 +13,7 @@
  * @module
  */
 import { walk } from "../../mod.ts";
-import { blockedWorkers, nativeThreads, startNamed, threadsLeft } from "./walk_tree.ts";
+import { blockedWorkers, nativeThreads, threadsLeft } from "./walk_tree.ts";
 
 const [root, how] = Deno.args;
 if (how === "bad-option") {
@@ -37,7 +37,7 @@ async function leaveEarly(): Promise<void> {
     signal: ac.signal,
     skip: how === "skip-break" ? [/no-such-name$/] : [],
   });
-  await startNamed(it);
+  await it.next();
   let entries = 1;
   let t0 = 0;
   let workersBefore = -1;

@@ -10,7 +10,7 @@
  * @module
  */
 import { walk } from "../../mod.ts";
-import { blockedWorkers, nativeThreads, startNamed, threadsLeft } from "./walk_tree.ts";
+import { blockedWorkers, nativeThreads, threadsLeft } from "./walk_tree.ts";
 
 const [root, expectedArg, stallArg] = Deno.args;
 const expected = Number(expectedArg);
@@ -25,7 +25,7 @@ let rss10 = 0, rssStalled = 0, rss90 = 0;
 let early: ReturnType<typeof nativeThreads> = [];
 let late: ReturnType<typeof nativeThreads> = [];
 const it = walk(root, { threads: 2, batches: 1 });
-await startNamed(it); // the workers carry a name of their own
+await it.next(); // the library names its workers: nativeThreads() finds them
 let entries = 1;
 for await (const _ of it) {
   entries++;

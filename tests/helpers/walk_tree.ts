@@ -328,81 +328,47 @@ export function setDiff(actual: Iterable<string>, expected: Iterable<string>): s
   return `${extra.length} unexpected: ${show(extra)}; ${missing.length} missing: ${show(missing)}`;
 }
 
-/** The name worker threads inherit while {@link nameThisThread} is in effect. */
-export const WORKER_NAME = "pwalk-test-js";
+/** The name the library gives a walk's worker threads (native/sys.h, pw_thread_name). */
+export const WORKER_NAME = "pwalk-worker";
 
-/**
- * Rename the calling (JavaScript) thread so that the worker threads it
- * starts inherit a name no other thread has; returns the undo function.
- * (Under `deno test` JavaScript runs on a thread named like Deno's own
- * tokio threads, so names cannot tell the workers apart otherwise.)
- */
-export function nameThisThread(name: string = WORKER_NAME): () => void {
-  const old = Deno.readTextFileSync("/proc/thread-self/comm").trim();
-  Deno.writeTextFileSync("/proc/thread-self/comm", name);
-  return () => Deno.writeTextFileSync("/proc/thread-self/comm", old);
-}
+/** The name of the thread that governs how many workers read. */
+export const GOVERNOR_NAME = "pwalk-governor";
 
-/**
- * The first `next()` of a walk, which starts its worker threads, with this
- * thread renamed meanwhile: the workers, and only they, carry
- * {@link WORKER_NAME} (Deno starts threads of its own now and then).
- */
-export async function startNamed<T>(it: AsyncIterator<T>): Promise<IteratorResult<T>> {
-  const restore = nameThisThread();
-  try {
-    return await it.next();
-  } finally {
-    restore();
-  }
-}
-
-/** One native worker thread: its id, state letter and CPU time in ticks. */
+/** One native worker thread: its id, name, state letter and CPU time in ticks. */
 export interface ThreadInfo {
   tid: number;
+  name: string;
   state: string;
   cpuTicks: number;
 }
 
 /**
- * System calls a walk worker never waits in, but Deno's helper threads do
- * (read, poll, recvfrom, recvmsg, ppoll, epoll_wait, epoll_pwait): Deno
- * sometimes starts such a thread from the JavaScript thread while it
- * carries our name.  Linux numbers for x86_64 and aarch64.
+ * The library's walk threads in this process, by the names it gives them:
+ * the workers, and the governor of a walk whose thread count is not given.
+ * (Deno's own threads carry names of their own, so none is taken for one.)
  */
-const IDLE_WAITS: Record<string, number[]> = {
-  x86_64: [0, 7, 45, 47, 271, 232, 281],
-  aarch64: [63, 73, 207, 212, 22],
-};
-
-/**
- * Threads named `name` other than the calling one: the walk's workers
- * (see {@link startNamed}); a thread of that name waiting on a socket or
- * pipe is one of Deno's, not a worker.
- */
-export function nativeThreads(name: string = WORKER_NAME): ThreadInfo[] {
-  const self = Number(Deno.readLinkSync("/proc/thread-self").split("/").pop());
-  const idle = IDLE_WAITS[Deno.build.arch] ?? [];
+export function nativeThreads(names: string[] = [WORKER_NAME, GOVERNOR_NAME]): ThreadInfo[] {
   const out: ThreadInfo[] = [];
   for (const t of Deno.readDirSync("/proc/self/task")) {
-    const tid = Number(t.name);
-    if (tid === self) continue;
-    let comm: string, stat: string, syscall: string;
+    let comm: string, stat: string;
     try {
       comm = Deno.readTextFileSync(`/proc/self/task/${t.name}/comm`).trim();
       stat = Deno.readTextFileSync(`/proc/self/task/${t.name}/stat`);
-      syscall = Deno.readTextFileSync(`/proc/self/task/${t.name}/syscall`);
     } catch {
       continue; // the thread ended meanwhile
     }
-    if (comm !== name) continue;
-    if (idle.includes(Number(syscall.split(" ")[0]))) continue; // "running" is NaN
+    if (!names.includes(comm)) continue;
     const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     // vsize (field 23) 0: the thread has left its address space, so it has
     // ended (pthread_join returns then) and only waits for the kernel to
     // remove its entry; it runs nothing of ours any more.
     if (Number(f[20]) === 0) continue;
-    out.push({ tid, state: f[0], cpuTicks: Number(f[11]) + Number(f[12]) });
+    out.push({
+      tid: Number(t.name),
+      name: comm,
+      state: f[0],
+      cpuTicks: Number(f[11]) + Number(f[12]),
+    });
   }
   return out;
 }
@@ -415,17 +381,17 @@ export function nativeThreads(name: string = WORKER_NAME): ThreadInfo[] {
  * once: a worker in state R with 0 ticks). A thread that was not joined
  * (a leak) stays, and is returned.
  */
-export async function threadsLeft(name: string = WORKER_NAME): Promise<ThreadInfo[]> {
+export async function threadsLeft(): Promise<ThreadInfo[]> {
   const deadline = performance.now() + 10_000;
   for (;;) {
-    const ts = nativeThreads(name);
+    const ts = nativeThreads();
     if (ts.length === 0 || performance.now() > deadline) return ts;
     await new Promise((r) => setTimeout(r, 1));
   }
 }
 
 /**
- * Wait until the walk's workers (see {@link startNamed}) are all asleep
+ * Wait until the walk's threads ({@link nativeThreads}) are all asleep
  * (state S): with a consumer that stopped reading, they have filled every
  * free batch and wait for one. Returns them.
  */
@@ -468,32 +434,41 @@ export class VanishOnAsk extends RegExp {
   }
 }
 
-/** Worker threads (startNamed's) waiting for an answer of a FUSE server. */
-export function inFuse(): number[] {
-  const out: number[] = [];
-  for (const t of Deno.readDirSync("/proc/self/task")) {
+/** What the kernel shows of thread `tid` of this process: where it sleeps, and its stack. */
+function kernelWait(tid: number): string {
+  const read = (f: string) => {
     try {
-      const dir = `/proc/self/task/${t.name}`;
-      if (Deno.readTextFileSync(`${dir}/comm`).trim() !== WORKER_NAME) continue;
-      if (Deno.readTextFileSync(`${dir}/wchan`).trim() === "request_wait_answer") {
-        out.push(Number(t.name));
-      }
+      return Deno.readTextFileSync(`/proc/self/task/${tid}/${f}`).trim();
     } catch {
-      // the thread ended meanwhile
+      return ""; // ended meanwhile, or no kernel stacks in this kernel
     }
-  }
-  return out;
+  };
+  return `${read("wchan")}\n${read("stack")}`;
+}
+
+/**
+ * The library's worker threads waiting for an answer of a FUSE server:
+ * asleep in the FUSE request code (`request_wait_answer`, or another
+ * `fuse_` function where a kernel inlined that one).
+ */
+export function inFuse(): number[] {
+  return nativeThreads([WORKER_NAME])
+    .filter((t) => /request_wait_answer|\bfuse_/.test(kernelWait(t.tid)))
+    .map((t) => t.tid);
 }
 
 /**
  * Start `api` ("walk", "walkDirs top-down" or "walkDirs bottom-up") on
- * `root` with 4 threads (started by {@link startNamed}) and `extra`
- * options, wait (at most `guardMs`, a hang guard) until one of its workers
- * waits on a stopped FUSE server, then leave it as `how` says: "abort"
+ * `root` with 4 threads and `extra` options, wait (at most `guardMs`, a
+ * hang guard) until one of its workers waits on a stopped FUSE server,
+ * then leave it as `how` says: "abort"
  * (the signal aborted with `reason`, the loop run to its end) or "break"
  * (the iterator's return(), what `break` calls; the consumer holds an
  * item, the one just taken, a folder of walkDirs whose next never comes).
- * `left` settles when the walk does; `it` is the walk's iterator.
+ * `left` settles when the walk does; `it` is the walk's iterator. If no
+ * worker is seen waiting in time, the walk is left all the same (its
+ * threads end once the server goes on) and the error says where each
+ * worker was.
  */
 export async function leaveHungWalk(
   api: string,
@@ -508,13 +483,24 @@ export async function leaveHungWalk(
   const it: AsyncIterableIterator<unknown> = api === "walk"
     ? walk(root, options)
     : walkDirs(root, { ...options, topDown: api === "walkDirs top-down" });
-  await startNamed(it);
-  // top-down, a/ is entered once the root's turn is over
-  if (api === "walkDirs top-down") await it.next();
-  await waitFor(() => inFuse().length > 0, {
-    what: `${what}: a worker to wait on the stopped server`,
-    timeoutMs: guardMs,
-  });
+  try {
+    await it.next(); // the first one starts the workers
+    // top-down, a/ is entered once the root's turn is over
+    if (api === "walkDirs top-down") await it.next();
+    await waitFor(() => inFuse().length > 0, {
+      what: `${what}: a worker to wait on the stopped server`,
+      timeoutMs: guardMs,
+      detail: () =>
+        JSON.stringify(
+          nativeThreads().map((t) => ({ ...t, kernel: kernelWait(t.tid).split("\n").slice(0, 6) })),
+        ),
+    });
+  } catch (e) {
+    // never leave a walk running for the tests after this one
+    ac.abort(e);
+    void it.return!(undefined).catch(() => {});
+    throw e;
+  }
   const reason = new Error("enough");
   const left: Promise<unknown> = how === "abort"
     ? (async () => {
