@@ -2183,11 +2183,16 @@ for i in range(10000): os.close(os.open(os.path.join(sys.argv[1], "t%05d" % i), 
     text += new TextDecoder().decode(c.value);
   }
   p.kill("SIGTERM");
+  // read the rest only once it has ended: drained at once, the pipe let a
+  // loaded machine's shard write its last rows before it saw the signal
+  // (it then ended 0, whole); stopped, it waits on the full pipe, and the
+  // signal's cancel wakes it there
+  const stderrText = new Response(p.stderr).bytes();
+  const status = await p.status;
   for (let c = await reader.read(); !c.done; c = await reader.read()) {
     text += new TextDecoder().decode(c.value);
   }
-  const status = await p.status;
-  const stderr = new TextDecoder().decode(await new Response(p.stderr).bytes());
+  const stderr = new TextDecoder().decode(await stderrText);
   assertEquals(status.code, 143, stderr);
   // whole lines (the cancel may cut the last write short)
   const lines = text.split("\n").slice(0, -1);
