@@ -23,6 +23,8 @@ while True:
     os.rename(sub, hold); os.rename(swap, sub)
     os.rename(sub, swap); os.rename(hold, sub)
     n += 1
+    if n == 1:
+        print("started", flush=True)
     if n % 16 == 0 and os.path.exists(stop):
         break
 os.unlink(swap)
@@ -61,6 +63,16 @@ Deno.test("a folder swapped for a link to a decoy: no report row, no walk entry 
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  // the runs below race with it only once it swaps (a loaded machine may
+  // start python late): its first line says so
+  const lines = swapper.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let said = "";
+  while (!said.includes("\n")) {
+    const c = await lines.read();
+    if (c.done) break;
+    said += c.value;
+  }
+  assertEquals(said.split("\n")[0], "started", "the swapper did not start");
   let fromDecoy = 0;
   let rows = 0;
   try {
@@ -78,9 +90,11 @@ Deno.test("a folder swapped for a link to a decoy: no report row, no walk entry 
   } finally {
     await Deno.writeTextFile(stop, "");
   }
-  const done = await swapper.output();
-  assert(done.success, new TextDecoder().decode(done.stderr));
-  const swaps = Number(new TextDecoder().decode(done.stdout).trim());
+  const errText = new Response(swapper.stderr).text();
+  for (let c = await lines.read(); !c.done; c = await lines.read()) said += c.value;
+  const done = await swapper.status;
+  assert(done.success, await errText);
+  const swaps = Number(said.trim().split("\n").at(-1));
   assert(swaps > 20, `the swapper swapped only ${swaps} times`);
   assert(rows > 20 * 3000, `only ${rows} rows in 20 runs`);
   assertEquals(fromDecoy, 0, "rows or entries came from the decoy folder");
