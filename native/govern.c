@@ -432,7 +432,7 @@ int pw_governor_start(pw_governor *g, pw_queue *q, const pw_cpus *cpus, int max,
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setstacksize(&attr, 64 * 1024);
-  int e = pthread_create(&g->thread, &attr, govern_main, g);
+  int e = pw_thread_start(&g->thread, &attr, govern_main, g, "pwalk-governor");
   pthread_attr_destroy(&attr);
   if (e) {
     pw_queue_set_limit(q, max);

@@ -412,7 +412,8 @@ static bool spawn(pw_job *j) {
     if (w->ds_ready && !w->vis_ready && pw_path_reserve(w, 4096) &&
         (!j->vis->worker_start || !j->vis->worker_start(w)))
       w->vis_ready = true;
-    int e = !w->vis_ready ? ENOMEM : pthread_create(&w->thread, &j->attr, pw_worker_main, w);
+    int e = !w->vis_ready ? ENOMEM
+                          : pw_thread_start(&w->thread, &j->attr, pw_worker_main, w, "pwalk-worker");
     if (e) {
       if (!j->spawn_err) j->spawn_err = e;
       /* not started: as if it had ended at once */

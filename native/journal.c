@@ -281,7 +281,7 @@ int pw_journal_syncer_start(pw_journal_syncer *s, int fd) {
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setstacksize(&attr, 64 * 1024);
-  int e = pthread_create(&s->thread, &attr, syncer_main, s);
+  int e = pw_thread_start(&s->thread, &attr, syncer_main, s, "pwalk-journal");
   pthread_attr_destroy(&attr);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (e) {

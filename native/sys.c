@@ -70,6 +70,17 @@ void pw_thread_name(const char *name) {
 #endif
 }
 
+int pw_thread_start(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg,
+                    const char *name) {
+  int e = pthread_create(t, attr, fn, arg);
+#if defined(__linux__)
+  if (!e) (void)pthread_setname_np(*t, name);
+#else
+  (void)name;
+#endif
+  return e;
+}
+
 int pw_statx(int dirfd, const char *name, unsigned want, pw_statx_res *out) {
   memset(out, 0, sizeof *out);
 #if defined(__linux__) && defined(PW_SYS_STATX)

@@ -139,6 +139,15 @@ int pw_statx(int dirfd, const char *name, unsigned want, pw_statx_res *out);
  */
 void pw_thread_name(const char *name);
 
+/**
+ * pthread_create, the new thread named `name` before this returns (on
+ * Linux, through /proc: from its start on, not once it first runs, which
+ * a loaded machine may put off; a thread named so calls pw_thread_name
+ * itself too, for a system without /proc). 0 or pthread_create's errno.
+ */
+int pw_thread_start(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg,
+                    const char *name);
+
 /** Most cgroup folders with a quota that pw_cpus keeps. */
 #define PW_CPU_QUOTA_DIRS 8
 
