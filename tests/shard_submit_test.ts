@@ -16,6 +16,20 @@ import { requireTool, testNeeding } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { waitFor } from "./helpers/wait.ts";
 
+/** `pwalk slurm ROOT --shards 2 --out DIR --dry-run`, each of `sbatch` given as --sbatch=VALUE. */
+function slurmDryRun(root: string, dir: string, sbatch: string[]): ReturnType<typeof cli> {
+  return cli([
+    "slurm",
+    root,
+    "--shards",
+    "2",
+    "--out",
+    dir,
+    "--dry-run",
+    ...sbatch.map((a) => `--sbatch=${a}`),
+  ]);
+}
+
 /** A small tree: three folders of one file each. */
 async function threeFolders(root: string): Promise<void> {
   for (const d of ["a", "b", "c"]) {
@@ -73,16 +87,7 @@ Deno.test("--sbatch setting the job name, the task logs or the array: refused (e
     "--comment='a -J b'",
     "-A account",
   ];
-  const ok = await cli([
-    "slurm",
-    root,
-    "--shards",
-    "2",
-    "--out",
-    dir,
-    "--dry-run",
-    ...taken.map((a) => `--sbatch=${a}`),
-  ]);
+  const ok = await slurmDryRun(root, dir, taken);
   assertEquals(ok.code, 0, ok.stderr);
   const script = await Deno.readTextFile(`${dir}/job.sbatch`);
   for (const a of taken) assert(script.includes(`\n#SBATCH ${a}\n`), `${a}: ${script}`);
@@ -295,31 +300,13 @@ Deno.test("--sbatch values sbatch reads otherwise in an #SBATCH line (backslash,
     const arg of ["--comment=a\\ b", "--comment=x#y", '--comment="a', "''", "--job\\-name=evil"]
   ) {
     const dir = `${tmp.path}/scan`;
-    const r = await cli([
-      "slurm",
-      root,
-      "--shards",
-      "2",
-      "--out",
-      dir,
-      "--dry-run",
-      `--sbatch=${arg}`,
-    ]);
+    const r = await slurmDryRun(root, dir, [arg]);
     assertEquals(r.code, 2, `${arg}: ${r.stderr}`);
     assertEquals(r.stderr.split("\n").filter((l) => l).length, 1, r.stderr);
     assertMatch(r.stderr, /^pwalk: --sbatch .*: no backslash, #, empty or unmatched quotes/);
     assertEquals(await Deno.lstat(dir).then(() => true, () => false), false, `${arg}: written`);
   }
   // quoted blanks and a quoted # stay taken
-  const ok = await cli([
-    "slurm",
-    root,
-    "--shards",
-    "2",
-    "--out",
-    `${tmp.path}/ok`,
-    "--dry-run",
-    '--sbatch=--comment="two words #1"',
-  ]);
+  const ok = await slurmDryRun(root, `${tmp.path}/ok`, ['--comment="two words #1"']);
   assertEquals(ok.code, 0, ok.stderr);
 });
