@@ -15,6 +15,7 @@ import { mountSlowfs } from "./helpers/slowfs.ts";
 import { CC, FUSERMOUNT, PKG_CONFIG, testNeeding } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { waitFor } from "./helpers/wait.ts";
+import { inFuse } from "./helpers/walk_tree.ts";
 
 /**
  * How long the abort may take to settle before the test lets the server go
@@ -22,20 +23,6 @@ import { waitFor } from "./helpers/wait.ts";
  * work), never a timing check.
  */
 const HANG_GUARD_MS = 30_000;
-
-/** Threads of this process waiting for an answer of a FUSE server. */
-function inFuse(): number[] {
-  const out: number[] = [];
-  for (const t of Deno.readDirSync("/proc/self/task")) {
-    try {
-      const wchan = Deno.readTextFileSync(`/proc/self/task/${t.name}/wchan`).trim();
-      if (wchan === "request_wait_answer") out.push(Number(t.name));
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return out;
-}
 
 /** The names in a folder, sorted (Deno.readDir's view). */
 function names(dir: string): string[] {

@@ -155,8 +155,14 @@ export function allowedCpus(): number {
   return n;
 }
 
-/** The names the library gives its threads (native/sys.h, pw_thread_name). */
-export const LIBRARY_THREADS = ["pwalk-worker", "pwalk-governor", "pwalk-journal"];
+/** The name the library gives a walk's worker threads (native/sys.h, pw_thread_name). */
+export const WORKER_NAME = "pwalk-worker";
+
+/** The name of the thread that governs how many workers read. */
+export const GOVERNOR_NAME = "pwalk-governor";
+
+/** The names the library gives its threads: workers, governor, repair's journal syncer. */
+export const LIBRARY_THREADS = [WORKER_NAME, GOVERNOR_NAME, "pwalk-journal"];
 
 /**
  * Threads of process `pid` named like its main thread or by the library

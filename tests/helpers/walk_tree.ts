@@ -9,6 +9,7 @@
 import { mountTmpfs, scratchDir } from "./temp.ts";
 import { mktree, python } from "./tree.ts";
 import { waitFor } from "./wait.ts";
+import { GOVERNOR_NAME, WORKER_NAME } from "./system.ts";
 import { walk, walkDirs } from "../../mod.ts";
 
 const enc = new TextEncoder();
@@ -327,12 +328,6 @@ export function setDiff(actual: Iterable<string>, expected: Iterable<string>): s
   const show = (xs: string[]) => JSON.stringify(xs.slice(0, 8)) + (xs.length > 8 ? " ..." : "");
   return `${extra.length} unexpected: ${show(extra)}; ${missing.length} missing: ${show(missing)}`;
 }
-
-/** The name the library gives a walk's worker threads (native/sys.h, pw_thread_name). */
-export const WORKER_NAME = "pwalk-worker";
-
-/** The name of the thread that governs how many workers read. */
-export const GOVERNOR_NAME = "pwalk-governor";
 
 /** One native worker thread: its id, name, state letter and CPU time in ticks. */
 export interface ThreadInfo {
