@@ -181,7 +181,16 @@ export function namedLikeMain(pid: number): number {
     const main = read(String(pid));
     return Array.from(Deno.readDirSync(`/proc/${pid}/task`)).filter((t) => {
       const name = read(t.name);
-      return name === main || LIBRARY_THREADS.includes(name.trim());
+      if (name !== main && !LIBRARY_THREADS.includes(name.trim())) return false;
+      // vsize 0: a thread that has ended and only waits for the kernel to
+      // remove its entry (one the governor took away), as nativeThreads()
+      let stat = "";
+      try {
+        stat = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/stat`);
+      } catch {
+        return false; // gone meanwhile
+      }
+      return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[20]) !== 0;
     }).length;
   } catch {
     return -1;
