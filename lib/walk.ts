@@ -29,6 +29,9 @@ export { WalkEntry };
 /**
  * Options of {@link walk} and {@link walkDirs} (after @std/fs walk's). An
  * option given as `null` is not given (its default), as `undefined`.
+ * report()'s options that a walk has not (`onProgress`,
+ * `progressIntervalMs`, `pwalkDepth`, `maxErrors`) are a TypeError at the
+ * first `next()`, if given past the types.
  */
 export interface WalkOptions
   extends Omit<CommonOptions, "pwalkDepth" | "onProgress" | "progressIntervalMs" | "maxErrors"> {
@@ -316,7 +319,22 @@ function given<T extends object>(o: T | null | undefined): T {
 /** walk()'s filters of what is yielded, which walkDirs (as os.walk) has not. */
 const YIELD_FILTERS = ["includeFiles", "includeDirs", "includeSymlinks", "exts", "match"];
 
+/**
+ * report()'s and repair()'s options that a walk has not (WalkOptions leaves
+ * them out): given anyway, past the types, onProgress would start a timer
+ * that keeps the process alive after the iterator is dropped.
+ */
+const JOB_ONLY = ["onProgress", "progressIntervalMs", "pwalkDepth", "maxErrors"];
+
 function plan(root: string, o: WalkOptions, dirs?: DirsMode): Plan {
+  const jobOnly = JOB_ONLY.filter((k) => (o as Record<string, unknown>)[k] !== undefined);
+  if (jobOnly.length) {
+    throw new TypeError(
+      `pwalk: ${dirs ? "walkDirs" : "walk"}: ${jobOnly.join(", ")}: report()'s and repair()'s ` +
+        "options, not a walk's (its progress is the entries it yields; its depth is maxDepth; " +
+        "onError sees every error)",
+    );
+  }
   const maxDepth = depthLimit(o.maxDepth);
   checkBools(o, [
     "followSymlinks",

@@ -902,6 +902,52 @@ Deno.test("walk option match: [] matches nothing, as in @std/fs; walkDirs refuse
   }
 });
 
+Deno.test("walk, walkDirs: report()'s options onProgress, progressIntervalMs, pwalkDepth, maxErrors are refused", async () => {
+  const { root } = await tree();
+  const options = [
+    { onProgress: () => {} },
+    { progressIntervalMs: 10 },
+    { pwalkDepth: 1 },
+    { maxErrors: 5 },
+  ];
+  for (const o of options) {
+    const name = Object.keys(o)[0];
+    for (const [who, start] of [["walk", walk], ["walkDirs", walkDirs]] as const) {
+      await assertRejects(
+        async () => {
+          // deno-lint-ignore no-explicit-any
+          for await (const _ of start(root, o as any)) { /* never */ }
+        },
+        TypeError,
+        `pwalk: ${who}: ${name}: report()'s and repair()'s options`,
+      );
+    }
+  }
+  // undefined asks for nothing, as for every option
+  const all = (await paths(root, {})).sort();
+  // deno-lint-ignore no-explicit-any
+  const some = await paths(root, { onProgress: undefined, maxErrors: undefined } as any);
+  assertEquals(some.sort(), all);
+});
+
+/**
+ * A walk given onProgress past the types, left after its first entry
+ * without return(): the process ends, where a progress timer kept it alive.
+ */
+Deno.test("walk given onProgress past the types, dropped after one entry: the process ends", async () => {
+  const { root } = await tree();
+  const mod = new URL("../mod.ts", import.meta.url).href;
+  const code = `import { walk } from ${JSON.stringify(mod)};
+const it = walk(${JSON.stringify(root)}, { onProgress: () => console.log("tick") });
+try { await it.next(); } catch (e) { console.log(e.constructor.name); }
+console.log("dropped");`;
+  await using tmp = await tempDir("pwalk-walk-progress-");
+  await Deno.writeTextFile(`${tmp.path}/drop.ts`, code);
+  // (the guard only ends a process that stayed: it is no timing check)
+  const r = await deno(["run", "-A", "--no-check", `${tmp.path}/drop.ts`], { timeoutMs: 60_000 });
+  assertEquals([r.text, r.timedOut, r.code], ["TypeError\ndropped\n", false, 0], r.stderr);
+});
+
 /**
  * @std/fs walk's paths with followSymlinks and canonicalize (its default),
  * from Deno.readDir, Deno.realPath and Deno.stat as its code does: a link
