@@ -16,9 +16,12 @@ import { NativeJob, type NativeOption, type WalkError } from "./job.ts";
 import {
   checkBools,
   checkInt,
+  checkOptionNames,
+  COMMON_OPTIONS,
   commonNative,
   type CommonOptions,
   excludeList,
+  type OptionNames,
   typed,
 } from "./options.ts";
 import { errnoText } from "./errno.ts";
@@ -326,6 +329,30 @@ const YIELD_FILTERS = ["includeFiles", "includeDirs", "includeSymlinks", "exts",
  */
 const JOB_ONLY = ["onProgress", "progressIntervalMs", "pwalkDepth", "maxErrors"];
 
+/** The names of {@link WalkOptions}: another is a TypeError, as report()'s are. */
+const WALK_OPTIONS: OptionNames<WalkOptions> = {
+  ...COMMON_OPTIONS,
+  maxDepth: true,
+  includeFiles: true,
+  includeDirs: true,
+  includeSymlinks: true,
+  exts: true,
+  match: true,
+  skip: true,
+  followSymlinks: true,
+  canonicalize: true,
+  onError: true,
+  stat: true,
+  batchBytes: true,
+  batches: true,
+};
+
+/**
+ * The names walkDirs takes: walk()'s and topDown (walk()'s filters pass
+ * here, to be refused as such below).
+ */
+const DIRS_OPTIONS = { ...WALK_OPTIONS, topDown: true };
+
 function plan(root: string, o: WalkOptions, dirs?: DirsMode): Plan {
   const jobOnly = JOB_ONLY.filter((k) => (o as Record<string, unknown>)[k] !== undefined);
   if (jobOnly.length) {
@@ -335,6 +362,7 @@ function plan(root: string, o: WalkOptions, dirs?: DirsMode): Plan {
         "onError sees every error)",
     );
   }
+  checkOptionNames(dirs ? "walkDirs" : "walk", o, dirs ? DIRS_OPTIONS : WALK_OPTIONS);
   const maxDepth = depthLimit(o.maxDepth);
   checkBools(o, [
     "followSymlinks",

@@ -902,7 +902,7 @@ Deno.test("walk option match: [] matches nothing, as in @std/fs; walkDirs refuse
   }
 });
 
-Deno.test("walk, walkDirs: report()'s options onProgress, progressIntervalMs, pwalkDepth, maxErrors are refused", async () => {
+Deno.test("walk, walkDirs: report()'s options onProgress, progressIntervalMs, pwalkDepth, maxErrors are refused, and names neither has", async () => {
   const { root } = await tree();
   const options = [
     { onProgress: () => {} },
@@ -923,6 +923,30 @@ Deno.test("walk, walkDirs: report()'s options onProgress, progressIntervalMs, pw
       );
     }
   }
+  // a name neither has: os.walk's spelling of topDown, a typo of maxDepth
+  for (
+    const [who, start, name, near] of [
+      ["walk", walk, "maxDepht", "maxDepth"],
+      ["walkDirs", walkDirs, "topdown", "topDown"],
+    ] as const
+  ) {
+    await assertRejects(
+      async () => {
+        // deno-lint-ignore no-explicit-any
+        for await (const _ of (start as any)(root, { [name]: false })) { /* never */ }
+      },
+      TypeError,
+      `pwalk: ${who}: unknown option "${name}" (did you mean "${near}"?)`,
+    );
+  }
+  await assertRejects(
+    async () => {
+      // deno-lint-ignore no-explicit-any
+      for await (const _ of walkDirs(root, { followlinks: true } as any)) { /* never */ }
+    },
+    TypeError,
+    `pwalk: walkDirs: unknown option "followlinks"`,
+  );
   // undefined asks for nothing, as for every option
   const all = (await paths(root, {})).sort();
   // deno-lint-ignore no-explicit-any
