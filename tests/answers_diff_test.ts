@@ -1120,6 +1120,47 @@ Deno.test("diff: the folders table at --depth D holds folders of level D only (t
   }
 });
 
+/**
+ * A file whose blocks changed while its size and mtime stayed (an HSM
+ * recall, a preallocation, a hole filled and the time put back): no
+ * 'changed' entry, but its bytes moved, so its user's, group's and folder's
+ * nets carry them, as the totals do.
+ */
+Deno.test("diff: a file whose allocation changed alone (size and mtime kept) is in its user's, group's and folder's net", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/data`;
+  await Deno.mkdir(`${root}/tape`, { recursive: true });
+  await Deno.mkdir(`${root}/quiet`);
+  await Deno.writeFile(`${root}/quiet/q`, new Uint8Array(9000).fill(1));
+  const f = `${root}/tape/recalled.bin`;
+  await Deno.writeFile(f, new Uint8Array(0));
+  await Deno.truncate(f, 1 << 20); // a hole: no blocks, as a file released to tape
+  const scan = (name: string) => scanTo(tmp.path, name, root);
+  const old = await scan("old.csv");
+  const before = await walkRef(root);
+  const st = await Deno.lstat(f);
+  const file = await Deno.open(f, { write: true });
+  await file.write(new Uint8Array(1 << 20).fill(7)); // recalled: the same size, allocated
+  file.close();
+  await Deno.utime(f, st.atime!, st.mtime!);
+  const now = await scan("new.csv");
+  const after = await walkRef(root);
+  const one = (es: RefEntry[]) => es.find((e) => e.path === f)!;
+  assertEquals([one(after).size, one(after).mtime], [one(before).size, one(before).mtime]);
+  const grew = sums(after)[1] - sums(before)[1];
+  assert(grew >= 1 << 20, `the file's blocks grew on this file system: ${grew}`);
+  const d = await diff([old], [now], { depth: 1, names: false });
+  assertEquals(d.totals.changed.entries, 0, "size and mtime kept: not changed");
+  assertEquals(d.totals.net.allocatedBytes, grew);
+  const nets = (rows: { key: string; net: { entries: number; allocatedBytes: number } }[]) =>
+    rows.map((r) => [r.key, r.net.entries, r.net.allocatedBytes]);
+  assertEquals(nets(d.users), [[String(one(after).uid), 0, grew]]);
+  assertEquals(nets(d.groups), [[String(one(after).gid), 0, grew]]);
+  assertEquals([d.userCount, d.groupCount], [1, 1]);
+  assertEquals(nets(d.folders), [[`${root}/tape`, 0, grew]]);
+  assertEquals(d.folderCount, 1);
+});
+
 Deno.test("diff: the recursive folder table leaves out folders that did not change, and counts those that did", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/data`;

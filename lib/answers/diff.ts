@@ -618,8 +618,13 @@ export async function diff(
       },
     };
 
-    const [users, userCount] = await breakdown(e, "nu", "ou", "st <> 'same' OR ou <> nu", top);
-    const [groups, groupCount] = await breakdown(e, "ng", "og", "st <> 'same' OR og <> ng", top);
+    // (an entry whose size and time stayed but whose allocation changed, a
+    // file an HSM released to tape or recalled, preallocated, deduplicated,
+    // or a hard link's bytes passed to another of its names, is no
+    // 'changed' entry, but its bytes moved: the net counts them)
+    const inNet = "st <> 'same' OR oal <> nal OR oab <> nab";
+    const [users, userCount] = await breakdown(e, "nu", "ou", `${inNet} OR ou <> nu`, top);
+    const [groups, groupCount] = await breakdown(e, "ng", "og", `${inNet} OR og <> ng`, top);
     // The folder at level `depth` holding each entry (or its parent chain up to there).
     // (computed for changed rows only: string work on every row would cost more than the join)
     // Each side by its own kind and depth: a file that became a folder is
@@ -642,7 +647,7 @@ export async function diff(
       e,
       folderKey("coalesce(nk, ok)", "coalesce(nd, od)"),
       folderKey("coalesce(ok, nk)", "coalesce(od, nd)"),
-      "st <> 'same'",
+      inNet,
       top,
       true,
       [
