@@ -448,8 +448,16 @@ testNeeding([ZSTD], {
       assertEquals(r.code, 0, r.stderr);
       assertStringIncludes(
         new TextDecoder().decode(r.stdout),
-        `ages as of ${new Date(NOW * 1000).toISOString().slice(0, 10)}`,
+        `ages as of ${new Date(NOW * 1000).toISOString().slice(0, 10)} UTC`,
       );
+      // --now without a zone is local time ($TZ); the dates printed are UTC's,
+      // and say so: 18:00 in Los Angeles on Jan 31 is Feb 1 in UTC
+      const la = await cli(["summary", "--now", "2026-01-31T18:00", "--top", "1", copy], {
+        env: { TZ: "America/Los_Angeles" },
+      });
+      assertEquals(la.code, 0, la.stderr);
+      const want = new Date(Date.UTC(2026, 1, 1, 2)).toISOString().slice(0, 10);
+      assertStringIncludes(la.text, `ages as of ${want} UTC`);
     });
 
     await t.step("CLI --json prints what summarize() returns", async () => {

@@ -305,7 +305,7 @@ export async function summaryHtml(s: Summary): Promise<string> {
   parts.push(`<section id="totals"><h2>Totals</h2><dl>
 <dt>roots</dt><dd>${esc(s.roots.join(", ") || "(no root row)")}</dd>
 <dt>scan files</dt><dd>${esc(s.scans.join(", "))}</dd>
-<dt>ages as of</dt><dd data-v="${s.now}">${date(s.now)}</dd>
+<dt>ages as of</dt><dd data-v="${s.now}">${date(s.now)} UTC</dd>
 <dt>hard links</dt><dd data-v="${t.hardLinkNames}">${count(t.hardLinkNames)} extra names \
 (bytes counted once)</dd>
 <dt>names not UTF-8</dt><dd data-v="${t.nonUtf8Names}">${count(t.nonUtf8Names)}</dd>

@@ -169,7 +169,7 @@ export function formatSummary(s: Summary, width: number): string {
   const roots = s.roots.length ? s.roots.join(", ") : "(no root row)";
   parts.push(
     [
-      `pwalk summary of ${roots}: ${count(s.scans.length)} scan file(s), ages as of ${date(s.now)}`,
+      `pwalk summary of ${roots}: ${count(s.scans.length)} scan file(s), ages as of ${date(s.now)} UTC`,
       `entries ${count(t.entries)}  files ${count(t.files)}  folders ${count(t.folders)}  ` +
       `links ${count(t.links)}  other ${count(t.other)}`,
       `allocated ${bytes(t.allocatedBytes)}  apparent ${bytes(t.apparentBytes)}  ` +
