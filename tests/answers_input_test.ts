@@ -630,6 +630,31 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
     await Deno.remove(cut);
   });
   await t.step(
+    "a .csv.gz padded with zero bytes (a tape or dd copy): status 1, saying so",
+    async () => {
+      const gz = await new Response(
+        new Blob([await Deno.readFile(good)]).stream().pipeThrough(new CompressionStream("gzip")),
+      ).bytes();
+      const padded = `${tmp.path}/padded.csv.gz`;
+      await Deno.writeFile(padded, concat(gz, new Uint8Array(512)));
+      // the premise: gzip reads it whole, ignoring the padding
+      const t = await new Deno.Command("gzip", { args: ["-t", padded], stderr: "null" }).output();
+      assertEquals(t.code, 0, "gzip -t accepts the padded file");
+      const out = `${tmp.path}/p.parquet`;
+      for (
+        const args of [["summary", good, padded], ["diff", good, padded], ["convert", padded, out]]
+      ) {
+        const r = await cli(args);
+        assertEquals(r.code, 1, r.stderr);
+        assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+        assertStringIncludes(r.stderr, `${padded}: `);
+        assertStringIncludes(r.stderr, "bytes follow its gzip data (zero padding");
+      }
+      assert(!existsSync(out), "nothing written");
+      await Deno.remove(padded);
+    },
+  );
+  await t.step(
     "a scan cut where whole rows end: .csv.gz without its end, .csv mid-number",
     async () => {
       let rows = "";
@@ -691,8 +716,9 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
     async () => {
       // (README: a scan's files are all CSV, any mix of .csv, .csv.zst, .csv.gz, or all Parquet)
       const gz = `${tmp.path}/u.csv.gz`;
-      const u = '1,0,-1,"/u","",0,0,50,1,8,2,"0040755",1,2,3,1,10\n' +
-        '2,1,0,"/u/b","",0,0,7,1,8,1,"0100644",1,2,3,-1,0\n';
+      // (another tree than good.csv's: its folders have their own inodes)
+      const u = '11,0,-1,"/u","",0,0,50,1,8,2,"0040755",1,2,3,1,10\n' +
+        '12,11,0,"/u/b","",0,0,7,1,8,1,"0100644",1,2,3,-1,0\n';
       await Deno.writeFile(
         gz,
         new Uint8Array(
@@ -815,6 +841,71 @@ Deno.test("outputs that would replace an input or a shard of the scan are refuse
     assert(!existsSync(out), "nothing written");
     await Deno.remove(joined);
   });
+  await t.step(
+    "one tree scanned by two names (relative and absolute, through a link): refused",
+    async () => {
+      const rel = `${tmp.path}/rel.csv`;
+      const r = await cli(["-o", rel, "tree"], { cwd: tmp.path });
+      assertEquals(r.code, 0, r.stderr);
+      await Deno.symlink(root, `${tmp.path}/alias`);
+      const viaLink = `${tmp.path}/via-link.csv`;
+      assertEquals((await cli(["-o", viaLink, `${tmp.path}/alias`])).code, 0);
+      // the premise, by python: one folder by all three names
+      const same = await python(
+        "import os, sys; print(len({(s.st_dev, s.st_ino) for s in map(os.stat, sys.argv[1:])}))",
+        root,
+        `${tmp.path}/tree`,
+        `${tmp.path}/alias`,
+      );
+      assertEquals(same.trim(), "1");
+      for (const other of [rel, viaLink]) {
+        for (
+          const args of [["summary", scan, other], ["convert", other, scan, `${tmp.path}/b.csv`]]
+        ) {
+          await refused(
+            args,
+            "are one folder (the same st_dev, inode, mtime, ctime, links, owner and mode)",
+          );
+          assert(!existsSync(`${tmp.path}/b.csv`), "nothing written");
+        }
+      }
+      await Deno.remove(rel);
+      await Deno.remove(viaLink);
+      await Deno.remove(`${tmp.path}/alias`);
+    },
+  );
+  await t.step(
+    "two trees scanned by one relative name ('tree' in two folders): refused as such",
+    async () => {
+      const elsewhere = `${tmp.path}/elsewhere`;
+      await Deno.mkdir(`${elsewhere}/tree/x`, { recursive: true });
+      const other = `${tmp.path}/other-tree.csv`;
+      const r = await cli(["-o", other, "tree"], { cwd: elsewhere });
+      assertEquals(r.code, 0, r.stderr);
+      const rel = `${tmp.path}/rel.csv`;
+      assertEquals((await cli(["-o", rel, "tree"], { cwd: tmp.path })).code, 0);
+      await refused(
+        ["summary", rel, other],
+        "the root tree names 2 folders (another st_dev or inode) among the 2 files",
+      );
+      await Deno.remove(rel);
+      await Deno.remove(other);
+    },
+  );
+  await t.step(
+    "an old C pwalk's scan of 'R/' beside this pwalk's of 'R': the root twice",
+    async () => {
+      const text = new TextDecoder().decode(before);
+      // the C pwalk joins names to ROOT as typed: "R/" and "R//a"
+      const cScan = `${tmp.path}/c-pwalk.csv`;
+      await Deno.writeTextFile(cScan, text.replaceAll(`"${root}`, `"${root}/`));
+      await refused(
+        ["summary", cScan, scan],
+        `the root ${root} is in more than one of the 2 files`,
+      );
+      await Deno.remove(cScan);
+    },
+  );
   await t.step("a scan with no row (empty .csv, .csv.zst): status 1, one line", async () => {
     for (const name of ["empty.csv", "empty.csv.zst"]) {
       const empty = `${tmp.path}/${name}`;

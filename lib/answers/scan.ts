@@ -1006,7 +1006,9 @@ async function columnCountFirst(
  * one pass over it, two more when it has several roots): no row at all
  * (every scan has its root row: a file cut to nothing), one root row twice
  * (two scans of one tree given together, a scan beside its converted copy,
- * or two joined into one file), or a root that is also a folder row of
+ * or two joined into one file; "R/" as an old C pwalk typed it is "R"), one
+ * folder as two roots (one tree scanned by two names: the same st_dev,
+ * inode, mtime and ctime), or a root that is also a folder row of
  * another scan (a scan of a tree beside a scan of a folder in it, by its
  * path or another: through a link, a bind mount), whose entries would
  * count twice. That folder is found as the root's folder itself, not its
@@ -1018,9 +1020,12 @@ async function columnCountFirst(
  * of rows.
  */
 export async function checkOneScan(e: Engine, name: string, files: ScanFile[]): Promise<number> {
+  // a root as this pwalk spells it: an old C pwalk's scan of "/d/" and this
+  // pwalk's of "/d" have one root (dropRootSlash)
+  const rootName = (t: string) => `coalesce(nullif(rtrim(${t}"filename", '/'), ''), '/')`;
   const [r] = await e.all(
     `SELECT count(*) AS n, count(*) FILTER ("directory-depth" = -1) AS roots, ` +
-      `count(DISTINCT "filename") FILTER ("directory-depth" = -1) AS names FROM "${name}"`,
+      `count(DISTINCT ${rootName("")}) FILTER ("directory-depth" = -1) AS names FROM "${name}"`,
   );
   const where = files.length === 1
     ? files[0].path
@@ -1033,15 +1038,24 @@ export async function checkOneScan(e: Engine, name: string, files: ScanFile[]): 
   }
   if (num(r.roots) > num(r.names)) {
     const [twice] = await e.all(
-      `SELECT "filename" AS p FROM "${name}" WHERE "directory-depth" = -1 GROUP BY 1 ` +
-        `HAVING count(*) > 1 LIMIT 1`,
+      `SELECT ${rootName("")} AS p, count(DISTINCT ("st_dev", "inode")) AS folders ` +
+        `FROM "${name}" WHERE "directory-depth" = -1 GROUP BY 1 HAVING count(*) > 1 LIMIT 1`,
     );
+    const p = String(twice.p);
+    if (num(twice.folders) > 1) {
+      // one name, two folders: relative roots ("data" in /proj1 and in
+      // /proj2), or a tree made anew between the scans; their paths would
+      // mix in every table by folder
+      throw new ScanInputError(
+        `the root ${p} names ${num(twice.folders)} folders (another st_dev or inode) ` +
+          (files.length === 1 ? `in ${where}` : `among the ${files.length} files (${where})`) +
+          ": their paths would mix; give the scans of one folder (scan by absolute paths)",
+      );
+    }
     throw new ScanInputError(
       (files.length === 1
-        ? `the root ${String(twice.p)} has two rows in ${where}: two scans of one tree joined ` +
-          "into one file"
-        : `the root ${String(twice.p)} is in more than one of the ${files.length} files ` +
-          `(${where})`) +
+        ? `the root ${p} has two rows in ${where}: two scans of one tree joined into one file`
+        : `the root ${p} is in more than one of the ${files.length} files (${where})`) +
         ": two scans of one tree would count every entry twice; give one scan",
     );
   }
@@ -1053,16 +1067,31 @@ export async function checkOneScan(e: Engine, name: string, files: ScanFile[]): 
     // share those numbers: by another path, the folder's times must be
     // the same too (the same folder at the same moment); by the same path,
     // the numbers are enough (its scans at two moments, the folder changed
-    // in between, by a file added or -o's own output written there)
+    // in between, by a file added or -o's own output written there). Another
+    // scan's root is such a folder too: one tree scanned by two names ("t"
+    // and "/home/me/t", or through a link), its entries counted twice as well.
     const [inner] = await e.all(
-      `WITH r AS (SELECT "filename", "st_dev", "inode", "st_mtime", "st_ctime" FROM "${name}" ` +
-        `WHERE "directory-depth" = -1) ` +
-        `SELECT r."filename" AS p, t."filename" AS q FROM "${name}" t JOIN r ` +
-        `ON t."st_dev" = r."st_dev" AND t."inode" = r."inode" ` +
-        `WHERE t."directory-depth" >= 0 AND t."st_mode" // 4096 = 4 AND ` +
-        `(t."filename" = r."filename" OR ` +
-        `(t."st_mtime" = r."st_mtime" AND t."st_ctime" = r."st_ctime")) ORDER BY 1, 2 LIMIT 1`,
+      `WITH r AS (SELECT "filename", "st_dev", "inode", "st_mtime", "st_ctime", "st_nlink", ` +
+        `"UID", "GID", "st_mode" FROM "${name}" WHERE "directory-depth" = -1) ` +
+        `SELECT r."filename" AS p, t."filename" AS q, t."directory-depth" AS qd ` +
+        `FROM "${name}" t JOIN r ON t."st_dev" = r."st_dev" AND t."inode" = r."inode" ` +
+        `WHERE (t."directory-depth" >= 0 OR (${rootName("t.")} <> ${rootName("r.")} AND ` +
+        // (two roots: all of the folder's own facts alike, so that the
+        // roots of two hosts' file systems, inode 2 on 253:0 in both,
+        // made in the same second, stay apart)
+        `t."st_nlink" = r."st_nlink" AND t."UID" = r."UID" AND t."GID" = r."GID" AND ` +
+        `t."st_mode" = r."st_mode")) ` +
+        `AND t."st_mode" // 4096 = 4 AND (t."filename" = r."filename" OR ` +
+        `(t."st_mtime" = r."st_mtime" AND t."st_ctime" = r."st_ctime")) ` +
+        `ORDER BY t."directory-depth" = -1 DESC, 1, 2 LIMIT 1`,
     );
+    if (inner && num(inner.qd) === -1) {
+      throw new ScanInputError(
+        `the roots ${String(inner.p)} and ${String(inner.q)} are one folder (the same st_dev, ` +
+          `inode, mtime, ctime, links, owner and mode), among the ${files.length} files (${where}): two scans of ` +
+          "one tree would count every entry twice; give one scan",
+      );
+    }
     if (inner) {
       const [p, q] = [String(inner.p), String(inner.q)];
       const roots = (await e.all(
@@ -1112,6 +1141,13 @@ export function namingScans(err: unknown, paths: string[]): Error {
     // tells a line longer than its read buffer so too
     msg = `${msg.slice(0, eol)}: a quoted value not closed (a line longer than the ` +
       `${MAX_LINE_SIZE} bytes that pwalk reads, or not pwalk's CSV)${msg.slice(eol)}`;
+    err = new Error(msg, { cause: err });
+  } else if (/^IO Error: Input is not a GZIP stream$/.test(msg.slice(0, eol))) {
+    // (checkGzipComplete read its gzip data whole first: what follows it is
+    // no gzip member, bytes zlib passes over and DuckDB does not)
+    msg = `${msg.slice(0, eol)}: bytes follow its gzip data (zero padding, as a tape or ` +
+      "dd conv=sync copy adds?); gzip -dc FILE | gzip > COPY.csv.gz writes a copy pwalk " +
+      `reads${msg.slice(eol)}`;
     err = new Error(msg, { cause: err });
   }
   // pwalk's own messages say what they are about already (a --temp-dir
