@@ -1991,3 +1991,55 @@ Deno.test("an answer past V8's longest string (a Parquet scan's path of tens of 
   assertEquals(answerStatus(tooLong), 1);
   assertEquals(answerStatus(new RangeError("--top needs a whole number")), 2); // still bad usage
 });
+
+Deno.test("a quoted glob of scans reads the files bash's glob of it names: dot files only by a leading dot, ']' first in a set, [!set] and [^set]", async () => {
+  await using tmp = await tempDir();
+  const names = [
+    "a.csv",
+    "b.csv",
+    "ab.csv",
+    ".hidden.csv",
+    ".a.csv",
+    "]x.csv",
+    "^x.csv",
+    "[x.csv",
+    "a-1.csv",
+  ];
+  // each a scan of a folder of its own (its own root and inode)
+  for (const [i, n] of names.entries()) {
+    const row = `${100 + i},1,-1,"/r${i}","",0,0,4096,1,8,2,"0040755",1,2,3,0,0\n`;
+    await Deno.writeTextFile(`${tmp.path}/${n}`, row);
+  }
+  const patterns = [
+    "*.csv",
+    "?.csv",
+    "[]a]*.csv",
+    "[!a]*.csv",
+    "[^a]*.csv",
+    ".*.csv",
+    "[.]*.csv",
+    "[a-b].csv",
+    "*[!x].csv",
+    "[[]x.csv",
+  ];
+  for (const pattern of patterns) {
+    // the reference: bash's own expansion, in the folder
+    const r = await new Deno.Command("bash", {
+      args: ["-c", `shopt -s nullglob; for f in ${pattern}; do printf '%s\\n' "$f"; done`],
+      cwd: tmp.path,
+      stdout: "piped",
+    }).output();
+    const want = new TextDecoder().decode(r.stdout).split("\n").filter((x) => x).sort()
+      .map((n) => `${tmp.path}/${n}`);
+    if (want.length === 0) {
+      await assertRejects(
+        () => summarize([`${tmp.path}/${pattern}`], { names: false }),
+        ScanInputError,
+        "no file matches",
+      );
+      continue;
+    }
+    const s = await summarize([`${tmp.path}/${pattern}`], { names: false });
+    assertEquals([...s.scans].sort(), want, pattern);
+  }
+});

@@ -118,22 +118,31 @@ export function formatOf(path: string): ScanFormat {
   return c === "parquet" ? "parquet" : c === "zstd" ? "csv.zst" : c === "gzip" ? "csv.gz" : "csv";
 }
 
+/**
+ * A file name pattern as the shell matches it (bash without dotglob): `*`,
+ * `?`, `[set]` and `[!set]` (`[^set]` too), a `]` first in a set one of
+ * its characters (`[]a]`), and a name starting with "." matched only by a
+ * pattern that starts with one, so that a quoted `'scans/*'` reads what
+ * the shell's `scans/*` would.
+ */
 function globRegExp(pattern: string): RegExp {
-  let re = "";
+  let re = pattern.startsWith(".") ? "" : "(?!\\.)";
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i];
     if (c === "*") re += "[^/]*";
     else if (c === "?") re += "[^/]";
     else if (c === "[") {
-      const end = pattern.indexOf("]", i + 1);
+      const neg = pattern[i + 1] === "!" || pattern[i + 1] === "^";
+      const from = i + 1 + (neg ? 1 : 0);
+      // (a "]" right after "[" or "[!" is in the set, not its end)
+      const end = pattern.indexOf("]", from + 1);
       if (end < 0) re += "\\[";
       else {
-        let set = pattern.slice(i + 1, end);
-        if (set.startsWith("!")) set = "^" + set.slice(1);
-        re += `[${set.replaceAll("\\", "\\\\")}]`;
+        const set = pattern.slice(from, end).replace(/[\\\]^[]/g, "\\$&");
+        re += `[${neg ? "^" : ""}${set}]`;
         i = end;
       }
-    } else re += c.replace(/[.+^${}()|\\]/g, "\\$&");
+    } else re += c.replace(/[.+^${}()|[\]\\]/g, "\\$&");
   }
   return new RegExp(`^${re}$`);
 }
