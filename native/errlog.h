@@ -129,6 +129,13 @@ size_t pw_escape_path(char *out, const char *path, size_t len);
 #define PW_ROOT_AGAIN_TEXT                                                                   \
   "ROOT itself, reached again (a bind mount inside the tree): not changed, not entered"
 
+/** The message of a PW_OP_RACE error with ESTALE: the entry at the name is
+    no longer the one listed or journaled (another folder or file put there;
+    on NFS the server's ESTALE says the same of a removed one), strerror's
+    text kept at its end, where it alone read as an NFS fault on a local disk. */
+#define PW_REPLACED_TEXT                                                                    \
+  "replaced since it was seen: another entry is at its name (Stale file handle)"
+
 /** The message of a PW_OP_RACE error (err 0) of repair or chown: the mode read back
     after its chmod (%04o) is another than the one set (%04o), not as the kernel's
     dropped setgid bit would leave it: someone changed it meanwhile, or the file

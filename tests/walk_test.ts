@@ -21,6 +21,7 @@ import { helperScript, REPO, runExample, UNPRIVILEGED, walkInChild } from "./hel
 import { shimTest, VANISH_C } from "./helpers/shim.ts";
 import { SETPRIV, testNeeding } from "./helpers/system.ts";
 import { must } from "./helpers/compare.ts";
+import { closeFd, openFile } from "./helpers/libc.ts";
 import { scratchDir } from "./helpers/temp.ts";
 import { python } from "./helpers/tree.ts";
 import {
@@ -394,17 +395,37 @@ Deno.test("walk: a folder replaced by another folder between its listing and its
     Deno.mkdirSync(`${other}/inner`, { recursive: true });
     const was = Deno.lstatSync(target).ino;
     const swap = new VanishOnAsk(target, (p) => Deno.renameSync(other, p));
-    const it = walk(root, { skip: [swap], threads: 1, stat });
+    // the errors CSV too (written by the library's error log, as the CLI's --errors)
+    const csv = `${root}-errors.csv`;
+    Deno.writeFileSync(csv, new Uint8Array());
+    const fd = openFile(csv, true);
+    const it = walk(root, { skip: [swap], threads: 1, stat, errorsCsvFd: fd });
     const paths: string[] = [];
-    for await (const e of it) paths.push(e.path.slice(root.length));
+    try {
+      for await (const e of it) paths.push(e.path.slice(root.length));
+    } finally {
+      closeFd(fd);
+    }
+    assertEquals(
+      Deno.readTextFileSync(csv).split("\n").filter((l) => l.includes(",race,")),
+      [
+        `"${target}",race,ESTALE,` +
+        '"replaced since it was seen: another entry is at its name (Stale file handle)"',
+      ],
+    );
     // the swap really happened, before the folder was read
     assert(Deno.lstatSync(target).isDirectory && Deno.lstatSync(target).ino !== was, `${stat}`);
     assert(paths.includes("/gone"), `stat: ${stat}`);
     assertEquals(paths.filter((p) => p.startsWith("/gone/")), [], `stat: ${stat}`);
     assertEquals(paths.filter((p) => p === "/keep2/c").length, 1, `stat: ${stat}`);
     assertEquals(
-      it.errors.map((e) => [e.path, e.op, e.code]),
-      [[target, "race", "ESTALE"]],
+      it.errors.map((e) => [e.path, e.op, e.code, e.message]),
+      [[
+        target,
+        "race",
+        "ESTALE",
+        "replaced since it was seen: another entry is at its name (Stale file handle)",
+      ]],
       `stat: ${stat}`,
     );
   }
