@@ -112,7 +112,9 @@ export interface WalkOptions
   /**
    * Called for each error (unreadable folder, vanished entry); the walk goes
    * on. Without it errors are collected in the iterator's `errors`. Not a
-   * function: a TypeError (at the first `next()`, before any entry).
+   * function: a TypeError (at the first `next()`, before any entry). One
+   * that throws ends the walk: the loop rejects with what it threw, and the
+   * walk is stopped and freed (as os.walk ends when its onerror raises).
    */
   onError?: (error: WalkError) => void;
   /**
