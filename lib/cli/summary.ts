@@ -167,9 +167,10 @@ export function formatSummary(s: Summary, width: number): string {
   const t = s.totals;
   const parts: string[] = [];
   const roots = s.roots.length ? s.roots.join(", ") : "(no root row)";
+  const asOf = `${date(s.now)} UTC`;
   parts.push(
     [
-      `pwalk summary of ${roots}: ${count(s.scans.length)} scan file(s), ages as of ${date(s.now)} UTC`,
+      `pwalk summary of ${roots}: ${count(s.scans.length)} scan file(s), ages as of ${asOf}`,
       `entries ${count(t.entries)}  files ${count(t.files)}  folders ${count(t.folders)}  ` +
       `links ${count(t.links)}  other ${count(t.other)}`,
       `allocated ${bytes(t.allocatedBytes)}  apparent ${bytes(t.apparentBytes)}  ` +
