@@ -34,7 +34,7 @@ export const CC: Need = requireTool("cc", "gcc");
 /** tmux (a terminal of a given width for the progress line). */
 export const TMUX: Need = requireTool("tmux", "tmux");
 /** script (a pseudo-terminal for stdout and stderr both). */
-export const SCRIPT: Need = requireTool("script", "util-linux");
+export const SCRIPT: Need = requireTool("script", "bsdutils");
 /** Headless Chromium (the summary and diff HTML pages in a real browser). */
 export const CHROMIUM: Need = requireTool("chromium", "chromium");
 /** npm (README's install path). */
