@@ -249,6 +249,13 @@ export interface OutputTargetOptions {
    * ({@link checkedOutput}), as only its shard writes it.
    */
   who?: string;
+  /**
+   * {@link checkedOutput}: a check of the file to be written (its path as
+   * resolved; not for a device or FIFO, written directly), made before the
+   * probe file is made in its folder: what it refuses (a folder the scan
+   * enters, whose mtime the probe would change) is left untouched.
+   */
+  beforeProbe?: (path: string) => Promise<void>;
 }
 
 /**
@@ -577,6 +584,7 @@ export async function checkedOutput(
   }
   if (now) await outputApart(file, inputs, target.path);
   if (options.who !== undefined) await refuseShardOutput(file, target.path, options.who);
+  await options.beforeProbe?.(target.path);
   if (now) {
     try {
       await writableAsSeen(target.path, now);

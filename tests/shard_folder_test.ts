@@ -366,19 +366,26 @@ Deno.test("a scan folder inside ROOT that the scan does not enter (--exclude): p
     "--dry-run",
   ]);
   assertEquals(dry.code, 0, dry.stderr);
-  // folders the scan enters: refused, as before
+  // folders the scan enters: refused, as before, and left untouched (no
+  // write test's probe file made there first: its mtime and ctime stay)
   const tail = "the shards would list each other's outputs; choose a folder outside it";
+  const times = async (dir: string) => {
+    const st = await Deno.lstat(dir);
+    return [st.mtime?.getTime(), st.ctime?.getTime()];
+  };
   for (
-    const args of [
-      ["plan", root, "--shards", "2", "--exclude", `${root}/x`, "-o", `${root}/a/p.json`],
-      ["plan", root, "--shards", "2", "-o", `${root}/x/p.json`],
-      ["slurm", root, "--shards", "2", "--out", `${root}/x/s2`, "--dry-run"],
-      shardArgs(planFile, 0, `${root}/b/scan-0.csv.zst`),
-    ]
+    const [args, folder] of [
+      [["plan", root, "--shards", "2", "--exclude", `${root}/x`, "-o", `${root}/a/p.json`], "a"],
+      [["plan", root, "--shards", "2", "-o", `${root}/x/p.json`], "x"],
+      [["slurm", root, "--shards", "2", "--out", `${root}/x/s2`, "--dry-run"], "x"],
+      [shardArgs(planFile, 0, `${root}/b/scan-0.csv.zst`), "b"],
+    ] as const
   ) {
-    const r = await cli(args);
+    const before = await times(`${root}/${folder}`);
+    const r = await cli([...args]);
     assertEquals(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
     assertStringIncludes(r.stderr, tail);
+    assertEquals(await times(`${root}/${folder}`), before, `${args.join(" ")}: ${folder} changed`);
   }
   assert(!(await Deno.lstat(`${root}/x/s2`).catch(() => null)), "slurm --out made");
 });

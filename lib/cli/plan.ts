@@ -324,29 +324,30 @@ export async function run(args: string[]): Promise<number> {
   // known (a FIFO never opened) before the plan is made
   let target: OutputTarget | undefined;
   if (output !== undefined) {
-    try {
-      checkDescriptorOutput(output); // -o /dev/fd/3 3>file: refused, as report's
-      // neither a scan --from reads (a folder's files too) nor an --exclude list
-      target = await checkedOutput(output, await planInputs(flags), { who: "plan" });
-    } catch (e) {
-      if (e instanceof RangeError) throw usage(e);
-      throw e;
-    }
-    if (!target.direct) {
-      // the plan's folder is the scan folder (pwalk status reads it): inside
-      // ROOT, each shard would list the others' outputs, as pwalk slurm refuses
-      // (a folder the scan does not enter, excluded or with -x on another
-      // file system, is as good as one outside ROOT)
-      const skips = {
-        exclude: excludeList(root, options.exclude),
-        oneFileSystem: options.oneFileSystem,
-        noSnap: options.noSnap,
-      };
+    // the plan's folder is the scan folder (pwalk status reads it): inside
+    // ROOT, each shard would list the others' outputs, as pwalk slurm refuses
+    // (a folder the scan does not enter, excluded or with -x on another
+    // file system, is as good as one outside ROOT); refused before the
+    // write test's probe file would change that folder
+    const skips = {
+      exclude: excludeList(root, options.exclude),
+      oneFileSystem: options.oneFileSystem,
+      noSnap: options.noSnap,
+    };
+    const beforeProbe = async (path: string) => {
       if (await scanEnters(folderOf(output), root, skips)) {
         throw new UsageError(insideRootText(`-o ${output}`, root));
       }
-      await refuseReplacingPlan(output, target.path);
-      await refuseOtherScan(target.path);
+      await refuseReplacingPlan(output, path);
+      await refuseOtherScan(path);
+    };
+    try {
+      checkDescriptorOutput(output); // -o /dev/fd/3 3>file: refused, as report's
+      // neither a scan --from reads (a folder's files too) nor an --exclude list
+      target = await checkedOutput(output, await planInputs(flags), { who: "plan", beforeProbe });
+    } catch (e) {
+      if (e instanceof RangeError) throw usage(e);
+      throw e;
     }
     // a plan is plain JSON: never under a name every tool reads as compressed or archived
     const named = compressionOf(output);

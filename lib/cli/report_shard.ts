@@ -275,7 +275,16 @@ export async function run(args: string[]): Promise<number> {
   if (output !== undefined && output !== "-") {
     let target;
     try {
-      target = await checkedOutput(output, [planPath], { replaceLink: true });
+      // inside ROOT, the other shards would list this one's output (and its
+      // temporaries, its record), as pwalk plan -o and pwalk slurm refuse:
+      // refused before the write test's probe file changes that folder
+      const out = output;
+      target = await checkedOutput(output, [planPath], {
+        replaceLink: true,
+        beforeProbe: async () => {
+          if (await insideRoot(out)) throw new UsageError(insideRootText(`-o ${out}`, root));
+        },
+      });
     } catch (e) {
       if (e instanceof RangeError) throw new UsageError(e.message.replace(/^pwalk: /, ""));
       throw e;
@@ -297,9 +306,6 @@ export async function run(args: string[]): Promise<number> {
           `shard ${shard} to another file (or remove that record first)`,
       );
     }
-    // inside ROOT, the other shards would list this one's output (and its
-    // temporaries, its record), as pwalk plan -o and pwalk slurm refuse
-    if (await insideRoot(output)) throw new UsageError(insideRootText(`-o ${output}`, root));
   }
   let errors = errorsArg(f);
   // so would they list its errors file
