@@ -292,6 +292,34 @@ Deno.test("--sbatch with --resume: sbatch gets a value split and unquoted as it 
   assertEquals(s.command.slice(3, -1), want);
 });
 
+Deno.test("slurm --resume --dry-run prints the sbatch command quoted for the shell: sh reads back the words it would run", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await threeFolders(root);
+  const dir = `${tmp.path}/scan`;
+  const made = await slurmDryRun(root, dir, []);
+  assertEquals(made.code, 0, made.stderr);
+  // squeue answers, with no task queued (no Slurm here: a stand-in on PATH)
+  const bin = `${tmp.path}/bin`;
+  await Deno.mkdir(bin);
+  await Deno.writeTextFile(`${bin}/squeue`, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+  const r = await cli(
+    ["slurm", "--resume", dir, "--dry-run", '--sbatch=--comment="two words" --hold'],
+    { env: { PATH: `${bin}:${Deno.env.get("PATH")}` } },
+  );
+  assertEquals(r.code, 0, r.stderr);
+  const line = r.text.trim();
+  // the reference: the words sh makes of the printed line
+  const sh = new Deno.Command("sh", {
+    args: ["-c", `eval "set -- $1"; printf '%s\\0' "$@"`, "sh", line],
+  }).outputSync();
+  const words = new TextDecoder().decode(sh.stdout).split("\0").slice(0, -1);
+  assertEquals(words[0], "sbatch");
+  assert(words.includes("--comment=two words"), line);
+  assert(words.includes("--hold"), line);
+  assertEquals(words.at(-1), `${dir}/job.sbatch`);
+});
+
 Deno.test("--sbatch values sbatch reads otherwise in an #SBATCH line (backslash, #, empty or unmatched quotes) are refused (exit 2), nothing written", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/tree`;

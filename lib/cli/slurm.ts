@@ -205,7 +205,8 @@ export async function run(args: string[]): Promise<number> {
       return 0;
     }
     if (dryRun) {
-      writeStdout(r.command.join(" ") + "\n");
+      // (quoted as the first submission's dry run quotes it: a line to paste)
+      writeStdout(r.command.map(shellQuote).join(" ") + "\n");
       eprint(`pwalk slurm: dry run: would resubmit ${shardsOf(r.shards, r.plan.shards)}`);
       return 0;
     }
