@@ -215,13 +215,23 @@ static inline pw_batch *writer_batch(pw_channel *c, pw_batch **cur) {
 void pw_channel_offer(pw_channel *c, pw_batch **cur) {
   pw_batch *b = *cur;
   if (!b || is_offered(b) || !b->nrec) return;
-  atomic_store(&b->offer, (uintptr_t)cur);
-  *cur = (pw_batch *)((uintptr_t)b | 1);
   /* The reader may have looked for offers just before this one and wait
      now: hand the batch over.  (Its store of starved and its look at the
      offers, and this store of the offer and look at starved, are
-     sequentially consistent: one of the two sees the other.) */
-  if (atomic_load(&c->starved) && (b = reclaim(cur)) && feed(c, b)) *cur = NULL;
+     sequentially consistent: one of the two sees the other.)  Another
+     writer may feed it first: the batch is offered again, never left
+     neither offered nor queued (its rows unseen until this writer's next
+     record); a few tries, then it stays offered for the reader's next look
+     (a cancelled channel feeds no one). */
+  for (int tries = 0;; tries++) {
+    atomic_store(&b->offer, (uintptr_t)cur);
+    *cur = (pw_batch *)((uintptr_t)b | 1);
+    if (tries == 3 || !atomic_load(&c->starved) || !(b = reclaim(cur))) return;
+    if (feed(c, b)) {
+      *cur = NULL;
+      return;
+    }
+  }
 }
 
 /* With the lock held: an offered batch, taken from its writer, or NULL. */
