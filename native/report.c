@@ -150,8 +150,17 @@ static void rw_free(pw_worker *w) {
 /* Open the output (with the header first) before any worker starts. */
 static int report_init(pw_job *j, void *arg) {
   (void)arg;
-  if (pw_job_opts(j)->hold) { /* nothing would answer pw_walk_descend: it would hang */
+  const struct pw_opts *o = pw_job_opts(j);
+  if (o->hold) { /* nothing would answer pw_walk_descend: it would hang */
     pw_job_fail(j, EINVAL, "PW_OPT_HOLD is for walk jobs");
+    return -EINVAL;
+  }
+  /* Walk-only options: a followed link's real path would break the rows'
+     shared folder prefix (one listing, one folder part: entry.h), and rows
+     without a stat or of base names are no pwalk rows. */
+  if (o->follow || o->canonical || o->no_stat || o->link_dirs || o->subdirs || o->names_only) {
+    pw_job_fail(j, EINVAL, "PW_OPT_FOLLOW, PW_OPT_CANONICAL, PW_OPT_NO_STAT, PW_OPT_LINK_DIRS, "
+                           "PW_OPT_SUBDIRS and PW_OPT_NAMES_ONLY are for walk jobs");
     return -EINVAL;
   }
   report_ctx *c = calloc(1, sizeof *c);
