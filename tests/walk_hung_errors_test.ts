@@ -71,6 +71,7 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
           { errorsCsvFd: fd },
           what,
           HANG_GUARD_MS,
+          fs,
         );
         // The caller, once the walk settled: done with her errors file, she
         // closes it and opens another file, which takes the lowest free

@@ -150,7 +150,15 @@ testNeeding(NEEDS, {
       for (const how of ["abort", "break"]) {
         const what = `${api}, ${how}`;
         fs.pause();
-        const { it, left, reason } = await leaveHungWalk(api, how, root, {}, what, HANG_GUARD_MS);
+        const { it, left, reason } = await leaveHungWalk(
+          api,
+          how,
+          root,
+          {},
+          what,
+          HANG_GUARD_MS,
+          fs,
+        );
         const [inTime, settled] = await whileStopped(fs, left);
         assert(inTime, `${what}: did not settle while the server was stopped`);
         if (how === "abort") {

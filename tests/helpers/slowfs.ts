@@ -26,6 +26,12 @@ export interface Slowfs extends AsyncDisposable {
   pause(): void;
   /** Let a paused server go on (SIGCONT). */
   resume(): void;
+  /**
+   * The server's state and the mount's, for a failure's message, read
+   * without a request to the mount (a stat there would wait on a stopped
+   * server): `slowfs pid 123: T, paused; /tmp/x/mnt mounted (fuse)`.
+   */
+  describe(): string;
 }
 
 /**
@@ -86,7 +92,23 @@ export async function mountSlowfs(
     if (!ended) fs.kill("SIGSTOP");
     paused = true;
   };
-  return { path: mnt, killServer, pause, resume, [Symbol.asyncDispose]: stop };
+  const describe = () => {
+    let state = "ended";
+    if (!ended) {
+      try {
+        const st = Deno.readTextFileSync(`/proc/${fs.pid}/stat`);
+        state = st.slice(st.lastIndexOf(")") + 2).split(" ")[0];
+      } catch (e) {
+        state = `unknown (${(e as Error).message})`;
+      }
+    }
+    // (mountinfo's 5th field is the mount point, 9th after " - " the type)
+    const line = Deno.readTextFileSync("/proc/self/mountinfo").split("\n")
+      .find((l) => l.split(" ")[4] === mnt);
+    const mounted = line ? `mounted (${line.split(" - ")[1]?.split(" ")[0]})` : "not mounted";
+    return `slowfs pid ${fs.pid}: ${state}${paused ? ", paused" : ""}; ${mnt} ${mounted}`;
+  };
+  return { path: mnt, killServer, pause, resume, describe, [Symbol.asyncDispose]: stop };
 }
 
 /**

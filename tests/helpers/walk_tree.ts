@@ -472,6 +472,7 @@ export async function leaveHungWalk(
   extra: { errorsCsvFd?: number },
   what: string,
   guardMs: number,
+  server?: { describe(): string },
 ): Promise<{ it: AsyncIterableIterator<unknown>; left: Promise<unknown>; reason: Error }> {
   const ac = new AbortController();
   const options = { threads: 4, signal: ac.signal, ...extra };
@@ -491,10 +492,20 @@ export async function leaveHungWalk(
         ),
     });
   } catch (e) {
+    // what the walk and the server were doing: a walk that ended (no worker
+    // left) had its answers, from a server not stopped or a mount gone
+    const walkState = await Promise.race([
+      it.next().then(
+        (r) => r.done ? "the walk had ended" : "the walk was still yielding",
+        (err) => `the walk had failed: ${(err as Error)?.message ?? err}`,
+      ),
+      new Promise<string>((r) => setTimeout(() => r("the walk was waiting"), 1000)),
+    ]);
     // never leave a walk running for the tests after this one
     ac.abort(e);
     void it.return!(undefined).catch(() => {});
-    throw e;
+    const about = `${walkState}${server ? `; ${server.describe()}` : ""}`;
+    throw new Error(`${(e as Error).message} (${about})`, { cause: e });
   }
   const reason = new Error("enough");
   const left: Promise<unknown> = how === "abort"
