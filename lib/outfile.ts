@@ -251,9 +251,10 @@ export interface OutputTargetOptions {
   who?: string;
   /**
    * {@link checkedOutput}: a check of the file to be written (its path as
-   * resolved; not for a device or FIFO, written directly), made before the
-   * probe file is made in its folder: what it refuses (a folder the scan
-   * enters, whose mtime the probe would change) is left untouched.
+   * resolved; not for a device or FIFO, written directly), made once it is
+   * known writable as it was seen, before the probe file is made in its
+   * folder: what it refuses (a folder the scan enters, whose mtime the
+   * probe would change) is left untouched.
    */
   beforeProbe?: (path: string) => Promise<void>;
 }
@@ -584,7 +585,6 @@ export async function checkedOutput(
   }
   if (now) await outputApart(file, inputs, target.path);
   if (options.who !== undefined) await refuseShardOutput(file, target.path, options.who);
-  await options.beforeProbe?.(target.path);
   if (now) {
     try {
       await writableAsSeen(target.path, now);
@@ -592,6 +592,7 @@ export async function checkedOutput(
       throw new Error(`pwalk: cannot write ${file}: ${osErrorText(e)}`);
     }
   }
+  await options.beforeProbe?.(target.path);
   const probe = partialBeside(target.path);
   let forget: () => void;
   try {
