@@ -1017,7 +1017,8 @@ async function columnCountFirst(
  * (two scans of one tree given together, a scan beside its converted copy,
  * or two joined into one file; "R/" as an old C pwalk typed it is "R"), one
  * folder as two roots (one tree scanned by two names: the same st_dev,
- * inode, mtime and ctime), or a root that is also a folder row of
+ * inode, mtime, ctime, links, owner and mode; one root name for two
+ * folders is refused as such), or a root that is also a folder row of
  * another scan (a scan of a tree beside a scan of a folder in it, by its
  * path or another: through a link, a bind mount), whose entries would
  * count twice. That folder is found as the root's folder itself, not its
