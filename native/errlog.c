@@ -49,8 +49,11 @@ const char *pw_error_text(int op, int err) {
          : op == PW_OP_HARDLINKS ? PW_HARDLINKS_TEXT
          : op == PW_OP_ACL_NAMED ? PW_ACL_NAMED_TEXT
          : op == PW_OP_LOOP && !err ? PW_ROOT_AGAIN_TEXT
-         : op == PW_OP_RACE && err == ESTALE ? PW_REPLACED_TEXT
-                              : strerror(err);
+                              : pw_errno_text(op, err);
+}
+
+const char *pw_errno_text(int op, int err) {
+  return op == PW_OP_RACE && err == ESTALE ? PW_REPLACED_TEXT : strerror(err);
 }
 
 int pw_errlog_init(pw_errlog *l, uint32_t max, int fd) {

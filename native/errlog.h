@@ -152,4 +152,10 @@ size_t pw_escape_path(char *out, const char *path, size_t len);
     valid till its next call. */
 const char *pw_error_text(int op, int err);
 
+/** The system's text of errno `err` for an error of `op` (strerror), but
+    for a race's ESTALE, pwalk's own mark: PW_REPLACED_TEXT.  What
+    pw_error_text gives an error that is no notice, and the walk's records
+    carry. */
+const char *pw_errno_text(int op, int err);
+
 #endif

@@ -91,7 +91,7 @@ static void bw_error(pw_worker *w, int op, int err, const char *path, size_t len
   pw_put_u32(r + 20, (uint32_t)op);
   pw_put_u32(r + 24, (uint32_t)err);
   /* (a folder replaced since it was listed: errlog's words, as the CLI's lines say it) */
-  const char *msg = op == PW_OP_RACE && err == ESTALE ? PW_REPLACED_TEXT : strerror(err);
+  const char *msg = pw_errno_text(op, err);
   uint32_t moff;
   size_t ml = strlen(msg);
   if (pw_channel_raw(*(pw_batch **)pw_worker_state(w), msg, ml, &moff) == 0) {
