@@ -356,15 +356,16 @@ const WALK_OPTIONS: OptionNames<WalkOptions> = {
 const DIRS_OPTIONS = { ...WALK_OPTIONS, topDown: true };
 
 function plan(root: string, o: WalkOptions, dirs?: DirsMode): Plan {
+  const who = dirs ? "walkDirs" : "walk";
   const jobOnly = JOB_ONLY.filter((k) => (o as Record<string, unknown>)[k] !== undefined);
   if (jobOnly.length) {
     throw new TypeError(
-      `pwalk: ${dirs ? "walkDirs" : "walk"}: ${jobOnly.join(", ")}: report()'s and repair()'s ` +
+      `pwalk: ${who}: ${jobOnly.join(", ")}: report()'s and repair()'s ` +
         "options, not a walk's (its progress is the entries it yields; its depth is maxDepth; " +
         "onError sees every error)",
     );
   }
-  checkOptionNames(dirs ? "walkDirs" : "walk", o, dirs ? DIRS_OPTIONS : WALK_OPTIONS);
+  checkOptionNames(who, o, dirs ? DIRS_OPTIONS : WALK_OPTIONS);
   const maxDepth = depthLimit(o.maxDepth);
   checkBools(o, [
     "followSymlinks",
