@@ -19,6 +19,7 @@ import {
   CC,
   FUSERMOUNT,
   PKG_CONFIG,
+  procStat,
   PYTHON3,
   SETPRIV,
   testNeeding,
@@ -761,7 +762,7 @@ for (const entry of ["cli.ts", "mod.ts"]) {
         () => ended,
         "the first report to start writing",
       );
-      if (started) Deno.kill(-(await pgidOf(p.pid)), "SIGINT"); // the group, at once
+      if (started) Deno.kill(-pgidOf(p.pid), "SIGINT"); // the group, at once
       const r = await result;
       const out = dec.decode(r.stdout);
       if (!started || out.includes("rc=0")) {
@@ -798,9 +799,8 @@ function sizeOf(path: string): number {
 }
 
 /** The process group of pid (/proc/PID/stat's 5th field). */
-async function pgidOf(pid: number): Promise<number> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
+function pgidOf(pid: number): number {
+  return Number(procStat(`/proc/${pid}/stat`)[2]);
 }
 
 Deno.test("CLI: a report removes the FILE.partial-PID-N a killed run left (its PID another's now too), not a live one's (locked)", async () => {

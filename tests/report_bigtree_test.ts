@@ -15,7 +15,7 @@
 import { assert, assertEquals, assertStrictEquals, fail } from "@std/assert";
 import { report } from "../mod.ts";
 import { spawnCli } from "./helpers/run.ts";
-import { namedLikeMain } from "./helpers/system.ts";
+import { namedLikeMain, procStat } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { growingTree } from "./helpers/tree.ts";
 import { waitFor } from "./helpers/wait.ts";
@@ -26,9 +26,9 @@ const names = (dir: string) => Array.from(Deno.readDirSync(dir), (e) => e.name).
 function tasks(pid: number): { state: string; wchan: string }[] {
   return Array.from(Deno.readDirSync(`/proc/${pid}/task`), (t) => {
     try {
-      const stat = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/stat`);
+      const state = procStat(`/proc/${pid}/task/${t.name}/stat`)[0];
       const wchan = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/wchan`);
-      return { state: stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3), wchan };
+      return { state, wchan };
     } catch {
       return { state: "gone", wchan: "" }; // the thread ended meanwhile
     }

@@ -7,6 +7,7 @@
  * @module
  */
 import { REPO, run, runOk } from "./run.ts";
+import { procStat } from "./system.ts";
 import { waitFor } from "./wait.ts";
 
 /** A mounted slowfs view, unmounted (and its server stopped) on dispose. */
@@ -96,8 +97,7 @@ export async function mountSlowfs(
     let state = "ended";
     if (!ended) {
       try {
-        const st = Deno.readTextFileSync(`/proc/${fs.pid}/stat`);
-        state = st.slice(st.lastIndexOf(")") + 2).split(" ")[0];
+        state = procStat(`/proc/${fs.pid}/stat`)[0];
       } catch (e) {
         state = `unknown (${(e as Error).message})`;
       }

@@ -13,7 +13,7 @@
  * @module
  */
 import { REPO, run } from "./run.ts";
-import { requireTool } from "./system.ts";
+import { procStat, requireTool } from "./system.ts";
 import { removeTree } from "./temp.ts";
 import { waitFor } from "./wait.ts";
 
@@ -48,8 +48,7 @@ function freePort(): number {
 /** Whether a process is alive (not gone, not a zombie). */
 function alive(pid: number): boolean {
   try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+    return procStat(`/proc/${pid}/stat`)[0] !== "Z";
   } catch {
     return false;
   }

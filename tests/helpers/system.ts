@@ -74,6 +74,17 @@ export const CHATTR: Need = requireTool("chattr", "e2fsprogs");
 /** strace, to see the order of a run's system calls. */
 export const STRACE: Need = requireTool("strace", "strace");
 
+/**
+ * The fields of a /proc stat file (`/proc/PID/stat`, `/proc/PID/task/TID/stat`)
+ * after the command's name, which may hold blanks and parentheses: [0] is
+ * the state letter (field 3), [2] the process group, [20] vsize (field 23).
+ * Throws when the file cannot be read (the process or thread is gone).
+ */
+export function procStat(path: string): string[] {
+  const stat = Deno.readTextFileSync(path);
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
 /** Whether this is CI (`CI=true`): there every need is required. */
 export const IN_CI: boolean = Deno.env.get("CI") === "true";
 
@@ -184,13 +195,11 @@ export function namedLikeMain(pid: number): number {
       if (name !== main && !LIBRARY_THREADS.includes(name.trim())) return false;
       // vsize 0: a thread that has ended and only waits for the kernel to
       // remove its entry (one the governor took away), as nativeThreads()
-      let stat = "";
       try {
-        stat = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/stat`);
+        return Number(procStat(`/proc/${pid}/task/${t.name}/stat`)[20]) !== 0;
       } catch {
         return false; // gone meanwhile
       }
-      return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[20]) !== 0;
     }).length;
   } catch {
     return -1;

@@ -9,7 +9,7 @@
 import { mountTmpfs, scratchDir } from "./temp.ts";
 import { mktree, python } from "./tree.ts";
 import { waitFor } from "./wait.ts";
-import { GOVERNOR_NAME, WORKER_NAME } from "./system.ts";
+import { GOVERNOR_NAME, procStat, WORKER_NAME } from "./system.ts";
 import { walk, walkDirs } from "../../mod.ts";
 
 const enc = new TextEncoder();
@@ -345,15 +345,14 @@ export interface ThreadInfo {
 export function nativeThreads(names: string[] = [WORKER_NAME, GOVERNOR_NAME]): ThreadInfo[] {
   const out: ThreadInfo[] = [];
   for (const t of Deno.readDirSync("/proc/self/task")) {
-    let comm: string, stat: string;
+    let comm: string, f: string[];
     try {
       comm = Deno.readTextFileSync(`/proc/self/task/${t.name}/comm`).trim();
-      stat = Deno.readTextFileSync(`/proc/self/task/${t.name}/stat`);
+      f = procStat(`/proc/self/task/${t.name}/stat`);
     } catch {
       continue; // the thread ended meanwhile
     }
     if (!names.includes(comm)) continue;
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     // vsize (field 23) 0: the thread has left its address space, so it has
     // ended (pthread_join returns then) and only waits for the kernel to
     // remove its entry; it runs nothing of ours any more.
