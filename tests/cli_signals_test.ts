@@ -977,7 +977,7 @@ async function pidNamespaceRun(delayUs: number): Promise<boolean> {
     timeoutMs: 60_000,
     detail: () => names(tmp.path).join(", "),
   });
-  fs.pause();
+  await fs.pause();
   let held = false;
   try {
     // held: a thread of it waits for the paused server (or it ended first)
@@ -1064,7 +1064,7 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
     ];
     for (const [what, args, signal, code, twice] of runs) {
       await t.step(`${what}: ${signal}${twice ? " twice" : ", then ROOT answers"}`, async () => {
-        fs.pause();
+        await fs.pause();
         const p = spawnCli(args);
         const guard = setTimeout(() => p.kill("SIGKILL"), 60_000); // a hang guard
         try {

@@ -53,7 +53,7 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
     const outDir = `${tmp.path}/out`;
     await Deno.mkdir(outDir);
     for (const output of ["rep.csv", "rep.csv.zst"]) {
-      fs.pause();
+      await fs.pause();
       const ac = new AbortController();
       const reason = new Error("enough");
       const settled = report(root, { output: `${outDir}/${output}`, threads: 4, signal: ac.signal })
@@ -118,7 +118,7 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
     );
     await using _ = fs;
     const out = `${tmp.path}/rep.csv`;
-    fs.pause();
+    await fs.pause();
     const ac = new AbortController();
     const left = report(root, { output: out, threads: 2, signal: ac.signal });
     await waitFor(() => inFuse().length > 0, {

@@ -63,7 +63,7 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
         await using _ = fs;
         const fd = openFile(errorsFile, true);
         let otherFd = -1;
-        fs.pause();
+        await fs.pause();
         const { left, reason } = await leaveHungWalk(
           api,
           how,

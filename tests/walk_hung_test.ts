@@ -113,7 +113,7 @@ testNeeding(NEEDS, {
     };
     for (const mode of modes) {
       const want = reachable[mode.name];
-      fs.pause();
+      await fs.pause();
       const it = mode.it() as AsyncIterableIterator<{ path: string }>;
       const seen: string[] = [];
       const early = (async () => {
@@ -149,7 +149,7 @@ testNeeding(NEEDS, {
     for (const api of ["walk", "walkDirs top-down", "walkDirs bottom-up"]) {
       for (const how of ["abort", "break"]) {
         const what = `${api}, ${how}`;
-        fs.pause();
+        await fs.pause();
         const { it, left, reason } = await leaveHungWalk(
           api,
           how,

@@ -23,8 +23,12 @@ export interface Slowfs extends AsyncDisposable {
   /**
    * Stop the server (SIGSTOP): every request then waits, as on a hung NFS
    * or FUSE server, until {@link Slowfs.resume}. Dispose resumes it.
+   * Settles once every thread of the server is stopped: a signal that stops
+   * a process is taken by one of its threads, and until that one runs the
+   * others go on answering requests (on a loaded machine a walk started
+   * meanwhile went past the folder meant to hang it).
    */
-  pause(): void;
+  pause(): Promise<void>;
   /** Let a paused server go on (SIGCONT). */
   resume(): void;
   /**
@@ -89,9 +93,24 @@ export async function mountSlowfs(
     if (!ended) fs.kill("SIGKILL");
     await status;
   };
-  const pause = () => {
-    if (!ended) fs.kill("SIGSTOP");
+  const pause = async () => {
     paused = true;
+    if (ended) return;
+    fs.kill("SIGSTOP");
+    // each thread's state, the first field after its command's name
+    const states = () => {
+      try {
+        return [...Deno.readDirSync(`/proc/${fs.pid}/task`)]
+          .map((t) => procStat(`/proc/${fs.pid}/task/${t.name}/stat`)[0]);
+      } catch (e) {
+        return [`unread (${(e as Error).message})`]; // (ended meanwhile: see ended)
+      }
+    };
+    await waitFor(() => ended || states().every((s) => s === "T"), {
+      what: "every thread of the slowfs server to stop",
+      timeoutMs: 20_000,
+      detail: () => `${JSON.stringify(states())}; ${describe()}`,
+    });
   };
   const describe = () => {
     let state = "ended";
