@@ -223,12 +223,14 @@ static int open_checked(pw_worker *w, pw_item *it, bool *raced) {
        mismatch there is confirmed by fstat before it counts. */
     struct stat now;
     bool seen = !fstat(fd, &now);
-    if (seen && now.st_ino == it->st.st_ino && (it->no_stat || now.st_dev == it->st.st_dev))
-      return fd;
+    if (seen && now.st_ino == it->st.st_ino && now.st_dev == it->st.st_dev) return fd;
     /* Without a stat, the listing's inode is not always the folder's own:
        a mount point's is the one of the folder it covers, an overlayfs
        folder's can be its layer's.  Its own facts are the ones its entries
-       live on. */
+       live on.  The device counts even when the inode is the listing's:
+       opened by path, a folder above swapped for a link can lead to
+       another file system's folder of that very number (one a FUSE or
+       tmpfs server numbers alike), which is no mount point here. */
     if (seen && it->no_stat && listed_after_all(it, fd, &now)) {
       it->st.st_dev = now.st_dev;
       it->st.st_ino = now.st_ino;

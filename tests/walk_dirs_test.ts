@@ -17,7 +17,15 @@ import {
 } from "./helpers/temp.ts";
 import { deno, REPO, run, runExample, UNPRIVILEGED } from "./helpers/run.ts";
 import { must } from "./helpers/compare.ts";
-import { CC, FUSERMOUNT, PKG_CONFIG, PYTHON3, SETPRIV, testNeeding } from "./helpers/system.ts";
+import {
+  CC,
+  FUSERMOUNT,
+  PKG_CONFIG,
+  PRLIMIT,
+  PYTHON3,
+  SETPRIV,
+  testNeeding,
+} from "./helpers/system.ts";
 import { deadMount } from "./helpers/slowfs.ts";
 
 /** Which folder names both walks prune: a rule of the name alone. */
@@ -1194,6 +1202,66 @@ testNeeding([PYTHON3], {
       }
       assertEquals([out.sort(), errs.sort()], want, by);
     }
+  },
+});
+
+/** A walkDirs names-only child: the loop swaps `a` for a link to `other` once yielded. */
+const SWAP_TO_OTHER_FS = `import { walkDirs } from ${JSON.stringify(`${REPO}/mod.ts`)};
+const [root, other, limit] = Deno.args;
+// every descriptor taken but 3 before the walk: it holds no folder open
+// for its subfolders (a quarter of those free), so it opens them by path
+const held = [];
+while ([...Deno.readDirSync("/proc/self/fd")].length - 1 < Number(limit) - 3) {
+  held.push(Deno.openSync("/dev/null"));
+}
+const seen = {}, errors = [];
+const onError = (e) => void errors.push([e.path, e.op, e.code]);
+for await (const d of walkDirs(root, { stat: false, threads: 1, onError })) {
+  seen[d.path] = d.files;
+  if (d.path === root + "/a") {
+    Deno.renameSync(root + "/a", root + "/a_old");
+    Deno.symlinkSync(other, root + "/a");
+  }
+}
+console.log(JSON.stringify({ seen, errors }));`;
+
+testNeeding([PRLIMIT], {
+  name: "walkDirs names-only: a folder opened by path through a folder swapped for a link " +
+    "to another file system is a race, though its inode number is the one listed",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir();
+    // two fresh tmpfs number their inodes alike: a/b in one, x/b in the other
+    const root = `${tmp.path}/t1`, elsewhere = `${tmp.path}/t2`;
+    for (const dir of [root, elsewhere]) {
+      await Deno.mkdir(dir);
+      assertEquals(await mountTmpfs(dir, "size=1m"), "");
+    }
+    await Deno.mkdir(`${root}/a/b`, { recursive: true });
+    await Deno.writeTextFile(`${root}/a/b/mine`, "");
+    await Deno.mkdir(`${elsewhere}/x/b`, { recursive: true });
+    await Deno.writeTextFile(`${elsewhere}/x/b/theirs`, "");
+    const [b, other] = [await Deno.lstat(`${root}/a/b`), await Deno.lstat(`${elsewhere}/x/b`)];
+    assertEquals(other.ino, b.ino, "the premise: the other file system's x/b has a/b's number");
+    assert(other.dev !== b.dev);
+    const limit = 64;
+    const r = await run("prlimit", [
+      `--nofile=${limit}:${limit}`,
+      "--",
+      Deno.execPath(),
+      "eval",
+      SWAP_TO_OTHER_FS,
+      root,
+      `${elsewhere}/x`,
+      String(limit),
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    const got = JSON.parse(r.text);
+    // the other file system's names are not listed as a/b's; a/b is a race
+    assertEquals(got, {
+      seen: { [root]: [], [`${root}/a`]: [] },
+      errors: [[`${root}/a/b`, "race", "ESTALE"]],
+    });
   },
 });
 
