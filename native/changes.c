@@ -47,12 +47,34 @@ static size_t group_text(pw_names *names, char *b, uint32_t gid) {
   return name ? (size_t)sprintf(b, "%u (%s)", gid, name) : (size_t)sprintf(b, "%u", gid);
 }
 
+/* A chown line is a path alone or "PATH: mode A -> B": a name holding
+   ": " (b[from, to), escaped) writes it ":\x20", so that a name like
+   "x: mode 2755 -> 0755" cannot read as x's mode line.  Returns the new
+   end (3 bytes more each: within the 4 per byte pw_change_lines_bound
+   allows). */
+static size_t colon_space_escaped(char *b, size_t from, size_t to) {
+  size_t k = 0;
+  for (size_t i = from; i + 1 < to; i++) k += b[i] == ':' && b[i + 1] == ' ';
+  if (!k) return to;
+  size_t w = to + 3 * k;
+  for (size_t r = to; r-- > from;) {
+    if (b[r] == ' ' && r > from && b[r - 1] == ':') {
+      w -= 4;
+      memcpy(b + w, "\\x20", 4);
+    } else {
+      b[--w] = b[r];
+    }
+  }
+  return to + 3 * k;
+}
+
 size_t pw_change_lines(char *b, bool chown, bool dry_run, pw_names *names, const pw_entry *e,
                        const struct stat *st, const pw_change *p) {
   bool dir = S_ISDIR(st->st_mode);
   size_t n = 0;
   if (chown) {
-    n += line_start(dry_run, b + n, e);
+    n = colon_space_escaped(b, dry_run ? sizeof "would change: " - 1 : 0,
+                            line_start(dry_run, b, e));
     /* the kernel's chown takes setuid (and setgid when group-executable)
        off: said by --apply as by the dry run, so that a saved log of an
        applied run tells the bits were cleared (p: what the run left) */

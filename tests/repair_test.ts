@@ -3129,3 +3129,55 @@ Deno.test("callback options that are not functions: a TypeError before any chang
   assertEquals(r.message, 'pwalk: onRestore must be a function, got "x" (a string)');
   closeLibc();
 });
+
+Deno.test("chown lines: ': ' in a name is written ':\\x20', so no name reads as another's mode line", async () => {
+  await using tmp = await tempDir("pwalk-repair-");
+  const root = `${tmp.path}/c`;
+  await Deno.mkdir(root);
+  // x loses setgid (group-executable); the other two keep their modes
+  const names = ["x", "x: mode 2755 -> 0755", "y: z"];
+  for (const n of names) await Deno.writeTextFile(`${root}/${n}`, "");
+  await Deno.chmod(`${root}/x`, 0o2755);
+  await Deno.chmod(`${root}/${names[1]}`, 0o644);
+  const before = new Map<string, number>();
+  for (const p of [root, ...names.map((n) => `${root}/${n}`)]) {
+    before.set(p, (await Deno.lstat(p)).mode! & 0o7777);
+  }
+  // each line: PATH, or PATH: mode A -> B (its first ": " ends the path)
+  const oct = (m: number) => m.toString(8).padStart(4, "0");
+  const unescape = (s: string) =>
+    s.replace(/\\(\\|x([0-9a-f]{2}))/g, (_, e, h) => h ? String.fromCharCode(parseInt(h, 16)) : e);
+  const parsed = (text: Uint8Array, prefix: string) =>
+    lines(text).map((l) => {
+      assert(l.startsWith(prefix), l);
+      const at = l.indexOf(": ", prefix.length);
+      return at < 0
+        ? [unescape(l.slice(prefix.length)), ""]
+        : [unescape(l.slice(prefix.length, at)), l.slice(at)];
+    }).sort();
+  const from = String(Deno.uid()), to = ["--chown_to", "1234:1234"];
+  const dry = await cli(["chown", "--chown_from", from, ...to, root]);
+  assertEquals(dry.code, 0, dry.stderr);
+  const journal = `${tmp.path}/chown.journal`;
+  const applied = await cli([
+    "chown",
+    "--chown_from",
+    from,
+    ...to,
+    "--apply",
+    "--journal",
+    journal,
+    root,
+  ]);
+  assertEquals(applied.code, 0, applied.stderr);
+  // the mode parts: the modes lstat saw before and sees now, where they differ
+  const want: string[][] = [];
+  for (const [p, m] of before) {
+    const now = (await Deno.lstat(p)).mode! & 0o7777;
+    want.push([p, now === m ? "" : `: mode ${oct(m)} -> ${oct(now)}`]);
+  }
+  want.sort();
+  assertEquals(want.filter(([, m]) => m).length, 1, "the premise: x lost setgid");
+  assertEquals(parsed(dry.stdout, "would change: "), want);
+  assertEquals(parsed(applied.stdout, ""), want);
+});
