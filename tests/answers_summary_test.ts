@@ -660,6 +660,44 @@ Deno.test("summary: hard links whose names print the same (a\\nb beside ab) coun
   }
 });
 
+Deno.test("summary: folders whose names print the same (d beside d\\n) are one folder, whose entries are the names below both", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/R`;
+  // pwalk drops the control byte: both folders print as R/d
+  for (const d of ["d", "d\n"]) await Deno.mkdir(`${root}/${d}`, { recursive: true });
+  await Deno.writeFile(`${root}/d/f`, new Uint8Array(1000));
+  await Deno.writeFile(`${root}/d\n/g`, new Uint8Array(3000));
+  const scan = `${tmp.path}/r.csv`;
+  const r = await cli(["-o", scan, root]);
+  assertEquals(r.code, 0, r.stderr);
+  // the reference: the names in both folders (Deno.readDir), and the bytes
+  // of both folders and everything in them (Deno.lstat), as du -s counts
+  let entries = 0, apparent = 0, allocated = 0;
+  for (const d of ["d", "d\n"]) {
+    const st = await Deno.lstat(`${root}/${d}`);
+    apparent += st.size, allocated += st.blocks! * 512;
+    for await (const e of Deno.readDir(`${root}/${d}`)) {
+      const es = await Deno.lstat(`${root}/${d}/${e.name}`);
+      entries++, apparent += es.size, allocated += es.blocks! * 512;
+    }
+  }
+  assertEquals(entries, 2);
+  for (const pq of [false, true]) {
+    let input = scan;
+    if (pq) {
+      input = `${tmp.path}/r.parquet`;
+      await convert([scan], input);
+    }
+    const s = await summarize([input], { names: false, top: 100, depth: 3 });
+    const d = s.folders.find((f) => f.path === `${root}/d`);
+    assertEquals(
+      [d?.entries, d?.files, d?.apparentBytes, d?.allocatedBytes],
+      [entries, entries, apparent, allocated],
+      input,
+    );
+  }
+});
+
 /** A pwalk CSV row (no header) of the fields that matter here. */
 function hostRow(
   ino: number,

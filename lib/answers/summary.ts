@@ -477,10 +477,12 @@ t AS (
          sum(n) AS n, sum(nf) AS nf
   FROM y GROUP BY path, level)
 -- entries below a folder: less its own row, when the scan has it (a shard's
--- files may hold a folder's entries without the folder's row)
-SELECT t.path, t.parent, t.level, t.al, t.ab,
-       t.n - CASE WHEN d."filename" IS NULL THEN 0 ELSE 1 END AS n, t.nf
-FROM t LEFT JOIN (SELECT DISTINCT "filename" FROM "${table}" WHERE kind = 'd') d
+-- files may hold a folder's entries without the folder's row), and less
+-- every other folder row of that path (folders whose names print alike,
+-- d and d<newline>, are one folder here: their rows are its own, not below it)
+SELECT t.path, t.parent, t.level, t.al, t.ab, t.n - coalesce(d.rows, 0) AS n, t.nf
+FROM t LEFT JOIN (SELECT "filename", count(*) AS rows FROM "${table}" WHERE kind = 'd'
+                  GROUP BY 1) d
   ON d."filename" = t.path`);
   await e.exec(`DROP TABLE "${into}_g"; DROP TABLE "${into}_k"`);
 }
