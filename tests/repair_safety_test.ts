@@ -1493,6 +1493,48 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "a full disk under a dry run's journal: nothing was changed, and no undo is offered " +
+    "(it would put back the earlier real runs the journal holds)",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir("pwalk-safety-");
+    const spec: EntrySpec[] = [PROJECT];
+    for (let i = 0; i < 300; i++) spec.push(own(`file-with-a-longish-name-${i}`));
+    const [a, b] = [`${tmp.path}/a`, `${tmp.path}/b`];
+    buildTree(a, spec);
+    buildTree(b, spec);
+    const mnt = `${tmp.path}/mnt`;
+    Deno.mkdirSync(mnt);
+    assertEquals(await mountTmpfs(mnt, "size=256k"), "");
+    const journal = `${mnt}/j`;
+    const real = await cli(["repair", "--apply", "--journal", journal, a]);
+    assertEquals(real.code, 0, real.stderr);
+    const [aAfter, bBefore] = [snapshot(a), snapshot(b)];
+    fillUp(mnt);
+    for (const args of [["repair"], ["chown", "--chown_from", "0", "--chown_to", "1:1"]]) {
+      const r = await cli([...args, "--journal", journal, b]);
+      assertEquals(r.code, 1, r.stderr);
+      // (cut short, or nothing of the run in it, as the room left decides)
+      const line = r.stderr.split("\n").find((l) => l.startsWith("pwalk: cannot write"));
+      assert(
+        [
+          `a dry run: nothing was changed (its plan in ${journal} is cut short)`,
+          `nothing was changed (the journal ${journal} holds nothing of this run)`,
+        ].some((end) =>
+          line === `pwalk: cannot write the journal: No space left on device; ${end}`
+        ),
+        r.stderr,
+      );
+      assert(!r.stderr.includes("undo"), r.stderr);
+      assertEquals(diffSnapshots(bBefore, snapshot(b)), [], args[0]);
+    }
+    // the real run's changes, which its undo would put back, are still there
+    assertEquals(diffSnapshots(aAfter, snapshot(a)), []);
+    closeLibc();
+  },
+});
+
 testNeeding([PRLIMIT], {
   name:
     "a file size limit under the journal (RLIMIT_FSIZE): File too large, not a full disk; the API's process not killed",

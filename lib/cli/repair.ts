@@ -226,6 +226,18 @@ export async function runChange<T extends ChangeSummary>(
         // whose lines failed too (each is journaled before it is made)
         const lines = apply && /cannot write stdout: /.test(message);
         if (
+          journal && !apply && /cannot write the journal: /.test(message) &&
+          !message.includes("; nothing was changed (the journal ")
+        ) {
+          // a dry run's plan cut short: nothing was changed, and the
+          // journal's earlier runs are no business of this message (undo
+          // would put back a real run's changes)
+          throw new Error(
+            `${message.split("\n")[0]}; a dry run: nothing was changed (its plan in ${journal} ` +
+              "is cut short)",
+          );
+        }
+        if (
           journal && (lines || /cannot write the journal: /.test(message)) &&
           !message.includes("; nothing was changed (the journal ")
         ) {
