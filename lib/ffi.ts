@@ -106,6 +106,13 @@ const symbols = {
     ],
     result: "i32", // int32_t: fd (append, an existing file) or -errno
   },
+  pw_fd_open_direct: {
+    parameters: [
+      "buffer", // const uint8_t *path
+      "usize", // size_t len
+    ],
+    result: "i32", // int32_t: fd (a FIFO, pipe or device, links followed, never waited for) or -errno
+  },
   pw_fd_close: {
     parameters: [
       "i32", // int32_t fd

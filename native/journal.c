@@ -328,6 +328,28 @@ PW_API int32_t pw_fd_open(const uint8_t *path, size_t len) {
   return fd < 0 ? -e : fd;
 }
 
+PW_API int32_t pw_fd_open_direct(const uint8_t *path, size_t len) {
+  if (!path || !len || memchr(path, 0, len)) return -EINVAL;
+  char *p = malloc(len + 1);
+  if (!p) return -ENOMEM;
+  memcpy(p, path, len);
+  p[len] = 0;
+  /* O_NONBLOCK: a FIFO or pipe whose reader has left is ENXIO, not a wait
+     no signal ends; then blocking again, as the shell's > leaves it (the
+     errors log reopens a FIFO non-blocking itself) */
+  int fd = open(p, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  int e = errno;
+  free(p);
+  if (fd < 0) return -e;
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+    e = errno;
+    close(fd);
+    return -e;
+  }
+  return fd;
+}
+
 /* A journal whose last line has no newline (a run killed mid-write, or a
    cut-back that failed): that line's change was never made (a line is
    written whole before its change), so it is cut off, lest the next

@@ -256,6 +256,13 @@ PW_API pw_job *pw_repair_start(const pw_opts *o);
  * to disk (when it can be) and closes any fd this library handed out.
  */
 PW_API int32_t pw_fd_open(const uint8_t *path, size_t len);
+/**
+ * pw_fd_open for a FIFO, pipe or character device the caller holds open
+ * already (--errors /dev/fd/63 of >(cmd)): links followed (a descriptor's
+ * name in /dev/fd is one), never waited for (a FIFO or pipe whose reader
+ * has left: -ENXIO); the caller checks the fd is the file it holds.
+ */
+PW_API int32_t pw_fd_open_direct(const uint8_t *path, size_t len);
 PW_API int32_t pw_fd_close(int32_t fd);
 /**
  * End the process killed by signal sig (its default action restored,

@@ -13,8 +13,10 @@
  * /dev/stdout, a pipe): 141 and nothing said, as report and convert's
  * --help say (it was 1, "cannot write OUT: Broken pipe").
  */
-import { assert, assertEquals } from "@std/assert";
-import { cli, run, spawnCli } from "./helpers/run.ts";
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { ERRORS_HEADER } from "../lib/cli/common.ts";
+import { native } from "../lib/ffi.ts";
+import { cli, REPO, run, spawnCli } from "./helpers/run.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { waitFor } from "./helpers/wait.ts";
 
@@ -89,6 +91,66 @@ Deno.test("--errors FIFO with no reader: one SIGTERM stops it (143) with its lin
   assert((await Deno.lstat(fifo)).isFifo);
   const names = Array.from(Deno.readDirSync(t.path), (e) => e.name).sort();
   assertEquals(names, ["errors.csv", "tree"]); // no out.csv, no temporary
+});
+
+Deno.test("--errors FIFO whose reader leaves after the header: no hang, and 141 quietly when it had left", async () => {
+  await using t = await tempDir();
+  await Deno.mkdir(`${t.path}/tree/a`, { recursive: true });
+  const fifo = `${t.path}/errors.csv`;
+  await mkfifo(fifo);
+  // (the library's own open of the FIFO, after the header, waited for a
+  // reader no more to come, and no signal ended that wait)
+  for (let i = 0; i < 3; i++) {
+    // reads 10 bytes of the header, then closes its end
+    const reader = new Deno.Command("dd", {
+      args: [`if=${fifo}`, "bs=10", "count=1"],
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const r = await cli(["--errors", fifo, "-o", `${t.path}/out.csv`, `${t.path}/tree`], {
+      timeoutMs: 60_000, // a hang guard
+    });
+    assertEquals(dec.decode((await reader.output()).stdout), ERRORS_HEADER.slice(0, 10));
+    // gone before the library opened it: 141, quietly, no output left; else
+    // (still there then) the run ends as usual (no error row to write)
+    if (r.code === 141) {
+      assertEquals(r.stderr, "");
+      assertEquals(Array.from(Deno.readDirSync(t.path), (e) => e.name).sort(), [
+        "errors.csv",
+        "tree",
+      ]);
+    } else {
+      assertEquals(r.code, 0, r.stderr);
+      assertStringIncludes(r.stderr, " 0 errors (listed in ");
+      await Deno.remove(`${t.path}/out.csv`);
+    }
+    assert((await Deno.lstat(fifo)).isFifo);
+  }
+  // the library's open of it: no reader, no wait (ENXIO at once)
+  const b = new TextEncoder().encode(fifo);
+  assertEquals(native().pw_fd_open_direct(b, BigInt(b.length)), -6);
+});
+
+Deno.test("--errors >(cmd) (/dev/fd/63, a pipe): written there, as -o >(cmd) is", async () => {
+  await using t = await tempDir();
+  await Deno.mkdir(`${t.path}/tree/a`, { recursive: true });
+  const got = `${t.path}/got.csv`;
+  const r = await run("bash", [
+    "-c",
+    `"$0" run -A "$1" --errors >(cat > "$2") -o "$3" "$4"; s=$?; wait; exit $s`,
+    Deno.execPath(),
+    `${REPO}/cli.ts`,
+    got,
+    `${t.path}/out.csv`,
+    `${t.path}/tree`,
+  ], { timeoutMs: 60_000 });
+  assertEquals(r.code, 0, r.stderr);
+  assertStringIncludes(r.stderr, " 0 errors (listed in /dev/fd/");
+  // (cat may end a moment after bash's wait for the command)
+  await waitFor(() => Deno.readTextFileSync(got) === ERRORS_HEADER + "\n", {
+    what: "the header in the file cat writes",
+    timeoutMs: 10_000,
+  });
 });
 
 /** A scan of more rows than a pipe holds (64 KiB), made by the CLI as `dir`/s.csv. */

@@ -1183,13 +1183,23 @@ async function openErrorsCsv(
   } catch (e) {
     held?.close();
     partial?.discard();
+    if (held && stdoutClosed(e)) throw e; // (its reader left before the header: 141)
     throw fail(`cannot write: ${osErrorText(e)}`);
   }
   const b = new TextEncoder().encode(partial?.path ?? target.path);
-  const fd = native().pw_fd_open(b, BigInt(b.length));
+  // (a FIFO or device: by its name again, links followed (/dev/fd/63 of
+  // >(cmd)), a FIFO whose reader has left never waited for; checked below)
+  const fd = held
+    ? native().pw_fd_open_direct(b, BigInt(b.length))
+    : native().pw_fd_open(b, BigInt(b.length));
   if (fd < 0) {
     held?.close();
     partial?.discard();
+    // a FIFO or pipe whose reader has left since the header (`head -1`):
+    // closed early, as a reader leaving during the run is (SIGPIPE's 141)
+    if (held && errnoName(-fd)[0] === "ENXIO") {
+      throw new Deno.errors.BrokenPipe(`--errors ${given}: its reader has left`);
+    }
     throw fail(errnoName(-fd)[1]);
   }
   if (held) {
@@ -1351,7 +1361,9 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
         ? undefined
         : await openErrorsCsv(ui.errors, !!ui.toStdout, ui.inputs, ui.tag, abort.signal);
     } catch (e) {
-      if (stdoutClosed(e)) return EXIT.PIPE; // the header of `--errors -` met a closed pipe
+      // the header of `--errors -` met a closed pipe, or the reader of an
+      // --errors FIFO left after it
+      if (stdoutClosed(e)) return EXIT.PIPE;
       throw e;
     }
     errorsCsvFd = errorsCsv?.fd;
