@@ -337,7 +337,7 @@ PW_API int32_t pw_fd_open_direct(const uint8_t *path, size_t len) {
   /* O_NONBLOCK: a FIFO or pipe whose reader has left is ENXIO, not a wait
      no signal ends; then blocking again, as the shell's > leaves it (the
      errors log reopens a FIFO non-blocking itself) */
-  int fd = open(p, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  int fd = open(p, O_WRONLY | O_APPEND | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
   int e = errno;
   free(p);
   if (fd < 0) return -e;

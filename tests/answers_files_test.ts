@@ -762,7 +762,7 @@ shimTest(
  * Her move against the library's own descriptor of a direct --errors: once
  * the FIFO is held open (a reader on it), a hard link to a file of root's
  * is renamed over its name just before the library opens that name
- * (O_NOFOLLOW: the library's open, not the runner's own); with SWAP_UNLINK
+ * (O_APPEND: the library's open, not the runner's own); with SWAP_UNLINK
  * the FIFO is removed instead. With VANISH_C: an entry vanishes during the
  * walk, an error row for --errors.
  */
@@ -776,7 +776,9 @@ const FIFO_TO_FILE_AT_CREATE_C = VANISH_C + `
 #include <unistd.h>
 static void hers(const char *path, int flags) {
   const char *fifo = getenv("SWAP_FIFO"), *to = getenv("SWAP_TO");
-  if (fifo && to && !strcmp(path, fifo) && (flags & O_NOFOLLOW)) {
+  /* the library's open: O_APPEND (pw_fd_open_direct; the runner's own opens
+     of a FIFO never ask for it) */
+  if (fifo && to && !strcmp(path, fifo) && (flags & O_APPEND)) {
     if (getenv("SWAP_UNLINK")) {
       unlink(fifo);
       return;
