@@ -773,6 +773,9 @@ export async function writeWhole(
   if (target.direct) {
     using f = await openDirect(target, file);
     return await writeAll(f, bytes).catch((e) => {
+      // its reader closed it early: still a BrokenPipe (the CLI's quiet 141,
+      // as for stdout and convert's OUT), with the file's name
+      if (e instanceof Deno.errors.BrokenPipe) throw new Deno.errors.BrokenPipe(fail(e).message);
       throw fail(e);
     });
   }

@@ -183,6 +183,42 @@ Deno.test("convert to a FIFO its reader closes early: 141, quietly", async () =>
   assertEquals(Array.from(Deno.readDirSync(spill)), []); // nothing staged left
 });
 
+Deno.test("summary --html to a FIFO its reader closes early: 141, quietly, as convert's OUT", async () => {
+  await using t = await tempDir();
+  // 100 folders of 5 files, each of its own extension: with --top 500 a page
+  // larger than a pipe holds (64 KiB)
+  for (let d = 0; d < 100; d++) {
+    await Deno.mkdir(`${t.path}/tree/folder-${d}`, { recursive: true });
+    for (let f = 0; f < 5; f++) {
+      await Deno.writeFile(`${t.path}/tree/folder-${d}/x.e${d}_${f}`, new Uint8Array());
+    }
+  }
+  const scan = await cli(["-o", `${t.path}/s.csv`, `${t.path}/tree`]);
+  assertEquals(scan.code, 0, scan.stderr);
+  const whole = await cli([
+    "summary",
+    "--html",
+    `${t.path}/whole.html`,
+    "--top",
+    "500",
+    `${t.path}/s.csv`,
+  ]);
+  assertEquals(whole.code, 0, whole.stderr);
+  assert((await Deno.lstat(`${t.path}/whole.html`)).size > 1 << 17);
+  const fifo = `${t.path}/page.html`;
+  await mkfifo(fifo);
+  // reads 100 bytes, then closes its end
+  const reader = new Deno.Command("head", { args: ["-c", "100", fifo], stdout: "piped" }).spawn();
+  const r = await cli(["summary", "--html", fifo, "--top", "500", `${t.path}/s.csv`], {
+    timeoutMs: 120_000,
+  });
+  const head = await reader.output();
+  assertEquals(head.stdout.length, 100);
+  assertEquals([r.code, r.stderr], [141, ""]);
+  assertEquals(r.stdout.length, 0); // stopped before the text answer
+  assert((await Deno.lstat(fifo)).isFifo);
+});
+
 Deno.test("convert to a link to /dev/stdout, a pipe closed early: 141, quietly", async () => {
   await using t = await tempDir();
   await bigScan(t.path);
