@@ -65,3 +65,33 @@ export function removePending(): number {
   globalThis.removeEventListener("unload", onUnload);
   return outputs;
 }
+
+/** What must be done before a process quits without waiting for its workers. */
+const quitHooks = new Set<() => void>();
+
+/**
+ * Call `hook` should the process quit without waiting for its workers (a
+ * second Ctrl-C while they hang in a file system: the CLI ends at once,
+ * and nothing after the wait runs): an applied repair's system log line,
+ * say. Until the returned function is called.
+ *
+ * @example
+ * ```ts ignore
+ * const forget = onQuit(() => logRun("quit"));
+ * try { await job.finish(); } finally { forget(); logRun("done"); }
+ * ```
+ */
+export function onQuit(hook: () => void): () => void {
+  quitHooks.add(hook);
+  return () => void quitHooks.delete(hook);
+}
+
+/** Run every {@link onQuit} hook once (the CLI, as it quits); one that throws does not stop the others. */
+export function runQuitHooks(): void {
+  for (const hook of quitHooks) {
+    quitHooks.delete(hook);
+    try {
+      hook();
+    } catch { /* the next one */ }
+  }
+}

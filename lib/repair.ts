@@ -34,6 +34,7 @@ import {
   RefusedError,
 } from "./journal_file.ts";
 import { logCount, logPath, syslogLine, whoRuns } from "./syslog.ts";
+import { onQuit } from "./interrupt.ts";
 
 export type { ChangeKind, ChangeRecord, EntryType, Ownership } from "./journal.ts";
 
@@ -448,6 +449,12 @@ async function runChangeJob(
   try {
     if (journal) opts.push([Opt.JOURNAL_FD, journal.fd]);
     await using job = await NativeJob.start(opts, (p) => native().pw_repair_start(p), o);
+    // a process that quits without waiting for its workers (a second Ctrl-C
+    // while one hangs in a file system) never reaches the finally below:
+    // its applied run is logged all the same
+    const forgetQuit = o.apply
+      ? onQuit(() => logRun(kind, real ?? root, job.counters(), "quit", journal?.path))
+      : () => {};
     try {
       if (records) {
         for (let batch; (batch = await job.nextBatch());) {
@@ -464,6 +471,7 @@ async function runChangeJob(
       if (o.signal?.aborted) ended = "stopped";
       throw e;
     } finally {
+      forgetQuit();
       if (o.apply) logRun(kind, real ?? root, job.counters(), ended, journal?.path);
     }
   } catch (e) {

@@ -46,7 +46,15 @@ import {
   runOk,
   UNPRIVILEGED,
 } from "./helpers/run.ts";
-import { notHere, PRLIMIT, PYTHON3, SETPRIV, testNeeding } from "./helpers/system.ts";
+import {
+  notHere,
+  PRLIMIT,
+  procStat,
+  PYTHON3,
+  SETPRIV,
+  STRACE,
+  testNeeding,
+} from "./helpers/system.ts";
 import { canMountTmpfs, fillUp, mountBind, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { python } from "./helpers/tree.ts";
 import { ctimesPast, waitFor } from "./helpers/wait.ts";
@@ -2251,6 +2259,137 @@ testNeeding([PYTHON3], {
     assertEquals(got.length, want.length, got.join("\n"));
     for (let i = 0; i < want.length; i++) {
       assert(new RegExp(head + want[i]).test(got[i]), `${got[i]}\n  !~ ${want[i]}`);
+    }
+    closeLibc();
+  },
+});
+
+testNeeding([PYTHON3, STRACE], {
+  name: "an applied repair quit by a second signal (its workers hung) still writes its system " +
+    "log line, and its last line names the journal",
+  async fn() {
+    await using tmp = await tempDir("pwalk-safety-");
+    const root = `${tmp.path}/proj`;
+    const spec: EntrySpec[] = [PROJECT];
+    for (let i = 0; i < 400; i++) spec.push(own(`f${i}`));
+    buildTree(root, spec);
+    const sock = `${tmp.path}/log.sock`;
+    const stop = `${tmp.path}/stop`;
+    const listener = new Deno.Command("python3", {
+      args: ["-c", LISTENER, sock, stop],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    await waitFor(() => Deno.lstat(sock).then(() => true, () => false), {
+      what: "the listener's socket",
+    });
+    const journal = `${tmp.path}/j`;
+    // from the 50th chown on, each waits 20 s on entry: the workers hang in
+    // the file system as on a dead NFS server
+    const p = new Deno.Command("strace", {
+      args: [
+        "-f",
+        "-o",
+        "/dev/null",
+        "-e",
+        "trace=fchownat",
+        "-e",
+        "inject=fchownat:delay_enter=20000000:when=50+",
+        Deno.execPath(),
+        "run",
+        "-A",
+        CLI,
+        "repair",
+        "--apply",
+        "--threads",
+        "2",
+        "--journal",
+        journal,
+        root,
+      ],
+      env: { PWALK_SYSLOG_SOCKET: sock, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const guard = setTimeout(() => p.kill("SIGKILL"), 120_000); // a hang guard
+    let err = "";
+    const reader = p.stderr.getReader();
+    const readUntil = async (text: string) => {
+      while (!err.includes(text)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`stderr ended without "${text}": ${err}`);
+        err += dec.decode(value);
+      }
+    };
+    try {
+      await readUntil(`applying; journal ${journal}\n`);
+      // (the traced deno: strace's child)
+      const deno = await waitFor(() => {
+        try {
+          return Number(Deno.readTextFileSync(`/proc/${p.pid}/task/${p.pid}/children`).trim());
+        } catch {
+          return 0;
+        }
+      }, { what: "strace's child" });
+      // once the workers wait in their chowns (the journal, 49 lines or
+      // more, grows no more for a second), the first signal
+      let seen = -1, since = performance.now();
+      await waitFor(() => {
+        let n = 0;
+        try {
+          n = Deno.readTextFileSync(journal).split("\n").filter((l) => l && !l.startsWith("#"))
+            .length;
+        } catch { /* not yet */ }
+        if (n !== seen) [seen, since] = [n, performance.now()];
+        return n >= 49 && performance.now() - since > 1000;
+      }, { what: "the workers to wait in their chowns", everyMs: 100 });
+      Deno.kill(deno, "SIGINT");
+      await readUntil("SIGINT again quits without them");
+      Deno.kill(deno, "SIGINT");
+      await readUntil("again: quit without waiting");
+      // (to its end: one write, but a pipe may hand it over in parts)
+      const at = err.indexOf("again: quit without waiting");
+      while (!err.slice(at).includes("\n")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        err += dec.decode(value);
+      }
+      // deno ended (its pid gone, or a zombie strace has not reaped); strace
+      // itself waits out the chown it delays: not waited for
+      await waitFor(() => {
+        try {
+          return /^[ZX]$/.test(procStat(`/proc/${deno}/stat`)[0]);
+        } catch {
+          return true;
+        }
+      }, { what: "the run to end" });
+    } finally {
+      clearTimeout(guard);
+      p.kill("SIGKILL");
+      await p.status;
+      await reader.cancel();
+    }
+    assertStringIncludes(err, "pwalk repair: SIGINT again: quit without waiting for the workers");
+    assertStringIncludes(err, `; every change made is in the journal ${journal}; `);
+    await Deno.writeTextFile(stop, "");
+    const out = await listener.output();
+    assert(out.success, dec.decode(out.stderr));
+    const got = dec.decode(out.stdout).split("\n").filter((l) => l);
+    const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    assertEquals(got.length, 1, got.join("\n"));
+    assert(
+      new RegExp(
+        `pwalk\\[\\d+\\]: repair --apply by .* on ${esc(root)}: quit; \\d+ entries seen, \\d+ ` +
+          `changed \\(\\d+ changes\\), 0 errors; journal ${esc(journal)}$`,
+      ).test(got[0]),
+      got[0],
+    );
+    // every change the tree shows is in the journal
+    const { entries } = await readJournal(journal);
+    const journaled = new Set(entries.map((e) => dec.decode(e.line.rel)));
+    for (const e of Deno.readDirSync(root)) {
+      const st = Deno.lstatSync(`${root}/${e.name}`);
+      if (st.gid !== 1001) assert(journaled.has(e.name), `${e.name} changed, not journaled`);
     }
     closeLibc();
   },

@@ -12,7 +12,7 @@ import { DownloadInterrupted } from "../fetchlib.ts";
 import { duration, ProgressLine, StatusLine } from "./progress.ts";
 import { count, groupDigits } from "../digits.ts";
 import { absolutePath } from "../shard/paths.ts";
-import { removePending } from "../interrupt.ts";
+import { removePending, runQuitHooks } from "../interrupt.ts";
 import {
   checkedOutput,
   MORE_FILES,
@@ -933,6 +933,12 @@ export interface JobUi<T> {
   done(summary: T, last: Progress | undefined): string[];
   /** What a signal left, after "TAG interrupted by SIGNAL; ". */
   interrupted(last: Progress | undefined): string;
+  /**
+   * What a second signal, which quits without waiting for the workers,
+   * leaves that its line must say (an applied repair: "every change made
+   * is in the journal J"), or "".
+   */
+  quit?(): string;
   /** The job writes to stdout (no redrawn line on the same terminal; 141 when it closes). */
   toStdout?: boolean;
   /** The job writes to the terminal stderr is on (-o /dev/tty): no redrawn line there. */
@@ -1316,11 +1322,15 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
         })();
         const limit = new Promise<number>((r) => setTimeout(() => r(-1), 2000));
         Promise.race([cleanup, limit]).then(async (n) => {
+          // (an applied repair's system log line: its run never ends here)
+          runQuitHooks();
+          const left = ui.quit?.();
           eprint(
             `${ui.tag} ${s[0]} again: quit without waiting for the workers` +
               (inFileSystem ? ` ${STILL_HELD}` : "") +
               (n > 0 ? `; ${count(n, "temporary file")} removed` : "") +
               (n < 0 ? "; its temporary files could not be removed in time" : "") +
+              (left ? `; ${left}` : "") +
               soFar(last),
           );
           await eprintFlushed();

@@ -170,15 +170,18 @@ export async function runChange<T extends ChangeSummary>(
     );
   }
   const { ui, ...walk } = await walkArgs(f, root);
-  let journal = f.journal as string | undefined;
+  const given = f.journal as string | undefined;
+  // the journal once the library has opened it (onJournal): until then
+  // none, whatever --journal names (a run stopped before is no run of it)
+  let journal: string | undefined;
   // --journal FILE appended to: its earlier runs' lines come before this one's
   let earlier = false;
   // `-` is stdout for -o and --errors; a journal there could not be undone
   // (undo reads the file back), and as a name it would be a file called -
-  if (journal === "-") {
+  if (given === "-") {
     throw new UsageError("--journal - (stdout): a journal must be a file, which undo reads back");
   }
-  errorsApart(ui.errors, journal, "journal");
+  errorsApart(ui.errors, given, "journal");
   const tag = `pwalk ${kind}:`;
   // the banner, once: after the journal is accepted (a refused one is
   // one line), or at the start when there is none
@@ -190,7 +193,7 @@ export async function runChange<T extends ChangeSummary>(
   const o: ChangeOptions = {
     ...walk,
     apply,
-    journal,
+    journal: given,
     force: !!f.force,
     allowSystem: !!f["allow-system"],
     printChanges: true,
@@ -288,6 +291,7 @@ export async function runChange<T extends ChangeSummary>(
           : `${tag} dry run, nothing was changed; add --apply to make these changes`,
       ];
     },
+    quit: () => apply && journal ? `every change made is in the journal ${journal}` : "",
     interrupted: () =>
       apply
         ? journal
