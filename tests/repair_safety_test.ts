@@ -2395,6 +2395,85 @@ testNeeding([PYTHON3, STRACE], {
   },
 });
 
+testNeeding([STRACE], {
+  name: "a signal while --errors is checked, before --journal FILE is opened: nothing was " +
+    "changed, and no journal is named (FILE was never made)",
+  async fn() {
+    await using tmp = await tempDir("pwalk-safety-");
+    const root = `${tmp.path}/proj`;
+    buildTree(root, [PROJECT, own("a"), own("b")]);
+    const before = snapshot(root);
+    const ed = `${tmp.path}/ed`;
+    Deno.mkdirSync(ed);
+    const journal = `${tmp.path}/j`;
+    // the listing of the --errors folder (its leftovers looked for) waits
+    // 3 s in the kernel: the signal lands while it does
+    const p = new Deno.Command("strace", {
+      args: [
+        "-f",
+        "-o",
+        "/dev/null",
+        "-P",
+        ed,
+        "-e",
+        "trace=getdents64",
+        "-e",
+        "inject=getdents64:delay_enter=3000000:when=1",
+        Deno.execPath(),
+        "run",
+        "-A",
+        CLI,
+        "repair",
+        "--apply",
+        "--journal",
+        journal,
+        "--errors",
+        `${ed}/errs.csv`,
+        root,
+      ],
+      env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const guard = setTimeout(() => p.kill("SIGKILL"), 120_000); // a hang guard
+    try {
+      const deno = await waitFor(() => {
+        try {
+          return Number(Deno.readTextFileSync(`/proc/${p.pid}/task/${p.pid}/children`).trim());
+        } catch {
+          return 0;
+        }
+      }, { what: "strace's child" });
+      // a thread of it held by strace in getdents64 (x86-64: 217, aarch64: 61)
+      const nr = Deno.build.arch === "x86_64" ? "217" : "61";
+      await waitFor(() => {
+        try {
+          return [...Deno.readDirSync(`/proc/${deno}/task`)].some((t) => {
+            const dir = `/proc/${deno}/task/${t.name}`;
+            return procStat(`${dir}/stat`)[0] === "t" &&
+              Deno.readTextFileSync(`${dir}/syscall`).split(" ")[0] === nr;
+          });
+        } catch {
+          return false;
+        }
+      }, { what: "the listing of the --errors folder to wait" });
+      Deno.kill(deno, "SIGINT");
+      const out = await p.output();
+      const err = dec.decode(out.stderr);
+      assertEquals(
+        errLines(err).at(-1),
+        "pwalk repair: interrupted by SIGINT; nothing was changed (no journal was opened)",
+        err,
+      );
+      assertEquals(out.signal ?? out.code, out.signal ? "SIGINT" : 130, err);
+    } finally {
+      clearTimeout(guard);
+    }
+    assert(!(await Deno.lstat(journal).then(() => true, () => false)), "a journal was made");
+    assertEquals(diffSnapshots(before, snapshot(root)), []);
+  },
+});
+
 testNeeding([SETPRIV], {
   name: "ROOT below a folder its user may only search (0711): checked, not refused",
   async fn() {
