@@ -12,10 +12,10 @@ import { type Diff, diff, type FileChange, summarize } from "../mod.ts";
 import { answersTree, extraNames, type RefEntry, sums, walkRef } from "./helpers/answers_tree.ts";
 import { COLUMNS } from "./helpers/csv.ts";
 import { rootSlashScans, slashRootScans } from "./helpers/c_scan.ts";
-import { cli } from "./helpers/run.ts";
+import { cli, run } from "./helpers/run.ts";
 import { formatDiff } from "../lib/cli/diff.ts";
 import { PYTHON3, testNeeding } from "./helpers/system.ts";
-import { tempDir } from "./helpers/temp.ts";
+import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { iecTenths } from "./helpers/units.ts";
 import { python } from "./helpers/tree.ts";
 
@@ -1394,4 +1394,48 @@ Deno.test("diff: the recursive table's old and new sizes count hard links as the
   const same = await diff([h2], [h2], { names: false });
   assertEquals(same.recarried, { old: 0, new: 0 });
   assert(!formatDiff(same, Infinity).includes("summary's first name"));
+});
+
+Deno.test({
+  name: "diff: the net change is exact when the totals are past 2^53 (an 8 EiB sparse file)",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir();
+    const mnt = `${tmp.path}/mnt`;
+    await Deno.mkdir(mnt);
+    assertEquals(await mountTmpfs(mnt, "size=8m"), "");
+    const root = `${mnt}/t`;
+    await Deno.mkdir(root);
+    // (tmpfs takes a sparse file of any size; its allocation is 0)
+    const t = await run("truncate", ["-s", String(2n ** 63n - 1n), `${root}/sparse`]);
+    assertEquals(t.code, 0, t.stderr);
+    // the reference: stat(1)'s sizes and allocations as big integers
+    const statSums = async () => {
+      const paths = [root, ...Array.from(Deno.readDirSync(root), (e) => `${root}/${e.name}`)];
+      const r = await run("stat", ["-c", "%s %b %B", ...paths]);
+      let ab = 0n, al = 0n;
+      for (const l of r.text.trim().split("\n")) {
+        const [s, b, unit] = l.split(" ").map(BigInt);
+        ab += s, al += b * unit;
+      }
+      return { ab, al };
+    };
+    const scan = async (name: string) => {
+      const r = await cli(["--header", "-o", `${tmp.path}/${name}.csv`, root]);
+      assertEquals(r.code, 0, r.stderr);
+      return await statSums();
+    };
+    const before = await scan("old");
+    await Deno.writeFile(`${root}/new`, new Uint8Array(1000).fill(1));
+    const after = await scan("new");
+    const d = await diff([`${tmp.path}/old.csv`], [`${tmp.path}/new.csv`], {
+      names: false,
+      depth: 0,
+    });
+    const want = [Number(after.ab - before.ab), Number(after.al - before.al)];
+    assert(want[0] >= 1000 && want[0] < 10_000, `the premise: ${want}`);
+    assertEquals([d.totals.net.apparentBytes, d.totals.net.allocatedBytes], want);
+    const top = d.growingFolders.find((f) => f.path === root);
+    assertEquals([top?.delta.apparentBytes, top?.delta.allocatedBytes], want);
+  },
 });

@@ -539,10 +539,15 @@ export async function diff(
         `count(oi) AS jo, count(ni) AS jn FROM j`,
     ))[0];
     if (num(m.jo) > num(m.o) || num(m.jn) > num(m.n)) await pairOneToOne(e);
+    // each side's totals, and their exact sums (HUGEINT: the net is their
+    // difference, which two sums rounded past 2^53 would lose)
+    const exact = new Map<string, { ab: bigint; al: bigint }>();
     const side = async (t: string, files: string[]): Promise<DiffSide> => {
       const r = (await e.all(
-        `SELECT count(*) AS n, coalesce(sum(ab), 0) AS ab, coalesce(sum(al), 0) AS al FROM ${t}`,
+        `SELECT count(*) AS n, coalesce(sum(ab), 0)::HUGEINT AS ab,
+           coalesce(sum(al), 0)::HUGEINT AS al FROM ${t}`,
       ))[0];
+      exact.set(t, { ab: BigInt(r.ab as bigint), al: BigInt(r.al as bigint) });
       const roots = (await e.all(
         `SELECT "filename" AS p FROM ${t} WHERE "directory-depth" = -1 ORDER BY 1`,
       )).map((x) => String(x.p));
@@ -556,6 +561,7 @@ export async function diff(
     };
     const oldSide = await side("o", loads[0].files);
     const newSide = await side("n", loads[1].files);
+    const [o, n] = [exact.get("o")!, exact.get("n")!];
 
     // Moved or renamed: an entry of NEW at a new path (added, or over a
     // replaced one) that OLD had at a path it is gone from, on the same
@@ -613,8 +619,8 @@ export async function diff(
       unchanged: change(t, "same"),
       net: {
         entries: newSide.entries - oldSide.entries,
-        apparentBytes: newSide.apparentBytes - oldSide.apparentBytes,
-        allocatedBytes: newSide.allocatedBytes - oldSide.allocatedBytes,
+        apparentBytes: Number(n.ab - o.ab),
+        allocatedBytes: Number(n.al - o.al),
       },
     };
 
@@ -663,7 +669,10 @@ export async function diff(
         coalesce(rn.level, ro.level) AS level,
         coalesce(ro.al, 0) AS o_al, coalesce(ro.ab, 0) AS o_ab, coalesce(ro.n, 0) AS o_n,
         coalesce(ro.nf, 0) AS o_nf, coalesce(rn.al, 0) AS n_al, coalesce(rn.ab, 0) AS n_ab,
-        coalesce(rn.n, 0) AS n_n, coalesce(rn.nf, 0) AS n_nf, count(*) OVER () AS m
+        coalesce(rn.n, 0) AS n_n, coalesce(rn.nf, 0) AS n_nf, count(*) OVER () AS m,
+        -- (exact: two sums rounded past 2^53 would lose a small change)
+        coalesce(rn.al, 0)::HUGEINT - coalesce(ro.al, 0) AS d_al,
+        coalesce(rn.ab, 0)::HUGEINT - coalesce(ro.ab, 0) AS d_ab
       FROM ro FULL OUTER JOIN rn ON ro.path = rn.path AND ro.level = rn.level
       -- (a folder whose recursive totals are the same in both is no change)
       WHERE ro.path IS NULL OR rn.path IS NULL OR ro.al <> rn.al OR ro.ab <> rn.ab OR
@@ -683,8 +692,8 @@ export async function diff(
         old: o,
         new: n,
         delta: {
-          allocatedBytes: n.allocatedBytes - o.allocatedBytes,
-          apparentBytes: n.apparentBytes - o.apparentBytes,
+          allocatedBytes: num(r.d_al),
+          apparentBytes: num(r.d_ab),
           entries: n.entries - o.entries,
           files: n.files - o.files,
         },
