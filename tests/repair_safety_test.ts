@@ -1509,36 +1509,39 @@ Deno.test({
     await using tmp = await tempDir("pwalk-safety-");
     const spec: EntrySpec[] = [PROJECT];
     for (let i = 0; i < 300; i++) spec.push(own(`file-with-a-longish-name-${i}`));
-    const [a, b] = [`${tmp.path}/a`, `${tmp.path}/b`];
-    buildTree(a, spec);
+    const b = `${tmp.path}/b`;
     buildTree(b, spec);
-    const mnt = `${tmp.path}/mnt`;
-    Deno.mkdirSync(mnt);
-    assertEquals(await mountTmpfs(mnt, "size=256k"), "");
-    const journal = `${mnt}/j`;
-    const real = await cli(["repair", "--apply", "--journal", journal, a]);
-    assertEquals(real.code, 0, real.stderr);
-    const [aAfter, bBefore] = [snapshot(a), snapshot(b)];
-    fillUp(mnt);
-    for (const args of [["repair"], ["chown", "--chown_from", "0", "--chown_to", "1:1"]]) {
+    const bBefore = snapshot(b);
+    const dryRuns = [["repair"], ["chown", "--chown_from", "1001", "--chown_to", "1:1"]];
+    for (const [i, args] of dryRuns.entries()) {
+      // a real run of one change into the journal, on a file system of its
+      // own then filled: the dry run's header fits in the rest of the
+      // journal's last page, its 300 lines do not
+      const a = `${tmp.path}/a${i}`;
+      buildTree(a, [PROJECT, own("a")]);
+      const mnt = `${tmp.path}/mnt${i}`;
+      Deno.mkdirSync(mnt);
+      assertEquals(await mountTmpfs(mnt, "size=256k"), "");
+      const journal = `${mnt}/j`;
+      const real = await cli(["repair", "--apply", "--journal", journal, a]);
+      assertEquals(real.code, 0, real.stderr);
+      const aAfter = snapshot(a);
+      const room = 4096 - Deno.statSync(journal).size % 4096;
+      assert(room > 2000, `room ${room}`);
+      fillUp(mnt);
       const r = await cli([...args, "--journal", journal, b]);
       assertEquals(r.code, 1, r.stderr);
-      // (cut short, or nothing of the run in it, as the room left decides)
-      const line = r.stderr.split("\n").find((l) => l.startsWith("pwalk: cannot write"));
-      assert(
-        [
-          `a dry run: nothing was changed (its plan in ${journal} is cut short)`,
-          `nothing was changed (the journal ${journal} holds nothing of this run)`,
-        ].some((end) =>
-          line === `pwalk: cannot write the journal: No space left on device; ${end}`
-        ),
+      assertEquals(
+        r.stderr.split("\n").find((l) => l.startsWith("pwalk: cannot write")),
+        `pwalk: cannot write the journal: No space left on device; a dry run: nothing was ` +
+          `changed (its plan in ${journal} is cut short)`,
         r.stderr,
       );
       assert(!r.stderr.includes("undo"), r.stderr);
       assertEquals(diffSnapshots(bBefore, snapshot(b)), [], args[0]);
+      // the real run's changes, which its undo would put back, are still there
+      assertEquals(diffSnapshots(aAfter, snapshot(a)), [], args[0]);
     }
-    // the real run's changes, which its undo would put back, are still there
-    assertEquals(diffSnapshots(aAfter, snapshot(a)), []);
     closeLibc();
   },
 });
@@ -2264,6 +2267,28 @@ testNeeding([PYTHON3], {
   },
 });
 
+/**
+ * The Deno process strace (`pid`) runs, once it runs Deno: strace forks
+ * short-lived children of its own before its tracee, and the tracee runs
+ * strace's program until it execs.
+ */
+function tracedDeno(pid: number): Promise<number> {
+  return waitFor(() => {
+    try {
+      const kids = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim().split(" ");
+      return kids.map(Number).find((k) => {
+        try {
+          return Deno.readLinkSync(`/proc/${k}/exe`) === Deno.execPath();
+        } catch {
+          return false; // ended meanwhile
+        }
+      });
+    } catch {
+      return undefined;
+    }
+  }, { what: "strace's deno" });
+}
+
 testNeeding([PYTHON3, STRACE], {
   name: "an applied repair quit by a second signal (its workers hung) still writes its system " +
     "log line, and its last line names the journal",
@@ -2323,14 +2348,7 @@ testNeeding([PYTHON3, STRACE], {
     };
     try {
       await readUntil(`applying; journal ${journal}\n`);
-      // (the traced deno: strace's child)
-      const deno = await waitFor(() => {
-        try {
-          return Number(Deno.readTextFileSync(`/proc/${p.pid}/task/${p.pid}/children`).trim());
-        } catch {
-          return 0;
-        }
-      }, { what: "strace's child" });
+      const deno = await tracedDeno(p.pid);
       // once the workers wait in their chowns (the journal, 49 lines or
       // more, grows no more for a second), the first signal
       let seen = -1, since = performance.now();
@@ -2436,14 +2454,9 @@ testNeeding([STRACE], {
       stderr: "piped",
     }).spawn();
     const guard = setTimeout(() => p.kill("SIGKILL"), 120_000); // a hang guard
+    let deno = 0, ended = false;
     try {
-      const deno = await waitFor(() => {
-        try {
-          return Number(Deno.readTextFileSync(`/proc/${p.pid}/task/${p.pid}/children`).trim());
-        } catch {
-          return 0;
-        }
-      }, { what: "strace's child" });
+      deno = await tracedDeno(p.pid);
       // a thread of it held by strace in getdents64 (x86-64: 217, aarch64: 61)
       const nr = Deno.build.arch === "x86_64" ? "217" : "61";
       await waitFor(() => {
@@ -2459,6 +2472,7 @@ testNeeding([STRACE], {
       }, { what: "the listing of the --errors folder to wait" });
       Deno.kill(deno, "SIGINT");
       const out = await p.output();
+      ended = true;
       const err = dec.decode(out.stderr);
       assertEquals(
         errLines(err).at(-1),
@@ -2468,6 +2482,17 @@ testNeeding([STRACE], {
       assertEquals(out.signal ?? out.code, out.signal ? "SIGINT" : 130, err);
     } finally {
       clearTimeout(guard);
+      if (!ended) {
+        // (failed before the end: strace and its deno are not left running)
+        if (deno) {
+          try {
+            Deno.kill(deno, "SIGKILL");
+          } catch { /* ended */ }
+        }
+        p.kill("SIGKILL");
+        await p.stderr.cancel();
+        await p.status;
+      }
     }
     assert(!(await Deno.lstat(journal).then(() => true, () => false)), "a journal was made");
     assertEquals(diffSnapshots(before, snapshot(root)), []);
