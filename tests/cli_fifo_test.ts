@@ -16,7 +16,8 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { ERRORS_HEADER } from "../lib/cli/common.ts";
 import { native } from "../lib/ffi.ts";
-import { cli, REPO, run, spawnCli } from "./helpers/run.ts";
+import { cli, REPO, run, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
+import { SETPRIV, testNeeding } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { waitFor } from "./helpers/wait.ts";
 
@@ -129,6 +130,38 @@ Deno.test("--errors FIFO whose reader leaves after the header: no hang, and 141 
   // the library's open of it: no reader, no wait (ENXIO at once)
   const b = new TextEncoder().encode(fifo);
   assertEquals(native().pw_fd_open_direct(b, BigInt(b.length)), -6);
+});
+
+testNeeding([SETPRIV], {
+  name: "--errors FIFO whose reader leaves during the run: 141, quietly, as an -o FIFO's",
+  async fn() {
+    await using t = await tempDir();
+    // 2,000 folders it may not read (without capabilities): 2,000 error
+    // rows, far more than a pipe holds
+    for (let i = 0; i < 2000; i++) await Deno.mkdir(`${t.path}/tree/l${i}`, { recursive: true });
+    for (let i = 0; i < 2000; i++) await Deno.chmod(`${t.path}/tree/l${i}`, 0);
+    const fifo = `${t.path}/errors.csv`;
+    await mkfifo(fifo);
+    // reads the header and a few bytes more, one at a time, then closes its end
+    const reader = new Deno.Command("dd", {
+      args: [`if=${fifo}`, "bs=1", "count=40"],
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const r = await cli(["--errors", fifo, "-o", `${t.path}/out.csv`, `${t.path}/tree`], {
+      prefix: UNPRIVILEGED,
+      timeoutMs: 120_000,
+    });
+    const read = dec.decode((await reader.output()).stdout);
+    assertEquals(read, `${ERRORS_HEADER}\n"${t.path}/tree/l`.slice(0, 40));
+    // the walk's own error lines, and nothing else: no "cannot write" line
+    const other = r.stderr.split("\n").filter((l) => l && !l.startsWith("pwalk: open "));
+    assertEquals([r.code, other], [141, []], r.stderr.slice(-2000));
+    assertEquals(Array.from(Deno.readDirSync(t.path), (e) => e.name).sort(), [
+      "errors.csv",
+      "tree",
+    ]);
+  },
 });
 
 Deno.test("--errors >(cmd) (/dev/fd/63, a pipe): written there, as -o >(cmd) is", async () => {

@@ -1016,6 +1016,8 @@ interface ErrorsCsv {
   fd: number;
   /** The existing file it will replace when the run ends, if any. */
   replaces?: string;
+  /** A pipe, FIFO or device written directly (its reader may leave: 141). */
+  direct?: boolean;
   /**
    * Close it. `ended`: the run ended with its report, and the file takes
    * its name (replacing what was there); else it never appears, and what
@@ -1233,6 +1235,7 @@ async function openErrorsCsv(
   return {
     fd,
     replaces: named && partial ? target.path : undefined,
+    direct: !!held,
     close: (ended) => {
       // a failed flush (NFS, quota) is a lost row too: never renamed as whole
       const rc = native().pw_fd_close(fd);
@@ -1413,8 +1416,11 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
     if (ui.toStdout && stdoutClosed(e)) return EXIT.PIPE;
     // the library's "cannot write the errors file: ..." names the file here
     const lost = /cannot write the errors file: (.*)$/.exec(String((e as Error)?.message));
-    // the errors on stdout (`--errors - -o FILE | head`): stdout closed early too
-    if (lost && errorsCsvFd === 1 && lost[1] === "Broken pipe") return EXIT.PIPE;
+    // the errors on stdout (`--errors - -o FILE | head`): stdout closed early
+    // too; on a FIFO or >(cmd) whose reader left, as an -o FIFO's (141)
+    if (lost && (errorsCsvFd === 1 || errorsCsv?.direct) && lost[1] === "Broken pipe") {
+      return EXIT.PIPE;
+    }
     if (lost && ui.errors) {
       throw new Error(`pwalk: --errors ${ui.errors}: cannot write: ${lost[1]}`);
     }
