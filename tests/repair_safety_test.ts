@@ -2207,22 +2207,39 @@ for m in got:
     sys.stdout.write(m.decode("utf-8", "replace").replace("\\n", "\\\\n") + "\\n")
 `;
 
+/**
+ * A datagram socket in `dir` listened on (LISTENER) as the system log,
+ * for PWALK_SYSLOG_SOCKET; `lines()` ends the listener and gives what it
+ * got, a line per message.
+ */
+async function syslogListener(dir: string): Promise<{ sock: string; lines(): Promise<string[]> }> {
+  const sock = `${dir}/log.sock`, stop = `${dir}/stop`;
+  const listener = new Deno.Command("python3", {
+    args: ["-c", LISTENER, sock, stop],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  await waitFor(() => Deno.lstat(sock).then(() => true, () => false), {
+    what: "the listener's socket",
+  });
+  return {
+    sock,
+    lines: async () => {
+      await Deno.writeTextFile(stop, "");
+      const out = await listener.output();
+      assert(out.success, dec.decode(out.stderr));
+      return dec.decode(out.stdout).split("\n").filter((l) => l);
+    },
+  };
+}
+
 testNeeding([PYTHON3], {
   name: "each applied run writes one line to the system log (PWALK_SYSLOG_SOCKET)",
   async fn() {
     await using tmp = await tempDir("pwalk-safety-");
     const root = `${tmp.path}/proj`;
     buildTree(root, [PROJECT, own("a"), own("d", "dir"), own("d/b")]);
-    const sock = `${tmp.path}/log.sock`;
-    const stop = `${tmp.path}/stop`;
-    const listener = new Deno.Command("python3", {
-      args: ["-c", LISTENER, sock, stop],
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    await waitFor(() => Deno.lstat(sock).then(() => true, () => false), {
-      what: "the listener's socket",
-    });
+    const { sock, lines: logged } = await syslogListener(tmp.path);
     const env = { PWALK_SYSLOG_SOCKET: sock, ...stateEnv(tmp.path), SUDO_USER: "alice" };
     const journal = `${tmp.path}/j`;
     const dry = await cli(["repair", root], { env });
@@ -2238,10 +2255,7 @@ testNeeding([PYTHON3], {
     const un = await cli(["undo", "--apply", chownJournal], { env });
     assertEquals(un.code, 0, un.stderr);
     await cli(["undo", journal], { env }); // a dry run: not logged
-    await Deno.writeTextFile(stop, "");
-    const out = await listener.output();
-    assert(out.success, dec.decode(out.stderr));
-    const got = dec.decode(out.stdout).split("\n").filter((l) => l);
+    const got = await logged();
 
     const user = (await runOk("id", ["-un"])).text.trim();
     const who = `${user} \\(uid 0, sudo from alice\\)`;
@@ -2298,16 +2312,7 @@ testNeeding([PYTHON3, STRACE], {
     const spec: EntrySpec[] = [PROJECT];
     for (let i = 0; i < 400; i++) spec.push(own(`f${i}`));
     buildTree(root, spec);
-    const sock = `${tmp.path}/log.sock`;
-    const stop = `${tmp.path}/stop`;
-    const listener = new Deno.Command("python3", {
-      args: ["-c", LISTENER, sock, stop],
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    await waitFor(() => Deno.lstat(sock).then(() => true, () => false), {
-      what: "the listener's socket",
-    });
+    const { sock, lines: logged } = await syslogListener(tmp.path);
     const journal = `${tmp.path}/j`;
     // from the 50th chown on, each waits 20 s on entry: the workers hang in
     // the file system as on a dead NFS server
@@ -2389,10 +2394,7 @@ testNeeding([PYTHON3, STRACE], {
     }
     assertStringIncludes(err, "pwalk repair: SIGINT again: quit without waiting for the workers");
     assertStringIncludes(err, `; every change made is in the journal ${journal}; `);
-    await Deno.writeTextFile(stop, "");
-    const out = await listener.output();
-    assert(out.success, dec.decode(out.stderr));
-    const got = dec.decode(out.stdout).split("\n").filter((l) => l);
+    const got = await logged();
     const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
     assertEquals(got.length, 1, got.join("\n"));
     assert(
