@@ -2282,6 +2282,19 @@ testNeeding([PYTHON3], {
 });
 
 /**
+ * The CLI with `args` run under `strace -f` with `trace` (its -e, -P
+ * options: the system calls it delays), its stderr piped, and `env`.
+ */
+function straced(trace: string[], args: string[], env: Record<string, string> = {}) {
+  return new Deno.Command("strace", {
+    args: ["-f", "-o", "/dev/null", ...trace, Deno.execPath(), "run", "-A", CLI, ...args],
+    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...env },
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+}
+
+/**
  * The Deno process strace (`pid`) runs, once it runs Deno: strace forks
  * short-lived children of its own before its tracee, and the tracee runs
  * strace's program until it execs.
@@ -2316,31 +2329,11 @@ testNeeding([PYTHON3, STRACE], {
     const journal = `${tmp.path}/j`;
     // from the 50th chown on, each waits 20 s on entry: the workers hang in
     // the file system as on a dead NFS server
-    const p = new Deno.Command("strace", {
-      args: [
-        "-f",
-        "-o",
-        "/dev/null",
-        "-e",
-        "trace=fchownat",
-        "-e",
-        "inject=fchownat:delay_enter=20000000:when=50+",
-        Deno.execPath(),
-        "run",
-        "-A",
-        CLI,
-        "repair",
-        "--apply",
-        "--threads",
-        "2",
-        "--journal",
-        journal,
-        root,
-      ],
-      env: { PWALK_SYSLOG_SOCKET: sock, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
+    const p = straced(
+      ["-e", "trace=fchownat", "-e", "inject=fchownat:delay_enter=20000000:when=50+"],
+      ["repair", "--apply", "--threads", "2", "--journal", journal, root],
+      { PWALK_SYSLOG_SOCKET: sock },
+    );
     const guard = setTimeout(() => p.kill("SIGKILL"), 120_000); // a hang guard
     let err = "";
     const reader = p.stderr.getReader();
@@ -2428,33 +2421,10 @@ testNeeding([STRACE], {
     const journal = `${tmp.path}/j`;
     // the listing of the --errors folder (its leftovers looked for) waits
     // 3 s in the kernel: the signal lands while it does
-    const p = new Deno.Command("strace", {
-      args: [
-        "-f",
-        "-o",
-        "/dev/null",
-        "-P",
-        ed,
-        "-e",
-        "trace=getdents64",
-        "-e",
-        "inject=getdents64:delay_enter=3000000:when=1",
-        Deno.execPath(),
-        "run",
-        "-A",
-        CLI,
-        "repair",
-        "--apply",
-        "--journal",
-        journal,
-        "--errors",
-        `${ed}/errs.csv`,
-        root,
-      ],
-      env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
+    const p = straced(
+      ["-P", ed, "-e", "trace=getdents64", "-e", "inject=getdents64:delay_enter=3000000:when=1"],
+      ["repair", "--apply", "--journal", journal, "--errors", `${ed}/errs.csv`, root],
+    );
     const guard = setTimeout(() => p.kill("SIGKILL"), 120_000); // a hang guard
     let deno = 0, ended = false;
     try {
