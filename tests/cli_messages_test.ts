@@ -21,7 +21,7 @@ import {
 } from "@std/assert";
 import { walk } from "../mod.ts";
 import { lineSet } from "./helpers/csv.ts";
-import { CLI, cli, run, UNPRIVILEGED } from "./helpers/run.ts";
+import { CLI, cli, REPO, run, UNPRIVILEGED } from "./helpers/run.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { deadMount } from "./helpers/slowfs.ts";
 import { python } from "./helpers/tree.ts";
@@ -1189,6 +1189,33 @@ Deno.test("CLI: option values as README says: the next argument whatever it is, 
     assertEquals(r.stderr, `pwalk: unknown option ${args[0]} (try --help)\n`);
   }
   assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name).sort(), ["-x", "eq.csv", "tree"]);
+});
+
+Deno.test("out of descriptors while a command's module loads: one line that names it and says to raise the limit", async () => {
+  // Deno's own error of a dynamic import (a command's modules load when it
+  // runs) with every descriptor taken, given to the CLI's last word
+  const program = `const held = [];
+try { for (;;) held.push(Deno.openSync("/dev/null")); } catch { /* all taken */ }
+const spec = [${JSON.stringify(`file://${REPO}/lib`)}, "report.ts"].join("/");
+const e = await import(spec).then(() => undefined, (e) => e);
+for (const f of held) f.close();
+if (!e) throw new Error("loaded: the premise does not hold");
+console.log(JSON.stringify(e.message));
+// (by a computed name too: a literal one would be loaded, with report.ts, before the run)
+const { exitStatus } = await import([${
+    JSON.stringify(`file://${REPO}/lib/cli`)
+  }, "common.ts"].join("/"));
+Deno.exit(exitStatus(e));`;
+  const r = await run(Deno.execPath(), ["eval", program], {
+    prefix: ["prlimit", "--nofile=64", "--"],
+  });
+  assertStringIncludes(JSON.parse(r.text), "Too many open files", "Deno's own message");
+  assertEquals(r.code, 1, r.stderr);
+  assertEquals(
+    r.stderr,
+    `pwalk: cannot load ${REPO}/lib/report.ts: Too many open files: raise the limit of open ` +
+      "files (ulimit -n) or use fewer threads\n",
+  );
 });
 
 Deno.test("out of descriptors (ulimit -n), wherever it happens (the errors file, the output, a folder): the message says to raise the limit, and nothing is written", async () => {

@@ -237,6 +237,16 @@ export function exitStatus(e: unknown): number {
     return e.status;
   }
   let text = plainMessage(e instanceof Error ? e.message : String(e));
+  // one of pwalk's own modules not loaded (a command's, loaded when it
+  // runs): Deno's "Import 'file:///...' failed.\n    0: WHY\n    at ..."
+  // as one line (out of descriptors, it is the limit's fault, said below)
+  const load = /^(?:pwalk: )?Import '([^']+)' failed\.\s*\n\s*0: ([^\n]+)/.exec(text);
+  if (load) {
+    const url = load[1];
+    text =
+      `cannot load ${url.startsWith("file:") ? decodeURIComponent(new URL(url).pathname) : url}: ` +
+      load[2].replace(/\s*\(os error \d+\)\s*$/, "").trim();
+  }
   // out of descriptors, wherever it happened (a folder, an input, the
   // output): what to do, as the library's own messages say it
   if (/Too many open files( in system)?$/.test(text)) text += `: ${MORE_FILES}`;
