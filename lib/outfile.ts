@@ -286,6 +286,77 @@ function descriptorName(file: string): boolean {
 const DESCRIPTOR_PATH =
   /^\/(?:dev\/std(?:in|out|err)|dev\/fd\/\d+|proc\/(?:self|thread-self|\d+)\/(?:task\/\d+\/)?fd\/\d+)$/;
 
+/**
+ * The descriptor `file` leads to, as the kernel resolves it: its links
+ * followed (`err.csv -> /dev/stderr`, `/dev//stderr`, `/dev/fd/3`) until a
+ * name in a process's descriptor folder, `/proc/PID/fd/N` (or
+ * `/proc/PID/task/TID/fd/N`), which is returned, its PID as a number;
+ * undefined when the path reaches no such name (or cannot be resolved:
+ * what opens it then tells why). Such a name is a link of the kernel's to
+ * whatever the descriptor holds: a file written whole and renamed over
+ * what it leads to would replace that file (a log the process's stderr
+ * appends to), never reaching the descriptor.
+ *
+ * @example
+ * ```ts ignore
+ * import { descriptorBehind } from "./outfile.ts";
+ * console.log(descriptorBehind("/dev/stderr")); // `/proc/${Deno.pid}/fd/2`
+ * ```
+ */
+export function descriptorBehind(file: string): string | undefined {
+  let path = file;
+  for (let hops = 0; hops < 40; hops++) {
+    const slash = path.lastIndexOf("/");
+    const name = path.slice(slash + 1);
+    let folder: string;
+    try {
+      folder = Deno.realPathSync(slash < 0 ? "." : path.slice(0, slash) || "/");
+    } catch {
+      return undefined;
+    }
+    if (name === "" || name === "." || name === "..") return undefined;
+    if (/^\/proc\/\d+\/(?:task\/\d+\/)?fd$/.test(folder)) {
+      return /^\d+$/.test(name) ? `${folder}/${name}` : undefined;
+    }
+    const at = folder === "/" ? `/${name}` : `${folder}/${name}`;
+    let to: string;
+    try {
+      to = Deno.readLinkSync(at);
+    } catch {
+      return undefined; // not a link (EINVAL), or nothing there
+    }
+    path = to.startsWith("/") ? to : `${folder === "/" ? "" : folder}/${to}`;
+  }
+  return undefined;
+}
+
+/**
+ * Refuse `file` when it leads to a process's descriptor
+ * ({@link descriptorBehind}) behind which lies a regular file: `-o
+ * /dev/fd/3 3>scan.csv`, `-o /dev/stderr 2>>run.log`. A file written whole
+ * is renamed over its name, which the descriptor would never see (the
+ * log would be replaced by the report). A FIFO or device behind it (`-o
+ * /dev/fd/63` of `>(zstd ...)`) is written directly, as any FIFO is.
+ */
+export function refuseDescriptorFile(file: string): void {
+  const fd = descriptorBehind(file);
+  if (fd === undefined) return;
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(fd);
+  } catch {
+    return; // not open: opening it says so
+  }
+  if (info.isFile) {
+    const mine = fd.startsWith(`/proc/${Deno.pid}/`) ? "this process" : "another process";
+    const is = descriptorName(file) ? "is" : `leads to ${fd},`;
+    throw new RangeError(
+      `pwalk: output ${file} ${is} a descriptor of ${mine} open on a file, which a file ` +
+        "written whole, then renamed over it, would not reach: give the file's own name",
+    );
+  }
+}
+
 /** An output that is a folder: bad usage, in the same words for every command. */
 function folderRefused(file: string): RangeError {
   return new RangeError(`pwalk: ${file} is a folder: give the name of a file to write`);
@@ -472,6 +543,8 @@ export async function outputTarget(
         "(or - for stdout)",
     );
   }
+  // a log a descriptor of the process appends to (-o /dev/stderr 2>>log)
+  if (!options.replaceLink) refuseDescriptorFile(file);
   // every link on the way, the last name's only when it is followed
   linksFollowable(file, !options.replaceLink);
   let info: Deno.FileInfo;

@@ -21,6 +21,7 @@ import {
   libraryPartial,
   outputTarget,
   ProtectedLinkError,
+  refuseDescriptorFile,
   removeBeside,
 } from "./outfile.ts";
 import { removeOnInterrupt } from "./interrupt.ts";
@@ -221,12 +222,17 @@ const FOREIGN_SUFFIXES: [string, string][] = [
  * "xz"), or undefined: such a file written as plain CSV would carry a name
  * that every tool (DuckDB too) reads as that format, and fails on. A tar
  * name under a compression pwalk writes (`scan.tar.gz`, `scan.tar.zst`)
- * is one too: its content would be compressed CSV, not an archive.
+ * is one too: its content would be compressed CSV, not an archive; and so
+ * is a Parquet name under one (`scan.parquet.gz`: compressed CSV, which
+ * DuckDB, told by the name, reads as Parquet and fails on).
  */
 export function foreignFormat(name: string): string | undefined {
   const n = name.toLowerCase();
   const tar = /\.tar\.(gz|zstd?)$/.exec(n);
   if (tar) return `a ${tar[1] === "gz" ? "gzipped" : "zstd-compressed"} tar archive`;
+  // (its content would be compressed CSV, which no Parquet reader opens)
+  const pq = /\.parquet\.(gz|zstd?)$/.exec(n);
+  if (pq) return `a ${pq[1] === "gz" ? "gzipped" : "zstd-compressed"} Parquet file`;
   return FOREIGN_SUFFIXES.find(([suffix]) => n.endsWith(suffix))?.[1];
 }
 
@@ -303,34 +309,18 @@ export function stdoutName(output: string | undefined): boolean {
   return output !== undefined && STDOUT_NAMES.includes(output);
 }
 
-/** A name of one of this process's open descriptors (`/dev/stderr`, `/dev/fd/3`, `/proc/self/fd/3`). */
-const DESCRIPTOR_NAME = new RegExp(
-  `^(?:/dev/std(?:in|out|err)|/dev/fd/\\d+|/proc/(?:self|thread-self|${Deno.pid})/fd/\\d+)$`,
-);
-
 /**
- * Refuse an output named by one of this process's descriptors (other than
- * stdout's names, written through fd 1) behind which lies a regular file:
- * `-o /dev/fd/3 3>scan.csv`, `-o /dev/stderr 2>>run.log`. A report replaces
- * its file whole, by renaming a new file over it, which the descriptor would
- * never see (a log redirected with `2>>` would be replaced by the report).
- * A FIFO or device behind it (`-o /dev/fd/63` of `>(zstd ...)`) is written
- * directly, as any FIFO is.
+ * Refuse an output that leads to one of this process's descriptors (other
+ * than stdout's names, written through fd 1) behind which lies a regular
+ * file: `-o /dev/fd/3 3>scan.csv`, `-o /dev/stderr 2>>run.log`, a link to
+ * either ({@link refuseDescriptorFile}). A report replaces its file whole,
+ * by renaming a new file over it, which the descriptor would never see (a
+ * log redirected with `2>>` would be replaced by the report). A FIFO or
+ * device behind it (`-o /dev/fd/63` of `>(zstd ...)`) is written directly,
+ * as any FIFO is.
  */
 export function checkDescriptorOutput(output: string): void {
-  if (!DESCRIPTOR_NAME.test(output)) return;
-  let info: Deno.FileInfo;
-  try {
-    info = Deno.statSync(output);
-  } catch {
-    return; // not open: the library says so
-  }
-  if (info.isFile) {
-    throw new RangeError(
-      `pwalk: output ${output} is a descriptor of this process open on a file, which a report ` +
-        "(written whole, then renamed over it) would not reach: give the file's own name",
-    );
-  }
+  refuseDescriptorFile(output);
 }
 
 /** ReportOptions.deviceMap checked, as the library's "FROM TO" strings. */

@@ -907,6 +907,44 @@ Deno.test("-o that is a link to nothing, a socket, or /dev/stderr open on a file
   );
 });
 
+Deno.test("a name that leads to a descriptor open on a log (/dev//stderr, a link to /dev/stderr), as -o, convert's OUT or --html: bad usage (2), the log kept", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(root);
+  await Deno.writeTextFile(`${root}/f`, "x");
+  const scan = `${tmp.path}/scan.csv`, link = `${tmp.path}/err.csv`, log = `${tmp.path}/log`;
+  assertEquals((await cli(["-o", scan, root])).code, 0);
+  await Deno.symlink("/dev/stderr", link);
+  const cases: [string, string[]][] = [
+    ["-o /dev//stderr", ["-o", "/dev//stderr", root]],
+    ["-o link", ["-o", link, root]],
+    ["convert to a link", ["convert", scan, link]],
+    ["summary --html /dev/stderr", ["summary", "--html", "/dev/stderr", scan]],
+    ["diff --html /dev/./stderr", ["diff", "--html", "/dev/./stderr", scan, scan]],
+  ];
+  for (const [what, args] of cases) {
+    await Deno.writeTextFile(log, "kept\n");
+    const r = await run("sh", [
+      "-c",
+      `log="$1"; shift; exec "$0" run -A "$@" >/dev/null 2>> "$log"`,
+      Deno.execPath(),
+      log,
+      CLI,
+      ...args,
+    ]);
+    const logged = (await Deno.readTextFile(log)).split("\n").filter(Boolean);
+    assertEquals(
+      [r.code, logged[0], logged.length],
+      [2, "kept", 2],
+      `${what}: ${logged.join("\n")}`,
+    );
+    assertStringIncludes(logged[1], "a descriptor of this process open on a file", what);
+  }
+  // (the reference: the descriptor's file is the log, as the kernel resolves the names)
+  const fd2 = await run("sh", ["-c", `readlink -f "$0" 2>> "$1"`, link, log]);
+  assertEquals(dec.decode(fd2.stdout).trim(), await Deno.realPath(log));
+});
+
 Deno.test("-o a writable file in a folder the caller cannot write: refused (status 1, one line), where the shell's > would write it, as README says", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/tree`;
