@@ -188,6 +188,22 @@ Deno.test("convert and --html write through a link and into a device or FIFO, ne
     assert(Deno.lstatSync(fifo).isFifo, `${fifo} was replaced`);
   }
 
+  // a FIFO named .csv.zst, another --level than DuckDB's, in a folder the
+  // writer cannot add to (root's capabilities dropped, the folder another
+  // user's): the text staged in the private folder, nothing made beside the
+  // FIFO (as beside /dev/null), so it is written
+  if (Deno.uid() === 0) {
+    const apart = `${tmp.path}/fifo-dir`, zfifo = `${apart}/out.csv.zst`;
+    await Deno.mkdir(apart);
+    await new Deno.Command("mkfifo", { args: ["-m", "666", zfifo] }).output();
+    await Deno.chown(apart, 1042, 1042);
+    const reader = new Deno.Command("zstd", { args: ["-dc", zfifo], stdout: "piped" }).spawn();
+    const r = await cli(["convert", "--level", "5", scan, zfifo], { prefix: UNPRIVILEGED });
+    if (r.code !== 0) await Deno.writeFile(zfifo, new Uint8Array()).catch(() => {}); // (the reader freed)
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(dec.decode((await reader.output()).stdout), want);
+    assertEquals([...Deno.readDirSync(apart)].map((e) => e.name), ["out.csv.zst"]);
+  }
   // a character device (as root: mknod), here /dev/null's twin
   if (Deno.uid() === 0) {
     const dev = `${tmp.path}/null.csv`;
@@ -263,6 +279,15 @@ Deno.test("convert and --html keep a replaced file's owner and mode, as -o does;
     assert(st.size > 3, out);
     if (args[0] === "convert") assertEquals(st.mtime?.getTime(), when.getTime(), out);
   }
+  // a scan dated before 1970 (a copy restored with a wrong clock) keeps its time too
+  const before = new Date("1969-07-20T20:17:00Z");
+  await Deno.utime(scan, before, before);
+  assertEquals((await cli(["convert", scan, `${tmp.path}/o.parquet`])).code, 0);
+  assertEquals(
+    (await Deno.stat(`${tmp.path}/o.parquet`)).mtime?.getTime(),
+    (await Deno.stat(scan)).mtime?.getTime(),
+  );
+  await Deno.utime(scan, when, when);
   // temporaries a convert killed outright left (its own and DuckDB's): gone after the next
   const p = spawnCli(["--version"]);
   await p.stdout.cancel();

@@ -332,7 +332,8 @@ export async function convert(
         // disk alone needs the room: the spill folder may be a small
         // tmpfs), in the private spill folder otherwise.
         const again = format === "csv.zst" && level !== 3;
-        const staged = again && !made ? await openPartial(target.path) : undefined;
+        // (a device or FIFO, no out: staged in the private folder, never beside it in /dev)
+        const staged = again && out && !made ? await openPartial(target.path) : undefined;
         try {
           const body = staged
             ? staged.path
@@ -389,11 +390,13 @@ export async function convert(
       // the scan's time (its newest input's mtime: summary's "ages as
       // of"), as a copy of the scan keeps it; then the old OUT's owner and
       // mode, and the rename
-      let newest = 0;
+      // (a time at or before 1970 is one too)
+      let newest: number | undefined;
       for (const f of files) {
-        newest = Math.max(newest, (await Deno.stat(f.path)).mtime?.getTime() ?? 0);
+        const t = (await Deno.stat(f.path)).mtime?.getTime();
+        if (t !== undefined && (newest === undefined || t > newest)) newest = t;
       }
-      if (newest) await out.file.utime(new Date(), new Date(newest));
+      if (newest !== undefined) await out.file.utime(new Date(), new Date(newest));
       try {
         out.commit();
       } catch (e) {
