@@ -100,6 +100,10 @@ Deno.test("CLI: a --level the suffix contradicts is bad usage (exit 2, one line,
     [["-o", "s.txz"], /names an xz-compressed tar archive/],
     [["-o", "s.tbz2"], /names a bzip2-compressed tar archive/],
     [["-o", "s.zip"], /names a zip archive/],
+    // a Parquet name under a compression: compressed CSV no Parquet reader opens
+    [["-o", "s.parquet.gz"], /s\.parquet\.gz names a gzipped Parquet file, which pwalk does not/],
+    [["-o", "s.Parquet.ZST"], /names a zstd-compressed Parquet file/],
+    [["-o", "s.parquet.zstd"], /names a zstd-compressed Parquet file/],
   ];
   for (const [args, what] of cases) {
     const full = args.map((a) => a.includes(".") ? `${tmp.path}/${a}` : a);
