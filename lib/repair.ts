@@ -69,7 +69,8 @@ export interface ChangeOptions extends Omit<CommonOptions, "frontier"> {
   journal?: string | false;
   /**
    * Called with the journal's path once it is open, before anything
-   * changes. If it throws, the run rejects with what it threw, nothing changed.
+   * changes. If it throws (or, async, its promise rejects: it is awaited),
+   * the run rejects with what it threw, nothing changed.
    */
   onJournal?: (path: string) => void;
   /** Keep every change in the summary's `changeList` (memory grows with the changes). */
@@ -77,7 +78,8 @@ export interface ChangeOptions extends Omit<CommonOptions, "frontier"> {
   /**
    * Called with each change made (or planned, in a dry run), in batches
    * while the run goes on (a value that is not a function: a TypeError
-   * before anything changes). If it throws, the run stops and rejects with
+   * before anything changes). An async one is awaited before the next. If
+   * it throws (or its promise rejects), the run stops and rejects with
    * what it threw; with `apply` the changes made so far stay, each in the
    * journal (written before the change), which {@link undo} puts back.
    */
@@ -438,7 +440,9 @@ async function runChangeJob(
     journal = openJournal(kind, wanted === true ? undefined : wanted, real);
   }
   try {
-    if (journal) o.onJournal?.(journal.path);
+    // (an async one awaited: its rejection is the run's, nothing changed)
+    const r: unknown = journal ? o.onJournal?.(journal.path) : undefined;
+    if (r instanceof Promise) await r;
   } catch (e) {
     native().pw_fd_close(journal!.fd);
     throw e;
@@ -461,7 +465,8 @@ async function runChangeJob(
           for (const d of batch) {
             if (d.kind !== RecKind.CHANGE) continue;
             list?.push(d.change);
-            o.onChange?.(d.change);
+            const r: unknown = o.onChange?.(d.change);
+            if (r instanceof Promise) await r; // its rejection stops the run, as a throw
           }
         }
       }

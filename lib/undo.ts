@@ -49,7 +49,11 @@ export interface UndoOptions {
    * would be restored and changes nothing (as repair and chown).
    */
   apply?: boolean;
-  /** Called for each entry restored (or that would be), and each with a field kept. */
+  /**
+   * Called for each entry restored (or that would be), and each with a
+   * field kept; an async one is awaited before the next. If it throws (or
+   * its promise rejects), the run stops and rejects with what it threw.
+   */
   onRestore?: (restored: RestoreRecord) => void;
   /**
    * Print one line per restored entry to stdout (the CLI does). Default
@@ -471,7 +475,8 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
         left: { uid: Number(v[10]), gid: Number(v[11]), mode: Number(v[12]) },
         applied: apply && restored,
       };
-      options.onRestore?.(rec);
+      const called: unknown = options.onRestore?.(rec);
+      if (called instanceof Promise) await called; // its rejection is the run's, as a throw
       if (printing) {
         const dry = !apply && restored ? "would restore: " : "";
         try {

@@ -115,6 +115,10 @@ export interface WalkOptions
    * function: a TypeError (at the first `next()`, before any entry). One
    * that throws ends the walk: the loop rejects with what it threw, and the
    * walk is stopped and freed (as os.walk ends when its onerror raises).
+   * An async one whose promise rejects does the same: walk() awaits each
+   * call before its batch is yielded; walkDirs() goes on meanwhile, its
+   * loop rejecting at the next folder asked for, or at the end, which waits
+   * for every call.
    */
   onError?: (error: WalkError) => void;
   /**
@@ -634,7 +638,11 @@ async function* entryBatches(
   if (answers) answers.job = job;
   for (let batch; (batch = await job.nextBatch(decode));) {
     if (o.onError) {
-      for (const e of batchErrors) o.onError(e);
+      // an async one awaited: its rejection is the loop's, as a throw is
+      for (const e of batchErrors) {
+        const r: unknown = o.onError(e);
+        if (r instanceof Promise) await r;
+      }
       batchErrors.length = 0;
     }
     yield batch;
@@ -1178,8 +1186,11 @@ function dirsWalk(
     // process alive for an answer that may never come (a loop left waiting).
     let started = false;
     const report = (e: WalkError) => {
-      if (options.onError) options.onError(e);
-      else errors.push(e);
+      if (!options.onError) return void errors.push(e);
+      const r: unknown = options.onError(e);
+      // an async one: its rejection is the loop's (seen at the next folder
+      // asked for, or at the end, which waits for every call)
+      if (r instanceof Promise) calls.watch(r);
     };
     // Top-down, a link back to an ancestor (a "loop" error, found as its
     // folder is listed) is told once the caller had its say on that
@@ -1396,5 +1407,39 @@ function dirsWalk(
       );
     }
   }
-  return makeIterator(gen(), errors);
+  const calls = new AsyncCalls();
+  return makeIterator(options.onError ? calls.guard(gen()) : gen(), errors);
+}
+
+/**
+ * The promises an async callback returned (walkDirs' onError, called
+ * where the walk cannot wait for it): the first rejection ends the loop
+ * that {@link AsyncCalls.guard} wraps, at the next value asked for, and the
+ * loop's end waits for every call, so none is left unhandled.
+ */
+class AsyncCalls {
+  #pending = new Set<Promise<void>>();
+  #failed?: { error: unknown };
+
+  /** Follow `r`: a rejection is kept (handled), not left to end the process. */
+  watch(r: Promise<unknown>): void {
+    const p = r.then(() => {}, (error) => void (this.#failed ??= { error }));
+    this.#pending.add(p);
+    p.finally(() => this.#pending.delete(p));
+  }
+
+  #check(): void {
+    if (this.#failed) throw this.#failed.error;
+  }
+
+  /** `inner`, ended by the first rejection watched (its return() frees it). */
+  async *guard<T>(inner: AsyncGenerator<T>): AsyncGenerator<T> {
+    for await (const v of inner) {
+      this.#check();
+      yield v;
+      this.#check();
+    }
+    while (this.#pending.size) await Promise.all(this.#pending);
+    this.#check();
+  }
 }

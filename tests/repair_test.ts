@@ -3123,6 +3123,41 @@ Deno.test("callback options that are not functions: a TypeError before any chang
   const u = await undo(journal, { apply: true });
   assertEquals(u.applied, true);
   assertEquals(diffSnapshots(before, snapshot(root)), [], "everything put back");
+  // async callbacks are awaited: a rejection is the run's, as a throw (none left unhandled)
+  const later = new Error("later");
+  const rejecting = async () => {
+    await new Promise((r) => setTimeout(r, 1));
+    throw later;
+  };
+  const j2 = `${tmp.path}/j2`, j3 = `${tmp.path}/j3`;
+  const e2 = await assertRejects(() =>
+    repair(root, { apply: true, journal: j2, onJournal: rejecting })
+  );
+  assert(e2 === later, String(e2));
+  assertEquals(
+    diffSnapshots(before, snapshot(root)),
+    [],
+    "an onJournal's rejection: nothing changed",
+  );
+  let asyncCalls = 0;
+  const e3 = await assertRejects(() =>
+    repair(root, {
+      apply: true,
+      journal: j3,
+      threads: 1,
+      onChange: async () => {
+        if (++asyncCalls === 1) await rejecting();
+      },
+    })
+  );
+  assert(e3 === later, String(e3));
+  assertEquals(asyncCalls, 1, "the run stopped at the first rejection");
+  const changed3 = diffSnapshots(before, snapshot(root)).length;
+  assert(changed3 > 0 && changed3 < n + 20, `${changed3} changed`);
+  const e4 = await assertRejects(() => undo(j3, { apply: true, onRestore: rejecting }));
+  assert(e4 === later, String(e4));
+  await undo(j3, { apply: true });
+  assertEquals(diffSnapshots(before, snapshot(root)), [], "everything put back again");
   // undo's callback too
   const r = await undo(journal, { onRestore: x }).catch((e) => e);
   assert(r instanceof TypeError, String(r));

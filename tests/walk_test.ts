@@ -357,6 +357,32 @@ Deno.test("walk: a folder that vanishes mid-walk is an error; the walk goes on",
     assertStrictEquals(err, boom);
     assertEquals(await threadsLeft(), []);
   });
+  await t.step(
+    "an async onError whose promise rejects ends walk and walkDirs with its error, none left unhandled",
+    async () => {
+      const root = `${scratchDir()}/async-onerror`;
+      Deno.mkdirSync(`${root}/d/e`, { recursive: true });
+      Deno.symlinkSync("..", `${root}/d/up`); // followed: a "loop" error
+      for (const which of ["walk", "walkDirs"] as const) {
+        const boom = new Error(`boom ${which}`);
+        const seen: string[] = [];
+        const onError = async (e: { op: string }) => {
+          seen.push(e.op);
+          await new Promise((r) => setTimeout(r, 5));
+          throw boom;
+        };
+        const opts = { followSymlinks: true, onError };
+        const err = await assertRejects(async () => {
+          for await (const _ of which === "walk" ? walk(root, opts) : walkDirs(root, opts)) {
+            // nothing
+          }
+        });
+        assertStrictEquals(err, boom);
+        assertEquals(seen, ["loop"], which);
+        assertEquals(await threadsLeft(), [], which);
+      }
+    },
+  );
 });
 
 Deno.test("walk: a folder replaced by a link or a file between its listing and its reading is a race, ENOTDIR", async () => {
