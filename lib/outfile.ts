@@ -403,11 +403,24 @@ export async function outputApart(
  * the shard's record scan-I.done.json) is the scan itself: writing over it
  * (`convert scans/scan-*.csv.zst`, OUT forgotten, the glob's last file
  * taken for it; `summary --html` naming a shard) would replace a shard's
- * rows. Refused (RangeError: bad usage); `who` names the command.
+ * rows; so is its plan.json (but for `plan` itself, writing a new plan)
+ * and a shard's record, which the folder is read through. Refused
+ * (RangeError: bad usage); `who` names the command.
  */
 async function refuseShardOutput(output: string, path: string, who: string): Promise<void> {
   const slash = path.lastIndexOf("/");
   const dir = slash < 0 ? "." : path.slice(0, slash) || "/";
+  // the scan's plan (but for a new plan) and a shard's record: what the
+  // scan folder is read through (status, summary, merge)
+  const base = path.slice(slash + 1);
+  const own = base === "plan.json" ? who !== "plan" : base.endsWith(".done.json");
+  if (own && await named(`${dir}/plan.json`)) {
+    throw new RangeError(
+      `pwalk: ${output} is ${
+        base === "plan.json" ? "the plan" : "a shard's record"
+      } of the sharded scan in ${dir}: ${who} would replace it; name a file outside the scan's folder`,
+    );
+  }
   const record = path.replace(/\.(csv|csv\.zst|csv\.gz|parquet)$/, ".done.json");
   if (record === path || !(await named(`${dir}/plan.json`)) || !(await named(record))) return;
   throw new RangeError(

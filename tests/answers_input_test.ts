@@ -1028,6 +1028,25 @@ Deno.test("outputs that would replace an input or a shard of the scan are refuse
     assertEquals(h2.code, 2, h2.stderr);
     assertStringIncludes(h2.stderr, "is a shard's output of the scan");
     assertEquals(await Deno.readFile(last), shard);
+    // nor the plan or a shard's record, which the folder is read through
+    // (by name or through a link), by --html or --errors
+    const record = `${dir}/scan-0.done.json`, planFile = `${dir}/plan.json`;
+    await Deno.symlink(planFile, `${tmp.path}/p.html`);
+    const own = [record, planFile].map((p) => [p, Deno.readFileSync(p)] as const);
+    for (
+      const [args, what] of [
+        [["summary", "--html", planFile, dir], "the plan"],
+        [["summary", "--html", `${tmp.path}/p.html`, dir], "the plan"],
+        [["diff", "--html", record, dir, dir], "a shard's record"],
+        [["--errors", record, "-o", `${tmp.path}/r.csv`, root], "a shard's record"],
+      ] as const
+    ) {
+      const o = await cli([...args]);
+      assertEquals(o.code, 2, `${args.join(" ")}: ${o.stderr}`);
+      assertStringIncludes(o.stderr, `${what} of the sharded scan in ${dir}`);
+      for (const [p, bytes] of own) assertEquals(Deno.readFileSync(p), bytes, p);
+    }
+    assertEquals((await cli(["status", dir])).code, 0);
     // the shards' files by name or glob: read as given; a warning when they
     // are not the whole scan, none when they are
     const all = await cli(["summary", `${dir}/scan-*.csv.zst`]);
