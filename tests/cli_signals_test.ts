@@ -30,6 +30,7 @@ import { scratchDir, tempDir } from "./helpers/temp.ts";
 import { mountSlowfs } from "./helpers/slowfs.ts";
 import { snapshot } from "./helpers/repair_tree.ts";
 import { waitFor } from "./helpers/wait.ts";
+import { threadWchans } from "./helpers/proc.ts";
 import { iecTenths } from "./helpers/units.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -466,6 +467,38 @@ Deno.test("CLI: SIGINT while waiting for a FIFO's reader: nothing was written, i
   assertStringIncludes(stderr, `pwalk: interrupted by SIGINT; nothing was written to ${fifo}`);
   assert(!stderr.includes("incomplete"), stderr);
   assertEquals((await Deno.lstat(fifo)).isFifo, true);
+});
+
+Deno.test("CLI: a signal while an --exclude list's FIFO waits for its writer: one line, 128+n, nothing written (report, plan)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/d`;
+  await Deno.mkdir(root);
+  await Deno.writeTextFile(`${root}/f`, "x");
+  const fifo = `${tmp.path}/list`;
+  await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  const runs = [
+    ["SIGTERM", 143, ["-o", `${tmp.path}/out.csv`, "--exclude", fifo, root]],
+    ["SIGINT", 130, ["plan", root, "--shards", "2", "--exclude", fifo, "-o", `${tmp.path}/p.json`]],
+  ] as const;
+  for (const [sig, status, args] of runs) {
+    const p = spawnCli([...args]);
+    // its open of the FIFO waits for a writer (the kernel's wait_for_partner)
+    await waitFor(() => threadWchans(p.pid).includes("wait_for_partner"), {
+      what: `${sig}: the FIFO's open waiting`,
+    });
+    p.kill(sig);
+    const [out, err, r] = await Promise.all([
+      new Response(p.stdout).text(),
+      new Response(p.stderr).text(),
+      p.status,
+    ]);
+    assertEquals([r.code, err, out], [
+      status,
+      `pwalk: interrupted by ${sig}; nothing was done\n`,
+      "",
+    ]);
+  }
+  assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name).sort(), ["d", "list"]);
 });
 
 for (

@@ -571,7 +571,10 @@ export async function excludeArgs(f: Flags, root?: string): Promise<(string | Ui
       }
       if (st.isDirectory) exclude.push(p);
       else {
-        const list = await Deno.readFile(p);
+        // (a FIFO waits for its writer: a signal meanwhile ends the run with its line)
+        const list = st.isFifo
+          ? await untilAnswered(`--exclude ${p}`, () => Deno.readFile(p), { atOnce: true })
+          : await Deno.readFile(p);
         const nul = list.indexOf(0);
         if (nul >= 0) {
           const line = list.subarray(0, nul).filter((c) => c === 10).length + 1;
@@ -824,14 +827,27 @@ export class Interrupted extends Error {
  * "stopping (SIGINT): WHAT does not answer; SIGINT again quits without
  * waiting for it", and a second signal after that ends the process without
  * waiting (a thread in a request a FUSE server already took holds it
- * until the server answers).
+ * until the server answers). With `atOnce` (work that changes nothing: a
+ * list read from a FIFO whose writer has not come) the first signal says
+ * "interrupted by SIGINT; nothing was done" and ends the process at once.
  */
-export async function untilAnswered<T>(what: string, work: () => Promise<T>): Promise<T> {
+export async function untilAnswered<T>(
+  what: string,
+  work: () => Promise<T>,
+  options: { atOnce?: boolean } = {},
+): Promise<T> {
   let stopped: (typeof SIGNALS)[number] | undefined;
   let slow: ReturnType<typeof setTimeout> | undefined;
   let noticed = false, quitting = false;
   const listeners = SIGNALS.map((s) =>
     listen(s[0], () => {
+      if (options.atOnce && !quitting) {
+        // a read that changes nothing (a FIFO's writer awaited): not waited for
+        quitting = true;
+        eprint(`pwalk: interrupted by ${s[0]}; nothing was done`);
+        void eprintFlushed().then(() => exitProcess(s[1]));
+        return;
+      }
       if (stopped) {
         // before the notice a second signal changes nothing, as in a walk
         if (!noticed || quitting) return;
