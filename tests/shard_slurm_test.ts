@@ -23,6 +23,7 @@ import {
 } from "./helpers/shard.ts";
 import { testNeeding, ZSTD } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
+import { shellQuote } from "../lib/shell.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 testNeeding([...SLURM_NEEDS, ZSTD], {
@@ -48,6 +49,11 @@ testNeeding([...SLURM_NEEDS, ZSTD], {
     assertMatch(job, /^\d+$/);
     const plan: TestPlan = JSON.parse(await Deno.readTextFile(`${dir}/plan.json`));
     assertEquals(plan.shards, 4);
+    // the script's note of its submission (a dry run's has none)
+    assertStringIncludes(
+      await Deno.readTextFile(`${dir}/job.sbatch`),
+      `#   submit:  sbatch --array=0-3%3 ${shellQuote(`${dir}/job.sbatch`)}   (pwalk slurm did)\n`,
+    );
     const name = `pwalk-${plan.id.slice(0, 8)}`;
     const queued = async () =>
       (await run("squeue", ["-h", "-r", `--name=${name}`, "-o", "%i %T"], { env })).text.trim();

@@ -233,7 +233,7 @@ export function slurmScript(plan: ShardPlan, o: ScriptOptions): string {
 }
 
 /** {@link slurmScript} without the check of its option names (slurmScan's hold more). */
-function scriptOf(plan: ShardPlan, o: ScriptOptions): string {
+function scriptOf(plan: ShardPlan, o: ScriptOptions, submitted = false): string {
   const q = shellQuote;
   checkSbatch(o.sbatch ?? []);
   const cmd = o.command ?? pwalkCommand();
@@ -260,7 +260,7 @@ function scriptOf(plan: ShardPlan, o: ScriptOptions): string {
     `# one task per shard (plan ${plan.id}, ${count(plan.shards, "shard")}).`,
     `#   submit:  sbatch --array=0-${plan.shards - 1}${o.maxRunning ? `%${o.maxRunning}` : ""} ${
       q(`${o.dir}/job.sbatch`)
-    }   (pwalk slurm did)`,
+    }${submitted ? "   (pwalk slurm did)" : ""}`,
     `#   status:  pwalk status ${q(o.dir)}`,
     `#   resume:  pwalk slurm --resume ${
       q(o.dir)
@@ -609,7 +609,7 @@ export async function slurmScan(root: string, options: SlurmScanOptions): Promis
           "(--resume) or choose another folder",
       );
     }
-    script = scriptOf(plan, { ...options, dir });
+    script = scriptOf(plan, { ...options, dir }, !options.dryRun);
     // replaced whole, never written through a link (writePlan, as -o, would)
     wrote.push(`${dir}/plan.json`);
     await writeAtomic(`${dir}/plan.json`, planText(plan));
