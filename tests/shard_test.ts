@@ -639,12 +639,10 @@ testNeeding([ZSTD], {
     });
     assertEquals(pasted.text.split("\n").slice(0, -1).at(-1), `${dir}/job.sbatch`, pasted.stderr);
     assertEquals(pasted.text.split("\n")[0], "--parsable");
-    // the script's own note of its submission: the same array, with its %K
+    // the script's own note of how it is submitted: the same array, with
+    // its %K (not that pwalk slurm did: a dry run submits nothing)
     const array = r.stderr.match(/ (--array=\S+) /)![1];
-    assertStringIncludes(
-      script,
-      `#   submit:  sbatch ${array} '${dir}/job.sbatch'   (pwalk slurm did)\n`,
-    );
+    assertStringIncludes(script, `#   submit:  sbatch ${array} '${dir}/job.sbatch'\n`);
     assertMatch(script, /^#SBATCH --time=10$/m);
     assertMatch(script, /^#SBATCH --partition=debug$/m);
     // double quotes: sbatch reads the blank as part of the value
@@ -2298,7 +2296,7 @@ testNeeding([ZSTD], {
   },
 });
 
-Deno.test("status: a shard whose lock file is there before its temporary output is running (live pid) or incomplete (dead pid), not missing", async () => {
+Deno.test("status: a shard whose lock file is there before its temporary output is running (its lock held) or incomplete (not held: its pid dead, or another's now), not missing; another plan's lock is no trace", async () => {
   await using tmp = await tempDir();
   const { root, dir } = await twoFolders(tmp.path);
   await makePlan(root, 2, `${dir}/plan.json`);
@@ -2309,12 +2307,26 @@ Deno.test("status: a shard whose lock file is there before its temporary output 
     return JSON.parse(s.text).shards.map((x: { state: string; detail?: string }) => x);
   };
   // a run by hand between taking its lock and making its temporary output:
-  // a process alive on this host (this test's own, as kill -0 says)
+  // a process alive on this host (this test's own, as kill -0 says), its
+  // lock held (flock, as lockShard takes it)
   assertEquals((await run("kill", ["-0", String(Deno.pid)])).code, 0);
   await Deno.writeTextFile(lock, `pid ${Deno.pid} on ${Deno.hostname()}\n`);
+  const held = await Deno.open(lock, { read: true });
+  await held.lock(true);
   let s = await states();
   assertEquals(s.map((x: { state: string }) => x.state), ["missing", "running"]);
   assertMatch(s[1].detail, new RegExp(`pid ${Deno.pid} on .*outside Slurm`));
+  // the same file, its lock not held: a run killed outright whose pid is
+  // another live process's now (a reboot, a container's pids): it died
+  held.close();
+  s = await states();
+  assertEquals(s.map((x: { state: string }) => x.state), ["missing", "incomplete"]);
+  assertMatch(s[1].detail, /names pid \d+ on this host, which does not hold it .*: it died$/);
+  // another plan's lock left so (the folder planned again since), nothing
+  // else of a run there: shard 1 of this plan never ran
+  await Deno.writeTextFile(lock, `pid ${Deno.pid} on ${Deno.hostname()}\nshard 1 of plan 0ld\n`);
+  s = await states();
+  assertEquals(s.map((x: { state: string }) => x.state), ["missing", "missing"]);
   // a process that has ended (kill -0 fails): it died there
   const gone = new Deno.Command("true").spawn();
   await gone.status;

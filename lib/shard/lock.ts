@@ -192,18 +192,51 @@ async function openLockFile(path: string): Promise<Deno.FsFile> {
 
 /**
  * The process a shard's lock file names (`pid N on HOST`, as its holder
- * wrote it), read without taking the lock; null when there is none. The
+ * wrote it, and the plan's id of its `shard I of plan ID` line), read
+ * without taking the lock; null when there is none. The
  * file stays after a run killed outright (its lock does not), so the
  * process may be gone.
  */
-export async function lockHolder(path: string): Promise<{ pid: number; host: string } | null> {
+export async function lockHolder(
+  path: string,
+): Promise<{ pid: number; host: string; plan?: string } | null> {
   try {
-    const text = new TextDecoder().decode((await Deno.readFile(path)).subarray(0, 256));
-    const m = /^pid (\d+) on (\S+)\n/.exec(text);
-    return m ? { pid: Number(m[1]), host: m[2] } : null;
+    const text = new TextDecoder().decode((await Deno.readFile(path)).subarray(0, 512));
+    const m = /^pid (\d+) on (\S+)\n(?:shard \d+ of plan (\S+)\n)?/.exec(text);
+    return m ? { pid: Number(m[1]), host: m[2], ...(m[3] ? { plan: m[3] } : {}) } : null;
   } catch {
     return null;
   }
+}
+
+/**
+ * Whether a process holds a lock on the file `path` now, as this host's
+ * /proc/locks lists its flock locks (by device and inode, read without
+ * taking the lock: a shard that starts meanwhile is never refused by it);
+ * undefined where that cannot be told (no /proc/locks, the file gone). A
+ * lock file's pid alone cannot tell it: a run killed outright leaves the
+ * file, and its pid may be another process's since (a reboot, a
+ * container's own pid numbers).
+ */
+export async function lockHeldHere(path: string): Promise<boolean | undefined> {
+  let st: Deno.FileInfo, locks: string;
+  try {
+    st = await Deno.stat(path);
+    locks = await Deno.readTextFile("/proc/locks");
+  } catch {
+    return undefined;
+  }
+  // glibc's dev_t: the major in bits 8-19 and 32-43, the minor in 0-7 and 20-31
+  const dev = BigInt(st.dev), ino = BigInt(st.ino ?? -1);
+  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
+  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
+  // "1: FLOCK  ADVISORY  WRITE 4242 00:2a:123456 0 EOF" (a waiter's: "1: -> FLOCK ...")
+  for (const m of locks.matchAll(/^\d+: FLOCK +\S+ +\S+ +\S+ +([0-9a-f]+):([0-9a-f]+):(\d+) /gm)) {
+    if (
+      BigInt(`0x${m[1]}`) === major && BigInt(`0x${m[2]}`) === minor && BigInt(m[3]) === ino
+    ) return true;
+  }
+  return false;
 }
 
 /** What the holder wrote into the lock file: `pid N on HOST` (or ""), and its next line (or ""). */

@@ -15,7 +15,7 @@
 import { planDigest, readPlan, type ShardPlan } from "./plan.ts";
 import { sha256File, type ShardRecord } from "./run.ts";
 import { jobName, queuedTasks, readSubmissions } from "./squeue.ts";
-import { lockHolder } from "./lock.ts";
+import { lockHeldHere, lockHolder } from "./lock.ts";
 import { aliveHere } from "../outfile.ts";
 import { count, groupDigits } from "../digits.ts";
 import { checkOptionNames, type OptionNames } from "../options.ts";
@@ -428,10 +428,17 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
     // written: either is a trace of a run
     const holder = names.find((n) => n.startsWith(prefix) && n.endsWith(".lock"));
     const temp = names.some((n) => n.startsWith(prefix) && /\.(partial|top|front)-\d+/.test(n));
-    if (temp || holder) {
-      const who = holder ? await lockHolder(`${dir}/${holder}`) : null;
-      if (who) s.holder = who;
-      if (who && who.host === Deno.hostname() && aliveHere(who.pid)) {
+    const who = holder ? await lockHolder(`${dir}/${holder}`) : null;
+    const here = who?.host === Deno.hostname();
+    // held: as this host's /proc/locks tells it (the pid in the file may be
+    // another process's now), else by its pid being alive
+    const held = here ? (await lockHeldHere(`${dir}/${holder}`)) ?? aliveHere(who!.pid) : false;
+    // a lock another plan's run left (killed outright, the folder planned
+    // again since), with no temporary: no trace of a run of this plan's
+    const foreignLock = !!who?.plan && who.plan !== plan.id && !held && !temp;
+    if ((temp || holder) && !foreignLock) {
+      if (who) s.holder = { pid: who.pid, host: who.host };
+      if (who && here && held) {
         s.state = "running";
         s.detail = `pid ${who.pid} on ${who.host}, outside Slurm (${holder} is its lock)`;
       } else {
@@ -439,7 +446,10 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
         const there = temp ? "a temporary output is there" : `${holder} is there`;
         s.detail = !who
           ? `${there}: running elsewhere, or it died`
-          : who.host === Deno.hostname()
+          : here && aliveHere(who.pid)
+          ? `${there}, and ${holder} names pid ${who.pid} on this host, which does not ` +
+            "hold it (another process has that pid now): it died"
+          : here
           ? `${there}, and ${holder} names pid ${who.pid} on this host, ` +
             "which is not running: it died"
           : `${there}, and ${holder} names pid ${who.pid} on ${who.host}: ` +
