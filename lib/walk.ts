@@ -160,8 +160,23 @@ export interface WalkIterator<T> extends AsyncIterableIterator<T> {
 export interface WalkDirsOptions extends
   Omit<
     WalkOptions,
-    "includeFiles" | "includeDirs" | "includeSymlinks" | "exts" | "match" | "canonicalize"
+    | "includeFiles"
+    | "includeDirs"
+    | "includeSymlinks"
+    | "exts"
+    | "match"
+    | "canonicalize"
+    | "maxDepth"
   > {
+  /**
+   * As walk()'s (the root is depth 0, its entries depth 1, ...): a folder
+   * is yielded with its names when it is entered, i.e. at a depth below
+   * `maxDepth`; `1` yields the root alone with its names, `0` (the root not
+   * entered) and below yield nothing. A fraction counts as the whole number
+   * below it; NaN is a RangeError, a value that is no number a TypeError.
+   * Default Infinity.
+   */
+  maxDepth?: number;
   /**
    * Only `false`, the default here: folders under a followed link keep the
    * link's path, as os.walk(followlinks=True) gives them (it has no

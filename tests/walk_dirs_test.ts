@@ -1315,3 +1315,31 @@ print(json.dumps(sorted(out)))`,
     loop[0],
   );
 });
+
+Deno.test("walkDirs: maxDepth 1 yields the root alone with its names (Deno.readDir's), 0 and below nothing, as documented", async () => {
+  await using tmp = await tempDir("pwalk-walkdirs-");
+  const root = `${tmp.path}/r`;
+  await Deno.mkdir(`${root}/a/b`, { recursive: true });
+  await Deno.writeTextFile(`${root}/f`, "x");
+  await Deno.writeTextFile(`${root}/a/g`, "y");
+  const listed = [...Deno.readDirSync(root)];
+  const dirs = listed.filter((e) => e.isDirectory).map((e) => e.name).sort();
+  const files = listed.filter((e) => !e.isDirectory).map((e) => e.name).sort();
+  for (const topDown of [true, false]) {
+    for (const stat of [true, false]) {
+      const at = async (maxDepth: number) => {
+        const got: [string, string[], string[]][] = [];
+        for await (const d of walkDirs(root, { maxDepth, topDown, stat })) {
+          got.push([d.path, [...d.dirs].sort(), [...d.files].sort()]);
+        }
+        return got;
+      };
+      const how = `topDown ${topDown}, stat ${stat}`;
+      assertEquals(await at(1), [[root, dirs, files]], how);
+      assertEquals(await at(1.5), [[root, dirs, files]], how);
+      assertEquals(await at(0), [], how);
+      assertEquals(await at(-1), [], how);
+      assertEquals((await at(2)).map((x) => x[0]).sort(), [root, `${root}/a`], how);
+    }
+  }
+});
