@@ -1357,6 +1357,21 @@ function dirsWalk(
                   });
                   continue;
                 }
+                if (e.pathBytes) {
+                  // a folder whose path is not UTF-8: a string names it by
+                  // its U+FFFD spelling, which may be another folder (or none)
+                  const at = joinName(path, name);
+                  report({
+                    path: at,
+                    pathBytes: joinBytes(e.pathBytes, new TextEncoder().encode(`/${name}`)),
+                    op: "open",
+                    message: `${JSON.stringify(name)} added to the dirs of ${path}, whose path ` +
+                      "is not UTF-8, cannot be walked by name (a name added is walked by its path " +
+                      "as a string)",
+                    code: "EILSEQ",
+                  });
+                  continue;
+                }
                 added.push({
                   path: joinName(path, name),
                   walker: joinName(e.path, name),

@@ -1343,3 +1343,38 @@ Deno.test("walkDirs: maxDepth 1 yields the root alone with its names (Deno.readD
     }
   }
 });
+
+Deno.test("walkDirs: a name added to the dirs of a folder whose path is not UTF-8 is an EILSEQ error, never the look-alike folder walked", async () => {
+  await using tmp = await tempDir("pwalk-walkdirs-added-bytes-");
+  const root = `${tmp.path}/t`;
+  // b\xff (not UTF-8) and b\xef\xbf\xbd (a real U+FFFD) show alike
+  await python(
+    `import os, sys
+r = sys.argv[1].encode()
+os.makedirs(r + b'/b\\xff')
+os.makedirs(r + b'/b\\xef\\xbf\\xbd/new/theirs')`,
+    root,
+  );
+  const enc = new TextEncoder();
+  const bad = new Uint8Array([...enc.encode(`${root}/b`), 0xff]);
+  const errors: WalkError[] = [];
+  const seen: string[] = [];
+  for await (const d of walkDirs(root, { onError: (e) => errors.push(e) })) {
+    seen.push(d.path);
+    if (d.entry.pathBytes && String(d.entry.pathBytes) === String(bad)) {
+      // made in b\xff, then added (os.walk walks it): through Python, by bytes
+      await python(
+        `import os, sys
+os.makedirs(bytes.fromhex(sys.argv[1]) + b'/new/mine')`,
+        Array.from(bad, (x) => x.toString(16).padStart(2, "0")).join(""),
+      );
+      d.dirs.push("new");
+    }
+  }
+  // b\uFFFD/new (the real U+FFFD's) walked once, by the walk itself; b\xff/new never
+  assertEquals(seen.filter((p) => p === `${root}/b\uFFFD/new`).length, 1, seen.join("\n"));
+  assert(!seen.some((p) => p.endsWith("/mine")), seen.join("\n"));
+  assertEquals(errors.map((e) => [e.code, e.op, String(e.pathBytes)]), [
+    ["EILSEQ", "open", String(new Uint8Array([...bad, ...enc.encode("/new")]))],
+  ]);
+});
