@@ -24,7 +24,7 @@ import {
 } from "./helpers/shard.ts";
 import { mountSlowfs } from "./helpers/slowfs.ts";
 import { CC, FUSERMOUNT, PKG_CONFIG, testNeeding, ZSTD } from "./helpers/system.ts";
-import { tempDir } from "./helpers/temp.ts";
+import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { report } from "../mod.ts";
 
 /** A small tree: three folders of files, a hard link from one into another. */
@@ -160,5 +160,56 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT, ZSTD], {
     // merged by summary as a single run: one file system, the hard link once
     const s = await cli(["summary", "--json", dir]);
     assertEquals(s.code, 0, s.stderr);
+  },
+});
+
+testNeeding([ZSTD], {
+  name:
+    "shard: a mount inside ROOT numbered otherwise here, its frontier in other shards: shard 0's rows above the frontier on it carry the plan's number too",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`, dir = `${tmp.path}/scan`, mnt = `${root}/mnt`;
+    await Deno.mkdir(dir);
+    for (let a = 0; a < 4; a++) {
+      for (let b = 0; b < 4; b++) {
+        await Deno.mkdir(`${root}/top${a}/s${b}`, { recursive: true });
+        for (let f = 0; f < 20; f++) await Deno.writeTextFile(`${root}/top${a}/s${b}/f${f}`, "");
+      }
+    }
+    await Deno.mkdir(mnt);
+    assertEquals(await mountTmpfs(mnt, "size=4m"), "");
+    for (let k = 0; k < 3; k++) {
+      await Deno.mkdir(`${mnt}/sub${k}/in`, { recursive: true });
+      for (let f = 0; f < 40; f++) await Deno.writeTextFile(`${mnt}/sub${k}/g${f}`, "");
+    }
+    for (let f = 0; f < 3; f++) await Deno.writeTextFile(`${mnt}/direct${f}`, "");
+    const planFile = `${dir}/plan.json`;
+    await cli(["-o", "/dev/null", root]); // atimes settle before the reference
+    const plan = await makePlan(root, 4, planFile);
+    const here = (await Deno.stat(mnt)).dev;
+    const onMount = plan.frontier.filter((f) => f.dev === here);
+    const above = plan.frontier.filter((f) => f.dev !== here);
+    assert(onMount.length > 0 && above.length > 0, "the premise: frontier folders on both");
+    const whole = lineSet((await cli([root])).stdout);
+    // The plan as a node that numbers the mount 4242 made it, its folders on
+    // the mount given to shards other than 0, which writes the rows above
+    // the frontier: the mount point's own, and the files directly in it.
+    const other = here === 4242 ? 4243 : 4242;
+    const edited: TestPlan = {
+      ...plan,
+      frontier: plan.frontier.map((f) =>
+        f.dev === here ? { ...f, dev: other, shard: f.shard === 0 ? 1 : f.shard } : f
+      ),
+    };
+    await Deno.writeTextFile(planFile, JSON.stringify(edited, null, 1) + "\n");
+    await runShards(planFile, dir, plan.shards);
+    const union = await unionLines(dir, plan.shards);
+    // (the filename is the 4th column; no comma in these names)
+    const mine = (l: string) =>
+      new TextDecoder().decode(unkey(l)).split(",")[3].startsWith(`"${mnt}`);
+    assert(union.filter(mine).length > 0, "rows on the mount");
+    assertEquals([...devs(union.filter(mine))], [String(other)], "rows on the mount");
+    assertSameLines(union, mapDev(whole, here, other), "the shards' rows");
   },
 });

@@ -481,7 +481,15 @@ export async function runShard(
     const t0 = performance.now();
     const root = plan.root.path;
     const folders = shardFolders(plan, shard);
-    const deviceMap = await planDevices(plan, rootDev, folders);
+    // Shard 0 writes the rows above the frontier too: a file system mounted
+    // there whose folders are all other shards' is known by theirs.
+    const deviceMap = await planDevices(
+      plan,
+      rootDev,
+      shard === 0
+        ? plan.frontier.map((f) => ({ path: pathOfJson(f), dev: f.dev, ino: f.ino }))
+        : folders,
+    );
     const common = {
       noSnap: plan.options.noSnap,
       pwalkDepth: plan.options.pwalkDepth,
