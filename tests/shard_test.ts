@@ -2683,3 +2683,29 @@ Deno.test("a shard removes the library's temporaries a killed run left whatever 
   );
   assertEquals(temps.sort(), [live, part].sort());
 });
+
+Deno.test("plan --depth N: the estimates count the rows the scan writes (no row for the folders at depth N), each shard's as its record says", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  // A<k>/x (depth 1) holds 60 folders (depth 2: no row at --depth 2) and 2 files (rows)
+  for (let k = 0; k < 4; k++) {
+    for (let f = 0; f < 60; f++) await Deno.mkdir(`${root}/A${k}/x/d${f}`, { recursive: true });
+    for (let f = 0; f < 2; f++) await Deno.writeTextFile(`${root}/A${k}/x/f${f}`, "");
+  }
+  for (let k = 0; k < 2; k++) {
+    await Deno.mkdir(`${root}/B${k}`);
+    for (let f = 0; f < 150; f++) await Deno.writeTextFile(`${root}/B${k}/f${f}`, "");
+  }
+  const dir = `${tmp.path}/scan`;
+  await Deno.mkdir(dir);
+  const plan = await makePlan(root, 3, `${dir}/plan.json`, ["--depth", "2"]);
+  const whole = await cli(["--depth", "2", root]);
+  assertEquals(whole.code, 0, whole.stderr);
+  const rows = whole.text.split("\n").filter(Boolean).length;
+  assertEquals(plan.estimate.total, rows);
+  await runShards(`${dir}/plan.json`, dir, plan.shards);
+  const done = plan.estimate.loads.map((_, i) =>
+    JSON.parse(Deno.readTextFileSync(`${dir}/scan-${i}.done.json`)).rows
+  );
+  assertEquals(plan.estimate.loads, done);
+});

@@ -352,10 +352,12 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
     }
     const l = await listFolder(rootPath, { path: n.path, depth: n.depth, id: n.id });
     listed++;
-    n.count = l.count;
     n.error = l.error;
     const d = n.depth + 1;
-    n.children = maxDepth > 0 && d >= maxDepth ? [] : l.dirs.flatMap((s) => {
+    // at --depth's last level its folders get no row (its files do): not counted
+    const cut = maxDepth > 0 && d >= maxDepth;
+    n.count = cut ? l.count - l.dirs.length : l.count;
+    n.children = cut ? [] : l.dirs.flatMap((s) => {
       if (options.noSnap && s.name.length === 9 && byteKey(s.name) === ".snapshot") return [];
       const p = joinPath(n.path, s.name);
       return isExcluded(p) ? [] : [nodeOf(p, d, n, s.id)];
