@@ -417,6 +417,7 @@ static bool dispatch_name(pw_worker *w, listing *l, const pw_dent *d, char **rea
   memcpy(w->path + l->pre, d->name, d->len + 1);
   struct stat st;
   bool no_stat = o->no_stat && names_only(o, d);
+  bool refused = false; /* its stat refused (EACCES): its target no nearer */
   if (no_stat) {
     listing_facts(&st, d, l);
   } else {
@@ -426,13 +427,17 @@ static bool dispatch_name(pw_worker *w, listing *l, const pw_dent *d, char **rea
       if (err != EACCES || !j->vis->keep_unstatted || d->type == DT_UNKNOWN) return true;
       listing_facts(&st, d, l);
       no_stat = true;
+      refused = true;
     } else if (j->nskip && own_file(j, &st, l, d)) {
       l->fcount--; /* as if it were not there */
       return true;
     }
   }
   bool via_link = false, link_dir = false;
-  if (S_ISLNK(st.st_mode) && (o->follow || o->link_dirs)) {
+  /* A link whose own stat was refused (its folder readable, not
+     searchable): its target is reached through that folder too, refused
+     the same; its one error is said above. */
+  if (S_ISLNK(st.st_mode) && !refused && (o->follow || o->link_dirs)) {
     struct stat target;
     int terr = pw_dir_stat_target(&w->ds, d, &target);
     /* walk()'s canonicalize: a link followed is yielded, and its folder

@@ -17,7 +17,7 @@ import {
   type WalkEntry,
   type WalkOptions,
 } from "../mod.ts";
-import { helperScript, REPO, runExample, UNPRIVILEGED, walkInChild } from "./helpers/run.ts";
+import { deno, helperScript, REPO, runExample, UNPRIVILEGED, walkInChild } from "./helpers/run.ts";
 import { shimTest, VANISH_C } from "./helpers/shim.ts";
 import { SETPRIV, testNeeding } from "./helpers/system.ts";
 import { must } from "./helpers/compare.ts";
@@ -739,6 +739,39 @@ print(json.dumps([sum(z for _, z in reg), sum(z for n, z in reg if n.endswith(".
     h5,
     loop[0],
   );
+});
+
+testNeeding([SETPRIV], {
+  name:
+    "walk: a link in a folder readable but not searchable is one stat error, followed or not (as its lstat's)",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    const root = `${scratchDir()}/ronly-link`;
+    Deno.mkdirSync(`${root}/ronly`, { recursive: true });
+    Deno.symlinkSync("/etc/hostname", `${root}/ronly/lnk`);
+    Deno.chmodSync(`${root}/ronly`, 0o444);
+    const code = `import { walk, walkDirs } from "./mod.ts";
+const root = ${JSON.stringify(root)};
+const out = {};
+try { Deno.lstatSync(root + "/ronly/lnk"); out.premise = "statted"; } catch (e) { out.premise = e.name; }
+for (const follow of [false, true]) {
+  const w = walk(root, { followSymlinks: follow });
+  for await (const _ of w) { /* */ }
+  out["walk " + follow] = w.errors.map((e) => [e.op, e.path, e.code]);
+  const d = walkDirs(root, { followSymlinks: follow });
+  for await (const _ of d) { /* */ }
+  out["walkDirs " + follow] = d.errors.map((e) => [e.op, e.path, e.code]);
+}
+console.log(JSON.stringify(out));`;
+    const r = await deno(["eval", code], { prefix: UNPRIVILEGED, timeoutMs: 60_000 });
+    assertEquals(r.code, 0, r.stderr);
+    const out = JSON.parse(r.text);
+    assertEquals(out.premise, "PermissionDenied"); // uid 0 without capabilities cannot search it
+    const one = [["stat", `${root}/ronly/lnk`, "EACCES"]];
+    for (const how of ["walk false", "walk true", "walkDirs false", "walkDirs true"]) {
+      assertEquals(out[how], one, how);
+    }
+  },
 });
 
 /** One walkDirs run of walk_child_unpriv.ts: the folders it yielded, its errors. */
