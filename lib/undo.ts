@@ -606,5 +606,8 @@ export function restoreLine(r: RestoreRecord): string {
     );
   }
   const what = parts.length ? parts.join(", ") : "left as it is";
-  return `${printablePath(r.pathBytes)}: ${what}${notes.length ? ` (${notes.join("; ")})` : ""}`;
+  // (": " in the path written ":\x20", as in repair's and chown's lines: no
+  // name reads as another's line)
+  const path = printablePath(r.pathBytes).replaceAll(": ", ":\\x20");
+  return `${path}: ${what}${notes.length ? ` (${notes.join("; ")})` : ""}`;
 }

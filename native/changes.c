@@ -20,36 +20,9 @@ bool pw_hard_linked(const struct stat *st) {
   return !S_ISDIR(st->st_mode) && st->st_nlink > 1;
 }
 
-/* "PATH" of a change line; a dry run's lines start "would change: ". */
-static size_t line_start(bool dry_run, char *b, const pw_entry *e) {
-  static const char dry[] = "would change: ";
-  size_t n = 0;
-  if (dry_run) {
-    memcpy(b, dry, sizeof dry - 1);
-    n = sizeof dry - 1;
-  }
-  return n + pw_escape_path(b + n, e->path, e->len);
-}
-
-/* The end of a change line: a dry run flags a file with other names. */
-static size_t line_end(bool dry_run, char *b, const struct stat *st) {
-  size_t n = 0;
-  if (dry_run && pw_hard_linked(st))
-    n = (size_t)sprintf(b, " [%ju hard links: its other names change too]",
-                        (uintmax_t)st->st_nlink);
-  b[n++] = '\n';
-  return n;
-}
-
-/* A group: "5000 (genome)", or "5000" when it has no name. */
-static size_t group_text(pw_names *names, char *b, uint32_t gid) {
-  const char *name = pw_group_name(names, gid);
-  return name ? (size_t)sprintf(b, "%u (%s)", gid, name) : (size_t)sprintf(b, "%u", gid);
-}
-
-/* A chown line is a path alone or "PATH: mode A -> B": a name holding
-   ": " (b[from, to), escaped) writes it ":\x20", so that a name like
-   "x: mode 2755 -> 0755" cannot read as x's mode line.  Returns the new
+/* A change line is "PATH: what" (a chown line may be the path alone): a
+   name holding ": " (b[from, to), escaped) writes it ":\x20", so that a
+   name like "x: mode 2755 -> 0755" cannot read as x's mode line.  Returns the new
    end (3 bytes more each: within the 4 per byte pw_change_lines_bound
    allows). */
 static size_t colon_space_escaped(char *b, size_t from, size_t to) {
@@ -68,13 +41,40 @@ static size_t colon_space_escaped(char *b, size_t from, size_t to) {
   return to + 3 * k;
 }
 
+/* "PATH" of a change line (": " in it escaped); a dry run's lines start
+   "would change: ". */
+static size_t line_start(bool dry_run, char *b, const pw_entry *e) {
+  static const char dry[] = "would change: ";
+  size_t n = 0;
+  if (dry_run) {
+    memcpy(b, dry, sizeof dry - 1);
+    n = sizeof dry - 1;
+  }
+  return colon_space_escaped(b, n, n + pw_escape_path(b + n, e->path, e->len));
+}
+
+/* The end of a change line: a dry run flags a file with other names. */
+static size_t line_end(bool dry_run, char *b, const struct stat *st) {
+  size_t n = 0;
+  if (dry_run && pw_hard_linked(st))
+    n = (size_t)sprintf(b, " [%ju hard links: its other names change too]",
+                        (uintmax_t)st->st_nlink);
+  b[n++] = '\n';
+  return n;
+}
+
+/* A group: "5000 (genome)", or "5000" when it has no name. */
+static size_t group_text(pw_names *names, char *b, uint32_t gid) {
+  const char *name = pw_group_name(names, gid);
+  return name ? (size_t)sprintf(b, "%u (%s)", gid, name) : (size_t)sprintf(b, "%u", gid);
+}
+
 size_t pw_change_lines(char *b, bool chown, bool dry_run, pw_names *names, const pw_entry *e,
                        const struct stat *st, const pw_change *p) {
   bool dir = S_ISDIR(st->st_mode);
   size_t n = 0;
   if (chown) {
-    n = colon_space_escaped(b, dry_run ? sizeof "would change: " - 1 : 0,
-                            line_start(dry_run, b, e));
+    n = line_start(dry_run, b, e);
     /* the kernel's chown takes setuid (and setgid when group-executable)
        off: said by --apply as by the dry run, so that a saved log of an
        applied run tells the bits were cleared (p: what the run left) */

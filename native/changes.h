@@ -31,8 +31,9 @@ static inline size_t pw_change_lines_bound(size_t len) { return 3 * (4 * len + 2
 
 /**
  * The lines for change p of entry e (its stat st) into out (at least
- * pw_change_lines_bound(e->len) bytes); returns their length.  chown: the
- * path (": " in it written ":\x20"), and the mode the kernel's chown
+ * pw_change_lines_bound(e->len) bytes); returns their length.  Each line
+ * starts with the path, ": " in it written ":\x20".  chown: the
+ * path, and the mode the kernel's chown
  * leaves (or would) when it takes setuid/setgid off; dry_run: "would change: " first, hard links
  * flagged; group names from the worker's cache.
  */

@@ -3216,3 +3216,59 @@ Deno.test("chown lines: ': ' in a name is written ':\\x20', so no name reads as 
   assertEquals(parsed(dry.stdout, "would change: "), want);
   assertEquals(parsed(applied.stdout, ""), want);
 });
+
+Deno.test("repair and undo lines: ': ' in a name is written ':\\x20', as chown's, so each line's first ': ' ends its path", async () => {
+  await using tmp = await tempDir("pwalk-repair-");
+  const root = `${tmp.path}/p`;
+  await Deno.mkdir(root);
+  await Deno.chown(root, null, 5000); // the shared group: files take it, group-readable
+  await Deno.chmod(root, 0o2770);
+  const names = ["x", "x: mode 0600 -> 0640", "y: group 0 -> 5000"];
+  for (const n of names) {
+    await Deno.writeTextFile(`${root}/${n}`, "");
+    await Deno.chmod(`${root}/${n}`, 0o600);
+  }
+  const paths = [root, ...names.map((n) => `${root}/${n}`)];
+  const facts = async () => {
+    const m = new Map<string, string>();
+    for (const p of paths) {
+      const st = await Deno.lstat(p);
+      m.set(p, `${st.gid} ${(st.mode! & 0o7777).toString(8)}`);
+    }
+    return m;
+  };
+  const unescape = (s: string) =>
+    s.replace(/\\(\\|x([0-9a-f]{2}))/g, (_, e, h) => h ? String.fromCharCode(parseInt(h, 16)) : e);
+  // the paths the lines name, each cut at the line's first ": "
+  const named = (text: Uint8Array, prefix: string) =>
+    [
+      ...new Set(
+        lines(text).map((l) => {
+          assert(l.startsWith(prefix), l);
+          const at = l.indexOf(": ", prefix.length);
+          assert(at > 0, l);
+          return unescape(l.slice(prefix.length, at));
+        }),
+      ),
+    ].sort();
+  const changed = (a: Map<string, string>, b: Map<string, string>) =>
+    paths.filter((p) => a.get(p) !== b.get(p)).sort();
+  const before = await facts();
+  const dry = await cli(["repair", root]);
+  assertEquals(dry.code, 0, dry.stderr);
+  const journal = `${tmp.path}/j`;
+  const applied = await cli(["repair", "--apply", "--journal", journal, root]);
+  assertEquals(applied.code, 0, applied.stderr);
+  const after = await facts();
+  const want = changed(before, after);
+  assertEquals(want.length, 3, "the premise: the three files change (group and mode)");
+  assertEquals(named(dry.stdout, "would change: "), want);
+  assertEquals(named(applied.stdout, ""), want);
+  const undoDry = await cli(["undo", journal]);
+  assertEquals(undoDry.code, 0, undoDry.stderr);
+  assertEquals(named(undoDry.stdout, "would restore: "), want);
+  const undone = await cli(["undo", "--apply", journal]);
+  assertEquals(undone.code, 0, undone.stderr);
+  assertEquals(named(undone.stdout, ""), want);
+  assertEquals(changed(before, await facts()), [], "undo put everything back");
+});
