@@ -314,36 +314,35 @@ int pw_journal_syncer_stop(pw_journal_syncer *s) {
   return -err;
 }
 
-PW_API int32_t pw_fd_open(const uint8_t *path, size_t len) {
+/* open(2) of the caller's path bytes (len, no NUL among them) with
+   flags: the descriptor, or -errno. */
+static int32_t open_bytes(const uint8_t *path, size_t len, int flags) {
   if (!path || !len || memchr(path, 0, len)) return -EINVAL;
   char *p = malloc(len + 1);
   if (!p) return -ENOMEM;
   memcpy(p, path, len);
   p[len] = 0;
-  /* never created: every caller opens a file it made or checked (a
-     FIFO removed meanwhile is not replaced by a new file of root's) */
-  int fd = open(p, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+  int fd = open(p, flags);
   int e = errno;
   free(p);
   return fd < 0 ? -e : fd;
 }
 
+PW_API int32_t pw_fd_open(const uint8_t *path, size_t len) {
+  /* never created: every caller opens a file it made or checked (a
+     FIFO removed meanwhile is not replaced by a new file of root's) */
+  return open_bytes(path, len, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+}
+
 PW_API int32_t pw_fd_open_direct(const uint8_t *path, size_t len) {
-  if (!path || !len || memchr(path, 0, len)) return -EINVAL;
-  char *p = malloc(len + 1);
-  if (!p) return -ENOMEM;
-  memcpy(p, path, len);
-  p[len] = 0;
   /* O_NONBLOCK: a FIFO or pipe whose reader has left is ENXIO, not a wait
      no signal ends; then blocking again, as the shell's > leaves it (the
      errors log reopens a FIFO non-blocking itself) */
-  int fd = open(p, O_WRONLY | O_APPEND | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-  int e = errno;
-  free(p);
-  if (fd < 0) return -e;
+  int fd = open_bytes(path, len, O_WRONLY | O_APPEND | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return fd;
   int fl = fcntl(fd, F_GETFL);
   if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
-    e = errno;
+    int e = errno;
     close(fd);
     return -e;
   }
