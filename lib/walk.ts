@@ -1060,7 +1060,10 @@ function shiftEntry(e: WalkEntry, base: Base): WalkEntry {
  * so is a root that cannot be walked (missing, a file, a link loop):
  * nothing is yielded. A folder replaced by a symbolic link after it was
  * listed (by the loop's body, say) is neither yielded nor an error
- * (os.walk's islink test). The root's `path` is `root` as given, and it is
+ * (os.walk's islink test), unless links are followed; top-down, one
+ * replaced by another folder (or, links followed, by a link to one) is
+ * walked as it is now, once the rest of the walk has ended, as os.walk
+ * walks what is there. The root's `path` is `root` as given, and it is
  * opened as given (not normalized as {@link walk} does it): `"link/.."` is
  * the parent of the link's target, as os.walk and Deno.readDir read it.
  * Paths below it, the folders' and the errors', are os.path.join's
@@ -1216,6 +1219,8 @@ function dirsWalk(
     const others: string[] = [];
     /** Top-down: folders the caller added to dirs, walked once the walk has ended. */
     const added: Added[] = [];
+    /** Top-down: folders replaced since they were listed (race errors held), by walker path. */
+    const replaced = new Map<string, WalkError>();
     let rootDev = NaN;
     for (let b; (b = await job.nextBatch(decode, !topDown));) {
       started = true;
@@ -1239,6 +1244,19 @@ function dirsWalk(
         // A folder replaced by a link since it was listed (by the loop's
         // body, say): os.walk looks again (islink) and leaves it, no error.
         if (e.op === "race" && e.code === "ENOTDIR" && !options.followSymlinks && await isLink(e)) {
+          continue;
+        }
+        // Top-down, a folder the loop's body replaced by another folder
+        // (ESTALE: not the one listed), or, links followed, by a link:
+        // os.walk walks what is there now, and so does this walk, as a
+        // folder added to dirs (at its row, which comes next). The walker
+        // itself enters only the folder it listed. (A path that is not
+        // UTF-8 cannot be walked again by name: its error stays.)
+        if (
+          topDown && e.op === "race" && bytesKey(e.pathBytes) === e.path &&
+          (e.code === "ESTALE" || (e.code === "ENOTDIR" && options.followSymlinks))
+        ) {
+          replaced.set(e.path, e);
           continue;
         }
         report(spelled(e));
@@ -1306,6 +1324,26 @@ function dirsWalk(
             continue;
           }
           open.delete(group);
+          const race = s.unlisted ? replaced.get(e.path) : undefined;
+          if (race) {
+            // walked again by its name once the walk has ended (above), if
+            // the folder that listed it is still there by its own name (not
+            // a folder above swapped for a link: what that leads to is no
+            // folder of this tree, and its race stays an error)
+            replaced.delete(e.path);
+            const at = dirPath(e), cut = at.lastIndexOf("/");
+            const above = await Deno.lstat(at.slice(0, cut) || "/").catch(() => undefined);
+            const sub = p.maxDepth - (e.depth + 1);
+            if (!above?.isDirectory || above.ino !== e.parentIno) report(spelled(race));
+            else if (sub > 0) {
+              added.push({
+                path: at,
+                walker: e.path,
+                maxDepth: sub,
+                parent: { depth: e.depth - 1, ino: e.parentIno, viaLink: false },
+              });
+            }
+          }
           const yielded = !s.unlisted && e.depth + 1 <= lastDepth;
           // (this walk's depth: the entry's is below the first walk's root
           // once yielded, in the walk of an added folder)
@@ -1389,6 +1427,8 @@ function dirsWalk(
     signal?.throwIfAborted();
     // loops of folders whose rows came first (a large folder's shared parts)
     for (const list of loops?.values() ?? []) for (const err of list) report(spelled(err));
+    // (a race whose folder's row never came: told as it was)
+    for (const err of replaced.values()) report(spelled(err));
     try {
       await job.finish();
     } catch (e) {

@@ -1378,3 +1378,76 @@ os.makedirs(bytes.fromhex(sys.argv[1]) + b'/new/mine')`,
     ["EILSEQ", "open", String(new Uint8Array([...bad, ...enc.encode("/new")]))],
   ]);
 });
+
+Deno.test("walkDirs: a folder in dirs the loop's body replaces (by another folder; links followed, by a link to one) is walked as it is now, as os.walk walks it", async () => {
+  await using tmp = await tempDir("pwalk-walkdirs-replaced-");
+  type Seen = [string, string[], string[]];
+  // each case: the tree made afresh, then the same body in Python and here
+  const cases = [
+    {
+      name: "build swapped for the staged folder",
+      follow: false,
+      py: `shutil.rmtree(r + "/build"); os.rename(r + "/staged", r + "/build"); d.remove("staged")`,
+      body: async (r: string, dirs: string[]) => {
+        await Deno.remove(`${r}/build`, { recursive: true });
+        await Deno.rename(`${r}/staged`, `${r}/build`);
+        dirs.splice(dirs.indexOf("staged"), 1);
+      },
+    },
+    {
+      name: "data swapped for a link to a folder, links followed",
+      follow: true,
+      py: `shutil.rmtree(r + "/data"); os.symlink(r + "/../elsewhere", r + "/data")`,
+      body: async (r: string) => {
+        await Deno.remove(`${r}/data`, { recursive: true });
+        await Deno.symlink(`${r}/../elsewhere`, `${r}/data`);
+      },
+    },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const make = async (r: string) => {
+      await Deno.remove(r, { recursive: true }).catch(() => {});
+      await Deno.remove(`${r}/../elsewhere`, { recursive: true }).catch(() => {});
+      for (const d of ["build/old", "staged/ready/in", "data/old", "../elsewhere/new"]) {
+        await Deno.mkdir(`${r}/${d}`, { recursive: true });
+      }
+      await Deno.writeTextFile(`${r}/staged/ready/f`, "");
+      await Deno.writeTextFile(`${r}/../elsewhere/new/g`, "");
+    };
+    const root = `${tmp.path}/c${i}/t`;
+    await make(root);
+    const want: Seen[] = JSON.parse(
+      await python(
+        `import json, os, shutil, sys
+r = sys.argv[1]
+out = []
+for p, d, f in os.walk(r, followlinks=${c.follow ? "True" : "False"}):
+    out.append([p, sorted(d), sorted(f)])
+    if p == r:
+        ${c.py}
+print(json.dumps(out))`,
+        root,
+      ),
+    );
+    await make(root);
+    const got: Seen[] = [];
+    const errors: WalkError[] = [];
+    const depths = new Map<string, number>();
+    for await (
+      const d of walkDirs(root, { followSymlinks: c.follow, onError: (e) => errors.push(e) })
+    ) {
+      got.push([d.path, [...d.dirs].sort(), [...d.files].sort()]);
+      depths.set(d.path, d.entry.depth);
+      if (d.path === root) await c.body(root, d.dirs);
+    }
+    const order = (x: Seen[]) => x.map((s) => JSON.stringify(s)).sort();
+    assertEquals(order(got), order(want), c.name);
+    assertEquals(errors, [], c.name);
+    // the depth of what was walked again: from ROOT, as a fresh walk gives it
+    const fresh = new Map<string, number>();
+    for await (const d of walkDirs(root, { followSymlinks: c.follow })) {
+      fresh.set(d.path, d.entry.depth);
+    }
+    assertEquals(depths, fresh, c.name);
+  }
+});
