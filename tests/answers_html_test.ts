@@ -235,7 +235,7 @@ testNeeding([CHROMIUM], {
       assert(sec && /<svg[\s\S]*<path/.test(sec[1]), `${id}: an SVG chart`);
       // the chown shows as a bar of its own where it moved bytes: between users only
       assertEquals(
-        sec![1].includes("owner or group changed"),
+        sec![1].includes("owner, group or allocation changed"),
         id === "chart-users",
         `${id}: the ownership bar`,
       );
@@ -886,4 +886,47 @@ Deno.test("summary and diff --html: a byte axis has its ticks at round binary am
     const svg = html.match(/<section id="chart-extensions">([\s\S]*?)<\/section>/)![1];
     checkTicks(axis(svg), `extensions, largest ${size} B`, size);
   }
+});
+
+Deno.test("diff --html: blocks written into a sparse hole (same size and mtime, no chown) are 'allocation changed alone' per folder, and not called an ownership change", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`, file = `${root}/p/sparse`;
+  await Deno.mkdir(`${root}/p`, { recursive: true });
+  await Deno.writeTextFile(`${root}/p/small`, "x");
+  {
+    using f = await Deno.open(file, { write: true, create: true });
+    await f.truncate(1 << 20);
+  }
+  const scan = async (name: string) => {
+    const r = await cli(["-o", `${tmp.path}/${name}`, root]);
+    assertEquals(r.code, 0, r.stderr);
+    return `${tmp.path}/${name}`;
+  };
+  const a = await scan("a.csv");
+  const before = await Deno.stat(file);
+  {
+    using f = await Deno.open(file, { write: true });
+    await f.seek(512 * 1024, Deno.SeekMode.Start);
+    await f.write(new Uint8Array(40 * 1024).fill(1));
+    await f.syncData();
+  }
+  await Deno.utime(file, before.atime!, before.mtime!); // size and mtime as they were
+  const after = await Deno.stat(file);
+  assertEquals([after.size, after.mtime?.getTime()], [before.size, before.mtime?.getTime()]);
+  assert(after.blocks! > before.blocks!, "the premise: blocks were allocated");
+  const b = await scan("b.csv");
+  const page = `${tmp.path}/d.html`;
+  const r = await cli(["diff", "--json", "--html", page, a, b]);
+  assertEquals(r.code, 0, r.stderr);
+  const json = JSON.parse(new TextDecoder().decode(r.stdout));
+  // the net: the blocks, as stat counts them (512-byte units)
+  assertEquals(json.totals.net.allocatedBytes, (after.blocks! - before.blocks!) * 512);
+  const html = await Deno.readTextFile(page);
+  const section = (id: string) =>
+    html.match(new RegExp(`<section id="${id}">([\\s\\S]*?)</section>`))?.[1] ?? "";
+  assert(section("chart-folders").includes("allocation changed alone"), "the folder's bar");
+  for (const id of ["chart-users", "chart-groups"]) {
+    assert(section(id).includes("owner, group or allocation changed"), id);
+  }
+  assert(!html.includes("owner or group changed"), "called an ownership change");
 });

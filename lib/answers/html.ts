@@ -615,14 +615,23 @@ export async function diffHtml(d: Diff): Promise<string> {
   ) {
     // What the four kinds of change leave of the net: entries whose owner
     // or group changed (chown, chgrp), counted in the net of the old and of
-    // the new owner; a bar of its own, or a transfer would not show.
+    // the new owner, and allocation that changed alone (a file recalled
+    // from tape, written into a sparse hole: same size and mtime); a bar
+    // of its own, or a transfer would not show. A folder's is the latter
+    // only (a chown moves no bytes between folders; a move is added and
+    // removed).
     const moved = rows.map((r) =>
       r.net.allocatedBytes -
       (r.added.allocatedBytes + r.grown.allocatedBytes - r.removed.allocatedBytes +
         r.shrunk.allocatedBytes)
     );
     const movedSeries = moved.some((v) => v !== 0)
-      ? [{ type: "bar", name: "owner or group changed", stack: "c", data: moved }]
+      ? [{
+        type: "bar",
+        name: id === "folders" ? "allocation changed alone" : "owner, group or allocation changed",
+        stack: "c",
+        data: moved,
+      }]
       : [];
     parts.push(figure(
       `chart-${id}`,
