@@ -1331,11 +1331,14 @@ function dirsWalk(
             // a folder above swapped for a link: what that leads to is no
             // folder of this tree, and its race stays an error)
             replaced.delete(e.path);
+            // (followed: a ROOT given as a link, a folder under a followed
+            // link; the very folder listed, by device and inode)
             const at = dirPath(e), cut = at.lastIndexOf("/");
-            const above = await Deno.lstat(at.slice(0, cut) || "/").catch(() => undefined);
+            const above = await Deno.stat(at.slice(0, cut) || "/").catch(() => undefined);
             const sub = p.maxDepth - (e.depth + 1);
-            if (!above?.isDirectory || above.ino !== e.parentIno) report(spelled(race));
-            else if (sub > 0) {
+            if (!above?.isDirectory || above.ino !== e.parentIno || above.dev !== e.dev) {
+              report(spelled(race));
+            } else if (sub > 0) {
               added.push({
                 path: at,
                 walker: e.path,

@@ -1404,7 +1404,8 @@ Deno.test("walkDirs: a folder in dirs the loop's body replaces (by another folde
       },
     },
   ];
-  for (const [i, c] of cases.entries()) {
+  // each also with ROOT given as a link to the tree (os.walk follows ROOT)
+  for (const [i, c] of [...cases, ...cases.map((c) => ({ ...c, viaLink: true }))].entries()) {
     const make = async (r: string) => {
       await Deno.remove(r, { recursive: true }).catch(() => {});
       await Deno.remove(`${r}/../elsewhere`, { recursive: true }).catch(() => {});
@@ -1414,8 +1415,10 @@ Deno.test("walkDirs: a folder in dirs the loop's body replaces (by another folde
       await Deno.writeTextFile(`${r}/staged/ready/f`, "");
       await Deno.writeTextFile(`${r}/../elsewhere/new/g`, "");
     };
-    const root = `${tmp.path}/c${i}/t`;
-    await make(root);
+    const real = `${tmp.path}/c${i}/t`;
+    await make(real);
+    const root = "viaLink" in c ? `${tmp.path}/c${i}/link` : real;
+    if (root !== real) await Deno.symlink(real, root);
     const want: Seen[] = JSON.parse(
       await python(
         `import json, os, shutil, sys
@@ -1429,7 +1432,7 @@ print(json.dumps(out))`,
         root,
       ),
     );
-    await make(root);
+    await make(real);
     const got: Seen[] = [];
     const errors: WalkError[] = [];
     const depths = new Map<string, number>();
