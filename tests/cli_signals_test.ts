@@ -501,6 +501,63 @@ Deno.test("CLI: a signal while an --exclude list's FIFO waits for its writer: on
   assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name).sort(), ["d", "list"]);
 });
 
+testNeeding([PYTHON3], {
+  name:
+    "CLI: a signal while an --exclude FIFO waits, its line slow to leave (stderr full), the writer then coming: nothing is done after all",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/t`;
+    await Deno.mkdir(root);
+    await Deno.writeTextFile(`${root}/f`, "x");
+    // (Python: a FIFO for stderr filled up first, read only after the writer came)
+    const got = JSON.parse(
+      await python(
+        `import fcntl, json, os, signal, subprocess, sys, time
+d, deno, cli = sys.argv[1:4]
+os.mkfifo(d + "/list"); os.mkfifo(d + "/err")
+rfd = os.open(d + "/err", os.O_RDONLY | os.O_NONBLOCK)
+wfd = os.open(d + "/err", os.O_WRONLY | os.O_NONBLOCK)
+try:
+    while True: os.write(wfd, b"." * 4096)
+except BlockingIOError: pass
+fcntl.fcntl(wfd, fcntl.F_SETFL, 0)
+p = subprocess.Popen([deno, "run", "-A", cli, "-o", d + "/out.csv", "--exclude", d + "/list", d + "/t"],
+                     stderr=wfd, stdout=subprocess.DEVNULL)
+os.close(wfd)
+for _ in range(1200):
+    w = ""
+    try:
+        for t in os.listdir("/proc/%d/task" % p.pid):
+            w += open("/proc/%d/task/%s/wchan" % (p.pid, t)).read() + " "
+    except OSError: pass
+    if "wait_for_partner" in w: break
+    time.sleep(0.025)
+p.send_signal(signal.SIGINT)
+time.sleep(0.2)
+with open(d + "/list", "w"): pass  # the writer comes: an empty list
+time.sleep(1.0)
+fcntl.fcntl(rfd, fcntl.F_SETFL, 0)
+out = b""
+while True:
+    b = os.read(rfd, 65536)
+    if not b: break
+    out += b
+rc = p.wait(timeout=60)
+print(json.dumps({"rc": rc, "made": sorted(os.listdir(d)), "err": out.replace(b".", b"").decode()}))`,
+        tmp.path,
+        Deno.execPath(),
+        CLI,
+      ),
+    );
+    // killed by SIGINT (130 said as the signal itself), its one line, no report run
+    assertEquals(got, {
+      rc: -2,
+      made: ["err", "list", "t"],
+      err: "pwalk: interrupted by SIGINT; nothing was done\n",
+    });
+  },
+});
+
 for (
   const [sig, trap, how] of [
     ["SIGHUP", "HUP", "under nohup (SIGHUP ignored)"],

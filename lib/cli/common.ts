@@ -873,11 +873,14 @@ export async function untilAnswered<T>(
   try {
     result = await work();
   } catch (e) {
-    if (!stopped) throw e;
+    if (!stopped && !quitting) throw e;
   } finally {
     clearTimeout(slow);
     for (const remove of listeners) remove();
   }
+  // atOnce, quitting: the process ends once its line is out (a stderr that
+  // drains slowly); the work answered meanwhile goes no further
+  if (quitting) await new Promise<never>(() => {});
   if (stopped) {
     throw new Interrupted(`pwalk: interrupted by ${stopped[0]}; nothing was done`, stopped[1]);
   }
