@@ -41,7 +41,14 @@ import {
   unzstd,
   wholeLines,
 } from "./helpers/shard.ts";
-import { canMountTmpfs, mountBind, mountTmpfs, scratchDir, tempDir } from "./helpers/temp.ts";
+import {
+  canMountTmpfs,
+  mountBind,
+  mountOverlay,
+  mountTmpfs,
+  scratchDir,
+  tempDir,
+} from "./helpers/temp.ts";
 import { flatTree, mktree, python } from "./helpers/tree.ts";
 import {
   PlanError,
@@ -2708,4 +2715,45 @@ Deno.test("plan --depth N: the estimates count the rows the scan writes (no row 
     JSON.parse(Deno.readTextFileSync(`${dir}/scan-${i}.done.json`)).rows
   );
   assertEquals(plan.estimate.loads, done);
+});
+
+Deno.test({
+  name:
+    "lockHeldHere: a lock held on overlayfs (stat's device not the one /proc/locks prints) is seen through its holder's descriptors; released, it is not",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir();
+    const { lockHeldHere } = await import("../lib/shard/lock.ts");
+    const [lower, upper, work, merged] = ["lower", "upper", "work", "merged"].map((d) =>
+      `${tmp.path}/${d}`
+    );
+    for (const d of [lower, upper, work, merged]) await Deno.mkdir(d);
+    // the lower layer on a tmpfs, the upper on the temporary folder's disk
+    assertEquals(await mountTmpfs(lower, "size=1m"), "");
+    assertEquals(await mountOverlay(lower, upper, work, merged), "");
+    const lock = `${merged}/scan-0.lock`;
+    await Deno.writeTextFile(lock, "");
+    // a holder of its own, as a shard run by hand takes it (flock)
+    const holder = new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `const f = await Deno.open(${JSON.stringify(lock)}, { read: true, write: true });
+await f.lock(true);
+console.log("locked");
+await new Promise(() => setInterval(() => {}, 1000));`,
+      ],
+      stdout: "piped",
+    }).spawn();
+    const reader = holder.stdout.getReader();
+    try {
+      assertEquals(new TextDecoder().decode((await reader.read()).value).trim(), "locked");
+      assertEquals(await lockHeldHere(lock, holder.pid), true);
+    } finally {
+      holder.kill("SIGKILL");
+      await holder.status;
+      await reader.cancel();
+    }
+    assertEquals(await lockHeldHere(lock, holder.pid), false);
+    assertEquals(await lockHeldHere(lock, Deno.pid), false);
+  },
 });

@@ -210,24 +210,68 @@ export async function lockHolder(
 }
 
 /**
- * Whether a process holds a lock on the file `path` now, as this host's
- * /proc/locks lists its flock locks (by device and inode, read without
- * taking the lock: a shard that starts meanwhile is never refused by it);
- * undefined where that cannot be told (no /proc/locks, the file gone). A
- * lock file's pid alone cannot tell it: a run killed outright leaves the
- * file, and its pid may be another process's since (a reboot, a
- * container's own pid numbers).
+ * Whether a lock on the file `path` is held now on this host, as the
+ * kernel tells it without the lock being taken (a shard that starts
+ * meanwhile is never refused by the check): `pid`, the process its lock
+ * file names, has a descriptor of that file with a lock on it
+ * (/proc/PID/fdinfo's `lock:` line), or /proc/locks lists one on its
+ * device and inode (a holder whose pid is another here: a container's own
+ * pid numbers). False when neither does; undefined when it cannot be told
+ * (no /proc, another user's process, the file gone). A lock file's pid
+ * alone cannot tell it: a run killed outright leaves the file, and its pid
+ * may be another process's since (a reboot, a container).
  */
-export async function lockHeldHere(path: string): Promise<boolean | undefined> {
-  let st: Deno.FileInfo, locks: string;
+export async function lockHeldHere(path: string, pid?: number): Promise<boolean | undefined> {
+  let st: Deno.FileInfo;
   try {
     st = await Deno.stat(path);
+  } catch {
+    return undefined;
+  }
+  const byPid = pid === undefined ? undefined : await heldBy(pid, st);
+  if (byPid) return true;
+  const listed = await listedInProcLocks(st);
+  if (listed) return true;
+  return byPid === false ? false : listed;
+}
+
+/** Whether process `pid` holds a lock on the file `st` (its descriptors' fdinfo); undefined: not to be told. */
+async function heldBy(pid: number, st: Deno.FileInfo): Promise<boolean | undefined> {
+  const fds: string[] = [];
+  try {
+    for await (const e of Deno.readDir(`/proc/${pid}/fd`)) fds.push(e.name);
+  } catch (e) {
+    return e instanceof Deno.errors.NotFound ? false : undefined; // gone; or not ours to read
+  }
+  for (const fd of fds) {
+    try {
+      const f = await Deno.stat(`/proc/${pid}/fd/${fd}`);
+      if (f.ino !== st.ino || f.dev !== st.dev) continue;
+      if (/^lock:\s/m.test(await Deno.readTextFile(`/proc/${pid}/fdinfo/${fd}`))) return true;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return false;
+}
+
+/**
+ * Whether /proc/locks lists a flock lock on the file `st`, by the device
+ * and inode it prints; undefined without /proc/locks, or for an inode
+ * number past 2^53, which a JavaScript number cannot hold exactly. (The
+ * device it prints is the file system's own: on overlayfs or a btrfs
+ * subvolume stat's may differ, and the lock is not seen so.)
+ */
+async function listedInProcLocks(st: Deno.FileInfo): Promise<boolean | undefined> {
+  if (st.ino === null || !Number.isSafeInteger(st.ino)) return undefined;
+  let locks: string;
+  try {
     locks = await Deno.readTextFile("/proc/locks");
   } catch {
     return undefined;
   }
-  // glibc's dev_t: the major in bits 8-19 and 32-43, the minor in 0-7 and 20-31
-  const dev = BigInt(st.dev), ino = BigInt(st.ino ?? -1);
+  // glibc's dev_t: the major in bits 8-19 and 44-63, the minor in bits 0-7 and 20-43
+  const dev = BigInt(st.dev), ino = BigInt(st.ino);
   const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
   const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
   // "1: FLOCK  ADVISORY  WRITE 4242 00:2a:123456 0 EOF" (a waiter's: "1: -> FLOCK ...")

@@ -432,7 +432,9 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
     const here = who?.host === Deno.hostname();
     // held: as this host's /proc/locks tells it (the pid in the file may be
     // another process's now), else by its pid being alive
-    const held = here ? (await lockHeldHere(`${dir}/${holder}`)) ?? aliveHere(who!.pid) : false;
+    const held = here
+      ? (await lockHeldHere(`${dir}/${holder}`, who!.pid)) ?? aliveHere(who!.pid)
+      : false;
     // a lock another plan's run left (killed outright, the folder planned
     // again since), with no temporary: no trace of a run of this plan's
     const foreignLock = !!who?.plan && who.plan !== plan.id && !held && !temp;
