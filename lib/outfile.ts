@@ -525,6 +525,21 @@ function linksFollowable(file: string, followLast: boolean): void {
   }
 }
 
+/**
+ * `file` with its folder resolved as the kernel resolves it (links
+ * followed: `/proc/self/root/dev/stderr`, a link to /dev), its last name as
+ * given; `file` itself when the folder cannot be resolved.
+ */
+function resolvedName(file: string): string {
+  const slash = file.lastIndexOf("/");
+  try {
+    const folder = Deno.realPathSync(slash < 0 ? "." : file.slice(0, slash) || "/");
+    return `${folder === "/" ? "" : folder}/${file.slice(slash + 1)}`;
+  } catch {
+    return file;
+  }
+}
+
 /** The folder of `file` as an absolute path ("/" for a name in the root). */
 function folderOf(file: string): string {
   const abs = file.startsWith("/") ? file : `${Deno.cwd()}/${file}`;
@@ -549,7 +564,7 @@ export async function outputTarget(
 ): Promise<OutputTarget> {
   // A link replaced: never the system's /dev/stdout or /dev/fd/3 (a shard's
   // `-o /dev/stderr` as root would put the CSV in its place).
-  if (options.replaceLink && descriptorName(file)) {
+  if (options.replaceLink && (descriptorName(file) || descriptorName(resolvedName(file)))) {
     throw new RangeError(
       `pwalk: output ${file} is a descriptor of this process, which a file written whole and ` +
         "renamed over its name would replace (the system's link): give a file's own name " +

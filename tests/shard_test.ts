@@ -1438,6 +1438,7 @@ Deno.test({
       fd: "/proc/self/fd",
     };
     for (const [name, to] of Object.entries(links)) await Deno.symlink(to, `${dev}/${name}`);
+    await Deno.symlink("/dev", `${tmp.path}/devlink`);
     const devIntact = async (after: string) => {
       const names = [...Deno.readDirSync(dev)].map((e) => e.name).sort();
       assertEquals(names, Object.keys(links).sort(), `${after}: nothing added to /dev`);
@@ -1462,6 +1463,9 @@ Deno.test({
         ["/dev", "stdout"],
         [tmp.path, "/dev/fd/2"],
         [tmp.path, "/proc/self/fd/2"],
+        // its folder reached through links: the kernel's /dev all the same
+        [tmp.path, "/proc/self/root/dev/stderr"],
+        [tmp.path, `${tmp.path}/devlink/stderr`],
       ]
     ) {
       const r = await inOwnDev(dev, cwd, shardArgs(plan, 1, name));
