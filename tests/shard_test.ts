@@ -64,7 +64,8 @@ import {
   submitShards,
 } from "../mod.ts";
 import { existsSync } from "node:fs";
-import { SETPRIV, testNeeding, ZSTD } from "./helpers/system.ts";
+import { CC, FUSERMOUNT, PKG_CONFIG, SETPRIV, testNeeding, ZSTD } from "./helpers/system.ts";
+import { mountSlowfs } from "./helpers/slowfs.ts";
 import { iecTenths } from "./helpers/units.ts";
 
 const DUCKDB_COLUMNS = "names=['inode','parent_inode','depth','filename','ext','uid','gid'," +
@@ -2759,5 +2760,95 @@ await new Promise(() => setInterval(() => {}, 1000));`,
     }
     assertEquals(await lockHeldHere(lock, holder.pid), false);
     assertEquals(await lockHeldHere(lock, Deno.pid), false);
+  },
+});
+
+Deno.test({
+  name:
+    "lockHeldHere: inode numbers past 2^53 (overlayfs xino) told apart exactly: a lock on a file beside it is not its",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir();
+    const { lockHeldHere } = await import("../lib/shard/lock.ts");
+    const [lower, upper, work, merged] = ["lower", "upper", "work", "merged"].map((d) =>
+      `${tmp.path}/${d}`
+    );
+    for (const d of [lower, upper, work, merged]) await Deno.mkdir(d);
+    assertEquals(await mountTmpfs(lower, "size=1m"), "");
+    // files of the lower layer (tmpfs), seen with xino: their numbers past 2^63
+    for (const n of ["scan-0.lock", "scan-1.lock"]) await Deno.writeTextFile(`${lower}/${n}`, "");
+    const why = await mountOverlay(lower, upper, work, merged, "xino=on");
+    assertEquals(why, "");
+    const [a, b] = ["scan-0.lock", "scan-1.lock"].map((n) => `${merged}/${n}`);
+    const exact = (p: string) =>
+      new TextDecoder().decode(
+        new Deno.Command("stat", { args: ["-c", "%i", p] }).outputSync().stdout,
+      )
+        .trim();
+    // the premise: two numbers that one JavaScript number stands for
+    assertNotEquals(exact(a), exact(b));
+    assertEquals((await Deno.stat(a)).ino, (await Deno.stat(b)).ino);
+    const holder = new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `const f = await Deno.open(${JSON.stringify(b)}, { read: true, write: true });
+await f.lock(true);
+console.log("locked");
+await new Promise(() => setInterval(() => {}, 1000));`,
+      ],
+      stdout: "piped",
+    }).spawn();
+    const reader = holder.stdout.getReader();
+    try {
+      assertEquals(new TextDecoder().decode((await reader.read()).value).trim(), "locked");
+      assertEquals(await lockHeldHere(b, holder.pid), true);
+      assertEquals(await lockHeldHere(a, holder.pid), false);
+    } finally {
+      holder.kill("SIGKILL");
+      await holder.status;
+      await reader.cancel();
+    }
+  },
+});
+
+testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
+  name:
+    "lockHeldHere asks procfs alone: its holder's other descriptor on a hung mount does not hang it",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    await using tmp = await tempDir();
+    const { lockHeldHere } = await import("../lib/shard/lock.ts");
+    const src = `${tmp.path}/src`;
+    await Deno.mkdir(`${src}/a`, { recursive: true });
+    await using fs = await mountSlowfs(tmp.path, src, { SLOWFS_DELAY_US: "0" });
+    const lock = `${tmp.path}/scan-0.lock`;
+    await Deno.writeTextFile(lock, "");
+    // the holder: a folder of the mount open (its first descriptor), then the lock
+    const holder = new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `const d = await Deno.open(${JSON.stringify(`${fs.path}/a`)});
+const f = await Deno.open(${JSON.stringify(lock)}, { read: true, write: true });
+await f.lock(true);
+console.log("locked");
+await new Promise(() => setInterval(() => {}, 1000));`,
+      ],
+      stdout: "piped",
+    }).spawn();
+    const reader = holder.stdout.getReader();
+    try {
+      assertEquals(new TextDecoder().decode((await reader.read()).value).trim(), "locked");
+      await fs.pause(); // every request to the mount waits from now on
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const hung = new Promise<string>((r) => timer = setTimeout(() => r("no answer"), 30_000));
+      const got = await Promise.race([lockHeldHere(lock, holder.pid), hung]);
+      clearTimeout(timer);
+      assertEquals(got, true, fs.describe());
+    } finally {
+      fs.resume();
+      holder.kill("SIGKILL");
+      await holder.status;
+      await reader.cancel();
+    }
   },
 });

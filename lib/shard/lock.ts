@@ -15,6 +15,7 @@
 
 import { besidePath, osErrorText } from "../outfile.ts";
 import { recordPath } from "./paths.ts";
+import { nodeLayerWorks } from "../node_layer.ts";
 
 /** A second run of a shard that is running now: refused, nothing touched. */
 export class ShardBusyError extends Error {
@@ -212,58 +213,98 @@ export async function lockHolder(
 /**
  * Whether a lock on the file `path` is held now on this host, as the
  * kernel tells it without the lock being taken (a shard that starts
- * meanwhile is never refused by the check): `pid`, the process its lock
- * file names, has a descriptor of that file with a lock on it
- * (/proc/PID/fdinfo's `lock:` line), or /proc/locks lists one on its
- * device and inode (a holder whose pid is another here: a container's own
- * pid numbers). False when neither does; undefined when it cannot be told
- * (no /proc, another user's process, the file gone). A lock file's pid
+ * meanwhile is never refused by the check) and without a request to any
+ * file system but procfs (a descriptor on a hung mount answers nothing):
+ * `pid`, the process its lock file names, has a descriptor of that inode
+ * with a lock on it (its /proc/PID/fdinfo: `ino:` and a `lock:` line), or
+ * /proc/locks lists one on its device and inode (a holder whose pid is
+ * another here: a container's own pid numbers). False when that process
+ * holds none (gone, or its pid another's now); undefined when it cannot be
+ * told (no /proc, another user's process, the file gone). A lock file's pid
  * alone cannot tell it: a run killed outright leaves the file, and its pid
  * may be another process's since (a reboot, a container).
  */
 export async function lockHeldHere(path: string, pid?: number): Promise<boolean | undefined> {
-  let st: Deno.FileInfo;
+  if (!nodeLayerWorks()) return undefined; // no /proc
+  const me = await ownFdinfo(path);
+  if (!me) return undefined;
+  const byPid = pid === undefined ? undefined : await heldBy(pid, me);
+  if (byPid) return true;
+  if (await listedInProcLocks(me)) return true;
+  return byPid;
+}
+
+/** The lock file as this process's own descriptor of it shows it in fdinfo (procfs's view of the very inode a holder's shows). */
+interface FdId {
+  /** fdinfo's `mnt_id:` and `ino:` lines, as text (an inode number past 2^53 exact). */
+  mnt: string;
+  ino: string;
+  /** stat's device, for /proc/locks. */
+  dev: number;
+}
+
+/**
+ * Open `path` (read only, never a FIFO's wait, never through a link) and
+ * read its fdinfo: the mount and inode a holder's descriptor of it shows
+ * too (on overlayfs, the layer's file, which stat does not number so).
+ */
+async function ownFdinfo(path: string): Promise<FdId | undefined> {
+  const fs = await import("node:fs");
+  const c = fs.constants;
+  let fd: number;
   try {
-    st = await Deno.stat(path);
+    fd = fs.openSync(path, c.O_RDONLY | c.O_NONBLOCK | c.O_NOFOLLOW | c.O_NOCTTY);
   } catch {
     return undefined;
   }
-  const byPid = pid === undefined ? undefined : await heldBy(pid, st);
-  if (byPid) return true;
-  const listed = await listedInProcLocks(st);
-  if (listed) return true;
-  return byPid === false ? false : listed;
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) return undefined;
+    const info = await Deno.readTextFile(`/proc/self/fdinfo/${fd}`);
+    const mnt = /^mnt_id:\s*(\d+)$/m.exec(info)?.[1], ino = /^ino:\s*(\d+)$/m.exec(info)?.[1];
+    return mnt && ino ? { mnt, ino, dev: st.dev } : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
-/** Whether process `pid` holds a lock on the file `st` (its descriptors' fdinfo); undefined: not to be told. */
-async function heldBy(pid: number, st: Deno.FileInfo): Promise<boolean | undefined> {
+/**
+ * Whether process `pid` holds a lock on the file `me` names (a descriptor
+ * whose fdinfo shows its mount and inode, and a `lock:` line), procfs
+ * alone; undefined: not to be told.
+ */
+async function heldBy(pid: number, me: FdId): Promise<boolean | undefined> {
   const fds: string[] = [];
   try {
-    for await (const e of Deno.readDir(`/proc/${pid}/fd`)) fds.push(e.name);
+    for await (const e of Deno.readDir(`/proc/${pid}/fdinfo`)) fds.push(e.name);
   } catch (e) {
     return e instanceof Deno.errors.NotFound ? false : undefined; // gone; or not ours to read
   }
   for (const fd of fds) {
+    let info: string;
     try {
-      const f = await Deno.stat(`/proc/${pid}/fd/${fd}`);
-      if (f.ino !== st.ino || f.dev !== st.dev) continue;
-      if (/^lock:\s/m.test(await Deno.readTextFile(`/proc/${pid}/fdinfo/${fd}`))) return true;
+      info = await Deno.readTextFile(`/proc/${pid}/fdinfo/${fd}`);
     } catch {
-      // closed meanwhile
+      continue; // closed meanwhile
     }
+    if (
+      /^lock:\s/m.test(info) && /^ino:\s*(\d+)$/m.exec(info)?.[1] === me.ino &&
+      /^mnt_id:\s*(\d+)$/m.exec(info)?.[1] === me.mnt
+    ) return true;
   }
   return false;
 }
 
 /**
- * Whether /proc/locks lists a flock lock on the file `st`, by the device
- * and inode it prints; undefined without /proc/locks, or for an inode
- * number past 2^53, which a JavaScript number cannot hold exactly. (The
- * device it prints is the file system's own: on overlayfs or a btrfs
- * subvolume stat's may differ, and the lock is not seen so.)
+ * Whether /proc/locks lists a flock lock on the file `me`, by the device
+ * and inode it prints; undefined without /proc/locks. (The device it
+ * prints is the file system's own: on overlayfs or a btrfs subvolume
+ * stat's may differ, and the lock is not seen so: the holder's
+ * descriptors tell it, heldBy.)
  */
-async function listedInProcLocks(st: Deno.FileInfo): Promise<boolean | undefined> {
-  if (st.ino === null || !Number.isSafeInteger(st.ino)) return undefined;
+async function listedInProcLocks(me: FdId): Promise<boolean | undefined> {
   let locks: string;
   try {
     locks = await Deno.readTextFile("/proc/locks");
@@ -271,14 +312,14 @@ async function listedInProcLocks(st: Deno.FileInfo): Promise<boolean | undefined
     return undefined;
   }
   // glibc's dev_t: the major in bits 8-19 and 44-63, the minor in bits 0-7 and 20-43
-  const dev = BigInt(st.dev), ino = BigInt(st.ino);
+  const dev = BigInt(me.dev);
   const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
   const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
   // "1: FLOCK  ADVISORY  WRITE 4242 00:2a:123456 0 EOF" (a waiter's: "1: -> FLOCK ...")
   for (const m of locks.matchAll(/^\d+: FLOCK +\S+ +\S+ +\S+ +([0-9a-f]+):([0-9a-f]+):(\d+) /gm)) {
-    if (
-      BigInt(`0x${m[1]}`) === major && BigInt(`0x${m[2]}`) === minor && BigInt(m[3]) === ino
-    ) return true;
+    if (BigInt(`0x${m[1]}`) === major && BigInt(`0x${m[2]}`) === minor && m[3] === me.ino) {
+      return true;
+    }
   }
   return false;
 }

@@ -430,8 +430,8 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
     const temp = names.some((n) => n.startsWith(prefix) && /\.(partial|top|front)-\d+/.test(n));
     const who = holder ? await lockHolder(`${dir}/${holder}`) : null;
     const here = who?.host === Deno.hostname();
-    // held: as this host's /proc/locks tells it (the pid in the file may be
-    // another process's now), else by its pid being alive
+    // held: as the kernel tells it (lockHeldHere: the pid in the file may be
+    // another process's now), else, where it cannot tell, by its pid being alive
     const held = here
       ? (await lockHeldHere(`${dir}/${holder}`, who!.pid)) ?? aliveHere(who!.pid)
       : false;

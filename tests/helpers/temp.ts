@@ -94,12 +94,19 @@ export function mountBind(src: string, dir: string): Promise<string> {
 
 /**
  * Mount an overlayfs on the folder `dir`: `lower` under `upper` (`work`:
- * an empty folder on upper's file system); root only, as {@link mountBind}.
+ * an empty folder on upper's file system; `extra`: more options, `xino=on`);
+ * root only, as {@link mountBind}.
  * Unmounted when the temporary folder holding `dir` is removed. Returns ""
  * or why it could not be mounted.
  */
-export function mountOverlay(lower: string, upper: string, work: string, dir: string) {
-  const o = `lowerdir=${lower},upperdir=${upper},workdir=${work}`;
+export function mountOverlay(
+  lower: string,
+  upper: string,
+  work: string,
+  dir: string,
+  extra = "",
+) {
+  const o = `lowerdir=${lower},upperdir=${upper},workdir=${work}${extra ? `,${extra}` : ""}`;
   return mount(["-t", "overlay", "-o", o, "pwalk-test", dir], dir);
 }
 
