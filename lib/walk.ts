@@ -1331,12 +1331,16 @@ function dirsWalk(
             // a folder above swapped for a link: what that leads to is no
             // folder of this tree, and its race stays an error)
             replaced.delete(e.path);
-            // (followed: a ROOT given as a link, a folder under a followed
-            // link; the very folder listed, by device and inode)
+            // (a link there followed only where the walk follows one: ROOT
+            // given as a link, or links followed; the folder compared by
+            // inode, as listed)
             const at = dirPath(e), cut = at.lastIndexOf("/");
-            const above = await Deno.stat(at.slice(0, cut) || "/").catch(() => undefined);
+            const parentPath = at.slice(0, cut) || "/";
+            const named = await Deno.lstat(parentPath).catch(() => undefined);
+            const follow = named?.isSymlink && (options.followSymlinks || e.depth === 0);
+            const above = follow ? await Deno.stat(parentPath).catch(() => undefined) : named;
             const sub = p.maxDepth - (e.depth + 1);
-            if (!above?.isDirectory || above.ino !== e.parentIno || above.dev !== e.dev) {
+            if (!above?.isDirectory || above.ino !== e.parentIno) {
               report(spelled(race));
             } else if (sub > 0) {
               added.push({

@@ -1405,7 +1405,9 @@ Deno.test("walkDirs: a folder in dirs the loop's body replaces (by another folde
     },
   ];
   // each also with ROOT given as a link to the tree (os.walk follows ROOT)
-  for (const [i, c] of [...cases, ...cases.map((c) => ({ ...c, viaLink: true }))].entries()) {
+  // and names only (stat: false: no device or inode facts but the listing's)
+  const all = [...cases, ...cases.map((c) => ({ ...c, viaLink: true }))];
+  for (const [i, c] of [...all, ...all.map((c) => ({ ...c, namesOnly: true }))].entries()) {
     const make = async (r: string) => {
       await Deno.remove(r, { recursive: true }).catch(() => {});
       await Deno.remove(`${r}/../elsewhere`, { recursive: true }).catch(() => {});
@@ -1437,7 +1439,11 @@ print(json.dumps(out))`,
     const errors: WalkError[] = [];
     const depths = new Map<string, number>();
     for await (
-      const d of walkDirs(root, { followSymlinks: c.follow, onError: (e) => errors.push(e) })
+      const d of walkDirs(root, {
+        followSymlinks: c.follow,
+        stat: !("namesOnly" in c),
+        onError: (e) => errors.push(e),
+      })
     ) {
       got.push([d.path, [...d.dirs].sort(), [...d.files].sort()]);
       depths.set(d.path, d.entry.depth);
