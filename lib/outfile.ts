@@ -527,14 +527,18 @@ function linksFollowable(file: string, followLast: boolean): void {
 
 /**
  * `file` with its folder resolved as the kernel resolves it (links
- * followed: `/proc/self/root/dev/stderr`, a link to /dev), its last name as
- * given; `file` itself when the folder cannot be resolved.
+ * followed: `/proc/self/root/dev/stderr`, a link to /dev; a bind mount of
+ * /dev told as /dev), its last name as given; `file` itself when the
+ * folder cannot be resolved.
  */
 function resolvedName(file: string): string {
   const slash = file.lastIndexOf("/");
   try {
     const folder = Deno.realPathSync(slash < 0 ? "." : file.slice(0, slash) || "/");
-    return `${folder === "/" ? "" : folder}/${file.slice(slash + 1)}`;
+    // /dev reached through a bind mount of it (a chroot's): /dev, by device and inode
+    const [at, dev] = [Deno.statSync(folder), Deno.statSync("/dev")];
+    const same = at.dev === dev.dev && at.ino === dev.ino;
+    return `${same ? "/dev" : folder === "/" ? "" : folder}/${file.slice(slash + 1)}`;
   } catch {
     return file;
   }

@@ -1440,6 +1440,8 @@ Deno.test({
     };
     for (const [name, to] of Object.entries(links)) await Deno.symlink(to, `${dev}/${name}`);
     await Deno.symlink("/dev", `${tmp.path}/devlink`);
+    await Deno.mkdir(`${tmp.path}/devb`);
+    assertEquals(await mountBind(dev, `${tmp.path}/devb`), ""); // the /dev the runs see
     const devIntact = async (after: string) => {
       const names = [...Deno.readDirSync(dev)].map((e) => e.name).sort();
       assertEquals(names, Object.keys(links).sort(), `${after}: nothing added to /dev`);
@@ -1467,6 +1469,8 @@ Deno.test({
         // its folder reached through links: the kernel's /dev all the same
         [tmp.path, "/proc/self/root/dev/stderr"],
         [tmp.path, `${tmp.path}/devlink/stderr`],
+        // and through a bind mount of it (a chroot's /dev)
+        [tmp.path, `${tmp.path}/devb/stderr`],
       ]
     ) {
       const r = await inOwnDev(dev, cwd, shardArgs(plan, 1, name));
