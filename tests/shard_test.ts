@@ -2726,6 +2726,37 @@ Deno.test("plan --depth N: the estimates count the rows the scan writes (no row 
   assertEquals(plan.estimate.loads, done);
 });
 
+/**
+ * A process of its own holding a flock on `lock`, as a shard run by hand
+ * takes it (`first`: code it runs before, e.g. opening a folder of a mount);
+ * killed outright on dispose.
+ */
+async function heldLock(lock: string, first = ""): Promise<{ pid: number } & AsyncDisposable> {
+  const holder = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `${first}
+const f = await Deno.open(${JSON.stringify(lock)}, { read: true, write: true });
+await f.lock(true);
+console.log("locked");
+await new Promise(() => setInterval(() => {}, 1000));`,
+    ],
+    stdout: "piped",
+  }).spawn();
+  const reader = holder.stdout.getReader();
+  const dispose = async () => {
+    holder.kill("SIGKILL");
+    await holder.status;
+    await reader.cancel();
+  };
+  const said = new TextDecoder().decode((await reader.read()).value).trim();
+  if (said !== "locked") {
+    await dispose();
+    throw new Error(`the lock holder said ${JSON.stringify(said)}`);
+  }
+  return { pid: holder.pid, [Symbol.asyncDispose]: dispose };
+}
+
 Deno.test({
   name:
     "lockHeldHere: a lock held on overlayfs (stat's device not the one /proc/locks prints) is seen through its holder's descriptors; released, it is not",
@@ -2743,26 +2774,12 @@ Deno.test({
     const lock = `${merged}/scan-0.lock`;
     await Deno.writeTextFile(lock, "");
     // a holder of its own, as a shard run by hand takes it (flock)
-    const holder = new Deno.Command(Deno.execPath(), {
-      args: [
-        "eval",
-        `const f = await Deno.open(${JSON.stringify(lock)}, { read: true, write: true });
-await f.lock(true);
-console.log("locked");
-await new Promise(() => setInterval(() => {}, 1000));`,
-      ],
-      stdout: "piped",
-    }).spawn();
-    const reader = holder.stdout.getReader();
-    try {
-      assertEquals(new TextDecoder().decode((await reader.read()).value).trim(), "locked");
+    const pid = await (async () => {
+      await using holder = await heldLock(lock);
       assertEquals(await lockHeldHere(lock, holder.pid), true);
-    } finally {
-      holder.kill("SIGKILL");
-      await holder.status;
-      await reader.cancel();
-    }
-    assertEquals(await lockHeldHere(lock, holder.pid), false);
+      return holder.pid;
+    })();
+    assertEquals(await lockHeldHere(lock, pid), false);
     assertEquals(await lockHeldHere(lock, Deno.pid), false);
   },
 });
@@ -2792,26 +2809,9 @@ Deno.test({
     // the premise: two numbers that one JavaScript number stands for
     assertNotEquals(exact(a), exact(b));
     assertEquals((await Deno.stat(a)).ino, (await Deno.stat(b)).ino);
-    const holder = new Deno.Command(Deno.execPath(), {
-      args: [
-        "eval",
-        `const f = await Deno.open(${JSON.stringify(b)}, { read: true, write: true });
-await f.lock(true);
-console.log("locked");
-await new Promise(() => setInterval(() => {}, 1000));`,
-      ],
-      stdout: "piped",
-    }).spawn();
-    const reader = holder.stdout.getReader();
-    try {
-      assertEquals(new TextDecoder().decode((await reader.read()).value).trim(), "locked");
-      assertEquals(await lockHeldHere(b, holder.pid), true);
-      assertEquals(await lockHeldHere(a, holder.pid), false);
-    } finally {
-      holder.kill("SIGKILL");
-      await holder.status;
-      await reader.cancel();
-    }
+    await using holder = await heldLock(b);
+    assertEquals(await lockHeldHere(b, holder.pid), true);
+    assertEquals(await lockHeldHere(a, holder.pid), false);
   },
 });
 
@@ -2828,21 +2828,12 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
     const lock = `${tmp.path}/scan-0.lock`;
     await Deno.writeTextFile(lock, "");
     // the holder: a folder of the mount open (its first descriptor), then the lock
-    const holder = new Deno.Command(Deno.execPath(), {
-      args: [
-        "eval",
-        `const d = await Deno.open(${JSON.stringify(`${fs.path}/a`)});
-const f = await Deno.open(${JSON.stringify(lock)}, { read: true, write: true });
-await f.lock(true);
-console.log("locked");
-await new Promise(() => setInterval(() => {}, 1000));`,
-      ],
-      stdout: "piped",
-    }).spawn();
-    const reader = holder.stdout.getReader();
+    await using holder = await heldLock(
+      lock,
+      `const d = await Deno.open(${JSON.stringify(`${fs.path}/a`)});`,
+    );
+    await fs.pause(); // every request to the mount waits from now on
     try {
-      assertEquals(new TextDecoder().decode((await reader.read()).value).trim(), "locked");
-      await fs.pause(); // every request to the mount waits from now on
       let timer: ReturnType<typeof setTimeout> | undefined;
       const hung = new Promise<string>((r) => timer = setTimeout(() => r("no answer"), 30_000));
       const got = await Promise.race([lockHeldHere(lock, holder.pid), hung]);
@@ -2850,9 +2841,6 @@ await new Promise(() => setInterval(() => {}, 1000));`,
       assertEquals(got, true, fs.describe());
     } finally {
       fs.resume();
-      holder.kill("SIGKILL");
-      await holder.status;
-      await reader.cancel();
     }
   },
 });
