@@ -190,7 +190,10 @@ int pw_job_open_front(const pw_job *j, const pw_item *it, int flags) {
 static int frontier(pw_job *j) {
   const pw_strlist *f = &j->opts->frontier;
   if (!f->n) return 0;
-  j->front_fd = pw_open_path(j->root->path, j->root_len, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  j->front_fd = j->root_fd >= 0
+                  ? j->root_fd
+                  : pw_open_path(j->root->path, j->root_len, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  j->root_fd = -1;
   struct stat rst;
   if (j->front_fd < 0 || fstat(j->front_fd, &rst) || rst.st_dev != j->root->st.st_dev || rst.st_ino != j->root->st.st_ino) {
     int e = j->front_fd < 0 ? errno : ESTALE;
@@ -282,6 +285,7 @@ static pw_job *create(const pw_opts *src, const pw_visitor *vis) {
   if (!j) return NULL;
   j->vis = vis;
   j->front_fd = -1;
+  j->root_fd = -1;
   atomic_init(&j->status, -1);
   atomic_init(&j->cancelled, false);
   atomic_init(&j->failed, false);
@@ -341,8 +345,23 @@ static pw_job *create(const pw_opts *src, const pw_visitor *vis) {
   root->is_root = true;
   root->depth = -1;
   /* The root may be a symbolic link to a folder (like find -H); nothing
-     below it is ever followed. */
-  if (stat(root->path, &root->st)) {
+     below it is ever followed.  It is opened here and its facts are that
+     descriptor's, which its worker then lists (open_once): looked up twice
+     (a stat now, an open later), a ROOT renamed away or replaced in
+     between would be its own open or race error, its row alone in a
+     report that ends with status 0.  One that cannot be opened (a folder
+     that can be stat'ed but not listed, mode 000) is stat'ed; its worker
+     then says why it cannot be listed. */
+  int rfd = pw_open_path(root->path, len, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (rfd >= 0 && !fstat(rfd, &root->st)) {
+    j->root_fd = rfd;
+  } else if (rfd >= 0) {
+    int e = errno;
+    close(rfd);
+    free(root);
+    pw_job_fail(j, e, "%s: %s", o->root, strerror(e));
+    return j;
+  } else if (stat(root->path, &root->st)) {
     int e = errno;
     free(root);
     pw_job_fail(j, e, "%s: %s", o->root, strerror(e));
@@ -555,6 +574,7 @@ PW_API void pw_job_free(pw_job *j) {
   for (int i = 0; i < j->nskip; i++) free(j->skip[i].name);
   if (j->root) pw_item_free(&j->queue, j->root);
   if (j->front_fd >= 0) close(j->front_fd);
+  if (j->root_fd >= 0) close(j->root_fd);
   while (j->front) {
     pw_item *n = j->front == j->front_last ? NULL : j->front->next;
     pw_item_free(&j->queue, j->front);

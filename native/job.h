@@ -92,6 +92,9 @@ struct pw_job {
   struct stat root_st;        /**< the root's stat (the root may be a link to a folder) */
   size_t root_len;            /**< the root as printed: trailing slashes dropped */
   pw_item *root;              /**< the root item until the workers start */
+  int root_fd;                /**< the root, opened by pw_job_start (its stat is this
+                                   descriptor's), until its worker lists it or a
+                                   shard's frontier takes it as front_fd; -1 none */
   pw_item *front, *front_last; /**< a shard's frontier folders, walked instead */
   int front_fd;               /**< with a frontier: the root, which they are opened from */
   size_t nfront;

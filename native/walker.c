@@ -103,6 +103,11 @@ typedef struct listing {
    listed it (one lookup, and no path to swap), else by its full path. */
 static int open_once(pw_worker *w, pw_item *it, int flags) {
   if (it->parent) return openat(it->parent->fd, it->path + it->name_off, flags);
+  if (it->is_root && w->job->root_fd >= 0) { /* opened by pw_job_start */
+    int fd = w->job->root_fd;
+    w->job->root_fd = -1;
+    return fd;
+  }
   if (it->front) return pw_job_open_front(w->job, it, flags);
   return pw_open_path(it->path, it->len, flags);
 }
