@@ -352,6 +352,7 @@ export const OP_NAMES: readonly string[] = [
   "device",
   "hardlinks",
   "acl_named",
+  "setid",
 ];
 
 /** pw_restore's result bits: enum pw_restore_bits in native/pwalk.h. */

@@ -107,13 +107,20 @@ size_t pw_escape_path(char *out, const char *path, size_t len);
   "or group changes and undo cannot put back: repair leaves it as it is, chown changes it " \
   "all the same (see getcap, setcap)"
 
-/** The message of a PW_OP_LINKS notice (hard links under two shared groups). */
+/** The message of a PW_OP_SETID notice (a set-id file kept from group write). */
+#define PW_SETID_TEXT                                                                        \
+  "a setuid or setgid file: not made group-writable, lest a member of its group rewrite it " \
+  "and run that as its owner or group (a write through a shared mapping leaves those bits " \
+  "on); the other rules applied"
+
+/** The message of a PW_OP_DEVICE notice (a device node left alone). */
 #define PW_DEVICE_TEXT                                                                       \
   "a device node: left alone (group access to it would be access to the device)"
 #define PW_HARDLINKS_TEXT                                                                  \
   "a file with hard links outside the tree (or in folders the run did not enter, or whose "   \
   "names changed during the run or just before it: run again later): left alone, lest its "  \
   "names elsewhere open with it (its other names: find / -samefile PATH)"
+/** The message of a PW_OP_LINKS notice (hard links under two shared groups). */
 #define PW_LINKS_TEXT                                                                       \
   "a file with hard links in folders of different shared groups: it takes the group of the " \
   "folder above the name reached first, not this name's folder's"

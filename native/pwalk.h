@@ -218,6 +218,9 @@ typedef enum pw_op {
                           mask keeps out, and whose wider group bits (the mask) would let
                           them in, beyond the project's group; left alone: a notice; with
                           an errno, the ACL could not be read to tell: left alone too */
+  PW_OP_SETID = 17, /**< repair --force-group-writable: a setuid or setgid file that keeps
+                          its group, not made group-writable (a member could rewrite it
+                          and run that as its owner); the other rules applied: a notice */
 } pw_op;
 
 typedef struct pw_opts pw_opts;

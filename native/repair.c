@@ -171,11 +171,23 @@ static void plan_repair(const pw_job *j, const struct stat *st, uint64_t anc, pw
   }
   mode_t need = dir ? (c->force_gw ? S_IRWXG : S_IRGRP | S_IXGRP)
                     : (c->force_gw ? S_IRGRP | S_IWGRP : S_IRGRP);
-  p->nmode |= need;
-  if (dir) p->nmode |= S_ISGID;
   /* A file handed to another group loses setuid/setgid, as with chgrp: a
      setgid program must not start running with the project's group. */
-  else if (p->ngid != p->ogid) p->nmode &= ~(mode_t)(S_ISUID | S_ISGID);
+  if (!dir && p->ngid != p->ogid) p->nmode &= ~(mode_t)(S_ISUID | S_ISGID);
+  /* One that keeps them (its group stays) is not made group-writable: a
+     member of its group could rewrite it, through a shared mapping (which,
+     unlike write(2), leaves the bits on), and run that as its owner (a
+     setuid root helper: as root).  Told by a setid notice (setid_kept). */
+  if (!dir && (p->nmode & (S_ISUID | S_ISGID))) need &= ~(mode_t)S_IWGRP;
+  p->nmode |= need;
+  if (dir) p->nmode |= S_ISGID;
+}
+
+/* Whether repair's plan p of st keeps a set-id file from the group write
+   --force-group-writable gives (plan_repair): said in a setid notice. */
+static bool setid_kept(const repair_ctx *c, const struct stat *st, const pw_change *p) {
+  return !c->chown_mode && c->force_gw && !S_ISDIR(st->st_mode) && !S_ISLNK(st->st_mode) &&
+         (p->nmode & (S_ISUID | S_ISGID)) && !(p->nmode & S_IWGRP);
 }
 
 /* Whether c's caller is in group gid or has CAP_FSETID: what the kernel
@@ -893,6 +905,7 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
   if (!c->apply || pw_change_empty(&p)) {
     /* A dry run, or nothing to do by the listing: no fd needed. */
     if (noancestor) note_no_ancestor(w);
+    else if (setid_kept(c, st, &p)) pw_job_note_error(j, PW_OP_SETID, 0, e->path, e->len);
     if (!pw_change_empty(&p) && journal(w, r, e, st, &p, NULL)) {
       report_done(w, r, e, st, &p);
       if (!c->chown_mode) check_acl(w, e, st, &p, NULL);
@@ -919,6 +932,8 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
        lack of a shared group above that told when counted */
     plan(w, &now, seen && first_gid != LINK_LEFT ? first_gid : e->user, &p, &noancestor);
     if (noancestor && !seen) note_no_ancestor(w);
+    if (!noancestor && setid_kept(c, &now, &p))
+      pw_job_note_error(j, PW_OP_SETID, 0, e->path, e->len);
     if (!c->chown_mode && pw_hard_linked(&now) && now.st_nlink > seen &&
         !pw_change_empty(&p)) {
       pw_job_note_error(j, PW_OP_HARDLINKS, 0, e->path, e->len); /* linked meanwhile */

@@ -971,6 +971,49 @@ print(os.path.join(sys.argv[1], *(['d' * 250] * 20), 'tool'), end='')`,
   assertEquals(Deno.lstatSync(`${root}/tool`).uid, 1002);
 });
 
+Deno.test("--force-group-writable: a setuid or setgid file that keeps its group gets no group write (setid notice)", async () => {
+  await using tmp = await tempDir("pwalk-setid-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [
+    { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+    // a setuid-root helper only the project may run; a setgid tool of a user's
+    { rel: "helper", type: "file", uid: 0, gid: G.PROJECT, mode: 0o4750 },
+    { rel: "sgid", type: "file", uid: 1001, gid: G.PROJECT, mode: 0o2700 },
+    // its private group replaced: rule 4 takes setuid off, then g+w is harmless
+    { rel: "own", type: "file", uid: 1001, gid: 1001, mode: 0o4700 },
+    { rel: "plain", type: "file", uid: 1001, gid: G.PROJECT, mode: 0o600 },
+  ]);
+  const modes = () =>
+    Object.fromEntries(
+      ["helper", "sgid", "own", "plain"].map((n) => {
+        const st = Deno.lstatSync(`${root}/${n}`);
+        return [n, [st.gid, st.mode! & 0o7777]];
+      }),
+    );
+  const before = modes();
+  const told = [`${root}/helper`, `${root}/sgid`];
+  const dry = await repair(root, { forceGroupWritable: true });
+  assertEquals(noticesOf(dry, "setid").sort(), told);
+  assertStringIncludes(
+    dry.errorDetails.find((e) => e.op === "setid")!.message,
+    "not made group-writable",
+  );
+  assertEquals(modes(), before, "a dry run changed something");
+  // without --force-group-writable nothing is made group-writable: no notice
+  assertEquals(noticesOf(await repair(root, {}), "setid"), []);
+  const s = await repair(root, { apply: true, forceGroupWritable: true, journal: false });
+  assertEquals(noticesOf(s, "setid").sort(), told);
+  assertEquals(modes(), {
+    helper: [G.PROJECT, 0o4750],
+    sgid: [G.PROJECT, 0o2740],
+    own: [G.PROJECT, 0o760],
+    plain: [G.PROJECT, 0o660],
+  });
+  // once more: nothing left to change, the kept files still told
+  const again = await repair(root, { apply: true, forceGroupWritable: true, journal: false });
+  assertEquals([again.entriesChanged, noticesOf(again, "setid").sort()], [0, told]);
+});
+
 Deno.test("device nodes: repair leaves them alone with a device notice, chown changes them", async () => {
   await using tmp = await tempDir("pwalk-dev-");
   const root = `${tmp.path}/proj`;

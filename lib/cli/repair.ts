@@ -47,7 +47,8 @@ symbolic links are never followed nor changed):
     none up to (not including) /, such entries are reported once and left;
   - folders get g+rx, everything else g+r (with --force-group-writable:
     g+rwx and g+rw). A file whose group changes loses setuid/setgid, as
-    with chgrp;
+    with chgrp; one that keeps them is not made group-writable (a setid
+    notice);
   - device nodes are left alone (a device notice): group access to a
     copied disk or memory node is access to the device;
   - a file with other hard links (a FIFO or socket too) is changed once
