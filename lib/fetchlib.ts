@@ -258,6 +258,41 @@ export function cachedLibrary(file: string, sha256: string, dir?: string): strin
   }
 }
 
+/**
+ * Why the file at the cache path in `dir` (one that is there) is not used
+ * ({@link cachedLibrary}), for the error of a download that then failed;
+ * undefined when there is no file there, or it would be used.
+ */
+function cacheRefusal(file: string, sha256: string, dir: string): string | undefined {
+  const path = cachePath(file, sha256, dir);
+  try {
+    const l = Deno.lstatSync(path);
+    const uid = runningUid();
+    const above = folderProblem(dir, uid);
+    if (above) return `${path}: its folder ${above.slice(dir.length + 2)}`;
+    if (!l.isFile) return `${path} is ${l.isSymlink ? "a symbolic link" : "not a regular file"}`;
+    if (l.uid !== 0 && l.uid !== uid) return `${path} is owned by uid ${l.uid}`;
+    const mode = l.mode! & 0o7777;
+    if (mode & 0o022) {
+      return `${path} is writable by group or others (mode ${mode.toString(8).padStart(4, "0")})`;
+    }
+    if (cachedLibrary(file, sha256, dir)) return undefined;
+    return `${path} does not match its SHA-256 in pwalk's manifest (${l.size} bytes, ` +
+      `the manifest's ${manifestSize(file)}): remove it`;
+  } catch (e) {
+    // (a cache folder that is a file holds no copy)
+    return e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory
+      ? undefined
+      : `${path}: ${message(e)}`;
+  }
+}
+
+/** The manifest's size of the library file `file` ("?" when it names none). */
+function manifestSize(file: string): string {
+  const t = Object.values(MANIFEST.targets).find((x) => x.file === file);
+  return t ? String(t.size) : "?";
+}
+
 /** The error of a library whose bytes do not have the expected checksum. */
 function mismatch(source: string, got: string, sha256: string): Error {
   return new Error(
@@ -267,10 +302,14 @@ function mismatch(source: string, got: string, sha256: string): Error {
 }
 
 /**
- * Make `dir` and the folders missing on the way to it, each mode 0755
- * whatever the umask (under `umask 002`, Ubuntu's for a user, mkdir's 0775
- * would make pwalk refuse the folder it just made: lib/trust.ts). Folders
- * already there are left as they are.
+ * Make `dir` and the folders missing on the way to it, each mode 0755 less
+ * the umask: never writable by group or others (under `umask 002`,
+ * Ubuntu's for a user, mkdir's usual 0775 would make pwalk refuse the
+ * folder it just made: lib/trust.ts). Folders already there are left as
+ * they are. Nothing is changed by path once made: in a world-writable
+ * folder (a cache under /tmp) another user can swap a folder just made
+ * for a link to a file of root's, which a chmod would follow; the check
+ * after (installLibrary) refuses what was swapped.
  */
 function makeFolders(dir: string): void {
   const parts = dir.split("/").filter((x) => x);
@@ -282,7 +321,6 @@ function makeFolders(dir: string): void {
       if (e instanceof Deno.errors.AlreadyExists) continue;
       throw e;
     }
-    Deno.chmodSync(p, 0o755); // made now by this process: the umask took group write away or not
   }
 }
 
@@ -507,11 +545,34 @@ function privateTempDir(tmp: string, sha256: string, make: boolean): string | un
     ? `writable by others (mode ${(st.mode! & 0o7777).toString(8)})`
     : "";
   if (!problem) return path;
-  if (!make) return undefined; // not ours: nothing in it is opened
   // Someone else's (made before this user's first run: the name is
-  // predictable), or one this user cannot remove from a sticky /tmp: a
-  // fresh folder of an unpredictable name instead, made 0700 by this call.
-  return Deno.makeTempDirSync({ dir: tmp, prefix: `${path.slice(path.lastIndexOf("/") + 1)}-` });
+  // predictable), or one this user cannot remove from a sticky /tmp: nothing
+  // in it is opened. A fresh folder of an unpredictable name beside it,
+  // made 0700 by an earlier start, is reused (one copy, not one per start),
+  // else (with `make`) one is made now.
+  const prefix = `${path.slice(path.lastIndexOf("/") + 1)}-`;
+  const earlier = ownFreshDir(tmp, prefix, uid);
+  if (earlier || !make) return earlier;
+  return Deno.makeTempDirSync({ dir: tmp, prefix });
+}
+
+/**
+ * A folder `tmp/<prefix><random>` (Deno.makeTempDirSync's name: letters
+ * and digits after the prefix) of this user that nobody else can write
+ * (not a link), as privateTempDir makes; undefined when there is none (or
+ * `tmp` cannot be listed).
+ */
+function ownFreshDir(tmp: string, prefix: string, uid: number): string | undefined {
+  try {
+    for (const e of Deno.readDirSync(tmp)) {
+      if (!e.isDirectory || !e.name.startsWith(prefix)) continue;
+      if (!/^[0-9A-Za-z]{6,64}$/.test(e.name.slice(prefix.length))) continue;
+      const dir = `${tmp.replace(/\/+$/, "")}/${e.name}`;
+      const st = Deno.lstatSync(dir);
+      if (st.isDirectory && st.uid === uid && !(st.mode! & 0o022)) return dir;
+    }
+  } catch { /* not listed: none */ }
+  return undefined;
 }
 
 /** The base URL libraries are downloaded from (always ending in "/"). */
@@ -616,14 +677,18 @@ export async function downloadLibrary(
       bytes.set(value, got);
       got += value.length;
     }
-    if (got < t.size) bytes = bytes.subarray(0, got); // the checksum says it is short
+    if (got < t.size) {
+      throw new Error(`the server sent ${got} of the ${t.size} bytes of the manifest (cut short)`);
+    }
   } catch (e) {
     if (signal?.aborted && !stalled) throw new DownloadInterrupted(url, signal.reason, e);
     const why = stalled
       ? `no data for ${seconds} s (PWALK_DOWNLOAD_TIMEOUT sets how long to wait)`
       : (e instanceof Error ? e.message : String(e));
+    const refused = dir === undefined ? undefined : cacheRefusal(t.file, t.sha256, dir);
     throw new Error(
-      `pwalk: could not download the native library for ${targetKey()} from ${url}: ${why}. ${hint}`,
+      `pwalk: could not download the native library for ${targetKey()} from ${url}: ${why}` +
+        `${refused ? ` (the copy in the cache was not used: ${refused})` : ""}. ${hint}`,
     );
   } finally {
     clearTimeout(timer);

@@ -126,6 +126,48 @@ Deno.test("fetchlib: no network, an HTTP error or a checksum mismatch leaves not
     assertStringIncludes(e.message, "does not match its SHA-256");
   });
   assertEquals(listAll(dir), []);
+
+  // a download cut short is said to be one, with what to do
+  await withServer(() => new Response(BYTES.subarray(0, 10)), async () => {
+    const e = await assertRejects(() => downloadLibrary(fakeManifest(), `${dir}/c`), Error);
+    assertStringIncludes(
+      e.message,
+      `: the server sent 10 of the ${BYTES.length} bytes of the manifest (cut short). ` +
+        "Set PWALK_LIB",
+    );
+  });
+  assertEquals(listAll(dir), []);
+});
+
+Deno.test("fetchlib: offline, the error says why the copy in the cache was not used", async () => {
+  await using tmp = await tempDir("pwalk-fetch-");
+  const dir = `${tmp.path}/c`;
+  const sum = sha256Hex(BYTES);
+  const path = installLibrary(BYTES, FILE, sum, dir);
+  let port = 0;
+  await withServer(() => new Response(BYTES), async () => {
+    port = Number(new URL(Deno.env.get("PWALK_LIB_URL")!).port);
+    await Promise.resolve();
+  });
+  Deno.env.set("PWALK_LIB_URL", `http://127.0.0.1:${port}/`);
+  try {
+    const offline = () => assertRejects(() => downloadLibrary(fakeManifest(), dir), Error);
+    await Deno.chmod(path, 0o775);
+    assertStringIncludes(
+      (await offline()).message,
+      `(the copy in the cache was not used: ${path} is writable by group or others (mode 0775)).`,
+    );
+    await Deno.chmod(path, 0o755);
+    await Deno.writeFile(path, BYTES.subarray(0, 5));
+    assertStringIncludes(
+      (await offline()).message,
+      `(the copy in the cache was not used: ${path} does not match its SHA-256`,
+    );
+    await Deno.remove(path);
+    assert(!(await offline()).message.includes("the copy in the cache"), "none there: none told");
+  } finally {
+    Deno.env.delete("PWALK_LIB_URL");
+  }
 });
 
 Deno.test("fetchlib: a damaged cached copy is not used; a fresh download replaces it", async () => {
@@ -376,11 +418,10 @@ Deno.test("fetchlib: a private temporary folder's name that is a link, another u
     const st = await Deno.lstat(`${tmp.path}/${made[0]}`);
     assertEquals([st.uid, st.mode! & 0o7777], [Deno.uid(), 0o700]);
     assertEquals(sha256Hex(await Deno.readFile(got)), sum);
-    assertEquals(
-      findLibrary("libpwalk.so", sum, noCache, tmp.path),
-      undefined,
-      "never taken from `dir`",
-    );
+    // found there by the next start (never in `dir`), and reused: one copy, not one per start
+    assertEquals(findLibrary("libpwalk.so", sum, noCache, tmp.path), got);
+    assertEquals(installEmbedded(url, "libpwalk.so", noCache, tmp.path), got);
+    assertEquals(listAll(tmp.path).filter((n) => !before.has(n)), made);
     await Deno.remove(`${tmp.path}/${made[0]}`, { recursive: true });
   };
   await Deno.mkdir(`${tmp.path}/elsewhere`);
