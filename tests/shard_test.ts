@@ -1215,6 +1215,9 @@ testNeeding([ZSTD], {
         assertMatch(stderr[i], new RegExp(`removed ${dir}/${n.replaceAll(".", "\\.")}, left by`));
       }
       assertEquals(stderr[i].match(/removed .*, left by/g)?.length, named.length, stderr[i]);
+      // the summary last (a log's tail -1), after the lines of what was removed
+      const last = stderr[i].trimEnd().split("\n").at(-1)!;
+      assertMatch(last, new RegExp(`^pwalk: shard ${i} of ${plan.shards}: `), stderr[i]);
     }
     assertEquals(temps().sort(), ["other.partial-7-0", "scan-0.csv.zst.top-1.txt"]);
     assert(keep.every((n) => Deno.statSync(`${dir}/${n}`).isFile));

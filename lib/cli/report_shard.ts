@@ -366,13 +366,14 @@ export async function run(args: string[]): Promise<number> {
         throw e;
       }
     },
+    // what an earlier run left, then the summary: a log's last line (tail -1)
     done: (s) => [
+      ...s.leftovers.map((t) => `pwalk: removed ${t}, left by an earlier run of this shard`),
       `pwalk: shard ${shard} of ${plan.shards}: ${count(s.rows, "entry", "entries")}, ` +
       `${count(s.folders, "folder")}, ${formatBytes(s.bytes)} apparent, ` +
       `${formatBytes(s.allocatedBytes)} allocated, ${errorCount(s.errors, errors)} in ` +
       `${duration(s.elapsedMs)} -> ${s.output ?? "stdout"} (${formatBytes(s.outputBytes)})` +
       (s.record ? `, record ${s.record}` : ""),
-      ...s.leftovers.map((t) => `pwalk: removed ${t}, left by an earlier run of this shard`),
     ],
     interrupted: (p) => {
       // to stdout: what reached it, shard 0's two parts (as a report says)
