@@ -1,6 +1,6 @@
 /**
- * The status line of summary, diff and convert (lib/cli/progress.ts's
- * StatusLine), seen as a terminal sees it: each command runs under a
+ * The status line of summary, diff and convert, and of plan's listing
+ * (lib/cli/progress.ts's StatusLine), seen as a terminal sees it: each command runs under a
  * pseudo-terminal of a given width (python3's pty module, the window size
  * set with TIOCSWINSZ as `stty cols` does) with PWALK_PROGRESS_AFTER_MS=0,
  * and every byte it wrote to the terminal is checked: the line is drawn
@@ -12,7 +12,8 @@
  */
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { cli, REPO, runOk } from "./helpers/run.ts";
-import { CC, PYTHON3, testNeeding } from "./helpers/system.ts";
+import { CC, FUSERMOUNT, PKG_CONFIG, PYTHON3, testNeeding } from "./helpers/system.ts";
+import { mountSlowfs } from "./helpers/slowfs.ts";
 import { tempDir } from "./helpers/temp.ts";
 
 /**
@@ -311,4 +312,35 @@ Deno.test("not a terminal: summary, diff and convert add nothing to stderr", asy
     const r = await cli(args, { env: ENV });
     assertEquals([r.code, r.stderr], [0, ""], args.join(" "));
   }
+});
+
+testNeeding([PYTHON3, CC, PKG_CONFIG, FUSERMOUNT], {
+  name:
+    "plan on a terminal: a status line of the folders listed while it lists, cleared before its line",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    await using tmp = await tempDir();
+    // three levels of folders on a file system that answers each request
+    // in 0.15 s: the listing takes seconds (at least three listings one after
+    // another, each several requests), past the line's first redraw (0.5 s)
+    const src = `${tmp.path}/src`;
+    for (const a of ["a", "b"]) {
+      for (const b of ["x", "y"]) await Deno.mkdir(`${src}/${a}/${b}/z`, { recursive: true });
+    }
+    await using fs = await mountSlowfs(tmp.path, src, { SLOWFS_DELAY_US: "150000" });
+    const out = `${tmp.path}/plan.json`;
+    const t = await onTerminal(100, ["plan", fs.path, "--shards", "2", "-o", out]);
+    assertEquals([t.code, t.signal], [0, null], t.out);
+    const { lines, end } = draws(t.out);
+    assert(lines.length > 0, `no status line drawn: ${JSON.stringify(t.out)}`);
+    for (const l of lines) {
+      assert([...l].length <= 99, l);
+      assertMatch(l, /^pwalk plan: listing [\d,]+ folders? \(frontier [\d,]+\) {2}\d+:\d\d:\d\d$/);
+    }
+    // cleared, then plan's own line, as a pipe gets it
+    const rest = t.out.slice(end);
+    assert(rest.startsWith("\r\x1b[Kpwalk plan: "), JSON.stringify(rest));
+    assertEquals(rest.split("\r\n").filter((l) => l).length, 1, rest);
+    assertEquals(JSON.parse(await Deno.readTextFile(out)).root.path, fs.path);
+  },
 });

@@ -310,3 +310,35 @@ testNeeding([ZSTD], {
     }
   },
 });
+
+Deno.test("plan's line lists each shard's estimated rows up to 16 shards, then their spread: one short line", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/wide`;
+  // 40 folders of 1 to 40 files: up to 41 shards
+  for (let i = 1; i <= 40; i++) {
+    await Deno.mkdir(`${root}/d${i}`, { recursive: true });
+    for (let k = 0; k < i; k++) await Deno.writeTextFile(`${root}/d${i}/f${k}`, "");
+  }
+  const num = (n: number) => n.toLocaleString("en-US");
+  for (const shards of [4, 16, 17, 40]) {
+    const { stderr, plan: p } = await plan(root, `${tmp.path}/p${shards}.json`, [
+      "--shards",
+      String(shards),
+    ]);
+    assertEquals(p.shards, shards);
+    const loads: number[] = p.estimate.loads;
+    assertEquals(stderr.split("\n").filter((l) => l).length, 1, stderr);
+    const per = /, per shard (.*) \(shard 0 with the /.exec(stderr)?.[1];
+    if (shards <= 16) {
+      assertEquals(per, loads.map(num).join(", "));
+    } else {
+      const sorted = [...loads].sort((a, b) => a - b);
+      assertEquals(
+        per,
+        `${num(sorted[0])} to ${num(sorted.at(-1)!)}, median ` +
+          `${num(sorted[Math.floor((sorted.length - 1) / 2)])}, shard 0 ${num(loads[0])}`,
+      );
+      assert(stderr.length < 400, stderr);
+    }
+  }
+});

@@ -1628,6 +1628,26 @@ export function answerStatus(e: unknown, paths: readonly string[] = []): number 
 let statusLine: StatusLine | undefined;
 
 /**
+ * `fn` with a {@link StatusLine} of `command` ("pwalk plan") that
+ * {@link eprint} clears and {@link writeStdout} ends, as runAnswer's; it
+ * is stopped (cleared) when `fn` ends, before anything after it is said.
+ */
+export async function withStatusLine<T>(
+  command: string,
+  fn: (line: StatusLine) => Promise<T>,
+): Promise<T> {
+  const line = new StatusLine(command);
+  const before = statusLine;
+  statusLine = line;
+  try {
+    return await fn(line);
+  } finally {
+    line.stop();
+    if (statusLine === line) statusLine = before;
+  }
+}
+
+/**
  * Run summary, diff or convert: parse `args` by `spec` and
  * {@link ENGINE_OPTIONS}, then `body` with the flags, the operands and the
  * status line of `command` ("pwalk summary"; its `set` is the answers'

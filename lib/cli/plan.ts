@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { duration } from "./progress.ts";
+import { duration, type StatusLine } from "./progress.ts";
 import {
   count,
   eprint,
@@ -21,6 +21,7 @@ import {
   runJob,
   usage,
   UsageError,
+  withStatusLine,
   writeStdout,
 } from "./common.ts";
 import {
@@ -243,15 +244,38 @@ export function fewerText(plan: ShardPlan): string {
           ".snapshot with --NoSnap, other file systems with -x, or beyond --depth)",
     );
   }
-  return ` (not ${plan.requestedShards}: ${count(plan.frontier.length, "frontier folder")}; ${
+  return ` (not ${num(plan.requestedShards)}: ${count(plan.frontier.length, "frontier folder")}; ${
     reasons.join("; ")
   })`;
 }
 
+/**
+ * The planner's progress on a status line (a terminal's, after 2 s):
+ * `pwalk plan: listing 12,345 folders (frontier 678)  0:00:05`.
+ */
+export function listingStage(
+  line: StatusLine,
+): (p: { listed: number; frontier: number }) => void {
+  return (p) =>
+    line.update({
+      step: "listing",
+      name: `${count(p.listed, "folder")} (frontier ${num(p.frontier)})`,
+    });
+}
+
+/** Up to this many shards, {@link describePlan} lists each one's estimated rows. */
+const PLAN_LOADS_LISTED = 16;
+
 /** One line about a plan, for stderr. */
 export function describePlan(plan: ShardPlan, ms: number): string {
   const e = plan.estimate;
-  const loads = e.loads.map(num).join(", ");
+  // every shard's estimate while they are few; else the spread (a line of
+  // 100,000 numbers is no line), plan.json keeps each
+  const sorted = [...e.loads].sort((a, b) => a - b);
+  const loads = e.loads.length <= PLAN_LOADS_LISTED
+    ? e.loads.map(num).join(", ")
+    : `${num(sorted[0])} to ${num(sorted[sorted.length - 1])}, median ` +
+      `${num(sorted[Math.floor((sorted.length - 1) / 2)])}, shard 0 ${num(e.loads[0])}`;
   return `pwalk plan: ${count(plan.shards, "shard")}${fewerText(plan)} over ` +
     `${count(plan.frontier.length, "frontier folder")}, ${count(plan.listed, "folder")} listed ` +
     `in ${duration(ms)}; estimated rows ` +
@@ -371,7 +395,10 @@ export async function run(args: string[]): Promise<number> {
     toStdout: output === undefined,
     outputs: output === undefined || target!.direct ? [] : [output],
     start: async ({ signal }) => {
-      const plan = await planShards(root, { ...options, signal });
+      const plan = await withStatusLine(
+        "pwalk plan",
+        (line) => planShards(root, { ...options, signal, onProgress: listingStage(line) }),
+      );
       const ms = performance.now() - t0;
       signal.throwIfAborted(); // stopped as it ended: not written
       if (output === undefined) writeStdout(planText(plan).trimEnd() + "\n");

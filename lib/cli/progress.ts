@@ -334,6 +334,15 @@ export class StatusLine {
     if (this.#interval !== undefined) this.#draw();
   }
 
+  /**
+   * The stage's new figures (counts that change with each folder): shown
+   * at the next redraw, not at once (one write per change would be one
+   * per folder).
+   */
+  update(stage: Stage): void {
+    this.#stage = stage;
+  }
+
   /** Clear the line if drawn (before something else is printed); drawn again at the next redraw. */
   clear(): void {
     if (this.#drawn && foreground()) write("\r\x1b[K");

@@ -14,6 +14,7 @@ import {
   parse,
   threadsArg,
   UsageError,
+  withStatusLine,
   writeStdout,
 } from "./common.ts";
 import { PlanError } from "../shard/plan.ts";
@@ -25,7 +26,7 @@ import {
   slurmScan,
 } from "../shard/slurm.ts";
 import { shellQuote } from "../shell.ts";
-import { describePlan, PLAN_OPTIONS, planOptionsOf } from "./plan.ts";
+import { describePlan, listingStage, PLAN_OPTIONS, planOptionsOf } from "./plan.ts";
 
 /** `pwalk slurm --help`. */
 export const HELP = `pwalk slurm: scan ROOT as a Slurm job array, one task per shard
@@ -228,15 +229,17 @@ export async function run(args: string[]): Promise<number> {
   for (const w of warnings) eprint(w);
   let s;
   try {
-    s = await slurmScan(root, {
-      ...options,
-      out,
-      sbatch,
-      threads,
-      level,
-      dryRun,
-      maxRunning,
-    });
+    s = await withStatusLine("pwalk slurm", (line) =>
+      slurmScan(root, {
+        ...options,
+        onProgress: listingStage(line),
+        out,
+        sbatch,
+        threads,
+        level,
+        dryRun,
+        maxRunning,
+      }));
   } catch (e) {
     if (e instanceof ScanFolderError) throw new UsageError(e.message);
     throw e;
