@@ -400,13 +400,25 @@ testNeeding([ZSTD], {
     let s = await status();
     assertEquals(s.code, 1);
     assertMatch(s.text, /^shard 0 {2}missing/m);
-    assertMatch(s.text, /3 shards: 3 missing; 0 rows so far/);
+    assertMatch(s.text, /3 shards: 3 missing; 0 rows in the 0 shards done so far/);
     for (const i of [0, 2]) assertEquals((await shard(i)).code, 0);
     s = await status("--json");
     assertEquals(s.code, 1);
     const st = JSON.parse(s.text);
     assertEquals(st.shards.map((x: { state: string }) => x.state), ["done", "missing", "done"]);
     assertEquals(st.counts.done, 2);
+    const rowsDone = st.shards.reduce(
+      (a: number, x: { record?: { rows: number } }) => a + (x.record?.rows ?? 0),
+      0,
+    );
+    assertMatch(
+      (await status()).text,
+      new RegExp(
+        `3 shards: 2 done, 1 missing; ${
+          rowsDone.toLocaleString("en-US")
+        } rows in the 2 shards done so far`,
+      ),
+    );
     assertEquals((await shard(1)).code, 0);
     s = await status("--verify");
     assertEquals(s.code, 0, s.text);

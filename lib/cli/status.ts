@@ -6,6 +6,7 @@
  */
 import { count, missingFolder, oneLine, parse, UsageError, writeStdout } from "./common.ts";
 import { PlanError } from "../shard/plan.ts";
+import { duration } from "./progress.ts";
 import { scanStatus, type ShardState } from "../shard/status.ts";
 
 /** `pwalk status --help`. */
@@ -85,15 +86,16 @@ export async function run(args: string[]): Promise<number> {
     if (s.record) {
       const r = s.record;
       what = `${count(r.rows, "row")}, ${count(r.errors, "error")}, ${r.host}, ` +
-        `${(r.elapsedMs / 1000).toFixed(1)} s, ended ${r.end}` + (s.detail ? `; ${s.detail}` : "");
+        `${duration(r.elapsedMs)}, ended ${r.end}` + (s.detail ? `; ${s.detail}` : "");
     }
     lines.push(`shard ${String(s.shard).padStart(w)}  ${s.state.padEnd(10)}  ${what}`.trimEnd());
   }
   const parts = STATES.filter((k) => st.counts[k]).map((k) => `${st.counts[k]} ${k}`);
   const rows = st.shards.reduce((a, s) => a + (s.record?.rows ?? 0), 0);
   lines.push(
+    // (the rows of the shards done: a running shard's are not known yet)
     `${count(st.plan.shards, "shard")}: ${parts.join(", ")}; ${count(rows, "row")}${
-      st.complete ? "" : " so far"
+      st.complete ? "" : ` in the ${count(st.counts.done ?? 0, "shard")} done so far`
     }` +
       (st.squeue || !st.squeueAsked || st.complete
         ? ""
