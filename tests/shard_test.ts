@@ -17,6 +17,7 @@ import {
   assertNotEquals,
   assertRejects,
   assertStringIncludes,
+  assertThrows,
 } from "@std/assert";
 import { concat } from "./helpers/bytes.ts";
 import { lockShard } from "../lib/shard/lock.ts";
@@ -2858,4 +2859,42 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
       fs.resume();
     }
   },
+});
+
+Deno.test("pwalk slurm --progress=SECONDS: each task's command asks for a plain progress line every SECONDS", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  for (const d of ["a", "b"]) {
+    await Deno.mkdir(`${root}/${d}`, { recursive: true });
+    await Deno.writeTextFile(`${root}/${d}/f`, d);
+  }
+  const make = (dir: string, extra: string[]) =>
+    cli(["slurm", root, "--shards", "2", "--out", dir, "--dry-run", ...extra]);
+  const quiet = await make(`${tmp.path}/q`, []);
+  assertEquals(quiet.code, 0, quiet.stderr);
+  const exec = (script: string) => script.split("\n").find((l) => l.startsWith("exec "))!;
+  assertStringIncludes(exec(quiet.text), " --no-progress ");
+  const r = await make(`${tmp.path}/p`, ["--progress=600"]);
+  assertEquals(r.code, 0, r.stderr);
+  const line = exec(await Deno.readTextFile(`${tmp.path}/p/job.sbatch`));
+  assertStringIncludes(line, " --progress=600 ");
+  assert(!line.includes("--no-progress"), line);
+  // the task runs with it: its shard is done, its summary the log's last line
+  const t = await bash(`${tmp.path}/p/job.sbatch`, { SLURM_ARRAY_TASK_ID: "1" });
+  assertEquals(t.code, 0, t.stderr);
+  assertMatch(t.stderr.trimEnd().split("\n").at(-1)!, /^pwalk: shard 1 of 2: /);
+  for (const bad of ["0", "86401", "x"]) {
+    const b = await make(`${tmp.path}/b${bad}`, [`--progress=${bad}`]);
+    assertEquals(b.code, 2, b.stderr);
+    assertStringIncludes(b.stderr, "--progress needs a whole number from 1 to 86400");
+  }
+  // the API's slurmScript checks it too
+  assertThrows(
+    () =>
+      slurmScript(JSON.parse(Deno.readTextFileSync(`${tmp.path}/p/plan.json`)), {
+        dir: `${tmp.path}/p`,
+        progress: 0.5,
+      }),
+    RangeError,
+  );
 });

@@ -72,6 +72,9 @@ Options:
                          worker threads per task (default: the walker's own:
                          one reader per allocated CPU, more while waiting)
   --level N              zstd level of the outputs (default 1)
+  --progress=SECONDS     a plain progress line every SECONDS (1-86400) in each
+                         task's log (default: none, the errors and the
+                         closing summary line only)
   --dry-run              write DIR/plan.json and DIR/job.sbatch and print the
                          script (with --resume: the sbatch command), submit nothing
   --resume DIR           resubmit DIR's unfinished shards
@@ -162,6 +165,7 @@ export async function run(args: string[]): Promise<number> {
     threads: "value",
     maxthreads: "value",
     level: "value",
+    progress: "value",
     "max-running": "value",
     "dry-run": "flag",
   });
@@ -226,6 +230,7 @@ export async function run(args: string[]): Promise<number> {
   const t0 = performance.now();
   const threads = threadsArg(flags);
   const level = intArg("level", flags.level, 1, 19);
+  const progress = intArg("progress", flags.progress, 1, 86_400);
   for (const w of warnings) eprint(w);
   let s;
   try {
@@ -237,6 +242,7 @@ export async function run(args: string[]): Promise<number> {
         sbatch,
         threads,
         level,
+        progress,
         dryRun,
         maxRunning,
       }));

@@ -79,6 +79,7 @@ export const SCRIPT_OPTIONS: OptionNames<ScriptOptions> = {
   sbatch: true,
   command: true,
   maxRunning: true,
+  progress: true,
 };
 
 /** The names of {@link SubmitOptions} (any other: a TypeError). */
@@ -108,6 +109,13 @@ export interface ScriptOptions {
   command?: string[];
   /** The submission's `%K` (see {@link SubmitOptions}), shown in the script's submit line. */
   maxRunning?: number;
+  /**
+   * Seconds between the plain progress lines each task writes to its log
+   * (`--progress=SECONDS`: entries, rate, folders, bytes, errors), a whole
+   * number from 1 to 86400; default none (`--no-progress`: the log holds
+   * the errors and the closing summary line only).
+   */
+  progress?: number;
 }
 
 /**
@@ -237,6 +245,12 @@ function scriptOf(plan: ShardPlan, o: ScriptOptions, submitted = false): string 
   const q = shellQuote;
   checkSbatch(o.sbatch ?? []);
   const cmd = o.command ?? pwalkCommand();
+  const every = o.progress;
+  if (every !== undefined && (!Number.isInteger(every) || every < 1 || every > 86_400)) {
+    throw new RangeError(
+      `pwalk: progress must be a whole number of seconds from 1 to 86400, got ${every}`,
+    );
+  }
   const args = [
     ...cmd.slice(1).map(q),
     "report",
@@ -244,7 +258,7 @@ function scriptOf(plan: ShardPlan, o: ScriptOptions, submitted = false): string 
     q(`${o.dir}/plan.json`),
     "--shard",
     '"$shard"',
-    "--no-progress",
+    every === undefined ? "--no-progress" : `--progress=${every}`,
     "-o",
     `${q(`${o.dir}/scan-`)}"$shard".csv.zst`,
   ];
@@ -461,6 +475,7 @@ export const SLURM_SCAN_OPTIONS: OptionNames<SlurmScanOptions> = {
   level: true,
   sbatch: true,
   command: true,
+  progress: true,
 };
 
 /** What {@link slurmScan} did. */
