@@ -63,7 +63,11 @@ export class WalkEntry {
   readonly blocks: number;
   /** pwalk's directory-depth: the root -1, entries directly inside it 0, ... */
   readonly depth: number;
-  /** Inode of the folder holding the entry (0 for the root). */
+  /**
+   * Inode of the folder whose listing held the entry (0 for the root): for
+   * a followed link yielded under its real path (walk's `canonicalize`),
+   * the link's folder, not the one its real path names.
+   */
   readonly parentIno: number;
   /**
    * Folders: names in its listing (pwalk's pw_fcount); -1 for others, and

@@ -105,8 +105,10 @@ export interface WalkOptions
    * PATH_MAX: ENAMETOOLONG; on Linux a link however deep is resolved from
    * its folder, elsewhere, or without /proc, the link's own path must fit
    * in PATH_MAX too) is yielded as the link, with a "stat" error. `false`:
-   * paths under a followed link keep the link's path. Default true; without
-   * `followSymlinks` it changes nothing.
+   * paths under a followed link keep the link's path, at every depth, as
+   * @std/fs documents it (its walk's recursion does not pass `canonicalize`
+   * on: only links directly in the root keep their path there). Default
+   * true; without `followSymlinks` it changes nothing.
    */
   canonicalize?: boolean;
   /**
@@ -763,7 +765,9 @@ function entryFilter(o: WalkOptions, maxDepth: number): ((e: WalkEntry) => boole
  * ```
  *
  * @throws {Deno.errors.NotFound} when the root does not exist (on first
- * next()); `NotADirectory`, `FilesystemLoop`, `PermissionDenied` when it
+ * next()), whatever the options (@std/fs walk, with maxDepth 0 and the root
+ * left out by includeDirs: false, exts or match, never looks at it and
+ * yields nothing); `NotADirectory`, `FilesystemLoop`, `PermissionDenied` when it
  * is a file, a link loop, or cannot be stat'ed (a folder above it may not
  * be searched): the error's `code` is the errno name, before anything is
  * yielded, at every maxDepth, 0 too (@std/fs walk yields a file root
