@@ -181,6 +181,24 @@ export type FileId = Pick<Deno.FileInfo, "dev" | "ino">;
  * rename, the run's output lost with a status of success. Throws, naming
  * what happened (callers put it after "cannot write FILE: ").
  */
+/**
+ * Make `dest` the temporary `tmp` if `dest` is missing (a hard link, then
+ * `tmp` removed); true when done, false where links cannot be made (the
+ * caller renames). Throws AlreadyExists when `dest` is there now.
+ */
+function linkWhole(tmp: string, dest: string): boolean {
+  try {
+    Deno.linkSync(tmp, dest);
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) throw e;
+    return false; // (a file system without hard links: EPERM, ENOTSUP)
+  }
+  try {
+    Deno.removeSync(tmp);
+  } catch { /* gone already */ }
+  return true;
+}
+
 function renameWhole(tmp: string, dest: string, id: FileId): void {
   Deno.renameSync(tmp, dest);
   let now: Deno.FileInfo | undefined;
@@ -728,6 +746,14 @@ export interface OpenPartialOptions {
    * its clean-up 2 s).
    */
   removeOnInterrupt?: boolean;
+  /**
+   * When `path` was missing at the open, the commit makes it only if it is
+   * still missing (a hard link, then the temporary removed: a file another
+   * process made there meanwhile is kept, and the commit throws
+   * Deno.errors.AlreadyExists); where hard links cannot be made, renamed as
+   * otherwise. Default false: renamed over whatever is there.
+   */
+  noReplace?: boolean;
 }
 
 /**
@@ -837,7 +863,9 @@ export async function openPartial(
         // by its name only where nobody else can rename names there (the
         // temporary is the runner's until then)
         if (safeByName(path)) keepOwnerMode(tmp, old);
-        renameWhole(tmp, path, file.statSync());
+        if (!(options.noReplace && !old && linkWhole(tmp, path))) {
+          renameWhole(tmp, path, file.statSync());
+        }
       } catch (e) {
         discard();
         throw e;
@@ -871,8 +899,10 @@ export async function writeWhole(
   file: string,
   data: string | Uint8Array,
   target?: OutputTarget,
+  options: { noReplace?: boolean } = {},
 ): Promise<void> {
-  const fail = (e: unknown) => new Error(`pwalk: cannot write ${file}: ${osErrorText(e)}`);
+  const fail = (e: unknown) =>
+    new Error(`pwalk: cannot write ${file}: ${osErrorText(e)}`, { cause: e });
   target ??= await outputTarget(file);
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   if (target.direct) {
@@ -885,7 +915,7 @@ export async function writeWhole(
     });
   }
   try {
-    using out = await openPartial(target.path);
+    using out = await openPartial(target.path, { noReplace: options.noReplace });
     await writeAll(out.file, bytes);
     out.commit();
   } catch (e) {

@@ -14,6 +14,7 @@ import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/as
 import { CLI, cli, run, runOk, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
 import { notHere, STRACE, testNeeding } from "./helpers/system.ts";
 import { ERRORS_HEADER } from "../lib/cli/common.ts";
+import { openPartial } from "../lib/outfile.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { smallTree } from "./helpers/tree.ts";
 import { waitFor } from "./helpers/wait.ts";
@@ -1122,4 +1123,36 @@ console.log(JSON.stringify({ seen, error, after }));
     assertEquals(got.error, what === "partial" ? "Interrupted" : null, `${what}: ${r.text}`);
     assertEquals([...Deno.readDirSync(dir)], []);
   }
+});
+
+Deno.test("openPartial noReplace: a file made at the name meanwhile is kept, the commit throws AlreadyExists, no temporary left", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.path}/plan.json`;
+  {
+    using p = await openPartial(path, { noReplace: true });
+    await p.file.write(new TextEncoder().encode("mine\n"));
+    await Deno.writeTextFile(path, "theirs\n"); // another process, meanwhile
+    let threw: unknown;
+    try {
+      p.commit();
+    } catch (e) {
+      threw = e;
+    }
+    assert(threw instanceof Deno.errors.AlreadyExists, String(threw));
+  }
+  assertEquals(await Deno.readTextFile(path), "theirs\n");
+  assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name), ["plan.json"]);
+  // still missing at the commit: made, one name, the temporary gone
+  const fresh = `${tmp.path}/new.json`;
+  {
+    using p = await openPartial(fresh, { noReplace: true });
+    await p.file.write(new TextEncoder().encode("mine\n"));
+    p.commit();
+  }
+  assertEquals(await Deno.readTextFile(fresh), "mine\n");
+  assertEquals((await Deno.stat(fresh)).nlink, 1);
+  assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name).sort(), [
+    "new.json",
+    "plan.json",
+  ]);
 });

@@ -6,9 +6,11 @@
  * @module
  */
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import { cli, run } from "./helpers/run.ts";
+import { cli, run, spawnCli } from "./helpers/run.ts";
+import { mountSlowfs } from "./helpers/slowfs.ts";
+import { waitFor } from "./helpers/wait.ts";
 import { makePlan, type TestPlan } from "./helpers/shard.ts";
-import { testNeeding, ZSTD } from "./helpers/system.ts";
+import { CC, FUSERMOUNT, PKG_CONFIG, testNeeding, ZSTD } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { mktree } from "./helpers/tree.ts";
 import { readScanCounts } from "../mod.ts";
@@ -341,4 +343,60 @@ Deno.test("plan's line lists each shard's estimated rows up to 16 shards, then t
       assert(stderr.length < 400, stderr);
     }
   }
+});
+
+testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
+  name:
+    "a plan made while another plan -o the same file lists its tree: the later writer refuses, the plan shards ran from stays",
+  async fn() {
+    await using tmp = await tempDir();
+    // B plans a tree on a file system that answers each request in 0.1 s:
+    // it lists for seconds, after its start's check that -o holds no plan
+    const src = `${tmp.path}/src`;
+    for (const d of ["a", "b", "c"]) await Deno.mkdir(`${src}/${d}/x`, { recursive: true });
+    await using fs = await mountSlowfs(tmp.path, src, { SLOWFS_DELAY_US: "100000" });
+    const out = `${tmp.path}/scan/plan.json`;
+    await Deno.mkdir(`${tmp.path}/scan`);
+    const b = spawnCli(["plan", fs.path, "--shards", "2", "-o", out]);
+    const outB = new Response(b.stdout).text();
+    const errB = new Response(b.stderr).text();
+    // B is listing once it holds a folder of the mount open
+    const listing = () => {
+      try {
+        for (const e of Deno.readDirSync(`/proc/${b.pid}/fd`)) {
+          const to = Deno.readLinkSync(`/proc/${b.pid}/fd/${e.name}`);
+          if (to.startsWith(fs.path)) return true;
+        }
+      } catch { /* ended, or the fd closed meanwhile */ }
+      return false;
+    };
+    await waitFor(listing, { what: "plan B listing the slow tree" });
+    // A plans a fast tree into the same -o, and a shard runs from A's plan
+    const root = `${tmp.path}/tree`;
+    for (const d of ["p", "q"]) await Deno.mkdir(`${root}/${d}/y`, { recursive: true });
+    const a = await cli(["plan", root, "--shards", "2", "-o", out]);
+    assertEquals(a.code, 0, a.stderr);
+    const planA = JSON.parse(await Deno.readTextFile(out)).id;
+    const s0 = await cli([
+      "report",
+      "--plan",
+      out,
+      "--shard",
+      "0",
+      "-o",
+      `${tmp.path}/scan/scan-0.csv.zst`,
+    ]);
+    assertEquals(s0.code, 0, s0.stderr);
+    const st = await b.status;
+    const said = await errB;
+    assertEquals(await outB, "");
+    assertEquals(st.code, 2, said);
+    assertMatch(said, /already holds a plan \(/);
+    assertEquals(JSON.parse(await Deno.readTextFile(out)).id, planA, "A's plan replaced");
+    assertEquals(
+      [...Deno.readDirSync(`${tmp.path}/scan`)].filter((e) => e.name.includes("partial")),
+      [],
+      "B's temporary left",
+    );
+  },
 });

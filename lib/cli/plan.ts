@@ -407,7 +407,18 @@ export async function run(args: string[]): Promise<number> {
         // the wait (Deno's blocking open would not return on a Ctrl-C)
         const release = target!.direct ? await fifoReader(target!.path, signal) : () => {};
         try {
-          await writeWhole(output, planText(plan), target);
+          if (!target!.direct) {
+            // checked again: another plan (and shards run from it) may have
+            // come while this one listed the tree; and where -o was missing,
+            // made only if still missing (another made meanwhile is kept)
+            await refuseReplacingPlan(output, target!.path);
+            await refuseOtherScan(target!.path);
+          }
+          await writeWhole(output, planText(plan), target, { noReplace: true }).catch(async (e) => {
+            if (!(e?.cause instanceof Deno.errors.AlreadyExists)) throw e;
+            await refuseReplacingPlan(output, target!.path); // a plan: says so
+            throw new UsageError(`${output} was made by another process while this plan was made`);
+          });
         } finally {
           release();
         }
