@@ -20,6 +20,7 @@ import {
   assertThrows,
 } from "@std/assert";
 import { concat } from "./helpers/bytes.ts";
+import { shimTest } from "./helpers/shim.ts";
 import { lockShard } from "../lib/shard/lock.ts";
 import { key, lineSet, parsePwalk, type PwalkRow, splitHeader } from "./helpers/csv.ts";
 import { duck } from "./helpers/duckdb.ts";
@@ -2898,3 +2899,52 @@ Deno.test("pwalk slurm --progress=SECONDS: each task's command asks for a plain 
     RangeError,
   );
 });
+
+/** statx of a name ending in RELEASE_AT (once) is followed by its removal: the lock's holder releasing it then. */
+const RELEASE_C = `#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+static int done;
+int statx(int fd, const char *p, int fl, unsigned int mask, struct statx *st) {
+  static int (*real)(int, const char *, int, unsigned int, struct statx *);
+  if (!real) real = (int (*)(int, const char *, int, unsigned int, struct statx *))dlsym(RTLD_NEXT, "statx");
+  int r = real(fd, p, fl, mask, st);
+  const char *at = getenv("RELEASE_AT");
+  size_t n = strlen(p), k = at ? strlen(at) : 0;
+  if (r == 0 && !done && k && n >= k && !strcmp(p + n - k, at)) {
+    done = 1;
+    unlinkat(fd, p, 0);
+  }
+  return r;
+}
+`;
+
+shimTest(
+  "a shard's lock file released by its holder while this run looks at it: looked at again, the run goes on",
+  RELEASE_C,
+  async (shim) => {
+    const root = `${shim.dir}/tree`;
+    for (const d of ["a", "b"]) {
+      await Deno.mkdir(`${root}/${d}`, { recursive: true });
+      await Deno.writeTextFile(`${root}/${d}/f`, d);
+    }
+    const dir = `${shim.dir}/scan`;
+    await Deno.mkdir(dir);
+    const plan = await cli(["plan", root, "--shards", "2", "-o", `${dir}/plan.json`]);
+    assertEquals(plan.code, 0, plan.stderr);
+    // a lock file there (another run's, not held): this run's lstat of it is
+    // followed by its removal, as when its holder ends at that moment
+    await Deno.writeTextFile(`${dir}/scan-1.lock`, "pid 1 on elsewhere\n");
+    const r = await shim.cli(
+      ["report", "--plan", `${dir}/plan.json`, "--shard", "1", "-o", `${dir}/scan-1.csv.zst`],
+      { RELEASE_AT: "/scan-1.lock" },
+    );
+    assertEquals(r.code, 0, r.stderr);
+    assertMatch(r.stderr, /^pwalk: shard 1 of 2: /m);
+    assert((await Deno.stat(`${dir}/scan-1.done.json`)).isFile);
+  },
+);

@@ -109,6 +109,10 @@ async function lockFile(
   // lock, is not the lock any more: open the new one (a few rounds at most).
   for (let round = 0;; round++) {
     const f = await openLockFile(path);
+    if (!f) { // its holder ended (and removed it), or another run made it anew: again
+      if (round < 100) continue;
+      throw new Error(`${path}: replaced again and again while being opened`);
+    }
     let held: boolean;
     try {
       held = await f.tryLock(true);
@@ -157,9 +161,10 @@ async function lockFile(
  * dangling or not), or an existing regular file of this user with one
  * name only (root must not write through a link or a hard link someone
  * put in a scan folder they may write). Throws RefusedError-like errors
- * for anything else.
+ * for anything else; null when it went (its holder released it) or was
+ * made anew between the looks: the caller looks again.
  */
-async function openLockFile(path: string): Promise<Deno.FsFile> {
+async function openLockFile(path: string): Promise<Deno.FsFile | null> {
   try {
     return await Deno.open(path, { read: true, write: true, createNew: true, mode: 0o644 });
   } catch (e) {
@@ -167,7 +172,13 @@ async function openLockFile(path: string): Promise<Deno.FsFile> {
       throw new Error(`pwalk: cannot write ${path}: ${osErrorText(e)}`);
     }
   }
-  const l = await Deno.lstat(path);
+  let l: Deno.FileInfo;
+  try {
+    l = await Deno.lstat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null; // released (removed) meanwhile
+    throw e;
+  }
   const uid = Deno.uid();
   if (!l.isFile || l.nlink !== 1 || (uid !== null && l.uid !== uid)) {
     throw new Error(
@@ -182,11 +193,20 @@ async function openLockFile(path: string): Promise<Deno.FsFile> {
       }): remove it, or run pwalk as its owner`,
     );
   }
-  const f = await Deno.open(path, { read: true, write: true });
+  let f: Deno.FsFile;
+  try {
+    f = await Deno.open(path, { read: true, write: true });
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null; // released (removed) meanwhile
+    throw e;
+  }
   const s = await f.stat();
-  if (!same(s, l) || s.nlink !== 1) { // swapped between the lstat and the open
+  if (!same(s, l) || s.nlink !== 1) {
+    // replaced between the lstat and the open: by another run's new lock
+    // (its holder released it, another made it), looked at again from the
+    // start (a link or another user's file there is refused then)
     f.close();
-    throw new Error(`${path}: replaced while being opened: not a lock file to use`);
+    return null;
   }
   return f;
 }
