@@ -632,6 +632,18 @@ export async function outputTarget(
 /** Linux's O_PATH: a descriptor of the file itself, which opens nothing (no FIFO waited for, no device's driver). */
 const O_PATH = 0o10000000;
 
+/** The error of {@link writableAsSeen} when another file is at the name now. */
+class ReplacedError extends Error {}
+
+/** Whether `path` is a regular file now (not followed). */
+function regularFile(path: string): boolean {
+  try {
+    return Deno.lstatSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Whether this process may write the regular file `path`, `seen` when it
  * was looked at (lstat), as the kernel answers it (owner, group and mode,
@@ -659,7 +671,7 @@ async function writableAsSeen(path: string, seen: Deno.FileInfo): Promise<void> 
   } catch {
     proc = false; // no /proc mounted
   }
-  const replaced = () => new Error("it was replaced by another file since it was checked");
+  const replaced = () => new ReplacedError("it was replaced by another file since it was checked");
   let fd: number;
   try {
     fd = fs.openSync(
@@ -700,18 +712,24 @@ export async function checkedOutput(
   const target = await outputTarget(file, options);
   if (target.direct) return target;
   let now: Deno.FileInfo | null = null;
-  try {
-    now = await Deno.lstat(target.path);
-    if (now.isSymlink) now = null; // replaced (replaceLink): as a new name
-  } catch {
-    // a new file
-  }
-  if (now) await outputApart(file, inputs, target.path);
-  if (options.who !== undefined) await refuseShardOutput(file, target.path, options.who);
-  if (now) {
+  // (a regular file renamed over it meanwhile, as another run writing the
+  // same file does at its end: looked at again, a few times at most)
+  for (let round = 0;; round++) {
+    now = null;
+    try {
+      now = await Deno.lstat(target.path);
+      if (now.isSymlink) now = null; // replaced (replaceLink): as a new name
+    } catch {
+      // a new file
+    }
+    if (now) await outputApart(file, inputs, target.path);
+    if (options.who !== undefined) await refuseShardOutput(file, target.path, options.who);
+    if (!now) break;
     try {
       await writableAsSeen(target.path, now);
+      break;
     } catch (e) {
+      if (e instanceof ReplacedError && round < 10 && regularFile(target.path)) continue;
       throw new Error(`pwalk: cannot write ${file}: ${osErrorText(e)}`);
     }
   }

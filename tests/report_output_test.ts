@@ -26,6 +26,7 @@ import { CLI, cli, deno, REPO, run, spawnCli, UNPRIVILEGED } from "./helpers/run
 import { CHATTR, notHere, PYTHON3, STRACE, testNeeding, ZSTD } from "./helpers/system.ts";
 import { openNames, threadWchans, waitingForFifoReader } from "./helpers/proc.ts";
 import { tempDir } from "./helpers/temp.ts";
+import { shimTest } from "./helpers/shim.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const isRoot = Deno.uid() === 0;
@@ -987,3 +988,62 @@ testNeeding([CHATTR], {
     }
   },
 });
+
+/** An O_PATH open of a name ending in SWAP_AT (once) is preceded by the rename of SWAP_FROM over it. */
+const SWAP_OVER_C = `#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+static int done;
+static void swap(const char *p, int flags) {
+  const char *at = getenv("SWAP_AT"), *from = getenv("SWAP_FROM");
+  size_t n = strlen(p), k = at ? strlen(at) : 0;
+  if (done || !from || !k || !(flags & O_PATH) || n < k || strcmp(p + n - k, at)) return;
+  done = 1;
+  rename(from, p);
+}
+#define MODE(flags) \\
+  int mode = 0; \\
+  if (flags & (O_CREAT | __O_TMPFILE)) { va_list ap; va_start(ap, flags); mode = va_arg(ap, int); va_end(ap); }
+#define AT(fn) \\
+  int fn(int dfd, const char *p, int flags, ...) { \\
+    static int (*real)(int, const char *, int, ...); \\
+    if (!real) real = (int (*)(int, const char *, int, ...))dlsym(RTLD_NEXT, #fn); \\
+    MODE(flags) swap(p, flags); return real(dfd, p, flags, mode); }
+#define PLAIN(fn) \\
+  int fn(const char *p, int flags, ...) { \\
+    static int (*real)(const char *, int, ...); \\
+    if (!real) real = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, #fn); \\
+    MODE(flags) swap(p, flags); return real(p, flags, mode); }
+AT(openat)
+AT(openat64)
+PLAIN(open)
+PLAIN(open64)
+`;
+
+shimTest(
+  "--errors FILE another run renames a whole file over just as it is checked: looked at again, not 'replaced'",
+  SWAP_OVER_C,
+  async (shim) => {
+    const root = `${shim.dir}/tree`;
+    await Deno.mkdir(`${root}/a`, { recursive: true });
+    await Deno.writeTextFile(`${root}/a/f`, "x");
+    const errors = `${shim.dir}/err.csv`;
+    await Deno.writeTextFile(errors, "an older errors file\n");
+    // another run's whole errors file, renamed over FILE at the check's open
+    await Deno.writeTextFile(`${shim.dir}/.other`, "another run's errors\n");
+    const r = await shim.cli(["--errors", errors, "-o", `${shim.dir}/out.csv`, root], {
+      SWAP_AT: "/err.csv",
+      SWAP_FROM: `${shim.dir}/.other`,
+    });
+    assertEquals(r.code, 0, r.stderr);
+    const other = await Deno.stat(`${shim.dir}/.other`).then(() => true, () => false);
+    assert(!other, "the shim did not run");
+    assertEquals(await Deno.readTextFile(errors), "path,operation,errno,message\n");
+    const rows = parsePwalk(await Deno.readFile(`${shim.dir}/out.csv`)).rows;
+    assertEquals(rows.map((x) => x.key).sort(), [root, `${root}/a`, `${root}/a/f`]);
+  },
+);
