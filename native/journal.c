@@ -393,6 +393,18 @@ static void sync_parent(char *path) {
   close(dfd);
 }
 
+/* Either version's header: a run of version 2 appends to one of version 1. */
+#define JOURNAL_MAGIC "#pwalk-journal 2 "
+
+/* Whether the file fd starts with a journal header (of version 1 or 2). */
+static bool starts_as_journal(int fd) {
+  char head[sizeof JOURNAL_MAGIC - 1];
+  ssize_t n = pread(fd, head, sizeof head, 0);
+  return n == (ssize_t)sizeof head && memcmp(head, JOURNAL_MAGIC, sizeof head - 2) == 0 &&
+         (head[sizeof head - 2] == '1' || head[sizeof head - 2] == '2') &&
+         head[sizeof head - 1] == ' ';
+}
+
 PW_API int32_t pw_journal_open(const uint8_t *path, size_t len, int32_t flags, int64_t *info) {
   if (!path || !len || memchr(path, 0, len) || !info) return -EINVAL;
   char *p = malloc(len + 1);
@@ -412,6 +424,11 @@ PW_API int32_t pw_journal_open(const uint8_t *path, size_t len, int32_t flags, i
     fd = open(p, base);
   }
   int e = errno;
+  /* Made now: locked at once, before anything else (the sync below takes
+     milliseconds), so that a run opening it meanwhile, before its header is
+     written, finds it in use (below), never an empty file that is no
+     journal.  (The checks below lock it again, the same lock.) */
+  if (fd >= 0 && made) (void)flock(fd, LOCK_EX | LOCK_NB);
   /* A journal made now: its name reaches the disk too (its folder synced),
      lest a power loss keep the synced lines of a file no folder names. */
   if (fd >= 0 && made) sync_parent(p);
@@ -423,23 +440,38 @@ PW_API int32_t pw_journal_open(const uint8_t *path, size_t len, int32_t flags, i
     close(fd);
     return -e;
   }
-  /* either version's header: a run of version 2 appends to one of version 1 */
-  static const char magic[] = "#pwalk-journal 2 ";
-  char head[sizeof magic - 1];
+  char head[sizeof JOURNAL_MAGIC - 1];
   /* Made now, or starting with a journal header.  An existing empty file
      is no journal (an empty /etc/motd, a lock file, a mktemp name): the
      caller refuses it, as README says. */
-  bool journal = made;
-  if (!journal && S_ISREG(st.st_mode)) {
-    ssize_t n = pread(fd, head, sizeof head, 0);
-    journal = n == (ssize_t)sizeof head && memcmp(head, magic, sizeof head - 2) == 0 &&
-              (head[sizeof head - 2] == '1' || head[sizeof head - 2] == '2') &&
-              head[sizeof head - 1] == ' ';
-  }
+  bool journal = made || (S_ISREG(st.st_mode) && starts_as_journal(fd));
   /* Locked only when the caller will trust it (its owner's, writable by
      nobody else): the others are refused as they are, not as "in use". */
-  if (journal && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
-      !(st.st_mode & (S_IWGRP | S_IWOTH))) {
+  bool trusted = S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+                 !(st.st_mode & (S_IWGRP | S_IWOTH));
+  /* Shorter than a header: a run that made it now may not have written its
+     header yet.  It locks it at once (above), so its lock says so: "in use",
+     not an empty file that is no journal.  Between its open and its lock
+     (a thread of a loaded machine can wait there for milliseconds) it is
+     not locked yet: looked at again for a second before it is taken for an
+     empty file (one a user named: refused a second later). */
+  for (int i = 0; !journal && trusted && st.st_size < (off_t)sizeof head; i++) {
+    if (flock(fd, LOCK_SH | LOCK_NB) && (errno == EWOULDBLOCK || errno == EINTR)) {
+      close(fd);
+      return -EWOULDBLOCK;
+    }
+    (void)flock(fd, LOCK_UN);
+    if (i == 100) break;
+    struct timespec ten_ms = {0, 10 * 1000 * 1000};
+    nanosleep(&ten_ms, NULL);
+    if (fstat(fd, &st)) {
+      e = errno;
+      close(fd);
+      return -e;
+    }
+    if (st.st_size >= (off_t)sizeof head) journal = starts_as_journal(fd); /* written meanwhile */
+  }
+  if (journal && trusted) {
     /* One run appends at a time: two at once would interleave their lines
        under each other's headers, and a cut-back could take the other's
        line.  Undo reads one no run is appending to (a shared lock: -EWOULDBLOCK
@@ -457,6 +489,7 @@ PW_API int32_t pw_journal_open(const uint8_t *path, size_t len, int32_t flags, i
       close(fd);
       return -e;
     }
+    if (st.st_size >= (off_t)sizeof head) journal = starts_as_journal(fd); /* written meanwhile */
   }
   info[0] = (int64_t)st.st_dev;
   info[1] = (int64_t)st.st_ino;

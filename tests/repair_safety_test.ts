@@ -1172,6 +1172,50 @@ testNeeding([SETPRIV], {
 });
 
 testNeeding([PYTHON3], {
+  name:
+    "a journal another run has just made (empty, its header not written yet, locked) is in use, not an empty file",
+  async fn() {
+    await using tmp = await tempDir("pwalk-safety-");
+    const b = `${tmp.path}/B`;
+    buildTree(b, [PROJECT, own("b1")]);
+    const before = snapshot(b);
+    const journal = `${tmp.path}/j`;
+    // the other run: its journal made (O_EXCL, 0600) and locked, no header yet
+    Deno.writeFileSync(journal, new Uint8Array(0), { mode: 0o600 });
+    const holder = new Deno.Command("python3", {
+      args: [
+        "-c",
+        `import fcntl, sys
+f = open(sys.argv[1], "r")
+fcntl.flock(f, fcntl.LOCK_EX)
+print("held", flush=True)
+sys.stdin.read()`,
+        journal,
+      ],
+      stdin: "piped",
+      stdout: "piped",
+    }).spawn();
+    const reader = holder.stdout.getReader();
+    assertEquals(dec.decode((await reader.read()).value).trim(), "held");
+    const busy = await cli(["repair", "--apply", "--journal", journal, b]);
+    assertEquals(busy.code, 1, busy.stderr);
+    assertStringIncludes(busy.stderr, `pwalk: journal ${journal}: in use by another run`);
+    const undo = await cli(["undo", journal]);
+    assertEquals(undo.code, 1, undo.stderr);
+    assertStringIncludes(undo.stderr, "in use by a repair or chown still running");
+    assertEquals(diffSnapshots(before, snapshot(b)), [], "B changed");
+    assertEquals(Deno.readFileSync(journal).length, 0, "the journal written");
+    await holder.stdin.close();
+    await reader.cancel();
+    await holder.status;
+    // nobody holds it: an empty file, no journal (refused, exit 2)
+    const empty = await cli(["repair", "--apply", "--journal", journal, b]);
+    assertEquals(empty.code, 2, empty.stderr);
+    assertStringIncludes(empty.stderr, "an empty file, not a pwalk journal");
+  },
+});
+
+testNeeding([PYTHON3], {
   name: "one run appends to a journal at a time; undo waits for it to end; a torn tail is cut",
   async fn() {
     await using tmp = await tempDir("pwalk-safety-");
