@@ -279,24 +279,23 @@ Deno.test("undo puts setuid/setgid back only on a file nobody but its owner coul
 Deno.test("undo's line and record tell the mode it put back, setuid/setgid left off", async () => {
   await using tmp = await tempDir("pwalk-safety-");
   const root = `${tmp.path}/proj`;
-  // already the project's group: --force-group-writable only adds g+w (4775)
+  // its owner's private group: given the project's, setuid goes (rule 4)
+  // and --force-group-writable adds g+w (0775)
   buildTree(root, [PROJECT, {
     rel: "tool",
     type: "file",
     uid: 1042,
-    gid: G.PROJECT,
+    gid: 1042,
     mode: 0o4755,
   }]);
   const journal = `${tmp.path}/j`;
   const ap = await cli(["repair", "--apply", "--force-group-writable", "--journal", journal, root]);
   assertEquals(ap.code, 0, ap.stderr);
-  assertEquals(ugm(at(root, "tool")), `1042:${G.PROJECT}:4775`);
-  // a group member's write: the kernel takes setuid off (as root: by hand)
-  Deno.chmodSync(at(root, "tool"), 0o775);
+  assertEquals(ugm(at(root, "tool")), `1042:${G.PROJECT}:0775`);
   const seen: number[] = [];
   const u = await undo(journal, { apply: true, onRestore: (r) => seen.push(r.to.mode) });
   assertEquals(u.setidKept, 1);
-  assertEquals(ugm(at(root, "tool")), `1042:${G.PROJECT}:0755`);
+  assertEquals(ugm(at(root, "tool")), "1042:1042:0755");
   assertEquals(seen, [Deno.lstatSync(at(root, "tool")).mode! & 0o7777], "the record's mode");
   closeLibc();
 });
@@ -511,9 +510,15 @@ testNeeding([SETPRIV], {
     );
 
     await t.step(
-      'a mode-only run undone twice: the same note, not "mode changed since"',
+      'a run that made it group-writable, undone twice: the same note, not "mode changed since"',
       async () => {
-        const root = setuidTree("modeonly", SHARED, 0o2775);
+        // its owner's private group in a folder of SHARED: the run gives it
+        // SHARED, takes setuid off (rule 4) and adds g+w
+        const root = `${tmp.path}/modeonly`;
+        buildTree(root, [
+          { rel: ".", type: "dir", uid: 60001, gid: SHARED, mode: 0o2775 },
+          { rel: "s", type: "file", uid: 60001, gid: 60001, mode: 0o4755 },
+        ]);
         const journal = `${tmp.path}/modeonly.journal`;
         const r = await cli([
           "repair",
@@ -524,13 +529,14 @@ testNeeding([SETPRIV], {
           root,
         ]);
         assertEquals(r.code, 0, r.stderr);
-        assertEquals(ugm(at(root, "s")), `60001:${SHARED}:4775`);
+        assertEquals(ugm(at(root, "s")), `60001:${SHARED}:0775`);
         await writeAs(60002, [SHARED], at(root, "s"), "group member code\n");
-        assertEquals(ugm(at(root, "s")), `60001:${SHARED}:0775`, "the kernel kept setuid");
         const first = await cli(["undo", "--apply", journal]);
         assertEquals(first.code, 0, first.stderr);
-        assertEquals(lines(first.stdout), [`${root}/s: mode 4775 -> 0755 ${NOTE}`]);
-        assertEquals(ugm(at(root, "s")), `60001:${SHARED}:0755`);
+        assertEquals(lines(first.stdout), [
+          `${root}/s: group ${SHARED} -> 60001, mode 0775 -> 0755 ${NOTE}`,
+        ]);
+        assertEquals(ugm(at(root, "s")), "60001:60001:0755");
         const again = await cli(["undo", "--apply", journal]);
         assertEquals(again.code, 0, again.stderr);
         assertEquals(lines(again.stdout), [`${root}/s: left as it is ${NOTE}`]);
@@ -538,7 +544,7 @@ testNeeding([SETPRIV], {
           again.stderr,
           "1 with fields kept (1 of them: setuid/setgid not put back)",
         );
-        assertEquals(ugm(at(root, "s")), `60001:${SHARED}:0755`);
+        assertEquals(ugm(at(root, "s")), "60001:60001:0755");
       },
     );
     closeLibc();
