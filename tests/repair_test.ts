@@ -31,7 +31,7 @@ import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/
 import { chown, readJournal, repair, undo } from "../mod.ts";
 import { closeLibc, lstatRaw, mkfifo } from "./helpers/libc.ts";
 import { CLI, cli, run, UNPRIVILEGED } from "./helpers/run.ts";
-import { afterFstatat, OLD_GLIBC_STAT_C, type Shim, shimTest } from "./helpers/shim.ts";
+import { afterFstatat, type Shim, shimTest } from "./helpers/shim.ts";
 import { PYTHON3, SETPRIV, testNeeding } from "./helpers/system.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { python } from "./helpers/tree.ts";
@@ -576,32 +576,46 @@ mischiefTest(
 );
 
 /**
- * An LD_PRELOAD shim: the first stat() of $SHIM_ROOT (the engine's look at
- * ROOT as a job starts, after the real path was checked against the system
- * folders) first moves ROOT aside and puts a link to $SHIM_OUTSIDE in its
- * place: the swap of a folder the user owns, between the two lookups.
+ * An LD_PRELOAD shim: the first open of $SHIM_ROOT as a folder by its path
+ * (openat with O_DIRECTORY: the engine's open of ROOT as a job starts,
+ * after the real path was checked against the system folders; Deno's own
+ * looks use other calls) first moves ROOT aside and puts a link to
+ * $SHIM_OUTSIDE in its place: the swap of a folder the user owns, between
+ * the two lookups.
  */
 const ROOT_SWAP = `#define _GNU_SOURCE
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
-typedef int (*stat_fn)(const char *, struct stat *);
-int stat(const char *p, struct stat *st) {
-  static stat_fn real;
-  static int done;
-  if (!real) real = (stat_fn)dlsym(RTLD_NEXT, "stat");
+static int done;
+static void swap(const char *p, int flags) {
   const char *root = getenv("SHIM_ROOT"), *out = getenv("SHIM_OUTSIDE");
-  if (!done && root && out && strcmp(p, root) == 0) {
-    char aside[8192];
-    snprintf(aside, sizeof aside, "%s.aside", root);
-    if (rename(root, aside) == 0 && symlink(out, root) == 0) done = 1;
-  }
-  return real(p, st);
+  if (done || !root || !out || !(flags & O_DIRECTORY) || strcmp(p, root)) return;
+  char aside[8192];
+  snprintf(aside, sizeof aside, "%s.aside", root);
+  if (rename(root, aside) == 0 && symlink(out, root) == 0) done = 1;
 }
-${OLD_GLIBC_STAT_C}`;
+#define AT(fn)                                                                       \\
+  int fn(int dfd, const char *p, int flags, ...) {                                   \\
+    static int (*real)(int, const char *, int, ...);                                 \\
+    if (!real) real = (int (*)(int, const char *, int, ...))dlsym(RTLD_NEXT, #fn);   \\
+    int mode = 0;                                                                    \\
+    if (flags & O_CREAT) {                                                           \\
+      va_list ap;                                                                    \\
+      va_start(ap, flags);                                                           \\
+      mode = va_arg(ap, int);                                                        \\
+      va_end(ap);                                                                    \\
+    }                                                                                \\
+    swap(p, flags);                                                                  \\
+    return real(dfd, p, flags, mode);                                                \\
+  }
+AT(openat)
+AT(openat64)
+`;
 
 shimTest(
   "ROOT swapped for a link after its real path was checked: the run stops, nothing outside changes",

@@ -230,9 +230,12 @@ export function expectRepair(
     }
     const dir = s.type === "dir";
     const fgw = !!rules.forceGroupWritable;
-    n.mode |= dir ? (fgw ? 0o070 : 0o050) : (fgw ? 0o060 : 0o040);
+    // rule 4: a file given a new group loses setuid/setgid; one that keeps
+    // them gets no group write (the setid notice)
+    if (!dir && n.gid !== s.gid) n.mode &= ~0o6000;
+    const keepsSetid = !dir && (n.mode & 0o6000) !== 0;
+    n.mode |= dir ? (fgw ? 0o070 : 0o050) : (fgw && !keepsSetid ? 0o060 : 0o040);
     if (dir) n.mode |= 0o2000;
-    else if (n.gid !== s.gid) n.mode &= ~0o6000;
   }
   return { after, noAncestor };
 }
