@@ -427,8 +427,12 @@ PW_API int32_t pw_journal_open(const uint8_t *path, size_t len, int32_t flags, i
   /* Made now: locked at once, before anything else (the sync below takes
      milliseconds), so that a run opening it meanwhile, before its header is
      written, finds it in use (below), never an empty file that is no
-     journal.  (The checks below lock it again, the same lock.) */
-  if (fd >= 0 && made) (void)flock(fd, LOCK_EX | LOCK_NB);
+     journal.  Waited for: such a run only tries the lock, for a moment (a
+     file system without locks, ENOLCK or EOPNOTSUPP: used unlocked). */
+  if (fd >= 0 && made) {
+    while (flock(fd, LOCK_EX) && errno == EINTR) {
+    }
+  }
   /* A journal made now: its name reaches the disk too (its folder synced),
      lest a power loss keep the synced lines of a file no folder names. */
   if (fd >= 0 && made) sync_parent(p);
@@ -477,7 +481,7 @@ PW_API int32_t pw_journal_open(const uint8_t *path, size_t len, int32_t flags, i
        line.  Undo reads one no run is appending to (a shared lock: -EWOULDBLOCK
        while a run holds it).  The lock lasts while fd is open.  A file system
        without locks (ENOLCK, EOPNOTSUPP...) is used unlocked, as before. */
-    if (flock(fd, (reading ? LOCK_SH : LOCK_EX) | LOCK_NB) &&
+    if (!made && flock(fd, (reading ? LOCK_SH : LOCK_EX) | LOCK_NB) &&
         (errno == EWOULDBLOCK || errno == EINTR)) {
       close(fd);
       return -EWOULDBLOCK;
@@ -489,7 +493,6 @@ PW_API int32_t pw_journal_open(const uint8_t *path, size_t len, int32_t flags, i
       close(fd);
       return -e;
     }
-    if (st.st_size >= (off_t)sizeof head) journal = starts_as_journal(fd); /* written meanwhile */
   }
   info[0] = (int64_t)st.st_dev;
   info[1] = (int64_t)st.st_ino;
