@@ -148,6 +148,13 @@ static uint64_t rp_child_user(pw_worker *w, uint64_t parent, const struct stat *
   return st->st_gid;
 }
 
+/* Whether a file of mode m runs with other rights than its caller's:
+   setuid with an execute bit, or setgid with group execute. */
+static bool runs_setid(uint32_t m) {
+  return ((m & S_ISUID) && (m & (S_IXUSR | S_IXGRP | S_IXOTH))) ||
+         ((m & S_ISGID) && (m & S_IXGRP));
+}
+
 /* What a repair does to st, below a folder whose nearest shared group is
    anc (0: none; *noancestor is then set for a private group, and nothing
    is changed). */
@@ -177,8 +184,10 @@ static void plan_repair(const pw_job *j, const struct stat *st, uint64_t anc, pw
   /* One that keeps them (its group stays) is not made group-writable: a
      member of its group could rewrite it, through a shared mapping (which,
      unlike write(2), leaves the bits on), and run that as its owner (a
-     setuid root helper: as root).  Told by a setid notice (setid_kept). */
-  if (!dir && (p->nmode & (S_ISUID | S_ISGID))) need &= ~(mode_t)S_IWGRP;
+     setuid root helper: as root).  Told by a setid notice (setid_kept).
+     Only bits that can take effect: setuid with an execute bit, setgid
+     with group execute (without it, a mandatory-locking mark). */
+  if (!dir && runs_setid(p->nmode)) need &= ~(mode_t)S_IWGRP;
   p->nmode |= need;
   if (dir) p->nmode |= S_ISGID;
 }
@@ -187,7 +196,7 @@ static void plan_repair(const pw_job *j, const struct stat *st, uint64_t anc, pw
    --force-group-writable gives (plan_repair): said in a setid notice. */
 static bool setid_kept(const repair_ctx *c, const struct stat *st, const pw_change *p) {
   return !c->chown_mode && c->force_gw && !S_ISDIR(st->st_mode) && !S_ISLNK(st->st_mode) &&
-         (p->nmode & (S_ISUID | S_ISGID)) && !(p->nmode & S_IWGRP);
+         runs_setid(p->nmode) && !(p->nmode & S_IWGRP);
 }
 
 /* Whether c's caller is in group gid or has CAP_FSETID: what the kernel

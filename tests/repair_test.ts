@@ -992,14 +992,18 @@ Deno.test("--force-group-writable: a setuid or setgid file that keeps its group 
     { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
     // a setuid-root helper only the project may run; a setgid tool of a user's
     { rel: "helper", type: "file", uid: 0, gid: G.PROJECT, mode: 0o4750 },
-    { rel: "sgid", type: "file", uid: 1001, gid: G.PROJECT, mode: 0o2700 },
+    { rel: "sgid", type: "file", uid: 1001, gid: G.PROJECT, mode: 0o2710 },
+    // setgid without group execute (a mandatory-locking mark), setuid with no
+    // execute bit: nothing runs with other rights, g+w is given, no notice
+    { rel: "lockmark", type: "file", uid: 1001, gid: G.PROJECT, mode: 0o2640 },
+    { rel: "noexec", type: "file", uid: 1001, gid: G.PROJECT, mode: 0o4600 },
     // its private group replaced: rule 4 takes setuid off, then g+w is harmless
     { rel: "own", type: "file", uid: 1001, gid: 1001, mode: 0o4700 },
     { rel: "plain", type: "file", uid: 1001, gid: G.PROJECT, mode: 0o600 },
   ]);
   const modes = () =>
     Object.fromEntries(
-      ["helper", "sgid", "own", "plain"].map((n) => {
+      ["helper", "sgid", "own", "plain", "lockmark", "noexec"].map((n) => {
         const st = Deno.lstatSync(`${root}/${n}`);
         return [n, [st.gid, st.mode! & 0o7777]];
       }),
@@ -1019,9 +1023,11 @@ Deno.test("--force-group-writable: a setuid or setgid file that keeps its group 
   assertEquals(noticesOf(s, "setid").sort(), told);
   assertEquals(modes(), {
     helper: [G.PROJECT, 0o4750],
-    sgid: [G.PROJECT, 0o2740],
+    sgid: [G.PROJECT, 0o2750],
     own: [G.PROJECT, 0o760],
     plain: [G.PROJECT, 0o660],
+    lockmark: [G.PROJECT, 0o2660],
+    noexec: [G.PROJECT, 0o4660],
   });
   // once more: nothing left to change, the kept files still told
   const again = await repair(root, { apply: true, forceGroupWritable: true, journal: false });

@@ -233,7 +233,10 @@ export function expectRepair(
     // rule 4: a file given a new group loses setuid/setgid; one that keeps
     // them gets no group write (the setid notice)
     if (!dir && n.gid !== s.gid) n.mode &= ~0o6000;
-    const keepsSetid = !dir && (n.mode & 0o6000) !== 0;
+    // (bits that take effect: setuid with an execute bit, setgid with g+x)
+    const keepsSetid = !dir &&
+      (((n.mode & 0o4000) !== 0 && (n.mode & 0o111) !== 0) ||
+        ((n.mode & 0o2000) !== 0 && (n.mode & 0o010) !== 0));
     n.mode |= dir ? (fgw ? 0o070 : 0o050) : (fgw && !keepsSetid ? 0o060 : 0o040);
     if (dir) n.mode |= 0o2000;
   }
