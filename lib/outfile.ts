@@ -182,20 +182,38 @@ export type FileId = Pick<Deno.FileInfo, "dev" | "ino">;
  * what happened (callers put it after "cannot write FILE: ").
  */
 /**
- * Make `dest` the temporary `tmp` if `dest` is missing (a hard link, then
- * `tmp` removed); true when done, false where links cannot be made (the
- * caller renames). Throws AlreadyExists when `dest` is there now.
+ * Make `dest` the temporary `tmp` (the file `id`) if `dest` is missing (a
+ * hard link, then `tmp` removed); true when done, false where links cannot
+ * be made (the caller renames). Throws AlreadyExists when `dest` is there
+ * now, and as {@link renameWhole} does when what was linked is not the
+ * file written (another user put their own at the temporary's name).
  */
-function linkWhole(tmp: string, dest: string): boolean {
+function linkWhole(tmp: string, dest: string, id: FileId): boolean {
   try {
     Deno.linkSync(tmp, dest);
   } catch (e) {
     if (e instanceof Deno.errors.AlreadyExists) throw e;
     return false; // (a file system without hard links: EPERM, ENOTSUP)
   }
-  try {
-    Deno.removeSync(tmp);
-  } catch { /* gone already */ }
+  const same = (p: string) => {
+    try {
+      const st = Deno.lstatSync(p);
+      return st.dev === id.dev && st.ino === id.ino;
+    } catch {
+      return false;
+    }
+  };
+  if (!same(dest)) {
+    throw new Error(
+      "another file took the place of the one written before it was linked " +
+        "(its folder can be changed by other users): write to a folder of yours",
+    );
+  }
+  if (same(tmp)) {
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* gone already */ }
+  }
   return true;
 }
 
@@ -765,11 +783,14 @@ export interface OpenPartialOptions {
    */
   removeOnInterrupt?: boolean;
   /**
-   * When `path` was missing at the open, the commit makes it only if it is
-   * still missing (a hard link, then the temporary removed: a file another
+   * The caller saw `path` missing (when it checked, before its work): a
+   * file there now is never replaced. The open throws
+   * Deno.errors.AlreadyExists when something is there already, and the
+   * commit makes `path` only if it is still missing (a hard link, checked
+   * to be the file written, then the temporary removed; a file another
    * process made there meanwhile is kept, and the commit throws
-   * Deno.errors.AlreadyExists); where hard links cannot be made, renamed as
-   * otherwise. Default false: renamed over whatever is there.
+   * AlreadyExists); where hard links cannot be made, renamed as otherwise.
+   * Default false: renamed over whatever is there.
    */
   noReplace?: boolean;
 }
@@ -838,6 +859,9 @@ export async function openPartial(
   options: OpenPartialOptions = {},
 ): Promise<PartialFile> {
   const old = await Deno.stat(path).catch(() => null);
+  if (options.noReplace && await Deno.lstat(path).then(() => true, () => false)) {
+    throw new Deno.errors.AlreadyExists(`${path}: made by another process meanwhile`);
+  }
   let tmp: string, forget: () => void, file: Deno.FsFile;
   for (let attempt = 0;; attempt++) {
     tmp = partialBeside(path);
@@ -881,7 +905,7 @@ export async function openPartial(
         // by its name only where nobody else can rename names there (the
         // temporary is the runner's until then)
         if (safeByName(path)) keepOwnerMode(tmp, old);
-        if (!(options.noReplace && !old && linkWhole(tmp, path))) {
+        if (!(options.noReplace && linkWhole(tmp, path, file.statSync()))) {
           renameWhole(tmp, path, file.statSync());
         }
       } catch (e) {

@@ -1155,4 +1155,26 @@ Deno.test("openPartial noReplace: a file made at the name meanwhile is kept, the
     "new.json",
     "plan.json",
   ]);
+  // there already at the open: refused then, nothing made
+  let atOpen: unknown;
+  await openPartial(path, { noReplace: true }).catch((e) => atOpen = e);
+  assert(atOpen instanceof Deno.errors.AlreadyExists, String(atOpen));
+  // the temporary swapped for another user's link before the commit: not
+  // taken for the file written
+  const third = `${tmp.path}/third.json`;
+  await Deno.writeTextFile(`${tmp.path}/secret`, "not mine\n");
+  {
+    using p = await openPartial(third, { noReplace: true });
+    await p.file.write(new TextEncoder().encode("mine\n"));
+    await Deno.rename(p.path, `${tmp.path}/moved`);
+    await Deno.symlink(`${tmp.path}/secret`, p.path);
+    let threw: unknown;
+    try {
+      p.commit();
+    } catch (e) {
+      threw = e;
+    }
+    assertMatch(String(threw), /another file took the place of the one written/);
+  }
+  assertEquals(await Deno.readTextFile(`${tmp.path}/secret`), "not mine\n");
 });

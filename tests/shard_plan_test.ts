@@ -398,5 +398,29 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
       [],
       "B's temporary left",
     );
+
+    // -o missing at C's start, another program's file made there while C
+    // lists: kept, C exits 2
+    await Deno.mkdir(`${tmp.path}/scan2`);
+    const other = `${tmp.path}/scan2/other.json`;
+    const c = spawnCli(["plan", fs.path, "--shards", "2", "-o", other]);
+    const errC = new Response(c.stderr).text();
+    const outC = new Response(c.stdout).text();
+    const listingC = () => {
+      try {
+        for (const e of Deno.readDirSync(`/proc/${c.pid}/fd`)) {
+          if (Deno.readLinkSync(`/proc/${c.pid}/fd/${e.name}`).startsWith(fs.path)) return true;
+        }
+      } catch { /* ended, or the fd closed meanwhile */ }
+      return false;
+    };
+    await waitFor(listingC, { what: "plan C listing the slow tree" });
+    await Deno.writeTextFile(other, "another program's data\n");
+    const stC = await c.status;
+    const saidC = await errC;
+    assertEquals(await outC, "");
+    assertEquals(stC.code, 2, saidC);
+    assertMatch(saidC, /other\.json was made by another process while this plan was made/);
+    assertEquals(await Deno.readTextFile(other), "another program's data\n");
   },
 });

@@ -347,6 +347,8 @@ export async function run(args: string[]): Promise<number> {
   // the shell's > does), a link written through, a file replaced whole;
   // known (a FIFO never opened) before the plan is made
   let target: OutputTarget | undefined;
+  // -o missing when checked: whatever is made there meanwhile is never replaced
+  let missing = false;
   if (output !== undefined) {
     // the plan's folder is the scan folder (pwalk status reads it): inside
     // ROOT, each shard would list the others' outputs, as pwalk slurm refuses
@@ -369,6 +371,7 @@ export async function run(args: string[]): Promise<number> {
       checkDescriptorOutput(output); // -o /dev/fd/3 3>file: refused, as report's
       // neither a scan --from reads (a folder's files too) nor an --exclude list
       target = await checkedOutput(output, await planInputs(flags), { who: "plan", beforeProbe });
+      missing = !target.direct && !(await Deno.lstat(target.path).then(() => true, () => false));
     } catch (e) {
       if (e instanceof RangeError) throw usage(e);
       throw e;
@@ -414,11 +417,15 @@ export async function run(args: string[]): Promise<number> {
             await refuseReplacingPlan(output, target!.path);
             await refuseOtherScan(target!.path);
           }
-          await writeWhole(output, planText(plan), target, { noReplace: true }).catch(async (e) => {
-            if (!(e?.cause instanceof Deno.errors.AlreadyExists)) throw e;
-            await refuseReplacingPlan(output, target!.path); // a plan: says so
-            throw new UsageError(`${output} was made by another process while this plan was made`);
-          });
+          await writeWhole(output, planText(plan), target, { noReplace: missing }).catch(
+            async (e) => {
+              if (!(e?.cause instanceof Deno.errors.AlreadyExists)) throw e;
+              await refuseReplacingPlan(output, target!.path); // a plan: says so
+              throw new UsageError(
+                `${output} was made by another process while this plan was made`,
+              );
+            },
+          );
         } finally {
           release();
         }
