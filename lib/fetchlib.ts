@@ -263,7 +263,8 @@ export function cachedLibrary(file: string, sha256: string, dir?: string): strin
  * ({@link cachedLibrary}), for the error of a download that then failed;
  * undefined when there is no file there, or it would be used.
  */
-function cacheRefusal(file: string, sha256: string, dir: string): string | undefined {
+function cacheRefusal(t: ManifestTarget, dir: string): string | undefined {
+  const { file, sha256 } = t;
   const path = cachePath(file, sha256, dir);
   try {
     const l = Deno.lstatSync(path);
@@ -278,19 +279,13 @@ function cacheRefusal(file: string, sha256: string, dir: string): string | undef
     }
     if (cachedLibrary(file, sha256, dir)) return undefined;
     return `${path} does not match its SHA-256 in pwalk's manifest (${l.size} bytes, ` +
-      `the manifest's ${manifestSize(file)}): remove it`;
+      `the manifest's ${t.size}): remove it`;
   } catch (e) {
     // (a cache folder that is a file holds no copy)
     return e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory
       ? undefined
       : `${path}: ${message(e)}`;
   }
-}
-
-/** The manifest's size of the library file `file` ("?" when it names none). */
-function manifestSize(file: string): string {
-  const t = Object.values(MANIFEST.targets).find((x) => x.file === file);
-  return t ? String(t.size) : "?";
 }
 
 /** The error of a library whose bytes do not have the expected checksum. */
@@ -685,7 +680,7 @@ export async function downloadLibrary(
     const why = stalled
       ? `no data for ${seconds} s (PWALK_DOWNLOAD_TIMEOUT sets how long to wait)`
       : (e instanceof Error ? e.message : String(e));
-    const refused = dir === undefined ? undefined : cacheRefusal(t.file, t.sha256, dir);
+    const refused = dir === undefined ? undefined : cacheRefusal(t, dir);
     throw new Error(
       `pwalk: could not download the native library for ${targetKey()} from ${url}: ${why}` +
         `${refused ? ` (the copy in the cache was not used: ${refused})` : ""}. ${hint}`,

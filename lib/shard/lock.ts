@@ -195,7 +195,7 @@ async function openLockFile(path: string): Promise<Deno.FsFile | null> {
   }
   let f: Deno.FsFile;
   try {
-    f = await Deno.open(path, { read: true, write: true });
+    f = await openNoFollow(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return null; // released (removed) meanwhile
     throw e;
@@ -209,6 +209,46 @@ async function openLockFile(path: string): Promise<Deno.FsFile | null> {
     return null;
   }
   return f;
+}
+
+/** Linux's O_PATH: a descriptor of the file itself, which opens nothing. */
+const O_PATH = 0o10000000;
+
+/**
+ * `path` opened for reading and writing, never through a link: on Linux
+ * its inode taken with O_PATH and O_NOFOLLOW (a link swapped in since the
+ * lstat: ELOOP, nothing opened; a device or FIFO: not opened, its driver
+ * never reached), then opened through /proc/self/fd only when it is a
+ * regular file; elsewhere (or without /proc, or node:fs), by its name, the
+ * caller's check after the open telling a swap.
+ */
+async function openNoFollow(path: string): Promise<Deno.FsFile> {
+  if (Deno.build.os !== "linux" || !nodeLayerWorks()) {
+    return await Deno.open(path, { read: true, write: true });
+  }
+  try {
+    Deno.statSync("/proc/self/fd");
+  } catch {
+    return await Deno.open(path, { read: true, write: true });
+  }
+  const fs = await import("node:fs");
+  let fd: number;
+  try {
+    fd = fs.openSync(path, O_PATH | fs.constants.O_NOFOLLOW);
+  } catch (e) {
+    const code = String((e as { code?: string }).code);
+    if (code === "ENOENT") throw new Deno.errors.NotFound(`${path}: No such file or directory`);
+    if (code === "ELOOP") throw new Error(`${path}: not a lock file of yours (a symbolic link)`);
+    throw e;
+  }
+  try {
+    if (!fs.fstatSync(fd).isFile()) {
+      throw new Error(`${path}: not a lock file of yours (not a regular file)`);
+    }
+    return await Deno.open(`/proc/self/fd/${fd}`, { read: true, write: true });
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /**
