@@ -2459,7 +2459,7 @@ testNeeding([ZSTD], {
     );
     const text = await cli(["status", dir]);
     assertMatch(text.text, /^shard 1 {2}failed +scan-1\.done\.json: made from another version/m);
-    assertMatch(text.text, /3 shards: 1 done, 2 failed; [\d,]+ rows so far\n$/);
+    assertMatch(text.text, /3 shards: 1 done, 2 failed; [\d,]+ rows in the 1 shard done so far\n$/);
     // the folder is not a complete scan for summary either
     const sum = await cli(["summary", "--json", dir]);
     assertEquals(sum.code, 1, sum.stderr);
