@@ -1040,6 +1040,9 @@ export async function removeBeside(
   return removed;
 }
 
+/** How new a temporary of a live PID's is left by {@link removeUnlocked}: 10 s. */
+const FRESH_TEMP_MS = 10_000;
+
 /**
  * Remove the regular file `path` unless a live process holds a lock on it
  * ({@link claimTemp}): a shared lock is taken (no writer's exclusive one
@@ -1058,6 +1061,10 @@ async function removeUnlocked(path: string, pid: number): Promise<boolean> {
   try {
     const seen = await h.stat();
     if (!seen.isFile()) return false;
+    // made in the last seconds by a live process of its name's PID: most
+    // likely a run between making it and locking it (claimTemp), not a dead
+    // run's (a PID reused so soon is not); left, as a locked one is
+    if (aliveHere(pid) && Date.now() - seen.mtimeMs < FRESH_TEMP_MS) return false;
     let f: Deno.FsFile;
     try {
       f = await Deno.open(`/proc/self/fd/${h.fd}`, { read: true }); // a description with a lock of its own

@@ -912,6 +912,10 @@ Deno.test("CLI: a report removes the FILE.partial-PID-N a killed run left (its P
   const live = `${out}.partial-${Deno.pid}-0`;
   const other = `${out}.partial-notes`;
   for (const f of [...stale, live, other]) await Deno.writeTextFile(f, "rows");
+  // left an hour ago (a live PID's made in the last seconds is taken for a
+  // run's between making and locking it)
+  const hourAgo = new Date(Date.now() - 3600_000);
+  for (const f of stale) await Deno.utime(f, hourAgo, hourAgo);
   using held = await Deno.open(live, { read: true, write: true });
   await held.lock(true); // as a live run holds its own
   const r = await run(Deno.execPath(), ["run", "-A", `${REPO}/cli.ts`, "-o", out, root]);
@@ -949,7 +953,15 @@ Deno.test("CLI: a killed run's leftovers inside the tree are removed before the 
   // (its PID a live process's: this one's; unlocked, a dead run's all the same)
   const staleLivePid = `${tmp.path}/.errs.csv.partial-${Deno.pid}-${crypto.randomUUID()}`;
   const liveErrs = `${tmp.path}/.errs.csv.partial-${Deno.pid}-${crypto.randomUUID()}`;
-  for (const f of [stale, staleErrs, staleLivePid, liveErrs]) await Deno.writeTextFile(f, "rows");
+  // (a live PID's unlocked one made just now: its run between making and
+  // locking it; left)
+  const justMade = `${tmp.path}/.errs.csv.partial-${Deno.pid}-${crypto.randomUUID()}`;
+  for (const f of [stale, staleErrs, staleLivePid, liveErrs, justMade]) {
+    await Deno.writeTextFile(f, "rows");
+  }
+  // an hour old: a killed run's, whose PID is this process's now
+  const hourAgo = new Date(Date.now() - 3600_000);
+  await Deno.utime(staleLivePid, hourAgo, hourAgo);
   using held = await Deno.open(liveErrs, { read: true, write: true });
   await held.lock(true); // as a live run holds its own
   const r = await run(Deno.execPath(), [
@@ -977,8 +989,10 @@ Deno.test("CLI: a killed run's leftovers inside the tree are removed before the 
   assert(!rows.some((l) => l.includes(".partial-")), rows.join("\n"));
   assertEquals(
     names(tmp.path),
-    ["errs.csv", liveErrs.slice(tmp.path.length + 1), "tree"].sort(),
+    ["errs.csv", liveErrs.slice(tmp.path.length + 1), justMade.slice(tmp.path.length + 1), "tree"]
+      .sort(),
   );
+  assert(!r.stderr.includes(justMade), r.stderr);
 });
 
 Deno.test("CLI: a temporary that a live process holds locked is never removed as a leftover, whatever its PID says", async () => {

@@ -647,6 +647,10 @@ Deno.test("report() removes a dead run's FILE.partial-PID-N whose PID a live pro
     const stale = [`${out}.partial-${Deno.pid}-0`, `${out}.partial-${sleeper.pid}-0`];
     const live = `${out}.partial-${Deno.pid}-1`;
     for (const f of [...stale, live]) await Deno.writeTextFile(f, "rows");
+    // left an hour ago (a live PID's made in the last seconds is taken for
+    // a run's between making and locking it)
+    const hourAgo = new Date(Date.now() - 3600_000);
+    for (const f of stale) await Deno.utime(f, hourAgo, hourAgo);
     for (const pid of [Deno.pid, sleeper.pid]) {
       assert((await Deno.stat(`/proc/${pid}`)).isDirectory);
     }
@@ -675,7 +679,11 @@ Deno.test("report() with 100 dead runs' FILE.partial-PID-N of this process's PID
   smallTree(root);
   const out = `${tmp.path}/scan.csv`;
   const names = Array.from({ length: 100 }, (_, n) => `${out}.partial-${Deno.pid}-${n}`);
-  for (const f of names) await Deno.writeTextFile(f, "x\n");
+  const hourAgo = new Date(Date.now() - 3600_000);
+  for (const f of names) {
+    await Deno.writeTextFile(f, "x\n");
+    await Deno.utime(f, hourAgo, hourAgo); // left an hour ago
+  }
   const s = await report(root, { output: out });
   assertEquals(s.leftoversRemoved.length, 100);
   assertEquals(leftovers(tmp.path), []);

@@ -2704,6 +2704,10 @@ Deno.test("a shard removes the library's temporaries a killed run left whatever 
   const live = `scan-0.csv.zst.partial-${pid}-1`; // locked below, as a live run's
   const part = `scan-0.csv.zst.top-${pid}.zst`; // a part: never locked, its live PID keeps it
   for (const n of [...stale, live, part]) await Deno.writeTextFile(`${dir}/${n}`, "rows");
+  // left an hour ago (one of a live PID's made in the last seconds is taken
+  // for a run's between making and locking it)
+  const hourAgo = new Date(Date.now() - 3600_000);
+  for (const n of stale) await Deno.utime(`${dir}/${n}`, hourAgo, hourAgo);
   using held = await Deno.open(`${dir}/${live}`, { read: true, write: true });
   await held.lock(true);
   const stderr = await runShards(`${dir}/plan.json`, dir, plan.shards);
