@@ -72,6 +72,16 @@ async function withServer(
   }
 }
 
+/** A port nothing listens on: a server's, shut down. */
+async function deadPort(): Promise<number> {
+  let port = 0;
+  await withServer(() => new Response(BYTES), async () => {
+    port = Number(new URL(Deno.env.get("PWALK_LIB_URL")!).port);
+    await Promise.resolve();
+  });
+  return port;
+}
+
 Deno.test("fetchlib: a platform missing from the manifest is a clear error", () => {
   const m = fakeManifest();
   m.targets = { "plan9-mips": m.targets[targetKey()] };
@@ -99,12 +109,7 @@ Deno.test("fetchlib: download, verify, cache atomically; later calls need no net
 Deno.test("fetchlib: no network, an HTTP error or a checksum mismatch leaves nothing in the cache", async () => {
   await using tmp = await tempDir("pwalk-fetch-");
   const dir = tmp.path;
-  // Nothing listens on the port of a server that was shut down.
-  let port = 0;
-  await withServer(() => new Response(BYTES), async () => {
-    port = Number(new URL(Deno.env.get("PWALK_LIB_URL")!).port);
-    await Promise.resolve();
-  });
+  const port = await deadPort();
   Deno.env.set("PWALK_LIB_URL", `http://127.0.0.1:${port}/`);
   try {
     const e = await assertRejects(() => downloadLibrary(fakeManifest(), `${dir}/c`), Error);
@@ -144,12 +149,7 @@ Deno.test("fetchlib: offline, the error says why the copy in the cache was not u
   const dir = `${tmp.path}/c`;
   const sum = sha256Hex(BYTES);
   const path = installLibrary(BYTES, FILE, sum, dir);
-  let port = 0;
-  await withServer(() => new Response(BYTES), async () => {
-    port = Number(new URL(Deno.env.get("PWALK_LIB_URL")!).port);
-    await Promise.resolve();
-  });
-  Deno.env.set("PWALK_LIB_URL", `http://127.0.0.1:${port}/`);
+  Deno.env.set("PWALK_LIB_URL", `http://127.0.0.1:${await deadPort()}/`);
   try {
     const offline = () => assertRejects(() => downloadLibrary(fakeManifest(), dir), Error);
     await Deno.chmod(path, 0o775);

@@ -1177,6 +1177,35 @@ testNeeding([SETPRIV], {
   },
 });
 
+/**
+ * Another run holding `journal` (flock, exclusive, from Python, as a run
+ * does) until release().
+ */
+async function journalHolder(journal: string): Promise<{ release(): Promise<void> }> {
+  const holder = new Deno.Command("python3", {
+    args: [
+      "-c",
+      `import fcntl, sys
+f = open(sys.argv[1], "r")
+fcntl.flock(f, fcntl.LOCK_EX)
+print("held", flush=True)
+sys.stdin.read()`,
+      journal,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+  }).spawn();
+  const reader = holder.stdout.getReader();
+  assertEquals(dec.decode((await reader.read()).value).trim(), "held");
+  return {
+    async release() {
+      await holder.stdin.close();
+      await reader.cancel();
+      await holder.status;
+    },
+  };
+}
+
 testNeeding([PYTHON3], {
   name:
     "a journal another run has just made (empty, its header not written yet, locked) is in use, not an empty file",
@@ -1188,21 +1217,7 @@ testNeeding([PYTHON3], {
     const journal = `${tmp.path}/j`;
     // the other run: its journal made (O_EXCL, 0600) and locked, no header yet
     Deno.writeFileSync(journal, new Uint8Array(0), { mode: 0o600 });
-    const holder = new Deno.Command("python3", {
-      args: [
-        "-c",
-        `import fcntl, sys
-f = open(sys.argv[1], "r")
-fcntl.flock(f, fcntl.LOCK_EX)
-print("held", flush=True)
-sys.stdin.read()`,
-        journal,
-      ],
-      stdin: "piped",
-      stdout: "piped",
-    }).spawn();
-    const reader = holder.stdout.getReader();
-    assertEquals(dec.decode((await reader.read()).value).trim(), "held");
+    const holder = await journalHolder(journal);
     const busy = await cli(["repair", "--apply", "--journal", journal, b]);
     assertEquals(busy.code, 1, busy.stderr);
     assertStringIncludes(busy.stderr, `pwalk: journal ${journal}: in use by another run`);
@@ -1211,9 +1226,7 @@ sys.stdin.read()`,
     assertStringIncludes(undo.stderr, "in use by a repair or chown still running");
     assertEquals(diffSnapshots(before, snapshot(b)), [], "B changed");
     assertEquals(Deno.readFileSync(journal).length, 0, "the journal written");
-    await holder.stdin.close();
-    await reader.cancel();
-    await holder.status;
+    await holder.release();
     // nobody holds it: an empty file, no journal (refused, exit 2)
     const empty = await cli(["repair", "--apply", "--journal", journal, b]);
     assertEquals(empty.code, 2, empty.stderr);
@@ -1235,21 +1248,7 @@ testNeeding([PYTHON3], {
     const kept = Deno.readFileSync(journal);
 
     // Another run holds the journal (flock, from Python, as a run does).
-    const holder = new Deno.Command("python3", {
-      args: [
-        "-c",
-        `import fcntl, sys
-f = open(sys.argv[1], "r")
-fcntl.flock(f, fcntl.LOCK_EX)
-print("held", flush=True)
-sys.stdin.read()`,
-        journal,
-      ],
-      stdin: "piped",
-      stdout: "piped",
-    }).spawn();
-    const reader = holder.stdout.getReader();
-    assertEquals(dec.decode((await reader.read()).value).trim(), "held");
+    const holder = await journalHolder(journal);
     const busy = await cli(["repair", "--apply", "--journal", journal, b]);
     assertEquals(busy.code, 1, busy.stderr);
     assertEquals(
@@ -1262,9 +1261,7 @@ sys.stdin.read()`,
     assertEquals(early.code, 1, early.stderr);
     assertStringIncludes(early.stderr, "in use by a repair or chown still running");
     assertEquals(Deno.readFileSync(journal), kept, "the journal changed");
-    await holder.stdin.close();
-    await reader.cancel();
-    await holder.status;
+    await holder.release();
 
     // A torn last line (a run killed mid-write): cut off before the next
     // run's header, which would otherwise be glued to it.
