@@ -31,7 +31,7 @@ import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/
 import { chown, readJournal, repair, undo } from "../mod.ts";
 import { closeLibc, lstatRaw, mkfifo } from "./helpers/libc.ts";
 import { CLI, cli, run, UNPRIVILEGED } from "./helpers/run.ts";
-import { afterFstatat, type Shim, shimTest } from "./helpers/shim.ts";
+import { afterFstatat, beforeOpenat, type Shim, shimTest } from "./helpers/shim.ts";
 import { PYTHON3, SETPRIV, testNeeding } from "./helpers/system.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { python } from "./helpers/tree.ts";
@@ -577,45 +577,23 @@ mischiefTest(
 
 /**
  * An LD_PRELOAD shim: the first open of $SHIM_ROOT as a folder by its path
- * (openat with O_DIRECTORY: the engine's open of ROOT as a job starts,
- * after the real path was checked against the system folders; Deno's own
- * looks use other calls) first moves ROOT aside and puts a link to
+ * (O_DIRECTORY: the engine's open of ROOT as a job starts, after the real
+ * path was checked against the system folders; Deno's own looks open it
+ * without that flag) first moves ROOT aside and puts a link to
  * $SHIM_OUTSIDE in its place: the swap of a folder the user owns, between
  * the two lookups.
  */
-const ROOT_SWAP = `#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <fcntl.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-static int done;
+const ROOT_SWAP = beforeOpenat(
+  "swap",
+  `static int done;
 static void swap(const char *p, int flags) {
   const char *root = getenv("SHIM_ROOT"), *out = getenv("SHIM_OUTSIDE");
   if (done || !root || !out || !(flags & O_DIRECTORY) || strcmp(p, root)) return;
   char aside[8192];
   snprintf(aside, sizeof aside, "%s.aside", root);
   if (rename(root, aside) == 0 && symlink(out, root) == 0) done = 1;
-}
-#define AT(fn)                                                                       \\
-  int fn(int dfd, const char *p, int flags, ...) {                                   \\
-    static int (*real)(int, const char *, int, ...);                                 \\
-    if (!real) real = (int (*)(int, const char *, int, ...))dlsym(RTLD_NEXT, #fn);   \\
-    int mode = 0;                                                                    \\
-    if (flags & O_CREAT) {                                                           \\
-      va_list ap;                                                                    \\
-      va_start(ap, flags);                                                           \\
-      mode = va_arg(ap, int);                                                        \\
-      va_end(ap);                                                                    \\
-    }                                                                                \\
-    swap(p, flags);                                                                  \\
-    return real(dfd, p, flags, mode);                                                \\
-  }
-AT(openat)
-AT(openat64)
-`;
+}`,
+);
 
 shimTest(
   "ROOT swapped for a link after its real path was checked: the run stops, nothing outside changes",

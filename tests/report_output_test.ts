@@ -26,7 +26,7 @@ import { CLI, cli, deno, REPO, run, spawnCli, UNPRIVILEGED } from "./helpers/run
 import { CHATTR, notHere, PYTHON3, STRACE, testNeeding, ZSTD } from "./helpers/system.ts";
 import { openNames, threadWchans, waitingForFifoReader } from "./helpers/proc.ts";
 import { tempDir } from "./helpers/temp.ts";
-import { shimTest } from "./helpers/shim.ts";
+import { beforeOpenat, shimTest } from "./helpers/shim.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const isRoot = Deno.uid() === 0;
@@ -998,39 +998,17 @@ testNeeding([CHATTR], {
 });
 
 /** An O_PATH open of a name ending in SWAP_AT (once) is preceded by the rename of SWAP_FROM over it. */
-const SWAP_OVER_C = `#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <fcntl.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-static int done;
+const SWAP_OVER_C = beforeOpenat(
+  "swap",
+  `static int done;
 static void swap(const char *p, int flags) {
   const char *at = getenv("SWAP_AT"), *from = getenv("SWAP_FROM");
   size_t n = strlen(p), k = at ? strlen(at) : 0;
   if (done || !from || !k || !(flags & O_PATH) || n < k || strcmp(p + n - k, at)) return;
   done = 1;
   rename(from, p);
-}
-#define MODE(flags) \\
-  int mode = 0; \\
-  if (flags & (O_CREAT | __O_TMPFILE)) { va_list ap; va_start(ap, flags); mode = va_arg(ap, int); va_end(ap); }
-#define AT(fn) \\
-  int fn(int dfd, const char *p, int flags, ...) { \\
-    static int (*real)(int, const char *, int, ...); \\
-    if (!real) real = (int (*)(int, const char *, int, ...))dlsym(RTLD_NEXT, #fn); \\
-    MODE(flags) swap(p, flags); return real(dfd, p, flags, mode); }
-#define PLAIN(fn) \\
-  int fn(const char *p, int flags, ...) { \\
-    static int (*real)(const char *, int, ...); \\
-    if (!real) real = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, #fn); \\
-    MODE(flags) swap(p, flags); return real(p, flags, mode); }
-AT(openat)
-AT(openat64)
-PLAIN(open)
-PLAIN(open64)
-`;
+}`,
+);
 
 shimTest(
   "--errors FILE another run renames a whole file over just as it is checked: looked at again, not 'replaced'",

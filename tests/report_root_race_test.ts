@@ -7,23 +7,16 @@
  * the folder now there, its row that folder's.
  *
  * An LD_PRELOAD shim does the rename at the very moment: just before the
- * first open of ROOT as a folder by its path (openat with O_DIRECTORY;
- * Deno's own checks of ROOT open it with open(2), not openat).
+ * first open of ROOT as a folder by its path (O_DIRECTORY: the engine's;
+ * Deno's own checks of ROOT open it without that flag).
  */
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { parsePwalk } from "./helpers/csv.ts";
-import { shimTest } from "./helpers/shim.ts";
+import { beforeOpenat, shimTest } from "./helpers/shim.ts";
 
-const ROOT_RACE_C = `#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <fcntl.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-static int done;
+const ROOT_RACE_C = beforeOpenat(
+  "race",
+  `static int done;
 /* RACE_ROOT renamed to RACE_ROOT.old; with RACE_NEW set, a new folder
    made in its place holding the file "g" (2 bytes). */
 static void race(const char *name, int flags) {
@@ -40,21 +33,8 @@ static void race(const char *name, int flags) {
   int fd = open(g, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0 || write(fd, "y\\n", 2) != 2) abort();
   close(fd);
-}
-#define WRAP(fn)                                                      \\
-  int fn(int dfd, const char *name, int flags, ...) {                 \\
-    static int (*real)(int, const char *, int, ...);                  \\
-    if (!real) real = (int (*)(int, const char *, int, ...))dlsym(RTLD_NEXT, #fn); \\
-    va_list ap;                                                       \\
-    va_start(ap, flags);                                              \\
-    int mode = (flags & O_CREAT) ? va_arg(ap, int) : 0;               \\
-    va_end(ap);                                                       \\
-    race(name, flags);                                                \\
-    return real(dfd, name, flags, mode);                              \\
-  }
-WRAP(openat)
-WRAP(openat64)
-`;
+}`,
+);
 
 shimTest("ROOT renamed away or replaced as the walk starts", ROOT_RACE_C, async (shim, t) => {
   const root = `${shim.dir}/root`;

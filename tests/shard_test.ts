@@ -2778,6 +2778,25 @@ await new Promise(() => setInterval(() => {}, 1000));`,
   return { pid: holder.pid, [Symbol.asyncDispose]: dispose };
 }
 
+/**
+ * An overlay mount in `dir` (`dir`/merged): its lower layer a 1 MiB tmpfs
+ * holding the empty `files`, its upper on `dir`'s disk; `why` is "" or why
+ * mountOverlay could not mount it (`extra`: its options).
+ */
+async function tmpfsOverlay(
+  dir: string,
+  files: string[] = [],
+  extra = "",
+): Promise<{ merged: string; why: string }> {
+  const [lower, upper, work, merged] = ["lower", "upper", "work", "merged"].map((d) =>
+    `${dir}/${d}`
+  );
+  for (const d of [lower, upper, work, merged]) await Deno.mkdir(d);
+  assertEquals(await mountTmpfs(lower, "size=1m"), "");
+  for (const n of files) await Deno.writeTextFile(`${lower}/${n}`, "");
+  return { merged, why: await mountOverlay(lower, upper, work, merged, extra) };
+}
+
 Deno.test({
   name:
     "lockHeldHere: a lock held on overlayfs (stat's device not the one /proc/locks prints) is seen through its holder's descriptors; released, it is not",
@@ -2785,13 +2804,9 @@ Deno.test({
   async fn() {
     await using tmp = await tempDir();
     const { lockHeldHere } = await import("../lib/shard/lock.ts");
-    const [lower, upper, work, merged] = ["lower", "upper", "work", "merged"].map((d) =>
-      `${tmp.path}/${d}`
-    );
-    for (const d of [lower, upper, work, merged]) await Deno.mkdir(d);
     // the lower layer on a tmpfs, the upper on the temporary folder's disk
-    assertEquals(await mountTmpfs(lower, "size=1m"), "");
-    assertEquals(await mountOverlay(lower, upper, work, merged), "");
+    const { merged, why } = await tmpfsOverlay(tmp.path);
+    assertEquals(why, "");
     const lock = `${merged}/scan-0.lock`;
     await Deno.writeTextFile(lock, "");
     // a holder of its own, as a shard run by hand takes it (flock)
@@ -2812,14 +2827,8 @@ Deno.test({
   async fn() {
     await using tmp = await tempDir();
     const { lockHeldHere } = await import("../lib/shard/lock.ts");
-    const [lower, upper, work, merged] = ["lower", "upper", "work", "merged"].map((d) =>
-      `${tmp.path}/${d}`
-    );
-    for (const d of [lower, upper, work, merged]) await Deno.mkdir(d);
-    assertEquals(await mountTmpfs(lower, "size=1m"), "");
     // files of the lower layer (tmpfs), seen with xino: their numbers past 2^63
-    for (const n of ["scan-0.lock", "scan-1.lock"]) await Deno.writeTextFile(`${lower}/${n}`, "");
-    const why = await mountOverlay(lower, upper, work, merged, "xino=on");
+    const { merged, why } = await tmpfsOverlay(tmp.path, ["scan-0.lock", "scan-1.lock"], "xino=on");
     assertEquals(why, "");
     const [a, b] = ["scan-0.lock", "scan-1.lock"].map((n) => `${merged}/${n}`);
     const exact = (p: string) =>

@@ -75,6 +75,52 @@ ${decls}
 ${wrap("fstatat", "struct stat")}${wrap("fstatat64", "struct stat64")}${OLD_GLIBC_STAT_C}`;
 }
 
+/**
+ * The C source of a shim that calls `hook(name, flags)` just before each
+ * `openat`, `openat64`, `open` and `open64` (the calls that open a path:
+ * the library's, Deno's and node:fs's), `decls` being the hook and what it
+ * needs (after
+ * `<dlfcn.h>`, `<fcntl.h>`, `<stdarg.h>`, `<stdio.h>`, `<stdlib.h>`,
+ * `<string.h>`, `<sys/stat.h>` and `<unistd.h>`).
+ *
+ * @example
+ * ```ts ignore
+ * const SHIM = beforeOpenat("swap", `static void swap(const char *p, int flags) { ... }`);
+ * ```
+ */
+export function beforeOpenat(hook: string, decls: string): string {
+  // at: with a folder descriptor first (openat), or not (open)
+  const wrap = (fn: string, at: boolean) => {
+    const dfd = at ? "int dfd, " : "";
+    const params = `${at ? "int, " : ""}const char *, int, ...`;
+    return `int ${fn}(${dfd}const char *p, int flags, ...) {
+  static int (*real)(${params});
+  if (!real) real = (int (*)(${params}))dlsym(RTLD_NEXT, "${fn}");
+  int mode = 0;
+  if (flags & (O_CREAT | __O_TMPFILE)) {
+    va_list ap;
+    va_start(ap, flags);
+    mode = va_arg(ap, int);
+    va_end(ap);
+  }
+  ${hook}(p, flags);
+  return real(${at ? "dfd, " : ""}p, flags, mode);
+}
+`;
+  };
+  return `#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+${decls}
+${wrap("openat", true)}${wrap("openat64", true)}${wrap("open", false)}${wrap("open64", false)}`;
+}
+
 /** What a {@link shimTest} body gets: its folder, and runners that preload the shim. */
 export interface Shim {
   /** The test's temporary folder (the shim is built in it). */
