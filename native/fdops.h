@@ -97,6 +97,19 @@ bool pw_can_chmod_opath(void);
  */
 ssize_t pw_entry_xattr(const pw_entry *e, const char *attr, void *buf, size_t cap);
 
+/**
+ * pw_entry_xattr for a dry run, which changes nothing by what it reads:
+ * one system call (getxattrat, Linux 6.13) by name inside the verified
+ * folder, never through a link, instead of an open, a stat, a lookup
+ * through /proc/self/fd and a close (a dry run that plans a change for
+ * every entry spent most of its time there).  Not checked to be the inode
+ * listed: a file put in its place since the listing is the one read, and
+ * a dry run's notice may be about it (--apply reads through the very
+ * descriptor it changes).  Where getxattrat is missing or refused, or for
+ * a folder, pw_entry_xattr itself.
+ */
+ssize_t pw_entry_xattr_peek(const pw_entry *e, const char *attr, void *buf, size_t cap);
+
 /** The same through t, the entry's target as pw_target_entry opened it. */
 ssize_t pw_target_xattr(const pw_target *t, const pw_entry *e, const char *attr, void *buf,
                         size_t cap);

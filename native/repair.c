@@ -550,8 +550,10 @@ out:
    cannot record them and undo cannot put them back.  Said as a notice
    (PW_OP_CAPABILITY); true when repair must then leave the file alone (chown,
    asked for by name, goes on).  One attribute read per such change,
-   through descriptors (pw_entry_xattr): a file whose attributes cannot be
-   read is left alone too, with the reason. */
+   --apply's through the very descriptor the change goes through, a dry
+   run's by name inside the verified folder (pw_entry_xattr_peek, one
+   system call): a file whose attributes cannot be read is left alone
+   too, with the reason. */
 static bool loses_caps(pw_worker *w, const pw_entry *e, const struct stat *st, const pw_change *p,
                        const pw_target *t) {
 #ifdef __linux__
@@ -562,7 +564,7 @@ static bool loses_caps(pw_worker *w, const pw_entry *e, const struct stat *st, c
      open is, then the job fails, the file left alone) */
   for (long waited = 0;;) {
     n = t ? pw_target_xattr(t, e, "security.capability", NULL, 0)
-          : pw_entry_xattr(e, "security.capability", NULL, 0);
+          : pw_entry_xattr_peek(e, "security.capability", NULL, 0);
     if (n >= 0 || !pw_job_wait_fd(pw_worker_job(w), (int)-n, &waited)) break;
   }
   if (n < 0 && pw_out_of_resources((int)-n)) {
@@ -593,12 +595,12 @@ static ssize_t read_acl(const pw_entry *e, const pw_target *t, unsigned char *bu
                         unsigned char **v) {
   static const char attr[] = "system.posix_acl_access";
   *v = buf;
-  ssize_t n = t ? pw_target_xattr(t, e, attr, buf, cap) : pw_entry_xattr(e, attr, buf, cap);
+  ssize_t n = t ? pw_target_xattr(t, e, attr, buf, cap) : pw_entry_xattr_peek(e, attr, buf, cap);
   unsigned char *m = NULL;
   for (int tries = 0; n == -ERANGE && tries < 8; tries++) {
     free(m);
     m = NULL;
-    ssize_t size = t ? pw_target_xattr(t, e, attr, NULL, 0) : pw_entry_xattr(e, attr, NULL, 0);
+    ssize_t size = t ? pw_target_xattr(t, e, attr, NULL, 0) : pw_entry_xattr_peek(e, attr, NULL, 0);
     if (size <= 0) {
       n = size;
       break;
@@ -607,7 +609,8 @@ static ssize_t read_acl(const pw_entry *e, const pw_target *t, unsigned char *bu
       n = -ENOMEM;
       break;
     }
-    n = t ? pw_target_xattr(t, e, attr, m, (size_t)size) : pw_entry_xattr(e, attr, m, (size_t)size);
+    n = t ? pw_target_xattr(t, e, attr, m, (size_t)size)
+          : pw_entry_xattr_peek(e, attr, m, (size_t)size);
   }
   if (n > 0 && m) *v = m;
   else free(m);
