@@ -205,8 +205,9 @@ function linkWhole(tmp: string, dest: string, id: FileId): boolean {
   };
   if (!same(dest)) {
     throw new Error(
-      "another file took the place of the one written before it was linked " +
-        "(its folder can be changed by other users): write to a folder of yours",
+      "another file took the place of the one written as it was linked " +
+        "(another run writing to the same name at once, or another user who can change its " +
+        "folder): give each run a name of its own in a folder of yours",
     );
   }
   if (same(tmp)) {
@@ -225,8 +226,9 @@ function renameWhole(tmp: string, dest: string, id: FileId): void {
   } catch { /* gone already: not ours either */ }
   if (now?.dev !== id.dev || now?.ino !== id.ino) {
     throw new Error(
-      "another file took the place of the one written before it was renamed " +
-        "(its folder can be changed by other users): write to a folder of yours",
+      "another file took the place of the one written as it was renamed " +
+        "(another run writing to the same name at once, or another user who can change its " +
+        "folder): give each run a name of its own in a folder of yours",
     );
   }
 }

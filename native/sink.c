@@ -651,8 +651,10 @@ int pw_sink_finish(pw_sink *s, bool commit, char *msg, size_t msgcap) {
   s->dir_fd = -1;
   if (r && msg) {
     snprintf(msg, msgcap, "cannot write %s: %s", s->name ? s->name : "the output",
-             s->taken ? "another file took the place of the one written before it was renamed "
-                        "(its folder can be changed by other users): write to a folder of yours"
+             s->taken ? "another file took the place of the one written as it was renamed "
+                        "(another run writing to the same name at once, or another user who "
+                        "can change its folder): give each run a name of its own in a folder "
+                        "of yours"
                       : strerror(-r));
   }
   return r;

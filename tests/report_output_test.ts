@@ -1033,3 +1033,58 @@ shimTest(
     assertEquals(rows.map((x) => x.key).sort(), [root, `${root}/a`, `${root}/a/f`]);
   },
 );
+
+/**
+ * An LD_PRELOAD shim: just after the library's renameat of its finished
+ * temporary to a name ending in $TAKE_AT, the file $TAKE_FROM is renamed
+ * over that name (another run writing to the same name, finishing a moment
+ * later), once.
+ */
+const TAKE_OVER_C = `#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+typedef int (*renameat_fn)(int, const char *, int, const char *);
+int renameat(int ofd, const char *from, int nfd, const char *to) {
+  static renameat_fn real;
+  static int done;
+  if (!real) real = (renameat_fn)dlsym(RTLD_NEXT, "renameat");
+  int r = real(ofd, from, nfd, to);
+  const char *at = getenv("TAKE_AT"), *other = getenv("TAKE_FROM");
+  size_t n = strlen(to), k = at ? strlen(at) : 0;
+  if (r == 0 && !done && other && k && n >= k && !strcmp(to + n - k, at)) {
+    done = 1;
+    rename(other, getenv("TAKE_TO"));
+  }
+  return r;
+}
+`;
+
+shimTest(
+  "-o FILE another run renames its report over FILE just after this one's: the message names both causes",
+  TAKE_OVER_C,
+  async (shim) => {
+    const root = `${shim.dir}/tree`;
+    await Deno.mkdir(`${root}/a`, { recursive: true });
+    await Deno.writeTextFile(`${root}/a/f`, "x");
+    const out = `${shim.dir}/scan.csv`;
+    await Deno.writeTextFile(`${shim.dir}/.other`, "another run's report\n");
+    const r = await shim.cli(["-o", out, root], {
+      TAKE_AT: "scan.csv",
+      TAKE_FROM: `${shim.dir}/.other`,
+      TAKE_TO: out,
+    });
+    assertEquals(r.code, 1, r.stderr);
+    assertEquals(
+      r.stderr.trim(),
+      `pwalk: cannot write ${out}: another file took the place of the one written as it was ` +
+        "renamed (another run writing to the same name at once, or another user who can change " +
+        "its folder): give each run a name of its own in a folder of yours",
+    );
+    // the other run's file is whole, and nothing of this run's is left beside it
+    assertEquals(await Deno.readTextFile(out), "another run's report\n");
+    const left = [...Deno.readDirSync(shim.dir)].map((e) => e.name).sort();
+    assertEquals(left, ["scan.csv", "shim.c", "shim.so", "tree"]);
+  },
+);
