@@ -173,7 +173,7 @@ const symbols = {
       "i32", // int32_t rootfd (pw_restore_root)
       "buffer", // const uint8_t *rel (below the root; "." for the root)
       "usize", // size_t len
-      "buffer", // int64_t *v[18] (dev, ino, type, old uid/gid/mode, new uid/gid/mode; out: the mode put back, the uid/gid/mode left; in: judge from these uid/gid/mode; in: a newer line let others write it)
+      "buffer", // int64_t *v[22] (dev, ino, type, old uid/gid/mode, new uid/gid/mode; out: the mode put back, the uid/gid/mode left; in: judge from these uid/gid/mode; in: a newer line let others write it; in: the birth time; out: the mode found)
       "i32", // int32_t apply
     ],
     result: "i32", // int32_t: PW_RESTORE_* bits or -errno
@@ -364,6 +364,7 @@ export const Restore = {
   SETID_KEPT: 16,
   SETID_WRITABLE: 32,
   SETGID_OWNER: 64,
+  SETID_LOST: 128,
 } as const;
 
 /** pw_journal_open's flags: enum pw_journal_flags in native/pwalk.h. */

@@ -98,7 +98,14 @@ export type KeptField =
    * could have rewritten it since the run, while the bit was off, and
    * setgid would run that as the old group, which the owner may not be in.
    */
-  | "setgid-owner";
+  | "setgid-owner"
+  /**
+   * The mode went back (or stayed) without the setuid/setgid bits the
+   * entry lost since the run, its mode otherwise the run's (a chmod, a
+   * chown or a write took them off): such a bit is never put back (an
+   * admin's `chmod u-s` of a root helper undone would arm it again).
+   */
+  | "setid-lost";
 
 /** One entry put back by {@link undo} (or, in a dry run, that would be). */
 export interface RestoreRecord {
@@ -106,7 +113,7 @@ export interface RestoreRecord {
   path: string;
   /** Its exact bytes. */
   pathBytes: Uint8Array;
-  /** What it was before undo (the run's new values). */
+  /** What it was before undo (the run's new values; a mode that lost setuid/setgid since: as found). */
   from: Ownership;
   /** What undo made it (the journal's old values, except fields kept). */
   to: Ownership;
@@ -141,7 +148,7 @@ export interface UndoSummary {
    * Among `kept`: setuid/setgid not put back, on an entry someone else owns
    * now (its mode kept) or a file others could have rewritten since the run
    * (its mode put back without them), or setgid on a file its owner (not
-   * root) could have.
+   * root) could have, or bits a file lost since the run.
    */
   setidKept: number;
   /** Entry lines of dry runs, skipped. */
@@ -254,7 +261,8 @@ function refuseWithoutModeChanges(): void {
  * and group by hand since): its mode goes back without them (`kept` names
  * "setid-bits"); nor does setgid on a file owned by anyone but root, whose
  * owner could have rewritten it while the bit was off and have it run as
- * a group the owner may not be in ("setgid-owner"). Runs in another journal are not known: undo the newest
+ * a group the owner may not be in ("setgid-owner"); nor a bit taken off
+ * since the run, the rest of the mode the run's ("setid-lost"). Runs in another journal are not known: undo the newest
  * journal first, and mind that an older one may then put setuid/setgid
  * back on a file a newer run let others write (README).
  *
@@ -368,7 +376,7 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
     cur = { run, root: r };
     return r;
   };
-  const v = new BigInt64Array(21); // pw_restore's values (native/pwalk.h)
+  const v = new BigInt64Array(22); // pw_restore's values (native/pwalk.h)
   // Files a newer line (undone first) gave another owner, or group or
   // others write: someone besides the owner could have rewritten them
   // since, so no older line puts setuid/setgid back on them either.
@@ -453,8 +461,9 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
       else if (rc & R.MODE_KEPT) kept.push("mode");
       if (rc & R.SETID_WRITABLE) kept.push("setid-bits");
       if (rc & R.SETGID_OWNER) kept.push("setgid-owner");
+      if (rc & R.SETID_LOST) kept.push("setid-lost");
       if (kept.length) out.kept++;
-      if (rc & (R.SETID_KEPT | R.SETID_WRITABLE | R.SETGID_OWNER)) out.setidKept++;
+      if (rc & (R.SETID_KEPT | R.SETID_WRITABLE | R.SETGID_OWNER | R.SETID_LOST)) out.setidKept++;
       const restored = (rc & (R.OWNER | R.MODE)) !== 0;
       if (!restored && !kept.length) {
         out.unchanged++;
@@ -464,12 +473,13 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
       const rec: RestoreRecord = {
         path: lossy.decode(p),
         pathBytes: p,
-        from: line.new,
+        // the run's values, but a mode that lost setuid/setgid since: as found
+        from: rc & R.SETID_LOST ? { ...line.new, mode: Number(v[21]) } : line.new,
         to: {
           uid: rc & R.OWNER ? line.old.uid : line.new.uid,
           gid: rc & R.OWNER ? line.old.gid : line.new.gid,
           // the mode the library chose (without setuid/setgid the file lost since)
-          mode: rc & R.MODE ? Number(v[9]) : line.new.mode,
+          mode: rc & R.MODE ? Number(v[9]) : rc & R.SETID_LOST ? Number(v[21]) : line.new.mode,
         },
         kept,
         left: { uid: Number(v[10]), gid: Number(v[11]), mode: Number(v[12]) },
@@ -597,6 +607,12 @@ export function restoreLine(r: RestoreRecord): string {
   if (r.kept.includes("setid-bits")) {
     notes.push(
       "setuid/setgid not put back: someone besides its owner could have rewritten it since the run",
+    );
+  }
+  if (r.kept.includes("setid-lost")) {
+    notes.push(
+      "setuid/setgid off since the run's change (a chmod, chown or write since, " +
+        "or the kernel at that change): not put back",
     );
   }
   if (r.kept.includes("setgid-owner")) {

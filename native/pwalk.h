@@ -339,7 +339,8 @@ PW_API int32_t pw_restore_root(const uint8_t *path, size_t len, uint64_t dev, ui
  * mode that follow instead of the entry's own, those three, in: 1 when a
  * newer line of the journal gave the file another owner or group or others
  * write, in: 1 when the line has the entry's birth time (journal version
- * 2; 0: none, "-" or version 1), its seconds and nanoseconds} (21 values;
+ * 2; 0: none, "-" or version 1), its seconds and nanoseconds, out: the
+ * mode found} (22 values;
  * on a birth time that differs, -ESTALE with v[18] set to 2): a dry run of
  * a journal of several runs passes what
  * the newer lines' restores would have left.  rel is reached from rootfd
@@ -354,7 +355,9 @@ PW_API int32_t pw_restore_root(const uint8_t *path, size_t len, uint64_t dev, ui
  * its old owner and group again, chowned back by hand: the mode goes back
  * without those bits, PW_RESTORE_SETID_WRITABLE), nor setgid on a file owned by
  * anyone but root, which its owner could have rewritten while the bit was
- * off (the mode goes back without it, PW_RESTORE_SETGID_OWNER); a file
+ * off (the mode goes back without it, PW_RESTORE_SETGID_OWNER), nor a bit
+ * the entry lost since the run, its mode otherwise the run's (the mode
+ * goes back without it, PW_RESTORE_SETID_LOST); a file
  * already so, under its old owner and group, undone before or chowned back
  * since, is left as it is, with that bit alone.  Changes nothing unless apply.  Returns
  * PW_RESTORE_* bits or -errno (-ESTALE: a different entry is there now,
@@ -379,6 +382,10 @@ typedef enum pw_restore_bits {
   PW_RESTORE_SETGID_OWNER = 64, /**< mode put back without setgid: the file's
                                      owner (not root) could have rewritten
                                      it since the run */
+  PW_RESTORE_SETID_LOST = 128, /**< mode put back (or left) without the
+                                    setuid/setgid bits the entry lost since
+                                    the run (a chmod, a chown or a write
+                                    took them off) */
 } pw_restore_bits;
 
 /**

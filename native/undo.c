@@ -122,9 +122,19 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
   }
   /* A run stopped (kill -9, the OOM killer) between its chown and its
      chmod left the old mode less the setuid/setgid bits the chown cleared,
-     under the run's owner and group: its own state, not someone's change. */
+     under the run's owner and group: its own state, not someone's change
+     (not a folder's: a chown leaves a folder's setgid). */
   bool chown_cleared = owned_as_run && (nuid != ouid || ngid != ogid) &&
-                       (cmode | (omode & SETID)) == omode;
+                       !S_ISDIR(now.st_mode) && (cmode | (omode & SETID)) == omode;
+  /* The setuid/setgid bits the run set that the entry does not have now,
+     the rest of its mode as the run left it: taken off since by a chmod,
+     a chown or a write (a file's), held back by this undo's restore of a
+     newer run, or dropped by the kernel at the run's own chmod (a caller
+     outside the group, without CAP_FSETID).  Never put back: an admin's
+     chmod u-s of a root helper undone would arm it again. */
+  uint32_t lost = !chown_cleared && cmode != nmode && (cmode | (nmode & SETID)) == nmode
+                      ? nmode & ~cmode & SETID
+                      : 0;
   /* Under its old owner and group again, not the run's: chowned back by
      hand since the run (an admin's chgrp, which cleared setuid).  Who held
      it in between, and could have rewritten it, is unknown: its mode goes
@@ -149,24 +159,24 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
        note a first undo gave. */
     out |= as_held ? held_bit : PW_RESTORE_SETID_WRITABLE;
   } else if (cmode != omode) {
-    /* a chown may have cleared setuid/setgid after the journal's change */
-    if (cmode != nmode && (cmode | (nmode & SETID)) != nmode && !chown_cleared) {
-      out |= PW_RESTORE_MODE_KEPT;
+    if (cmode != nmode && !lost && !chown_cleared) {
+      out |= PW_RESTORE_MODE_KEPT; /* someone's change since */
     } else if ((omode & ~cmode & SETID) && !owned_as_run && !back_home) {
       /* Never a setuid/setgid bit on an entry that someone else owns now
          (given to root since, say): the whole mode is kept. */
       out |= PW_RESTORE_MODE_KEPT | PW_RESTORE_SETID_KEPT;
-    } else if (omode & ~cmode & (back_home ? SETID : held)) {
+    } else {
       /* ... nor on a file others could have rewritten since (chowned back
          by hand since, too), nor setgid on one its owner could have: the
-         mode goes back without those bits. */
-      omode = back_home ? bare_home : bare;
-      out |= back_home ? PW_RESTORE_SETID_WRITABLE : held_bit;
+         mode goes back without those bits; nor the bits lost since. */
+      uint32_t strip = omode & ~cmode & (back_home ? SETID : held);
+      if (strip) out |= back_home ? PW_RESTORE_SETID_WRITABLE : held_bit;
+      if (omode & lost & ~strip) out |= PW_RESTORE_SETID_LOST;
+      omode &= ~(strip | lost);
       mode_back = omode != cmode;
-    } else {
-      mode_back = true;
     }
   }
+  v[21] = cmode; /* the mode found */
   if (uid != (uid_t)-1 || gid != (gid_t)-1) out |= PW_RESTORE_OWNER;
   if (mode_back) out |= PW_RESTORE_MODE;
   v[9] = mode_back ? omode : cmode; /* the mode put back (or that would be) */

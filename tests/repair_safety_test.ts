@@ -154,6 +154,67 @@ Deno.test("undo never puts setuid/setgid back on an entry someone else owns now"
   closeLibc();
 });
 
+Deno.test("undo: a setuid/setgid bit taken off since the run never goes back, the rest of the mode does, the line shows the mode found (review)", async () => {
+  await using tmp = await tempDir("pwalk-safety-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [
+    PROJECT,
+    // a root helper of the project (setuid root, group execute only)
+    { rel: "helper", type: "file", uid: 0, gid: G.PROJECT, mode: 0o4710 },
+    // a member's folder: given the group and setgid
+    { rel: "d", type: "dir", uid: 1001, gid: 1001, mode: 0o2700 },
+  ]);
+  const journal = `${tmp.path}/j`;
+  const ap = await cli(["repair", "--apply", "--journal", journal, root]);
+  assertEquals(ap.code, 0, ap.stderr);
+  assertEquals(ugm(at(root, "helper")), `0:${G.PROJECT}:4750`);
+  assertEquals(ugm(at(root, "d")), `1001:${G.PROJECT}:2750`);
+  // since the run: an admin disarms the helper, the member drops setgid
+  Deno.chmodSync(at(root, "helper"), 0o750);
+  Deno.chmodSync(at(root, "d"), 0o750);
+  const note = "(setuid/setgid off since the run's change (a chmod, chown or write since, " +
+    "or the kernel at that change): not put back)";
+  const want = [
+    `${root}/helper: mode 0750 -> 0710 ${note}`,
+    `${root}/d: group ${G.PROJECT} -> 1001, mode 0750 -> 0700 ${note}`,
+  ];
+  const dry = await cli(["undo", journal]);
+  assertEquals(dry.code, 0, dry.stderr);
+  assertEquals(lines(dry.stdout).sort(), want.map((l) => `would restore: ${l}`).sort());
+  const un = await cli(["undo", "--apply", journal]);
+  assertEquals(un.code, 0, un.stderr);
+  assertEquals(lines(un.stdout).sort(), [...want].sort());
+  assertEquals(ugm(at(root, "helper")), `0:${G.PROJECT}:0710`, "undo armed the helper again");
+  assertEquals(ugm(at(root, "d")), "1001:1001:0700");
+  assertStringIncludes(un.stderr, "2 with fields kept (2 of them: setuid/setgid not put back)");
+
+  // chown mode: a folder's new owner drops its setgid; undo gives it back
+  // to its old owner and leaves the bit off, and says so
+  const cj = `${tmp.path}/cj`;
+  Deno.chmodSync(at(root, "d"), 0o2750);
+  const ch = await cli([
+    "--chown_from",
+    "1001",
+    "--chown_to",
+    "1002:1002",
+    "--apply",
+    "--journal",
+    cj,
+    root,
+  ]);
+  assertEquals(ch.code, 0, ch.stderr);
+  assertEquals(ugm(at(root, "d")), "1002:1002:2750");
+  Deno.chmodSync(at(root, "d"), 0o750);
+  const cu = await cli(["undo", "--apply", cj]);
+  assertEquals(cu.code, 0, cu.stderr);
+  assertEquals(ugm(at(root, "d")), "1001:1001:0750", "undo put setgid back on");
+  assertEquals(
+    lines(cu.stdout).find((l) => l.startsWith(`${root}/d: `)),
+    `${root}/d: owner 1002 -> 1001, group 1002 -> 1001 ${note}`,
+  );
+  closeLibc();
+});
+
 Deno.test("undo of a file chowned back by hand since the run: the mode without setuid/setgid, and a note that says why, not that someone else owns it (audit)", async () => {
   await using tmp = await tempDir("pwalk-safety-");
   const root = `${tmp.path}/proj`;
@@ -553,17 +614,19 @@ testNeeding([SETPRIV], {
 
 testNeeding([SETPRIV], {
   name: "undo by a caller outside a file's group: the setgid bit the kernel drops on its " +
-    "chmod is an error, not a mode restored",
+    "chmod is an error, not a mode restored; one the kernel dropped at the run's own chmod " +
+    "is not put back, and said",
   async fn() {
     await using tmp = await tempDir("pwalk-safety-");
     Deno.chmodSync(tmp.path, 0o755); // the user below reaches the tree
     const root = `${tmp.path}/P`, home = `${tmp.path}/home`;
     // root's (undo puts setgid back on a file only when root owns it)
-    buildTree(root, [
-      { rel: ".", type: "dir", uid: 0, gid: 60100, mode: 0o2775 },
-      { rel: "d", type: "dir", uid: 0, gid: 60200, mode: 0o700 },
-      { rel: "d/sg", type: "file", uid: 0, gid: 60200, mode: 0o2600 },
-    ]);
+    const tree = () =>
+      buildTree(root, [
+        { rel: ".", type: "dir", uid: 0, gid: 60100, mode: 0o2775 },
+        { rel: "d", type: "dir", uid: 0, gid: 60200, mode: 0o700 },
+        { rel: "d/sg", type: "file", uid: 0, gid: 60200, mode: 0o2600 },
+      ]);
     Deno.mkdirSync(home, { mode: 0o755 });
     // uid 0 without capabilities, in groups 60001 and 60100 (not 60200)
     const prefix = [
@@ -574,13 +637,17 @@ testNeeding([SETPRIV], {
       "--",
     ];
     const env = { HOME: home };
-    const journal = `${home}/j`;
-    const r = await cli(["repair", "--apply", "--journal", journal, root], { prefix, env });
+
+    // the run as root (CAP_FSETID: setgid kept), the undo without: the
+    // kernel drops the setgid bit undo's chmod puts back
+    tree();
+    let journal = `${home}/j`;
+    let r = await cli(["repair", "--apply", "--journal", journal, root], { env });
     assertEquals(r.code, 0, r.stderr);
-    assertEquals(ugm(at(root, "d/sg")), "0:60200:0640", "the kernel kept setgid");
-    const un = await cli(["undo", "--apply", journal], { prefix, env });
+    assertEquals(ugm(at(root, "d/sg")), "0:60200:2640");
+    let un = await cli(["undo", "--apply", journal], { prefix, env });
     assertEquals(un.code, 0, un.stderr);
-    // the kernel dropped setgid again: not the journal's old 2600
+    // the kernel dropped setgid: not the journal's old 2600
     assertEquals(ugm(at(root, "d/sg")), "0:60200:0600");
     assertEquals(ugm(at(root, "d")), "0:60200:0700");
     assertEquals(lines(un.stdout), [`${root}/d: mode 2750 -> 0700`]);
@@ -588,6 +655,32 @@ testNeeding([SETPRIV], {
     assertStringIncludes(
       un.stderr,
       "2 journal entries, 1 restored, 0 already as before, 0 with fields kept, 1 error",
+    );
+
+    // both without: the kernel dropped setgid at the run's own chmod (an
+    // error of the run's); undo does not put it back, and says so
+    Deno.removeSync(root, { recursive: true });
+    tree();
+    journal = `${home}/j2`;
+    r = await cli(["repair", "--apply", "--journal", journal, root], { prefix, env });
+    assertEquals(r.code, 0, r.stderr);
+    assertStringIncludes(r.stderr, `'${root}/d/sg': Operation not permitted`);
+    assertEquals(ugm(at(root, "d/sg")), "0:60200:0640", "the kernel dropped setgid");
+    un = await cli(["undo", "--apply", journal], { prefix, env });
+    assertEquals(un.code, 0, un.stderr);
+    assertEquals(ugm(at(root, "d/sg")), "0:60200:0600");
+    assertEquals(
+      lines(un.stdout).sort(),
+      [
+        `${root}/d/sg: mode 0640 -> 0600 (setuid/setgid off since the run's change (a chmod, ` +
+        "chown or write since, or the kernel at that change): not put back)",
+        `${root}/d: mode 2750 -> 0700`,
+      ].sort(),
+    );
+    assertStringIncludes(
+      un.stderr,
+      "2 journal entries, 2 restored, 0 already as before, 1 with fields kept " +
+        "(1 of them: setuid/setgid not put back), 0 errors",
     );
     closeLibc();
   },
