@@ -386,9 +386,14 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
   const would = apply ? undefined : new Map<string, [bigint, bigint, bigint]>();
   let ended = false; // every line reached (not stopped, nor failed)
   try {
+    // signals and timers run every 1000 entries, and every 50 ms however
+    // few (a journal of 400 lines printed to a slow reader took seconds, a
+    // Ctrl-C meanwhile went unheard and every entry was put back)
+    let yielded = performance.now();
     for (let i = ix.count - 1; i >= 0; i--) {
-      if ((ix.count - i) % 1000 === 0) {
+      if ((ix.count - i) % 1000 === 0 || performance.now() - yielded > 50) {
         await new Promise((r) => setTimeout(r, 0)); // let signals and timers run
+        yielded = performance.now();
       }
       options.signal?.throwIfAborted(); // before each entry: nothing more once aborted
       const header = ix.headers[ix.runOf[i]];
