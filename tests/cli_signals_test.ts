@@ -1264,3 +1264,47 @@ Deno.test("CLI: undo of a short journal, its lines to a slow reader: a SIGINT st
   const left = grouped().length;
   assert(left > 0 && left < n, `${left} of ${n} entries still in group 5000`);
 });
+
+Deno.test("CLI: summary, diff and plan printing to a reader that does not read: a signal stops them at once, 128+n (review)", async () => {
+  await using tmp = await tempDir();
+  // answers longer than a pipe holds: 400 entries with long names, 600 folders
+  const big = `${tmp.path}/big`, empty = `${tmp.path}/empty`, dirs = `${tmp.path}/dirs`;
+  for (const d of [big, empty, dirs]) await Deno.mkdir(d);
+  for (let i = 0; i < 400; i++) Deno.writeTextFileSync(`${big}/${"x".repeat(150)}_${i}`, "");
+  for (let i = 0; i < 600; i++) Deno.mkdirSync(`${dirs}/d${i}`);
+  for (const [tree, csv] of [[big, "big.csv"], [empty, "empty.csv"]]) {
+    const r = await cli(["--header", "-o", `${tmp.path}/${csv}`, tree]);
+    assertEquals(r.code, 0, r.stderr);
+  }
+  const runs = [
+    [
+      ["summary", "--top", "1000", `${tmp.path}/big.csv`],
+      "SIGTERM",
+      143,
+      "pwalk: interrupted by SIGTERM\n",
+    ],
+    [
+      ["diff", "--top", "1000", `${tmp.path}/empty.csv`, `${tmp.path}/big.csv`],
+      "SIGINT",
+      130,
+      "pwalk: interrupted by SIGINT\n",
+    ],
+    [
+      ["plan", dirs, "--shards", "600"],
+      "SIGTERM",
+      143,
+      "pwalk plan: interrupted by SIGTERM; the plan on stdout is incomplete\n",
+    ],
+  ] as const;
+  for (const [args, sig, status, line] of runs) {
+    const p = spawnCli([...args]);
+    await waitFor(() => waitingOnPipe(p.pid), { what: `${args[0]} blocked on its stdout` });
+    p.kill(sig);
+    // (not heard: killed after 20 s, and the status says so)
+    const unheard = setTimeout(() => p.kill("SIGKILL"), 20_000);
+    const [r, err] = await Promise.all([p.status, new Response(p.stderr).text()]);
+    clearTimeout(unheard);
+    await p.stdout.cancel();
+    assertEquals([r.code, err.replace(/^.*\r/gm, "")], [status, line], args[0]);
+  }
+});

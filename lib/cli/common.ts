@@ -227,6 +227,39 @@ export function writeStdout(text: string): void {
 }
 
 /**
+ * {@link writeStdout} without blocking the event loop, so that a signal's
+ * listener runs while a reader is slow to read (or never reads): the
+ * answers' handler then exits at once. With `signal`, its abort ends the
+ * wait with its reason (the write is left to the process's exit): a plan
+ * stopped while printed to a full pipe.
+ */
+export async function writeStdoutAsync(text: string, signal?: AbortSignal): Promise<void> {
+  statusLine?.stop();
+  signal?.throwIfAborted();
+  const b = enc.encode(text);
+  const write = (async () => {
+    for (let i = 0; i < b.length;) i += await Deno.stdout.write(b.subarray(i));
+  })();
+  let stop: (() => void) | undefined;
+  const aborted = signal && new Promise<never>((_, reject) => {
+    stop = () => reject(signal.reason);
+    signal.addEventListener("abort", stop, { once: true });
+  });
+  try {
+    await (aborted ? Promise.race([write, aborted]) : write);
+  } catch (e) {
+    if (signal?.aborted && e === signal.reason) {
+      write.catch(() => {}); // its end, whatever it is, is the process's
+      throw e;
+    }
+    if (stdoutClosed(e)) throw e;
+    throw new Error(`pwalk: cannot write stdout: ${osErrorText(e)}`, { cause: e });
+  } finally {
+    if (stop) signal!.removeEventListener("abort", stop);
+  }
+}
+
+/**
  * Print the one line of an error that ended a command and return the exit
  * status: 2 for bad usage, else 1 (a failure while running: the output or
  * the journal cannot be written). Example: `catch (e) { return exitStatus(e); }`.
@@ -1816,7 +1849,8 @@ export async function printAnswer<T>(
       );
     }
   }
-  writeStdout((f.json ? JSON.stringify(answer, null, 2) : text(answer)) + "\n");
+  // (not blocking: a signal while a reader is slow stops the command at once)
+  await writeStdoutAsync((f.json ? JSON.stringify(answer, null, 2) : text(answer)) + "\n");
 }
 
 /** Thousands separators: 1234567 -> "1,234,567". */

@@ -22,7 +22,7 @@ import {
   usage,
   UsageError,
   withStatusLine,
-  writeStdout,
+  writeStdoutAsync,
 } from "./common.ts";
 import {
   MAX_SHARDS,
@@ -107,7 +107,8 @@ Exit status:
        folder, or that cannot be opened and listed, a plan already at -o
        or another scan's records beside it, an -o inside ROOT, or a folder, a file the plan reads or a shard's output there
   129, 130, 143   stopped by SIGHUP, SIGINT (Ctrl-C), SIGTERM: no plan
-       is written (nor printed)
+       is written (nor printed, unless stopped while a slow reader took
+       it: then cut short, and said)
   141  stdout closed early (the plan printed | head): stopped quietly
 `;
 
@@ -392,6 +393,7 @@ export async function run(args: string[]): Promise<number> {
   // as every command that works on a tree: SIGINT, SIGTERM, SIGHUP stop
   // the planner, with one line and 128 + the signal's number; no plan is
   // written then (one is written whole, or not at all)
+  let printing = false; // the plan's print on stdout begun
   return await runJob({
     tag: "pwalk plan:",
     progress: false,
@@ -404,8 +406,11 @@ export async function run(args: string[]): Promise<number> {
       );
       const ms = performance.now() - t0;
       signal.throwIfAborted(); // stopped as it ended: not written
-      if (output === undefined) writeStdout(planText(plan).trimEnd() + "\n");
-      else {
+      // (a signal while a reader is slow to take it stops the plan at once)
+      if (output === undefined) {
+        printing = true;
+        await writeStdoutAsync(planText(plan).trimEnd() + "\n", signal);
+      } else {
         // a FIFO with no reader yet: waited for where the signal reaches
         // the wait (Deno's blocking open would not return on a Ctrl-C)
         const release = target!.direct ? await fifoReader(target!.path, signal) : () => {};
@@ -436,6 +441,10 @@ export async function run(args: string[]): Promise<number> {
       { plan, ms },
     ) => [describePlan(plan, ms) + (output !== undefined ? ` -> ${output}` : "")],
     interrupted: () =>
-      output === undefined ? "no plan was printed" : `no plan was written to ${output}`,
+      output !== undefined
+        ? `no plan was written to ${output}`
+        : printing
+        ? "the plan on stdout is incomplete"
+        : "no plan was printed",
   });
 }
