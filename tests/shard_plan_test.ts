@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { assert, assertEquals, assertMatch } from "@std/assert";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { cli, run, spawnCli } from "./helpers/run.ts";
 import { mountSlowfs } from "./helpers/slowfs.ts";
 import { waitFor } from "./helpers/wait.ts";
@@ -311,6 +311,38 @@ testNeeding([ZSTD], {
       assert(e?.message.startsWith(`${bad}: `), e?.message);
     }
   },
+});
+
+Deno.test("plan --from a plain .csv scan cut short (half a row at its end): refused as summary refuses it, no plan (review)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  for (const d of ["a", "a/b", "c"]) {
+    await Deno.mkdir(`${root}/${d}`, { recursive: true });
+    for (let i = 0; i < 50; i++) await Deno.writeTextFile(`${root}/${d}/f${i}`, `${i}`);
+  }
+  const good = `${tmp.path}/good.csv`;
+  const r = await cli(["report", "--header", root, "-o", good]);
+  assertEquals(r.code, 0, r.stderr);
+  const text = await Deno.readTextFile(good);
+  // cut just after a folder row's mtime: that number read as its count of entries
+  const row = text.split("\n").find((l) => l.includes(`"${root}/a/b",""`))!;
+  const at = text.indexOf(row) + row.split(",").slice(0, 14).join(",").length;
+  const cut = `${tmp.path}/cut.csv`;
+  await Deno.writeTextFile(cut, text.slice(0, at));
+  // summary refuses it: the same words from plan
+  const sum = await cli(["summary", cut]);
+  assertEquals(sum.code, 1, sum.stderr);
+  const why = `truncated: its last row has no line end (byte ${at}); an incomplete copy?`;
+  assertStringIncludes(sum.stderr, why);
+  const out = `${tmp.path}/plan.json`;
+  const p = await cli(["plan", root, "--shards", "2", "--from", cut, "-o", out]);
+  assertEquals([p.code, p.stderr], [1, `pwalk: ${cut}: ${why}\n`]);
+  assertEquals(await Deno.stat(out).then(() => true, () => false), false, "a plan was written");
+  const e = await readScanCounts([cut]).then(() => null, (e: Error) => e);
+  assertEquals(e?.message, `${cut}: ${why}`);
+  // the whole scan is taken
+  const ok = await cli(["plan", root, "--shards", "2", "--from", good, "-o", out]);
+  assertEquals(ok.code, 0, ok.stderr);
 });
 
 Deno.test("plan's line lists each shard's estimated rows up to 16 shards, then their spread: one short line", async () => {
