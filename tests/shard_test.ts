@@ -2961,3 +2961,43 @@ shimTest(
     assert((await Deno.stat(`${dir}/scan-1.done.json`)).isFile);
   },
 );
+
+testNeeding([SETPRIV], {
+  name:
+    "status and slurm --resume: a plan or scan folder this user cannot read is status 2, saying so, not 1 ('not done yet') (review)",
+  async fn() {
+    await using tmp = await tempDir();
+    Deno.chmodSync(tmp.path, 0o755);
+    const root = `${tmp.path}/tree`, scan = `${tmp.path}/scan`;
+    await Deno.mkdir(`${root}/a`, { recursive: true });
+    await Deno.writeTextFile(`${root}/a/f`, "x");
+    await Deno.mkdir(scan);
+    await makePlan(root, 1, `${scan}/plan.json`);
+    const shard = await cli([
+      "report",
+      "--plan",
+      `${scan}/plan.json`,
+      "--shard",
+      "0",
+      "-o",
+      `${scan}/scan-0.csv.zst`,
+    ]);
+    assertEquals(shard.code, 0, shard.stderr);
+    // (uid 0 without capabilities: the owner's bits alone count)
+    const as = { prefix: UNPRIVILEGED };
+    assertEquals((await cli(["status", scan], as)).code, 0, "readable: done");
+    Deno.chmodSync(`${scan}/plan.json`, 0o000);
+    let r = await cli(["status", scan], as);
+    assertEquals([r.code, r.stderr], [2, `pwalk: ${scan}/plan.json: Permission denied\n`]);
+    Deno.chmodSync(`${scan}/plan.json`, 0o644);
+    Deno.chmodSync(scan, 0o000);
+    r = await cli(["status", scan], as);
+    assertEquals([r.code, r.stderr], [2, `pwalk: ${scan}/plan.json: Permission denied\n`]);
+    r = await cli(["slurm", "--resume", scan, "--dry-run"], as);
+    assertEquals(
+      [r.code, r.stderr],
+      [2, `pwalk: ${scan}/plan.json: cannot be read: Permission denied\n`],
+    );
+    Deno.chmodSync(scan, 0o755);
+  },
+});

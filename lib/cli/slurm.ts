@@ -17,6 +17,7 @@ import {
   withStatusLine,
   writeStdout,
 } from "./common.ts";
+import { osErrorText } from "../outfile.ts";
 import { PlanError } from "../shard/plan.ts";
 import {
   arrayList,
@@ -187,7 +188,11 @@ export async function run(args: string[]): Promise<number> {
     }
     try {
       await Deno.stat(`${dir}/plan.json`);
-    } catch {
+    } catch (e) {
+      // (a folder this user cannot search: its plan may well be there)
+      if (e instanceof Deno.errors.PermissionDenied) {
+        throw new UsageError(`${dir}/plan.json: cannot be read: ${osErrorText(e)}`);
+      }
       throw new UsageError(
         missingFolder(dir) ??
           `${dir}: no plan.json there (pwalk slurm ROOT --out ${dir} makes one)`,

@@ -45,7 +45,7 @@ Options:
   -h, --help  this help
 
 Exit status: 0 every shard is done, 1 some are not, 2 bad usage (no such
-folder, no plan),
+folder, no plan, a plan or folder this user cannot read),
 141 stdout closed early (| head).
 `;
 
@@ -71,6 +71,9 @@ export async function run(args: string[]): Promise<number> {
     if (e instanceof Deno.errors.NotADirectory) {
       throw new UsageError(`${dir}: not a folder (give the scan's folder, which holds plan.json)`);
     }
+    // a plan or folder this user cannot read: no status to tell (1 would
+    // read as "not done yet" to a loop that waits for 0)
+    if (e instanceof Deno.errors.PermissionDenied) throw new UsageError(String(e.message));
     throw e;
   }
   if (flags.json) {
