@@ -365,6 +365,7 @@ export const Restore = {
   SETID_WRITABLE: 32,
   SETGID_OWNER: 64,
   SETID_LOST: 128,
+  ACL_KEPT: 256,
 } as const;
 
 /** pw_journal_open's flags: enum pw_journal_flags in native/pwalk.h. */

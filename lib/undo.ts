@@ -105,7 +105,13 @@ export type KeptField =
    * chown or a write took them off): such a bit is never put back (an
    * admin's `chmod u-s` of a root helper undone would arm it again).
    */
-  | "setid-lost";
+  | "setid-lost"
+  /**
+   * The mode was kept: the group bits undo would take off (the access
+   * ACL's mask) would shut out users or groups its ACL names, given access
+   * by the owner since the run (`setfacl -m u:bob:r`).
+   */
+  | "acl";
 
 /** One entry put back by {@link undo} (or, in a dry run, that would be). */
 export interface RestoreRecord {
@@ -467,6 +473,7 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
       if (rc & R.SETID_WRITABLE) kept.push("setid-bits");
       if (rc & R.SETGID_OWNER) kept.push("setgid-owner");
       if (rc & R.SETID_LOST) kept.push("setid-lost");
+      if (rc & R.ACL_KEPT) kept.push("acl");
       if (kept.length) out.kept++;
       if (rc & (R.SETID_KEPT | R.SETID_WRITABLE | R.SETGID_OWNER | R.SETID_LOST)) out.setidKept++;
       const restored = (rc & (R.OWNER | R.MODE)) !== 0;
@@ -612,6 +619,12 @@ export function restoreLine(r: RestoreRecord): string {
   if (r.kept.includes("setid-bits")) {
     notes.push(
       "setuid/setgid not put back: someone besides its owner could have rewritten it since the run",
+    );
+  }
+  if (r.kept.includes("acl")) {
+    notes.push(
+      "mode kept: its access ACL names users or groups the old mode's mask would shut out " +
+        "(see getfacl)",
     );
   }
   if (r.kept.includes("setid-lost")) {

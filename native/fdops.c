@@ -416,8 +416,9 @@ ssize_t pw_target_xattr(const pw_target *t, const pw_entry *e, const char *attr,
     return t->fd < 0 ? -EBADF : n < 0 ? -errno : n;
   }
   n = opath_xattr(t->fd, attr, buf, cap);
-  /* no /proc: by name inside the verified folder, checked again */
-  return n == -ENOENT ? pw_entry_xattr(e, attr, buf, cap) : n;
+  /* no /proc: by name inside the verified folder, checked again (with
+     the walk's entry; without one, -ENOENT) */
+  return n == -ENOENT && e ? pw_entry_xattr(e, attr, buf, cap) : n;
 }
 #else
 ssize_t pw_target_xattr(const pw_target *t, const pw_entry *e, const char *attr, void *buf,

@@ -110,7 +110,11 @@ ssize_t pw_entry_xattr(const pw_entry *e, const char *attr, void *buf, size_t ca
  */
 ssize_t pw_entry_xattr_peek(const pw_entry *e, const char *attr, void *buf, size_t cap);
 
-/** The same through t, the entry's target as pw_target_entry opened it. */
+/**
+ * The same through t, the entry's target as pw_target_entry (or
+ * pw_target_at, e NULL) opened it; without /proc, by name through e's
+ * folder (e NULL: -ENOENT).
+ */
 ssize_t pw_target_xattr(const pw_target *t, const pw_entry *e, const char *attr, void *buf,
                         size_t cap);
 

@@ -357,7 +357,9 @@ PW_API int32_t pw_restore_root(const uint8_t *path, size_t len, uint64_t dev, ui
  * anyone but root, which its owner could have rewritten while the bit was
  * off (the mode goes back without it, PW_RESTORE_SETGID_OWNER), nor a bit
  * the entry lost since the run, its mode otherwise the run's (the mode
- * goes back without it, PW_RESTORE_SETID_LOST); a file
+ * goes back without it, PW_RESTORE_SETID_LOST); a mode whose group bits
+ * taken off would shut out users or groups its access ACL names (given
+ * access by its owner since the run) is kept, PW_RESTORE_ACL_KEPT; a file
  * already so, under its old owner and group, undone before or chowned back
  * since, is left as it is, with that bit alone.  Changes nothing unless apply.  Returns
  * PW_RESTORE_* bits or -errno (-ESTALE: a different entry is there now,
@@ -386,6 +388,9 @@ typedef enum pw_restore_bits {
                                     setuid/setgid bits the entry lost since
                                     the run (a chmod, a chown or a write
                                     took them off) */
+  PW_RESTORE_ACL_KEPT = 256, /**< mode kept: the group bits it would take off
+                                  (the ACL's mask) would shut out users or
+                                  groups its access ACL names */
 } pw_restore_bits;
 
 /**

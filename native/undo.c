@@ -45,6 +45,30 @@ PW_API int32_t pw_restore_root(const uint8_t *path, size_t len, uint64_t dev, ui
   return fd;
 }
 
+/* Whether the access ACL of the entry t holds names users or groups
+   (user:bob:r--, added by its owner since the run) that the group bits
+   taken off (the ACL's mask) would shut out: undo's chmod would take back
+   what the owner gave them.  An ACL that cannot be read is taken as none
+   (the mode goes back, as before ACLs were looked at); one over the
+   buffer (some 500 entries) as naming such users. */
+static bool shuts_out_named(const pw_target *t, unsigned removed) {
+#ifdef __linux__
+  if (!removed) return false;
+  unsigned char v[4096];
+  ssize_t n = pw_target_xattr(t, NULL, "system.posix_acl_access", v, sizeof v);
+  if (n == -ERANGE) return true;
+  if (n < 4 || (n - 4) % 8 || v[0] != 2) return false;
+  for (ssize_t k = 4; k + 8 <= n; k += 8) {
+    unsigned tag = v[k] | (unsigned)v[k + 1] << 8, perm = v[k + 2] | (unsigned)v[k + 3] << 8;
+    if ((tag == 0x02 /* ACL_USER */ || tag == 0x08 /* ACL_GROUP */) && (perm & removed))
+      return true;
+  }
+#else
+  (void)t, (void)removed;
+#endif
+  return false;
+}
+
 PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_t *v,
                           int32_t apply) {
   char *p = cstr(rel, len);
@@ -179,6 +203,10 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
   v[21] = cmode; /* the mode found */
   if (uid != (uid_t)-1 || gid != (gid_t)-1) out |= PW_RESTORE_OWNER;
   if (mode_back) out |= PW_RESTORE_MODE;
+  if (mode_back && shuts_out_named(&t, ((cmode >> 3) & 7) & ~((omode >> 3) & 7))) {
+    mode_back = false;
+    out |= PW_RESTORE_ACL_KEPT;
+  }
   v[9] = mode_back ? omode : cmode; /* the mode put back (or that would be) */
   /* the state it leaves (or would): a chown of a non-folder clears setuid,
      and setgid with group execute, of a mode kept */
