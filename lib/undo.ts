@@ -485,8 +485,9 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
       const rec: RestoreRecord = {
         path: lossy.decode(p),
         pathBytes: p,
-        // the run's values, but a mode that lost setuid/setgid since: as found
-        from: rc & R.SETID_LOST ? { ...line.new, mode: Number(v[21]) } : line.new,
+        // the run's values, but a mode put back, or one that lost
+        // setuid/setgid since: as found
+        from: rc & (R.MODE | R.SETID_LOST) ? { ...line.new, mode: Number(v[21]) } : line.new,
         to: {
           uid: rc & R.OWNER ? line.old.uid : line.new.uid,
           gid: rc & R.OWNER ? line.old.gid : line.new.gid,

@@ -393,6 +393,31 @@ ssize_t pw_entry_xattr(const pw_entry *e, const char *attr, void *buf, size_t ca
   return err ? -err : n;
 }
 
+ssize_t pw_target_xattr_named(const pw_target *t, int rootfd, const char *rel,
+                              const struct stat *st, const char *attr, void *buf, size_t cap) {
+  ssize_t n = pw_target_xattr(t, NULL, attr, buf, cap);
+  const char *slash = strrchr(rel, '/');
+  if (n != -ENOENT || procfs() || !strcmp(rel, ".")) return n;
+  /* no /proc: the folder above, reached as t was, then the name in it,
+     checked after to be the inode t holds (which keeps its number) */
+  char *up = slash ? strndup(rel, (size_t)(slash - rel)) : strdup(".");
+  if (!up) return -ENOMEM;
+  pw_target pt;
+  struct stat pst, again;
+  int rc = pw_target_at(rootfd, up, &pt, &pst);
+  free(up);
+  const char *name = slash ? slash + 1 : rel;
+  if (rc) n = rc < 0 ? rc : -ESTALE;
+  else {
+    n = named_xattr(pt.fd, name, attr, buf, cap);
+    if (n >= 0 && (fstatat(pt.fd, name, &again, AT_SYMLINK_NOFOLLOW) ||
+                   again.st_dev != st->st_dev || again.st_ino != st->st_ino))
+      n = -ESTALE;
+  }
+  pw_target_close(&pt);
+  return n;
+}
+
 ssize_t pw_entry_xattr_peek(const pw_entry *e, const char *attr, void *buf, size_t cap) {
   static atomic_bool nosys; /* no getxattrat here: before Linux 6.13 */
   if (e->is_dir_row || atomic_load_explicit(&nosys, memory_order_relaxed))
@@ -432,6 +457,11 @@ ssize_t pw_entry_xattr(const pw_entry *e, const char *attr, void *buf, size_t ca
 }
 ssize_t pw_entry_xattr_peek(const pw_entry *e, const char *attr, void *buf, size_t cap) {
   return pw_entry_xattr(e, attr, buf, cap);
+}
+ssize_t pw_target_xattr_named(const pw_target *t, int rootfd, const char *rel,
+                              const struct stat *st, const char *attr, void *buf, size_t cap) {
+  (void)rootfd, (void)rel, (void)st;
+  return pw_target_xattr(t, NULL, attr, buf, cap);
 }
 #endif
 

@@ -98,6 +98,15 @@ bool pw_can_chmod_opath(void);
 ssize_t pw_entry_xattr(const pw_entry *e, const char *attr, void *buf, size_t cap);
 
 /**
+ * pw_target_xattr of t, the entry rel below the folder rootfd as
+ * pw_target_at reached it (stat st), with no walk entry: without /proc,
+ * the folder above rel reached the same way and the name read there
+ * (getxattrat, Linux 6.13), checked to be st's inode (-ESTALE otherwise).
+ */
+ssize_t pw_target_xattr_named(const pw_target *t, int rootfd, const char *rel,
+                              const struct stat *st, const char *attr, void *buf, size_t cap);
+
+/**
  * pw_entry_xattr for a dry run, which changes nothing by what it reads:
  * one system call (getxattrat, Linux 6.13) by name inside the verified
  * folder, never through a link, instead of an open, a stat, a lookup

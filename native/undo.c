@@ -51,11 +51,12 @@ PW_API int32_t pw_restore_root(const uint8_t *path, size_t len, uint64_t dev, ui
    what the owner gave them.  An ACL that cannot be read is taken as none
    (the mode goes back, as before ACLs were looked at); one over the
    buffer (some 500 entries) as naming such users. */
-static bool shuts_out_named(const pw_target *t, unsigned removed) {
+static bool shuts_out_named(const pw_target *t, int rootfd, const char *rel,
+                            const struct stat *st, unsigned removed) {
 #ifdef __linux__
   if (!removed) return false;
   unsigned char v[4096];
-  ssize_t n = pw_target_xattr(t, NULL, "system.posix_acl_access", v, sizeof v);
+  ssize_t n = pw_target_xattr_named(t, rootfd, rel, st, "system.posix_acl_access", v, sizeof v);
   if (n == -ERANGE) return true;
   if (n < 4 || (n - 4) % 8 || v[0] != 2) return false;
   for (ssize_t k = 4; k + 8 <= n; k += 8) {
@@ -64,7 +65,7 @@ static bool shuts_out_named(const pw_target *t, unsigned removed) {
       return true;
   }
 #else
-  (void)t, (void)removed;
+  (void)t, (void)rootfd, (void)rel, (void)st, (void)removed;
 #endif
   return false;
 }
@@ -173,15 +174,23 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
   /* ... and on a file chowned back by hand (back_home), every such bit */
   uint32_t bare_home = (omode & ~SETID) | (omode & cmode & SETID);
   bool as_held = (omode & held) && cmode == bare;
+  /* the old mode less setuid/setgid bits the run's mode had too: a first
+     undo's doing where they were lost since (or someone's chmod) */
+  bool undone_lost = (omode & ~cmode) && !(cmode & ~omode) &&
+                     !((omode & ~cmode) & ~(nmode & SETID));
+  bool home_bare = back_home && (omode & ~cmode & SETID) && cmode == bare_home;
   if (cmode != omode && now.st_uid == ouid && now.st_gid == ogid &&
-      (as_held || (back_home && (omode & ~cmode & SETID) && cmode == bare_home))) {
+      (as_held || home_bare || undone_lost)) {
     /* Under its old owner and group, with the old mode less setuid/setgid:
        undone before (the journal undone a second time), or put so by
        someone (an admin's chown back, which cleared them).  Nothing on the
        entry tells the two apart, and either way the bits stay off: said so
        (not "as before", which a first undo would make a lie), with the
        note a first undo gave. */
-    out |= as_held ? held_bit : PW_RESTORE_SETID_WRITABLE;
+    /* (a folder is never rewritten: the bits lost since, said so) */
+    out |= as_held                                              ? held_bit
+           : undone_lost && (S_ISDIR(now.st_mode) || !home_bare) ? PW_RESTORE_SETID_LOST
+                                                                 : PW_RESTORE_SETID_WRITABLE;
   } else if (cmode != omode) {
     if (cmode != nmode && !lost && !chown_cleared) {
       out |= PW_RESTORE_MODE_KEPT; /* someone's change since */
@@ -201,12 +210,13 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
     }
   }
   v[21] = cmode; /* the mode found */
-  if (uid != (uid_t)-1 || gid != (gid_t)-1) out |= PW_RESTORE_OWNER;
-  if (mode_back) out |= PW_RESTORE_MODE;
-  if (mode_back && shuts_out_named(&t, ((cmode >> 3) & 7) & ~((omode >> 3) & 7))) {
+  if (mode_back &&
+      shuts_out_named(&t, rootfd, p, &now, ((cmode >> 3) & 7) & ~((omode >> 3) & 7))) {
     mode_back = false;
     out |= PW_RESTORE_ACL_KEPT;
   }
+  if (uid != (uid_t)-1 || gid != (gid_t)-1) out |= PW_RESTORE_OWNER;
+  if (mode_back) out |= PW_RESTORE_MODE;
   v[9] = mode_back ? omode : cmode; /* the mode put back (or that would be) */
   /* the state it leaves (or would): a chown of a non-folder clears setuid,
      and setgid with group execute, of a mode kept */

@@ -163,20 +163,26 @@ Deno.test("undo: a setuid/setgid bit taken off since the run never goes back, th
     { rel: "helper", type: "file", uid: 0, gid: G.PROJECT, mode: 0o4710 },
     // a member's folder: given the group and setgid
     { rel: "d", type: "dir", uid: 1001, gid: 1001, mode: 0o2700 },
+    // ... and one without setgid before the run
+    { rel: "e", type: "dir", uid: 1001, gid: 1001, mode: 0o700 },
   ]);
   const journal = `${tmp.path}/j`;
   const ap = await cli(["repair", "--apply", "--journal", journal, root]);
   assertEquals(ap.code, 0, ap.stderr);
   assertEquals(ugm(at(root, "helper")), `0:${G.PROJECT}:4750`);
   assertEquals(ugm(at(root, "d")), `1001:${G.PROJECT}:2750`);
-  // since the run: an admin disarms the helper, the member drops setgid
+  assertEquals(ugm(at(root, "e")), `1001:${G.PROJECT}:2750`);
+  // since the run: an admin disarms the helper, the members drop setgid
   Deno.chmodSync(at(root, "helper"), 0o750);
   Deno.chmodSync(at(root, "d"), 0o750);
+  Deno.chmodSync(at(root, "e"), 0o750);
   const note = "(setuid/setgid off since the run's change (a chmod, chown or write since, " +
     "or the kernel at that change): not put back)";
   const want = [
     `${root}/helper: mode 0750 -> 0710 ${note}`,
     `${root}/d: group ${G.PROJECT} -> 1001, mode 0750 -> 0700 ${note}`,
+    // (no setgid to put back: the mode found all the same)
+    `${root}/e: group ${G.PROJECT} -> 1001, mode 0750 -> 0700`,
   ];
   const dry = await cli(["undo", journal]);
   assertEquals(dry.code, 0, dry.stderr);
@@ -186,7 +192,15 @@ Deno.test("undo: a setuid/setgid bit taken off since the run never goes back, th
   assertEquals(lines(un.stdout).sort(), [...want].sort());
   assertEquals(ugm(at(root, "helper")), `0:${G.PROJECT}:0710`, "undo armed the helper again");
   assertEquals(ugm(at(root, "d")), "1001:1001:0700");
+  assertEquals(ugm(at(root, "e")), "1001:1001:0700");
   assertStringIncludes(un.stderr, "2 with fields kept (2 of them: setuid/setgid not put back)");
+  // undone again: the same note, not "changed since" (undo's own doing)
+  const again = await cli(["undo", "--apply", journal]);
+  assertEquals(lines(again.stdout).sort(), [
+    `${root}/d: left as it is ${note}`,
+    `${root}/helper: left as it is ${note}`,
+  ]);
+  assertEquals(ugm(at(root, "helper")), `0:${G.PROJECT}:0710`);
 
   // chown mode: a folder's new owner drops its setgid; undo gives it back
   // to its old owner and leaves the bit off, and says so
@@ -674,7 +688,8 @@ testNeeding([SETPRIV], {
       [
         `${root}/d/sg: mode 0640 -> 0600 (setuid/setgid off since the run's change (a chmod, ` +
         "chown or write since, or the kernel at that change): not put back)",
-        `${root}/d: mode 2750 -> 0700`,
+        // (the mode found: the kernel dropped d's setgid at the run's chmod too)
+        `${root}/d: mode 0750 -> 0700`,
       ].sort(),
     );
     assertStringIncludes(

@@ -1410,44 +1410,64 @@ os.setxattr(sys.argv[1] + '/tool', 'security.capability',
   closeLibc();
 });
 
-Deno.test("undo keeps a mode whose mask would shut out users an ACL given since the run names; owner and group go back (review)", async () => {
-  await using tmp = await tempDir("pwalk-undo-acl-");
-  const root = `${tmp.path}/proj`;
-  buildTree(root, [
-    { rel: ".", type: "dir", uid: 1001, gid: G.PROJECT, mode: 0o2771 },
-    own("shared"), // the owner lets user 1002 read it after the run
-    own("plain"), // no ACL: goes back whole
-  ]);
-  const journal = `${tmp.path}/j`;
-  const r = await cli(["repair", "--apply", "--journal", journal, root]);
-  assertEquals(r.code, 0, r.stderr);
-  for (const rel of ["shared", "plain"]) {
-    const st = Deno.lstatSync(`${root}/${rel}`);
-    assertEquals([st.gid, st.mode! & 0o7777], [G.PROJECT, 0o640], rel);
-  }
-  // setfacl -m u:1002:r shared (user::rw-, user:1002:r--, group::r--, mask::r--, other::---)
-  await python(
-    `import os, struct, sys
+Deno.test("undo keeps a mode whose mask would shut out users an ACL given since the run names; owner and group go back, with /proc and without (review)", async () => {
+  for (const proc of [true, false]) {
+    await using tmp = await tempDir("pwalk-undo-acl-");
+    const root = `${tmp.path}/proj`;
+    buildTree(root, [
+      { rel: ".", type: "dir", uid: 1001, gid: G.PROJECT, mode: 0o2771 },
+      own("shared"), // the owner lets user 1002 read it after the run
+      { rel: "modeonly", type: "file", uid: 1001, gid: G.PROJECT, mode: 0o600 }, // the same, g+r alone
+      own("plain"), // no ACL: goes back whole
+    ]);
+    const journal = `${tmp.path}/j`;
+    const r = await cli(["repair", "--apply", "--journal", journal, root]);
+    assertEquals(r.code, 0, r.stderr);
+    for (const rel of ["shared", "modeonly", "plain"]) {
+      const st = Deno.lstatSync(`${root}/${rel}`);
+      assertEquals([st.gid, st.mode! & 0o7777], [G.PROJECT, 0o640], rel);
+    }
+    // setfacl -m u:1002:r (user::rw-, user:1002:r--, group::r--, mask::r--, other::---)
+    for (const rel of ["shared", "modeonly"]) {
+      await python(
+        `import os, struct, sys
 os.setxattr(sys.argv[1], 'system.posix_acl_access', struct.pack('<I', 2) + b''.join(
   struct.pack('<HHI', *x) for x in [(1, 6, 0xffffffff), (2, 4, 1002), (4, 4, 0xffffffff),
     (0x10, 4, 0xffffffff), (0x20, 0, 0xffffffff)]))`,
-    `${root}/shared`,
-  );
-  assertEquals(Deno.lstatSync(`${root}/shared`).mode! & 0o7777, 0o640, "the ACL kept the mode");
-  const note = "(mode kept: its access ACL names users or groups the old mode's mask would " +
-    "shut out (see getfacl))";
-  const dry = await cli(["undo", journal]);
-  assertStringIncludes(
-    dry.text,
-    `would restore: ${root}/shared: group ${G.PROJECT} -> 1001 ${note}\n`,
-  );
-  const un = await cli(["undo", "--apply", journal]);
-  assertEquals(un.code, 0, un.stderr);
-  assertStringIncludes(un.text, `${root}/shared: group ${G.PROJECT} -> 1001 ${note}\n`);
-  assertStringIncludes(un.text, `${root}/plain: group ${G.PROJECT} -> 1001, mode 0640 -> 0600\n`);
-  const shared = Deno.lstatSync(`${root}/shared`), plain = Deno.lstatSync(`${root}/plain`);
-  assertEquals([shared.gid, shared.mode! & 0o7777], [1001, 0o640], "user 1002 shut out");
-  assertEquals([plain.gid, plain.mode! & 0o7777], [1001, 0o600]);
+        `${root}/${rel}`,
+      );
+      assertEquals(Deno.lstatSync(`${root}/${rel}`).mode! & 0o7777, 0o640, "the ACL kept the mode");
+    }
+    const note = "(mode kept: its access ACL names users or groups the old mode's mask would " +
+      "shut out (see getfacl))";
+    const want = [
+      `${root}/modeonly: left as it is ${note}`,
+      `${root}/plain: group ${G.PROJECT} -> 1001, mode 0640 -> 0600`,
+      `${root}/shared: group ${G.PROJECT} -> 1001 ${note}`,
+    ];
+    const dry = await cli(["undo", journal]);
+    assertEquals(
+      dry.text.trimEnd().split("\n").sort(),
+      [want[0], `would restore: ${want[1]}`, `would restore: ${want[2]}`],
+    );
+    // where /proc is not mounted the ACL is read all the same (by name, in the folder above)
+    const un = proc
+      ? await cli(["undo", "--apply", journal])
+      : await cliInMountNamespace("umount -l /proc", ["undo", "--apply", journal]);
+    assertEquals(un.code, 0, un.stderr);
+    assertEquals(un.text.trimEnd().split("\n").sort(), want, `/proc ${proc}`);
+    // the mode kept is no restore
+    assertStringIncludes(
+      un.stderr,
+      "3 journal entries, 2 restored, 0 already as before, 2 with fields kept",
+    );
+    const [shared, modeonly, plain] = ["shared", "modeonly", "plain"].map((f) =>
+      Deno.lstatSync(`${root}/${f}`)
+    );
+    assertEquals([shared.gid, shared.mode! & 0o7777], [1001, 0o640], "user 1002 shut out");
+    assertEquals([modeonly.gid, modeonly.mode! & 0o7777], [G.PROJECT, 0o640]);
+    assertEquals([plain.gid, plain.mode! & 0o7777], [1001, 0o600]);
+  }
   closeLibc();
 });
 

@@ -2989,6 +2989,8 @@ testNeeding([SETPRIV], {
     Deno.chmodSync(`${scan}/plan.json`, 0o000);
     let r = await cli(["status", scan], as);
     assertEquals([r.code, r.stderr], [2, `pwalk: ${scan}/plan.json: Permission denied\n`]);
+    r = await cli(["slurm", "--resume", scan, "--dry-run"], as);
+    assertEquals([r.code, r.stderr], [2, `pwalk: ${scan}/plan.json: Permission denied\n`]);
     Deno.chmodSync(`${scan}/plan.json`, 0o644);
     Deno.chmodSync(scan, 0o000);
     r = await cli(["status", scan], as);

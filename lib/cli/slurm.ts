@@ -203,6 +203,8 @@ export async function run(args: string[]): Promise<number> {
       r = await resumeScan(dir, { sbatch, dryRun, maxRunning });
     } catch (e) {
       if (e instanceof PlanError || e instanceof ScanFolderError) throw new UsageError(e.message);
+      // (a plan.json this user cannot read: no shard to tell apart)
+      if (e instanceof Deno.errors.PermissionDenied) throw new UsageError(String(e.message));
       throw e;
     }
     for (const why of r.busy) eprint(`pwalk slurm: not resubmitted: ${why}`);

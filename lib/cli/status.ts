@@ -45,7 +45,7 @@ Options:
   -h, --help  this help
 
 Exit status: 0 every shard is done, 1 some are not, 2 bad usage (no such
-folder, no plan, a plan or folder this user cannot read),
+folder, no plan, a plan, folder or output this user cannot read),
 141 stdout closed early (| head).
 `;
 

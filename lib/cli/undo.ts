@@ -28,6 +28,9 @@ inode number of the one changed). A field changed again
 since the run is left as it is; so is a mode that would put setuid or setgid
 back on an entry whose owner or group is not the run's any more, nor the one
 before it ("kept"; one chowned back by hand gets its mode back without them).
+A setuid or setgid bit the entry lost since the run never goes back (the
+rest of its mode does), and a mode whose group bits taken off would shut out
+users or groups its access ACL names (given access since) is kept.
 A torn last line (the run stopped while writing it, e.g. a full disk) is one
 error; the lines before it are still undone. A bad line anywhere else makes
 the whole journal refused.
