@@ -1034,8 +1034,13 @@ export async function checkOneScan(e: Engine, name: string, files: ScanFile[]): 
   // pwalk's of "/d" have one root (dropRootSlash)
   const rootName = (t: string) => `coalesce(nullif(rtrim(${t}"filename", '/'), ''), '/')`;
   const [r] = await e.all(
+    // (the roots' names by CASE, not FILTER: DuckDB 1.5 computes a
+    // DISTINCT aggregate's argument on every row before its FILTER, 30
+    // times the cost of the rest of this pass: 220 ms against 7 on a
+    // million rows)
     `SELECT count(*) AS n, count(*) FILTER ("directory-depth" = -1) AS roots, ` +
-      `count(DISTINCT ${rootName("")}) FILTER ("directory-depth" = -1) AS names FROM "${name}"`,
+      `count(DISTINCT CASE WHEN "directory-depth" = -1 THEN ${rootName("")} END) AS names ` +
+      `FROM "${name}"`,
   );
   const where = files.length === 1
     ? files[0].path
