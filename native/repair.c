@@ -76,6 +76,7 @@ typedef struct repair_ctx {
   bool changes_stdout; /**< changes_fd is fd 1: named stdout in a write error */
   atomic_bool lines_off; /**< --apply whose change lines' pipe was closed: no more lines */
   _Atomic bool stop;   /**< cancelled: a change line waits for a full pipe no more */
+  pthread_mutex_t lines_mu; /**< one worker's buffered lines written at a time, never mixed */
   pw_channel *records; /**< change records for pw_job_next, or NULL */
   size_t root_len;     /**< the root as printed (trailing slashes dropped) */
   int64_t start_sec;   /**< the second the job started (Linux: CLOCK_REALTIME_COARSE), before the walk */
@@ -121,9 +122,25 @@ typedef struct repair_ctx {
   size_t links_cap, links_n;
 } repair_ctx;
 
+/* The access ACL of the entry being looked at, read once for both
+   widens_acl and check_acl (read_acl), reset at each entry. */
+typedef struct acl_seen {
+  bool have;             /**< read for this entry */
+  const void *via;       /**< through this target (NULL: by name), never taken for another's */
+  ssize_t n;             /**< read_acl's answer */
+  unsigned char *v;      /**< the value: b, or memory of its own */
+  unsigned char b[4096];
+} acl_seen;
+
 typedef struct repair_worker {
   char *buf;
   size_t cap;
+  acl_seen acl;        /**< the entry's ACL, once read */
+  char *out;           /**< change lines not yet written (whole lines only) */
+  uint64_t ovl_listing; /**< the listing (and device) whose overlayfs test is ovl */
+  dev_t ovl_dev;
+  bool ovl;
+  size_t out_len, out_cap;
   pw_batch *batch; /**< the worker's batch of change records */
   pw_names names;  /**< group names of the change lines */
 } repair_worker;
@@ -302,16 +319,20 @@ static void change_record(pw_worker *w, repair_ctx *c, repair_worker *r, const p
   pw_put_u32(rec + 112, p->ogid);
 }
 
-/* Count and show what p did (dry run: would do) to entry e. */
-static void report_done(pw_worker *w, repair_worker *r, const pw_entry *e, const struct stat *st,
-                        const pw_change *p) {
+/* Write the worker's buffered change lines (whole lines, so that two
+   workers' lines never mix: one writer at a time).  A write per folder or
+   per LINES_FLUSH bytes, not one per entry. */
+#define LINES_FLUSH (32 * 1024)
+
+static void lines_flush(pw_worker *w, repair_worker *r) {
   repair_ctx *c = pw_job_ctx(pw_worker_job(w));
-  count_change(w, c, p, st);
-  if (c->records) change_record(w, c, r, e, st, p);
+  if (!r || !r->out_len) return;
+  size_t len = r->out_len;
+  r->out_len = 0;
   if (c->changes_fd < 0 || atomic_load_explicit(&c->lines_off, memory_order_relaxed)) return;
-  int err = pw_write_until(c->changes_fd, r->buf,
-                           pw_change_lines(r->buf, c->chown_mode, !c->apply, &r->names, e, st, p),
-                           &c->stop, NULL);
+  pthread_mutex_lock(&c->lines_mu);
+  int err = pw_write_until(c->changes_fd, r->out, len, &c->stop, NULL);
+  pthread_mutex_unlock(&c->lines_mu);
   if (!err || err == -ECANCELED) return; /* cancelled: the job is stopping already */
   if (err == -EPIPE && c->apply) {
     /* closed early (| head): an applied run goes on to its end without its
@@ -329,6 +350,42 @@ static void report_done(pw_worker *w, repair_worker *r, const pw_entry *e, const
               c->changes_stdout ? "stdout" : "the change lines", strerror(-err));
 }
 
+/* Count and show what p did (dry run: would do) to entry e. */
+static void report_done(pw_worker *w, repair_worker *r, const pw_entry *e, const struct stat *st,
+                        const pw_change *p) {
+  repair_ctx *c = pw_job_ctx(pw_worker_job(w));
+  count_change(w, c, p, st);
+  if (c->records) change_record(w, c, r, e, st, p);
+  if (c->changes_fd < 0 || atomic_load_explicit(&c->lines_off, memory_order_relaxed)) return;
+  size_t n = pw_change_lines(r->buf, c->chown_mode, !c->apply, &r->names, e, st, p);
+  if (r->out_len + n > r->out_cap) {
+    char *b = pw_grow(r->out, &r->out_cap, r->out_len + n);
+    if (!b) {
+      pw_job_fail(pw_worker_job(w), ENOMEM, "out of memory");
+      return;
+    }
+    r->out = b;
+  }
+  memcpy(r->out + r->out_len, r->buf, n);
+  r->out_len += n;
+  if (r->out_len >= LINES_FLUSH) lines_flush(w, r);
+}
+
+/* Whether t (entry e, stat st) is on overlayfs: an fstatfs per folder
+   listing and device, not per entry (the entries of one listing with one
+   st_dev are on one file system; a folder's own row, which may be a mount
+   point, is asked each time). */
+static bool on_overlayfs(repair_worker *r, const pw_entry *e, const struct stat *st,
+                         const pw_target *t) {
+  if (e->is_dir_row || !e->listing) return pw_target_on_overlayfs(t);
+  if (r->ovl_listing != e->listing || r->ovl_dev != st->st_dev) {
+    r->ovl = pw_target_on_overlayfs(t);
+    r->ovl_listing = e->listing;
+    r->ovl_dev = st->st_dev;
+  }
+  return r->ovl;
+}
+
 /* Journal line of a change about to be made through t (or planned: t
    NULL); false: don't.  The entry's birth time, read only for an entry
    to change, lets undo tell it from a file born since under its inode
@@ -341,7 +398,7 @@ static bool journal(pw_worker *w, repair_worker *r, const pw_entry *e, const str
   repair_ctx *c = pw_job_ctx(j);
   if (c->journal_fd < 0) return true;
   pw_btime bt = {.known = false};
-  if (t && !pw_target_on_overlayfs(t)) bt.known = pw_target_btime(t, &bt.sec, &bt.nsec);
+  if (t && !on_overlayfs(r, e, st, t)) bt.known = pw_target_btime(t, &bt.sec, &bt.nsec);
   int err = pw_journal_append(c->journal_fd, r->buf, journal_line(c, r, e, st, p, &bt));
   if (!err) return true;
   pw_job_fail(j, -err, "cannot write the journal: %s", strerror(-err));
@@ -621,6 +678,38 @@ static ssize_t read_acl(const pw_entry *e, const pw_target *t, unsigned char *bu
   }
   return n;
 }
+
+/* The entry's ACL (read_acl), read once per entry for both widens_acl and
+   check_acl: a dry run read it twice, one system call per changed entry
+   for nothing. */
+static void forget_acl(acl_seen *a, bool after_change);
+
+static ssize_t entry_acl(acl_seen *a, const pw_entry *e, const pw_target *t, unsigned char **v) {
+  if (a->have && a->via != (const void *)t) forget_acl(a, false);
+  if (!a->have) {
+    a->n = read_acl(e, t, a->b, sizeof a->b, &a->v);
+    a->have = true;
+    a->via = t;
+  }
+  *v = a->v;
+  return a->n;
+}
+
+/* Forget the ACL read (a new entry; or, with --apply, a change made since
+   that may have changed it: kept only when there was none, which a chown
+   or chmod does not make, or when it has a mask entry, which a chmod
+   changes instead of group::, the entry check_acl reads). */
+static void forget_acl(acl_seen *a, bool after_change) {
+  if (!a->have) return;
+  if (after_change) {
+    if (a->n == 0 || a->n == -ENODATA || a->n == -ENOTSUP) return;
+    for (ssize_t k = 4; a->n > 0 && k + 8 <= a->n; k += 8)
+      if ((a->v[k] | (unsigned)a->v[k + 1] << 8) == 0x10 /* ACL_MASK */) return;
+  }
+  if (a->v != a->b) free(a->v);
+  a->v = a->b;
+  a->have = false;
+}
 #endif
 
 /* An entry with an access ACL that names users or groups (user:bob:rw-,
@@ -639,8 +728,8 @@ static bool widens_acl(pw_worker *w, const pw_entry *e, const struct stat *st, c
   if (S_ISLNK(st->st_mode)) return false;
   unsigned more = ((p->nmode >> 3) & 7) & ~((p->omode >> 3) & 7); /* mask bits added */
   if (!more) return false;
-  unsigned char b[4096], *v;
-  ssize_t n = read_acl(e, t, b, sizeof b, &v);
+  unsigned char *v;
+  ssize_t n = entry_acl(&((repair_worker *)*pw_worker_state(w))->acl, e, t, &v);
   /* none (or no ACLs on that file system) */
   if (n == 0 || n == -ENODATA || n == -ENOTSUP) return false;
   if (n < 0) {
@@ -652,7 +741,6 @@ static bool widens_acl(pw_worker *w, const pw_entry *e, const struct stat *st, c
     unsigned tag = v[k] | (unsigned)v[k + 1] << 8, perm = v[k + 2] | (unsigned)v[k + 3] << 8;
     named = (tag == 0x02 /* ACL_USER */ || tag == 0x08 /* ACL_GROUP */) && (perm & more);
   }
-  if (v != b) free(v);
   if (named) pw_job_note_error(pw_worker_job(w), PW_OP_ACL_NAMED, 0, e->path, e->len);
   return named;
 #else
@@ -673,8 +761,8 @@ static void check_acl(pw_worker *w, const pw_entry *e, const struct stat *st, co
   if (S_ISLNK(st->st_mode)) return;
   unsigned need = (p->nmode >> 3) & 7;
   if (!need) return;
-  unsigned char b[4096], *v;
-  ssize_t n = read_acl(e, t, b, sizeof b, &v);
+  unsigned char *v;
+  ssize_t n = entry_acl(&((repair_worker *)*pw_worker_state(w))->acl, e, t, &v);
   if (n == 0 || n == -ENODATA || n == -ENOTSUP) return; /* none */
   if (n < 0) {
     pw_job_note_error(pw_worker_job(w), PW_OP_ACL, (int)-n, e->path, e->len);
@@ -685,7 +773,6 @@ static void check_acl(pw_worker *w, const pw_entry *e, const struct stat *st, co
     unsigned tag = v[k] | (unsigned)v[k + 1] << 8, perm = v[k + 2] | (unsigned)v[k + 3] << 8;
     lacks = tag == 0x04 /* ACL_GROUP_OBJ */ && (perm & need) != need;
   }
-  if (v != b) free(v);
   if (lacks) pw_job_note_error(pw_worker_job(w), PW_OP_ACL, 0, e->path, e->len);
 #else
   (void)w, (void)e, (void)st, (void)p, (void)t;
@@ -807,6 +894,9 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
   pw_job *j = pw_worker_job(w);
   repair_ctx *c = pw_job_ctx(j);
   repair_worker *r = *pw_worker_state(w);
+#ifdef __linux__
+  forget_acl(&r->acl, false); /* the last entry's */
+#endif
   if (e->subdir_ref || e->raced) return; /* raced: the engine reported it */
   const struct stat *st = e->st;
   bool root_row = e->is_dir_row && e->depth < 0;
@@ -961,6 +1051,9 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
       if (pw_hard_linked(&now)) mark_link_left(c, &now);
     } else if (!pw_change_empty(&p) && journal(w, r, e, &now, &p, &t)) {
       pw_change got = apply_change(w, e, &t, &now, &p);
+#ifdef __linux__
+      forget_acl(&r->acl, true);
+#endif
       if (!pw_change_empty(&got)) {
         report_done(w, r, e, &now, &got);
         if (!c->chown_mode) check_acl(w, e, &now, &got, &t);
@@ -992,15 +1085,22 @@ static int rp_worker_start(pw_worker *w) {
     free(r);
     return -ENOMEM;
   }
+  r->acl.v = r->acl.b;
   *pw_worker_state(w) = r;
   repair_ctx *c = pw_job_ctx(pw_worker_job(w));
   if (c->records) pw_channel_add_writer(c->records); /* the batch it fills */
   return 0;
 }
 
+/* The worker waits for work, or hands a share of a shared folder back
+   (another worker writes the folder's line, after the lines of its
+   entries): its buffered lines go out. */
+static void rp_flush_lines(pw_worker *w) { lines_flush(w, *pw_worker_state(w)); }
+
 static void rp_worker_end(pw_worker *w) {
   repair_ctx *c = pw_job_ctx(pw_worker_job(w));
   repair_worker *r = *pw_worker_state(w);
+  lines_flush(w, r); /* (a cancel stops a write that waits for a full pipe) */
   if (c->records && r) pw_channel_release(c->records, &r->batch, true);
 }
 
@@ -1008,7 +1108,11 @@ static void rp_worker_free(pw_worker *w) {
   repair_worker *r = *pw_worker_state(w);
   if (!r) return;
   pw_names_free(&r->names);
+#ifdef __linux__
+  forget_acl(&r->acl, false);
+#endif
   free(r->buf);
+  free(r->out);
   free(r);
   *pw_worker_state(w) = NULL;
 }
@@ -1060,6 +1164,7 @@ static void rp_job_free(pw_job *j) {
   (void)pw_journal_syncer_stop(&c->syncer);
   pw_channel_free(c->records);
   pthread_mutex_destroy(&c->links_mu);
+  pthread_mutex_destroy(&c->lines_mu);
   for (size_t i = 0; i < c->links_cap; i++) free_wait(c->links[i].wait);
   free(c->links);
   free(c->groups);
@@ -1163,6 +1268,7 @@ static int repair_init(pw_job *j, void *arg) {
   }
 #endif
   pthread_mutex_init(&c->links_mu, NULL);
+  pthread_mutex_init(&c->lines_mu, NULL);
   struct stat jst; /* the journal inside the tree is never changed */
   if (c->journal_fd >= 0 && fstat(c->journal_fd, &jst) == 0) pw_job_skip_file(j, &jst);
   if (o->records) {
@@ -1194,11 +1300,20 @@ oom:
   return -ENOMEM;
 }
 
+/* An entry; after a folder's own row (its entries came before it), the
+   lines buffered so far go out: a folder's lines appear as it is done. */
+static void rp_entry_flushed(pw_worker *w, const pw_entry *e) {
+  rp_entry(w, e);
+  if (e->is_dir_row) lines_flush(w, *pw_worker_state(w));
+}
+
 static const pw_visitor repair_visitor = {
     .job_init = repair_init,
     .worker_start = rp_worker_start,
-    .entry = rp_entry,
+    .entry = rp_entry_flushed,
     .child_user = rp_child_user,
+    .idle = rp_flush_lines,
+    .flush = rp_flush_lines,
     .worker_end = rp_worker_end,
     .worker_free = rp_worker_free,
     .workers_done = rp_workers_done,

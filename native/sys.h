@@ -83,6 +83,15 @@ typedef struct pw_xfsz_mask {
  * journal's appends use it.
  */
 void pw_xfsz_block(pw_xfsz_mask *m);
+/**
+ * Block SIGXFSZ in the calling thread for the rest of its life (a worker
+ * thread of the library, at its start): a write past RLIMIT_FSIZE then
+ * fails with EFBIG, the signal left pending in this thread (discarded
+ * when it ends), and pw_xfsz_block and pw_xfsz_restore make no system
+ * call in it (three per write otherwise: a worker writing a change line
+ * and a journal line per entry).
+ */
+void pw_xfsz_hold(void);
 
 /** Take a SIGXFSZ raised meanwhile (sigwait), then put the thread's mask back. */
 void pw_xfsz_restore(pw_xfsz_mask *m);

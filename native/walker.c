@@ -757,6 +757,7 @@ static void idle(void *arg) {
 void *pw_worker_main(void *arg) {
   pw_worker *w = arg;
   pw_thread_name("pwalk-worker");
+  pw_xfsz_hold(); /* its change lines, journal lines and error rows: no mask calls per write */
   pw_job *j = w->job;
 #ifdef __linux__
   atomic_store(&w->tid, (int)syscall(SYS_gettid));
