@@ -328,12 +328,38 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
   const writeAll = (b: Uint8Array) => {
     for (let at = 0; at < b.length;) at += Deno.stdout.writeSync(b.subarray(at));
   };
+  // The lines, written 64 KiB at a time (and whenever the loop lets
+  // signals run, every 50 ms at most), not one write per entry.
+  let lines: string[] = [];
+  let lineChars = 0;
+  const flushLines = () => {
+    if (!lines.length) return;
+    const text = lines.join("");
+    lines = [];
+    lineChars = 0;
+    try {
+      writeAll(enc.encode(text));
+    } catch (e) {
+      // a dry run's list is never cut short silently: it stops there,
+      // as repair's does (a closed pipe quietly, the CLI's status 141)
+      if (!apply) {
+        if (e instanceof Deno.errors.BrokenPipe) throw e;
+        throw new Error(`pwalk: cannot write stdout: ${osErrorText(e)}`, { cause: e });
+      }
+      // --apply: the lines stop, the undo goes on to its end (half of
+      // it done would be worse), as repair's does on a closed pipe; a
+      // full disk is said at the end (the CLI: status 1)
+      if (!(e instanceof Deno.errors.BrokenPipe)) out.stdoutError = osErrorText(e);
+      printing = false;
+    }
+  };
   const fail = (op: string, message: string, p: Uint8Array, count = 1, code = "") => {
     out.errors += count;
     if (out.errorDetails.length < maxErrors) {
       out.errorDetails.push({ op, message, code, path: lossy.decode(p), pathBytes: p });
     }
     if (options.printErrors) {
+      flushLines(); // the lines of the entries before it come first, as unbuffered
       Deno.stderr.writeSync(enc.encode(`pwalk: undo '${printablePath(p)}': ${message}\n`));
     }
   };
@@ -398,6 +424,7 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
     let yielded = performance.now();
     for (let i = ix.count - 1; i >= 0; i--) {
       if ((ix.count - i) % 1000 === 0 || performance.now() - yielded > 50) {
+        flushLines();
         await new Promise((r) => setTimeout(r, 0)); // let signals and timers run
         yielded = performance.now();
       }
@@ -502,25 +529,22 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
       if (called instanceof Promise) await called; // its rejection is the run's, as a throw
       if (printing) {
         const dry = !apply && restored ? "would restore: " : "";
-        try {
-          writeAll(enc.encode(dry + restoreLine(rec) + "\n"));
-        } catch (e) {
-          // a dry run's list is never cut short silently: it stops there,
-          // as repair's does (a closed pipe quietly, the CLI's status 141)
-          if (!apply) {
-            if (e instanceof Deno.errors.BrokenPipe) throw e;
-            throw new Error(`pwalk: cannot write stdout: ${osErrorText(e)}`, { cause: e });
-          }
-          // --apply: the lines stop, the undo goes on to its end (half of
-          // it done would be worse), as repair's does on a closed pipe; a
-          // full disk is said at the end (the CLI: status 1)
-          if (!(e instanceof Deno.errors.BrokenPipe)) out.stdoutError = osErrorText(e);
-          printing = false;
-        }
+        const line = dry + restoreLine(rec) + "\n";
+        lines.push(line);
+        lineChars += line.length;
+        if (lineChars >= 65536) flushLines();
       }
     }
+    flushLines();
     ended = true;
   } finally {
+    // (lines of entries already restored, when the loop was left early:
+    // an abort, an error; a write error then is not the one told)
+    try {
+      flushLines();
+    } catch {
+      // the loop's own error is the one that counts
+    }
     closeRoot();
     out.elapsedMs = performance.now() - t0;
     if (apply) {

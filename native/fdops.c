@@ -154,8 +154,68 @@ int pw_open_folder(const char *path) {
   return fd;
 }
 
+#ifdef __linux__
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+/* openat2(2), Linux 5.6: the same number (437) on every architecture */
+#ifndef PW_SYS_OPENAT2
+#define PW_SYS_OPENAT2 437
+#endif
+struct pw_open_how {
+  uint64_t flags, mode, resolve;
+};
+#define PW_RESOLVE_NO_MAGICLINKS 0x02
+#define PW_RESOLVE_NO_SYMLINKS 0x04
+#define PW_RESOLVE_BENEATH 0x08
+
+/* rel as pw_target_at's loop would take it: every component one name (not
+   empty, ".", "..", nor longer than NAME_MAX), no trailing '/'. */
+static bool plain_rel(const char *p) {
+  if (!*p || *p == '/') return false;
+  for (;;) {
+    const char *end = strchr(p, '/');
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    if (n == 0 || n > NAME_MAX || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+      return false;
+    if (!end) return true;
+    p = end + 1;
+    if (!*p) return false;
+  }
+}
+
+/* The whole of rel in one call: openat2 with no link followed anywhere
+   (RESOLVE_NO_SYMLINKS; the last component, a link, is reached as the
+   link: O_PATH | O_NOFOLLOW) and never above dirfd (RESOLVE_BENEATH), as
+   the loop below reaches it one component at a time.  -1 when it cannot
+   tell (no openat2: before Linux 5.6, or refused by a seccomp filter; or
+   any failure, which the loop then makes again to give its own errno). */
+static int open_beneath(int dirfd, const char *rel) {
+  static atomic_bool nosys;
+  if (atomic_load_explicit(&nosys, memory_order_relaxed) || !plain_rel(rel)) return -1;
+  struct pw_open_how how = {.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+                            .resolve = PW_RESOLVE_NO_SYMLINKS | PW_RESOLVE_NO_MAGICLINKS |
+                                       PW_RESOLVE_BENEATH};
+  long fd = syscall(PW_SYS_OPENAT2, dirfd, rel, &how, sizeof how);
+  if (fd < 0 && (errno == ENOSYS || errno == EPERM || errno == E2BIG))
+    atomic_store_explicit(&nosys, true, memory_order_relaxed);
+  return fd < 0 ? -1 : (int)fd;
+}
+#endif
+
 int pw_target_at(int dirfd, const char *rel, pw_target *t, struct stat *now) {
   target_init(t);
+#ifdef __linux__
+  /* one system call instead of an open and a close per component (an
+     entry 8 folders down: 2 instead of 18) */
+  int direct = open_beneath(dirfd, rel);
+  if (direct >= 0) {
+    t->fd = direct;
+    t->own = true;
+    t->opath = true;
+    return pw_target_stat(t, now);
+  }
+#endif
   int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
   if (fd < 0) return -errno;
   const char *p = strcmp(rel, ".") == 0 ? "" : rel;
@@ -305,6 +365,19 @@ static ssize_t named_xattr(int dirfd, const char *name, const char *attr, void *
   return n < 0 ? -errno : n;
 }
 
+/* named_xattr, then the name looked at again: still the inode st (whose
+   number a descriptor the caller holds keeps from going to another file),
+   else -ESTALE. */
+static ssize_t named_xattr_of(int dirfd, const char *name, const struct stat *st,
+                              const char *attr, void *buf, size_t cap) {
+  ssize_t n = named_xattr(dirfd, name, attr, buf, cap);
+  struct stat again;
+  if (n >= 0 && (fstatat(dirfd, name, &again, AT_SYMLINK_NOFOLLOW) ||
+                 again.st_dev != st->st_dev || again.st_ino != st->st_ino))
+    n = -ESTALE;
+  return n;
+}
+
 ssize_t pw_entry_xattr(const pw_entry *e, const char *attr, void *buf, size_t cap) {
   ssize_t n;
   if (e->is_dir_row && e->selffd < 0) {
@@ -330,14 +403,9 @@ ssize_t pw_entry_xattr(const pw_entry *e, const char *attr, void *buf, size_t ca
       up[ul] = 0;
       int pfd = pw_open_path(up, ul, O_PATH | O_DIRECTORY | O_CLOEXEC);
       free(up);
-      const char *name = e->path + e->name_off;
-      struct stat again;
       if (pfd < 0) n = -errno;
       else {
-        n = named_xattr(pfd, name, attr, buf, cap);
-        if (n >= 0 && (fstatat(pfd, name, &again, AT_SYMLINK_NOFOLLOW) ||
-                       again.st_dev != now.st_dev || again.st_ino != now.st_ino))
-          n = -ESTALE;
+        n = named_xattr_of(pfd, e->path + e->name_off, &now, attr, buf, cap);
         close(pfd);
       }
     }
@@ -382,12 +450,8 @@ ssize_t pw_entry_xattr(const pw_entry *e, const char *attr, void *buf, size_t ca
        verified folder (the O_PATH descriptor held keeps its inode number
        from going to another file), and the name checked again after: it
        must still be the inode listed */
-    n = named_xattr(e->dirfd, e->path + e->name_off, attr, buf, cap);
+    n = named_xattr_of(e->dirfd, e->path + e->name_off, &now, attr, buf, cap);
     err = n < 0 ? (int)-n : 0;
-    struct stat again;
-    if (!err && (fstatat(e->dirfd, e->path + e->name_off, &again, AT_SYMLINK_NOFOLLOW) ||
-                 again.st_dev != now.st_dev || again.st_ino != now.st_ino))
-      err = ESTALE;
   }
   close(fd);
   return err ? -err : n;
@@ -403,17 +467,11 @@ ssize_t pw_target_xattr_named(const pw_target *t, int rootfd, const char *rel,
   char *up = slash ? strndup(rel, (size_t)(slash - rel)) : strdup(".");
   if (!up) return -ENOMEM;
   pw_target pt;
-  struct stat pst, again;
+  struct stat pst;
   int rc = pw_target_at(rootfd, up, &pt, &pst);
   free(up);
-  const char *name = slash ? slash + 1 : rel;
   if (rc) n = rc < 0 ? rc : -ESTALE;
-  else {
-    n = named_xattr(pt.fd, name, attr, buf, cap);
-    if (n >= 0 && (fstatat(pt.fd, name, &again, AT_SYMLINK_NOFOLLOW) ||
-                   again.st_dev != st->st_dev || again.st_ino != st->st_ino))
-      n = -ESTALE;
-  }
+  else n = named_xattr_of(pt.fd, slash ? slash + 1 : rel, st, attr, buf, cap);
   pw_target_close(&pt);
   return n;
 }
