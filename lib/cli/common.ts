@@ -221,9 +221,17 @@ export function writeStdout(text: string): void {
   try {
     for (let i = 0; i < b.length;) i += Deno.stdout.writeSync(b.subarray(i));
   } catch (e) {
-    if (stdoutClosed(e)) throw e;
-    throw new Error(`pwalk: cannot write stdout: ${osErrorText(e)}`, { cause: e });
+    throw stdoutError(e);
   }
+}
+
+/**
+ * What a failed write of stdout throws: a closed reader's error as it is
+ * (the CLI's quiet status 141), any other as one line naming stdout.
+ */
+function stdoutError(e: unknown): unknown {
+  if (stdoutClosed(e)) return e;
+  return new Error(`pwalk: cannot write stdout: ${osErrorText(e)}`, { cause: e });
 }
 
 /**
@@ -252,8 +260,7 @@ export async function writeStdoutAsync(text: string, signal?: AbortSignal): Prom
       write.catch(() => {}); // its end, whatever it is, is the process's
       throw e;
     }
-    if (stdoutClosed(e)) throw e;
-    throw new Error(`pwalk: cannot write stdout: ${osErrorText(e)}`, { cause: e });
+    throw stdoutError(e);
   } finally {
     if (stop) signal!.removeEventListener("abort", stop);
   }
