@@ -939,8 +939,13 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
   bool counted = linked && !c->chown_mode &&
                  (!pw_change_empty(&p) || is_private(pw_job_opts(j), st->st_uid, st->st_gid));
   /* a dry run looks now (an apply, below, through the entry's
-     descriptor); at a counted file's names, once its plan is known */
-  if (!c->apply && !counted && !pw_change_empty(&p) && loses_caps(w, e, st, &p, NULL)) return;
+     descriptor); at a counted file's names, once its plan is known; a
+     chown's file with other names, at the first name reached (below), the
+     one --apply changes it through: its notice told once, as --apply's */
+  bool chown_linked = linked && c->chown_mode && !pw_change_empty(&p);
+  if (!c->apply && !counted && !chown_linked && !pw_change_empty(&p) &&
+      loses_caps(w, e, st, &p, NULL))
+    return;
   if (!c->apply && !counted && !c->chown_mode && !pw_change_empty(&p) &&
       widens_acl(w, e, st, &p, NULL)) {
     if (noancestor) note_no_ancestor(w);
@@ -992,9 +997,10 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
       mark_link_left(c, st);
       return;
     }
-  } else if (linked && c->chown_mode && !pw_change_empty(&p)) {
+  } else if (chown_linked) {
     /* chown: through the first name reached */
     if (!first_link(c, st, p.ngid, &first_gid) && first_gid != LINK_LEFT) return;
+    if (!c->apply && loses_caps(w, e, st, &p, NULL)) return;
   } else if (linked && !c->chown_mode && e->user && !root_row && seen_link(c, st, &first_gid) &&
              first_gid != LINK_LEFT && st->st_gid == first_gid &&
              st->st_gid != (uint32_t)e->user) {

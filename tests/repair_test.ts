@@ -1407,6 +1407,14 @@ os.setxattr(sys.argv[1] + '/tool', 'security.capability',
     assertEquals(told.length, 1, `${apply}: ${told}`);
     assert([`${root}/tool`, `${root}/toollink`].includes(told[0]), told[0]);
   }
+  // chown changes it all the same, through the first name reached: told
+  // there once, dry run and --apply alike (a dry run told it at each name)
+  for (const apply of [false, true]) {
+    const s = await chown(root, { from: 1001, to: { uid: 1002 }, apply, journal: false });
+    const told = noticesOf(s, "capability");
+    assertEquals(told.length, 1, `chown, apply ${apply}: ${told}`);
+    assertEquals(Deno.lstatSync(`${root}/tool`).uid, apply ? 1002 : 1001);
+  }
   closeLibc();
 });
 
