@@ -32,6 +32,20 @@ import { idName, logCount, logPath, syslogLine, whoRuns } from "./syslog.ts";
 
 const lossy = new TextDecoder("utf-8", { ignoreBOM: true });
 
+/**
+ * A colon and the space after it, the ASCII one or any Unicode space
+ * separator (Zs), which a terminal shows as a space: as native/changes.c
+ * finds them in repair's and chown's lines.
+ */
+const COLON_SPACE = /:([ \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000])/g;
+const utf8Bytes = new TextEncoder();
+
+/** ":" and the space's UTF-8 bytes as `\xHH` (":\x20", ":\xc2\xa0"). */
+function colonSpaceEscaped(_: string, space: string): string {
+  return ":" + [...utf8Bytes.encode(space)].map((b) => `\\x${b.toString(16).padStart(2, "0")}`)
+    .join("");
+}
+
 /** The names of {@link UndoOptions} (any other: a TypeError). */
 export const UNDO_OPTIONS: OptionNames<UndoOptions> = {
   apply: true,
@@ -665,8 +679,8 @@ export function restoreLine(r: RestoreRecord): string {
     );
   }
   const what = parts.length ? parts.join(", ") : "left as it is";
-  // (": " in the path written ":\x20", as in repair's and chown's lines: no
-  // name reads as another's line)
-  const path = printablePath(r.pathBytes).replaceAll(": ", ":\\x20");
+  // (a colon and a space in the path: the space's bytes escaped, ":\x20",
+  // as in repair's and chown's lines: no name reads as another's line)
+  const path = printablePath(r.pathBytes).replace(COLON_SPACE, colonSpaceEscaped);
   return `${path}: ${what}${notes.length ? ` (${notes.join("; ")})` : ""}`;
 }

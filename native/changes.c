@@ -20,25 +20,51 @@ bool pw_hard_linked(const struct stat *st) {
   return !S_ISDIR(st->st_mode) && st->st_nlink > 1;
 }
 
+/* The length of a space at s (n bytes there) that a colon before it would
+   make read as ": ": the ASCII space, or a Unicode space separator (Zs:
+   U+00A0, U+1680, U+2000 to U+200A, U+202F, U+205F, U+3000) in UTF-8,
+   which a terminal shows as a space; 0 for anything else. */
+static size_t space_at(const unsigned char *s, size_t n) {
+  if (n >= 1 && s[0] == ' ') return 1;
+  if (n >= 2 && s[0] == 0xc2 && s[1] == 0xa0) return 2;
+  if (n < 3) return 0;
+  uint32_t c = (uint32_t)s[0] << 16 | (uint32_t)s[1] << 8 | s[2];
+  return c == 0xe19a80 || (c >= 0xe28080 && c <= 0xe2808a) || c == 0xe280af || c == 0xe2819f ||
+                 c == 0xe38080
+             ? 3
+             : 0;
+}
+
 /* A change line is "PATH: what" (a chown line may be the path alone): a
-   name holding ": " (b[from, to), escaped) writes it ":\x20", so that a
-   name like "x: mode 2755 -> 0755" cannot read as x's mode line.  Returns the new
-   end (3 bytes more each: within the 4 per byte pw_change_lines_bound
-   allows). */
+   name holding a colon and a space (b[from, to), escaped) writes the
+   space's bytes escaped, ":\x20" (":\xc2\xa0" for a no-break space...),
+   so that a name like "x: mode 2755 -> 0755" cannot read as x's mode line,
+   on screen either.  Returns the new end (3 bytes more for each byte
+   escaped: within the 4 per byte pw_change_lines_bound allows). */
 static size_t colon_space_escaped(char *b, size_t from, size_t to) {
-  size_t k = 0;
-  for (size_t i = from; i + 1 < to; i++) k += b[i] == ':' && b[i + 1] == ' ';
-  if (!k) return to;
-  size_t w = to + 3 * k;
-  for (size_t r = to; r-- > from;) {
-    if (b[r] == ' ' && r > from && b[r - 1] == ':') {
-      w -= 4;
-      memcpy(b + w, "\\x20", 4);
-    } else {
-      b[--w] = b[r];
+  static const char hex[] = "0123456789abcdef";
+  size_t extra = 0;
+  for (size_t i = from; i + 1 < to; i++)
+    if (b[i] == ':') extra += 3 * space_at((const unsigned char *)b + i + 1, to - i - 1);
+  if (!extra) return to;
+  /* moved up by extra, then copied down escaped: the writer never passes
+     the reader (it is behind by the escapes still to come) */
+  size_t len = to - from;
+  memmove(b + from + extra, b + from, len);
+  const unsigned char *r = (const unsigned char *)b + from + extra, *end = r + len;
+  char *w = b + from;
+  while (r < end) {
+    unsigned char c = *r++;
+    *w++ = (char)c;
+    for (size_t k = c == ':' ? space_at(r, (size_t)(end - r)) : 0; k; k--, r++) {
+      w[0] = '\\';
+      w[1] = 'x';
+      w[2] = hex[*r >> 4];
+      w[3] = hex[*r & 15];
+      w += 4;
     }
   }
-  return to + 3 * k;
+  return to + extra;
 }
 
 /* "PATH" of a change line (": " in it escaped); a dry run's lines start

@@ -3537,12 +3537,31 @@ Deno.test("callback options that are not functions: a TypeError before any chang
   closeLibc();
 });
 
+/**
+ * A colon and a Unicode space separator, which a terminal shows as ": "
+ * (the ASCII one: the parse of each line by its first ": " tells).
+ */
+const COLON_SPACE = /:[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/;
+
+/** A path of a change line, its escapes (`\\`, `\xHH`: bytes of UTF-8) undone. */
+function unescapePath(s: string): string {
+  const bytes: number[] = [];
+  for (const m of s.matchAll(/\\\\|\\x([0-9a-f]{2})|[^\\]+/gu)) {
+    if (m[1]) bytes.push(parseInt(m[1], 16));
+    else if (m[0] === "\\\\") bytes.push(0x5c);
+    else bytes.push(...enc.encode(m[0]));
+  }
+  return dec.decode(new Uint8Array(bytes));
+}
+
 Deno.test("chown lines: ': ' in a name is written ':\\x20', so no name reads as another's mode line", async () => {
   await using tmp = await tempDir("pwalk-repair-");
   const root = `${tmp.path}/c`;
   await Deno.mkdir(root);
   // x loses setgid (group-executable); the other two keep their modes
-  const names = ["x", "x: mode 2755 -> 0755", "y: z"];
+  // (a no-break space or an ideographic one after the colon shows as a
+  // space on screen: escaped too)
+  const names = ["x", "x: mode 2755 -> 0755", "y: z", "x:\u00a0mode 2755 -> 0755", "y:\u3000z"];
   for (const n of names) await Deno.writeTextFile(`${root}/${n}`, "");
   await Deno.chmod(`${root}/x`, 0o2755);
   await Deno.chmod(`${root}/${names[1]}`, 0o644);
@@ -3552,15 +3571,13 @@ Deno.test("chown lines: ': ' in a name is written ':\\x20', so no name reads as 
   }
   // each line: PATH, or PATH: mode A -> B (its first ": " ends the path)
   const oct = (m: number) => m.toString(8).padStart(4, "0");
-  const unescape = (s: string) =>
-    s.replace(/\\(\\|x([0-9a-f]{2}))/g, (_, e, h) => h ? String.fromCharCode(parseInt(h, 16)) : e);
   const parsed = (text: Uint8Array, prefix: string) =>
     lines(text).map((l) => {
       assert(l.startsWith(prefix), l);
       const at = l.indexOf(": ", prefix.length);
       return at < 0
-        ? [unescape(l.slice(prefix.length)), ""]
-        : [unescape(l.slice(prefix.length, at)), l.slice(at)];
+        ? [unescapePath(l.slice(prefix.length)), ""]
+        : [unescapePath(l.slice(prefix.length, at)), l.slice(at)];
     }).sort();
   const from = String(Deno.uid()), to = ["--chown_to", "1234:1234"];
   const dry = await cli(["chown", "--chown_from", from, ...to, root]);
@@ -3587,6 +3604,13 @@ Deno.test("chown lines: ': ' in a name is written ':\\x20', so no name reads as 
   assertEquals(want.filter(([, m]) => m).length, 1, "the premise: x lost setgid");
   assertEquals(parsed(dry.stdout, "would change: "), want);
   assertEquals(parsed(applied.stdout, ""), want);
+  for (const out of [dry.stdout, applied.stdout]) {
+    assertEquals(
+      lines(out).filter((l) => COLON_SPACE.test(l)),
+      [],
+      "a colon and a space that shows as one",
+    );
+  }
 });
 
 Deno.test("repair and undo lines: ': ' in a name is written ':\\x20', as chown's, so each line's first ': ' ends its path", async () => {
@@ -3595,7 +3619,13 @@ Deno.test("repair and undo lines: ': ' in a name is written ':\\x20', as chown's
   await Deno.mkdir(root);
   await Deno.chown(root, null, 5000); // the shared group: files take it, group-readable
   await Deno.chmod(root, 0o2770);
-  const names = ["x", "x: mode 0600 -> 0640", "y: group 0 -> 5000"];
+  const names = [
+    "x",
+    "x: mode 0600 -> 0640",
+    "y: group 0 -> 5000",
+    "x:\u00a0mode 0600 -> 0640", // a no-break space: a space on screen
+    "y:\u2009group 0 -> 5000", // a thin space
+  ];
   for (const n of names) {
     await Deno.writeTextFile(`${root}/${n}`, "");
     await Deno.chmod(`${root}/${n}`, 0o600);
@@ -3609,8 +3639,6 @@ Deno.test("repair and undo lines: ': ' in a name is written ':\\x20', as chown's
     }
     return m;
   };
-  const unescape = (s: string) =>
-    s.replace(/\\(\\|x([0-9a-f]{2}))/g, (_, e, h) => h ? String.fromCharCode(parseInt(h, 16)) : e);
   // the paths the lines name, each cut at the line's first ": "
   const named = (text: Uint8Array, prefix: string) =>
     [
@@ -3619,7 +3647,7 @@ Deno.test("repair and undo lines: ': ' in a name is written ':\\x20', as chown's
           assert(l.startsWith(prefix), l);
           const at = l.indexOf(": ", prefix.length);
           assert(at > 0, l);
-          return unescape(l.slice(prefix.length, at));
+          return unescapePath(l.slice(prefix.length, at));
         }),
       ),
     ].sort();
@@ -3633,7 +3661,7 @@ Deno.test("repair and undo lines: ': ' in a name is written ':\\x20', as chown's
   assertEquals(applied.code, 0, applied.stderr);
   const after = await facts();
   const want = changed(before, after);
-  assertEquals(want.length, 3, "the premise: the three files change (group and mode)");
+  assertEquals(want.length, 5, "the premise: the five files change (group and mode)");
   assertEquals(named(dry.stdout, "would change: "), want);
   assertEquals(named(applied.stdout, ""), want);
   const undoDry = await cli(["undo", journal]);
@@ -3642,5 +3670,12 @@ Deno.test("repair and undo lines: ': ' in a name is written ':\\x20', as chown's
   const undone = await cli(["undo", "--apply", journal]);
   assertEquals(undone.code, 0, undone.stderr);
   assertEquals(named(undone.stdout, ""), want);
+  for (const out of [dry.stdout, applied.stdout, undoDry.stdout, undone.stdout]) {
+    assertEquals(
+      lines(out).filter((l) => COLON_SPACE.test(l)),
+      [],
+      "a colon and a space that shows as one",
+    );
+  }
   assertEquals(changed(before, await facts()), [], "undo put everything back");
 });

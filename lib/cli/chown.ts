@@ -15,7 +15,8 @@ Every entry of ROOT (ROOT included) owned by UID gets owner UID and group
 GID; a symbolic link is changed itself, never its target (lchown). Each
 changed path is printed, as pwalk does, with the mode the chown leaves
 when it takes setuid/setgid off (PATH: mode 2755 -> 0755), with --apply
-as in a dry run; ": " in a name is written ":\\x20" (a file named
+as in a dry run; ": " in a name is written ":\\x20" (a Unicode space
+after a colon too, as its bytes: ":\\xc2\\xa0"; a file named
 "x: mode 2755 -> 0755" is no mode line of x). Unlike pwalk, nothing changes
 without --apply (default: show what would change; those lines start
 "would change: ", and a file with other hard links says so).
