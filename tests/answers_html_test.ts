@@ -677,7 +677,7 @@ Deno.test("summary --html: the treemap's grey box says 'other folders' only when
 
 testNeeding([CHROMIUM], {
   name:
-    "summary and diff --html in Chromium: a long name without spaces wraps in its cell, the page no wider than the window",
+    "summary and diff --html in Chromium: a long name without spaces wraps in its cell, the page no wider than the window, no number or heading broken (review)",
   async fn() {
     await using tmp = await tempDir();
     const root = `${tmp.path}/t`;
@@ -700,7 +700,15 @@ testNeeding([CHROMIUM], {
         (await Deno.readTextFile(page)).replace(
           "</body>",
           "<script>const d = document.documentElement; document.body.dataset.widths = " +
-            "`${d.scrollWidth} ${d.clientWidth}`;</script></body>",
+            "`${d.scrollWidth} ${d.clientWidth}`;" +
+            // number cells laid out on more than one line, headings on
+            // more lines than words ("115.0 GiB" as "11 / 5. / 0 / Gi / B",
+            // "appar / ent"; "added / alloc" is fine)
+            "document.body.dataset.broken = JSON.stringify([...document.querySelectorAll(" +
+            "'td.n, th')].filter((c) => { const r = document.createRange(); " +
+            "r.selectNodeContents(c); const words = c.matches('th') ? " +
+            "c.textContent.split(' ').length : 1; return r.getClientRects().length > words; })" +
+            ".map((c) => c.textContent));</script></body>",
         ),
       );
       const dom = await chromium(
@@ -710,6 +718,13 @@ testNeeding([CHROMIUM], {
       assert(dom.includes(long), `${args[0]}: the name in the page`);
       const [scroll, client] = dom.match(/data-widths="(\d+) (\d+)"/)!.slice(1).map(Number);
       assert(scroll <= client, `${args[0]}: ${scroll} px of page in a ${client} px window`);
+      const broken = dom.match(/data-broken="([^"]*)"/);
+      assert(broken, `${args[0]}: the probe ran`);
+      assertEquals(
+        JSON.parse(broken![1].replaceAll("&quot;", '"')),
+        [],
+        `${args[0]}: broken cells`,
+      );
     }
   },
 });
@@ -929,4 +944,118 @@ Deno.test("diff --html: blocks written into a sparse hole (same size and mtime, 
     assert(section(id).includes("owner, group or allocation changed"), id);
   }
   assert(!html.includes("owner or group changed"), "called an ownership change");
+});
+
+/** The SVG of chart section `id` of a page. */
+function chartSvg(html: string, id: string): string {
+  const m = html.match(new RegExp(`<section id="${id}">([\\s\\S]*?)</section>`));
+  assert(m, `section ${id} in the page`);
+  return m![1];
+}
+
+/** The texts of an SVG with where ECharts put them (transform's y, plus y). */
+function svgTexts(svg: string): { text: string; y: number }[] {
+  return [...svg.matchAll(/<text ([^>]*)>([^<]*)<\/text>/g)].map((m) => {
+    const t = /transform="translate\([\d.-]+ ([\d.-]+)\)"/.exec(m[1]);
+    const y = / y="([\d.-]+)"/.exec(m[1]);
+    return { text: m[2], y: Number(t?.[1] ?? 0) + Number(y?.[1] ?? 0) };
+  });
+}
+
+Deno.test("summary and diff --html as an admin reads them: a colour per user, the legend above the bars, every size range on the axis, bars given room, how many beside the top, folders by their path (review)", async () => {
+  await using tmp = await tempDir();
+  const N = 1_800_000_000, D = 86_400;
+  // 25 users, one file each (user u: 16(u+1) blocks), and one of 1 byte:
+  // sizes 1 B and 8 KiB to 200 KiB, no file from 2 B to 8 KiB
+  const users = Array.from({ length: 25 }, (_, u) => 3000 + u);
+  const rows = users.map((uid, u) => ({ uid, size: 16 * (u + 1) * 512, blocks: 16 * (u + 1) }));
+  rows.push({ uid: 3000, size: 1, blocks: 8 });
+  const scan = `${tmp.path}/many.csv`;
+  const t = N - 10 * D;
+  await Deno.writeTextFile(
+    scan,
+    `2,0,-1,"/r","",0,0,4096,1,8,2,"0040755",${N},${N},${N},${rows.length},4096\n` +
+      rows.map((f, i) =>
+        `${10 + i},2,0,"/r/f${i}","",${f.uid},${f.uid},${f.size},1,${f.blocks},1,` +
+        `"0100644",${t},${t},${N},-1,0\n`
+      ).join(""),
+  );
+  const page = `${tmp.path}/many.html`;
+  const r = await cli([
+    "summary",
+    "--no-names",
+    "--top",
+    "30",
+    "--json",
+    "--now",
+    String(N),
+    "--html",
+    page,
+    scan,
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  const json = JSON.parse(new TextDecoder().decode(r.stdout));
+  const html = await Deno.readTextFile(page);
+  for (const id of ["mtime", "atime"]) {
+    const svg = chartSvg(html, `chart-${id}`);
+    // each layer (series) in a colour of its own: ECharts' 9 repeated
+    const fills = new Map<string, string>();
+    for (const m of svg.matchAll(/<path [^>]*fill="(#[0-9a-f]{6})" ecmeta_series_index="(\d+)"/g)) {
+      fills.set(m[2], m[1]);
+    }
+    assertEquals(fills.size, 21, `${id}: 20 users and the rest, each a layer`);
+    assertEquals(new Set(fills.values()).size, fills.size, `${id}: one colour per layer`);
+    // the legend (users' numbers) wholly above the value axis' labels
+    const texts = svgTexts(svg);
+    const legend = texts.filter((x) => /^\d+$|^\(other users\)$/.test(x.text)).map((x) => x.y);
+    const axis = texts.filter((x) => /\d B$|iB$/.test(x.text)).map((x) => x.y);
+    assert(legend.length > 20 && axis.length > 1, `${id}: ${legend.length} legend texts`);
+    assert(
+      Math.max(...legend) + 12 < Math.min(...axis),
+      `${id}: the legend reaches ${Math.max(...legend)}, the axis starts at ${Math.min(...axis)}`,
+    );
+  }
+  // the size axis: every power of two from the smallest file's range to
+  // the largest's, those without files too
+  const sizes = svgTexts(chartSvg(html, "chart-sizes")).map((x) => x.text).filter((x) =>
+    x.startsWith("≥")
+  );
+  const hist = json.sizeHistogram as { min: number; max: number }[];
+  const want: number[] = [];
+  for (let at = hist[0].min; at <= hist.at(-1)!.min; at = at === 0 ? 1 : at * 2) want.push(at);
+  assertEquals(sizes.length, want.length, `the axis: ${sizes.join(" ")}`);
+  assert(want.length > hist.length, "the premise: ranges without files between");
+  // 25 bars of users: drawn taller than 25 x 22 px, not squeezed into 360
+  const height = Number(/<svg width="\d+" height="(\d+)"/.exec(chartSvg(html, "chart-users"))![1]);
+  assert(height >= 25 * 22, `the users' chart ${height} px high`);
+  // the tables say how many there are beside the top ones
+  const heading = (id: string) =>
+    html.match(new RegExp(`<section id="${id}"><h2>([^<]*)</h2>`))![1];
+  const r2 = await cli(["summary", "--no-names", "--top", "5", "--json", "--html", page, scan]);
+  const json2 = JSON.parse(new TextDecoder().decode(r2.stdout));
+  const html2 = await Deno.readTextFile(page);
+  const heading2 = (id: string) =>
+    html2.match(new RegExp(`<section id="${id}"><h2>([^<]*)</h2>`))![1];
+  assertEquals(heading2("users"), `Users (top 5 of ${json2.userCount})`);
+  assertEquals(heading2("groups"), `Groups (top 5 of ${json2.groupCount})`);
+  assertEquals(heading("extensions"), `Extensions (files; top 1 of ${json.extensionCount})`);
+
+  // a diff's folders chart names folders by their path below the root:
+  // alpha/data and beta/data, not "data" twice
+  const tree = `${tmp.path}/tree`;
+  for (const d of ["alpha/data", "beta/data"]) {
+    await Deno.mkdir(`${tree}/${d}`, { recursive: true });
+  }
+  const old = `${tmp.path}/old.csv`, now = `${tmp.path}/new.csv`;
+  assertEquals((await cli(["-o", old, tree])).code, 0);
+  for (const d of ["alpha/data", "beta/data"]) {
+    await Deno.writeFile(`${tree}/${d}/x`, new Uint8Array(100_000).fill(1));
+  }
+  assertEquals((await cli(["-o", now, tree])).code, 0);
+  const dpage = `${tmp.path}/diff.html`;
+  const rd = await cli(["diff", "--no-names", "--depth", "2", "--html", dpage, old, now]);
+  assertEquals(rd.code, 0, rd.stderr);
+  const labels = svgTexts(chartSvg(await Deno.readTextFile(dpage), "chart-folders"))
+    .map((x) => x.text);
+  for (const d of ["alpha/data", "beta/data"]) assert(labels.includes(d), `${d} in ${labels}`);
 });

@@ -27,6 +27,7 @@ import {
   recarriedNote,
 } from "./diff.ts";
 import { bytes, count, date, delta, deltaCount, seenTwiceWarning, visible } from "./text.ts";
+import { columns } from "../width.ts";
 
 /** The pinned charting library. */
 export const ECHARTS_SPECIFIER = "npm:echarts@6.0.0";
@@ -105,6 +106,7 @@ const CSS = `body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;max
 h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.6em}
 table{border-collapse:collapse;margin:.4em 0}td,th{padding:.15em .6em;border-bottom:1px solid #ddd;
 text-align:left;vertical-align:top;overflow-wrap:anywhere}td.n{text-align:right;font-variant-numeric:tabular-nums}
+td.n{white-space:nowrap;overflow-wrap:normal}th{overflow-wrap:normal}
 th{background:#f3f3f3}.chart{margin:.6em 0}.chart svg{max-width:100%;height:auto}
 dl{display:grid;grid-template-columns:max-content auto;gap:.1em 1em}dt{font-weight:600}
 .warning{color:#a40;font-weight:600}`;
@@ -142,9 +144,68 @@ const PALETTE = [
   "#9a60b4",
   "#ea7ccc",
 ];
-/** The layer of the age charts that holds the users past `--top`. */
+/** The layer of the age charts that holds the users past `--top` (and past {@link LAYERS}). */
 const OTHER_USERS = "(other users)";
 const base = (p: string) => p.slice(p.lastIndexOf("/") + 1) || p;
+/**
+ * The users an age chart stacks, each in a colour of its own (the rest are
+ * {@link OTHER_USERS}; the table below the chart has every bucket's total):
+ * ECharts' palette has 9 colours and gave the 10th user the 1st one's.
+ */
+const LAYERS = 20;
+const LAYER_COLOURS = [
+  ...PALETTE,
+  "#1f77b4",
+  "#ff7f0e",
+  "#2ca02c",
+  "#d62728",
+  "#8c564b",
+  "#e377c2",
+  "#17becf",
+  "#bcbd22",
+  "#393b79",
+  "#ad494a",
+  "#637939",
+];
+
+/**
+ * The size ranges of a histogram from its smallest to its largest, those
+ * between that hold no file as empty ones: the chart's axis in equal steps
+ * (">=8.0 KiB" beside ">=32.0 KiB" read as one step).
+ */
+function sizeRanges(h: Summary["sizeHistogram"]): Summary["sizeHistogram"] {
+  const out: Summary["sizeHistogram"] = [];
+  for (const b of h) {
+    for (let at = out.at(-1)?.max ?? b.min; at < b.min; at = at === 0 ? 1 : at * 2) {
+      const max = at === 0 ? 1 : at * 2;
+      out.push({ min: at, max, allocatedBytes: 0, apparentBytes: 0, entries: 0, files: 0 });
+    }
+    out.push(b);
+  }
+  return out;
+}
+
+/** The height of a legend's rows at the top of a chart `width` wide (ECharts' default items). */
+function legendHeight(names: string[], width = 900): number {
+  let rows = 1, x = 0;
+  for (const n of names) {
+    const w = 25 + 5 + columns(visible(n)) * 7 + 10; // symbol, gap, text, item gap
+    if (x > 0 && x + w > width - 10) [rows, x] = [rows + 1, w];
+    else x += w;
+  }
+  return rows * 24;
+}
+
+/** A chart's height for `rows` horizontal bars: 22 px each, at least the usual 360. */
+const barsHeight = (rows: number, extra = 0) => Math.max(360, 60 + extra + rows * 22);
+
+/** `p` in at most `max` characters: its start and its end, "…" between. */
+function shortened(p: string, max = 30): string {
+  const c = [...visible(p)];
+  if (c.length <= max) return c.join("");
+  const tail = Math.ceil((max - 1) * 0.65);
+  return c.slice(0, max - 1 - tail).join("") + "…" + c.slice(c.length - tail).join("");
+}
 
 /**
  * A value axis of bytes from `lo` to `hi` (0 within), labelled in one
@@ -372,19 +433,30 @@ export async function summaryHtml(s: Summary): Promise<string> {
       C(u.entries),
       C(u.files),
     ]);
+  // (how many there are beside the top ones, as the text says)
+  const of = (rows: unknown[], total: number) => `top ${rows.length} of ${count(total)}`;
   for (
-    const [id, title, head, rows] of [
-      ["users", "Users", ["user", "uid"], s.users],
-      ["groups", "Groups", ["group", "gid"], s.groups],
+    const [id, title, head, rows, total] of [
+      ["users", "Users", ["user", "uid"], s.users, s.userCount],
+      ["groups", "Groups", ["group", "gid"], s.groups, s.groupCount],
     ] as const
   ) {
     parts.push(figure(
       `chart-${id}`,
       `${title} by ${measure} size`,
-      await chart(barOption(rows.map((u) => who(u.name, u.id)), rows.map((u) => u[key]))),
+      await chart(
+        barOption(rows.map((u) => who(u.name, u.id)), rows.map((u) => u[key])),
+        900,
+        barsHeight(rows.length),
+      ),
     ));
     parts.push(
-      htmlTable(id, title, [...head, "allocated", "apparent", "entries", "files"], ownerRows(rows)),
+      htmlTable(
+        id,
+        `${title} (${of(rows, total)})`,
+        [...head, "allocated", "apparent", "entries", "files"],
+        ownerRows(rows),
+      ),
     );
   }
   parts.push(figure(
@@ -393,6 +465,8 @@ export async function summaryHtml(s: Summary): Promise<string> {
     s.extensions.length
       ? await chart(
         barOption(s.extensions.map((x) => x.ext || "(none)"), s.extensions.map((x) => x[key])),
+        900,
+        barsHeight(s.extensions.length),
       )
       : null,
     "(no files)",
@@ -400,7 +474,7 @@ export async function summaryHtml(s: Summary): Promise<string> {
   parts.push(
     htmlTable(
       "extensions",
-      "Extensions (files)",
+      `Extensions (files; ${of(s.extensions, s.extensionCount)})`,
       ["extension", "allocated", "apparent", "files"],
       s.extensions.map((
         x,
@@ -415,11 +489,11 @@ export async function summaryHtml(s: Summary): Promise<string> {
       grid: { left: 70, right: 20, top: 20, bottom: 80 },
       xAxis: {
         type: "category",
-        data: s.sizeHistogram.map((b) => b.min === 0 ? "0" : `≥${bytes(b.min)}`),
+        data: sizeRanges(s.sizeHistogram).map((b) => b.min === 0 ? "0" : `≥${bytes(b.min)}`),
         axisLabel: { rotate: 45 },
       },
       yAxis: { type: "value" },
-      series: [{ type: "bar", data: s.sizeHistogram.map((b) => b.files) }],
+      series: [{ type: "bar", data: sizeRanges(s.sizeHistogram).map((b) => b.files) }],
     }),
     "(no files)",
   ));
@@ -440,8 +514,12 @@ export async function summaryHtml(s: Summary): Promise<string> {
       ["atime", "Files by last access (atime)", s.atimeAges, s.atimeAgesByUser],
     ] as const
   ) {
-    // the users past --top as one more layer, so that each bar is its bucket's total
-    const others = ages.map((a, i) => a[key] - byUser.reduce((n, u) => n + u[key][i], 0));
+    // the users past --top (and past LAYERS) as one more layer, so that
+    // each bar is its bucket's total
+    const layers = byUser.slice(0, LAYERS);
+    const others = ages.map((a, i) => a[key] - layers.reduce((n, u) => n + u[key][i], 0));
+    const names = [...layers.map((u) => visible(who(u.name, u.id))), OTHER_USERS];
+    const legend = legendHeight(names);
     const othersSeries = others.some((v) => v > 0)
       ? [{
         type: "bar",
@@ -454,21 +532,26 @@ export async function summaryHtml(s: Summary): Promise<string> {
     parts.push(figure(
       `chart-${id}`,
       `${title}: ${measure} bytes, stacked by user`,
-      ages.every((a) => a.files === 0) ? null : await chart({
-        legend: { top: 0 },
-        grid: { left: 80, right: 20, top: 40, bottom: 30 },
-        xAxis: { type: "category", data: ages.map((a) => a.label) },
-        yAxis: bytesAxis(...stackEnds([ages.map((a) => a[key])])),
-        series: [
-          ...byUser.map((u) => ({
-            type: "bar",
-            stack: "users",
-            name: visible(who(u.name, u.id)),
-            data: u[key],
-          })),
-          ...othersSeries,
-        ],
-      }),
+      ages.every((a) => a.files === 0) ? null : await chart(
+        {
+          legend: { top: 0 },
+          grid: { left: 80, right: 20, top: legend + 16, bottom: 30 },
+          xAxis: { type: "category", data: ages.map((a) => a.label) },
+          yAxis: bytesAxis(...stackEnds([ages.map((a) => a[key])])),
+          series: [
+            ...layers.map((u, i) => ({
+              type: "bar",
+              stack: "users",
+              name: names[i],
+              data: u[key],
+              itemStyle: { color: LAYER_COLOURS[i] },
+            })),
+            ...othersSeries,
+          ],
+        },
+        900,
+        360 + legend - 24,
+      ),
       "(no files)",
     ));
     parts.push(
@@ -483,7 +566,7 @@ export async function summaryHtml(s: Summary): Promise<string> {
   parts.push(
     htmlTable(
       "folders",
-      `Folders by recursive allocated size (levels 0-${s.depth})`,
+      `Folders by recursive ${measure} size (levels 0-${s.depth})`,
       ["folder", "level", "allocated", "apparent", "entries", "files"],
       s.folders.map((
         f,
@@ -540,6 +623,16 @@ export async function summaryHtml(s: Summary): Promise<string> {
  */
 export async function diffHtml(d: Diff): Promise<string> {
   const t = d.totals;
+  // a folder's path below its root ("alpha/data"), a root as it is
+  const rootsOf = [...new Set([...d.old.roots, ...d.new.roots])]
+    .sort((a, b) => b.length - a.length);
+  const below = (p: string) => {
+    for (const r of rootsOf) {
+      const pre = r.endsWith("/") ? r : `${r}/`;
+      if (p.startsWith(pre) && p.length > pre.length) return p.slice(pre.length);
+    }
+    return p;
+  };
   const parts: string[] = [];
   const kinds = [
     "added",
@@ -636,39 +729,58 @@ export async function diffHtml(d: Diff): Promise<string> {
     parts.push(figure(
       `chart-${id}`,
       title,
-      rows.length === 0 ? null : await chart({
-        grid: { left: 200, right: 40, top: 30, bottom: 40 },
-        legend: { top: 0 },
-        xAxis: bytesAxis(...stackEnds([
-          ...["added", "grown", "shrunk"].map((k) =>
-            rows.map((r) => r[k as "added" | "grown" | "shrunk"].allocatedBytes)
-          ),
-          rows.map((r) => -r.removed.allocatedBytes),
-          moved,
-        ])),
-        yAxis: {
-          type: "category",
-          inverse: true,
-          data: rows.map((r) => visible(r.name ?? (id === "folders" ? base(r.key) : r.key))),
+      rows.length === 0 ? null : await chart(
+        {
+          grid: { left: 200, right: 40, top: 30, bottom: 40 },
+          // (a folder by its path below its root, "alpha/data", not "data":
+          // at level 2 several are named alike)
+          legend: { top: 0 },
+          xAxis: bytesAxis(...stackEnds([
+            ...["added", "grown", "shrunk"].map((k) =>
+              rows.map((r) => r[k as "added" | "grown" | "shrunk"].allocatedBytes)
+            ),
+            rows.map((r) => -r.removed.allocatedBytes),
+            moved,
+          ])),
+          yAxis: {
+            type: "category",
+            inverse: true,
+            data: rows.map((r) =>
+              visible(r.name ?? (id === "folders" ? shortened(below(r.key)) : r.key))
+            ),
+            axisLabel: { width: 190, overflow: "truncate" },
+          },
+          series: [
+            {
+              type: "bar",
+              name: "added",
+              stack: "c",
+              data: rows.map((r) => r.added.allocatedBytes),
+            },
+            {
+              type: "bar",
+              name: "grown",
+              stack: "c",
+              data: rows.map((r) => r.grown.allocatedBytes),
+            },
+            {
+              type: "bar",
+              name: "removed",
+              stack: "c",
+              data: rows.map((r) => -r.removed.allocatedBytes),
+            },
+            {
+              type: "bar",
+              name: "shrunk",
+              stack: "c",
+              data: rows.map((r) => r.shrunk.allocatedBytes),
+            },
+            ...movedSeries,
+          ],
         },
-        series: [
-          { type: "bar", name: "added", stack: "c", data: rows.map((r) => r.added.allocatedBytes) },
-          { type: "bar", name: "grown", stack: "c", data: rows.map((r) => r.grown.allocatedBytes) },
-          {
-            type: "bar",
-            name: "removed",
-            stack: "c",
-            data: rows.map((r) => -r.removed.allocatedBytes),
-          },
-          {
-            type: "bar",
-            name: "shrunk",
-            stack: "c",
-            data: rows.map((r) => r.shrunk.allocatedBytes),
-          },
-          ...movedSeries,
-        ],
-      }),
+        900,
+        barsHeight(rows.length, 10),
+      ),
       "(no changes)",
     ));
     parts.push(
@@ -718,5 +830,9 @@ export async function diffHtml(d: Diff): Promise<string> {
       ["changed-files", "Files changed most", d.changedFiles, "changed"],
     ] as const
   ) parts.push(htmlTable(id, title + fileMarks(rows, list), fh, fileRows(rows)));
-  return page(`pwalk diff: ${d.old.roots.join(", ")}`, parts.join("\n"), d);
+  const roots = (r: string[]) => r.join(", ");
+  const title = roots(d.old.roots) === roots(d.new.roots)
+    ? roots(d.old.roots)
+    : `${roots(d.old.roots)} → ${roots(d.new.roots)}`;
+  return page(`pwalk diff: ${title}`, parts.join("\n"), d);
 }
