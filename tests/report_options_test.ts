@@ -9,7 +9,13 @@
  * - the thread option: the same rows for 1, 2 and 16 threads (that the
  *   threads really run: report_bigtree_test.ts).
  */
-import { assert, assertEquals, assertNotEquals, assertRejects } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertNotEquals,
+  assertRejects,
+  assertStringIncludes,
+} from "@std/assert";
 import { report } from "../mod.ts";
 
 const existsFull = () => {
@@ -730,4 +736,126 @@ Deno.test({
     assertEquals(calls, 1);
     closeLibc();
   },
+});
+
+Deno.test("the shard functions: a value of the wrong type or out of range is refused before any plan, script or job (a task would fail on it after queueing), missing options too (review)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(`${root}/a`, { recursive: true });
+  await Deno.mkdir(`${root}/b`);
+  const api = await import("../mod.ts");
+  const plan = await api.planShards(root, { shards: 2 });
+  const scan = `${tmp.path}/scan.csv`;
+  assertEquals((await cli(["-o", scan, root])).code, 0);
+  const out = `${tmp.path}/s`;
+  const slurm = (o: Record<string, unknown>) =>
+    api.slurmScan(root, { shards: 2, out, dryRun: true, ...o } as never);
+  const cases: [() => unknown, ErrorConstructor, string][] = [
+    [
+      () => slurm({ threads: 0 }),
+      RangeError,
+      "pwalk: threads must be an integer from 1 to 1024, got 0",
+    ],
+    [
+      () => slurm({ threads: "4" }),
+      TypeError,
+      'pwalk: threads must be an integer from 1 to 1024, got "4" (a string)',
+    ],
+    [
+      () => slurm({ level: 99 }),
+      RangeError,
+      "pwalk: level must be an integer from 1 to 19, got 99",
+    ],
+    [
+      () => slurm({ maxRunning: "2; rm" }),
+      TypeError,
+      'pwalk: maxRunning must be an integer from 1 to 1000000, got "2; rm" (a string)',
+    ],
+    [
+      () => slurm({ sbatch: "--time=1:00:00" }),
+      TypeError,
+      'pwalk: sbatch must be an array of strings, got "--time=1:00:00" (a string)',
+    ],
+    [
+      () => slurm({ command: "deno run" }),
+      TypeError,
+      'pwalk: command must be an array of strings, got "deno run" (a string)',
+    ],
+    [
+      () => api.slurmScan(root, undefined as never),
+      TypeError,
+      "pwalk: slurmScan needs its options: { shards, out }",
+    ],
+    [
+      () => api.slurmScript(plan, { dir: 5 } as never),
+      TypeError,
+      "pwalk: dir must be a string, got 5 (a number)",
+    ],
+    [
+      () => api.slurmScript(plan, { dir: tmp.path, level: 0 }),
+      RangeError,
+      "pwalk: level must be an integer from 1 to 19, got 0",
+    ],
+    [
+      () => api.submitShards(out, [0], { maxRunning: 0, dryRun: true }),
+      RangeError,
+      "pwalk: maxRunning must be an integer from 1 to 1000000, got 0",
+    ],
+    [
+      () => api.scanStatus(out, { verify: "false" } as never),
+      TypeError,
+      'pwalk: verify must be true or false, got "false" (a string)',
+    ],
+    [
+      () => api.scanStatus(out, { squeue: "false" } as never),
+      TypeError,
+      'pwalk: squeue must be true or false, got "false" (a string)',
+    ],
+    [
+      () => api.readScanCounts(scan as never),
+      TypeError,
+      `pwalk: files must be an array of paths, got "${scan}" (a string)`,
+    ],
+    [
+      () => api.readScanCounts([scan], { maxFolders: "5" } as never),
+      TypeError,
+      'pwalk: maxFolders must be an integer from 1 to 2147483648, got "5" (a string)',
+    ],
+    [
+      () => api.readScanCounts([scan], { maxLevels: NaN }),
+      RangeError,
+      "pwalk: maxLevels must be an integer from 1 to 10000, got NaN",
+    ],
+    [
+      () => api.planShards(root, undefined as never),
+      TypeError,
+      "pwalk: planShards needs its options: { shards }",
+    ],
+    [
+      () => api.planShards(root, { shards: 2, from: scan as never }),
+      TypeError,
+      `pwalk: from must be an array of scans, got "${scan}" (a string)`,
+    ],
+    [
+      () => api.arrayList("1,2" as never),
+      TypeError,
+      'pwalk: indexes must be an array of shard numbers, got "1,2" (a string)',
+    ],
+    [
+      () => api.arrayList([-1, 1.5]),
+      RangeError,
+      "pwalk: a shard number is a whole number from 0, got -1 (a number)",
+    ],
+  ];
+  for (const [call, type, message] of cases) {
+    const e = await assertRejects(async () => await call(), type);
+    assertEquals(e.message, message);
+  }
+  // nothing planned, written or submitted
+  await assertRejects(() => Deno.lstat(out), Deno.errors.NotFound);
+  // the values they take still pass
+  assertEquals(api.arrayList([3, 0, 1, 2]), "0-3");
+  const s = await slurm({ threads: 4, level: 3, maxRunning: 1, sbatch: ["--time=1:00:00"] });
+  assertStringIncludes(Deno.readTextFileSync(`${out}/job.sbatch`), "--threads 4 --level 3");
+  assertEquals(s.plan.shards, 2);
 });

@@ -25,6 +25,7 @@ import {
   checkRootPath,
   excludeList,
   type OptionNames,
+  typed,
   walkerSpelled,
 } from "../options.ts";
 import { besidePath, writeWhole } from "../outfile.ts";
@@ -279,6 +280,7 @@ function ahead(a: Node, b: Node): boolean {
  * @throws {Deno.errors.NotADirectory} when the root is not a folder
  */
 export async function planShards(root: string, options: PlanOptions): Promise<ShardPlan> {
+  if (options === undefined) throw new TypeError("pwalk: planShards needs its options: { shards }");
   checkOptionNames("planShards", options, PLAN_OPTIONS);
   return await planOf(root, options);
 }
@@ -312,7 +314,12 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
 
   let scan: ScanCounts | undefined;
   const scans: string[] = [];
-  for (const f of options.from ?? []) scans.push(...await scanFiles(f));
+  // (a string would be taken a character at a time)
+  const from = options.from;
+  if (from !== undefined && (!Array.isArray(from) || from.some((f) => typeof f !== "string"))) {
+    throw new TypeError(`pwalk: from must be an array of scans, got ${typed(from)}`);
+  }
+  for (const f of from ?? []) scans.push(...await scanFiles(f));
   if (scans.length) scan = await readScanCounts(scans);
   const rootBytes = enc.encode(rootPath);
   const relOf = (p: Uint8Array) =>

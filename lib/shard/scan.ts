@@ -16,7 +16,7 @@
 import { byteKey } from "./paths.ts";
 import { count } from "../digits.ts";
 import { decompressedStream } from "../decompress.ts";
-import { checkOptionNames, type OptionNames } from "../options.ts";
+import { checkInt, checkOptionNames, type OptionNames, typed } from "../options.ts";
 import { compressionOf } from "../report.ts";
 
 /** Recursive row counts of a previous scan, by path relative to its root. */
@@ -169,8 +169,12 @@ export async function readScanCounts(
   options: ScanCountOptions = {},
 ): Promise<ScanCounts> {
   checkOptionNames("readScanCounts", options, SCAN_COUNT_OPTIONS);
-  const maxFolders = options.maxFolders ?? 2_000_000;
-  let maxLevel = options.maxLevels ?? 32;
+  // (a string would be read a character at a time: "x.csv" as "x", ".", ...)
+  if (!Array.isArray(files) || files.some((f) => typeof f !== "string")) {
+    throw new TypeError(`pwalk: files must be an array of paths, got ${typed(files)}`);
+  }
+  const maxFolders = checkInt("maxFolders", options.maxFolders ?? 2_000_000, 1, 2 ** 31);
+  let maxLevel = checkInt("maxLevels", options.maxLevels ?? 32, 1, 10_000);
   // levels[k]: folders k levels below the root, by relative path key
   const levels: Map<string, number>[] = [new Map()];
   let kept = 0;

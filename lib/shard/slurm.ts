@@ -25,7 +25,7 @@ import { leftoversText, scanLeftovers, scanStatus } from "./status.ts";
 import { jobName, readSubmissions } from "./squeue.ts";
 import { lockScanFolder, lockShard, ShardBusyError, type ShardLock } from "./lock.ts";
 import { shellQuote } from "../shell.ts";
-import { checkOptionNames, excludeList, type OptionNames } from "../options.ts";
+import { checkInt, checkOptionNames, excludeList, type OptionNames, typed } from "../options.ts";
 
 export { shellQuote };
 
@@ -60,6 +60,13 @@ export function pwalkCommand(): string[] {
  * ```
  */
 export function arrayList(indexes: number[]): string {
+  if (!Array.isArray(indexes)) {
+    throw new TypeError(`pwalk: indexes must be an array of shard numbers, got ${typed(indexes)}`);
+  }
+  const bad = indexes.find((i) => !Number.isSafeInteger(i) || i < 0);
+  if (bad !== undefined) {
+    throw new RangeError(`pwalk: a shard number is a whole number from 0, got ${typed(bad)}`);
+  }
   const ix = [...new Set(indexes)].sort((a, b) => a - b);
   const out: string[] = [];
   for (let i = 0; i < ix.length;) {
@@ -214,9 +221,45 @@ export function sbatchRefusal(arg: string): string | null {
 
 /** Refuse (RangeError) sbatch arguments {@link sbatchRefusal} refuses. */
 function checkSbatch(args: string[]): void {
+  checkStrings("sbatch", args);
   for (const a of args) {
     const why = sbatchRefusal(a);
     if (why) throw new RangeError(why);
+  }
+}
+
+/** An option that is a list of strings, else a TypeError naming it. */
+function checkStrings(name: string, v: unknown): void {
+  if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) {
+    throw new TypeError(`pwalk: ${name} must be an array of strings, got ${typed(v)}`);
+  }
+}
+
+/**
+ * The values of the options a task's line and the submission take, as the
+ * CLI takes its flags (--threads 1-1024, --level 1-19 for the .csv.zst
+ * outputs, --max-running 1-1,000,000, --progress 1-86400): a bad one
+ * refused before anything is planned or written, not by every task of a
+ * job already queued.
+ */
+function checkScriptValues(o: Partial<ScriptOptions>): void {
+  if (o.dir !== undefined && typeof o.dir !== "string") {
+    throw new TypeError(`pwalk: dir must be a string, got ${typed(o.dir)}`);
+  }
+  if (o.threads !== undefined) checkInt("threads", o.threads, 1, 1024);
+  if (o.level !== undefined) checkInt("level", o.level, 1, 19);
+  if (o.maxRunning !== undefined) checkInt("maxRunning", o.maxRunning, 1, 1_000_000);
+  const every = o.progress;
+  if (every !== undefined && (!Number.isInteger(every) || every < 1 || every > 86_400)) {
+    throw new RangeError(
+      "pwalk: progress must be a whole number of seconds from 1 to 86400, got " +
+        (typeof every === "number" ? every : typed(every)),
+    );
+  }
+  if (o.sbatch !== undefined) checkStrings("sbatch", o.sbatch);
+  if (o.command !== undefined) {
+    checkStrings("command", o.command);
+    if (o.command.length === 0) throw new RangeError("pwalk: command must name a program to run");
   }
 }
 
@@ -236,21 +279,20 @@ const CONTROL = /[\x00-\x1f\x7f]/g;
  * ```
  */
 export function slurmScript(plan: ShardPlan, o: ScriptOptions): string {
+  if (o === undefined) throw new TypeError("pwalk: slurmScript needs its options: { dir }");
   checkOptionNames("slurmScript", o, SCRIPT_OPTIONS);
+  checkScriptValues(o);
+  if (typeof o.dir !== "string") throw new TypeError("pwalk: dir must be a string, got undefined");
   return scriptOf(plan, o);
 }
 
 /** {@link slurmScript} without the check of its option names (slurmScan's hold more). */
 function scriptOf(plan: ShardPlan, o: ScriptOptions, submitted = false): string {
   const q = shellQuote;
+  checkScriptValues(o);
   checkSbatch(o.sbatch ?? []);
   const cmd = o.command ?? pwalkCommand();
   const every = o.progress;
-  if (every !== undefined && (!Number.isInteger(every) || every < 1 || every > 86_400)) {
-    throw new RangeError(
-      `pwalk: progress must be a whole number of seconds from 1 to 86400, got ${every}`,
-    );
-  }
   const args = [
     ...cmd.slice(1).map(q),
     "report",
@@ -377,6 +419,7 @@ export async function submitShards(
   o: SubmitOptions = {},
 ): Promise<Submitted> {
   checkOptionNames("submitShards", o, SUBMIT_OPTIONS);
+  checkScriptValues({ maxRunning: o.maxRunning, sbatch: o.sbatch });
   checkSbatch(o.sbatch ?? []);
   const array = arrayList(shards);
   const limit = o.maxRunning ? `%${o.maxRunning}` : "";
@@ -550,8 +593,12 @@ async function checkLogFolders(dir: string): Promise<void> {
  * ```
  */
 export async function slurmScan(root: string, options: SlurmScanOptions): Promise<SlurmScan> {
+  if (options === undefined) {
+    throw new TypeError("pwalk: slurmScan needs its options: { shards, out }");
+  }
   checkOptionNames("slurmScan", options, SLURM_SCAN_OPTIONS);
-  checkSbatch(options.sbatch ?? []); // before the (long) planning
+  checkScriptValues(options); // before the (long) planning
+  checkSbatch(options.sbatch ?? []);
   const dir = absolutePath(options.out);
   // The script's `#SBATCH --output="DIR/logs/%A_%a.out"`: sbatch reads a
   // double-quoted value whole (blanks and ' included; tried on Slurm 22.05)
@@ -784,6 +831,7 @@ export async function resumeScan(
   o: SubmitOptions = {},
 ): Promise<Submitted & { plan: ShardPlan; busy: string[] }> {
   checkOptionNames("resumeScan", o, SUBMIT_OPTIONS);
+  checkScriptValues({ maxRunning: o.maxRunning, sbatch: o.sbatch });
   checkSbatch(o.sbatch ?? []);
   const dir = absolutePath(out);
   const plan = await readPlan(`${dir}/plan.json`);
