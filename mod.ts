@@ -79,6 +79,7 @@ export {
 } from "./lib/report.ts";
 export type { Progress, WalkError } from "./lib/job.ts";
 export type { CommonOptions, FrontierFolder } from "./lib/options.ts";
+export { unmatchedExcludes } from "./lib/exclude.ts";
 export {
   AGE_BUCKETS,
   type AgeBucket,

@@ -60,7 +60,12 @@ export interface CommonOptions {
    * Folders to skip, with everything below them (pwalk `--exclude`): any
    * spelling of the folder (absolute under a relative root, `./x`, `x/`;
    * lib/exclude.ts resolveExcludes), or its path's bytes when it is not
-   * UTF-8, spelled any of those ways too (resolveExcludeBytes).
+   * UTF-8, spelled any of those ways too (resolveExcludeBytes). A relative
+   * path is looked up from the current folder (`Deno.cwd()`), not from the
+   * root, as the CLI's `--exclude`: `exclude: ["a"]` with root `/data` is
+   * `./a`, not `/data/a`. A path that names no folder the walk enters
+   * excludes nothing, silently; {@link unmatchedExcludes} lists those (the
+   * CLI warns of them).
    */
   exclude?: (string | Uint8Array)[];
   /** Stay on the root's file system (pwalk `-x`). Default false. */
@@ -202,7 +207,10 @@ export type OptionNames<T> = Record<keyof T, true>;
 
 /** The known name nearest `name` (a typo: case, or up to 2 edits), if any. */
 function nearest(name: string, known: readonly string[]): string | undefined {
+  // edits: a letter added, dropped or replaced, or two letters swapped
+  // (one edit: "form" is one from "from", two from "force")
   const dist = (a: string, b: string) => {
+    let before: number[] = [];
     let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
     for (let i = 1; i <= a.length; i++) {
       const cur = [i];
@@ -212,8 +220,11 @@ function nearest(name: string, known: readonly string[]): string | undefined {
           cur[j - 1] + 1,
           prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
         );
+        if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+          cur[j] = Math.min(cur[j], before[j - 2] + 1);
+        }
       }
-      prev = cur;
+      [before, prev] = [prev, cur];
     }
     return prev[b.length];
   };

@@ -631,6 +631,11 @@ export async function chown(root: string, options: ChownOptions): Promise<ChownS
   if (!options || options.from === undefined || !options.to) {
     throw new TypeError("pwalk: chown needs { from: uid, to: { uid, gid? } }");
   }
+  if (typeof options.to !== "object") {
+    throw new TypeError(
+      `pwalk: chown's to must be an object { uid, gid? }, got ${typed(options.to)}`,
+    );
+  }
   checkChangeOptions(options, []);
   const real = checkRoot("chown", root, options);
   const opts = commonNative(root, options);

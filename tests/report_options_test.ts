@@ -596,6 +596,8 @@ Deno.test("an option name no function knows (a typo) is a TypeError naming it, b
       ' (did you mean "journal"?)',
     ],
     ["undo", (o) => api.undo(out, o), { aply: true }, ' (did you mean "apply"?)'],
+    // two letters swapped: one edit, nearer than "force"'s two
+    ["chown", (o) => api.chown(out, o), { form: 1001 }, ' (did you mean "from"?)'],
     ["summarize", (o) => api.summarize([scan], o), { tpo: 3 }, ' (did you mean "top"?)'],
     ["diff", (o) => api.diff([scan], [scan], o), { dpeth: 3 }, ' (did you mean "depth"?)'],
     [
@@ -858,4 +860,40 @@ Deno.test("the shard functions: a value of the wrong type or out of range is ref
   const s = await slurm({ threads: 4, level: 3, maxRunning: 1, sbatch: ["--time=1:00:00"] });
   assertStringIncludes(Deno.readTextFileSync(`${out}/job.sbatch`), "--threads 4 --level 3");
   assertEquals(s.plan.shards, 2);
+});
+
+Deno.test("exclude: a relative path is looked up from the current folder, not the root; unmatchedExcludes names those that exclude nothing (review)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await Deno.mkdir(`${root}/a/deep`, { recursive: true });
+  await Deno.writeTextFile(`${root}/a/deep/f`, "x");
+  await Deno.writeTextFile(`${root}/g`, "x");
+  const { report, unmatchedExcludes } = await import("../mod.ts");
+  const out = `${tmp.path}/scan.csv`;
+  const entries = async (exclude: string[]) =>
+    (await report(root, { output: out, exclude })).entries;
+  const all = await entries([]);
+  assertEquals(all, 5); // the root, a, a/deep, a/deep/f, g
+  const cwd = Deno.cwd();
+  try {
+    Deno.chdir(tmp.path); // "a" is tmp/a here: no such folder, nothing excluded
+    assertEquals(await entries(["a"]), all);
+    assertEquals(unmatchedExcludes(root, ["a", `${root}/a`, "tree/a"]), ["a"]);
+    assertEquals(await entries(["tree/a"]), all - 3);
+    Deno.chdir(root); // now "a" is the root's a
+    assertEquals(unmatchedExcludes(root, ["a", "g", "nope"]), ["g", "nope"]); // g: a file
+    assertEquals(await entries(["a"]), all - 3);
+  } finally {
+    Deno.chdir(cwd);
+  }
+  closeLibc();
+});
+
+Deno.test("chown's to as a number or string: a TypeError saying it is an object, not 'to.uid ... got undefined' (review)", async () => {
+  await using tmp = await tempDir();
+  const { chown } = await import("../mod.ts");
+  for (const [to, shown] of [[5, "5 (a number)"], ["1002:5000", '"1002:5000" (a string)']]) {
+    const e = await assertRejects(() => chown(tmp.path, { from: 1001, to } as never), TypeError);
+    assertEquals(e.message, `pwalk: chown's to must be an object { uid, gid? }, got ${shown}`);
+  }
 });

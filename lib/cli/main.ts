@@ -161,7 +161,7 @@ function ignore(): void {}
  *
  * @example
  * ```ts ignore
- * import { main } from "./lib/cli/main.ts";
+ * import { main } from "jsr:@pwalk/cli/cli";
  * Deno.exit(await main(["--header", "-o", "scan.csv.zst", "/data"]));
  * ```
  */
