@@ -76,7 +76,6 @@ typedef struct repair_ctx {
   bool changes_stdout; /**< changes_fd is fd 1: named stdout in a write error */
   atomic_bool lines_off; /**< --apply whose change lines' pipe was closed: no more lines */
   _Atomic bool stop;   /**< cancelled: a change line waits for a full pipe no more */
-  pthread_mutex_t lines_mu; /**< one worker's buffered lines written at a time, never mixed */
   pw_channel *records; /**< change records for pw_job_next, or NULL */
   size_t root_len;     /**< the root as printed (trailing slashes dropped) */
   int64_t start_sec;   /**< the second the job started (Linux: CLOCK_REALTIME_COARSE), before the walk */
@@ -136,11 +135,9 @@ typedef struct repair_worker {
   char *buf;
   size_t cap;
   acl_seen acl;        /**< the entry's ACL, once read */
-  char *out;           /**< change lines not yet written (whole lines only) */
   uint64_t ovl_listing; /**< the listing (and device) whose overlayfs test is ovl */
   dev_t ovl_dev;
   bool ovl;
-  size_t out_len, out_cap;
   pw_batch *batch; /**< the worker's batch of change records */
   pw_names names;  /**< group names of the change lines */
 } repair_worker;
@@ -319,20 +316,16 @@ static void change_record(pw_worker *w, repair_ctx *c, repair_worker *r, const p
   pw_put_u32(rec + 112, p->ogid);
 }
 
-/* Write the worker's buffered change lines (whole lines, so that two
-   workers' lines never mix: one writer at a time).  A write per folder or
-   per LINES_FLUSH bytes, not one per entry. */
-#define LINES_FLUSH (32 * 1024)
-
-static void lines_flush(pw_worker *w, repair_worker *r) {
+/* Count and show what p did (dry run: would do) to entry e. */
+static void report_done(pw_worker *w, repair_worker *r, const pw_entry *e, const struct stat *st,
+                        const pw_change *p) {
   repair_ctx *c = pw_job_ctx(pw_worker_job(w));
-  if (!r || !r->out_len) return;
-  size_t len = r->out_len;
-  r->out_len = 0;
+  count_change(w, c, p, st);
+  if (c->records) change_record(w, c, r, e, st, p);
   if (c->changes_fd < 0 || atomic_load_explicit(&c->lines_off, memory_order_relaxed)) return;
-  pthread_mutex_lock(&c->lines_mu);
-  int err = pw_write_until(c->changes_fd, r->out, len, &c->stop, NULL);
-  pthread_mutex_unlock(&c->lines_mu);
+  int err = pw_write_until(c->changes_fd, r->buf,
+                           pw_change_lines(r->buf, c->chown_mode, !c->apply, &r->names, e, st, p),
+                           &c->stop, NULL);
   if (!err || err == -ECANCELED) return; /* cancelled: the job is stopping already */
   if (err == -EPIPE && c->apply) {
     /* closed early (| head): an applied run goes on to its end without its
@@ -348,27 +341,6 @@ static void lines_flush(pw_worker *w, repair_worker *r) {
      made was journaled before it: the journal holds every change made. */
   pw_job_fail(pw_worker_job(w), -err, "cannot write %s: %s",
               c->changes_stdout ? "stdout" : "the change lines", strerror(-err));
-}
-
-/* Count and show what p did (dry run: would do) to entry e. */
-static void report_done(pw_worker *w, repair_worker *r, const pw_entry *e, const struct stat *st,
-                        const pw_change *p) {
-  repair_ctx *c = pw_job_ctx(pw_worker_job(w));
-  count_change(w, c, p, st);
-  if (c->records) change_record(w, c, r, e, st, p);
-  if (c->changes_fd < 0 || atomic_load_explicit(&c->lines_off, memory_order_relaxed)) return;
-  size_t n = pw_change_lines(r->buf, c->chown_mode, !c->apply, &r->names, e, st, p);
-  if (r->out_len + n > r->out_cap) {
-    char *b = pw_grow(r->out, &r->out_cap, r->out_len + n);
-    if (!b) {
-      pw_job_fail(pw_worker_job(w), ENOMEM, "out of memory");
-      return;
-    }
-    r->out = b;
-  }
-  memcpy(r->out + r->out_len, r->buf, n);
-  r->out_len += n;
-  if (r->out_len >= LINES_FLUSH) lines_flush(w, r);
 }
 
 /* Whether t (entry e, stat st) is on overlayfs: an fstatfs per folder
@@ -1098,15 +1070,9 @@ static int rp_worker_start(pw_worker *w) {
   return 0;
 }
 
-/* The worker waits for work, or hands a share of a shared folder back
-   (another worker writes the folder's line, after the lines of its
-   entries): its buffered lines go out. */
-static void rp_flush_lines(pw_worker *w) { lines_flush(w, *pw_worker_state(w)); }
-
 static void rp_worker_end(pw_worker *w) {
   repair_ctx *c = pw_job_ctx(pw_worker_job(w));
   repair_worker *r = *pw_worker_state(w);
-  lines_flush(w, r); /* (a cancel stops a write that waits for a full pipe) */
   if (c->records && r) pw_channel_release(c->records, &r->batch, true);
 }
 
@@ -1118,7 +1084,6 @@ static void rp_worker_free(pw_worker *w) {
   forget_acl(&r->acl, false);
 #endif
   free(r->buf);
-  free(r->out);
   free(r);
   *pw_worker_state(w) = NULL;
 }
@@ -1170,7 +1135,6 @@ static void rp_job_free(pw_job *j) {
   (void)pw_journal_syncer_stop(&c->syncer);
   pw_channel_free(c->records);
   pthread_mutex_destroy(&c->links_mu);
-  pthread_mutex_destroy(&c->lines_mu);
   for (size_t i = 0; i < c->links_cap; i++) free_wait(c->links[i].wait);
   free(c->links);
   free(c->groups);
@@ -1274,7 +1238,6 @@ static int repair_init(pw_job *j, void *arg) {
   }
 #endif
   pthread_mutex_init(&c->links_mu, NULL);
-  pthread_mutex_init(&c->lines_mu, NULL);
   struct stat jst; /* the journal inside the tree is never changed */
   if (c->journal_fd >= 0 && fstat(c->journal_fd, &jst) == 0) pw_job_skip_file(j, &jst);
   if (o->records) {
@@ -1306,20 +1269,11 @@ oom:
   return -ENOMEM;
 }
 
-/* An entry; after a folder's own row (its entries came before it), the
-   lines buffered so far go out: a folder's lines appear as it is done. */
-static void rp_entry_flushed(pw_worker *w, const pw_entry *e) {
-  rp_entry(w, e);
-  if (e->is_dir_row) lines_flush(w, *pw_worker_state(w));
-}
-
 static const pw_visitor repair_visitor = {
     .job_init = repair_init,
     .worker_start = rp_worker_start,
-    .entry = rp_entry_flushed,
+    .entry = rp_entry,
     .child_user = rp_child_user,
-    .idle = rp_flush_lines,
-    .flush = rp_flush_lines,
     .worker_end = rp_worker_end,
     .worker_free = rp_worker_free,
     .workers_done = rp_workers_done,

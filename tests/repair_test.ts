@@ -1530,11 +1530,14 @@ os.setxattr(sys.argv[1] + '/dryf-0', 'system.posix_acl_access', struct.pack('<I'
 
 testNeeding([STRACE], {
   name:
-    "per changed entry: no signal mask call, no write of its own, one ACL read, no fstatfs (repair, chown; dry run, --apply)",
+    "per changed entry: no signal mask call, one ACL read, no fstatfs (repair, chown; dry run, --apply)",
   async fn() {
     // each worker blocked and restored SIGXFSZ around every write (three
-    // calls), wrote each change line by itself, read the ACL twice (before
-    // and after the change) and asked fstatfs of every entry it changed
+    // calls), read the ACL twice (before and after the change) and asked
+    // fstatfs of every entry it changed. (Its change line is still a write
+    // of its own, whole, as it is made: buffered, a cancel cut a line
+    // short, notices on stderr came before the lines of entries before
+    // them, and --apply to a full stdout went on for 32 KiB of lines.)
     await using tmp = await tempDir("pwalk-perentry-");
     const dirs = ["a", "b", "c"];
     const files = dirs.flatMap((d) => Array.from({ length: 40 }, (_, i) => `${d}/f${i}`));
@@ -1569,7 +1572,7 @@ testNeeding([STRACE], {
       ]);
       const log = `${tmp.path}/strace${k}.log`;
       const argv = [...args.map((a) => a === "JOURNAL" ? `${tmp.path}/j${k}` : a), root];
-      const r = await cli(argv, { prefix: ["strace", "-f", "-s", "200", "-o", log] });
+      const r = await cli(argv, { prefix: ["strace", "-f", "-o", log] });
       assertEquals(r.code, 0, `${what}: ${r.stderr}`);
       // every file changes, listed (the lines are the independent check
       // that the work was done: one per file, each path once)
@@ -1595,12 +1598,6 @@ testNeeding([STRACE], {
         lines.filter((l) => tids.has(l.split(" ")[0]) && re.test(l.replace(/^\d+ +/, ""))).length;
       const masks = byWorkers(/^rt_sig(procmask|pending)\(/);
       assert(masks < n / 4, `${what}: ${masks} signal mask calls for ${n} entries`);
-      // (the change lines: to stdout, or to the pipe the CLI reads them from)
-      const writes = byWorkers(new RegExp(`^write\\(\\d+, "(would change: )?${root}/`));
-      assert(
-        writes > 0 && writes < n / 4,
-        `${what}: ${writes} writes of change lines for ${n} entries`,
-      );
       const statfs = byWorkers(/^fstatfs\(/);
       assert(statfs <= dirs.length + 2, `${what}: ${statfs} fstatfs for ${n} entries`);
       if (!chownMode) {
