@@ -791,6 +791,27 @@ export function walk(root: string | URL, options: WalkOptions = {}): WalkIterato
  * Called at the first `next()` (an async generator's body), as @std/fs
  * walk meets a bad root, never by walk() or walkDirs() themselves.
  */
+/** strerror(ELOOP), as the walker's loop errors say it. */
+const LOOP_MESSAGE = "Too many levels of symbolic links";
+
+/**
+ * Whether the folder at `path` (lstat: device and inode) is one of the
+ * folders above it, up to and including `top` (its walk's root), each
+ * looked at by its path: a directory cycle.
+ */
+async function aboveItself(path: string, top: string): Promise<boolean> {
+  const st = await Deno.lstat(path).catch(() => undefined);
+  if (!st) return false;
+  for (let at = path; at.length > top.length;) {
+    const cut = at.lastIndexOf("/");
+    at = cut > 0 ? at.slice(0, cut) : "/";
+    const up = await Deno.stat(at).catch(() => undefined); // (ROOT may be given as a link)
+    if (up && up.dev === st.dev && up.ino === st.ino) return true;
+    if (cut <= 0) break;
+  }
+  return false;
+}
+
 function rootPath(root: string | URL): string {
   if (!(root instanceof URL)) {
     // "" is refused (a TypeError): Deno.readDir("") and os.walk("") find
@@ -1346,6 +1367,14 @@ function dirsWalk(
             const sub = p.maxDepth - (e.depth + 1);
             if (!above?.isDirectory || above.ino !== e.parentIno) {
               report(spelled(race));
+            } else if (sub > 0 && await aboveItself(at, walkerRoot)) {
+              // the folder now there is one of the folders above it (a
+              // directory cycle a FUSE or NFS server can make): walked
+              // again it would be met again, each lap's paths longer; a
+              // loop error as the walker's own, and yielded as its loop
+              // folders are, not entered
+              report(spelled({ ...race, op: "loop", code: "ELOOP", message: LOOP_MESSAGE }));
+              s.unlisted = false;
             } else if (sub > 0) {
               added.push({
                 path: at,

@@ -89,8 +89,10 @@ typedef struct pw_item {
                               one name at a time (pw_job_open_front) */
   bool via_link;         /**< reached through a followed symlink */
   bool no_stat;          /**< st is only the listing's type and inode */
-  pw_anc *anc;           /**< follow mode: this folder on its walked path (a
-                              reference); NULL otherwise */
+  pw_anc *anc;           /**< a reference: following links, this folder on its
+                              walked path (from its listing); else the folders
+                              above it, then, once opened, this one too
+                              (walker.c walked_once); NULL: none known */
   size_t len;            /**< path length */
   char path[];           /**< NUL-terminated full path */
 } pw_item;

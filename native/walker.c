@@ -250,6 +250,33 @@ static int open_checked(pw_worker *w, pw_item *it, bool *raced) {
   return fd;
 }
 
+/* Whether the open folder of it is one of the folders above it on its
+   walked path (the same device and inode): a directory cycle, which no
+   kernel file system makes (a folder has one parent; a bind mount does
+   not nest itself) but a FUSE or NFS server can (sshfs following links, a
+   looping export, a damaged file system): listed, it would be walked again
+   and again without end, each lap's paths longer.  Told as a loop
+   (ELOOP), its row kept as an unreadable folder's, not listed.  Else it
+   becomes the last folder of its walked path, for its subfolders (they
+   hold it: a reference each).  Following links, the walked path is kept
+   as links are met (queue_subfolder) and checked before a folder is
+   queued (dispatch_name).  False: not to be listed. */
+static bool walked_once(pw_worker *w, pw_item *it) {
+  if (w->job->opts->follow) return true;
+  if (pw_anc_has(it->anc, &it->st)) {
+    pw_worker_error(w, PW_OP_LOOP, ELOOP, it->path, it->len);
+    return false;
+  }
+  pw_anc *self = pw_anc_new(it->anc, &it->st); /* (a reference to the folders above) */
+  if (!self) {
+    pw_job_fail(w->job, ENOMEM, "out of memory");
+    return false;
+  }
+  pw_anc_put(it->anc);
+  it->anc = self;
+  return true;
+}
+
 /* Open the folder of it (open_checked), then let go of the folder that
    listed it (kept until then for listed_after_all). */
 static int open_folder(pw_worker *w, pw_item *it, bool *raced) {
@@ -316,6 +343,8 @@ static bool queue_subfolder(pw_worker *w, listing *l, const struct stat *st, con
     pw_job_fail(j, ENOMEM, "out of memory");
     return false;
   }
+  if (!j->opts->follow && (c->anc = l->it->anc)) /* the folders above it (walked_once) */
+    atomic_fetch_add_explicit(&c->anc->refs, 1, memory_order_relaxed);
   c->user = j->vis->child_user ? j->vis->child_user(w, l->it->user, st) : l->it->user;
   if (j->opts->hold) {
     if (hold_subfolder(w, c)) return true;
@@ -708,6 +737,11 @@ static bool process_dir(pw_worker *w, listing *l) {
   }
   bool raced;
   l->fd = open_folder(w, it, &raced);
+  if (l->fd >= 0 && !walked_once(w, it)) {
+    pw_dir_end(&w->ds); /* begun by open_folder */
+    close(l->fd);
+    l->fd = -1;
+  }
   l->cdepth = it->depth + 1;
   l->skip_deep_dirs = o->maxdepth > 0 && l->cdepth >= o->maxdepth;
   l->leaf_dirs = l->cdepth >= o->leaf_depth;

@@ -24,7 +24,8 @@ import { assertRowsMatch, must } from "./helpers/compare.ts";
 import { printable, settledReference } from "./helpers/reference.ts";
 import { apiInChild, cli, UNPRIVILEGED } from "./helpers/run.ts";
 import { shimTest, VANISH_C } from "./helpers/shim.ts";
-import { SETPRIV, testNeeding } from "./helpers/system.ts";
+import { CC, FUSERMOUNT, PKG_CONFIG, SETPRIV, testNeeding } from "./helpers/system.ts";
+import { mountSlowfs } from "./helpers/slowfs.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { edgeTree } from "./helpers/tree.ts";
 
@@ -277,5 +278,64 @@ Deno.test({
     assert(sum >= 2n ** 64n, `${sum}`);
     const r = await report(root, { output: `${tmp.path}/out.csv` });
     assertEquals(r.bytes, Number(BigInt.asUintN(64, sum)));
+  },
+});
+
+testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
+  name:
+    "a directory cycle (a FUSE folder that is its root again): told as a loop, walked once, the run ends; report, walk() and walkDirs() (review)",
+  async fn() {
+    // a FUSE server (a looping export, sshfs following links) can give a
+    // folder below the root the root's device and inode: each lap was
+    // walked again, without end, and no error said so
+    await using tmp = await tempDir();
+    const src = `${tmp.path}/src`;
+    await Deno.mkdir(`${src}/a/loop`, { recursive: true });
+    await Deno.writeTextFile(`${src}/a/f`, "x");
+    await Deno.writeTextFile(`${src}/top`, "x");
+    await using fs = await mountSlowfs(tmp.path, src, {
+      SLOWFS_DELAY_US: "0",
+      SLOWFS_USE_INO: "1",
+      SLOWFS_LOOP: "loop",
+    });
+    const mnt = fs.path;
+    // the premise: a/loop is the root's folder (device and inode), its names the root's
+    const [rst, lst] = [Deno.lstatSync(mnt), Deno.lstatSync(`${mnt}/a/loop`)];
+    assertEquals([lst.dev, lst.ino], [rst.dev, rst.ino]);
+    assertEquals([...Deno.readDirSync(`${mnt}/a/loop`)].map((e) => e.name).sort(), ["a", "top"]);
+    const out = `${tmp.path}/scan.csv`, errors = `${tmp.path}/errors.csv`;
+    const r = await cli(["--errors", errors, "-o", out, mnt], { timeoutMs: 60_000 });
+    assertEquals(r.code, 0, r.stderr);
+    const rows = parsePwalk(Deno.readFileSync(out)).rows.map((x) =>
+      new TextDecoder().decode(x.path)
+    )
+      .sort();
+    // every entry once, the looping folder a row of its own, not entered
+    assertEquals(rows, [mnt, `${mnt}/a`, `${mnt}/a/f`, `${mnt}/a/loop`, `${mnt}/top`].sort());
+    assertEquals(
+      Deno.readTextFileSync(errors),
+      `path,operation,errno,message\n"${mnt}/a/loop",loop,ELOOP,"Too many levels of symbolic links"\n`,
+    );
+    assertStringIncludes(r.stderr, "1 error");
+    // the API: walk() and walkDirs(), with and without a stat per name
+    const { walk, walkDirs } = await import("../mod.ts");
+    for (const stat of [true, false]) {
+      const seen: string[] = [];
+      const errs: string[] = [];
+      for await (const e of walk(mnt, { stat, onError: (x) => errs.push(`${x.op} ${x.path}`) })) {
+        seen.push(e.path);
+      }
+      assertEquals(
+        seen.sort(),
+        [mnt, `${mnt}/a`, `${mnt}/a/f`, `${mnt}/a/loop`, `${mnt}/top`].sort(),
+      );
+      // (by names, the listing's inode of a/loop is not the root's: a
+      // folder whose listed number is not its own is a race there, and is
+      // not entered either)
+      assertEquals(errs, [`${stat ? "loop" : "race"} ${mnt}/a/loop`], `walk stat ${stat}`);
+      const dirs: string[] = [];
+      for await (const d of walkDirs(mnt, { stat, onError: () => {} })) dirs.push(d.path);
+      assertEquals(dirs.sort(), [mnt, `${mnt}/a`, `${mnt}/a/loop`].sort(), `walkDirs stat ${stat}`);
+    }
   },
 });

@@ -43,14 +43,23 @@ export interface Slowfs extends AsyncDisposable {
  * Build bench/slowfs.c in `work` (a test's temporary folder) and mount `src`
  * at `mnt` (default `${work}/mnt`, made here) with it. `env` sets slowfs's
  * SLOWFS_DELAY_US (the wait per request, in microseconds), SLOWFS_ONLY
- * (wait only on paths that hold this name) and SLOWFS_USE_INO ("1": the
- * source's inode numbers, the same after a remount); `options` are its -o mount
+ * (wait only on paths that hold this name), SLOWFS_USE_INO ("1": the
+ * source's inode numbers, the same after a remount), SLOWFS_LOOP (a
+ * folder of this name is the source's root again: a directory cycle) and
+ * SLOWFS_NLINK (every file's link count);
+ * `options` are its -o mount
  * options (no kernel caching by default: every request waits).
  */
 export async function mountSlowfs(
   work: string,
   src: string,
-  env: { SLOWFS_DELAY_US: string; SLOWFS_ONLY?: string; SLOWFS_USE_INO?: string },
+  env: {
+    SLOWFS_DELAY_US: string;
+    SLOWFS_ONLY?: string;
+    SLOWFS_USE_INO?: string;
+    SLOWFS_LOOP?: string;
+    SLOWFS_NLINK?: string;
+  },
   options = "ro,attr_timeout=0,entry_timeout=0",
   mnt = `${work}/mnt`,
 ): Promise<Slowfs> {
