@@ -211,6 +211,9 @@ static int open_checked(pw_worker *w, pw_item *it, bool *raced) {
       pw_worker_error(w, PW_OP_RACE, ENOTDIR, it->path, it->len);
       return -1;
     }
+    /* Gone since it was listed: its open error is its one error (a
+       visitor that would look at its row again, repair, leaves it: raced) */
+    *raced = !it->is_root && e == ENOENT;
     pw_worker_error(w, PW_OP_OPEN, e, it->path, it->len);
     return -1;
   }

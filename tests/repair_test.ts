@@ -55,6 +55,17 @@ import {
 const dec = new TextDecoder();
 const enc = new TextEncoder();
 
+/** Whether anything is at `path` (lstat). */
+function existsSync(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
 /** The rel path of a change record's path below root. */
 function relOf(root: string, path: string): string {
   return path === root ? "." : path.slice(root.length + 1);
@@ -623,6 +634,45 @@ shimTest(
       Deno.renameSync(`${root}.aside`, root);
     }
     closeLibc();
+  },
+);
+
+shimTest(
+  "a folder removed between its listing and its open: one error (its open, ENOENT), not a second one for its change (review)",
+  beforeOpenat(
+    "gone",
+    `static void gone(const char *p, int flags) {
+  const char *dir = getenv("SHIM_GONE");
+  const char *base = dir ? strrchr(dir, '/') : NULL;
+  if (base && (flags & O_DIRECTORY) && !strcmp(p, base + 1)) rmdir(dir);
+}`,
+  ),
+  async (shim) => {
+    const root = `${shim.dir}/proj`;
+    buildTree(root, [
+      { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+      own("a"),
+      own("gone-dir", "dir"), // a change planned for it: its group and setgid
+    ]);
+    const gone = `${root}/gone-dir`;
+    for (const apply of [false, true]) {
+      if (apply) { // (the dry run's shim removed it)
+        Deno.mkdirSync(gone);
+        Deno.chownSync(gone, 1001, 1001);
+        Deno.chmodSync(gone, 0o700);
+      }
+      const r = await shim.cli(
+        ["repair", ...(apply ? ["--apply", "--journal", `${shim.dir}/j`] : []), root],
+        { SHIM_GONE: gone },
+      );
+      assertEquals(r.code, 0, r.stderr);
+      assert(!Deno.lstatSync(root).isFile && !existsSync(gone), "removed at its open");
+      const errors = r.stderr.split("\n").filter((l) =>
+        l.startsWith("pwalk: ") && l.includes(gone)
+      );
+      assertEquals(errors, [`pwalk: open '${gone}': No such file or directory`], `apply ${apply}`);
+      assertStringIncludes(r.stderr, " 1 error", `apply ${apply}`);
+    }
   },
 );
 
