@@ -309,7 +309,9 @@ int pw_pq_add(pw_pq_rows *r, const pw_entry *e, bool *bad) {
   put64(r, 7, (uint64_t)(int64_t)st->st_size);
   put64(r, 8, (uint64_t)(int64_t)st->st_dev); /* signed, as the CSV prints it */
   put64(r, 9, (uint64_t)(int64_t)st->st_blocks);
-  put64(r, 10, (uint64_t)(int64_t)(int32_t)st->st_nlink); /* as the CSV prints it */
+  /* as the CSV prints it (a signed 32-bit number), read back unsigned as
+     the reader reads the CSV: 3,000,000,000 links, not 2^64 less 1,294,967,296 */
+  put64(r, 10, (uint64_t)(uint32_t)st->st_nlink);
   put32(r, 11, (uint32_t)st->st_mode);
   put64(r, 12, (uint64_t)(int64_t)st->st_atime);
   put64(r, 13, (uint64_t)(int64_t)st->st_mtime);

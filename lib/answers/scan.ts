@@ -472,7 +472,9 @@ export async function recordedErrors(files: ScanFile[]): Promise<number | null> 
 function columnsSql(typed: boolean): string {
   return "{" +
     TYPED_COLUMNS.map(([name, type]) =>
-      `${lit(name)}: '${typed ? (name === "st_mode" ? "UBIGINT" : type) : "VARCHAR"}'`
+      `${lit(name)}: '${
+        typed ? (name === "st_mode" ? "UBIGINT" : name === "st_nlink" ? "BIGINT" : type) : "VARCHAR"
+      }'`
     ).join(", ") + "}";
 }
 
@@ -590,8 +592,12 @@ function modeSql(digits: string): string {
 
 /** SQL: the typed projection of a CSV source (st_mode read as UBIGINT, see {@link modeSql}). */
 const TYPED_FROM_CSV = TYPED_COLUMNS.map(([name]) =>
-  name === "st_mode"
-    ? `${modeSql('"st_mode"')} AS "st_mode"`
+  name === "st_mode" ? `${modeSql('"st_mode"')} AS "st_mode"` : name === "st_nlink"
+    // pwalk prints it as a signed 32-bit number (C pwalk's %d): a link
+    // count of 2^31 or more (a FUSE or NFS server's) is negative there,
+    // and read back as the count it was (mod 2^32), as Parquet stores it
+    ? `(CASE WHEN "st_nlink" < 0 THEN "st_nlink" + 4294967296 ELSE "st_nlink" END)::UBIGINT ` +
+      `AS "st_nlink"`
     : name === "filename" || name === "fileExtension"
     ? `coalesce("${name}", '') AS "${name}"` // DuckDB reads "" as NULL
     : `"${name}"`
