@@ -1015,6 +1015,24 @@ Deno.test("summary and diff --html as an admin reads them: a colour per user, th
       `${id}: the legend reaches ${Math.max(...legend)}, the axis starts at ${Math.min(...axis)}`,
     );
   }
+  // long names in capitals (wider than the average letter): the legend
+  // still wholly above the axis (the page drawn by the API from the same
+  // summary, its users renamed)
+  const { summaryHtml } = await import("../mod.ts");
+  const named = structuredClone(json);
+  for (const u of [...named.mtimeAgesByUser, ...named.atimeAgesByUser]) {
+    u.name = `${"W".repeat(28)}${u.id}`;
+  }
+  const wide = svgTexts(chartSvg(await summaryHtml(named), "chart-mtime"));
+  const wideLegend = wide.filter((x) => x.text.startsWith("WWW")).map((x) => x.y);
+  const wideAxis = wide.filter((x) => /\d B$|iB$/.test(x.text)).map((x) => x.y);
+  assert(wideLegend.length === 20, `${wideLegend.length} wide names in the legend`);
+  assert(
+    Math.max(...wideLegend) + 12 < Math.min(...wideAxis),
+    `wide names: the legend reaches ${Math.max(...wideLegend)}, the axis starts at ${
+      Math.min(...wideAxis)
+    }`,
+  );
   // the size axis: every power of two from the smallest file's range to
   // the largest's, those without files too
   const sizes = svgTexts(chartSvg(html, "chart-sizes")).map((x) => x.text).filter((x) =>

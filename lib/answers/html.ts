@@ -185,11 +185,22 @@ function sizeRanges(h: Summary["sizeHistogram"]): Summary["sizeHistogram"] {
   return out;
 }
 
+/**
+ * Pixels of `s` in ECharts' 12 px sans-serif, erring wide: capitals and
+ * m/w 11 (a "W" is 11.3), other characters 7 a terminal column (wide
+ * ones 14): a legend estimated narrower than it is overlapped the bars.
+ */
+function textWidth(s: string): number {
+  let px = 0;
+  for (const ch of s) px += /[A-Zmw@%]/.test(ch) ? 11 : columns(ch) * 7;
+  return px;
+}
+
 /** The height of a legend's rows at the top of a chart `width` wide (ECharts' default items). */
 function legendHeight(names: string[], width = 900): number {
   let rows = 1, x = 0;
   for (const n of names) {
-    const w = 25 + 5 + columns(visible(n)) * 7 + 10; // symbol, gap, text, item gap
+    const w = 25 + 5 + textWidth(visible(n)) + 10; // symbol, gap, text, item gap
     if (x > 0 && x + w > width - 10) [rows, x] = [rows + 1, w];
     else x += w;
   }
