@@ -446,6 +446,7 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
       const header = ix.headers[ix.runOf[i]];
       let rootFd = rootOf(ix.runOf[i]);
       if (typeof rootFd === "number" && rootFd < 0) {
+        flushLines(); // (whenFree may wait, signals heard meanwhile)
         const h = header;
         rootFd = rootOf(
           ix.runOf[i],
@@ -488,6 +489,7 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
       const fd = rootFd;
       let rc = sym.pw_restore(fd, rel, BigInt(rel.length), v, apply ? 1 : 0);
       if (lacking(rc)) {
+        flushLines(); // (whenFree waits, signals heard meanwhile)
         rc = await whenFree(
           () => sym.pw_restore(fd, rel, BigInt(rel.length), v, apply ? 1 : 0),
           rc,
@@ -540,7 +542,10 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
         applied: apply && restored,
       };
       const called: unknown = options.onRestore?.(rec);
-      if (called instanceof Promise) await called; // its rejection is the run's, as a throw
+      if (called instanceof Promise) {
+        flushLines(); // (a signal's handler may run while it waits: the lines so far out first)
+        await called; // its rejection is the run's, as a throw
+      }
       if (printing) {
         const dry = !apply && restored ? "would restore: " : "";
         const line = dry + restoreLine(rec) + "\n";
