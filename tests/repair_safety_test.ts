@@ -1701,6 +1701,62 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "repair --apply stopped by its --errors file (a full disk): the error line says the changes made are in the journal and how undo puts them back (review)",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir("pwalk-safety-");
+    const root = `${tmp.path}/proj`;
+    // the files first (the root's listing, one thread), then a folder of
+    // device nodes: a notice (an error row) each, 60 rows, past one page
+    buildTree(root, [PROJECT, own("a"), own("b"), own("c"), {
+      rel: "zz",
+      type: "dir",
+      uid: 100,
+      gid: G.PROJECT,
+      mode: 0o2770,
+    }]);
+    await python(
+      `import os, stat, sys
+for i in range(60):
+  os.mknod(sys.argv[1] + '/zz/device-node-with-a-longish-name-%03d' % i, 0o600 | stat.S_IFCHR, os.makedev(1, 3))`,
+      root,
+    );
+    const before = snapshot(root);
+    // the --errors file on a tmpfs with one page left: its header fits, its rows do not
+    const mnt = `${tmp.path}/mnt`;
+    Deno.mkdirSync(mnt);
+    assertEquals(await mountTmpfs(mnt, "size=256k"), "");
+    Deno.writeFileSync(`${mnt}/spare`, new Uint8Array(4096));
+    fillUp(mnt);
+    Deno.removeSync(`${mnt}/spare`);
+    const journal = `${tmp.path}/j`, errors = `${mnt}/errors.csv`;
+    const r = await cli([
+      "repair",
+      "--apply",
+      "--threads",
+      "1",
+      "--journal",
+      journal,
+      "--errors",
+      errors,
+      root,
+    ]);
+    assertEquals(r.code, 1, r.stderr);
+    // the run stopped part way: what it changed before is in the journal
+    assertEquals(
+      r.stderr.trimEnd().split("\n").at(-1),
+      `pwalk: --errors ${errors}: cannot write: No space left on device; the changes made ` +
+        `before it are in ${journal}: pwalk undo --apply ${journal} puts them back`,
+    );
+    assert(diffSnapshots(before, snapshot(root)).length > 0, "the premise: something changed");
+    const u = await cli(["undo", "--apply", journal]);
+    assertEquals(u.code, 0, u.stderr);
+    assertEquals(diffSnapshots(before, snapshot(root)), [], "undo put back what it changed");
+  },
+});
+
 testNeeding([PRLIMIT], {
   name:
     "a file size limit under the journal (RLIMIT_FSIZE): File too large, not a full disk; the API's process not killed",

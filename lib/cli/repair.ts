@@ -114,10 +114,11 @@ other names, maybe outside ROOT, change with it). Errors on stderr, then a
 summary. With --apply, one line goes to the system log (authpriv.notice, tag
 pwalk: who, ROOT, the counts, the journal; PWALK_SYSLOG_SOCKET names another
 socket). Exit status: 0 done (refused changes included), 1 failed (the
-journal cannot be written, or stdout: a full disk, an I/O error; the run
-stops rather than leave its list cut short, and with --apply every change
-made is in the journal, as the error line says; out of open files past a
-10 s wait: raise ulimit -n or use fewer --threads, then undo or run again),
+journal cannot be written, or stdout, or the --errors file: a full disk,
+an I/O error; the run stops rather than leave its list cut short, and
+with --apply every change made is in the journal, as the error line says;
+out of open files past a 10 s wait: raise ulimit -n or use fewer
+--threads, then undo or run again),
 2 bad usage (a ROOT that is missing, not a folder, or that cannot be
 opened and listed included; nothing is done) or refused, 129/130/143
 stopped by SIGHUP/SIGINT/SIGTERM (the change in progress is finished;
@@ -242,7 +243,8 @@ export async function runChange<T extends ChangeSummary>(
           );
         }
         if (
-          journal && (lines || /cannot write the journal: /.test(message)) &&
+          // (the --errors file too: the run stopped at it, part way)
+          journal && (lines || /cannot write the (journal|errors file): /.test(message)) &&
           !message.includes("; nothing was changed (the journal ")
         ) {
           throw new Error(
