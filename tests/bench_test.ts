@@ -26,7 +26,7 @@ import {
 } from "../bench/bench.ts";
 import { deno, REPO, run, runOk } from "./helpers/run.ts";
 import { assertSameLines, unionLines, wholeLines } from "./helpers/shard.ts";
-import { CC, PYTHON3, testNeeding, ZSTD } from "./helpers/system.ts";
+import { CC, PYTHON3, STRACE, testNeeding, ZSTD } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 
 async function exists(p: string): Promise<boolean> {
@@ -214,6 +214,36 @@ testNeeding([PYTHON3, ZSTD], {
     const f = await shards(fake);
     assertEquals(f.code, 1, f.stderr);
     assertEquals(f.stderr, `shards.sh: shard 1 of ${made} failed (status 3):\nshard one broke\n`);
+  },
+});
+
+testNeeding([PYTHON3, STRACE], {
+  name:
+    "bench/change_syscalls.sh: a row per run, the calls per entry by name adding up to its total; its trees removed",
+  async fn() {
+    const before = new Set([...Deno.readDirSync("/tmp")].map((e) => e.name));
+    const r = await run("bash", [`${REPO}/bench/change_syscalls.sh`]);
+    assertEquals(r.code, 0, r.stderr);
+    const rows = r.text.trimEnd().split("\n");
+    assertEquals(
+      rows.map((l) => l.split(/\s+/)[0]),
+      ["repair-dry", "repair-apply", "chown-dry", "chown-apply", "undo"],
+    );
+    for (const row of rows) {
+      const m = /^\S+\s+([\d.]+) per entry:((?: \S+ [\d.]+)*)$/.exec(row);
+      if (!m) throw new Error(`not a row: ${row}`);
+      const parts = m[2].trim().split(" ");
+      let named = 0;
+      for (let i = 1; i < parts.length; i += 2) named += Number(parts[i]);
+      // every change is at least a call; calls below 0.05 an entry are not
+      // named, and a count that differs by run (futex) may take some away
+      assert(Number(m[1]) >= 1, row);
+      assert(Math.abs(Number(m[1]) - named) < 1, `${row}: most of it named`);
+    }
+    const left = [...Deno.readDirSync("/tmp")].filter((e) =>
+      e.name.startsWith("pwalk-syscalls-") && !before.has(e.name)
+    );
+    assertEquals(left, []);
   },
 });
 
