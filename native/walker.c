@@ -254,23 +254,34 @@ static int open_checked(pw_worker *w, pw_item *it, bool *raced) {
 }
 
 /* Whether the open folder of it is one of the folders above it on its
-   walked path (the same device and inode): a directory cycle, which no
-   kernel file system makes (a folder has one parent; a bind mount does
-   not nest itself) but a FUSE or NFS server can (sshfs following links, a
-   looping export, a damaged file system): listed, it would be walked again
-   and again without end, each lap's paths longer.  Told as a loop
+   walked path (the same device and inode): a directory cycle.  A FUSE or
+   NFS server can make one (sshfs following links, a looping export, a
+   damaged file system): listed, it would be walked again and again
+   without end, each lap's paths longer.  A bind mount of a folder above
+   it is one too (shown once there, as the mount is not inside itself: as
+   GNU find, told, not walked twice).  Told as a loop
    (ELOOP), its row kept as an unreadable folder's, not listed.  Else it
    becomes the last folder of its walked path, for its subfolders (they
    hold it: a reference each).  Following links, the walked path is kept
    as links are met (queue_subfolder) and checked before a folder is
    queued (dispatch_name).  False: not to be listed. */
-static bool walked_once(pw_worker *w, pw_item *it) {
+static bool walked_once(pw_worker *w, pw_item *it, int fd) {
   if (w->job->opts->follow) return true;
-  if (pw_anc_has(it->anc, &it->st)) {
+  /* Without a stat of the listing, it->st holds the listing's inode number
+     and the parent's device, which a server need not make unique (libfuse
+     without use_ino gives every name, "." too, 0xffffffff): the open
+     folder's own, by fstat (one call a folder, none an entry). */
+  struct stat own;
+  const struct stat *st = &it->st;
+  if (it->no_stat) {
+    if (fstat(fd, &own)) return true; /* not known: as before this check */
+    st = &own;
+  }
+  if (pw_anc_has(it->anc, st)) {
     pw_worker_error(w, PW_OP_LOOP, ELOOP, it->path, it->len);
     return false;
   }
-  pw_anc *self = pw_anc_new(it->anc, &it->st); /* (a reference to the folders above) */
+  pw_anc *self = pw_anc_new(it->anc, st); /* (a reference to the folders above) */
   if (!self) {
     pw_job_fail(w->job, ENOMEM, "out of memory");
     return false;
@@ -740,7 +751,7 @@ static bool process_dir(pw_worker *w, listing *l) {
   }
   bool raced;
   l->fd = open_folder(w, it, &raced);
-  if (l->fd >= 0 && !walked_once(w, it)) {
+  if (l->fd >= 0 && !walked_once(w, it, l->fd)) {
     pw_dir_end(&w->ds); /* begun by open_folder */
     close(l->fd);
     l->fd = -1;

@@ -26,7 +26,7 @@ import { apiInChild, cli, UNPRIVILEGED } from "./helpers/run.ts";
 import { shimTest, VANISH_C } from "./helpers/shim.ts";
 import { CC, FUSERMOUNT, PKG_CONFIG, SETPRIV, testNeeding } from "./helpers/system.ts";
 import { mountSlowfs } from "./helpers/slowfs.ts";
-import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
+import { canMountTmpfs, mountBind, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { edgeTree } from "./helpers/tree.ts";
 
 const dec = new TextDecoder();
@@ -337,5 +337,59 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
       for await (const d of walkDirs(mnt, { stat, onError: () => {} })) dirs.push(d.path);
       assertEquals(dirs.sort(), [mnt, `${mnt}/a`, `${mnt}/a/loop`].sort(), `walkDirs stat ${stat}`);
     }
+  },
+});
+
+testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
+  name:
+    "walk() and walkDirs() by names on FUSE without its own inode numbers (libfuse gives every name 0xffffffff): no false loop, every folder entered (review)",
+  async fn() {
+    // the listing's number, the same for every folder, was taken for the
+    // folder's own: a/b looked like a, a loop, and nothing below it was walked
+    await using tmp = await tempDir();
+    const src = `${tmp.path}/src`;
+    await Deno.mkdir(`${src}/a/b/c`, { recursive: true });
+    await Deno.writeTextFile(`${src}/a/b/c/f`, "x");
+    await using fs = await mountSlowfs(tmp.path, src, { SLOWFS_DELAY_US: "0" });
+    const mnt = fs.path;
+    const { walk, walkDirs } = await import("../mod.ts");
+    const want = [mnt, `${mnt}/a`, `${mnt}/a/b`, `${mnt}/a/b/c`, `${mnt}/a/b/c/f`];
+    for (const stat of [true, false]) {
+      const seen: string[] = [], errs: string[] = [];
+      for await (const e of walk(mnt, { stat, onError: (x) => errs.push(`${x.op} ${x.path}`) })) {
+        seen.push(e.path);
+      }
+      assertEquals([seen.sort(), errs], [want, []], `walk, stat ${stat}`);
+      const dirs: string[] = [], derrs: string[] = [];
+      for await (const d of walkDirs(mnt, { stat, onError: (x) => derrs.push(x.op) })) {
+        dirs.push(d.path);
+      }
+      assertEquals([dirs.sort(), derrs], [want.slice(0, 4), []], `walkDirs, stat ${stat}`);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a bind mount of a folder above it inside the tree: its row and a loop error, not walked again (as GNU find)",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/t`;
+    await Deno.mkdir(`${root}/a/b/up`, { recursive: true });
+    await Deno.writeTextFile(`${root}/a/f`, "x");
+    assertEquals(await mountBind(`${root}/a`, `${root}/a/b/up`), "");
+    const out = `${tmp.path}/scan.csv`, errors = `${tmp.path}/errors.csv`;
+    const r = await cli(["--errors", errors, "-o", out, root]);
+    assertEquals(r.code, 0, r.stderr);
+    const rows = parsePwalk(Deno.readFileSync(out)).rows.map((x) =>
+      new TextDecoder().decode(x.path)
+    )
+      .sort();
+    assertEquals(rows, [root, `${root}/a`, `${root}/a/b`, `${root}/a/b/up`, `${root}/a/f`].sort());
+    assertEquals(
+      Deno.readTextFileSync(errors),
+      `path,operation,errno,message\n"${root}/a/b/up",loop,ELOOP,"Too many levels of symbolic links"\n`,
+    );
   },
 });
