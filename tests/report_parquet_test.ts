@@ -229,6 +229,13 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
     assertEquals(row.split(",")[10], "-1294967296", "pwalk's %d of the count");
     const c = await cli(["convert", csv, conv]);
     assertEquals(c.code, 0, c.stderr);
+    // and back to pwalk's CSV, from either: its %d again
+    for (const [from, to] of [[csv, `${tmp.path}/again.csv`], [pq, `${tmp.path}/back.csv`]]) {
+      const b = await cli(["convert", from, to]);
+      assertEquals(b.code, 0, b.stderr);
+      const line = Deno.readTextFileSync(to).split("\n").find((l) => l.includes(`"${fs.path}/f"`))!;
+      assertEquals(line.split(",")[10], "-1294967296", `${from} -> ${to}`);
+    }
     const s = await cli(["summary", "--json", csv]);
     assertEquals(s.code, 0, s.stderr);
     assertEquals(JSON.parse(s.text).totals.files, 1);

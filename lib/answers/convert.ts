@@ -112,6 +112,13 @@ export const LINE_SQL: string = (() => {
         ? q(c)
         : c === "st_mode"
         ? set(c, `'"' || printf('%07o', "st_mode") || '"'`)
+        : c === "st_nlink"
+        // pwalk's %d of the count (read mod 2^32): 3,000,000,000 as -1294967296
+        ? set(
+          c,
+          `(("st_nlink" % 4294967296)::BIGINT - ` +
+            `CASE WHEN "st_nlink" % 4294967296 >= 2147483648 THEN 4294967296 ELSE 0 END)::VARCHAR`,
+        )
         : set(c, `"${c}"::VARCHAR`)
     ).join(", ") + ")";
 })();
