@@ -1732,6 +1732,24 @@ for i in range(60):
     fillUp(mnt);
     Deno.removeSync(`${mnt}/spare`);
     const journal = `${tmp.path}/j`, errors = `${mnt}/errors.csv`;
+    // a dry run (its plan journaled): nothing changed, no undo to offer
+    const plan = `${tmp.path}/plan`;
+    const dry = await cli([
+      "repair",
+      "--threads",
+      "1",
+      "--journal",
+      plan,
+      "--errors",
+      errors,
+      root,
+    ]);
+    assertEquals(dry.code, 1, dry.stderr);
+    assertEquals(
+      dry.stderr.trimEnd().split("\n").at(-1),
+      `pwalk: --errors ${errors}: cannot write: No space left on device`,
+    );
+    assertEquals(diffSnapshots(before, snapshot(root)), [], "a dry run changed nothing");
     const r = await cli([
       "repair",
       "--apply",

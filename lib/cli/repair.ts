@@ -243,8 +243,11 @@ export async function runChange<T extends ChangeSummary>(
           );
         }
         if (
-          // (the --errors file too: the run stopped at it, part way)
-          journal && (lines || /cannot write the (journal|errors file): /.test(message)) &&
+          // (the --errors file too with --apply: the run stopped at it, part
+          // way; a dry run's changed nothing)
+          journal &&
+          (lines || /cannot write the journal: /.test(message) ||
+            (apply && /cannot write the errors file: /.test(message))) &&
           !message.includes("; nothing was changed (the journal ")
         ) {
           throw new Error(
