@@ -795,12 +795,13 @@ export function walk(root: string | URL, options: WalkOptions = {}): WalkIterato
 const LOOP_MESSAGE = "Too many levels of symbolic links";
 
 /**
- * Whether the folder at `path` (lstat: device and inode) is one of the
- * folders above it, up to and including `top` (its walk's root), each
- * looked at by its path: a directory cycle.
+ * Whether the folder at `path` (lstat, or stat with `follow`: device and
+ * inode) is one of the folders above it, up to and including `top` (its
+ * walk's root), each looked at by its path: a directory cycle.
  */
-async function aboveItself(path: string, top: string): Promise<boolean> {
-  const st = await Deno.lstat(path).catch(() => undefined);
+async function aboveItself(path: string, top: string, follow: boolean): Promise<boolean> {
+  // (following links, a link put there is walked as its folder)
+  const st = await (follow ? Deno.stat(path) : Deno.lstat(path)).catch(() => undefined);
   if (!st) return false;
   for (let at = path; at.length > top.length;) {
     const cut = at.lastIndexOf("/");
@@ -1367,7 +1368,7 @@ function dirsWalk(
             const sub = p.maxDepth - (e.depth + 1);
             if (!above?.isDirectory || above.ino !== e.parentIno) {
               report(spelled(race));
-            } else if (sub > 0 && await aboveItself(at, walkerRoot)) {
+            } else if (sub > 0 && await aboveItself(at, walkerRoot, !!options.followSymlinks)) {
               // the folder now there is one of the folders above it (a
               // directory cycle a FUSE or NFS server can make): walked
               // again it would be met again, each lap's paths longer; a
