@@ -84,6 +84,11 @@ function noticesOf(s: Notices, op: string): string[] {
   return s.errorDetails.filter((e) => e.op === op).map((e) => e.path);
 }
 
+/** A folder of the project group, setgid, as repair leaves it: one it does not change. */
+function shared(rel: string): EntrySpec {
+  return { rel, type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 };
+}
+
 /** A private entry of user 1001 (group 1001, no group bits): one that repair changes. */
 function own(rel: string, type: "file" | "dir" = "file"): EntrySpec {
   return { rel, type, uid: 1001, gid: 1001, mode: type === "dir" ? 0o700 : 0o600 };
@@ -1611,13 +1616,7 @@ testNeeding([STRACE], {
       const root = `${tmp.path}/proj${k}`;
       buildTree(root, [
         { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
-        ...dirs.map((rel) => ({
-          rel,
-          type: "dir" as const,
-          uid: 100,
-          gid: G.PROJECT,
-          mode: 0o2770,
-        })),
+        ...dirs.map(shared),
         ...files.map((rel) => own(rel)),
       ]);
       const log = `${tmp.path}/strace${k}.log`;
@@ -1670,13 +1669,7 @@ function deepTree(root: string, files: number): string[] {
   const rels = Array.from({ length: files }, (_, i) => `${folders.at(-1)}/f${i}`);
   buildTree(root, [
     { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
-    ...folders.map((rel) => ({
-      rel,
-      type: "dir" as const,
-      uid: 100,
-      gid: G.PROJECT,
-      mode: 0o2770,
-    })),
+    ...folders.map(shared),
     ...rels.map((rel) => own(rel)),
   ]);
   return rels;
