@@ -169,19 +169,14 @@ struct pw_open_how {
 #define PW_RESOLVE_NO_SYMLINKS 0x04
 #define PW_RESOLVE_BENEATH 0x08
 
-/* rel as pw_target_at's loop would take it: every component one name (not
-   empty, ".", "..", nor longer than NAME_MAX), no trailing '/'. */
+/* rel as pw_target_at's loop takes it (component(): every component one
+   name, not empty, ".", "..", nor longer than NAME_MAX; no trailing '/'). */
 static bool plain_rel(const char *p) {
   if (!*p || *p == '/') return false;
-  for (;;) {
-    const char *end = strchr(p, '/');
-    size_t n = end ? (size_t)(end - p) : strlen(p);
-    if (n == 0 || n > NAME_MAX || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-      return false;
-    if (!end) return true;
-    p = end + 1;
-    if (!*p) return false;
-  }
+  char comp[NAME_MAX + 1];
+  while (*p)
+    if (component(p, comp, &p) < 0) return false;
+  return true;
 }
 
 /* The whole of rel in one call: openat2 with no link followed anywhere
