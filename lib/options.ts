@@ -149,6 +149,9 @@ export function typed(v: unknown): string {
   return `${shown} (${/^[aeiou]/.test(typeof v) ? "an" : "a"} ${typeof v})`;
 }
 
+/** The most worker threads a run takes (`threads`, `--threads`, `--maxthreads`). */
+export const MAX_THREADS = 1024;
+
 /**
  * An integer option in [min, max], else a RangeError naming it:
  * `checkInt("threads", 0, 1, 1024)` throws "pwalk: threads must be an
@@ -385,7 +388,9 @@ export function commonNative(root: string, o: CommonOptions): NativeOption[] {
   checkRootPath(root);
   checkBools(o, ["noSnap", "oneFileSystem"]);
   const out: NativeOption[] = [[Opt.ROOT, root]];
-  if (o.threads !== undefined) out.push([Opt.THREADS, checkInt("threads", o.threads, 1, 1024)]);
+  if (o.threads !== undefined) {
+    out.push([Opt.THREADS, checkInt("threads", o.threads, 1, MAX_THREADS)]);
+  }
   if (o.noSnap) out.push([Opt.NOSNAP, 1]);
   if (o.pwalkDepth !== undefined) {
     out.push([Opt.MAXDEPTH, checkInt("pwalkDepth", o.pwalkDepth, 0, 2 ** 31 - 1)]);

@@ -28,6 +28,7 @@ import {
   writeWhole,
 } from "../outfile.ts";
 import { errnoName } from "../errno.ts";
+import { MAX_THREADS } from "../options.ts";
 import { nodeLayerWorks } from "../node_layer.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
@@ -545,7 +546,7 @@ export function excludeWarnings(root: string, exclude: (string | Uint8Array)[]):
 /** --maxthreads N (pwalk's spelling, which wins) or --threads N: 1-1024. */
 export function threadsArg(f: Flags): number | undefined {
   // both checked (a bad --threads beside --maxthreads is still bad usage)
-  const threads = intArg("threads", f.threads, 1, 1024);
+  const threads = intArg("threads", f.threads, 1, MAX_THREADS);
   return intArg("maxthreads", f.maxthreads, 1, 1024) ?? threads;
 }
 

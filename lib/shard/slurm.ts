@@ -25,7 +25,14 @@ import { leftoversText, scanLeftovers, scanStatus } from "./status.ts";
 import { jobName, readSubmissions } from "./squeue.ts";
 import { lockScanFolder, lockShard, ShardBusyError, type ShardLock } from "./lock.ts";
 import { shellQuote } from "../shell.ts";
-import { checkInt, checkOptionNames, excludeList, type OptionNames, typed } from "../options.ts";
+import {
+  checkInt,
+  checkOptionNames,
+  excludeList,
+  MAX_THREADS,
+  type OptionNames,
+  typed,
+} from "../options.ts";
 
 export { shellQuote };
 
@@ -246,7 +253,7 @@ function checkScriptValues(o: Partial<ScriptOptions>): void {
   if (o.dir !== undefined && typeof o.dir !== "string") {
     throw new TypeError(`pwalk: dir must be a string, got ${typed(o.dir)}`);
   }
-  if (o.threads !== undefined) checkInt("threads", o.threads, 1, 1024);
+  if (o.threads !== undefined) checkInt("threads", o.threads, 1, MAX_THREADS);
   if (o.level !== undefined) checkInt("level", o.level, 1, 19);
   if (o.maxRunning !== undefined) checkInt("maxRunning", o.maxRunning, 1, 1_000_000);
   const every = o.progress;
