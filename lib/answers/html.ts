@@ -493,6 +493,7 @@ export async function summaryHtml(s: Summary): Promise<string> {
     ),
   );
 
+  const ranges = sizeRanges(s.sizeHistogram);
   parts.push(figure(
     "chart-sizes",
     "File sizes (count of files)",
@@ -500,11 +501,11 @@ export async function summaryHtml(s: Summary): Promise<string> {
       grid: { left: 70, right: 20, top: 20, bottom: 80 },
       xAxis: {
         type: "category",
-        data: sizeRanges(s.sizeHistogram).map((b) => b.min === 0 ? "0" : `≥${bytes(b.min)}`),
+        data: ranges.map((b) => b.min === 0 ? "0" : `≥${bytes(b.min)}`),
         axisLabel: { rotate: 45 },
       },
       yAxis: { type: "value" },
-      series: [{ type: "bar", data: sizeRanges(s.sizeHistogram).map((b) => b.files) }],
+      series: [{ type: "bar", data: ranges.map((b) => b.files) }],
     }),
     "(no files)",
   ));
