@@ -1675,6 +1675,17 @@ function deepTree(root: string, files: number): string[] {
   return rels;
 }
 
+/** {@link deepTree} in `dir`/proj, repaired with --apply: the journal undo takes, and the tree before. */
+async function repairedDeepTree(dir: string, files: number) {
+  const root = `${dir}/proj`;
+  const rels = deepTree(root, files);
+  const before = snapshot(root);
+  const journal = `${dir}/j`;
+  assertEquals((await cli(["repair", "--apply", "--journal", journal, root])).code, 0);
+  assertEquals(diffSnapshots(before, snapshot(root), ["gid"]).length, rels.length);
+  return { root, rels, before, journal };
+}
+
 testNeeding([STRACE], {
   name:
     "undo --apply opens each entry in one call however deep (openat2 beneath the root, no link followed) and writes its lines together",
@@ -1683,12 +1694,7 @@ testNeeding([STRACE], {
     // close per component (6 folders down: 15 calls more per entry than
     // one openat2), and wrote each entry's line by itself
     await using tmp = await tempDir("pwalk-undoopen-");
-    const root = `${tmp.path}/proj`;
-    const rels = deepTree(root, 60);
-    const before = snapshot(root);
-    const journal = `${tmp.path}/j`;
-    assertEquals((await cli(["repair", "--apply", "--journal", journal, root])).code, 0);
-    assertEquals(diffSnapshots(before, snapshot(root), ["gid"]).length, rels.length);
+    const { root, rels, before, journal } = await repairedDeepTree(tmp.path, 60);
     const log = `${tmp.path}/strace.log`;
     const r = await cli(["undo", "--apply", journal], {
       prefix: ["strace", "-f", "-s", "200", "-o", log],
@@ -1738,12 +1744,7 @@ long syscall(long n, ...) {
 }
 `,
   async (shim) => {
-    const root = `${shim.dir}/proj`;
-    const rels = deepTree(root, 30);
-    const before = snapshot(root);
-    const journal = `${shim.dir}/j`;
-    assertEquals((await cli(["repair", "--apply", "--journal", journal, root])).code, 0);
-    assertEquals(diffSnapshots(before, snapshot(root), ["gid"]).length, rels.length);
+    const { root, rels, before, journal } = await repairedDeepTree(shim.dir, 30);
     const log = `${shim.dir}/openat2.log`;
     const r = await shim.cli(["undo", "--apply", journal], { OPENAT2_LOG: log });
     assertEquals(r.code, 0, r.stderr);
