@@ -3299,25 +3299,45 @@ Deno.test("stdout that cannot be written (/dev/full): repair and chown stop, sta
   }
   assertEquals(diffSnapshots(before, snapshot(root)), [], "a dry run changes nothing");
   // --apply: stopped after a change or a few (one per worker at most), each
-  // in the journal, which undo reads back whole
+  // in the journal, which undo reads back whole. The journal holds an
+  // earlier run: repair's a dry run's plan (nothing for undo to put back:
+  // not mentioned), chown's an applied repair of another tree (mentioned,
+  // and put back too).
+  const other = `${tmp.path}/other`;
+  manyFiles(other, 3);
+  const otherBefore = snapshot(other);
   for (const args of [["repair"], chownArgs]) {
     const journal = `${tmp.path}/apply-${args[0]}.journal`;
+    const applied = args !== chownArgs;
+    const prior = await cli([
+      "repair",
+      ...(applied ? [] : ["--apply"]),
+      "--journal",
+      journal,
+      other,
+    ]);
+    assertEquals(prior.code, 0, prior.stderr);
     const r = await toFull([...args, "--apply", "--journal", journal, root]);
     assertEquals(r.code, 1, r.stderr);
     assertStringIncludes(
       r.stderr,
       `${line}; stopped part way: every change made, its line written or not, is in ${journal}: ` +
-        `pwalk undo --apply ${journal} puts them back\n`,
+        `pwalk undo --apply ${journal} puts them back` +
+        (applied
+          ? "\n"
+          : `, with the changes of the earlier runs it holds (pwalk undo ${journal} lists them all)\n`),
     );
     assert(!r.stderr.includes(" changed, "), `a summary: ${r.stderr}`);
     const { entries, tornLine } = await readJournal(journal);
     assertEquals(tornLine, 0);
     const changed = diffSnapshots(before, snapshot(root)).map((d) => d.split(":")[0]).sort();
-    assertEquals(entries.map((e) => dec.decode(e.line.rel)).sort(), changed, "journal = changes");
+    const ours = entries.filter((e) => dec.decode(e.header.root) === Deno.realPathSync(root));
+    assertEquals(ours.map((e) => dec.decode(e.line.rel)).sort(), changed, "journal = changes");
     assert(changed.length > 0 && changed.length < n, `${changed.length} of ${n} changed`);
     const u = await cli(["undo", "--apply", journal]);
     assertEquals(u.code, 0, u.stderr);
     assertEquals(diffSnapshots(before, snapshot(root)), [], "everything put back");
+    assertEquals(diffSnapshots(otherBefore, snapshot(other)), [], "the earlier run's put back");
   }
 });
 

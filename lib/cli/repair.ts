@@ -8,6 +8,7 @@
 import { duration } from "./progress.ts";
 import { type ChangeOptions, type ChangeSummary, repair, rootRefusal } from "../repair.ts";
 import { insideTree, RefusedError } from "../journal_file.ts";
+import { indexJournal } from "../journal.ts";
 import { shellQuote } from "../shell.ts";
 import {
   count,
@@ -176,8 +177,9 @@ export async function runChange<T extends ChangeSummary>(
   // the journal once the library has opened it (onJournal): until then
   // none, whatever --journal names (a run stopped before is no run of it)
   let journal: string | undefined;
-  // --journal FILE appended to: its earlier runs' lines come before this one's
-  let earlier = false;
+  // --journal FILE appended to: its size before this run (earlier runs'
+  // lines come before this one's)
+  let priorSize = 0;
   // `-` is stdout for -o and --errors; a journal there could not be undone
   // (undo reads the file back), and as a name it would be a file called -
   if (given === "-") {
@@ -203,7 +205,7 @@ export async function runChange<T extends ChangeSummary>(
     onJournal: (path) => {
       journal = path;
       try {
-        earlier = Deno.lstatSync(path).size > 0;
+        priorSize = Deno.lstatSync(path).size;
       } catch { /* gone: nothing to undo said below either way */ }
       sayBanner();
       if (apply) eprint(`${tag} applying; journal ${path}`);
@@ -257,7 +259,7 @@ export async function runChange<T extends ChangeSummary>(
                 : "the changes made before it are in ") +
               `${journal}: pwalk undo --apply ${undoArg(journal)} puts them back` +
               // undo puts back every run of a journal, newest first
-              (earlier
+              (earlierChanges(journal, priorSize)
                 ? `, with the changes of the earlier runs it holds (pwalk undo ${
                   undoArg(journal)
                 } lists them all)`
@@ -365,4 +367,20 @@ export async function run(args: string[]): Promise<number> {
         ]
         : [],
   );
+}
+
+/**
+ * Whether the first `size` bytes of a journal (what earlier runs left)
+ * hold a change undo would put back: an applied run's entry line, not a
+ * dry run's plan. Unreadable or not a journal: said to hold some (undo
+ * reads it all, and would say why).
+ */
+function earlierChanges(journal: string, size: number): boolean {
+  if (size === 0) return false;
+  try {
+    const bytes = Deno.readFileSync(journal).subarray(0, size);
+    return indexJournal(bytes, journal).count > 0;
+  } catch {
+    return true;
+  }
 }
