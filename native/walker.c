@@ -545,7 +545,9 @@ static bool dispatch_name(pw_worker *w, listing *l, const pw_dent *d, char **rea
      compares devices only, and a bind mount of the same file system has
      the root's).  The inode compared first: one compare per folder. */
   bool again = st.st_ino == j->root_st.st_ino && st.st_dev == j->root_dev && j->vis->root_once;
-  bool enter = !l->leaf_dirs && !again && !(o->follow && pw_anc_has(l->it->anc, &st));
+  /* (a folder whose stat was refused is not entered either: its open
+     would be refused the same, a second error of one name) */
+  bool enter = !l->leaf_dirs && !again && !refused && !(o->follow && pw_anc_has(l->it->anc, &st));
   if (o->subdirs) {
     e->subdir_ref = true;
     e->hold = enter ? (o->hold ? w->nheld + 1 : 1) : 0;
@@ -558,7 +560,7 @@ static bool dispatch_name(pw_worker *w, listing *l, const pw_dent *d, char **rea
     return true;
   }
   if (!enter) { /* a cycle: yielded (walk), never entered; the root again: a notice */
-    pw_worker_error(w, PW_OP_LOOP, again ? 0 : ELOOP, e->path, e->len);
+    if (!refused) pw_worker_error(w, PW_OP_LOOP, again ? 0 : ELOOP, e->path, e->len);
     emit(w, e);
     return true;
   }

@@ -743,33 +743,50 @@ print(json.dumps([sum(z for _, z in reg), sum(z for n, z in reg if n.endswith(".
 
 testNeeding([SETPRIV], {
   name:
-    "walk: a link in a folder readable but not searchable is one stat error, followed or not (as its lstat's)",
+    "walk: a link or a folder in a folder readable but not searchable is one stat error each, followed or not (as its lstat's); the folder yielded, not entered",
   ignore: Deno.uid() !== 0,
   async fn() {
     const root = `${scratchDir()}/ronly-link`;
-    Deno.mkdirSync(`${root}/ronly`, { recursive: true });
+    Deno.mkdirSync(`${root}/ronly/sub`, { recursive: true });
     Deno.symlinkSync("/etc/hostname", `${root}/ronly/lnk`);
     Deno.chmodSync(`${root}/ronly`, 0o444);
     const code = `import { walk, walkDirs } from "./mod.ts";
 const root = ${JSON.stringify(root)};
 const out = {};
 try { Deno.lstatSync(root + "/ronly/lnk"); out.premise = "statted"; } catch (e) { out.premise = e.name; }
+const errs = (it) => it.errors.map((e) => [e.op, e.path, e.code]).sort();
 for (const follow of [false, true]) {
   const w = walk(root, { followSymlinks: follow });
-  for await (const _ of w) { /* */ }
-  out["walk " + follow] = w.errors.map((e) => [e.op, e.path, e.code]);
+  const paths = [];
+  for await (const e of w) if (e.path.startsWith(root + "/ronly/")) paths.push([e.path, e.isDirectory]);
+  out["walk " + follow] = errs(w);
+  out["walk yields " + follow] = paths.sort();
   const d = walkDirs(root, { followSymlinks: follow });
-  for await (const _ of d) { /* */ }
-  out["walkDirs " + follow] = d.errors.map((e) => [e.op, e.path, e.code]);
+  const dirs = [];
+  for await (const t of d) dirs.push([t.path, [...t.dirs], [...t.files]]);
+  out["walkDirs " + follow] = errs(d);
+  out["walkDirs yields " + follow] = dirs.sort();
 }
 console.log(JSON.stringify(out));`;
     const r = await deno(["eval", code], { prefix: UNPRIVILEGED, timeoutMs: 60_000 });
     assertEquals(r.code, 0, r.stderr);
     const out = JSON.parse(r.text);
     assertEquals(out.premise, "PermissionDenied"); // uid 0 without capabilities cannot search it
-    const one = [["stat", `${root}/ronly/lnk`, "EACCES"]];
+    // one error each, as their lstat's; os.walk too tells the folder once
+    // (its scandir's), and lists it among the dirnames
+    const each = [["stat", `${root}/ronly/lnk`, "EACCES"], ["stat", `${root}/ronly/sub`, "EACCES"]];
     for (const how of ["walk false", "walk true", "walkDirs false", "walkDirs true"]) {
-      assertEquals(out[how], one, how);
+      assertEquals(out[how], each, how);
+    }
+    for (const follow of [false, true]) {
+      assertEquals(out["walk yields " + follow], [
+        [`${root}/ronly/lnk`, false],
+        [`${root}/ronly/sub`, true],
+      ]);
+      assertEquals(out["walkDirs yields " + follow], [
+        [root, ["ronly"], []],
+        [`${root}/ronly`, ["sub"], ["lnk"]],
+      ]);
     }
   },
 });
