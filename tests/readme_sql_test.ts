@@ -68,6 +68,7 @@ Deno.test("README's SQL runs as written on scans whose first rows have numeric e
       // every question query runs on it, the two-scan ones on this scan and itself
       for (const q of statements(questions)) {
         const sql = q.replaceAll("'last-week.csv.zst'", `'${withHeader}'`)
+          .replaceAll("'scan.csv.zst'", `'${withHeader}'`)
           .replaceAll("'today.csv.zst'", `'${withHeader}'`)
           .replaceAll("/data/", `${root}/`);
         const rows = (await con.runAndReadAll(sql)).getRows();
@@ -100,6 +101,55 @@ Deno.test("README's SQL runs as written on scans whose first rows have numeric e
       )).getRows().map(([a, b]) => [BigInt(a as bigint), BigInt(b as bigint)]);
       assertEquals(got, big.map((ino, i) => [ino, big[(i + 1) % big.length]]), view);
     }
+  } finally {
+    con.closeSync();
+    db.closeSync();
+  }
+});
+
+Deno.test("README's cold-data query counts what pwalk summary's Cold data counts: read 365 days or more before the scan's time (review)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/data`;
+  await Deno.mkdir(root);
+  // the scan's time, ahead of the clock (DuckDB's now() would differ from
+  // it), and a file read at each side of 365 days before it, one per user
+  const S = Math.floor(Date.now() / 1000) + 1000;
+  const day = 86400;
+  const read = new Map([[1001, S - 365 * day], [1002, S - 365 * day + 1], [1003, S - 400 * day], [
+    1004,
+    S - 300 * day,
+  ]]);
+  for (const [uid, atime] of read) {
+    const f = `${root}/u${uid}.dat`;
+    await Deno.writeFile(f, new Uint8Array(5000 + uid));
+    await Deno.chown(f, uid, uid);
+    await Deno.utime(f, atime, atime);
+  }
+  const scan = `${tmp.path}/scan.csv.zst`;
+  const r = await cli(["--header", "-o", scan, root]);
+  assertEquals(r.code, 0, r.stderr);
+  await Deno.utime(scan, S, S);
+  const s = await cli(["summary", "--no-names", "--json", scan]);
+  assertEquals(s.code, 0, s.stderr);
+  const want = (JSON.parse(s.text).coldByUser as { id: number; allocatedBytes: number }[])
+    .map((u) => [u.id, u.allocatedBytes]).sort();
+  assertEquals(want.map(([id]) => id), [1001, 1003], "the premise: summary's cold users");
+
+  const questions = readmeSql().find((b) => b.startsWith("-- Who uses the space")) ?? "";
+  const coldSql = statements(questions).find((q) => q.includes(" AS cold FROM scan")) ?? "";
+  assert(coldSql !== "", "README's cold-data query");
+  const view =
+    readmeSql().find((b) =>
+      b.startsWith("CREATE VIEW scan AS SELECT * FROM read_csv('scan.csv.zst',")
+    ) ?? "";
+  assert(view !== "", "README's view");
+  const db = await DuckDBInstance.create(":memory:");
+  const con = await db.connect();
+  try {
+    await con.run(view.replaceAll("'scan.csv.zst'", `'${scan}'`));
+    const got = (await con.runAndReadAll(coldSql.replaceAll("'scan.csv.zst'", `'${scan}'`)))
+      .getRows().map(([uid, b]) => [Number(uid), Number(b)]).sort();
+    assertEquals(got, want);
   } finally {
     con.closeSync();
     db.closeSync();
