@@ -550,6 +550,41 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
     });
   }
   await t.step(
+    "--now: a local time a clock change skips is refused, its neighbours read (review)",
+    async () => {
+      // Date.parse moves a skipped local time on (02:30 to 03:30 EDT)
+      for (
+        const [tz, skipped] of [
+          ["America/New_York", "2026-03-08T02:30"],
+          ["Europe/London", "2026-03-29T01:30:15"],
+          ["Pacific/Apia", "2011-12-30T12:00"], // a day Samoa skipped
+        ]
+      ) {
+        const r = await cli(["summary", "--now", skipped, good], { env: { TZ: tz } });
+        assertEquals([r.code, r.stderr.trim()], [
+          2,
+          `pwalk: --now '${skipped}': no such local time in ${tz} (skipped by a clock change ` +
+          "there); give its zone: Z or +HH:MM/-HH:MM",
+        ]);
+      }
+      // after the gap, and a time the clock passes twice (its first): as ISO
+      // 8601 with the zone's offset then
+      for (
+        const [local, zoned] of [
+          ["2026-03-08T03:30", "2026-03-08T03:30-04:00"],
+          ["2026-11-01T01:30", "2026-11-01T01:30-04:00"],
+          ["2026-03-08T01:59:59", "2026-03-08T01:59:59-05:00"],
+        ]
+      ) {
+        const r = await cli(["summary", "--json", "--now", local, good], {
+          env: { TZ: "America/New_York" },
+        });
+        assertEquals(r.code, 0, r.stderr);
+        assertEquals(JSON.parse(r.text).now, Date.parse(zoned) / 1000, local);
+      }
+    },
+  );
+  await t.step(
     "a file that is not a pwalk scan: status 1, no output, no partial file",
     async () => {
       const junk = `${tmp.path}/junk.csv`;

@@ -78,8 +78,8 @@ const ISO_DATE =
  * 400 of them Infinity) or an ISO 8601 date, `YYYY-MM-DD` (midnight UTC),
  * or date and time `YYYY-MM-DDTHH:MM[:SS[.fff]]` with `Z` or `±HH:MM` (local
  * time without one), of a real day and time: anything else (`1.5`, `12/31`,
- * `2026-02-30`, which JavaScript's Date.parse reads as some date) is a
- * usage error.
+ * `2026-02-30`, which JavaScript's Date.parse reads as some date; a local
+ * time a clock change skips, which it moves on) is a usage error.
  */
 export function parseNow(v: unknown): number | undefined {
   if (v === undefined) return undefined;
@@ -107,6 +107,19 @@ export function parseNow(v: unknown): number | undefined {
   // date alone as UTC, a date and time without a zone as local time)
   const t = Date.parse(s);
   if (isNaN(t)) throw bad();
+  // a local time (no zone) that the zone skips (a daylight-saving gap;
+  // Samoa's 2011-12-30): Date.parse moves it on, silently; refused
+  if (m[4] !== undefined && !/(?:Z|[+-]\d{2}:\d{2})$/.test(s)) {
+    const l = new Date(t);
+    const local = [l.getFullYear(), l.getMonth() + 1, l.getDate(), l.getHours(), l.getMinutes()];
+    if (local.join() !== [y, mo, d, h, mi].join() || l.getSeconds() !== sec) {
+      const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+      throw new UsageError(
+        `--now '${s}': no such local time in ${zone} (skipped by a clock change there); ` +
+          "give its zone: Z or +HH:MM/-HH:MM",
+      );
+    }
+  }
   return Math.floor(t / 1000);
 }
 
