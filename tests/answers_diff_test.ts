@@ -1439,3 +1439,30 @@ Deno.test({
     assertEquals([top?.delta.apparentBytes, top?.delta.allocatedBytes], want);
   },
 });
+
+Deno.test("diff's mtime columns are days in UTC, whatever $TZ is, and say so, in the text and the HTML page (review)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/d`;
+  await Deno.mkdir(root);
+  const f = `${root}/f`;
+  await Deno.writeTextFile(f, "x");
+  // 23:30 UTC: already the next day in Kiritimati (UTC+14)
+  const old = Date.UTC(2026, 10, 30, 23, 30) / 1000, now = Date.UTC(2026, 11, 5, 23, 30) / 1000;
+  await Deno.utime(f, old, old);
+  const [a, b] = [`${tmp.path}/old.csv`, `${tmp.path}/new.csv`];
+  assertEquals((await cli(["-o", a, root])).code, 0);
+  await Deno.writeTextFile(f, "more");
+  await Deno.utime(f, now, now);
+  assertEquals((await cli(["-o", b, root])).code, 0);
+  const html = `${tmp.path}/d.html`;
+  const r = await cli(["diff", "--no-names", "--html", html, a, b], {
+    env: { TZ: "Pacific/Kiritimati" },
+  });
+  assertEquals(r.code, 0, r.stderr);
+  const table = r.text.slice(r.text.indexOf("Files changed most")).split("\n");
+  assertEquals(table[1].split(/\s{2,}/).slice(4, 6), ["old mtime UTC", "new mtime UTC"]);
+  assertEquals(table[2].split(/\s{2,}/).slice(4, 6), ["2026-11-30", "2026-12-05"], r.text);
+  const page = Deno.readTextFileSync(html);
+  assertStringIncludes(page, "<th>old mtime UTC</th>");
+  assertStringIncludes(page, "2026-12-05");
+});

@@ -834,7 +834,7 @@ export async function diffHtml(d: Diff): Promise<string> {
       f.newMtime === null ? "-" : date(f.newMtime),
       f.user ?? String(f.uid),
     ]);
-  const fh = ["file", "status", "old size", "new size", "old mtime", "new mtime", "owner"];
+  const fh = ["file", "status", "old size", "new size", "old mtime UTC", "new mtime UTC", "owner"];
   for (
     const [id, title, rows, list] of [
       ["new-files", "Largest new files", d.newFiles, "new"],

@@ -163,7 +163,8 @@ function fileTable(
   const when = (v: number | null) => (v === null ? "-" : date(v));
   return table(
     title + fileMarks(rows, list),
-    ["file", "status", "old size", "new size", "old mtime", "new mtime", "owner"],
+    // (days in UTC, whatever $TZ is: said where they are)
+    ["file", "status", "old size", "new size", "old mtime UTC", "new mtime UTC", "owner"],
     rows.map((f) => [
       f.path,
       fileStatus(f),
