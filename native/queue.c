@@ -1,5 +1,6 @@
 /* queue.c — see queue.h. */
 #include "queue.h"
+#include "sys.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -96,6 +97,8 @@ pw_anc *pw_anc_new(pw_anc *up, const struct stat *st) {
   a->up = up;
   a->dev = (uint64_t)st->st_dev;
   a->ino = (uint64_t)st->st_ino;
+  a->ctime_sec = (int64_t)st->PW_CTIM.tv_sec;
+  a->ctime_nsec = (long)st->PW_CTIM.tv_nsec;
   atomic_init(&a->refs, 1);
   if (up) atomic_fetch_add_explicit(&up->refs, 1, memory_order_relaxed);
   return a;
@@ -110,8 +113,14 @@ void pw_anc_put(pw_anc *a) {
 }
 
 bool pw_anc_has(const pw_anc *a, const struct stat *st) {
+  int64_t sec = (int64_t)st->PW_CTIM.tv_sec;
+  long nsec = (long)st->PW_CTIM.tv_nsec;
+  bool known = sec || nsec;
   for (; a; a = a->up)
-    if (a->ino == (uint64_t)st->st_ino && a->dev == (uint64_t)st->st_dev) return true;
+    if (a->ino == (uint64_t)st->st_ino && a->dev == (uint64_t)st->st_dev &&
+        (!known || !(a->ctime_sec || a->ctime_nsec) ||
+         (a->ctime_sec == sec && a->ctime_nsec == nsec)))
+      return true;
   return false;
 }
 

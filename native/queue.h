@@ -58,6 +58,8 @@ typedef struct pw_split {
 typedef struct pw_anc {
   struct pw_anc *up;     /**< the folder above on the walked path; NULL: the root */
   uint64_t dev, ino;     /**< the folder (a followed link's target) */
+  int64_t ctime_sec;     /**< its change time (0.0: not known, a listing's facts) */
+  long ctime_nsec;
   atomic_int refs;
 } pw_anc;
 
@@ -66,7 +68,12 @@ typedef struct pw_anc {
 pw_anc *pw_anc_new(pw_anc *up, const struct stat *st);
 /** Drop a reference (NULL: nothing), freeing the nodes no one holds. */
 void pw_anc_put(pw_anc *a);
-/** Whether st is a or a folder above it: entering it would be a cycle. */
+/** Whether st is a or a folder above it: entering it would be a cycle.
+    Device and inode, and the change time where both know it: a FUSE
+    server passing its source's inode numbers through puts the root folders
+    of the source's nested mounts (each one inode 1, 2 or 128) on one device,
+    and these are no cycle.  (In a cycle it is one inode: a change between
+    the two stats makes at most one lap more, told at the next.) */
 bool pw_anc_has(const pw_anc *a, const struct stat *st);
 
 /** A folder to read.  Allocated once per folder, freed by the worker. */

@@ -90,7 +90,9 @@ export async function mountSlowfs(
     await waitFor(
       () => {
         if (ended) throw new Error("slowfs ended before it mounted");
-        return Deno.statSync(mnt).dev !== Deno.statSync(src).dev;
+        // mounted: on another device than the folder holding it (src's
+        // may differ before: a src that is a mount of its own)
+        return Deno.statSync(mnt).dev !== Deno.statSync(`${mnt}/..`).dev;
       },
       { what: `slowfs to mount ${src} at ${mnt}` },
     );
