@@ -26,8 +26,9 @@ export interface WalkError {
    * refused), "change" (the entry could not be opened for its change),
    * "race" of other entries (with code "": a mode someone else changed
    * between the chmod and its read-back), "ancestor", and "loop" with code "" (ROOT
-   * reached again through a bind mount inside the tree: neither changed
-   * nor entered).
+   * reached again through a bind mount inside the tree, or a folder above
+   * ROOT, or the journal's or errors file's folder, shown there by a mount:
+   * neither changed nor entered).
    */
   op: string;
   /**

@@ -116,6 +116,13 @@ void pw_job_skip_file(pw_job *j, const struct stat *st);
 void pw_job_skip_path(pw_job *j, const char *path);
 /** pw_job_skip_path for the file name in the folder dirfd. */
 void pw_job_skip_at(pw_job *j, int dirfd, const char *name);
+/** A folder a root_once visitor (repair, chown) never changes nor enters,
+    wherever a mount inside the tree shows it (job_init only): the folders
+    above the root, the folders of its journal and errors file.  At most
+    PW_GUARD_MAX; more are not guarded. */
+void pw_job_guard(pw_job *j, const struct stat *st);
+/** Whether st is a folder pw_job_guard named. */
+bool pw_job_guarded(const pw_job *j, const struct stat *st);
 /** Cancelled or failed: stop producing. */
 bool pw_job_stopping(const pw_job *j);
 /** A fatal error was recorded. */

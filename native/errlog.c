@@ -19,7 +19,8 @@ const char *pw_op_name(int op) {
     case PW_OP_CHANGE: return "change";
     case PW_OP_RACE: return "race";
     case PW_OP_ANCESTOR: return "ancestor";
-    case PW_OP_LOOP: return "loop";
+    case PW_OP_LOOP:
+    case PW_OP_LOOP_GUARD: return "loop";
     case PW_OP_CHOWN: return "chown";
     case PW_OP_CHMOD: return "chmod";
     case PW_OP_ACL: return "acl";
@@ -51,6 +52,7 @@ const char *pw_error_text(int op, int err) {
          : op == PW_OP_ACL_NAMED ? PW_ACL_NAMED_TEXT
          : op == PW_OP_SETID   ? PW_SETID_TEXT
          : op == PW_OP_LOOP && !err ? PW_ROOT_AGAIN_TEXT
+         : op == PW_OP_LOOP_GUARD ? PW_GUARD_TEXT
                               : pw_errno_text(op, err);
 }
 

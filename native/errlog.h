@@ -132,6 +132,13 @@ size_t pw_escape_path(char *out, const char *path, size_t len);
   "a file with hard links: the name reached first has no folder with a shared group above " \
   "it, so the file is left as it is, and not changed for this one either"
 
+/** A PW_OP_LOOP notice (op "loop" too, err 0): repair or chown reached a
+    folder it guards (pw_job_guard) through a mount inside the tree. */
+#define PW_OP_LOOP_GUARD (PW_OP_LOOP | 0x100)
+#define PW_GUARD_TEXT                                                                         \
+  "a folder above ROOT, or the journal's or errors file's, shown here by a mount inside the " \
+  "tree: not changed, not entered"
+
 /** The message of a PW_OP_LOOP notice (err 0): repair or chown reached the root again. */
 #define PW_ROOT_AGAIN_TEXT                                                                   \
   "ROOT itself, reached again (a bind mount inside the tree): not changed, not entered"

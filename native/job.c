@@ -46,6 +46,17 @@ static void skip_file_in(pw_job *j, const struct stat *st, const struct stat *di
                                   .dir_ino = (uint64_t)dir->st_ino,
                                   .name = copy};
 }
+void pw_job_guard(pw_job *j, const struct stat *st) {
+  if (j->nguard == PW_GUARD_MAX || pw_job_guarded(j, st)) return;
+  j->guard[j->nguard].dev = (uint64_t)st->st_dev;
+  j->guard[j->nguard++].ino = (uint64_t)st->st_ino;
+}
+bool pw_job_guarded(const pw_job *j, const struct stat *st) {
+  for (int i = 0; i < j->nguard; i++)
+    if (j->guard[i].ino == (uint64_t)st->st_ino && j->guard[i].dev == (uint64_t)st->st_dev)
+      return true;
+  return false;
+}
 void pw_job_skip_at(pw_job *j, int dirfd, const char *name) {
   struct stat st, dir;
   if (!fstatat(dirfd, name, &st, 0) && !fstat(dirfd, &dir)) skip_file_in(j, &st, &dir, name);

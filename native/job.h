@@ -66,6 +66,9 @@ typedef struct pw_skip {
    row of the job's own output. */
 #define PW_SKIP_MAX (PW_SKIP_FDS_MAX + 1 + PW_SKIP_PATHS_MAX + 3)
 
+/* Folders pw_job_guard keeps, at most: a root 254 folders deep, and two. */
+#define PW_GUARD_MAX 256
+
 struct pw_job {
   struct pw_opts *opts;
   const pw_visitor *vis;
@@ -88,6 +91,8 @@ struct pw_job {
   atomic_int out_writing;     /**< report: workers in a write to the output now */
   pw_skip skip[PW_SKIP_MAX];  /**< files left out: own output, journal, errors file */
   int nskip;
+  struct { uint64_t dev, ino; } guard[PW_GUARD_MAX]; /**< pw_job_guard's folders */
+  int nguard;
   dev_t root_dev;
   struct stat root_st;        /**< the root's stat (the root may be a link to a folder) */
   size_t root_len;            /**< the root as printed: trailing slashes dropped */

@@ -20,6 +20,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -874,10 +876,12 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
   bool root_row = e->is_dir_row && e->depth < 0;
   /* The root itself reached again (a bind mount inside the tree; the
      walker did not enter it, and said so: root_once): never changed by
-     repair, and chown changed it at its own row. */
+     repair, and chown changed it at its own row.  Nor a folder guarded
+     (above the root, the journal's: pw_job_guard), never changed. */
   if (!e->is_dir_row && S_ISDIR(st->st_mode)) {
     const struct stat *rst = pw_job_root_stat(j);
     if (st->st_ino == rst->st_ino && st->st_dev == rst->st_dev) return;
+    if (pw_job_guarded(j, st)) return;
   }
   if (c->chown_mode) {
     if ((int64_t)st->st_uid != c->from) return;
@@ -1166,6 +1170,57 @@ static uint64_t root_group(const struct pw_opts *o, const char *real, const stru
   return g;
 }
 
+#ifdef O_PATH
+#define PW_O_LOOKUP O_PATH
+#else
+#define PW_O_LOOKUP O_RDONLY
+#endif
+
+/* The folder of the file open as fd, as the kernel names it (Linux's
+   /proc/self/fd), guarded; nothing when it cannot tell (no /proc, a file
+   with no name left). */
+static void guard_folder_of(pw_job *j, int fd) {
+#ifdef __linux__
+  char proc[32], path[PATH_MAX + 1];
+  snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(proc, path, PATH_MAX);
+  if (n <= 0 || path[0] != '/') return;
+  path[n] = '\0';
+  char *slash = strrchr(path, '/');
+  if (slash == path) slash[1] = '\0';
+  else *slash = '\0';
+  struct stat st;
+  if (!stat(path, &st) && S_ISDIR(st.st_mode)) pw_job_guard(j, &st);
+#else
+  (void)j;
+  (void)fd;
+#endif
+}
+
+/* The folders a repair or chown never changes, wherever a mount inside
+   the tree shows them (a bind mount of the root's parent, of an admin's
+   state folder): every folder above the root (its real path, `..` by `..`
+   up to /, across mounts), and the folders of the journal and the errors
+   file.  The walker does not enter them, and tells each (root_once). */
+static void guard_folders(pw_job *j, const char *real, int journal_fd, int errors_fd) {
+  int fd = open(real, PW_O_LOOKUP | O_DIRECTORY | O_CLOEXEC);
+  struct stat here, up;
+  if (fd >= 0 && !fstat(fd, &here)) {
+    for (;;) {
+      int ufd = openat(fd, "..", PW_O_LOOKUP | O_DIRECTORY | O_CLOEXEC);
+      if (ufd < 0) break;
+      close(fd);
+      fd = ufd;
+      if (fstat(fd, &up) || (up.st_dev == here.st_dev && up.st_ino == here.st_ino)) break;
+      pw_job_guard(j, &up);
+      here = up;
+    }
+  }
+  if (fd >= 0) close(fd);
+  if (journal_fd >= 0) guard_folder_of(j, journal_fd);
+  if (errors_fd >= 0) guard_folder_of(j, errors_fd);
+}
+
 static int repair_init(pw_job *j, void *arg) {
   (void)arg;
   const struct pw_opts *o = pw_job_opts(j);
@@ -1259,6 +1314,7 @@ static int repair_init(pw_job *j, void *arg) {
   int err = c->journal_fd >= 0 ? pw_journal_header(c->journal_fd, chown_mode ? "chown" : "repair",
                                                    c->apply, rst, real)
                                : 0;
+  guard_folders(j, real, c->journal_fd, o->errors_csv_fd);
   free(real);
   if (err) pw_job_fail(j, -err, "cannot write the journal: %s", strerror(-err));
   /* no thread: the lines are synced by later lines and at the end, as before */

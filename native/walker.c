@@ -543,8 +543,11 @@ static bool dispatch_name(pw_worker *w, listing *l, const pw_dent *d, char **rea
      of its own walked path: a cycle; or, for a visitor that asks (repair),
      the root itself reached again (a bind mount inside the tree: -x
      compares devices only, and a bind mount of the same file system has
-     the root's).  The inode compared first: one compare per folder. */
-  bool again = st.st_ino == j->root_st.st_ino && st.st_dev == j->root_dev && j->vis->root_once;
+     the root's), or a folder it guards (pw_job_guard: above the root, the
+     journal's).  The inode compared first: one compare per folder. */
+  bool again = j->vis->root_once &&
+               ((st.st_ino == j->root_st.st_ino && st.st_dev == j->root_dev) ||
+                (j->nguard && pw_job_guarded(j, &st)));
   /* (a folder whose stat was refused is not entered either: its open
      would be refused the same, a second error of one name) */
   bool enter = !l->leaf_dirs && !again && !refused && !(o->follow && pw_anc_has(l->it->anc, &st));
@@ -560,7 +563,10 @@ static bool dispatch_name(pw_worker *w, listing *l, const pw_dent *d, char **rea
     return true;
   }
   if (!enter) { /* a cycle: yielded (walk), never entered; the root again: a notice */
-    if (!refused) pw_worker_error(w, PW_OP_LOOP, again ? 0 : ELOOP, e->path, e->len);
+    bool root = st.st_ino == j->root_st.st_ino && st.st_dev == j->root_dev;
+    if (!refused)
+      pw_worker_error(w, again && !root ? PW_OP_LOOP_GUARD : PW_OP_LOOP, again ? 0 : ELOOP,
+                      e->path, e->len);
     emit(w, e);
     return true;
   }
@@ -757,6 +763,9 @@ static bool process_dir(pw_worker *w, listing *l) {
     pw_dir_end(&w->ds); /* begun by open_folder */
     close(l->fd);
     l->fd = -1;
+    /* its row told as a loop: a visitor that changes entries (repair)
+       leaves it, changed where it really is, under its own folder's group */
+    raced = true;
   }
   l->cdepth = it->depth + 1;
   l->skip_deep_dirs = o->maxdepth > 0 && l->cdepth >= o->maxdepth;

@@ -24,8 +24,9 @@ without --apply (default: show what would change; those lines start
 Options: --apply, --dry-run, --journal FILE (default with --apply: a new
 file, as for pwalk repair, chown-TIME-PID.journal; never inside ROOT nor -),
 --NoSnap, --exclude PATH, -x (by device, as find -xdev: a bind mount of
-ROOT's own file system is entered; ROOT itself reached again that way is
-not entered, a loop notice), --depth N, --threads N (--maxthreads N),
+ROOT's own file system is entered; ROOT itself reached again that way, a
+folder above it, the journal's and errors file's folders are not entered, a
+loop notice), --depth N, --threads N (--maxthreads N),
 --force (ROOT may be /), --allow-system (ROOT may be a system folder:
 /bin /boot /dev /etc /lib /lib64 /proc /root /sbin /sys /usr or below),
 --errors FILE, --progress[=SECONDS], --no-progress; refusals, the system

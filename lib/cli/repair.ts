@@ -79,8 +79,9 @@ Options:
   -x, --one-file-system    stay on ROOT's file system, by device (st_dev, as
                            find -xdev): a bind mount of a folder of ROOT's own
                            file system is entered (--exclude it); ROOT
-                           itself reached again that way is neither changed
-                           nor entered (a loop notice)
+                           itself reached again that way, a folder above it,
+                           the journal's and errors file's folders are
+                           neither changed nor entered (a loop notice)
   --NoSnap                 skip folders named .snapshot
   --threads N              worker threads (default: one per CPU, more while
                            the file system makes them wait; --maxthreads too)

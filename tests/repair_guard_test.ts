@@ -1,0 +1,124 @@
+/**
+ * Folders a repair or chown never changes, even where a mount inside ROOT
+ * shows them there (review of mount topology): the folders above ROOT (a
+ * bind mount of ROOT's parent inside it would otherwise open the parent
+ * and ROOT's siblings to the project's group), and the folders of the
+ * journal and of the --errors file (a root-owned state folder shown inside
+ * the project would become group-writable). Each is told as a `loop`
+ * notice, neither changed nor entered. The reference is Deno.lstat.
+ *
+ * @module
+ */
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { cli } from "./helpers/run.ts";
+import { canMountTmpfs, mountBind, tempDir } from "./helpers/temp.ts";
+import { buildTree, G } from "./helpers/repair_tree.ts";
+
+/** uid, gid and permission bits of a path, by lstat. */
+const ugm = (p: string) => {
+  const s = Deno.lstatSync(p);
+  return [s.uid, s.gid, s.mode! & 0o7777];
+};
+
+Deno.test({
+  name:
+    "repair and chown with a bind mount of ROOT's parent, or of the journal's or errors file's folder, inside ROOT: those folders neither changed nor entered, a loop notice each (review)",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir("pwalk-guard-");
+    const par = `${tmp.path}/par`, root = `${par}/root`, state = `${tmp.path}/state`;
+    buildTree(par, [
+      { rel: ".", type: "dir", uid: 0, gid: 0, mode: 0o755 },
+      { rel: "other", type: "dir", uid: 1001, gid: 1001, mode: 0o700 },
+      { rel: "other/secret", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
+      { rel: "root", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+      { rel: "root/d", type: "dir", uid: 1001, gid: 1001, mode: 0o700 },
+      { rel: "root/d/f", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
+      { rel: "root/up", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+      { rel: "root/jview", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+      { rel: "root/eview", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+    ]);
+    buildTree(state, [
+      { rel: ".", type: "dir", uid: 0, gid: 0, mode: 0o755 },
+      { rel: "j", type: "dir", uid: 1001, gid: 1001, mode: 0o700 },
+      { rel: "e", type: "dir", uid: 1001, gid: 1001, mode: 0o700 },
+    ]);
+    for (
+      const [src, dst] of [[par, `${root}/up`], [`${state}/j`, `${root}/jview`], [
+        `${state}/e`,
+        `${root}/eview`,
+      ]]
+    ) {
+      const why = await mountBind(src, dst);
+      if (why) throw new Error(`mount --bind: ${why}`);
+    }
+    // the premise: ROOT/up is ROOT's parent, by device and inode
+    const a = Deno.lstatSync(par), b = Deno.lstatSync(`${root}/up`);
+    assertEquals([a.dev, a.ino], [b.dev, b.ino]);
+    const kept = [par, `${par}/other`, `${par}/other/secret`, `${state}/j`, `${state}/e`];
+    const before = kept.map(ugm);
+    const journal = `${state}/j/journal`, errors = `${state}/e/errors.csv`;
+    const notices = [`${root}/up`, `${root}/jview`, `${root}/eview`];
+    for (
+      const args of [
+        ["repair", "--force-group-writable"],
+        ["--chown_from", "1001", "--chown_to", "1002:1002"],
+      ]
+    ) {
+      for (const apply of [[], ["--apply"]]) {
+        const r = await cli([...args, ...apply, "--journal", journal, "--errors", errors, root]);
+        assertEquals(r.code, 0, r.stderr);
+        assertEquals(kept.map(ugm), before, `${args[0]} ${apply}: ${r.text}`);
+        for (const p of notices) {
+          assertStringIncludes(
+            r.stderr,
+            `pwalk: loop '${p}': a folder above ROOT, or the journal's or errors file's, shown ` +
+              "here by a mount inside the tree: not changed, not entered\n",
+            `${args[0]} ${apply}`,
+          );
+          assert(!r.text.split("\n").some((l) => l.includes(`${p}/`)), `entered ${p}: ${r.text}`);
+        }
+        const rows = Deno.readTextFileSync(errors).split("\n").filter((l) => l.includes(",loop,"));
+        assertEquals(rows.length, 3, Deno.readTextFileSync(errors));
+      }
+    }
+    // the tree itself was repaired, then chowned
+    assertEquals(ugm(`${root}/d/f`), [1002, 1002, 0o660]);
+  },
+});
+
+Deno.test({
+  name:
+    "repair with a folder of the tree bind-mounted below itself: the loop is told and left, the folder changed only where it is, under its own parent's group (review)",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir("pwalk-guard-");
+    const root = `${tmp.path}/tree`;
+    buildTree(root, [
+      { rel: ".", type: "dir", uid: 0, gid: G.PROJECT, mode: 0o2775 },
+      { rel: "proj", type: "dir", uid: 1001, gid: 1001, mode: 0o755 },
+      // a shared folder of another group below it
+      { rel: "proj/sub", type: "dir", uid: 1001, gid: 6000, mode: 0o2775 },
+      { rel: "proj/sub/loop", type: "dir", uid: 1001, gid: 6000, mode: 0o2775 },
+    ]);
+    const why = await mountBind(`${root}/proj`, `${root}/proj/sub/loop`);
+    if (why) throw new Error(`mount --bind: ${why}`);
+    const loop = `${root}/proj/sub/loop`;
+    const dry = await cli(["repair", root]);
+    assertEquals(dry.code, 0, dry.stderr);
+    assertStringIncludes(dry.stderr, `pwalk: loop '${loop}': Too many levels of symbolic links\n`);
+    // planned where it is (group 1001 -> the project's), never at the loop
+    // (there it would take sub's group 6000)
+    const lines = dry.text.split("\n").filter(Boolean);
+    assert(lines.some((l) => l.startsWith(`would change: ${root}/proj: group 1001 -> `)), dry.text);
+    assert(!lines.some((l) => l.includes(`${loop}:`) || l.includes(`${loop}/`)), dry.text);
+    for (let i = 0; i < 3; i++) {
+      const r = await cli(["repair", "--apply", "--journal", `${tmp.path}/j${i}`, root]);
+      assertEquals(r.code, 0, r.stderr);
+      assert(!r.text.includes(`${loop}:`), r.text);
+      assertEquals(Deno.lstatSync(`${root}/proj`).gid, G.PROJECT, r.text);
+      Deno.chownSync(`${root}/proj`, 1001, 1001);
+      Deno.chmodSync(`${root}/proj`, 0o755);
+    }
+  },
+});
