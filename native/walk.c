@@ -19,7 +19,32 @@ typedef struct walk_ctx {
 } walk_ctx;
 
 
-static double ms(struct timespec t) { return (double)t.tv_sec * 1000.0 + (double)t.tv_nsec / 1e6; }
+/* The largest double below x (finite). */
+static double below(double x) {
+  uint64_t b;
+  memcpy(&b, &x, sizeof b);
+  if (x > 0) b--;
+  else if (x < 0) b++;
+  else b = 0x8000000000000001ull; /* -0's neighbour below 0 */
+  double r;
+  memcpy(&r, &b, sizeof r);
+  return r;
+}
+
+/* Milliseconds since the epoch, the fraction kept, never past the time
+   itself: the nearest double can round up into the next millisecond, and
+   second (1700000000.999999880 s to 1700000001000 ms, 2^31 - 1 + .999999999
+   s past 2038's boundary), where floor(ms / 1000) would no longer be the
+   stat's seconds that report prints.  (Whole milliseconds are exact below
+   2^53; beyond, nothing finer than a millisecond is kept anyway.) */
+static double ms(struct timespec t) {
+  double v = (double)t.tv_sec * 1000.0 + (double)t.tv_nsec / 1e6;
+  if (t.tv_sec > -(1LL << 43) && t.tv_sec < (1LL << 43)) {
+    int64_t whole = (int64_t)t.tv_sec * 1000 + (int64_t)t.tv_nsec / 1000000;
+    if (v >= (double)(whole + 1)) v = below((double)(whole + 1));
+  }
+  return v;
+}
 
 /* A record in the worker's batch, or NULL (cancelled, or the job failed). */
 static uint8_t *record(pw_worker *w, walk_ctx *c, uint32_t kind, const char *path, size_t len,

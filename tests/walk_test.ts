@@ -926,3 +926,36 @@ Deno.test("walk: its docs say how it differs from @std/fs walk (no 'drop-in'), a
   const fileRoot = walk(`${root}/a`);
   await assertRejects(() => fileRoot.next(), Deno.errors.NotADirectory);
 });
+
+Deno.test("walk: times in ms never round past the time itself: Math.floor(mtime / 1000) is stat's seconds, as report prints (review)", async () => {
+  const root = `${scratchDir()}/rounding`;
+  Deno.mkdirSync(root, { recursive: true });
+  // nanoseconds a double in ms rounds up into the next ms and second, 2^31's
+  // boundary among them; a negative one; one that rounds down anyway
+  const ns = [
+    1700000000999999880n,
+    2147483647999999999n,
+    1700000000999999999n,
+    -1n,
+    -1500000001n,
+    1700000000123456789n,
+  ];
+  await python(
+    `import os, sys
+root = sys.argv[1]
+for i, n in enumerate(sys.argv[2:]):
+  p = os.path.join(root, "f%d" % i)
+  open(p, "w").close()
+  os.utime(p, ns=(int(n), int(n)))`,
+    root,
+    ...ns.map(String),
+  );
+  const seen = new Map<string, number>();
+  for await (const e of walk(root)) if (e.isFile) seen.set(e.name, e.mtime);
+  ns.forEach((n, i) => {
+    const mtime = seen.get(`f${i}`)!;
+    const floorDiv = (a: bigint, b: bigint) => (a - ((a % b) + b) % b) / b;
+    assertEquals(Math.floor(mtime / 1000), Number(floorDiv(n, 1_000_000_000n)), `${n}: ${mtime}`);
+    assertEquals(Math.floor(mtime), Number(floorDiv(n, 1_000_000n)), `${n}: ${mtime}`);
+  });
+});
