@@ -120,6 +120,13 @@ size_t pw_escape_path(char *out, const char *path, size_t len);
   "a file with hard links outside the tree (or in folders the run did not enter, or whose "   \
   "names changed during the run or just before it: run again later): left alone, lest its "  \
   "names elsewhere open with it (its other names: find / -samefile PATH)"
+/** A PW_OP_HARDLINKS notice (op "hardlinks" too) of a file with hard links
+    on overlayfs, left alone. */
+#define PW_OP_OVERLAY_LINKS (PW_OP_HARDLINKS | 0x100)
+#define PW_OVERLAY_LINKS_TEXT                                                                 \
+  "a file with hard links on overlayfs: a change would copy up only this name, to a new "    \
+  "file, and part it from its other names (undo could not find it again): left alone; change " \
+  "it where the layer is mounted"
 /** The message of a PW_OP_LINKS notice (hard links under two shared groups). */
 #define PW_LINKS_TEXT                                                                       \
   "a file with hard links in folders of different shared groups: it takes the group of the " \

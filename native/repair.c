@@ -351,9 +351,11 @@ static void report_done(pw_worker *w, repair_worker *r, const pw_entry *e, const
    point, is asked each time). */
 static bool on_overlayfs(repair_worker *r, const pw_entry *e, const struct stat *st,
                          const pw_target *t) {
-  if (e->is_dir_row || !e->listing) return pw_target_on_overlayfs(t);
+  /* (no target: a dry run's entry, asked through its folder's descriptor) */
+  if (e->is_dir_row || !e->listing)
+    return t ? pw_target_on_overlayfs(t) : e->dirfd >= 0 && pw_fd_on_overlayfs(e->dirfd);
   if (r->ovl_listing != e->listing || r->ovl_dev != st->st_dev) {
-    r->ovl = pw_target_on_overlayfs(t);
+    r->ovl = t ? pw_target_on_overlayfs(t) : e->dirfd >= 0 && pw_fd_on_overlayfs(e->dirfd);
     r->ovl_listing = e->listing;
     r->ovl_dev = st->st_dev;
   }
@@ -906,6 +908,17 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
     return;
   }
   bool linked = pw_hard_linked(st); /* any type but a folder: a FIFO or socket too */
+  /* A file with other hard links on overlayfs: a change copies up the one
+     name it is made through, to a new file of the upper layer (without
+     index=on, the kernel's default), parting it from its other names,
+     which keep the old owner and mode; undo then finds another inode at
+     that name.  Left alone, told at each name, dry run and --apply alike
+     (one fstatfs per listing). */
+  if (linked && !pw_change_empty(&p) && on_overlayfs(r, e, st, NULL)) {
+    if (noancestor) note_no_ancestor(w);
+    pw_job_note_error(j, PW_OP_OVERLAY_LINKS, 0, e->path, e->len);
+    return;
+  }
   /* Rules 6 and 9: a file with other hard links is counted at each of its
      names and changed through the last, as its first name planned.  A
      name whose own plan changes nothing counts too when the file's group

@@ -276,3 +276,61 @@ Deno.test({
     closeLibc();
   },
 });
+
+Deno.test({
+  name:
+    "on overlayfs, a file with hard links in the lower layer is left alone by repair and chown, a hardlinks notice at each name: a change would copy up one name and part it from the others (review)",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir("pwalk-birth-");
+    const fs = `${tmp.path}/fs`, mnt = `${tmp.path}/mnt`;
+    for (const d of [fs, mnt]) Deno.mkdirSync(d);
+    assertEquals(await mountTmpfs(fs, "size=4m"), "");
+    const [lower, upper, work] = ["lower", "upper", "work"].map((d) => `${fs}/${d}`);
+    for (const d of [upper, work]) Deno.mkdirSync(d);
+    // a project folder of group 5000 with a private folder of files, two
+    // names of one file among them
+    const p = `${lower}/proj`;
+    Deno.mkdirSync(`${p}/d1`, { recursive: true });
+    Deno.writeTextFileSync(`${p}/d1/hl1`, "h\n");
+    Deno.linkSync(`${p}/d1/hl1`, `${p}/d1/hl2`);
+    Deno.writeTextFileSync(`${p}/d1/f`, "f\n");
+    lchown(p, 0, 5000);
+    Deno.chmodSync(p, 0o2775);
+    for (const n of ["d1", "d1/hl1", "d1/f"]) lchown(`${p}/${n}`, 1042, 1042);
+    Deno.chmodSync(`${p}/d1`, 0o700);
+    for (const n of ["d1/hl1", "d1/f"]) Deno.chmodSync(`${p}/${n}`, 0o600);
+    assertEquals(await mountOverlay(lower, upper, work, mnt), "");
+    const root = `${mnt}/proj`;
+    const facts = (n: string) => {
+      const s = Deno.lstatSync(`${root}/${n}`);
+      return [s.ino, s.nlink, s.uid, s.gid, s.mode! & 0o7777];
+    };
+    const links = () => ["d1/hl1", "d1/hl2"].map(facts);
+    const before = links();
+    const notice = (n: string) =>
+      `pwalk: hardlinks '${root}/${n}': a file with hard links on overlayfs: a change would copy ` +
+      "up only this name, to a new file, and part it from its other names (undo could not find " +
+      "it again): left alone; change it where the layer is mounted\n";
+    for (
+      const args of [["repair"], ["--chown_from", "1042", "--chown_to", "2000:2000"]]
+    ) {
+      for (const apply of [[], ["--apply", "--journal", `${tmp.path}/j-${args[0]}`]]) {
+        const r = await cli([...args, ...apply, root]);
+        assertEquals(r.code, 0, r.stderr);
+        for (const n of ["d1/hl1", "d1/hl2"]) assertStringIncludes(r.stderr, notice(n));
+        assert(!r.text.includes("/hl"), r.text);
+        assertEquals(links(), before, `${args[0]} ${apply[0] ?? "dry run"}`);
+      }
+    }
+    // the rest was repaired, then chowned; undo puts both runs back
+    assertEquals(facts("d1/f").slice(2), [2000, 2000, 0o640]);
+    for (const j of ["--chown_from", "repair"]) {
+      const u = await cli(["undo", "--apply", `${tmp.path}/j-${j}`]);
+      assertEquals(u.code, 0, u.stderr);
+    }
+    assertEquals(facts("d1/f").slice(2), [1042, 1042, 0o600]);
+    assertEquals(links(), before);
+    closeLibc();
+  },
+});
