@@ -68,7 +68,12 @@ export interface CommonOptions {
    * CLI warns of them).
    */
   exclude?: (string | Uint8Array)[];
-  /** Stay on the root's file system (pwalk `-x`). Default false. */
+  /**
+   * Stay on the root's file system (pwalk `-x`): a folder or file on another
+   * device than the root's is left out, and nothing below such a folder is
+   * walked; but a file of an overlayfs folder, which reports its layer's
+   * device, is kept, as find -xdev keeps it. Default false.
+   */
   oneFileSystem?: boolean;
   /**
    * Walk these folders below the root instead of the root (one shard of a

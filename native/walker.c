@@ -94,6 +94,7 @@ typedef struct listing {
   uint64_t key;           /**< this listing's number (pw_entry.listing and .group) */
   pw_entry e;             /**< the entry being handed over (reused) */
   bool can_share;         /**< its names may be handed to idle workers */
+  int8_t overlay;         /**< -x: the folder is on overlayfs (1), not (0), not asked (-1) */
   pw_split *split;        /**< they were: the shared state, or NULL */
   pw_item *first, *last;  /**< subfolders not yet queued */
   size_t n;
@@ -512,7 +513,15 @@ static bool dispatch_name(pw_worker *w, listing *l, const pw_dent *d, char **rea
       pw_worker_error(w, PW_OP_STAT, terr, w->path, len);
     }
   }
-  if (o->one_fs && st.st_dev != j->root_dev) return true;
+  /* -x: another device than ROOT's, but for a file of an overlayfs
+     folder, which reports its layer's device (folders the overlay's): as
+     find -xdev, which tests folders only, lists it.  (Asked once per
+     listing, at its first such file.) */
+  if (o->one_fs && st.st_dev != j->root_dev) {
+    if (S_ISDIR(st.st_mode)) return true;
+    if (l->overlay < 0) l->overlay = pw_fd_on_overlayfs(l->fd);
+    if (!l->overlay) return true;
+  }
   /* pwalk's sum is a long, which sparse files can carry past 2^63 (two of
      8 EiB on tmpfs or XFS): summed modulo 2^64 here, as its long wraps on
      every machine it runs on, without the undefined behaviour */
@@ -718,6 +727,7 @@ static void process_part(pw_worker *w, listing *l, pw_item *part) {
   l->no_ref = false;
   l->split = sp;
   l->can_share = true;
+  l->overlay = -1;
   l->cdepth = sp->cdepth;
   l->skip_deep_dirs = sp->skip_deep_dirs;
   l->leaf_dirs = sp->leaf_dirs;
@@ -776,6 +786,7 @@ static bool process_dir(pw_worker *w, listing *l) {
   l->split = NULL;
   /* (names-only walks make no request per name: nothing to share) */
   l->can_share = j->vis->share_listings && !o->hold && !o->subdirs && !o->no_stat;
+  l->overlay = -1;
   w->nheld = 0;
   if (l->fd >= 0) {
     list_folder(w, l);

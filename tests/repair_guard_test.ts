@@ -11,7 +11,7 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { cli } from "./helpers/run.ts";
-import { canMountTmpfs, mountBind, tempDir } from "./helpers/temp.ts";
+import { canMountTmpfs, mountBind, mountOverlay, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { buildTree, G } from "./helpers/repair_tree.ts";
 
 /** uid, gid and permission bits of a path, by lstat. */
@@ -120,5 +120,54 @@ Deno.test({
       Deno.chownSync(`${root}/proj`, 1001, 1001);
       Deno.chmodSync(`${root}/proj`, 0o755);
     }
+  },
+});
+
+Deno.test({
+  name:
+    "-x on an overlayfs whose layers are other file systems: its files (their layer's device) are listed and repaired as without -x, as find -xdev lists them (review)",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir("pwalk-guard-");
+    const [lfs, ufs, mnt] = ["lfs", "ufs", "mnt"].map((d) => `${tmp.path}/${d}`);
+    for (const d of [lfs, ufs, mnt]) {
+      Deno.mkdirSync(d);
+      if (d !== mnt) assertEquals(await mountTmpfs(d, "size=4m"), "");
+    }
+    buildTree(`${lfs}/l`, [
+      { rel: ".", type: "dir", uid: 0, gid: 0, mode: 0o755 },
+      { rel: "proj", type: "dir", uid: 0, gid: G.PROJECT, mode: 0o2775 },
+      { rel: "proj/d", type: "dir", uid: 1001, gid: 1001, mode: 0o700 },
+      { rel: "proj/d/f", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
+      { rel: "proj/g", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
+    ]);
+    for (const d of ["u", "w"]) Deno.mkdirSync(`${ufs}/${d}`);
+    assertEquals(
+      await mountOverlay(`${lfs}/l`, `${ufs}/u`, `${ufs}/w`, mnt, "xino=off"),
+      "",
+    );
+    const root = `${mnt}/proj`;
+    // the premise: a file reports another device than its folder
+    assert(Deno.lstatSync(`${root}/g`).dev !== Deno.lstatSync(root).dev, "same device");
+    const rows = async (args: string[]) => {
+      const r = await cli([...args, root]);
+      assertEquals(r.code, 0, r.stderr);
+      return r.text.split("\n").filter(Boolean).map((l) => l.replace(/,\d+,\d+,\d+,\d+$/, ""))
+        .sort();
+    };
+    // report: the same rows (atime aside) with -x as without
+    const cut = (t: string[]) => t.map((l) => l.split(",").slice(0, 12).join(","));
+    assertEquals(cut(await rows(["-x"])), cut(await rows([])));
+    assertEquals((await rows(["-x"])).length, 4);
+    const { walk } = await import("../mod.ts");
+    const seen = async (oneFileSystem: boolean) => {
+      const out: string[] = [];
+      for await (const e of walk(root, { oneFileSystem })) out.push(e.path);
+      return out.sort();
+    };
+    assertEquals(await seen(true), await seen(false));
+    // repair: the same plan with -x as without
+    assertEquals(await rows(["repair", "-x"]), await rows(["repair"]));
+    assertStringIncludes((await rows(["repair", "-x"])).join("\n"), `${root}/g: group 1001 -> `);
   },
 });

@@ -53,7 +53,8 @@ Report options (pwalk's):
                          (not ROOT, nor the list's folder)
   -x, --one-file-system  skip entries on other file systems than ROOT's (by
                          device, as find -xdev: a bind mount of ROOT's own
-                         file system is entered; --exclude it)
+                         file system is entered; --exclude it; an overlayfs
+                         folder's files, on their layer's device, are kept)
   --maxthreads N         worker threads (the same as --threads)
 
 More:
