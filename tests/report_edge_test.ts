@@ -352,11 +352,14 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
     await Deno.mkdir(src);
     assertEquals(await mountTmpfs(src, "size=1m"), "");
     await Deno.mkdir(`${src}/a/b/inner`, { recursive: true });
+    // the two file systems' folders of one inode number (the roots, 1; a
+    // and deep, 2) told apart by their change times (the walker's test
+    // beside device and inode): made a few clock ticks apart
+    await new Promise((r) => setTimeout(r, 50));
     assertEquals(await mountTmpfs(`${src}/a/b/inner`, "size=1m"), "");
     await Deno.mkdir(`${src}/a/b/inner/deep`);
     await Deno.writeTextFile(`${src}/a/b/inner/deep/f`, "x");
-    // the two roots told apart by their change times (the walker's test
-    // beside device and inode): the outer one's changed a clock tick later
+    // (the outer root's changed later still)
     await new Promise((r) => setTimeout(r, 50));
     await Deno.writeTextFile(`${src}/top`, "x");
     await using fs = await mountSlowfs(tmp.path, src, {
