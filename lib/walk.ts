@@ -1263,8 +1263,10 @@ function dirsWalk(
           continue;
         }
         // A folder that cannot be listed is reported, not yielded (its
-        // row comes after its error, from the same worker).
-        if (e.op === "open" || e.op === "read" || e.op === "race") {
+        // row comes after its error, from the same worker); so is a
+        // directory cycle, a folder above itself not listed again (as
+        // links followed, above).
+        if (e.op === "open" || e.op === "read" || e.op === "race" || e.op === "loop") {
           unlisted.add(bytesKey(e.pathBytes));
         }
         // A folder replaced by a link since it was listed (by the loop's

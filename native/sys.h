@@ -114,6 +114,14 @@ int pw_reopen_nonblocking(int fd);
  */
 bool pw_fd_on_overlayfs(int fd);
 
+/**
+ * Whether the file open as fd is on overlayfs or on a FUSE file system
+ * (one fstatfs; Linux only): where a folder's listed inode number need
+ * not be its own (a FUSE server passing its source's numbers through
+ * lists a mount point of the source as the folder it covers).
+ */
+bool pw_fd_lists_other_inodes(int fd);
+
 /** statx mask bits (values of <linux/stat.h>, defined here for headers
     that lack them) that pw_statx may be asked for. */
 #define PW_STATX_BTIME 0x800U   /**< stx_btime: birth time */

@@ -130,8 +130,10 @@ static uint64_t mount_id(int fd, const char *name) {
    since its listing is neither, and stays a race.  So: its ".." is the
    folder that listed it (device and inode), its name there holds it now,
    and it is a mounted file system's root (another mount than its "..",
-   or another device) or on overlayfs.  Only on a mismatch: three or four
-   calls.  A folder on another device than the one that listed it is
+   or another device) or on overlayfs or FUSE (a server passing its
+   source's inode numbers through lists a mount point of the source as the
+   folder it covers, on its one device and mount).  Only on a mismatch:
+   three or four calls.  A folder on another device than the one that listed it is
    taken, as before these checks, when one of them cannot be made: its
    ".." cannot be looked up in it without search permission (a mount
    point's root of mode 0744, say, which can still be listed: EACCES),
@@ -162,7 +164,7 @@ static bool listed_after_all(const pw_item *it, int fd, const struct stat *now) 
                                            : it->parent ? mount_id(it->parent->fd, "")
                                                         : 0;
   if (mine && above && mine != above) return true;
-  return up_seen && pw_fd_on_overlayfs(fd);
+  return up_seen && pw_fd_lists_other_inodes(fd);
 #else
   (void)up_seen;
   return false;
