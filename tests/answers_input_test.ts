@@ -2097,3 +2097,66 @@ Deno.test("a quoted glob of scans reads the files bash's glob of it names: dot f
     assertEquals([...s.scans].sort(), want, pattern);
   }
 });
+
+testNeeding([ZSTD], {
+  name:
+    "a .csv.zst or .csv.gz whose data ends inside a row (the compressor closed its stream whole, pwalk killed) is refused as the .csv is; whole ones, and pwalk's with an empty last frame, are read (review)",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/r`;
+    await Deno.mkdir(`${root}/sub`, { recursive: true });
+    await Deno.writeTextFile(`${root}/a.dat`, "x".repeat(1000));
+    await Deno.writeTextFile(`${root}/sub/b.dat`, "y");
+    const whole = `${tmp.path}/whole.csv`;
+    assertEquals((await cli(["--threads", "1", "-o", whole, root])).code, 0);
+    const text = Deno.readTextFileSync(whole);
+    // cut inside the last row's last number: a row that still parses
+    const cut = `${tmp.path}/cut.csv`;
+    Deno.writeTextFileSync(cut, text.slice(0, text.length - 2));
+    const pack = async (file: string, tool: string) => {
+      const out = `${file}.${tool === "zstd" ? "zst" : "gz"}`;
+      const r = await new Deno.Command(tool, { args: ["-q", "-k", "-f", file] }).output();
+      assert(r.success, new TextDecoder().decode(r.stderr));
+      return out;
+    };
+    for (const tool of ["zstd", "gzip"]) {
+      const bad = await pack(cut, tool), good = await pack(whole, tool);
+      for (
+        const args of [
+          ["summary", bad],
+          ["diff", good, bad],
+          ["convert", bad, `${tmp.path}/out-${tool}.parquet`],
+        ]
+      ) {
+        const r = await cli(args);
+        assertEquals([r.code, r.stderr], [
+          1,
+          `pwalk: ${bad}: truncated: its ${tool} data ends inside a row (no line end); an ` +
+          "incomplete copy, or the compressor ended before pwalk did?\n",
+        ], args.join(" "));
+      }
+      assert(!existsSync(`${tmp.path}/out-${tool}.parquet`), "a Parquet file was left");
+      const s = await cli(["summary", "--json", good]);
+      assertEquals(s.code, 0, s.stderr);
+      assertEquals(JSON.parse(s.text).totals.entries, 4);
+    }
+    // pwalk's own .csv.zst, an empty zstd frame after it (a shard's with
+    // nothing to walk), and a skippable frame: read whole
+    const own = `${tmp.path}/own.csv.zst`;
+    assertEquals((await cli(["-o", own, root])).code, 0);
+    const empty = await new Deno.Command("zstd", {
+      args: ["-q", "-c"],
+      stdin: "piped",
+      stdout: "piped",
+    })
+      .spawn();
+    await empty.stdin.close();
+    const frame = (await empty.output()).stdout;
+    const skippable = new Uint8Array([0x50, 0x2a, 0x4d, 0x18, 2, 0, 0, 0, 7, 7]);
+    Deno.writeFileSync(own, frame, { append: true });
+    Deno.writeFileSync(own, skippable, { append: true });
+    const s = await cli(["summary", "--json", own]);
+    assertEquals(s.code, 0, s.stderr);
+    assertEquals(JSON.parse(s.text).totals.entries, 4);
+  },
+});

@@ -75,14 +75,25 @@ export function checkParquetComplete(path: string): void {
   }
 }
 
+/** The message of a compressed scan whose data ends inside a row. */
+const noLineEnd = (path: string, what: string) =>
+  new Error(
+    `pwalk: ${path}: truncated: its ${what} data ends inside a row (no line end); an incomplete ` +
+      "copy, or the compressor ended before pwalk did?",
+  );
+
 /**
  * Check that a zstd file ends where a frame ends: it walks the frame and
- * block headers (no decompression, a few bytes read per 128 KiB block) and
- * throws when the data stops inside a frame, as a copy cut short does
- * (DuckDB reads such a file as if it were whole), or holds no frame at all.
- * A cut exactly between two frames cannot be seen this way.
+ * block headers (a few bytes read per 128 KiB block) and throws when the
+ * data stops inside a frame, as a copy cut short does (DuckDB reads such a
+ * file as if it were whole), or holds no frame at all. Then the last frame
+ * that holds data is decompressed (pwalk's frames are a buffer of rows
+ * each; another tool's may be the whole file, streamed): its last byte must
+ * end a row, which a stream cut inside a row and closed whole (`pwalk ... |
+ * zstd` when pwalk is killed) does not. A cut exactly after a row cannot
+ * be seen.
  */
-export function checkZstdComplete(path: string): void {
+export async function checkZstdComplete(path: string): Promise<void> {
   using f = Deno.openSync(path, { read: true });
   const size = f.statSync().size;
   const head = new Uint8Array(18);
@@ -107,6 +118,7 @@ export function checkZstdComplete(path: string): void {
     throw new Error(`pwalk: ${path}: empty (0 bytes): no zstd frame; an incomplete copy?`);
   }
   let at = 0;
+  const frames: [number, number][] = []; // zstd frames (not skippable): start, end
   while (at < size) {
     const frame = at;
     const m = read(at, 4);
@@ -143,6 +155,26 @@ export function checkZstdComplete(path: string): void {
     }
     if ((fhd >> 2) & 1) at += 4; // the content checksum
     if (at > size) throw cut(frame);
+    frames.push([frame, at]);
+  }
+  const { zstdChunks } = await import("../zstd.ts");
+  for (let i = frames.length - 1; i >= 0; i--) {
+    const [start, end] = frames[i];
+    f.seekSync(start, Deno.SeekMode.Start);
+    const bytes = new Uint8Array(end - start);
+    for (let got = 0; got < bytes.length;) {
+      const r = f.readSync(bytes.subarray(got));
+      if (r === null) throw cut(start);
+      got += r;
+    }
+    let last = -1;
+    const one = async function* () {
+      yield bytes;
+    };
+    for await (const c of zstdChunks(one())) if (c.length) last = c[c.length - 1];
+    if (last < 0) continue; // an empty frame: the one before ends the data
+    if (last !== 10) throw noLineEnd(path, "zstd");
+    return;
   }
 }
 
@@ -163,9 +195,14 @@ export async function checkGzipComplete(path: string): Promise<void> {
   }
   const { createGunzip } = await import("node:zlib");
   const { createReadStream } = await import("node:fs");
+  // (the last byte of the data must end a row: a stream cut inside a row
+  // and closed whole, `pwalk ... | gzip` when pwalk is killed, does not)
+  let last = -1;
   await new Promise<void>((resolve, reject) => {
     const g = createGunzip();
-    g.on("data", () => {});
+    g.on("data", (b: Uint8Array) => {
+      if (b.length) last = b[b.length - 1];
+    });
     g.on("end", () => resolve());
     g.on("error", (e: Error) =>
       reject(
@@ -176,6 +213,7 @@ export async function checkGzipComplete(path: string): Promise<void> {
       ));
     createReadStream(path).on("error", reject).pipe(g);
   });
+  if (last >= 0 && last !== 10) throw noLineEnd(path, "gzip");
 }
 
 /**

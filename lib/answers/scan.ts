@@ -323,7 +323,7 @@ export async function resolveScans(specs: string[]): Promise<ScanFile[]> {
   // DuckDB reads a file cut short as if it were whole: refuse it here.
   for (const f of out) {
     try {
-      if (f.format === "csv.zst") checkZstdComplete(f.path);
+      if (f.format === "csv.zst") await checkZstdComplete(f.path);
       else if (f.format === "csv.gz") await checkGzipComplete(f.path);
       else if (f.format === "parquet") checkParquetComplete(f.path);
       else checkCsvComplete(f.path);
