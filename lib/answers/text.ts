@@ -203,6 +203,22 @@ export function table(
   width: number,
   o: { flex?: number; left?: number[]; optional?: number[] } = {},
 ): string {
+  return [...tableLines(title, head, rows, width, o)].join("\n");
+}
+
+/**
+ * {@link table}'s lines, made as they are taken: a table of a million rows
+ * (`--top 1000000`), each padded to its longest path when stdout is no
+ * terminal, is more text than one JavaScript string holds (about 512 MiB),
+ * and more than memory need hold at once.
+ */
+export function* tableLines(
+  title: string,
+  head: string[],
+  rows: string[][],
+  width: number,
+  o: { flex?: number; left?: number[]; optional?: number[] } = {},
+): Generator<string> {
   let flex = o.flex ?? 0;
   const optional = [
     ...(o.optional ?? head.map((_, i) => i).filter((i) => i !== flex).slice(1)),
@@ -211,7 +227,11 @@ export function table(
     widths.reduce((a, w, i) => (i === flex ? a : a + w + 2), 0);
   let left = o.left ?? [];
   rows = rows.map((r) => r.map(visible));
-  let widths = head.map((h, i) => Math.max(columns(h), ...rows.map((r) => columns(r[i]))));
+  // (a loop: Math.max(...cells) takes no more than ~150,000 arguments)
+  let widths = head.map((h) => columns(h));
+  for (const r of rows) {
+    for (let i = 0; i < widths.length; i++) widths[i] = Math.max(widths[i], columns(r[i]));
+  }
   while (
     optional.length && width - keep(widths, flex) < Math.max(8, Math.min(16, widths[flex]))
   ) {
@@ -233,8 +253,76 @@ export function table(
       const pad = " ".repeat(Math.max(0, widths[i] - columns(s)));
       return aligned.has(i) ? s + pad : pad + s;
     }).join("  ").trimEnd();
-  const out = [wrap(title, width), line(head)];
-  if (rows.length === 0) out.push("  (none)");
-  for (const r of rows) out.push(line(r));
-  return out.join("\n");
+  yield wrap(title, width);
+  yield line(head);
+  if (rows.length === 0) yield "  (none)";
+  for (const r of rows) yield line(r);
+}
+
+/** A block of text: whole, or as its lines ({@link tableLines}). */
+export type Block = string | Iterable<string>;
+
+/** Blocks, a blank line between two, as pieces of text in order (no newline at the end). */
+export function* blockChunks(blocks: Block[]): Generator<string> {
+  for (let i = 0; i < blocks.length; i++) {
+    if (i) yield "\n\n";
+    const b = blocks[i];
+    if (typeof b === "string") yield b;
+    else {
+      let first = true;
+      for (const l of b) {
+        yield first ? l : "\n" + l;
+        first = false;
+      }
+    }
+  }
+}
+
+/** {@link blockChunks} as one string (an answer of ordinary size). */
+export function joinBlocks(blocks: Block[]): string {
+  return [...blockChunks(blocks)].join("");
+}
+
+/**
+ * `JSON.stringify(v, null, 2)` in pieces, in order: the top two levels
+ * (an answer's lists and their rows) taken apart, each row stringified
+ * alone, so that a `--top 1000000` answer never has to be one string.
+ */
+export function* jsonChunks(v: unknown, indent = "", depth = 0): Generator<string> {
+  const plain = v !== null && typeof v === "object" &&
+    typeof (v as { toJSON?: unknown }).toJSON !== "function";
+  if (depth >= 2 || !plain) {
+    const s = JSON.stringify(v, null, 2) ?? "null";
+    // (a string's newline is "\\n" in JSON: only the layout's are real)
+    yield indent ? s.replaceAll("\n", "\n" + indent) : s;
+    return;
+  }
+  const inner = indent + "  ";
+  if (Array.isArray(v)) {
+    if (!v.length) return void (yield "[]");
+    yield "[\n";
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      yield inner;
+      yield* jsonChunks(
+        x === undefined || typeof x === "function" || typeof x === "symbol" ? null : x,
+        inner,
+        depth + 1,
+      );
+      yield i < v.length - 1 ? ",\n" : "\n";
+    }
+    yield indent + "]";
+    return;
+  }
+  const entries = Object.entries(v as object).filter(([, x]) =>
+    x !== undefined && typeof x !== "function" && typeof x !== "symbol"
+  );
+  if (!entries.length) return void (yield "{}");
+  yield "{\n";
+  for (let i = 0; i < entries.length; i++) {
+    yield `${inner}${JSON.stringify(entries[i][0])}: `;
+    yield* jsonChunks(entries[i][1], inner, depth + 1);
+    yield i < entries.length - 1 ? ",\n" : "\n";
+  }
+  yield indent + "}";
 }

@@ -1640,8 +1640,8 @@ export function answerStatus(e: unknown, paths: readonly string[] = []): number 
   const bad = e instanceof UsageError || (e instanceof RangeError && !tooLong) ||
     (e as Error)?.name === "ScanInputError";
   let full = tooLong
-    ? "the answer is longer than a JavaScript string can hold (Invalid string length): a path " +
-      "in the scan of tens of megabytes?"
+    ? "a part of the answer is longer than a JavaScript string can hold (Invalid string " +
+      "length): a path in the scan of tens of megabytes, or an HTML page of a large --top?"
     : String((e as Error)?.message ?? e);
   // the longest first: a name that holds another is escaped whole
   for (const p of [...paths].filter((p) => p.includes("\n")).sort((a, b) => b.length - a.length)) {
@@ -1842,7 +1842,7 @@ export async function printAnswer<T>(
   f: Flags,
   answer: T,
   html: (answer: T) => Promise<string>,
-  text: (answer: T) => string,
+  text: (answer: T) => string | (string | Iterable<string>)[],
 ): Promise<void> {
   if (f.html) {
     const page = await html(answer), target = await outputTarget(String(f.html));
@@ -1857,8 +1857,29 @@ export async function printAnswer<T>(
       );
     }
   }
-  // (not blocking: a signal while a reader is slow stops the command at once)
-  await writeStdoutAsync((f.json ? JSON.stringify(answer, null, 2) : text(answer)) + "\n");
+  // In pieces of about 1 MiB: the answer to --top 1000000 (a million rows
+  // each padded to the longest path) is more than one JavaScript string
+  // holds. (Not blocking: a signal while a reader is slow stops the
+  // command at once.)
+  const { blockChunks, jsonChunks } = await import("../answers/text.ts");
+  const t = f.json ? undefined : text(answer);
+  const pieces = t === undefined
+    ? jsonChunks(answer)
+    : typeof t === "string"
+    ? [t][Symbol.iterator]()
+    : blockChunks(t);
+  let batch: string[] = [], size = 0;
+  for (const p of pieces) {
+    batch.push(p);
+    size += p.length;
+    if (size >= 1 << 20) {
+      await writeStdoutAsync(batch.join(""));
+      batch = [];
+      size = 0;
+    }
+  }
+  batch.push("\n");
+  await writeStdoutAsync(batch.join(""));
 }
 
 /** Thousands separators: 1234567 -> "1,234,567". */

@@ -27,13 +27,15 @@ import {
 } from "../answers/diff.ts";
 import { shardWarnings } from "../answers/scan.ts";
 import {
+  type Block,
   bytes,
   count,
   date,
   delta,
   deltaCount,
+  joinBlocks,
   outputWidth,
-  table,
+  tableLines,
   wrap,
 } from "../answers/text.ts";
 import { count as counted } from "../digits.ts";
@@ -109,7 +111,7 @@ export function run(args: string[]): Promise<number> {
       flags,
       d,
       async (d) => (await import("../answers/html.ts")).diffHtml(d),
-      (d) => formatDiff(d, outputWidth()),
+      (d) => diffBlocks(d, outputWidth()),
     );
     // Entries are paired by path: scans of one tree under two names (a
     // mount point moved, /gpfs/x and /x) show as all added and removed.
@@ -129,13 +131,13 @@ function changeTable(
   rows: ChangeRow[],
   total: number,
   width: number,
-): string {
+): Iterable<string> {
   // added ... shrunk: entries, then their allocated bytes in parentheses;
   // left out from the right where the width is short
   const both = (n: number, b: string) => `${count(n)} (${b})`;
   const title = `${what} (top ${rows.length} of ${count(total)}) by net allocated change`;
   const legend = `${title} (added ... shrunk: entries (allocated))`;
-  return table(
+  return tableLines(
     legend.length <= width ? legend : title,
     [label, "net alloc", "net apparent", "net entries", "added", "removed", "grown", "shrunk"],
     rows.map((r) => [
@@ -158,10 +160,10 @@ function fileTable(
   rows: FileChange[],
   list: "new" | "deleted" | "changed",
   width: number,
-): string {
+): Iterable<string> {
   const size = (v: number | null) => (v === null ? "-" : bytes(v));
   const when = (v: number | null) => (v === null ? "-" : date(v));
-  return table(
+  return tableLines(
     title + fileMarks(rows, list),
     // (days in UTC, whatever $TZ is: said where they are)
     ["file", "status", "old size", "new size", "old mtime UTC", "new mtime UTC", "owner"],
@@ -222,11 +224,16 @@ function totalsLines(t: Diff["totals"], width: number): string[] {
 
 /** The text `pwalk diff` prints, fitted to `width` columns. */
 export function formatDiff(d: Diff, width: number): string {
+  return joinBlocks(diffBlocks(d, width));
+}
+
+/** {@link formatDiff}'s blocks, its tables as lines (printed in pieces). */
+export function diffBlocks(d: Diff, width: number): Block[] {
   const sides = [
     `old: ${counted(d.old.entries, "entry", "entries")}, ${bytes(d.old.allocatedBytes)} allocated`,
     `new: ${counted(d.new.entries, "entry", "entries")}, ${bytes(d.new.allocatedBytes)} allocated`,
   ];
-  const parts = [
+  const parts: Block[] = [
     [
       wrap(
         `pwalk diff: ${d.old.roots.join(", ") || "(no root row)"} -> ${
@@ -241,7 +248,7 @@ export function formatDiff(d: Diff, width: number): string {
     changeTable("Users", "user", d.users, d.userCount, width),
     changeTable("Groups", "group", d.groups, d.groupCount, width),
     changeTable(`Folders at level ${d.depth}`, "folder", d.folders, d.folderCount, width),
-    table(
+    tableLines(
       `Folders (levels 0-${d.depth}; top ${d.growingFolders.length} of ${
         count(d.growingFolderCount)
       }) that changed most, recursive${recarriedNote(d)}`,
@@ -259,5 +266,5 @@ export function formatDiff(d: Diff, width: number): string {
     fileTable("Largest deleted files", d.deletedFiles, "deleted", width),
     fileTable("Files changed most (size or mtime)", d.changedFiles, "changed", width),
   ];
-  return parts.join("\n\n");
+  return parts;
 }

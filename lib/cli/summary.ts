@@ -17,7 +17,17 @@ import {
 } from "./common.ts";
 import { type AgeBucket, summarize, type Summary } from "../answers/summary.ts";
 import { shardWarnings } from "../answers/scan.ts";
-import { bytes, count, date, outputWidth, seenTwiceWarning, table, wrap } from "../answers/text.ts";
+import {
+  type Block,
+  bytes,
+  count,
+  date,
+  joinBlocks,
+  outputWidth,
+  seenTwiceWarning,
+  tableLines,
+  wrap,
+} from "../answers/text.ts";
 import { columns } from "../width.ts";
 
 /** `pwalk summary --help`. */
@@ -146,7 +156,7 @@ export function run(args: string[]): Promise<number> {
         flags,
         s,
         async (s) => (await import("../answers/html.ts")).summaryHtml(s),
-        (s) => formatSummary(s, outputWidth()),
+        (s) => summaryBlocks(s, outputWidth()),
       );
     },
   );
@@ -154,8 +164,8 @@ export function run(args: string[]): Promise<number> {
 
 const who = (name: string | null, id: number) => name ?? String(id);
 
-function ageTable(title: string, ages: AgeBucket[], width: number): string {
-  return table(
+function ageTable(title: string, ages: AgeBucket[], width: number): Iterable<string> {
+  return tableLines(
     title,
     ["age", "allocated", "apparent", "files"],
     ages.map((a) => [a.label, bytes(a.allocatedBytes), bytes(a.apparentBytes), count(a.files)]),
@@ -177,8 +187,13 @@ function lineOf(l: string, width: number): string {
 
 /** The text `pwalk summary` prints, fitted to `width` columns. */
 export function formatSummary(s: Summary, width: number): string {
+  return joinBlocks(summaryBlocks(s, width));
+}
+
+/** {@link formatSummary}'s blocks, its tables as lines (printed in pieces). */
+export function summaryBlocks(s: Summary, width: number): Block[] {
   const t = s.totals;
-  const parts: string[] = [];
+  const parts: Block[] = [];
   const roots = s.roots.length ? s.roots.join(", ") : "(no root row)";
   const asOf = `${date(s.now)} UTC`;
   parts.push(
@@ -197,7 +212,7 @@ export function formatSummary(s: Summary, width: number): string {
       (t.foldersSeenTwice ? "\n" + wrap(seenTwiceWarning(t.foldersSeenTwice), width, "") : ""),
   );
   const owners = (title: string, label: string, rows: Summary["users"], total: number) =>
-    table(
+    tableLines(
       `${title} (top ${rows.length} of ${count(total)}) by allocated size`,
       [label, "allocated", "apparent", "entries", "files"],
       rows.map((u) => [
@@ -211,7 +226,7 @@ export function formatSummary(s: Summary, width: number): string {
     );
   parts.push(owners("Users", "user", s.users, s.userCount));
   parts.push(owners("Groups", "group", s.groups, s.groupCount));
-  parts.push(table(
+  parts.push(tableLines(
     `Extensions (files; top ${s.extensions.length} of ${
       count(s.extensionCount)
     }) by allocated size`,
@@ -224,7 +239,7 @@ export function formatSummary(s: Summary, width: number): string {
     ]),
     width,
   ));
-  parts.push(table(
+  parts.push(tableLines(
     "File sizes",
     ["size", "files", "apparent", "allocated"],
     s.sizeHistogram.map((b) => [
@@ -237,7 +252,7 @@ export function formatSummary(s: Summary, width: number): string {
   ));
   parts.push(ageTable("Files by last modification (mtime)", s.mtimeAges, width));
   parts.push(ageTable("Files by last access (atime)", s.atimeAges, width));
-  parts.push(table(
+  parts.push(tableLines(
     `Folders by recursive allocated size (levels 0-${s.depth})`,
     ["folder", "level", "allocated", "apparent", "entries", "files"],
     s.folders.map((f) => [
@@ -250,13 +265,13 @@ export function formatSummary(s: Summary, width: number): string {
     ]),
     width,
   ));
-  parts.push(table(
+  parts.push(tableLines(
     "Folders with the most direct entries (pw_fcount)",
     ["folder", "entries", "bytes (pw_dirsum)", "owner"],
     s.busiestFolders.map((f) => [f.path, count(f.entries), bytes(f.bytes), who(f.user, f.uid)]),
     width,
   ));
-  parts.push(table(
+  parts.push(tableLines(
     "Largest files",
     ["file", "apparent", "allocated", "owner", "modified", "accessed"],
     s.largestFiles.map((f) => [
@@ -269,7 +284,7 @@ export function formatSummary(s: Summary, width: number): string {
     ]),
     width,
   ));
-  parts.push(table(
+  parts.push(tableLines(
     "Cold data: files not read for 365 days, per user",
     ["user", "allocated", "apparent", "files"],
     s.coldByUser.map((u) => [
@@ -280,5 +295,5 @@ export function formatSummary(s: Summary, width: number): string {
     ]),
     width,
   ));
-  return parts.join("\n\n");
+  return parts;
 }
