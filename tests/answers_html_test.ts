@@ -1077,3 +1077,36 @@ Deno.test("summary and diff --html as an admin reads them: a colour per user, th
     .map((x) => x.text);
   for (const d of ["alpha/data", "beta/data"]) assert(labels.includes(d), `${d} in ${labels}`);
 });
+
+Deno.test("summary and diff --html with a --top past 50: the bar charts draw the table's first 50 and say so, the tables list them all (review at scale)", async () => {
+  await using tmp = await tempDir();
+  const N = 1_800_000_000;
+  const users = Array.from({ length: 70 }, (_, u) => 3000 + u);
+  const scan = (grow: number) =>
+    `2,0,-1,"/r","",0,0,4096,1,8,2,"0040755",${N},${N},${N},${users.length},4096\n` +
+    users.map((uid, i) =>
+      `${10 + i},2,0,"/r/f${i}","",${uid},${uid},${(i + 1) * 4096 * grow},1,${
+        (i + 1) * 8 * grow
+      },1,"0100644",${N},${N},${N},-1,0\n`
+    ).join("");
+  const [a, b] = [`${tmp.path}/a.csv`, `${tmp.path}/b.csv`];
+  await Deno.writeTextFile(a, scan(1));
+  await Deno.writeTextFile(b, scan(2));
+  const page = `${tmp.path}/p.html`;
+  for (const args of [["summary", b], ["diff", a, b]]) {
+    const r = await cli([args[0], "--no-names", "--top", "70", "--html", page, ...args.slice(1)]);
+    assertEquals(r.code, 0, r.stderr);
+    const html = await Deno.readTextFile(page);
+    const heading = html.match(/<section id="chart-users"><h2>([^<]*)<\/h2>/)![1];
+    assert(heading.includes("(the first 50 of 70 in the table)"), `${args[0]}: ${heading}`);
+    // 50 users named on the chart's axis: the largest (ordered as the table)
+    const named = svgTexts(chartSvg(html, "chart-users")).map((x) => x.text).filter((x) =>
+      /^30\d\d$/.test(x)
+    );
+    assertEquals(new Set(named).size, 50, `${args[0]}: ${named.length}`);
+    assert(named.includes("3069") && !named.includes("3000"), `${args[0]}: ${named}`);
+    const table = html.slice(html.indexOf('<section id="users">'));
+    const rows = table.slice(0, table.indexOf("</table>")).match(/<tr>/g)!.length;
+    assertEquals(rows, 1 + 70, `${args[0]}: the table's rows and its head`);
+  }
+});

@@ -207,6 +207,23 @@ function legendHeight(names: string[], width = 900): number {
   return rows * 24;
 }
 
+/**
+ * Bars a chart of users, groups, extensions or folders draws at most: the
+ * first of its table's rows (a --top of 100,000 made charts a million
+ * pixels tall, tens of MB of SVG each); the table below lists them all.
+ */
+const CHART_BARS = 50;
+
+/** The rows a chart draws, and its title, saying so when they are fewer than the table's. */
+function charted<T>(title: string, rows: readonly T[]): [string, readonly T[]] {
+  return rows.length > CHART_BARS
+    ? [
+      `${title} (the first ${CHART_BARS} of ${count(rows.length)} in the table)`,
+      rows.slice(0, CHART_BARS),
+    ]
+    : [title, rows];
+}
+
 /** A chart's height for `rows` horizontal bars: 22 px each, at least the usual 360. */
 const barsHeight = (rows: number, extra = 0) => Math.max(360, 60 + extra + rows * 22);
 
@@ -452,13 +469,14 @@ export async function summaryHtml(s: Summary): Promise<string> {
       ["groups", "Groups", ["group", "gid"], s.groups, s.groupCount],
     ] as const
   ) {
+    const [chartTitle, bars] = charted(`${title} by ${measure} size`, rows);
     parts.push(figure(
       `chart-${id}`,
-      `${title} by ${measure} size`,
+      chartTitle,
       await chart(
-        barOption(rows.map((u) => who(u.name, u.id)), rows.map((u) => u[key])),
+        barOption(bars.map((u) => who(u.name, u.id)), bars.map((u) => u[key])),
         900,
-        barsHeight(rows.length),
+        barsHeight(bars.length),
       ),
     ));
     parts.push(
@@ -470,14 +488,15 @@ export async function summaryHtml(s: Summary): Promise<string> {
       ),
     );
   }
+  const [extTitle, exts] = charted(`Extensions by ${measure} size`, s.extensions);
   parts.push(figure(
     "chart-extensions",
-    `Extensions by ${measure} size`,
-    s.extensions.length
+    extTitle,
+    exts.length
       ? await chart(
-        barOption(s.extensions.map((x) => x.ext || "(none)"), s.extensions.map((x) => x[key])),
+        barOption(exts.map((x) => x.ext || "(none)"), exts.map((x) => x[key])),
         900,
-        barsHeight(s.extensions.length),
+        barsHeight(exts.length),
       )
       : null,
     "(no files)",
@@ -712,12 +731,13 @@ export async function diffHtml(d: Diff): Promise<string> {
     "shrunk alloc",
   ];
   for (
-    const [id, title, rows] of [
+    const [id, title, all] of [
       ["users", cut("Users", d.users, d.userCount), d.users],
       ["groups", cut("Groups", d.groups, d.groupCount), d.groups],
       ["folders", cut(`Folders at level ${d.depth}`, d.folders, d.folderCount), d.folders],
     ] as const
   ) {
+    const [chartTitle, rows] = charted(title, all);
     // What the four kinds of change leave of the net: entries whose owner
     // or group changed (chown, chgrp), counted in the net of the old and of
     // the new owner, and allocation that changed alone (a file recalled
@@ -740,7 +760,7 @@ export async function diffHtml(d: Diff): Promise<string> {
       : [];
     parts.push(figure(
       `chart-${id}`,
-      title,
+      chartTitle,
       rows.length === 0 ? null : await chart(
         {
           grid: { left: 200, right: 40, top: 30, bottom: 40 },
@@ -800,7 +820,7 @@ export async function diffHtml(d: Diff): Promise<string> {
         id,
         title,
         [id === "folders" ? "folder" : id.slice(0, -1), ...head.slice(1)],
-        changeRows(rows),
+        changeRows(all),
       ),
     );
   }
