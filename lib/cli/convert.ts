@@ -33,7 +33,8 @@ Options:
                      it, the default)
   --level N          zstd level of .csv.zst and .parquet output (1-19, default 3)
   --memory-limit M   DuckDB's memory limit (default 25% of RAM, or of the
-                     cgroup's memory limit when lower; at most 8 GiB)
+                     cgroup's memory limit when lower, that default at most
+                     8 GiB; a larger M is taken as given)
   --temp-dir DIR     where DuckDB spills
   -h, --help         this help
 

@@ -85,7 +85,8 @@ Options:
                      gives numbers with a warning on stderr); --names:
                      names, the default
   --memory-limit M   DuckDB's memory limit (default 25% of RAM, or of the
-                     cgroup's memory limit when lower; at most 8 GiB)
+                     cgroup's memory limit when lower, that default at most
+                     8 GiB; a larger M is taken as given)
   --temp-dir DIR     where DuckDB spills
   -h, --help         this help
 

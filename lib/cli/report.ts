@@ -55,7 +55,8 @@ Report options (pwalk's):
                          device, as find -xdev: a bind mount of ROOT's own
                          file system is entered; --exclude it; an overlayfs
                          folder's files, on their layer's device, are kept)
-  --maxthreads N         worker threads (the same as --threads)
+  --maxthreads N         worker threads (the same as --threads; it wins over
+                         --threads when both are given)
 
 More:
   -o, --output FILE      write to FILE instead of stdout; its suffix decides:

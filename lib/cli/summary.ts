@@ -71,8 +71,9 @@ Options:
                      then gives numbers with a warning on stderr); --names:
                      names, the default
   --memory-limit M   DuckDB's memory limit (e.g. 4GB; default 25% of RAM, or
-                     of the cgroup's memory limit when lower; at most 8 GiB);
-                     beyond it DuckDB spills to --temp-dir
+                     of the cgroup's memory limit when lower, that default at
+                     most 8 GiB; a larger M is taken as given); beyond it
+                     DuckDB spills to --temp-dir
   --temp-dir DIR     where DuckDB spills (default: the system's temp folder)
   -h, --help         this help
 
