@@ -112,16 +112,19 @@ void pw_anc_put(pw_anc *a) {
   }
 }
 
-bool pw_anc_has(const pw_anc *a, const struct stat *st) {
+int pw_anc_find(const pw_anc *a, const struct stat *st) {
   int64_t sec = (int64_t)st->PW_CTIM.tv_sec;
   long nsec = (long)st->PW_CTIM.tv_nsec;
   bool known = sec || nsec;
-  for (; a; a = a->up)
-    if (a->ino == (uint64_t)st->st_ino && a->dev == (uint64_t)st->st_dev &&
-        (!known || !(a->ctime_sec || a->ctime_nsec) ||
-         (a->ctime_sec == sec && a->ctime_nsec == nsec)))
-      return true;
-  return false;
+  int found = PW_ANC_NONE;
+  for (; a; a = a->up) {
+    if (a->ino != (uint64_t)st->st_ino || a->dev != (uint64_t)st->st_dev) continue;
+    if (!known || !(a->ctime_sec || a->ctime_nsec) ||
+        (a->ctime_sec == sec && a->ctime_nsec == nsec))
+      return PW_ANC_SAME;
+    found = PW_ANC_OTHER_CTIME;
+  }
+  return found;
 }
 
 void pw_item_free(pw_queue *q, pw_item *it) {

@@ -68,13 +68,16 @@ typedef struct pw_anc {
 pw_anc *pw_anc_new(pw_anc *up, const struct stat *st);
 /** Drop a reference (NULL: nothing), freeing the nodes no one holds. */
 void pw_anc_put(pw_anc *a);
-/** Whether st is a or a folder above it: entering it would be a cycle.
-    Device and inode, and the change time where both know it: a FUSE
-    server passing its source's inode numbers through puts the root folders
-    of the source's nested mounts (each one inode 1, 2 or 128) on one device,
-    and these are no cycle.  (In a cycle it is one inode: a change between
-    the two stats makes at most one lap more, told at the next.) */
-bool pw_anc_has(const pw_anc *a, const struct stat *st);
+/** Whether st is a or a folder above it, by device and inode: entering it
+    would be a cycle.  PW_ANC_SAME: so, and their change times agree (or
+    one is not known); PW_ANC_OTHER_CTIME: the nearest such folder has
+    another change time.  That is still a cycle (repair's chmod of the
+    folder above changes its ctime before its loop below is met), but for a
+    FUSE server passing its source's inode numbers through, which puts the
+    root folders of the source's nested mounts (each one inode 1, 2 or 128)
+    on one device: the caller asks the file system (pw_anc_cycle). */
+enum { PW_ANC_NONE = 0, PW_ANC_SAME = 1, PW_ANC_OTHER_CTIME = 2 };
+int pw_anc_find(const pw_anc *a, const struct stat *st);
 
 /** A folder to read.  Allocated once per folder, freed by the worker. */
 typedef struct pw_item {

@@ -49,6 +49,16 @@ __attribute__((constructor)) static void pw_pin(void) {
 #define PW_OVERLAYFS_MAGIC 0x794c7630
 #define PW_FUSE_MAGIC 0x65735546
 
+bool pw_fd_on_fuse(int fd) {
+#ifdef __linux__
+  struct statfs fs;
+  return !fstatfs(fd, &fs) && fs.f_type == PW_FUSE_MAGIC;
+#else
+  (void)fd;
+  return false;
+#endif
+}
+
 bool pw_fd_lists_other_inodes(int fd) {
 #ifdef __linux__
   struct statfs fs;

@@ -122,6 +122,10 @@ bool pw_fd_on_overlayfs(int fd);
  */
 bool pw_fd_lists_other_inodes(int fd);
 
+/** Whether the file open as fd is on a FUSE file system (one fstatfs;
+    Linux only). */
+bool pw_fd_on_fuse(int fd);
+
 /** statx mask bits (values of <linux/stat.h>, defined here for headers
     that lack them) that pw_statx may be asked for. */
 #define PW_STATX_BTIME 0x800U   /**< stx_btime: birth time */

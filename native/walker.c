@@ -256,6 +256,16 @@ static int open_checked(pw_worker *w, pw_item *it, bool *raced) {
   return fd;
 }
 
+/* Whether st is a folder above on the walked path a (pw_anc_find): the
+   same device and inode, and the same change time too on FUSE (fd: the
+   folder, or the one that listed it), where a server passing its source's
+   numbers through repeats them.  One fstatfs, only when the change times
+   differ. */
+static bool anc_cycle(const pw_anc *a, const struct stat *st, int fd) {
+  int m = pw_anc_find(a, st);
+  return m == PW_ANC_SAME || (m == PW_ANC_OTHER_CTIME && !(fd >= 0 && pw_fd_on_fuse(fd)));
+}
+
 /* Whether the open folder of it is one of the folders above it on its
    walked path (the same device and inode): a directory cycle.  A FUSE or
    NFS server can make one (sshfs following links, a looping export, a
@@ -280,7 +290,7 @@ static bool walked_once(pw_worker *w, pw_item *it, int fd) {
     if (fstat(fd, &own)) return true; /* not known: as before this check */
     st = &own;
   }
-  if (pw_anc_has(it->anc, st)) {
+  if (anc_cycle(it->anc, st, fd)) {
     pw_worker_error(w, PW_OP_LOOP, ELOOP, it->path, it->len);
     return false;
   }
@@ -561,7 +571,8 @@ static bool dispatch_name(pw_worker *w, listing *l, const pw_dent *d, char **rea
                 (j->nguard && pw_job_guarded(j, &st)));
   /* (a folder whose stat was refused is not entered either: its open
      would be refused the same, a second error of one name) */
-  bool enter = !l->leaf_dirs && !again && !refused && !(o->follow && pw_anc_has(l->it->anc, &st));
+  bool enter =
+      !l->leaf_dirs && !again && !refused && !(o->follow && anc_cycle(l->it->anc, &st, l->fd));
   if (o->subdirs) {
     e->subdir_ref = true;
     e->hold = enter ? (o->hold ? w->nheld + 1 : 1) : 0;

@@ -115,7 +115,10 @@ Deno.test({
     for (let i = 0; i < 3; i++) {
       const r = await cli(["repair", "--apply", "--journal", `${tmp.path}/j${i}`, root]);
       assertEquals(r.code, 0, r.stderr);
-      assert(!r.text.includes(`${loop}:`), r.text);
+      // told and not entered with --apply too, though the change of proj
+      // (before its loop is met) gave it another change time
+      assertStringIncludes(r.stderr, `pwalk: loop '${loop}': Too many levels of symbolic links\n`);
+      assert(!r.text.includes(`${loop}:`) && !r.text.includes(`${loop}/`), r.text);
       assertEquals(Deno.lstatSync(`${root}/proj`).gid, G.PROJECT, r.text);
       Deno.chownSync(`${root}/proj`, 1001, 1001);
       Deno.chmodSync(`${root}/proj`, 0o755);
