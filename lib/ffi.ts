@@ -317,6 +317,7 @@ export const Opt = {
   ROOT_REAL: 104,
   SKIP_PATH: 105,
   DEV_MAP: 106,
+  GUARD_PATH: 107,
 } as const;
 
 /** Bytes of a record: PW_REC_SIZE in native/channel.h. */

@@ -451,7 +451,14 @@ async function runChangeJob(
   let ended = "failed";
   let failure: { error: unknown } | undefined;
   try {
-    if (journal) opts.push([Opt.JOURNAL_FD, journal.fd]);
+    if (journal) {
+      opts.push([Opt.JOURNAL_FD, journal.fd]);
+      // its folder is never changed, wherever a mount inside the tree shows
+      // it: told by its path (the library also asks /proc for the
+      // descriptor's, and the errors file's)
+      const folder = realFolderOf(journal.path);
+      if (folder) opts.push([Opt.GUARD_PATH, folder]);
+    }
     await using job = await NativeJob.start(opts, (p) => native().pw_repair_start(p), o);
     // a process that quits without waiting for its workers (a second Ctrl-C
     // while one hangs in a file system) never reaches the finally below:
@@ -644,4 +651,14 @@ export async function chown(root: string, options: ChownOptions): Promise<ChownS
   if (options.to.gid !== undefined) opts.push([Opt.CHOWN_GID, checkId("to.gid", options.to.gid)]);
   const r = await runChangeJob("chown", root, real, opts, options);
   return summary(root, options, r);
+}
+
+/** The real path of the folder holding the file at path, or undefined. */
+function realFolderOf(path: string): string | undefined {
+  try {
+    const real = Deno.realPathSync(path);
+    return real.slice(0, real.lastIndexOf("/")) || "/";
+  } catch {
+    return undefined;
+  }
 }

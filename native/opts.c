@@ -49,6 +49,8 @@ PW_API void pw_opts_free(pw_opts *o) {
   if (!o) return;
   strlist_free(&o->excludes);
   strlist_free(&o->frontier);
+  strlist_free(&o->skip_paths);
+  strlist_free(&o->guard_paths);
   free(o->change_gids);
   free(o->dev_from);
   free(o->dev_to);
@@ -220,6 +222,13 @@ PW_API int32_t pw_opts_set_str(pw_opts *o, int32_t key, const uint8_t *s, size_t
       }
       if (strlist_add(&o->skip_paths, p, len)) break;
       return 0;
+    case PW_OPT_GUARD_PATH:
+      if (o->guard_paths.n == PW_GUARD_PATHS_MAX || memchr(p, 0, len)) {
+        free(p);
+        return -EINVAL;
+      }
+      if (strlist_add(&o->guard_paths, p, len)) break;
+      return 0;
     default:
       free(p);
       return -EINVAL;
@@ -238,6 +247,7 @@ struct pw_opts *pw_opts_clone(const struct pw_opts *o) {
   memset(&c->excludes, 0, sizeof c->excludes);
   memset(&c->frontier, 0, sizeof c->frontier);
   memset(&c->skip_paths, 0, sizeof c->skip_paths);
+  memset(&c->guard_paths, 0, sizeof c->guard_paths);
   c->change_gids = NULL;
   c->n_change_gids = 0;
   c->dev_from = c->dev_to = NULL;
@@ -259,6 +269,10 @@ struct pw_opts *pw_opts_clone(const struct pw_opts *o) {
   for (size_t i = 0; i < o->skip_paths.n; i++)
     if (pw_opts_set_str(c, PW_OPT_SKIP_PATH, (const uint8_t *)o->skip_paths.items[i],
                         o->skip_paths.lens[i]))
+      goto fail;
+  for (size_t i = 0; i < o->guard_paths.n; i++)
+    if (pw_opts_set_str(c, PW_OPT_GUARD_PATH, (const uint8_t *)o->guard_paths.items[i],
+                        o->guard_paths.lens[i]))
       goto fail;
   for (size_t i = 0; i < o->n_change_gids; i++)
     if (pw_opts_set_int(c, PW_OPT_CHANGE_GID, o->change_gids[i])) goto fail;

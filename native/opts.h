@@ -31,6 +31,8 @@ typedef struct pw_strset {
    says the same); a job's array of files left out holds them all (job.h). */
 #define PW_SKIP_FDS_MAX 8
 #define PW_SKIP_PATHS_MAX 8
+/* PW_OPT_GUARD_PATH values, at most. */
+#define PW_GUARD_PATHS_MAX 8
 
 struct pw_opts {
   int threads;         /**< 0 = default */
@@ -74,6 +76,7 @@ struct pw_opts {
   pw_strlist excludes; /**< raw list, turned into a pw_strset by the job */
   pw_strlist frontier; /**< "DEV INO PARENT_INO DEPTH PATH" (PW_OPT_FRONTIER) */
   pw_strlist skip_paths; /**< files left out by name (PW_OPT_SKIP_PATH) */
+  pw_strlist guard_paths; /**< folders repair guards (PW_OPT_GUARD_PATH) */
   uint64_t *dev_from;  /**< PW_OPT_DEV_MAP: rows on device dev_from[i] */
   uint64_t *dev_to;    /**< print dev_to[i] as their st_dev */
   size_t n_dev_map;

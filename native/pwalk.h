@@ -139,6 +139,12 @@ typedef enum pw_opt {
                               the walk itself (-x) uses the real numbers.  A
                               FROM given twice, or a TO given twice, is
                               refused (EINVAL) */
+  PW_OPT_GUARD_PATH = 107, /**< str, repeatable (up to 8): a folder repair and
+                              chown never change nor enter, wherever a mount
+                              inside the tree shows it (the journal's, by
+                              its path: no /proc needed); nothing at this
+                              path, or ROOT or a folder below it by this
+                              path: nothing guarded */
 } pw_opt;
 
 /** Values of PW_OPT_COMPRESS. */

@@ -1189,10 +1189,23 @@ static uint64_t root_group(const struct pw_opts *o, const char *real, const stru
 #define PW_O_LOOKUP O_RDONLY
 #endif
 
+/* The folder at path guarded, unless it is the root (real: its real
+   path) or a folder below it by that path: a journal or errors file there
+   (ROOT /, --force; --errors /dev/stderr redirected into the tree) is left
+   out itself, its folder repaired as any other. */
+static void guard_path(pw_job *j, const char *path, const char *real) {
+  size_t rl = strlen(real);
+  if (!strcmp(real, "/") ||
+      (!strncmp(path, real, rl) && (path[rl] == '\0' || path[rl] == '/')))
+    return;
+  struct stat st;
+  if (!stat(path, &st) && S_ISDIR(st.st_mode)) pw_job_guard(j, &st);
+}
+
 /* The folder of the file open as fd, as the kernel names it (Linux's
-   /proc/self/fd), guarded; nothing when it cannot tell (no /proc, a file
-   with no name left). */
-static void guard_folder_of(pw_job *j, int fd) {
+   /proc/self/fd), guarded (guard_path); nothing when it cannot tell (no
+   /proc, a pipe, a file with no name left). */
+static void guard_folder_of(pw_job *j, int fd, const char *real) {
 #ifdef __linux__
   char proc[32], path[PATH_MAX + 1];
   snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
@@ -1202,11 +1215,11 @@ static void guard_folder_of(pw_job *j, int fd) {
   char *slash = strrchr(path, '/');
   if (slash == path) slash[1] = '\0';
   else *slash = '\0';
-  struct stat st;
-  if (!stat(path, &st) && S_ISDIR(st.st_mode)) pw_job_guard(j, &st);
+  guard_path(j, path, real);
 #else
   (void)j;
   (void)fd;
+  (void)real;
 #endif
 }
 
@@ -1214,8 +1227,12 @@ static void guard_folder_of(pw_job *j, int fd) {
    the tree shows them (a bind mount of the root's parent, of an admin's
    state folder): every folder above the root (its real path, `..` by `..`
    up to /, across mounts), and the folders of the journal and the errors
-   file.  The walker does not enter them, and tells each (root_once). */
+   file (by PW_OPT_GUARD_PATH, and by their descriptors where /proc tells
+   their paths).  The walker does not enter them, and tells each
+   (root_once). */
 static void guard_folders(pw_job *j, const char *real, int journal_fd, int errors_fd) {
+  const pw_opts *o = pw_job_opts(j);
+  for (size_t i = 0; i < o->guard_paths.n; i++) guard_path(j, o->guard_paths.items[i], real);
   int fd = open(real, PW_O_LOOKUP | O_DIRECTORY | O_CLOEXEC);
   struct stat here, up;
   if (fd >= 0 && !fstat(fd, &here)) {
@@ -1230,8 +1247,8 @@ static void guard_folders(pw_job *j, const char *real, int journal_fd, int error
     }
   }
   if (fd >= 0) close(fd);
-  if (journal_fd >= 0) guard_folder_of(j, journal_fd);
-  if (errors_fd >= 0) guard_folder_of(j, errors_fd);
+  if (journal_fd >= 0) guard_folder_of(j, journal_fd, real);
+  if (errors_fd >= 0) guard_folder_of(j, errors_fd, real);
 }
 
 static int repair_init(pw_job *j, void *arg) {

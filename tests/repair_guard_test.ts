@@ -10,7 +10,8 @@
  * @module
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
-import { cli } from "./helpers/run.ts";
+import { CLI, cli, run } from "./helpers/run.ts";
+import { testNeeding, UNSHARE } from "./helpers/system.ts";
 import { canMountTmpfs, mountBind, mountOverlay, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { buildTree, G } from "./helpers/repair_tree.ts";
 
@@ -172,5 +173,69 @@ Deno.test({
     // repair: the same plan with -x as without
     assertEquals(await rows(["repair", "-x"]), await rows(["repair"]));
     assertStringIncludes((await rows(["repair", "-x"])).join("\n"), `${root}/g: group 1001 -> `);
+  },
+});
+
+testNeeding([UNSHARE], {
+  name:
+    "repair --apply without /proc: the journal's folder shown inside ROOT by a mount is still guarded (told by its path); an errors file written into the tree through stderr leaves its folder repaired (review)",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir("pwalk-guard-");
+    const root = `${tmp.path}/root`, state = `${tmp.path}/state`;
+    buildTree(root, [
+      { rel: ".", type: "dir", uid: 0, gid: G.PROJECT, mode: 0o2775 },
+      { rel: "jview", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2775 },
+      { rel: "logs", type: "dir", uid: 1001, gid: 1001, mode: 0o700 },
+      { rel: "logs/old.log", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
+    ]);
+    buildTree(state, [
+      { rel: ".", type: "dir", uid: 0, gid: 0, mode: 0o755 },
+      { rel: "j", type: "dir", uid: 1001, gid: 1001, mode: 0o700 },
+    ]);
+    assertEquals(await mountBind(`${state}/j`, `${root}/jview`), "");
+    // --errors /dev/stderr, stderr a file in the tree: that folder is in the
+    // tree by its own path, repaired (the file itself left out), no notice
+    const e = await run("sh", [
+      "-c",
+      'exec "$0" run -A "$@" 2> "$ERR"',
+      Deno.execPath(),
+      CLI,
+      "repair",
+      "--apply",
+      "--journal",
+      `${state}/j/first`,
+      "--errors",
+      "/dev/stderr",
+      root,
+    ], { env: { ERR: `${root}/logs/err.log` } });
+    const err = Deno.readTextFileSync(`${root}/logs/err.log`);
+    assertEquals(e.code, 0, err);
+    assert(!err.includes(`'${root}/logs'`), err);
+    assertEquals(Deno.lstatSync(`${root}/logs`).gid, G.PROJECT, e.text);
+    assertEquals(Deno.lstatSync(`${root}/logs/old.log`).gid, G.PROJECT, e.text);
+    const before = Deno.lstatSync(`${state}/j`);
+    assertEquals([before.uid, before.gid], [1001, 1001], "guarded by its descriptor too");
+    const journal = `${state}/j/journal`;
+    const r = await run("unshare", [
+      "--mount",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      'umount -l /proc && exec "$0" run -A "$@"',
+      Deno.execPath(),
+      CLI,
+      "repair",
+      "--apply",
+      "--journal",
+      journal,
+      root,
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    // the journal's folder: no /proc to tell the descriptor's path, told by the path
+    const st = Deno.lstatSync(`${state}/j`);
+    assertEquals([st.uid, st.gid, st.mode! & 0o7777], [1001, 1001, 0o700], r.stderr);
+    assertStringIncludes(r.stderr, `loop '${root}/jview': a folder above ROOT`);
   },
 });
