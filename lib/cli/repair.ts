@@ -8,7 +8,7 @@
 import { duration } from "./progress.ts";
 import { type ChangeOptions, type ChangeSummary, repair, rootRefusal } from "../repair.ts";
 import { insideTree, RefusedError } from "../journal_file.ts";
-import { indexJournal } from "../journal.ts";
+import { JOURNAL_MAGIC } from "../journal.ts";
 import { shellQuote } from "../shell.ts";
 import {
   count,
@@ -379,8 +379,38 @@ export async function run(args: string[]): Promise<number> {
 function earlierChanges(journal: string, size: number): boolean {
   if (size === 0) return false;
   try {
-    const bytes = Deno.readFileSync(journal).subarray(0, size);
-    return indexJournal(bytes, journal).count > 0;
+    // (read 1 MiB at a time, each line's first bytes only: a journal of
+    // earlier runs may be gigabytes, on the very disk that is full)
+    using f = Deno.openSync(journal, { read: true });
+    const buf = new Uint8Array(1 << 20);
+    let head = "", open = true, applied = false;
+    const line = () => {
+      if (head.startsWith(JOURNAL_MAGIC)) applied = head.split(" ")[3] === "apply";
+      else if (head !== "" && applied) return true;
+      return false;
+    };
+    for (let left = size; left > 0;) {
+      const n = f.readSync(buf.subarray(0, Math.min(buf.length, left)));
+      if (n === null) break;
+      left -= n;
+      for (let i = 0; i < n; i++) {
+        const b = buf[i];
+        if (b === 10) {
+          if (line()) return true;
+          head = "";
+          open = true;
+        } else if (open) {
+          // a header's mode is within its first 64 bytes
+          head += String.fromCharCode(b);
+          if (head.length === 64) {
+            if (!head.startsWith("#") && line()) return true;
+            open = head.startsWith("#");
+            if (!open) head = "";
+          }
+        }
+      }
+    }
+    return false;
   } catch {
     return true;
   }
