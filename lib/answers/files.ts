@@ -157,21 +157,30 @@ export async function checkZstdComplete(path: string): Promise<void> {
     if (at > size) throw cut(frame);
     frames.push([frame, at]);
   }
-  const { zstdChunks } = await import("../zstd.ts");
+  // the frame streamed from the file (another tool's may be the whole
+  // scan: memory holds a chunk, not the frame)
+  const { createZstdDecompress } = await import("node:zlib");
+  const { createReadStream } = await import("node:fs");
   for (let i = frames.length - 1; i >= 0; i--) {
     const [start, end] = frames[i];
-    f.seekSync(start, Deno.SeekMode.Start);
-    const bytes = new Uint8Array(end - start);
-    for (let got = 0; got < bytes.length;) {
-      const r = f.readSync(bytes.subarray(got));
-      if (r === null) throw cut(start);
-      got += r;
-    }
     let last = -1;
-    const one = async function* () {
-      yield bytes;
-    };
-    for await (const c of zstdChunks(one())) if (c.length) last = c[c.length - 1];
+    await new Promise<void>((resolve, reject) => {
+      const z = createZstdDecompress();
+      z.on("data", (b: Uint8Array) => {
+        if (b.length) last = b[b.length - 1];
+      });
+      z.on("end", () => resolve());
+      z.on(
+        "error",
+        (e: Error) =>
+          reject(
+            new Error(
+              `pwalk: ${path}: corrupt zstd data in the frame at byte ${start}: ${e.message}`,
+            ),
+          ),
+      );
+      createReadStream(path, { start, end: end - 1 }).on("error", reject).pipe(z);
+    });
     if (last < 0) continue; // an empty frame: the one before ends the data
     if (last !== 10) throw noLineEnd(path, "zstd");
     return;
