@@ -1374,10 +1374,9 @@ function dirsWalk(
               // the folder now there is one of the folders above it (a
               // directory cycle a FUSE or NFS server can make): walked
               // again it would be met again, each lap's paths longer; a
-              // loop error as the walker's own, and yielded as its loop
-              // folders are, not entered
+              // loop error as the walker's own, and, as its loop folders
+              // are, neither yielded (not listed) nor entered
               report(spelled({ ...race, op: "loop", code: "ELOOP", message: LOOP_MESSAGE }));
-              s.unlisted = false;
             } else if (sub > 0) {
               added.push({
                 path: at,

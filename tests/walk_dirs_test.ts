@@ -1460,3 +1460,29 @@ print(json.dumps(out))`,
     assertEquals(depths, fresh, c.name);
   }
 });
+
+Deno.test({
+  name:
+    "walkDirs top-down: a subfolder the loop body swaps for a bind mount of a folder above it is a loop error, neither yielded nor entered (review)",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/root`;
+    Deno.mkdirSync(`${root}/a/x`, { recursive: true });
+    Deno.writeTextFileSync(`${root}/a/f`, "f");
+    const errors: WalkError[] = [];
+    const seen: string[] = [];
+    for await (const d of walkDirs(root, { onError: (e) => errors.push(e) })) {
+      seen.push(d.path);
+      if (d.path === `${root}/a`) {
+        // x, listed, replaced before it is read by another folder: a bind
+        // mount of the root (a cycle once walked again by its name)
+        Deno.removeSync(`${root}/a/x`);
+        Deno.mkdirSync(`${root}/a/x`);
+        assertEquals(await mountBind(root, `${root}/a/x`), "");
+      }
+    }
+    assertEquals(seen.sort(), [root, `${root}/a`]);
+    assertEquals(errors.map((e) => [e.op, e.path, e.code]), [["loop", `${root}/a/x`, "ELOOP"]]);
+  },
+});
