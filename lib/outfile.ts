@@ -219,6 +219,19 @@ function linkWhole(tmp: string, dest: string, id: FileId): boolean {
 }
 
 function renameWhole(tmp: string, dest: string, id: FileId): void {
+  // the temporary's name still the file written (checked again after: a
+  // rename in between)
+  let was: Deno.FileInfo | undefined;
+  try {
+    was = Deno.lstatSync(tmp);
+  } catch { /* gone: the rename says so */ }
+  if (was && (was.dev !== id.dev || was.ino !== id.ino)) {
+    throw new Error(
+      "another file took the place of the one written before it was renamed " +
+        "(another run writing to the same name at once, or another user who can change its " +
+        "folder): give each run a name of its own in a folder of yours",
+    );
+  }
   Deno.renameSync(tmp, dest);
   let now: Deno.FileInfo | undefined;
   try {
@@ -903,6 +916,13 @@ export async function openPartial(
     commit() {
       // (discarded meanwhile: the rename would find nothing to rename)
       if (!open) throw new Deno.errors.NotFound("No such file or directory");
+      // an interrupt's handler removed the temporary and said the file was
+      // left as it was: a writer that went on by name (DuckDB's COPY) may
+      // have made another there since, never to be put in place
+      if (options.removeOnInterrupt !== false && interrupted()) {
+        discard();
+        throw new Deno.errors.Interrupted("Interrupted");
+      }
       try {
         // by its name only where nobody else can rename names there (the
         // temporary is the runner's until then)

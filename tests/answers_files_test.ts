@@ -1178,3 +1178,81 @@ Deno.test("openPartial noReplace: a file made at the name meanwhile is kept, the
   }
   assertEquals(await Deno.readTextFile(`${tmp.path}/secret`), "not mine\n");
 });
+
+Deno.test("a partial output committed after an interrupt's clean-up is not put in place, though a writer by name made the temporary again; one renamed over by another file is refused before its rename (review)", async () => {
+  // convert's DuckDB COPY writes OUT's temporary by its name: a signal's
+  // clean-up removed it, the COPY made it again, and the commit renamed
+  // that over OUT, which the interrupt's line said was left as it was
+  await using tmp = await tempDir();
+  const script = `${tmp.path}/commit.ts`;
+  await Deno.writeTextFile(
+    script,
+    `import { openPartial } from ${
+      JSON.stringify(new URL("../lib/outfile.ts", import.meta.url).href)
+    };
+import { removePending } from ${
+      JSON.stringify(new URL("../lib/interrupt.ts", import.meta.url).href)
+    };
+const [what, dir] = Deno.args;
+const out = dir + "/out.csv";
+Deno.writeTextFileSync(out, "OLD");
+const p = await openPartial(out, { removeOnInterrupt: what === "interrupt" });
+Deno.writeTextFileSync(p.path, "NEW, written by name");
+if (what === "interrupt") {
+  removePending(); // the signal's handler
+  Deno.writeTextFileSync(p.path, "NEW again, by name"); // the writer goes on
+} else {
+  // another file renamed over the temporary's name
+  Deno.writeTextFileSync(dir + "/other", "NOT OURS");
+  Deno.renameSync(dir + "/other", p.path);
+}
+let error = null;
+try { p.commit(); } catch (e) { error = e.name + ": " + e.message; }
+console.log(JSON.stringify({ error, out: Deno.readTextFileSync(out), left: [...Deno.readDirSync(dir)].map((e) => e.name).sort() }));
+`,
+  );
+  for (const what of ["interrupt", "renamed"]) {
+    const dir = `${tmp.path}/${what}`;
+    await Deno.mkdir(dir);
+    const r = await run(Deno.execPath(), ["run", "-A", script, what, dir]);
+    assertEquals(r.code, 0, r.stderr);
+    const got = JSON.parse(r.text);
+    assertEquals(got.out, "OLD", `${what}: OUT kept: ${r.text}`);
+    assertEquals(
+      got.error,
+      what === "interrupt" ? "Interrupted: Interrupted" : "Error: another file took the place of " +
+        "the one written before it was renamed (another run writing to the same name at once, " +
+        "or another user who can change its folder): give each run a name of its own in a " +
+        "folder of yours",
+      r.text,
+    );
+    // and no temporary left: the interrupted run's, made again by name,
+    // and the file renamed over the temporary's name (hidden, the run's own
+    // name), removed by the commit's discard
+    assertEquals(got.left, ["out.csv"], r.text);
+  }
+});
+
+Deno.test("DuckDB's session asked for after an interrupt's clean-up makes no spill folder, which would be left (review)", async () => {
+  await using tmp = await tempDir();
+  const script = `${tmp.path}/open.ts`;
+  await Deno.writeTextFile(
+    script,
+    `import { Engine } from ${
+      JSON.stringify(new URL("../lib/answers/duck.ts", import.meta.url).href)
+    };
+import { removePending } from ${
+      JSON.stringify(new URL("../lib/interrupt.ts", import.meta.url).href)
+    };
+removePending(); // the signal's handler ran
+let error = null;
+try { await Engine.open({ tempDirectory: Deno.args[0] }); } catch (e) { error = e.name; }
+console.log(JSON.stringify({ error, left: [...Deno.readDirSync(Deno.args[0])].map((e) => e.name) }));
+`,
+  );
+  const spill = `${tmp.path}/spill`;
+  await Deno.mkdir(spill);
+  const r = await run(Deno.execPath(), ["run", "-A", script, spill]);
+  assertEquals(r.code, 0, r.stderr);
+  assertEquals(JSON.parse(r.text), { error: "Interrupted", left: [] });
+});
