@@ -12,7 +12,7 @@
  * succeeds (and writes an OUT larger than the small disk).
  */
 import { assert, assertEquals, assertLess, assertMatch, assertStringIncludes } from "@std/assert";
-import { cli } from "./helpers/run.ts";
+import { CLI, cli, run } from "./helpers/run.ts";
 import { PWALK_HEADER } from "../lib/answers/scan.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
 
@@ -81,6 +81,25 @@ Deno.test({
           `pwalk: DuckDB's spill folder in ${small} ($TMPDIR, or /tmp)`,
         );
         assert(!r.stderr.includes(scan), r.stderr);
+      });
+      await t.step(`${name}: a file size limit (ulimit -f) under the spill folder`, async () => {
+        // (it blamed the scan: "SCAN: IO Error: Could not write file ...: File too large")
+        const r = await run("prlimit", [
+          "--fsize=500000",
+          "--",
+          Deno.execPath(),
+          "run",
+          "-A",
+          CLI,
+          ...args,
+          "--temp-dir",
+          tmp.path,
+        ], { env: { NO_COLOR: "1" } });
+        assertEquals([r.code, r.stderr], [
+          1,
+          `pwalk: DuckDB's spill folder in --temp-dir ${tmp.path}: a file there grew past the ` +
+          "file size limit (ulimit -f): raise it, or give a larger --memory-limit\n",
+        ]);
       });
       // the spill folder is removed at the end
       assertEquals([...Deno.readDirSync(small)], []);
@@ -258,4 +277,36 @@ Deno.test("a spill folder left by a run killed outright is removed by the next r
     live.kill();
     await live.status;
   }
+});
+
+Deno.test({
+  name:
+    "convert into a folder others can write, its spill folder too small for OUT (made there first): the line says so, and no larger --memory-limit is offered (review)",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir();
+    const { scan, small } = await scanBesideSmallDisk(tmp.path, "256k");
+    const shared = `${tmp.path}/shared`;
+    await Deno.mkdir(shared);
+    await Deno.chmod(shared, 0o777);
+    for (const name of ["out.csv", "out.parquet"]) {
+      const r = await cli([
+        "convert",
+        "--memory-limit",
+        "16GB",
+        "--temp-dir",
+        small,
+        scan,
+        `${shared}/${name}`,
+      ]);
+      assertEquals([r.code, r.stderr], [
+        1,
+        `pwalk: DuckDB's spill folder in --temp-dir ${small} ran out of space for the output, ` +
+        "made there first (its folder is one others can write to): give --temp-dir a folder on " +
+        "a disk with room for it\n",
+      ], name);
+      assertEquals([...Deno.readDirSync(shared)], [], name);
+      assertEquals([...Deno.readDirSync(small)], [], name);
+    }
+  },
 });

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { removeOnInterrupt } from "../interrupt.ts";
+import { interrupted, removeOnInterrupt } from "../interrupt.ts";
 import { untrustedAncestor } from "../trust.ts";
 import { aliveHere } from "../outfile.ts";
 import { checkFunctions, checkInt, type OptionNames, typed } from "../options.ts";
@@ -461,8 +461,13 @@ export class Engine {
       for (const [link, path] of this.#linked) err.message = err.message.replaceAll(link, path);
     }
     const msg = String((err as Error)?.message ?? err);
-    const full = /failed to offload data block|max_temp_directory_size/.test(msg) ||
+    const limit = msg.includes(this.tempDir) && /File too large/.test(msg);
+    const full = /failed to offload data block|max_temp_directory_size/.test(msg) || limit ||
       (msg.includes(this.tempDir) && /No space left on device|Disk quota exceeded/.test(msg));
+    // convert's OUT made there first (its folder others can write to)
+    const staged = [`${this.tempDir}/body.csv`, `${this.tempDir}/out.parquet`].some((p) =>
+      msg.includes(p)
+    );
     if (!full && /^Out of Memory Error: /m.test(msg)) {
       const what = msg.match(/^Out of Memory Error: ([^\n]*)/m)![1];
       return new MemoryLimitError(
@@ -475,10 +480,21 @@ export class Engine {
     const where = this.#options.tempDirectory === undefined
       ? `${this.tempDir.slice(0, this.tempDir.lastIndexOf("/")) || "/"} ($TMPDIR, or /tmp)`
       : `--temp-dir ${this.#options.tempDirectory}`;
+    if (limit) {
+      return new SpillFullError(
+        `pwalk: DuckDB's spill folder in ${where}: a file there grew past the file size limit ` +
+          "(ulimit -f): raise it, or give a larger --memory-limit",
+        { cause: err },
+      );
+    }
     return new SpillFullError(
-      `pwalk: DuckDB's spill folder in ${where} ran out of space (memory limit ` +
-        `${this.#memoryLimit}): give --temp-dir a folder on a larger disk, or a larger ` +
-        "--memory-limit",
+      staged
+        ? `pwalk: DuckDB's spill folder in ${where} ran out of space for the output, made ` +
+          "there first (its folder is one others can write to): give --temp-dir a folder on a " +
+          "disk with room for it"
+        : `pwalk: DuckDB's spill folder in ${where} ran out of space (memory limit ` +
+          `${this.#memoryLimit}): give --temp-dir a folder on a larger disk, or a larger ` +
+          "--memory-limit",
       { cause: err },
     );
   }
@@ -490,11 +506,18 @@ export class Engine {
     const { DuckDBInstance } = await loadDuckDB();
     for (const p of await removeDeadSpills(dir)) o.onLeftoverRemoved?.(p);
     let tempDir: string;
+    let forget: () => void;
     try {
-      tempDir = await Deno.makeTempDir({ dir, prefix: spillPrefix("pwalk-duckdb") });
+      // an interrupt's clean-up ran: none made now, it would be left
+      if (interrupted()) throw new Deno.errors.Interrupted("Interrupted");
+      // made and registered in one synchronous step: a signal's handler,
+      // which runs between steps, finds it registered or not made
+      tempDir = Deno.makeTempDirSync({ dir, prefix: spillPrefix("pwalk-duckdb") });
+      forget = removeOnInterrupt(tempDir, false);
       // absolute: DuckDB takes a path that starts with '~' as one in $HOME
       if (!tempDir.startsWith("/")) tempDir = `${Deno.cwd()}/${tempDir}`;
     } catch (e) {
+      if (e instanceof Deno.errors.Interrupted) throw e;
       // Deno's message names neither the folder nor the option
       const why = (e as Error).message.replace(/ \(os error \d+\).*$/s, "").replace(/:.*$/s, "");
       if (o.tempDirectory === undefined) {
@@ -504,7 +527,6 @@ export class Engine {
         `pwalk: --temp-dir ${o.tempDirectory}: cannot make DuckDB's spill folder: ${why}`,
       );
     }
-    const forget = removeOnInterrupt(tempDir, false);
     const memoryLimit = o.memoryLimit ?? defaultMemoryLimit();
     const options: Record<string, string> = {
       memory_limit: memoryLimit,
