@@ -1,7 +1,7 @@
 /**
- * Thousands separators for the CLI's lines and the answers' tables, in one
- * small module of its own: the CLI's static module graph stays clear of
- * lib/answers.
+ * Thousands separators for the CLI's lines and the answers' tables, and
+ * DuckDB's memory sizes, in one small module of its own: the CLI's static
+ * module graph stays clear of lib/answers.
  *
  * @module
  */
@@ -37,4 +37,18 @@ export function groupDigits(n: number): string {
  */
 export function count(n: number, one: string, many = `${one}s`): string {
   return `${groupDigits(n)} ${n === 1 ? one : many}`;
+}
+
+/**
+ * A memory size as DuckDB's memory_limit takes it ("4GB", "1.5 GiB": a
+ * number, then KB, MB, GB or TB, or KiB ... TiB, in any case) in bytes, or
+ * undefined when it is not one, or is 2^63 bytes (8 EiB) or more: DuckDB
+ * fails on such with "Failed to set config", naming no option.
+ */
+export function memorySize(s: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT])(i?)B$/i.exec(s);
+  if (!m) return undefined;
+  const power = "KMGT".indexOf(m[2].toUpperCase()) + 1;
+  const bytes = Number(m[1]) * (m[3] ? 1024 : 1000) ** power;
+  return bytes < 2 ** 63 ? bytes : undefined;
 }

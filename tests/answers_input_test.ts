@@ -475,6 +475,12 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
     ],
     ["convert: bad output name", ["convert", good, `${tmp.path}/out.txt`], 2, ".parquet"],
     [
+      "--memory-limit of 8 EiB or more (DuckDB: 'Failed to set config', status 1)",
+      ["summary", "--memory-limit", "999999999999GB", good],
+      2,
+      "pwalk: --memory-limit needs a size such as 4GB (below 8 EiB), got '999999999999GB'",
+    ],
+    [
       "--now of more digits than a number holds",
       ["summary", "--now", many, good],
       2,
@@ -1575,7 +1581,13 @@ Deno.test("summarize, diff, convert: DuckDB's options and names checked before a
     [
       { memoryLimit: "lots" },
       RangeError,
-      'pwalk: memoryLimit must be a size such as "4GB", got "lots"',
+      'pwalk: memoryLimit must be a size such as "4GB" (below 8 EiB), got "lots"',
+    ],
+    // (DuckDB said only "Failed to set config", status 1)
+    [
+      { memoryLimit: "99999999TB" },
+      RangeError,
+      'pwalk: memoryLimit must be a size such as "4GB" (below 8 EiB), got "99999999TB"',
     ],
     [
       { memoryLimit: 4e9 },

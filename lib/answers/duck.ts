@@ -16,6 +16,7 @@ import { interrupted, removeOnInterrupt } from "../interrupt.ts";
 import { untrustedAncestor } from "../trust.ts";
 import { aliveHere } from "../outfile.ts";
 import { checkFunctions, checkInt, type OptionNames, typed } from "../options.ts";
+import { memorySize } from "../digits.ts";
 
 /** The pinned DuckDB client (deno.json maps "@duckdb/node-api" to the same version). */
 export const DUCKDB_SPECIFIER = "npm:@duckdb/node-api@1.5.6-r.1";
@@ -43,9 +44,9 @@ export function checkEngineOptions(o: EngineOptions & StageOptions): void {
   if (m !== undefined && typeof m !== "string") {
     throw new TypeError(`pwalk: memoryLimit must be a size such as "4GB", got ${typed(m)}`);
   }
-  if (m !== undefined && !/^\d+(\.\d+)?\s*[KMGT]i?B$/i.test(m)) {
+  if (m !== undefined && memorySize(m) === undefined) {
     throw new RangeError(
-      `pwalk: memoryLimit must be a size such as "4GB", got ${JSON.stringify(m)}`,
+      `pwalk: memoryLimit must be a size such as "4GB" (below 8 EiB), got ${JSON.stringify(m)}`,
     );
   }
   const t: unknown = o.tempDirectory;

@@ -10,7 +10,7 @@ import { excludeListLines, excludeLookedUp, unmatchedExcludes } from "../exclude
 import { ensureNative, native } from "../ffi.ts";
 import { DownloadInterrupted } from "../fetchlib.ts";
 import { duration, ProgressLine, StatusLine } from "./progress.ts";
-import { count, groupDigits } from "../digits.ts";
+import { count, groupDigits, memorySize } from "../digits.ts";
 import { absolutePath } from "../shard/paths.ts";
 import { removePending, runQuitHooks } from "../interrupt.ts";
 import {
@@ -1613,8 +1613,10 @@ export function engineOptions(
   f: Flags,
 ): { memoryLimit?: string; tempDirectory?: string; onLeftoverRemoved: (path: string) => void } {
   const memoryLimit = f["memory-limit"] as string | undefined;
-  if (memoryLimit !== undefined && !/^\d+(\.\d+)?\s*[KMGT]i?B$/i.test(memoryLimit)) {
-    throw new UsageError(`--memory-limit needs a size such as 4GB, got '${memoryLimit}'`);
+  if (memoryLimit !== undefined && memorySize(memoryLimit) === undefined) {
+    throw new UsageError(
+      `--memory-limit needs a size such as 4GB (below 8 EiB), got '${memoryLimit}'`,
+    );
   }
   return {
     memoryLimit,
