@@ -15,6 +15,7 @@ import { cli, REPO, runOk } from "./helpers/run.ts";
 import { CC, FUSERMOUNT, PKG_CONFIG, PYTHON3, testNeeding } from "./helpers/system.ts";
 import { mountSlowfs } from "./helpers/slowfs.ts";
 import { tempDir } from "./helpers/temp.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 /**
  * python3 -c DRIVER COLS MARK CMD...: run CMD under a new pseudo-terminal
@@ -343,4 +344,54 @@ testNeeding([PYTHON3, CC, PKG_CONFIG, FUSERMOUNT], {
     assertEquals(rest.split("\r\n").filter((l) => l).length, 1, rest);
     assertEquals(JSON.parse(await Deno.readTextFile(out)).root.path, fs.path);
   },
+});
+
+Deno.test("SIGTERM while summary waits for a hung name service: getent is killed with it, not left running (review)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/r`;
+  await Deno.mkdir(root);
+  await Deno.writeTextFile(`${root}/f`, "x");
+  const scan = `${tmp.path}/s.csv`;
+  assertEquals((await cli(["-o", scan, root])).code, 0);
+  // a getent that hangs (a dead LDAP server), telling its pid
+  const bin = `${tmp.path}/bin`, pids = `${tmp.path}/pids`;
+  await Deno.mkdir(bin);
+  await Deno.writeTextFile(`${bin}/getent`, `#!/bin/sh\necho $$ >> ${pids}\nexec sleep 300\n`);
+  await Deno.chmod(`${bin}/getent`, 0o755);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${REPO}/cli.ts`, "summary", scan],
+    env: { PATH: `${bin}:${Deno.env.get("PATH")}`, NO_COLOR: "1" },
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  await waitFor(() => {
+    try {
+      return Deno.readTextFileSync(pids).trim() !== "";
+    } catch {
+      return false;
+    }
+  }, { what: "getent to start" });
+  child.kill("SIGTERM");
+  const r = await child.output();
+  assertEquals(r.signal ?? r.code, r.signal ? "SIGTERM" : 143, new TextDecoder().decode(r.stderr));
+  // every getent it started is gone (killed, then reaped by init)
+  const alive = (pid: string) => {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      return !/^\d+ \([^)]*\) Z/.test(stat);
+    } catch {
+      return false;
+    }
+  };
+  const started = Deno.readTextFileSync(pids).trim().split("\n");
+  await waitFor(() => started.every((p) => !alive(p)), {
+    what: `getent ${started.join(", ")} to end`,
+  }).catch((e) => {
+    for (const p of started) {
+      try {
+        Deno.kill(Number(p), "SIGKILL");
+      } catch { /* gone */ }
+    }
+    throw e;
+  });
 });

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { onQuit } from "../interrupt.ts";
 
 /** Which database to ask. */
 export type NameDb = "passwd" | "group";
@@ -66,13 +67,22 @@ export async function resolveNames(
         stdin: "null",
       }).spawn();
       let hung = false;
-      const timer = setTimeout(() => {
-        hung = true;
+      const kill = () => {
         try {
           child.kill("SIGKILL");
         } catch { /* ended meanwhile */ }
+      };
+      const timer = setTimeout(() => {
+        hung = true;
+        kill();
       }, seconds * 1000);
-      const r = await child.output().finally(() => clearTimeout(timer));
+      // a signal that ends the command (its timer never fires then) kills
+      // it too: a hung name service's getent would go on after pwalk
+      const forget = onQuit(kill);
+      const r = await child.output().finally(() => {
+        clearTimeout(timer);
+        forget();
+      });
       // the name service does not answer: numbers from here on
       if (hung) return { names: out, timedOut: true };
       text = new TextDecoder().decode(r.stdout);

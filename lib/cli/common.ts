@@ -1719,6 +1719,7 @@ export async function runAnswer(
       // command staged for it is removed, and nothing is said of a file
       const files = flags ? outputs(flags).filter((o) => !directOutput(o)) : [];
       const staged = removePending();
+      runQuitHooks(); // (a name lookup's getent, killed: it would outlive the process)
       let removed = staged && files.length ? "; the partial output was removed" : "";
       // the temporary is gone; a file there now is the one there before
       // (the command renames its own over it only once done)
