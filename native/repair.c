@@ -735,7 +735,13 @@ static void check_acl(pw_worker *w, const pw_entry *e, const struct stat *st, co
                       const pw_target *t) {
 #ifdef __linux__
   if (S_ISLNK(st->st_mode)) return;
-  unsigned need = (p->nmode >> 3) & 7;
+  /* what rule 3 gives the group (r, r-x for a folder; w too with
+     --force-group-writable) and the new mode has: group bits the mode held
+     before (a mask of rw- over group::r--) are its owner's, no lack of
+     this run's */
+  const repair_ctx *c = pw_job_ctx(pw_worker_job(w));
+  unsigned gives = (S_ISDIR(st->st_mode) ? 5u : 4u) | (c->force_gw ? 2u : 0u);
+  unsigned need = (p->nmode >> 3) & 7 & gives;
   if (!need) return;
   unsigned char *v;
   ssize_t n = entry_acl(&((repair_worker *)*pw_worker_state(w))->acl, e, t, &v);
@@ -941,6 +947,7 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
     return;
   }
   uint32_t first_gid = LINK_LEFT, seen = 0;
+  bool first_none = false; /* left alone: no shared group above its first name */
   if (counted) {
     /* Rule 9: changed once every name of it has been reached in the tree,
        through the last one reached; till then only counted (a name
@@ -961,16 +968,22 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
       uint32_t own = p.ngid;
       plan_repair(j, st, first_gid, &p, &noancestor);
       /* (no shared group above the first name: the file is left alone,
-         and the notice says so, not that it takes that name's group) */
-      if (p.ngid != own && noancestor)
+         and the notice says so, not that it takes that name's group).  A
+         name whose folder wants another group than the first name's is
+         told though the file's group stays: a shared group against none
+         (the file's own group shared above one name, none above the
+         other: opened by one, left private by the other) */
+      bool other = p.ngid != own || first_gid != (uint32_t)e->user;
+      if (other && noancestor)
         pw_job_note_error(j, PW_OP_LINKS_LEFT, 0, e->path, e->len);
-      else if (p.ngid != own)
+      else if (other)
         note_links(j, r, e, p.ngid, (uint32_t)e->user, first_path);
     }
     free(first_path);
     /* left alone for want of a shared group above its first name: told
        (and counted) at each name, dry run and --apply alike */
     if (noancestor) note_no_ancestor(w);
+    first_none = noancestor;
     noancestor = false;
     /* the notices of the file's plan (capabilities, an ACL naming users
        or groups) are told once per file, at its last name, dry run and
@@ -1002,7 +1015,8 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
   if (!c->apply || pw_change_empty(&p)) {
     /* A dry run, or nothing to do by the listing: no fd needed. */
     if (noancestor) note_no_ancestor(w);
-    else if (setid_kept(c, st, &p)) pw_job_note_error(j, PW_OP_SETID, 0, e->path, e->len);
+    else if (!first_none && setid_kept(c, st, &p))
+      pw_job_note_error(j, PW_OP_SETID, 0, e->path, e->len);
     if (!pw_change_empty(&p) && journal(w, r, e, st, &p, NULL)) {
       report_done(w, r, e, st, &p);
       if (!c->chown_mode) check_acl(w, e, st, &p, NULL);

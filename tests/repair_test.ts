@@ -690,19 +690,28 @@ Deno.test("an entry whose ACL keeps the group out is a notice, dry run and --app
     own("allowed"),
     own("plain"),
     own("d", "dir"),
+    // (review of rule 7: what rule 3 gives, r or r-x, is there; the mask
+    // holds more, the owner's: no notice)
+    own("wide"),
+    own("dwide", "dir"),
   ]);
   // access ACLs (version 2; tag, perm, id): user::rw- group::--- (denied) or
   // group::r-- (allowed), a named user, mask::r--, other::---
-  const acl = (groupPerm: number) =>
+  const acl = (groupPerm: number, mask = 4) =>
     `struct.pack('<I',2)+b''.join(struct.pack('<HHI',*x) for x in ` +
-    `[(1,6,0xffffffff),(2,4,1005),(4,${groupPerm},0xffffffff),(0x10,4,0xffffffff),(0x20,0,0xffffffff)])`;
+    `[(1,6,0xffffffff),(2,4,1005),(4,${groupPerm},0xffffffff),(0x10,${mask},0xffffffff),(0x20,0,0xffffffff)])`;
   await python(
     `import os, struct, sys
 os.setxattr(sys.argv[1] + '/denied', 'system.posix_acl_access', ${acl(0)})
 os.setxattr(sys.argv[1] + '/allowed', 'system.posix_acl_access', ${acl(4)})
-os.setxattr(sys.argv[1] + '/d', 'system.posix_acl_access', ${acl(4)})`,
+os.setxattr(sys.argv[1] + '/d', 'system.posix_acl_access', ${acl(4)})
+os.setxattr(sys.argv[1] + '/wide', 'system.posix_acl_access', ${acl(4, 6)})
+os.setxattr(sys.argv[1] + '/dwide', 'system.posix_acl_access', ${acl(5, 7)})`,
     root,
   );
+  // the premise: their modes' group bits are the masks, rw- and rwx
+  assertEquals(Deno.lstatSync(`${root}/wide`).mode! & 0o70, 0o60);
+  assertEquals(Deno.lstatSync(`${root}/dwide`).mode! & 0o70, 0o70);
   const notices = (s: Notices) => noticesOf(s, "acl");
   // a folder needs r-x: its group::r-- lacks x
   const dry = await repair(root, { journal: false });
@@ -1970,6 +1979,59 @@ Deno.test("hard links whose first name has no shared group above it: left alone,
         "one either\n",
     );
     assertStringIncludes(r.stderr, `pwalk: ancestor '${root}': no ancestor folder`);
+  }
+});
+
+Deno.test("hard links, one name below its own group shared (a folder of another owner), the other below none: a links notice at the second name, whichever comes first; a set-id file left alone has no setid notice (review of the rules)", async () => {
+  await using tmp = await tempDir("pwalk-links1-");
+  // p: owner 0, group 1001 (shared for that folder, the file's own
+  // group); q/r: no shared group above (root's group 0 up to /)
+  const tree = (root: string, first: "p" | "q") => {
+    buildTree(root, [
+      { rel: ".", type: "dir", uid: 0, gid: 0, mode: 0o755 },
+      // listed before the other with one thread: named to come first
+      { rel: first === "p" ? "a" : "b", type: "dir", uid: 0, gid: 1001, mode: 0o2755 },
+      { rel: first === "p" ? "b" : "a", type: "dir", uid: 0, gid: 0, mode: 0o755 },
+    ]);
+  };
+  for (const first of ["p", "q"] as const) {
+    const root = `${tmp.path}/${first}`;
+    tree(root, first);
+    const [shared, none] = first === "p" ? ["a", "b"] : ["b", "a"];
+    Deno.writeTextFileSync(`${root}/${shared}/y`, "y");
+    Deno.chownSync(`${root}/${shared}/y`, 1001, 1001);
+    Deno.chmodSync(`${root}/${shared}/y`, 0o600);
+    Deno.linkSync(`${root}/${shared}/y`, `${root}/${none}/y`);
+    await ctimesPast(`${root}/${shared}/y`);
+    const r = await cli(["repair", "--threads", "1", root]);
+    assertEquals(r.code, 0, r.stderr);
+    const second = first === "p" ? `${root}/${none}/y` : `${root}/${shared}/y`;
+    const notices = r.stderr.split("\n").filter((l) => l.startsWith("pwalk: links '"));
+    assertEquals(notices.length, 1, r.stderr);
+    assertStringIncludes(notices[0], `pwalk: links '${second}': a file with hard links`);
+    assertStringIncludes(
+      notices[0],
+      first === "p"
+        ? "it takes group 1001, that of the folder above its name reached first"
+        : "the name reached first has no folder with a shared group above it",
+    );
+  }
+  // a setuid file of two names below private groups only: rule 2 leaves
+  // it entirely alone (no "the other rules applied" notice); nor one name
+  const root = `${tmp.path}/s`;
+  buildTree(root, [
+    { rel: ".", type: "dir", uid: 0, gid: 0, mode: 0o755 },
+    { rel: "a", type: "dir", uid: 1002, gid: 1002, mode: 0o755 },
+    { rel: "f", type: "file", uid: 1001, gid: 1001, mode: 0o4755 },
+    { rel: "g", type: "file", uid: 1001, gid: 1001, mode: 0o4755 },
+  ]);
+  Deno.linkSync(`${root}/f`, `${root}/a/f2`);
+  await ctimesPast(`${root}/f`);
+  for (const args of [[], ["--apply", "--journal", `${tmp.path}/j`]]) {
+    const r = await cli(["repair", "--force-group-writable", "--threads", "1", ...args, root]);
+    assertEquals(r.code, 0, r.stderr);
+    assert(!r.stderr.includes("pwalk: setid '"), r.stderr);
+    assertEquals(lines(r.stdout), [], r.stderr);
   }
 });
 
