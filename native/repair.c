@@ -202,8 +202,9 @@ static void plan_repair(const pw_job *j, const struct stat *st, uint64_t anc, pw
      unlike write(2), leaves the bits on), and run that as its owner (a
      setuid root helper: as root).  Told by a setid notice (setid_kept).
      Only bits that can take effect: setuid with an execute bit, setgid
-     with group execute (without it, a mandatory-locking mark). */
-  if (!dir && runs_setid(p->nmode)) need &= ~(mode_t)S_IWGRP;
+     with group execute (without it, a mandatory-locking mark), on a
+     regular file (a FIFO or socket is never run). */
+  if (S_ISREG(st->st_mode) && runs_setid(p->nmode)) need &= ~(mode_t)S_IWGRP;
   p->nmode |= need;
   if (dir) p->nmode |= S_ISGID;
 }
@@ -211,8 +212,8 @@ static void plan_repair(const pw_job *j, const struct stat *st, uint64_t anc, pw
 /* Whether repair's plan p of st keeps a set-id file from the group write
    --force-group-writable gives (plan_repair): said in a setid notice. */
 static bool setid_kept(const repair_ctx *c, const struct stat *st, const pw_change *p) {
-  return !c->chown_mode && c->force_gw && !S_ISDIR(st->st_mode) && !S_ISLNK(st->st_mode) &&
-         runs_setid(p->nmode) && !(p->nmode & S_IWGRP);
+  return !c->chown_mode && c->force_gw && S_ISREG(st->st_mode) && runs_setid(p->nmode) &&
+         !(p->nmode & S_IWGRP);
 }
 
 /* Whether c's caller is in group gid or has CAP_FSETID: what the kernel

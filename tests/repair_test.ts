@@ -1064,13 +1064,16 @@ Deno.test("--force-group-writable: a setuid or setgid file that keeps its group 
     // execute bit: nothing runs with other rights, g+w is given, no notice
     { rel: "lockmark", type: "file", uid: 1001, gid: G.PROJECT, mode: 0o2640 },
     { rel: "noexec", type: "file", uid: 1001, gid: G.PROJECT, mode: 0o4600 },
+    // a FIFO's setuid and execute bits: never run, g+w given, no notice
+    // (review of rule 4: "where they take effect")
+    { rel: "fifo", type: "fifo", uid: 1001, gid: G.PROJECT, mode: 0o4750 },
     // its private group replaced: rule 4 takes setuid off, then g+w is harmless
     { rel: "own", type: "file", uid: 1001, gid: 1001, mode: 0o4700 },
     { rel: "plain", type: "file", uid: 1001, gid: G.PROJECT, mode: 0o600 },
   ]);
   const modes = () =>
     Object.fromEntries(
-      ["helper", "sgid", "own", "plain", "lockmark", "noexec"].map((n) => {
+      ["helper", "sgid", "own", "plain", "lockmark", "noexec", "fifo"].map((n) => {
         const st = Deno.lstatSync(`${root}/${n}`);
         return [n, [st.gid, st.mode! & 0o7777]];
       }),
@@ -1095,6 +1098,7 @@ Deno.test("--force-group-writable: a setuid or setgid file that keeps its group 
     plain: [G.PROJECT, 0o660],
     lockmark: [G.PROJECT, 0o2660],
     noexec: [G.PROJECT, 0o4660],
+    fifo: [G.PROJECT, 0o4770],
   });
   // once more: nothing left to change, the kept files still told
   const again = await repair(root, { apply: true, forceGroupWritable: true, journal: false });
