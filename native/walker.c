@@ -571,8 +571,20 @@ static bool dispatch_name(pw_worker *w, listing *l, const pw_dent *d, char **rea
                 (j->nguard && pw_job_guarded(j, &st)));
   /* (a folder whose stat was refused is not entered either: its open
      would be refused the same, a second error of one name) */
+  /* (following links, the change times differing: the file system asked
+     is the candidate's own, opened where it is; the listing's may be
+     another, a link out of FUSE or into it) */
+  int cand = -1;
+  if (o->follow && !l->leaf_dirs && !again && !refused &&
+      pw_anc_find(l->it->anc, &st) == PW_ANC_OTHER_CTIME)
+#ifdef O_PATH
+    cand = openat(l->fd, d->name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+#else
+    cand = openat(l->fd, d->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+#endif
   bool enter =
-      !l->leaf_dirs && !again && !refused && !(o->follow && anc_cycle(l->it->anc, &st, l->fd));
+      !l->leaf_dirs && !again && !refused && !(o->follow && anc_cycle(l->it->anc, &st, cand));
+  if (cand >= 0) close(cand);
   if (o->subdirs) {
     e->subdir_ref = true;
     e->hold = enter ? (o->hold ? w->nheld + 1 : 1) : 0;

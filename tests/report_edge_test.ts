@@ -403,6 +403,45 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
 
 testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
   name:
+    "links followed: a link in a FUSE folder back to a folder above it, on another file system, whose change time moved meanwhile, is a loop (the candidate's file system is asked, not the listing's) (review)",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/root`, src = `${tmp.path}/src`;
+    await Deno.mkdir(`${root}/d`, { recursive: true });
+    await Deno.writeTextFile(`${root}/d/x`, "x");
+    await Deno.mkdir(`${src}/s`, { recursive: true });
+    await Deno.writeTextFile(`${src}/s/f`, "f");
+    await Deno.symlink(root, `${src}/up`);
+    await using fs = await mountSlowfs(
+      tmp.path,
+      src,
+      { SLOWFS_DELAY_US: "0" },
+      undefined,
+      `${root}/fuse`,
+    );
+    assertEquals(fs.path, `${root}/fuse`);
+    const { walkDirs } = await import("../mod.ts");
+    const seen: string[] = [];
+    const errors: string[] = [];
+    for await (
+      const t of walkDirs(root, {
+        followSymlinks: true,
+        onError: (e) => errors.push(`${e.op} ${e.path}`),
+      })
+    ) {
+      seen.push(t.path);
+      // top-down, before anything below it is queued: the root's change
+      // time moves (a file made in it, say), after its node was taken
+      if (t.path === root) Deno.chmodSync(root, 0o750);
+    }
+    assertEquals(errors, [`loop ${root}/fuse/up`]);
+    assert(!seen.some((p) => p.startsWith(`${root}/fuse/up`)), seen.join("\n"));
+    assertEquals(seen.sort(), [root, `${root}/d`, `${root}/fuse`, `${root}/fuse/s`]);
+  },
+});
+
+testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
+  name:
     "walk() and walkDirs() by names on FUSE without its own inode numbers (libfuse gives every name 0xffffffff): no false loop, every folder entered (review)",
   async fn() {
     // the listing's number, the same for every folder, was taken for the
