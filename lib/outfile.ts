@@ -189,6 +189,7 @@ export type FileId = Pick<Deno.FileInfo, "dev" | "ino">;
  * file written (another user put their own at the temporary's name).
  */
 function linkWhole(tmp: string, dest: string, id: FileId): boolean {
+  checkTemporary(tmp, id, "linked");
   try {
     Deno.linkSync(tmp, dest);
   } catch (e) {
@@ -204,6 +205,11 @@ function linkWhole(tmp: string, dest: string, id: FileId): boolean {
     }
   };
   if (!same(dest)) {
+    // (what was linked, if it is still at dest: not left in place)
+    try {
+      const at = Deno.lstatSync(dest), was = Deno.lstatSync(tmp);
+      if (at.dev === was.dev && at.ino === was.ino) Deno.removeSync(dest);
+    } catch { /* gone, or not what was linked */ }
     throw new Error(
       "another file took the place of the one written as it was linked " +
         "(another run writing to the same name at once, or another user who can change its " +
@@ -218,20 +224,27 @@ function linkWhole(tmp: string, dest: string, id: FileId): boolean {
   return true;
 }
 
-function renameWhole(tmp: string, dest: string, id: FileId): void {
-  // the temporary's name still the file written (checked again after: a
-  // rename in between)
+/**
+ * Throw (as {@link renameWhole}) when the temporary's name no longer holds
+ * the file written, `id`: before it is renamed or linked into place (it is
+ * checked again after, for a change in between).
+ */
+function checkTemporary(tmp: string, id: FileId, how: string): void {
   let was: Deno.FileInfo | undefined;
   try {
     was = Deno.lstatSync(tmp);
-  } catch { /* gone: the rename says so */ }
+  } catch { /* gone: the rename or link says so */ }
   if (was && (was.dev !== id.dev || was.ino !== id.ino)) {
     throw new Error(
-      "another file took the place of the one written before it was renamed " +
+      `another file took the place of the one written before it was ${how} ` +
         "(another run writing to the same name at once, or another user who can change its " +
         "folder): give each run a name of its own in a folder of yours",
     );
   }
+}
+
+function renameWhole(tmp: string, dest: string, id: FileId): void {
+  checkTemporary(tmp, id, "renamed");
   Deno.renameSync(tmp, dest);
   let now: Deno.FileInfo | undefined;
   try {

@@ -1195,8 +1195,9 @@ import { removePending } from ${
     };
 const [what, dir] = Deno.args;
 const out = dir + "/out.csv";
-Deno.writeTextFileSync(out, "OLD");
-const p = await openPartial(out, { removeOnInterrupt: what === "interrupt" });
+// (noReplace, as plan's: a new file only, linked into place)
+if (what !== "linked") Deno.writeTextFileSync(out, "OLD");
+const p = await openPartial(out, { removeOnInterrupt: what === "interrupt", noReplace: what === "linked" });
 Deno.writeTextFileSync(p.path, "NEW, written by name");
 if (what === "interrupt") {
   removePending(); // the signal's handler
@@ -1208,20 +1209,22 @@ if (what === "interrupt") {
 }
 let error = null;
 try { p.commit(); } catch (e) { error = e.name + ": " + e.message; }
-console.log(JSON.stringify({ error, out: Deno.readTextFileSync(out), left: [...Deno.readDirSync(dir)].map((e) => e.name).sort() }));
+let now = null;
+try { now = Deno.readTextFileSync(out); } catch { /* none */ }
+console.log(JSON.stringify({ error, out: now, left: [...Deno.readDirSync(dir)].map((e) => e.name).sort() }));
 `,
   );
-  for (const what of ["interrupt", "renamed"]) {
+  for (const what of ["interrupt", "renamed", "linked"]) {
     const dir = `${tmp.path}/${what}`;
     await Deno.mkdir(dir);
     const r = await run(Deno.execPath(), ["run", "-A", script, what, dir]);
     assertEquals(r.code, 0, r.stderr);
     const got = JSON.parse(r.text);
-    assertEquals(got.out, "OLD", `${what}: OUT kept: ${r.text}`);
+    assertEquals(got.out, what === "linked" ? null : "OLD", `${what}: OUT kept: ${r.text}`);
     assertEquals(
       got.error,
       what === "interrupt" ? "Interrupted: Interrupted" : "Error: another file took the place of " +
-        "the one written before it was renamed (another run writing to the same name at once, " +
+        `the one written before it was ${what} (another run writing to the same name at once, ` +
         "or another user who can change its folder): give each run a name of its own in a " +
         "folder of yours",
       r.text,
@@ -1229,7 +1232,7 @@ console.log(JSON.stringify({ error, out: Deno.readTextFileSync(out), left: [...D
     // and no temporary left: the interrupted run's, made again by name,
     // and the file renamed over the temporary's name (hidden, the run's own
     // name), removed by the commit's discard
-    assertEquals(got.left, ["out.csv"], r.text);
+    assertEquals(got.left, what === "linked" ? [] : ["out.csv"], r.text);
   }
 });
 
