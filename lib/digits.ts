@@ -42,8 +42,9 @@ export function count(n: number, one: string, many = `${one}s`): string {
 /**
  * A memory size as DuckDB's memory_limit takes it ("4GB", "1.5 GiB": a
  * number, then KB, MB, GB or TB, or KiB ... TiB, in any case) in bytes, or
- * undefined when it is not one, or is 2^63 bytes (8 EiB) or more: DuckDB
- * fails on such with "Failed to set config", naming no option.
+ * undefined when it is not one, or is 2^63 bytes (8 EiB) or more: a bound
+ * kept well below DuckDB's own (about 2^64 bytes, past which it fails with
+ * "Failed to set config", naming no option, or wraps to 0).
  */
 export function memorySize(s: string): number | undefined {
   const m = /^(\d+(?:\.\d+)?)\s*([KMGT])(i?)B$/i.exec(s);

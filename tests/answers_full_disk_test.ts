@@ -308,5 +308,27 @@ Deno.test({
       assertEquals([...Deno.readDirSync(shared)], [], name);
       assertEquals([...Deno.readDirSync(small)], [], name);
     }
+    // the same past a file size limit: the output named, no --memory-limit offered
+    const r = await run("prlimit", [
+      "--fsize=40000",
+      "--",
+      Deno.execPath(),
+      "run",
+      "-A",
+      CLI,
+      "convert",
+      "--memory-limit",
+      "16GB",
+      "--temp-dir",
+      tmp.path,
+      scan,
+      `${shared}/out.csv`,
+    ], { env: { NO_COLOR: "1" } });
+    assertEquals([r.code, r.stderr], [
+      1,
+      `pwalk: DuckDB's spill folder in --temp-dir ${tmp.path}: the output, made there first (its ` +
+      "folder is one others can write to), grew past the file size limit (ulimit -f): raise it\n",
+    ]);
+    assertEquals([...Deno.readDirSync(shared)], []);
   },
 });

@@ -481,6 +481,13 @@ export class Engine {
     const where = this.#options.tempDirectory === undefined
       ? `${this.tempDir.slice(0, this.tempDir.lastIndexOf("/")) || "/"} ($TMPDIR, or /tmp)`
       : `--temp-dir ${this.#options.tempDirectory}`;
+    if (limit && staged) {
+      return new SpillFullError(
+        `pwalk: DuckDB's spill folder in ${where}: the output, made there first (its folder is ` +
+          "one others can write to), grew past the file size limit (ulimit -f): raise it",
+        { cause: err },
+      );
+    }
     if (limit) {
       return new SpillFullError(
         `pwalk: DuckDB's spill folder in ${where}: a file there grew past the file size limit ` +
