@@ -49,35 +49,26 @@ __attribute__((constructor)) static void pw_pin(void) {
 #define PW_OVERLAYFS_MAGIC 0x794c7630
 #define PW_FUSE_MAGIC 0x65735546
 
-bool pw_fd_on_fuse(int fd) {
+/* The file system type (statfs's f_type) of the file open as fd; 0 when
+   not known (the call failed; not Linux). */
+static long fs_type(int fd) {
 #ifdef __linux__
   struct statfs fs;
-  return !fstatfs(fd, &fs) && fs.f_type == PW_FUSE_MAGIC;
+  return fstatfs(fd, &fs) ? 0 : (long)fs.f_type;
 #else
   (void)fd;
-  return false;
+  return 0;
 #endif
 }
+
+bool pw_fd_on_fuse(int fd) { return fs_type(fd) == PW_FUSE_MAGIC; }
 
 bool pw_fd_lists_other_inodes(int fd) {
-#ifdef __linux__
-  struct statfs fs;
-  return !fstatfs(fd, &fs) && (fs.f_type == PW_OVERLAYFS_MAGIC || fs.f_type == PW_FUSE_MAGIC);
-#else
-  (void)fd;
-  return false;
-#endif
+  long t = fs_type(fd);
+  return t == PW_OVERLAYFS_MAGIC || t == PW_FUSE_MAGIC;
 }
 
-bool pw_fd_on_overlayfs(int fd) {
-#ifdef __linux__
-  struct statfs fs;
-  return !fstatfs(fd, &fs) && fs.f_type == PW_OVERLAYFS_MAGIC;
-#else
-  (void)fd;
-  return false;
-#endif
-}
+bool pw_fd_on_overlayfs(int fd) { return fs_type(fd) == PW_OVERLAYFS_MAGIC; }
 
 void pw_thread_name(const char *name) {
 #if defined(__linux__)
