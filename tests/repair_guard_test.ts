@@ -10,7 +10,7 @@
  * @module
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
-import { CLI, cli, run } from "./helpers/run.ts";
+import { CLI, cli, cliInMountNamespace, run } from "./helpers/run.ts";
 import { testNeeding, UNSHARE } from "./helpers/system.ts";
 import { canMountTmpfs, mountBind, mountOverlay, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { buildTree, G } from "./helpers/repair_tree.ts";
@@ -217,15 +217,7 @@ testNeeding([UNSHARE], {
     const before = Deno.lstatSync(`${state}/j`);
     assertEquals([before.uid, before.gid], [1001, 1001], "guarded by its descriptor too");
     const journal = `${state}/j/journal`;
-    const r = await run("unshare", [
-      "--mount",
-      "--propagation",
-      "private",
-      "sh",
-      "-c",
-      'umount -l /proc && exec "$0" run -A "$@"',
-      Deno.execPath(),
-      CLI,
+    const r = await cliInMountNamespace("umount -l /proc", [
       "repair",
       "--apply",
       "--journal",

@@ -30,7 +30,7 @@
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { chown, readJournal, repair, undo } from "../mod.ts";
 import { closeLibc, lstatRaw, mkfifo } from "./helpers/libc.ts";
-import { CLI, cli, run, UNPRIVILEGED } from "./helpers/run.ts";
+import { CLI, cli, cliInMountNamespace, run, UNPRIVILEGED } from "./helpers/run.ts";
 import { afterFstatat, beforeOpenat, type Shim, shimTest } from "./helpers/shim.ts";
 import { PYTHON3, SETPRIV, STRACE, testNeeding } from "./helpers/system.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
@@ -2097,24 +2097,6 @@ for i in range(n):
   const perFile = (linked.hwm - shared.hwm) * 1024 / N;
   assert(perFile < 320, `${Math.round(perFile)} bytes per hard-linked file`);
 });
-
-/**
- * `pwalk ARGS` (cli.ts) in a mount namespace of its own, after the shell
- * commands `setup` there (which see `env`): /proc unmounted, or replaced.
- */
-function cliInMountNamespace(setup: string, args: string[], env: Record<string, string> = {}) {
-  return run("unshare", [
-    "--mount",
-    "--propagation",
-    "private",
-    "sh",
-    "-c",
-    `${setup} && exec "$0" run -A "$@"`,
-    Deno.execPath(),
-    CLI,
-    ...args,
-  ], { env });
-}
 
 Deno.test("repair --apply where /proc is not mounted: modes set all the same, or refused before any change", async () => {
   await using tmp = await tempDir("pwalk-noproc-");

@@ -136,6 +136,29 @@ export function cli(args: string[], o: RunOptions = {}): Promise<Ran> {
   return deno(["run", "-A", CLI, ...args], o);
 }
 
+/**
+ * `pwalk ARGS` (cli.ts) in a mount namespace of its own (unshare), after
+ * the shell commands `setup` there (which see `env`): /proc unmounted, or
+ * replaced.
+ */
+export function cliInMountNamespace(
+  setup: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<Ran> {
+  return run("unshare", [
+    "--mount",
+    "--propagation",
+    "private",
+    "sh",
+    "-c",
+    `${setup} && exec "$0" run -A "$@"`,
+    Deno.execPath(),
+    CLI,
+    ...args,
+  ], { env });
+}
+
 /** Start `deno run -A cli.ts <args>` with stdout and stderr piped (stdin closed). */
 export function spawnCli(args: string[], o: RunOptions = {}): Deno.ChildProcess {
   return command(Deno.execPath(), ["run", "-A", CLI, ...args], {
