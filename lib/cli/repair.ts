@@ -8,7 +8,7 @@
 import { duration } from "./progress.ts";
 import { type ChangeOptions, type ChangeSummary, repair, rootRefusal } from "../repair.ts";
 import { insideTree, RefusedError } from "../journal_file.ts";
-import { JOURNAL_MAGIC } from "../journal.ts";
+import { JOURNAL_MAGIC, parseHeader } from "../journal.ts";
 import { shellQuote } from "../shell.ts";
 import {
   count,
@@ -385,7 +385,8 @@ function earlierChanges(journal: string, size: number): boolean {
     const buf = new Uint8Array(1 << 20);
     let head = "", open = true, applied = false;
     const line = () => {
-      if (head.startsWith(JOURNAL_MAGIC)) applied = head.split(" ")[3] === "apply";
+      // (a header line is kept whole: journal.ts reads it)
+      if (head.startsWith(JOURNAL_MAGIC)) applied = parseHeader(head).applied;
       else if (head !== "" && applied) return true;
       return false;
     };
