@@ -1738,6 +1738,10 @@ export async function runAnswer(
     return EXIT.OK;
   } catch (e) {
     line?.stop(); // no half-drawn line before the error
+    // a signal's listener said why the command ends (and ends it): the
+    // work it cut short (a spill folder or output refused once its
+    // clean-up ran: Interrupted) says nothing more
+    if (quitting !== undefined) return quitting;
     if (e instanceof HelpRequested) throw e;
     if (e instanceof UsageError && helpAmong(args)) throw new HelpRequested("--help");
     if (stdoutClosed(e)) return EXIT.PIPE; // `pwalk summary --json scan.csv | head -1`
