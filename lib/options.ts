@@ -246,8 +246,22 @@ function nearest(name: string, known: readonly string[]): string | undefined {
 }
 
 /**
- * The options object of `who` (a function's name): undefined (none), else
- * an object (null, an array or another value: a TypeError) whose names are
+ * The options as given, without those that are null: `null` is no value,
+ * the option's default, as `undefined` is (for every option of every
+ * function alike: the checks, and walkDirs' refusal of walk()'s filters,
+ * see undefined), and options of `null` are none. Anything but a plain
+ * object is passed on as it is, for {@link checkOptionNames} to refuse.
+ */
+export function withoutNulls<T extends object>(o: T | null | undefined): T {
+  if (o === null || o === undefined) return {} as T;
+  if (typeof o !== "object" || Array.isArray(o) || !Object.values(o).includes(null)) return o;
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null)) as T;
+}
+
+/**
+ * The options object of `who` (a function's name), after {@link withoutNulls}:
+ * undefined (none), else an object (null, an array or another value: a
+ * TypeError) whose names are
  * all among `known` (made from an {@link OptionNames} literal), else a
  * TypeError naming the first other one, with the nearest known name:
  * `report("/x", { ouput: "scan.csv" })` throws 'pwalk: report: unknown

@@ -21,6 +21,7 @@ import {
   type CommonOptions,
   type OptionNames,
   typed,
+  withoutNulls,
 } from "./options.ts";
 import { type Counters, NativeJob, type NativeOption, type WalkError } from "./job.ts";
 import { errnoError } from "./errno.ts";
@@ -591,6 +592,7 @@ function summary(root: string, o: ChangeOptions, r: ChangeOutcome): ChangeSummar
  * @throws the signal's reason when cancelled (changes made so far stay, and are in the journal)
  */
 export async function repair(root: string, options: RepairOptions = {}): Promise<RepairSummary> {
+  options = withoutNulls(options);
   checkOptionNames("repair", options, { ...REPAIR_OPTIONS, frontier: true }); // (frontier: below)
   checkChangeOptions(options, ["forceGroupWritable"]);
   if (options.changeGids !== undefined && !Array.isArray(options.changeGids)) {
@@ -634,6 +636,7 @@ export async function repair(root: string, options: RepairOptions = {}): Promise
  * @throws {RefusedError} as {@link repair}
  */
 export async function chown(root: string, options: ChownOptions): Promise<ChownSummary> {
+  options = withoutNulls(options);
   checkOptionNames("chown", options, { ...CHOWN_OPTIONS, frontier: true }); // (frontier: below)
   if (!options || options.from === undefined || !options.to) {
     throw new TypeError("pwalk: chown needs { from: uid, to: { uid, gid? } }");

@@ -14,6 +14,7 @@ import {
   type CommonOptions,
   type OptionNames,
   typed,
+  withoutNulls,
 } from "./options.ts";
 import { checkRun, type NativeOption, runJob, type WalkError } from "./job.ts";
 import {
@@ -391,6 +392,7 @@ async function reportRun(
   options: ReportOptions,
   leave: boolean,
 ): Promise<ReportSummary> {
+  options = withoutNulls(options);
   checkOptionNames("report", options, REPORT_OPTIONS);
   // "" names no file (the library refuses it too, ENOENT): refused here
   // with the API's own error, before anything starts, as the CLI's -o "" is.

@@ -13,6 +13,7 @@ import {
   checkInt,
   checkOptionNames,
   type OptionNames,
+  withoutNulls,
 } from "./options.ts";
 import type { WalkError } from "./job.ts";
 import {
@@ -310,6 +311,7 @@ function refuseWithoutModeChanges(): void {
  */
 export async function undo(journalFile: string, options: UndoOptions = {}): Promise<UndoSummary> {
   // checked first: a string "false" would be truthy, an apply
+  options = withoutNulls(options);
   checkOptionNames("undo", options, UNDO_OPTIONS);
   checkBools(options, ["apply", "printChanges", "printErrors"]);
   checkFunctions(options, ["onRestore"]);

@@ -23,6 +23,7 @@ import {
   excludeList,
   type OptionNames,
   typed,
+  withoutNulls,
 } from "./options.ts";
 import { errnoText } from "./errno.ts";
 import { realExcludes } from "./exclude.ts";
@@ -329,17 +330,6 @@ function checkList(name: string, v: unknown, ok: (x: unknown) => boolean, what: 
       }], got ${shown(v)}`,
     );
   }
-}
-
-/**
- * The options as given, without those that are null: `null` is no value,
- * the option's default, as `undefined` is (for every option alike: the
- * checks below, and walkDirs' refusal of walk()'s filters, see undefined).
- */
-function given<T extends object>(o: T | null | undefined): T {
-  if (o === null || o === undefined) return {} as T;
-  if (!Object.values(o).includes(null)) return o;
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null)) as T;
 }
 
 /** walk()'s filters of what is yielded, which walkDirs (as os.walk) has not. */
@@ -783,7 +773,7 @@ function entryFilter(o: WalkOptions, maxDepth: number): ((e: WalkEntry) => boole
  * them (they may still write to it).
  */
 export function walk(root: string | URL, options: WalkOptions = {}): WalkIterator<WalkEntry> {
-  return new EntryIterator(root, given(options));
+  return new EntryIterator(root, withoutNulls(options));
 }
 
 /**
@@ -1129,7 +1119,7 @@ function dirsWalk(
   optionsIn: WalkDirsOptions,
   base?: Base,
 ): WalkIterator<WalkDir> {
-  const options = given(optionsIn);
+  const options = withoutNulls(optionsIn);
   const errors: WalkError[] = [];
   const topDown = options.topDown ?? true;
   async function* gen(): AsyncGenerator<WalkDir> {

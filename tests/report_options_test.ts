@@ -665,18 +665,38 @@ Deno.test("an option name no function knows (a typo) is a TypeError naming it, b
   }
   await assertRejects(() => Deno.lstat(out), Deno.errors.NotFound);
   await assertRejects(() => Deno.lstat(`${tmp.path}/s`), Deno.errors.NotFound);
-  // null or an array for the options: a TypeError saying so, not a property read of null
+  // an array or another value for the options: a TypeError saying so, not
+  // a property read of it ([null] is no options object with its nulls left out)
   for (
     const [who, call] of [
       ["report", (o: never) => api.report(root, o)],
       ["summarize", (o: never) => api.summarize([scan], o)],
     ] as const
   ) {
-    for (const [v, shown] of [[null, "null"], [[], "an array"], ["x", '"x" (a string)']] as const) {
+    for (
+      const [v, shown] of [[[], "an array"], [[null], "an array"], ["x", '"x" (a string)']] as const
+    ) {
       const e = await assertRejects(() => call(v as never), TypeError);
       assertEquals(e.message, `pwalk: ${who}'s options must be an object, got ${shown}`);
     }
   }
+  await assertRejects(() => Deno.lstat(out), Deno.errors.NotFound);
+  // null options are none, and an option that is null is not given (its
+  // default), as undefined, in every function as in walk(): the same
+  // answers as without them
+  const answers = async (o?: unknown) => {
+    const { elapsedSeconds: _, ...rest } = await api.summarize([scan], o as never);
+    return rest;
+  };
+  const plain = await answers();
+  assertEquals(await answers(null), plain);
+  assertEquals(await answers({ top: null, depth: null }), plain);
+  const nulls = await api.report(root, { output: out, threads: null, maxDepth: null } as never);
+  assertEquals([nulls.entries, nulls.output], [2, out]);
+  assertEquals((await api.repair(root, null as never)).entriesChanged, 0);
+  const dry = await api.repair(root, { apply: null, journal: null } as never);
+  assertEquals([dry.entriesChanged, dry.journal], [0, null]);
+  await Deno.remove(out);
   // the names they know still pass, undefined values of other names too
   const s = await api.report(root, { output: out, threads: 2, typo: undefined } as never);
   assertEquals(s.entries, 2);

@@ -49,7 +49,13 @@ import {
   viewErrorAsLoaded,
 } from "./scan.ts";
 import { report, REPORT_OPTIONS, type ReportOptions, type ReportSummary } from "../report.ts";
-import { checkBool, checkInt, checkOptionNames, type OptionNames } from "../options.ts";
+import {
+  checkBool,
+  checkInt,
+  checkOptionNames,
+  type OptionNames,
+  withoutNulls,
+} from "../options.ts";
 import {
   checkedOutput,
   openDirect,
@@ -258,6 +264,7 @@ export async function convert(
   output: string,
   options: ConvertOptions = {},
 ): Promise<ConvertSummary> {
+  options = withoutNulls(options);
   checkOptionNames("convert", options, CONVERT_OPTIONS);
   checkEngineOptions(options);
   checkScanList("inputs", inputs);
@@ -453,6 +460,7 @@ export async function reportParquet(
 ): Promise<ReportSummary> {
   const { output: _o, header: _h, compress: _c, ...names } = REPORT_OPTIONS;
   const known: OptionNames<ReportParquetOptions> = { ...names, output: true, engine: true };
+  options = withoutNulls(options);
   checkOptionNames("reportParquet", options, known);
   const { output, engine: _, ...rest } = options;
   if (!/\.parquet$/i.test(output)) {

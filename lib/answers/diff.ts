@@ -16,6 +16,7 @@ import {
   checkInt,
   checkOptionNames,
   type OptionNames,
+  withoutNulls,
 } from "../options.ts";
 import { count as counted } from "../digits.ts";
 
@@ -514,6 +515,7 @@ export async function diff(
   newScans: string[],
   options: DiffOptions = {},
 ): Promise<Diff> {
+  options = withoutNulls(options);
   checkOptionNames("diff", options, DIFF_OPTIONS);
   checkEngineOptions(options);
   checkBool("names", options.names);

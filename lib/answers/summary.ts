@@ -26,6 +26,7 @@ import {
   checkInt,
   checkOptionNames,
   type OptionNames,
+  withoutNulls,
 } from "../options.ts";
 
 /** The names of {@link SummaryOptions} (any other: a TypeError). */
@@ -528,6 +529,7 @@ export async function summarize(
   scans: string[],
   options: SummaryOptions = {},
 ): Promise<Summary> {
+  options = withoutNulls(options);
   checkOptionNames("summarize", options, SUMMARY_OPTIONS);
   checkEngineOptions(options);
   checkBool("names", options.names);

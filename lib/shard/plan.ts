@@ -27,6 +27,7 @@ import {
   type OptionNames,
   typed,
   walkerSpelled,
+  withoutNulls,
 } from "../options.ts";
 import { besidePath, writeWhole } from "../outfile.ts";
 import { sha256Hex } from "../sha256.ts";
@@ -281,6 +282,7 @@ function ahead(a: Node, b: Node): boolean {
  */
 export async function planShards(root: string, options: PlanOptions): Promise<ShardPlan> {
   if (options === undefined) throw new TypeError("pwalk: planShards needs its options: { shards }");
+  options = withoutNulls(options);
   checkOptionNames("planShards", options, PLAN_OPTIONS);
   return await planOf(root, options);
 }

@@ -13,7 +13,13 @@ import {
   stdoutName,
 } from "../report.ts";
 import type { Progress } from "../job.ts";
-import { checkInt, checkOptionNames, type OptionNames, walkerSpelled } from "../options.ts";
+import {
+  checkInt,
+  checkOptionNames,
+  type OptionNames,
+  walkerSpelled,
+  withoutNulls,
+} from "../options.ts";
 import { count } from "../digits.ts";
 import { ensureNative, native } from "../ffi.ts";
 import { besidePath, osErrorText, outputTarget, removeBeside } from "../outfile.ts";
@@ -437,6 +443,7 @@ export async function runShard(
   shard: number,
   options: ShardRunOptions = {},
 ): Promise<ShardSummary> {
+  options = withoutNulls(options);
   checkOptionNames("runShard", options, SHARD_RUN_OPTIONS);
   checkInt("shard", shard, 0, plan.shards - 1);
   if (plan.format !== "pwalk-shard-plan") throw new PlanError("not a pwalk shard plan");

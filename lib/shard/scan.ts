@@ -16,7 +16,7 @@
 import { byteKey } from "./paths.ts";
 import { count } from "../digits.ts";
 import { decompressedStream } from "../decompress.ts";
-import { checkInt, checkOptionNames, type OptionNames, typed } from "../options.ts";
+import { checkInt, checkOptionNames, type OptionNames, typed, withoutNulls } from "../options.ts";
 import { compressionOf } from "../report.ts";
 
 /** Recursive row counts of a previous scan, by path relative to its root. */
@@ -168,6 +168,7 @@ export async function readScanCounts(
   files: string[],
   options: ScanCountOptions = {},
 ): Promise<ScanCounts> {
+  options = withoutNulls(options);
   checkOptionNames("readScanCounts", options, SCAN_COUNT_OPTIONS);
   // (a string would be read a character at a time: "x.csv" as "x", ".", ...)
   if (!Array.isArray(files) || files.some((f) => typeof f !== "string")) {

@@ -32,6 +32,7 @@ import {
   MAX_THREADS,
   type OptionNames,
   typed,
+  withoutNulls,
 } from "../options.ts";
 
 export { shellQuote };
@@ -286,7 +287,8 @@ const CONTROL = /[\x00-\x1f\x7f]/g;
  * ```
  */
 export function slurmScript(plan: ShardPlan, o: ScriptOptions): string {
-  if (o === undefined) throw new TypeError("pwalk: slurmScript needs its options: { dir }");
+  if (o == null) throw new TypeError("pwalk: slurmScript needs its options: { dir }");
+  o = withoutNulls(o);
   checkOptionNames("slurmScript", o, SCRIPT_OPTIONS);
   checkScriptValues(o);
   if (typeof o.dir !== "string") throw new TypeError("pwalk: dir must be a string, got undefined");
@@ -425,6 +427,7 @@ export async function submitShards(
   shards: number[],
   o: SubmitOptions = {},
 ): Promise<Submitted> {
+  o = withoutNulls(o);
   checkOptionNames("submitShards", o, SUBMIT_OPTIONS);
   checkScriptValues({ maxRunning: o.maxRunning, sbatch: o.sbatch });
   checkSbatch(o.sbatch ?? []);
@@ -600,9 +603,10 @@ async function checkLogFolders(dir: string): Promise<void> {
  * ```
  */
 export async function slurmScan(root: string, options: SlurmScanOptions): Promise<SlurmScan> {
-  if (options === undefined) {
+  if (options == null) {
     throw new TypeError("pwalk: slurmScan needs its options: { shards, out }");
   }
+  options = withoutNulls(options);
   checkOptionNames("slurmScan", options, SLURM_SCAN_OPTIONS);
   checkScriptValues(options); // before the (long) planning
   checkSbatch(options.sbatch ?? []);
@@ -837,6 +841,7 @@ export async function resumeScan(
   out: string,
   o: SubmitOptions = {},
 ): Promise<Submitted & { plan: ShardPlan; busy: string[] }> {
+  o = withoutNulls(o);
   checkOptionNames("resumeScan", o, SUBMIT_OPTIONS);
   checkScriptValues({ maxRunning: o.maxRunning, sbatch: o.sbatch });
   checkSbatch(o.sbatch ?? []);
@@ -860,6 +865,7 @@ async function resumeLocked(
   plan: ShardPlan,
   o: SubmitOptions,
 ): Promise<Submitted & { plan: ShardPlan; busy: string[] }> {
+  o = withoutNulls(o);
   checkOptionNames("resumeScan", o, SUBMIT_OPTIONS);
   const st = await scanStatus(dir, { squeue: true });
   // Without squeue's answer a running shard looks unfinished: resubmitting

@@ -18,7 +18,7 @@ import { jobName, queuedTasks, readSubmissions } from "./squeue.ts";
 import { lockHeldHere, lockHolder } from "./lock.ts";
 import { aliveHere } from "../outfile.ts";
 import { count, groupDigits } from "../digits.ts";
-import { checkBools, checkOptionNames, type OptionNames } from "../options.ts";
+import { checkBools, checkOptionNames, type OptionNames, withoutNulls } from "../options.ts";
 
 /** What became of one shard. */
 export type ShardState = "done" | "pending" | "running" | "incomplete" | "failed" | "missing";
@@ -235,6 +235,7 @@ export function leftoversText(dir: string, names: string[]): string {
  * ```
  */
 export async function scanStatus(dir: string, options: StatusOptions = {}): Promise<ScanStatus> {
+  options = withoutNulls(options);
   checkOptionNames("scanStatus", options, STATUS_OPTIONS);
   checkBools(options, ["verify", "squeue"]); // a string "false" would turn it on
   dir = dir.length > 1 ? dir.replace(/\/+$/, "") : dir;
