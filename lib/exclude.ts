@@ -224,6 +224,17 @@ export function excludeListLines(b: Uint8Array): Uint8Array[] {
   return [...crlf ? lines.map((l) => l.subarray(0, l.length - 1)) : lines, b.subarray(start)];
 }
 
+const SLASH = new Uint8Array([0x2f]);
+const DOT = new Uint8Array([0x2e]);
+const isDotDot = (n: Uint8Array) => n.length === 2 && n[0] === 0x2e && n[1] === 0x2e;
+
+function joinBytes(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, b) => n + b.length, 0));
+  let i = 0;
+  for (const b of parts) out.set(b, (i += b.length) - b.length);
+  return out;
+}
+
 /** Where the bytes of `b` stop being UTF-8: the first bad byte's index, or b.length. */
 function firstBadByte(b: Uint8Array): number {
   for (let i = 0; i < b.length;) {
@@ -239,12 +250,32 @@ function firstBadByte(b: Uint8Array): number {
  * walker's spellings under `root`, as {@link resolveExcludes} does for
  * text: the folder above the first name that is not UTF-8 is resolved
  * (absolute, `./x`, `../x`, through a linked root), and the rest of the
- * bytes follow it as given.
+ * bytes follow it, its `.` and empty names dropped and each `..` taking
+ * away the name before it (by name: no system call takes such a path to
+ * tell whether that name is a link). A `..` that takes away the name that
+ * is not UTF-8 leaves a text path, resolved as text.
  */
 export function resolveExcludeBytes(root: string, path: Uint8Array): Uint8Array[] {
   let end = path.length;
   while (end > 1 && path[end - 1] === 0x2f) end--; // trailing slashes
-  const p = path.subarray(0, end);
+  const given = path.subarray(0, end);
+  const at = given.lastIndexOf(0x2f, firstBadByte(given));
+  const names: Uint8Array[] = [];
+  for (let i = at + 1, j; i <= given.length; i = j + 1) {
+    j = given.indexOf(0x2f, i);
+    if (j < 0) j = given.length;
+    const name = given.subarray(i, j);
+    if (name.length === 0 || (name.length === 1 && name[0] === 0x2e)) continue;
+    if (isDotDot(name) && names.length && !isDotDot(names.at(-1)!)) names.pop();
+    else names.push(name);
+  }
+  const head = given.subarray(0, at + 1);
+  const p = joinBytes([head, ...names.flatMap((n, i) => i ? [SLASH, n] : [n])]);
+  if (firstBadByte(p) === p.length) {
+    // the name that was not UTF-8 taken away by a `..`: a text path
+    const text = new TextDecoder().decode(p.length ? p : DOT);
+    return resolveExcludes(root, [text]).map((t) => new TextEncoder().encode(t));
+  }
   const bad = firstBadByte(p);
   const cut = p.lastIndexOf(0x2f, bad); // the last "/" before it
   const dir = cut < 0

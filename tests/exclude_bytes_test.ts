@@ -85,6 +85,10 @@ function spellings(tmp: string, ex: Uint8Array): [string, Uint8Array][] {
     ["a//b", concat("r//", ex)],
     ["through a link to the root", concat("link/", ex)],
     ["../ back into the tree", concat("r/ok/../", ex)],
+    // after the name that is not UTF-8 too: `.`, `..` and `//` by name
+    ["/. after it", concat("r/", ex, "/.")],
+    ["sub/.. after it", concat(`${tmp}/r/`, ex, "/sub/..")],
+    ["./sub//../ after it", concat("r/", ex, "/./sub//../")],
   ];
 }
 
@@ -161,6 +165,10 @@ Deno.test("byte excludes: every spelling leaves the folder out of walk(), walkDi
       const text = new TextDecoder().decode(b);
       assertEquals(await walkKeys("r", [b]), await walkKeys("r", [text]), how);
       assertEquals(await walkKeys("r", [b]), without(all, "ok"), how);
+    }
+    // a `..` that takes away the name that is not UTF-8: the text path left
+    for (const b of [concat("r/", BAD, "/../ok"), concat("r/", BAD, "/sub/../../ok/")]) {
+      assertEquals(await walkKeys("r", [b]), without(all, "ok"), key(b));
     }
     // the root "." (walk() spells its entries without "./")
     await inDir(`${tmp.path}/r`, async () => {
