@@ -13,6 +13,7 @@ import { checkJournal } from "./journal.ts";
 import { pathBytes } from "./job.ts";
 import { osErrorText } from "./outfile.ts";
 import { untrustedAncestor } from "./trust.ts";
+import { runningUid } from "./fetchlib.ts";
 
 /**
  * A run, or an undo, refused before anything changed: a protected ROOT, a
@@ -47,9 +48,12 @@ function getEnv(name: string): string | undefined {
 
 const octal = (m: number) => (m & 0o7777).toString(8).padStart(4, "0");
 
-/** The running user's id (null where there is none: Windows). */
-function me(): number | null {
-  return Deno.uid();
+/**
+ * The running user's id: without --allow-sys too (a Deno.uid() thrown after
+ * pw_journal_open made the file would leave it behind, open and locked).
+ */
+function me(): number {
+  return runningUid();
 }
 
 /**
@@ -67,7 +71,7 @@ export function journalFileProblem(what: { isFile: boolean; uid: number; mode: n
   | undefined {
   if (!what.isFile) return "not a regular file";
   const uid = me();
-  if (uid !== null && what.uid !== uid) return `owned by uid ${what.uid}, not by you (uid ${uid})`;
+  if (what.uid !== uid) return `owned by uid ${what.uid}, not by you (uid ${uid})`;
   if (what.mode & 0o022) return `writable by group or others (mode ${octal(what.mode)})`;
   return undefined;
 }
@@ -133,7 +137,7 @@ function makePrivateDir(dir: string): void {
   for (const d of made) syncFolder(parentOf(d));
   const s = Deno.lstatSync(dir);
   const uid = me();
-  if (!s.isDirectory || (uid !== null && s.uid !== uid) || (s.mode! & 0o022)) {
+  if (!s.isDirectory || s.uid !== uid || (s.mode! & 0o022)) {
     throw new RefusedError(
       `pwalk: ${dir}: not a private folder of yours (${
         s.isSymlink ? "a symbolic link" : `owner uid ${s.uid}, mode ${octal(s.mode!)}`
@@ -403,6 +407,13 @@ export function openJournal(
   }
 }
 
+/**
+ * A device or inode number of the library's (64 bits, read as signed) as
+ * Deno.lstat gives it: unsigned, a number (rounded to the nearest above
+ * 2^53, as Deno rounds it).
+ */
+const asDeno = (v: bigint) => Number(BigInt.asUintN(64, v));
+
 /** Why an existing empty file is refused as a journal. */
 const EMPTY = "an empty file, not a pwalk journal";
 
@@ -485,8 +496,8 @@ function openChecked(
   }
   return {
     fd,
-    dev: Number(info[0]),
-    ino: Number(info[1]),
+    dev: asDeno(info[0]),
+    ino: asDeno(info[1]),
     size,
     made: info[6] !== 0n,
   };
@@ -600,7 +611,9 @@ export async function readJournalFile(path: string): Promise<Uint8Array> {
   }
   try {
     const mode = Number(info[2]);
-    if (info[0] !== BigInt(l.dev) || info[1] !== BigInt(l.ino!)) {
+    // (as Deno.lstat gives them: numbers, rounded above 2^53, as Lustre's
+    // inode numbers are; the library's are exact, and signed)
+    if (asDeno(info[0]) !== l.dev || asDeno(info[1]) !== l.ino) {
       throw new RefusedError(`pwalk: journal ${path}: replaced while being opened: not trusted`);
     }
     const problem = journalFileProblem({

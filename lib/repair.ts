@@ -446,6 +446,13 @@ async function runChangeJob(
     if (r instanceof Promise) await r;
   } catch (e) {
     native().pw_fd_close(journal!.fd);
+    // nothing changed: the journal made for the run goes, as when it fails
+    const note = dropUnwritten(journal!);
+    if (note && e instanceof Error) {
+      try {
+        e.message += note;
+      } catch { /* a message that cannot be set (DOMException) */ }
+    }
     throw e;
   }
   let out: ChangeOutcome | undefined;

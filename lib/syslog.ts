@@ -11,6 +11,7 @@
 import { native } from "./ffi.ts";
 import { printablePath } from "./journal.ts";
 import { absolutePath } from "./shard/paths.ts";
+import { runningUid } from "./fetchlib.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -39,8 +40,14 @@ export function idName(kind: 0 | 1, id: number): string | undefined {
  * ```
  */
 export function whoRuns(): string {
-  const uid = Deno.uid();
-  if (uid === null) return "unknown user";
+  // (not Deno.uid() alone: without --allow-sys it throws, and this is
+  // asked after an applied run's changes, which it must not fail)
+  let uid: number;
+  try {
+    uid = runningUid();
+  } catch {
+    return "unknown user";
+  }
   const name = idName(0, uid);
   let sudo: string | undefined;
   try {
