@@ -2632,14 +2632,66 @@ Deno.test("pwalk slurm: slurm.json not written after sbatch took the job: the jo
   assertMatch(r.stderr, /^pwalk slurm: submitted job 4242 /m);
   // the plan and the script are kept (the job runs them)
   assert(existsSync(`${dir}/plan.json`) && existsSync(`${dir}/job.sbatch`));
+  // --resume reads slurm.json before it submits: a folder there is no
+  // record to add to, and nothing is submitted over it
   const res = await cli(["slurm", "--resume", dir], { env });
-  assertEquals([res.code, res.text], [3, "4242\n"], res.stderr);
-  assertMatch(res.stderr, warned);
+  assertEquals([res.code, res.text], [2, ""], res.stderr);
+  assertEquals(
+    res.stderr,
+    `pwalk: ${dir}/slurm.json: cannot be read: Is a directory\n`,
+  );
   assertEquals(
     (await Deno.readTextFile(`${tmp.path}/sbatch-calls`)).trim().split("\n").length,
-    2,
-    "one sbatch per command",
+    1,
+    "one sbatch, of the first command",
   );
+});
+
+Deno.test("pwalk slurm --resume: a damaged slurm.json is refused before sbatch, never written over; put right, it keeps the earlier job (review)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  await threeFolders(root);
+  const dir = `${tmp.path}/scan`;
+  const bin = `${tmp.path}/bin`;
+  await Deno.mkdir(bin);
+  await Deno.writeTextFile(
+    `${bin}/sbatch`,
+    `#!/bin/sh\necho "$*" >> ${tmp.path}/sbatch-calls\necho 4343\n`,
+  );
+  await Deno.writeTextFile(`${bin}/squeue`, "#!/bin/sh\nexit 0\n");
+  await Deno.chmod(`${bin}/sbatch`, 0o755);
+  await Deno.chmod(`${bin}/squeue`, 0o755);
+  const env = { PATH: `${bin}:${Deno.env.get("PATH")}` };
+  const made = await cli(["slurm", root, "--shards", "2", "--out", dir, "--dry-run"]);
+  assertEquals(made.code, 0, made.stderr);
+  const earlier = {
+    jobId: "4242",
+    array: "0-1",
+    submitted: "2026-01-01T00:00:00.000Z",
+    sbatch: [],
+  };
+  const whole = JSON.stringify({ submissions: [earlier] }, null, 1) + "\n";
+  const damaged = whole.slice(0, 30);
+  await Deno.writeTextFile(`${dir}/slurm.json`, damaged);
+  const r = await cli(["slurm", "--resume", dir], { env });
+  assertEquals([r.code, r.text], [2, ""], r.stderr);
+  assertEquals(
+    r.stderr,
+    `pwalk: ${dir}/slurm.json: not pwalk's record of Slurm jobs (damaged?): put it right ` +
+      "or remove it (it lists the job ids of the earlier submissions)\n",
+  );
+  assertEquals(await Deno.readTextFile(`${dir}/slurm.json`), damaged);
+  assert(!existsSync(`${tmp.path}/sbatch-calls`), "sbatch not run");
+  // status still answers (the tasks of the plan's job name found in squeue)
+  const st = await cli(["status", dir], { env });
+  assertEquals(st.code, 1, st.stderr);
+  assertMatch(st.text, /^2 shards: 2 missing; /m);
+  // put right: the new job is added to the earlier one
+  await Deno.writeTextFile(`${dir}/slurm.json`, whole);
+  const ok = await cli(["slurm", "--resume", dir], { env });
+  assertEquals([ok.code, ok.text], [0, "4343\n"], ok.stderr);
+  const subs = JSON.parse(await Deno.readTextFile(`${dir}/slurm.json`)).submissions;
+  assertEquals(subs.map((x: { jobId: string }) => x.jobId), ["4242", "4343"]);
 });
 
 Deno.test("a scan folder holding another plan's outputs and records: slurm and plan refuse to plan there, naming them; status names strays (audit)", async () => {

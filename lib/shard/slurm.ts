@@ -22,7 +22,7 @@ import {
 } from "./plan.ts";
 import { absolutePath, insideRootText, scanEnters } from "./paths.ts";
 import { leftoversText, scanLeftovers, scanStatus } from "./status.ts";
-import { jobName, readSubmissions } from "./squeue.ts";
+import { jobName, readSubmissions, type Submission } from "./squeue.ts";
 import { lockScanFolder, lockShard, ShardBusyError, type ShardLock } from "./lock.ts";
 import { shellQuote } from "../shell.ts";
 import {
@@ -441,6 +441,8 @@ export async function submitShards(
     `${dir}/job.sbatch`,
   ];
   if (o.dryRun) return { command, shards };
+  // read before submitting: one that cannot be read is not written over
+  const subs = await recorded(dir);
   let out: Deno.CommandOutput;
   try {
     out = await new Deno.Command(command[0], {
@@ -466,7 +468,6 @@ export async function submitShards(
     throw new NotSubmitted(`sbatch failed (exit ${out.code}): ${err || "it said nothing"}`);
   }
   const jobId = text.split(";")[0].trim();
-  const subs = await readSubmissions(dir);
   subs.push({
     jobId,
     array,
@@ -484,7 +485,8 @@ export async function submitShards(
 }
 
 /**
- * The scan folder cannot take a new scan: it holds a plan already, or it is inside the root.
+ * The scan folder cannot take a new scan: it holds a plan already, or it is inside the root;
+ * or a new submission: its slurm.json cannot be read.
  *
  * @example
  * ```ts ignore
@@ -501,6 +503,19 @@ export class ScanFolderError extends Error {
   constructor(message?: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "ScanFolderError";
+  }
+}
+
+/**
+ * The submissions slurm.json records; one that cannot be read (damaged, a
+ * folder there) is a ScanFolderError: no job is submitted, as its record
+ * would be written over the earlier ones'.
+ */
+async function recorded(dir: string): Promise<Submission[]> {
+  try {
+    return await readSubmissions(dir);
+  } catch (e) {
+    throw new ScanFolderError((e as Error).message.replace(/^pwalk: /, ""), { cause: e });
   }
 }
 
@@ -911,6 +926,6 @@ async function resumeLocked(
   }
   if (shards.length === 0) return { command: [], shards, plan, busy };
   // the last submission's limit of tasks at once, unless another is given
-  const maxRunning = o.maxRunning ?? (await readSubmissions(dir)).at(-1)?.maxRunning;
+  const maxRunning = o.maxRunning ?? (await recorded(dir)).at(-1)?.maxRunning;
   return { ...await submitShards(dir, shards, { ...o, maxRunning }), plan, busy };
 }

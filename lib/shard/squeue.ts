@@ -34,7 +34,10 @@ export function jobName(plan: ShardPlan): string {
 }
 
 /**
- * The submissions recorded in a scan folder's slurm.json (none when it has none).
+ * The submissions recorded in a scan folder's slurm.json (none when it has
+ * none). One that cannot be read, or is not their JSON (damaged), is an
+ * Error saying so: a new submission must not write over the ids of the
+ * earlier ones, which status asks squeue about.
  *
  * @example
  * ```ts ignore
@@ -43,12 +46,25 @@ export function jobName(plan: ShardPlan): string {
  * ```
  */
 export async function readSubmissions(dir: string): Promise<Submission[]> {
+  const file = `${dir}/slurm.json`;
+  let text: string;
   try {
-    const v = JSON.parse(await Deno.readTextFile(`${dir}/slurm.json`));
-    return Array.isArray(v?.submissions) ? v.submissions : [];
-  } catch {
-    return [];
+    text = await Deno.readTextFile(file);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw new Error(`pwalk: ${file}: cannot be read: ${(e as Error).message}`, { cause: e });
   }
+  let v: { submissions?: unknown } | undefined;
+  try {
+    v = JSON.parse(text);
+  } catch { /* said below */ }
+  if (!Array.isArray(v?.submissions)) {
+    throw new Error(
+      `pwalk: ${file}: not pwalk's record of Slurm jobs (damaged?): ` +
+        "put it right or remove it (it lists the job ids of the earlier submissions)",
+    );
+  }
+  return v.submissions as Submission[];
 }
 
 /**

@@ -247,7 +247,8 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
   // Slurm's queue first, then the folder: a task that ends between the two
   // has its record read (done), never seen neither queued nor recorded
   // (failed, and resubmitted by --resume over its finished output)
-  const subs = await readSubmissions(dir);
+  // (one that cannot be read: the tasks of the plan's job name are still found)
+  const subs = await readSubmissions(dir).catch(() => []);
   let squeue = false;
   let queued = new Map<number, string>();
   // job.sbatch names its tasks by the plan (#SBATCH --job-name): submitted
