@@ -412,13 +412,28 @@ export interface JournalIndex {
   setid: Set<string>;
 }
 
-const ascii = new TextDecoder();
+// (a byte order mark is kept, and refused as the byte no run writes it is:
+// the default decoder drops one at the start of each line it decodes)
+const ascii = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/**
+ * Longer than any line a run writes (a path has no length limit, but one of
+ * 64 MiB, each byte written as `\xNN`, is deeper than any tree): a longer
+ * line refuses the file before it is decoded (V8's strings end near 512
+ * MiB; a file of NULs holds one such line).
+ */
+const MAX_LINE = 256 << 20;
 
 /** The line starting at `start` (without its newline). Journal lines are
  *  ASCII: any other byte becomes U+FFFD, which the parser refuses. */
 export function lineAt(bytes: Uint8Array, start: number): string {
   const nl = bytes.indexOf(0x0a, start);
   return ascii.decode(bytes.subarray(start, nl < 0 ? bytes.length : nl));
+}
+
+/** Whether `bytes` start as a journal does: with {@link JOURNAL_MAGIC}. */
+export function startsAsJournal(bytes: Uint8Array): boolean {
+  return ascii.decode(bytes.subarray(0, JOURNAL_MAGIC.length)) === JOURNAL_MAGIC;
 }
 
 /**
@@ -429,8 +444,7 @@ export function lineAt(bytes: Uint8Array, start: number): string {
 export function indexJournal(bytes: Uint8Array, file: string): JournalIndex {
   const lastNl = bytes.lastIndexOf(0x0a);
   const whole = lastNl + 1; // bytes in complete lines
-  const first = lineAt(bytes, 0).slice(0, JOURNAL_MAGIC.length);
-  if (!first.startsWith(JOURNAL_MAGIC)) {
+  if (!startsAsJournal(bytes)) {
     throw new SyntaxError(`pwalk: ${file} is not a pwalk journal`);
   }
   let starts = new Float64Array(1024);
@@ -444,6 +458,9 @@ export function indexJournal(bytes: Uint8Array, file: string): JournalIndex {
   for (let start = 0; start < whole;) {
     const nl = bytes.indexOf(0x0a, start);
     lineNo++;
+    if (nl - start > MAX_LINE) {
+      throw new SyntaxError(`pwalk: ${file}:${lineNo}: a line longer than any run writes`);
+    }
     // an empty line too is one no run writes: it refuses the file
     const l = lineAt(bytes, start);
     try {
@@ -543,6 +560,7 @@ export function checkJournal(
           fail(`a byte no run writes in a line (0x${bad.toString(16).padStart(2, "0")})`);
         }
         const part = chunk.subarray(from, i);
+        if (len + part.length > MAX_LINE) fail("a line longer than any run writes");
         let whole = part;
         if (len) {
           if (len + part.length > line.length) {
@@ -564,6 +582,7 @@ export function checkJournal(
     }
     if (bad >= 0) continue;
     const rest = chunk.subarray(from, n);
+    if (len + rest.length > MAX_LINE) fail("a line longer than any run writes");
     if (len + rest.length > line.length) {
       const l2 = new Uint8Array(2 * (len + rest.length));
       l2.set(line.subarray(0, len));

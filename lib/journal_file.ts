@@ -9,7 +9,7 @@
  */
 import { JournalFlag, native } from "./ffi.ts";
 import { errnoError, errnoName } from "./errno.ts";
-import { checkJournal } from "./journal.ts";
+import { checkJournal, JOURNAL_MAGIC, startsAsJournal } from "./journal.ts";
 import { pathBytes } from "./job.ts";
 import { osErrorText } from "./outfile.ts";
 import { untrustedAncestor } from "./trust.ts";
@@ -632,6 +632,10 @@ export async function readJournalFile(path: string): Promise<Uint8Array> {
       if (n === null) break;
       chunks.push(buf.subarray(0, n));
       total += n;
+      // no journal: not read on (a disk image named by mistake)
+      if (total >= JOURNAL_MAGIC.length && chunks.length === 1 && !startsAsJournal(chunks[0])) {
+        throw new SyntaxError(`pwalk: ${path} is not a pwalk journal`);
+      }
     }
     const out = new Uint8Array(total);
     let o = 0;

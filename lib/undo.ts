@@ -238,9 +238,12 @@ function parseJournal(bytes: Uint8Array, file: string): JournalContents {
  * ```
  *
  * @throws {SyntaxError} when the file is not a pwalk journal, or a line in it is bad
+ * @throws {RefusedError} as {@link undo} refuses a journal: a symbolic link,
+ * anything but a regular file (a FIFO is not waited on, /dev/zero not read),
+ * a file of another user or one that group or others may write
  */
 export async function readJournal(file: string): Promise<JournalContents> {
-  return parseJournal(await Deno.readFile(file), file);
+  return parseJournal(await readJournalFile(file), file);
 }
 
 /** Whether two runs name the same ROOT: the same bytes, device and inode. */

@@ -16,8 +16,9 @@
  *
  * @module
  */
-import { assert, assertEquals, assertRejects } from "@std/assert";
-import { repair } from "../mod.ts";
+import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "@std/assert";
+import { indexJournal } from "../lib/journal.ts";
+import { readJournal, repair } from "../mod.ts";
 import { ensureNative } from "../lib/ffi.ts";
 import { readJournalFile, RefusedError } from "../lib/journal_file.ts";
 import { closeLibc, mkfifo } from "./helpers/libc.ts";
@@ -393,5 +394,62 @@ Deno.test("repair: an onJournal that throws leaves no journal behind, as a run t
   assertEquals(diffSnapshots(before, snapshot(root)), []);
   // the name is free for the next run
   assertEquals((await repair(root, { apply: true, journal: j })).journal, j);
+  closeLibc();
+});
+
+Deno.test("undo and readJournal: a byte order mark, an overlong line or a big file of NULs is no journal; readJournal trusts what undo does (review)", async () => {
+  await using tmp = await tempDir("pwalk-undofile-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [PROJECT, own("a")]);
+  const j = `${tmp.path}/j`;
+  await repair(root, { apply: true, journal: j });
+  const good = Deno.readFileSync(j);
+  const changed = snapshot(root);
+  const bad = `${tmp.path}/bad`;
+  const refused = async (bytes: Uint8Array | null, why: RegExp) => {
+    Deno.removeSync(bad);
+    if (bytes) Deno.writeFileSync(bad, bytes, { mode: 0o600 });
+    else {
+      // 600 MiB of NULs (sparse): refused at its first bytes, not read whole
+      Deno.writeFileSync(bad, new Uint8Array(), { mode: 0o600 });
+      Deno.truncateSync(bad, 600 << 20);
+    }
+    for (const args of [["undo", bad], ["undo", "--apply", bad]]) {
+      const r = await cli(args, { timeoutMs: HUNG });
+      assertEquals(r.code, 2, r.stderr);
+      assertMatch(r.stderr, why);
+      assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+    }
+    await assertRejects(() => readJournal(bad), SyntaxError);
+    assertEquals(diffSnapshots(changed, snapshot(root)), [], "nothing restored");
+  };
+  Deno.writeFileSync(bad, good, { mode: 0o600 });
+  const bom = Uint8Array.of(0xef, 0xbb, 0xbf);
+  await refused(new Uint8Array([...bom, ...good]), /^pwalk: .*\/bad is not a pwalk journal$/m);
+  // a BOM at the start of an entry line: a byte no run writes
+  const nl = good.indexOf(0x0a) + 1;
+  await refused(
+    new Uint8Array([...good.subarray(0, nl), ...bom, ...good.subarray(nl)]),
+    /^pwalk: .*\/bad:2: /m,
+  );
+  // a line longer than any run writes (257 MiB), refused before it is
+  // decoded: V8's strings end near 512 MiB
+  const long = new Uint8Array(nl + (257 << 20) + 1).fill(0x61);
+  long.set(good.subarray(0, nl));
+  long[long.length - 1] = 0x0a;
+  assertThrows(
+    () => indexJournal(long, "x"),
+    SyntaxError,
+    "x:2: a line longer than any run writes",
+  );
+  await refused(null, /^pwalk: .*\/bad is not a pwalk journal$/m);
+  // readJournal refuses what undo refuses, before reading: /dev/zero is not
+  // read without end, a FIFO not waited on, a link not followed
+  await assertRejects(() => readJournal("/dev/zero"), RefusedError, "not a regular file");
+  mkfifo(`${tmp.path}/fifo`);
+  await assertRejects(() => readJournal(`${tmp.path}/fifo`), RefusedError, "not a regular file");
+  Deno.symlinkSync(j, `${tmp.path}/link`);
+  await assertRejects(() => readJournal(`${tmp.path}/link`), RefusedError, "a symbolic link");
+  assertEquals((await readJournal(j)).entries.length, 1);
   closeLibc();
 });
