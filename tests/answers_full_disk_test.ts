@@ -15,6 +15,7 @@ import { assert, assertEquals, assertLess, assertMatch, assertStringIncludes } f
 import { CLI, cli, run } from "./helpers/run.ts";
 import { PWALK_HEADER } from "../lib/answers/scan.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
+import { closeLibc, mkfifo } from "./helpers/libc.ts";
 
 /** A scan of one folder /d of `n` files with longish names (n=100000: 13 MB). */
 async function wideScan(path: string, n: number): Promise<void> {
@@ -183,6 +184,19 @@ Deno.test("a --temp-dir that cannot hold the spill folder: the same line and sta
     assertEquals([r.code, r.stderr.split("\n").filter((l) => l)], [2, [want]], args[0]);
   }
   assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name), ["scan.csv"]);
+  // to a FIFO, whose temporary is made in that folder first: said of it
+  // too, not "No such file or directory: tmpfile", status 1 (review)
+  const fifo = `${tmp.path}/o.fifo.csv`;
+  mkfifo(fifo);
+  const r = await cli(["convert", "--temp-dir", missing, scan, fifo]);
+  assertEquals([r.code, r.stderr.split("\n").filter((l) => l)], [2, [
+    `pwalk: --temp-dir ${missing}: cannot make the temporary of ${fifo}: No such file or directory`,
+  ]]);
+  const t = await cli(["convert", scan, fifo], { env: { TMPDIR: missing } });
+  assertEquals([t.code, t.stderr.split("\n").filter((l) => l)], [1, [
+    `pwalk: cannot make the temporary of ${fifo} in $TMPDIR (or /tmp): No such file or directory`,
+  ]]);
+  closeLibc();
 });
 
 Deno.test({

@@ -25,6 +25,7 @@ import {
   ENGINE_OPTIONS,
   type EngineOptions,
   lit,
+  spillError,
   spillParent,
   spillPrefix,
   type StageOptions,
@@ -296,7 +297,9 @@ export async function convert(
     throw e;
   }
   const partial = out?.path ??
-    await Deno.makeTempFile({ dir: spill, prefix: spillPrefix(".pwalk-convert") });
+    await Deno.makeTempFile({ dir: spill, prefix: spillPrefix(".pwalk-convert") }).catch((e) => {
+      throw spillError(options, e, `the temporary of ${output}`);
+    });
   const forget = out ? () => {} : removeOnInterrupt(partial);
   // Beside OUT in a folder others can change (safeByName), the temporary
   // is never used by its name after it is made: DuckDB writes in its

@@ -338,6 +338,19 @@ export function lit(s: string): string {
 }
 
 /**
+ * The error for `what` (a spill folder, a temporary file) that could not be
+ * made in {@link spillParent}'s folder: naming the folder and the option
+ * (Deno's message names neither); a RangeError (bad usage) for --temp-dir.
+ */
+export function spillError(o: EngineOptions, e: unknown, what: string): Error {
+  const why = (e as Error).message.replace(/ \(os error \d+\).*$/s, "").replace(/:.*$/s, "");
+  if (o.tempDirectory === undefined) {
+    return new Error(`pwalk: cannot make ${what} in $TMPDIR (or /tmp): ${why}`);
+  }
+  return new RangeError(`pwalk: --temp-dir ${o.tempDirectory}: cannot make ${what}: ${why}`);
+}
+
+/**
  * The folder the spill folder (and convert's temporary for a device or
  * FIFO) is made in: `o.tempDirectory`, else $TMPDIR, else /tmp, checked
  * as the journal's folder is ({@link untrustedAncestor}): each folder on
@@ -526,14 +539,7 @@ export class Engine {
       if (!tempDir.startsWith("/")) tempDir = `${Deno.cwd()}/${tempDir}`;
     } catch (e) {
       if (e instanceof Deno.errors.Interrupted) throw e;
-      // Deno's message names neither the folder nor the option
-      const why = (e as Error).message.replace(/ \(os error \d+\).*$/s, "").replace(/:.*$/s, "");
-      if (o.tempDirectory === undefined) {
-        throw new Error(`pwalk: cannot make DuckDB's spill folder in $TMPDIR (or /tmp): ${why}`);
-      }
-      throw new RangeError(
-        `pwalk: --temp-dir ${o.tempDirectory}: cannot make DuckDB's spill folder: ${why}`,
-      );
+      throw spillError(o, e, "DuckDB's spill folder");
     }
     const memoryLimit = o.memoryLimit ?? defaultMemoryLimit();
     const options: Record<string, string> = {
