@@ -475,7 +475,9 @@ export function libraryCandidates(): string[] {
 function exists(path: string): boolean {
   try {
     return Deno.statSync(path).isFile;
-  } catch {
+  } catch (e) {
+    // not looked at (no --allow-read for it): said so, not "not found"
+    if (e instanceof Deno.errors.NotCapable) throw e;
     return false;
   }
 }

@@ -14,6 +14,7 @@ import { pathBytes } from "./job.ts";
 import { osErrorText } from "./outfile.ts";
 import { untrustedAncestor } from "./trust.ts";
 import { runningUid } from "./fetchlib.ts";
+import { readProcFile, unlessRefused } from "./procfs.ts";
 
 /**
  * A run, or an undo, refused before anything changed: a protected ROOT, a
@@ -150,7 +151,8 @@ function exists(path: string): boolean {
   try {
     Deno.lstatSync(path);
     return true;
-  } catch {
+  } catch (e) {
+    unlessRefused(e);
     return false;
   }
 }
@@ -204,7 +206,8 @@ function realAsFarAsItExists(path: string): string {
     try {
       const real = Deno.realPathSync(p || "/");
       return [real === "/" ? "" : real, ...rest].join("/") || "/";
-    } catch {
+    } catch (e) {
+      unlessRefused(e); // (not looked at is not "not there")
       const i = p.lastIndexOf("/");
       if (i < 0) return abs;
       rest.unshift(p.slice(i + 1));
@@ -223,14 +226,15 @@ export interface Mount {
   at: string;
 }
 
-/** The mounts of this process's namespace, or undefined (no /proc). */
+/**
+ * The mounts of this process's namespace, or undefined (no /proc). Read
+ * without `--allow-all` too (lib/procfs.ts): the checks that ask it must
+ * not pass for want of a permission.
+ */
 export function mountTable(): Mount[] | undefined {
-  let text: string;
-  try {
-    text = Deno.readTextFileSync("/proc/self/mountinfo");
-  } catch {
-    return undefined;
-  }
+  const bytes = readProcFile("/proc/self/mountinfo");
+  if (!bytes) return undefined;
+  const text = new TextDecoder().decode(bytes);
   // a space, tab, newline or backslash in a path is written \ooo
   const path = (s: string) =>
     s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
@@ -283,15 +287,16 @@ function rootAbove(real: string, rootReal: string): boolean {
   let root: Deno.FileInfo;
   try {
     root = Deno.lstatSync(rootReal);
-  } catch {
+  } catch (e) {
+    unlessRefused(e);
     return false;
   }
   for (let p = real;;) {
     try {
       const s = Deno.lstatSync(p || "/");
       if (s.dev === root.dev && s.ino === root.ino) return true;
-    } catch {
-      // a name that does not exist yet
+    } catch (e) {
+      unlessRefused(e); // else a name that does not exist yet
     }
     if (p === "/" || p === "") return false;
     p = p.slice(0, p.lastIndexOf("/"));

@@ -36,6 +36,7 @@ import {
 } from "./journal_file.ts";
 import { logCount, logPath, syslogLine, whoRuns } from "./syslog.ts";
 import { onQuit } from "./interrupt.ts";
+import { unlessRefused } from "./procfs.ts";
 
 export type { ChangeKind, ChangeRecord, EntryType, Ownership } from "./journal.ts";
 
@@ -266,15 +267,20 @@ function systemOf(path: string): string | undefined {
  * below that system folder.
  */
 function systemThroughMount(real: string): string | undefined {
-  const stat = (p: string) => {
+  const stat = (p: string, pseudo = false) => {
     try {
       return Deno.statSync(p);
-    } catch {
+    } catch (e) {
+      // (not looked at is no answer; but Deno opens /dev, /proc and /sys
+      // only to --allow-all: file systems of their own, whose mounts
+      // elsewhere the mount table below tells)
+      if (!pseudo) unlessRefused(e);
       return undefined;
     }
   };
   const shown = (f: string, at: string) => at === f || at === realOr(f) ? f : `${at}, below ${f}`;
-  const systems = SYSTEM_FOLDERS.map((f) => ({ f, st: stat(f) }));
+  const pseudo = ["/dev", "/proc", "/sys"];
+  const systems = SYSTEM_FOLDERS.map((f) => ({ f, st: stat(f, pseudo.includes(f)) }));
   for (let a = real; a !== "/"; a = a.slice(0, a.lastIndexOf("/")) || "/") {
     const st = stat(a);
     for (const s of systems) {
@@ -323,7 +329,8 @@ export function rootRefusal(
     const [st, top] = [real, "/"].map((p) => {
       try {
         return Deno.statSync(p);
-      } catch {
+      } catch (e) {
+        unlessRefused(e);
         return undefined;
       }
     });

@@ -18,6 +18,8 @@
  * @module
  */
 
+import { unlessRefused } from "./procfs.ts";
+
 const octal = (m: number) => (m & 0o7777).toString(8).padStart(4, "0");
 
 /**
@@ -53,7 +55,9 @@ function untrusted(dir: string, uid: number, hops: number): string | undefined {
   let real: string[] = [];
   try {
     real = prefixes(Deno.realPathSync(dir));
-  } catch { /* not made yet: the written path's prefixes */ }
+  } catch (e) {
+    unlessRefused(e); // else not made yet: the written path's prefixes
+  }
   let missing: string | undefined;
   for (const p of [...prefixes(dir), ...real]) {
     const last = p.slice(p.lastIndexOf("/") + 1);
@@ -65,7 +69,8 @@ function untrusted(dir: string, uid: number, hops: number): string | undefined {
     let st: Deno.FileInfo;
     try {
       st = Deno.lstatSync(p);
-    } catch {
+    } catch (e) {
+      unlessRefused(e); // (a folder not looked at is not "not made yet")
       missing ??= p;
       continue;
     }
@@ -82,7 +87,8 @@ function untrusted(dir: string, uid: number, hops: number): string | undefined {
       let to: string;
       try {
         to = Deno.readLinkSync(p);
-      } catch {
+      } catch (e) {
+        unlessRefused(e);
         continue;
       }
       const at = to.startsWith("/") ? to : `${p.slice(0, p.lastIndexOf("/")) || ""}/${to}`;

@@ -139,12 +139,13 @@ export function cli(args: string[], o: RunOptions = {}): Promise<Ran> {
 /**
  * `pwalk ARGS` (cli.ts) in a mount namespace of its own (unshare), after
  * the shell commands `setup` there (which see `env`): /proc unmounted, or
- * replaced.
+ * replaced; run with the Deno permissions `perms` (all of them by default).
  */
 export function cliInMountNamespace(
   setup: string,
   args: string[],
   env: Record<string, string> = {},
+  perms: string[] = ["-A"],
 ): Promise<Ran> {
   return run("unshare", [
     "--mount",
@@ -152,8 +153,9 @@ export function cliInMountNamespace(
     "private",
     "sh",
     "-c",
-    `${setup} && exec "$0" run -A "$@"`,
+    `${setup} && exec "$0" run "$@"`,
     Deno.execPath(),
+    ...perms,
     CLI,
     ...args,
   ], { env });

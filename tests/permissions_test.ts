@@ -1,0 +1,125 @@
+/**
+ * repair's and chown's safety checks under the Deno permissions README
+ * documents (`--allow-ffi --allow-read --allow-env`, and the three more for
+ * a journal), not only under `--allow-all`: Deno refuses /proc (and /dev,
+ * /sys) to a script without --allow-all, and a scoped `--allow-read` hides
+ * the folders above ROOT. A check that cannot look must refuse, never pass
+ * as "nothing there": the mount table is read through the C library, and a
+ * refused look is the run's refusal, before anything is made or changed.
+ *
+ * References: the refusals under -A (the same lines), lstat snapshots of
+ * the tree, and the folders and files that must not appear.
+ */
+import { assert, assertEquals, assertMatch } from "@std/assert";
+import { cliInMountNamespace, deno, REPO } from "./helpers/run.ts";
+import { canMountTmpfs, tempDir } from "./helpers/temp.ts";
+import { buildTree, diffSnapshots, type EntrySpec, G, snapshot } from "./helpers/repair_tree.ts";
+
+/** README: "These three suffice for ... the dry runs of repair and chown". */
+const THREE = ["--no-prompt", "--allow-ffi", "--allow-read", "--allow-env"];
+/** README: the journal of --apply "also need[s]" these. */
+const SIX = [...THREE, "--allow-write", "--allow-sys", "--allow-run"];
+
+const PROJECT: EntrySpec = { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 };
+const file = (rel: string): EntrySpec => ({ rel, type: "file", uid: 1042, gid: 1042, mode: 0o600 });
+const dir = (rel: string): EntrySpec => ({ rel, type: "dir", uid: 1042, gid: 1042, mode: 0o700 });
+
+const ls = (d: string) => [...Deno.readDirSync(d)].map((e) => e.name).sort();
+
+Deno.test({
+  name:
+    "repair and chown with README's permissions, not --allow-all: a system folder bind-mounted elsewhere is refused as under -A (review)",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir("pwalk-perm-");
+    const doc = `${tmp.path}/doc`;
+    Deno.mkdirSync(doc);
+    const setup = `mount --bind -o ro /usr/share "${doc}"`;
+    for (const perms of [["-A"], THREE]) {
+      for (
+        const args of [["repair", doc], ["chown", "--chown_from", "0", "--chown_to", "1:1", doc]]
+      ) {
+        const r = await cliInMountNamespace(setup, args, {}, perms);
+        assertEquals([r.code, r.text], [2, ""], `${perms} ${args[0]}: ${r.stderr}`);
+        assertMatch(r.stderr, /: a system folder \(\/usr\/share, below \/usr, through a mount\); /);
+      }
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "repair --apply with README's permissions: a journal or errors file in a folder of the tree bind-mounted elsewhere is refused, nothing changed (review)",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir("pwalk-perm-");
+    const root = `${tmp.path}/proj`;
+    buildTree(root, [PROJECT, dir("u"), file("u/f")]);
+    const alias = `${tmp.path}/alias`;
+    Deno.mkdirSync(alias);
+    const before = snapshot(root);
+    const setup = `mount --bind "${root}/u" "${alias}"`;
+    for (const perms of [["-A"], SIX]) {
+      for (
+        const [opt, what] of [["--journal", "the journal"], ["--errors", "--errors"]] as const
+      ) {
+        const name = `${alias}/${opt.slice(2)}.out`;
+        const args = ["repair", "--apply", opt, name, root];
+        if (opt === "--errors") args.splice(2, 0, "--journal", `${tmp.path}/j-${perms.length}`);
+        const r = await cliInMountNamespace(setup, args, {}, perms);
+        assertEquals(r.code, 2, `${perms} ${opt}: ${r.stderr}`);
+        assertMatch(r.stderr, new RegExp(`^pwalk: ${what} .* would be inside the tree `, "m"));
+        assertEquals(diffSnapshots(before, snapshot(root)), [], `${perms} ${opt}`);
+        assertEquals(ls(`${root}/u`), ["f"], `${perms} ${opt}`);
+      }
+    }
+  },
+});
+
+Deno.test("repair --apply with --allow-read scoped to ROOT and the library: refused for want of a look above ROOT, before anything is made or changed (review)", async () => {
+  await using tmp = await tempDir("pwalk-perm-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [PROJECT, file("f")]);
+  const before = snapshot(root);
+  const lib = `${REPO}/zig-out/lib/libpwalk.so`;
+  assert(Deno.statSync(lib).isFile, "the library is built");
+  // a HOME another user owns, whose .local leads elsewhere: with a full
+  // --allow-read refused as untrusted; scoped, it must not pass unlooked
+  const home = `${tmp.path}/home`;
+  const elsewhere = `${tmp.path}/elsewhere`;
+  Deno.mkdirSync(home);
+  Deno.mkdirSync(elsewhere);
+  Deno.chownSync(home, 1042, 1042);
+  Deno.chmodSync(home, 0o777);
+  Deno.symlinkSync(elsewhere, `${home}/.local`);
+  // a link inside the tree as the journal's folder: with a full
+  // --allow-read refused as inside the tree
+  Deno.symlinkSync(root, `${tmp.path}/plink`);
+  const scoped = [...SIX.filter((p) => p !== "--allow-read"), `--allow-read=${lib},${root}`];
+  for (
+    const [args, full] of [
+      [
+        ["repair", "--apply", root],
+        /^pwalk: journal folder .* is owned by uid 1042, not by you or root/m,
+      ],
+      [
+        ["repair", "--apply", "--journal", `${tmp.path}/plink/x.journal`, root],
+        /^pwalk: the journal .* would be inside the tree /m,
+      ],
+    ] as const
+  ) {
+    const env = { HOME: home, XDG_STATE_HOME: "" };
+    const a = await deno(["run", ...SIX, `${REPO}/cli.ts`, ...args], { env });
+    assertEquals(a.code, 2, a.stderr);
+    assertMatch(a.stderr, full);
+    const r = await deno(["run", ...scoped, `${REPO}/cli.ts`, ...args], { env });
+    assert(r.code !== 0, r.stderr);
+    assertMatch(
+      r.stderr,
+      /^pwalk: Requires read access to "[^"]*", run again with the --allow-read flag$/m,
+    );
+    assertEquals(diffSnapshots(before, snapshot(root)), [], args.join(" "));
+    assertEquals(ls(root), ["f"]);
+    assertEquals(ls(elsewhere), [], "nothing made through the other user's link");
+  }
+});
