@@ -11,7 +11,7 @@
  * the tree, and the folders and files that must not appear.
  */
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import { cliInMountNamespace, deno, REPO } from "./helpers/run.ts";
+import { cli, cliInMountNamespace, deno, REPO } from "./helpers/run.ts";
 import { canMountTmpfs, tempDir } from "./helpers/temp.ts";
 import { buildTree, diffSnapshots, type EntrySpec, G, snapshot } from "./helpers/repair_tree.ts";
 
@@ -122,4 +122,124 @@ Deno.test("repair --apply with --allow-read scoped to ROOT and the library: refu
     assertEquals(ls(root), ["f"]);
     assertEquals(ls(elsewhere), [], "nothing made through the other user's link");
   }
+});
+
+/** Fake sbatch (job 77, logging the SBATCH_ variables it sees) and squeue (task 0 running) in `bin`. */
+function fakeSlurm(bin: string, log: string): Record<string, string> {
+  Deno.mkdirSync(bin);
+  Deno.writeTextFileSync(
+    `${bin}/sbatch`,
+    `#!/bin/sh\necho "name=\${SBATCH_JOB_NAME-unset} out=\${SBATCH_OUTPUT-unset}" >> ${log}\necho 77\n`,
+  );
+  Deno.writeTextFileSync(`${bin}/squeue`, '#!/bin/sh\necho "0|RUNNING"\n');
+  Deno.chmodSync(`${bin}/sbatch`, 0o755);
+  Deno.chmodSync(`${bin}/squeue`, 0o755);
+  return { PATH: `${bin}:${Deno.env.get("PATH")}` };
+}
+
+Deno.test("shards, status and slurm without a permission they need: refused before the walk or the submission, naming it, nothing left (review)", async () => {
+  await using tmp = await tempDir("pwalk-perm-");
+  const root = `${tmp.path}/tree`;
+  Deno.mkdirSync(`${root}/a`, { recursive: true });
+  Deno.writeTextFileSync(`${root}/a/f`, "x");
+  const log = `${tmp.path}/sbatch.log`;
+  const path = fakeSlurm(`${tmp.path}/bin`, log);
+  const sc = `${tmp.path}/sc`;
+  Deno.mkdirSync(sc);
+  const plan = await cli(["plan", root, "--shards", "1", "-o", `${sc}/plan.json`]);
+  assertEquals(plan.code, 0, plan.stderr);
+  // a shard's record tells its Slurm task (SLURM_JOB_ID): without
+  // --allow-env, refused before the walk, not after its output is in place
+  const noEnv = SIX.filter((p) => p !== "--allow-env");
+  const shard = ["report", "--plan", `${sc}/plan.json`, "--shard", "0", "-o", `${sc}/scan-0.csv`];
+  const r = await deno(["run", ...noEnv, `${REPO}/cli.ts`, ...shard]);
+  assertEquals(r.code, 1, r.stderr);
+  assertMatch(
+    r.stderr,
+    /^pwalk: Requires env access to "[A-Z_]+", run again with the --allow-env flag$/m,
+  );
+  assertEquals(ls(sc), ["plan.json"]);
+  // squeue without --allow-run: said so, status 2 (not "1: not done yet")
+  const made = await cli(["slurm", root, "--shards", "1", "--out", `${tmp.path}/sl`], {
+    env: path,
+  });
+  assertEquals(made.code, 0, made.stderr);
+  const noRun = SIX.filter((p) => p !== "--allow-run");
+  const st = await deno(["run", ...noRun, `${REPO}/cli.ts`, "status", `${tmp.path}/sl`], {
+    env: path,
+  });
+  assertEquals([st.code, st.stderr], [
+    2,
+    'pwalk: Requires run access to "squeue", run again with the --allow-run flag\n',
+  ]);
+  const ok = await deno(["run", ...SIX, `${REPO}/cli.ts`, "status", `${tmp.path}/sl`], {
+    env: path,
+  });
+  assertMatch(ok.text, /^shard 0 +running +Slurm: RUNNING$/m);
+  // SBATCH_ variables set, --allow-env scoped without them: not submitted
+  // with them (the logs elsewhere), the plan and script taken back
+  const env = { ...path, SBATCH_JOB_NAME: "mine", SBATCH_OUTPUT: `${tmp.path}/elsewhere.log` };
+  const scoped = [...SIX.filter((p) => p !== "--allow-env"), "--allow-env=HOME,DENO_DIR,TMPDIR"];
+  const withThem = [
+    ...scoped.slice(0, -1),
+    `${scoped.at(-1)},SBATCH_JOB_NAME,SBATCH_OUTPUT,SBATCH_ERROR`,
+  ];
+  for (
+    const [perms, why] of [
+      [
+        scoped,
+        /^pwalk: Requires env access to "SBATCH_JOB_NAME", run again with the --allow-env flag \(nothing was submitted; the plan and the script were removed\)$/m,
+      ],
+      [
+        withThem,
+        /^pwalk: SBATCH_JOB_NAME, SBATCH_OUTPUT set in the environment would move or rename the tasks' logs, .* \(nothing was submitted; /m,
+      ],
+    ] as const
+  ) {
+    const s = await deno([
+      "run",
+      ...perms,
+      `${REPO}/cli.ts`,
+      "slurm",
+      root,
+      "--shards",
+      "1",
+      "--out",
+      `${tmp.path}/s2`,
+    ], { env });
+    assertEquals(s.code, 1, s.stderr);
+    assertMatch(s.stderr, why);
+    assertEquals(ls(tmp.path).includes("s2"), false, "the scan folder taken back");
+  }
+  // the one sbatch run (the first slurm, -A) saw none of them
+  assertEquals(Deno.readTextFileSync(log), "name=unset out=unset\n");
+});
+
+Deno.test("summary without --allow-env: the answers, as with it; --html without NODE_ENV's: refused before DuckDB's work, nothing written (review)", async () => {
+  await using tmp = await tempDir("pwalk-perm-");
+  const root = `${tmp.path}/tree`;
+  Deno.mkdirSync(`${root}/a`, { recursive: true });
+  Deno.writeTextFileSync(`${root}/a/f`, "x");
+  const scan = `${tmp.path}/s.csv`;
+  assertEquals((await cli(["-o", scan, root])).code, 0);
+  const noEnv = SIX.filter((p) => p !== "--allow-env");
+  const env = { TMPDIR: tmp.path, COLUMNS: "100" };
+  const a = await deno(["run", "-A", `${REPO}/cli.ts`, "summary", scan], {
+    env: { TMPDIR: tmp.path },
+  });
+  const b = await deno(["run", ...noEnv, `${REPO}/cli.ts`, "summary", scan], { env });
+  assertEquals([b.code, b.stderr], [0, ""]);
+  const dated = (t: string) => t.replace(/ in [0-9.]+ s\b/g, "");
+  assertEquals(dated(b.text), dated(a.text));
+  const html = `${tmp.path}/x.html`;
+  const some = [...noEnv, "--allow-env=HOME,DENO_DIR,TMPDIR,COLUMNS"];
+  const h = await deno(["run", ...some, `${REPO}/cli.ts`, "summary", "--html", html, scan], {
+    env,
+  });
+  assertEquals([h.code, h.text], [1, ""], h.stderr);
+  assertMatch(
+    h.stderr,
+    /^pwalk: Requires env access to "NODE_ENV" \(ECharts reads it, for --html\), run again with the --allow-env flag$/m,
+  );
+  assertEquals(ls(tmp.path), ["s.csv", "tree"]);
 });

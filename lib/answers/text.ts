@@ -91,7 +91,13 @@ export function outputWidth(): number {
   } catch {
     // not a terminal
   }
-  const c = Number(Deno.env.get("COLUMNS"));
+  let c = NaN;
+  try {
+    c = Number(Deno.env.get("COLUMNS"));
+  } catch {
+    // no --allow-env for it: asked after the answers are computed, which
+    // such a refusal would throw away (none: whole paths, as for a file)
+  }
   return Number.isInteger(c) && c >= 40 ? c : Infinity;
 }
 

@@ -1835,6 +1835,14 @@ export async function checkHtmlOutput(f: Flags, scans: readonly string[]): Promi
         "not an HTML page's; nothing written",
     );
   }
+  // ECharts reads NODE_ENV as it loads: without --allow-env for it, said
+  // now, not after DuckDB's work (whose answers the refusal would lose)
+  if (Deno.permissions.querySync({ name: "env", variable: "NODE_ENV" }).state !== "granted") {
+    throw new Deno.errors.NotCapable(
+      'Requires env access to "NODE_ENV" (ECharts reads it, for --html), run again with the ' +
+        "--allow-env flag",
+    );
+  }
   // loaded while DuckDB works, so that Deno's fetch of its registry entry
   // ends (and is cached) before the process does (see preloadECharts)
   (await import("../answers/html.ts")).preloadECharts();

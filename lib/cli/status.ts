@@ -45,7 +45,8 @@ Options:
   -h, --help  this help
 
 Exit status: 0 every shard is done, 1 some are not, 2 bad usage (no such
-folder, no plan, a plan, folder or output this user cannot read),
+folder, no plan, a plan, folder or output this user cannot read, a Deno
+permission missing),
 141 stdout closed early (| head).
 `;
 
@@ -73,7 +74,10 @@ export async function run(args: string[]): Promise<number> {
     }
     // a plan or folder this user cannot read: no status to tell (1 would
     // read as "not done yet" to a loop that waits for 0)
-    if (e instanceof Deno.errors.PermissionDenied) throw new UsageError(String(e.message));
+    // (nor can it without a Deno permission: --allow-run for squeue)
+    if (e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.NotCapable) {
+      throw new UsageError(String(e.message));
+    }
     throw e;
   }
   if (flags.json) {

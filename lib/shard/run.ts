@@ -472,6 +472,11 @@ export async function runShard(
   const compress: CsvCompression = format.compress;
   const level = format.level;
   const record = given ? options.record ?? recordPath(given) : null;
+  // what the record tells of the host and the Slurm task, asked now: a
+  // permission missing for them (--allow-sys, --allow-env) refuses the run
+  // before the walk, not after its output is in place without a record
+  const host = record ? Deno.hostname() : "";
+  const slurm = record ? slurmInfo() : undefined;
   // The lock's descriptor is opened through the library: loaded first
   // (downloaded, from JSR), before the lock is taken.
   await ensureNative();
@@ -652,12 +657,12 @@ export async function runShard(
         errorDetails: errorDetails.map((e) => ({ path: e.path, op: e.op, message: e.message })),
         frontierFolders: folders.length,
         top: shard === 0,
-        host: Deno.hostname(),
+        host,
         pid: Deno.pid,
         start: start.toISOString(),
         end: new Date().toISOString(),
         elapsedMs: Math.round(elapsedMs),
-        slurm: slurmInfo(),
+        slurm,
       };
       await writeAtomic(record, JSON.stringify(rec, null, 1) + "\n");
     }

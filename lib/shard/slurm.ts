@@ -398,8 +398,25 @@ function sbatchEnv(): { clearEnv?: boolean; env?: Record<string, string> } {
   let env: Record<string, string>;
   try {
     env = Deno.env.toObject();
-  } catch {
-    return {}; // no permission to read it all: as it is
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotCapable)) throw e;
+    // not all of it may be read (--allow-env=LIST), so none can be handed
+    // on without them: they must be unset, or must not be read either
+    // (then the refusal names the variable)
+    let set: string[];
+    try {
+      set = OWN_VARIABLES.filter((v) => Deno.env.get(v) !== undefined);
+    } catch (e) {
+      throw new NotSubmitted((e as Error).message); // (what was made is taken back)
+    }
+    if (set.length) {
+      throw new NotSubmitted(
+        `${set.join(", ")} set in the environment would move or rename the tasks' logs, and ` +
+          "without --allow-env for all of it sbatch cannot be run without them: unset them, " +
+          "or give --allow-env",
+      );
+    }
+    return {};
   }
   if (!OWN_VARIABLES.some((v) => v in env)) return {};
   for (const v of OWN_VARIABLES) delete env[v];

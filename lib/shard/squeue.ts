@@ -103,7 +103,9 @@ export async function queuedTasks(
         stdout: "piped",
         stderr: "piped",
       }).output();
-    } catch {
+    } catch (e) {
+      // no --allow-run for it: said so, not taken for a Slurm that did not answer
+      if (e instanceof Deno.errors.NotCapable) throw e;
       return null;
     }
     if (!out.success) return null;
