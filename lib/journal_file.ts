@@ -42,7 +42,10 @@ export class RefusedError extends Deno.errors.PermissionDenied {
 function getEnv(name: string): string | undefined {
   try {
     return Deno.env.get(name) || undefined;
-  } catch {
+  } catch (e) {
+    // not allowed to read it (--allow-env=HOME): said so, never taken for
+    // unset (a set XDG_STATE_HOME passed over, the journal put elsewhere)
+    unlessRefused(e);
     return undefined;
   }
 }

@@ -243,3 +243,29 @@ Deno.test("summary without --allow-env: the answers, as with it; --html without 
   );
   assertEquals(ls(tmp.path), ["s.csv", "tree"]);
 });
+
+Deno.test("repair --apply with the default journal, without --allow-env for XDG_STATE_HOME: the permission named, not 'no HOME', nor a set XDG_STATE_HOME passed over (review)", async () => {
+  await using tmp = await tempDir("pwalk-perm-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [PROJECT, file("f")]);
+  const before = snapshot(root);
+  const state = `${tmp.path}/state`;
+  const home = `${tmp.path}/home`;
+  Deno.mkdirSync(home, { mode: 0o700 });
+  const env = { HOME: home, XDG_STATE_HOME: state };
+  const noEnv = SIX.filter((p) => p !== "--allow-env");
+  for (const perms of [noEnv, [...noEnv, "--allow-env=HOME"]]) {
+    const r = await deno(["run", ...perms, `${REPO}/cli.ts`, "repair", "--apply", root], { env });
+    assert(r.code !== 0, r.stderr);
+    assertMatch(
+      r.stderr,
+      /^pwalk: Requires env access to "XDG_STATE_HOME", run again with the --allow-env flag$/m,
+    );
+    assertEquals(diffSnapshots(before, snapshot(root)), []);
+    assertEquals(ls(tmp.path), ["home", "proj"], "no journal folder made");
+  }
+  // allowed: the journal goes where XDG_STATE_HOME says
+  const ok = await deno(["run", ...SIX, `${REPO}/cli.ts`, "repair", "--apply", root], { env });
+  assertEquals(ok.code, 0, ok.stderr);
+  assertEquals(ls(`${state}/pwalk`).length, 1);
+});
