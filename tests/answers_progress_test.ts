@@ -338,6 +338,9 @@ testNeeding([PYTHON3, CC, PKG_CONFIG, FUSERMOUNT], {
       assert([...l].length <= 99, l);
       assertMatch(l, /^pwalk plan: listing [\d,]+ folders? \(frontier [\d,]+\) {2}\d+:\d\d:\d\d$/);
     }
+    // drawn while the tree is listed, before any frontier is split off
+    // (the listing was silent: most of the time on a big tree)
+    assert(lines.some((l) => l.includes(" (frontier 0) ")), JSON.stringify(lines));
     // cleared, then plan's own line, as a pipe gets it
     const rest = t.out.slice(end);
     assert(rest.startsWith("\r\x1b[Kpwalk plan: "), JSON.stringify(rest));

@@ -329,6 +329,8 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
 
   const isExcluded = (p: Uint8Array) => excluded.size > 0 && excluded.has(byteKey(p));
   let listed = 0;
+  // the frontier's folders (below), told with the folders listed
+  const cands = new Map<string, Node>();
 
   // The tree as far as it was read. A node is a folder a whole run would
   // walk and print: not a link, not skipped by --NoSnap, --exclude or
@@ -361,6 +363,8 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
     }
     const l = await listFolder(rootPath, { path: n.path, depth: n.depth, id: n.id });
     listed++;
+    // (the listing is most of the time on a big tree: told as it goes)
+    options.onProgress?.({ listed, frontier: cands.size });
     n.error = l.error;
     const d = n.depth + 1;
     // at --depth's last level its folders get no row (its files do): not counted
@@ -431,7 +435,6 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
   // The frontier: the root's folders, then the biggest split into its own
   // folders (its other entries join the rows above the frontier) while the
   // frontier is small or one folder alone is more than half a shard's share.
-  const cands = new Map<string, Node>();
   let top = 0;
   const split = async (n: Node): Promise<void> => {
     const kids = n.children!.filter((c) => !c.dead);
