@@ -122,6 +122,48 @@ export function listen(name: Deno.Signal, stop: () => void): () => void {
   return () => Deno.removeSignalListener(name, taken);
 }
 
+/** A command's work that a signal stopped: the signal and its status, 128 + its number. */
+export class Stopped extends Error {
+  /** `cause`: what the work threw once its signal was aborted. */
+  constructor(readonly by: readonly [string, number], cause?: unknown) {
+    super(`interrupted by ${by[0]}`, { cause });
+    this.name = "Stopped";
+  }
+}
+
+/**
+ * Run `work` with SIGHUP, SIGINT and SIGTERM listened for: the first aborts
+ * its signal (a child it waits for, sbatch, is not killed: the work ends
+ * as it decides), and the process is not ended by them meanwhile. Returns
+ * the work's value and the signal that came, if one did; a work that throws
+ * after a signal throws {@link Stopped}.
+ *
+ * @example
+ * ```ts ignore
+ * const [s, stopped] = await underSignals((signal) => slurmScan(root, { out, signal }));
+ * ```
+ */
+export async function underSignals<T>(
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<[T, readonly [string, number] | undefined]> {
+  const abort = new AbortController();
+  let stopped: readonly [string, number] | undefined;
+  const forget = SIGNALS.map((s) =>
+    listen(s[0], () => {
+      stopped ??= s;
+      abort.abort(new DOMException(`interrupted by ${s[0]}`, "AbortError"));
+    })
+  );
+  try {
+    return [await work(abort.signal), stopped];
+  } catch (e) {
+    if (stopped) throw new Stopped(stopped, e);
+    throw e;
+  } finally {
+    for (const f of forget) f();
+  }
+}
+
 /** The signals ignored at start whose do-nothing listener is in (it is never removed). */
 const ignoredTaken = new Set<string>();
 

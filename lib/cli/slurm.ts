@@ -12,7 +12,9 @@ import {
   notUtf8,
   oneRoot,
   parse,
+  Stopped,
   threadsArg,
+  underSignals,
   UsageError,
   withStatusLine,
   writeStdout,
@@ -99,6 +101,9 @@ Exit status:
        not be written (a full disk): a warning names the job, which status
        and --resume still find in squeue by its job name, but a later
        --resume does not know its --max-running
+  129, 130, 143  stopped by SIGHUP, SIGINT, SIGTERM while planning: nothing
+       submitted, nothing of the run left in DIR (once sbatch runs, it is
+       waited for and its job recorded: the status is the submission's)
   141  stdout closed early (| head): stopped quietly
 `;
 
@@ -198,15 +203,22 @@ export async function run(args: string[]): Promise<number> {
           `${dir}: no plan.json there (pwalk slurm ROOT --out ${dir} makes one)`,
       );
     }
-    let r;
+    let r, stopped;
     try {
-      r = await resumeScan(dir, { sbatch, dryRun, maxRunning });
+      // (short: a signal meanwhile waits for it, sbatch's job recorded)
+      [r, stopped] = await underSignals(() => resumeScan(dir, { sbatch, dryRun, maxRunning }));
     } catch (e) {
-      if (e instanceof PlanError || e instanceof ScanFolderError) throw new UsageError(e.message);
+      const cause = e instanceof Stopped ? e.cause : e;
+      if (cause instanceof PlanError || cause instanceof ScanFolderError) {
+        throw new UsageError(cause.message);
+      }
       // (a plan.json this user cannot read: no shard to tell apart)
-      if (e instanceof Deno.errors.PermissionDenied) throw new UsageError(String(e.message));
-      throw e;
+      if (cause instanceof Deno.errors.PermissionDenied) {
+        throw new UsageError(String(cause.message));
+      }
+      throw cause;
     }
+    if (stopped) eprint(`pwalk slurm: ${stopped[0]} came while resuming; it was let end`);
     for (const why of r.busy) eprint(`pwalk slurm: not resubmitted: ${why}`);
     if (r.shards.length === 0) {
       eprint(
@@ -239,24 +251,40 @@ export async function run(args: string[]): Promise<number> {
   const level = intArg("level", flags.level, 1, 19);
   const progress = intArg("progress", flags.progress, 1, 86_400);
   for (const w of warnings) eprint(w);
-  let s;
+  let s, stopped;
   try {
-    s = await withStatusLine("pwalk slurm", (line) =>
-      slurmScan(root, {
-        ...options,
-        onProgress: listingStage(line),
-        out,
-        sbatch,
-        threads,
-        level,
-        progress,
-        dryRun,
-        maxRunning,
-      }));
+    // SIGHUP, SIGINT, SIGTERM: the planning stops, with nothing left in
+    // DIR; once sbatch runs it is waited for, its job recorded
+    [s, stopped] = await underSignals((signal) =>
+      withStatusLine("pwalk slurm", (line) =>
+        slurmScan(root, {
+          ...options,
+          signal,
+          onProgress: listingStage(line),
+          out,
+          sbatch,
+          threads,
+          level,
+          progress,
+          dryRun,
+          maxRunning,
+        }))
+    );
   } catch (e) {
+    if (e instanceof Stopped) {
+      // (a failure of its own meanwhile, said as it is)
+      const cause = e.cause as Error | undefined;
+      const own = cause?.name === "AbortError" ? "" : `: ${cause?.message ?? cause}`;
+      eprint(
+        `pwalk slurm: interrupted by ${e.by[0]}; nothing was submitted, and no plan or script ` +
+          `of this run is left in ${out}${own}`,
+      );
+      return e.by[1];
+    }
     if (e instanceof ScanFolderError) throw new UsageError(e.message);
     throw e;
   }
+  if (stopped) eprint(`pwalk slurm: ${stopped[0]} came while sbatch ran; it was let end`);
   eprint(describePlan(s.plan, performance.now() - t0) + ` -> ${s.dir}/plan.json`);
   if (dryRun) {
     writeStdout(`${s.script}\n`);

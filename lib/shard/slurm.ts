@@ -721,6 +721,9 @@ export async function slurmScan(root: string, options: SlurmScanOptions): Promis
     // never through a link put there: root would write and chmod its target
     wrote.push(`${dir}/job.sbatch`);
     await writeAtomic(`${dir}/job.sbatch`, script, 0o755);
+    // stopped before sbatch runs: nothing left (once it runs, it is
+    // waited for: a job it submits is recorded, not orphaned)
+    options.signal?.throwIfAborted();
   } catch (e) {
     await undo();
     throw e;

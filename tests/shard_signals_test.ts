@@ -1,0 +1,95 @@
+/**
+ * `pwalk slurm` stopped by a signal: while it plans, nothing is submitted
+ * and nothing of the run is left in DIR (one line, 128 + the signal's
+ * number); while sbatch runs, sbatch is waited for and its job recorded,
+ * never orphaned to submit after pwalk is gone.
+ *
+ * References: a fake sbatch's own record of the calls it took, DIR's
+ * files, slurm.json.
+ */
+import { assert, assertEquals, assertMatch } from "@std/assert";
+import { spawnCli } from "./helpers/run.ts";
+import { tempDir } from "./helpers/temp.ts";
+import { waitFor } from "./helpers/wait.ts";
+import { mountSlowfs } from "./helpers/slowfs.ts";
+import { CC, FUSERMOUNT, PKG_CONFIG, testNeeding } from "./helpers/system.ts";
+
+/** A fake sbatch (job 77) that says it started, then waits for `${dir}/go`; and a squeue of nothing. */
+function slowSbatch(bin: string, dir: string): Record<string, string> {
+  Deno.mkdirSync(bin);
+  Deno.writeTextFileSync(
+    `${bin}/sbatch`,
+    `#!/bin/sh\ntouch ${dir}/started\nwhile [ ! -e ${dir}/go ]; do sleep 0.05; done\n` +
+      `echo "$*" >> ${dir}/calls\necho 77\n`,
+  );
+  Deno.writeTextFileSync(`${bin}/squeue`, "#!/bin/sh\nexit 0\n");
+  Deno.chmodSync(`${bin}/sbatch`, 0o755);
+  Deno.chmodSync(`${bin}/squeue`, 0o755);
+  return { PATH: `${bin}:${Deno.env.get("PATH")}` };
+}
+
+const exists = (p: string) => Deno.lstat(p).then(() => true, () => false);
+
+Deno.test("pwalk slurm: SIGTERM while sbatch runs waits for it: the job recorded, not orphaned (review)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  Deno.mkdirSync(`${root}/a`, { recursive: true });
+  Deno.mkdirSync(`${root}/b`);
+  const env = slowSbatch(`${tmp.path}/bin`, tmp.path);
+  const dir = `${tmp.path}/scan`;
+  const p = spawnCli(["slurm", root, "--shards", "2", "--out", dir], { env });
+  await waitFor(() => exists(`${tmp.path}/started`), { what: "sbatch started" });
+  p.kill("SIGTERM");
+  // (the signal's listener runs meanwhile; then sbatch may end)
+  await new Promise((r) => setTimeout(r, 200));
+  Deno.writeTextFileSync(`${tmp.path}/go`, "");
+  const r = await p.output();
+  const stderr = new TextDecoder().decode(r.stderr);
+  assertEquals([r.code, new TextDecoder().decode(r.stdout)], [0, "77\n"], stderr);
+  assertMatch(stderr, /^pwalk slurm: submitted job 77 /m);
+  assertMatch(stderr, /^pwalk slurm: SIGTERM came while sbatch ran; it was let end$/m);
+  const subs = JSON.parse(Deno.readTextFileSync(`${dir}/slurm.json`)).submissions;
+  assertEquals(subs.map((s: { jobId: string }) => s.jobId), ["77"]);
+  assertEquals(Deno.readTextFileSync(`${tmp.path}/calls`).trim().split("\n").length, 1);
+});
+
+testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
+  name:
+    "pwalk slurm: SIGTERM while the tree is listed: one line, 143, nothing submitted, nothing left in DIR (review)",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    await using tmp = await tempDir();
+    const src = `${tmp.path}/src`;
+    Deno.mkdirSync(`${src}/deep/x`, { recursive: true });
+    Deno.mkdirSync(`${src}/b`);
+    // the root answers at once; the listing of deep/ waits 1.5 s a request
+    await using fs = await mountSlowfs(tmp.path, src, {
+      SLOWFS_DELAY_US: "1500000",
+      SLOWFS_ONLY: "deep",
+    });
+    const env = slowSbatch(`${tmp.path}/bin`, tmp.path);
+    const dir = `${tmp.path}/scan`;
+    const p = spawnCli(["slurm", fs.path, "--shards", "2", "--out", dir], { env });
+    // a thread of it waits for the mount's answer: it is listing the tree
+    await waitFor(() => {
+      for (const t of Deno.readDirSync(`/proc/${p.pid}/task`)) {
+        const w = Deno.readTextFileSync(`/proc/${p.pid}/task/${t.name}/wchan`);
+        if (/fuse|request_wait_answer/.test(w)) return true;
+      }
+      return false;
+    }, { what: "pwalk slurm listing the slow folder", detail: () => fs.describe() });
+    p.kill("SIGTERM");
+    const r = await p.output();
+    const stderr = new TextDecoder().decode(r.stderr);
+    assertEquals([r.code, new TextDecoder().decode(r.stdout)], [143, ""], stderr);
+    assertEquals(
+      stderr.split("\n").filter((l) => l),
+      [
+        `pwalk slurm: interrupted by SIGTERM; nothing was submitted, and no plan or script of ` +
+        `this run is left in ${dir}`,
+      ],
+    );
+    assert(!(await exists(`${tmp.path}/started`)), "sbatch not run");
+    assert(!(await exists(dir)), "DIR not made");
+  },
+});
