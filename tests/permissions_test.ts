@@ -231,6 +231,16 @@ Deno.test("summary without --allow-env: the answers, as with it; --html without 
   assertEquals([b.code, b.stderr], [0, ""]);
   const dated = (t: string) => t.replace(/ in [0-9.]+ s\b/g, "");
   assertEquals(dated(b.text), dated(a.text));
+  // without --allow-run for getent: numbers, and a line saying why
+  const noRun = SIX.filter((p) => p !== "--allow-run");
+  const n = await deno(["run", ...noRun, `${REPO}/cli.ts`, "summary", scan], { env });
+  assertEquals([n.code, n.stderr], [
+    0,
+    "pwalk: getent may not be run (no --allow-run for it): users and groups are shown as numbers\n",
+  ]);
+  const me = Deno.uid()!;
+  assertMatch(n.text, new RegExp(`^ *${me} `, "m"));
+  assertMatch(a.text, /^ *root /m);
   const html = `${tmp.path}/x.html`;
   const some = [...noEnv, "--allow-env=HOME,DENO_DIR,TMPDIR,COLUMNS"];
   const h = await deno(["run", ...some, `${REPO}/cli.ts`, "summary", "--html", html, scan], {

@@ -45,7 +45,8 @@ export interface DiffOptions extends EngineOptions, StageOptions {
   names?: boolean;
   /**
    * Told in one line when a name lookup timed out (the ids it did not name
-   * keep their numbers). Default: none.
+   * keep their numbers), or getent may not be run (no --allow-run for it:
+   * every id keeps its number). Default: none.
    */
   onNamesTimeout?: (message: string) => void;
 }

@@ -52,7 +52,7 @@ export async function resolveNames(
   db: NameDb,
   ids: number[],
   seconds: number = namesTimeout(),
-): Promise<{ names: Map<number, string>; timedOut: boolean }> {
+): Promise<{ names: Map<number, string>; timedOut: boolean; refused?: boolean }> {
   const out = new Map<number, string>();
   const todo = [...new Set(ids)].filter((i) => Number.isInteger(i) && i >= 0);
   for (let i = 0; i < todo.length; i += BATCH) {
@@ -86,8 +86,10 @@ export async function resolveNames(
       // the name service does not answer: numbers from here on
       if (hung) return { names: out, timedOut: true };
       text = new TextDecoder().decode(r.stdout);
-    } catch {
-      return { names: out, timedOut: false }; // no getent here (macOS): numbers only
+    } catch (e) {
+      // no getent here (macOS): numbers only; not allowed to run it: said
+      const refused = e instanceof Deno.errors.NotCapable;
+      return { names: out, timedOut: false, ...(refused ? { refused } : {}) };
     }
     for (const line of text.split("\n")) {
       const f = line.split(":");
@@ -116,7 +118,13 @@ export async function lookupNames(
     resolveNames("group", gids, seconds),
   ]);
   const slow = [u.timedOut && "passwd", g.timedOut && "group"].filter((x) => x);
-  if (slow.length && onTimeout) {
+  if ((u.refused || g.refused) && onTimeout) {
+    try {
+      onTimeout(
+        "getent may not be run (no --allow-run for it): users and groups are shown as numbers",
+      );
+    } catch { /* a display that failed: the answer goes on */ }
+  } else if (slow.length && onTimeout) {
     try {
       onTimeout(
         `getent ${slow.join(" and getent ")} did not answer within ${seconds} s (a name ` +
