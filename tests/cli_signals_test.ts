@@ -565,47 +565,58 @@ for (
     ["SIGINT", "INT", "as a script's background job (SIGINT ignored)"],
   ] as const
 ) {
-  Deno.test(`CLI: ${how}, a ${sig} does not stop a report`, async () => {
-    await using tmp = await tempDir();
-    const root = `${tmp.path}/wide`;
-    const wide = await growingTree(root, 10, 1000); // 2.2 MB of CSV: far more than a pipe holds
-    const fifo = `${tmp.path}/fifo`;
-    await new Deno.Command("mkfifo", { args: [fifo] }).output();
-    // nohup's way, and a shell's for `cmd &` in a script: ignored, then exec
-    // (the shell's trap '' is kept across exec)
-    const p = new Deno.Command("sh", {
-      args: [
-        "-c",
-        `trap '' ${trap}; exec "$0" run -A "$1" --threads 1 -o "$2" "$3"`,
-        Deno.execPath(),
-        CLI,
-        fifo,
-        root,
-      ],
-      cwd: REPO,
-      env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    const file = await Deno.open(fifo, { read: true });
-    const reader = file.readable.getReader();
-    let rows = 0;
-    const count = (b: Uint8Array) => b.forEach((x) => x === 10 && rows++);
-    const first = await reader.read(); // rows are arriving: the run's signal listeners are set
-    if (first.done || !first.value) throw new Error("no rows came");
-    count(first.value);
-    // The report cannot end while nothing is read: its writes wait for the pipe.
-    p.kill(sig);
-    let ended = false;
-    const status = p.status.finally(() => ended = true);
-    await sleep(500);
-    assert(!ended, `the report ended at ${sig}`);
-    for (let c = await reader.read(); !c.done; c = await reader.read()) count(c.value);
-    const r = await p.output();
-    await status;
-    assertEquals(r.code, 0, dec.decode(r.stderr));
-    assertEquals(rows, wide.entries);
-  });
+  for (
+    const perms of [["-A"], ["--no-prompt", "--allow-ffi", "--allow-read", "--allow-env"]]
+  ) {
+    // README's three permissions too: Deno refuses /proc/self/status to a
+    // script without --allow-all, and the signal must stay ignored anyway
+    Deno.test(`CLI: ${how}, a ${sig} does not stop a report (${perms.join(" ")})`, async () => {
+      await using tmp = await tempDir();
+      const root = `${tmp.path}/wide`;
+      const wide = await growingTree(root, 10, 1000); // 2.2 MB of CSV: far more than a pipe holds
+      const fifo = `${tmp.path}/fifo`;
+      await new Deno.Command("mkfifo", { args: [fifo] }).output();
+      // nohup's way, and a shell's for `cmd &` in a script: ignored, then exec
+      // (the shell's trap '' is kept across exec)
+      const p = new Deno.Command("sh", {
+        args: [
+          "-c",
+          `trap '' ${trap}; exec "$0" "$@"`,
+          Deno.execPath(),
+          "run",
+          ...perms,
+          CLI,
+          "--threads",
+          "1",
+          "-o",
+          fifo,
+          root,
+        ],
+        cwd: REPO,
+        env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      const file = await Deno.open(fifo, { read: true });
+      const reader = file.readable.getReader();
+      let rows = 0;
+      const count = (b: Uint8Array) => b.forEach((x) => x === 10 && rows++);
+      const first = await reader.read(); // rows are arriving: the run's signal listeners are set
+      if (first.done || !first.value) throw new Error("no rows came");
+      count(first.value);
+      // The report cannot end while nothing is read: its writes wait for the pipe.
+      p.kill(sig);
+      let ended = false;
+      const status = p.status.finally(() => ended = true);
+      await sleep(500);
+      assert(!ended, `the report ended at ${sig}`);
+      for (let c = await reader.read(); !c.done; c = await reader.read()) count(c.value);
+      const r = await p.output();
+      await status;
+      assertEquals(r.code, 0, dec.decode(r.stderr));
+      assertEquals(rows, wide.entries);
+    });
+  }
 
   Deno.test(`CLI: ${how}, a ${sig} after a job's listeners are gone still changes nothing`, async () => {
     // between two jobs, or after the last: Deno's own handler stays in

@@ -426,6 +426,21 @@ testNeeding([PYTHON3], {
         tmp.path,
       );
       assertStringIncludes(assertUsageError(task), "pwalk: nu/d\uFFFD: not valid UTF-8");
+      // README's three permissions: Deno refuses /proc/self/cmdline without -A
+      const three = await rawDeno(
+        [
+          "run",
+          "--no-prompt",
+          "--allow-ffi",
+          "--allow-read",
+          "--allow-env",
+          `${REPO}/cli.ts`,
+          bad("nu/d", 0xff),
+        ],
+        tmp.path,
+      );
+      assertStringIncludes(assertUsageError(three), "pwalk: nu/d\uFFFD: not valid UTF-8");
+      assertEquals(files(), before, "nothing written");
       // --help still wins
       const help = await cliRaw([bad("nu/d", 0xff), "--help"]);
       assertEquals(help.code, 0, help.stderr);

@@ -30,6 +30,7 @@ import {
 import { errnoName } from "../errno.ts";
 import { MAX_THREADS } from "../options.ts";
 import { nodeLayerWorks } from "../node_layer.ts";
+import { readProcFile } from "../procfs.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
 /** The version of this package. */
@@ -57,12 +58,14 @@ export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, PIPE: 141 } as const;
 
 /**
  * Whether the process started with `signal` (a number) ignored, as `nohup`
- * and `trap '' HUP` leave SIGHUP. Read from /proc/self/status (Linux);
- * elsewhere, false.
+ * and `trap '' HUP` leave SIGHUP. Read from /proc/self/status (Linux, with
+ * or without --allow-all); elsewhere, false.
  */
 function ignoredAtStart(signal: number): boolean {
   try {
-    const m = Deno.readTextFileSync("/proc/self/status").match(/^SigIgn:\s*([0-9a-f]+)$/m);
+    // through the C library where Deno refuses /proc (not under --allow-all)
+    const status = readProcFile("/proc/self/status");
+    const m = status && new TextDecoder().decode(status).match(/^SigIgn:\s*([0-9a-f]+)$/m);
     return !!m && (BigInt(`0x${m[1]}`) >> BigInt(signal - 1) & 1n) === 1n;
   } catch {
     return false;
@@ -750,7 +753,8 @@ function readCommandLine(): { args: string[]; lossy: Set<string> } {
     });
   };
   try {
-    learn(Deno.readFileSync("/proc/self/cmdline"));
+    const cmdline = readProcFile("/proc/self/cmdline"); // (Deno's refusal without --allow-all)
+    if (cmdline) learn(cmdline);
   } catch { /* no /proc */ }
   try {
     const parent = `/proc/${Deno.ppid}`;
