@@ -502,6 +502,43 @@ Deno.test("CLI: a signal while an --exclude list's FIFO waits for its writer: on
   assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name).sort(), ["d", "list"]);
 });
 
+Deno.test("CLI: a signal while a --from scan's FIFO waits for its writer: one line, 128+n, no plan (plan, slurm); a writer coming later finds no reader left", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/d`;
+  await Deno.mkdir(`${root}/a`, { recursive: true });
+  const fifo = `${tmp.path}/scan.csv`;
+  await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  const runs = [
+    ["SIGTERM", 143, ["plan", root, "--shards", "2", "--from", fifo, "-o", `${tmp.path}/p.json`]],
+    ["SIGHUP", 129, ["plan", root, "--shards", "2", "--from", fifo]],
+    [
+      "SIGINT",
+      130,
+      ["slurm", root, "--shards", "2", "--from", fifo, "--out", `${tmp.path}/s`, "--dry-run"],
+    ],
+  ] as const;
+  for (const [sig, status, args] of runs) {
+    const p = spawnCli([...args]);
+    await waitFor(() => threadWchans(p.pid).includes("wait_for_partner"), {
+      what: `${sig}: the FIFO's open waiting`,
+    });
+    p.kill(sig);
+    const [out, err, r] = await Promise.all([
+      new Response(p.stdout).text(),
+      new Response(p.stderr).text(),
+      p.status,
+    ]);
+    assertEquals([r.code, out], [status, ""], err);
+    assertMatch(err, new RegExp(`^pwalk (plan|slurm): interrupted by ${sig}; [^\n]*\n$`));
+    // its reader gone: a writer now is refused at once (ENXIO), never fed to it
+    const w = await new Deno.Command("sh", {
+      args: ["-c", `timeout 2 sh -c ': > "$0"' "${fifo}"; echo $?`],
+    }).output();
+    assertEquals(new TextDecoder().decode(w.stdout).trim(), "124", "a writer waits: no reader");
+  }
+  assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name).sort(), ["d", "scan.csv"]);
+});
+
 testNeeding([PYTHON3], {
   name:
     "CLI: a signal while an --exclude FIFO waits, its line slow to leave (stderr full), the writer then coming: nothing is done after all",

@@ -322,7 +322,7 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
     throw new TypeError(`pwalk: from must be an array of scans, got ${typed(from)}`);
   }
   for (const f of from ?? []) scans.push(...await scanFiles(f));
-  if (scans.length) scan = await readScanCounts(scans);
+  if (scans.length) scan = await readScanCounts(scans, { signal });
   const rootBytes = enc.encode(rootPath);
   const relOf = (p: Uint8Array) =>
     p.subarray(rootBytes.length + (rootBytes[rootBytes.length - 1] === 0x2f ? 0 : 1));

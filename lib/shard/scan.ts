@@ -18,6 +18,7 @@ import { count } from "../digits.ts";
 import { decompressedStream } from "../decompress.ts";
 import { checkInt, checkOptionNames, type OptionNames, typed, withoutNulls } from "../options.ts";
 import { compressionOf } from "../report.ts";
+import { nodeLayerWorks } from "../node_layer.ts";
 
 /** Recursive row counts of a previous scan, by path relative to its root. */
 export interface ScanCounts {
@@ -50,6 +51,7 @@ export interface ScanCounts {
 export const SCAN_COUNT_OPTIONS: OptionNames<ScanCountOptions> = {
   maxFolders: true,
   maxLevels: true,
+  signal: true,
 };
 
 /** Options of {@link readScanCounts}. */
@@ -58,6 +60,11 @@ export interface ScanCountOptions {
   maxFolders?: number;
   /** Folder levels below the root kept at most. Default 32. */
   maxLevels?: number;
+  /**
+   * Stops the reading (it rejects with the signal's reason): between
+   * chunks, and while a FIFO among `files` waits for its writer.
+   */
+  signal?: AbortSignal;
 }
 
 const NL = 0x0a, COMMA = 0x2c, QUOTE = 0x22, SLASH = 0x2f, MINUS = 0x2d;
@@ -112,10 +119,55 @@ export async function scanFiles(from: string): Promise<string[]> {
   return out.sort();
 }
 
-/** The decompressed bytes of a scan file (by its suffix), chunk by chunk. */
-async function* chunks(path: string): AsyncGenerator<Uint8Array> {
-  const f = await Deno.open(path);
-  yield* decompressedStream(f.readable, compressionOf(path)); // (the stream closes the file)
+/** The decompressed bytes of a scan file (by its suffix), chunk by chunk, until `signal`. */
+async function* chunks(path: string, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+  const f = await openInput(path, signal);
+  // (the stream closes the file, also when the loop is left)
+  for await (const chunk of decompressedStream(f.readable, compressionOf(path))) {
+    signal?.throwIfAborted();
+    yield chunk;
+  }
+}
+
+/**
+ * `path` opened for reading. A FIFO (`--from <(zstdcat ...)`) waits in its
+ * open for a writer, where no signal reaches: `signal` then stops the wait,
+ * and the open left waiting is released by a writer of ours, opened and
+ * closed at once (an open for writing that does not wait: it has its
+ * reader, the open left waiting), and closed.
+ */
+async function openInput(path: string, signal?: AbortSignal): Promise<Deno.FsFile> {
+  signal?.throwIfAborted();
+  if (!signal || !(await Deno.stat(path).then((s) => s.isFifo, () => false))) {
+    return await Deno.open(path);
+  }
+  const opening = Deno.open(path);
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([opening, aborted]);
+  } catch (e) {
+    if (signal.aborted) {
+      opening.then((f) => f.close(), () => {});
+      await releaseFifo(path);
+    }
+    throw e;
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+}
+
+/** A waiting open of the FIFO `path` for reading let go: a writer opened and closed at once. */
+async function releaseFifo(path: string): Promise<void> {
+  if (!nodeLayerWorks()) return;
+  try {
+    const fs = await import("node:fs");
+    const c = fs.constants;
+    fs.closeSync(fs.openSync(path, c.O_WRONLY | c.O_NONBLOCK | c.O_NOCTTY));
+  } catch { /* its writer came meanwhile (then it is read to its end), or no write access */ }
 }
 
 function parseInt10(b: Uint8Array, s: number, e: number): number {
@@ -176,6 +228,10 @@ export async function readScanCounts(
   }
   const maxFolders = checkInt("maxFolders", options.maxFolders ?? 2_000_000, 1, 2 ** 31);
   let maxLevel = checkInt("maxLevels", options.maxLevels ?? 32, 1, 10_000);
+  const signal = options.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`pwalk: signal must be an AbortSignal, got ${typed(signal)}`);
+  }
   // levels[k]: folders k levels below the root, by relative path key
   const levels: Map<string, number>[] = [new Map()];
   let kept = 0;
@@ -282,7 +338,7 @@ export async function readScanCounts(
     rootLen = -1;
     let carry: Uint8Array | null = null;
     let size = 0;
-    for await (const chunk of chunks(file)) {
+    for await (const chunk of chunks(file, signal)) {
       size += chunk.length;
       let b = chunk;
       if (carry) {
