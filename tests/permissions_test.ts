@@ -211,6 +211,25 @@ Deno.test("shards, status and slurm without a permission they need: refused befo
     assertMatch(s.stderr, why);
     assertEquals(ls(tmp.path).includes("s2"), false, "the scan folder taken back");
   }
+  // sbatch not to be run (--allow-run for squeue alone): taken back too
+  const s = await deno([
+    "run",
+    ...SIX.filter((p) => p !== "--allow-run"),
+    "--allow-run=squeue",
+    `${REPO}/cli.ts`,
+    "slurm",
+    root,
+    "--shards",
+    "1",
+    "--out",
+    `${tmp.path}/s3`,
+  ], { env: path });
+  assertEquals(s.code, 1, s.stderr);
+  assertMatch(
+    s.stderr,
+    /^pwalk: Requires run access to "sbatch", run again with the --allow-run flag \(nothing was submitted; the plan and the script were removed\)$/m,
+  );
+  assertEquals(ls(tmp.path).includes("s3"), false, "the scan folder taken back");
   // the one sbatch run (the first slurm, -A) saw none of them
   assertEquals(Deno.readTextFileSync(log), "name=unset out=unset\n");
 });

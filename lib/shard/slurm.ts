@@ -736,15 +736,14 @@ export async function slurmScan(root: string, options: SlurmScanOptions): Promis
       maxRunning: options.maxRunning,
     });
   } catch (e) {
-    if (!(e instanceof NotSubmitted)) {
-      await held.lock?.release();
-      throw e;
-    }
+    // whatever it threw, sbatch submitted nothing (a job it queued is
+    // returned, recorded or not): sbatch refused, not found or not to be
+    // run (--allow-run), slurm.json damaged or put there meanwhile
     await undo();
-    throw new Error(
-      `${(e as Error).message} (nothing was submitted; the plan and the script were removed)`,
-      { cause: e },
-    );
+    const removed = " (nothing was submitted; the plan and the script were removed)";
+    if (e instanceof NotSubmitted) throw new Error(`${e.message}${removed}`, { cause: e });
+    if (e instanceof Error) e.message += removed;
+    throw e;
   }
   await held.lock?.release();
   return { ...s, plan, script, dir };
