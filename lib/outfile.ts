@@ -10,6 +10,15 @@
 import { interrupted, removeOnInterrupt } from "./interrupt.ts";
 import { untrustedAncestor } from "./trust.ts";
 import { errnoText } from "./errno.ts";
+import {
+  lstat,
+  readLinkSync,
+  readProcFile,
+  realPath,
+  realPathSync,
+  stat,
+  statSync,
+} from "./procfs.ts";
 import { nodeLayerWorks } from "./node_layer.ts";
 
 /** A file system error's text without Deno's " (os error N): op 'path'" tail. */
@@ -271,6 +280,11 @@ export async function openDirect(target: OutputTarget, shown: string): Promise<D
   try {
     f = await Deno.open(target.path, { write: true });
   } catch (e) {
+    // /dev/stdout, /dev/pts/3: Deno refuses /dev to a script without
+    // --allow-all; this process's own stdout or stderr is written through
+    // its descriptor all the same
+    const own = e instanceof Deno.errors.NotCapable ? await ownStream(target) : undefined;
+    if (own) return own;
     throw new Error(`pwalk: cannot write ${shown}: ${osErrorText(e)}`);
   }
   const st = f.statSync();
@@ -284,6 +298,34 @@ export async function openDirect(target: OutputTarget, shown: string): Promise<D
     );
   }
   return f;
+}
+
+/**
+ * This process's stdout or stderr as the file {@link openDirect} gives
+ * (write, and a close that leaves it open), when `target` is the file one
+ * of them is open on (node:fs's fstat of a descriptor asks no permission);
+ * otherwise undefined.
+ */
+async function ownStream(target: OutputTarget): Promise<Deno.FsFile | undefined> {
+  if (!target.id || !nodeLayerWorks()) return undefined;
+  const fs = await import("node:fs");
+  for (const [fd, stream] of [[1, Deno.stdout], [2, Deno.stderr]] as const) {
+    let st;
+    try {
+      st = fs.fstatSync(fd);
+    } catch {
+      continue; // closed
+    }
+    if (st.dev !== target.id.dev || st.ino !== target.id.ino) continue;
+    const info = statSync(`/proc/self/fd/${fd}`);
+    return {
+      write: (b: Uint8Array) => stream.write(b),
+      statSync: () => info,
+      close: () => {},
+      [Symbol.dispose]: () => {},
+    } as unknown as Deno.FsFile;
+  }
+  return undefined;
 }
 
 /** Where an output file is written. */
@@ -374,7 +416,7 @@ export function descriptorBehind(file: string): string | undefined {
     const name = path.slice(slash + 1);
     let folder: string;
     try {
-      folder = Deno.realPathSync(slash < 0 ? "." : path.slice(0, slash) || "/");
+      folder = realPathSync(slash < 0 ? "." : path.slice(0, slash) || "/");
     } catch {
       return undefined;
     }
@@ -385,7 +427,7 @@ export function descriptorBehind(file: string): string | undefined {
     const at = folder === "/" ? `/${name}` : `${folder}/${name}`;
     let to: string;
     try {
-      to = Deno.readLinkSync(at);
+      to = readLinkSync(at);
     } catch {
       return undefined; // not a link (EINVAL), or nothing there
     }
@@ -407,7 +449,7 @@ export function refuseDescriptorFile(file: string): void {
   if (fd === undefined) return;
   let info: Deno.FileInfo;
   try {
-    info = Deno.statSync(fd);
+    info = statSync(fd);
   } catch {
     return; // not open: opening it says so
   }
@@ -598,9 +640,9 @@ function linksFollowable(file: string, followLast: boolean): void {
 function resolvedName(file: string): string {
   const slash = file.lastIndexOf("/");
   try {
-    const folder = Deno.realPathSync(slash < 0 ? "." : file.slice(0, slash) || "/");
+    const folder = realPathSync(slash < 0 ? "." : file.slice(0, slash) || "/");
     // /dev reached through a bind mount of it (a chroot's): /dev, by device and inode
-    const [at, dev] = [Deno.statSync(folder), Deno.statSync("/dev")];
+    const [at, dev] = [statSync(folder), statSync("/dev")];
     const same = at.dev === dev.dev && at.ino === dev.ino;
     return `${same ? "/dev" : folder === "/" ? "" : folder}/${file.slice(slash + 1)}`;
   } catch {
@@ -645,7 +687,7 @@ export async function outputTarget(
   linksFollowable(file, !options.replaceLink);
   let info: Deno.FileInfo;
   try {
-    info = await Deno.lstat(file);
+    info = await lstat(file); // (/dev/stderr also without --allow-all: lib/procfs.ts)
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return { path: file, direct: false };
     throw e;
@@ -654,7 +696,7 @@ export async function outputTarget(
   if (info.isSymlink && options.replaceLink) return { path: file, direct: false };
   if (info.isSymlink) {
     try {
-      info = await Deno.stat(file);
+      info = await stat(file);
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
       throw new RangeError(
@@ -662,7 +704,7 @@ export async function outputTarget(
       );
     }
     // a descriptor's link to a pipe (/dev/fd/63 of >(zstd)) has no path: its own name
-    path = await Deno.realPath(file).catch(() => file);
+    path = await realPath(file).catch(() => file);
   }
   if (info.isFile) return { path, direct: false };
   if (info.isCharDevice || info.isFifo) {
@@ -1007,19 +1049,18 @@ export async function writeWhole(
  */
 export function aliveHere(pid: number): boolean {
   if (pid === Deno.pid) return true;
+  let bytes: Uint8Array | undefined;
   try {
-    Deno.statSync(`/proc/${pid}`);
+    // (through the C library where Deno refuses /proc: not under --allow-all)
+    bytes = readProcFile(`/proc/${pid}/stat`);
   } catch {
-    return false;
+    return true; // not to be read (no --allow-ffi either): taken for running
   }
-  try {
-    // "PID (COMM) S ...": COMM may hold ") ", the state follows the last ")"
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const state = stat[stat.lastIndexOf(")") + 2];
-    return state !== "Z" && state !== "X";
-  } catch {
-    return true; // there, its state not readable: as before, running
-  }
+  if (!bytes) return false; // no such process (or no /proc)
+  // "PID (COMM) S ...": COMM may hold ") ", the state follows the last ")"
+  const stat = new TextDecoder().decode(bytes);
+  const state = stat[stat.lastIndexOf(")") + 2];
+  return state !== "Z" && state !== "X";
 }
 
 /** Options of {@link removeBeside}. */

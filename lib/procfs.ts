@@ -20,6 +20,8 @@ export function unlessRefused(e: unknown): void {
   if (e instanceof Deno.errors.NotCapable) throw e;
 }
 
+import { errnoError, errnoName } from "./errno.ts";
+
 const O_CLOEXEC = 0o2000000; // Linux (x86-64, arm64)
 
 /**
@@ -42,44 +44,217 @@ export function readProcFile(path: string): Uint8Array | undefined {
     if (e instanceof Deno.errors.NotFound) return undefined;
     if (!(e instanceof Deno.errors.NotCapable) || Deno.build.os !== "linux") throw e;
   }
-  const libc = Deno.dlopen("libc.so.6", {
-    open: { parameters: ["buffer", "i32"], result: "i32" },
-    read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-    close: { parameters: ["i32"], result: "i32" },
-    __errno_location: { parameters: [], result: "pointer" },
-  });
+  const c = libc().symbols;
+  const fd = c.open(cString(path), O_CLOEXEC);
+  if (fd < 0) {
+    const e = errno();
+    if (e === 2) return undefined; // ENOENT: no /proc
+    throw new Error(`pwalk: cannot read ${path} (errno ${e})`);
+  }
   try {
-    const errno = () => {
-      const p = libc.symbols.__errno_location();
-      return p ? new Deno.UnsafePointerView(p).getInt32() : 0;
-    };
-    const fd = libc.symbols.open(new TextEncoder().encode(`${path}\0`), O_CLOEXEC);
-    if (fd < 0) {
-      const e = errno();
-      if (e === 2) return undefined; // ENOENT: no /proc
-      throw new Error(`pwalk: cannot read ${path} (errno ${e})`);
-    }
-    try {
-      const chunks: Uint8Array[] = [];
-      for (;;) {
-        const buf = new Uint8Array(64 << 10);
-        const n = Number(libc.symbols.read(fd, buf, BigInt(buf.length)));
-        if (n < 0) {
-          const e = errno();
-          if (e === 4) continue; // EINTR
-          throw new Error(`pwalk: cannot read ${path} (errno ${e})`);
-        }
-        if (n === 0) break;
-        chunks.push(buf.subarray(0, n));
+    const chunks: Uint8Array[] = [];
+    for (;;) {
+      const buf = new Uint8Array(64 << 10);
+      const n = Number(c.read(fd, buf, BigInt(buf.length)));
+      if (n < 0) {
+        const e = errno();
+        if (e === 4) continue; // EINTR
+        throw new Error(`pwalk: cannot read ${path} (errno ${e})`);
       }
-      const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-      let o = 0;
-      for (const c of chunks) out.set(c, (o += c.length) - c.length);
-      return out;
-    } finally {
-      libc.symbols.close(fd);
+      if (n === 0) break;
+      chunks.push(buf.subarray(0, n));
     }
+    const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let o = 0;
+    for (const c of chunks) out.set(c, (o += c.length) - c.length);
+    return out;
   } finally {
-    libc.close();
+    c.close(fd);
+  }
+}
+
+/** The C library's calls these checks make where Deno refuses the path (loaded once). */
+let libcHandle: ReturnType<typeof openLibc> | undefined;
+
+function openLibc() {
+  return Deno.dlopen("libc.so.6", {
+    open: { parameters: ["buffer", "i32"], result: "i32" }, // int open(const char *, int)
+    read: { parameters: ["i32", "buffer", "usize"], result: "isize" }, // ssize_t read(int, void *, size_t)
+    close: { parameters: ["i32"], result: "i32" }, // int close(int)
+    // int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *buf)
+    statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
+    // ssize_t readlink(const char *path, char *buf, size_t size)
+    readlink: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
+    // char *realpath(const char *path, char *resolved)
+    realpath: { parameters: ["buffer", "buffer"], result: "pointer" },
+    __errno_location: { parameters: [], result: "pointer" }, // int *__errno_location(void)
+  });
+}
+
+function libc(): ReturnType<typeof openLibc> {
+  return libcHandle ??= openLibc();
+}
+
+function errno(): number {
+  const p = libc().symbols.__errno_location();
+  return p ? new Deno.UnsafePointerView(p).getInt32() : 0;
+}
+
+const enc = new TextEncoder();
+const cString = (s: string) => enc.encode(`${s}\0`);
+
+/** `e`, thrown as Deno throws a failed call of `op` on `path` (NotFound for ENOENT...). */
+function failed(op: string, path: string, e: number): Error {
+  const [, text] = errnoName(e);
+  return errnoError(e, `${text} (os error ${e}): ${op} '${path}'`);
+}
+
+/**
+ * Run `deno` (a Deno file system call on `path`); where Deno refuses it
+ * although --allow-read grants the path (/proc, /dev and /sys want
+ * --allow-all besides), on Linux, run `libcCall` instead, which the C
+ * library answers (`--allow-ffi`). A path --allow-read does not grant
+ * stays refused.
+ */
+function orThroughLibc<T>(path: string, deno: () => T, libcCall: () => T): T {
+  try {
+    return deno();
+  } catch (e) {
+    if (!refusedSpecial(e, path)) throw e;
+  }
+  try {
+    libc();
+  } catch {
+    // (no --allow-ffi, or no glibc: Deno's refusal stands)
+    return deno();
+  }
+  return libcCall();
+}
+
+const AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, STATX_BASIC_STATS = 0x7ff;
+
+/** glibc's makedev: major and minor into a dev_t, as Deno's dev and rdev hold it. */
+function makedev(major: number, minor: number): number {
+  const ma = BigInt(major), mi = BigInt(minor);
+  return Number(
+    ((ma & 0xfffn) << 8n) | ((ma & 0xfffff000n) << 32n) | (mi & 0xffn) |
+      ((mi & 0xffffff00n) << 12n),
+  );
+}
+
+function statxOf(path: string, follow: boolean): Deno.FileInfo {
+  const buf = new Uint8Array(256);
+  const r = libc().symbols.statx(
+    AT_FDCWD,
+    cString(path),
+    follow ? 0 : AT_SYMLINK_NOFOLLOW,
+    STATX_BASIC_STATS,
+    buf,
+  );
+  if (r !== 0) throw failed(follow ? "stat" : "lstat", path, errno());
+  const v = new DataView(buf.buffer);
+  const u64 = (o: number) => Number(v.getBigUint64(o, true));
+  const time = (o: number) => new Date(u64(o) * 1000 + Math.floor(v.getUint32(o + 8, true) / 1e6));
+  const mode = v.getUint16(28, true), type = mode & 0o170000;
+  const mask = v.getUint32(0, true);
+  return {
+    isFile: type === 0o100000,
+    isDirectory: type === 0o040000,
+    isSymlink: type === 0o120000,
+    isBlockDevice: type === 0o060000,
+    isCharDevice: type === 0o020000,
+    isFifo: type === 0o010000,
+    isSocket: type === 0o140000,
+    size: u64(40),
+    atime: time(64),
+    birthtime: mask & 0x800 ? time(80) : null,
+    ctime: time(96),
+    mtime: time(112),
+    dev: makedev(v.getUint32(136, true), v.getUint32(140, true)),
+    ino: u64(32),
+    mode,
+    nlink: v.getUint32(16, true),
+    uid: v.getUint32(20, true),
+    gid: v.getUint32(24, true),
+    rdev: makedev(v.getUint32(128, true), v.getUint32(132, true)),
+    blksize: v.getUint32(4, true),
+    blocks: u64(48),
+  };
+}
+
+/**
+ * Deno.statSync, also where Deno refuses a path --allow-read grants to a
+ * script without `--allow-all` (`/dev/stderr`, `/proc/self/fd/3`): then
+ * the C library's statx answers (Linux), and a failure throws as Deno's
+ * would (NotFound...).
+ *
+ * @example
+ * ```ts ignore
+ * statSync("/dev/stderr").rdev; // the terminal or file stderr is on
+ * ```
+ */
+export function statSync(path: string): Deno.FileInfo {
+  return orThroughLibc(path, () => Deno.statSync(path), () => statxOf(path, true));
+}
+
+/** Deno.lstatSync, also where Deno refuses the path ({@link statSync}). */
+export function lstatSync(path: string): Deno.FileInfo {
+  return orThroughLibc(path, () => Deno.lstatSync(path), () => statxOf(path, false));
+}
+
+/** Deno.readLinkSync, also where Deno refuses the path (`/proc/self/fd/2`, `/dev/stderr`). */
+export function readLinkSync(path: string): string {
+  return orThroughLibc(path, () => Deno.readLinkSync(path), () => {
+    const buf = new Uint8Array(8192);
+    const n = Number(libc().symbols.readlink(cString(path), buf, BigInt(buf.length)));
+    if (n < 0) throw failed("readlink", path, errno());
+    return new TextDecoder().decode(buf.subarray(0, n));
+  });
+}
+
+/** Deno.realPathSync, also where Deno refuses the path (`/dev`, `/proc/self/fd`). */
+export function realPathSync(path: string): string {
+  return orThroughLibc(path, () => Deno.realPathSync(path), () => {
+    const buf = new Uint8Array(4096 + 1); // PATH_MAX
+    if (libc().symbols.realpath(cString(path), buf) === null) {
+      throw failed("realpath", path, errno());
+    }
+    return new TextDecoder().decode(buf.subarray(0, buf.indexOf(0)));
+  });
+}
+
+/** Whether `e` is Deno's refusal of `path` that --allow-read grants (/proc, /dev, /sys), on Linux. */
+function refusedSpecial(e: unknown, path: string): boolean {
+  return e instanceof Deno.errors.NotCapable && Deno.build.os === "linux" &&
+    Deno.permissions.querySync({ name: "read", path }).state === "granted";
+}
+
+/** Deno.stat, also where Deno refuses a path --allow-read grants ({@link statSync}). */
+export async function stat(path: string): Promise<Deno.FileInfo> {
+  try {
+    return await Deno.stat(path);
+  } catch (e) {
+    if (!refusedSpecial(e, path)) throw e;
+    return statSync(path);
+  }
+}
+
+/** Deno.lstat, also where Deno refuses a path --allow-read grants ({@link statSync}). */
+export async function lstat(path: string): Promise<Deno.FileInfo> {
+  try {
+    return await Deno.lstat(path);
+  } catch (e) {
+    if (!refusedSpecial(e, path)) throw e;
+    return lstatSync(path);
+  }
+}
+
+/** Deno.realPath, also where Deno refuses a path --allow-read grants ({@link statSync}). */
+export async function realPath(path: string): Promise<string> {
+  try {
+    return await Deno.realPath(path);
+  } catch (e) {
+    if (!refusedSpecial(e, path)) throw e;
+    return realPathSync(path);
   }
 }

@@ -15,7 +15,18 @@ import { cgroupMount } from "./helpers/cgroup.ts";
 import { assertEquals, assertNotEquals } from "@std/assert";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { cgroupMemoryLimit } from "../lib/answers/duck.ts";
-import { deno } from "./helpers/run.ts";
+import { deno, REPO } from "./helpers/run.ts";
+
+/** README's permissions for summary, diff and convert (not --allow-all). */
+const SIX = [
+  "--no-prompt",
+  "--allow-ffi",
+  "--allow-read",
+  "--allow-env",
+  "--allow-write",
+  "--allow-sys",
+  "--allow-run",
+];
 import { tempDir } from "./helpers/temp.ts";
 
 /** A fake system: file path (below the prefix) to content. */
@@ -224,14 +235,12 @@ for (
       try {
         // the process moves itself into the cgroup, then becomes Deno: a
         // session opened by the library, its memory_limit as DuckDB has it
-        const script = "import { Engine } from './lib/answers/duck.ts';" +
+        const script = `import { Engine } from ${JSON.stringify(`${REPO}/lib/answers/duck.ts`)};` +
           "const e = await Engine.open();" +
           "const [r] = await e.all(\"SELECT current_setting('memory_limit') AS m\");" +
           "await e.close(); console.log(r.m);";
-        const r = await deno(["eval", script], {
-          prefix: ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', step],
-        });
-        assertEquals(r.stderr, "");
+        await using tmp = await tempDir();
+        await Deno.writeTextFile(`${tmp.path}/limit.ts`, script);
         // the reference: MemTotal from the kernel, the limit as written
         const memTotal = Number(
           /^MemTotal:\s+(\d+) kB$/m.exec(await Deno.readTextFile("/proc/meminfo"))![1],
@@ -239,7 +248,15 @@ for (
         const mib = defaultMib(Math.min(memTotal, limit));
         const machine = defaultMib(memTotal);
         assertNotEquals(mib, machine, "this machine's RAM gives the same default: nothing shown");
-        assertEquals(r.text.trim(), await duckShows(`${mib}MiB`));
+        // -A, and README's permissions for summary (Deno refuses /proc and
+        // /sys without --allow-all: read through the C library)
+        for (const perms of [["-A"], SIX]) {
+          const r = await deno(["run", ...perms, `${tmp.path}/limit.ts`], {
+            prefix: ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', step],
+          });
+          assertEquals(r.stderr, "", perms.join(" "));
+          assertEquals(r.text.trim(), await duckShows(`${mib}MiB`), perms.join(" "));
+        }
       } finally {
         // the child is gone: its cgroups are empty
         await removeCgroups();

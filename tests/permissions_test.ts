@@ -14,6 +14,7 @@ import { assert, assertEquals, assertMatch } from "@std/assert";
 import { cli, cliInMountNamespace, deno, REPO } from "./helpers/run.ts";
 import { canMountTmpfs, tempDir } from "./helpers/temp.ts";
 import { buildTree, diffSnapshots, type EntrySpec, G, snapshot } from "./helpers/repair_tree.ts";
+import { spillPrefix } from "../lib/answers/duck.ts";
 
 /** README: "These three suffice for ... the dry runs of repair and chown". */
 const THREE = ["--no-prompt", "--allow-ffi", "--allow-read", "--allow-env"];
@@ -297,4 +298,95 @@ Deno.test("repair --apply with the default journal, without --allow-env for XDG_
   const ok = await deno(["run", ...SIX, `${REPO}/cli.ts`, "repair", "--apply", root], { env });
   assertEquals(ok.code, 0, ok.stderr);
   assertEquals(ls(`${state}/pwalk`).length, 1);
+});
+
+Deno.test("report, summary and convert with README's permissions: a live process's temporaries are kept, a dead one's removed, as under -A (review)", async () => {
+  // (Deno refuses /proc/PID/stat without --allow-all: every PID was taken
+  // for a dead one, and a live run's temporaries removed)
+  await using tmp = await tempDir("pwalk-perm-");
+  const tree = `${tmp.path}/tree`;
+  Deno.mkdirSync(`${tree}/a`, { recursive: true });
+  Deno.writeTextFileSync(`${tree}/a/f`, "x");
+  const scan = `${tmp.path}/scan.csv`;
+  assertEquals((await cli(["-o", scan, tree])).code, 0);
+  const live = new Deno.Command("sleep", { args: ["120"] }).spawn();
+  const gone = new Deno.Command("true").spawn();
+  await gone.status;
+  const dead = gone.pid;
+  // this host's spill folder names: pwalk-duckdb-HOST-PID-X
+  const spill = (pid: number) => spillPrefix("pwalk-duckdb").replace(`-${Deno.pid}-`, `-${pid}-`);
+  try {
+    for (const [i, perms] of [["-A"], SIX].entries()) {
+      const d = `${tmp.path}/run${i}`;
+      Deno.mkdirSync(`${d}/sp`, { recursive: true });
+      const uuid = crypto.randomUUID();
+      const made = (pid: number) => [
+        `${d}/.page.html.partial-${pid}-${uuid}`, // summary --html's
+        `${d}/.out.csv.zst.partial-${pid}-${uuid}`, // convert's
+        `${d}/rep.csv.partial-${pid}-0`, // the report's (unlocked: a PID alone tells)
+      ];
+      for (const f of [...made(live.pid), ...made(dead)]) Deno.writeTextFileSync(f, "x");
+      for (const pid of [live.pid, dead]) Deno.mkdirSync(`${d}/sp/${spill(pid)}abc`);
+      for (
+        const args of [
+          ["summary", "--no-names", "--temp-dir", `${d}/sp`, "--html", `${d}/page.html`, scan],
+          ["convert", scan, `${d}/out.csv.zst`],
+          ["-o", `${d}/rep.csv`, tree],
+        ]
+      ) {
+        const r = await deno(["run", ...perms, `${REPO}/cli.ts`, ...args]);
+        assertEquals(r.code, 0, `${perms.join(" ")} ${args[0]}: ${r.stderr}`);
+      }
+      const left = ls(d).concat(ls(`${d}/sp`));
+      for (const f of [...made(live.pid), `${d}/sp/${spill(live.pid)}abc`]) {
+        assert(left.includes(f.slice(f.lastIndexOf("/") + 1)), `${perms.join(" ")}: ${f} removed`);
+      }
+      for (const f of [...made(dead), `${d}/sp/${spill(dead)}abc`]) {
+        assert(!left.includes(f.slice(f.lastIndexOf("/") + 1)), `${perms.join(" ")}: ${f} left`);
+      }
+    }
+  } finally {
+    live.kill();
+    await live.status;
+  }
+});
+
+Deno.test("report with README's three permissions: -o naming a descriptor open on a file (/dev/stderr 2>>log, /dev/fd/3 3>>file) is refused, the file kept, as under -A (review)", async () => {
+  // (Deno refuses /dev and /proc/self/fd without --allow-all: the log was
+  // replaced by the report)
+  await using tmp = await tempDir("pwalk-perm-");
+  const tree = `${tmp.path}/tree`;
+  Deno.mkdirSync(tree);
+  Deno.writeTextFileSync(`${tree}/f`, "x");
+  const log = `${tmp.path}/run.log`;
+  for (const perms of [["-A"], THREE]) {
+    for (const [out, redirect] of [["/dev/stderr", "2>>"], ["/dev/fd/3", "3>>"]]) {
+      Deno.writeTextFileSync(log, "OLD LOG LINE\n");
+      const ino = Deno.statSync(log).ino;
+      const r = await deno(["run", ...perms, `${REPO}/cli.ts`, "-o", out, tree], {
+        prefix: ["sh", "-c", `exec "$@" ${redirect}"${log}"`, "sh"],
+      });
+      const text = Deno.readTextFileSync(log);
+      assertEquals(r.code, 2, `${perms.join(" ")} ${out}: ${text}`);
+      assertEquals(Deno.statSync(log).ino, ino, `${perms.join(" ")} ${out}: the log replaced`);
+      assert(text.startsWith("OLD LOG LINE\n"), text);
+      assert(!text.includes("inode"), `${perms.join(" ")} ${out}: rows written`);
+    }
+  }
+  // this process's stdout by a name: written through it, as under -A
+  assertEquals((await cli(["-o", `${tmp.path}/s.csv`, tree])).code, 0);
+  for (const perms of [["-A"], SIX]) {
+    const r = await deno([
+      "run",
+      ...perms,
+      `${REPO}/cli.ts`,
+      "summary",
+      "--no-names",
+      "--html",
+      "/dev/stdout",
+      `${tmp.path}/s.csv`,
+    ]);
+    assertEquals(r.code, 0, `${perms.join(" ")}: ${r.stderr}`);
+    assert(r.text.startsWith("<!DOCTYPE html>"), `${perms.join(" ")}: ${r.text.slice(0, 80)}`);
+  }
 });

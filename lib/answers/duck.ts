@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { readProcFile } from "../procfs.ts";
 import { interrupted, removeOnInterrupt } from "../interrupt.ts";
 import { untrustedAncestor } from "../trust.ts";
 import { aliveHere } from "../outfile.ts";
@@ -157,10 +158,15 @@ export function loadDuckDB(): Promise<DuckModule> {
   return duckModule;
 }
 
-/** Read a text file, or undefined when it cannot be (missing, not allowed). */
+/**
+ * Read a text file, or undefined when it cannot be (missing, not allowed):
+ * /proc and /sys through the C library where Deno refuses them (not under
+ * --allow-all), or a Slurm job's --mem would go unseen.
+ */
 function readText(path: string): string | undefined {
   try {
-    return Deno.readTextFileSync(path);
+    const bytes = readProcFile(path);
+    return bytes && new TextDecoder().decode(bytes);
   } catch {
     return undefined;
   }

@@ -30,7 +30,7 @@ import {
 import { errnoName } from "../errno.ts";
 import { MAX_THREADS } from "../options.ts";
 import { nodeLayerWorks } from "../node_layer.ts";
-import { readProcFile } from "../procfs.ts";
+import { lstatSync, readProcFile, realPathSync, statSync } from "../procfs.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
 /** The version of this package. */
@@ -1017,7 +1017,7 @@ export function isStderrTerminal(path: string): boolean {
   if (!Deno.stderr.isTerminal()) return false;
   if (path === "/dev/tty") return true;
   try {
-    const a = Deno.statSync(path), b = Deno.statSync("/dev/stderr");
+    const a = statSync(path), b = statSync("/dev/stderr");
     return !!a.isCharDevice && a.rdev === b.rdev;
   } catch {
     return false;
@@ -1096,7 +1096,7 @@ function resolvedName(path: string): string {
   const abs = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
   const slash = abs.lastIndexOf("/");
   try {
-    const dir = Deno.realPathSync(abs.slice(0, slash) || "/");
+    const dir = realPathSync(abs.slice(0, slash) || "/");
     return `${dir === "/" ? "" : dir}/${abs.slice(slash + 1)}`;
   } catch {
     return absolutePath(path);
@@ -1114,7 +1114,7 @@ export function errorsApart(errors: string | undefined, other: string | undefine
   if (errors === undefined || other === undefined) return;
   let same: boolean;
   try {
-    const a = Deno.statSync(errorsFile(errors)), b = Deno.statSync(other);
+    const a = statSync(errorsFile(errors)), b = statSync(other);
     same = a.dev === b.dev && a.ino === b.ino;
   } catch {
     same = resolvedName(errorsFile(errors)) === resolvedName(other);
@@ -1377,17 +1377,19 @@ const STD_STREAMS = [
   ["/dev/stderr", 2, Deno.stderr],
 ] as const;
 
+/** lstat, or null; /dev and /proc also without --allow-all (lib/procfs.ts). */
 function lstatOrNull(path: string): Deno.FileInfo | null {
   try {
-    return Deno.lstatSync(path);
+    return lstatSync(path);
   } catch {
     return null;
   }
 }
 
+/** stat, or null; /dev and /proc also without --allow-all (lib/procfs.ts). */
 function statOrNull(path: string): Deno.FileInfo | null {
   try {
-    return Deno.statSync(path);
+    return statSync(path);
   } catch {
     return null;
   }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { statSync } from "../procfs.ts";
 import { ANSWER_EXIT, engineOptions, eprint, intArg, runAnswer, UsageError } from "./common.ts";
 import { convert, CONVERT_OUTPUT } from "../answers/convert.ts";
 import { resolveScans, shardWarnings } from "../answers/scan.ts";
@@ -93,9 +94,10 @@ async function checkOutputFirst(inputs: string[], out: string): Promise<void> {
  */
 function onStderrTerminal(path: string): boolean {
   try {
-    const o = Deno.statSync(path);
+    // (/dev and /proc also without --allow-all: lib/procfs.ts)
+    const o = statSync(path);
     if (!o.isCharDevice || o.rdev === null) return false;
-    return o.rdev === 5 << 8 || o.rdev === Deno.statSync("/proc/self/fd/2").rdev;
+    return o.rdev === 5 << 8 || o.rdev === statSync("/proc/self/fd/2").rdev;
   } catch {
     return false;
   }

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { statSync } from "../procfs.ts";
 import {
   checkDescriptorOutput,
   compressionOf,
@@ -183,7 +184,7 @@ export async function run(args: string[]): Promise<number> {
   // -o DEVICE or FIFO: written directly, not replaced (lib/report.ts)
   let direct = false;
   try {
-    const st = toStdout ? undefined : Deno.statSync(output);
+    const st = toStdout ? undefined : statSync(output); // (/dev too: lib/procfs.ts)
     direct = !!st && !st.isFile && !st.isDirectory;
   } catch { /* a new file */ }
   // The suffix decides the format: a --level it contradicts is bad usage,

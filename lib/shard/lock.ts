@@ -13,6 +13,7 @@
  * @module
  */
 
+import { readProcFile } from "../procfs.ts";
 import { besidePath, osErrorText } from "../outfile.ts";
 import { recordPath } from "./paths.ts";
 import { nodeLayerWorks } from "../node_layer.ts";
@@ -320,7 +321,8 @@ async function ownFdinfo(path: string): Promise<FdId | undefined> {
   try {
     const st = fs.fstatSync(fd);
     if (!st.isFile()) return undefined;
-    const info = await Deno.readTextFile(`/proc/self/fdinfo/${fd}`);
+    // (through the C library where Deno refuses /proc: not under --allow-all)
+    const info = new TextDecoder().decode(readProcFile(`/proc/self/fdinfo/${fd}`));
     const mnt = /^mnt_id:\s*(\d+)$/m.exec(info)?.[1], ino = /^ino:\s*(\d+)$/m.exec(info)?.[1];
     return mnt && ino ? { mnt, ino, dev: st.dev } : undefined;
   } catch {
@@ -345,7 +347,7 @@ async function heldBy(pid: number, me: FdId): Promise<boolean | undefined> {
   for (const fd of fds) {
     let info: string;
     try {
-      info = await Deno.readTextFile(`/proc/${pid}/fdinfo/${fd}`);
+      info = new TextDecoder().decode(readProcFile(`/proc/${pid}/fdinfo/${fd}`));
     } catch {
       continue; // closed meanwhile
     }
@@ -367,7 +369,9 @@ async function heldBy(pid: number, me: FdId): Promise<boolean | undefined> {
 async function listedInProcLocks(me: FdId): Promise<boolean | undefined> {
   let locks: string;
   try {
-    locks = await Deno.readTextFile("/proc/locks");
+    const bytes = readProcFile("/proc/locks");
+    if (!bytes) return undefined;
+    locks = new TextDecoder().decode(bytes);
   } catch {
     return undefined;
   }
