@@ -7,7 +7,7 @@
  * References: a fake sbatch's own record of the calls it took, DIR's
  * files, slurm.json.
  */
-import { assert, assertEquals, assertMatch } from "@std/assert";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { spawnCli } from "./helpers/run.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { waitFor } from "./helpers/wait.ts";
@@ -92,4 +92,79 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
     assert(!(await exists(`${tmp.path}/started`)), "sbatch not run");
     assert(!(await exists(dir)), "DIR not made");
   },
+});
+
+Deno.test("pwalk slurm: an sbatch that hangs after a signal: 'stopping' said, a second signal quits (128+n), saying what is not known (review)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  Deno.mkdirSync(`${root}/a`, { recursive: true });
+  const env = slowSbatch(`${tmp.path}/bin`, tmp.path);
+  const dir = `${tmp.path}/scan`;
+  const p = spawnCli(["slurm", root, "--shards", "2", "--out", dir], { env });
+  const guard = setTimeout(() => p.kill("SIGKILL"), 60_000); // a hang guard
+  try {
+    await waitFor(() => exists(`${tmp.path}/started`), { what: "sbatch started" });
+    p.kill("SIGTERM");
+    const reader = p.stderr.getReader();
+    let stderr = "";
+    while (!stderr.includes("stopping (SIGTERM)")) {
+      const c = await reader.read();
+      if (c.done) break;
+      stderr += new TextDecoder().decode(c.value);
+    }
+    assertMatch(
+      stderr,
+      /^pwalk slurm: stopping \(SIGTERM\): waiting for the planning or sbatch \(a hung file system\?\); SIGTERM again quits without waiting for it$/m,
+    );
+    p.kill("SIGTERM");
+    for (let c = await reader.read(); !c.done; c = await reader.read()) {
+      stderr += new TextDecoder().decode(c.value);
+    }
+    await p.stdout.cancel();
+    const r = await p.status;
+    assert(r.signal !== "SIGKILL", `killed by the hang guard: ${stderr}`);
+    assertEquals([r.code, r.signal], [143, "SIGTERM"], stderr);
+    assertStringIncludes(
+      stderr,
+      `; a job sbatch queued meanwhile is not recorded in ${dir}/slurm.json (squeue shows it), ` +
+        `and ${dir} may hold this run's plan.json and job.sbatch\n`,
+    );
+    assertMatch(
+      stderr,
+      /^pwalk slurm: SIGTERM again: quit without waiting for the planning or sbatch /m,
+    );
+  } finally {
+    clearTimeout(guard);
+    Deno.writeTextFileSync(`${tmp.path}/go`, ""); // the fake sbatch ends
+  }
+});
+
+Deno.test("pwalk slurm --resume: a signal while squeue answers: one line, 128+n, nothing resubmitted (review)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  Deno.mkdirSync(`${root}/a`, { recursive: true });
+  Deno.mkdirSync(`${root}/b`);
+  const bin = `${tmp.path}/bin`;
+  const env = slowSbatch(bin, tmp.path);
+  Deno.writeTextFileSync(`${tmp.path}/go`, ""); // the first submission at once
+  const dir = `${tmp.path}/scan`;
+  const first = await spawnCli(["slurm", root, "--shards", "2", "--out", dir], { env }).output();
+  assertEquals(first.code, 0, new TextDecoder().decode(first.stderr));
+  const before = Deno.readTextFileSync(`${dir}/slurm.json`);
+  // squeue now slow to answer (it says it started); sbatch would record its call
+  Deno.writeTextFileSync(
+    `${bin}/squeue`,
+    `#!/bin/sh\ntouch ${tmp.path}/asked\nwhile [ ! -e ${tmp.path}/answer ]; do sleep 0.05; done\nexit 0\n`,
+  );
+  const p = spawnCli(["slurm", "--resume", dir], { env });
+  await waitFor(() => exists(`${tmp.path}/asked`), { what: "squeue asked" });
+  p.kill("SIGTERM");
+  await new Promise((r) => setTimeout(r, 200)); // (its listener runs meanwhile)
+  Deno.writeTextFileSync(`${tmp.path}/answer`, "");
+  const r = await p.output();
+  const stderr = new TextDecoder().decode(r.stderr);
+  assertEquals([r.code, new TextDecoder().decode(r.stdout)], [143, ""], stderr);
+  assertEquals(stderr, "pwalk slurm: interrupted by SIGTERM; nothing was resubmitted\n");
+  assertEquals(Deno.readTextFileSync(`${tmp.path}/calls`).trim().split("\n").length, 1);
+  assertEquals(Deno.readTextFileSync(`${dir}/slurm.json`), before);
 });

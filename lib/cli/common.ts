@@ -141,6 +141,13 @@ export class Stopped extends Error {
  * the work's value and the signal that came, if one did; a work that throws
  * after a signal throws {@link Stopped}.
  *
+ * A work that has not ended 2 s after the signal (a listing in a hung
+ * file system, a hung sbatch) is said to be waited for, `tag` first
+ * ("pwalk slurm: stopping (SIGINT): waiting for the planning or sbatch;
+ * SIGINT again quits without waiting"), and a second signal after that
+ * ends the process with the first's status, `quitNote` said with it (what
+ * is not known then).
+ *
  * @example
  * ```ts ignore
  * const [s, stopped] = await underSignals((signal) => slurmScan(root, { out, signal }));
@@ -148,21 +155,46 @@ export class Stopped extends Error {
  */
 export async function underSignals<T>(
   work: (signal: AbortSignal) => Promise<T>,
+  { tag = "pwalk:", what = "the work", quitNote = "" } = {},
 ): Promise<[T, readonly [string, number] | undefined]> {
   const abort = new AbortController();
   let stopped: readonly [string, number] | undefined;
+  let slow: ReturnType<typeof setTimeout> | undefined;
+  let noticed = false, quit = false;
   const forget = SIGNALS.map((s) =>
     listen(s[0], () => {
-      stopped ??= s;
+      if (stopped) {
+        // before the notice a second signal changes nothing, as in a walk
+        if (!noticed || quit) return;
+        quit = true;
+        const first = stopped;
+        eprint(
+          `${tag} ${s[0]} again: quit without waiting for ${what} ${STILL_HELD}${quitNote}`,
+        );
+        void eprintFlushed().then(() => exitProcess(first[1]));
+        return;
+      }
+      stopped = s;
       abort.abort(new DOMException(`interrupted by ${s[0]}`, "AbortError"));
+      slow = setTimeout(() => {
+        noticed = true;
+        eprint(
+          `${tag} stopping (${s[0]}): waiting for ${what} (a hung file system?); ` +
+            `${s[0]} again quits without waiting for it`,
+        );
+      }, 2000);
     })
   );
   try {
-    return [await work(abort.signal), stopped];
+    const value = await work(abort.signal);
+    if (quit) await new Promise<never>(() => {}); // ending: it goes no further
+    return [value, stopped];
   } catch (e) {
+    if (quit) await new Promise<never>(() => {});
     if (stopped) throw new Stopped(stopped, e);
     throw e;
   } finally {
+    clearTimeout(slow);
     for (const f of forget) f();
   }
 }

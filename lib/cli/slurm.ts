@@ -161,6 +161,11 @@ function shardsOf(shards: number[], of: number): string {
   return `${shards.length === 1 ? "shard" : "shards"} ${arrayList(shards)} (of ${of})`;
 }
 
+/** What a second signal's quit leaves unknown: a job sbatch may have queued. */
+function notRecorded(dir: string): string {
+  return `; a job sbatch queued meanwhile is not recorded in ${dir}/slurm.json (squeue shows it)`;
+}
+
 /** `pwalk slurm ARGS`; resolves to the exit status. */
 export async function run(args: string[]): Promise<number> {
   const { rest, sbatch, lossy } = takeSbatch(args);
@@ -205,9 +210,17 @@ export async function run(args: string[]): Promise<number> {
     }
     let r, stopped;
     try {
-      // (short: a signal meanwhile waits for it, sbatch's job recorded)
-      [r, stopped] = await underSignals(() => resumeScan(dir, { sbatch, dryRun, maxRunning }));
+      // a signal before sbatch runs: nothing resubmitted; once it runs, it
+      // is waited for, its job recorded
+      [r, stopped] = await underSignals(
+        (signal) => resumeScan(dir, { sbatch, dryRun, maxRunning, signal }),
+        { tag: "pwalk slurm:", what: "squeue or sbatch", quitNote: notRecorded(dir) },
+      );
     } catch (e) {
+      if (e instanceof Stopped && (e.cause as Error)?.name === "AbortError") {
+        eprint(`pwalk slurm: interrupted by ${e.by[0]}; nothing was resubmitted`);
+        return e.by[1];
+      }
       const cause = e instanceof Stopped ? e.cause : e;
       if (cause instanceof PlanError || cause instanceof ScanFolderError) {
         throw new UsageError(cause.message);
@@ -255,20 +268,26 @@ export async function run(args: string[]): Promise<number> {
   try {
     // SIGHUP, SIGINT, SIGTERM: the planning stops, with nothing left in
     // DIR; once sbatch runs it is waited for, its job recorded
-    [s, stopped] = await underSignals((signal) =>
-      withStatusLine("pwalk slurm", (line) =>
-        slurmScan(root, {
-          ...options,
-          signal,
-          onProgress: listingStage(line),
-          out,
-          sbatch,
-          threads,
-          level,
-          progress,
-          dryRun,
-          maxRunning,
-        }))
+    [s, stopped] = await underSignals(
+      (signal) =>
+        withStatusLine("pwalk slurm", (line) =>
+          slurmScan(root, {
+            ...options,
+            signal,
+            onProgress: listingStage(line),
+            out,
+            sbatch,
+            threads,
+            level,
+            progress,
+            dryRun,
+            maxRunning,
+          })),
+      {
+        tag: "pwalk slurm:",
+        what: "the planning or sbatch",
+        quitNote: `${notRecorded(out)}, and ${out} may hold this run's plan.json and job.sbatch`,
+      },
     );
   } catch (e) {
     if (e instanceof Stopped) {

@@ -240,6 +240,22 @@ interface Node {
 
 const enc = new TextEncoder();
 
+/**
+ * `p`, or the signal's reason as soon as `signal` aborts: a listing in a
+ * hung (or slow) file system is not waited for once the planning is
+ * stopped (it settles later, unheard).
+ */
+function abortable<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return p;
+  p.catch(() => {}); // (settled after an abort: nobody waits for it then)
+  return new Promise<T>((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
 /** Run f over items with at most n in flight; results in item order. */
 async function pool<T, R>(items: T[], n: number, f: (t: T) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);
@@ -306,7 +322,7 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
   const maxDepth = checkInt("pwalkDepth", options.pwalkDepth ?? 0, 0, 2 ** 31 - 1);
   const signal = options.signal;
   const rootPath = normaliseRoot(root);
-  const rootStat = await Deno.stat(rootPath); // like the walker: a link to a folder is followed
+  const rootStat = await abortable(Deno.stat(rootPath), signal); // like the walker: a link to a folder is followed
   if (!rootStat.isDirectory) throw new Deno.errors.NotADirectory(`${root}: Not a directory`);
   const rootDev = rootStat.dev, rootIno = rootStat.ino!;
   const excludes = excludeList(rootPath, options.exclude).map((e) =>
@@ -354,14 +370,17 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
   const list = async (n: Node): Promise<void> => {
     signal?.throwIfAborted();
     if (options.oneFileSystem) {
-      n.id = await folderId(n.path, n.id) ?? undefined;
+      n.id = await abortable(folderId(n.path, n.id), signal) ?? undefined;
       if (!n.id || n.id.dev !== rootDev) {
         n.dead = true;
         n.children = [];
         return;
       }
     }
-    const l = await listFolder(rootPath, { path: n.path, depth: n.depth, id: n.id });
+    const l = await abortable(
+      listFolder(rootPath, { path: n.path, depth: n.depth, id: n.id }),
+      signal,
+    );
     listed++;
     // (the listing is most of the time on a big tree: told as it goes)
     options.onProgress?.({ listed, frontier: cands.size });
@@ -439,7 +458,7 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
   const split = async (n: Node): Promise<void> => {
     const kids = n.children!.filter((c) => !c.dead);
     await pool(kids, concurrency, async (c) => {
-      c.id = await folderId(c.path, c.id) ?? undefined;
+      c.id = await abortable(folderId(c.path, c.id), signal) ?? undefined;
       if (!c.id || (options.oneFileSystem && c.id.dev !== rootDev)) c.dead = true;
     });
     let made = 0;

@@ -102,6 +102,7 @@ export const SUBMIT_OPTIONS: OptionNames<SubmitOptions> = {
   sbatch: true,
   maxRunning: true,
   dryRun: true,
+  signal: true,
 };
 
 /** Options of {@link slurmScript}. */
@@ -366,6 +367,12 @@ export interface SubmitOptions {
   maxRunning?: number;
   /** Say what would be run, submit nothing. */
   dryRun?: boolean;
+  /**
+   * Stops it before sbatch runs (it rejects with the signal's reason,
+   * nothing submitted); once sbatch runs, it is waited for and its job
+   * recorded.
+   */
+  signal?: AbortSignal;
 }
 
 /** What a submission ran (or, dry, would run). */
@@ -448,6 +455,9 @@ export async function submitShards(
   checkOptionNames("submitShards", o, SUBMIT_OPTIONS);
   checkScriptValues({ maxRunning: o.maxRunning, sbatch: o.sbatch });
   checkSbatch(o.sbatch ?? []);
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
+    throw new TypeError(`pwalk: signal must be an AbortSignal, got ${typed(o.signal)}`);
+  }
   const array = arrayList(shards);
   const limit = o.maxRunning ? `%${o.maxRunning}` : "";
   const command = [
@@ -460,6 +470,7 @@ export async function submitShards(
   if (o.dryRun) return { command, shards };
   // read before submitting: one that cannot be read is not written over
   const subs = await recorded(dir);
+  o.signal?.throwIfAborted();
   let out: Deno.CommandOutput;
   try {
     out = await new Deno.Command(command[0], {
@@ -879,6 +890,9 @@ export async function resumeScan(
   checkOptionNames("resumeScan", o, SUBMIT_OPTIONS);
   checkScriptValues({ maxRunning: o.maxRunning, sbatch: o.sbatch });
   checkSbatch(o.sbatch ?? []);
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
+    throw new TypeError(`pwalk: signal must be an AbortSignal, got ${typed(o.signal)}`);
+  }
   const dir = absolutePath(out);
   const plan = await readPlan(`${dir}/plan.json`);
   await checkScript(dir);
@@ -902,6 +916,7 @@ async function resumeLocked(
   o = withoutNulls(o);
   checkOptionNames("resumeScan", o, SUBMIT_OPTIONS);
   const st = await scanStatus(dir, { squeue: true });
+  o.signal?.throwIfAborted(); // (nothing removed or submitted yet)
   // Without squeue's answer a running shard looks unfinished: resubmitting
   // it, and removing its temporary output, would break it.
   if (!st.squeue) {
