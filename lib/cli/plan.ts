@@ -260,7 +260,8 @@ export function listingStage(
   return (p) =>
     line.update({
       step: "listing",
-      name: `${count(p.listed, "folder")} (frontier ${num(p.frontier)})`,
+      // (no frontier yet while the top of the tree is read)
+      name: count(p.listed, "folder") + (p.frontier ? ` (frontier ${num(p.frontier)})` : ""),
     });
 }
 
