@@ -317,10 +317,9 @@ async function ownStream(target: OutputTarget): Promise<Deno.FsFile | undefined>
       continue; // closed
     }
     if (st.dev !== target.id.dev || st.ino !== target.id.ino) continue;
-    const info = statSync(`/proc/self/fd/${fd}`);
     return {
       write: (b: Uint8Array) => stream.write(b),
-      statSync: () => info,
+      statSync: () => statSync(`/proc/self/fd/${fd}`),
       close: () => {},
       [Symbol.dispose]: () => {},
     } as unknown as Deno.FsFile;

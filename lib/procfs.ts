@@ -82,7 +82,8 @@ function openLibc() {
     read: { parameters: ["i32", "buffer", "usize"], result: "isize" }, // ssize_t read(int, void *, size_t)
     close: { parameters: ["i32"], result: "i32" }, // int close(int)
     // int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *buf)
-    statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
+    // (glibc 2.28 and later: optional, an older one's Deno refusal stands)
+    statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32", optional: true },
     // ssize_t readlink(const char *path, char *buf, size_t size)
     readlink: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
     // char *realpath(const char *path, char *resolved)
@@ -144,7 +145,7 @@ function makedev(major: number, minor: number): number {
 
 function statxOf(path: string, follow: boolean): Deno.FileInfo {
   const buf = new Uint8Array(256);
-  const r = libc().symbols.statx(
+  const r = libc().symbols.statx!(
     AT_FDCWD,
     cString(path),
     follow ? 0 : AT_SYMLINK_NOFOLLOW,
@@ -194,12 +195,14 @@ function statxOf(path: string, follow: boolean): Deno.FileInfo {
  * ```
  */
 export function statSync(path: string): Deno.FileInfo {
-  return orThroughLibc(path, () => Deno.statSync(path), () => statxOf(path, true));
+  const deno = () => Deno.statSync(path);
+  return orThroughLibc(path, deno, () => libc().symbols.statx ? statxOf(path, true) : deno());
 }
 
 /** Deno.lstatSync, also where Deno refuses the path ({@link statSync}). */
 export function lstatSync(path: string): Deno.FileInfo {
-  return orThroughLibc(path, () => Deno.lstatSync(path), () => statxOf(path, false));
+  const deno = () => Deno.lstatSync(path);
+  return orThroughLibc(path, deno, () => libc().symbols.statx ? statxOf(path, false) : deno());
 }
 
 /** Deno.readLinkSync, also where Deno refuses the path (`/proc/self/fd/2`, `/dev/stderr`). */
