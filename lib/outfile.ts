@@ -18,6 +18,7 @@ import {
   realPathSync,
   stat,
   statSync,
+  unlessRefused,
 } from "./procfs.ts";
 import { nodeLayerWorks } from "./node_layer.ts";
 
@@ -281,9 +282,10 @@ export async function openDirect(target: OutputTarget, shown: string): Promise<D
     f = await Deno.open(target.path, { write: true });
   } catch (e) {
     // /dev/stdout, /dev/pts/3: Deno refuses /dev to a script without
-    // --allow-all; this process's own stdout or stderr is written through
-    // its descriptor all the same
-    const own = e instanceof Deno.errors.NotCapable ? await ownStream(target) : undefined;
+    // --allow-all (and a link to /dev/stdout leads it to "pipe:[...]"):
+    // this process's own stdout or stderr is written through its
+    // descriptor all the same
+    const own = await ownStream(target);
     if (own) return own;
     throw new Error(`pwalk: cannot write ${shown}: ${osErrorText(e)}`);
   }
@@ -416,7 +418,8 @@ export function descriptorBehind(file: string): string | undefined {
     let folder: string;
     try {
       folder = realPathSync(slash < 0 ? "." : path.slice(0, slash) || "/");
-    } catch {
+    } catch (e) {
+      unlessRefused(e); // (a scoped --allow-read that hides it: never taken for "none")
       return undefined;
     }
     if (name === "" || name === "." || name === "..") return undefined;
@@ -427,7 +430,8 @@ export function descriptorBehind(file: string): string | undefined {
     let to: string;
     try {
       to = readLinkSync(at);
-    } catch {
+    } catch (e) {
+      unlessRefused(e);
       return undefined; // not a link (EINVAL), or nothing there
     }
     path = to.startsWith("/") ? to : `${folder === "/" ? "" : folder}/${to}`;
@@ -449,7 +453,8 @@ export function refuseDescriptorFile(file: string): void {
   let info: Deno.FileInfo;
   try {
     info = statSync(fd);
-  } catch {
+  } catch (e) {
+    unlessRefused(e);
     return; // not open: opening it says so
   }
   if (info.isFile) {

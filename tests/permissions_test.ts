@@ -359,15 +359,27 @@ Deno.test("report with README's three permissions: -o naming a descriptor open o
   Deno.mkdirSync(tree);
   Deno.writeTextFileSync(`${tree}/f`, "x");
   const log = `${tmp.path}/run.log`;
-  for (const perms of [["-A"], THREE]) {
-    for (const [out, redirect] of [["/dev/stderr", "2>>"], ["/dev/fd/3", "3>>"]]) {
+  Deno.symlinkSync("/dev/stderr", `${tmp.path}/link.csv`);
+  // and --allow-read scoped away from /dev and /proc: refused, not let pass unlooked
+  const scoped = [
+    ...THREE.filter((p) => p !== "--allow-read"),
+    `--allow-read=${REPO},${tmp.path}`,
+  ];
+  for (const perms of [["-A"], THREE, scoped]) {
+    for (
+      const [out, redirect] of [
+        ["/dev/stderr", "2>>"],
+        ["/dev/fd/3", "3>>"],
+        [`${tmp.path}/link.csv`, "2>>"],
+      ]
+    ) {
       Deno.writeTextFileSync(log, "OLD LOG LINE\n");
       const ino = Deno.statSync(log).ino;
       const r = await deno(["run", ...perms, `${REPO}/cli.ts`, "-o", out, tree], {
         prefix: ["sh", "-c", `exec "$@" ${redirect}"${log}"`, "sh"],
       });
       const text = Deno.readTextFileSync(log);
-      assertEquals(r.code, 2, `${perms.join(" ")} ${out}: ${text}`);
+      assertEquals(r.code, perms === scoped ? 1 : 2, `${perms.join(" ")} ${out}: ${text}`);
       assertEquals(Deno.statSync(log).ino, ino, `${perms.join(" ")} ${out}: the log replaced`);
       assert(text.startsWith("OLD LOG LINE\n"), text);
       assert(!text.includes("inode"), `${perms.join(" ")} ${out}: rows written`);

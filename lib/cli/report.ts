@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { statSync } from "../procfs.ts";
+import { statSync, unlessRefused } from "../procfs.ts";
 import {
   checkDescriptorOutput,
   compressionOf,
@@ -186,7 +186,9 @@ export async function run(args: string[]): Promise<number> {
   try {
     const st = toStdout ? undefined : statSync(output); // (/dev too: lib/procfs.ts)
     direct = !!st && !st.isFile && !st.isDirectory;
-  } catch { /* a new file */ }
+  } catch (e) {
+    unlessRefused(e); // (a scoped --allow-read that hides it: refused, not taken for new)
+  }
   // The suffix decides the format: a --level it contradicts is bad usage,
   // told before anything is written.
   try {
