@@ -132,7 +132,7 @@ function orThroughLibc<T>(path: string, deno: () => T, libcCall: () => T): T {
   return libcCall();
 }
 
-const AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, STATX_BASIC_STATS = 0x7ff;
+const AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, STATX_BASIC_STATS = 0x7ff, STATX_BTIME = 0x800;
 
 /** glibc's makedev: major and minor into a dev_t, as Deno's dev and rdev hold it. */
 function makedev(major: number, minor: number): number {
@@ -149,13 +149,15 @@ function statxOf(path: string, follow: boolean): Deno.FileInfo {
     AT_FDCWD,
     cString(path),
     follow ? 0 : AT_SYMLINK_NOFOLLOW,
-    STATX_BASIC_STATS,
+    STATX_BASIC_STATS | STATX_BTIME,
     buf,
   );
   if (r !== 0) throw failed(follow ? "stat" : "lstat", path, errno());
   const v = new DataView(buf.buffer);
   const u64 = (o: number) => Number(v.getBigUint64(o, true));
-  const time = (o: number) => new Date(u64(o) * 1000 + Math.floor(v.getUint32(o + 8, true) / 1e6));
+  // (tv_sec signed: a time before 1970; tv_nsec added to it)
+  const time = (o: number) =>
+    new Date(Number(v.getBigInt64(o, true)) * 1000 + Math.floor(v.getUint32(o + 8, true) / 1e6));
   const mode = v.getUint16(28, true), type = mode & 0o170000;
   const mask = v.getUint32(0, true);
   return {
@@ -260,4 +262,26 @@ export async function realPath(path: string): Promise<string> {
     if (!refusedSpecial(e, path)) throw e;
     return realPathSync(path);
   }
+}
+
+const O_WRONLY = 0o1, O_NONBLOCK = 0o4000, O_NOCTTY = 0o400; // Linux (x86-64, arm64)
+
+/**
+ * Let go an open of the FIFO `path` for reading that waits for a writer:
+ * a writer opened and closed at once (through the C library: neither a
+ * write permission nor a wait; a FIFO with no reader left refuses it,
+ * ENXIO, and nothing happens).
+ *
+ * @example
+ * ```ts ignore
+ * releaseFifo("/tmp/scan.fifo"); // the open waiting there reads end of file
+ * ```
+ */
+export function releaseFifo(path: string): void {
+  if (Deno.build.os !== "linux") return;
+  try {
+    const c = libc().symbols;
+    const fd = c.open(cString(path), O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd >= 0) c.close(fd);
+  } catch { /* no --allow-ffi: left waiting */ }
 }

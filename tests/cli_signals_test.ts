@@ -539,6 +539,74 @@ Deno.test("CLI: a signal while a --from scan's FIFO waits for its writer: one li
   assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name).sort(), ["d", "scan.csv"]);
 });
 
+Deno.test("CLI: a signal while a --from FIFO's writer is there but silent: one line, 128+n, nothing left (plan, slurm) (review)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/d`;
+  await Deno.mkdir(`${root}/a`, { recursive: true });
+  const fifo = `${tmp.path}/scan.csv`;
+  await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  const runs = [
+    ["SIGTERM", 143, ["plan", root, "--shards", "2", "--from", fifo, "-o", `${tmp.path}/p.json`]],
+    ["SIGINT", 130, ["slurm", root, "--shards", "2", "--from", fifo, "--out", `${tmp.path}/s`]],
+  ] as const;
+  for (const [sig, status, args] of runs) {
+    const p = spawnCli([...args]);
+    // a writer that opens the FIFO and writes nothing: the read waits for data
+    const writer = new Deno.Command("sh", { args: ["-c", `exec 3>"$0"; sleep 60`, fifo] }).spawn();
+    try {
+      await waitFor(() => threadWchans(p.pid).some((w) => w.endsWith("pipe_read")), {
+        what: `${sig}: the FIFO's read waiting`,
+      });
+      p.kill(sig);
+      const [out, err, r] = await Promise.all([
+        new Response(p.stdout).text(),
+        new Response(p.stderr).text(),
+        p.status,
+      ]);
+      assertEquals([r.code, out], [status, ""], err);
+      assertMatch(err, new RegExp(`^pwalk (plan|slurm): interrupted by ${sig}; [^\\n]*\\n$`));
+      assert(!err.includes("Cannot set property"), err);
+    } finally {
+      writer.kill("SIGKILL");
+      await writer.status;
+    }
+  }
+  assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name).sort(), ["d", "scan.csv"]);
+});
+
+Deno.test("readScanCounts of a FIFO with no writer, aborted, with --allow-read and --allow-ffi only: rejects with the reason, and the process ends (review)", async () => {
+  await using tmp = await tempDir();
+  const fifo = `${tmp.path}/scan.csv`;
+  await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  const script = `${tmp.path}/abort.ts`;
+  await Deno.writeTextFile(
+    script,
+    `import { readScanCounts } from ${JSON.stringify(`${REPO}/mod.ts`)};
+const ac = new AbortController();
+setTimeout(() => ac.abort(new Error("stopped here")), 300);
+try {
+  await readScanCounts([${JSON.stringify(fifo)}], { signal: ac.signal });
+  console.log("read");
+} catch (e) {
+  console.log(String(e));
+}
+`,
+  );
+  const p = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", "--allow-read", "--allow-ffi", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const guard = setTimeout(() => p.kill("SIGKILL"), 60_000); // a hang guard
+  try {
+    const r = await p.output();
+    assertEquals([r.signal, r.code], [null, 0], dec.decode(r.stderr));
+    assertEquals(dec.decode(r.stdout), "Error: stopped here\n");
+  } finally {
+    clearTimeout(guard);
+  }
+});
+
 testNeeding([PYTHON3], {
   name:
     "CLI: a signal while an --exclude FIFO waits, its line slow to leave (stderr full), the writer then coming: nothing is done after all",

@@ -41,7 +41,7 @@ import {
   normaliseRoot,
   pathOfJson,
 } from "./paths.ts";
-import { readScanCounts, type ScanCounts, scanFiles } from "./scan.ts";
+import { abortable, readScanCounts, type ScanCounts, scanFiles } from "./scan.ts";
 
 /** The names of {@link PlanOptions} (any other: a TypeError). */
 export const PLAN_OPTIONS: OptionNames<PlanOptions> = {
@@ -239,22 +239,6 @@ interface Node {
 }
 
 const enc = new TextEncoder();
-
-/**
- * `p`, or the signal's reason as soon as `signal` aborts: a listing in a
- * hung (or slow) file system is not waited for once the planning is
- * stopped (it settles later, unheard).
- */
-function abortable<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (!signal) return p;
-  p.catch(() => {}); // (settled after an abort: nobody waits for it then)
-  return new Promise<T>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
-}
 
 /** Run f over items with at most n in flight; results in item order. */
 async function pool<T, R>(items: T[], n: number, f: (t: T) => Promise<R>): Promise<R[]> {

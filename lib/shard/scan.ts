@@ -18,7 +18,7 @@ import { count } from "../digits.ts";
 import { decompressedStream } from "../decompress.ts";
 import { checkInt, checkOptionNames, type OptionNames, typed, withoutNulls } from "../options.ts";
 import { compressionOf } from "../report.ts";
-import { nodeLayerWorks } from "../node_layer.ts";
+import { releaseFifo } from "../procfs.ts";
 
 /** Recursive row counts of a previous scan, by path relative to its root. */
 export interface ScanCounts {
@@ -122,11 +122,50 @@ export async function scanFiles(from: string): Promise<string[]> {
 /** The decompressed bytes of a scan file (by its suffix), chunk by chunk, until `signal`. */
 async function* chunks(path: string, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
   const f = await openInput(path, signal);
-  // (the stream closes the file, also when the loop is left)
-  for await (const chunk of decompressedStream(f.readable, compressionOf(path))) {
-    signal?.throwIfAborted();
-    yield chunk;
+  const it = decompressedStream(f.readable, compressionOf(path))[Symbol.asyncIterator]();
+  let done = false;
+  try {
+    for (;;) {
+      // (a read that waits for a FIFO's data, or a zstd frame being
+      // gathered, is not waited for once the signal aborts)
+      const r = await abortable(it.next(), signal);
+      if (r.done) {
+        done = true;
+        return;
+      }
+      yield r.value;
+    }
+  } finally {
+    if (!done) {
+      if (signal?.aborted) {
+        // a read may be in flight: the file closed under it, not waited for
+        try {
+          f.close();
+        } catch { /* closed already */ }
+      } else await it.return?.(); // (the stream closes the file)
+    }
   }
+}
+
+/**
+ * `p`, or the signal's reason as soon as `signal` aborts: a listing in a
+ * hung (or slow) file system, a read of a FIFO, is not waited for once the
+ * work is stopped (it settles later, unheard).
+ *
+ * @example
+ * ```ts ignore
+ * const l = await abortable(listFolder(root, folder), signal);
+ * ```
+ */
+export function abortable<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return p;
+  p.catch(() => {}); // (settled after an abort: nobody waits for it then)
+  return new Promise<T>((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 /**
@@ -134,7 +173,10 @@ async function* chunks(path: string, signal?: AbortSignal): AsyncGenerator<Uint8
  * open for a writer, where no signal reaches: `signal` then stops the wait,
  * and the open left waiting is released by a writer of ours, opened and
  * closed at once (an open for writing that does not wait: it has its
- * reader, the open left waiting), and closed.
+ * reader, the open left waiting), and closed. (Another process waiting on
+ * the same FIFO meanwhile is released too, with nothing to read: a FIFO
+ * feeds one reader, whichever takes the bytes first, so two never share
+ * one to any use.)
  */
 async function openInput(path: string, signal?: AbortSignal): Promise<Deno.FsFile> {
   signal?.throwIfAborted();
@@ -142,32 +184,15 @@ async function openInput(path: string, signal?: AbortSignal): Promise<Deno.FsFil
     return await Deno.open(path);
   }
   const opening = Deno.open(path);
-  let onAbort = () => {};
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
   try {
-    return await Promise.race([opening, aborted]);
+    return await abortable(opening, signal);
   } catch (e) {
     if (signal.aborted) {
       opening.then((f) => f.close(), () => {});
-      await releaseFifo(path);
+      releaseFifo(path);
     }
     throw e;
-  } finally {
-    signal.removeEventListener("abort", onAbort);
   }
-}
-
-/** A waiting open of the FIFO `path` for reading let go: a writer opened and closed at once. */
-async function releaseFifo(path: string): Promise<void> {
-  if (!nodeLayerWorks()) return;
-  try {
-    const fs = await import("node:fs");
-    const c = fs.constants;
-    fs.closeSync(fs.openSync(path, c.O_WRONLY | c.O_NONBLOCK | c.O_NOCTTY));
-  } catch { /* its writer came meanwhile (then it is read to its end), or no write access */ }
 }
 
 function parseInt10(b: Uint8Array, s: number, e: number): number {
@@ -330,7 +355,14 @@ export async function readScanCounts(
       await readOne(file);
     } catch (e) {
       // a damaged or truncated scan: which of the files (as summary says)
-      if (e instanceof Error && !e.message.includes(file)) e.message = `${file}: ${e.message}`;
+      if (signal?.aborted) throw e; // (stopped: its reason as it is)
+      if (e instanceof Error && !e.message.includes(file)) {
+        try {
+          e.message = `${file}: ${e.message}`;
+        } catch {
+          throw new Error(`${file}: ${e.message}`, { cause: e }); // (a DOMException's is read only)
+        }
+      }
       throw e;
     }
   }

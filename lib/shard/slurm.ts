@@ -753,7 +753,13 @@ export async function slurmScan(root: string, options: SlurmScanOptions): Promis
     await undo();
     const removed = " (nothing was submitted; the plan and the script were removed)";
     if (e instanceof NotSubmitted) throw new Error(`${e.message}${removed}`, { cause: e });
-    if (e instanceof Error) e.message += removed;
+    if (e instanceof Error) {
+      try {
+        e.message += removed; // (its class kept: NotCapable, ScanFolderError)
+      } catch {
+        throw new Error(`${e.message}${removed}`, { cause: e }); // (a DOMException's is read only)
+      }
+    }
     throw e;
   }
   await held.lock?.release();
@@ -915,7 +921,7 @@ async function resumeLocked(
 ): Promise<Submitted & { plan: ShardPlan; busy: string[] }> {
   o = withoutNulls(o);
   checkOptionNames("resumeScan", o, SUBMIT_OPTIONS);
-  const st = await scanStatus(dir, { squeue: true });
+  const st = await scanStatus(dir, { squeue: true, signal: o.signal });
   o.signal?.throwIfAborted(); // (nothing removed or submitted yet)
   // Without squeue's answer a running shard looks unfinished: resubmitting
   // it, and removing its temporary output, would break it.

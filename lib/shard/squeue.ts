@@ -72,7 +72,8 @@ export async function readSubmissions(dir: string): Promise<Submission[]> {
  * ...), by task index, from `squeue -r`; null when squeue cannot be asked.
  * With `jobIds` (the submissions slurm.json records), the tasks of those
  * array jobs too, whatever their name (an SBATCH_JOB_NAME in sbatch's
- * environment overrides the script's job name).
+ * environment overrides the script's job name). `signal` stops it (squeue
+ * ended; it rejects with the signal's reason).
  *
  * @example
  * ```ts ignore
@@ -83,6 +84,7 @@ export async function readSubmissions(dir: string): Promise<Submission[]> {
 export async function queuedTasks(
   name: string,
   jobIds: string[] = [],
+  signal?: AbortSignal,
 ): Promise<Map<number, string> | null> {
   const m = new Map<number, string>();
   const ids = jobIds.filter((j) => /^\d+$/.test(j));
@@ -95,6 +97,7 @@ export async function queuedTasks(
     ...(ids.length ? [[`--jobs=${[...ids, ...ids].join(",")}`]] : []),
   ];
   for (const ask of asks) {
+    signal?.throwIfAborted(); // (stopped: squeue asked no more)
     let out: Deno.CommandOutput;
     try {
       out = await new Deno.Command("squeue", {
@@ -102,8 +105,11 @@ export async function queuedTasks(
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
+        signal, // (stopped: squeue ended, SIGTERM)
       }).output();
+      signal?.throwIfAborted();
     } catch (e) {
+      if (signal?.aborted) throw signal.reason;
       // no --allow-run for it: said so, not taken for a Slurm that did not answer
       if (e instanceof Deno.errors.NotCapable) throw e;
       return null;

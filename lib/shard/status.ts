@@ -18,7 +18,7 @@ import { jobName, queuedTasks, readSubmissions } from "./squeue.ts";
 import { lockHeldHere, lockHolder } from "./lock.ts";
 import { aliveHere } from "../outfile.ts";
 import { count, groupDigits } from "../digits.ts";
-import { checkBools, checkOptionNames, type OptionNames, withoutNulls } from "../options.ts";
+import { checkBools, checkOptionNames, type OptionNames, typed, withoutNulls } from "../options.ts";
 
 /** What became of one shard. */
 export type ShardState = "done" | "pending" | "running" | "incomplete" | "failed" | "missing";
@@ -91,6 +91,7 @@ export interface ScanStatus {
 export const STATUS_OPTIONS: OptionNames<StatusOptions> = {
   verify: true,
   squeue: true,
+  signal: true,
 };
 
 /** Options of {@link scanStatus}. */
@@ -103,6 +104,8 @@ export interface StatusOptions {
    * it). Default: when the folder has job.sbatch or slurm.json.
    */
   squeue?: boolean;
+  /** Stops squeue's queries (squeue ended; it rejects with the signal's reason). */
+  signal?: AbortSignal;
 }
 
 /** A shard output's suffix after `scan-I.` (as recordPath reads it). */
@@ -238,6 +241,9 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
   options = withoutNulls(options);
   checkOptionNames("scanStatus", options, STATUS_OPTIONS);
   checkBools(options, ["verify", "squeue"]); // a string "false" would turn it on
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw new TypeError(`pwalk: signal must be an AbortSignal, got ${typed(options.signal)}`);
+  }
   dir = dir.length > 1 ? dir.replace(/\/+$/, "") : dir;
   const plan = await readPlan(`${dir}/plan.json`);
   const shards: ShardStatus[] = Array.from({ length: plan.shards }, (_, shard) => ({
@@ -256,7 +262,7 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
   const squeueAsked = options.squeue ??
     (subs.length > 0 || await Deno.lstat(`${dir}/job.sbatch`).then(() => true, () => false));
   if (squeueAsked) {
-    const q = await queuedTasks(jobName(plan), subs.map((x) => x.jobId));
+    const q = await queuedTasks(jobName(plan), subs.map((x) => x.jobId), options.signal);
     if (q) {
       squeue = true;
       queued = q;
