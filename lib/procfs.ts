@@ -234,34 +234,32 @@ function refusedSpecial(e: unknown, path: string): boolean {
     Deno.permissions.querySync({ name: "read", path }).state === "granted";
 }
 
-/** Deno.stat, also where Deno refuses a path --allow-read grants ({@link statSync}). */
-export async function stat(path: string): Promise<Deno.FileInfo> {
+/**
+ * Deno's asynchronous call `deno` on `path`; where Deno refuses a path
+ * --allow-read grants, the synchronous wrapper `sync` (through the C library).
+ */
+async function orSync<T>(path: string, deno: () => Promise<T>, sync: () => T): Promise<T> {
   try {
-    return await Deno.stat(path);
+    return await deno();
   } catch (e) {
     if (!refusedSpecial(e, path)) throw e;
-    return statSync(path);
+    return sync();
   }
+}
+
+/** Deno.stat, also where Deno refuses a path --allow-read grants ({@link statSync}). */
+export function stat(path: string): Promise<Deno.FileInfo> {
+  return orSync(path, () => Deno.stat(path), () => statSync(path));
 }
 
 /** Deno.lstat, also where Deno refuses a path --allow-read grants ({@link statSync}). */
-export async function lstat(path: string): Promise<Deno.FileInfo> {
-  try {
-    return await Deno.lstat(path);
-  } catch (e) {
-    if (!refusedSpecial(e, path)) throw e;
-    return lstatSync(path);
-  }
+export function lstat(path: string): Promise<Deno.FileInfo> {
+  return orSync(path, () => Deno.lstat(path), () => lstatSync(path));
 }
 
 /** Deno.realPath, also where Deno refuses a path --allow-read grants ({@link statSync}). */
-export async function realPath(path: string): Promise<string> {
-  try {
-    return await Deno.realPath(path);
-  } catch (e) {
-    if (!refusedSpecial(e, path)) throw e;
-    return realPathSync(path);
-  }
+export function realPath(path: string): Promise<string> {
+  return orSync(path, () => Deno.realPath(path), () => realPathSync(path));
 }
 
 const O_WRONLY = 0o1, O_NONBLOCK = 0o4000, O_NOCTTY = 0o400; // Linux (x86-64, arm64)
