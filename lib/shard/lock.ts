@@ -291,7 +291,7 @@ export async function lockHeldHere(path: string, pid?: number): Promise<boolean 
   if (!me) return undefined;
   const byPid = pid === undefined ? undefined : await heldBy(pid, me);
   if (byPid) return true;
-  if (await listedInProcLocks(me)) return true;
+  if (listedInProcLocks(me)) return true;
   return byPid;
 }
 
@@ -366,7 +366,7 @@ async function heldBy(pid: number, me: FdId): Promise<boolean | undefined> {
  * stat's may differ, and the lock is not seen so: the holder's
  * descriptors tell it, heldBy.)
  */
-async function listedInProcLocks(me: FdId): Promise<boolean | undefined> {
+function listedInProcLocks(me: FdId): boolean | undefined {
   let locks: string;
   try {
     const bytes = readProcFile("/proc/locks");
