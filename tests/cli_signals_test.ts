@@ -752,6 +752,29 @@ console.log("alive");`;
   });
 }
 
+Deno.test("CLI: a signal whose event runs only once its phase stopped listening still ends the process, 128+n, never lost (review)", async () => {
+  // the main thread busy when the signal came (a phase ending, the next
+  // not yet listening): its event runs with no phase's listener left
+  const script = `import { listen } from ${JSON.stringify(`${REPO}/lib/cli/common.ts`)};
+const stop = listen("SIGTERM", () => console.log("heard"));
+Deno.kill(Deno.pid, "SIGTERM");
+const t = Date.now();
+while (Date.now() - t < 300) { /* busy */ }
+stop();
+await new Promise((r) => setTimeout(r, 1000));
+console.log("survived");`;
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assertEquals(
+    [r.code, r.signal, dec.decode(r.stdout)],
+    [143, "SIGTERM", ""],
+    dec.decode(r.stderr),
+  );
+});
+
 /** Journal entry lines: DEV INO TYPE OLDUID OLDGID OLDMODE NEWUID NEWGID NEWMODE BIRTH PATH. */
 function journalEntries(text: string) {
   return text.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => {

@@ -103,6 +103,13 @@ const IGNORED_AT_START: ReadonlySet<string> = new Set(
  * on a signal no listener takes, so a listener that does nothing takes it,
  * for the rest of the process's life.
  *
+ * Each signal has one listener of Deno's for the life of the process,
+ * which calls the `stop`s listening when it runs: a signal that came while
+ * one phase listened, its event run only once that phase's listener was
+ * gone (the main thread busy), is not lost between two phases. Heard when
+ * none listens, it ends the process as the signal would (its pending
+ * temporaries removed), 128 + its number.
+ *
  * @example
  * ```ts ignore
  * const stop = listen("SIGINT", () => abort.abort());
@@ -117,13 +124,31 @@ export function listen(name: Deno.Signal, stop: () => void): () => void {
     ignoredTaken.add(name);
     return () => {};
   }
+  let stops = listening.get(name);
+  if (!stops) {
+    const mine = stops = new Set();
+    listening.set(name, mine);
+    Deno.addSignalListener(name, () => {
+      if (mine.size) {
+        for (const f of [...mine]) f();
+        return;
+      }
+      // heard between two phases: as the signal's own end would be
+      removePending();
+      runQuitHooks();
+      exitProcess(SIGNALS.find(([n]) => n === name)?.[1] ?? 1);
+    });
+  }
   const taken = () => {
     signalled = true; // eprint blocks the main thread no more
     stop();
   };
-  Deno.addSignalListener(name, taken);
-  return () => Deno.removeSignalListener(name, taken);
+  stops.add(taken);
+  return () => stops.delete(taken);
 }
+
+/** The `stop`s listening to each signal, called by its one listener of Deno's ({@link listen}). */
+const listening = new Map<Deno.Signal, Set<() => void>>();
 
 /** A command's work that a signal stopped: the signal and its status, 128 + its number. */
 export class Stopped extends Error {
