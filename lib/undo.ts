@@ -7,6 +7,7 @@
  */
 import { ensureNative, native, Restore as R } from "./ffi.ts";
 import { errnoName } from "./errno.ts";
+import { abortable } from "./abortable.ts";
 import {
   checkBools,
   checkFunctions,
@@ -344,21 +345,56 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
   };
   const enc = new TextEncoder();
   let printing = !!options.printChanges;
-  const writeAll = (b: Uint8Array) => {
-    for (let at = 0; at < b.length;) at += Deno.stdout.writeSync(b.subarray(at));
+  // Written off the main thread: a reader that takes nothing (a pipe not
+  // read, a terminal stopped with Ctrl-S) holds the write, not the signals
+  // (the signal stops the wait); `final`: the lines of the entries done
+  // when the loop was left, given 2 s, signal or not.
+  const writeAll = async (b: Uint8Array, final = false) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      if (final) timer = setTimeout(() => reject(new Error("stdout takes no more")), 2000);
+    });
+    late.catch(() => {});
+    try {
+      for (let at = 0; at < b.length;) {
+        const w = Deno.stdout.write(b.subarray(at));
+        at += await (final ? Promise.race([w, late]) : abortable(w, options.signal));
+      }
+    } finally {
+      clearTimeout(timer);
+    }
   };
   // The lines, written 64 KiB at a time (and whenever the loop lets
   // signals run, every 50 ms at most), not one write per entry.
   let lines: string[] = [];
   let lineChars = 0;
-  const flushLines = () => {
+  // (sync: before an error's line, in order; the loop's are asynchronous)
+  const flushLinesSync = () => {
+    if (!lines.length) return;
+    const b = enc.encode(lines.join(""));
+    lines = [];
+    lineChars = 0;
+    try {
+      for (let at = 0; at < b.length;) at += Deno.stdout.writeSync(b.subarray(at));
+    } catch (e) {
+      // (as flushLines says it)
+      if (!apply) {
+        if (e instanceof Deno.errors.BrokenPipe) throw e;
+        throw new Error(`pwalk: cannot write stdout: ${osErrorText(e)}`, { cause: e });
+      }
+      if (!(e instanceof Deno.errors.BrokenPipe)) out.stdoutError = osErrorText(e);
+      printing = false;
+    }
+  };
+  const flushLines = async (final = false) => {
     if (!lines.length) return;
     const text = lines.join("");
     lines = [];
     lineChars = 0;
     try {
-      writeAll(enc.encode(text));
+      await writeAll(enc.encode(text), final);
     } catch (e) {
+      if (!final && options.signal?.aborted) throw e; // (stopped: the loop's reason)
       // a dry run's list is never cut short silently: it stops there,
       // as repair's does (a closed pipe quietly, the CLI's status 141)
       if (!apply) {
@@ -378,7 +414,7 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
       out.errorDetails.push({ op, message, code, path: lossy.decode(p), pathBytes: p });
     }
     if (options.printErrors) {
-      flushLines(); // the lines of the entries before it come first, as unbuffered
+      flushLinesSync(); // the lines of the entries before it come first, as unbuffered
       Deno.stderr.writeSync(enc.encode(`pwalk: undo '${printablePath(p)}': ${message}\n`));
     }
   };
@@ -443,7 +479,7 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
     let yielded = performance.now();
     for (let i = ix.count - 1; i >= 0; i--) {
       if ((ix.count - i) % 1000 === 0 || performance.now() - yielded > 50) {
-        flushLines();
+        await flushLines();
         await new Promise((r) => setTimeout(r, 0)); // let signals and timers run
         yielded = performance.now();
       }
@@ -451,7 +487,7 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
       const header = ix.headers[ix.runOf[i]];
       let rootFd = rootOf(ix.runOf[i]);
       if (typeof rootFd === "number" && rootFd < 0) {
-        flushLines(); // (whenFree may wait, signals heard meanwhile)
+        await flushLines(); // (whenFree may wait, signals heard meanwhile)
         const h = header;
         rootFd = rootOf(
           ix.runOf[i],
@@ -494,7 +530,7 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
       const fd = rootFd;
       let rc = sym.pw_restore(fd, rel, BigInt(rel.length), v, apply ? 1 : 0);
       if (lacking(rc)) {
-        flushLines(); // (whenFree waits, signals heard meanwhile)
+        await flushLines(); // (whenFree waits, signals heard meanwhile)
         rc = await whenFree(
           () => sym.pw_restore(fd, rel, BigInt(rel.length), v, apply ? 1 : 0),
           rc,
@@ -548,7 +584,7 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
       };
       const called: unknown = options.onRestore?.(rec);
       if (called instanceof Promise) {
-        flushLines(); // (a signal's handler may run while it waits: the lines so far out first)
+        await flushLines(); // (a signal's handler may run while it waits: the lines so far out first)
         await called; // its rejection is the run's, as a throw
       }
       if (printing) {
@@ -556,16 +592,16 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
         const line = dry + restoreLine(rec) + "\n";
         lines.push(line);
         lineChars += line.length;
-        if (lineChars >= 65536) flushLines();
+        if (lineChars >= 65536) await flushLines();
       }
     }
-    flushLines();
+    await flushLines();
     ended = true;
   } finally {
     // (lines of entries already restored, when the loop was left early:
     // an abort, an error; a write error then is not the one told)
     try {
-      flushLines();
+      await flushLines(true);
     } catch {
       // the loop's own error is the one that counts
     }

@@ -1404,6 +1404,47 @@ Deno.test("CLI: undo of a short journal, its lines to a slow reader: a SIGINT st
   assert(left > 0 && left < n, `${left} of ${n} entries still in group 5000`);
 });
 
+Deno.test("CLI: undo --apply whose lines go to a pipe nobody reads (a terminal stopped with Ctrl-S): a SIGTERM still stops it, 143 (review)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/proj`;
+  await Deno.mkdir(root);
+  Deno.chownSync(root, 0, 5000);
+  Deno.chmodSync(root, 0o2770);
+  const n = 900; // (lines of about 240 KB: more than a pipe holds)
+  for (let i = 0; i < n; i++) {
+    const f = `${root}/${"z".repeat(150)}_${i}`;
+    Deno.writeTextFileSync(f, "x");
+    Deno.chownSync(f, 1042, 1042);
+    Deno.chmodSync(f, 0o600);
+  }
+  const journal = `${tmp.path}/j`;
+  const env = { HOME: tmp.path };
+  const r = await cli(["repair", "--apply", "--journal", journal, root], { env });
+  assertEquals(r.code, 0, r.stderr);
+  const grouped = () => names(root).filter((f) => Deno.lstatSync(`${root}/${f}`).gid === 5000);
+  const p = spawnCli(["undo", "--apply", journal], { env });
+  const guard = setTimeout(() => p.kill("SIGKILL"), 60_000); // a hang guard
+  try {
+    await waitFor(() => threadWchans(p.pid).some((w) => w.endsWith("pipe_write")), {
+      what: "undo blocked writing its lines",
+    });
+    p.kill("SIGTERM");
+    // its stdout is never read
+    const [status, text] = await Promise.all([p.status, new Response(p.stderr).text()]);
+    assert(status.signal !== "SIGKILL", `killed by the hang guard: ${text}`);
+    assertEquals(status.code, 143, text);
+    assertEquals(
+      text,
+      "pwalk undo: interrupted by SIGTERM; the entries not reached yet were left as they are\n",
+    );
+    const left = grouped().length;
+    assert(left > 0 && left < n, `${left} of ${n} entries still in group 5000`);
+  } finally {
+    clearTimeout(guard);
+    await p.stdout.cancel().catch(() => {});
+  }
+});
+
 Deno.test("CLI: summary, diff and plan printing to a reader that does not read: a signal stops them at once, 128+n (review)", async () => {
   await using tmp = await tempDir();
   // answers longer than a pipe holds: 400 entries with long names, 600 folders

@@ -41,7 +41,8 @@ import {
   normaliseRoot,
   pathOfJson,
 } from "./paths.ts";
-import { abortable, readScanCounts, type ScanCounts, scanFiles } from "./scan.ts";
+import { readScanCounts, type ScanCounts, scanFiles } from "./scan.ts";
+import { abortable } from "../abortable.ts";
 
 /** The names of {@link PlanOptions} (any other: a TypeError). */
 export const PLAN_OPTIONS: OptionNames<PlanOptions> = {

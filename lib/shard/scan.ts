@@ -19,6 +19,7 @@ import { decompressedStream } from "../decompress.ts";
 import { checkInt, checkOptionNames, type OptionNames, typed, withoutNulls } from "../options.ts";
 import { compressionOf } from "../report.ts";
 import { releaseFifo } from "../procfs.ts";
+import { abortable } from "../abortable.ts";
 
 /** Recursive row counts of a previous scan, by path relative to its root. */
 export interface ScanCounts {
@@ -145,27 +146,6 @@ async function* chunks(path: string, signal?: AbortSignal): AsyncGenerator<Uint8
       } else await it.return?.(); // (the stream closes the file)
     }
   }
-}
-
-/**
- * `p`, or the signal's reason as soon as `signal` aborts: a listing in a
- * hung (or slow) file system, a read of a FIFO, is not waited for once the
- * work is stopped (it settles later, unheard).
- *
- * @example
- * ```ts ignore
- * const l = await abortable(listFolder(root, folder), signal);
- * ```
- */
-export function abortable<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (!signal) return p;
-  p.catch(() => {}); // (settled after an abort: nobody waits for it then)
-  return new Promise<T>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }
 
 /**
