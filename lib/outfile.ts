@@ -10,6 +10,7 @@
 import { interrupted, removeOnInterrupt } from "./interrupt.ts";
 import { untrustedAncestor } from "./trust.ts";
 import { errnoText } from "./errno.ts";
+import { abortable } from "./abortable.ts";
 import {
   lstat,
   readLinkSync,
@@ -174,9 +175,18 @@ function partialOpen(old: Deno.FileInfo | null): Deno.OpenOptions {
   return { write: true, createNew: true, mode: old ? old.mode! & 0o777 : 0o666 };
 }
 
-/** Write all of `bytes` to `f`. */
-export async function writeAll(f: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  for (let off = 0; off < bytes.length;) off += await f.write(bytes.subarray(off));
+/**
+ * Write all of `bytes` to `f`; `signal` stops a write that waits (a FIFO
+ * whose reader takes nothing): it rejects with the signal's reason.
+ */
+export async function writeAll(
+  f: Deno.FsFile,
+  bytes: Uint8Array,
+  signal?: AbortSignal,
+): Promise<void> {
+  for (let off = 0; off < bytes.length;) {
+    off += await abortable(f.write(bytes.subarray(off)), signal);
+  }
 }
 
 /** A file's identity: its device and inode (a Deno.FileInfo's). */
@@ -1015,14 +1025,14 @@ export async function openPartial(
  * owner and mode, then renamed over it: {@link openPartial}; in a folder
  * others can change, see {@link safeByName}: the runner's, with the old
  * mode); a link's target is replaced, the link kept; a character device or
- * FIFO is written directly, as the shell's `>` does. Errors name `file`,
- * never a temporary.
+ * FIFO is written directly, as the shell's `>` does (`signal` stops a
+ * write its reader does not take). Errors name `file`, never a temporary.
  */
 export async function writeWhole(
   file: string,
   data: string | Uint8Array,
   target?: OutputTarget,
-  options: { noReplace?: boolean } = {},
+  options: { noReplace?: boolean; signal?: AbortSignal } = {},
 ): Promise<void> {
   const fail = (e: unknown) =>
     new Error(`pwalk: cannot write ${file}: ${osErrorText(e)}`, { cause: e });
@@ -1030,7 +1040,8 @@ export async function writeWhole(
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   if (target.direct) {
     using f = await openDirect(target, file);
-    return await writeAll(f, bytes).catch((e) => {
+    return await writeAll(f, bytes, options.signal).catch((e) => {
+      if (options.signal?.aborted) throw e; // (stopped while its reader took nothing)
       // its reader closed it early: still a BrokenPipe (the CLI's quiet 141,
       // as for stdout and convert's OUT), with the file's name
       if (e instanceof Deno.errors.BrokenPipe) throw new Deno.errors.BrokenPipe(fail(e).message);

@@ -1445,6 +1445,36 @@ Deno.test("CLI: undo --apply whose lines go to a pipe nobody reads (a terminal s
   }
 });
 
+Deno.test("CLI: plan -o a FIFO whose reader takes nothing: a SIGTERM stops it, 143, saying the plan there is incomplete (review)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/d`;
+  for (let i = 0; i < 3000; i++) Deno.mkdirSync(`${root}/a${i}`, { recursive: true });
+  const fifo = `${tmp.path}/plan.fifo`;
+  await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  // a reader that holds the FIFO open and reads nothing
+  const reader = new Deno.Command("sh", { args: ["-c", `exec 3<"$0"; sleep 60`, fifo] }).spawn();
+  const p = spawnCli(["plan", root, "--shards", "2000", "-o", fifo]);
+  const guard = setTimeout(() => p.kill("SIGKILL"), 60_000); // a hang guard
+  try {
+    await waitFor(() => threadWchans(p.pid).some((w) => w.endsWith("pipe_write")), {
+      what: "plan blocked writing to the FIFO",
+    });
+    p.kill("SIGTERM");
+    const [status, err] = await Promise.all([p.status, new Response(p.stderr).text()]);
+    await p.stdout.cancel();
+    assert(status.signal !== "SIGKILL", `killed by the hang guard: ${err}`);
+    assertEquals(status.code, 143, err);
+    assertEquals(
+      err,
+      `pwalk plan: interrupted by SIGTERM; the plan written to ${fifo} is incomplete\n`,
+    );
+  } finally {
+    clearTimeout(guard);
+    reader.kill("SIGKILL");
+    await reader.status;
+  }
+});
+
 Deno.test("CLI: summary, diff and plan printing to a reader that does not read: a signal stops them at once, 128+n (review)", async () => {
   await using tmp = await tempDir();
   // answers longer than a pipe holds: 400 entries with long names, 600 folders

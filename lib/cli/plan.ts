@@ -395,6 +395,7 @@ export async function run(args: string[]): Promise<number> {
   // the planner, with one line and 128 + the signal's number; no plan is
   // written then (one is written whole, or not at all)
   let printing = false; // the plan's print on stdout begun
+  let writing = false; // the plan's write to a FIFO or device begun
   return await runJob({
     tag: "pwalk plan:",
     progress: false,
@@ -423,7 +424,8 @@ export async function run(args: string[]): Promise<number> {
             await refuseReplacingPlan(output, target!.path);
             await refuseOtherScan(target!.path);
           }
-          await writeWhole(output, planText(plan), target, { noReplace: missing }).catch(
+          writing = target!.direct; // (a FIFO's reader may have part of it then)
+          await writeWhole(output, planText(plan), target, { noReplace: missing, signal }).catch(
             async (e) => {
               if (!(e?.cause instanceof Deno.errors.AlreadyExists)) throw e;
               await refuseReplacingPlan(output, target!.path); // a plan: says so
@@ -443,7 +445,9 @@ export async function run(args: string[]): Promise<number> {
     ) => [describePlan(plan, ms) + (output !== undefined ? ` -> ${output}` : "")],
     interrupted: () =>
       output !== undefined
-        ? `no plan was written to ${output}`
+        ? writing
+          ? `the plan written to ${output} is incomplete`
+          : `no plan was written to ${output}`
         : printing
         ? "the plan on stdout is incomplete"
         : "no plan was printed",
