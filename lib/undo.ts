@@ -358,6 +358,7 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
     try {
       for (let at = 0; at < b.length;) {
         const w = Deno.stdout.write(b.subarray(at));
+        w.catch(() => {}); // (one given up on settles later, unheard)
         at += await (final ? Promise.race([w, late]) : abortable(w, options.signal));
       }
     } finally {
