@@ -160,6 +160,55 @@ export class Stopped extends Error {
 }
 
 /**
+ * SIGHUP, SIGINT and SIGTERM listened to for a wait that may hang (a hung
+ * file system, a hung sbatch): the first calls `first`, which may return a
+ * line to quit with at once (the process ends with that signal's status);
+ * if the wait has not ended 2 s later, `notice(signal)` is said, and a
+ * second signal after it says `quit(signal)` and ends the process with the
+ * first's status. Before the notice a second signal changes nothing, as in
+ * a walk. `end()` stops listening; `stopped` is the first signal, `quitting`
+ * whether the process is ending (its line being written).
+ */
+function waitingOnSignals(
+  first: (s: (typeof SIGNALS)[number]) => string | void,
+  notice: (s: (typeof SIGNALS)[number]) => string,
+  quit: (s: (typeof SIGNALS)[number]) => string,
+): { stopped?: (typeof SIGNALS)[number]; quitting: boolean; end(): void } {
+  const state: { stopped?: (typeof SIGNALS)[number]; quitting: boolean; end(): void } = {
+    quitting: false,
+    end: () => {},
+  };
+  let slow: ReturnType<typeof setTimeout> | undefined;
+  let noticed = false;
+  const quitWith = (line: string, status: number) => {
+    state.quitting = true;
+    eprint(line);
+    void eprintFlushed().then(() => exitProcess(status));
+  };
+  const forget = SIGNALS.map((s) =>
+    listen(s[0], () => {
+      if (state.quitting) return;
+      if (state.stopped) {
+        if (noticed) quitWith(quit(s), state.stopped[1]);
+        return;
+      }
+      const now = first(s);
+      if (now !== undefined) return quitWith(now, s[1]);
+      state.stopped = s;
+      slow = setTimeout(() => {
+        noticed = true;
+        eprint(notice(s));
+      }, 2000);
+    })
+  );
+  state.end = () => {
+    clearTimeout(slow);
+    for (const f of forget) f();
+  };
+  return state;
+}
+
+/**
  * Run `work` with SIGHUP, SIGINT and SIGTERM listened for: the first aborts
  * its signal (a child it waits for, sbatch, is not killed: the work ends
  * as it decides), and the process is not ended by them meanwhile. Returns
@@ -183,44 +232,23 @@ export async function underSignals<T>(
   { tag = "pwalk:", what = "the work", quitNote = "" } = {},
 ): Promise<[T, readonly [string, number] | undefined]> {
   const abort = new AbortController();
-  let stopped: readonly [string, number] | undefined;
-  let slow: ReturnType<typeof setTimeout> | undefined;
-  let noticed = false, quit = false;
-  const forget = SIGNALS.map((s) =>
-    listen(s[0], () => {
-      if (stopped) {
-        // before the notice a second signal changes nothing, as in a walk
-        if (!noticed || quit) return;
-        quit = true;
-        const first = stopped;
-        eprint(
-          `${tag} ${s[0]} again: quit without waiting for ${what} ${STILL_HELD}${quitNote}`,
-        );
-        void eprintFlushed().then(() => exitProcess(first[1]));
-        return;
-      }
-      stopped = s;
-      abort.abort(new DOMException(`interrupted by ${s[0]}`, "AbortError"));
-      slow = setTimeout(() => {
-        noticed = true;
-        eprint(
-          `${tag} stopping (${s[0]}): waiting for ${what} (a hung file system?); ` +
-            `${s[0]} again quits without waiting for it`,
-        );
-      }, 2000);
-    })
+  const w = waitingOnSignals(
+    (s) => abort.abort(new DOMException(`interrupted by ${s[0]}`, "AbortError")),
+    (s) =>
+      `${tag} stopping (${s[0]}): waiting for ${what} (a hung file system?); ` +
+      `${s[0]} again quits without waiting for it`,
+    (s) => `${tag} ${s[0]} again: quit without waiting for ${what} ${STILL_HELD}${quitNote}`,
   );
   try {
     const value = await work(abort.signal);
-    if (quit) await new Promise<never>(() => {}); // ending: it goes no further
-    return [value, stopped];
+    if (w.quitting) await new Promise<never>(() => {}); // ending: it goes no further
+    return [value, w.stopped];
   } catch (e) {
-    if (quit) await new Promise<never>(() => {});
-    if (stopped) throw new Stopped(stopped, e);
+    if (w.quitting) await new Promise<never>(() => {});
+    if (w.stopped) throw new Stopped(w.stopped, e);
     throw e;
   } finally {
-    clearTimeout(slow);
-    for (const f of forget) f();
+    w.end();
   }
 }
 
@@ -980,53 +1008,27 @@ export async function untilAnswered<T>(
   work: () => Promise<T>,
   options: { atOnce?: boolean } = {},
 ): Promise<T> {
-  let stopped: (typeof SIGNALS)[number] | undefined;
-  let slow: ReturnType<typeof setTimeout> | undefined;
-  let noticed = false, quitting = false;
-  const listeners = SIGNALS.map((s) =>
-    listen(s[0], () => {
-      if (options.atOnce && !quitting) {
-        // a read that changes nothing (a FIFO's writer awaited): not waited for
-        quitting = true;
-        eprint(`pwalk: interrupted by ${s[0]}; nothing was done`);
-        void eprintFlushed().then(() => exitProcess(s[1]));
-        return;
-      }
-      if (stopped) {
-        // before the notice a second signal changes nothing, as in a walk
-        if (!noticed || quitting) return;
-        quitting = true;
-        const first = stopped;
-        eprint(
-          `pwalk: ${s[0]} again: quit without waiting for ${what} ${STILL_HELD}; nothing was done`,
-        );
-        void eprintFlushed().then(() => exitProcess(first[1]));
-        return;
-      }
-      stopped = s;
-      slow = setTimeout(() => {
-        noticed = true;
-        eprint(
-          `pwalk: stopping (${s[0]}): ${what} does not answer (a hung file system?); ` +
-            `${s[0]} again quits without waiting for it`,
-        );
-      }, 2000);
-    })
+  const w = waitingOnSignals(
+    // a read that changes nothing (a FIFO's writer awaited): not waited for
+    (s) => options.atOnce ? `pwalk: interrupted by ${s[0]}; nothing was done` : undefined,
+    (s) =>
+      `pwalk: stopping (${s[0]}): ${what} does not answer (a hung file system?); ` +
+      `${s[0]} again quits without waiting for it`,
+    (s) => `pwalk: ${s[0]} again: quit without waiting for ${what} ${STILL_HELD}; nothing was done`,
   );
   let result: T;
   try {
     result = await work();
   } catch (e) {
-    if (!stopped && !quitting) throw e;
+    if (!w.stopped && !w.quitting) throw e;
   } finally {
-    clearTimeout(slow);
-    for (const remove of listeners) remove();
+    w.end();
   }
   // atOnce, quitting: the process ends once its line is out (a stderr that
   // drains slowly); the work answered meanwhile goes no further
-  if (quitting) await new Promise<never>(() => {});
-  if (stopped) {
-    throw new Interrupted(`pwalk: interrupted by ${stopped[0]}; nothing was done`, stopped[1]);
+  if (w.quitting) await new Promise<never>(() => {});
+  if (w.stopped) {
+    throw new Interrupted(`pwalk: interrupted by ${w.stopped[0]}; nothing was done`, w.stopped[1]);
   }
   return result!;
 }
