@@ -470,6 +470,27 @@ Deno.test("CLI: SIGINT while waiting for a FIFO's reader: nothing was written, i
   assertEquals((await Deno.lstat(fifo)).isFifo, true);
 });
 
+/**
+ * Run the CLI with `args`, send `sig` once one of its threads waits where
+ * `waiting` says (by the kernel's wait channels), and collect its end.
+ */
+async function signalledWhile(
+  args: readonly string[],
+  sig: Deno.Signal,
+  waiting: (wchans: string[]) => boolean,
+  what: string,
+): Promise<{ code: number; out: string; err: string }> {
+  const p = spawnCli([...args]);
+  await waitFor(() => waiting(threadWchans(p.pid)), { what: `${sig}: ${what}` });
+  p.kill(sig);
+  const [out, err, r] = await Promise.all([
+    new Response(p.stdout).text(),
+    new Response(p.stderr).text(),
+    p.status,
+  ]);
+  return { code: r.code, out, err };
+}
+
 Deno.test("CLI: a signal while an --exclude list's FIFO waits for its writer: one line, 128+n, nothing written (report, plan)", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/d`;
@@ -482,18 +503,14 @@ Deno.test("CLI: a signal while an --exclude list's FIFO waits for its writer: on
     ["SIGINT", 130, ["plan", root, "--shards", "2", "--exclude", fifo, "-o", `${tmp.path}/p.json`]],
   ] as const;
   for (const [sig, status, args] of runs) {
-    const p = spawnCli([...args]);
     // its open of the FIFO waits for a writer (the kernel's wait_for_partner)
-    await waitFor(() => threadWchans(p.pid).includes("wait_for_partner"), {
-      what: `${sig}: the FIFO's open waiting`,
-    });
-    p.kill(sig);
-    const [out, err, r] = await Promise.all([
-      new Response(p.stdout).text(),
-      new Response(p.stderr).text(),
-      p.status,
-    ]);
-    assertEquals([r.code, err, out], [
+    const r = await signalledWhile(
+      args,
+      sig,
+      (w) => w.includes("wait_for_partner"),
+      "the FIFO's open waiting",
+    );
+    assertEquals([r.code, r.err, r.out], [
       status,
       `pwalk: interrupted by ${sig}; nothing was done\n`,
       "",
@@ -518,17 +535,13 @@ Deno.test("CLI: a signal while a --from scan's FIFO waits for its writer: one li
     ],
   ] as const;
   for (const [sig, status, args] of runs) {
-    const p = spawnCli([...args]);
-    await waitFor(() => threadWchans(p.pid).includes("wait_for_partner"), {
-      what: `${sig}: the FIFO's open waiting`,
-    });
-    p.kill(sig);
-    const [out, err, r] = await Promise.all([
-      new Response(p.stdout).text(),
-      new Response(p.stderr).text(),
-      p.status,
-    ]);
-    assertEquals([r.code, out], [status, ""], err);
+    const { code, out, err } = await signalledWhile(
+      args,
+      sig,
+      (w) => w.includes("wait_for_partner"),
+      "the FIFO's open waiting",
+    );
+    assertEquals([code, out], [status, ""], err);
     assertMatch(err, new RegExp(`^pwalk (plan|slurm): interrupted by ${sig}; [^\n]*\n$`));
     // its reader gone: a writer now is refused at once (ENXIO), never fed to it
     const w = await new Deno.Command("sh", {
@@ -550,20 +563,16 @@ Deno.test("CLI: a signal while a --from FIFO's writer is there but silent: one l
     ["SIGINT", 130, ["slurm", root, "--shards", "2", "--from", fifo, "--out", `${tmp.path}/s`]],
   ] as const;
   for (const [sig, status, args] of runs) {
-    const p = spawnCli([...args]);
     // a writer that opens the FIFO and writes nothing: the read waits for data
     const writer = new Deno.Command("sh", { args: ["-c", `exec 3>"$0"; sleep 60`, fifo] }).spawn();
     try {
-      await waitFor(() => threadWchans(p.pid).some((w) => w.endsWith("pipe_read")), {
-        what: `${sig}: the FIFO's read waiting`,
-      });
-      p.kill(sig);
-      const [out, err, r] = await Promise.all([
-        new Response(p.stdout).text(),
-        new Response(p.stderr).text(),
-        p.status,
-      ]);
-      assertEquals([r.code, out], [status, ""], err);
+      const { code, out, err } = await signalledWhile(
+        args,
+        sig,
+        (w) => w.some((c) => c.endsWith("pipe_read")),
+        "the FIFO's read waiting",
+      );
+      assertEquals([code, out], [status, ""], err);
       assertMatch(err, new RegExp(`^pwalk (plan|slurm): interrupted by ${sig}; [^\\n]*\\n$`));
       assert(!err.includes("Cannot set property"), err);
     } finally {
