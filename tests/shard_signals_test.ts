@@ -7,7 +7,15 @@
  * References: a fake sbatch's own record of the calls it took, DIR's
  * files, slurm.json.
  */
-import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertRejects,
+  assertStringIncludes,
+} from "@std/assert";
+import { existsSync } from "node:fs";
+import { scanStatus } from "../mod.ts";
 import { spawnCli } from "./helpers/run.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { waitFor } from "./helpers/wait.ts";
@@ -167,4 +175,73 @@ Deno.test("pwalk slurm --resume: a signal while squeue answers: one line, 128+n,
   assertEquals(stderr, "pwalk slurm: interrupted by SIGTERM; nothing was resubmitted\n");
   assertEquals(Deno.readTextFileSync(`${tmp.path}/calls`).trim().split("\n").length, 1);
   assertEquals(Deno.readTextFileSync(`${dir}/slurm.json`), before);
+});
+
+Deno.test("pwalk status: a signal while squeue hangs: squeue ended, one line, 128+n, no half status (review)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  Deno.mkdirSync(`${root}/a`, { recursive: true });
+  const dir = `${tmp.path}/scan`;
+  Deno.mkdirSync(dir);
+  const planned = await spawnCli(["plan", root, "--shards", "1", "-o", `${dir}/plan.json`])
+    .output();
+  assertEquals(planned.code, 0, new TextDecoder().decode(planned.stderr));
+  Deno.writeTextFileSync(`${dir}/job.sbatch`, "#!/bin/sh\n"); // squeue is asked
+  const bin = `${tmp.path}/bin`;
+  Deno.mkdirSync(bin);
+  // a squeue that never answers (a hung slurmctld), its pid said
+  Deno.writeTextFileSync(
+    `${bin}/squeue`,
+    `#!/bin/sh\necho $$ > ${tmp.path}/asked\nwhile :; do sleep 0.05; done\n`,
+  );
+  Deno.chmodSync(`${bin}/squeue`, 0o755);
+  const p = spawnCli(["status", dir], { env: { PATH: `${bin}:${Deno.env.get("PATH")}` } });
+  await waitFor(async () => (await Deno.readTextFile(`${tmp.path}/asked`).catch(() => "")) !== "", {
+    what: "squeue asked",
+  });
+  const squeue = Number(Deno.readTextFileSync(`${tmp.path}/asked`).trim());
+  p.kill("SIGINT");
+  const r = await p.output();
+  const stderr = new TextDecoder().decode(r.stderr);
+  assertEquals([r.code, new TextDecoder().decode(r.stdout)], [130, ""], stderr);
+  assertEquals(stderr, "pwalk status: interrupted by SIGINT; no status was told\n");
+  // squeue was ended, not left behind to wait on
+  await waitFor(() => !existsSync(`/proc/${squeue}`), { what: `squeue (pid ${squeue}) ended` });
+});
+
+Deno.test("scanStatus(): a signal while --verify reads an output stops the reading (review)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  Deno.mkdirSync(`${root}/a`, { recursive: true });
+  const dir = `${tmp.path}/scan`;
+  Deno.mkdirSync(dir);
+  const dec = new TextDecoder();
+  const planned = await spawnCli(["plan", root, "--shards", "1", "-o", `${dir}/plan.json`])
+    .output();
+  assertEquals(planned.code, 0, dec.decode(planned.stderr));
+  const out = `${dir}/scan-0.csv`;
+  const ran = await spawnCli(["report", "--plan", `${dir}/plan.json`, "--shard", "0", "-o", out])
+    .output();
+  assertEquals(ran.code, 0, dec.decode(ran.stderr));
+  // an output of 2 GiB (sparse) that its record sizes right: seconds to hash
+  const big = 2 * 2 ** 30;
+  Deno.truncateSync(out, big);
+  const rec = JSON.parse(Deno.readTextFileSync(`${dir}/scan-0.done.json`));
+  rec.outputBytes = big;
+  Deno.writeTextFileSync(`${dir}/scan-0.done.json`, JSON.stringify(rec));
+  const abort = new AbortController();
+  const reading = () => {
+    for (const fd of Deno.readDirSync("/proc/self/fd")) {
+      try {
+        if (Deno.readLinkSync(`/proc/self/fd/${fd.name}`) === Deno.realPathSync(out)) return true;
+      } catch { /* closed meanwhile */ }
+    }
+    return false;
+  };
+  const status = scanStatus(dir, { verify: true, squeue: false, signal: abort.signal });
+  status.catch(() => {}); // (awaited below)
+  await waitFor(reading, { what: "the output being read" });
+  abort.abort(new DOMException("stop", "AbortError"));
+  const e = await assertRejects(() => status);
+  assertEquals((e as Error).name, "AbortError");
 });

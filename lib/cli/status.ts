@@ -4,7 +4,17 @@
  *
  * @module
  */
-import { count, missingFolder, oneLine, parse, UsageError, writeStdout } from "./common.ts";
+import {
+  count,
+  eprint,
+  missingFolder,
+  oneLine,
+  parse,
+  Stopped,
+  underSignals,
+  UsageError,
+  writeStdout,
+} from "./common.ts";
 import { PlanError } from "../shard/plan.ts";
 import { duration } from "./progress.ts";
 import { scanStatus, type ShardState } from "../shard/status.ts";
@@ -47,7 +57,9 @@ Options:
 Exit status: 0 every shard is done, 1 some are not, 2 bad usage (no such
 folder, no plan, a plan, folder or output this user cannot read, a Deno
 permission missing),
-141 stdout closed early (| head).
+129, 130, 143 stopped by SIGHUP, SIGINT (Ctrl-C), SIGTERM (squeue ended, the
+outputs' reading stopped): no status is told, 141 stdout closed early
+(| head).
 `;
 
 const STATES: ShardState[] = ["done", "running", "pending", "incomplete", "failed", "missing"];
@@ -58,10 +70,24 @@ export async function run(args: string[]): Promise<number> {
   const dirs = flags._;
   if (dirs.length !== 1) throw new UsageError("give one scan folder (try --help)");
   const dir = dirs[0];
-  let st;
+  let st, stopped;
   try {
-    st = await scanStatus(dir, { verify: !!flags.verify });
-  } catch (e) {
+    // SIGHUP, SIGINT, SIGTERM: squeue ended and the outputs' reading
+    // (--verify) stopped, with one line and 128 + the signal's number; no
+    // status is told then (half a table would read as shards not done)
+    [st, stopped] = await underSignals(
+      (signal) => scanStatus(dir, { verify: !!flags.verify, signal }),
+      { tag: "pwalk status:", what: flags.verify ? "squeue or an output's reading" : "squeue" },
+    );
+  } catch (caught) {
+    let e = caught;
+    if (e instanceof Stopped) {
+      if ((e.cause as Error)?.name === "AbortError") {
+        eprint(`pwalk status: interrupted by ${e.by[0]}; no status was told`);
+        return e.by[1];
+      }
+      e = e.cause; // a failure of its own meanwhile, said as it is
+    }
     if (e instanceof PlanError) throw new UsageError(e.message);
     if (e instanceof Deno.errors.NotFound) {
       // a folder that is not there at all is no scan folder "without a plan"
@@ -79,6 +105,11 @@ export async function run(args: string[]): Promise<number> {
       throw new UsageError(String(e.message));
     }
     throw e;
+  }
+  if (stopped) {
+    // (it ended as the signal came: told no more than one stopped midway)
+    eprint(`pwalk status: interrupted by ${stopped[0]}; no status was told`);
+    return stopped[1];
   }
   if (flags.json) {
     writeStdout(JSON.stringify(st, null, 1) + "\n");

@@ -213,19 +213,21 @@ const EMPTY: Record<CsvCompression, Uint8Array> = {
 };
 
 /**
- * SHA-256 of a file, hex, streamed (what completion records hold).
+ * SHA-256 of a file, hex, streamed (what completion records hold);
+ * `signal` stops it between two MiB read (rejecting with its reason).
  *
  * @example
  * ```ts ignore
  * console.log(await sha256File("scan-0.csv.zst"));
  * ```
  */
-export async function sha256File(path: string): Promise<string> {
+export async function sha256File(path: string, signal?: AbortSignal): Promise<string> {
   const { createHash } = await import("node:crypto"); // loaded only by the shard commands
   const h = createHash("sha256");
   using f = await Deno.open(path);
   const buf = new Uint8Array(1 << 20);
   for (;;) {
+    signal?.throwIfAborted(); // (a large output: stopped between two MiB)
     const n = await f.read(buf);
     if (n === null) break;
     h.update(buf.subarray(0, n));

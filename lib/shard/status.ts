@@ -104,7 +104,10 @@ export interface StatusOptions {
    * it). Default: when the folder has job.sbatch or slurm.json.
    */
   squeue?: boolean;
-  /** Stops squeue's queries (squeue ended; it rejects with the signal's reason). */
+  /**
+   * Stops the status: squeue's queries (squeue ended) and `verify`'s reading
+   * of the outputs; it rejects with the signal's reason.
+   */
   signal?: AbortSignal;
 }
 
@@ -283,6 +286,7 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
   const otherOutputs = new Set<string>(); // the outputs of a done shard's records not taken
   for (const name of names) {
     if (!name.endsWith(".done.json")) continue;
+    options.signal?.throwIfAborted(); // (thousands of records on a slow file system)
     const r = await readRecord(`${dir}/${name}`);
     const own = /^scan-(\d+)\.done\.json$/.exec(name);
     if (!r && own && String(Number(own[1])) === own[1]) {
@@ -336,7 +340,7 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
             groupDigits(r.outputBytes)
           }`;
       }
-      if (options.verify && (await sha256File(output)) !== r.sha256) {
+      if (options.verify && (await sha256File(output, options.signal)) !== r.sha256) {
         return `${name}: the SHA-256 of ${r.output} is not the record's`;
       }
       return null;
