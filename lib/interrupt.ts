@@ -66,6 +66,23 @@ export function removePending(): number {
   return outputs;
 }
 
+/** How many outputs took their names whole in this process ({@link outputPlaced}). */
+let placed = 0;
+
+/**
+ * Count an output put in place whole (a temporary renamed over its name):
+ * the CLI's signal handler tells a file written whole before the signal
+ * from one left as it was.
+ */
+export function outputPlaced(): void {
+  placed++;
+}
+
+/** How many outputs {@link outputPlaced} counted so far. */
+export function outputsPlaced(): number {
+  return placed;
+}
+
 /** What must be done before a process quits without waiting for its workers. */
 const quitHooks = new Set<() => void>();
 

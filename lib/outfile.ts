@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { interrupted, removeOnInterrupt } from "./interrupt.ts";
+import { interrupted, outputPlaced, removeOnInterrupt } from "./interrupt.ts";
 import { untrustedAncestor } from "./trust.ts";
 import { errnoText } from "./errno.ts";
 import { abortable } from "./abortable.ts";
@@ -1003,6 +1003,7 @@ export async function openPartial(
         discard();
         throw e;
       }
+      outputPlaced();
       close();
       forget();
     },

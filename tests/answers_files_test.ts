@@ -258,6 +258,32 @@ Deno.test("SIGINT or SIGTERM while convert waits to write: the partial file and 
   }
 });
 
+Deno.test("summary --html: a signal after the page took its name (the text stuck on a full stdout): said written whole, not left as it was (review)", async () => {
+  await using tmp = await tempDir("pwalk-files-");
+  const root = `${tmp.path}/t`;
+  // 2,000 files of long names: the text of --top 2000 is far more than a
+  // pipe holds (64 KiB), so the run waits on the stdout nobody reads
+  for (let d = 0; d < 20; d++) {
+    const dir = `${root}/dir${d}_${"x".repeat(40)}`;
+    Deno.mkdirSync(dir, { recursive: true });
+    for (let i = 0; i < 100; i++) Deno.writeTextFileSync(`${dir}/f${i}_${"y".repeat(40)}`, "z");
+  }
+  const scan = `${tmp.path}/scan.csv`;
+  assertEquals((await cli(["-o", scan, root])).code, 0);
+  const page = `${tmp.path}/page.html`;
+  const p = spawnCli(["summary", "--no-names", "--top", "2000", "--html", page, scan]);
+  await waitFor(() => Deno.lstat(page).then(() => true, () => false), {
+    what: "the page in place",
+  });
+  p.kill("SIGINT");
+  const out = await p.output();
+  const stderr = dec.decode(out.stderr);
+  assertEquals(out.code, 130, stderr);
+  assertEquals(stderr.trim(), `pwalk: interrupted by SIGINT; ${page} was written whole before it`);
+  // whole indeed: the page's end is there
+  assertStringIncludes(Deno.readTextFileSync(page).trimEnd().slice(-20), "</html>");
+});
+
 Deno.test("convert and --html keep a replaced file's owner and mode, as -o does; convert keeps the scan's time", async () => {
   await using tmp = await tempDir();
   const scan = await scanOf(tmp.path, "scan.csv.zst");

@@ -12,7 +12,7 @@ import { DownloadInterrupted } from "../fetchlib.ts";
 import { duration, ProgressLine, StatusLine } from "./progress.ts";
 import { count, groupDigits, memorySize } from "../digits.ts";
 import { absolutePath } from "../shard/paths.ts";
-import { removePending, runQuitHooks } from "../interrupt.ts";
+import { outputsPlaced, removePending, runQuitHooks } from "../interrupt.ts";
 import {
   checkedOutput,
   MORE_FILES,
@@ -1817,6 +1817,7 @@ export async function runAnswer(
 ): Promise<number> {
   let line: StatusLine | undefined;
   let flags: Flags | undefined;
+  const placedBefore = outputsPlaced();
   // DuckDB's work cannot be cancelled midway: a signal removes the partial
   // output and the spill folder, says so, and exits at once.
   const listeners = SIGNALS.map(([name, status]) => {
@@ -1832,6 +1833,11 @@ export async function runAnswer(
       // (the command renames its own over it only once done)
       const kept = removed ? files.filter((o) => lexists(o)) : [];
       if (kept.length) removed += ` (${kept.join(", ")} was left as it was)`;
+      // (its output renamed in place already: the page or copy is whole,
+      // what came after it, a summary's text on stdout, is not)
+      if (!staged && files.length && outputsPlaced() > placedBefore) {
+        removed = `; ${files.join(", ")} was written whole before it`;
+      }
       eprint(`pwalk: interrupted by ${name}${removed}`);
       quitting = status; // (main's own end, should the work end meanwhile, keeps it)
       void eprintFlushed().then(() => exitProcess(status));
