@@ -600,6 +600,13 @@ int pw_sink_finish(pw_sink *s, bool commit, char *msg, size_t msgcap) {
     r = -errno;
     commit = false;
   }
+  /* A cancel that came meanwhile (a Ctrl-C during seconds of NFS flush):
+     the new file does not take the name, as after a cancel a moment
+     earlier (report_end: the job ends cancelled, not failed). */
+  if (commit && s->tmp_name && atomic_load(&s->cancelled)) {
+    r = -ECANCELED;
+    commit = false;
+  }
   /* The temporary kept open past the rename, so that its inode number
      cannot go to another file (one put there by another user) before the
      check that the name holds it (close reports a failed flush, NFS). */

@@ -1527,3 +1527,82 @@ Deno.test("CLI: summary, diff and plan printing to a reader that does not read: 
     assertEquals([r.code, err.replace(/^.*\r/gm, "")], [status, line], args[0]);
   }
 });
+
+/**
+ * An LD_PRELOAD shim that holds the report's last steps for 1.5 s, saying
+ * so by a file in $SHIM_DIR: `syncing` as the temporary output (a name
+ * holding ".partial-") is flushed to the disk (fdatasync), or `renamed`
+ * once it took the name `out.csv` (renameat).
+ */
+const SLOW_END_C = `#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+static void mark(const char *what) {
+  char p[4096];
+  snprintf(p, sizeof p, "%s/%s", getenv("SHIM_DIR"), what);
+  close(open(p, O_WRONLY | O_CREAT, 0644));
+  usleep(1500000);
+}
+typedef int (*sync_fn)(int);
+int fdatasync(int fd) {
+  static sync_fn real;
+  if (!real) real = (sync_fn)dlsym(RTLD_NEXT, "fdatasync");
+  char link[64], target[4096];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(link, target, sizeof target - 1);
+  if (n > 0) {
+    target[n] = 0;
+    if (strstr(target, ".partial-")) mark("syncing");
+  }
+  return real(fd);
+}
+typedef int (*rename_fn)(int, const char *, int, const char *);
+int renameat(int a, const char *from, int b, const char *to) {
+  static rename_fn real;
+  if (!real) real = (rename_fn)dlsym(RTLD_NEXT, "renameat");
+  int r = real(a, from, b, to);
+  if (r == 0 && strcmp(to, "out.csv") == 0) mark("renamed");
+  return r;
+}
+`;
+
+testNeeding([CC], {
+  name:
+    "report -o FILE: a signal while the output is flushed to the disk: not put in place, 128+n; one after its rename: let end, said (review)",
+  async fn() {
+    await using tmp = await tempDir();
+    const so = `${tmp.path}/shim.so`;
+    Deno.writeTextFileSync(`${tmp.path}/shim.c`, SLOW_END_C);
+    const cc = await run("cc", ["-shared", "-fPIC", "-O2", "-o", so, `${tmp.path}/shim.c`, "-ldl"]);
+    assertEquals(cc.code, 0, cc.stderr);
+    const root = `${tmp.path}/tree`;
+    Deno.mkdirSync(root);
+    for (let i = 0; i < 5; i++) Deno.writeTextFileSync(`${root}/f${i}`, "x".repeat(i));
+    for (const [mark, code] of [["syncing", 130], ["renamed", 0]] as const) {
+      const dir = `${tmp.path}/${mark}`;
+      Deno.mkdirSync(dir);
+      const out = `${dir}/out.csv`;
+      const p = spawnCli(["-o", out, root], { env: { LD_PRELOAD: so, SHIM_DIR: dir } });
+      await waitFor(() => names(dir).includes(mark), { what: `the output ${mark}` });
+      p.kill("SIGINT");
+      const r = await p.output();
+      const stderr = dec.decode(r.stderr);
+      assertEquals(r.code, code, stderr);
+      if (mark === "syncing") {
+        // as a moment earlier: nothing left, and said so
+        assertMatch(stderr, /^pwalk: interrupted by SIGINT; no output file was left/m);
+        assertEquals(names(dir), ["syncing"]);
+      } else {
+        // whole and in place: the run's status, and the signal said
+        assertStringIncludes(stderr, "pwalk: SIGINT came as the run ended; it was let end\n");
+        assertMatch(stderr, /-> .*out\.csv/);
+        const rows = Deno.readTextFileSync(out).trimEnd().split("\n").length;
+        assertEquals(rows, 1 + names(root).length); // the root's row and each file's
+      }
+    }
+  },
+});

@@ -1572,8 +1572,12 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
     closeErrors(true);
     succeeded = true;
     line?.clear();
+    // a signal that came once nothing was left to stop (the output in
+    // place, the last change made): the run is whole, and its status is
+    // its own, as slurm's once sbatch ran; said, never passed over
+    const late = stopped ? [`${ui.tag} ${stopped[0]} came as the run ended; it was let end`] : [];
     // the warnings, then the summary: a log's last line (tail -1) is the summary
-    for (const l of [...ui.warnings ?? [], ...ui.done(s, last)]) eprint(l);
+    for (const l of [...ui.warnings ?? [], ...late, ...ui.done(s, last)]) eprint(l);
     return EXIT.OK;
   } catch (e) {
     line?.clear();
