@@ -20,6 +20,7 @@ import {
   stat,
   statSync,
   unlessRefused,
+  writableThroughLibc,
 } from "./procfs.ts";
 import { nodeLayerWorks } from "./node_layer.ts";
 
@@ -297,7 +298,15 @@ export async function openDirect(target: OutputTarget, shown: string): Promise<D
     // descriptor all the same
     const own = await ownStream(target);
     if (own) return own;
-    throw new Error(`pwalk: cannot write ${shown}: ${osErrorText(e)}`);
+    // another terminal (/dev/tty, /dev/pts/3): through the C library
+    let dev;
+    try {
+      dev = writableThroughLibc(target.path, e);
+    } catch (failed) {
+      e = failed;
+    }
+    if (!dev) throw new Error(`pwalk: cannot write ${shown}: ${osErrorText(e)}`);
+    f = dev;
   }
   const st = f.statSync();
   if (

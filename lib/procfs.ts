@@ -80,6 +80,8 @@ function openLibc() {
   return Deno.dlopen("libc.so.6", {
     open: { parameters: ["buffer", "i32"], result: "i32" }, // int open(const char *, int)
     read: { parameters: ["i32", "buffer", "usize"], result: "isize" }, // ssize_t read(int, void *, size_t)
+    // ssize_t write(int fd, const void *buf, size_t count)
+    write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
     close: { parameters: ["i32"], result: "i32" }, // int close(int)
     // int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *buf)
     // (glibc 2.28 and later: optional, an older one's Deno refusal stands)
@@ -282,4 +284,55 @@ export function releaseFifo(path: string): void {
     const fd = c.open(cString(path), O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd >= 0) c.close(fd);
   } catch { /* no --allow-ffi: left waiting */ }
+}
+
+/**
+ * A device or FIFO that Deno refuses to open for writing (`e`, its
+ * NotCapable) although --allow-write grants it: a terminal (/dev/tty,
+ * /dev/pts/3) wants --allow-all besides. Opened through the C library
+ * (`--allow-ffi`) as a file that writes and closes; non-blocking, a full
+ * terminal or pipe waited for between tries, so that a stopped terminal
+ * never holds the main thread, where a signal's listener runs. Undefined
+ * where that does not apply (another error, a path --allow-write does not
+ * grant, no --allow-ffi, not Linux); a failed open is thrown as Deno
+ * throws one.
+ *
+ * @example
+ * ```ts ignore
+ * try { f = await Deno.open(p, { write: true }); } catch (e) { f = writableThroughLibc(p, e) ?? fail(e); }
+ * ```
+ */
+export function writableThroughLibc(path: string, e: unknown): Deno.FsFile | undefined {
+  if (
+    !(e instanceof Deno.errors.NotCapable) || Deno.build.os !== "linux" ||
+    Deno.permissions.querySync({ name: "write", path }).state !== "granted"
+  ) return undefined;
+  let c: ReturnType<typeof openLibc>["symbols"];
+  try {
+    c = libc().symbols;
+  } catch {
+    return undefined; // (no --allow-ffi, or no glibc: Deno's refusal stands)
+  }
+  const fd = c.open(cString(path), O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) throw failed("open", path, errno());
+  let open = true;
+  const close = () => {
+    if (open) c.close(fd);
+    open = false;
+  };
+  return {
+    async write(b: Uint8Array): Promise<number> {
+      for (;;) {
+        const n = Number(c.write(fd, b, BigInt(b.length)));
+        if (n >= 0) return n;
+        const e = errno();
+        if (e === 4) continue; // EINTR
+        if (e !== 11) throw failed("write", path, e); // EPIPE, EIO, ENOSPC... (not EAGAIN)
+        await new Promise((r) => setTimeout(r, 10)); // full: a reader, a terminal to go on
+      }
+    },
+    statSync: () => statSync(`/proc/self/fd/${fd}`),
+    close,
+    [Symbol.dispose]: close,
+  } as unknown as Deno.FsFile;
 }

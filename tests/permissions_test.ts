@@ -11,7 +11,8 @@
  * the tree, and the folders and files that must not appear.
  */
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import { cli, cliInMountNamespace, deno, REPO } from "./helpers/run.ts";
+import { cli, cliInMountNamespace, deno, REPO, run } from "./helpers/run.ts";
+import { SCRIPT, testNeeding } from "./helpers/system.ts";
 import { canMountTmpfs, tempDir } from "./helpers/temp.ts";
 import { buildTree, diffSnapshots, type EntrySpec, G, snapshot } from "./helpers/repair_tree.ts";
 import { spillPrefix } from "../lib/answers/duck.ts";
@@ -401,4 +402,41 @@ Deno.test("report with README's three permissions: -o naming a descriptor open o
     assertEquals(r.code, 0, `${perms.join(" ")}: ${r.stderr}`);
     assert(r.text.startsWith("<!DOCTYPE html>"), `${perms.join(" ")}: ${r.text.slice(0, 80)}`);
   }
+});
+
+testNeeding([SCRIPT], {
+  name:
+    "summary --html /dev/tty: written to the terminal under the six permissions (Deno wants --allow-all for /dev), refused where --allow-write does not grant it (review)",
+  async fn() {
+    await using tmp = await tempDir();
+    const tree = `${tmp.path}/t`;
+    Deno.mkdirSync(`${tree}/d`, { recursive: true });
+    Deno.writeTextFileSync(`${tree}/d/f`, "x");
+    const scan = `${tmp.path}/s.csv`;
+    assertEquals((await cli(["-o", scan, tree])).code, 0);
+    const q = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
+    const scoped = [
+      ...SIX.filter((p) => p !== "--allow-write"),
+      `--allow-write=${Deno.env.get("TMPDIR") || "/tmp"},${tmp.path}`,
+    ];
+    for (const perms of [["-A"], SIX, scoped]) {
+      const cmd = `${q(Deno.execPath())} run ${perms.map(q).join(" ")} ${q(`${REPO}/cli.ts`)} ` +
+        `summary --no-names --html /dev/tty ${q(scan)} > /dev/null; echo "rc=$?"`;
+      // (script: a terminal of its own, /dev/tty in the child)
+      const r = await run("script", ["-q", "-e", "-c", cmd, "/dev/null"]);
+      const what = `${perms.join(" ")}: ${r.text.slice(0, 300)} ${r.stderr}`;
+      if (perms === scoped) {
+        assertMatch(
+          r.text,
+          /pwalk: cannot write \/dev\/tty: Requires write access to "\/dev\/tty"/,
+          what,
+        );
+        assertMatch(r.text, /rc=1\r?\n/, what);
+        assert(!r.text.includes("<!DOCTYPE html>"), what);
+        continue;
+      }
+      assert(r.text.startsWith("<!DOCTYPE html>"), what);
+      assertMatch(r.text, /<\/html>\r?\nrc=0\r?\n$/, what);
+    }
+  },
 });
