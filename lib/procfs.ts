@@ -91,6 +91,7 @@ function openLibc() {
     // char *realpath(const char *path, char *resolved)
     realpath: { parameters: ["buffer", "buffer"], result: "pointer" },
     __errno_location: { parameters: [], result: "pointer" }, // int *__errno_location(void)
+    raise: { parameters: ["i32"], result: "i32" }, // int raise(int sig)
   });
 }
 
@@ -335,4 +336,23 @@ export function writableThroughLibc(path: string, e: unknown): Deno.FsFile | und
     close,
     [Symbol.dispose]: close,
   } as unknown as Deno.FsFile;
+}
+
+/**
+ * Send the signal numbered `sig` to this thread through the C library
+ * (Deno.kill wants --allow-run; this, --allow-ffi). False where it cannot
+ * (no --allow-ffi, not Linux).
+ *
+ * @example
+ * ```ts ignore
+ * raiseSignal(23); // SIGURG, ignored unless listened to
+ * ```
+ */
+export function raiseSignal(sig: number): boolean {
+  if (Deno.build.os !== "linux") return false;
+  try {
+    return libc().symbols.raise(sig) === 0;
+  } catch {
+    return false; // (no --allow-ffi, or no glibc)
+  }
 }

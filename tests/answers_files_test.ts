@@ -275,6 +275,15 @@ Deno.test("summary --html: a signal after the page took its name (the text stuck
   await waitFor(() => Deno.lstat(page).then(() => true, () => false), {
     what: "the page in place",
   });
+  // and its text waiting on the full pipe (a thread of Deno's in the write;
+  // the main thread free to take the signal)
+  await waitFor(
+    () =>
+      [...Deno.readDirSync(`/proc/${p.pid}/task`)].some((t) =>
+        /pipe_write/.test(Deno.readTextFileSync(`/proc/${p.pid}/task/${t.name}/wchan`))
+      ),
+    { what: "summary's text waiting on stdout" },
+  );
   p.kill("SIGINT");
   const out = await p.output();
   const stderr = dec.decode(out.stderr);

@@ -784,6 +784,31 @@ console.log("survived");`;
   );
 });
 
+Deno.test("CLI: a signal that came while the last work kept the main thread busy ends the process, 128+n, not passed over by its end (review)", async () => {
+  // its event still waiting for a turn of the event loop when the command
+  // has returned: the process's end waits for it (a Ctrl-C as a summary's
+  // text was formatted ended it 0, and a shell loop went on)
+  const script = `import { exitAfterSaying, listen } from ${
+    JSON.stringify(`${REPO}/lib/cli/common.ts`)
+  };
+listen("SIGTERM", () => {})(); // Deno's listener in, no phase listening
+Deno.kill(Deno.pid, "SIGTERM");
+const t = Date.now();
+while (Date.now() - t < 300) { /* busy */ }
+console.log("returned");
+await exitAfterSaying(0);`;
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assertEquals(
+    [r.code, r.signal, dec.decode(r.stdout)],
+    [143, "SIGTERM", "returned\n"],
+    dec.decode(r.stderr),
+  );
+});
+
 /** Journal entry lines: DEV INO TYPE OLDUID OLDGID OLDMODE NEWUID NEWGID NEWMODE BIRTH PATH. */
 function journalEntries(text: string) {
   return text.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => {

@@ -30,7 +30,7 @@ import {
 import { errnoName } from "../errno.ts";
 import { MAX_THREADS } from "../options.ts";
 import { nodeLayerWorks } from "../node_layer.ts";
-import { lstatSync, readProcFile, realPathSync, statSync } from "../procfs.ts";
+import { lstatSync, raiseSignal, readProcFile, realPathSync, statSync } from "../procfs.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
 /** The version of this package. */
@@ -269,8 +269,45 @@ let quitting: number | undefined;
  * ```
  */
 export async function exitAfterSaying(code: number): Promise<never> {
+  await signalsHeard();
   await eprintFlushed();
   exitProcess(quitting ?? code);
+}
+
+/**
+ * Wait until every signal sent to this process before now has reached its
+ * Deno listener. One that came while the main thread was busy (the last
+ * lines formatted, a summary's text) waits for a turn of the event loop,
+ * and a process that ended first would pass over it: status 0 after a
+ * Ctrl-C, and a shell loop goes on to the next folder. A harmless signal
+ * sent to itself (SIGURG, ignored by default) goes the same way: once its
+ * listener has run, every earlier one was handed to theirs (the signals
+ * that came are taken together); one turn more lets those run. Without
+ * the C library (`--allow-ffi`) or off Linux, nothing is waited for.
+ *
+ * @example
+ * ```ts ignore
+ * await work();
+ * await signalsHeard(); // a Ctrl-C during work's last synchronous part has reached its listener
+ * ```
+ */
+export async function signalsHeard(): Promise<void> {
+  let heard!: () => void;
+  const ping = new Promise<void>((r) => heard = r);
+  try {
+    Deno.addSignalListener("SIGURG", heard);
+  } catch {
+    return; // (a system without it)
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    if (!raiseSignal(23)) return; // SIGURG (Linux)
+    await Promise.race([ping, new Promise((r) => timer = setTimeout(r, 500))]);
+    await new Promise((r) => setTimeout(r, 0));
+  } finally {
+    clearTimeout(timer);
+    Deno.removeSignalListener("SIGURG", heard);
+  }
 }
 
 /** Signal numbers of the statuses that mean "stopped by a signal". */
@@ -1567,6 +1604,9 @@ export async function runJob<T>(ui: JobUi<T>): Promise<number> {
       ...(errorsCsv?.replaces ? { skipPaths: [errorsCsv.replaces] } : {}),
       clearLineBeforeErrors: line?.redrawn,
     });
+    // one that came as it ended (its event waiting while the main thread
+    // was busy) is this job's to tell, below
+    await signalsHeard();
     ended = true;
     // in place before the summary names it (a failure is the run's error)
     closeErrors(true);
@@ -1852,6 +1892,9 @@ export async function runAnswer(
     const f = flags = parse(args, { ...spec, ...ENGINE_OPTIONS });
     statusLine = line = new StatusLine(command);
     await body(f, f._, line);
+    // one that came as it ended (its event waiting while the main thread
+    // was busy) is said by this command's listener, as a moment earlier
+    await signalsHeard();
     return EXIT.OK;
   } catch (e) {
     line?.stop(); // no half-drawn line before the error
