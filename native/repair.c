@@ -975,6 +975,10 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
          (the file's own group shared above one name, none above the
          other: opened by one, left private by the other) */
       bool other = p.ngid != own || first_gid != (uint32_t)e->user;
+      /* (a file of a shared group keeps it whatever folder its names are
+         in: every name plans the same, and nothing is to be told; only a
+         private group's file takes a folder's group) */
+      if (!is_private(pw_job_opts(j), st->st_uid, st->st_gid)) other = false;
       if (other && noancestor)
         pw_job_note_error(j, PW_OP_LINKS_LEFT, 0, e->path, e->len);
       else if (other)

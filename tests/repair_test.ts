@@ -1952,6 +1952,36 @@ Deno.test("hard links under two shared groups: the links notice names the group 
   }
 });
 
+Deno.test("hard links of a file in a shared group, under folders of two shared groups: it keeps its group, no links notice (it would name one group twice: review)", async () => {
+  await using tmp = await tempDir("pwalk-links3-");
+  const root = `${tmp.path}/lk`;
+  buildTree(root, [
+    { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+    { rel: "a", type: "dir", uid: 100, gid: G.OTHER, mode: 0o2770 },
+    { rel: "b", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+    // one in the group of b, reached second; one in the group of a
+    { rel: "a/f", type: "file", uid: 1042, gid: G.PROJECT, mode: 0o600 },
+    { rel: "b/g", type: "file", uid: 1042, gid: G.OTHER, mode: 0o600 },
+  ]);
+  Deno.linkSync(`${root}/a/f`, `${root}/b/f`);
+  Deno.linkSync(`${root}/b/g`, `${root}/a/g`);
+  await ctimesPast(`${root}/a/f`, `${root}/b/g`); // names settled before the runs (rule 9)
+  for (const args of [[], ["--apply", "--journal", `${tmp.path}/j`]]) {
+    const r = await cli(["repair", "--threads", "1", ...args, root]);
+    assertEquals(r.code, 0, r.stderr);
+    assert(!r.stderr.includes("pwalk: links '"), r.stderr);
+    assertStringIncludes(r.stderr, " 0 errors in ");
+    // each file's mode once, its group never
+    const changes = lines(r.stdout);
+    assertEquals(changes.filter((l) => l.includes(": group ")), [], r.text);
+    assertEquals(changes.filter((l) => l.includes(": mode 0600 -> 0640")).length, 2, r.text);
+  }
+  for (const [name, gid] of [["a/f", G.PROJECT], ["b/g", G.OTHER]] as const) {
+    const st = Deno.lstatSync(`${root}/${name}`);
+    assertEquals([st.gid, st.mode! & 0o7777], [gid, 0o640], name);
+  }
+});
+
 Deno.test("hard links whose first name has no shared group above it: left alone, and the links notice says so, dry run and --apply", async () => {
   await using tmp = await tempDir("pwalk-links0-");
   // ROOT private, with no shared group above it (the temporary folder and
