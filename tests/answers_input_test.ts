@@ -696,6 +696,49 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
     },
   );
   await t.step(
+    "a .csv.gz whose header has a comment, a header CRC or the text mark (valid gzip DuckDB refuses): status 1, saying so and the way out (review)",
+    async () => {
+      const data = await Deno.readFile(good);
+      const gz = await new Response(
+        new Blob([data]).stream().pipeThrough(new CompressionStream("gzip")),
+      ).bytes();
+      const head = gz.slice(0, 10), rest = gz.subarray(10);
+      const flagged = (flag: number, extra: Uint8Array) => {
+        const h = head.slice();
+        h[3] |= flag;
+        return concat(h, extra, rest);
+      };
+      // FHCRC: the low 16 bits of the CRC-32 of the header before it
+      const { crc32 } = await import("node:zlib");
+      const hcrcHead = head.slice();
+      hcrcHead[3] |= 0x02;
+      const crc = crc32(hcrcHead) & 0xffff;
+      const out = `${tmp.path}/g.parquet`;
+      for (
+        const [what, bytes] of [
+          ["FCOMMENT", flagged(0x10, new TextEncoder().encode("made by pigz -C\0"))],
+          ["FHCRC", concat(hcrcHead, new Uint8Array([crc & 0xff, crc >> 8]), rest)],
+          ["FTEXT", flagged(0x01, new Uint8Array())],
+        ] as const
+      ) {
+        const f = `${tmp.path}/${what}.csv.gz`;
+        await Deno.writeFile(f, bytes);
+        // the premise: gzip reads it, the same rows
+        const t = await new Deno.Command("gzip", { args: ["-dc", f], stdout: "piped" }).output();
+        assertEquals([t.code, t.stdout], [0, data], `${what}: gzip -dc reads it`);
+        for (const args of [["summary", f], ["diff", good, f], ["convert", f, out]]) {
+          const r = await cli(args);
+          assertEquals(r.code, 1, `${what}: ${r.stderr}`);
+          assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+          assertStringIncludes(r.stderr, `${f}: `);
+          assertStringIncludes(r.stderr, "gzip -dc FILE | gzip > COPY.csv.gz writes a copy");
+        }
+        assert(!existsSync(out), "nothing written");
+        await Deno.remove(f);
+      }
+    },
+  );
+  await t.step(
     "a scan cut where whole rows end: .csv.gz without its end, .csv mid-number",
     async () => {
       let rows = "";

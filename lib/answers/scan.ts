@@ -1170,6 +1170,13 @@ export function namingScans(err: unknown, paths: string[]): Error {
       "dd conv=sync copy adds?); gzip -dc FILE | gzip > COPY.csv.gz writes a copy pwalk " +
       `reads${msg.slice(eol)}`;
     err = new Error(msg, { cause: err });
+  } else if (/^IO Error: Unsupported GZIP archive/.test(msg.slice(0, eol))) {
+    // (DuckDB refuses a member header with FTEXT, FHCRC or FCOMMENT set:
+    // valid gzip, from pigz -C, zlib's gzsetparams users, some archivers)
+    msg = `${msg.slice(0, eol)}: its gzip header has a comment, a header CRC or the text ` +
+      "mark (FCOMMENT, FHCRC, FTEXT), valid gzip that pwalk's reader (DuckDB's) does not take; " +
+      `gzip -dc FILE | gzip > COPY.csv.gz writes a copy pwalk reads${msg.slice(eol)}`;
+    err = new Error(msg, { cause: err });
   }
   // pwalk's own messages say what they are about already (a --temp-dir
   // that cannot hold the spill folder is not a scan's fault)
