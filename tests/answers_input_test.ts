@@ -207,6 +207,59 @@ Deno.test("a negative st_dev (a signed long in the CSV; macOS's dev_t is signed)
   }
 });
 
+Deno.test("a Parquet scan whose names are bytes (BLOB, as pyarrow's binary writes them): read as the text they are, and one that is not UTF-8 refused, naming the column (review)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/r`;
+  Deno.mkdirSync(`${root}/漢字`, { recursive: true });
+  for (const n of ["café.txt", 'quo"te,comma.csv', "back\\slash 'q'", "plain.dat"]) {
+    Deno.writeTextFileSync(`${root}/漢字/${n}`, n);
+  }
+  const csv = `${tmp.path}/scan.csv`;
+  assertEquals((await cli(["-o", csv, root])).code, 0);
+  const pq = `${tmp.path}/scan.parquet`;
+  await convert([csv], pq);
+  const blob = `${tmp.path}/blob.parquet`, bad = `${tmp.path}/bad.parquet`;
+  const db = await DuckDBInstance.create(":memory:");
+  const c = await db.connect();
+  try {
+    await c.run(
+      `COPY (SELECT * REPLACE (encode(filename) AS filename, encode("fileExtension") AS ` +
+        `"fileExtension") FROM '${pq}') TO '${blob}' (FORMAT parquet)`,
+    );
+    const types = (await c.runAndReadAll(
+      `SELECT name, duckdb_type FROM parquet_schema('${blob}') WHERE name IN ('filename', 'fileExtension')`,
+    )).getRowsJS();
+    assertEquals(types.map((r) => String(r[1])), ["BLOB", "BLOB"]); // the premise
+    // one name with a byte that is not UTF-8
+    await c.run(
+      `COPY (SELECT * REPLACE (CASE WHEN filename LIKE '%plain.dat' ` +
+        `THEN encode(filename) || '\\xFF'::BLOB ELSE encode(filename) END AS filename) ` +
+        `FROM '${pq}') TO '${bad}' (FORMAT parquet)`,
+    );
+  } finally {
+    c.closeSync();
+    db.closeSync();
+  }
+  // byte for byte the scan it was made from, and no change against it
+  const back = `${tmp.path}/back.csv`;
+  const r = await cli(["convert", "--no-header", blob, back]);
+  assertEquals(r.code, 0, r.stderr);
+  const sorted = (f: string) => Deno.readTextFileSync(f).split("\n").sort().join("\n");
+  assertEquals(sorted(back), sorted(csv));
+  const d = await diff([csv], [blob]);
+  assertEquals([d.totals.added.entries, d.totals.removed.entries], [0, 0]);
+  for (const args of [["summary", bad], ["convert", bad, `${tmp.path}/no.csv`]]) {
+    const x = await cli(args);
+    assertEquals(x.code, 1, x.stderr);
+    assertEquals(x.stderr.trim().split("\n").length, 1, x.stderr);
+    assertStringIncludes(
+      x.stderr,
+      `${bad}: Invalid Input Error: column filename holds bytes (BLOB) that decode to no text`,
+    );
+  }
+  assert(!existsSync(`${tmp.path}/no.csv`), "nothing written");
+});
+
 Deno.test("a NULL or an empty field where pwalk writes a number: summary, diff and convert refuse it, naming the column and the file", async (t) => {
   await using tmp = await tempDir();
   // a scan of /t (a folder, a file) and one of /u, as pwalk writes them

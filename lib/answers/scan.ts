@@ -625,6 +625,17 @@ export function nullText(name: string): string {
   return `column ${name} holds NULL (no value), not a number as pwalk writes it in every row`;
 }
 
+/**
+ * Why a value of text column `name` stored as bytes (BLOB) that decode to
+ * no text is refused (worded so that {@link isEncodingError} does not take
+ * it for the CSV reader's).
+ */
+function blobText(name: string): string {
+  return `column ${name} holds bytes (BLOB) that decode to no text: pwalk reads a Parquet ` +
+    "scan's names as text, each byte of a name that is not text as \\xNN (as convert writes " +
+    "it): cast the column to text so, or write the scan with pwalk convert";
+}
+
 /** DuckDB's integer types: a Parquet column of one holds the number itself. */
 const INTEGER_TYPE = /^U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)$/;
 
@@ -667,6 +678,14 @@ function typedFromParquet(path: string, types: Map<string, string>): string {
       throw new ScanInputError(
         `${path}: not a pwalk scan in Parquet (no column "${name}"; convert writes one)`,
       );
+    }
+    if (type === "VARCHAR" && t === "BLOB") {
+      // raw bytes (pyarrow's binary, Spark's): the text they are when
+      // UTF-8; other bytes refused, naming the column (DuckDB's text of a
+      // BLOB writes \xHH for every byte outside printable ASCII, quotes
+      // and backslashes too: another name than the file's)
+      return `CASE WHEN ${c} IS NULL THEN '' ELSE coalesce(try(decode(${c})), ` +
+        `error(${FILE_COLUMN} || ${lit(`: ${blobText(name)}`)})) END AS ${c}`;
     }
     if (type === "VARCHAR") return `coalesce(${c}::VARCHAR, '') AS ${c}`; // "" read as NULL before
     if (INTEGER_TYPE.test(t)) {
