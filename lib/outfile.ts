@@ -299,13 +299,13 @@ export async function openDirect(target: OutputTarget, shown: string): Promise<D
     const own = await ownStream(target);
     if (own) return own;
     // another terminal (/dev/tty, /dev/pts/3): through the C library
-    let dev;
+    let dev, why = e;
     try {
       dev = writableThroughLibc(target.path, e);
     } catch (failed) {
-      e = failed;
+      why = failed;
     }
-    if (!dev) throw new Error(`pwalk: cannot write ${shown}: ${osErrorText(e)}`);
+    if (!dev) throw new Error(`pwalk: cannot write ${shown}: ${osErrorText(why)}`);
     f = dev;
   }
   const st = f.statSync();
