@@ -2268,3 +2268,36 @@ testNeeding([ZSTD], {
     assertEquals(JSON.parse(s.text).totals.entries, 4);
   },
 });
+
+testNeeding([ZSTD], {
+  name:
+    "a .csv.zst of a window over zstd's default limit (zstd --long=28 from a pipe): status 1, said so with the way out, not 'corrupt' (review)",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/r`;
+    Deno.mkdirSync(`${root}/d`, { recursive: true });
+    Deno.writeTextFileSync(`${root}/d/f`, "x");
+    const csv = `${tmp.path}/scan.csv`;
+    assertEquals((await cli(["-o", csv, root])).code, 0);
+    const long = `${tmp.path}/long.csv.zst`, copy = `${tmp.path}/copy.csv.zst`;
+    const sh = (cmd: string) => new Deno.Command("sh", { args: ["-c", cmd] }).output();
+    assertEquals((await sh(`cat '${csv}' | zstd -q --long=28 -o '${long}'`)).code, 0);
+    // the premise: zstd itself needs --long to read it
+    assert(!(await sh(`zstd -dc '${long}' > /dev/null 2>&1`)).success);
+    for (
+      const args of [["summary", long], ["diff", csv, long], ["convert", long, `${tmp.path}/o.csv`]]
+    ) {
+      const r = await cli(args);
+      assertEquals(r.code, 1, r.stderr);
+      assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assertStringIncludes(r.stderr, `${long}: its zstd frame at byte 0 needs a window over`);
+      assert(!r.stderr.includes("corrupt"), r.stderr);
+    }
+    assert(!existsSync(`${tmp.path}/o.csv`), "nothing written");
+    // the way out it gives
+    assertEquals((await sh(`zstd -dc --long=31 '${long}' | zstd -q -o '${copy}'`)).code, 0);
+    const r = await cli(["summary", "--json", copy]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(JSON.parse(r.text).totals.entries, 3);
+  },
+});

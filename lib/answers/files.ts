@@ -175,7 +175,12 @@ export async function checkZstdComplete(path: string): Promise<void> {
         (e: Error) =>
           reject(
             new Error(
-              `pwalk: ${path}: corrupt zstd data in the frame at byte ${start}: ${e.message}`,
+              // (whole data, of a window over zstd's default limit: not corrupt)
+              /too much memory/i.test(e.message)
+                ? `pwalk: ${path}: its zstd frame at byte ${start} needs a window over the ` +
+                  "128 MiB that zstd decodes by default (zstd --long=28 or more, from a pipe); " +
+                  "zstd -dc --long=31 FILE | zstd -o COPY.csv.zst writes a copy pwalk reads"
+                : `pwalk: ${path}: corrupt zstd data in the frame at byte ${start}: ${e.message}`,
             ),
           ),
       );
