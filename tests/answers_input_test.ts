@@ -2301,3 +2301,36 @@ testNeeding([ZSTD], {
     assertEquals(JSON.parse(r.text).totals.entries, 3);
   },
 });
+
+Deno.test("a scan of two scans joined with cat (a header inside), or of CR LF lines after LF ones: status 1, one line that says what it likely is (review)", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/r`;
+  Deno.mkdirSync(`${root}/d`, { recursive: true });
+  for (let i = 0; i < 5; i++) Deno.writeTextFileSync(`${root}/d/f${i}`, "x");
+  const csv = `${tmp.path}/scan.csv`;
+  assertEquals((await cli(["--header", "-o", csv, root])).code, 0);
+  const text = Deno.readTextFileSync(csv);
+  const joined = `${tmp.path}/joined.csv`;
+  Deno.writeTextFileSync(joined, text + text);
+  const [head, ...rows] = text.trimEnd().split("\n");
+  const mixed = `${tmp.path}/mixed.csv`;
+  Deno.writeTextFileSync(
+    mixed,
+    [head, rows[0], ...rows.slice(1).map((l) => `${l}\r`)].join("\n") + "\n",
+  );
+  for (
+    const [f, said] of [
+      [joined, "(that line is pwalk's header: two scans joined with cat?"],
+      [mixed, "one that ends in CR LF among lines that end in LF"],
+    ]
+  ) {
+    for (const args of [["summary", f], ["convert", f, `${tmp.path}/o.parquet`]]) {
+      const r = await cli(args);
+      assertEquals(r.code, 1, r.stderr);
+      assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assertStringIncludes(r.stderr, `${f}: `);
+      assertStringIncludes(r.stderr, said);
+    }
+  }
+  assert(!existsSync(`${tmp.path}/o.parquet`), "nothing written");
+});

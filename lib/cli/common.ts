@@ -1811,6 +1811,16 @@ export function answerStatus(e: unknown, paths: readonly string[] = []): number 
   const field = /^Error when converting column "([^"\n]+)"/m.exec(full);
   if (!cols && field && /CSV Error on Line: \d+$/.test(message)) {
     message += `: column ${field[1]} is not a number as pwalk's CSV writes it`;
+    // ... the header again, further down: scans joined with cat
+    if (/^Original Line: inode,parent-inode,/m.test(full)) {
+      message += " (that line is pwalk's header: two scans joined with cat? give each file " +
+        "as a SCAN of its own, or join them without their header lines)";
+    }
+  }
+  // DuckDB's CSV reader lost in a line: say what pwalk knows to cause it
+  if (/The CSV Parser state machine reached an invalid state\.$/.test(message)) {
+    message += " (a line not as pwalk's CSV writes it: one that ends in CR LF among lines " +
+      "that end in LF, a quote not closed?)";
   }
   return exitStatus(bad ? new UsageError(message) : new Error(`pwalk: ${message}`));
 }
