@@ -15,7 +15,8 @@ export const HELP = `Usage: pwalk undo [--apply | --dry-run] JOURNAL
 
 Show, or with --apply restore, the old owner, group and mode of every entry
 in the journal of a repair or chown, newest first. Without --apply nothing
-changes (a dry run: its lines start "would restore: ").
+changes (a dry run: the lines of what it would put back start "would
+restore: "; an entry left as it is is told alike in both).
 
 The journal must be a regular file (not a symbolic link) of the user running
 undo, that group and others cannot write; any other is refused, since a
