@@ -18,6 +18,7 @@ import { openPartial } from "../lib/outfile.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { smallTree } from "./helpers/tree.ts";
 import { waitFor } from "./helpers/wait.ts";
+import { threadWchans } from "./helpers/proc.ts";
 import { shimTest, VANISH_C } from "./helpers/shim.ts";
 
 const dec = new TextDecoder();
@@ -277,13 +278,9 @@ Deno.test("summary --html: a signal after the page took its name (the text stuck
   });
   // and its text waiting on the full pipe (a thread of Deno's in the write;
   // the main thread free to take the signal)
-  await waitFor(
-    () =>
-      [...Deno.readDirSync(`/proc/${p.pid}/task`)].some((t) =>
-        /pipe_write/.test(Deno.readTextFileSync(`/proc/${p.pid}/task/${t.name}/wchan`))
-      ),
-    { what: "summary's text waiting on stdout" },
-  );
+  await waitFor(() => threadWchans(p.pid).some((w) => w.endsWith("pipe_write")), {
+    what: "summary's text waiting on stdout",
+  });
   p.kill("SIGINT");
   const out = await p.output();
   const stderr = dec.decode(out.stderr);

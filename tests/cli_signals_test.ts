@@ -1392,26 +1392,35 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
   },
 });
 
-Deno.test("CLI: undo of a short journal, its lines to a slow reader: a SIGINT stops it between two entries, 130 (review)", async () => {
-  await using tmp = await tempDir();
-  const root = `${tmp.path}/proj`;
+/**
+ * A project folder of 900 files with long names, repaired with --apply into
+ * the journal `tmp`/j: their undo lines (about 240 KB) outgrow a pipe
+ * several times, so undo blocks writing them. `grouped()`: the files still
+ * in the project's group (5000).
+ */
+async function repairedForUndo(tmp: string) {
+  const root = `${tmp}/proj`;
   await Deno.mkdir(root);
   Deno.chownSync(root, 0, 5000);
   Deno.chmodSync(root, 0o2770);
-  // 900 entries (fewer than 1000) with long names: their undo lines (about
-  // 240 KB) outgrow a pipe several times, so undo blocks writing them
-  const n = 900;
+  const n = 900; // (fewer than 1000)
   for (let i = 0; i < n; i++) {
     const f = `${root}/${"z".repeat(150)}_${i}`;
     Deno.writeTextFileSync(f, "x");
     Deno.chownSync(f, 1042, 1042);
     Deno.chmodSync(f, 0o600);
   }
-  const journal = `${tmp.path}/j`;
-  const env = { HOME: tmp.path };
+  const journal = `${tmp}/j`;
+  const env = { HOME: tmp };
   const r = await cli(["repair", "--apply", "--journal", journal, root], { env });
   assertEquals(r.code, 0, r.stderr);
   const grouped = () => names(root).filter((f) => Deno.lstatSync(`${root}/${f}`).gid === 5000);
+  return { n, journal, env, grouped };
+}
+
+Deno.test("CLI: undo of a short journal, its lines to a slow reader: a SIGINT stops it between two entries, 130 (review)", async () => {
+  await using tmp = await tempDir();
+  const { n, journal, env, grouped } = await repairedForUndo(tmp.path);
   assertEquals(grouped().length, n);
   const p = spawnCli(["undo", "--apply", journal], { env });
   // (pipe_write, anon_pipe_write since Linux 6.14)
@@ -1440,22 +1449,7 @@ Deno.test("CLI: undo of a short journal, its lines to a slow reader: a SIGINT st
 
 Deno.test("CLI: undo --apply whose lines go to a pipe nobody reads (a terminal stopped with Ctrl-S): a SIGTERM still stops it, 143 (review)", async () => {
   await using tmp = await tempDir();
-  const root = `${tmp.path}/proj`;
-  await Deno.mkdir(root);
-  Deno.chownSync(root, 0, 5000);
-  Deno.chmodSync(root, 0o2770);
-  const n = 900; // (lines of about 240 KB: more than a pipe holds)
-  for (let i = 0; i < n; i++) {
-    const f = `${root}/${"z".repeat(150)}_${i}`;
-    Deno.writeTextFileSync(f, "x");
-    Deno.chownSync(f, 1042, 1042);
-    Deno.chmodSync(f, 0o600);
-  }
-  const journal = `${tmp.path}/j`;
-  const env = { HOME: tmp.path };
-  const r = await cli(["repair", "--apply", "--journal", journal, root], { env });
-  assertEquals(r.code, 0, r.stderr);
-  const grouped = () => names(root).filter((f) => Deno.lstatSync(`${root}/${f}`).gid === 5000);
+  const { n, journal, env, grouped } = await repairedForUndo(tmp.path);
   const p = spawnCli(["undo", "--apply", journal], { env });
   const guard = setTimeout(() => p.kill("SIGKILL"), 60_000); // a hang guard
   try {

@@ -19,6 +19,8 @@ import { scanStatus } from "../mod.ts";
 import { spawnCli } from "./helpers/run.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { waitFor } from "./helpers/wait.ts";
+import { openNames } from "./helpers/proc.ts";
+import { makePlan } from "./helpers/shard.ts";
 import { mountSlowfs } from "./helpers/slowfs.ts";
 import { CC, FUSERMOUNT, PKG_CONFIG, testNeeding } from "./helpers/system.ts";
 
@@ -177,15 +179,18 @@ Deno.test("pwalk slurm --resume: a signal while squeue answers: one line, 128+n,
   assertEquals(Deno.readTextFileSync(`${dir}/slurm.json`), before);
 });
 
+/** A scan folder `tmp`/scan of a one-shard plan of a one-folder tree. */
+async function oneShardScan(tmp: string): Promise<{ dir: string }> {
+  const root = `${tmp}/tree`, dir = `${tmp}/scan`;
+  Deno.mkdirSync(`${root}/a`, { recursive: true });
+  Deno.mkdirSync(dir);
+  await makePlan(root, 1, `${dir}/plan.json`);
+  return { dir };
+}
+
 Deno.test("pwalk status: a signal while squeue hangs: squeue ended, one line, 128+n, no half status (review)", async () => {
   await using tmp = await tempDir();
-  const root = `${tmp.path}/tree`;
-  Deno.mkdirSync(`${root}/a`, { recursive: true });
-  const dir = `${tmp.path}/scan`;
-  Deno.mkdirSync(dir);
-  const planned = await spawnCli(["plan", root, "--shards", "1", "-o", `${dir}/plan.json`])
-    .output();
-  assertEquals(planned.code, 0, new TextDecoder().decode(planned.stderr));
+  const { dir } = await oneShardScan(tmp.path);
   Deno.writeTextFileSync(`${dir}/job.sbatch`, "#!/bin/sh\n"); // squeue is asked
   const bin = `${tmp.path}/bin`;
   Deno.mkdirSync(bin);
@@ -211,14 +216,8 @@ Deno.test("pwalk status: a signal while squeue hangs: squeue ended, one line, 12
 
 Deno.test("scanStatus(): a signal while --verify reads an output stops the reading (review)", async () => {
   await using tmp = await tempDir();
-  const root = `${tmp.path}/tree`;
-  Deno.mkdirSync(`${root}/a`, { recursive: true });
-  const dir = `${tmp.path}/scan`;
-  Deno.mkdirSync(dir);
+  const { dir } = await oneShardScan(tmp.path);
   const dec = new TextDecoder();
-  const planned = await spawnCli(["plan", root, "--shards", "1", "-o", `${dir}/plan.json`])
-    .output();
-  assertEquals(planned.code, 0, dec.decode(planned.stderr));
   const out = `${dir}/scan-0.csv`;
   const ran = await spawnCli(["report", "--plan", `${dir}/plan.json`, "--shard", "0", "-o", out])
     .output();
@@ -230,14 +229,7 @@ Deno.test("scanStatus(): a signal while --verify reads an output stops the readi
   rec.outputBytes = big;
   Deno.writeTextFileSync(`${dir}/scan-0.done.json`, JSON.stringify(rec));
   const abort = new AbortController();
-  const reading = () => {
-    for (const fd of Deno.readDirSync("/proc/self/fd")) {
-      try {
-        if (Deno.readLinkSync(`/proc/self/fd/${fd.name}`) === Deno.realPathSync(out)) return true;
-      } catch { /* closed meanwhile */ }
-    }
-    return false;
-  };
+  const reading = () => openNames(Deno.pid).includes(Deno.realPathSync(out));
   const status = scanStatus(dir, { verify: true, squeue: false, signal: abort.signal });
   status.catch(() => {}); // (awaited below)
   await waitFor(reading, { what: "the output being read" });

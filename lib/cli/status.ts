@@ -64,6 +64,12 @@ outputs' reading stopped): no status is told, 141 stdout closed early
 
 const STATES: ShardState[] = ["done", "running", "pending", "incomplete", "failed", "missing"];
 
+/** Say that a signal stopped the status before it was told; its exit status. */
+function untold([name, status]: readonly [string, number]): number {
+  eprint(`pwalk status: interrupted by ${name}; no status was told`);
+  return status;
+}
+
 /** `pwalk status ARGS`; resolves to the exit status. */
 export async function run(args: string[]): Promise<number> {
   const flags = parse(args, { json: "flag", verify: "flag" });
@@ -82,10 +88,7 @@ export async function run(args: string[]): Promise<number> {
   } catch (caught) {
     let e = caught;
     if (e instanceof Stopped) {
-      if ((e.cause as Error)?.name === "AbortError") {
-        eprint(`pwalk status: interrupted by ${e.by[0]}; no status was told`);
-        return e.by[1];
-      }
+      if ((e.cause as Error)?.name === "AbortError") return untold(e.by);
       e = e.cause; // a failure of its own meanwhile, said as it is
     }
     if (e instanceof PlanError) throw new UsageError(e.message);
@@ -106,11 +109,8 @@ export async function run(args: string[]): Promise<number> {
     }
     throw e;
   }
-  if (stopped) {
-    // (it ended as the signal came: told no more than one stopped midway)
-    eprint(`pwalk status: interrupted by ${stopped[0]}; no status was told`);
-    return stopped[1];
-  }
+  // (it ended as the signal came: told no more than one stopped midway)
+  if (stopped) return untold(stopped);
   if (flags.json) {
     writeStdout(JSON.stringify(st, null, 1) + "\n");
     return st.complete ? 0 : 1;
