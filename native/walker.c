@@ -279,17 +279,24 @@ static bool anc_cycle(const pw_anc *a, const struct stat *st, int fd) {
    as links are met (queue_subfolder) and checked before a folder is
    queued (dispatch_name).  False: not to be listed. */
 static bool walked_once(pw_worker *w, pw_item *it, int fd) {
-  if (w->job->opts->follow) return true;
   /* Without a stat of the listing, it->st holds the listing's inode number
      and the parent's device, which a server need not make unique (libfuse
      without use_ino gives every name, "." too, 0xffffffff): the open
-     folder's own, by fstat (one call a folder, none an entry). */
+     folder's own, by fstat (one call a folder, none an entry).  Its device
+     is the one its entries live on (listing_facts): a "." that agreed with
+     the listing (open_checked) told the inode, not the device, and a
+     mounted folder can have the very inode number of the folder it covers
+     (every btrfs subvolume's root is 256, the number the first subvolume
+     lists as), whose mount points below would else seem raced
+     (listed_after_all). */
   struct stat own;
   const struct stat *st = &it->st;
   if (it->no_stat) {
     if (fstat(fd, &own)) return true; /* not known: as before this check */
+    it->st.st_dev = own.st_dev;
     st = &own;
   }
+  if (w->job->opts->follow) return true;
   if (anc_cycle(it->anc, st, fd)) {
     pw_worker_error(w, PW_OP_LOOP, ELOOP, it->path, it->len);
     return false;

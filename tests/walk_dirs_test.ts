@@ -254,6 +254,52 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "stat: false: a mounted folder of the inode number of the folder it covers (as btrfs " +
+    "subvolumes, all 256) has its own device below it: a mount point in it is walked, no race",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir("pwalk-same-ino-");
+    const [a, b, c] = ["a", "b", "c"].map((d) => `${tmp.path}/${d}`);
+    for (const d of [a, b, c]) {
+      Deno.mkdirSync(d);
+      assertEquals(await mountTmpfs(d, "size=1m"), "");
+    }
+    // each tmpfs numbers its own inodes from its root: a's first folder and b's alike
+    Deno.mkdirSync(`${a}/top`);
+    Deno.mkdirSync(`${b}/x/y`, { recursive: true });
+    Deno.writeTextFileSync(`${b}/x/f`, "f");
+    Deno.writeTextFileSync(`${c}/g`, "g");
+    const [top, x] = [Deno.statSync(`${a}/top`), Deno.statSync(`${b}/x`)];
+    assertEquals(top.ino, x.ino, "two tmpfs number their first folders alike");
+    assertEquals(await mountBind(`${b}/x`, `${a}/top`), "");
+    assertEquals(await mountBind(c, `${a}/top/y`), "");
+    const want = await readDirTree(a);
+    assert(want.some(([p, , f]) => p === `${a}/top/y` && f.includes("g")), "readDir enters y");
+    for (const followSymlinks of [false, true]) {
+      for (const stat of [false, true]) {
+        const how = `stat: ${stat}, followSymlinks: ${followSymlinks}`;
+        const errors: string[] = [];
+        const onError = (e: WalkError) => void errors.push(`${e.op} ${e.path}: ${e.message}`);
+        const got: Item[] = [];
+        for await (const d of walkDirs(a, { stat, followSymlinks, onError })) {
+          got.push([d.path, [...d.dirs].sort(), [...d.files].sort()]);
+        }
+        assertEquals(errors, [], `walkDirs, ${how}`);
+        assertEquals(asSet(got), asSet(want), `walkDirs, ${how}`);
+        const paths = new Set<string>();
+        for await (const e of walk(a, { stat, followSymlinks, onError })) paths.add(e.path);
+        assertEquals(errors, [], `walk, ${how}`);
+        assertEquals(
+          paths,
+          new Set([a, ...want.flatMap(([p, d, f]) => [...d, ...f].map((n) => `${p}/${n}`))]),
+          `walk, ${how}`,
+        );
+      }
+    }
+  },
+});
+
 for (const kind of ["a tmpfs", "a bind mount of the same file system"] as const) {
   testNeeding([SETPRIV, PYTHON3], {
     name: `stat: false without capabilities enters a mount point (${kind}) whose root can be ` +
