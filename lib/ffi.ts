@@ -113,6 +113,14 @@ const symbols = {
     ],
     result: "i32", // int32_t: fd (a FIFO, pipe or device, links followed, never waited for) or -errno
   },
+  pw_dir_probe: {
+    parameters: [
+      "buffer", // const uint8_t *path
+      "usize", // size_t len
+    ],
+    result: "i32", // int32_t: 0 (opened and listed) or -errno
+    nonblocking: true, // a ROOT on a hung mount: the caller still hears signals
+  },
   pw_fd_close: {
     parameters: [
       "i32", // int32_t fd

@@ -22,6 +22,8 @@ struct linux_dirent64 {
 };
 #endif
 
+#include "pwalk.h"
+
 /* getdents64 buffer per worker. */
 #define PW_DENTS_BYTES (64 * 1024)
 
@@ -313,4 +315,24 @@ int pw_open_parent_below(int dirfd, const char *rel, size_t len, const char **la
     fd = next;
     start += n + 1;
   }
+}
+
+PW_API int32_t pw_dir_probe(const uint8_t *path, size_t len) {
+  if (!path || !len || memchr(path, 0, len)) return -EINVAL;
+  char *p = malloc(len + 1);
+  if (!p) return -ENOMEM;
+  memcpy(p, path, len);
+  p[len] = 0;
+  int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* as the walker opens a root */
+  int r = fd < 0 ? -errno : 0;
+  free(p);
+  if (fd < 0) return r;
+  pw_dirstream d;
+  if (!(r = pw_dirstream_init(&d)) && !(r = pw_dir_begin(&d, fd))) {
+    int err;
+    if (!pw_dir_next(&d, &err) && err) r = -err;
+  }
+  pw_dirstream_fini(&d);
+  close(fd);
+  return r;
 }

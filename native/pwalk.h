@@ -274,6 +274,14 @@ PW_API int32_t pw_fd_open(const uint8_t *path, size_t len);
 PW_API int32_t pw_fd_open_direct(const uint8_t *path, size_t len);
 PW_API int32_t pw_fd_close(int32_t fd);
 /**
+ * Whether the folder at path can be opened and listed, as a walk's root is
+ * (dir.c): opened (links followed) and its first names read, 0, or the
+ * -errno of the open or the read.  A folder that opens but cannot be read
+ * (/proc/PID/map_files of a process not traced, a FUSE server failing
+ * READDIR, a damaged folder: EIO) fails here, not as a walk of one row.
+ */
+PW_API int32_t pw_dir_probe(const uint8_t *path, size_t len);
+/**
  * End the process killed by signal sig (its default action restored,
  * unblocked, sent to the process), as a program stopped by Ctrl-C ends;
  * _exit(128 + sig) if that did not end it.  Never returns.

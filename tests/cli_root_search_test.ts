@@ -9,8 +9,19 @@ import { assertEquals, assertStringIncludes } from "@std/assert";
 import { cli, run, UNPRIVILEGED } from "./helpers/run.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { SETPRIV, testNeeding } from "./helpers/system.ts";
+import { shimTest } from "./helpers/shim.ts";
 
 const lines = (s: string) => s.split("\n").filter((l) => l !== "");
+
+/** Every command that walks a ROOT, its outputs named from `out`. */
+const COMMANDS = (out: string): string[][] => [
+  ["-o", `${out}.csv`],
+  ["report", "--errors", `${out}.errors.csv`],
+  ["repair", "--apply", "--journal", `${out}.journal`],
+  ["--chown_from", "1", "--chown_to", "2:2", "--apply", "--journal", `${out}.j`],
+  ["plan", "--shards", "2", "-o", `${out}.json`],
+  ["slurm", "--shards", "2", "--out", `${out}.scan`, "--dry-run"],
+];
 
 testNeeding([SETPRIV], {
   name: "a ROOT listed but not searched (r--): bad usage (2) for every command, nothing written",
@@ -28,15 +39,7 @@ testNeeding([SETPRIV], {
     assertEquals(st.code, 1);
     assertStringIncludes(st.stderr, "Permission denied");
     const out = `${t.path}/out`;
-    const commands: string[][] = [
-      ["-o", `${out}.csv`],
-      ["report", "--errors", `${out}.errors.csv`],
-      ["repair", "--apply", "--journal", `${out}.journal`],
-      ["--chown_from", "1", "--chown_to", "2:2", "--apply", "--journal", `${out}.j`],
-      ["plan", "--shards", "2", "-o", `${out}.json`],
-      ["slurm", "--shards", "2", "--out", `${out}.scan`, "--dry-run"],
-    ];
-    for (const args of commands) {
+    for (const args of COMMANDS(out)) {
       const r = await cli([...args, root], { prefix: UNPRIVILEGED });
       assertEquals(
         [r.code, lines(r.stderr), r.text],
@@ -52,6 +55,64 @@ testNeeding([SETPRIV], {
     assertEquals((await Deno.lstat(root)).mode! & 0o7777, 0o444); // as it was
   },
 });
+
+/**
+ * An LD_PRELOAD shim: the library's getdents64 (through syscall(3)) of a
+ * folder named "unlistable" fails with EIO, as a damaged folder's, a FUSE
+ * server's failing READDIR or /proc/PID/map_files's do (the open works).
+ */
+const UNLISTABLE_C = `#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+long syscall(long n, ...) {
+  static long (*real)(long, ...);
+  if (!real) real = (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
+  va_list ap;
+  va_start(ap, n);
+  long a[6];
+  for (int i = 0; i < 6; i++) a[i] = va_arg(ap, long);
+  va_end(ap);
+  if (n == SYS_getdents64) {
+    char link[64], to[4096];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", (int)a[0]);
+    ssize_t k = readlink(link, to, sizeof to - 1);
+    if (k > 11 && memcmp(to + k - 11, "/unlistable", 11) == 0) {
+      errno = EIO;
+      return -1;
+    }
+  }
+  return real(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+`;
+
+shimTest(
+  "a ROOT that opens but whose listing fails (EIO): bad usage (2) for every command, nothing written",
+  UNLISTABLE_C,
+  async (shim) => {
+    const root = `${shim.dir}/unlistable`;
+    await Deno.mkdir(`${root}/a`, { recursive: true });
+    // the premise: the shim fails the library's listing, not the open
+    const walked = await shim.cli([`${shim.dir}`]);
+    assertEquals(walked.code, 0, walked.stderr);
+    assertStringIncludes(walked.stderr, `pwalk: read '${root}': Input/output error`);
+    const out = `${shim.dir}/out`;
+    for (const args of COMMANDS(out)) {
+      const r = await shim.cli([...args, root]);
+      assertEquals(
+        [r.code, lines(r.stderr), r.text],
+        [2, [`pwalk: ${root}: Input/output error`], ""],
+        args.join(" "),
+      );
+    }
+    const left = Array.from(Deno.readDirSync(shim.dir), (e) => e.name).sort();
+    assertEquals(left, ["shim.c", "shim.so", "unlistable"], "nothing written");
+  },
+);
 
 testNeeding([SETPRIV], {
   name:

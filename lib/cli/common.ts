@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Progress } from "../job.ts";
+import { pathBytes, type Progress } from "../job.ts";
 import { excludeListLines, excludeLookedUp, unmatchedExcludes } from "../exclude.ts";
 import { ensureNative, native } from "../ffi.ts";
 import { DownloadInterrupted } from "../fetchlib.ts";
@@ -985,7 +985,7 @@ export async function oneRoot(f: Flags, refuse?: string): Promise<string> {
       }
       // (by ROOT as given, as the walker opens it, for the same reason)
       if (!(await Deno.stat(root)).isDirectory) throw new UsageError(`${root}: Not a directory`);
-      (await Deno.open(root)).close(); // listable: opened for reading, as the walker opens it
+      (await Deno.open(root)).close(); // opened for reading, as the walker opens it
       // searchable: its entries looked at (a name looked up in it, `.`), as
       // the walker stats them; a ROOT with r but not x would be listed with
       // every entry an error, status 0 and only ROOT's row
@@ -1007,6 +1007,17 @@ export async function oneRoot(f: Flags, refuse?: string): Promise<string> {
       throw new UsageError(`${root}: ${why}`);
     }
   });
+  // listable: its first names read, as the walker lists it (a folder can
+  // open and refuse its listing: /proc/PID/map_files, a FUSE server failing
+  // READDIR, a damaged folder's EIO), by the library (from JSR: downloaded
+  // now, as the run would next)
+  await ensureNative();
+  const b = pathBytes(root);
+  const listed = await untilAnswered(
+    `ROOT ${root}`,
+    () => native().pw_dir_probe(b, BigInt(b.length)),
+  );
+  if (listed < 0) throw new UsageError(`${root}: ${errnoName(-listed)[1]}`);
   if (refuse && real === "/" && !f.force) {
     throw new UsageError(
       `refusing to ${refuse} / (the whole file system): add --force if you really mean it`,
