@@ -54,6 +54,47 @@ function physical(path: string, cache: Map<string, string | null>): string | nul
 }
 
 /**
+ * `rel`, a path below the folder `dir`, with each name as its folder lists
+ * it. On a file system that ignores case (FAT, exFAT, SMB, macOS's APFS) a
+ * name spelled in another case finds the folder, but the walker compares
+ * names as listed: `DEEP` would exclude nothing, and no warning would say
+ * so. A folder is listed only when a name's case swapped finds an entry
+ * too (both there, or the file system ignores case); `cache` keeps the
+ * answers by path.
+ */
+function listedSpelling(dir: string, rel: string, cache: Map<string, string>): string {
+  let at = dir === "/" ? "" : dir;
+  const out: string[] = [];
+  for (const name of rel.split("/")) {
+    const key = `${at}/${name}`;
+    let got = cache.get(key);
+    if (got === undefined) cache.set(key, got = listedName(at || "/", name));
+    out.push(got);
+    at = `${at}/${got}`;
+  }
+  return out.join("/");
+}
+
+/** The name `name` of the folder `dir` as `dir` lists it (listedSpelling). */
+function listedName(dir: string, name: string): string {
+  const swapped = [...name].map((c) => c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase())
+    .join("");
+  if (swapped === name) return name;
+  const lower = name.toLowerCase();
+  let other: string | undefined;
+  try {
+    Deno.lstatSync(`${dir === "/" ? "" : dir}/${swapped}`);
+    for (const e of Deno.readDirSync(dir)) {
+      if (e.name === name) return name;
+      if (other === undefined && e.name.toLowerCase() === lower) other = e.name;
+    }
+  } catch {
+    // not there in the other case (a file system that keeps case), or not listed
+  }
+  return other ?? name;
+}
+
+/**
  * Every exclude path in the walker's spelling under `root`: each path
  * tidied as given, plus, when it names something inside the root, the
  * root's own spelling followed by the path below it. Idempotent.
@@ -69,6 +110,7 @@ export function resolveExcludes(root: string, paths: readonly string[] | undefin
   const out = new Set<string>();
   if (!paths?.length) return [];
   const cache = new Map<string, string | null>();
+  const listed = new Map<string, string>();
   const given = rootSpelling(root);
   const realRoot = realPath(root, cache);
   const prefix = realRoot === "/" ? "/" : `${realRoot}/`;
@@ -76,7 +118,7 @@ export function resolveExcludes(root: string, paths: readonly string[] | undefin
     out.add(tidy(p));
     const real = realRoot === null ? null : physical(p, cache);
     const rel = real !== null && real.startsWith(prefix) && real.length > prefix.length
-      ? real.slice(prefix.length)
+      ? listedSpelling(realRoot!, real.slice(prefix.length), listed)
       : tooLong(p)
       ? lexicalBelow(p, given, realRoot)
       : null;

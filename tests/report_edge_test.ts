@@ -282,6 +282,38 @@ Deno.test({
 });
 
 testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
+  name: "on a file system that ignores case, an exclude spelled in another case excludes the " +
+    "folder as listed (report, walk()); one not there in any case is still warned about",
+  async fn() {
+    await using tmp = await tempDir();
+    const src = `${tmp.path}/src`;
+    await Deno.mkdir(`${src}/proj/deep/x`, { recursive: true });
+    await Deno.writeTextFile(`${src}/proj/deep/x/f`, "x");
+    await Deno.writeTextFile(`${src}/proj/top`, "x");
+    await using fs = await mountSlowfs(tmp.path, src, {
+      SLOWFS_DELAY_US: "0",
+      SLOWFS_FOLDCASE: "1",
+    });
+    const mnt = fs.path;
+    // the premise: found in any case, listed as the source spells it
+    assert(Deno.statSync(`${mnt}/PROJ/Deep/X`).isDirectory);
+    assertEquals([...Deno.readDirSync(`${mnt}/proj`)].map((e) => e.name).sort(), ["deep", "top"]);
+    const kept = [mnt, `${mnt}/proj`, `${mnt}/proj/top`];
+    const r = await cli(["--exclude", `${mnt}/PROJ/Deep`, "--exclude", `${mnt}/proj/gone`, mnt]);
+    assertEquals(r.code, 0, r.stderr);
+    const rows = parsePwalk(r.stdout).rows.map((x) => new TextDecoder().decode(x.path));
+    assertEquals(rows.sort(), kept.sort());
+    assertEquals(r.stderr.split("\n").filter((l) => l.includes("warning")), [
+      `pwalk: warning: --exclude ${mnt}/proj/gone matched nothing under ${mnt}`,
+    ]);
+    const { walk } = await import("../mod.ts");
+    const seen: string[] = [];
+    for await (const e of walk(mnt, { exclude: [`${mnt}/proj/DEEP`] })) seen.push(e.path);
+    assertEquals(seen.sort(), kept.sort());
+  },
+});
+
+testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
   name:
     "a directory cycle (a FUSE folder that is its root again): told as a loop, walked once, the run ends; report, walk() and walkDirs() (review)",
   async fn() {

@@ -46,7 +46,8 @@ export interface Slowfs extends AsyncDisposable {
  * (wait only on paths that hold this name), SLOWFS_USE_INO ("1": the
  * source's inode numbers, the same after a remount), SLOWFS_LOOP (a
  * folder of this name is the source's root again: a directory cycle) and
- * SLOWFS_NLINK (every file's link count);
+ * SLOWFS_NLINK (every file's link count), SLOWFS_FOLDCASE ("1": a name is
+ * found in any case, as on FAT, exFAT, SMB or APFS);
  * `options` are its -o mount
  * options (no kernel caching by default: every request waits).
  */
@@ -59,6 +60,7 @@ export async function mountSlowfs(
     SLOWFS_USE_INO?: string;
     SLOWFS_LOOP?: string;
     SLOWFS_NLINK?: string;
+    SLOWFS_FOLDCASE?: string;
   },
   options = "ro,attr_timeout=0,entry_timeout=0",
   mnt = `${work}/mnt`,
