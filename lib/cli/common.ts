@@ -948,6 +948,28 @@ function inside(root: string, path: string): boolean {
 }
 
 /**
+ * The native library loaded (from JSR: downloaded) with the signals
+ * listened to, as {@link runJob} loads it: stopped by one, an
+ * {@link Interrupted} that says so ("interrupted by SIGTERM; the download
+ * of the native library from URL stopped; nothing was cached").
+ */
+async function nativeUnderSignals(): Promise<void> {
+  let stopped: readonly [string, number] | undefined;
+  try {
+    [, stopped] = await underSignals((signal) => ensureNative(signal), {
+      what: "the native library's download",
+    });
+  } catch (e) {
+    if (!(e instanceof Stopped)) throw e;
+    const what = e.cause instanceof DownloadInterrupted ? e.cause.what : "nothing was done";
+    throw new Interrupted(`pwalk: interrupted by ${e.by[0]}; ${what}`, e.by[1]);
+  }
+  if (stopped) {
+    throw new Interrupted(`pwalk: interrupted by ${stopped[0]}; nothing was done`, stopped[1]);
+  }
+}
+
+/**
  * The one ROOT operand, a folder this process can open, list and search
  * (one it cannot is bad usage, as a missing one: nothing under it could be
  * walked, and a run would end with status 0 and only ROOT's row); `refuse` names
@@ -1011,7 +1033,7 @@ export async function oneRoot(f: Flags, refuse?: string): Promise<string> {
   // open and refuse its listing: /proc/PID/map_files, a FUSE server failing
   // READDIR, a damaged folder's EIO), by the library (from JSR: downloaded
   // now, as the run would next)
-  await ensureNative();
+  await nativeUnderSignals();
   const b = pathBytes(root);
   const listed = await untilAnswered(
     `ROOT ${root}`,
