@@ -104,7 +104,36 @@ testNeeding([...SLURM_NEEDS, ZSTD], {
       assertEquals(s.states, ["done", "done", "pending", "done"]);
       const text = await cli(["status", dir], { env });
       assertMatch(text.text, /^shard 2 {2}pending +Slurm: PENDING$/m);
-      assertEquals((await run("scancel", [held], { env })).code, 0);
+      // squeue's defaults from the user's environment would hide the
+      // pending task (review): status still sees it, --resume leaves it
+      const filtered = { ...env, SQUEUE_STATES: "RUNNING", SQUEUE_PARTITION: "nosuch" };
+      assertEquals(
+        (await run("squeue", ["-h", "-r", `--name=${name}`], { env: filtered })).text.trim(),
+        "",
+        "the premise: squeue itself lists nothing so",
+      );
+      const seen = await cli(["status", dir], { env: filtered });
+      assertMatch(seen.text, /^shard 2 {2}pending +Slurm: PENDING$/m);
+      const dry = await cli(["slurm", "--resume", dir, "--dry-run"], { env: filtered });
+      assertEquals([dry.code, dry.text], [0, ""], dry.stderr);
+      assertStringIncludes(dry.stderr, "nothing to resubmit");
+      // a done shard's task queued again (requeued, or submitted by hand):
+      // its rerun removes the record as it starts, so the scan is not complete
+      const again = await run(
+        "sbatch",
+        ["--parsable", "--hold", "--array=1", `${dir}/job.sbatch`],
+        {
+          env,
+        },
+      );
+      assertEquals(again.code, 0, again.stderr);
+      s = await status();
+      assertEquals([s.code, s.states], [1, ["done", "pending", "pending", "done"]]);
+      assertMatch(s.details[1], /^Slurm: PENDING, though scan-1\.done\.json is there: a rerun/);
+      assertEquals(
+        (await run("scancel", [held, again.text.trim().split(";")[0]], { env })).code,
+        0,
+      );
       await drained();
       s = await status();
       assertEquals(s.states, ["done", "done", "failed", "done"]);

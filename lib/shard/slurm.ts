@@ -20,6 +20,7 @@ import {
   type ShardPlan,
   writeAtomic,
 } from "./plan.ts";
+import { envWithout } from "./env.ts";
 import { absolutePath, insideRootText, scanEnters } from "./paths.ts";
 import { leftoversText, scanLeftovers, scanStatus } from "./status.ts";
 import { jobName, readSubmissions, type Submission } from "./squeue.ts";
@@ -402,32 +403,11 @@ const OWN_VARIABLES = ["SBATCH_JOB_NAME", "SBATCH_OUTPUT", "SBATCH_ERROR"];
  * `export SBATCH_OUTPUT=...` in a profile), or nothing to change.
  */
 function sbatchEnv(): { clearEnv?: boolean; env?: Record<string, string> } {
-  let env: Record<string, string>;
   try {
-    env = Deno.env.toObject();
+    return envWithout(OWN_VARIABLES, "sbatch", "would move or rename the tasks' logs");
   } catch (e) {
-    if (!(e instanceof Deno.errors.NotCapable)) throw e;
-    // not all of it may be read (--allow-env=LIST), so none can be handed
-    // on without them: they must be unset, or must not be read either
-    // (then the refusal names the variable)
-    let set: string[];
-    try {
-      set = OWN_VARIABLES.filter((v) => Deno.env.get(v) !== undefined);
-    } catch (e) {
-      throw new NotSubmitted((e as Error).message); // (what was made is taken back)
-    }
-    if (set.length) {
-      throw new NotSubmitted(
-        `${set.join(", ")} set in the environment would move or rename the tasks' logs, and ` +
-          "without --allow-env for all of it sbatch cannot be run without them: unset them, " +
-          "or give --allow-env",
-      );
-    }
-    return {};
+    throw new NotSubmitted((e as Error).message); // (what was made is taken back)
   }
-  if (!OWN_VARIABLES.some((v) => v in env)) return {};
-  for (const v of OWN_VARIABLES) delete env[v];
-  return { clearEnv: true, env };
 }
 
 /** sbatch could not be run, or refused the job: nothing was submitted. */

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { envWithout } from "./env.ts";
 import type { ShardPlan } from "./plan.ts";
 
 /** One sbatch submission of a scan folder. */
@@ -67,6 +68,17 @@ export async function readSubmissions(dir: string): Promise<Submission[]> {
   return v.submissions as Submission[];
 }
 
+/** squeue's input variables that leave tasks out of what it lists. */
+const SQUEUE_FILTERS = [
+  "SQUEUE_ACCOUNT",
+  "SQUEUE_LICENSES",
+  "SQUEUE_NAMES",
+  "SQUEUE_PARTITION",
+  "SQUEUE_QOS",
+  "SQUEUE_STATES",
+  "SQUEUE_USERS",
+];
+
 /**
  * The array tasks of a job name that Slurm still holds (pending, running,
  * ...), by task index, from `squeue -r`; null when squeue cannot be asked.
@@ -96,12 +108,17 @@ export async function queuedTasks(
     [`--name=${name}`],
     ...(ids.length ? [[`--jobs=${[...ids, ...ids].join(",")}`]] : []),
   ];
+  const env = envWithout(SQUEUE_FILTERS, "squeue", "would hide tasks Slurm holds");
   for (const ask of asks) {
     signal?.throwIfAborted(); // (stopped: squeue asked no more)
     let out: Deno.CommandOutput;
     try {
       out = await new Deno.Command("squeue", {
-        args: ["-h", "-r", ...ask, "-o", "%K|%T"],
+        // every partition's (hidden ones too), whatever the user's SQUEUE_*
+        // defaults would leave out (SQUEUE_STATES=RUNNING: the pending
+        // ones, which would be resubmitted as missing)
+        args: ["-h", "-r", "--all", ...ask, "-o", "%K|%T"],
+        ...env,
         stdin: "null",
         stdout: "piped",
         stderr: "piped",

@@ -427,8 +427,18 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
   } catch { /* no logs */ }
   logs.sort((a, b) => a[0] - b[0]);
   for (const s of shards) {
-    if (s.state === "done") continue;
     const q = queued.get(s.shard);
+    if (s.state === "done") {
+      // a task of it that Slurm holds again (requeued; submitted twice): it
+      // removes the record as it starts, and a rerun that fails leaves none:
+      // not done until it has left the queue
+      if (q) {
+        s.state = q === "PENDING" ? "pending" : "running";
+        s.detail = `Slurm: ${q}, though scan-${s.shard}.done.json is there: a rerun ` +
+          "(requeued, or submitted again) that will replace it";
+      }
+      continue;
+    }
     if (q) {
       s.state = q === "PENDING" ? "pending" : "running";
       s.detail = `Slurm: ${q}`;

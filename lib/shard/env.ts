@@ -1,0 +1,46 @@
+/**
+ * A child's environment without some of this process's variables: the
+ * Slurm commands' input variables that would change what pwalk asks of
+ * them (sbatch's job name and logs, squeue's filters).
+ *
+ * @module
+ */
+
+/**
+ * Deno.Command options that leave the variables `names` out of a child's
+ * environment: `{}` when none is set, else `{ clearEnv, env }` with the
+ * rest. Without leave to read the whole environment (`--allow-env=LIST`)
+ * the rest cannot be handed on: an Error says so when one of them is set,
+ * `why` telling what it would do to `command` ("would hide queued tasks").
+ *
+ * @example
+ * ```ts ignore
+ * new Deno.Command("squeue", { args, ...envWithout(["SQUEUE_STATES"], "squeue", "would hide tasks") });
+ * ```
+ */
+export function envWithout(
+  names: readonly string[],
+  command: string,
+  why: string,
+): { clearEnv?: boolean; env?: Record<string, string> } {
+  let env: Record<string, string>;
+  try {
+    env = Deno.env.toObject();
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotCapable)) throw e;
+    // not all of it may be read, so none can be handed on without them:
+    // they must be unset, or must not be read either (then the NotCapable
+    // names the variable)
+    const set = names.filter((v) => Deno.env.get(v) !== undefined);
+    if (set.length) {
+      throw new Error(
+        `${set.join(", ")} set in the environment ${why}, and without --allow-env for all of ` +
+          `it ${command} cannot be run without them: unset them, or give --allow-env`,
+      );
+    }
+    return {};
+  }
+  if (!names.some((v) => v in env)) return {};
+  for (const v of names) delete env[v];
+  return { clearEnv: true, env };
+}
