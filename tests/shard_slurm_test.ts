@@ -232,6 +232,15 @@ await new Promise(() => setInterval(() => {}, 1000));`,
         const dead = await status();
         assertEquals(dead.states[3], "incomplete", dead.details.join("\n"));
         assertMatch(dead.details[3], /on this host, which is not running: it died$/);
+        // a dry run of the resume says what it would do and leaves DIR as it
+        // is: the dead run's lock file and temporary, which status names (review)
+        const before = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+        const dry = await cli(["slurm", "--resume", dir, "--dry-run"], { env });
+        assertEquals(dry.code, 0, dry.stderr);
+        assertMatch(dry.stderr, /would resubmit shard 3 \(of 4\)/);
+        assertEquals([...Deno.readDirSync(dir)].map((e) => e.name).sort(), before);
+        assertEquals(await Deno.readTextFile(lock), `pid ${holder.pid} on ${Deno.hostname()}\n`);
+        assertEquals((await status()).details[3], dead.details[3]);
         // its temporary is a dead run's, removed, and the shard rerun
         const r = await cli(["slurm", "--resume", dir], { env });
         assertEquals(r.code, 0, r.stderr);

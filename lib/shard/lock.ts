@@ -49,32 +49,43 @@ export function lockPath(output: string): string {
 /**
  * Lock {@link lockPath} of `output` for shard `shard` of the plan `plan`
  * (its id), both written into the file after the holder's pid and host
- * (`shard 3 of plan ID`). Throws {@link ShardBusyError} when another
+ * (`shard 3 of plan ID`); with `probe` (a dry run), only whether it could
+ * be: the file neither made nor written, its release removing nothing. Throws {@link ShardBusyError} when another
  * process holds it, naming its pid and host and, when that is another
  * shard (two shards given one output, outside the plan's folder) or
  * another plan's, which one it is. Resolves to null when the file system
  * has no locks (Lustre mounted without `flock`): the run goes on unlocked,
  * as before.
  */
-export function lockShard(output: string, shard: number, plan = ""): Promise<ShardLock | null> {
+export function lockShard(
+  output: string,
+  shard: number,
+  plan = "",
+  { probe = false } = {},
+): Promise<ShardLock | null> {
   const path = lockPath(output);
   const mine = `shard ${shard} of plan ${plan}`;
-  return lockFile(path, (holder, theirs) => {
-    const m = /^shard (\d+) of plan (\S*)$/.exec(theirs);
-    const who = holder ? ` (${holder})` : "";
-    // (a lock written without its shard, by an older pwalk: by its name, this shard's)
-    if (!m || theirs === mine || (m[1] === String(shard) && (!m[2] || !plan))) {
+  return lockFile(
+    path,
+    (holder, theirs) => {
+      const m = /^shard (\d+) of plan (\S*)$/.exec(theirs);
+      const who = holder ? ` (${holder})` : "";
+      // (a lock written without its shard, by an older pwalk: by its name, this shard's)
+      if (!m || theirs === mine || (m[1] === String(shard) && (!m[2] || !plan))) {
+        return new ShardBusyError(
+          `shard ${shard} is already running${who}: ${path} is locked by it; ` +
+            "wait for it to end, or end it",
+        );
+      }
+      const whose = m[2] === plan ? `shard ${m[1]}` : `shard ${m[1]} of another plan (${m[2]})`;
       return new ShardBusyError(
-        `shard ${shard} is already running${who}: ${path} is locked by it; ` +
-          "wait for it to end, or end it",
+        `${whose}${who} is running with the same record and lock: ${path} is locked by it; ` +
+          `wait for it to end, or write shard ${shard} to another file`,
       );
-    }
-    const whose = m[2] === plan ? `shard ${m[1]}` : `shard ${m[1]} of another plan (${m[2]})`;
-    return new ShardBusyError(
-      `${whose}${who} is running with the same record and lock: ${path} is locked by it; ` +
-        `wait for it to end, or write shard ${shard} to another file`,
-    );
-  }, mine);
+    },
+    mine,
+    probe,
+  );
 }
 
 /**
@@ -105,11 +116,15 @@ async function lockFile(
   path: string,
   busy: (holder: string, about: string) => Error,
   about = "",
+  probe = false,
 ): Promise<ShardLock | null> {
   // A lock file removed by the run that held it, between our open and our
   // lock, is not the lock any more: open the new one (a few rounds at most).
   for (let round = 0;; round++) {
-    const f = await openLockFile(path);
+    const f = await openLockFile(path, !probe);
+    if (!f && probe && !(await Deno.lstat(path).then(() => true, () => false))) {
+      return { path, release: () => Promise.resolve() }; // no lock file: nobody holds it
+    }
     if (!f) { // its holder ended (and removed it), or another run made it anew: again
       if (round < 100) continue;
       throw new Error(`${path}: replaced again and again while being opened`);
@@ -136,6 +151,7 @@ async function lockFile(
       if (round < 100) continue;
       throw new Error(`${path}: replaced again and again while being locked`);
     }
+    if (probe) return { path, release: () => Promise.resolve(f.close()) };
     try {
       await f.truncate(0);
       const text = `pid ${Deno.pid} on ${Deno.hostname()}\n${about ? `${about}\n` : ""}`;
@@ -159,15 +175,17 @@ async function lockFile(
 
 /**
  * Open the lock file: made new (O_CREAT | O_EXCL: never through a link,
- * dangling or not), or an existing regular file of this user with one
+ * dangling or not; unless `create` is false), or an existing regular file of this user with one
  * name only (root must not write through a link or a hard link someone
  * put in a scan folder they may write). Throws RefusedError-like errors
  * for anything else; null when it went (its holder released it) or was
  * made anew between the looks: the caller looks again.
  */
-async function openLockFile(path: string): Promise<Deno.FsFile | null> {
+async function openLockFile(path: string, create = true): Promise<Deno.FsFile | null> {
   try {
-    return await Deno.open(path, { read: true, write: true, createNew: true, mode: 0o644 });
+    if (create) {
+      return await Deno.open(path, { read: true, write: true, createNew: true, mode: 0o644 });
+    }
   } catch (e) {
     if (!(e instanceof Deno.errors.AlreadyExists)) {
       throw new Error(`pwalk: cannot write ${path}: ${osErrorText(e)}`);

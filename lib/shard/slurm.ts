@@ -926,7 +926,8 @@ async function resumeLocked(
   for (const i of candidates) {
     let lock: ShardLock | null;
     try {
-      lock = await lockShard(`${dir}/scan-${i}.csv.zst`, i, plan.id);
+      // (a dry run leaves DIR as it is: a dead run's lock file, which status names, stays)
+      lock = await lockShard(`${dir}/scan-${i}.csv.zst`, i, plan.id, { probe: o.dryRun });
     } catch (e) {
       if (!(e instanceof ShardBusyError)) throw e;
       busy.push(e.message);
