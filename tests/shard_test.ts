@@ -2112,6 +2112,47 @@ testNeeding([ZSTD], {
   },
 });
 
+Deno.test("status quotes a task log's last run (a log appended to), Slurm's cause of a cancel, and the log written last (review)", async () => {
+  await using tmp = await tempDir();
+  const root = await sharedTree();
+  const dir = `${tmp.path}/scan`;
+  await Deno.mkdir(`${dir}/logs`, { recursive: true });
+  await makePlan(root, 2, `${dir}/plan.json`);
+  const stopped =
+    "pwalk: interrupted by SIGTERM; no output file and no completion record were left";
+  // --open-mode=append: a run that ended done, then its requeued rerun, cut
+  // by Slurm's time limit
+  await Deno.writeTextFile(
+    `${dir}/logs/9_0.out`,
+    [
+      "pwalk: shard 0 of 2 on node1, 2 CPUs allocated, 2 usable",
+      `pwalk: shard 0 of 2: 5 entries, 0 errors in 0.01 s, record ${dir}/scan-0.done.json`,
+      "pwalk: shard 0 of 2 on node2, 2 CPUs allocated, 2 usable",
+      "slurmstepd: error: *** JOB 9 ON node2 CANCELLED AT 2026-12-06T22:19:45 DUE TO TIME LIMIT ***",
+      stopped,
+      "",
+    ].join("\n"),
+  );
+  // shard 1 in two jobs: the later one refused by the first's lock, which
+  // then was cancelled (scancel): its log is the one written last
+  const refused = "pwalk: refused: shard 1 is already running (pid 2847 on node1)";
+  await Deno.writeTextFile(`${dir}/logs/21_1.out`, `pwalk: shard 1 of 2 on node1\n${refused}\n`);
+  await Deno.writeTextFile(
+    `${dir}/logs/20_1.out`,
+    "pwalk: shard 1 of 2 on node1\n" +
+      "slurmstepd: error: *** JOB 20 ON node1 CANCELLED AT 2026-12-06T22:20:00 ***\n" +
+      `${stopped}\n`,
+  );
+  await Deno.utime(`${dir}/logs/21_1.out`, 1_700_000_000, 1_700_000_000);
+  await Deno.utime(`${dir}/logs/20_1.out`, 1_700_000_100, 1_700_000_100);
+  const st = await cli(["status", "--json", dir]);
+  assertEquals(st.code, 1, st.stderr);
+  const shards = JSON.parse(st.text).shards;
+  assertEquals(shards.map((s: { state: string }) => s.state), ["failed", "failed"]);
+  assertEquals(shards[0].detail, `logs/9_0.out: ${stopped} (cancelled by Slurm due to time limit)`);
+  assertEquals(shards[1].detail, `logs/20_1.out: ${stopped} (cancelled by Slurm)`);
+});
+
 testNeeding([ZSTD], {
   name: "a shard done in a Slurm log, then stopped in a rerun by hand: neither message says done",
   async fn() {

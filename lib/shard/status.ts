@@ -119,22 +119,36 @@ function resolveIn(dir: string, p: string): string {
 }
 
 /**
- * A task's log: its last line, and whether it holds the shard's line of
- * success (`pwalk: shard I of N: ..., record FILE`, which only a finished
- * run prints; lines about removed leftovers or warnings may follow it).
+ * A task's log, its last run's lines (a log appended to, `--open-mode=append`,
+ * holds every run of a requeued task; job.sbatch says `pwalk: shard I of N
+ * on HOST` as each starts): its last line, whether it holds the shard's
+ * line of success (`pwalk: shard I of N: ..., record FILE`, which only a
+ * finished run prints; lines about removed leftovers or warnings may follow
+ * it), and why Slurm ended it when it says (`*** JOB 12 ON node07 CANCELLED
+ * AT ... DUE TO TIME LIMIT ***`: "cancelled by Slurm due to time limit").
  */
 async function readLog(
   path: string,
   shard: number,
   shards: number,
-): Promise<{ last: string; done: boolean }> {
+): Promise<{ last: string; done: boolean; ended?: string }> {
   try {
     const t = await Deno.readTextFile(path);
-    const lines = t.split("\n").map((l) => l.trim()).filter(Boolean);
+    let lines = t.split("\n").map((l) => l.trim()).filter(Boolean);
+    const start = `pwalk: shard ${shard} of ${shards} on `;
+    const from = lines.findLastIndex((l) => l.startsWith(start));
+    if (from > 0) lines = lines.slice(from);
     const ok = `pwalk: shard ${shard} of ${shards}: `;
+    const slurm = lines.map((l) =>
+      /\*\*\* JOB \S+ ON \S+ CANCELLED AT \S+(?: DUE TO (.+?))? \*\*\*/.exec(l)
+    )
+      .findLast((m) => m);
     return {
       last: lines.at(-1) ?? "",
       done: lines.some((l) => l.startsWith(ok) && /, record .+$/.test(l)),
+      ended: slurm
+        ? `cancelled by Slurm${slurm[1] ? ` due to ${slurm[1].toLowerCase()}` : ""}`
+        : undefined,
     };
   } catch {
     return { last: "", done: false };
@@ -417,15 +431,19 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
   }
 
   // the rest: temporary outputs, Slurm's queue (asked first, above), Slurm's logs
-  // logs/JOB_TASK.out, the latest job last
-  const logs: [number, number, string][] = [];
+  // logs/JOB_TASK.out, the last written last (a shard run in two jobs, the
+  // later refused by the first's lock: the first's end is its latest), then
+  // the latest job
+  const logs: [number, number, string, number][] = [];
   try {
     for await (const e of Deno.readDir(`${dir}/logs`)) {
       const m = /^(\d+)_(\d+)\.out$/.exec(e.name);
-      if (e.isFile && m) logs.push([Number(m[1]), Number(m[2]), e.name]);
+      if (!e.isFile || !m) continue;
+      const at = (await Deno.lstat(`${dir}/logs/${e.name}`).catch(() => null))?.mtime?.getTime();
+      logs.push([Number(m[1]), Number(m[2]), e.name, at ?? 0]);
     }
   } catch { /* no logs */ }
-  logs.sort((a, b) => a[0] - b[0]);
+  logs.sort((a, b) => a[3] - b[3] || a[0] - b[0]);
   for (const s of shards) {
     const q = queued.get(s.shard);
     if (s.state === "done") {
@@ -490,7 +508,7 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
     const log = logs.filter((l) => l[1] === s.shard).at(-1)?.[2];
     if (log) {
       s.state = "failed";
-      const { last, done } = await readLog(`${dir}/logs/${log}`, s.shard, plan.shards);
+      const { last, done, ended } = await readLog(`${dir}/logs/${log}`, s.shard, plan.shards);
       // that task ended well, and its record is gone since: not its line
       const bad = unreadable.get(s.shard);
       s.detail = done && bad
@@ -499,7 +517,9 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
         : done
         ? `logs/${log} ended done, but no record is there now: a later run (by hand) failed ` +
           "or was stopped, or the record was removed"
-        : `logs/${log}: ${last || "(empty)"}`;
+        : `logs/${log}: ${last || "(empty)"}${
+          ended && !last.includes(" CANCELLED AT ") ? ` (${ended})` : ""
+        }`;
     } else if (foreign.has(s.shard)) {
       s.detail = foreign.get(s.shard); // still missing: this plan's run of it is
     } else {
