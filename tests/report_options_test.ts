@@ -39,6 +39,7 @@ import {
 } from "./helpers/libc.ts";
 import { bytes, concat } from "./helpers/bytes.ts";
 import { CLI, cli, run } from "./helpers/run.ts";
+import { PYTHON3, testNeeding } from "./helpers/system.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { emptyFilesTree, mktree, specExTree } from "./helpers/tree.ts";
 
@@ -330,6 +331,37 @@ Deno.test("--exclude of a folder past PATH_MAX, as an argument and in a list: ex
     assertEquals(parsePwalk(rel.stdout).rows.length, ref.rows.size);
     assertEquals(parsePwalk(r.stdout).rows.length, 2 * 24 + 1); // 24 levels, their files, ROOT
   }
+});
+
+testNeeding([PYTHON3], {
+  name: "a relative ROOT whose real path is past PATH_MAX (below a deep working folder) is " +
+    "reported, as '.' there is (review)",
+  async fn() {
+    await using tmp = await tempDir();
+    const names = Array.from(
+      { length: 22 },
+      (_, i) => `${String(i).padStart(2, "0")}${"n".repeat(198)}`,
+    );
+    const deep = mkdirChain(bytes(tmp.path), names.map((n) => bytes(n)));
+    mkdirChain(deep, [bytes("leaf")]);
+    writeFileRaw(concat(deep, bytes("/leaf/f")), bytes("x"));
+    assert(deep.length + 5 > 4096);
+    // the working folder reached by relative steps, each short (a shell's cd
+    // would name it whole)
+    const cd = [
+      "python3",
+      "-c",
+      "import os, sys\nfor n in sys.argv[1].split('/'): os.chdir(n)\nos.execvp(sys.argv[2], sys.argv[2:])",
+      names.join("/"),
+    ];
+    for (const root of ["leaf", "./leaf/"]) {
+      const r = await cli([root], { cwd: tmp.path, prefix: cd });
+      assertEquals(r.code, 0, r.stderr);
+      const paths = parsePwalk(r.stdout).rows.map((x) => new TextDecoder().decode(x.path)).sort();
+      const given = root.replace(/\/$/, "");
+      assertEquals(paths, [given, `${given}/f`]);
+    }
+  },
 });
 
 Deno.test({

@@ -995,14 +995,18 @@ export async function oneRoot(f: Flags, refuse?: string): Promise<string> {
       // realpath(3) needs search permission on every folder above ROOT,
       // which a relative ROOT below a folder that cannot be searched (a
       // working folder inherited from another user by sudo -u or su) does
-      // not have: it is walked all the same, as C pwalk walks it, and is
-      // not "/" (whose real path needs no permission), the one thing the
-      // real path is asked here for
+      // not have, and a real path within PATH_MAX (a relative ROOT deep
+      // below a deep working folder): it is walked all the same, as C pwalk
+      // walks it, and is not "/" (whose real path needs no permission), the
+      // one thing the real path is asked here for
       let real: string | null;
       try {
         real = await Deno.realPath(root);
       } catch (e) {
-        if (!(e instanceof Deno.errors.PermissionDenied) || root.startsWith("/")) throw e;
+        const tooLong = (e as { code?: string }).code === "ENAMETOOLONG";
+        if (!(e instanceof Deno.errors.PermissionDenied || tooLong) || root.startsWith("/")) {
+          throw e;
+        }
         real = null;
       }
       // (by ROOT as given, as the walker opens it, for the same reason)
