@@ -39,7 +39,7 @@ export class WalkEntry {
   readonly isDirectory: boolean;
   /** A symbolic link (never followed unless followSymlinks). */
   readonly isSymlink: boolean;
-  /** st_size in bytes. */
+  /** st_size in bytes (a double: exact up to 2^53, sparse files' sizes above that rounded). */
   readonly size: number;
   /** st_mtime, ms since the epoch. */
   readonly mtime: number;
@@ -59,7 +59,7 @@ export class WalkEntry {
   readonly dev: number;
   /** Hard links. */
   readonly nlink: number;
-  /** 512-byte blocks allocated. */
+  /** 512-byte blocks allocated (exact up to 2^53). */
   readonly blocks: number;
   /** pwalk's directory-depth: the root -1, entries directly inside it 0, ... */
   readonly depth: number;
@@ -77,10 +77,10 @@ export class WalkEntry {
    */
   readonly fcount: number;
   /**
-   * Folders: sum of its direct children's sizes (pwalk's pw_dirsum); others
-   * 0. With walk's `stat: false` NaN for every entry: for every folder, the
-   * root too (its children's sizes are not known), and for every other
-   * entry, as its other stat facts are.
+   * Folders: sum of its direct children's sizes (pwalk's pw_dirsum; a
+   * double, exact up to 2^53); others 0. With walk's `stat: false` NaN for
+   * every entry: for every folder, the root too (its children's sizes are
+   * not known), and for every other entry, as its other stat facts are.
    */
   readonly dirsum: number;
   /** Reached through a symbolic link (followSymlinks). */

@@ -61,7 +61,8 @@ export interface Progress {
   bytes: number;
   /**
    * Sum of st_blocks x 512 of the entries produced (allocated size; a file
-   * with several names counts once per name, where `du` counts it once).
+   * with several names counts once per name, where `du` counts it once),
+   * modulo 2^64.
    */
   allocatedBytes: number;
   /**
@@ -95,7 +96,7 @@ export interface Counters {
   folders: number;
   /** Sum of st_size, modulo 2^64. */
   bytes: number;
-  /** Sum of st_blocks x 512. */
+  /** Sum of st_blocks x 512, modulo 2^64. */
   allocatedBytes: number;
   /** Errors counted. */
   errors: number;

@@ -137,7 +137,8 @@ export interface ReportSummary {
   /**
    * Sum of st_blocks x 512 over all rows (allocated size; a file with
    * several names counts once per name, where `du` counts it once: `summary`
-   * counts it once).
+   * counts it once), modulo 2^64 as `bytes` (16 EiB summed over names, or a
+   * file system's made-up block counts, wrap it; `summarize()` sums exactly).
    */
   allocatedBytes: number;
   /** Bytes written to the output. */
