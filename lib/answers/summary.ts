@@ -463,11 +463,16 @@ export async function folderTotals(
   // down to level `depth`, by path prefix.
   await e.exec(`CREATE OR REPLACE TEMP TABLE "${into}" AS
 WITH g AS (${groups}),
-p AS (
+split AS (
   SELECT string_split(key, '/') AS parts, lvl, al, ab, n, nf FROM g WHERE lvl >= 0),
+-- (only the names of the ancestors down to level depth: a deep folder's
+-- whole list, copied once per level, took memory with the square of a
+-- chain's depth)
+p AS (
+  SELECT list_slice(parts, 1, len(parts) - lvl + least(lvl, ${depth})) AS parts,
+         len(parts) - lvl AS rootn, lvl, al, ab, n, nf FROM split),
 x AS (
-  SELECT unnest(range(0, least(lvl, ${depth}) + 1)) AS k, len(parts) - lvl AS rootn,
-         parts, al, ab, n, nf FROM p),
+  SELECT unnest(range(0, least(lvl, ${depth}) + 1)) AS k, rootn, parts, al, ab, n, nf FROM p),
 y AS (
   SELECT coalesce(nullif(array_to_string(list_slice(parts, 1, rootn + k), '/'), ''), '/') AS path,
          CASE WHEN k = 0 THEN NULL ELSE
