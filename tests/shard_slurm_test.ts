@@ -202,6 +202,16 @@ await new Promise(() => setInterval(() => {}, 1000));`,
           const s = await status();
           assertEquals(s.states, ["done", "done", "done", "running"], s.details.join("\n"));
           assertMatch(s.details[3], new RegExp(`^pid ${holder.pid} on \\S+, outside Slurm`));
+          // squeue not answering: a Slurm task's run would look so too, so
+          // it is not called one outside Slurm (review)
+          const bin = `${tmp.path}/bin`;
+          await Deno.mkdir(bin, { recursive: true });
+          await Deno.writeTextFile(`${bin}/squeue`, "#!/bin/sh\nexit 1\n", { mode: 0o755 });
+          const silent = await cli(["status", dir, "--json"], {
+            env: { ...env, PATH: `${bin}:${Deno.env.get("PATH")}` },
+          });
+          const d3 = JSON.parse(silent.text).shards[3].detail;
+          assertEquals(d3, `pid ${holder.pid} on ${Deno.hostname()} (scan-3.lock is its lock)`);
           const r = await cli(["slurm", "--resume", dir], { env });
           assertEquals(r.code, 0, r.stderr);
           assertMatch(r.stderr, /not resubmitted: shard 3 is running outside Slurm \(pid \d+ on /);

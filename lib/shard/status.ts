@@ -483,7 +483,9 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
       if (who) s.holder = { pid: who.pid, host: who.host };
       if (who && here && held) {
         s.state = "running";
-        s.detail = `pid ${who.pid} on ${who.host}, outside Slurm (${holder} is its lock)`;
+        // (squeue asked and silent: a Slurm task's run looks so too)
+        const where = squeueAsked && !squeue ? "" : ", outside Slurm";
+        s.detail = `pid ${who.pid} on ${who.host}${where} (${holder} is its lock)`;
       } else {
         s.state = "incomplete";
         const there = temp ? "a temporary output is there" : `${holder} is there`;
