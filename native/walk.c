@@ -35,11 +35,13 @@ static double below(double x) {
    itself: the nearest double can round up into the next millisecond, and
    second (1700000000.999999880 s to 1700000001000 ms, 2^31 - 1 + .999999999
    s past 2038's boundary), where floor(ms / 1000) would no longer be the
-   stat's seconds that report prints.  (Whole milliseconds are exact below
-   2^53; beyond, nothing finer than a millisecond is kept anyway.) */
+   stat's seconds that report prints.  Whole milliseconds are exact below
+   2^53 (a tmpfs keeps any time: 2^43 s and more round up too); beyond,
+   nothing finer than a millisecond is kept anyway. */
+#define PW_WHOLE_MS_SECONDS 9007199254740LL /* 2^53 ms, in whole seconds */
 static double ms(struct timespec t) {
   double v = (double)t.tv_sec * 1000.0 + (double)t.tv_nsec / 1e6;
-  if (t.tv_sec > -(1LL << 43) && t.tv_sec < (1LL << 43)) {
+  if (t.tv_sec >= -PW_WHOLE_MS_SECONDS && t.tv_sec < PW_WHOLE_MS_SECONDS) {
     int64_t whole = (int64_t)t.tv_sec * 1000 + (int64_t)t.tv_nsec / 1000000;
     if (v >= (double)(whole + 1)) v = below((double)(whole + 1));
   }

@@ -22,7 +22,7 @@ import { shimTest, VANISH_C } from "./helpers/shim.ts";
 import { SETPRIV, testNeeding } from "./helpers/system.ts";
 import { must } from "./helpers/compare.ts";
 import { closeFd, openFile } from "./helpers/libc.ts";
-import { scratchDir } from "./helpers/temp.ts";
+import { canMountTmpfs, mountTmpfs, scratchDir, tempDir } from "./helpers/temp.ts";
 import { python } from "./helpers/tree.ts";
 import {
   hex,
@@ -932,14 +932,40 @@ Deno.test("walk: times in ms never round past the time itself: Math.floor(mtime 
   Deno.mkdirSync(root, { recursive: true });
   // nanoseconds a double in ms rounds up into the next ms and second, 2^31's
   // boundary among them; a negative one; one that rounds down anyway
-  const ns = [
+  await roundingChecked(root, [
     1700000000999999880n,
     2147483647999999999n,
     1700000000999999999n,
     -1n,
     -1500000001n,
     1700000000123456789n,
-  ];
+  ]);
+});
+
+Deno.test({
+  name: "walk: times past 2^43 s (tmpfs keeps them) never round into the next second either, " +
+    "up to 2^53 ms (review)",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir("pwalk-far-times-");
+    const m = `${tmp.path}/m`;
+    Deno.mkdirSync(m);
+    assertEquals(await mountTmpfs(m, "size=1m"), "");
+    await roundingChecked(m, [
+      8796093022209999999999n, // 2^43 + 1 s, less a nanosecond
+      -8796093022208000000001n, // -(2^43 + 1) s and 0.999999999
+      9007199254739999999999n, // the last second whose ms are whole below 2^53
+      -9007199254739000000001n,
+    ]);
+  },
+});
+
+/**
+ * Files in `root` of these mtimes and atimes (nanoseconds, by Python's
+ * os.utime), then walk()'s mtime of each against the time itself: its
+ * seconds and milliseconds, floored.
+ */
+async function roundingChecked(root: string, ns: bigint[]): Promise<void> {
   await python(
     `import os, sys
 root = sys.argv[1]
@@ -958,4 +984,4 @@ for i, n in enumerate(sys.argv[2:]):
     assertEquals(Math.floor(mtime / 1000), Number(floorDiv(n, 1_000_000_000n)), `${n}: ${mtime}`);
     assertEquals(Math.floor(mtime), Number(floorDiv(n, 1_000_000n)), `${n}: ${mtime}`);
   });
-});
+}
