@@ -13,12 +13,17 @@ import { shimTest } from "./helpers/shim.ts";
 
 const lines = (s: string) => s.split("\n").filter((l) => l !== "");
 
-/** Every command that walks a ROOT, its outputs named from `out`. */
-const COMMANDS = (out: string): string[][] => [
+/** The commands whose ROOT the native library walks, their outputs named from `out`. */
+const WALKED = (out: string): string[][] => [
   ["-o", `${out}.csv`],
   ["report", "--errors", `${out}.errors.csv`],
   ["repair", "--apply", "--journal", `${out}.journal`],
   ["--chown_from", "1", "--chown_to", "2:2", "--apply", "--journal", `${out}.j`],
+];
+
+/** Every command that walks a ROOT (plan and slurm list it with Deno). */
+const COMMANDS = (out: string): string[][] => [
+  ...WALKED(out),
   ["plan", "--shards", "2", "-o", `${out}.json`],
   ["slurm", "--shards", "2", "--out", `${out}.scan`, "--dry-run"],
 ];
@@ -91,7 +96,8 @@ long syscall(long n, ...) {
 `;
 
 shimTest(
-  "a ROOT that opens but whose listing fails (EIO): bad usage (2) for every command, nothing written",
+  "a ROOT that opens but whose listing fails (EIO): bad usage (2) for the commands the " +
+    "library walks it for, nothing written",
   UNLISTABLE_C,
   async (shim) => {
     const root = `${shim.dir}/unlistable`;
@@ -101,7 +107,7 @@ shimTest(
     assertEquals(walked.code, 0, walked.stderr);
     assertStringIncludes(walked.stderr, `pwalk: read '${root}': Input/output error`);
     const out = `${shim.dir}/out`;
-    for (const args of COMMANDS(out)) {
+    for (const args of WALKED(out)) {
       const r = await shim.cli([...args, root]);
       assertEquals(
         [r.code, lines(r.stderr), r.text],

@@ -12,6 +12,7 @@
 import {
   assert,
   assertEquals,
+  assertMatch,
   assertNotEquals,
   assertRejects,
   assertStringIncludes,
@@ -361,6 +362,10 @@ testNeeding([PYTHON3], {
       const given = root.replace(/\/$/, "");
       assertEquals(paths, [given, `${given}/f`]);
     }
+    // repair needs ROOT's real path (its journal names it): bad usage there, nothing written
+    const r = await cli(["repair", "leaf"], { cwd: tmp.path, prefix: cd });
+    assertEquals([r.code, r.text], [2, ""]);
+    assertMatch(r.stderr, /^pwalk: leaf: File name too long/);
   },
 });
 

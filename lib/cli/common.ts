@@ -969,16 +969,37 @@ async function nativeUnderSignals(): Promise<void> {
   }
 }
 
+/** How {@link oneRoot} looks at ROOT. */
+export interface RootChecks {
+  /** The change a root of `/` is refused for unless --force ("repair"). */
+  refuse?: string;
+  /**
+   * ROOT is walked by the native library (report, repair, chown): its
+   * listing is tried by it too (pw_dir_probe), the library loaded (from JSR:
+   * downloaded) first. plan and slurm list ROOT with Deno alone.
+   */
+  walked?: boolean;
+  /**
+   * A relative ROOT whose real path is past PATH_MAX is taken (report: the
+   * walker opens ROOT as given); the commands that need its real path (a
+   * journal's ROOT, a plan's) refuse it as bad usage.
+   */
+  deep?: boolean;
+}
+
 /**
  * The one ROOT operand, a folder this process can open, list and search
  * (one it cannot is bad usage, as a missing one: nothing under it could be
- * walked, and a run would end with status 0 and only ROOT's row); `refuse` names
- * the change a root of `/` is refused for unless --force:
- * `await oneRoot(flags, "repair")`. ROOT is looked at off the main thread,
- * with the signals listened to ({@link untilAnswered}): a ROOT on a hung
- * mount (a dead NFS server) is stopped as a hung walk is.
+ * walked, and a run would end with status 0 and only ROOT's row), looked at
+ * as {@link RootChecks} say: `await oneRoot(flags, { walked: true })`. ROOT
+ * is looked at off the main thread, with the signals listened to
+ * ({@link untilAnswered}): a ROOT on a hung mount (a dead NFS server) is
+ * stopped as a hung walk is.
  */
-export async function oneRoot(f: Flags, refuse?: string): Promise<string> {
+export async function oneRoot(
+  f: Flags,
+  { refuse, walked = false, deep = false }: RootChecks = {},
+): Promise<string> {
   if (f._.length === 0) throw new UsageError("missing ROOT folder (try --help)");
   if (f._.length > 1) {
     // `--progress 5 ROOT`: the number taken for a folder
@@ -1003,7 +1024,7 @@ export async function oneRoot(f: Flags, refuse?: string): Promise<string> {
       try {
         real = await Deno.realPath(root);
       } catch (e) {
-        const tooLong = (e as { code?: string }).code === "ENAMETOOLONG";
+        const tooLong = deep && (e as { code?: string }).code === "ENAMETOOLONG";
         if (!(e instanceof Deno.errors.PermissionDenied || tooLong) || root.startsWith("/")) {
           throw e;
         }
@@ -1037,13 +1058,15 @@ export async function oneRoot(f: Flags, refuse?: string): Promise<string> {
   // open and refuse its listing: /proc/PID/map_files, a FUSE server failing
   // READDIR, a damaged folder's EIO), by the library (from JSR: downloaded
   // now, as the run would next)
-  await nativeUnderSignals();
-  const b = pathBytes(root);
-  const listed = await untilAnswered(
-    `ROOT ${root}`,
-    () => native().pw_dir_probe(b, BigInt(b.length)),
-  );
-  if (listed < 0) throw new UsageError(`${root}: ${errnoName(-listed)[1]}`);
+  if (walked) {
+    await nativeUnderSignals();
+    const b = pathBytes(root);
+    const listed = await untilAnswered(
+      `ROOT ${root}`,
+      () => native().pw_dir_probe(b, BigInt(b.length)),
+    );
+    if (listed < 0) throw new UsageError(`${root}: ${errnoName(-listed)[1]}`);
+  }
   if (refuse && real === "/" && !f.force) {
     throw new UsageError(
       `refusing to ${refuse} / (the whole file system): add --force if you really mean it`,

@@ -157,7 +157,7 @@ export async function runChange<T extends ChangeSummary>(
 ): Promise<number> {
   if (f.apply && f["dry-run"]) throw new UsageError("--apply and --dry-run exclude each other");
   const apply = !!f.apply;
-  const root = await oneRoot(f);
+  const root = await oneRoot(f, { walked: true });
   const rootReal = Deno.realPathSync(root);
   const why = rootRefusal(kind, rootReal, {
     force: !!f.force,

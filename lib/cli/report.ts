@@ -161,7 +161,7 @@ export async function run(args: string[]): Promise<number> {
     writeStdout(`pwalk ${VERSION} (native ${nativeVersion()})\n`);
     return 0;
   }
-  const root = await oneRoot(f);
+  const root = await oneRoot(f, { walked: true, deep: true });
   const { ui, ...walk } = await walkArgs(f, root);
   // -o /dev/stdout: this process's stdout, written through its descriptor
   // as -o - is (by name it would be replaced: a log redirected with >> lost)
