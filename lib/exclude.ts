@@ -53,22 +53,27 @@ function physical(path: string, cache: Map<string, string | null>): string | nul
   return parent === null ? null : `${parent === "/" ? "" : parent}/${name}`;
 }
 
+/** A folder's names as listed, and by their lower case (listedSpelling). */
+interface Listing {
+  names: Set<string>;
+  lower: Map<string, string>;
+}
+
 /**
  * `rel`, a path below the folder `dir`, with each name as its folder lists
  * it. On a file system that ignores case (FAT, exFAT, SMB, macOS's APFS) a
  * name spelled in another case finds the folder, but the walker compares
  * names as listed: `DEEP` would exclude nothing, and no warning would say
- * so. A folder is listed only when a name's case swapped finds an entry
- * too (both there, or the file system ignores case); `cache` keeps the
- * answers by path.
+ * so. A folder is listed (once: `cache`) only when a name is there as
+ * spelled and its case swapped finds an entry too; a name not there keeps
+ * its spelling (on a file system that keeps case, `DATA` missing beside
+ * `data` is not `data`).
  */
-function listedSpelling(dir: string, rel: string, cache: Map<string, string>): string {
+function listedSpelling(dir: string, rel: string, cache: Map<string, Listing | null>): string {
   let at = dir === "/" ? "" : dir;
   const out: string[] = [];
   for (const name of rel.split("/")) {
-    const key = `${at}/${name}`;
-    let got = cache.get(key);
-    if (got === undefined) cache.set(key, got = listedName(at || "/", name));
+    const got = listedName(at || "/", name, cache);
     out.push(got);
     at = `${at}/${got}`;
   }
@@ -76,22 +81,34 @@ function listedSpelling(dir: string, rel: string, cache: Map<string, string>): s
 }
 
 /** The name `name` of the folder `dir` as `dir` lists it (listedSpelling). */
-function listedName(dir: string, name: string): string {
+function listedName(dir: string, name: string, cache: Map<string, Listing | null>): string {
   const swapped = [...name].map((c) => c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase())
     .join("");
   if (swapped === name) return name;
-  const lower = name.toLowerCase();
-  let other: string | undefined;
+  const at = (n: string) => `${dir === "/" ? "" : dir}/${n}`;
   try {
-    Deno.lstatSync(`${dir === "/" ? "" : dir}/${swapped}`);
-    for (const e of Deno.readDirSync(dir)) {
-      if (e.name === name) return name;
-      if (other === undefined && e.name.toLowerCase() === lower) other = e.name;
-    }
+    Deno.lstatSync(at(name));
+    Deno.lstatSync(at(swapped));
   } catch {
-    // not there in the other case (a file system that keeps case), or not listed
+    return name; // not there as spelled, or not in the other case: as given
   }
-  return other ?? name;
+  let listing = cache.get(dir);
+  if (listing === undefined) {
+    listing = null;
+    try {
+      const names = new Set<string>(), lower = new Map<string, string>();
+      for (const e of Deno.readDirSync(dir)) {
+        names.add(e.name);
+        if (!lower.has(e.name.toLowerCase())) lower.set(e.name.toLowerCase(), e.name);
+      }
+      listing = { names, lower };
+    } catch {
+      // not listed: as given
+    }
+    cache.set(dir, listing);
+  }
+  if (!listing || listing.names.has(name)) return name;
+  return listing.lower.get(name.toLowerCase()) ?? name;
 }
 
 /**
@@ -110,7 +127,7 @@ export function resolveExcludes(root: string, paths: readonly string[] | undefin
   const out = new Set<string>();
   if (!paths?.length) return [];
   const cache = new Map<string, string | null>();
-  const listed = new Map<string, string>();
+  const listed = new Map<string, Listing | null>();
   const given = rootSpelling(root);
   const realRoot = realPath(root, cache);
   const prefix = realRoot === "/" ? "/" : `${realRoot}/`;

@@ -310,6 +310,12 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
     const seen: string[] = [];
     for await (const e of walk(mnt, { exclude: [`${mnt}/proj/DEEP`] })) seen.push(e.path);
     assertEquals(seen.sort(), kept.sort());
+    // on the source's file system, which keeps case, DEEP is no folder:
+    // deep is walked, and the exclude is warned about (review)
+    const all = await cli(["--exclude", `${src}/proj/DEEP`, src]);
+    assertEquals(all.code, 0, all.stderr);
+    assertEquals(parsePwalk(all.stdout).rows.length, 6);
+    assertStringIncludes(all.stderr, `--exclude ${src}/proj/DEEP matched nothing under ${src}`);
   },
 });
 
