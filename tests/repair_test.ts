@@ -592,19 +592,21 @@ mischiefTest(
 );
 
 /**
- * An LD_PRELOAD shim: the first open of $SHIM_ROOT as a folder by its path
- * (O_DIRECTORY: the engine's open of ROOT as a job starts, after the real
- * path was checked against the system folders; Deno's own looks open it
- * without that flag) first moves ROOT aside and puts a link to
- * $SHIM_OUTSIDE in its place: the swap of a folder the user owns, between
- * the two lookups.
+ * An LD_PRELOAD shim: the second open of $SHIM_ROOT as a folder by its path
+ * (O_DIRECTORY: the first is the CLI's check that ROOT can be listed,
+ * pw_dir_probe; the second the engine's open of ROOT as a job starts,
+ * after the real path was checked against the system folders; Deno's own
+ * looks open it without that flag) first moves ROOT aside and puts a link
+ * to $SHIM_OUTSIDE in its place: the swap of a folder the user owns,
+ * between the two lookups.
  */
 const ROOT_SWAP = beforeOpenat(
   "swap",
-  `static int done;
+  `static int done, opens;
 static void swap(const char *p, int flags) {
   const char *root = getenv("SHIM_ROOT"), *out = getenv("SHIM_OUTSIDE");
   if (done || !root || !out || !(flags & O_DIRECTORY) || strcmp(p, root)) return;
+  if (++opens < 2) return;
   char aside[8192];
   snprintf(aside, sizeof aside, "%s.aside", root);
   if (rename(root, aside) == 0 && symlink(out, root) == 0) done = 1;

@@ -7,8 +7,9 @@
  * the folder now there, its row that folder's.
  *
  * An LD_PRELOAD shim does the rename at the very moment: just before the
- * first open of ROOT as a folder by its path (O_DIRECTORY: the engine's;
- * Deno's own checks of ROOT open it without that flag).
+ * second open of ROOT as a folder by its path (O_DIRECTORY: the first is the
+ * CLI's check that ROOT can be listed, pw_dir_probe, the second the
+ * engine's; Deno's own checks of ROOT open it without that flag).
  */
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { parsePwalk } from "./helpers/csv.ts";
@@ -16,12 +17,13 @@ import { beforeOpenat, shimTest } from "./helpers/shim.ts";
 
 const ROOT_RACE_C = beforeOpenat(
   "race",
-  `static int done;
+  `static int done, opens;
 /* RACE_ROOT renamed to RACE_ROOT.old; with RACE_NEW set, a new folder
    made in its place holding the file "g" (2 bytes). */
 static void race(const char *name, int flags) {
   const char *r = getenv("RACE_ROOT");
   if (done || !r || !(flags & O_DIRECTORY) || strcmp(name, r)) return;
+  if (++opens < 2) return;
   done = 1;
   char old[4096];
   snprintf(old, sizeof old, "%s.old", r);
