@@ -178,6 +178,17 @@ Deno.test("shards, status and slurm without a permission they need: refused befo
     env: path,
   });
   assertMatch(ok.text, /^shard 0 +running +Slurm: RUNNING$/m);
+  // --allow-env scoped without squeue's SQUEUE_* variables: squeue asked
+  // as it is (they cannot be left out unread), not a refusal naming one (review)
+  const scopedEnv = [
+    ...SIX.filter((p) => p !== "--allow-env"),
+    "--allow-env=HOME,DENO_DIR,TMPDIR,PATH",
+  ];
+  const asIs = await deno(["run", ...scopedEnv, `${REPO}/cli.ts`, "status", `${tmp.path}/sl`], {
+    env: path,
+  });
+  assertEquals(asIs.code, 1, asIs.stderr);
+  assertMatch(asIs.text, /^shard 0 +running +Slurm: RUNNING$/m);
   // SBATCH_ variables set, --allow-env scoped without them: not submitted
   // with them (the logs elsewhere), the plan and script taken back
   const env = { ...path, SBATCH_JOB_NAME: "mine", SBATCH_OUTPUT: `${tmp.path}/elsewhere.log` };

@@ -26,6 +26,9 @@ import { tempDir } from "./helpers/temp.ts";
 import { shellQuote } from "../lib/shell.ts";
 import { waitFor } from "./helpers/wait.ts";
 
+/** status's line of a task held by `sbatch --hold` (a RegExp source). */
+const HELD = "Slurm: PENDING \\(JobHeldUser: held, it runs once released with scontrol release\\)";
+
 testNeeding([...SLURM_NEEDS, ZSTD], {
   name: "pwalk slurm: a job array's shards equal a single run; status and --resume after failures",
   ignore: Deno.uid() !== 0, // the daemons run as root
@@ -103,7 +106,8 @@ testNeeding([...SLURM_NEEDS, ZSTD], {
       let s = await status();
       assertEquals(s.states, ["done", "done", "pending", "done"]);
       const text = await cli(["status", dir], { env });
-      assertMatch(text.text, /^shard 2 {2}pending +Slurm: PENDING$/m);
+      // (--hold: squeue's reason, and what it waits for)
+      assertMatch(text.text, new RegExp(`^shard 2 {2}pending +${HELD}$`, "m"));
       // squeue's defaults from the user's environment would hide the
       // pending task (review): status still sees it, --resume leaves it
       const filtered = { ...env, SQUEUE_STATES: "RUNNING", SQUEUE_PARTITION: "nosuch" };
@@ -113,7 +117,7 @@ testNeeding([...SLURM_NEEDS, ZSTD], {
         "the premise: squeue itself lists nothing so",
       );
       const seen = await cli(["status", dir], { env: filtered });
-      assertMatch(seen.text, /^shard 2 {2}pending +Slurm: PENDING$/m);
+      assertMatch(seen.text, new RegExp(`^shard 2 {2}pending +${HELD}$`, "m"));
       const dry = await cli(["slurm", "--resume", dir, "--dry-run"], { env: filtered });
       assertEquals([dry.code, dry.text], [0, ""], dry.stderr);
       assertStringIncludes(dry.stderr, "nothing to resubmit");
@@ -129,7 +133,10 @@ testNeeding([...SLURM_NEEDS, ZSTD], {
       assertEquals(again.code, 0, again.stderr);
       s = await status();
       assertEquals([s.code, s.states], [1, ["done", "pending", "pending", "done"]]);
-      assertMatch(s.details[1], /^Slurm: PENDING, though scan-1\.done\.json is there: a rerun/);
+      assertMatch(
+        s.details[1],
+        new RegExp(`^${HELD}, though scan-1\\.done\\.json is there: a rerun`),
+      );
       assertEquals(
         (await run("scancel", [held, again.text.trim().split(";")[0]], { env })).code,
         0,
@@ -374,7 +381,7 @@ await new Promise(() => setInterval(() => {}, 1000));`,
           JSON.parse(r.text).shards.map((x: { state: string; detail?: string }) =>
             `${x.state} ${x.detail}`
           ),
-          ["pending Slurm: PENDING", "pending Slurm: PENDING"],
+          [0, 1].map(() => `pending ${HELD.replaceAll("\\", "")}`),
         );
         assertEquals((await run("scancel", [held], { env })).code, 0);
         await waitFor(

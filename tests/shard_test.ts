@@ -2607,7 +2607,7 @@ Deno.test("status finds the tasks of job.sbatch submitted by hand (no slurm.json
   await Deno.mkdir(bin);
   await Deno.writeTextFile(
     `${bin}/squeue`,
-    `#!/bin/sh\ncase " $* " in *" --name=${name} "*) printf '0|PENDING\\n1|RUNNING\\n';; esac\n`,
+    `#!/bin/sh\ncase " $* " in *" --name=${name} "*) printf '0|PENDING|Priority\\n1|RUNNING|None\\n';; esac\n`,
   );
   await Deno.chmod(`${bin}/squeue`, 0o755);
   const env = { PATH: `${bin}:${Deno.env.get("PATH")}` };
@@ -2618,7 +2618,7 @@ Deno.test("status finds the tasks of job.sbatch submitted by hand (no slurm.json
   assert(!existsSync(`${dir}/slurm.json`));
   assertEquals(await status(), [1, ["pending", "running"]]);
   const text = await cli(["status", dir], { env });
-  assertMatch(text.text, /^shard 0 {2}pending +Slurm: PENDING$/m);
+  assertMatch(text.text, /^shard 0 {2}pending +Slurm: PENDING \(Priority\)$/m);
   assertMatch(text.text, /^shard 1 {2}running +Slurm: RUNNING$/m);
 
   // squeue that does not answer: told while shards are not done ...
@@ -2642,6 +2642,19 @@ Deno.test("status finds the tasks of job.sbatch submitted by hand (no slurm.json
   r = await cli(["status", dir], { env });
   assertEquals(r.code, 0, r.text);
   assertMatch(r.text, /2 shards: 2 done; [\d,]+ rows\n$/);
+  // a done shard's task still in the queue: ending (COMPLETING: the run that
+  // wrote the record) it is done; pending again (requeued) it is not (review)
+  const queue = async (lines: string) => {
+    await Deno.writeTextFile(`${bin}/squeue`, `#!/bin/sh\nprintf '${lines}'\n`);
+    return await status();
+  };
+  assertEquals(await queue("0|COMPLETING|None\\n1|STAGE_OUT|None\\n"), [0, ["done", "done"]]);
+  assertEquals(await queue("1|PENDING|BeginTime\\n"), [1, ["done", "pending"]]);
+  r = await cli(["status", dir], { env });
+  assertMatch(
+    r.text,
+    /^shard 1 {2}pending +\d+ rows, .*; Slurm: PENDING \(BeginTime\), though scan-1\.done\.json is there: a rerun/m,
+  );
 });
 
 Deno.test("pwalk slurm: slurm.json not written after sbatch took the job: the job id on stdout, a warning naming it, exit 3 (audit)", async () => {

@@ -12,6 +12,8 @@
  * rest. Without leave to read the whole environment (`--allow-env=LIST`)
  * the rest cannot be handed on: an Error says so when one of them is set,
  * `why` telling what it would do to `command` ("would hide queued tasks").
+ * A variable of `names` this process may not read is a NotCapable thrown,
+ * or with `unreadable: "pass"` left as it is (not known to be set).
  *
  * @example
  * ```ts ignore
@@ -22,6 +24,7 @@ export function envWithout(
   names: readonly string[],
   command: string,
   why: string,
+  { unreadable = "throw" }: { unreadable?: "throw" | "pass" } = {},
 ): { clearEnv?: boolean; env?: Record<string, string> } {
   let env: Record<string, string>;
   try {
@@ -30,8 +33,17 @@ export function envWithout(
     if (!(e instanceof Deno.errors.NotCapable)) throw e;
     // not all of it may be read, so none can be handed on without them:
     // they must be unset, or must not be read either (then the NotCapable
-    // names the variable)
-    const set = names.filter((v) => Deno.env.get(v) !== undefined);
+    // names the variable; with unreadable "pass", the child gets the
+    // environment as it is, as before these were looked at)
+    const readable = (v: string) => {
+      try {
+        return Deno.env.get(v);
+      } catch (e) {
+        if (unreadable === "pass" && e instanceof Deno.errors.NotCapable) return undefined;
+        throw e;
+      }
+    };
+    const set = names.filter((v) => readable(v) !== undefined);
     if (set.length) {
       throw new Error(
         `${set.join(", ")} set in the environment ${why}, and without --allow-env for all of ` +

@@ -85,7 +85,9 @@ const SQUEUE_FILTERS = [
  * With `jobIds` (the submissions slurm.json records), the tasks of those
  * array jobs too, whatever their name (an SBATCH_JOB_NAME in sbatch's
  * environment overrides the script's job name). `signal` stops it (squeue
- * ended; it rejects with the signal's reason).
+ * ended; it rejects with the signal's reason). `reasons`, when given, gets
+ * why each pending task waits (squeue's reason: `Priority`, `Resources`,
+ * `JobHeldUser`...).
  *
  * @example
  * ```ts ignore
@@ -97,6 +99,7 @@ export async function queuedTasks(
   name: string,
   jobIds: string[] = [],
   signal?: AbortSignal,
+  reasons?: Map<number, string>,
 ): Promise<Map<number, string> | null> {
   const m = new Map<number, string>();
   const ids = jobIds.filter((j) => /^\d+$/.test(j));
@@ -108,7 +111,10 @@ export async function queuedTasks(
     [`--name=${name}`],
     ...(ids.length ? [[`--jobs=${[...ids, ...ids].join(",")}`]] : []),
   ];
-  const env = envWithout(SQUEUE_FILTERS, "squeue", "would hide tasks Slurm holds");
+  // (under --allow-env=LIST without them: squeue run as before they were looked at)
+  const env = envWithout(SQUEUE_FILTERS, "squeue", "would hide tasks Slurm holds", {
+    unreadable: "pass",
+  });
   for (const ask of asks) {
     signal?.throwIfAborted(); // (stopped: squeue asked no more)
     let out: Deno.CommandOutput;
@@ -117,7 +123,7 @@ export async function queuedTasks(
         // every partition's (hidden ones too), whatever the user's SQUEUE_*
         // defaults would leave out (SQUEUE_STATES=RUNNING: the pending
         // ones, which would be resubmitted as missing)
-        args: ["-h", "-r", "--all", ...ask, "-o", "%K|%T"],
+        args: ["-h", "-r", "--all", ...ask, "-o", "%K|%T|%r"],
         ...env,
         stdin: "null",
         stdout: "piped",
@@ -133,8 +139,12 @@ export async function queuedTasks(
     }
     if (!out.success) return null;
     for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
-      const [task, state] = line.trim().split("|");
-      if (/^\d+$/.test(task ?? "") && state) m.set(Number(task), state);
+      const [task, state, reason] = line.trim().split("|");
+      if (!/^\d+$/.test(task ?? "") || !state) continue;
+      m.set(Number(task), state);
+      if (reasons && state === "PENDING" && reason && reason !== "None") {
+        reasons.set(Number(task), reason);
+      }
     }
   }
   return m;

@@ -111,6 +111,17 @@ export interface StatusOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * Why a pending task waits, for its line: ` (Priority)`; a held one (by its
+ * user, an admin, or Slurm after a failed launch) runs only once released.
+ */
+function waitsFor(reason: string | undefined): string {
+  if (!reason) return "";
+  return /held/i.test(reason)
+    ? ` (${reason}: held, it runs once released with scontrol release)`
+    : ` (${reason})`;
+}
+
 /** A shard output's suffix after `scan-I.` (as recordPath reads it). */
 const OUTPUT = /^csv(\.zstd?|\.gz)?$/i;
 
@@ -274,12 +285,13 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
   const subs = await readSubmissions(dir).catch(() => []);
   let squeue = false;
   let queued = new Map<number, string>();
+  const reasons = new Map<number, string>(); // why pending tasks wait
   // job.sbatch names its tasks by the plan (#SBATCH --job-name): submitted
   // by pwalk slurm (slurm.json) or by hand, squeue finds them
   const squeueAsked = options.squeue ??
     (subs.length > 0 || await Deno.lstat(`${dir}/job.sbatch`).then(() => true, () => false));
   if (squeueAsked) {
-    const q = await queuedTasks(jobName(plan), subs.map((x) => x.jobId), options.signal);
+    const q = await queuedTasks(jobName(plan), subs.map((x) => x.jobId), options.signal, reasons);
     if (q) {
       squeue = true;
       queued = q;
@@ -449,17 +461,18 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
     if (s.state === "done") {
       // a task of it that Slurm holds again (requeued; submitted twice): it
       // removes the record as it starts, and a rerun that fails leaves none:
-      // not done until it has left the queue
-      if (q) {
+      // not done until it has left the queue. One ending (COMPLETING, its
+      // epilogue; STAGE_OUT) is the run that wrote the record: done.
+      if (q && q !== "COMPLETING" && q !== "STAGE_OUT") {
         s.state = q === "PENDING" ? "pending" : "running";
-        s.detail = `Slurm: ${q}, though scan-${s.shard}.done.json is there: a rerun ` +
-          "(requeued, or submitted again) that will replace it";
+        s.detail = `Slurm: ${q}${waitsFor(reasons.get(s.shard))}, though scan-${s.shard}` +
+          ".done.json is there: a rerun (requeued, or submitted again) that will replace it";
       }
       continue;
     }
     if (q) {
       s.state = q === "PENDING" ? "pending" : "running";
-      s.detail = `Slurm: ${q}`;
+      s.detail = `Slurm: ${q}${waitsFor(reasons.get(s.shard))}`;
       continue;
     }
     if (s.state === "failed") continue;
