@@ -50,12 +50,12 @@ export function lockPath(output: string): string {
  * Lock {@link lockPath} of `output` for shard `shard` of the plan `plan`
  * (its id), both written into the file after the holder's pid and host
  * (`shard 3 of plan ID`); with `probe` (a dry run), only whether it could
- * be: the file neither made nor written, its release removing nothing. Throws {@link ShardBusyError} when another
- * process holds it, naming its pid and host and, when that is another
- * shard (two shards given one output, outside the plan's folder) or
- * another plan's, which one it is. Resolves to null when the file system
- * has no locks (Lustre mounted without `flock`): the run goes on unlocked,
- * as before.
+ * be: the file neither made nor written, its release removing nothing.
+ * Throws {@link ShardBusyError} when another process holds it, naming its
+ * pid and host and, when that is another shard (two shards given one
+ * output, outside the plan's folder) or another plan's, which one it is.
+ * Resolves to null when the file system has no locks (Lustre mounted
+ * without `flock`): the run goes on unlocked, as before.
  */
 export function lockShard(
   output: string,
@@ -110,7 +110,9 @@ export function lockScanFolder(dir: string): Promise<ShardLock | null> {
  * Lock the file `path` (made if needed; {@link openLockFile}) and write
  * `pid N on HOST` in it, and the line `about` when given; `busy(holder,
  * about)` is thrown when another process holds it (what it wrote, or "").
- * Null when the file system has no locks.
+ * Null when the file system has no locks. With `probe`, nothing is made or
+ * written: a lock that no file is there for is free, and the release only
+ * lets go.
  */
 async function lockFile(
   path: string,
@@ -175,11 +177,11 @@ async function lockFile(
 
 /**
  * Open the lock file: made new (O_CREAT | O_EXCL: never through a link,
- * dangling or not; unless `create` is false), or an existing regular file of this user with one
- * name only (root must not write through a link or a hard link someone
- * put in a scan folder they may write). Throws RefusedError-like errors
- * for anything else; null when it went (its holder released it) or was
- * made anew between the looks: the caller looks again.
+ * dangling or not; unless `create` is false), or an existing regular file
+ * of this user with one name only (root must not write through a link or a
+ * hard link someone put in a scan folder they may write). Throws
+ * RefusedError-like errors for anything else; null when it went (its holder
+ * released it) or was made anew between the looks: the caller looks again.
  */
 async function openLockFile(path: string, create = true): Promise<Deno.FsFile | null> {
   try {
