@@ -458,21 +458,19 @@ export async function scanStatus(dir: string, options: StatusOptions = {}): Prom
   logs.sort((a, b) => a[3] - b[3] || a[0] - b[0]);
   for (const s of shards) {
     const q = queued.get(s.shard);
-    if (s.state === "done") {
-      // a task of it that Slurm holds again (requeued; submitted twice): it
-      // removes the record as it starts, and a rerun that fails leaves none:
-      // not done until it has left the queue. One ending (COMPLETING, its
-      // epilogue; STAGE_OUT) is the run that wrote the record: done.
-      if (q && q !== "COMPLETING" && q !== "STAGE_OUT") {
-        s.state = q === "PENDING" ? "pending" : "running";
-        s.detail = `Slurm: ${q}${waitsFor(reasons.get(s.shard))}, though scan-${s.shard}` +
-          ".done.json is there: a rerun (requeued, or submitted again) that will replace it";
-      }
-      continue;
-    }
+    // a done shard's task that Slurm holds again (requeued; submitted twice)
+    // removes the record as it starts, and a rerun that fails leaves none:
+    // not done until it has left the queue. One ending (COMPLETING, its
+    // epilogue; STAGE_OUT) is the run that wrote the record: done.
+    const rerun = s.state === "done" && !!q && q !== "COMPLETING" && q !== "STAGE_OUT";
+    if (s.state === "done" && !rerun) continue;
     if (q) {
       s.state = q === "PENDING" ? "pending" : "running";
-      s.detail = `Slurm: ${q}${waitsFor(reasons.get(s.shard))}`;
+      s.detail = `Slurm: ${q}${waitsFor(reasons.get(s.shard))}` +
+        (rerun
+          ? `, though scan-${s.shard}.done.json is there: a rerun (requeued, or submitted again) ` +
+            "that will replace it"
+          : "");
       continue;
     }
     if (s.state === "failed") continue;
