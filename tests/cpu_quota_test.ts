@@ -241,9 +241,11 @@ Deno.test({
       const rows = (await Deno.readTextFile(`${tmp.path}/out.csv`)).split("\n").length - 1;
       assertEquals(rows, entries);
       await t.step("threads: the main one, the governor, one reader (and a few moves)", () => {
-        // 4 seen; the library before counted 2 CPUs, took the waits of its
-        // throttled workers for blocked readers, and ran 19 threads
-        assertLess(most, 8, `threads named like the main one at most ${most}`);
+        // 4 seen alone, 9 or 10 while other runs loaded the machine (a
+        // worker waiting for a CPU looks like one blocked in the file
+        // system); the library before counted 2 CPUs, took the waits of its
+        // throttled workers for blocked readers, and ran 19 threads (66 first)
+        assertLess(most, 13, `threads named like the main one at most ${most}`);
       });
     } finally {
       // the child is gone: its cgroup is empty
