@@ -28,6 +28,7 @@ import { deno, REPO, run, runOk } from "./helpers/run.ts";
 import { assertSameLines, unionLines, wholeLines } from "./helpers/shard.ts";
 import { CC, PYTHON3, STRACE, testNeeding, ZSTD } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 async function exists(p: string): Promise<boolean> {
   return await Deno.lstat(p).then(() => true, () => false);
@@ -525,7 +526,19 @@ testNeeding([CC, PYTHON3], {
       if (done) break;
       err += dec.decode(value);
     }
-    assert(await exists(`${tmp.path}/out/report.csv`), err);
+    // the signal sent while a report.csv is there (between a run's end and
+    // the next one's start, which removes it first: the yardstick's run
+    // between them, a few ms; seen, not assumed)
+    const csv = `${tmp.path}/out/report.csv`;
+    const seen = () => {
+      try {
+        Deno.lstatSync(csv);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await waitFor(seen, { what: "a run's report.csv", everyMs: 1, detail: () => err });
     child.kill("SIGINT");
     for (;;) {
       const { value, done } = await reader.read();

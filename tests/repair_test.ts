@@ -1738,7 +1738,12 @@ testNeeding([STRACE], {
     assert(deep.every((l) => /RESOLVE_NO_SYMLINKS/.test(l) && /RESOLVE_BENEATH/.test(l)), deep[0]);
     assert(opens.length <= rels.length + 8, `${opens.length} opens for ${rels.length} entries`);
     const writes = lines.filter((l) => new RegExp(`^\\d+ +write\\(\\d+, "${root}/`).test(l));
-    assert(writes.length > 0 && writes.length <= 3, `${writes.length} writes of undo's lines`);
+    // (together: every 1000 entries or 50 ms, which a traced run on a
+    // loaded machine may pass a few times; one per entry would be 60)
+    assert(
+      writes.length > 0 && writes.length < rels.length / 4,
+      `${writes.length} writes of undo's lines for ${rels.length} entries`,
+    );
   },
 });
 

@@ -72,9 +72,12 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
     const src = `${tmp.path}/src`;
     Deno.mkdirSync(`${src}/deep/x`, { recursive: true });
     Deno.mkdirSync(`${src}/b`);
-    // the root answers at once; the listing of deep/ waits 1.5 s a request
+    // the root answers at once; the listing of deep/ waits 0.4 s a request
+    // (several requests: the signal lands within it; and the stop, which
+    // waits for the request it is in, ends well within the 2 s after which
+    // a "stopping" line would be said)
     await using fs = await mountSlowfs(tmp.path, src, {
-      SLOWFS_DELAY_US: "1500000",
+      SLOWFS_DELAY_US: "400000",
       SLOWFS_ONLY: "deep",
     });
     const env = slowSbatch(`${tmp.path}/bin`, tmp.path);

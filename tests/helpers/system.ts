@@ -206,24 +206,65 @@ export function namedLikeMain(pid: number): number {
   }
 }
 
+/** A thread count seen at a time (performance.now(), ms). */
+export interface ThreadLook {
+  /** When it was seen. */
+  at: number;
+  /** How many threads. */
+  n: number;
+}
+
+/**
+ * The highest thread count held through a span of at least `ms`: every
+ * look over that span saw at least that many (0 when no span is that
+ * long). A level the library keeps, not a moment's: a thread that is
+ * replaced (the old one not yet gone from /proc), or a reader added and
+ * taken back at the governor's next look, does not count, however loaded
+ * the machine; readers kept for longer do. Throws when the looks span
+ * less than 3 times `ms`.
+ */
+export function heldLevel(looks: ThreadLook[], ms: number): number {
+  const span = looks.length ? looks.at(-1)!.at - looks[0].at : 0;
+  if (span < 3 * ms) {
+    throw new Error(
+      `threads looked at for ${span.toFixed(0)} ms: too short to tell a level of ${ms} ms`,
+    );
+  }
+  let best = 0;
+  for (let i = 0; i < looks.length; i++) {
+    let least = Infinity;
+    for (let j = i; j < looks.length; j++) {
+      least = Math.min(least, looks[j].n);
+      if (least <= best) break;
+      if (looks[j].at - looks[i].at >= ms) {
+        best = least;
+        break;
+      }
+    }
+  }
+  return best;
+}
+
 /**
  * Watch child `p` until it ends, counting its threads named like its main
- * one or by the library ({@link namedLikeMain}) every 2 ms: the most seen, how many looks saw
- * it running, and its output. Fails unless it exits 0 after at least 10 looks.
+ * one or by the library ({@link namedLikeMain}) every 2 ms: the most seen,
+ * every look that saw it running (for {@link heldLevel}), and its output.
+ * Fails unless it exits 0 after at least 10 looks.
  */
 export async function watchThreads(
   p: Deno.ChildProcess,
-): Promise<{ most: number; looks: number; out: Deno.CommandOutput }> {
+): Promise<{ most: number; looks: number; seen: ThreadLook[]; out: Deno.CommandOutput }> {
   let most = 0;
-  let looks = 0;
+  const seen: ThreadLook[] = [];
   const ended = p.status.then(() => true);
   while (!(await Promise.race([ended, new Promise<false>((r) => setTimeout(r, 2, false))]))) {
     const n = namedLikeMain(p.pid);
-    if (n > 0) looks++;
+    if (n > 0) seen.push({ at: performance.now(), n });
     most = Math.max(most, n);
   }
+  const looks = seen.length;
   const out = await p.output();
   if (!out.success) throw new Error(`exit ${out.code}: ${new TextDecoder().decode(out.stderr)}`);
   if (looks < 10) throw new Error(`the process ended after ${looks} looks: too soon to tell`);
-  return { most, looks, out };
+  return { most, looks, seen, out };
 }
