@@ -3313,10 +3313,10 @@ Deno.test("stdout closed early (| head -1): repair --apply and undo --apply go o
 });
 
 /** A tree of `n` private files (user 1001) in 20 folders below the shared project root. */
-function manyFiles(root: string, n: number): EntrySpec[] {
+function manyFiles(root: string, n: number, name = "a-file-with-a-longish-name-"): EntrySpec[] {
   const spec: EntrySpec[] = [{ rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 }];
   for (let d = 0; d < 20; d++) spec.push(own(`folder-${d}`, "dir"));
-  for (let i = 0; i < n; i++) spec.push(own(`folder-${i % 20}/a-file-with-a-longish-name-${i}`));
+  for (let i = 0; i < n; i++) spec.push(own(`folder-${i % 20}/${name}${i}`));
   buildTree(root, spec);
   return spec;
 }
@@ -3609,8 +3609,15 @@ Deno.test("frontier (a shard's folders) with repair or chown: a TypeError, nothi
 Deno.test("callback options that are not functions: a TypeError before any change; an onChange that throws stops the run, the changes made so far in the journal, undo puts them back (audit)", async () => {
   await using tmp = await tempDir("pwalk-repair-");
   const root = `${tmp.path}/t`;
-  const n = 2000;
-  manyFiles(root, n);
+  // (names of 241+ bytes: their change records fill the records'
+  // channel, five 64 KiB batches at threads 1, in fewer changes than the
+  // 2,520 the tree needs, and a worker whose batches are all full and
+  // unread waits: the run stopped by the callback has changed fewer than
+  // all however late its rejection comes (1,363 with a 3 s timer; 2,731
+  // of 10,020 with short names; before, all 2,020 of a tree of 2,000
+  // short names on a loaded machine)
+  const n = 2500;
+  manyFiles(root, n, "f".repeat(240));
   const before = snapshot(root);
   const journal = `${tmp.path}/j`;
   const bad = async (run: () => Promise<unknown>, msg: string) => {
