@@ -40,7 +40,7 @@ Deno.test("jsonChunks joined is JSON.stringify(x, null, 2): a summary, a diff, a
 
 testNeeding([PYTHON3], {
   name:
-    "summary's text and --json longer than a JavaScript string holds (19,000 rows of a 30,000-byte path): printed whole (review)",
+    "summary's text and --json longer than a JavaScript string holds (19,000 rows padded to, or of, a 30,000-byte path): printed whole (review)",
   async fn() {
     await using tmp = await tempDir();
     const root = `${tmp.path}/r`;
@@ -50,28 +50,40 @@ testNeeding([PYTHON3], {
     assertEquals((await cli(["-o", scan, root])).code, 0);
     const child = `${tmp.path}/print.ts`;
     // the CLI's own printing of a summary whose largest files are many and
-    // long (one string shared by every row: the rows themselves are small)
+    // long. JSON: every row's path the one 30,000-byte string (the rows
+    // themselves are small). Text: as `--top 1000000` prints to a file or a
+    // pipe, every row padded to the longest path, here row 7,000's; the
+    // others short and each its own, so that each line is told apart
     await Deno.writeTextFile(
       child,
       `import { summarize } from "${REPO}/mod.ts";
 import { printAnswer } from "${REPO}/lib/cli/common.ts";
 import { summaryBlocks } from "${REPO}/lib/cli/summary.ts";
 const s = await summarize([${JSON.stringify(scan)}], { names: false });
-const path = "/data/" + "p".repeat(30000);
-s.largestFiles = Array.from({ length: 19000 }, () => ({ ...s.largestFiles[0], path }));
-await printAnswer({ _: [], json: Deno.args[0] === "json" }, s, () => Promise.resolve(""), (x) => summaryBlocks(x, Infinity));
+const json = Deno.args[0] === "json";
+const long = "/data/" + "p".repeat(30000);
+const path = (i: number) => json || i === 7000 ? long : "/data/f" + i;
+s.largestFiles = Array.from({ length: 19000 }, (_, i) => ({ ...s.largestFiles[0], path: path(i) }));
+await printAnswer({ _: [], json }, s, () => Promise.resolve(""), (x) => summaryBlocks(x, Infinity));
 `,
     );
     const check = {
       json: `import json, sys
 d = json.load(sys.stdin)
 print(len(d["largestFiles"]), len(d["largestFiles"][-1]["path"]), d["totals"]["entries"])`,
+      // the table's rows in order, each its own path, all of one width (the
+      // long path's and the other columns): 19,000 lines of more than 30,006
+      // characters, past 2^29, more than one JavaScript string holds
       text: `import sys
-n = m = 0
+n = wrong = 0
+widths = set()
 for l in sys.stdin:
+  if not l.startswith("/data/"): continue
+  want = "/data/" + "p" * 30000 if n == 7000 else "/data/f%d" % n
+  wrong += l.split(" ", 1)[0] != want
+  widths.add(len(l))
   n += 1
-  m += l.startswith("/data/" + "p" * 30000 + " ")
-print(n, m)`,
+print(n, wrong, len(widths), min(widths) > 30006)`,
     };
     for (const how of ["json", "text"] as const) {
       const r = await run("bash", [
@@ -87,7 +99,7 @@ print(n, m)`,
       // every row (and, for JSON, the whole document parsed)
       const got = r.text.trim().split(" ");
       if (how === "json") assertEquals(got, ["19000", "30006", "2"]);
-      else assertEquals(got[1], "19000", r.text);
+      else assertEquals(got, ["19000", "0", "1", "True"], r.text);
     }
   },
 });
