@@ -1472,6 +1472,36 @@ Deno.test("undo of a journal of 1,200 runs under a limit of 256 open files puts 
   assertEquals(files.filter((f) => (Deno.statSync(f).mode! & 0o7777) !== 0o600), []);
 });
 
+/** How a run under a limit of open files ended. */
+type LimitOutcome = "complete" | "out of descriptors" | "failed";
+
+/**
+ * Run `one` under limits of open files from 48 (where the CLI has enough)
+ * down to where it runs out of descriptors: by 4 while the runs complete,
+ * then one by one from just below the lowest that completed, until the
+ * first that runs out (or 12). Every limit between the lowest that completed
+ * and the first that ran out is tried, as a descent one by one from 48
+ * would; only limits above one that completed (more descriptors to spare)
+ * are left out. How many runs completed, and ran out.
+ */
+async function descendLimits(
+  one: (n: number) => Promise<LimitOutcome>,
+): Promise<{ done: number; fatal: number }> {
+  const seen = new Map<number, LimitOutcome>();
+  const at = async (n: number) => {
+    if (!seen.has(n)) seen.set(n, await one(n));
+    return seen.get(n)!;
+  };
+  let lowest = 49;
+  for (let n = 48; n >= 12 && (await at(n)) === "complete"; n -= 4) lowest = n;
+  for (let n = lowest - 1; n >= 12 && (await at(n)) !== "out of descriptors"; n--);
+  const outcomes = [...seen.values()];
+  return {
+    done: outcomes.filter((o) => o === "complete").length,
+    fatal: outcomes.filter((o) => o === "out of descriptors").length,
+  };
+}
+
 testNeeding([PRLIMIT], {
   name:
     "out of descriptors during --apply: the run fails (Too many open files), never ends as complete with entries left; undo puts back what it did",
@@ -1492,12 +1522,11 @@ testNeeding([PRLIMIT], {
     const r0 = await cli(["repair", "--apply", "--journal", `${tmp.path}/ref.j`, ref]);
     assertEquals(r0.code, 0, r0.stderr);
     const want = snapshot(ref);
-    // Limits from where the CLI has enough down to where it runs out: each
-    // run completes whole (status 0, the reference's every entry), or fails
-    // saying why (the journal then undoes whatever it did); the first that
-    // fails for want of descriptors ends the search (each waits 10 s).
-    let done = 0, fatal = 0;
-    for (let n = 48; n >= 12 && !fatal; n--) {
+    // Limits from where the CLI has enough down to where it runs out
+    // (descendLimits): each run completes whole (status 0, the reference's
+    // every entry), or fails saying why (the journal then undoes whatever it
+    // did); the first that fails for want of descriptors ends the search.
+    const { done, fatal } = await descendLimits(async (n) => {
       const root = `${tmp.path}/t${n}`, journal = `${tmp.path}/j${n}`;
       buildTree(root, spec);
       const before = snapshot(root);
@@ -1524,13 +1553,12 @@ testNeeding([PRLIMIT], {
           `n=${n}`,
         );
         assertStringIncludes(r.stderr, " 0 errors", `n=${n}`);
-        done++;
-        continue;
+        return "complete";
       }
-      if (r.stderr.includes("Too many open files: raise the limit of open files (ulimit -n)")) {
-        assertEquals(r.code, 1, r.stderr);
-        fatal++;
-      }
+      const ranOut = r.stderr.includes(
+        "Too many open files: raise the limit of open files (ulimit -n)",
+      );
+      if (ranOut) assertEquals(r.code, 1, r.stderr);
       // failed (or the runtime could not start): undone, the tree is as before
       let jst: Deno.FileInfo | undefined;
       try {
@@ -1542,7 +1570,8 @@ testNeeding([PRLIMIT], {
         assertStringIncludes(u.stderr, " 0 errors", u.stderr);
       }
       assertEquals(diffSnapshots(before, snapshot(root)), [], `n=${n}: ${r.stderr}`);
-    }
+      return ranOut ? "out of descriptors" : "failed";
+    });
     assert(done > 0, "no limit was enough");
     assert(fatal > 0, "no limit ran out of descriptors during the walk");
   },
@@ -1557,12 +1586,12 @@ testNeeding([PRLIMIT], {
     // descriptor per folder on the way
     const spec: EntrySpec[] = [PROJECT, own("a", "dir")];
     for (let i = 0; i < 20; i++) spec.push(own(`a/f${i}`));
-    // Limits from where the CLI has enough down to where it runs out: each
-    // undo puts every entry back (status 0, no error), or fails saying why
-    // (undone again, with descriptors to spare, every entry is back); the
-    // first that fails for want of descriptors ends the search (each waits 10 s).
-    let done = 0, fatal = 0;
-    for (let n = 48; n >= 12 && !fatal; n--) {
+    // Limits from where the CLI has enough down to where it runs out
+    // (descendLimits): each undo puts every entry back (status 0, no error),
+    // or fails saying why (undone again, with descriptors to spare, every
+    // entry is back); the first that fails for want of descriptors ends the
+    // search.
+    const { done, fatal } = await descendLimits(async (n) => {
       const root = `${tmp.path}/t${n}`, journal = `${tmp.path}/j${n}`;
       buildTree(root, spec);
       const before = snapshot(root);
@@ -1584,18 +1613,18 @@ testNeeding([PRLIMIT], {
         // (status 0 with lines left: each a "Too many open files" error)
         assertStringIncludes(r.stderr, " 0 errors", `n=${n}`);
         assertEquals(diffSnapshots(before, snapshot(root)), [], `n=${n}`);
-        done++;
-        continue;
+        return "complete";
       }
-      if (r.stderr.includes("Too many open files: raise the limit of open files (ulimit -n)")) {
-        assertEquals(r.code, 1, r.stderr);
-        fatal++;
-      }
+      const ranOut = r.stderr.includes(
+        "Too many open files: raise the limit of open files (ulimit -n)",
+      );
+      if (ranOut) assertEquals(r.code, 1, r.stderr);
       const again = await cli(["undo", "--apply", journal]);
       assertEquals(again.code, 0, again.stderr);
       assertStringIncludes(again.stderr, " 0 errors", again.stderr);
       assertEquals(diffSnapshots(before, snapshot(root)), [], `n=${n}: ${r.stderr}`);
-    }
+      return ranOut ? "out of descriptors" : "failed";
+    });
     assert(done > 0, "no limit was enough");
     assert(fatal > 0, "no limit ran out of descriptors during the undo");
   },
