@@ -8,7 +8,9 @@
 # and chown run at --threads 2: under strace every call is slow, so the
 # default governor starts more readers for the larger tree (69 threads
 # against 20), and each start's own calls (its signal mask, its group-name
-# lookups) would count as calls per entry.
+# lookups) would count as calls per entry. Trees are made once for the runs
+# that leave them as they were: the dry runs, then repair --apply, then undo
+# of that run's own journal, share a tree; chown --apply gets a new one.
 # Needs root (chown), strace and python3. usage: bash bench/change_syscalls.sh
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,24 +31,27 @@ PY
 calls() { # LOG: one line per call (no resumed halves, no signals, no exits)
   grep -v -E 'resumed>|^[0-9]+ +(\+\+\+|---)' "$1" | sed -E 's/^[0-9]+ +//; s/\(.*//'
 }
-run() { # LABEL ARGS... (ROOT and JOURNAL replaced)
-  local label=$1; shift
-  for n in 1000 5000; do
-    local root=$work/t$n journal=$work/j$n
-    mk "$root" "$n"
-    rm -f "$journal"
-    if [ "$label" = undo ]; then deno run -A cli.ts repair --apply --journal "$journal" "$root" >/dev/null 2>&1; fi
-    local args=("${@//ROOT/$root}")
-    args=("${args[@]//JOURNAL/$journal}")
-    strace -f -o "$work/$label-$n.log" deno run -A cli.ts "${args[@]}" >/dev/null 2>&1 || true
-    calls "$work/$label-$n.log" | sort | uniq -c | awk '{print $2, $1}' | sort >"$work/$label-$n.by"
-  done
-  join -a1 -a2 -e0 -o 0,1.2,2.2 "$work/$label-1000.by" "$work/$label-5000.by" |
-    awk -v l="$label" '{d = ($3 - $2) / 4000; t += d; if (d > 0.05) s = s sprintf(" %s %.2f", $1, d)}
+trace() { # LABEL N ARGS... (ROOT and JOURNAL replaced by the tree and journal of N)
+  local label=$1 n=$2; shift 2
+  local args=("${@//ROOT/$work/t$n}")
+  args=("${args[@]//JOURNAL/$work/j$n}")
+  strace -f -o "$work/$label-$n.log" deno run -A cli.ts "${args[@]}" >/dev/null 2>&1 || true
+  calls "$work/$label-$n.log" | sort | uniq -c | awk '{print $2, $1}' | sort >"$work/$label-$n.by"
+}
+row() { # LABEL: calls per entry, by name
+  join -a1 -a2 -e0 -o 0,1.2,2.2 "$work/$1-1000.by" "$work/$1-5000.by" |
+    awk -v l="$1" '{d = ($3 - $2) / 4000; t += d; if (d > 0.05) s = s sprintf(" %s %.2f", $1, d)}
       END {printf "%-13s %6.2f per entry:%s\n", l, t, s}'
 }
-run repair-dry repair --threads 2 ROOT
-run repair-apply repair --threads 2 --apply --journal JOURNAL ROOT
-run chown-dry chown --threads 2 --chown_from 1042 --chown_to 1043:5000 ROOT
-run chown-apply chown --threads 2 --apply --journal JOURNAL --chown_from 1042 --chown_to 1043:5000 ROOT
-run undo undo --apply JOURNAL
+for n in 1000 5000; do
+  mk "$work/t$n" "$n"
+  rm -f "$work/j$n"
+  trace repair-dry "$n" repair --threads 2 ROOT
+  trace chown-dry "$n" chown --threads 2 --chown_from 1042 --chown_to 1043:5000 ROOT
+  trace repair-apply "$n" repair --threads 2 --apply --journal JOURNAL ROOT
+  trace undo "$n" undo --apply JOURNAL
+  mk "$work/t$n" "$n"
+  rm -f "$work/j$n"
+  trace chown-apply "$n" chown --threads 2 --apply --journal JOURNAL --chown_from 1042 --chown_to 1043:5000 ROOT
+done
+for label in repair-dry repair-apply chown-dry chown-apply undo; do row "$label"; done
