@@ -11,9 +11,13 @@
 # lookups) would count as calls per entry. Trees are made once for the runs
 # that leave them as they were: the dry runs, then repair --apply, then undo
 # of that run's own journal, share a tree; chown --apply gets a new one.
+# PWALK_SYSCALLS_FILES="SMALL LARGE" sets the two trees' sizes (multiples of
+# 20; the difference divided by LARGE - SMALL): tests/bench_test.ts takes
+# "200 1000", quicker than the default "1000 5000" of README's figures.
 # Needs root (chown), strace and python3. usage: bash bench/change_syscalls.sh
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
+read -r small large <<<"${PWALK_SYSCALLS_FILES:-1000 5000}"
 work=$(mktemp -d /tmp/pwalk-syscalls-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cd "$repo"
@@ -39,11 +43,11 @@ trace() { # LABEL N ARGS... (ROOT and JOURNAL replaced by the tree and journal o
   calls "$work/$label-$n.log" | sort | uniq -c | awk '{print $2, $1}' | sort >"$work/$label-$n.by"
 }
 row() { # LABEL: calls per entry, by name
-  join -a1 -a2 -e0 -o 0,1.2,2.2 "$work/$1-1000.by" "$work/$1-5000.by" |
-    awk -v l="$1" '{d = ($3 - $2) / 4000; t += d; if (d > 0.05) s = s sprintf(" %s %.2f", $1, d)}
+  join -a1 -a2 -e0 -o 0,1.2,2.2 "$work/$1-$small.by" "$work/$1-$large.by" |
+    awk -v l="$1" -v e=$((large - small)) '{d = ($3 - $2) / e; t += d; if (d > 0.05) s = s sprintf(" %s %.2f", $1, d)}
       END {printf "%-13s %6.2f per entry:%s\n", l, t, s}'
 }
-for n in 1000 5000; do
+for n in "$small" "$large"; do
   mk "$work/t$n" "$n"
   rm -f "$work/j$n"
   trace repair-dry "$n" repair --threads 2 ROOT
