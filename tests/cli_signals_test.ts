@@ -25,7 +25,7 @@ import {
   testNeeding,
   UNSHARE,
 } from "./helpers/system.ts";
-import { flatTree, growingTree, python } from "./helpers/tree.ts";
+import { flatTree, type GrowingTree, growingTree, python } from "./helpers/tree.ts";
 import { scratchDir, tempDir } from "./helpers/temp.ts";
 import { mountSlowfs } from "./helpers/slowfs.ts";
 import { snapshot } from "./helpers/repair_tree.ts";
@@ -111,23 +111,44 @@ async function interrupt(args: string[], ready: () => boolean, signal: Deno.Sign
   return { code: r.code, stdout: r.stdout, stderr: dec.decode(r.stderr) };
 }
 
-/** The module's one tree of 40,000 long names (about 10 MB of CSV), for the
- * tests that only read it: made once, since on some disks it takes tens of
- * seconds (growingTree). */
-let wide: Promise<string> | undefined;
-function sharedWide(): Promise<string> {
-  return wide ??= (async () => {
-    const root = `${scratchDir()}/wide`;
-    await growingTree(root);
-    return root;
-  })();
+/** A tree of the module's, made once, and its root. */
+interface Shared {
+  root: string;
+  tree: GrowingTree;
+}
+
+const shared = new Map<string, Promise<Shared>>();
+
+/**
+ * The module's trees of long names, each made once, since on some disks
+ * one takes tens of seconds (growingTree): "wide", 40 folders of 1,000
+ * (40,000 entries, about 10 MB of CSV), and "small", 10 folders of 1,000
+ * (2.2 MB): both far more than a pipe holds. Tests only read them, and a
+ * test whose run ended before its signal landed grows the tree it used
+ * (tree.grow()), which leaves it only bigger for the others, its
+ * tree.entries counting what it holds now.
+ */
+function sharedTree(name: "wide" | "small"): Promise<Shared> {
+  let made = shared.get(name);
+  if (!made) {
+    made = (async () => {
+      const root = `${scratchDir()}/${name}`;
+      return { root, tree: await growingTree(root, name === "wide" ? 40 : 10, 1000) };
+    })();
+    shared.set(name, made);
+  }
+  return made;
+}
+
+/** The root of the module's tree of 40,000 long names ({@link sharedTree}). */
+async function sharedWide(): Promise<string> {
+  return (await sharedTree("wide")).root;
 }
 
 Deno.test("CLI: SIGINT, SIGTERM, SIGHUP stop a report: 128+n, nothing left", async (t) => {
   await using tmp = await tempDir();
-  const root = `${tmp.path}/wide`;
+  const { root, tree: wide } = await sharedTree("wide");
   const outDir = `${tmp.path}/out`;
-  const wide = await growingTree(root);
   await Deno.mkdir(outDir);
 
   for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
@@ -221,8 +242,7 @@ Deno.test("CLI: SIGINT, SIGTERM, SIGHUP stop a report: 128+n, nothing left", asy
 
 Deno.test("CLI: SIGINT while writing to a FIFO: what reached it is said to be incomplete", async () => {
   await using tmp = await tempDir();
-  const root = `${tmp.path}/wide`;
-  const wide = await growingTree(root);
+  const { root, tree: wide } = await sharedTree("wide");
   const fifo = `${tmp.path}/fifo`;
   for (let attempt = 0;; attempt++) {
     await new Deno.Command("mkfifo", { args: [fifo] }).output();
@@ -686,8 +706,8 @@ for (
     // script without --allow-all, and the signal must stay ignored anyway
     Deno.test(`CLI: ${how}, a ${sig} does not stop a report (${perms.join(" ")})`, async () => {
       await using tmp = await tempDir();
-      const root = `${tmp.path}/wide`;
-      const wide = await growingTree(root, 10, 1000); // 2.2 MB of CSV: far more than a pipe holds
+      // 2.2 MB of CSV: far more than a pipe holds
+      const { root, tree: wide } = await sharedTree("small");
       const fifo = `${tmp.path}/fifo`;
       await new Deno.Command("mkfifo", { args: [fifo] }).output();
       // nohup's way, and a shell's for `cmd &` in a script: ignored, then exec
@@ -1003,12 +1023,11 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
 for (const entry of ["cli.ts", "mod.ts"]) {
   Deno.test(`CLI: Ctrl-C stops a shell loop of reports, not only the report running (${entry})`, async () => {
     await using tmp = await tempDir();
-    const root = `${tmp.path}/tree`;
     // 10,000 entries at one thread take some 0.04 s: the signal goes to the
     // group at once (a pkill process, started first, once came after it);
     // a report that still ended first (a loaded machine) is tried again on a
     // tree twice as large
-    const tree = await growingTree(root, 10, 1000);
+    const { root, tree } = await sharedTree("small");
     // bash runs three reports in turn, in a process group of its own; Ctrl-C
     // is SIGINT to the whole group, as a terminal sends it
     const script = `for i in 1 2 3; do "$0" run -A "$1" -o "$2/out$i.csv" --threads 1 "$3"; ` +
