@@ -123,7 +123,9 @@ const shared = new Map<string, Promise<Shared>>();
  * The module's trees of long names, each made once, since on some disks
  * one takes tens of seconds (growingTree): "wide", 40 folders of 1,000
  * (40,000 entries, about 10 MB of CSV), and "small", 10 folders of 1,000
- * (2.2 MB): both far more than a pipe holds. Tests only read them, and a
+ * (2.2 MB): both far more than a pipe holds. Their files are links to one
+ * empty file (flatTree's `links`): reports list and stat them as any empty
+ * files, and none of these tests changes a file. Tests only read them, and a
  * test whose run ended before its signal landed grows the tree it used
  * (tree.grow()), which leaves it only bigger for the others, its
  * tree.entries counting what it holds now.
@@ -133,7 +135,7 @@ function sharedTree(name: "wide" | "small"): Promise<Shared> {
   if (!made) {
     made = (async () => {
       const root = `${scratchDir()}/${name}`;
-      return { root, tree: await growingTree(root, name === "wide" ? 40 : 10, 1000) };
+      return { root, tree: await growingTree(root, name === "wide" ? 40 : 10, 1000, true) };
     })();
     shared.set(name, made);
   }
