@@ -83,7 +83,9 @@ Deno.test("a wide tree: cancellation (API, CLI) and real worker threads", async 
   await using tmp = await tempDir();
   const root = `${tmp.path}/wide`;
   const outDir = `${tmp.path}/out`;
-  const wide = await growingTree(root); // ~40,000 entries, ~10 MB of CSV
+  // ~40,000 entries, ~10 MB of CSV; its files links to one empty file
+  // (flatTree's `links`: made in a second, not tens; every step only reads it)
+  const wide = await growingTree(root, 40, 1000, true);
   await Deno.mkdir(outDir);
 
   await t.step("report(): abort mid-walk rejects with the reason, leaves nothing", async () => {
