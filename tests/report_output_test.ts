@@ -509,7 +509,8 @@ Deno.test("-o and --errors with names of 250-254 bytes: written, and a killed ru
 Deno.test("report() ended by Deno.exit() while it writes: no FILE.partial-* is left, in any format", async (t) => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/tree`;
-  wideTree(root, 40);
+  const link = `${tmp.path}/empty`; // (only read: files that are links to one)
+  wideTree(root, 40, link);
   // the child exits as soon as the library's temporary is there, the
   // report still running (an output inside the tree: it would be a row of
   // the next report, were it left)
@@ -536,7 +537,7 @@ setInterval(() => {
         // the report ended before the child's first look (a loaded
         // machine): again, on a larger tree
         await Deno.remove(out);
-        wideTree(`${root}/more-${name}-${more}`, 80);
+        wideTree(`${root}/more-${name}-${more}`, 80, link);
         r = await deno(["run", "-A", "--no-check", script, root, out], { timeoutMs: 60_000 });
       }
       assertEquals(r.code, 3, `${r.text}${r.stderr}`);
@@ -550,7 +551,7 @@ setInterval(() => {
 Deno.test("report() in a script ended by an uncaught exception, an unhandled rejection or SIGTERM: its FILE.partial-PID-N stays (no unload event), and the next report removes it (audit: README said only kill -9)", async (t) => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/tree`;
-  wideTree(root, 40);
+  wideTree(root, 40, `${tmp.path}/empty`); // (only read: files that are links to one)
   const script = `${tmp.path}/end.ts`;
   await Deno.writeTextFile(
     script,
@@ -847,11 +848,23 @@ print(p.wait(), out.count(b"\\n"), err.strip().splitlines()[-1] if err.strip() e
   },
 });
 
-/** A tree of `dirs` folders of 500 empty files each. */
-function wideTree(root: string, dirs: number): number {
+/**
+ * A tree of `dirs` folders of 500 empty files each. With `link` (a path
+ * outside the tree), each file is a name of that one empty file (made if
+ * need be): listed and stat-ed as the empty file it is, and made ten times
+ * faster or more where making inodes is slow (the dev and CI disks). For
+ * trees only read, whose rows need not differ but for their names (not for
+ * a size a compressed report must reach: rows of one inode compress more).
+ */
+function wideTree(root: string, dirs: number, link?: string): number {
+  if (link) Deno.writeFileSync(link, new Uint8Array(), { append: true });
   for (let d = 0; d < dirs; d++) {
     Deno.mkdirSync(`${root}/d${d}`, { recursive: true });
-    for (let i = 0; i < 500; i++) Deno.writeFileSync(`${root}/d${d}/f${i}`, new Uint8Array());
+    for (let i = 0; i < 500; i++) {
+      const f = `${root}/d${d}/f${i}`;
+      if (link) Deno.linkSync(link, f);
+      else Deno.writeFileSync(f, new Uint8Array());
+    }
   }
   return dirs * 501 + 1;
 }
@@ -859,7 +872,8 @@ function wideTree(root: string, dirs: number): number {
 Deno.test("-o in a folder renamed during the run: the report lands there whole, as with the shell's >; no temporary left", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/tree`;
-  let entries = wideTree(root, 40);
+  const link = `${tmp.path}/empty`; // (only read: files that are links to one)
+  let entries = wideTree(root, 40, link);
   for (let attempt = 1;; attempt++) {
     Deno.mkdirSync(`${tmp.path}/out`);
     let seenAtMove = -1;
@@ -878,7 +892,7 @@ Deno.test("-o in a folder renamed during the run: the report lands there whole, 
       // no tick before the walk ended (a loaded machine): moved after it,
       // no test of a move during the run; again, on a larger tree
       Deno.removeSync(`${tmp.path}/moved`, { recursive: true });
-      entries += wideTree(`${root}/more${attempt}`, 40);
+      entries += wideTree(`${root}/more${attempt}`, 40, link);
       continue;
     }
     assert(seenAtMove >= 0 && seenAtMove < entries, `moved after ${seenAtMove} of ${entries}`);
