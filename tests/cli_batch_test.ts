@@ -48,7 +48,9 @@ Deno.test("stderr in a log file: one summary line, no progress; --progress=1 wri
   await using tmp = await tempDir();
   const root = `${tmp.path}/tree`;
   await Deno.mkdir(root);
-  await flatTree(root, 5, 1000); // about 1 MB of CSV: more than a pipe holds
+  // about 1 MB of CSV: more than a pipe holds (its files links to one empty
+  // file, flatTree's `links`: this test and the tmux ones only read their trees)
+  await flatTree(root, 5, 1000, 0, true);
 
   for (const extra of [[], ["--progress"]]) {
     await t.step(
@@ -118,7 +120,7 @@ testNeeding([TMUX], {
     // A long root: the folder being read must be shortened in the middle.
     const root = `${tmp.path}/a-rather-long-folder-name-that-cannot-fit-the-pane/wide`;
     await Deno.mkdir(root, { recursive: true });
-    await flatTree(root, 10, 1000);
+    await flatTree(root, 10, 1000, 0, true);
     // Its folders' names end in emoji a terminal draws two columns wide (a
     // narrow count of them made the line wrap, leaving a copy at each redraw).
     for (let d = 0; d < 10; d++) {
@@ -196,7 +198,7 @@ testNeeding([TMUX], {
     await using tmp = await tempDir();
     const root = `${tmp.path}/tree`;
     await Deno.mkdir(root);
-    await flatTree(root, 10, 1000);
+    await flatTree(root, 10, 1000, 0, true);
     const fifo = `${tmp.path}/out.fifo`, log = `${tmp.path}/pane.log`;
     assert((await new Deno.Command("mkfifo", { args: [fifo] }).output()).success);
     const sock = `pwalk-test-narrow-${Deno.pid}`;
@@ -602,7 +604,7 @@ testNeeding([TMUX, STRACE], {
     await using tmp = await tempDir();
     const root = `${tmp.path}/tree`;
     await Deno.mkdir(root);
-    await flatTree(root, 10, 1000);
+    await flatTree(root, 10, 1000, 0, true);
     const fifo = `${tmp.path}/out.fifo`;
     assert((await new Deno.Command("mkfifo", { args: [fifo] }).output()).success);
     const sock = `pwalk-test-bg-${Deno.pid}`;
@@ -684,7 +686,7 @@ testNeeding([TMUX], {
     await using tmp = await tempDir();
     const root = `${tmp.path}/tree`;
     await Deno.mkdir(root);
-    await flatTree(root, 20, 1000); // writing 20,000 rows to the pane takes a while
+    await flatTree(root, 20, 1000, 0, true); // writing 20,000 rows to the pane takes a while
     const log = `${tmp.path}/pane.log`;
     const sock = `pwalk-tty-${Deno.pid}`;
     const tmux = async (...args: string[]) => {
