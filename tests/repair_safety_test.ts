@@ -1797,11 +1797,19 @@ testNeeding([PRLIMIT], {
     buildTree(root, [PROJECT, own("a"), own("b", "dir")]);
     const before = snapshot(root);
     // A journal of an earlier run 40 bytes short of the limit: the next
-    // header's write is cut short there. The limit (256 MiB) is beyond
-    // Deno's own cache files, which the process may write too (the API's
-    // process would die of their SIGXFSZ). Lines undo reads, 1 MiB each (a
-    // journal with a bad line, a sparse one's NULs, is not appended to).
-    const limit = 256 * 2 ** 20;
+    // header's write is cut short there. The limit is beyond Deno's own
+    // cache files, which the process may write too (the API's process would
+    // die of their SIGXFSZ): 64 MiB, or a power of two past twice the
+    // largest of them, were one bigger than 32 MiB (a few MiB here). Lines
+    // undo reads, 1 MiB each (a journal with a bad line, a sparse one's
+    // NULs, is not appended to). Its every byte is read three times below
+    // (readJournal, the CLI, the API): a smaller limit is quicker.
+    const { denoDir } = JSON.parse((await runOk(Deno.execPath(), ["info", "--json"])).text);
+    let cached = 0;
+    for (const e of Deno.readDirSync(denoDir)) {
+      if (e.isFile) cached = Math.max(cached, Deno.statSync(`${denoDir}/${e.name}`).size);
+    }
+    const limit = Math.max(64 * 2 ** 20, 2 ** Math.ceil(Math.log2(2 * cached)));
     const journal = `${tmp.path}/j`;
     let entries = 0;
     {
