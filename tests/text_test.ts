@@ -8,7 +8,7 @@ import { assert, assertEquals } from "@std/assert";
 import { bytes, count, fit, wrap } from "../lib/answers/text.ts";
 import { formatBytes } from "../lib/cli/progress.ts";
 import { groupDigits } from "../lib/digits.ts";
-import { charColumns } from "../lib/width.ts";
+import { charColumns, columns } from "../lib/width.ts";
 import { num } from "../lib/cli/common.ts";
 import { python, rng } from "./helpers/tree.ts";
 import { PYTHON3, testNeeding } from "./helpers/system.ts";
@@ -112,4 +112,38 @@ Deno.test("fit() cuts a name between grapheme clusters: never inside a flag or b
       );
     }
   }
+});
+
+Deno.test("columns() of a whole string is the sum of its code points' columns, Latin names (one scan) and mixed ones alike", () => {
+  // (charColumns, one code point, is checked against the system's wcwidth
+  // in cli_progress_test.ts; columns() skips the loop when no code unit is
+  // at U+1100 or above, where the first wide character is)
+  const pool = [
+    ..."aZ09/._-~ ",
+    "\u00e9",
+    "\u0301",
+    "\u07ff",
+    "\u10ff", // the last code point before the first wide one: narrow
+    "\u1100", // the first wide one (Hangul Jamo)
+    "\u115f",
+    "\u1160", // narrow again
+    "\u30c7",
+    "\uff01",
+    "\ufffd",
+    "\u{1F44D}",
+    "\u{20000}",
+    "\u{1F1EB}",
+  ];
+  const sum = (s: string) => [...s].reduce((n, c) => n + charColumns(c.codePointAt(0)!), 0);
+  const next = rng(7);
+  for (let i = 0; i < 5000; i++) {
+    const len = Math.floor(next() * 40);
+    let s = "";
+    for (let k = 0; k < len; k++) s += pool[Math.floor(next() * pool.length)];
+    assertEquals(columns(s), sum(s), JSON.stringify(s));
+  }
+  assertEquals(columns("/data/proj/file.txt"), 19);
+  assertEquals(columns("a\u10ffb"), 3);
+  assertEquals(columns("a\u1100b"), 4);
+  assertEquals(columns("\u{20000}x"), 3);
 });

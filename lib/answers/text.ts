@@ -101,6 +101,11 @@ export function outputWidth(): number {
   return Number.isInteger(c) && c >= 40 ? c : Infinity;
 }
 
+/** What {@link visible} writes as an escape: one code point of it (`UNSAFE_ALL`: every one). */
+// deno-lint-ignore no-control-regex
+const UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\p{Cf}]/u;
+const UNSAFE_ALL = new RegExp(UNSAFE.source, "gu");
+
 /**
  * A name as it may reach a terminal: control characters (C0, DEL, and the
  * C1 controls U+0080-U+009F, which terminals honouring 8-bit controls act
@@ -120,8 +125,10 @@ export function outputWidth(): number {
  * width differs between terminals. The HTML pages show names the same way.
  */
 export function visible(s: string): string {
-  // deno-lint-ignore no-control-regex
-  return s.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029\p{Cf}]/gu, (c) => {
+  // (most names have nothing to escape: tested first, a scan without the
+  // replace's callback machinery)
+  if (!UNSAFE.test(s)) return s;
+  return s.replace(UNSAFE_ALL, (c) => {
     const n = c.codePointAt(0)!;
     const h = (x: number) => `\\x${x.toString(16).padStart(2, "0")}`;
     if (n > 0xffff) return `\\u{${n.toString(16)}}`;
@@ -155,7 +162,11 @@ function prefixOfClusters(parts: string[], room: number): string[] {
  * indicators, nor between a letter and its combining accent.
  */
 export function fit(s: string, w: number): string {
-  s = visible(s);
+  return fitVisible(visible(s), w);
+}
+
+/** {@link fit} of a string already made {@link visible}. */
+function fitVisible(s: string, w: number): string {
   if (columns(s) <= w) return s;
   graphemes ??= new Intl.Segmenter("en", { granularity: "grapheme" });
   const parts = Array.from(graphemes.segment(s), (g) => g.segment);
@@ -232,6 +243,7 @@ export function* tableLines(
   const keep = (widths: number[], flex: number) =>
     widths.reduce((a, w, i) => (i === flex ? a : a + w + 2), 0);
   let left = o.left ?? [];
+  head = head.map(visible);
   rows = rows.map((r) => r.map(visible));
   // (a loop: Math.max(...cells) takes no more than ~150,000 arguments)
   let widths = head.map((h) => columns(h));
@@ -255,7 +267,7 @@ export function* tableLines(
   widths[flex] = Math.max(8, Math.min(widths[flex], width - others));
   const line = (cells: string[]) =>
     cells.map((c, i) => {
-      const s = i === flex ? fit(c, widths[i]) : c;
+      const s = i === flex ? fitVisible(c, widths[i]) : c;
       const pad = " ".repeat(Math.max(0, widths[i] - columns(s)));
       return aligned.has(i) ? s + pad : pad + s;
     }).join("  ").trimEnd();
