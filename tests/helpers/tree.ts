@@ -27,7 +27,8 @@ export async function mktree(dest: string, files: number, seed: number, weird = 
  * long and a report grows quickly). Returns the number of entries made.
  *
  * With `links`, the files are names of one empty file, `ROOT.links` beside
- * the tree (mode 0644, as the files would be): a walk lists and stats each
+ * the tree (mode 0644, as the files would be; past the 65,000 names ext4
+ * gives a file, of `ROOT.links-1` and so on): a walk lists and stats each
  * name as the empty file it is, only st_ino (the same for all) and st_nlink
  * differ, and on a disk slow to make inodes (the dev and CI machines',
  * ~0.3 ms a file) the tree is made ten times faster or more. For trees that
@@ -42,18 +43,34 @@ export async function flatTree(
   links = false,
 ): Promise<number> {
   await python(
-    `import os, sys
+    `import errno, os, sys
 root, dirs, per, first = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 links = root.rstrip("/") + ".links" if sys.argv[5] == "1" else None
-if links: os.close(os.open(links, os.O_CREAT | os.O_WRONLY, 0o644))
+made = 0
+def target():
+    t = links if made == 0 else "%s-%d" % (links, made)
+    os.close(os.open(t, os.O_CREAT | os.O_WRONLY, 0o644))
+    return t
+if links: t = target()
 pad = "w" * 190
 for d in range(first, first + dirs):
     p = os.path.join(root, "dir%04d" % d)
     os.mkdir(p)
     for i in range(per):
         f = os.path.join(p, "f%06d-%s.dat" % (i, pad))
-        if links: os.link(links, f)
-        else: os.close(os.open(f, os.O_CREAT | os.O_WRONLY, 0o644))
+        if not links:
+            os.close(os.open(f, os.O_CREAT | os.O_WRONLY, 0o644))
+            continue
+        while True:
+            try:
+                os.link(t, f)
+                break
+            except OSError as e:
+                # a file takes 65,000 names on ext4 (a grown tree has more):
+                # the next names go to ROOT.links-1, -2...
+                if e.errno != errno.EMLINK: raise
+                made += 1
+                t = target()
 `,
     root,
     String(dirs),
