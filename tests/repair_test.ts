@@ -1658,20 +1658,17 @@ testNeeding([STRACE], {
         lines.filter((l) => /^\d+ +newfstatat\(\d+, "f\d+"/.test(l)).map((l) => l.split(" ")[0]),
       );
       assert(tids.size > 0, `${what}: no worker thread found in the trace`);
-      const byWorkers = (re: RegExp) =>
-        lines.filter((l) => tids.has(l.split(" ")[0]) && re.test(l.replace(/^\d+ +/, ""))).length;
+      // the calls matching `re` of each worker thread
+      const perWorker = (re: RegExp) =>
+        [...tids].map((t) =>
+          lines.filter((l) => l.split(" ")[0] === t && re.test(l.replace(/^\d+ +/, ""))).length
+        );
+      const byWorkers = (re: RegExp) => perWorker(re).reduce((a, b) => a + b, 0);
       // Each worker makes a few mask calls of its own, however many entries
       // it takes: at its start, and glibc's around its first look-ups of a
       // group or user name (about 11 in all, counted per thread); a call
       // per entry would be 3 for each (block, pending, restore).
-      const masksOf = new Map([...tids].map((t) => [t, 0]));
-      for (const l of lines) {
-        const t = l.split(" ")[0];
-        if (masksOf.has(t) && /^rt_sig(procmask|pending)\(/.test(l.replace(/^\d+ +/, ""))) {
-          masksOf.set(t, masksOf.get(t)! + 1);
-        }
-      }
-      const most = Math.max(...masksOf.values());
+      const most = Math.max(...perWorker(/^rt_sig(procmask|pending)\(/));
       assert(
         most <= 16,
         `${what}: ${most} signal mask calls in one worker (${n} entries, ${tids.size} workers)`,
