@@ -444,6 +444,15 @@ export function startsAsJournal(bytes: Uint8Array): boolean {
 export function indexJournal(bytes: Uint8Array, file: string): JournalIndex {
   const lastNl = bytes.lastIndexOf(0x0a);
   const whole = lastNl + 1; // bytes in complete lines
+  if (!bytes.length) {
+    // a run writes its header before it changes anything: one stopped (a
+    // SIGKILL, a power cut) between making its journal and that header
+    // leaves it empty, having changed nothing
+    throw new SyntaxError(
+      `pwalk: ${file} is empty: no pwalk journal, or that of a run stopped before its ` +
+        "first line, which changed nothing: nothing to undo",
+    );
+  }
   if (!startsAsJournal(bytes)) {
     throw new SyntaxError(`pwalk: ${file} is not a pwalk journal`);
   }

@@ -1339,6 +1339,15 @@ testNeeding([PYTHON3], {
     const empty = await cli(["repair", "--apply", "--journal", journal, b]);
     assertEquals(empty.code, 2, empty.stderr);
     assertStringIncludes(empty.stderr, "an empty file, not a pwalk journal");
+    // undo of it (the journal of a run killed before its header): said
+    // so, and that it changed nothing; refused as no journal (exit 2)
+    const none = await cli(["undo", "--apply", journal]);
+    assertEquals(none.code, 2, none.stderr);
+    assertEquals(errLines(none.stderr), [
+      `pwalk: ${journal} is empty: no pwalk journal, or that of a run stopped before its first ` +
+      "line, which changed nothing: nothing to undo",
+    ]);
+    assertEquals(diffSnapshots(before, snapshot(b)), [], "B changed");
   },
 });
 
