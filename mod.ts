@@ -25,10 +25,20 @@
  *   when these run.
  *
  * @example
- * ```ts ignore
- * import { report } from "jsr:@pwalk/cli";
- * const summary = await report("/data", { output: "scan.csv.zst" });
- * console.log(summary.entries, summary.errors);
+ * ```ts
+ * import { report, walk } from "jsr:@pwalk/cli";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const tmp = await Deno.makeTempDir();
+ * await Deno.mkdir(`${tmp}/data`);
+ * await Deno.writeTextFile(`${tmp}/data/a.txt`, "hello");
+ *
+ * const summary = await report(`${tmp}/data`, { output: `${tmp}/scan.csv.zst` });
+ * assertEquals([summary.entries, summary.errors], [2, 0]); // the folder and a.txt
+ * const sizes: number[] = [];
+ * for await (const e of walk(`${tmp}/data`, { includeDirs: false })) sizes.push(e.size);
+ * assertEquals(sizes, [(await Deno.lstat(`${tmp}/data/a.txt`)).size]);
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  *
  * @module

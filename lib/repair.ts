@@ -579,24 +579,45 @@ function summary(root: string, o: ChangeOptions, r: ChangeOutcome): ChangeSummar
  * (`SYSTEM_FOLDERS`, by real path or through a bind mount) `allowSystem`.
  *
  * @example Dry run: what would change?
- * ```ts ignore
+ * ```ts
  * import { repair } from "jsr:@pwalk/cli";
- * const plan = await repair("/projects/genome", { listChanges: true });
- * for (const c of plan.changeList!) console.log(c.path, c.kinds.join(","));
- * console.log(`${plan.entriesChanged} of ${plan.entriesSeen} entries would change`);
+ * import { assertEquals } from "@std/assert";
+ *
+ * // as root (as the tests run): a project folder of group 4242 holding a
+ * // file in root's private group 0 that the group cannot read
+ * const project = await Deno.makeTempDir();
+ * await Deno.chown(project, 0, 4242);
+ * await Deno.writeTextFile(`${project}/a.txt`, "x", { mode: 0o600 });
+ *
+ * const plan = await repair(project, { listChanges: true });
+ * assertEquals([plan.entriesSeen, plan.entriesChanged], [2, 1]); // the root is never changed
+ * const c = plan.changeList![0];
+ * assertEquals([c.path, c.kinds], [`${project}/a.txt`, ["group", "mode"]]);
+ * assertEquals([c.new.gid, c.new.mode], [4242, 0o640]); // the folder's group, g+r
+ * assertEquals((await Deno.lstat(`${project}/a.txt`)).gid, 0); // a dry run: unchanged
+ * await Deno.remove(project, { recursive: true });
  * ```
  *
  * @example Apply, with a journal to undo it
- * ```ts ignore
+ * ```ts
  * import { repair, undo } from "jsr:@pwalk/cli";
- * const s = await repair("/projects/genome", {
- *   apply: true,
- *   changeGids: [100],
- *   journal: "/root/genome-repair.journal",
- * });
- * console.log(s.changes, s.errors, s.journal);
+ * import { assertEquals } from "@std/assert";
+ *
+ * // as root: a project folder of group 4242, a file in root's private group 0
+ * const tmp = await Deno.makeTempDir();
+ * const project = `${tmp}/project`;
+ * const journal = `${tmp}/repair.journal`; // never inside the tree
+ * await Deno.mkdir(project);
+ * await Deno.chown(project, 0, 4242);
+ * await Deno.writeTextFile(`${project}/a.txt`, "x", { mode: 0o600 });
+ *
+ * const s = await repair(project, { apply: true, journal });
+ * assertEquals([s.entriesChanged, s.errors, s.journal], [1, 0, journal]);
+ * assertEquals((await Deno.lstat(`${project}/a.txt`)).gid, 4242);
  * // changed your mind:
- * await undo("/root/genome-repair.journal", { apply: true });
+ * await undo(journal, { apply: true });
+ * assertEquals((await Deno.lstat(`${project}/a.txt`)).gid, 0);
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  *
  * @throws {Deno.errors.NotFound} when the root does not exist
@@ -635,15 +656,29 @@ export async function repair(root: string, options: RepairOptions = {}): Promise
  * system log line as for {@link repair}.
  *
  * @example Give a departed user's files to the project account
- * ```ts ignore
+ * ```ts
  * import { chown } from "jsr:@pwalk/cli";
- * const s = await chown("/projects/genome", {
+ * import { assertEquals } from "@std/assert";
+ *
+ * // as root: a project holding a file of uid 1042 and one of root's
+ * const tmp = await Deno.makeTempDir();
+ * const project = `${tmp}/project`;
+ * await Deno.mkdir(project);
+ * await Deno.writeTextFile(`${project}/old.txt`, "x");
+ * await Deno.chown(`${project}/old.txt`, 1042, 1042);
+ * await Deno.writeTextFile(`${project}/mine.txt`, "y");
+ *
+ * const s = await chown(project, {
  *   from: 1042,
  *   to: { uid: 2000, gid: 2000 },
  *   apply: true,
- *   journal: "/root/chown-1042.journal",
+ *   journal: `${tmp}/chown-1042.journal`,
  * });
- * console.log(`${s.entriesChanged} entries now belong to 2000`);
+ * assertEquals(s.entriesChanged, 1);
+ * const old = await Deno.lstat(`${project}/old.txt`);
+ * assertEquals([old.uid, old.gid], [2000, 2000]);
+ * assertEquals((await Deno.lstat(`${project}/mine.txt`)).uid, 0); // not 1042's: left alone
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  *
  * @throws {Deno.errors.NotFound} when the root does not exist

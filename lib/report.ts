@@ -349,10 +349,20 @@ function checkDeviceMap(map: unknown): string[] {
  * `output: "scan.parquet"`).
  *
  * @example Report a folder to a zstd file and read the summary
- * ```ts ignore
+ * ```ts
  * import { report } from "jsr:@pwalk/cli";
- * const s = await report("/data", { output: "scan.csv.zst", header: true });
- * console.log(`${s.entries} entries, ${s.bytes} bytes, ${s.errors} errors`);
+ * import { assertEquals } from "@std/assert";
+ *
+ * const tmp = await Deno.makeTempDir();
+ * await Deno.mkdir(`${tmp}/data/sub`, { recursive: true });
+ * await Deno.writeTextFile(`${tmp}/data/a.txt`, "hello");
+ * await Deno.writeTextFile(`${tmp}/data/sub/b.txt`, "hi");
+ *
+ * const s = await report(`${tmp}/data`, { output: `${tmp}/scan.csv.zst`, header: true });
+ * assertEquals([s.entries, s.folders, s.errors], [4, 2, 0]); // data, sub, a.txt, b.txt
+ * assertEquals(s.compress, "zstd");
+ * assertEquals(s.outputBytes, (await Deno.lstat(`${tmp}/scan.csv.zst`)).size);
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  *
  * @throws {TypeError} when `output` is `""` or not a string, or an option has

@@ -233,9 +233,23 @@ function parseJournal(bytes: Uint8Array, file: string): JournalContents {
  * out). Any other line that does not parse makes the whole file refused.
  *
  * @example What did a run change?
- * ```ts ignore
- * const { entries } = await readJournal("/root/genome.journal");
- * for (const { header, line } of entries) console.log(header.kind, line.old, line.new);
+ * ```ts
+ * import { readJournal, repair } from "jsr:@pwalk/cli";
+ * import { assertEquals } from "@std/assert";
+ *
+ * // as root: a repair gives a file in root's private group 0 its folder's group 4242
+ * const tmp = await Deno.makeTempDir();
+ * await Deno.mkdir(`${tmp}/project`);
+ * await Deno.chown(`${tmp}/project`, 0, 4242);
+ * await Deno.writeTextFile(`${tmp}/project/a.txt`, "x", { mode: 0o600 });
+ * await repair(`${tmp}/project`, { apply: true, journal: `${tmp}/repair.journal` });
+ *
+ * const { entries } = await readJournal(`${tmp}/repair.journal`);
+ * assertEquals(entries.length, 1);
+ * const { header, line } = entries[0];
+ * assertEquals([header.kind, new TextDecoder().decode(line.rel)], ["repair", "a.txt"]);
+ * assertEquals([line.old.gid, line.new.gid], [0, 4242]);
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  *
  * @throws {SyntaxError} when the file is not a pwalk journal, or a line in it is bad
@@ -298,12 +312,25 @@ function refuseWithoutModeChanges(): void {
  * to the system log.
  *
  * @example
- * ```ts ignore
- * import { undo } from "jsr:@pwalk/cli";
- * const plan = await undo("/root/genome-repair.journal"); // nothing changes
- * console.log(`${plan.restored} would be restored`);
- * const u = await undo("/root/genome-repair.journal", { apply: true });
- * console.log(`${u.restored} restored, ${u.kept} changed since (left), ${u.errors} errors`);
+ * ```ts
+ * import { repair, undo } from "jsr:@pwalk/cli";
+ * import { assertEquals } from "@std/assert";
+ *
+ * // as root: a repair gives a file in root's private group 0 its folder's group 4242
+ * const tmp = await Deno.makeTempDir();
+ * const file = `${tmp}/project/a.txt`;
+ * await Deno.mkdir(`${tmp}/project`);
+ * await Deno.chown(`${tmp}/project`, 0, 4242);
+ * await Deno.writeTextFile(file, "x", { mode: 0o600 });
+ * await repair(`${tmp}/project`, { apply: true, journal: `${tmp}/repair.journal` });
+ *
+ * const plan = await undo(`${tmp}/repair.journal`); // nothing changes
+ * assertEquals([plan.restored, (await Deno.lstat(file)).gid], [1, 4242]);
+ * const u = await undo(`${tmp}/repair.journal`, { apply: true });
+ * assertEquals([u.restored, u.kept, u.errors], [1, 0, 0]); // kept: changed since, left
+ * const st = await Deno.lstat(file);
+ * assertEquals([st.gid, st.mode! & 0o7777], [0, 0o600]);
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  *
  * @throws {SyntaxError} when the file is not a pwalk journal, or holds a bad line

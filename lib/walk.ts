@@ -743,15 +743,24 @@ function entryFilter(o: WalkOptions, maxDepth: number): ((e: WalkEntry) => boole
  * the link's target.
  *
  * @example Sum the sizes of all files
- * ```ts ignore
+ * ```ts
  * import { walk } from "jsr:@pwalk/cli";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await Deno.mkdir(`${dir}/sub`);
+ * await Deno.writeTextFile(`${dir}/a.txt`, "hello");
+ * await Deno.writeTextFile(`${dir}/sub/b.txt`, "hi");
+ * await Deno.symlink("sub/b.txt", `${dir}/link`);
+ *
  * let bytes = 0;
  * // links (their size is their target's length) are left out; FIFOs,
  * // devices and sockets are no regular files: isFile tells them apart
- * for await (const e of walk("/data", { includeDirs: false, includeSymlinks: false })) {
+ * for await (const e of walk(dir, { includeDirs: false, includeSymlinks: false })) {
  *   if (e.isFile) bytes += e.size;
  * }
- * console.log(bytes);
+ * assertEquals(bytes, 5 + 2); // a.txt and sub/b.txt, not the link
+ * await Deno.remove(dir, { recursive: true });
  * ```
  *
  * @throws {Deno.errors.NotFound} when the root does not exist (on first
@@ -1090,13 +1099,23 @@ function shiftEntry(e: WalkEntry, base: Base): WalkEntry {
  * has ended ({@link WalkDirsOptions.topDown}).
  *
  * @example List every folder with its file count, skipping .git folders
- * ```ts ignore
+ * ```ts
  * import { walkDirs } from "jsr:@pwalk/cli";
- * for await (const d of walkDirs("/data", { stat: false })) {
+ * import { assertEquals } from "@std/assert";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await Deno.mkdir(`${dir}/src/.git`, { recursive: true });
+ * await Deno.writeTextFile(`${dir}/src/main.ts`, "");
+ * await Deno.writeTextFile(`${dir}/src/.git/HEAD`, "");
+ *
+ * const fileCounts: Record<string, number> = {};
+ * for await (const d of walkDirs(dir, { stat: false })) {
  *   const i = d.dirs.indexOf(".git");
  *   if (i >= 0) d.dirs.splice(i, 1); // not entered
- *   console.log(d.path, d.files.length);
+ *   fileCounts[d.path] = d.files.length;
  * }
+ * assertEquals(fileCounts, { [dir]: 0, [`${dir}/src`]: 1 }); // no src/.git
+ * await Deno.remove(dir, { recursive: true });
  * ```
  *
  * @throws the signal's reason when cancelled. A worker blocked in a hung

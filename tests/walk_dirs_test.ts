@@ -1341,13 +1341,23 @@ print(json.dumps(sorted(out)))`,
   // the premise: os.walk pruned the .git folders, not .github (nor the file docs/.git)
   assert(!want.some((l) => /\/\.git[ /]/.test(l)), want.join("\n"));
   assert(want.some((l) => l.includes("/docs/.github ")), want.join("\n"));
-  // walkDirs()'s JSDoc example
+  // walkDirs()'s JSDoc example (a doc test, `deno test --doc`, on a tree of
+  // its own): its loop, on this tree
   const src = await Deno.readTextFile(`${REPO}/lib/walk.ts`);
   const jsdoc = must(
-    src.match(/@example List every folder[^\n]*\n \* ```ts ignore\n([^]*?) \* ```/),
+    src.match(/@example List every folder[^\n]*\n \* ```ts\n([^]*?) \* ```/),
     "walkDirs()'s example in lib/walk.ts",
   );
-  assertEquals(await runs(jsdoc[1].replace(/^ \* ?/gm, "")), want, jsdoc[1]);
+  const counts = must(
+    jsdoc[1].replace(/^ \* ?/gm, "").match(/^const fileCounts[^]*?\n\}\n/m),
+    "walkDirs()'s example loop",
+  );
+  const print = "for (const [p, n] of Object.entries(fileCounts)) console.log(p, n);\n";
+  assertEquals(
+    await runs(`import { walkDirs } from "./mod.ts";\nconst dir = "/data";\n${counts[0]}${print}`),
+    want,
+    counts[0],
+  );
   // README's Deno API example: its walkDirs() loop
   const readme = await Deno.readTextFile(`${REPO}/README.md`);
   const block = readme.match(/## Deno API\n\n```ts\n([^]*?)```/);

@@ -242,10 +242,22 @@ async function recompressInto(
  * complete (written beside it under a temporary name, then renamed).
  *
  * @example CSV to typed Parquet, and back
- * ```ts ignore
- * import { convert } from "jsr:@pwalk/cli";
- * await convert(["scan.csv.zst"], "scan.parquet");
- * await convert(["scan.parquet"], "again.csv.gz");
+ * ```ts
+ * import { convert, report } from "jsr:@pwalk/cli";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const tmp = await Deno.makeTempDir();
+ * await Deno.mkdir(`${tmp}/data`);
+ * await Deno.writeTextFile(`${tmp}/data/a.txt`, "hello");
+ * await report(`${tmp}/data`, { output: `${tmp}/scan.csv`, header: true });
+ *
+ * const p = await convert([`${tmp}/scan.csv`], `${tmp}/scan.parquet`);
+ * assertEquals([p.format, p.rows], ["parquet", 2]); // data and a.txt
+ * await convert([`${tmp}/scan.parquet`], `${tmp}/again.csv`);
+ * // the same rows (in another order, maybe)
+ * const rows = async (f: string) => (await Deno.readTextFile(f)).split("\n").sort();
+ * assertEquals(await rows(`${tmp}/again.csv`), await rows(`${tmp}/scan.csv`));
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  *
  * @throws {RangeError} when `output` has no known suffix, is one of the

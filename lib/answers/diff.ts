@@ -499,10 +499,22 @@ async function pairOneToOne(e: Engine): Promise<void> {
  * Compare two scans of the same tree (each: files, globs or shard folders).
  *
  * @example What grew since last week, and who grew it
- * ```ts ignore
- * import { diff } from "jsr:@pwalk/cli";
- * const d = await diff(["last-week.csv.zst"], ["today.csv.zst"]);
- * console.log(d.totals.net.allocatedBytes, d.users[0], d.growingFolders[0]);
+ * ```ts
+ * import { diff, report } from "jsr:@pwalk/cli";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const tmp = await Deno.makeTempDir();
+ * await Deno.mkdir(`${tmp}/data`);
+ * await Deno.writeTextFile(`${tmp}/data/a.txt`, "hello");
+ * await report(`${tmp}/data`, { output: `${tmp}/last-week.csv.zst`, header: true });
+ * await Deno.writeTextFile(`${tmp}/data/big.bin`, "x".repeat(1000));
+ * await report(`${tmp}/data`, { output: `${tmp}/today.csv.zst`, header: true });
+ *
+ * const d = await diff([`${tmp}/last-week.csv.zst`], [`${tmp}/today.csv.zst`]);
+ * assertEquals(d.newFiles.map((f) => [f.path, f.newSize]), [[`${tmp}/data/big.bin`, 1000]]);
+ * assertEquals([d.totals.added.entries, d.totals.added.apparentBytes], [1, 1000]);
+ * assertEquals(d.users.map((u) => u.id), [Deno.uid()]); // who grew it
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  *
  * @throws {TypeError} when `oldScans` or `newScans` is not an array of

@@ -518,11 +518,24 @@ async function scanTime(files: ScanFile[]): Promise<number> {
  * without header) or Parquet, as files, globs or folders of shards.
  *
  * @example Who uses the space, and what is cold
- * ```ts ignore
- * import { summarize } from "jsr:@pwalk/cli";
- * const s = await summarize(["scan.csv.zst"], { top: 5, depth: 2 });
- * for (const u of s.users) console.log(u.name ?? u.id, u.allocatedBytes);
- * console.log(s.coldByUser[0], s.folders[0]);
+ * ```ts
+ * import { report, summarize } from "jsr:@pwalk/cli";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const tmp = await Deno.makeTempDir();
+ * await Deno.mkdir(`${tmp}/data/sub`, { recursive: true });
+ * await Deno.writeTextFile(`${tmp}/data/a.txt`, "hello");
+ * await Deno.writeTextFile(`${tmp}/data/sub/b.txt`, "hi");
+ * await report(`${tmp}/data`, { output: `${tmp}/scan.csv.zst`, header: true });
+ *
+ * const s = await summarize([`${tmp}/scan.csv.zst`], { top: 5, depth: 2 });
+ * assertEquals([s.totals.files, s.totals.folders], [2, 2]);
+ * assertEquals(s.users.map((u) => [u.id, u.files]), [[Deno.uid(), 2]]); // one owner: us
+ * assertEquals(s.largestFiles.map((f) => [f.path, f.apparentBytes]), [
+ *   [`${tmp}/data/a.txt`, 5],
+ *   [`${tmp}/data/sub/b.txt`, 2],
+ * ]);
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  *
  * @throws {TypeError} when `scans` is not an array of strings (one scan

@@ -270,12 +270,22 @@ function ahead(a: Node, b: Node): boolean {
  * Deterministic for a given tree: ties go by
  * path bytes and shard number.
  *
- * @example Plan 8 shards and run shard 3 here
- * ```ts ignore
+ * @example Plan 2 shards and run both here: together they give every row
+ * ```ts
  * import { planShards, runShard, writePlan } from "jsr:@pwalk/cli";
- * const plan = await planShards("/data", { shards: 8, noSnap: true });
- * await writePlan(plan, "plan.json");
- * await runShard(plan, 3, { output: "scan-3.csv.zst" });
+ * import { assertEquals } from "@std/assert";
+ *
+ * const tmp = await Deno.makeTempDir();
+ * for (const name of ["a", "b", "c"]) {
+ *   await Deno.mkdir(`${tmp}/data/${name}`, { recursive: true });
+ *   await Deno.writeTextFile(`${tmp}/data/${name}/f.txt`, name);
+ * }
+ * const plan = await planShards(`${tmp}/data`, { shards: 2, noSnap: true });
+ * await writePlan(plan, `${tmp}/plan.json`); // for shards run elsewhere
+ * const s0 = await runShard(plan, 0, { output: `${tmp}/scan-0.csv.zst` });
+ * const s1 = await runShard(plan, 1, { output: `${tmp}/scan-1.csv.zst` });
+ * assertEquals(s0.rows + s1.rows, 7); // data, a, b, c and the three f.txt
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  *
  * @throws {Deno.errors.NotFound} when the root does not exist

@@ -425,12 +425,24 @@ function openSkip(path: string): number {
  * and by `Deno.exit()` while it runs.
  *
  * @example Run every shard of a plan here, one after the other
- * ```ts ignore
- * import { readPlan, runShard } from "jsr:@pwalk/cli";
- * const plan = await readPlan("scan/plan.json");
+ * ```ts
+ * import { planShards, readPlan, report, runShard, writePlan } from "jsr:@pwalk/cli";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const tmp = await Deno.makeTempDir();
+ * await Deno.mkdir(`${tmp}/data/a/b`, { recursive: true });
+ * await Deno.writeTextFile(`${tmp}/data/a/b/f.txt`, "x");
+ * await Deno.mkdir(`${tmp}/scan`);
+ * await writePlan(await planShards(`${tmp}/data`, { shards: 3 }), `${tmp}/scan/plan.json`);
+ *
+ * const plan = await readPlan(`${tmp}/scan/plan.json`);
+ * let rows = 0;
  * for (let i = 0; i < plan.shards; i++) {
- *   await runShard(plan, i, { output: `scan/scan-${i}.csv.zst` });
+ *   rows += (await runShard(plan, i, { output: `${tmp}/scan/scan-${i}.csv.zst` })).rows;
  * }
+ * // the shards' rows are one report's
+ * assertEquals(rows, (await report(`${tmp}/data`, { output: `${tmp}/whole.csv` })).entries);
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  *
  * @throws {PlanMismatchError} when the root is not the planned folder any more

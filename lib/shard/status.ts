@@ -254,15 +254,25 @@ export function leftoversText(dir: string, names: string[]): string {
  * The state of every shard of the scan in `dir` (a folder holding
  * plan.json and the shards' outputs and completion records).
  *
- * @example Wait until a scan folder is complete (or a shard needs running again)
- * ```ts ignore
- * import { scanStatus } from "jsr:@pwalk/cli";
- * let s = await scanStatus("scan");
- * // failed, missing and incomplete shards do not end by themselves: run them again
- * while (!s.complete && s.counts.failed + s.counts.missing + s.counts.incomplete === 0) {
- *   await new Promise((r) => setTimeout(r, 60_000));
- *   s = await scanStatus("scan");
- * }
+ * @example Which shards of a scan folder are done?
+ * ```ts
+ * import { planShards, runShard, scanStatus, writePlan } from "jsr:@pwalk/cli";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const tmp = await Deno.makeTempDir();
+ * await Deno.mkdir(`${tmp}/data/a`, { recursive: true });
+ * await Deno.mkdir(`${tmp}/scan`);
+ * const plan = await planShards(`${tmp}/data`, { shards: 2 });
+ * await writePlan(plan, `${tmp}/scan/plan.json`);
+ * await runShard(plan, 0, { output: `${tmp}/scan/scan-0.csv.zst` });
+ *
+ * let s = await scanStatus(`${tmp}/scan`);
+ * assertEquals(s.shards.map((x) => x.state), ["done", "missing"]);
+ * assertEquals(s.complete, false); // failed, missing and incomplete shards: run them again
+ * await runShard(plan, 1, { output: `${tmp}/scan/scan-1.csv.zst` });
+ * s = await scanStatus(`${tmp}/scan`);
+ * assertEquals([s.complete, s.counts.done], [true, 2]);
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export async function scanStatus(dir: string, options: StatusOptions = {}): Promise<ScanStatus> {
