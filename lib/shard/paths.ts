@@ -207,9 +207,13 @@ export function pathOfJson(j: JsonPath): Uint8Array {
  * in any case, is replaced; any other name gets `.done.json` appended).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { recordPath } from "jsr:@pwalk/cli";
- * recordPath("out/scan-3.csv.zst"); // "out/scan-3.done.json"
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(recordPath("out/scan-3.csv.zst"), "out/scan-3.done.json");
+ * assertEquals(recordPath("out/scan-3.CSV.GZ"), "out/scan-3.done.json");
+ * assertEquals(recordPath("out/scan-3.parquet"), "out/scan-3.parquet.done.json");
  * ```
  */
 export function recordPath(output: string): string {

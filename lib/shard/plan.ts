@@ -630,10 +630,21 @@ function coverage(
  * id whose digest differs was made from another version of plan.json
  * (edited since), and counts as not done.
  *
- * @example
- * ```ts ignore
- * import { planDigest, readPlan } from "jsr:@pwalk/cli";
- * console.log(planDigest(await readPlan("scan/plan.json")));
+ * @example A shard's record carries its plan's digest
+ * ```ts
+ * import { planDigest, planShards, readRecord, runShard } from "jsr:@pwalk/cli";
+ * import { assertEquals, assertMatch, assertNotEquals } from "@std/assert";
+ *
+ * const tmp = await Deno.makeTempDir();
+ * await Deno.mkdir(`${tmp}/data/a`, { recursive: true });
+ * const plan = await planShards(`${tmp}/data`, { shards: 2 });
+ * const digest = planDigest(plan);
+ * assertMatch(digest, /^[0-9a-f]{64}$/);
+ * await runShard(plan, 0, { output: `${tmp}/scan-0.csv.zst` });
+ * assertEquals((await readRecord(`${tmp}/scan-0.done.json`))!.planSha256, digest);
+ * assertEquals(planDigest({ ...plan, created: "2001-01-01T00:00:00Z" }), digest); // not its date
+ * assertNotEquals(planDigest({ ...plan, shards: 3 }), digest); // what the shards write
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export function planDigest(plan: ShardPlan): string {
@@ -668,13 +679,18 @@ export function shardFolders(
  * A plan file that is not a plan (or not one this version understands).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { PlanError, readPlan } from "jsr:@pwalk/cli";
- * try {
- *   await readPlan("plan.json");
- * } catch (e) {
- *   if (e instanceof PlanError) console.error(e.message);
- * }
+ * import { assertEquals, assertRejects } from "@std/assert";
+ *
+ * const tmp = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${tmp}/plan.json`, '{"format": "something else"}');
+ * const e = await assertRejects(() => readPlan(`${tmp}/plan.json`), PlanError);
+ * assertEquals(
+ *   e.message,
+ *   `${tmp}/plan.json: not a pwalk shard plan (no format "pwalk-shard-plan")`,
+ * );
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export class PlanError extends Error {
@@ -696,10 +712,23 @@ function isInt(v: unknown, min = 0): v is number {
  * its root (outside it, or with an empty, `.` or `..` name: a shard
  * reaches it from ROOT one name at a time).
  *
- * @example
- * ```ts ignore
- * import { checkPlan } from "jsr:@pwalk/cli";
- * const plan = checkPlan(JSON.parse(await (await fetch(url)).text()), url);
+ * @example A plan received as JSON (from a URL, a message queue...)
+ * ```ts
+ * import { checkPlan, PlanError, planShards } from "jsr:@pwalk/cli";
+ * import { assertEquals, assertThrows } from "@std/assert";
+ *
+ * const tmp = await Deno.makeTempDir();
+ * await Deno.mkdir(`${tmp}/data/a`, { recursive: true });
+ * const sent = JSON.stringify(await planShards(`${tmp}/data`, { shards: 2 }));
+ *
+ * const plan = checkPlan(JSON.parse(sent), "the plan received");
+ * assertEquals([plan.root.path, plan.shards], [`${tmp}/data`, 2]);
+ * assertThrows(
+ *   () => checkPlan({ ...JSON.parse(sent), shards: 0 }, "the plan received"),
+ *   PlanError,
+ *   "the plan received: not a pwalk shard plan (bad shards)",
+ * );
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  *
  * @throws {PlanError} when it is not one
@@ -792,10 +821,23 @@ function belowRoot(root: Uint8Array, path: Uint8Array): string | null {
  * Read and check a plan file.
  *
  * @example
- * ```ts ignore
- * import { readPlan } from "jsr:@pwalk/cli";
- * const plan = await readPlan("scan/plan.json");
- * console.log(`${plan.shards} shards, ${plan.frontier.length} frontier folders`);
+ * ```ts
+ * import { planShards, readPlan, writePlan } from "jsr:@pwalk/cli";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const tmp = await Deno.makeTempDir();
+ * for (const name of ["a", "b", "c"]) await Deno.mkdir(`${tmp}/data/${name}`, { recursive: true });
+ * await writePlan(await planShards(`${tmp}/data`, { shards: 2 }), `${tmp}/plan.json`);
+ *
+ * const plan = await readPlan(`${tmp}/plan.json`);
+ * assertEquals(plan.shards, 2);
+ * // the folders the shards share out: here the root's three
+ * assertEquals(plan.frontier.map((f) => f.path).sort(), [
+ *   `${tmp}/data/a`,
+ *   `${tmp}/data/b`,
+ *   `${tmp}/data/c`,
+ * ]);
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  *
  * @throws {PlanError} when the file is not a plan
@@ -870,9 +912,18 @@ export function planText(plan: ShardPlan): string {
  * link to nothing is refused.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { planShards, writePlan } from "jsr:@pwalk/cli";
- * await writePlan(await planShards("/data", { shards: 4 }), "plan.json");
+ * import { assertEquals } from "@std/assert";
+ *
+ * const tmp = await Deno.makeTempDir();
+ * await Deno.mkdir(`${tmp}/data/a`, { recursive: true });
+ * const plan = await planShards(`${tmp}/data`, { shards: 4 });
+ * await writePlan(plan, `${tmp}/plan.json`);
+ *
+ * const file = JSON.parse(await Deno.readTextFile(`${tmp}/plan.json`));
+ * assertEquals([file.format, file.id, file.shards], ["pwalk-shard-plan", plan.id, plan.shards]);
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export async function writePlan(plan: ShardPlan, path: string): Promise<void> {

@@ -181,14 +181,23 @@ export interface ShardSummary extends
  * The root of a plan is not the folder it was when planned (another device
  * or inode): the shard refuses to run.
  *
- * @example
- * ```ts ignore
- * import { PlanMismatchError, readPlan, runShard } from "jsr:@pwalk/cli";
- * try {
- *   await runShard(await readPlan("plan.json"), 0, { output: "scan-0.csv.zst" });
- * } catch (e) {
- *   if (e instanceof PlanMismatchError) console.error("make a new plan:", e.message);
- * }
+ * @example The planned folder was replaced: make a new plan
+ * ```ts
+ * import { PlanMismatchError, planShards, runShard } from "jsr:@pwalk/cli";
+ * import { assertRejects } from "@std/assert";
+ *
+ * const tmp = await Deno.makeTempDir();
+ * await Deno.mkdir(`${tmp}/data/a`, { recursive: true });
+ * const plan = await planShards(`${tmp}/data`, { shards: 2 });
+ * await Deno.rename(`${tmp}/data`, `${tmp}/old`); // (kept: its inode is not handed out again)
+ * await Deno.mkdir(`${tmp}/data/a`, { recursive: true });
+ *
+ * await assertRejects(
+ *   () => runShard(plan, 0, { output: `${tmp}/scan-0.csv.zst` }),
+ *   PlanMismatchError,
+ *   "is not the planned folder any more",
+ * );
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export class PlanMismatchError extends Error {
@@ -287,9 +296,19 @@ function slurmInfo(): ShardRecord["slurm"] {
  * {@link PlanMismatchError} otherwise. Returns the root's device now.
  *
  * @example
- * ```ts ignore
- * import { checkPlanRoot, readPlan } from "jsr:@pwalk/cli";
- * await checkPlanRoot(await readPlan("plan.json")); // throws when /data was replaced
+ * ```ts
+ * import { checkPlanRoot, PlanMismatchError, planShards } from "jsr:@pwalk/cli";
+ * import { assertEquals, assertRejects } from "@std/assert";
+ *
+ * const tmp = await Deno.makeTempDir();
+ * await Deno.mkdir(`${tmp}/data/a`, { recursive: true });
+ * const plan = await planShards(`${tmp}/data`, { shards: 2 });
+ * assertEquals(await checkPlanRoot(plan), (await Deno.stat(`${tmp}/data`)).dev);
+ * // replaced by another folder (the old one kept: its inode is not handed out again)
+ * await Deno.rename(`${tmp}/data`, `${tmp}/old`);
+ * await Deno.mkdir(`${tmp}/data`);
+ * await assertRejects(() => checkPlanRoot(plan), PlanMismatchError);
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export async function checkPlanRoot(plan: ShardPlan): Promise<number> {

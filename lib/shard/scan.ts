@@ -85,9 +85,22 @@ export const PARQUET_FROM =
  * reads none); any other folder: its *.csv, *.csv.zst and *.csv.gz.
  *
  * @example
- * ```ts ignore
- * import { readScanCounts, scanFiles } from "jsr:@pwalk/cli";
- * const counts = await readScanCounts(await scanFiles("/scratch/last-scan"));
+ * ```ts
+ * import { readScanCounts, report, scanFiles } from "jsr:@pwalk/cli";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const tmp = await Deno.makeTempDir();
+ * await Deno.mkdir(`${tmp}/data`);
+ * await Deno.writeTextFile(`${tmp}/data/a.txt`, "a");
+ * await Deno.mkdir(`${tmp}/last-scan`);
+ * await report(`${tmp}/data`, { output: `${tmp}/last-scan/scan.csv.zst` });
+ * await Deno.writeTextFile(`${tmp}/last-scan/notes.txt`, "not a scan");
+ *
+ * const files = await scanFiles(`${tmp}/last-scan`);
+ * assertEquals(files, [`${tmp}/last-scan/scan.csv.zst`]);
+ * const counts = await readScanCounts(files);
+ * assertEquals(counts.rows, 2); // data and a.txt
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export async function scanFiles(from: string): Promise<string[]> {
@@ -215,10 +228,22 @@ function quoted(b: Uint8Array, s: number, end: number): [Uint8Array, number] | n
  * starting with the file's name.
  *
  * @example Estimate the rows below a folder from last week's scan
- * ```ts ignore
- * import { readScanCounts } from "jsr:@pwalk/cli";
- * const counts = await readScanCounts(["last-week.csv.zst"]);
- * console.log(counts.get(new TextEncoder().encode("projects/alpha")));
+ * ```ts
+ * import { readScanCounts, report } from "jsr:@pwalk/cli";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const tmp = await Deno.makeTempDir();
+ * await Deno.mkdir(`${tmp}/data/projects/alpha`, { recursive: true });
+ * await Deno.writeTextFile(`${tmp}/data/projects/alpha/a.txt`, "a");
+ * await Deno.writeTextFile(`${tmp}/data/projects/alpha/b.txt`, "b");
+ * await report(`${tmp}/data`, { output: `${tmp}/last-week.csv.zst` });
+ *
+ * const counts = await readScanCounts([`${tmp}/last-week.csv.zst`]);
+ * const rel = (p: string) => new TextEncoder().encode(p); // below the root
+ * assertEquals(counts.get(rel("projects/alpha")), 3); // alpha, a.txt and b.txt
+ * assertEquals(counts.get(rel("")), 5); // the root's: every row
+ * assertEquals(counts.get(rel("projects/beta")), undefined); // not in the scan
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export async function readScanCounts(

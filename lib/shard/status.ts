@@ -170,10 +170,21 @@ async function readLog(
  * A completion record, read and checked; null when it is not one.
  *
  * @example
- * ```ts ignore
- * import { readRecord } from "jsr:@pwalk/cli";
- * const r = await readRecord("scan/scan-3.done.json");
- * if (r) console.log(`shard ${r.shard}: ${r.rows} rows on ${r.host}`);
+ * ```ts
+ * import { planShards, readRecord, runShard } from "jsr:@pwalk/cli";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const tmp = await Deno.makeTempDir();
+ * await Deno.mkdir(`${tmp}/data/a`, { recursive: true });
+ * await Deno.writeTextFile(`${tmp}/data/a/f.txt`, "x");
+ * const plan = await planShards(`${tmp}/data`, { shards: 1 });
+ * await runShard(plan, 0, { output: `${tmp}/scan-0.csv` });
+ *
+ * const r = await readRecord(`${tmp}/scan-0.done.json`);
+ * const lines = (await Deno.readTextFile(`${tmp}/scan-0.csv`)).trim().split("\n");
+ * assertEquals([r?.shard, r?.rows, r?.host], [0, lines.length, Deno.hostname()]);
+ * assertEquals(await readRecord(`${tmp}/scan-0.csv`), null); // not a record
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export async function readRecord(path: string): Promise<ShardRecord | null> {
@@ -213,9 +224,20 @@ const SHARD_OUTPUT = /^scan-(\d+)\.csv(\.zstd?|\.gz)?$/i;
  * is not there.
  *
  * @example
- * ```ts ignore
- * import { scanLeftovers } from "jsr:@pwalk/cli";
- * const old = await scanLeftovers("/scratch/scan"); // ["scan-0.csv.zst", "scan-0.done.json", ...]
+ * ```ts
+ * import { planShards, runShard, scanLeftovers } from "jsr:@pwalk/cli";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const tmp = await Deno.makeTempDir();
+ * await Deno.mkdir(`${tmp}/data/a`, { recursive: true });
+ * await Deno.mkdir(`${tmp}/scan`);
+ * const plan = await planShards(`${tmp}/data`, { shards: 2 });
+ * await runShard(plan, 0, { output: `${tmp}/scan/scan-0.csv.zst` });
+ * await Deno.writeTextFile(`${tmp}/scan/notes.txt`, "not a scan's");
+ *
+ * assertEquals(await scanLeftovers(`${tmp}/scan`), ["scan-0.csv.zst", "scan-0.done.json"]);
+ * assertEquals(await scanLeftovers(`${tmp}/nothing`), []);
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export async function scanLeftovers(dir: string): Promise<string[]> {
