@@ -463,10 +463,23 @@ export interface ReportParquetOptions
  * the output appears only when complete. Returns report()'s summary.
  *
  * @example
- * ```ts ignore
- * import { reportParquet } from "jsr:@pwalk/cli";
- * const s = await reportParquet("/data", { output: "scan.parquet" });
- * console.log(s.entries, s.output);
+ * ```ts
+ * import { reportParquet, summarize } from "jsr:@pwalk/cli";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const tmp = await Deno.makeTempDir();
+ * await Deno.mkdir(`${tmp}/data`);
+ * await Deno.writeTextFile(`${tmp}/data/a.txt`, "hello");
+ *
+ * const s = await reportParquet(`${tmp}/data`, { output: `${tmp}/scan.parquet` });
+ * assertEquals([s.entries, s.errors], [2, 0]); // data and a.txt
+ * assertEquals(s.outputBytes, (await Deno.lstat(`${tmp}/scan.parquet`)).size);
+ * // read back (by DuckDB)
+ * const back = await summarize([`${tmp}/scan.parquet`]);
+ * assertEquals(back.largestFiles.map((f) => [f.path, f.apparentBytes]), [
+ *   [`${tmp}/data/a.txt`, 5],
+ * ]);
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export async function reportParquet(

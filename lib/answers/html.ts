@@ -372,9 +372,24 @@ function treemapData(s: Summary, key: "allocatedBytes" | "apparentBytes") {
  * The HTML page of a summary: one offline file with tables and SVG charts.
  *
  * @example
- * ```ts ignore
- * import { summarize, summaryHtml } from "jsr:@pwalk/cli";
- * await Deno.writeTextFile("scan.html", await summaryHtml(await summarize(["scan.csv.zst"])));
+ * ```ts
+ * import { report, summarize, summaryHtml } from "jsr:@pwalk/cli";
+ * import { assertEquals, assertStringIncludes } from "@std/assert";
+ *
+ * const tmp = await Deno.makeTempDir();
+ * await Deno.mkdir(`${tmp}/data`);
+ * await Deno.writeTextFile(`${tmp}/data/a.txt`, "hello");
+ * await report(`${tmp}/data`, { output: `${tmp}/scan.csv.zst` });
+ *
+ * const s = await summarize([`${tmp}/scan.csv.zst`]);
+ * const html = await summaryHtml(s);
+ * await Deno.writeTextFile(`${tmp}/scan.html`, html);
+ * assertStringIncludes(html, `<title>pwalk summary: ${tmp}/data</title>`);
+ * assertStringIncludes(html, `${tmp}/data/a.txt`); // among the largest files
+ * // the page carries the summary itself, as JSON
+ * const json = html.match(/<script type="application\/json" id="pwalk-data">(.*)<\/script>/s)!;
+ * assertEquals(JSON.parse(json[1]), JSON.parse(JSON.stringify(s)));
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export async function summaryHtml(s: Summary): Promise<string> {
@@ -646,10 +661,22 @@ export async function summaryHtml(s: Summary): Promise<string> {
  * The HTML page of a diff.
  *
  * @example
- * ```ts ignore
- * import { diff, diffHtml } from "jsr:@pwalk/cli";
- * const d = await diff(["old.csv.zst"], ["new.csv.zst"]);
- * await Deno.writeTextFile("diff.html", await diffHtml(d));
+ * ```ts
+ * import { diff, diffHtml, report } from "jsr:@pwalk/cli";
+ * import { assertStringIncludes } from "@std/assert";
+ *
+ * const tmp = await Deno.makeTempDir();
+ * await Deno.mkdir(`${tmp}/data`);
+ * await report(`${tmp}/data`, { output: `${tmp}/old.csv.zst` });
+ * await Deno.writeTextFile(`${tmp}/data/new.txt`, "hello");
+ * await report(`${tmp}/data`, { output: `${tmp}/new.csv.zst` });
+ *
+ * const d = await diff([`${tmp}/old.csv.zst`], [`${tmp}/new.csv.zst`]);
+ * const html = await diffHtml(d);
+ * await Deno.writeTextFile(`${tmp}/diff.html`, html);
+ * assertStringIncludes(html, `<title>pwalk diff: ${tmp}/data</title>`);
+ * assertStringIncludes(html, `${tmp}/data/new.txt`); // among the new files
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export async function diffHtml(d: Diff): Promise<string> {

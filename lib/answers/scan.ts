@@ -291,9 +291,27 @@ export async function sameFileTwice(
  * outputs, and only once every shard is done, as `pwalk status` tells).
  *
  * @example
- * ```ts ignore
- * import { resolveScans } from "jsr:@pwalk/cli";
- * await resolveScans(["/scans/2026-12-01/"]); // [{ path: ".../scan-0.csv.zst", format: "csv.zst" }, ...]
+ * ```ts
+ * import { report, resolveScans } from "jsr:@pwalk/cli";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const tmp = await Deno.makeTempDir();
+ * await Deno.mkdir(`${tmp}/data/a`, { recursive: true });
+ * await Deno.mkdir(`${tmp}/data/b`);
+ * await Deno.mkdir(`${tmp}/scans`);
+ * // one scan in two files: a zstd and a gzip one
+ * await report(`${tmp}/data/a`, { output: `${tmp}/scans/a.csv.zst` });
+ * await report(`${tmp}/data/b`, { output: `${tmp}/scans/b.csv.gz` });
+ * await Deno.writeTextFile(`${tmp}/scans/notes.txt`, "not a scan");
+ *
+ * assertEquals(await resolveScans([`${tmp}/scans/`]), [
+ *   { path: `${tmp}/scans/a.csv.zst`, format: "csv.zst" },
+ *   { path: `${tmp}/scans/b.csv.gz`, format: "csv.gz" },
+ * ]);
+ * assertEquals(await resolveScans([`${tmp}/scans/*.gz`]), [
+ *   { path: `${tmp}/scans/b.csv.gz`, format: "csv.gz" },
+ * ]);
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  *
  * @throws {TypeError} when `specs` is not an array of strings (a string alone too: {@link checkScanList})
@@ -376,9 +394,23 @@ async function shardOutputs(dir: string): Promise<string[]> {
  * when not complete); by its files, it is read as given, which these say.
  *
  * @example
- * ```ts ignore
- * import { shardWarnings } from "jsr:@pwalk/cli";
- * for (const w of await shardWarnings(["scans/scan-*.csv.zst"])) console.error(w);
+ * ```ts
+ * import { planShards, runShard, shardWarnings, writePlan } from "jsr:@pwalk/cli";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const tmp = await Deno.makeTempDir();
+ * await Deno.mkdir(`${tmp}/data/a`, { recursive: true });
+ * await Deno.mkdir(`${tmp}/scan`);
+ * const plan = await planShards(`${tmp}/data`, { shards: 2 });
+ * await writePlan(plan, `${tmp}/scan/plan.json`);
+ * for (const i of [0, 1]) await runShard(plan, i, { output: `${tmp}/scan/scan-${i}.csv.zst` });
+ *
+ * assertEquals(await shardWarnings([`${tmp}/scan/scan-*.csv.zst`]), []); // every shard's
+ * assertEquals(await shardWarnings([`${tmp}/scan/scan-1.csv.zst`]), [
+ *   `warning: ${tmp}/scan holds a scan of 2 shards: 1 of their outputs is read as given; ` +
+ *   `give the folder ${tmp}/scan to have the scan checked whole`,
+ * ]);
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export async function shardWarnings(specs: string[]): Promise<string[]> {
@@ -442,9 +474,21 @@ export async function shardWarnings(specs: string[]): Promise<string[]> {
  * record its walk's errors.
  *
  * @example
- * ```ts ignore
- * import { recordedErrors, resolveScans } from "jsr:@pwalk/cli";
- * await recordedErrors(await resolveScans(["/scans/2026-12-01/"])); // 3, or null
+ * ```ts
+ * import { planShards, recordedErrors, report, resolveScans, runShard } from "jsr:@pwalk/cli";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const tmp = await Deno.makeTempDir();
+ * await Deno.mkdir(`${tmp}/data/a`, { recursive: true });
+ * const plan = await planShards(`${tmp}/data`, { shards: 1 });
+ * const shard = await runShard(plan, 0, { output: `${tmp}/scan-0.csv.zst` });
+ * await report(`${tmp}/data`, { output: `${tmp}/whole.csv.zst` });
+ *
+ * const sharded = await resolveScans([`${tmp}/scan-0.csv.zst`]);
+ * assertEquals(await recordedErrors(sharded), shard.errors); // 0: its record says so
+ * const whole = await resolveScans([`${tmp}/whole.csv.zst`]);
+ * assertEquals(await recordedErrors(whole), null); // no record: not known
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export async function recordedErrors(files: ScanFile[]): Promise<number | null> {
