@@ -121,7 +121,7 @@ export interface CommonOptions {
    * walk: until its loop is left), also after an abort while a worker
    * hangs in a file system (see `signal`): close it only then. Default: none.
    *
-   * @example
+   * @example Not run as a test: it needs descriptor 3 from the shell
    * ```ts ignore
    * // run as `deno run -A scan.ts 3>errors.csv` (rows only: no header)
    * await report("/data", { output: "scan.csv", errorsCsvFd: 3 });

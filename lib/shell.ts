@@ -23,10 +23,13 @@ const hex = (n: number) => `\\x${n.toString(16).padStart(2, "0")}`;
  * would be shown `\n` by the error printer, and name another file).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { shellQuote } from "jsr:@pwalk/cli";
- * shellQuote("/scratch/my scan"); // "'/scratch/my scan'"
- * shellQuote("/root/it's a\nj"); // "$'/root/it\\'s a\\nj'"
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(shellQuote("/scratch/scan-1"), "/scratch/scan-1"); // as it is
+ * assertEquals(shellQuote("/scratch/my scan"), "'/scratch/my scan'");
+ * assertEquals(shellQuote("/root/it's a\nj"), "$'/root/it\\'s a\\nj'");
  * ```
  */
 export function shellQuote(s: string): string {

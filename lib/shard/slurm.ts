@@ -47,9 +47,14 @@ export { jobName, queuedTasks, readSubmissions, type Submission } from "./squeue
  * binary.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { pwalkCommand } from "jsr:@pwalk/cli";
- * console.log(pwalkCommand()); // ["/usr/local/bin/deno", "run", "-A", "/opt/pwalk/cli.ts"]
+ * import { assertEquals, assertMatch } from "@std/assert";
+ *
+ * // as ["/usr/local/bin/deno", "run", "-A", "/opt/pwalk/cli.ts"]
+ * const [deno, run, all, cli] = pwalkCommand();
+ * assertEquals([deno, run, all], [Deno.execPath(), "run", "-A"]);
+ * assertMatch(cli, /\/cli\.ts$/); // a path in a checkout, a URL from JSR
  * ```
  */
 export function pwalkCommand(): string[] {
@@ -63,9 +68,12 @@ export function pwalkCommand(): string[] {
  * An sbatch --array list for these indexes: runs joined, `0-3,7,9-10`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { arrayList } from "jsr:@pwalk/cli";
- * arrayList([0, 1, 2, 3, 7, 9, 10]); // "0-3,7,9-10"
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(arrayList([0, 1, 2, 3, 7, 9, 10]), "0-3,7,9-10");
+ * assertEquals(arrayList([5, 2, 3, 2]), "2-3,5"); // sorted, once each
  * ```
  */
 export function arrayList(indexes: number[]): string {
@@ -177,10 +185,13 @@ export function sbatchLineArgs(line: string): string[] {
  * options.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { ownSbatchOption } from "jsr:@pwalk/cli";
- * ownSbatchOption("--job-name=myscan"); // "--job-name"
- * ownSbatchOption("--partition=io"); // null
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(ownSbatchOption("--job-name=myscan"), "--job-name");
+ * assertEquals(ownSbatchOption("--partition=io -o x.log"), "-o"); // any word of it
+ * assertEquals(ownSbatchOption("--partition=io"), null);
  * ```
  */
 export function ownSbatchOption(arg: string): string | null {
@@ -282,10 +293,30 @@ const CONTROL = /[\x00-\x1f\x7f]/g;
  * `$SLURM_ARRAY_TASK_ID` of DIR/plan.json into DIR/scan-I.csv.zst.
  *
  * @example
- * ```ts ignore
- * import { planShards, slurmScript } from "jsr:@pwalk/cli";
- * const plan = await planShards("/data", { shards: 16 });
- * console.log(slurmScript(plan, { dir: "/scratch/scan", sbatch: ["--time=4:00:00"] }));
+ * ```ts
+ * import { jobName, planShards, slurmScript } from "jsr:@pwalk/cli";
+ * import { assert, assertEquals } from "@std/assert";
+ *
+ * const tmp = await Deno.makeTempDir();
+ * await Deno.mkdir(`${tmp}/data/a`, { recursive: true });
+ * const plan = await planShards(`${tmp}/data`, { shards: 16 });
+ * const script = slurmScript(plan, { dir: "/scratch/scan", sbatch: ["--time=4:00:00"] });
+ *
+ * const lines = script.split("\n");
+ * assertEquals(lines[0], "#!/bin/bash");
+ * for (
+ *   const line of [
+ *     `#SBATCH --job-name=${jobName(plan)}`,
+ *     '#SBATCH --output="/scratch/scan/logs/%A_%a.out"',
+ *     "#SBATCH --time=4:00:00",
+ *   ]
+ * ) assert(lines.includes(line), line);
+ * // each task: its shard of the plan, into its own output
+ * assert(lines.at(-2)!.endsWith(
+ *   'report --plan /scratch/scan/plan.json --shard "$shard" --no-progress ' +
+ *     '-o /scratch/scan/scan-"$shard".csv.zst',
+ * ));
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export function slurmScript(plan: ShardPlan, o: ScriptOptions): string {
@@ -419,7 +450,26 @@ class NotSubmitted extends Error {}
  * slurm.json cannot be written after sbatch took the job, the job id is
  * returned all the same, with `unrecorded` saying why.
  *
- * @example
+ * @example Dry run: the sbatch command it would run
+ * ```ts
+ * import { submitShards } from "jsr:@pwalk/cli";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const s = await submitShards("/scratch/scan", [2, 5], {
+ *   sbatch: ["--time=2:00:00"],
+ *   dryRun: true,
+ * });
+ * assertEquals(s.command, [
+ *   "sbatch",
+ *   "--parsable",
+ *   "--array=2,5",
+ *   "--time=2:00:00",
+ *   "/scratch/scan/job.sbatch",
+ * ]);
+ * assertEquals(s.jobId, undefined); // nothing submitted
+ * ```
+ *
+ * @example Submit (not run as a test: it needs a Slurm cluster)
  * ```ts ignore
  * import { submitShards } from "jsr:@pwalk/cli";
  * const s = await submitShards("/scratch/scan", [2, 5], { sbatch: ["--time=2:00:00"] });
@@ -497,13 +547,19 @@ export async function submitShards(
  * or a new submission: its slurm.json cannot be read.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { ScanFolderError, slurmScan } from "jsr:@pwalk/cli";
- * try {
- *   await slurmScan("/data", { shards: 8, out: "/data/scan" });
- * } catch (e) {
- *   if (e instanceof ScanFolderError) console.error(e.message); // inside the root
- * }
+ * import { assertRejects } from "@std/assert";
+ *
+ * // refused before anything is planned or submitted (no Slurm needed)
+ * const tmp = await Deno.makeTempDir();
+ * await Deno.mkdir(`${tmp}/data`);
+ * await assertRejects(
+ *   () => slurmScan(`${tmp}/data`, { shards: 8, out: `${tmp}/data/scan` }),
+ *   ScanFolderError,
+ *   `${tmp}/data/scan is inside ${tmp}/data`,
+ * );
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export class ScanFolderError extends Error {
@@ -618,7 +674,23 @@ async function checkLogFolders(dir: string): Promise<void> {
  * before the plan is written until slurm.json records the job (see
  * {@link resumeScan}).
  *
- * @example
+ * @example Dry run: the plan and the batch script, nothing submitted
+ * ```ts
+ * import { slurmScan } from "jsr:@pwalk/cli";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const tmp = await Deno.makeTempDir();
+ * await Deno.mkdir(`${tmp}/data/a`, { recursive: true });
+ * const s = await slurmScan(`${tmp}/data`, { shards: 2, out: `${tmp}/scan`, dryRun: true });
+ * assertEquals(s.command, ["sbatch", "--parsable", "--array=0-1", `${tmp}/scan/job.sbatch`]);
+ * assertEquals(await Deno.readTextFile(`${tmp}/scan/job.sbatch`), s.script);
+ * const names: string[] = [];
+ * for await (const e of Deno.readDir(`${tmp}/scan`)) names.push(e.name);
+ * assertEquals(names.sort(), ["job.sbatch", "logs", "plan.json"]);
+ * await Deno.remove(tmp, { recursive: true });
+ * ```
+ *
+ * @example Submit (not run as a test: it needs a Slurm cluster)
  * ```ts ignore
  * import { slurmScan } from "jsr:@pwalk/cli";
  * const s = await slurmScan("/data", { shards: 32, out: "/scratch/scan", sbatch: ["--time=8:00:00"] });
@@ -780,10 +852,24 @@ function unquote(w: string): string {
  * slurmScript writes it (edited by hand).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { planShards, scriptFolders, slurmScript } from "jsr:@pwalk/cli";
- * const script = slurmScript(await planShards("/data", { shards: 4 }), { dir: "/scratch/scan" });
- * scriptFolders(script); // { logs: "/scratch/scan", plan: "/scratch/scan", outputs: "/scratch/scan" }
+ * import { assertEquals } from "@std/assert";
+ *
+ * const tmp = await Deno.makeTempDir();
+ * await Deno.mkdir(`${tmp}/data/a`, { recursive: true });
+ * const plan = await planShards(`${tmp}/data`, { shards: 4 });
+ * const script = slurmScript(plan, { dir: "/scratch/my scan" });
+ *
+ * assertEquals(scriptFolders(script), {
+ *   logs: "/scratch/my scan",
+ *   plan: "/scratch/my scan",
+ *   outputs: "/scratch/my scan",
+ * });
+ * // edited by hand: the tasks' outputs go elsewhere, which it cannot say
+ * const edited = script.replace(/ -o .*$/m, " -o /tmp/out.csv.zst");
+ * assertEquals(scriptFolders(edited).outputs, null);
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export function scriptFolders(
@@ -861,7 +947,7 @@ async function checkScript(dir: string): Promise<void> {
  * until slurm.json records the job: throws ShardBusyError, submitting
  * nothing, while another resumeScan or slurmScan of DIR holds it.
  *
- * @example
+ * @example Not run as a test: it needs a Slurm cluster
  * ```ts ignore
  * import { resumeScan } from "jsr:@pwalk/cli";
  * const r = await resumeScan("/scratch/scan");

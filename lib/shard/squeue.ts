@@ -25,9 +25,17 @@ export interface Submission {
  * The Slurm job name of a plan's tasks: `pwalk-` and the plan id's first 8 characters.
  *
  * @example
- * ```ts ignore
- * import { jobName, readPlan } from "jsr:@pwalk/cli";
- * console.log(jobName(await readPlan("scan/plan.json"))); // e.g. "pwalk-0baa1cb3"
+ * ```ts
+ * import { jobName, planShards } from "jsr:@pwalk/cli";
+ * import { assertEquals, assertMatch } from "@std/assert";
+ *
+ * const tmp = await Deno.makeTempDir();
+ * await Deno.mkdir(`${tmp}/data/a`, { recursive: true });
+ * const plan = await planShards(`${tmp}/data`, { shards: 2 });
+ * const name = jobName(plan);
+ * assertMatch(name, /^pwalk-[0-9a-f]{8}$/); // as "pwalk-0baa1cb3"
+ * assertEquals(name, `pwalk-${plan.id.slice(0, 8)}`);
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export function jobName(plan: ShardPlan): string {
@@ -41,9 +49,17 @@ export function jobName(plan: ShardPlan): string {
  * earlier ones, which status asks squeue about.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { readSubmissions } from "jsr:@pwalk/cli";
- * for (const s of await readSubmissions("scan")) console.log(s.jobId, s.array);
+ * import { assertEquals } from "@std/assert";
+ *
+ * const scan = await Deno.makeTempDir();
+ * assertEquals(await readSubmissions(scan), []); // nothing submitted yet
+ * // as pwalk slurm records a job (sbatch not run here)
+ * const job = { jobId: "4242", array: "0-7", submitted: "2026-12-01T09:00:00Z", sbatch: [] };
+ * await Deno.writeTextFile(`${scan}/slurm.json`, JSON.stringify({ submissions: [job] }));
+ * assertEquals(await readSubmissions(scan), [job]);
+ * await Deno.remove(scan, { recursive: true });
  * ```
  */
 export async function readSubmissions(dir: string): Promise<Submission[]> {
@@ -89,7 +105,7 @@ const SQUEUE_FILTERS = [
  * why each pending task waits (squeue's reason: `Priority`, `Resources`,
  * `JobHeldUser`...).
  *
- * @example
+ * @example Not run as a test: it needs Slurm's squeue
  * ```ts ignore
  * import { queuedTasks } from "jsr:@pwalk/cli";
  * const q = await queuedTasks("pwalk-0baa1cb3"); // Map { 2 => "RUNNING", 3 => "PENDING" }
