@@ -228,10 +228,20 @@ export function excludeLookedUp(p: string): string {
  * tree, a file): worth a warning, since they exclude nothing.
  *
  * @example
- * ```ts ignore
- * for (const p of unmatchedExcludes("/data", ["/data/scratch", "/dta/tmp"])) {
- *   console.error(`pwalk: warning: --exclude ${p} matched nothing under /data`);
- * }
+ * ```ts
+ * import { unmatchedExcludes } from "jsr:@pwalk/cli";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const tmp = await Deno.makeTempDir();
+ * await Deno.mkdir(`${tmp}/data/scratch`, { recursive: true });
+ * await Deno.writeTextFile(`${tmp}/data/a.txt`, "");
+ *
+ * const excludes = [`${tmp}/data/scratch`, `${tmp}/dta/tmp`, `${tmp}/data/a.txt`];
+ * assertEquals(unmatchedExcludes(`${tmp}/data`, excludes), [
+ *   `${tmp}/dta/tmp`, // a typo
+ *   `${tmp}/data/a.txt`, // a file
+ * ]);
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export function unmatchedExcludes(root: string, paths: readonly string[]): string[] {

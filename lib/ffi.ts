@@ -735,6 +735,15 @@ function locate(): string | undefined {
  * and whose message gives the signal's reason and that nothing was cached
  * (report(), walk() and walkDirs() reject with the reason itself); a
  * download that gets no byte for PWALK_DOWNLOAD_TIMEOUT seconds (60) fails.
+ *
+ * @example
+ * ```ts
+ * import { ensureNative, nativeVersion } from "jsr:@pwalk/cli";
+ * import { assertMatch } from "@std/assert";
+ *
+ * await ensureNative(); // imported from JSR: the library is downloaded (once) and verified
+ * assertMatch(nativeVersion(), /^\d+\.\d+\.\d+/);
+ * ```
  */
 export function ensureNative(signal?: AbortSignal): Promise<void> {
   if (lib) return Promise.resolve();
@@ -858,7 +867,20 @@ export function native(): PwalkSymbols {
   return lib.symbols;
 }
 
-/** The version the loaded library reports. */
+/**
+ * The version the native library reports, opening it on first use.
+ * Imported from JSR, `await` {@link ensureNative} first: this throws while
+ * the library is not downloaded yet.
+ *
+ * @example
+ * ```ts
+ * import { ensureNative, nativeVersion } from "jsr:@pwalk/cli";
+ * import { assertMatch } from "@std/assert";
+ *
+ * await ensureNative();
+ * assertMatch(nativeVersion(), /^\d+\.\d+\.\d+/); // as "0.1.0"
+ * ```
+ */
 export function nativeVersion(): string {
   const p = native().pw_version();
   return p ? new Deno.UnsafePointerView(p).getCString() : "";

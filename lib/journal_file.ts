@@ -22,13 +22,20 @@ import { readProcFile, unlessRefused } from "./procfs.ts";
  * CLI prints its message on one line and exits 2.
  *
  * @example
- * ```ts ignore
- * import { repair, RefusedError } from "jsr:@pwalk/cli";
- * try {
- *   await repair("/usr/local", { apply: true });
- * } catch (e) {
- *   if (e instanceof RefusedError) console.error(e.message); // a system folder
- * }
+ * ```ts
+ * import { RefusedError, repair } from "jsr:@pwalk/cli";
+ * import { assertRejects } from "@std/assert";
+ *
+ * // a system folder: refused, a dry run too
+ * await assertRejects(() => repair("/usr"), RefusedError, "a system folder (/usr)");
+ * // a journal inside the tree it records
+ * const tmp = await Deno.makeTempDir();
+ * await assertRejects(
+ *   () => repair(tmp, { apply: true, journal: `${tmp}/repair.journal` }),
+ *   RefusedError,
+ *   "would be inside the tree",
+ * );
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export class RefusedError extends Deno.errors.PermissionDenied {

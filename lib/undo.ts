@@ -693,8 +693,21 @@ function groupText(gid: number): string {
  * numbers where they resolve.
  *
  * @example
- * ```ts ignore
- * await undo("/root/genome.journal", { onRestore: (r) => console.log(restoreLine(r)) });
+ * ```ts
+ * import { repair, restoreLine, undo } from "jsr:@pwalk/cli";
+ * import { assertEquals } from "@std/assert";
+ *
+ * // as root: a repair gives a file in root's private group 0 its folder's group 4242
+ * const tmp = await Deno.makeTempDir();
+ * await Deno.mkdir(`${tmp}/project`);
+ * await Deno.chown(`${tmp}/project`, 0, 4242);
+ * await Deno.writeTextFile(`${tmp}/project/a.txt`, "x", { mode: 0o600 });
+ * await repair(`${tmp}/project`, { apply: true, journal: `${tmp}/repair.journal` });
+ *
+ * const lines: string[] = [];
+ * await undo(`${tmp}/repair.journal`, { onRestore: (r) => lines.push(restoreLine(r)) });
+ * assertEquals(lines, [`${tmp}/project/a.txt: group 4242 -> 0 (root), mode 0640 -> 0600`]);
+ * await Deno.remove(tmp, { recursive: true });
  * ```
  */
 export function restoreLine(r: RestoreRecord): string {
