@@ -311,12 +311,21 @@ export async function runChange<T extends ChangeSummary>(
 }
 
 /**
- * The journal as the undo command printed for it takes it: quoted for the
- * shell, and `./-jx` for a (relative) name that starts with `-`, which
- * undo would take for an option.
+ * The journal as the undo command printed for it takes it: its absolute
+ * path (a relative --journal names it from this folder only: the command is
+ * pasted elsewhere, or into a later shell), quoted for the shell; a name
+ * that starts with `-`, which undo would take for an option, cannot then
+ * be one. `./-jx` where this folder is gone.
  */
 function undoArg(journal: string): string {
-  return shellQuote(journal.startsWith("-") ? `./${journal}` : journal);
+  let cwd: string | undefined;
+  try {
+    cwd = journal.startsWith("/") ? undefined : Deno.cwd();
+  } catch { /* this folder is gone: named from it as given */ }
+  const path = cwd === undefined
+    ? journal
+    : `${cwd === "/" ? "" : cwd}/${journal.replace(/^(\.\/+)+/, "")}`;
+  return shellQuote(path.startsWith("-") ? `./${path}` : path);
 }
 
 /** Run `pwalk repair` (the arguments after its name): `await run(["--apply", "/p"])`. */
