@@ -124,7 +124,7 @@ function makePrivateDir(dir: string): void {
   // user's HOME: they could make .local/state a link elsewhere, or swap it
   // back later) are refused, before anything is made through them and
   // after, as ssh treats the folders above its files.
-  const before = untrustedAncestor(dir);
+  const before = untrustedAncestor(dir, me());
   if (before) {
     throw new RefusedError(`pwalk: journal folder ${dir}: ${before}: give --journal FILE`);
   }
@@ -143,7 +143,7 @@ function makePrivateDir(dir: string): void {
     }
     throw e;
   }
-  const after = untrustedAncestor(dir);
+  const after = untrustedAncestor(dir, me());
   if (after) throw new RefusedError(`pwalk: journal folder ${dir}: ${after}: give --journal FILE`);
   for (const d of made) syncFolder(parentOf(d));
   const s = Deno.lstatSync(dir);
@@ -408,6 +408,18 @@ export function openJournal(
 ): OpenJournal {
   if (named !== undefined) {
     refuseJournalInTree(named, rootReal);
+    // as the default folder: in a folder another user can change (hers, or
+    // one writable by others and not sticky) she could rename the journal
+    // away, or put another of the runner's journals at its name, and undo
+    // would not find this run's lines
+    const abs = named.startsWith("/") ? named : `${Deno.cwd()}/${named}`;
+    const why = untrustedAncestor(abs.slice(0, abs.lastIndexOf("/")) || "/", me());
+    if (why) {
+      throw new RefusedError(
+        `pwalk: journal ${named}: ${why}: another user could rename it away; ` +
+          "give a folder only you and root can change",
+      );
+    }
     return { ...openChecked(named, false)!, path: named };
   }
   const dir = defaultJournalDir();

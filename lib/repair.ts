@@ -61,7 +61,9 @@ export interface ChangeOptions extends Omit<CommonOptions, "frontier"> {
    * running user that nobody else may write (it starts with a journal
    * header: an existing empty file is refused too, `RefusedError`; name a
    * new file). `false`: no journal. Never a
-   * symbolic link, never inside the tree (both refused, `RefusedError`). A
+   * symbolic link, never inside the tree, never in a folder another user
+   * can change (one on the way hers, or writable by others and not sticky:
+   * she could rename it away; all refused, `RefusedError`). A
    * dry run with a journal writes its plan, which undo() skips. A run that
    * fails before any line of it is written (a full disk under the header)
    * changed nothing: a journal file it created is removed then, and its

@@ -41,7 +41,9 @@ Deno.test({
     ]);
     buildTree(state, [
       { rel: ".", type: "dir", uid: 0, gid: 0, mode: 0o755 },
-      { rel: "j", type: "dir", uid: 1001, gid: 1001, mode: 0o700 },
+      // root's (a journal's folder is the runner's or root's alone), in
+      // root's group: repair would give it the project's group, g+rx, setgid
+      { rel: "j", type: "dir", uid: 0, gid: 0, mode: 0o700 },
       { rel: "e", type: "dir", uid: 1001, gid: 1001, mode: 0o700 },
     ]);
     for (
@@ -191,7 +193,9 @@ testNeeding([UNSHARE], {
     ]);
     buildTree(state, [
       { rel: ".", type: "dir", uid: 0, gid: 0, mode: 0o755 },
-      { rel: "j", type: "dir", uid: 1001, gid: 1001, mode: 0o700 },
+      // root's (a journal's folder is the runner's or root's alone), in
+      // root's group: repair would give it the project's group, g+rx, setgid
+      { rel: "j", type: "dir", uid: 0, gid: 0, mode: 0o700 },
     ]);
     assertEquals(await mountBind(`${state}/j`, `${root}/jview`), "");
     // --errors /dev/stderr, stderr a file in the tree: that folder is in the
@@ -215,7 +219,7 @@ testNeeding([UNSHARE], {
     assertEquals(Deno.lstatSync(`${root}/logs`).gid, G.PROJECT, e.text);
     assertEquals(Deno.lstatSync(`${root}/logs/old.log`).gid, G.PROJECT, e.text);
     const before = Deno.lstatSync(`${state}/j`);
-    assertEquals([before.uid, before.gid], [1001, 1001], "guarded by its descriptor too");
+    assertEquals([before.uid, before.gid], [0, 0], "guarded by its descriptor too");
     const journal = `${state}/j/journal`;
     const r = await cliInMountNamespace("umount -l /proc", [
       "repair",
@@ -227,7 +231,7 @@ testNeeding([UNSHARE], {
     assertEquals(r.code, 0, r.stderr);
     // the journal's folder: no /proc to tell the descriptor's path, told by the path
     const st = Deno.lstatSync(`${state}/j`);
-    assertEquals([st.uid, st.gid, st.mode! & 0o7777], [1001, 1001, 0o700], r.stderr);
+    assertEquals([st.uid, st.gid, st.mode! & 0o7777], [0, 0, 0o700], r.stderr);
     assertStringIncludes(r.stderr, `loop '${root}/jview': a folder above ROOT`);
   },
 });

@@ -189,6 +189,58 @@ Deno.test("the undo command printed for a journal named -jx (relative) works fro
   closeLibc();
 });
 
+Deno.test({
+  name:
+    "--journal FILE in a folder another user can change (hers, or open to all and not sticky) is refused before anything changes; a sticky one is taken",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    await using tmp = await tempDir("pwalk-undofile-");
+    const root = `${tmp.path}/proj`;
+    buildTree(root, [PROJECT, own("a")]);
+    const before = snapshot(root);
+    const hers = `${tmp.path}/hers`, open = `${tmp.path}/open`, sticky = `${tmp.path}/sticky`;
+    for (const d of [hers, open, sticky]) Deno.mkdirSync(d);
+    Deno.chownSync(hers, 60001, 60001);
+    Deno.chmodSync(open, 0o777);
+    Deno.chmodSync(sticky, 0o1777);
+    for (
+      const [dir, why] of [
+        [hers, `${hers} is owned by uid 60001, not by you or root`],
+        [open, `${open} is writable by group or others (mode 0777)`],
+      ]
+    ) {
+      for (
+        const args of [["repair", "--apply"], [
+          "chown",
+          "--apply",
+          "--chown_from",
+          "0",
+          "--chown_to",
+          "5:5",
+        ]]
+      ) {
+        const r = await cli([...args, "--journal", `${dir}/j`, root], { timeoutMs: HUNG });
+        assertEquals(r.code, 2, r.stderr);
+        assertEquals(errLines(r.stderr), [
+          `pwalk: journal ${dir}/j: ${why}: another user could rename it away; give a folder ` +
+          "only you and root can change",
+        ]);
+        assertEquals([...Deno.readDirSync(dir)], [], "a journal made");
+        assertEquals(diffSnapshots(before, snapshot(root)), [], "the tree changed");
+      }
+    }
+    // the API too
+    await assertRejects(() => repair(root, { apply: true, journal: `${hers}/j` }), RefusedError);
+    // a sticky folder (/tmp's kind): nobody renames another's file there
+    const ok = await cli(["repair", "--apply", "--journal", `${sticky}/j`, root], {
+      timeoutMs: HUNG,
+    });
+    assertEquals(ok.code, 0, ok.stderr);
+    assert(Deno.lstatSync(`${sticky}/j`).isFile);
+    closeLibc();
+  },
+});
+
 /** Every code point written \\u on one line, as the CLI's messages write them. */
 const SHOWN_ESCAPED = /[\u2028\u2029\p{Cf}]/u;
 
