@@ -27,7 +27,8 @@ import { bytes, concat, join } from "./helpers/bytes.ts";
 import { COLUMNS, key, parsePwalk } from "./helpers/csv.ts";
 import { closeLibc } from "./helpers/libc.ts";
 import { assertSameParquet } from "./helpers/duckdb.ts";
-import { cli, deno, REPO, UNPRIVILEGED } from "./helpers/run.ts";
+import { cli, deno, type Ran, REPO, UNPRIVILEGED } from "./helpers/run.ts";
+import { pooled } from "./helpers/pool.ts";
 import { makePlan, runShards } from "./helpers/shard.ts";
 import { python } from "./helpers/tree.ts";
 import { PYTHON3, SETPRIV, testNeeding, ZSTD } from "./helpers/system.ts";
@@ -348,16 +349,16 @@ Deno.test("a NULL or an empty field where pwalk writes a number: summary, diff a
   });
   await t.step("the CLI: status 1, one line, nothing written", async () => {
     const [col, f] = made.find(([c]) => c === "st_blocks")!;
-    for (
-      const args of [
-        ["summary", f],
-        ["summary", "--html", `${tmp.path}/o.html`, f],
-        ["diff", good, f],
-        ["convert", f, `${tmp.path}/o.csv`],
-        ["convert", f, `${tmp.path}/o.csv.zst`],
-      ]
-    ) {
-      const r = await cli(args);
+    const runs = [
+      ["summary", f],
+      ["summary", "--html", `${tmp.path}/o.html`, f],
+      ["diff", good, f],
+      ["convert", f, `${tmp.path}/o.csv`],
+      ["convert", f, `${tmp.path}/o.csv.zst`],
+    ];
+    const ran = await pooled(runs, (args) => cli(args));
+    for (const [i, args] of runs.entries()) {
+      const r = ran[i];
       assertEquals([r.code, r.stderr], [1, `pwalk: ${want(col, f)}\n`], args.join(" "));
     }
     assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name).sort(), before);
@@ -370,10 +371,10 @@ Deno.test("a NULL or an empty field where pwalk writes a number: summary, diff a
       fields[i] = "";
       const f = `${tmp.path}/empty-${col}.csv`;
       await Deno.writeTextFile(f, [rows[0], fields.join(",")].join("\n") + "\n");
-      for (
-        const args of [["summary", f], ["diff", good, f], ["convert", f, `${tmp.path}/o.csv`]]
-      ) {
-        const r = await cli(args);
+      const runs = [["summary", f], ["diff", good, f], ["convert", f, `${tmp.path}/o.csv`]];
+      const ran = await pooled(runs, (args) => cli(args));
+      for (const [i, args] of runs.entries()) {
+        const r = ran[i];
         assertEquals(
           [r.code, r.stderr],
           [
@@ -448,26 +449,26 @@ Deno.test("summary and diff text: control characters, bidi overrides and invisib
   const shown = "evil\\xc2\\x9b31mRED\\x7f";
   // deno-lint-ignore no-control-regex
   const raw = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\p{Cf}]/u;
-  for (
-    const [args, want] of [
-      [["summary", scan], [
-        `${root}/${shown}/big.dat`,
-        `${root}/${shown}/a\\u202etxt.exe`,
-        `${root}/m\\u200f\\u061cz`,
-        `${root}/z\\u2028\\u200b\\ufeff\\u2060\\u{e0041}z`,
-      ]],
-      [["diff", old, scan], [
-        `${root}/${shown}`,
-        `${root}/z\\u2028\\u200b\\ufeff\\u2060\\u{e0041}z`,
-      ]],
-    ] as const
-  ) {
-    for (const env of [{}, { COLUMNS: "300" }] as Record<string, string>[]) {
-      const r = await cli([...args], { env });
-      assertEquals(r.code, 0, r.stderr);
-      assert(!raw.test(r.text), `${args[0]}: a control character reached the terminal`);
-      for (const w of want) assertStringIncludes(r.text, w);
-    }
+  const runs = ([
+    [["summary", scan], [
+      `${root}/${shown}/big.dat`,
+      `${root}/${shown}/a\\u202etxt.exe`,
+      `${root}/m\\u200f\\u061cz`,
+      `${root}/z\\u2028\\u200b\\ufeff\\u2060\\u{e0041}z`,
+    ]],
+    [["diff", old, scan], [
+      `${root}/${shown}`,
+      `${root}/z\\u2028\\u200b\\ufeff\\u2060\\u{e0041}z`,
+    ]],
+  ] as const).flatMap(([args, want]) =>
+    ([{}, { COLUMNS: "300" }] as Record<string, string>[]).map((env) => ({ args, want, env }))
+  );
+  const ran = await pooled(runs, ({ args, env }) => cli([...args], { env }));
+  for (const [i, { args, want }] of runs.entries()) {
+    const r = ran[i];
+    assertEquals(r.code, 0, r.stderr);
+    assert(!raw.test(r.text), `${args[0]}: a control character reached the terminal`);
+    for (const w of want) assertStringIncludes(r.text, w);
   }
 });
 
@@ -600,9 +601,12 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
       `${pq("hex")}: Invalid Input Error: column st_size holds '0x`,
     ],
   ];
-  for (const [what, args, code, text] of cases) {
-    await t.step(what, async () => {
-      const r = await cli(args);
+  // (each case reads good.csv or another input and writes nothing: run
+  // two at a time, then checked one by one)
+  const ran = await pooled(cases, ([, args]) => cli(args));
+  for (const [i, [what, , code, text]] of cases.entries()) {
+    await t.step(what, () => {
+      const r = ran[i];
       assertEquals(r.code, code, r.stderr);
       assertStringIncludes(r.stderr, text);
       assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
@@ -612,32 +616,36 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
     "--now: a local time a clock change skips is refused, its neighbours read (review)",
     async () => {
       // Date.parse moves a skipped local time on (02:30 to 03:30 EDT)
-      for (
-        const [tz, skipped] of [
-          ["America/New_York", "2026-03-08T02:30"],
-          ["Europe/London", "2026-03-29T01:30:15"],
-          ["Pacific/Apia", "2011-12-30T12:00"], // a day Samoa skipped
-        ]
-      ) {
-        const r = await cli(["summary", "--now", skipped, good], { env: { TZ: tz } });
+      const skips = [
+        ["America/New_York", "2026-03-08T02:30"],
+        ["Europe/London", "2026-03-29T01:30:15"],
+        ["Pacific/Apia", "2011-12-30T12:00"], // a day Samoa skipped
+      ];
+      // after the gap, and a time the clock passes twice (its first): as ISO
+      // 8601 with the zone's offset then
+      const reads = [
+        ["2026-03-08T03:30", "2026-03-08T03:30-04:00"],
+        ["2026-11-01T01:30", "2026-11-01T01:30-04:00"],
+        ["2026-03-08T01:59:59", "2026-03-08T01:59:59-05:00"],
+      ];
+      const ran = await pooled([
+        ...skips.map(([tz, skipped]) => () =>
+          cli(["summary", "--now", skipped, good], { env: { TZ: tz } })
+        ),
+        ...reads.map(([local]) => () =>
+          cli(["summary", "--json", "--now", local, good], { env: { TZ: "America/New_York" } })
+        ),
+      ], (run) => run());
+      for (const [i, [tz, skipped]] of skips.entries()) {
+        const r = ran[i];
         assertEquals([r.code, r.stderr.trim()], [
           2,
           `pwalk: --now '${skipped}': no such local time in ${tz} (skipped by a clock change ` +
           "there); give its zone: Z or +HH:MM/-HH:MM",
         ]);
       }
-      // after the gap, and a time the clock passes twice (its first): as ISO
-      // 8601 with the zone's offset then
-      for (
-        const [local, zoned] of [
-          ["2026-03-08T03:30", "2026-03-08T03:30-04:00"],
-          ["2026-11-01T01:30", "2026-11-01T01:30-04:00"],
-          ["2026-03-08T01:59:59", "2026-03-08T01:59:59-05:00"],
-        ]
-      ) {
-        const r = await cli(["summary", "--json", "--now", local, good], {
-          env: { TZ: "America/New_York" },
-        });
+      for (const [i, [local, zoned]] of reads.entries()) {
+        const r = ran[skips.length + i];
         assertEquals(r.code, 0, r.stderr);
         assertEquals(JSON.parse(r.text).now, Date.parse(zoned) / 1000, local);
       }
@@ -669,16 +677,16 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
         await Deno.writeFile(f, Uint8Array.from(text, (ch) => ch.charCodeAt(0)));
         const want = `pwalk: ${f}: Invalid Input Error: CSV Error on Line: 1 has 1 of the 17 ` +
           "columns (a file cut short, or not pwalk's CSV?)";
-        for (
-          const args of [
-            ["summary", f],
-            ["diff", f, good],
-            ["diff", good, f],
-            ["summary", "--html", `${tmp.path}/o.html`, f],
-            ["convert", f, `${tmp.path}/o.parquet`],
-          ]
-        ) {
-          const r = await cli(args);
+        const runs = [
+          ["summary", f],
+          ["diff", f, good],
+          ["diff", good, f],
+          ["summary", "--html", `${tmp.path}/o.html`, f],
+          ["convert", f, `${tmp.path}/o.parquet`],
+        ];
+        const ran = await pooled(runs, (args) => cli(args));
+        for (const [i, args] of runs.entries()) {
+          const r = ran[i];
           assertEquals([r.code, r.stderr.trim()], [1, want], args.join(" "));
         }
         await Deno.remove(f);
@@ -694,8 +702,10 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
       rows.push("hello world\n");
       for (let i = 100_001; i <= 400_000; i++) rows.push(row(i));
       await Deno.writeTextFile(long, rows.join(""));
-      for (const args of [["summary", long], ["convert", long, `${tmp.path}/o.parquet`]]) {
-        const r = await cli(args);
+      const runs = [["summary", long], ["convert", long, `${tmp.path}/o.parquet`]];
+      const ran = await pooled(runs, (args) => cli(args));
+      for (const [i, args] of runs.entries()) {
+        const r = ran[i];
         assertEquals([r.code, r.stderr.trim()], [
           1,
           `pwalk: ${long}: Invalid Input Error: CSV Error on Line: 100001 has 1 of the 17 ` +
@@ -715,8 +725,8 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
     ).bytes();
     const cut = `${tmp.path}/cut.csv.gz`;
     await Deno.writeFile(cut, gz.subarray(0, gz.length >> 1)); // in the middle of its data
-    for (const args of [["summary", good, cut], ["diff", good, cut]]) {
-      const r = await cli(args);
+    const ran = await pooled([["summary", good, cut], ["diff", good, cut]], (args) => cli(args));
+    for (const r of ran) {
       assertEquals(r.code, 1, r.stderr);
       assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
       assertStringIncludes(r.stderr, cut);
@@ -735,10 +745,11 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
       const t = await new Deno.Command("gzip", { args: ["-t", padded], stderr: "null" }).output();
       assertEquals(t.code, 0, "gzip -t accepts the padded file");
       const out = `${tmp.path}/p.parquet`;
-      for (
-        const args of [["summary", good, padded], ["diff", good, padded], ["convert", padded, out]]
-      ) {
-        const r = await cli(args);
+      const ran = await pooled(
+        [["summary", good, padded], ["diff", good, padded], ["convert", padded, out]],
+        (args) => cli(args),
+      );
+      for (const r of ran) {
         assertEquals(r.code, 1, r.stderr);
         assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
         assertStringIncludes(r.stderr, `${padded}: `);
@@ -779,8 +790,11 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
         // the premise: gzip reads it, the same rows
         const t = await new Deno.Command("gzip", { args: ["-dc", f], stdout: "piped" }).output();
         assertEquals([t.code, t.stdout], [0, data], `${what}: gzip -dc reads it`);
-        for (const args of [["summary", f], ["diff", good, f], ["convert", f, out]]) {
-          const r = await cli(args);
+        const ran = await pooled(
+          [["summary", f], ["diff", good, f], ["convert", f, out]],
+          (args) => cli(args),
+        );
+        for (const r of ran) {
           assertEquals(r.code, 1, `${what}: ${r.stderr}`);
           assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
           assertStringIncludes(r.stderr, `${f}: `);
@@ -818,8 +832,11 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
         full + '77,1,0,"/t/x.dat","dat",0,0,5,1,8,1,"0100644",1,2,3,-1,40',
       );
       for (const cut of [gzCut, csvCut]) {
-        for (const args of [["summary", cut], ["convert", cut, `${tmp.path}/c.parquet`]]) {
-          const r = await cli(args);
+        const ran = await pooled(
+          [["summary", cut], ["convert", cut, `${tmp.path}/c.parquet`]],
+          (args) => cli(args),
+        );
+        for (const r of ran) {
           assertEquals(r.code, 1, r.stderr);
           assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
           assertStringIncludes(r.stderr, `${cut}: truncated`);
@@ -867,8 +884,11 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
       const mixed = await summarize([good, gz], { names: false });
       assertEquals([mixed.totals.entries, mixed.totals.apparentBytes], [4, 4106 + 57]);
       const pq = `${tmp.path}/g.parquet`;
-      for (const args of [["summary", good, pq], ["convert", gz, pq, `${tmp.path}/m.csv`]]) {
-        const r = await cli(args);
+      const ran = await pooled(
+        [["summary", good, pq], ["convert", gz, pq, `${tmp.path}/m.csv`]],
+        (args) => cli(args),
+      );
+      for (const r of ran) {
         assertEquals(r.code, 2, r.stderr);
         assertEquals(
           r.stderr.trim(),
@@ -894,31 +914,31 @@ testNeeding([PYTHON3], {
     );
     // (Asia/Tokyo: UTC+9, no daylight saving time; the test's own zone may be UTC)
     const tz = "Asia/Tokyo";
-    for (
-      const [v, ref] of [
-        ["1800000000", "1800000000"],
-        ["-5", "-5"],
-        ["0", "0"],
-        ["9007199254740991", "9007199254740991"],
-        // a date alone: midnight UTC
-        ["2026-01-31", "datetime(2026, 1, 31, tzinfo=timezone.utc)"],
-        ["2024-02-29", "datetime(2024, 2, 29, tzinfo=timezone.utc)"],
-        ["2000-02-29", "datetime(2000, 2, 29, tzinfo=timezone.utc)"],
-        // a date and time without a zone: local time
-        ["2026-01-31T10:00", `datetime(2026, 1, 31, 10, 0, tzinfo=ZoneInfo("${tz}"))`],
-        ["2026-07-01T23:59:59", `datetime(2026, 7, 1, 23, 59, 59, tzinfo=ZoneInfo("${tz}"))`],
-        // with a zone: that zone's time (fractions of a second dropped)
-        ["2026-01-31T10:00:05.5Z", "datetime(2026, 1, 31, 10, 0, 5, tzinfo=timezone.utc)"],
-        [
-          "2026-01-31T10:00+05:30",
-          "datetime(2026, 1, 31, 10, 0, tzinfo=timezone(timedelta(hours=5, minutes=30)))",
-        ],
-        [
-          "2026-01-31T10:00:07-08:00",
-          "datetime(2026, 1, 31, 10, 0, 7, tzinfo=timezone(timedelta(hours=-8)))",
-        ],
-      ]
-    ) {
+    const cases = [
+      ["1800000000", "1800000000"],
+      ["-5", "-5"],
+      ["0", "0"],
+      ["9007199254740991", "9007199254740991"],
+      // a date alone: midnight UTC
+      ["2026-01-31", "datetime(2026, 1, 31, tzinfo=timezone.utc)"],
+      ["2024-02-29", "datetime(2024, 2, 29, tzinfo=timezone.utc)"],
+      ["2000-02-29", "datetime(2000, 2, 29, tzinfo=timezone.utc)"],
+      // a date and time without a zone: local time
+      ["2026-01-31T10:00", `datetime(2026, 1, 31, 10, 0, tzinfo=ZoneInfo("${tz}"))`],
+      ["2026-07-01T23:59:59", `datetime(2026, 7, 1, 23, 59, 59, tzinfo=ZoneInfo("${tz}"))`],
+      // with a zone: that zone's time (fractions of a second dropped)
+      ["2026-01-31T10:00:05.5Z", "datetime(2026, 1, 31, 10, 0, 5, tzinfo=timezone.utc)"],
+      [
+        "2026-01-31T10:00+05:30",
+        "datetime(2026, 1, 31, 10, 0, tzinfo=timezone(timedelta(hours=5, minutes=30)))",
+      ],
+      [
+        "2026-01-31T10:00:07-08:00",
+        "datetime(2026, 1, 31, 10, 0, 7, tzinfo=timezone(timedelta(hours=-8)))",
+      ],
+    ];
+    // (python's reference and the CLI's answer of each value, two values at a time)
+    const ran = await pooled(cases, async ([v, ref]) => {
       const want = ref.startsWith("datetime")
         ? Number(
           await python(
@@ -929,6 +949,10 @@ testNeeding([PYTHON3], {
         )
         : Number(ref);
       const r = await cli(["summary", "--json", "--now", v, scan], { env: { TZ: tz } });
+      return { want, r };
+    });
+    for (const [i, [v]] of cases.entries()) {
+      const { want, r } = ran[i];
       assertEquals(r.code, 0, `${v}: ${r.stderr}`);
       assertEquals(JSON.parse(r.text).now, want, v);
     }
@@ -945,35 +969,46 @@ Deno.test("outputs that would replace an input or a shard of the scan are refuse
   const copy = `${tmp.path}/copy.csv`;
   await Deno.copyFile(scan, copy);
   const before = await Deno.readFile(scan);
-  const refused = async (args: string[], text: string, file = scan) => {
-    const r = await cli(args);
+  // (what refused() checks of a run that has ended)
+  const wasRefused = async (r: Ran, text: string, file = scan) => {
     assertEquals(r.code, 2, r.stderr);
     assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
     assertStringIncludes(r.stderr, text);
     assertEquals(await Deno.readFile(file), before, `${file} untouched`);
     assertEquals(r.text, "", "no answer printed");
   };
+  const refused = async (args: string[], text: string, file = scan) =>
+    await wasRefused(await cli(args), text, file);
+  // runs that share no output, two at a time
+  const clis = (runs: string[][]) => pooled(runs, (args) => cli(args));
   await t.step("summary of one file given twice (it would count every row twice)", async () => {
-    await refused(["summary", scan, scan], "given twice");
     await Deno.symlink(scan, `${tmp.path}/link.csv`);
-    await refused(["summary", scan, `${tmp.path}/link.csv`], "are the same file");
+    const [twice, linked] = await clis([
+      ["summary", scan, scan],
+      ["summary", scan, `${tmp.path}/link.csv`],
+    ]);
+    await wasRefused(twice, "given twice");
+    await wasRefused(linked, "are the same file");
   });
   await t.step("two scans of one tree (a copy, yesterday's): the root twice", async () => {
-    await refused(["summary", scan, copy], `the root ${root} is in more than one of the 2 files`);
-    const r = await cli(["diff", copy, scan]); // two sides: one scan each
-    assertEquals(r.code, 0, r.stderr);
     // convert would write every row twice, in a file summary then refuses
     const out = `${tmp.path}/both.parquet`;
-    await refused(
-      ["convert", scan, copy, out],
-      `the root ${root} is in more than one of the 2 files`,
-    );
-    assert(!existsSync(out), "nothing written");
     // the two joined into one file
     const joined = `${tmp.path}/joined.csv`;
     await Deno.writeFile(joined, concat(before, before));
-    for (const args of [["summary", joined], ["convert", joined, out]]) {
-      await refused(args, `the root ${root} has two rows in ${joined}: two scans of one tree`);
+    const [sum, r, conv, ...ofJoined] = await clis([
+      ["summary", scan, copy],
+      ["diff", copy, scan], // two sides: one scan each
+      ["convert", scan, copy, out],
+      ["summary", joined],
+      ["convert", joined, out],
+    ]);
+    await wasRefused(sum, `the root ${root} is in more than one of the 2 files`);
+    assertEquals(r.code, 0, r.stderr);
+    await wasRefused(conv, `the root ${root} is in more than one of the 2 files`);
+    assert(!existsSync(out), "nothing written");
+    for (const j of ofJoined) {
+      await wasRefused(j, `the root ${root} has two rows in ${joined}: two scans of one tree`);
     }
     assert(!existsSync(out), "nothing written");
     await Deno.remove(joined);
@@ -982,11 +1017,14 @@ Deno.test("outputs that would replace an input or a shard of the scan are refuse
     "one tree scanned by two names (relative and absolute, through a link): refused",
     async () => {
       const rel = `${tmp.path}/rel.csv`;
-      const r = await cli(["-o", rel, "tree"], { cwd: tmp.path });
-      assertEquals(r.code, 0, r.stderr);
       await Deno.symlink(root, `${tmp.path}/alias`);
       const viaLink = `${tmp.path}/via-link.csv`;
-      assertEquals((await cli(["-o", viaLink, `${tmp.path}/alias`])).code, 0);
+      const [r, v] = await Promise.all([
+        cli(["-o", rel, "tree"], { cwd: tmp.path }),
+        cli(["-o", viaLink, `${tmp.path}/alias`]),
+      ]);
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(v.code, 0);
       // the premise, by python: one folder by all three names
       const same = await python(
         "import os, sys; print(len({(s.st_dev, s.st_ino) for s in map(os.stat, sys.argv[1:])}))",
@@ -995,16 +1033,18 @@ Deno.test("outputs that would replace an input or a shard of the scan are refuse
         `${tmp.path}/alias`,
       );
       assertEquals(same.trim(), "1");
-      for (const other of [rel, viaLink]) {
-        for (
-          const args of [["summary", scan, other], ["convert", other, scan, `${tmp.path}/b.csv`]]
-        ) {
-          await refused(
-            args,
-            "are one folder (the same st_dev, inode, mtime, ctime, links, owner and mode)",
-          );
-          assert(!existsSync(`${tmp.path}/b.csv`), "nothing written");
-        }
+      const ran = await clis(
+        [rel, viaLink].flatMap((other) => [
+          ["summary", scan, other],
+          ["convert", other, scan, `${tmp.path}/b.csv`],
+        ]),
+      );
+      for (const r of ran) {
+        await wasRefused(
+          r,
+          "are one folder (the same st_dev, inode, mtime, ctime, links, owner and mode)",
+        );
+        assert(!existsSync(`${tmp.path}/b.csv`), "nothing written");
       }
       await Deno.remove(rel);
       await Deno.remove(viaLink);
@@ -1017,10 +1057,13 @@ Deno.test("outputs that would replace an input or a shard of the scan are refuse
       const elsewhere = `${tmp.path}/elsewhere`;
       await Deno.mkdir(`${elsewhere}/tree/x`, { recursive: true });
       const other = `${tmp.path}/other-tree.csv`;
-      const r = await cli(["-o", other, "tree"], { cwd: elsewhere });
-      assertEquals(r.code, 0, r.stderr);
       const rel = `${tmp.path}/rel.csv`;
-      assertEquals((await cli(["-o", rel, "tree"], { cwd: tmp.path })).code, 0);
+      const [r, r2] = await Promise.all([
+        cli(["-o", other, "tree"], { cwd: elsewhere }),
+        cli(["-o", rel, "tree"], { cwd: tmp.path }),
+      ]);
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(r2.code, 0);
       await refused(
         ["summary", rel, other],
         "the root tree names 2 folders (another st_dev or inode) among the 2 files",
@@ -1047,14 +1090,14 @@ Deno.test("outputs that would replace an input or a shard of the scan are refuse
     for (const name of ["empty.csv", "empty.csv.zst"]) {
       const empty = `${tmp.path}/${name}`;
       await Deno.writeFile(empty, new Uint8Array());
-      for (
-        const args of [["summary", empty], ["diff", empty, scan], [
-          "convert",
-          empty,
-          `${tmp.path}/e.parquet`,
-        ]]
-      ) {
-        const r = await cli(args);
+      const runs = [["summary", empty], ["diff", empty, scan], [
+        "convert",
+        empty,
+        `${tmp.path}/e.parquet`,
+      ]];
+      const ran = await clis(runs);
+      for (const [i, args] of runs.entries()) {
+        const r = ran[i];
         assertEquals(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
         assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
         assertStringIncludes(r.stderr, empty);
@@ -1076,18 +1119,24 @@ Deno.test("outputs that would replace an input or a shard of the scan are refuse
     );
   });
   await t.step("--html that is an input, of summary and of diff", async () => {
-    await refused(["summary", "--html", scan, scan], "is also an input");
-    await refused(["diff", "--html", scan, copy, scan], "is also an input");
+    const ran = await clis([["summary", "--html", scan, scan], [
+      "diff",
+      "--html",
+      scan,
+      copy,
+      scan,
+    ]]);
+    for (const r of ran) await wasRefused(r, "is also an input");
   });
   await t.step("--html named as a scan (another scan typed for the page): refused", async () => {
     const other = `${tmp.path}/other.csv.zst`;
     await Deno.copyFile(scan, other);
-    for (
-      const name of [other, `${tmp.path}/new.csv`, `${tmp.path}/n.CSV.GZ`, `${tmp.path}/n.parquet`]
-    ) {
-      await refused(["summary", "--html", name, scan], "a scan's name");
-      await refused(["diff", "--html", name, copy, scan], "a scan's name");
-    }
+    const ran = await clis(
+      [other, `${tmp.path}/new.csv`, `${tmp.path}/n.CSV.GZ`, `${tmp.path}/n.parquet`].flatMap((
+        name,
+      ) => [["summary", "--html", name, scan], ["diff", "--html", name, copy, scan]]),
+    );
+    for (const r of ran) await wasRefused(r, "a scan's name");
     assertEquals(await Deno.readFile(other), before, "the scan untouched");
     for (const name of ["new.csv", "n.CSV.GZ", "n.parquet"]) {
       assert(!existsSync(`${tmp.path}/${name}`), `${name}: nothing written`);
@@ -1099,17 +1148,14 @@ Deno.test("outputs that would replace an input or a shard of the scan are refuse
     await Deno.mkdir(dir);
     await Deno.copyFile(scan, `${dir}/a.csv`);
     await Deno.copyFile(scan, `${dir}/b.csv`);
-    await refused(["summary", "--html", `${dir}/b.csv`, dir], "is also an input", `${dir}/b.csv`);
-    await refused(
+    const [folder, glob, diffed] = await clis([
+      ["summary", "--html", `${dir}/b.csv`, dir],
       ["summary", "--html", `${dir}/b.csv`, `${dir}/*.csv`],
-      "is also an input",
-      `${dir}/b.csv`,
-    );
-    await refused(
       ["diff", "--html", `${dir}/a.csv`, scan, dir],
-      "is also an input",
-      `${dir}/a.csv`,
-    );
+    ]);
+    await wasRefused(folder, "is also an input", `${dir}/b.csv`);
+    await wasRefused(glob, "is also an input", `${dir}/b.csv`);
+    await wasRefused(diffed, "is also an input", `${dir}/a.csv`);
   });
   await t.step(
     "a scan from a pipe: refused (its start would be lost to the header check)",
@@ -1170,15 +1216,15 @@ Deno.test("outputs that would replace an input or a shard of the scan are refuse
     const record = `${dir}/scan-0.done.json`, planFile = `${dir}/plan.json`;
     await Deno.symlink(planFile, `${tmp.path}/p.html`);
     const own = [record, planFile].map((p) => [p, Deno.readFileSync(p)] as const);
-    for (
-      const [args, what] of [
-        [["summary", "--html", planFile, dir], "the plan"],
-        [["summary", "--html", `${tmp.path}/p.html`, dir], "the plan"],
-        [["diff", "--html", record, dir, dir], "a shard's record"],
-        [["--errors", record, "-o", `${tmp.path}/r.csv`, root], "a shard's record"],
-      ] as const
-    ) {
-      const o = await cli([...args]);
+    const guarded = [
+      [["summary", "--html", planFile, dir], "the plan"],
+      [["summary", "--html", `${tmp.path}/p.html`, dir], "the plan"],
+      [["diff", "--html", record, dir, dir], "a shard's record"],
+      [["--errors", record, "-o", `${tmp.path}/r.csv`, root], "a shard's record"],
+    ] as const;
+    const ran = await clis(guarded.map(([args]) => [...args]));
+    for (const [i, [args, what]] of guarded.entries()) {
+      const o = ran[i];
       assertEquals(o.code, 2, `${args.join(" ")}: ${o.stderr}`);
       assertStringIncludes(o.stderr, `${what} of the sharded scan in ${dir}`);
       for (const [p, bytes] of own) assertEquals(Deno.readFileSync(p), bytes, p);
@@ -1186,10 +1232,12 @@ Deno.test("outputs that would replace an input or a shard of the scan are refuse
     assertEquals((await cli(["status", dir])).code, 0);
     // the shards' files by name or glob: read as given; a warning when they
     // are not the whole scan, none when they are
-    const all = await cli(["summary", `${dir}/scan-*.csv.zst`]);
+    const [all, some] = await clis([
+      ["summary", `${dir}/scan-*.csv.zst`],
+      ["summary", ...outs.slice(0, -1)],
+    ]);
     assertEquals(all.code, 0, all.stderr);
     assertEquals(all.stderr, "");
-    const some = await cli(["summary", ...outs.slice(0, -1)]);
     const verb = n - 1 === 1 ? "is" : "are"; // "1 of their outputs is read"
     assertEquals(some.code, 0, some.stderr);
     assertEquals(
@@ -1216,14 +1264,17 @@ Deno.test("outputs that would replace an input or a shard of the scan are refuse
       const folder = `${tmp.path}/dir.csv`;
       await Deno.mkdir(folder);
       await Deno.symlink(folder, `${tmp.path}/link.html`);
-      for (
-        const [args, out] of [
-          [["convert", scan, folder], folder],
-          [["summary", "--html", folder, scan], folder],
-          [["diff", "--html", `${tmp.path}/link.html`, scan, copy], `${tmp.path}/link.html`],
-        ] as const
-      ) {
-        await refused([...args], `pwalk: ${out} is a folder: give the name of a file to write`);
+      const outs = [
+        [["convert", scan, folder], folder],
+        [["summary", "--html", folder, scan], folder],
+        [["diff", "--html", `${tmp.path}/link.html`, scan, copy], `${tmp.path}/link.html`],
+      ] as const;
+      const ran = await clis(outs.map(([args]) => [...args]));
+      for (const [i, [, out]] of outs.entries()) {
+        await wasRefused(
+          ran[i],
+          `pwalk: ${out} is a folder: give the name of a file to write`,
+        );
         assertEquals([...Deno.readDirSync(folder)], [], "nothing written in it");
       }
     },
@@ -1262,19 +1313,30 @@ Deno.test("a scan of a tree beside a scan of a folder in it: refused (entries tw
   const whole = await scan("whole.csv", root);
   const part = await scan("part.csv", `${root}/sub`);
   const out = `${tmp.path}/both.csv`;
-  const refused = async (args: string[], inner: string, outer: string) => {
-    const r = await cli(args);
+  // (what refused() checks of a run that has ended)
+  const wasRefused = (r: Ran, inner: string, outer: string) => {
     assertEquals(r.code, 2, r.stderr);
     assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
     assertStringIncludes(r.stderr, `the root ${inner} is also a folder in the scan of ${outer}`);
     assertEquals(r.text, "", "no answer printed");
     assert(!existsSync(out), "nothing written");
   };
+  const refused = async (args: string[], inner: string, outer: string) =>
+    wasRefused(await cli(args), inner, outer);
   await t.step("summary and convert, in either order: status 2, naming both files", async () => {
-    for (const files of [[whole, part], [part, whole]]) {
-      await refused(["summary", ...files], `${root}/sub`, root);
-      await refused(["convert", ...files, out], `${root}/sub`, root);
-      const r = await cli(["summary", ...files]);
+    // (summary, convert and summary again of each order, two runs at a time)
+    const orders = [[whole, part], [part, whole]];
+    const ran = await pooled(
+      orders.flatMap((files) => [["summary", ...files], ["convert", ...files, out], [
+        "summary",
+        ...files,
+      ]]),
+      (args) => cli(args),
+    );
+    for (const [i, files] of orders.entries()) {
+      wasRefused(ran[3 * i], `${root}/sub`, root);
+      wasRefused(ran[3 * i + 1], `${root}/sub`, root);
+      const r = ran[3 * i + 2];
       for (const f of files) assertStringIncludes(r.stderr, f);
     }
   });
@@ -1350,19 +1412,32 @@ Deno.test("a scan of a tree beside a scan of a folder in it: refused (entries tw
       );
       const s = await summarize([through], { names: false });
       assertEquals(s.roots, [alias], "its root is named by the link, not as a path in the tree");
-      for (const files of [[whole, through], [through, whole]]) {
-        await refused(["summary", ...files], alias, root);
-        await refused(["convert", ...files, out], alias, root);
-        const r = await cli(["summary", ...files]);
+      // (two runs at a time: the runs of each order, then convert's copies)
+      const orders = [[whole, through], [through, whole]];
+      const pq = [`${tmp.path}/whole.parquet`, `${tmp.path}/through.parquet`];
+      const ran = await pooled(
+        [
+          ...orders.flatMap((files) => [["summary", ...files], ["convert", ...files, out], [
+            "summary",
+            ...files,
+          ]]),
+          ["convert", whole, pq[0]],
+          ["convert", through, pq[1]],
+        ],
+        (args) => cli(args),
+      );
+      for (const [i, files] of orders.entries()) {
+        wasRefused(ran[3 * i], alias, root);
+        wasRefused(ran[3 * i + 1], alias, root);
+        const r = ran[3 * i + 2];
         assertStringIncludes(r.stderr, `(${root}/sub: the same st_dev, inode, mtime and ctime)`);
         for (const f of files) assertStringIncludes(r.stderr, f);
       }
       // the same check on Parquet scans (convert's copies of each)
-      const pq = [`${tmp.path}/whole.parquet`, `${tmp.path}/through.parquet`];
-      assertEquals((await cli(["convert", whole, pq[0]])).code, 0);
-      assertEquals((await cli(["convert", through, pq[1]])).code, 0);
-      await refused(["summary", ...pq], alias, root);
-      await refused(["convert", ...pq, out], alias, root);
+      assertEquals(ran[6].code, 0);
+      assertEquals(ran[7].code, 0);
+      const onPq = await pooled([["summary", ...pq], ["convert", ...pq, out]], (args) => cli(args));
+      for (const r of onPq) wasRefused(r, alias, root);
       for (const f of [...pq, through]) await Deno.remove(f);
       await Deno.remove(alias);
     },
@@ -1426,8 +1501,11 @@ Deno.test("a scan of a tree beside a scan of a folder in it: refused (entries tw
     const sub = (f: string) =>
       parsePwalk(Deno.readFileSync(f)).rows.find((x) => x.key === key(bytes(`${root}/sub`)))!;
     assert(sub(later).mtime !== sub(whole).mtime, "the folder's mtime moved on");
-    await refused(["summary", whole, later], `${root}/sub`, root);
-    await refused(["convert", later, whole, out], `${root}/sub`, root);
+    const ran = await pooled(
+      [["summary", whole, later], ["convert", later, whole, out]],
+      (args) => cli(args),
+    );
+    for (const r of ran) wasRefused(r, `${root}/sub`, root);
     await Deno.remove(`${root}/sub/new`);
   });
 });
@@ -1601,15 +1679,15 @@ Deno.test("summary, diff and convert say the same of one bad CSV file: its first
         "columns (a file cut short, or not pwalk's CSV?)"
       : `Conversion Error: CSV Error on Line: ${n + 1}: column st_size is not a number as ` +
         "pwalk's CSV writes it";
-    for (
-      const args of [
-        ["summary", file],
-        ["diff", real, file],
-        ["convert", file, `${tmp.path}/o.parquet`],
-        ["convert", file, `${tmp.path}/o.csv`],
-      ]
-    ) {
-      const r = await cli(args);
+    const runs = [
+      ["summary", file],
+      ["diff", real, file],
+      ["convert", file, `${tmp.path}/o.parquet`],
+      ["convert", file, `${tmp.path}/o.csv`],
+    ];
+    const ran = await pooled(runs, (args) => cli(args));
+    for (const [i, args] of runs.entries()) {
+      const r = ran[i];
       assertEquals([r.code, r.stderr], [1, `pwalk: ${file}: ${why}\n`], `${name}: ${args[0]}`);
     }
   }
@@ -1750,8 +1828,13 @@ Deno.test("scan files named with glob characters (*, ?, [...]) or a leading ~ ar
   const c = await db.connect();
   const rows = async (sql: string) => (await c.runAndReadAll(sql)).getRowObjectsJson();
   try {
+    const at = (p: string) => p.startsWith("/") ? p : `${tmp.path}/${p}`;
+    const env = { HOME: home };
+    // each case's files made, and its reference read, in turn; then the
+    // cases' runs (each its own files) two cases at a time, in order
+    // within a case; then each case checked as it ran
+    const made = [];
     for (const [given, decoys] of cases) {
-      const at = (p: string) => p.startsWith("/") ? p : `${tmp.path}/${p}`;
       await Deno.mkdir(at(given).slice(0, at(given).lastIndexOf("/")), { recursive: true });
       for (const d of decoys) {
         await Deno.mkdir(at(d).slice(0, at(d).lastIndexOf("/")), { recursive: true });
@@ -1765,14 +1848,34 @@ Deno.test("scan files named with glob characters (*, ?, [...]) or a leading ~ ar
       const [want] = await rows(
         `SELECT count(*)::INT AS entries, sum(st_size)::BIGINT AS bytes FROM read_csv('${plain}')`,
       );
-      const env = { HOME: home };
+      const csv = `${tmp.path}/out${n}.csv`;
+      const pq = given.replace(/\.csv$/, ".parquet");
+      const decoyPq = decoys.map((d) => d.replace(/\.csv$/, ".parquet"));
+      made.push({ given, n, root, plain, want, csv, pq, decoyPq });
+    }
+    const ran = await pooled(made, async ({ given, plain, csv, pq, decoyPq }) => {
       const s = await cli(["summary", "--json", given], { cwd: tmp.path, env });
+      const diffs = [];
+      for (const args of [[plain, given], [given, plain]]) {
+        diffs.push(await cli(["diff", "--json", ...args], { cwd: tmp.path, env }));
+      }
+      const toCsv = await cli(["convert", given, csv], { cwd: tmp.path, env });
+      const decoysToPq = [];
+      for (const d of decoyPq) {
+        decoysToPq.push(await cli(["convert", at(d.replace(/parquet$/, "csv")), at(d)]));
+      }
+      const p = await cli(["convert", given, pq], { cwd: tmp.path, env });
+      const b = await cli(["summary", "--json", pq], { cwd: tmp.path, env });
+      return { s, diffs, toCsv, decoysToPq, p, b };
+    });
+    for (const [i, { given, n, root, plain, want, csv, pq }] of made.entries()) {
+      const { s, diffs, toCsv, decoysToPq, p, b } = ran[i];
       assertEquals(s.code, 0, `${given}: ${s.stderr}`);
       const sum = JSON.parse(s.text);
       assertEquals([sum.roots, sum.totals.entries], [[root], Number(want.entries)], given);
       // diff: the file against its plain copy, in either order, unchanged
-      for (const args of [[plain, given], [given, plain]]) {
-        const d = await cli(["diff", "--json", ...args], { cwd: tmp.path, env });
+      for (const [k, args] of [[plain, given], [given, plain]].entries()) {
+        const d = diffs[k];
         assertEquals(d.code, 0, `${given}: ${d.stderr}`);
         const r = JSON.parse(d.text);
         assertEquals(
@@ -1782,16 +1885,11 @@ Deno.test("scan files named with glob characters (*, ?, [...]) or a leading ~ ar
         );
       }
       // convert: to CSV, the very bytes of the file (it has pwalk's
-      // header); to Parquet of a name with the same characters, its rows
-      const csv = `${tmp.path}/out${n}.csv`;
-      assertEquals((await cli(["convert", given, csv], { cwd: tmp.path, env })).code, 0);
+      // header); to Parquet of a name with the same characters (decoys
+      // converted first), its rows
+      assertEquals(toCsv.code, 0);
       assertEquals(await Deno.readTextFile(csv), await Deno.readTextFile(plain), given);
-      const pq = given.replace(/\.csv$/, ".parquet");
-      const decoyPq = decoys.map((d) => d.replace(/\.csv$/, ".parquet"));
-      for (const d of decoyPq) {
-        assertEquals((await cli(["convert", at(d.replace(/parquet$/, "csv")), at(d)])).code, 0);
-      }
-      const p = await cli(["convert", given, pq], { cwd: tmp.path, env });
+      for (const d of decoysToPq) assertEquals(d.code, 0);
       assertEquals(p.code, 0, `${given}: ${p.stderr}`);
       await Deno.copyFile(at(pq), `${tmp.path}/plain${n}.parquet`);
       const names = `SELECT string_agg(filename, '|' ORDER BY filename) AS f, count(*)::INT AS n`;
@@ -1801,7 +1899,6 @@ Deno.test("scan files named with glob characters (*, ?, [...]) or a leading ~ ar
         `convert ${given} ${pq}`,
       );
       // and read back from Parquet by the name with those characters
-      const b = await cli(["summary", "--json", pq], { cwd: tmp.path, env });
       assertEquals(b.code, 0, `${pq}: ${b.stderr}`);
       assertEquals(JSON.parse(b.text).roots, [root], pq);
     }
@@ -1809,8 +1906,11 @@ Deno.test("scan files named with glob characters (*, ?, [...]) or a leading ~ ar
     await Deno.writeTextFile(`${tmp.path}/bad[1].csv`, fixture + "1,2,3\n");
     await scan(`${tmp.path}/bad1.csv`, "/tmp/decoy");
     const lines = fixture.split("\n").length;
-    for (const args of [["summary"], ["convert", "bad[1].csv", "o.parquet"]]) {
-      const r = await cli(args.length > 1 ? args : [...args, "bad[1].csv"], { cwd: tmp.path });
+    const bad = await pooled(
+      [["summary"], ["convert", "bad[1].csv", "o.parquet"]],
+      (args) => cli(args.length > 1 ? args : [...args, "bad[1].csv"], { cwd: tmp.path }),
+    );
+    for (const r of bad) {
       assertEquals(
         [r.code, r.stderr],
         [
@@ -1941,14 +2041,14 @@ Deno.test("a CSV header other than pwalk's (its names in another order, one miss
     [short, `${names.length - 1} names, pwalk's ${names.length}`],
   ];
   for (const [file, what] of cases) {
-    for (
-      const args of [
-        ["summary", file],
-        ["diff", fixture, file],
-        ["convert", file, `${tmp.path}/o.parquet`],
-      ]
-    ) {
-      const r = await cli(args);
+    const runs = [
+      ["summary", file],
+      ["diff", fixture, file],
+      ["convert", file, `${tmp.path}/o.parquet`],
+    ];
+    const ran = await pooled(runs, (args) => cli(args));
+    for (const [i, args] of runs.entries()) {
+      const r = ran[i];
       assertEquals(
         [r.code, r.stderr],
         [2, `pwalk: ${file}: its first line is a header other than pwalk's: ${what} ${why}\n`],
@@ -1966,18 +2066,24 @@ Deno.test("a CSV header other than pwalk's (its names in another order, one miss
   const bad = `${tmp.path}/bad.csv`;
   const nonUtf8 = concat(bytes("\uFEFF"), bytes(text)); // (the fixture is ASCII)
   nonUtf8[3 + text.indexOf('"/tmp/small/') + '"/tmp/small/'.length] = 0xff;
-  const totals = async (file: string) => {
-    const r = await cli(["summary", "--json", file]);
+  await Deno.writeFile(bad, nonUtf8);
+  // (the runs two at a time, then checked)
+  const [ofBom, ofFixture, ofBad, d, o] = await pooled([
+    ["summary", "--json", bom],
+    ["summary", "--json", fixture],
+    ["summary", "--json", bad],
+    ["diff", "--json", fixture, bom],
+    ["convert", bom, `${tmp.path}/o.csv`],
+  ], (args) => cli(args));
+  const totals = (r: Ran) => {
     assertEquals(r.code, 0, r.stderr);
     return JSON.parse(r.text).totals;
   };
-  assertEquals(await totals(bom), await totals(fixture));
-  await Deno.writeFile(bad, nonUtf8);
+  assertEquals(totals(ofBom), totals(ofFixture));
   // (read through the escaping filter: its one name told)
-  assertEquals(await totals(bad), { ...await totals(fixture), nonUtf8Names: 1 });
-  const d = await cli(["diff", "--json", fixture, bom]);
+  assertEquals(totals(ofBad), { ...totals(ofFixture), nonUtf8Names: 1 });
   assertEquals([d.code, JSON.parse(d.text).totals.added.entries], [0, 0], d.stderr);
-  assertEquals((await cli(["convert", bom, `${tmp.path}/o.csv`])).code, 0);
+  assertEquals(o.code, 0);
   assertEquals(await Deno.readTextFile(`${tmp.path}/o.csv`), text);
 });
 
@@ -2017,6 +2123,9 @@ Deno.test("scan and OUT names that read as URLs (s3://, https://, file:/) are th
   let n = 0;
   try {
     // (file:/x.csv is /x.csv to DuckDB; s3:// and https:// need httpfs)
+    // each name's files and reference made in turn; its runs, in order,
+    // two names at a time; then each name checked
+    const made = [];
     for (const given of ["s3://b/x.csv", "https://h/x.csv", "file:/x.csv", "hf://d/x.csv"]) {
       const root = `/tmp/root${++n}`;
       const at = `${tmp.path}/${given}`;
@@ -2026,7 +2135,19 @@ Deno.test("scan and OUT names that read as URLs (s3://, https://, file:/) are th
       const plain = `${tmp.path}/plain${n}.csv`;
       await Deno.copyFile(at, plain);
       const [want] = await rows(`SELECT count(*)::INT AS n FROM read_csv('${plain}')`);
+      const dir = given.slice(0, given.lastIndexOf("/"));
+      const csv = `${dir}/o${n}.csv`, pq = `${dir}/o${n}.parquet`;
+      made.push({ given, root, plain, want, csv, pq });
+    }
+    const ran = await pooled(made, async ({ given, plain, csv, pq }) => {
       const s = await cli(["summary", "--json", given], { cwd: tmp.path });
+      const o = await cli(["convert", plain, csv], { cwd: tmp.path });
+      const p = await cli(["convert", given, pq], { cwd: tmp.path });
+      const d = await cli(["diff", "--json", given, pq], { cwd: tmp.path });
+      return { s, o, p, d };
+    });
+    for (const [i, { given, root, plain, want, csv, pq }] of made.entries()) {
+      const { s, o, p, d } = ran[i];
       assertEquals(s.code, 0, `${given}: ${s.stderr}`);
       assertEquals(
         [JSON.parse(s.text).roots, JSON.parse(s.text).totals.entries],
@@ -2035,15 +2156,11 @@ Deno.test("scan and OUT names that read as URLs (s3://, https://, file:/) are th
       );
       // converted to such a name: written at the local path, to CSV the
       // very bytes, to Parquet the same rows
-      const dir = given.slice(0, given.lastIndexOf("/"));
-      const csv = `${dir}/o${n}.csv`, pq = `${dir}/o${n}.parquet`;
-      const o = await cli(["convert", plain, csv], { cwd: tmp.path });
       assertEquals(o.code, 0, `${csv}: ${o.stderr}`);
       assertEquals(
         await Deno.readTextFile(`${tmp.path}/${csv}`),
         fixture.replaceAll('"/tmp/small', `"${root}`),
       );
-      const p = await cli(["convert", given, pq], { cwd: tmp.path });
       assertEquals(p.code, 0, `${pq}: ${p.stderr}`);
       const names = `SELECT string_agg(filename, '|' ORDER BY filename) AS f, count(*)::INT AS n`;
       assertEquals(
@@ -2052,7 +2169,6 @@ Deno.test("scan and OUT names that read as URLs (s3://, https://, file:/) are th
         pq,
       );
       // diff of the two such names: the same scan
-      const d = await cli(["diff", "--json", given, pq], { cwd: tmp.path });
       assertEquals(d.code, 0, `${given} ${pq}: ${d.stderr}`);
       assertEquals(JSON.parse(d.text).totals.added.entries, 0);
     }
