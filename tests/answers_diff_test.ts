@@ -13,6 +13,7 @@ import { answersTree, extraNames, type RefEntry, sums, walkRef } from "./helpers
 import { COLUMNS } from "./helpers/csv.ts";
 import { rootSlashScans, slashRootScans } from "./helpers/c_scan.ts";
 import { cli, run } from "./helpers/run.ts";
+import { pooled } from "./helpers/pool.ts";
 import { formatDiff } from "../lib/cli/diff.ts";
 import { PYTHON3, testNeeding } from "./helpers/system.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
@@ -653,18 +654,24 @@ Deno.test("diff and summary text: every line fits COLUMNS; written to a file, wh
   const file = `${deep}/results_of_the_experiment_2026.h5`;
   await Deno.writeFile(file, new Uint8Array(300_000).fill(7));
   const now = await scan("new.csv");
-  for (const columns of ["40", "60", "80", "120"]) {
-    for (const args of [["diff", old, now], ["summary", now]]) {
-      const r = await cli(args, { env: { COLUMNS: columns } });
-      assertEquals(r.code, 0, r.stderr);
-      for (const l of r.text.split("\n")) {
-        assert([...l].length <= Number(columns), `${args[0]} at ${columns}: ${l}`);
-      }
+  // every run below two at a time, then checked in turn; "" (no terminal
+  // and no COLUMNS: cron mail, > file) last
+  const runs = ["40", "60", "80", "120", ""].flatMap((columns) =>
+    [["diff", old, now], ["summary", now]].map((args) => ({ columns, args }))
+  );
+  const ran = await pooled(runs, ({ columns, args }) => cli(args, { env: { COLUMNS: columns } }));
+  for (const [i, { columns, args }] of runs.entries()) {
+    if (columns === "") continue;
+    const r = ran[i];
+    assertEquals(r.code, 0, r.stderr);
+    for (const l of r.text.split("\n")) {
+      assert([...l].length <= Number(columns), `${args[0]} at ${columns}: ${l}`);
     }
   }
   // no terminal and no COLUMNS (cron mail, > file): nothing cut
-  for (const args of [["diff", old, now], ["summary", now]]) {
-    const r = await cli(args, { env: { COLUMNS: "" } });
+  for (const [i, { columns }] of runs.entries()) {
+    if (columns !== "") continue;
+    const r = ran[i];
     assertEquals(r.code, 0, r.stderr);
     assert(r.text.includes(file.slice(tmp.path.length + 1)) || r.text.includes(file), r.text);
     assert(!r.text.includes("…"), r.text);
@@ -722,13 +729,27 @@ Deno.test("diff and summary text on a narrow terminal: lines wrapped or laid out
       const sign = k === "net" && t.allocatedBytes > 0 ? "+" : "";
       return [k, [intl.format(t.entries), ...`${sign}${iecTenths(t.allocatedBytes)}`.split(" ")]];
     }));
-  const whole = await cli(["diff", old, now], { env: { COLUMNS: "" } });
+  // the CLI's runs two at a time: diff uncut, then cut to each width;
+  // summary --json, then summary cut; checked below in that order
+  const widths = [40, 44, 50, 55, 60], summaryWidths = [40, 50];
+  const [whole, ...rest] = await pooled([
+    () => cli(["diff", old, now], { env: { COLUMNS: "" } }),
+    ...widths.map((columns) => () =>
+      cli(["diff", old, now], { env: { COLUMNS: String(columns) } })
+    ),
+    () => cli(["summary", "--json", now]),
+    ...summaryWidths.map((columns) => () =>
+      cli(["summary", now], { env: { COLUMNS: String(columns) } })
+    ),
+  ], (run) => run());
+  const cut = rest.slice(0, widths.length), sj = rest[widths.length];
+  const summaryCut = rest.slice(widths.length + 1);
   assertEquals(whole.code, 0, whole.stderr);
   const want = pinned(d.totals);
   assertEquals(figures(whole.text), want, whole.text);
   assertEquals(want.get("moved"), ["1", "100.0", "KiB"]);
-  for (const columns of [40, 44, 50, 55, 60]) {
-    const r = await cli(["diff", old, now], { env: { COLUMNS: String(columns) } });
+  for (const [i, columns] of widths.entries()) {
+    const r = cut[i];
     assertEquals(r.code, 0, r.stderr);
     check(r.text, columns, want);
     // the titles' words whole, wrapped where they are too wide
@@ -743,7 +764,6 @@ Deno.test("diff and summary text on a narrow terminal: lines wrapped or laid out
     }
   }
   // summary's totals alike: each name on the line of its figure
-  const sj = await cli(["summary", "--json", now]);
   const st = JSON.parse(sj.text).totals;
   const pairs = [
     `entries ${st.entries}`,
@@ -754,8 +774,8 @@ Deno.test("diff and summary text on a narrow terminal: lines wrapped or laid out
     `users 1`,
     `groups 1`,
   ];
-  for (const columns of [40, 50]) {
-    const r = await cli(["summary", now], { env: { COLUMNS: String(columns) } });
+  for (const [i, columns] of summaryWidths.entries()) {
+    const r = summaryCut[i];
     assertEquals(r.code, 0, r.stderr);
     for (const l of r.text.split("\n")) assert([...l].length <= columns, `at ${columns}: ${l}`);
     for (const w of r.text.split(/\s+/).filter((w) => w.includes("…"))) {
@@ -814,33 +834,39 @@ print(json.dumps([sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c 
         ),
       ) as number[];
     };
-    for (const columns of [50, 80]) {
-      for (const args of [["summary", "--depth", "2", now], ["diff", old, now]]) {
-        const r = await cli(args, { env: { COLUMNS: String(columns) } });
-        assertEquals(r.code, 0, r.stderr);
-        assert(/[\u4e00-\u9fff]/.test(r.text), "CJK names shown");
-        const lines = r.text.trimEnd().split("\n");
-        const w = await widths(lines);
-        for (const [i, l] of lines.entries()) {
-          assert(w[i] <= columns, `${args[0]} at ${columns}: ${w[i]} columns: ${l}`);
+    // the four runs two at a time, then checked in turn
+    const runs = [50, 80].flatMap((columns) =>
+      [["summary", "--depth", "2", now], ["diff", old, now]].map((args) => ({ columns, args }))
+    );
+    const ran = await pooled(
+      runs,
+      ({ columns, args }) => cli(args, { env: { COLUMNS: String(columns) } }),
+    );
+    for (const [j, { columns, args }] of runs.entries()) {
+      const r = ran[j];
+      assertEquals(r.code, 0, r.stderr);
+      assert(/[\u4e00-\u9fff]/.test(r.text), "CJK names shown");
+      const lines = r.text.trimEnd().split("\n");
+      const w = await widths(lines);
+      for (const [i, l] of lines.entries()) {
+        assert(w[i] <= columns, `${args[0]} at ${columns}: ${w[i]} columns: ${l}`);
+      }
+      // each table (after the totals): the header and its rows end in the
+      // same column, the last column being right-aligned (after its title,
+      // wrapped onto lines indented by two spaces where it is too wide)
+      let at = 0;
+      for (const block of r.text.trimEnd().split("\n\n")) {
+        const bl = block.split("\n"), n = bl.length;
+        let t = 1;
+        while (t < n && bl[t].startsWith("  ") && bl[t] !== "  (none)") t++;
+        const rows = w.slice(at + t, at + n).filter((_, k) => lines[at + t + k] !== "  (none)");
+        if (at > 0) {
+          assert(
+            rows.every((x) => x === rows[0]),
+            `${args[0]} at ${columns}: misaligned\n${block}\n${rows}`,
+          );
         }
-        // each table (after the totals): the header and its rows end in the
-        // same column, the last column being right-aligned (after its title,
-        // wrapped onto lines indented by two spaces where it is too wide)
-        let at = 0;
-        for (const block of r.text.trimEnd().split("\n\n")) {
-          const bl = block.split("\n"), n = bl.length;
-          let t = 1;
-          while (t < n && bl[t].startsWith("  ") && bl[t] !== "  (none)") t++;
-          const rows = w.slice(at + t, at + n).filter((_, k) => lines[at + t + k] !== "  (none)");
-          if (at > 0) {
-            assert(
-              rows.every((x) => x === rows[0]),
-              `${args[0]} at ${columns}: misaligned\n${block}\n${rows}`,
-            );
-          }
-          at += n + 1;
-        }
+        at += n + 1;
       }
     }
   },
