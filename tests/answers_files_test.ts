@@ -12,6 +12,7 @@
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { CLI, cli, run, runOk, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
+import { pooled } from "./helpers/pool.ts";
 import { notHere, STRACE, testNeeding } from "./helpers/system.ts";
 import { ERRORS_HEADER } from "../lib/cli/common.ts";
 import { openPartial } from "../lib/outfile.ts";
@@ -53,29 +54,32 @@ Deno.test("a .csv.zst cut short is refused by summary, diff and convert; whole, 
   const whole = await Deno.readFile(scan);
   const cut = `${tmp.path}/cut.csv.zst`;
   await Deno.writeFile(cut, whole.subarray(0, whole.length - 7));
-  for (
-    const args of [["summary", cut], ["diff", scan, cut], ["convert", cut, `${tmp.path}/o.csv`]]
-  ) {
-    const r = await cli(args);
+  // (every run below two at a time, then checked in turn)
+  const runs = [["summary", cut], ["diff", scan, cut], ["convert", cut, `${tmp.path}/o.csv`]];
+  const [json, csv, ...ran] = await pooled([
+    ["summary", "--json", scan],
+    ["--header", `${tmp.path}/tree`],
+    ...runs,
+  ], (args) => cli(args));
+  for (const [i, args] of runs.entries()) {
+    const r = ran[i];
     assertEquals(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
     assertStringIncludes(r.stderr, `pwalk: ${cut}: truncated: its zstd data ends inside a frame`);
   }
   // The whole file reads, with every row report wrote.
-  const r = await cli(["summary", "--json", scan]);
-  assertEquals(r.code, 0, r.stderr);
-  const csv = await cli(["--header", `${tmp.path}/tree`]);
+  assertEquals(json.code, 0, json.stderr);
   const entries = csv.text.split("\n").filter((l) => l).length - 1;
-  assertEquals(JSON.parse(r.text).totals.entries, entries);
+  assertEquals(JSON.parse(json.text).totals.entries, entries);
 });
 
 Deno.test("a scan of another format than its suffix says is told so, not as cut short", async () => {
   await using tmp = await tempDir("pwalk-files-");
   const plain = await scanOf(tmp.path, "scan.csv");
   const made: Record<string, string> = {};
-  for (const suffix of ["csv.zst", "csv.gz", "parquet"]) {
-    made[suffix] = `${tmp.path}/real.${suffix}`;
-    assertEquals((await cli(["convert", plain, made[suffix]])).code, 0);
-  }
+  const suffixes = ["csv.zst", "csv.gz", "parquet"];
+  for (const suffix of suffixes) made[suffix] = `${tmp.path}/real.${suffix}`;
+  const converted = await pooled(suffixes, (suffix) => cli(["convert", plain, made[suffix]]));
+  for (const c of converted) assertEquals(c.code, 0);
   // what the file is, from its first bytes, as file(1) tells it
   const kind = async (f: string) => (await runOk("file", ["-b", f])).text;
   assertMatch(await kind(made["csv.zst"]), /^Zstandard/);
@@ -98,8 +102,10 @@ Deno.test("a scan of another format than its suffix says is told so, not as cut 
   for (const [from, name, says] of cases) {
     const f = `${tmp.path}/${name}`;
     await Deno.copyFile(made[from], f);
-    for (const args of [["summary", f], ["convert", f, `${tmp.path}/o.parquet`]]) {
-      const r = await cli(args);
+    const runs = [["summary", f], ["convert", f, `${tmp.path}/o.parquet`]];
+    const ran = await pooled(runs, (args) => cli(args));
+    for (const [i, args] of runs.entries()) {
+      const r = ran[i];
       assertEquals(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
       assertEquals(r.stderr.trim(), `pwalk: ${f}: ${says}`);
     }
@@ -119,8 +125,10 @@ Deno.test("a scan of another format than its suffix says is told so, not as cut 
   ) {
     const f = `${tmp.path}/${name}`;
     await Deno.writeFile(f, data);
-    for (const args of [["summary", f], ["diff", plain, f], ["convert", f, `${tmp.path}/o.csv`]]) {
-      const r = await cli(args);
+    const runs = [["summary", f], ["diff", plain, f], ["convert", f, `${tmp.path}/o.csv`]];
+    const ran = await pooled(runs, (args) => cli(args));
+    for (const [i, args] of runs.entries()) {
+      const r = ran[i];
       assertEquals([r.code, r.stderr.trim()], [1, `pwalk: ${f}: ${says}`], args.join(" "));
     }
   }
@@ -130,18 +138,27 @@ Deno.test("suffixes in any case, and .zstd, read as report wrote them", async ()
   await using tmp = await tempDir("pwalk-files-");
   const plain = await scanOf(tmp.path, "scan.csv");
   const want = await rows(tmp.path, plain);
-  for (const name of ["UP.CSV.ZST", "s.csv.zstd", "g.CSV.GZ", "p.PARQUET"]) {
+  // each name written, then read back (rows(): a file of its own), two names at a time
+  const names = ["UP.CSV.ZST", "s.csv.zstd", "g.CSV.GZ", "p.PARQUET"];
+  const ran = await pooled(names, async (name) => {
     const scan = `${tmp.path}/${name}`;
     const w = await cli(["--header", "-o", scan, `${tmp.path}/tree`]);
+    return { w, back: w.code === 0 ? await rows(tmp.path, scan) : undefined };
+  });
+  for (const [i, name] of names.entries()) {
+    const { w, back } = ran[i];
     assertEquals(w.code, 0, w.stderr);
-    assertEquals(await rows(tmp.path, scan), want, name);
+    assertEquals(back, want, name);
   }
   // convert writes those names too, and refuses --level where it cannot apply
   const out = `${tmp.path}/OUT.CSV.ZST`;
   assertEquals((await cli(["convert", "--level", "5", plain, out])).code, 0);
   assertEquals(await rows(tmp.path, out), want);
-  for (const bad of ["x.csv", "x.csv.gz"]) {
-    const r = await cli(["convert", "--level", "5", plain, `${tmp.path}/${bad}`]);
+  const bads = await pooled(
+    ["x.csv", "x.csv.gz"],
+    (bad) => cli(["convert", "--level", "5", plain, `${tmp.path}/${bad}`]),
+  );
+  for (const r of bads) {
     assertEquals(r.code, 2, r.stderr);
     assertStringIncludes(r.stderr, "--level applies to .csv.zst and .parquet outputs");
   }
@@ -517,8 +534,10 @@ Deno.test({
     // relative to the working folder, and through ".." after her link
     cases.push([sticky, ["convert", scan, "hers/new.csv"], `the link ${sticky}/hers in its path`]);
     cases.push([sticky, ["-o", "up/new.csv", `${tmp.path}/tree`], `${sticky}/hers it leads to`]);
-    for (const [cwd, args, which] of cases) {
-      const r = await cli(args, { cwd });
+    // (all refused before any work, two at a time, then checked in turn)
+    const ran = await pooled(cases, ([cwd, args]) => cli(args, { cwd }));
+    for (const [i, [, args, which]] of cases.entries()) {
+      const r = ran[i];
       assertEquals(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
       assertMatch(r.stderr, /^pwalk: .*: not followed: .* owned by uid 60001 in .*\n$/);
       assertStringIncludes(r.stderr, which, args.join(" "));
