@@ -21,7 +21,8 @@ import {
 } from "@std/assert";
 import { walk } from "../mod.ts";
 import { lineSet } from "./helpers/csv.ts";
-import { CLI, cli, REPO, run, UNPRIVILEGED } from "./helpers/run.ts";
+import { CLI, cli, type Ran, REPO, run, UNPRIVILEGED } from "./helpers/run.ts";
+import { pooled } from "./helpers/pool.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { deadMount } from "./helpers/slowfs.ts";
 import { python } from "./helpers/tree.ts";
@@ -256,19 +257,25 @@ Deno.test("--exclude: every spelling excludes the same folder (report, repair, w
 
   for (const cmd of [[], ["repair"]]) {
     await t.step(`${cmd[0] ?? "report"}: each spelling = the canonical one`, async () => {
-      const run = async (extra: string[]) => {
-        const r = await cli([...cmd, ...extra, "data"], opts);
+      const lines = (r: Ran) => {
         assertEquals(r.code, 0, r.stderr);
         assert(!r.stderr.includes("warning"), r.stderr);
         return lineSet(r.stdout);
       };
-      const all = await run([]);
-      const canonical = await run(["--exclude", await list("canon", "data/skip\n")]);
+      // (every run two at a time, then checked in turn: none changes the tree)
+      const canon = await list("canon", "data/skip\n");
+      const [whole, canonRun, ...spelled] = await pooled([
+        [],
+        ["--exclude", canon],
+        ...spellings.map(([, args]) => args.flatMap((a) => ["--exclude", a])),
+      ], (extra) => cli([...cmd, ...extra, "data"], opts));
+      const all = lines(whole);
+      const canonical = lines(canonRun);
       assertNotEquals(canonical, all, "the canonical spelling excludes something");
       assert(canonical.some((l) => l.includes("data/skipper")), "skipper is not skip");
       assert(!canonical.some((l) => l.includes("data/skip/")), "skip's entries are gone");
-      for (const [what, args] of spellings) {
-        assertEquals(await run(args.flatMap((a) => ["--exclude", a])), canonical, what);
+      for (const [i, [what]] of spellings.entries()) {
+        assertEquals(lines(spelled[i]), canonical, what);
       }
     });
   }
@@ -1020,41 +1027,60 @@ Deno.test("CLI: every command runs with exactly the permissions README lists (no
     run(Deno.execPath(), ["run", "--no-prompt", ...perms, CLI, ...args], {
       env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
     });
-  // the commands README says the three suffice for, with those alone
-  for (
-    const args of [[root], ["repair", root], [
-      "chown",
-      "--chown_from",
-      "1",
-      "--chown_to",
-      "2:2",
-      root,
-    ]]
-  ) {
-    const [r, want] = [await limited(base, args), await cli(args)];
+  // the commands README says the three suffice for, with those alone (a
+  // dry run of repair and chown: nothing changed), each beside its run with
+  // -A; two runs at a time, then checked in turn
+  const readOnly = [[root], ["repair", root], [
+    "chown",
+    "--chown_from",
+    "1",
+    "--chown_to",
+    "2:2",
+    root,
+  ]];
+  const both = await pooled(
+    readOnly.flatMap((args) => [() => limited(base, args), () => cli(args)]),
+    (go) => go(),
+  );
+  for (const [i] of readOnly.entries()) {
+    const [r, want] = [both[2 * i], both[2 * i + 1]];
     assertEquals([r.code, r.text], [want.code, want.text], r.stderr);
   }
-  // the others with the ones README adds, and the same answers as with -A
+  // the others with the ones README adds, and the same answers as with -A:
+  // those that change nothing of the tree two at a time, then repair
+  // --apply and its undo in turn
   const all = [...base, ...more];
-  for (
-    const args of [
-      ["summary", scan],
-      ["diff", scan, scan],
-      ["convert", scan, `${tmp.path}/c.csv.zst`],
-      ["plan", "--shards", "2", "-o", `${tmp.path}/p.json`, root],
-      ["-o", `${tmp.path}/r.csv`, "--errors", `${tmp.path}/e.csv`, root],
-      ["repair", "--apply", "--journal", `${tmp.path}/j`, root],
-      ["undo", `${tmp.path}/j`],
-    ]
-  ) {
-    const r = await limited(all, args);
+  const runs = [
+    ["summary", scan],
+    ["diff", scan, scan],
+    ["convert", scan, `${tmp.path}/c.csv.zst`],
+    ["plan", "--shards", "2", "-o", `${tmp.path}/p.json`, root],
+    ["-o", `${tmp.path}/r.csv`, "--errors", `${tmp.path}/e.csv`, root],
+    ["repair", "--apply", "--journal", `${tmp.path}/j`, root],
+    ["undo", `${tmp.path}/j`],
+  ];
+  const together = runs.slice(0, 5);
+  const ran = await pooled(
+    together.map((args) => async () => ({
+      r: await limited(all, args),
+      withA: args[0] === "summary" || args[0] === "diff" ? await cli(args) : undefined,
+    })),
+    (go) => go(),
+  );
+  for (const args of runs.slice(5)) ran.push({ r: await limited(all, args), withA: undefined });
+  for (const [i, args] of runs.entries()) {
+    const { r, withA } = ran[i];
     assertEquals(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
     assert(!r.stderr.includes("/proc"), r.stderr);
-    if (args[0] === "summary" || args[0] === "diff") assertEquals(r.text, (await cli(args)).text);
+    if (args[0] === "summary" || args[0] === "diff") assertEquals(r.text, withA!.text);
   }
   // one left out: one line that names it, not a word about /proc
-  for (const flag of more) {
-    const r = await limited(all.filter((p) => p !== flag), ["summary", scan]);
+  const leftOut = await pooled(
+    more,
+    (flag) => limited(all.filter((p) => p !== flag), ["summary", scan]),
+  );
+  for (const [i, flag] of more.entries()) {
+    const r = leftOut[i];
     if (r.code === 0) continue; // (not every one is needed by summary)
     assertEquals(stderrLines(r.stderr).length, 1, r.stderr);
     assertStringIncludes(r.stderr, flag);
@@ -1167,10 +1193,17 @@ Deno.test("CLI: options a command accepts are in its --help and README (convert 
       /`--threads` or `--maxthreads`/,
     ],
   ];
-  for (const [args, option, helpOf, inReadme] of cases) {
-    const r = await cli(args);
+  // (each case's run and its --help, and the two summaries below: two at a
+  // time, then checked in turn)
+  const ran = await pooled([
+    ...cases.flatMap(([args, , helpOf]) => [args, [...helpOf, "--help"]]),
+    ["summary", "--names", scan],
+    ["summary", scan],
+  ], (args) => cli(args));
+  for (const [i, [args, option, helpOf, inReadme]] of cases.entries()) {
+    const r = ran[2 * i];
     assertEquals(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
-    const help = await cli([...helpOf, "--help"]);
+    const help = ran[2 * i + 1];
     assert(
       help.text.split("\n").some((l) => l.includes(option)),
       `${helpOf.join(" ")} --help: ${option}`,
@@ -1178,7 +1211,7 @@ Deno.test("CLI: options a command accepts are in its --help and README (convert 
     assertMatch(readme, inReadme);
   }
   // and the same answers as without the option (its default)
-  assertEquals((await cli(["summary", "--names", scan])).text, (await cli(["summary", scan])).text);
+  assertEquals(ran[2 * cases.length].text, ran[2 * cases.length + 1].text);
 });
 
 Deno.test("summary --help's --now forms are the ones it takes: .fff and -HH:MM too, as README says", async () => {
