@@ -27,6 +27,7 @@ import { duck } from "./helpers/duckdb.ts";
 import { assertRowsMatch } from "./helpers/compare.ts";
 import { printable, settledReference } from "./helpers/reference.ts";
 import { CLI, cli, deno, REPO, run, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
+import { pooled } from "./helpers/pool.ts";
 import {
   assertSameLines,
   bash,
@@ -599,8 +600,10 @@ Deno.test("bad usage of plan, report --plan, slurm, status: one line on stderr, 
   assertEquals(help.code, 0, help.stderr);
   assertMatch(help.text, /^pwalk report --plan: one shard of a planned scan/);
   assertMatch(help.text, /--shard I/);
-  for (const [args, msg] of cases) {
-    const r = await cli(args, { cwd: tmp.path });
+  // (every case is refused before any work: two at a time, then checked in turn)
+  const ran = await pooled(cases, ([args]) => cli(args, { cwd: tmp.path }));
+  for (const [i, [args, msg]] of cases.entries()) {
+    const r = ran[i];
     assertEquals(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
     assertMatch(r.stderr, msg, args.join(" "));
     assertEquals(r.stderr.split("\n").length, 2, `${args.join(" ")}: ${r.stderr}`);
