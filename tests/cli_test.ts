@@ -10,6 +10,7 @@ import { lineSet, parsePwalk } from "./helpers/csv.ts";
 import { assertRowsMatch } from "./helpers/compare.ts";
 import { settledReference } from "./helpers/reference.ts";
 import { cli, REPO, run, runOk, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
+import { pooled } from "./helpers/pool.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { concat } from "./helpers/bytes.ts";
 import { closeLibc, listRaw, mkdirRaw, writeFileRaw } from "./helpers/libc.ts";
@@ -78,12 +79,17 @@ Deno.test("CLI usage errors: one line on stderr, exit 2, nothing on stdout", asy
     assertUsageError(await cli([`${root}/three`]));
   });
   await t.step("bad thread counts", async () => {
-    for (const v of ["0", "abc", "-3", "1.5", "100000"]) {
-      assertUsageError(await cli(["--threads", v, root]));
-      assertUsageError(await cli([`--maxthreads=${v}`, root]));
-      // each checked, whichever wins
-      assertUsageError(await cli(["--threads", v, "--maxthreads", "4", root]));
-    }
+    // (refused before any work: two at a time, then checked in turn)
+    const ran = await pooled(
+      ["0", "abc", "-3", "1.5", "100000"].flatMap((v) => [
+        ["--threads", v, root],
+        [`--maxthreads=${v}`, root],
+        // each checked, whichever wins
+        ["--threads", v, "--maxthreads", "4", root],
+      ]),
+      (args) => cli(args),
+    );
+    for (const r of ran) assertUsageError(r);
   });
   await t.step("bad --depth and --level", async () => {
     assertUsageError(await cli(["--depth", "x", root]));
@@ -413,8 +419,10 @@ testNeeding([PYTHON3], {
           "pwalk: --sbatch --comment=o\uFFFD: not valid UTF-8",
         ],
       ];
-      for (const [args, start] of cases) {
-        const r = await cliRaw(args);
+      // (each refused before any work: two at a time, then checked in turn)
+      const ran = await pooled(cases, ([args]) => cliRaw(args));
+      for (const [i, [args, start]] of cases.entries()) {
+        const r = ran[i];
         const line = assertUsageError(r);
         assert(line.startsWith(start), `${args.join(" ")}: ${line}`);
         assertStringIncludes(line, "U+FFFD in place of its bad bytes");
