@@ -613,6 +613,20 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
     });
   }
   await t.step(
+    "--html - (stdout, which takes the text): refused, no file named - made",
+    async () => {
+      for (const args of [["summary", "--html", "-", good], ["diff", "--html=-", good, good]]) {
+        const r = await cli(args, { cwd: tmp.path });
+        assertEquals([r.code, r.text], [2, ""], r.stderr);
+        assertEquals(
+          r.stderr,
+          "pwalk: --html - (stdout): give the page a file name (the text report goes to stdout)\n",
+        );
+        assertEquals([...Deno.readDirSync(tmp.path)].filter((e) => e.name === "-"), [], "a file -");
+      }
+    },
+  );
+  await t.step(
     "--now: a local time a clock change skips is refused, its neighbours read (review)",
     async () => {
       // Date.parse moves a skipped local time on (02:30 to 03:30 EDT)

@@ -2049,6 +2049,13 @@ export const PRINT_OPTIONS: Record<string, Kind> = {
  */
 export async function checkHtmlOutput(f: Flags, scans: readonly string[]): Promise<void> {
   if (f.html === undefined) return;
+  // `-` is stdout for -o and --errors; here stdout takes the text report,
+  // and as a name it would be a file called - in this folder
+  if (f.html === "-") {
+    throw new UsageError(
+      "--html - (stdout): give the page a file name (the text report goes to stdout)",
+    );
+  }
   const { resolveScans } = await import("../answers/scan.ts");
   // the files each SCAN names (a folder, a glob, a sharded scan), not only the words
   const files = [...scans];
