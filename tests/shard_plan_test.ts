@@ -6,7 +6,7 @@
  * @module
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
-import { cli, run, spawnCli } from "./helpers/run.ts";
+import { CLI, cli, REPO, run, spawnCli } from "./helpers/run.ts";
 import { mountSlowfs } from "./helpers/slowfs.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { makePlan, type TestPlan } from "./helpers/shard.ts";
@@ -64,6 +64,32 @@ Deno.test("plan with fewer shards than asked says why: the listing budget, or no
     new RegExp(`\\(not 8: ${m} frontier folders; they hold no folder to split into\\) over `),
   );
   assert(!/the tree has no more/.test(budget.stderr + whole.stderr));
+});
+
+Deno.test("README's shards without Slurm, run as written on a tree that gets fewer shards than asked: every shard runs, none refused, the scan complete", async () => {
+  await using tmp = await tempDir();
+  const readme = await Deno.readTextFile(`${REPO}/README.md`);
+  const block = readme.match(/\*\*Without Slurm\*\*[^]*?```sh\n([^]*?)```/);
+  if (!block) throw new Error("README's Without Slurm block");
+  // two folders to share out: fewer shards than the 8 asked for
+  const data = `${tmp.path}/data`;
+  for (const d of ["a", "b"]) {
+    await Deno.mkdir(`${data}/${d}`, { recursive: true });
+    await Deno.writeTextFile(`${data}/${d}/f.txt`, d);
+  }
+  // pwalk is this checkout's CLI; ssh runs the command here
+  const script = 'pwalk() { "$DENO" run -A "$CLI" "$@"; }\nssh() { shift; "$@"; }\n' +
+    block[1].replaceAll(" /data ", ` ${data} `);
+  const r = await run("bash", ["-c", script], {
+    cwd: tmp.path,
+    env: { DENO: Deno.execPath(), CLI, NO_COLOR: "1" },
+  });
+  assertEquals(r.code, 0, r.stderr);
+  const plan = JSON.parse(await Deno.readTextFile(`${tmp.path}/scan/plan.json`));
+  assert(plan.shards < 8, `the premise: fewer shards than asked (${plan.shards})`);
+  // no shard refused ('--shard needs a whole number from 0 to ...'), none missing
+  assertEquals(r.stderr.split("\n").filter((l) => /--shard needs|refused|not a/.test(l)), []);
+  assertStringIncludes(r.text, `${plan.shards} shards: ${plan.shards} done`);
 });
 
 Deno.test("plan --from a scan of another tree: one warning, and the plan made from listings", async () => {
