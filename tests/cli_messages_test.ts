@@ -451,6 +451,23 @@ Deno.test("--exclude: a relative line is looked up from the current folder (not 
   }
 });
 
+Deno.test("--exclude PATH (relative) that is not there: bad usage naming where it was looked for, and the name below ROOT when that is there", async () => {
+  await using tmp = await tempDir();
+  const real = Deno.realPathSync(tmp.path);
+  await Deno.mkdir(`${real}/t/d01`, { recursive: true });
+  const why =
+    "No such file or directory (a relative PATH is taken from the current folder, not ROOT";
+  for (const cmd of [[], ["repair"], ["plan", "--shards", "2"]]) {
+    const r = await cli([...cmd, "--exclude", "d01", "t"], { cwd: real });
+    assertEquals([r.code, r.text], [2, ""], r.stderr);
+    assertEquals(r.stderr, `pwalk: --exclude d01 (${real}/d01): ${why}: t/d01?)\n`, cmd.join(" "));
+    // nothing of that name below ROOT either: no guess
+    const none = await cli([...cmd, "--exclude", "zz", "t"], { cwd: real });
+    assertEquals(none.code, 2, none.stderr);
+    assertEquals(none.stderr, `pwalk: --exclude zz (${real}/zz): ${why})\n`, cmd.join(" "));
+  }
+});
+
 Deno.test("CLI: a file system error reads as path and reason, without Deno's own wording", async () => {
   await using tmp = await tempDir();
   const hidden = `${tmp.path}/closed/inner`;

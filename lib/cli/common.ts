@@ -809,6 +809,20 @@ export async function excludeArgs(f: Flags, root?: string): Promise<(string | Ui
         exclude.push(p);
         continue;
       }
+      if (e instanceof Deno.errors.NotFound && !p.startsWith("/")) {
+        // the usual slip: a PATH meant below ROOT (`--exclude d01 t` for
+        // t/d01): where it was looked for, and the name below ROOT if that
+        // is there
+        const below = root === undefined ? undefined : `${root.replace(/\/+$/, "")}/${p}`;
+        let there = false;
+        try {
+          there = below !== undefined && Deno.statSync(below) !== undefined;
+        } catch { /* not there either */ }
+        throw new UsageError(
+          `--exclude ${p} (${excludeLookedUp(p)}): No such file or directory (a relative PATH is ` +
+            `taken from the current folder, not ROOT${there ? `: ${below}?` : ""})`,
+        );
+      }
       const why = e instanceof Deno.errors.NotFound
         ? "No such file or directory"
         : (e as Error).message;
