@@ -108,9 +108,12 @@ export interface ChangeOptions extends Omit<CommonOptions, "frontier"> {
   force?: boolean;
   /**
    * Allow a root that is a system folder or below one (`/bin /boot /dev
-   * /etc /lib /lib64 /proc /root /sbin /sys /usr`, by real path: a link to
-   * one counts; and through a mount: a bind mount of one, or of a folder
-   * below one). Refused otherwise. Default false.
+   * /etc /lib /lib64 /proc /root /sbin /sys /usr`, and the daemons' state:
+   * `/run /var/cache /var/lib /var/log /var/mail /var/spool`; by real path:
+   * a link to one counts; and through a mount: a bind mount of one, or of a
+   * folder below one), and for repair one of `/home /media /mnt /opt /srv
+   * /tmp /var /var/tmp` itself (not a folder below it). Refused otherwise.
+   * Default false.
    */
   allowSystem?: boolean;
 }
@@ -217,7 +220,10 @@ const checkId = (name: string, v: number): number => checkInt(name, v, 0, 0xffff
 
 /**
  * The system folders a root may not be, nor be below, without
- * `allowSystem` (`--allow-system`): python-pwalk's protected list.
+ * `allowSystem` (`--allow-system`): python-pwalk's protected list, and the
+ * folders of the system's daemons' own state (`/run`, `/var/lib`,
+ * `/var/spool`...: a database's files made group-readable, a daemon's key
+ * folder opened to its group, are no project's sharing).
  *
  * @example
  * ```ts ignore
@@ -236,6 +242,34 @@ export const SYSTEM_FOLDERS: readonly string[] = [
   "/sbin",
   "/sys",
   "/usr",
+  "/run",
+  "/var/cache",
+  "/var/lib",
+  "/var/log",
+  "/var/mail",
+  "/var/spool",
+];
+
+/**
+ * Folders that hold many unrelated trees, which repair (not chown: a
+ * departed user's files across /home are its use) refuses as a root
+ * itself without `allowSystem`, though not a project folder below them: a
+ * group-sharing repair of all /srv or /var at once is a slip of the hand.
+ *
+ * @example
+ * ```ts ignore
+ * SHARED_TOPS.includes("/srv"); // true: "/srv/projects/genome" is repaired
+ * ```
+ */
+export const SHARED_TOPS: readonly string[] = [
+  "/home",
+  "/media",
+  "/mnt",
+  "/opt",
+  "/srv",
+  "/tmp",
+  "/var",
+  "/var/tmp",
 ];
 
 function realOr(p: string): string {
@@ -344,6 +378,12 @@ export function rootRefusal(
   const system = "add --allow-system (API: allowSystem: true) if you really mean it";
   const f = systemOf(real);
   if (f) return `refusing to ${kind} ${real}: a system folder (${f}); ${system}`;
+  const top = kind === "repair" &&
+    SHARED_TOPS.find((t) => real === t || real === realOr(t));
+  if (top) {
+    return `refusing to ${kind} ${real}: ${top} holds many unrelated trees: give the project ` +
+      `folder below it, or ${system.slice(0, system.indexOf(" if "))} if you really mean it`;
+  }
   const mounted = systemThroughMount(real);
   if (mounted) {
     return `refusing to ${kind} ${real}: a system folder (${mounted}, through a mount); ${system}`;

@@ -35,6 +35,7 @@ import {
   assertThrows,
 } from "@std/assert";
 import { chown, readJournal, RefusedError, repair, undo } from "../mod.ts";
+import { SHARED_TOPS, SYSTEM_FOLDERS } from "../lib/repair.ts";
 import { closeLibc, mkfifo } from "./helpers/libc.ts";
 import {
   apiInChild,
@@ -2221,6 +2222,42 @@ Deno.test("system folders are refused without --allow-system (by real path)", as
   assertEquals(slash.code, 2);
   assertStringIncludes(slash.stderr, "refusing to repair / (the whole file system)");
   // An ordinary folder is not refused.
+  assertEquals((await cli(["repair", tmp.path])).code, 0);
+});
+
+Deno.test("the daemons' state (/var/lib, /run...) is refused as system folders are; repair refuses /var, /tmp themselves (not a folder below); chown takes them", async () => {
+  const tail = "add --allow-system (API: allowSystem: true) if you really mean it";
+  for (const kind of ["repair", "chown"] as const) {
+    for (const root of ["/var/lib", "/run", "/var/spool"]) {
+      const args = kind === "repair"
+        ? ["repair", root]
+        : ["--chown_from", "4242", "--chown_to", "1:1", root];
+      const r = await cli(args);
+      assertEquals([r.code, r.stdout.length], [2, 0], r.stderr);
+      const real = Deno.realPathSync(root);
+      const f = SYSTEM_FOLDERS.find((x) => real === x || real.startsWith(`${x}/`))!;
+      assertEquals(errLines(r.stderr), [
+        `pwalk: refusing to ${kind} ${real}: a system folder (${f}); ${tail}`,
+      ]);
+    }
+  }
+  // the premise: the daemons' folders are in the exported list
+  for (const f of ["/run", "/var/lib", "/var/spool"]) assert(SYSTEM_FOLDERS.includes(f), f);
+  for (const top of ["/var", "/tmp"]) {
+    assert(SHARED_TOPS.includes(top), top);
+    const r = await cli(["repair", top]);
+    assertEquals([r.code, r.stdout.length], [2, 0], r.stderr);
+    assertEquals(errLines(r.stderr), [
+      `pwalk: refusing to repair ${top}: ${top} holds many unrelated trees: give the project ` +
+      `folder below it, or ${tail}`,
+    ]);
+  }
+  await assertRejects(() => repair("/var"), RefusedError, "holds many unrelated trees");
+  // chown (a departed user's files across a top folder) walks it: a dry run of /var/tmp
+  const c = await cli(["--chown_from", "4242", "--chown_to", "1:1", "/var/tmp"]);
+  assertEquals(c.code, 0, c.stderr);
+  // and a project folder below a top is repaired (a dry run)
+  await using tmp = await tempDir("pwalk-safety-");
   assertEquals((await cli(["repair", tmp.path])).code, 0);
 });
 

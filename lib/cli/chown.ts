@@ -28,7 +28,8 @@ ROOT's own file system is entered; ROOT itself reached again that way, a
 folder above it, the journal's and errors file's folders are not entered, a
 loop notice), --depth N, --threads N (--maxthreads N),
 --force (ROOT may be /), --allow-system (ROOT may be a system folder:
-/bin /boot /dev /etc /lib /lib64 /proc /root /sbin /sys /usr or below),
+/bin /boot /dev /etc /lib /lib64 /proc /root /sbin /sys /usr, /run
+/var/cache /var/lib /var/log /var/mail /var/spool, or below one),
 --errors FILE, --progress[=SECONDS], --no-progress; refusals, the system
 log line and exit statuses as for pwalk repair (among them: 1 when stdout
 cannot take the lines, a full disk, and the run stops; 141 a dry run's

@@ -60,9 +60,12 @@ symbolic links are never followed nor changed):
 
 Refused (one line, exit 2): ROOT / without --force (also / bind-mounted
 elsewhere); a system folder or anything below one (/bin /boot /dev /etc /lib
-/lib64 /proc /root /sbin /sys /usr, compared by real path: a link to one
-counts; and through a mount: a bind mount of one, or of a folder below one)
-without --allow-system;
+/lib64 /proc /root /sbin /sys /usr, and the daemons' state: /run /var/cache
+/var/lib /var/log /var/mail /var/spool; compared by real path: a link to one
+counts; and through a mount: a bind mount of one, or of a folder below one),
+and a folder of many unrelated trees itself (/home /media /mnt /opt /srv
+/tmp /var /var/tmp; a project folder below one is repaired), without
+--allow-system;
 --journal, --errors or --undo (chown: --chown_from, --chown_to too) given
 twice, rather than the last one kept.
 
