@@ -83,7 +83,11 @@ export class WalkEntry {
    * not known), and for every other entry, as its other stat facts are.
    */
   readonly dirsum: number;
-  /** Reached through a symbolic link (followSymlinks). */
+  /**
+   * Reached through a symbolic link (followSymlinks): the followed link
+   * itself, and every entry below a followed link to a folder. The entries
+   * without it are the tree as walked without following, each once.
+   */
   readonly viaLink: boolean;
   /**
    * The path's bytes when they are not valid UTF-8 (then `path` and `name`

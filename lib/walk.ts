@@ -196,7 +196,7 @@ export interface WalkDirsOptions extends
    * each as a walkDirs of its own with these options (maxDepth still
    * counted from ROOT; errors to the same onError or `errors`, a name that
    * is no folder among them); a link only with `followSymlinks` (os.walk's
-   * islink test; its folder's entry then has `viaLink`), and not a name skip,
+   * islink test; its folder's entry and all below it then have `viaLink`), and not a name skip,
    * exclude, noSnap or oneFileSystem (another device than ROOT's) would
    * leave out. A name only: one with "/", or "", "." or "..", is an error
    * (EINVAL), not walked (os.walk would join it as a path). A name the walk
@@ -1057,7 +1057,10 @@ interface Added {
 interface Base {
   depth: number;
   ino: number;
-  /** The added name is a link, followed: its folder's entry has viaLink (as a listed one's). */
+  /**
+   * The added name is a link, followed, or is below one: every entry of its
+   * walk has viaLink (as a listed link's folder and what is below it).
+   */
   viaLink: boolean;
 }
 
@@ -1069,7 +1072,7 @@ interface Base {
 function shiftEntry(e: WalkEntry, base: Base): WalkEntry {
   const w = e as { depth: number; parentIno: number; viaLink: boolean };
   if (e.depth < 0) w.parentIno = base.ino;
-  if (e.depth < 0 && base.viaLink) w.viaLink = true;
+  if (base.viaLink) w.viaLink = true;
   w.depth = e.depth + base.depth + 2;
   return e;
 }
@@ -1391,7 +1394,7 @@ function dirsWalk(
                 path: at,
                 walker: e.path,
                 maxDepth: sub,
-                parent: { depth: e.depth - 1, ino: e.parentIno, viaLink: false },
+                parent: { depth: e.depth - 1, ino: e.parentIno, viaLink: e.viaLink },
               });
             }
           }
@@ -1429,7 +1432,7 @@ function dirsWalk(
           if (others.length) {
             const sub = p.maxDepth - (depth + 2);
             if (yielded && sub > 0) {
-              const parent = { depth: e.depth, ino: e.ino, viaLink: false };
+              const parent = { depth: e.depth, ino: e.ino, viaLink: e.viaLink };
               for (const name of addedNames(others, s.unheld)) {
                 if (name === "" || name === "." || name === ".." || name.includes("/")) {
                   // a path, not a name: its depth, parent and exclusion

@@ -30,7 +30,8 @@ typedef struct pw_entry {
   int dirfd;            /**< non-folders: fd of the holding folder */
   int selffd;           /**< folder rows: the folder's own fd, -1 if unreadable */
   uint64_t user;        /**< the folder's inherited visitor state */
-  bool via_link;        /**< reached through a followed symlink (walk's follow) */
+  bool via_link;        /**< reached through a followed symlink (walk's follow): the
+                             entry is one, or is below one */
   bool subdir_ref;      /**< a subfolder as seen in its parent's listing (only
                              with PW_OPT_SUBDIRS); its own row
                              comes later, from the worker that reads it */

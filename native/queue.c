@@ -82,6 +82,7 @@ pw_item *pw_item_new(const char *path, size_t len) {
   it->depth = 0;
   it->is_root = false;
   it->via_link = false;
+  it->below_link = false;
   it->no_stat = false;
   it->anc = NULL;
   it->front = false;

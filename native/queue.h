@@ -97,7 +97,8 @@ typedef struct pw_item {
   bool is_root;          /**< the root (may be reached through a symlink) */
   bool front;            /**< a shard's frontier folder: opened from the root
                               one name at a time (pw_job_open_front) */
-  bool via_link;         /**< reached through a followed symlink */
+  bool via_link;         /**< its path is a followed symlink (opened following it) */
+  bool below_link;       /**< it, or a folder above it, is a followed symlink */
   bool no_stat;          /**< st is only the listing's type and inode */
   pw_anc *anc;           /**< a reference: following links, this folder on its
                               walked path (from its listing); else the folders

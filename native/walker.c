@@ -371,6 +371,7 @@ static bool queue_subfolder(pw_worker *w, listing *l, const struct stat *st, con
   c->parent_ino = l->it->st.st_ino;
   c->depth = l->cdepth;
   c->via_link = via_link;
+  c->below_link = via_link || l->it->below_link;
   c->no_stat = no_stat;
   if (j->opts->follow && !(c->anc = pw_anc_new(l->it->anc, st))) {
     pw_item_free(&j->queue, c);
@@ -555,7 +556,7 @@ static bool dispatch_name(pw_worker *w, listing *l, const pw_dent *d, char **rea
     e->name_off = base_offset(*real, e->len);
   }
   e->st = &st;
-  e->via_link = via_link;
+  e->via_link = via_link || l->it->below_link;
   e->no_stat = no_stat;
   e->link_dir = link_dir && !via_link;
   if (!S_ISDIR(st.st_mode)) {
@@ -723,7 +724,7 @@ static void folder_row(pw_worker *w, pw_item *it, int64_t fcount, int64_t dirsum
   pw_entry row = {.path = it->path, .len = it->len, .name_off = base_offset(it->path, it->len),
                   .st = &it->st, .parent_ino = it->parent_ino, .depth = it->depth,
                   .is_dir_row = true, .fcount = fcount, .dirsum = dirsum, .dirfd = -1,
-                  .selffd = fd, .user = it->user, .via_link = it->via_link,
+                  .selffd = fd, .user = it->user, .via_link = it->below_link,
                   .raced = raced, .no_stat = it->no_stat, .hold = token,
                   .group = key, .parent_group = it->group};
   emit(w, &row);

@@ -63,6 +63,48 @@ function refPaths(ref: Map<string, RefEntry>, keep: (r: RefEntry) => boolean): s
   return [...ref.values()].filter(keep).map((r) => r.path);
 }
 
+Deno.test("walk followSymlinks: viaLink marks a followed link and everything below it, so the entries without it are the tree walked without following", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/root`, out = `${tmp.path}/out`;
+  for (const d of [`${root}/sub/deep`, `${out}/in/deeper`]) {
+    await Deno.mkdir(d, { recursive: true });
+  }
+  for (
+    const f of [`${root}/a.txt`, `${root}/sub/deep/b.txt`, `${out}/o.txt`, `${out}/in/deeper/d.txt`]
+  ) {
+    await Deno.writeTextFile(f, "x");
+  }
+  await Deno.symlink(out, `${root}/toout`); // a folder outside
+  await Deno.symlink("sub", `${root}/tosub`); // a folder inside: its files come twice
+  await Deno.symlink("a.txt", `${root}/toa`); // a file
+  for (const canonicalize of [true, false]) {
+    const followed: [string, boolean, boolean][] = [];
+    for await (const e of walk(root, { followSymlinks: true, canonicalize })) {
+      followed.push([e.path, e.viaLink, e.isFile]);
+    }
+    // the reference: Deno.realPath of each walked path, and whether any
+    // folder on the way (below ROOT) or the entry itself is a link
+    const throughLink = (p: string) => {
+      const rel = p.slice(root.length + 1).split("/");
+      return rel.some((_, i) =>
+        Deno.lstatSync(`${root}/${rel.slice(0, i + 1).join("/")}`).isSymlink
+      );
+    };
+    if (!canonicalize) {
+      for (const [p, via] of followed) assertEquals(via, p !== root && throughLink(p), p);
+    }
+    // without viaLink: the tree itself, as walk without following gives it
+    // (its links as the entries they are followed to)
+    const plain: string[] = [];
+    for await (const e of walk(root)) if (!e.isSymlink) plain.push(e.path);
+    const kept = followed.filter(([, via]) => !via).map(([p]) => p);
+    assertEquals(kept.sort(), plain.sort(), `canonicalize ${canonicalize}`);
+    // every file below the folder links is marked: 2 outside, 1 inside
+    const marked = followed.filter(([, via, isFile]) => via && isFile).length;
+    assertEquals(marked, 4, `canonicalize ${canonicalize}`); // o, d, b again, and toa
+  }
+});
+
 Deno.test("walk option threads: that many worker threads walk the tree", async () => {
   const { root, ref } = await tree();
   assertEquals(await threadsLeft(), []);
