@@ -190,7 +190,8 @@ export interface WalkDirsOptions extends
    * os.walk's `topdown`. `true` (the default): a folder is yielded before
    * its subfolders, and the names left in its `dirs` when the loop body
    * returns decide which subfolders are entered (remove names in place to
-   * prune, as with os.walk). A name added to `dirs` (a folder the caller
+   * prune, as with os.walk, or set `dirs` to a new array:
+   * `d.dirs = d.dirs.filter(...)` prunes too). A name added to `dirs` (a folder the caller
    * created, or renamed and named anew) is walked too, as os.walk walks
    * it: joined to the folder's path, once the rest of the walk has ended,
    * each as a walkDirs of its own with these options (maxDepth still
@@ -1404,13 +1405,26 @@ function dirsWalk(
           const depth = e.depth;
           const path = dirPath(e);
           if (yielded) {
-            yield {
+            const d: WalkDir = {
               path,
               dirs: s.dirs,
               files: s.files,
               entry: base ? shiftEntry(asDir(e, path), base) : asDir(e, path),
               bytes: withUtf8Twins(s),
             };
+            yield d;
+            // `d.dirs = d.dirs.filter(...)`: the array left there decides,
+            // as one changed in place does
+            if (d.dirs !== s.dirs) {
+              if (!Array.isArray(d.dirs)) {
+                throw new TypeError(
+                  `pwalk: walkDirs: ${path}: dirs must be an array of names, got ${
+                    d.dirs === null ? "null" : typeof d.dirs
+                  }`,
+                );
+              }
+              s.dirs = d.dirs;
+            }
           }
           const pending = loops?.get(entryKey(e));
           if (pending) {

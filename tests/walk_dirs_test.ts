@@ -4,7 +4,7 @@
  * bottom-up on request, links to folders among the folder names (entered
  * only when following links), and the same answers without a stat per entry.
  */
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals, assertRejects } from "@std/assert";
 import { walk, walkDirs, type WalkDirsOptions, type WalkError } from "../mod.ts";
 import { mktree, python } from "./helpers/tree.ts";
 import {
@@ -102,6 +102,26 @@ Deno.test("walkDirs equals os.walk: top-down with pruning, bottom-up, with and w
       asSet(await osWalk(root, true, true)),
     );
   });
+  await t.step(
+    "top-down, pruning by a new array (d.dirs = d.dirs.filter(...)): the same as in place",
+    async () => {
+      const got: Item[] = [];
+      for await (const d of walkDirs(root)) {
+        d.dirs = d.dirs.filter((n) => !PRUNE_RE.test(n));
+        got.push([d.path, [...d.dirs].sort(), [...d.files].sort()]);
+      }
+      assertEquals(asSet(got), asSet(await osWalk(root, true, true)));
+      // no array: a TypeError naming the folder, the walk ended
+      const it = walkDirs(root);
+      const first = (await it.next()).value!;
+      (first as { dirs: unknown }).dirs = undefined;
+      await assertRejects(
+        () => it.next(),
+        TypeError,
+        `pwalk: walkDirs: ${root}: dirs must be an array of names, got undefined`,
+      );
+    },
+  );
   await t.step("emptying dirs at the root: one folder", async () => {
     const got: string[] = [];
     for await (const d of walkDirs(root)) {
