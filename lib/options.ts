@@ -327,13 +327,23 @@ export function checkNoNul<T extends string | Uint8Array>(name: string, p: T): T
 
 /**
  * The root folder of a job as the API takes it: a non-empty string (else a
- * TypeError) without a NUL byte (else a RangeError, {@link checkNoNul}).
+ * TypeError) without a NUL byte (else a RangeError, {@link checkNoNul}),
+ * that Deno lets this process read (else Deno.errors.NotCapable, in Deno's
+ * words, as @std/fs walk's first read would throw): the library reads
+ * natively, past a scoped `--allow-read=/data/x`, so the scope is checked
+ * here, for ROOT (the folders below it are inside the same grant).
  */
 export function checkRootPath(root: unknown): string {
   if (typeof root !== "string" || root.length === 0) {
     throw new TypeError("pwalk: the root folder must be a non-empty string");
   }
-  return checkNoNul("the root folder", root);
+  checkNoNul("the root folder", root);
+  if (Deno.permissions.querySync({ name: "read", path: root }).state !== "granted") {
+    throw new Deno.errors.NotCapable(
+      `Requires read access to "${root}", run again with the --allow-read flag`,
+    );
+  }
+  return root;
 }
 
 const isId = (v: unknown) =>

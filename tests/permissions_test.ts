@@ -467,3 +467,78 @@ testNeeding([SCRIPT], {
     }
   },
 });
+
+Deno.test("API under a scoped --allow-read: a ROOT outside it is refused as Deno refuses it (NotCapable), though the library could read it; inside it, walked", async () => {
+  await using tmp = await tempDir();
+  const inside = `${tmp.path}/in`, outside = `${tmp.path}/out`;
+  for (const d of [inside, outside]) {
+    Deno.mkdirSync(`${d}/sub`, { recursive: true });
+    Deno.writeTextFileSync(`${d}/sub/f`, "x");
+  }
+  const script = `${tmp.path}/scoped.ts`;
+  Deno.mkdirSync(`${tmp.path}/o`);
+  Deno.writeTextFileSync(
+    script,
+    `import { chown, planShards, repair, report, walk, walkDirs } from ${
+      JSON.stringify(`${REPO}/mod.ts`)
+    };
+const [inside, outside] = Deno.args;
+const out: Record<string, string | number> = {};
+const calls: [string, (root: string) => Promise<unknown>][] = [
+  ["Deno.readDir", async (r) => { let n = 0; for await (const _ of Deno.readDir(r)) n++; return n; }],
+  ["walk", async (r) => { let n = 0; for await (const _ of walk(r)) n++; return n; }],
+  ["walkDirs", async (r) => { let n = 0; for await (const _ of walkDirs(r)) n++; return n; }],
+  ["report", (r) => report(r, { output: \`\${Deno.args[2]}/r.csv\` }).then((s) => s.entries)],
+  ["repair", (r) => repair(r).then((s) => s.entriesSeen)],
+  ["chown", (r) => chown(r, { from: 4242, to: { uid: 4243 } }).then((s) => s.entriesSeen)],
+  ["plan", (r) => planShards(r, { shards: 2 }).then((p) => p.shards)],
+];
+for (const [name, call] of calls) {
+  for (const [where, root] of name === "Deno.readDir" ? [["out", outside]] : [["in", inside], ["out", outside]]) {
+    try {
+      out[name + " " + where] = Number(await call(root));
+    } catch (e) {
+      out[name + " " + where] = (e as Error).name + ": " + (e as Error).message;
+    }
+  }
+}
+console.log(JSON.stringify(out));`,
+  );
+  const r = await deno([
+    "run",
+    "--no-prompt",
+    `--allow-read=${REPO},${inside},${script},${tmp.path}/o`,
+    `--allow-write=${tmp.path}/o`,
+    "--allow-ffi",
+    "--allow-env",
+    "--no-check",
+    script,
+    inside,
+    outside,
+    `${tmp.path}/o`,
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  const got = JSON.parse(r.text);
+  const refused =
+    `NotCapable: Requires read access to "${outside}", run again with the --allow-read flag`;
+  // the reference: Deno's own refusal of that folder, in the same process
+  assertEquals(got["Deno.readDir out"], refused);
+  assertEquals(got, {
+    "Deno.readDir out": refused,
+    "walk in": 3,
+    "walk out": refused,
+    "walkDirs in": 2,
+    "walkDirs out": refused,
+    "report in": 3,
+    "report out": refused,
+    // (repair and chown look at / too: their system-folder checks need all
+    // of --allow-read, as README's permissions say)
+    "repair in": got["repair in"],
+    "repair out": refused,
+    "chown in": got["chown in"],
+    "chown out": refused,
+    "plan in": got["plan in"], // planned (its count is the planner's)
+    "plan out": refused,
+  });
+  assert(typeof got["plan in"] === "number", String(got["plan in"]));
+});
