@@ -149,10 +149,18 @@ export interface WalkOptions
   batches?: number;
 }
 
-/** The iterator {@link walk} returns: entries, then `errors` once done. */
-export interface WalkIterator<T> extends AsyncIterableIterator<T> {
+/**
+ * The iterator {@link walk} and {@link walkDirs} return: entries, then
+ * `errors` once done. `return()` (or `await using`, which calls it) ends a
+ * walk early and settles once its threads and descriptors are freed.
+ */
+export interface WalkIterator<T> extends AsyncIterableIterator<T>, AsyncDisposable {
   /** Errors met so far (when no onError is given). */
   readonly errors: WalkError[];
+  /** End the walk: its threads stop, its descriptors close; then done. */
+  return(value?: unknown): Promise<IteratorResult<T>>;
+  /** End the walk as return() does, then reject with `error`. */
+  throw(error?: unknown): Promise<IteratorResult<T>>;
 }
 
 /**
@@ -183,7 +191,8 @@ export interface WalkDirsOptions extends
   /**
    * Only `false`, the default here: folders under a followed link keep the
    * link's path, as os.walk(followlinks=True) gives them (it has no
-   * canonicalize); `true` is a RangeError.
+   * canonicalize); `true` is a RangeError. (Typed boolean, as walk()'s, so
+   * that one options object can serve both.)
    */
   canonicalize?: boolean;
   /**

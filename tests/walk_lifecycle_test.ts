@@ -66,6 +66,25 @@ Deno.test({
   },
 });
 
+Deno.test("walk, walkDirs: 'await using' and return() (typed, no cast) end a walk left early: its threads joined, the iterator done", async () => {
+  const root = await bigTree();
+  for (const make of [() => walk(root), () => walkDirs(root)]) {
+    let it;
+    {
+      await using w = make();
+      it = w;
+      await w.next(); // started: its workers run
+      assert(nativeThreads().length > 0, "no worker ran");
+    } // left early: disposed here
+    assertEquals(await threadsLeft(), [], "workers left after await using");
+    assertEquals((await it.next()).done, true);
+    const again = make();
+    await again.next();
+    assertEquals((await again.return()).done, true); // return() without a cast
+    assertEquals(await threadsLeft(), [], "workers left after return()");
+  }
+});
+
 Deno.test("walk: a process that leaves a 100,000-file walk early exits by itself", async () => {
   const root = await bigTree();
   for (const how of ["break", "stalled-break", "skip-break", "return", "throw", "abort"]) {
