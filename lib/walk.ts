@@ -745,12 +745,13 @@ function entryFilter(o: WalkOptions, maxDepth: number): ((e: WalkEntry) => boole
  * anything is yielded (below); and each option's own differences are told
  * with it ({@link WalkOptions}: `followSymlinks`, `skip`, `stat`, ...).
  *
- * ROOT is normalized as text before it is opened, as @std/fs walk does:
- * a `..` takes away the name before it even when that name is a symbolic
- * link, so `walk("link/..")` walks the folder that holds `link` (and
- * yields it as `.`), where {@link walkDirs}, os.walk and
- * `Deno.readDir("link/..")` open the path as given and read the parent of
- * the link's target.
+ * ROOT is normalized as text before it is opened: a `..` takes away the
+ * name before it even when that name is a symbolic link, so
+ * `walk("link/..")` walks the folder that holds `link` (and yields it as
+ * `.`), where {@link walkDirs}, os.walk and `Deno.readDir("link/..")` open
+ * the path as given and read the parent of the link's target. (@std/fs
+ * walk normalizes the paths it yields but reads ROOT as given: it lists
+ * the parent of the link's target under the link folder's names.)
  *
  * @example Sum the sizes of all files
  * ```ts
