@@ -169,6 +169,12 @@ export interface ChangeCounts {
   group: number;
   /** Setgid bits added to folders. */
   setgid: number;
+  /**
+   * Owner changes (chown: each entry given UID's new owner, and group, in
+   * one lchown, its set-id bits dropped by the kernel as a consequence, not
+   * counted apart); 0 for repair.
+   */
+  owner: number;
 }
 
 /** What {@link repair} and {@link chown} return. */
@@ -582,7 +588,12 @@ function logRun(
   );
 }
 
-function summary(root: string, o: ChangeOptions, r: ChangeOutcome): ChangeSummary {
+function summary(
+  root: string,
+  o: ChangeOptions,
+  r: ChangeOutcome,
+  kind: "repair" | "chown",
+): ChangeSummary {
   const c = r.counters;
   const s: ChangeSummary = {
     root,
@@ -595,6 +606,7 @@ function summary(root: string, o: ChangeOptions, r: ChangeOutcome): ChangeSummar
       mode: c.modeChanges,
       group: c.groupChanges,
       setgid: c.setgidAdded,
+      owner: kind === "chown" ? c.changes - c.modeChanges - c.groupChanges - c.setgidAdded : 0,
     },
     hardLinked: c.hardLinked,
     errors: c.errors,
@@ -685,7 +697,7 @@ export async function repair(root: string, options: RepairOptions = {}): Promise
   if (options.forceGroupWritable) opts.push([Opt.FORCE_GW, 1]);
   for (const g of options.changeGids ?? []) opts.push([Opt.CHANGE_GID, checkId("changeGids", g)]);
   const r = await runChangeJob("repair", root, real, opts, options);
-  return { ...summary(root, options, r), noAncestor: r.counters.noAncestor };
+  return { ...summary(root, options, r, "repair"), noAncestor: r.counters.noAncestor };
 }
 
 /**
@@ -744,7 +756,7 @@ export async function chown(root: string, options: ChownOptions): Promise<ChownS
   opts.push([Opt.CHOWN_UID, checkId("to.uid", options.to.uid)]);
   if (options.to.gid !== undefined) opts.push([Opt.CHOWN_GID, checkId("to.gid", options.to.gid)]);
   const r = await runChangeJob("chown", root, real, opts, options);
-  return summary(root, options, r);
+  return summary(root, options, r, "chown");
 }
 
 /** The real path of the folder holding the file at path, or undefined. */

@@ -165,7 +165,7 @@ Deno.test("repair --apply: every entry ends exactly as the spec says", async (t)
       if (added) setgid++;
       if ((added ? a.mode & ~0o2000 : a.mode) !== b.mode) mode++;
     }
-    assertEquals(s.changes, { total: group + mode + setgid, group, mode, setgid });
+    assertEquals(s.changes, { total: group + mode + setgid, group, mode, setgid, owner: 0 });
     // Links and the root are never changed.
     for (const [rel, b] of before) {
       if (rel === "." || b.type === "symlink") assertEquals(after.get(rel), b, rel);
@@ -1052,6 +1052,34 @@ print(os.path.join(sys.argv[1], *(['d' * 250] * 20), 'tool'), end='')`,
   const c = await chown(root, { from: 1001, to: { uid: 1002 }, apply: true, journal: false });
   assertEquals(notices(c).sort(), [deep, `${root}/tool`].sort());
   assertEquals(Deno.lstatSync(`${root}/tool`).uid, 1002);
+});
+
+Deno.test("chown's summary counts its owner changes (changes.owner), as lstat sees them changed", async () => {
+  await using tmp = await tempDir("pwalk-chown-count-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [
+    { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+    { rel: "d", type: "dir", uid: 1001, gid: 1001, mode: 0o2755 },
+    { rel: "d/f", type: "file", uid: 1001, gid: G.PROJECT, mode: 0o4755 },
+    { rel: "g", type: "file", uid: 1001, gid: 1001, mode: 0o644 },
+    { rel: "other", type: "file", uid: 1002, gid: 1002, mode: 0o644 },
+  ]);
+  const rels = [".", "d", "d/f", "g", "other"];
+  const uids = () => rels.map((r) => Deno.lstatSync(`${root}/${r}`).uid);
+  const before = uids();
+  const dry = await chown(root, { from: 1001, to: { uid: 1003, gid: 1003 }, journal: false });
+  const s = await chown(root, {
+    from: 1001,
+    to: { uid: 1003, gid: 1003 },
+    apply: true,
+    journal: false,
+  });
+  const changed = uids().filter((u, i) => u !== before[i]).length;
+  assertEquals(changed, 3); // the premise: d, d/f, g
+  for (const r of [dry, s]) {
+    assertEquals(r.changes, { total: changed, owner: changed, group: 0, mode: 0, setgid: 0 });
+    assertEquals(r.entriesChanged, changed);
+  }
 });
 
 Deno.test("--force-group-writable: a setuid or setgid file that keeps its group gets no group write (setid notice)", async () => {
