@@ -318,7 +318,6 @@ export const Opt = {
   BARE_DOT: 31,
   ERROR_CLEAR: 32,
   CANONICAL: 33,
-  OUTPUT_MINE: 34,
   ROOT: 100,
   OUTPUT: 101,
   EXCLUDE: 102,

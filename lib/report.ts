@@ -24,7 +24,6 @@ import {
   ProtectedLinkError,
   refuseDescriptorFile,
   removeBeside,
-  safeByName,
 } from "./outfile.ts";
 import { removeOnInterrupt } from "./interrupt.ts";
 
@@ -49,10 +48,7 @@ export interface ReportOptions extends CommonOptions {
    * - A new name or a regular file is written under a temporary name beside
    *   it (`FILE.partial-PID-N`) and renamed into place only when the report
    *   succeeded; an existing file keeps its permission bits (and, as root,
-   *   its owner and group), except in a folder another user can change (she
-   *   owns it or one above, or it is writable by others and not sticky):
-   *   there the new file is the runner's, with the old one's permission bits
-   *   less the umask, lest root's report become hers. A cancel, a failure, or `Deno.exit()` while it
+   *   its owner and group). A cancel, a failure, or `Deno.exit()` while it
    *   runs (its "unload" event) removes the temporary. A process that ends
    *   otherwise leaves it: one killed outright (`kill -9`, a batch time
    *   limit), or a script ended by an uncaught exception, an unhandled
@@ -447,12 +443,6 @@ async function reportRun(
     return null;
   });
   const file = target && !target.direct ? target.path : null;
-  // A file replaced where another user can change the folder (or one above:
-  // she may own it, or it is writable by others and not sticky) becomes the
-  // runner's, its permission bits less the umask, as --html's, convert's
-  // and --errors' files do there: root's report is never handed to her by
-  // keeping the owner or mode of a file she put at that name.
-  if (file && !safeByName(file)) opts.push([Opt.OUTPUT_MINE, 1]);
   const leftoversRemoved = file ? await removeBeside(file, LIBRARY_PARTIAL, { locked: true }) : [];
   let forget = () => {};
   let made: { path: string; ino: number | null } | undefined;

@@ -176,7 +176,6 @@ PW_API int32_t pw_opts_set_int(pw_opts *o, int32_t key, int64_t v) {
     case PW_OPT_BARE_DOT: o->bare_dot = v != 0; return 0;
     case PW_OPT_ERROR_CLEAR: o->error_clear = v != 0; return 0;
     case PW_OPT_CANONICAL: o->canonical = v != 0; return 0;
-    case PW_OPT_OUTPUT_MINE: o->output_mine = v != 0; return 0;
     case PW_OPT_SKIP_FD:
       if (v < 0 || v > INT32_MAX || o->n_skip_fds == PW_SKIP_FDS_MAX) return -EINVAL;
       o->skip_fds[o->n_skip_fds++] = (int)v;

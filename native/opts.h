@@ -66,7 +66,6 @@ struct pw_opts {
   bool error_clear;    /**< error lines start with "\r\x1b[K" (a progress line there) */
   bool bare_dot;       /**< walk: no "./" before the paths below a root of "." */
   bool canonical;      /**< walk with follow: a followed link under its real path */
-  bool output_mine;    /**< a replaced output is the runner's (PW_OPT_OUTPUT_MINE) */
   int skip_fds[PW_SKIP_FDS_MAX]; /**< files the walk leaves out (PW_OPT_SKIP_FD) */
   int n_skip_fds;
   int errors_csv_fd;   /**< every error as a CSV row; -1 = none */

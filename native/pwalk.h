@@ -102,18 +102,11 @@ typedef enum pw_opt {
                                is handed over, and its folder walked, under
                                its real path (realpath(3)), not the link's
                                (@std/fs walk's canonicalize) */
-  PW_OPT_OUTPUT_MINE = 34, /**< int: 1 = a regular file PW_OPT_OUTPUT replaces
-                               is replaced by the runner's file with its
-                               permission bits less the umask, never its
-                               owner, group or set-id bits: its folder (or
-                               one above) can be changed by another user,
-                               who would otherwise get root's report */
   PW_OPT_ROOT = 100,     /**< str: the folder to walk, exactly as printed */
   PW_OPT_OUTPUT = 101,   /**< str: report file.  A regular file (or a new
                               name) is written under a temporary name beside
                               it and renamed into place on success, keeping
-                              an existing file's mode (and owner, as root;
-                              not with PW_OPT_OUTPUT_MINE);
+                              an existing file's mode (and owner, as root);
                               a device or FIFO is written directly; a
                               symbolic link is written through; a socket,
                               a folder or a dangling link is refused */

@@ -58,7 +58,6 @@ struct pw_sink {
   char *fifo_name;    /**< a FIFO in dir_fd opened at the first write (no reader yet) */
   int fifo_nofollow;  /**< O_NOFOLLOW, or 0 for a link of /proc followed (resolve.h) */
   bool has_old;       /**< final_name names a regular file being replaced */
-  bool mine;          /**< a replaced file's owner and mode are not kept (PW_OPT_OUTPUT_MINE) */
   dev_t tmp_dev;      /**< the temporary file's device and inode: after the rename, */
   ino_t tmp_ino;      /**< final_name must be that file (see pw_sink_finish) */
   bool taken;         /**< another file was at final_name after the rename */
@@ -185,11 +184,9 @@ static int open_replace(pw_sink *s, int dir, const char *leaf, const struct stat
   for (int attempt = 0; attempt < 100; attempt++) {
     snprintf(s->tmp_name, len + 64, "%.*s%s.partial-%ld-%d", (int)keep, leaf, tag,
              (long)getpid(), attempt);
-    /* Replacing a file: private until it has the old file's owner and mode;
-       the runner's, its permission bits less the umask, where another user
-       can change the folder (s->mine) */
+    /* Replacing a file: private until it has the old file's owner and mode. */
     fd = openat(dfd, s->tmp_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                !old ? 0666 : s->mine ? (old->st_mode & 0777) : 0600);
+                old ? 0600 : 0666);
     if (fd < 0 && errno != EEXIST) break;
     if (fd >= 0 && claim_temp(dfd, s->tmp_name, fd)) break;
     if (fd >= 0) { /* a tidier of another run has it: it removes the name */
@@ -212,8 +209,8 @@ static int open_replace(pw_sink *s, int dir, const char *leaf, const struct stat
   s->dir_fd = dfd;
   s->fd = fd;
   s->own_fd = true;
-  s->has_old = old != NULL;
-  if (old && !s->mine) {
+  if (old) {
+    s->has_old = true;
     /* Owner and group as root; else the group where we may (a group we are
        in); the mode after, as chown clears set-id bits. */
     if (fchown(fd, old->st_uid, old->st_gid) && fchown(fd, (uid_t)-1, old->st_gid)) {
@@ -498,7 +495,6 @@ int pw_sink_open(pw_sink **out, const struct pw_opts *o, int nthreads, size_t ch
   s->dir_fd = -1;
   s->compress = o->compress;
   s->level = o->level;
-  s->mine = o->output_mine;
   pthread_mutex_init(&s->write_mu, NULL);
   pthread_mutex_init(&s->pool_mu, NULL);
   pthread_cond_init(&s->pool_cv, NULL);

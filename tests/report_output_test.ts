@@ -462,57 +462,6 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name:
-    "-o over another user's file in a folder she can change: the new file is the runner's, her file's permission bits less the umask (as --html's, convert's, --errors')",
-  ignore: !isRoot,
-  async fn() {
-    await using tmp = await tempDir("pwalk-out-");
-    const root = `${tmp.path}/tree`;
-    smallTree(root);
-    const expected = await plainLines(tmp.path, root);
-    const umasked = 0o666 & ~Deno.umask(); // the CLI inherits this process's umask
-    const hers = `${tmp.path}/hers`; // her folder: she may rename anything in it
-    const open = `${tmp.path}/open`; // root's, writable by all, not sticky
-    const mine = `${tmp.path}/mine`; // root's own: her file there keeps her owner
-    for (const d of [hers, open, mine]) Deno.mkdirSync(d);
-    Deno.chownSync(hers, 60001, 60001);
-    Deno.chmodSync(open, 0o777);
-    // a link in root's folder to her file in her folder: the folder written is hers
-    Deno.symlinkSync(`${hers}/linked.csv`, `${mine}/link.csv`);
-    // [what, -o, the file it replaces, her mode, the new file's uid, gid, mode]
-    const cases: [string, string, string, number, [number, number, number]][] = [
-      ["her folder", `${hers}/scan.csv`, `${hers}/scan.csv`, 0o600, [0, 0, 0o600]],
-      ["her folder, zstd", `${hers}/scan.csv.zst`, `${hers}/scan.csv.zst`, 0o666, [0, 0, umasked]],
-      // set-id bits never kept for another owner
-      ["open to all, not sticky", `${open}/s.csv.gz`, `${open}/s.csv.gz`, 0o4660, [
-        0,
-        0,
-        0o660 & umasked,
-      ]],
-      ["a link to her folder", `${mine}/link.csv`, `${hers}/linked.csv`, 0o640, [0, 0, 0o640]],
-      ["root's own folder (kept)", `${mine}/scan.csv`, `${mine}/scan.csv`, 0o640, [
-        60001,
-        60001,
-        0o640,
-      ]],
-    ];
-    for (const [what, out, file, mode, want] of cases) {
-      Deno.writeTextFileSync(file, "hers\n");
-      Deno.chownSync(file, 60001, 60001);
-      Deno.chmodSync(file, mode);
-      const r = await cli(["-o", out, root]);
-      assertEquals(r.code, 0, r.stderr);
-      const st = Deno.lstatSync(file);
-      assertEquals([st.uid, st.gid, st.mode! & 0o7777], want, what);
-      const unpack = file.endsWith(".gz") ? "gzip" : file.endsWith(".zst") ? "zstd" : undefined;
-      const data = unpack ? (await run(unpack, ["-dc", file])).stdout : Deno.readFileSync(file);
-      assertEquals(lineSet(data), expected, what);
-    }
-    assert(Deno.lstatSync(`${mine}/link.csv`).isSymlink, "the link kept");
-  },
-});
-
 Deno.test("-o and --errors with names of 250-254 bytes: written, and a killed run's temporary found", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/tree`;
