@@ -108,12 +108,12 @@ export interface ChangeOptions extends Omit<CommonOptions, "frontier"> {
   force?: boolean;
   /**
    * Allow a root that is a system folder or below one (`/bin /boot /dev
-   * /etc /lib /lib64 /proc /root /sbin /sys /usr`, and the daemons' state:
-   * `/run /var/cache /var/lib /var/log /var/mail /var/spool`; by real path:
-   * a link to one counts; and through a mount: a bind mount of one, or of a
-   * folder below one), and for repair one of `/home /media /mnt /opt /srv
-   * /tmp /var /var/tmp` itself (not a folder below it). Refused otherwise.
-   * Default false.
+   * /etc /lib /lib64 /proc /root /sbin /sys /usr`, by real path: a link to
+   * one counts; and through a mount: a bind mount of one, or of a folder
+   * below one; and the daemons' state, `/var/cache /var/lib /var/log
+   * /var/mail /var/spool`, by real path only), and for repair one of
+   * `/home /media /mnt /opt /srv /tmp /var /var/tmp` itself (by real path;
+   * not a folder below it). Refused otherwise. Default false.
    */
   allowSystem?: boolean;
 }
@@ -224,12 +224,18 @@ export type ChownSummary = ChangeSummary;
 /** A uid or gid: 0 to 4294967294 ((uid_t)-1 means "no change" to chown). */
 const checkId = (name: string, v: number): number => checkInt(name, v, 0, 0xfffffffe);
 
+/** The daemons' own state, refused by real path (see {@link SYSTEM_FOLDERS}). */
+const DAEMON_STATE = ["/var/cache", "/var/lib", "/var/log", "/var/mail", "/var/spool"];
+
 /**
  * The system folders a root may not be, nor be below, without
  * `allowSystem` (`--allow-system`): python-pwalk's protected list, and the
- * folders of the system's daemons' own state (`/run`, `/var/lib`,
- * `/var/spool`...: a database's files made group-readable, a daemon's key
- * folder opened to its group, are no project's sharing).
+ * folders of the system's daemons' own state (`/var/lib`, `/var/spool`...:
+ * a database's files made group-readable, a daemon's key folder opened to
+ * its group, are no project's sharing). Those of the daemons are compared
+ * by real path only, not through mounts: file systems are bound below
+ * /var/lib (a container runtime's volumes) that are also mounted as
+ * project space.
  *
  * @example
  * ```ts ignore
@@ -248,12 +254,7 @@ export const SYSTEM_FOLDERS: readonly string[] = [
   "/sbin",
   "/sys",
   "/usr",
-  "/run",
-  "/var/cache",
-  "/var/lib",
-  "/var/log",
-  "/var/mail",
-  "/var/spool",
+  ...DAEMON_STATE,
 ];
 
 /**
@@ -286,9 +287,13 @@ function realOr(p: string): string {
   }
 }
 
-/** The system folder `path` (a real path) is, or is below, by its path. */
-function systemOf(path: string): string | undefined {
+/**
+ * The system folder `path` (a real path) is, or is below, by its path;
+ * `daemons`: the daemons' state folders count too.
+ */
+function systemOf(path: string, daemons = true): string | undefined {
   for (const f of SYSTEM_FOLDERS) {
+    if (!daemons && DAEMON_STATE.includes(f)) continue;
     for (const s of new Set([f, realOr(f)])) {
       if (path === s || path.startsWith(`${s}/`)) return f;
     }
@@ -322,7 +327,8 @@ function systemThroughMount(real: string): string | undefined {
   };
   const shown = (f: string, at: string) => at === f || at === realOr(f) ? f : `${at}, below ${f}`;
   const pseudo = ["/dev", "/proc", "/sys"];
-  const systems = SYSTEM_FOLDERS.map((f) => ({ f, st: stat(f, pseudo.includes(f)) }));
+  const systems = SYSTEM_FOLDERS.filter((f) => !DAEMON_STATE.includes(f))
+    .map((f) => ({ f, st: stat(f, pseudo.includes(f)) }));
   for (let a = real; a !== "/"; a = a.slice(0, a.lastIndexOf("/")) || "/") {
     const st = stat(a);
     for (const s of systems) {
@@ -339,7 +345,7 @@ function systemThroughMount(real: string): string | undefined {
     const top = m.root === "/" ? "" : m.root;
     if (mine.path !== m.root && !mine.path.startsWith(`${top}/`)) continue;
     const at = ((m.at === "/" ? "" : m.at) + mine.path.slice(top.length)) || "/";
-    const f = systemOf(at);
+    const f = systemOf(at, false); // (the daemons' folders by ROOT's own path only)
     if (f) return shown(f, at);
   }
   return undefined;

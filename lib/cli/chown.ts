@@ -22,14 +22,15 @@ without --apply (default: show what would change; those lines start
 "would change: ", and a file with other hard links says so).
 
 Options: --apply, --dry-run, --journal FILE (default with --apply: a new
-file, as for pwalk repair, chown-TIME-PID.journal; never inside ROOT nor -),
+file, as for pwalk repair, chown-TIME-PID.journal; never inside ROOT nor -,
+nor in a folder another user can change),
 --NoSnap, --exclude PATH, -x (by device, as find -xdev: a bind mount of
 ROOT's own file system is entered; ROOT itself reached again that way, a
 folder above it, the journal's and errors file's folders are not entered, a
 loop notice), --depth N, --threads N (--maxthreads N),
 --force (ROOT may be /), --allow-system (ROOT may be a system folder:
-/bin /boot /dev /etc /lib /lib64 /proc /root /sbin /sys /usr, /run
-/var/cache /var/lib /var/log /var/mail /var/spool, or below one),
+/bin /boot /dev /etc /lib /lib64 /proc /root /sbin /sys /usr, /var/cache
+/var/lib /var/log /var/mail /var/spool, or below one),
 --errors FILE, --progress[=SECONDS], --no-progress; refusals, the system
 log line and exit statuses as for pwalk repair (among them: 1 when stdout
 cannot take the lines, a full disk, and the run stops; 141 a dry run's

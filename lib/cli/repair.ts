@@ -60,12 +60,12 @@ symbolic links are never followed nor changed):
 
 Refused (one line, exit 2): ROOT / without --force (also / bind-mounted
 elsewhere); a system folder or anything below one (/bin /boot /dev /etc /lib
-/lib64 /proc /root /sbin /sys /usr, and the daemons' state: /run /var/cache
-/var/lib /var/log /var/mail /var/spool; compared by real path: a link to one
-counts; and through a mount: a bind mount of one, or of a folder below one),
-and a folder of many unrelated trees itself (/home /media /mnt /opt /srv
-/tmp /var /var/tmp; a project folder below one is repaired), without
---allow-system;
+/lib64 /proc /root /sbin /sys /usr, compared by real path: a link to one
+counts; and through a mount: a bind mount of one, or of a folder below one;
+and the daemons' state, /var/cache /var/lib /var/log /var/mail /var/spool,
+by real path), and a folder of many unrelated trees itself (/home /media
+/mnt /opt /srv /tmp /var /var/tmp, by real path; a project folder below one
+is repaired), without --allow-system;
 --journal, --errors or --undo (chown: --chown_from, --chown_to too) given
 twice, rather than the last one kept.
 
@@ -97,11 +97,14 @@ Options:
                            $XDG_STATE_HOME/pwalk/repair-TIME-PID.journal
                            (~/.local/state/pwalk/... without XDG_STATE_HOME;
                            refused when HOME is unset too). Never a symbolic
-                           link, never inside ROOT, never - (stdout): all
+                           link, never inside ROOT, never - (stdout), never
+                           in a folder another user can change (hers, or
+                           writable by others and not sticky): all
                            refused. A dry run writes its plan there (undo
                            skips it), and its summary names the file
   --force                  allow ROOT to be / (refused otherwise)
-  --allow-system           allow a system folder (refused otherwise)
+  --allow-system           allow a system folder (refused otherwise), and
+                           /home /srv /tmp /var ... themselves (above)
   --errors FILE            every error also as a CSV row in FILE:
                            path,operation,errno,message (never inside
                            ROOT: refused)
