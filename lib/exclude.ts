@@ -20,7 +20,7 @@ function rootSpelling(root: string): string {
 }
 
 /** Lexically tidy: no empty or `.` components, no trailing slash. */
-function tidy(p: string): string {
+export function tidy(p: string): string {
   const abs = p.startsWith("/");
   const parts = p.split("/").filter((c) => c !== "" && c !== ".");
   return (abs ? "/" : "") + parts.join("/") || (abs ? "/" : ".");

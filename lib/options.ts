@@ -331,7 +331,8 @@ export function checkNoNul<T extends string | Uint8Array>(name: string, p: T): T
  * that Deno lets this process read (else Deno.errors.NotCapable, in Deno's
  * words, as @std/fs walk's first read would throw): the library reads
  * natively, past a scoped `--allow-read=/data/x`, so the scope is checked
- * here, for ROOT (the folders below it are inside the same grant).
+ * here, for ROOT only: a `--deny-read` path below it, or a link followed
+ * out of the grant, is not looked at (README, Deno API).
  */
 export function checkRootPath(root: unknown): string {
   if (typeof root !== "string" || root.length === 0) {

@@ -466,6 +466,9 @@ Deno.test("--exclude PATH (relative) that is not there: bad usage naming where i
     assertEquals(none.code, 2, none.stderr);
     assertEquals(none.stderr, `pwalk: --exclude zz (${real}/zz): ${why})\n`, cmd.join(" "));
   }
+  // spelled with ./: the guess is tidied as the path looked up is
+  const dotted = await cli(["--exclude", "./d01", "./t"], { cwd: real });
+  assertEquals(dotted.stderr, `pwalk: --exclude ./d01 (${real}/d01): ${why}: t/d01?)\n`);
 });
 
 Deno.test("CLI: a file system error reads as path and reason, without Deno's own wording", async () => {

@@ -6,7 +6,7 @@
  * @module
  */
 import { pathBytes, type Progress } from "../job.ts";
-import { excludeListLines, excludeLookedUp, unmatchedExcludes } from "../exclude.ts";
+import { excludeListLines, excludeLookedUp, tidy, unmatchedExcludes } from "../exclude.ts";
 import { ensureNative, native } from "../ffi.ts";
 import { DownloadInterrupted } from "../fetchlib.ts";
 import { duration, ProgressLine, StatusLine } from "./progress.ts";
@@ -813,7 +813,7 @@ export async function excludeArgs(f: Flags, root?: string): Promise<(string | Ui
         // the usual slip: a PATH meant below ROOT (`--exclude d01 t` for
         // t/d01): where it was looked for, and the name below ROOT if that
         // is there
-        const below = root === undefined ? undefined : `${root.replace(/\/+$/, "")}/${p}`;
+        const below = root === undefined ? undefined : tidy(`${root}/${p}`);
         let there = false;
         try {
           there = below !== undefined && Deno.statSync(below) !== undefined;
