@@ -18,7 +18,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 read -r small large <<<"${PWALK_SYSCALLS_FILES:-1000 5000}"
-work=$(mktemp -d /tmp/pwalk-syscalls-XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}/pwalk-syscalls-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cd "$repo"
 mk() { # ROOT N

@@ -222,13 +222,15 @@ testNeeding([PYTHON3, STRACE], {
   name:
     "bench/change_syscalls.sh: a row per run, the calls per entry by name adding up to its total; its trees removed",
   async fn() {
-    const before = new Set([...Deno.readDirSync("/tmp")].map((e) => e.name));
+    // its own TMPDIR: another run's trees in /tmp (a second suite running
+    // beside this one) are not taken for this run's
+    await using tmp = await tempDir();
     // trees of 200 and 1,000 files, not the 1,000 and 5,000 of README's
     // figures: the 800 entries between them already give each named call
     // per entry within a few hundredths of those figures (futex aside, which
     // varies from run to run at either size)
     const r = await run("bash", [`${REPO}/bench/change_syscalls.sh`], {
-      env: { PWALK_SYSCALLS_FILES: "200 1000" },
+      env: { PWALK_SYSCALLS_FILES: "200 1000", TMPDIR: tmp.path },
     });
     assertEquals(r.code, 0, r.stderr);
     const rows = r.text.trimEnd().split("\n");
@@ -247,10 +249,7 @@ testNeeding([PYTHON3, STRACE], {
       assert(Number(m[1]) >= 1, row);
       assert(Math.abs(Number(m[1]) - named) < 1, `${row}: most of it named`);
     }
-    const left = [...Deno.readDirSync("/tmp")].filter((e) =>
-      e.name.startsWith("pwalk-syscalls-") && !before.has(e.name)
-    );
-    assertEquals(left, []);
+    assertEquals([...Deno.readDirSync(tmp.path)], [], "its trees left");
   },
 });
 
