@@ -245,9 +245,11 @@ testNeeding([PYTHON3, STRACE], {
       let named = 0;
       for (let i = 1; i < parts.length; i += 2) named += Number(parts[i]);
       // every change is at least a call; calls below 0.05 an entry are not
-      // named, and a count that differs by run (futex) may take some away
+      // named (less than one an entry in all), and a count that differs by
+      // run (futex, epoll on a loaded machine: fewer in the larger run) takes
+      // some away from the total, never from the names
       assert(Number(m[1]) >= 1, row);
-      assert(Math.abs(Number(m[1]) - named) < 1, `${row}: most of it named`);
+      assert(Number(m[1]) - named < 1, `${row}: most of it named`);
     }
     assertEquals([...Deno.readDirSync(tmp.path)], [], "its trees left");
   },
