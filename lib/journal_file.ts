@@ -412,8 +412,7 @@ export function openJournal(
     // one writable by others and not sticky) she could rename the journal
     // away, or put another of the runner's journals at its name, and undo
     // would not find this run's lines
-    const abs = named.startsWith("/") ? named : `${Deno.cwd()}/${named}`;
-    const why = untrustedAncestor(abs.slice(0, abs.lastIndexOf("/")) || "/", me());
+    const why = untrustedAncestor(folderOf(named), me());
     if (why) {
       throw new RefusedError(
         `pwalk: journal ${named}: ${why}: another user could rename it away; ` +
