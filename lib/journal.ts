@@ -453,6 +453,17 @@ export function indexJournal(bytes: Uint8Array, file: string): JournalIndex {
         "first line, which changed nothing: nothing to undo",
     );
   }
+  if (
+    bytes.length < JOURNAL_MAGIC.length &&
+    JOURNAL_MAGIC.startsWith(ascii.decode(bytes))
+  ) {
+    // the first bytes of a header and no more: a run stopped while writing
+    // it, before its first change (which waits for the header)
+    throw new SyntaxError(
+      `pwalk: ${file} holds only the start of a pwalk journal's first line: a run stopped ` +
+        "while writing it, which changed nothing: nothing to undo",
+    );
+  }
   if (!startsAsJournal(bytes)) {
     throw new SyntaxError(`pwalk: ${file} is not a pwalk journal`);
   }

@@ -1349,6 +1349,14 @@ testNeeding([PYTHON3], {
       `pwalk: ${journal} is empty: no pwalk journal, or that of a run stopped before its first ` +
       "line, which changed nothing: nothing to undo",
     ]);
+    // a run killed within the first bytes of its header: said so too
+    Deno.writeTextFileSync(journal, "#pwalk-jour");
+    const cut = await cli(["undo", "--apply", journal]);
+    assertEquals(cut.code, 2, cut.stderr);
+    assertEquals(errLines(cut.stderr), [
+      `pwalk: ${journal} holds only the start of a pwalk journal's first line: a run stopped ` +
+      "while writing it, which changed nothing: nothing to undo",
+    ]);
     assertEquals(diffSnapshots(before, snapshot(b)), [], "B changed");
   },
 });
