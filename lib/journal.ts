@@ -25,7 +25,10 @@
  * relative to ROOT (`.` for the root itself). In ROOT
  * and PATH every byte outside 0x21-0x7e, and the backslash, is written as
  * `\xHH`, so any name (newlines, bytes that are not UTF-8) is one exact line.
- * A journal may hold several runs, each after its own header line.
+ * A journal may hold several runs, each after its own header line. A
+ * line whose NEW is its OLD marks the change of the line(s) before it
+ * (same run, entry and OLD) as refused by the system: never made
+ * ({@link isRefusalMark}).
  *
  * @module
  */
@@ -397,10 +400,12 @@ export interface JournalIndex {
   starts: Float64Array;
   /** Its run: an index into `headers`. */
   runOf: Uint32Array;
-  /** Entry lines of applied runs. */
+  /** Entry lines of applied runs (refusal marks among them). */
   count: number;
+  /** Refusal marks among `count` ({@link isRefusalMark}). */
+  marks: number;
   headers: JournalHeader[];
-  /** Applied entry lines per header. */
+  /** Applied entry lines per header, refusal marks left out. */
   perHeader: number[];
   dryRun: number;
   tornLine: number;
@@ -429,6 +434,25 @@ const MAX_LINE = 256 << 20;
 export function lineAt(bytes: Uint8Array, start: number): string {
   const nl = bytes.indexOf(0x0a, start);
   return ascii.decode(bytes.subarray(start, nl < 0 ? bytes.length : nl));
+}
+
+/**
+ * Whether `l` is a refusal mark: a line whose NEW is its OLD, which a run
+ * writes after the line of a change the system refused whole (an entry of
+ * another user's without root, an immutable file, root squashed on NFS),
+ * each line being written before its change is tried. It says that the
+ * line(s) before it of the same run, entry and OLD ({@link refusalKey})
+ * were never made: undo leaves them alone, for values the entry holds now
+ * that equal theirs are someone else's (the owner's own `chgrp` since). No
+ * line of a change made has NEW equal to OLD.
+ */
+export function isRefusalMark(l: JournalLine): boolean {
+  return l.new.uid === l.old.uid && l.new.gid === l.old.gid && l.new.mode === l.old.mode;
+}
+
+/** What a refusal mark and the lines it marks share: run, entry and OLD. */
+export function refusalKey(run: number, l: JournalLine): string {
+  return `${run} ${l.dev} ${l.ino} ${l.old.uid} ${l.old.gid} ${l.old.mode}`;
 }
 
 /** Whether `bytes` start as a journal does: with {@link JOURNAL_MAGIC}. */
@@ -473,6 +497,7 @@ export function indexJournal(bytes: Uint8Array, file: string): JournalIndex {
   const headers: JournalHeader[] = [];
   const perHeader: number[] = [];
   let dryRun = 0;
+  let marks = 0;
   let lineNo = 0;
   const setid = new Set<string>();
   for (let start = 0; start < whole;) {
@@ -502,7 +527,8 @@ export function indexJournal(bytes: Uint8Array, file: string): JournalIndex {
           }
           starts[count] = start;
           runOf[count++] = headers.length - 1;
-          perHeader[headers.length - 1]++;
+          if (isRefusalMark(line)) marks++;
+          else perHeader[headers.length - 1]++;
           if (line.old.mode & 0o6000 && line.type !== "d") setid.add(`${line.dev}:${line.ino}`);
         }
       }
@@ -516,6 +542,7 @@ export function indexJournal(bytes: Uint8Array, file: string): JournalIndex {
     starts,
     runOf,
     count,
+    marks,
     headers,
     perHeader,
     dryRun,

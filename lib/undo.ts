@@ -19,6 +19,7 @@ import {
 import type { WalkError } from "./job.ts";
 import {
   indexJournal,
+  isRefusalMark,
   joinRoot,
   type JournalHeader,
   type JournalLine,
@@ -26,6 +27,7 @@ import {
   type Ownership,
   parseLine,
   printablePath,
+  refusalKey,
   typeBits,
 } from "./journal.ts";
 import { readJournalFile, RefusedError } from "./journal_file.ts";
@@ -164,6 +166,14 @@ export interface UndoSummary {
   restored: number;
   /** Entries already holding their old values (nothing to do). */
   unchanged: number;
+  /**
+   * Entries whose change the system refused at the run (its chown, or the
+   * chmod of a change of mode alone: another user's entry without root, an
+   * immutable file, root squashed on NFS), so the run made none of it: left
+   * as they are, whatever they hold now. The run marked each in the journal
+   * (the line after it, NEW as OLD).
+   */
+  notMade: number;
   /** Entries with a field left as it is (changed again since, or setuid/setgid): see `kept`. */
   kept: number;
   /**
@@ -207,8 +217,14 @@ export interface UndoSummary {
 
 /** A journal read: its applied runs' entry lines in file order, and what else it held. */
 export interface JournalContents {
-  /** Entry lines of applied runs, each with its run's header. */
+  /**
+   * Entry lines of applied runs, each with its run's header: the changes
+   * made (or made in part), not those the system refused whole, nor the
+   * lines that mark them so.
+   */
   entries: { header: JournalHeader; line: JournalLine }[];
+  /** Entry lines of changes the system refused at the run: never made, left out of `entries`. */
+  notMade: number;
   /** Entry lines of dry runs. */
   dryRun: number;
   /** The 1-based number of a last line without its newline (torn), or 0. */
@@ -219,11 +235,18 @@ export interface JournalContents {
 function parseJournal(bytes: Uint8Array, file: string): JournalContents {
   const ix = indexJournal(bytes, file);
   const entries: { header: JournalHeader; line: JournalLine }[] = [];
-  for (let i = 0; i < ix.count; i++) {
+  // newest first, as undo reads them: a refusal mark comes before the
+  // lines it marks
+  const refused = new Set<string>();
+  let notMade = 0;
+  for (let i = ix.count - 1; i >= 0; i--) {
     const header = ix.headers[ix.runOf[i]];
-    entries.push({ header, line: parseLine(lineAt(bytes, ix.starts[i]), header.version) });
+    const line = parseLine(lineAt(bytes, ix.starts[i]), header.version);
+    if (isRefusalMark(line)) refused.add(refusalKey(ix.runOf[i], line));
+    else if (refused.has(refusalKey(ix.runOf[i], line))) notMade++;
+    else entries.push({ header, line });
   }
-  return { entries, dryRun: ix.dryRun, tornLine: ix.tornLine };
+  return { entries: entries.reverse(), notMade, dryRun: ix.dryRun, tornLine: ix.tornLine };
 }
 
 /**
@@ -358,9 +381,10 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
   const out: UndoSummary = {
     journal: journalFile,
     applied: apply,
-    entries: ix.count,
+    entries: ix.count - ix.marks,
     restored: 0,
     unchanged: 0,
+    notMade: 0,
     kept: 0,
     setidKept: 0,
     skippedDryRun: dryRun,
@@ -499,6 +523,9 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
   // A dry run changes nothing, so an older run's line of an entry a newer
   // line would restore is judged by the state that restore would leave.
   const would = apply ? undefined : new Map<string, [bigint, bigint, bigint]>();
+  // Changes the system refused at the run (their refusal marks met first,
+  // newest first): never made, so never put back.
+  const refused = new Set<string>();
   let ended = false; // every line reached (not stopped, nor failed)
   try {
     // signals and timers run every 1000 entries, and every 50 ms however
@@ -526,6 +553,14 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
         );
       }
       const line = parseLine(lineAt(ix.bytes, ix.starts[i]), ix.headers[ix.runOf[i]].version);
+      if (isRefusalMark(line)) {
+        refused.add(refusalKey(ix.runOf[i], line));
+        continue;
+      }
+      if (refused.size && refused.has(refusalKey(ix.runOf[i], line))) {
+        out.notMade++;
+        continue;
+      }
       const key = `${line.dev}:${line.ino}`;
       const watched = ix.setid.has(key);
       const exposedBefore = watched && exposed.has(key);

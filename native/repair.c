@@ -363,8 +363,8 @@ static bool on_overlayfs(repair_worker *r, const pw_entry *e, const struct stat 
   return r->ovl;
 }
 
-/* Journal line of a change about to be made through t (or planned: t
-   NULL); false: don't.  The entry's birth time, read only for an entry
+/* Journal line of a change about to be made through t (or planned, or
+   the mark of one refused: t NULL); false: don't.  The entry's birth time, read only for an entry
    to change, lets undo tell it from a file born since under its inode
    number.  Not on overlayfs ("-"): the change itself copies an entry of
    a lower layer up, under the same inode number with a new birth time,
@@ -770,9 +770,11 @@ static void change_error(pw_worker *w, const pw_entry *e, int op, int err) {
 }
 
 /* Make the change p to the entry t holds (stat now); returns what really
-   happened (the kernel may refuse parts of it). */
+   happened (the kernel may refuse parts of it).  *refused: the kernel
+   refused it whole (its chown, or the chmod of a change of mode alone):
+   nothing of p was made. */
 static pw_change apply_change(pw_worker *w, const pw_entry *e, const pw_target *t,
-                              const struct stat *now, const pw_change *p) {
+                              const struct stat *now, const pw_change *p, bool *refused) {
   repair_ctx *c = pw_job_ctx(pw_worker_job(w));
   pw_change got = *p;
   got.nuid = p->ouid;
@@ -787,6 +789,7 @@ static pw_change apply_change(pw_worker *w, const pw_entry *e, const pw_target *
          for the new group (a private file would open to its old, private
          group), setgid on a folder would hand that group down. */
       change_error(w, e, PW_OP_CHOWN, -rc);
+      *refused = true;
       return got;
     }
     got.nuid = p->nuid;
@@ -807,6 +810,7 @@ static pw_change apply_change(pw_worker *w, const pw_entry *e, const pw_target *
   int rc = pw_target_chmod(t, p->nmode);
   if (rc) {
     change_error(w, e, PW_OP_CHMOD, -rc);
+    *refused = !owner;
     /* the chown may have cleared setuid/setgid: tell the mode left */
     struct stat left;
     if (pw_target_stat(t, &left) == 0) got.nmode = left.st_mode & 07777;
@@ -1064,7 +1068,19 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
     } else if (!c->chown_mode && !pw_change_empty(&p) && widens_acl(w, e, &now, &p, &t)) {
       if (pw_hard_linked(&now)) mark_link_left(c, &now);
     } else if (!pw_change_empty(&p) && journal(w, r, e, &now, &p, &t)) {
-      pw_change got = apply_change(w, e, &t, &now, &p);
+      bool refused = false;
+      pw_change got = apply_change(w, e, &t, &now, &p, &refused);
+      if (refused) {
+        /* Its line, written before, says the change was made: the line
+           after it, NEW as OLD, says it was not, so that undo never puts
+           back what this run did not change (an owner's own chgrp since,
+           say, to the values this run was refused). */
+        pw_change none = p;
+        none.nuid = p.ouid;
+        none.ngid = p.ogid;
+        none.nmode = p.omode;
+        journal(w, r, e, &now, &none, NULL);
+      }
 #ifdef __linux__
       forget_acl(&r->acl, true);
 #endif

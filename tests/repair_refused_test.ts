@@ -3,7 +3,9 @@
  * docs/repair.md promise: an immutable (`chattr +i`) or append-only
  * (`chattr +a`) file and the entries of a read-only bind mount inside the
  * tree each give an error line, the run goes on (the other entries are
- * changed, exit 0), and undo finds their journal lines already as before.
+ * changed, exit 0), the journal marks their lines as refused (a line
+ * after each, NEW as OLD), and undo leaves them alone: also an entry whose
+ * owner has since given it, by hand, the very values the run was refused.
  * Root only (chattr and mounts); the chattr part is skipped, with a line
  * saying so, where the temporary folder's file system has no such flags.
  *
@@ -14,6 +16,7 @@ import { cli, run } from "./helpers/run.ts";
 import { notHere } from "./helpers/system.ts";
 import { canMountTmpfs, mountBind, tempDir } from "./helpers/temp.ts";
 import { buildTree, G } from "./helpers/repair_tree.ts";
+import { readJournal } from "../mod.ts";
 
 /** Owner, group and mode of each path. */
 const facts = (paths: string[]) =>
@@ -25,7 +28,7 @@ const facts = (paths: string[]) =>
 for (const kind of ["repair", "chown"] as const) {
   Deno.test({
     name:
-      `${kind} --apply on chattr +i/+a files and a read-only bind mount: an error line each, the others changed, exit 0; undo: already as before`,
+      `${kind} --apply on chattr +i/+a files and a read-only bind mount: an error line each, the others changed, exit 0; undo leaves the refused alone, also when set by hand to what the run was refused`,
     ignore: !canMountTmpfs(),
     async fn() {
       await using tmp = await tempDir("pwalk-refused-");
@@ -104,15 +107,40 @@ for (const kind of ["repair", "chown"] as const) {
           kind === "chown" ? l : l.slice(0, l.indexOf(": "))
         );
         assertEquals(new Set(listed), new Set(changed.map(at)), r.text);
-        // undo: the refused changes' lines (journalled before each change) are already as before
-        const undo = `, ${changed.length} would be restored, ${refused.length} already as before, `;
+        // the journal: a line for each change (written before it is
+        // tried), and after each refused one a line of NEW as OLD
+        const jl = Deno.readTextFileSync(journal).split("\n").filter((l) => /^\d/.test(l));
+        const marks = jl.filter((l) => {
+          const f = l.split(" ");
+          return f.slice(3, 6).join(" ") === f.slice(6, 9).join(" ");
+        });
+        assertEquals(jl.length, all.length + refused.length, jl.join("\n"));
+        assertEquals(marks.map((l) => l.split(" ").at(-1)).sort(), refused.toSorted());
+        // readJournal: the changes made, the refused ones counted apart
+        const read = await readJournal(journal);
+        const dec = new TextDecoder();
+        assertEquals(read.entries.map((e) => dec.decode(e.line.rel)).sort(), changed.toSorted());
+        assertEquals(read.notMade, refused.length);
+        // the refused entries' owner gives one, by hand, what the run
+        // planned for it: that is hers, not the run's, and undo keeps it
+        const byHand = flagged.length ? flagged[0][0] : "";
+        const handValues = kind === "repair" ? [1001, G.PROJECT, 0o640] : [1042, 1042, 0o600];
+        if (byHand) {
+          await run("chattr", [flagged[0][1].replace("+", "-"), at(byHand)]);
+          Deno.chownSync(at(byHand), handValues[0], handValues[1]);
+          Deno.chmodSync(at(byHand), handValues[2]);
+        }
+        // undo: the refused changes are none of the run's: left alone
+        const undo = `, ${changed.length} would be restored, 0 already as before, 0 with fields ` +
+          `kept, ${refused.length} refused at the run (never made), 0 errors`;
         const u = await cli(["undo", journal]);
         assertEquals(u.code, 0, u.stderr);
         assertStringIncludes(u.stderr, undo);
         const ua = await cli(["undo", "--apply", journal]);
         assertEquals(ua.code, 0, ua.stderr);
         assertStringIncludes(ua.stderr, undo.replace("would be restored", "restored"));
-        assertEquals(facts(all.map(at)), before);
+        const expected = before.map((b) => b[0] === at(byHand) ? [b[0], ...handValues] : b);
+        assertEquals(facts(all.map(at)), expected);
       } finally {
         for (const [rel, flag] of flagged) {
           await run("chattr", [flag.replace("+", "-"), at(rel)]);

@@ -2055,7 +2055,7 @@ Deno.test("undo refuses, whole, lines no run writes: an empty line, leading zero
   // what the journal does write reads: a device of 2^64 - 1, an escaped backslash
   Deno.writeTextFileSync(
     bad,
-    [...edit(0, () => "18446744073709551615"), "0 0 f 0 0 0644 0 0 0644 - a\\x5cb\\x0a"].join(
+    [...edit(0, () => "18446744073709551615"), "0 0 f 0 0 0644 0 0 0640 - a\\x5cb\\x0a"].join(
       "\n",
     ) + "\n",
     { mode: 0o600 },

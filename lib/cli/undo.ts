@@ -32,6 +32,9 @@ before it ("kept"; one chowned back by hand gets its mode back without them).
 A setuid or setgid bit the entry lost since the run never goes back (the
 rest of its mode does), and a mode whose group bits taken off would shut out
 users or groups its access ACL names (given access since) is kept.
+A change the system refused at the run (another user's entry without root,
+an immutable file, root squashed on NFS), marked so in the journal, is never
+put back: the run made none of it ("refused at the run (never made)").
 A torn last line (the run stopped while writing it, e.g. a full disk) is one
 error; the lines before it are still undone. A bad line anywhere else makes
 the whole journal refused.
@@ -90,9 +93,13 @@ export async function run(args: string[]): Promise<number> {
         // only dry runs' lines (or none)
         : "the journal holds no change of an applied run to restore";
       const setid = s.setidKept ? ` (${num(s.setidKept)} of them: setuid/setgid not put back)` : "";
+      // (said only when there are any: the run's refusals are rare)
+      const notMade = s.notMade ? `, ${num(s.notMade)} refused at the run (never made)` : "";
       return [
         `${tag} ${count(s.entries, "journal entry", "journal entries")}, ${restored}, ` +
-        `${num(s.unchanged)} already as before, ${num(s.kept)} with fields kept${setid}, ` +
+        `${num(s.unchanged)} already as before, ${
+          num(s.kept)
+        } with fields kept${setid}${notMade}, ` +
         `${count(s.errors, "error")} in ${duration(s.elapsedMs)}`,
         ...(s.skippedDryRun
           ? [`${tag} ${count(s.skippedDryRun, "line")} of dry runs skipped`]
