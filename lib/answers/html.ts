@@ -645,14 +645,19 @@ export async function summaryHtml(s: Summary): Promise<string> {
     ),
   );
   parts.push(
-    htmlTable("cold", "Cold data: files not read for 365 days, per user", [
-      "user",
-      "uid",
-      "allocated",
-      "apparent",
-      "entries",
-      "files",
-    ], ownerRows(s.coldByUser)),
+    htmlTable(
+      "cold",
+      `Cold data: files not read for 365 days, per user (${of(s.coldByUser, s.coldUserCount)})`,
+      [
+        "user",
+        "uid",
+        "allocated",
+        "apparent",
+        "entries",
+        "files",
+      ],
+      ownerRows(s.coldByUser),
+    ),
   );
   return page(`pwalk summary: ${s.roots.join(", ") || s.scans.join(", ")}`, parts.join("\n"), s);
 }

@@ -271,6 +271,11 @@ export interface Summary {
   largestFiles: FileRow[];
   /** Per user, regular files not read (st_atime) for 365 days or more. */
   coldByUser: OwnerRow[];
+  /**
+   * Distinct uids owning such files (`coldByUser` is the first `top` of
+   * them, as `users` of `userCount`).
+   */
+  coldUserCount: number;
   /** Seconds DuckDB took (loading included). */
   elapsedSeconds: number;
 }
@@ -611,10 +616,9 @@ export async function summarize(
     const nowSql = `${BigInt(Math.min(Math.max(Math.floor(now), -(2 ** 64)), 2 ** 64))}::HUGEINT`;
     const age = (col: string) => `${nowSql} - "${col}"`;
     // not read for 365 days or more: read at or before now - 365 days
-    const cold = await owners(
-      "UID",
-      `WHERE kind = 'f' AND "st_atime" <= ${nowSql} - ${365 * 86400}`,
-    );
+    const coldWhere = `WHERE kind = 'f' AND "st_atime" <= ${nowSql} - ${365 * 86400}`;
+    const cold = await owners("UID", coldWhere);
+    const coldUsers = (await e.all(`SELECT count(DISTINCT "UID") AS n FROM s ${coldWhere}`))[0];
 
     const extRows = await e.all(
       `SELECT "fileExtension" AS ext, ${AMOUNT}, count(*) OVER () AS m FROM s ` +
@@ -768,6 +772,7 @@ export async function summarize(
       busiestFolders,
       largestFiles,
       coldByUser: cold,
+      coldUserCount: num(coldUsers.n),
       elapsedSeconds: (performance.now() - t0) / 1000,
     };
   } finally {

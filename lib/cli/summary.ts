@@ -286,7 +286,9 @@ export function summaryBlocks(s: Summary, width: number): Block[] {
     width,
   ));
   parts.push(tableLines(
-    "Cold data: files not read for 365 days, per user",
+    `Cold data: files not read for 365 days, per user (top ${s.coldByUser.length} of ${
+      count(s.coldUserCount)
+    })`,
     ["user", "allocated", "apparent", "files"],
     s.coldByUser.map((u) => [
       who(u.name, u.id),
