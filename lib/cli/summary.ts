@@ -244,7 +244,9 @@ export function summaryBlocks(s: Summary, width: number): Block[] {
     "File sizes",
     ["size", "files", "apparent", "allocated"],
     s.sizeHistogram.map((b) => [
-      b.min === 0 ? "0 B" : `${bytes(b.min)} - ${bytes(b.max)}`,
+      // (below max: "4.0 KiB - 8.0 KiB" read as holding the files of 8 KiB,
+      // which are in the next row, as the HTML table's "from" and "below" say)
+      b.min === 0 ? "0 B" : `${bytes(b.min)} - <${bytes(b.max)}`,
       count(b.files),
       bytes(b.apparentBytes),
       bytes(b.allocatedBytes),
