@@ -101,10 +101,9 @@ export function defaultJournalDir(): string {
   // The XDG spec: a relative XDG_STATE_HOME is invalid, and ignored.
   const xdg = getEnv("XDG_STATE_HOME");
   const home = getEnv("HOME");
-  const state = xdg?.startsWith("/")
-    ? xdg
-    : home?.startsWith("/")
-    ? `${home}/.local/state`
+  const state = xdg?.startsWith("/") ? xdg : home?.startsWith("/")
+    // HOME=/home/alice/ (or /): no doubled slash in the path shown
+    ? `${home.replace(/\/+$/, "")}/.local/state`
     : undefined;
   if (!state) {
     throw new RefusedError(
