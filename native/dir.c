@@ -280,6 +280,11 @@ int pw_open_path(const char *path, size_t len, int flags) {
 
 int pw_open_parent_below(int dirfd, const char *rel, size_t len, const char **last,
                          const dev_t *dev) {
+  return pw_open_parent_below_each(dirfd, rel, len, last, dev, NULL, NULL);
+}
+
+int pw_open_parent_below_each(int dirfd, const char *rel, size_t len, const char **last,
+                              const dev_t *dev, pw_way_fn each, void *arg) {
   int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
   size_t start = 0;
   for (;;) {
@@ -301,9 +306,10 @@ int pw_open_parent_below(int dirfd, const char *rel, size_t len, const char **la
     name[n] = 0;
     int next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     int e = errno;
-    if (next >= 0 && dev) {
+    if (next >= 0 && (dev || each)) {
       struct stat st;
-      int bad = fstat(next, &st) ? errno : st.st_dev != *dev ? EXDEV : 0;
+      int bad = fstat(next, &st) ? errno : dev && st.st_dev != *dev ? EXDEV : 0;
+      if (!bad && each) bad = each(arg, next, &st);
       if (bad) {
         close(next);
         next = -1;

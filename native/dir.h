@@ -117,4 +117,17 @@ int pw_open_nofollow(const char *path);
 int pw_open_parent_below(int dirfd, const char *rel, size_t len, const char **last,
                          const dev_t *dev);
 
+/** Called by pw_open_parent_below_each for each folder it opens on the way
+    (fd, and its fstat): 0 goes on, an errno stops the way there with it. */
+typedef int (*pw_way_fn)(void *arg, int fd, const struct stat *st);
+
+/**
+ * pw_open_parent_below, calling each(arg, fd, st) for every folder it opens
+ * on the way below dirfd (not dirfd itself; after the device check): a
+ * shard notes the folders above its frontier folder, as a whole run's walk
+ * has them above it.
+ */
+int pw_open_parent_below_each(int dirfd, const char *rel, size_t len, const char **last,
+                              const dev_t *dev, pw_way_fn each, void *arg);
+
 #endif

@@ -186,6 +186,31 @@ int pw_job_open_front(const pw_job *j, const pw_item *it, int flags) {
   return fd;
 }
 
+/* The folders on a frontier folder's way from the root, as a whole run's
+   walked path has them above it (pw_anc, for walked_once's cycle test): a
+   folder on the way that is one above it (a bind mount of the root, or of
+   a folder above, inside the tree; a server's loop) is where a whole run
+   stops (its row and a loop error, told by the shard that lists it), so
+   nothing below it is walked. */
+typedef struct {
+  pw_anc *anc; /* a reference: the root, then each folder on the way */
+  bool cycle;  /* the way went through a folder above it */
+} front_way;
+
+static int front_way_step(void *arg, int fd, const struct stat *st) {
+  front_way *w = arg;
+  int m = pw_anc_find(w->anc, st);
+  if (m == PW_ANC_SAME || (m == PW_ANC_OTHER_CTIME && !pw_fd_on_fuse(fd))) {
+    w->cycle = true;
+    return ELOOP;
+  }
+  pw_anc *a = pw_anc_new(w->anc, st);
+  if (!a) return ENOMEM;
+  pw_anc_put(w->anc);
+  w->anc = a;
+  return 0;
+}
+
 /* A shard's frontier folders ("DEV INO PARENT_INO DEPTH PATH" each), as
    items with the depth of a whole run.  Each is reached from the root one
    name at a time, following no link (a folder on the way swapped for a
@@ -197,7 +222,10 @@ int pw_job_open_front(const pw_job *j, const pw_item *it, int flags) {
    or kernel memory fails the job: a shard must not end as if complete
    without it.  With -x, one on another
    device than the root's, or below a folder that is, is left out with no
-   error, as a whole run leaves it out.  Returns -EINVAL for a malformed entry. */
+   error, as a whole run leaves it out; so is one below a folder on the way
+   that is a folder above that one (front_way: a loop).  Each item holds
+   its way (pw_anc), so that walked_once tells a loop below it, or at it,
+   as a whole run does.  Returns -EINVAL for a malformed entry. */
 static int frontier(pw_job *j) {
   const pw_strlist *f = &j->opts->frontier;
   if (!f->n) return 0;
@@ -235,20 +263,33 @@ static int frontier(pw_job *j) {
        folder below it is not walked, and is no error (a whole run gives it
        no row and no error either) */
     int pfd;
+    front_way way = {0};
     /* out of descriptors: waited for as a worker's folder open waits
        (another job of the process may free some) */
     for (long waited = 0;;) {
-      pfd = pw_open_parent_below(j->front_fd, rel, len - (size_t)(rel - path), &last,
-                                 j->opts->one_fs ? &j->root_st.st_dev : NULL);
-      if (pfd >= 0 || !pw_job_wait_fd(j, errno, &waited)) break;
+      pw_anc_put(way.anc);
+      way = (front_way){.anc = pw_anc_new(NULL, &rst)};
+      if (!way.anc) return -ENOMEM;
+      pfd = pw_open_parent_below_each(j->front_fd, rel, len - (size_t)(rel - path), &last,
+                                      j->opts->one_fs ? &j->root_st.st_dev : NULL,
+                                      front_way_step, &way);
+      if (pfd >= 0 || way.cycle || !pw_job_wait_fd(j, errno, &waited)) break;
     }
     if (pfd < 0) {
       err = errno;
+      pw_anc_put(way.anc);
+      way.anc = NULL;
       if (err == EINVAL) return -EINVAL;
-      if (err == EXDEV) continue;
+      /* below a loop on the way: a whole run never gets there (no row, no
+         error: the loop is told where it is listed) */
+      if (err == EXDEV || way.cycle) continue;
     } else {
       if (fstatat(pfd, last, &st, AT_SYMLINK_NOFOLLOW) || fstat(pfd, &parent)) err = errno;
       close(pfd);
+    }
+    if (err) { /* not walked: nothing below it to hold its way */
+      pw_anc_put(way.anc);
+      way.anc = NULL;
     }
     if (err && err != ELOOP && err != ENOTDIR) {
       note(j, PW_OP_OPEN, err, path, len);
@@ -266,15 +307,31 @@ static int frontier(pw_job *j) {
        swapped for a link or a file. */
     if (!err && !S_ISDIR(st.st_mode)) err = ENOTDIR;
     if (err) {
+      pw_anc_put(way.anc);
       note(j, PW_OP_RACE, err, path, len);
       continue;
     }
     /* Another folder than the planned one at this path is walked,
        as a whole run would walk it; with -x, not when on another device (a
        whole run gives it no row either). */
-    if (j->opts->one_fs && st.st_dev != j->root_st.st_dev) continue;
+    if (j->opts->one_fs && st.st_dev != j->root_st.st_dev) {
+      pw_anc_put(way.anc);
+      continue;
+    }
+    /* following links, an item's own node is on its walked path too
+       (queue_subfolder); else walked_once adds it once it is opened */
+    if (j->opts->follow) {
+      pw_anc *self = pw_anc_new(way.anc, &st);
+      pw_anc_put(way.anc);
+      way.anc = self;
+      if (!self) return -ENOMEM;
+    }
     pw_item *it = pw_item_new(path, len);
-    if (!it) return -ENOMEM;
+    if (!it) {
+      pw_anc_put(way.anc);
+      return -ENOMEM;
+    }
+    it->anc = way.anc; /* (the item holds the reference) */
     it->st = st;
     it->parent_ino = (uint64_t)parent.st_ino;
     it->depth = (int32_t)depth;

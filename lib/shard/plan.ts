@@ -455,6 +455,12 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
     await pool(kids, concurrency, async (c) => {
       c.id = await abortable(folderId(c.path, c.id), signal) ?? undefined;
       if (!c.id || (options.oneFileSystem && c.id.dev !== rootDev)) c.dead = true;
+      // a folder above it again (a bind mount of one inside the tree): a
+      // whole run gives it a row and a loop error, and walks nothing below
+      // it; its row is its parent's walker's, as a file's
+      for (let a: Node | null = n; a && !c.dead; a = a.parent) {
+        if (a.id && c.id && a.id.dev === c.id.dev && a.id.ino === c.id.ino) c.dead = true;
+      }
     });
     let made = 0;
     for (const c of kids) {

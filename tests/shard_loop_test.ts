@@ -1,0 +1,59 @@
+/**
+ * A bind mount of the root inside the tree (a loop, as a looping NFS export
+ * or FUSE server makes one): a whole run gives the mount point its row and
+ * a `loop` error and walks nothing below it; the shards together must give
+ * the same rows. Two ways it went wrong: the planner listed through the
+ * loop and planned folders below it, and a shard walking a frontier folder
+ * that holds the loop did not know the folders above its frontier folder,
+ * so it walked the whole tree again below the mount point.
+ *
+ * @module
+ */
+import { assert, assertEquals } from "@std/assert";
+import { cli } from "./helpers/run.ts";
+import { assertSameLines, makePlan, runShards, unionLines, wholeLines } from "./helpers/shard.ts";
+import { testNeeding, ZSTD } from "./helpers/system.ts";
+import { canMountTmpfs, mountBind, tempDir } from "./helpers/temp.ts";
+
+/** t/a0..a7/b0..b2/c0/f, and the folder `loop` where the root is bind-mounted. */
+async function loopTree(t: string, loop: string): Promise<void> {
+  for (let a = 0; a < 8; a++) {
+    for (let b = 0; b < 3; b++) {
+      await Deno.mkdir(`${t}/a${a}/b${b}/c0`, { recursive: true });
+      await Deno.writeTextFile(`${t}/a${a}/b${b}/c0/f`, "x");
+    }
+  }
+  await Deno.mkdir(`${t}/${loop}`);
+  assertEquals(await mountBind(t, `${t}/${loop}`), "");
+}
+
+for (
+  const [what, loop, args] of [
+    // the planner lists the whole tree: it meets the loop
+    ["planned from the whole tree", "a0/b0/loop", []],
+    // a short listing budget: the loop lies inside a frontier folder
+    ["inside a frontier folder", "a0/b0/c0/loop", ["--min-folders", "2", "--max-listed", "8"]],
+  ] as const
+) {
+  testNeeding([ZSTD], {
+    name: `shard: a bind mount of the root inside the tree (${what}) is a loop, as in a whole run`,
+    ignore: !canMountTmpfs(),
+    async fn() {
+      await using tmp = await tempDir();
+      const t = `${tmp.path}/t`;
+      await loopTree(t, loop);
+      const plan = await makePlan(t, 2, `${tmp.path}/plan.json`, [...args]);
+      for (const f of plan.frontier) {
+        assert(!f.path.startsWith(`${t}/${loop}`), `planned below the loop: ${f.path}`);
+      }
+      const holder = plan.frontier.find((f) => `${t}/${loop}`.startsWith(`${f.path}/`));
+      assertEquals(holder !== undefined, args.length > 0, "the loop inside a frontier folder");
+      await cli(["-o", "/dev/null", t]); // folders' atimes settle before the reference
+      const whole = await wholeLines(t);
+      const stderr = await runShards(`${tmp.path}/plan.json`, tmp.path, plan.shards);
+      assertSameLines(await unionLines(tmp.path, plan.shards), whole, "the shards' rows");
+      const loops = stderr.join("").split("\n").filter((l) => l.startsWith("pwalk: loop "));
+      assertEquals(loops, [`pwalk: loop '${t}/${loop}': Too many levels of symbolic links`]);
+    },
+  });
+}
