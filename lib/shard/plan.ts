@@ -808,6 +808,19 @@ export function checkPlan(v: unknown, where = "plan"): ShardPlan {
       }
     }
   }
+  // the shard prints the plan's depth on the folder's row and counts its
+  // rows below from it: another depth than its path's (an edited plan)
+  // would make every one of them wrong, silently
+  for (const f of p.frontier!) {
+    const names = belowRoot(root, pathOfJson(f))!.split("/").length;
+    if (f.depth !== names - 1) {
+      throw new PlanError(
+        `${where}: frontier folder ${JSON.stringify(f.path)} (shard ${f.shard}) has depth ` +
+          `${f.depth}, but its path is at depth ${names - 1}: its rows would carry wrong ` +
+          "depths; make a new plan",
+      );
+    }
+  }
   return p as ShardPlan;
 }
 
