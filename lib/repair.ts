@@ -36,7 +36,8 @@ import {
 } from "./journal_file.ts";
 import { logCount, logPath, syslogLine, whoRuns } from "./syslog.ts";
 import { onQuit } from "./interrupt.ts";
-import { unlessRefused } from "./procfs.ts";
+import { readProcFile, unlessRefused } from "./procfs.ts";
+import { runningUid } from "./fetchlib.ts";
 
 export type { ChangeKind, ChangeRecord, EntryType, Ownership } from "./journal.ts";
 
@@ -742,7 +743,9 @@ export async function repair(root: string, options: RepairOptions = {}): Promise
  * ```
  *
  * @throws {Deno.errors.NotFound} when the root does not exist
- * @throws {RefusedError} as {@link repair}
+ * @throws {RefusedError} as {@link repair}; and with `apply`, without
+ * CAP_CHOWN (not root), for a `to.uid` that is not `from`, or a `from` that
+ * is not the caller: the system would refuse every entry
  */
 export async function chown(root: string, options: ChownOptions): Promise<ChownSummary> {
   options = withoutNulls(options);
@@ -761,8 +764,44 @@ export async function chown(root: string, options: ChownOptions): Promise<ChownS
   opts.push([Opt.CHOWN_FROM, checkId("from", options.from)]);
   opts.push([Opt.CHOWN_UID, checkId("to.uid", options.to.uid)]);
   if (options.to.gid !== undefined) opts.push([Opt.CHOWN_GID, checkId("to.gid", options.to.gid)]);
+  // Without CAP_CHOWN the system refuses every entry of such a run (an
+  // error line and a journal line each, and an undo offered for a run that
+  // changed nothing): one line instead, before anything is written.
+  if (options.apply && !mayGiveAway()) {
+    const from = options.from, uid = options.to.uid;
+    if (uid !== from) {
+      throw new RefusedError(
+        `pwalk: chown: giving uid ${from}'s entries to uid ${uid} needs root (CAP_CHOWN), ` +
+          "which this process does not have: the system would refuse every one; run it as " +
+          "root (without root an owner can change only the group of her own entries, to one " +
+          `she is in: --chown_to ${from}:GID as uid ${from})`,
+      );
+    }
+    if (from !== runningUid()) {
+      throw new RefusedError(
+        `pwalk: chown: changing the group of uid ${from}'s entries needs root (CAP_CHOWN) or ` +
+          `being uid ${from}: the system would refuse every one; run it as root`,
+      );
+    }
+  }
   const r = await runChangeJob("chown", root, real, opts, options);
   return summary(root, options, r, "chown");
+}
+
+/**
+ * Whether this process may give a file to another owner: CAP_CHOWN in its
+ * effective set (Linux: /proc/self/status's CapEff, bit 0), else being
+ * root. Without it the system refuses every chown to another uid.
+ */
+function mayGiveAway(): boolean {
+  if (Deno.build.os === "linux") {
+    try {
+      const text = new TextDecoder().decode(readProcFile("/proc/self/status"));
+      const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(text);
+      if (m) return (BigInt(`0x${m[1]}`) & 1n) === 1n;
+    } catch { /* no /proc: as root or not, below */ }
+  }
+  return runningUid() === 0;
 }
 
 /** The real path of the folder holding the file at path, or undefined. */

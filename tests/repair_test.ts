@@ -3245,6 +3245,43 @@ testNeeding([SETPRIV], {
   },
 });
 
+testNeeding([SETPRIV], {
+  name: "chown --apply without CAP_CHOWN to another owner, or of another owner's entries: " +
+    "refused up front (one line, exit 2, no journal, nothing changed); its dry run still lists",
+  async fn() {
+    await using tmp = await tempDir("pwalk-repair-");
+    const root = `${tmp.path}/proj`;
+    buildTree(root, [
+      { rel: ".", type: "dir", uid: 1001, gid: 1001, mode: 0o755 },
+      { rel: "a", type: "file", uid: 1001, gid: 1001, mode: 0o644 },
+    ]);
+    const before = snapshot(root);
+    const journal = `${tmp.path}/j`;
+    // uid 0 without capabilities: an ordinary user to chown(2)
+    for (
+      const [to, message] of [
+        ["1002:1002", "pwalk: chown: giving uid 1001's entries to uid 1002 needs root (CAP_CHOWN)"],
+        ["1001:5000", "pwalk: chown: changing the group of uid 1001's entries needs root"],
+      ]
+    ) {
+      const args = ["--chown_from", "1001", "--chown_to", to, "--journal", journal];
+      const r = await cli([...args, "--apply", root], { prefix: UNPRIVILEGED });
+      assertEquals(r.code, 2, r.stderr);
+      assertEquals(r.stderr.split("\n").filter(Boolean).length, 1, r.stderr);
+      assertStringIncludes(r.stderr, message);
+      assertEquals(r.text, "");
+      assertEquals(existsSync(journal), false, "a journal written");
+      assertEquals(diffSnapshots(before, snapshot(root)), []);
+      // the dry run: what root's --apply would do
+      const dry = await cli(["--chown_from", "1001", "--chown_to", to, root], {
+        prefix: UNPRIVILEGED,
+      });
+      assertEquals(dry.code, 0, dry.stderr);
+      assertEquals(dry.text.split("\n").filter(Boolean).length, 2, dry.text);
+    }
+  },
+});
+
 mischiefTest(
   "an entry that vanishes before repair changes it: reported, the run goes on",
   [own("vanish-a"), own("d", "dir"), own("d/vanish-b"), own("d/stays")],
