@@ -218,7 +218,8 @@ export interface Diff {
      * and mtime), i.e. moved or renamed (NEW's bytes). One per name gone:
      * an inode's new names beyond the number of its OLD names gone are hard
      * links added (`mv a b; ln b c`: b moved, c added only), the names
-     * that carry its bytes moved first. They are counted as
+     * that carry its bytes (the first in byte order) moved first: after
+     * `mv a z; ln z c`, c is the name moved and z the link added. They are counted as
      * added and removed too. The file system is told by st_dev; across a
      * remount that changed it, OLD's and NEW's devices that hold the same
      * entry (inode and type) at some path are taken for one.

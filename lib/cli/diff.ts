@@ -52,7 +52,8 @@ pwalk's root typed with a trailing slash, "/data/" and "/data//a", is read
 as "/data" and "/data/a"); a path whose
 inode changed counts as replaced; an entry at a new path that OLD had at a
 path it is gone from (same inode, type, size, mtime) is also counted as
-moved (one name per name gone: a hard link made beside it is added).
+moved (one name per name gone, the one first in byte order, which carries
+the bytes: of a name moved and a hard link made beside it, either).
 Prints the totals; per user, group and
 folder (at --depth; a folder with the entries below it, and its own bytes,
 as the recursive table and summary count it; the root's own files in none)
