@@ -91,6 +91,8 @@ Deno.test("status names shard outputs no record names: a rerun's old output unde
   const t = await cli(["status", dir]);
   assertEquals(t.code, 0, t.stderr);
   assertStringIncludes(t.text, `\nstray files: ${unnamed.join(", ")} (not this plan's`);
+  // a glob of scan-* reads these: said so
+  assertStringIncludes(t.text, `${dir}/scan-*.csv.zst reads them too: remove them)\n`);
 });
 
 /** The files of a folder, sorted by name. */
@@ -319,6 +321,8 @@ Deno.test("status: two records of one shard (outputs of two names): the latest r
     `ended ${newer.end}; the latest of 2 records (by their end): earlier run data-1.done.json set aside`,
   );
   assertStringIncludes(t.text, "stray files: data-1.csv.zst, data-1.done.json (");
+  // no glob of scan-* reads data-1.csv.zst: not said to
+  assertEquals(t.text.includes("scan-*.csv.zst reads them too"), false, t.text);
   // the merge reads the latest run's output: its rows, the added file's among them
   const zero = JSON.parse(await Deno.readTextFile(`${dir}/scan-0.done.json`));
   const sum = await cli(["summary", "--json", dir]);

@@ -141,11 +141,13 @@ export async function run(args: string[]): Promise<number> {
           "missing)"),
   );
   if (st.strays.length) {
+    // the glob's warning only where it holds: data-1.csv.zst is no scan-*
+    const globbed = st.strays.some((n) => n.startsWith("scan-"));
     lines.push(
       `stray files: ${st.strays.join(", ")} (not this plan's shards' outputs: another ` +
         "scan's, or another run's of a done shard under another name: an earlier one, or a " +
-        "later one that left no whole output; but a glob such as " +
-        `${dir}/scan-*.csv.zst reads them too: remove them)`,
+        "later one that left no whole output" +
+        (globbed ? `; but a glob such as ${dir}/scan-*.csv.zst reads them too: remove them)` : ")"),
     );
   }
   // each line as one line that cannot drive the terminal, as plan and
