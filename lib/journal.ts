@@ -27,7 +27,7 @@
  * `\xHH`, so any name (newlines, bytes that are not UTF-8) is one exact line.
  * A journal may hold several runs, each after its own header line. A
  * line whose NEW is its OLD marks the change of the line(s) before it
- * (same run, entry and OLD) as refused by the system: never made
+ * (same run, entry, PATH and OLD) as refused by the system: never made
  * ({@link isRefusalMark}).
  *
  * @module
@@ -441,7 +441,7 @@ export function lineAt(bytes: Uint8Array, start: number): string {
  * writes after the line of a change the system refused whole (an entry of
  * another user's without root, an immutable file, root squashed on NFS),
  * each line being written before its change is tried. It says that the
- * line(s) before it of the same run, entry and OLD ({@link refusalKey})
+ * line(s) before it of the same run, entry, PATH and OLD ({@link refusalKey})
  * were never made: undo leaves them alone, for values the entry holds now
  * that equal theirs are someone else's (the owner's own `chgrp` since). No
  * line of a change made has NEW equal to OLD.
@@ -450,9 +450,20 @@ export function isRefusalMark(l: JournalLine): boolean {
   return l.new.uid === l.old.uid && l.new.gid === l.old.gid && l.new.mode === l.old.mode;
 }
 
-/** What a refusal mark and the lines it marks share: run, entry and OLD. */
+/**
+ * What a refusal mark and the lines it marks share: run, entry, OLD and
+ * PATH. The path too: an entry a run reaches under two paths (a bind mount
+ * of a folder inside the tree, read-only, say) may be changed by one
+ * worker under the one and refused to another under the other, both lines
+ * written before either change, with the same OLD: the mark of the refused
+ * one must leave the other, made, to undo.
+ */
 export function refusalKey(run: number, l: JournalLine): string {
-  return `${run} ${l.dev} ${l.ino} ${l.old.uid} ${l.old.gid} ${l.old.mode}`;
+  let path = "";
+  for (let i = 0; i < l.rel.length; i += 8192) {
+    path += String.fromCharCode(...l.rel.subarray(i, i + 8192)); // a char per byte
+  }
+  return `${run} ${l.dev} ${l.ino} ${l.old.uid} ${l.old.gid} ${l.old.mode} ${path}`;
 }
 
 /** Whether `bytes` start as a journal does: with {@link JOURNAL_MAGIC}. */

@@ -243,7 +243,7 @@ function parseJournal(bytes: Uint8Array, file: string): JournalContents {
     const header = ix.headers[ix.runOf[i]];
     const line = parseLine(lineAt(bytes, ix.starts[i]), header.version);
     if (isRefusalMark(line)) refused.add(refusalKey(ix.runOf[i], line));
-    else if (refused.has(refusalKey(ix.runOf[i], line))) notMade++;
+    else if (refused.size && refused.has(refusalKey(ix.runOf[i], line))) notMade++;
     else entries.push({ header, line });
   }
   return { entries: entries.reverse(), notMade, dryRun: ix.dryRun, tornLine: ix.tornLine };
