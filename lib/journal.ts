@@ -405,7 +405,10 @@ export interface JournalIndex {
   /** Refusal marks among `count` ({@link isRefusalMark}). */
   marks: number;
   headers: JournalHeader[];
-  /** Applied entry lines per header, refusal marks left out. */
+  /**
+   * Applied entry lines per header, refusal marks and the lines they mark
+   * (never made) left out: the lines undo would put back.
+   */
   perHeader: number[];
   dryRun: number;
   tornLine: number;
@@ -547,6 +550,16 @@ export function indexJournal(bytes: Uint8Array, file: string): JournalIndex {
       throw new SyntaxError(`pwalk: ${file}:${lineNo}: ${(e as Error).message}`);
     }
     start = nl + 1;
+  }
+  if (marks) {
+    // the lines marked as refused (their marks after them: newest first)
+    // are none of what undo would put back
+    const refused = new Set<string>();
+    for (let i = count - 1; i >= 0; i--) {
+      const line = parseLine(lineAt(bytes, starts[i]), headers[runOf[i]].version);
+      if (isRefusalMark(line)) refused.add(refusalKey(runOf[i], line));
+      else if (refused.has(refusalKey(runOf[i], line))) perHeader[runOf[i]]--;
+    }
   }
   return {
     bytes,

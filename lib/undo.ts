@@ -508,6 +508,10 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
         ? "a symbolic link (or a non-folder) is on the way now"
         : text;
       const n = ix.perHeader[run];
+      // (a run whose every change the system refused: nothing of it to
+      // put back, nothing left alone)
+      cur = { run, root: r };
+      if (!n) return r;
       out.runsLeft++;
       const them = n === 1 ? "entry" : "entries";
       fail("root", `${r}: the run's ${n} ${them} below it left alone`, h.root, n, name);

@@ -55,3 +55,37 @@ Deno.test("undo: a refusal mark under one path of an entry leaves its change mad
   assertStringIncludes(u.stderr, counts("restored"));
   assertEquals(Deno.statSync(f).mode! & 0o7777, 0o600);
 });
+
+Deno.test("undo of a run whose ROOT is gone: the lines it marked as refused are neither errors nor left alone", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/gone`;
+  Deno.mkdirSync(root);
+  const r = Deno.statSync(root);
+  Deno.removeSync(root);
+  const line = (ino: number, rel: string, mode: string) =>
+    `${r.dev} ${ino} f 1001 1001 0600 1001 5000 ${mode} - ${rel}`;
+  const header = `#pwalk-journal 2 repair apply ${r.dev} ${r.ino} ${root}`;
+  const refused = [line(8, "b", "0640"), `${r.dev} 8 f 1001 1001 0600 1001 1001 0600 - b`];
+  const write = (name: string, lines: string[]) => {
+    Deno.writeTextFileSync(`${tmp.path}/${name}`, lines.join("\n") + "\n", { mode: 0o600 });
+    return `${tmp.path}/${name}`;
+  };
+  // one change made (a), one refused (b): the one made is left alone, one error
+  const some = await cli(["undo", write("some", [header, line(7, "a", "0640"), ...refused])]);
+  assertEquals(some.code, 1, some.stderr);
+  assertStringIncludes(some.stderr, `: the run's 1 entry below it left alone\n`);
+  assertStringIncludes(
+    some.stderr,
+    "2 journal entries, 0 would be restored, 0 already as before, 0 with fields kept, " +
+      "1 refused at the run (never made), 1 error in ",
+  );
+  // every change refused: the run made none, nothing is left alone
+  const none = await cli(["undo", write("none", [header, ...refused])]);
+  assertEquals(none.code, 0, none.stderr);
+  assertStringIncludes(
+    none.stderr,
+    "1 journal entry, 0 would be restored, 0 already as before, 0 with fields kept, " +
+      "1 refused at the run (never made), 0 errors in ",
+  );
+  assertEquals(none.stderr.includes("left alone"), false, none.stderr);
+});
