@@ -769,10 +769,24 @@ static void change_error(pw_worker *w, const pw_entry *e, int op, int err) {
   pw_worker_error(w, op, err, e->path, e->len);
 }
 
+/* Whether a chown or chmod that failed with err is one the system
+   refused, so that nothing of it was made: a permission (another user's
+   entry without root, chattr +i, root squashed), a read-only mount, a
+   quota, an id or mode the file system cannot hold, no way to change it.
+   Not an error that may come after the change was made (EIO, ETIMEDOUT
+   or EINTR of an NFS soft mount whose server did apply it, a FUSE
+   server's): a mark then would say never made of a change that was, and
+   undo would leave it; unmarked, undo judges it by the values the entry
+   holds. */
+static bool refused_whole(int err) {
+  return err == EPERM || err == EACCES || err == EROFS || err == EDQUOT || err == EINVAL ||
+         err == ENOTSUP || err == EOPNOTSUPP || err == ENOSYS;
+}
+
 /* Make the change p to the entry t holds (stat now); returns what really
    happened (the kernel may refuse parts of it).  *refused: the kernel
-   refused it whole (its chown, or the chmod of a change of mode alone):
-   nothing of p was made. */
+   refused it whole (its chown, or the chmod of a change of mode alone:
+   refused_whole): nothing of p was made. */
 static pw_change apply_change(pw_worker *w, const pw_entry *e, const pw_target *t,
                               const struct stat *now, const pw_change *p, bool *refused) {
   repair_ctx *c = pw_job_ctx(pw_worker_job(w));
@@ -789,7 +803,7 @@ static pw_change apply_change(pw_worker *w, const pw_entry *e, const pw_target *
          for the new group (a private file would open to its old, private
          group), setgid on a folder would hand that group down. */
       change_error(w, e, PW_OP_CHOWN, -rc);
-      *refused = true;
+      *refused = refused_whole(-rc);
       return got;
     }
     got.nuid = p->nuid;
@@ -810,7 +824,7 @@ static pw_change apply_change(pw_worker *w, const pw_entry *e, const pw_target *
   int rc = pw_target_chmod(t, p->nmode);
   if (rc) {
     change_error(w, e, PW_OP_CHMOD, -rc);
-    *refused = !owner;
+    *refused = !owner && refused_whole(-rc);
     /* the chown may have cleared setuid/setgid: tell the mode left */
     struct stat left;
     if (pw_target_stat(t, &left) == 0) got.nmode = left.st_mode & 07777;
