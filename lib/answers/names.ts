@@ -62,6 +62,9 @@ export async function resolveNames(
       // getent exits 2 when some key is not found, and still prints the others.
       const child = new Deno.Command("getent", {
         args: [db, ...batch.map(String)],
+        // not our working folder, which the runner may not search (Deno
+        // starts a child there, and fails: every name a number, silently)
+        cwd: "/",
         stdout: "piped",
         stderr: "null",
         stdin: "null",

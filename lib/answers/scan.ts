@@ -1442,8 +1442,13 @@ async function loadEscaped(
   sql: (fifo: string) => string,
 ): Promise<number> {
   const fifo = `${e.tempDir}/escaped-${crypto.randomUUID()}.csv`;
-  const mk = await new Deno.Command("mkfifo", { args: ["-m", "600", fifo], stderr: "piped" })
-    .output();
+  // started in "/" (fifo is absolute): Deno starts a child in our working
+  // folder, and fails when that cannot be searched (`runuser -u` from /root)
+  const mk = await new Deno.Command("mkfifo", {
+    args: ["-m", "600", fifo],
+    cwd: "/",
+    stderr: "piped",
+  }).output();
   if (!mk.success) throw new Error(`mkfifo ${fifo}: ${new TextDecoder().decode(mk.stderr)}`);
   const counter = { n: 0 };
   let writerError: unknown = null;

@@ -1,0 +1,52 @@
+/**
+ * summary and diff run from a working folder they may not search: a root
+ * cron script (in /root, mode 700) that runs them as another user
+ * (`runuser -u scanner -- pwalk summary ...`), or `sudo -u` from a private
+ * home. Every path they are given is absolute, so they must work there as
+ * the report does: the helpers they start (getent for the names, mkfifo for
+ * the filter of names that are not UTF-8) start in "/", not in that folder
+ * (Deno starts a child in the parent's folder unless told, and fails with
+ * "Permission denied" when it cannot go there). Run without capabilities
+ * (setpriv), the folder root's and mode 000: its owner bits apply.
+ */
+import { assertEquals } from "@std/assert";
+import { cli, run, UNPRIVILEGED } from "./helpers/run.ts";
+import { tempDir } from "./helpers/temp.ts";
+import { SETPRIV, testNeeding } from "./helpers/system.ts";
+
+testNeeding([SETPRIV], {
+  name: "summary and diff from a working folder they cannot search: names and the filter work",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    await using t = await tempDir();
+    const root = `${t.path}/tree`;
+    await Deno.mkdir(root);
+    await Deno.writeTextFile(`${root}/a`, "x");
+    const old = `${t.path}/old.csv`;
+    assertEquals((await cli(["-o", old, root])).code, 0);
+    // a name that is not UTF-8 (Latin-1 é): read through the escaping filter, a FIFO
+    const sh = await run("sh", ["-c", 'printf x > "$1/caf$(printf "\\351")"', "sh", root]);
+    assertEquals(sh.code, 0, sh.stderr);
+    const scan = `${t.path}/new.csv`;
+    assertEquals((await cli(["-o", scan, root])).code, 0);
+    const closed = `${t.path}/closed`;
+    await Deno.mkdir(closed, { mode: 0o000 });
+    await Deno.chmod(closed, 0o000);
+    const o = { prefix: UNPRIVILEGED, cwd: closed };
+    // the premise: the runner cannot search its working folder
+    const ls = await run("ls", ["."], o);
+    assertEquals(ls.code, 2, "ls reads the working folder");
+
+    const s = await cli(["summary", "--json", scan], o);
+    assertEquals([s.code, s.stderr], [0, ""]);
+    const summary = JSON.parse(s.text);
+    assertEquals(summary.totals.nonUtf8Names, 1);
+    assertEquals(summary.users.map((u: { name: string }) => u.name), ["root"]);
+
+    const d = await cli(["diff", "--json", old, scan], o);
+    assertEquals([d.code, d.stderr], [0, ""]);
+    const diff = JSON.parse(d.text);
+    assertEquals(diff.totals.added.entries, 1);
+    assertEquals(diff.users.map((u: { name: string }) => u.name), ["root"]);
+  },
+});
