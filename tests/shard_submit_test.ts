@@ -10,7 +10,7 @@
  * first waits on sbatch is refused (exit 1), submitting nothing.
  */
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import { cli, run, spawnCli } from "./helpers/run.ts";
+import { cli, run, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
 import { SLURM_NEEDS, startSlurm } from "./helpers/slurm.ts";
 import { requireTool, testNeeding } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
@@ -318,6 +318,38 @@ Deno.test("slurm --resume --dry-run prints the sbatch command quoted for the she
   assert(words.includes("--comment=two words"), line);
   assert(words.includes("--hold"), line);
   assertEquals(words.at(-1), `${dir}/job.sbatch`);
+});
+
+Deno.test({
+  name: "slurm --resume from a working folder the runner cannot search: squeue is still asked",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/tree`;
+    await threeFolders(root);
+    const dir = `${tmp.path}/scan`;
+    const made = await slurmDryRun(root, dir, []);
+    assertEquals(made.code, 0, made.stderr);
+    // a stand-in squeue (no Slurm here) that says it was run
+    const bin = `${tmp.path}/bin`, asked = `${tmp.path}/asked`;
+    await Deno.mkdir(bin);
+    await Deno.writeTextFile(`${bin}/squeue`, `#!/bin/sh\necho yes > '${asked}'\n`, {
+      mode: 0o755,
+    });
+    const closed = `${tmp.path}/closed`;
+    await Deno.mkdir(closed);
+    await Deno.chmod(closed, 0o000);
+    const o = { prefix: UNPRIVILEGED, cwd: closed };
+    // the premise: the runner (uid 0 without capabilities) cannot search it
+    assertEquals((await run("ls", ["."], o)).code, 2, "ls reads the working folder");
+    const r = await cli(["slurm", "--resume", dir, "--dry-run"], {
+      ...o,
+      env: { PATH: `${bin}:${Deno.env.get("PATH")}` },
+    });
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(Deno.readTextFileSync(asked), "yes\n", "squeue not run");
+    assertEquals(r.stderr.includes("squeue"), false, r.stderr);
+  },
 });
 
 Deno.test("--sbatch values sbatch reads otherwise in an #SBATCH line (backslash, #, empty or unmatched quotes) are refused (exit 2), nothing written", async () => {

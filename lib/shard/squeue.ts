@@ -141,6 +141,7 @@ export async function queuedTasks(
         // ones, which would be resubmitted as missing)
         args: ["-h", "-r", "--all", ...ask, "-o", "%K|%T|%r"],
         ...env,
+        cwd: "/", // (not a working folder the runner cannot search: Deno would fail to start it)
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
