@@ -242,11 +242,13 @@ export function summaryBlocks(s: Summary, width: number): Block[] {
   ));
   parts.push(tableLines(
     "File sizes",
-    ["size", "files", "apparent", "allocated"],
+    ["from", "below", "files", "apparent", "allocated"],
     s.sizeHistogram.map((b) => [
-      // (below max: "4.0 KiB - 8.0 KiB" read as holding the files of 8 KiB,
-      // which are in the next row, as the HTML table's "from" and "below" say)
-      b.min === 0 ? "0 B" : `${bytes(b.min)} - <${bytes(b.max)}`,
+      // (two columns, as the HTML table's: "4.0 KiB - 8.0 KiB" read as
+      // holding the files of 8 KiB, which are in the next row; and one cell
+      // "256.0 KiB - <512.0 KiB" was cut on a narrow terminal)
+      bytes(b.min),
+      bytes(b.max),
       count(b.files),
       bytes(b.apparentBytes),
       bytes(b.allocatedBytes),
