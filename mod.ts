@@ -115,6 +115,7 @@ export {
   type DiffSide,
   type FileChange,
   type FolderChange,
+  type UnlistedFolder,
 } from "./lib/answers/diff.ts";
 export {
   convert,

@@ -12,7 +12,7 @@ import { type Diff, diff, type FileChange, summarize } from "../mod.ts";
 import { answersTree, extraNames, type RefEntry, sums, walkRef } from "./helpers/answers_tree.ts";
 import { COLUMNS } from "./helpers/csv.ts";
 import { rootSlashScans, slashRootScans } from "./helpers/c_scan.ts";
-import { cli, run } from "./helpers/run.ts";
+import { cli, run, UNPRIVILEGED } from "./helpers/run.ts";
 import { pooled } from "./helpers/pool.ts";
 import { formatDiff } from "../lib/cli/diff.ts";
 import { PYTHON3, testNeeding } from "./helpers/system.ts";
@@ -1491,4 +1491,59 @@ Deno.test("diff's mtime columns are days in UTC, whatever $TZ is, and say so, in
   const page = Deno.readTextFileSync(html);
   assertStringIncludes(page, "<th>old mtime UTC</th>");
   assertStringIncludes(page, "2026-12-05");
+});
+
+Deno.test({
+  name:
+    "diff: a folder that could not be read in NEW, unchanged since OLD, is named as unlisted (its entries look removed); a folder emptied is not",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    await using tmp = await tempDir("pwalk-diff-");
+    const root = `${tmp.path}/tree`;
+    for (const d of ["locked", "emptied", "kept"]) {
+      await Deno.mkdir(`${root}/${d}`, { recursive: true });
+    }
+    for (const d of ["locked", "emptied"]) {
+      for (const f of ["f1", "f2", "f3"]) await Deno.writeTextFile(`${root}/${d}/${f}`, f);
+    }
+    await Deno.writeTextFile(`${root}/kept/g`, "g");
+    const old = await scanTo(tmp.path, "old.csv", root);
+    // NEW, as a user who cannot read `locked` (uid 0 without
+    // capabilities, mode 000: its mtime unchanged, as chmod leaves it),
+    // and `emptied` really emptied (its mtime changes)
+    const lockedMtime = Deno.lstatSync(`${root}/locked`).mtime;
+    await Deno.chmod(`${root}/locked`, 0o000);
+    for (const f of ["f1", "f2", "f3"]) await Deno.remove(`${root}/emptied/${f}`);
+    // (the premise: another mtime for the folder emptied; none for the locked one)
+    await Deno.utime(`${root}/emptied`, new Date(), new Date(Date.now() + 5000));
+    assertEquals(Deno.lstatSync(`${root}/locked`).mtime, lockedMtime);
+    const neu = `${tmp.path}/new.csv`;
+    const r = await cli(["-o", neu, root], { prefix: UNPRIVILEGED });
+    assertEquals(r.code, 0, r.stderr);
+    assertStringIncludes(r.stderr, `pwalk: open '${root}/locked': Permission denied`);
+    await Deno.chmod(`${root}/locked`, 0o755);
+
+    const d = await diff([old], [neu], { names: false });
+    // every entry of both folders counts as removed all the same
+    assertEquals(d.totals.removed.entries, 6);
+    assertEquals(d.unlisted, {
+      new: [{ path: `${root}/locked`, listed: 3 }],
+      newCount: 1,
+      old: [],
+      oldCount: 0,
+    });
+    // the other way round: the locked folder's entries look added
+    const back = await diff([neu], [old], { names: false });
+    assertEquals(back.unlisted.old, [{ path: `${root}/locked`, listed: 3 }]);
+    assertEquals(back.unlisted.newCount, 0);
+    // the text says so, below the totals
+    const text = formatDiff(d, 1000);
+    assertStringIncludes(
+      text,
+      "Folders that listed nothing in NEW though unchanged since OLD (same inode, size and " +
+        "mtime): most likely unreadable when NEW was scanned (see its errors), not emptied; " +
+        "the entries below them count as removed (top 1 of 1)",
+    );
+    assert(text.indexOf("listed nothing") < text.indexOf("Users ("), text);
+  },
 });

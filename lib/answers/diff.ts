@@ -195,6 +195,14 @@ export interface DiffSide {
   allocatedBytes: number;
 }
 
+/** A folder that listed nothing in one scan, unchanged since the other ({@link Diff.unlisted}). */
+export interface UnlistedFolder {
+  /** Its path, as the scans print it. */
+  path: string;
+  /** The names the other scan listed in it (pw_fcount). */
+  listed: number;
+}
+
 /** What {@link diff} returns (and `pwalk diff --json` prints). */
 export interface Diff {
   /** The older scan (OLD): its files and totals. */
@@ -295,6 +303,23 @@ export interface Diff {
    * NEW's owner. A hard link's extra names are marked (`extraName`).
    */
   changedFiles: FileChange[];
+  /**
+   * Folders that listed nothing (pw_fcount 0) in one scan though they are
+   * the same folder in both, unchanged (path, inode, size and mtime: adding
+   * or removing a name changes a folder's mtime), and listed names in the
+   * other: most likely folders that could not be read when that scan was
+   * made (its `open` error; a scan does not keep its errors), not emptied.
+   * The entries below them count as removed (`new`: listed nothing in
+   * NEW) or added (`old`) all the same, and their owners' and folders'
+   * changes with them. The first `top` of each, the most names first, with
+   * how many there are.
+   */
+  unlisted: {
+    new: UnlistedFolder[];
+    newCount: number;
+    old: UnlistedFolder[];
+    oldCount: number;
+  };
   /** Seconds DuckDB took (loading included). */
   elapsedSeconds: number;
 }
@@ -459,6 +484,7 @@ function joinSql(o: string, n: string, on: string): string {
         o."UID" AS ou, n."UID" AS nu, o."GID" AS og, n."GID" AS ng,
         o.ab AS oab, n.ab AS nab, o.al AS oal, n.al AS nal, o.dupl AS odup, n.dupl AS ndup,
         o."st_size" AS os, n."st_size" AS ns, o."st_mtime" AS om, n."st_mtime" AS nm,
+        o."pw_fcount" AS ofc, n."pw_fcount" AS nfc,
         coalesce(n.kind, o.kind) AS kind,
         coalesce(n."directory-depth", o."directory-depth") AS depth,
         o."directory-depth" AS od, n."directory-depth" AS nd,
@@ -734,6 +760,20 @@ export async function diff(
       };
     });
 
+    // folders that listed nothing in one scan, the same unchanged folder in
+    // both (removing a name changes a folder's mtime), listing names in the
+    // other: unreadable when that scan was made, most likely
+    const unlisted = async (none: "o" | "n", some: "o" | "n") => {
+      const rows = await e.all(`SELECT path, ${some}fc AS listed, count(*) OVER () AS m FROM j
+        WHERE st = 'same' AND kind = 'd' AND ${none}fc = 0 AND ${some}fc > 0
+        ORDER BY listed DESC, path LIMIT ${top}`);
+      return {
+        list: rows.map((r) => ({ path: String(r.path), listed: num(r.listed) })),
+        count: rows.length ? num(rows[0].m) : 0,
+      };
+    };
+    const unlistedNew = await unlisted("n", "o"), unlistedOld = await unlisted("o", "n");
+
     // the owner on the side each list is about: a deleted file's is OLD's
     // (what is gone was theirs, whoever's file took its path since)
     // (and whether it is counted as moved, and an extra name of a hard
@@ -792,6 +832,12 @@ export async function diff(
       folderCount,
       growingFolders,
       growingFolderCount: growing.length ? num(growing[0].m) : 0,
+      unlisted: {
+        new: unlistedNew.list,
+        newCount: unlistedNew.count,
+        old: unlistedOld.list,
+        oldCount: unlistedOld.count,
+      },
       recarried,
       newFiles: newFilesList,
       deletedFiles,

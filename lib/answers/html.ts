@@ -727,6 +727,24 @@ export async function diffHtml(d: Diff): Promise<string> {
       ]),
     ),
   );
+  // folders that listed nothing in one scan though unchanged: their
+  // entries look removed (or added), right below the totals
+  for (
+    const [id, side, other, rows, n, as] of [
+      ["unlisted-new", "NEW", "OLD", d.unlisted.new, d.unlisted.newCount, "removed"],
+      ["unlisted-old", "OLD", "NEW", d.unlisted.old, d.unlisted.oldCount, "added"],
+    ] as const
+  ) {
+    if (!n) continue;
+    parts.push(htmlTable(
+      id,
+      `Folders that listed nothing in ${side} though unchanged since ${other} (same inode, ` +
+        `size and mtime): most likely unreadable when ${side} was scanned (see its errors), ` +
+        `not emptied; the entries below them count as ${as} (top ${rows.length} of ${count(n)})`,
+      ["folder", `names in ${other}`],
+      rows.map((r) => [r.path, C(r.listed)]),
+    ));
+  }
   const changeRows = (rows: ChangeRow[]) =>
     rows.map((
       r,

@@ -229,6 +229,28 @@ export function formatDiff(d: Diff, width: number): string {
   return joinBlocks(diffBlocks(d, width));
 }
 
+/**
+ * The folders that listed nothing in one scan though unchanged since the
+ * other: a table each, right below the totals (their entries look
+ * removed, or added: an admin must not read them as deleted).
+ */
+function unlistedBlocks(d: Diff, width: number): Block[] {
+  const sides = [
+    ["NEW", "OLD", d.unlisted.new, d.unlisted.newCount, "removed"],
+    ["OLD", "NEW", d.unlisted.old, d.unlisted.oldCount, "added"],
+  ] as const;
+  return sides.filter(([, , , n]) => n > 0).map(([side, other, rows, n, as]) =>
+    tableLines(
+      `Folders that listed nothing in ${side} though unchanged since ${other} (same inode, ` +
+        `size and mtime): most likely unreadable when ${side} was scanned (see its errors), ` +
+        `not emptied; the entries below them count as ${as} (top ${rows.length} of ${count(n)})`,
+      ["folder", `names in ${other}`],
+      rows.map((r) => [r.path, count(r.listed)]),
+      width,
+    )
+  );
+}
+
 /** {@link formatDiff}'s blocks, its tables as lines (printed in pieces). */
 export function diffBlocks(d: Diff, width: number): Block[] {
   const sides = [
@@ -247,6 +269,7 @@ export function diffBlocks(d: Diff, width: number): Block[] {
       sides.join("; ").length <= width ? sides.join("; ") : sides.map((l) => wrap(l, width)),
       ...totalsLines(d.totals, width),
     ].flat().join("\n"),
+    ...unlistedBlocks(d, width),
     changeTable("Users", "user", d.users, d.userCount, width),
     changeTable("Groups", "group", d.groups, d.groupCount, width),
     changeTable(`Folders at level ${d.depth}`, "folder", d.folders, d.folderCount, width),
