@@ -53,7 +53,10 @@ as "/data" and "/data/a"); a path whose
 inode changed counts as replaced; an entry at a new path that OLD had at a
 path it is gone from (same inode, type, size, mtime) is also counted as
 moved (one name per name gone, the one first in byte order, which carries
-the bytes: of a name moved and a hard link made beside it, either).
+the bytes: of a name moved and a hard link made beside it, either). A
+folder that listed nothing in one scan though unchanged since the other
+(same inode, size, mtime) is named below the totals: most likely it could
+not be read then, and its entries that look removed (or added) were not.
 Prints the totals; per user, group and
 folder (at --depth; a folder with the entries below it, and its own bytes,
 as the recursive table and summary count it; the root's own files in none)
