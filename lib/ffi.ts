@@ -151,6 +151,10 @@ const symbols = {
       "buffer", // int64_t *info (dev, ino, st_mode, uid, size, is journal, made now)
     ],
     result: "i32", // int32_t: fd (read+append, or read-only; never through a link) or -errno
+    // a file shorter than a header is looked at again for up to a second
+    // (a run that made it may not have locked it yet): not on the
+    // JavaScript thread, whose timers, signals and other work go on
+    nonblocking: true,
   },
   pw_journal_cut: {
     parameters: [

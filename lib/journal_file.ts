@@ -396,15 +396,15 @@ export interface OpenJournal {
  *
  * @example
  * ```ts ignore
- * const { fd, path } = openJournal("repair", undefined, "/projects/genome"); // the default place
+ * const { fd, path } = await openJournal("repair", undefined, "/projects/genome"); // the default place
  * native().pw_fd_close(fd);
  * ```
  */
-export function openJournal(
+export async function openJournal(
   kind: "repair" | "chown",
   named: string | undefined,
   rootReal: string,
-): OpenJournal {
+): Promise<OpenJournal> {
   if (named !== undefined) {
     refuseJournalInTree(named, rootReal);
     // as the default folder: in a folder another user can change (hers, or
@@ -418,7 +418,7 @@ export function openJournal(
           "give a folder only you and root can change",
       );
     }
-    return { ...openChecked(named, false)!, path: named };
+    return { ...(await openChecked(named, false))!, path: named };
   }
   const dir = defaultJournalDir();
   const now = new Date();
@@ -427,7 +427,7 @@ export function openJournal(
   makePrivateDir(dir);
   for (let n = 0;; n++) {
     const path = `${dir}/${defaultJournalName(kind, now, n)}`;
-    const opened = openChecked(path, true, n < 100);
+    const opened = await openChecked(path, true, n < 100);
     if (opened) return { ...opened, path };
   }
 }
@@ -443,15 +443,15 @@ const asDeno = (v: bigint) => Number(BigInt.asUintN(64, v));
 const EMPTY = "an empty file, not a pwalk journal";
 
 /** pw_journal_open and the checks; undefined for a taken name when `retry`. */
-function openChecked(
+async function openChecked(
   path: string,
   mustBeNew: boolean,
   retry = false,
-): Omit<OpenJournal, "path"> | undefined {
+): Promise<Omit<OpenJournal, "path"> | undefined> {
   const sym = native();
   const info = new BigInt64Array(7);
   const b = pathBytes(path);
-  const fd = sym.pw_journal_open(b, BigInt(b.length), mustBeNew ? JournalFlag.NEW : 0, info);
+  const fd = await sym.pw_journal_open(b, BigInt(b.length), mustBeNew ? JournalFlag.NEW : 0, info);
   if (fd < 0) {
     const [name, text] = errnoName(-fd);
     if (name === "EEXIST" && retry) return undefined;
@@ -624,7 +624,7 @@ export async function readJournalFile(path: string): Promise<Uint8Array> {
   const sym = native();
   const info = new BigInt64Array(7);
   const b = pathBytes(path);
-  const fd = sym.pw_journal_open(b, BigInt(b.length), JournalFlag.READ, info);
+  const fd = await sym.pw_journal_open(b, BigInt(b.length), JournalFlag.READ, info);
   if (fd < 0) {
     const [name, text] = errnoName(-fd);
     if (name === "ENOENT") throw errnoError(-fd, `pwalk: ${path}: no such journal`);

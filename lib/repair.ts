@@ -500,7 +500,7 @@ async function runChangeJob(
     // from JSR); aborted meanwhile, no journal is made
     await ensureNative();
     o.signal?.throwIfAborted();
-    journal = openJournal(kind, wanted === true ? undefined : wanted, real);
+    journal = await openJournal(kind, wanted === true ? undefined : wanted, real);
   }
   try {
     // (an async one awaited: its rejection is the run's, nothing changed)
