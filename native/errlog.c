@@ -30,7 +30,8 @@ const char *pw_op_name(int op) {
     case PW_OP_DEVICE: return "device";
     case PW_OP_HARDLINKS:
     case PW_OP_OVERLAY_LINKS: return "hardlinks";
-    case PW_OP_ACL_NAMED: return "acl_named";
+    case PW_OP_ACL_NAMED:
+    case PW_OP_ACL_OTHER: return "acl_named";
     case PW_OP_SETID: return "setid";
     default: return "error";
   }
@@ -52,6 +53,7 @@ const char *pw_error_text(int op, int err) {
          : op == PW_OP_HARDLINKS ? PW_HARDLINKS_TEXT
          : op == PW_OP_OVERLAY_LINKS ? PW_OVERLAY_LINKS_TEXT
          : op == PW_OP_ACL_NAMED ? PW_ACL_NAMED_TEXT
+         : op == PW_OP_ACL_OTHER ? PW_ACL_OTHER_TEXT
          : op == PW_OP_SETID   ? PW_SETID_TEXT
          : op == PW_OP_LOOP && !err ? PW_ROOT_AGAIN_TEXT
          : op == PW_OP_LOOP_GUARD ? PW_GUARD_TEXT

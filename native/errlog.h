@@ -90,6 +90,18 @@ size_t pw_escape_path(char *out, const char *path, size_t len);
   "the group bits the rules give (the mask) would let them in too: left alone (see getfacl; "  \
   "setfacl -x removes an entry, or chmod g+r gives access all the same)"
 
+/** A PW_OP_ACL_NAMED notice (op "acl_named" too) of an entry left alone
+    because the group it would take would lose access others have: its
+    access ACL's group entry (group::, with any entry naming that group)
+    gives less than its other entry (other::), so the group's members, who
+    reach it as others now, would be kept to group:: once it is theirs.
+    Repair's own, never in a walk's records (not in enum pw_op). */
+#define PW_OP_ACL_OTHER (PW_OP_ACL_NAMED | 0x100)
+#define PW_ACL_OTHER_TEXT                                                                     \
+  "its access ACL's group entry (group::) gives less than others get (other::): the members " \
+  "of the group it would take, who reach it as others now, would be kept to group:: then and " \
+  "lose that access: left alone (see getfacl; setfacl -m g::r, then run again)"
+
 /** The message of a PW_OP_ACL_NAMED notice with an errno: the ACL could not be read
     (%s: strerror), so the entry is left alone as one whose named entries it would let in. */
 #define PW_ACL_NAMED_UNREAD_FMT                                                             \

@@ -696,7 +696,13 @@ static void forget_acl(acl_seen *a, bool after_change) {
    raise the mask and let them in, beyond the project's group.  Such an
    entry is left alone, and said (PW_OP_ACL_NAMED); so is one whose ACL
    cannot be read (no way to tell: the notice carries the errno), as
-   loses_caps does.  One attribute read per entry to change, the ACL read
+   loses_caps does.  And one whose group changes while its group entry
+   (group::, and any entry naming the new group, within the mask) gives
+   less than its other entry (other::): the new group's members reach it
+   as others now, and would be kept to group:: once it is their group's
+   (a world-readable file, or folder, under group::---, closed to the very
+   project it was to be shared with; no chmod changes group::):
+   PW_OP_ACL_OTHER.  One attribute read per entry to change, the ACL read
    whole however large (read_acl, through descriptors); with t, through the
    very descriptor the change goes through. */
 static bool widens_acl(pw_worker *w, const pw_entry *e, const struct stat *st, const pw_change *p,
@@ -704,22 +710,40 @@ static bool widens_acl(pw_worker *w, const pw_entry *e, const struct stat *st, c
 #ifdef __linux__
   if (S_ISLNK(st->st_mode)) return false;
   unsigned more = ((p->nmode >> 3) & 7) & ~((p->omode >> 3) & 7); /* mask bits added */
-  if (!more) return false;
+  bool regroup = p->ngid != p->ogid;
+  if (!more && !regroup) return false;
   unsigned char *v;
   ssize_t n = entry_acl(&((repair_worker *)*pw_worker_state(w))->acl, e, t, &v);
   /* none (or no ACLs on that file system) */
   if (n == 0 || n == -ENODATA || n == -ENOTSUP) return false;
   if (n < 0) {
+    /* a change of group alone lets no named entry in: check_acl says the
+       ACL could not be read */
+    if (!more) return false;
     pw_job_note_error(pw_worker_job(w), PW_OP_ACL_NAMED, (int)-n, e->path, e->len);
     return true;
   }
   bool named = false;
-  for (ssize_t k = 4; k + 8 <= n && !named; k += 8) {
+  unsigned group = 0, other = 0;
+  for (ssize_t k = 4; k + 8 <= n; k += 8) {
     unsigned tag = v[k] | (unsigned)v[k + 1] << 8, perm = v[k + 2] | (unsigned)v[k + 3] << 8;
-    named = (tag == 0x02 /* ACL_USER */ || tag == 0x08 /* ACL_GROUP */) && (perm & more);
+    uint32_t id = v[k + 4] | (uint32_t)v[k + 5] << 8 | (uint32_t)v[k + 6] << 16 |
+                  (uint32_t)v[k + 7] << 24;
+    if ((tag == 0x02 /* ACL_USER */ || tag == 0x08 /* ACL_GROUP */) && (perm & more)) named = true;
+    if (tag == 0x04 /* ACL_GROUP_OBJ */ || (tag == 0x08 && id == p->ngid)) group |= perm;
+    if (tag == 0x20 /* ACL_OTHER */) other = perm;
   }
-  if (named) pw_job_note_error(pw_worker_job(w), PW_OP_ACL_NAMED, 0, e->path, e->len);
-  return named;
+  if (named) {
+    pw_job_note_error(pw_worker_job(w), PW_OP_ACL_NAMED, 0, e->path, e->len);
+    return true;
+  }
+  /* what the new group's members get then: group:: (or their group's own
+     entry) within the mask, the mode's group bits */
+  if (regroup && (other & 7 & ~(group & (p->nmode >> 3) & 7))) {
+    pw_job_note_error(pw_worker_job(w), PW_OP_ACL_OTHER, 0, e->path, e->len);
+    return true;
+  }
+  return false;
 #else
   (void)w, (void)e, (void)st, (void)p, (void)t;
   return false;
