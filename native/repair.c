@@ -775,12 +775,19 @@ static void check_acl(pw_worker *w, const pw_entry *e, const struct stat *st, co
     pw_job_note_error(pw_worker_job(w), PW_OP_ACL, (int)-n, e->path, e->len);
     return;
   }
-  bool lacks = false;
-  for (ssize_t k = 4; k + 8 <= n && !lacks; k += 8) {
+  /* what the group's members get: group::, and an entry naming the group
+     (group:PROJECT:r--, as a default ACL gives new files), within the mask */
+  bool obj = false;
+  unsigned has = 0;
+  for (ssize_t k = 4; k + 8 <= n; k += 8) {
     unsigned tag = v[k] | (unsigned)v[k + 1] << 8, perm = v[k + 2] | (unsigned)v[k + 3] << 8;
-    lacks = tag == 0x04 /* ACL_GROUP_OBJ */ && (perm & need) != need;
+    uint32_t id = v[k + 4] | (uint32_t)v[k + 5] << 8 | (uint32_t)v[k + 6] << 16 |
+                  (uint32_t)v[k + 7] << 24;
+    if (tag == 0x04 /* ACL_GROUP_OBJ */) obj = true;
+    if (tag == 0x04 || (tag == 0x08 /* ACL_GROUP */ && id == p->ngid)) has |= perm;
   }
-  if (lacks) pw_job_note_error(pw_worker_job(w), PW_OP_ACL, 0, e->path, e->len);
+  if (obj && (has & need) != need)
+    pw_job_note_error(pw_worker_job(w), PW_OP_ACL, 0, e->path, e->len);
 #else
   (void)w, (void)e, (void)st, (void)p, (void)t;
 #endif
