@@ -93,6 +93,15 @@ Deno.test("status names shard outputs no record names: a rerun's old output unde
   assertStringIncludes(t.text, `\nstray files: ${unnamed.join(", ")} (not this plan's`);
   // a glob of scan-* reads these: said so
   assertStringIncludes(t.text, `${dir}/scan-*.csv.zst reads them too: remove them)\n`);
+  // strays that glob does not read (a .csv.gz, a .csv): not said so
+  await Deno.remove(`${dir}/scan-01.csv.zst`);
+  await Deno.remove(`${dir}/scan-2.csv.zst`);
+  await Deno.copyFile(`${dir}/scan-2.csv.gz`, `${dir}/scan-02.csv.gz`);
+  await Deno.writeTextFile(`${dir}/scan-7.csv`, "");
+  const u = await cli(["status", dir]);
+  assertEquals(u.code, 0, u.stderr);
+  assertStringIncludes(u.text, "\nstray files: scan-02.csv.gz, scan-7.csv (not this plan's");
+  assertEquals(u.text.includes("reads them too"), false, u.text);
 });
 
 /** The files of a folder, sorted by name. */

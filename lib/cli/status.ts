@@ -142,7 +142,7 @@ export async function run(args: string[]): Promise<number> {
   );
   if (st.strays.length) {
     // the glob's warning only where it holds: data-1.csv.zst is no scan-*
-    const globbed = st.strays.some((n) => n.startsWith("scan-"));
+    const globbed = st.strays.some((n) => /^scan-.*\.csv\.zst$/.test(n));
     lines.push(
       `stray files: ${st.strays.join(", ")} (not this plan's shards' outputs: another ` +
         "scan's, or another run's of a done shard under another name: an earlier one, or a " +
