@@ -767,20 +767,27 @@ export async function chown(root: string, options: ChownOptions): Promise<ChownS
   // Without CAP_CHOWN the system refuses every entry of such a run (an
   // error line and a journal line each, and an undo offered for a run that
   // changed nothing): one line instead, before anything is written.
-  if (options.apply && !mayGiveAway()) {
-    const from = options.from, uid = options.to.uid;
+  const power = options.apply ? chownPower() : undefined;
+  if (power && !power.cap) {
+    const from = options.from, uid = options.to.uid, gid = options.to.gid;
+    const why = "the system would refuse every one; run it as root (with CAP_CHOWN)";
     if (uid !== from) {
       throw new RefusedError(
-        `pwalk: chown: giving uid ${from}'s entries to uid ${uid} needs root (CAP_CHOWN), ` +
-          "which this process does not have: the system would refuse every one; run it as " +
-          "root (without root an owner can change only the group of her own entries, to one " +
-          `she is in: --chown_to ${from}:GID as uid ${from})`,
+        `pwalk: chown: giving uid ${from}'s entries to uid ${uid} needs CAP_CHOWN (root's), ` +
+          `which this process lacks: ${why} (without it an owner can change only the group ` +
+          `of her own entries, to one she is in: --chown_to ${from}:GID as uid ${from})`,
       );
     }
-    if (from !== runningUid()) {
+    if (from !== power.uid) {
       throw new RefusedError(
-        `pwalk: chown: changing the group of uid ${from}'s entries needs root (CAP_CHOWN) or ` +
-          `being uid ${from}: the system would refuse every one; run it as root`,
+        `pwalk: chown: changing the group of uid ${from}'s entries needs CAP_CHOWN (root's) ` +
+          `or being uid ${from}, and this process is uid ${power.uid}: ${why}`,
+      );
+    }
+    if (gid !== undefined && power.groups && !power.groups.has(gid)) {
+      throw new RefusedError(
+        `pwalk: chown: giving entries to group ${gid} needs CAP_CHOWN (root's) or being in ` +
+          `that group, which this process is not: ${why}`,
       );
     }
   }
@@ -789,19 +796,32 @@ export async function chown(root: string, options: ChownOptions): Promise<ChownS
 }
 
 /**
- * Whether this process may give a file to another owner: CAP_CHOWN in its
- * effective set (Linux: /proc/self/status's CapEff, bit 0), else being
- * root. Without it the system refuses every chown to another uid.
+ * What the kernel's chown checks by: whether this process has CAP_CHOWN
+ * (Linux: /proc/self/status's CapEff, bit 0; elsewhere: being root), the
+ * uid files are checked against (the file-system uid: the effective one),
+ * and the groups it is in (undefined where not known). Without CAP_CHOWN
+ * the system refuses every chown to another owner, of another owner's
+ * file, or to a group the caller is not in.
  */
-function mayGiveAway(): boolean {
+function chownPower(): { cap: boolean; uid: number; groups?: Set<number> } {
   if (Deno.build.os === "linux") {
     try {
       const text = new TextDecoder().decode(readProcFile("/proc/self/status"));
-      const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(text);
-      if (m) return (BigInt(`0x${m[1]}`) & 1n) === 1n;
+      const cap = /^CapEff:\s*([0-9a-f]+)$/m.exec(text);
+      const uid = /^Uid:\s+\d+\s+\d+\s+\d+\s+(\d+)$/m.exec(text); // real, effective, saved, fs
+      const gid = /^Gid:\s+\d+\s+\d+\s+\d+\s+(\d+)$/m.exec(text);
+      const groups = /^Groups:([\d \t]*)$/m.exec(text); // (a tab, then ids and blanks)
+      if (cap && uid && gid && groups) {
+        return {
+          cap: (BigInt(`0x${cap[1]}`) & 1n) === 1n,
+          uid: Number(uid[1]),
+          groups: new Set([gid[1], ...groups[1].trim().split(/\s+/).filter(Boolean)].map(Number)),
+        };
+      }
     } catch { /* no /proc: as root or not, below */ }
   }
-  return runningUid() === 0;
+  const uid = runningUid();
+  return { cap: uid === 0, uid };
 }
 
 /** The real path of the folder holding the file at path, or undefined. */

@@ -3254,30 +3254,32 @@ testNeeding([SETPRIV], {
     buildTree(root, [
       { rel: ".", type: "dir", uid: 1001, gid: 1001, mode: 0o755 },
       { rel: "a", type: "file", uid: 1001, gid: 1001, mode: 0o644 },
+      { rel: "r", type: "file", uid: 0, gid: 0, mode: 0o644 },
     ]);
     const before = snapshot(root);
     const journal = `${tmp.path}/j`;
-    // uid 0 without capabilities: an ordinary user to chown(2)
-    for (
-      const [to, message] of [
-        ["1002:1002", "pwalk: chown: giving uid 1001's entries to uid 1002 needs root (CAP_CHOWN)"],
-        ["1001:5000", "pwalk: chown: changing the group of uid 1001's entries needs root"],
-      ]
-    ) {
-      const args = ["--chown_from", "1001", "--chown_to", to, "--journal", journal];
+    // uid 0 without capabilities: an ordinary user to chown(2), in root's groups
+    const cases: [string, string, string, number][] = [
+      ["1001", "1002:1002", "giving uid 1001's entries to uid 1002 needs CAP_CHOWN (root's)", 2],
+      ["1001", "1001:5000", "changing the group of uid 1001's entries needs CAP_CHOWN", 2],
+      // its own entries, to a group it is not in
+      ["0", "0:5000", "giving entries to group 5000 needs CAP_CHOWN (root's) or being in", 1],
+    ];
+    for (const [from, to, message, planned] of cases) {
+      const args = ["--chown_from", from, "--chown_to", to, "--journal", journal];
       const r = await cli([...args, "--apply", root], { prefix: UNPRIVILEGED });
       assertEquals(r.code, 2, r.stderr);
       assertEquals(r.stderr.split("\n").filter(Boolean).length, 1, r.stderr);
-      assertStringIncludes(r.stderr, message);
+      assertStringIncludes(r.stderr, `pwalk: chown: ${message}`);
       assertEquals(r.text, "");
       assertEquals(existsSync(journal), false, "a journal written");
       assertEquals(diffSnapshots(before, snapshot(root)), []);
       // the dry run: what root's --apply would do
-      const dry = await cli(["--chown_from", "1001", "--chown_to", to, root], {
+      const dry = await cli(["--chown_from", from, "--chown_to", to, root], {
         prefix: UNPRIVILEGED,
       });
       assertEquals(dry.code, 0, dry.stderr);
-      assertEquals(dry.text.split("\n").filter(Boolean).length, 2, dry.text);
+      assertEquals(dry.text.split("\n").filter(Boolean).length, planned, dry.text);
     }
   },
 });

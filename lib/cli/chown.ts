@@ -34,8 +34,10 @@ loop notice), --depth N, --threads N (--maxthreads N),
 --errors FILE, --progress[=SECONDS], --no-progress; refusals, the system
 log line and exit statuses as for pwalk repair (among them: 1 when stdout
 cannot take the lines, a full disk, and the run stops; 141 a dry run's
-stdout closed early, | head, the walk stopped quietly). Undo with:
-pwalk undo --apply JOURNAL.
+stdout closed early, | head, the walk stopped quietly). Without CAP_CHOWN
+(not root), --apply to another uid, of another uid's entries, or to a group
+the process is not in is refused before it starts (2): the system would
+refuse every entry. Undo with: pwalk undo --apply JOURNAL.
 `;
 
 /**
