@@ -404,6 +404,12 @@ export interface JournalIndex {
   count: number;
   /** Refusal marks among `count` ({@link isRefusalMark}). */
   marks: number;
+  /**
+   * Per entry line (as `starts`), when the journal holds marks:
+   * {@link REFUSAL_MARK} for a mark, {@link NOT_MADE} for a line it marks,
+   * 0 for the others; undefined when it holds none.
+   */
+  refused: Uint8Array | undefined;
   headers: JournalHeader[];
   /**
    * Applied entry lines per header, refusal marks and the lines they mark
@@ -468,6 +474,11 @@ export function refusalKey(run: number, l: JournalLine): string {
   }
   return `${run} ${l.dev} ${l.ino} ${l.old.uid} ${l.old.gid} ${l.old.mode} ${path}`;
 }
+
+/** {@link JournalIndex.refused}: a refusal mark. */
+export const REFUSAL_MARK = 1;
+/** {@link JournalIndex.refused}: a line a refusal mark marks (its change never made). */
+export const NOT_MADE = 2;
 
 /** Whether `bytes` start as a journal does: with {@link JOURNAL_MAGIC}. */
 export function startsAsJournal(bytes: Uint8Array): boolean {
@@ -551,14 +562,22 @@ export function indexJournal(bytes: Uint8Array, file: string): JournalIndex {
     }
     start = nl + 1;
   }
+  // the lines marked as refused (their marks after them: newest first)
+  // are none of what undo would put back; told once, here, for undo and
+  // readJournal alike
+  let refused: Uint8Array | undefined;
   if (marks) {
-    // the lines marked as refused (their marks after them: newest first)
-    // are none of what undo would put back
-    const refused = new Set<string>();
+    refused = new Uint8Array(count);
+    const keys = new Set<string>();
     for (let i = count - 1; i >= 0; i--) {
       const line = parseLine(lineAt(bytes, starts[i]), headers[runOf[i]].version);
-      if (isRefusalMark(line)) refused.add(refusalKey(runOf[i], line));
-      else if (refused.has(refusalKey(runOf[i], line))) perHeader[runOf[i]]--;
+      if (isRefusalMark(line)) {
+        keys.add(refusalKey(runOf[i], line));
+        refused[i] = REFUSAL_MARK;
+      } else if (keys.has(refusalKey(runOf[i], line))) {
+        perHeader[runOf[i]]--;
+        refused[i] = NOT_MADE;
+      }
     }
   }
   return {
@@ -567,6 +586,7 @@ export function indexJournal(bytes: Uint8Array, file: string): JournalIndex {
     runOf,
     count,
     marks,
+    refused,
     headers,
     perHeader,
     dryRun,

@@ -19,15 +19,14 @@ import {
 import type { WalkError } from "./job.ts";
 import {
   indexJournal,
-  isRefusalMark,
   joinRoot,
   type JournalHeader,
   type JournalLine,
   lineAt,
+  NOT_MADE,
   type Ownership,
   parseLine,
   printablePath,
-  refusalKey,
   typeBits,
 } from "./journal.ts";
 import { readJournalFile, RefusedError } from "./journal_file.ts";
@@ -235,18 +234,17 @@ export interface JournalContents {
 function parseJournal(bytes: Uint8Array, file: string): JournalContents {
   const ix = indexJournal(bytes, file);
   const entries: { header: JournalHeader; line: JournalLine }[] = [];
-  // newest first, as undo reads them: a refusal mark comes before the
-  // lines it marks
-  const refused = new Set<string>();
   let notMade = 0;
-  for (let i = ix.count - 1; i >= 0; i--) {
+  for (let i = 0; i < ix.count; i++) {
+    const refused = ix.refused?.[i];
+    if (refused) {
+      if (refused === NOT_MADE) notMade++;
+      continue;
+    }
     const header = ix.headers[ix.runOf[i]];
-    const line = parseLine(lineAt(bytes, ix.starts[i]), header.version);
-    if (isRefusalMark(line)) refused.add(refusalKey(ix.runOf[i], line));
-    else if (refused.size && refused.has(refusalKey(ix.runOf[i], line))) notMade++;
-    else entries.push({ header, line });
+    entries.push({ header, line: parseLine(lineAt(bytes, ix.starts[i]), header.version) });
   }
-  return { entries: entries.reverse(), notMade, dryRun: ix.dryRun, tornLine: ix.tornLine };
+  return { entries, notMade, dryRun: ix.dryRun, tornLine: ix.tornLine };
 }
 
 /**
@@ -527,9 +525,6 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
   // A dry run changes nothing, so an older run's line of an entry a newer
   // line would restore is judged by the state that restore would leave.
   const would = apply ? undefined : new Map<string, [bigint, bigint, bigint]>();
-  // Changes the system refused at the run (their refusal marks met first,
-  // newest first): never made, so never put back.
-  const refused = new Set<string>();
   let ended = false; // every line reached (not stopped, nor failed)
   try {
     // signals and timers run every 1000 entries, and every 50 ms however
@@ -543,6 +538,13 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
         yielded = performance.now();
       }
       options.signal?.throwIfAborted(); // before each entry: nothing more once aborted
+      // a refusal mark, or a change the system refused at the run: never
+      // made, so never put back
+      const refused = ix.refused?.[i];
+      if (refused) {
+        if (refused === NOT_MADE) out.notMade++;
+        continue;
+      }
       const header = ix.headers[ix.runOf[i]];
       let rootFd = rootOf(ix.runOf[i]);
       if (typeof rootFd === "number" && rootFd < 0) {
@@ -557,14 +559,6 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
         );
       }
       const line = parseLine(lineAt(ix.bytes, ix.starts[i]), ix.headers[ix.runOf[i]].version);
-      if (isRefusalMark(line)) {
-        refused.add(refusalKey(ix.runOf[i], line));
-        continue;
-      }
-      if (refused.size && refused.has(refusalKey(ix.runOf[i], line))) {
-        out.notMade++;
-        continue;
-      }
       const key = `${line.dev}:${line.ino}`;
       const watched = ix.setid.has(key);
       const exposedBefore = watched && exposed.has(key);
