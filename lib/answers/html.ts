@@ -26,7 +26,16 @@ import {
   fileStatus,
   recarriedNote,
 } from "./diff.ts";
-import { bytes, count, date, delta, deltaCount, seenTwiceWarning, visible } from "./text.ts";
+import {
+  bytes,
+  count,
+  date,
+  delta,
+  deltaCount,
+  seenTwiceWarning,
+  unlistedTables,
+  visible,
+} from "./text.ts";
 import { columns } from "../width.ts";
 
 /** The pinned charting library. */
@@ -729,20 +738,15 @@ export async function diffHtml(d: Diff): Promise<string> {
   );
   // folders that listed nothing in one scan though unchanged: their
   // entries look removed (or added), right below the totals
-  for (
-    const [id, side, other, rows, n, as] of [
-      ["unlisted-new", "NEW", "OLD", d.unlisted.new, d.unlisted.newCount, "removed"],
-      ["unlisted-old", "OLD", "NEW", d.unlisted.old, d.unlisted.oldCount, "added"],
-    ] as const
-  ) {
-    if (!n) continue;
+  for (const { id, title, other, rows } of unlistedTables(d)) {
     parts.push(htmlTable(
       id,
-      `Folders that listed nothing in ${side} though unchanged since ${other} (same inode, ` +
-        `size and mtime): most likely unreadable when ${side} was scanned (see its errors), ` +
-        `not emptied; the entries below them count as ${as} (top ${rows.length} of ${count(n)})`,
+      title,
       ["folder", `names in ${other}`],
-      rows.map((r) => [r.path, C(r.listed)]),
+      rows.map((r) => [
+        r.path,
+        C(r.listed),
+      ]),
     ));
   }
   const changeRows = (rows: ChangeRow[]) =>

@@ -6,6 +6,7 @@
 
 import { count as counted, groupDigits } from "../digits.ts";
 import { columns } from "../width.ts";
+import type { Diff, UnlistedFolder } from "./diff.ts";
 
 /** 1234567 -> "1,234,567" (see lib/digits.ts). */
 export const count: (n: number) => string = groupDigits;
@@ -41,6 +42,29 @@ export function seenTwiceWarning(folders: number): string {
 /** A signed byte amount: "+1.5 KiB", "-2 B", "0 B". */
 export function delta(n: number): string {
   return n > 0 ? `+${bytes(n)}` : bytes(n);
+}
+
+/**
+ * The folders of {@link Diff.unlisted} as the text and the HTML page show
+ * them, right below the totals: a table each side that has any, with its
+ * id, title and the other scan's name (its column of names listed).
+ */
+export function unlistedTables(
+  d: Pick<Diff, "unlisted">,
+): { id: string; title: string; other: string; rows: UnlistedFolder[] }[] {
+  const sides = [
+    ["unlisted-new", "NEW", "OLD", d.unlisted.new, d.unlisted.newCount, "removed"],
+    ["unlisted-old", "OLD", "NEW", d.unlisted.old, d.unlisted.oldCount, "added"],
+  ] as const;
+  return sides.filter(([, , , , n]) => n > 0).map(([id, side, other, rows, n, as]) => ({
+    id,
+    title: `Folders that listed nothing in ${side} though unchanged since ${other} (same ` +
+      `inode, size and mtime): most likely unreadable when ${side} was scanned (see its ` +
+      `errors), not emptied; the entries below them count as ${as} (top ${rows.length} of ` +
+      `${count(n)})`,
+    other,
+    rows,
+  }));
 }
 
 /** A signed count: "+12", "-3", "0". */

@@ -36,6 +36,7 @@ import {
   joinBlocks,
   outputWidth,
   tableLines,
+  unlistedTables,
   wrap,
 } from "../answers/text.ts";
 import { count as counted } from "../digits.ts";
@@ -238,15 +239,9 @@ export function formatDiff(d: Diff, width: number): string {
  * removed, or added: an admin must not read them as deleted).
  */
 function unlistedBlocks(d: Diff, width: number): Block[] {
-  const sides = [
-    ["NEW", "OLD", d.unlisted.new, d.unlisted.newCount, "removed"],
-    ["OLD", "NEW", d.unlisted.old, d.unlisted.oldCount, "added"],
-  ] as const;
-  return sides.filter(([, , , n]) => n > 0).map(([side, other, rows, n, as]) =>
+  return unlistedTables(d).map(({ title, other, rows }) =>
     tableLines(
-      `Folders that listed nothing in ${side} though unchanged since ${other} (same inode, ` +
-        `size and mtime): most likely unreadable when ${side} was scanned (see its errors), ` +
-        `not emptied; the entries below them count as ${as} (top ${rows.length} of ${count(n)})`,
+      title,
       ["folder", `names in ${other}`],
       rows.map((r) => [r.path, count(r.listed)]),
       width,
