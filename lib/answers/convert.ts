@@ -20,6 +20,7 @@
  * @module
  */
 import {
+  cancellable,
   checkEngineOptions,
   Engine,
   ENGINE_OPTIONS,
@@ -293,158 +294,164 @@ export async function convert(
   const level = checkInt("level", options.level ?? 3, 1, 19);
   // (checked: it is written into DuckDB's COPY options)
   const header = checkBool("header", options.header) ?? true;
-  const files = await resolveScans(inputs);
-  const target = await checkedOutput(output, files.map((f) => f.path), { who: "convert" });
-  const spill = spillParent(options);
-  // The temporary beside OUT, made now, so that a folder that is missing or
-  // not writable is told as OUT's, not as an error of DuckDB's reading the
-  // input. A device or FIFO is written directly once the file is whole
-  // (made in the temporary folder then, not beside it: never a new file in
-  // /dev).
-  let out: PartialFile | undefined;
-  try {
-    if (!target.direct) out = await openPartial(target.path);
-  } catch (e) {
-    (e as Error).message = `pwalk: cannot write ${output}: ${osErrorText(e)}`;
-    throw e;
-  }
-  const partial = out?.path ??
-    await Deno.makeTempFile({ dir: spill, prefix: spillPrefix(".pwalk-convert") }).catch((e) => {
-      throw spillError(options, e, `the temporary of ${output}`);
-    });
-  const forget = out ? () => {} : removeOnInterrupt(partial);
-  // Beside OUT in a folder others can change (safeByName), the temporary
-  // is never used by its name after it is made: DuckDB writes in its
-  // private spill folder, the bytes are copied through the descriptor that
-  // made the temporary, and the new file keeps the runner as its owner.
-  const made = out && !safeByName(target.path) ? out.file : undefined;
-  // With views DuckDB reads the files during COPY, so a name that is not
-  // UTF-8 shows there: then all of it again, through the escaping filter.
-  // A line longer than DuckDB reads by default: all of it again, letting
-  // DuckDB read lines that long (lineSizeAfter).
-  let lineSize = 0;
-  const attempt = async (escape: boolean): Promise<ConvertSummary> => {
-    tellStage(options, "reading", inputs);
-    const e = await Engine.open(options);
-    allowLines(e, lineSize);
-    const writing = async <T>(write: () => Promise<T>): Promise<T> => {
-      try {
-        return await write();
-      } catch (err) {
-        throw asOutputError(err, partial, output);
-      }
-    };
+  options.signal?.throwIfAborted();
+  return await cancellable(options.signal, async () => {
+    const files = await resolveScans(inputs);
+    const target = await checkedOutput(output, files.map((f) => f.path), { who: "convert" });
+    const spill = spillParent(options);
+    // The temporary beside OUT, made now, so that a folder that is missing or
+    // not writable is told as OUT's, not as an error of DuckDB's reading the
+    // input. A device or FIFO is written directly once the file is whole
+    // (made in the temporary folder then, not beside it: never a new file in
+    // /dev).
+    let out: PartialFile | undefined;
     try {
-      const info = await loadScan(e, files, "t", "", escape, true);
-      await checkOneScan(e, "t", files); // (a pass over the input before the copy)
-      tellStage(options, "writing", output);
-      let rows: number;
-      if (format === "parquet") {
-        // straight into the temporary file (not DuckDB's own tmp_ beside it,
-        // which an interrupt would leave)
-        const into = made ? `${e.tempDir}/out.parquet` : partial;
-        const r = await writing(() =>
-          e.all(
-            `COPY (SELECT * FROM t) TO ${lit(writable(into))} ` +
-              `(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${level}, USE_TMP_FILE false)`,
-          )
-        );
-        rows = Number(r[0]?.Count ?? 0);
-        if (made) await writing(() => concatInto(made, new Uint8Array(0), into, output));
-      } else {
-        // DuckDB's zstd is level 3; another level is the text again,
-        // recompressed. DuckDB writes the header itself (the one column is
-        // named by it), so the text is written once, where it is to be:
-        // into the temporary beside OUT; only where that cannot be used by
-        // its name (made) or another level is asked for is it staged first,
-        // beside OUT too where the folder is safe by name (so that OUT's
-        // disk alone needs the room: the spill folder may be a small
-        // tmpfs), in the private spill folder otherwise.
-        const again = format === "csv.zst" && level !== 3;
-        // (a device or FIFO, no out: staged in the private folder, never beside it in /dev)
-        const staged = again && out && !made ? await openPartial(target.path) : undefined;
+      if (!target.direct) out = await openPartial(target.path);
+    } catch (e) {
+      (e as Error).message = `pwalk: cannot write ${output}: ${osErrorText(e)}`;
+      throw e;
+    }
+    const partial = out?.path ??
+      await Deno.makeTempFile({ dir: spill, prefix: spillPrefix(".pwalk-convert") }).catch((e) => {
+        throw spillError(options, e, `the temporary of ${output}`);
+      });
+    const forget = out ? () => {} : removeOnInterrupt(partial);
+    // Beside OUT in a folder others can change (safeByName), the temporary
+    // is never used by its name after it is made: DuckDB writes in its
+    // private spill folder, the bytes are copied through the descriptor that
+    // made the temporary, and the new file keeps the runner as its owner.
+    const made = out && !safeByName(target.path) ? out.file : undefined;
+    // With views DuckDB reads the files during COPY, so a name that is not
+    // UTF-8 shows there: then all of it again, through the escaping filter.
+    // A line longer than DuckDB reads by default: all of it again, letting
+    // DuckDB read lines that long (lineSizeAfter).
+    let lineSize = 0;
+    const attempt = async (escape: boolean): Promise<ConvertSummary> => {
+      tellStage(options, "reading", inputs);
+      const e = await Engine.open(options);
+      allowLines(e, lineSize);
+      const writing = async <T>(write: () => Promise<T>): Promise<T> => {
         try {
-          const body = staged
-            ? staged.path
-            : again || made
-            ? `${e.tempDir}/body.csv${again ? ".zst" : ""}`
-            : partial;
+          return await write();
+        } catch (err) {
+          throw asOutputError(err, partial, output);
+        }
+      };
+      try {
+        const info = await loadScan(e, files, "t", "", escape, true);
+        await checkOneScan(e, "t", files); // (a pass over the input before the copy)
+        tellStage(options, "writing", output);
+        let rows: number;
+        if (format === "parquet") {
+          // straight into the temporary file (not DuckDB's own tmp_ beside it,
+          // which an interrupt would leave)
+          const into = made ? `${e.tempDir}/out.parquet` : partial;
           const r = await writing(() =>
             e.all(
-              `COPY (SELECT ${LINE_SQL} AS "${PWALK_HEADER.replaceAll('"', '""')}" FROM t) ` +
-                `TO ${lit(writable(body))} (FORMAT csv, HEADER ${header}, QUOTE '', ESCAPE '', ` +
-                `DELIMITER '\t', COMPRESSION ${duckCompression(format)}, USE_TMP_FILE false)`,
+              `COPY (SELECT * FROM t) TO ${lit(writable(into))} ` +
+                `(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${level}, USE_TMP_FILE false)`,
             )
           );
           rows = Number(r[0]?.Count ?? 0);
-          if (again) await writing(() => recompressInto(made ?? partial, body, level, output));
-          else if (made) await writing(() => concatInto(made, new Uint8Array(0), body, output));
+          if (made) await writing(() => concatInto(made, new Uint8Array(0), into, output));
+        } else {
+          // DuckDB's zstd is level 3; another level is the text again,
+          // recompressed. DuckDB writes the header itself (the one column is
+          // named by it), so the text is written once, where it is to be:
+          // into the temporary beside OUT; only where that cannot be used by
+          // its name (made) or another level is asked for is it staged first,
+          // beside OUT too where the folder is safe by name (so that OUT's
+          // disk alone needs the room: the spill folder may be a small
+          // tmpfs), in the private spill folder otherwise.
+          const again = format === "csv.zst" && level !== 3;
+          // (a device or FIFO, no out: staged in the private folder, never beside it in /dev)
+          const staged = again && out && !made ? await openPartial(target.path) : undefined;
+          try {
+            const body = staged
+              ? staged.path
+              : again || made
+              ? `${e.tempDir}/body.csv${again ? ".zst" : ""}`
+              : partial;
+            const r = await writing(() =>
+              e.all(
+                `COPY (SELECT ${LINE_SQL} AS "${PWALK_HEADER.replaceAll('"', '""')}" FROM t) ` +
+                  `TO ${lit(writable(body))} (FORMAT csv, HEADER ${header}, QUOTE '', ESCAPE '', ` +
+                  `DELIMITER '\t', COMPRESSION ${duckCompression(format)}, USE_TMP_FILE false)`,
+              )
+            );
+            rows = Number(r[0]?.Count ?? 0);
+            if (again) await writing(() => recompressInto(made ?? partial, body, level, output));
+            else if (made) await writing(() => concatInto(made, new Uint8Array(0), body, output));
+          } catch (err) {
+            throw staged ? asOutputError(err, staged.path, output) : err;
+          } finally {
+            await staged?.abandon();
+          }
+        }
+        return { inputs: info.files, output, format, rows, nonUtf8Names: info.nonUtf8Rows };
+      } catch (err) {
+        // (the view is read here: told as summary's and diff's loading tells it)
+        // (a line too long: read again, see lineSize)
+        throw escape || err instanceof OutputError || lineSizeAfter(err, lineSize)
+          ? err
+          : await viewErrorAsLoaded(e, err, files);
+      } finally {
+        await e.close();
+      }
+    };
+    try {
+      let r: ConvertSummary;
+      for (;;) {
+        try {
+          r = await attempt(false);
+          break;
         } catch (err) {
-          throw staged ? asOutputError(err, staged.path, output) : err;
-        } finally {
-          await staged?.abandon();
+          if (err instanceof OutputError) throw err;
+          lineSize = lineSizeAfter(err, lineSize);
+          if (lineSize) continue;
+          if (!isEncodingError(err)) throw namingScans(err, files.map((f) => f.path));
+          r = await attempt(true);
+          break;
         }
       }
-      return { inputs: info.files, output, format, rows, nonUtf8Names: info.nonUtf8Rows };
+      if (!out) {
+        using f = await openDirect(target, output);
+        await concatInto(f, new Uint8Array(0), partial, output, false);
+        await Deno.remove(partial);
+      } else {
+        // the scan's time (its newest input's mtime: summary's "ages as
+        // of"), as a copy of the scan keeps it; then the old OUT's owner and
+        // mode, and the rename
+        // (a time at or before 1970 is one too)
+        let newest: number | undefined;
+        for (const f of files) {
+          const t = (await Deno.stat(f.path)).mtime?.getTime();
+          if (t !== undefined && (newest === undefined || t > newest)) newest = t;
+        }
+        if (newest !== undefined) await out.file.utime(new Date(), new Date(newest));
+        options.signal?.throwIfAborted(); // (not put in place once cancelled)
+        try {
+          out.commit();
+        } catch (e) {
+          (e as Error).message = `pwalk: cannot write ${output}: ${osErrorText(e)}`;
+          throw e;
+        }
+        // temporaries of runs killed outright (kill -9): theirs, and DuckDB's
+        const slash = target.path.lastIndexOf("/");
+        const dir = target.path.slice(0, slash + 1), name = target.path.slice(slash + 1);
+        for (const lead of [".", "tmp_."]) {
+          await removeBeside(`${dir}${lead}${name}`, PARTIAL_BESIDE);
+        }
+      }
+      return r;
     } catch (err) {
-      // (the view is read here: told as summary's and diff's loading tells it)
-      // (a line too long: read again, see lineSize)
-      throw escape || err instanceof OutputError || lineSizeAfter(err, lineSize)
-        ? err
-        : await viewErrorAsLoaded(e, err, files);
+      if (out) await out.abandon();
+      else await Deno.remove(partial).catch(() => {});
+      throw err;
     } finally {
-      await e.close();
+      forget();
     }
-  };
-  try {
-    let r: ConvertSummary;
-    for (;;) {
-      try {
-        r = await attempt(false);
-        break;
-      } catch (err) {
-        if (err instanceof OutputError) throw err;
-        lineSize = lineSizeAfter(err, lineSize);
-        if (lineSize) continue;
-        if (!isEncodingError(err)) throw namingScans(err, files.map((f) => f.path));
-        r = await attempt(true);
-        break;
-      }
-    }
-    if (!out) {
-      using f = await openDirect(target, output);
-      await concatInto(f, new Uint8Array(0), partial, output, false);
-      await Deno.remove(partial);
-    } else {
-      // the scan's time (its newest input's mtime: summary's "ages as
-      // of"), as a copy of the scan keeps it; then the old OUT's owner and
-      // mode, and the rename
-      // (a time at or before 1970 is one too)
-      let newest: number | undefined;
-      for (const f of files) {
-        const t = (await Deno.stat(f.path)).mtime?.getTime();
-        if (t !== undefined && (newest === undefined || t > newest)) newest = t;
-      }
-      if (newest !== undefined) await out.file.utime(new Date(), new Date(newest));
-      try {
-        out.commit();
-      } catch (e) {
-        (e as Error).message = `pwalk: cannot write ${output}: ${osErrorText(e)}`;
-        throw e;
-      }
-      // temporaries of runs killed outright (kill -9): theirs, and DuckDB's
-      const slash = target.path.lastIndexOf("/");
-      const dir = target.path.slice(0, slash + 1), name = target.path.slice(slash + 1);
-      for (const lead of [".", "tmp_."]) await removeBeside(`${dir}${lead}${name}`, PARTIAL_BESIDE);
-    }
-    return r;
-  } catch (err) {
-    if (out) await out.abandon();
-    else await Deno.remove(partial).catch(() => {});
-    throw err;
-  } finally {
-    forget();
-  }
+  });
 }
 
 /** Options of {@link reportParquet}. */

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Engine, EngineOptions, StageOptions } from "./duck.ts";
-import { checkEngineOptions, ENGINE_OPTIONS, num, tellStage } from "./duck.ts";
+import { cancellable, checkEngineOptions, ENGINE_OPTIONS, num, tellStage } from "./duck.ts";
 import { checkScanList, openLoaded, resolveScans } from "./scan.ts";
 import { type Amount, CARRIER_KEY, folderTotals, loadForAnswers } from "./summary.ts";
 import { lookupNames, namesTimeout } from "./names.ts";
@@ -565,89 +565,91 @@ export async function diff(
   const top = checkInt("top", options.top ?? 10, 1, 1_000_000);
   const depth = checkInt("depth", options.depth ?? 1, 0, 10_000);
   if (options.names !== false) namesTimeout(); // a bad PWALK_NAMES_TIMEOUT: refused before the work
-  const oldFiles = await resolveScans(oldScans);
-  const newFiles = await resolveScans(newScans);
-  const t0 = performance.now();
-  tellStage(options, "reading OLD", oldScans);
-  const [e, loads] = await openLoaded(options, async (e, escape) => {
+  options.signal?.throwIfAborted();
+  return await cancellable(options.signal, async () => {
+    const oldFiles = await resolveScans(oldScans);
+    const newFiles = await resolveScans(newScans);
+    const t0 = performance.now();
     tellStage(options, "reading OLD", oldScans);
-    const o = await loadForAnswers(e, oldFiles, "o", escape);
-    tellStage(options, "reading NEW", newScans);
-    return [o, await loadForAnswers(e, newFiles, "n", escape)];
-  });
-  try {
-    tellStage(options, "comparing");
-    const recarried = await sameKeeper(e);
-    await e.exec(joinSql("o", "n", `o."filename" = n."filename"`));
-    // Names that print the same (pwalk drops control bytes: "a\nb" and "ab")
-    // would pair every such row of OLD with every one of NEW: a row matched
-    // twice shows the collision, and the pairs are then made one to one.
-    const m = (await e.all(
-      `SELECT (SELECT count(*) FROM o) AS o, (SELECT count(*) FROM n) AS n, ` +
-        `count(oi) AS jo, count(ni) AS jn FROM j`,
-    ))[0];
-    if (num(m.jo) > num(m.o) || num(m.jn) > num(m.n)) await pairOneToOne(e);
-    // each side's totals, and their exact sums (HUGEINT: the net is their
-    // difference, which two sums rounded past 2^53 would lose)
-    const exact = new Map<string, { ab: bigint; al: bigint }>();
-    const side = async (t: string, files: string[]): Promise<DiffSide> => {
-      const r = (await e.all(
-        `SELECT count(*) AS n, coalesce(sum(ab), 0)::HUGEINT AS ab,
-           coalesce(sum(al), 0)::HUGEINT AS al FROM ${t}`,
+    const [e, loads] = await openLoaded(options, async (e, escape) => {
+      tellStage(options, "reading OLD", oldScans);
+      const o = await loadForAnswers(e, oldFiles, "o", escape);
+      tellStage(options, "reading NEW", newScans);
+      return [o, await loadForAnswers(e, newFiles, "n", escape)];
+    });
+    try {
+      tellStage(options, "comparing");
+      const recarried = await sameKeeper(e);
+      await e.exec(joinSql("o", "n", `o."filename" = n."filename"`));
+      // Names that print the same (pwalk drops control bytes: "a\nb" and "ab")
+      // would pair every such row of OLD with every one of NEW: a row matched
+      // twice shows the collision, and the pairs are then made one to one.
+      const m = (await e.all(
+        `SELECT (SELECT count(*) FROM o) AS o, (SELECT count(*) FROM n) AS n, ` +
+          `count(oi) AS jo, count(ni) AS jn FROM j`,
       ))[0];
-      exact.set(t, { ab: BigInt(r.ab as bigint), al: BigInt(r.al as bigint) });
-      const roots = (await e.all(
-        `SELECT "filename" AS p FROM ${t} WHERE "directory-depth" = -1 ORDER BY 1`,
-      )).map((x) => String(x.p));
-      return {
-        scans: files,
-        roots,
-        entries: num(r.n),
-        apparentBytes: num(r.ab),
-        allocatedBytes: num(r.al),
+      if (num(m.jo) > num(m.o) || num(m.jn) > num(m.n)) await pairOneToOne(e);
+      // each side's totals, and their exact sums (HUGEINT: the net is their
+      // difference, which two sums rounded past 2^53 would lose)
+      const exact = new Map<string, { ab: bigint; al: bigint }>();
+      const side = async (t: string, files: string[]): Promise<DiffSide> => {
+        const r = (await e.all(
+          `SELECT count(*) AS n, coalesce(sum(ab), 0)::HUGEINT AS ab,
+           coalesce(sum(al), 0)::HUGEINT AS al FROM ${t}`,
+        ))[0];
+        exact.set(t, { ab: BigInt(r.ab as bigint), al: BigInt(r.al as bigint) });
+        const roots = (await e.all(
+          `SELECT "filename" AS p FROM ${t} WHERE "directory-depth" = -1 ORDER BY 1`,
+        )).map((x) => String(x.p));
+        return {
+          scans: files,
+          roots,
+          entries: num(r.n),
+          apparentBytes: num(r.ab),
+          allocatedBytes: num(r.al),
+        };
       };
-    };
-    const oldSide = await side("o", loads[0].files);
-    const newSide = await side("n", loads[1].files);
-    const [o, n] = [exact.get("o")!, exact.get("n")!];
+      const oldSide = await side("o", loads[0].files);
+      const newSide = await side("n", loads[1].files);
+      const [o, n] = [exact.get("o")!, exact.get("n")!];
 
-    // Moved or renamed: an entry of NEW at a new path (added, or over a
-    // replaced one) that OLD had at a path it is gone from, on the same
-    // file system. Device numbers may differ between the scans (a file
-    // system mounted again): an OLD and a NEW device are the same file
-    // system when they hold the same entry at some path (same inode and
-    // type); a device of either scan with no such path is matched by its
-    // number alone.
-    await e.exec(`CREATE OR REPLACE TEMP TABLE dm AS
+      // Moved or renamed: an entry of NEW at a new path (added, or over a
+      // replaced one) that OLD had at a path it is gone from, on the same
+      // file system. Device numbers may differ between the scans (a file
+      // system mounted again): an OLD and a NEW device are the same file
+      // system when they hold the same entry at some path (same inode and
+      // type); a device of either scan with no such path is matched by its
+      // number alone.
+      await e.exec(`CREATE OR REPLACE TEMP TABLE dm AS
       SELECT DISTINCT odv AS o, ndv AS n FROM j WHERE st IN ('same', 'changed')`);
-    await e.exec(`INSERT INTO dm SELECT d, d FROM (
+      await e.exec(`INSERT INTO dm SELECT d, d FROM (
       SELECT DISTINCT odv AS d FROM j WHERE odv IS NOT NULL AND odv NOT IN (SELECT o FROM dm)
       INTERSECT
       SELECT DISTINCT ndv FROM j WHERE ndv IS NOT NULL AND ndv NOT IN (SELECT n FROM dm))`);
-    // One name moved per name gone: an inode's new names (of one file
-    // system, type, size and mtime) are moved as many as OLD's names of it
-    // that are gone, the others are links added to it (`mv a b; ln b c`:
-    // b moved, c added). The names that carry the bytes are taken first.
-    // mvn: NEW's rows (of j) moved here; mvo: OLD's rows moved away, as
-    // many of an inode's as of its NEW's (the names carrying bytes first)
-    await e.exec(`CREATE OR REPLACE TEMP TABLE mp AS
+      // One name moved per name gone: an inode's new names (of one file
+      // system, type, size and mtime) are moved as many as OLD's names of it
+      // that are gone, the others are links added to it (`mv a b; ln b c`:
+      // b moved, c added). The names that carry the bytes are taken first.
+      // mvn: NEW's rows (of j) moved here; mvo: OLD's rows moved away, as
+      // many of an inode's as of its NEW's (the names carrying bytes first)
+      await e.exec(`CREATE OR REPLACE TEMP TABLE mp AS
         SELECT a.rowid AS ar, b.rowid AS br, a.ndv, a.ni, a.nk, a.ns, a.nm
         FROM j a JOIN dm ON dm.n = a.ndv JOIN j b ON b.odv = dm.o
         WHERE a.st IN ('added', 'replaced') AND b.st IN ('removed', 'replaced')
           AND b.oi = a.ni AND b.ok = a.nk AND b.os = a.ns AND b.om = a.nm AND b.path <> a.path`);
-    for (const [t, r, other, o] of [["mvn", "ar", "br", "n"], ["mvo", "br", "ar", "o"]]) {
-      await e.exec(`CREATE OR REPLACE TEMP TABLE ${t} AS WITH
+      for (const [t, r, other, o] of [["mvn", "ar", "br", "n"], ["mvo", "br", "ar", "o"]]) {
+        await e.exec(`CREATE OR REPLACE TEMP TABLE ${t} AS WITH
         g AS (SELECT ndv, ni, nk, ns, nm, count(DISTINCT ${other}) AS m FROM mp GROUP BY ALL),
         c AS (SELECT x.${r} AS r, g.m, row_number() OVER (PARTITION BY x.ndv, x.ni, x.nk, x.ns, x.nm
             ORDER BY j.${o}al DESC, j.${o}ab DESC, j.path, x.${r}) AS k
           FROM (SELECT DISTINCT ${r}, ndv, ni, nk, ns, nm FROM mp) x
           JOIN g USING (ndv, ni, nk, ns, nm) JOIN j ON j.rowid = x.${r})
         SELECT r FROM c WHERE k <= m`);
-    }
-    const mv = (await e.all(`SELECT ${agg("mov", "true", "nab", "nal")} FROM j
+      }
+      const mv = (await e.all(`SELECT ${agg("mov", "true", "nab", "nal")} FROM j
       WHERE rowid IN (SELECT r FROM mvn)`))[0];
-    await e.exec(`DROP TABLE dm; DROP TABLE mp`);
-    const t = (await e.all(`SELECT
+      await e.exec(`DROP TABLE dm; DROP TABLE mp`);
+      const t = (await e.all(`SELECT
       ${agg("add", "st = 'added'", "nab", "nal")},
       ${agg("rem", "st = 'removed'", "oab", "oal")},
       ${agg("rep", "st = 'replaced'", "nab", "nal")},
@@ -656,76 +658,76 @@ export async function diff(
       ${agg("shr", "st = 'changed' AND ns < os", "nab::HUGEINT - oab", "nal - oal")},
       ${agg("same", "st = 'same'", "nab", "nal")}
       FROM j`))[0];
-    const totals: Diff["totals"] = {
-      added: change(t, "add"),
-      removed: change(t, "rem"),
-      replaced: change(t, "rep"),
-      changed: change(t, "chg"),
-      moved: change(mv, "mov"),
-      grown: change(t, "gro"),
-      shrunk: change(t, "shr"),
-      unchanged: change(t, "same"),
-      net: {
-        entries: newSide.entries - oldSide.entries,
-        apparentBytes: Number(n.ab - o.ab),
-        allocatedBytes: Number(n.al - o.al),
-      },
-    };
+      const totals: Diff["totals"] = {
+        added: change(t, "add"),
+        removed: change(t, "rem"),
+        replaced: change(t, "rep"),
+        changed: change(t, "chg"),
+        moved: change(mv, "mov"),
+        grown: change(t, "gro"),
+        shrunk: change(t, "shr"),
+        unchanged: change(t, "same"),
+        net: {
+          entries: newSide.entries - oldSide.entries,
+          apparentBytes: Number(n.ab - o.ab),
+          allocatedBytes: Number(n.al - o.al),
+        },
+      };
 
-    // (an entry whose size and time stayed but whose allocation changed, a
-    // file an HSM released to tape or recalled, preallocated, deduplicated,
-    // or a hard link's bytes passed to another of its names, is no
-    // 'changed' entry, but its bytes moved: the net counts them)
-    const inNet = "st <> 'same' OR oal <> nal OR oab <> nab";
-    const [users, userCount] = await breakdown(e, "nu", "ou", `${inNet} OR ou <> nu`, top);
-    const [groups, groupCount] = await breakdown(e, "ng", "og", `${inNet} OR og <> ng`, top);
-    // The folder at level `depth` holding each entry (or its parent chain up to there).
-    // (computed for changed rows only: string work on every row would cost more than the join)
-    // Each side by its own kind and depth: a file that became a folder is
-    // removed from its parent, and the folder added as itself.
-    // Entries above that level (the root's own row and files, at level 1)
-    // are in no folder of the level: NULL, left out (by inFolder, which is
-    // true of the rows whose key is not NULL, without the string work).
-    const folderLevel = (kind: string, dep: string) =>
-      `CASE WHEN ${kind} = 'd' THEN ${dep} + 1 ELSE ${dep} END`;
-    const inFolder = (kind: string, dep: string) =>
-      `((${folderLevel(kind, dep)}) < ${depth}) IS NOT TRUE`;
-    const folderKey = (kind: string, dep: string) => {
-      const dkey = `CASE WHEN ${kind} = 'd' THEN path ` +
-        `ELSE coalesce(nullif(regexp_extract(path, '^(.*)/', 1), ''), '/') END`;
-      const lvl = folderLevel(kind, dep);
-      // (the folder's path split once, by a lambda over a one-item list:
-      // written twice, DuckDB split it and ran the regexp twice per row,
-      // four times the cost)
-      return `CASE WHEN (${lvl}) < ${depth} THEN NULL ELSE ` +
-        `list_transform([string_split(${dkey}, '/')], lambda parts: ` +
-        `coalesce(nullif(array_to_string(list_slice(parts, 1, ` +
-        `len(parts) - (${lvl}) + ${depth}), '/'), ''), '/'))[1] END`;
-    };
-    // A folder's own row (a folder at level `depth`) counts its bytes in
-    // its row, as the recursive table and summary count them (du -s), but
-    // not as an entry: the entries are those below it, as theirs are.
-    const ownRow = (kind: string, dep: string) => `(${kind} = 'd' AND ${dep} + 1 = ${depth})`;
-    const [folders, folderCount] = await breakdown(
-      e,
-      folderKey("coalesce(nk, ok)", "coalesce(nd, od)"),
-      folderKey("coalesce(ok, nk)", "coalesce(od, nd)"),
-      inNet,
-      top,
-      [
-        inFolder("coalesce(nk, ok)", "coalesce(nd, od)"),
-        inFolder("coalesce(ok, nk)", "coalesce(od, nd)"),
-      ],
-      [
-        ownRow("coalesce(nk, ok)", "coalesce(nd, od)"),
-        ownRow("coalesce(ok, nk)", "coalesce(od, nd)"),
-      ],
-    );
-    for (const r of [...users, ...groups]) r.id = Number(r.key);
+      // (an entry whose size and time stayed but whose allocation changed, a
+      // file an HSM released to tape or recalled, preallocated, deduplicated,
+      // or a hard link's bytes passed to another of its names, is no
+      // 'changed' entry, but its bytes moved: the net counts them)
+      const inNet = "st <> 'same' OR oal <> nal OR oab <> nab";
+      const [users, userCount] = await breakdown(e, "nu", "ou", `${inNet} OR ou <> nu`, top);
+      const [groups, groupCount] = await breakdown(e, "ng", "og", `${inNet} OR og <> ng`, top);
+      // The folder at level `depth` holding each entry (or its parent chain up to there).
+      // (computed for changed rows only: string work on every row would cost more than the join)
+      // Each side by its own kind and depth: a file that became a folder is
+      // removed from its parent, and the folder added as itself.
+      // Entries above that level (the root's own row and files, at level 1)
+      // are in no folder of the level: NULL, left out (by inFolder, which is
+      // true of the rows whose key is not NULL, without the string work).
+      const folderLevel = (kind: string, dep: string) =>
+        `CASE WHEN ${kind} = 'd' THEN ${dep} + 1 ELSE ${dep} END`;
+      const inFolder = (kind: string, dep: string) =>
+        `((${folderLevel(kind, dep)}) < ${depth}) IS NOT TRUE`;
+      const folderKey = (kind: string, dep: string) => {
+        const dkey = `CASE WHEN ${kind} = 'd' THEN path ` +
+          `ELSE coalesce(nullif(regexp_extract(path, '^(.*)/', 1), ''), '/') END`;
+        const lvl = folderLevel(kind, dep);
+        // (the folder's path split once, by a lambda over a one-item list:
+        // written twice, DuckDB split it and ran the regexp twice per row,
+        // four times the cost)
+        return `CASE WHEN (${lvl}) < ${depth} THEN NULL ELSE ` +
+          `list_transform([string_split(${dkey}, '/')], lambda parts: ` +
+          `coalesce(nullif(array_to_string(list_slice(parts, 1, ` +
+          `len(parts) - (${lvl}) + ${depth}), '/'), ''), '/'))[1] END`;
+      };
+      // A folder's own row (a folder at level `depth`) counts its bytes in
+      // its row, as the recursive table and summary count them (du -s), but
+      // not as an entry: the entries are those below it, as theirs are.
+      const ownRow = (kind: string, dep: string) => `(${kind} = 'd' AND ${dep} + 1 = ${depth})`;
+      const [folders, folderCount] = await breakdown(
+        e,
+        folderKey("coalesce(nk, ok)", "coalesce(nd, od)"),
+        folderKey("coalesce(ok, nk)", "coalesce(od, nd)"),
+        inNet,
+        top,
+        [
+          inFolder("coalesce(nk, ok)", "coalesce(nd, od)"),
+          inFolder("coalesce(ok, nk)", "coalesce(od, nd)"),
+        ],
+        [
+          ownRow("coalesce(nk, ok)", "coalesce(nd, od)"),
+          ownRow("coalesce(ok, nk)", "coalesce(od, nd)"),
+        ],
+      );
+      for (const r of [...users, ...groups]) r.id = Number(r.key);
 
-    await folderTotals(e, "o", depth, "ro");
-    await folderTotals(e, "n", depth, "rn");
-    const growing = await e.all(`SELECT coalesce(rn.path, ro.path) AS path,
+      await folderTotals(e, "o", depth, "ro");
+      await folderTotals(e, "n", depth, "rn");
+      const growing = await e.all(`SELECT coalesce(rn.path, ro.path) AS path,
         coalesce(rn.level, ro.level) AS level,
         coalesce(ro.al, 0) AS o_al, coalesce(ro.ab, 0) AS o_ab, coalesce(ro.n, 0) AS o_n,
         coalesce(ro.nf, 0) AS o_nf, coalesce(rn.al, 0) AS n_al, coalesce(rn.ab, 0) AS n_ab,
@@ -738,113 +740,115 @@ export async function diff(
       WHERE ro.path IS NULL OR rn.path IS NULL OR ro.al <> rn.al OR ro.ab <> rn.ab OR
         ro.n <> rn.n OR ro.nf <> rn.nf
       ORDER BY ${BY_SIZE("n_al - o_al", "n_ab - o_ab", "n_n - o_n")}, path LIMIT ${top}`);
-    const growingFolders = growing.map((r) => {
-      const a = (p: string): Amount => ({
-        allocatedBytes: num(r[`${p}_al`]),
-        apparentBytes: num(r[`${p}_ab`]),
-        entries: num(r[`${p}_n`]),
-        files: num(r[`${p}_nf`]),
+      const growingFolders = growing.map((r) => {
+        const a = (p: string): Amount => ({
+          allocatedBytes: num(r[`${p}_al`]),
+          apparentBytes: num(r[`${p}_ab`]),
+          entries: num(r[`${p}_n`]),
+          files: num(r[`${p}_nf`]),
+        });
+        const o = a("o"), n = a("n");
+        return {
+          path: String(r.path),
+          level: num(r.level),
+          old: o,
+          new: n,
+          delta: {
+            allocatedBytes: num(r.d_al),
+            apparentBytes: num(r.d_ab),
+            entries: n.entries - o.entries,
+            files: n.files - o.files,
+          },
+        };
       });
-      const o = a("o"), n = a("n");
-      return {
-        path: String(r.path),
-        level: num(r.level),
-        old: o,
-        new: n,
-        delta: {
-          allocatedBytes: num(r.d_al),
-          apparentBytes: num(r.d_ab),
-          entries: n.entries - o.entries,
-          files: n.files - o.files,
-        },
-      };
-    });
 
-    // folders that listed nothing in one scan, the same unchanged folder in
-    // both (removing a name changes a folder's mtime), listing names in the
-    // other: unreadable when that scan was made, most likely
-    const unlisted = async (none: "o" | "n", some: "o" | "n") => {
-      const rows = await e.all(`SELECT path, ${some}fc AS listed, count(*) OVER () AS m FROM j
+      // folders that listed nothing in one scan, the same unchanged folder in
+      // both (removing a name changes a folder's mtime), listing names in the
+      // other: unreadable when that scan was made, most likely
+      const unlisted = async (none: "o" | "n", some: "o" | "n") => {
+        const rows = await e.all(`SELECT path, ${some}fc AS listed, count(*) OVER () AS m FROM j
         WHERE st = 'same' AND kind = 'd' AND ${none}fc = 0 AND ${some}fc > 0
         ORDER BY listed DESC, path LIMIT ${top}`);
-      return {
-        list: rows.map((r) => ({ path: String(r.path), listed: num(r.listed) })),
-        count: rows.length ? num(rows[0].m) : 0,
+        return {
+          list: rows.map((r) => ({ path: String(r.path), listed: num(r.listed) })),
+          count: rows.length ? num(rows[0].m) : 0,
+        };
       };
-    };
-    const unlistedNew = await unlisted("n", "o"), unlistedOld = await unlisted("o", "n");
+      const unlistedNew = await unlisted("n", "o"), unlistedOld = await unlisted("o", "n");
 
-    // the owner on the side each list is about: a deleted file's is OLD's
-    // (what is gone was theirs, whoever's file took its path since)
-    // (and whether it is counted as moved, and an extra name of a hard
-    // link, on that side: the totals count such a name with 0 bytes)
-    const files = async (where: string, order: string, side: "n" | "o", moved: string) =>
-      (await e.all(`SELECT path, st, os, ns, om, nm, ${side}u AS uid, ${side}dup AS dup,
+      // the owner on the side each list is about: a deleted file's is OLD's
+      // (what is gone was theirs, whoever's file took its path since)
+      // (and whether it is counted as moved, and an extra name of a hard
+      // link, on that side: the totals count such a name with 0 bytes)
+      const files = async (where: string, order: string, side: "n" | "o", moved: string) =>
+        (await e.all(`SELECT path, st, os, ns, om, nm, ${side}u AS uid, ${side}dup AS dup,
           rowid IN (SELECT r FROM ${moved}) AS mvd FROM j
         WHERE ${where} ORDER BY ${order}, path LIMIT ${top}`)).map(fileChange);
-    const newFilesList = await files(
-      "st IN ('added', 'replaced') AND nk = 'f'",
-      "ns DESC",
-      "n",
-      "mvn",
-    );
-    const deletedFiles = await files(
-      "st IN ('removed', 'replaced') AND ok = 'f'",
-      "os DESC",
-      "o",
-      "mvo",
-    );
-    const changedFiles = await files(
-      "st = 'changed' AND nk = 'f'",
-      "abs(ns::HUGEINT - os) DESC, ns DESC",
-      "n",
-      "(SELECT NULL AS r WHERE false)",
-    );
-    await e.exec(`DROP TABLE mvn; DROP TABLE mvo`);
-
-    if (options.names !== false) {
-      tellStage(options, "user and group names");
-      const [un, gn] = await lookupNames(
-        [
-          ...users.map((u) => u.id!),
-          ...[...newFilesList, ...deletedFiles, ...changedFiles].map((f) => f.uid),
-        ],
-        groups.map((g) => g.id!),
-        options.onNamesTimeout,
+      const newFilesList = await files(
+        "st IN ('added', 'replaced') AND nk = 'f'",
+        "ns DESC",
+        "n",
+        "mvn",
       );
-      for (const u of users) u.name = un.get(u.id!) ?? null;
-      for (const g of groups) g.name = gn.get(g.id!) ?? null;
-      for (const f of [...newFilesList, ...deletedFiles, ...changedFiles]) {
-        f.user = un.get(f.uid) ?? null;
+      const deletedFiles = await files(
+        "st IN ('removed', 'replaced') AND ok = 'f'",
+        "os DESC",
+        "o",
+        "mvo",
+      );
+      const changedFiles = await files(
+        "st = 'changed' AND nk = 'f'",
+        "abs(ns::HUGEINT - os) DESC, ns DESC",
+        "n",
+        "(SELECT NULL AS r WHERE false)",
+      );
+      await e.exec(`DROP TABLE mvn; DROP TABLE mvo`);
+
+      if (options.names !== false) {
+        tellStage(options, "user and group names");
+        const [un, gn] = await lookupNames(
+          [
+            ...users.map((u) => u.id!),
+            ...[...newFilesList, ...deletedFiles, ...changedFiles].map((f) => f.uid),
+          ],
+          groups.map((g) => g.id!),
+          options.onNamesTimeout,
+          options.signal,
+        );
+        for (const u of users) u.name = un.get(u.id!) ?? null;
+        for (const g of groups) g.name = gn.get(g.id!) ?? null;
+        for (const f of [...newFilesList, ...deletedFiles, ...changedFiles]) {
+          f.user = un.get(f.uid) ?? null;
+        }
       }
+      return {
+        old: oldSide,
+        new: newSide,
+        top,
+        depth,
+        totals,
+        users,
+        userCount,
+        groups,
+        groupCount,
+        folders,
+        folderCount,
+        growingFolders,
+        growingFolderCount: growing.length ? num(growing[0].m) : 0,
+        unlisted: {
+          new: unlistedNew.list,
+          newCount: unlistedNew.count,
+          old: unlistedOld.list,
+          oldCount: unlistedOld.count,
+        },
+        recarried,
+        newFiles: newFilesList,
+        deletedFiles,
+        changedFiles,
+        elapsedSeconds: (performance.now() - t0) / 1000,
+      };
+    } finally {
+      await e.close();
     }
-    return {
-      old: oldSide,
-      new: newSide,
-      top,
-      depth,
-      totals,
-      users,
-      userCount,
-      groups,
-      groupCount,
-      folders,
-      folderCount,
-      growingFolders,
-      growingFolderCount: growing.length ? num(growing[0].m) : 0,
-      unlisted: {
-        new: unlistedNew.list,
-        newCount: unlistedNew.count,
-        old: unlistedOld.list,
-        oldCount: unlistedOld.count,
-      },
-      recarried,
-      newFiles: newFilesList,
-      deletedFiles,
-      changedFiles,
-      elapsedSeconds: (performance.now() - t0) / 1000,
-    };
-  } finally {
-    await e.close();
-  }
+  });
 }

@@ -29,6 +29,7 @@ export const ENGINE_OPTIONS: OptionNames<EngineOptions & StageOptions> = {
   threads: true,
   onLeftoverRemoved: true,
   onStage: true,
+  signal: true,
 };
 
 /**
@@ -55,6 +56,27 @@ export function checkEngineOptions(o: EngineOptions & StageOptions): void {
     throw new TypeError(`pwalk: tempDirectory must be a folder's path, got ${typed(t)}`);
   }
   checkFunctions(o, ["onLeftoverRemoved", "onStage"]);
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
+    throw new TypeError(`pwalk: signal must be an AbortSignal, got ${typed(o.signal)}`);
+  }
+}
+
+/**
+ * `work()`'s result; once `signal` aborted, whatever `work` rejects with
+ * (DuckDB's interrupted query, a scan's name put before it, a clean-up's
+ * error) is the signal's reason instead: summarize, diff and convert reject
+ * as walk and report do.
+ */
+export async function cancellable<T>(
+  signal: AbortSignal | undefined,
+  work: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    signal?.throwIfAborted();
+    throw err;
+  }
 }
 
 /** Options of a DuckDB session. */
@@ -81,6 +103,12 @@ export interface EngineOptions {
    * is gone (see {@link removeDeadSpills}).
    */
   onLeftoverRemoved?: (path: string) => void;
+  /**
+   * Cancels the work: DuckDB's query is interrupted, the spill folder and
+   * any output being made are removed, and the call rejects with the
+   * signal's reason (already aborted: before any work). Default: none.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -133,6 +161,7 @@ interface Connection {
   run(sql: string): Promise<unknown>;
   runAndReadAll(sql: string): Promise<Reader>;
   closeSync(): void;
+  interrupt(): void;
 }
 interface Instance {
   connect(): Promise<Connection>;
@@ -529,8 +558,10 @@ export class Engine {
   /** Start a session. */
   static async open(o: EngineOptions = {}): Promise<Engine> {
     checkEngineOptions(o);
+    o.signal?.throwIfAborted();
     const dir = spillParent(o);
     const { DuckDBInstance } = await loadDuckDB();
+    o.signal?.throwIfAborted();
     for (const p of await removeDeadSpills(dir)) o.onLeftoverRemoved?.(p);
     let tempDir: string;
     let forget: () => void;
@@ -607,11 +638,7 @@ export class Engine {
    * @throws {SpillFullError} when the spill folder ran out of space
    */
   async exec(sql: string): Promise<void> {
-    try {
-      await this.#con.run(sql);
-    } catch (err) {
-      throw this.#told(err);
-    }
+    await this.#run(() => this.#con.run(sql));
   }
 
   /**
@@ -620,11 +647,32 @@ export class Engine {
    * @throws {SpillFullError} when the spill folder ran out of space
    */
   async all(sql: string): Promise<Record<string, unknown>[]> {
+    return (await this.#run(() => this.#con.runAndReadAll(sql))).getRowObjectsJS();
+  }
+
+  /**
+   * `query()`'s result; its error as {@link #told} tells it, or the
+   * signal's reason once the signal aborted (before the query, or while it
+   * runs: DuckDB interrupts it then).
+   */
+  async #run<T>(query: () => Promise<T>): Promise<T> {
+    const signal = this.#options.signal;
+    signal?.throwIfAborted();
+    const onAbort = () => this.#con.interrupt();
+    signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      return (await this.#con.runAndReadAll(sql)).getRowObjectsJS();
+      return await query();
     } catch (err) {
+      signal?.throwIfAborted();
       throw this.#told(err);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
     }
+  }
+
+  /** Reject with the signal's reason if it aborted. */
+  checkAborted(): void {
+    this.#options.signal?.throwIfAborted();
   }
 
   /** Close the database and remove the spill folder. */

@@ -40,7 +40,8 @@ export function namesTimeout(): number {
 /**
  * Names of numeric ids, from `getent DB id...`, and whether getent timed
  * out (`seconds`, default {@link namesTimeout}: the ids not named by then
- * keep their numbers).
+ * keep their numbers). An abort of `signal` kills getent and rejects with
+ * its reason.
  *
  * @example
  * ```ts ignore
@@ -52,10 +53,12 @@ export async function resolveNames(
   db: NameDb,
   ids: number[],
   seconds: number = namesTimeout(),
+  signal?: AbortSignal,
 ): Promise<{ names: Map<number, string>; timedOut: boolean; refused?: boolean }> {
   const out = new Map<number, string>();
   const todo = [...new Set(ids)].filter((i) => Number.isInteger(i) && i >= 0);
   for (let i = 0; i < todo.length; i += BATCH) {
+    signal?.throwIfAborted();
     const batch = todo.slice(i, i + BATCH);
     let text = "";
     try {
@@ -82,14 +85,18 @@ export async function resolveNames(
       // a signal that ends the command (its timer never fires then) kills
       // it too: a hung name service's getent would go on after pwalk
       const forget = onQuit(kill);
+      signal?.addEventListener("abort", kill, { once: true });
       const r = await child.output().finally(() => {
         clearTimeout(timer);
         forget();
+        signal?.removeEventListener("abort", kill);
       });
+      signal?.throwIfAborted();
       // the name service does not answer: numbers from here on
       if (hung) return { names: out, timedOut: true };
       text = new TextDecoder().decode(r.stdout);
     } catch (e) {
+      if (signal?.aborted) throw signal.reason;
       // no getent here (macOS): numbers only; not allowed to run it: said
       const refused = e instanceof Deno.errors.NotCapable;
       return { names: out, timedOut: false, ...(refused ? { refused } : {}) };
@@ -108,17 +115,19 @@ export async function resolveNames(
  * User names of `uids` and group names of `gids`, both asked at once (a
  * hung name service costs one timeout, not two). When a lookup timed out,
  * `onTimeout` is told so in one line (the ids it did not name keep their
- * numbers).
+ * numbers). An abort of `signal` kills the lookups and rejects with its
+ * reason.
  */
 export async function lookupNames(
   uids: number[],
   gids: number[],
   onTimeout?: (message: string) => void,
+  signal?: AbortSignal,
 ): Promise<[Map<number, string>, Map<number, string>]> {
   const seconds = namesTimeout();
   const [u, g] = await Promise.all([
-    resolveNames("passwd", uids, seconds),
-    resolveNames("group", gids, seconds),
+    resolveNames("passwd", uids, seconds, signal),
+    resolveNames("group", gids, seconds, signal),
   ]);
   const slow = [u.timedOut && "passwd", g.timedOut && "group"].filter((x) => x);
   if ((u.refused || g.refused) && onTimeout) {

@@ -1434,9 +1434,11 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
  * Load one file through the escaping filter: its text goes through a named
  * pipe to the statement `sql(fifo)` (`fifo` the pipe's path as SQL, a
  * pattern of it: {@link patternOf}); in a transaction, so a failure on
- * either side leaves nothing. Returns the number of escaped lines.
+ * either side leaves nothing. Returns the number of escaped lines. When the
+ * statement fails (or the session's signal aborts), the writer is ended
+ * before this rejects, whether DuckDB opened the pipe or not.
  */
-async function loadEscaped(
+export async function loadEscaped(
   e: Engine,
   f: ScanFile,
   sql: (fifo: string) => string,
@@ -1450,6 +1452,8 @@ async function loadEscaped(
     stderr: "piped",
   }).output();
   if (!mk.success) throw new Error(`mkfifo ${fifo}: ${new TextDecoder().decode(mk.stderr)}`);
+  // (begun before the writer starts: a failure here leaves none waiting)
+  await e.exec("BEGIN TRANSACTION");
   const counter = { n: 0 };
   let writerError: unknown = null;
   let out: Deno.FsFile | null = null;
@@ -1468,17 +1472,17 @@ async function loadEscaped(
       }
     }
   })();
-  await e.exec("BEGIN TRANSACTION");
   try {
     await e.exec(sql(lit(patternOf(fifo))));
   } catch (err) {
-    await e.exec("ROLLBACK");
-    // Unblock a writer still waiting for a reader, then let it finish.
-    if (out === null) {
-      const r = await Deno.open(fifo, { read: true }).catch(() => null);
-      await writer.catch(() => {});
-      r?.close();
-    } else await writer.catch(() => {});
+    // (a session cancelled runs no more statements: it is closed next)
+    await e.exec("ROLLBACK").catch(() => {});
+    // Unblock a writer still waiting for a reader (DuckDB failed before it
+    // opened the pipe): a reader opened and closed at once, so that the
+    // writes fail (EPIPE) instead of filling a pipe nobody reads; then let
+    // it finish.
+    if (out === null) (await Deno.open(fifo, { read: true }).catch(() => null))?.close();
+    await writer.catch(() => {});
     await Deno.remove(fifo).catch(() => {});
     throw err;
   }

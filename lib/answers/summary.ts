@@ -8,7 +8,7 @@
  * @module
  */
 import type { Engine, EngineOptions, StageOptions } from "./duck.ts";
-import { checkEngineOptions, ENGINE_OPTIONS, lit, num, tellStage } from "./duck.ts";
+import { cancellable, checkEngineOptions, ENGINE_OPTIONS, lit, num, tellStage } from "./duck.ts";
 import {
   checkOneScan,
   checkScanList,
@@ -567,215 +567,219 @@ export async function summarize(
       `pwalk: now must be seconds since 1970 (a finite number), got ${JSON.stringify(options.now)}`,
     );
   }
-  const files = await resolveScans(scans);
-  const now = options.now ?? await scanTime(files);
-  const t0 = performance.now();
-  tellStage(options, "reading", scans);
-  const [e, load] = await openLoaded(options, (e, escape) => {
+  options.signal?.throwIfAborted();
+  return await cancellable(options.signal, async () => {
+    const files = await resolveScans(scans);
+    const now = options.now ?? await scanTime(files);
+    const t0 = performance.now();
     tellStage(options, "reading", scans);
-    return loadForAnswers(e, files, "s", escape);
-  });
-  try {
-    tellStage(options, "users, groups, sizes, ages");
-    const tot = (await e.all(`SELECT count(*) AS n, count(*) FILTER (kind = 'f') AS nf,
+    const [e, load] = await openLoaded(options, (e, escape) => {
+      tellStage(options, "reading", scans);
+      return loadForAnswers(e, files, "s", escape);
+    });
+    try {
+      tellStage(options, "users, groups, sizes, ages");
+      const tot = (await e.all(`SELECT count(*) AS n, count(*) FILTER (kind = 'f') AS nf,
       count(*) FILTER (kind = 'd') AS nd, count(*) FILTER (kind = 'l') AS nl,
       count(*) FILTER (kind = 'o') AS no, sum(ab) AS ab, sum(al) AS al,
       count(*) FILTER (dupl) AS dupl, count(DISTINCT "UID") AS users,
       count(DISTINCT "GID") AS groups FROM s`))[0];
-    const seenTwice = (await e.all(`SELECT count(*) AS n FROM (SELECT 1 FROM s WHERE kind = 'd'
+      const seenTwice = (await e.all(`SELECT count(*) AS n FROM (SELECT 1 FROM s WHERE kind = 'd'
       GROUP BY nsp, "st_dev", "inode" HAVING count(*) > 1)`))[0];
-    const totals: Totals = {
-      entries: num(tot.n),
-      files: num(tot.nf),
-      folders: num(tot.nd),
-      links: num(tot.nl),
-      other: num(tot.no),
-      apparentBytes: num(tot.ab),
-      allocatedBytes: num(tot.al),
-      hardLinkNames: num(tot.dupl),
-      errors: await recordedErrors(files),
-      nonUtf8Names: load.nonUtf8Rows,
-      foldersSeenTwice: num(seenTwice.n),
-    };
-    const roots = (await e.all(
-      `SELECT "filename" AS p FROM s WHERE "directory-depth" = -1 ORDER BY 1`,
-    )).map((r) => String(r.p));
+      const totals: Totals = {
+        entries: num(tot.n),
+        files: num(tot.nf),
+        folders: num(tot.nd),
+        links: num(tot.nl),
+        other: num(tot.no),
+        apparentBytes: num(tot.ab),
+        allocatedBytes: num(tot.al),
+        hardLinkNames: num(tot.dupl),
+        errors: await recordedErrors(files),
+        nonUtf8Names: load.nonUtf8Rows,
+        foldersSeenTwice: num(seenTwice.n),
+      };
+      const roots = (await e.all(
+        `SELECT "filename" AS p FROM s WHERE "directory-depth" = -1 ORDER BY 1`,
+      )).map((r) => String(r.p));
 
-    const owners = async (col: string, where = "") =>
-      (await e.all(
-        `SELECT "${col}" AS id, ${AMOUNT} FROM s ${where} GROUP BY 1 ` +
-          `ORDER BY al DESC, ab DESC, id LIMIT ${top}`,
-      )).map((r) => ({ id: num(r.id), name: null as string | null, ...amount(r) }));
-    const users = await owners("UID");
-    const groups = await owners("GID");
-    // Ages are now minus a time, in HUGEINT: any 64-bit time is real (on
-    // tmpfs any user sets one with utimensat), and far from now it would
-    // overflow a BIGINT. Times are whole seconds, so now's floor gives the
-    // same buckets; beyond 2^64 from 0 (the API's now may be any finite
-    // number) every time is as far from it.
-    const nowSql = `${BigInt(Math.min(Math.max(Math.floor(now), -(2 ** 64)), 2 ** 64))}::HUGEINT`;
-    const age = (col: string) => `${nowSql} - "${col}"`;
-    // not read for 365 days or more: read at or before now - 365 days
-    const coldWhere = `WHERE kind = 'f' AND "st_atime" <= ${nowSql} - ${365 * 86400}`;
-    const cold = await owners("UID", coldWhere);
-    const coldUsers = (await e.all(`SELECT count(DISTINCT "UID") AS n FROM s ${coldWhere}`))[0];
+      const owners = async (col: string, where = "") =>
+        (await e.all(
+          `SELECT "${col}" AS id, ${AMOUNT} FROM s ${where} GROUP BY 1 ` +
+            `ORDER BY al DESC, ab DESC, id LIMIT ${top}`,
+        )).map((r) => ({ id: num(r.id), name: null as string | null, ...amount(r) }));
+      const users = await owners("UID");
+      const groups = await owners("GID");
+      // Ages are now minus a time, in HUGEINT: any 64-bit time is real (on
+      // tmpfs any user sets one with utimensat), and far from now it would
+      // overflow a BIGINT. Times are whole seconds, so now's floor gives the
+      // same buckets; beyond 2^64 from 0 (the API's now may be any finite
+      // number) every time is as far from it.
+      const nowSql = `${BigInt(Math.min(Math.max(Math.floor(now), -(2 ** 64)), 2 ** 64))}::HUGEINT`;
+      const age = (col: string) => `${nowSql} - "${col}"`;
+      // not read for 365 days or more: read at or before now - 365 days
+      const coldWhere = `WHERE kind = 'f' AND "st_atime" <= ${nowSql} - ${365 * 86400}`;
+      const cold = await owners("UID", coldWhere);
+      const coldUsers = (await e.all(`SELECT count(DISTINCT "UID") AS n FROM s ${coldWhere}`))[0];
 
-    const extRows = await e.all(
-      `SELECT "fileExtension" AS ext, ${AMOUNT}, count(*) OVER () AS m FROM s ` +
-        `WHERE kind = 'f' GROUP BY 1 ORDER BY al DESC, ab DESC, n DESC, ext LIMIT ${top}`,
-    );
-    const extensions = extRows.map((r) => ({ ext: String(r.ext ?? ""), ...amount(r) }));
+      const extRows = await e.all(
+        `SELECT "fileExtension" AS ext, ${AMOUNT}, count(*) OVER () AS m FROM s ` +
+          `WHERE kind = 'f' GROUP BY 1 ORDER BY al DESC, ab DESC, n DESC, ext LIMIT ${top}`,
+      );
+      const extensions = extRows.map((r) => ({ ext: String(r.ext ?? ""), ...amount(r) }));
 
-    // floor(log2) in floating point, corrected by exact integer powers of
-    // two (a double rounds 2^55 - 1 up to 2^55)
-    const sizeHistogram = (await e.all(`WITH f AS (
+      // floor(log2) in floating point, corrected by exact integer powers of
+      // two (a double rounds 2^55 - 1 up to 2^55)
+      const sizeHistogram = (await e.all(`WITH f AS (
         SELECT CASE WHEN "st_size" <= 0 THEN -1 ELSE floor(log2("st_size"))::INTEGER END AS b0,
                "st_size" AS sz, al, ab, kind FROM s WHERE kind = 'f'),
       g AS (SELECT CASE WHEN b0 < 0 THEN -1 WHEN (1::HUGEINT << b0) > sz THEN b0 - 1
                         WHEN (1::HUGEINT << (b0 + 1)) <= sz THEN b0 + 1 ELSE b0 END AS b, al, ab, kind FROM f)
       SELECT b, ${AMOUNT} FROM g GROUP BY b ORDER BY b`)).map((r): SizeBucket => {
-      const b = num(r.b);
-      return { min: b < 0 ? 0 : 2 ** b, max: b < 0 ? 1 : 2 ** (b + 1), ...amount(r) };
-    });
+        const b = num(r.b);
+        return { min: b < 0 ? 0 : 2 ** b, max: b < 0 ? 1 : 2 ** (b + 1), ...amount(r) };
+      });
 
-    const ages = async (col: string): Promise<AgeBucket[]> => {
-      const cases = AGE_BUCKETS.map(([, lo], i) => `WHEN age >= ${lo * 86400} THEN ${i}`)
-        .reverse().join(" ");
-      const rows = await e.all(`SELECT CASE ${cases} ELSE 0 END AS bucket, ${AMOUNT}
+      const ages = async (col: string): Promise<AgeBucket[]> => {
+        const cases = AGE_BUCKETS.map(([, lo], i) => `WHEN age >= ${lo * 86400} THEN ${i}`)
+          .reverse().join(" ");
+        const rows = await e.all(`SELECT CASE ${cases} ELSE 0 END AS bucket, ${AMOUNT}
         FROM (SELECT ${age(col)} AS age, al, ab, kind FROM s WHERE kind = 'f')
         GROUP BY 1`);
-      const by = new Map(rows.map((r) => [num(r.bucket), amount(r)]));
-      return AGE_BUCKETS.map(([label, minDays, maxDays], i) => ({
-        label,
-        minDays,
-        maxDays,
-        ...(by.get(i) ?? { allocatedBytes: 0, apparentBytes: 0, entries: 0, files: 0 }),
-      }));
-    };
-    const mtimeAges = await ages("st_mtime");
-    const atimeAges = await ages("st_atime");
-    const byUser = async (col: string): Promise<UserAges[]> => {
-      if (users.length === 0) return [];
-      const cases = AGE_BUCKETS.map(([, lo], i) => `WHEN age >= ${lo * 86400} THEN ${i}`)
-        .reverse().join(" ");
-      const rows = await e.all(`SELECT uid, CASE ${cases} ELSE 0 END AS bucket,
+        const by = new Map(rows.map((r) => [num(r.bucket), amount(r)]));
+        return AGE_BUCKETS.map(([label, minDays, maxDays], i) => ({
+          label,
+          minDays,
+          maxDays,
+          ...(by.get(i) ?? { allocatedBytes: 0, apparentBytes: 0, entries: 0, files: 0 }),
+        }));
+      };
+      const mtimeAges = await ages("st_mtime");
+      const atimeAges = await ages("st_atime");
+      const byUser = async (col: string): Promise<UserAges[]> => {
+        if (users.length === 0) return [];
+        const cases = AGE_BUCKETS.map(([, lo], i) => `WHEN age >= ${lo * 86400} THEN ${i}`)
+          .reverse().join(" ");
+        const rows = await e.all(`SELECT uid, CASE ${cases} ELSE 0 END AS bucket,
           sum(al) AS al, sum(ab) AS ab
         FROM (SELECT "UID" AS uid, ${age(col)} AS age, al, ab FROM s
               WHERE kind = 'f' AND "UID" IN (${users.map((u) => u.id).join(", ")}))
         GROUP BY 1, 2`);
-      return users.map((u) => {
-        const al = AGE_BUCKETS.map(() => 0), ab = AGE_BUCKETS.map(() => 0);
-        for (const r of rows) {
-          if (num(r.uid) !== u.id) continue;
-          al[num(r.bucket)] = num(r.al);
-          ab[num(r.bucket)] = num(r.ab);
-        }
-        return { id: u.id, name: null, allocatedBytes: al, apparentBytes: ab };
-      });
-    };
-    const mtimeAgesByUser = await byUser("st_mtime");
-    const atimeAgesByUser = await byUser("st_atime");
+        return users.map((u) => {
+          const al = AGE_BUCKETS.map(() => 0), ab = AGE_BUCKETS.map(() => 0);
+          for (const r of rows) {
+            if (num(r.uid) !== u.id) continue;
+            al[num(r.bucket)] = num(r.al);
+            ab[num(r.bucket)] = num(r.ab);
+          }
+          return { id: u.id, name: null, allocatedBytes: al, apparentBytes: ab };
+        });
+      };
+      const mtimeAgesByUser = await byUser("st_mtime");
+      const atimeAgesByUser = await byUser("st_atime");
 
-    tellStage(options, "folders, files");
-    await folderTotals(e, "s", depth, "rec");
-    const folders = (await e.all(
-      `SELECT * FROM rec ORDER BY al DESC, ab DESC, path LIMIT ${top}`,
-    )).map(folderRow);
-    // (with how many subfolders each has in `rec`, of which `top` are kept)
-    const folderTree = (await e.all(`SELECT t.*, coalesce(c.subs, 0) AS subs FROM (
+      tellStage(options, "folders, files");
+      await folderTotals(e, "s", depth, "rec");
+      const folders = (await e.all(
+        `SELECT * FROM rec ORDER BY al DESC, ab DESC, path LIMIT ${top}`,
+      )).map(folderRow);
+      // (with how many subfolders each has in `rec`, of which `top` are kept)
+      const folderTree = (await e.all(`SELECT t.*, coalesce(c.subs, 0) AS subs FROM (
         SELECT *, row_number() OVER (PARTITION BY parent ORDER BY al DESC, ab DESC, path) AS rn
         FROM rec) t
       LEFT JOIN (SELECT parent AS pp, level - 1 AS pl, count(*) AS subs FROM rec
         WHERE parent IS NOT NULL GROUP BY 1, 2) c ON c.pp = t.path AND c.pl = t.level
       WHERE t.parent IS NULL OR t.rn <= ${top} ORDER BY t.level, t.al DESC, t.path`))
-      .map((r) => ({
-        ...folderRow(r),
-        ...(num(r.level) < depth ? { subfolders: num(r.subs) } : {}),
+        .map((r) => ({
+          ...folderRow(r),
+          ...(num(r.level) < depth ? { subfolders: num(r.subs) } : {}),
+        }));
+      // keep only nodes whose parent was kept
+      const kept = new Set<string>();
+      const tree = folderTree.filter((f) => {
+        if (f.parent !== null && !kept.has(`${f.level - 1}\0${f.parent}`)) return false;
+        kept.add(`${f.level}\0${f.path}`);
+        return true;
+      });
+
+      const busiestFolders = (await e.all(
+        `SELECT "filename" AS path, "pw_fcount" AS n, "pw_dirsum" AS b, "UID" AS uid FROM s ` +
+          `WHERE kind = 'd' ORDER BY n DESC, path LIMIT ${top}`,
+      )).map((r) => ({
+        path: String(r.path),
+        entries: num(r.n),
+        bytes: num(r.b),
+        uid: num(r.uid),
+        user: null as string | null,
       }));
-    // keep only nodes whose parent was kept
-    const kept = new Set<string>();
-    const tree = folderTree.filter((f) => {
-      if (f.parent !== null && !kept.has(`${f.level - 1}\0${f.parent}`)) return false;
-      kept.add(`${f.level}\0${f.path}`);
-      return true;
-    });
+      const largestFiles = (await e.all(
+        `SELECT "filename" AS path, "st_size" AS ab, al, "UID" AS uid, "GID" AS gid, ` +
+          `"st_mtime" AS mt, "st_atime" AS at FROM s WHERE kind = 'f' AND NOT dupl ` +
+          `ORDER BY "st_size" DESC, path LIMIT ${top}`,
+      )).map((r): FileRow => ({
+        path: String(r.path),
+        apparentBytes: num(r.ab),
+        allocatedBytes: num(r.al),
+        uid: num(r.uid),
+        user: null,
+        gid: num(r.gid),
+        group: null,
+        mtime: num(r.mt),
+        atime: num(r.at),
+      }));
 
-    const busiestFolders = (await e.all(
-      `SELECT "filename" AS path, "pw_fcount" AS n, "pw_dirsum" AS b, "UID" AS uid FROM s ` +
-        `WHERE kind = 'd' ORDER BY n DESC, path LIMIT ${top}`,
-    )).map((r) => ({
-      path: String(r.path),
-      entries: num(r.n),
-      bytes: num(r.b),
-      uid: num(r.uid),
-      user: null as string | null,
-    }));
-    const largestFiles = (await e.all(
-      `SELECT "filename" AS path, "st_size" AS ab, al, "UID" AS uid, "GID" AS gid, ` +
-        `"st_mtime" AS mt, "st_atime" AS at FROM s WHERE kind = 'f' AND NOT dupl ` +
-        `ORDER BY "st_size" DESC, path LIMIT ${top}`,
-    )).map((r): FileRow => ({
-      path: String(r.path),
-      apparentBytes: num(r.ab),
-      allocatedBytes: num(r.al),
-      uid: num(r.uid),
-      user: null,
-      gid: num(r.gid),
-      group: null,
-      mtime: num(r.mt),
-      atime: num(r.at),
-    }));
+      if (options.names !== false) {
+        tellStage(options, "user and group names");
+        const [un, gn] = await lookupNames(
+          [
+            ...users.map((u) => u.id),
+            ...cold.map((u) => u.id),
+            ...largestFiles.map((f) => f.uid),
+            ...busiestFolders.map((f) => f.uid),
+          ],
+          [...groups.map((g) => g.id), ...largestFiles.map((f) => f.gid)],
+          options.onNamesTimeout,
+          options.signal,
+        );
+        for (const u of [...users, ...cold, ...mtimeAgesByUser, ...atimeAgesByUser]) {
+          u.name = un.get(u.id) ?? null;
+        }
+        for (const g of groups) g.name = gn.get(g.id) ?? null;
+        for (const f of largestFiles) {
+          f.user = un.get(f.uid) ?? null;
+          f.group = gn.get(f.gid) ?? null;
+        }
+        for (const f of busiestFolders) f.user = un.get(f.uid) ?? null;
+      }
 
-    if (options.names !== false) {
-      tellStage(options, "user and group names");
-      const [un, gn] = await lookupNames(
-        [
-          ...users.map((u) => u.id),
-          ...cold.map((u) => u.id),
-          ...largestFiles.map((f) => f.uid),
-          ...busiestFolders.map((f) => f.uid),
-        ],
-        [...groups.map((g) => g.id), ...largestFiles.map((f) => f.gid)],
-        options.onNamesTimeout,
-      );
-      for (const u of [...users, ...cold, ...mtimeAgesByUser, ...atimeAgesByUser]) {
-        u.name = un.get(u.id) ?? null;
-      }
-      for (const g of groups) g.name = gn.get(g.id) ?? null;
-      for (const f of largestFiles) {
-        f.user = un.get(f.uid) ?? null;
-        f.group = gn.get(f.gid) ?? null;
-      }
-      for (const f of busiestFolders) f.user = un.get(f.uid) ?? null;
+      return {
+        scans: load.files,
+        roots,
+        now,
+        top,
+        depth,
+        totals,
+        userCount: num(tot.users),
+        groupCount: num(tot.groups),
+        users,
+        groups,
+        extensions,
+        extensionCount: extRows.length ? num(extRows[0].m) : 0,
+        sizeHistogram,
+        mtimeAges,
+        atimeAges,
+        mtimeAgesByUser,
+        atimeAgesByUser,
+        folders,
+        folderTree: tree,
+        busiestFolders,
+        largestFiles,
+        coldByUser: cold,
+        coldUserCount: num(coldUsers.n),
+        elapsedSeconds: (performance.now() - t0) / 1000,
+      };
+    } finally {
+      await e.close();
     }
-
-    return {
-      scans: load.files,
-      roots,
-      now,
-      top,
-      depth,
-      totals,
-      userCount: num(tot.users),
-      groupCount: num(tot.groups),
-      users,
-      groups,
-      extensions,
-      extensionCount: extRows.length ? num(extRows[0].m) : 0,
-      sizeHistogram,
-      mtimeAges,
-      atimeAges,
-      mtimeAgesByUser,
-      atimeAgesByUser,
-      folders,
-      folderTree: tree,
-      busiestFolders,
-      largestFiles,
-      coldByUser: cold,
-      coldUserCount: num(coldUsers.n),
-      elapsedSeconds: (performance.now() - t0) / 1000,
-    };
-  } finally {
-    await e.close();
-  }
+  });
 }

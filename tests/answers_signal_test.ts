@@ -1,0 +1,194 @@
+/**
+ * Cancelling summarize, diff and convert with an AbortSignal: each rejects
+ * with the signal's reason, leaves no spill folder in its tempDirectory and
+ * no output (nor a temporary beside it), aborted before it starts or at any
+ * stage it tells, the second reading of a scan with a name that is not
+ * UTF-8 (the escaping filter's pipe) included.
+ *
+ * Two checks of the means below: a DuckDB query that would run for hours
+ * (a cross join of 10^12 rows) ends once the signal aborts, which only
+ * DuckDB's interrupt does; and the escaping filter's writer, whose pipe
+ * DuckDB never opened (its statement failed first), is ended instead of
+ * left writing a scan larger than a pipe holds into a pipe nobody reads.
+ * A hang guard (minutes, never a timing check) fails a test that waits
+ * for ever.
+ */
+import { assert, assertEquals, assertRejects } from "@std/assert";
+import { convert, diff, summarize } from "../mod.ts";
+import { Engine } from "../lib/answers/duck.ts";
+import { loadEscaped } from "../lib/answers/scan.ts";
+import { tempDir } from "./helpers/temp.ts";
+
+/** `p`, or a failure after `minutes` (a hang guard: the test would wait for ever). */
+async function guarded<T>(p: Promise<T>, what: string, minutes = 3): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const guard = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${what}: still waiting after ${minutes} min`)),
+      minutes * 60_000,
+    );
+  });
+  try {
+    return await Promise.race([p, guard]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const enc = new TextEncoder();
+
+/**
+ * A scan in pwalk's CSV of a root folder and `n` files below it, owned by
+ * a few uids and gids; with `weird`, one name holds the byte 0xff (not
+ * UTF-8: read through the escaping filter).
+ */
+function scanBytes(n: number, weird: boolean, seed = 0): Uint8Array {
+  const parts: Uint8Array[] = [
+    enc.encode(`1,0,-1,"/p","",0,0,4096,7,8,2,"0040755",1700000000,1700000000,1700000000,${n},0\n`),
+  ];
+  let s = "";
+  for (let i = 2; i < n + 2; i++) {
+    s += `${i},1,0,"/p/f${i}.${i % 3 ? "txt" : "dat"}","${i % 3 ? "txt" : "dat"}",${i % 5},${
+      i % 3
+    },${(i * 37 + seed) % 100000},7,8,1,"0100644",${1600000000 + i},${1600000000 + i},${
+      1600000000 + i
+    },-1,0\n`;
+  }
+  parts.push(enc.encode(s));
+  if (weird) {
+    parts.push(enc.encode(`${n + 2},1,0,"/p/bad`));
+    parts.push(new Uint8Array([0xff]));
+    parts.push(
+      enc.encode(`.txt","txt",0,0,5,7,8,1,"0100644",1600000000,1600000000,1600000000,-1,0\n`),
+    );
+  }
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** The names in a folder, sorted. */
+function names(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+}
+
+Deno.test("answers: a DuckDB query that would run for hours ends once the signal aborts", async () => {
+  await using tmp = await tempDir();
+  const ac = new AbortController();
+  const e = await Engine.open({ tempDirectory: tmp.path, signal: ac.signal, threads: 1 });
+  try {
+    const reason = new Error("stop");
+    const q = e.all(
+      "SELECT sum(a.range * b.range) AS s FROM range(1000000) a, range(1000000) b",
+    );
+    const t = setTimeout(() => ac.abort(reason), 300);
+    const err = await guarded(q.then(() => null, (x) => x), "the interrupted query");
+    clearTimeout(t);
+    assert(err === reason, `rejected with ${err}, not the signal's reason`);
+    // the session is still usable for closing, and a new query is refused
+    await assertRejects(() => e.all("SELECT 1"), Error, "stop");
+  } finally {
+    await e.close();
+  }
+  assertEquals(names(tmp.path), [], "the spill folder is removed");
+});
+
+Deno.test("answers: the escaping filter's writer ends when DuckDB fails before opening its pipe", async () => {
+  await using tmp = await tempDir();
+  const scan = `${tmp.path}/scan.csv`;
+  // 40,000 rows, about 4 MB: far more than a pipe holds
+  await Deno.writeFile(scan, scanBytes(40_000, true));
+  const spill = `${tmp.path}/spill`;
+  await Deno.mkdir(spill);
+  const e = await Engine.open({ tempDirectory: spill, threads: 1 });
+  try {
+    const err = await guarded(
+      loadEscaped(e, { path: scan, format: "csv" }, () => "SELECT * FROM no_such_table")
+        .then(() => null, (x) => x),
+      "the failed load",
+    );
+    assert(err instanceof Error && /no_such_table/.test(err.message), `got ${err}`);
+  } finally {
+    await e.close();
+  }
+  assertEquals(names(spill), []);
+});
+
+Deno.test("answers: summarize, diff and convert cancelled at each stage reject with the reason and leave nothing", async () => {
+  await using tmp = await tempDir();
+  const a = `${tmp.path}/a.csv`, b = `${tmp.path}/b.csv`;
+  await Deno.writeFile(a, scanBytes(3000, true));
+  await Deno.writeFile(b, scanBytes(3500, true, 11));
+  const spill = `${tmp.path}/spill`;
+  await Deno.mkdir(spill);
+  const outDir = `${tmp.path}/out`;
+  await Deno.mkdir(outDir);
+  type Run = (o: {
+    signal?: AbortSignal;
+    onStage?: (s: { step: string }) => void;
+    tempDirectory: string;
+  }) => Promise<unknown>;
+  const runs: Record<string, Run> = {
+    summarize: (o) => summarize([a], o),
+    diff: (o) => diff([a], [b], o),
+    "convert to .parquet": (o) => convert([a], `${outDir}/a.parquet`, o),
+    "convert to .csv.zst, level 9": (o) => convert([a], `${outDir}/a.csv.zst`, { ...o, level: 9 }),
+  };
+  for (const [what, run] of Object.entries(runs)) {
+    // the stages of a whole run (each scan read twice: its name with 0xff)
+    const stages: string[] = [];
+    await run({ tempDirectory: spill, onStage: (s) => stages.push(s.step) });
+    assert(stages.filter((s) => s.startsWith("reading")).length >= 2, `${what}: ${stages}`);
+    await Deno.remove(outDir, { recursive: true });
+    await Deno.mkdir(outDir);
+
+    // aborted before it starts: no stage told
+    const before = new AbortController();
+    const r0 = new Error("before");
+    before.abort(r0);
+    const told: string[] = [];
+    const e0 = await run({
+      tempDirectory: spill,
+      signal: before.signal,
+      onStage: (s) => told.push(s.step),
+    }).then(() => null, (x) => x);
+    assert(e0 === r0, `${what}: rejected with ${e0}`);
+    assertEquals(told, [], what);
+    assertEquals(names(spill), [], `${what}: spill folder left`);
+    assertEquals(names(outDir), [], `${what}: output left`);
+
+    for (let k = 0; k < stages.length; k++) {
+      const ac = new AbortController();
+      const reason = new Error(`stage ${k}`);
+      let n = 0;
+      const err = await guarded(
+        run({
+          tempDirectory: spill,
+          signal: ac.signal,
+          onStage: () => {
+            if (n++ === k) ac.abort(reason);
+          },
+        }).then(() => null, (x) => x),
+        `${what} at ${stages[k]}`,
+      );
+      assert(err === reason, `${what}, aborted at stage ${k} (${stages[k]}): got ${err}`);
+      assertEquals(names(spill), [], `${what} at ${stages[k]}: spill folder left`);
+      assertEquals(names(outDir), [], `${what} at ${stages[k]}: output left`);
+    }
+  }
+});
+
+Deno.test("answers: a signal that is no AbortSignal is refused", async () => {
+  for (const bad of [true, "x", {}, { aborted: false }]) {
+    await assertRejects(
+      // deno-lint-ignore no-explicit-any
+      () => summarize(["/nonexistent.csv"], { signal: bad as any }),
+      TypeError,
+      "signal must be an AbortSignal",
+    );
+  }
+});
