@@ -690,8 +690,8 @@ static void forget_acl(acl_seen *a, bool after_change) {
 #endif
 
 /* An entry with an access ACL that names users or groups (user:bob:rw-,
-   group:students:r--): its mode's group bits are the ACL's mask, which
-   limits those entries too.  An owner's chmod 600 leaves them in the ACL
+   group:students:r--) besides the group it has after the change: its
+   mode's group bits are the ACL's mask, which limits those entries too.  An owner's chmod 600 leaves them in the ACL
    with the mask at ---, shut out; the group bits the plan gives would
    raise the mask and let them in, beyond the project's group.  Such an
    entry is left alone, and said (PW_OP_ACL_NAMED); so is one whose ACL
@@ -729,7 +729,12 @@ static bool widens_acl(pw_worker *w, const pw_entry *e, const struct stat *st, c
     unsigned tag = v[k] | (unsigned)v[k + 1] << 8, perm = v[k + 2] | (unsigned)v[k + 3] << 8;
     uint32_t id = v[k + 4] | (uint32_t)v[k + 5] << 8 | (uint32_t)v[k + 6] << 16 |
                   (uint32_t)v[k + 7] << 24;
-    if ((tag == 0x02 /* ACL_USER */ || tag == 0x08 /* ACL_GROUP */) && (perm & more)) named = true;
+    /* (an entry naming the group the entry has after the change,
+       group:PROJECT:r-- as a default ACL puts on new files, is the very
+       group the rules open it to: no outsider) */
+    if ((tag == 0x02 /* ACL_USER */ || (tag == 0x08 /* ACL_GROUP */ && id != p->ngid)) &&
+        (perm & more))
+      named = true;
     if (tag == 0x04 /* ACL_GROUP_OBJ */ || (tag == 0x08 && id == p->ngid)) group |= perm;
     if (tag == 0x20 /* ACL_OTHER */) other = perm;
   }

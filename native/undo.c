@@ -48,11 +48,13 @@ PW_API int32_t pw_restore_root(const uint8_t *path, size_t len, uint64_t dev, ui
 /* Whether the access ACL of the entry t holds names users or groups
    (user:bob:r--, added by its owner since the run) that the group bits
    taken off (the ACL's mask) would shut out: undo's chmod would take back
-   what the owner gave them.  An ACL that cannot be read is taken as none
+   what the owner gave them.  An entry naming the group the run gave (ngid:
+   group:PROJECT:r--, which repair let in with the group's own entry) is
+   not counted: undo takes back that group's access, as the run gave it.  An ACL that cannot be read is taken as none
    (the mode goes back, as before ACLs were looked at); one over the
    buffer (some 500 entries) as naming such users. */
 static bool shuts_out_named(const pw_target *t, int rootfd, const char *rel,
-                            const struct stat *st, unsigned removed) {
+                            const struct stat *st, unsigned removed, uint32_t ngid) {
 #ifdef __linux__
   if (!removed) return false;
   unsigned char v[4096];
@@ -61,11 +63,14 @@ static bool shuts_out_named(const pw_target *t, int rootfd, const char *rel,
   if (n < 4 || (n - 4) % 8 || v[0] != 2) return false;
   for (ssize_t k = 4; k + 8 <= n; k += 8) {
     unsigned tag = v[k] | (unsigned)v[k + 1] << 8, perm = v[k + 2] | (unsigned)v[k + 3] << 8;
-    if ((tag == 0x02 /* ACL_USER */ || tag == 0x08 /* ACL_GROUP */) && (perm & removed))
+    uint32_t id = v[k + 4] | (uint32_t)v[k + 5] << 8 | (uint32_t)v[k + 6] << 16 |
+                  (uint32_t)v[k + 7] << 24;
+    if ((tag == 0x02 /* ACL_USER */ || (tag == 0x08 /* ACL_GROUP */ && id != ngid)) &&
+        (perm & removed))
       return true;
   }
 #else
-  (void)t, (void)rootfd, (void)rel, (void)st, (void)removed;
+  (void)t, (void)rootfd, (void)rel, (void)st, (void)removed, (void)ngid;
 #endif
   return false;
 }
@@ -211,7 +216,7 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
   }
   v[21] = cmode; /* the mode found */
   if (mode_back &&
-      shuts_out_named(&t, rootfd, p, &now, ((cmode >> 3) & 7) & ~((omode >> 3) & 7))) {
+      shuts_out_named(&t, rootfd, p, &now, ((cmode >> 3) & 7) & ~((omode >> 3) & 7), ngid)) {
     mode_back = false;
     out |= PW_RESTORE_ACL_KEPT;
   }

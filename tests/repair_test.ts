@@ -774,6 +774,74 @@ os.setxattr(sys.argv[1] + '/dshut', 'system.posix_acl_access', ${acl([[8, 5, 100
   }
 });
 
+Deno.test("an ACL that names only the project's group itself, mask::---: repaired as any entry is, and undone whole (audit)", async () => {
+  await using tmp = await tempDir("pwalk-acl-proj-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [
+    { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+    own("projnamed"), // group:PROJECT:r-- mask::--- (a default ACL's entry, then chmod 600)
+    own("dprojnamed", "dir"), // group:PROJECT:r-x mask::---
+    own("projandbob"), // the same and user:1005:r--: 1005 is an outsider
+    own("othergroup"), // group:1006:r-- mask::---: an outsider
+  ]);
+  const acl = (named: [number, number, number][]) => {
+    const e = (tag: number) =>
+      named.filter(([t]) => t === tag).map(([t, p, id]) => `(${t},${p},${id}),`).join("");
+    return `struct.pack('<I',2)+b''.join(struct.pack('<HHI',*x) for x in ` +
+      `[(1,7,0xffffffff),${e(2)}(4,0,0xffffffff),${e(8)}(0x10,0,0xffffffff),` +
+      `(0x20,0,0xffffffff)])`;
+  };
+  const P = G.PROJECT;
+  await python(
+    `import os, struct, sys
+os.setxattr(sys.argv[1] + '/projnamed', 'system.posix_acl_access', ${acl([[8, 4, P]])})
+os.setxattr(sys.argv[1] + '/dprojnamed', 'system.posix_acl_access', ${acl([[8, 5, P]])})
+os.setxattr(sys.argv[1] + '/projandbob', 'system.posix_acl_access', ${
+      acl([[2, 4, 1005], [8, 4, P]])
+    })
+os.setxattr(sys.argv[1] + '/othergroup', 'system.posix_acl_access', ${acl([[8, 4, 1006]])})`,
+    root,
+  );
+  /** The access ACL of each entry, as the kernel gives it (hex). */
+  const acls = async () =>
+    JSON.parse(
+      await python(
+        `import json, os, sys
+print(json.dumps({n: os.getxattr(sys.argv[1] + '/' + n, 'system.posix_acl_access').hex()
+  for n in sorted(os.listdir(sys.argv[1]))}))`,
+        root,
+      ),
+    );
+  const before = snapshot(root);
+  const aclsBefore = await acls();
+  for (const rel of ["projnamed", "dprojnamed"]) {
+    assertEquals(before.get(rel)!.mode & 0o070, 0, `${rel}: the mask shuts the group out`);
+  }
+  const named = (x: Notices) => noticesOf(x, "acl_named").sort();
+  const dry = await repair(root, { journal: false });
+  assertEquals(named(dry), [`${root}/othergroup`, `${root}/projandbob`]);
+  const journal = `${tmp.path}/j`;
+  const r = await cli(["repair", "--apply", "--journal", journal, root]);
+  assertEquals(r.code, 0, r.stderr);
+  const after = snapshot(root);
+  // the project's own entry is no outsider: opened to the group as rule 3 says
+  // (user::rwx: the mode was 0700)
+  assertEquals([after.get("projnamed")!.gid, after.get("projnamed")!.mode & 0o7777], [P, 0o740]);
+  assertEquals(
+    [after.get("dprojnamed")!.gid, after.get("dprojnamed")!.mode & 0o7777],
+    [P, 0o2750],
+  );
+  for (const rel of ["projandbob", "othergroup"]) {
+    assertEquals(after.get(rel), before.get(rel), `${rel}: left exactly as it was`);
+  }
+  // undo puts mode and group back whole: the mask shuts the group out again
+  const un = await cli(["undo", "--apply", journal]);
+  assertEquals(un.code, 0, un.stderr);
+  assert(!un.text.includes("mode kept"), un.text);
+  assertEquals(snapshot(root), before);
+  assertEquals(await acls(), aclsBefore);
+});
+
 Deno.test("a hard-linked file whose ACL names users the mask keeps out: one acl_named notice per file, not one per name (audit)", async () => {
   await using tmp = await tempDir("pwalk-acl-");
   const root = `${tmp.path}/proj`;
