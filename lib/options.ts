@@ -65,7 +65,9 @@ export interface CommonOptions {
    * root, as the CLI's `--exclude`: `exclude: ["a"]` with root `/data` is
    * `./a`, not `/data/a`. A path that names no folder the walk enters
    * excludes nothing, silently; {@link unmatchedExcludes} lists those (the
-   * CLI warns of them).
+   * CLI warns of them). One naming the root itself is a RangeError, as the
+   * CLI's `--exclude ROOT` is refused: the walker tests excludes below the
+   * root only.
    */
   exclude?: (string | Uint8Array)[];
   /**
@@ -345,6 +347,40 @@ export function checkRootPath(root: unknown): string {
     );
   }
   return root;
+}
+
+/**
+ * Refuse an `exclude` that names the root folder itself, however spelled
+ * (a RangeError, as the CLI refuses `--exclude ROOT`: nothing would be
+ * walked): the walker tests the excludes against the folders below the root
+ * only, so it would walk the very tree the caller meant to leave out (and
+ * repair or chown would change it). Compared by device and inode, as the
+ * CLI does: an exclude given as a string that is a folder (not a link to
+ * one); one that cannot be looked at is left to the walk, as a root that
+ * cannot be (the walk says what is wrong with it). For the API's entry
+ * points, not for walkDirs' walk of a name the caller added (tested against
+ * the excludes by its path before it starts).
+ */
+export function checkExcludeNotRoot(root: string, exclude: unknown): void {
+  if (!Array.isArray(exclude) || exclude.length === 0) return;
+  let r: Deno.FileInfo;
+  try {
+    r = Deno.statSync(root);
+  } catch {
+    return;
+  }
+  for (const p of exclude) {
+    if (typeof p !== "string") continue;
+    let e: Deno.FileInfo;
+    try {
+      e = Deno.lstatSync(p);
+    } catch {
+      continue;
+    }
+    if (e.isDirectory && e.dev === r.dev && e.ino === r.ino) {
+      throw new RangeError(`pwalk: exclude ${p} is the root itself: nothing would be walked`);
+    }
+  }
 }
 
 const isId = (v: unknown) =>

@@ -12,6 +12,7 @@
 import { ensureNative, native, Opt, RecKind } from "./ffi.ts";
 import {
   checkBools,
+  checkExcludeNotRoot,
   checkFunctions,
   checkInt,
   checkOptionNames,
@@ -701,6 +702,7 @@ export async function repair(root: string, options: RepairOptions = {}): Promise
     ...options,
     pwalkDepth: undefined,
   });
+  checkExcludeNotRoot(root, options.exclude);
   if (options.forceGroupWritable) opts.push([Opt.FORCE_GW, 1]);
   for (const g of options.changeGids ?? []) opts.push([Opt.CHANGE_GID, checkId("changeGids", g)]);
   const r = await runChangeJob("repair", root, real, opts, options);
@@ -761,6 +763,7 @@ export async function chown(root: string, options: ChownOptions): Promise<ChownS
   checkChangeOptions(options, []);
   const real = checkRoot("chown", root, options);
   const opts = commonNative(root, options);
+  checkExcludeNotRoot(root, options.exclude);
   opts.push([Opt.CHOWN_FROM, checkId("from", options.from)]);
   opts.push([Opt.CHOWN_UID, checkId("to.uid", options.to.uid)]);
   if (options.to.gid !== undefined) opts.push([Opt.CHOWN_GID, checkId("to.gid", options.to.gid)]);

@@ -7,6 +7,7 @@
 import { Compress, native, Opt } from "./ffi.ts";
 import {
   checkBools,
+  checkExcludeNotRoot,
   checkNoNul,
   checkOptionNames,
   COMMON_OPTIONS,
@@ -381,7 +382,7 @@ function checkDeviceMap(map: unknown): string[] {
  *   may still write to it).
  */
 export async function report(root: string, options: ReportOptions = {}): Promise<ReportSummary> {
-  return await reportRun(root, options, true);
+  return await reportRun(root, options, true, true);
 }
 
 /**
@@ -394,14 +395,19 @@ export async function reportToEnd(
   root: string,
   options: ReportOptions = {},
 ): Promise<ReportSummary> {
-  return await reportRun(root, options, false);
+  return await reportRun(root, options, false, false);
 }
 
-/** {@link report}; `leave`: an abort settles without waiting for workers that hang. */
+/**
+ * {@link report}; `leave`: an abort settles without waiting for workers that
+ * hang; `api`: an exclude naming the root is refused here (the CLI refuses
+ * it itself, and a shard's excludes are its plan's, checked when it was made).
+ */
 async function reportRun(
   root: string,
   options: ReportOptions,
   leave: boolean,
+  api: boolean,
 ): Promise<ReportSummary> {
   options = withoutNulls(options);
   checkOptionNames("report", options, REPORT_OPTIONS);
@@ -421,6 +427,7 @@ async function reportRun(
   if (!toStdout) checkDescriptorOutput(output!);
   const { compress, level } = reportFormat(output, options.compress, options.level);
   const opts: NativeOption[] = commonNative(root, options);
+  if (api) checkExcludeNotRoot(root, options.exclude);
   const native_compress = { zstd: Compress.ZSTD, gzip: Compress.GZIP, none: Compress.NONE };
   opts.push([Opt.COMPRESS, compress === "parquet" ? Compress.PARQUET : native_compress[compress]]);
   opts.push([Opt.LEVEL, level]);

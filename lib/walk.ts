@@ -15,6 +15,7 @@ import { decodeDirsBatch, decodeEntries, type HeldAnswers, RecKind, WalkEntry } 
 import { NativeJob, type NativeOption, type WalkError } from "./job.ts";
 import {
   checkBools,
+  checkExcludeNotRoot,
   checkInt,
   checkOptionNames,
   COMMON_OPTIONS,
@@ -628,6 +629,7 @@ async function* entryBatches(
   // kept. (Checked here, at the first next(), as the options are.)
   const root = normalize(rootPath(rootIn));
   const p = plan(root, o);
+  checkExcludeNotRoot(root, o.exclude);
   // ROOT ".": "a", not "./a", below it (as @std/fs's join gives)
   if (root === "." || root === "./") p.native.push([Opt.BARE_DOT, 1]);
   const skip = o.skip?.length ? o.skip : undefined;
@@ -1158,6 +1160,8 @@ function dirsWalk(
   async function* gen(): AsyncGenerator<WalkDir> {
     const root = rootPath(rootIn); // at the first next(), as the options
     const p = plan(root, options, { hold: topDown });
+    // (an added name's walk: tested against the excludes by its path)
+    if (!base) checkExcludeNotRoot(root, options.exclude);
     const skip = options.skip?.length ? options.skip : undefined;
     if (p.maxDepth < 0 || matchesAny(skip, root)) return;
     const lastDepth = p.maxDepth - 1;

@@ -20,6 +20,7 @@ import { count as counted } from "../digits.ts";
 import { errnoText } from "../errno.ts";
 import {
   checkBools,
+  checkExcludeNotRoot,
   checkInt,
   checkOptionNames,
   checkRootPath,
@@ -324,6 +325,7 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
     typeof e === "string" ? enc.encode(e) : e
   );
   const excluded = new Set(excludes.map(byteKey));
+  checkExcludeNotRoot(rootPath, options.exclude);
 
   let scan: ScanCounts | undefined;
   const scans: string[] = [];
