@@ -84,7 +84,8 @@ export interface CommonOptions {
    * still sets `oneFileSystem`'s device: with it, a folder on another device,
    * or one whose path crosses another device on the way (a mount above it),
    * is left out, with no row and no error, as a whole run leaves it out.
-   * Default: walk the root.
+   * Default: walk the root; an empty array, which names no folder, is a
+   * RangeError.
    */
   frontier?: FrontierFolder[];
   /**
@@ -387,7 +388,11 @@ const isId = (v: unknown) =>
   (typeof v === "number" && Number.isInteger(v) && v >= 0) ||
   (typeof v === "bigint" && v >= 0n);
 
-/** The frontier option checked for form, else a TypeError (not an internal one later). */
+/**
+ * The frontier option checked for form, else a TypeError (not an internal one
+ * later); an empty one, which names no folder, a RangeError (the walker,
+ * given no frontier folder, walks the root: the whole tree, not nothing).
+ */
 function checkFrontier(frontier: unknown): FrontierFolder[] {
   if (frontier === undefined) return [];
   const ok = (f: unknown) => {
@@ -403,6 +408,11 @@ function checkFrontier(frontier: unknown): FrontierFolder[] {
         `(path a string or Uint8Array, the others integers), got ${
           Array.isArray(frontier) ? "an array with another item" : typed(frontier)
         }`,
+    );
+  }
+  if (frontier.length === 0) {
+    throw new RangeError(
+      "pwalk: frontier is empty: it names no folder to walk (omit it to walk the root)",
     );
   }
   return frontier;
