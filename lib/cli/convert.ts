@@ -57,6 +57,13 @@ export function run(args: string[]): Promise<number> {
     if (flags.header === false && /\.parquet$/i.test(out)) {
       throw new UsageError(`--no-header applies to CSV outputs, not ${out}`);
     }
+    // the values next: a bad one is one line, before OUT's check (a status
+    // 1 of its own) and the inputs' warnings
+    const options = {
+      header: flags.header !== false,
+      level: intArg("level", flags.level, 1, 19),
+      ...engineOptions(flags),
+    };
     // OUT on stderr's terminal (/dev/stdout, /dev/tty): the rows are
     // written there directly, so no status line over them
     if (onStderrTerminal(out)) line.stop();
@@ -66,9 +73,7 @@ export function run(args: string[]): Promise<number> {
     await checkOutputFirst(operands.slice(0, -1), out);
     for (const w of await shardWarnings(operands.slice(0, -1))) eprint(`pwalk: ${w}`);
     await convert(operands.slice(0, -1), out, {
-      header: flags.header !== false,
-      level: intArg("level", flags.level, 1, 19),
-      ...engineOptions(flags),
+      ...options,
       onStage: (stage) => line.set(stage),
     });
   }, (f) => f._.length >= 2 ? [String(f._.at(-1))] : []);

@@ -103,13 +103,18 @@ export function run(args: string[]): Promise<number> {
     if (scans.length !== 2) {
       throw new UsageError(`diff needs OLD and NEW scans, got ${scans.length} (try --help)`);
     }
-    await checkHtmlOutput(flags, scans);
-    for (const w of await shardWarnings(scans)) eprint(`pwalk: ${w}`);
-    const d = await diff([scans[0]], [scans[1]], {
+    // the values first: a bad one is one line, before the output's check
+    // (a status 1 of its own) and the scans' warnings
+    const options = {
       top: intArg("top", flags.top, 1, 1_000_000),
       depth: intArg("depth", flags.depth, 0, 10_000),
       names: flags.names !== false,
       ...engineOptions(flags),
+    };
+    await checkHtmlOutput(flags, scans);
+    for (const w of await shardWarnings(scans)) eprint(`pwalk: ${w}`);
+    const d = await diff([scans[0]], [scans[1]], {
+      ...options,
       onStage: (stage) => line.set(stage),
       onNamesTimeout: (m) => eprint(`pwalk: ${m}`),
     });

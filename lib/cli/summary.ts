@@ -142,14 +142,19 @@ export function run(args: string[]): Promise<number> {
     "pwalk summary",
     async (flags, scans, line) => {
       if (scans.length === 0) throw new UsageError("summary: missing SCAN (try --help)");
-      await checkHtmlOutput(flags, scans);
-      for (const w of await shardWarnings(scans)) eprint(`pwalk: ${w}`);
-      const s = await summarize(scans, {
+      // the values first: a bad one is one line, before the output's check
+      // (a status 1 of its own) and the scans' warnings
+      const options = {
         top: intArg("top", flags.top, 1, 1_000_000),
         depth: intArg("depth", flags.depth, 0, 10_000),
         now: parseNow(flags.now),
         names: flags.names !== false,
         ...engineOptions(flags),
+      };
+      await checkHtmlOutput(flags, scans);
+      for (const w of await shardWarnings(scans)) eprint(`pwalk: ${w}`);
+      const s = await summarize(scans, {
+        ...options,
         onStage: (stage) => line.set(stage),
         onNamesTimeout: (m) => eprint(`pwalk: ${m}`),
       });
