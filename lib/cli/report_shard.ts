@@ -76,7 +76,9 @@ Options:
   --progress[=SECONDS], --no-progress, --errors FILE: as for pwalk report
                          (--errors neither FILE, its record, its lock
                          file nor PLAN, nor inside ROOT where the scan
-                         enters: the other shards would list it)
+                         enters: the other shards would list it; nor,
+                         in the plan's folder, named scan-J or scan-J.*,
+                         which pwalk status reads as shard J's)
   -h, --help             this help
 
 The report options (--header, --NoSnap, --depth, --exclude, -x) are the
@@ -319,6 +321,20 @@ export async function run(args: string[]): Promise<number> {
     errorsApart(errors, output, "shard's output");
     errorsApart(errors, recordPath(output), "shard's completion record");
     errorsApart(errors, lockPath(output), "shard's lock file");
+  }
+  // nor, in the plan's folder, named as a shard's file (scan-J, scan-J.*,
+  // this shard's too): pwalk status reads such a name as shard J's output
+  // (incomplete before J ran, a stray after), and J's run to scan-J.csv
+  // would replace the list, which this run's summary line names
+  if (errors !== undefined && errors !== "-") {
+    const name = errors.slice(errors.lastIndexOf("/") + 1);
+    if (/^scan-\d+(\.|$)/i.test(name) && (await scanFolderOf(errors, planPath, plan)).scan) {
+      throw new UsageError(
+        `--errors ${errors}: in the plan's folder the files scan-J.* are the shards' ` +
+          "(outputs, records and locks: pwalk status reads them so): name the errors file " +
+          `otherwise (errors-${shard}.csv), or put it in another folder`,
+      );
+    }
   }
   let inputs = [planPath];
   // A relative root is the plan's folder's: run from there (the output and
