@@ -653,6 +653,28 @@ async function unsafeFolder(path: string, link: "refused" | "followed"): Promise
       "use a folder of yours that only you may write (or a new one)";
 }
 
+/**
+ * Why `dir`, a scan folder to be, cannot be one, or null: a folder (or a
+ * link to one) is, and so is a name not there yet (the run makes it, as
+ * mkdir -p); a file, a FIFO, a link to nothing or a path through a file
+ * is not.
+ */
+async function notAFolder(dir: string): Promise<string | null> {
+  try {
+    if ((await Deno.stat(dir)).isDirectory) return null;
+    return `${dir} is not a folder: give the scan folder (made when missing)`;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotADirectory) {
+      return `${dir}: a part of its path is not a folder`;
+    }
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    if (await Deno.lstat(dir).then(() => true, () => false)) {
+      return `${dir} is a link to nothing: give the scan folder itself (made when missing)`;
+    }
+    return null;
+  }
+}
+
 /** Refuse a scan folder or `logs` that is not safe for the tasks' logs ({@link unsafeFolder}). */
 async function checkLogFolders(dir: string): Promise<void> {
   for (const [p, link] of [[dir, "followed"], [`${dir}/logs`, "refused"]] as const) {
@@ -718,6 +740,10 @@ export async function slurmScan(root: string, options: SlurmScanOptions): Promis
         "or line breaks",
     );
   }
+  // DIR there but no folder: said so (not as DIR/plan.json's stat error, or
+  // DIR/logs's mkdir's, a failure to write), before anything is made
+  const notFolder = await notAFolder(dir);
+  if (notFolder) throw new ScanFolderError(notFolder);
   try {
     await Deno.stat(`${dir}/plan.json`);
     throw new ScanFolderError(
