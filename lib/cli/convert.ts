@@ -47,6 +47,8 @@ export function run(args: string[]): Promise<number> {
   return runAnswer(args, spec, "pwalk convert", async (flags, operands, line) => {
     if (operands.length < 2) throw new UsageError("convert needs IN and OUT (try --help)");
     const out = operands.at(-1)!;
+    if (out === "") throw new UsageError("OUT is empty");
+    if (operands.includes("")) throw new UsageError("IN is empty");
     if (!CONVERT_OUTPUT.test(out)) {
       throw new UsageError(`${out}: OUT must end in .csv, .csv.zst, .csv.gz or .parquet`);
     }

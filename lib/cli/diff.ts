@@ -103,6 +103,8 @@ export function run(args: string[]): Promise<number> {
     if (scans.length !== 2) {
       throw new UsageError(`diff needs OLD and NEW scans, got ${scans.length} (try --help)`);
     }
+    if (scans[0] === "") throw new UsageError("OLD is empty");
+    if (scans[1] === "") throw new UsageError("NEW is empty");
     // the values first: a bad one is one line, before the output's check
     // (a status 1 of its own) and the scans' warnings
     const options = {

@@ -76,6 +76,7 @@ export async function run(args: string[]): Promise<number> {
   const dirs = flags._;
   if (dirs.length !== 1) throw new UsageError("give one scan folder (try --help)");
   const dir = dirs[0];
+  if (dir === "") throw new UsageError("DIR is empty");
   let st, stopped;
   try {
     // SIGHUP, SIGINT, SIGTERM: squeue ended and the outputs' reading

@@ -142,6 +142,7 @@ export function run(args: string[]): Promise<number> {
     "pwalk summary",
     async (flags, scans, line) => {
       if (scans.length === 0) throw new UsageError("summary: missing SCAN (try --help)");
+      if (scans.includes("")) throw new UsageError("SCAN is empty");
       // the values first: a bad one is one line, before the output's check
       // (a status 1 of its own) and the scans' warnings
       const options = {

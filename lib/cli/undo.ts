@@ -64,6 +64,8 @@ export async function run(args: string[]): Promise<number> {
   if (f._.length !== 1) throw new UsageError("undo takes one JOURNAL file (try --help)");
   if (f.apply && f["dry-run"]) throw new UsageError("--apply and --dry-run exclude each other");
   const file = f._[0];
+  // ("$J" of an unset J: no name to tell the journal by)
+  if (file === "") throw new UsageError("JOURNAL is empty");
   const apply = !!f.apply;
   const tag = "pwalk undo:";
   // --apply with a stdout that took no more lines (a full disk): the undo
