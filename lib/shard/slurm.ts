@@ -526,6 +526,20 @@ export async function submitShards(
     throw new NotSubmitted(`sbatch failed (exit ${out.code}): ${err || "it said nothing"}`);
   }
   const jobId = text.split(";")[0].trim();
+  // --parsable prints "ID" or "ID;CLUSTER": anything else (nothing, as for
+  // --test-only, whose answer goes to stderr; a text, as for --help or
+  // --version) is no job: none may be recorded, nor told as submitted
+  if (!/^\d+$/.test(jobId)) {
+    const said = [text, new TextDecoder().decode(out.stderr)].join("\n").split("\n")
+      .map((l) => l.trim()).filter((l) => l)[0];
+    throw new NotSubmitted(
+      `sbatch printed no job id, so queued no job (${
+        said
+          ? `it said: ${said.length > 200 ? `${said.slice(0, 200)}...` : said}`
+          : "it said nothing"
+      }; an --sbatch option such as --test-only, --help or --version?)`,
+    );
+  }
   subs.push({
     jobId,
     array,
