@@ -379,6 +379,7 @@ export const Restore = {
   SETGID_OWNER: 64,
   SETID_LOST: 128,
   ACL_KEPT: 256,
+  GROUP_KEPT: 512,
 } as const;
 
 /** pw_journal_open's flags: enum pw_journal_flags in native/pwalk.h. */

@@ -128,7 +128,16 @@ export type KeptField =
    * ACL's mask) would shut out users or groups its ACL names, given access
    * by the owner since the run (`setfacl -m u:bob:r`).
    */
-  | "acl";
+  | "acl"
+  /**
+   * Owner and group were kept (the run's), though they still held the
+   * run's values: the mode, kept ("mode" or "acl"), gives the group access
+   * the old mode did not (and others lack), which putting the old group
+   * back would give to that group, which nobody gave it to (a
+   * `--change-gids` group such as `users`). Not when the old group is the
+   * old owner's own (its gid the owner's uid).
+   */
+  | "group-access";
 
 /** One entry put back by {@link undo} (or, in a dry run, that would be). */
 export interface RestoreRecord {
@@ -140,6 +149,11 @@ export interface RestoreRecord {
   from: Ownership;
   /** What undo made it (the journal's old values, except fields kept). */
   to: Ownership;
+  /**
+   * What the run found (the journal's old values), whatever undo did.
+   * Absent in records made elsewhere.
+   */
+  old?: Ownership;
   /** Fields left alone, and why. */
   kept: KeptField[];
   /**
@@ -322,7 +336,10 @@ function refuseWithoutModeChanges(): void {
  * "setid-bits"); nor does setgid on a file owned by anyone but root, whose
  * owner could have rewritten it while the bit was off and have it run as
  * a group the owner may not be in ("setgid-owner"); nor a bit taken off
- * since the run, the rest of the mode the run's ("setid-lost"). Runs in another journal are not known: undo the newest
+ * since the run, the rest of the mode the run's ("setid-lost"). Owner and
+ * group are kept too when the mode kept gives the group access the old
+ * mode did not (and others lack), which the old group, unless it is the
+ * old owner's own, would get ("group-access"). Runs in another journal are not known: undo the newest
  * journal first, and mind that an older one may then put setuid/setgid
  * back on a file a newer run let others write (README).
  *
@@ -619,6 +636,7 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
       if (rc & R.SETGID_OWNER) kept.push("setgid-owner");
       if (rc & R.SETID_LOST) kept.push("setid-lost");
       if (rc & R.ACL_KEPT) kept.push("acl");
+      if (rc & R.GROUP_KEPT) kept.push("group-access");
       if (kept.length) out.kept++;
       if (rc & (R.SETID_KEPT | R.SETID_WRITABLE | R.SETGID_OWNER | R.SETID_LOST)) out.setidKept++;
       const restored = (rc & (R.OWNER | R.MODE)) !== 0;
@@ -639,6 +657,7 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
           // the mode the library chose (without setuid/setgid the file lost since)
           mode: rc & R.MODE ? Number(v[9]) : rc & R.SETID_LOST ? Number(v[21]) : line.new.mode,
         },
+        old: line.old,
         kept,
         left: { uid: Number(v[10]), gid: Number(v[11]), mode: Number(v[12]) },
         applied: apply && restored,
@@ -784,6 +803,15 @@ export function restoreLine(r: RestoreRecord): string {
     notes.push(
       "mode kept: its access ACL names users or groups the old mode's mask would shut out " +
         "(see getfacl)",
+    );
+  }
+  if (r.kept.includes("group-access")) {
+    const who = r.old && r.old.uid !== r.from.uid ? "owner and group kept" : "group kept";
+    const group = r.old ? `group ${groupText(r.old.gid)}` : "the old group";
+    const mode = r.left ? `mode ${r.left.mode.toString(8).padStart(4, "0")}` : "the mode kept";
+    notes.push(
+      `${who}: putting it back would give ${group} the access ${mode} gives the group, ` +
+        "which the old mode did not",
     );
   }
   if (r.kept.includes("setid-lost")) {

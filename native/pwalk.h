@@ -373,7 +373,10 @@ PW_API int32_t pw_restore_root(const uint8_t *path, size_t len, uint64_t dev, ui
  * the entry lost since the run, its mode otherwise the run's (the mode
  * goes back without it, PW_RESTORE_SETID_LOST); a mode whose group bits
  * taken off would shut out users or groups its access ACL names (given
- * access by its owner since the run) is kept, PW_RESTORE_ACL_KEPT; a file
+ * access by its owner since the run) is kept, PW_RESTORE_ACL_KEPT; owner
+ * and group are kept too when a mode kept gives the group access the old
+ * mode did not (and others lack), which the old group, unless it is the
+ * old owner's own (gid = uid), would get, PW_RESTORE_GROUP_KEPT; a file
  * already so, under its old owner and group, undone before or chowned back
  * since, is left as it is, with that bit alone.  Changes nothing unless apply.  Returns
  * PW_RESTORE_* bits or -errno (-ESTALE: a different entry is there now,
@@ -405,6 +408,10 @@ typedef enum pw_restore_bits {
   PW_RESTORE_ACL_KEPT = 256, /**< mode kept: the group bits it would take off
                                   (the ACL's mask) would shut out users or
                                   groups its access ACL names */
+  PW_RESTORE_GROUP_KEPT = 512, /**< owner/group kept (the run's still): the
+                                    mode, kept, gives the group access the
+                                    old mode did not, which the old group
+                                    (not the old owner's own) would get */
 } pw_restore_bits;
 
 /**

@@ -220,6 +220,22 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
     mode_back = false;
     out |= PW_RESTORE_ACL_KEPT;
   }
+  /* Owner and group going back while the mode stays as someone set it
+     since the run (or as an ACL given since needs it): the group access
+     that mode gives beyond the old mode's, and beyond what others have
+     anyway, was given to the run's group; with the old group back it
+     would go to that group, which nobody gave it to (a --change-gids
+     group such as users, every user's: an owner's folder opened to the
+     project with chmod 2770 would be one every user may write in).  So
+     owner and group are kept too, unless the old group is the old owner's
+     own (its gid the owner's uid). */
+  if ((out & (PW_RESTORE_MODE_KEPT | PW_RESTORE_ACL_KEPT)) && !mode_back && gid != (gid_t)-1 &&
+      ogid != ouid &&
+      ((cmode >> 3) & 7 & ~((omode >> 3) & 7) & ~(cmode & 7))) {
+    uid = (uid_t)-1;
+    gid = (gid_t)-1;
+    out |= PW_RESTORE_GROUP_KEPT;
+  }
   if (uid != (uid_t)-1 || gid != (gid_t)-1) out |= PW_RESTORE_OWNER;
   if (mode_back) out |= PW_RESTORE_MODE;
   v[9] = mode_back ? omode : cmode; /* the mode put back (or that would be) */

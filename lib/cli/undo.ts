@@ -31,7 +31,10 @@ back on an entry whose owner or group is not the run's any more, nor the one
 before it ("kept"; one chowned back by hand gets its mode back without them).
 A setuid or setgid bit the entry lost since the run never goes back (the
 rest of its mode does), and a mode whose group bits taken off would shut out
-users or groups its access ACL names (given access since) is kept.
+users or groups its access ACL names (given access since) is kept. Owner and
+group are kept too when the mode kept gives the group access the old mode
+did not (and others lack), which would go to the old group (not the old
+owner's own) if it went back.
 A change the system refused at the run (another user's entry without root,
 an immutable file, root squashed on NFS), marked so in the journal, is never
 put back: the run made none of it ("refused at the run (never made)").
