@@ -296,6 +296,37 @@ export async function readJournal(file: string): Promise<JournalContents> {
   return parseJournal(await readJournalFile(file), file);
 }
 
+const strict = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Why the folder at a run's ROOT is not the one its header recorded: another
+ * folder; or the same inode under another device number, its file system
+ * mounted anew (a reboot, another node, another loop or disk device: NFS,
+ * Lustre, GPFS and btrfs number their mounts as they are made), which
+ * moving the tree or giving the header a new path would not mend.
+ */
+function staleRoot(h: JournalHeader): string {
+  const other = "not the folder the journal recorded (device and inode differ)";
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.lstatSync(strict.decode(h.root));
+  } catch {
+    return other; // (gone since, or a name that is no UTF-8: the plain words)
+  }
+  if (
+    !st.isDirectory || st.ino === null || st.dev === null ||
+    !Number.isSafeInteger(st.ino) || BigInt(st.ino) !== h.rootIno ||
+    (Number.isSafeInteger(st.dev) && BigInt(st.dev) === h.rootDev)
+  ) {
+    return other;
+  }
+  return `the folder of the journal's inode, but under another device number (${st.dev} now, ` +
+    `${h.rootDev} in the journal): its file system was mounted anew (a reboot, another node, ` +
+    "another device); undo it where the run ran, or, if this is the same file system, give the " +
+    `journal's lines the number it has now (the header's ROOTDEV, and each line's DEV that is ` +
+    `${h.rootDev})`;
+}
+
 /** Whether two runs name the same ROOT: the same bytes, device and inode. */
 function sameRoot(a: JournalHeader, b: JournalHeader): boolean {
   return a.rootDev === b.rootDev && a.rootIno === b.rootIno && a.root.length === b.root.length &&
@@ -518,7 +549,7 @@ export async function undo(journalFile: string, options: UndoOptions = {}): Prom
     if (fd < 0) {
       const [name, text] = errnoName(-fd);
       r = name === "ESTALE"
-        ? "not the folder the journal recorded (device and inode differ)"
+        ? staleRoot(h)
         : name === "ELOOP" || name === "ENOTDIR"
         ? "a symbolic link (or a non-folder) is on the way now"
         : text;
