@@ -777,9 +777,11 @@ function entryFilter(o: WalkOptions, maxDepth: number): ((e: WalkEntry) => boole
  * ```
  *
  * @throws {Deno.errors.NotFound} when the root does not exist (on first
- * next()), whatever the options (@std/fs walk, with maxDepth 0 and the root
- * left out by includeDirs: false, exts or match, never looks at it and
- * yields nothing); `NotADirectory`, `FilesystemLoop`, `PermissionDenied` when it
+ * next()), whatever the options but a maxDepth below 0 or a `skip` that
+ * matches the root, with which, as in @std/fs walk, the root is never
+ * looked at: nothing yielded, nothing thrown (@std/fs walk, with maxDepth 0
+ * and the root left out by includeDirs: false, exts or match, never looks
+ * at it and yields nothing); `NotADirectory`, `FilesystemLoop`, `PermissionDenied` when it
  * is a file, a link loop, or cannot be stat'ed (a folder above it may not
  * be searched): the error's `code` is the errno name, before anything is
  * yielded, at every maxDepth, 0 too (@std/fs walk yields a file root
