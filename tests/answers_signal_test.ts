@@ -18,6 +18,7 @@ import { convert, diff, summarize } from "../mod.ts";
 import { Engine } from "../lib/answers/duck.ts";
 import { loadEscaped } from "../lib/answers/scan.ts";
 import { tempDir } from "./helpers/temp.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 /** `p`, or a failure after `minutes` (a hang guard: the test would wait for ever). */
 async function guarded<T>(p: Promise<T>, what: string, minutes = 3): Promise<T> {
@@ -178,6 +179,55 @@ Deno.test("answers: summarize, diff and convert cancelled at each stage reject w
       assert(err === reason, `${what}, aborted at stage ${k} (${stages[k]}): got ${err}`);
       assertEquals(names(spill), [], `${what} at ${stages[k]}: spill folder left`);
       assertEquals(names(outDir), [], `${what} at ${stages[k]}: output left`);
+    }
+  }
+});
+
+Deno.test("answers: a getent whose child holds its output open ends the wait on abort and on timeout", async () => {
+  await using tmp = await tempDir();
+  const scan = `${tmp.path}/a.csv`;
+  await Deno.writeFile(scan, scanBytes(100, false));
+  const spill = `${tmp.path}/spill`;
+  await Deno.mkdir(spill);
+  // a getent that hangs in a child of its own (a wrapper script, no exec):
+  // killing getent leaves the child with getent's stdout open
+  const bin = `${tmp.path}/bin`, pids = `${tmp.path}/pids`;
+  await Deno.mkdir(bin);
+  await Deno.writeTextFile(
+    `${bin}/getent`,
+    `#!/bin/sh\nsleep 600 &\necho $! >> '${pids}'\nwait\n`,
+    { mode: 0o755 },
+  );
+  const path = Deno.env.get("PATH") ?? "/usr/bin:/bin";
+  Deno.env.set("PATH", `${bin}:${path}`);
+  try {
+    const ac = new AbortController();
+    const reason = new Error("stop");
+    const p = summarize([scan], { tempDirectory: spill, signal: ac.signal })
+      .then(() => null, (x) => x);
+    await waitFor(() => Deno.readTextFile(pids).then((t) => t.trim() !== "", () => false), {
+      what: "getent to start",
+      timeoutMs: 120_000,
+    });
+    ac.abort(reason);
+    const err = await guarded(p, "summarize aborted while getent's child holds its output");
+    assert(err === reason, `rejected with ${err}, not the signal's reason`);
+    assertEquals(names(spill), []);
+    // the name service's timeout kills it the same way: numbers, not a hang
+    Deno.env.set("PWALK_NAMES_TIMEOUT", "1");
+    const s = await guarded(
+      summarize([scan], { tempDirectory: spill, onNamesTimeout: () => {} }),
+      "summarize with a getent that times out",
+    );
+    assert(s.users.length > 0 && s.users.every((u) => u.name === null), JSON.stringify(s.users));
+  } finally {
+    Deno.env.set("PATH", path);
+    Deno.env.delete("PWALK_NAMES_TIMEOUT");
+    const left = await Deno.readTextFile(pids).catch(() => "");
+    for (const pid of left.split("\n").filter((x) => x)) {
+      try {
+        Deno.kill(Number(pid), "SIGKILL");
+      } catch { /* ended */ }
     }
   }
 });

@@ -73,10 +73,14 @@ export async function resolveNames(
         stdin: "null",
       }).spawn();
       let hung = false;
+      const reader = child.stdout.getReader();
       const kill = () => {
         try {
           child.kill("SIGKILL");
         } catch { /* ended meanwhile */ }
+        // its output not waited for: a child it left (a wrapper script's
+        // `sleep`) may hold the pipe open for as long as it runs
+        reader.cancel().catch(() => {});
       };
       const timer = setTimeout(() => {
         hung = true;
@@ -86,15 +90,20 @@ export async function resolveNames(
       // it too: a hung name service's getent would go on after pwalk
       const forget = onQuit(kill);
       signal?.addEventListener("abort", kill, { once: true });
-      const r = await child.output().finally(() => {
+      const dec = new TextDecoder();
+      let got = "";
+      try {
+        for (let r; !(r = await reader.read()).done;) got += dec.decode(r.value, { stream: true });
+        await child.status;
+      } finally {
         clearTimeout(timer);
         forget();
         signal?.removeEventListener("abort", kill);
-      });
+      }
       signal?.throwIfAborted();
       // the name service does not answer: numbers from here on
       if (hung) return { names: out, timedOut: true };
-      text = new TextDecoder().decode(r.stdout);
+      text = got + dec.decode();
     } catch (e) {
       if (signal?.aborted) throw signal.reason;
       // no getent here (macOS): numbers only; not allowed to run it: said
