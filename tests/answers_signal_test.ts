@@ -232,6 +232,32 @@ Deno.test("answers: a getent whose child holds its output open ends the wait on 
   }
 });
 
+Deno.test("answers: diff aborted as it looks up no names (nothing changed) rejects with the reason", async () => {
+  await using tmp = await tempDir();
+  const a = `${tmp.path}/a.csv`, b = `${tmp.path}/b.csv`;
+  await Deno.writeFile(a, scanBytes(50, false));
+  await Deno.copyFile(a, b);
+  const spill = `${tmp.path}/spill`;
+  await Deno.mkdir(spill);
+  const ac = new AbortController();
+  const reason = new Error("stop");
+  const told: string[] = [];
+  const err = await guarded(
+    diff([a], [b], {
+      tempDirectory: spill,
+      signal: ac.signal,
+      onStage: (s) => {
+        told.push(s.step);
+        if (s.step === "user and group names") ac.abort(reason);
+      },
+    }).then(() => null, (x) => x),
+    "diff aborted at its names",
+  );
+  assert(told.includes("user and group names"), `${told}`);
+  assert(err === reason, `resolved or rejected with ${err}, not the signal's reason`);
+  assertEquals(names(spill), []);
+});
+
 Deno.test("answers: a signal that is no AbortSignal is refused", async () => {
   for (const bad of [true, "x", {}, { aborted: false }]) {
     await assertRejects(

@@ -133,6 +133,8 @@ export async function lookupNames(
   onTimeout?: (message: string) => void,
   signal?: AbortSignal,
 ): Promise<[Map<number, string>, Map<number, string>]> {
+  // (no ids at all, nothing to run: aborted all the same)
+  signal?.throwIfAborted();
   const seconds = namesTimeout();
   const [u, g] = await Promise.all([
     resolveNames("passwd", uids, seconds, signal),
