@@ -17,6 +17,7 @@ import { assert, assertEquals, assertRejects } from "@std/assert";
 import { convert, diff, summarize } from "../mod.ts";
 import { Engine } from "../lib/answers/duck.ts";
 import { loadEscaped } from "../lib/answers/scan.ts";
+import { recompressInto } from "../lib/answers/convert.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { waitFor } from "./helpers/wait.ts";
 
@@ -117,6 +118,31 @@ Deno.test("answers: the escaping filter's writer ends when DuckDB fails before o
     await e.close();
   }
   assertEquals(names(spill), []);
+});
+
+Deno.test("answers: convert's recompression to another zstd level stops once the signal aborts", async () => {
+  // (.csv.zst at a level other than 3: DuckDB's text compressed again,
+  // minutes at level 19 on a large scan.) A body that never ends, a FIFO
+  // fed one frame and then nothing, stands for one that takes that long.
+  await using tmp = await tempDir();
+  const body = `${tmp.path}/body.csv.zst`, out = `${tmp.path}/out.csv.zst`;
+  const mk = await new Deno.Command("mkfifo", { args: [body] }).output();
+  assert(mk.success);
+  const { zstdCompressSync } = await import("node:zlib");
+  const ac = new AbortController();
+  const reason = new Error("stop");
+  const p = recompressInto(out, body, 19, out, ac.signal).then(() => null, (x) => x);
+  const w = await Deno.open(body, { write: true });
+  try {
+    const frame = zstdCompressSync(new TextEncoder().encode('1,0,-1,"/p"\n'.repeat(1000)));
+    await w.write(new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength));
+    ac.abort(reason);
+    const err = await guarded(p, "the recompression aborted");
+    assert(err !== null, "it resolved");
+  } finally {
+    w.close();
+    await p;
+  }
 });
 
 Deno.test("answers: summarize, diff and convert cancelled at each stage reject with the reason and leave nothing", async () => {

@@ -215,23 +215,37 @@ function concatInto(
  * new file `out`, as one zstd frame at `level`: DuckDB's
  * COPY to CSV takes no COMPRESSION_LEVEL. The body is read back
  * compressed, so the staged body never holds the CSV text whole. A
- * failure is told as writing `shown` (OUT).
+ * failure is told as writing `shown` (OUT). An abort of `signal` stops
+ * the compression (minutes at a high level on a large scan) and rejects.
+ * (Exported for tests.)
  */
-async function recompressInto(
+export async function recompressInto(
   out: string | Deno.FsFile,
   body: string,
   level: number,
   shown: string,
+  signal?: AbortSignal,
 ): Promise<void> {
   const zlib = await import("node:zlib");
   const { Readable } = await import("node:stream");
   await writeInto(out, shown, true, async (f) => {
+    signal?.throwIfAborted();
     using src = await Deno.open(body);
-    const z = Readable.from(zstdChunks(src.readable)).pipe(zlib.createZstdCompress({
+    const text = Readable.from(zstdChunks(src.readable));
+    const z = text.pipe(zlib.createZstdCompress({
       params: { [zlib.constants.ZSTD_c_compressionLevel]: level },
     }));
-    for await (const b of z) {
-      await writeAll(f, new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+    const stop = () => {
+      text.destroy();
+      z.destroy(signal!.reason);
+    };
+    signal?.addEventListener("abort", stop, { once: true });
+    try {
+      for await (const b of z) {
+        await writeAll(f, new Uint8Array(b.buffer, b.byteOffset, b.byteLength), signal);
+      }
+    } finally {
+      signal?.removeEventListener("abort", stop);
     }
   });
 }
@@ -380,8 +394,11 @@ export async function convert(
               )
             );
             rows = Number(r[0]?.Count ?? 0);
-            if (again) await writing(() => recompressInto(made ?? partial, body, level, output));
-            else if (made) await writing(() => concatInto(made, new Uint8Array(0), body, output));
+            if (again) {
+              await writing(() =>
+                recompressInto(made ?? partial, body, level, output, options.signal)
+              );
+            } else if (made) await writing(() => concatInto(made, new Uint8Array(0), body, output));
           } catch (err) {
             throw staged ? asOutputError(err, staged.path, output) : err;
           } finally {
