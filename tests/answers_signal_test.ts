@@ -258,6 +258,63 @@ Deno.test("answers: a getent whose child holds its output open ends the wait on 
   }
 });
 
+Deno.test("answers: convert into a FIFO stops on abort, with no reader yet or one that takes nothing", async () => {
+  await using tmp = await tempDir();
+  const scan = `${tmp.path}/a.csv`;
+  // about 300 KB of CSV: more than a pipe holds
+  await Deno.writeFile(scan, scanBytes(3000, false));
+  const spill = `${tmp.path}/spill`;
+  await Deno.mkdir(spill);
+  const fifo = `${tmp.path}/out.csv`;
+  const mk = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  assert(mk.success);
+
+  // no reader: aborted once DuckDB's work is done (its session closed, the
+  // spill folder gone), while convert waits to open the FIFO
+  {
+    const ac = new AbortController();
+    const reason = new Error("no reader");
+    let writing = false;
+    const p = convert([scan], fifo, {
+      tempDirectory: spill,
+      signal: ac.signal,
+      onStage: (s) => writing ||= s.step === "writing",
+    }).then(() => null, (x) => x);
+    await waitFor(() => writing && !names(spill).some((n) => n.startsWith("pwalk-duckdb-")), {
+      what: "DuckDB's session to close",
+      timeoutMs: 120_000,
+    });
+    ac.abort(reason);
+    let err;
+    try {
+      err = await guarded(p, "convert into a FIFO with no reader, aborted");
+    } finally {
+      // (a writer blocked in its open: a reader lets it go on, and fail)
+      if (err === undefined) (await Deno.open(fifo, { read: true })).close();
+    }
+    assert(err === reason, `rejected with ${err}, not the signal's reason`);
+    assertEquals(names(spill), [], "the temporary is removed");
+  }
+
+  // a reader that opened it and takes nothing: aborted once convert opened it
+  {
+    const ac = new AbortController();
+    const reason = new Error("reader asleep");
+    const p = convert([scan], fifo, { tempDirectory: spill, signal: ac.signal })
+      .then(() => null, (x) => x);
+    const r = await Deno.open(fifo, { read: true }); // (once convert opens it to write)
+    try {
+      ac.abort(reason);
+      const err = await guarded(p, "convert into a FIFO whose reader takes nothing, aborted");
+      assert(err === reason, `rejected with ${err}, not the signal's reason`);
+    } finally {
+      r.close(); // (the write still waiting fails)
+      await p;
+    }
+    assertEquals(names(spill), [], "the temporary is removed");
+  }
+});
+
 Deno.test("answers: diff aborted as it looks up no names (nothing changed) rejects with the reason", async () => {
   await using tmp = await tempDir();
   const a = `${tmp.path}/a.csv`, b = `${tmp.path}/b.csv`;

@@ -60,6 +60,7 @@ import {
 } from "../options.ts";
 import {
   checkedOutput,
+  fifoReader,
   openDirect,
   openPartial,
   osErrorText,
@@ -192,20 +193,26 @@ async function writeInto(
   throw new Error(message);
 }
 
-/** Write `head` then the bytes of `body` into `out`, as {@link writeInto} opens it. */
+/**
+ * Write `head` then the bytes of `body` into `out`, as {@link writeInto}
+ * opens it; an abort of `signal` stops it (a write that waits too: a
+ * FIFO whose reader takes nothing) and rejects.
+ */
 function concatInto(
   out: string | Deno.FsFile,
   head: Uint8Array,
   body: string,
   shown: string,
   create = true,
+  signal?: AbortSignal,
 ): Promise<void> {
   return writeInto(out, shown, create, async (f) => {
-    await writeAll(f, head);
+    await writeAll(f, head, signal);
     using src = await Deno.open(body);
     const buf = new Uint8Array(1 << 20);
     for (let n; (n = await src.read(buf)) !== null;) {
-      for (let off = 0; off < n;) off += await f.write(buf.subarray(off, n));
+      signal?.throwIfAborted();
+      await writeAll(f, buf.subarray(0, n), signal);
     }
   });
 }
@@ -432,8 +439,18 @@ export async function convert(
         }
       }
       if (!out) {
-        using f = await openDirect(target, output);
-        await concatInto(f, new Uint8Array(0), partial, output, false);
+        // (not written once cancelled; a FIFO with no reader yet waited
+        // for where the signal reaches the wait: a blocking open is not)
+        options.signal?.throwIfAborted();
+        const release = await fifoReader(target.path, options.signal);
+        let opened: Deno.FsFile;
+        try {
+          opened = await openDirect(target, output);
+        } finally {
+          release();
+        }
+        using f = opened;
+        await concatInto(f, new Uint8Array(0), partial, output, false, options.signal);
         await Deno.remove(partial);
       } else {
         // the scan's time (its newest input's mtime: summary's "ages as

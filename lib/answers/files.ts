@@ -8,6 +8,7 @@
 
 export {
   checkedOutput,
+  fifoReader,
   openDirect,
   openPartial,
   osErrorText,

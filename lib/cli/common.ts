@@ -15,6 +15,7 @@ import { absolutePath } from "../shard/paths.ts";
 import { outputsPlaced, removePending, runQuitHooks } from "../interrupt.ts";
 import {
   checkedOutput,
+  fifoReader,
   MORE_FILES,
   openDirect,
   openPartial,
@@ -27,9 +28,9 @@ import {
   writeAll,
   writeWhole,
 } from "../outfile.ts";
+export { fifoReader } from "../outfile.ts";
 import { errnoName } from "../errno.ts";
 import { MAX_THREADS } from "../options.ts";
-import { nodeLayerWorks } from "../node_layer.ts";
 import { lstatSync, raiseSignal, readProcFile, realPathSync, statSync } from "../procfs.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
@@ -1325,39 +1326,6 @@ export class FifoWaitInterrupted extends Error {
     super(`pwalk: ${what}`, { cause });
     this.name = "FifoWaitInterrupted";
     this.what = what;
-  }
-}
-
-/**
- * Wait until the FIFO `path` has a reader, as the library's report output
- * waits (a non-blocking open every 20 ms), so that `signal` reaches the
- * wait: a blocking open (Deno.open) of a FIFO with no reader is an
- * operation no abort ends, and a first Ctrl-C or SIGTERM would go
- * unheeded. Throws `signal`'s reason once it aborts. Resolves to a closer
- * of the descriptor that found the reader: kept open until the output is
- * opened (its own open then returns at once), so that the FIFO has a
- * writer meanwhile. Anything that is not a FIFO, and any other error
- * (where node:fs cannot load: no wait), resolves at once to a closer that
- * does nothing: the output's own open tells.
- */
-export async function fifoReader(path: string, signal?: AbortSignal): Promise<() => void> {
-  const none = () => {};
-  try {
-    if (!Deno.statSync(path).isFifo || !nodeLayerWorks()) return none;
-  } catch {
-    return none;
-  }
-  const fs = await import("node:fs");
-  const c = fs.constants;
-  for (;;) {
-    signal?.throwIfAborted();
-    try {
-      const fd = fs.openSync(path, c.O_WRONLY | c.O_NONBLOCK | c.O_NOCTTY);
-      return () => fs.closeSync(fd);
-    } catch (e) {
-      if ((e as { code?: string }).code !== "ENXIO") return none; // no reader yet: ENXIO
-    }
-    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
