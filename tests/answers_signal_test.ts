@@ -18,6 +18,7 @@ import { convert, diff, summarize } from "../mod.ts";
 import { Engine } from "../lib/answers/duck.ts";
 import { loadEscaped } from "../lib/answers/scan.ts";
 import { recompressInto } from "../lib/answers/convert.ts";
+import { checkGzipComplete, checkZstdComplete } from "../lib/answers/files.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { waitFor } from "./helpers/wait.ts";
 
@@ -142,6 +143,30 @@ Deno.test("answers: convert's recompression to another zstd level stops once the
   } finally {
     w.close();
     await p;
+  }
+});
+
+Deno.test("answers: the check that a compressed scan is whole stops once the signal aborts", async () => {
+  // (it reads all of a .csv.gz, and all of the last frame of a .csv.zst,
+  // before DuckDB starts: seconds a GiB, which an abort did not stop)
+  await using tmp = await tempDir();
+  const { gzipSync, zstdCompressSync } = await import("node:zlib");
+  const text = scanBytes(20_000, false);
+  const gz = `${tmp.path}/a.csv.gz`, zst = `${tmp.path}/a.csv.zst`;
+  await Deno.writeFile(gz, gzipSync(text));
+  await Deno.writeFile(zst, zstdCompressSync(text));
+  const checks: [string, (signal?: AbortSignal) => Promise<void>][] = [
+    [gz, (signal) => checkGzipComplete(gz, signal)],
+    [zst, (signal) => checkZstdComplete(zst, signal)],
+  ];
+  for (const [what, check] of checks) {
+    await check(); // (whole)
+    const ac = new AbortController();
+    const reason = new Error("stop");
+    const p = check(ac.signal).then(() => null, (x) => x);
+    ac.abort(reason); // (while it reads)
+    const err = await guarded(p, `the check of ${what}`);
+    assert(err === reason, `${what}: resolved or rejected with ${err}, not the signal's reason`);
   }
 });
 

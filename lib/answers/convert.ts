@@ -317,7 +317,7 @@ export async function convert(
   const header = checkBool("header", options.header) ?? true;
   options.signal?.throwIfAborted();
   return await cancellable(options.signal, async () => {
-    const files = await resolveScans(inputs);
+    const files = await resolveScans(inputs, options.signal);
     const target = await checkedOutput(output, files.map((f) => f.path), { who: "convert" });
     const spill = spillParent(options);
     // The temporary beside OUT, made now, so that a folder that is missing or

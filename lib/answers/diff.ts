@@ -567,8 +567,8 @@ export async function diff(
   if (options.names !== false) namesTimeout(); // a bad PWALK_NAMES_TIMEOUT: refused before the work
   options.signal?.throwIfAborted();
   return await cancellable(options.signal, async () => {
-    const oldFiles = await resolveScans(oldScans);
-    const newFiles = await resolveScans(newScans);
+    const oldFiles = await resolveScans(oldScans, options.signal);
+    const newFiles = await resolveScans(newScans, options.signal);
     const t0 = performance.now();
     tellStage(options, "reading OLD", oldScans);
     const [e, loads] = await openLoaded(options, async (e, escape) => {

@@ -76,6 +76,34 @@ export function checkParquetComplete(path: string): void {
   }
 }
 
+/**
+ * A promise run by `start` over the streams it returns, which an abort of
+ * `signal` destroys: it rejects with the signal's reason then (a check of a
+ * large scan's data takes seconds a GiB).
+ */
+function stoppable(
+  signal: AbortSignal | undefined,
+  start: (
+    resolve: () => void,
+    reject: (e: unknown) => void,
+  ) => { destroy(): unknown }[],
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let streams: { destroy(): unknown }[] = [];
+    const stop = () => {
+      for (const s of streams) s.destroy();
+      reject(signal!.reason);
+    };
+    const done = (settle: () => void) => {
+      signal?.removeEventListener("abort", stop);
+      settle();
+    };
+    streams = start(() => done(resolve), (e) => done(() => reject(e)));
+    if (signal?.aborted) stop();
+    else signal?.addEventListener("abort", stop, { once: true });
+  });
+}
+
 /** The message of a compressed scan whose data ends inside a row. */
 const noLineEnd = (path: string, what: string) =>
   new Error(
@@ -94,7 +122,8 @@ const noLineEnd = (path: string, what: string) =>
  * zstd` when pwalk is killed) does not. A cut exactly after a row cannot
  * be seen.
  */
-export async function checkZstdComplete(path: string): Promise<void> {
+export async function checkZstdComplete(path: string, signal?: AbortSignal): Promise<void> {
+  signal?.throwIfAborted();
   using f = Deno.openSync(path, { read: true });
   const size = f.statSync().size;
   const head = new Uint8Array(18);
@@ -165,7 +194,7 @@ export async function checkZstdComplete(path: string): Promise<void> {
   for (let i = frames.length - 1; i >= 0; i--) {
     const [start, end] = frames[i];
     let last = -1;
-    await new Promise<void>((resolve, reject) => {
+    await stoppable(signal, (resolve, reject) => {
       const z = createZstdDecompress();
       z.on("data", (b: Uint8Array) => {
         if (b.length) last = b[b.length - 1];
@@ -185,7 +214,9 @@ export async function checkZstdComplete(path: string): Promise<void> {
             ),
           ),
       );
-      createReadStream(path, { start, end: end - 1 }).on("error", reject).pipe(z);
+      const src = createReadStream(path, { start, end: end - 1 }).on("error", reject);
+      src.pipe(z);
+      return [src, z];
     });
     if (last < 0) continue; // an empty frame: the one before ends the data
     if (last !== 10) throw noLineEnd(path, "zstd");
@@ -200,7 +231,8 @@ export async function checkZstdComplete(path: string): Promise<void> {
  * before the cut as the whole scan); a cut exactly between two members
  * cannot be seen. About 4 ms a MiB of compressed data.
  */
-export async function checkGzipComplete(path: string): Promise<void> {
+export async function checkGzipComplete(path: string, signal?: AbortSignal): Promise<void> {
+  signal?.throwIfAborted();
   // (a missing file: Deno's NotFound, as for the other formats)
   const seen = Deno.statSync(path).size >= 2 ? formatSeen(path) : "gzip data";
   if (seen !== "gzip data") {
@@ -213,7 +245,7 @@ export async function checkGzipComplete(path: string): Promise<void> {
   // (the last byte of the data must end a row: a stream cut inside a row
   // and closed whole, `pwalk ... | gzip` when pwalk is killed, does not)
   let last = -1;
-  await new Promise<void>((resolve, reject) => {
+  await stoppable(signal, (resolve, reject) => {
     const g = createGunzip();
     g.on("data", (b: Uint8Array) => {
       if (b.length) last = b[b.length - 1];
@@ -226,7 +258,9 @@ export async function checkGzipComplete(path: string): Promise<void> {
             "an incomplete copy?",
         ),
       ));
-    createReadStream(path).on("error", reject).pipe(g);
+    const src = createReadStream(path).on("error", reject);
+    src.pipe(g);
+    return [src, g];
   });
   if (last >= 0 && last !== 10) throw noLineEnd(path, "gzip");
 }

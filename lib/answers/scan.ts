@@ -317,8 +317,10 @@ export async function sameFileTwice(
  * @throws {TypeError} when `specs` is not an array of strings (a string alone too: {@link checkScanList})
  * @throws {ScanInputError} when a spec names nothing readable
  * @throws {Error} when a sharded scan's folder has shards not done
+ * @throws the reason of `signal` once it aborts (the check of a compressed
+ * file's data, seconds a GiB, stops then)
  */
-export async function resolveScans(specs: string[]): Promise<ScanFile[]> {
+export async function resolveScans(specs: string[], signal?: AbortSignal): Promise<ScanFile[]> {
   checkScanList("scans", specs);
   if (specs.length === 0) throw new ScanInputError("no scan file given");
   const files = await expandScans(specs);
@@ -341,8 +343,8 @@ export async function resolveScans(specs: string[]): Promise<ScanFile[]> {
   // DuckDB reads a file cut short as if it were whole: refuse it here.
   for (const f of out) {
     try {
-      if (f.format === "csv.zst") await checkZstdComplete(f.path);
-      else if (f.format === "csv.gz") await checkGzipComplete(f.path);
+      if (f.format === "csv.zst") await checkZstdComplete(f.path, signal);
+      else if (f.format === "csv.gz") await checkGzipComplete(f.path, signal);
       else if (f.format === "parquet") checkParquetComplete(f.path);
       else checkCsvComplete(f.path);
     } catch (e) {

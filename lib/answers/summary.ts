@@ -569,7 +569,7 @@ export async function summarize(
   }
   options.signal?.throwIfAborted();
   return await cancellable(options.signal, async () => {
-    const files = await resolveScans(scans);
+    const files = await resolveScans(scans, options.signal);
     const now = options.now ?? await scanTime(files);
     const t0 = performance.now();
     tellStage(options, "reading", scans);
