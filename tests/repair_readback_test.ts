@@ -16,6 +16,7 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { shimTest } from "./helpers/shim.ts";
 import { buildTree, G } from "./helpers/repair_tree.ts";
+import { groupShown } from "./helpers/names.ts";
 
 /** After each successful chmod, chmod the same inode again to $SHIM_MODE. */
 const MODE_AFTER = `#define _GNU_SOURCE
@@ -80,7 +81,7 @@ shimTest(
     assertEquals(u.code, 0, u.stderr);
     assertStringIncludes(
       u.text,
-      `${root}/f: group ${G.PROJECT} -> 1001 (mode changed since: kept)`,
+      `${root}/f: group ${groupShown(G.PROJECT)} -> ${groupShown(1001)} (mode changed since: kept)`,
     );
     assertStringIncludes(u.stderr, "1 with fields kept, 0 errors");
     const back = Deno.lstatSync(`${root}/f`);

@@ -35,6 +35,7 @@ import { afterFstatat, beforeOpenat, type Shim, shimTest } from "./helpers/shim.
 import { PYTHON3, SETPRIV, STRACE, testNeeding } from "./helpers/system.ts";
 import { canMountTmpfs, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { python } from "./helpers/tree.ts";
+import { groupShown } from "./helpers/names.ts";
 import { ctimesPast, waitFor } from "./helpers/wait.ts";
 import {
   at,
@@ -1616,8 +1617,8 @@ os.setxattr(sys.argv[1], 'system.posix_acl_access', struct.pack('<I', 2) + b''.j
       "shut out (see getfacl))";
     const want = [
       `${root}/modeonly: left as it is ${note}`,
-      `${root}/plain: group ${G.PROJECT} -> 1001, mode 0640 -> 0600`,
-      `${root}/shared: group ${G.PROJECT} -> 1001 ${note}`,
+      `${root}/plain: group ${groupShown(G.PROJECT)} -> ${groupShown(1001)}, mode 0640 -> 0600`,
+      `${root}/shared: group ${groupShown(G.PROJECT)} -> ${groupShown(1001)} ${note}`,
     ];
     const dry = await cli(["undo", journal]);
     assertEquals(
@@ -1989,15 +1990,9 @@ os.setxattr(sys.argv[1], 'security.capability', struct.pack('<IIIII', 0x02000001
       assertEquals(after, c.want, apply.text + apply.stderr);
       // --apply's lines are what lstat shows changed, through the last name
       const oct = (m: number) => m.toString(8).padStart(4, "0");
-      // a group as the lines show it: "5000 (name)" when getent names it
-      const group = (gid: number) => {
-        const r = new Deno.Command("getent", { args: ["group", `${gid}`] }).outputSync();
-        const name = new TextDecoder().decode(r.stdout).split(":")[0];
-        return r.code === 0 && name ? `${gid} (${name})` : `${gid}`;
-      };
       const want = [
         ...(after[0] !== before[0]
-          ? [`${last}: group ${group(before[0])} -> ${group(after[0])}`]
+          ? [`${last}: group ${groupShown(before[0])} -> ${groupShown(after[0])}`]
           : []),
         ...(after[1] !== before[1] ? [`${last}: mode ${oct(before[1])} -> ${oct(after[1])}`] : []),
       ].sort();
@@ -2056,11 +2051,15 @@ Deno.test("hard links under two shared groups: the links notice names the group 
     if (args.length) assertEquals(gidOf(other), took, "the group lstat shows");
     // took: the group of the other name's folder, reached first
     assertEquals(took, gidOf(other.slice(0, other.lastIndexOf("/"))));
-    assertStringIncludes(text, `it takes group ${took}, that of the folder above its name `);
+    // (groups as the lines show them: "6000 (name)" where 6000 has one)
+    assertStringIncludes(
+      text,
+      `it takes group ${groupShown(took)}, that of the folder above its name `,
+    );
     assertStringIncludes(text, `reached first (${other})`);
     assertStringIncludes(
       text,
-      `not this name's folder's group ${gidOf(at.slice(0, at.lastIndexOf("/")))}`,
+      `not this name's folder's group ${groupShown(gidOf(at.slice(0, at.lastIndexOf("/"))))}`,
     );
     assert(!text.includes("not changed again"), text);
   }
@@ -2160,7 +2159,7 @@ Deno.test("hard links, one name below its own group shared (a folder of another 
     assertStringIncludes(
       notices[0],
       first === "p"
-        ? "it takes group 1001, that of the folder above its name reached first"
+        ? `it takes group ${groupShown(1001)}, that of the folder above its name reached first`
         : "the name reached first has no folder with a shared group above it",
     );
   }
