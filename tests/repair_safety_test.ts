@@ -59,6 +59,7 @@ import {
 } from "./helpers/system.ts";
 import { canMountTmpfs, fillUp, mountBind, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { python } from "./helpers/tree.ts";
+import { groupShown } from "./helpers/names.ts";
 import { ctimesPast, waitFor } from "./helpers/wait.ts";
 import {
   at,
@@ -182,9 +183,9 @@ Deno.test("undo: a setuid/setgid bit taken off since the run never goes back, th
     "or the kernel at that change): not put back)";
   const want = [
     `${root}/helper: mode 0750 -> 0710 ${note}`,
-    `${root}/d: group ${G.PROJECT} -> 1001, mode 0750 -> 0700 ${note}`,
+    `${root}/d: group ${groupShown(G.PROJECT)} -> ${groupShown(1001)}, mode 0750 -> 0700 ${note}`,
     // (no setgid to put back: the mode found all the same)
-    `${root}/e: group ${G.PROJECT} -> 1001, mode 0750 -> 0700`,
+    `${root}/e: group ${groupShown(G.PROJECT)} -> ${groupShown(1001)}, mode 0750 -> 0700`,
   ];
   const dry = await cli(["undo", journal]);
   assertEquals(dry.code, 0, dry.stderr);
@@ -226,7 +227,7 @@ Deno.test("undo: a setuid/setgid bit taken off since the run never goes back, th
   assertEquals(ugm(at(root, "d")), "1001:1001:0750", "undo put setgid back on");
   assertEquals(
     lines(cu.stdout).find((l) => l.startsWith(`${root}/d: `)),
-    `${root}/d: owner 1002 -> 1001, group 1002 -> 1001 ${note}`,
+    `${root}/d: owner 1002 -> 1001, group ${groupShown(1002)} -> ${groupShown(1001)} ${note}`,
   );
   closeLibc();
 });
@@ -334,11 +335,12 @@ Deno.test("undo puts setuid/setgid back only on a file nobody but its owner coul
   assertEquals(ugm(at(root, "rootsg")), "0:0:2755");
   assertEquals(
     lines(un.stdout).find((l) => l.startsWith(`${root}/sg: `)),
-    `${root}/sg: group ${G.PROJECT} -> 0 (root) (setgid not put back: its owner could have ` +
-      "rewritten it since the run, and setgid would run that with a group its owner may not be in)",
+    `${root}/sg: group ${groupShown(G.PROJECT)} -> 0 (root) (setgid not put back: its owner ` +
+      "could have rewritten it since the run, and setgid would run that with a group its owner " +
+      "may not be in)",
   );
   const line = lines(un.stdout).find((l) => l.startsWith(`${root}/grpw: `)) ?? "";
-  assertStringIncludes(line, `${root}/grpw: group ${G.PROJECT}`);
+  assertStringIncludes(line, `${root}/grpw: group ${groupShown(G.PROJECT)}`);
   assertStringIncludes(
     line,
     "(setuid/setgid not put back: someone besides its owner could have rewritten it since the run)",
@@ -377,7 +379,7 @@ Deno.test("undo's line and record tell the mode it put back, setuid/setgid left 
   closeLibc();
 });
 
-/** The project group of the tests below (no name on the test machine). */
+/** The project group of the tests below (its lines show it as {@link groupShown} does). */
 const SHARED = 60010;
 
 /** Write `text` to `path` as uid (group uid, and `groups`), without capabilities. */
@@ -429,7 +431,7 @@ testNeeding([SETPRIV], {
       assertEquals(Deno.readTextFileSync(at(root, "tool")), "group member code\n");
       assertEquals(lines(un.stdout), [
         `${root}/tool: mode 0770 -> 0750`,
-        `${root}/tool: group ${SHARED} -> 60001 ${note}`,
+        `${root}/tool: group ${groupShown(SHARED)} -> ${groupShown(60001)} ${note}`,
       ]);
       assertStringIncludes(un.stderr, "(1 of them: setuid/setgid not put back)");
     });
@@ -462,7 +464,7 @@ testNeeding([SETPRIV], {
       assertEquals(ugm(root), `0:${SHARED}:2775`);
       assertEquals(
         lines(un.stdout).find((l) => l.includes("-> 0 (root)")),
-        `${root}/tool: group ${SHARED} -> 0 (root) ${note}`,
+        `${root}/tool: group ${groupShown(SHARED)} -> 0 (root) ${note}`,
       );
     });
 
@@ -574,7 +576,7 @@ testNeeding([SETPRIV], {
         const un = await cli(["undo", "--apply", journal]);
         assertEquals(un.code, 0, un.stderr);
         assertEquals(lines(un.stdout), [
-          `${root}: owner 60002 -> 60001, group 60003 -> 60001`,
+          `${root}: owner 60002 -> 60001, group ${groupShown(60003)} -> ${groupShown(60001)}`,
           `${root}/s: left as it is ${NOTE}`,
         ]);
         assertStringIncludes(
@@ -611,7 +613,8 @@ testNeeding([SETPRIV], {
         const first = await cli(["undo", "--apply", journal]);
         assertEquals(first.code, 0, first.stderr);
         assertEquals(lines(first.stdout), [
-          `${root}/s: group ${SHARED} -> 60001, mode 0775 -> 0755 ${NOTE}`,
+          `${root}/s: group ${groupShown(SHARED)} -> ${groupShown(60001)}, mode 0775 -> 0755 ` +
+          NOTE,
         ]);
         assertEquals(ugm(at(root, "s")), "60001:60001:0755");
         const again = await cli(["undo", "--apply", journal]);

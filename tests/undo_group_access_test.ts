@@ -19,6 +19,7 @@ import { undo } from "../mod.ts";
 import { closeLibc, lchown } from "./helpers/libc.ts";
 import { cli } from "./helpers/run.ts";
 import { tempDir } from "./helpers/temp.ts";
+import { groupShown } from "./helpers/names.ts";
 
 const PROJECT = 4242; // the project's shared group
 const BROAD = 4343; // a group every user is in (users), given to --change-gids
@@ -64,15 +65,17 @@ Deno.test({
     Deno.chmodSync(`${root}/a`, 0o2770);
     for (const [name, , mode] of files) Deno.chmodSync(`${root}/a/${name}`, mode);
 
+    // the groups as the lines show them: "4242 (name)" where the name service has one
+    const [project, broad, owner] = [PROJECT, BROAD, OWNER].map(groupShown);
     const note = (mode: string) =>
-      `(mode changed since: kept; group kept: putting it back would give group ${BROAD} the ` +
+      `(mode changed since: kept; group kept: putting it back would give group ${broad} the ` +
       `access mode ${mode} gives the group, which the old mode did not)`;
     const want = [
       `${root}/a: left as it is ${note("2770")}`,
       `${root}/a/notes: left as it is ${note("0660")}`,
-      `${root}/a/own: group ${PROJECT} -> ${OWNER} (mode changed since: kept)`,
-      `${root}/a/plain: group ${PROJECT} -> ${BROAD}, mode 0640 -> 0600`,
-      `${root}/a/readable: group ${PROJECT} -> ${BROAD} (mode changed since: kept)`,
+      `${root}/a/own: group ${project} -> ${owner} (mode changed since: kept)`,
+      `${root}/a/plain: group ${project} -> ${broad}, mode 0640 -> 0600`,
+      `${root}/a/readable: group ${project} -> ${broad} (mode changed since: kept)`,
       `${root}/a/world: left as it is ${note("0664")}`,
     ];
     const plan = await undo(journal);
