@@ -781,6 +781,7 @@ function groupText(gid: number): string {
  * import { assertEquals } from "@std/assert";
  *
  * // as root: a repair gives a file in root's private group 0 its folder's group 4242
+ * // (a gid with no name here: one with a name is shown as `4242 (name)`)
  * const tmp = await Deno.makeTempDir();
  * await Deno.mkdir(`${tmp}/project`);
  * await Deno.chown(`${tmp}/project`, 0, 4242);
