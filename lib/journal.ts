@@ -503,11 +503,13 @@ export function indexJournal(bytes: Uint8Array, file: string): JournalIndex {
     );
   }
   if (
-    bytes.length < JOURNAL_MAGIC.length &&
-    JOURNAL_MAGIC.startsWith(ascii.decode(bytes))
+    lastNl < 0 &&
+    (startsAsJournal(bytes) || JOURNAL_MAGIC.startsWith(ascii.decode(bytes)))
   ) {
-    // the first bytes of a header and no more: a run stopped while writing
-    // it, before its first change (which waits for the header)
+    // the first bytes of a header and no more, wherever the cut fell
+    // (within "#pwalk-journal " or after it): a run stopped while writing
+    // it, before its first change (which waits for the header); no torn
+    // last line, which would be one error and status 0
     throw new SyntaxError(
       `pwalk: ${file} holds only the start of a pwalk journal's first line: a run stopped ` +
         "while writing it, which changed nothing: nothing to undo",
