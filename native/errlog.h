@@ -116,8 +116,9 @@ size_t pw_escape_path(char *out, const char *path, size_t len);
 /** The message of a PW_OP_CAPABILITY notice (a file with capabilities). */
 #define PW_CAPS_TEXT                                                                       \
   "it has file capabilities (security.capability), which the kernel drops when its owner "  \
-  "or group changes and undo cannot put back: repair leaves it as it is, chown changes it " \
-  "all the same (see getcap, setcap)"
+  "or group changes and undo cannot put back, and which a member of its group who rewrote " \
+  "it would keep were it made group-writable (a write through a shared mapping leaves "     \
+  "them on): repair leaves it as it is, chown changes it all the same (see getcap, setcap)"
 
 /** The message of a PW_OP_SETID notice (a set-id file kept from group write). */
 #define PW_SETID_TEXT                                                                        \

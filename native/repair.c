@@ -581,9 +581,12 @@ out:
 
 /* A regular file with file capabilities whose owner or group p changes:
    the kernel drops them on that chown (as it drops setuid), the journal
-   cannot record them and undo cannot put them back.  Said as a notice
-   (PW_OP_CAPABILITY); true when repair must then leave the file alone (chown,
-   asked for by name, goes on).  One attribute read per such change,
+   cannot record them and undo cannot put them back; or that repair's p
+   makes group-writable (--force-group-writable): a member of its group
+   could rewrite it through a shared mapping, which, unlike write(2),
+   leaves them on, and run that with them (rule 4's reason for setuid).
+   Said as a notice (PW_OP_CAPABILITY); true when repair must then leave
+   the file alone (chown, asked for by name, goes on).  One attribute read per such change,
    --apply's through the very descriptor the change goes through, a dry
    run's by name inside the verified folder (pw_entry_xattr_peek, one
    system call): a file whose attributes cannot be read is left alone
@@ -591,7 +594,10 @@ out:
 static bool loses_caps(pw_worker *w, const pw_entry *e, const struct stat *st, const pw_change *p,
                        const pw_target *t) {
 #ifdef __linux__
-  if (!S_ISREG(st->st_mode) || (p->nuid == p->ouid && p->ngid == p->ogid)) return false;
+  const repair_ctx *c = pw_job_ctx(pw_worker_job(w));
+  bool writable = !c->chown_mode && (p->nmode & S_IWGRP) && !(p->omode & S_IWGRP);
+  if (!S_ISREG(st->st_mode) || (p->nuid == p->ouid && p->ngid == p->ogid && !writable))
+    return false;
   /* --apply: through the very descriptor the change goes through */
   ssize_t n;
   /* (the read may open a descriptor: out of them, waited for as a folder's
@@ -609,7 +615,7 @@ static bool loses_caps(pw_worker *w, const pw_entry *e, const struct stat *st, c
   if (n == -ENODATA || n == -ENOTSUP || n == 0 || n == -ENOENT || n == -ESTALE) return false;
   /* capabilities, or no way to tell (then repair leaves it too): said */
   pw_job_note_error(pw_worker_job(w), PW_OP_CAPABILITY, n > 0 ? 0 : (int)-n, e->path, e->len);
-  return !((repair_ctx *)pw_job_ctx(pw_worker_job(w)))->chown_mode;
+  return !c->chown_mode;
 #else
   (void)w, (void)e, (void)st, (void)p, (void)t;
   return false;

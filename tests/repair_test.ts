@@ -1542,6 +1542,48 @@ shimTest(
   },
 );
 
+Deno.test("--force-group-writable leaves a file with capabilities that keeps its group alone: a member could rewrite it keeping them (audit)", async () => {
+  await using tmp = await tempDir("pwalk-capgw-");
+  const root = `${tmp.path}/proj`;
+  buildTree(root, [
+    { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2775 },
+    // of the project's group already: no new group, no owner change
+    { rel: "tool", type: "file", uid: 1001, gid: G.PROJECT, mode: 0o750 },
+    { rel: "plain", type: "file", uid: 1001, gid: G.PROJECT, mode: 0o750 },
+  ]);
+  await python(
+    `import os, struct, sys
+os.setxattr(sys.argv[1] + '/tool', 'security.capability',
+  struct.pack('<IIIII', 0x02000001, 1 << 13, 0, 0, 0))`,
+    root,
+  );
+  const caps = () =>
+    python(
+      `import os, sys
+print(os.getxattr(sys.argv[1], 'security.capability').hex())`,
+      `${root}/tool`,
+    );
+  const capsBefore = await caps();
+  const before = snapshot(root);
+  for (const apply of [false, true]) {
+    const s = await repair(root, { apply, forceGroupWritable: true, journal: false });
+    assertEquals(noticesOf(s, "capability"), [`${root}/tool`], `apply ${apply}`);
+    assertStringIncludes(
+      s.errorDetails.find((e) => e.op === "capability")!.message,
+      "shared mapping",
+    );
+  }
+  const after = snapshot(root);
+  assertEquals(after.get("tool"), before.get("tool"), "left exactly as it was");
+  assertEquals(await caps(), capsBefore);
+  // the file beside it, without capabilities, is made group-writable
+  assertEquals(after.get("plain")!.mode & 0o7777, 0o770);
+  // without --force-group-writable nothing gives it group write: no notice
+  // (its g+r is there already)
+  const plain = await repair(root, { apply: true, journal: false });
+  assertEquals(noticesOf(plain, "capability"), []);
+});
+
 Deno.test("ACL and capability notices: a dry run tells what --apply tells", async () => {
   await using tmp = await tempDir("pwalk-notices-");
   const root = `${tmp.path}/proj`;

@@ -49,7 +49,8 @@ symbolic links are never followed nor changed):
   - folders get g+rx, everything else g+r (with --force-group-writable:
     g+rwx and g+rw). A file whose group changes loses setuid/setgid, as
     with chgrp; one that keeps them is not made group-writable (a setid
-    notice);
+    notice); a file with capabilities (setcap) that would change group or
+    be made group-writable is left alone (a capability notice);
   - device nodes are left alone (a device notice): group access to a
     copied disk or memory node is access to the device;
   - a file with other hard links (a FIFO or socket too) is changed once
