@@ -670,11 +670,6 @@ export class Engine {
     }
   }
 
-  /** Reject with the signal's reason if it aborted. */
-  checkAborted(): void {
-    this.#options.signal?.throwIfAborted();
-  }
-
   /** Close the database and remove the spill folder. */
   async close(): Promise<void> {
     try {
