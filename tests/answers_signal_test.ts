@@ -19,6 +19,7 @@ import { Engine } from "../lib/answers/duck.ts";
 import { loadEscaped } from "../lib/answers/scan.ts";
 import { recompressInto } from "../lib/answers/convert.ts";
 import { checkGzipComplete, checkZstdComplete } from "../lib/answers/files.ts";
+import { concat } from "./helpers/bytes.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { waitFor } from "./helpers/wait.ts";
 
@@ -38,7 +39,10 @@ async function guarded<T>(p: Promise<T>, what: string, minutes = 3): Promise<T> 
   }
 }
 
-const enc = new TextEncoder();
+/** What `p` rejects with, or null when it resolves. */
+function rejection(p: Promise<unknown>): Promise<unknown> {
+  return p.then(() => null, (x) => x);
+}
 
 /**
  * A scan in pwalk's CSV of a root folder and `n` files below it, owned by
@@ -46,8 +50,8 @@ const enc = new TextEncoder();
  * UTF-8: read through the escaping filter).
  */
 function scanBytes(n: number, weird: boolean, seed = 0): Uint8Array {
-  const parts: Uint8Array[] = [
-    enc.encode(`1,0,-1,"/p","",0,0,4096,7,8,2,"0040755",1700000000,1700000000,1700000000,${n},0\n`),
+  const parts: (string | Uint8Array)[] = [
+    `1,0,-1,"/p","",0,0,4096,7,8,2,"0040755",1700000000,1700000000,1700000000,${n},0\n`,
   ];
   let s = "";
   for (let i = 2; i < n + 2; i++) {
@@ -57,21 +61,12 @@ function scanBytes(n: number, weird: boolean, seed = 0): Uint8Array {
       1600000000 + i
     },-1,0\n`;
   }
-  parts.push(enc.encode(s));
+  parts.push(s);
   if (weird) {
-    parts.push(enc.encode(`${n + 2},1,0,"/p/bad`));
-    parts.push(new Uint8Array([0xff]));
-    parts.push(
-      enc.encode(`.txt","txt",0,0,5,7,8,1,"0100644",1600000000,1600000000,1600000000,-1,0\n`),
-    );
+    parts.push(`${n + 2},1,0,"/p/bad`, new Uint8Array([0xff]));
+    parts.push(`.txt","txt",0,0,5,7,8,1,"0100644",1600000000,1600000000,1600000000,-1,0\n`);
   }
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concat(...parts);
 }
 
 /** The names in a folder, sorted. */
@@ -89,7 +84,7 @@ Deno.test("answers: a DuckDB query that would run for hours ends once the signal
       "SELECT sum(a.range * b.range) AS s FROM range(1000000) a, range(1000000) b",
     );
     const t = setTimeout(() => ac.abort(reason), 300);
-    const err = await guarded(q.then(() => null, (x) => x), "the interrupted query");
+    const err = await guarded(rejection(q), "the interrupted query");
     clearTimeout(t);
     assert(err === reason, `rejected with ${err}, not the signal's reason`);
     // the session is still usable for closing, and a new query is refused
@@ -110,8 +105,9 @@ Deno.test("answers: the escaping filter's writer ends when DuckDB fails before o
   const e = await Engine.open({ tempDirectory: spill, threads: 1 });
   try {
     const err = await guarded(
-      loadEscaped(e, { path: scan, format: "csv" }, () => "SELECT * FROM no_such_table")
-        .then(() => null, (x) => x),
+      rejection(
+        loadEscaped(e, { path: scan, format: "csv" }, () => "SELECT * FROM no_such_table"),
+      ),
       "the failed load",
     );
     assert(err instanceof Error && /no_such_table/.test(err.message), `got ${err}`);
@@ -132,7 +128,7 @@ Deno.test("answers: convert's recompression to another zstd level stops once the
   const { zstdCompressSync } = await import("node:zlib");
   const ac = new AbortController();
   const reason = new Error("stop");
-  const p = recompressInto(out, body, 19, out, ac.signal).then(() => null, (x) => x);
+  const p = rejection(recompressInto(out, body, 19, out, ac.signal));
   const w = await Deno.open(body, { write: true });
   try {
     const frame = zstdCompressSync(new TextEncoder().encode('1,0,-1,"/p"\n'.repeat(1000)));
@@ -163,7 +159,7 @@ Deno.test("answers: the check that a compressed scan is whole stops once the sig
     await check(); // (whole)
     const ac = new AbortController();
     const reason = new Error("stop");
-    const p = check(ac.signal).then(() => null, (x) => x);
+    const p = rejection(check(ac.signal));
     ac.abort(reason); // (while it reads)
     const err = await guarded(p, `the check of ${what}`);
     assert(err === reason, `${what}: resolved or rejected with ${err}, not the signal's reason`);
@@ -203,11 +199,11 @@ Deno.test("answers: summarize, diff and convert cancelled at each stage reject w
     const r0 = new Error("before");
     before.abort(r0);
     const told: string[] = [];
-    const e0 = await run({
+    const e0 = await rejection(run({
       tempDirectory: spill,
       signal: before.signal,
       onStage: (s) => told.push(s.step),
-    }).then(() => null, (x) => x);
+    }));
     assert(e0 === r0, `${what}: rejected with ${e0}`);
     assertEquals(told, [], what);
     assertEquals(names(spill), [], `${what}: spill folder left`);
@@ -218,13 +214,13 @@ Deno.test("answers: summarize, diff and convert cancelled at each stage reject w
       const reason = new Error(`stage ${k}`);
       let n = 0;
       const err = await guarded(
-        run({
+        rejection(run({
           tempDirectory: spill,
           signal: ac.signal,
           onStage: () => {
             if (n++ === k) ac.abort(reason);
           },
-        }).then(() => null, (x) => x),
+        })),
         `${what} at ${stages[k]}`,
       );
       assert(err === reason, `${what}, aborted at stage ${k} (${stages[k]}): got ${err}`);
@@ -254,8 +250,7 @@ Deno.test("answers: a getent whose child holds its output open ends the wait on 
   try {
     const ac = new AbortController();
     const reason = new Error("stop");
-    const p = summarize([scan], { tempDirectory: spill, signal: ac.signal })
-      .then(() => null, (x) => x);
+    const p = rejection(summarize([scan], { tempDirectory: spill, signal: ac.signal }));
     await waitFor(() => Deno.readTextFile(pids).then((t) => t.trim() !== "", () => false), {
       what: "getent to start",
       timeoutMs: 120_000,
@@ -300,11 +295,11 @@ Deno.test("answers: convert into a FIFO stops on abort, with no reader yet or on
     const ac = new AbortController();
     const reason = new Error("no reader");
     let writing = false;
-    const p = convert([scan], fifo, {
+    const p = rejection(convert([scan], fifo, {
       tempDirectory: spill,
       signal: ac.signal,
       onStage: (s) => writing ||= s.step === "writing",
-    }).then(() => null, (x) => x);
+    }));
     await waitFor(() => writing && !names(spill).some((n) => n.startsWith("pwalk-duckdb-")), {
       what: "DuckDB's session to close",
       timeoutMs: 120_000,
@@ -325,8 +320,7 @@ Deno.test("answers: convert into a FIFO stops on abort, with no reader yet or on
   {
     const ac = new AbortController();
     const reason = new Error("reader asleep");
-    const p = convert([scan], fifo, { tempDirectory: spill, signal: ac.signal })
-      .then(() => null, (x) => x);
+    const p = rejection(convert([scan], fifo, { tempDirectory: spill, signal: ac.signal }));
     const r = await Deno.open(fifo, { read: true }); // (once convert opens it to write)
     try {
       ac.abort(reason);
@@ -351,14 +345,14 @@ Deno.test("answers: diff aborted as it looks up no names (nothing changed) rejec
   const reason = new Error("stop");
   const told: string[] = [];
   const err = await guarded(
-    diff([a], [b], {
+    rejection(diff([a], [b], {
       tempDirectory: spill,
       signal: ac.signal,
       onStage: (s) => {
         told.push(s.step);
         if (s.step === "user and group names") ac.abort(reason);
       },
-    }).then(() => null, (x) => x),
+    })),
     "diff aborted at its names",
   );
   assert(told.includes("user and group names"), `${told}`);
