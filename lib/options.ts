@@ -73,8 +73,10 @@ export interface CommonOptions {
   /**
    * Stay on the root's file system (pwalk `-x`): a folder or file on another
    * device than the root's is left out, and nothing below such a folder is
-   * walked; but a file of an overlayfs folder, which reports its layer's
-   * device, is kept, as find -xdev keeps it. Default false.
+   * walked (a mount point, which find -xdev lists, is left out too, as
+   * pwalk leaves it); but an entry other than a folder in an overlayfs
+   * folder, which reports its layer's device (or another, bind-mounted
+   * onto it), is kept, as find -xdev keeps it. Default false.
    */
   oneFileSystem?: boolean;
   /**

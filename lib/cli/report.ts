@@ -53,9 +53,11 @@ Report options (pwalk's):
                          A relative path, or line, is from the current folder
                          (not ROOT, nor the list's folder)
   -x, --one-file-system  skip entries on other file systems than ROOT's (by
-                         device, as find -xdev: a bind mount of ROOT's own
+                         device, as find -xdev, but a mount point gets no
+                         row either, as in pwalk: a bind mount of ROOT's own
                          file system is entered; --exclude it; an overlayfs
-                         folder's files, on their layer's device, are kept)
+                         folder's entries other than folders are kept,
+                         whatever device they report)
   --maxthreads N         worker threads (the same as --threads; it wins over
                          --threads when both are given)
 
