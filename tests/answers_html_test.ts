@@ -677,10 +677,11 @@ Deno.test("summary --html: the treemap's grey box says 'other folders' only when
 
 testNeeding([CHROMIUM], {
   name:
-    "summary and diff --html in Chromium: a long name without spaces wraps in its cell, the page no wider than the window, no number or heading broken (review)",
+    "summary and diff --html in Chromium, 1000 and 500 px wide (its narrowest window): a long name without spaces wraps in its cell, a long ROOT in its heading, the page no wider than the window (a table or chart scrolls in its box), no number, short word or heading broken (review)",
   async fn() {
     await using tmp = await tempDir();
-    const root = `${tmp.path}/t`;
+    // (a ROOT of 150 characters without a space: the page's heading)
+    const root = `${tmp.path}/${"t".repeat(150)}`;
     await Deno.mkdir(root);
     const old = `${tmp.path}/old.csv`;
     assertEquals((await cli(["-o", old, root])).code, 0);
@@ -705,26 +706,26 @@ testNeeding([CHROMIUM], {
             // more lines than words ("115.0 GiB" as "11 / 5. / 0 / Gi / B",
             // "appar / ent"; "added / alloc" is fine)
             "document.body.dataset.broken = JSON.stringify([...document.querySelectorAll(" +
-            "'td.n, th')].filter((c) => { const r = document.createRange(); " +
+            "'td.n, td.w, th')].filter((c) => { const r = document.createRange(); " +
             "r.selectNodeContents(c); const words = c.matches('th') ? " +
             "c.textContent.split(' ').length : 1; return r.getClientRects().length > words; })" +
             ".map((c) => c.textContent));</script></body>",
         ),
       );
-      const dom = await chromium(
-        ["--window-size=1000,800", "--dump-dom", `file://${probe}`],
-        `${tmp.path}/p-${args[0]}`,
-      );
-      assert(dom.includes(long), `${args[0]}: the name in the page`);
-      const [scroll, client] = dom.match(/data-widths="(\d+) (\d+)"/)!.slice(1).map(Number);
-      assert(scroll <= client, `${args[0]}: ${scroll} px of page in a ${client} px window`);
-      const broken = dom.match(/data-broken="([^"]*)"/);
-      assert(broken, `${args[0]}: the probe ran`);
-      assertEquals(
-        JSON.parse(broken![1].replaceAll("&quot;", '"')),
-        [],
-        `${args[0]}: broken cells`,
-      );
+      for (const width of [1000, 500]) {
+        const dom = await chromium(
+          [`--window-size=${width},800`, "--dump-dom", `file://${probe}`],
+          `${tmp.path}/p-${args[0]}-${width}`,
+        );
+        const at = `${args[0]} at ${width} px`;
+        assert(dom.includes(long), `${at}: the name in the page`);
+        const [scroll, client] = dom.match(/data-widths="(\d+) (\d+)"/)!.slice(1).map(Number);
+        assert(client <= width, `${at}: a ${client} px window`);
+        assert(scroll <= client, `${at}: ${scroll} px of page in a ${client} px window`);
+        const broken = dom.match(/data-broken="([^"]*)"/);
+        assert(broken, `${at}: the probe ran`);
+        assertEquals(JSON.parse(broken![1].replaceAll("&quot;", '"')), [], `${at}: broken cells`);
+      }
     }
   },
 });
@@ -1109,4 +1110,96 @@ Deno.test("summary and diff --html with a --top past 50: the bar charts draw the
     const rows = table.slice(0, table.indexOf("</table>")).match(/<tr>/g)!.length;
     assertEquals(rows, 1 + 70, `${args[0]}: the table's rows and its head`);
   }
+});
+
+Deno.test("summary --html: a user named in 200 characters is cut in the age charts' legend, which stays within the chart (a name wider than the chart drew the names beside it off its left edge)", async () => {
+  await using tmp = await tempDir();
+  const N = 1_800_000_000, t = N - 40 * 86_400;
+  const scan = `${tmp.path}/s.csv`;
+  await Deno.writeTextFile(
+    scan,
+    `2,0,-1,"/r","",0,0,4096,1,8,2,"0040755",${N},${N},${N},4,4096\n` +
+      [3000, 3001, 3002, 3003].map((uid, i) =>
+        `${10 + i},2,0,"/r/f${i}","",${uid},${uid},${4096 * (i + 1)},1,${8 * (i + 1)},1,` +
+        `"0100644",${t},${t},${N},-1,0\n`
+      ).join(""),
+  );
+  const r = await cli(["summary", "--no-names", "--json", "--now", String(N), scan]);
+  assertEquals(r.code, 0, r.stderr);
+  const json = JSON.parse(r.text);
+  const long = "u".repeat(200);
+  for (const u of [...json.mtimeAgesByUser, ...json.atimeAgesByUser]) {
+    u.name = u.id === 3001 ? long : `user${u.id}`;
+  }
+  const { summaryHtml } = await import("../mod.ts");
+  const html = await summaryHtml(json);
+  for (const id of ["mtime", "atime"]) {
+    const svg = chartSvg(html, `chart-${id}`);
+    const width = Number(/<svg width="(\d+)"/.exec(svg)![1]);
+    // the legend's texts (ECharts draws each at x="30" beside its symbol)
+    const legend = [...svg.matchAll(/<text ([^>]*)>([^<]*)<\/text>/g)]
+      .filter((m) => / x="30"/.test(m[1]))
+      .map((m) => ({ text: m[2], x: Number(/translate\(([\d.-]+) /.exec(m[1])![1]) + 30 }));
+    const users = json[`${id}AgesByUser`].length;
+    assert(users >= 4, `${id}: ${users} users`);
+    assertEquals(legend.length, users, `${id}: every user in the legend`);
+    for (const l of legend) {
+      assert(l.x >= 0 && l.x < width, `${id}: ${l.text.slice(0, 20)} drawn at x ${l.x}`);
+    }
+    const cut = legend.find((l) => l.text.startsWith("uuu"))!;
+    assert(cut.text.length < long.length, `${id}: the long name cut (${cut.text.length})`);
+  }
+});
+
+/** WCAG's contrast ratio of two colours (#rgb, #rrggbb or rgb(r,g,b)). */
+function contrast(a: string, b: string): number {
+  const lum = (c: string) => {
+    const v = /^#[0-9a-f]{3}$/i.test(c)
+      ? [1, 2, 3].map((i) => parseInt(c[i] + c[i], 16))
+      : c.startsWith("#")
+      ? [1, 3, 5].map((i) => parseInt(c.slice(i, i + 2), 16))
+      : c.match(/\d+/g)!.slice(0, 3).map(Number);
+    const [r, g, bl] = v.map((x) => {
+      const s = x / 255;
+      return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * bl;
+  };
+  const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+  return (x + 0.05) / (y + 0.05);
+}
+
+Deno.test("summary --html: the treemap's names read at a contrast of 3:1 or more on every box colour (white on the palette's yellow was 1.6:1); a count axis of few files has whole-number ticks", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  for (let i = 0; i < 9; i++) {
+    await Deno.mkdir(`${root}/d${i}`, { recursive: true });
+    await Deno.writeFile(`${root}/d${i}/f`, new Uint8Array(10_000 * (i + 1)).fill(1));
+  }
+  const scan = `${tmp.path}/s.csv`;
+  assertEquals((await cli(["-o", scan, root])).code, 0);
+  const page = `${tmp.path}/s.html`;
+  const r = await cli(["summary", "--no-names", "--html", page, scan]);
+  assertEquals(r.code, 0, r.stderr);
+  const html = await Deno.readTextFile(page);
+  const svg = chartSvg(html, "chart-folders");
+  const boxes = new Set(
+    [...svg.matchAll(/<path [^>]*fill="([^"]+)"/g)].map((m) => m[1])
+      .filter((c) => !/^#fff(fff)?$|rgb\(255,255,255\)/.test(c)),
+  );
+  assert(boxes.size >= 9, `the palette's colours: ${[...boxes]}`);
+  // the names inside the boxes (d0 ... d8 and their sizes)
+  const inside = [...svg.matchAll(/<text [^>]*fill="([^"]+)"[^>]*>(d\d|[\d.]+ KiB)<\/text>/g)];
+  assert(inside.length >= 9, `labels in the boxes: ${inside.length}`);
+  for (const [, text, name] of inside) {
+    for (const box of boxes) {
+      const c = contrast(text, box);
+      assert(c >= 3, `${name} in ${text} on ${box}: ${c.toFixed(2)}:1`);
+    }
+  }
+  // the size chart's count axis: 1 file a range, no tick at 0.2
+  const ticks = svgTexts(chartSvg(html, "chart-sizes")).map((x) => x.text)
+    .filter((x) => /^[\d.]+$/.test(x));
+  assert(ticks.length >= 2, `count ticks: ${ticks}`);
+  for (const t of ticks) assert(Number.isInteger(Number(t)), `a tick at ${t} files: ${ticks}`);
 });

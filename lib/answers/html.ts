@@ -92,16 +92,16 @@ function htmlTable(id: string, title: string, head: string[], rows: Cell[][]): s
   const body = rows.map((r) =>
     "<tr>" + r.map((c) =>
       typeof c === "string"
-        ? `<td>${esc(c)}</td>`
+        ? `<td${c.length <= 20 && !/\s/.test(c) ? ' class="w"' : ""}>${esc(c)}</td>`
         : `<td class="n" data-v="${esc(String(c.v))}" title="${esc(String(c.v))}">${
           esc(c.text)
         }</td>`
     ).join("") + "</tr>"
   ).join("\n");
-  return `<section id="${id}"><h2>${esc(title)}</h2><table><thead><tr>${th}</tr></thead>` +
-    `<tbody>${
+  return `<section id="${id}"><h2>${esc(title)}</h2><div class="t"><table><thead><tr>${th}</tr>` +
+    `</thead><tbody>${
       body || `<tr><td colspan="${head.length}">(none)</td></tr>`
-    }</tbody></table></section>`;
+    }</tbody></table></div></section>`;
 }
 
 const B = (n: number): Cell => ({ text: bytes(n), v: n });
@@ -111,12 +111,18 @@ const DC = (n: number): Cell => ({ text: deltaCount(n), v: n });
 /** An id (uid, gid): a name for the number, not a quantity: no digit groups. */
 const ID = (n: number): Cell => ({ text: String(n), v: n });
 
+// (a long path wraps anywhere, in a heading too; a short word (a date, an
+// id, a name) never: on a narrow screen a table, or a chart, is as wide
+// as it needs and scrolls sideways in its box, not squeezed to two
+// characters a line or shrunk to 4 px text)
 const CSS = `body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;max-width:1200px}
-h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.6em}
+h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.6em}h1,h2,dd{overflow-wrap:anywhere}
+.t,.chart{overflow-x:auto}
 table{border-collapse:collapse;margin:.4em 0}td,th{padding:.15em .6em;border-bottom:1px solid #ddd;
-text-align:left;vertical-align:top;overflow-wrap:anywhere}td.n{text-align:right;font-variant-numeric:tabular-nums}
-td.n{white-space:nowrap;overflow-wrap:normal}th{overflow-wrap:normal}
-th{background:#f3f3f3}.chart{margin:.6em 0}.chart svg{max-width:100%;height:auto}
+text-align:left;vertical-align:top;overflow-wrap:anywhere;min-width:6em}
+td.n{text-align:right;font-variant-numeric:tabular-nums}
+td.n,td.w{white-space:nowrap;overflow-wrap:normal}th{overflow-wrap:normal}
+th{background:#f3f3f3}.chart{margin:.6em 0}.chart svg{display:block}
 dl{display:grid;grid-template-columns:max-content auto;gap:.1em 1em}dt{font-weight:600}
 .warning{color:#a40;font-weight:600}`;
 
@@ -205,11 +211,23 @@ function textWidth(s: string): number {
   return px;
 }
 
-/** The height of a legend's rows at the top of a chart `width` wide (ECharts' default items). */
+/**
+ * Pixels a legend's name takes at most: longer ones are cut ("…"). A name
+ * wider than the chart (a user named in 200 characters) made ECharts
+ * centre its row on the chart, drawing the names beside it off the left
+ * edge.
+ */
+const LEGEND_TEXT = 300;
+/** The colour of text drawn on a box of the palette's colours. */
+const LABEL_ON_FILL = "#222";
+/** A legend at the top of a chart, its names cut at {@link LEGEND_TEXT} pixels. */
+const LEGEND = { top: 0, textStyle: { width: LEGEND_TEXT, overflow: "truncate" } };
+
+/** The height of a legend's rows at the top of a chart `width` wide ({@link LEGEND}'s items; `names` made {@link visible}). */
 function legendHeight(names: string[], width = 900): number {
   let rows = 1, x = 0;
   for (const n of names) {
-    const w = 25 + 5 + textWidth(visible(n)) + 10; // symbol, gap, text, item gap
+    const w = 25 + 5 + Math.min(LEGEND_TEXT, textWidth(n)) + 10; // symbol, gap, text, item gap
     if (x > 0 && x + w > width - 10) [rows, x] = [rows + 1, w];
     else x += w;
   }
@@ -457,9 +475,13 @@ export async function summaryHtml(s: Summary): Promise<string> {
           roam: false,
           nodeClick: false,
           breadcrumb: { show: false },
+          // (dark names: ECharts' white on the palette's yellow and green
+          // read at a contrast of 1.6:1; dark text reads at 3.5:1 or more
+          // on every colour of it)
           label: {
             show: true,
             formatter: (p: { name: string; value: number }) => `${p.name}\n${bytes(p.value)}`,
+            color: LABEL_ON_FILL,
           },
           upperLabel: { show: true, height: 20 },
           levels: [
@@ -547,7 +569,7 @@ export async function summaryHtml(s: Summary): Promise<string> {
         data: ranges.map((b) => b.min === 0 ? "0" : `≥${bytes(b.min)}`),
         axisLabel: { rotate: 45 },
       },
-      yAxis: { type: "value" },
+      yAxis: { type: "value", minInterval: 1 }, // (a count: no tick at 0.2 file)
       series: [{ type: "bar", data: ranges.map((b) => b.files) }],
     }),
     "(no files)",
@@ -589,7 +611,7 @@ export async function summaryHtml(s: Summary): Promise<string> {
       `${title}: ${measure} bytes, stacked by user`,
       ages.every((a) => a.files === 0) ? null : await chart(
         {
-          legend: { top: 0 },
+          legend: LEGEND,
           grid: { left: 80, right: 20, top: legend + 16, bottom: 30 },
           xAxis: { type: "category", data: ages.map((a) => a.label) },
           yAxis: bytesAxis(...stackEnds([ages.map((a) => a[key])])),
@@ -820,7 +842,7 @@ export async function diffHtml(d: Diff): Promise<string> {
           grid: { left: 200, right: 40, top: 30, bottom: 40 },
           // (a folder by its path below its root, "alpha/data", not "data":
           // at level 2 several are named alike)
-          legend: { top: 0 },
+          legend: LEGEND,
           xAxis: bytesAxis(...stackEnds([
             ...["added", "grown", "shrunk"].map((k) =>
               rows.map((r) => r[k as "added" | "grown" | "shrunk"].allocatedBytes)
