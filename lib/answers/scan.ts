@@ -469,6 +469,97 @@ export async function shardWarnings(specs: string[]): Promise<string[]> {
 }
 
 /**
+ * Warnings for the shard outputs of one scan read outside their plan's
+ * folder (a copy of `scan-*` without plan.json, or files of a folder whose
+ * plan.json is gone), told by the completion records beside them
+ * (`scan-I.done.json`): nothing else says that such files are not the
+ * plan's whole scan, and their sum would pass for the whole tree's. A file
+ * whose record describes it (its name) with another size than it has (cut
+ * at a zstd frame's end, which its data cannot show, or changed since); a
+ * shard whose output is read twice (two runs of it, under two names); a
+ * plan of N shards of which fewer are read. Files in a folder that holds
+ * plan.json are left to {@link shardWarnings} and the folder's own check;
+ * files without a record of their own say nothing (a plain report's).
+ * The files are read as given all the same: these are warnings, as for a
+ * glob of a plan's folder.
+ */
+export async function recordWarnings(specs: string[]): Promise<string[]> {
+  const files: string[] = [];
+  for (const spec of specs) {
+    try {
+      const info = await Deno.stat(spec).catch(() => null);
+      if (info?.isDirectory && (await exists(`${spec}/plan.json`))) continue;
+      files.push(...(await expandScans([spec])));
+    } catch {
+      continue; // resolveScans tells it to the command
+    }
+  }
+  const out: string[] = [];
+  const plans = new Map<string, { shards: number; read: Map<number, string[]> }>();
+  let unrecorded = 0;
+  for (const f of files) {
+    const slash = f.lastIndexOf("/");
+    const dir = slash < 0 ? "." : f.slice(0, slash) || "/";
+    if (await exists(`${dir}/plan.json`)) continue;
+    let r;
+    try {
+      r = JSON.parse(await Deno.readTextFile(recordPath(f)));
+    } catch {
+      unrecorded++;
+      continue;
+    }
+    const output = String(r?.output ?? "");
+    if (
+      r?.format !== "pwalk-shard-done" || typeof r.plan !== "string" ||
+      !Number.isInteger(r.shard) || !Number.isInteger(r.shards) ||
+      output.slice(output.lastIndexOf("/") + 1) !== f.slice(slash + 1)
+    ) {
+      unrecorded++;
+      continue;
+    }
+    let size: number;
+    try {
+      size = (await Deno.stat(f)).size;
+    } catch {
+      continue;
+    }
+    if (Number.isInteger(r.outputBytes) && r.outputBytes !== size) {
+      out.push(
+        `warning: ${f} has ${count(size, "byte")}, but its completion record ` +
+          `${recordPath(f)} says ${count(r.outputBytes, "byte")}: cut short or changed ` +
+          "since its shard wrote it; its rows are read as they are",
+      );
+    }
+    const p = plans.get(r.plan) ?? { shards: r.shards, read: new Map<number, string[]>() };
+    p.read.set(r.shard, [...(p.read.get(r.shard) ?? []), f]);
+    plans.set(r.plan, p);
+  }
+  for (const [id, p] of plans) {
+    for (const [shard, names] of [...p.read].sort((a, b) => a[0] - b[0])) {
+      if (names.length < 2) continue;
+      out.push(
+        `warning: shard ${shard} of plan ${id} is read ${
+          names.length === 2 ? "twice" : `${names.length} times`
+        } (${names.join(", ")}; by their completion records): its rows count more than once`,
+      );
+    }
+    const missing: number[] = [];
+    for (let i = 0; i < p.shards; i++) if (!p.read.has(i)) missing.push(i);
+    if (missing.length === 0) continue;
+    const list = missing.slice(0, 5).join(", ") + (missing.length > 5 ? ", ..." : "");
+    out.push(
+      `warning: the completion records of the files read are of ${p.read.size} of the ` +
+        `${count(p.shards, "shard")} of plan ${id} (not read: ${
+          missing.length === 1 ? "shard" : "shards"
+        } ${list}${
+          unrecorded ? `; ${count(unrecorded, "file")} read without a record of its own` : ""
+        }): the totals are not the whole scan's`,
+    );
+  }
+  return out;
+}
+
+/**
  * The errors met by the walks that wrote `files`, from their completion
  * records (`scan-I.done.json`, written last by `pwalk report --plan
  * --shard`): their sum when every file has a record that describes it (its

@@ -7,7 +7,7 @@
 import { statSync } from "../procfs.ts";
 import { ANSWER_EXIT, engineOptions, eprint, intArg, runAnswer, UsageError } from "./common.ts";
 import { convert, CONVERT_OUTPUT } from "../answers/convert.ts";
-import { resolveScans, shardWarnings } from "../answers/scan.ts";
+import { recordWarnings, resolveScans, shardWarnings } from "../answers/scan.ts";
 import { checkedOutput } from "../outfile.ts";
 
 /** `pwalk convert --help`. */
@@ -74,6 +74,7 @@ export function run(args: string[]): Promise<number> {
     // one line of bad usage; convert checks it again
     await checkOutputFirst(operands.slice(0, -1), out);
     for (const w of await shardWarnings(operands.slice(0, -1))) eprint(`pwalk: ${w}`);
+    for (const w of await recordWarnings(operands.slice(0, -1))) eprint(`pwalk: ${w}`);
     await convert(operands.slice(0, -1), out, {
       ...options,
       onStage: (stage) => line.set(stage),

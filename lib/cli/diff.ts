@@ -25,7 +25,7 @@ import {
   fileStatus,
   recarriedNote,
 } from "../answers/diff.ts";
-import { shardWarnings } from "../answers/scan.ts";
+import { recordWarnings, shardWarnings } from "../answers/scan.ts";
 import {
   type Block,
   bytes,
@@ -115,6 +115,10 @@ export function run(args: string[]): Promise<number> {
     };
     await checkHtmlOutput(flags, scans);
     for (const w of await shardWarnings(scans)) eprint(`pwalk: ${w}`);
+    // OLD and NEW each one scan: the shards of one plan in both are no shard read twice
+    for (const side of scans) {
+      for (const w of await recordWarnings([side])) eprint(`pwalk: ${w}`);
+    }
     const d = await diff([scans[0]], [scans[1]], {
       ...options,
       onStage: (stage) => line.set(stage),

@@ -16,7 +16,7 @@ import {
   UsageError,
 } from "./common.ts";
 import { type AgeBucket, summarize, type Summary } from "../answers/summary.ts";
-import { shardWarnings } from "../answers/scan.ts";
+import { recordWarnings, shardWarnings } from "../answers/scan.ts";
 import {
   type Block,
   bytes,
@@ -154,6 +154,7 @@ export function run(args: string[]): Promise<number> {
       };
       await checkHtmlOutput(flags, scans);
       for (const w of await shardWarnings(scans)) eprint(`pwalk: ${w}`);
+      for (const w of await recordWarnings(scans)) eprint(`pwalk: ${w}`);
       const s = await summarize(scans, {
         ...options,
         onStage: (stage) => line.set(stage),
