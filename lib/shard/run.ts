@@ -356,6 +356,33 @@ export async function checkPlanRoot(plan: ShardPlan): Promise<number> {
 }
 
 /**
+ * ROOT opened and searched by this user, as `pwalk report` checks its ROOT
+ * (oneRoot): a ROOT this user cannot open, or can list but not search, lets
+ * no part of the tree be read. Shard 0 would end "done" with ROOT's row
+ * alone (its listing's error, or one per entry), and the other shards
+ * would fail (their frontier is reached through ROOT) or end "done" with
+ * none: every shard refuses it alike, with nothing written
+ * ({@link PlanMismatchError}; the CLI's exit 1).
+ */
+async function checkRootAccess(root: string): Promise<void> {
+  const hint = "no part of the tree could be read; run the shard as a user who can";
+  try {
+    (await Deno.open(root)).close(); // opened for reading, as the walker opens it
+  } catch (e) {
+    if (!(e instanceof Deno.errors.PermissionDenied)) throw e;
+    throw new PlanMismatchError(`the plan's root ${root}: Permission denied (${hint})`);
+  }
+  try {
+    await Deno.stat(`${root}/.`); // searchable: a name looked up in it
+  } catch (e) {
+    if (!(e instanceof Deno.errors.PermissionDenied)) throw e;
+    throw new PlanMismatchError(
+      `the plan's root ${root}: Permission denied (it can be listed but not searched: ${hint})`,
+    );
+  }
+}
+
+/**
  * The plan's device numbers as this node numbers them: the root's (checked
  * by {@link checkPlanRoot}), then each of the shard's frontier folders that
  * is still the planned one (its inode) under a one-to-one mapping: a
@@ -481,6 +508,7 @@ export async function runShard(
   checkInt("shard", shard, 0, plan.shards - 1);
   if (plan.format !== "pwalk-shard-plan") throw new PlanError("not a pwalk shard plan");
   const rootDev = await checkPlanRoot(plan);
+  await checkRootAccess(plan.root.path);
   // -o /dev/stdout: this process's stdout, as "-" (by name it would be replaced)
   const toStdout = options.output === undefined || options.output === "-" ||
     stdoutName(options.output);
