@@ -91,10 +91,11 @@ export interface Totals {
   /** Rows whose name was not UTF-8 (read with `\xNN` escapes). */
   nonUtf8Names: number;
   /**
-   * Folders (by st_dev and inode, within one namespace: see markNamespaces) with rows under more than one path: a
+   * Folders (by st_dev and inode, within one namespace: see markNamespaces) with more than one row: a
    * folder moved between the walks of two shards (its entries then count
-   * twice), or a bind mount inside the tree. 0 in a scan of one walk
-   * without bind mounts.
+   * twice), a bind mount inside the tree, or one scan file read twice (a
+   * copy of a shard's output under another name beside it). 0 in a scan
+   * of one walk without bind mounts.
    */
   foldersSeenTwice: number;
 }

@@ -35,8 +35,8 @@ export function bytes(n: number): string {
 export function seenTwiceWarning(folders: number): string {
   return `warning: ${counted(folders, "folder")} ${folders === 1 ? "has" : "have"} rows under ` +
     "two or more paths " +
-    "(a folder moved between two shards' walks, or a bind mount): their entries count " +
-    "once per path";
+    "(a folder moved between two shards' walks, or a bind mount), or twice under one (a scan " +
+    "file read twice: a copy of a shard's output beside it): their entries count once per row";
 }
 
 /** A signed byte amount: "+1.5 KiB", "-2 B", "0 B". */
