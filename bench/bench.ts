@@ -20,6 +20,9 @@
  * shows the median wall and CPU times and the largest peak RSS of the runs,
  * and below it the wall time each target's CPU time allows at best.
  *
+ * python-pwalk (PyPI `pwalk`, pinned), the main rival, is installed by pip
+ * into bench/work/python-pwalk on first use.
+ *
  * Helpers are compiled with `cc` (or `sh tools/zig.sh cc`) into bench/work/,
  * and trees are built there by bench/mktree.py once (a `.done` marker beside
  * the tree is written when mktree succeeded; a tree without one is rebuilt).
@@ -50,6 +53,10 @@ const HELP = `deno task bench [options]
   -h, --help       this help
 
 PWALK_BENCH_WORK=DIR: helpers, trees, outputs and tables go to DIR instead of bench/work.
+
+The python-pwalk rows run PyPI's pwalk==0.1.6 (Dirk Petersen's python-pwalk), which the first
+run that needs them installs with the os.walk row's Python (pip install --no-deps --target
+bench/work/python-pwalk); without pip, the wheel or the network they are left out, saying why.
 
 One table a run: --cold, --sweep and --shards are not combined (--cold with
 --slowfs neither); --slowfs is a thread sweep there (--sweep adds nothing),
@@ -328,6 +335,12 @@ export interface Row {
    * walk the tree (summary, diff, deno-startup).
    */
   counts?: (stdout: string, stderr: string) => Walked | null;
+  /**
+   * What a run walked, read from its `output` file after the run (untimed),
+   * for a command that prints no counts (python-pwalk: see
+   * {@link pwalkCsvRows}); checked as `counts` is.
+   */
+  outputCounts?: (file: string) => Promise<Walked | null>;
 }
 
 /** What a run walked: its entries, ROOT included, and its errors when it counts them. */
@@ -366,6 +379,78 @@ export function jsonCounts(stdout: string): Walked | null {
 export function pwdriveCounts(_stdout: string, stderr: string): Walked | null {
   const m = /^status=\d+ entries=(\d+) .*\berrors=(\d+)/m.exec(stderr);
   return m ? { entries: Number(m[1]), errors: Number(m[2]) } : null;
+}
+
+/**
+ * Counts the records of a CSV given in chunks: a line end outside quotes
+ * ends one (a quoted name may hold a line end; a `""` inside quotes turns
+ * the quoting off and on again).
+ */
+export class CsvRecords {
+  records = 0;
+  private quoted = false;
+  push(b: Uint8Array): void {
+    let quoted = this.quoted, records = this.records;
+    for (let i = 0; i < b.length; i++) {
+      const c = b[i];
+      if (c === 0x22) quoted = !quoted;
+      else if (c === 0x0a && !quoted) records++;
+    }
+    this.quoted = quoted;
+    this.records = records;
+  }
+}
+
+/** zstd's frame magic (RFC 8878), little-endian 0xFD2FB528. */
+const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
+
+/**
+ * The rows of a pwalk CSV file that python-pwalk wrote, as entries (ROOT
+ * included): its header line left out, and what follows it read as CSV or,
+ * when it starts with a zstd frame, through `zstd -dc`. python-pwalk 0.1.6
+ * writes its header line uncompressed in front of the zstd stream, into a
+ * file named without `.zst` (`zstd -d` refuses such a file); null when the
+ * file cannot be read so, with why on stderr.
+ */
+export async function pwalkCsvRows(file: string, zstd: string | null): Promise<Walked | null> {
+  using f = await Deno.open(file);
+  const buf = new Uint8Array(1 << 20);
+  const next = async () => {
+    const n = await f.read(buf);
+    return n === null ? null : buf.slice(0, n);
+  };
+  let first = await next() ?? new Uint8Array();
+  if (dec.decode(first.subarray(0, 6)) === "inode,") {
+    const nl = first.indexOf(0x0a);
+    first = nl < 0 ? new Uint8Array() : first.subarray(nl + 1);
+  }
+  const counter = new CsvRecords();
+  if (!ZSTD_MAGIC.every((m, i) => first[i] === m)) {
+    for (let c: Uint8Array | null = first; c; c = await next()) counter.push(c);
+    return { entries: counter.records };
+  }
+  if (!zstd) {
+    say(`bench: ${file}: zstd not on PATH to count its rows`);
+    return null;
+  }
+  const child = new Deno.Command(zstd, {
+    args: ["-dcq"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const feeding = (async () => {
+    const w = child.stdin.getWriter();
+    try {
+      for (let c: Uint8Array | null = first; c; c = await next()) await w.write(c);
+    } finally {
+      await w.close().catch(() => {});
+    }
+  })();
+  for await (const c of child.stdout) counter.push(c);
+  const [fed, st] = await Promise.allSettled([feeding, child.status]);
+  if (fed.status === "rejected" || st.status === "rejected" || !st.value.success) return null;
+  return { entries: counter.records };
 }
 
 /**
@@ -527,6 +612,11 @@ export async function runOnce(row: Row, m: Measured): Promise<string | null> {
     const size = (await Deno.stat(row.output).catch(() => null))?.size ?? 0;
     if (size === 0) return `no output in ${row.output}`;
     m.info = `output ${(size / 2 ** 20).toFixed(1)} MiB`;
+    if (row.outputCounts && treeEntries !== undefined) {
+      const w = await row.outputCounts(row.output);
+      const why = w ? countsFailure(w, treeEntries) : "its rows could not be counted";
+      if (why) return `${why} (in ${row.output})`;
+    }
   }
   if (stdout) m.info = stdout.split("\n").pop()!.slice(0, 200);
   m.walls.push(Number(f.wall_s));
@@ -846,6 +936,69 @@ function stealNote(): string[] {
   ];
 }
 
+/** The python-pwalk of the python-pwalk rows: PyPI's `pwalk`, pinned. */
+export const PYTHON_PWALK = "0.1.6";
+
+/**
+ * python-pwalk installed for `python` into `dir` (bench/work/python-pwalk)
+ * with pip (`--no-deps --target`), once: `dir/.done` names the version and
+ * the interpreter it was installed for (a wheel fits one Python), and
+ * another one is installed afresh. Returns the folder for PYTHONPATH, or
+ * why there is none (no pip, no wheel, no network...), in one line.
+ */
+export async function ensurePythonPwalk(
+  python: string,
+  dir = `${WORK}/python-pwalk`,
+): Promise<{ dir: string } | { why: string }> {
+  const oneLine = (s: string) =>
+    s.trim().split("\n").map((l) => l.trim()).filter((l) => l && !/^WARNING: /.test(l)).at(-1)
+      ?.slice(0, 200) ?? "no message";
+  const version = (await sh([python, "-c", "import sys; print(sys.version.split()[0])"], {
+    allowFail: true,
+  })).stdout.trim();
+  const stamp = `pwalk==${PYTHON_PWALK} for ${python} ${version}\n`;
+  const marker = `${dir}/.done`;
+  if (await Deno.readTextFile(marker).catch(() => "") !== stamp) {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    say(`bench: installing python-pwalk (pip install pwalk==${PYTHON_PWALK} into ${dir})`);
+    const pip = await sh([
+      python,
+      "-m",
+      "pip",
+      "install",
+      "--no-deps",
+      "--disable-pip-version-check",
+      "--no-input",
+      "-q",
+      "--target",
+      dir,
+      `pwalk==${PYTHON_PWALK}`,
+    ], { allowFail: true });
+    if (pip.code !== 0) {
+      return {
+        why: `${python} -m pip install pwalk==${PYTHON_PWALK} failed: ${
+          oneLine(pip.stderr + pip.stdout)
+        }`,
+      };
+    }
+    await Deno.writeTextFile(marker, stamp);
+  }
+  const check = await sh([
+    "env",
+    `PYTHONPATH=${dir}`,
+    python,
+    "-c",
+    "import pwalk; print(pwalk.__version__)",
+  ], {
+    allowFail: true,
+  });
+  if (check.code !== 0) return { why: `python-pwalk does not import: ${oneLine(check.stderr)}` };
+  if (check.stdout.trim() !== PYTHON_PWALK) {
+    return { why: `python-pwalk ${check.stdout.trim()} imported, not ${PYTHON_PWALK}` };
+  }
+  return { dir };
+}
+
 // ---------------------------------------------------------------- the row sets
 
 /** What the rows of a table run: the tree and the helpers built for it. */
@@ -857,6 +1010,12 @@ export interface Ctx {
   zstd: string | null;
   /** The interpreter of the os.walk row (see {@link osWalkPython}). */
   python: string;
+  /**
+   * The folder python-pwalk (PyPI `pwalk`, {@link PYTHON_PWALK}) is
+   * installed in for `python` (see {@link ensurePythonPwalk}); null: no
+   * python-pwalk rows.
+   */
+  pythonPwalk: string | null;
 }
 
 const FIND_FMT = '%i,%d,"%p",%U,%G,%s,%D,%b,%n,%m,%A@,%T@,%C@\\n';
@@ -866,6 +1025,9 @@ for d, ds, fs in os.walk(sys.argv[1]):
     n += 1
     f += len(fs)
 print(n, "folders", f, "files")`;
+/** python-pwalk's report() of TREE into OUT, compress as given, its other arguments its defaults. */
+const PY_PWALK_REPORT =
+  "import sys, pwalk; pwalk.report(sys.argv[1], output=sys.argv[2], compress=sys.argv[3])";
 const cli = (...a: string[]) => [DENO, "run", "-A", "cli.ts", ...a];
 const script = (f: string, ...a: string[]) => [DENO, "run", "-A", `bench/${f}`, ...a];
 
@@ -934,6 +1096,39 @@ function mainRows(c: Ctx): Row[] {
       ],
       output: `${OUT}/find.csv.zst`,
     });
+  }
+  if (c.pythonPwalk) {
+    // python-pwalk prints no counts: its rows are counted in its file, after the run
+    const py = (out: string, compress: string) => [
+      "env",
+      `PYTHONPATH=${c.pythonPwalk}`,
+      c.python,
+      "-c",
+      PY_PWALK_REPORT,
+      c.tree,
+      out,
+      compress,
+    ];
+    const counts = (f: string) => pwalkCsvRows(f, c.zstd);
+    rows.push(
+      {
+        name: "python-pwalk-zst",
+        label:
+          `python-pwalk ${PYTHON_PWALK} report(compress='zstd'), its default threads (zstd level 1; it names the file without .zst)`,
+        // it strips ".zst" from the name it is given: the file is python-pwalk.csv
+        stages: [py(`${OUT}/python-pwalk.csv.zst`, "zstd")],
+        output: `${OUT}/python-pwalk.csv`,
+        outputCounts: counts,
+      },
+      {
+        name: "python-pwalk-csv",
+        label:
+          `python-pwalk ${PYTHON_PWALK} report(compress='none'), plain CSV, its default threads`,
+        stages: [py(`${OUT}/python-pwalk-plain.csv`, "none")],
+        output: `${OUT}/python-pwalk-plain.csv`,
+        outputCounts: counts,
+      },
+    );
   }
   rows.push(
     {
@@ -1436,6 +1631,7 @@ const NAMES_ONLY: Ctx = {
   pwdrive: "pwdrive",
   zstd: "zstd",
   python: "python3",
+  pythonPwalk: "PYTHON_PWALK",
 };
 
 async function main(): Promise<number> {
@@ -1510,7 +1706,11 @@ async function main(): Promise<number> {
   }
 
   Deno.addSignalListener("SIGINT", onSigint);
-  if (!flags.keep) cleanups.push(() => Deno.remove(`${OUT}/report.csv`).catch(() => {}));
+  if (!flags.keep) {
+    for (const f of ["report.csv", "python-pwalk-plain.csv"]) {
+      cleanups.push(() => Deno.remove(`${OUT}/${f}`).catch(() => {}));
+    }
+  }
   await Deno.mkdir(OUT, { recursive: true });
   usePeakrss(await compile("peakrss"));
   const limitwalk = await compile("limitwalk", ["-pthread"]);
@@ -1532,7 +1732,7 @@ async function main(): Promise<number> {
     const [big, bigDir] = await largestFolder(tree);
     md = await withSlowfs(tree, delayUs, async (mnt) => {
       await sh([limitwalk, mnt, "32"]); // untimed: starts FUSE's threads
-      const c: Ctx = { tree: mnt, limitwalk, pwdrive, zstd, python: py.exe };
+      const c: Ctx = { tree: mnt, limitwalk, pwdrive, zstd, python: py.exe, pythonPwalk: null };
       treeShown = mnt;
       const pauseMs = SLOWFS_PAUSE_MS;
       let rows = tableRows(mode.kind, c, { threads, counts, fd: null, src: tree });
@@ -1555,7 +1755,19 @@ async function main(): Promise<number> {
       ].join("\n");
     });
   } else {
-    const c: Ctx = { tree, limitwalk, pwdrive, zstd, python: py.exe };
+    // python-pwalk: installed on first use, for the main table's rows that run it
+    const wantPy = mode.kind === "main" &&
+      (!only || only.some((n: string) => n.startsWith("python-pwalk")));
+    const pyPwalk = wantPy ? await ensurePythonPwalk(py.exe) : null;
+    const noPyPwalk = pyPwalk && "why" in pyPwalk ? pyPwalk.why : null;
+    const c: Ctx = {
+      tree,
+      limitwalk,
+      pwdrive,
+      zstd,
+      python: py.exe,
+      pythonPwalk: pyPwalk && "dir" in pyPwalk ? pyPwalk.dir : null,
+    };
     treeShown = tree;
     const fd = (await which("fdfind")) ?? (await which("fd"));
     let rows = tableRows(mode.kind, c, { threads, counts, fd, src: tree });
@@ -1597,6 +1809,7 @@ async function main(): Promise<number> {
       "",
       ...(cold ? coldNotes(ms) : cpuFloorNotes(ms, navigator.hardwareConcurrency)),
       ...(cold && !fd ? ["- fd not on PATH (Debian: fd-find): no fd row"] : []),
+      ...(noPyPwalk ? [`- no python-pwalk rows: ${noPyPwalk}`] : []),
       ...ms.filter((m) => m.info).map((m) => `- ${m.row.name}: ${m.info}`),
       ...shardNotes(ms),
       ...noiseNote(ms),

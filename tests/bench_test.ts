@@ -11,10 +11,14 @@ import {
   cliCounts,
   coldNotes,
   coldPrereqs,
+  CsvRecords,
+  ensurePythonPwalk,
   entriesTitle,
   expectEntries,
   failureCell,
   type Measured,
+  pwalkCsvRows,
+  PYTHON_PWALK,
   type Row,
   runLine,
   runOnce,
@@ -97,6 +101,8 @@ Deno.test("bench: unknown options, tables that do not exist and --only names of 
   const main = await bench("--list");
   assertEquals(main.code, 0, main.stderr);
   assertStringIncludes(main.text, "limitwalk-2, report-zst, ");
+  // the main rival's rows, by name (installed only when a run measures them)
+  assertStringIncludes(main.text, ", python-pwalk-zst, python-pwalk-csv, ");
   // --help wins over a bad option
   const help = await bench("--bogus", "--help");
   assertEquals(help.code, 0, help.stderr);
@@ -575,4 +581,134 @@ Deno.test("bench: a table shows the checkout as . (the commands' folder) and den
     failures: [],
   };
   assertStringIncludes(table([m], "limitwalk-2"), "`sh bench/shards.sh deno . TREE 2`");
+});
+
+const HEADER =
+  'inode,parent-inode,directory-depth,"filename","fileExtension",UID,GID,st_size,st_dev,st_blocks,st_nlink,"st_mode",st_atime,st_mtime,st_ctime,pw_fcount,pw_dirsum\n';
+/** Three python-pwalk rows (ROOT's and two files), one name with a line end and a quote. */
+const PY_ROWS = [
+  '2,0,-1,"t","",0,0,4096,1,8,2,"40755",1,1,1,2,6\n',
+  '3,2,-1,"new\nline ""q"", c.txt","txt",0,0,3,1,8,1,"100644",1,1,1,-1,0\n',
+  '4,2,-1,"b","",0,0,3,1,8,1,"100644",1,1,1,-1,0\n',
+].join("");
+
+Deno.test("bench: CsvRecords counts records, not lines: a line end in quotes is no row's end, in any chunking", () => {
+  const bytes = new TextEncoder().encode(PY_ROWS);
+  for (const cut of [0, 1, 20, 21, 22, 50, bytes.length]) {
+    const c = new CsvRecords();
+    c.push(bytes.subarray(0, cut));
+    c.push(bytes.subarray(cut));
+    assertEquals(c.records, 3, `cut at ${cut}`);
+  }
+});
+
+testNeeding([ZSTD], {
+  name:
+    "bench: python-pwalk's files are counted as it writes them: a plain header line, then plain CSV or a zstd stream",
+  async fn() {
+    await using tmp = await tempDir();
+    const plain = `${tmp.path}/plain.csv`;
+    await Deno.writeTextFile(plain, HEADER + PY_ROWS);
+    assertEquals(await pwalkCsvRows(plain, "zstd"), { entries: 3 });
+    // python-pwalk 0.1.6 with compress='zstd': the header uncompressed, the rows a zstd frame
+    const body = `${tmp.path}/body.csv`;
+    await Deno.writeTextFile(body, PY_ROWS);
+    await runOk("zstd", ["-q", "-1", body, "-o", `${body}.zst`]);
+    const mixed = `${tmp.path}/mixed.csv`;
+    const frame = await Deno.readFile(`${body}.zst`);
+    await Deno.writeFile(mixed, new Uint8Array([...new TextEncoder().encode(HEADER), ...frame]));
+    assertEquals(
+      (await run("zstd", ["-dc", mixed])).code !== 0,
+      true,
+      "zstd -d refuses such a file",
+    );
+    assertEquals(await pwalkCsvRows(mixed, "zstd"), { entries: 3 });
+    // no header at all (pwalk's own .csv.zst without --header): every record is a row
+    assertEquals(await pwalkCsvRows(`${body}.zst`, "zstd"), { entries: 3 });
+    // a zstd stream cut short cannot be counted; nor one without zstd to read it
+    await Deno.writeFile(
+      mixed,
+      new Uint8Array([...new TextEncoder().encode(HEADER), ...frame.subarray(0, 12)]),
+    );
+    assertEquals(await pwalkCsvRows(mixed, "zstd"), null);
+    assertEquals(await pwalkCsvRows(`${body}.zst`, null), null);
+  },
+});
+
+testNeeding([CC], {
+  name: "bench: a row counted in its output file fails when the file holds another number of rows",
+  async fn() {
+    await using tmp = await tempDir();
+    await peakrssIn(tmp.path);
+    const out = `${tmp.path}/scan.csv`;
+    const row: Row = {
+      name: "python-pwalk-csv",
+      label: "writes three rows",
+      stages: [["sh", "-c", `printf '%s' '${HEADER + PY_ROWS.replaceAll("'", "'\\''")}' > ${out}`]],
+      output: out,
+      outputCounts: (f) => pwalkCsvRows(f, null),
+    };
+    try {
+      expectEntries(3);
+      const ok = fresh(row);
+      assertEquals(await runOnce(row, ok), null);
+      assertEquals(ok.walls.length, 1);
+      expectEntries(4);
+      const short = fresh(row);
+      assertEquals(
+        await runOnce(row, short),
+        `walked 3 entries of the tree's 4 (in ${out})`,
+      );
+      assertEquals(short.walls, []);
+    } finally {
+      expectEntries(undefined);
+    }
+  },
+});
+
+testNeeding([PYTHON3], {
+  name:
+    "bench: python-pwalk is installed once per Python, and a Python that cannot install it gives one line why",
+  async fn() {
+    await using tmp = await tempDir();
+    const real = (await runOk("sh", ["-c", "command -v python3"])).text.trim();
+    // a python3 whose pip "installs" a pwalk module of the pinned version, and counts its installs
+    const fake = `${tmp.path}/python3`;
+    await Deno.writeTextFile(
+      fake,
+      `#!/bin/sh
+if [ "$1" = -m ] && [ "$2" = pip ]; then
+  while [ $# -gt 0 ] && [ "$1" != --target ]; do shift; done
+  mkdir -p "$2/pwalk" && echo '__version__ = "${PYTHON_PWALK}"' > "$2/pwalk/__init__.py"
+  echo x >> ${tmp.path}/installs
+  exit 0
+fi
+exec ${real} "$@"
+`,
+    );
+    await Deno.chmod(fake, 0o755);
+    const dir = `${tmp.path}/python-pwalk`;
+    assertEquals(await ensurePythonPwalk(fake, dir), { dir });
+    assertEquals(await ensurePythonPwalk(fake, dir), { dir });
+    assertEquals(await Deno.readTextFile(`${tmp.path}/installs`), "x\n", "installed once");
+    // another Python: installed again for it (a wheel fits one interpreter)
+    const other = `${tmp.path}/python3-other`;
+    await Deno.copyFile(fake, other);
+    await Deno.chmod(other, 0o755);
+    assertEquals(await ensurePythonPwalk(other, dir), { dir });
+    assertEquals(await Deno.readTextFile(`${tmp.path}/installs`), "x\nx\n");
+    // a Python without pip: no rows, and why, in one line
+    const nopip = `${tmp.path}/python3-nopip`;
+    await Deno.writeTextFile(
+      nopip,
+      `#!/bin/sh
+if [ "$1" = -m ]; then echo "$0: No module named $2" >&2; exit 1; fi
+exec ${real} "$@"
+`,
+    );
+    await Deno.chmod(nopip, 0o755);
+    assertEquals(await ensurePythonPwalk(nopip, `${tmp.path}/none`), {
+      why: `${nopip} -m pip install pwalk==${PYTHON_PWALK} failed: ${nopip}: No module named pip`,
+    });
+  },
 });
