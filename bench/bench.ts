@@ -730,7 +730,9 @@ function shorten(a: string): string {
   if (a === ROOT) return ".";
   if (treeShown && a === treeShown) return "TREE";
   if (a.startsWith(ROOT + "/")) return a.slice(ROOT.length + 1);
-  return a.includes(" ") || a.includes('"') ? `'${a}'` : a;
+  // a script's line ends as \n: a table row is one line (os.walk's script has several)
+  const shown = a.replaceAll("\n", "\\n");
+  return /[\s"]/.test(a) ? `'${shown}'` : shown;
 }
 
 /**

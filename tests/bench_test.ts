@@ -566,6 +566,25 @@ testNeeding([CC, PYTHON3], {
   },
 });
 
+Deno.test("bench: a row whose command has a script of several lines is one line of the table, its line ends as \\n", () => {
+  const m: Measured = {
+    row: {
+      name: "os-walk",
+      label: "os.walk",
+      stages: [["python3", "-c", "import os\nprint(1)", "TREE"]],
+    },
+    walls: [1],
+    rss: [1],
+    sumRss: [1],
+    user: [1],
+    sys: [1],
+    failures: [],
+  };
+  const t = table([m], "limitwalk-2").split("\n");
+  assertEquals(t.length, 3, t.join("\n"));
+  assertStringIncludes(t[2], "`python3 -c 'import os\\nprint(1)' TREE`");
+});
+
 Deno.test("bench: a table shows the checkout as . (the commands' folder) and deno as deno", () => {
   const m: Measured = {
     row: {
