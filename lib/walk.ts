@@ -206,7 +206,9 @@ export interface WalkDirsOptions extends
    * it: joined to the folder's path, once the rest of the walk has ended,
    * each as a walkDirs of its own with these options (maxDepth still
    * counted from ROOT; errors to the same onError or `errors`, a name that
-   * is no folder among them); a link only with `followSymlinks` (os.walk's
+   * is no folder among them; following links, a link in it back to a
+   * folder above it, up to ROOT, is a "loop" as in the rest of the walk,
+   * and so is an added name that is one); a link only with `followSymlinks` (os.walk's
    * islink test; its folder's entry and all below it then have `viaLink`), and not a name skip,
    * exclude, noSnap or oneFileSystem (another device than ROOT's) would
    * leave out. A name only: one with "/", or "", "." or "..", is an error
@@ -1077,6 +1079,34 @@ interface Base {
    * walk has viaLink (as a listed link's folder and what is below it).
    */
   viaLink: boolean;
+  /**
+   * Following links: the folders of the walked path above the added
+   * folder, from the first walk's root down (device:inode, {@link
+   * walkedPath}). Its walk's own walker knows only the folders from the
+   * added one down: a link back to one of these is the cycle the walker
+   * tells in the rest of the walk, and is not entered either.
+   */
+  above?: Set<string>;
+}
+
+/** A folder's key in {@link Base.above}: its device and inode. */
+const folderKey = (st: Deno.FileInfo): string => `${st.dev}:${st.ino}`;
+
+/**
+ * Following links: `into`, plus the folder at `path` and each folder above
+ * it up to and including `top` (the walk's root), each as Deno.stat finds
+ * it by its path (a link on the way followed, as the walk followed it).
+ */
+async function walkedPath(path: string, top: string, into?: Set<string>): Promise<Set<string>> {
+  const keys = new Set(into);
+  for (let at = path;;) {
+    const st = await Deno.stat(at).catch(() => undefined);
+    if (st) keys.add(folderKey(st));
+    if (at.length <= top.length) break;
+    const cut = at.lastIndexOf("/");
+    at = cut > 0 ? at.slice(0, cut) : "/";
+  }
+  return keys;
 }
 
 /**
@@ -1407,11 +1437,19 @@ function dirsWalk(
               // are, neither yielded (not listed) nor entered
               report(spelled({ ...race, op: "loop", code: "ELOOP", message: LOOP_MESSAGE }));
             } else if (sub > 0) {
+              const cutW = e.path.lastIndexOf("/");
               added.push({
                 path: at,
                 walker: e.path,
                 maxDepth: sub,
-                parent: { depth: e.depth - 1, ino: e.parentIno, viaLink: e.viaLink },
+                parent: {
+                  depth: e.depth - 1,
+                  ino: e.parentIno,
+                  viaLink: e.viaLink,
+                  above: options.followSymlinks
+                    ? await walkedPath(e.path.slice(0, cutW) || "/", walkerRoot, base?.above)
+                    : undefined,
+                },
               });
             }
           }
@@ -1458,11 +1496,38 @@ function dirsWalk(
           if (!token && !yielded) continue;
           const held = s.entered.length + (s.skippedHolds ?? 0);
           const mask = enterMask(s.dirs, s.entered, held, others, s.bytes);
+          // the walk of an added folder: a subfolder kept in dirs that is
+          // a folder above that one (a link back: a cycle its walker cannot
+          // see) is a loop, not entered, as the walker's own loops
+          if (base?.above && yielded) {
+            for (const [name, k, raw] of s.entered) {
+              if (!mask[k - 1] || raw) continue;
+              const at = joinName(path, name);
+              const st = await Deno.stat(at).catch(() => undefined);
+              if (st?.isDirectory && base.above.has(folderKey(st))) {
+                mask[k - 1] = 0;
+                report({
+                  path: at,
+                  pathBytes: enc.encode(at),
+                  op: "loop",
+                  code: "ELOOP",
+                  message: LOOP_MESSAGE,
+                });
+              }
+            }
+          }
           if (token) job.descend(token, mask);
           if (others.length) {
             const sub = p.maxDepth - (depth + 2);
             if (yielded && sub > 0) {
-              const parent = { depth: e.depth, ino: e.ino, viaLink: e.viaLink };
+              const parent: Base = {
+                depth: e.depth,
+                ino: e.ino,
+                viaLink: e.viaLink,
+                above: options.followSymlinks
+                  ? await walkedPath(e.path, walkerRoot, base?.above)
+                  : undefined,
+              };
               for (const name of addedNames(others, s.unheld)) {
                 if (name === "" || name === "." || name === ".." || name.includes("/")) {
                   // a path, not a name: its depth, parent and exclusion
@@ -1551,6 +1616,21 @@ function dirsWalk(
       if (options.oneFileSystem && st) {
         const dev = st.isSymlink ? (await Deno.stat(a.path).catch(() => undefined))?.dev : st.dev;
         if (dev !== undefined && dev !== rootDev) continue;
+      }
+      // following links: a folder above it (a link back to ROOT, say) is
+      // a cycle, as the walker tells one (a name skip leaves out is none)
+      if (a.parent.above && !matchesAny(skip, a.path)) {
+        const to = await Deno.stat(a.path).catch(() => undefined);
+        if (to?.isDirectory && a.parent.above.has(folderKey(to))) {
+          report({
+            path: a.path,
+            pathBytes: enc.encode(a.path),
+            op: "loop",
+            code: "ELOOP",
+            message: LOOP_MESSAGE,
+          });
+          continue;
+        }
       }
       const subOptions = { ...options, maxDepth: a.maxDepth, onError: report };
       // a link followed: its folder came through it (viaLink), as a listed one does
