@@ -98,8 +98,10 @@ static void bw_entry(pw_worker *w, const pw_entry *e) {
   pw_put_f64(r + 104, (double)(e->is_dir_row ? e->fcount : -1));
   /* without a stat per entry its children's sizes are unknown: NaN, the
      root's too (stat'ed itself, as are folders under one_fs or followed
-     links, but their listings are not) */
-  pw_put_f64(r + 112, !e->is_dir_row ? 0 : c->no_stat ? NAN : (double)e->dirsum);
+     links, but their listings are not); and NaN for every other entry, as
+     walk() documents it: also one stat'ed all the same (a followed link, a
+     name of unknown type), which would else be the one with a 0 */
+  pw_put_f64(r + 112, c->no_stat ? NAN : !e->is_dir_row ? 0 : (double)e->dirsum);
   pw_put_u32(r + 120, e->hold);
   pw_put_u32(r + 124, 1);
   pw_put_f64(r + 128, (double)e->group);
