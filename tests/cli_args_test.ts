@@ -126,3 +126,31 @@ Deno.test("plan --from the same scan file twice: bad usage (2), no plan", async 
   const ok = await cli(["plan", "--shards", "2", "--from", "scans/s.csv", "tree"], { cwd });
   assertEquals(ok.code, 0, ok.stderr);
 });
+
+Deno.test("python-pwalk's spellings from habit (--max-threads, --format, --no-snapshots, the walk command): bad usage (2), one line naming what to use here, nothing written", async () => {
+  await using t = await tempDir();
+  const cwd = t.path;
+  await Deno.mkdir(`${cwd}/tree/a`, { recursive: true });
+  const cases: [string[], RegExp][] = [
+    [["report", "--max-threads", "4", "-o", "out.csv", "tree"], /--threads N/],
+    [["repair", "--max-threads", "4", "tree"], /--threads N/],
+    [["--format", "csv", "-o", "out.csv", "tree"], /suffix picks the format/],
+    [["--no-snapshots", "-o", "out.csv", "tree"], /--NoSnap/],
+    [["walk", "tree"], /walkDirs\(\)/],
+  ];
+  for (const [args, want] of cases) {
+    const r = await cli(args, { cwd });
+    assertEquals(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assertEquals(lines(r.stderr).length, 1, r.stderr);
+    assert(want.test(r.stderr), `${args.join(" ")}: ${r.stderr}`);
+    assert(r.stderr.includes("python-pwalk"), r.stderr);
+    assertEquals(r.stdout.length, 0);
+    const names: string[] = [];
+    for await (const e of Deno.readDir(cwd)) names.push(e.name);
+    assertEquals(names, ["tree"], `${args.join(" ")}: nothing written`);
+  }
+  // an option of neither: the plain line
+  const r = await cli(["--maxthread", "4", "tree"], { cwd });
+  assertEquals(r.code, 2);
+  assertEquals(r.stderr, "pwalk: unknown option --maxthread (try --help)\n");
+});

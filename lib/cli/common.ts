@@ -566,6 +566,17 @@ export function optionsAmong(args: readonly string[], spec: Record<string, Kind>
 }
 
 /**
+ * python-pwalk's options (its `pwalk` command, PyPI `pwalk` 0.1.6) that
+ * this CLI spells otherwise or has not: what to use instead, named in the
+ * unknown-option line (typed from habit, `--max-threads 8`).
+ */
+const FOREIGN_OPTIONS: Record<string, string> = {
+  "max-threads": "--threads N (or pwalk's --maxthreads N)",
+  format: "-o FILE, whose suffix picks the format (.csv, .csv.zst, .csv.gz, .parquet)",
+  "no-snapshots": ".snapshot folders are walked unless --NoSnap is given",
+};
+
+/**
  * Parse arguments: an option that takes a value takes the next argument
  * whatever it looks like (`--depth -1`, `-o ""`, `-o -h`), or `--name=value`
  * (`-o=F` too; unlike getopt, no `-oF` and no clustered `-xo F`); `--` ends the options; unknown options are usage
@@ -598,7 +609,14 @@ export function parse(args: string[], spec: Record<string, Kind>): Flags {
       (spec[name.slice(3)] === "toggle" || spec[name.slice(3)] === "toggle=");
     if (negated) name = name.slice(3);
     const kind = spec[name];
-    if (!kind) throw new UsageError(`unknown option ${word} (try --help)`);
+    if (!kind) {
+      const instead = FOREIGN_OPTIONS[name];
+      throw new UsageError(
+        `unknown option ${word} (${
+          instead && word.startsWith("--") ? `python-pwalk's; here: ${instead}` : "try --help"
+        })`,
+      );
+    }
     if (kind === "toggle=" && eq >= 0 && !negated) {
       f[name] = a.slice(eq + 1); // --progress=SECONDS
       continue;
@@ -1018,8 +1036,11 @@ export async function oneRoot(
   if (f._.length === 0) throw new UsageError("missing ROOT folder (try --help)");
   if (f._.length > 1) {
     // `--progress 5 ROOT`: the number taken for a folder
+    // `pwalk walk ROOT`: python-pwalk's command, os.walk's lines
     const hint = f.progress === true && /^\d+$/.test(f._[0])
       ? ` (a progress interval is --progress=${f._[0]})`
+      : f._[0] === "walk"
+      ? " (python-pwalk's walk command: here, the API's walkDirs(); pwalk report lists every entry)"
       : "";
     throw new UsageError(`one ROOT folder only, got ${f._.length}: ${f._.join(" ")}${hint}`);
   }
