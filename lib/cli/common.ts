@@ -809,7 +809,9 @@ export async function excludeArgs(f: Flags, root?: string): Promise<(string | Ui
         }
         // a line that is not UTF-8 stays bytes: the API resolves every
         // spelling of them, as it does of text lines (lib/options.ts excludeList)
-        exclude.push(...excludeListBytes(list));
+        // one push per line: a spread of a long list (130,000 lines or
+        // more) overflows the call stack ("Maximum call stack size exceeded")
+        for (const line of excludeListBytes(list)) exclude.push(line);
       }
     } catch (e) {
       if (e instanceof UsageError) throw e;
