@@ -1108,8 +1108,10 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
        lack of a shared group above that told when counted */
     plan(w, &now, seen && first_gid != LINK_LEFT ? first_gid : e->user, &p, &noancestor);
     if (noancestor && !seen) note_no_ancestor(w);
-    if (!noancestor && setid_kept(c, &now, &p))
-      pw_job_note_error(j, PW_OP_SETID, 0, e->path, e->len);
+    /* the setid notice told only where the file is not then left alone
+       for its hard links, capabilities or ACL (below), as a dry run tells
+       it: it says a change was made without its group write */
+    bool setid = !noancestor && setid_kept(c, &now, &p);
     if (!c->chown_mode && pw_hard_linked(&now) && now.st_nlink > seen &&
         !pw_change_empty(&p)) {
       pw_job_note_error(j, PW_OP_HARDLINKS, 0, e->path, e->len); /* linked meanwhile */
@@ -1123,27 +1125,32 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
       if (pw_hard_linked(&now)) mark_link_left(c, &now);
     } else if (!c->chown_mode && !pw_change_empty(&p) && widens_acl(w, e, &now, &p, &t)) {
       if (pw_hard_linked(&now)) mark_link_left(c, &now);
-    } else if (!pw_change_empty(&p) && journal(w, r, e, &now, &p, &t)) {
-      bool refused = false;
-      pw_change got = apply_change(w, e, &t, &now, &p, &refused);
-      if (refused) {
-        /* Its line, written before, says the change was made: the line
-           after it, NEW as OLD, says it was not, so that undo never puts
-           back what this run did not change (an owner's own chgrp since,
-           say, to the values this run was refused). */
-        pw_change none = p;
-        none.nuid = p.ouid;
-        none.ngid = p.ogid;
-        none.nmode = p.omode;
-        journal(w, r, e, &now, &none, NULL);
-      }
+    } else if (!pw_change_empty(&p)) {
+      if (setid) pw_job_note_error(j, PW_OP_SETID, 0, e->path, e->len);
+      if (journal(w, r, e, &now, &p, &t)) {
+        bool refused = false;
+        pw_change got = apply_change(w, e, &t, &now, &p, &refused);
+        if (refused) {
+          /* Its line, written before, says the change was made: the line
+             after it, NEW as OLD, says it was not, so that undo never puts
+             back what this run did not change (an owner's own chgrp since,
+             say, to the values this run was refused). */
+          pw_change none = p;
+          none.nuid = p.ouid;
+          none.ngid = p.ogid;
+          none.nmode = p.omode;
+          journal(w, r, e, &now, &none, NULL);
+        }
 #ifdef __linux__
-      forget_acl(&r->acl, true);
+        forget_acl(&r->acl, true);
 #endif
-      if (!pw_change_empty(&got)) {
-        report_done(w, r, e, &now, &got);
-        if (!c->chown_mode) check_acl(w, e, &now, &got, &t);
+        if (!pw_change_empty(&got)) {
+          report_done(w, r, e, &now, &got);
+          if (!c->chown_mode) check_acl(w, e, &now, &got, &t);
+        }
       }
+    } else if (setid) {
+      pw_job_note_error(j, PW_OP_SETID, 0, e->path, e->len);
     }
   }
   pw_target_close(&t);
