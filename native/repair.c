@@ -99,7 +99,9 @@ typedef struct repair_ctx {
      (64 to 128 bytes per file, till the run ends); a file still waiting
      for names has a link_wait besides (56 bytes and its first name's
      path, one allocation; 8 bytes a name beyond two), freed once every
-     name is reached (docs/repair.md, "Memory"). */
+     name is reached (docs/repair.md, "Memory").  A file whose setid or
+     device notice each name would tell gets a slot too, to tell it once
+     (tells_once). */
   pthread_mutex_t links_mu;
   struct link_slot {
     uint64_t dev, ino;
@@ -472,6 +474,16 @@ static bool first_link(repair_ctx *c, const struct stat *st, uint32_t gid, uint3
   return !met;
 }
 
+/* Whether a notice of st (not a folder) that each of its names would tell
+   alike (setid, device) is told at this one: a file with other hard links
+   at the first name reached only, once per file as rule 7 says (its slot
+   LINK_LEFT: no plan to read from it; count_link takes it over should a
+   later name of it be counted).  No lock for a file with one name. */
+static bool tells_once(repair_ctx *c, const struct stat *st) {
+  uint32_t first;
+  return !pw_hard_linked(st) || first_link(c, st, LINK_LEFT, &first);
+}
+
 /* Whether no name of st can have changed since the run started: a link,
    unlink or rename sets the inode's ctime to "now", at the file system's
    granularity, which may be a whole second (ext4 with 128-byte inodes,
@@ -507,7 +519,10 @@ static int count_link(repair_ctx *c, const struct stat *st, const pw_entry *e, u
   int rc = -ENOMEM;
   if (!grow_links(c)) goto out;
   struct link_slot *l = find_link(c, st);
-  if (!l->used) {
+  bool used = l->used;
+  /* (a slot with nothing to count, not done: only tells_once leaves one in
+     a repair, for a name that was not counted: taken over) */
+  if (!used || (!l->wait && !l->done)) {
     /* the path only for a file the first name's plan changes: else
        nothing is told of it */
     size_t keep = change ? e->len : 0;
@@ -521,7 +536,7 @@ static int count_link(repair_ctx *c, const struct stat *st, const pw_entry *e, u
     *l = (struct link_slot){.dev = (uint64_t)st->st_dev, .ino = (uint64_t)st->st_ino, .wait = w,
                             .gid = anc, .used = true, .change = change,
                             .moved = !names_settled(c, st)};
-    c->links_n++;
+    if (!used) c->links_n++;
   } else if (l->wait && !l->moved &&
              (l->wait->ctime.tv_sec != st->PW_CTIM.tv_sec ||
               l->wait->ctime.tv_nsec != st->PW_CTIM.tv_nsec || !names_settled(c, st))) {
@@ -971,7 +986,8 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
      and says so; chown, asked for by owner, goes on. */
   if (!c->chown_mode && (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode))) {
     if (noancestor) note_no_ancestor(w);
-    if (!pw_change_empty(&p)) pw_job_note_error(j, PW_OP_DEVICE, 0, e->path, e->len);
+    if (!pw_change_empty(&p) && tells_once(c, st))
+      pw_job_note_error(j, PW_OP_DEVICE, 0, e->path, e->len);
     return;
   }
   bool linked = pw_hard_linked(st); /* any type but a folder: a FIFO or socket too */
@@ -1080,7 +1096,7 @@ static void rp_entry(pw_worker *w, const pw_entry *e) {
   if (!c->apply || pw_change_empty(&p)) {
     /* A dry run, or nothing to do by the listing: no fd needed. */
     if (noancestor) note_no_ancestor(w);
-    else if (!first_none && setid_kept(c, st, &p))
+    else if (!first_none && setid_kept(c, st, &p) && (counted || tells_once(c, st)))
       pw_job_note_error(j, PW_OP_SETID, 0, e->path, e->len);
     if (!pw_change_empty(&p) && journal(w, r, e, st, &p, NULL)) {
       report_done(w, r, e, st, &p);
