@@ -1038,7 +1038,7 @@ export async function oneRoot(
   if (f._.length === 0) throw new UsageError("missing ROOT folder (try --help)");
   if (f._.length > 1) {
     // `--progress 5 ROOT`: the number taken for a folder
-    // `pwalk walk ROOT`: python-pwalk's command, os.walk's lines
+    // `pwalk walk ROOT`: python-pwalk's command, a line of counts per folder
     const hint = f.progress === true && /^\d+$/.test(f._[0])
       ? ` (a progress interval is --progress=${f._[0]})`
       : f._[0] === "walk"
