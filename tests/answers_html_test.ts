@@ -1169,12 +1169,17 @@ function contrast(a: string, b: string): number {
   return (x + 0.05) / (y + 0.05);
 }
 
-Deno.test("summary --html: the treemap's names read at a contrast of 3:1 or more on every box colour (white on the palette's yellow was 1.6:1); a count axis of few files has whole-number ticks", async () => {
+Deno.test("summary --html: the treemap's names, on every box colour and shade (level 1 and 2), read at 3:1 or more against it, or are drawn in a halo they read at 7:1 against (white on the palette's yellow was 1.6:1, dark grey on the inner blues 2.5:1); a count axis of few files has whole-number ticks", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/tree`;
   for (let i = 0; i < 9; i++) {
-    await Deno.mkdir(`${root}/d${i}`, { recursive: true });
-    await Deno.writeFile(`${root}/d${i}/f`, new Uint8Array(10_000 * (i + 1)).fill(1));
+    for (let j = 0; j < 3; j++) {
+      await Deno.mkdir(`${root}/d${i}/s${j}`, { recursive: true });
+      await Deno.writeFile(
+        `${root}/d${i}/s${j}/f`,
+        new Uint8Array(10_000 * (i + 1) * (j + 1)).fill(1),
+      );
+    }
   }
   const scan = `${tmp.path}/s.csv`;
   assertEquals((await cli(["-o", scan, root])).code, 0);
@@ -1188,14 +1193,24 @@ Deno.test("summary --html: the treemap's names read at a contrast of 3:1 or more
       .filter((c) => !/^#fff(fff)?$|rgb\(255,255,255\)/.test(c)),
   );
   assert(boxes.size >= 9, `the palette's colours: ${[...boxes]}`);
-  // the names inside the boxes (d0 ... d8 and their sizes)
-  const inside = [...svg.matchAll(/<text [^>]*fill="([^"]+)"[^>]*>(d\d|[\d.]+ KiB)<\/text>/g)];
-  assert(inside.length >= 9, `labels in the boxes: ${inside.length}`);
-  for (const [, text, name] of inside) {
-    for (const box of boxes) {
-      const c = contrast(text, box);
-      assert(c >= 3, `${name} in ${text} on ${box}: ${c.toFixed(2)}:1`);
-    }
+  assert(boxes.size >= 27, `the palette's colours and their shades: ${[...boxes]}`);
+  // the names on the boxes (d0 ... d8 on their headers, s0 ... s2 and
+  // their sizes inside): each against every box colour, or its halo (an
+  // SVG stroke painted under the text: paint-order stroke, opaque enough)
+  const inside = [...svg.matchAll(/<text ([^>]*)>(d\d|s\d|[\d.]+ KiB)<\/text>/g)];
+  assert(inside.length >= 27, `labels on the boxes: ${inside.length}`);
+  for (const [, attrs, name] of inside) {
+    const text = / fill="([^"]+)"/.exec(attrs)![1];
+    const worst = Math.min(...[...boxes].map((b) => contrast(text, b)));
+    if (worst >= 3) continue;
+    const halo = / stroke="([^"]+)"/.exec(attrs)?.[1];
+    const width = Number(/ stroke-width="([\d.]+)"/.exec(attrs)?.[1] ?? 0);
+    const opacity = Number(/ stroke-opacity="([\d.]+)"/.exec(attrs)?.[1] ?? 1);
+    assert(
+      halo && width >= 2 && opacity >= 0.8 && / paint-order="stroke"/.test(attrs) &&
+        contrast(text, halo) >= 7,
+      `${name} in ${text} (${worst.toFixed(2)}:1 on the darkest box), halo: ${attrs}`,
+    );
   }
   // the size chart's count axis: 1 file a range, no tick at 0.2
   const ticks = svgTexts(chartSvg(html, "chart-sizes")).map((x) => x.text)

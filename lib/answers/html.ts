@@ -218,8 +218,17 @@ function textWidth(s: string): number {
  * edge.
  */
 const LEGEND_TEXT = 300;
-/** The colour of text drawn on a box of the palette's colours. */
-const LABEL_ON_FILL = "#222";
+/**
+ * Text drawn on a box of the palette's colours, or of their shades (a
+ * treemap's inner boxes, darker): dark, in a light halo, legible on any
+ * of them (white on the palette's yellow read at 1.6:1, dark grey alone
+ * on the inner boxes' blues at 2.5:1).
+ */
+const LABEL_ON_FILL = {
+  color: "#1a1a1a",
+  textBorderColor: "rgba(255,255,255,0.85)",
+  textBorderWidth: 2.5,
+};
 /** A legend at the top of a chart, its names cut at {@link LEGEND_TEXT} pixels. */
 const LEGEND = { top: 0, textStyle: { width: LEGEND_TEXT, overflow: "truncate" } };
 
@@ -475,15 +484,12 @@ export async function summaryHtml(s: Summary): Promise<string> {
           roam: false,
           nodeClick: false,
           breadcrumb: { show: false },
-          // (dark names: ECharts' white on the palette's yellow and green
-          // read at a contrast of 1.6:1; dark text reads at 3.5:1 or more
-          // on every colour of it)
           label: {
             show: true,
             formatter: (p: { name: string; value: number }) => `${p.name}\n${bytes(p.value)}`,
-            color: LABEL_ON_FILL,
+            ...LABEL_ON_FILL,
           },
-          upperLabel: { show: true, height: 20 },
+          upperLabel: { show: true, height: 20, ...LABEL_ON_FILL },
           levels: [
             { itemStyle: { borderWidth: 0, gapWidth: 3 } },
             { color: PALETTE, itemStyle: { gapWidth: 2 } },
