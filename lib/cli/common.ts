@@ -568,12 +568,14 @@ export function optionsAmong(args: readonly string[], spec: Record<string, Kind>
 /**
  * python-pwalk's options (its `pwalk` command, PyPI `pwalk` 0.1.6) that
  * this CLI spells otherwise or has not: what to use instead, named in the
- * unknown-option line (typed from habit, `--max-threads 8`).
+ * unknown-option line (typed from habit, `--max-threads 8`), where the
+ * command has the option named (`[option, what to say]`: a summary has no
+ * -o whose suffix picks a format).
  */
-const FOREIGN_OPTIONS: Record<string, string> = {
-  "max-threads": "--threads N (or pwalk's --maxthreads N)",
-  format: "-o FILE, whose suffix picks the format (.csv, .csv.zst, .csv.gz, .parquet)",
-  "no-snapshots": ".snapshot folders are walked unless --NoSnap is given",
+const FOREIGN_OPTIONS: Record<string, [string, string]> = {
+  "max-threads": ["threads", "--threads N (or pwalk's --maxthreads N)"],
+  format: ["output", "-o FILE, whose suffix picks the format (.csv, .csv.zst, .csv.gz, .parquet)"],
+  "no-snapshots": ["NoSnap", ".snapshot folders are walked unless --NoSnap is given"],
 };
 
 /**
@@ -610,10 +612,12 @@ export function parse(args: string[], spec: Record<string, Kind>): Flags {
     if (negated) name = name.slice(3);
     const kind = spec[name];
     if (!kind) {
-      const instead = FOREIGN_OPTIONS[name];
+      const [has, instead] = FOREIGN_OPTIONS[name] ?? [];
       throw new UsageError(
         `unknown option ${word} (${
-          instead && word.startsWith("--") ? `python-pwalk's; here: ${instead}` : "try --help"
+          has && spec[has] && word.startsWith("--")
+            ? `python-pwalk's; here: ${instead}`
+            : "try --help"
         })`,
       );
     }
