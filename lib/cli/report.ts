@@ -52,12 +52,12 @@ Report options (pwalk's):
                          is a file lists such folders, one per line. Repeatable.
                          A relative path, or line, is from the current folder
                          (not ROOT, nor the list's folder)
-  -x, --one-file-system  skip entries on other file systems than ROOT's (by
-                         device, as find -xdev, but a mount point gets no
-                         row either, as in pwalk: a bind mount of ROOT's own
-                         file system is entered; --exclude it; an overlayfs
+  -x, --one-file-system  skip entries on other file systems than ROOT's, by
+                         device as find -xdev (a mount point gets no row
+                         either, as in pwalk). A bind mount of ROOT's own
+                         file system is entered (--exclude it); an overlayfs
                          folder's entries other than folders are kept,
-                         whatever device they report)
+                         whatever device they report
   --maxthreads N         worker threads (the same as --threads; it wins over
                          --threads when both are given)
 
