@@ -802,13 +802,16 @@ export function walk(root: string | URL, options: WalkOptions = {}): WalkIterato
   return new EntryIterator(root, withoutNulls(options));
 }
 
-/**
- * A root given as a `file:` URL (as @std/fs walk takes it) as its path.
- * Called at the first `next()` (an async generator's body), as @std/fs
- * walk meets a bad root, never by walk() or walkDirs() themselves.
- */
 /** strerror(ELOOP), as the walker's loop errors say it. */
 const LOOP_MESSAGE = "Too many levels of symbolic links";
+/** The "loop" error of a folder at `path` not entered: a link back to a folder above it. */
+const loopError = (path: string): WalkError => ({
+  path,
+  pathBytes: enc.encode(path),
+  op: "loop",
+  code: "ELOOP",
+  message: LOOP_MESSAGE,
+});
 
 /**
  * Whether the folder at `path` (lstat, or stat with `follow`: device and
@@ -829,6 +832,11 @@ async function aboveItself(path: string, top: string, follow: boolean): Promise<
   return false;
 }
 
+/**
+ * A root given as a `file:` URL (as @std/fs walk takes it) as its path.
+ * Called at the first `next()` (an async generator's body), as @std/fs
+ * walk meets a bad root, never by walk() or walkDirs() themselves.
+ */
 function rootPath(root: string | URL): string {
   if (!(root instanceof URL)) {
     // "" is refused (a TypeError): Deno.readDir("") and os.walk("") find
@@ -1506,13 +1514,7 @@ function dirsWalk(
               const st = await Deno.stat(at).catch(() => undefined);
               if (st?.isDirectory && base.above.has(folderKey(st))) {
                 mask[k - 1] = 0;
-                report({
-                  path: at,
-                  pathBytes: enc.encode(at),
-                  op: "loop",
-                  code: "ELOOP",
-                  message: LOOP_MESSAGE,
-                });
+                report(loopError(at));
               }
             }
           }
@@ -1622,13 +1624,7 @@ function dirsWalk(
       if (a.parent.above && !matchesAny(skip, a.path)) {
         const to = await Deno.stat(a.path).catch(() => undefined);
         if (to?.isDirectory && a.parent.above.has(folderKey(to))) {
-          report({
-            path: a.path,
-            pathBytes: enc.encode(a.path),
-            op: "loop",
-            code: "ELOOP",
-            message: LOOP_MESSAGE,
-          });
+          report(loopError(a.path));
           continue;
         }
       }

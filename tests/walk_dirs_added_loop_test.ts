@@ -8,6 +8,7 @@
  */
 import { assertEquals } from "@std/assert";
 import { walkDirs, type WalkDirsOptions } from "../mod.ts";
+import { tempDir } from "./helpers/temp.ts";
 
 /** Folders yielded (below `root`, "." for it) and the errors, with `added` run in the loop body. */
 async function walked(
@@ -45,61 +46,52 @@ async function cyclesEntered(root: string, folders: string[]): Promise<string[]>
 }
 
 Deno.test("walkDirs, followSymlinks: a name added twice walks its folder twice alike, a link back to ROOT in it not entered", async () => {
-  const root = await Deno.makeTempDir();
-  try {
-    await Deno.mkdir(`${root}/a`);
-    await Deno.symlink("..", `${root}/a/up`);
-    const r = await walked(root, { followSymlinks: true }, (path, dirs) => {
-      // os.walk walks a name as often as dirs holds it
-      if (path === root) dirs.push("a");
-    });
-    assertEquals(await cyclesEntered(root, r.folders), []);
-    // a walked twice, the same each time: a/up, back to ROOT, not entered
-    assertEquals(r.folders, [".", "a", "a"]);
-    assertEquals(r.errors, ["loop ELOOP a/up", "loop ELOOP a/up"]);
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
+  await using tmp = await tempDir();
+  const root = tmp.path;
+  await Deno.mkdir(`${root}/a`);
+  await Deno.symlink("..", `${root}/a/up`);
+  const r = await walked(root, { followSymlinks: true }, (path, dirs) => {
+    // os.walk walks a name as often as dirs holds it
+    if (path === root) dirs.push("a");
+  });
+  assertEquals(await cyclesEntered(root, r.folders), []);
+  // a walked twice, the same each time: a/up, back to ROOT, not entered
+  assertEquals(r.folders, [".", "a", "a"]);
+  assertEquals(r.errors, ["loop ELOOP a/up", "loop ELOOP a/up"]);
 });
 
 Deno.test("walkDirs, followSymlinks: an added name that is a link back to a folder above it is a loop, not walked", async () => {
-  const root = await Deno.makeTempDir();
-  try {
-    await Deno.mkdir(`${root}/a/b`, { recursive: true });
-    const r = await walked(root, { followSymlinks: true }, async (path, dirs) => {
-      if (path === `${root}/a/b`) {
-        await Deno.symlink("../..", `${path}/top`); // ROOT
-        await Deno.symlink("..", `${path}/up`); // a
-        dirs.push("top", "up");
-      }
-    });
-    assertEquals(await cyclesEntered(root, r.folders), []);
-    assertEquals(r.folders, [".", "a", "a/b"]);
-    assertEquals(r.errors, ["loop ELOOP a/b/top", "loop ELOOP a/b/up"]);
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
+  await using tmp = await tempDir();
+  const root = tmp.path;
+  await Deno.mkdir(`${root}/a/b`, { recursive: true });
+  const r = await walked(root, { followSymlinks: true }, async (path, dirs) => {
+    if (path === `${root}/a/b`) {
+      await Deno.symlink("../..", `${path}/top`); // ROOT
+      await Deno.symlink("..", `${path}/up`); // a
+      dirs.push("top", "up");
+    }
+  });
+  assertEquals(await cyclesEntered(root, r.folders), []);
+  assertEquals(r.folders, [".", "a", "a/b"]);
+  assertEquals(r.errors, ["loop ELOOP a/b/top", "loop ELOOP a/b/up"]);
 });
 
 Deno.test("walkDirs, followSymlinks: a folder added deeper than a link back above it, and pruned there, is no error", async () => {
-  const root = await Deno.makeTempDir();
-  try {
-    await Deno.mkdir(`${root}/a/c`, { recursive: true });
-    await Deno.symlink("../..", `${root}/a/c/top`); // ROOT, from a/c
-    const r = await walked(root, { followSymlinks: true }, async (path, dirs) => {
-      if (path === root) {
-        // a/c walked again, from a new name; in its walk, top is pruned
-        await Deno.symlink("a/c", `${root}/again`);
-        dirs.push("again");
-      }
-      const i = dirs.indexOf("top");
-      if (path === `${root}/again` && i >= 0) dirs.splice(i, 1);
-    });
-    assertEquals(await cyclesEntered(root, r.folders), []);
-    assertEquals(r.folders, [".", "a", "a/c", "again"]);
-    // (top pruned under again: no error there; under a/c it is a loop)
-    assertEquals(r.errors, ["loop ELOOP a/c/top"]);
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
+  await using tmp = await tempDir();
+  const root = tmp.path;
+  await Deno.mkdir(`${root}/a/c`, { recursive: true });
+  await Deno.symlink("../..", `${root}/a/c/top`); // ROOT, from a/c
+  const r = await walked(root, { followSymlinks: true }, async (path, dirs) => {
+    if (path === root) {
+      // a/c walked again, from a new name; in its walk, top is pruned
+      await Deno.symlink("a/c", `${root}/again`);
+      dirs.push("again");
+    }
+    const i = dirs.indexOf("top");
+    if (path === `${root}/again` && i >= 0) dirs.splice(i, 1);
+  });
+  assertEquals(await cyclesEntered(root, r.folders), []);
+  assertEquals(r.folders, [".", "a", "a/c", "again"]);
+  // (top pruned under again: no error there; under a/c it is a loop)
+  assertEquals(r.errors, ["loop ELOOP a/c/top"]);
 });
