@@ -14,8 +14,8 @@ import { assertEquals, assertStringIncludes } from "@std/assert";
 import { repair } from "../mod.ts";
 import { PYTHON3, testNeeding } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
-import { python } from "./helpers/tree.ts";
-import { buildTree, G } from "./helpers/repair_tree.ts";
+
+import { ACL, buildTree, G, setAccessAcls } from "./helpers/repair_tree.ts";
 
 type Notices = { errorDetails: { op: string; path: string; message: string }[] };
 
@@ -43,28 +43,14 @@ testNeeding([PYTHON3], {
       // no ACL: group bits given as before
       { rel: "plain", type: "file", uid: 1001, gid: 1001, mode: 0o604 },
     ]);
-    // access ACLs (version 2; tag, perm, id, in the kernel's order)
-    const acl = (entries: [number, number, number][]) =>
-      `struct.pack('<I',2)+b''.join(struct.pack('<HHI',*x) for x in [${
-        entries.map(([t, p, id]) => `(${t},${p},${id})`).join(",")
-      }])`;
-    const ANY = 0xffffffff;
-    await python(
-      `import os, struct, sys
-os.setxattr(sys.argv[1] + '/world', 'system.posix_acl_access', ${
-        acl([[1, 6, ANY], [2, 4, 1005], [4, 0, ANY], [0x10, 4, ANY], [0x20, 4, ANY]])
-      })
-os.setxattr(sys.argv[1] + '/dworld', 'system.posix_acl_access', ${
-        acl([[1, 7, ANY], [2, 7, 1005], [4, 0, ANY], [0x10, 7, ANY], [0x20, 5, ANY]])
-      })
-os.setxattr(sys.argv[1] + '/named', 'system.posix_acl_access', ${
-        acl([[1, 6, ANY], [4, 0, ANY], [8, 4, G.PROJECT], [0x10, 4, ANY], [0x20, 4, ANY]])
-      })
-os.setxattr(sys.argv[1] + '/closed', 'system.posix_acl_access', ${
-        acl([[1, 6, ANY], [2, 0, 1005], [4, 0, ANY], [0x10, 0, ANY], [0x20, 0, ANY]])
-      })`,
-      root,
-    );
+    // access ACLs (tag, perm, id)
+    const { ANY } = ACL;
+    await setAccessAcls(root, {
+      world: [[1, 6, ANY], [2, 4, 1005], [4, 0, ANY], [0x10, 4, ANY], [0x20, 4, ANY]],
+      dworld: [[1, 7, ANY], [2, 7, 1005], [4, 0, ANY], [0x10, 7, ANY], [0x20, 5, ANY]],
+      named: [[1, 6, ANY], [4, 0, ANY], [8, 4, G.PROJECT], [0x10, 4, ANY], [0x20, 4, ANY]],
+      closed: [[1, 6, ANY], [2, 0, 1005], [4, 0, ANY], [0x10, 0, ANY], [0x20, 0, ANY]],
+    });
     const gidOf = (rel: string) => Deno.lstatSync(`${root}/${rel}`).gid;
     const left = [`${root}/dworld`, `${root}/world`];
     const dry = await repair(root, { journal: false, listChanges: true });

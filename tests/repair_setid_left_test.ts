@@ -17,8 +17,7 @@ import { assertEquals } from "@std/assert";
 import { repair } from "../mod.ts";
 import { PYTHON3, testNeeding } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
-import { python } from "./helpers/tree.ts";
-import { buildTree, G } from "./helpers/repair_tree.ts";
+import { ACL, buildTree, G, setAccessAcls } from "./helpers/repair_tree.ts";
 
 type Notices = { errorDetails: { op: string; path: string }[] };
 
@@ -37,15 +36,16 @@ testNeeding([PYTHON3], {
       { rel: "helper", type: "file", uid: 0, gid: G.PROJECT, mode: 0o700 },
       { rel: "plain", type: "file", uid: 0, gid: G.PROJECT, mode: 0o4700 },
     ]);
-    // user::rwx user:1005:r-x group::r-- mask::--- other::--- (version 2;
-    // tag, perm, id, in the kernel's order)
-    await python(
-      `import os, struct, sys
-acl = [(1, 7, 0xffffffff), (2, 5, 1005), (4, 4, 0xffffffff), (0x10, 0, 0xffffffff), (0x20, 0, 0xffffffff)]
-os.setxattr(sys.argv[1] + '/helper', 'system.posix_acl_access',
-            struct.pack('<I', 2) + b''.join(struct.pack('<HHI', *x) for x in acl))`,
-      root,
-    );
+    // user::rwx user:1005:r-x group::r-- mask::--- other::---
+    await setAccessAcls(root, {
+      helper: [
+        [ACL.USER_OBJ, 7, ACL.ANY],
+        [ACL.USER, 5, 1005],
+        [ACL.GROUP_OBJ, 4, ACL.ANY],
+        [ACL.MASK, 0, ACL.ANY],
+        [ACL.OTHER, 0, ACL.ANY],
+      ],
+    });
     Deno.chmodSync(`${root}/helper`, 0o4700); // (the mask stays ---)
     const modeOf = (rel: string) => Deno.lstatSync(`${root}/${rel}`).mode! & 0o7777;
     assertEquals(modeOf("helper"), 0o4700);

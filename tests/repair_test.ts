@@ -38,6 +38,8 @@ import { python } from "./helpers/tree.ts";
 import { groupShown } from "./helpers/names.ts";
 import { ctimesPast, waitFor } from "./helpers/wait.ts";
 import {
+  ACL,
+  type AclEntry,
   at,
   buildTree,
   changeKey,
@@ -47,6 +49,7 @@ import {
   expectRepair,
   G,
   generateTree,
+  setAccessAcls,
   setOwnerMode,
   type Snapshot,
   snapshot,
@@ -698,20 +701,22 @@ Deno.test("an entry whose ACL keeps the group out is a notice, dry run and --app
     own("wide"),
     own("dwide", "dir"),
   ]);
-  // access ACLs (version 2; tag, perm, id): user::rw- group::--- (denied) or
+  // access ACLs (tag, perm, id): user::rw- group::--- (denied) or
   // group::r-- (allowed), a named user, mask::r--, other::---
-  const acl = (groupPerm: number, mask = 4) =>
-    `struct.pack('<I',2)+b''.join(struct.pack('<HHI',*x) for x in ` +
-    `[(1,6,0xffffffff),(2,4,1005),(4,${groupPerm},0xffffffff),(0x10,${mask},0xffffffff),(0x20,0,0xffffffff)])`;
-  await python(
-    `import os, struct, sys
-os.setxattr(sys.argv[1] + '/denied', 'system.posix_acl_access', ${acl(0)})
-os.setxattr(sys.argv[1] + '/allowed', 'system.posix_acl_access', ${acl(4)})
-os.setxattr(sys.argv[1] + '/d', 'system.posix_acl_access', ${acl(4)})
-os.setxattr(sys.argv[1] + '/wide', 'system.posix_acl_access', ${acl(4, 6)})
-os.setxattr(sys.argv[1] + '/dwide', 'system.posix_acl_access', ${acl(5, 7)})`,
-    root,
-  );
+  const acl = (groupPerm: number, mask = 4): AclEntry[] => [
+    [ACL.USER_OBJ, 6, ACL.ANY],
+    [ACL.USER, 4, 1005],
+    [ACL.GROUP_OBJ, groupPerm, ACL.ANY],
+    [ACL.MASK, mask, ACL.ANY],
+    [ACL.OTHER, 0, ACL.ANY],
+  ];
+  await setAccessAcls(root, {
+    denied: acl(0),
+    allowed: acl(4),
+    d: acl(4),
+    wide: acl(4, 6),
+    dwide: acl(5, 7),
+  });
   // the premise: their modes' group bits are the masks, rw- and rwx
   assertEquals(Deno.lstatSync(`${root}/wide`).mode! & 0o70, 0o60);
   assertEquals(Deno.lstatSync(`${root}/dwide`).mode! & 0o70, 0o70);

@@ -7,7 +7,41 @@
  * @module
  */
 import { lchown, mkfifo } from "./libc.ts";
-import { rng } from "./tree.ts";
+import { python, rng } from "./tree.ts";
+
+/** POSIX ACL entry tags (linux/posix_acl.h), and the id of the entries that name no one. */
+export const ACL = {
+  USER_OBJ: 1,
+  USER: 2,
+  GROUP_OBJ: 4,
+  GROUP: 8,
+  MASK: 0x10,
+  OTHER: 0x20,
+  ANY: 0xffffffff,
+} as const;
+
+/** One ACL entry: tag ({@link ACL}), permission bits (0-7), id. */
+export type AclEntry = [tag: number, perm: number, id: number];
+
+/**
+ * Give entries below `root` these access ACLs (`system.posix_acl_access`,
+ * version 2, the entries in the kernel's order: user::, user:..., group::,
+ * group:..., mask::, other::), through Python's os.setxattr (Deno has no
+ * xattr call): `{ "f": [[ACL.USER_OBJ, 6, ACL.ANY], ...] }`.
+ */
+export async function setAccessAcls(
+  root: string,
+  acls: Record<string, AclEntry[]>,
+): Promise<void> {
+  await python(
+    `import json, os, struct, sys
+for rel, entries in json.loads(sys.argv[2]).items():
+    os.setxattr(os.path.join(sys.argv[1], rel), 'system.posix_acl_access',
+                struct.pack('<I', 2) + b''.join(struct.pack('<HHI', *e) for e in entries))`,
+    root,
+    JSON.stringify(acls),
+  );
+}
 
 /** One entry to create. Paths are relative to the tree's root (`.` is the root). */
 export interface EntrySpec {
