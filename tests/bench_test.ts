@@ -566,39 +566,34 @@ testNeeding([CC, PYTHON3], {
   },
 });
 
+/** A row measured once, every figure 1. */
+const once = (row: Measured["row"]): Measured => ({
+  row,
+  walls: [1],
+  rss: [1],
+  sumRss: [1],
+  user: [1],
+  sys: [1],
+  failures: [],
+});
+
 Deno.test("bench: a row whose command has a script of several lines is one line of the table, its line ends as \\n", () => {
-  const m: Measured = {
-    row: {
-      name: "os-walk",
-      label: "os.walk",
-      stages: [["python3", "-c", "import os\nprint(1)", "TREE"]],
-    },
-    walls: [1],
-    rss: [1],
-    sumRss: [1],
-    user: [1],
-    sys: [1],
-    failures: [],
-  };
+  const m = once({
+    name: "os-walk",
+    label: "os.walk",
+    stages: [["python3", "-c", "import os\nprint(1)", "TREE"]],
+  });
   const t = table([m], "limitwalk-2").split("\n");
   assertEquals(t.length, 3, t.join("\n"));
   assertStringIncludes(t[2], "`python3 -c 'import os\\nprint(1)' TREE`");
 });
 
 Deno.test("bench: a table shows the checkout as . (the commands' folder) and deno as deno", () => {
-  const m: Measured = {
-    row: {
-      name: "shards-2",
-      label: "shards",
-      stages: [["sh", `${REPO}/bench/shards.sh`, Deno.execPath(), REPO, "TREE", "2"]],
-    },
-    walls: [1],
-    rss: [1],
-    sumRss: [1],
-    user: [1],
-    sys: [1],
-    failures: [],
-  };
+  const m = once({
+    name: "shards-2",
+    label: "shards",
+    stages: [["sh", `${REPO}/bench/shards.sh`, Deno.execPath(), REPO, "TREE", "2"]],
+  });
   assertStringIncludes(table([m], "limitwalk-2"), "`sh bench/shards.sh deno . TREE 2`");
 });
 

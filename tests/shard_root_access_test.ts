@@ -10,7 +10,7 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { cli, UNPRIVILEGED } from "./helpers/run.ts";
-import { makePlan, runShards, unionLines, wholeLines } from "./helpers/shard.ts";
+import { makePlan, runShards, shardArgs, unionLines, wholeLines } from "./helpers/shard.ts";
 import { SETPRIV, testNeeding } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 
@@ -37,17 +37,7 @@ testNeeding([SETPRIV], {
         assertEquals(whole.code, 2, whole.stderr);
         for (let i = 0; i < plan.shards; i++) {
           const out = `${dir}/scan-${i}.csv.zst`;
-          const r = await cli([
-            "report",
-            "--plan",
-            `${dir}/plan.json`,
-            "--shard",
-            String(i),
-            "-o",
-            out,
-          ], {
-            prefix: UNPRIVILEGED,
-          });
+          const r = await cli(shardArgs(`${dir}/plan.json`, i, out), { prefix: UNPRIVILEGED });
           assertEquals(r.code, 1, `mode ${mode.toString(8)}, shard ${i}: ${r.stderr}`);
           assertEquals(r.stderr.trimEnd().split("\n").length, 1, r.stderr);
           assertStringIncludes(
