@@ -137,6 +137,8 @@ Deno.test("python-pwalk's spellings from habit (--max-threads, --format, --no-sn
     [["--format", "csv", "-o", "out.csv", "tree"], /suffix picks the format/],
     [["--no-snapshots", "-o", "out.csv", "tree"], /--NoSnap/],
     [["walk", "tree"], /walkDirs\(\)/],
+    // with no folder: "walk" taken for ROOT, which does not exist here
+    [["walk"], /walk: No such file or directory \(python-pwalk's walk command: .*walkDirs\(\)/],
   ];
   for (const [args, want] of cases) {
     const r = await cli(args, { cwd });

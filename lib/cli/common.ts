@@ -1026,6 +1026,10 @@ export interface RootChecks {
   deep?: boolean;
 }
 
+/** What `pwalk walk` (python-pwalk's command) is here. */
+const WALK_HINT =
+  " (python-pwalk's walk command: here, the API's walkDirs(); pwalk report lists every entry)";
+
 /**
  * The one ROOT operand, a folder this process can open, list and search
  * (one it cannot is bad usage, as a missing one: nothing under it could be
@@ -1046,7 +1050,7 @@ export async function oneRoot(
     const hint = f.progress === true && /^\d+$/.test(f._[0])
       ? ` (a progress interval is --progress=${f._[0]})`
       : f._[0] === "walk"
-      ? " (python-pwalk's walk command: here, the API's walkDirs(); pwalk report lists every entry)"
+      ? WALK_HINT
       : "";
     throw new UsageError(`one ROOT folder only, got ${f._.length}: ${f._.join(" ")}${hint}`);
   }
@@ -1090,8 +1094,10 @@ export async function oneRoot(
       return real;
     } catch (e) {
       if (e instanceof UsageError) throw e;
+      // (`pwalk walk` alone: python-pwalk's command, with its folder forgotten)
       const why = e instanceof Deno.errors.NotFound
-        ? "No such file or directory" + (root.includes("\uFFFD") ? ` (${NOT_UTF8})` : "")
+        ? "No such file or directory" +
+          (root.includes("\uFFFD") ? ` (${NOT_UTF8})` : root === "walk" ? WALK_HINT : "")
         : osErrorText(e); // the system's words: the path Deno names may be the real one, not ROOT
       throw new UsageError(`${root}: ${why}`);
     }
