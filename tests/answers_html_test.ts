@@ -259,15 +259,25 @@ testNeeding([CHROMIUM], {
     const root = `${tmp.path}/t`;
     // "rtl" + RIGHT-TO-LEFT OVERRIDE + "exe.txt" displays as "rtltxt.exe";
     // a C1 control (CSI), the marks RLM and ALM, an isolate
-    const names = ["rtl\u202eexe.txt", "c1\u009bx", "m\u200f\u061cz", "i\u2067q"];
-    const shown = ["rtl\\u202eexe.txt", "c1\\xc2\\x9bx", "m\\u200f\\u061cz", "i\\u2067q"];
+    // (and a real backslash before "u202e": not to read as the escape)
+    const names = ["rtl\u202eexe.txt", "c1\u009bx", "m\u200f\u061cz", "i\u2067q", "b\\u202ez"];
+    const shown = [
+      "rtl\\u202eexe.txt",
+      "c1\\xc2\\x9bx",
+      "m\\u200f\\u061cz",
+      "i\\u2067q",
+      "b\\\\u202ez",
+    ];
     await Deno.mkdir(root);
     await Deno.writeTextFile(`${root}/plain`, "x");
     const old = `${tmp.path}/old.csv`;
     assertEquals((await cli(["-o", old, root])).code, 0);
     for (const [i, n] of names.entries()) {
       await Deno.mkdir(`${root}/${n}`);
-      await Deno.writeFile(`${root}/${n}/${n}`, new Uint8Array(100_000 * (i + 1)).fill(1));
+      await Deno.writeFile(
+        `${root}/${n}/${n}`,
+        new Uint8Array(i < 4 ? 100_000 * (i + 1) : 50_000).fill(1),
+      );
     }
     const scan = `${tmp.path}/new.csv`;
     assertEquals((await cli(["-o", scan, root])).code, 0);

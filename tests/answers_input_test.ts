@@ -442,6 +442,9 @@ Deno.test("summary and diff text: control characters, bidi overrides and invisib
     `${root}/z\u2028\u200b\ufeff\u2060\u{e0041}z`,
     new Uint8Array(120_000).fill(1),
   );
+  // and one whose name holds a real backslash before "u202e": not to read
+  // as the escape of the real control
+  await Deno.writeFile(`${root}/lit\\u202eb`, new Uint8Array(110_000).fill(1));
   const scan = `${tmp.path}/new.csv`;
   assertEquals((await cli(["-o", scan, root])).code, 0);
   // the scan keeps the names as they are (pwalk drops only bytes below 0x20)
@@ -455,6 +458,7 @@ Deno.test("summary and diff text: control characters, bidi overrides and invisib
       `${root}/${shown}/a\\u202etxt.exe`,
       `${root}/m\\u200f\\u061cz`,
       `${root}/z\\u2028\\u200b\\ufeff\\u2060\\u{e0041}z`,
+      `${root}/lit\\\\u202eb`,
     ]],
     [["diff", old, scan], [
       `${root}/${shown}`,

@@ -860,7 +860,11 @@ export async function diffHtml(d: Diff): Promise<string> {
             type: "category",
             inverse: true,
             data: rows.map((r) =>
-              visible(r.name ?? (id === "folders" ? shortened(below(r.key)) : r.key))
+              typeof r.name === "string"
+                ? visible(r.name)
+                : id === "folders"
+                ? shortened(below(r.key)) // (made visible there)
+                : visible(r.key)
             ),
             axisLabel: { width: 190, overflow: "truncate" },
           },

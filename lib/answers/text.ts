@@ -127,7 +127,7 @@ export function outputWidth(): number {
 
 /** What {@link visible} writes as an escape: one code point of it (`UNSAFE_ALL`: every one). */
 // deno-lint-ignore no-control-regex
-const UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\p{Cf}]/u;
+const UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\p{Cf}\\]/u;
 const UNSAFE_ALL = new RegExp(UNSAFE.source, "gu");
 
 /**
@@ -146,7 +146,10 @@ const UNSAFE_ALL = new RegExp(UNSAFE.source, "gu");
  * another user cannot drive the admin's terminal or disguise a path
  * ("a\u202etxt.exe" shown as "aexe.txt", "a\u200bb" as "ab"). An emoji
  * sequence joined by U+200D shows its parts with `\u200d` between: its
- * width differs between terminals. The HTML pages show names the same way.
+ * width differs between terminals. A backslash is written `\\`, so that
+ * no escape reads as a name that holds it (a file named `a\u202eb`, with
+ * a real backslash, shows as `a\\u202eb`), as the stderr lines and the
+ * journal's paths write it. The HTML pages show names the same way.
  */
 export function visible(s: string): string {
   // (most names have nothing to escape: tested first, a scan without the
@@ -157,6 +160,7 @@ export function visible(s: string): string {
     const h = (x: number) => `\\x${x.toString(16).padStart(2, "0")}`;
     if (n > 0xffff) return `\\u{${n.toString(16)}}`;
     if (n > 0x9f) return `\\u${n.toString(16).padStart(4, "0")}`;
+    if (c === "\\") return "\\\\";
     return n >= 0x80 ? h(0xc2) + h(n) : h(n);
   });
 }
