@@ -193,6 +193,20 @@ export function errnoError(n: number, message: string): Error & { code: string }
   return Object.assign(errnoClass(code, message), { code });
 }
 
+/**
+ * As {@link errnoError}, from an errno name (a Deno error's `code`:
+ * `"ELOOP"`) rather than its number.
+ *
+ * @example
+ * ```ts
+ * import { codeError } from "./errno.ts";
+ * console.log(codeError("ELOOP", "pwalk: /x: loop") instanceof Deno.errors.FilesystemLoop); // true
+ * ```
+ */
+export function codeError(code: string, message: string): Error & { code: string } {
+  return Object.assign(errnoClass(code, message), { code });
+}
+
 function errnoClass(code: string, message: string): Error {
   switch (code) {
     case "ENOENT":

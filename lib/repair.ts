@@ -25,7 +25,7 @@ import {
   withoutNulls,
 } from "./options.ts";
 import { type Counters, NativeJob, type NativeOption, type WalkError } from "./job.ts";
-import { errnoError } from "./errno.ts";
+import { codeError, errnoError, errnoText } from "./errno.ts";
 import type { ChangeRecord } from "./journal.ts";
 import {
   dropUnwritten,
@@ -419,15 +419,11 @@ function checkRoot(kind: string, root: string, o: ChangeOptions): string {
   try {
     real = Deno.realPathSync(root);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new Deno.errors.NotFound(`pwalk: ${root}: No such file or directory`);
-    }
-    if (e instanceof Deno.errors.NotADirectory) {
-      throw new Deno.errors.NotADirectory(`pwalk: ${root}: Not a directory`);
-    }
-    if (e instanceof Deno.errors.PermissionDenied) {
-      throw new Deno.errors.PermissionDenied(`pwalk: ${root}: Permission denied`);
-    }
+    // the class and `code` report() and walk() give for the same root
+    // (FilesystemLoop "ELOOP" for a link loop, not a plain Error)
+    const code = (e as { code?: unknown }).code;
+    const text = typeof code === "string" ? errnoText(code) : undefined;
+    if (text) throw codeError(code as string, `pwalk: ${root}: ${text}`);
     throw new Error(`pwalk: ${root}: ${(e as Error).message}`);
   }
   const why = rootRefusal(kind, real, o);

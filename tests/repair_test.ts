@@ -4024,3 +4024,32 @@ Deno.test("repair and undo lines: ': ' in a name is written ':\\x20', as chown's
   }
   assertEquals(changed(before, await facts()), [], "undo put everything back");
 });
+
+Deno.test("repair() and chown() throw for a root that cannot be resolved the class and code Deno's own lstat gives (a link loop: FilesystemLoop, not a plain Error)", async () => {
+  await using tmp = await tempDir();
+  await Deno.writeTextFile(`${tmp.path}/file`, "x");
+  await Deno.symlink("loop2", `${tmp.path}/loop1`);
+  await Deno.symlink("loop1", `${tmp.path}/loop2`);
+  for (const root of [`${tmp.path}/gone`, `${tmp.path}/loop1`, `${tmp.path}/file/x`]) {
+    // the reference: Deno's error for the same path
+    const ref = await Deno.lstat(`${root}/.`).then(
+      () => {
+        throw new Error(`${root} resolves`);
+      },
+      (e: Error & { code: string }) => e,
+    );
+    const calls: [string, () => Promise<unknown>][] = [
+      ["repair", () => repair(root)],
+      ["chown", () => chown(root, { from: 61002, to: { uid: 61003 } })],
+    ];
+    for (const [name, call] of calls) {
+      const e = await assertRejects(call) as Error & { code?: string };
+      assertEquals(
+        [e.constructor, e.code],
+        [ref.constructor, ref.code],
+        `${name}(${root}): ${e.message}`,
+      );
+      assert(e.message.startsWith(`pwalk: ${root}: `), e.message);
+    }
+  }
+});
