@@ -7,8 +7,8 @@
  * - {@link report}: John Dey's pwalk CSV, byte for byte, plain, zstd or
  *   gzip (the output's suffix decides), readable by DuckDB directly; or the
  *   same rows as typed Parquet (`.parquet`), written by the library.
- * - {@link walk}: every entry with its stat facts, as an async iterator:
- *   @std/fs walk's options and entry fields, plus the stat facts; entries in
+ * - {@link walk}: every entry with its stat facts, as an async iterator
+ *   with @std/fs walk's options and entry fields, plus the stat facts; entries in
  *   no defined order, errors collected (`errors`, `onError`), not thrown (the
  *   differences from @std/fs: {@link walk}, {@link WalkOptions});
  *   {@link walkDirs}: os.walk's shape.

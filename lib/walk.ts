@@ -107,8 +107,8 @@ export interface WalkOptions
    * PATH_MAX: ENAMETOOLONG; on Linux a link however deep is resolved from
    * its folder, elsewhere, or without /proc, the link's own path must fit
    * in PATH_MAX too) is yielded as the link, with a "stat" error. `false`:
-   * paths under a followed link keep the link's path, at every depth, as
-   * @std/fs documents it (its walk's recursion does not pass `canonicalize`
+   * paths under a followed link keep the link's path, at every depth, as the
+   * docs of @std/fs say (its walk's recursion does not pass `canonicalize`
    * on: only links directly in the root keep their path there). Default
    * true; without `followSymlinks` it changes nothing.
    */
