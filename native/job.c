@@ -255,7 +255,11 @@ static int frontier(pw_job *j) {
     const char *path = end + 1;
     size_t len = f->lens[i] - (size_t)(path - f->items[i]);
     const char *rel = below_root(j, path, len), *last;
-    if (!rel) return -EINVAL;
+    if (!rel) { /* which folder, and why: the caller may have built it by hand */
+      pw_job_fail(j, EINVAL, "frontier folder %.*s is not below the root %s", (int)len, path,
+                  j->opts->root);
+      return 0;
+    }
     struct stat st, parent;
     int err = 0;
     /* with -x, every folder on the way on the root's device: a mount on
@@ -279,7 +283,11 @@ static int frontier(pw_job *j) {
       err = errno;
       pw_anc_put(way.anc);
       way.anc = NULL;
-      if (err == EINVAL) return -EINVAL;
+      if (err == EINVAL) {
+        pw_job_fail(j, EINVAL, "frontier folder %.*s: a name on its way from the root is empty, "
+                    "\".\" or \"..\"", (int)len, path);
+        return 0;
+      }
       /* below a loop on the way: a whole run never gets there (no row, no
          error: the loop is told where it is listed) */
       if (err == EXDEV || way.cycle) continue;
