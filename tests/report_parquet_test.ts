@@ -29,9 +29,17 @@ import { CC, FUSERMOUNT, PKG_CONFIG, testNeeding } from "./helpers/system.ts";
 
 const utf8 = new TextEncoder();
 
+/** Each string's UTF-8, encoded once: byteCmp runs over every pair of thousands of names. */
+const encoded = new Map<string, Uint8Array>();
+function utf8Of(s: string): Uint8Array {
+  let b = encoded.get(s);
+  if (b === undefined) encoded.set(s, b = utf8.encode(s));
+  return b;
+}
+
 /** Byte order of two strings' UTF-8 (Parquet's order for UTF8 columns). */
 function byteCmp(a: string, b: string): number {
-  const x = utf8.encode(a), y = utf8.encode(b);
+  const x = utf8Of(a), y = utf8Of(b);
   for (let i = 0; i < Math.min(x.length, y.length); i++) {
     if (x[i] !== y[i]) return x[i] - y[i];
   }
