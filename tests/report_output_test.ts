@@ -820,12 +820,32 @@ testNeeding([PYTHON3], {
     const r = await run("python3", [
       "-c",
       `
-import fcntl, os, subprocess, sys, time
+import fcntl, os, struct, subprocess, sys, termios, time
 r, w = os.pipe()
 fcntl.fcntl(w, fcntl.F_SETFL, fcntl.fcntl(w, fcntl.F_GETFL) | os.O_NONBLOCK)
 p = subprocess.Popen(sys.argv[1:], stdout=w, stderr=subprocess.PIPE)
 os.close(w)
-time.sleep(1.5)  # the pipe fills: the writer gets EAGAIN
+# the pipe fills: the writer gets EAGAIN, and waits for room (a thread of
+# it in poll, or pipe_write); read only then
+size = fcntl.fcntl(r, 1032)  # F_GETPIPE_SZ
+full = lambda: struct.unpack("i", fcntl.ioctl(r, termios.FIONREAD, bytes(4)))[0] >= size - 4096
+def waiting():
+    try:
+        tasks = os.listdir("/proc/%d/task" % p.pid)
+    except OSError:
+        return False
+    for t in tasks:
+        try:
+            w = open("/proc/%d/task/%s/wchan" % (p.pid, t)).read()
+        except OSError:
+            continue
+        if w.endswith("pipe_write") or w.startswith("poll_schedule"):
+            return True
+    return False
+deadline = time.time() + 60
+while not (full() and waiting()) and p.poll() is None and time.time() < deadline:
+    time.sleep(0.01)
+held = full() and waiting()
 out = b""
 while True:
     b = os.read(r, 4096)
@@ -834,7 +854,7 @@ while True:
     out += b
     time.sleep(0.001)
 err = p.stderr.read().decode()
-print(p.wait(), out.count(b"\\n"), err.strip().splitlines()[-1] if err.strip() else "")
+print(p.wait(), out.count(b"\\n"), int(held), err.strip().splitlines()[-1] if err.strip() else "")
 `,
       Deno.execPath(),
       "run",
@@ -843,8 +863,9 @@ print(p.wait(), out.count(b"\\n"), err.strip().splitlines()[-1] if err.strip() e
       root,
     ]);
     assertEquals(r.code, 0, r.stderr);
-    const [code, rows] = r.text.trim().split(" ");
+    const [code, rows, held] = r.text.trim().split(" ");
     assertEquals([code, rows], ["0", String(3001)], r.text);
+    assertEquals(held, "1", `the pipe never filled with the writer waiting on it: ${r.text}`);
   },
 });
 
