@@ -605,6 +605,69 @@ Deno.test("diff: a folder moved and a file renamed are counted as moved, a new f
   }
 });
 
+Deno.test("diff: scans of unrelated roots are apart for moves too: hostB's new file is no rename of hostA's deleted one of the same st_dev and inode", async () => {
+  // before: hostA's deleted /home/x and hostB's new /scratch/y (st_dev 64768,
+  // inode 5000, size and mtime alike: two hosts' 253:0) counted as moved
+  await using tmp = await tempDir();
+  const row = (ino: number, parent: number, depth: number, path: string, size: number, links = 1) =>
+    `${ino},${parent},${depth},"${path}","",1001,2001,${Math.max(size, 4096)},64768,` +
+    `${Math.ceil(Math.max(size, 4096) / 512)},${links},"${size < 0 ? "0040755" : "0100644"}",` +
+    `1700000000,1600000000,1700000000,-1,0\n`;
+  // (a root's links told from another root's: else the two read as one folder scanned twice)
+  const dir = (ino: number, parent: number, depth: number, path: string) =>
+    row(ino, parent, depth, path, -1, path.length);
+  // what happened: on hostA, x deleted and m renamed to n; on hostB, y
+  // written (the same inode number as A's x and m, on a device of the same number)
+  const scans: Record<string, string> = {
+    "old/a.csv": dir(2, 0, -1, "/home") + row(5000, 2, 0, "/home/x", 7000) +
+      row(5001, 2, 0, "/home/m", 9000),
+    "old/b.csv": dir(2, 0, -1, "/scratch") + row(5001, 2, 0, "/scratch/k", 9000),
+    "new/a.csv": dir(2, 0, -1, "/home") + row(5001, 2, 0, "/home/n", 9000),
+    "new/b.csv": dir(2, 0, -1, "/scratch") + row(5000, 2, 0, "/scratch/y", 7000) +
+      row(5001, 2, 0, "/scratch/k2", 9000),
+  };
+  for (const side of ["old", "new"]) await Deno.mkdir(`${tmp.path}/${side}`);
+  for (const [f, text] of Object.entries(scans)) await Deno.writeTextFile(`${tmp.path}/${f}`, text);
+  // the reference: a NEW path OLD had not whose entry OLD had at a path NEW
+  // has not, under the same root (k renamed to k2 on B, m to n on A)
+  const rows = (side: string) =>
+    Object.entries(scans).filter(([f]) => f.startsWith(side)).flatMap(([, t]) =>
+      t.trim().split("\n").map((l) => l.split(","))
+    ).map((c) => ({ ino: c[0], path: c[3].slice(1, -1), size: c[7] }));
+  const [o, n] = [rows("old"), rows("new")];
+  const root = (p: string) => p.split("/")[1];
+  const moved = n.filter((e) =>
+    !o.some((x) => x.path === e.path) &&
+    o.some((x) =>
+      !n.some((y) => y.path === x.path) && x.ino === e.ino && x.size === e.size &&
+      root(x.path) === root(e.path)
+    )
+  ).map((e) => e.path);
+  assertEquals(moved, ["/home/n", "/scratch/k2"]);
+  const d = await diff([`${tmp.path}/old/`], [`${tmp.path}/new/`], { names: false });
+  assertEquals(d.totals.moved.entries, moved.length, JSON.stringify(d.totals));
+  assertEquals(d.newFiles.filter((f) => f.moved).map((f) => f.path).sort(), moved);
+  assertEquals(
+    d.deletedFiles.filter((f) => f.moved).map((f) => f.path).sort(),
+    ["/home/m", "/scratch/k"],
+  );
+  // one root in OLD, two nested below it in NEW: one namespace, a rename across them is moved
+  await Deno.writeTextFile(
+    `${tmp.path}/one.csv`,
+    dir(2, 0, -1, "/data") + dir(3, 2, 0, "/data/p") + dir(4, 2, 0, "/data/q") +
+      row(5000, 3, 1, "/data/p/x", 7000),
+  );
+  await Deno.writeTextFile(`${tmp.path}/p.csv`, dir(3, 2, -1, "/data/p"));
+  await Deno.writeTextFile(
+    `${tmp.path}/q.csv`,
+    dir(4, 2, -1, "/data/q") + row(5000, 4, 0, "/data/q/x", 7000),
+  );
+  const nested = await diff([`${tmp.path}/one.csv`], [`${tmp.path}/p.csv`, `${tmp.path}/q.csv`], {
+    names: false,
+  });
+  assertEquals(nested.totals.moved.entries, 1);
+});
+
 Deno.test("diff: a hard link made to a moved file (or beside one left in place) is added, not moved", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/t`;

@@ -230,7 +230,9 @@ export interface Diff {
      * `mv a z; ln z c`, c is the name moved and z the link added. They are counted as
      * added and removed too. The file system is told by st_dev; across a
      * remount that changed it, OLD's and NEW's devices that hold the same
-     * entry (inode and type) at some path are taken for one.
+     * entry (inode and type) at some path are taken for one. Scans of
+     * unrelated roots given together are apart (device numbers coincide
+     * across hosts): an entry is never moved from one to another.
      */
     moved: Change;
     grown: Change;
@@ -480,7 +482,7 @@ function joinSql(o: string, n: string, on: string): string {
   return `CREATE OR REPLACE TEMP TABLE j AS
       SELECT coalesce(n."filename", o."filename") AS path,
         o."inode" AS oi, n."inode" AS ni, o.kind AS ok, n.kind AS nk,
-        o."st_dev" AS odv, n."st_dev" AS ndv,
+        o."st_dev" AS odv, n."st_dev" AS ndv, o.nsp AS ons, n.nsp AS nns,
         o."UID" AS ou, n."UID" AS nu, o."GID" AS og, n."GID" AS ng,
         o.ab AS oab, n.ab AS nab, o.al AS oal, n.al AS nal, o.dupl AS odup, n.dupl AS ndup,
         o."st_size" AS os, n."st_size" AS ns, o."st_mtime" AS om, n."st_mtime" AS nm,
@@ -632,9 +634,29 @@ export async function diff(
       // b moved, c added). The names that carry the bytes are taken first.
       // mvn: NEW's rows (of j) moved here; mvo: OLD's rows moved away, as
       // many of an inode's as of its NEW's (the names carrying bytes first)
+      // Scans of unrelated roots are apart (see markNamespaces): hostB's new
+      // file is no name of hostA's deleted one, whatever their st_dev and
+      // inode. A namespace of OLD and one of NEW are one where their roots
+      // are the same or nested (rows under no root, a shard's without shard
+      // 0's, go with any).
+      await e.exec(`CREATE OR REPLACE TEMP TABLE nsok AS
+        WITH r AS (SELECT 'o' AS s, nsp, arg_min("filename", length("filename")) AS root
+                   FROM o WHERE "directory-depth" = -1 GROUP BY nsp
+                   UNION ALL
+                   SELECT 'n', nsp, arg_min("filename", length("filename")) FROM n
+                   WHERE "directory-depth" = -1 GROUP BY nsp),
+        -- (namespace 0 without a root row: rows under no root; no scan of every row)
+        z AS (SELECT s, 0 AS nsp, NULL AS root FROM (VALUES ('o'), ('n')) v(s)
+              WHERE s NOT IN (SELECT s FROM r WHERE nsp = 0)),
+        a AS (SELECT nsp, root FROM r WHERE s = 'o' UNION ALL SELECT nsp, root FROM z WHERE s = 'o'),
+        b AS (SELECT nsp, root FROM r WHERE s = 'n' UNION ALL SELECT nsp, root FROM z WHERE s = 'n')
+        SELECT a.nsp AS o, b.nsp AS n FROM a, b
+        WHERE a.root IS NULL OR b.root IS NULL OR a.root = b.root OR a.root = '/' OR
+          b.root = '/' OR starts_with(a.root, b.root || '/') OR starts_with(b.root, a.root || '/')`);
       await e.exec(`CREATE OR REPLACE TEMP TABLE mp AS
         SELECT a.rowid AS ar, b.rowid AS br, a.ndv, a.ni, a.nk, a.ns, a.nm
         FROM j a JOIN dm ON dm.n = a.ndv JOIN j b ON b.odv = dm.o
+          JOIN nsok ON nsok.o = b.ons AND nsok.n = a.nns
         WHERE a.st IN ('added', 'replaced') AND b.st IN ('removed', 'replaced')
           AND b.oi = a.ni AND b.ok = a.nk AND b.os = a.ns AND b.om = a.nm AND b.path <> a.path`);
       for (const [t, r, other, o] of [["mvn", "ar", "br", "n"], ["mvo", "br", "ar", "o"]]) {
@@ -648,7 +670,7 @@ export async function diff(
       }
       const mv = (await e.all(`SELECT ${agg("mov", "true", "nab", "nal")} FROM j
       WHERE rowid IN (SELECT r FROM mvn)`))[0];
-      await e.exec(`DROP TABLE dm; DROP TABLE mp`);
+      await e.exec(`DROP TABLE dm; DROP TABLE mp; DROP TABLE nsok`);
       const t = (await e.all(`SELECT
       ${agg("add", "st = 'added'", "nab", "nal")},
       ${agg("rem", "st = 'removed'", "oab", "oal")},
