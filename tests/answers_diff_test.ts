@@ -269,6 +269,43 @@ Deno.test("diff: names that print the same (control bytes dropped) pair one to o
   ]);
 });
 
+Deno.test("diff: files whose names print the same, of one size, are listed alike whatever the order of the scan's rows", async () => {
+  // before: with --top 1, the deleted (or new) file listed of "r/a<newline>b"
+  // (uid 61001) and "r/ab" (61002), both 5 bytes, was the scan's first row
+  await using tmp = await tempDir();
+  const row = (ino: number, path: string, uid: number, mtime: number, dir = false) =>
+    `${ino},${dir ? 0 : 1000},${dir ? -1 : 0},"${path}","",${uid},0,${dir ? 4096 : 5},64768,8,` +
+    `${dir ? 3 : 1},"${dir ? "0040755" : "0100644"}",1700000000,${mtime},1700000000,` +
+    `${dir ? 2 : -1},0\n`;
+  const files = [row(11, "/r/ab", 61001, 1600000000), row(12, "/r/ab", 61002, 1600000001)];
+  const rootRow = (mtime: number) => row(1000, "/r", 0, mtime, true);
+  const write = async (name: string, text: string) => {
+    await Deno.writeTextFile(`${tmp.path}/${name}`, text);
+    return `${tmp.path}/${name}`;
+  };
+  const full = [
+    await write("a.csv", rootRow(1700000000) + files.join("")),
+    await write("b.csv", rootRow(1700000000) + [...files].reverse().join("")),
+  ];
+  const empty = await write("e.csv", rootRow(1700000001).replace(",2,0\n", ",0,0\n"));
+  const listed = (fs: FileChange[]) => fs.map((f) => [f.path, f.uid, f.oldMtime, f.newMtime]);
+  // (--top 1: which is listed; --top 2, deleted only: in which order)
+  for (const [top, sides] of [[1, ["del", "add"]], [2, ["del"]]] as const) {
+    for (const side of sides) {
+      const lists = [];
+      for (const scan of full) {
+        lists.push(listed(
+          side === "del"
+            ? (await diff([scan], [empty], { names: false, top })).deletedFiles
+            : (await diff([empty], [scan], { names: false, top })).newFiles,
+        ));
+      }
+      assertEquals(lists[0].length, top);
+      assertEquals(lists[1], lists[0], `${side}, --top ${top}`);
+    }
+  }
+});
+
 Deno.test("diff: a grown file with hard links is grown under each name, its bytes counted once", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/tree`;

@@ -798,6 +798,9 @@ export async function diff(
       };
       const unlistedNew = await unlisted("n", "o"), unlistedOld = await unlisted("o", "n");
 
+      // (ties of size and path, names that print the same, broken by every
+      // other column shown: the rows listed, and their order, are the
+      // scans' whatever the order of their rows)
       // the owner on the side each list is about: a deleted file's is OLD's
       // (what is gone was theirs, whoever's file took its path since)
       // (and whether it is counted as moved, and an extra name of a hard
@@ -805,7 +808,8 @@ export async function diff(
       const files = async (where: string, order: string, side: "n" | "o", moved: string) =>
         (await e.all(`SELECT path, st, os, ns, om, nm, ${side}u AS uid, ${side}dup AS dup,
           rowid IN (SELECT r FROM ${moved}) AS mvd FROM j
-        WHERE ${where} ORDER BY ${order}, path LIMIT ${top}`)).map(fileChange);
+        WHERE ${where} ORDER BY ${order}, path, st, dup, mvd, uid, om, nm, os, ns
+        LIMIT ${top}`)).map(fileChange);
       const newFilesList = await files(
         "st IN ('added', 'replaced') AND nk = 'f'",
         "ns DESC",
