@@ -268,7 +268,8 @@ export interface Diff {
   /**
    * The `top` folders (levels 0..depth) whose recursive allocated size
    * changed most, grown or shrunk (by the size of the change; ties by the
-   * apparent change's size, growth first, then path); a folder whose
+   * apparent change's size, then the entries' change's size, then growth
+   * before loss, then path, as `users`); a folder whose
    * recursive totals are the same in both scans is left out. Named for
    * what it held first, when only growth was listed.
    */
