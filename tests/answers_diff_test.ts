@@ -358,6 +358,58 @@ Deno.test("diff: a hard link added beside a file moves no bytes to anyone (du: t
   }
 });
 
+Deno.test("diff: a hard-linked file deleted, its inode number reused by a symbolic link at one of its paths: its bytes stay with its first name, as summary counts them", async () => {
+  // before: /r/y/b, a link in NEW (another entry: replaced), was taken for
+  // a name of the file in both scans, and carried OLD's bytes: /r/x lost
+  // nothing in the folder tables, /r/y lost the file, recarried 1
+  await using tmp = await tempDir();
+  const row = (
+    ino: number,
+    parent: number,
+    depth: number,
+    path: string,
+    size: number,
+    mode: string,
+    nlink: number,
+  ) =>
+    `${ino},${parent},${depth},"${path}","",0,0,${size},64768,${Math.ceil(size / 4096) * 8},` +
+    `${nlink},"${mode}",1700000000,1700000000,1700000000,${mode === "0040755" ? 1 : -1},0\n`;
+  const dirs = row(1, 0, -1, "/r", 4096, "0040755", 4) + row(2, 1, 0, "/r/x", 4096, "0040755", 2) +
+    row(3, 1, 0, "/r/y", 4096, "0040755", 2);
+  const old = `${tmp.path}/old.csv`, now = `${tmp.path}/new.csv`;
+  await Deno.writeTextFile(
+    old,
+    dirs + row(100, 2, 1, "/r/x/a", 5000, "0100644", 2) +
+      row(100, 3, 1, "/r/y/b", 5000, "0100644", 2),
+  );
+  await Deno.writeTextFile(now, dirs + row(100, 3, 1, "/r/y/b", 5, "0120777", 1));
+  const d = await diff([old], [now], { names: false });
+  assertEquals(d.recarried, { old: 0, new: 0 });
+  // the reference: summary of each scan, whose hard links the first name carries
+  const s = {
+    old: await summarize([old], { names: false }),
+    new: await summarize([now], { names: false }),
+  };
+  for (const f of d.growingFolders) {
+    for (const side of ["old", "new"] as const) {
+      const sf = s[side].folders.find((x) => x.path === f.path);
+      assertEquals(f[side].allocatedBytes, sf?.allocatedBytes ?? 0, `${side} ${f.path}`);
+      assertEquals(f[side].apparentBytes, sf?.apparentBytes ?? 0, `${side} ${f.path}`);
+    }
+  }
+  assertEquals(d.growingFolders.length, 3);
+  const lost = new Map(d.folders.map((f) => [f.key, -f.net.allocatedBytes]));
+  assertEquals(
+    lost.get("/r/x"),
+    s.old.folders.find((f) => f.path === "/r/x")!.allocatedBytes -
+      s.new.folders.find((f) => f.path === "/r/x")!.allocatedBytes,
+  );
+  assertEquals(
+    d.deletedFiles.map((f) => [f.path, f.extraName]),
+    [["/r/x/a", false], ["/r/y/b", true]],
+  );
+});
+
 Deno.test("diff: a hard link whose name prints as the old one's (a\\nb beside ab) moves no bytes (du: the same)", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/t`;

@@ -347,6 +347,11 @@ const agg = (p: string, cond: string, ab = "ab", al = "al") =>
  * so that a name added (or removed) beside it moves no bytes: an rsnapshot tree's new link is not a user's, group's and
  * folder's whole file gained.
  *
+ * A name is in both when its path holds the same entry in both, inode
+ * and type (an inode number reused by a link or FIFO at a path of a file
+ * deleted since is another entry: the file's bytes stay with its first
+ * name, as summary counts them).
+ *
  * The two scans' names are paired by path and inode, not st_dev: a file
  * system mounted again (NFS, Lustre, a reboot, another node) may have
  * another device number in NEW, and its paths and inodes are still the
@@ -359,7 +364,7 @@ async function sameKeeper(e: Engine): Promise<{ old: number; new: number }> {
     SELECT o.nsp AS ons, n.nsp AS nns, o."st_dev" AS od, n."st_dev" AS nd, o."inode" AS i,
            o."filename" AS name
     FROM o JOIN n ON o."inode" = n."inode" AND o."filename" = n."filename"
-    WHERE (o."st_nlink" > 1 OR n."st_nlink" > 1) AND o.kind <> 'd' AND n.kind <> 'd'`);
+    WHERE (o."st_nlink" > 1 OR n."st_nlink" > 1) AND o.kind <> 'd' AND o.kind = n.kind`);
   const moved: Record<string, number> = {};
   for (const t of ["o", "n"]) {
     // one row carries: of the names that print as the first shared one,
