@@ -757,6 +757,61 @@ Deno.test("diff: scans of unrelated roots are apart for moves too: hostB's new f
   assertEquals(nested.totals.moved.entries, 1);
 });
 
+Deno.test("diff: rows under no root (a shard's file without shard 0's) go with any root for moves, beside one unrelated root's scan too", async () => {
+  // before: OLD = hostA's /home scan + a /scratch shard's file (no root row),
+  // NEW = /scratch: k renamed to k2 was not moved (the shard's rows took
+  // /home's namespace, the one root of OLD)
+  await using tmp = await tempDir();
+  const row = (ino: number, parent: number, depth: number, path: string, size: number, links = 1) =>
+    `${ino},${parent},${depth},"${path}","",1001,2001,${Math.max(size, 4096)},64768,` +
+    `${Math.ceil(Math.max(size, 4096) / 512)},${links},"${size < 0 ? "0040755" : "0100644"}",` +
+    `1700000000,1600000000,1700000000,-1,0\n`;
+  const dir = (ino: number, parent: number, depth: number, path: string) =>
+    row(ino, parent, depth, path, -1, path.length);
+  const scans: Record<string, string> = {
+    "home.csv": dir(2, 0, -1, "/home") + row(5000, 2, 0, "/home/x", 7000),
+    "part.csv": dir(3, 2, 0, "/scratch/a") + row(6000, 3, 1, "/scratch/a/k", 9000) +
+      row(6001, 3, 1, "/scratch/a/j", 3000),
+    "new.csv": dir(2, 0, -1, "/scratch") + dir(3, 2, 0, "/scratch/a") +
+      row(6000, 3, 1, "/scratch/a/k2", 9000) + row(6001, 3, 1, "/scratch/a/j", 3000) +
+      row(5000, 2, 0, "/scratch/y", 7000),
+  };
+  for (const [f, text] of Object.entries(scans)) await Deno.writeTextFile(`${tmp.path}/${f}`, text);
+  const rows = (files: string[]) =>
+    files.flatMap((f) => scans[f].trim().split("\n").map((l) => l.split(",")))
+      .map((c) => ({ ino: c[0], depth: c[2], path: c[3].slice(1, -1), size: c[7] }));
+  // the reference: a NEW path OLD had not whose entry OLD had at a path NEW
+  // has not, under a root of the same tree, or under no root at all
+  const moved = (oldFiles: string[]) => {
+    const [o, n] = [rows(oldFiles), rows(["new.csv"])];
+    const roots = o.filter((x) => x.depth === "-1").map((x) => x.path);
+    const rootOf = (p: string) => roots.find((r) => p === r || p.startsWith(`${r}/`));
+    const sameTree = (a: string, b: string) =>
+      a === b || b.startsWith(`${a}/`) || a.startsWith(`${b}/`);
+    return n.filter((e) =>
+      !o.some((x) => x.path === e.path) &&
+      o.some((x) => {
+        const r = rootOf(x.path);
+        return !n.some((y) => y.path === x.path) && x.ino === e.ino && x.size === e.size &&
+          (r === undefined || sameTree(r, "/scratch"));
+      })
+    ).map((e) => e.path);
+  };
+  for (const oldFiles of [["part.csv"], ["home.csv", "part.csv"]]) {
+    const expected = moved(oldFiles);
+    assertEquals(expected, ["/scratch/a/k2"]);
+    const d = await diff(oldFiles.map((f) => `${tmp.path}/${f}`), [`${tmp.path}/new.csv`], {
+      names: false,
+    });
+    assertEquals(
+      d.totals.moved.entries,
+      expected.length,
+      `${oldFiles}: ${JSON.stringify(d.totals)}`,
+    );
+    assertEquals(d.newFiles.filter((f) => f.moved).map((f) => f.path).sort(), expected);
+  }
+});
+
 Deno.test("diff: a hard link made to a moved file (or beside one left in place) is added, not moved", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/t`;

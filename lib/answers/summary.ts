@@ -395,17 +395,28 @@ export function rootGroups(roots: string[]): string[] {
  * namespace (0, as loaded); the rows of scans of unrelated roots (hostA's
  * /home and hostB's /scratch) are numbered apart by their root, so that
  * their hard links and folders are never taken for one another's. Rows
- * under no root (a shard's file without shard 0's) stay 0.
+ * under no root (a shard's file without shard 0's) stay 0, beside one root
+ * too (that root's rows then 1): in `diff`, they go with any root.
  */
 export async function markNamespaces(e: Engine, table: string): Promise<void> {
   const roots = (await e.all(
     `SELECT DISTINCT "filename" AS p FROM "${table}" WHERE "directory-depth" = -1`,
   )).map((r) => String(r.p));
   const groups = rootGroups(roots);
-  if (groups.length < 2) return;
-  const cases = groups.map((g, i) =>
-    `WHEN "filename" = ${lit(g)} OR starts_with("filename", ${lit(`${g}/`)}) THEN ${i + 1}`
-  ).join(" ");
+  const under = (g: string) =>
+    g === "/" ? "true" : `("filename" = ${lit(g)} OR starts_with("filename", ${lit(`${g}/`)}))`;
+  // one root: numbered apart only when some rows are under no root (a
+  // shard's file without shard 0's beside an unrelated root's scan), so
+  // that they stay 0, as beside two roots
+  if (
+    groups.length === 0 ||
+    groups.length === 1 && num(
+          (await e.all(
+            `SELECT count(*) AS n FROM "${table}" WHERE NOT ${under(groups[0])}`,
+          ))[0].n,
+        ) === 0
+  ) return;
+  const cases = groups.map((g, i) => `WHEN ${under(g)} THEN ${i + 1}`).join(" ");
   await e.exec(`UPDATE "${table}" SET nsp = CASE ${cases} ELSE 0 END`);
 }
 
