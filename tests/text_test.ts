@@ -81,6 +81,20 @@ print(json.dumps([textwrap.wrap(s, w, subsequent_indent="  ", break_long_words=F
   },
 });
 
+Deno.test("wrap(): a name cut to its line is escaped once, as on a line wide enough for it (a backslash \\\\, a newline \\x0a)", () => {
+  // before: the word cut was made visible twice, printed a\\\\b\\x0ac
+  const name = `/d/a\\b\nc/${"x".repeat(60)}`;
+  // the reference, by hand: the backslash doubled, the newline \x0a
+  const escaped = `/d/a\\\\b\\x0ac/${"x".repeat(60)}:`;
+  assertEquals(wrap(`summary of ${name}: 1 scan`, 200), `summary of ${escaped} 1 scan`);
+  const lines = wrap(`summary of ${name}: 1 scan`, 40).split("\n");
+  assertEquals([lines[0], lines[2]], ["summary of", "  1 scan"]);
+  assert(lines[1].startsWith("  "), lines[1]);
+  const [head, tail] = lines[1].slice(2).split("\u2026");
+  assert(head.length >= 14 && escaped.startsWith(head), lines[1]);
+  assert(tail.length > 0 && escaped.endsWith(tail), lines[1]);
+});
+
 Deno.test("fit() cuts a name between grapheme clusters: never inside a flag or between a letter and its accent", () => {
   // names built from known clusters: a flag is two regional indicators, é
   // here is e and U+0301 (combining acute), 👍🏽 a thumb and a skin tone

@@ -225,7 +225,8 @@ export function wrap(s: string, w: number, indent = "  ", sep = " "): string {
     }
     if (line !== "") lines.push(line);
     const lead = lines.length ? indent : "";
-    line = lead + fit(word, Math.max(1, w - columns(lead)));
+    // (the word is visible already: fit() would escape its escapes again)
+    line = lead + fitVisible(word, Math.max(1, w - columns(lead)));
   }
   lines.push(line);
   return lines.join("\n");
