@@ -358,7 +358,7 @@ export async function loadForAnswers(
   const info = await loadScan(e, files, table, SCAN_EXTRA, escape);
   await checkOneScan(e, table, files);
   await dropRootSlash(e, table);
-  await markNamespaces(e, table);
+  await markNamespaces(e, table, files.length);
   await e.exec(
     `UPDATE "${table}" SET ab = 0, al = 0, dupl = true FROM (` +
       `SELECT nsp AS s, "st_dev" AS d, "inode" AS i, arg_min(rowid, ${CARRIER_KEY}) AS r ` +
@@ -398,7 +398,7 @@ export function rootGroups(roots: string[]): string[] {
  * under no root (a shard's file without shard 0's) stay 0, beside one root
  * too (that root's rows then 1): in `diff`, they go with any root.
  */
-export async function markNamespaces(e: Engine, table: string): Promise<void> {
+export async function markNamespaces(e: Engine, table: string, files = 2): Promise<void> {
   const roots = (await e.all(
     `SELECT DISTINCT "filename" AS p FROM "${table}" WHERE "directory-depth" = -1`,
   )).map((r) => String(r.p));
@@ -407,14 +407,16 @@ export async function markNamespaces(e: Engine, table: string): Promise<void> {
     g === "/" ? "true" : `("filename" = ${lit(g)} OR starts_with("filename", ${lit(`${g}/`)}))`;
   // one root: numbered apart only when some rows are under no root (a
   // shard's file without shard 0's beside an unrelated root's scan), so
-  // that they stay 0, as beside two roots
+  // that they stay 0, as beside two roots; one scan file (`files`) holds
+  // only rows under its root row (no pass over its rows then: the common
+  // summary of one big scan)
   if (
     groups.length === 0 ||
-    groups.length === 1 && num(
-          (await e.all(
-            `SELECT count(*) AS n FROM "${table}" WHERE NOT ${under(groups[0])}`,
-          ))[0].n,
-        ) === 0
+    groups.length === 1 && (files < 2 || num(
+            (await e.all(
+              `SELECT count(*) AS n FROM "${table}" WHERE NOT ${under(groups[0])}`,
+            ))[0].n,
+          ) === 0)
   ) return;
   const cases = groups.map((g, i) => `WHEN ${under(g)} THEN ${i + 1}`).join(" ");
   await e.exec(`UPDATE "${table}" SET nsp = CASE ${cases} ELSE 0 END`);
