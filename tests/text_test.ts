@@ -6,6 +6,7 @@
  */
 import { assert, assertEquals } from "@std/assert";
 import { bytes, count, fit, wrap } from "../lib/answers/text.ts";
+import { shortened } from "../lib/answers/html.ts";
 import { formatBytes } from "../lib/cli/progress.ts";
 import { groupDigits } from "../lib/digits.ts";
 import { charColumns, columns } from "../lib/width.ts";
@@ -93,6 +94,45 @@ Deno.test("wrap(): a name cut to its line is escaped once, as on a line wide eno
   const [head, tail] = lines[1].slice(2).split("\u2026");
   assert(head.length >= 14 && escaped.startsWith(head), lines[1]);
   assert(tail.length > 0 && escaped.endsWith(tail), lines[1]);
+});
+
+Deno.test("fit() and the HTML charts' shortened(): a cut never falls inside an escape (a lone backslash: a\\… read as a backslash or a newline cut)", () => {
+  // the reference: the escapes read back by hand, each half of a cut name
+  // then the start and the end of the name
+  const unescape = (t: string): string =>
+    t.replace(/\\(\\|xc2\\x([0-9a-f]{2})|x([0-9a-f]{2})|u\{([0-9a-f]+)\}|u([0-9a-f]{4})|)/g, (
+      m,
+      all,
+      c1,
+      x,
+      big,
+      u,
+    ) => {
+      if (all === "") throw new Error(`a lone backslash: ${JSON.stringify(t)}`);
+      if (all === "\\") return "\\";
+      return String.fromCodePoint(parseInt(c1 ?? x ?? big ?? u, 16));
+    });
+  const rnd = rng(5);
+  const pieces = ["a", "b", "\\", "\n", "\u009b", "\u202e", "\u{e0041}", "\\x41", "\u00e9", "é"];
+  for (let i = 0; i < 3000; i++) {
+    let name = "";
+    const n = 2 + Math.floor(rnd() * 40);
+    for (let k = 0; k < n; k++) name += pieces[Math.floor(rnd() * pieces.length)];
+    const w = 2 + Math.floor(rnd() * 30);
+    for (const [how, cut] of [["fit", fit(name, w)], ["shortened", shortened(name, w)]]) {
+      const at = cut.indexOf("\u2026");
+      if (at < 0) {
+        assertEquals(unescape(cut), name, `${how} ${JSON.stringify(name)}`);
+        continue;
+      }
+      const [head, tail] = [cut.slice(0, at), cut.slice(at + 1)];
+      const why = `${how}(${JSON.stringify(name)}, ${w}) = ${JSON.stringify(cut)}`;
+      assert(name.startsWith(unescape(head)), why);
+      assert(name.endsWith(unescape(tail)), why);
+      if (how === "fit") assert(columns(cut) <= w, why);
+      else assert([...cut].length <= w, why);
+    }
+  }
 });
 
 Deno.test("fit() cuts a name between grapheme clusters: never inside a flag or between a letter and its accent", () => {

@@ -35,6 +35,7 @@ import {
   seenTwiceWarning,
   unlistedTables,
   visible,
+  visibleUnits,
 } from "./text.ts";
 import { columns } from "../width.ts";
 
@@ -263,12 +264,21 @@ function charted<T>(title: string, rows: readonly T[]): [string, readonly T[]] {
 /** A chart's height for `rows` horizontal bars: 22 px each, at least the usual 360. */
 const barsHeight = (rows: number, extra = 0) => Math.max(360, 60 + extra + rows * 22);
 
-/** `p` in at most `max` characters: its start and its end, "…" between. */
-function shortened(p: string, max = 30): string {
-  const c = [...visible(p)];
-  if (c.length <= max) return c.join("");
-  const tail = Math.ceil((max - 1) * 0.65);
-  return c.slice(0, max - 1 - tail).join("") + "…" + c.slice(c.length - tail).join("");
+/**
+ * `p` in at most `max` characters: its start and its end, "…" between,
+ * cut between grapheme clusters and never inside an escape
+ * ({@link visibleUnits}).
+ */
+export function shortened(p: string, max = 30): string {
+  const s = visible(p);
+  if ([...s].length <= max) return s;
+  const u = visibleUnits(s);
+  const chars = (x: string) => [...x].length;
+  let tailRoom = Math.ceil((max - 1) * 0.65), headRoom = max - 1 - tailRoom;
+  let i = 0, j = u.length;
+  while (i < j && chars(u[i]) <= headRoom) headRoom -= chars(u[i++]);
+  while (j > i && chars(u[j - 1]) <= tailRoom) tailRoom -= chars(u[--j]);
+  return u.slice(0, i).join("") + "…" + u.slice(j).join("");
 }
 
 /**

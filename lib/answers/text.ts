@@ -187,17 +187,41 @@ function prefixOfClusters(parts: string[], room: number): string[] {
  * after making it {@link visible}: every name the text output prints goes
  * through here. The cut falls between grapheme clusters (Intl.Segmenter,
  * made when a name is first cut): never between a flag's two regional
- * indicators, nor between a letter and its combining accent.
+ * indicators, nor between a letter and its combining accent; nor inside
+ * an escape ({@link visibleUnits}).
  */
 export function fit(s: string, w: number): string {
   return fitVisible(visible(s), w);
 }
 
+/** One escape {@link visible} writes (a C1 control's two `\xHH` one escape). */
+const ESCAPE = /\\(?:\\|xc2\\x[0-9a-f]{2}|x[0-9a-f]{2}|u\{[0-9a-f]+\}|u[0-9a-f]{4})/g;
+
+/**
+ * The units a string made {@link visible} is cut between: its grapheme
+ * clusters, and each escape whole (a cut inside `\x0a` or `\\` would leave
+ * a lone backslash: `a\…` could be a newline or a backslash cut).
+ */
+export function visibleUnits(s: string): string[] {
+  graphemes ??= new Intl.Segmenter("en", { granularity: "grapheme" });
+  const out: string[] = [];
+  let at = 0;
+  const text = (t: string) => {
+    for (const g of graphemes!.segment(t)) out.push(g.segment);
+  };
+  for (const m of s.matchAll(ESCAPE)) {
+    text(s.slice(at, m.index));
+    out.push(m[0]);
+    at = m.index + m[0].length;
+  }
+  text(s.slice(at));
+  return out;
+}
+
 /** {@link fit} of a string already made {@link visible}. */
 function fitVisible(s: string, w: number): string {
   if (columns(s) <= w) return s;
-  graphemes ??= new Intl.Segmenter("en", { granularity: "grapheme" });
-  const parts = Array.from(graphemes.segment(s), (g) => g.segment);
+  const parts = visibleUnits(s);
   if (w <= 1) return prefixOfClusters(parts, w).join("");
   const head = prefixOfClusters(parts, Math.ceil((w - 1) / 2));
   const room = w - 1 - columns(head.join(""));
