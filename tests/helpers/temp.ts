@@ -1,14 +1,9 @@
 /**
  * Temporary folders of the tests, and tmpfs mounts inside them: a folder per
- * test ({@link tempDir}, taken away on dispose) or per test module
+ * test ({@link tempDir}, removed on dispose) or per test module
  * ({@link scratchDir}, removed when the module unloads). Either is removed
  * with any tmpfs or bind mount made below it by {@link mountTmpfs} or
  * {@link mountBind}, mode-000 folders and paths beyond PATH_MAX included.
- * A disposed folder is unmounted and renamed into the module's trash folder
- * at once; the trash and the scratch folder are removed by a background
- * `rm -rf` when the module unloads, which the tests do not wait for (on the
- * dev and CI disks, removing a tree of tens of thousands of files takes
- * seconds, nearly all of it waiting on the disk).
  *
  * Nothing here assumes a file system: the tests also pass with TMPDIR on a
  * tmpfs (README, Development).
@@ -47,59 +42,13 @@ export function removeTree(path: string): void {
   }
 }
 
-/**
- * Remove a tree (its mounts unmounted first) in a process of its own that
- * the tests do not wait for: where making and removing inodes is slow (the
- * dev and CI disks, ext4 with online discard: seconds for a tree of tens of
- * thousands of files, most of it waiting on the disk) the next tests run
- * meanwhile. Nothing waits for its end: the tree's name is never used again.
- */
-function removeInBackground(path: string): void {
-  unmountBelow(path);
-  // (a shell that starts the removal and ends: its child is nobody's to wait
-  // for; not root, folders without permissions are opened first)
-  const rm = Deno.uid() === 0 ? `rm -rf -- "$0"` : `chmod -R u+rwx -- "$0"; rm -rf -- "$0"`;
-  const r = new Deno.Command("sh", {
-    args: ["-c", `(${rm}) </dev/null >/dev/null 2>&1 &`, path],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).outputSync();
-  if (!r.success) removeTree(path);
-}
-
-/** Where the process's trees go when disposed: TMPDIR as it was when this module loaded. */
-const TRASH_PARENT = Deno.build.os === "windows" ? undefined : Deno.env.get("TMPDIR") || "/tmp";
-let trash: string | undefined;
-
-/**
- * Take a disposed temporary folder out of the way at once: renamed into
- * this test module's trash folder (on the same file system), which is
- * removed in the background when the module unloads (removeInBackground);
- * removed here and now where it cannot be renamed so (another file system).
- */
-function discard(path: string): void {
-  unmountBelow(path);
-  try {
-    if (TRASH_PARENT === undefined) throw new Error("no trash");
-    if (!trash) {
-      const dir = Deno.makeTempDirSync({ dir: TRASH_PARENT, prefix: "pwalk-trash-" });
-      trash = dir;
-      globalThis.addEventListener("unload", () => removeInBackground(dir));
-    }
-    Deno.renameSync(path, `${trash}/${path.slice(path.lastIndexOf("/") + 1)}`);
-  } catch {
-    removeTree(path);
-  }
-}
-
 /** Make a temporary folder; `await using tmp = await tempDir()`. */
 export async function tempDir(prefix = "pwalk-test-"): Promise<Temp> {
   const path = await Deno.makeTempDir({ prefix });
   return {
     path,
     [Symbol.asyncDispose]() {
-      discard(path);
+      removeTree(path);
       return Promise.resolve();
     },
   };
@@ -112,7 +61,7 @@ export function scratchDir(): string {
   if (!scratch) {
     const path = Deno.makeTempDirSync({ prefix: "pwalk-module-" });
     scratch = path;
-    globalThis.addEventListener("unload", () => removeInBackground(path));
+    globalThis.addEventListener("unload", () => removeTree(path));
   }
   return scratch;
 }
