@@ -101,7 +101,7 @@ Deno.test("fit() and the HTML charts' shortened(): a cut never falls inside an e
   // then the start and the end of the name
   const unescape = (t: string): string =>
     t.replace(/\\(\\|xc2\\x([0-9a-f]{2})|x([0-9a-f]{2})|u\{([0-9a-f]+)\}|u([0-9a-f]{4})|)/g, (
-      m,
+      _m,
       all,
       c1,
       x,
