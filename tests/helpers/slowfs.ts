@@ -37,6 +37,14 @@ export interface Slowfs extends AsyncDisposable {
    * server): `slowfs pid 123: T, paused; /tmp/x/mnt mounted (fuse)`.
    */
   describe(): string;
+  /**
+   * Whether a thread of the server is in a request's wait now (the
+   * SLOWFS_DELAY_US sleep: with SLOWFS_ONLY, a request on a path that
+   * holds that name), not a request answered at once: a client then waits
+   * on the slow part of the tree (on a loaded machine, a client caught in
+   * any FUSE request may be in a quick one, such as its ROOT's stat).
+   */
+  slowRequest(): boolean;
 }
 
 /**
@@ -140,7 +148,31 @@ export async function mountSlowfs(
     const mounted = line ? `mounted (${line.split(" - ")[1]?.split(" ")[0]})` : "not mounted";
     return `slowfs pid ${fs.pid}: ${state}${paused ? ", paused" : ""}; ${mnt} ${mounted}`;
   };
-  return { path: mnt, killServer, pause, resume, describe, [Symbol.asyncDispose]: stop };
+  const slowRequest = () => {
+    let tasks: Deno.DirEntry[];
+    try {
+      tasks = [...Deno.readDirSync(`/proc/${fs.pid}/task`)];
+    } catch {
+      return false; // (ended)
+    }
+    return tasks.some((t) => {
+      try {
+        // usleep(3): nanosleep, in the kernel's hrtimer_nanosleep
+        return /nanosleep/.test(Deno.readTextFileSync(`/proc/${fs.pid}/task/${t.name}/wchan`));
+      } catch {
+        return false; // (the thread ended meanwhile)
+      }
+    });
+  };
+  return {
+    path: mnt,
+    killServer,
+    pause,
+    resume,
+    describe,
+    slowRequest,
+    [Symbol.asyncDispose]: stop,
+  };
 }
 
 /**
