@@ -694,17 +694,22 @@ Deno.test("diff: a folder moved and a file renamed are counted as moved, a new f
   }
 });
 
+/**
+ * A pwalk row of st_dev 64768 (two hosts' 253:0), uid 1001, gid 2001: a
+ * file of `size` bytes, or a folder for a negative size.
+ */
+const row = (ino: number, parent: number, depth: number, path: string, size: number, links = 1) =>
+  `${ino},${parent},${depth},"${path}","",1001,2001,${Math.max(size, 4096)},64768,` +
+  `${Math.ceil(Math.max(size, 4096) / 512)},${links},"${size < 0 ? "0040755" : "0100644"}",` +
+  `1700000000,1600000000,1700000000,-1,0\n`;
+/** A folder's {@link row} (its link count told from another root's: else two roots read as one folder scanned twice). */
+const dir = (ino: number, parent: number, depth: number, path: string) =>
+  row(ino, parent, depth, path, -1, path.length);
+
 Deno.test("diff: scans of unrelated roots are apart for moves too: hostB's new file is no rename of hostA's deleted one of the same st_dev and inode", async () => {
   // before: hostA's deleted /home/x and hostB's new /scratch/y (st_dev 64768,
   // inode 5000, size and mtime alike: two hosts' 253:0) counted as moved
   await using tmp = await tempDir();
-  const row = (ino: number, parent: number, depth: number, path: string, size: number, links = 1) =>
-    `${ino},${parent},${depth},"${path}","",1001,2001,${Math.max(size, 4096)},64768,` +
-    `${Math.ceil(Math.max(size, 4096) / 512)},${links},"${size < 0 ? "0040755" : "0100644"}",` +
-    `1700000000,1600000000,1700000000,-1,0\n`;
-  // (a root's links told from another root's: else the two read as one folder scanned twice)
-  const dir = (ino: number, parent: number, depth: number, path: string) =>
-    row(ino, parent, depth, path, -1, path.length);
   // what happened: on hostA, x deleted and m renamed to n; on hostB, y
   // written (the same inode number as A's x and m, on a device of the same number)
   const scans: Record<string, string> = {
@@ -762,12 +767,6 @@ Deno.test("diff: rows under no root (a shard's file without shard 0's) go with a
   // NEW = /scratch: k renamed to k2 was not moved (the shard's rows took
   // /home's namespace, the one root of OLD)
   await using tmp = await tempDir();
-  const row = (ino: number, parent: number, depth: number, path: string, size: number, links = 1) =>
-    `${ino},${parent},${depth},"${path}","",1001,2001,${Math.max(size, 4096)},64768,` +
-    `${Math.ceil(Math.max(size, 4096) / 512)},${links},"${size < 0 ? "0040755" : "0100644"}",` +
-    `1700000000,1600000000,1700000000,-1,0\n`;
-  const dir = (ino: number, parent: number, depth: number, path: string) =>
-    row(ino, parent, depth, path, -1, path.length);
   const scans: Record<string, string> = {
     "home.csv": dir(2, 0, -1, "/home") + row(5000, 2, 0, "/home/x", 7000),
     "part.csv": dir(3, 2, 0, "/scratch/a") + row(6000, 3, 1, "/scratch/a/k", 9000) +

@@ -30,7 +30,7 @@ import { scratchDir, tempDir } from "./helpers/temp.ts";
 import { mountSlowfs } from "./helpers/slowfs.ts";
 import { snapshot } from "./helpers/repair_tree.ts";
 import { waitFor } from "./helpers/wait.ts";
-import { threadWchans } from "./helpers/proc.ts";
+import { PY_WAITING_ON_PIPE, threadWchans } from "./helpers/proc.ts";
 import { iecTenths } from "./helpers/units.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -351,23 +351,11 @@ w = os.open(fifo, os.O_WRONLY)
 p = subprocess.Popen(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=w, stdin=subprocess.DEVNULL)
 os.close(w)
 full = lambda: struct.unpack("i", fcntl.ioctl(held, termios.FIONREAD, bytes(4)))[0] >= size - 4096
-def waiting():  # a thread of it waits for room in the pipe (waitingOnPipe, below in Python)
-  try:
-    tasks = os.listdir("/proc/%d/task" % p.pid)
-  except OSError:
-    return False
-  for t in tasks:
-    try:
-      w = open("/proc/%d/task/%s/wchan" % (p.pid, t)).read()
-    except OSError:
-      continue
-    if w.endswith("pipe_write") or w.startswith("poll_schedule"): return True
-  return False
-deadline = time.time() + 60
+${PY_WAITING_ON_PIPE}deadline = time.time() + 60
 while not full() and p.poll() is None and time.time() < deadline: time.sleep(0.01)
 filled = full()
 # the walk goes on until its error lines wait on the full pipe: then SIGTERM
-while not waiting() and p.poll() is None and time.time() < deadline: time.sleep(0.01)
+while not waiting_on_pipe(p.pid) and p.poll() is None and time.time() < deadline: time.sleep(0.01)
 p.send_signal(signal.SIGTERM)
 try:
   code = p.wait(20)

@@ -24,7 +24,12 @@ import { report } from "../mod.ts";
 import { lineSet, parsePwalk } from "./helpers/csv.ts";
 import { CLI, cli, deno, REPO, run, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
 import { CHATTR, notHere, PYTHON3, STRACE, testNeeding, ZSTD } from "./helpers/system.ts";
-import { openNames, threadWchans, waitingForFifoReader } from "./helpers/proc.ts";
+import {
+  openNames,
+  PY_WAITING_ON_PIPE,
+  threadWchans,
+  waitingForFifoReader,
+} from "./helpers/proc.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { beforeOpenat, shimTest } from "./helpers/shim.ts";
 import { waitFor } from "./helpers/wait.ts";
@@ -829,23 +834,10 @@ os.close(w)
 # it in poll, or pipe_write); read only then
 size = fcntl.fcntl(r, 1032)  # F_GETPIPE_SZ
 full = lambda: struct.unpack("i", fcntl.ioctl(r, termios.FIONREAD, bytes(4)))[0] >= size - 4096
-def waiting():
-    try:
-        tasks = os.listdir("/proc/%d/task" % p.pid)
-    except OSError:
-        return False
-    for t in tasks:
-        try:
-            w = open("/proc/%d/task/%s/wchan" % (p.pid, t)).read()
-        except OSError:
-            continue
-        if w.endswith("pipe_write") or w.startswith("poll_schedule"):
-            return True
-    return False
-deadline = time.time() + 60
-while not (full() and waiting()) and p.poll() is None and time.time() < deadline:
+${PY_WAITING_ON_PIPE}deadline = time.time() + 60
+while not (full() and waiting_on_pipe(p.pid)) and p.poll() is None and time.time() < deadline:
     time.sleep(0.01)
-held = full() and waiting()
+held = full() and waiting_on_pipe(p.pid)
 out = b""
 while True:
     b = os.read(r, 4096)

@@ -7,6 +7,26 @@
  */
 
 /**
+ * Python source of `waiting_on_pipe(pid)`, for a test's Python driver: a
+ * thread of process `pid` waits for room in a pipe (pipe_write: a blocking
+ * write; poll_schedule: a poll after EAGAIN on a non-blocking one).
+ */
+export const PY_WAITING_ON_PIPE = `
+def waiting_on_pipe(pid):
+  try:
+    tasks = os.listdir("/proc/%d/task" % pid)
+  except OSError:
+    return False
+  for t in tasks:
+    try:
+      w = open("/proc/%d/task/%s/wchan" % (pid, t)).read()
+    except OSError:
+      continue
+    if w.endswith("pipe_write") or w.startswith("poll_schedule"): return True
+  return False
+`;
+
+/**
  * Where each thread of process `pid` sleeps in the kernel (its wchan: a
  * kernel function's name, "0" when running); [] once the process ended.
  */
