@@ -55,7 +55,8 @@ export const SHARD_RUN_OPTIONS: OptionNames<ShardRunOptions> = {
 /** Options of {@link runShard}. */
 export interface ShardRunOptions {
   /**
-   * The output file (a `.zst` suffix compresses), written under a temporary
+   * The output file (a `.zst` or `.gz` suffix compresses; CSV only: a
+   * `.parquet` name is a RangeError), written under a temporary
    * name beside it and renamed over it when complete (a link there is
    * replaced, never written through; a failure to write it, such as a full
    * disk, names it, never a temporary part); `"-"`, `"/dev/stdout"` (`/dev/fd/1`,
@@ -114,7 +115,7 @@ export interface ShardRecord {
   outputBytes: number;
   /** SHA-256 of the output, hex. */
   sha256: string;
-  /** Whether the output is zstd. */
+  /** Whether the output is compressed (zstd or gzip: its suffix says which). */
   compressed: boolean;
   /** Rows written. */
   rows: number;
