@@ -225,7 +225,8 @@ function quoted(b: Uint8Array, s: number, end: number): [Uint8Array, number] | n
 /**
  * Read previous scans into recursive counts per folder. A file that cannot
  * be read (missing, damaged, truncated) rejects with its error, its message
- * starting with the file's name.
+ * naming the file: first, or, in Deno's own errors (a missing file's
+ * NotFound), at the end.
  *
  * @example Estimate the rows below a folder from last week's scan
  * ```ts
