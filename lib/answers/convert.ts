@@ -98,7 +98,10 @@ export interface ConvertSummary {
   format: ScanFormat;
   /** Rows written. */
   rows: number;
-  /** Rows whose name was not UTF-8 (written with `\xNN` escapes). */
+  /**
+   * Rows whose name was not UTF-8 (written with `\xNN` escapes); 0 for
+   * Parquet inputs, whose names are stored escaped already.
+   */
   nonUtf8Names: number;
 }
 

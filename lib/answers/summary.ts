@@ -88,7 +88,10 @@ export interface Totals {
    * file does not record them.
    */
   errors: number | null;
-  /** Rows whose name was not UTF-8 (read with `\xNN` escapes). */
+  /**
+   * Rows whose name was not UTF-8 (read with `\xNN` escapes); 0 for a
+   * Parquet scan, whose names are stored escaped already.
+   */
   nonUtf8Names: number;
   /**
    * Folders (by st_dev and inode, within one namespace: see markNamespaces) with more than one row: a
