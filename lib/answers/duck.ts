@@ -90,7 +90,10 @@ export interface EngineOptions {
   /**
    * Parent folder of the spill folder. Default: the system's temporary
    * folder ($TMPDIR, else /tmp). Either must pass the journal's rule (see
-   * {@link spillParent}).
+   * {@link spillParent}): each folder on its path owned by root or the
+   * runner, and not writable by group or others unless sticky (`/tmp` is
+   * fine; a 0777 folder is not); else a RangeError for `tempDirectory` (an
+   * Error for $TMPDIR).
    */
   tempDirectory?: string;
   /** DuckDB worker threads, 1 to 1024. Default: DuckDB's (one per CPU). */
