@@ -679,6 +679,7 @@ function summary(
  * ```
  *
  * @throws {Deno.errors.NotFound} when the root does not exist
+ * @throws {Deno.errors.NotADirectory} when the root is not a folder
  * @throws {RefusedError} (a Deno.errors.PermissionDenied) when the root is `/` without
  * `force`, a system folder without `allowSystem`, or the journal is inside the tree, a
  * link, or an existing file that is not a private journal of the running user
@@ -741,6 +742,7 @@ export async function repair(root: string, options: RepairOptions = {}): Promise
  * ```
  *
  * @throws {Deno.errors.NotFound} when the root does not exist
+ * @throws {Deno.errors.NotADirectory} when the root is not a folder
  * @throws {RefusedError} as {@link repair}; and with `apply`, without
  * CAP_CHOWN (not root), for a `to.uid` that is not `from`, or a `from` that
  * is not the caller: the system would refuse every entry

@@ -287,6 +287,7 @@ function parseJournal(bytes: Uint8Array, file: string): JournalContents {
  * await Deno.remove(tmp, { recursive: true });
  * ```
  *
+ * @throws {Deno.errors.NotFound} when the journal does not exist
  * @throws {SyntaxError} when the file is not a pwalk journal, or a line in it is bad
  * @throws {RefusedError} as {@link undo} refuses a journal: a symbolic link,
  * anything but a regular file (a FIFO is not waited on, /dev/zero not read),
@@ -402,6 +403,7 @@ function refuseWithoutModeChanges(): void {
  * await Deno.remove(tmp, { recursive: true });
  * ```
  *
+ * @throws {Deno.errors.NotFound} when the journal does not exist
  * @throws {SyntaxError} when the file is not a pwalk journal, or holds a bad line
  * @throws {RefusedError} when the journal file is not safe to trust
  * @throws the signal's reason when cancelled
