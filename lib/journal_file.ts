@@ -439,6 +439,11 @@ export async function openJournal(
  */
 const asDeno = (v: bigint) => Number(BigInt.asUintN(64, v));
 
+/** A {@link RefusedError} for errno `n`, its name as `code` (as {@link errnoError} gives). */
+function refusedErrno(n: number, message: string): RefusedError & { code: string } {
+  return Object.assign(new RefusedError(message), { code: errnoName(n)[0] });
+}
+
 /** Why an existing empty file is refused as a journal. */
 const EMPTY = "an empty file, not a pwalk journal";
 
@@ -453,23 +458,30 @@ async function openChecked(
   const b = pathBytes(path);
   const fd = await sym.pw_journal_open(b, BigInt(b.length), mustBeNew ? JournalFlag.NEW : 0, info);
   if (fd < 0) {
+    // each with the errno's name as `code`, as the API's other system
+    // errors (a refusal stays a RefusedError: the CLI's status 2)
     const [name, text] = errnoName(-fd);
     if (name === "EEXIST" && retry) return undefined;
     if (name === "EAGAIN") { // EWOULDBLOCK
-      throw new Error(
+      throw errnoError(
+        -fd,
         `pwalk: journal ${path}: in use by another run (it holds the journal's lock); ` +
           "wait for it to end, or give another --journal",
       );
     }
     if (name === "EISDIR") {
-      throw new RefusedError(`pwalk: journal ${path}: a folder: give the journal a file name`);
+      throw refusedErrno(
+        -fd,
+        `pwalk: journal ${path}: a folder: give the journal a file name`,
+      );
     }
     if (name === "ELOOP") {
-      throw new RefusedError(
+      throw refusedErrno(
+        -fd,
         `pwalk: journal ${path}: a symbolic link (a journal is never written through one)`,
       );
     }
-    throw new Error(`pwalk: journal ${path}: cannot be created or opened: ${text}`);
+    throw errnoError(-fd, `pwalk: journal ${path}: cannot be created or opened: ${text}`);
   }
   const mode = Number(info[2]);
   const problem = journalFileProblem({

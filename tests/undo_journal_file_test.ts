@@ -6,6 +6,8 @@
  *   a FIFO (or a link to one) swapped in between its lstat and its open
  *   is refused at once, not waited on for ever;
  * - a journal that cannot be read is named, and bad input (status 2);
+ * - a journal repair cannot create or open throws with the errno's class
+ *   and name (`code`), as the API's other system errors;
  * - a journal repair refuses to append to is left as it was, its torn
  *   last line too;
  * - the undo command printed for a journal named `-jx` works, and so does
@@ -23,7 +25,7 @@ import { ensureNative } from "../lib/ffi.ts";
 import { readJournalFile, RefusedError } from "../lib/journal_file.ts";
 import { closeLibc, mkfifo } from "./helpers/libc.ts";
 import { CLI, cli, deno, REPO, run, UNPRIVILEGED } from "./helpers/run.ts";
-import { SETPRIV, testNeeding } from "./helpers/system.ts";
+import { PYTHON3, SETPRIV, testNeeding } from "./helpers/system.ts";
 import { canMountTmpfs, mountOverlay, mountTmpfs, tempDir } from "./helpers/temp.ts";
 import { buildTree, diffSnapshots, type EntrySpec, G, snapshot } from "./helpers/repair_tree.ts";
 import { groupShown } from "./helpers/names.ts";
@@ -118,6 +120,86 @@ testNeeding([SETPRIV], {
     assertEquals(r.code, 2, r.stderr);
     assertEquals(errLines(r.stderr), [`pwalk: cannot read the journal ${j}/: Not a directory`]);
     closeLibc();
+  },
+});
+
+/**
+ * The errno name Python's os.open gives for `path`, opened as the library
+ * opens a journal for a run (a new file, else an existing one, never
+ * through a link): the independent reference for the API's `code`.
+ */
+const OPEN_PROBE = `
+import errno, os, sys
+for p in sys.argv[1:]:
+    base = os.O_RDWR | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        try:
+            fd = os.open(p, base | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            fd = os.open(p, base)
+        os.close(fd)
+        print("opened")
+    except OSError as e:
+        print(errno.errorcode[e.errno])
+`;
+
+testNeeding([SETPRIV, PYTHON3], {
+  name:
+    "repair: a journal that cannot be created or opened throws with the errno's name as code, and its class (review)",
+  async fn() {
+    await using tmp = await tempDir("pwalk-undofile-");
+    const root = `${tmp.path}/proj`;
+    Deno.mkdirSync(root);
+    Deno.writeTextFileSync(`${tmp.path}/file`, "");
+    Deno.mkdirSync(`${tmp.path}/dir`);
+    Deno.symlinkSync(`${tmp.path}/target`, `${tmp.path}/link`);
+    Deno.mkdirSync(`${tmp.path}/shut`, { mode: 0o555 });
+    Deno.chmodSync(`${tmp.path}/shut`, 0o555);
+    const probe = async (paths: string[], prefix: string[] = []) =>
+      (await run("python3", ["-c", OPEN_PROBE, ...paths], { prefix })).text.trim().split("\n");
+    // (the journal's text and class: what each says and is, the code added)
+    const cases: [string, string, new (...a: never[]) => Error, string][] = [
+      [`${tmp.path}/none/j`, "ENOENT", Deno.errors.NotFound, "cannot be created or opened"],
+      [`${tmp.path}/file/j`, "ENOTDIR", Deno.errors.NotADirectory, "cannot be created or opened"],
+      [`${tmp.path}/dir`, "EISDIR", RefusedError, "a folder: give the journal a file name"],
+      [`${tmp.path}/link`, "ELOOP", RefusedError, "a symbolic link (a journal is never written"],
+    ];
+    const codes = await probe(cases.map(([j]) => j));
+    assertEquals(codes, cases.map(([, code]) => code)); // the premise
+    for (const [i, [j, , type, text]] of cases.entries()) {
+      const e = await assertRejects(() => repair(root, { journal: j }), type) as Error & {
+        code?: string;
+      };
+      assertEquals(e.code, codes[i], e.message);
+      assert(e.message.startsWith(`pwalk: journal ${j}: ${text}`), e.message);
+    }
+    // a folder its user may not write: uid 0 without capabilities, the
+    // modes hold for it (the probe and the API both)
+    const shut = `${tmp.path}/shut/j`;
+    const [code] = await probe([shut], UNPRIVILEGED);
+    assertEquals(code, "EACCES");
+    const api = `
+      import { repair } from ${JSON.stringify(`${REPO}/mod.ts`)};
+      try {
+        await repair(${JSON.stringify(root)}, { journal: ${JSON.stringify(shut)} });
+      } catch (e) {
+        console.log(JSON.stringify([e.constructor.name, e.code, e.message]));
+      }`;
+    const r = await deno(["eval", api], { prefix: UNPRIVILEGED, timeoutMs: HUNG });
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(JSON.parse(r.text), [
+      "PermissionDenied",
+      code,
+      `pwalk: journal ${shut}: cannot be created or opened: Permission denied`,
+    ]);
+    // nothing made, through the link either
+    assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name).sort(), [
+      "dir",
+      "file",
+      "link",
+      "proj",
+      "shut",
+    ]);
   },
 });
 
