@@ -42,14 +42,16 @@ export function count(n: number, one: string, many = `${one}s`): string {
 /**
  * A memory size as DuckDB's memory_limit takes it ("4GB", "1.5 GiB": a
  * number, then KB, MB, GB or TB, or KiB ... TiB, in any case) in bytes, or
- * undefined when it is not one, or is 2^63 bytes (8 EiB) or more: a bound
- * kept well below DuckDB's own (about 2^64 bytes, past which it fails with
- * "Failed to set config", naming no option, or wraps to 0).
+ * undefined when it is not one, is less than a byte (0KB, 0.0001KB: DuckDB
+ * takes whole bytes, 0, and fails at its first allocation, an "Out of
+ * Memory" error after the work has begun), or is 2^63 bytes (8 EiB) or
+ * more: a bound kept well below DuckDB's own (about 2^64 bytes, past which
+ * it fails with "Failed to set config", naming no option, or wraps to 0).
  */
 export function memorySize(s: string): number | undefined {
   const m = /^(\d+(?:\.\d+)?)\s*([KMGT])(i?)B$/i.exec(s);
   if (!m) return undefined;
   const power = "KMGT".indexOf(m[2].toUpperCase()) + 1;
   const bytes = Number(m[1]) * (m[3] ? 1024 : 1000) ** power;
-  return bytes < 2 ** 63 ? bytes : undefined;
+  return bytes >= 1 && bytes < 2 ** 63 ? bytes : undefined;
 }

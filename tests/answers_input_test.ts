@@ -536,7 +536,7 @@ Deno.test("summary, diff, convert: bad usage is status 2, failures 1, one line, 
       "--memory-limit of 8 EiB or more (DuckDB: 'Failed to set config', status 1)",
       ["summary", "--memory-limit", "999999999999GB", good],
       2,
-      "pwalk: --memory-limit needs a size such as 4GB (below 8 EiB), got '999999999999GB'",
+      "pwalk: --memory-limit needs a size such as 4GB (1 byte or more, below 8 EiB), got '999999999999GB'",
     ],
     [
       "--now of more digits than a number holds",
@@ -1773,14 +1773,23 @@ Deno.test("summarize, diff, convert: DuckDB's options and names checked before a
     [
       { memoryLimit: "lots" },
       RangeError,
-      'pwalk: memoryLimit must be a size such as "4GB" (below 8 EiB), got "lots"',
+      'pwalk: memoryLimit must be a size such as "4GB" (1 byte or more, below 8 EiB), got "lots"',
     ],
     // (DuckDB said only "Failed to set config", status 1)
     [
       { memoryLimit: "99999999TB" },
       RangeError,
-      'pwalk: memoryLimit must be a size such as "4GB" (below 8 EiB), got "99999999TB"',
+      'pwalk: memoryLimit must be a size such as "4GB" (1 byte or more, below 8 EiB), got "99999999TB"',
     ],
+    // DuckDB takes less than a byte as 0 bytes, and fails at its first
+    // allocation ("Out of Memory", after the work began: below)
+    ...["0KB", "0GB", "0.0MB", "0.0001KB"].map((
+      m,
+    ): [Record<string, unknown>, typeof TypeError, string] => [
+      { memoryLimit: m },
+      RangeError,
+      `pwalk: memoryLimit must be a size such as "4GB" (1 byte or more, below 8 EiB), got "${m}"`,
+    ]),
     [
       { memoryLimit: 4e9 },
       TypeError,
@@ -1818,6 +1827,24 @@ Deno.test("summarize, diff, convert: DuckDB's options and names checked before a
   }
   assertEquals(stages, 0, "work began");
   assert(!existsSync(out));
+  // the premise of the sizes of no byte: DuckDB itself takes them, then
+  // cannot even show its memory limit
+  for (const m of ["0KB", "0.0001KB"]) {
+    const e = await assertRejects(async () => {
+      const db = await DuckDBInstance.create(":memory:", { memory_limit: m });
+      try {
+        const c = await db.connect();
+        try {
+          await c.runAndReadAll("SELECT current_setting('memory_limit')");
+        } finally {
+          c.closeSync();
+        }
+      } finally {
+        db.closeSync();
+      }
+    });
+    assertStringIncludes(String(e), "Out of Memory", m);
+  }
   // sizes DuckDB reads, and a thread count, still work
   const s = await summarize([scan], { names: false, threads: 1, memoryLimit: "512MiB" });
   assert(s.totals.entries > 0);

@@ -5,7 +5,8 @@
  * else is on the command line. Checked after the outputs and the scans,
  * it came after a warning about the scans (two lines), or behind an
  * output that cannot be written (status 1, naming the output: fixed,
- * the next run told of the value).
+ * the next run told of the value). A --memory-limit of less than a byte
+ * (0KB) too: DuckDB took it, and failed at its first allocation, status 1.
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { cli, type Ran } from "./helpers/run.ts";
@@ -40,6 +41,14 @@ Deno.test("summary, diff, convert: a bad option value is one line, status 2, bef
     [["convert", "--level", "99", part, `${tmp.path}/o.parquet`], "--level", "o.parquet"],
     [["convert", "--level", "99", part, `${gone}/o.parquet`], "--level"],
     [["convert", "--memory-limit", "4G", part, `${tmp.path}/o.csv`], "--memory-limit", "o.csv"],
+    // a size of no byte: DuckDB takes it, then fails at its first allocation
+    [["summary", "--memory-limit", "0KB", part], "--memory-limit"],
+    [["diff", "--memory-limit", "0GB", part, part], "--memory-limit"],
+    [
+      ["convert", "--memory-limit", "0.0MB", part, `${tmp.path}/z.parquet`],
+      "--memory-limit",
+      "z.parquet",
+    ],
   ];
   const ran: Ran[] = await pooled(cases, ([args]) => cli(args));
   for (const [i, [args, option, output]] of cases.entries()) {

@@ -37,7 +37,8 @@ export const ENGINE_OPTIONS: OptionNames<EngineOptions & StageOptions> = {
  * with pwalk's messages (DuckDB would say "Failed to set config" of a
  * memoryLimit it cannot read; threads 0 would be dropped silently):
  * threads an integer from 1 to 1024, memoryLimit a size such as "4GB"
- * (a number, then KB, MB, GB or TB, or KiB...TiB), tempDirectory a
+ * (a number, then KB, MB, GB or TB, or KiB...TiB; 1 byte or more: DuckDB
+ * takes "0KB" and fails at its first allocation), tempDirectory a
  * non-empty string, the callbacks functions.
  */
 export function checkEngineOptions(o: EngineOptions & StageOptions): void {
@@ -48,7 +49,9 @@ export function checkEngineOptions(o: EngineOptions & StageOptions): void {
   }
   if (m !== undefined && memorySize(m) === undefined) {
     throw new RangeError(
-      `pwalk: memoryLimit must be a size such as "4GB" (below 8 EiB), got ${JSON.stringify(m)}`,
+      `pwalk: memoryLimit must be a size such as "4GB" (1 byte or more, below 8 EiB), got ${
+        JSON.stringify(m)
+      }`,
     );
   }
   const t: unknown = o.tempDirectory;

@@ -1841,7 +1841,7 @@ export function engineOptions(
   const memoryLimit = f["memory-limit"] as string | undefined;
   if (memoryLimit !== undefined && memorySize(memoryLimit) === undefined) {
     throw new UsageError(
-      `--memory-limit needs a size such as 4GB (below 8 EiB), got '${memoryLimit}'`,
+      `--memory-limit needs a size such as 4GB (1 byte or more, below 8 EiB), got '${memoryLimit}'`,
     );
   }
   return {
