@@ -211,6 +211,22 @@ static int front_way_step(void *arg, int fd, const struct stat *st) {
   return 0;
 }
 
+/* Fail the job naming frontier folder `path` as the error lines show a
+   name (pw_escape_path: a newline as \n, a backslash as \\), so that the
+   message is one line and no two names read the same, then `why` and
+   `more` (the root, as the job's other messages give it). */
+static void front_fail(pw_job *j, const char *path, size_t len, const char *why,
+                       const char *more) {
+  char *shown = malloc(4 * len + 1);
+  if (!shown) {
+    pw_job_fail(j, ENOMEM, "out of memory");
+    return;
+  }
+  shown[pw_escape_path(shown, path, len)] = 0;
+  pw_job_fail(j, EINVAL, "frontier folder %s%s%s", shown, why, more);
+  free(shown);
+}
+
 /* A shard's frontier folders ("DEV INO PARENT_INO DEPTH PATH" each), as
    items with the depth of a whole run.  Each is reached from the root one
    name at a time, following no link (a folder on the way swapped for a
@@ -256,8 +272,7 @@ static int frontier(pw_job *j) {
     size_t len = f->lens[i] - (size_t)(path - f->items[i]);
     const char *rel = below_root(j, path, len), *last;
     if (!rel) { /* which folder, and why: the caller may have built it by hand */
-      pw_job_fail(j, EINVAL, "frontier folder %.*s is not below the root %s", (int)len, path,
-                  j->opts->root);
+      front_fail(j, path, len, " is not below the root ", j->opts->root);
       return 0;
     }
     struct stat st, parent;
@@ -284,8 +299,8 @@ static int frontier(pw_job *j) {
       pw_anc_put(way.anc);
       way.anc = NULL;
       if (err == EINVAL) {
-        pw_job_fail(j, EINVAL, "frontier folder %.*s: a name on its way from the root is empty, "
-                    "\".\" or \"..\"", (int)len, path);
+        front_fail(j, path, len, ": a name on its way from the root is empty, \".\" or \"..\"",
+                   "");
         return 0;
       }
       /* below a loop on the way: a whole run never gets there (no row, no

@@ -64,3 +64,41 @@ Deno.test("a frontier folder that is not below the root: the error names it (was
   }
   assertEquals([...Deno.readDirSync(tmp.path)].map((e) => e.name).sort(), ["d", "other"]);
 });
+
+Deno.test("a frontier folder's name in its error is escaped as the error lines escape names: one line, a backslash \\\\ (review)", async () => {
+  await using tmp = await tempDir();
+  // a name with a newline and a backslash: "a\nb" and "a\\nb" must not read the same
+  const name = "ot\nh\\er";
+  await Deno.mkdir(`${tmp.path}/d/${name}`, { recursive: true });
+  await Deno.mkdir(`${tmp.path}/${name}`);
+  const folder = (path: string) => {
+    const st = Deno.lstatSync(path);
+    return {
+      path,
+      dev: st.dev,
+      ino: st.ino!,
+      parentIno: Deno.lstatSync(`${path}/..`).ino!,
+      depth: 0,
+    };
+  };
+  // the escapes of README's error lines, for these two characters
+  const shown = (p: string) => p.replaceAll("\\", "\\\\").replaceAll("\n", "\\n");
+  for (
+    const [path, why] of [
+      [`${tmp.path}/${name}`, ` is not below the root ${tmp.path}/d`],
+      [`${tmp.path}/d/./${name}`, `: a name on its way from the root is empty, "." or ".."`],
+    ]
+  ) {
+    const frontier = [folder(path)];
+    for (
+      const run of [
+        () => drain(walk(`${tmp.path}/d`, { frontier })),
+        () => report(`${tmp.path}/d`, { output: `${tmp.path}/scan.csv`, frontier }),
+      ]
+    ) {
+      const e = await assertRejects(run, TypeError);
+      assertEquals(e.message, `pwalk: frontier folder ${shown(path)}${why}`);
+      assertEquals(e.message.split("\n").length, 1);
+    }
+  }
+});
