@@ -3,7 +3,8 @@
  * with the signal's reason, leaves no spill folder in its tempDirectory and
  * no output (nor a temporary beside it), aborted before it starts or at any
  * stage it tells, the second reading of a scan with a name that is not
- * UTF-8 (the escaping filter's pipe) included.
+ * UTF-8 (the escaping filter's pipe) included, and the copy out of the spill
+ * folder into an output folder others can change.
  *
  * Two checks of the means below: a DuckDB query that would run for hours
  * (a cross join of 10^12 rows) ends once the signal aborts, which only
@@ -369,4 +370,63 @@ Deno.test("answers: a signal that is no AbortSignal is refused", async () => {
       "signal must be an AbortSignal",
     );
   }
+});
+
+Deno.test("answers: convert's copy out of its spill folder (into a folder others can change) stops once the signal aborts", async () => {
+  // Into a folder another user could change (writable by all, not sticky)
+  // DuckDB writes in the private spill folder, and convert then copies that
+  // file into the temporary beside OUT through its descriptor: minutes for
+  // a large scan. DuckDB's file read through a FIFO, fed a block at a time,
+  // stands for one that takes that long.
+  await using tmp = await tempDir();
+  const scan = `${tmp.path}/a.csv`;
+  await Deno.writeFile(scan, scanBytes(3000, false));
+  const spill = `${tmp.path}/spill`;
+  await Deno.mkdir(spill);
+  const outDir = `${tmp.path}/open`;
+  await Deno.mkdir(outDir);
+  await Deno.chmod(outDir, 0o777);
+  const fifo = `${tmp.path}/body`;
+  const mk = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  assert(mk.success);
+  const open = Deno.open;
+  const copied: string[] = [];
+  Deno.open = ((path: string | URL, options?: Deno.OpenOptions) => {
+    if (typeof path === "string" && /\/pwalk-duckdb-[^/]*\/(out\.parquet|body\.csv)$/.test(path)) {
+      copied.push(path.slice(path.lastIndexOf("/") + 1));
+      return open(fifo, options);
+    }
+    return open(path, options);
+  }) as typeof Deno.open;
+  // (no more than a pipe writes at once: never half written when its reader goes)
+  const block = new Uint8Array(4096).fill(0x61);
+  try {
+    for (const out of [`${outDir}/a.parquet`, `${outDir}/a.csv`]) {
+      const ac = new AbortController();
+      const reason = new Error("stop");
+      const p = rejection(convert([scan], out, { tempDirectory: spill, signal: ac.signal }));
+      const w = await open(fifo, { write: true }); // (once the copy opens it to read)
+      try {
+        assertEquals(await w.write(block), block.length);
+        // the copy under way: its first bytes in the temporary beside OUT
+        await waitFor(
+          () => names(outDir).some((n) => Deno.statSync(`${outDir}/${n}`).size === block.length),
+          { what: "the first bytes copied", timeoutMs: 120_000 },
+        );
+        ac.abort(reason);
+        // more to copy: a copy that goes on takes it, and waits for more
+        assertEquals(await w.write(block), block.length);
+        const err = await guarded(p, `convert to ${out}, aborted in its copy`, 1);
+        assert(err === reason, `${out}: resolved or rejected with ${err}, not the signal's reason`);
+      } finally {
+        w.close(); // (a copy still reading ends)
+        await p;
+      }
+      assertEquals(names(spill), [], `${out}: spill folder left`);
+      assertEquals(names(outDir), [], `${out}: output or temporary left`);
+    }
+  } finally {
+    Deno.open = open;
+  }
+  assertEquals(copied, ["out.parquet", "body.csv"]);
 });

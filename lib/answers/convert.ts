@@ -377,7 +377,13 @@ export async function convert(
             )
           );
           rows = Number(r[0]?.Count ?? 0);
-          if (made) await writing(() => concatInto(made, new Uint8Array(0), into, output));
+          // (the copy out of the spill folder: minutes for a large scan, so
+          // an abort stops it too)
+          if (made) {
+            await writing(() =>
+              concatInto(made, new Uint8Array(0), into, output, true, options.signal)
+            );
+          }
         } else {
           // DuckDB's zstd is level 3; another level is the text again,
           // recompressed. DuckDB writes the header itself (the one column is
@@ -408,7 +414,11 @@ export async function convert(
               await writing(() =>
                 recompressInto(made ?? partial, body, level, output, options.signal)
               );
-            } else if (made) await writing(() => concatInto(made, new Uint8Array(0), body, output));
+            } else if (made) {
+              await writing(() =>
+                concatInto(made, new Uint8Array(0), body, output, true, options.signal)
+              );
+            }
           } catch (err) {
             throw staged ? asOutputError(err, staged.path, output) : err;
           } finally {
