@@ -179,6 +179,17 @@ size_t pw_escape_path(char *out, const char *path, size_t len);
   "its mode read back is %04o, not the %04o set (changed by someone else meanwhile, " \
   "or the file system does not keep modes); left as it is now"
 
+/** The message of a PW_OP_RACE error (err 0) of repair or chown: the owner and
+    group (%u:%u) are no longer those the change was planned for (%u:%u), just
+    before its chmod or just after it (another run, an undo of one, a chgrp):
+    the mode (%04o) is left as it is, not made the one planned (%04o), which
+    would give that group the access meant for the planned one (on a file
+    system that takes a chown without keeping it, vfat "quiet", the old one). */
+#define PW_OWNER_RACE_FMT                                                                      \
+  "its owner and group are %u:%u now, not the %u:%u its change was planned for (changed by " \
+  "someone else meanwhile: another run, an undo, a chgrp; or the file system does not keep " \
+  "owners); its mode left %04o, not made %04o"
+
 /** The message of an error: strerror(err), or the notice's text for ops
     that are notices rather than system errors (PW_OP_ANCESTOR, PW_OP_ACL,
     PW_OP_CAPABILITY); an ACL notice with an errno (the ACL could not be read)

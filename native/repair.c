@@ -840,6 +840,16 @@ static bool refused_whole(int err) {
          err == ENOTSUP || err == EOPNOTSUPP || err == ENOSYS;
 }
 
+/* The race notice of an entry whose owner or group (now: st) is no longer
+   the one its change p was planned for: its mode `left`, not `planned`. */
+static void owner_race(pw_worker *w, const pw_entry *e, const struct stat *st,
+                       const pw_change *p, uint32_t left, uint32_t planned) {
+  char text[256];
+  snprintf(text, sizeof text, PW_OWNER_RACE_FMT, (unsigned)st->st_uid, (unsigned)st->st_gid,
+           (unsigned)p->nuid, (unsigned)p->ngid, (unsigned)left, (unsigned)planned);
+  pw_job_note_text(pw_worker_job(w), PW_OP_RACE, e->path, e->len, text);
+}
+
 /* Make the change p to the entry t holds (stat now); returns what really
    happened (the kernel may refuse parts of it).  *refused: the kernel
    refused it whole (its chown, or the chmod of a change of mode alone:
@@ -878,6 +888,22 @@ static pw_change apply_change(pw_worker *w, const pw_entry *e, const pw_target *
       got.nmode = left.st_mode & 07777;
     return got;
   }
+  /* The mode planned gives the planned group its access.  Another run, an
+     undo of one putting an old group back (a file of `users`, every user's
+     group, to 0600), a chown run or the owner's chgrp may have given the
+     entry another owner or group since the plan (this run's journal line
+     and chown take that long): the chmod would give that group what was
+     meant for the planned one (that file `users` 0660).  Looked at just
+     before it: left as it is then, a race; nothing of p made when it
+     changed no owner (marked so in the journal, as a refused change). */
+  struct stat pre;
+  int prc = pw_target_stat(t, &pre);
+  if (prc == 0 && (pre.st_uid != got.nuid || pre.st_gid != got.ngid)) {
+    owner_race(w, e, &pre, &got, pre.st_mode & 07777, p->nmode);
+    *refused = !owner;
+    if (owner) got.nmode = pre.st_mode & 07777;
+    return got;
+  }
   int rc = pw_target_chmod(t, p->nmode);
   if (rc) {
     change_error(w, e, PW_OP_CHMOD, -rc);
@@ -895,7 +921,18 @@ static pw_change apply_change(pw_worker *w, const pw_entry *e, const pw_target *
      extensions); the message names both. */
   struct stat chk;
   uint32_t cm;
-  if (pw_target_stat(t, &chk) == 0 && (cm = chk.st_mode & 07777) != p->nmode) {
+  int crc = pw_target_stat(t, &chk);
+  if (prc == 0 && crc == 0 && (chk.st_uid != got.nuid || chk.st_gid != got.ngid)) {
+    /* ... or between that look and the chmod: the bits the chmod added
+       taken off again (only taken off: whatever else was set meanwhile,
+       no access is given by it) */
+    uint32_t added = p->nmode & ~(uint32_t)(pre.st_mode & 07777);
+    cm = chk.st_mode & 07777;
+    if ((cm & added) && pw_target_chmod(t, cm & ~added) == 0 && pw_target_stat(t, &chk) == 0)
+      cm = chk.st_mode & 07777;
+    owner_race(w, e, &chk, &got, cm, p->nmode);
+    got.nmode = cm;
+  } else if (crc == 0 && (cm = chk.st_mode & 07777) != p->nmode) {
     if ((p->nmode & S_ISGID) && cm == (p->nmode & ~(uint32_t)S_ISGID)) {
       change_error(w, e, PW_OP_CHMOD, EPERM);
     } else {

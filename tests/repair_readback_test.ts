@@ -109,3 +109,119 @@ shimTest(
     assert(!r.stderr.includes("race"), r.stderr);
   },
 );
+
+/**
+ * Another run's undo (or the owner's chgrp) giving the entry another group
+ * while repair changes its mode: at the write of the run's first journal
+ * entry line (after the plan, before the change: $SHIM_AT "journal"), or
+ * just before the library's chmod ($SHIM_AT "chmod"), the shim gives
+ * $SHIM_PATH the group $SHIM_GID and, when $SHIM_SET is given, the mode
+ * $SHIM_SET (octal), once.
+ */
+const GROUP_MEANWHILE = `#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+typedef ssize_t (*write_fn)(int, const void *, size_t);
+typedef int (*fchmodat_fn)(int, const char *, mode_t, int);
+typedef int (*fchmod_fn)(int, mode_t);
+static int done;
+static void meanwhile(const char *at) {
+  const char *w = getenv("SHIM_AT"), *p = getenv("SHIM_PATH"), *g = getenv("SHIM_GID");
+  if (done || !w || !p || !g || strcmp(w, at)) return;
+  done = 1;
+  if (lchown(p, (uid_t)-1, (gid_t)strtol(g, NULL, 10))) abort();
+  const char *m = getenv("SHIM_SET");
+  if (m && chmod(p, (mode_t)strtol(m, NULL, 8))) abort();
+}
+ssize_t write(int fd, const void *b, size_t n) {
+  static write_fn real;
+  if (!real) real = (write_fn)dlsym(RTLD_NEXT, "write");
+  ssize_t r = real(fd, b, n);
+  /* a journal entry line: "DEV INO TYPE ..." */
+  if (r > 0 && n > 2 && ((const char *)b)[0] >= '0' && ((const char *)b)[0] <= '9' &&
+      memchr(b, '\\n', n) == (const char *)b + n - 1 && memchr(b, ' ', n))
+    meanwhile("journal");
+  return r;
+}
+int fchmodat(int fd, const char *p, mode_t mode, int fl) {
+  static fchmodat_fn real;
+  if (!real) real = (fchmodat_fn)dlsym(RTLD_NEXT, "fchmodat");
+  meanwhile("chmod");
+  return real(fd, p, mode, fl);
+}
+int fchmod(int fd, mode_t mode) {
+  static fchmod_fn real;
+  if (!real) real = (fchmod_fn)dlsym(RTLD_NEXT, "fchmod");
+  meanwhile("chmod");
+  return real(fd, mode);
+}
+`;
+
+shimTest(
+  "a group given by someone else while repair changes the mode (another run's undo, a chgrp): the mode is not given to that group, a race; marked not made (audit: runs at once)",
+  GROUP_MEANWHILE,
+  async (shim) => {
+    const root = `${shim.dir}/proj`;
+    const f = `${root}/f`;
+    const BROAD = G.LISTED; // a group every user is in (users), given to --change-gids
+    // f as an earlier `repair --change-gids BROAD` left it: the project's, 0640;
+    // this run (--force-group-writable) makes it 0660
+    for (
+      const [at, set, left] of [
+        // an undo of the earlier run, between this run's plan and its change:
+        // group and mode back (BROAD, 0600): left so
+        ["journal", "600", 0o600],
+        // the owner's chgrp to BROAD just before the chmod: the bit it adds
+        // (group write) taken off again after it, the mode as the owner left it
+        ["chmod", undefined, 0o640],
+      ] as const
+    ) {
+      try {
+        Deno.removeSync(root, { recursive: true });
+      } catch { /* first */ }
+      buildTree(root, [
+        { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+        { rel: "f", type: "file", uid: 1001, gid: G.PROJECT, mode: 0o640 },
+      ]);
+      const j = `${shim.dir}/j-${at}`;
+      const r = await shim.cli(
+        ["repair", "--apply", "--force-group-writable", "--journal", j, root],
+        { SHIM_AT: at, SHIM_PATH: f, SHIM_GID: String(BROAD), ...(set ? { SHIM_SET: set } : {}) },
+      );
+      assertEquals(r.code, 0, r.stderr);
+      const st = Deno.lstatSync(f);
+      // BROAD's members get no access this run meant for the project's
+      assertEquals([st.uid, st.gid, st.mode! & 0o7777], [1001, BROAD, left], `${at}: ${r.stderr}`);
+      assertStringIncludes(
+        r.stderr,
+        `pwalk: race '${f}': its owner and group are 1001:${BROAD} now, not the 1001:${G.PROJECT} ` +
+          "its change was planned for (changed by someone else meanwhile: another run, an undo, " +
+          "a chgrp; or the file system does not keep owners); its mode left " +
+          `${left.toString(8).padStart(4, "0")}, not made 0660`,
+      );
+      assertStringIncludes(r.stderr, "0 changed");
+      const lines = Deno.readTextFileSync(j).trimEnd().split("\n").slice(1);
+      // the change planned, and (before the change: nothing of it made) its
+      // refusal mark, NEW as OLD
+      const fields = (l: string) => l.split(" ").slice(3, 9).join(" ");
+      assertEquals(
+        lines.map(fields),
+        at === "journal"
+          ? [
+            `1001 ${G.PROJECT} 0640 1001 ${G.PROJECT} 0660`,
+            `1001 ${G.PROJECT} 0640 1001 ${G.PROJECT} 0640`,
+          ]
+          : [`1001 ${G.PROJECT} 0640 1001 ${G.PROJECT} 0660`],
+      );
+      // undo leaves it as it is
+      const u = await shim.cli(["undo", "--apply", j]);
+      assertEquals(u.code, 0, u.stderr);
+      const after = Deno.lstatSync(f);
+      assertEquals([after.gid, after.mode! & 0o7777], [BROAD, left], u.text);
+    }
+  },
+);
