@@ -894,11 +894,14 @@ static pw_change apply_change(pw_worker *w, const pw_entry *e, const pw_target *
      entry another owner or group since the plan (this run's journal line
      and chown take that long): the chmod would give that group what was
      meant for the planned one (that file `users` 0660).  Looked at just
-     before it: left as it is then, a race; nothing of p made when it
-     changed no owner (marked so in the journal, as a refused change). */
+     before it: left as it is then, a race, when the chmod would add a bit
+     (one that only takes bits off, as chown's of setuid, opens nothing);
+     nothing of p made when it changed no owner (marked so in the journal,
+     as a refused change). */
   struct stat pre;
   int prc = pw_target_stat(t, &pre);
-  if (prc == 0 && (pre.st_uid != got.nuid || pre.st_gid != got.ngid)) {
+  uint32_t added = prc == 0 ? p->nmode & ~(uint32_t)(pre.st_mode & 07777) : 0;
+  if (added && (pre.st_uid != got.nuid || pre.st_gid != got.ngid)) {
     owner_race(w, e, &pre, &got, pre.st_mode & 07777, p->nmode);
     *refused = !owner;
     if (owner) got.nmode = pre.st_mode & 07777;
@@ -922,11 +925,10 @@ static pw_change apply_change(pw_worker *w, const pw_entry *e, const pw_target *
   struct stat chk;
   uint32_t cm;
   int crc = pw_target_stat(t, &chk);
-  if (prc == 0 && crc == 0 && (chk.st_uid != got.nuid || chk.st_gid != got.ngid)) {
+  if (added && crc == 0 && (chk.st_uid != got.nuid || chk.st_gid != got.ngid)) {
     /* ... or between that look and the chmod: the bits the chmod added
        taken off again (only taken off: whatever else was set meanwhile,
        no access is given by it) */
-    uint32_t added = p->nmode & ~(uint32_t)(pre.st_mode & 07777);
     cm = chk.st_mode & 07777;
     if ((cm & added) && pw_target_chmod(t, cm & ~added) == 0 && pw_target_stat(t, &chk) == 0)
       cm = chk.st_mode & 07777;
