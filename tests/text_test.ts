@@ -5,7 +5,7 @@
  * Python's textwrap does.
  */
 import { assert, assertEquals } from "@std/assert";
-import { bytes, count, fit, wrap } from "../lib/answers/text.ts";
+import { bytes, count, fit, outputWidth, wrap } from "../lib/answers/text.ts";
 import { shortened } from "../lib/answers/html.ts";
 import { formatBytes } from "../lib/cli/progress.ts";
 import { groupDigits } from "../lib/digits.ts";
@@ -200,4 +200,44 @@ Deno.test("columns() of a whole string is the sum of its code points' columns, L
   assertEquals(columns("a\u10ffb"), 3);
   assertEquals(columns("a\u1100b"), 4);
   assertEquals(columns("\u{20000}x"), 3);
+});
+
+Deno.test("outputWidth(): a terminal that tells 0 columns (script with no terminal above, some CI pseudo-terminals) takes $COLUMNS when 40 or more, else 80, as the progress line does; a width told wins (audit)", () => {
+  const realSize = Deno.consoleSize, realTerminal = Deno.stdout.isTerminal;
+  const before = Deno.env.get("COLUMNS");
+  try {
+    Deno.stdout.isTerminal = () => true;
+    Deno.consoleSize = () => ({ columns: 0, rows: 0 });
+    for (
+      const [env, want] of [
+        ["120", 120],
+        ["40", 40],
+        ["39", 80],
+        ["0", 80],
+        ["x", 80],
+        ["", 80],
+        [undefined, 80],
+      ] as const
+    ) {
+      if (env === undefined) Deno.env.delete("COLUMNS");
+      else Deno.env.set("COLUMNS", env);
+      assertEquals(outputWidth(), want, `COLUMNS=${env}`);
+    }
+    // a width the terminal tells wins over $COLUMNS (40 at least)
+    Deno.env.set("COLUMNS", "120");
+    Deno.consoleSize = () => ({ columns: 100, rows: 30 });
+    assertEquals(outputWidth(), 100);
+    Deno.consoleSize = () => ({ columns: 20, rows: 30 });
+    assertEquals(outputWidth(), 40);
+    // not a terminal: $COLUMNS, else nothing cut (cron mail, > file)
+    Deno.stdout.isTerminal = () => false;
+    assertEquals(outputWidth(), 120);
+    Deno.env.delete("COLUMNS");
+    assertEquals(outputWidth(), Infinity);
+  } finally {
+    Deno.consoleSize = realSize;
+    Deno.stdout.isTerminal = realTerminal;
+    if (before === undefined) Deno.env.delete("COLUMNS");
+    else Deno.env.set("COLUMNS", before);
+  }
 });

@@ -107,13 +107,22 @@ export function date(secs: number): string {
 /**
  * The width to fit: the terminal's when stdout is one, else $COLUMNS, else
  * none (Infinity: a report mailed by cron or written to a file keeps whole
- * paths, which are what an admin acts on).
+ * paths, which are what an admin acts on). A terminal that tells 0 columns
+ * (no size known) takes $COLUMNS, else 80.
  */
 export function outputWidth(): number {
+  let terminal = false;
   try {
-    if (Deno.stdout.isTerminal()) return Math.max(40, Deno.consoleSize().columns);
+    if (Deno.stdout.isTerminal()) {
+      terminal = true;
+      // 0: a terminal that tells no width (`script` with no terminal
+      // above it, some CI pseudo-terminals): $COLUMNS, else 80, as the
+      // progress line takes it, not 40 with $COLUMNS ignored
+      const told = Deno.consoleSize().columns;
+      if (told > 0) return Math.max(40, told);
+    }
   } catch {
-    // not a terminal
+    // not a terminal, or one whose size cannot be read
   }
   let c = NaN;
   try {
@@ -122,7 +131,7 @@ export function outputWidth(): number {
     // no --allow-env for it: asked after the answers are computed, which
     // such a refusal would throw away (none: whole paths, as for a file)
   }
-  return Number.isInteger(c) && c >= 40 ? c : Infinity;
+  return Number.isInteger(c) && c >= 40 ? c : terminal ? 80 : Infinity;
 }
 
 /** What {@link visible} writes as an escape: one code point of it (`UNSAFE_ALL`: every one). */
