@@ -192,9 +192,16 @@ Deno.test("a --temp-dir that cannot hold the spill folder: the same line and sta
   assertEquals([r.code, r.stderr.split("\n").filter((l) => l)], [2, [
     `pwalk: --temp-dir ${missing}: cannot make the temporary of ${fifo}: No such file or directory`,
   ]]);
+  // $TMPDIR's folder named, as --temp-dir's is: a batch job's TMPDIR of a
+  // node-local folder not made on this node (it said "in $TMPDIR (or
+  // /tmp)", which folder left to guess)
   const t = await cli(["convert", scan, fifo], { env: { TMPDIR: missing } });
   assertEquals([t.code, t.stderr.split("\n").filter((l) => l)], [1, [
-    `pwalk: cannot make the temporary of ${fifo} in $TMPDIR (or /tmp): No such file or directory`,
+    `pwalk: cannot make the temporary of ${fifo} in ${missing} ($TMPDIR): No such file or directory`,
+  ]]);
+  const s = await cli(["summary", scan], { env: { TMPDIR: missing } });
+  assertEquals([s.code, s.stderr.split("\n").filter((l) => l)], [1, [
+    `pwalk: cannot make DuckDB's spill folder in ${missing} ($TMPDIR): No such file or directory`,
   ]]);
   closeLibc();
 });

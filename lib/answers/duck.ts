@@ -386,7 +386,13 @@ export function lit(s: string): string {
 export function spillError(o: EngineOptions, e: unknown, what: string): Error {
   const why = (e as Error).message.replace(/ \(os error \d+\).*$/s, "").replace(/:.*$/s, "");
   if (o.tempDirectory === undefined) {
-    return new Error(`pwalk: cannot make ${what} in $TMPDIR (or /tmp): ${why}`);
+    let env: string | undefined;
+    try {
+      env = Deno.env.get("TMPDIR") || undefined;
+    } catch { /* no --allow-env: the system's default */ }
+    // the folder named (a batch job's TMPDIR of a node-local folder not
+    // made on this node: "$TMPDIR (or /tmp)" left it to guess)
+    return new Error(`pwalk: cannot make ${what} in ${env ? `${env} ($TMPDIR)` : "/tmp"}: ${why}`);
   }
   return new RangeError(`pwalk: --temp-dir ${o.tempDirectory}: cannot make ${what}: ${why}`);
 }
