@@ -14,6 +14,7 @@ import { CC, FUSERMOUNT, PKG_CONFIG, testNeeding, ZSTD } from "./helpers/system.
 import { tempDir } from "./helpers/temp.ts";
 import { mktree } from "./helpers/tree.ts";
 import { readScanCounts } from "../mod.ts";
+import { listFolder } from "../lib/shard/list.ts";
 
 /** The folders in `dir`, by Deno.readDir. */
 function foldersIn(dir: string): string[] {
@@ -498,4 +499,34 @@ testNeeding([CC, PKG_CONFIG, FUSERMOUNT], {
     assertMatch(saidC, /other\.json was made by another process while this plan was made/);
     assertEquals(await Deno.readTextFile(other), "another program's data\n");
   },
+});
+
+Deno.test("plan: a folder below ROOT that cannot be listed for want of descriptors (EMFILE) fails the plan, saying ulimit -n; never taken as an unreadable folder, whose estimate the plan then misses (audit)", async () => {
+  // it came back as a folder that could not be listed (EACCES's way): the
+  // plan went on with `listed` and every estimate short, status 0, under
+  // a low `ulimit -n` (a batch job's)
+  await using tmp = await tempDir();
+  const sub = `${tmp.path}/a`;
+  await Deno.mkdir(`${sub}/b`, { recursive: true });
+  const held: Deno.FsFile[] = [];
+  let outcome: string;
+  try {
+    // every descriptor taken (Deno's own error says EMFILE when none is left)
+    for (;;) {
+      try {
+        held.push(Deno.openSync("/dev/null"));
+      } catch (e) {
+        assertEquals((e as { code?: string }).code, "EMFILE", String(e));
+        break;
+      }
+    }
+    outcome = await listFolder(tmp.path, { path: new TextEncoder().encode(sub), depth: 0 })
+      .then((l) => `listed: ${JSON.stringify(l)}`, (e) => `threw: ${(e as Error).message}`);
+  } finally {
+    for (const f of held) f.close();
+  }
+  assertMatch(outcome, /^threw: .*Too many open files.*ulimit -n/, outcome);
+  // with descriptors free again, the same folder lists as Deno.readDir sees it
+  const l = await listFolder(tmp.path, { path: new TextEncoder().encode(sub), depth: 0 });
+  assertEquals([l.error, l.count, l.dirs.length], [undefined, 1, foldersIn(sub).length]);
 });

@@ -115,7 +115,8 @@ async function listNative(root: string, t: ListTarget): Promise<Listing> {
 
 /**
  * List the folder `t` below `root` (the root as the walk gets it).
- * Never throws for the folder: an unreadable one comes back with `error`.
+ * Never throws for the folder: an unreadable one comes back with `error`;
+ * throws when the process is out of descriptors (EMFILE, ENFILE) or memory.
  */
 export async function listFolder(root: string, t: ListTarget): Promise<Listing> {
   const s = utf8(t.path);
@@ -124,6 +125,17 @@ export async function listFolder(root: string, t: ListTarget): Promise<Listing> 
       const l = await listWithDeno(s);
       if (l) return l;
     } catch (e) {
+      // out of descriptors or memory is the run's, not the folder's: taken
+      // as a folder that cannot be listed, its rows would be nobody's
+      // estimate and the plan, said complete, balanced on what is left
+      const code = (e as { code?: string })?.code;
+      if (code === "EMFILE" || code === "ENFILE" || code === "ENOMEM") {
+        const text = String((e as Error).message).replace(/ \(os error \d+\).*$/s, "");
+        throw new Error(
+          `${s}: ${text}${code === "ENOMEM" ? "" : ": raise the limit of open files (ulimit -n)"}`,
+          { cause: e },
+        );
+      }
       if (!(e instanceof Error) || !/name too long/i.test(e.message)) {
         return { count: 0, dirs: [], error: (e as Error).message };
       }
