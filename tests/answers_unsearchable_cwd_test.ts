@@ -50,3 +50,37 @@ testNeeding([SETPRIV], {
     assertEquals(diff.users.map((u: { name: string }) => u.name), ["root"]);
   },
 });
+
+Deno.test("summary and diff with no PATH at all (env -i, a bare job environment): names from the system's getent and the filter's mkfifo, as with PATH (audit)", async () => {
+  // users shown as numbers without a word, and a scan with a name that is
+  // not UTF-8 refused: "SCAN: Failed to spawn 'mkfifo': entity not found"
+  await using t = await tempDir();
+  const root = `${t.path}/tree`;
+  await Deno.mkdir(root);
+  await Deno.writeTextFile(`${root}/a`, "x");
+  const old = `${t.path}/old.csv`;
+  assertEquals((await cli(["-o", old, root])).code, 0);
+  const sh = await run("sh", ["-c", 'printf x > "$1/caf$(printf "\\351")"', "sh", root]);
+  assertEquals(sh.code, 0, sh.stderr);
+  const scan = `${t.path}/new.csv`;
+  assertEquals((await cli(["-o", scan, root])).code, 0);
+  // the reference: the name service's own name of the runner's uid
+  const ge = await run("getent", ["passwd", String(Deno.uid())]);
+  assertEquals(ge.code, 0, ge.stderr);
+  const name = ge.text.split(":")[0];
+  // only what Deno needs to find its cache: no PATH
+  const env: Record<string, string> = {};
+  for (const k of ["DENO_DIR", "HOME"]) {
+    const v = Deno.env.get(k);
+    if (v !== undefined) env[k] = v;
+  }
+  const o = { clearEnv: true, env };
+  const s = await cli(["summary", "--json", scan], o);
+  assertEquals([s.code, s.stderr], [0, ""]);
+  const summary = JSON.parse(s.text);
+  assertEquals(summary.totals.nonUtf8Names, 1);
+  assertEquals(summary.users.map((u: { name: string }) => u.name), [name]);
+  const d = await cli(["diff", "--json", old, scan], o);
+  assertEquals([d.code, d.stderr], [0, ""]);
+  assertEquals(JSON.parse(d.text).users.map((u: { name: string }) => u.name), [name]);
+});

@@ -8,6 +8,35 @@
  */
 import { onQuit } from "../interrupt.ts";
 
+/**
+ * The program to start for the system tool `name` (getent, mkfifo): the
+ * name, found on $PATH as usual; where $PATH is unset, empty or lacks it
+ * (`env -i`, a job's bare environment), the system's own copy,
+ * `/usr/bin/NAME` or `/bin/NAME`, as the C library's execvp searches
+ * without a PATH (Deno does not: it fails to start the name, and the
+ * names became numbers without a word, a scan's filter failed). The name
+ * when neither is there, or when they cannot be looked at (no
+ * --allow-env or --allow-read for them).
+ */
+export function systemTool(name: string): string {
+  let path: string | undefined;
+  try {
+    path = Deno.env.get("PATH");
+  } catch {
+    return name;
+  }
+  const found = (p: string) => {
+    try {
+      return Deno.statSync(p).isFile;
+    } catch {
+      return false;
+    }
+  };
+  // (an absolute folder of $PATH: Deno takes a relative one from "/", where the tools start)
+  if ((path ?? "").split(":").some((d) => d.startsWith("/") && found(`${d}/${name}`))) return name;
+  return [`/usr/bin/${name}`, `/bin/${name}`].find(found) ?? name;
+}
+
 /** Which database to ask. */
 export type NameDb = "passwd" | "group";
 
@@ -63,7 +92,7 @@ export async function resolveNames(
     let text = "";
     try {
       // getent exits 2 when some key is not found, and still prints the others.
-      const child = new Deno.Command("getent", {
+      const child = new Deno.Command(systemTool("getent"), {
         args: [db, ...batch.map(String)],
         // not our working folder, which the runner may not search (Deno
         // starts a child there, and fails: every name a number, silently)

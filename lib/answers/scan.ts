@@ -28,6 +28,7 @@ import {
   SpillFullError,
 } from "./duck.ts";
 import { decompressedStream } from "../decompress.ts";
+import { systemTool } from "./names.ts";
 import { recordPath } from "../shard/paths.ts";
 import { scanStatus } from "../shard/status.ts";
 import { compressionOf } from "../report.ts";
@@ -1539,7 +1540,7 @@ export async function loadEscaped(
   const fifo = `${e.tempDir}/escaped-${crypto.randomUUID()}.csv`;
   // started in "/" (fifo is absolute): Deno starts a child in our working
   // folder, and fails when that cannot be searched (`runuser -u` from /root)
-  const mk = await new Deno.Command("mkfifo", {
+  const mk = await new Deno.Command(systemTool("mkfifo"), {
     args: ["-m", "600", fifo],
     cwd: "/",
     stderr: "piped",
