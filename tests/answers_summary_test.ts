@@ -7,7 +7,8 @@
  *   histograms, busiest folders, largest files and cold data: recomputed
  *   here from Deno.readDir + Deno.lstat;
  * - recursive folder totals: `du --apparent-size -s -B1` and `du -s -B1` of
- *   every folder of the folder view;
+ *   every folder of the folder view; of every folder of a 250-deep folder
+ *   chain (and diff's growing folders there), sums of Deno.lstat;
  * - the same numbers from the scan with and without header, .csv.gz, a
  *   folder of .csv.zst shards and a glob over them, and Parquet;
  * - Parquet: DuckDB reads it back with the documented types and the same
@@ -21,7 +22,7 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { AGE_BUCKETS, convert, summarize, type Summary } from "../mod.ts";
+import { AGE_BUCKETS, convert, diff, report, summarize, type Summary } from "../mod.ts";
 import { formatSummary } from "../lib/cli/summary.ts";
 import {
   answersTree,
@@ -870,4 +871,85 @@ Deno.test("summary of an old C pwalk's scan of ROOT '/' ('/', '//a'): the same a
   assertEquals(c.roots, ["/"]);
   assertEquals(c, await answer(now));
   assert(!JSON.stringify(c).includes("//"), JSON.stringify(c));
+});
+
+/** Recursive totals of every folder below `dir` (itself included), by Deno.readDir and Deno.lstat, as du -s counts them. */
+async function chainTotals(
+  dir: string,
+  level: number,
+  parent: string | null,
+  out: Map<string, [number, string | null, number, number, number, number]>,
+): Promise<[number, number, number, number]> {
+  const st = await Deno.lstat(dir);
+  let al = st.blocks! * 512, ab = st.size, n = 0, nf = 0;
+  for await (const e of Deno.readDir(dir)) {
+    const p = `${dir}/${e.name}`;
+    n++;
+    if (e.isDirectory) {
+      const [a, b, c, d] = await chainTotals(p, level + 1, dir, out);
+      al += a, ab += b, n += c, nf += d;
+    } else {
+      const es = await Deno.lstat(p);
+      al += es.blocks! * 512, ab += es.size;
+      if (es.isFile) nf++;
+    }
+  }
+  out.set(dir, [level, parent, al, ab, n, nf]);
+  return [al, ab, n, nf];
+}
+
+Deno.test("summary and diff: a folder chain 250 deep, --depth past it and inside it: every level's recursive totals are Deno.lstat's", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/R`;
+  const deep = 250;
+  let d = root;
+  for (let i = 0; i < deep; i++) {
+    d += i % 50 === 7 ? "/x y" : "/d";
+    await Deno.mkdir(d, { recursive: true });
+    await Deno.writeFile(`${d}/f`, new Uint8Array((i * 37) % 5000));
+    // a side folder now and then, and a link
+    if (i % 90 === 3) {
+      await Deno.mkdir(`${d}/side/s`, { recursive: true });
+      await Deno.writeFile(`${d}/side/s/g`, new Uint8Array(9000));
+      await Deno.symlink("f", `${d}/ln`);
+    }
+  }
+  const bottom = d;
+  const oldScan = `${tmp.path}/old.csv`, newScan = `${tmp.path}/new.csv`;
+  await report(root, { output: oldScan });
+  const before = new Map<string, [number, string | null, number, number, number, number]>();
+  await chainTotals(root, 0, null, before);
+  const rows = (s: Summary) =>
+    new Map(s.folders.map((f) => [f.path, [
+      f.level,
+      f.parent,
+      f.allocatedBytes,
+      f.apparentBytes,
+      f.entries,
+      f.files,
+    ]]));
+  for (const depth of [10_000, 100, 0]) {
+    const s = await summarize([oldScan], { names: false, top: 1_000_000, depth });
+    const want = new Map([...before].filter(([, v]) => v[0] <= depth));
+    assertEquals(rows(s), want, `--depth ${depth}`);
+    assertEquals(s.folderTree.length, want.size);
+  }
+  // a file added at the bottom, one removed half way: every folder above
+  // each changed by the file's bytes, the others not at all
+  await Deno.writeFile(`${bottom}/new`, new Uint8Array(12345));
+  const half = [...before].find(([, v]) => v[0] === deep / 2)![0];
+  await Deno.remove(`${half}/f`);
+  await report(root, { output: newScan });
+  const after = new Map<string, [number, string | null, number, number, number, number]>();
+  await chainTotals(root, 0, null, after);
+  const r = await diff([oldScan], [newScan], { names: false, top: 1_000_000, depth: 10_000 });
+  const want = [...after].filter(([p, v]) => before.get(p)!.join() !== v.join()).map((
+    [p, v],
+  ) => [p, v[0], before.get(p)!.slice(2), v.slice(2)]);
+  assertEquals(want.length, deep + 1);
+  assertEquals(
+    r.growingFolders.map((f) => [f.path, f.level, Object.values(f.old), Object.values(f.new)])
+      .sort(),
+    want.map(([p, l, o, n]) => [p, l, o, n]).sort(),
+  );
 });

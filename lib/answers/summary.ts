@@ -482,7 +482,130 @@ export async function folderTotals(
          ${AMOUNT}
        FROM "${table}" GROUP BY 1, 2`;
   // Step 2, over folders only: each folder's sums added to its ancestors
-  // down to level `depth`, by path prefix.
+  // down to level `depth`. A folder deeper than `depth` is first summed
+  // into its ancestor at `depth` (the one path built for it); then the
+  // folders are rolled up one level at a time, deepest first: each
+  // level's folders (its own and the parents of the level below, their
+  // sums added) are grouped by path, and each one's parent path taken once,
+  // so that the work is about the folders' paths, once each, not each
+  // folder's path again for every level above it (which took the cube of a
+  // chain's depth). A folder's node is its path and level (folders whose
+  // names print alike, d and d<newline>, are one; a path at two levels,
+  // of a root inside another root, two).
+  await e.exec(`CREATE OR REPLACE TEMP TABLE "${into}_b" AS
+WITH g AS (${groups})
+SELECT CASE WHEN lvl <= ${depth} THEN coalesce(nullif(key, ''), '/') ELSE
+         list_transform([string_split(key, '/')], lambda parts:
+           coalesce(nullif(array_to_string(list_slice(parts, 1, len(parts) - lvl + ${depth}), '/'),
+                           ''), '/'))[1] END AS path,
+       least(lvl, ${depth}) AS lvl, sum(al)::HUGEINT AS al, sum(ab)::HUGEINT AS ab,
+       sum(n)::HUGEINT AS n, sum(nf)::HUGEINT AS nf,
+       -- (a level above the count of slashes in the path, no pwalk scan's row
+       -- but a hand-made one's: its ancestors are not its path's prefixes,
+       -- and the path-prefix way below gives the answer it always gave)
+       bool_or(lvl > strlen(key) - strlen(replace(key, '/', ''))) AS odd
+FROM g WHERE lvl >= 0 GROUP BY 1, 2`);
+  const top = (await e.all(
+    `SELECT max(lvl) AS m, bool_or(odd) AS odd FROM "${into}_b"`,
+  ))[0];
+  if (top.odd === true) {
+    await e.exec(`DROP TABLE "${into}_b"`);
+    await prefixTotals(e, table, depth, into, groups);
+  } else {
+    await levelTotals(e, table, into, top.m === null ? -1 : num(top.m));
+  }
+  await e.exec(`DROP TABLE "${into}_g"; DROP TABLE "${into}_k"`);
+}
+
+/**
+ * Step 2 of {@link folderTotals} from the sums per folder `${into}_b`
+ * (path, lvl, al, ab, n, nf; levels 0 to `lvlMax`): a level at a time,
+ * deepest first, `LEVELS` levels per statement.
+ */
+async function levelTotals(e: Engine, table: string, into: string, lvlMax: number): Promise<void> {
+  const sums = `sum(al) AS al, sum(ab) AS ab, sum(n) AS n, sum(nf) AS nf`;
+  // entries below a folder: less its own row, when the scan has it (a shard's
+  // files may hold a folder's entries without the folder's row), and less
+  // every other folder row of that path (folders whose names print alike,
+  // d and d<newline>, are one folder here: their rows are its own, not below it)
+  const final = (t: string) =>
+    `CREATE OR REPLACE TEMP TABLE "${into}" AS
+SELECT t.path, t.parent, t.level, t.al, t.ab, t.n - coalesce(d.rows, 0) AS n, t.nf
+FROM ${t} t LEFT JOIN (SELECT "filename", count(*) AS rows FROM "${table}" WHERE kind = 'd'
+                  GROUP BY 1) d
+  ON d."filename" = t.path`;
+  if (lvlMax < 0) {
+    await e.exec(`CREATE OR REPLACE TEMP TABLE "${into}" (path VARCHAR, parent VARCHAR,
+      level BIGINT, al HUGEINT, ab HUGEINT, n HUGEINT, nf HUGEINT); DROP TABLE "${into}_b"`);
+    return;
+  }
+  // (levels above the deepest batch's: their sums so far, and the sums
+  // carried to the level above the batch, none at first)
+  let carried = false;
+  for (let hi = lvlMax; hi >= 0; hi -= LEVELS) {
+    const lo = Math.max(0, hi - LEVELS + 1);
+    const steps: string[] = [];
+    for (let l = hi; l >= lo; l--) {
+      const below = l < hi
+        ? ` UNION ALL SELECT parent, al, ab, n, nf FROM c${l + 1}`
+        : carried
+        ? ` UNION ALL SELECT path, al, ab, n, nf FROM "${into}_c"`
+        : "";
+      // the parent: the path less its last name ("/" of "/a", as the root "/" is spelled)
+      const parent = l === 0
+        ? "NULL::VARCHAR"
+        : `coalesce(nullif(regexp_replace(path, '/[^/]*$', ''), ''), '/')`;
+      steps.push(`c${l} AS MATERIALIZED (SELECT path, ${parent} AS parent, ${sums} FROM (
+        SELECT path, al, ab, n, nf FROM bb WHERE lvl = ${l}${below}) GROUP BY path)`);
+    }
+    const batch =
+      `WITH bb AS MATERIALIZED (SELECT * FROM "${into}_b" WHERE lvl BETWEEN ${lo} AND ${hi}),
+      ${steps.join(",\n")},
+      t AS (${
+        steps.map((_, i) =>
+          `SELECT path, parent, ${hi - i}::BIGINT AS level, al, ab, n, nf FROM c${hi - i}`
+        ).join(" UNION ALL ")
+      })`;
+    if (lo === 0) {
+      await e.exec(
+        `${
+          final(
+            `(${batch} SELECT * FROM t${carried ? ` UNION ALL SELECT * FROM "${into}_a"` : ""})`,
+          )
+        };
+        DROP TABLE "${into}_b"${carried ? `; DROP TABLE "${into}_a"; DROP TABLE "${into}_c"` : ""}`,
+      );
+    } else {
+      await e.exec(`CREATE OR REPLACE TEMP TABLE "${into}_l" AS ${batch} SELECT * FROM t;
+        ${
+        carried
+          ? `INSERT INTO "${into}_a" SELECT * FROM "${into}_l"`
+          : `CREATE OR REPLACE TEMP TABLE "${into}_a" AS SELECT * FROM "${into}_l"`
+      };
+        CREATE OR REPLACE TEMP TABLE "${into}_c" AS
+          SELECT parent AS path, al, ab, n, nf FROM "${into}_l" WHERE level = ${lo};
+        DROP TABLE "${into}_l"`);
+      carried = true;
+    }
+  }
+}
+
+/** Levels rolled up per statement by {@link levelTotals}. */
+const LEVELS = 16;
+
+/**
+ * Step 2 of {@link folderTotals} by path prefix, each folder's path split
+ * and its ancestors' paths built for every level above it: slow on deep
+ * trees (the cube of a chain's depth), kept for sums per folder whose
+ * levels do not match their paths (a hand-made scan's).
+ */
+async function prefixTotals(
+  e: Engine,
+  table: string,
+  depth: number,
+  into: string,
+  groups: string,
+): Promise<void> {
   await e.exec(`CREATE OR REPLACE TEMP TABLE "${into}" AS
 WITH g AS (${groups}),
 split AS (
@@ -513,7 +636,6 @@ SELECT t.path, t.parent, t.level, t.al, t.ab, t.n - coalesce(d.rows, 0) AS n, t.
 FROM t LEFT JOIN (SELECT "filename", count(*) AS rows FROM "${table}" WHERE kind = 'd'
                   GROUP BY 1) d
   ON d."filename" = t.path`);
-  await e.exec(`DROP TABLE "${into}_g"; DROP TABLE "${into}_k"`);
 }
 
 function folderRow(r: Record<string, unknown>): FolderRow {
