@@ -277,6 +277,7 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
       out = (out & ~PW_RESTORE_MODE) | PW_RESTORE_MODE_KEPT | PW_RESTORE_SETID_KEPT;
     }
     if (amode != want) {
+      uint32_t added = want & ~amode;
       rc = pw_target_chmod(&t, want);
       /* Without CAP_FSETID, a caller outside the file's group gets a
          setgid bit dropped silently: an error, as repair reports it (not
@@ -285,7 +286,19 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
          system that does not keep modes: the mode there, kept (not
          "Operation not permitted"). */
       uint32_t am;
-      if (!rc && pw_target_stat(&t, &after) == 0 && (am = after.st_mode & 07777) != want) {
+      bool back = !rc && pw_target_stat(&t, &after) == 0;
+      if (back && added && (after.st_uid != euid || after.st_gid != egid)) {
+        /* The owner or group changed between the look above and the
+           chmod (a chgrp, a chown by root): the bits it added, setuid or
+           setgid put back for the old owner and group, would be another
+           owner's or group's now.  Taken off again (only taken off:
+           whatever else was set meanwhile gives no access by this), and
+           the mode kept, as when that change came before the look. */
+        am = after.st_mode & 07777;
+        if (am & added) pw_target_chmod(&t, am & ~added);
+        out = (out & ~PW_RESTORE_MODE) | PW_RESTORE_MODE_KEPT |
+              (added & SETID ? PW_RESTORE_SETID_KEPT : 0);
+      } else if (back && (am = after.st_mode & 07777) != want) {
         if ((want & S_ISGID) && am == (want & ~(uint32_t)S_ISGID)) rc = -EPERM;
         else out = (out & ~PW_RESTORE_MODE) | PW_RESTORE_MODE_KEPT;
       }

@@ -115,8 +115,8 @@ shimTest(
  * while repair changes its mode: at the write of the run's first journal
  * entry line (after the plan, before the change: $SHIM_AT "journal"), or
  * just before the library's chmod ($SHIM_AT "chmod"), the shim gives
- * $SHIM_PATH the group $SHIM_GID and, when $SHIM_SET is given, the mode
- * $SHIM_SET (octal), once.
+ * $SHIM_PATH the group $SHIM_GID (and the owner $SHIM_UID, when given)
+ * and, when $SHIM_SET is given, the mode $SHIM_SET (octal), once.
  */
 const GROUP_MEANWHILE = `#define _GNU_SOURCE
 #include <dlfcn.h>
@@ -133,7 +133,8 @@ static void meanwhile(const char *at) {
   const char *w = getenv("SHIM_AT"), *p = getenv("SHIM_PATH"), *g = getenv("SHIM_GID");
   if (done || !w || !p || !g || strcmp(w, at)) return;
   done = 1;
-  if (lchown(p, (uid_t)-1, (gid_t)strtol(g, NULL, 10))) abort();
+  const char *u = getenv("SHIM_UID");
+  if (lchown(p, u ? (uid_t)strtol(u, NULL, 10) : (uid_t)-1, (gid_t)strtol(g, NULL, 10))) abort();
   const char *m = getenv("SHIM_SET");
   if (m && chmod(p, (mode_t)strtol(m, NULL, 8))) abort();
 }
@@ -222,6 +223,57 @@ shimTest(
       assertEquals(u.code, 0, u.stderr);
       const after = Deno.lstatSync(f);
       assertEquals([after.gid, after.mode! & 0o7777], [BROAD, left], u.text);
+    }
+  },
+);
+
+shimTest(
+  "undo putting setuid back just as someone else gives the file another group or owner: the bit taken off again, the mode kept, said so (audit)",
+  GROUP_MEANWHILE,
+  async (shim) => {
+    const root = `${shim.dir}/proj`;
+    const f = `${root}/f`;
+    for (
+      const [uid, gid] of [
+        [0, G.OTHER], // a chgrp just before undo's chmod
+        [1001, 0], // a chown to another owner (which clears setuid) just before it
+      ] as const
+    ) {
+      try {
+        Deno.removeSync(root, { recursive: true });
+      } catch { /* first */ }
+      // root's setuid helper, of root's group 0: repair gives it the
+      // project's group, which takes setuid off; undo puts 0:0 4755 back
+      buildTree(root, [
+        { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+        { rel: "f", type: "file", uid: 0, gid: 0, mode: 0o4755 },
+      ]);
+      const j = `${shim.dir}/j-${uid}`;
+      const r = await shim.cli(["repair", "--apply", "--journal", j, root]);
+      assertEquals(r.code, 0, r.stderr);
+      const st = Deno.lstatSync(f);
+      assertEquals([st.uid, st.gid, st.mode! & 0o7777], [0, G.PROJECT, 0o755], r.stderr);
+      // undo: its owner and group back (0:0), then, just before its chmod
+      // to 4755, someone else's chgrp or chown
+      const u = await shim.cli(["undo", "--apply", j], {
+        SHIM_AT: "chmod",
+        SHIM_PATH: f,
+        SHIM_UID: String(uid),
+        SHIM_GID: String(gid),
+      });
+      assertEquals(u.code, 0, u.stderr);
+      const back = Deno.lstatSync(f);
+      // no setuid on a file of another owner or group than the journal's 0:0
+      assertEquals(
+        [back.uid, back.gid, back.mode! & 0o7777],
+        [uid, gid, 0o755],
+        `${uid}:${gid}: ${u.text}${u.stderr}`,
+      );
+      assertStringIncludes(
+        u.text,
+        `${f}: group ${groupShown(G.PROJECT)} -> ${groupShown(0)} ` +
+          "(mode kept: setuid/setgid never go back on an entry someone else owns now)",
+      );
     }
   },
 );
