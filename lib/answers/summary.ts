@@ -493,18 +493,24 @@ export async function folderTotals(
   // names print alike, d and d<newline>, are one; a path at two levels,
   // of a root inside another root, two).
   await e.exec(`CREATE OR REPLACE TEMP TABLE "${into}_b" AS
-WITH g AS (${groups})
-SELECT CASE WHEN lvl <= ${depth} THEN coalesce(nullif(key, ''), '/') ELSE
-         list_transform([string_split(key, '/')], lambda parts:
-           coalesce(nullif(array_to_string(list_slice(parts, 1, len(parts) - lvl + ${depth}), '/'),
-                           ''), '/'))[1] END AS path,
-       least(lvl, ${depth}) AS lvl, sum(al)::HUGEINT AS al, sum(ab)::HUGEINT AS ab,
-       sum(n)::HUGEINT AS n, sum(nf)::HUGEINT AS nf,
-       -- (a level above the count of slashes in the path, no pwalk scan's row
-       -- but a hand-made one's: its ancestors are not its path's prefixes,
-       -- and the path-prefix way below gives the answer it always gave)
-       bool_or(lvl > strlen(key) - strlen(replace(key, '/', ''))) AS odd
-FROM g WHERE lvl >= 0 GROUP BY 1, 2`);
+WITH g AS NOT MATERIALIZED (${groups}),
+-- a folder deeper than depth: its names, for its ancestor's path at depth
+deep AS (SELECT string_split(key, '/') AS parts, lvl, al, ab, n, nf FROM g WHERE lvl > ${depth}),
+-- (odd: a level above the count of slashes in the path, no pwalk scan's
+-- row but a hand-made one's: its ancestors are not its path's prefixes,
+-- and the path-prefix way below gives the answer it always gave)
+r AS (
+  SELECT coalesce(nullif(key, ''), '/') AS path, lvl, al, ab, n, nf,
+         lvl > strlen(key) - strlen(replace(key, '/', '')) AS odd
+  FROM g WHERE lvl >= 0 AND lvl <= ${depth}
+  UNION ALL
+  SELECT coalesce(nullif(array_to_string(list_slice(parts, 1, len(parts) - lvl + ${depth}), '/'),
+                         ''), '/'),
+         ${depth}, al, ab, n, nf, lvl > len(parts) - 1
+  FROM deep)
+SELECT path, lvl, sum(al)::HUGEINT AS al, sum(ab)::HUGEINT AS ab,
+       sum(n)::HUGEINT AS n, sum(nf)::HUGEINT AS nf, bool_or(odd) AS odd
+FROM r GROUP BY 1, 2`);
   const top = (await e.all(
     `SELECT max(lvl) AS m, bool_or(odd) AS odd FROM "${into}_b"`,
   ))[0];
