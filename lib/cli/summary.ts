@@ -90,7 +90,9 @@ const ISO_DATE =
  * or date and time `YYYY-MM-DDTHH:MM[:SS[.fff]]` with `Z` or `±HH:MM` (local
  * time without one), of a real day and time: anything else (`1.5`, `12/31`,
  * `2026-02-30`, which JavaScript's Date.parse reads as some date; a local
- * time a clock change skips, which it moves on) is a usage error.
+ * time a clock change skips, which it moves on) is a usage error. A local
+ * time the clock passes twice (set back) is the first of the two, as
+ * Date.parse reads it.
  */
 export function parseNow(v: unknown): number | undefined {
   if (v === undefined) return undefined;
