@@ -508,23 +508,34 @@ Deno.test("plan: a folder below ROOT that cannot be listed for want of descripto
   await using tmp = await tempDir();
   const sub = `${tmp.path}/a`;
   await Deno.mkdir(`${sub}/b`, { recursive: true });
-  const held: Deno.FsFile[] = [];
-  let outcome: string;
+  // in a process of its own with a small limit (prlimit), whose every
+  // descriptor it then takes: this one's limit may be a million
+  const script = `${tmp.path}/emfile.ts`;
+  await Deno.writeTextFile(
+    script,
+    `import { listFolder } from ${JSON.stringify(`${REPO}/lib/shard/list.ts`)};
+const held = [];
+for (;;) {
   try {
-    // every descriptor taken (Deno's own error says EMFILE when none is left)
-    for (;;) {
-      try {
-        held.push(Deno.openSync("/dev/null"));
-      } catch (e) {
-        assertEquals((e as { code?: string }).code, "EMFILE", String(e));
-        break;
-      }
-    }
-    outcome = await listFolder(tmp.path, { path: new TextEncoder().encode(sub), depth: 0 })
-      .then((l) => `listed: ${JSON.stringify(l)}`, (e) => `threw: ${(e as Error).message}`);
-  } finally {
-    for (const f of held) f.close();
+    held.push(Deno.openSync("/dev/null"));
+  } catch (e) {
+    if (e.code !== "EMFILE") throw e; // Deno's own error says EMFILE when none is left
+    break;
   }
+}
+const out = await listFolder(${JSON.stringify(tmp.path)}, {
+  path: new TextEncoder().encode(${JSON.stringify(sub)}),
+  depth: 0,
+}).then((l) => \`listed: \${JSON.stringify(l)}\`, (e) => \`threw: \${e.message}\`);
+for (const f of held) f.close();
+console.log(out);
+`,
+  );
+  const r = await run("prlimit", ["--nofile=256", "--", Deno.execPath(), "run", "-A", script], {
+    cwd: REPO,
+  });
+  assertEquals(r.code, 0, r.stderr);
+  const outcome = r.text.trim();
   assertMatch(outcome, /^threw: .*Too many open files.*ulimit -n/, outcome);
   // with descriptors free again, the same folder lists as Deno.readDir sees it
   const l = await listFolder(tmp.path, { path: new TextEncoder().encode(sub), depth: 0 });
