@@ -367,7 +367,8 @@ function checkDeviceMap(map: unknown): string[] {
  * ```
  *
  * @throws {TypeError} when `output` is `""` or not a string, or an option has
- *   the wrong type (a boolean one not true, false or undefined) (nothing is walked)
+ *   the wrong type (a boolean one not true, false or undefined; an option
+ *   given as `null` is not given, as for walk()) (nothing is walked)
  * @throws {RangeError} when `compress`, `level` and the output's suffix
  *   contradict each other, or the root, `output` or an `exclude` holds a NUL
  *   byte (nothing is written)
