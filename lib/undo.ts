@@ -826,7 +826,13 @@ export function restoreLine(r: RestoreRecord): string {
     notes.push(`${said} changed since: kept`);
   }
   if (r.kept.includes("setid")) {
-    notes.push("mode kept: setuid/setgid never go back on an entry someone else owns now");
+    // (a mode put back all the same but for those bits: an owner or group
+    // changed just before undo's chmod, which still took other bits off)
+    notes.push(
+      r.from.mode !== r.to.mode
+        ? "setuid/setgid not put back: never on an entry someone else owns now"
+        : "mode kept: setuid/setgid never go back on an entry someone else owns now",
+    );
   }
   if (r.kept.includes("setid-bits")) {
     notes.push(

@@ -275,6 +275,12 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
       /* the owner changed under us meanwhile: no setuid/setgid for it */
       want = (want & ~SETID) | (amode & SETID);
       out = (out & ~PW_RESTORE_MODE) | PW_RESTORE_MODE_KEPT | PW_RESTORE_SETID_KEPT;
+      /* the rest of the mode still goes back (a group bit taken off): said
+         as a mode put back, not as one kept */
+      if (want != cmode) {
+        out = (out & ~PW_RESTORE_MODE_KEPT) | PW_RESTORE_MODE;
+        v[9] = v[12] = want;
+      }
     }
     if (amode != want) {
       uint32_t added = want & ~amode;
@@ -295,9 +301,15 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
            whatever else was set meanwhile gives no access by this), and
            the mode kept, as when that change came before the look. */
         am = after.st_mode & 07777;
-        if (am & added) pw_target_chmod(&t, am & ~added);
+        if ((am & added) && pw_target_chmod(&t, am & ~added) == 0) am &= ~added;
         out = (out & ~PW_RESTORE_MODE) | PW_RESTORE_MODE_KEPT |
               (added & SETID ? PW_RESTORE_SETID_KEPT : 0);
+        /* the bits the chmod took off stay off (a group bit the run had
+           given): a mode put back in part, said as the mode it is now */
+        if (am != cmode) {
+          out = (out & ~PW_RESTORE_MODE_KEPT) | PW_RESTORE_MODE;
+          v[9] = v[12] = am;
+        }
       } else if (back && (am = after.st_mode & 07777) != want) {
         if ((want & S_ISGID) && am == (want & ~(uint32_t)S_ISGID)) rc = -EPERM;
         else out = (out & ~PW_RESTORE_MODE) | PW_RESTORE_MODE_KEPT;

@@ -277,3 +277,41 @@ shimTest(
     }
   },
 );
+
+shimTest(
+  "undo putting setuid back and a group bit off just as someone else gives the file another group: setuid taken off again, the group bit stays off, and the line says the mode it is (audit)",
+  GROUP_MEANWHILE,
+  async (shim) => {
+    const root = `${shim.dir}/proj`;
+    const f = `${root}/f`;
+    // root's setuid helper 0:0 4700: repair gives it the project's group and
+    // g+r, which takes setuid off (0740); undo puts 0:0 4700 back, its chmod
+    // both adding setuid and taking g+r off
+    buildTree(root, [
+      { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+      { rel: "f", type: "file", uid: 0, gid: 0, mode: 0o4700 },
+    ]);
+    const j = `${shim.dir}/j`;
+    const r = await shim.cli(["repair", "--apply", "--journal", j, root]);
+    assertEquals(r.code, 0, r.stderr);
+    const st = Deno.lstatSync(f);
+    assertEquals([st.uid, st.gid, st.mode! & 0o7777], [0, G.PROJECT, 0o740], r.stderr);
+    const u = await shim.cli(["undo", "--apply", j], {
+      SHIM_AT: "chmod",
+      SHIM_PATH: f,
+      SHIM_GID: String(G.OTHER),
+    });
+    assertEquals(u.code, 0, u.stderr);
+    const back = Deno.lstatSync(f);
+    const mode = back.mode! & 0o7777;
+    // no setuid for G.OTHER; and the line tells the mode Deno.lstat sees
+    // (it said "mode kept" with the mode left 0740, while g+r was gone)
+    assertEquals([back.gid, mode & 0o6000], [G.OTHER, 0], u.text);
+    const line = u.text.split("\n").find((l) => l.startsWith(`${f}: `)) ?? "";
+    const shown = mode === 0o740
+      ? !/mode 0740 ->/.test(line) && line.includes("mode kept")
+      : line.includes(`mode 0740 -> ${mode.toString(8).padStart(4, "0")}`) &&
+        !line.includes("mode kept");
+    assert(shown, `lstat ${mode.toString(8)}: ${line}`);
+  },
+);
