@@ -393,7 +393,9 @@ typedef enum pw_restore_bits {
   PW_RESTORE_OWNER_KEPT = 4, /**< owner/group changed since: left alone */
   PW_RESTORE_MODE_KEPT = 8, /**< mode changed since: left alone */
   PW_RESTORE_SETID_KEPT = 16, /**< mode kept because it would put setuid/setgid
-                                   on an entry someone else owns now */
+                                   on an entry someone else owns now (with
+                                   PW_RESTORE_MODE: the rest of the mode put
+                                   back, those bits not) */
   PW_RESTORE_SETID_WRITABLE = 32, /**< mode put back without the setuid/setgid
                                        bits: others could have rewritten the
                                        file since (another owner, or group or
