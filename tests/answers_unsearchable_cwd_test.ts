@@ -14,21 +14,30 @@ import { cli, run, UNPRIVILEGED } from "./helpers/run.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { SETPRIV, testNeeding } from "./helpers/system.ts";
 
+/**
+ * Two scans in `dir` of a tree there: old.csv of one file, then new.csv
+ * with a second whose name is not UTF-8 (Latin-1 é), which summary and
+ * diff read through the escaping filter, a FIFO.
+ */
+async function twoScans(dir: string): Promise<{ old: string; scan: string }> {
+  const root = `${dir}/tree`;
+  await Deno.mkdir(root);
+  await Deno.writeTextFile(`${root}/a`, "x");
+  const old = `${dir}/old.csv`;
+  assertEquals((await cli(["-o", old, root])).code, 0);
+  const sh = await run("sh", ["-c", 'printf x > "$1/caf$(printf "\\351")"', "sh", root]);
+  assertEquals(sh.code, 0, sh.stderr);
+  const scan = `${dir}/new.csv`;
+  assertEquals((await cli(["-o", scan, root])).code, 0);
+  return { old, scan };
+}
+
 testNeeding([SETPRIV], {
   name: "summary and diff from a working folder they cannot search: names and the filter work",
   ignore: Deno.uid() !== 0,
   async fn() {
     await using t = await tempDir();
-    const root = `${t.path}/tree`;
-    await Deno.mkdir(root);
-    await Deno.writeTextFile(`${root}/a`, "x");
-    const old = `${t.path}/old.csv`;
-    assertEquals((await cli(["-o", old, root])).code, 0);
-    // a name that is not UTF-8 (Latin-1 é): read through the escaping filter, a FIFO
-    const sh = await run("sh", ["-c", 'printf x > "$1/caf$(printf "\\351")"', "sh", root]);
-    assertEquals(sh.code, 0, sh.stderr);
-    const scan = `${t.path}/new.csv`;
-    assertEquals((await cli(["-o", scan, root])).code, 0);
+    const { old, scan } = await twoScans(t.path);
     const closed = `${t.path}/closed`;
     await Deno.mkdir(closed, { mode: 0o000 });
     await Deno.chmod(closed, 0o000);
@@ -55,15 +64,7 @@ Deno.test("summary and diff with no PATH at all (env -i, a bare job environment)
   // users shown as numbers without a word, and a scan with a name that is
   // not UTF-8 refused: "SCAN: Failed to spawn 'mkfifo': entity not found"
   await using t = await tempDir();
-  const root = `${t.path}/tree`;
-  await Deno.mkdir(root);
-  await Deno.writeTextFile(`${root}/a`, "x");
-  const old = `${t.path}/old.csv`;
-  assertEquals((await cli(["-o", old, root])).code, 0);
-  const sh = await run("sh", ["-c", 'printf x > "$1/caf$(printf "\\351")"', "sh", root]);
-  assertEquals(sh.code, 0, sh.stderr);
-  const scan = `${t.path}/new.csv`;
-  assertEquals((await cli(["-o", scan, root])).code, 0);
+  const { old, scan } = await twoScans(t.path);
   // the reference: the name service's own name of the runner's uid
   const ge = await run("getent", ["passwd", String(Deno.uid())]);
   assertEquals(ge.code, 0, ge.stderr);
