@@ -14,7 +14,7 @@
  * @module
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
-import { shimTest } from "./helpers/shim.ts";
+import { type Shim, shimTest } from "./helpers/shim.ts";
 import { buildTree, G } from "./helpers/repair_tree.ts";
 import { groupShown } from "./helpers/names.ts";
 
@@ -227,6 +227,28 @@ shimTest(
   },
 );
 
+/**
+ * Root's setuid helper `f` (0:0 `mode`) in a project folder `root` (2770),
+ * repaired with journal `j`: it is then 0:PROJECT `repaired` (the chown to
+ * the project's group took setuid off).
+ */
+async function repairedHelper(
+  shim: Shim,
+  root: string,
+  j: string,
+  mode: number,
+  repaired: number,
+): Promise<void> {
+  buildTree(root, [
+    { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+    { rel: "f", type: "file", uid: 0, gid: 0, mode },
+  ]);
+  const r = await shim.cli(["repair", "--apply", "--journal", j, root]);
+  assertEquals(r.code, 0, r.stderr);
+  const st = Deno.lstatSync(`${root}/f`);
+  assertEquals([st.uid, st.gid, st.mode! & 0o7777], [0, G.PROJECT, repaired], r.stderr);
+}
+
 shimTest(
   "undo putting setuid back just as someone else gives the file another group or owner: the bit taken off again, the mode kept, said so (audit)",
   GROUP_MEANWHILE,
@@ -244,15 +266,8 @@ shimTest(
       } catch { /* first */ }
       // root's setuid helper, of root's group 0: repair gives it the
       // project's group, which takes setuid off; undo puts 0:0 4755 back
-      buildTree(root, [
-        { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
-        { rel: "f", type: "file", uid: 0, gid: 0, mode: 0o4755 },
-      ]);
       const j = `${shim.dir}/j-${uid}`;
-      const r = await shim.cli(["repair", "--apply", "--journal", j, root]);
-      assertEquals(r.code, 0, r.stderr);
-      const st = Deno.lstatSync(f);
-      assertEquals([st.uid, st.gid, st.mode! & 0o7777], [0, G.PROJECT, 0o755], r.stderr);
+      await repairedHelper(shim, root, j, 0o4755, 0o755);
       // undo: its owner and group back (0:0), then, just before its chmod
       // to 4755, someone else's chgrp or chown
       const u = await shim.cli(["undo", "--apply", j], {
@@ -287,15 +302,8 @@ shimTest(
     // root's setuid helper 0:0 4700: repair gives it the project's group and
     // g+r, which takes setuid off (0740); undo puts 0:0 4700 back, its chmod
     // both adding setuid and taking g+r off
-    buildTree(root, [
-      { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
-      { rel: "f", type: "file", uid: 0, gid: 0, mode: 0o4700 },
-    ]);
     const j = `${shim.dir}/j`;
-    const r = await shim.cli(["repair", "--apply", "--journal", j, root]);
-    assertEquals(r.code, 0, r.stderr);
-    const st = Deno.lstatSync(f);
-    assertEquals([st.uid, st.gid, st.mode! & 0o7777], [0, G.PROJECT, 0o740], r.stderr);
+    await repairedHelper(shim, root, j, 0o4700, 0o740);
     const u = await shim.cli(["undo", "--apply", j], {
       SHIM_AT: "chmod",
       SHIM_PATH: f,
