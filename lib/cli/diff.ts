@@ -71,7 +71,8 @@ name: 0 bytes in the totals, its bytes under another name). The tables per user,
 changes, growth or loss alike (who freed the most is listed beside who used
 the most), each titled with how many had a change ("top 10 of 25").
 
-The text is fitted to the terminal's width (40 columns at least), else to
+The text is fitted to the terminal's width (40 columns at least; a terminal
+that tells no width takes $COLUMNS when it is 40 or more, else 80), else to
 $COLUMNS when it is 40 or more (a smaller one is ignored: nothing is cut).
 
 On a terminal, after 2 s of work, a progress line on stderr shows the stage

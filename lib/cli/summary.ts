@@ -47,7 +47,8 @@ Prints totals; users and groups by allocated size; extensions; file sizes
 recursive size (du's view) down to --depth; the folders with the most
 entries; the largest files; per user, the bytes not read for a year.
 
-The text is fitted to the terminal's width (40 columns at least), else to
+The text is fitted to the terminal's width (40 columns at least; a terminal
+that tells no width takes $COLUMNS when it is 40 or more, else 80), else to
 $COLUMNS when it is 40 or more (a smaller one is ignored: nothing is cut).
 
 On a terminal, after 2 s of work, a progress line on stderr shows the stage
