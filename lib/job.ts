@@ -12,6 +12,7 @@ import { decodeBatch, type Decoded } from "./decode.ts";
 import { typed } from "./options.ts";
 import { MORE_FILES } from "./outfile.ts";
 import { DownloadInterrupted } from "./fetchlib.ts";
+import { oneLine } from "./utf8.ts";
 
 /** One error met during a walk: the walk went on. */
 export interface WalkError {
@@ -544,7 +545,9 @@ export class NativeJob implements AsyncDisposable {
       if ((code === "EMFILE" || code === "ENFILE") && !message.includes("ulimit")) {
         message += `: ${MORE_FILES}`;
       }
-      throw errnoError(err[0], `pwalk: ${message}`);
+      // the root (and its real path) as the native side gives them: a
+      // name with a newline or an escape sequence shown as one line
+      throw errnoError(err[0], `pwalk: ${oneLine(message)}`);
     }
     this.#stopWatching();
     if (this.#thrown) throw this.#thrown.error;

@@ -7,6 +7,7 @@
 import { Opt } from "./ffi.ts";
 import type { NativeOption, Progress } from "./job.ts";
 import { resolveExcludeBytes, resolveExcludes } from "./exclude.ts";
+import { oneLine } from "./utf8.ts";
 
 /**
  * A folder of the tree a shard walks instead of the root (see
@@ -324,7 +325,9 @@ export function checkNoNul<T extends string | Uint8Array>(name: string, p: T): T
   if (typeof p === "string" ? p.includes("\0") : p.includes(0)) {
     const shown = typeof p === "string" ? p : new TextDecoder().decode(p);
     throw new RangeError(
-      `pwalk: ${name} contains a NUL byte, which no path can hold: ${JSON.stringify(shown)}`,
+      `pwalk: ${name} contains a NUL byte, which no path can hold: ${
+        oneLine(JSON.stringify(shown))
+      }`,
     );
   }
   return p;
@@ -346,7 +349,7 @@ export function checkRootPath(root: unknown): string {
   checkNoNul("the root folder", root);
   if (Deno.permissions.querySync({ name: "read", path: root }).state !== "granted") {
     throw new Deno.errors.NotCapable(
-      `Requires read access to "${root}", run again with the --allow-read flag`,
+      `Requires read access to "${oneLine(root)}", run again with the --allow-read flag`,
     );
   }
   return root;
@@ -381,7 +384,9 @@ export function checkExcludeNotRoot(root: string, exclude: unknown): void {
       continue;
     }
     if (e.isDirectory && e.dev === r.dev && e.ino === r.ino) {
-      throw new RangeError(`pwalk: exclude ${p} is the root itself: nothing would be walked`);
+      throw new RangeError(
+        `pwalk: exclude ${oneLine(p)} is the root itself: nothing would be walked`,
+      );
     }
   }
 }

@@ -39,6 +39,7 @@ import { logCount, logPath, syslogLine, whoRuns } from "./syslog.ts";
 import { onQuit } from "./interrupt.ts";
 import { readProcFile, unlessRefused } from "./procfs.ts";
 import { runningUid } from "./fetchlib.ts";
+import { oneLine } from "./utf8.ts";
 
 export type { ChangeKind, ChangeRecord, EntryType, Ownership } from "./journal.ts";
 
@@ -423,11 +424,11 @@ function checkRoot(kind: string, root: string, o: ChangeOptions): string {
     // (FilesystemLoop "ELOOP" for a link loop, not a plain Error)
     const code = (e as { code?: unknown }).code;
     const text = typeof code === "string" ? errnoText(code) : undefined;
-    if (text) throw codeError(code as string, `pwalk: ${root}: ${text}`);
-    throw new Error(`pwalk: ${root}: ${(e as Error).message}`);
+    if (text) throw codeError(code as string, `pwalk: ${oneLine(root)}: ${text}`);
+    throw new Error(`pwalk: ${oneLine(root)}: ${oneLine((e as Error).message)}`);
   }
   const why = rootRefusal(kind, real, o);
-  if (why) throw new RefusedError(`pwalk: ${why}`);
+  if (why) throw new RefusedError(`pwalk: ${oneLine(why)}`);
   return real;
 }
 

@@ -7,7 +7,8 @@
  * line stopped inside the path and the reason was lost. Deno's own
  * "(os error N): op 'PATH'" tail stayed when PATH had a newline.)
  */
-import { assertEquals, assertRejects } from "@std/assert";
+import { assert, assertEquals, assertRejects } from "@std/assert";
+import { chown, planShards, repair, report, walk } from "../mod.ts";
 import { cli, UNPRIVILEGED } from "./helpers/run.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { SETPRIV, testNeeding } from "./helpers/system.ts";
@@ -70,4 +71,53 @@ testNeeding([SETPRIV], {
     assertEquals(r.code, 1, r.stderr);
     assertEquals(lines(r.stderr), ["pwalk: nl\\ndir/s.csv: Permission denied"]);
   },
+});
+
+/** A name's control characters as the CLI prints them (`\n`, `\xHH`, C1 `\xc2\xHH`). */
+function escaped(s: string): string {
+  let out = "";
+  for (const c of s) {
+    const n = c.codePointAt(0)!;
+    const hex = (x: number) => "\\x" + x.toString(16).padStart(2, "0");
+    out += c === "\n"
+      ? "\\n"
+      : n < 0x20 || n === 0x7f
+      ? hex(n)
+      : n >= 0x80 && n <= 0x9f
+      ? hex(0xc2) + hex(n)
+      : c;
+  }
+  return out;
+}
+
+Deno.test("API: a root with a newline, ESC[31m or a C1 control is named escaped in the error", async () => {
+  await using t = await tempDir();
+  const name = "no\nsuch\x1b[31mred\u009bx";
+  const missing = `${t.path}/${name}`;
+  const file = `${t.path}/f\n\x1b[31m`;
+  await Deno.writeTextFile(file, "");
+  await assertRejects(() => Deno.lstat(missing), Deno.errors.NotFound);
+  assert((await Deno.lstat(file)).isFile);
+  const out = `${t.path}/o.csv`;
+  const calls: [string, (root: string) => Promise<unknown>][] = [
+    ["walk", async (r) => {
+      for await (const _ of walk(r)) { /* none */ }
+    }],
+    ["report", (r) => report(r, { output: out })],
+    ["repair", (r) => repair(r, {})],
+    ["chown", (r) => chown(r, { from: 61001, to: { uid: 61002 } })],
+    ["planShards", (r) => planShards(r, { shards: 2 })],
+  ];
+  const roots = [[missing, Deno.errors.NotFound], [file, Deno.errors.NotADirectory]] as const;
+  // deno-lint-ignore no-control-regex
+  const control = /[\x00-\x1f\x7f-\x9f]/;
+  for (const [root, cls] of roots) {
+    for (const [what, call] of calls) {
+      const e = await assertRejects(() => call(root), cls, undefined, what);
+      // one line, no byte that drives a terminal, the whole root named
+      assertEquals(control.test(e.message), false, `${what}: ${JSON.stringify(e.message)}`);
+      assert(e.message.includes(escaped(root)), `${what}: ${JSON.stringify(e.message)}`);
+    }
+  }
+  await assertRejects(() => Deno.lstat(out), Deno.errors.NotFound);
 });

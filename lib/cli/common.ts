@@ -30,6 +30,7 @@ import {
 } from "../outfile.ts";
 export { fifoReader } from "../outfile.ts";
 import { errnoName } from "../errno.ts";
+import { oneLine } from "../utf8.ts";
 import { MAX_THREADS } from "../options.ts";
 import { lstatSync, raiseSignal, readProcFile, realPathSync, statSync } from "../procfs.ts";
 import denoJson from "../../deno.json" with { type: "json" };
@@ -1770,26 +1771,11 @@ export async function eprintFlushed(ms = 2000): Promise<void> {
 }
 
 /**
- * A text as one line that cannot drive the terminal: control characters
- * (a path with a newline or an escape sequence) written `\n`, `\t`,
- * `\xHH` (C1 controls `\xc2\xHH`), as the library writes them; the line
- * and paragraph separators U+2028, U+2029 (a line break to some
- * terminals) and every format character (Unicode's Cf: the bidirectional
- * controls, zero-width characters, the BOM) written `\u2028` (`\u{e0041}`
- * above U+FFFF), as summary writes them (lib/answers/text.ts visible).
+ * A text as one line that cannot drive the terminal (lib/utf8.ts oneLine):
  * {@link eprint} writes every line so; lines on stdout that name paths
  * (`pwalk status`) go through it too.
  */
-export function oneLine(s: string): string {
-  // deno-lint-ignore no-control-regex
-  return s.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029\p{Cf}]/gu, (c) => {
-    const n = c.codePointAt(0)!;
-    const h = (x: number) => `\\x${x.toString(16).padStart(2, "0")}`;
-    if (n > 0xffff) return `\\u{${n.toString(16)}}`;
-    if (n > 0x9f) return `\\u${n.toString(16).padStart(4, "0")}`;
-    return c === "\n" ? "\\n" : c === "\t" ? "\\t" : n >= 0x80 ? h(0xc2) + h(n) : h(n);
-  });
-}
+export { oneLine };
 
 /**
  * One line on stderr (nothing when stderr is closed): `eprint("pwalk: ...")`.

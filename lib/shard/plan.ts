@@ -44,6 +44,7 @@ import {
 } from "./paths.ts";
 import { readScanCounts, type ScanCounts, scanFiles } from "./scan.ts";
 import { abortable } from "../abortable.ts";
+import { oneLine } from "../utf8.ts";
 
 /** The names of {@link PlanOptions} (any other: a TypeError). */
 export const PLAN_OPTIONS: OptionNames<PlanOptions> = {
@@ -318,8 +319,19 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
   const maxDepth = checkInt("pwalkDepth", options.pwalkDepth ?? 0, 0, 2 ** 31 - 1);
   const signal = options.signal;
   const rootPath = normaliseRoot(root);
-  const rootStat = await abortable(Deno.stat(rootPath), signal); // like the walker: a link to a folder is followed
-  if (!rootStat.isDirectory) throw new Deno.errors.NotADirectory(`${root}: Not a directory`);
+  let rootStat: Deno.FileInfo;
+  try {
+    rootStat = await abortable(Deno.stat(rootPath), signal); // like the walker: a link to a folder is followed
+  } catch (e) {
+    // Deno's message names the root as given: shown as one line, as the walker's
+    try {
+      if (e instanceof Error && !signal?.aborted) e.message = oneLine(e.message);
+    } catch { /* a message that cannot be set (DOMException) */ }
+    throw e;
+  }
+  if (!rootStat.isDirectory) {
+    throw new Deno.errors.NotADirectory(`${oneLine(root)}: Not a directory`);
+  }
   const rootDev = rootStat.dev, rootIno = rootStat.ino!;
   const excludes = excludeList(rootPath, options.exclude).map((e) =>
     typeof e === "string" ? enc.encode(e) : e

@@ -34,6 +34,7 @@ import {
 } from "./plan.ts";
 import { pathOfJson, recordPath, utf8 } from "./paths.ts";
 import { lockShard, ShardBusyError } from "./lock.ts";
+import { oneLine } from "../utf8.ts";
 
 export { ShardBusyError };
 
@@ -316,18 +317,24 @@ export async function checkPlanRoot(plan: ShardPlan): Promise<number> {
   const root = plan.root.path;
   if (!root.startsWith("/") && Deno.cwd() !== plan.cwd) {
     throw new PlanMismatchError(
-      `the plan's root ${root} is relative to ${plan.cwd}; run the shard from there`,
+      `the plan's root ${oneLine(root)} is relative to ${
+        oneLine(plan.cwd)
+      }; run the shard from there`,
     );
   }
   let st: Deno.FileInfo;
   try {
     st = await Deno.stat(root);
   } catch (e) {
-    throw new PlanMismatchError(`the plan's root ${root}: ${(e as Error).message}`);
+    throw new PlanMismatchError(
+      `the plan's root ${oneLine(root)}: ${oneLine((e as Error).message)}`,
+    );
   }
   if (st.ino !== plan.root.ino) {
     throw new PlanMismatchError(
-      `${root} is not the planned folder any more (planned device ${plan.root.dev} inode ` +
+      `${
+        oneLine(root)
+      } is not the planned folder any more (planned device ${plan.root.dev} inode ` +
         `${plan.root.ino}, now ${st.dev} ${st.ino}): make a new plan`,
     );
   }
@@ -347,7 +354,7 @@ export async function checkPlanRoot(plan: ShardPlan): Promise<number> {
     }
     if (looked && !found) {
       throw new PlanMismatchError(
-        `${root} has the planned inode ${plan.root.ino} on another device (planned ` +
+        `${oneLine(root)} has the planned inode ${plan.root.ino} on another device (planned ` +
           `${plan.root.dev}, now ${st.dev}), but none of the ${count(looked, "frontier folder")} ` +
           "looked at is the planned one: another file system is mounted there; make a new plan",
       );
@@ -371,14 +378,16 @@ async function checkRootAccess(root: string): Promise<void> {
     (await Deno.open(root)).close(); // opened for reading, as the walker opens it
   } catch (e) {
     if (!(e instanceof Deno.errors.PermissionDenied)) throw e;
-    throw new PlanMismatchError(`the plan's root ${root}: Permission denied (${hint})`);
+    throw new PlanMismatchError(`the plan's root ${oneLine(root)}: Permission denied (${hint})`);
   }
   try {
     await Deno.stat(`${root}/.`); // searchable: a name looked up in it
   } catch (e) {
     if (!(e instanceof Deno.errors.PermissionDenied)) throw e;
     throw new PlanMismatchError(
-      `the plan's root ${root}: Permission denied (it can be listed but not searched: ${hint})`,
+      `the plan's root ${
+        oneLine(root)
+      }: Permission denied (it can be listed but not searched: ${hint})`,
     );
   }
 }
