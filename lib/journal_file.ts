@@ -614,7 +614,9 @@ export function dropUnwritten(j: OpenJournal): string | undefined {
  * It is looked at (lstat) before it is opened, then opened without
  * following a link and without waiting (a FIFO or a device swapped in
  * meanwhile is neither waited on nor read), and the open file must be the
- * one looked at.
+ * one looked at. A refusal for an errno (a link ELOOP, a folder EISDIR, one
+ * that cannot be read EACCES, ...) and a journal a run holds locked
+ * (EAGAIN) carry its name as `code`, as openChecked's errors do.
  *
  * @throws {Deno.errors.NotFound} when there is no such file
  *
@@ -629,9 +631,20 @@ export async function readJournalFile(path: string): Promise<Uint8Array> {
     l = await Deno.lstat(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) throw e;
-    throw new RefusedError(`pwalk: cannot read the journal ${path}: ${osErrorText(e)}`);
+    // with the errno's name as `code` (EACCES, ELOOP, ...), as openChecked's
+    const code = (e as { code?: unknown }).code;
+    const message = `pwalk: cannot read the journal ${path}: ${osErrorText(e)}`;
+    throw typeof code === "string"
+      ? Object.assign(new RefusedError(message), { code })
+      : new RefusedError(message);
   }
-  if (l.isSymlink) throw new RefusedError(`pwalk: journal ${path}: a symbolic link: not trusted`);
+  if (l.isSymlink) throw refusedLink(path);
+  if (l.isDirectory) {
+    throw Object.assign(
+      new RefusedError(`pwalk: journal ${path}: not a regular file: not trusted`),
+      { code: "EISDIR" },
+    );
+  }
   if (!l.isFile) throw new RefusedError(`pwalk: journal ${path}: not a regular file: not trusted`);
   const sym = native();
   const info = new BigInt64Array(7);
@@ -640,11 +653,9 @@ export async function readJournalFile(path: string): Promise<Uint8Array> {
   if (fd < 0) {
     const [name, text] = errnoName(-fd);
     if (name === "ENOENT") throw errnoError(-fd, `pwalk: ${path}: no such journal`);
-    if (name === "ELOOP") {
-      throw new RefusedError(`pwalk: journal ${path}: a symbolic link: not trusted`);
-    }
-    if (name === "EAGAIN") throw inUse(path); // EWOULDBLOCK
-    throw new RefusedError(`pwalk: cannot read the journal ${path}: ${text}`);
+    if (name === "ELOOP") throw refusedLink(path);
+    if (name === "EAGAIN") throw inUse(-fd, path); // EWOULDBLOCK
+    throw refusedErrno(-fd, `pwalk: cannot read the journal ${path}: ${text}`);
   }
   try {
     const mode = Number(info[2]);
@@ -686,9 +697,21 @@ export async function readJournalFile(path: string): Promise<Uint8Array> {
   }
 }
 
-/** A journal whose lock a run holds: its lines are not all there. */
-function inUse(path: string): Error {
-  return new Error(
+/** A journal that is a symbolic link, refused for reading (`code` ELOOP, as the open's errno). */
+function refusedLink(path: string): RefusedError & { code: string } {
+  return Object.assign(
+    new RefusedError(`pwalk: journal ${path}: a symbolic link: not trusted`),
+    { code: "ELOOP" },
+  );
+}
+
+/**
+ * A journal whose lock a run holds: its lines are not all there (errno
+ * `n`, EAGAIN, as `code`, as openChecked's journal in use by another run).
+ */
+function inUse(n: number, path: string): Error & { code: string } {
+  return errnoError(
+    n,
     `pwalk: journal ${path}: in use by a repair or chown still running (it holds the ` +
       "journal's lock); undo it once that run has ended",
   );

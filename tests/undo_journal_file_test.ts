@@ -203,6 +203,86 @@ testNeeding([SETPRIV, PYTHON3], {
   },
 });
 
+/**
+ * The errno name Python gives reading `path` as undo reads a journal: not
+ * through a link (O_NOFOLLOW), then a shared lock without waiting.
+ */
+const READ_PROBE = `
+import errno, fcntl, os, sys
+for p in sys.argv[1:]:
+    try:
+        fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            if os.path.isdir(p):
+                os.read(fd, 1)
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
+        print("read")
+    except OSError as e:
+        print(errno.errorcode[e.errno])
+`;
+
+testNeeding([SETPRIV, PYTHON3], {
+  name:
+    "undo, readJournal: a journal refused for reading carries the errno's name as code, as a journal repair cannot open does",
+  async fn() {
+    await using tmp = await tempDir("pwalk-undofile-");
+    const root = `${tmp.path}/proj`;
+    Deno.mkdirSync(root);
+    const j = `${tmp.path}/j`;
+    await repair(root, { journal: j }); // a dry run's journal
+    Deno.symlinkSync(j, `${tmp.path}/link`);
+    Deno.mkdirSync(`${tmp.path}/dir`);
+    const probe = async (paths: string[], prefix: string[] = []) =>
+      (await run("python3", ["-c", READ_PROBE, ...paths], { prefix })).text.trim().split("\n");
+    // a run still holding the journal's lock (python's flock, as a run's)
+    const holder = new Deno.Command("python3", {
+      args: [
+        "-c",
+        "import fcntl,sys;f=open(sys.argv[1],'a');fcntl.flock(f,fcntl.LOCK_EX);print(1,flush=True);sys.stdin.read()",
+        j,
+      ],
+      stdin: "piped",
+      stdout: "piped",
+    }).spawn();
+    const out = holder.stdout.getReader();
+    await out.read(); // locked
+    try {
+      const cases: [string, new (...a: never[]) => Error][] = [
+        [`${tmp.path}/link`, RefusedError],
+        [`${tmp.path}/dir`, RefusedError],
+        [j, Error],
+      ];
+      const codes = await probe(cases.map(([p]) => p));
+      assertEquals(codes, ["ELOOP", "EISDIR", "EAGAIN"]); // the premise
+      for (const [i, [p, type]] of cases.entries()) {
+        const e = await assertRejects(() => readJournal(p), type) as Error & { code?: string };
+        assertEquals(e.code, codes[i], e.message);
+      }
+    } finally {
+      await holder.stdin.close();
+      out.releaseLock();
+      await holder.stdout.cancel();
+      await holder.status;
+    }
+    // one its user may not read (uid 0 without capabilities: the modes hold)
+    Deno.chmodSync(j, 0o000);
+    const [code] = await probe([j], UNPRIVILEGED);
+    assertEquals(code, "EACCES");
+    const api = `
+      import { readJournal } from ${JSON.stringify(`${REPO}/mod.ts`)};
+      try {
+        await readJournal(${JSON.stringify(j)});
+      } catch (e) {
+        console.log(JSON.stringify([e.constructor.name, e.code]));
+      }`;
+    const r = await deno(["eval", api], { prefix: UNPRIVILEGED, timeoutMs: HUNG });
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(JSON.parse(r.text), ["RefusedError", code]);
+  },
+});
+
 Deno.test("repair: a journal it refuses is left as it was, its torn last line too (audit)", async () => {
   await using tmp = await tempDir("pwalk-undofile-");
   const root = `${tmp.path}/proj`;
