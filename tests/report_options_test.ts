@@ -853,6 +853,19 @@ Deno.test("the shard functions: a value of the wrong type or out of range is ref
       TypeError,
       "pwalk: dir must be a string, got 5 (a number)",
     ],
+    // relative: sbatch runs the script in the folder it is submitted from
+    [
+      () => api.slurmScript(plan, { dir: "scan" }),
+      RangeError,
+      "pwalk: dir must be an absolute path (the script's tasks run in the folder sbatch is run " +
+      "from), got 'scan'",
+    ],
+    [
+      () => api.slurmScript(plan, { dir: "" }),
+      RangeError,
+      "pwalk: dir must be an absolute path (the script's tasks run in the folder sbatch is run " +
+      "from), got ''",
+    ],
     [
       () => api.slurmScript(plan, { dir: tmp.path, level: 0 }),
       RangeError,

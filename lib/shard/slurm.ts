@@ -26,6 +26,7 @@ import { leftoversText, scanLeftovers, scanStatus } from "./status.ts";
 import { jobName, readSubmissions, type Submission } from "./squeue.ts";
 import { lockScanFolder, lockShard, ShardBusyError, type ShardLock } from "./lock.ts";
 import { shellQuote } from "../shell.ts";
+import { oneLine } from "../utf8.ts";
 import {
   checkInt,
   checkOptionNames,
@@ -116,7 +117,10 @@ export const SUBMIT_OPTIONS: OptionNames<SubmitOptions> = {
 
 /** Options of {@link slurmScript}. */
 export interface ScriptOptions {
-  /** The scan folder (absolute). */
+  /**
+   * The scan folder, an absolute path (a relative one is a RangeError: the
+   * tasks run in the folder sbatch is run from, not in the caller's).
+   */
   dir: string;
   /** Worker threads per task (default: the walker's own: one reader per CPU of the allocation, more while waiting). */
   threads?: number;
@@ -325,6 +329,14 @@ export function slurmScript(plan: ShardPlan, o: ScriptOptions): string {
   checkOptionNames("slurmScript", o, SCRIPT_OPTIONS);
   checkScriptValues(o);
   if (typeof o.dir !== "string") throw new TypeError("pwalk: dir must be a string, got undefined");
+  // sbatch runs the script in the folder it is submitted from, not this
+  // one: a relative DIR would put the tasks' plan, outputs and logs there
+  if (!o.dir.startsWith("/")) {
+    throw new RangeError(
+      `pwalk: dir must be an absolute path (the script's tasks run in the folder sbatch is ` +
+        `run from), got '${oneLine(o.dir)}'`,
+    );
+  }
   return scriptOf(plan, o);
 }
 
