@@ -866,6 +866,19 @@ Deno.test("the shard functions: a value of the wrong type or out of range is ref
       "pwalk: dir must be an absolute path (the script's tasks run in the folder sbatch is run " +
       "from), got ''",
     ],
+    // a line break would end the #SBATCH --output line: the rest a command
+    [
+      () => api.slurmScript(plan, { dir: "/tmp/x\n touch /tmp/y #" }),
+      RangeError,
+      "pwalk: dir: Slurm cannot take a line break in a job's log path (#SBATCH --output), got " +
+      "'/tmp/x\\n touch /tmp/y #'",
+    ],
+    [
+      () => api.slurmScript(plan, { dir: "/tmp/x\r" }),
+      RangeError,
+      "pwalk: dir: Slurm cannot take a line break in a job's log path (#SBATCH --output), got " +
+      "'/tmp/x\\x0d'",
+    ],
     [
       () => api.slurmScript(plan, { dir: tmp.path, level: 0 }),
       RangeError,

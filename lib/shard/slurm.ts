@@ -119,7 +119,9 @@ export const SUBMIT_OPTIONS: OptionNames<SubmitOptions> = {
 export interface ScriptOptions {
   /**
    * The scan folder, an absolute path (a relative one is a RangeError: the
-   * tasks run in the folder sbatch is run from, not in the caller's).
+   * tasks run in the folder sbatch is run from, not in the caller's), with
+   * no line break (a RangeError: it would end the script's `#SBATCH
+   * --output` line, and the rest be run as a command).
    */
   dir: string;
   /** Worker threads per task (default: the walker's own: one reader per CPU of the allocation, more while waiting). */
@@ -335,6 +337,14 @@ export function slurmScript(plan: ShardPlan, o: ScriptOptions): string {
     throw new RangeError(
       `pwalk: dir must be an absolute path (the script's tasks run in the folder sbatch is ` +
         `run from), got '${oneLine(o.dir)}'`,
+    );
+  }
+  // #SBATCH --output="DIR/logs/...": a line break there ends the line, and
+  // what follows it is a command of the script (as slurmScan refuses it)
+  if (/[\r\n]/.test(o.dir)) {
+    throw new RangeError(
+      `pwalk: dir: Slurm cannot take a line break in a job's log path (#SBATCH --output), ` +
+        `got '${oneLine(o.dir)}'`,
     );
   }
   return scriptOf(plan, o);
