@@ -374,3 +374,58 @@ Deno.test("progress line: a pane too narrow for the clock and the count shows th
   assertEquals(formatProgress(p, 12), "0:00:03  512");
   assertEquals(formatProgress(p, 5), "00:03");
 });
+
+testNeeding([SCRIPT], {
+  name:
+    "TERM=dumb on a terminal: the progress and status lines are drawn with no escape sequence (no ESC[K), blanks over the previous line, and still tell the counts",
+  async fn() {
+    await using tmp = await tempDir("pwalk-progress-");
+    const root = `${tmp.path}/tree`;
+    for (let d = 0; d < 3; d++) {
+      await Deno.mkdir(`${root}/d${d}`, { recursive: true });
+      for (let f = 0; f < 4; f++) await Deno.writeTextFile(`${root}/d${d}/f${f}`, "x");
+    }
+    // the reference: the entries there, the root included, as Deno lists them
+    let entries = 1;
+    const list = async (dir: string) => {
+      for await (const e of Deno.readDir(dir)) {
+        entries++;
+        if (e.isDirectory) await list(`${dir}/${e.name}`);
+      }
+    };
+    await list(root);
+    const q = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
+    const pwalk = `${q(Deno.execPath())} run -A ${q(CLI)}`;
+    const term = async (env: string, cmd: string) => {
+      const r = await run("script", [
+        "-q",
+        "-e",
+        "-c",
+        `stty cols 100; ${env} ${cmd}`,
+        "/dev/null",
+      ]);
+      assertEquals(r.code, 0, r.stderr);
+      return r.text;
+    };
+    const out = q(`${tmp.path}/o.csv`);
+    const report = `${pwalk} --progress --threads 1 -o ${out} ${q(root)}`;
+    const summary = `${pwalk} summary ${out} >/dev/null`;
+    // the premise: a terminal that is not dumb gets ESC[K
+    const xterm = await term("TERM=xterm", report);
+    assert(xterm.includes("\x1b[K"), JSON.stringify(xterm));
+    const drawn = await term("TERM=dumb", report);
+    assert(!drawn.includes("\x1b"), JSON.stringify(drawn));
+    // the progress line was drawn in place ("\r" first): its last count is
+    // every entry; what follows it is blanks, then the summary line
+    const counts = [...drawn.matchAll(/\r\d+:\d\d:\d\d {2}([\d,]+) entries {2}/g)];
+    assert(counts.length > 0, JSON.stringify(drawn));
+    assertEquals(Number(counts.at(-1)![1].replaceAll(",", "")), entries, JSON.stringify(drawn));
+    assertMatch(drawn, /\r +\rpwalk: [\d,]+ entries, /);
+    // summary's status line, drawn at once (no 2 s wait)
+    const stages = await term("TERM=dumb PWALK_PROGRESS_AFTER_MS=0", summary);
+    assert(!stages.includes("\x1b"), JSON.stringify(stages));
+    assert(stages.includes("\rpwalk summary: reading "), JSON.stringify(stages));
+    const premise = await term("TERM=xterm PWALK_PROGRESS_AFTER_MS=0", summary);
+    assert(premise.includes("\x1b[K"), JSON.stringify(premise));
+  },
+});

@@ -4,7 +4,9 @@
  * On a terminal the line is redrawn in place and always fits the width of
  * the terminal (it never wraps): the folder being read is shortened in the
  * middle, and when even that is not enough the least useful fields go
- * first. In a log (Slurm, cron) it is a plain line every so many seconds.
+ * first (on a dumb terminal, TERM=dumb, which knows no escape sequence:
+ * blanks over the rest of the previous line). In a log (Slurm, cron) it
+ * is a plain line every so many seconds.
  *
  * @module
  */
@@ -153,6 +155,46 @@ export function terminalColumns(): number {
   return n >= 1 && n <= 10_000 ? n : 80;
 }
 
+/** Whether $TERM is "dumb" (Emacs' shell, some CI consoles): a terminal without ESC[K. */
+function dumbTerminal(): boolean {
+  try {
+    return Deno.env.get("TERM") === "dumb";
+  } catch {
+    return false; // no --allow-env: as before
+  }
+}
+
+/**
+ * A line redrawn in place on stderr's terminal: `\r`, the line, ESC[K
+ * (clear to its end). A dumb terminal (TERM=dumb) knows no escape
+ * sequence and would show ESC[K as text: there the line is padded with
+ * blanks over what the previous one left, and cleared with blanks.
+ */
+class InPlace {
+  #dumb = dumbTerminal();
+  /** Columns of the line on screen (a dumb terminal's, to blank). */
+  #shown = 0;
+
+  draw(line: string): void {
+    if (!this.#dumb) {
+      write(`\r${line}\x1b[K`);
+      return;
+    }
+    const w = columns(line);
+    write(`\r${line}${" ".repeat(Math.max(0, this.#shown - w))}`);
+    this.#shown = w;
+  }
+
+  clear(): void {
+    if (!this.#dumb) {
+      write("\r\x1b[K");
+      return;
+    }
+    write(`\r${" ".repeat(this.#shown)}\r`);
+    this.#shown = 0;
+  }
+}
+
 /** Whether this process has the foreground of stderr's terminal (true when unknown). */
 function foreground(): boolean {
   try {
@@ -176,6 +218,7 @@ function foreground(): boolean {
  */
 export class ProgressLine {
   #tty: boolean;
+  #line = new InPlace();
   #everyMs: number;
   #last = 0;
   #drawn = false;
@@ -210,13 +253,13 @@ export class ProgressLine {
     }
     const cols = terminalColumns();
     // One column short of the width: a line reaching the last column may wrap.
-    write(`\r${formatProgress(p, cols - 1)}\x1b[K`);
+    this.#line.draw(formatProgress(p, cols - 1));
     this.#drawn = true;
   }
 
   /** Clear the line (before printing something else). */
   clear(): void {
-    if (this.#drawn && foreground()) write("\r\x1b[K");
+    if (this.#drawn && foreground()) this.#line.clear();
     this.#drawn = false;
   }
 }
@@ -306,6 +349,7 @@ export class StatusLine {
   #interval: ReturnType<typeof setInterval> | undefined;
   #drawn = false;
   #stopped = false;
+  #line = new InPlace();
 
   /** A status line for `command` ("pwalk summary"), started now. */
   constructor(command: string, o: StatusLineOptions = {}) {
@@ -345,7 +389,7 @@ export class StatusLine {
 
   /** Clear the line if drawn (before something else is printed); drawn again at the next redraw. */
   clear(): void {
-    if (this.#drawn && foreground()) write("\r\x1b[K");
+    if (this.#drawn && foreground()) this.#line.clear();
     this.#drawn = false;
   }
 
@@ -368,7 +412,7 @@ export class StatusLine {
     const cols = terminalColumns();
     // One column short of the width: a line reaching the last column may wrap.
     const line = formatStage(this.#command, this.#stage, performance.now() - this.#start, cols - 1);
-    write(`\r${line}\x1b[K`);
+    this.#line.draw(line);
     this.#drawn = true;
   }
 }
