@@ -231,6 +231,45 @@ Deno.test("answers: summarize, diff and convert cancelled at each stage reject w
   }
 });
 
+Deno.test("answers: summarize and diff aborted at the engine's close, their answer whole, resolve with it and leave nothing (as documented)", async () => {
+  await using tmp = await tempDir();
+  const a = `${tmp.path}/a.csv`, b = `${tmp.path}/b.csv`;
+  await Deno.writeFile(a, scanBytes(300, false));
+  await Deno.writeFile(b, scanBytes(350, false, 11));
+  const spill = `${tmp.path}/spill`;
+  await Deno.mkdir(spill);
+  const plain = (x: unknown) => ({ ...(x as Record<string, unknown>), elapsedSeconds: 0 });
+  const runs: Record<string, (signal?: AbortSignal) => Promise<unknown>> = {
+    summarize: (signal) => summarize([a], { tempDirectory: spill, signal, now: 1700000000 }),
+    diff: (signal) => diff([a], [b], { tempDirectory: spill, signal }),
+  };
+  const realRemove = Deno.remove;
+  for (const [what, run] of Object.entries(runs)) {
+    const whole = plain(await run());
+    // the signal aborts as the engine's close removes its spill folder:
+    // every query and name lookup is done, the answer whole
+    const ac = new AbortController();
+    let removing = 0;
+    Deno.remove = (p: string | URL, o?: Deno.RemoveOptions) => {
+      if (String(p).startsWith(`${spill}/`)) {
+        removing++;
+        ac.abort(new Error("too late"));
+      }
+      return realRemove(p, o);
+    };
+    let got: unknown;
+    try {
+      got = await guarded(run(ac.signal), what);
+    } finally {
+      Deno.remove = realRemove;
+    }
+    assertEquals(removing, 1, what);
+    assert(ac.signal.aborted, what);
+    assertEquals(plain(got), whole, what);
+    assertEquals(names(spill), [], `${what}: spill folder left`);
+  }
+});
+
 Deno.test("answers: a getent whose child holds its output open ends the wait on abort and on timeout", async () => {
   await using tmp = await tempDir();
   const scan = `${tmp.path}/a.csv`;

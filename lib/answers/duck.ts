@@ -68,7 +68,8 @@ export function checkEngineOptions(o: EngineOptions & StageOptions): void {
  * `work()`'s result; once `signal` aborted, whatever `work` rejects with
  * (DuckDB's interrupted query, a scan's name put before it, a clean-up's
  * error) is the signal's reason instead: summarize, diff and convert reject
- * as walk and report do.
+ * as walk and report do. A result `work` gives is returned even when the
+ * signal aborted meanwhile (at the engine's close): the answer is whole.
  */
 export async function cancellable<T>(
   signal: AbortSignal | undefined,
@@ -112,7 +113,13 @@ export interface EngineOptions {
   /**
    * Cancels the work: DuckDB's query is interrupted, the spill folder and
    * any output being made are removed, and the call rejects with the
-   * signal's reason (already aborted: before any work). Default: none.
+   * signal's reason (already aborted: before any work). An abort that
+   * comes once the answer is whole (summarize's and diff's every query and
+   * name lookup done; convert's output in its place), while the engine
+   * closes and its spill folder is removed, cancels nothing: the call
+   * resolves with that answer (the spill folder removed all the same), as
+   * the caller would have it had the abort come a moment later; check
+   * `signal.aborted` to tell. Default: none.
    */
   signal?: AbortSignal;
 }
