@@ -32,7 +32,7 @@
  *
  * @module
  */
-import { utf8Seq } from "./utf8.ts";
+import { oneLine, utf8Seq } from "./utf8.ts";
 
 /** What kind of entry a change concerns. */
 export type EntryType =
@@ -498,7 +498,7 @@ export function indexJournal(bytes: Uint8Array, file: string): JournalIndex {
     // SIGKILL, a power cut) between making its journal and that header
     // leaves it empty, having changed nothing
     throw new SyntaxError(
-      `pwalk: ${file} is empty: no pwalk journal, or that of a run stopped before its ` +
+      `pwalk: ${oneLine(file)} is empty: no pwalk journal, or that of a run stopped before its ` +
         "first line, which changed nothing: nothing to undo",
     );
   }
@@ -511,12 +511,14 @@ export function indexJournal(bytes: Uint8Array, file: string): JournalIndex {
     // it, before its first change (which waits for the header); no torn
     // last line, which would be one error and status 0
     throw new SyntaxError(
-      `pwalk: ${file} holds only the start of a pwalk journal's first line: a run stopped ` +
+      `pwalk: ${
+        oneLine(file)
+      } holds only the start of a pwalk journal's first line: a run stopped ` +
         "while writing it, which changed nothing: nothing to undo",
     );
   }
   if (!startsAsJournal(bytes)) {
-    throw new SyntaxError(`pwalk: ${file} is not a pwalk journal`);
+    throw new SyntaxError(`pwalk: ${oneLine(file)} is not a pwalk journal`);
   }
   let starts = new Float64Array(1024);
   let runOf = new Uint32Array(1024);
@@ -531,7 +533,7 @@ export function indexJournal(bytes: Uint8Array, file: string): JournalIndex {
     const nl = bytes.indexOf(0x0a, start);
     lineNo++;
     if (nl - start > MAX_LINE) {
-      throw new SyntaxError(`pwalk: ${file}:${lineNo}: a line longer than any run writes`);
+      throw new SyntaxError(`pwalk: ${oneLine(file)}:${lineNo}: a line longer than any run writes`);
     }
     // an empty line too is one no run writes: it refuses the file
     const l = lineAt(bytes, start);
@@ -560,7 +562,7 @@ export function indexJournal(bytes: Uint8Array, file: string): JournalIndex {
         }
       }
     } catch (e) {
-      throw new SyntaxError(`pwalk: ${file}:${lineNo}: ${(e as Error).message}`);
+      throw new SyntaxError(`pwalk: ${oneLine(file)}:${lineNo}: ${(e as Error).message}`);
     }
     start = nl + 1;
   }
@@ -619,11 +621,11 @@ export function checkJournal(
   let headers = 0;
   let version: 1 | 2 = 1;
   const fail = (why: string): never => {
-    throw new SyntaxError(`pwalk: ${file}:${lineNo + 1}: ${why}`);
+    throw new SyntaxError(`pwalk: ${oneLine(file)}:${lineNo + 1}: ${why}`);
   };
   const check = (l: string) => {
     if (lineNo === 0 && !l.startsWith(JOURNAL_MAGIC)) {
-      throw new SyntaxError(`pwalk: ${file} is not a pwalk journal`);
+      throw new SyntaxError(`pwalk: ${oneLine(file)} is not a pwalk journal`);
     }
     try {
       if (l.startsWith("#")) {

@@ -15,6 +15,7 @@ import { osErrorText } from "./outfile.ts";
 import { untrustedAncestor } from "./trust.ts";
 import { runningUid } from "./fetchlib.ts";
 import { readProcFile, unlessRefused } from "./procfs.ts";
+import { oneLine } from "./utf8.ts";
 
 /**
  * A run, or an undo, refused before anything changed: a protected ROOT, a
@@ -125,7 +126,7 @@ function makePrivateDir(dir: string): void {
   // after, as ssh treats the folders above its files.
   const before = untrustedAncestor(dir, me());
   if (before) {
-    throw new RefusedError(`pwalk: journal folder ${dir}: ${before}: give --journal FILE`);
+    throw new RefusedError(`pwalk: journal folder ${oneLine(dir)}: ${before}: give --journal FILE`);
   }
   // the folders made now, outermost first: each one's parent is synced
   // after, so that a power loss keeps the journal's folder too
@@ -137,19 +138,21 @@ function makePrivateDir(dir: string): void {
     // no access where it goes (run as another user, HOME left as it was):
     // the journal has to be given, as for the refusals here
     if (e instanceof Error) {
-      e.message = `pwalk: journal folder ${dir}: cannot be created: ${osErrorText(e)}: ` +
+      e.message = `pwalk: journal folder ${oneLine(dir)}: cannot be created: ${osErrorText(e)}: ` +
         "give --journal FILE (API: journal)";
     }
     throw e;
   }
   const after = untrustedAncestor(dir, me());
-  if (after) throw new RefusedError(`pwalk: journal folder ${dir}: ${after}: give --journal FILE`);
+  if (after) {
+    throw new RefusedError(`pwalk: journal folder ${oneLine(dir)}: ${after}: give --journal FILE`);
+  }
   for (const d of made) syncFolder(parentOf(d));
   const s = Deno.lstatSync(dir);
   const uid = me();
   if (!s.isDirectory || s.uid !== uid || (s.mode! & 0o022)) {
     throw new RefusedError(
-      `pwalk: ${dir}: not a private folder of yours (${
+      `pwalk: ${oneLine(dir)}: not a private folder of yours (${
         s.isSymlink ? "a symbolic link" : `owner uid ${s.uid}, mode ${octal(s.mode!)}`
       }): give --journal FILE (API: journal)`,
     );
@@ -362,7 +365,7 @@ export function insideTree(path: string, rootReal: string): boolean {
 export function refuseJournalInTree(journal: string, rootReal: string): void {
   if (insideTree(journal, rootReal)) {
     throw new RefusedError(
-      `pwalk: the journal ${journal} would be inside the tree ${rootReal}: ` +
+      `pwalk: the journal ${oneLine(journal)} would be inside the tree ${oneLine(rootReal)}: ` +
         "put it outside (--journal FILE)",
     );
   }
@@ -465,23 +468,23 @@ async function openChecked(
     if (name === "EAGAIN") { // EWOULDBLOCK
       throw errnoError(
         -fd,
-        `pwalk: journal ${path}: in use by another run (it holds the journal's lock); ` +
+        `pwalk: journal ${oneLine(path)}: in use by another run (it holds the journal's lock); ` +
           "wait for it to end, or give another --journal",
       );
     }
     if (name === "EISDIR") {
       throw refusedErrno(
         -fd,
-        `pwalk: journal ${path}: a folder: give the journal a file name`,
+        `pwalk: journal ${oneLine(path)}: a folder: give the journal a file name`,
       );
     }
     if (name === "ELOOP") {
       throw refusedErrno(
         -fd,
-        `pwalk: journal ${path}: a symbolic link (a journal is never written through one)`,
+        `pwalk: journal ${oneLine(path)}: a symbolic link (a journal is never written through one)`,
       );
     }
-    throw errnoError(-fd, `pwalk: journal ${path}: cannot be created or opened: ${text}`);
+    throw errnoError(-fd, `pwalk: journal ${oneLine(path)}: cannot be created or opened: ${text}`);
   }
   const mode = Number(info[2]);
   const problem = journalFileProblem({
@@ -498,7 +501,7 @@ async function openChecked(
   if (problem) {
     sym.pw_fd_close(fd);
     const hint = problem === EMPTY ? " (name a new file: it is created)" : "";
-    throw new RefusedError(`pwalk: journal ${path}: ${problem}: not appended to${hint}`);
+    throw new RefusedError(`pwalk: journal ${oneLine(path)}: ${problem}: not appended to${hint}`);
   }
   let size = Number(info[4]);
   if (info[6] === 0n) {
@@ -514,7 +517,9 @@ async function openChecked(
         const cut = Number(sym.pw_journal_cut(fd));
         if (cut < 0) {
           throw new Error(
-            `pwalk: journal ${path}: its torn last line cannot be cut off: ${errnoName(-cut)[1]}`,
+            `pwalk: journal ${oneLine(path)}: its torn last line cannot be cut off: ${
+              errnoName(-cut)[1]
+            }`,
           );
         }
         size = cut;
@@ -526,7 +531,9 @@ async function openChecked(
     if (bad !== undefined) {
       sym.pw_fd_close(fd);
       throw new RefusedError(
-        `pwalk: journal ${path}: ${bad}: undo would refuse it whole, so it is not appended to ` +
+        `pwalk: journal ${
+          oneLine(path)
+        }: ${bad}: undo would refuse it whole, so it is not appended to ` +
           "(name a new file: it is created)",
       );
     }
@@ -550,7 +557,10 @@ function fdReader(fd: number, path: string): { readSync(p: Uint8Array): number |
     readSync(p: Uint8Array): number | null {
       const n = Number(native().pw_fd_read(fd, p, BigInt(p.length), BigInt(offset)));
       if (n < 0) {
-        throw errnoError(-n, `pwalk: cannot read the journal ${path}: ${errnoName(-n)[1]}`);
+        throw errnoError(
+          -n,
+          `pwalk: cannot read the journal ${oneLine(path)}: ${errnoName(-n)[1]}`,
+        );
       }
       if (n === 0) return null;
       offset += n;
@@ -570,8 +580,8 @@ function undoProblem(fd: number, path: string, size: number): string | undefined
   } catch (e) {
     if (!(e instanceof SyntaxError)) throw e;
     // "pwalk: FILE:LINE: why": the line and why
-    const m = e.message.slice(`pwalk: ${path}:`.length);
-    return e.message.startsWith(`pwalk: ${path}:`) ? `line ${m}` : e.message;
+    const m = e.message.slice(`pwalk: ${oneLine(path)}:`.length);
+    return e.message.startsWith(`pwalk: ${oneLine(path)}:`) ? `line ${m}` : e.message;
   }
 }
 
@@ -600,10 +610,10 @@ export function dropUnwritten(j: OpenJournal): string | undefined {
   if (j.made && j.size === 0) {
     try {
       Deno.removeSync(j.path);
-      return `; nothing was changed (the journal ${j.path}, empty, was removed)`;
+      return `; nothing was changed (the journal ${oneLine(j.path)}, empty, was removed)`;
     } catch { /* left: said so below */ }
   }
-  return `; nothing was changed (the journal ${j.path} holds nothing of this run)`;
+  return `; nothing was changed (the journal ${oneLine(j.path)} holds nothing of this run)`;
 }
 
 /**
@@ -630,10 +640,13 @@ export async function readJournalFile(path: string): Promise<Uint8Array> {
   try {
     l = await Deno.lstat(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw e;
+    if (e instanceof Deno.errors.NotFound) {
+      e.message = oneLine(e.message); // (Deno's names the journal as given)
+      throw e;
+    }
     // with the errno's name as `code` (EACCES, ELOOP, ...), as openChecked's
     const code = (e as { code?: unknown }).code;
-    const message = `pwalk: cannot read the journal ${path}: ${osErrorText(e)}`;
+    const message = `pwalk: cannot read the journal ${oneLine(path)}: ${osErrorText(e)}`;
     throw typeof code === "string"
       ? Object.assign(new RefusedError(message), { code })
       : new RefusedError(message);
@@ -641,35 +654,39 @@ export async function readJournalFile(path: string): Promise<Uint8Array> {
   if (l.isSymlink) throw refusedLink(path);
   if (l.isDirectory) {
     throw Object.assign(
-      new RefusedError(`pwalk: journal ${path}: not a regular file: not trusted`),
+      new RefusedError(`pwalk: journal ${oneLine(path)}: not a regular file: not trusted`),
       { code: "EISDIR" },
     );
   }
-  if (!l.isFile) throw new RefusedError(`pwalk: journal ${path}: not a regular file: not trusted`);
+  if (!l.isFile) {
+    throw new RefusedError(`pwalk: journal ${oneLine(path)}: not a regular file: not trusted`);
+  }
   const sym = native();
   const info = new BigInt64Array(7);
   const b = pathBytes(path);
   const fd = await sym.pw_journal_open(b, BigInt(b.length), JournalFlag.READ, info);
   if (fd < 0) {
     const [name, text] = errnoName(-fd);
-    if (name === "ENOENT") throw errnoError(-fd, `pwalk: ${path}: no such journal`);
+    if (name === "ENOENT") throw errnoError(-fd, `pwalk: ${oneLine(path)}: no such journal`);
     if (name === "ELOOP") throw refusedLink(path);
     if (name === "EAGAIN") throw inUse(-fd, path); // EWOULDBLOCK
-    throw refusedErrno(-fd, `pwalk: cannot read the journal ${path}: ${text}`);
+    throw refusedErrno(-fd, `pwalk: cannot read the journal ${oneLine(path)}: ${text}`);
   }
   try {
     const mode = Number(info[2]);
     // (as Deno.lstat gives them: numbers, rounded above 2^53, as Lustre's
     // inode numbers are; the library's are exact, and signed)
     if (asDeno(info[0]) !== l.dev || asDeno(info[1]) !== l.ino) {
-      throw new RefusedError(`pwalk: journal ${path}: replaced while being opened: not trusted`);
+      throw new RefusedError(
+        `pwalk: journal ${oneLine(path)}: replaced while being opened: not trusted`,
+      );
     }
     const problem = journalFileProblem({
       isFile: (mode & 0o170000) === 0o100000,
       uid: Number(info[3]),
       mode,
     });
-    if (problem) throw new RefusedError(`pwalk: journal ${path}: ${problem}: not trusted`);
+    if (problem) throw new RefusedError(`pwalk: journal ${oneLine(path)}: ${problem}: not trusted`);
     // read to its end (a run may have appended since the fstat)
     const chunks: Uint8Array[] = [];
     let total = 0;
@@ -682,7 +699,7 @@ export async function readJournalFile(path: string): Promise<Uint8Array> {
       total += n;
       // no journal: not read on (a disk image named by mistake)
       if (total >= JOURNAL_MAGIC.length && chunks.length === 1 && !startsAsJournal(chunks[0])) {
-        throw new SyntaxError(`pwalk: ${path} is not a pwalk journal`);
+        throw new SyntaxError(`pwalk: ${oneLine(path)} is not a pwalk journal`);
       }
     }
     const out = new Uint8Array(total);
@@ -700,7 +717,7 @@ export async function readJournalFile(path: string): Promise<Uint8Array> {
 /** A journal that is a symbolic link, refused for reading (`code` ELOOP, as the open's errno). */
 function refusedLink(path: string): RefusedError & { code: string } {
   return Object.assign(
-    new RefusedError(`pwalk: journal ${path}: a symbolic link: not trusted`),
+    new RefusedError(`pwalk: journal ${oneLine(path)}: a symbolic link: not trusted`),
     { code: "ELOOP" },
   );
 }
@@ -712,7 +729,7 @@ function refusedLink(path: string): RefusedError & { code: string } {
 function inUse(n: number, path: string): Error & { code: string } {
   return errnoError(
     n,
-    `pwalk: journal ${path}: in use by a repair or chown still running (it holds the ` +
+    `pwalk: journal ${oneLine(path)}: in use by a repair or chown still running (it holds the ` +
       "journal's lock); undo it once that run has ended",
   );
 }

@@ -11,6 +11,7 @@ import { interrupted, outputPlaced, removeOnInterrupt } from "./interrupt.ts";
 import { untrustedAncestor } from "./trust.ts";
 import { errnoText } from "./errno.ts";
 import { abortable } from "./abortable.ts";
+import { oneLine } from "./utf8.ts";
 import {
   lstat,
   readLinkSync,
@@ -305,7 +306,7 @@ export async function openDirect(target: OutputTarget, shown: string): Promise<D
     } catch (failed) {
       why = failed;
     }
-    if (!dev) throw new Error(`pwalk: cannot write ${shown}: ${osErrorText(why)}`);
+    if (!dev) throw new Error(`pwalk: cannot write ${oneLine(shown)}: ${osErrorText(why)}`);
     f = dev;
   }
   const st = f.statSync();
@@ -315,7 +316,7 @@ export async function openDirect(target: OutputTarget, shown: string): Promise<D
   ) {
     f.close();
     throw new Error(
-      `pwalk: cannot write ${shown}: it was replaced by another file since it was checked`,
+      `pwalk: cannot write ${oneLine(shown)}: it was replaced by another file since it was checked`,
     );
   }
   return f;
@@ -513,7 +514,7 @@ export function refuseDescriptorFile(file: string): void {
     const mine = fd.startsWith(`/proc/${Deno.pid}/`) ? "this process" : "another process";
     const is = descriptorName(file) ? "is" : `leads to ${fd},`;
     throw new RangeError(
-      `pwalk: output ${file} ${is} a descriptor of ${mine} open on a file, which a file ` +
+      `pwalk: output ${oneLine(file)} ${is} a descriptor of ${mine} open on a file, which a file ` +
         "written whole, then renamed over it, would not reach: give the file's own name",
     );
   }
@@ -521,7 +522,7 @@ export function refuseDescriptorFile(file: string): void {
 
 /** An output that is a folder: bad usage, in the same words for every command. */
 function folderRefused(file: string): RangeError {
-  return new RangeError(`pwalk: ${file} is a folder: give the name of a file to write`);
+  return new RangeError(`pwalk: ${oneLine(file)} is a folder: give the name of a file to write`);
 }
 
 /**
@@ -554,7 +555,9 @@ export async function outputApart(
     }
     if (s.dev === now.dev && s.ino === now.ino) {
       throw new RangeError(
-        `pwalk: ${file} is also an input (${input}): writing it would replace what is read`,
+        `pwalk: ${oneLine(file)} is also an input (${
+          oneLine(input)
+        }): writing it would replace what is read`,
       );
     }
   }
@@ -578,15 +581,17 @@ async function refuseShardOutput(output: string, path: string, who: string): Pro
   const own = base === "plan.json" ? who !== "plan" : base.endsWith(".done.json");
   if (own && await named(`${dir}/plan.json`)) {
     throw new RangeError(
-      `pwalk: ${output} is ${
+      `pwalk: ${oneLine(output)} is ${
         base === "plan.json" ? "the plan" : "a shard's record"
-      } of the sharded scan in ${dir}: ${who} would replace it; name a file outside the scan's folder`,
+      } of the sharded scan in ${
+        oneLine(dir)
+      }: ${who} would replace it; name a file outside the scan's folder`,
     );
   }
   const record = path.replace(/\.(csv|csv\.zst|csv\.gz|parquet)$/, ".done.json");
   if (record === path || !(await named(`${dir}/plan.json`)) || !(await named(record))) return;
   throw new RangeError(
-    `pwalk: ${output} is a shard's output of the scan in ${dir} (${
+    `pwalk: ${oneLine(output)} is a shard's output of the scan in ${oneLine(dir)} (${
       record.slice(slash + 1)
     } records it): ${who} would replace it; name a file outside the scan's folder`,
   );
@@ -666,18 +671,20 @@ function linksFollowable(file: string, followLast: boolean): void {
       return; // not there (a new file), or not to be looked at: told by the caller
     }
     if (++links > MAX_LINKS) {
-      throw new Error(`pwalk: ${file}: too many levels of symbolic links`);
+      throw new Error(`pwalk: ${oneLine(file)}: too many levels of symbolic links`);
     }
     if (
       (folder.mode! & 0o1002) === 0o1002 && link.uid !== uid && link.uid !== folder.uid
     ) {
       const which = via !== null
-        ? `the link ${path} it leads to`
+        ? `the link ${oneLine(path)} it leads to`
         : last
         ? "a link"
-        : `the link ${path} in its path`;
+        : `the link ${oneLine(path)} in its path`;
       throw new ProtectedLinkError(
-        `pwalk: ${file}: not followed: ${which} owned by uid ${link.uid} in ${at}, a sticky ` +
+        `pwalk: ${oneLine(file)}: not followed: ${which} owned by uid ${link.uid} in ${
+          oneLine(at)
+        }, a sticky ` +
           "folder others can write, which the kernel's protected_symlinks refuses to follow " +
           "(write to its target's name instead)",
       );
@@ -732,7 +739,9 @@ export async function outputTarget(
   // `-o /dev/stderr` as root would put the CSV in its place).
   if (options.replaceLink && (descriptorName(file) || descriptorName(resolvedName(file)))) {
     throw new RangeError(
-      `pwalk: output ${file} is a descriptor of this process, which a file written whole and ` +
+      `pwalk: output ${
+        oneLine(file)
+      } is a descriptor of this process, which a file written whole and ` +
         "renamed over its name would replace (the system's link): give a file's own name " +
         "(or - for stdout)",
     );
@@ -756,7 +765,7 @@ export async function outputTarget(
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
       throw new RangeError(
-        `pwalk: ${file} is a link to nothing: write to its target's name instead`,
+        `pwalk: ${oneLine(file)} is a link to nothing: write to its target's name instead`,
       );
     }
     // a descriptor's link to a pipe (/dev/fd/63 of >(zstd)) has no path: its own name
@@ -768,9 +777,9 @@ export async function outputTarget(
   }
   if (info.isDirectory) throw folderRefused(file);
   if (info.isSocket) {
-    throw new RangeError(`pwalk: ${file} is a socket: give the name of a file to write`);
+    throw new RangeError(`pwalk: ${oneLine(file)} is a socket: give the name of a file to write`);
   }
-  throw new Error(`pwalk: ${file}: not a file, character device or FIFO`);
+  throw new Error(`pwalk: ${oneLine(file)}: not a file, character device or FIFO`);
 }
 
 /** Linux's O_PATH: a descriptor of the file itself, which opens nothing (no FIFO waited for, no device's driver). */
@@ -874,7 +883,7 @@ export async function checkedOutput(
       break;
     } catch (e) {
       if (e instanceof ReplacedError && round < 10 && regularFile(target.path)) continue;
-      throw new Error(`pwalk: cannot write ${file}: ${osErrorText(e)}`);
+      throw new Error(`pwalk: cannot write ${oneLine(file)}: ${osErrorText(e)}`);
     }
   }
   await options.beforeProbe?.(target.path);
@@ -891,7 +900,7 @@ export async function checkedOutput(
     const folder = now && e instanceof Deno.errors.PermissionDenied
       ? " in its folder (it is written whole beside it, then renamed over it)"
       : "";
-    throw new Error(`pwalk: cannot write ${file}: ${osErrorText(e)}${folder}`);
+    throw new Error(`pwalk: cannot write ${oneLine(file)}: ${osErrorText(e)}${folder}`);
   }
   await Deno.remove(probe).catch(() => {});
   forget();
@@ -986,7 +995,7 @@ export async function openPartial(
 ): Promise<PartialFile> {
   const old = await Deno.stat(path).catch(() => null);
   if (options.noReplace && await Deno.lstat(path).then(() => true, () => false)) {
-    throw new Deno.errors.AlreadyExists(`${path}: made by another process meanwhile`);
+    throw new Deno.errors.AlreadyExists(`${oneLine(path)}: made by another process meanwhile`);
   }
   let tmp: string, forget: () => void, file: Deno.FsFile;
   for (let attempt = 0;; attempt++) {
@@ -1078,7 +1087,7 @@ export async function writeWhole(
   options: { noReplace?: boolean; signal?: AbortSignal } = {},
 ): Promise<void> {
   const fail = (e: unknown) =>
-    new Error(`pwalk: cannot write ${file}: ${osErrorText(e)}`, { cause: e });
+    new Error(`pwalk: cannot write ${oneLine(file)}: ${osErrorText(e)}`, { cause: e });
   target ??= await outputTarget(file);
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   if (target.direct) {

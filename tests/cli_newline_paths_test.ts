@@ -8,7 +8,17 @@
  * "(os error N): op 'PATH'" tail stayed when PATH had a newline.)
  */
 import { assert, assertEquals, assertRejects } from "@std/assert";
-import { chown, planShards, repair, report, walk } from "../mod.ts";
+import {
+  chown,
+  convert,
+  planShards,
+  readJournal,
+  repair,
+  report,
+  summarize,
+  undo,
+  walk,
+} from "../mod.ts";
 import { cli, UNPRIVILEGED } from "./helpers/run.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { SETPRIV, testNeeding } from "./helpers/system.ts";
@@ -120,4 +130,28 @@ Deno.test("API: a root with a newline, ESC[31m or a C1 control is named escaped 
     }
   }
   await assertRejects(() => Deno.lstat(out), Deno.errors.NotFound);
+});
+
+Deno.test("API: a journal, scan or output path with a newline or ESC[31m is named escaped in the error", async () => {
+  await using t = await tempDir();
+  const tree = `${t.path}/tree`;
+  await Deno.mkdir(tree);
+  const scan = `${t.path}/s.csv`;
+  await report(tree, { output: scan });
+  const dir = `${t.path}/d\n\x1b[31m\u009b`; // not there: nothing below it is
+  await assertRejects(() => Deno.lstat(dir), Deno.errors.NotFound);
+  // deno-lint-ignore no-control-regex
+  const control = /[\x00-\x1f\x7f-\x9f]/;
+  const cases: [string, string, () => Promise<unknown>][] = [
+    ["undo", `${dir}/j`, () => undo(`${dir}/j`)],
+    ["readJournal", `${dir}/j`, () => readJournal(`${dir}/j`)],
+    ["summarize", `${dir}/s.csv`, () => summarize([`${dir}/s.csv`], { names: false })],
+    ["convert", `${dir}/o.csv.zst`, () => convert([scan], `${dir}/o.csv.zst`)],
+    ["report to Parquet", `${dir}/o.parquet`, () => report(tree, { output: `${dir}/o.parquet` })],
+  ];
+  for (const [what, path, call] of cases) {
+    const e = await assertRejects(call, Error, undefined, what);
+    assertEquals(control.test(e.message), false, `${what}: ${JSON.stringify(e.message)}`);
+    assert(e.message.includes(escaped(path)), `${what}: ${JSON.stringify(e.message)}`);
+  }
 });

@@ -72,6 +72,7 @@ import {
 } from "./files.ts";
 import { removeOnInterrupt } from "../interrupt.ts";
 import { zstdChunks } from "../zstd.ts";
+import { oneLine } from "../utf8.ts";
 
 /** The names of {@link ConvertOptions} (any other: a TypeError). */
 export const CONVERT_OPTIONS: OptionNames<ConvertOptions> = {
@@ -148,13 +149,13 @@ class OutputError extends Error {}
 function asOutputError(err: unknown, partial: string, shown: string): unknown {
   const msg = String((err as Error)?.message ?? err);
   const first = msg.split("\n")[0];
-  if (msg.startsWith(`pwalk: cannot write ${shown}: `)) {
+  if (msg.startsWith(`pwalk: cannot write ${oneLine(shown)}: `)) {
     return new OutputError(msg, { cause: err });
   }
   const at = first.indexOf(partial);
   if (at < 0) return err;
   const why = first.slice(at + partial.length).replace(/^["']?:\s*/, "") || first;
-  return new OutputError(`pwalk: cannot write ${shown}: ${why}`, { cause: err });
+  return new OutputError(`pwalk: cannot write ${oneLine(shown)}: ${why}`, { cause: err });
 }
 
 /**
@@ -187,7 +188,7 @@ async function writeInto(
     }
   }
   if (!failed) return;
-  const message = `pwalk: cannot write ${shown}: ${osErrorText(failed)}`;
+  const message = `pwalk: cannot write ${oneLine(shown)}: ${osErrorText(failed)}`;
   // a FIFO (or stdout, by a link) closed early by its reader: a BrokenPipe
   // still, which the CLI ends quietly with 141, as a report's
   if (failed instanceof Deno.errors.BrokenPipe) {
@@ -308,12 +309,14 @@ export async function convert(
   checkScanList("inputs", inputs);
   if (!CONVERT_OUTPUT.test(output)) {
     throw new RangeError(
-      `pwalk: ${output}: the output must end in .csv, .csv.zst, .csv.gz or .parquet`,
+      `pwalk: ${oneLine(output)}: the output must end in .csv, .csv.zst, .csv.gz or .parquet`,
     );
   }
   const format = formatOf(output);
   if (options.level !== undefined && (format === "csv" || format === "csv.gz")) {
-    throw new RangeError(`pwalk: level applies to .csv.zst and .parquet outputs, not ${output}`);
+    throw new RangeError(
+      `pwalk: level applies to .csv.zst and .parquet outputs, not ${oneLine(output)}`,
+    );
   }
   const level = checkInt("level", options.level ?? 3, 1, 19);
   // (checked: it is written into DuckDB's COPY options)
@@ -332,12 +335,12 @@ export async function convert(
     try {
       if (!target.direct) out = await openPartial(target.path);
     } catch (e) {
-      (e as Error).message = `pwalk: cannot write ${output}: ${osErrorText(e)}`;
+      (e as Error).message = `pwalk: cannot write ${oneLine(output)}: ${osErrorText(e)}`;
       throw e;
     }
     const partial = out?.path ??
       await Deno.makeTempFile({ dir: spill, prefix: spillPrefix(".pwalk-convert") }).catch((e) => {
-        throw spillError(options, e, `the temporary of ${output}`);
+        throw spillError(options, e, `the temporary of ${oneLine(output)}`);
       });
     const forget = out ? () => {} : removeOnInterrupt(partial);
     // Beside OUT in a folder others can change (safeByName), the temporary
@@ -480,7 +483,7 @@ export async function convert(
         try {
           out.commit();
         } catch (e) {
-          (e as Error).message = `pwalk: cannot write ${output}: ${osErrorText(e)}`;
+          (e as Error).message = `pwalk: cannot write ${oneLine(output)}: ${osErrorText(e)}`;
           throw e;
         }
         // temporaries of runs killed outright (kill -9): theirs, and DuckDB's
@@ -546,7 +549,9 @@ export async function reportParquet(
   checkOptionNames("reportParquet", options, known);
   const { output, engine: _, ...rest } = options;
   if (!/\.parquet$/i.test(output)) {
-    throw new RangeError(`pwalk: reportParquet's output must end in .parquet, got ${output}`);
+    throw new RangeError(
+      `pwalk: reportParquet's output must end in .parquet, got ${oneLine(output)}`,
+    );
   }
   return await report(root, { ...rest, output, compress: "parquet" });
 }

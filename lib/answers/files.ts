@@ -20,6 +20,7 @@ export {
   safeByName,
   writeAll,
 } from "../outfile.ts";
+import { oneLine } from "../utf8.ts";
 
 /**
  * What another format's file is, from its first bytes (zstd's, gzip's and
@@ -53,12 +54,14 @@ export function checkParquetComplete(path: string): void {
   using f = Deno.openSync(path, { read: true });
   const size = f.statSync().size;
   if (size === 0) {
-    throw new Error(`pwalk: ${path}: empty (0 bytes): no Parquet data; an incomplete copy?`);
+    throw new Error(
+      `pwalk: ${oneLine(path)}: empty (0 bytes): no Parquet data; an incomplete copy?`,
+    );
   }
   const seen = formatSeen(path);
   if (seen !== "Parquet data") {
     throw new Error(
-      `pwalk: ${path}: not Parquet data (no PAR1 at byte 0)` +
+      `pwalk: ${oneLine(path)}: not Parquet data (no PAR1 at byte 0)` +
         (seen ? `: ${seen} (wrong suffix?)` : ""),
     );
   }
@@ -70,7 +73,9 @@ export function checkParquetComplete(path: string): void {
   }
   if (got < 4 || new TextDecoder().decode(tail) !== "PAR1") {
     throw new Error(
-      `pwalk: ${path}: truncated: its Parquet data does not end with PAR1 (byte ${size}); ` +
+      `pwalk: ${
+        oneLine(path)
+      }: truncated: its Parquet data does not end with PAR1 (byte ${size}); ` +
         "an incomplete copy?",
     );
   }
@@ -107,7 +112,9 @@ function stoppable(
 /** The message of a compressed scan whose data ends inside a row. */
 const noLineEnd = (path: string, what: string) =>
   new Error(
-    `pwalk: ${path}: truncated: its ${what} data ends inside a row (no line end); an incomplete ` +
+    `pwalk: ${
+      oneLine(path)
+    }: truncated: its ${what} data ends inside a row (no line end); an incomplete ` +
       "copy, or the compressor ended before pwalk did?",
   );
 
@@ -140,12 +147,14 @@ export async function checkZstdComplete(path: string, signal?: AbortSignal): Pro
   };
   const cut = (at: number) =>
     new Error(
-      `pwalk: ${path}: truncated: its zstd data ends inside a frame (frame at byte ${at} of ${size}); ` +
+      `pwalk: ${
+        oneLine(path)
+      }: truncated: its zstd data ends inside a frame (frame at byte ${at} of ${size}); ` +
         "an incomplete copy?",
     );
   // (a shard with nothing to walk writes one empty frame: 0 bytes is a cut)
   if (size === 0) {
-    throw new Error(`pwalk: ${path}: empty (0 bytes): no zstd frame; an incomplete copy?`);
+    throw new Error(`pwalk: ${oneLine(path)}: empty (0 bytes): no zstd frame; an incomplete copy?`);
   }
   let at = 0;
   const frames: [number, number][] = []; // zstd frames (not skippable): start, end
@@ -164,7 +173,8 @@ export async function checkZstdComplete(path: string, signal?: AbortSignal): Pro
     if (magic !== 0xfd2fb528) {
       const seen = at === 0 ? formatSeen(path) : undefined;
       throw new Error(
-        `pwalk: ${path}: not zstd data at byte ${at}` + (seen ? `: ${seen} (wrong suffix?)` : ""),
+        `pwalk: ${oneLine(path)}: not zstd data at byte ${at}` +
+          (seen ? `: ${seen} (wrong suffix?)` : ""),
       );
     }
     const d = read(at + 4, 1);
@@ -179,7 +189,7 @@ export async function checkZstdComplete(path: string, signal?: AbortSignal): Pro
       const h = b[0] | b[1] << 8 | b[2] << 16;
       last = h & 1;
       const type = (h >> 1) & 3;
-      if (type === 3) throw new Error(`pwalk: ${path}: corrupt zstd data at byte ${at}`);
+      if (type === 3) throw new Error(`pwalk: ${oneLine(path)}: corrupt zstd data at byte ${at}`);
       at += 3 + (type === 1 ? 1 : h >>> 3);
       if (at > size) throw cut(frame);
     }
@@ -207,10 +217,14 @@ export async function checkZstdComplete(path: string, signal?: AbortSignal): Pro
             new Error(
               // (whole data, of a window over zstd's default limit: not corrupt)
               /too much memory/i.test(e.message)
-                ? `pwalk: ${path}: its zstd frame at byte ${start} needs a window over the ` +
+                ? `pwalk: ${
+                  oneLine(path)
+                }: its zstd frame at byte ${start} needs a window over the ` +
                   "128 MiB that zstd decodes by default (zstd --long=28 or more, from a pipe); " +
                   "zstd -dc --long=31 FILE | zstd -o COPY.csv.zst writes a copy pwalk reads"
-                : `pwalk: ${path}: corrupt zstd data in the frame at byte ${start}: ${e.message}`,
+                : `pwalk: ${
+                  oneLine(path)
+                }: corrupt zstd data in the frame at byte ${start}: ${e.message}`,
             ),
           ),
       );
@@ -237,7 +251,8 @@ export async function checkGzipComplete(path: string, signal?: AbortSignal): Pro
   const seen = Deno.statSync(path).size >= 2 ? formatSeen(path) : "gzip data";
   if (seen !== "gzip data") {
     throw new Error(
-      `pwalk: ${path}: not gzip data at byte 0` + (seen ? `: ${seen} (wrong suffix?)` : ""),
+      `pwalk: ${oneLine(path)}: not gzip data at byte 0` +
+        (seen ? `: ${seen} (wrong suffix?)` : ""),
     );
   }
   const { createGunzip } = await import("node:zlib");
@@ -254,7 +269,9 @@ export async function checkGzipComplete(path: string, signal?: AbortSignal): Pro
     g.on("error", (e: Error) =>
       reject(
         new Error(
-          `pwalk: ${path}: truncated or damaged: its gzip data does not end whole (${e.message}); ` +
+          `pwalk: ${
+            oneLine(path)
+          }: truncated or damaged: its gzip data does not end whole (${e.message}); ` +
             "an incomplete copy?",
         ),
       ));
@@ -277,13 +294,15 @@ export function checkCsvComplete(path: string): void {
   if (size === 0) return;
   const seen = formatSeen(path);
   if (seen && seen !== "text") {
-    throw new Error(`pwalk: ${path}: not CSV text: ${seen} (wrong suffix?)`);
+    throw new Error(`pwalk: ${oneLine(path)}: not CSV text: ${seen} (wrong suffix?)`);
   }
   const last = new Uint8Array(1);
   f.seekSync(size - 1, Deno.SeekMode.Start);
   if (f.readSync(last) === 1 && last[0] !== 10) {
     throw new Error(
-      `pwalk: ${path}: truncated: its last row has no line end (byte ${size}); an incomplete copy?`,
+      `pwalk: ${
+        oneLine(path)
+      }: truncated: its last row has no line end (byte ${size}); an incomplete copy?`,
     );
   }
 }

@@ -33,6 +33,7 @@ import { recordPath } from "../shard/paths.ts";
 import { scanStatus } from "../shard/status.ts";
 import { compressionOf } from "../report.ts";
 import { count } from "../digits.ts";
+import { oneLine } from "../utf8.ts";
 import {
   checkCsvComplete,
   checkGzipComplete,
@@ -173,8 +174,12 @@ async function listDir(dir: string, keep: (name: string) => boolean): Promise<st
     // (a name holding U+FFFD itself, in UTF-8, is there by its name)
     if (e.name.includes("\uFFFD") && !(await exists(path))) {
       throw new ScanInputError(
-        `${path}: not valid UTF-8, so it could name another file (a name that is not valid ` +
-          `UTF-8 reaches pwalk from ${dir}'s listing with U+FFFD in place of its bad bytes): ` +
+        `${
+          oneLine(path)
+        }: not valid UTF-8, so it could name another file (a name that is not valid ` +
+          `UTF-8 reaches pwalk from ${
+            oneLine(dir)
+          }'s listing with U+FFFD in place of its bad bytes): ` +
           "rename it",
       );
     }
@@ -196,7 +201,7 @@ async function expandScans(specs: string[]): Promise<string[]> {
       info = await Deno.stat(spec);
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) {
-        throw new ScanInputError(`${spec}: ${(e as Error).message}`);
+        throw new ScanInputError(`${oneLine(spec)}: ${oneLine((e as Error).message)}`);
       }
     }
     if (info?.isDirectory && (await exists(`${spec}/plan.json`))) {
@@ -204,13 +209,15 @@ async function expandScans(specs: string[]): Promise<string[]> {
     } else if (info?.isDirectory) {
       const found = await listDir(spec, (n) => SCAN_NAME.test(n));
       if (found.length === 0) {
-        throw new ScanInputError(`${spec}: no .csv, .csv.zst, .csv.gz or .parquet file inside`);
+        throw new ScanInputError(
+          `${oneLine(spec)}: no .csv, .csv.zst, .csv.gz or .parquet file inside`,
+        );
       }
       files.push(...found);
     } else if (info && !info.isFile) {
       // DuckDB would read a pipe after the header check took its start
       throw new ScanInputError(
-        `${spec}: not a regular file (a pipe or device): write the scan to a file first`,
+        `${oneLine(spec)}: not a regular file (a pipe or device): write the scan to a file first`,
       );
     } else if (info) {
       files.push(spec);
@@ -225,10 +232,10 @@ async function expandScans(specs: string[]): Promise<string[]> {
         if (e instanceof ScanInputError) throw e; // (a name that is not UTF-8)
         // a missing folder matches nothing
       }
-      if (found.length === 0) throw new ScanInputError(`${spec}: no file matches`);
+      if (found.length === 0) throw new ScanInputError(`${oneLine(spec)}: no file matches`);
       files.push(...(slash < 0 ? found.map((f) => f.slice(2)) : found));
     } else {
-      throw new ScanInputError(`${spec}: No such file or directory`);
+      throw new ScanInputError(`${oneLine(spec)}: No such file or directory`);
     }
   }
   for (const f of files) if (f.includes("\n")) FOUND_MULTILINE_NAMES.add(f);
@@ -332,8 +339,8 @@ export async function resolveScans(specs: string[], signal?: AbortSignal): Promi
     const [first, f] = twice;
     throw new ScanInputError(
       first === f
-        ? `${f} is given twice: each file of a scan is read once`
-        : `${first} and ${f} are the same file: each file of a scan is read once`,
+        ? `${oneLine(f)} is given twice: each file of a scan is read once`
+        : `${oneLine(first)} and ${oneLine(f)} are the same file: each file of a scan is read once`,
     );
   }
   const groups = new Set(files.map((f) => formatOf(f) === "parquet"));
@@ -350,7 +357,7 @@ export async function resolveScans(specs: string[], signal?: AbortSignal): Promi
       else checkCsvComplete(f.path);
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) {
-        throw new ScanInputError(`${f.path}: No such file or directory`);
+        throw new ScanInputError(`${oneLine(f.path)}: No such file or directory`);
       }
       throw e;
     }
@@ -1345,18 +1352,21 @@ export function namingScans(err: unknown, paths: string[]): Error {
   const file = own && paths.find((p) => first.startsWith(`${own[0]}${p}: `));
   if (own && file) {
     return new Error(
-      `${file}: ${own[1]}: ${msg.slice(own[0].length + file.length + 2)}`,
+      `${oneLine(file)}: ${own[1]}: ${msg.slice(own[0].length + file.length + 2)}`,
       { cause: err },
     );
   }
-  if (paths.some((p) => first.includes(p))) return err instanceof Error ? err : new Error(msg);
+  if (paths.some((p) => first.includes(p) || first.includes(oneLine(p)))) {
+    return err instanceof Error ? err : new Error(msg);
+  }
   // DuckDB's CSV reader names the file further down ("  file = PATH"): that one alone
   const at = /^ *file = (.*)$/m.exec(msg)?.[1];
+  // (each shown as one line: a name with a newline would end the first)
   const names = at !== undefined && paths.includes(at)
-    ? at
+    ? oneLine(at)
     : paths.length > 3
-    ? `${paths.slice(0, 3).join(", ")} and ${paths.length - 3} more`
-    : paths.join(", ");
+    ? `${paths.slice(0, 3).map(oneLine).join(", ")} and ${paths.length - 3} more`
+    : paths.map(oneLine).join(", ");
   return new Error(`${names}: ${msg}`, { cause: err });
 }
 
@@ -1372,7 +1382,8 @@ async function* decompressed(f: ScanFile, firstOnly = false): AsyncGenerator<Uin
   } catch (e) {
     // "unexpected end of file" alone does not say which of many scans
     const msg = e instanceof Error ? e.message : String(e);
-    throw new Error(msg.includes(f.path) ? msg : `${f.path}: ${msg}`, { cause: e });
+    const named = msg.includes(f.path) || msg.includes(oneLine(f.path));
+    throw new Error(named ? msg : `${oneLine(f.path)}: ${msg}`, { cause: e });
   }
 }
 
@@ -1584,7 +1595,7 @@ export async function loadEscaped(
   await Deno.remove(fifo).catch(() => {});
   if (writerError) {
     await e.exec("ROLLBACK");
-    throw new Error(`${f.path}: ${(writerError as Error).message}`);
+    throw new Error(`${oneLine(f.path)}: ${(writerError as Error).message}`);
   }
   await e.exec("COMMIT");
   return counter.n;
