@@ -570,7 +570,7 @@ async function runChangeJob(
       // deno-lint-ignore no-unsafe-finally
       throw errnoError(
         -rc,
-        `pwalk: ${journal!.path}: the journal could not be saved (errno ${-rc})`,
+        `pwalk: ${oneLine(journal!.path)}: the journal could not be saved (errno ${-rc})`,
       );
     }
   }

@@ -28,6 +28,7 @@ import {
 } from "./options.ts";
 import { errnoText } from "./errno.ts";
 import { realExcludes } from "./exclude.ts";
+import { oneLine } from "./utf8.ts";
 
 export { WalkEntry };
 
@@ -1480,7 +1481,7 @@ function dirsWalk(
             if (d.dirs !== s.dirs) {
               if (!Array.isArray(d.dirs)) {
                 throw new TypeError(
-                  `pwalk: walkDirs: ${path}: dirs must be an array of names, got ${
+                  `pwalk: walkDirs: ${oneLine(path)}: dirs must be an array of names, got ${
                     d.dirs === null ? "null" : typeof d.dirs
                   }`,
                 );

@@ -148,6 +148,7 @@ Deno.test("API: a journal, scan or output path with a newline or ESC[31m is name
     ["summarize", `${dir}/s.csv`, () => summarize([`${dir}/s.csv`], { names: false })],
     ["convert", `${dir}/o.csv.zst`, () => convert([scan], `${dir}/o.csv.zst`)],
     ["report to Parquet", `${dir}/o.parquet`, () => report(tree, { output: `${dir}/o.parquet` })],
+    ["a spill folder", dir, () => summarize([scan], { names: false, tempDirectory: dir })],
   ];
   for (const [what, path, call] of cases) {
     const e = await assertRejects(call, Error, undefined, what);

@@ -18,6 +18,7 @@ import { untrustedAncestor } from "../trust.ts";
 import { aliveHere } from "../outfile.ts";
 import { checkFunctions, checkInt, type OptionNames, typed } from "../options.ts";
 import { memorySize } from "../digits.ts";
+import { oneLine } from "../utf8.ts";
 
 /** The pinned DuckDB client (deno.json maps "@duckdb/node-api" to the same version). */
 export const DUCKDB_SPECIFIER = "npm:@duckdb/node-api@1.5.6-r.1";
@@ -399,9 +400,15 @@ export function spillError(o: EngineOptions, e: unknown, what: string): Error {
     } catch { /* no --allow-env: the system's default */ }
     // the folder named (a batch job's TMPDIR of a node-local folder not
     // made on this node: "$TMPDIR (or /tmp)" left it to guess)
-    return new Error(`pwalk: cannot make ${what} in ${env ? `${env} ($TMPDIR)` : "/tmp"}: ${why}`);
+    return new Error(
+      `pwalk: cannot make ${oneLine(what)} in ${
+        env ? `${oneLine(env)} ($TMPDIR)` : "/tmp"
+      }: ${why}`,
+    );
   }
-  return new RangeError(`pwalk: --temp-dir ${o.tempDirectory}: cannot make ${what}: ${why}`);
+  return new RangeError(
+    `pwalk: --temp-dir ${oneLine(o.tempDirectory)}: cannot make ${oneLine(what)}: ${why}`,
+  );
 }
 
 /**
@@ -424,13 +431,15 @@ export function spillParent(o: EngineOptions = {}): string {
   if (why === undefined) return dir;
   if (o.tempDirectory !== undefined) {
     throw new RangeError(
-      `pwalk: --temp-dir ${dir}: others can change it (${why}): give a folder of yours`,
+      `pwalk: --temp-dir ${oneLine(dir)}: others can change it (${
+        oneLine(why)
+      }): give a folder of yours`,
     );
   }
   throw new Error(
-    `pwalk: DuckDB's spill folder would go in ${dir}${
+    `pwalk: DuckDB's spill folder would go in ${oneLine(dir)}${
       env ? " ($TMPDIR)" : ""
-    }, which others can change (${why}): ` +
+    }, which others can change (${oneLine(why)}): ` +
       "set TMPDIR or --temp-dir to a folder of yours",
   );
 }
