@@ -13,11 +13,14 @@ import {
   convert,
   planShards,
   readJournal,
+  readPlan,
   repair,
   report,
+  scanFiles,
   summarize,
   undo,
   walk,
+  writePlan,
 } from "../mod.ts";
 import { cli, UNPRIVILEGED } from "./helpers/run.ts";
 import { tempDir } from "./helpers/temp.ts";
@@ -140,6 +143,11 @@ Deno.test("API: a journal, scan or output path with a newline or ESC[31m is name
   await report(tree, { output: scan });
   const dir = `${t.path}/d\n\x1b[31m\u009b`; // not there: nothing below it is
   await assertRejects(() => Deno.lstat(dir), Deno.errors.NotFound);
+  // a plan that is not JSON, a folder with no scan in it: both there
+  const bad = `${t.path}/p\n\x1b[31m.json`;
+  await Deno.writeTextFile(bad, "{ no");
+  const empty = `${t.path}/e\n\x1b[31m`;
+  await Deno.mkdir(empty);
   // deno-lint-ignore no-control-regex
   const control = /[\x00-\x1f\x7f-\x9f]/;
   const cases: [string, string, () => Promise<unknown>][] = [
@@ -149,6 +157,13 @@ Deno.test("API: a journal, scan or output path with a newline or ESC[31m is name
     ["convert", `${dir}/o.csv.zst`, () => convert([scan], `${dir}/o.csv.zst`)],
     ["report to Parquet", `${dir}/o.parquet`, () => report(tree, { output: `${dir}/o.parquet` })],
     ["a spill folder", dir, () => summarize([scan], { names: false, tempDirectory: dir })],
+    [
+      "writePlan",
+      `${dir}/plan.json`,
+      async () => writePlan(await planShards(tree, { shards: 1 }), `${dir}/plan.json`),
+    ],
+    ["readPlan", bad, () => readPlan(bad)],
+    ["scanFiles", empty, () => scanFiles(empty)],
   ];
   for (const [what, path, call] of cases) {
     const e = await assertRejects(call, Error, undefined, what);

@@ -17,6 +17,7 @@ import { readProcFile } from "../procfs.ts";
 import { besidePath, osErrorText } from "../outfile.ts";
 import { recordPath } from "./paths.ts";
 import { nodeLayerWorks } from "../node_layer.ts";
+import { oneLine } from "../utf8.ts";
 
 /** A second run of a shard that is running now: refused, nothing touched. */
 export class ShardBusyError extends Error {
@@ -73,13 +74,15 @@ export function lockShard(
       // (a lock written without its shard, by an older pwalk: by its name, this shard's)
       if (!m || theirs === mine || (m[1] === String(shard) && (!m[2] || !plan))) {
         return new ShardBusyError(
-          `shard ${shard} is already running${who}: ${path} is locked by it; ` +
+          `shard ${shard} is already running${who}: ${oneLine(path)} is locked by it; ` +
             "wait for it to end, or end it",
         );
       }
       const whose = m[2] === plan ? `shard ${m[1]}` : `shard ${m[1]} of another plan (${m[2]})`;
       return new ShardBusyError(
-        `${whose}${who} is running with the same record and lock: ${path} is locked by it; ` +
+        `${whose}${who} is running with the same record and lock: ${
+          oneLine(path)
+        } is locked by it; ` +
           `wait for it to end, or write shard ${shard} to another file`,
       );
     },
@@ -100,8 +103,10 @@ export function lockScanFolder(dir: string): Promise<ShardLock | null> {
   const path = `${dir}/slurm.lock`;
   return lockFile(path, (holder) =>
     new ShardBusyError(
-      `${dir} is being submitted by another pwalk slurm${holder ? ` (${holder})` : ""}, ` +
-        `which holds ${path}: nothing was submitted; wait for it to end (pwalk status ${dir} ` +
+      `${oneLine(dir)} is being submitted by another pwalk slurm${holder ? ` (${holder})` : ""}, ` +
+        `which holds ${oneLine(path)}: nothing was submitted; wait for it to end (pwalk status ${
+          oneLine(dir)
+        } ` +
         "then tells what is left)",
     ));
 }
@@ -129,7 +134,7 @@ async function lockFile(
     }
     if (!f) { // its holder ended (and removed it), or another run made it anew: again
       if (round < 100) continue;
-      throw new Error(`${path}: replaced again and again while being opened`);
+      throw new Error(`${oneLine(path)}: replaced again and again while being opened`);
     }
     let held: boolean;
     try {
@@ -151,7 +156,7 @@ async function lockFile(
     if (!now || !same(now, mine)) {
       f.close();
       if (round < 100) continue;
-      throw new Error(`${path}: replaced again and again while being locked`);
+      throw new Error(`${oneLine(path)}: replaced again and again while being locked`);
     }
     if (probe) return { path, release: () => Promise.resolve(f.close()) };
     try {
@@ -203,7 +208,7 @@ async function openLockFile(path: string, create = true): Promise<Deno.FsFile | 
   const uid = Deno.uid();
   if (!l.isFile || l.nlink !== 1 || (uid !== null && l.uid !== uid)) {
     throw new Error(
-      `${path}: not a lock file of yours (${
+      `${oneLine(path)}: not a lock file of yours (${
         l.isSymlink
           ? "a symbolic link"
           : !l.isFile
@@ -259,12 +264,14 @@ async function openNoFollow(path: string): Promise<Deno.FsFile> {
   } catch (e) {
     const code = String((e as { code?: string }).code);
     if (code === "ENOENT") throw new Deno.errors.NotFound(`${path}: No such file or directory`);
-    if (code === "ELOOP") throw new Error(`${path}: not a lock file of yours (a symbolic link)`);
+    if (code === "ELOOP") {
+      throw new Error(`${oneLine(path)}: not a lock file of yours (a symbolic link)`);
+    }
     throw e;
   }
   try {
     if (!fs.fstatSync(fd).isFile()) {
-      throw new Error(`${path}: not a lock file of yours (not a regular file)`);
+      throw new Error(`${oneLine(path)}: not a lock file of yours (not a regular file)`);
     }
     return await Deno.open(`/proc/self/fd/${fd}`, { read: true, write: true });
   } finally {

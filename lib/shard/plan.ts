@@ -406,7 +406,7 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
   };
 
   await list(rootNode);
-  if (rootNode.error) throw new Error(`${rootPath}: ${rootNode.error}`);
+  if (rootNode.error) throw new Error(`${oneLine(rootPath)}: ${oneLine(rootNode.error)}`);
 
   // What the warning line tells about the previous scans. Scans with no
   // folder row, or that know less than half of the root's folders, are
@@ -881,9 +881,9 @@ export async function readPlan(path: string): Promise<ShardPlan> {
   try {
     v = JSON.parse(text);
   } catch (e) {
-    throw new PlanError(`${path}: not JSON (${(e as Error).message})`);
+    throw new PlanError(`${oneLine(path)}: not JSON (${(e as Error).message})`);
   }
-  return checkPlan(v, path);
+  return checkPlan(v, oneLine(path));
 }
 
 /**
@@ -928,7 +928,7 @@ export async function writeAtomic(
     const code = (e as { code?: unknown })?.code;
     const why = (typeof code === "string" && errnoText(code)) ||
       String((e as Error)?.message ?? e).replace(/ \(os error \d+\).*$/s, "");
-    throw new Error(`cannot write ${path}: ${why}`, { cause: e });
+    throw new Error(`cannot write ${oneLine(path)}: ${why}`, { cause: e });
   }
 }
 

@@ -20,6 +20,7 @@ import { checkInt, checkOptionNames, type OptionNames, typed, withoutNulls } fro
 import { compressionOf } from "../report.ts";
 import { releaseFifo } from "../procfs.ts";
 import { abortable } from "../abortable.ts";
+import { oneLine } from "../utf8.ts";
 
 /** Recursive row counts of a previous scan, by path relative to its root. */
 export interface ScanCounts {
@@ -105,7 +106,7 @@ export const PARQUET_FROM =
  */
 export async function scanFiles(from: string): Promise<string[]> {
   const st = await Deno.stat(from);
-  if (!st.isDirectory && PARQUET.test(from)) throw new Error(`${from}: ${PARQUET_FROM}`);
+  if (!st.isDirectory && PARQUET.test(from)) throw new Error(`${oneLine(from)}: ${PARQUET_FROM}`);
   if (!st.isDirectory) return [from];
   const dir = from.replace(/(.)\/+$/, "$1");
   let planned = false;
@@ -117,8 +118,8 @@ export async function scanFiles(from: string): Promise<string[]> {
     const status = await scanStatus(dir, { squeue: false });
     if (!status.complete) {
       throw new Error(
-        `${from}: the sharded scan is not complete (${status.counts.done} of ` +
-          `${count(status.plan.shards, "shard")} done; see pwalk status ${from})`,
+        `${oneLine(from)}: the sharded scan is not complete (${status.counts.done} of ` +
+          `${count(status.plan.shards, "shard")} done; see pwalk status ${oneLine(from)})`,
       );
     }
     return status.shards.map((s) => s.output!);
@@ -129,7 +130,9 @@ export async function scanFiles(from: string): Promise<string[]> {
       out.push(`${from.replace(/\/+$/, "")}/${e.name}`);
     }
   }
-  if (out.length === 0) throw new Error(`${from}: no .csv, .csv.zst or .csv.gz file in it`);
+  if (out.length === 0) {
+    throw new Error(`${oneLine(from)}: no .csv, .csv.zst or .csv.gz file in it`);
+  }
   return out.sort();
 }
 

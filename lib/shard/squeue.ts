@@ -6,6 +6,7 @@
  */
 import { envWithout } from "./env.ts";
 import type { ShardPlan } from "./plan.ts";
+import { oneLine } from "../utf8.ts";
 
 /** One sbatch submission of a scan folder. */
 export interface Submission {
@@ -69,7 +70,9 @@ export async function readSubmissions(dir: string): Promise<Submission[]> {
     text = await Deno.readTextFile(file);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return [];
-    throw new Error(`pwalk: ${file}: cannot be read: ${(e as Error).message}`, { cause: e });
+    throw new Error(`pwalk: ${oneLine(file)}: cannot be read: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
   let v: { submissions?: unknown } | undefined;
   try {
@@ -77,7 +80,7 @@ export async function readSubmissions(dir: string): Promise<Submission[]> {
   } catch { /* said below */ }
   if (!Array.isArray(v?.submissions)) {
     throw new Error(
-      `pwalk: ${file}: not pwalk's record of Slurm jobs (damaged?): ` +
+      `pwalk: ${oneLine(file)}: not pwalk's record of Slurm jobs (damaged?): ` +
         "put it right or remove it (it lists the job ids of the earlier submissions)",
     );
   }
