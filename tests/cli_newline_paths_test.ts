@@ -17,6 +17,7 @@ import {
   repair,
   report,
   scanFiles,
+  slurmScan,
   summarize,
   undo,
   walk,
@@ -164,6 +165,7 @@ Deno.test("API: a journal, scan or output path with a newline or ESC[31m is name
     ],
     ["readPlan", bad, () => readPlan(bad)],
     ["scanFiles", empty, () => scanFiles(empty)],
+    ["slurmScan", dir, () => slurmScan(tree, { shards: 2, out: dir })],
   ];
   for (const [what, path, call] of cases) {
     const e = await assertRejects(call, Error, undefined, what);

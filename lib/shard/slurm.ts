@@ -770,7 +770,7 @@ export async function slurmScan(root: string, options: SlurmScanOptions): Promis
   const odd = /["\\%\r\n]/.exec(dir);
   if (odd) {
     throw new ScanFolderError(
-      `${dir}: Slurm cannot take ${
+      `${oneLine(dir)}: Slurm cannot take ${
         /[\r\n]/.test(odd[0]) ? "a line break" : `'${odd[0]}'`
       } in a job's log path (#SBATCH --output); choose a folder without '"', '\\', '%' ` +
         "or line breaks",
