@@ -12,9 +12,11 @@ import { waitFor } from "./helpers/wait.ts";
 import { makePlan, type TestPlan } from "./helpers/shard.ts";
 import { CC, FUSERMOUNT, PKG_CONFIG, testNeeding, ZSTD } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
-import { mktree } from "./helpers/tree.ts";
+import { mktree, python } from "./helpers/tree.ts";
 import { readScanCounts } from "../mod.ts";
-import { listFolder } from "../lib/shard/list.ts";
+import { DeepListings, listFolder, type ListTarget } from "../lib/shard/list.ts";
+import { planShards } from "../lib/shard/plan.ts";
+import { joinPath } from "../lib/shard/paths.ts";
 
 /** The folders in `dir`, by Deno.readDir. */
 function foldersIn(dir: string): string[] {
@@ -540,4 +542,81 @@ console.log(out);
   // with descriptors free again, the same folder lists as Deno.readDir sees it
   const l = await listFolder(tmp.path, { path: new TextEncoder().encode(sub), depth: 0 });
   assertEquals([l.error, l.count, l.dirs.length], [undefined, 1, foldersIn(sub).length]);
+});
+
+Deno.test("plan: folders of a chain past PATH_MAX, listed ahead by one walk for many of them: each listing is the one Python's os.scandir gives through fd-relative opens, and the plan counts every row", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/deep`;
+  // A chain of 90 levels of 250-byte names (22 KB deep; PATH_MAX is
+  // crossed at the 17th), a name not UTF-8 or with a newline on every
+  // other level, a file and a folder with a file beside each; 200 files
+  // in one deep folder and a small tree below another.
+  const made = await python(
+    `import os, sys, json
+os.makedirs(sys.argv[1].encode()); fd = os.open(sys.argv[1].encode(), os.O_RDONLY)
+for l in range(90):
+    n = (b'\\xff%02d' if l % 4 == 1 else b'n\\n%02d' if l % 4 == 3 else b'c%02d') % l + b'y' * 246
+    os.mkdir(n, dir_fd=fd); m = os.open(n, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=fd)
+    os.mkdir(b'side', dir_fd=fd); os.close(os.open(b'side/f', os.O_CREAT | os.O_WRONLY, dir_fd=fd))
+    os.close(os.open(b'f\\n', os.O_CREAT | os.O_WRONLY, dir_fd=fd))
+    if l == 40:
+        for i in range(200): os.close(os.open(b'g%d' % i, os.O_CREAT | os.O_WRONLY, dir_fd=fd))
+    if l == 60:
+        for a in (b'a', b'a/b', b'a/b/c\\xfe', b'd'): os.mkdir(a, dir_fd=fd)
+    os.close(fd); fd = m
+# the reference: each folder's names and subfolders (name, inode), reached
+# from its parent's descriptor, never through a link
+out = {}
+def visit(fd, rel):
+    names = list(os.scandir(fd))
+    dirs = sorted([e.name.hex() if isinstance(e.name, bytes) else os.fsencode(e.name).hex(), e.inode()]
+                  for e in names if e.is_dir(follow_symlinks=False))
+    out[rel.hex()] = [len(names), dirs]
+    for name, _ in dirs:
+        c = os.open(bytes.fromhex(name), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+        visit(c, rel + b'/' + bytes.fromhex(name) if rel else bytes.fromhex(name))
+        os.close(c)
+visit(os.open(sys.argv[1].encode(), os.O_RDONLY), b'')
+print(json.dumps(out))`,
+    root,
+  );
+  const want = JSON.parse(made) as Record<string, [number, [string, number][]]>;
+  const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  const rootBytes = new TextEncoder().encode(root);
+  const st = await Deno.stat(root);
+  // the planner's way: level by level, one DeepListings for the plan
+  const deep = new DeepListings();
+  let ahead = 0;
+  const take = deep.take.bind(deep);
+  deep.take = (t) => {
+    const l = take(t);
+    if (l) ahead++;
+    return l;
+  };
+  const got: Record<string, [number, [string, number][]]> = {};
+  let level: ListTarget[] = [{ path: rootBytes, depth: -1, id: { dev: st.dev, ino: st.ino! } }];
+  while (level.length) {
+    const next: ListTarget[] = [];
+    for (const t of level) {
+      const l = await listFolder(root, t, deep);
+      assertEquals(l.error, undefined, hex(t.path));
+      const dirs: [string, number][] = [];
+      for (const d of l.dirs) {
+        const path = joinPath(t.path, d.name);
+        // (the native listing's device and inode; Deno's has none: lstat's)
+        const ino = d.id?.ino ?? (await Deno.lstat(new TextDecoder().decode(path))).ino!;
+        dirs.push([hex(d.name), ino]);
+        next.push({ path, depth: t.depth + 1, id: d.id });
+      }
+      got[hex(t.path.subarray(rootBytes.length + 1))] = [l.count, dirs.sort()];
+    }
+    level = next;
+  }
+  assertEquals(got, want);
+  assert(ahead > 80, `listings made ahead: ${ahead}`);
+  // the plan's own listing of the tree: every row counted (the root's too)
+  const p = await planShards(root, { shards: 4 });
+  const folders = Object.keys(want).length;
+  assertEquals(p.listed, folders);
+  assertEquals(p.estimate.total, 1 + Object.values(want).reduce((a, [n]) => a + n, 0));
 });

@@ -32,7 +32,7 @@ import {
 } from "../options.ts";
 import { besidePath, writeWhole } from "../outfile.ts";
 import { sha256Hex } from "../sha256.ts";
-import { type FolderId, folderId, listFolder } from "./list.ts";
+import { DeepListings, type FolderId, folderId, listFolder } from "./list.ts";
 import {
   byteKey,
   compareBytes,
@@ -352,7 +352,7 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
   const relOf = (p: Uint8Array) =>
     p.subarray(rootBytes.length + (rootBytes[rootBytes.length - 1] === 0x2f ? 0 : 1));
 
-  const isExcluded = (p: Uint8Array) => excluded.size > 0 && excluded.has(byteKey(p));
+  const isExcluded = (key: string) => excluded.size > 0 && excluded.has(key);
   let listed = 0;
   // the frontier's folders (below), told with the folders listed
   const cands = new Map<string, Node>();
@@ -361,9 +361,15 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
   // walk and print: not a link, not skipped by --NoSnap, --exclude or
   // --depth, and with -x (checked once its device is known) on the root's
   // file system.
-  const nodeOf = (path: Uint8Array, depth: number, parent: Node | null, id?: FolderId): Node => ({
+  const nodeOf = (
+    path: Uint8Array,
+    key: string,
+    depth: number,
+    parent: Node | null,
+    id?: FolderId,
+  ): Node => ({
     path,
-    key: byteKey(path),
+    key,
     depth,
     parent,
     id,
@@ -373,7 +379,12 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
     dead: false,
     leaf: false,
   });
-  const rootNode: Node = nodeOf(rootBytes, -1, null, { dev: rootDev, ino: rootIno });
+  const rootNode: Node = nodeOf(rootBytes, byteKey(rootBytes), -1, null, {
+    dev: rootDev,
+    ino: rootIno,
+  });
+  // folders past PATH_MAX listed ahead, a walk for many of them
+  const deep = new DeepListings();
 
   // List a node (after its device check with -x) and make its children.
   const list = async (n: Node): Promise<void> => {
@@ -387,7 +398,7 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
       }
     }
     const l = await abortable(
-      listFolder(rootPath, { path: n.path, depth: n.depth, id: n.id }),
+      listFolder(rootPath, { path: n.path, depth: n.depth, id: n.id }, deep),
       signal,
     );
     listed++;
@@ -401,7 +412,11 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
     n.children = cut ? [] : l.dirs.flatMap((s) => {
       if (options.noSnap && s.name.length === 9 && byteKey(s.name) === ".snapshot") return [];
       const p = joinPath(n.path, s.name);
-      return isExcluded(p) ? [] : [nodeOf(p, d, n, s.id)];
+      // byteKey(p), from its folder's key: a path past PATH_MAX is long,
+      // and one key for each folder read down a chain of them would take
+      // the square of its depth
+      const key = n.key + (p.length > n.path.length + s.name.length ? "/" : "") + byteKey(s.name);
+      return isExcluded(key) ? [] : [nodeOf(p, key, d, n, s.id)];
     });
   };
 
