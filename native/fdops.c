@@ -185,8 +185,8 @@ static bool plain_rel(const char *p) {
    the loop below reaches it one component at a time.  -1 when it cannot
    tell (no openat2: before Linux 5.6, or refused by a seccomp filter; or
    any failure, which the loop then makes again to give its own errno). */
+static atomic_bool nosys;
 static int open_beneath(int dirfd, const char *rel) {
-  static atomic_bool nosys;
   if (atomic_load_explicit(&nosys, memory_order_relaxed) || !plain_rel(rel)) return -1;
   struct pw_open_how how = {.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
                             .resolve = PW_RESOLVE_NO_SYMLINKS | PW_RESOLVE_NO_MAGICLINKS |
@@ -195,6 +195,46 @@ static int open_beneath(int dirfd, const char *rel) {
   if (fd < 0 && (errno == ENOSYS || errno == EPERM || errno == E2BIG))
     atomic_store_explicit(&nosys, true, memory_order_relaxed);
   return fd < 0 ? -1 : (int)fd;
+}
+
+/* The folders on the way at the start of p (where open_beneath could not
+   take the whole rel: past PATH_MAX), as many whole components as fit in
+   PATH_MAX, the last one never, opened in one openat2 as open_beneath
+   opens a whole rel (O_PATH | O_DIRECTORY, no link followed, never
+   above dirfd): the fd, *after past them and their '/'.  -1 when that
+   would take fewer than two (a component empty, ".", "..", or longer
+   than NAME_MAX stops them), or on any failure: the caller's loop then
+   opens them one at a time, and gives its own errno.  A line of undo 5,000
+   folders down: a few hundred calls instead of 10,000, still from
+   dirfd, name by name, at the time of the call. */
+static int open_way_beneath(int dirfd, const char *p, const char **after) {
+  if (atomic_load_explicit(&nosys, memory_order_relaxed)) return -1;
+  const char *stop = NULL;
+  int comps = 0;
+  for (const char *q = p;;) {
+    const char *slash = strchr(q, '/');
+    if (!slash) break; /* q is the last component */
+    size_t n = (size_t)(slash - q);
+    if (n == 0 || n > NAME_MAX || (n == 1 && q[0] == '.') || (n == 2 && q[0] == '.' && q[1] == '.'))
+      break;
+    if ((size_t)(slash - p) >= PATH_MAX) break; /* with its NUL, within PATH_MAX */
+    stop = slash;
+    comps++;
+    q = slash + 1;
+  }
+  if (comps < 2) return -1;
+  char way[PATH_MAX];
+  memcpy(way, p, (size_t)(stop - p));
+  way[stop - p] = 0;
+  struct pw_open_how how = {.flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+                            .resolve = PW_RESOLVE_NO_SYMLINKS | PW_RESOLVE_NO_MAGICLINKS |
+                                       PW_RESOLVE_BENEATH};
+  long fd = syscall(PW_SYS_OPENAT2, dirfd, way, &how, sizeof how);
+  if (fd < 0 && (errno == ENOSYS || errno == EPERM || errno == E2BIG))
+    atomic_store_explicit(&nosys, true, memory_order_relaxed);
+  if (fd < 0) return -1;
+  *after = stop + 1;
+  return (int)fd;
 }
 #endif
 
@@ -218,6 +258,9 @@ int pw_target_at(int dirfd, const char *rel, pw_target *t, struct stat *now) {
     close(fd);
     return -EINVAL;
   }
+#ifdef __linux__
+  bool ways = true;
+#endif
   for (;;) {
     if (!*p) { /* the folder itself (rel "."), held like the folders on the way */
       t->fd = fd;
@@ -225,6 +268,17 @@ int pw_target_at(int dirfd, const char *rel, pw_target *t, struct stat *now) {
       t->opath = FOLDER_OPATH;
       break;
     }
+#ifdef __linux__
+    const char *rest;
+    int way = ways ? open_way_beneath(fd, p, &rest) : -1;
+    if (way >= 0) {
+      close(fd);
+      fd = way;
+      p = rest;
+      continue;
+    }
+    ways = false; /* (after a failure, one at a time: its errno, as before) */
+#endif
     char comp[NAME_MAX + 1];
     const char *name = p;
     int n = component(p, comp, &p);

@@ -1888,6 +1888,114 @@ testNeeding([STRACE], {
   },
 });
 
+/**
+ * Python (fd-relative, past PATH_MAX) on the chain of {@link deepChainUndo}:
+ * "build" it, "swap" its folder at level 20 for a link to it (renamed
+ * "moved"), or "dump" each entry's path below ROOT, owner, group and mode
+ * as JSON.
+ */
+const DEEP_CHAIN_PY = `import os, sys, json, stat
+what, root = sys.argv[1], sys.argv[2].encode()
+name = lambda i: b'c%02d' % i + b'y' * 250
+if what == 'build':
+    os.makedirs(root); fd = os.open(root, os.O_RDONLY)
+    for i in range(24):
+        os.mkdir(name(i), dir_fd=fd)
+        for f in (b'f', b'g\\n', b'\\xffh'):
+            os.close(os.open(f, os.O_CREAT | os.O_WRONLY, 0o640, dir_fd=fd))
+            os.chown(f, 61001, 61001, dir_fd=fd, follow_symlinks=False)
+        os.chown(name(i), 61001, 61001, dir_fd=fd, follow_symlinks=False)
+        m = os.open(name(i), os.O_RDONLY, dir_fd=fd); os.close(fd); fd = m
+elif what == 'swap':
+    fd = os.open(root, os.O_RDONLY)
+    for i in range(20):
+        m = os.open(name(i), os.O_RDONLY | os.O_NOFOLLOW, dir_fd=fd); os.close(fd); fd = m
+    os.rename(name(20), b'moved', src_dir_fd=fd, dst_dir_fd=fd); os.symlink(b'moved', name(20), dir_fd=fd)
+else:
+    out = {}
+    def visit(fd, rel):
+        for e in os.listdir(fd):
+            e = os.fsencode(e); r = rel + b'/' + e if rel else e
+            st = os.stat(e, dir_fd=fd, follow_symlinks=False)
+            out[r.hex()] = [st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)]
+            if stat.S_ISDIR(st.st_mode):
+                c = os.open(e, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=fd); visit(c, r); os.close(c)
+    visit(os.open(root, os.O_RDONLY), b'')
+    print(json.dumps(out))`;
+
+testNeeding([STRACE, PYTHON3], {
+  name:
+    "undo --apply past PATH_MAX: each entry reached from ROOT in a few openat2 calls, a stretch of its path within PATH_MAX each, no link followed; below a folder swapped for a link since the run, nothing changes",
+  async fn() {
+    // past PATH_MAX (openat2 refuses the whole path: ENAMETOOLONG) undo
+    // reached each entry a folder at a time: an open and a close per
+    // component, 5,000 folders down 10,000 calls for each journal line
+    await using tmp = await tempDir("pwalk-undodeep-");
+    const root = `${tmp.path}/proj`;
+    await python(DEEP_CHAIN_PY, "build", root);
+    const dump = async () =>
+      JSON.parse(await python(DEEP_CHAIN_PY, "dump", root)) as Record<string, number[]>;
+    const before = await dump();
+    const journal = `${tmp.path}/j`;
+    const c = ["--chown_from", "61001", "--chown_to", "61002:61002", "--apply", "--journal"];
+    assertEquals((await cli([...c, journal, root])).code, 0);
+    const changed = await dump();
+    assertEquals(Object.values(changed).filter(([u]) => u === 61002).length, 24 * 4);
+    // the folder at level 20 renamed, a link to it in its place
+    await python(DEEP_CHAIN_PY, "swap", root);
+    const log = `${tmp.path}/strace.log`;
+    const r = await cli(["undo", "--apply", journal], {
+      prefix: ["strace", "-f", "-s", "5000", "-o", log],
+    });
+    assertEquals(r.code, 0, r.stderr); // (the lines below the link: errors, left alone)
+    const after = await dump();
+    const hex = (s: string) =>
+      Array.from(new TextEncoder().encode(s), (b) => b.toString(16).padStart(2, "0")).join("");
+    const c20 = hex(`c20${"y".repeat(250)}`);
+    let kept = 0;
+    for (const [rel, was] of Object.entries(before)) {
+      if (rel.startsWith(`${hex("moved")}`) || rel.includes(hex("/moved"))) continue;
+      const below = rel.includes(`${hex("/")}${c20}${hex("/")}`);
+      if (rel.endsWith(c20)) continue; // (now the link; the folder is "moved")
+      if (below) continue;
+      assertEquals(after[rel], was, `restored: ${rel.length / 2} bytes deep`);
+    }
+    // what the run changed below the link: left alone, where it is now
+    for (const [rel, now] of Object.entries(after)) {
+      if (rel.includes(hex("moved"))) {
+        assertEquals(now.slice(0, 2), [61002, 61002], "left alone below the link");
+        kept++;
+      }
+    }
+    assertEquals(kept, 13); // moved, c21, c22, c23, and the 3 files of each but c23
+    assertStringIncludes(
+      r.stderr,
+      "a symbolic link (or a non-folder) is on the way now: left alone",
+    );
+    const lines = Deno.readTextFileSync(log).split("\n").filter((l) => !l.includes("resumed>"));
+    const opens = lines.filter((l) => /^\d+ +openat2?\(\d+, "c\d\d/.test(l));
+    // every open relative to a descriptor, beneath it, never following a link
+    for (const l of opens) {
+      const path = l.slice(l.indexOf('"') + 1, l.indexOf('"', l.indexOf('"') + 1));
+      assert(path.split("/").every((n) => n !== ".." && n !== "." && n !== ""), l);
+      assert(path.length < 4096, `${path.length} bytes in one call`);
+    }
+    const stretches = opens.filter((l) => /^\d+ +openat2\(/.test(l));
+    assert(
+      stretches.every((l) => /RESOLVE_NO_SYMLINKS/.test(l) && /RESOLVE_BENEATH/.test(l)),
+      stretches[0],
+    );
+    assert(
+      opens.filter((l) => /^\d+ +openat\(/.test(l)).every((l) => /O_NOFOLLOW/.test(l)),
+      "each name opened alone: O_NOFOLLOW",
+    );
+    // 96 lines, 24 levels, PATH_MAX crossed at the 17th: a folder at a
+    // time, the 32 lines past it took some 650 opens; in stretches of 16
+    // names, about 2 a line (the loop's own opens only from the link on)
+    assert(opens.length < 96 * 3, `${opens.length} opens for 96 journal lines`);
+  },
+});
+
 shimTest(
   "undo --apply where openat2 is refused (ENOSYS: before Linux 5.6, or a seccomp filter): asked once, then a folder at a time, the same tree back",
   `#define _GNU_SOURCE
