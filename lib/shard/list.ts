@@ -8,7 +8,9 @@
  * with one (or a path Deno cannot reach, longer than PATH_MAX) is listed
  * by the native walker instead, which works on bytes and stats each entry,
  * as is a folder with a subfolder whose path is longer than PATH_MAX (the
- * planner needs each planned folder's device and inode).
+ * planner needs each planned folder's device and inode). A folder past
+ * PATH_MAX is listed with its subtree, 64 levels at most, by one walk
+ * ({@link DeepListings}), not by one walk from ROOT per folder.
  *
  * @module
  */
