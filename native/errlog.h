@@ -190,6 +190,16 @@ size_t pw_escape_path(char *out, const char *path, size_t len);
   "someone else meanwhile: another run, an undo, a chgrp; or the file system does not keep " \
   "owners); its mode left %04o, not made %04o"
 
+/** The message of a PW_OP_RACE error (err 0) of repair or chown: the owner and
+    group (%u:%u) are no longer those the change was planned from (%u:%u), just
+    before its chown (another run, an undo of one, the owner's chgrp): nothing
+    of the change is made, neither the owner and group (%u:%u) nor the mode
+    (%04o) planned; the chown would overwrite that change, and the journal
+    would name as the old values ones the entry no longer had. */
+#define PW_CHOWN_RACE_FMT                                                                     \
+  "its owner and group are %u:%u now, not the %u:%u its change was planned from (changed by " \
+  "someone else meanwhile: another run, an undo, a chgrp); left as it is, not made %u:%u %04o"
+
 /** The message of an error: strerror(err), or the notice's text for ops
     that are notices rather than system errors (PW_OP_ANCESTOR, PW_OP_ACL,
     PW_OP_CAPABILITY); an ACL notice with an errno (the ACL could not be read)

@@ -863,6 +863,23 @@ static pw_change apply_change(pw_worker *w, const pw_entry *e, const pw_target *
   got.nmode = p->omode;
   bool owner = p->nuid != p->ouid || p->ngid != p->ogid;
   if (owner) {
+    /* The owner and group planned from were read before this run's
+       journal line was written: another run, an undo of one, an admin's
+       chown or the owner's chgrp may have changed them since.  The chown
+       would overwrite that change (and its line names as old values ones
+       the entry no longer has, which undo would put back).  Looked at
+       just before it: left as it is then, nothing of p made, a race
+       (marked in the journal as a refused change). */
+    struct stat pre;
+    if (pw_target_stat(t, &pre) == 0 && (pre.st_uid != p->ouid || pre.st_gid != p->ogid)) {
+      char text[320];
+      snprintf(text, sizeof text, PW_CHOWN_RACE_FMT, (unsigned)pre.st_uid,
+               (unsigned)pre.st_gid, (unsigned)p->ouid, (unsigned)p->ogid, (unsigned)p->nuid,
+               (unsigned)p->ngid, (unsigned)p->nmode);
+      pw_job_note_text(pw_worker_job(w), PW_OP_RACE, e->path, e->len, text);
+      *refused = true;
+      return got;
+    }
     int rc = pw_target_chown(t, p->nuid != p->ouid ? p->nuid : (uid_t)-1,
                              p->ngid != p->ogid ? p->ngid : (gid_t)-1);
     if (rc) {

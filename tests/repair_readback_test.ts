@@ -227,6 +227,73 @@ shimTest(
   },
 );
 
+shimTest(
+  "an owner or group given by someone else between repair's (or chown's) plan and its chown (another run's undo, the owner's chgrp): left standing, nothing of the change made, a race; marked not made (audit: runs at once)",
+  GROUP_MEANWHILE,
+  async (shim) => {
+    const root = `${shim.dir}/proj`;
+    const f = `${root}/f`;
+    // f, private (1001:1001 0600) in the project's folder: repair plans
+    // 1001:PROJECT 0640, chown 1043:PROJECT (mode kept); at the write of its
+    // journal line (after the plan, before the change), the owner's chgrp to
+    // OTHER, or an undo of an earlier run putting 1002:OTHER 0640 back
+    for (
+      const [cmd, made, uid, set] of [
+        [["repair"], `1001:${G.PROJECT} 0640`, undefined, undefined],
+        [
+          ["chown", "--chown_from", "1001", "--chown_to", `1043:${G.PROJECT}`],
+          `1043:${G.PROJECT} 0600`,
+          undefined,
+          undefined,
+        ],
+        [["repair"], `1001:${G.PROJECT} 0640`, 1002, "640"],
+      ] as const
+    ) {
+      try {
+        Deno.removeSync(root, { recursive: true });
+      } catch { /* first */ }
+      buildTree(root, [
+        { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+        { rel: "f", type: "file", uid: 1001, gid: 1001, mode: 0o600 },
+      ]);
+      const j = `${shim.dir}/j-${cmd[0]}-${uid}`;
+      const r = await shim.cli([...cmd, "--apply", "--journal", j, root], {
+        SHIM_AT: "journal",
+        SHIM_PATH: f,
+        SHIM_GID: String(G.OTHER),
+        ...(uid ? { SHIM_UID: String(uid) } : {}),
+        ...(set ? { SHIM_SET: set } : {}),
+      });
+      assertEquals(r.code, 0, r.stderr);
+      // the other change stands, and nothing of this run's is made
+      const want = [uid ?? 1001, G.OTHER, set ? parseInt(set, 8) : 0o600];
+      const st = Deno.lstatSync(f);
+      assertEquals([st.uid, st.gid, st.mode! & 0o7777], want, `${cmd[0]}: ${r.stderr}`);
+      assertStringIncludes(
+        r.stderr,
+        `pwalk: race '${f}': its owner and group are ${
+          want[0]
+        }:${G.OTHER} now, not the 1001:1001 ` +
+          "its change was planned from (changed by someone else meanwhile: another run, an undo, " +
+          `a chgrp); left as it is, not made ${made}`,
+      );
+      assertStringIncludes(r.stderr, "0 changed");
+      // the change planned, and its refusal mark (nothing of it made), NEW as OLD
+      const lines = Deno.readTextFileSync(j).trimEnd().split("\n").slice(1);
+      const fields = (l: string) => l.split(" ").slice(3, 9).join(" ");
+      assertEquals(lines.map(fields), [
+        `1001 1001 0600 ${made.replace(":", " ")}`,
+        "1001 1001 0600 1001 1001 0600",
+      ]);
+      // undo leaves the other change standing
+      const u = await shim.cli(["undo", "--apply", j]);
+      assertEquals(u.code, 0, u.stderr);
+      const after = Deno.lstatSync(f);
+      assertEquals([after.uid, after.gid, after.mode! & 0o7777], want, u.text);
+    }
+  },
+);
+
 /**
  * Root's setuid helper `f` (0:0 `mode`) in a project folder `root` (2770),
  * repaired with journal `j`: it is then 0:PROJECT `repaired` (the chown to
