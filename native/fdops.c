@@ -619,6 +619,20 @@ int pw_target_chmod(const pw_target *t, mode_t mode) {
   return rc ? -errno : 0;
 }
 
+int pw_target_chmod_readback(const pw_target *t, mode_t added, uid_t uid, gid_t gid,
+                             struct stat *st) {
+  int rc = pw_target_stat(t, st);
+  if (rc) return rc;
+  if (!added || (st->st_uid == uid && st->st_gid == gid)) return 0;
+  mode_t m = st->st_mode & 07777;
+  if ((m & added) && pw_target_chmod(t, m & ~added) == 0) {
+    struct stat again;
+    if (pw_target_stat(t, &again) == 0) *st = again;
+    else st->st_mode &= ~added;
+  }
+  return 1;
+}
+
 void pw_target_close(pw_target *t) {
   if (t->own && t->fd >= 0) close(t->fd);
   if (t->own_dirfd && t->dirfd >= 0) close(t->dirfd);

@@ -941,14 +941,11 @@ static pw_change apply_change(pw_worker *w, const pw_entry *e, const pw_target *
      extensions); the message names both. */
   struct stat chk;
   uint32_t cm;
-  int crc = pw_target_stat(t, &chk);
-  if (added && crc == 0 && (chk.st_uid != got.nuid || chk.st_gid != got.ngid)) {
+  int crc = pw_target_chmod_readback(t, added, got.nuid, got.ngid, &chk);
+  if (crc == 1) {
     /* ... or between that look and the chmod: the bits the chmod added
-       taken off again (only taken off: whatever else was set meanwhile,
-       no access is given by it) */
+       taken off again */
     cm = chk.st_mode & 07777;
-    if ((cm & added) && pw_target_chmod(t, cm & ~added) == 0 && pw_target_stat(t, &chk) == 0)
-      cm = chk.st_mode & 07777;
     owner_race(w, e, &chk, &got, cm, p->nmode);
     got.nmode = cm;
   } else if (crc == 0 && (cm = chk.st_mode & 07777) != p->nmode) {

@@ -292,16 +292,14 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
          system that does not keep modes: the mode there, kept (not
          "Operation not permitted"). */
       uint32_t am;
-      bool back = !rc && pw_target_stat(&t, &after) == 0;
-      if (back && added && (after.st_uid != euid || after.st_gid != egid)) {
+      int back = rc ? rc : pw_target_chmod_readback(&t, added, euid, egid, &after);
+      if (back == 1) {
         /* The owner or group changed between the look above and the
            chmod (a chgrp, a chown by root): the bits it added, setuid or
            setgid put back for the old owner and group, would be another
-           owner's or group's now.  Taken off again (only taken off:
-           whatever else was set meanwhile gives no access by this), and
-           the mode kept, as when that change came before the look. */
+           owner's or group's now.  Taken off again, and the mode kept, as
+           when that change came before the look. */
         am = after.st_mode & 07777;
-        if ((am & added) && pw_target_chmod(&t, am & ~added) == 0) am &= ~added;
         out = (out & ~PW_RESTORE_MODE) | PW_RESTORE_MODE_KEPT |
               (added & SETID ? PW_RESTORE_SETID_KEPT : 0);
         /* the bits the chmod took off stay off (a group bit the run had
@@ -310,7 +308,7 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
           out = (out & ~PW_RESTORE_MODE_KEPT) | PW_RESTORE_MODE;
           v[9] = v[12] = am;
         }
-      } else if (back && (am = after.st_mode & 07777) != want) {
+      } else if (back == 0 && (am = after.st_mode & 07777) != want) {
         if ((want & S_ISGID) && am == (want & ~(uint32_t)S_ISGID)) rc = -EPERM;
         else out = (out & ~PW_RESTORE_MODE) | PW_RESTORE_MODE_KEPT;
       }
