@@ -72,10 +72,13 @@ int pw_target_stat(const pw_target *t, struct stat *st);
  * *st.  When `added` is not 0 and its owner or group is no longer uid:gid
  * (someone else's chgrp or chown, another run, between the caller's look
  * and its chmod), the bits added would be that owner's or group's: they
- * are taken off again (only taken off: whatever else was set meanwhile
- * gives no access by this) and *st read once more (its mode less those
- * bits when that read fails).  1 then, 0 otherwise, or the -errno of the
- * first stat (*st not read).
+ * are taken off again, and on a file (not a folder) so are setuid, and
+ * setgid with group execute, which that chown took off before the chmod
+ * set them again (the kernel's rule; the caller's look saw them as the
+ * entry's own).  Only taken off: whatever else was set meanwhile gives no
+ * access by this.  *st is then read once more (its mode less those bits
+ * when that read fails).  1 then, 0 otherwise, or the -errno of the first
+ * stat (*st not read).
  */
 int pw_target_chmod_readback(const pw_target *t, mode_t added, uid_t uid, gid_t gid,
                              struct stat *st);

@@ -294,6 +294,44 @@ shimTest(
   },
 );
 
+shimTest(
+  "a setgid bit the other party's chgrp took off between repair's look and its chmod (group execute: the kernel's rule) is not set again by the chmod for that group (audit: setgid left in the race path)",
+  GROUP_MEANWHILE,
+  async (shim) => {
+    const root = `${shim.dir}/proj`;
+    const f = `${root}/f`;
+    // f, the project's, setgid with group execute (2710): this run plans
+    // g+r (2750); just before its chmod, a chgrp (root's, an undo's) to OTHER
+    buildTree(root, [
+      { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+      { rel: "f", type: "file", uid: 1001, gid: G.PROJECT, mode: 0o2710 },
+    ]);
+    // what that chgrp alone leaves: the same chown of a file of that mode
+    const ref = `${shim.dir}/ref`;
+    Deno.writeFileSync(ref, new Uint8Array());
+    Deno.chmodSync(ref, 0o2710);
+    Deno.chownSync(ref, 1001, G.PROJECT);
+    Deno.chownSync(ref, null, G.OTHER);
+    const left = Deno.lstatSync(ref).mode! & 0o7777;
+    assertEquals(left & 0o2000, 0, "the premise: the chgrp takes setgid off");
+    const r = await shim.cli(
+      ["repair", "--apply", "--journal", `${shim.dir}/j`, root],
+      { SHIM_AT: "chmod", SHIM_PATH: f, SHIM_GID: String(G.OTHER) },
+    );
+    assertEquals(r.code, 0, r.stderr);
+    const st = Deno.lstatSync(f);
+    // no setgid of OTHER's on it: the mode as the chgrp left it
+    assertEquals([st.uid, st.gid, st.mode! & 0o7777], [1001, G.OTHER, left], r.stderr);
+    assertStringIncludes(
+      r.stderr,
+      `pwalk: race '${f}': its owner and group are 1001:${G.OTHER} now, not the 1001:${G.PROJECT} ` +
+        "its change was planned for (changed by someone else meanwhile: another run, an undo, " +
+        "a chgrp; or the file system does not keep owners); its mode left " +
+        `${left.toString(8).padStart(4, "0")}, not made 2750`,
+    );
+  },
+);
+
 /**
  * Root's setuid helper `f` (0:0 `mode`) in a project folder `root` (2770),
  * repaired with journal `j`: it is then 0:PROJECT `repaired` (the chown to
