@@ -619,20 +619,21 @@ int pw_target_chmod(const pw_target *t, mode_t mode) {
   return rc ? -errno : 0;
 }
 
-int pw_target_chmod_readback(const pw_target *t, mode_t added, uid_t uid, gid_t gid,
+int pw_target_chmod_readback(const pw_target *t, mode_t set, mode_t added, uid_t uid, gid_t gid,
                              struct stat *st) {
   int rc = pw_target_stat(t, st);
   if (rc) return rc;
-  if (!added || (st->st_uid == uid && st->st_gid == gid)) return 0;
-  mode_t m = st->st_mode & 07777;
   /* A file's setuid bit, and its setgid bit with group execute, were
-     taken off by that change of owner or group (the kernel's rule for a
-     chown) when it came before the chmod, which, to a mode with them, set
+     taken off by a change of owner or group (the kernel's rule for a
+     chown) that came before the chmod, which, to a mode with them, set
      them again: the caller's look, before that change, saw them as the
-     entry's own.  Taken off too (after the chmod, the change took them off
-     itself: not there). */
+     entry's own (a chmod that only takes bits off, too).  Taken off with
+     the bits added (after the chmod, the change took them off itself:
+     not there). */
   mode_t off = added;
-  if (!S_ISDIR(st->st_mode)) off |= S_ISUID | ((m & S_IXGRP) ? S_ISGID : 0);
+  if (!S_ISDIR(st->st_mode)) off |= set & (S_ISUID | ((set & S_IXGRP) ? S_ISGID : 0));
+  if (!off || (st->st_uid == uid && st->st_gid == gid)) return 0;
+  mode_t m = st->st_mode & 07777;
   if ((m & off) && pw_target_chmod(t, m & ~off) == 0) {
     struct stat again;
     if (pw_target_stat(t, &again) == 0) *st = again;

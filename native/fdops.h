@@ -67,20 +67,21 @@ int pw_target_chown(const pw_target *t, uid_t uid, gid_t gid);
 int pw_target_chmod(const pw_target *t, mode_t mode);
 int pw_target_stat(const pw_target *t, struct stat *st);
 /**
- * The read-back after a chmod of t that added the bits `added` to an entry
- * meant to be uid:gid (repair's and chown's chmod, undo's): its stat to
- * *st.  When `added` is not 0 and its owner or group is no longer uid:gid
+ * The read-back after a chmod of t to the mode `set`, which added the bits
+ * `added` to an entry meant to be uid:gid (repair's and chown's chmod,
+ * undo's): its stat to *st.  When its owner or group is no longer uid:gid
  * (someone else's chgrp or chown, another run, between the caller's look
- * and its chmod), the bits added would be that owner's or group's: they
- * are taken off again, and on a file (not a folder) so are setuid, and
- * setgid with group execute, which that chown took off before the chmod
- * set them again (the kernel's rule; the caller's look saw them as the
- * entry's own).  Only taken off: whatever else was set meanwhile gives no
- * access by this.  *st is then read once more (its mode less those bits
- * when that read fails).  1 then, 0 otherwise, or the -errno of the first
- * stat (*st not read).
+ * and its chmod), the bits added would be that owner's or group's, and so
+ * would, on a file (not a folder), setuid and setgid with group execute,
+ * which that chown took off before the chmod set them again (the kernel's
+ * rule; the caller's look saw them as the entry's own): all of them are
+ * taken off again.  Only taken off: whatever else was set meanwhile gives
+ * no access by this.  *st is then read once more (its mode less those
+ * bits when that read fails).  1 then (never when `added` is 0 and `set`
+ * has neither bit), 0 otherwise, or the -errno of the first stat (*st not
+ * read).
  */
-int pw_target_chmod_readback(const pw_target *t, mode_t added, uid_t uid, gid_t gid,
+int pw_target_chmod_readback(const pw_target *t, mode_t set, mode_t added, uid_t uid, gid_t gid,
                              struct stat *st);
 /**
  * The entry's birth time (statx STATX_BTIME on Linux, st_birthtimespec on

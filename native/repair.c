@@ -941,7 +941,7 @@ static pw_change apply_change(pw_worker *w, const pw_entry *e, const pw_target *
      extensions); the message names both. */
   struct stat chk;
   uint32_t cm;
-  int crc = pw_target_chmod_readback(t, added, got.nuid, got.ngid, &chk);
+  int crc = pw_target_chmod_readback(t, p->nmode, added, got.nuid, got.ngid, &chk);
   if (crc == 1) {
     /* ... or between that look and the chmod: the bits the chmod added
        taken off again */

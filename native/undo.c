@@ -292,7 +292,7 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
          system that does not keep modes: the mode there, kept (not
          "Operation not permitted"). */
       uint32_t am;
-      int back = rc ? rc : pw_target_chmod_readback(&t, added, euid, egid, &after);
+      int back = rc ? rc : pw_target_chmod_readback(&t, want, added, euid, egid, &after);
       if (back == 1) {
         /* The owner or group changed between the look above and the
            chmod (a chgrp, a chown by root): the bits it added, setuid or
@@ -301,7 +301,7 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
            when that change came before the look. */
         am = after.st_mode & 07777;
         out = (out & ~PW_RESTORE_MODE) | PW_RESTORE_MODE_KEPT |
-              (added & SETID ? PW_RESTORE_SETID_KEPT : 0);
+              (want & ~am & SETID ? PW_RESTORE_SETID_KEPT : 0);
         /* the bits the chmod took off stay off (a group bit the run had
            given): a mode put back in part, said as the mode it is now */
         if (am != cmode) {

@@ -399,6 +399,39 @@ shimTest(
 );
 
 shimTest(
+  "undo taking a group bit off a setgid program just as someone else gives it another group (which takes setgid off): the chmod does not set setgid again for that group, and the line says the mode it is (audit: setgid left in the race path)",
+  GROUP_MEANWHILE,
+  async (shim) => {
+    const root = `${shim.dir}/proj`;
+    const f = `${root}/f`;
+    // root's setgid program of the project's, 2710: repair gives it g+r
+    // (2750); undo's chmod back to 2710 only takes a bit off
+    buildTree(root, [
+      { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+      { rel: "f", type: "file", uid: 0, gid: G.PROJECT, mode: 0o2710 },
+    ]);
+    const j = `${shim.dir}/j`;
+    const r = await shim.cli(["repair", "--apply", "--journal", j, root]);
+    assertEquals(r.code, 0, r.stderr);
+    const st = Deno.lstatSync(f);
+    assertEquals([st.gid, st.mode! & 0o7777], [G.PROJECT, 0o2750], r.stderr);
+    // just before undo's chmod, root's chgrp to OTHER, which takes setgid off
+    const u = await shim.cli(["undo", "--apply", j], {
+      SHIM_AT: "chmod",
+      SHIM_PATH: f,
+      SHIM_GID: String(G.OTHER),
+    });
+    assertEquals(u.code, 0, u.stderr);
+    const back = Deno.lstatSync(f);
+    const mode = back.mode! & 0o7777;
+    // no setgid program of OTHER's (it was left 2710)
+    assertEquals([back.uid, back.gid, mode & 0o6000], [0, G.OTHER, 0], u.text);
+    const line = u.text.split("\n").find((l) => l.startsWith(`${f}: `)) ?? "";
+    assertStringIncludes(line, `mode 2750 -> ${mode.toString(8).padStart(4, "0")}`, u.text);
+  },
+);
+
+shimTest(
   "undo putting setuid back and a group bit off just as someone else gives the file another group: setuid taken off again, the group bit stays off, and the line says the mode it is (audit)",
   GROUP_MEANWHILE,
   async (shim) => {
