@@ -9,9 +9,10 @@
  *
  * @module
  */
-import { assertEquals, assertStringIncludes } from "@std/assert";
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { native } from "../lib/ffi.ts";
 import { undo } from "../mod.ts";
-import { closeLibc, lchown } from "./helpers/libc.ts";
+import { closeFd, closeLibc, lchown } from "./helpers/libc.ts";
 import { cli } from "./helpers/run.ts";
 import { tempDir } from "./helpers/temp.ts";
 
@@ -71,4 +72,41 @@ Deno.test("undo: a run whose ROOT cannot be reached any more is left alone, stat
   assertEquals(again.code, 0, again.stderr);
   assertEquals([owner(`${tmp.path}/moved`), owner(`${tmp.path}/moved/f`)], [1042, 1042]);
   closeLibc();
+});
+
+Deno.test("pw_restore: a rel with a trailing slash is refused (EINVAL) whatever its depth, as the component loop refuses it; not the folder it names (open_way_beneath's stretch took it whole)", () => {
+  const tmp = Deno.makeTempDirSync({ prefix: "pwalk-relslash-" });
+  try {
+    Deno.mkdirSync(`${tmp}/a/b/c`, { recursive: true });
+    const sym = native();
+    const enc = new TextEncoder();
+    const rs = Deno.statSync(tmp);
+    const root = enc.encode(tmp);
+    const rootFd = sym.pw_restore_root(root, BigInt(root.length), BigInt(rs.dev), BigInt(rs.ino!));
+    assert(rootFd >= 0, `pw_restore_root: ${rootFd}`);
+    try {
+      const restore = (rel: string) => {
+        const clean = rel.replace(/\/$/, "");
+        const st = Deno.lstatSync(`${tmp}/${clean}`); // the reference: what it names
+        const v = new BigInt64Array(32);
+        v[0] = BigInt(st.dev);
+        v[1] = BigInt(st.ino!);
+        v[2] = BigInt(st.mode! & 0o170000);
+        v[3] = v[6] = BigInt(st.uid!);
+        v[4] = v[7] = BigInt(st.gid!);
+        v[5] = v[8] = BigInt(st.mode! & 0o7777);
+        const r = enc.encode(rel);
+        return sym.pw_restore(rootFd, r, BigInt(r.length), v, 0);
+      };
+      // each names a folder that is there: the rel without its slash is taken
+      assertEquals([restore("a"), restore("a/b"), restore("a/b/c")], [0, 0, 0]);
+      // with it, refused, one component or three
+      const EINVAL = -22;
+      assertEquals([restore("a/"), restore("a/b/"), restore("a/b/c/")], [EINVAL, EINVAL, EINVAL]);
+    } finally {
+      closeFd(rootFd);
+    }
+  } finally {
+    Deno.removeSync(tmp, { recursive: true });
+  }
 });
