@@ -110,3 +110,44 @@ testNeeding([SETPRIV], {
     }
   },
 });
+
+/** A script that runs runShard(planShards(ROOT), 0, {output: OUT}) and prints the outcome. */
+const SHARD_PROGRAM = `import { planShards, runShard } from ${
+  JSON.stringify(`file://${REPO}/mod.ts`)
+};
+const [root, output] = Deno.args;
+const plan = await planShards(root, { shards: 1 });
+try {
+  const s = await runShard(plan, 0, { output });
+  console.log("resolved " + s.rows);
+} catch (e) {
+  console.log("rejected: " + JSON.stringify((e as Error).message));
+}
+`;
+
+Deno.test("runShard() past ulimit -f, its output named with a newline: rejects naming that output (escaped as one line), not its part's temporary name", async () => {
+  await using tmp = await tempDir();
+  const root = `${tmp.path}/tree`;
+  Deno.mkdirSync(`${root}/d`, { recursive: true });
+  for (let i = 0; i < 3000; i++) Deno.writeTextFileSync(`${root}/d/${"n".repeat(120)}-${i}`, "x");
+  Deno.writeTextFileSync(`${tmp.path}/program.ts`, SHARD_PROGRAM);
+  const out = `${tmp.path}/out`;
+  Deno.mkdirSync(out);
+  const errs = `${tmp.path}/unused.csv`;
+  Deno.mkdirSync(`${tmp.path}/small`);
+  const warm = await underLimit(tmp.path, null, [`${tmp.path}/small`, `${out}/warm.csv`], errs);
+  assertEquals([warm.code, warm.text], [0, "resolved 1\n"], warm.stderr);
+  for (const name of files(out)) Deno.removeSync(`${out}/${name}`);
+  for (const name of ["plain.csv", "new\nline.csv"]) {
+    const r = await underLimit(tmp.path, 64, [root, `${out}/${name}`], errs);
+    assertEquals([r.code, r.signal], [0, null], r.stderr);
+    // the name given, its line break written \n
+    const shown = `${out}/${name}`.replaceAll("\n", "\\n");
+    assertEquals(
+      r.text,
+      `rejected: ${JSON.stringify(`pwalk: cannot write ${shown}: File too large`)}\n`,
+    );
+    // (the part's temporary file is removed)
+    assertEquals(files(out).filter((n) => !n.endsWith(".lock")), []);
+  }
+});

@@ -626,9 +626,13 @@ export async function runShard(
       try {
         return await run();
       } catch (e) {
-        if (output && e instanceof Error && to !== "-" && e.message.includes(to)) {
+        // (the library's messages name it escaped as one line: so does this)
+        const named = output && e instanceof Error && to !== "-"
+          ? [to, oneLine(to)].find((t) => e.message.includes(t))
+          : undefined;
+        if (output && e instanceof Error && named) {
           try {
-            e.message = e.message.replaceAll(to, output);
+            e.message = e.message.replaceAll(named, oneLine(output));
           } catch { /* a message that cannot be changed (a DOMException's) stays */ }
         }
         throw e;
@@ -688,7 +692,7 @@ export async function runShard(
         } catch (e) {
           await Deno.remove(whole).catch(() => {});
           // a full disk while the two parts are joined: named as -o's failures are
-          throw new Error(`pwalk: cannot write ${output}: ${osErrorText(e)}`);
+          throw new Error(`pwalk: cannot write ${oneLine(output)}: ${osErrorText(e)}`);
         }
       } else if (output) {
         await writeAtomic(output, EMPTY[compress]);
