@@ -374,6 +374,23 @@ Deno.test("plan --from a plain .csv scan cut short (half a row at its end): refu
   assertEquals(ok.code, 0, ok.stderr);
 });
 
+Deno.test("readScanCounts: a scan cut short, or missing, named with a newline and ESC: its message names it escaped as one line, as the library's other messages", async () => {
+  await using tmp = await tempDir();
+  const cut = `${tmp.path}/cut\n\x1b[31m.csv`;
+  await Deno.writeTextFile(cut, "x");
+  const shown = (p: string) => p.replaceAll("\n", "\\n").replaceAll("\x1b", "\\x1b");
+  const e = await readScanCounts([cut]).then(() => null, (e: Error) => e);
+  assertEquals(
+    e?.message,
+    `${shown(cut)}: truncated: its last row has no line end (byte 1); an incomplete copy?`,
+  );
+  const gone = `${tmp.path}/gone\n.csv`;
+  const g = await readScanCounts([gone]).then(() => null, (e: Error) => e);
+  assert(g instanceof Deno.errors.NotFound, String(g));
+  assertStringIncludes(g!.message, shown(gone));
+  assert(!g!.message.includes("\n") && !g!.message.includes("\x1b"), g!.message);
+});
+
 Deno.test("plan's line lists each shard's estimated rows up to 16 shards, then their spread: one short line", async () => {
   await using tmp = await tempDir();
   const root = `${tmp.path}/wide`;

@@ -365,11 +365,15 @@ export async function readScanCounts(
     } catch (e) {
       // a damaged or truncated scan: which of the files (as summary says)
       if (signal?.aborted) throw e; // (stopped: its reason as it is)
-      if (e instanceof Error && !e.message.includes(file)) {
+      // (named escaped as one line, as the library's messages name paths;
+      // Deno's own, which names it as given, too)
+      const named = e instanceof Error && e.message.includes(file);
+      if (e instanceof Error && (named || !e.message.includes(oneLine(file)))) {
+        const message = named ? oneLine(e.message) : `${oneLine(file)}: ${e.message}`;
         try {
-          e.message = `${file}: ${e.message}`;
+          e.message = message;
         } catch {
-          throw new Error(`${file}: ${e.message}`, { cause: e }); // (a DOMException's is read only)
+          throw new Error(message, { cause: e }); // (a DOMException's is read only)
         }
       }
       throw e;
