@@ -6,17 +6,17 @@
  * @module
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
-import { CLI, cli, REPO, run, spawnCli } from "./helpers/run.ts";
+import { CLI, cli, REPO, run, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
 import { mountSlowfs } from "./helpers/slowfs.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { makePlan, type TestPlan } from "./helpers/shard.ts";
-import { CC, FUSERMOUNT, PKG_CONFIG, testNeeding, ZSTD } from "./helpers/system.ts";
+import { CC, FUSERMOUNT, PKG_CONFIG, SETPRIV, testNeeding, ZSTD } from "./helpers/system.ts";
 import { tempDir } from "./helpers/temp.ts";
 import { mktree, python } from "./helpers/tree.ts";
 import { readScanCounts } from "../mod.ts";
 import { DeepListings, listFolder, type ListTarget } from "../lib/shard/list.ts";
 import { planShards } from "../lib/shard/plan.ts";
-import { joinPath } from "../lib/shard/paths.ts";
+import { joinPath, type JsonPath, pathOfJson } from "../lib/shard/paths.ts";
 
 /** The folders in `dir`, by Deno.readDir. */
 function foldersIn(dir: string): string[] {
@@ -389,6 +389,66 @@ Deno.test("readScanCounts: a scan cut short, or missing, named with a newline an
   assert(g instanceof Deno.errors.NotFound, String(g));
   assertStringIncludes(g!.message, shown(gone));
   assert(!g!.message.includes("\n") && !g!.message.includes("\x1b"), g!.message);
+});
+
+testNeeding([SETPRIV], {
+  name:
+    "plan without privileges: a folder that can be listed but not searched (r--), its name not UTF-8 or its path past PATH_MAX, holding a folder: planned around, not an internal TypeError (the native listing's unstatted subfolder has no device)",
+  async fn() {
+    await using tmp = await tempDir();
+    const root = `${tmp.path}/t`;
+    // a: a folder named with a byte 0xff, mode 0644, holding a folder;
+    // deep: a chain past PATH_MAX, then "noexec" the same; w0..w2: files
+    await python(
+      `import os, sys
+r = sys.argv[1].encode(); os.makedirs(r + b'/a/\\xffne/in')
+for i in range(3):
+    os.makedirs(r + b'/w%d' % i)
+    for k in range(20): open(r + b'/w%d/f%d' % (i, k), 'w').close()
+fd = os.open(r, os.O_RDONLY)
+for l in range(20):
+    n = b'c%02d' % l + b'z' * 240
+    os.mkdir(n, dir_fd=fd); m = os.open(n, os.O_RDONLY, dir_fd=fd); os.close(fd); fd = m
+os.mkdir(b'noexec', dir_fd=fd); os.mkdir(b'noexec/in', dir_fd=fd); os.chmod(b'noexec', 0o644, dir_fd=fd)
+os.chmod(r + b'/a/\\xffne', 0o644)`,
+      root,
+    );
+    const out = `${tmp.path}/plan.json`;
+    const r = await cli(["plan", root, "--shards", "4", "-o", out], { prefix: UNPRIVILEGED });
+    assertEquals(r.code, 0, r.stderr);
+    // each frontier folder is the one at its path (python's lstat, reached
+    // name by name from the root), none of them below an r-- folder
+    const plan = JSON.parse(await Deno.readTextFile(out));
+    const paths = plan.frontier.map((f: JsonPath) =>
+      Array.from(pathOfJson(f), (b) => b.toString(16).padStart(2, "0")).join("")
+    );
+    const ids = JSON.parse(
+      await python(
+        `import os, sys, json
+out = []
+for h in sys.argv[1:]:
+    names = bytes.fromhex(h).split(b'/')[1:]
+    fd = os.open(b'/', os.O_RDONLY)
+    for n in names[:-1]:
+        m = os.open(n, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=fd); os.close(fd); fd = m
+    st = os.lstat(names[-1], dir_fd=fd); os.close(fd)
+    out.append([str(st.st_dev), str(st.st_ino)])
+print(json.dumps(out))`,
+        ...paths,
+      ),
+    );
+    assertEquals(
+      plan.frontier.map((
+        f: JsonPath & { dev: string; ino: string },
+      ) => [String(f.dev), String(f.ino)]),
+      ids,
+    );
+    assert(
+      paths.every((h: string) =>
+        !h.endsWith("/in".split("").map((c) => c.charCodeAt(0).toString(16)).join(""))
+      ),
+    );
+  },
 });
 
 Deno.test("plan's line lists each shard's estimated rows up to 16 shards, then their spread: one short line", async () => {

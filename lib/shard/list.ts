@@ -138,6 +138,17 @@ async function walkBelow(
   return true;
 }
 
+/**
+ * A listed subfolder's device and inode; none for one whose stat was
+ * refused (its folder readable, not searchable): the walker keeps its row
+ * with the listing's inode and no device (NaN), which no frontier takes.
+ * The planner then treats it as it treats one that Deno's listing names
+ * and lstat refuses.
+ */
+function idOf(e: WalkEntry): FolderId | undefined {
+  return Number.isFinite(e.dev) && Number.isFinite(e.ino) ? { dev: e.dev, ino: e.ino } : undefined;
+}
+
 async function listNative(root: string, t: ListTarget): Promise<Listing> {
   const dirs: SubFolder[] = [];
   let count = 0;
@@ -148,7 +159,7 @@ async function listNative(root: string, t: ListTarget): Promise<Listing> {
     if (e.isDirectory) {
       const p = e.pathBytes ?? enc.encode(e.path);
       const cut = p.lastIndexOf(0x2f);
-      dirs.push({ name: p.slice(cut + 1), id: { dev: e.dev, ino: e.ino } });
+      dirs.push({ name: p.slice(cut + 1), id: idOf(e) });
     }
   }, (e) => {
     error ??= `${e.op}: ${e.message}`;
@@ -245,7 +256,7 @@ export class DeepListings {
       let l = seen.get(parent);
       if (!l) seen.set(parent, l = { count: 0, dirs: [] });
       l.count++;
-      if (e.isDirectory) l.dirs.push({ name: rel.slice(cut + 1), id: { dev: e.dev, ino: e.ino } });
+      if (e.isDirectory) l.dirs.push({ name: rel.slice(cut + 1), id: idOf(e) });
     }, (_e, rel) => failed.add(byteKey(rel)));
     if (!found) return { count: 0, dirs: [], error: "not a folder any more" };
     const done = (key: string) => {
