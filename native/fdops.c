@@ -213,7 +213,8 @@ static int open_way_beneath(int dirfd, const char *p, const char **after) {
   int comps = 0;
   for (const char *q = p;;) {
     const char *slash = strchr(q, '/');
-    if (!slash) break; /* q is the last component */
+    /* q is the last component (a trailing '/' too: the loop refuses it) */
+    if (!slash || !slash[1]) break;
     size_t n = (size_t)(slash - q);
     if (n == 0 || n > NAME_MAX || (n == 1 && q[0] == '.') || (n == 2 && q[0] == '.' && q[1] == '.'))
       break;
