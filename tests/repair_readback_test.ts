@@ -17,6 +17,7 @@ import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { type Shim, shimTest } from "./helpers/shim.ts";
 import { buildTree, G } from "./helpers/repair_tree.ts";
 import { groupShown } from "./helpers/names.ts";
+import { deno, REPO } from "./helpers/run.ts";
 
 /** After each successful chmod, chmod the same inode again to $SHIM_MODE. */
 const MODE_AFTER = `#define _GNU_SOURCE
@@ -159,6 +160,14 @@ int fchmod(int fd, mode_t mode) {
   if (!real) real = (fchmod_fn)dlsym(RTLD_NEXT, "fchmod");
   meanwhile("chmod");
   return real(fd, mode);
+}
+typedef int (*fchownat_fn)(int, const char *, uid_t, gid_t, int);
+int fchownat(int fd, const char *p, uid_t u, gid_t g, int fl) {
+  static fchownat_fn real;
+  if (!real) real = (fchownat_fn)dlsym(RTLD_NEXT, "fchownat");
+  int r = real(fd, p, u, g, fl);
+  if (r == 0) meanwhile("chown");
+  return r;
 }
 `;
 
@@ -459,5 +468,61 @@ shimTest(
       : line.includes(`mode 0740 -> ${mode.toString(8).padStart(4, "0")}`) &&
         !line.includes("mode kept");
     assert(shown, `lstat ${mode.toString(8)}: ${line}`);
+  },
+);
+
+shimTest(
+  "undo's record of an entry whose owner or group someone changes at its chmod: `left` is what the entry holds then (Deno.lstat), never the setuid mode refused (audit)",
+  GROUP_MEANWHILE,
+  async (shim) => {
+    // undo() in a child with the shim preloaded: each record's `left` and
+    // `kept` as JSON lines
+    const script = `${shim.dir}/undo_left.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { undo } from ${JSON.stringify(`${REPO}/mod.ts`)};
+await undo(Deno.args[0], { apply: true, onRestore: (r) => console.log(JSON.stringify([r.kept, r.left])) });
+`,
+    );
+    const root = `${shim.dir}/proj`;
+    const f = `${root}/f`;
+    for (
+      const [mode, repaired, uid, gid, at] of [
+        [0o4755, 0o755, 0, G.OTHER, "chmod"], // a chgrp just before undo's chmod to 4755
+        [0o4755, 0o755, 1001, 0, "chmod"], // a chown to another owner there
+        [0o4700, 0o740, 0, G.OTHER, "chmod"], // ... of a chmod that also takes g+r off
+        // a chgrp just after undo's chown, before its look at the owner
+        [0o4755, 0o755, 0, G.OTHER, "chown"],
+        [0o4700, 0o740, 0, G.OTHER, "chown"],
+      ] as const
+    ) {
+      try {
+        Deno.removeSync(root, { recursive: true });
+      } catch { /* first */ }
+      const j = `${shim.dir}/j-${mode.toString(8)}-${uid}-${at}`;
+      await repairedHelper(shim, root, j, mode, repaired);
+      const u = await deno(["run", "-A", script, j], {
+        env: {
+          LD_PRELOAD: `${shim.dir}/shim.so`,
+          SHIM_AT: at,
+          SHIM_PATH: f,
+          SHIM_UID: String(uid),
+          SHIM_GID: String(gid),
+        },
+      });
+      assertEquals(u.code, 0, u.stderr);
+      const st = Deno.lstatSync(f);
+      // the premise: the race happened, and setuid is not on the file
+      assertEquals([st.uid, st.gid, st.mode! & 0o4000], [uid, gid, 0], u.text);
+      const [kept, left] = JSON.parse(u.text.trim().split("\n").at(-1)!);
+      assert(kept.includes("setid"), u.text);
+      // "what the entry holds after undo": it said 0:0 4755, a setuid root
+      // helper, of a file Deno.lstat sees without setuid and of another group
+      assertEquals(
+        [left.uid, left.gid, left.mode.toString(8)],
+        [st.uid, st.gid, (st.mode! & 0o7777).toString(8)],
+        `${mode.toString(8)} ${uid}:${gid} at ${at}: ${u.text}`,
+      );
+    }
   },
 );
