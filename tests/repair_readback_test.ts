@@ -526,3 +526,37 @@ await undo(Deno.args[0], { apply: true, onRestore: (r) => console.log(JSON.strin
     }
   },
 );
+
+shimTest(
+  "chown --apply: a chmod that only takes setuid off is made though someone gives the file another group at the chown (no race left with setuid on another owner's file) (audit)",
+  GROUP_MEANWHILE,
+  async (shim) => {
+    // a kernel or file system that keeps setuid through the chown (the
+    // shim puts 4755 back just after it), and another group given there: the
+    // chmod to 0755 opens nothing to that group, so it is made (84ee567);
+    // left for a race, 1002's file would stay setuid
+    const root = `${shim.dir}/c`;
+    const f = `${root}/f`;
+    buildTree(root, [
+      { rel: ".", type: "dir", uid: 100, gid: 100, mode: 0o755 },
+      { rel: "f", type: "file", uid: 1001, gid: 1001, mode: 0o4755 },
+    ]);
+    const r = await shim.cli(
+      [
+        "--chown_from",
+        "1001",
+        "--chown_to",
+        `1002:${G.PROJECT}`,
+        "--apply",
+        "--journal",
+        `${shim.dir}/j`,
+        root,
+      ],
+      { SHIM_AT: "chown", SHIM_PATH: f, SHIM_GID: String(G.OTHER), SHIM_SET: "4755" },
+    );
+    assertEquals(r.code, 0, r.stderr);
+    const st = Deno.lstatSync(f);
+    assertEquals([st.uid, st.gid, st.mode! & 0o7777], [1002, G.OTHER, 0o755], r.stderr);
+    assert(!r.stderr.includes("race"), r.stderr);
+  },
+);
