@@ -279,8 +279,13 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
          as a mode put back, not as one kept */
       if (want != cmode) {
         out = (out & ~PW_RESTORE_MODE_KEPT) | PW_RESTORE_MODE;
-        v[9] = v[12] = want;
+        v[9] = want;
       }
+      /* the state it leaves: that owner and group's, not the ones undo
+         meant to put back */
+      v[10] = after.st_uid;
+      v[11] = after.st_gid;
+      v[12] = want;
     }
     if (amode != want) {
       uint32_t added = want & ~amode;
@@ -306,11 +311,15 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
            given): a mode put back in part, said as the mode it is now */
         if (am != cmode) {
           out = (out & ~PW_RESTORE_MODE_KEPT) | PW_RESTORE_MODE;
-          v[9] = v[12] = am;
+          v[9] = am;
         }
+        v[10] = after.st_uid;
+        v[11] = after.st_gid;
+        v[12] = am;
       } else if (back == 0 && (am = after.st_mode & 07777) != want) {
         if ((want & S_ISGID) && am == (want & ~(uint32_t)S_ISGID)) rc = -EPERM;
         else out = (out & ~PW_RESTORE_MODE) | PW_RESTORE_MODE_KEPT;
+        v[12] = am; /* the mode there (someone's chmod meanwhile) */
       }
       if (rc) out = rc;
     }
