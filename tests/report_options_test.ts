@@ -879,6 +879,16 @@ Deno.test("the shard functions: a value of the wrong type or out of range is ref
       "pwalk: dir: Slurm cannot take a line break in a job's log path (#SBATCH --output), got " +
       "'/tmp/x\\x0d'",
     ],
+    // '"' would end --output="...", '%' be expanded, and a '\' make Slurm
+    // expand no %A_%a at all (every task's log one file)
+    ...['"', "%", "\\"].map((c) =>
+      [
+        () => api.slurmScript(plan, { dir: `/tmp/a${c}b` }),
+        RangeError,
+        `pwalk: dir: Slurm cannot take '${c}' in a job's log path (#SBATCH --output), got ` +
+        `'/tmp/a${c}b'`,
+      ] as [() => unknown, ErrorConstructor, string]
+    ),
     [
       () => api.slurmScript(plan, { dir: tmp.path, level: 0 }),
       RangeError,

@@ -948,7 +948,7 @@ Deno.test("scriptFolders: the folders a script of slurmScript names, for any fol
       "/s/$x `y`; z",
       "/s/ --plan /x -o y",
       // control characters: written $'…' (audit)
-      "/s/a\tb \\c 'd\x01e\x85 é😀",
+      "/s/a\tb c 'd\x01e\x85 é😀",
     ]
   ) {
     const script = slurmScript(plan, { dir, threads: 4, level: 3, sbatch: ["--time=1"], command });

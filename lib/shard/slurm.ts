@@ -121,7 +121,8 @@ export interface ScriptOptions {
    * The scan folder, an absolute path (a relative one is a RangeError: the
    * tasks run in the folder sbatch is run from, not in the caller's), with
    * no line break (a RangeError: it would end the script's `#SBATCH
-   * --output` line, and the rest be run as a command).
+   * --output` line, and the rest be run as a command), nor '"', '%' or '\\'
+   * (a RangeError: Slurm's log path cannot hold them).
    */
   dir: string;
   /** Worker threads per task (default: the walker's own: one reader per CPU of the allocation, more while waiting). */
@@ -340,11 +341,15 @@ export function slurmScript(plan: ShardPlan, o: ScriptOptions): string {
     );
   }
   // #SBATCH --output="DIR/logs/...": a line break there ends the line, and
-  // what follows it is a command of the script (as slurmScan refuses it)
-  if (/[\r\n]/.test(o.dir)) {
+  // what follows it is a command of the script; '"' ends the quoted value,
+  // '%' is expanded by Slurm, and a '\\' anywhere turns off the expansion
+  // of %A_%a (every task's log one file): refused, as slurmScan refuses them
+  const odd = /["\\%\r\n]/.exec(o.dir);
+  if (odd) {
     throw new RangeError(
-      `pwalk: dir: Slurm cannot take a line break in a job's log path (#SBATCH --output), ` +
-        `got '${oneLine(o.dir)}'`,
+      `pwalk: dir: Slurm cannot take ${
+        /[\r\n]/.test(odd[0]) ? "a line break" : `'${odd[0]}'`
+      } in a job's log path (#SBATCH --output), got '${oneLine(o.dir)}'`,
     );
   }
   return scriptOf(plan, o);
