@@ -19,6 +19,7 @@ import { walk, type WalkEntry } from "../walk.ts";
 import type { WalkError } from "../job.ts";
 import { Buffer } from "node:buffer";
 import { byteKey, joinPath, normaliseRoot, utf8 } from "./paths.ts";
+import { oneLine } from "../utf8.ts";
 
 /** A folder's identity, as the walker checks it. */
 export interface FolderId {
@@ -321,7 +322,9 @@ export async function listFolder(
       if (code === "EMFILE" || code === "ENFILE" || code === "ENOMEM") {
         const text = String((e as Error).message).replace(/ \(os error \d+\).*$/s, "");
         throw new Error(
-          `${s}: ${text}${code === "ENOMEM" ? "" : ": raise the limit of open files (ulimit -n)"}`,
+          `${oneLine(s)}: ${text}${
+            code === "ENOMEM" ? "" : ": raise the limit of open files (ulimit -n)"
+          }`,
           { cause: e },
         );
       }
