@@ -880,8 +880,14 @@ static pw_change apply_change(pw_worker *w, const pw_entry *e, const pw_target *
       *refused = true;
       return got;
     }
+    /* A group named is given though the file has it (chown's --chown_to
+       UID:GID of a file of that group): -1 would let a chgrp between that
+       look and the chown (the old owner's, to a group of theirs) stand on
+       the file given away, while its line and the journal name the group
+       named.  (-1 when no group is named: the group left as it is.) */
+    bool named = p->ngid != p->ogid || (c->chown_mode && c->to_gid >= 0);
     int rc = pw_target_chown(t, p->nuid != p->ouid ? p->nuid : (uid_t)-1,
-                             p->ngid != p->ogid ? p->ngid : (gid_t)-1);
+                             named ? p->ngid : (gid_t)-1);
     if (rc) {
       /* Refused: the mode stays too.  The group bits it adds were meant
          for the new group (a private file would open to its old, private

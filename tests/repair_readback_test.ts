@@ -114,8 +114,10 @@ shimTest(
 /**
  * Another run's undo (or the owner's chgrp) giving the entry another group
  * while repair changes its mode: at the write of the run's first journal
- * entry line (after the plan, before the change: $SHIM_AT "journal"), or
- * just before the library's chmod ($SHIM_AT "chmod"), the shim gives
+ * entry line (after the plan, before the change: $SHIM_AT "journal"), just
+ * before the library's chown ("prechown": after its look at the owner and
+ * group), just after it ("chown"), or just before the library's chmod
+ * ($SHIM_AT "chmod"), the shim gives
  * $SHIM_PATH the group $SHIM_GID (and the owner $SHIM_UID, when given)
  * and, when $SHIM_SET is given, the mode $SHIM_SET (octal), once.
  */
@@ -165,6 +167,7 @@ typedef int (*fchownat_fn)(int, const char *, uid_t, gid_t, int);
 int fchownat(int fd, const char *p, uid_t u, gid_t g, int fl) {
   static fchownat_fn real;
   if (!real) real = (fchownat_fn)dlsym(RTLD_NEXT, "fchownat");
+  meanwhile("prechown");
   int r = real(fd, p, u, g, fl);
   if (r == 0) meanwhile("chown");
   return r;
@@ -558,5 +561,36 @@ shimTest(
     const st = Deno.lstatSync(f);
     assertEquals([st.uid, st.gid, st.mode! & 0o7777], [1002, G.OTHER, 0o755], r.stderr);
     assert(!r.stderr.includes("race"), r.stderr);
+  },
+);
+
+shimTest(
+  "chown --apply: the old owner's chgrp between chown's look at the owner and group and its chown does not stand: the file takes the --chown_to group the journal and the line name (audit)",
+  GROUP_MEANWHILE,
+  async (shim) => {
+    // 1001's group-writable file of the project's, given to 1002 with the
+    // project's group (--chown_to 1002:PROJECT: the group it has); just
+    // before the chown (after the look that refuses a change since the
+    // plan), 1001's chgrp to OTHER, a group 1001 is in and 1002 is not: 1002's
+    // file must not stay writable by OTHER while the journal, the line and
+    // the records say the project's
+    const root = `${shim.dir}/c`;
+    const f = `${root}/f`;
+    buildTree(root, [
+      { rel: ".", type: "dir", uid: 100, gid: 100, mode: 0o755 },
+      { rel: "f", type: "file", uid: 1001, gid: G.PROJECT, mode: 0o775 },
+    ]);
+    const j = `${shim.dir}/j`;
+    const r = await shim.cli(
+      ["--chown_from", "1001", "--chown_to", `1002:${G.PROJECT}`, "--apply", "--journal", j, root],
+      { SHIM_AT: "prechown", SHIM_PATH: f, SHIM_GID: String(G.OTHER) },
+    );
+    assertEquals(r.code, 0, r.stderr);
+    const st = Deno.lstatSync(f);
+    // what the journal says the run made it
+    const line = Deno.readTextFileSync(j).trimEnd().split("\n").slice(1).at(-1)!.split(" ");
+    const made = [Number(line[6]), Number(line[7]), parseInt(line[8], 8)];
+    assertEquals(made, [1002, G.PROJECT, 0o775], line.join(" "));
+    assertEquals([st.uid, st.gid, st.mode! & 0o7777], made, r.stderr);
   },
 );
