@@ -323,6 +323,14 @@ PW_API int32_t pw_restore(int32_t rootfd, const uint8_t *rel, size_t len, int64_
       }
       if (rc) out = rc;
     }
+    /* An owner or group given meanwhile (a chgrp after undo's chown, seen
+       by its look or its read-back), with no bit added for it: the state
+       it leaves is that owner and group's too, not the ones put back */
+    if (after.st_uid != euid || after.st_gid != egid) {
+      v[10] = after.st_uid;
+      v[11] = after.st_gid;
+      v[12] = after.st_mode & 07777;
+    }
   }
 end:
   pw_target_close(&t);

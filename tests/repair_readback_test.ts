@@ -594,3 +594,58 @@ shimTest(
     assertEquals([st.uid, st.gid, st.mode! & 0o7777], made, r.stderr);
   },
 );
+
+shimTest(
+  "undo's record of an entry given another group at its chown or chmod when undo adds no bit: `left` is what the entry holds then (Deno.lstat), not the group undo put back (audit)",
+  GROUP_MEANWHILE,
+  async (shim) => {
+    const script = `${shim.dir}/undo_left.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { undo } from ${JSON.stringify(`${REPO}/mod.ts`)};
+await undo(Deno.args[0], { apply: true, onRestore: (r) => console.log(JSON.stringify(r.left)) });
+`,
+    );
+    const root = `${shim.dir}/proj`;
+    const f = `${root}/f`;
+    for (
+      const [mode, at] of [
+        [0o640, "chown"], // group only: undo's chown, no chmod; OTHER given just after it
+        [0o600, "chown"], // undo's chmod back to 0600 only takes g+r off
+        [0o600, "chmod"], // ... OTHER given just before that chmod
+      ] as const
+    ) {
+      try {
+        Deno.removeSync(root, { recursive: true });
+      } catch { /* first */ }
+      // root's file of group 0, which repair gives the project's group
+      buildTree(root, [
+        { rel: ".", type: "dir", uid: 100, gid: G.PROJECT, mode: 0o2770 },
+        { rel: "f", type: "file", uid: 0, gid: 0, mode },
+      ]);
+      const j = `${shim.dir}/j-${mode.toString(8)}-${at}`;
+      const r = await shim.cli(["repair", "--apply", "--journal", j, root]);
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(Deno.lstatSync(f).gid, G.PROJECT, r.stderr);
+      const u = await deno(["run", "-A", script, j], {
+        env: {
+          LD_PRELOAD: `${shim.dir}/shim.so`,
+          SHIM_AT: at,
+          SHIM_PATH: f,
+          SHIM_GID: String(G.OTHER),
+        },
+      });
+      assertEquals(u.code, 0, u.stderr);
+      const st = Deno.lstatSync(f);
+      // the premise: the chgrp happened, after undo's chown
+      assertEquals(st.gid, G.OTHER, u.text);
+      const left = JSON.parse(u.text.trim().split("\n").at(-1)!);
+      // it said 0:0, root's group, of a file OTHER's members may read
+      assertEquals(
+        [left.uid, left.gid, left.mode.toString(8)],
+        [st.uid, st.gid, (st.mode! & 0o7777).toString(8)],
+        `${mode.toString(8)} at ${at}: ${u.text}`,
+      );
+    }
+  },
+);
