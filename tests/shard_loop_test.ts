@@ -10,6 +10,7 @@
  * @module
  */
 import { assert, assertEquals } from "@std/assert";
+import { parseCsv } from "./helpers/csv.ts";
 import { cli } from "./helpers/run.ts";
 import { assertSameLines, makePlan, runShards, unionLines, wholeLines } from "./helpers/shard.ts";
 import { testNeeding, ZSTD } from "./helpers/system.ts";
@@ -57,3 +58,42 @@ for (
     },
   });
 }
+
+testNeeding([], {
+  name: "plan: the listings stop at a bind mount of the root, as split() does: the budget and " +
+    "the estimates are the real tree's",
+  ignore: !canMountTmpfs(),
+  async fn() {
+    await using tmp = await tempDir();
+    const t = `${tmp.path}/t`;
+    // t/a0..a3/b0..b3/c0..c3/f: 84 folders, all listed within 3/4 of 116;
+    // listed through t/loop (a copy of the tree a level down, and so on),
+    // the budget runs out before the real tree's last level is
+    for (let a = 0; a < 4; a++) {
+      for (let b = 0; b < 4; b++) {
+        for (let c = 0; c < 4; c++) {
+          await Deno.mkdir(`${t}/a${a}/b${b}/c${c}`, { recursive: true });
+          await Deno.writeTextFile(`${t}/a${a}/b${b}/c${c}/f`, "x");
+        }
+      }
+    }
+    await Deno.mkdir(`${t}/loop`);
+    assertEquals(await mountBind(t, `${t}/loop`), "");
+    const plan = await makePlan(t, 2, `${tmp.path}/plan.json`, [
+      "--min-folders",
+      "2",
+      "--max-listed",
+      "116",
+    ]);
+    const r = await cli(["-o", "-", t]);
+    const paths = parseCsv(r.stdout).map((f) => new TextDecoder().decode(f[3].bytes));
+    const rowsBelow = (p: string) => paths.filter((q) => q === p || q.startsWith(`${p}/`)).length;
+    assert(plan.frontier.length > 0);
+    for (const f of plan.frontier) {
+      assert(!f.path.startsWith(`${t}/loop`), `planned below the loop: ${f.path}`);
+      assertEquals(f.estimate, rowsBelow(f.path), `the estimate of ${f.path}`);
+    }
+    assertEquals(plan.estimate.total, paths.length, "the estimated rows of the tree");
+    assertEquals((plan as unknown as { unsplit: { partial: boolean } }).unsplit.partial, false);
+  },
+});

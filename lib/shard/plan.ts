@@ -396,6 +396,21 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
         n.children = [];
         return;
       }
+    } else if (n.parent && !n.id && n.path.length < 4096) {
+      // (one that lstat refuses is listed as before: split() drops it; one
+      // past PATH_MAX has its device and inode from its folder's listing)
+      n.id = await abortable(folderId(n.path), signal) ?? undefined;
+    }
+    // a folder above it again (a bind mount of one inside the tree), as
+    // split() judges it: a whole run gives it a row and walks nothing below
+    // it; not listed (through the loop, level after level, the listings
+    // would eat the budget and count the tree again in the estimates)
+    for (let a = n.parent; a && n.id; a = a.parent) {
+      if (a.id && a.id.dev === n.id.dev && a.id.ino === n.id.ino) {
+        n.count = 0;
+        n.children = [];
+        return;
+      }
     }
     const l = await abortable(
       listFolder(rootPath, { path: n.path, depth: n.depth, id: n.id }, deep),
