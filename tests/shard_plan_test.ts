@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { CLI, cli, REPO, run, spawnCli, UNPRIVILEGED } from "./helpers/run.ts";
 import { mountSlowfs } from "./helpers/slowfs.ts";
@@ -696,4 +697,25 @@ print(json.dumps(out))`,
   const folders = Object.keys(want).length;
   assertEquals(p.listed, folders);
   assertEquals(p.estimate.total, 1 + Object.values(want).reduce((a, [n]) => a + n, 0));
+});
+
+Deno.test("plan: the frontier in path byte order where one name starts another's (a, a-b, a0, and a/x below a split a)", async () => {
+  await using tmp = await tempDir();
+  const t = `${tmp.path}/t`;
+  // "a" is split (its folders hold most rows): a/x, a/y sit between
+  // "a-b" (0x2d < "/") and "a0" ("/" < 0x30) in byte order
+  for (const d of ["a/x", "a/y", "a/xy", "a-b", "a0", "a b", "ab", "\u00e9", "a/\u00e9"]) {
+    await Deno.mkdir(`${t}/${d}`, { recursive: true });
+  }
+  for (let i = 0; i < 40; i++) {
+    for (const d of ["a/x", "a/y", "a/xy", "a/\u00e9"]) {
+      await Deno.writeTextFile(`${t}/${d}/f${i}`, "");
+    }
+  }
+  const plan = await planShards(t, { shards: 2, minFolders: 2 });
+  const paths = plan.frontier.map((f) => pathOfJson(f));
+  const rel = paths.map((p) => new TextDecoder().decode(p.subarray(t.length + 1)));
+  assert(rel.includes("a/x") && rel.includes("a-b") && rel.includes("a0"), rel.join(" "));
+  const bytewise = [...paths].sort((p, q) => Buffer.compare(p, q));
+  assertEquals(paths, bytewise);
 });

@@ -33,15 +33,7 @@ import {
 import { besidePath, writeWhole } from "../outfile.ts";
 import { sha256Hex } from "../sha256.ts";
 import { DeepListings, type FolderId, folderId, listFolder } from "./list.ts";
-import {
-  byteKey,
-  compareBytes,
-  joinPath,
-  type JsonPath,
-  jsonPath,
-  normaliseRoot,
-  pathOfJson,
-} from "./paths.ts";
+import { byteKey, joinPath, type JsonPath, jsonPath, normaliseRoot, pathOfJson } from "./paths.ts";
 import { readScanCounts, type ScanCounts, scanFiles } from "./scan.ts";
 import { abortable } from "../abortable.ts";
 import { oneLine } from "../utf8.ts";
@@ -216,8 +208,14 @@ export interface ShardPlan {
 
 /** A folder of the tree as far as the planner read it. */
 interface Node {
-  path: Uint8Array;
-  key: string;
+  /**
+   * Its name (the root: its path). Its path is built when needed
+   * ({@link pathOf}): a path kept in each node would take the square of
+   * the depth down a chain (270 MB at 1,000 levels of 255-byte names).
+   */
+  name: Uint8Array;
+  /** Its path's length in bytes. */
+  len: number;
   /** pwalk depth of its row (the root -1). */
   depth: number;
   parent: Node | null;
@@ -257,9 +255,50 @@ async function pool<T, R>(items: T[], n: number, f: (t: T) => Promise<R>): Promi
   return out;
 }
 
+/** Whether a slash comes between the path of `n`'s folder and its name (not after a root "/"). */
+function slashBefore(n: Node): number {
+  const up = n.parent!;
+  return up.parent || up.name[up.name.length - 1] !== 0x2f ? 1 : 0;
+}
+
+/** The path of a node: its folders' names from the root's path (as joinPath joins them). */
+function pathOf(n: Node): Uint8Array {
+  if (!n.parent) return n.name;
+  const out = new Uint8Array(n.len);
+  let at = n.len;
+  let a = n;
+  for (; a.parent; a = a.parent) {
+    at -= a.name.length;
+    out.set(a.name, at);
+    if (slashBefore(a)) out[--at] = 0x2f;
+  }
+  out.set(a.name, 0);
+  return out;
+}
+
+/**
+ * Byte order of two nodes' paths (paths.ts's compareBytes of them), from the
+ * names below the folder they share, not building the paths.
+ */
+function compareNodes(a: Node, b: Node): number {
+  if (a === b) return 0;
+  let x = a, y = b;
+  while (x.depth > y.depth) x = x.parent!;
+  while (y.depth > x.depth) y = y.parent!;
+  if (x === y) return a.depth - b.depth; // one holds the other: its path is a prefix
+  while (x.parent !== y.parent) [x, y] = [x.parent!, y.parent!];
+  const p = x.name, q = y.name;
+  const n = Math.min(p.length, q.length);
+  for (let i = 0; i < n; i++) if (p[i] !== q[i]) return p[i] - q[i];
+  // one name is the start of the other: what follows it in its path, a
+  // slash or the end
+  if (p.length < q.length) return x === a ? -1 : 0x2f - q[n];
+  return y === b ? 1 : p[n] - 0x2f;
+}
+
 /** Whether a is ahead of b: a bigger estimate, then the smaller path. */
 function ahead(a: Node, b: Node): boolean {
-  return a.estimate !== b.estimate ? a.estimate > b.estimate : compareBytes(a.path, b.path) < 0;
+  return a.estimate !== b.estimate ? a.estimate > b.estimate : compareNodes(a, b) < 0;
 }
 
 /**
@@ -352,54 +391,55 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
   const relOf = (p: Uint8Array) =>
     p.subarray(rootBytes.length + (rootBytes[rootBytes.length - 1] === 0x2f ? 0 : 1));
 
-  const isExcluded = (key: string) => excluded.size > 0 && excluded.has(key);
   let listed = 0;
   // the frontier's folders (below), told with the folders listed
-  const cands = new Map<string, Node>();
+  const cands = new Set<Node>();
 
   // The tree as far as it was read. A node is a folder a whole run would
   // walk and print: not a link, not skipped by --NoSnap, --exclude or
   // --depth, and with -x (checked once its device is known) on the root's
   // file system.
   const nodeOf = (
-    path: Uint8Array,
-    key: string,
+    name: Uint8Array,
     depth: number,
     parent: Node | null,
     id?: FolderId,
-  ): Node => ({
-    path,
-    key,
-    depth,
-    parent,
-    id,
-    children: undefined,
-    seen: 1,
-    estimate: scan?.get(relOf(path)) ?? 1,
-    dead: false,
-    leaf: false,
-  });
-  const rootNode: Node = nodeOf(rootBytes, byteKey(rootBytes), -1, null, {
-    dev: rootDev,
-    ino: rootIno,
-  });
+  ): Node => {
+    const n: Node = {
+      name,
+      len: name.length,
+      depth,
+      parent,
+      id,
+      children: undefined,
+      seen: 1,
+      estimate: 1,
+      dead: false,
+      leaf: false,
+    };
+    if (parent) n.len += parent.len + slashBefore(n);
+    if (scan) n.estimate = scan.get(relOf(pathOf(n))) ?? 1;
+    return n;
+  };
+  const rootNode: Node = nodeOf(rootBytes, -1, null, { dev: rootDev, ino: rootIno });
   // folders past PATH_MAX listed ahead, a walk for many of them
   const deep = new DeepListings();
 
   // List a node (after its device check with -x) and make its children.
   const list = async (n: Node): Promise<void> => {
     signal?.throwIfAborted();
+    const path = pathOf(n);
     if (options.oneFileSystem) {
-      n.id = await abortable(folderId(n.path, n.id), signal) ?? undefined;
+      n.id = await abortable(folderId(path, n.id), signal) ?? undefined;
       if (!n.id || n.id.dev !== rootDev) {
         n.dead = true;
         n.children = [];
         return;
       }
-    } else if (n.parent && !n.id && n.path.length < 4096) {
+    } else if (n.parent && !n.id && n.len < 4096) {
       // (one that lstat refuses is listed as before: split() drops it; one
       // past PATH_MAX has its device and inode from its folder's listing)
-      n.id = await abortable(folderId(n.path), signal) ?? undefined;
+      n.id = await abortable(folderId(path), signal) ?? undefined;
     }
     // a folder above it again (a bind mount of one inside the tree), as
     // split() judges it: a whole run gives it a row and walks nothing below
@@ -413,7 +453,7 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
       }
     }
     const l = await abortable(
-      listFolder(rootPath, { path: n.path, depth: n.depth, id: n.id }, deep),
+      listFolder(rootPath, { path, depth: n.depth, id: n.id }, deep),
       signal,
     );
     listed++;
@@ -426,12 +466,8 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
     n.count = cut ? l.count - l.dirs.length : l.count;
     n.children = cut ? [] : l.dirs.flatMap((s) => {
       if (options.noSnap && s.name.length === 9 && byteKey(s.name) === ".snapshot") return [];
-      const p = joinPath(n.path, s.name);
-      // byteKey(p), from its folder's key: a path past PATH_MAX is long,
-      // and one key for each folder read down a chain of them would take
-      // the square of its depth
-      const key = n.key + (p.length > n.path.length + s.name.length ? "/" : "") + byteKey(s.name);
-      return isExcluded(key) ? [] : [nodeOf(p, key, d, n, s.id)];
+      if (excluded.size && excluded.has(byteKey(joinPath(path, s.name)))) return [];
+      return [nodeOf(s.name, d, n, s.id)];
     });
   };
 
@@ -468,7 +504,7 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
     let level = rootNode.children!;
     while (level.length && listed < (maxListed * 3) / 4) {
       const sorted = [...level].sort((a, b) =>
-        (b.parent!.count ?? 0) - (a.parent!.count ?? 0) || compareBytes(a.path, b.path)
+        (b.parent!.count ?? 0) - (a.parent!.count ?? 0) || compareNodes(a, b)
       );
       const room = level[0].depth === 0 ? sorted.length : Math.floor((maxListed * 3) / 4) - listed;
       const now = sorted.slice(0, Math.max(0, room));
@@ -485,7 +521,7 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
       for (const c of n.children) if (!c.dead) seen += settle(c);
     }
     n.seen = seen;
-    n.estimate = scan?.get(relOf(n.path)) ?? seen;
+    n.estimate = (scan && scan.get(relOf(pathOf(n)))) ?? seen;
     return seen;
   };
   settle(rootNode);
@@ -497,7 +533,7 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
   const split = async (n: Node): Promise<void> => {
     const kids = n.children!.filter((c) => !c.dead);
     await pool(kids, concurrency, async (c) => {
-      c.id = await abortable(folderId(c.path, c.id), signal) ?? undefined;
+      c.id = c.id ?? await abortable(folderId(pathOf(c)), signal) ?? undefined;
       if (!c.id || (options.oneFileSystem && c.id.dev !== rootDev)) c.dead = true;
       // a folder above it again (a bind mount of one inside the tree): a
       // whole run gives it a row and a loop error, and walks nothing below
@@ -509,7 +545,7 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
     let made = 0;
     for (const c of kids) {
       if (c.dead) continue;
-      cands.set(c.key, c);
+      cands.add(c);
       made++;
     }
     top += 1 + (n.count ?? 0) - made;
@@ -541,7 +577,7 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
       settle(best);
     }
     if (best.dead) {
-      cands.delete(best.key); // gone, or not a folder a whole run would walk
+      cands.delete(best); // gone, or not a folder a whole run would walk
       continue;
     }
     if (best.error || best.children!.every((c) => c.dead)) {
@@ -557,7 +593,7 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
       [best.leaf, best.stop] = [true, "share"];
       continue;
     }
-    cands.delete(best.key);
+    cands.delete(best);
     await split(best);
   }
   if (scan) {
@@ -592,12 +628,12 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
   const count = Math.max(1, Math.min(shards, front.length + 1));
   const loads = new Array<number>(count).fill(0);
   loads[0] = top;
-  const shardOf = new Map<string, number>();
+  const shardOf = new Map<Node, number>();
   for (const c of front) {
     let s = 0;
     for (let i = 1; i < count; i++) if (loads[i] < loads[s]) s = i;
     loads[s] += c.estimate;
-    shardOf.set(c.key, s);
+    shardOf.set(c, s);
   }
   // Shards 1.. numbered biggest first: a throttled array (--array=...%K)
   // starts the longest shards first. (Shard 0 keeps the rows above the frontier.)
@@ -610,7 +646,7 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
   const sortedLoads = order.map((i) => loads[i]);
   for (const [k, v] of shardOf) shardOf.set(k, renumber[v]);
   loads.splice(0, count, ...sortedLoads);
-  front.sort((a, b) => compareBytes(a.path, b.path));
+  front.sort(compareNodes);
   return {
     format: "pwalk-shard-plan",
     version: 1,
@@ -638,13 +674,13 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
     listed,
     unsplit,
     frontier: front.map((c) => ({
-      ...jsonPath(c.path),
+      ...jsonPath(pathOf(c)),
       dev: c.id!.dev,
       ino: c.id!.ino,
       parentIno: parentIno(c),
       depth: c.depth,
       estimate: c.estimate,
-      shard: shardOf.get(c.key)!,
+      shard: shardOf.get(c)!,
     })),
   };
 }
@@ -664,7 +700,7 @@ function coverage(
     for (const c of n.children ?? []) {
       if (c.dead || c.depth + 1 > levels) continue;
       all++;
-      if (scan.get(relOf(c.path)) !== undefined) known++;
+      if (scan.get(relOf(pathOf(c))) !== undefined) known++;
       visit(c);
     }
   };
