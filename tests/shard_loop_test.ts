@@ -97,3 +97,57 @@ testNeeding([], {
     assertEquals((plan as unknown as { unsplit: { partial: boolean } }).unsplit.partial, false);
   },
 });
+
+for (
+  const [what, root, mountAt] of [
+    // (mountinfo writes the space \040; the root is reached through a link)
+    ["of the root, at a name with a space, the root through a link", "link", "t/lo op"],
+    // the loop is met a level below the mount point: t/a0/b0/lo op/a0
+    ["of a folder above the root", "link/a0", "t/a0/b0/lo op"],
+  ] as const
+) {
+  testNeeding([], {
+    name: `plan: the listings stop at a bind mount ${what}: the budget and the estimates are ` +
+      "a whole run's",
+    ignore: !canMountTmpfs(),
+    async fn() {
+      await using tmp = await tempDir();
+      const t = `${tmp.path}/t`;
+      // t/a0..a3/b0..b3/c0..c3/f: 84 folders
+      for (let a = 0; a < 4; a++) {
+        for (let b = 0; b < 4; b++) {
+          for (let c = 0; c < 4; c++) {
+            await Deno.mkdir(`${t}/a${a}/b${b}/c${c}`, { recursive: true });
+            await Deno.writeTextFile(`${t}/a${a}/b${b}/c${c}/f`, "x");
+          }
+        }
+      }
+      await Deno.mkdir(`${tmp.path}/${mountAt}`);
+      assertEquals(await mountBind(t, `${tmp.path}/${mountAt}`), "");
+      await Deno.symlink("t", `${tmp.path}/link`);
+      // (listed through the loop, level after level, the budget runs out)
+      const args = ["--min-folders", "2", "--max-listed", "200"];
+      const plan = await makePlan(root, 2, "plan.json", args, tmp.path);
+      const r = await cli(["-o", "-", root], { cwd: tmp.path });
+      const paths = parseCsv(r.stdout).map((f) => new TextDecoder().decode(f[3].bytes));
+      const rowsBelow = (p: string) => paths.filter((q) => q === p || q.startsWith(`${p}/`)).length;
+      assert(plan.frontier.length > 0);
+      for (const f of plan.frontier) {
+        assertEquals(f.estimate, rowsBelow(f.path), `the estimate of ${f.path}`);
+      }
+      assertEquals(plan.estimate.total, paths.length, "the estimated rows of the tree");
+      assertEquals((plan as unknown as { unsplit: { partial: boolean } }).unsplit.partial, false);
+      // each folder a whole run walks listed once, the loop not
+      const folders = parseCsv(r.stdout).filter((f) =>
+        new TextDecoder().decode(f[11].bytes).startsWith("004")
+      ).length;
+      const loops = r.stderr.split("\n").filter((l) => l.startsWith("pwalk: loop ")).length;
+      assertEquals(loops, 1, r.stderr);
+      assertEquals(
+        (plan as unknown as { listed: number }).listed,
+        folders - loops,
+        "folders listed",
+      );
+    },
+  });
+}

@@ -37,6 +37,7 @@ import { byteKey, joinPath, type JsonPath, jsonPath, normaliseRoot, pathOfJson }
 import { readScanCounts, type ScanCounts, scanFiles } from "./scan.ts";
 import { abortable } from "../abortable.ts";
 import { oneLine } from "../utf8.ts";
+import { readProcFile } from "../procfs.ts";
 
 /** The names of {@link PlanOptions} (any other: a TypeError). */
 export const PLAN_OPTIONS: OptionNames<PlanOptions> = {
@@ -221,6 +222,8 @@ interface Node {
   parent: Node | null;
   /** Device and inode, once stat-ed. */
   id: FolderId | undefined;
+  /** A mount point or a folder below one (below the root), once listed: lstat-ed before its listing. */
+  mounted?: boolean;
   /** Names in its listing, once listed. */
   count?: number;
   /** Why it could not be listed. */
@@ -299,6 +302,39 @@ function compareNodes(a: Node, b: Node): number {
 /** Whether a is ahead of b: a bigger estimate, then the smaller path. */
 function ahead(a: Node, b: Node): boolean {
   return a.estimate !== b.estimate ? a.estimate > b.estimate : compareNodes(a, b) < 0;
+}
+
+/**
+ * The folders below `root` where something is mounted (a bind mount of the
+ * root is one), by /proc/self/mountinfo: each as its path below the real
+ * path of `root` ({@link byteKey} of its bytes). Null when it cannot be
+ * told (no /proc, a root without a real path, a mount point's path not
+ * UTF-8): then every folder is lstat-ed.
+ */
+function mountPointsBelow(root: string): Set<string> | null {
+  let real: string, bytes: Uint8Array | undefined;
+  try {
+    real = Deno.realPathSync(root);
+    bytes = readProcFile("/proc/self/mountinfo");
+  } catch {
+    return null;
+  }
+  if (!bytes) return null;
+  const text = new TextDecoder().decode(bytes);
+  if (text.includes("\uFFFD")) return null;
+  const above = real === "/" ? "/" : `${real}/`;
+  const below = new Set<string>();
+  for (const line of text.split("\n")) {
+    // the mount point, the fifth field: a space, tab, newline or backslash in it is \ooo
+    const at = line.split(" ")[4]?.replace(
+      /\\([0-7]{3})/g,
+      (_, o: string) => String.fromCharCode(parseInt(o, 8)),
+    );
+    if (at?.startsWith(above) && at.length > above.length) {
+      below.add(byteKey(enc.encode(at.slice(above.length))));
+    }
+  }
+  return below;
 }
 
 /**
@@ -391,6 +427,12 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
   const relOf = (p: Uint8Array) =>
     p.subarray(rootBytes.length + (rootBytes[rootBytes.length - 1] === 0x2f ? 0 : 1));
 
+  // a loop needs a mount: only the folders where something is mounted, and
+  // those below them (a bind mount of a folder above the root holds the
+  // root's folder again a level or more down), are lstat-ed before their
+  // listing (on NFS or Lustre each lstat is a round trip: one per folder
+  // listed made a plan take nearly twice as long)
+  const mounts = mountPointsBelow(rootPath);
   let listed = 0;
   // the frontier's folders (below), told with the folders listed
   const cands = new Set<Node>();
@@ -429,6 +471,9 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
   const list = async (n: Node): Promise<void> => {
     signal?.throwIfAborted();
     const path = pathOf(n);
+    n.mounted = mounts === null ||
+      (n.parent !== null &&
+        (n.parent.mounted || (mounts.size > 0 && mounts.has(byteKey(relOf(path))))));
     if (options.oneFileSystem) {
       n.id = await abortable(folderId(path, n.id), signal) ?? undefined;
       if (!n.id || n.id.dev !== rootDev) {
@@ -436,10 +481,14 @@ export async function planOf(root: string, options: PlanOptions): Promise<ShardP
         n.children = [];
         return;
       }
-    } else if (n.parent && !n.id && n.len < 4096) {
+    } else if (n.parent && !n.id && n.len < 4096 && n.mounted) {
       // (one that lstat refuses is listed as before: split() drops it; one
       // past PATH_MAX has its device and inode from its folder's listing)
       n.id = await abortable(folderId(path), signal) ?? undefined;
+      // (the folders above a mount point: lstat-ed once one is met)
+      for (let a: Node | null = n.parent; n.id && a; a = a.parent) {
+        if (!a.id && a.len < 4096) a.id = await abortable(folderId(pathOf(a)), signal) ?? undefined;
+      }
     }
     // a folder above it again (a bind mount of one inside the tree), as
     // split() judges it: a whole run gives it a row and walks nothing below
