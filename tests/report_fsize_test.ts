@@ -51,21 +51,33 @@ function files(dir: string): string[] {
   return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
 }
 
+/**
+ * In `dir`: tree/ (some 600 KB of CSV rows: past a 64 KiB limit),
+ * program.ts (`program`), an empty out/ and the errors file's name; the
+ * program run once without the limit, so that Deno's caches are written
+ * before it (its output removed).
+ */
+async function limitSetup(
+  dir: string,
+  program: string,
+): Promise<{ root: string; out: string; errs: string }> {
+  const root = `${dir}/tree`;
+  Deno.mkdirSync(`${root}/d`, { recursive: true });
+  for (let i = 0; i < 3000; i++) Deno.writeTextFileSync(`${root}/d/${"n".repeat(120)}-${i}`, "x");
+  Deno.writeTextFileSync(`${dir}/program.ts`, program);
+  const out = `${dir}/out`;
+  Deno.mkdirSync(out);
+  const errs = `${dir}/unused.csv`;
+  Deno.mkdirSync(`${dir}/small`);
+  const warm = await underLimit(dir, null, [`${dir}/small`, `${out}/warm.csv`], errs);
+  assertEquals([warm.code, warm.text], [0, "resolved 1\n"], warm.stderr);
+  for (const name of files(out)) Deno.removeSync(`${out}/${name}`);
+  return { root, out, errs };
+}
+
 Deno.test("report() past ulimit -f: rejects with File too large, the process lives, no .partial left", async () => {
   await using tmp = await tempDir();
-  const root = `${tmp.path}/tree`;
-  Deno.mkdirSync(`${root}/d`, { recursive: true });
-  // some 600 KB of CSV rows: past a 64 KiB limit
-  for (let i = 0; i < 3000; i++) Deno.writeTextFileSync(`${root}/d/${"n".repeat(120)}-${i}`, "x");
-  Deno.writeTextFileSync(`${tmp.path}/program.ts`, PROGRAM);
-  const out = `${tmp.path}/out`;
-  Deno.mkdirSync(out);
-  const errs = `${tmp.path}/unused.csv`;
-  // Deno's caches written before the limit
-  Deno.mkdirSync(`${tmp.path}/small`);
-  const warm = await underLimit(tmp.path, null, [`${tmp.path}/small`, `${out}/warm.csv`], errs);
-  assertEquals([warm.code, warm.text], [0, "resolved 1\n"], warm.stderr);
-  Deno.removeSync(`${out}/warm.csv`);
+  const { root, out, errs } = await limitSetup(tmp.path, PROGRAM);
   const r = await underLimit(tmp.path, 64, [root, `${out}/scan.csv`], errs);
   assertEquals([r.code, r.signal], [0, null], r.stderr);
   assertEquals(r.text, `rejected: pwalk: cannot write ${out}/scan.csv: File too large\n`);
@@ -127,17 +139,7 @@ try {
 
 Deno.test("runShard() past ulimit -f, its output named with a newline: rejects naming that output (escaped as one line), not its part's temporary name", async () => {
   await using tmp = await tempDir();
-  const root = `${tmp.path}/tree`;
-  Deno.mkdirSync(`${root}/d`, { recursive: true });
-  for (let i = 0; i < 3000; i++) Deno.writeTextFileSync(`${root}/d/${"n".repeat(120)}-${i}`, "x");
-  Deno.writeTextFileSync(`${tmp.path}/program.ts`, SHARD_PROGRAM);
-  const out = `${tmp.path}/out`;
-  Deno.mkdirSync(out);
-  const errs = `${tmp.path}/unused.csv`;
-  Deno.mkdirSync(`${tmp.path}/small`);
-  const warm = await underLimit(tmp.path, null, [`${tmp.path}/small`, `${out}/warm.csv`], errs);
-  assertEquals([warm.code, warm.text], [0, "resolved 1\n"], warm.stderr);
-  for (const name of files(out)) Deno.removeSync(`${out}/${name}`);
+  const { root, out, errs } = await limitSetup(tmp.path, SHARD_PROGRAM);
   for (const name of ["plain.csv", "new\nline.csv"]) {
     const r = await underLimit(tmp.path, 64, [root, `${out}/${name}`], errs);
     assertEquals([r.code, r.signal], [0, null], r.stderr);

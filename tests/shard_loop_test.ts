@@ -59,6 +59,18 @@ for (
   });
 }
 
+/** t/a0..a3/b0..b3/c0..c3/f: 84 folders, a file in each of the 64 deepest. */
+async function gridTree(t: string): Promise<void> {
+  for (let a = 0; a < 4; a++) {
+    for (let b = 0; b < 4; b++) {
+      for (let c = 0; c < 4; c++) {
+        await Deno.mkdir(`${t}/a${a}/b${b}/c${c}`, { recursive: true });
+        await Deno.writeTextFile(`${t}/a${a}/b${b}/c${c}/f`, "x");
+      }
+    }
+  }
+}
+
 testNeeding([], {
   name: "plan: the listings stop at a bind mount of the root, as split() does: the budget and " +
     "the estimates are the real tree's",
@@ -66,17 +78,10 @@ testNeeding([], {
   async fn() {
     await using tmp = await tempDir();
     const t = `${tmp.path}/t`;
-    // t/a0..a3/b0..b3/c0..c3/f: 84 folders, all listed within 3/4 of 116;
-    // listed through t/loop (a copy of the tree a level down, and so on),
-    // the budget runs out before the real tree's last level is
-    for (let a = 0; a < 4; a++) {
-      for (let b = 0; b < 4; b++) {
-        for (let c = 0; c < 4; c++) {
-          await Deno.mkdir(`${t}/a${a}/b${b}/c${c}`, { recursive: true });
-          await Deno.writeTextFile(`${t}/a${a}/b${b}/c${c}/f`, "x");
-        }
-      }
-    }
+    // 84 folders, all listed within 3/4 of 116; listed through t/loop (a
+    // copy of the tree a level down, and so on), the budget runs out
+    // before the real tree's last level is
+    await gridTree(t);
     await Deno.mkdir(`${t}/loop`);
     assertEquals(await mountBind(t, `${t}/loop`), "");
     const plan = await makePlan(t, 2, `${tmp.path}/plan.json`, [
@@ -113,15 +118,7 @@ for (
     async fn() {
       await using tmp = await tempDir();
       const t = `${tmp.path}/t`;
-      // t/a0..a3/b0..b3/c0..c3/f: 84 folders
-      for (let a = 0; a < 4; a++) {
-        for (let b = 0; b < 4; b++) {
-          for (let c = 0; c < 4; c++) {
-            await Deno.mkdir(`${t}/a${a}/b${b}/c${c}`, { recursive: true });
-            await Deno.writeTextFile(`${t}/a${a}/b${b}/c${c}/f`, "x");
-          }
-        }
-      }
+      await gridTree(t);
       await Deno.mkdir(`${tmp.path}/${mountAt}`);
       assertEquals(await mountBind(t, `${tmp.path}/${mountAt}`), "");
       await Deno.symlink("t", `${tmp.path}/link`);
